@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything VoiceERA-rs needs to build and test on Debian 12, idempotently.
+# Build: cmake (whisper.cpp, libopus), libopus-dev. Tests: sipp, sox, espeak-ng, ffmpeg, baresip,
+# and a Python venv (.venv) with pjsua2 for end-to-end SIP calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+for pkg in cmake libopus-dev pkg-config sip-tester sox espeak-ng ffmpeg baresip-core; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if ((${#need_apt[@]})); then
+  echo "setup: installing apt packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+# Python tools for end-to-end tests (pjsua2 softphone). Python 3.11 is what the wheel is built for.
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import pjsua2" >/dev/null 2>&1; then
+  echo "setup: installing pjsua2-python into .venv"
+  .venv/bin/pip install -q pjsua2-python==2.15.1.post1
+fi
+echo "setup: ok"

@@ -1,0 +1,709 @@
+//! The transaction layer of one SIP node, sans-IO: it parses what the transport received, matches it to
+//! transactions (absorbing retransmissions), answers what must be answered before any application logic
+//! (100 Trying, 200 to CANCEL, 400 for broken requests, 482 for merged requests), routes responses per Via
+//! (RFC 3261 §18.2.2 with RFC 3581 `rport`), and tells its user (the TU) what happened.
+//!
+//! Run loop for the owner: feed input ([`Endpoint::handle_input`], [`Endpoint::respond`],
+//! [`Endpoint::send_request`]), then drain [`Endpoint::poll_transmit`] and [`Endpoint::poll_event`], sleep until
+//! [`Endpoint::poll_timeout`] and call [`Endpoint::handle_timeout`]. Time is always passed in.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::header::{CSeq, NameAddr, Via, BRANCH_COOKIE};
+use crate::message::{Message, Method, ParseError, Request, Response};
+use crate::transaction::{
+    ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, TimerConfig, TimerOutcome, Transaction,
+};
+
+/// The transport a message travelled on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    Udp,
+    Tcp,
+}
+
+impl TransportKind {
+    pub fn is_reliable(self) -> bool {
+        matches!(self, TransportKind::Tcp)
+    }
+
+    pub fn via_token(self) -> &'static str {
+        match self {
+            TransportKind::Udp => "UDP",
+            TransportKind::Tcp => "TCP",
+        }
+    }
+}
+
+/// Where a message came from or goes to. TCP peers carry the connection they belong to, because responses must
+/// go back on the connection the request arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer {
+    pub transport: TransportKind,
+    pub addr: SocketAddr,
+    /// TCP connection id assigned by the transport driver; `None` for UDP or for "open a connection".
+    pub connection: Option<u64>,
+}
+
+impl Peer {
+    pub fn udp(addr: SocketAddr) -> Self {
+        Peer { transport: TransportKind::Udp, addr, connection: None }
+    }
+}
+
+/// Bytes to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub peer: Peer,
+    pub bytes: Vec<u8>,
+}
+
+/// Identifies a server transaction (RFC 3261 §17.2.3: branch, sent-by and method, with ACK folded into INVITE).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServerKey(String);
+
+/// Identifies a client transaction (branch and CSeq method, RFC 3261 §17.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientKey(String);
+
+impl std::fmt::Display for ServerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the endpoint tells its TU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointEvent {
+    /// A new request (not ACK, not CANCEL) that the TU must answer through [`Endpoint::respond`].
+    Request { key: ServerKey, request: Request, peer: Peer },
+    /// An ACK for a 2xx (it belongs to the dialog, not to a transaction).
+    Ack { request: Request, peer: Peer },
+    /// A CANCEL matched a pending INVITE; the endpoint has answered the CANCEL with 200 and the TU should answer
+    /// the INVITE with 487.
+    Cancelled { invite: ServerKey, request: Request },
+    /// A response for a client transaction.
+    Response { key: ClientKey, response: Response },
+    /// A client transaction got no final response in time (timer B or F); treat as 408.
+    ClientTimeout { key: ClientKey },
+    /// A 2xx to an INVITE was never acknowledged (RFC 3261 §13.3.1.4): the TU should send BYE.
+    AckTimeout { key: ServerKey, call_id: String },
+    /// Input was dropped; for logs and metrics.
+    Dropped { peer: Peer, reason: String },
+}
+
+enum ServerTx {
+    Invite(ServerInvite),
+    NonInvite(ServerNonInvite),
+}
+
+struct ServerEntry {
+    tx: ServerTx,
+    peer: Peer,
+    /// (Call-ID, CSeq number) of an INVITE, to match the ACK for its 2xx, which has its own branch.
+    invite_id: Option<(String, u32)>,
+    /// (From tag, Call-ID, CSeq) for merged-request detection (RFC 3261 §8.2.2.2).
+    merge_id: Option<String>,
+}
+
+impl ServerEntry {
+    fn as_transaction(&mut self) -> &mut dyn Transaction {
+        match &mut self.tx {
+            ServerTx::Invite(t) => t,
+            ServerTx::NonInvite(t) => t,
+        }
+    }
+}
+
+enum ClientTx {
+    Invite { tx: ClientInvite, request: Request },
+    NonInvite(ClientNonInvite),
+}
+
+struct ClientEntry {
+    tx: ClientTx,
+    peer: Peer,
+}
+
+impl ClientEntry {
+    fn as_transaction(&mut self) -> &mut dyn Transaction {
+        match &mut self.tx {
+            ClientTx::Invite { tx, .. } => tx,
+            ClientTx::NonInvite(t) => t,
+        }
+    }
+}
+
+/// Why a request cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("request has no usable top Via with a branch")]
+    NoBranch,
+    #[error("request is malformed: {0}")]
+    Malformed(#[from] ParseError),
+    #[error("client transaction {0} already exists")]
+    Duplicate(ClientKey),
+}
+
+/// The transaction layer.
+pub struct Endpoint {
+    timers: TimerConfig,
+    server: HashMap<ServerKey, ServerEntry>,
+    client: HashMap<ClientKey, ClientEntry>,
+    /// (Call-ID, CSeq) → INVITE server transaction, for 2xx ACK matching.
+    invites: HashMap<(String, u32), ServerKey>,
+    merges: HashMap<String, ServerKey>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<EndpointEvent>,
+    user_agent: String,
+}
+
+impl Endpoint {
+    pub fn new(timers: TimerConfig, user_agent: impl Into<String>) -> Self {
+        Self {
+            timers,
+            server: HashMap::new(),
+            client: HashMap::new(),
+            invites: HashMap::new(),
+            merges: HashMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            user_agent: user_agent.into(),
+        }
+    }
+
+    /// Number of live transactions (server, client).
+    pub fn transaction_counts(&self) -> (usize, usize) {
+        (self.server.len(), self.client.len())
+    }
+
+    /// Bytes received from `peer`.
+    pub fn handle_input(&mut self, bytes: &[u8], peer: Peer, now: Instant) {
+        match Message::parse(bytes) {
+            Ok(Message::Request(request)) => self.handle_request(request, peer, now),
+            Ok(Message::Response(response)) => self.handle_response(response, peer, now),
+            Err(ParseError::Empty) => {} // CRLF keep-alive
+            Err(err) => self.drop_input(peer, format!("unparseable message: {err}")),
+        }
+    }
+
+    fn drop_input(&mut self, peer: Peer, reason: String) {
+        self.events.push_back(EndpointEvent::Dropped { peer, reason });
+    }
+
+    fn handle_request(&mut self, mut request: Request, peer: Peer, now: Instant) {
+        // Broken requests: answer 400 when the response can still be routed (a parseable top Via), else drop.
+        let via = match request.top_via() {
+            Ok(via) => via,
+            Err(err) => return self.drop_input(peer, format!("request without usable Via: {err}")),
+        };
+        stamp_received(&mut request, &via, peer);
+        if let Err(err) = request.validate() {
+            if request.method != Method::Ack {
+                let response = Response::for_request(&request, 400, &bad_request_reason(&err));
+                self.send_stateless(response, &via, peer);
+            }
+            return self.drop_input(peer, format!("{} rejected: {err}", request.method));
+        }
+        let Ok(cseq) = request.cseq() else { return };
+        let key = server_key(&request, &via, peer);
+
+        match request.method {
+            Method::Ack => self.handle_ack(request, key, cseq, peer, now),
+            Method::Cancel => self.handle_cancel(request, &via, key, peer, now),
+            _ => {
+                if let Some(entry) = self.server.get_mut(&key) {
+                    // Retransmission: resend the last response, never bother the TU.
+                    let resend = match &entry.tx {
+                        ServerTx::Invite(tx) => tx.on_invite_retransmission().map(<[u8]>::to_vec),
+                        ServerTx::NonInvite(tx) => tx.on_request_retransmission().map(<[u8]>::to_vec),
+                    };
+                    if let Some(bytes) = resend {
+                        self.transmits.push_back(Transmit { peer: entry.peer, bytes });
+                    }
+                    return;
+                }
+                let merge_id = merge_id(&request, &cseq);
+                if let Some(existing) = merge_id.as_ref().and_then(|m| self.merges.get(m)) {
+                    if *existing != key {
+                        let response = Response::for_request(&request, 482, "Loop Detected");
+                        return self.send_stateless(response, &via, peer);
+                    }
+                }
+                let reply_peer = response_peer(&via, peer);
+                let reliable = peer.transport.is_reliable();
+                let (tx, invite_id) = if request.method == Method::Invite {
+                    let mut tx = ServerInvite::new(reliable, self.timers);
+                    // 100 Trying at once, so the caller's INVITE retransmissions stop (RFC 3261 §17.2.1).
+                    let trying = self.with_server_headers(Response::for_request(&request, 100, "Trying"));
+                    let bytes = trying.into_message().to_bytes();
+                    tx.send_response(100, bytes.clone(), now);
+                    self.transmits.push_back(Transmit { peer: reply_peer, bytes });
+                    (ServerTx::Invite(tx), Some((request.call_id().to_string(), cseq.seq)))
+                } else {
+                    (ServerTx::NonInvite(ServerNonInvite::new(reliable, self.timers)), None)
+                };
+                if let Some(id) = &invite_id {
+                    self.invites.insert(id.clone(), key.clone());
+                }
+                if let Some(m) = &merge_id {
+                    self.merges.insert(m.clone(), key.clone());
+                }
+                self.server.insert(key.clone(), ServerEntry { tx, peer: reply_peer, invite_id, merge_id });
+                self.events.push_back(EndpointEvent::Request { key, request, peer });
+            }
+        }
+    }
+
+    fn handle_ack(&mut self, request: Request, key: ServerKey, cseq: CSeq, peer: Peer, now: Instant) {
+        // ACK for a non-2xx shares the INVITE's branch; it is absorbed by the transaction.
+        if let Some(ServerEntry { tx: ServerTx::Invite(tx), .. }) = self.server.get_mut(&key) {
+            let completed_with_error = tx.is_answered()
+                && tx.last_sent().is_some_and(|b| !b.starts_with(b"SIP/2.0 2"));
+            if completed_with_error {
+                tx.on_ack(now);
+                return;
+            }
+        }
+        // ACK for a 2xx: stop the 2xx retransmissions and hand it to the dialog.
+        if let Some(invite_key) = self.invites.get(&(request.call_id().to_string(), cseq.seq)) {
+            if let Some(ServerEntry { tx: ServerTx::Invite(tx), .. }) = self.server.get_mut(invite_key) {
+                tx.on_ack(now);
+            }
+        }
+        self.events.push_back(EndpointEvent::Ack { request, peer });
+    }
+
+    fn handle_cancel(&mut self, request: Request, via: &Via, key: ServerKey, peer: Peer, now: Instant) {
+        // The CANCEL's own transaction absorbs CANCEL retransmissions.
+        if let Some(entry) = self.server.get_mut(&key) {
+            if let ServerTx::NonInvite(tx) = &entry.tx {
+                if let Some(bytes) = tx.on_request_retransmission() {
+                    self.transmits.push_back(Transmit { peer: entry.peer, bytes: bytes.to_vec() });
+                }
+            }
+            return;
+        }
+        let invite_key = ServerKey(key.0.replacen("CANCEL", "INVITE", 1));
+        let pending = matches!(
+            self.server.get(&invite_key),
+            Some(ServerEntry { tx: ServerTx::Invite(tx), .. }) if !tx.is_answered()
+        );
+        let (status, reason) = if pending { (200, "OK") } else { (481, "Call/Transaction Does Not Exist") };
+        let mut tx = ServerNonInvite::new(peer.transport.is_reliable(), self.timers);
+        let response = self.with_server_headers(Response::for_request(&request, status, reason));
+        let bytes = response.into_message().to_bytes();
+        tx.send_response(status, bytes.clone(), now);
+        let reply_peer = response_peer(via, peer);
+        self.transmits.push_back(Transmit { peer: reply_peer, bytes });
+        self.server.insert(
+            key,
+            ServerEntry { tx: ServerTx::NonInvite(tx), peer: reply_peer, invite_id: None, merge_id: None },
+        );
+        if pending {
+            self.events.push_back(EndpointEvent::Cancelled { invite: invite_key, request });
+        }
+    }
+
+    fn handle_response(&mut self, response: Response, peer: Peer, now: Instant) {
+        let (Ok(via), Ok(cseq)) = (response.top_via(), response.cseq()) else {
+            return self.drop_input(peer, "response without usable Via/CSeq".into());
+        };
+        let Some(branch) = via.branch() else {
+            return self.drop_input(peer, "response without branch".into());
+        };
+        let key = ClientKey(format!("{branch}|{}", cseq.method));
+        let Some(entry) = self.client.get_mut(&key) else {
+            return self.drop_input(peer, format!("stray {} response for {key}", response.status));
+        };
+        let outcome = match &mut entry.tx {
+            ClientTx::Invite { tx, .. } => tx.on_response(response.status, now),
+            ClientTx::NonInvite(tx) => tx.on_response(response.status, now),
+        };
+        if outcome.send_ack {
+            if let ClientTx::Invite { request, .. } = &entry.tx {
+                let ack = ack_for_error(request, &response);
+                self.transmits.push_back(Transmit { peer: entry.peer, bytes: ack.into_message().to_bytes() });
+            }
+        }
+        if outcome.deliver {
+            self.events.push_back(EndpointEvent::Response { key, response });
+        }
+    }
+
+    /// The TU answers a server transaction. Unknown or finished transactions are ignored (returns false).
+    pub fn respond(&mut self, key: &ServerKey, response: Response, now: Instant) -> bool {
+        let response = self.with_server_headers(response);
+        let Some(entry) = self.server.get_mut(key) else { return false };
+        let status = response.status;
+        let bytes = response.into_message().to_bytes();
+        let accepted = match &mut entry.tx {
+            ServerTx::Invite(tx) => tx.send_response(status, bytes.clone(), now),
+            ServerTx::NonInvite(tx) => tx.send_response(status, bytes.clone(), now),
+        };
+        if accepted {
+            self.transmits.push_back(Transmit { peer: entry.peer, bytes });
+        }
+        accepted
+    }
+
+    /// Whether a server transaction still awaits a final response.
+    pub fn is_pending(&self, key: &ServerKey) -> bool {
+        match self.server.get(key) {
+            Some(ServerEntry { tx: ServerTx::Invite(tx), .. }) => !tx.is_answered(),
+            Some(ServerEntry { tx: ServerTx::NonInvite(tx), .. }) => !tx.is_answered(),
+            None => false,
+        }
+    }
+
+    /// Starts a client transaction for `request`, whose top Via must carry a fresh branch.
+    pub fn send_request(&mut self, request: Request, peer: Peer, now: Instant) -> Result<ClientKey, SendError> {
+        let via = request.top_via()?;
+        let branch = via.branch().filter(|b| b.starts_with(BRANCH_COOKIE)).ok_or(SendError::NoBranch)?;
+        let cseq = request.cseq()?;
+        let key = ClientKey(format!("{branch}|{}", cseq.method));
+        if self.client.contains_key(&key) {
+            return Err(SendError::Duplicate(key));
+        }
+        let mut request = request;
+        if request.headers.get("User-Agent").is_none() {
+            request.headers.push("User-Agent", self.user_agent.clone());
+        }
+        let bytes = request.clone().into_message().to_bytes();
+        let reliable = peer.transport.is_reliable();
+        let tx = if request.method == Method::Invite {
+            ClientTx::Invite { tx: ClientInvite::new(bytes.clone(), reliable, self.timers, now), request }
+        } else {
+            ClientTx::NonInvite(ClientNonInvite::new(bytes.clone(), reliable, self.timers, now))
+        };
+        self.client.insert(key.clone(), ClientEntry { tx, peer });
+        self.transmits.push_back(Transmit { peer, bytes });
+        Ok(key)
+    }
+
+    /// Sends a CANCEL for a pending client INVITE (RFC 3261 §9.1). Returns the CANCEL's key.
+    pub fn cancel(&mut self, invite: &ClientKey, now: Instant) -> Option<ClientKey> {
+        let entry = self.client.get(invite)?;
+        let ClientTx::Invite { tx, request } = &entry.tx else { return None };
+        if tx.is_final() {
+            return None;
+        }
+        let mut cancel = Request {
+            method: Method::Cancel,
+            uri: request.uri.clone(),
+            headers: Default::default(),
+            body: Vec::new(),
+        };
+        for name in ["Via", "From", "To", "Call-ID", "Route", "Max-Forwards"] {
+            for value in request.headers.get_all(name) {
+                cancel.headers.push(name, value);
+                if name == "Via" {
+                    break; // only the top Via
+                }
+            }
+        }
+        let seq = request.cseq().ok()?.seq;
+        cancel.headers.push("CSeq", format!("{seq} CANCEL"));
+        let peer = entry.peer;
+        self.send_request(cancel, peer, now).ok()
+    }
+
+    /// Sends a message outside any transaction (ACK for 2xx, stateless replies).
+    pub fn send_raw(&mut self, message: Message, peer: Peer) {
+        self.transmits.push_back(Transmit { peer, bytes: message.to_bytes() });
+    }
+
+    fn send_stateless(&mut self, response: Response, via: &Via, peer: Peer) {
+        let response = self.with_server_headers(response);
+        self.transmits.push_back(Transmit { peer: response_peer(via, peer), bytes: response.into_message().to_bytes() });
+    }
+
+    fn with_server_headers(&self, mut response: Response) -> Response {
+        if response.headers.get("Server").is_none() {
+            response.headers.push("Server", self.user_agent.clone());
+        }
+        response
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<EndpointEvent> {
+        self.events.pop_front()
+    }
+
+    /// The earliest instant at which [`Endpoint::handle_timeout`] has work.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let server = self.server.values_mut().filter_map(|e| e.as_transaction().next_timeout()).min();
+        let client = self.client.values_mut().filter_map(|e| e.as_transaction().next_timeout()).min();
+        match (server, client) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Fires every transaction timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut finished = Vec::new();
+        for (key, entry) in self.server.iter_mut() {
+            let peer = entry.peer;
+            let tx = entry.as_transaction();
+            while tx.next_timeout().is_some_and(|t| t <= now) {
+                match tx.handle_timeout(now) {
+                    TimerOutcome::Retransmit => {
+                        if let Some(bytes) = tx.last_sent() {
+                            self.transmits.push_back(Transmit { peer, bytes: bytes.to_vec() });
+                        }
+                    }
+                    TimerOutcome::TimedOut => {
+                        if let Some((call_id, _)) = &entry.invite_id {
+                            let accepted = entry_last_is_2xx(&mut entry.tx);
+                            if accepted {
+                                self.events.push_back(EndpointEvent::AckTimeout {
+                                    key: key.clone(),
+                                    call_id: call_id.clone(),
+                                });
+                            }
+                        }
+                        break;
+                    }
+                    TimerOutcome::Terminated | TimerOutcome::Nothing => break,
+                }
+            }
+            if entry.as_transaction().is_terminated() {
+                finished.push(key.clone());
+            }
+        }
+        for key in finished {
+            if let Some(entry) = self.server.remove(&key) {
+                if let Some(id) = entry.invite_id {
+                    self.invites.remove(&id);
+                }
+                if let Some(m) = entry.merge_id {
+                    self.merges.remove(&m);
+                }
+            }
+        }
+        let mut finished = Vec::new();
+        for (key, entry) in self.client.iter_mut() {
+            let peer = entry.peer;
+            let tx = entry.as_transaction();
+            while tx.next_timeout().is_some_and(|t| t <= now) {
+                match tx.handle_timeout(now) {
+                    TimerOutcome::Retransmit => {
+                        if let Some(bytes) = tx.last_sent() {
+                            self.transmits.push_back(Transmit { peer, bytes: bytes.to_vec() });
+                        }
+                    }
+                    TimerOutcome::TimedOut => {
+                        self.events.push_back(EndpointEvent::ClientTimeout { key: key.clone() });
+                        break;
+                    }
+                    TimerOutcome::Terminated | TimerOutcome::Nothing => break,
+                }
+            }
+            if tx.is_terminated() {
+                finished.push(key.clone());
+            }
+        }
+        for key in finished {
+            self.client.remove(&key);
+        }
+    }
+}
+
+fn entry_last_is_2xx(tx: &mut ServerTx) -> bool {
+    match tx {
+        ServerTx::Invite(tx) => tx.last_sent().is_some_and(|b| b.starts_with(b"SIP/2.0 2")),
+        ServerTx::NonInvite(_) => false,
+    }
+}
+
+/// RFC 3261 §18.2.1 and RFC 3581: note where the request really came from in the top Via, so responses find
+/// their way back through NAT.
+fn stamp_received(request: &mut Request, via: &Via, peer: Peer) {
+    let source_ip = peer.addr.ip().to_string();
+    let wants_rport = via.params.has("rport");
+    if via.host == source_ip && !wants_rport {
+        return;
+    }
+    let mut stamped = via.clone();
+    if via.host != source_ip {
+        stamped.params.set("received", Some(source_ip));
+    }
+    if wants_rport {
+        stamped.params.set("rport", Some(peer.addr.port().to_string()));
+    }
+    if let Some(first_line) = request.headers.get_mut("Via") {
+        let rest = crate::message::split_list(first_line).into_iter().skip(1).collect::<Vec<_>>().join(", ");
+        *first_line = if rest.is_empty() { stamped.to_string() } else { format!("{stamped}, {rest}") };
+    }
+}
+
+/// Where responses to a request from `peer` go (RFC 3261 §18.2.2, RFC 3581 §4).
+fn response_peer(via: &Via, peer: Peer) -> Peer {
+    match peer.transport {
+        TransportKind::Tcp => peer,
+        TransportKind::Udp if via.params.has("rport") => peer,
+        TransportKind::Udp => Peer::udp(SocketAddr::new(peer.addr.ip(), via.port.unwrap_or(5060))),
+    }
+}
+
+fn server_key(request: &Request, via: &Via, peer: Peer) -> ServerKey {
+    let method = match request.method {
+        Method::Ack => "INVITE".to_string(),
+        ref m => m.to_string(),
+    };
+    match via.branch() {
+        Some(branch) if branch.starts_with(BRANCH_COOKIE) => ServerKey(format!("{branch}|{}|{method}", via.sent_by())),
+        // RFC 2543 peers: fall back to the request's identity (RFC 3261 §17.2.3).
+        _ => {
+            let from_tag = from_tag(request).unwrap_or_default();
+            let seq = request.cseq().map(|c| c.seq).unwrap_or_default();
+            ServerKey(format!("2543|{}|{from_tag}|{seq}|{}|{}|{method}", request.call_id(), via.sent_by(), peer.addr))
+        }
+    }
+}
+
+fn from_tag(request: &Request) -> Option<String> {
+    request.headers.get("From").and_then(NameAddr::parse).and_then(|n| n.tag().map(str::to_string))
+}
+
+/// Identity of an initial request for merged-request detection; `None` for in-dialog requests (To has a tag).
+fn merge_id(request: &Request, cseq: &CSeq) -> Option<String> {
+    let to = request.headers.get("To").and_then(NameAddr::parse)?;
+    if to.tag().is_some() {
+        return None;
+    }
+    Some(format!("{}|{}|{} {}", from_tag(request)?, request.call_id(), cseq.seq, cseq.method))
+}
+
+/// The ACK a client INVITE transaction sends for a non-2xx final (RFC 3261 §17.1.1.3).
+fn ack_for_error(invite: &Request, response: &Response) -> Request {
+    let mut ack = Request { method: Method::Ack, uri: invite.uri.clone(), headers: Default::default(), body: Vec::new() };
+    if let Some(via) = invite.headers.get("Via") {
+        ack.headers.push("Via", crate::message::split_list(via).first().copied().unwrap_or(via));
+    }
+    for name in ["Route", "From", "Call-ID", "Max-Forwards"] {
+        for value in invite.headers.get_all(name) {
+            ack.headers.push(name, value);
+        }
+    }
+    if let Some(to) = response.headers.get("To") {
+        ack.headers.push("To", to);
+    }
+    let seq = invite.cseq().map(|c| c.seq).unwrap_or_default();
+    ack.headers.push("CSeq", format!("{seq} ACK"));
+    ack
+}
+
+fn bad_request_reason(err: &ParseError) -> String {
+    // Reason phrases are single-line text; the error's Display is.
+    let mut reason = format!("Bad Request ({err})");
+    reason.retain(|c| c != '\r' && c != '\n');
+    reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn peer() -> Peer {
+        Peer::udp("192.0.2.10:5062".parse().unwrap())
+    }
+
+    fn invite(branch: &str) -> Vec<u8> {
+        format!(
+            "INVITE sip:echo@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5062;branch={branch};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:a@10.0.0.1>;tag=abc\r\nTo: <sip:echo@192.0.2.1>\r\n\
+             Call-ID: call-1\r\nCSeq: 1 INVITE\r\nContact: <sip:a@10.0.0.1:5062>\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn drain(ep: &mut Endpoint) -> Vec<Transmit> {
+        std::iter::from_fn(|| ep.poll_transmit()).collect()
+    }
+
+    #[test]
+    fn invite_gets_100_trying_with_rport_and_received_then_retransmissions_are_absorbed() {
+        let mut ep = Endpoint::new(TimerConfig::default(), "test");
+        let t0 = Instant::now();
+        ep.handle_input(&invite("z9hG4bK1"), peer(), t0);
+        let sent = drain(&mut ep);
+        assert_eq!(sent.len(), 1);
+        let text = String::from_utf8(sent[0].bytes.clone()).unwrap();
+        assert!(text.starts_with("SIP/2.0 100 Trying"));
+        assert!(text.contains("rport=5062;received=192.0.2.10"), "{text}");
+        assert_eq!(sent[0].peer, peer());
+        assert!(matches!(ep.poll_event(), Some(EndpointEvent::Request { .. })));
+        ep.handle_input(&invite("z9hG4bK1"), peer(), t0 + Duration::from_millis(500));
+        assert_eq!(drain(&mut ep).len(), 1, "the retransmission gets the 100 again");
+        assert_eq!(ep.poll_event(), None, "and the TU never sees it");
+    }
+
+    #[test]
+    fn same_request_on_a_new_branch_is_a_merged_request() {
+        let mut ep = Endpoint::new(TimerConfig::default(), "test");
+        let t0 = Instant::now();
+        ep.handle_input(&invite("z9hG4bK1"), peer(), t0);
+        drain(&mut ep);
+        ep.handle_input(&invite("z9hG4bK2"), peer(), t0);
+        let sent = drain(&mut ep);
+        assert!(String::from_utf8_lossy(&sent[0].bytes).starts_with("SIP/2.0 482"));
+    }
+
+    #[test]
+    fn cancel_gets_200_and_tells_the_tu() {
+        let mut ep = Endpoint::new(TimerConfig::default(), "test");
+        let t0 = Instant::now();
+        ep.handle_input(&invite("z9hG4bK1"), peer(), t0);
+        drain(&mut ep);
+        let Some(EndpointEvent::Request { key, .. }) = ep.poll_event() else { panic!() };
+        let cancel = String::from_utf8(invite("z9hG4bK1")).unwrap().replace("INVITE", "CANCEL");
+        ep.handle_input(cancel.as_bytes(), peer(), t0);
+        let sent = drain(&mut ep);
+        assert!(String::from_utf8_lossy(&sent[0].bytes).starts_with("SIP/2.0 200"));
+        assert_eq!(ep.poll_event().map(|e| matches!(e, EndpointEvent::Cancelled { invite, .. } if invite == key)), Some(true));
+    }
+
+    #[test]
+    fn unacknowledged_2xx_is_reported_after_64_t1() {
+        let mut ep = Endpoint::new(TimerConfig::default(), "test");
+        let t0 = Instant::now();
+        ep.handle_input(&invite("z9hG4bK1"), peer(), t0);
+        let Some(EndpointEvent::Request { key, request, .. }) = ep.poll_event() else { panic!() };
+        ep.respond(&key, Response::for_request(&request, 200, "OK"), t0);
+        drain(&mut ep);
+        let mut now = t0;
+        let mut retransmits = 0;
+        while let Some(at) = ep.poll_timeout() {
+            now = at;
+            ep.handle_timeout(now);
+            retransmits += drain(&mut ep).len();
+        }
+        assert_eq!(now - t0, Duration::from_secs(32));
+        assert!(retransmits >= 9, "2xx retransmitted {retransmits} times");
+        assert!(matches!(ep.poll_event(), Some(EndpointEvent::AckTimeout { .. })));
+    }
+
+    #[test]
+    fn missing_call_id_gets_400_naming_it() {
+        let mut ep = Endpoint::new(TimerConfig::default(), "test");
+        let bad = String::from_utf8(invite("z9hG4bK1")).unwrap().replace("Call-ID: call-1\r\n", "");
+        ep.handle_input(bad.as_bytes(), peer(), Instant::now());
+        let sent = drain(&mut ep);
+        let text = String::from_utf8_lossy(&sent[0].bytes);
+        assert!(text.starts_with("SIP/2.0 400 Bad Request (missing mandatory header Call-ID)"), "{text}");
+    }
+}

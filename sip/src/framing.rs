@@ -1,0 +1,100 @@
+//! Cutting a byte stream (TCP) into SIP messages (RFC 3261 §18.3): each message ends after Content-Length body
+//! bytes; CRLF keep-alives between messages are skipped. Handles several messages per read and partial reads.
+
+use crate::message::MAX_MESSAGE_BYTES;
+
+/// What the framer found wrong with a stream; the connection should be closed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FramingError {
+    #[error("header section exceeds {MAX_MESSAGE_BYTES} bytes")]
+    TooLarge,
+    #[error("message on a stream transport without a valid Content-Length")]
+    MissingContentLength,
+}
+
+/// Accumulates stream bytes and yields complete messages.
+#[derive(Debug, Default)]
+pub struct StreamFramer {
+    buffer: Vec<u8>,
+}
+
+impl StreamFramer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends bytes read from the stream.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    /// Takes the next complete message, if one is buffered.
+    pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, FramingError> {
+        let skip = self.buffer.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
+        self.buffer.drain(..skip);
+        let Some(head_end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+            if self.buffer.len() > MAX_MESSAGE_BYTES {
+                return Err(FramingError::TooLarge);
+            }
+            return Ok(None);
+        };
+        let body_start = head_end + 4;
+        let content_length = content_length(&self.buffer[..head_end]).ok_or(FramingError::MissingContentLength)?;
+        let total = body_start + content_length;
+        if total > MAX_MESSAGE_BYTES {
+            return Err(FramingError::TooLarge);
+        }
+        if self.buffer.len() < total {
+            return Ok(None);
+        }
+        let rest = self.buffer.split_off(total);
+        Ok(Some(std::mem::replace(&mut self.buffer, rest)))
+    }
+}
+
+fn content_length(head: &[u8]) -> Option<usize> {
+    let head = std::str::from_utf8(head).ok()?;
+    head.split("\r\n").skip(1).find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        let name = name.trim();
+        (name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l"))
+            .then(|| value.trim().parse().ok())
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSG: &[u8] = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 3\r\n\r\nabc";
+
+    #[test]
+    fn splits_back_to_back_messages_and_partial_reads() {
+        let mut framer = StreamFramer::new();
+        let mut stream = b"\r\n\r\n".to_vec();
+        stream.extend_from_slice(MSG);
+        stream.extend_from_slice(MSG);
+        let (a, b) = stream.split_at(20);
+        framer.push(a);
+        assert_eq!(framer.next_message(), Ok(None));
+        framer.push(b);
+        assert_eq!(framer.next_message().unwrap().unwrap(), MSG);
+        assert_eq!(framer.next_message().unwrap().unwrap(), MSG);
+        assert_eq!(framer.next_message(), Ok(None));
+    }
+
+    #[test]
+    fn missing_content_length_is_an_error() {
+        let mut framer = StreamFramer::new();
+        framer.push(b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n\r\n");
+        assert_eq!(framer.next_message(), Err(FramingError::MissingContentLength));
+    }
+
+    #[test]
+    fn endless_headers_are_cut_off() {
+        let mut framer = StreamFramer::new();
+        framer.push(&vec![b'a'; MAX_MESSAGE_BYTES + 1]);
+        assert_eq!(framer.next_message(), Err(FramingError::TooLarge));
+    }
+}

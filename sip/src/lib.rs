@@ -1,0 +1,43 @@
+//! SIP for VoiceERA-rs.
+//!
+//! Layers, bottom up, each in its own module:
+//! - [`message`], [`header`], [`uri`]: parsing and printing (RFC 3261 §7, §19, §20); never panics on input.
+//! - [`framing`]: cutting TCP streams into messages.
+//! - [`transaction`]: the four RFC 3261 §17 state machines, sans-IO, time passed in.
+//! - [`endpoint`]: the transaction layer of a node (matching, retransmission absorption, Via routing).
+//! - [`dialog`]: dialog state and in-dialog request construction.
+//! - [`auth`]: HTTP Digest (MD5, SHA-256, qop=auth) for clients and servers.
+//! - [`registration`]: the REGISTER client machine for trunks.
+//! - [`sdp`]: session descriptions.
+//! - [`transport`]: the thin tokio driver (UDP + TCP sockets).
+//!
+//! Call logic (what to answer, media) lives in `voicera-media`, which drives these layers.
+
+pub mod auth;
+pub mod dialog;
+pub mod endpoint;
+pub mod framing;
+pub mod header;
+pub mod message;
+pub mod registration;
+pub mod sdp;
+pub mod transaction;
+pub mod transport;
+pub mod uri;
+
+pub use endpoint::{ClientKey, Endpoint, EndpointEvent, Peer, ServerKey, Transmit, TransportKind};
+pub use message::{Headers, Message, Method, ParseError, Request, Response};
+
+/// Errors of this crate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+    #[error(transparent)]
+    Sdp(#[from] sdp::SdpError),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
