@@ -1,1 +1,27 @@
-//! placeholder
+//! Real-time media for VoiceERA-rs: everything inside one call, and the SIP/RTP call service.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`rtp`] | RTP/RTCP packets, sequence extension, reception statistics, RFC 4733 events |
+//! | [`codec`] | G.711, G.722, Opus, L16 behind the [`codec::Codec`] trait |
+//! | [`dsp`] | polyphase resampling, levels |
+//! | [`jitter`] | adaptive jitter buffer |
+//! | [`egress`] | bounded outgoing PCM queue with flush (barge-in) |
+//! | [`stream`] | one call's RTP stream, sans-IO: receive, play out, conceal, encode, pace |
+//! | [`negotiate`] | SDP offer/answer |
+//! | [`ports`] | RTP port pool with leases |
+//! | [`call`] | the per-call tokio task that drives a stream |
+//! | [`sip_rtp`] | the node's SIP signalling task: answers, routes, registers, hangs up |
+//! | [`metrics`] | counters for `/metrics` |
+
+pub mod call;
+pub mod codec;
+pub mod dsp;
+pub mod egress;
+pub mod jitter;
+pub mod metrics;
+pub mod negotiate;
+pub mod ports;
+pub mod rtp;
+pub mod sip_rtp;
+pub mod stream;

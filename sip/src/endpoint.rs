@@ -293,11 +293,13 @@ impl Endpoint {
             return;
         }
         let invite_key = ServerKey(key.0.replacen("CANCEL", "INVITE", 1));
-        let pending = matches!(
-            self.server.get(&invite_key),
-            Some(ServerEntry { tx: ServerTx::Invite(tx), .. }) if !tx.is_answered()
-        );
-        let (status, reason) = if pending { (200, "OK") } else { (481, "Call/Transaction Does Not Exist") };
+        // RFC 3261 §9.2: a CANCEL matching an INVITE transaction gets 200 even when the INVITE was already
+        // answered (it then has no effect); only an unknown transaction gets 481.
+        let (exists, pending) = match self.server.get(&invite_key) {
+            Some(ServerEntry { tx: ServerTx::Invite(tx), .. }) => (true, !tx.is_answered()),
+            _ => (false, false),
+        };
+        let (status, reason) = if exists { (200, "OK") } else { (481, "Call/Transaction Does Not Exist") };
         let mut tx = ServerNonInvite::new(peer.transport.is_reliable(), self.timers);
         let response = self.with_server_headers(Response::for_request(&request, status, reason));
         let bytes = response.into_message().to_bytes();

@@ -84,6 +84,11 @@ impl Registration {
         &self.config
     }
 
+    /// Sets our Contact URI (it depends on the local address toward the registrar, known only at send time).
+    pub fn set_contact(&mut self, contact: String) {
+        self.config.contact = contact;
+    }
+
     /// When a REGISTER should next be built.
     pub fn next_attempt(&self) -> Option<Instant> {
         self.next_attempt

@@ -1,0 +1,206 @@
+//! The per-call media task: one tokio task owns the call's sockets and its [`RtpStream`], and runs one
+//! `select!` over control commands, RTP, RTCP and the ptime tick. The task is supervised: whatever way it ends
+//! (hang-up, RTP timeout, panic), the signalling service hears exactly one [`CallNotice::Ended`], and the port
+//! lease drops with the task.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::{interval, Instant, MissedTickBehavior};
+
+use crate::metrics::Metrics;
+use crate::negotiate::MediaPlan;
+use crate::ports::PortLease;
+use crate::stream::{ntp_now, RtpStream, StreamEvent, RTCP_INTERVAL};
+
+/// Identifies a call inside this node (the dialog id's text).
+pub type CallKey = String;
+
+/// What runs on the call's audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallService {
+    /// Caller audio looped back through the full decode → jitter → 16 kHz → encode → paced egress path.
+    Echo,
+}
+
+/// Commands from signalling to a call.
+#[derive(Debug)]
+pub enum CallCommand {
+    /// A re-INVITE/UPDATE renegotiated the stream.
+    UpdatePlan(MediaPlan),
+    /// DTMF received by SIP INFO (RFC 2976 + application/dtmf-relay).
+    DtmfReceived(char),
+    /// Send DTMF to the peer as RFC 4733 events.
+    SendDtmf(String),
+    /// Stop now (BYE received or sent, shutdown).
+    Stop,
+}
+
+/// Why a call's media ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    /// Signalling told it to stop.
+    Stopped,
+    /// No RTP from the peer for the configured time (while not on hold).
+    RtpTimeout,
+    /// The media task failed.
+    MediaError(String),
+    /// The media task panicked; contained here.
+    Panicked,
+}
+
+/// What a call tells signalling.
+#[derive(Debug)]
+pub enum CallNotice {
+    Ended { call: CallKey, reason: EndReason },
+    Dtmf { call: CallKey, digit: char },
+}
+
+/// Everything a call task needs.
+pub struct CallSetup {
+    pub key: CallKey,
+    pub service: CallService,
+    pub stream: RtpStream,
+    pub rtp: UdpSocket,
+    pub rtcp: UdpSocket,
+    pub lease: PortLease,
+    pub metrics: Arc<Metrics>,
+    /// End the call when no RTP arrives for this long while the peer should be sending.
+    pub rtp_timeout: Duration,
+}
+
+/// Commands queued per call: control is rare, 16 is ample.
+const COMMAND_QUEUE: usize = 16;
+
+/// Starts the call task under a supervisor. Returns the command sender.
+pub fn spawn_call(setup: CallSetup, notices: mpsc::Sender<CallNotice>) -> mpsc::Sender<CallCommand> {
+    let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+    let key = setup.key.clone();
+    let span = tracing::info_span!("call", call_id = %key);
+    let task = tokio::spawn(tracing::Instrument::instrument(run_call(setup, rx, notices.clone()), span));
+    tokio::spawn(async move {
+        let reason = match task.await {
+            Ok(reason) => reason,
+            Err(err) => {
+                tracing::error!(call = %key, %err, "call media task failed");
+                EndReason::Panicked
+            }
+        };
+        let _ = notices.send(CallNotice::Ended { call: key, reason }).await;
+    });
+    tx
+}
+
+async fn run_call(
+    setup: CallSetup,
+    mut commands: mpsc::Receiver<CallCommand>,
+    notices: mpsc::Sender<CallNotice>,
+) -> EndReason {
+    let CallSetup { key, service, mut stream, rtp, rtcp, lease, metrics, rtp_timeout } = setup;
+    let _lease = lease;
+    let ptime = Duration::from_millis(stream.plan().ptime.max(10) as u64);
+    let mut tick = interval(ptime);
+    // A late tick is skipped rather than bursted: the peer's jitter buffer prefers a gap to a burst.
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut rtcp_timer = interval(RTCP_INTERVAL);
+    rtcp_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let started = Instant::now();
+    let mut rtp_buf = [0u8; 2048];
+    let mut rtcp_buf = [0u8; 1500];
+    let mut packet = [0u8; 1500];
+    let mut ticks: u64 = 0;
+    let cname = format!("voicera-{key}");
+    tracing::info!(codec = ?stream.plan().codec, remote = %stream.remote(), "media started");
+
+    let reason = loop {
+        tokio::select! {
+            // Control first, so that Stop is never starved by media.
+            biased;
+            command = commands.recv() => match command {
+                None | Some(CallCommand::Stop) => break EndReason::Stopped,
+                Some(CallCommand::UpdatePlan(plan)) => {
+                    tracing::info!(direction = ?plan.direction, codec = ?plan.codec, "media renegotiated");
+                    if let Err(err) = stream.update_plan(plan) {
+                        break EndReason::MediaError(err.to_string());
+                    }
+                }
+                Some(CallCommand::DtmfReceived(digit)) => {
+                    tracing::info!(%digit, "DTMF (SIP INFO)");
+                }
+                Some(CallCommand::SendDtmf(digits)) => {
+                    let remote = stream.remote();
+                    for digit in digits.chars() {
+                        stream.dtmf_packets(digit, 100, |bytes| { let _ = rtp.try_send_to(bytes, remote); });
+                    }
+                }
+            },
+            received = rtp.recv_from(&mut rtp_buf) => {
+                if let Ok((n, from)) = received {
+                    if let Some(StreamEvent::Dtmf(digit)) = stream.handle_rtp(&rtp_buf[..n], from, std::time::Instant::now()) {
+                        tracing::info!(%digit, "DTMF (RFC 4733)");
+                        let _ = notices.try_send(CallNotice::Dtmf { call: key.clone(), digit });
+                    }
+                }
+            }
+            received = rtcp.recv_from(&mut rtcp_buf) => {
+                if let Ok((n, _)) = received {
+                    if let Some(rtt) = stream.handle_rtcp(&rtcp_buf[..n], ntp_now()) {
+                        tracing::debug!(rtt_ms = rtt.as_millis() as u64, "RTCP round trip");
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                ticks += 1;
+                let (frame, len) = stream.tick(&mut packet);
+                match service {
+                    CallService::Echo => {
+                        let frame = *frame;
+                        stream.queue_audio(&frame);
+                    }
+                }
+                if len > 0 {
+                    send_now(&rtp, &packet[..len], stream.remote());
+                }
+                if ticks % 50 == 0 {
+                    metrics.add(&stream.take_counters());
+                    if let Some(reason) = check_rtp_timeout(&stream, started, rtp_timeout) {
+                        break reason;
+                    }
+                }
+            }
+            _ = rtcp_timer.tick() => {
+                let n = stream.rtcp_report(&mut rtcp_buf, ntp_now(), cname.as_bytes());
+                send_now(&rtcp, &rtcp_buf[..n], stream.remote_rtcp());
+            }
+        }
+    };
+    metrics.add(&stream.take_counters());
+    tracing::info!(?reason, "media ended");
+    reason
+}
+
+/// Sends without awaiting: a full socket buffer drops this packet instead of delaying the next tick.
+fn send_now(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    if let Err(err) = socket.try_send_to(bytes, to) {
+        if err.kind() != std::io::ErrorKind::WouldBlock {
+            tracing::trace!(%err, %to, "RTP send failed");
+        }
+    }
+}
+
+fn check_rtp_timeout(stream: &RtpStream, started: Instant, timeout: Duration) -> Option<EndReason> {
+    // Our direction is the answer to theirs: when we are sendonly or inactive the peer sends nothing on purpose
+    // (it put us on hold).
+    let peer_sends = matches!(
+        stream.direction(),
+        voicera_sip::sdp::Direction::SendRecv | voicera_sip::sdp::Direction::RecvOnly
+    );
+    if !peer_sends || timeout.is_zero() {
+        return None;
+    }
+    let last = stream.last_rtp_at().map(Instant::from_std).unwrap_or(started);
+    (last.elapsed() > timeout).then_some(EndReason::RtpTimeout)
+}

@@ -1,0 +1,96 @@
+//! Outgoing audio queue for the paced sender: PCM at the engine rate goes in as it is produced; the call's
+//! ptime tick takes exactly one frame out, or silence when the queue runs dry. `flush` empties it at once
+//! (barge-in). A fixed ring: no allocation after construction, bounded in audio time.
+
+/// Bounded FIFO of PCM samples.
+pub struct EgressQueue {
+    ring: Box<[i16]>,
+    head: usize,
+    len: usize,
+    /// Samples dropped because the queue was full (the producer outran real time by more than the capacity).
+    pub overflowed: u64,
+    /// Ticks that found less than a frame and padded with silence.
+    pub underruns: u64,
+}
+
+impl EgressQueue {
+    /// A queue holding up to `capacity` samples.
+    pub fn new(capacity: usize) -> Self {
+        Self { ring: vec![0; capacity.max(1)].into_boxed_slice(), head: 0, len: 0, overflowed: 0, underruns: 0 }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends samples; what does not fit is dropped and counted.
+    pub fn push(&mut self, samples: &[i16]) {
+        let cap = self.ring.len();
+        let room = cap - self.len;
+        let take = samples.len().min(room);
+        self.overflowed += (samples.len() - take) as u64;
+        for (i, s) in samples[..take].iter().enumerate() {
+            self.ring[(self.head + self.len + i) % cap] = *s;
+        }
+        self.len += take;
+    }
+
+    /// Fills `frame` from the queue, padding with silence; returns how many samples were real audio.
+    pub fn pop_frame(&mut self, frame: &mut [i16]) -> usize {
+        let cap = self.ring.len();
+        let take = frame.len().min(self.len);
+        for (i, out) in frame[..take].iter_mut().enumerate() {
+            *out = self.ring[(self.head + i) % cap];
+        }
+        frame[take..].fill(0);
+        self.head = (self.head + take) % cap;
+        self.len -= take;
+        if take < frame.len() && take > 0 {
+            self.underruns += 1;
+        }
+        take
+    }
+
+    /// Drops everything queued; returns how many samples were discarded.
+    pub fn flush(&mut self) -> usize {
+        let dropped = self.len;
+        self.head = 0;
+        self.len = 0;
+        dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_come_out_in_order_with_silence_padding() {
+        let mut q = EgressQueue::new(8);
+        q.push(&[1, 2, 3]);
+        let mut frame = [9i16; 2];
+        assert_eq!(q.pop_frame(&mut frame), 2);
+        assert_eq!(frame, [1, 2]);
+        assert_eq!(q.pop_frame(&mut frame), 1);
+        assert_eq!(frame, [3, 0]);
+        assert_eq!(q.pop_frame(&mut frame), 0);
+        assert_eq!(frame, [0, 0]);
+    }
+
+    #[test]
+    fn overflow_is_bounded_and_flush_empties() {
+        let mut q = EgressQueue::new(4);
+        q.push(&[1, 2, 3, 4, 5, 6]);
+        assert_eq!((q.len(), q.overflowed), (4, 2));
+        assert_eq!(q.flush(), 4);
+        assert!(q.is_empty());
+        q.push(&[7]);
+        let mut frame = [0i16; 1];
+        q.pop_frame(&mut frame);
+        assert_eq!(frame, [7]);
+    }
+}

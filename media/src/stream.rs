@@ -1,0 +1,419 @@
+//! One call's RTP audio stream, sans-IO: packets in ([`RtpStream::handle_rtp`]), one 20 ms tick at a time out
+//! ([`RtpStream::tick`]). Between them: symmetric-RTP latching, SSRC changes, the jitter buffer, decoding,
+//! concealment, resampling to and from the engine's 16 kHz, the outgoing queue and RTP packetisation, RTCP.
+//!
+//! Everything is sized at construction; the per-packet and per-tick paths do not allocate, lock or panic.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use voicera_sip::sdp::Direction;
+
+use crate::codec::{Codec, CodecError};
+use crate::dsp::Resampler;
+use crate::egress::EgressQueue;
+use crate::jitter::{JitterBuffer, JitterConfig, Playout};
+use crate::metrics::MediaCounters;
+use crate::negotiate::MediaPlan;
+use crate::rtp::{self, ReceptionStats, RtpPacket, SequenceExtender, TelephoneEvent};
+
+/// The engine's internal sample rate.
+pub const ENGINE_RATE: u32 = 16000;
+/// Samples per 20 ms at the engine rate.
+pub const ENGINE_FRAME: usize = (ENGINE_RATE / 50) as usize;
+/// Outgoing audio the queue holds: enough for a long TTS sentence produced faster than real time.
+const EGRESS_CAPACITY: usize = ENGINE_RATE as usize * 30;
+/// Largest decoded packet we handle (120 ms at 48 kHz).
+const MAX_DECODED: usize = 5760;
+/// RTCP report interval (RFC 3550's 5 s minimum).
+pub const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Something the stream noticed that the call should know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// A DTMF digit ended (RFC 4733), reported once per event.
+    Dtmf(char),
+}
+
+/// One call's media.
+pub struct RtpStream {
+    plan: MediaPlan,
+    codec: Box<dyn Codec>,
+    decode_resampler: Resampler,
+    encode_resampler: Resampler,
+    jitter: JitterBuffer,
+    sequence: SequenceExtender,
+    reception: ReceptionStats,
+    remote_ssrc: Option<u32>,
+    /// Where we send RTP: the SDP address until a packet arrives, then the packet's source (symmetric RTP,
+    /// what makes calls through NAT work).
+    remote: SocketAddr,
+    latched: bool,
+    /// Decoded inbound audio at the engine rate, consumed one frame per tick.
+    inbound: EgressQueue,
+    outbound: EgressQueue,
+    /// Last good engine-rate frame and how many concealments followed it (repetition with fade).
+    last_frame: [i16; ENGINE_FRAME],
+    concealed_in_row: u32,
+    // Sender state.
+    ssrc: u32,
+    out_sequence: u16,
+    out_timestamp: u32,
+    sent_first: bool,
+    packets_sent: u32,
+    octets_sent: u32,
+    last_dtmf_timestamp: Option<u32>,
+    counters: MediaCounters,
+    last_rtp_at: Option<Instant>,
+    /// Jitter-buffer totals already reported through [`RtpStream::take_counters`].
+    flushed_jitter: (u64, u64),
+    jitter_config: JitterConfig,
+    /// Reference instant for RTCP jitter arrival times.
+    epoch: Option<Instant>,
+    /// Scratch buffers, allocated once.
+    decoded: Box<[i16]>,
+    resampled: Box<[i16]>,
+    frame: [i16; ENGINE_FRAME],
+}
+
+impl RtpStream {
+    pub fn new(plan: MediaPlan, jitter: JitterConfig) -> Result<Self, CodecError> {
+        let codec = plan.codec.build()?;
+        let rate = codec.pcm_rate();
+        Ok(Self {
+            decode_resampler: Resampler::new(rate, ENGINE_RATE),
+            encode_resampler: Resampler::new(ENGINE_RATE, rate),
+            jitter: JitterBuffer::new(jitter, plan.codec.rtp_clock_rate()),
+            sequence: SequenceExtender::default(),
+            reception: ReceptionStats::default(),
+            remote_ssrc: None,
+            remote: plan.remote_rtp,
+            latched: false,
+            inbound: EgressQueue::new(ENGINE_FRAME * 8),
+            outbound: EgressQueue::new(EGRESS_CAPACITY),
+            last_frame: [0; ENGINE_FRAME],
+            concealed_in_row: 0,
+            ssrc: rand::random(),
+            out_sequence: rand::random(),
+            out_timestamp: rand::random(),
+            sent_first: false,
+            packets_sent: 0,
+            octets_sent: 0,
+            last_dtmf_timestamp: None,
+            counters: MediaCounters::default(),
+            last_rtp_at: None,
+            flushed_jitter: (0, 0),
+            jitter_config: jitter,
+            epoch: None,
+            decoded: vec![0; MAX_DECODED].into_boxed_slice(),
+            resampled: vec![0; MAX_DECODED * 3 + 8].into_boxed_slice(),
+            frame: [0; ENGINE_FRAME],
+            codec,
+            plan,
+        })
+    }
+
+    pub fn plan(&self) -> &MediaPlan {
+        &self.plan
+    }
+
+    pub fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// When the last valid RTP packet arrived.
+    pub fn last_rtp_at(&self) -> Option<Instant> {
+        self.last_rtp_at
+    }
+
+    /// Takes the counters accumulated since the last call (for the shared metrics).
+    pub fn take_counters(&mut self) -> MediaCounters {
+        let stats = self.jitter.stats();
+        let mut snapshot = std::mem::take(&mut self.counters);
+        snapshot.jitter_late = stats.late.saturating_sub(self.flushed_jitter.0);
+        snapshot.jitter_lost = stats.lost.saturating_sub(self.flushed_jitter.1);
+        self.flushed_jitter = (stats.late, stats.lost);
+        snapshot
+    }
+
+    /// Applies a renegotiation (re-INVITE): new direction, address or codec.
+    pub fn update_plan(&mut self, plan: MediaPlan) -> Result<(), CodecError> {
+        if plan.codec != self.plan.codec {
+            self.codec = plan.codec.build()?;
+            let rate = self.codec.pcm_rate();
+            self.decode_resampler = Resampler::new(rate, ENGINE_RATE);
+            self.encode_resampler = Resampler::new(ENGINE_RATE, rate);
+            self.jitter = JitterBuffer::new(self.jitter_config, plan.codec.rtp_clock_rate());
+            self.flushed_jitter = (0, 0);
+            self.sequence.reset();
+        }
+        if plan.remote_rtp != self.plan.remote_rtp {
+            self.remote = plan.remote_rtp;
+            self.latched = false;
+        }
+        self.plan = plan;
+        Ok(())
+    }
+
+    /// A datagram arrived on the RTP socket from `from`.
+    pub fn handle_rtp(&mut self, bytes: &[u8], from: SocketAddr, now: Instant) -> Option<StreamEvent> {
+        let Some(packet) = RtpPacket::parse(bytes) else {
+            self.counters.rtp_invalid += 1;
+            return None;
+        };
+        let is_dtmf = Some(packet.payload_type) == self.plan.dtmf_payload_type;
+        if packet.payload_type != self.plan.payload_type && !is_dtmf {
+            self.counters.rtp_invalid += 1;
+            return None;
+        }
+        self.counters.rtp_packets_in += 1;
+        self.counters.rtp_bytes_in += bytes.len() as u64;
+        self.last_rtp_at = Some(now);
+        if !self.latched || from != self.remote {
+            // Latch to the first source we hear from, and follow it if it moves (NAT rebinding) — only for
+            // packets that parsed as RTP of our payload types, so stray junk cannot hijack the stream.
+            self.remote = from;
+            self.latched = true;
+        }
+        if self.remote_ssrc != Some(packet.ssrc) {
+            if self.remote_ssrc.is_some() {
+                // New source (transfer, re-INVITE, media server switch): start a fresh playout.
+                self.jitter.reset();
+                self.sequence.reset();
+            }
+            self.remote_ssrc = Some(packet.ssrc);
+            self.reception = ReceptionStats::new(packet.ssrc);
+        }
+        let ext = self.sequence.extend(packet.sequence);
+        if is_dtmf {
+            return self.handle_dtmf(&packet);
+        }
+        let clock = self.plan.codec.rtp_clock_rate() as i64;
+        let arrival = now.duration_since(self.epoch(now)).as_millis() as i64 * clock / 1000;
+        self.reception.on_packet(ext, packet.timestamp, arrival);
+        self.jitter.push(ext, packet.timestamp, packet.payload_type, packet.payload, now);
+        None
+    }
+
+    fn epoch(&mut self, now: Instant) -> Instant {
+        *self.epoch.get_or_insert(now)
+    }
+
+    fn handle_dtmf(&mut self, packet: &RtpPacket<'_>) -> Option<StreamEvent> {
+        let event = TelephoneEvent::parse(packet.payload)?;
+        // An event is reported once: at its first end packet (the end packet is sent three times).
+        if !event.end || self.last_dtmf_timestamp == Some(packet.timestamp) {
+            return None;
+        }
+        self.last_dtmf_timestamp = Some(packet.timestamp);
+        self.counters.dtmf_events += 1;
+        event.digit().map(StreamEvent::Dtmf)
+    }
+
+    /// Queues engine-rate audio for sending.
+    pub fn queue_audio(&mut self, pcm: &[i16]) {
+        self.outbound.push(pcm);
+    }
+
+    /// Drops queued outgoing audio (barge-in); returns the samples dropped.
+    pub fn flush_outbound(&mut self) -> usize {
+        self.outbound.flush()
+    }
+
+    /// Outgoing audio still queued.
+    pub fn queued_outbound(&self) -> usize {
+        self.outbound.len()
+    }
+
+    /// The 20 ms tick: returns the caller's audio for this tick (engine rate, silence if none) and writes the
+    /// RTP packet to send into `packet`, returning its length (0 when we must not send, e.g. on hold).
+    pub fn tick(&mut self, packet: &mut [u8]) -> (&[i16; ENGINE_FRAME], usize) {
+        self.play_inbound();
+        self.frame.fill(0);
+        let (frame, inbound) = (&mut self.frame, &mut self.inbound);
+        inbound.pop_frame(frame);
+        let len = self.build_outgoing(packet);
+        (&self.frame, len)
+    }
+
+    /// Pulls from the jitter buffer until a frame of caller audio is ready (or nothing more can be had).
+    fn play_inbound(&mut self) {
+        for _ in 0..4 {
+            if self.inbound.len() >= ENGINE_FRAME {
+                return;
+            }
+            let samples = match self.jitter.pop() {
+                Playout::Packet { payload, .. } => match self.codec.decode(payload, &mut self.decoded) {
+                    Ok(n) => {
+                        self.concealed_in_row = 0;
+                        n
+                    }
+                    Err(_) => {
+                        self.counters.rtp_invalid += 1;
+                        self.conceal()
+                    }
+                },
+                Playout::Lost => self.conceal(),
+                Playout::Underrun => return,
+            };
+            if samples == 0 {
+                continue;
+            }
+            let n = self.decode_resampler.process(&self.decoded[..samples], &mut self.resampled);
+            if n >= ENGINE_FRAME {
+                self.last_frame.copy_from_slice(&self.resampled[n - ENGINE_FRAME..n]);
+            }
+            self.inbound.push(&self.resampled[..n]);
+        }
+    }
+
+    /// One frame of concealment at the codec rate: the codec's own PLC, else the last frame repeated with a
+    /// fade (halved each time, silent after three).
+    fn conceal(&mut self) -> usize {
+        self.counters.jitter_concealed += 1;
+        let samples = (self.codec.pcm_rate() as usize * self.plan.ptime as usize / 1000).min(MAX_DECODED);
+        if let Ok(Some(n)) = self.codec.conceal(samples, &mut self.decoded) {
+            return n;
+        }
+        self.concealed_in_row += 1;
+        let gain = match self.concealed_in_row {
+            1 => 0.5,
+            2 => 0.25,
+            _ => 0.0,
+        };
+        // Repeat at the engine rate straight into the inbound queue, bypassing the resampler.
+        let mut faded = [0i16; ENGINE_FRAME];
+        for (o, s) in faded.iter_mut().zip(self.last_frame.iter()) {
+            *o = (*s as f32 * gain) as i16;
+        }
+        self.inbound.push(&faded);
+        0
+    }
+
+    fn build_outgoing(&mut self, packet: &mut [u8]) -> usize {
+        let rate = self.codec.pcm_rate();
+        let clock = self.plan.codec.rtp_clock_rate();
+        let ticks_per_frame = clock * self.plan.ptime / 1000;
+        let mut engine = [0i16; ENGINE_FRAME];
+        self.outbound.pop_frame(&mut engine);
+        if !self.plan.direction.we_send() || packet.len() < rtp::RTP_HEADER_LEN {
+            // On hold we still consume the queue so that time passes for the engine, but send nothing.
+            self.out_timestamp = self.out_timestamp.wrapping_add(ticks_per_frame);
+            return 0;
+        }
+        let n = if rate == ENGINE_RATE {
+            self.resampled[..ENGINE_FRAME].copy_from_slice(&engine);
+            ENGINE_FRAME
+        } else {
+            self.encode_resampler.process(&engine, &mut self.resampled)
+        };
+        let header = rtp::write_rtp_header(
+            packet,
+            !self.sent_first,
+            self.plan.payload_type,
+            self.out_sequence,
+            self.out_timestamp,
+            self.ssrc,
+        );
+        let Ok(payload) = self.codec.encode(&self.resampled[..n], &mut packet[header..]) else {
+            return 0;
+        };
+        self.sent_first = true;
+        self.out_sequence = self.out_sequence.wrapping_add(1);
+        self.out_timestamp = self.out_timestamp.wrapping_add(ticks_per_frame);
+        self.packets_sent = self.packets_sent.wrapping_add(1);
+        self.octets_sent = self.octets_sent.wrapping_add(payload as u32);
+        self.counters.rtp_packets_out += 1;
+        self.counters.rtp_bytes_out += (header + payload) as u64;
+        header + payload
+    }
+
+    /// Builds the RTP packets of an RFC 4733 event for `digit` (`duration_ms` long, end packet sent three
+    /// times); calls `send` for each. Audio sequence numbers continue across the event.
+    pub fn dtmf_packets(&mut self, digit: char, duration_ms: u32, mut send: impl FnMut(&[u8])) {
+        let (Some(pt), Some(event)) = (self.plan.dtmf_payload_type, rtp::digit_to_event(digit)) else { return };
+        let clock = 8000;
+        let step = clock * self.plan.ptime / 1000;
+        let total = clock * duration_ms / 1000;
+        let start = self.out_timestamp;
+        let mut buf = [0u8; 16];
+        let mut duration = step;
+        let mut first = true;
+        loop {
+            let end = duration >= total;
+            let repeats = if end { 3 } else { 1 };
+            for _ in 0..repeats {
+                let h = rtp::write_rtp_header(&mut buf, first, pt, self.out_sequence, start, self.ssrc);
+                let ev = TelephoneEvent { event, end, volume: 10, duration: duration.min(u16::MAX as u32) as u16 };
+                let n = h + ev.write(&mut buf[h..]);
+                send(&buf[..n]);
+                self.out_sequence = self.out_sequence.wrapping_add(1);
+                first = false;
+            }
+            if end {
+                break;
+            }
+            duration += step;
+        }
+        self.out_timestamp = self.out_timestamp.wrapping_add(total);
+    }
+
+    /// An RTCP packet arrived; returns the round-trip time if it carried a report about us.
+    pub fn handle_rtcp(&mut self, bytes: &[u8], now_ntp: u64) -> Option<Duration> {
+        let summary = rtp::parse_rtcp(bytes, self.ssrc)?;
+        if let Some(info) = summary.sender_info {
+            self.reception.last_sr = Some((((info.ntp >> 16) & 0xffff_ffff) as u32, ntp_to_ms(now_ntp)));
+        }
+        let report = summary.report?;
+        if report.lsr == 0 {
+            return None;
+        }
+        // RTT = now − LSR − DLSR, in 1/65536 s (RFC 3550 §6.4.1).
+        let now_mid = ((now_ntp >> 16) & 0xffff_ffff) as u32;
+        let rtt = now_mid.wrapping_sub(report.lsr).wrapping_sub(report.dlsr);
+        (rtt < 0x8000_0000).then(|| Duration::from_secs_f64(rtt as f64 / 65536.0))
+    }
+
+    /// Our periodic RTCP report (SR while we send, else RR) into `out`; returns its length.
+    pub fn rtcp_report(&mut self, out: &mut [u8], now_ntp: u64, cname: &[u8]) -> usize {
+        let block = self.remote_ssrc.map(|_| self.reception.report_block(ntp_to_ms(now_ntp)));
+        let sender = (self.packets_sent > 0).then_some(rtp::SenderInfo {
+            ntp: now_ntp,
+            rtp_timestamp: self.out_timestamp,
+            packets: self.packets_sent,
+            octets: self.octets_sent,
+        });
+        rtp::write_rtcp_report(out, self.ssrc, sender, block, cname)
+    }
+
+    /// Where RTCP goes: the peer's RTCP port next to the latched RTP address.
+    pub fn remote_rtcp(&self) -> SocketAddr {
+        if self.latched {
+            SocketAddr::new(self.remote.ip(), self.remote.port().wrapping_add(1))
+        } else {
+            self.plan.remote_rtcp
+        }
+    }
+
+    /// Whether we currently send media.
+    pub fn direction(&self) -> Direction {
+        self.plan.direction
+    }
+}
+
+fn ntp_to_ms(ntp: u64) -> u64 {
+    ((ntp >> 32) * 1000) + (((ntp & 0xffff_ffff) * 1000) >> 32)
+}
+
+/// NTP timestamp (RFC 3550 wall clock) for `now`.
+pub fn ntp_now() -> u64 {
+    const UNIX_TO_NTP: u64 = 2_208_988_800;
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs() + UNIX_TO_NTP;
+    let frac = ((since.subsec_nanos() as u64) << 32) / 1_000_000_000;
+    (secs << 32) | frac
+}
