@@ -1,1 +1,56 @@
-fn main() {}
+//! The `voicera` binary: command-line wiring only. Each role lives in its own module.
+
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+use config::NodeArgs;
+
+/// VoiceERA-rs: AI voice agents for SIP trunks and telephony media streams.
+#[derive(Debug, Parser)]
+#[command(name = "voicera", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// All roles in one process, with embedded defaults.
+    Serve(NodeArgs),
+    /// SIP/RTP, media WebSockets and the conversation engine.
+    Media(NodeArgs),
+    /// REST API, console, webhooks and campaign dialer.
+    Api(NodeArgs),
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Load and check the configuration, print the result, exit non-zero on errors.
+    Check(NodeArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args, serve::Role::All),
+        Command::Media(args) => serve::run(args, serve::Role::Media),
+        Command::Api(args) => serve::run(args, serve::Role::Api),
+        Command::Config { command: ConfigCommand::Check(args) } => config::Config::load(&args).map(|config| {
+            println!("configuration ok: {config:#?}");
+        }),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("voicera: error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,108 @@
-//! placeholder
+//! HTTP for VoiceERA-rs. Today: the operational endpoints every role serves, `GET /health` (readiness) and
+//! `GET /metrics` (Prometheus). The control-plane REST API (`/api/v1`), console, webhooks and media WebSockets
+//! join this router in later work; each area gets its own `fn ..._router()` merged in [`router`].
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+/// One readiness check: a named component and whether it is up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    pub up: bool,
+}
+
+/// What the operational endpoints read from the running node.
+pub trait NodeStatus: Send + Sync + 'static {
+    /// Readiness of each listener and store.
+    fn checks(&self) -> Vec<Check>;
+    /// Whether the node is draining (shutting down).
+    fn draining(&self) -> bool;
+    /// Prometheus text exposition of the node's metrics.
+    fn metrics(&self) -> String;
+}
+
+/// The HTTP router of a node.
+pub fn router(status: Arc<dyn NodeStatus>) -> Router {
+    Router::new().route("/health", get(health)).route("/metrics", get(metrics)).with_state(status)
+}
+
+async fn health(State(status): State<Arc<dyn NodeStatus>>) -> Response {
+    let checks = status.checks();
+    let all_up = checks.iter().all(|c| c.up);
+    let draining = status.draining();
+    let body = json!({
+        "status": if all_up && !draining { "ok" } else if draining { "draining" } else { "unavailable" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "checks": checks.iter().map(|c| (c.name.to_string(), json!(if c.up { "up" } else { "down" }))).collect::<serde_json::Map<_, _>>(),
+    });
+    let code = if all_up && !draining { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(body)).into_response()
+}
+
+async fn metrics(State(status): State<Arc<dyn NodeStatus>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], status.metrics()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tower::ServiceExt;
+
+    struct Fake {
+        sip_up: AtomicBool,
+        draining: AtomicBool,
+    }
+
+    impl NodeStatus for Fake {
+        fn checks(&self) -> Vec<Check> {
+            vec![Check { name: "http", up: true }, Check { name: "sip_udp", up: self.sip_up.load(Ordering::Relaxed) }]
+        }
+        fn draining(&self) -> bool {
+            self.draining.load(Ordering::Relaxed)
+        }
+        fn metrics(&self) -> String {
+            "voicera_calls_active 0\n".into()
+        }
+    }
+
+    async fn get(app: Router, path: &str) -> (StatusCode, String) {
+        let response = app.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn health_is_200_only_when_every_check_is_up_and_not_draining() {
+        let fake = Arc::new(Fake { sip_up: AtomicBool::new(true), draining: AtomicBool::new(false) });
+        let (code, body) = get(router(fake.clone()), "/health").await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(body.contains(r#""status":"ok""#) && body.contains(r#""sip_udp":"up""#), "{body}");
+        fake.sip_up.store(false, Ordering::Relaxed);
+        let (code, body) = get(router(fake.clone()), "/health").await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains(r#""sip_udp":"down""#));
+        fake.sip_up.store(true, Ordering::Relaxed);
+        fake.draining.store(true, Ordering::Relaxed);
+        assert_eq!(get(router(fake), "/health").await.0, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[tokio::test]
+    async fn metrics_are_prometheus_text() {
+        let fake = Arc::new(Fake { sip_up: AtomicBool::new(true), draining: AtomicBool::new(false) });
+        let (code, body) = get(router(fake), "/metrics").await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(body, "voicera_calls_active 0\n");
+    }
+}

@@ -1,0 +1,280 @@
+//! Node configuration: built-in defaults, then `voicera.toml`, then `VOICERA_*` environment and flags, compiled
+//! into one checked [`Config`]. `voicera config check` runs the same compilation.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use voicera_media::codec::CodecKind;
+use voicera_media::sip_rtp::TrunkConfig;
+use voicera_sip::TransportKind;
+
+/// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
+pub const DEFAULT_HTTP: &str = "0.0.0.0:8080";
+/// SIP's registered port (RFC 3261 §19.1.2).
+pub const DEFAULT_SIP: &str = "0.0.0.0:5060";
+/// RTP range: 5000 port pairs, enough for the 1000-call target with room for ports other programs hold.
+pub const DEFAULT_RTP_PORTS: (u16, u16) = (10000, 20000);
+/// Drain time on SIGTERM before remaining calls get a BYE: long enough for most calls to end naturally
+/// behind a dispatcher that stopped sending new ones.
+pub const DEFAULT_DRAIN_SECS: u64 = 30;
+/// End a call after this much RTP silence from a peer that should be sending (dead peer, NAT timeout).
+pub const DEFAULT_RTP_TIMEOUT_SECS: u64 = 60;
+
+/// Flags and environment common to `serve`, `media` and `api` (interfaces.md).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct NodeArgs {
+    /// Configuration file (default: ./voicera.toml when present).
+    #[arg(long, env = "VOICERA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory: SQLite DB, blobs, model cache, spool. Created if missing.
+    #[arg(long, env = "VOICERA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP listen address (API, console, webhooks, media WebSockets, /metrics, /health).
+    #[arg(long, env = "VOICERA_HTTP")]
+    pub http: Option<SocketAddr>,
+    /// SIP listen address, UDP and TCP.
+    #[arg(long, env = "VOICERA_SIP")]
+    pub sip: Option<SocketAddr>,
+    /// RTP port range LO-HI.
+    #[arg(long, env = "VOICERA_RTP_PORTS")]
+    pub rtp_ports: Option<String>,
+    /// Public base URL used to build webhook and stream URLs.
+    #[arg(long, env = "VOICERA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Address put in SDP and Contact (for NAT).
+    #[arg(long, env = "VOICERA_EXTERNAL_IP")]
+    pub external_ip: Option<IpAddr>,
+    /// Log format: human or json.
+    #[arg(long, env = "VOICERA_LOG_FORMAT", default_value = "human")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// `voicera.toml` as written; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    sip: RawSip,
+    #[serde(default)]
+    trunks: Vec<RawTrunk>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    data_dir: Option<PathBuf>,
+    http: Option<SocketAddr>,
+    sip: Option<SocketAddr>,
+    rtp_ports: Option<String>,
+    public_url: Option<String>,
+    external_ip: Option<IpAddr>,
+    drain_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSip {
+    codecs: Option<Vec<String>>,
+    answer_delay_ms: Option<u64>,
+    rtp_timeout_secs: Option<u64>,
+    t1_ms: Option<u64>,
+    auth: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrunk {
+    name: String,
+    registrar: String,
+    username: Option<String>,
+    password: Option<String>,
+    realm: Option<String>,
+    register: Option<bool>,
+    expires: Option<u32>,
+    transport: Option<String>,
+    numbers: Option<Vec<String>>,
+}
+
+/// The checked configuration of a node.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub http: SocketAddr,
+    pub sip: SocketAddr,
+    pub rtp_ports: (u16, u16),
+    pub public_url: String,
+    pub external_ip: Option<IpAddr>,
+    pub drain: Duration,
+    pub codecs: Vec<CodecKind>,
+    pub answer_delay: Duration,
+    pub rtp_timeout: Duration,
+    pub t1: Duration,
+    pub trunks: Vec<TrunkConfig>,
+    /// Where the configuration came from, for the start-up log.
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads and checks the configuration for `args`.
+    pub fn load(args: &NodeArgs) -> Result<Config> {
+        let (raw, source) = match &args.config {
+            Some(path) => (read_file(path)?, Some(path.clone())),
+            None if Path::new("voicera.toml").exists() => {
+                (read_file(Path::new("voicera.toml"))?, Some(PathBuf::from("voicera.toml")))
+            }
+            None => (RawConfig::default(), None),
+        };
+        compile(raw, args, source)
+    }
+}
+
+fn read_file(path: &Path) -> Result<RawConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))
+}
+
+fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<Config> {
+    let http = args.http.or(raw.server.http).unwrap_or_else(|| parse_default(DEFAULT_HTTP));
+    let sip = args.sip.or(raw.server.sip).unwrap_or_else(|| parse_default(DEFAULT_SIP));
+    let rtp_ports = match args.rtp_ports.as_deref().or(raw.server.rtp_ports.as_deref()) {
+        Some(text) => parse_port_range(text)?,
+        None => DEFAULT_RTP_PORTS,
+    };
+    let public_url = args
+        .public_url
+        .clone()
+        .or(raw.server.public_url)
+        .unwrap_or_else(|| format!("http://{http}"))
+        .trim_end_matches('/')
+        .to_string();
+    if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+        bail!("server.public_url / --public-url must start with http:// or https:// (got {public_url:?})");
+    }
+    let codecs = match raw.sip.codecs {
+        Some(names) => names
+            .iter()
+            .map(|n| CodecKind::from_config_name(n).with_context(|| format!("sip.codecs: unknown codec {n:?} (known: opus, g722, pcmu, pcma, l16, l16/8000)")))
+            .collect::<Result<Vec<_>>>()?,
+        None => vec![CodecKind::Opus, CodecKind::G722, CodecKind::Pcmu, CodecKind::Pcma],
+    };
+    if codecs.is_empty() {
+        bail!("sip.codecs must name at least one codec");
+    }
+    if let Some(auth) = raw.sip.auth.as_deref() {
+        if auth != "none" {
+            bail!("sip.auth = {auth:?} is not supported yet (only \"none\": agent ids, attached numbers and echo)");
+        }
+    }
+    let t1 = Duration::from_millis(raw.sip.t1_ms.unwrap_or(500));
+    if t1 < Duration::from_millis(50) || t1 > Duration::from_secs(5) {
+        bail!("sip.t1_ms must be between 50 and 5000");
+    }
+    let mut trunks = Vec::new();
+    for t in raw.trunks {
+        if trunks.iter().any(|x: &TrunkConfig| x.name == t.name) {
+            bail!("trunks: duplicate name {:?}", t.name);
+        }
+        if voicera_sip::header::split_host_port(&t.registrar).is_none() {
+            bail!("trunks.{}: registrar {:?} is not host[:port]", t.name, t.registrar);
+        }
+        let transport = match t.transport.as_deref().unwrap_or("udp") {
+            "udp" => TransportKind::Udp,
+            "tcp" => TransportKind::Tcp,
+            other => bail!("trunks.{}: transport {other:?} must be udp or tcp", t.name),
+        };
+        let register = t.register.unwrap_or(false);
+        let username = t.username.unwrap_or_default();
+        if register && username.is_empty() {
+            bail!("trunks.{}: register = true needs a username", t.name);
+        }
+        let expires = t.expires.unwrap_or(300);
+        if register && !(30..=86400).contains(&expires) {
+            bail!("trunks.{}: expires must be between 30 and 86400 seconds", t.name);
+        }
+        trunks.push(TrunkConfig {
+            name: t.name,
+            registrar: t.registrar,
+            username,
+            password: t.password.unwrap_or_default(),
+            realm: t.realm.filter(|r| !r.is_empty()),
+            register,
+            expires,
+            transport,
+            numbers: t.numbers.unwrap_or_default(),
+        });
+    }
+    Ok(Config {
+        data_dir: args.data_dir.clone().or(raw.server.data_dir).unwrap_or_else(|| PathBuf::from("./data")),
+        http,
+        sip,
+        rtp_ports,
+        public_url,
+        external_ip: args.external_ip.or(raw.server.external_ip),
+        drain: Duration::from_secs(raw.server.drain_secs.unwrap_or(DEFAULT_DRAIN_SECS)),
+        codecs,
+        answer_delay: Duration::from_millis(raw.sip.answer_delay_ms.unwrap_or(0)),
+        rtp_timeout: Duration::from_secs(raw.sip.rtp_timeout_secs.unwrap_or(DEFAULT_RTP_TIMEOUT_SECS)),
+        t1,
+        trunks,
+        source,
+    })
+}
+
+fn parse_default(text: &str) -> SocketAddr {
+    text.parse().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+/// Parses `LO-HI`.
+pub fn parse_port_range(text: &str) -> Result<(u16, u16)> {
+    let (lo, hi) = text.split_once('-').with_context(|| format!("RTP port range {text:?} must be LO-HI"))?;
+    let lo: u16 = lo.trim().parse().with_context(|| format!("RTP port range {text:?}: bad low port"))?;
+    let hi: u16 = hi.trim().parse().with_context(|| format!("RTP port range {text:?}: bad high port"))?;
+    if lo < 1024 || hi <= lo + 1 {
+        bail!("RTP port range {text:?} must be within 1024-65535 with at least one even/odd pair");
+    }
+    Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_trunk_block_compiles() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("[[trunks]]").expect("README shows the trunk block");
+        let end = readme[start..].find("```").map(|e| start + e).unwrap();
+        let raw: RawConfig = toml::from_str(&readme[start..end]).unwrap();
+        let config = compile(raw, &NodeArgs::default(), None).unwrap();
+        assert_eq!(config.trunks[0].name, "vobiz");
+        assert!(config.trunks[0].register);
+        assert_eq!(config.trunks[0].numbers, vec!["+918000000001"]);
+    }
+
+    #[test]
+    fn flags_override_file_and_errors_name_the_key() {
+        let raw: RawConfig = toml::from_str("[server]\nhttp = \"127.0.0.1:9000\"\nrtp_ports = \"30000-30100\"").unwrap();
+        let args = NodeArgs { http: Some("127.0.0.1:9100".parse().unwrap()), ..Default::default() };
+        let config = compile(raw, &args, None).unwrap();
+        assert_eq!(config.http.port(), 9100);
+        assert_eq!(config.rtp_ports, (30000, 30100));
+        assert_eq!(config.public_url, "http://127.0.0.1:9100");
+        let bad: RawConfig = toml::from_str("[sip]\ncodecs = [\"gsm\"]").unwrap();
+        let err = compile(bad, &NodeArgs::default(), None).unwrap_err().to_string();
+        assert!(err.contains("sip.codecs") && err.contains("gsm"), "{err}");
+        assert!(toml::from_str::<RawConfig>("[server]\nhttpp = 1").is_err(), "unknown keys are errors");
+        assert!(parse_port_range("20000-10000").is_err());
+    }
+}

@@ -1,0 +1,183 @@
+//! `voicera serve|media|api`: starts the listeners of a role, reports readiness, and shuts down gracefully
+//! (SIGTERM/SIGINT: drain → wait for calls up to the drain time → BYE the rest → exit 0).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio_util::sync::CancellationToken;
+use voicera_api::{Check, NodeStatus};
+use voicera_media::metrics::Metrics;
+use voicera_media::sip_rtp::{self, Destination, Router, SipServiceConfig, SipServiceHandle};
+use voicera_sip::transaction::TimerConfig;
+
+use crate::config::{Config, LogFormat, NodeArgs};
+
+/// Which listeners a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    All,
+    Media,
+    Api,
+}
+
+impl Role {
+    fn runs_sip(self) -> bool {
+        matches!(self, Role::All | Role::Media)
+    }
+}
+
+pub fn run(args: NodeArgs, role: Role) -> Result<()> {
+    init_logging(args.log_format);
+    let config = Config::load(&args)?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(config, role))
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Routes Request-URI users. Until agents exist (conversation engine), only the built-in `echo` service
+/// resolves; everything else is 404.
+struct BuiltinRouter;
+
+impl Router for BuiltinRouter {
+    fn route(&self, user: &str) -> Option<Destination> {
+        (user == "echo").then_some(Destination::Echo)
+    }
+}
+
+struct Status {
+    role: Role,
+    metrics: Arc<Metrics>,
+    sip: Option<SipServiceHandle>,
+    http_up: AtomicBool,
+    draining: AtomicBool,
+    data_dir: std::path::PathBuf,
+}
+
+impl NodeStatus for Status {
+    fn checks(&self) -> Vec<Check> {
+        let mut checks = vec![Check { name: "http", up: self.http_up.load(Ordering::Relaxed) }];
+        if self.role.runs_sip() {
+            // One task serves both sockets; it runs only while both are bound.
+            let sip_up = self.sip.as_ref().is_some_and(|s| s.is_running());
+            checks.push(Check { name: "sip_udp", up: sip_up });
+            checks.push(Check { name: "sip_tcp", up: sip_up });
+        }
+        // The embedded store lives in the data directory.
+        checks.push(Check { name: "store", up: self.data_dir.is_dir() });
+        checks
+    }
+
+    fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    fn metrics(&self) -> String {
+        self.metrics.render()
+    }
+}
+
+async fn serve(config: Config, role: Role) -> Result<()> {
+    let shutdown = CancellationToken::new();
+    let metrics = Arc::new(Metrics::default());
+    tracing::info!(?role, config = ?config.source, data_dir = %config.data_dir.display(), "starting voicera");
+
+    let sip = if role.runs_sip() {
+        let mut sip_config = SipServiceConfig::new(config.sip);
+        sip_config.external_ip = config.external_ip;
+        sip_config.rtp_ports = config.rtp_ports;
+        sip_config.codecs = config.codecs.clone();
+        sip_config.answer_delay = config.answer_delay;
+        sip_config.rtp_timeout = config.rtp_timeout;
+        sip_config.timers = TimerConfig { t1: config.t1, ..TimerConfig::default() };
+        sip_config.trunks = config.trunks.clone();
+        let handle = sip_rtp::start(sip_config, Arc::new(BuiltinRouter), metrics.clone(), shutdown.clone())
+            .await
+            .context("cannot start SIP")?;
+        tracing::info!(sip = %handle.local_addr, rtp_ports = ?config.rtp_ports, "SIP listening on UDP and TCP");
+        Some(handle)
+    } else {
+        None
+    };
+
+    let status = Arc::new(Status {
+        role,
+        metrics: metrics.clone(),
+        sip: sip.clone(),
+        http_up: AtomicBool::new(false),
+        draining: AtomicBool::new(false),
+        data_dir: config.data_dir.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind(config.http)
+        .await
+        .with_context(|| format!("cannot bind HTTP on {}", config.http))?;
+    let http_addr: SocketAddr = listener.local_addr()?;
+    let app = voicera_api::router(status.clone());
+    let http_shutdown = shutdown.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned()).await
+    });
+    status.http_up.store(true, Ordering::Relaxed);
+    tracing::info!(http = %http_addr, public_url = %config.public_url, "ready");
+
+    wait_for_signal().await;
+    tracing::info!(drain_secs = config.drain.as_secs(), "shutting down: draining calls");
+    status.draining.store(true, Ordering::Relaxed);
+    if let Some(sip) = &sip {
+        sip.drain().await;
+        let deadline = tokio::time::Instant::now() + config.drain;
+        let mut second_signal = std::pin::pin!(wait_for_signal());
+        loop {
+            if metrics.active_calls() <= 0 || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = &mut second_signal => {
+                    tracing::warn!("second signal: hanging up now");
+                    break;
+                }
+            }
+        }
+        if metrics.active_calls() > 0 {
+            tracing::info!(calls = metrics.active_calls(), "drain time over: sending BYE to remaining calls");
+        }
+        sip.hangup_all().await;
+    }
+    shutdown.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
