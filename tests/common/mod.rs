@@ -1,0 +1,227 @@
+//! Shared helpers for end-to-end tests: start the real `voicera` binary on free loopback ports, talk HTTP to it,
+//! and run real SIP peers (sipp, pjsua2, baresip) against it. Tests fail with a clear message when a peer is
+//! not installed: run `scripts/setup.sh`.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+/// A running `voicera serve` with its own data dir and ports; killed on drop.
+pub struct Server {
+    child: Option<Child>,
+    pub sip: SocketAddr,
+    pub http: SocketAddr,
+    pub dir: PathBuf,
+    pub rtp_ports: (u16, u16),
+}
+
+static NEXT_RTP_BLOCK: AtomicU16 = AtomicU16::new(0);
+
+/// A port free for both UDP and TCP on 127.0.0.1.
+pub fn free_port() -> u16 {
+    for _ in 0..100 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
+}
+
+/// A block of 100 RTP ports unique within this test process (blocks differ by process id too).
+fn rtp_block() -> (u16, u16) {
+    let block = NEXT_RTP_BLOCK.fetch_add(1, Ordering::Relaxed) as u32;
+    let base = 20000 + ((std::process::id() % 50) * 600 + block * 100) % 40000;
+    (base as u16, base as u16 + 99)
+}
+
+pub fn test_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Server {
+    /// Starts the server with `config` as its voicera.toml.
+    pub fn start(name: &str, config: &str) -> Server {
+        let dir = test_dir(name);
+        std::fs::write(dir.join("voicera.toml"), config).unwrap();
+        let sip = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let rtp_ports = rtp_block();
+        let log = std::fs::File::create(dir.join("server.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_voicera"))
+            .args(["serve", "--config", "voicera.toml", "--data-dir", "data"])
+            .args(["--sip", &sip.to_string(), "--http", &http.to_string()])
+            .args(["--rtp-ports", &format!("{}-{}", rtp_ports.0, rtp_ports.1)])
+            .env("RUST_LOG", "info,voicera_sip=debug,voicera_media=debug")
+            .env("NO_COLOR", "1")
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn voicera");
+        let server = Server { child: Some(child), sip, http, dir, rtp_ports };
+        server.wait_healthy(Duration::from_secs(20));
+        server
+    }
+
+    pub fn wait_healthy(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some((200, _)) = http_get(self.http, "/health") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server did not become healthy; log:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn metrics(&self) -> String {
+        http_get(self.http, "/metrics").map(|(_, body)| body).unwrap_or_default()
+    }
+
+    /// Value of a metric line (exact name with labels).
+    pub fn metric(&self, name: &str) -> f64 {
+        self.metrics()
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("metric {name} missing"))
+    }
+
+    /// Polls until `check` holds or `timeout` passes.
+    pub fn wait_for(&self, what: &str, timeout: Duration, check: impl Fn(&Server) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if check(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}; log:\n{}", self.log());
+    }
+
+    pub fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
+        }
+    }
+
+    /// Waits for the process to exit; returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let child = self.child.as_mut()?;
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Minimal HTTP/1.1 GET: returns (status, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
+
+pub fn require_tool(tool: &str) {
+    let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map(|o| o.status.success());
+    assert!(found.unwrap_or(false), "{tool} is not installed: run scripts/setup.sh");
+}
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Runs a sipp scenario from tests/sipp against the server; returns its output.
+pub fn sipp(server: &Server, scenario: &str, args: &[&str]) -> Output {
+    require_tool("sipp");
+    let port = free_port();
+    let dir = server.dir.join(format!("sipp-{}-{port}", scenario.trim_end_matches(".xml")));
+    std::fs::create_dir_all(&dir).unwrap();
+    Command::new("timeout")
+        .arg("120")
+        .arg("sipp")
+        .arg(server.sip.to_string())
+        .args(["-sf", &repo_path(&format!("tests/sipp/{scenario}")).to_string_lossy()])
+        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &free_port().to_string()])
+        .args(["-timeout", "60", "-nostdin", "-trace_err", "-trace_msg"])
+        .args(args)
+        .current_dir(&dir)
+        .output()
+        .expect("run sipp")
+}
+
+/// Asserts sipp finished with all calls successful, printing its traces otherwise.
+pub fn assert_sipp_ok(server: &Server, out: &Output, what: &str) {
+    if out.status.code() != Some(0) {
+        let traces: String = std::fs::read_dir(&server.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+            .filter(|f| f.path().to_string_lossy().ends_with("_errors.log") || f.path().to_string_lossy().ends_with("_messages.log"))
+            .map(|f| format!("== {}\n{}", f.path().display(), std::fs::read_to_string(f.path()).unwrap_or_default()))
+            .collect();
+        panic!(
+            "{what}: sipp exit {:?}\nstdout:\n{}\nstderr:\n{}\n{traces}\nserver log:\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            server.log()
+        );
+    }
+}
+
+/// Runs a scenario template from tests/sipp after replacing `@KEY@` placeholders.
+pub fn sipp_template(server: &Server, scenario: &str, replacements: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut text = std::fs::read_to_string(repo_path(&format!("tests/sipp/{scenario}"))).unwrap();
+    for (key, value) in replacements {
+        text = text.replace(&format!("@{key}@"), value);
+    }
+    let name = format!("{}-{}.xml", scenario.trim_end_matches(".xml"), free_port());
+    let path = server.dir.join(&name);
+    std::fs::write(&path, text).unwrap();
+    require_tool("sipp");
+    Command::new("timeout")
+        .arg("120")
+        .arg("sipp")
+        .arg(server.sip.to_string())
+        .args(["-sf", &path.to_string_lossy()])
+        .args(["-i", "127.0.0.1", "-p", &free_port().to_string(), "-mp", &free_port().to_string()])
+        .args(["-timeout", "60", "-nostdin", "-trace_err"])
+        .args(args)
+        .current_dir(&server.dir)
+        .output()
+        .expect("run sipp")
+}
