@@ -32,13 +32,12 @@ impl StreamFramer {
     pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, FramingError> {
         let skip = self.buffer.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
         self.buffer.drain(..skip);
-        let Some(head_end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        let Some((head_end, body_start)) = header_end(&self.buffer) else {
             if self.buffer.len() > MAX_MESSAGE_BYTES {
                 return Err(FramingError::TooLarge);
             }
             return Ok(None);
         };
-        let body_start = head_end + 4;
         let content_length = content_length(&self.buffer[..head_end]).ok_or(FramingError::MissingContentLength)?;
         let total = body_start + content_length;
         if total > MAX_MESSAGE_BYTES {
@@ -52,9 +51,20 @@ impl StreamFramer {
     }
 }
 
+/// End of the header section: (header length, body offset). CRLF CRLF as RFC 3261 requires, or LF LF from
+/// lenient peers.
+fn header_end(buffer: &[u8]) -> Option<(usize, usize)> {
+    let crlf = buffer.windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p, p + 4));
+    let lf = buffer.windows(2).position(|w| w == b"\n\n").map(|p| (p, p + 2));
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(if a.0 < b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
 fn content_length(head: &[u8]) -> Option<usize> {
     let head = std::str::from_utf8(head).ok()?;
-    head.split("\r\n").skip(1).find_map(|line| {
+    head.lines().skip(1).find_map(|line| {
         let (name, value) = line.split_once(':')?;
         let name = name.trim();
         (name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l"))

@@ -9,9 +9,9 @@ use std::fmt::{self, Write as _};
 use crate::header::{CSeq, Via};
 use crate::{Error, Result};
 
-/// Largest message accepted on any transport. Real INVITEs with large SDP stay below 8 KiB; the bound keeps a
-/// hostile peer from making us buffer without limit.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Largest message accepted on any transport. Real INVITEs, even with long SDP, stay below 8 KiB; 32 KiB leaves
+/// ample room while keeping a hostile peer from making us buffer without limit.
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 /// Upper bound on header lines, for the same reason.
 pub const MAX_HEADERS: usize = 128;
 

@@ -13,7 +13,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::endpoint::{Peer, Transmit, TransportKind};
 use crate::framing::StreamFramer;
-use crate::message::MAX_MESSAGE_BYTES;
 
 /// Bytes that arrived, and from whom.
 #[derive(Debug)]
@@ -187,7 +186,8 @@ async fn bind_pair(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)
 }
 
 async fn udp_receive_loop(transport: Arc<SipTransport>) {
-    let mut buf = vec![0u8; MAX_MESSAGE_BYTES];
+    // Room for any datagram, so an oversized one is seen whole and rejected as too large, not truncated.
+    let mut buf = vec![0u8; 65536];
     loop {
         let received = tokio::select! {
             _ = transport.shutdown.cancelled() => return,
