@@ -118,6 +118,76 @@ pub fn answer_sdp(plan: &MediaPlan, local_ip: IpAddr, local_port: u16, session_i
     }
 }
 
+/// Payload type we use for telephone-event in offers.
+pub const OFFER_DTMF_PT: u8 = 101;
+
+/// Our SDP offer for an outgoing call: every configured codec in preference order, plus telephone-event.
+pub fn offer_sdp(codecs: &[CodecKind], local_ip: IpAddr, local_port: u16, session_id: u64) -> SessionDescription {
+    let mut next_dynamic = 96u8;
+    let mut formats = Vec::new();
+    let mut rtpmaps = Vec::new();
+    let mut fmtps = Vec::new();
+    for codec in codecs {
+        let pt = codec.static_payload_type().unwrap_or_else(|| {
+            let pt = next_dynamic;
+            next_dynamic += 1;
+            pt
+        });
+        formats.push(pt);
+        rtpmaps.push(codec.rtpmap(pt));
+        if *codec == CodecKind::Opus {
+            fmtps.push((pt, "minptime=10;useinbandfec=1".to_string()));
+        }
+    }
+    formats.push(OFFER_DTMF_PT);
+    rtpmaps.push(voicera_sip::sdp::RtpMap {
+        payload_type: OFFER_DTMF_PT,
+        encoding: "telephone-event".into(),
+        clock_rate: 8000,
+        channels: 1,
+    });
+    fmtps.push((OFFER_DTMF_PT, "0-16".to_string()));
+    SessionDescription {
+        origin_user: "voicera".into(),
+        session_id,
+        session_version: 1,
+        origin_address: local_ip.to_string(),
+        session_name: "voicera".into(),
+        connection: Some(local_ip),
+        direction: None,
+        media: vec![MediaDescription {
+            media: "audio".into(),
+            port: local_port,
+            protocol: "RTP/AVP".into(),
+            formats,
+            connection: None,
+            rtpmaps,
+            fmtps,
+            direction: Some(Direction::SendRecv),
+            ptime: Some(DEFAULT_PTIME_MS),
+            rtcp_port: Some(local_port + 1),
+            other_attributes: Vec::new(),
+        }],
+    }
+}
+
+/// Reads the peer's answer to our offer: the codec it chose (the first it lists that we offered).
+pub fn accept_answer(answer: &SessionDescription, offered: &[CodecKind]) -> Result<MediaPlan, NegotiationError> {
+    let audio = answer.audio().ok_or(NegotiationError::NoAudio)?;
+    // In an answer the peer's order rules: take its first format that is one of ours.
+    let first_ours: Vec<CodecKind> = audio
+        .formats
+        .iter()
+        .filter_map(|pt| audio.rtpmap(*pt))
+        .filter_map(|map| offered.iter().copied().find(|c| c.matches(&map)))
+        .take(1)
+        .collect();
+    let mut plan = negotiate(answer, &first_ours)?;
+    // The answer's direction is theirs; ours is its mirror.
+    plan.direction = answer.direction_for(audio).answer();
+    Ok(plan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +220,16 @@ mod tests {
         let o = offer("m=audio 4000 RTP/AVP 96 0", "a=rtpmap:96 opus/48000/2\r\n");
         let plan = negotiate(&o, &PREFS).unwrap();
         assert_eq!((plan.codec, plan.payload_type), (CodecKind::Opus, 96));
+    }
+
+    #[test]
+    fn offer_then_answer_round_trip() {
+        let ours = offer_sdp(&PREFS, "127.0.0.1".parse().unwrap(), 12000, 7);
+        let text = String::from_utf8(ours.to_bytes()).unwrap();
+        assert!(text.contains("m=audio 12000 RTP/AVP 96 9 0 8 101"), "{text}");
+        let answer = offer("m=audio 4000 RTP/AVP 0 101", "a=rtpmap:101 telephone-event/8000\r\n");
+        let plan = accept_answer(&answer, &PREFS).unwrap();
+        assert_eq!((plan.codec, plan.payload_type, plan.dtmf_payload_type), (CodecKind::Pcmu, 0, Some(101)));
     }
 
     #[test]

@@ -1,0 +1,334 @@
+//! Requests from peers: the UAS policy for new INVITEs (see the module doc of [`super`]), OPTIONS, and
+//! in-dialog requests (BYE, re-INVITE/UPDATE, INFO).
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use voicera_sip::dialog::{dialog_id_of_request, random_token, Dialog};
+use voicera_sip::header::NameAddr;
+use voicera_sip::sdp::SessionDescription;
+use voicera_sip::uri::{SipUri, UriError};
+use voicera_sip::{Method, Peer, Request, Response, ServerKey};
+
+use super::{CallEntry, Destination, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
+use crate::call::{spawn_call, CallCommand, CallKey, CallService, CallSetup};
+use crate::metrics::CallResult;
+use crate::negotiate::{answer_sdp, negotiate};
+use crate::stream::RtpStream;
+
+impl Service {
+    pub(super) async fn handle_request(&mut self, key: ServerKey, request: Request, peer: Peer) {
+        let now = std::time::Instant::now();
+        let in_dialog = request
+            .headers
+            .get("To")
+            .and_then(NameAddr::parse)
+            .is_some_and(|to| to.tag().is_some());
+        if request.method != Method::Ack && request.max_forwards() == Some(0) && !in_dialog {
+            return self.reject(&key, &request, 483, "Too Many Hops");
+        }
+        if let Some(unsupported) = unsupported_requirements(&request) {
+            let mut response = Response::for_request(&request, 420, "Bad Extension");
+            response.headers.push("Unsupported", unsupported);
+            self.endpoint.respond(&key, response, now);
+            return;
+        }
+        if in_dialog {
+            return self.handle_in_dialog(key, request, peer);
+        }
+        match request.method {
+            Method::Invite => self.handle_invite(key, request, peer).await,
+            Method::Options => {
+                if self.draining {
+                    return self.reject(&key, &request, 503, "Service Unavailable");
+                }
+                let mut response = Response::for_request(&request, 200, "OK");
+                response.headers.push("Allow", ALLOW);
+                response.headers.push("Accept", "application/sdp");
+                response.headers.push("Supported", SUPPORTED);
+                self.endpoint.respond(&key, response, now);
+            }
+            Method::Bye | Method::Info | Method::Update => {
+                self.reject(&key, &request, 481, "Call/Transaction Does Not Exist")
+            }
+            Method::Other(_) => self.reject_with_allow(&key, &request, 501, "Not Implemented"),
+            _ => self.reject_with_allow(&key, &request, 405, "Method Not Allowed"),
+        }
+    }
+
+    pub(super) fn reject(&mut self, key: &ServerKey, request: &Request, status: u16, reason: &str) {
+        let mut response = Response::for_request(request, status, reason);
+        response.ensure_to_tag(&random_token());
+        self.endpoint.respond(key, response, std::time::Instant::now());
+    }
+
+    fn reject_with_allow(&mut self, key: &ServerKey, request: &Request, status: u16, reason: &str) {
+        let mut response = Response::for_request(request, status, reason);
+        response.ensure_to_tag(&random_token());
+        response.headers.push("Allow", ALLOW);
+        self.endpoint.respond(key, response, std::time::Instant::now());
+    }
+
+    async fn handle_invite(&mut self, key: ServerKey, request: Request, peer: Peer) {
+        let reject = |this: &mut Self, status, reason| {
+            this.metrics.count_result(CallResult::Rejected);
+            this.reject(&key, &request, status, reason);
+        };
+        if self.draining {
+            return reject(self, 503, "Service Unavailable");
+        }
+        let user = match SipUri::parse(&request.uri) {
+            Ok(uri) => uri.user.unwrap_or_default(),
+            Err(UriError::UnsupportedScheme(_)) => return reject(self, 416, "Unsupported URI Scheme"),
+            Err(UriError::Malformed) => return reject(self, 400, "Bad Request-URI"),
+        };
+        let Some(destination) = self.router.route(&user) else {
+            tracing::info!(%user, "INVITE for unknown user");
+            return reject(self, 404, "Not Found");
+        };
+        let session_timer = match requested_session_interval(&request) {
+            Ok(timer) => timer,
+            Err(()) => {
+                self.metrics.count_result(CallResult::Rejected);
+                let mut response = Response::for_request(&request, 422, "Session Interval Too Small");
+                response.headers.push("Min-SE", MIN_SE.to_string());
+                self.endpoint.respond(&key, response, std::time::Instant::now());
+                return;
+            }
+        };
+        let is_sdp = request
+            .headers
+            .get("Content-Type")
+            .is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("application/sdp"));
+        if request.body.is_empty() || !is_sdp {
+            // Late offer (offer in our 200, answer in ACK) is not supported yet.
+            return self.not_acceptable(&key, &request, "INVITE carries no SDP offer (late offer unsupported)");
+        }
+        let offer = match SessionDescription::parse(&request.body) {
+            Ok(offer) => offer,
+            Err(err) => return self.not_acceptable(&key, &request, &err.to_string()),
+        };
+        let plan = match negotiate(&offer, &self.config.codecs) {
+            Ok(plan) => plan,
+            Err(err) => return self.not_acceptable(&key, &request, &err.to_string()),
+        };
+        let (lease, rtp, rtcp) = match self.ports.allocate().await {
+            Ok(ports) => ports,
+            Err(err) => {
+                tracing::error!(%err, "cannot allocate RTP ports");
+                return reject(self, 503, "Service Unavailable");
+            }
+        };
+        let stream = match RtpStream::new(plan.clone(), self.config.jitter) {
+            Ok(stream) => stream,
+            Err(err) => {
+                tracing::error!(%err, "cannot create codec");
+                return reject(self, 500, "Server Internal Error");
+            }
+        };
+        let local_ip = self.local_ip_toward(peer.addr.ip());
+        let session_id = rand::random::<u32>() as u64;
+        let answer = answer_sdp(&plan, local_ip, lease.port(), session_id, 1);
+        let local_tag = random_token();
+        let service = match destination {
+            Destination::Echo => CallService::Echo,
+        };
+        let setup = CallSetup {
+            key: String::new(),
+            service,
+            stream,
+            rtp,
+            rtcp,
+            lease,
+            metrics: self.metrics.clone(),
+            rtp_timeout: self.config.rtp_timeout,
+        };
+        tracing::info!(%user, call_id = request.call_id(), from = %peer.addr, codec = ?plan.codec, "INVITE accepted");
+        let pending = PendingAnswer { request, peer, local_tag, setup, local_ip, answer, session_timer };
+        if self.config.answer_delay.is_zero() {
+            self.answer(key, pending);
+        } else {
+            let mut ringing = Response::for_request(&pending.request, 180, "Ringing");
+            ringing.ensure_to_tag(&pending.local_tag);
+            ringing.headers.push("Contact", self.contact(&pending.request, pending.local_ip, peer.transport));
+            self.endpoint.respond(&key, ringing, std::time::Instant::now());
+            self.answer_timers.insert((Instant::now() + self.config.answer_delay, key.clone()), ());
+            self.pending_answers.insert(key, pending);
+        }
+    }
+
+    fn not_acceptable(&mut self, key: &ServerKey, request: &Request, why: &str) {
+        tracing::info!(call_id = request.call_id(), %why, "488 Not Acceptable Here");
+        self.metrics.count_result(CallResult::Rejected);
+        let mut response = Response::for_request(request, 488, "Not Acceptable Here");
+        response.ensure_to_tag(&random_token());
+        let host = self.local_addr.ip();
+        response.headers.push("Warning", format!("305 {host} \"{}\"", why.replace('"', "'")));
+        self.endpoint.respond(key, response, std::time::Instant::now());
+    }
+
+    /// Sends 200 OK with our SDP, creates the dialog and starts the media task.
+    pub(super) fn answer(&mut self, key: ServerKey, pending: PendingAnswer) {
+        let PendingAnswer { request, peer, local_tag, mut setup, local_ip, answer, session_timer } = pending;
+        if !self.endpoint.is_pending(&key) {
+            return; // cancelled or timed out meanwhile; the port lease drops with `setup`
+        }
+        let contact = self.contact(&request, local_ip, peer.transport);
+        let Some(dialog) = Dialog::uas(&request, &local_tag, contact.clone(), peer) else {
+            return self.reject(&key, &request, 400, "Bad Request (no usable Contact or From tag)");
+        };
+        let mut response = Response::for_request(&request, 200, "OK");
+        response.ensure_to_tag(&local_tag);
+        response.headers.push("Contact", contact);
+        response.headers.push("Allow", ALLOW);
+        response.headers.push("Supported", SUPPORTED);
+        if let Some(interval) = session_timer {
+            response.headers.push("Session-Expires", format!("{};refresher=uac", interval.as_secs()));
+            response.headers.push("Require", "timer");
+        }
+        response.headers.push("Content-Type", "application/sdp");
+        response.body = answer.to_bytes();
+        let call_key = dialog.id.to_string();
+        setup.key = call_key.clone();
+        let plan = setup.stream.plan().clone();
+        let rtp_port = setup.lease.port();
+        let session_id = answer.session_id;
+        self.endpoint.respond(&key, response, std::time::Instant::now());
+        let commands = spawn_call(setup, self.notices.clone());
+        self.metrics.call_started();
+        self.calls.insert(
+            call_key,
+            CallEntry {
+                dialog,
+                commands,
+                local_ip,
+                rtp_port,
+                session_id,
+                session_version: 1,
+                plan,
+                session_expires: session_timer.map(|i| (i, Instant::now() + i)),
+            },
+        );
+    }
+
+    fn handle_in_dialog(&mut self, key: ServerKey, request: Request, _peer: Peer) {
+        let now = std::time::Instant::now();
+        let Some(call_key) = dialog_id_of_request(&request).map(|id| id.to_string()) else {
+            return self.reject(&key, &request, 481, "Call/Transaction Does Not Exist");
+        };
+        let Some(call) = self.calls.get_mut(&call_key) else {
+            return self.reject(&key, &request, 481, "Call/Transaction Does Not Exist");
+        };
+        if !call.dialog.accept_remote_seq(&request) {
+            let response = Response::for_request(&request, 500, "Server Internal Error (CSeq out of order)");
+            self.endpoint.respond(&key, response, now);
+            return;
+        }
+        match request.method {
+            Method::Bye => {
+                self.endpoint.respond(&key, Response::for_request(&request, 200, "OK"), now);
+                if let Some(call) = self.calls.remove(&call_key) {
+                    let _ = call.commands.try_send(CallCommand::Stop);
+                    self.metrics.call_ended(CallResult::Completed);
+                    tracing::info!(call = %call_key, "caller hung up");
+                }
+            }
+            Method::Invite | Method::Update => self.handle_refresh(key, request, call_key),
+            Method::Info => {
+                let digit = dtmf_relay_digit(&request);
+                let ok = Response::for_request(&request, 200, "OK");
+                self.endpoint.respond(&key, ok, now);
+                if let (Some(digit), Some(call)) = (digit, self.calls.get(&call_key)) {
+                    let _ = call.commands.try_send(CallCommand::DtmfReceived(digit));
+                }
+            }
+            Method::Options => {
+                let mut response = Response::for_request(&request, 200, "OK");
+                response.headers.push("Allow", ALLOW);
+                self.endpoint.respond(&key, response, now);
+            }
+            Method::Other(_) => self.reject_with_allow(&key, &request, 501, "Not Implemented"),
+            _ => self.reject_with_allow(&key, &request, 405, "Method Not Allowed"),
+        }
+    }
+
+    /// re-INVITE or UPDATE: hold/unhold, codec or address change, session refresh.
+    fn handle_refresh(&mut self, key: ServerKey, request: Request, call_key: CallKey) {
+        let now = std::time::Instant::now();
+        let codecs = self.config.codecs.clone();
+        let Some(call) = self.calls.get_mut(&call_key) else { return };
+        call.dialog.refresh_target(&request);
+        if let Some((interval, _)) = call.session_expires {
+            let interval = requested_session_interval(&request).ok().flatten().unwrap_or(interval);
+            call.session_expires = Some((interval, Instant::now() + interval));
+        }
+        if !request.body.is_empty() {
+            let plan = SessionDescription::parse(&request.body)
+                .map_err(|e| e.to_string())
+                .and_then(|offer| negotiate(&offer, &codecs).map_err(|e| e.to_string()));
+            match plan {
+                Ok(plan) => {
+                    if plan != call.plan {
+                        call.session_version += 1;
+                        call.plan = plan.clone();
+                        let _ = call.commands.try_send(CallCommand::UpdatePlan(plan));
+                    }
+                }
+                Err(why) => {
+                    let mut response = Response::for_request(&request, 488, "Not Acceptable Here");
+                    response.headers.push("Warning", format!("305 {} \"{why}\"", call.local_ip));
+                    self.endpoint.respond(&key, response, now);
+                    return;
+                }
+            }
+        }
+        let mut response = Response::for_request(&request, 200, "OK");
+        response.headers.push("Contact", call.dialog.local_contact.clone());
+        if let Some((interval, _)) = call.session_expires {
+            response.headers.push("Session-Expires", format!("{};refresher=uac", interval.as_secs()));
+            response.headers.push("Require", "timer");
+        }
+        response.headers.push("Content-Type", "application/sdp");
+        response.body = answer_sdp(&call.plan, call.local_ip, call.rtp_port, call.session_id, call.session_version).to_bytes();
+        self.endpoint.respond(&key, response, now);
+    }
+
+}
+
+/// The first `Require` option tag we do not support.
+fn unsupported_requirements(request: &Request) -> Option<String> {
+    let unsupported: Vec<&str> = request
+        .headers
+        .get_all("Require")
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty() && !SUPPORTED.split(", ").any(|s| s.eq_ignore_ascii_case(tag)))
+        .collect();
+    (!unsupported.is_empty()).then(|| unsupported.join(", "))
+}
+
+/// RFC 4028: the session interval the caller asks for. `Err` when below our Min-SE (answer 422).
+fn requested_session_interval(request: &Request) -> Result<Option<Duration>, ()> {
+    let Some(value) = request.headers.get("Session-Expires") else { return Ok(None) };
+    let secs: u32 = value.split(';').next().and_then(|v| v.trim().parse().ok()).ok_or(())?;
+    if secs < MIN_SE {
+        return Err(());
+    }
+    Ok(Some(Duration::from_secs(secs.into())))
+}
+
+/// `Signal=5` from an `application/dtmf-relay` INFO body.
+fn dtmf_relay_digit(request: &Request) -> Option<char> {
+    let content_type = request.headers.get("Content-Type")?.to_ascii_lowercase();
+    if !content_type.contains("dtmf-relay") && !content_type.contains("application/dtmf") {
+        return None;
+    }
+    let body = std::str::from_utf8(&request.body).ok()?;
+    let signal = body
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Signal=").or_else(|| l.trim().strip_prefix("signal=")))
+        .map(str::trim)
+        .unwrap_or(body.trim());
+    signal.chars().next().filter(|c| crate::rtp::digit_to_event(*c).is_some())
+}
+

@@ -1,0 +1,510 @@
+//! The node's SIP signalling service: one tokio task that owns the transaction layer
+//! ([`voicera_sip::Endpoint`]), every dialog and every trunk registration, and starts one media task per call.
+//!
+//! Policy, in the order a new INVITE meets it: draining → 503; Max-Forwards 0 → 483; unsupported `Require`
+//! → 420; non-SIP Request-URI → 416; unknown user → 404; bad or unacceptable SDP → 488 (with a Warning);
+//! no RTP ports → 503; else 200 OK with our SDP (after 180 Ringing when an answer delay is configured).
+//! In-dialog: BYE, re-INVITE/UPDATE (hold, codec change, session refresh per RFC 4028), INFO (DTMF), ACK;
+//! OPTIONS answers 200 (503 while draining); other methods 405/501.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use voicera_sip::dialog::{dialog_id_of_request, new_branch, Dialog};
+use voicera_sip::header::Via;
+use voicera_sip::registration::{Registration, RegistrationConfig};
+use voicera_sip::sdp::SessionDescription;
+use voicera_sip::transaction::TimerConfig;
+use voicera_sip::transport::SipTransport;
+use voicera_sip::uri::SipUri;
+use voicera_sip::{ClientKey, Endpoint, EndpointEvent, Method, Peer, Request, Response, ServerKey, TransportKind};
+
+use crate::call::{CallCommand, CallKey, CallNotice, CallSetup, EndReason};
+use crate::codec::CodecKind;
+use crate::jitter::JitterConfig;
+use crate::metrics::{CallResult, Metrics};
+use crate::negotiate::MediaPlan;
+use crate::ports::PortPool;
+
+mod inbound;
+mod outbound;
+mod registrations;
+
+pub use outbound::{OutboundRequest, PlaceCallError};
+use outbound::OutboundCall;
+use registrations::TrunkRegistration;
+
+/// Methods we implement, for `Allow`.
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE";
+/// Option tags we support (RFC 4028 session timers).
+const SUPPORTED: &str = "timer";
+/// Smallest session interval we accept (RFC 4028 §4 recommends 90 s).
+const MIN_SE: u32 = 90;
+/// How long shutdown waits for BYE transactions to complete.
+const BYE_GRACE: Duration = Duration::from_secs(2);
+
+/// Where a Request-URI user leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// The built-in echo service.
+    Echo,
+}
+
+/// Maps a Request-URI user (agent id, number, service name) to a destination.
+pub trait Router: Send + Sync {
+    fn route(&self, user: &str) -> Option<Destination>;
+}
+
+/// One SIP trunk account, as `[[trunks]]` in `voicera.toml` declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrunkConfig {
+    pub name: String,
+    /// `host[:port]`.
+    pub registrar: String,
+    pub username: String,
+    pub password: String,
+    pub realm: Option<String>,
+    pub register: bool,
+    pub expires: u32,
+    pub transport: TransportKind,
+    pub numbers: Vec<String>,
+}
+
+/// Service settings.
+#[derive(Debug, Clone)]
+pub struct SipServiceConfig {
+    pub listen: SocketAddr,
+    /// Address to put in SDP and Contact (NAT); else the local address that routes to the peer.
+    pub external_ip: Option<IpAddr>,
+    pub rtp_ports: (u16, u16),
+    /// Codec preference order for answers.
+    pub codecs: Vec<CodecKind>,
+    /// Ring this long (180) before answering; 0 answers at once.
+    pub answer_delay: Duration,
+    pub rtp_timeout: Duration,
+    pub jitter: JitterConfig,
+    pub timers: TimerConfig,
+    pub trunks: Vec<TrunkConfig>,
+    pub user_agent: String,
+}
+
+impl SipServiceConfig {
+    /// Defaults for `listen`; the binary overrides from flags and config.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            external_ip: None,
+            rtp_ports: (10000, 20000),
+            codecs: vec![CodecKind::Opus, CodecKind::G722, CodecKind::Pcmu, CodecKind::Pcma],
+            answer_delay: Duration::ZERO,
+            rtp_timeout: Duration::from_secs(60),
+            jitter: JitterConfig::default(),
+            timers: TimerConfig::default(),
+            trunks: Vec::new(),
+            user_agent: format!("voicera/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// Errors starting the service.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("cannot bind SIP on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Ports(#[from] crate::ports::PortError),
+}
+
+enum ServiceCommand {
+    Drain,
+    HangupAll(oneshot::Sender<()>),
+    PlaceCall(OutboundRequest, oneshot::Sender<Result<CallKey, PlaceCallError>>),
+}
+
+/// Handle to the running service.
+#[derive(Clone)]
+pub struct SipServiceHandle {
+    pub local_addr: SocketAddr,
+    commands: mpsc::Sender<ServiceCommand>,
+    running: Arc<AtomicBool>,
+}
+
+impl SipServiceHandle {
+    /// Whether the service task is alive (UDP and TCP bound and being served).
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Stop accepting calls: INVITE and OPTIONS get 503 from now on.
+    pub async fn drain(&self) {
+        let _ = self.commands.send(ServiceCommand::Drain).await;
+    }
+
+    /// Places an outgoing call through a trunk; resolves when it is answered (or fails).
+    pub async fn place_call(&self, request: OutboundRequest) -> Result<CallKey, PlaceCallError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(ServiceCommand::PlaceCall(request, tx)).await.map_err(|_| PlaceCallError::ServiceStopped)?;
+        rx.await.map_err(|_| PlaceCallError::ServiceStopped)?
+    }
+
+    /// Hang up every call (BYE) and wait briefly for the BYEs to complete.
+    pub async fn hangup_all(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(ServiceCommand::HangupAll(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// Starts the service on `config.listen`.
+pub async fn start(
+    config: SipServiceConfig,
+    router: Arc<dyn Router>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> Result<SipServiceHandle, ServiceError> {
+    let (transport, inbound) = SipTransport::bind(config.listen, shutdown.clone())
+        .await
+        .map_err(|source| ServiceError::Bind { addr: config.listen, source })?;
+    let local_addr = transport.local_addr();
+    let ports = PortPool::new(config.listen.ip(), config.rtp_ports.0, config.rtp_ports.1)?;
+    let (commands_tx, commands_rx) = mpsc::channel(8);
+    let (notices_tx, notices_rx) = mpsc::channel(1024);
+    let running = Arc::new(AtomicBool::new(true));
+    let now = Instant::now();
+    let registrations = config
+        .trunks
+        .iter()
+        .filter(|t| t.register)
+        .map(|t| TrunkRegistration {
+            trunk: t.name.clone(),
+            transport: t.transport,
+            machine: Registration::new(
+                RegistrationConfig {
+                    registrar: t.registrar.clone(),
+                    username: t.username.clone(),
+                    password: t.password.clone(),
+                    realm: t.realm.clone().filter(|r| !r.is_empty()),
+                    expires: t.expires,
+                    contact: String::new(),
+                },
+                now.into_std(),
+            ),
+            pending: None,
+            target: None,
+        })
+        .collect();
+    let service = Service {
+        endpoint: Endpoint::new(config.timers, config.user_agent.clone()),
+        transport,
+        local_addr,
+        ports,
+        router,
+        metrics,
+        calls: HashMap::new(),
+        pending_answers: HashMap::new(),
+        answer_timers: BTreeMap::new(),
+        bye_keys: HashMap::new(),
+        outbound: HashMap::new(),
+        registrations,
+        draining: false,
+        notices: notices_tx,
+        config,
+    };
+    let flag = running.clone();
+    tokio::spawn(async move {
+        service.run(inbound, commands_rx, notices_rx, shutdown).await;
+        flag.store(false, Ordering::Relaxed);
+    });
+    Ok(SipServiceHandle { local_addr, commands: commands_tx, running })
+}
+
+/// A live call as signalling sees it.
+struct CallEntry {
+    dialog: Dialog,
+    commands: mpsc::Sender<CallCommand>,
+    local_ip: IpAddr,
+    rtp_port: u16,
+    session_id: u64,
+    session_version: u64,
+    plan: MediaPlan,
+    /// RFC 4028: when the session expires without a refresh.
+    session_expires: Option<(Duration, Instant)>,
+}
+
+/// An INVITE we are ringing on before answering.
+struct PendingAnswer {
+    request: Request,
+    peer: Peer,
+    local_tag: String,
+    setup: CallSetup,
+    local_ip: IpAddr,
+    answer: SessionDescription,
+    session_timer: Option<Duration>,
+}
+
+struct Service {
+    endpoint: Endpoint,
+    transport: Arc<SipTransport>,
+    local_addr: SocketAddr,
+    ports: PortPool,
+    router: Arc<dyn Router>,
+    metrics: Arc<Metrics>,
+    calls: HashMap<CallKey, CallEntry>,
+    pending_answers: HashMap<ServerKey, PendingAnswer>,
+    answer_timers: BTreeMap<(Instant, ServerKey), ()>,
+    /// BYEs we sent, so their completion can be awaited at shutdown.
+    bye_keys: HashMap<ClientKey, CallKey>,
+    /// Outgoing INVITEs awaiting a final response.
+    outbound: HashMap<ClientKey, OutboundCall>,
+    registrations: Vec<TrunkRegistration>,
+    draining: bool,
+    notices: mpsc::Sender<CallNotice>,
+    config: SipServiceConfig,
+}
+
+impl Service {
+    async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<voicera_sip::transport::Inbound>,
+        mut commands: mpsc::Receiver<ServiceCommand>,
+        mut notices: mpsc::Receiver<CallNotice>,
+        shutdown: CancellationToken,
+    ) {
+        let mut hangup_done: Option<(oneshot::Sender<()>, Instant)> = None;
+        loop {
+            self.poll_registrations().await;
+            self.flush().await;
+            if let Some((_, deadline)) = &hangup_done {
+                let byes_done = self.bye_keys.is_empty() && self.calls.is_empty();
+                if byes_done || Instant::now() >= *deadline {
+                    if let Some((done, _)) = hangup_done.take() {
+                        let _ = done.send(());
+                    }
+                }
+            }
+            let wake = self.next_wakeup();
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                Some(command) = commands.recv() => match command {
+                    ServiceCommand::Drain => {
+                        tracing::info!(calls = self.calls.len(), "draining: new calls get 503");
+                        self.draining = true;
+                    }
+                    ServiceCommand::PlaceCall(request, reply) => self.place_call(request, reply).await,
+                    ServiceCommand::HangupAll(done) => {
+                        self.draining = true;
+                        let keys: Vec<CallKey> = self.calls.keys().cloned().collect();
+                        for key in keys {
+                            self.hang_up(&key, CallResult::Completed);
+                        }
+                        let now = Instant::now();
+                        for reg in &mut self.registrations {
+                            reg.machine.unregister(now.into_std());
+                        }
+                        hangup_done = Some((done, now + BYE_GRACE));
+                    }
+                },
+                Some(message) = inbound.recv() => {
+                    self.endpoint.handle_input(&message.bytes, message.peer, Instant::now().into_std());
+                }
+                Some(notice) = notices.recv() => self.handle_notice(notice),
+                _ = tokio::time::sleep_until(wake) => self.handle_timers(),
+            }
+        }
+        for (_, call) in self.calls.drain() {
+            let _ = call.commands.try_send(CallCommand::Stop);
+        }
+    }
+
+    fn next_wakeup(&mut self) -> Instant {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let mut wake = self.endpoint.poll_timeout().map(Instant::from_std).unwrap_or(far);
+        if let Some(((at, _), _)) = self.answer_timers.first_key_value() {
+            wake = wake.min(*at);
+        }
+        for reg in &self.registrations {
+            if let Some(at) = reg.machine.next_attempt() {
+                wake = wake.min(Instant::from_std(at));
+            }
+        }
+        for call in self.calls.values() {
+            if let Some((_, at)) = call.session_expires {
+                wake = wake.min(at);
+            }
+        }
+        wake
+    }
+
+    fn handle_timers(&mut self) {
+        let now = Instant::now();
+        self.endpoint.handle_timeout(now.into_std());
+        while let Some(entry) = self.answer_timers.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((_, key), _) = entry.remove_entry();
+            if let Some(pending) = self.pending_answers.remove(&key) {
+                self.answer(key, pending);
+            }
+        }
+        let expired: Vec<CallKey> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.session_expires.is_some_and(|(_, at)| at <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in expired {
+            tracing::info!(call = %key, "session timer expired without refresh (RFC 4028): hanging up");
+            self.hang_up(&key, CallResult::Failed);
+        }
+    }
+
+    /// Sends what the endpoint queued and handles its events until both are empty.
+    async fn flush(&mut self) {
+        loop {
+            while let Some(transmit) = self.endpoint.poll_transmit() {
+                self.transport.send(transmit);
+            }
+            let Some(event) = self.endpoint.poll_event() else { break };
+            self.handle_event(event).await;
+        }
+    }
+
+    async fn handle_event(&mut self, event: EndpointEvent) {
+        match event {
+            EndpointEvent::Request { key, request, peer } => self.handle_request(key, request, peer).await,
+            EndpointEvent::Ack { request, .. } => {
+                if let Some(entry) = dialog_id_of_request(&request).and_then(|id| self.calls.get(&id.to_string())) {
+                    tracing::debug!(call = %entry.dialog.id, "ACK");
+                }
+            }
+            EndpointEvent::Cancelled { invite, .. } => {
+                if let Some(pending) = self.pending_answers.remove(&invite) {
+                    let mut response = Response::for_request(&pending.request, 487, "Request Terminated");
+                    response.ensure_to_tag(&pending.local_tag);
+                    self.endpoint.respond(&invite, response, std::time::Instant::now());
+                    self.metrics.count_result(CallResult::Cancelled);
+                    tracing::info!(call_id = pending.request.call_id(), "caller cancelled before answer");
+                }
+            }
+            EndpointEvent::Response { key, response } => {
+                if self.handle_outbound_response(&key, response.clone()) {
+                    return;
+                }
+                if let Some(index) = self.registrations.iter().position(|r| r.pending.as_ref() == Some(&key)) {
+                    let reg = &mut self.registrations[index];
+                    if response.status >= 200 {
+                        reg.pending = None;
+                    }
+                    reg.machine.handle_response(&response, std::time::Instant::now());
+                    self.report_registration(index);
+                } else if response.status >= 200 {
+                    self.bye_keys.remove(&key);
+                }
+            }
+            EndpointEvent::ClientTimeout { key } => {
+                if self.handle_outbound_timeout(&key) {
+                    return;
+                }
+                if let Some(index) = self.registrations.iter().position(|r| r.pending.as_ref() == Some(&key)) {
+                    self.registrations[index].pending = None;
+                    self.registrations[index].target = None;
+                    self.registrations[index].machine.handle_timeout(std::time::Instant::now());
+                    self.report_registration(index);
+                } else {
+                    self.bye_keys.remove(&key);
+                }
+            }
+            EndpointEvent::AckTimeout { call_id, .. } => {
+                let keys: Vec<CallKey> =
+                    self.calls.iter().filter(|(_, c)| c.dialog.id.call_id == call_id).map(|(k, _)| k.clone()).collect();
+                for key in keys {
+                    tracing::warn!(call = %key, "no ACK for our 200 OK: hanging up");
+                    self.hang_up(&key, CallResult::Failed);
+                }
+            }
+            EndpointEvent::Dropped { peer, reason } => {
+                self.metrics.sip_dropped();
+                tracing::warn!(peer = %peer.addr, %reason, "SIP message dropped");
+            }
+        }
+    }
+
+    fn handle_notice(&mut self, notice: CallNotice) {
+        match notice {
+            CallNotice::Ended { call, reason } => {
+                if self.calls.contains_key(&call) {
+                    tracing::info!(%call, ?reason, "media ended: hanging up");
+                    let result = if reason == EndReason::Stopped { CallResult::Completed } else { CallResult::Failed };
+                    self.hang_up(&call, result);
+                }
+            }
+            CallNotice::Dtmf { call, digit } => tracing::debug!(%call, %digit, "DTMF"),
+        }
+    }
+
+    /// Sends BYE for a call, stops its media and forgets it.
+    fn hang_up(&mut self, key: &CallKey, result: CallResult) {
+        let Some(mut call) = self.calls.remove(key) else { return };
+        let _ = call.commands.try_send(CallCommand::Stop);
+        self.metrics.call_ended(result);
+        let via = self.via(call.dialog.peer.transport, call.local_ip);
+        let bye = call.dialog.request(Method::Bye, &via);
+        match self.endpoint.send_request(bye, call.dialog.peer, std::time::Instant::now()) {
+            Ok(client_key) => {
+                self.bye_keys.insert(client_key, key.clone());
+            }
+            Err(err) => tracing::error!(%err, call = %key, "cannot send BYE"),
+        }
+    }
+
+    fn via(&self, transport: TransportKind, local_ip: IpAddr) -> Via {
+        let host = local_ip.to_string();
+        let mut via = Via { transport: transport.via_token().into(), host, port: Some(self.local_addr.port()), params: Default::default() };
+        via.params.set("branch", Some(new_branch()));
+        via.params.set("rport", None);
+        via
+    }
+
+    fn contact(&self, request: &Request, local_ip: IpAddr, transport: TransportKind) -> String {
+        let user = SipUri::parse(&request.uri).ok().and_then(|u| u.user).unwrap_or_else(|| "voicera".into());
+        let host = voicera_sip::header::format_host(&local_ip.to_string());
+        let suffix = if transport == TransportKind::Tcp { ";transport=tcp" } else { "" };
+        format!("<sip:{user}@{host}:{}{suffix}>", self.local_addr.port())
+    }
+
+    /// The address peers should reach us at: the configured external IP, else the local address the kernel
+    /// would use toward the peer (correct on multi-homed hosts and on loopback).
+    fn local_ip_toward(&self, peer: IpAddr) -> IpAddr {
+        if let Some(ip) = self.config.external_ip {
+            return ip;
+        }
+        if !self.local_addr.ip().is_unspecified() {
+            return self.local_addr.ip();
+        }
+        let bind: SocketAddr = if peer.is_ipv6() { "[::]:0".parse() } else { "0.0.0.0:0".parse() }
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        std::net::UdpSocket::bind(bind)
+            .and_then(|s| s.connect(SocketAddr::new(peer, 9)).map(|_| s))
+            .and_then(|s| s.local_addr())
+            .map(|a| a.ip())
+            .unwrap_or(peer)
+    }
+}
+
+async fn resolve(host_port: &str) -> Option<SocketAddr> {
+    let with_port = if voicera_sip::header::split_host_port(host_port)?.1.is_some() {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:5060")
+    };
+    tokio::net::lookup_host(with_port).await.ok()?.next()
+}
