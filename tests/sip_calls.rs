@@ -105,3 +105,16 @@ fn trunk_registers_through_a_digest_challenge() {
     assert_eq!(out.status.code(), Some(0), "registrar sipp: {}", String::from_utf8_lossy(&out.stderr));
     assert!(server.log().contains("trunk registered"));
 }
+
+#[test]
+fn dtmf_by_rfc4733_and_sip_info_reaches_the_call() {
+    let server = Server::start("dtmf", "");
+    let out = sipp(&server, "dtmf.xml", &["-s", "echo", "-m", "1"]);
+    assert_sipp_ok(&server, &out, "DTMF");
+    server.wait_for("call to end", Duration::from_secs(5), |s| s.metric("voicera_calls_active") == 0.0);
+    assert_eq!(server.metric("voicera_dtmf_events_total"), 3.0, "{}", server.log());
+    let log = server.log();
+    assert!(log.contains("DTMF (RFC 4733) digit=1"), "{log}");
+    assert!(log.contains("DTMF (RFC 4733) digit=#"), "{log}");
+    assert!(log.contains("DTMF (SIP INFO) digit=5"), "{log}");
+}

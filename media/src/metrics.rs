@@ -79,6 +79,11 @@ impl Metrics {
         self.calls_active.load(Relaxed)
     }
 
+    /// Counts a DTMF digit received by SIP INFO (RFC 4733 digits come through [`Metrics::add`]).
+    pub fn dtmf_received(&self) {
+        self.dtmf_events.fetch_add(1, Relaxed);
+    }
+
     pub fn sip_dropped(&self) {
         self.sip_dropped.fetch_add(1, Relaxed);
     }

@@ -239,6 +239,7 @@ impl Service {
                 let ok = Response::for_request(&request, 200, "OK");
                 self.endpoint.respond(&key, ok, now);
                 if let (Some(digit), Some(call)) = (digit, self.calls.get(&call_key)) {
+                    self.metrics.dtmf_received();
                     let _ = call.commands.try_send(CallCommand::DtmfReceived(digit));
                 }
             }
