@@ -1,1 +1,272 @@
-fn main() {}
+//! `voicera-bench`: load scenarios against a real `voicera` process, measured from outside.
+//!
+//! `voicera-bench sip --calls 10,100,500 --seconds 60` starts `voicera serve` (release build), places N
+//! concurrent `echo` calls with sipp (PCMU, espeak speech from a generated pcap), and samples the server's CPU
+//! time and RSS from /proc while the calls are up. It reports CPU % of one core per call, RSS per call, call
+//! set-up time percentiles (INVITE → 200, from sipp's RTT trace) and RTP loss seen by the server's jitter
+//! buffers, as JSON and Markdown under `bench/results/`.
+//!
+//! Run: `cargo build --release && cargo run --release -p voicera-bench -- sip --calls 10,100 --seconds 60`
+
+mod pcap;
+mod procfs;
+
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+#[derive(Debug, Parser)]
+#[command(name = "voicera-bench", about = "Load scenarios and reports for VoiceERA-rs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// N concurrent SIP echo calls with sipp (PCMU speech), for each N given.
+    Sip {
+        /// Concurrent call counts, comma-separated.
+        #[arg(long, default_value = "10,100,500", value_delimiter = ',')]
+        calls: Vec<usize>,
+        /// How long each call lasts.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// The voicera binary (default: target/release/voicera).
+        #[arg(long)]
+        voicera: Option<PathBuf>,
+        /// Where reports go.
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
+    },
+}
+
+/// One run's figures.
+#[derive(Debug, Serialize)]
+struct SipEchoReport {
+    scenario: &'static str,
+    concurrent_calls: usize,
+    call_seconds: u64,
+    calls_completed: u64,
+    calls_failed: u64,
+    /// Server CPU while all calls were up, in % of one core per call.
+    cpu_percent_of_core_per_call: f64,
+    /// Server CPU while idle before the calls, % of one core.
+    idle_cpu_percent: f64,
+    /// (RSS under load − idle RSS) / calls, MB.
+    rss_mb_per_call: f64,
+    idle_rss_mb: f64,
+    loaded_rss_mb: f64,
+    setup_ms_p50: f64,
+    setup_ms_p90: f64,
+    setup_ms_p99: f64,
+    rtp_packets_received: f64,
+    rtp_packets_sent: f64,
+    rtp_lost: f64,
+    rtp_loss_percent: f64,
+    machine: String,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Scenario::Sip { calls, seconds, voicera, out } => {
+            let voicera = voicera.unwrap_or_else(|| PathBuf::from("target/release/voicera"));
+            if !voicera.exists() {
+                bail!("{} not found: run `cargo build --release` first", voicera.display());
+            }
+            std::fs::create_dir_all(&out)?;
+            let work = out.join("work");
+            std::fs::create_dir_all(&work)?;
+            let pcap = work.join("speech-pcmu.pcap");
+            pcap::speech_pcap(&pcap, seconds as f64 + 2.0)?;
+            let mut reports = Vec::new();
+            for n in calls {
+                eprintln!("== {n} concurrent echo calls for {seconds} s");
+                let report = sip_echo(&voicera, n, seconds, &pcap, &work)?;
+                eprintln!("{}", serde_json::to_string_pretty(&report)?);
+                std::fs::write(out.join(format!("sip-echo-{n}.json")), serde_json::to_string_pretty(&report)?)?;
+                reports.push(report);
+            }
+            std::fs::write(out.join("sip-echo.md"), markdown(&reports))?;
+            Ok(())
+        }
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sip_echo(voicera: &Path, calls: usize, seconds: u64, pcap: &Path, work: &Path) -> Result<SipEchoReport> {
+    let dir = work.join(format!("sip-echo-{calls}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let sip = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+    let server = Command::new(voicera)
+        .args(["serve", "--data-dir"])
+        .arg(dir.join("data"))
+        .args(["--sip", &sip.to_string(), "--http", &http.to_string(), "--rtp-ports", "30000-34000"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("server.log"))?)
+        .spawn()
+        .context("start voicera")?;
+    let server = Killed(server);
+    let pid = server.0.id();
+    wait_healthy(http)?;
+    std::thread::sleep(Duration::from_secs(1));
+    let idle_start = procfs::sample(pid)?;
+    std::thread::sleep(Duration::from_secs(3));
+    let idle_end = procfs::sample(pid)?;
+
+    let scenario = dir.join("load.xml");
+    std::fs::write(&scenario, load_scenario(pcap, seconds))?;
+    // Ramp at 50 calls/s so set-up times measure the server, not a thundering herd.
+    let rate = calls.min(50).to_string();
+    let sipp = Command::new("sipp")
+        .arg(sip.to_string())
+        .arg("-sf")
+        .arg(&scenario)
+        .args(["-i", "127.0.0.1", "-p", &free_port()?.to_string(), "-mp", "40000"])
+        .args(["-m", &calls.to_string(), "-l", &calls.to_string(), "-r", &rate])
+        .args(["-trace_rtt", "-rtt_freq", "1", "-nostdin", "-timeout", &(seconds + 120).to_string()])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("start sipp")?;
+    let mut sipp = Killed(sipp);
+    // Measure the steady state: from when all calls are up until shortly before they end.
+    let ramp = Duration::from_secs_f64(calls as f64 / 50.0 + 2.0);
+    std::thread::sleep(ramp);
+    let load_start = procfs::sample(pid)?;
+    let window = Duration::from_secs(seconds).saturating_sub(ramp + Duration::from_secs(2)).max(Duration::from_secs(3));
+    std::thread::sleep(window);
+    let load_end = procfs::sample(pid)?;
+    let deadline = Instant::now() + Duration::from_secs(seconds + 120);
+    let status = loop {
+        if let Some(status) = sipp.0.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            bail!("sipp did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let metrics = http_get(http, "/metrics").unwrap_or_default();
+    let metric = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0)
+    };
+    let completed = metric("voicera_calls_total{result=\"completed\"}") as u64;
+    let setup = rtt_percentiles(&dir)?;
+    let received = metric("voicera_rtp_packets_received_total");
+    let lost = metric("voicera_jitter_lost_total");
+    let _ = status;
+    Ok(SipEchoReport {
+        scenario: "sip-echo-pcmu",
+        concurrent_calls: calls,
+        call_seconds: seconds,
+        calls_completed: completed,
+        calls_failed: calls as u64 - completed.min(calls as u64),
+        cpu_percent_of_core_per_call: procfs::cpu_percent(&load_start, &load_end) / calls as f64,
+        idle_cpu_percent: procfs::cpu_percent(&idle_start, &idle_end),
+        rss_mb_per_call: (load_end.rss_kb as f64 - idle_end.rss_kb as f64) / 1024.0 / calls as f64,
+        idle_rss_mb: idle_end.rss_kb as f64 / 1024.0,
+        loaded_rss_mb: load_end.rss_kb as f64 / 1024.0,
+        setup_ms_p50: setup.0,
+        setup_ms_p90: setup.1,
+        setup_ms_p99: setup.2,
+        rtp_packets_received: received,
+        rtp_packets_sent: metric("voicera_rtp_packets_sent_total"),
+        rtp_lost: lost,
+        rtp_loss_percent: if received > 0.0 { 100.0 * lost / (received + lost) } else { 0.0 },
+        machine: procfs::machine(),
+    })
+}
+
+fn wait_healthy(http: SocketAddr) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if http_get(http, "/health").is_some_and(|b| b.contains("\"ok\"")) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("server not healthy")
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+/// p50/p90/p99 of INVITE→200 from sipp's `*_rtt.csv` (columns: date;dateMs;response_time;rtd_no).
+fn rtt_percentiles(dir: &Path) -> Result<(f64, f64, f64)> {
+    let mut times = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.to_string_lossy().ends_with("_rtt.csv") {
+            for line in std::fs::read_to_string(&path)?.lines().skip(1) {
+                if let Some(ms) = line.split(';').nth(2).and_then(|v| v.trim().parse::<f64>().ok()) {
+                    times.push(ms);
+                }
+            }
+        }
+    }
+    if times.is_empty() {
+        return Ok((0.0, 0.0, 0.0));
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    let pick = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    Ok((pick(0.5), pick(0.9), pick(0.99)))
+}
+
+fn load_scenario(pcap: &Path, seconds: u64) -> String {
+    include_str!("../scenarios/echo_load.xml")
+        .replace("@PCAP@", &pcap.canonicalize().unwrap_or(pcap.to_path_buf()).to_string_lossy())
+        .replace("@PAUSE_MS@", &(seconds * 1000).to_string())
+}
+
+fn markdown(reports: &[SipEchoReport]) -> String {
+    let mut out = String::from(
+        "# SIP echo load (sipp, PCMU speech)\n\n| calls | completed | CPU % of a core per call | RSS MB per call | set-up p50/p90/p99 ms | RTP loss % |\n|---|---|---|---|---|---|\n",
+    );
+    for r in reports {
+        out.push_str(&format!(
+            "| {} | {} | {:.4} | {:.3} | {:.1} / {:.1} / {:.1} | {:.3} |\n",
+            r.concurrent_calls,
+            r.calls_completed,
+            r.cpu_percent_of_core_per_call,
+            r.rss_mb_per_call,
+            r.setup_ms_p50,
+            r.setup_ms_p90,
+            r.setup_ms_p99,
+            r.rtp_loss_percent
+        ));
+    }
+    if let Some(r) = reports.first() {
+        out.push_str(&format!("\nMachine: {}. Each call lasts {} s; CPU and RSS are sampled from /proc while all calls are up.\n", r.machine, r.call_seconds));
+    }
+    out
+}

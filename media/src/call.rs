@@ -1,5 +1,5 @@
 //! The per-call media task: one tokio task owns the call's sockets and its [`RtpStream`], and runs one
-//! `select!` over control commands, RTP, RTCP and the ptime tick. The task is supervised: whatever way it ends
+//! `select!` over control commands, RTCP and the ptime tick; RTP is drained from its socket on each tick. The task is supervised: whatever way it ends
 //! (hang-up, RTP timeout, panic), the signalling service hears exactly one [`CallNotice::Ended`], and the port
 //! lease drops with the task.
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::{interval, Instant, MissedTickBehavior};
+use tokio::time::{interval, interval_at, Instant, MissedTickBehavior};
 
 use crate::metrics::Metrics;
 use crate::negotiate::MediaPlan;
@@ -72,6 +72,10 @@ pub struct CallSetup {
     pub rtp_timeout: Duration,
 }
 
+/// Upper bound on datagrams read from the RTP socket per tick, so a flood cannot starve the loop (a normal
+/// peer sends one or two per tick; a burst after a network stall a dozen).
+const MAX_PACKETS_PER_TICK: usize = 64;
+
 /// Commands queued per call: control is rare, 16 is ample.
 const COMMAND_QUEUE: usize = 16;
 
@@ -102,7 +106,9 @@ async fn run_call(
     let CallSetup { key, service, mut stream, rtp, rtcp, lease, metrics, rtp_timeout } = setup;
     let _lease = lease;
     let ptime = Duration::from_millis(stream.plan().ptime.max(10) as u64);
-    let mut tick = interval(ptime);
+    // Every call ticks on the same 20 ms grid, so the runtime wakes once per grid point for all calls instead
+    // of once per call at scattered times (measured: fewer worker park/unpark cycles per call).
+    let mut tick = interval_at(aligned_start(ptime), ptime);
     // A late tick is skipped rather than bursted: the peer's jitter buffer prefers a gap to a burst.
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut rtcp_timer = interval(RTCP_INTERVAL);
@@ -137,14 +143,6 @@ async fn run_call(
                     }
                 }
             },
-            received = rtp.recv_from(&mut rtp_buf) => {
-                if let Ok((n, from)) = received {
-                    if let Some(StreamEvent::Dtmf(digit)) = stream.handle_rtp(&rtp_buf[..n], from, std::time::Instant::now()) {
-                        tracing::info!(%digit, "DTMF (RFC 4733)");
-                        let _ = notices.try_send(CallNotice::Dtmf { call: key.clone(), digit });
-                    }
-                }
-            }
             received = rtcp.recv_from(&mut rtcp_buf) => {
                 if let Ok((n, _)) = received {
                     if let Some(rtt) = stream.handle_rtcp(&rtcp_buf[..n], ntp_now()) {
@@ -154,6 +152,17 @@ async fn run_call(
             }
             _ = tick.tick() => {
                 ticks += 1;
+                // RTP is read here, once per tick, rather than woken up per packet: the packets of the last
+                // ptime are all waiting in the socket buffer, and one wake-up per call per ptime halves the
+                // scheduling cost. It adds at most one ptime before a packet reaches the jitter buffer.
+                let now = std::time::Instant::now();
+                for _ in 0..MAX_PACKETS_PER_TICK {
+                    let Ok((n, from)) = rtp.try_recv_from(&mut rtp_buf) else { break };
+                    if let Some(StreamEvent::Dtmf(digit)) = stream.handle_rtp(&rtp_buf[..n], from, now) {
+                        tracing::info!(%digit, "DTMF (RFC 4733)");
+                        let _ = notices.try_send(CallNotice::Dtmf { call: key.clone(), digit });
+                    }
+                }
                 let (frame, len) = stream.tick(&mut packet);
                 match service {
                     CallService::Echo => {
@@ -180,6 +189,17 @@ async fn run_call(
     metrics.add(&stream.take_counters());
     tracing::info!(?reason, "media ended");
     reason
+}
+
+/// The next instant on a process-wide grid of `ptime` steps.
+fn aligned_start(ptime: Duration) -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    let now = Instant::now();
+    let step = ptime.as_nanos().max(1);
+    let elapsed = now.duration_since(epoch).as_nanos();
+    let next = (elapsed / step + 1) * step;
+    epoch + Duration::from_nanos(next.min(u64::MAX as u128) as u64)
 }
 
 /// Sends without awaiting: a full socket buffer drops this packet instead of delaying the next tick.

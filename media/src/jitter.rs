@@ -10,8 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-/// Ring size. At 20 ms per packet this is 1.28 s, far beyond `max_depth`.
-const SLOTS: usize = 64;
+/// Ring size. At 20 ms per packet this is 640 ms, three times the largest `max_depth`.
+const SLOTS: usize = 32;
 /// Largest payload stored (Opus at 510 kbit/s × 20 ms is 1275 B; telephony payloads are far smaller).
 pub const MAX_PAYLOAD: usize = 1280;
 

@@ -21,10 +21,12 @@ use crate::rtp::{self, ReceptionStats, RtpPacket, SequenceExtender, TelephoneEve
 pub const ENGINE_RATE: u32 = 16000;
 /// Samples per 20 ms at the engine rate.
 pub const ENGINE_FRAME: usize = (ENGINE_RATE / 50) as usize;
-/// Outgoing audio the queue holds: enough for a long TTS sentence produced faster than real time.
-const EGRESS_CAPACITY: usize = ENGINE_RATE as usize * 30;
-/// Largest decoded packet we handle (120 ms at 48 kHz).
-const MAX_DECODED: usize = 5760;
+/// Outgoing audio the queue holds: 2 s. Producers faster than real time (TTS) pace themselves on
+/// [`RtpStream::queued_outbound`]; a short queue also bounds what a barge-in has to throw away.
+const EGRESS_CAPACITY: usize = ENGINE_RATE as usize * 2;
+/// Largest decoded packet: a full jitter-buffer slot of G.722 (2 samples per byte at 16 kHz); Opus decodes at
+/// 16 kHz, so its 120 ms maximum (1920 samples) fits too.
+const MAX_DECODED: usize = crate::jitter::MAX_PAYLOAD * 2;
 /// RTCP report interval (RFC 3550's 5 s minimum).
 pub const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -106,7 +108,8 @@ impl RtpStream {
             jitter_config: jitter,
             epoch: None,
             decoded: vec![0; MAX_DECODED].into_boxed_slice(),
-            resampled: vec![0; MAX_DECODED * 3 + 8].into_boxed_slice(),
+            // Upsampling by at most 2 (8 kHz codecs to the 16 kHz engine rate).
+            resampled: vec![0; MAX_DECODED * 2 + 8].into_boxed_slice(),
             frame: [0; ENGINE_FRAME],
             codec,
             plan,
