@@ -80,6 +80,8 @@ fn main() -> Result<()> {
                 bail!("{} not found: run `cargo build --release` first", voicera.display());
             }
             std::fs::create_dir_all(&out)?;
+            // sipp runs inside the work directory: every path handed to it must be absolute.
+            let out = out.canonicalize()?;
             let work = out.join("work");
             std::fs::create_dir_all(&work)?;
             let pcap = work.join("speech-pcmu.pcap");
@@ -178,7 +180,9 @@ fn sip_echo(voicera: &Path, calls: usize, seconds: u64, pcap: &Path, work: &Path
     let setup = rtt_percentiles(&dir)?;
     let received = metric("voicera_rtp_packets_received_total");
     let lost = metric("voicera_jitter_lost_total");
-    let _ = status;
+    if !status.success() && completed == 0 {
+        bail!("sipp failed ({status}) and no call completed; see {}", dir.display());
+    }
     Ok(SipEchoReport {
         scenario: "sip-echo-pcmu",
         concurrent_calls: calls,
