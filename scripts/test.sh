@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: unit and property tests of every crate, then end-to-end tests of the binary
-# against real SIP peers (sipp, pjsua2, baresip), then a short fuzz smoke run of the parsers.
+# Runs the whole test suite: a short fuzz run of every parser, then unit and property tests of every crate and
+# end-to-end tests of the binary against real SIP peers (sipp, pjsua2, baresip).
 # Installs what it needs first (scripts/setup.sh), so it works on a fresh Debian machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
+
+scripts/fuzz-smoke.sh
+
 # Heavy tests are #[ignore]d in the quick loop (`cargo test`); the full suite runs them too.
-cargo test --workspace --all-targets -- --include-ignored
+log="$(mktemp)"
+status=0
+cargo test --workspace --all-targets -- --include-ignored 2>&1 | tee "$log" || status=$?
+# One closing line over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"
