@@ -248,6 +248,7 @@ impl Service {
                 response.headers.push("Allow", ALLOW);
                 self.endpoint.respond(&key, response, now);
             }
+            Method::Notify => self.handle_notify(key, request, call_key),
             Method::Other(_) => self.reject_with_allow(&key, &request, 501, "Not Implemented"),
             _ => self.reject_with_allow(&key, &request, 405, "Method Not Allowed"),
         }

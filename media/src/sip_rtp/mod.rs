@@ -35,13 +35,16 @@ use crate::ports::PortPool;
 mod inbound;
 mod outbound;
 mod registrations;
+mod transfer;
 
 pub use outbound::{OutboundRequest, PlaceCallError};
 use outbound::OutboundCall;
 use registrations::TrunkRegistration;
+use transfer::PendingRefer;
+pub use transfer::TransferError;
 
 /// Methods we implement, for `Allow`.
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE";
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, NOTIFY";
 /// Option tags we support (RFC 4028 session timers).
 const SUPPORTED: &str = "timer";
 /// Smallest session interval we accept (RFC 4028 §4 recommends 90 s).
@@ -125,6 +128,8 @@ enum ServiceCommand {
     Drain,
     HangupAll(oneshot::Sender<()>),
     PlaceCall(OutboundRequest, oneshot::Sender<Result<CallKey, PlaceCallError>>),
+    Transfer(CallKey, String, oneshot::Sender<Result<(), TransferError>>),
+    ListCalls(oneshot::Sender<Vec<CallKey>>),
 }
 
 /// Handle to the running service.
@@ -151,6 +156,22 @@ impl SipServiceHandle {
         let (tx, rx) = oneshot::channel();
         self.commands.send(ServiceCommand::PlaceCall(request, tx)).await.map_err(|_| PlaceCallError::ServiceStopped)?;
         rx.await.map_err(|_| PlaceCallError::ServiceStopped)?
+    }
+
+    /// Transfers a call (REFER) to a SIP URI or a number; resolves once the peer accepted or refused.
+    pub async fn transfer(&self, call: CallKey, target: String) -> Result<(), TransferError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(ServiceCommand::Transfer(call, target, tx)).await.map_err(|_| TransferError::ServiceStopped)?;
+        rx.await.map_err(|_| TransferError::ServiceStopped)?
+    }
+
+    /// Keys of the calls in progress.
+    pub async fn calls(&self) -> Vec<CallKey> {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(ServiceCommand::ListCalls(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
     }
 
     /// Hang up every call (BYE) and wait briefly for the BYEs to complete.
@@ -212,6 +233,7 @@ pub async fn start(
         answer_timers: BTreeMap::new(),
         bye_keys: HashMap::new(),
         outbound: HashMap::new(),
+        refers: HashMap::new(),
         registrations,
         draining: false,
         notices: notices_tx,
@@ -263,6 +285,8 @@ struct Service {
     bye_keys: HashMap<ClientKey, CallKey>,
     /// Outgoing INVITEs awaiting a final response.
     outbound: HashMap<ClientKey, OutboundCall>,
+    /// REFERs awaiting a final response.
+    refers: HashMap<ClientKey, PendingRefer>,
     registrations: Vec<TrunkRegistration>,
     draining: bool,
     notices: mpsc::Sender<CallNotice>,
@@ -299,6 +323,10 @@ impl Service {
                         self.draining = true;
                     }
                     ServiceCommand::PlaceCall(request, reply) => self.place_call(request, reply).await,
+                    ServiceCommand::Transfer(call, target, reply) => self.transfer(call, target, reply),
+                    ServiceCommand::ListCalls(reply) => {
+                        let _ = reply.send(self.calls.keys().cloned().collect());
+                    }
                     ServiceCommand::HangupAll(done) => {
                         self.draining = true;
                         let keys: Vec<CallKey> = self.calls.keys().cloned().collect();
@@ -396,7 +424,7 @@ impl Service {
                 }
             }
             EndpointEvent::Response { key, response } => {
-                if self.handle_outbound_response(&key, response.clone()) {
+                if self.handle_outbound_response(&key, response.clone()) || self.handle_refer_response(&key, &response) {
                     return;
                 }
                 if let Some(index) = self.registrations.iter().position(|r| r.pending.as_ref() == Some(&key)) {
@@ -411,7 +439,7 @@ impl Service {
                 }
             }
             EndpointEvent::ClientTimeout { key } => {
-                if self.handle_outbound_timeout(&key) {
+                if self.handle_outbound_timeout(&key) || self.handle_refer_timeout(&key) {
                     return;
                 }
                 if let Some(index) = self.registrations.iter().position(|r| r.pending.as_ref() == Some(&key)) {
