@@ -68,7 +68,7 @@ async fn outbound_call_through_a_digest_challenge() {
     let metrics = Arc::new(Metrics::default());
     let shutdown = CancellationToken::new();
     let handle = service(trunk(sipp_port, "secret"), metrics.clone(), shutdown.clone()).await;
-    let request = OutboundRequest { trunk: "sipp".into(), to: "+15551230000".into(), from: None };
+    let request = OutboundRequest { trunk: "sipp".into(), to: "+15551230000".into(), from: None, ring_timeout: None };
     let key = tokio::time::timeout(Duration::from_secs(20), handle.place_call(request)).await.unwrap();
     assert!(key.is_ok(), "{key:?}");
     let out = tokio::task::spawn_blocking(move || sipp.wait_with_output().unwrap()).await.unwrap();
@@ -100,11 +100,45 @@ async fn wrong_password_is_reported_as_auth_failure() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let shutdown = CancellationToken::new();
     let handle = service(trunk(sipp_port, "wrong"), Arc::new(Metrics::default()), shutdown.clone()).await;
-    let request = OutboundRequest { trunk: "sipp".into(), to: "100".into(), from: Some("2000".into()) };
+    let request = OutboundRequest { trunk: "sipp".into(), to: "100".into(), from: Some("2000".into()), ring_timeout: None };
     let result = tokio::time::timeout(Duration::from_secs(20), handle.place_call(request)).await.unwrap();
     assert_eq!(result, Err(PlaceCallError::Rejected { status: 403, reason: "Forbidden".into() }));
     let _ = tokio::task::spawn_blocking(move || sipp.wait_with_output()).await;
-    let unknown = handle.place_call(OutboundRequest { trunk: "nope".into(), to: "1".into(), from: None }).await;
+    let unknown = handle.place_call(OutboundRequest { trunk: "nope".into(), to: "1".into(), from: None, ring_timeout: None }).await;
     assert_eq!(unknown, Err(PlaceCallError::UnknownTrunk("nope".into())));
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_call_is_cancelled_after_the_ring_timeout() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("outbound-cancel");
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/sipp/uas_no_answer.xml");
+    let sipp = Command::new("timeout")
+        .args(["60", "sipp", "-sf"])
+        .arg(scenario)
+        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-m", "1", "-nostdin", "-trace_err"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp is installed (scripts/setup.sh)");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let shutdown = CancellationToken::new();
+    let metrics = Arc::new(Metrics::default());
+    let handle = service(trunk(port, "secret"), metrics, shutdown.clone()).await;
+    let started = std::time::Instant::now();
+    let request = OutboundRequest {
+        trunk: "sipp".into(),
+        to: "200".into(),
+        from: None,
+        ring_timeout: Some(Duration::from_millis(800)),
+    };
+    let result = tokio::time::timeout(Duration::from_secs(20), handle.place_call(request)).await.unwrap();
+    assert_eq!(result, Err(PlaceCallError::NoAnswer));
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    let out = tokio::task::spawn_blocking(move || sipp.wait_with_output().unwrap()).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "sipp: {}", String::from_utf8_lossy(&out.stderr));
     shutdown.cancel();
 }

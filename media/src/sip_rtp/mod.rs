@@ -234,6 +234,7 @@ pub async fn start(
         bye_keys: HashMap::new(),
         outbound: HashMap::new(),
         refers: HashMap::new(),
+        outbound_deadlines: BTreeMap::new(),
         registrations,
         draining: false,
         notices: notices_tx,
@@ -285,6 +286,8 @@ struct Service {
     bye_keys: HashMap<ClientKey, CallKey>,
     /// Outgoing INVITEs awaiting a final response.
     outbound: HashMap<ClientKey, OutboundCall>,
+    /// Ring timeouts of outgoing INVITEs.
+    outbound_deadlines: BTreeMap<(Instant, ClientKey), ()>,
     /// REFERs awaiting a final response.
     refers: HashMap<ClientKey, PendingRefer>,
     registrations: Vec<TrunkRegistration>,
@@ -358,6 +361,9 @@ impl Service {
         if let Some(((at, _), _)) = self.answer_timers.first_key_value() {
             wake = wake.min(*at);
         }
+        if let Some(((at, _), _)) = self.outbound_deadlines.first_key_value() {
+            wake = wake.min(*at);
+        }
         for reg in &self.registrations {
             if let Some(at) = reg.machine.next_attempt() {
                 wake = wake.min(Instant::from_std(at));
@@ -374,6 +380,7 @@ impl Service {
     fn handle_timers(&mut self) {
         let now = Instant::now();
         self.endpoint.handle_timeout(now.into_std());
+        self.cancel_unanswered(now);
         while let Some(entry) = self.answer_timers.first_entry() {
             if entry.key().0 > now {
                 break;

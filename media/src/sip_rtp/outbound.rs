@@ -27,6 +27,8 @@ pub struct OutboundRequest {
     pub to: String,
     /// Caller id (From user); the trunk's username when absent.
     pub from: Option<String>,
+    /// Give up (CANCEL) if not answered within this time; `None` waits for the trunk's own timeout.
+    pub ring_timeout: Option<std::time::Duration>,
 }
 
 /// Why an outgoing call did not connect.
@@ -46,6 +48,8 @@ pub enum PlaceCallError {
     AuthFailed(u16),
     #[error("no final response from the trunk")]
     Timeout,
+    #[error("not answered within the ring timeout (cancelled)")]
+    NoAnswer,
     #[error("unusable SDP answer: {0}")]
     BadAnswer(String),
     #[error("signalling service stopped")]
@@ -68,6 +72,9 @@ pub(super) struct OutboundCall {
     rtcp: tokio::net::UdpSocket,
     local_ip: std::net::IpAddr,
     session_id: u64,
+    ring_timeout: Option<std::time::Duration>,
+    /// Set once we sent CANCEL: the 487 that follows is our own doing.
+    cancelled: bool,
 }
 
 impl Service {
@@ -136,6 +143,8 @@ impl Service {
             rtcp,
             local_ip,
             session_id,
+            ring_timeout: request.ring_timeout,
+            cancelled: false,
         };
         self.send_invite(call);
     }
@@ -143,6 +152,9 @@ impl Service {
     fn send_invite(&mut self, call: OutboundCall) {
         match self.endpoint.send_request(call.invite.clone(), call.peer, std::time::Instant::now()) {
             Ok(key) => {
+                if let Some(timeout) = call.ring_timeout {
+                    self.outbound_deadlines.insert((tokio::time::Instant::now() + timeout, key.clone()), ());
+                }
                 self.outbound.insert(key, call);
             }
             Err(err) => {
@@ -162,15 +174,37 @@ impl Service {
             return true;
         }
         let Some(call) = self.outbound.remove(key) else { return true };
+        self.outbound_deadlines.retain(|(_, k), _| k != key);
         match response.status {
             200..=299 => self.outbound_answered(call, response),
             401 | 407 => self.answer_challenge(call, &response),
+            487 if call.cancelled => {
+                tracing::info!(call_id = call.invite.call_id(), "outbound call not answered in time: cancelled");
+                let _ = call.reply.send(Err(PlaceCallError::NoAnswer));
+            }
             status => {
                 tracing::info!(status, reason = %response.reason, "outbound call failed");
                 let _ = call.reply.send(Err(PlaceCallError::Rejected { status, reason: response.reason }));
             }
         }
         true
+    }
+
+    /// Ring timeouts that have passed: CANCEL those INVITEs (RFC 3261 §9.1). The INVITE transaction then ends
+    /// with 487, reported as [`PlaceCallError::NoAnswer`].
+    pub(super) fn cancel_unanswered(&mut self, now: tokio::time::Instant) {
+        while let Some(entry) = self.outbound_deadlines.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((_, key), _) = entry.remove_entry();
+            if let Some(call) = self.outbound.get_mut(&key) {
+                call.cancelled = true;
+                if self.endpoint.cancel(&key, now.into_std()).is_none() {
+                    tracing::debug!(%key, "INVITE already final; nothing to cancel");
+                }
+            }
+        }
     }
 
     /// The INVITE got no final response (timer B).
