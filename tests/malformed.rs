@@ -141,7 +141,7 @@ fn fill(text: &str, via: &str, branch: &str, call: &str, host: &str, raw: bool) 
         let mut bytes = Vec::new();
         let mut rest = filled.as_str();
         while let Some(pos) = rest.find('{') {
-            bytes.extend_from_slice(rest[..pos].as_bytes());
+            bytes.extend_from_slice(&rest.as_bytes()[..pos]);
             match rest.get(pos..pos + 4) {
                 Some("{ff}") => bytes.push(0xff),
                 Some("{fe}") => bytes.push(0xfe),

@@ -37,9 +37,7 @@ pub fn speech_pcap(path: &Path, seconds: f64) -> Result<()> {
     let frames = (seconds * 50.0) as usize;
     let mut out = Vec::with_capacity(24 + frames * 230);
     // Global header: magic, v2.4, tz 0, sigfigs 0, snaplen 65535, Ethernet.
-    for v in [0xa1b2_c3d4u32] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     out.extend_from_slice(&2u16.to_le_bytes());
     out.extend_from_slice(&4u16.to_le_bytes());
     out.extend_from_slice(&[0; 8]);

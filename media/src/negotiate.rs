@@ -86,14 +86,29 @@ pub fn answer_sdp(plan: &MediaPlan, local_ip: IpAddr, local_port: u16, session_i
     }
     if let Some(pt) = plan.dtmf_payload_type {
         formats.push(pt);
-        rtpmaps.push(voicera_sip::sdp::RtpMap {
-            payload_type: pt,
-            encoding: "telephone-event".into(),
-            clock_rate: 8000,
-            channels: 1,
-        });
-        fmtps.push((pt, "0-16".to_string()));
+        add_telephone_event(pt, &mut rtpmaps, &mut fmtps);
     }
+    audio_sdp(local_ip, local_port, (session_id, session_version), formats, rtpmaps, fmtps, plan.direction, plan.ptime)
+}
+
+/// RFC 4733 events 0–16 (digits, *, #, A–D, flash) on payload type `pt`.
+fn add_telephone_event(pt: u8, rtpmaps: &mut Vec<voicera_sip::sdp::RtpMap>, fmtps: &mut Vec<(u8, String)>) {
+    rtpmaps.push(voicera_sip::sdp::RtpMap { payload_type: pt, encoding: "telephone-event".into(), clock_rate: 8000, channels: 1 });
+    fmtps.push((pt, "0-16".to_string()));
+}
+
+/// One audio stream from us, RTCP on the next port.
+#[allow(clippy::too_many_arguments)] // each is one SDP field; a struct would only rename them
+fn audio_sdp(
+    local_ip: IpAddr,
+    local_port: u16,
+    (session_id, session_version): (u64, u64),
+    formats: Vec<u8>,
+    rtpmaps: Vec<voicera_sip::sdp::RtpMap>,
+    fmtps: Vec<(u8, String)>,
+    direction: Direction,
+    ptime: u32,
+) -> SessionDescription {
     SessionDescription {
         origin_user: "voicera".into(),
         session_id,
@@ -110,8 +125,8 @@ pub fn answer_sdp(plan: &MediaPlan, local_ip: IpAddr, local_port: u16, session_i
             connection: None,
             rtpmaps,
             fmtps,
-            direction: Some(plan.direction),
-            ptime: Some(plan.ptime),
+            direction: Some(direction),
+            ptime: Some(ptime),
             rtcp_port: Some(local_port + 1),
             other_attributes: Vec::new(),
         }],
@@ -140,35 +155,9 @@ pub fn offer_sdp(codecs: &[CodecKind], local_ip: IpAddr, local_port: u16, sessio
         }
     }
     formats.push(OFFER_DTMF_PT);
-    rtpmaps.push(voicera_sip::sdp::RtpMap {
-        payload_type: OFFER_DTMF_PT,
-        encoding: "telephone-event".into(),
-        clock_rate: 8000,
-        channels: 1,
-    });
-    fmtps.push((OFFER_DTMF_PT, "0-16".to_string()));
-    SessionDescription {
-        origin_user: "voicera".into(),
-        session_id,
-        session_version: 1,
-        origin_address: local_ip.to_string(),
-        session_name: "voicera".into(),
-        connection: Some(local_ip),
-        direction: None,
-        media: vec![MediaDescription {
-            media: "audio".into(),
-            port: local_port,
-            protocol: "RTP/AVP".into(),
-            formats,
-            connection: None,
-            rtpmaps,
-            fmtps,
-            direction: Some(Direction::SendRecv),
-            ptime: Some(DEFAULT_PTIME_MS),
-            rtcp_port: Some(local_port + 1),
-            other_attributes: Vec::new(),
-        }],
-    }
+    add_telephone_event(OFFER_DTMF_PT, &mut rtpmaps, &mut fmtps);
+    let direction = Direction::SendRecv;
+    audio_sdp(local_ip, local_port, (session_id, 1), formats, rtpmaps, fmtps, direction, DEFAULT_PTIME_MS)
 }
 
 /// Reads the peer's answer to our offer: the codec it chose (the first it lists that we offered).

@@ -213,7 +213,7 @@ impl ReceptionStats {
         self.received_prior = self.received;
         let lost_interval = expected_interval.saturating_sub(received_interval);
         let fraction_lost =
-            if expected_interval == 0 { 0 } else { ((lost_interval << 8) / expected_interval).min(255) as u8 };
+            (lost_interval << 8).checked_div(expected_interval).unwrap_or(0).min(255) as u8;
         let (lsr, dlsr) = match self.last_sr {
             // DLSR in units of 1/65536 s.
             Some((lsr, at_ms)) => (lsr, ((now_ms.saturating_sub(at_ms)) * 65536 / 1000) as u32),

@@ -458,27 +458,12 @@ impl Endpoint {
         let mut finished = Vec::new();
         for (key, entry) in self.server.iter_mut() {
             let peer = entry.peer;
-            let tx = entry.as_transaction();
-            while tx.next_timeout().is_some_and(|t| t <= now) {
-                match tx.handle_timeout(now) {
-                    TimerOutcome::Retransmit => {
-                        if let Some(bytes) = tx.last_sent() {
-                            self.transmits.push_back(Transmit { peer, bytes: bytes.to_vec() });
-                        }
-                    }
-                    TimerOutcome::TimedOut => {
-                        if let Some((call_id, _)) = &entry.invite_id {
-                            let accepted = entry_last_is_2xx(&mut entry.tx);
-                            if accepted {
-                                self.events.push_back(EndpointEvent::AckTimeout {
-                                    key: key.clone(),
-                                    call_id: call_id.clone(),
-                                });
-                            }
-                        }
-                        break;
-                    }
-                    TimerOutcome::Terminated | TimerOutcome::Nothing => break,
+            let timed_out = fire_timers(entry.as_transaction(), peer, now, &mut self.transmits);
+            if timed_out {
+                // Only an unacknowledged 2xx concerns the TU (it must send BYE); an unacknowledged error
+                // response just ends its transaction.
+                if let (Some((call_id, _)), true) = (&entry.invite_id, entry_last_is_2xx(&mut entry.tx)) {
+                    self.events.push_back(EndpointEvent::AckTimeout { key: key.clone(), call_id: call_id.clone() });
                 }
             }
             if entry.as_transaction().is_terminated() {
@@ -499,19 +484,8 @@ impl Endpoint {
         for (key, entry) in self.client.iter_mut() {
             let peer = entry.peer;
             let tx = entry.as_transaction();
-            while tx.next_timeout().is_some_and(|t| t <= now) {
-                match tx.handle_timeout(now) {
-                    TimerOutcome::Retransmit => {
-                        if let Some(bytes) = tx.last_sent() {
-                            self.transmits.push_back(Transmit { peer, bytes: bytes.to_vec() });
-                        }
-                    }
-                    TimerOutcome::TimedOut => {
-                        self.events.push_back(EndpointEvent::ClientTimeout { key: key.clone() });
-                        break;
-                    }
-                    TimerOutcome::Terminated | TimerOutcome::Nothing => break,
-                }
+            if fire_timers(tx, peer, now, &mut self.transmits) {
+                self.events.push_back(EndpointEvent::ClientTimeout { key: key.clone() });
             }
             if tx.is_terminated() {
                 finished.push(key.clone());
@@ -521,6 +495,22 @@ impl Endpoint {
             self.client.remove(&key);
         }
     }
+}
+
+/// Fires one transaction's due timers, queueing retransmissions. Returns true if it timed out.
+fn fire_timers(tx: &mut dyn Transaction, peer: Peer, now: Instant, transmits: &mut VecDeque<Transmit>) -> bool {
+    while tx.next_timeout().is_some_and(|t| t <= now) {
+        match tx.handle_timeout(now) {
+            TimerOutcome::Retransmit => {
+                if let Some(bytes) = tx.last_sent() {
+                    transmits.push_back(Transmit { peer, bytes: bytes.to_vec() });
+                }
+            }
+            TimerOutcome::TimedOut => return true,
+            TimerOutcome::Terminated | TimerOutcome::Nothing => return false,
+        }
+    }
+    false
 }
 
 fn entry_last_is_2xx(tx: &mut ServerTx) -> bool {

@@ -182,6 +182,24 @@ impl Headers {
         self.entries.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 
+    /// The CSeq header, typed.
+    pub fn cseq(&self) -> std::result::Result<CSeq, ParseError> {
+        let raw = self.get("CSeq").ok_or(ParseError::MissingHeader("CSeq"))?;
+        CSeq::parse(raw).ok_or(ParseError::BadHeaderValue("CSeq"))
+    }
+
+    /// The first value of the first Via line, typed.
+    pub fn top_via(&self) -> std::result::Result<Via, ParseError> {
+        let first_line = self.get("Via").ok_or(ParseError::MissingHeader("Via"))?;
+        let first = split_list(first_line).into_iter().next().ok_or(ParseError::BadHeaderValue("Via"))?;
+        Via::parse(first).ok_or(ParseError::BadHeaderValue("Via"))
+    }
+
+    /// Call-ID, empty when absent (validation reports absence).
+    pub fn call_id(&self) -> &str {
+        self.get("Call-ID").unwrap_or_default()
+    }
+
     /// Number of comma-separated values across all lines of a list header such as Via.
     pub fn count_list(&self, name: &str) -> usize {
         self.get_all(name).map(|v| split_list(v).len()).sum()
@@ -317,16 +335,15 @@ impl Request {
     }
 
     pub fn cseq(&self) -> std::result::Result<CSeq, ParseError> {
-        let raw = self.headers.get("CSeq").ok_or(ParseError::MissingHeader("CSeq"))?;
-        CSeq::parse(raw).ok_or(ParseError::BadHeaderValue("CSeq"))
+        self.headers.cseq()
     }
 
     pub fn top_via(&self) -> std::result::Result<Via, ParseError> {
-        top_via(&self.headers)
+        self.headers.top_via()
     }
 
     pub fn call_id(&self) -> &str {
-        self.headers.get("Call-ID").unwrap_or_default()
+        self.headers.call_id()
     }
 
     /// Max-Forwards, if present and valid.
@@ -353,16 +370,15 @@ impl Response {
     }
 
     pub fn cseq(&self) -> std::result::Result<CSeq, ParseError> {
-        let raw = self.headers.get("CSeq").ok_or(ParseError::MissingHeader("CSeq"))?;
-        CSeq::parse(raw).ok_or(ParseError::BadHeaderValue("CSeq"))
+        self.headers.cseq()
     }
 
     pub fn top_via(&self) -> std::result::Result<Via, ParseError> {
-        top_via(&self.headers)
+        self.headers.top_via()
     }
 
     pub fn call_id(&self) -> &str {
-        self.headers.get("Call-ID").unwrap_or_default()
+        self.headers.call_id()
     }
 
     /// Provisional (1xx).
@@ -383,12 +399,6 @@ impl Response {
             }
         }
     }
-}
-
-fn top_via(headers: &Headers) -> std::result::Result<Via, ParseError> {
-    let first_line = headers.get("Via").ok_or(ParseError::MissingHeader("Via"))?;
-    let first = split_list(first_line).into_iter().next().ok_or(ParseError::BadHeaderValue("Via"))?;
-    Via::parse(first).ok_or(ParseError::BadHeaderValue("Via"))
 }
 
 fn parse_start_line(line: &str, headers: Headers, body: Vec<u8>) -> std::result::Result<Message, ParseError> {

@@ -10,8 +10,8 @@ use voicera_sip::sdp::SessionDescription;
 use voicera_sip::uri::{SipUri, UriError};
 use voicera_sip::{Method, Peer, Request, Response, ServerKey};
 
-use super::{CallEntry, Destination, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
-use crate::call::{spawn_call, CallCommand, CallKey, CallService, CallSetup};
+use super::{Destination, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
+use crate::call::{CallCommand, CallKey, CallService, CallSetup};
 use crate::metrics::CallResult;
 use crate::negotiate::{answer_sdp, negotiate};
 use crate::stream::RtpStream;
@@ -169,7 +169,7 @@ impl Service {
 
     /// Sends 200 OK with our SDP, creates the dialog and starts the media task.
     pub(super) fn answer(&mut self, key: ServerKey, pending: PendingAnswer) {
-        let PendingAnswer { request, peer, local_tag, mut setup, local_ip, answer, session_timer } = pending;
+        let PendingAnswer { request, peer, local_tag, setup, local_ip, answer, session_timer } = pending;
         if !self.endpoint.is_pending(&key) {
             return; // cancelled or timed out meanwhile; the port lease drops with `setup`
         }
@@ -188,27 +188,9 @@ impl Service {
         }
         response.headers.push("Content-Type", "application/sdp");
         response.body = answer.to_bytes();
-        let call_key = dialog.id.to_string();
-        setup.key = call_key.clone();
-        let plan = setup.stream.plan().clone();
-        let rtp_port = setup.lease.port();
         let session_id = answer.session_id;
         self.endpoint.respond(&key, response, std::time::Instant::now());
-        let commands = spawn_call(setup, self.notices.clone());
-        self.metrics.call_started();
-        self.calls.insert(
-            call_key,
-            CallEntry {
-                dialog,
-                commands,
-                local_ip,
-                rtp_port,
-                session_id,
-                session_version: 1,
-                plan,
-                session_expires: session_timer.map(|i| (i, Instant::now() + i)),
-            },
-        );
+        self.start_call(setup, dialog, local_ip, session_id, session_timer.map(|i| (i, Instant::now() + i)));
     }
 
     fn handle_in_dialog(&mut self, key: ServerKey, request: Request, _peer: Peer) {

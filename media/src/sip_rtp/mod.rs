@@ -25,7 +25,7 @@ use voicera_sip::transport::SipTransport;
 use voicera_sip::uri::SipUri;
 use voicera_sip::{ClientKey, Endpoint, EndpointEvent, Method, Peer, Request, Response, ServerKey, TransportKind};
 
-use crate::call::{CallCommand, CallKey, CallNotice, CallSetup, EndReason};
+use crate::call::{spawn_call, CallCommand, CallKey, CallNotice, CallSetup, EndReason};
 use crate::codec::CodecKind;
 use crate::jitter::JitterConfig;
 use crate::metrics::{CallResult, Metrics};
@@ -484,6 +484,26 @@ impl Service {
             }
             CallNotice::Dtmf { call, digit } => tracing::debug!(%call, %digit, "DTMF"),
         }
+    }
+
+    /// Starts the media task of an answered call and tracks it under its dialog id.
+    fn start_call(
+        &mut self,
+        mut setup: CallSetup,
+        dialog: Dialog,
+        local_ip: IpAddr,
+        session_id: u64,
+        session_expires: Option<(Duration, Instant)>,
+    ) {
+        let key = dialog.id.to_string();
+        setup.key = key.clone();
+        let plan = setup.stream.plan().clone();
+        let rtp_port = setup.lease.port();
+        let commands = spawn_call(setup, self.notices.clone());
+        self.metrics.call_started();
+        let entry =
+            CallEntry { dialog, commands, local_ip, rtp_port, session_id, session_version: 1, plan, session_expires };
+        self.calls.insert(key, entry);
     }
 
     /// Sends BYE for a call, stops its media and forgets it.

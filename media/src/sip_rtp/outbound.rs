@@ -13,7 +13,7 @@ use voicera_sip::sdp::SessionDescription;
 use voicera_sip::{ClientKey, Headers, Method, Peer, Request, Response};
 
 use super::{resolve, CallEntry, Service, ALLOW, SUPPORTED};
-use crate::call::{spawn_call, CallKey, CallService, CallSetup};
+use crate::call::{CallKey, CallService, CallSetup};
 use crate::negotiate::{accept_answer, offer_sdp};
 use crate::ports::PortLease;
 use crate::stream::RtpStream;
@@ -274,8 +274,7 @@ impl Service {
                 return;
             }
         };
-        let plan = stream.plan().clone();
-        tracing::info!(call = %key, codec = ?plan.codec, "outbound call answered");
+        tracing::info!(call = %key, codec = ?stream.plan().codec, "outbound call answered");
         let setup = CallSetup {
             key: key.clone(),
             service: CallService::Echo,
@@ -286,22 +285,7 @@ impl Service {
             metrics: self.metrics.clone(),
             rtp_timeout: self.config.rtp_timeout,
         };
-        let rtp_port = setup.lease.port();
-        let commands = spawn_call(setup, self.notices.clone());
-        self.metrics.call_started();
-        self.calls.insert(
-            key.clone(),
-            CallEntry {
-                dialog,
-                commands,
-                local_ip,
-                rtp_port,
-                session_id,
-                session_version: 1,
-                plan,
-                session_expires: None,
-            },
-        );
+        self.start_call(setup, dialog, local_ip, session_id, None);
         let _ = reply.send(Ok(key));
     }
 
