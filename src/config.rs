@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use voicera_media::codec::CodecKind;
-use voicera_media::sip_rtp::TrunkConfig;
+use voicera_media::sip_rtp::{InboundAuth, TrunkConfig};
 use voicera_sip::TransportKind;
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
@@ -91,6 +91,16 @@ struct RawSip {
     rtp_timeout_secs: Option<u64>,
     t1_ms: Option<u64>,
     auth: Option<String>,
+    realm: Option<String>,
+    #[serde(default)]
+    users: Vec<RawUser>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    username: String,
+    password: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,6 +132,7 @@ pub struct Config {
     pub rtp_timeout: Duration,
     pub t1: Duration,
     pub trunks: Vec<TrunkConfig>,
+    pub inbound_auth: InboundAuth,
     /// Where the configuration came from, for the start-up log.
     pub source: Option<PathBuf>,
 }
@@ -172,11 +183,19 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
     if codecs.is_empty() {
         bail!("sip.codecs must name at least one codec");
     }
-    if let Some(auth) = raw.sip.auth.as_deref() {
-        if auth != "none" {
-            bail!("sip.auth = {auth:?} is not supported yet (only \"none\": agent ids, attached numbers and echo)");
+    let inbound_auth = match raw.sip.auth.as_deref().unwrap_or("none") {
+        "none" => InboundAuth::None,
+        "digest" => {
+            if raw.sip.users.is_empty() {
+                bail!("sip.auth = \"digest\" needs at least one [[sip.users]] entry (username, password)");
+            }
+            InboundAuth::Digest {
+                realm: raw.sip.realm.clone().unwrap_or_else(|| "voicera".into()),
+                users: raw.sip.users.iter().map(|u| (u.username.clone(), u.password.clone())).collect(),
+            }
         }
-    }
+        other => bail!("sip.auth = {other:?} must be \"none\" or \"digest\""),
+    };
     let t1 = Duration::from_millis(raw.sip.t1_ms.unwrap_or(500));
     if t1 < Duration::from_millis(50) || t1 > Duration::from_secs(5) {
         bail!("sip.t1_ms must be between 50 and 5000");
@@ -228,6 +247,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         rtp_timeout: Duration::from_secs(raw.sip.rtp_timeout_secs.unwrap_or(DEFAULT_RTP_TIMEOUT_SECS)),
         t1,
         trunks,
+        inbound_auth,
         source,
     })
 }

@@ -104,6 +104,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         sip_config.rtp_timeout = config.rtp_timeout;
         sip_config.timers = TimerConfig { t1: config.t1, ..TimerConfig::default() };
         sip_config.trunks = config.trunks.clone();
+        sip_config.auth = config.inbound_auth.clone();
         let handle = sip_rtp::start(sip_config, Arc::new(BuiltinRouter), metrics.clone(), shutdown.clone())
             .await
             .context("cannot start SIP")?;

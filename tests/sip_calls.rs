@@ -118,3 +118,21 @@ fn dtmf_by_rfc4733_and_sip_info_reaches_the_call() {
     assert!(log.contains("DTMF (RFC 4733) digit=#"), "{log}");
     assert!(log.contains("DTMF (SIP INFO) digit=5"), "{log}");
 }
+
+const DIGEST_CONFIG: &str = "[sip]\nauth = \"digest\"\nrealm = \"voicera.test\"\n\n[[sip.users]]\nusername = \"alice\"\npassword = \"wonderland\"\n";
+
+#[test]
+fn digest_auth_admits_callers_with_the_right_password() {
+    let server = Server::start("inbound-auth", DIGEST_CONFIG);
+    let out = sipp(&server, "invite_auth.xml", &["-m", "1", "-au", "alice", "-ap", "wonderland"]);
+    assert_sipp_ok(&server, &out, "authenticated call");
+    server.wait_for("call to end", Duration::from_secs(5), |s| s.metric("voicera_calls_active") == 0.0);
+    assert_eq!(server.metric("voicera_calls_total{result=\"completed\"}"), 1.0);
+}
+
+#[test]
+fn digest_auth_challenges_callers_without_credentials() {
+    let server = Server::start("inbound-auth-401", DIGEST_CONFIG);
+    let out = sipp_template(&server, "reject.xml", &[("CODEC", "0"), ("EXPECT", "401")], &["-s", "echo", "-m", "1"]);
+    assert_sipp_ok(&server, &out, "401 without credentials");
+}

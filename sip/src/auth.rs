@@ -193,6 +193,49 @@ pub fn verify(authorization: &str, method: &str, password: &str) -> Option<Verif
         .then(|| VerifiedUser { username: username.to_string(), nonce: nonce.to_string() })
 }
 
+/// Issues and checks server nonces without storing them: a nonce is `<issued-at hex>.<keyed hash>`, so any
+/// nonce we issued within `lifetime` verifies, and forged or expired ones do not (RFC 7616 §3.3 leaves the
+/// nonce format to the server). Time is passed in as seconds since the Unix epoch.
+#[derive(Debug, Clone)]
+pub struct NonceIssuer {
+    secret: [u8; 32],
+    lifetime_secs: u64,
+}
+
+impl NonceIssuer {
+    pub fn new(lifetime_secs: u64) -> Self {
+        Self { secret: rand::random(), lifetime_secs }
+    }
+
+    fn tag(&self, issued: u64) -> String {
+        let mut input = self.secret.to_vec();
+        input.extend_from_slice(&issued.to_be_bytes());
+        let digest = Sha256::digest(&input);
+        digest[..12].iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+
+    pub fn issue(&self, now_secs: u64) -> String {
+        format!("{now_secs:x}.{}", self.tag(now_secs))
+    }
+
+    /// Whether `nonce` is ours and still fresh.
+    pub fn is_valid(&self, nonce: &str, now_secs: u64) -> bool {
+        let Some((issued, tag)) = nonce.split_once('.') else { return false };
+        let Ok(issued) = u64::from_str_radix(issued, 16) else { return false };
+        issued <= now_secs && now_secs - issued <= self.lifetime_secs && tag == self.tag(issued)
+    }
+
+    /// A `WWW-Authenticate` value with a fresh nonce; `stale` tells the client its credentials were right
+    /// but the nonce expired (RFC 7616 §3.3), so it retries without asking the user.
+    pub fn challenge(&self, realm: &str, now_secs: u64, stale: bool) -> String {
+        let stale = if stale { ", stale=true" } else { "" };
+        format!("Digest realm=\"{realm}\", nonce=\"{}\", qop=\"auth\", algorithm=MD5{stale}", self.issue(now_secs))
+    }
+}
+
 /// Who passed [`verify`], and with which nonce.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedUser {
@@ -239,6 +282,18 @@ mod tests {
         let second = client.authorization("REGISTER", "sip:sip.example").unwrap();
         assert!(first.contains("nc=00000001") && second.contains("nc=00000002"));
         assert!(verify(&second, "REGISTER", "secret").is_some());
+    }
+
+    #[test]
+    fn nonces_verify_until_they_expire_and_cannot_be_forged() {
+        let issuer = NonceIssuer::new(300);
+        let nonce = issuer.issue(1_000);
+        assert!(issuer.is_valid(&nonce, 1_200));
+        assert!(!issuer.is_valid(&nonce, 1_301));
+        assert!(!issuer.is_valid(&nonce.replace('.', ".0"), 1_000));
+        assert!(!NonceIssuer::new(300).is_valid(&nonce, 1_000), "another server's secret");
+        let challenge = Challenge::parse(&issuer.challenge("voicera", 1_000, true)).unwrap();
+        assert!(challenge.stale && challenge.qop_auth);
     }
 
     #[test]

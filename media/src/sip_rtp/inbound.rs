@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
+use voicera_sip::auth::verify;
 use voicera_sip::dialog::{dialog_id_of_request, random_token, Dialog};
 use voicera_sip::header::NameAddr;
 use voicera_sip::sdp::SessionDescription;
 use voicera_sip::uri::{SipUri, UriError};
 use voicera_sip::{Method, Peer, Request, Response, ServerKey};
 
-use super::{Destination, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
+use super::{Destination, InboundAuth, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
 use crate::call::{CallCommand, CallKey, CallService, CallSetup};
 use crate::metrics::CallResult;
 use crate::negotiate::{answer_sdp, negotiate};
@@ -76,6 +77,9 @@ impl Service {
         };
         if self.draining {
             return reject(self, 503, "Service Unavailable");
+        }
+        if !self.authenticate(&key, &request, peer) {
+            return;
         }
         let user = match SipUri::parse(&request.uri) {
             Ok(uri) => uri.user.unwrap_or_default(),
@@ -155,6 +159,37 @@ impl Service {
             self.answer_timers.insert((Instant::now() + self.config.answer_delay, key.clone()), ());
             self.pending_answers.insert(key, pending);
         }
+    }
+
+    /// Digest authentication of an INVITE (RFC 3261 §22.2) when `[sip] auth = "digest"`. Returns true when the
+    /// request may proceed; otherwise it has been answered with 401.
+    fn authenticate(&mut self, key: &ServerKey, request: &Request, peer: Peer) -> bool {
+        let InboundAuth::Digest { realm, users } = &self.config.auth else { return true };
+        if self.trusted_sources.contains(&peer.addr.ip()) {
+            return true;
+        }
+        let now_secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let mut stale = false;
+        if let Some(authorization) = request.headers.get("Authorization") {
+            let verified = users
+                .iter()
+                .find_map(|(user, password)| verify(authorization, "INVITE", password).filter(|v| &v.username == user));
+            match verified {
+                Some(v) if self.nonces.is_valid(&v.nonce, now_secs) => return true,
+                Some(_) => stale = true,
+                None => tracing::warn!(from = %peer.addr, "INVITE with wrong digest credentials"),
+            }
+        }
+        let challenge = self.nonces.challenge(realm, now_secs, stale);
+        self.metrics.count_result(CallResult::Rejected);
+        let mut response = Response::for_request(request, 401, "Unauthorized");
+        response.ensure_to_tag(&random_token());
+        response.headers.push("WWW-Authenticate", challenge);
+        self.endpoint.respond(key, response, std::time::Instant::now());
+        false
     }
 
     fn not_acceptable(&mut self, key: &ServerKey, request: &Request, why: &str) {

@@ -49,6 +49,9 @@ const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, NOTIFY";
 const SUPPORTED: &str = "timer";
 /// Smallest session interval we accept (RFC 4028 §4 recommends 90 s).
 const MIN_SE: u32 = 90;
+/// How long a digest nonce we issued stays valid (RFC 7616 leaves it to the server; 5 min covers a ringing
+/// call's retries).
+const NONCE_LIFETIME_SECS: u64 = 300;
 /// How long shutdown waits for BYE transactions to complete.
 const BYE_GRACE: Duration = Duration::from_secs(2);
 
@@ -95,6 +98,19 @@ pub struct SipServiceConfig {
     pub timers: TimerConfig,
     pub trunks: Vec<TrunkConfig>,
     pub user_agent: String,
+    /// Who may place calls to us.
+    pub auth: InboundAuth,
+}
+
+/// Authentication of incoming INVITEs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum InboundAuth {
+    /// Anyone may call agent ids, attached numbers and `echo`.
+    #[default]
+    None,
+    /// INVITEs must pass a digest challenge with one of these (username, password) pairs, except those from a
+    /// trunk's registrar address, which are trusted for that trunk.
+    Digest { realm: String, users: Vec<(String, String)> },
 }
 
 impl SipServiceConfig {
@@ -111,6 +127,7 @@ impl SipServiceConfig {
             timers: TimerConfig::default(),
             trunks: Vec::new(),
             user_agent: format!("voicera/{}", env!("CARGO_PKG_VERSION")),
+            auth: InboundAuth::None,
         }
     }
 }
@@ -221,6 +238,15 @@ pub async fn start(
             target: None,
         })
         .collect();
+    // Trunk registrars' addresses: INVITEs from them are trusted without a challenge.
+    let mut trusted_sources = Vec::new();
+    for trunk in &config.trunks {
+        if let Some(addr) = resolve(&trunk.registrar).await {
+            trusted_sources.push(addr.ip());
+        } else {
+            tracing::warn!(trunk = %trunk.name, registrar = %trunk.registrar, "cannot resolve trunk registrar");
+        }
+    }
     let service = Service {
         endpoint: Endpoint::new(config.timers, config.user_agent.clone()),
         transport,
@@ -236,6 +262,8 @@ pub async fn start(
         refers: HashMap::new(),
         outbound_deadlines: BTreeMap::new(),
         registrations,
+        trusted_sources,
+        nonces: voicera_sip::auth::NonceIssuer::new(NONCE_LIFETIME_SECS),
         draining: false,
         notices: notices_tx,
         config,
@@ -291,6 +319,9 @@ struct Service {
     /// REFERs awaiting a final response.
     refers: HashMap<ClientKey, PendingRefer>,
     registrations: Vec<TrunkRegistration>,
+    /// Addresses whose INVITEs skip digest authentication (trunk registrars).
+    trusted_sources: Vec<IpAddr>,
+    nonces: voicera_sip::auth::NonceIssuer,
     draining: bool,
     notices: mpsc::Sender<CallNotice>,
     config: SipServiceConfig,
