@@ -284,6 +284,17 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_config_block_compiles() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("[server]\ndrain_secs").expect("README shows the config block");
+        let end = readme[start..].find("```").map(|e| start + e).unwrap();
+        let raw: RawConfig = toml::from_str(&readme[start..end]).unwrap();
+        let config = compile(raw, &NodeArgs::default(), None).unwrap();
+        assert_eq!(config.inbound_auth, InboundAuth::None);
+        assert_eq!(config.codecs.len(), 4);
+    }
+
+    #[test]
     fn flags_override_file_and_errors_name_the_key() {
         let raw: RawConfig = toml::from_str("[server]\nhttp = \"127.0.0.1:9000\"\nrtp_ports = \"30000-30100\"").unwrap();
         let args = NodeArgs { http: Some("127.0.0.1:9100".parse().unwrap()), ..Default::default() };
