@@ -12,6 +12,7 @@
 //! | [`ports`] | RTP port pool with leases |
 //! | [`call`] | the per-call tokio task that drives a stream |
 //! | [`sip_rtp`] | the node's SIP signalling task: answers, routes, registers, hangs up |
+//! | [`vad`] | voice activity: speech probability models and the start/stop gate |
 //! | [`metrics`] | counters for `/metrics` |
 
 pub mod call;
@@ -25,3 +26,4 @@ pub mod ports;
 pub mod rtp;
 pub mod sip_rtp;
 pub mod stream;
+pub mod vad;
