@@ -176,7 +176,11 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
     let codecs = match raw.sip.codecs {
         Some(names) => names
             .iter()
-            .map(|n| CodecKind::from_config_name(n).with_context(|| format!("sip.codecs: unknown codec {n:?} (known: opus, g722, pcmu, pcma, l16, l16/8000)")))
+            .map(|n| {
+                CodecKind::from_config_name(n).with_context(|| {
+                    format!("sip.codecs: unknown codec {n:?} (known: opus, g722, pcmu, pcma, l16, l16/8000)")
+                })
+            })
             .collect::<Result<Vec<_>>>()?,
         None => vec![CodecKind::Opus, CodecKind::G722, CodecKind::Pcmu, CodecKind::Pcma],
     };
@@ -296,7 +300,8 @@ mod tests {
 
     #[test]
     fn flags_override_file_and_errors_name_the_key() {
-        let raw: RawConfig = toml::from_str("[server]\nhttp = \"127.0.0.1:9000\"\nrtp_ports = \"30000-30100\"").unwrap();
+        let raw: RawConfig =
+            toml::from_str("[server]\nhttp = \"127.0.0.1:9000\"\nrtp_ports = \"30000-30100\"").unwrap();
         let args = NodeArgs { http: Some("127.0.0.1:9100".parse().unwrap()), ..Default::default() };
         let config = compile(raw, &args, None).unwrap();
         assert_eq!(config.http.port(), 9100);

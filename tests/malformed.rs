@@ -280,9 +280,18 @@ fn check_corpus(transport: &str, run: fn(&Server, &Case, usize) -> Option<u16>) 
         }
     }
     // Still serving after all of it.
-    assert_eq!(run(&server, &case("OPTIONS afterwards", OPTIONS, Status(200)), 999), Some(200), "server stopped answering");
+    assert_eq!(
+        run(&server, &case("OPTIONS afterwards", OPTIONS, Status(200)), 999),
+        Some(200),
+        "server stopped answering"
+    );
     assert!(common::http_get(server.http, "/health").is_some_and(|(s, _)| s == 200));
-    assert!(failures.is_empty(), "{transport} corpus failures:\n{}\nserver log:\n{}", failures.join("\n"), server.log());
+    assert!(
+        failures.is_empty(),
+        "{transport} corpus failures:\n{}\nserver log:\n{}",
+        failures.join("\n"),
+        server.log()
+    );
 }
 
 #[test]

@@ -270,7 +270,10 @@ fn markdown(reports: &[SipEchoReport]) -> String {
         ));
     }
     if let Some(r) = reports.first() {
-        out.push_str(&format!("\nMachine: {}. Each call lasts {} s; CPU and RSS are sampled from /proc while all calls are up.\n", r.machine, r.call_seconds));
+        out.push_str(&format!(
+            "\nMachine: {}. Each call lasts {} s; CPU and RSS are sampled from /proc while all calls are up.\n",
+            r.machine, r.call_seconds
+        ));
     }
     out
 }

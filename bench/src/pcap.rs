@@ -55,7 +55,8 @@ pub fn speech_pcap(path: &Path, seconds: f64) -> Result<()> {
         let ip_len = 20 + udp_len;
         let mut packet = vec![0u8; 12];
         packet.extend_from_slice(&[0x08, 0x00]);
-        let mut ip = vec![0x45, 0, (ip_len >> 8) as u8, ip_len as u8, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1];
+        let mut ip =
+            vec![0x45, 0, (ip_len >> 8) as u8, ip_len as u8, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1];
         let checksum = ipv4_checksum(&ip);
         ip[10..12].copy_from_slice(&checksum.to_be_bytes());
         packet.extend_from_slice(&ip);

@@ -39,7 +39,10 @@ pub fn cpu_percent(start: &Sample, end: &Sample) -> f64 {
 /// CPU model and core count, for the report.
 pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|v| v.trim_start_matches([' ', '\t', ':']).to_string());
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     format!("{} × {cores}", model.unwrap_or_else(|| "unknown CPU".into()))
 }

@@ -33,7 +33,14 @@ fn main() {
         let t0 = Instant::now();
         for i in 0..ticks {
             let n = encoder.encode(&pcm, &mut payload).unwrap();
-            let h = write_rtp_header(&mut packet, i == 0, plan.payload_type, i as u16, i * (codec.rtp_clock_rate() / 50), 7);
+            let h = write_rtp_header(
+                &mut packet,
+                i == 0,
+                plan.payload_type,
+                i as u16,
+                i * (codec.rtp_clock_rate() / 50),
+                7,
+            );
             packet[h..h + n].copy_from_slice(&payload[..n]);
             stream.handle_rtp(&packet[..h + n], from, t0 + Duration::from_millis(20 * i as u64));
             let (frame, _len) = stream.tick(&mut out);
@@ -41,6 +48,9 @@ fn main() {
             stream.queue_audio(&frame);
         }
         let per_tick = start.elapsed() / ticks;
-        println!("{codec:?}: {per_tick:?} per 20 ms tick (includes the test's own encode) = {:.3} % of a core per call", per_tick.as_secs_f64() / 0.02 * 100.0);
+        println!(
+            "{codec:?}: {per_tick:?} per 20 ms tick (includes the test's own encode) = {:.3} % of a core per call",
+            per_tick.as_secs_f64() / 0.02 * 100.0
+        );
     }
 }

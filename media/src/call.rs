@@ -214,10 +214,8 @@ fn send_now(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
 fn check_rtp_timeout(stream: &RtpStream, started: Instant, timeout: Duration) -> Option<EndReason> {
     // Our direction is the answer to theirs: when we are sendonly or inactive the peer sends nothing on purpose
     // (it put us on hold).
-    let peer_sends = matches!(
-        stream.direction(),
-        voicera_sip::sdp::Direction::SendRecv | voicera_sip::sdp::Direction::RecvOnly
-    );
+    let peer_sends =
+        matches!(stream.direction(), voicera_sip::sdp::Direction::SendRecv | voicera_sip::sdp::Direction::RecvOnly);
     if !peer_sends || timeout.is_zero() {
         return None;
     }

@@ -179,7 +179,8 @@ mod tests {
 
     #[test]
     fn passband_tones_keep_their_level_in_every_direction() {
-        for (from, to) in [(8000, 16000), (16000, 8000), (16000, 48000), (48000, 16000), (16000, 24000), (24000, 16000)] {
+        for (from, to) in [(8000, 16000), (16000, 8000), (16000, 48000), (48000, 16000), (16000, 24000), (24000, 16000)]
+        {
             let input = tone(1000.0, from as f64, from as usize / 2);
             let out = run(from, to, &input, 160);
             let expected_len = input.len() * to as usize / from as usize;

@@ -47,7 +47,11 @@ pub struct JitterStats {
 /// What the playout tick gets.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Playout<'a> {
-    Packet { payload: &'a [u8], timestamp: u32, payload_type: u8 },
+    Packet {
+        payload: &'a [u8],
+        timestamp: u32,
+        payload_type: u8,
+    },
     /// The packet for this slot is missing but later ones exist: conceal one frame.
     Lost,
     /// Nothing buffered (or still filling): play silence/concealment and wait.
@@ -209,7 +213,11 @@ impl JitterBuffer {
             self.slots[index].filled = false;
             self.stats.played += 1;
             let slot = &self.slots[index];
-            Playout::Packet { payload: &slot.data[..slot.len], timestamp: slot.timestamp, payload_type: slot.payload_type }
+            Playout::Packet {
+                payload: &slot.data[..slot.len],
+                timestamp: slot.timestamp,
+                payload_type: slot.payload_type,
+            }
         } else {
             self.stats.lost += 1;
             Playout::Lost

@@ -12,11 +12,13 @@
 //! | [`ports`] | RTP port pool with leases |
 //! | [`call`] | the per-call tokio task that drives a stream |
 //! | [`sip_rtp`] | the node's SIP signalling task: answers, routes, registers, hangs up |
+//! | [`conversation`] | turn-taking state machine: end of turn, barge-in policy, greeting guard |
 //! | [`vad`] | voice activity: speech probability models and the start/stop gate |
 //! | [`metrics`] | counters for `/metrics` |
 
 pub mod call;
 pub mod codec;
+pub mod conversation;
 pub mod dsp;
 pub mod egress;
 pub mod jitter;

@@ -116,11 +116,18 @@ impl Metrics {
         let mut metric = |name: &str, kind: &str, help: &str, value: String| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{value}");
         };
-        metric("voicera_calls_active", "gauge", "Calls in progress.", format!("voicera_calls_active {}", self.active_calls()));
+        metric(
+            "voicera_calls_active",
+            "gauge",
+            "Calls in progress.",
+            format!("voicera_calls_active {}", self.active_calls()),
+        );
         let totals: Vec<String> = RESULTS
             .iter()
             .enumerate()
-            .map(|(i, (_, label))| format!("voicera_calls_total{{result=\"{label}\"}} {}", self.calls_total[i].load(Relaxed)))
+            .map(|(i, (_, label))| {
+                format!("voicera_calls_total{{result=\"{label}\"}} {}", self.calls_total[i].load(Relaxed))
+            })
             .collect();
         metric("voicera_calls_total", "counter", "Calls by how they ended.", totals.join("\n"));
         let counters = [
@@ -128,7 +135,11 @@ impl Metrics {
             ("voicera_rtp_bytes_received_total", "RTP bytes received.", &self.rtp_bytes_in),
             ("voicera_rtp_packets_sent_total", "RTP packets sent.", &self.rtp_packets_out),
             ("voicera_rtp_bytes_sent_total", "RTP bytes sent.", &self.rtp_bytes_out),
-            ("voicera_rtp_invalid_total", "Datagrams on RTP ports that were not valid RTP for the call.", &self.rtp_invalid),
+            (
+                "voicera_rtp_invalid_total",
+                "Datagrams on RTP ports that were not valid RTP for the call.",
+                &self.rtp_invalid,
+            ),
             ("voicera_jitter_late_total", "RTP packets that arrived after their playout time.", &self.jitter_late),
             ("voicera_jitter_lost_total", "RTP packets never received by their playout time.", &self.jitter_lost),
             ("voicera_jitter_concealed_total", "Audio frames synthesised by loss concealment.", &self.jitter_concealed),
@@ -144,7 +155,12 @@ impl Metrics {
                     .iter()
                     .map(|(trunk, ok)| format!("voicera_trunk_registered{{trunk=\"{trunk}\"}} {}", *ok as u8))
                     .collect();
-                metric("voicera_trunk_registered", "gauge", "1 while the trunk's REGISTER binding is active.", lines.join("\n"));
+                metric(
+                    "voicera_trunk_registered",
+                    "gauge",
+                    "1 while the trunk's REGISTER binding is active.",
+                    lines.join("\n"),
+                );
             }
         }
         out

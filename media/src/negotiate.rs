@@ -77,7 +77,13 @@ fn describe_formats(audio: &MediaDescription) -> String {
 
 /// Our SDP for `plan`, with RTP on `local_ip:local_port`. `session_version` must grow with each new offer or
 /// answer in the dialog (RFC 3264 §8).
-pub fn answer_sdp(plan: &MediaPlan, local_ip: IpAddr, local_port: u16, session_id: u64, session_version: u64) -> SessionDescription {
+pub fn answer_sdp(
+    plan: &MediaPlan,
+    local_ip: IpAddr,
+    local_port: u16,
+    session_id: u64,
+    session_version: u64,
+) -> SessionDescription {
     let mut formats = vec![plan.payload_type];
     let mut rtpmaps = vec![plan.codec.rtpmap(plan.payload_type)];
     let mut fmtps = Vec::new();
@@ -93,7 +99,12 @@ pub fn answer_sdp(plan: &MediaPlan, local_ip: IpAddr, local_port: u16, session_i
 
 /// RFC 4733 events 0–16 (digits, *, #, A–D, flash) on payload type `pt`.
 fn add_telephone_event(pt: u8, rtpmaps: &mut Vec<voicera_sip::sdp::RtpMap>, fmtps: &mut Vec<(u8, String)>) {
-    rtpmaps.push(voicera_sip::sdp::RtpMap { payload_type: pt, encoding: "telephone-event".into(), clock_rate: 8000, channels: 1 });
+    rtpmaps.push(voicera_sip::sdp::RtpMap {
+        payload_type: pt,
+        encoding: "telephone-event".into(),
+        clock_rate: 8000,
+        channels: 1,
+    });
     fmtps.push((pt, "0-16".to_string()));
 }
 
@@ -182,7 +193,8 @@ mod tests {
     use super::*;
 
     fn offer(m_line: &str, extra: &str) -> SessionDescription {
-        let text = format!("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n{m_line}\r\n{extra}");
+        let text =
+            format!("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n{m_line}\r\n{extra}");
         SessionDescription::parse(text.as_bytes()).unwrap()
     }
 

@@ -56,7 +56,14 @@ impl<'a> RtpPacket<'a> {
 }
 
 /// Writes a 12-byte RTP header into `out`; returns the header length.
-pub fn write_rtp_header(out: &mut [u8], marker: bool, payload_type: u8, sequence: u16, timestamp: u32, ssrc: u32) -> usize {
+pub fn write_rtp_header(
+    out: &mut [u8],
+    marker: bool,
+    payload_type: u8,
+    sequence: u16,
+    timestamp: u32,
+    ssrc: u32,
+) -> usize {
     out[0] = 0x80;
     out[1] = (payload_type & 0x7f) | if marker { 0x80 } else { 0 };
     out[2..4].copy_from_slice(&sequence.to_be_bytes());
@@ -212,8 +219,7 @@ impl ReceptionStats {
         self.expected_prior = expected;
         self.received_prior = self.received;
         let lost_interval = expected_interval.saturating_sub(received_interval);
-        let fraction_lost =
-            (lost_interval << 8).checked_div(expected_interval).unwrap_or(0).min(255) as u8;
+        let fraction_lost = (lost_interval << 8).checked_div(expected_interval).unwrap_or(0).min(255) as u8;
         let (lsr, dlsr) = match self.last_sr {
             // DLSR in units of 1/65536 s.
             Some((lsr, at_ms)) => (lsr, ((now_ms.saturating_sub(at_ms)) * 65536 / 1000) as u32),
@@ -334,7 +340,13 @@ pub fn parse_rtcp(bytes: &[u8], our_ssrc: u32) -> Option<RtcpSummary> {
 
 /// Writes an SR (when `sender` is given) or RR with at most one report block, followed by an SDES CNAME.
 /// Returns the bytes written; `out` needs 100 bytes.
-pub fn write_rtcp_report(out: &mut [u8], ssrc: u32, sender: Option<SenderInfo>, block: Option<ReportBlock>, cname: &[u8]) -> usize {
+pub fn write_rtcp_report(
+    out: &mut [u8],
+    ssrc: u32,
+    sender: Option<SenderInfo>,
+    block: Option<ReportBlock>,
+    cname: &[u8],
+) -> usize {
     let count = block.is_some() as u8;
     let mut len = 8;
     out[0] = 0x80 | count;

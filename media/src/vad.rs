@@ -150,7 +150,11 @@ mod tests {
                 let mut f = [0i16; 320];
                 for s in f.iter_mut() {
                     let x = t as f32 / 16000.0;
-                    let voice = if loud { 6000.0 * (x * 220.0 * std::f32::consts::TAU).sin() * (1.0 + 0.3 * (x * 3.0).sin()) } else { 0.0 };
+                    let voice = if loud {
+                        6000.0 * (x * 220.0 * std::f32::consts::TAU).sin() * (1.0 + 0.3 * (x * 3.0).sin())
+                    } else {
+                        0.0
+                    };
                     *s = (voice + noise()) as i16;
                     t += 1;
                 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use voicera_media::metrics::Metrics;
-use voicera_media::sip_rtp::{self, Destination, OutboundRequest, PlaceCallError, Router, SipServiceConfig, TrunkConfig};
+use voicera_media::sip_rtp::{
+    self, Destination, OutboundRequest, PlaceCallError, Router, SipServiceConfig, TrunkConfig,
+};
 use voicera_sip::TransportKind;
 
 struct NoRoutes;
@@ -42,7 +44,18 @@ fn start_sipp_uas(port: u16, dir: &std::path::Path) -> std::process::Child {
     Command::new("timeout")
         .args(["60", "sipp", "-sf"])
         .arg(scenario)
-        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &free_port().to_string(), "-m", "1", "-nostdin", "-trace_err"])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-mp",
+            &free_port().to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+            "-trace_err",
+        ])
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -100,11 +113,14 @@ async fn wrong_password_is_reported_as_auth_failure() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let shutdown = CancellationToken::new();
     let handle = service(trunk(sipp_port, "wrong"), Arc::new(Metrics::default()), shutdown.clone()).await;
-    let request = OutboundRequest { trunk: "sipp".into(), to: "100".into(), from: Some("2000".into()), ring_timeout: None };
+    let request =
+        OutboundRequest { trunk: "sipp".into(), to: "100".into(), from: Some("2000".into()), ring_timeout: None };
     let result = tokio::time::timeout(Duration::from_secs(20), handle.place_call(request)).await.unwrap();
     assert_eq!(result, Err(PlaceCallError::Rejected { status: 403, reason: "Forbidden".into() }));
     let _ = tokio::task::spawn_blocking(move || sipp.wait_with_output()).await;
-    let unknown = handle.place_call(OutboundRequest { trunk: "nope".into(), to: "1".into(), from: None, ring_timeout: None }).await;
+    let unknown = handle
+        .place_call(OutboundRequest { trunk: "nope".into(), to: "1".into(), from: None, ring_timeout: None })
+        .await;
     assert_eq!(unknown, Err(PlaceCallError::UnknownTrunk("nope".into())));
     shutdown.cancel();
 }

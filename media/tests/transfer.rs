@@ -65,9 +65,6 @@ async fn refer_transfers_the_caller_then_hangs_up() {
     assert_eq!(out.status.code(), Some(0), "sipp: {}", String::from_utf8_lossy(&out.stderr));
     assert!(handle.calls().await.is_empty(), "we left the call after the transfer");
     assert!(metrics.render().contains("voicera_calls_total{result=\"completed\"} 1"));
-    assert_eq!(
-        handle.transfer("gone".into(), "+1".into()).await,
-        Err(TransferError::NoSuchCall("gone".into()))
-    );
+    assert_eq!(handle.transfer("gone".into(), "+1".into()).await, Err(TransferError::NoSuchCall("gone".into())));
     shutdown.cancel();
 }

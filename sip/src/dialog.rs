@@ -1,9 +1,9 @@
 //! Dialogs (RFC 3261 §12): the state two UAs share for one call: identifiers, CSeq counters, remote target and
 //! route set. Builds in-dialog requests and checks the ordering of incoming ones. Sans-IO.
 
+use crate::endpoint::Peer;
 use crate::header::{NameAddr, Via};
 use crate::message::{split_list, Headers, Method, Request, Response};
-use crate::endpoint::Peer;
 
 /// Call-ID plus the two tags.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

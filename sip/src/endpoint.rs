@@ -266,8 +266,7 @@ impl Endpoint {
     fn handle_ack(&mut self, request: Request, key: ServerKey, cseq: CSeq, peer: Peer, now: Instant) {
         // ACK for a non-2xx shares the INVITE's branch; it is absorbed by the transaction.
         if let Some(ServerEntry { tx: ServerTx::Invite(tx), .. }) = self.server.get_mut(&key) {
-            let completed_with_error = tx.is_answered()
-                && tx.last_sent().is_some_and(|b| !b.starts_with(b"SIP/2.0 2"));
+            let completed_with_error = tx.is_answered() && tx.last_sent().is_some_and(|b| !b.starts_with(b"SIP/2.0 2"));
             if completed_with_error {
                 tx.on_ack(now);
                 return;
@@ -398,12 +397,8 @@ impl Endpoint {
         if tx.is_final() {
             return None;
         }
-        let mut cancel = Request {
-            method: Method::Cancel,
-            uri: request.uri.clone(),
-            headers: Default::default(),
-            body: Vec::new(),
-        };
+        let mut cancel =
+            Request { method: Method::Cancel, uri: request.uri.clone(), headers: Default::default(), body: Vec::new() };
         for name in ["Via", "From", "To", "Call-ID", "Route", "Max-Forwards"] {
             for value in request.headers.get_all(name) {
                 cancel.headers.push(name, value);
@@ -425,7 +420,8 @@ impl Endpoint {
 
     fn send_stateless(&mut self, response: Response, via: &Via, peer: Peer) {
         let response = self.with_server_headers(response);
-        self.transmits.push_back(Transmit { peer: response_peer(via, peer), bytes: response.into_message().to_bytes() });
+        self.transmits
+            .push_back(Transmit { peer: response_peer(via, peer), bytes: response.into_message().to_bytes() });
     }
 
     fn with_server_headers(&self, mut response: Response) -> Response {
@@ -581,7 +577,8 @@ fn merge_id(request: &Request, cseq: &CSeq) -> Option<String> {
 
 /// The ACK a client INVITE transaction sends for a non-2xx final (RFC 3261 §17.1.1.3).
 fn ack_for_error(invite: &Request, response: &Response) -> Request {
-    let mut ack = Request { method: Method::Ack, uri: invite.uri.clone(), headers: Default::default(), body: Vec::new() };
+    let mut ack =
+        Request { method: Method::Ack, uri: invite.uri.clone(), headers: Default::default(), body: Vec::new() };
     if let Some(via) = invite.headers.get("Via") {
         ack.headers.push("Via", crate::message::split_list(via).first().copied().unwrap_or(via));
     }
@@ -666,7 +663,10 @@ mod tests {
         ep.handle_input(cancel.as_bytes(), peer(), t0);
         let sent = drain(&mut ep);
         assert!(String::from_utf8_lossy(&sent[0].bytes).starts_with("SIP/2.0 200"));
-        assert_eq!(ep.poll_event().map(|e| matches!(e, EndpointEvent::Cancelled { invite, .. } if invite == key)), Some(true));
+        assert_eq!(
+            ep.poll_event().map(|e| matches!(e, EndpointEvent::Cancelled { invite, .. } if invite == key)),
+            Some(true)
+        );
     }
 
     #[test]

@@ -575,10 +575,7 @@ mod tests {
     #[test]
     fn content_length_larger_than_body_is_rejected() {
         let text = INVITE.replace("Content-Length: 4", "Content-Length: 400");
-        assert_eq!(
-            Message::parse(text.as_bytes()),
-            Err(ParseError::BodyTruncated { declared: 400, available: 4 })
-        );
+        assert_eq!(Message::parse(text.as_bytes()), Err(ParseError::BodyTruncated { declared: 400, available: 4 }));
     }
 
     #[test]

@@ -91,11 +91,20 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 enum ServerInviteState {
     Proceeding,
     /// Final non-2xx sent; G retransmits it, H gives up waiting for the ACK.
-    Completed { g: Option<Backoff>, h: Instant },
+    Completed {
+        g: Option<Backoff>,
+        h: Instant,
+    },
     /// ACK received; I absorbs ACK retransmissions.
-    Confirmed { i: Instant },
+    Confirmed {
+        i: Instant,
+    },
     /// 2xx sent; retransmit it until ACKed, L ends the absorption of INVITE retransmissions.
-    Accepted { retransmit: Option<Backoff>, l: Instant, acked: bool },
+    Accepted {
+        retransmit: Option<Backoff>,
+        l: Instant,
+        acked: bool,
+    },
     Terminated,
 }
 
@@ -243,9 +252,7 @@ impl ServerNonInvite {
     /// A retransmitted request arrived: the response to resend, if any.
     pub fn on_request_retransmission(&self) -> Option<&[u8]> {
         match self.state {
-            ServerNonInviteState::Proceeding | ServerNonInviteState::Completed { .. } => {
-                self.last_response.as_deref()
-            }
+            ServerNonInviteState::Proceeding | ServerNonInviteState::Completed { .. } => self.last_response.as_deref(),
             _ => None,
         }
     }
@@ -302,12 +309,19 @@ impl Transaction for ServerNonInvite {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ClientInviteState {
-    Calling { a: Option<Backoff>, b: Instant },
+    Calling {
+        a: Option<Backoff>,
+        b: Instant,
+    },
     Proceeding,
     /// Non-2xx final received and ACKed; D absorbs its retransmissions.
-    Completed { d: Instant },
+    Completed {
+        d: Instant,
+    },
     /// 2xx received; M lets further 2xx (from forking) reach the TU.
-    Accepted { m: Instant },
+    Accepted {
+        m: Instant,
+    },
     Terminated,
 }
 
@@ -543,7 +557,10 @@ mod tests {
         let outcome = tx.on_response(486, t0 + Duration::from_secs(1));
         assert_eq!(outcome, ClientResponseOutcome { deliver: true, send_ack: true });
         // A retransmitted final is ACKed again but not delivered twice.
-        assert_eq!(tx.on_response(486, t0 + Duration::from_secs(2)), ClientResponseOutcome { deliver: false, send_ack: true });
+        assert_eq!(
+            tx.on_response(486, t0 + Duration::from_secs(2)),
+            ClientResponseOutcome { deliver: false, send_ack: true }
+        );
         assert_eq!(run_until(&mut tx, t0, Duration::from_secs(40)), vec![(33000, TimerOutcome::Terminated)]);
     }
 

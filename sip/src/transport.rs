@@ -85,9 +85,10 @@ impl SipTransport {
                 }
             }
             TransportKind::Tcp => {
-                let writer = transmit.peer.connection.and_then(|id| {
-                    self.connections.lock().ok().and_then(|c| c.get(&id).cloned())
-                });
+                let writer = transmit
+                    .peer
+                    .connection
+                    .and_then(|id| self.connections.lock().ok().and_then(|c| c.get(&id).cloned()));
                 match writer {
                     Some(writer) => {
                         if writer.try_send(transmit.bytes).is_err() {

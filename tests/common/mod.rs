@@ -190,7 +190,10 @@ pub fn assert_sipp_ok(server: &Server, out: &Output, what: &str) {
             .flatten()
             .filter(|e| e.path().is_dir())
             .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
-            .filter(|f| f.path().to_string_lossy().ends_with("_errors.log") || f.path().to_string_lossy().ends_with("_messages.log"))
+            .filter(|f| {
+                f.path().to_string_lossy().ends_with("_errors.log")
+                    || f.path().to_string_lossy().ends_with("_messages.log")
+            })
             .map(|f| format!("== {}\n{}", f.path().display(), std::fs::read_to_string(f.path()).unwrap_or_default()))
             .collect();
         panic!(

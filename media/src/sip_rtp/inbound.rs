@@ -20,11 +20,7 @@ use crate::stream::RtpStream;
 impl Service {
     pub(super) async fn handle_request(&mut self, key: ServerKey, request: Request, peer: Peer) {
         let now = std::time::Instant::now();
-        let in_dialog = request
-            .headers
-            .get("To")
-            .and_then(NameAddr::parse)
-            .is_some_and(|to| to.tag().is_some());
+        let in_dialog = request.headers.get("To").and_then(NameAddr::parse).is_some_and(|to| to.tag().is_some());
         if request.method != Method::Ack && request.max_forwards() == Some(0) && !in_dialog {
             return self.reject(&key, &request, 483, "Too Many Hops");
         }
@@ -168,10 +164,8 @@ impl Service {
         if self.trusted_sources.contains(&peer.addr.ip()) {
             return true;
         }
-        let now_secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
+        let now_secs =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
         let mut stale = false;
         if let Some(authorization) = request.headers.get("Authorization") {
             let verified = users
@@ -308,10 +302,10 @@ impl Service {
             response.headers.push("Require", "timer");
         }
         response.headers.push("Content-Type", "application/sdp");
-        response.body = answer_sdp(&call.plan, call.local_ip, call.rtp_port, call.session_id, call.session_version).to_bytes();
+        response.body =
+            answer_sdp(&call.plan, call.local_ip, call.rtp_port, call.session_id, call.session_version).to_bytes();
         self.endpoint.respond(&key, response, now);
     }
-
 }
 
 /// The first `Require` option tag we do not support.
@@ -350,4 +344,3 @@ fn dtmf_relay_digit(request: &Request) -> Option<char> {
         .unwrap_or(body.trim());
     signal.chars().next().filter(|c| crate::rtp::digit_to_event(*c).is_some())
 }
-

@@ -37,8 +37,8 @@ mod outbound;
 mod registrations;
 mod transfer;
 
-pub use outbound::{OutboundRequest, PlaceCallError};
 use outbound::OutboundCall;
+pub use outbound::{OutboundRequest, PlaceCallError};
 use registrations::TrunkRegistration;
 use transfer::PendingRefer;
 pub use transfer::TransferError;
@@ -178,7 +178,10 @@ impl SipServiceHandle {
     /// Transfers a call (REFER) to a SIP URI or a number; resolves once the peer accepted or refused.
     pub async fn transfer(&self, call: CallKey, target: String) -> Result<(), TransferError> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send(ServiceCommand::Transfer(call, target, tx)).await.map_err(|_| TransferError::ServiceStopped)?;
+        self.commands
+            .send(ServiceCommand::Transfer(call, target, tx))
+            .await
+            .map_err(|_| TransferError::ServiceStopped)?;
         rx.await.map_err(|_| TransferError::ServiceStopped)?
     }
 
@@ -462,7 +465,8 @@ impl Service {
                 }
             }
             EndpointEvent::Response { key, response } => {
-                if self.handle_outbound_response(&key, response.clone()) || self.handle_refer_response(&key, &response) {
+                if self.handle_outbound_response(&key, response.clone()) || self.handle_refer_response(&key, &response)
+                {
                     return;
                 }
                 if let Some(index) = self.registrations.iter().position(|r| r.pending.as_ref() == Some(&key)) {
@@ -554,7 +558,12 @@ impl Service {
 
     fn via(&self, transport: TransportKind, local_ip: IpAddr) -> Via {
         let host = local_ip.to_string();
-        let mut via = Via { transport: transport.via_token().into(), host, port: Some(self.local_addr.port()), params: Default::default() };
+        let mut via = Via {
+            transport: transport.via_token().into(),
+            host,
+            port: Some(self.local_addr.port()),
+            params: Default::default(),
+        };
         via.params.set("branch", Some(new_branch()));
         via.params.set("rport", None);
         via

@@ -106,7 +106,11 @@ impl Service {
             .map(|(h, _)| format_host(&h))
             .unwrap_or_else(|| trunk.registrar.clone());
         let from_user = request.from.clone().unwrap_or_else(|| {
-            if trunk.username.is_empty() { "voicera".to_string() } else { trunk.username.clone() }
+            if trunk.username.is_empty() {
+                "voicera".to_string()
+            } else {
+                trunk.username.clone()
+            }
         });
         let via = self.via(trunk.transport, local_ip);
         let mut headers = Headers::new();
@@ -305,7 +309,16 @@ impl Service {
         let key = dialog.id.to_string();
         self.calls.insert(
             key,
-            CallEntry { dialog, commands, local_ip, rtp_port, session_id, session_version: 1, plan, session_expires: None },
+            CallEntry {
+                dialog,
+                commands,
+                local_ip,
+                rtp_port,
+                session_id,
+                session_version: 1,
+                plan,
+                session_expires: None,
+            },
         );
     }
 }

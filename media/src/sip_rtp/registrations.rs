@@ -16,7 +16,6 @@ pub(super) struct TrunkRegistration {
     pub(super) target: Option<SocketAddr>,
 }
 
-
 impl Service {
     pub(super) fn report_registration(&mut self, index: usize) {
         let reg = &self.registrations[index];
@@ -82,5 +81,4 @@ impl Service {
             }
         }
     }
-
 }

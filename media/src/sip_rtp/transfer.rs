@@ -34,7 +34,12 @@ pub(super) struct PendingRefer {
 
 impl Service {
     /// Sends REFER for `call` to `target` (a SIP URI, or a number dialled through the caller's side).
-    pub(super) fn transfer(&mut self, call_key: CallKey, target: String, reply: oneshot::Sender<Result<(), TransferError>>) {
+    pub(super) fn transfer(
+        &mut self,
+        call_key: CallKey,
+        target: String,
+        reply: oneshot::Sender<Result<(), TransferError>>,
+    ) {
         let Some(call) = self.calls.get_mut(&call_key) else {
             let _ = reply.send(Err(TransferError::NoSuchCall(call_key)));
             return;

@@ -1,0 +1,313 @@
+//! The turn-taking core of the conversation engine, as a pure state machine: `transition(event)` returns the
+//! actions the call loop must carry out (start or cancel a response, flush outgoing audio). No I/O, no clock,
+//! no catch-all arm: every (phase, event) pair is decided here and tested.
+//!
+//! Phases: the greeting plays; the engine listens; the caller speaks; the caller paused and the engine awaits
+//! the final transcript; the engine thinks (LLM/TTS before first audio); the agent speaks. Barge-in follows the
+//! original: the caller interrupts the agent only when VAD hears speech *and* the transcript has at least
+//! `interruption_min_words` words (0: VAD alone), and never during the greeting when
+//! `ignore_user_speech_before_greeting` is set.
+
+/// Per-agent turn policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnPolicy {
+    pub ignore_user_speech_before_greeting: bool,
+    pub interruption_min_words: u32,
+}
+
+impl Default for TurnPolicy {
+    fn default() -> Self {
+        // The original's defaults.
+        Self { ignore_user_speech_before_greeting: true, interruption_min_words: 1 }
+    }
+}
+
+/// Where the conversation is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    Greeting,
+    Listening,
+    UserSpeaking,
+    /// VAD says the caller stopped; waiting for the STT final.
+    AwaitingTranscript,
+    /// A response is being generated; no agent audio yet.
+    Thinking,
+    AgentSpeaking,
+}
+
+/// Inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnEvent {
+    GreetingFinished,
+    SpeechStarted,
+    SpeechStopped,
+    /// An interim transcript of the current utterance.
+    Partial(String),
+    /// The final transcript of an utterance (may arrive before or after `SpeechStopped`).
+    Final(String),
+    AgentAudioStarted,
+    /// Everything queued for the current response has been played.
+    AgentAudioFinished,
+}
+
+/// Outputs, carried out by the call loop in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnAction {
+    /// Generate a response to this user text (turn `turn`).
+    Respond { turn: u64, text: String },
+    /// Stop generating: drop LLM/TTS work of the current turn.
+    CancelResponse,
+    /// Drop queued agent audio (RTP flush, provider `clearAudio`).
+    FlushAudio,
+    /// The agent was interrupted; the transcript must keep only what was played.
+    MarkInterrupted,
+}
+
+/// The state machine.
+#[derive(Debug, Clone)]
+pub struct TurnMachine {
+    policy: TurnPolicy,
+    phase: Phase,
+    /// VAD currently hears the caller.
+    caller_audible: bool,
+    /// Final transcript text gathered for the current user turn.
+    pending_text: String,
+    turn: u64,
+}
+
+fn word_count(text: &str) -> u32 {
+    text.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).count() as u32
+}
+
+impl TurnMachine {
+    /// Starts in `Greeting` when the agent has a greeting, else `Listening`.
+    pub fn new(policy: TurnPolicy, has_greeting: bool) -> Self {
+        let phase = if has_greeting { Phase::Greeting } else { Phase::Listening };
+        Self { policy, phase, caller_audible: false, pending_text: String::new(), turn: 0 }
+    }
+
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    pub fn transition(&mut self, event: TurnEvent) -> Vec<TurnAction> {
+        use Phase::*;
+        use TurnEvent::*;
+        match &event {
+            SpeechStarted => self.caller_audible = true,
+            SpeechStopped => self.caller_audible = false,
+            _ => {}
+        }
+        match (self.phase.clone(), event) {
+            // Greeting: the caller is heard only if the policy allows barging into the greeting.
+            (Greeting, GreetingFinished | AgentAudioFinished) => self.to(Listening),
+            (Greeting, SpeechStarted | Partial(_)) if self.policy.ignore_user_speech_before_greeting => vec![],
+            (Greeting, SpeechStarted) => self.maybe_interrupt(""),
+            (Greeting, Partial(text)) => self.maybe_interrupt(&text),
+            (Greeting, Final(_)) if self.policy.ignore_user_speech_before_greeting => vec![],
+            (Greeting, Final(text)) => {
+                let mut actions = self.maybe_interrupt(&text);
+                self.pending_text = text;
+                actions.extend(self.end_of_turn_if_ready());
+                actions
+            }
+            (Greeting, SpeechStopped | AgentAudioStarted) => vec![],
+
+            (Listening, SpeechStarted) => self.to(UserSpeaking),
+            (Listening, Partial(_)) => self.to(UserSpeaking),
+            (Listening, Final(text)) => {
+                // A final without VAD (e.g. DTMF turned into text, or VAD missed a quiet utterance).
+                self.pending_text = text;
+                self.respond()
+            }
+            (Listening, SpeechStopped | GreetingFinished | AgentAudioStarted | AgentAudioFinished) => vec![],
+
+            (UserSpeaking, SpeechStopped) => {
+                self.phase = AwaitingTranscript;
+                self.end_of_turn_if_ready()
+            }
+            (UserSpeaking, Final(text)) => {
+                self.append(&text);
+                vec![]
+            }
+            (UserSpeaking, SpeechStarted | Partial(_) | GreetingFinished | AgentAudioStarted | AgentAudioFinished) => {
+                vec![]
+            }
+
+            (AwaitingTranscript, Final(text)) => {
+                self.append(&text);
+                self.end_of_turn_if_ready()
+            }
+            (AwaitingTranscript, SpeechStarted) => self.to(UserSpeaking),
+            (
+                AwaitingTranscript,
+                Partial(_) | SpeechStopped | GreetingFinished | AgentAudioStarted | AgentAudioFinished,
+            ) => vec![],
+
+            // The caller resumed before any agent audio: drop the response and keep listening to one turn.
+            (Thinking, SpeechStarted) => {
+                self.phase = UserSpeaking;
+                vec![TurnAction::CancelResponse]
+            }
+            (Thinking, AgentAudioStarted) => self.to(AgentSpeaking),
+            (Thinking, AgentAudioFinished) => self.to(Listening),
+            (Thinking, Final(text)) => {
+                // More words arrived for the turn being answered: answer the whole utterance instead.
+                self.append(&text);
+                let mut actions = vec![TurnAction::CancelResponse];
+                actions.extend(self.respond());
+                actions
+            }
+            (Thinking, Partial(_) | SpeechStopped | GreetingFinished) => vec![],
+
+            (AgentSpeaking, SpeechStarted) => self.maybe_interrupt(""),
+            (AgentSpeaking, Partial(text)) => self.maybe_interrupt(&text),
+            (AgentSpeaking, Final(text)) => {
+                let mut actions = self.maybe_interrupt(&text);
+                if self.phase != AgentSpeaking {
+                    self.pending_text = text;
+                    actions.extend(self.end_of_turn_if_ready());
+                }
+                actions
+            }
+            (AgentSpeaking, AgentAudioFinished) => self.to(Listening),
+            (AgentSpeaking, SpeechStopped | GreetingFinished | AgentAudioStarted) => vec![],
+        }
+    }
+
+    fn to(&mut self, phase: Phase) -> Vec<TurnAction> {
+        self.phase = phase;
+        vec![]
+    }
+
+    fn append(&mut self, text: &str) {
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        if !self.pending_text.is_empty() {
+            self.pending_text.push(' ');
+        }
+        self.pending_text.push_str(text);
+    }
+
+    /// Barge-in check while the agent talks: VAD must hear the caller and the transcript must carry enough words.
+    fn maybe_interrupt(&mut self, transcript: &str) -> Vec<TurnAction> {
+        let enough_words = word_count(transcript) >= self.policy.interruption_min_words;
+        if !(self.caller_audible && enough_words) {
+            return vec![];
+        }
+        self.phase = Phase::UserSpeaking;
+        vec![TurnAction::FlushAudio, TurnAction::CancelResponse, TurnAction::MarkInterrupted]
+    }
+
+    /// After VAD stop: answer if a final transcript is in; an empty one means there was nothing to answer.
+    fn end_of_turn_if_ready(&mut self) -> Vec<TurnAction> {
+        if self.phase != Phase::AwaitingTranscript && self.caller_audible {
+            return vec![];
+        }
+        if self.pending_text.trim().is_empty() {
+            return vec![];
+        }
+        self.respond()
+    }
+
+    fn respond(&mut self) -> Vec<TurnAction> {
+        let text = std::mem::take(&mut self.pending_text);
+        if text.trim().is_empty() {
+            self.phase = Phase::Listening;
+            return vec![];
+        }
+        self.turn += 1;
+        self.phase = Phase::Thinking;
+        vec![TurnAction::Respond { turn: self.turn, text }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TurnAction::*;
+    use super::TurnEvent::*;
+    use super::*;
+
+    fn run(machine: &mut TurnMachine, events: Vec<TurnEvent>) -> Vec<TurnAction> {
+        events.into_iter().flat_map(|e| machine.transition(e)).collect()
+    }
+
+    #[test]
+    fn a_plain_turn_answers_after_speech_stops_and_the_final_arrives() {
+        let mut m = TurnMachine::new(TurnPolicy::default(), true);
+        let actions = run(&mut m, vec![GreetingFinished, SpeechStarted, Partial("what".into()), SpeechStopped]);
+        assert!(actions.is_empty(), "no answer before the final transcript");
+        assert_eq!(m.phase(), &Phase::AwaitingTranscript);
+        let actions = run(&mut m, vec![Final("what time is it".into())]);
+        assert_eq!(actions, vec![Respond { turn: 1, text: "what time is it".into() }]);
+        run(&mut m, vec![AgentAudioStarted]);
+        assert_eq!(m.phase(), &Phase::AgentSpeaking);
+        run(&mut m, vec![AgentAudioFinished]);
+        assert_eq!(m.phase(), &Phase::Listening);
+    }
+
+    #[test]
+    fn a_final_that_arrives_before_vad_stop_is_answered_at_the_stop() {
+        let mut m = TurnMachine::new(TurnPolicy::default(), false);
+        let actions = run(&mut m, vec![SpeechStarted, Final("hello".into()), Final("there".into()), SpeechStopped]);
+        assert_eq!(actions, vec![Respond { turn: 1, text: "hello there".into() }]);
+    }
+
+    #[test]
+    fn greeting_guard_ignores_the_caller_until_the_greeting_ends() {
+        let mut m = TurnMachine::new(TurnPolicy::default(), true);
+        let actions = run(&mut m, vec![SpeechStarted, Partial("hello hello".into()), Final("hello hello".into())]);
+        assert!(actions.is_empty());
+        assert_eq!(m.phase(), &Phase::Greeting);
+    }
+
+    #[test]
+    fn without_the_guard_the_greeting_can_be_interrupted() {
+        let policy = TurnPolicy { ignore_user_speech_before_greeting: false, interruption_min_words: 1 };
+        let mut m = TurnMachine::new(policy, true);
+        let actions = run(&mut m, vec![SpeechStarted, Partial("wait".into())]);
+        assert_eq!(actions, vec![FlushAudio, CancelResponse, MarkInterrupted]);
+        assert_eq!(m.phase(), &Phase::UserSpeaking);
+    }
+
+    #[test]
+    fn barge_in_needs_vad_and_enough_words() {
+        let policy = TurnPolicy { ignore_user_speech_before_greeting: true, interruption_min_words: 2 };
+        let mut m = TurnMachine::new(policy, false);
+        run(&mut m, vec![SpeechStarted, SpeechStopped, Final("hi".into()), AgentAudioStarted]);
+        assert_eq!(m.phase(), &Phase::AgentSpeaking);
+        // The agent's own echo transcribed without the caller audible: no interruption.
+        assert!(run(&mut m, vec![Partial("sure it is".into())]).is_empty());
+        // Caller audible but one word (a cough, "uh"): still no interruption.
+        assert!(run(&mut m, vec![SpeechStarted, Partial("uh".into())]).is_empty());
+        assert_eq!(run(&mut m, vec![Partial("no stop".into())]), vec![FlushAudio, CancelResponse, MarkInterrupted]);
+        let actions = run(&mut m, vec![SpeechStopped, Final("no stop please".into())]);
+        assert_eq!(actions, vec![Respond { turn: 2, text: "no stop please".into() }]);
+    }
+
+    #[test]
+    fn zero_min_words_interrupts_on_vad_alone() {
+        let policy = TurnPolicy { ignore_user_speech_before_greeting: true, interruption_min_words: 0 };
+        let mut m = TurnMachine::new(policy, false);
+        run(&mut m, vec![Final("hi".into()), AgentAudioStarted]);
+        assert_eq!(run(&mut m, vec![SpeechStarted]), vec![FlushAudio, CancelResponse, MarkInterrupted]);
+    }
+
+    #[test]
+    fn resuming_before_the_answer_cancels_it_and_merges_the_turn() {
+        let mut m = TurnMachine::new(TurnPolicy::default(), false);
+        let actions = run(&mut m, vec![SpeechStarted, SpeechStopped, Final("I want to book".into())]);
+        assert_eq!(actions, vec![Respond { turn: 1, text: "I want to book".into() }]);
+        assert_eq!(run(&mut m, vec![SpeechStarted]), vec![CancelResponse]);
+        let actions = run(&mut m, vec![SpeechStopped, Final("a table for two".into())]);
+        assert_eq!(actions, vec![Respond { turn: 2, text: "a table for two".into() }]);
+    }
+
+    #[test]
+    fn an_empty_final_is_not_answered() {
+        let mut m = TurnMachine::new(TurnPolicy::default(), false);
+        assert!(run(&mut m, vec![SpeechStarted, SpeechStopped, Final("  ".into())]).is_empty());
+    }
+}
