@@ -2,4 +2,5 @@
 //! per-call loop that drives it with VAD, STT, LLM and TTS events joins it next, following the design: one
 //! task per call, one `select!`, time from a clock, actions executed by the loop.
 
+pub mod engine;
 pub mod turn;

@@ -1,0 +1,163 @@
+//! Instant stand-in models, exactly as interfaces.md specifies them for the built-in `bench` agent: the STT
+//! hears `what time is it` at every end of speech (and, so that barge-in with `interruption_min_words` can be
+//! exercised, reports the partial `what time` once it has received 200 ms of voiced audio); the LLM streams a fixed reply word by word with no delay;
+//! the TTS speaks a 440 Hz tone, 60 ms per word, in 40 ms chunks. They cost nothing, so a load test measures
+//! the server (and peers can run the same stand-ins for a fair comparison).
+
+use crate::{
+    ChatMessage, LanguageModel, LlmEvent, LlmStream, SpeechToText, SttStream, TextToSpeech, Transcript, TtsStream,
+};
+
+/// The bench STT's transcript.
+pub const BENCH_TRANSCRIPT: &str = "what time is it";
+/// The bench LLM's reply.
+pub const BENCH_REPLY: &str = "Sure, it is about three in the afternoon here. Anything else today?";
+/// The bench agent's greeting.
+pub const BENCH_GREETING: &str = "Hello, how can I help you?";
+
+/// STT stand-in.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FixedStt;
+
+struct FixedSttStream {
+    pending: Option<Transcript>,
+    /// Voiced audio heard since the last end of speech, in samples.
+    voiced: usize,
+    partial_sent: bool,
+}
+
+/// Voiced audio (16 kHz samples) after which the partial is reported: 200 ms.
+const PARTIAL_AFTER: usize = 3200;
+/// RMS above which a chunk counts as voiced (about −40 dBFS).
+const VOICED_RMS: f64 = 330.0;
+
+impl SttStream for FixedSttStream {
+    fn push_audio(&mut self, pcm: &[i16]) {
+        if pcm.is_empty() {
+            return;
+        }
+        let rms = (pcm.iter().map(|s| (*s as f64).powi(2)).sum::<f64>() / pcm.len() as f64).sqrt();
+        if rms >= VOICED_RMS {
+            self.voiced += pcm.len();
+        }
+        if self.voiced >= PARTIAL_AFTER && !self.partial_sent {
+            self.partial_sent = true;
+            self.pending = Some(Transcript::Partial("what time".to_string()));
+        }
+    }
+
+    fn end_of_speech(&mut self) {
+        self.pending = Some(Transcript::Final(BENCH_TRANSCRIPT.to_string()));
+        self.voiced = 0;
+        self.partial_sent = false;
+    }
+
+    fn poll_transcript(&mut self) -> Option<Transcript> {
+        self.pending.take()
+    }
+}
+
+impl SpeechToText for FixedStt {
+    fn stream(&self, _language: &str) -> Box<dyn SttStream> {
+        Box::new(FixedSttStream { pending: None, voiced: 0, partial_sent: false })
+    }
+}
+
+/// LLM stand-in.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FixedLlm;
+
+struct WordStream {
+    words: std::vec::IntoIter<String>,
+    done: bool,
+}
+
+impl LlmStream for WordStream {
+    fn poll_event(&mut self) -> Option<LlmEvent> {
+        if let Some(word) = self.words.next() {
+            return Some(LlmEvent::Token(word));
+        }
+        (!std::mem::replace(&mut self.done, true)).then_some(LlmEvent::Done)
+    }
+}
+
+impl LanguageModel for FixedLlm {
+    fn reply(&self, _history: &[ChatMessage]) -> Box<dyn LlmStream> {
+        let words: Vec<String> = BENCH_REPLY
+            .split(' ')
+            .enumerate()
+            .map(|(i, w)| if i == 0 { w.to_string() } else { format!(" {w}") })
+            .collect();
+        Box::new(WordStream { words: words.into_iter(), done: false })
+    }
+}
+
+/// TTS stand-in: a 440 Hz tone.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ToneTts;
+
+/// Tone sample rate.
+pub const TONE_RATE: u32 = 16000;
+const MS_PER_WORD: usize = 60;
+const CHUNK_MS: usize = 40;
+
+struct ToneStream {
+    remaining: usize,
+    phase: usize,
+}
+
+impl TtsStream for ToneStream {
+    fn sample_rate(&self) -> u32 {
+        TONE_RATE
+    }
+
+    fn poll_audio(&mut self, out: &mut Vec<i16>) -> bool {
+        let n = self.remaining.min(TONE_RATE as usize * CHUNK_MS / 1000);
+        for _ in 0..n {
+            let t = self.phase as f32 / TONE_RATE as f32;
+            out.push(((t * 440.0 * std::f32::consts::TAU).sin() * 8000.0) as i16);
+            self.phase += 1;
+        }
+        self.remaining -= n;
+        self.remaining > 0
+    }
+}
+
+impl TextToSpeech for ToneTts {
+    fn speak(&self, text: &str) -> Box<dyn TtsStream> {
+        let words = text.split_whitespace().count().max(1);
+        Box::new(ToneStream { remaining: words * MS_PER_WORD * TONE_RATE as usize / 1000, phase: 0 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stand_ins_behave_as_specified() {
+        let mut stt = FixedStt.stream("en");
+        stt.push_audio(&[10i16; 3200]);
+        assert_eq!(stt.poll_transcript(), None, "silence is not speech");
+        stt.push_audio(&[2000i16; 3200]);
+        assert_eq!(stt.poll_transcript(), Some(Transcript::Partial("what time".into())));
+        stt.end_of_speech();
+        assert_eq!(stt.poll_transcript(), Some(Transcript::Final(BENCH_TRANSCRIPT.into())));
+
+        let mut llm = FixedLlm.reply(&[]);
+        let mut text = String::new();
+        while let Some(LlmEvent::Token(t)) = llm.poll_event() {
+            text.push_str(&t);
+        }
+        assert_eq!(text, BENCH_REPLY);
+
+        let mut tts = ToneTts.speak("one two three");
+        let mut audio = Vec::new();
+        let mut chunks = 0;
+        while tts.poll_audio(&mut audio) {
+            chunks += 1;
+        }
+        assert_eq!(audio.len(), 3 * 60 * 16); // 180 ms at 16 kHz
+        assert_eq!(chunks + 1, 5); // 40+40+40+40+20 ms
+    }
+}
