@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 use voicera_api::{Check, NodeStatus};
+use voicera_media::conversation::engine::Agent;
 use voicera_media::metrics::Metrics;
 use voicera_media::sip_rtp::{self, Destination, Router, SipServiceConfig, SipServiceHandle};
 use voicera_sip::transaction::TimerConfig;
@@ -48,13 +49,20 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-/// Routes Request-URI users. Until agents exist (conversation engine), only the built-in `echo` service
-/// resolves; everything else is 404.
-struct BuiltinRouter;
+/// Routes Request-URI users to the built-in services: `echo` and the `bench` agent (interfaces.md).
+/// Configured agents and attached numbers join with the agent directory (conversation engine work);
+/// everything else is 404.
+struct BuiltinRouter {
+    bench: Arc<Agent>,
+}
 
 impl Router for BuiltinRouter {
     fn route(&self, user: &str) -> Option<Destination> {
-        (user == "echo").then_some(Destination::Echo)
+        match user {
+            "echo" => Some(Destination::Echo),
+            "bench" => Some(Destination::Agent(self.bench.clone())),
+            _ => None,
+        }
     }
 }
 
@@ -105,9 +113,14 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         sip_config.timers = TimerConfig { t1: config.t1, ..TimerConfig::default() };
         sip_config.trunks = config.trunks.clone();
         sip_config.auth = config.inbound_auth.clone();
-        let handle = sip_rtp::start(sip_config, Arc::new(BuiltinRouter), metrics.clone(), shutdown.clone())
-            .await
-            .context("cannot start SIP")?;
+        let handle = sip_rtp::start(
+            sip_config,
+            Arc::new(BuiltinRouter { bench: Arc::new(Agent::bench()) }),
+            metrics.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .context("cannot start SIP")?;
         tracing::info!(sip = %handle.local_addr, rtp_ports = ?config.rtp_ports, "SIP listening on UDP and TCP");
         Some(handle)
     } else {

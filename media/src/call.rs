@@ -11,6 +11,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{interval, interval_at, Instant, MissedTickBehavior};
 
+use crate::conversation::engine::{Conversation, ConversationNote};
 use crate::metrics::Metrics;
 use crate::negotiate::MediaPlan;
 use crate::ports::PortLease;
@@ -20,10 +21,11 @@ use crate::stream::{ntp_now, RtpStream, StreamEvent, RTCP_INTERVAL};
 pub type CallKey = String;
 
 /// What runs on the call's audio.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallService {
     /// Caller audio looped back through the full decode → jitter → 16 kHz → encode → paced egress path.
     Echo,
+    /// An AI agent's conversation.
+    Agent(Box<Conversation>),
 }
 
 /// Commands from signalling to a call.
@@ -103,7 +105,10 @@ async fn run_call(
     mut commands: mpsc::Receiver<CallCommand>,
     notices: mpsc::Sender<CallNotice>,
 ) -> EndReason {
-    let CallSetup { key, service, mut stream, rtp, rtcp, lease, metrics, rtp_timeout } = setup;
+    let CallSetup { key, mut service, mut stream, rtp, rtcp, lease, metrics, rtp_timeout } = setup;
+    if let CallService::Agent(conversation) = &mut service {
+        conversation.start();
+    }
     let _lease = lease;
     let ptime = Duration::from_millis(stream.plan().ptime.max(10) as u64);
     // Every call ticks on the same 20 ms grid, so the runtime wakes once per grid point for all calls instead
@@ -164,10 +169,13 @@ async fn run_call(
                     }
                 }
                 let (frame, len) = stream.tick(&mut packet);
-                match service {
-                    CallService::Echo => {
-                        let frame = *frame;
-                        stream.queue_audio(&frame);
+                let frame = *frame;
+                match &mut service {
+                    CallService::Echo => stream.queue_audio(&frame),
+                    CallService::Agent(conversation) => {
+                        for note in conversation.on_frame(&frame, &mut stream) {
+                            log_note(&note);
+                        }
                     }
                 }
                 if len > 0 {
@@ -189,6 +197,22 @@ async fn run_call(
     metrics.add(&stream.take_counters());
     tracing::info!(?reason, "media ended");
     reason
+}
+
+fn log_note(note: &ConversationNote) {
+    match note {
+        ConversationNote::UserSaid { turn, text } => tracing::info!(turn, %text, "caller said"),
+        ConversationNote::AgentStarted { turn, ticks_since_end_of_speech } => {
+            let ms = ticks_since_end_of_speech * 20;
+            tracing::info!(turn, end_of_speech_to_audio_ms = ms, "agent speaking")
+        }
+        ConversationNote::AgentSaid { turn, text, interrupted } => {
+            tracing::info!(turn, %text, interrupted, "agent said")
+        }
+        ConversationNote::BargeIn { dropped_samples } => {
+            tracing::info!(dropped_ms = dropped_samples / 16, "caller barged in: agent audio flushed")
+        }
+    }
 }
 
 /// The next instant on a process-wide grid of `ptime` steps.

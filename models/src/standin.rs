@@ -1,6 +1,7 @@
 //! Instant stand-in models, exactly as interfaces.md specifies them for the built-in `bench` agent: the STT
 //! hears `what time is it` at every end of speech (and, so that barge-in with `interruption_min_words` can be
-//! exercised, reports the partial `what time` once it has received 200 ms of voiced audio); the LLM streams a fixed reply word by word with no delay;
+//! exercised, reports growing partials — `what`, `what time`, … — for every 100 ms of voiced audio, as a streaming
+//! recogniser would); the LLM streams a fixed reply word by word with no delay;
 //! the TTS speaks a 440 Hz tone, 60 ms per word, in 40 ms chunks. They cost nothing, so a load test measures
 //! the server (and peers can run the same stand-ins for a fair comparison).
 
@@ -23,11 +24,12 @@ struct FixedSttStream {
     pending: Option<Transcript>,
     /// Voiced audio heard since the last end of speech, in samples.
     voiced: usize,
-    partial_sent: bool,
+    /// Words of the transcript already reported as partials.
+    words_reported: usize,
 }
 
-/// Voiced audio (16 kHz samples) after which the partial is reported: 200 ms.
-const PARTIAL_AFTER: usize = 3200;
+/// Voiced audio (16 kHz samples) per reported word: 100 ms.
+const PARTIAL_AFTER: usize = 1600;
 /// RMS above which a chunk counts as voiced (about −40 dBFS).
 const VOICED_RMS: f64 = 330.0;
 
@@ -40,16 +42,18 @@ impl SttStream for FixedSttStream {
         if rms >= VOICED_RMS {
             self.voiced += pcm.len();
         }
-        if self.voiced >= PARTIAL_AFTER && !self.partial_sent {
-            self.partial_sent = true;
-            self.pending = Some(Transcript::Partial("what time".to_string()));
+        let words: Vec<&str> = BENCH_TRANSCRIPT.split(' ').collect();
+        let due = (self.voiced / PARTIAL_AFTER).min(words.len());
+        if due > self.words_reported {
+            self.words_reported = due;
+            self.pending = Some(Transcript::Partial(words[..due].join(" ")));
         }
     }
 
     fn end_of_speech(&mut self) {
         self.pending = Some(Transcript::Final(BENCH_TRANSCRIPT.to_string()));
         self.voiced = 0;
-        self.partial_sent = false;
+        self.words_reported = 0;
     }
 
     fn poll_transcript(&mut self) -> Option<Transcript> {
@@ -59,7 +63,7 @@ impl SttStream for FixedSttStream {
 
 impl SpeechToText for FixedStt {
     fn stream(&self, _language: &str) -> Box<dyn SttStream> {
-        Box::new(FixedSttStream { pending: None, voiced: 0, partial_sent: false })
+        Box::new(FixedSttStream { pending: None, voiced: 0, words_reported: 0 })
     }
 }
 
@@ -139,7 +143,9 @@ mod tests {
         let mut stt = FixedStt.stream("en");
         stt.push_audio(&[10i16; 3200]);
         assert_eq!(stt.poll_transcript(), None, "silence is not speech");
-        stt.push_audio(&[2000i16; 3200]);
+        stt.push_audio(&[2000i16; 1600]);
+        assert_eq!(stt.poll_transcript(), Some(Transcript::Partial("what".into())));
+        stt.push_audio(&[2000i16; 1600]);
         assert_eq!(stt.poll_transcript(), Some(Transcript::Partial("what time".into())));
         stt.end_of_speech();
         assert_eq!(stt.poll_transcript(), Some(Transcript::Final(BENCH_TRANSCRIPT.into())));

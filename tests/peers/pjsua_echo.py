@@ -9,11 +9,9 @@ import argparse
 import os
 import subprocess
 import sys
-import time
-
-import pjsua2 as pj
 
 from echo_check import compare
+from softphone import call_and_record
 
 
 def make_speech(path_8k):
@@ -21,31 +19,6 @@ def make_speech(path_8k):
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", raw,
                     "Hello, this is the voice era echo test. One two three four five."], check=True)
     subprocess.run(["sox", raw, "-r", "8000", "-c", "1", "-b", "16", path_8k, "pad", "0.3", "1.5"], check=True)
-
-
-class Call(pj.Call):
-    def __init__(self, acc, play_path, record_path):
-        super().__init__(acc)
-        self.play_path, self.record_path = play_path, record_path
-        self.player = self.recorder = None
-        self.confirmed = self.disconnected = False
-        self.confirmed_at = None
-
-    def onCallState(self, prm):
-        info = self.getInfo()
-        if info.state == pj.PJSIP_INV_STATE_CONFIRMED and not self.confirmed:
-            self.confirmed = True
-            self.confirmed_at = time.time()
-            media = self.getAudioMedia(-1)
-            self.recorder = pj.AudioMediaRecorder()
-            self.recorder.createRecorder(self.record_path)
-            media.startTransmit(self.recorder)
-            self.player = pj.AudioMediaPlayer()
-            self.player.createPlayer(self.play_path, pj.PJMEDIA_FILE_NO_LOOP)
-            self.player.startTransmit(media)
-        elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self.disconnected = True
-            self.last_status = info.lastStatusCode
 
 
 def main():
@@ -60,50 +33,9 @@ def main():
     record = os.path.join(args.workdir, "echo-%s.wav" % args.codec.replace("/", "-"))
     make_speech(play)
 
-    ep = pj.Endpoint()
-    ep.libCreate()
-    cfg = pj.EpConfig()
-    cfg.uaConfig.threadCnt = 0
-    cfg.uaConfig.mainThreadOnly = True
-    cfg.logConfig.level = 1
-    cfg.logConfig.consoleLevel = 1
-    ep.libInit(cfg)
-    tcfg = pj.TransportConfig()
-    tcfg.port = 0
-    tcfg.boundAddress = "127.0.0.1"
-    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-    ep.libStart()
-    ep.audDevManager().setNullDev()
-    for codec in ep.codecEnum2():
-        ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith(args.codec) else 0)
-
-    acc = pj.Account()
-    acfg = pj.AccountConfig()
-    acfg.idUri = "sip:pjsua@127.0.0.1"
-    acc.create(acfg)
-    call = Call(acc, play, record)
-    call.makeCall(args.uri, pj.CallOpParam(True))
-    deadline = time.time() + args.seconds + 10
-    while time.time() < deadline:
-        ep.libHandleEvents(20)
-        if call.disconnected:
-            break
-        if call.confirmed and time.time() - call.confirmed_at > args.seconds:
-            call.hangup(pj.CallOpParam(True))
-            for _ in range(100):
-                ep.libHandleEvents(20)
-                if call.disconnected:
-                    break
-            break
-    confirmed = call.confirmed
-    call.player = call.recorder = None
-    del call
-    acc.shutdown()
-    ep.libDestroy()
-    if not confirmed:
+    if not call_and_record(args.uri, play, record, args.seconds, args.codec):
         print("FAIL: call was never confirmed")
         return 1
-
     # pjsua's own jitter buffer and bridge add ~100-200 ms; the server's budget is 300 ms on top.
     return compare(play, record, args.codec, max_round_trip_ms=600)
 

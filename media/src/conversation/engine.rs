@@ -403,7 +403,7 @@ mod tests {
         // Barge in at tick 110, while the 720 ms reply (ticks ~100–136) plays.
         let notes = run(&mut conv, &mut speaker, 110..200, |t| (110..150).contains(&t));
         let barge = notes.iter().find_map(|(t, n)| matches!(n, ConversationNote::BargeIn { .. }).then_some(*t));
-        // VAD needs 0.1 s (+ volume smoothing) and the partial 0.2 s of voice: flushed within 300 ms.
+        // VAD needs 0.1 s (+ volume smoothing) and the partial 0.1 s of voice: flushed within 300 ms.
         assert!(barge.is_some_and(|t| t <= 125), "{notes:?}");
         assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::AgentSaid { interrupted: true, .. })));
         assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { turn: 2, .. })), "{notes:?}");

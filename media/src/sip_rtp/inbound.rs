@@ -13,6 +13,7 @@ use voicera_sip::{Method, Peer, Request, Response, ServerKey};
 
 use super::{Destination, InboundAuth, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
 use crate::call::{CallCommand, CallKey, CallService, CallSetup};
+use crate::conversation::engine::Conversation;
 use crate::metrics::CallResult;
 use crate::negotiate::{answer_sdp, negotiate};
 use crate::stream::RtpStream;
@@ -132,6 +133,10 @@ impl Service {
         let local_tag = random_token();
         let service = match destination {
             Destination::Echo => CallService::Echo,
+            Destination::Agent(agent) => {
+                tracing::info!(agent = %agent.id, "routing to agent");
+                CallService::Agent(Box::new(Conversation::new(agent)))
+            }
         };
         let setup = CallSetup {
             key: String::new(),

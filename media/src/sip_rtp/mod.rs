@@ -27,6 +27,7 @@ use voicera_sip::{ClientKey, Endpoint, EndpointEvent, Method, Peer, Request, Res
 
 use crate::call::{spawn_call, CallCommand, CallKey, CallNotice, CallSetup, EndReason};
 use crate::codec::CodecKind;
+use crate::conversation::engine::Agent;
 use crate::jitter::JitterConfig;
 use crate::metrics::{CallResult, Metrics};
 use crate::negotiate::MediaPlan;
@@ -56,10 +57,12 @@ const NONCE_LIFETIME_SECS: u64 = 300;
 const BYE_GRACE: Duration = Duration::from_secs(2);
 
 /// Where a Request-URI user leads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Destination {
     /// The built-in echo service.
     Echo,
+    /// An agent's conversation.
+    Agent(Arc<Agent>),
 }
 
 /// Maps a Request-URI user (agent id, number, service name) to a destination.
