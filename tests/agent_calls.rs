@@ -32,4 +32,6 @@ fn bench_agent_greets_replies_and_yields_to_barge_in() {
     let log = server.log();
     assert!(log.contains("caller said turn=1 text=what time is it"), "{log}");
     assert!(log.contains("caller barged in"), "{log}");
+    assert!(server.metric("voicera_barge_ins_total") >= 1.0);
+    assert!(server.metric("voicera_turn_latency_seconds_count") >= 1.0);
 }

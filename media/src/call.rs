@@ -174,6 +174,13 @@ async fn run_call(
                     CallService::Echo => stream.queue_audio(&frame),
                     CallService::Agent(conversation) => {
                         for note in conversation.on_frame(&frame, &mut stream) {
+                            match note {
+                                ConversationNote::AgentStarted { ticks_since_end_of_speech, .. } => {
+                                    metrics.observe_turn_latency(ticks_since_end_of_speech * 20)
+                                }
+                                ConversationNote::BargeIn { .. } => metrics.barge_in(),
+                                _ => {}
+                            }
                             log_note(&note);
                         }
                     }

@@ -39,9 +39,16 @@ pub struct MediaCounters {
     pub dtmf_events: u64,
 }
 
+/// Upper bounds (seconds) of the turn-latency histogram buckets.
+const TURN_LATENCY_BUCKETS: [f64; 11] = [0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0];
+
 /// Process-wide counters.
 #[derive(Default)]
 pub struct Metrics {
+    /// End of speech → first agent audio, cumulative bucket counts (last = +Inf) and sum in ms.
+    turn_latency_buckets: [AtomicU64; 12],
+    turn_latency_sum_ms: AtomicU64,
+    barge_ins: AtomicU64,
     calls_active: AtomicI64,
     calls_total: [AtomicU64; 4],
     rtp_packets_in: AtomicU64,
@@ -82,6 +89,22 @@ impl Metrics {
     /// Counts a DTMF digit received by SIP INFO (RFC 4733 digits come through [`Metrics::add`]).
     pub fn dtmf_received(&self) {
         self.dtmf_events.fetch_add(1, Relaxed);
+    }
+
+    /// A turn's end-of-speech → first-agent-audio latency.
+    pub fn observe_turn_latency(&self, ms: u64) {
+        let secs = ms as f64 / 1000.0;
+        for (i, bound) in TURN_LATENCY_BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.turn_latency_buckets[i].fetch_add(1, Relaxed);
+            }
+        }
+        self.turn_latency_buckets[TURN_LATENCY_BUCKETS.len()].fetch_add(1, Relaxed);
+        self.turn_latency_sum_ms.fetch_add(ms, Relaxed);
+    }
+
+    pub fn barge_in(&self) {
+        self.barge_ins.fetch_add(1, Relaxed);
     }
 
     pub fn sip_dropped(&self) {
@@ -149,6 +172,35 @@ impl Metrics {
         for (name, help, value) in counters {
             metric(name, "counter", help, format!("{name} {}", value.load(Relaxed)));
         }
+        let count = self.turn_latency_buckets[TURN_LATENCY_BUCKETS.len()].load(Relaxed);
+        let mut lines: Vec<String> = TURN_LATENCY_BUCKETS
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                format!(
+                    "voicera_turn_latency_seconds_bucket{{le=\"{b}\"}} {}",
+                    self.turn_latency_buckets[i].load(Relaxed)
+                )
+            })
+            .collect();
+        lines.push(format!("voicera_turn_latency_seconds_bucket{{le=\"+Inf\"}} {count}"));
+        lines.push(format!(
+            "voicera_turn_latency_seconds_sum {}",
+            self.turn_latency_sum_ms.load(Relaxed) as f64 / 1000.0
+        ));
+        lines.push(format!("voicera_turn_latency_seconds_count {count}"));
+        metric(
+            "voicera_turn_latency_seconds",
+            "histogram",
+            "From the end-of-speech decision to the agent's first audio, per turn.",
+            lines.join("\n"),
+        );
+        metric(
+            "voicera_barge_ins_total",
+            "counter",
+            "Times a caller interrupted the agent.",
+            format!("voicera_barge_ins_total {}", self.barge_ins.load(Relaxed)),
+        );
         if let Ok(regs) = self.registrations.lock() {
             if !regs.is_empty() {
                 let lines: Vec<String> = regs
@@ -178,10 +230,16 @@ mod tests {
         m.add(&MediaCounters { rtp_packets_in: 5, ..Default::default() });
         m.call_ended(CallResult::Completed);
         m.set_registration("vobiz", true);
+        m.observe_turn_latency(250);
+        m.observe_turn_latency(900);
         let text = m.render();
         assert!(text.contains("voicera_calls_active 0"));
         assert!(text.contains("voicera_calls_total{result=\"completed\"} 1"));
         assert!(text.contains("voicera_rtp_packets_received_total 5"));
         assert!(text.contains("voicera_trunk_registered{trunk=\"vobiz\"} 1"));
+        assert!(text.contains("voicera_turn_latency_seconds_bucket{le=\"0.3\"} 1"), "{text}");
+        assert!(text.contains("voicera_turn_latency_seconds_bucket{le=\"1\"} 2"));
+        assert!(text.contains("voicera_turn_latency_seconds_count 2"));
+        assert!(text.contains("voicera_turn_latency_seconds_sum 1.15"));
     }
 }
