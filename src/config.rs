@@ -69,6 +69,14 @@ struct RawConfig {
     sip: RawSip,
     #[serde(default)]
     trunks: Vec<RawTrunk>,
+    #[serde(default)]
+    bench: RawBench,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBench {
+    record: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -133,6 +141,8 @@ pub struct Config {
     pub t1: Duration,
     pub trunks: Vec<TrunkConfig>,
     pub inbound_auth: InboundAuth,
+    /// Whether the built-in `bench` agent stores transcripts and recordings (off: it measures the server).
+    pub bench_record: bool,
     /// Where the configuration came from, for the start-up log.
     pub source: Option<PathBuf>,
 }
@@ -252,6 +262,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         t1,
         trunks,
         inbound_auth,
+        bench_record: raw.bench.record.unwrap_or(false),
         source,
     })
 }

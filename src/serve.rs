@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use voicera_api::{Check, NodeStatus};
 use voicera_media::conversation::engine::Agent;
 use voicera_media::metrics::Metrics;
+use voicera_media::recorder::FsRecordingSink;
 use voicera_media::sip_rtp::{self, Destination, Router, SipServiceConfig, SipServiceHandle};
 use voicera_sip::transaction::TimerConfig;
 
@@ -113,9 +114,10 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         sip_config.timers = TimerConfig { t1: config.t1, ..TimerConfig::default() };
         sip_config.trunks = config.trunks.clone();
         sip_config.auth = config.inbound_auth.clone();
+        sip_config.recordings = Some(Arc::new(FsRecordingSink::new(config.data_dir.join("calls"))));
         let handle = sip_rtp::start(
             sip_config,
-            Arc::new(BuiltinRouter { bench: Arc::new(Agent::bench()) }),
+            Arc::new(BuiltinRouter { bench: Arc::new(Agent::bench(config.bench_record)) }),
             metrics.clone(),
             shutdown.clone(),
         )

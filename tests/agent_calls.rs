@@ -14,7 +14,7 @@ fn bench_agent_greets_replies_and_yields_to_barge_in() {
     require_tool("sox");
     let python = repo_path(".venv/bin/python");
     assert!(python.exists(), "{} missing: run scripts/setup.sh", python.display());
-    let server = Server::start("bench-agent", "");
+    let server = Server::start("bench-agent", "[bench]\nrecord = true\n");
     let out = Command::new(python)
         .arg(repo_path("tests/peers/pjsua_agent.py"))
         .arg(format!("sip:bench@{}", server.sip))
@@ -34,4 +34,18 @@ fn bench_agent_greets_replies_and_yields_to_barge_in() {
     assert!(log.contains("caller barged in"), "{log}");
     assert!(server.metric("voicera_barge_ins_total") >= 1.0);
     assert!(server.metric("voicera_turn_latency_seconds_count") >= 1.0);
+    // The call record and the stereo recording are in the data dir once the call has ended.
+    server.wait_for("the call record", std::time::Duration::from_secs(10), |s| s.log().contains("call record stored"));
+    let days =
+        std::fs::read_dir(server.dir.join("data/calls")).unwrap().flatten().map(|e| e.path()).collect::<Vec<_>>();
+    let files: Vec<_> = days.iter().flat_map(|d| std::fs::read_dir(d).unwrap().flatten().map(|e| e.path())).collect();
+    let json = files.iter().find(|p| p.extension().is_some_and(|e| e == "json")).expect("a call record");
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(record["agent"], "bench");
+    assert_eq!(record["turns"][0]["user_text"], "what time is it");
+    assert_eq!(record["turns"][0]["interrupted"], true, "{record}");
+    let wav = files.iter().find(|p| p.extension().is_some_and(|e| e == "wav")).expect("a recording");
+    let bytes = std::fs::read(wav).unwrap();
+    assert_eq!(u16::from_le_bytes([bytes[22], bytes[23]]), 2, "stereo");
+    assert!(bytes.len() > 44 + 16000 * 4 * 5, "at least 5 s of audio");
 }

@@ -15,6 +15,8 @@ use crate::conversation::engine::{Conversation, ConversationNote};
 use crate::metrics::Metrics;
 use crate::negotiate::MediaPlan;
 use crate::ports::PortLease;
+use crate::recorder::{unix_now, CallRecord, RecordingSink, StereoRecorder, TurnRecord};
+use crate::stream::ENGINE_FRAME;
 use crate::stream::{ntp_now, RtpStream, StreamEvent, RTCP_INTERVAL};
 
 /// Identifies a call inside this node (the dialog id's text).
@@ -61,6 +63,13 @@ pub enum CallNotice {
     Dtmf { call: CallKey, digit: char },
 }
 
+/// Where and what to record of an agent call.
+pub struct RecordingPlan {
+    pub sink: Arc<dyn RecordingSink>,
+    pub caller: String,
+    pub called: String,
+}
+
 /// Everything a call task needs.
 pub struct CallSetup {
     pub key: CallKey,
@@ -72,6 +81,8 @@ pub struct CallSetup {
     pub metrics: Arc<Metrics>,
     /// End the call when no RTP arrives for this long while the peer should be sending.
     pub rtp_timeout: Duration,
+    /// Transcript/recording of an agent call, when the agent asks for one.
+    pub recording: Option<RecordingPlan>,
 }
 
 /// Upper bound on datagrams read from the RTP socket per tick, so a flood cannot starve the loop (a normal
@@ -105,9 +116,14 @@ async fn run_call(
     mut commands: mpsc::Receiver<CallCommand>,
     notices: mpsc::Sender<CallNotice>,
 ) -> EndReason {
-    let CallSetup { key, mut service, mut stream, rtp, rtcp, lease, metrics, rtp_timeout } = setup;
+    let CallSetup { key, mut service, mut stream, rtp, rtcp, lease, metrics, rtp_timeout, recording } = setup;
+    let mut journal = None;
     if let CallService::Agent(conversation) = &mut service {
         conversation.start();
+        if let Some(plan) = recording {
+            let agent = conversation.agent();
+            journal = Some(Journal::new(plan, &key, &agent.id, &agent.greeting, agent.record_audio));
+        }
     }
     let _lease = lease;
     let ptime = Duration::from_millis(stream.plan().ptime.max(10) as u64);
@@ -173,7 +189,11 @@ async fn run_call(
                 match &mut service {
                     CallService::Echo => stream.queue_audio(&frame),
                     CallService::Agent(conversation) => {
-                        for note in conversation.on_frame(&frame, &mut stream) {
+                        let notes = conversation.on_frame(&frame, &mut stream);
+                        if let Some(journal) = journal.as_mut() {
+                            journal.on_tick(&frame, stream.last_outbound_frame(), &notes);
+                        }
+                        for note in notes {
                             match note {
                                 ConversationNote::AgentStarted { ticks_since_end_of_speech, .. } => {
                                     metrics.observe_turn_latency(ticks_since_end_of_speech * 20)
@@ -203,7 +223,91 @@ async fn run_call(
     };
     metrics.add(&stream.take_counters());
     tracing::info!(?reason, "media ended");
+    if let Some(journal) = journal {
+        journal.store(&reason).await;
+    }
     reason
+}
+
+/// What an agent call records as it goes.
+struct Journal {
+    plan: RecordingPlan,
+    record: CallRecord,
+    audio: Option<StereoRecorder>,
+}
+
+impl Journal {
+    fn new(plan: RecordingPlan, key: &str, agent: &str, greeting: &str, audio: bool) -> Self {
+        let record = CallRecord {
+            call_id: key.to_string(),
+            agent: agent.to_string(),
+            caller: plan.caller.clone(),
+            called: plan.called.clone(),
+            transport: "sip",
+            started_at: unix_now(),
+            ended_at: 0,
+            end_reason: String::new(),
+            greeting: greeting.to_string(),
+            turns: Vec::new(),
+            recording: None,
+            recording_truncated: false,
+        };
+        Self { plan, record, audio: audio.then(StereoRecorder::default) }
+    }
+
+    fn on_tick(&mut self, caller: &[i16; ENGINE_FRAME], agent: &[i16; ENGINE_FRAME], notes: &[ConversationNote]) {
+        if let Some(audio) = self.audio.as_mut() {
+            audio.push(caller, agent);
+        }
+        for note in notes {
+            match note {
+                ConversationNote::UserSaid { turn, text } => self.record.turns.push(TurnRecord {
+                    turn: *turn,
+                    user_text: text.clone(),
+                    agent_text: String::new(),
+                    interrupted: false,
+                    end_of_speech_to_audio_ms: None,
+                }),
+                ConversationNote::AgentStarted { turn, ticks_since_end_of_speech } => {
+                    if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
+                        t.end_of_speech_to_audio_ms = Some(ticks_since_end_of_speech * 20);
+                    }
+                }
+                ConversationNote::AgentSaid { turn, text, interrupted } => {
+                    if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
+                        t.agent_text = text.clone();
+                        t.interrupted = *interrupted;
+                    }
+                }
+                ConversationNote::BargeIn { .. } => {}
+            }
+        }
+    }
+
+    /// Hands the record to the sink off the reactor; a failure is logged with the record itself, so the
+    /// transcript is never silently lost.
+    async fn store(mut self, reason: &EndReason) {
+        self.record.ended_at = unix_now();
+        self.record.end_reason = format!("{reason:?}");
+        self.record.recording_truncated = self.audio.as_ref().is_some_and(|a| a.truncated);
+        let sink = self.plan.sink.clone();
+        let mut record = self.record;
+        let audio = self.audio;
+        let result = tokio::task::spawn_blocking(move || {
+            let outcome = sink.store(&mut record, audio.as_ref().map(|a| a.samples()));
+            (outcome, record)
+        })
+        .await;
+        match result {
+            Ok((Ok(()), record)) => {
+                tracing::info!(recording = ?record.recording, turns = record.turns.len(), "call record stored")
+            }
+            Ok((Err(err), record)) => {
+                tracing::error!(%err, record = %serde_json::to_string(&record).unwrap_or_default(), "cannot store call record")
+            }
+            Err(err) => tracing::error!(%err, "call record task failed"),
+        }
+    }
 }
 
 fn log_note(note: &ConversationNote) {

@@ -14,6 +14,7 @@
 //! | [`sip_rtp`] | the node's SIP signalling task: answers, routes, registers, hangs up |
 //! | [`conversation`] | turn-taking state machine: end of turn, barge-in policy, greeting guard |
 //! | [`vad`] | voice activity: speech probability models and the start/stop gate |
+//! | [`recorder`] | call records (transcript JSON, stereo WAV) and where they are stored |
 //! | [`metrics`] | counters for `/metrics` |
 
 pub mod call;
@@ -25,6 +26,7 @@ pub mod jitter;
 pub mod metrics;
 pub mod negotiate;
 pub mod ports;
+pub mod recorder;
 pub mod rtp;
 pub mod sip_rtp;
 pub mod stream;

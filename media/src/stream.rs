@@ -76,6 +76,8 @@ pub struct RtpStream {
     decoded: Box<[i16]>,
     resampled: Box<[i16]>,
     frame: [i16; ENGINE_FRAME],
+    /// The agent audio taken from the queue on the last tick (for the recorder).
+    last_outbound: [i16; ENGINE_FRAME],
 }
 
 impl RtpStream {
@@ -111,6 +113,7 @@ impl RtpStream {
             // Upsampling by at most 2 (8 kHz codecs to the 16 kHz engine rate).
             resampled: vec![0; MAX_DECODED * 2 + 8].into_boxed_slice(),
             frame: [0; ENGINE_FRAME],
+            last_outbound: [0; ENGINE_FRAME],
             codec,
             plan,
         })
@@ -303,6 +306,7 @@ impl RtpStream {
         let ticks_per_frame = clock * self.plan.ptime / 1000;
         let mut engine = [0i16; ENGINE_FRAME];
         self.outbound.pop_frame(&mut engine);
+        self.last_outbound = engine;
         if !self.plan.direction.we_send() || packet.len() < rtp::RTP_HEADER_LEN {
             // On hold we still consume the queue so that time passes for the engine, but send nothing.
             self.out_timestamp = self.out_timestamp.wrapping_add(ticks_per_frame);
@@ -400,6 +404,11 @@ impl RtpStream {
         } else {
             self.plan.remote_rtcp
         }
+    }
+
+    /// The agent audio of the last tick (silence when nothing was queued), at the engine rate.
+    pub fn last_outbound_frame(&self) -> &[i16; ENGINE_FRAME] {
+        &self.last_outbound
     }
 
     /// Whether we currently send media.

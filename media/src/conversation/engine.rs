@@ -26,14 +26,18 @@ pub struct Agent {
     pub language: String,
     pub vad: VadParams,
     pub policy: TurnPolicy,
+    /// Store a transcript record (and a stereo recording) of each call.
+    pub record_transcript: bool,
+    pub record_audio: bool,
     pub stt: Arc<dyn SpeechToText>,
     pub llm: Arc<dyn LanguageModel>,
     pub tts: Arc<dyn TextToSpeech>,
 }
 
 impl Agent {
-    /// The built-in `bench` agent of interfaces.md: the real engine with instant stand-in models.
-    pub fn bench() -> Agent {
+    /// The built-in `bench` agent of interfaces.md: the real engine with instant stand-in models; transcript
+    /// and recording off unless `record` (they would measure the disk, not the server).
+    pub fn bench(record: bool) -> Agent {
         use voicera_models::standin::{FixedLlm, FixedStt, ToneTts, BENCH_GREETING};
         Agent {
             id: "bench".into(),
@@ -42,6 +46,8 @@ impl Agent {
             language: "en".into(),
             vad: VadParams::default(),
             policy: TurnPolicy::default(),
+            record_transcript: record,
+            record_audio: record,
             stt: Arc::new(FixedStt),
             llm: Arc::new(FixedLlm),
             tts: Arc::new(ToneTts),
@@ -155,6 +161,10 @@ impl Conversation {
 
     pub fn phase(&self) -> &Phase {
         self.turns.phase()
+    }
+
+    pub fn agent(&self) -> &Agent {
+        &self.agent
     }
 
     /// One 20 ms tick with the caller's audio.
@@ -372,7 +382,7 @@ mod tests {
 
     #[test]
     fn bench_agent_greets_then_answers_after_the_caller_stops() {
-        let mut conv = Conversation::new(Arc::new(Agent::bench()));
+        let mut conv = Conversation::new(Arc::new(Agent::bench(false)));
         let mut speaker = Speaker::default();
         conv.start();
         // Greeting: 6 words → 360 ms of tone; it finishes by tick 30.
@@ -394,7 +404,7 @@ mod tests {
 
     #[test]
     fn speaking_over_the_agent_flushes_its_audio_within_the_vad_start_time() {
-        let mut conv = Conversation::new(Arc::new(Agent::bench()));
+        let mut conv = Conversation::new(Arc::new(Agent::bench(false)));
         let mut speaker = Speaker::default();
         conv.start();
         run(&mut conv, &mut speaker, 0..30, |_| false);

@@ -12,7 +12,7 @@ use voicera_sip::uri::{SipUri, UriError};
 use voicera_sip::{Method, Peer, Request, Response, ServerKey};
 
 use super::{Destination, InboundAuth, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
-use crate::call::{CallCommand, CallKey, CallService, CallSetup};
+use crate::call::{CallCommand, CallKey, CallService, CallSetup, RecordingPlan};
 use crate::conversation::engine::Conversation;
 use crate::metrics::CallResult;
 use crate::negotiate::{answer_sdp, negotiate};
@@ -131,10 +131,23 @@ impl Service {
         let session_id = rand::random::<u32>() as u64;
         let answer = answer_sdp(&plan, local_ip, lease.port(), session_id, 1);
         let local_tag = random_token();
+        let mut recording = None;
         let service = match destination {
             Destination::Echo => CallService::Echo,
             Destination::Agent(agent) => {
                 tracing::info!(agent = %agent.id, "routing to agent");
+                if agent.record_transcript {
+                    recording = self.config.recordings.clone().map(|sink| RecordingPlan {
+                        sink,
+                        caller: request
+                            .headers
+                            .get("From")
+                            .and_then(NameAddr::parse)
+                            .map(|f| f.uri)
+                            .unwrap_or_default(),
+                        called: user.clone(),
+                    });
+                }
                 CallService::Agent(Box::new(Conversation::new(agent)))
             }
         };
@@ -147,6 +160,7 @@ impl Service {
             lease,
             metrics: self.metrics.clone(),
             rtp_timeout: self.config.rtp_timeout,
+            recording,
         };
         tracing::info!(%user, call_id = request.call_id(), from = %peer.addr, codec = ?plan.codec, "INVITE accepted");
         let pending = PendingAnswer { request, peer, local_tag, setup, local_ip, answer, session_timer };

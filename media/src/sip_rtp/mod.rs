@@ -86,7 +86,7 @@ pub struct TrunkConfig {
 }
 
 /// Service settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SipServiceConfig {
     pub listen: SocketAddr,
     /// Address to put in SDP and Contact (NAT); else the local address that routes to the peer.
@@ -103,6 +103,8 @@ pub struct SipServiceConfig {
     pub user_agent: String,
     /// Who may place calls to us.
     pub auth: InboundAuth,
+    /// Where agent call records go (None: not stored).
+    pub recordings: Option<Arc<dyn crate::recorder::RecordingSink>>,
 }
 
 /// Authentication of incoming INVITEs.
@@ -131,6 +133,7 @@ impl SipServiceConfig {
             trunks: Vec::new(),
             user_agent: format!("voicera/{}", env!("CARGO_PKG_VERSION")),
             auth: InboundAuth::None,
+            recordings: None,
         }
     }
 }

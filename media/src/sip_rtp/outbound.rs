@@ -288,6 +288,7 @@ impl Service {
             lease,
             metrics: self.metrics.clone(),
             rtp_timeout: self.config.rtp_timeout,
+            recording: None,
         };
         self.start_call(setup, dialog, local_ip, session_id, None);
         let _ = reply.send(Ok(key));

@@ -1,0 +1,214 @@
+//! Call records: the transcript and timings of a call (JSON) and, when enabled, a stereo recording (caller
+//! left, agent right, 16 kHz WAV), handed to a [`RecordingSink`] when the call ends, however it ends. The
+//! filesystem sink writes under `<data-dir>/calls/<date>/`; the blob-store sink (S3) implements the same trait
+//! later. Files are written to a temporary name and renamed, so a crash never leaves a half record.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::stream::ENGINE_FRAME;
+
+/// Longest stereo recording kept in memory (16 kHz × 2 channels × 2 bytes = 64 KB/s → 15 min ≈ 58 MB);
+/// beyond it the recording stops and the record says so. Streaming to the sink is the next step.
+pub const MAX_RECORDING_FRAMES: usize = 15 * 60 * 50;
+
+/// One user turn and the agent's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TurnRecord {
+    pub turn: u64,
+    pub user_text: String,
+    pub agent_text: String,
+    pub interrupted: bool,
+    /// From the end-of-speech decision to the first agent audio.
+    pub end_of_speech_to_audio_ms: Option<u64>,
+}
+
+/// What is stored about a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallRecord {
+    pub call_id: String,
+    pub agent: String,
+    pub caller: String,
+    pub called: String,
+    pub transport: &'static str,
+    /// Unix seconds.
+    pub started_at: u64,
+    pub ended_at: u64,
+    pub end_reason: String,
+    pub greeting: String,
+    pub turns: Vec<TurnRecord>,
+    /// Relative path of the recording, if one was made.
+    pub recording: Option<String>,
+    pub recording_truncated: bool,
+}
+
+/// Where records go.
+pub trait RecordingSink: Send + Sync {
+    /// Stores the record and the interleaved stereo recording (if any). Blocking: call from a blocking task.
+    fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()>;
+}
+
+/// Records under a directory: `<root>/<YYYY-MM-DD>/<call>.json` and `.wav`.
+pub struct FsRecordingSink {
+    root: PathBuf,
+}
+
+impl FsRecordingSink {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+}
+
+impl RecordingSink for FsRecordingSink {
+    fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()> {
+        let day = civil_date(record.started_at);
+        let dir = self.root.join(&day);
+        std::fs::create_dir_all(&dir)?;
+        let stem = safe_file_stem(&record.call_id);
+        if let Some(samples) = stereo {
+            let name = format!("{stem}.wav");
+            write_atomically(&dir.join(&name), &wav_bytes(samples, 16000, 2))?;
+            record.recording = Some(format!("{day}/{name}"));
+        }
+        let json = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
+        write_atomically(&dir.join(format!("{stem}.json")), &json)
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("partial");
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(tmp, path)
+}
+
+/// Call-IDs may hold any token characters; keep file names portable.
+fn safe_file_stem(call_id: &str) -> String {
+    let stem: String = call_id
+        .chars()
+        .take(120)
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .collect();
+    if stem.is_empty() {
+        "call".into()
+    } else {
+        stem
+    }
+}
+
+/// `YYYY-MM-DD` (UTC) of Unix seconds (Howard Hinnant's days-to-civil).
+fn civil_date(unix_secs: u64) -> String {
+    let z = (unix_secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// A little-endian PCM WAV file.
+pub fn wav_bytes(samples: &[i16], rate: u32, channels: u16) -> Vec<u8> {
+    let data_len = (samples.len() * 2) as u32;
+    let mut out = Vec::with_capacity(44 + data_len as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&channels.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * channels as u32 * 2).to_le_bytes());
+    out.extend_from_slice(&(channels * 2).to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out
+}
+
+/// Collects both directions of a call, one engine frame per tick.
+pub struct StereoRecorder {
+    interleaved: Vec<i16>,
+    pub truncated: bool,
+}
+
+impl Default for StereoRecorder {
+    fn default() -> Self {
+        // One minute up front; grows with the call up to the cap.
+        Self { interleaved: Vec::with_capacity(ENGINE_FRAME * 2 * 50 * 60), truncated: false }
+    }
+}
+
+impl StereoRecorder {
+    pub fn push(&mut self, caller: &[i16; ENGINE_FRAME], agent: &[i16; ENGINE_FRAME]) {
+        if self.interleaved.len() >= MAX_RECORDING_FRAMES * ENGINE_FRAME * 2 {
+            self.truncated = true;
+            return;
+        }
+        for (c, a) in caller.iter().zip(agent) {
+            self.interleaved.push(*c);
+            self.interleaved.push(*a);
+        }
+    }
+
+    pub fn samples(&self) -> &[i16] {
+        &self.interleaved
+    }
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(951_782_400), "2000-02-29");
+        assert_eq!(civil_date(1_795_588_622), "2026-11-25");
+    }
+
+    #[test]
+    fn records_and_recordings_land_atomically() {
+        let root = std::env::temp_dir().join(format!("voicera-rec-{}", std::process::id()));
+        let sink = FsRecordingSink::new(&root);
+        let mut record = CallRecord {
+            call_id: "abc@host;local=1/2".into(),
+            agent: "bench".into(),
+            caller: "sip:a@b".into(),
+            called: "bench".into(),
+            transport: "sip",
+            started_at: 1_795_588_622,
+            ended_at: 1_795_588_630,
+            end_reason: "caller hung up".into(),
+            greeting: "Hello".into(),
+            turns: vec![],
+            recording: None,
+            recording_truncated: false,
+        };
+        let mut rec = StereoRecorder::default();
+        rec.push(&[1; ENGINE_FRAME], &[2; ENGINE_FRAME]);
+        sink.store(&mut record, Some(rec.samples())).unwrap();
+        let day = root.join("2026-11-25");
+        let json = std::fs::read_to_string(day.join("abc_host_local_1_2.json")).unwrap();
+        assert!(json.contains("\"recording\": \"2026-11-25/abc_host_local_1_2.wav\""), "{json}");
+        let wav = std::fs::read(day.join("abc_host_local_1_2.wav")).unwrap();
+        assert_eq!(wav.len(), 44 + ENGINE_FRAME * 4);
+        assert_eq!(&wav[44..48], &[1, 0, 2, 0], "caller left, agent right");
+        let _ = std::fs::remove_dir_all(root);
+    }
+}
