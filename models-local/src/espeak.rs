@@ -1,0 +1,181 @@
+//! espeak-ng text-to-speech: formant synthesis, robotic but instant (~30 ms a clause), and it speaks every
+//! language we serve (en, hi, bn, ta, te, mr, gu, kn, ml, pa, ur, …). It is the always-available voice and
+//! the fallback behind neural TTS. It runs as the `espeak-ng` program (Debian package `espeak-ng`), text on
+//! stdin, WAV on stdout, one process per clause on the inference pool.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::Arc;
+
+use voicera_models::{TextToSpeech, TtsStream};
+
+use crate::pool::InferencePool;
+use crate::Error;
+
+/// espeak-ng's output rate.
+pub const ESPEAK_RATE: u32 = 22050;
+/// Audio handed out per poll: 40 ms.
+const CHUNK: usize = ESPEAK_RATE as usize / 25;
+
+/// The espeak-ng voice for a BCP 47 language tag.
+pub fn voice_for(language: &str) -> Result<&'static str, Error> {
+    let lang = language.to_ascii_lowercase().replace('_', "-");
+    Ok(match lang.as_str() {
+        "en" | "en-us" => "en-us",
+        "en-in" => "en-in",
+        "en-gb" => "en-gb",
+        _ => match lang.split('-').next().unwrap_or("") {
+            "en" => "en-us",
+            "hi" => "hi",
+            "bn" => "bn",
+            "ta" => "ta",
+            "te" => "te",
+            "mr" => "mr",
+            "gu" => "gu",
+            "kn" => "kn",
+            "ml" => "ml",
+            "pa" => "pa",
+            "ur" => "ur",
+            "or" => "or",
+            "as" => "as",
+            "ne" => "ne",
+            "es" => "es",
+            "fr" => "fr",
+            "de" => "de",
+            _ => return Err(Error::Unsupported(format!("espeak-ng has no voice for language {language:?}"))),
+        },
+    })
+}
+
+/// Synthesises `text` with `voice` at `words_per_minute`; returns 22.05 kHz mono samples.
+pub fn synthesize(text: &str, voice: &str, words_per_minute: u32) -> Result<Vec<i16>, Error> {
+    let mut child = Command::new("espeak-ng")
+        .args(["--stdout", "--stdin", "-b", "1", "-v", voice, "-s", &words_per_minute.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Unavailable(format!("cannot run espeak-ng (apt install espeak-ng): {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(text.as_bytes())?;
+    }
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        return Err(Error::Unavailable(format!(
+            "espeak-ng failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let (rate, samples) = crate::wav::parse_pcm16(&output.stdout)?;
+    if rate != ESPEAK_RATE {
+        return Err(Error::Format(format!("espeak-ng produced {rate} Hz audio, expected {ESPEAK_RATE}")));
+    }
+    Ok(samples)
+}
+
+/// espeak-ng as the conversation engine's [`TextToSpeech`].
+#[derive(Clone)]
+pub struct EspeakTts {
+    voice: &'static str,
+    words_per_minute: u32,
+    pool: InferencePool,
+}
+
+impl EspeakTts {
+    /// A voice for `language` (fails for a language espeak-ng lacks).
+    pub fn new(language: &str, pool: InferencePool) -> Result<EspeakTts, Error> {
+        Ok(EspeakTts { voice: voice_for(language)?, words_per_minute: 165, pool })
+    }
+}
+
+struct EspeakStream {
+    audio: Receiver<Result<Vec<i16>, Error>>,
+    samples: Vec<i16>,
+    at: usize,
+    finished: bool,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl TtsStream for EspeakStream {
+    fn sample_rate(&self) -> u32 {
+        ESPEAK_RATE
+    }
+
+    fn poll_audio(&mut self, out: &mut Vec<i16>) -> bool {
+        if !self.finished {
+            match self.audio.try_recv() {
+                Ok(Ok(samples)) => {
+                    self.samples = samples;
+                    self.finished = true;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "text-to-speech failed; clause skipped");
+                    return false;
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => return true,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return false,
+            }
+        }
+        let end = (self.at + CHUNK).min(self.samples.len());
+        out.extend_from_slice(&self.samples[self.at..end]);
+        self.at = end;
+        self.at < self.samples.len()
+    }
+}
+
+impl Drop for EspeakStream {
+    fn drop(&mut self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+}
+
+impl TextToSpeech for EspeakTts {
+    fn speak(&self, text: &str) -> Box<dyn TtsStream> {
+        let (tx, audio) = channel();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&cancelled);
+        let (text, voice, wpm) = (text.to_string(), self.voice, self.words_per_minute);
+        if self
+            .pool
+            .try_submit(move || {
+                if !stop.load(Ordering::Relaxed) {
+                    let _ = tx.send(synthesize(&text, voice, wpm));
+                }
+            })
+            .is_err()
+        {
+            let (tx, rx) = channel();
+            let _ = tx.send(Err(Error::Unavailable("text-to-speech overloaded".into())));
+            return Box::new(EspeakStream { audio: rx, samples: Vec::new(), at: 0, finished: false, cancelled });
+        }
+        Box::new(EspeakStream { audio, samples: Vec::new(), at: 0, finished: false, cancelled })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn languages_map_to_voices() {
+        assert_eq!(voice_for("en").unwrap(), "en-us");
+        assert_eq!(voice_for("en-IN").unwrap(), "en-in");
+        assert_eq!(voice_for("hi-IN").unwrap(), "hi");
+        assert_eq!(voice_for("ta").unwrap(), "ta");
+        assert!(voice_for("xx").unwrap_err().to_string().contains("no voice"));
+    }
+
+    #[test]
+    fn speaks_english_and_hindi() {
+        for (text, voice) in [("Hello there, how are you?", "en-us"), ("नमस्ते, आप कैसे हैं?", "hi")] {
+            let pcm = synthesize(text, voice, 165).unwrap();
+            let seconds = pcm.len() as f32 / ESPEAK_RATE as f32;
+            assert!((0.5..5.0).contains(&seconds), "{voice}: {seconds} s");
+            let peak = pcm.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+            assert!(peak > 3000, "{voice}: audible speech, peak {peak}");
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Local speech and language engines for VoiceERA-rs, behind the traits of `voicera-models`:
+//!
+//! - [`whisper`]: Whisper speech-to-text on candle, streaming partials and finals;
+//! - [`smollm`]: SmolLM2 (GGUF) chat replies on candle's quantized llama, streamed token by token;
+//! - [`espeak`]: espeak-ng speech in every language it has (the always-available voice);
+//! - [`cache`]: the weight cache, fetched from package registries with pinned hashes, and [`ct2`], the
+//!   CTranslate2 → safetensors converter it needs;
+//! - [`pool`]: the inference pool every engine runs on, so no model ever runs on a call's reactor thread.
+//!
+//! This crate is separate from `voicera-models` so that the media crate (which needs only the traits) builds
+//! without candle.
+
+pub mod cache;
+pub mod ct2;
+pub mod espeak;
+pub mod mel;
+pub mod pool;
+pub mod smollm;
+pub mod wav;
+pub mod whisper;
+
+pub use cache::{ModelCache, ModelKind, ModelSpec, CATALOGUE};
+pub use pool::InferencePool;
+
+/// Errors of the local engines and the cache.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("model inference: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// A file is not what it should be (truncated, wrong format, missing tensor).
+    #[error("{0}")]
+    Format(String),
+    /// A download's hash differs from the pinned one.
+    #[error("integrity check failed: {0}")]
+    Integrity(String),
+    /// The registry or a program is unreachable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A model is not in the cache.
+    #[error("{0}")]
+    Missing(String),
+    /// A language, format or option the engine does not support.
+    #[error("{0}")]
+    Unsupported(String),
+}

