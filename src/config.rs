@@ -71,6 +71,15 @@ struct RawConfig {
     trunks: Vec<RawTrunk>,
     #[serde(default)]
     bench: RawBench,
+    #[serde(default)]
+    models: RawModels,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModels {
+    inference_threads: Option<usize>,
+    demo_agent: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,6 +152,10 @@ pub struct Config {
     pub inbound_auth: InboundAuth,
     /// Whether the built-in `bench` agent stores transcripts and recordings (off: it measures the server).
     pub bench_record: bool,
+    /// Threads of the model inference pool (0: one per core).
+    pub inference_threads: usize,
+    /// Load the built-in `demo` agent (local models, fetched on first use).
+    pub demo_agent: bool,
     /// Where the configuration came from, for the start-up log.
     pub source: Option<PathBuf>,
 }
@@ -263,6 +276,12 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         trunks,
         inbound_auth,
         bench_record: raw.bench.record.unwrap_or(false),
+        inference_threads: raw.models.inference_threads.unwrap_or(0),
+        demo_agent: match std::env::var("VOICERA_DEMO_AGENT").ok().as_deref() {
+            Some("0" | "false" | "off") => false,
+            Some(_) => true,
+            None => raw.models.demo_agent.unwrap_or(true),
+        },
         source,
     })
 }

@@ -1,6 +1,7 @@
 //! The `voicera` binary: command-line wiring only. Each role lives in its own module.
 
 mod config;
+mod local;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,11 @@ enum Command {
     Media(NodeArgs),
     /// REST API, console, webhooks and campaign dialer.
     Api(NodeArgs),
+    /// Local model cache and engines: fetch, list, and try STT/TTS/LLM without a call.
+    Models {
+        #[command(subcommand)]
+        command: local::ModelsCommand,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -42,6 +48,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(args, serve::Role::All),
         Command::Media(args) => serve::run(args, serve::Role::Media),
         Command::Api(args) => serve::run(args, serve::Role::Api),
+        Command::Models { command } => local::run(command),
         Command::Config { command: ConfigCommand::Check(args) } => config::Config::load(&args).map(|config| {
             println!("configuration ok: {config:#?}");
         }),

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -16,6 +16,8 @@ use voicera_media::sip_rtp::{self, Destination, Router, SipServiceConfig, SipSer
 use voicera_sip::transaction::TimerConfig;
 
 use crate::config::{Config, LogFormat, NodeArgs};
+use crate::local::{self, DemoSlot, SharedDemo};
+use voicera_models_local::InferencePool;
 
 /// Which listeners a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,11 +52,12 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-/// Routes Request-URI users to the built-in services: `echo` and the `bench` agent (interfaces.md).
-/// Configured agents and attached numbers join with the agent directory (conversation engine work);
-/// everything else is 404.
+/// Routes Request-URI users to the built-in services: `echo`, the `bench` agent and the `demo` agent
+/// (interfaces.md). Configured agents and attached numbers join with the agent directory; everything else
+/// is 404.
 struct BuiltinRouter {
     bench: Arc<Agent>,
+    demo: SharedDemo,
 }
 
 impl Router for BuiltinRouter {
@@ -62,6 +65,7 @@ impl Router for BuiltinRouter {
         match user {
             "echo" => Some(Destination::Echo),
             "bench" => Some(Destination::Agent(self.bench.clone())),
+            "demo" => Some(local::demo_destination(&self.demo)),
             _ => None,
         }
     }
@@ -115,9 +119,17 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         sip_config.trunks = config.trunks.clone();
         sip_config.auth = config.inbound_auth.clone();
         sip_config.recordings = Some(Arc::new(FsRecordingSink::new(config.data_dir.join("calls"))));
+        let demo: SharedDemo = if config.demo_agent {
+            let demo = Arc::new(RwLock::new(DemoSlot::Loading));
+            let pool = InferencePool::new(config.inference_threads, 256);
+            local::spawn_demo_loader(local::models_dir(&config.data_dir), pool, Arc::clone(&demo));
+            demo
+        } else {
+            Arc::new(RwLock::new(DemoSlot::Failed("disabled by configuration ([models] demo_agent)".into())))
+        };
         let handle = sip_rtp::start(
             sip_config,
-            Arc::new(BuiltinRouter { bench: Arc::new(Agent::bench(config.bench_record)) }),
+            Arc::new(BuiltinRouter { bench: Arc::new(Agent::bench(config.bench_record)), demo }),
             metrics.clone(),
             shutdown.clone(),
         )

@@ -4,31 +4,15 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{repo_path, require_tool, Server};
+use common::{require_tool, run_peer, Server};
 
 #[test]
 fn bench_agent_greets_replies_and_yields_to_barge_in() {
     require_tool("espeak-ng");
     require_tool("sox");
-    let python = repo_path(".venv/bin/python");
-    assert!(python.exists(), "{} missing: run scripts/setup.sh", python.display());
     let server = Server::start("bench-agent", "[bench]\nrecord = true\n");
-    let out = Command::new(python)
-        .arg(repo_path("tests/peers/pjsua_agent.py"))
-        .arg(format!("sip:bench@{}", server.sip))
-        .arg(server.dir.join("pjsua"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    assert!(
-        out.status.success() && stdout.contains("OK"),
-        "bench agent call failed:\n{stdout}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
-    );
+    let uri = format!("sip:bench@{}", server.sip);
+    run_peer(&server, "pjsua_agent.py", &[uri.as_ref(), server.dir.join("pjsua").as_os_str()]);
     let log = server.log();
     assert!(log.contains("caller said turn=1 text=what time is it"), "{log}");
     assert!(log.contains("caller barged in"), "{log}");

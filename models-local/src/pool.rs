@@ -24,11 +24,8 @@ pub struct PoolFull;
 impl InferencePool {
     /// `threads` workers (0 = one per CPU core) sharing a queue of `capacity` jobs.
     pub fn new(threads: usize, capacity: usize) -> InferencePool {
-        let threads = if threads == 0 {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-        } else {
-            threads
-        };
+        let threads =
+            if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
         let (queue, jobs) = sync_channel::<Job>(capacity.max(1));
         let jobs = Arc::new(Mutex::new(jobs));
         for i in 0..threads {

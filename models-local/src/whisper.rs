@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use candle_core::{Device, IndexOp, Tensor, D};
 use candle_nn::VarBuilder;
-use candle_transformers::models::whisper::{self as wm, audio, model::Whisper};
+use candle_transformers::models::whisper::{self as wm, model::Whisper};
 use tokenizers::Tokenizer;
 use voicera_models::{SpeechToText, SttStream, Transcript};
 
@@ -41,7 +41,10 @@ const NO_SPEECH_THRESHOLD: f32 = 0.6;
 pub struct WhisperModel {
     model: Whisper,
     tokenizer: Arc<Tokenizer>,
-    filters: Arc<Vec<f32>>,
+    mel: crate::mel::LogMel,
+    /// The token embedding transposed `[d_model, vocab]`, contiguous: the output projection as one plain
+    /// matmul (candle's `final_linear` multiplies by a strided transpose, ~10x slower per token).
+    embed_t: Tensor,
     suppress: Tensor,
     suppress_first: Tensor,
     sot: u32,
@@ -89,7 +92,11 @@ impl WhisperModel {
         }
         Ok(WhisperModel {
             model,
-            filters: Arc::new(crate::mel::filters(config.num_mel_bins)),
+            mel: crate::mel::LogMel::new(config.num_mel_bins),
+            embed_t: vb
+                .get((config.vocab_size, config.d_model), "model.decoder.embed_tokens.weight")?
+                .t()?
+                .contiguous()?,
             suppress: Tensor::new(mask.as_slice(), device)?,
             suppress_first: Tensor::new(first.as_slice(), device)?,
             sot,
@@ -115,16 +122,17 @@ impl WhisperModel {
         if pcm.is_empty() {
             return Ok(String::new());
         }
+        let started = std::time::Instant::now();
         let mut model = self.model.clone();
         let n_mels = model.config.num_mel_bins;
-        let mel = audio::pcm_to_mel(&model.config, pcm, &self.filters);
-        let total_frames = mel.len() / n_mels;
-        let mel = Tensor::from_vec(mel, (1, n_mels, total_frames), &self.device)?;
-        // Trim the window to the audio plus a tail; the encoder's convolution halves the frames.
+        // Only the audio's frames plus a tail, an even count (the encoder's convolution halves them).
         let frames = (pcm.len() / wm::HOP_LENGTH + TAIL_FRAMES).div_ceil(2) * 2;
-        let frames = frames.clamp(2, wm::N_FRAMES.min(total_frames));
-        let mel = mel.narrow(2, 0, frames)?;
+        let frames = frames.clamp(2, wm::N_FRAMES);
+        let (mel, computed) = self.mel.compute(pcm, frames * wm::HOP_LENGTH - pcm.len().min(frames * wm::HOP_LENGTH));
+        let mel = Tensor::from_vec(mel, (1, n_mels, computed), &self.device)?;
+        let mel_done = started.elapsed();
         let features = model.encoder.forward(&mel, true)?;
+        let encoded = started.elapsed();
 
         let mut tokens = vec![self.sot];
         if self.multilingual {
@@ -137,12 +145,14 @@ impl WhisperModel {
         }
         tokens.push(self.no_timestamps);
         let prompt = tokens.len();
-        let max_tokens = model.config.max_target_positions / 2;
+        // Speech runs at most ~5 tokens a second; more is Whisper looping.
+        let seconds = pcm.len() / wm::SAMPLE_RATE + 1;
+        let max_tokens = (seconds * 6 + 8).min(model.config.max_target_positions / 2);
         for step in 0..max_tokens {
             let input = Tensor::new(tokens.as_slice(), &self.device)?.unsqueeze(0)?;
             let hidden = model.decoder.forward(&input, &features, step == 0)?;
             let last = hidden.dim(1)? - 1;
-            let logits = model.decoder.final_linear(&hidden.i((..1, last..))?)?.i(0)?.i(0)?;
+            let logits = hidden.i((0, last))?.unsqueeze(0)?.matmul(&self.embed_t)?.i(0)?;
             if step == 0 {
                 if let Some(id) = self.no_speech {
                     let p = candle_nn::ops::softmax(&logits, D::Minus1)?.i(id as usize)?.to_scalar::<f32>()?;
@@ -157,18 +167,35 @@ impl WhisperModel {
                 break;
             }
             tokens.push(next);
-            // A token repeated three times in a row is Whisper looping on noise: keep one and stop.
-            if tokens.len() >= prompt + 3 && tokens[tokens.len() - 3..].iter().all(|&t| t == next) {
-                tokens.truncate(tokens.len() - 2);
+            if let Some(repeat) = repeated_tail(&tokens[prompt..]) {
+                tokens.truncate(tokens.len() - repeat);
                 break;
             }
         }
+        tracing::debug!(
+            audio_ms = pcm.len() / 16,
+            mel_ms = mel_done.as_millis() as u64,
+            encode_ms = (encoded - mel_done).as_millis() as u64,
+            decode_ms = (started.elapsed() - encoded).as_millis() as u64,
+            tokens = tokens.len() - prompt,
+            "whisper transcription"
+        );
         let text = self
             .tokenizer
             .decode(&tokens[prompt..], true)
             .map_err(|e| Error::Format(format!("cannot decode Whisper tokens: {e}")))?;
         Ok(text.trim().to_string())
     }
+}
+
+/// Length of a loop at the end of `tokens`: the same token three times, or the same span of 2–12 tokens
+/// twice in a row (Whisper repeating a phrase on silence). The repetition is what gets cut.
+fn repeated_tail(tokens: &[u32]) -> Option<usize> {
+    let n = tokens.len();
+    if n >= 3 && tokens[n - 3..].iter().all(|&t| t == tokens[n - 1]) {
+        return Some(2);
+    }
+    (2..=12.min(n / 2)).find(|&p| tokens[n - p..] == tokens[n - 2 * p..n - p])
 }
 
 /// Whisper as the conversation engine's [`SpeechToText`].
@@ -364,4 +391,17 @@ pub fn to_16k(pcm: &[f32], rate: u32) -> Vec<f32> {
             a + (b - a) * frac
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repeated_tail;
+
+    #[test]
+    fn loops_are_cut() {
+        assert_eq!(repeated_tail(&[1, 2, 3, 4]), None);
+        assert_eq!(repeated_tail(&[1, 7, 7, 7]), Some(2));
+        assert_eq!(repeated_tail(&[9, 1, 2, 3, 1, 2, 3]), Some(3));
+        assert_eq!(repeated_tail(&[1, 2]), None);
+    }
 }

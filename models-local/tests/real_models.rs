@@ -15,7 +15,8 @@ use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
 use voicera_models_local::whisper::{to_16k, WhisperModel, WhisperStt};
 use voicera_models_local::{cache, espeak, wav, InferencePool, ModelCache};
 
-const JFK: &str = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+const JFK: &str =
+    "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -146,7 +147,10 @@ fn streaming_whisper_gives_partials_then_a_final() {
 
 fn reply(llm: &LocalLlm, question: &str) -> String {
     let history = [
-        ChatMessage { role: Role::System, content: "You are a helpful assistant. Answer in one short sentence.".into() },
+        ChatMessage {
+            role: Role::System,
+            content: "You are a helpful assistant. Answer in one short sentence.".into(),
+        },
         ChatMessage { role: Role::User, content: question.into() },
     ];
     let mut stream = llm.reply(&history);

@@ -40,6 +40,30 @@ fn rtp_block() -> (u16, u16) {
     (base as u16, base as u16 + 99)
 }
 
+/// Runs a pjsua2 peer script from tests/peers with `args`; panics with its output and the server log unless
+/// it exits 0 and prints `OK`. Returns its stdout.
+pub fn run_peer(server: &Server, script: &str, args: &[&std::ffi::OsStr]) -> String {
+    let python = repo_path(".venv/bin/python");
+    assert!(python.exists(), "{} missing: run scripts/setup.sh", python.display());
+    let out = Command::new(python).arg(repo_path(&format!("tests/peers/{script}"))).args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("OK"),
+        "{script} failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    stdout
+}
+
+/// The model cache shared by every test (and kept between runs).
+pub fn models_cache() -> PathBuf {
+    std::env::var_os("VOICERA_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/models-cache"))
+}
+
 pub fn test_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -48,8 +72,14 @@ pub fn test_dir(name: &str) -> PathBuf {
 }
 
 impl Server {
-    /// Starts the server with `config` as its voicera.toml.
+    /// Starts the server with `config` as its voicera.toml (demo agent off: it loads models).
     pub fn start(name: &str, config: &str) -> Server {
+        Server::start_with(name, config, false)
+    }
+
+    /// Starts the server; `demo` loads the `demo` agent from the shared model cache (`target/models-cache`,
+    /// fetched on first use) and waits until it is ready.
+    pub fn start_with(name: &str, config: &str, demo: bool) -> Server {
         let dir = test_dir(name);
         std::fs::write(dir.join("voicera.toml"), config).unwrap();
         let sip = SocketAddr::from(([127, 0, 0, 1], free_port()));
@@ -62,6 +92,8 @@ impl Server {
             .args(["--rtp-ports", &format!("{}-{}", rtp_ports.0, rtp_ports.1)])
             .env("RUST_LOG", "info,voicera_sip=debug,voicera_media=debug")
             .env("NO_COLOR", "1")
+            .env("VOICERA_DEMO_AGENT", if demo { "1" } else { "0" })
+            .env("VOICERA_MODELS_DIR", models_cache())
             .current_dir(&dir)
             .stdout(Stdio::null())
             .stderr(log)

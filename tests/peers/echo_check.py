@@ -18,6 +18,15 @@ def read_wav(path):
     return rate, data
 
 
+def write_wav(path, rate, samples):
+    """A mono 16-bit WAV of `samples`."""
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(array.array("h", samples).tobytes())
+
+
 def envelope(samples, rate, frame_ms=10):
     step = max(1, rate * frame_ms // 1000)
     out = []

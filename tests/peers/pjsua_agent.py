@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from echo_check import read_wav
+from echo_check import read_wav, write_wav
 from softphone import call_and_record
 
 PLAY_DELAY = 1.5  # seconds after answer: the greeting (360 ms) is over by then
@@ -76,12 +76,7 @@ def main():
     silence = lambda s: [0] * int(s * rate)
     script = silence(0.3) + list(utterance) + silence(gap) + list(utterance) + silence(2.0)
     play = os.path.join(workdir, "script8k.wav")
-    import array, wave
-    with wave.open(play, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(array.array("h", script).tobytes())
+    write_wav(play, rate, script)
     record = os.path.join(workdir, "agent.wav")
     seconds = PLAY_DELAY + len(script) / rate
     if not call_and_record(uri, play, record, seconds, play_delay=PLAY_DELAY):

@@ -18,6 +18,9 @@ use crate::vad::{EnergyModel, VadEvent, VadGate, VadParams};
 /// Agent audio kept queued ahead of playback: 200 ms, enough to ride out a slow TTS chunk, little to discard.
 pub const LOOKAHEAD_SAMPLES: usize = ENGINE_RATE as usize / 5;
 
+/// Spoken when the language model fails before saying anything.
+pub const LLM_FAILED_REPLY: &str = "Sorry, I could not answer that just now. Could you say it again?";
+
 /// What an agent is: its prompt and behaviour, and the models it talks with.
 pub struct Agent {
     pub id: String,
@@ -193,6 +196,12 @@ impl Conversation {
         let idle = self.llm.is_none() && self.utterances.is_empty() && out.queued_audio() == 0;
         match self.turns.phase() {
             Phase::Greeting if idle => self.apply(TurnEvent::GreetingFinished, out, &mut notes),
+            Phase::Thinking if idle => {
+                // The reply ended with nothing to say (an empty completion): listen again.
+                tracing::warn!(turn = self.turn, "the language model gave an empty reply");
+                notes.push(ConversationNote::AgentSaid { turn: self.turn, text: String::new(), interrupted: false });
+                self.apply(TurnEvent::AgentAudioFinished, out, &mut notes);
+            }
             Phase::AgentSpeaking if idle => {
                 notes.push(ConversationNote::AgentSaid {
                     turn: self.turn,
@@ -262,6 +271,11 @@ impl Conversation {
                 }
                 LlmEvent::Failed(reason) => {
                     tracing::warn!(%reason, "LLM failed");
+                    if self.reply.trim().is_empty() {
+                        // Say so rather than leave the caller in silence.
+                        self.reply.push_str(LLM_FAILED_REPLY);
+                        self.clause.push_str(LLM_FAILED_REPLY);
+                    }
                     finished = true;
                     break;
                 }

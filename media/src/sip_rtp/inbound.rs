@@ -87,6 +87,16 @@ impl Service {
             tracing::info!(%user, "INVITE for unknown user");
             return reject(self, 404, "Not Found");
         };
+        if let Destination::Unavailable { reason, retry_after_secs } = &destination {
+            tracing::warn!(%user, %reason, "agent unavailable; INVITE refused with 503");
+            self.metrics.count_result(CallResult::Rejected);
+            let mut response = Response::for_request(&request, 503, "Service Unavailable");
+            response.ensure_to_tag(&random_token());
+            response.headers.push("Retry-After", retry_after_secs.to_string());
+            response.headers.push("Warning", format!("399 voicera \"{}\"", reason.replace('"', "'")));
+            self.endpoint.respond(&key, response, std::time::Instant::now());
+            return;
+        }
         let session_timer = match requested_session_interval(&request) {
             Ok(timer) => timer,
             Err(()) => {
@@ -134,6 +144,8 @@ impl Service {
         let mut recording = None;
         let service = match destination {
             Destination::Echo => CallService::Echo,
+            // Answered with 503 above; unreachable here, but refusing again is the safe outcome.
+            Destination::Unavailable { .. } => return reject(self, 503, "Service Unavailable"),
             Destination::Agent(agent) => {
                 tracing::info!(agent = %agent.id, "routing to agent");
                 if agent.record_transcript {

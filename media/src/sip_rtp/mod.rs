@@ -63,6 +63,9 @@ pub enum Destination {
     Echo,
     /// An agent's conversation.
     Agent(Arc<Agent>),
+    /// A known agent that cannot take calls yet (its models are still loading): 503 with Retry-After, so
+    /// the caller's side retries instead of waiting on a silent line.
+    Unavailable { reason: String, retry_after_secs: u32 },
 }
 
 /// Maps a Request-URI user (agent id, number, service name) to a destination.

@@ -1,0 +1,213 @@
+//! `voicera-bench models`: speed of each local engine on this machine, with the weights of the model cache.
+//!
+//! Whisper (load, the 11 s JFK clip, a 2 s utterance as a call's final transcript), SmolLM2 (prompt
+//! prefill, time to the first token and to the first clause the TTS can speak, tokens/s), espeak-ng (time to
+//! audio for a clause) and the energy VAD (µs per 20 ms frame). Median of `--runs` after a warm-up.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use voicera_media::vad::{EnergyModel, VadGate, VadParams};
+use voicera_models::{ChatMessage, Role};
+use voicera_models_local::smollm::{GenerationParams, SmolLm};
+use voicera_models_local::whisper::{to_16k, WhisperModel};
+use voicera_models_local::{cache, espeak, wav, ModelCache};
+
+#[derive(Debug, Serialize)]
+pub struct ModelsReport {
+    whisper_load_ms: f64,
+    jfk_seconds: f64,
+    jfk_transcribe_ms: f64,
+    jfk_rtf: f64,
+    jfk_text: String,
+    utterance_seconds: f64,
+    utterance_transcribe_ms: f64,
+    llm_load_ms: f64,
+    llm_prompt_tokens: usize,
+    llm_first_token_ms: f64,
+    llm_first_clause_ms: f64,
+    llm_tokens_per_second: f64,
+    llm_reply: String,
+    espeak_clause_ms: f64,
+    energy_vad_us_per_frame: f64,
+    threads: usize,
+    machine: String,
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
+    let cache = ModelCache::new(models_dir);
+    for spec in cache::defaults() {
+        cache.fetch(spec).with_context(|| format!("fetch {}", spec.name))?;
+    }
+    let device = candle_core::Device::Cpu;
+
+    let started = Instant::now();
+    let whisper = WhisperModel::load(&cache.require("whisper-tiny.en")?, &device)?;
+    let whisper_load_ms = ms(started.elapsed());
+    let audio = wav::parse(&std::fs::read(jfk).with_context(|| format!("{}", jfk.display()))?)?;
+    let jfk_pcm = to_16k(&audio.mono(), audio.rate);
+    whisper.transcribe(&jfk_pcm[..16000], "en")?;
+    let mut jfk_text = String::new();
+    let jfk_ms = median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                jfk_text = whisper.transcribe(&jfk_pcm, "en").unwrap_or_default();
+                ms(t.elapsed())
+            })
+            .collect(),
+    );
+    let utterance = espeak::synthesize("How many days are in a week?", "en-us", 165)?;
+    let utterance: Vec<f32> =
+        to_16k(&utterance.iter().map(|&s| s as f32 / 32768.0).collect::<Vec<_>>(), espeak::ESPEAK_RATE);
+    let utterance_ms = median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = whisper.transcribe(&utterance, "en");
+                ms(t.elapsed())
+            })
+            .collect(),
+    );
+
+    let started = Instant::now();
+    let llm = SmolLm::load(&cache.require("smollm2-135m")?.join("model.gguf"), &device)?;
+    let llm_load_ms = ms(started.elapsed());
+    let history = vec![
+        ChatMessage {
+            role: Role::System,
+            content: "You are the VoiceERA demo assistant, speaking with a caller on the phone. Answer in one or \
+                      two short sentences of plain spoken English, without lists, markdown or emojis."
+                .into(),
+        },
+        ChatMessage {
+            role: Role::Assistant,
+            content: "Hello! This is the VoiceERA demo agent. How can I help you today?".into(),
+        },
+        ChatMessage { role: Role::User, content: "How many days are in a week?".into() },
+    ];
+    let prompt_tokens = llm.prompt_tokens(&history)?.len();
+    // As an agent runs it: system prompt and greeting prefilled once at load.
+    let llm = llm.with_prefix(&history[..2])?;
+    let mut first_token = Vec::new();
+    let mut first_clause = Vec::new();
+    let mut rates = Vec::new();
+    let mut reply = String::new();
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let mut first: Option<Duration> = None;
+        let mut clause: Option<Duration> = None;
+        let mut tokens = 0usize;
+        reply.clear();
+        llm.generate(&history, GenerationParams::default(), |piece| {
+            tokens += 1;
+            first.get_or_insert(t.elapsed());
+            reply.push_str(piece);
+            if clause.is_none() && piece.trim_end().ends_with(['.', '!', '?', ',']) {
+                clause = Some(t.elapsed());
+            }
+            true
+        })?;
+        let total = t.elapsed();
+        let first = first.unwrap_or(total);
+        first_token.push(ms(first));
+        first_clause.push(ms(clause.unwrap_or(total)));
+        rates.push(tokens.saturating_sub(1) as f64 / (total - first).as_secs_f64().max(1e-9));
+    }
+
+    let espeak_ms = median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = espeak::synthesize("In a week, there are seven days.", "en-us", 165);
+                ms(t.elapsed())
+            })
+            .collect(),
+    );
+
+    let mut vad = VadGate::new(VadParams::default(), EnergyModel::default());
+    let frames: Vec<[i16; 320]> = (0..5000)
+        .map(|i| {
+            let mut f = [0i16; 320];
+            for (j, s) in f.iter_mut().enumerate() {
+                *s = (((i * 320 + j) as f32 * 0.07).sin() * if i % 100 < 50 { 6000.0 } else { 30.0 }) as i16;
+            }
+            f
+        })
+        .collect();
+    let t = Instant::now();
+    for f in &frames {
+        std::hint::black_box(vad.process(f));
+    }
+    let vad_us = t.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;
+
+    Ok(ModelsReport {
+        whisper_load_ms,
+        jfk_seconds: jfk_pcm.len() as f64 / 16000.0,
+        jfk_transcribe_ms: jfk_ms,
+        jfk_rtf: jfk_ms / 1000.0 / (jfk_pcm.len() as f64 / 16000.0),
+        jfk_text,
+        utterance_seconds: utterance.len() as f64 / 16000.0,
+        utterance_transcribe_ms: utterance_ms,
+        llm_load_ms,
+        llm_prompt_tokens: prompt_tokens,
+        llm_first_token_ms: median(first_token),
+        llm_first_clause_ms: median(first_clause),
+        llm_tokens_per_second: median(rates),
+        llm_reply: reply.trim().to_string(),
+        espeak_clause_ms: espeak_ms,
+        energy_vad_us_per_frame: vad_us,
+        threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        machine: crate::procfs::machine(),
+    })
+}
+
+pub fn markdown(r: &ModelsReport) -> String {
+    format!(
+        "# Local models on this machine\n\n{machine}, {threads} threads. Median of runs after a warm-up.\n\n\
+| engine | figure |\n|---|---|\n\
+| Whisper tiny.en load | {:.0} ms |\n\
+| Whisper tiny.en, jfk.wav ({:.1} s) | {:.0} ms (RTF {:.3}) |\n\
+| Whisper tiny.en, {:.1} s utterance (a turn's final) | {:.0} ms |\n\
+| SmolLM2-135M load | {:.0} ms |\n\
+| SmolLM2 prompt ({} tokens, system + greeting prefilled at load) → first token | {:.0} ms |\n\
+| SmolLM2 → first speakable clause | {:.0} ms |\n\
+| SmolLM2 decode | {:.1} tokens/s |\n\
+| espeak-ng clause → audio | {:.0} ms |\n\
+| energy VAD | {:.2} µs per 20 ms frame |\n\n\
+jfk.wav transcript: {:?}\n\nSmolLM2 reply: {:?}\n",
+        r.whisper_load_ms,
+        r.jfk_seconds,
+        r.jfk_transcribe_ms,
+        r.jfk_rtf,
+        r.utterance_seconds,
+        r.utterance_transcribe_ms,
+        r.llm_load_ms,
+        r.llm_prompt_tokens,
+        r.llm_first_token_ms,
+        r.llm_first_clause_ms,
+        r.llm_tokens_per_second,
+        r.espeak_clause_ms,
+        r.energy_vad_us_per_frame,
+        r.jfk_text,
+        r.llm_reply,
+        machine = r.machine,
+        threads = r.threads,
+    )
+}
+
+/// Default model cache for the bench: the tests' shared cache.
+pub fn default_models_dir() -> PathBuf {
+    std::env::var_os("VOICERA_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/models-cache"))
+}
