@@ -208,7 +208,7 @@ async fn run_call(
                 if len > 0 {
                     send_now(&rtp, &packet[..len], stream.remote());
                 }
-                if ticks % 50 == 0 {
+                if ticks.is_multiple_of(50) {
                     metrics.add(&stream.take_counters());
                     if let Some(reason) = check_rtp_timeout(&stream, started, rtp_timeout) {
                         break reason;

@@ -379,7 +379,7 @@ pub fn write_rtcp_report(
     // At least one null octet ends the item list, then pad to 4.
     out[end] = 0;
     end += 1;
-    while end % 4 != 0 {
+    while !end.is_multiple_of(4) {
         out[end] = 0;
         end += 1;
     }
