@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context, Result};
-use voicera_media::conversation::engine::Agent;
+use voicera_media::conversation::engine::{Agent, CallLimits};
 use voicera_media::conversation::turn::TurnPolicy;
 use voicera_media::sip_rtp::Destination;
 use voicera_media::vad::VadParams;
@@ -183,7 +183,8 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 /// The `demo` agent's prompt and greeting.
 const DEMO_PROMPT: &str = "You are the VoiceERA demo assistant, speaking with a caller on the phone. \
-Answer in one or two short sentences of plain spoken English, without lists, markdown or emojis.";
+Answer in one or two short sentences of plain spoken English, without lists, markdown or emojis. \
+When the caller wants to end the call, say goodbye.";
 const DEMO_GREETING: &str = "Hello! This is the VoiceERA demo agent. How can I help you today?";
 
 /// Builds the `demo` agent on local models from `cache`, fetching missing weights first (logged).
@@ -213,6 +214,11 @@ pub fn demo_agent(cache: &ModelCache, pool: &InferencePool) -> Result<Agent> {
         language: "en".into(),
         vad: VadParams::default(),
         policy: TurnPolicy::default(),
+        limits: CallLimits {
+            idle_prompt_after: Some(std::time::Duration::from_secs(10)),
+            user_silence_hangup: Some(std::time::Duration::from_secs(30)),
+            ..CallLimits::default()
+        },
         record_transcript: true,
         record_audio: true,
         stt: Arc::new(WhisperStt::new(whisper, pool.clone())),

@@ -11,7 +11,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{interval, interval_at, Instant, MissedTickBehavior};
 
-use crate::conversation::engine::{Conversation, ConversationNote};
+use crate::conversation::engine::{Conversation, ConversationNote, HangUpReason};
 use crate::metrics::Metrics;
 use crate::negotiate::MediaPlan;
 use crate::ports::PortLease;
@@ -54,6 +54,8 @@ pub enum EndReason {
     MediaError(String),
     /// The media task panicked; contained here.
     Panicked,
+    /// The agent ended the call (farewell, caller silence, call timeout).
+    AgentHangUp(HangUpReason),
 }
 
 /// What a call tells signalling.
@@ -193,15 +195,20 @@ async fn run_call(
                         if let Some(journal) = journal.as_mut() {
                             journal.on_tick(&frame, stream.last_outbound_frame(), &notes);
                         }
+                        let mut hang_up = None;
                         for note in notes {
                             match note {
                                 ConversationNote::AgentStarted { ticks_since_end_of_speech, .. } => {
                                     metrics.observe_turn_latency(ticks_since_end_of_speech * 20)
                                 }
                                 ConversationNote::BargeIn { .. } => metrics.barge_in(),
+                                ConversationNote::HangUp { reason } => hang_up = Some(reason),
                                 _ => {}
                             }
                             log_note(&note);
+                        }
+                        if let Some(reason) = hang_up {
+                            break EndReason::AgentHangUp(reason);
                         }
                     }
                 }
@@ -279,7 +286,7 @@ impl Journal {
                         t.interrupted = *interrupted;
                     }
                 }
-                ConversationNote::BargeIn { .. } => {}
+                ConversationNote::BargeIn { .. } | ConversationNote::HangUp { .. } => {}
             }
         }
     }
@@ -288,7 +295,10 @@ impl Journal {
     /// transcript is never silently lost.
     async fn store(mut self, reason: &EndReason) {
         self.record.ended_at = unix_now();
-        self.record.end_reason = format!("{reason:?}");
+        self.record.end_reason = match reason {
+            EndReason::AgentHangUp(why) => format!("agent_hangup:{}", why.as_str()),
+            other => format!("{other:?}"),
+        };
         self.record.recording_truncated = self.audio.as_ref().is_some_and(|a| a.truncated);
         let sink = self.plan.sink.clone();
         let mut record = self.record;
@@ -323,6 +333,7 @@ fn log_note(note: &ConversationNote) {
         ConversationNote::BargeIn { dropped_samples } => {
             tracing::info!(dropped_ms = dropped_samples / 16, "caller barged in: agent audio flushed")
         }
+        ConversationNote::HangUp { reason } => tracing::info!(reason = reason.as_str(), "agent hangs up"),
     }
 }
 

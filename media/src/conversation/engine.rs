@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use voicera_models::{
     ChatMessage, LanguageModel, LlmEvent, LlmStream, Role, SpeechToText, SttStream, TextToSpeech, Transcript, TtsStream,
@@ -21,6 +22,96 @@ pub const LOOKAHEAD_SAMPLES: usize = ENGINE_RATE as usize / 5;
 /// Spoken when the language model fails before saying anything.
 pub const LLM_FAILED_REPLY: &str = "Sorry, I could not answer that just now. Could you say it again?";
 
+/// When an agent ends or nudges a call on its own (the original's `user_silence_hangup_seconds`,
+/// `call_timeout_seconds` and `user_online_detection_*`). Durations count from the agent's last audio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Hang up after this much caller silence once the agent has finished speaking (None: never).
+    pub user_silence_hangup: Option<Duration>,
+    /// Hang up when the call has lasted this long (the original's default: 600 s).
+    pub call_timeout: Option<Duration>,
+    /// Say `idle_message` after this much caller silence (once per silence).
+    pub idle_prompt_after: Option<Duration>,
+    pub idle_message: String,
+    /// Hang up after the agent's reply contains a farewell (in any supported language), once it is spoken.
+    pub hang_up_on_farewell: bool,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits {
+            user_silence_hangup: None,
+            call_timeout: Some(Duration::from_secs(600)),
+            idle_prompt_after: None,
+            idle_message: "Are you still there?".into(),
+            hang_up_on_farewell: true,
+        }
+    }
+}
+
+/// Farewells that end a call when the agent says them, per language: English, Hindi (Devanagari and
+/// romanised), Bengali, Tamil, Telugu, Marathi, Gujarati, Kannada, Malayalam, Punjabi, Urdu. Matched on whole
+/// words of the lower-cased reply.
+const FAREWELLS: &[&str] = &[
+    "goodbye",
+    "good bye",
+    "bye",
+    "bye bye",
+    "take care",
+    "have a good day",
+    "have a great day",
+    "have a nice day",
+    "see you",
+    "talk to you later",
+    "end of the call",
+    "अलविदा",
+    "फिर मिलेंगे",
+    "शुभ दिन",
+    "alvida",
+    "phir milenge",
+    "বিদায়",
+    "আবার দেখা হবে",
+    "போய் வருகிறேன்",
+    "மீண்டும் சந்திப்போம்",
+    "వీడ్కోలు",
+    "మళ్ళీ కలుద్దాం",
+    "निरोप",
+    "पुन्हा भेटू",
+    "આવજો",
+    "ಮತ್ತೆ ಸಿಗೋಣ",
+    "ಹೋಗಿ ಬನ್ನಿ",
+    "വിട",
+    "വീണ്ടും കാണാം",
+    "ਅਲਵਿਦਾ",
+    "ਫਿਰ ਮਿਲਾਂਗੇ",
+    "خدا حافظ",
+    "اللہ حافظ",
+    "پھر ملیں گے",
+];
+
+/// Whether `text` says goodbye (see [`FAREWELLS`]).
+pub fn is_farewell(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> =
+        lower.split(|c: char| !(c.is_alphanumeric() || c.is_mark())).filter(|w| !w.is_empty()).collect();
+    let joined = format!(" {} ", words.join(" "));
+    FAREWELLS.iter().any(|f| joined.contains(&format!(" {f} ")))
+}
+
+trait IsMark {
+    fn is_mark(&self) -> bool;
+}
+
+impl IsMark for char {
+    /// Combining marks (Indic vowel signs, viramas) belong to the word they sit in.
+    fn is_mark(&self) -> bool {
+        let c = *self as u32;
+        // The danda (।, ॥) ends a sentence; every other Indic-block code point is part of a word.
+        matches!(c, 0x0300..=0x036F | 0x0900..=0x0DFF | 0x0610..=0x061A | 0x064B..=0x065F)
+            && !matches!(c, 0x0964 | 0x0965)
+    }
+}
+
 /// What an agent is: its prompt and behaviour, and the models it talks with.
 pub struct Agent {
     pub id: String,
@@ -29,6 +120,7 @@ pub struct Agent {
     pub language: String,
     pub vad: VadParams,
     pub policy: TurnPolicy,
+    pub limits: CallLimits,
     /// Store a transcript record (and a stereo recording) of each call.
     pub record_transcript: bool,
     pub record_audio: bool,
@@ -49,6 +141,7 @@ impl Agent {
             language: "en".into(),
             vad: VadParams::default(),
             policy: TurnPolicy::default(),
+            limits: CallLimits::default(),
             record_transcript: record,
             record_audio: record,
             stt: Arc::new(FixedStt),
@@ -100,6 +193,28 @@ pub enum ConversationNote {
     BargeIn {
         dropped_samples: usize,
     },
+    /// The agent ends the call (its last words, if any, have been played): BYE / provider hangup.
+    HangUp {
+        reason: HangUpReason,
+    },
+}
+
+/// Why the agent ended a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HangUpReason {
+    Farewell,
+    UserSilence,
+    CallTimeout,
+}
+
+impl HangUpReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HangUpReason::Farewell => "farewell",
+            HangUpReason::UserSilence => "user_silence",
+            HangUpReason::CallTimeout => "call_timeout",
+        }
+    }
 }
 
 /// One clause being synthesised.
@@ -126,8 +241,21 @@ pub struct Conversation {
     turn: u64,
     ticks: u64,
     end_of_speech_tick: u64,
+    /// Ticks of caller silence since the agent last played audio (while listening).
+    silent_ticks: u64,
+    idle_prompted: bool,
+    /// Hang up once the queued audio has played.
+    hang_up_after_audio: Option<HangUpReason>,
+    hung_up: bool,
     scratch: Vec<i16>,
     resampled: Vec<i16>,
+}
+
+/// Engine ticks per second (20 ms frames).
+const TICKS_PER_SECOND: u64 = 50;
+
+fn ticks(d: Duration) -> u64 {
+    (d.as_millis() as u64).div_ceil(1000 / TICKS_PER_SECOND)
 }
 
 impl Conversation {
@@ -147,6 +275,10 @@ impl Conversation {
             turn: 0,
             ticks: 0,
             end_of_speech_tick: 0,
+            silent_ticks: 0,
+            idle_prompted: false,
+            hang_up_after_audio: None,
+            hung_up: false,
             scratch: Vec::with_capacity(4096),
             resampled: Vec::with_capacity(8192),
             agent,
@@ -194,6 +326,7 @@ impl Conversation {
         self.pump_llm();
         self.pump_tts(out, &mut notes);
         let idle = self.llm.is_none() && self.utterances.is_empty() && out.queued_audio() == 0;
+        self.check_limits(idle, &mut notes);
         match self.turns.phase() {
             Phase::Greeting if idle => self.apply(TurnEvent::GreetingFinished, out, &mut notes),
             Phase::Thinking if idle => {
@@ -213,6 +346,57 @@ impl Conversation {
             _ => {}
         }
         notes
+    }
+
+    /// Call timeout, idle prompt, silence hangup, and hang-up after a farewell once it has been heard.
+    fn check_limits(&mut self, idle: bool, notes: &mut Vec<ConversationNote>) {
+        if self.hung_up {
+            return;
+        }
+        let agent = Arc::clone(&self.agent);
+        let limits = &agent.limits;
+        let mut hang_up = None;
+        if limits.call_timeout.is_some_and(|t| self.ticks >= ticks(t)) {
+            hang_up = Some(HangUpReason::CallTimeout);
+        }
+        if idle {
+            if let Some(reason) = self.hang_up_after_audio {
+                hang_up = hang_up.or(Some(reason));
+            }
+        }
+        let listening = idle && self.turns.phase() == &Phase::Listening;
+        if listening {
+            self.silent_ticks += 1;
+        } else {
+            self.silent_ticks = 0;
+            if self.turns.phase() != &Phase::Listening {
+                // A turn happened (caller spoke or the agent answered): the next silence may be prompted again.
+                // The idle prompt itself does not re-arm it, so silence after it ends in a hang-up.
+                self.idle_prompted = false;
+            }
+        }
+        if listening {
+            if let Some(after) = limits.idle_prompt_after {
+                if !self.idle_prompted && self.silent_ticks >= ticks(after) {
+                    self.idle_prompted = true;
+                    let message = limits.idle_message.clone();
+                    self.speak(&message);
+                    self.history.push(ChatMessage { role: Role::Assistant, content: message });
+                }
+            }
+            if limits.user_silence_hangup.is_some_and(|t| self.silent_ticks >= ticks(t)) {
+                hang_up = hang_up.or(Some(HangUpReason::UserSilence));
+            }
+        }
+        if let Some(reason) = hang_up {
+            self.hung_up = true;
+            notes.push(ConversationNote::HangUp { reason });
+        }
+    }
+
+    /// Whether the engine has ended the call.
+    pub fn hung_up(&self) -> bool {
+        self.hung_up
     }
 
     fn apply(&mut self, event: TurnEvent, out: &mut dyn AudioSink, notes: &mut Vec<ConversationNote>) {
@@ -284,6 +468,9 @@ impl Conversation {
         if finished {
             clauses.push(std::mem::take(&mut self.clause));
             self.llm = None;
+            if self.agent.limits.hang_up_on_farewell && is_farewell(&self.reply) {
+                self.hang_up_after_audio = Some(HangUpReason::Farewell);
+            }
             self.history.push(ChatMessage { role: Role::Assistant, content: self.reply.trim().to_string() });
         }
         for clause in clauses {
@@ -414,6 +601,108 @@ mod tests {
         assert_eq!(started, Some(0), "stand-in models answer in the tick the turn ends");
         assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::AgentSaid { interrupted: false, .. })));
         assert_eq!(conv.phase(), &Phase::Listening);
+    }
+
+    #[test]
+    fn farewells_are_recognised_in_several_languages() {
+        for text in [
+            "Thanks for calling, goodbye!",
+            "Okay, take care.",
+            "धन्यवाद, अलविदा।",
+            "ठीक है, फिर मिलेंगे",
+            "আচ্ছা, বিদায়",
+            "Bye.",
+        ] {
+            assert!(is_farewell(text), "{text}");
+        }
+        for text in ["Do you want to buy a bike?", "Byelaws apply.", "I will see about that", "नमस्ते"] {
+            assert!(!is_farewell(text), "{text}");
+        }
+    }
+
+    /// A scripted LLM that replies with a fixed text at once.
+    struct Says(&'static str);
+    impl LanguageModel for Says {
+        fn reply(&self, _history: &[ChatMessage]) -> Box<dyn LlmStream> {
+            struct Once(Option<String>, bool);
+            impl LlmStream for Once {
+                fn poll_event(&mut self) -> Option<LlmEvent> {
+                    if let Some(t) = self.0.take() {
+                        return Some(LlmEvent::Token(t));
+                    }
+                    (!std::mem::replace(&mut self.1, true)).then_some(LlmEvent::Done)
+                }
+            }
+            Box::new(Once(Some(self.0.to_string()), false))
+        }
+    }
+
+    fn agent(limits: CallLimits, llm: Arc<dyn LanguageModel>) -> Arc<Agent> {
+        let mut agent = Agent::bench(false);
+        agent.limits = limits;
+        agent.llm = llm;
+        Arc::new(agent)
+    }
+
+    fn hang_up_tick(notes: &[(usize, ConversationNote)]) -> Option<(usize, HangUpReason)> {
+        notes.iter().find_map(|(t, n)| match n {
+            ConversationNote::HangUp { reason } => Some((*t, *reason)),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_farewell_is_spoken_in_full_then_the_agent_hangs_up() {
+        let mut conv = Conversation::new(agent(CallLimits::default(), Arc::new(Says("Thank you, goodbye!"))));
+        let mut speaker = Speaker::default();
+        conv.start();
+        let notes = run(&mut conv, &mut speaker, 0..300, |t| (30..80).contains(&t));
+        let (tick, reason) = hang_up_tick(&notes).expect("hang-up");
+        assert_eq!(reason, HangUpReason::Farewell);
+        // "Thank you, goodbye!" is 3 words = 180 ms of tone, starting ~tick 100: all of it played first.
+        let said = notes.iter().find_map(|(t, n)| matches!(n, ConversationNote::AgentSaid { .. }).then_some(*t));
+        assert!(said.is_some_and(|s| s <= tick), "{notes:?}");
+        assert_eq!(speaker.queued, 0);
+        assert!(conv.hung_up());
+        assert_eq!(notes.iter().filter(|(_, n)| matches!(n, ConversationNote::HangUp { .. })).count(), 1);
+    }
+
+    #[test]
+    fn silence_brings_an_idle_prompt_then_a_hang_up() {
+        let limits = CallLimits {
+            idle_prompt_after: Some(Duration::from_secs(10)),
+            user_silence_hangup: Some(Duration::from_secs(20)),
+            ..CallLimits::default()
+        };
+        let mut conv = Conversation::new(agent(limits, Arc::new(voicera_models::standin::FixedLlm)));
+        let mut speaker = Speaker::default();
+        conv.start();
+        let before = speaker.played;
+        // Greeting ends by tick 30; 10 s of silence later (tick ~530) the idle prompt plays.
+        run(&mut conv, &mut speaker, 0..520, |_| false);
+        let greeting = speaker.played - before;
+        run(&mut conv, &mut speaker, 520..560, |_| false);
+        assert!(speaker.played - before > greeting, "the idle prompt was spoken");
+        // The silence clock restarts after the prompt: 20 s after it the agent hangs up.
+        let notes = run(&mut conv, &mut speaker, 560..1700, |_| false);
+        let (tick, reason) = hang_up_tick(&notes).expect("hang-up");
+        assert_eq!(reason, HangUpReason::UserSilence);
+        assert!((1500..1580).contains(&tick), "hang-up at tick {tick}");
+    }
+
+    #[test]
+    fn speech_resets_the_silence_clock_and_the_call_timeout_still_ends_the_call() {
+        let limits = CallLimits {
+            user_silence_hangup: Some(Duration::from_secs(5)),
+            call_timeout: Some(Duration::from_secs(30)),
+            ..CallLimits::default()
+        };
+        let mut conv = Conversation::new(agent(limits, Arc::new(voicera_models::standin::FixedLlm)));
+        let mut speaker = Speaker::default();
+        conv.start();
+        // The caller speaks every 4 s: never 5 s of silence, so only the 30 s timeout ends the call.
+        let notes = run(&mut conv, &mut speaker, 0..1600, |t| t % 200 >= 150 && t % 200 < 180);
+        assert_eq!(hang_up_tick(&notes), Some((1499, HangUpReason::CallTimeout)), "{:?}", hang_up_tick(&notes));
     }
 
     #[test]

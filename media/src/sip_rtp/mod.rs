@@ -522,7 +522,10 @@ impl Service {
             CallNotice::Ended { call, reason } => {
                 if self.calls.contains_key(&call) {
                     tracing::info!(%call, ?reason, "media ended: hanging up");
-                    let result = if reason == EndReason::Stopped { CallResult::Completed } else { CallResult::Failed };
+                    let result = match reason {
+                        EndReason::Stopped | EndReason::AgentHangUp(_) => CallResult::Completed,
+                        _ => CallResult::Failed,
+                    };
                     self.hang_up(&call, result);
                 }
             }
