@@ -12,7 +12,7 @@ scripts/fuzz-smoke.sh
 # Heavy tests are #[ignore]d in the quick loop (`cargo test`); the full suite runs them too.
 log="$(mktemp)"
 status=0
-cargo test --workspace --all-targets -- --include-ignored 2>&1 | tee "$log" || status=$?
+cargo test --workspace --all-targets --no-fail-fast -- --include-ignored 2>&1 | tee "$log" || status=$?
 # One closing line over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"

@@ -189,11 +189,14 @@ const DEMO_GREETING: &str = "Hello! This is the VoiceERA demo agent. How can I h
 
 /// Builds the `demo` agent on local models from `cache`, fetching missing weights first (logged).
 pub fn demo_agent(cache: &ModelCache, pool: &InferencePool) -> Result<Agent> {
-    for name in [DEMO_STT, DEMO_LLM] {
-        if cache.path(name).is_none() {
-            tracing::info!(model = name, cache = %cache.dir().display(), "fetching model for the demo agent (first use)");
-            cache.fetch(cache::spec(name)?).with_context(|| format!("cannot fetch {name}"))?;
-            tracing::info!(model = name, "model fetched");
+    // The whole default set (interfaces.md: `serve` fetches missing defaults on first use), the demo's own
+    // models first.
+    let demo_first = [DEMO_STT, DEMO_LLM].into_iter().map(cache::spec).collect::<Result<Vec<_>, _>>()?;
+    for spec in demo_first.into_iter().chain(cache::defaults()) {
+        if cache.path(spec.name).is_none() {
+            tracing::info!(model = spec.name, cache = %cache.dir().display(), "fetching model (first use)");
+            cache.fetch(spec).with_context(|| format!("cannot fetch {}", spec.name))?;
+            tracing::info!(model = spec.name, "model fetched");
         }
     }
     let device = default_device();

