@@ -1,6 +1,7 @@
 //! Node configuration: built-in defaults, then `voicera.toml`, then `VOICERA_*` environment and flags, compiled
 //! into one checked [`Config`]. `voicera config check` runs the same compilation.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use voicera_media::codec::CodecKind;
 use voicera_media::sip_rtp::{InboundAuth, TrunkConfig};
+use voicera_media::ws_stream::{AudioFormat, Provider, ProviderAccount};
 use voicera_sip::TransportKind;
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
@@ -73,6 +75,29 @@ struct RawConfig {
     bench: RawBench,
     #[serde(default)]
     models: RawModels,
+    #[serde(default)]
+    telephony: RawTelephony,
+}
+
+/// `[telephony]`: provider media streams and their webhooks.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTelephony {
+    /// What Vobiz/Plivo are asked to send: `audio/x-mulaw;rate=8000` (default) or `audio/x-l16;rate=8000|16000`.
+    stream_format: Option<String>,
+    /// Agents whose streams need no token (default: the built-in `bench`).
+    open_agents: Option<Vec<String>>,
+    vobiz: Option<RawAccount>,
+    plivo: Option<RawAccount>,
+    twilio: Option<RawAccount>,
+    exotel: Option<RawAccount>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    auth_id: Option<String>,
+    auth_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -156,6 +181,8 @@ pub struct Config {
     pub inference_threads: usize,
     /// Load the built-in `demo` agent (local models, fetched on first use).
     pub demo_agent: bool,
+    /// Provider accounts (webhook signature keys), stream format, open agents.
+    pub telephony: TelephonySettings,
     /// Where the configuration came from, for the start-up log.
     pub source: Option<PathBuf>,
 }
@@ -282,7 +309,49 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
             Some(_) => true,
             None => raw.models.demo_agent.unwrap_or(true),
         },
+        telephony: compile_telephony(raw.telephony)?,
         source,
+    })
+}
+
+/// `[telephony]` compiled: what the telephony endpoints need besides the public URL.
+#[derive(Debug, Clone)]
+pub struct TelephonySettings {
+    pub accounts: HashMap<Provider, ProviderAccount>,
+    pub stream_format: AudioFormat,
+    pub open_agents: Vec<String>,
+}
+
+fn compile_telephony(raw: RawTelephony) -> Result<TelephonySettings> {
+    let stream_format = match raw.stream_format.as_deref() {
+        Some(text) => {
+            AudioFormat::parse_content_type(text).map_err(|e| anyhow::anyhow!("telephony.stream_format: {e}"))?
+        }
+        None => AudioFormat::MULAW_8K,
+    };
+    let mut accounts = HashMap::new();
+    for (provider, account) in [
+        (Provider::Vobiz, raw.vobiz),
+        (Provider::Plivo, raw.plivo),
+        (Provider::Twilio, raw.twilio),
+        (Provider::Exotel, raw.exotel),
+    ] {
+        // VOICERA_<PROVIDER>_AUTH_ID / _AUTH_TOKEN keep secrets out of the file.
+        let env = |suffix: &str| std::env::var(format!("VOICERA_{}_{suffix}", provider.as_str().to_uppercase())).ok();
+        let account = account.unwrap_or_default();
+        let auth_id = env("AUTH_ID").or(account.auth_id).unwrap_or_default();
+        let Some(auth_token) = env("AUTH_TOKEN").or(account.auth_token).filter(|t| !t.is_empty()) else {
+            if !auth_id.is_empty() {
+                bail!("telephony.{}: auth_id without auth_token (webhooks could not be verified)", provider.as_str());
+            }
+            continue;
+        };
+        accounts.insert(provider, ProviderAccount { auth_id, auth_token });
+    }
+    Ok(TelephonySettings {
+        accounts,
+        stream_format,
+        open_agents: raw.open_agents.unwrap_or_else(|| vec!["bench".into()]),
     })
 }
 

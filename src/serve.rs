@@ -11,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 use voicera_api::{Check, NodeStatus};
 use voicera_media::conversation::engine::Agent;
 use voicera_media::metrics::Metrics;
-use voicera_media::recorder::FsRecordingSink;
+use voicera_media::recorder::{FsRecordingSink, RecordingSink};
 use voicera_media::sip_rtp::{self, Destination, Router, SipServiceConfig, SipServiceHandle};
+use voicera_media::ws_stream::{Telephony, TelephonyConfig};
 use voicera_sip::transaction::TimerConfig;
 
 use crate::config::{Config, LogFormat, NodeArgs};
@@ -76,7 +77,7 @@ struct Status {
     metrics: Arc<Metrics>,
     sip: Option<SipServiceHandle>,
     http_up: AtomicBool,
-    draining: AtomicBool,
+    draining: Arc<AtomicBool>,
     data_dir: std::path::PathBuf,
 }
 
@@ -108,7 +109,21 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let metrics = Arc::new(Metrics::default());
     tracing::info!(?role, config = ?config.source, data_dir = %config.data_dir.display(), "starting voicera");
 
+    let draining = Arc::new(AtomicBool::new(false));
+    let recordings: Arc<dyn RecordingSink> = Arc::new(FsRecordingSink::new(config.data_dir.join("calls")));
+    let mut telephony = None;
     let sip = if role.runs_sip() {
+        let demo: SharedDemo = if config.demo_agent {
+            let demo = Arc::new(RwLock::new(DemoSlot::Loading));
+            let pool = InferencePool::new(config.inference_threads, 256);
+            local::spawn_demo_loader(local::models_dir(&config.data_dir), pool, Arc::clone(&demo));
+            demo
+        } else {
+            Arc::new(RwLock::new(DemoSlot::Failed("disabled by configuration ([models] demo_agent)".into())))
+        };
+        // One directory of agents for every transport.
+        let agents: Arc<dyn Router> =
+            Arc::new(BuiltinRouter { bench: Arc::new(Agent::bench(config.bench_record)), demo });
         let mut sip_config = SipServiceConfig::new(config.sip);
         sip_config.external_ip = config.external_ip;
         sip_config.rtp_ports = config.rtp_ports;
@@ -118,24 +133,28 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         sip_config.timers = TimerConfig { t1: config.t1, ..TimerConfig::default() };
         sip_config.trunks = config.trunks.clone();
         sip_config.auth = config.inbound_auth.clone();
-        sip_config.recordings = Some(Arc::new(FsRecordingSink::new(config.data_dir.join("calls"))));
-        let demo: SharedDemo = if config.demo_agent {
-            let demo = Arc::new(RwLock::new(DemoSlot::Loading));
-            let pool = InferencePool::new(config.inference_threads, 256);
-            local::spawn_demo_loader(local::models_dir(&config.data_dir), pool, Arc::clone(&demo));
-            demo
-        } else {
-            Arc::new(RwLock::new(DemoSlot::Failed("disabled by configuration ([models] demo_agent)".into())))
-        };
-        let handle = sip_rtp::start(
-            sip_config,
-            Arc::new(BuiltinRouter { bench: Arc::new(Agent::bench(config.bench_record)), demo }),
-            metrics.clone(),
-            shutdown.clone(),
-        )
-        .await
-        .context("cannot start SIP")?;
+        sip_config.recordings = Some(Arc::clone(&recordings));
+        let handle = sip_rtp::start(sip_config, Arc::clone(&agents), metrics.clone(), shutdown.clone())
+            .await
+            .context("cannot start SIP")?;
         tracing::info!(sip = %handle.local_addr, rtp_ports = ?config.rtp_ports, "SIP listening on UDP and TCP");
+        let settings = &config.telephony;
+        if settings.accounts.is_empty() {
+            tracing::info!("no provider accounts configured ([telephony.<provider>]): provider webhooks answer 403");
+        }
+        telephony = Some(Telephony::new(
+            TelephonyConfig {
+                public_url: config.public_url.clone(),
+                accounts: settings.accounts.clone(),
+                format: settings.stream_format,
+                open_agents: settings.open_agents.clone(),
+            },
+            agents,
+            metrics.clone(),
+            Some(recordings),
+            Arc::clone(&draining),
+            shutdown.clone(),
+        ));
         Some(handle)
     } else {
         None
@@ -146,14 +165,17 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         metrics: metrics.clone(),
         sip: sip.clone(),
         http_up: AtomicBool::new(false),
-        draining: AtomicBool::new(false),
+        draining: Arc::clone(&draining),
         data_dir: config.data_dir.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
         .with_context(|| format!("cannot bind HTTP on {}", config.http))?;
     let http_addr: SocketAddr = listener.local_addr()?;
-    let app = voicera_api::router(status.clone());
+    let mut app = voicera_api::router(status.clone());
+    if let Some(telephony) = telephony {
+        app = app.merge(voicera_media::ws_stream::router(telephony));
+    }
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned()).await

@@ -124,7 +124,7 @@ async fn run_call(
         conversation.start();
         if let Some(plan) = recording {
             let agent = conversation.agent();
-            journal = Some(Journal::new(plan, &key, &agent.id, &agent.greeting, agent.record_audio));
+            journal = Some(Journal::new(plan, "sip", &key, &agent.id, &agent.greeting, agent.record_audio));
         }
     }
     let _lease = lease;
@@ -195,19 +195,7 @@ async fn run_call(
                         if let Some(journal) = journal.as_mut() {
                             journal.on_tick(&frame, stream.last_outbound_frame(), &notes);
                         }
-                        let mut hang_up = None;
-                        for note in notes {
-                            match note {
-                                ConversationNote::AgentStarted { ticks_since_end_of_speech, .. } => {
-                                    metrics.observe_turn_latency(ticks_since_end_of_speech * 20)
-                                }
-                                ConversationNote::BargeIn { .. } => metrics.barge_in(),
-                                ConversationNote::HangUp { reason } => hang_up = Some(reason),
-                                _ => {}
-                            }
-                            log_note(&note);
-                        }
-                        if let Some(reason) = hang_up {
+                        if let Some(reason) = account_notes(&metrics, &notes) {
                             break EndReason::AgentHangUp(reason);
                         }
                     }
@@ -236,21 +224,28 @@ async fn run_call(
     reason
 }
 
-/// What an agent call records as it goes.
-struct Journal {
+/// What an agent call records as it goes (every transport uses it).
+pub(crate) struct Journal {
     plan: RecordingPlan,
     record: CallRecord,
     audio: Option<StereoRecorder>,
 }
 
 impl Journal {
-    fn new(plan: RecordingPlan, key: &str, agent: &str, greeting: &str, audio: bool) -> Self {
+    pub(crate) fn new(
+        plan: RecordingPlan,
+        transport: &'static str,
+        key: &str,
+        agent: &str,
+        greeting: &str,
+        audio: bool,
+    ) -> Self {
         let record = CallRecord {
             call_id: key.to_string(),
             agent: agent.to_string(),
             caller: plan.caller.clone(),
             called: plan.called.clone(),
-            transport: "sip",
+            transport,
             started_at: unix_now(),
             ended_at: 0,
             end_reason: String::new(),
@@ -262,7 +257,12 @@ impl Journal {
         Self { plan, record, audio: audio.then(StereoRecorder::default) }
     }
 
-    fn on_tick(&mut self, caller: &[i16; ENGINE_FRAME], agent: &[i16; ENGINE_FRAME], notes: &[ConversationNote]) {
+    pub(crate) fn on_tick(
+        &mut self,
+        caller: &[i16; ENGINE_FRAME],
+        agent: &[i16; ENGINE_FRAME],
+        notes: &[ConversationNote],
+    ) {
         if let Some(audio) = self.audio.as_mut() {
             audio.push(caller, agent);
         }
@@ -293,7 +293,7 @@ impl Journal {
 
     /// Hands the record to the sink off the reactor; a failure is logged with the record itself, so the
     /// transcript is never silently lost.
-    async fn store(mut self, reason: &EndReason) {
+    pub(crate) async fn store(mut self, reason: &EndReason) {
         self.record.ended_at = unix_now();
         self.record.end_reason = match reason {
             EndReason::AgentHangUp(why) => format!("agent_hangup:{}", why.as_str()),
@@ -320,6 +320,23 @@ impl Journal {
     }
 }
 
+/// Logs a tick's notes and counts them in the metrics; returns the agent's hang-up, if it asked for one.
+pub(crate) fn account_notes(metrics: &Metrics, notes: &[ConversationNote]) -> Option<HangUpReason> {
+    let mut hang_up = None;
+    for note in notes {
+        match note {
+            ConversationNote::AgentStarted { ticks_since_end_of_speech, .. } => {
+                metrics.observe_turn_latency(ticks_since_end_of_speech * 20)
+            }
+            ConversationNote::BargeIn { .. } => metrics.barge_in(),
+            ConversationNote::HangUp { reason } => hang_up = Some(*reason),
+            _ => {}
+        }
+        log_note(note);
+    }
+    hang_up
+}
+
 fn log_note(note: &ConversationNote) {
     match note {
         ConversationNote::UserSaid { turn, text } => tracing::info!(turn, %text, "caller said"),
@@ -338,7 +355,7 @@ fn log_note(note: &ConversationNote) {
 }
 
 /// The next instant on a process-wide grid of `ptime` steps.
-fn aligned_start(ptime: Duration) -> Instant {
+pub(crate) fn aligned_start(ptime: Duration) -> Instant {
     static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     let epoch = *EPOCH.get_or_init(Instant::now);
     let now = Instant::now();

@@ -15,6 +15,7 @@
 //! | [`conversation`] | turn-taking state machine: end of turn, barge-in policy, greeting guard |
 //! | [`vad`] | voice activity: speech probability models and the start/stop gate |
 //! | [`recorder`] | call records (transcript JSON, stereo WAV) and where they are stored |
+//! | [`ws_stream`] | provider media streams (Vobiz, Plivo, Twilio, Exotel): webhooks, signatures, stream sessions |
 //! | [`metrics`] | counters for `/metrics` |
 
 pub mod call;
@@ -31,3 +32,4 @@ pub mod rtp;
 pub mod sip_rtp;
 pub mod stream;
 pub mod vad;
+pub mod ws_stream;

@@ -1,0 +1,553 @@
+//! The telephony endpoints on the node's HTTP port (interfaces.md): answer and hangup webhooks, and the
+//! media WebSockets the answer documents point at, for Vobiz, Plivo, Twilio and Exotel, plus the aliases
+//! applications configured for the original VoicEra use (`/answer?agent_id=`, `/agent/{id}`, `/plivo/...`).
+//!
+//! Every webhook must carry a valid provider signature for a configured account (403 otherwise, logged);
+//! every stream must present the token our answer put in its URL (or its `start` parameters), except the
+//! built-in agents listed as open (`bench`: stand-in models, no data). One tokio task per stream moves frames
+//! between the socket and its sans-IO [`StreamSession`] on the node's 20 ms grid.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use tokio::time::{interval_at, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{answer_document, AudioFormat, Inbound, Provider, StreamStart};
+use super::session::{SessionEvent, StreamService, StreamSession};
+use super::signature::{self, ReplayGuard, SignedRequest, StreamTokens};
+use crate::call::{account_notes, aligned_start, EndReason, Journal, RecordingPlan};
+use crate::conversation::engine::Conversation;
+use crate::metrics::{CallResult, Metrics};
+use crate::recorder::{unix_now, RecordingSink};
+use crate::sip_rtp::{Destination, Router};
+
+/// How long a new stream may take to send its `start`.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest webhook body we read (providers send a few hundred bytes of form fields).
+pub const MAX_WEBHOOK_BODY: usize = 64 * 1024;
+/// Largest WebSocket frame we accept: a second of L16 at 24 kHz in base64 is 64 KB.
+const MAX_FRAME: usize = 256 * 1024;
+
+/// A provider account: the credentials its webhooks are signed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderAccount {
+    pub auth_id: String,
+    pub auth_token: String,
+}
+
+/// Settings of the telephony endpoints.
+#[derive(Debug, Clone)]
+pub struct TelephonyConfig {
+    /// `http(s)://host[:port]` as providers reach us; webhook signatures are checked against it and stream
+    /// URLs built from it (`wss://` for https).
+    pub public_url: String,
+    pub accounts: HashMap<Provider, ProviderAccount>,
+    /// What we ask Vobiz/Plivo to send (Twilio is always μ-law 8 kHz, Exotel 16-bit 8 kHz).
+    pub format: AudioFormat,
+    /// Agents whose streams need no token (the built-in `bench` agent of interfaces.md).
+    pub open_agents: Vec<String>,
+}
+
+/// Shared state of the telephony endpoints.
+pub struct Telephony {
+    config: TelephonyConfig,
+    router: Arc<dyn Router>,
+    tokens: StreamTokens,
+    replay: Mutex<ReplayGuard>,
+    metrics: Arc<Metrics>,
+    recordings: Option<Arc<dyn RecordingSink>>,
+    draining: Arc<AtomicBool>,
+    /// Cancelled when the node stops: live streams say goodbye and close.
+    shutdown: CancellationToken,
+}
+
+impl Telephony {
+    pub fn new(
+        config: TelephonyConfig,
+        router: Arc<dyn Router>,
+        metrics: Arc<Metrics>,
+        recordings: Option<Arc<dyn RecordingSink>>,
+        draining: Arc<AtomicBool>,
+        shutdown: CancellationToken,
+    ) -> Arc<Telephony> {
+        Arc::new(Telephony {
+            config,
+            router,
+            tokens: StreamTokens::random(),
+            replay: Mutex::new(ReplayGuard::default()),
+            metrics,
+            recordings,
+            draining,
+            shutdown,
+        })
+    }
+
+    fn ws_base(&self) -> String {
+        let url = &self.config.public_url;
+        if let Some(rest) = url.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else {
+            format!("ws://{}", url.strip_prefix("http://").unwrap_or(url))
+        }
+    }
+}
+
+/// Which URL shape a request came in on: the canonical paths or the original VoicEra's aliases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Paths {
+    Canonical,
+    Compat,
+}
+
+fn stream_path(provider: Provider, paths: Paths, agent: &str) -> String {
+    let agent = form_urlencoded::byte_serialize(agent.as_bytes()).collect::<String>();
+    match (paths, provider) {
+        (Paths::Compat, Provider::Vobiz) => format!("/agent/{agent}"),
+        (Paths::Compat, Provider::Plivo) => format!("/plivo/agent/{agent}"),
+        _ => format!("/telephony/{}/stream/{agent}", provider.as_str()),
+    }
+}
+
+/// The telephony routes, to merge into the node's router.
+pub fn router(telephony: Arc<Telephony>) -> axum::Router {
+    axum::Router::new()
+        .route("/telephony/{provider}/answer", get(answer_canonical).post(answer_canonical))
+        .route("/telephony/{provider}/hangup", get(hangup_canonical).post(hangup_canonical))
+        .route("/telephony/{provider}/stream/{agent}", any(stream_canonical))
+        .route("/answer", get(answer_vobiz_compat).post(answer_vobiz_compat))
+        .route("/agent/{agent}", any(stream_vobiz_compat))
+        .route("/plivo/answer", get(answer_plivo_compat).post(answer_plivo_compat))
+        .route("/plivo/hangup", get(hangup_plivo_compat).post(hangup_plivo_compat))
+        .route("/plivo/agent/{agent}", any(stream_plivo_compat))
+        .with_state(telephony)
+}
+
+fn plain(status: StatusCode, text: impl Into<String>) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text.into()).into_response()
+}
+
+/// A refused request: the status and a message for the provider's (or operator's) logs.
+struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        plain(self.0, self.1)
+    }
+}
+
+fn provider_of(name: &str) -> Result<Provider, Refusal> {
+    Provider::parse(name).ok_or_else(|| {
+        Refusal(StatusCode::NOT_FOUND, format!("unknown provider {name:?} (vobiz, plivo, twilio, exotel)"))
+    })
+}
+
+/// A webhook request, read and authenticated.
+struct Webhook {
+    form: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+}
+
+impl Webhook {
+    fn field(&self, names: &[&str]) -> Option<&str> {
+        names
+            .iter()
+            .find_map(|n| self.form.iter().chain(self.query.iter()).find(|(k, _)| k == n).map(|(_, v)| v.as_str()))
+    }
+}
+
+fn authenticate(
+    telephony: &Telephony,
+    provider: Provider,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Webhook, Refusal> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let form: Vec<(String, String)> = if *method == Method::POST && is_form {
+        form_urlencoded::parse(body).into_owned().collect()
+    } else if *method == Method::POST && !body.is_empty() {
+        return Err(Refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "webhook body must be application/x-www-form-urlencoded".into(),
+        ));
+    } else {
+        Vec::new()
+    };
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let url = format!("{}{path_and_query}", telephony.config.public_url);
+    let Some(account) = telephony.config.accounts.get(&provider) else {
+        let err = signature::SignatureError::NotConfigured(provider.as_str());
+        tracing::warn!(provider = provider.as_str(), path = uri.path(), %err, "webhook refused");
+        return Err(Refusal(StatusCode::FORBIDDEN, err.to_string()));
+    };
+    let lookup = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(String::from);
+    let request = SignedRequest { method: method.as_str(), url: &url, form: &form, header: &lookup };
+    let key = match signature::verify(provider, &account.auth_token, &request) {
+        Ok(key) => key,
+        Err(err) => {
+            tracing::warn!(provider = provider.as_str(), path = uri.path(), %err, "webhook refused: bad signature");
+            return Err(Refusal(StatusCode::FORBIDDEN, err.to_string()));
+        }
+    };
+    let first = telephony.replay.lock().map(|mut g| g.first_use(&key, unix_now())).unwrap_or(false);
+    if !first {
+        let err = signature::SignatureError::Replayed;
+        tracing::warn!(provider = provider.as_str(), path = uri.path(), %err, "webhook refused");
+        return Err(Refusal(StatusCode::FORBIDDEN, err.to_string()));
+    }
+    Ok(Webhook { form, query })
+}
+
+async fn answer_canonical(
+    State(t): State<Arc<Telephony>>,
+    Path(provider): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match provider_of(&provider) {
+        Ok(provider) => answer(&t, provider, Paths::Canonical, method, uri, headers, body),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn answer_vobiz_compat(
+    State(t): State<Arc<Telephony>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(&t, Provider::Vobiz, Paths::Compat, method, uri, headers, body)
+}
+
+async fn answer_plivo_compat(
+    State(t): State<Arc<Telephony>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(&t, Provider::Plivo, Paths::Compat, method, uri, headers, body)
+}
+
+/// Answers a call: the provider's document that opens a bidirectional stream to the agent.
+fn answer(
+    t: &Telephony,
+    provider: Provider,
+    paths: Paths,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if body.len() > MAX_WEBHOOK_BODY {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, format!("webhook body over {MAX_WEBHOOK_BODY} bytes"));
+    }
+    let hook = match authenticate(t, provider, &method, &uri, &headers, &body) {
+        Ok(hook) => hook,
+        Err(refusal) => return refusal.into_response(),
+    };
+    // The original's Vobiz app posted hangups to the answer URL with Event=Hangup.
+    if hook.field(&["Event"]).is_some_and(|e| e.eq_ignore_ascii_case("hangup")) {
+        return hangup_logged(provider, &hook);
+    }
+    if t.draining.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "30")], "draining").into_response();
+    }
+    let call_id = hook.field(&["CallUUID", "CallSid", "call_sid", "CallId"]).unwrap_or("").to_string();
+    let to = hook.field(&["To", "to", "CallTo"]).unwrap_or("").to_string();
+    let agent = hook.field(&["agent_id", "agent_type"]).map(String::from).unwrap_or_else(|| to.clone());
+    if agent.is_empty() {
+        return plain(StatusCode::BAD_REQUEST, "no agent: pass ?agent_id= or attach the called number to an agent");
+    }
+    match t.router.route(&agent) {
+        None => {
+            tracing::warn!(provider = provider.as_str(), %agent, %call_id, "answer: unknown agent");
+            t.metrics.count_result(CallResult::Rejected);
+            plain(StatusCode::NOT_FOUND, format!("no agent {agent:?}"))
+        }
+        Some(Destination::Unavailable { reason, retry_after_secs }) => {
+            t.metrics.count_result(CallResult::Rejected);
+            let retry = retry_after_secs.to_string();
+            (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, retry)], reason).into_response()
+        }
+        Some(_) => {
+            let token = t.tokens.issue(provider, &agent, &call_id, unix_now());
+            let url = format!("{}{}", t.ws_base(), stream_path(provider, paths, &agent));
+            let format = if provider.negotiates_format() { t.config.format } else { provider.default_format() };
+            let (content_type, body) = answer_document(provider, &url, format, &[("token", &token)]);
+            tracing::info!(provider = provider.as_str(), %agent, %call_id, from = hook.field(&["From", "from"]).unwrap_or(""), %to, "answering with a stream");
+            ([(header::CONTENT_TYPE, content_type)], body).into_response()
+        }
+    }
+}
+
+async fn hangup_canonical(
+    State(t): State<Arc<Telephony>>,
+    Path(provider): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let provider = match provider_of(&provider) {
+        Ok(p) => p,
+        Err(refusal) => return refusal.into_response(),
+    };
+    hangup(&t, provider, method, uri, headers, body)
+}
+
+async fn hangup_plivo_compat(
+    State(t): State<Arc<Telephony>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    hangup(&t, Provider::Plivo, method, uri, headers, body)
+}
+
+fn hangup(t: &Telephony, provider: Provider, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    if body.len() > MAX_WEBHOOK_BODY {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, format!("webhook body over {MAX_WEBHOOK_BODY} bytes"));
+    }
+    match authenticate(t, provider, &method, &uri, &headers, &body) {
+        Ok(hook) => hangup_logged(provider, &hook),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// The provider's end-of-call report: the authoritative end of a Vobiz/Plivo call (their sockets just close).
+fn hangup_logged(provider: Provider, hook: &Webhook) -> Response {
+    tracing::info!(
+        provider = provider.as_str(),
+        call_id = hook.field(&["CallUUID", "CallSid", "call_sid"]).unwrap_or(""),
+        cause = hook.field(&["HangupCause", "CallStatus"]).unwrap_or(""),
+        duration = hook.field(&["Duration", "CallDuration"]).unwrap_or(""),
+        "provider reports the call ended"
+    );
+    plain(StatusCode::OK, "")
+}
+
+#[derive(serde::Deserialize)]
+struct StreamQuery {
+    token: Option<String>,
+}
+
+async fn stream_canonical(
+    State(t): State<Arc<Telephony>>,
+    Path((provider, agent)): Path<(String, String)>,
+    Query(query): Query<StreamQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    match provider_of(&provider) {
+        Ok(provider) => accept(t, provider, agent, query.token, upgrade),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn stream_vobiz_compat(
+    State(t): State<Arc<Telephony>>,
+    Path(agent): Path<String>,
+    Query(query): Query<StreamQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    accept(t, Provider::Vobiz, agent, query.token, upgrade)
+}
+
+async fn stream_plivo_compat(
+    State(t): State<Arc<Telephony>>,
+    Path(agent): Path<String>,
+    Query(query): Query<StreamQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    accept(t, Provider::Plivo, agent, query.token, upgrade)
+}
+
+fn accept(
+    t: Arc<Telephony>,
+    provider: Provider,
+    agent: String,
+    token: Option<String>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if t.draining.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "30")], "draining").into_response();
+    }
+    upgrade.max_frame_size(MAX_FRAME).max_message_size(MAX_FRAME).on_upgrade(move |socket| {
+        let span = tracing::info_span!("stream", provider = provider.as_str(), %agent);
+        tracing::Instrument::instrument(run_stream(t, provider, agent, token, socket), span)
+    })
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    let frame = CloseFrame { code, reason: reason.chars().take(120).collect::<String>().into() };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// Waits for the provider's `start` (skipping `connected` and anything before it).
+async fn wait_for_start(socket: &mut WebSocket) -> Result<StreamStart, String> {
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    let mut scratch = Vec::new();
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.recv())
+            .await
+            .map_err(|_| format!("no start event within {} s", START_TIMEOUT.as_secs()))?;
+        match message {
+            Some(Ok(Message::Text(text))) => match super::protocol::parse_event(text.as_str(), &mut scratch) {
+                Ok(Inbound::Start(start)) => return Ok(*start),
+                Ok(Inbound::Stop) => return Err("stopped before start".into()),
+                Ok(_) => scratch.clear(),
+                Err(err) => return Err(err.to_string()),
+            },
+            Some(Ok(Message::Close(_))) | None => return Err("closed before start".into()),
+            Some(Ok(_)) => {}
+            Some(Err(err)) => return Err(err.to_string()),
+        }
+    }
+}
+
+async fn run_stream(
+    t: Arc<Telephony>,
+    provider: Provider,
+    agent: String,
+    token: Option<String>,
+    mut socket: WebSocket,
+) {
+    let start = match wait_for_start(&mut socket).await {
+        Ok(start) => start,
+        Err(reason) => {
+            tracing::warn!(%reason, "stream refused");
+            close(&mut socket, 1002, &reason).await;
+            return;
+        }
+    };
+    let token = token.or_else(|| start.parameters.get("token").cloned());
+    let open = t.config.open_agents.iter().any(|a| a == &agent);
+    let authorised =
+        open || token.as_deref().is_some_and(|tok| t.tokens.check(tok, provider, &agent, &start.call_id, unix_now()));
+    if !authorised {
+        tracing::warn!(call_id = %start.call_id, "stream refused: missing or invalid token");
+        t.metrics.count_result(CallResult::Rejected);
+        close(&mut socket, 1008, "missing or invalid stream token").await;
+        return;
+    }
+    let (service, conversation_agent) = match t.router.route(&agent) {
+        Some(Destination::Agent(a)) => (StreamService::Agent(Box::new(Conversation::new(Arc::clone(&a)))), Some(a)),
+        Some(Destination::Echo) => (StreamService::Echo, None),
+        Some(Destination::Unavailable { reason, .. }) => {
+            t.metrics.count_result(CallResult::Rejected);
+            close(&mut socket, 1013, &reason).await;
+            return;
+        }
+        None => {
+            t.metrics.count_result(CallResult::Rejected);
+            close(&mut socket, 1008, &format!("no agent {agent:?}")).await;
+            return;
+        }
+    };
+    let call_id = start.call_id.clone();
+    let requested = if provider.negotiates_format() { t.config.format } else { provider.default_format() };
+    let mut journal = match (&conversation_agent, &t.recordings) {
+        (Some(a), Some(sink)) if a.record_transcript => {
+            let plan = RecordingPlan {
+                sink: Arc::clone(sink),
+                caller: start.from.clone().unwrap_or_default(),
+                called: start.to.clone().unwrap_or_default(),
+            };
+            Some(Journal::new(plan, provider.as_str(), &call_id, &a.id, &a.greeting, a.record_audio))
+        }
+        _ => None,
+    };
+    let mut session = StreamSession::new(provider, start, requested, service);
+    tracing::info!(%call_id, stream_id = %session.start_info().stream_id, format = %session.format().content_type(), "stream started");
+    t.metrics.call_started();
+    session.begin();
+    let reason = drive(&t, &mut session, &mut socket, journal.as_mut()).await;
+    tracing::info!(%call_id, ?reason, protocol_errors = session.protocol_errors(), "stream ended");
+    t.metrics.call_ended(match reason {
+        EndReason::MediaError(_) | EndReason::Panicked => CallResult::Failed,
+        _ => CallResult::Completed,
+    });
+    if let Some(journal) = journal {
+        journal.store(&reason).await;
+    }
+}
+
+/// The stream's loop: provider frames in, one engine tick per 20 ms on the node's grid, frames out.
+async fn drive(
+    t: &Telephony,
+    session: &mut StreamSession,
+    socket: &mut WebSocket,
+    mut journal: Option<&mut Journal>,
+) -> EndReason {
+    let ptime = Duration::from_millis(20);
+    let mut tick = interval_at(aligned_start(ptime), ptime);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            message = socket.recv() => match message {
+                Some(Ok(Message::Text(text))) => match session.on_text(text.as_str()) {
+                    Ok(SessionEvent::None) => {}
+                    Ok(SessionEvent::Dtmf(digit)) => {
+                        tracing::info!(%digit, "DTMF (stream event)");
+                        t.metrics.dtmf_received();
+                    }
+                    Ok(SessionEvent::Stopped) => return EndReason::Stopped,
+                    Err(err) => tracing::warn!(%err, "stream frame skipped"),
+                },
+                Some(Ok(Message::Binary(bytes))) => session.on_binary(&bytes),
+                Some(Ok(Message::Close(_))) | None => return EndReason::Stopped,
+                Some(Ok(_)) => {}
+                Some(Err(err)) => return EndReason::MediaError(err.to_string()),
+            },
+            _ = tick.tick() => {
+                let outcome = session.tick();
+                if let Some(journal) = journal.as_deref_mut() {
+                    let (caller, agent) = session.last_frames();
+                    journal.on_tick(caller, agent, &outcome.notes);
+                }
+                let hang_up = account_notes(&t.metrics, &outcome.notes);
+                let outgoing: Vec<String> = session.take_outgoing().collect();
+                for message in outgoing {
+                    if let Err(err) = socket.send(Message::Text(message.into())).await {
+                        return EndReason::MediaError(err.to_string());
+                    }
+                }
+                if let Some(reason) = hang_up {
+                    say_goodbye(session.stop_message(), socket).await;
+                    return EndReason::AgentHangUp(reason);
+                }
+            }
+            _ = t.shutdown.cancelled() => {
+                say_goodbye(session.stop_message(), socket).await;
+                return EndReason::Stopped;
+            }
+        }
+    }
+}
+
+/// Ends the stream from our side: the provider's stop message where it has one, then the close handshake.
+async fn say_goodbye(stop: Option<String>, socket: &mut WebSocket) {
+    if let Some(stop) = stop {
+        let _ = socket.send(Message::Text(stop.into())).await;
+    }
+    close(socket, 1000, "call ended").await;
+}

@@ -1,0 +1,515 @@
+//! Provider media streams end to end: this test acts as Vobiz, Plivo, Twilio and Exotel would. It signs the
+//! answer webhook with the account's token, follows the answer document to the stream URL, speaks espeak-ng
+//! speech as 20 ms frames at real pace, and checks the greeting, the reply, that barging in produces the
+//! provider's clear message within 300 ms, DTMF, and the stored call record. Bad signatures, replays, missing
+//! tokens and unconfigured providers are refused.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::{require_tool, Server};
+use futures_util::{SinkExt, StreamExt};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+const CONFIG: &str = r#"
+[bench]
+record = true
+
+[telephony.vobiz]
+auth_id = "MA_VOBIZ"
+auth_token = "vobiz-token"
+
+[telephony.plivo]
+auth_id = "MA_PLIVO"
+auth_token = "plivo-token"
+
+[telephony.twilio]
+auth_id = "AC_TWILIO"
+auth_token = "twilio-token"
+"#;
+
+/// One HTTP/1.1 request; returns (status, body).
+fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, String)], body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded_serializer();
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+fn form_urlencoded_serializer() -> form_urlencoded::Serializer<'static, String> {
+    form_urlencoded::Serializer::new(String::new())
+}
+
+/// Plivo/Vobiz V3 signature, computed here independently of the server (plivo SDK rules).
+fn plivo_v3(token: &str, url: &str, pairs: &[(&str, &str)], nonce: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut q: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    q.sort();
+    let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut p: Vec<(&str, &str)> = pairs.to_vec();
+    p.sort();
+    let post: String = p.iter().map(|(k, v)| format!("{k}{v}")).collect();
+    let mut signed = base.to_string();
+    signed.push('?');
+    signed.push_str(&query.join("&"));
+    if !query.is_empty() {
+        signed.push('.');
+    }
+    signed.push_str(&post);
+    signed.push('.');
+    signed.push_str(nonce);
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes()).unwrap();
+    mac.update(signed.as_bytes());
+    B64.encode(mac.finalize().into_bytes())
+}
+
+fn twilio_sig(token: &str, url: &str, pairs: &[(&str, &str)]) -> String {
+    let mut p: Vec<(&str, &str)> = pairs.to_vec();
+    p.sort();
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).unwrap();
+    mac.update(url.as_bytes());
+    for (k, v) in p {
+        mac.update(k.as_bytes());
+        mac.update(v.as_bytes());
+    }
+    B64.encode(mac.finalize().into_bytes())
+}
+
+/// A signed Vobiz/Plivo answer request; returns (status, body).
+fn answer_v3(
+    server: &Server,
+    header: &str,
+    token: &str,
+    path: &str,
+    pairs: &[(&str, &str)],
+    nonce: &str,
+) -> (u16, String) {
+    let url = format!("http://{}{path}", server.http);
+    let sig = plivo_v3(token, &url, pairs, nonce);
+    let headers = [(header, sig), (&*format!("{header}-Nonce"), nonce.to_string())];
+    let headers: Vec<(&str, String)> = headers.iter().map(|(k, v)| (*k, v.clone())).collect();
+    http(server.http, "POST", path, &headers, &form(pairs))
+}
+
+/// The stream URL inside an answer document.
+fn stream_url(document: &str) -> String {
+    if let Ok(json) = serde_json::from_str::<Value>(document) {
+        return json["url"].as_str().unwrap().to_string();
+    }
+    let url = if let Some(i) = document.find("url=\"") {
+        let rest = &document[i + 5..];
+        rest[..rest.find('"').unwrap()].to_string()
+    } else {
+        let start = document.find("\">").unwrap() + 2;
+        document[start..document.find("</Stream>").unwrap()].trim().to_string()
+    };
+    url.replace("&amp;", "&")
+}
+
+/// espeak-ng speech at 8 kHz (linear interpolation is plenty for a VAD and a stand-in recogniser).
+fn speech_8k(text: &str) -> Vec<i16> {
+    require_tool("espeak-ng");
+    let out = std::process::Command::new("espeak-ng").args(["--stdout", "-v", "en-us", text]).output().unwrap();
+    let wav = out.stdout;
+    let data = wav.windows(4).position(|w| w == b"data").unwrap() + 8;
+    let pcm: Vec<i16> = wav[data..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    let ratio = 22050.0 / 8000.0;
+    (0..(pcm.len() as f64 / ratio) as usize).map(|i| pcm[((i as f64 * ratio) as usize).min(pcm.len() - 1)]).collect()
+}
+
+fn ulaw(pcm: &[i16]) -> Vec<u8> {
+    pcm.iter()
+        .map(|&s| {
+            // G.711 μ-law (the same table any provider uses).
+            let sign = if s < 0 { 0x80u8 } else { 0 };
+            let mut x = (s as i32).abs().min(32635) + 0x84;
+            let mut exponent = 7u8;
+            while exponent > 0 && x & 0x4000 == 0 {
+                x <<= 1;
+                exponent -= 1;
+            }
+            let mantissa = ((x >> 10) & 0x0f) as u8;
+            !(sign | (exponent << 4) | mantissa)
+        })
+        .collect()
+}
+
+/// What the provider side saw of one call.
+#[derive(Default, Debug)]
+struct Heard {
+    /// (time since the stream started, event name, message).
+    events: Vec<(Duration, String, Value)>,
+    barge_in_at: Option<Duration>,
+    reply_started: Option<Duration>,
+    close_code: Option<u16>,
+}
+
+impl Heard {
+    fn first(&self, event: &str, after: Duration) -> Option<Duration> {
+        self.events.iter().find(|(t, e, _)| e == event && *t >= after).map(|(t, _, _)| *t)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Shapes {
+    play: &'static str,
+    clear: &'static str,
+}
+
+/// Plays a caller: 0.6 s silence (the greeting plays), a question, silence until the reply has played for
+/// 300 ms, then speech over it (barge-in), silence, a DTMF digit, then hang up (or `stop`).
+async fn converse(
+    url: &str,
+    start: Value,
+    frame: impl Fn(&[u8]) -> Value,
+    shapes: Shapes,
+    dtmf: Option<Value>,
+    stop: Option<Value>,
+) -> Heard {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("stream connects");
+    let question = ulaw(&speech_8k("What time is it?"));
+    let barge_pcm = speech_8k("No wait, tell me something else please.");
+    let voiced = barge_pcm.iter().position(|s| s.unsigned_abs() > 1000).unwrap_or(0);
+    let barge_voice_offset = Duration::from_millis((voiced / 160 * 20) as u64);
+    let barge = ulaw(&barge_pcm);
+    ws.send(Message::Text(start.to_string().into())).await.unwrap();
+    let began = Instant::now();
+    let mut heard = Heard::default();
+    let silence = vec![0xffu8; 160];
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut n = 0usize;
+    let mut question_end = None;
+    let mut barge_pos: Option<usize> = None;
+    let mut after_barge = 0usize;
+    loop {
+        tokio::select! {
+            message = ws.next() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(text.as_str()).expect("server frames are JSON");
+                    let event = value["event"].as_str().unwrap_or("").to_string();
+                    let t = began.elapsed();
+                    if event == shapes.play && question_end.is_some_and(|q| t > q) && heard.reply_started.is_none() {
+                        heard.reply_started = Some(t);
+                    }
+                    heard.events.push((t, event, value));
+                }
+                Some(Ok(Message::Close(frame))) => { heard.close_code = frame.map(|f| f.code.into()); break; }
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => break,
+            },
+            _ = tick.tick() => {
+                n += 1;
+                let t = began.elapsed();
+                let chunk: Vec<u8> = if n >= 30 && question_end.is_none() {
+                    let i = (n - 30) * 160;
+                    if i + 160 <= question.len() { question[i..i + 160].to_vec() } else { question_end = Some(t); silence.clone() }
+                } else if let Some(pos) = barge_pos.as_mut() {
+                    let i = *pos;
+                    *pos += 160;
+                    if i + 160 <= barge.len() { barge[i..i + 160].to_vec() } else { after_barge += 1; silence.clone() }
+                } else {
+                    if heard.reply_started.is_some_and(|r| t > r + Duration::from_millis(300)) {
+                        barge_pos = Some(0);
+                        // The caller starts speaking where the clip's voice starts (espeak leads with silence).
+                        heard.barge_in_at = Some(t + barge_voice_offset);
+                    }
+                    silence.clone()
+                };
+                ws.send(Message::Text(frame(&chunk).to_string().into())).await.unwrap();
+                if after_barge == 50 {
+                    if let Some(d) = &dtmf { ws.send(Message::Text(d.to_string().into())).await.unwrap(); }
+                }
+                if after_barge == 100 {
+                    match &stop {
+                        Some(s) => { ws.send(Message::Text(s.to_string().into())).await.unwrap(); }
+                        None => { let _ = ws.close(None).await; }
+                    }
+                }
+                if t > Duration::from_secs(30) { panic!("the conversation did not finish: {heard:?}"); }
+            }
+        }
+        if after_barge > 100 && heard.close_code.is_none() && began.elapsed() > Duration::from_secs(1) {
+            // Wait briefly for the close handshake.
+            if let Ok(Some(Ok(Message::Close(frame)))) = tokio::time::timeout(Duration::from_secs(2), ws.next()).await {
+                heard.close_code = frame.map(|f| f.code.into());
+            }
+            break;
+        }
+    }
+    heard
+}
+
+fn check_conversation(heard: &Heard, shapes: Shapes) {
+    let greeting = heard.first(shapes.play, Duration::ZERO).expect("greeting audio");
+    assert!(greeting < Duration::from_millis(1500), "greeting's first audio after {greeting:?} (budget 1.5 s)");
+    assert!(heard.reply_started.is_some(), "the agent answered the question: {:?}", names(heard));
+    let barge = heard.barge_in_at.expect("barged in");
+    let clear = heard.first(shapes.clear, barge).expect("clear message after barge-in");
+    let delay = clear - barge;
+    eprintln!("greeting {greeting:?}, reply at {:?}, clear {delay:?} after barge-in", heard.reply_started);
+    assert!(delay <= Duration::from_millis(300), "clear {delay:?} after the caller started speaking (budget 300 ms)");
+}
+
+fn names(heard: &Heard) -> Vec<String> {
+    heard.events.iter().map(|(t, e, _)| format!("{}:{e}", t.as_millis())).collect()
+}
+
+fn stored_records(server: &Server) -> Vec<Value> {
+    let mut out = Vec::new();
+    let root = server.dir.join("data/calls");
+    for day in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        for file in std::fs::read_dir(day.path()).into_iter().flatten().flatten() {
+            if file.path().extension().is_some_and(|e| e == "json") {
+                out.push(serde_json::from_str(&std::fs::read_to_string(file.path()).unwrap()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vobiz_call_answers_barge_in_clears_dtmf_and_record() {
+    let server = Server::start("vobiz-stream", CONFIG);
+    let pairs = [
+        ("CallUUID", "vz-call-1"),
+        ("From", "+919000000001"),
+        ("To", "+918000000001"),
+        ("Direction", "inbound"),
+        ("Event", "StartApp"),
+    ];
+    let (status, xml) = answer_v3(
+        &server,
+        "X-Vobiz-Signature-V3",
+        "vobiz-token",
+        "/telephony/vobiz/answer?agent_id=bench",
+        &pairs,
+        "nonce-1",
+    );
+    assert_eq!(status, 200, "{xml}");
+    assert!(
+        xml.contains(r#"bidirectional="true""#) && xml.contains(r#"contentType="audio/x-mulaw;rate=8000""#),
+        "{xml}"
+    );
+    let url = stream_url(&xml);
+    assert!(url.starts_with(&format!("ws://{}/telephony/vobiz/stream/bench?token=", server.http)), "{url}");
+    let start = json!({"sequenceNumber":0,"event":"start","start":{"callId":"vz-call-1","streamId":"st-1","accountId":"500025","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000}},"extra_headers":"{}"});
+    let seq = std::sync::atomic::AtomicU64::new(1);
+    let frame = |chunk: &[u8]| {
+        let n = seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        json!({"sequenceNumber":n,"streamId":"st-1","event":"media","media":{"track":"inbound","timestamp":(n * 20).to_string(),"chunk":n,"payload":B64.encode(chunk)},"extra_headers":"{}"})
+    };
+    let shapes = Shapes { play: "playAudio", clear: "clearAudio" };
+    let dtmf = json!({"event":"dtmf","dtmf":{"digit":"5"}});
+    let heard = converse(&url, start, frame, shapes, Some(dtmf), None).await;
+    check_conversation(&heard, shapes);
+    let play = heard.events.iter().find(|(_, e, _)| e == "playAudio").unwrap();
+    assert_eq!(play.2["streamId"], "st-1");
+    assert_eq!(play.2["media"]["contentType"], "audio/x-mulaw");
+    assert_eq!(B64.decode(play.2["media"]["payload"].as_str().unwrap()).unwrap().len() % 160, 0);
+    assert!(heard.events.iter().any(|(_, e, _)| e == "checkpoint"), "checkpoints after agent audio");
+    server.wait_for("the call record", Duration::from_secs(10), |s| !stored_records(s).is_empty());
+    let record = &stored_records(&server)[0];
+    assert_eq!(record["transport"], "vobiz");
+    assert_eq!(record["call_id"], "vz-call-1");
+    assert_eq!(record["caller"], "", "Vobiz V2 start has no numbers");
+    assert_eq!(record["turns"][0]["user_text"], "what time is it", "{record}");
+    assert!(record["turns"].as_array().unwrap().iter().any(|t| t["interrupted"] == true), "{record}");
+    assert!(server.metric("voicera_dtmf_events_total") >= 1.0);
+    assert!(server.log().contains("DTMF (stream event)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_stream_speaks_twiml_media_clear_and_mark() {
+    let server = Server::start("twilio-stream", CONFIG);
+    let pairs = [("CallSid", "CA0001"), ("From", "+15550001"), ("To", "bench"), ("AccountSid", "AC_TWILIO")];
+    let url = format!("http://{}/telephony/twilio/answer", server.http);
+    let sig = twilio_sig("twilio-token", &url, &pairs);
+    let (status, twiml) =
+        http(server.http, "POST", "/telephony/twilio/answer", &[("X-Twilio-Signature", sig)], &form(&pairs));
+    assert_eq!(status, 200, "{twiml}");
+    assert!(twiml.contains("<Connect><Stream url=\"ws://"), "{twiml}");
+    let token = twiml.split("name=\"token\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let ws_url = stream_url(&twiml);
+    assert!(!ws_url.contains('?'), "Twilio stream URLs carry no query: {ws_url}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    ws.send(Message::Text(json!({"event":"connected","protocol":"Call","version":"1.0.0"}).to_string().into()))
+        .await
+        .unwrap();
+    drop(ws); // a stream that never starts is simply dropped; the real one follows
+    let start = json!({"event":"start","sequenceNumber":"1","start":{"accountSid":"AC_TWILIO","streamSid":"MZ01","callSid":"CA0001","tracks":["inbound"],"customParameters":{"token":token},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"streamSid":"MZ01"});
+    let frame = |chunk: &[u8]| json!({"event":"media","sequenceNumber":"2","streamSid":"MZ01","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":B64.encode(chunk)}});
+    let shapes = Shapes { play: "media", clear: "clear" };
+    let stop = json!({"event":"stop","sequenceNumber":"9","streamSid":"MZ01","stop":{"accountSid":"AC_TWILIO","callSid":"CA0001"}});
+    let heard = converse(&ws_url, start, frame, shapes, None, Some(stop)).await;
+    check_conversation(&heard, shapes);
+    let media = heard.events.iter().find(|(_, e, _)| e == "media").unwrap();
+    assert_eq!(media.2["streamSid"], "MZ01");
+    assert!(heard.events.iter().any(|(_, e, v)| e == "mark" && v["mark"]["name"].is_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compat_aliases_of_the_original_answer_and_stream() {
+    let server = Server::start("compat-stream", CONFIG);
+    // The original's Vobiz app: POST /answer?agent_id=… → WS /agent/{id}.
+    let pairs = [("CallUUID", "vz-2"), ("From", "+91900"), ("To", "+91800")];
+    let (status, xml) =
+        answer_v3(&server, "X-Vobiz-Signature-V3", "vobiz-token", "/answer?agent_id=bench", &pairs, "n-2");
+    assert_eq!(status, 200, "{xml}");
+    let url = stream_url(&xml);
+    assert!(url.contains("/agent/bench?token="), "{url}");
+    // Plivo: /plivo/answer → /plivo/agent/{id}; the agent named by agent_type (the original's alias).
+    let pairs = [("CallUUID", "pl-1"), ("From", "+91901"), ("To", "+91801")];
+    let (status, xml) =
+        answer_v3(&server, "X-Plivo-Signature-V3", "plivo-token", "/plivo/answer?agent_type=bench", &pairs, "n-3");
+    assert_eq!(status, 200, "{xml}");
+    let plivo_url = stream_url(&xml);
+    assert!(plivo_url.contains("/plivo/agent/bench?token="), "{plivo_url}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(&plivo_url).await.unwrap();
+    let start = json!({"event":"start","sequenceNumber":1,"start":{"callId":"pl-1","streamId":"ps-1","accountId":"MA_PLIVO","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000}},"extra_headers":""});
+    ws.send(Message::Text(start.to_string().into())).await.unwrap();
+    let greeting = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            if let Some(Ok(Message::Text(t))) = ws.next().await {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                if v["event"] == "playAudio" {
+                    return v;
+                }
+            }
+        }
+    })
+    .await
+    .expect("greeting on the Plivo alias");
+    assert_eq!(greeting["streamId"], "ps-1");
+    // Hangup webhook (signed) is accepted and logged.
+    let pairs = [("CallUUID", "pl-1"), ("HangupCause", "NORMAL_CLEARING"), ("Duration", "3")];
+    let (status, _) = answer_v3(&server, "X-Plivo-Signature-V3", "plivo-token", "/plivo/hangup", &pairs, "n-4");
+    assert_eq!(status, 200);
+    server.wait_for("hangup logged", Duration::from_secs(5), |s| s.log().contains("NORMAL_CLEARING"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_signatures_replays_missing_tokens_and_unknown_accounts_are_refused() {
+    let server = Server::start("stream-security", CONFIG);
+    let path = "/telephony/vobiz/answer?agent_id=bench";
+    let pairs = [("CallUUID", "vz-9"), ("From", "+91900"), ("To", "+91800")];
+    // Unsigned.
+    let (status, body) = http(server.http, "POST", path, &[], &form(&pairs));
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("X-Vobiz-Signature-V3"), "{body}");
+    // Signed with the wrong token, and tampered after signing.
+    assert_eq!(answer_v3(&server, "X-Vobiz-Signature-V3", "not-the-token", path, &pairs, "n1").0, 403);
+    let url = format!("http://{}{path}", server.http);
+    let sig = plivo_v3("vobiz-token", &url, &pairs, "n2");
+    let tampered = [("CallUUID", "vz-9"), ("From", "+91999"), ("To", "+91800")];
+    let headers = [("X-Vobiz-Signature-V3", sig.clone()), ("X-Vobiz-Signature-V3-Nonce", "n2".to_string())];
+    assert_eq!(http(server.http, "POST", path, &headers, &form(&tampered)).0, 403);
+    // Valid once; the same request again is a replay.
+    assert_eq!(http(server.http, "POST", path, &headers, &form(&pairs)).0, 200);
+    let (status, body) = http(server.http, "POST", path, &headers, &form(&pairs));
+    assert_eq!(status, 403);
+    assert!(body.contains("replayed"), "{body}");
+    // A provider without a configured account.
+    let (status, body) = http(server.http, "POST", "/telephony/exotel/answer", &[], &form(&pairs));
+    assert_eq!(status, 403);
+    assert!(body.contains("[telephony.exotel]"), "{body}");
+    // Unknown agent (signed): 404.
+    let (status, _) = answer_v3(
+        &server,
+        "X-Vobiz-Signature-V3",
+        "vobiz-token",
+        "/telephony/vobiz/answer?agent_id=nobody",
+        &pairs,
+        "n3",
+    );
+    assert_eq!(status, 404);
+    // A stream to a non-open service without a token is closed with a policy violation; a forged token too.
+    for url in [
+        format!("ws://{}/telephony/vobiz/stream/echo", server.http),
+        format!("ws://{}/telephony/vobiz/stream/echo?token=99999999999.AAAA", server.http),
+    ] {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let start = json!({"event":"start","start":{"callId":"x","streamId":"y"}});
+        ws.send(Message::Text(start.to_string().into())).await.unwrap();
+        let closed = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(Ok(m)) = ws.next().await {
+                if let Message::Close(frame) = m {
+                    return frame.map(|f| u16::from(f.code));
+                }
+            }
+            None
+        })
+        .await
+        .unwrap();
+        assert_eq!(closed, Some(1008), "{url}");
+    }
+    // Garbage instead of a start event: closed with a protocol error, the server keeps serving.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/agent/bench", server.http)).await.unwrap();
+    ws.send(Message::Text("{not json".into())).await.unwrap();
+    let mut code = None;
+    while let Some(Ok(m)) = ws.next().await {
+        if let Message::Close(frame) = m {
+            code = frame.map(|f| u16::from(f.code));
+            break;
+        }
+    }
+    assert_eq!(code, Some(1002));
+    assert_eq!(common::http_get(server.http, "/health").map(|r| r.0), Some(200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exotel_stream_with_basic_auth_and_raw_pcm() {
+    let config = format!("{CONFIG}\n[telephony.exotel]\nauth_id = \"exo-key\"\nauth_token = \"exo-token\"\n");
+    let server = Server::start("exotel-stream", &config);
+    let basic = format!("Basic {}", B64.encode("exo-key:exo-token"));
+    let pairs = [("CallSid", "ex-1"), ("From", "0800"), ("To", "bench")];
+    let (status, body) =
+        http(server.http, "POST", "/telephony/exotel/answer", &[("Authorization", basic)], &form(&pairs));
+    assert_eq!(status, 200, "{body}");
+    let url = stream_url(&body);
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let start = json!({"event":"start","sequence_number":1,"stream_sid":"es-1","start":{"stream_sid":"es-1","call_sid":"ex-1","account_sid":"a","from":"0800","to":"bench","media_format":{"encoding":"base64","sample_rate":"8000","bit_rate":"128kbps"}}});
+    ws.send(Message::Text(start.to_string().into())).await.unwrap();
+    let media = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            if let Some(Ok(Message::Text(t))) = ws.next().await {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                if v["event"] == "media" {
+                    return v;
+                }
+            }
+        }
+    })
+    .await
+    .expect("greeting");
+    assert_eq!(media["stream_sid"], "es-1");
+    // 16-bit PCM at 8 kHz: 320 bytes per 20 ms.
+    assert_eq!(B64.decode(media["media"]["payload"].as_str().unwrap()).unwrap().len() % 320, 0);
+}
