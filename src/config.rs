@@ -9,7 +9,10 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use voicera_media::codec::CodecKind;
+use voicera_media::conversation::engine::{check_template, CallLimits, InteractionMode};
+use voicera_media::conversation::turn::TurnPolicy;
 use voicera_media::sip_rtp::{InboundAuth, TrunkConfig};
+use voicera_media::vad::VadParams;
 use voicera_media::ws_stream::{AudioFormat, Provider, ProviderAccount};
 use voicera_sip::TransportKind;
 
@@ -77,6 +80,178 @@ struct RawConfig {
     models: RawModels,
     #[serde(default)]
     telephony: RawTelephony,
+    #[serde(default)]
+    agents: Vec<RawAgent>,
+}
+
+/// `[[agents]]`: an agent on local models, with the original VoicEra's field names.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    id: String,
+    #[serde(default)]
+    numbers: Vec<String>,
+    system_prompt: String,
+    #[serde(default)]
+    greeting_message: String,
+    language: Option<String>,
+    stt_model: Option<String>,
+    llm_model: Option<String>,
+    tts_model: Option<String>,
+    tts_voice: Option<String>,
+    interaction_mode: Option<String>,
+    ignore_user_speech_before_greeting: Option<bool>,
+    interruption_min_words: Option<u32>,
+    user_silence_hangup_seconds: Option<u64>,
+    call_timeout_seconds: Option<u64>,
+    user_online_detection_seconds: Option<u64>,
+    user_online_detection_message: Option<String>,
+    hang_up_on_farewell: Option<bool>,
+    vad_profile: Option<String>,
+    utc_offset: Option<String>,
+    record: Option<bool>,
+}
+
+/// A configured agent, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConfig {
+    pub id: String,
+    /// Attached numbers, digits only (a leading `+` and spaces are ignored when matching).
+    pub numbers: Vec<String>,
+    pub system_prompt: String,
+    pub greeting: String,
+    pub language: String,
+    pub stt_model: String,
+    pub llm_model: String,
+    /// espeak-ng voice (None: the language's default voice).
+    pub tts_voice: Option<String>,
+    pub mode: InteractionMode,
+    pub policy: TurnPolicy,
+    pub vad: VadParams,
+    pub limits: CallLimits,
+    pub utc_offset_minutes: i32,
+    pub record: bool,
+}
+
+/// Built-in names an agent id may not take.
+const RESERVED_IDS: &[&str] = &["echo", "bench", "demo"];
+
+/// Digits of a phone number, for matching `+91 80000 00001` with `918000000001`.
+pub fn normalize_number(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+fn compile_agents(raw: Vec<RawAgent>) -> Result<Vec<AgentConfig>> {
+    let mut agents: Vec<AgentConfig> = Vec::new();
+    for a in raw {
+        let at = format!("agents.{}", a.id);
+        if a.id.is_empty() || !a.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            bail!("agents: id {:?} must be letters, digits, '-' or '_'", a.id);
+        }
+        if RESERVED_IDS.contains(&a.id.as_str()) {
+            bail!("{at}: {:?} is a built-in service; choose another id", a.id);
+        }
+        if agents.iter().any(|x| x.id == a.id) {
+            bail!("agents: duplicate id {:?}", a.id);
+        }
+        let numbers: Vec<String> = a.numbers.iter().map(|n| normalize_number(n)).collect();
+        if let Some(bad) = a.numbers.iter().zip(&numbers).find(|(_, n)| n.len() < 3) {
+            bail!("{at}: number {:?} has too few digits", bad.0);
+        }
+        for n in &numbers {
+            if let Some(other) = agents.iter().find(|x| x.numbers.contains(n)) {
+                bail!("{at}: number {n} is already attached to agent {:?}", other.id);
+            }
+        }
+        check_template(&a.system_prompt).map_err(|e| anyhow::anyhow!("{at}.system_prompt: {e}"))?;
+        check_template(&a.greeting_message).map_err(|e| anyhow::anyhow!("{at}.greeting_message: {e}"))?;
+        let language = a.language.unwrap_or_else(|| "en".into());
+        voicera_models_local::espeak::voice_for(&language).map_err(|e| anyhow::anyhow!("{at}.language: {e}"))?;
+        let stt_model =
+            a.stt_model.unwrap_or_else(
+                || {
+                    if language == "en" {
+                        "whisper-tiny.en".into()
+                    } else {
+                        "whisper-base".into()
+                    }
+                },
+            );
+        match stt_model.as_str() {
+            "whisper-tiny.en" if language != "en" => {
+                bail!("{at}.stt_model: whisper-tiny.en understands English only; use whisper-base for {language:?}")
+            }
+            "whisper-tiny.en" | "whisper-base" => {}
+            other => bail!("{at}.stt_model: {other:?} is not available (local: whisper-tiny.en, whisper-base)"),
+        }
+        let llm_model = a.llm_model.unwrap_or_else(|| "smollm2-135m".into());
+        if llm_model != "smollm2-135m" {
+            bail!("{at}.llm_model: {llm_model:?} is not available (local: smollm2-135m)");
+        }
+        match a.tts_model.as_deref().unwrap_or("espeak") {
+            "espeak" | "espeak-ng" => {}
+            other => bail!("{at}.tts_model: {other:?} is not available (local: espeak)"),
+        }
+        let mode = match a.interaction_mode.as_deref().unwrap_or("conversational") {
+            "conversational" => InteractionMode::Conversational,
+            "non_conversational" => InteractionMode::NonConversational,
+            other => bail!("{at}.interaction_mode: {other:?} must be conversational or non_conversational"),
+        };
+        let vad = match a.vad_profile.as_deref().unwrap_or("default") {
+            "default" => VadParams::default(),
+            "bhashini" => VadParams::bhashini(),
+            other => bail!("{at}.vad_profile: {other:?} must be default or bhashini"),
+        };
+        let seconds = |v: Option<u64>| v.filter(|s| *s > 0).map(Duration::from_secs);
+        let defaults = CallLimits::default();
+        let limits = CallLimits {
+            user_silence_hangup: seconds(a.user_silence_hangup_seconds),
+            call_timeout: match a.call_timeout_seconds {
+                Some(0) => None,
+                Some(s) => Some(Duration::from_secs(s)),
+                None => defaults.call_timeout,
+            },
+            idle_prompt_after: seconds(a.user_online_detection_seconds),
+            idle_message: a.user_online_detection_message.unwrap_or(defaults.idle_message),
+            hang_up_on_farewell: a.hang_up_on_farewell.unwrap_or(true),
+        };
+        let utc_offset_minutes = match a.utc_offset.as_deref() {
+            None => 0,
+            Some(text) => parse_utc_offset(text).with_context(|| format!("{at}.utc_offset: {text:?} is not ±HH:MM"))?,
+        };
+        agents.push(AgentConfig {
+            id: a.id,
+            numbers,
+            system_prompt: a.system_prompt,
+            greeting: a.greeting_message,
+            language,
+            stt_model,
+            llm_model,
+            tts_voice: a.tts_voice,
+            mode,
+            policy: TurnPolicy {
+                ignore_user_speech_before_greeting: a.ignore_user_speech_before_greeting.unwrap_or(true),
+                interruption_min_words: a.interruption_min_words.unwrap_or(1),
+            },
+            vad,
+            limits,
+            utc_offset_minutes,
+            record: a.record.unwrap_or(true),
+        });
+    }
+    Ok(agents)
+}
+
+/// `+05:30` → 330 minutes.
+fn parse_utc_offset(text: &str) -> Option<i32> {
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => (1, text),
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 14 && m < 60).then_some(sign * (h * 60 + m))
 }
 
 /// `[telephony]`: provider media streams and their webhooks.
@@ -183,6 +358,8 @@ pub struct Config {
     pub demo_agent: bool,
     /// Provider accounts (webhook signature keys), stream format, open agents.
     pub telephony: TelephonySettings,
+    /// `[[agents]]`.
+    pub agents: Vec<AgentConfig>,
     /// Where the configuration came from, for the start-up log.
     pub source: Option<PathBuf>,
 }
@@ -310,6 +487,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
             None => raw.models.demo_agent.unwrap_or(true),
         },
         telephony: compile_telephony(raw.telephony)?,
+        agents: compile_agents(raw.agents)?,
         source,
     })
 }
@@ -395,6 +573,29 @@ mod tests {
         let config = compile(raw, &NodeArgs::default(), None).unwrap();
         assert_eq!(config.inbound_auth, InboundAuth::None);
         assert_eq!(config.codecs.len(), 4);
+    }
+
+    #[test]
+    fn the_readme_agent_block_compiles_and_mistakes_are_named() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("[[agents]]\nid = ").expect("README shows an agent block");
+        let end = readme[start..].find("```").map(|e| start + e).unwrap();
+        let raw: RawConfig = toml::from_str(&readme[start..end]).unwrap();
+        let config = compile(raw, &NodeArgs::default(), None).unwrap();
+        let agent = &config.agents[0];
+        assert_eq!(agent.numbers, ["918000000001"]);
+        assert_eq!(agent.utc_offset_minutes, 330);
+        for (bad, expected) in [
+            ("[[agents]]\nid = \"echo\"\nsystem_prompt = \"x\"", "built-in"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"Hi {{customer}}\"", "{{customer}}"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nlanguage = \"hi\"\nstt_model = \"whisper-tiny.en\"", "English only"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_model = \"gpt-4o\"", "smollm2-135m"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nnumbers = [\"+1 555\"]\n[[agents]]\nid = \"b\"\nsystem_prompt = \"y\"\nnumbers = [\"1555\"]", "already attached"),
+        ] {
+            let raw: RawConfig = toml::from_str(bad).unwrap();
+            let err = format!("{:#}", compile(raw, &NodeArgs::default(), None).unwrap_err());
+            assert!(err.contains(expected), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! Local models in the binary: the `voicera models` commands, and the built-in `demo` agent that talks with
 //! local models only (Whisper tiny.en, SmolLM2-135M, espeak-ng).
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
-use voicera_media::conversation::engine::{Agent, CallLimits};
+use voicera_media::conversation::engine::{Agent, CallLimits, InteractionMode};
 use voicera_media::conversation::turn::TurnPolicy;
-use voicera_media::sip_rtp::Destination;
 use voicera_media::vad::VadParams;
 use voicera_models::{ChatMessage, LanguageModel, Role};
 use voicera_models_local::cache::{self, Fetched};
@@ -16,6 +16,8 @@ use voicera_models_local::espeak::{self, EspeakTts};
 use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
 use voicera_models_local::whisper::{default_device, to_16k, WhisperModel, WhisperStt};
 use voicera_models_local::{wav, InferencePool, ModelCache};
+
+use crate::config::AgentConfig;
 
 /// The models the `demo` agent uses.
 pub const DEMO_STT: &str = "whisper-tiny.en";
@@ -187,29 +189,82 @@ Answer in one or two short sentences of plain spoken English, without lists, mar
 When the caller wants to end the call, say goodbye.";
 const DEMO_GREETING: &str = "Hello! This is the VoiceERA demo agent. How can I help you today?";
 
-/// Builds the `demo` agent on local models from `cache`, fetching missing weights first (logged).
-pub fn demo_agent(cache: &ModelCache, pool: &InferencePool) -> Result<Agent> {
-    // The whole default set (interfaces.md: `serve` fetches missing defaults on first use), the demo's own
-    // models first.
-    let demo_first = [DEMO_STT, DEMO_LLM].into_iter().map(cache::spec).collect::<Result<Vec<_>, _>>()?;
-    for spec in demo_first.into_iter().chain(cache::defaults()) {
-        if cache.path(spec.name).is_none() {
-            tracing::info!(model = spec.name, cache = %cache.dir().display(), "fetching model (first use)");
-            cache.fetch(spec).with_context(|| format!("cannot fetch {}", spec.name))?;
-            tracing::info!(model = spec.name, "model fetched");
-        }
+/// Local models loaded once and shared by every agent that uses them (weights are reference-counted).
+pub struct LocalModels {
+    cache: ModelCache,
+    pool: InferencePool,
+    whisper: Mutex<HashMap<String, WhisperModel>>,
+    smollm: Mutex<Option<SmolLm>>,
+}
+
+impl LocalModels {
+    pub fn new(mut cache: ModelCache, pool: InferencePool) -> LocalModels {
+        cache.progress = false;
+        LocalModels { cache, pool, whisper: Mutex::new(HashMap::new()), smollm: Mutex::new(None) }
     }
-    let device = default_device();
-    let whisper = WhisperModel::load(&cache.require(DEMO_STT)?, &device)?;
-    let llm = SmolLm::load(&cache.require(DEMO_LLM)?.join("model.gguf"), &device)?.with_prefix(&[
-        ChatMessage { role: Role::System, content: DEMO_PROMPT.into() },
-        ChatMessage { role: Role::Assistant, content: DEMO_GREETING.into() },
-    ])?;
-    // Warm-up, so the first caller doesn't pay for lazy initialisation.
-    let _ = whisper.transcribe(&[0.0; 16000], "en");
-    let hello = [ChatMessage { role: Role::User, content: "Hi".into() }];
-    llm.generate(&hello, GenerationParams { max_tokens: 1, ..GenerationParams::default() }, |_| true)?;
-    let llm: Arc<dyn LanguageModel> = Arc::new(LocalLlm::new(llm, pool.clone(), GenerationParams::default()));
+
+    /// The cached directory of `name`, fetching it first when missing (logged: a call never waits on this).
+    fn ensure(&self, name: &str) -> Result<PathBuf> {
+        if self.cache.path(name).is_none() {
+            let spec = cache::spec(name)?;
+            tracing::info!(model = name, cache = %self.cache.dir().display(), "fetching model (first use)");
+            self.cache.fetch(spec).with_context(|| format!("cannot fetch {name}"))?;
+            tracing::info!(model = name, "model fetched");
+        }
+        Ok(self.cache.require(name)?)
+    }
+
+    /// Fetches every default model that is missing (interfaces.md: `serve` fetches missing defaults).
+    pub fn fetch_defaults(&self) -> Result<()> {
+        for spec in cache::defaults() {
+            self.ensure(spec.name)?;
+        }
+        Ok(())
+    }
+
+    pub fn whisper(&self, name: &str) -> Result<WhisperModel> {
+        let mut loaded = self.whisper.lock().map_err(|_| anyhow::anyhow!("model table poisoned"))?;
+        if let Some(model) = loaded.get(name) {
+            return Ok(model.clone());
+        }
+        let model = WhisperModel::load(&self.ensure(name)?, &default_device())?;
+        // Warm-up, so the first caller doesn't pay for lazy initialisation.
+        let _ = model.transcribe(&[0.0; 16000], "en");
+        loaded.insert(name.to_string(), model.clone());
+        Ok(model)
+    }
+
+    /// SmolLM2 with `system_prompt` and `greeting` prefilled (prefix cache), as an agent's language model.
+    pub fn smollm_for(&self, system_prompt: &str, greeting: &str) -> Result<Arc<dyn LanguageModel>> {
+        let mut base = self.smollm.lock().map_err(|_| anyhow::anyhow!("model table poisoned"))?;
+        if base.is_none() {
+            let model = SmolLm::load(&self.ensure(DEMO_LLM)?.join("model.gguf"), &default_device())?;
+            let hello = [ChatMessage { role: Role::User, content: "Hi".into() }];
+            model.generate(&hello, GenerationParams { max_tokens: 1, ..GenerationParams::default() }, |_| true)?;
+            *base = Some(model);
+        }
+        let model = base.clone().context("SmolLM loaded above")?;
+        // Variables make each call's prompt different; only the literal part before the first one is shared.
+        let literal = |text: &str| text.split("{{").next().unwrap_or("").to_string();
+        let mut prefix = vec![ChatMessage { role: Role::System, content: literal(system_prompt) }];
+        if !greeting.contains("{{") && !system_prompt.contains("{{") && !greeting.is_empty() {
+            prefix.push(ChatMessage { role: Role::Assistant, content: greeting.into() });
+        }
+        let model = if system_prompt.contains("{{") { model } else { model.with_prefix(&prefix)? };
+        Ok(Arc::new(LocalLlm::new(model, self.pool.clone(), GenerationParams::default())))
+    }
+
+    pub fn pool(&self) -> &InferencePool {
+        &self.pool
+    }
+}
+
+/// Builds the `demo` agent (Whisper tiny.en, SmolLM2-135M, espeak-ng).
+pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
+    // The demo's own models first, then the rest of the default set.
+    let whisper = models.whisper(DEMO_STT)?;
+    let llm = models.smollm_for(DEMO_PROMPT, DEMO_GREETING)?;
+    models.fetch_defaults()?;
     Ok(Agent {
         id: "demo".into(),
         system_prompt: DEMO_PROMPT.into(),
@@ -222,59 +277,38 @@ pub fn demo_agent(cache: &ModelCache, pool: &InferencePool) -> Result<Agent> {
             user_silence_hangup: Some(std::time::Duration::from_secs(30)),
             ..CallLimits::default()
         },
+        mode: InteractionMode::Conversational,
+        utc_offset_minutes: 0,
         record_transcript: true,
         record_audio: true,
-        stt: Arc::new(WhisperStt::new(whisper, pool.clone())),
+        stt: Arc::new(WhisperStt::new(whisper, models.pool().clone())),
         llm,
-        tts: Arc::new(EspeakTts::new("en", pool.clone())?),
+        tts: Arc::new(EspeakTts::new("en", models.pool().clone())?),
     })
 }
 
-/// The `demo` agent as routing sees it while its models load.
-#[derive(Clone)]
-pub enum DemoSlot {
-    Loading,
-    Ready(Arc<Agent>),
-    Failed(String),
-}
-
-/// Shared state of the demo agent, filled by a background loader.
-pub type SharedDemo = Arc<RwLock<DemoSlot>>;
-
-/// Where a call to `demo` goes right now.
-pub fn demo_destination(demo: &SharedDemo) -> Destination {
-    let slot = demo.read().map(|s| s.clone()).unwrap_or(DemoSlot::Failed("demo state poisoned".into()));
-    match slot {
-        DemoSlot::Ready(agent) => Destination::Agent(agent),
-        DemoSlot::Loading => Destination::Unavailable {
-            reason: "the demo agent is still loading its local models".into(),
-            retry_after_secs: 10,
-        },
-        DemoSlot::Failed(reason) => Destination::Unavailable {
-            reason: format!("the demo agent failed to load: {reason}"),
-            retry_after_secs: 60,
-        },
-    }
-}
-
-/// Loads the demo agent on a blocking thread and publishes it into `demo`.
-pub fn spawn_demo_loader(models_dir: PathBuf, pool: InferencePool, demo: SharedDemo) {
-    tokio::task::spawn_blocking(move || {
-        let started = std::time::Instant::now();
-        let mut cache = ModelCache::new(models_dir);
-        cache.progress = false;
-        let slot = match demo_agent(&cache, &pool) {
-            Ok(agent) => {
-                tracing::info!(took = ?started.elapsed(), "demo agent ready (local models)");
-                DemoSlot::Ready(Arc::new(agent))
-            }
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "demo agent unavailable");
-                DemoSlot::Failed(format!("{e:#}"))
-            }
-        };
-        if let Ok(mut s) = demo.write() {
-            *s = slot;
-        }
-    });
+/// Builds a `[[agents]]` agent on local models.
+pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Agent> {
+    let whisper = models.whisper(&config.stt_model)?;
+    let llm = models.smollm_for(&config.system_prompt, &config.greeting)?;
+    let tts = match &config.tts_voice {
+        Some(voice) => EspeakTts::with_voice(voice, models.pool().clone()),
+        None => EspeakTts::new(&config.language, models.pool().clone())?,
+    };
+    Ok(Agent {
+        id: config.id.clone(),
+        system_prompt: config.system_prompt.clone(),
+        greeting: config.greeting.clone(),
+        language: config.language.clone(),
+        vad: config.vad,
+        policy: config.policy,
+        limits: config.limits.clone(),
+        mode: config.mode,
+        utc_offset_minutes: config.utc_offset_minutes,
+        record_transcript: config.record,
+        record_audio: config.record,
+        stt: Arc::new(WhisperStt::new(whisper, models.pool().clone())),
+        llm,
+        tts: Arc::new(tts),
+    })
 }

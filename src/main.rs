@@ -1,5 +1,6 @@
 //! The `voicera` binary: command-line wiring only. Each role lives in its own module.
 
+mod agents;
 mod config;
 mod local;
 mod serve;

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -12,13 +12,14 @@ use voicera_api::{Check, NodeStatus};
 use voicera_media::conversation::engine::Agent;
 use voicera_media::metrics::Metrics;
 use voicera_media::recorder::{FsRecordingSink, RecordingSink};
-use voicera_media::sip_rtp::{self, Destination, Router, SipServiceConfig, SipServiceHandle};
+use voicera_media::sip_rtp::{self, Router, SipServiceConfig, SipServiceHandle};
 use voicera_media::ws_stream::{Telephony, TelephonyConfig};
 use voicera_sip::transaction::TimerConfig;
 
+use crate::agents::{self, Directory};
 use crate::config::{Config, LogFormat, NodeArgs};
-use crate::local::{self, DemoSlot, SharedDemo};
-use voicera_models_local::InferencePool;
+use crate::local::{self, LocalModels};
+use voicera_models_local::{InferencePool, ModelCache};
 
 /// Which listeners a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,25 +52,6 @@ fn init_logging(format: LogFormat) {
         LogFormat::Human => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
-}
-
-/// Routes Request-URI users to the built-in services: `echo`, the `bench` agent and the `demo` agent
-/// (interfaces.md). Configured agents and attached numbers join with the agent directory; everything else
-/// is 404.
-struct BuiltinRouter {
-    bench: Arc<Agent>,
-    demo: SharedDemo,
-}
-
-impl Router for BuiltinRouter {
-    fn route(&self, user: &str) -> Option<Destination> {
-        match user {
-            "echo" => Some(Destination::Echo),
-            "bench" => Some(Destination::Agent(self.bench.clone())),
-            "demo" => Some(local::demo_destination(&self.demo)),
-            _ => None,
-        }
-    }
 }
 
 struct Status {
@@ -113,17 +95,14 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let recordings: Arc<dyn RecordingSink> = Arc::new(FsRecordingSink::new(config.data_dir.join("calls")));
     let mut telephony = None;
     let sip = if role.runs_sip() {
-        let demo: SharedDemo = if config.demo_agent {
-            let demo = Arc::new(RwLock::new(DemoSlot::Loading));
-            let pool = InferencePool::new(config.inference_threads, 256);
-            local::spawn_demo_loader(local::models_dir(&config.data_dir), pool, Arc::clone(&demo));
-            demo
-        } else {
-            Arc::new(RwLock::new(DemoSlot::Failed("disabled by configuration ([models] demo_agent)".into())))
-        };
         // One directory of agents for every transport.
-        let agents: Arc<dyn Router> =
-            Arc::new(BuiltinRouter { bench: Arc::new(Agent::bench(config.bench_record)), demo });
+        let directory = Arc::new(Directory::new(Agent::bench(config.bench_record), config.demo_agent, &config.agents));
+        if config.demo_agent || !config.agents.is_empty() {
+            let cache = ModelCache::new(local::models_dir(&config.data_dir));
+            let models = Arc::new(LocalModels::new(cache, InferencePool::new(config.inference_threads, 256)));
+            agents::spawn_loader(Arc::clone(&directory), models, config.demo_agent, config.agents.clone());
+        }
+        let agents: Arc<dyn Router> = directory;
         let mut sip_config = SipServiceConfig::new(config.sip);
         sip_config.external_ip = config.external_ip;
         sip_config.rtp_ports = config.rtp_ports;

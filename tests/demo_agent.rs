@@ -8,6 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
+use common::provider::{answer_v3, stream_url};
 use common::{models_cache, require_tool, run_peer, Server};
 
 fn transcribe(path: &std::path::Path) -> String {
@@ -21,17 +22,96 @@ fn transcribe(path: &std::path::Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_lowercase()
 }
 
+/// Waits until the agent's local models are loaded (first run: fetched into the shared cache).
+fn wait_for_agent(server: &Server, id: &str) {
+    let field = format!("agent=\"{id}\"");
+    server.wait_for(&format!("agent {id}"), Duration::from_secs(600), |s| {
+        let log = s.log();
+        let line = |what: &str| log.lines().any(|l| l.contains(what) && l.contains(&field));
+        assert!(!line("agent unavailable"), "agent {id} failed to load:\n{log}");
+        line("agent ready")
+    });
+}
+
+/// A `[[agents]]` alert agent reached by its attached number through a Vobiz stream: it speaks its message
+/// with the caller's number filled in, then ends the stream itself (`stop`, close).
+#[test]
+#[ignore = "heavy: local models on real weights"]
+fn a_configured_alert_agent_speaks_then_hangs_up_on_a_vobiz_stream() {
+    let config = r#"
+[telephony.vobiz]
+auth_id = "MA_T"
+auth_token = "tok"
+
+[[agents]]
+id = "reminder"
+numbers = ["+91 80000 00009"]
+system_prompt = "You remind callers of appointments."
+greeting_message = "Hello {{caller_number}}, your appointment is confirmed."
+interaction_mode = "non_conversational"
+"#;
+    let server = Server::start_with("alert-agent", config, false);
+    wait_for_agent(&server, "reminder");
+    // No agent_id: the called number picks the agent.
+    let pairs = [("CallUUID", "alert-1"), ("From", "+919876543210"), ("To", "+918000000009")];
+    let (status, xml) = answer_v3(&server, "X-Vobiz-Signature-V3", "tok", "/telephony/vobiz/answer", &pairs, "n1");
+    assert_eq!(status, 200, "{xml}");
+    let url = stream_url(&xml);
+    assert!(url.contains("/telephony/vobiz/stream/reminder?"), "{url}");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (plays, stopped) = runtime.block_on(async {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let start = serde_json::json!({"sequenceNumber":0,"event":"start","start":{"callId":"alert-1","streamId":"s9","accountId":"1","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000}}});
+        ws.send(Message::Text(start.to_string().into())).await.unwrap();
+        let (mut plays, mut stopped) = (0, false);
+        let silence = serde_json::json!({"event":"media","streamId":"s9","media":{"payload":"//////////8="}}).to_string();
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            tokio::select! {
+                m = ws.next() => match m {
+                    Some(Ok(Message::Text(t))) => {
+                        let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+                        match v["event"].as_str() {
+                            Some("playAudio") => plays += 1,
+                            Some("stop") => stopped = true,
+                            _ => {}
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    _ => {}
+                },
+                _ = tick.tick() => {
+                    let _ = ws.send(Message::Text(silence.clone().into())).await;
+                    assert!(tokio::time::Instant::now() < deadline, "the agent did not hang up");
+                }
+            }
+        }
+        (plays, stopped)
+    });
+    // "Hello +919876543210, your appointment is confirmed." takes a few seconds to say.
+    assert!(plays > 50, "{plays} frames of the message");
+    assert!(stopped, "the agent ends the Vobiz stream with stop");
+    server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
+    let days: Vec<_> = std::fs::read_dir(server.dir.join("data/calls")).unwrap().flatten().map(|e| e.path()).collect();
+    let files: Vec<_> = days.iter().flat_map(|d| std::fs::read_dir(d).unwrap().flatten().map(|e| e.path())).collect();
+    let json = files.iter().find(|p| p.extension().is_some_and(|e| e == "json")).expect("a call record");
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(record["agent"], "reminder");
+    assert_eq!(record["end_reason"], "agent_hangup:message_delivered");
+    assert_eq!(record["greeting"], "Hello +919876543210, your appointment is confirmed.");
+    assert_eq!(record["caller"], "+919876543210");
+}
+
 #[test]
 #[ignore = "heavy: local models on real weights"]
 fn demo_agent_answers_a_spoken_question() {
     require_tool("espeak-ng");
     require_tool("sox");
     let server = Server::start_with("demo-agent", "", true);
-    server.wait_for("the demo agent", Duration::from_secs(600), |s| {
-        let log = s.log();
-        assert!(!log.contains("demo agent unavailable"), "demo agent failed to load:\n{log}");
-        log.contains("demo agent ready")
-    });
+    wait_for_agent(&server, "demo");
     let workdir = server.dir.join("pjsua");
     let uri = format!("sip:demo@{}", server.sip);
     run_peer(&server, "pjsua_demo.py", &[uri.as_ref(), workdir.as_os_str(), "How many days are in a week?".as_ref()]);

@@ -6,13 +6,13 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use common::provider::{answer_v3, form, http, plivo_v3, stream_url, twilio_sig};
 use common::{require_tool, Server};
 use futures_util::{SinkExt, StreamExt};
-use hmac::{Hmac, Mac};
+
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -34,105 +34,6 @@ auth_token = "plivo-token"
 auth_id = "AC_TWILIO"
 auth_token = "twilio-token"
 "#;
-
-/// One HTTP/1.1 request; returns (status, body).
-fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, String)], body: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if !body.is_empty() {
-        request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
-    }
-    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut s = form_urlencoded_serializer();
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
-}
-
-fn form_urlencoded_serializer() -> form_urlencoded::Serializer<'static, String> {
-    form_urlencoded::Serializer::new(String::new())
-}
-
-/// Plivo/Vobiz V3 signature, computed here independently of the server (plivo SDK rules).
-fn plivo_v3(token: &str, url: &str, pairs: &[(&str, &str)], nonce: &str) -> String {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let mut q: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    q.sort();
-    let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut p: Vec<(&str, &str)> = pairs.to_vec();
-    p.sort();
-    let post: String = p.iter().map(|(k, v)| format!("{k}{v}")).collect();
-    let mut signed = base.to_string();
-    signed.push('?');
-    signed.push_str(&query.join("&"));
-    if !query.is_empty() {
-        signed.push('.');
-    }
-    signed.push_str(&post);
-    signed.push('.');
-    signed.push_str(nonce);
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes()).unwrap();
-    mac.update(signed.as_bytes());
-    B64.encode(mac.finalize().into_bytes())
-}
-
-fn twilio_sig(token: &str, url: &str, pairs: &[(&str, &str)]) -> String {
-    let mut p: Vec<(&str, &str)> = pairs.to_vec();
-    p.sort();
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).unwrap();
-    mac.update(url.as_bytes());
-    for (k, v) in p {
-        mac.update(k.as_bytes());
-        mac.update(v.as_bytes());
-    }
-    B64.encode(mac.finalize().into_bytes())
-}
-
-/// A signed Vobiz/Plivo answer request; returns (status, body).
-fn answer_v3(
-    server: &Server,
-    header: &str,
-    token: &str,
-    path: &str,
-    pairs: &[(&str, &str)],
-    nonce: &str,
-) -> (u16, String) {
-    let url = format!("http://{}{path}", server.http);
-    let sig = plivo_v3(token, &url, pairs, nonce);
-    let headers = [(header, sig), (&*format!("{header}-Nonce"), nonce.to_string())];
-    let headers: Vec<(&str, String)> = headers.iter().map(|(k, v)| (*k, v.clone())).collect();
-    http(server.http, "POST", path, &headers, &form(pairs))
-}
-
-/// The stream URL inside an answer document.
-fn stream_url(document: &str) -> String {
-    if let Ok(json) = serde_json::from_str::<Value>(document) {
-        return json["url"].as_str().unwrap().to_string();
-    }
-    let url = if let Some(i) = document.find("url=\"") {
-        let rest = &document[i + 5..];
-        rest[..rest.find('"').unwrap()].to_string()
-    } else {
-        let start = document.find("\">").unwrap() + 2;
-        document[start..document.find("</Stream>").unwrap()].trim().to_string()
-    };
-    url.replace("&amp;", "&")
-}
 
 /// espeak-ng speech at 8 kHz (linear interpolation is plenty for a VAD and a stand-in recogniser).
 fn speech_8k(text: &str) -> Vec<i16> {
@@ -339,7 +240,8 @@ async fn vobiz_call_answers_barge_in_clears_dtmf_and_record() {
     let record = &stored_records(&server)[0];
     assert_eq!(record["transport"], "vobiz");
     assert_eq!(record["call_id"], "vz-call-1");
-    assert_eq!(record["caller"], "", "Vobiz V2 start has no numbers");
+    assert_eq!(record["caller"], "+919000000001", "numbers carried from the answer webhook: {record}");
+    assert_eq!(record["called"], "+918000000001");
     assert_eq!(record["turns"][0]["user_text"], "what time is it", "{record}");
     assert!(record["turns"].as_array().unwrap().iter().any(|t| t["interrupted"] == true), "{record}");
     assert!(server.metric("voicera_dtmf_events_total") >= 1.0);

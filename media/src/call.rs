@@ -124,7 +124,8 @@ async fn run_call(
         conversation.start();
         if let Some(plan) = recording {
             let agent = conversation.agent();
-            journal = Some(Journal::new(plan, "sip", &key, &agent.id, &agent.greeting, agent.record_audio));
+            let greeting = conversation.greeting();
+            journal = Some(Journal::new(plan, "sip", &key, &agent.id, greeting, agent.record_audio));
         }
     }
     let _lease = lease;

@@ -79,7 +79,7 @@ pub fn synthesize(text: &str, voice: &str, words_per_minute: u32) -> Result<Vec<
 /// espeak-ng as the conversation engine's [`TextToSpeech`].
 #[derive(Clone)]
 pub struct EspeakTts {
-    voice: &'static str,
+    voice: Arc<str>,
     words_per_minute: u32,
     pool: InferencePool,
 }
@@ -87,7 +87,13 @@ pub struct EspeakTts {
 impl EspeakTts {
     /// A voice for `language` (fails for a language espeak-ng lacks).
     pub fn new(language: &str, pool: InferencePool) -> Result<EspeakTts, Error> {
-        Ok(EspeakTts { voice: voice_for(language)?, words_per_minute: 165, pool })
+        Ok(EspeakTts { voice: voice_for(language)?.into(), words_per_minute: 165, pool })
+    }
+
+    /// A named espeak-ng voice (e.g. `hi+f3`); an unknown voice fails at the first synthesis, with
+    /// espeak-ng's message.
+    pub fn with_voice(voice: &str, pool: InferencePool) -> EspeakTts {
+        EspeakTts { voice: voice.into(), words_per_minute: 165, pool }
     }
 }
 
@@ -137,12 +143,12 @@ impl TextToSpeech for EspeakTts {
         let (tx, audio) = channel();
         let cancelled = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&cancelled);
-        let (text, voice, wpm) = (text.to_string(), self.voice, self.words_per_minute);
+        let (text, voice, wpm) = (text.to_string(), Arc::clone(&self.voice), self.words_per_minute);
         if self
             .pool
             .try_submit(move || {
                 if !stop.load(Ordering::Relaxed) {
-                    let _ = tx.send(synthesize(&text, voice, wpm));
+                    let _ = tx.send(synthesize(&text, &voice, wpm));
                 }
             })
             .is_err()

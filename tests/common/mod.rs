@@ -3,6 +3,8 @@
 //! not installed: run `scripts/setup.sh`.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod provider;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};

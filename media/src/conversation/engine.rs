@@ -112,6 +112,101 @@ impl IsMark for char {
     }
 }
 
+/// The original's `interaction_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InteractionMode {
+    /// Listen and answer until someone hangs up.
+    #[default]
+    Conversational,
+    /// Speak the greeting (the message), then hang up: alerts, reminders, OTP calls.
+    NonConversational,
+}
+
+/// Who is on a call: fills `{{variables}}` in an agent's prompt and greeting.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallContext {
+    pub call_id: String,
+    pub caller_number: String,
+    pub called_number: String,
+    /// Campaign contact fields and other call-specific values, by name.
+    pub extra: Vec<(String, String)>,
+}
+
+/// Variables every call has; campaign contact fields add their own at call time.
+pub const CALL_VARIABLES: &[&str] = &["caller_number", "called_number", "call_id", "agent_id", "date", "time"];
+
+/// Names of the `{{variables}}` in `text`, in order of appearance.
+pub fn template_variables(text: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else { break };
+        names.push(after[..close].trim());
+        rest = &after[close + 2..];
+    }
+    names
+}
+
+/// Checks that `text` uses only known variables (an agent's prompt and greeting, at save time).
+pub fn check_template(text: &str) -> Result<(), String> {
+    match template_variables(text).into_iter().find(|n| !CALL_VARIABLES.contains(n)) {
+        Some(unknown) => Err(format!("unknown variable {{{{{unknown}}}}} (known: {})", CALL_VARIABLES.join(", "))),
+        None => Ok(()),
+    }
+}
+
+/// Fills `{{variables}}` for one call; `now_unix` and the agent's UTC offset give `{{date}}` and `{{time}}`.
+pub fn render_template(text: &str, agent: &Agent, call: &CallContext, now_unix: u64) -> String {
+    if !text.contains("{{") {
+        return text.to_string();
+    }
+    let local = now_unix as i64 + agent.utc_offset_minutes as i64 * 60;
+    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let name = after[..close].trim();
+        match name {
+            "caller_number" => out.push_str(&call.caller_number),
+            "called_number" => out.push_str(&call.called_number),
+            "call_id" => out.push_str(&call.call_id),
+            "agent_id" => out.push_str(&agent.id),
+            "date" => out.push_str(&format!("{y:04}-{m:02}-{d:02}")),
+            "time" => out.push_str(&format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)),
+            // Checked at save time; a campaign field missing for this contact renders empty.
+            other => {
+                if let Some((_, v)) = call.extra.iter().find(|(k, _)| k == other) {
+                    out.push_str(v);
+                }
+            }
+        }
+        rest = &after[close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Proleptic Gregorian date of a day number since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 /// What an agent is: its prompt and behaviour, and the models it talks with.
 pub struct Agent {
     pub id: String,
@@ -121,6 +216,10 @@ pub struct Agent {
     pub vad: VadParams,
     pub policy: TurnPolicy,
     pub limits: CallLimits,
+    /// Conversational (listen and answer) or an alert: speak the greeting, then hang up.
+    pub mode: InteractionMode,
+    /// Offset from UTC for `{{date}}` and `{{time}}`, in minutes (India: 330).
+    pub utc_offset_minutes: i32,
     /// Store a transcript record (and a stereo recording) of each call.
     pub record_transcript: bool,
     pub record_audio: bool,
@@ -142,6 +241,8 @@ impl Agent {
             vad: VadParams::default(),
             policy: TurnPolicy::default(),
             limits: CallLimits::default(),
+            mode: InteractionMode::Conversational,
+            utc_offset_minutes: 0,
             record_transcript: record,
             record_audio: record,
             stt: Arc::new(FixedStt),
@@ -205,6 +306,8 @@ pub enum HangUpReason {
     Farewell,
     UserSilence,
     CallTimeout,
+    /// A non-conversational agent has spoken its message.
+    MessageDelivered,
 }
 
 impl HangUpReason {
@@ -213,6 +316,7 @@ impl HangUpReason {
             HangUpReason::Farewell => "farewell",
             HangUpReason::UserSilence => "user_silence",
             HangUpReason::CallTimeout => "call_timeout",
+            HangUpReason::MessageDelivered => "message_delivered",
         }
     }
 }
@@ -226,6 +330,8 @@ struct Utterance {
 /// The engine of one call.
 pub struct Conversation {
     agent: Arc<Agent>,
+    /// The greeting with this call's variables filled in.
+    greeting: String,
     turns: TurnMachine,
     vad: VadGate<EnergyModel>,
     stt: Box<dyn SttStream>,
@@ -259,10 +365,20 @@ fn ticks(d: Duration) -> u64 {
 }
 
 impl Conversation {
+    /// A conversation with no call context (variables render empty).
     pub fn new(agent: Arc<Agent>) -> Self {
-        let has_greeting = !agent.greeting.trim().is_empty();
-        let history = vec![ChatMessage { role: Role::System, content: agent.system_prompt.clone() }];
+        Self::for_call(agent, &CallContext::default())
+    }
+
+    /// A conversation for one call: `{{variables}}` in the prompt and greeting are filled from `call`.
+    pub fn for_call(agent: Arc<Agent>, call: &CallContext) -> Self {
+        let now = crate::recorder::unix_now();
+        let greeting = render_template(&agent.greeting, &agent, call, now);
+        let system_prompt = render_template(&agent.system_prompt, &agent, call, now);
+        let has_greeting = !greeting.trim().is_empty();
+        let history = vec![ChatMessage { role: Role::System, content: system_prompt }];
         Self {
+            greeting,
             turns: TurnMachine::new(agent.policy, has_greeting),
             vad: VadGate::new(agent.vad, EnergyModel::default()),
             stt: agent.stt.stream(&agent.language),
@@ -288,7 +404,7 @@ impl Conversation {
     /// Starts the call: speaks the greeting.
     pub fn start(&mut self) {
         if self.turns.phase() == &Phase::Greeting {
-            let greeting = self.agent.greeting.clone();
+            let greeting = self.greeting.clone();
             self.speak(&greeting);
             self.history.push(ChatMessage { role: Role::Assistant, content: greeting });
         }
@@ -302,8 +418,17 @@ impl Conversation {
         &self.agent
     }
 
+    /// The greeting as this call hears it.
+    pub fn greeting(&self) -> &str {
+        &self.greeting
+    }
+
     /// One 20 ms tick with the caller's audio.
     pub fn on_frame(&mut self, frame: &[i16; ENGINE_FRAME], out: &mut dyn AudioSink) -> Vec<ConversationNote> {
+        if self.hung_up {
+            // The transport is ending the call; nothing more is heard or said.
+            return Vec::new();
+        }
         self.ticks += 1;
         let mut notes = Vec::new();
         self.stt.push_audio(frame);
@@ -387,6 +512,10 @@ impl Conversation {
             if limits.user_silence_hangup.is_some_and(|t| self.silent_ticks >= ticks(t)) {
                 hang_up = hang_up.or(Some(HangUpReason::UserSilence));
             }
+        }
+        if self.agent.mode == InteractionMode::NonConversational && idle && self.turns.phase() != &Phase::Greeting {
+            // The message has been spoken in full (or there was none): the call's work is done.
+            hang_up = hang_up.or(Some(HangUpReason::MessageDelivered));
         }
         if let Some(reason) = hang_up {
             self.hung_up = true;
@@ -601,6 +730,50 @@ mod tests {
         assert_eq!(started, Some(0), "stand-in models answer in the tick the turn ends");
         assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::AgentSaid { interrupted: false, .. })));
         assert_eq!(conv.phase(), &Phase::Listening);
+    }
+
+    #[test]
+    fn variables_are_filled_per_call_and_unknown_ones_named() {
+        let mut agent = Agent::bench(false);
+        agent.utc_offset_minutes = 330;
+        let call = CallContext {
+            call_id: "c-1".into(),
+            caller_number: "+919812345678".into(),
+            called_number: "+918000000001".into(),
+            extra: vec![("name".into(), "Asha".into())],
+        };
+        // 2026-11-25 18:40:00 UTC is 2026-11-26 00:10 in India.
+        const TS: u64 = 1_795_632_000;
+        let text =
+            "Hi {{ name }}, you called {{called_number}} from {{caller_number}} on {{date}} at {{time}} ({{agent_id}})";
+        assert_eq!(
+            render_template(text, &agent, &call, TS),
+            "Hi Asha, you called +918000000001 from +919812345678 on 2026-11-26 at 00:10 (bench)"
+        );
+        assert_eq!(template_variables("{{a}} and {{ b }}"), ["a", "b"]);
+        assert!(check_template("Hello {{caller_number}}").is_ok());
+        let err = check_template("Hello {{customer}}").unwrap_err();
+        assert!(err.contains("{{customer}}") && err.contains("caller_number"), "{err}");
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn a_non_conversational_agent_speaks_its_message_then_hangs_up() {
+        let mut agent = Agent::bench(false);
+        agent.mode = InteractionMode::NonConversational;
+        agent.greeting = "Your appointment is tomorrow at {{time}}.".into();
+        let mut conv = Conversation::for_call(Arc::new(agent), &CallContext::default());
+        assert!(conv.greeting().starts_with("Your appointment is tomorrow at ") && !conv.greeting().contains("{{"));
+        let mut speaker = Speaker::default();
+        conv.start();
+        let notes = run(&mut conv, &mut speaker, 0..100, |t| (5..15).contains(&t));
+        let (tick, reason) = hang_up_tick(&notes).expect("hang-up");
+        assert_eq!(reason, HangUpReason::MessageDelivered);
+        // Six words = 360 ms of tone: hung up right after it played, the caller's speech ignored.
+        assert!((18..=22).contains(&tick), "{tick}");
+        assert_eq!(speaker.played, 6 * 60 * 16);
+        assert!(!notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { .. })));
     }
 
     #[test]

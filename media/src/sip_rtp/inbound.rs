@@ -13,7 +13,7 @@ use voicera_sip::{Method, Peer, Request, Response, ServerKey};
 
 use super::{Destination, InboundAuth, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
 use crate::call::{CallCommand, CallKey, CallService, CallSetup, RecordingPlan};
-use crate::conversation::engine::Conversation;
+use crate::conversation::engine::{CallContext, Conversation};
 use crate::metrics::CallResult;
 use crate::negotiate::{answer_sdp, negotiate};
 use crate::stream::RtpStream;
@@ -148,19 +148,26 @@ impl Service {
             Destination::Unavailable { .. } => return reject(self, 503, "Service Unavailable"),
             Destination::Agent(agent) => {
                 tracing::info!(agent = %agent.id, "routing to agent");
+                let caller = request.headers.get("From").and_then(NameAddr::parse).map(|f| f.uri).unwrap_or_default();
+                let context = CallContext {
+                    call_id: request.call_id().to_string(),
+                    // The user part of the caller's URI is the number (sip:+9198…@carrier).
+                    caller_number: caller
+                        .split(['@', ';'])
+                        .next()
+                        .unwrap_or("")
+                        .trim_start_matches("sip:")
+                        .trim_start_matches("sips:")
+                        .trim_start_matches("tel:")
+                        .to_string(),
+                    called_number: user.clone(),
+                    extra: Vec::new(),
+                };
                 if agent.record_transcript {
-                    recording = self.config.recordings.clone().map(|sink| RecordingPlan {
-                        sink,
-                        caller: request
-                            .headers
-                            .get("From")
-                            .and_then(NameAddr::parse)
-                            .map(|f| f.uri)
-                            .unwrap_or_default(),
-                        called: user.clone(),
-                    });
+                    recording =
+                        self.config.recordings.clone().map(|sink| RecordingPlan { sink, caller, called: user.clone() });
                 }
-                CallService::Agent(Box::new(Conversation::new(agent)))
+                CallService::Agent(Box::new(Conversation::for_call(agent, &context)))
             }
         };
         let setup = CallSetup {

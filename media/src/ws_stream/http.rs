@@ -25,7 +25,7 @@ use super::protocol::{answer_document, AudioFormat, Inbound, Provider, StreamSta
 use super::session::{SessionEvent, StreamService, StreamSession};
 use super::signature::{self, ReplayGuard, SignedRequest, StreamTokens};
 use crate::call::{account_notes, aligned_start, EndReason, Journal, RecordingPlan};
-use crate::conversation::engine::Conversation;
+use crate::conversation::engine::{CallContext, Conversation};
 use crate::metrics::{CallResult, Metrics};
 use crate::recorder::{unix_now, RecordingSink};
 use crate::sip_rtp::{Destination, Router};
@@ -288,11 +288,19 @@ fn answer(
             let retry = retry_after_secs.to_string();
             (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, retry)], reason).into_response()
         }
-        Some(_) => {
+        Some(destination) => {
+            // A called number resolves to its agent's id: the stream URL names the agent itself.
+            let agent = match destination {
+                Destination::Agent(a) => a.id.clone(),
+                _ => agent,
+            };
             let token = t.tokens.issue(provider, &agent, &call_id, unix_now());
             let url = format!("{}{}", t.ws_base(), stream_path(provider, paths, &agent));
             let format = if provider.negotiates_format() { t.config.format } else { provider.default_format() };
-            let (content_type, body) = answer_document(provider, &url, format, &[("token", &token)]);
+            // The numbers ride along: Vobiz's and Plivo's `start` events do not carry them.
+            let from = hook.field(&["From", "from", "CallFrom"]).unwrap_or("");
+            let params = [("token", token.as_str()), ("from", from), ("to", to.as_str())];
+            let (content_type, body) = answer_document(provider, &url, format, &params);
             tracing::info!(provider = provider.as_str(), %agent, %call_id, from = hook.field(&["From", "from"]).unwrap_or(""), %to, "answering with a stream");
             ([(header::CONTENT_TYPE, content_type)], body).into_response()
         }
@@ -349,6 +357,8 @@ fn hangup_logged(provider: Provider, hook: &Webhook) -> Response {
 #[derive(serde::Deserialize)]
 struct StreamQuery {
     token: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
 async fn stream_canonical(
@@ -358,7 +368,7 @@ async fn stream_canonical(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     match provider_of(&provider) {
-        Ok(provider) => accept(t, provider, agent, query.token, upgrade),
+        Ok(provider) => accept(t, provider, agent, query, upgrade),
         Err(refusal) => refusal.into_response(),
     }
 }
@@ -369,7 +379,7 @@ async fn stream_vobiz_compat(
     Query(query): Query<StreamQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    accept(t, Provider::Vobiz, agent, query.token, upgrade)
+    accept(t, Provider::Vobiz, agent, query, upgrade)
 }
 
 async fn stream_plivo_compat(
@@ -378,14 +388,14 @@ async fn stream_plivo_compat(
     Query(query): Query<StreamQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    accept(t, Provider::Plivo, agent, query.token, upgrade)
+    accept(t, Provider::Plivo, agent, query, upgrade)
 }
 
 fn accept(
     t: Arc<Telephony>,
     provider: Provider,
     agent: String,
-    token: Option<String>,
+    query: StreamQuery,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     if t.draining.load(Ordering::Relaxed) {
@@ -393,7 +403,7 @@ fn accept(
     }
     upgrade.max_frame_size(MAX_FRAME).max_message_size(MAX_FRAME).on_upgrade(move |socket| {
         let span = tracing::info_span!("stream", provider = provider.as_str(), %agent);
-        tracing::Instrument::instrument(run_stream(t, provider, agent, token, socket), span)
+        tracing::Instrument::instrument(run_stream(t, provider, agent, query, socket), span)
     })
 }
 
@@ -424,14 +434,8 @@ async fn wait_for_start(socket: &mut WebSocket) -> Result<StreamStart, String> {
     }
 }
 
-async fn run_stream(
-    t: Arc<Telephony>,
-    provider: Provider,
-    agent: String,
-    token: Option<String>,
-    mut socket: WebSocket,
-) {
-    let start = match wait_for_start(&mut socket).await {
+async fn run_stream(t: Arc<Telephony>, provider: Provider, agent: String, query: StreamQuery, mut socket: WebSocket) {
+    let mut start = match wait_for_start(&mut socket).await {
         Ok(start) => start,
         Err(reason) => {
             tracing::warn!(%reason, "stream refused");
@@ -439,7 +443,11 @@ async fn run_stream(
             return;
         }
     };
-    let token = token.or_else(|| start.parameters.get("token").cloned());
+    let token = query.token.or_else(|| start.parameters.get("token").cloned());
+    // Numbers from our own stream URL (Vobiz/Plivo) or the start's parameters (Twilio), when `start` lacks them.
+    start.from =
+        start.from.take().or(query.from).or_else(|| start.parameters.get("from").cloned()).filter(|s| !s.is_empty());
+    start.to = start.to.take().or(query.to).or_else(|| start.parameters.get("to").cloned()).filter(|s| !s.is_empty());
     let open = t.config.open_agents.iter().any(|a| a == &agent);
     let authorised =
         open || token.as_deref().is_some_and(|tok| t.tokens.check(tok, provider, &agent, &start.call_id, unix_now()));
@@ -450,7 +458,20 @@ async fn run_stream(
         return;
     }
     let (service, conversation_agent) = match t.router.route(&agent) {
-        Some(Destination::Agent(a)) => (StreamService::Agent(Box::new(Conversation::new(Arc::clone(&a)))), Some(a)),
+        Some(Destination::Agent(a)) => {
+            let context = CallContext {
+                call_id: start.call_id.clone(),
+                caller_number: start.from.clone().unwrap_or_default(),
+                called_number: start.to.clone().unwrap_or_default(),
+                extra: start
+                    .parameters
+                    .iter()
+                    .filter(|(k, _)| !["token", "from", "to"].contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            };
+            (StreamService::Agent(Box::new(Conversation::for_call(Arc::clone(&a), &context))), Some(a))
+        }
         Some(Destination::Echo) => (StreamService::Echo, None),
         Some(Destination::Unavailable { reason, .. }) => {
             t.metrics.count_result(CallResult::Rejected);
@@ -465,6 +486,10 @@ async fn run_stream(
     };
     let call_id = start.call_id.clone();
     let requested = if provider.negotiates_format() { t.config.format } else { provider.default_format() };
+    let greeting = match &service {
+        StreamService::Agent(conversation) => conversation.greeting().to_string(),
+        StreamService::Echo => String::new(),
+    };
     let mut journal = match (&conversation_agent, &t.recordings) {
         (Some(a), Some(sink)) if a.record_transcript => {
             let plan = RecordingPlan {
@@ -472,7 +497,7 @@ async fn run_stream(
                 caller: start.from.clone().unwrap_or_default(),
                 called: start.to.clone().unwrap_or_default(),
             };
-            Some(Journal::new(plan, provider.as_str(), &call_id, &a.id, &a.greeting, a.record_audio))
+            Some(Journal::new(plan, provider.as_str(), &call_id, &a.id, &greeting, a.record_audio))
         }
         _ => None,
     };
