@@ -107,6 +107,9 @@ struct RawAgent {
     user_online_detection_seconds: Option<u64>,
     user_online_detection_message: Option<String>,
     hang_up_on_farewell: Option<bool>,
+    #[serde(default)]
+    hold_messages: Vec<String>,
+    hold_message_timeout_seconds: Option<f64>,
     vad_profile: Option<String>,
     utc_offset: Option<String>,
     record: Option<bool>,
@@ -214,6 +217,15 @@ fn compile_agents(raw: Vec<RawAgent>) -> Result<Vec<AgentConfig>> {
             idle_prompt_after: seconds(a.user_online_detection_seconds),
             idle_message: a.user_online_detection_message.unwrap_or(defaults.idle_message),
             hang_up_on_farewell: a.hang_up_on_farewell.unwrap_or(true),
+            hold_after: match a.hold_message_timeout_seconds {
+                Some(s) if !(0.2..=60.0).contains(&s) => {
+                    bail!("{at}.hold_message_timeout_seconds must be between 0.2 and 60")
+                }
+                Some(s) if !a.hold_messages.is_empty() => Some(Duration::from_secs_f64(s)),
+                _ if !a.hold_messages.is_empty() => Some(Duration::from_secs(2)),
+                _ => None,
+            },
+            hold_messages: a.hold_messages,
         };
         let utc_offset_minutes = match a.utc_offset.as_deref() {
             None => 0,

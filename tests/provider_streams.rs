@@ -86,13 +86,13 @@ struct Shapes {
 }
 
 /// Plays a caller: 0.6 s silence (the greeting plays), a question, silence until the reply has played for
-/// 300 ms, then speech over it (barge-in), silence, a DTMF digit, then hang up (or `stop`).
+/// 300 ms, then speech over it (barge-in), silence, DTMF digits, then hang up (or `stop`).
 async fn converse(
     url: &str,
     start: Value,
     frame: impl Fn(&[u8]) -> Value,
     shapes: Shapes,
-    dtmf: Option<Value>,
+    dtmf: Vec<Value>,
     stop: Option<Value>,
 ) -> Heard {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("stream connects");
@@ -146,9 +146,9 @@ async fn converse(
                 };
                 ws.send(Message::Text(frame(&chunk).to_string().into())).await.unwrap();
                 if after_barge == 50 {
-                    if let Some(d) = &dtmf { ws.send(Message::Text(d.to_string().into())).await.unwrap(); }
+                    for d in &dtmf { ws.send(Message::Text(d.to_string().into())).await.unwrap(); }
                 }
-                if after_barge == 100 {
+                if after_barge == 150 {
                     match &stop {
                         Some(s) => { ws.send(Message::Text(s.to_string().into())).await.unwrap(); }
                         None => { let _ = ws.close(None).await; }
@@ -157,7 +157,7 @@ async fn converse(
                 if t > Duration::from_secs(30) { panic!("the conversation did not finish: {heard:?}"); }
             }
         }
-        if after_barge > 100 && heard.close_code.is_none() && began.elapsed() > Duration::from_secs(1) {
+        if after_barge >= 150 && heard.close_code.is_none() && began.elapsed() > Duration::from_secs(1) {
             // Wait briefly for the close handshake.
             if let Ok(Some(Ok(Message::Close(frame)))) = tokio::time::timeout(Duration::from_secs(2), ws.next()).await {
                 heard.close_code = frame.map(|f| f.code.into());
@@ -228,8 +228,8 @@ async fn vobiz_call_answers_barge_in_clears_dtmf_and_record() {
         json!({"sequenceNumber":n,"streamId":"st-1","event":"media","media":{"track":"inbound","timestamp":(n * 20).to_string(),"chunk":n,"payload":B64.encode(chunk)},"extra_headers":"{}"})
     };
     let shapes = Shapes { play: "playAudio", clear: "clearAudio" };
-    let dtmf = json!({"event":"dtmf","dtmf":{"digit":"5"}});
-    let heard = converse(&url, start, frame, shapes, Some(dtmf), None).await;
+    let dtmf = vec![json!({"event":"dtmf","dtmf":{"digit":"5"}}), json!({"event":"dtmf","dtmf":{"digit":"#"}})];
+    let heard = converse(&url, start, frame, shapes, dtmf, None).await;
     check_conversation(&heard, shapes);
     let play = heard.events.iter().find(|(_, e, _)| e == "playAudio").unwrap();
     assert_eq!(play.2["streamId"], "st-1");
@@ -244,7 +244,12 @@ async fn vobiz_call_answers_barge_in_clears_dtmf_and_record() {
     assert_eq!(record["called"], "+918000000001");
     assert_eq!(record["turns"][0]["user_text"], "what time is it", "{record}");
     assert!(record["turns"].as_array().unwrap().iter().any(|t| t["interrupted"] == true), "{record}");
-    assert!(server.metric("voicera_dtmf_events_total") >= 1.0);
+    let turns = record["turns"].as_array().unwrap();
+    assert!(
+        turns.iter().any(|t| t["user_text"] == "(The caller pressed 5 # on the keypad.)"),
+        "keypad reached the agent: {record}"
+    );
+    assert!(server.metric("voicera_dtmf_events_total") >= 2.0);
     assert!(server.log().contains("DTMF (stream event)"));
 }
 
@@ -270,7 +275,7 @@ async fn twilio_stream_speaks_twiml_media_clear_and_mark() {
     let frame = |chunk: &[u8]| json!({"event":"media","sequenceNumber":"2","streamSid":"MZ01","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":B64.encode(chunk)}});
     let shapes = Shapes { play: "media", clear: "clear" };
     let stop = json!({"event":"stop","sequenceNumber":"9","streamSid":"MZ01","stop":{"accountSid":"AC_TWILIO","callSid":"CA0001"}});
-    let heard = converse(&ws_url, start, frame, shapes, None, Some(stop)).await;
+    let heard = converse(&ws_url, start, frame, shapes, Vec::new(), Some(stop)).await;
     check_conversation(&heard, shapes);
     let media = heard.events.iter().find(|(_, e, _)| e == "media").unwrap();
     assert_eq!(media.2["streamSid"], "MZ01");

@@ -159,6 +159,9 @@ async fn run_call(
                 }
                 Some(CallCommand::DtmfReceived(digit)) => {
                     tracing::info!(%digit, "DTMF (SIP INFO)");
+                    if let CallService::Agent(conversation) = &mut service {
+                        conversation.on_dtmf(digit);
+                    }
                 }
                 Some(CallCommand::SendDtmf(digits)) => {
                     let remote = stream.remote();
@@ -184,6 +187,9 @@ async fn run_call(
                     let Ok((n, from)) = rtp.try_recv_from(&mut rtp_buf) else { break };
                     if let Some(StreamEvent::Dtmf(digit)) = stream.handle_rtp(&rtp_buf[..n], from, now) {
                         tracing::info!(%digit, "DTMF (RFC 4733)");
+                        if let CallService::Agent(conversation) = &mut service {
+                            conversation.on_dtmf(digit);
+                        }
                         let _ = notices.try_send(CallNotice::Dtmf { call: key.clone(), digit });
                     }
                 }

@@ -35,6 +35,10 @@ pub struct CallLimits {
     pub idle_message: String,
     /// Hang up after the agent's reply contains a farewell (in any supported language), once it is spoken.
     pub hang_up_on_farewell: bool,
+    /// Say one of `hold_messages` (in turn) when the reply's first audio is this late (the original's
+    /// `hold_message_timeout_seconds`); None: never.
+    pub hold_after: Option<Duration>,
+    pub hold_messages: Vec<String>,
 }
 
 impl Default for CallLimits {
@@ -45,6 +49,8 @@ impl Default for CallLimits {
             idle_prompt_after: None,
             idle_message: "Are you still there?".into(),
             hang_up_on_farewell: true,
+            hold_after: None,
+            hold_messages: Vec::new(),
         }
     }
 }
@@ -325,6 +331,11 @@ impl HangUpReason {
 struct Utterance {
     tts: Box<dyn TtsStream>,
     resampler: Option<Resampler>,
+    text: String,
+    /// A clause of the LLM's reply (not the greeting, an idle prompt or a hold message).
+    of_reply: bool,
+    /// Some of its audio has been queued.
+    started: bool,
 }
 
 /// The engine of one call.
@@ -353,9 +364,27 @@ pub struct Conversation {
     /// Hang up once the queued audio has played.
     hang_up_after_audio: Option<HangUpReason>,
     hung_up: bool,
+    /// Reply clauses whose audio was queued, with the reply's sample count when each began.
+    reply_clauses: Vec<(String, usize)>,
+    /// Samples of the current reply queued so far.
+    reply_queued: usize,
+    /// Samples dropped by the last flush (what the caller did not hear).
+    last_flush_dropped: usize,
+    /// Tick at which the current response was requested; a hold message was said for it.
+    respond_tick: u64,
+    hold_said: bool,
+    hold_index: usize,
+    /// Keypad digits not yet handed to the LLM, and when the last one came.
+    dtmf: String,
+    dtmf_tick: u64,
     scratch: Vec<i16>,
     resampled: Vec<i16>,
 }
+
+/// Keypad digits are handed over after this pause (2 s) unless '#' ends them sooner.
+const DTMF_PAUSE_TICKS: u64 = 100;
+/// Digits kept per entry (a long account number fits; a stuck key does not grow memory).
+const MAX_DTMF_DIGITS: usize = 32;
 
 /// Engine ticks per second (20 ms frames).
 const TICKS_PER_SECOND: u64 = 50;
@@ -395,6 +424,14 @@ impl Conversation {
             idle_prompted: false,
             hang_up_after_audio: None,
             hung_up: false,
+            reply_clauses: Vec::new(),
+            reply_queued: 0,
+            last_flush_dropped: 0,
+            respond_tick: 0,
+            hold_said: false,
+            hold_index: 0,
+            dtmf: String::new(),
+            dtmf_tick: 0,
             scratch: Vec::with_capacity(4096),
             resampled: Vec::with_capacity(8192),
             agent,
@@ -448,6 +485,8 @@ impl Conversation {
             };
             self.apply(event, out, &mut notes);
         }
+        self.take_dtmf(out, &mut notes);
+        self.maybe_hold();
         self.pump_llm();
         self.pump_tts(out, &mut notes);
         let idle = self.llm.is_none() && self.utterances.is_empty() && out.queued_audio() == 0;
@@ -471,6 +510,43 @@ impl Conversation {
             _ => {}
         }
         notes
+    }
+
+    /// A keypad digit from the caller (RFC 4733, SIP INFO or a provider's stream event).
+    pub fn on_dtmf(&mut self, digit: char) {
+        if self.dtmf.len() < MAX_DTMF_DIGITS {
+            self.dtmf.push(digit);
+        }
+        self.dtmf_tick = self.ticks;
+    }
+
+    /// Digits reach the LLM as text once the caller is done typing ('#' or a pause) and the agent listens.
+    fn take_dtmf(&mut self, out: &mut dyn AudioSink, notes: &mut Vec<ConversationNote>) {
+        let complete = self.dtmf.ends_with('#') || self.ticks.saturating_sub(self.dtmf_tick) >= DTMF_PAUSE_TICKS;
+        if self.dtmf.is_empty() || !complete || self.turns.phase() != &Phase::Listening {
+            return;
+        }
+        let digits: Vec<String> = std::mem::take(&mut self.dtmf).chars().map(String::from).collect();
+        let text = format!("(The caller pressed {} on the keypad.)", digits.join(" "));
+        self.apply(TurnEvent::Final(text), out, notes);
+    }
+
+    /// A hold message when the reply's first audio is late, once per turn.
+    fn maybe_hold(&mut self) {
+        let limits = &self.agent.limits;
+        let Some(after) = limits.hold_after else { return };
+        if self.hold_said
+            || self.audio_started
+            || limits.hold_messages.is_empty()
+            || self.turns.phase() != &Phase::Thinking
+            || self.ticks.saturating_sub(self.respond_tick) < ticks(after)
+        {
+            return;
+        }
+        let message = limits.hold_messages[self.hold_index % limits.hold_messages.len()].clone();
+        self.hold_index += 1;
+        self.hold_said = true;
+        self.speak(&message);
     }
 
     /// Call timeout, idle prompt, silence hangup, and hang-up after a farewell once it has been heard.
@@ -539,6 +615,10 @@ impl Conversation {
                     self.reply.clear();
                     self.clause.clear();
                     self.audio_started = false;
+                    self.reply_clauses.clear();
+                    self.reply_queued = 0;
+                    self.respond_tick = self.ticks;
+                    self.hold_said = false;
                 }
                 TurnAction::CancelResponse => {
                     self.llm = None;
@@ -547,17 +627,25 @@ impl Conversation {
                 }
                 TurnAction::FlushAudio => {
                     let dropped = out.flush_audio();
+                    self.last_flush_dropped = dropped;
                     notes.push(ConversationNote::BargeIn { dropped_samples: dropped });
                 }
                 TurnAction::MarkInterrupted => {
                     if !self.reply.is_empty() {
-                        // Transcript honesty: the reply is kept as interrupted (played-text accounting per
-                        // clause comes with the recorder).
-                        notes.push(ConversationNote::AgentSaid {
-                            turn: self.turn,
-                            text: self.reply.trim().to_string(),
-                            interrupted: true,
-                        });
+                        // Transcript honesty: only what the caller heard goes into the record and the history.
+                        let heard = self.heard_reply(self.last_flush_dropped);
+                        match self.history.last_mut() {
+                            // The reply was complete: keep only what was heard of it.
+                            Some(last) if last.role == Role::Assistant && last.content == self.reply.trim() => {
+                                last.content = heard.clone();
+                            }
+                            // Interrupted while still generating: the heard part is all there is.
+                            _ if !heard.is_empty() => {
+                                self.history.push(ChatMessage { role: Role::Assistant, content: heard.clone() })
+                            }
+                            _ => {}
+                        }
+                        notes.push(ConversationNote::AgentSaid { turn: self.turn, text: heard, interrupted: true });
                     }
                 }
             }
@@ -604,16 +692,44 @@ impl Conversation {
         }
         for clause in clauses {
             if !clause.trim().is_empty() {
-                self.speak(&clause);
+                self.speak_as(&clause, true);
             }
         }
     }
 
     fn speak(&mut self, text: &str) {
-        let tts = self.agent.tts.speak(text.trim());
+        self.speak_as(text, false);
+    }
+
+    fn speak_as(&mut self, text: &str, of_reply: bool) {
+        let text = text.trim();
+        let tts = self.agent.tts.speak(text);
         let rate = tts.sample_rate();
         let resampler = (rate != ENGINE_RATE).then(|| Resampler::new(rate, ENGINE_RATE));
-        self.utterances.push_back(Utterance { tts, resampler });
+        self.utterances.push_back(Utterance { tts, resampler, text: text.to_string(), of_reply, started: false });
+    }
+
+    /// The part of the reply the caller heard before interrupting: clauses whose audio started playing, the
+    /// last one cut where playback stopped (by its share of samples played, when known).
+    fn heard_reply(&self, unplayed: usize) -> String {
+        let played = self.reply_queued.saturating_sub(unplayed);
+        let mut heard = Vec::new();
+        for (i, (text, start)) in self.reply_clauses.iter().enumerate() {
+            if *start >= played {
+                break;
+            }
+            let end = self.reply_clauses.get(i + 1).map(|(_, s)| *s).unwrap_or(self.reply_queued);
+            if played >= end {
+                heard.push(text.clone());
+            } else {
+                let words: Vec<&str> = text.split_whitespace().collect();
+                let share = (played - start) as f64 / (end - start).max(1) as f64;
+                let n = ((words.len() as f64 * share).ceil() as usize).clamp(1, words.len());
+                heard.push(format!("{}—", words[..n].join(" ")));
+                break;
+            }
+        }
+        heard.join(" ")
     }
 
     /// Keeps the outgoing queue [`LOOKAHEAD_SAMPLES`] ahead.
@@ -632,6 +748,13 @@ impl Conversation {
                     None => &self.scratch,
                 };
                 out.queue_audio(pcm);
+                if utterance.of_reply {
+                    if !utterance.started {
+                        self.reply_clauses.push((utterance.text.clone(), self.reply_queued));
+                    }
+                    self.reply_queued += pcm.len();
+                }
+                utterance.started = true;
                 if !self.audio_started && matches!(self.turns.phase(), Phase::Thinking) {
                     self.audio_started = true;
                     notes.push(ConversationNote::AgentStarted {
@@ -774,6 +897,119 @@ mod tests {
         assert!((18..=22).contains(&tick), "{tick}");
         assert_eq!(speaker.played, 6 * 60 * 16);
         assert!(!notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { .. })));
+    }
+
+    /// A scripted LLM that thinks for `delay` polls (one per tick), then says `text`; it keeps every history
+    /// it was asked to answer.
+    struct Scripted {
+        delay: u32,
+        text: &'static str,
+        asked: std::sync::Mutex<Vec<Vec<ChatMessage>>>,
+    }
+    impl LanguageModel for Scripted {
+        fn reply(&self, history: &[ChatMessage]) -> Box<dyn LlmStream> {
+            self.asked.lock().unwrap().push(history.to_vec());
+            struct Late(u32, Option<String>, bool);
+            impl LlmStream for Late {
+                fn poll_event(&mut self) -> Option<LlmEvent> {
+                    if self.0 > 0 {
+                        self.0 -= 1;
+                        return None;
+                    }
+                    if let Some(t) = self.1.take() {
+                        return Some(LlmEvent::Token(t));
+                    }
+                    (!std::mem::replace(&mut self.2, true)).then_some(LlmEvent::Done)
+                }
+            }
+            Box::new(Late(self.delay, Some(self.text.to_string()), false))
+        }
+    }
+
+    fn scripted(delay: u32, text: &'static str) -> Arc<Scripted> {
+        Arc::new(Scripted { delay, text, asked: std::sync::Mutex::new(Vec::new()) })
+    }
+
+    #[test]
+    fn a_late_reply_is_preceded_by_one_hold_message() {
+        let llm = scripted(150, "The answer is ready.");
+        let limits = CallLimits {
+            hold_after: Some(Duration::from_secs(1)),
+            hold_messages: vec!["One moment please.".into(), "Still checking.".into()],
+            ..CallLimits::default()
+        };
+        let mut conv = Conversation::new(agent(limits, llm.clone()));
+        let mut speaker = Speaker::default();
+        conv.start();
+        run(&mut conv, &mut speaker, 0..30, |_| false);
+        let before = speaker.played;
+        // The caller stops at tick 80; the turn ends ~tick 100; the LLM answers 3 s later (tick ~250).
+        let notes = run(&mut conv, &mut speaker, 30..420, |t| (30..80).contains(&t));
+        let started = notes.iter().find_map(|(t, n)| matches!(n, ConversationNote::AgentStarted { .. }).then_some(*t));
+        // The hold message ("One moment please." = 3 words) starts 1 s after the turn ended, once.
+        assert!(started.is_some_and(|t| (140..=160).contains(&t)), "{notes:?}");
+        let said = notes.iter().find_map(|(_, n)| match n {
+            ConversationNote::AgentSaid { text, .. } => Some(text.clone()),
+            _ => None,
+        });
+        assert_eq!(said.as_deref(), Some("The answer is ready."), "the hold message is not part of the reply");
+        // 3 words of hold message + 4 words of reply were played.
+        assert_eq!(speaker.played - before, 7 * 60 * 16);
+    }
+
+    #[test]
+    fn keypad_digits_reach_the_llm_as_text() {
+        let llm = scripted(0, "Thank you.");
+        let mut conv = Conversation::new(agent(CallLimits::default(), llm.clone()));
+        let mut speaker = Speaker::default();
+        conv.start();
+        run(&mut conv, &mut speaker, 0..30, |_| false);
+        for digit in "42#".chars() {
+            conv.on_dtmf(digit);
+        }
+        let notes = run(&mut conv, &mut speaker, 30..40, |_| false);
+        let expected = "(The caller pressed 4 2 # on the keypad.)";
+        assert!(
+            notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { text, .. } if text == expected)),
+            "{notes:?}"
+        );
+        let asked = llm.asked.lock().unwrap();
+        assert_eq!(asked[0].last().map(|m| m.content.as_str()), Some(expected));
+        drop(asked);
+        // Without '#', digits go after a 2 s pause.
+        run(&mut conv, &mut speaker, 40..100, |_| false);
+        conv.on_dtmf('7');
+        let notes = run(&mut conv, &mut speaker, 100..190, |_| false);
+        assert!(!notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { .. })), "not before the pause");
+        let notes = run(&mut conv, &mut speaker, 190..220, |_| false);
+        assert!(notes
+            .iter()
+            .any(|(_, n)| matches!(n, ConversationNote::UserSaid { text, .. } if text.contains("pressed 7"))));
+    }
+
+    #[test]
+    fn an_interrupted_reply_keeps_only_what_was_heard() {
+        let mut conv = Conversation::new(Arc::new(Agent::bench(false)));
+        let mut speaker = Speaker::default();
+        conv.start();
+        run(&mut conv, &mut speaker, 0..30, |_| false);
+        run(&mut conv, &mut speaker, 30..110, |t| (30..80).contains(&t));
+        // The 12-word reply (60 ms per word) plays from ~tick 100; the caller barges in at tick 110 and the
+        // flush comes ~12 ticks later: about 7 words were heard.
+        let notes = run(&mut conv, &mut speaker, 110..200, |t| (110..150).contains(&t));
+        let heard = notes
+            .iter()
+            .find_map(|(_, n)| match n {
+                ConversationNote::AgentSaid { text, interrupted: true, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .expect("an interrupted reply");
+        let full = "Sure, it is about three in the afternoon here. Anything else today?";
+        assert!(heard.ends_with('—') && full.starts_with(heard.trim_end_matches('—')), "{heard:?}");
+        let words = heard.split_whitespace().count();
+        assert!((5..=9).contains(&words), "only the start was heard: {heard:?}");
+        let history = &conv.history;
+        assert!(history.iter().any(|m| m.role == Role::Assistant && m.content == heard), "{history:?}");
     }
 
     #[test]

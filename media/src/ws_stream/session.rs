@@ -181,7 +181,12 @@ impl StreamSession {
                 self.inbound.extend(&self.upsampled[..n]);
                 SessionEvent::None
             }
-            Inbound::Dtmf(digit) => SessionEvent::Dtmf(digit),
+            Inbound::Dtmf(digit) => {
+                if let StreamService::Agent(conversation) = &mut self.service {
+                    conversation.on_dtmf(digit);
+                }
+                SessionEvent::Dtmf(digit)
+            }
             Inbound::Played(name) => {
                 if self.checkpoint.as_deref() == Some(name.as_str()) {
                     // Everything sent before the checkpoint has played, and nothing was sent after it.
