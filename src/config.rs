@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use voicera_media::codec::CodecKind;
-use voicera_media::conversation::engine::{check_template, CallLimits, InteractionMode};
+use voicera_media::conversation::engine::{check_template, AgentTool, CallLimits, HttpTool, InteractionMode};
 use voicera_media::conversation::turn::TurnPolicy;
 use voicera_media::sip_rtp::{InboundAuth, TrunkConfig};
 use voicera_media::vad::VadParams;
@@ -113,6 +113,26 @@ struct RawAgent {
     vad_profile: Option<String>,
     utc_offset: Option<String>,
     record: Option<bool>,
+    #[serde(default)]
+    tools: Vec<String>,
+    #[serde(default)]
+    transfer_targets: Vec<String>,
+    #[serde(default)]
+    http_tools: Vec<RawHttpTool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttpTool {
+    name: String,
+    description: String,
+    /// JSON Schema of the arguments, as JSON text.
+    parameters: Option<String>,
+    url: String,
+    method: Option<String>,
+    timeout_ms: Option<u64>,
+    /// `Name: value`, sent with every request.
+    header: Option<String>,
 }
 
 /// A configured agent, checked.
@@ -134,6 +154,7 @@ pub struct AgentConfig {
     pub limits: CallLimits,
     pub utc_offset_minutes: i32,
     pub record: bool,
+    pub tools: Vec<AgentTool>,
 }
 
 /// Built-in names an agent id may not take.
@@ -231,6 +252,7 @@ fn compile_agents(raw: Vec<RawAgent>) -> Result<Vec<AgentConfig>> {
             None => 0,
             Some(text) => parse_utc_offset(text).with_context(|| format!("{at}.utc_offset: {text:?} is not ±HH:MM"))?,
         };
+        let tools = compile_tools(&at, a.tools, a.transfer_targets, a.http_tools)?;
         agents.push(AgentConfig {
             id: a.id,
             numbers,
@@ -249,9 +271,68 @@ fn compile_agents(raw: Vec<RawAgent>) -> Result<Vec<AgentConfig>> {
             limits,
             utc_offset_minutes,
             record: a.record.unwrap_or(true),
+            tools,
         });
     }
     Ok(agents)
+}
+
+fn compile_tools(
+    at: &str,
+    names: Vec<String>,
+    transfer_targets: Vec<String>,
+    http_tools: Vec<RawHttpTool>,
+) -> Result<Vec<AgentTool>> {
+    let mut tools = Vec::new();
+    for name in &names {
+        tools.push(match name.as_str() {
+            "end_call" => AgentTool::EndCall,
+            "send_dtmf" => AgentTool::SendDtmf,
+            "transfer_call" => AgentTool::TransferCall { targets: transfer_targets.clone() },
+            other => bail!("{at}.tools: unknown tool {other:?} (built-in: end_call, transfer_call, send_dtmf; webhooks go in [[agents.http_tools]])"),
+        });
+    }
+    if !transfer_targets.is_empty() && !names.iter().any(|n| n == "transfer_call") {
+        tools.push(AgentTool::TransferCall { targets: transfer_targets });
+    }
+    for t in http_tools {
+        let where_ = format!("{at}.http_tools.{}", t.name);
+        if t.name.is_empty() || !t.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            bail!("{where_}: the name must be letters, digits and '_'");
+        }
+        if tools.iter().any(|x: &AgentTool| x.name() == t.name) {
+            bail!("{where_}: a tool with this name already exists");
+        }
+        if !(t.url.starts_with("http://") || t.url.starts_with("https://")) {
+            bail!("{where_}: url must start with http:// or https://");
+        }
+        let parameters = t.parameters.unwrap_or_else(|| r#"{"type":"object","properties":{}}"#.into());
+        match serde_json::from_str::<serde_json::Value>(&parameters) {
+            Ok(serde_json::Value::Object(_)) => {}
+            _ => bail!("{where_}: parameters must be a JSON Schema object (as JSON text)"),
+        }
+        let method = t.method.unwrap_or_else(|| "POST".into()).to_ascii_uppercase();
+        if method != "POST" && method != "GET" {
+            bail!("{where_}: method must be GET or POST");
+        }
+        let header = match t.header {
+            Some(h) => match h.split_once(':') {
+                Some((k, v)) if !k.trim().is_empty() => Some((k.trim().to_string(), v.trim().to_string())),
+                _ => bail!("{where_}: header must be \"Name: value\""),
+            },
+            None => None,
+        };
+        tools.push(AgentTool::Http(HttpTool {
+            name: t.name,
+            description: t.description,
+            parameters,
+            url: t.url,
+            method,
+            timeout: Duration::from_millis(t.timeout_ms.unwrap_or(3000).clamp(100, 30_000)),
+            header,
+        }));
+    }
+    Ok(tools)
 }
 
 /// `+05:30` → 330 minutes.
@@ -597,11 +678,15 @@ mod tests {
         let agent = &config.agents[0];
         assert_eq!(agent.numbers, ["918000000001"]);
         assert_eq!(agent.utc_offset_minutes, 330);
+        let names: Vec<&str> = agent.tools.iter().map(|t| t.name()).collect();
+        assert_eq!(names, ["end_call", "send_dtmf", "transfer_call", "check_order"]);
         for (bad, expected) in [
             ("[[agents]]\nid = \"echo\"\nsystem_prompt = \"x\"", "built-in"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"Hi {{customer}}\"", "{{customer}}"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nlanguage = \"hi\"\nstt_model = \"whisper-tiny.en\"", "English only"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_model = \"gpt-4o\"", "smollm2-135m"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\ntools = [\"launch\"]", "unknown tool"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\n[[agents.http_tools]]\nname = \"t\"\ndescription = \"d\"\nurl = \"ftp://x\"", "http://"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nnumbers = [\"+1 555\"]\n[[agents]]\nid = \"b\"\nsystem_prompt = \"y\"\nnumbers = [\"1555\"]", "already attached"),
         ] {
             let raw: RawConfig = toml::from_str(bad).unwrap();

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
-use voicera_media::conversation::engine::{Agent, CallLimits, InteractionMode};
+use voicera_media::conversation::engine::{Agent, AgentTool, CallLimits, InteractionMode};
 use voicera_media::conversation::turn::TurnPolicy;
 use voicera_media::vad::VadParams;
-use voicera_models::{ChatMessage, LanguageModel, Role};
+use voicera_models::{toolcall, ChatMessage, LanguageModel, Role};
 use voicera_models_local::cache::{self, Fetched};
 use voicera_models_local::espeak::{self, EspeakTts};
 use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
@@ -235,7 +235,12 @@ impl LocalModels {
     }
 
     /// SmolLM2 with `system_prompt` and `greeting` prefilled (prefix cache), as an agent's language model.
-    pub fn smollm_for(&self, system_prompt: &str, greeting: &str) -> Result<Arc<dyn LanguageModel>> {
+    pub fn smollm_for(
+        &self,
+        system_prompt: &str,
+        greeting: &str,
+        tools: &[AgentTool],
+    ) -> Result<Arc<dyn LanguageModel>> {
         let mut base = self.smollm.lock().map_err(|_| anyhow::anyhow!("model table poisoned"))?;
         if base.is_none() {
             let model = SmolLm::load(&self.ensure(DEMO_LLM)?.join("model.gguf"), &default_device())?;
@@ -246,7 +251,11 @@ impl LocalModels {
         let model = base.clone().context("SmolLM loaded above")?;
         // Variables make each call's prompt different; only the literal part before the first one is shared.
         let literal = |text: &str| text.split("{{").next().unwrap_or("").to_string();
-        let mut prefix = vec![ChatMessage { role: Role::System, content: literal(system_prompt) }];
+        // The system message as LocalLlm will send it: the prompt, then the tools' instructions.
+        let specs: Vec<_> = tools.iter().map(AgentTool::spec).collect();
+        let instructions = if specs.is_empty() { String::new() } else { toolcall::instructions(&specs) };
+        let mut prefix =
+            vec![ChatMessage { role: Role::System, content: format!("{}{instructions}", literal(system_prompt)) }];
         if !greeting.contains("{{") && !system_prompt.contains("{{") && !greeting.is_empty() {
             prefix.push(ChatMessage { role: Role::Assistant, content: greeting.into() });
         }
@@ -263,7 +272,7 @@ impl LocalModels {
 pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
     // The demo's own models first, then the rest of the default set.
     let whisper = models.whisper(DEMO_STT)?;
-    let llm = models.smollm_for(DEMO_PROMPT, DEMO_GREETING)?;
+    let llm = models.smollm_for(DEMO_PROMPT, DEMO_GREETING, &[])?;
     models.fetch_defaults()?;
     Ok(Agent {
         id: "demo".into(),
@@ -279,6 +288,7 @@ pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
         },
         mode: InteractionMode::Conversational,
         utc_offset_minutes: 0,
+        tools: Vec::new(), // tool instructions would cost the 135M model its prefix cache and its focus
         record_transcript: true,
         record_audio: true,
         stt: Arc::new(WhisperStt::new(whisper, models.pool().clone())),
@@ -290,7 +300,7 @@ pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
 /// Builds a `[[agents]]` agent on local models.
 pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Agent> {
     let whisper = models.whisper(&config.stt_model)?;
-    let llm = models.smollm_for(&config.system_prompt, &config.greeting)?;
+    let llm = models.smollm_for(&config.system_prompt, &config.greeting, &config.tools)?;
     let tts = match &config.tts_voice {
         Some(voice) => EspeakTts::with_voice(voice, models.pool().clone()),
         None => EspeakTts::new(&config.language, models.pool().clone())?,
@@ -305,6 +315,7 @@ pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Ag
         limits: config.limits.clone(),
         mode: config.mode,
         utc_offset_minutes: config.utc_offset_minutes,
+        tools: config.tools.clone(),
         record_transcript: config.record,
         record_audio: config.record,
         stt: Arc::new(WhisperStt::new(whisper, models.pool().clone())),

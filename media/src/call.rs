@@ -61,8 +61,63 @@ pub enum EndReason {
 /// What a call tells signalling.
 #[derive(Debug)]
 pub enum CallNotice {
-    Ended { call: CallKey, reason: EndReason },
-    Dtmf { call: CallKey, digit: char },
+    Ended {
+        call: CallKey,
+        reason: EndReason,
+    },
+    Dtmf {
+        call: CallKey,
+        digit: char,
+    },
+    /// The agent transfers the caller (REFER); the reply says whether the other side accepted.
+    Transfer {
+        call: CallKey,
+        target: String,
+        reply: tokio::sync::oneshot::Sender<Result<(), crate::sip_rtp::TransferError>>,
+    },
+}
+
+/// The result of a tool call carried out for a call's agent: (id, result, whether it was a transfer).
+pub(crate) type ToolOutcome = (u64, Result<String, String>, bool);
+
+/// Starts the work of a tool request; its outcome arrives on `results`. `transfer` carries out transfers
+/// (None: the transport cannot transfer).
+pub(crate) fn start_tool(
+    id: u64,
+    request: crate::conversation::engine::ToolRequest,
+    results: &mpsc::Sender<ToolOutcome>,
+    transfer: Option<(&mpsc::Sender<CallNotice>, &CallKey)>,
+) {
+    use crate::conversation::engine::ToolRequest;
+    let results = results.clone();
+    match request {
+        ToolRequest::Http { tool, arguments } => {
+            tokio::spawn(async move {
+                let result = crate::tools::run_http_tool(tool, arguments).await;
+                let _ = results.send((id, result, false)).await;
+            });
+        }
+        ToolRequest::Transfer { target } => {
+            let Some((notices, call)) = transfer else {
+                let _ = results.try_send((id, Err("transfer is not available on this kind of call yet".into()), true));
+                return;
+            };
+            let (reply, accepted) = tokio::sync::oneshot::channel();
+            let notice = CallNotice::Transfer { call: call.clone(), target: target.clone(), reply };
+            if notices.try_send(notice).is_err() {
+                let _ = results.try_send((id, Err("signalling is busy; try again".into()), true));
+                return;
+            }
+            tokio::spawn(async move {
+                let result = match accepted.await {
+                    Ok(Ok(())) => Ok(format!("transferring to {target}")),
+                    Ok(Err(err)) => Err(err.to_string()),
+                    Err(_) => Err("signalling stopped".into()),
+                };
+                let _ = results.send((id, result, true)).await;
+            });
+        }
+    }
 }
 
 /// Where and what to record of an agent call.
@@ -143,6 +198,7 @@ async fn run_call(
     let mut packet = [0u8; 1500];
     let mut ticks: u64 = 0;
     let cname = format!("voicera-{key}");
+    let (tool_results, mut tool_outcomes) = mpsc::channel::<ToolOutcome>(8);
     tracing::info!(codec = ?stream.plan().codec, remote = %stream.remote(), "media started");
 
     let reason = loop {
@@ -170,6 +226,11 @@ async fn run_call(
                     }
                 }
             },
+            Some((id, result, transferred)) = tool_outcomes.recv() => {
+                if let CallService::Agent(conversation) = &mut service {
+                    conversation.on_tool_result(id, result, transferred);
+                }
+            }
             received = rtcp.recv_from(&mut rtcp_buf) => {
                 if let Ok((n, _)) = received {
                     if let Some(rtt) = stream.handle_rtcp(&rtcp_buf[..n], ntp_now()) {
@@ -201,6 +262,20 @@ async fn run_call(
                         let notes = conversation.on_frame(&frame, &mut stream);
                         if let Some(journal) = journal.as_mut() {
                             journal.on_tick(&frame, stream.last_outbound_frame(), &notes);
+                        }
+                        for note in &notes {
+                            match note {
+                                ConversationNote::SendDtmf { digits } => {
+                                    let remote = stream.remote();
+                                    for digit in digits.chars() {
+                                        stream.dtmf_packets(digit, 100, |bytes| { let _ = rtp.try_send_to(bytes, remote); });
+                                    }
+                                }
+                                ConversationNote::Tool { id, request } => {
+                                    start_tool(*id, request.clone(), &tool_results, Some((&notices, &key)));
+                                }
+                                _ => {}
+                            }
                         }
                         if let Some(reason) = account_notes(&metrics, &notes) {
                             break EndReason::AgentHangUp(reason);
@@ -293,7 +368,10 @@ impl Journal {
                         t.interrupted = *interrupted;
                     }
                 }
-                ConversationNote::BargeIn { .. } | ConversationNote::HangUp { .. } => {}
+                ConversationNote::BargeIn { .. }
+                | ConversationNote::HangUp { .. }
+                | ConversationNote::SendDtmf { .. }
+                | ConversationNote::Tool { .. } => {}
             }
         }
     }
@@ -358,6 +436,8 @@ fn log_note(note: &ConversationNote) {
             tracing::info!(dropped_ms = dropped_samples / 16, "caller barged in: agent audio flushed")
         }
         ConversationNote::HangUp { reason } => tracing::info!(reason = reason.as_str(), "agent hangs up"),
+        ConversationNote::SendDtmf { digits } => tracing::info!(%digits, "agent sends DTMF"),
+        ConversationNote::Tool { id, request } => tracing::info!(id, ?request, "agent calls a tool"),
     }
 }
 

@@ -16,6 +16,7 @@
 //! | [`vad`] | voice activity: speech probability models and the start/stop gate |
 //! | [`recorder`] | call records (transcript JSON, stereo WAV) and where they are stored |
 //! | [`ws_stream`] | provider media streams (Vobiz, Plivo, Twilio, Exotel): webhooks, signatures, stream sessions |
+//! | [`tools`] | tool calls that leave the call (operator webhooks) |
 //! | [`metrics`] | counters for `/metrics` |
 
 pub mod call;
@@ -31,5 +32,6 @@ pub mod recorder;
 pub mod rtp;
 pub mod sip_rtp;
 pub mod stream;
+pub mod tools;
 pub mod vad;
 pub mod ws_stream;

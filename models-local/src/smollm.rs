@@ -16,7 +16,8 @@ use candle_transformers::models::quantized_llama::ModelWeights;
 use tokenizers::models::bpe::BPE;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{AddedToken, Tokenizer};
-use voicera_models::{ChatMessage, LanguageModel, LlmEvent, LlmStream, Role};
+use voicera_models::toolcall::{self, ToolCallScanner};
+use voicera_models::{ChatMessage, LanguageModel, LlmEvent, LlmStream, Role, ToolSpec};
 
 use crate::pool::InferencePool;
 use crate::Error;
@@ -94,6 +95,7 @@ impl SmolLm {
                     Role::System => "system",
                     Role::User => "user",
                     Role::Assistant => "assistant",
+                    Role::Tool => "tool",
                 };
                 text.push_str(&format!("<|im_start|>{role}\n{}<|im_end|>\n", m.content.trim()));
             }
@@ -238,22 +240,37 @@ impl Drop for LocalLlmStream {
 }
 
 impl LanguageModel for LocalLlm {
-    fn reply(&self, history: &[ChatMessage]) -> Box<dyn LlmStream> {
+    fn reply(&self, history: &[ChatMessage], tools: &[ToolSpec]) -> Box<dyn LlmStream> {
         let (tx, events) = channel();
         let cancelled = Arc::new(AtomicBool::new(false));
         let model = self.model.clone();
         let params = self.params;
-        let history = history.to_vec();
+        let mut history = history.to_vec();
+        if !tools.is_empty() {
+            // The model learns about tools from its system prompt (this misses the agent's prefix cache).
+            if let Some(system) = history.iter_mut().find(|m| m.role == Role::System) {
+                system.content.push_str(&toolcall::instructions(tools));
+            }
+        }
         let stop = Arc::clone(&cancelled);
         let submitted = self.pool.try_submit(move || {
             if stop.load(Ordering::Relaxed) {
                 return;
             }
+            let mut scanner = ToolCallScanner::default();
             let result = model.generate(&history, params, |piece| {
-                !stop.load(Ordering::Relaxed) && tx.send(LlmEvent::Token(piece.to_string())).is_ok()
+                for event in scanner.push(piece) {
+                    if tx.send(event).is_err() {
+                        return false;
+                    }
+                }
+                !stop.load(Ordering::Relaxed) && !scanner.finished()
             });
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "local LLM failed");
+            }
+            for event in scanner.finish() {
+                let _ = tx.send(event);
             }
             let _ = tx.send(match result {
                 Ok(()) => LlmEvent::Done,

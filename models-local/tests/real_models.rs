@@ -160,7 +160,7 @@ fn reply(llm: &LocalLlm, question: &str) -> String {
         },
         ChatMessage { role: Role::User, content: question.into() },
     ];
-    let mut stream = llm.reply(&history);
+    let mut stream = llm.reply(&history, &[]);
     let mut text = String::new();
     let started = Instant::now();
     loop {
@@ -168,6 +168,7 @@ fn reply(llm: &LocalLlm, question: &str) -> String {
             Some(LlmEvent::Token(t)) => text.push_str(&t),
             Some(LlmEvent::Done) => return text,
             Some(LlmEvent::Failed(e)) => panic!("LLM failed: {e}"),
+            Some(LlmEvent::ToolCall { name, .. }) => panic!("no tools were offered, yet the model called {name}"),
             None => std::thread::sleep(Duration::from_millis(2)),
         }
         assert!(started.elapsed() < Duration::from_secs(60), "LLM did not finish");

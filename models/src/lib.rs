@@ -8,6 +8,7 @@
 //! measure the server itself.
 
 pub mod standin;
+pub mod toolcall;
 
 /// Something the speech recogniser heard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,24 @@ pub enum Role {
     System,
     User,
     Assistant,
+    /// The result of a tool the assistant called (content: the result text).
+    Tool,
+}
+
+/// A function the language model may call (OpenAI-style function tool).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments object, as JSON text.
+    pub parameters: String,
+}
+
+/// How a tool call is written into the conversation history (an assistant message): one line that every
+/// engine can read back, `<tool_call>{"name": …, "arguments": …}</tool_call>` (the Hermes/SmolLM format).
+pub fn tool_call_text(name: &str, arguments: &str) -> String {
+    let arguments = if arguments.trim().is_empty() { "{}" } else { arguments.trim() };
+    format!("<tool_call>{{\"name\": \"{}\", \"arguments\": {arguments}}}</tool_call>", name.replace('"', ""))
 }
 
 /// What a language model produces.
@@ -57,6 +76,8 @@ pub enum LlmEvent {
     Done,
     /// The reply failed; the engine speaks a fallback or tries the next model.
     Failed(String),
+    /// The model calls a tool (arguments: a JSON object as text). The reply ends with it.
+    ToolCall { name: String, arguments: String },
 }
 
 /// A reply being generated; dropping it cancels generation.
@@ -66,7 +87,8 @@ pub trait LlmStream: Send {
 
 /// Language model.
 pub trait LanguageModel: Send + Sync {
-    fn reply(&self, history: &[ChatMessage]) -> Box<dyn LlmStream>;
+    /// Starts a reply to `history`; the model may call one of `tools` instead of (or after) speaking.
+    fn reply(&self, history: &[ChatMessage], tools: &[ToolSpec]) -> Box<dyn LlmStream>;
 }
 
 /// Synthesised audio, chunk by chunk; dropping it cancels synthesis.

@@ -86,7 +86,7 @@ impl LlmStream for WordStream {
 }
 
 impl LanguageModel for FixedLlm {
-    fn reply(&self, _history: &[ChatMessage]) -> Box<dyn LlmStream> {
+    fn reply(&self, _history: &[ChatMessage], _tools: &[crate::ToolSpec]) -> Box<dyn LlmStream> {
         let words: Vec<String> = BENCH_REPLY
             .split(' ')
             .enumerate()
@@ -150,7 +150,7 @@ mod tests {
         stt.end_of_speech();
         assert_eq!(stt.poll_transcript(), Some(Transcript::Final(BENCH_TRANSCRIPT.into())));
 
-        let mut llm = FixedLlm.reply(&[]);
+        let mut llm = FixedLlm.reply(&[], &[]);
         let mut text = String::new();
         while let Some(LlmEvent::Token(t)) = llm.poll_event() {
             text.push_str(&t);

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use voicera_models::{
-    ChatMessage, LanguageModel, LlmEvent, LlmStream, Role, SpeechToText, SttStream, TextToSpeech, Transcript, TtsStream,
+    tool_call_text, ChatMessage, LanguageModel, LlmEvent, LlmStream, Role, SpeechToText, SttStream, TextToSpeech,
+    ToolSpec, Transcript, TtsStream,
 };
 
 use super::turn::{Phase, TurnAction, TurnEvent, TurnMachine, TurnPolicy};
@@ -213,6 +214,74 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// A tool an agent's language model may call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentTool {
+    /// Hang up once what has been said is heard.
+    EndCall,
+    /// Transfer the caller to a number or SIP URI (SIP REFER); only to `targets` when that list is not empty.
+    TransferCall { targets: Vec<String> },
+    /// Send keypad tones to the other side (IVR navigation).
+    SendDtmf,
+    /// An operator-defined webhook.
+    Http(HttpTool),
+}
+
+/// An operator-defined webhook tool: the model's arguments go to `url` as a JSON body (POST) or query (GET),
+/// and the response text comes back to the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpTool {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments, as JSON text.
+    pub parameters: String,
+    pub url: String,
+    pub method: String,
+    pub timeout: Duration,
+    /// A header sent with every request, e.g. ("Authorization", "Bearer …").
+    pub header: Option<(String, String)>,
+}
+
+impl AgentTool {
+    pub fn name(&self) -> &str {
+        match self {
+            AgentTool::EndCall => "end_call",
+            AgentTool::TransferCall { .. } => "transfer_call",
+            AgentTool::SendDtmf => "send_dtmf",
+            AgentTool::Http(tool) => &tool.name,
+        }
+    }
+
+    pub fn spec(&self) -> ToolSpec {
+        let (description, parameters) = match self {
+            AgentTool::EndCall => {
+                ("End the call after saying goodbye.".to_string(), r#"{"type":"object","properties":{}}"#.to_string())
+            }
+            AgentTool::TransferCall { targets } => (
+                if targets.is_empty() {
+                    "Transfer the caller to a phone number or SIP address.".to_string()
+                } else {
+                    format!("Transfer the caller to one of: {}.", targets.join(", "))
+                },
+                r#"{"type":"object","properties":{"target":{"type":"string"}},"required":["target"]}"#.to_string(),
+            ),
+            AgentTool::SendDtmf => (
+                "Press keypad keys (digits, * and #) on the call.".to_string(),
+                r#"{"type":"object","properties":{"digits":{"type":"string"}},"required":["digits"]}"#.to_string(),
+            ),
+            AgentTool::Http(tool) => (tool.description.clone(), tool.parameters.clone()),
+        };
+        ToolSpec { name: self.name().to_string(), description, parameters }
+    }
+}
+
+/// A tool call the transport carries out; its result comes back through [`Conversation::on_tool_result`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolRequest {
+    Transfer { target: String },
+    Http { tool: HttpTool, arguments: String },
+}
+
 /// What an agent is: its prompt and behaviour, and the models it talks with.
 pub struct Agent {
     pub id: String,
@@ -226,6 +295,8 @@ pub struct Agent {
     pub mode: InteractionMode,
     /// Offset from UTC for `{{date}}` and `{{time}}`, in minutes (India: 330).
     pub utc_offset_minutes: i32,
+    /// Tools the language model may call.
+    pub tools: Vec<AgentTool>,
     /// Store a transcript record (and a stereo recording) of each call.
     pub record_transcript: bool,
     pub record_audio: bool,
@@ -249,6 +320,7 @@ impl Agent {
             limits: CallLimits::default(),
             mode: InteractionMode::Conversational,
             utc_offset_minutes: 0,
+            tools: Vec::new(),
             record_transcript: record,
             record_audio: record,
             stt: Arc::new(FixedStt),
@@ -304,6 +376,15 @@ pub enum ConversationNote {
     HangUp {
         reason: HangUpReason,
     },
+    /// Send keypad tones to the other side (RFC 4733 on SIP, `sendDTMF` on Plivo streams).
+    SendDtmf {
+        digits: String,
+    },
+    /// Carry out a tool call and report with [`Conversation::on_tool_result`] under `id`.
+    Tool {
+        id: u64,
+        request: ToolRequest,
+    },
 }
 
 /// Why the agent ended a call.
@@ -314,6 +395,10 @@ pub enum HangUpReason {
     CallTimeout,
     /// A non-conversational agent has spoken its message.
     MessageDelivered,
+    /// The language model called `end_call`.
+    EndCallTool,
+    /// The caller was transferred elsewhere.
+    Transferred,
 }
 
 impl HangUpReason {
@@ -323,6 +408,8 @@ impl HangUpReason {
             HangUpReason::UserSilence => "user_silence",
             HangUpReason::CallTimeout => "call_timeout",
             HangUpReason::MessageDelivered => "message_delivered",
+            HangUpReason::EndCallTool => "end_call",
+            HangUpReason::Transferred => "transferred",
         }
     }
 }
@@ -374,12 +461,28 @@ pub struct Conversation {
     respond_tick: u64,
     hold_said: bool,
     hold_index: usize,
+    tool_specs: Vec<ToolSpec>,
+    /// The tool call whose result the reply waits for.
+    pending_tool: Option<u64>,
+    tools_called: u64,
+    /// A transfer was accepted: silent until signalling ends the call, or this tick.
+    transferring_until: Option<u64>,
+    /// Tool calls within the current turn (a loop of calls is cut off).
+    turn_tool_calls: u32,
+    /// Notes produced outside `on_frame` (tool results), delivered with the next tick.
+    deferred: Vec<ConversationNote>,
     /// Keypad digits not yet handed to the LLM, and when the last one came.
     dtmf: String,
     dtmf_tick: u64,
     scratch: Vec<i16>,
     resampled: Vec<i16>,
 }
+
+/// How long an accepted transfer may take to complete before the agent leaves the call itself (30 s).
+const TRANSFER_GRACE_TICKS: u64 = 30 * 50;
+
+/// Tool calls one turn may make before the model is cut off (a model stuck calling tools).
+const MAX_TOOL_CALLS_PER_TURN: u32 = 4;
 
 /// Keypad digits are handed over after this pause (2 s) unless '#' ends them sooner.
 const DTMF_PAUSE_TICKS: u64 = 100;
@@ -430,6 +533,12 @@ impl Conversation {
             respond_tick: 0,
             hold_said: false,
             hold_index: 0,
+            tool_specs: agent.tools.iter().map(AgentTool::spec).collect(),
+            pending_tool: None,
+            tools_called: 0,
+            transferring_until: None,
+            turn_tool_calls: 0,
+            deferred: Vec::new(),
             dtmf: String::new(),
             dtmf_tick: 0,
             scratch: Vec::with_capacity(4096),
@@ -467,7 +576,14 @@ impl Conversation {
             return Vec::new();
         }
         self.ticks += 1;
-        let mut notes = Vec::new();
+        if let Some(until) = self.transferring_until {
+            if self.ticks >= until {
+                self.hung_up = true;
+                return vec![ConversationNote::HangUp { reason: HangUpReason::Transferred }];
+            }
+            return Vec::new();
+        }
+        let mut notes = std::mem::take(&mut self.deferred);
         self.stt.push_audio(frame);
         match self.vad.process(frame) {
             Some(VadEvent::SpeechStarted) => self.apply(TurnEvent::SpeechStarted, out, &mut notes),
@@ -487,9 +603,10 @@ impl Conversation {
         }
         self.take_dtmf(out, &mut notes);
         self.maybe_hold();
-        self.pump_llm();
+        notes.extend(self.pump_llm());
         self.pump_tts(out, &mut notes);
-        let idle = self.llm.is_none() && self.utterances.is_empty() && out.queued_audio() == 0;
+        let idle =
+            self.llm.is_none() && self.pending_tool.is_none() && self.utterances.is_empty() && out.queued_audio() == 0;
         self.check_limits(idle, &mut notes);
         match self.turns.phase() {
             Phase::Greeting if idle => self.apply(TurnEvent::GreetingFinished, out, &mut notes),
@@ -510,6 +627,88 @@ impl Conversation {
             _ => {}
         }
         notes
+    }
+
+    /// Carries out (or hands to the transport) a tool call of the language model.
+    fn call_tool(&mut self, name: &str, arguments: &str) -> Vec<ConversationNote> {
+        self.history.push(ChatMessage { role: Role::Assistant, content: tool_call_text(name, arguments) });
+        self.turn_tool_calls += 1;
+        if self.turn_tool_calls > MAX_TOOL_CALLS_PER_TURN {
+            tracing::warn!(tool = name, "too many tool calls in one turn: ignored");
+            return Vec::new();
+        }
+        let args: serde_json::Value = serde_json::from_str(arguments).unwrap_or(serde_json::Value::Null);
+        let text_arg = |key: &str| args.get(key).and_then(|v| v.as_str()).map(str::trim).unwrap_or("").to_string();
+        let Some(tool) = self.agent.tools.iter().find(|t| t.name() == name).cloned() else {
+            self.tool_result_and_continue(Err(format!("there is no tool named {name:?}")));
+            return Vec::new();
+        };
+        tracing::info!(tool = name, %arguments, "tool call");
+        match tool {
+            AgentTool::EndCall => {
+                self.history.push(ChatMessage { role: Role::Tool, content: "ok: the call ends now".into() });
+                self.hang_up_after_audio = Some(HangUpReason::EndCallTool);
+                Vec::new()
+            }
+            AgentTool::SendDtmf => {
+                let digits: String =
+                    text_arg("digits").chars().filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#')).collect();
+                if digits.is_empty() {
+                    self.tool_result_and_continue(Err("digits must contain 0-9, * or #".into()));
+                    return Vec::new();
+                }
+                self.tool_result_and_continue(Ok(format!("pressed {digits}")));
+                vec![ConversationNote::SendDtmf { digits }]
+            }
+            AgentTool::TransferCall { targets } => {
+                let target = text_arg("target");
+                if target.is_empty() || (!targets.is_empty() && !targets.contains(&target)) {
+                    let allowed =
+                        if targets.is_empty() { "a number or sip: URI".to_string() } else { targets.join(", ") };
+                    self.tool_result_and_continue(Err(format!("cannot transfer to {target:?}; allowed: {allowed}")));
+                    return Vec::new();
+                }
+                self.request_tool(ToolRequest::Transfer { target })
+            }
+            AgentTool::Http(tool) => self.request_tool(ToolRequest::Http { tool, arguments: arguments.to_string() }),
+        }
+    }
+
+    fn request_tool(&mut self, request: ToolRequest) -> Vec<ConversationNote> {
+        self.tools_called += 1;
+        self.pending_tool = Some(self.tools_called);
+        vec![ConversationNote::Tool { id: self.tools_called, request }]
+    }
+
+    /// The result of a tool call the transport carried out. A transfer that succeeded ends the call; other
+    /// results go back to the language model, which continues the reply.
+    pub fn on_tool_result(&mut self, id: u64, result: Result<String, String>, transferred: bool) {
+        if self.pending_tool != Some(id) || self.hung_up {
+            return; // cancelled by a barge-in, or the call is ending
+        }
+        self.pending_tool = None;
+        if transferred && result.is_ok() {
+            // The other side accepted the transfer: go quiet and let signalling end the call when the target
+            // answers; if nothing ends it within the grace time, hang up.
+            self.history.push(ChatMessage { role: Role::Tool, content: "ok: transferred".into() });
+            self.transferring_until = Some(self.ticks + TRANSFER_GRACE_TICKS);
+            self.llm = None;
+            self.utterances.clear();
+            return;
+        }
+        self.tool_result_and_continue(result);
+    }
+
+    fn tool_result_and_continue(&mut self, result: Result<String, String>) {
+        let content = match result {
+            Ok(text) => format!("ok: {text}"),
+            Err(text) => format!("error: {text}"),
+        };
+        self.history.push(ChatMessage { role: Role::Tool, content });
+        if !self.reply.is_empty() && !self.reply.ends_with(char::is_whitespace) {
+            self.reply.push(' '); // the continuation is a new sentence of the same reply
+        }
+        self.llm = Some(self.agent.llm.reply(&self.history, &self.tool_specs));
     }
 
     /// A keypad digit from the caller (RFC 4733, SIP INFO or a provider's stream event).
@@ -611,7 +810,9 @@ impl Conversation {
                     notes.push(ConversationNote::UserSaid { turn, text: text.clone() });
                     self.turn = turn;
                     self.history.push(ChatMessage { role: Role::User, content: text });
-                    self.llm = Some(self.agent.llm.reply(&self.history));
+                    self.llm = Some(self.agent.llm.reply(&self.history, &self.tool_specs));
+                    self.turn_tool_calls = 0;
+                    self.pending_tool = None;
                     self.reply.clear();
                     self.clause.clear();
                     self.audio_started = false;
@@ -622,6 +823,8 @@ impl Conversation {
                 }
                 TurnAction::CancelResponse => {
                     self.llm = None;
+                    // A late result of a cancelled tool call is ignored (its id no longer matches).
+                    self.pending_tool = None;
                     self.utterances.clear();
                     self.clause.clear();
                 }
@@ -653,9 +856,10 @@ impl Conversation {
     }
 
     /// Moves LLM tokens into clauses for TTS: the first clause is spoken as soon as it is complete.
-    fn pump_llm(&mut self) {
-        let Some(llm) = self.llm.as_mut() else { return };
+    fn pump_llm(&mut self) -> Vec<ConversationNote> {
+        let Some(llm) = self.llm.as_mut() else { return Vec::new() };
         let mut finished = false;
+        let mut tool_call = None;
         let mut clauses = Vec::new();
         while let Some(event) = llm.poll_event() {
             match event {
@@ -667,6 +871,11 @@ impl Conversation {
                     }
                 }
                 LlmEvent::Done => {
+                    finished = true;
+                    break;
+                }
+                LlmEvent::ToolCall { name, arguments } => {
+                    tool_call = Some((name, arguments));
                     finished = true;
                     break;
                 }
@@ -688,12 +897,18 @@ impl Conversation {
             if self.agent.limits.hang_up_on_farewell && is_farewell(&self.reply) {
                 self.hang_up_after_audio = Some(HangUpReason::Farewell);
             }
-            self.history.push(ChatMessage { role: Role::Assistant, content: self.reply.trim().to_string() });
+            if !self.reply.trim().is_empty() {
+                self.history.push(ChatMessage { role: Role::Assistant, content: self.reply.trim().to_string() });
+            }
         }
         for clause in clauses {
             if !clause.trim().is_empty() {
                 self.speak_as(&clause, true);
             }
+        }
+        match tool_call {
+            Some((name, arguments)) => self.call_tool(&name, &arguments),
+            None => Vec::new(),
         }
     }
 
@@ -907,7 +1122,7 @@ mod tests {
         asked: std::sync::Mutex<Vec<Vec<ChatMessage>>>,
     }
     impl LanguageModel for Scripted {
-        fn reply(&self, history: &[ChatMessage]) -> Box<dyn LlmStream> {
+        fn reply(&self, history: &[ChatMessage], _tools: &[ToolSpec]) -> Box<dyn LlmStream> {
             self.asked.lock().unwrap().push(history.to_vec());
             struct Late(u32, Option<String>, bool);
             impl LlmStream for Late {
@@ -1012,6 +1227,166 @@ mod tests {
         assert!(history.iter().any(|m| m.role == Role::Assistant && m.content == heard), "{history:?}");
     }
 
+    /// An LLM that plays one script of events per reply, in order, and keeps what it was asked.
+    struct Playbook {
+        scripts: std::sync::Mutex<VecDeque<Vec<LlmEvent>>>,
+        asked: std::sync::Mutex<Vec<Vec<ChatMessage>>>,
+    }
+    impl LanguageModel for Playbook {
+        fn reply(&self, history: &[ChatMessage], tools: &[ToolSpec]) -> Box<dyn LlmStream> {
+            assert!(!tools.is_empty(), "the agent's tools are offered");
+            self.asked.lock().unwrap().push(history.to_vec());
+            struct Play(VecDeque<LlmEvent>);
+            impl LlmStream for Play {
+                fn poll_event(&mut self) -> Option<LlmEvent> {
+                    self.0.pop_front()
+                }
+            }
+            let script = self.scripts.lock().unwrap().pop_front().unwrap_or_else(|| vec![LlmEvent::Done]);
+            Box::new(Play(script.into()))
+        }
+    }
+
+    fn playbook(scripts: Vec<Vec<LlmEvent>>) -> Arc<Playbook> {
+        Arc::new(Playbook { scripts: std::sync::Mutex::new(scripts.into()), asked: std::sync::Mutex::new(Vec::new()) })
+    }
+
+    fn call(name: &str, arguments: &str) -> LlmEvent {
+        LlmEvent::ToolCall { name: name.into(), arguments: arguments.into() }
+    }
+
+    fn tool_agent(llm: Arc<Playbook>, tools: Vec<AgentTool>) -> Arc<Agent> {
+        let mut agent = Agent::bench(false);
+        agent.llm = llm;
+        agent.tools = tools;
+        Arc::new(agent)
+    }
+
+    /// Greets, then the caller asks something (ticks 30..80); returns the notes from tick 30 on.
+    fn ask(conv: &mut Conversation, speaker: &mut Speaker, until: usize) -> Vec<(usize, ConversationNote)> {
+        conv.start();
+        run(conv, speaker, 0..30, |_| false);
+        run(conv, speaker, 30..until, |t| (30..80).contains(&t))
+    }
+
+    #[test]
+    fn end_call_hangs_up_after_the_goodbye_is_heard() {
+        let llm = playbook(vec![vec![LlmEvent::Token("Thanks for calling.".into()), call("end_call", "{}")]]);
+        let mut conv = Conversation::new(tool_agent(llm, vec![AgentTool::EndCall]));
+        let mut speaker = Speaker::default();
+        let notes = ask(&mut conv, &mut speaker, 300);
+        let (tick, reason) = hang_up_tick(&notes).expect("hang-up");
+        assert_eq!(reason, HangUpReason::EndCallTool);
+        let said =
+            notes.iter().find_map(|(t, n)| matches!(n, ConversationNote::AgentSaid { .. }).then_some(*t)).unwrap();
+        assert!(said <= tick, "the words are heard first");
+        assert!(conv.history.iter().any(|m| m.content.contains("<tool_call>") && m.content.contains("end_call")));
+    }
+
+    #[test]
+    fn send_dtmf_reaches_the_transport_and_the_model_continues() {
+        let llm = playbook(vec![
+            vec![call("send_dtmf", r#"{"digits":"1 2#x"}"#)],
+            vec![LlmEvent::Token("I pressed it.".into()), LlmEvent::Done],
+        ]);
+        let mut conv = Conversation::new(tool_agent(llm.clone(), vec![AgentTool::SendDtmf]));
+        let mut speaker = Speaker::default();
+        let notes = ask(&mut conv, &mut speaker, 200);
+        assert!(notes.iter().any(|(_, n)| n == &ConversationNote::SendDtmf { digits: "12#".into() }), "{notes:?}");
+        assert!(notes
+            .iter()
+            .any(|(_, n)| matches!(n, ConversationNote::AgentSaid { text, .. } if text == "I pressed it.")));
+        let asked = llm.asked.lock().unwrap();
+        assert_eq!(asked.len(), 2);
+        assert_eq!(asked[1].last().map(|m| (m.role, m.content.as_str())), Some((Role::Tool, "ok: pressed 12#")));
+    }
+
+    #[test]
+    fn an_http_tool_waits_for_its_result_then_the_model_answers_with_it() {
+        let tool = HttpTool {
+            name: "check_order".into(),
+            description: "Order status.".into(),
+            parameters: "{}".into(),
+            url: "http://127.0.0.1:9/".into(),
+            method: "POST".into(),
+            timeout: Duration::from_secs(2),
+            header: None,
+        };
+        let llm = playbook(vec![
+            vec![LlmEvent::Token("Let me check.".into()), call("check_order", r#"{"order_id":"A-17"}"#)],
+            vec![LlmEvent::Token("It has shipped.".into()), LlmEvent::Done],
+        ]);
+        let mut conv = Conversation::new(tool_agent(llm.clone(), vec![AgentTool::Http(tool.clone())]));
+        let mut speaker = Speaker::default();
+        let notes = ask(&mut conv, &mut speaker, 200);
+        let id = notes
+            .iter()
+            .find_map(|(_, n)| match n {
+                ConversationNote::Tool { id, request: ToolRequest::Http { tool: t, arguments } } => {
+                    assert_eq!((t, arguments.as_str()), (&tool, r#"{"order_id":"A-17"}"#));
+                    Some(*id)
+                }
+                _ => None,
+            })
+            .expect("the tool request");
+        // While the result is pending the turn is not over: no second reply, no return to listening.
+        assert_eq!(llm.asked.lock().unwrap().len(), 1);
+        assert_ne!(conv.phase(), &Phase::Listening);
+        conv.on_tool_result(id + 1, Ok("stale".into()), false);
+        conv.on_tool_result(id, Ok(r#"{"status":"shipped"}"#.into()), false);
+        let notes = run(&mut conv, &mut speaker, 200..300, |_| false);
+        let said = notes.iter().find_map(|(_, n)| match n {
+            ConversationNote::AgentSaid { text, .. } => Some(text.clone()),
+            _ => None,
+        });
+        assert_eq!(said.as_deref(), Some("Let me check. It has shipped."));
+        let asked = llm.asked.lock().unwrap();
+        assert_eq!(asked[1].last().map(|m| m.content.as_str()), Some(r#"ok: {"status":"shipped"}"#));
+    }
+
+    #[test]
+    fn transfer_goes_only_to_allowed_targets_and_an_accepted_one_ends_the_agent() {
+        let targets = vec!["+918000000002".to_string()];
+        let llm = playbook(vec![
+            vec![call("transfer_call", r#"{"target":"+1999"}"#)],
+            vec![call("transfer_call", r#"{"target":"+918000000002"}"#)],
+        ]);
+        let mut conv = Conversation::new(tool_agent(llm.clone(), vec![AgentTool::TransferCall { targets }]));
+        let mut speaker = Speaker::default();
+        let notes = ask(&mut conv, &mut speaker, 200);
+        let requests: Vec<(u64, ToolRequest)> = notes
+            .iter()
+            .filter_map(|(_, n)| match n {
+                ConversationNote::Tool { id, request } => Some((*id, request.clone())),
+                _ => None,
+            })
+            .collect();
+        // The refused target went back to the model as an error; the allowed one reached the transport.
+        assert_eq!(requests, [(1, ToolRequest::Transfer { target: "+918000000002".into() })]);
+        assert!(llm.asked.lock().unwrap()[1]
+            .last()
+            .unwrap()
+            .content
+            .starts_with("error: cannot transfer to \"+1999\""));
+        conv.on_tool_result(1, Ok("transferring".into()), true);
+        // Quiet while signalling completes the transfer; after the grace time the agent leaves by itself.
+        let notes = run(&mut conv, &mut speaker, 200..(200 + TRANSFER_GRACE_TICKS as usize + 5), |t| t % 100 < 50);
+        assert!(!notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { .. })));
+        assert_eq!(hang_up_tick(&notes).map(|(_, r)| r), Some(HangUpReason::Transferred));
+    }
+
+    #[test]
+    fn an_unknown_tool_or_a_loop_of_calls_does_not_wedge_the_call() {
+        let calls: Vec<Vec<LlmEvent>> = (0..8).map(|_| vec![call("nope", "{}")]).collect();
+        let llm = playbook(calls);
+        let mut conv = Conversation::new(tool_agent(llm.clone(), vec![AgentTool::EndCall]));
+        let mut speaker = Speaker::default();
+        ask(&mut conv, &mut speaker, 200);
+        assert_eq!(conv.phase(), &Phase::Listening, "back to listening after the cut-off");
+        // The answer to the question, then one follow-up per allowed call; the call after that is cut off.
+        assert_eq!(llm.asked.lock().unwrap().len(), MAX_TOOL_CALLS_PER_TURN as usize + 1);
+    }
+
     #[test]
     fn farewells_are_recognised_in_several_languages() {
         for text in [
@@ -1032,7 +1407,7 @@ mod tests {
     /// A scripted LLM that replies with a fixed text at once.
     struct Says(&'static str);
     impl LanguageModel for Says {
-        fn reply(&self, _history: &[ChatMessage]) -> Box<dyn LlmStream> {
+        fn reply(&self, _history: &[ChatMessage], _tools: &[ToolSpec]) -> Box<dyn LlmStream> {
             struct Once(Option<String>, bool);
             impl LlmStream for Once {
                 fn poll_event(&mut self) -> Option<LlmEvent> {

@@ -530,6 +530,10 @@ impl Service {
                 }
             }
             CallNotice::Dtmf { call, digit } => tracing::debug!(%call, %digit, "DTMF"),
+            CallNotice::Transfer { call, target, reply } => {
+                tracing::info!(%call, %target, "the agent transfers the call");
+                self.transfer(call, target, reply);
+            }
         }
     }
 

@@ -24,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 use super::protocol::{answer_document, AudioFormat, Inbound, Provider, StreamStart};
 use super::session::{SessionEvent, StreamService, StreamSession};
 use super::signature::{self, ReplayGuard, SignedRequest, StreamTokens};
-use crate::call::{account_notes, aligned_start, EndReason, Journal, RecordingPlan};
-use crate::conversation::engine::{CallContext, Conversation};
+use crate::call::{account_notes, aligned_start, start_tool, EndReason, Journal, RecordingPlan, ToolOutcome};
+use crate::conversation::engine::{CallContext, Conversation, ConversationNote};
 use crate::metrics::{CallResult, Metrics};
 use crate::recorder::{unix_now, RecordingSink};
 use crate::sip_rtp::{Destination, Router};
@@ -526,8 +526,10 @@ async fn drive(
     let ptime = Duration::from_millis(20);
     let mut tick = interval_at(aligned_start(ptime), ptime);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let (tool_results, mut tool_outcomes) = tokio::sync::mpsc::channel::<ToolOutcome>(8);
     loop {
         tokio::select! {
+            Some((id, result, transferred)) = tool_outcomes.recv() => session.on_tool_result(id, result, transferred),
             message = socket.recv() => match message {
                 Some(Ok(Message::Text(text))) => match session.on_text(text.as_str()) {
                     Ok(SessionEvent::None) => {}
@@ -548,6 +550,16 @@ async fn drive(
                 if let Some(journal) = journal.as_deref_mut() {
                     let (caller, agent) = session.last_frames();
                     journal.on_tick(caller, agent, &outcome.notes);
+                }
+                for note in &outcome.notes {
+                    match note {
+                        ConversationNote::SendDtmf { digits } if !session.send_dtmf(digits) => {
+                            tracing::warn!(%digits, "this provider's stream cannot send DTMF");
+                        }
+                        // Provider transfers go through their REST APIs (not wired yet): the tool reports it.
+                        ConversationNote::Tool { id, request } => start_tool(*id, request.clone(), &tool_results, None),
+                        _ => {}
+                    }
                 }
                 let hang_up = account_notes(&t.metrics, &outcome.notes);
                 let outgoing: Vec<String> = session.take_outgoing().collect();

@@ -292,6 +292,24 @@ impl StreamSession {
         (&self.caller_frame, &self.agent_frame)
     }
 
+    /// The agent presses keys: Plivo's `sendDTMF`; other providers need their REST API (not wired yet).
+    pub fn send_dtmf(&mut self, digits: &str) -> bool {
+        match self.writer.send_dtmf(digits) {
+            Some(message) => {
+                self.outgoing.push(message);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The outcome of a tool call the transport carried out for the agent.
+    pub fn on_tool_result(&mut self, id: u64, result: Result<String, String>, transferred: bool) {
+        if let StreamService::Agent(conversation) = &mut self.service {
+            conversation.on_tool_result(id, result, transferred);
+        }
+    }
+
     /// Our closing message, if the provider's protocol has one (else closing the socket ends the stream).
     pub fn stop_message(&self) -> Option<String> {
         self.writer.stop()

@@ -1,0 +1,157 @@
+//! Tool calls that leave the call: operator-defined webhooks over HTTP(S). The request runs on a blocking
+//! thread (never on the call's task) with the tool's timeout; the reply text, cut to [`MAX_RESULT_BYTES`],
+//! goes back to the language model. Failures come back as errors the model can talk about.
+
+use std::time::Duration;
+
+use crate::conversation::engine::HttpTool;
+
+/// Longest tool result handed to the model (a small model's context is short).
+pub const MAX_RESULT_BYTES: usize = 4096;
+
+/// Calls `tool` with the model's `arguments` (a JSON object as text): POST sends them as the JSON body, GET as
+/// the query string.
+pub async fn run_http_tool(tool: HttpTool, arguments: String) -> Result<String, String> {
+    let name = tool.name.clone();
+    let outcome = tokio::task::spawn_blocking(move || call(&tool, &arguments)).await;
+    match outcome {
+        Ok(result) => {
+            if let Err(err) = &result {
+                tracing::warn!(tool = %name, %err, "tool call failed");
+            }
+            result
+        }
+        Err(err) => Err(format!("tool task failed: {err}")),
+    }
+}
+
+fn call(tool: &HttpTool, arguments: &str) -> Result<String, String> {
+    let args: serde_json::Value = serde_json::from_str(if arguments.trim().is_empty() { "{}" } else { arguments })
+        .map_err(|e| format!("arguments are not JSON: {e}"))?;
+    let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(tool.timeout.max(Duration::from_millis(100))))
+        .http_status_as_error(false)
+        .tls_config(tls)
+        .build()
+        .into();
+    let response = if tool.method.eq_ignore_ascii_case("GET") {
+        let mut request = agent.get(&tool.url);
+        if let serde_json::Value::Object(map) = &args {
+            for (k, v) in map {
+                let v = v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+                request = request.query(k, &v);
+            }
+        }
+        if let Some((k, v)) = &tool.header {
+            request = request.header(k, v);
+        }
+        request.call()
+    } else {
+        let mut request = agent.post(&tool.url).header("Content-Type", "application/json");
+        if let Some((k, v)) = &tool.header {
+            request = request.header(k, v);
+        }
+        request.send(args.to_string())
+    };
+    let mut response = response.map_err(|e| format!("{} {}: {e}", tool.method, tool.url))?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_RESULT_BYTES as u64 * 4)
+        .read_to_string()
+        .map_err(|e| format!("reading the response of {}: {e}", tool.url))?;
+    let mut text: String = body.trim().to_string();
+    if text.len() > MAX_RESULT_BYTES {
+        let cut = (0..=MAX_RESULT_BYTES).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        text.truncate(cut);
+        text.push('…');
+    }
+    if (200..300).contains(&status) {
+        Ok(text)
+    } else {
+        Err(format!("HTTP {status}: {text}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// Serves one request on loopback, answering `status` with `body`; returns the port and the request text.
+    fn serve_once(status: u16, body: &'static str) -> (u16, std::thread::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = stream.read(&mut buf).unwrap();
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request);
+                if let Some(head_end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= head_end + 4 + length {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            let reply =
+                format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            stream.write_all(reply.as_bytes()).unwrap();
+            String::from_utf8_lossy(&request).to_string()
+        });
+        (port, handle)
+    }
+
+    fn tool(port: u16, method: &str) -> HttpTool {
+        HttpTool {
+            name: "check_order".into(),
+            description: "Looks up an order.".into(),
+            parameters: r#"{"type":"object"}"#.into(),
+            url: format!("http://127.0.0.1:{port}/orders"),
+            method: method.into(),
+            timeout: Duration::from_secs(5),
+            header: Some(("Authorization".into(), "Bearer s3cret".into())),
+        }
+    }
+
+    #[tokio::test]
+    async fn post_sends_the_arguments_and_the_header_and_returns_the_body() {
+        let (port, request) = serve_once(200, r#"{"status":"shipped"}"#);
+        let result = run_http_tool(tool(port, "POST"), r#"{"order_id":"A-17"}"#.into()).await;
+        assert_eq!(result, Ok(r#"{"status":"shipped"}"#.into()));
+        let request = request.join().unwrap();
+        assert!(request.starts_with("POST /orders HTTP/1.1"), "{request}");
+        assert!(request.contains("Authorization: Bearer s3cret") || request.contains("authorization: Bearer s3cret"));
+        assert!(request.ends_with(r#"{"order_id":"A-17"}"#), "{request}");
+    }
+
+    #[tokio::test]
+    async fn get_uses_the_query_and_errors_are_reported() {
+        let (port, request) = serve_once(404, "no such order");
+        let result = run_http_tool(tool(port, "GET"), r#"{"order_id":"B 2"}"#.into()).await;
+        assert_eq!(result, Err("HTTP 404: no such order".into()));
+        assert!(request.join().unwrap().starts_with("GET /orders?order_id=B%202 HTTP/1.1"));
+        // Nothing listening: a clear error, no panic.
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let err = run_http_tool(tool(closed, "POST"), "{}".into()).await.unwrap_err();
+        assert!(err.contains("127.0.0.1"), "{err}");
+        assert!(run_http_tool(tool(closed, "POST"), "not json".into()).await.unwrap_err().contains("not JSON"));
+    }
+}
