@@ -183,6 +183,24 @@ fn names(heard: &Heard) -> Vec<String> {
     heard.events.iter().map(|(t, e, _)| format!("{}:{e}", t.as_millis())).collect()
 }
 
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The first server frame with this `event` name, within 3 s.
+async fn first_event(ws: &mut Socket, event: &str) -> Option<Value> {
+    let wait = async {
+        while let Some(Ok(message)) = ws.next().await {
+            if let Message::Text(text) = message {
+                let value: Value = serde_json::from_str(text.as_str()).expect("server frames are JSON");
+                if value["event"] == event {
+                    return Some(value);
+                }
+            }
+        }
+        None
+    };
+    tokio::time::timeout(Duration::from_secs(3), wait).await.ok().flatten()
+}
+
 fn stored_records(server: &Server) -> Vec<Value> {
     let mut out = Vec::new();
     let root = server.dir.join("data/calls");
@@ -302,18 +320,7 @@ async fn compat_aliases_of_the_original_answer_and_stream() {
     let (mut ws, _) = tokio_tungstenite::connect_async(&plivo_url).await.unwrap();
     let start = json!({"event":"start","sequenceNumber":1,"start":{"callId":"pl-1","streamId":"ps-1","accountId":"MA_PLIVO","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000}},"extra_headers":""});
     ws.send(Message::Text(start.to_string().into())).await.unwrap();
-    let greeting = tokio::time::timeout(Duration::from_secs(3), async {
-        loop {
-            if let Some(Ok(Message::Text(t))) = ws.next().await {
-                let v: Value = serde_json::from_str(t.as_str()).unwrap();
-                if v["event"] == "playAudio" {
-                    return v;
-                }
-            }
-        }
-    })
-    .await
-    .expect("greeting on the Plivo alias");
+    let greeting = first_event(&mut ws, "playAudio").await.expect("greeting on the Plivo alias");
     assert_eq!(greeting["streamId"], "ps-1");
     // Hangup webhook (signed) is accepted and logged.
     let pairs = [("CallUUID", "pl-1"), ("HangupCause", "NORMAL_CLEARING"), ("Duration", "3")];
@@ -343,6 +350,9 @@ async fn bad_signatures_replays_missing_tokens_and_unknown_accounts_are_refused(
     let (status, body) = http(server.http, "POST", path, &headers, &form(&pairs));
     assert_eq!(status, 403);
     assert!(body.contains("replayed"), "{body}");
+    // An oversized body is refused before anything else.
+    let big = format!("CallUUID={}", "x".repeat(70 * 1024));
+    assert_eq!(http(server.http, "POST", path, &[], &big).0, 413);
     // A provider without a configured account.
     let (status, body) = http(server.http, "POST", "/telephony/exotel/answer", &[], &form(&pairs));
     assert_eq!(status, 403);
@@ -404,18 +414,7 @@ async fn exotel_stream_with_basic_auth_and_raw_pcm() {
     let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     let start = json!({"event":"start","sequence_number":1,"stream_sid":"es-1","start":{"stream_sid":"es-1","call_sid":"ex-1","account_sid":"a","from":"0800","to":"bench","media_format":{"encoding":"base64","sample_rate":"8000","bit_rate":"128kbps"}}});
     ws.send(Message::Text(start.to_string().into())).await.unwrap();
-    let media = tokio::time::timeout(Duration::from_secs(3), async {
-        loop {
-            if let Some(Ok(Message::Text(t))) = ws.next().await {
-                let v: Value = serde_json::from_str(t.as_str()).unwrap();
-                if v["event"] == "media" {
-                    return v;
-                }
-            }
-        }
-    })
-    .await
-    .expect("greeting");
+    let media = first_event(&mut ws, "media").await.expect("greeting");
     assert_eq!(media["stream_sid"], "es-1");
     // 16-bit PCM at 8 kHz: 320 bytes per 20 ms.
     assert_eq!(B64.decode(media["media"]["payload"].as_str().unwrap()).unwrap().len() % 320, 0);

@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use tokio::time::{interval_at, MissedTickBehavior};
@@ -213,54 +214,33 @@ fn authenticate(
     Ok(Webhook { form, query })
 }
 
-async fn answer_canonical(
-    State(t): State<Arc<Telephony>>,
-    Path(provider): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn answer_canonical(State(t): State<Arc<Telephony>>, Path(provider): Path<String>, request: Request) -> Response {
     match provider_of(&provider) {
-        Ok(provider) => answer(&t, provider, Paths::Canonical, method, uri, headers, body),
+        Ok(provider) => answer(&t, provider, Paths::Canonical, request).await,
         Err(refusal) => refusal.into_response(),
     }
 }
 
-async fn answer_vobiz_compat(
-    State(t): State<Arc<Telephony>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    answer(&t, Provider::Vobiz, Paths::Compat, method, uri, headers, body)
+async fn answer_vobiz_compat(State(t): State<Arc<Telephony>>, request: Request) -> Response {
+    answer(&t, Provider::Vobiz, Paths::Compat, request).await
 }
 
-async fn answer_plivo_compat(
-    State(t): State<Arc<Telephony>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    answer(&t, Provider::Plivo, Paths::Compat, method, uri, headers, body)
+async fn answer_plivo_compat(State(t): State<Arc<Telephony>>, request: Request) -> Response {
+    answer(&t, Provider::Plivo, Paths::Compat, request).await
+}
+
+/// Reads and authenticates a webhook; the body is cut off at [`MAX_WEBHOOK_BODY`].
+async fn read_webhook(t: &Telephony, provider: Provider, request: Request) -> Result<Webhook, Refusal> {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, MAX_WEBHOOK_BODY)
+        .await
+        .map_err(|_| Refusal(StatusCode::PAYLOAD_TOO_LARGE, format!("webhook body over {MAX_WEBHOOK_BODY} bytes")))?;
+    authenticate(t, provider, &parts.method, &parts.uri, &parts.headers, &body)
 }
 
 /// Answers a call: the provider's document that opens a bidirectional stream to the agent.
-fn answer(
-    t: &Telephony,
-    provider: Provider,
-    paths: Paths,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if body.len() > MAX_WEBHOOK_BODY {
-        return plain(StatusCode::PAYLOAD_TOO_LARGE, format!("webhook body over {MAX_WEBHOOK_BODY} bytes"));
-    }
-    let hook = match authenticate(t, provider, &method, &uri, &headers, &body) {
+async fn answer(t: &Telephony, provider: Provider, paths: Paths, request: Request) -> Response {
+    let hook = match read_webhook(t, provider, request).await {
         Ok(hook) => hook,
         Err(refusal) => return refusal.into_response(),
     };
@@ -307,36 +287,19 @@ fn answer(
     }
 }
 
-async fn hangup_canonical(
-    State(t): State<Arc<Telephony>>,
-    Path(provider): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let provider = match provider_of(&provider) {
-        Ok(p) => p,
-        Err(refusal) => return refusal.into_response(),
-    };
-    hangup(&t, provider, method, uri, headers, body)
-}
-
-async fn hangup_plivo_compat(
-    State(t): State<Arc<Telephony>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    hangup(&t, Provider::Plivo, method, uri, headers, body)
-}
-
-fn hangup(t: &Telephony, provider: Provider, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    if body.len() > MAX_WEBHOOK_BODY {
-        return plain(StatusCode::PAYLOAD_TOO_LARGE, format!("webhook body over {MAX_WEBHOOK_BODY} bytes"));
+async fn hangup_canonical(State(t): State<Arc<Telephony>>, Path(provider): Path<String>, request: Request) -> Response {
+    match provider_of(&provider) {
+        Ok(provider) => hangup(&t, provider, request).await,
+        Err(refusal) => refusal.into_response(),
     }
-    match authenticate(t, provider, &method, &uri, &headers, &body) {
+}
+
+async fn hangup_plivo_compat(State(t): State<Arc<Telephony>>, request: Request) -> Response {
+    hangup(&t, Provider::Plivo, request).await
+}
+
+async fn hangup(t: &Telephony, provider: Provider, request: Request) -> Response {
+    match read_webhook(t, provider, request).await {
         Ok(hook) => hangup_logged(provider, &hook),
         Err(refusal) => refusal.into_response(),
     }
