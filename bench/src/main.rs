@@ -11,6 +11,7 @@
 mod models;
 mod pcap;
 mod procfs;
+mod ws;
 
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -42,6 +43,17 @@ enum Scenario {
         #[arg(long)]
         voicera: Option<PathBuf>,
         /// Where reports go.
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
+    },
+    /// N concurrent Vobiz-protocol media streams to the bench agent, for each N given.
+    Ws {
+        #[arg(long, default_value = "10,100,500", value_delimiter = ',')]
+        streams: Vec<usize>,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(long)]
+        voicera: Option<PathBuf>,
         #[arg(long, default_value = "bench/results")]
         out: PathBuf,
     },
@@ -114,6 +126,23 @@ fn main() -> Result<()> {
                 reports.push(report);
             }
             std::fs::write(out.join("sip-echo.md"), markdown(&reports))?;
+            Ok(())
+        }
+        Scenario::Ws { streams, seconds, voicera, out } => {
+            let voicera = voicera.unwrap_or_else(|| PathBuf::from("target/release/voicera"));
+            if !voicera.exists() {
+                bail!("{} not found: run `cargo build --release` first", voicera.display());
+            }
+            std::fs::create_dir_all(out.join("work"))?;
+            let mut reports = Vec::new();
+            for n in streams {
+                eprintln!("== {n} concurrent Vobiz streams for {seconds} s");
+                let report = ws::run(&voicera, n, seconds, &out.join("work"))?;
+                eprintln!("{}", serde_json::to_string_pretty(&report)?);
+                std::fs::write(out.join(format!("ws-{n}.json")), serde_json::to_string_pretty(&report)?)?;
+                reports.push(report);
+            }
+            std::fs::write(out.join("ws.md"), ws::markdown(&reports))?;
             Ok(())
         }
         Scenario::Models { models_dir, jfk, runs, out } => {
