@@ -95,14 +95,36 @@ interaction_mode = "non_conversational"
     assert!(plays > 50, "{plays} frames of the message");
     assert!(stopped, "the agent ends the Vobiz stream with stop");
     server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
-    let days: Vec<_> = std::fs::read_dir(server.dir.join("data/calls")).unwrap().flatten().map(|e| e.path()).collect();
-    let files: Vec<_> = days.iter().flat_map(|d| std::fs::read_dir(d).unwrap().flatten().map(|e| e.path())).collect();
-    let json = files.iter().find(|p| p.extension().is_some_and(|e| e == "json")).expect("a call record");
-    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let record = server.call_records().into_iter().next().expect("a call record");
     assert_eq!(record["agent"], "reminder");
     assert_eq!(record["end_reason"], "agent_hangup:message_delivered");
     assert_eq!(record["greeting"], "Hello +919876543210, your appointment is confirmed.");
     assert_eq!(record["caller"], "+919876543210");
+}
+
+/// The same kind of agent over SIP, reached by its number: it speaks, then sends BYE itself.
+#[test]
+#[ignore = "heavy: local models on real weights"]
+fn a_configured_alert_agent_sends_bye_after_its_message_over_sip() {
+    let config = r#"
+[[agents]]
+id = "notice"
+numbers = ["+918000000010"]
+system_prompt = "You read notices."
+greeting_message = "This is a test notice for {{caller_number}}."
+interaction_mode = "non_conversational"
+"#;
+    let server = Server::start_with("alert-agent-sip", config, false);
+    wait_for_agent(&server, "notice");
+    // sipp answers the agent's BYE with 200 (tests/sipp/wait_for_bye.xml); the From user is "sipp".
+    let out = common::sipp(&server, "wait_for_bye.xml", &["-s", "+918000000010", "-m", "1"]);
+    common::assert_sipp_ok(&server, &out, "the agent hangs up");
+    server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
+    let record = server.call_records().into_iter().next().expect("a call record");
+    assert_eq!(record["agent"], "notice");
+    assert_eq!(record["transport"], "sip");
+    assert_eq!(record["end_reason"], "agent_hangup:message_delivered");
+    assert_eq!(record["greeting"], "This is a test notice for sipp.");
 }
 
 #[test]
@@ -117,10 +139,7 @@ fn demo_agent_answers_a_spoken_question() {
     run_peer(&server, "pjsua_demo.py", &[uri.as_ref(), workdir.as_os_str(), "How many days are in a week?".as_ref()]);
 
     server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
-    let days: Vec<_> = std::fs::read_dir(server.dir.join("data/calls")).unwrap().flatten().map(|e| e.path()).collect();
-    let files: Vec<_> = days.iter().flat_map(|d| std::fs::read_dir(d).unwrap().flatten().map(|e| e.path())).collect();
-    let json = files.iter().find(|p| p.extension().is_some_and(|e| e == "json")).expect("a call record");
-    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let record = server.call_records().into_iter().next().expect("a call record");
     println!("call record: {record:#}");
     assert_eq!(record["agent"], "demo");
     let turn = &record["turns"][0];

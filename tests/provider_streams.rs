@@ -201,19 +201,6 @@ async fn first_event(ws: &mut Socket, event: &str) -> Option<Value> {
     tokio::time::timeout(Duration::from_secs(3), wait).await.ok().flatten()
 }
 
-fn stored_records(server: &Server) -> Vec<Value> {
-    let mut out = Vec::new();
-    let root = server.dir.join("data/calls");
-    for day in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-        for file in std::fs::read_dir(day.path()).into_iter().flatten().flatten() {
-            if file.path().extension().is_some_and(|e| e == "json") {
-                out.push(serde_json::from_str(&std::fs::read_to_string(file.path()).unwrap()).unwrap());
-            }
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vobiz_call_answers_barge_in_clears_dtmf_and_record() {
     let server = Server::start("vobiz-stream", CONFIG);
@@ -254,8 +241,8 @@ async fn vobiz_call_answers_barge_in_clears_dtmf_and_record() {
     assert_eq!(play.2["media"]["contentType"], "audio/x-mulaw");
     assert_eq!(B64.decode(play.2["media"]["payload"].as_str().unwrap()).unwrap().len() % 160, 0);
     assert!(heard.events.iter().any(|(_, e, _)| e == "checkpoint"), "checkpoints after agent audio");
-    server.wait_for("the call record", Duration::from_secs(10), |s| !stored_records(s).is_empty());
-    let record = &stored_records(&server)[0];
+    server.wait_for("the call record", Duration::from_secs(10), |s| !s.call_records().is_empty());
+    let record = &server.call_records()[0];
     assert_eq!(record["transport"], "vobiz");
     assert_eq!(record["call_id"], "vz-call-1");
     assert_eq!(record["caller"], "+919000000001", "numbers carried from the answer webhook: {record}");

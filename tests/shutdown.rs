@@ -36,7 +36,7 @@ fn sigterm_drains_then_hangs_up_and_exits_zero() {
         .arg("-sf")
         .arg(repo_path("tests/sipp/wait_for_bye.xml"))
         .args(["-i", "127.0.0.1", "-p", &free_port().to_string(), "-mp", &free_port().to_string()])
-        .args(["-m", "1", "-nostdin", "-trace_err"])
+        .args(["-s", "echo", "-m", "1", "-nostdin", "-trace_err"])
         .current_dir(&server.dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -117,6 +117,20 @@ impl Server {
         panic!("server did not become healthy; log:\n{}", self.log());
     }
 
+    /// The call records stored under the data dir (`calls/<date>/<call>.json`).
+    pub fn call_records(&self) -> Vec<serde_json::Value> {
+        let mut records = Vec::new();
+        for day in std::fs::read_dir(self.dir.join("data/calls")).into_iter().flatten().flatten() {
+            for file in std::fs::read_dir(day.path()).into_iter().flatten().flatten() {
+                if file.path().extension().is_some_and(|e| e == "json") {
+                    let text = std::fs::read_to_string(file.path()).unwrap_or_default();
+                    records.extend(serde_json::from_str(&text).ok());
+                }
+            }
+        }
+        records
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }
