@@ -366,6 +366,8 @@ struct RawTelephony {
 struct RawAccount {
     auth_id: Option<String>,
     auth_token: Option<String>,
+    /// The provider's REST API base URL (default: its public API).
+    api_base: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -617,7 +619,13 @@ fn compile_telephony(raw: RawTelephony) -> Result<TelephonySettings> {
             }
             continue;
         };
-        accounts.insert(provider, ProviderAccount { auth_id, auth_token });
+        let api_base = account.api_base.filter(|b| !b.is_empty());
+        if let Some(base) = &api_base {
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                bail!("telephony.{}.api_base must start with http:// or https://", provider.as_str());
+            }
+        }
+        accounts.insert(provider, ProviderAccount { auth_id, auth_token, api_base });
     }
     Ok(TelephonySettings {
         accounts,

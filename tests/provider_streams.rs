@@ -309,6 +309,17 @@ async fn compat_aliases_of_the_original_answer_and_stream() {
     ws.send(Message::Text(start.to_string().into())).await.unwrap();
     let greeting = first_event(&mut ws, "playAudio").await.expect("greeting on the Plivo alias");
     assert_eq!(greeting["streamId"], "ps-1");
+    // The document Plivo fetches when the agent transfers the call through its API: dial the target.
+    let (status, xml) = answer_v3(
+        &server,
+        "X-Plivo-Signature-V3",
+        "plivo-token",
+        "/telephony/plivo/transfer?to=%2B918000000002",
+        &[("CallUUID", "pl-1")],
+        "n-5",
+    );
+    assert_eq!(status, 200, "{xml}");
+    assert!(xml.contains("<Dial><Number>+918000000002</Number></Dial>"), "{xml}");
     // Hangup webhook (signed) is accepted and logged.
     let pairs = [("CallUUID", "pl-1"), ("HangupCause", "NORMAL_CLEARING"), ("Duration", "3")];
     let (status, _) = answer_v3(&server, "X-Plivo-Signature-V3", "plivo-token", "/plivo/hangup", &pairs, "n-4");

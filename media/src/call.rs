@@ -80,28 +80,33 @@ pub enum CallNotice {
 /// The result of a tool call carried out for a call's agent: (id, result, whether it was a transfer).
 pub(crate) type ToolOutcome = (u64, Result<String, String>, bool);
 
-/// Starts the work of a tool request; its outcome arrives on `results`. `transfer` carries out transfers
-/// (None: the transport cannot transfer).
+/// How a call's transport carries out a transfer.
+pub(crate) enum TransferVia<'a> {
+    /// SIP REFER, by the signalling task.
+    Sip { notices: &'a mpsc::Sender<CallNotice>, call: &'a CallKey },
+    /// The provider's REST API; the provider fetches `dial_url` (Vobiz/Plivo) to dial the target.
+    Rest { rest: crate::ws_stream::rest::ProviderRest, call_id: String, dial_url: String },
+    /// This transport cannot transfer.
+    Unavailable,
+}
+
+/// Starts the work of a tool request; its outcome arrives on `results`.
 pub(crate) fn start_tool(
     id: u64,
     request: crate::conversation::engine::ToolRequest,
     results: &mpsc::Sender<ToolOutcome>,
-    transfer: Option<(&mpsc::Sender<CallNotice>, &CallKey)>,
+    transfer: TransferVia<'_>,
 ) {
     use crate::conversation::engine::ToolRequest;
     let results = results.clone();
-    match request {
-        ToolRequest::Http { tool, arguments } => {
+    match (request, transfer) {
+        (ToolRequest::Http { tool, arguments }, _) => {
             tokio::spawn(async move {
                 let result = crate::tools::run_http_tool(tool, arguments).await;
                 let _ = results.send((id, result, false)).await;
             });
         }
-        ToolRequest::Transfer { target } => {
-            let Some((notices, call)) = transfer else {
-                let _ = results.try_send((id, Err("transfer is not available on this kind of call yet".into()), true));
-                return;
-            };
+        (ToolRequest::Transfer { target }, TransferVia::Sip { notices, call }) => {
             let (reply, accepted) = tokio::sync::oneshot::channel();
             let notice = CallNotice::Transfer { call: call.clone(), target: target.clone(), reply };
             if notices.try_send(notice).is_err() {
@@ -116,6 +121,22 @@ pub(crate) fn start_tool(
                 };
                 let _ = results.send((id, result, true)).await;
             });
+        }
+        (ToolRequest::Transfer { target }, TransferVia::Rest { rest, call_id, dial_url }) => {
+            tokio::spawn(async move {
+                let outcome = tokio::task::spawn_blocking(move || {
+                    rest.transfer(&call_id, &target, &dial_url).map(|()| format!("transferring to {target}"))
+                })
+                .await;
+                let result = match outcome {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(e) => Err(format!("transfer task failed: {e}")),
+                };
+                let _ = results.send((id, result, true)).await;
+            });
+        }
+        (ToolRequest::Transfer { .. }, TransferVia::Unavailable) => {
+            let _ = results.try_send((id, Err("transfers are not available on this call".into()), true));
         }
     }
 }
@@ -272,7 +293,7 @@ async fn run_call(
                                     }
                                 }
                                 ConversationNote::Tool { id, request } => {
-                                    start_tool(*id, request.clone(), &tool_results, Some((&notices, &key)));
+                                    start_tool(*id, request.clone(), &tool_results, TransferVia::Sip { notices: &notices, call: &key });
                                 }
                                 _ => {}
                             }

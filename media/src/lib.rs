@@ -32,6 +32,8 @@ pub mod recorder;
 pub mod rtp;
 pub mod sip_rtp;
 pub mod stream;
+#[cfg(test)]
+mod test_http;
 pub mod tools;
 pub mod vad;
 pub mod ws_stream;

@@ -77,47 +77,10 @@ fn call(tool: &HttpTool, arguments: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
     use std::net::TcpListener;
 
     use super::*;
-
-    /// Serves one request on loopback, answering `status` with `body`; returns the port and the request text.
-    fn serve_once(status: u16, body: &'static str) -> (u16, std::thread::JoinHandle<String>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let handle = std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            loop {
-                let n = stream.read(&mut buf).unwrap();
-                request.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&request);
-                if let Some(head_end) = text.find("\r\n\r\n") {
-                    let length = text
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap())
-                        })
-                        .unwrap_or(0);
-                    if request.len() >= head_end + 4 + length {
-                        break;
-                    }
-                }
-                if n == 0 {
-                    break;
-                }
-            }
-            let reply =
-                format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-            stream.write_all(reply.as_bytes()).unwrap();
-            String::from_utf8_lossy(&request).to_string()
-        });
-        (port, handle)
-    }
+    use crate::test_http::{body, header, serve};
 
     fn tool(port: u16, method: &str) -> HttpTool {
         HttpTool {
@@ -133,21 +96,21 @@ mod tests {
 
     #[tokio::test]
     async fn post_sends_the_arguments_and_the_header_and_returns_the_body() {
-        let (port, request) = serve_once(200, r#"{"status":"shipped"}"#);
+        let (port, requests) = serve(1, |_| (200, r#"{"status":"shipped"}"#.into()));
         let result = run_http_tool(tool(port, "POST"), r#"{"order_id":"A-17"}"#.into()).await;
         assert_eq!(result, Ok(r#"{"status":"shipped"}"#.into()));
-        let request = request.join().unwrap();
+        let request = &requests.join().unwrap()[0];
         assert!(request.starts_with("POST /orders HTTP/1.1"), "{request}");
-        assert!(request.contains("Authorization: Bearer s3cret") || request.contains("authorization: Bearer s3cret"));
-        assert!(request.ends_with(r#"{"order_id":"A-17"}"#), "{request}");
+        assert_eq!(header(request, "authorization"), Some("Bearer s3cret"));
+        assert_eq!(body(request), r#"{"order_id":"A-17"}"#);
     }
 
     #[tokio::test]
     async fn get_uses_the_query_and_errors_are_reported() {
-        let (port, request) = serve_once(404, "no such order");
+        let (port, requests) = serve(1, |_| (404, "no such order".into()));
         let result = run_http_tool(tool(port, "GET"), r#"{"order_id":"B 2"}"#.into()).await;
         assert_eq!(result, Err("HTTP 404: no such order".into()));
-        assert!(request.join().unwrap().starts_with("GET /orders?order_id=B%202 HTTP/1.1"));
+        assert!(requests.join().unwrap()[0].starts_with("GET /orders?order_id=B%202 HTTP/1.1"));
         // Nothing listening: a clear error, no panic.
         let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let err = run_http_tool(tool(closed, "POST"), "{}".into()).await.unwrap_err();

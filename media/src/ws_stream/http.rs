@@ -23,10 +23,13 @@ use tokio::time::{interval_at, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{answer_document, AudioFormat, Inbound, Provider, StreamStart};
+use super::rest::{dial_document, ProviderRest};
 use super::session::{SessionEvent, StreamService, StreamSession};
 use super::signature::{self, ReplayGuard, SignedRequest, StreamTokens};
-use crate::call::{account_notes, aligned_start, start_tool, EndReason, Journal, RecordingPlan, ToolOutcome};
-use crate::conversation::engine::{CallContext, Conversation, ConversationNote};
+use crate::call::{
+    account_notes, aligned_start, start_tool, EndReason, Journal, RecordingPlan, ToolOutcome, TransferVia,
+};
+use crate::conversation::engine::{CallContext, Conversation, ConversationNote, ToolRequest};
 use crate::metrics::{CallResult, Metrics};
 use crate::recorder::{unix_now, RecordingSink};
 use crate::sip_rtp::{Destination, Router};
@@ -43,6 +46,8 @@ const MAX_FRAME: usize = 256 * 1024;
 pub struct ProviderAccount {
     pub auth_id: String,
     pub auth_token: String,
+    /// The provider's REST API base (None: its public API); a local fake in tests.
+    pub api_base: Option<String>,
 }
 
 /// Settings of the telephony endpoints.
@@ -92,6 +97,19 @@ impl Telephony {
         })
     }
 
+    /// Transfers on a stream go through the provider's REST API, with our dial document at `dial_url`.
+    fn transfer_via(&self, provider: Provider, session: &StreamSession, request: &ToolRequest) -> TransferVia<'static> {
+        let (Some(account), ToolRequest::Transfer { target }) = (self.config.accounts.get(&provider), request) else {
+            return TransferVia::Unavailable;
+        };
+        let to: String = form_urlencoded::byte_serialize(target.as_bytes()).collect();
+        TransferVia::Rest {
+            rest: ProviderRest::new(provider, account.api_base.as_deref(), &account.auth_id, &account.auth_token),
+            call_id: session.start_info().call_id.clone(),
+            dial_url: format!("{}/telephony/{}/transfer?to={to}", self.config.public_url, provider.as_str()),
+        }
+    }
+
     fn ws_base(&self) -> String {
         let url = &self.config.public_url;
         if let Some(rest) = url.strip_prefix("https://") {
@@ -123,6 +141,7 @@ pub fn router(telephony: Arc<Telephony>) -> axum::Router {
     axum::Router::new()
         .route("/telephony/{provider}/answer", get(answer_canonical).post(answer_canonical))
         .route("/telephony/{provider}/hangup", get(hangup_canonical).post(hangup_canonical))
+        .route("/telephony/{provider}/transfer", get(transfer_document).post(transfer_document))
         .route("/telephony/{provider}/stream/{agent}", any(stream_canonical))
         .route("/answer", get(answer_vobiz_compat).post(answer_vobiz_compat))
         .route("/agent/{agent}", any(stream_vobiz_compat))
@@ -305,6 +324,28 @@ async fn hangup(t: &Telephony, provider: Provider, request: Request) -> Response
     }
 }
 
+/// The document a provider fetches when we transfer a call through its API: dial the target.
+async fn transfer_document(
+    State(t): State<Arc<Telephony>>,
+    Path(provider): Path<String>,
+    request: Request,
+) -> Response {
+    let provider = match provider_of(&provider) {
+        Ok(provider) => provider,
+        Err(refusal) => return refusal.into_response(),
+    };
+    match read_webhook(&t, provider, request).await {
+        Ok(hook) => match hook.field(&["to"]).filter(|to| !to.is_empty()) {
+            Some(to) => {
+                tracing::info!(provider = provider.as_str(), %to, "transfer: dialling the target");
+                ([(header::CONTENT_TYPE, "application/xml")], dial_document(provider, to)).into_response()
+            }
+            None => plain(StatusCode::BAD_REQUEST, "transfer document needs ?to="),
+        },
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
 /// The provider's end-of-call report: the authoritative end of a Vobiz/Plivo call (their sockets just close).
 fn hangup_logged(provider: Provider, hook: &Webhook) -> Response {
     tracing::info!(
@@ -468,7 +509,7 @@ async fn run_stream(t: Arc<Telephony>, provider: Provider, agent: String, query:
     tracing::info!(%call_id, stream_id = %session.start_info().stream_id, format = %session.format().content_type(), "stream started");
     t.metrics.call_started();
     session.begin();
-    let reason = drive(&t, &mut session, &mut socket, journal.as_mut()).await;
+    let reason = drive(&t, provider, &mut session, &mut socket, journal.as_mut()).await;
     tracing::info!(%call_id, ?reason, protocol_errors = session.protocol_errors(), "stream ended");
     t.metrics.call_ended(match reason {
         EndReason::MediaError(_) | EndReason::Panicked => CallResult::Failed,
@@ -482,6 +523,7 @@ async fn run_stream(t: Arc<Telephony>, provider: Provider, agent: String, query:
 /// The stream's loop: provider frames in, one engine tick per 20 ms on the node's grid, frames out.
 async fn drive(
     t: &Telephony,
+    provider: Provider,
     session: &mut StreamSession,
     socket: &mut WebSocket,
     mut journal: Option<&mut Journal>,
@@ -519,8 +561,9 @@ async fn drive(
                         ConversationNote::SendDtmf { digits } if !session.send_dtmf(digits) => {
                             tracing::warn!(%digits, "this provider's stream cannot send DTMF");
                         }
-                        // Provider transfers go through their REST APIs (not wired yet): the tool reports it.
-                        ConversationNote::Tool { id, request } => start_tool(*id, request.clone(), &tool_results, None),
+                        ConversationNote::Tool { id, request } => {
+                            start_tool(*id, request.clone(), &tool_results, t.transfer_via(provider, session, request))
+                        }
                         _ => {}
                     }
                 }

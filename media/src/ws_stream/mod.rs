@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod protocol;
+pub mod rest;
 pub mod session;
 pub mod signature;
 

@@ -1,0 +1,304 @@
+//! The providers' REST APIs, as far as calls need them: place an outbound call with an answer URL, hang up,
+//! and transfer a live call. Request shapes follow each provider's documentation (see
+//! `shared/reference/telephony-streams.md`): Vobiz (`X-Auth-ID`/`X-Auth-Token`, JSON), Plivo (Basic auth,
+//! JSON; the API Vobiz mirrors), Twilio (Basic auth, form-encoded). Exotel's call API is not wired yet.
+//!
+//! Blocking (ureq) on purpose: callers run these on a blocking thread; each request has a timeout, and every
+//! failure is an [`RestError`] that names the provider, the HTTP status and the provider's message.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+
+use super::protocol::{xml_escape, Provider};
+
+/// How long a provider may take to answer one request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What went wrong talking to a provider.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestError {
+    #[error("{provider}: {what} is not available through its API here")]
+    Unsupported { provider: &'static str, what: &'static str },
+    #[error("{provider}: cannot reach {url}: {message}")]
+    Unreachable { provider: &'static str, url: String, message: String },
+    #[error("{provider}: HTTP {status}: {message}")]
+    Status { provider: &'static str, status: u16, message: String },
+    #[error("{provider}: unexpected reply: {0}", provider = .1)]
+    Reply(String, &'static str),
+}
+
+/// An account's API client.
+#[derive(Debug, Clone)]
+pub struct ProviderRest {
+    provider: Provider,
+    /// e.g. `https://api.vobiz.ai/api/v1` (a local fake in tests).
+    base: String,
+    auth_id: String,
+    auth_token: String,
+}
+
+/// A call that was placed: the provider's id of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedCall {
+    pub call_id: String,
+}
+
+impl ProviderRest {
+    /// A client for `provider`'s public API, or `base` when given (`[telephony.<provider>] api_base`).
+    pub fn new(provider: Provider, base: Option<&str>, auth_id: &str, auth_token: &str) -> ProviderRest {
+        let default = match provider {
+            Provider::Vobiz => "https://api.vobiz.ai/api/v1",
+            Provider::Plivo => "https://api.plivo.com/v1",
+            Provider::Twilio => "https://api.twilio.com/2010-04-01",
+            Provider::Exotel => "https://api.exotel.com/v1",
+        };
+        ProviderRest {
+            provider,
+            base: base.unwrap_or(default).trim_end_matches('/').to_string(),
+            auth_id: auth_id.to_string(),
+            auth_token: auth_token.to_string(),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        self.provider.as_str()
+    }
+
+    fn agent(&self) -> ureq::Agent {
+        let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
+        ureq::Agent::config_builder()
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .http_status_as_error(false)
+            .tls_config(tls)
+            .build()
+            .into()
+    }
+
+    fn basic(&self) -> String {
+        let pair = format!("{}:{}", self.auth_id, self.auth_token);
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+    }
+
+    /// Sends one request; returns the status and body, or the error for a non-2xx status.
+    fn send(&self, method: &str, path: &str, body: Body) -> Result<(u16, String), RestError> {
+        let url = format!("{}{path}", self.base);
+        let agent = self.agent();
+        let mut request = match method {
+            "DELETE" => agent.delete(&url).force_send_body(),
+            _ => agent.post(&url),
+        };
+        request = match self.provider {
+            Provider::Vobiz => request.header("X-Auth-ID", &self.auth_id).header("X-Auth-Token", &self.auth_token),
+            _ => request.header("Authorization", &self.basic()),
+        };
+        let result = match body {
+            Body::Json(value) => request.header("Content-Type", "application/json").send(value.to_string()),
+            Body::Form(pairs) => {
+                let text = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+                request.header("Content-Type", "application/x-www-form-urlencoded").send(text)
+            }
+            Body::Empty => request.send(""),
+        };
+        let mut response = result.map_err(|e| RestError::Unreachable {
+            provider: self.name(),
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().with_config().limit(256 * 1024).read_to_string().unwrap_or_default();
+        if (200..300).contains(&status) {
+            Ok((status, text))
+        } else {
+            // Providers put the reason in `error` (Vobiz/Plivo) or `message` (Twilio).
+            let message = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("error").or_else(|| v.get("message")).and_then(|m| m.as_str()).map(String::from))
+                .unwrap_or_else(|| text.chars().take(200).collect());
+            Err(RestError::Status { provider: self.name(), status, message })
+        }
+    }
+
+    /// Places a call from `from` to `to`; the provider fetches `answer_url` when it is answered.
+    pub fn place_call(
+        &self,
+        from: &str,
+        to: &str,
+        answer_url: &str,
+        hangup_url: &str,
+    ) -> Result<PlacedCall, RestError> {
+        let id = &self.auth_id;
+        match self.provider {
+            Provider::Vobiz | Provider::Plivo => {
+                let body = serde_json::json!({
+                    "from": from, "to": to,
+                    "answer_url": answer_url, "answer_method": "POST",
+                    "hangup_url": hangup_url, "hangup_method": "POST",
+                });
+                let (_, text) = self.send("POST", &format!("/Account/{id}/Call/"), Body::Json(body))?;
+                let reply: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|_| RestError::Reply(text.clone(), self.name()))?;
+                let uuid = reply.get("request_uuid").and_then(|u| {
+                    u.as_str()
+                        .map(String::from)
+                        .or_else(|| u.as_array().and_then(|a| a.first()).and_then(|x| x.as_str()).map(String::from))
+                });
+                uuid.map(|call_id| PlacedCall { call_id }).ok_or(RestError::Reply(text, self.name()))
+            }
+            Provider::Twilio => {
+                let form = vec![
+                    ("From".to_string(), from.to_string()),
+                    ("To".to_string(), to.to_string()),
+                    ("Url".to_string(), answer_url.to_string()),
+                    ("Method".to_string(), "POST".to_string()),
+                    ("StatusCallback".to_string(), hangup_url.to_string()),
+                    ("StatusCallbackMethod".to_string(), "POST".to_string()),
+                ];
+                let (_, text) = self.send("POST", &format!("/Accounts/{id}/Calls.json"), Body::Form(form))?;
+                let reply: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|_| RestError::Reply(text.clone(), self.name()))?;
+                let sid = reply.get("sid").and_then(|s| s.as_str()).map(String::from);
+                sid.map(|call_id| PlacedCall { call_id }).ok_or(RestError::Reply(text, self.name()))
+            }
+            Provider::Exotel => Err(RestError::Unsupported { provider: self.name(), what: "placing calls" }),
+        }
+    }
+
+    /// Hangs up a live call; a call that already ended is not an error.
+    pub fn hang_up(&self, call_id: &str) -> Result<(), RestError> {
+        let id = &self.auth_id;
+        let result = match self.provider {
+            Provider::Vobiz | Provider::Plivo => {
+                self.send("DELETE", &format!("/Account/{id}/Call/{call_id}/"), Body::Empty)
+            }
+            Provider::Twilio => {
+                let form = vec![("Status".to_string(), "completed".to_string())];
+                self.send("POST", &format!("/Accounts/{id}/Calls/{call_id}.json"), Body::Form(form))
+            }
+            Provider::Exotel => return Err(RestError::Unsupported { provider: self.name(), what: "hanging up" }),
+        };
+        match result {
+            Ok(_) | Err(RestError::Status { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves a live call to `target` (a number or SIP URI): Vobiz/Plivo fetch `dial_url` (our document that
+    /// dials the target), Twilio gets the `<Dial>` TwiML inline.
+    pub fn transfer(&self, call_id: &str, target: &str, dial_url: &str) -> Result<(), RestError> {
+        let id = &self.auth_id;
+        match self.provider {
+            Provider::Vobiz | Provider::Plivo => {
+                let body = serde_json::json!({"legs": "aleg", "aleg_url": dial_url, "aleg_method": "POST"});
+                self.send("POST", &format!("/Account/{id}/Call/{call_id}/"), Body::Json(body)).map(|_| ())
+            }
+            Provider::Twilio => {
+                let form = vec![("Twiml".to_string(), dial_document(Provider::Twilio, target))];
+                self.send("POST", &format!("/Accounts/{id}/Calls/{call_id}.json"), Body::Form(form)).map(|_| ())
+            }
+            Provider::Exotel => Err(RestError::Unsupported { provider: self.name(), what: "transfers" }),
+        }
+    }
+}
+
+enum Body {
+    Json(serde_json::Value),
+    Form(Vec<(String, String)>),
+    Empty,
+}
+
+/// The document that connects the caller to `target`: `<Dial><Number>` for numbers, `<User>`/`<Sip>` for SIP.
+pub fn dial_document(provider: Provider, target: &str) -> String {
+    let sip = target.starts_with("sip:") || target.starts_with("sips:");
+    let target = xml_escape(target);
+    match (provider, sip) {
+        (Provider::Twilio, true) => format!("<Response><Dial><Sip>{target}</Sip></Dial></Response>"),
+        (Provider::Twilio, false) => format!("<Response><Dial><Number>{target}</Number></Dial></Response>"),
+        (_, true) => format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Dial><User>{target}</User></Dial></Response>\n"
+        ),
+        (_, false) => format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Dial><Number>{target}</Number></Dial></Response>\n"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_http::{body, header, serve};
+
+    #[test]
+    fn vobiz_requests_carry_its_headers_paths_and_json() {
+        let (port, requests) = serve(4, |request| {
+            if request.starts_with("POST /api/v1/Account/MA1/Call/ ") {
+                (201, r#"{"api_id":"a1","request_uuid":"uuid-9","message":"Call fired"}"#.into())
+            } else if request.starts_with("DELETE /api/v1/Account/MA1/Call/gone/") {
+                (404, r#"{"error":"call not found"}"#.into())
+            } else if request.starts_with("DELETE") {
+                (204, String::new())
+            } else {
+                (202, r#"{"api_id":"a2","message":"call transferred"}"#.into())
+            }
+        });
+        let rest = ProviderRest::new(Provider::Vobiz, Some(&format!("http://127.0.0.1:{port}/api/v1")), "MA1", "tok");
+        let placed = rest.place_call("14155551234", "+919876543210", "https://me/answer", "https://me/hangup").unwrap();
+        assert_eq!(placed.call_id, "uuid-9");
+        rest.hang_up("uuid-9").unwrap();
+        rest.hang_up("gone").unwrap(); // already ended: fine
+        rest.transfer("uuid-9", "+918000000002", "https://me/telephony/vobiz/transfer?to=%2B918000000002").unwrap();
+        let requests = requests.join().unwrap();
+        assert_eq!(header(&requests[0], "x-auth-id"), Some("MA1"));
+        assert_eq!(header(&requests[0], "x-auth-token"), Some("tok"));
+        let call: serde_json::Value = serde_json::from_str(body(&requests[0])).unwrap();
+        assert_eq!(call["to"], "+919876543210");
+        assert_eq!(call["answer_url"], "https://me/answer");
+        assert_eq!(call["answer_method"], "POST");
+        assert!(requests[1].starts_with("DELETE /api/v1/Account/MA1/Call/uuid-9/ HTTP/1.1"));
+        assert!(requests[3].starts_with("POST /api/v1/Account/MA1/Call/uuid-9/ HTTP/1.1"));
+        let transfer: serde_json::Value = serde_json::from_str(body(&requests[3])).unwrap();
+        assert_eq!(transfer["legs"], "aleg");
+        assert_eq!(transfer["aleg_method"], "POST");
+    }
+
+    #[test]
+    fn twilio_uses_basic_auth_and_forms_and_errors_carry_the_message() {
+        let (port, requests) = serve(3, |request| {
+            if request.contains("To=%2B1555") {
+                (201, r#"{"sid":"CA123","status":"queued"}"#.into())
+            } else if request.contains("Twiml=") {
+                (200, r#"{"sid":"CA123"}"#.into())
+            } else {
+                (429, r#"{"code":20429,"message":"Too Many Requests","status":429}"#.into())
+            }
+        });
+        let rest = ProviderRest::new(Provider::Twilio, Some(&format!("http://127.0.0.1:{port}")), "AC1", "tok");
+        assert_eq!(rest.place_call("+1444", "+1555", "https://me/a", "https://me/h").unwrap().call_id, "CA123");
+        rest.transfer("CA123", "sip:desk@pbx.example", "").unwrap();
+        let err = rest.hang_up("CA123").unwrap_err();
+        assert_eq!(err, RestError::Status { provider: "twilio", status: 429, message: "Too Many Requests".into() });
+        let requests = requests.join().unwrap();
+        assert!(requests[0].starts_with("POST /Accounts/AC1/Calls.json HTTP/1.1"));
+        assert_eq!(header(&requests[0], "authorization"), Some("Basic QUMxOnRvaw=="));
+        let form: Vec<(String, String)> = form_urlencoded::parse(body(&requests[0]).as_bytes()).into_owned().collect();
+        assert!(form.contains(&("Url".into(), "https://me/a".into())));
+        let form: Vec<(String, String)> = form_urlencoded::parse(body(&requests[1]).as_bytes()).into_owned().collect();
+        assert_eq!(
+            form[0],
+            ("Twiml".into(), "<Response><Dial><Sip>sip:desk@pbx.example</Sip></Dial></Response>".into())
+        );
+        // Nothing listening: a clear error naming the URL.
+        let closed = ProviderRest::new(Provider::Plivo, Some("http://127.0.0.1:9"), "MA", "t");
+        assert!(matches!(closed.hang_up("x"), Err(RestError::Unreachable { .. })));
+        assert!(matches!(
+            ProviderRest::new(Provider::Exotel, None, "k", "t").transfer("x", "y", "z"),
+            Err(RestError::Unsupported { .. })
+        ));
+    }
+
+    #[test]
+    fn dial_documents_escape_the_target() {
+        assert!(dial_document(Provider::Vobiz, "+91800").contains("<Dial><Number>+91800</Number></Dial>"));
+        assert!(dial_document(Provider::Plivo, "sip:a&b@h").contains("<User>sip:a&amp;b@h</User>"));
+    }
+}
