@@ -1,6 +1,7 @@
 //! The `voicera` binary: command-line wiring only. Each role lives in its own module.
 
 mod agents;
+mod calls;
 mod config;
 mod local;
 mod serve;
@@ -30,6 +31,8 @@ enum Command {
         #[command(subcommand)]
         command: local::ModelsCommand,
     },
+    /// Place an outbound call with an agent, through the running server (owner credentials from the environment).
+    Call(calls::CallArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -50,6 +53,7 @@ fn main() -> std::process::ExitCode {
         Command::Media(args) => serve::run(args, serve::Role::Media),
         Command::Api(args) => serve::run(args, serve::Role::Api),
         Command::Models { command } => local::run(command),
+        Command::Call(args) => calls::run(args),
         Command::Config { command: ConfigCommand::Check(args) } => config::Config::load(&args).map(|config| {
             println!("configuration ok: {config:#?}");
         }),

@@ -11,12 +11,14 @@ use tokio_util::sync::CancellationToken;
 use voicera_api::{Check, NodeStatus};
 use voicera_media::conversation::engine::Agent;
 use voicera_media::metrics::Metrics;
+use voicera_media::outbound::Dialer;
 use voicera_media::recorder::{FsRecordingSink, RecordingSink};
 use voicera_media::sip_rtp::{self, Router, SipServiceConfig, SipServiceHandle};
 use voicera_media::ws_stream::{Telephony, TelephonyConfig};
 use voicera_sip::transaction::TimerConfig;
 
 use crate::agents::{self, Directory};
+use crate::calls;
 use crate::config::{Config, LogFormat, NodeArgs};
 use crate::local::{self, LocalModels};
 use voicera_models_local::{InferencePool, ModelCache};
@@ -94,6 +96,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let draining = Arc::new(AtomicBool::new(false));
     let recordings: Arc<dyn RecordingSink> = Arc::new(FsRecordingSink::new(config.data_dir.join("calls")));
     let mut telephony = None;
+    let mut calls_router = None;
     let sip = if role.runs_sip() {
         // One directory of agents for every transport.
         let directory = Arc::new(Directory::new(Agent::bench(config.bench_record), config.demo_agent, &config.agents));
@@ -121,13 +124,21 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         if settings.accounts.is_empty() {
             tracing::info!("no provider accounts configured ([telephony.<provider>]): provider webhooks answer 403");
         }
+        let telephony_config = TelephonyConfig {
+            public_url: config.public_url.clone(),
+            accounts: settings.accounts.clone(),
+            format: settings.stream_format,
+            open_agents: settings.open_agents.clone(),
+        };
+        let dialer =
+            Dialer { router: Arc::clone(&agents), sip: Some(handle.clone()), telephony: telephony_config.clone() };
+        let owner = calls::owner_from_env();
+        if owner.is_none() {
+            tracing::info!("no owner account (VOICERA_ADMIN_EMAIL/VOICERA_ADMIN_PASSWORD): outbound calls are off");
+        }
+        calls_router = Some(calls::router(dialer, owner));
         telephony = Some(Telephony::new(
-            TelephonyConfig {
-                public_url: config.public_url.clone(),
-                accounts: settings.accounts.clone(),
-                format: settings.stream_format,
-                open_agents: settings.open_agents.clone(),
-            },
+            telephony_config,
             agents,
             metrics.clone(),
             Some(recordings),
@@ -154,6 +165,9 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let mut app = voicera_api::router(status.clone());
     if let Some(telephony) = telephony {
         app = app.merge(voicera_media::ws_stream::router(telephony));
+    }
+    if let Some(calls) = calls_router {
+        app = app.merge(calls);
     }
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {

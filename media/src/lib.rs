@@ -11,6 +11,7 @@
 //! | [`negotiate`] | SDP offer/answer |
 //! | [`ports`] | RTP port pool with leases |
 //! | [`call`] | the per-call tokio task that drives a stream |
+//! | [`outbound`] | outbound calls for agents: through a trunk or a provider's REST API |
 //! | [`sip_rtp`] | the node's SIP signalling task: answers, routes, registers, hangs up |
 //! | [`conversation`] | turn-taking state machine: end of turn, barge-in policy, greeting guard |
 //! | [`vad`] | voice activity: speech probability models and the start/stop gate |
@@ -27,6 +28,7 @@ pub mod egress;
 pub mod jitter;
 pub mod metrics;
 pub mod negotiate;
+pub mod outbound;
 pub mod ports;
 pub mod recorder;
 pub mod rtp;

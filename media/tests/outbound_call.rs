@@ -81,7 +81,13 @@ async fn outbound_call_through_a_digest_challenge() {
     let metrics = Arc::new(Metrics::default());
     let shutdown = CancellationToken::new();
     let handle = service(trunk(sipp_port, "secret"), metrics.clone(), shutdown.clone()).await;
-    let request = OutboundRequest { trunk: "sipp".into(), to: "+15551230000".into(), from: None, ring_timeout: None };
+    let request = OutboundRequest {
+        trunk: "sipp".into(),
+        to: "+15551230000".into(),
+        from: None,
+        ring_timeout: None,
+        agent: None,
+    };
     let key = tokio::time::timeout(Duration::from_secs(20), handle.place_call(request)).await.unwrap();
     assert!(key.is_ok(), "{key:?}");
     let out = tokio::task::spawn_blocking(move || sipp.wait_with_output().unwrap()).await.unwrap();
@@ -113,13 +119,24 @@ async fn wrong_password_is_reported_as_auth_failure() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let shutdown = CancellationToken::new();
     let handle = service(trunk(sipp_port, "wrong"), Arc::new(Metrics::default()), shutdown.clone()).await;
-    let request =
-        OutboundRequest { trunk: "sipp".into(), to: "100".into(), from: Some("2000".into()), ring_timeout: None };
+    let request = OutboundRequest {
+        trunk: "sipp".into(),
+        to: "100".into(),
+        from: Some("2000".into()),
+        ring_timeout: None,
+        agent: None,
+    };
     let result = tokio::time::timeout(Duration::from_secs(20), handle.place_call(request)).await.unwrap();
     assert_eq!(result, Err(PlaceCallError::Rejected { status: 403, reason: "Forbidden".into() }));
     let _ = tokio::task::spawn_blocking(move || sipp.wait_with_output()).await;
     let unknown = handle
-        .place_call(OutboundRequest { trunk: "nope".into(), to: "1".into(), from: None, ring_timeout: None })
+        .place_call(OutboundRequest {
+            trunk: "nope".into(),
+            to: "1".into(),
+            from: None,
+            ring_timeout: None,
+            agent: None,
+        })
         .await;
     assert_eq!(unknown, Err(PlaceCallError::UnknownTrunk("nope".into())));
     shutdown.cancel();
@@ -150,6 +167,7 @@ async fn unanswered_call_is_cancelled_after_the_ring_timeout() {
         to: "200".into(),
         from: None,
         ring_timeout: Some(Duration::from_millis(800)),
+        agent: None,
     };
     let result = tokio::time::timeout(Duration::from_secs(20), handle.place_call(request)).await.unwrap();
     assert_eq!(result, Err(PlaceCallError::NoAnswer));

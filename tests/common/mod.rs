@@ -82,6 +82,11 @@ impl Server {
     /// Starts the server; `demo` loads the `demo` agent from the shared model cache (`target/models-cache`,
     /// fetched on first use) and waits until it is ready.
     pub fn start_with(name: &str, config: &str, demo: bool) -> Server {
+        Server::start_env(name, config, demo, &[])
+    }
+
+    /// Starts the server with extra environment variables.
+    pub fn start_env(name: &str, config: &str, demo: bool, env: &[(&str, &str)]) -> Server {
         let dir = test_dir(name);
         std::fs::write(dir.join("voicera.toml"), config).unwrap();
         let sip = SocketAddr::from(([127, 0, 0, 1], free_port()));
@@ -96,6 +101,7 @@ impl Server {
             .env("NO_COLOR", "1")
             .env("VOICERA_DEMO_AGENT", if demo { "1" } else { "0" })
             .env("VOICERA_MODELS_DIR", models_cache())
+            .envs(env.iter().copied())
             .current_dir(&dir)
             .stdout(Stdio::null())
             .stderr(log)

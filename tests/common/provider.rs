@@ -110,3 +110,46 @@ pub fn stream_url(document: &str) -> String {
     };
     url.replace("&amp;", "&")
 }
+
+/// A provider's REST API played by the test: answers `count` requests with `reply(request)` and hands back
+/// the raw requests.
+pub fn fake_rest(
+    count: usize,
+    reply: impl Fn(&str) -> (u16, String) + Send + 'static,
+) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        for _ in 0..count {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut data = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buf) {
+                data.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&data).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length: usize = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if data.len() >= end + 4 + length || n == 0 {
+                        break;
+                    }
+                }
+            }
+            let request = String::from_utf8_lossy(&data).to_string();
+            let (status, body) = reply(&request);
+            let response =
+                format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            stream.write_all(response.as_bytes()).unwrap();
+            requests.push(request);
+        }
+        requests
+    });
+    (port, handle)
+}

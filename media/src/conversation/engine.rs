@@ -305,6 +305,16 @@ pub struct Agent {
     pub tts: Arc<dyn TextToSpeech>,
 }
 
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("id", &self.id)
+            .field("language", &self.language)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
 impl Agent {
     /// The built-in `bench` agent of interfaces.md: the real engine with instant stand-in models; transcript
     /// and recording off unless `record` (they would measure the disk, not the server).

@@ -14,12 +14,13 @@ use voicera_sip::{ClientKey, Headers, Method, Peer, Request, Response};
 
 use super::{resolve, CallEntry, Service, ALLOW, SUPPORTED};
 use crate::call::{CallKey, CallService, CallSetup};
+use crate::conversation::engine::{CallContext, Conversation};
 use crate::negotiate::{accept_answer, offer_sdp};
 use crate::ports::PortLease;
 use crate::stream::RtpStream;
 
 /// A call to place.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct OutboundRequest {
     /// Name of the `[[trunks]]` entry to call through.
     pub trunk: String,
@@ -29,6 +30,8 @@ pub struct OutboundRequest {
     pub from: Option<String>,
     /// Give up (CANCEL) if not answered within this time; `None` waits for the trunk's own timeout.
     pub ring_timeout: Option<std::time::Duration>,
+    /// The agent that talks once the call is answered (None: the echo service, for tests and probes).
+    pub agent: Option<std::sync::Arc<crate::conversation::engine::Agent>>,
 }
 
 /// Why an outgoing call did not connect.
@@ -75,6 +78,9 @@ pub(super) struct OutboundCall {
     ring_timeout: Option<std::time::Duration>,
     /// Set once we sent CANCEL: the 487 that follows is our own doing.
     cancelled: bool,
+    agent: Option<std::sync::Arc<crate::conversation::engine::Agent>>,
+    /// (caller, called) for the agent's variables and the call record.
+    numbers: (String, String),
 }
 
 impl Service {
@@ -149,6 +155,8 @@ impl Service {
             session_id,
             ring_timeout: request.ring_timeout,
             cancelled: false,
+            agent: request.agent.clone(),
+            numbers: (from_user.clone(), request.to.clone()),
         };
         self.send_invite(call);
     }
@@ -247,7 +255,7 @@ impl Service {
     }
 
     fn outbound_answered(&mut self, call: OutboundCall, response: Response) {
-        let OutboundCall { reply, invite, peer, lease, rtp, rtcp, local_ip, session_id, .. } = call;
+        let OutboundCall { reply, invite, peer, lease, rtp, rtcp, local_ip, session_id, agent, numbers, .. } = call;
         let Some(dialog) = Dialog::uac(&invite, &response, peer) else {
             let _ = reply.send(Err(PlaceCallError::BadAnswer("2xx without To tag or Contact".into())));
             return;
@@ -279,16 +287,34 @@ impl Service {
             }
         };
         tracing::info!(call = %key, codec = ?stream.plan().codec, "outbound call answered");
+        let (service, recording) = match agent {
+            Some(agent) => {
+                let (caller, called) = numbers;
+                let context = CallContext {
+                    call_id: invite.call_id().to_string(),
+                    caller_number: caller.clone(),
+                    called_number: called.clone(),
+                    extra: Vec::new(),
+                };
+                let recording = if agent.record_transcript {
+                    self.config.recordings.clone().map(|sink| crate::call::RecordingPlan { sink, caller, called })
+                } else {
+                    None
+                };
+                (CallService::Agent(Box::new(Conversation::for_call(agent, &context))), recording)
+            }
+            None => (CallService::Echo, None),
+        };
         let setup = CallSetup {
             key: key.clone(),
-            service: CallService::Echo,
+            service,
             stream,
             rtp,
             rtcp,
             lease,
             metrics: self.metrics.clone(),
             rtp_timeout: self.config.rtp_timeout,
-            recording: None,
+            recording,
         };
         self.start_call(setup, dialog, local_ip, session_id, None);
         let _ = reply.send(Ok(key));

@@ -1,0 +1,118 @@
+//! Outbound calls with an agent on the line, placed with `voicera call` against the running server: through a
+//! SIP trunk played by sipp (digest challenge, answer, audio, BYE) and through a provider's REST API played by
+//! the test (the request shape Vobiz documents). Only the owner may place calls.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::provider::fake_rest;
+use common::{free_port, repo_path, require_tool, Server};
+
+const OWNER: [(&str, &str); 2] =
+    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
+
+fn voicera_call(server: &Server, password: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_voicera"))
+        .arg("call")
+        .args(args)
+        .args(["--http", &server.http.to_string()])
+        .env("VOICERA_ADMIN_EMAIL", OWNER[0].1)
+        .env("VOICERA_ADMIN_PASSWORD", password)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_bench_agent_calls_out_through_a_trunk() {
+    require_tool("sipp");
+    let trunk_port = free_port();
+    let config = format!(
+        "[bench]\nrecord = true\n\n[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\nusername = \"1001\"\npassword = \"secret\"\n"
+    );
+    let server = Server::start_env("outbound-trunk", &config, false, &OWNER);
+    // sipp plays the carrier: challenges the INVITE (401), answers, sends audio for 2 s, hangs up.
+    let dir = server.dir.join("carrier");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut carrier = Command::new("timeout")
+        .args(["60", "sipp", "-sf"])
+        .arg(repo_path("tests/sipp/uas_digest.xml"))
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &trunk_port.to_string(),
+            "-mp",
+            &free_port().to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = voicera_call(&server, OWNER[1].1, &["--agent", "bench", "--to", "+15551230000", "--trunk", "carrier"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "voicera call: {stdout} {}\n{}", String::from_utf8_lossy(&out.stderr), server.log());
+    assert!(stdout.contains("\"status\":\"success\"") && stdout.contains("call_id"), "{stdout}");
+    assert!(carrier.wait().unwrap().success(), "the carrier's scenario completed");
+    server.wait_for("the call record", Duration::from_secs(10), |s| !s.call_records().is_empty());
+    let record = &server.call_records()[0];
+    assert_eq!(record["agent"], "bench");
+    assert_eq!(record["called"], "+15551230000");
+    assert_eq!(record["caller"], "1001");
+}
+
+#[test]
+fn a_provider_call_asks_the_provider_to_fetch_the_agents_answer_url() {
+    let (api_port, requests) =
+        fake_rest(1, |_| (201, r#"{"api_id":"x","request_uuid":"req-77","message":"Call fired"}"#.into()));
+    let config = format!(
+        "[telephony.vobiz]\nauth_id = \"MA_T\"\nauth_token = \"tok\"\napi_base = \"http://127.0.0.1:{api_port}/api/v1\"\n"
+    );
+    let server = Server::start_env("outbound-provider", &config, false, &OWNER);
+    let out = voicera_call(
+        &server,
+        OWNER[1].1,
+        &["--agent", "bench", "--to", "+919876543210", "--from", "+918000000001", "--provider", "vobiz"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", server.log());
+    assert!(stdout.contains("req-77"), "{stdout}");
+    let request = &requests.join().unwrap()[0];
+    assert!(request.starts_with("POST /api/v1/Account/MA_T/Call/ HTTP/1.1"), "{request}");
+    assert!(request.contains("x-auth-id: MA_T") || request.contains("X-Auth-ID: MA_T"), "{request}");
+    let body: serde_json::Value = serde_json::from_str(request.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert_eq!(body["to"], "+919876543210");
+    assert_eq!(body["from"], "+918000000001");
+    assert_eq!(body["answer_url"], format!("http://{}/telephony/vobiz/answer?agent_id=bench", server.http));
+}
+
+#[test]
+fn only_the_owner_places_calls_and_mistakes_are_named() {
+    let server = Server::start_env("outbound-auth", "", false, &OWNER);
+    let out = voicera_call(&server, "wrong", &["--agent", "bench", "--to", "100", "--trunk", "x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("owner credentials required"));
+    let out = voicera_call(&server, OWNER[1].1, &["--agent", "nobody", "--to", "100", "--trunk", "x"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(r#"no agent \"nobody\""#));
+    let out = voicera_call(&server, OWNER[1].1, &["--agent", "bench", "--to", "1; DROP", "--trunk", "x"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not a phone number"));
+    let out = voicera_call(&server, OWNER[1].1, &["--agent", "bench", "--to", "100", "--trunk", "nope"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no trunk named"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out =
+        voicera_call(&server, OWNER[1].1, &["--agent", "bench", "--to", "100", "--provider", "vobiz", "--from", "1"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no vobiz account"));
+    // A server without an owner account places nothing.
+    let bare = Server::start("outbound-no-owner", "");
+    let out = voicera_call(&bare, OWNER[1].1, &["--agent", "bench", "--to", "100", "--trunk", "x"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no owner account"));
+}
