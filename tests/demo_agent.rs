@@ -159,6 +159,13 @@ fn demo_agent_answers_a_spoken_question() {
         said.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 4).filter(|w| reply.contains(w)).count();
     assert!(heard_words >= 1, "reply heard as {reply:?} (agent said {said:?})");
     let latency = turn["end_of_speech_to_audio_ms"].as_u64().unwrap_or(u64::MAX);
-    println!("end of speech → first agent audio: {latency} ms");
+    println!(
+        "end of speech → first agent audio: {latency} ms (STT {} ms, LLM first token {} ms, TTS first audio {} ms)",
+        turn["stt_ms"], turn["llm_first_token_ms"], turn["tts_first_audio_ms"]
+    );
+    // Whisper's final, SmolLM's first token and espeak's first audio are each timed in the record.
+    for stage in ["stt_ms", "llm_first_token_ms", "tts_first_audio_ms"] {
+        assert!(turn[stage].as_u64().is_some_and(|ms| ms < latency.max(1)), "{stage}: {turn}");
+    }
     assert!(server.metric("voicera_turn_latency_seconds_count") >= 1.0);
 }

@@ -377,10 +377,16 @@ impl Journal {
                     agent_text: String::new(),
                     interrupted: false,
                     end_of_speech_to_audio_ms: None,
+                    stt_ms: None,
+                    llm_first_token_ms: None,
+                    tts_first_audio_ms: None,
                 }),
-                ConversationNote::AgentStarted { turn, ticks_since_end_of_speech } => {
+                ConversationNote::AgentStarted { turn, ticks_since_end_of_speech, stages } => {
                     if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
                         t.end_of_speech_to_audio_ms = Some(ticks_since_end_of_speech * 20);
+                        t.stt_ms = stages.stt_ms;
+                        t.llm_first_token_ms = stages.llm_first_token_ms;
+                        t.tts_first_audio_ms = stages.tts_first_audio_ms;
                     }
                 }
                 ConversationNote::AgentSaid { turn, text, interrupted } => {
@@ -446,9 +452,16 @@ pub(crate) fn account_notes(metrics: &Metrics, notes: &[ConversationNote]) -> Op
 fn log_note(note: &ConversationNote) {
     match note {
         ConversationNote::UserSaid { turn, text } => tracing::info!(turn, %text, "caller said"),
-        ConversationNote::AgentStarted { turn, ticks_since_end_of_speech } => {
+        ConversationNote::AgentStarted { turn, ticks_since_end_of_speech, stages } => {
             let ms = ticks_since_end_of_speech * 20;
-            tracing::info!(turn, end_of_speech_to_audio_ms = ms, "agent speaking")
+            tracing::info!(
+                turn,
+                end_of_speech_to_audio_ms = ms,
+                stt_ms = ?stages.stt_ms,
+                llm_first_token_ms = ?stages.llm_first_token_ms,
+                tts_first_audio_ms = ?stages.tts_first_audio_ms,
+                "agent speaking"
+            )
         }
         ConversationNote::AgentSaid { turn, text, interrupted } => {
             tracing::info!(turn, %text, interrupted, "agent said")

@@ -24,6 +24,10 @@ pub struct TurnRecord {
     pub interrupted: bool,
     /// From the end-of-speech decision to the first agent audio.
     pub end_of_speech_to_audio_ms: Option<u64>,
+    /// Where that time went: end of speech → final transcript, → first LLM token, first clause → TTS audio.
+    pub stt_ms: Option<u64>,
+    pub llm_first_token_ms: Option<u64>,
+    pub tts_first_audio_ms: Option<u64>,
 }
 
 /// What is stored about a call.

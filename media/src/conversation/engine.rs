@@ -369,10 +369,12 @@ pub enum ConversationNote {
         turn: u64,
         text: String,
     },
-    /// First agent audio of a turn, with the ticks (20 ms) since the caller stopped speaking.
+    /// First agent audio of a turn, with the ticks (20 ms) since the caller stopped speaking and where they
+    /// went.
     AgentStarted {
         turn: u64,
         ticks_since_end_of_speech: u64,
+        stages: StageTimings,
     },
     AgentSaid {
         turn: u64,
@@ -395,6 +397,18 @@ pub enum ConversationNote {
         id: u64,
         request: ToolRequest,
     },
+}
+
+/// Where a turn's latency went, in ms on the engine's 20 ms clock (None: the stage did not happen before
+/// the first audio, e.g. a hold message played first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StageTimings {
+    /// End of speech (VAD stop) → the final transcript that started the reply.
+    pub stt_ms: Option<u64>,
+    /// Reply requested → first LLM token.
+    pub llm_first_token_ms: Option<u64>,
+    /// First clause sent to TTS → its first audio.
+    pub tts_first_audio_ms: Option<u64>,
 }
 
 /// Why the agent ended a call.
@@ -467,6 +481,9 @@ pub struct Conversation {
     reply_queued: usize,
     /// Samples dropped by the last flush (what the caller did not hear).
     last_flush_dropped: usize,
+    /// Ticks of the current reply's first LLM token and first clause handed to TTS.
+    first_token_tick: Option<u64>,
+    first_clause_tick: Option<u64>,
     /// Tick at which the current response was requested; a hold message was said for it.
     respond_tick: u64,
     hold_said: bool,
@@ -541,6 +558,8 @@ impl Conversation {
             reply_queued: 0,
             last_flush_dropped: 0,
             respond_tick: 0,
+            first_token_tick: None,
+            first_clause_tick: None,
             hold_said: false,
             hold_index: 0,
             tool_specs: agent.tools.iter().map(AgentTool::spec).collect(),
@@ -829,6 +848,8 @@ impl Conversation {
                     self.reply_clauses.clear();
                     self.reply_queued = 0;
                     self.respond_tick = self.ticks;
+                    self.first_token_tick = None;
+                    self.first_clause_tick = None;
                     self.hold_said = false;
                 }
                 TurnAction::CancelResponse => {
@@ -874,6 +895,7 @@ impl Conversation {
         while let Some(event) = llm.poll_event() {
             match event {
                 LlmEvent::Token(token) => {
+                    self.first_token_tick.get_or_insert(self.ticks);
                     self.reply.push_str(&token);
                     self.clause.push_str(&token);
                     if token.trim_end().ends_with(['.', '!', '?', ',', ';', ':', '।']) {
@@ -927,6 +949,9 @@ impl Conversation {
     }
 
     fn speak_as(&mut self, text: &str, of_reply: bool) {
+        if of_reply {
+            self.first_clause_tick.get_or_insert(self.ticks);
+        }
         let text = text.trim();
         let tts = self.agent.tts.speak(text);
         let rate = tts.sample_rate();
@@ -982,9 +1007,16 @@ impl Conversation {
                 utterance.started = true;
                 if !self.audio_started && matches!(self.turns.phase(), Phase::Thinking) {
                     self.audio_started = true;
+                    let ms = |from: u64, to: u64| to.saturating_sub(from) * 20;
+                    let stages = StageTimings {
+                        stt_ms: Some(ms(self.end_of_speech_tick, self.respond_tick)),
+                        llm_first_token_ms: self.first_token_tick.map(|t| ms(self.respond_tick, t)),
+                        tts_first_audio_ms: self.first_clause_tick.map(|t| ms(t, self.ticks)),
+                    };
                     notes.push(ConversationNote::AgentStarted {
                         turn: self.turn,
                         ticks_since_end_of_speech: self.ticks - self.end_of_speech_tick,
+                        stages,
                     });
                     self.apply(TurnEvent::AgentAudioStarted, out, notes);
                 }
@@ -1076,6 +1108,12 @@ mod tests {
             _ => None,
         });
         assert_eq!(started, Some(0), "stand-in models answer in the tick the turn ends");
+        let stages = notes.iter().find_map(|(_, n)| match n {
+            ConversationNote::AgentStarted { stages, .. } => Some(*stages),
+            _ => None,
+        });
+        let instant = StageTimings { stt_ms: Some(0), llm_first_token_ms: Some(0), tts_first_audio_ms: Some(0) };
+        assert_eq!(stages, Some(instant));
         assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::AgentSaid { interrupted: false, .. })));
         assert_eq!(conv.phase(), &Phase::Listening);
     }
@@ -1178,6 +1216,12 @@ mod tests {
             _ => None,
         });
         assert_eq!(said.as_deref(), Some("The answer is ready."), "the hold message is not part of the reply");
+        let stages = notes.iter().find_map(|(_, n)| match n {
+            ConversationNote::AgentStarted { stages, .. } => Some(*stages),
+            _ => None,
+        });
+        // The hold message was the first audio: the LLM had not answered yet.
+        assert_eq!(stages.map(|s| s.llm_first_token_ms), Some(None));
         // 3 words of hold message + 4 words of reply were played.
         assert_eq!(speaker.played - before, 7 * 60 * 16);
     }
