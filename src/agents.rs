@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use voicera_media::conversation::engine::Agent;
-use voicera_media::sip_rtp::{Destination, Router};
+use voicera_media::sip_rtp::{Destination, Listing, Router};
 
 use crate::config::{normalize_number, AgentConfig};
 use crate::local::{self, LocalModels};
@@ -80,6 +80,23 @@ impl Router for Directory {
                 retry_after_secs: 60,
             },
         })
+    }
+
+    fn list(&self) -> Vec<Listing> {
+        let ready = |id: &str| Listing { id: id.to_string(), status: "ready".into() };
+        let mut listing = vec![ready("bench"), ready("echo")];
+        if let Ok(slots) = self.slots.read() {
+            listing.extend(slots.iter().map(|(id, slot)| Listing {
+                id: id.clone(),
+                status: match slot {
+                    Slot::Ready(_) => "ready".into(),
+                    Slot::Loading => "loading".into(),
+                    Slot::Failed(reason) => format!("failed: {reason}"),
+                },
+            }));
+        }
+        listing.sort_by(|a, b| a.id.cmp(&b.id));
+        listing
     }
 }
 

@@ -1,7 +1,9 @@
-//! Outbound calls from outside the node: `POST /outbound/call/` (the original VoicEra's path and fields, now
-//! authenticated) and the `voicera call` command that uses it. Until the control-plane API has users, the
-//! owner account is the one of interfaces.md (`VOICERA_ADMIN_EMAIL`, `VOICERA_ADMIN_PASSWORD`), presented as
-//! HTTP Basic credentials; without it the endpoint answers 503 and places nothing.
+//! Calls operators start from outside the node: outbound calls (`POST /outbound/call/`, the original
+//! VoicEra's path and fields, now authenticated, and the `voicera call` command that uses it) and browser
+//! test calls (`GET /browser/agents`, `POST /browser/session`: the agent picker and the call token of the
+//! `/call-test` page). Until the control-plane API has users, the owner account is the one of interfaces.md
+//! (`VOICERA_ADMIN_EMAIL`, `VOICERA_ADMIN_PASSWORD`), presented as HTTP Basic credentials; without it these
+//! endpoints answer 503 (browser calls to open agents such as `bench` and `echo` need no credentials).
 
 use std::sync::Arc;
 
@@ -9,13 +11,13 @@ use anyhow::{bail, Context, Result};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
 use voicera_media::outbound::{DialError, Dialer, Route};
-use voicera_media::ws_stream::Provider;
+use voicera_media::ws_stream::{Provider, Telephony};
 
 /// The owner's credentials (email, password).
 pub type Owner = Option<(String, String)>;
@@ -30,10 +32,15 @@ pub fn owner_from_env() -> Owner {
 struct CallsState {
     dialer: Dialer,
     owner: Owner,
+    telephony: Arc<Telephony>,
 }
 
-pub fn router(dialer: Dialer, owner: Owner) -> Router {
-    Router::new().route("/outbound/call/", post(outbound_call)).with_state(Arc::new(CallsState { dialer, owner }))
+pub fn router(dialer: Dialer, owner: Owner, telephony: Arc<Telephony>) -> Router {
+    Router::new()
+        .route("/outbound/call/", post(outbound_call))
+        .route("/browser/agents", get(browser_agents))
+        .route("/browser/session", post(browser_session))
+        .with_state(Arc::new(CallsState { dialer, owner, telephony }))
 }
 
 /// The original's body, plus the route.
@@ -67,21 +74,62 @@ fn authorised(owner: &(String, String), headers: &HeaderMap) -> bool {
     given.len() == expected.len() && given.iter().zip(&expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
-async fn outbound_call(State(state): State<Arc<CallsState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+/// The owner's credentials must come with the request: 503 when no owner account exists, 401 otherwise.
+fn require_owner(state: &CallsState, headers: &HeaderMap, what: &str) -> Result<(), Response> {
     let Some(owner) = &state.owner else {
-        return problem(
+        return Err(problem(
             StatusCode::SERVICE_UNAVAILABLE,
-            "no owner account: set VOICERA_ADMIN_EMAIL and VOICERA_ADMIN_PASSWORD to place calls",
-        );
+            format!("no owner account: set VOICERA_ADMIN_EMAIL and VOICERA_ADMIN_PASSWORD to {what}"),
+        ));
     };
-    if !authorised(owner, &headers) {
-        tracing::warn!("outbound call refused: bad or missing owner credentials");
-        return (
+    if !authorised(owner, headers) {
+        tracing::warn!("{what}: refused, bad or missing owner credentials");
+        return Err((
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Basic realm=\"voicera\"")],
             Json(json!({"status": "error", "message": "owner credentials required"})),
         )
-            .into_response();
+            .into_response());
+    }
+    Ok(())
+}
+
+/// The agents a browser test call can reach, with their readiness.
+async fn browser_agents(State(state): State<Arc<CallsState>>, headers: HeaderMap) -> Response {
+    if let Err(refusal) = require_owner(&state, &headers, "list agents") {
+        return refusal;
+    }
+    Json(state.dialer.router.list()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BrowserSession {
+    agent_id: String,
+}
+
+/// A browser test call: a call id and the token the page opens `/browser/agent/{id}` (or WebRTC) with.
+async fn browser_session(State(state): State<Arc<CallsState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let request: BrowserSession = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")),
+    };
+    if !state.telephony.is_open(&request.agent_id) {
+        if let Err(refusal) = require_owner(&state, &headers, "start browser calls") {
+            return refusal;
+        }
+    }
+    if state.dialer.router.route(&request.agent_id).is_none() {
+        return problem(StatusCode::NOT_FOUND, format!("no agent {:?}", request.agent_id));
+    }
+    let call = state.telephony.browser_call(&request.agent_id);
+    tracing::info!(agent = %request.agent_id, call_id = %call.call_id, "browser call token issued");
+    Json(call).into_response()
+}
+
+async fn outbound_call(State(state): State<Arc<CallsState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Err(refusal) = require_owner(&state, &headers, "place calls") {
+        return refusal;
     }
     let request: OutboundCall = match serde_json::from_slice(&body) {
         Ok(r) => r,

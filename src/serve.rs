@@ -136,15 +136,16 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         if owner.is_none() {
             tracing::info!("no owner account (VOICERA_ADMIN_EMAIL/VOICERA_ADMIN_PASSWORD): outbound calls are off");
         }
-        calls_router = Some(calls::router(dialer, owner));
-        telephony = Some(Telephony::new(
+        let stream_calls = Telephony::new(
             telephony_config,
             agents,
             metrics.clone(),
             Some(recordings),
             Arc::clone(&draining),
             shutdown.clone(),
-        ));
+        );
+        calls_router = Some(calls::router(dialer, owner, Arc::clone(&stream_calls)));
+        telephony = Some(stream_calls);
         Some(handle)
     } else {
         None

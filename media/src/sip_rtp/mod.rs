@@ -68,9 +68,22 @@ pub enum Destination {
     Unavailable { reason: String, retry_after_secs: u32 },
 }
 
+/// One entry of a directory listing (the browser test page's agent picker).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Listing {
+    pub id: String,
+    /// `ready`, `loading` or `failed: <why>`.
+    pub status: String,
+}
+
 /// Maps a Request-URI user (agent id, number, service name) to a destination.
 pub trait Router: Send + Sync {
     fn route(&self, user: &str) -> Option<Destination>;
+
+    /// What can be called by id, sorted by id.
+    fn list(&self) -> Vec<Listing> {
+        Vec::new()
+    }
 }
 
 /// One SIP trunk account, as `[[trunks]]` in `voicera.toml` declares it.

@@ -22,7 +22,7 @@ use axum::routing::{any, get};
 use tokio::time::{interval_at, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{answer_document, AudioFormat, Inbound, Provider, StreamStart};
+use super::protocol::{answer_document, AudioFormat, Inbound, Outgoing, Peer, Provider, StreamStart};
 use super::rest::{dial_document, ProviderRest};
 use super::session::{SessionEvent, StreamService, StreamSession};
 use super::signature::{self, ReplayGuard, SignedRequest, StreamTokens};
@@ -63,6 +63,14 @@ pub struct TelephonyConfig {
     pub open_agents: Vec<String>,
 }
 
+/// What a browser needs to open a test call.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BrowserCall {
+    pub call_id: String,
+    pub token: String,
+    pub ws_url: String,
+}
+
 /// Shared state of the telephony endpoints.
 pub struct Telephony {
     config: TelephonyConfig,
@@ -98,7 +106,8 @@ impl Telephony {
     }
 
     /// Transfers on a stream go through the provider's REST API, with our dial document at `dial_url`.
-    fn transfer_via(&self, provider: Provider, session: &StreamSession, request: &ToolRequest) -> TransferVia<'static> {
+    fn transfer_via(&self, peer: Peer, session: &StreamSession, request: &ToolRequest) -> TransferVia<'static> {
+        let Peer::Provider(provider) = peer else { return TransferVia::Unavailable };
         let (Some(account), ToolRequest::Transfer { target }) = (self.config.accounts.get(&provider), request) else {
             return TransferVia::Unavailable;
         };
@@ -108,6 +117,27 @@ impl Telephony {
             call_id: session.start_info().call_id.clone(),
             dial_url: format!("{}/telephony/{}/transfer?to={to}", self.config.public_url, provider.as_str()),
         }
+    }
+
+    /// Agents anyone may call without a token (stand-in models, no data).
+    pub fn is_open(&self, agent: &str) -> bool {
+        self.config.open_agents.iter().any(|a| a == agent)
+    }
+
+    /// Whether a stream may run: open agents always, others with a token issued for this transport, agent
+    /// and call.
+    pub fn authorised(&self, scope: &str, agent: &str, call_id: &str, token: Option<&str>) -> bool {
+        self.is_open(agent) || token.is_some_and(|tok| self.tokens.check(tok, scope, agent, call_id, unix_now()))
+    }
+
+    /// A browser call to `agent`: a fresh call id and the token for `/browser/agent/{agent}` (the caller of
+    /// this function has authenticated the user).
+    pub fn browser_call(&self, agent: &str) -> BrowserCall {
+        let call_id = format!("browser-{:016x}", rand::random::<u64>());
+        let token = self.tokens.issue("browser", agent, &call_id, unix_now());
+        let agent_path: String = form_urlencoded::byte_serialize(agent.as_bytes()).collect();
+        let ws_url = format!("{}/browser/agent/{agent_path}?call_id={call_id}&token={token}", self.ws_base());
+        BrowserCall { call_id, token, ws_url }
     }
 
     fn ws_base(&self) -> String {
@@ -148,6 +178,7 @@ pub fn router(telephony: Arc<Telephony>) -> axum::Router {
         .route("/plivo/answer", get(answer_plivo_compat).post(answer_plivo_compat))
         .route("/plivo/hangup", get(hangup_plivo_compat).post(hangup_plivo_compat))
         .route("/plivo/agent/{agent}", any(stream_plivo_compat))
+        .route("/browser/agent/{agent}", any(stream_browser))
         .with_state(telephony)
 }
 
@@ -293,7 +324,7 @@ async fn answer(t: &Telephony, provider: Provider, paths: Paths, request: Reques
                 Destination::Agent(a) => a.id.clone(),
                 _ => agent,
             };
-            let token = t.tokens.issue(provider, &agent, &call_id, unix_now());
+            let token = t.tokens.issue(provider.as_str(), &agent, &call_id, unix_now());
             let url = format!("{}{}", t.ws_base(), stream_path(provider, paths, &agent));
             let format = if provider.negotiates_format() { t.config.format } else { provider.default_format() };
             // The numbers ride along: Vobiz's and Plivo's `start` events do not carry them.
@@ -363,6 +394,8 @@ struct StreamQuery {
     token: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    /// Browser calls: the call id the token was issued for.
+    call_id: Option<String>,
 }
 
 async fn stream_canonical(
@@ -372,7 +405,7 @@ async fn stream_canonical(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     match provider_of(&provider) {
-        Ok(provider) => accept(t, provider, agent, query, upgrade),
+        Ok(provider) => accept(t, Peer::Provider(provider), agent, query, upgrade),
         Err(refusal) => refusal.into_response(),
     }
 }
@@ -383,7 +416,7 @@ async fn stream_vobiz_compat(
     Query(query): Query<StreamQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    accept(t, Provider::Vobiz, agent, query, upgrade)
+    accept(t, Peer::Provider(Provider::Vobiz), agent, query, upgrade)
 }
 
 async fn stream_plivo_compat(
@@ -392,22 +425,32 @@ async fn stream_plivo_compat(
     Query(query): Query<StreamQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    accept(t, Provider::Plivo, agent, query, upgrade)
+    accept(t, Peer::Provider(Provider::Plivo), agent, query, upgrade)
 }
 
-fn accept(
-    t: Arc<Telephony>,
-    provider: Provider,
-    agent: String,
-    query: StreamQuery,
+/// The browser test socket: L16 16 kHz binary frames both ways, JSON control and transcript events.
+async fn stream_browser(
+    State(t): State<Arc<Telephony>>,
+    Path(agent): Path<String>,
+    Query(query): Query<StreamQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    accept(t, Peer::Browser, agent, query, upgrade)
+}
+
+fn accept(t: Arc<Telephony>, peer: Peer, agent: String, query: StreamQuery, upgrade: WebSocketUpgrade) -> Response {
     if t.draining.load(Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "30")], "draining").into_response();
     }
     upgrade.max_frame_size(MAX_FRAME).max_message_size(MAX_FRAME).on_upgrade(move |socket| {
-        let span = tracing::info_span!("stream", provider = provider.as_str(), %agent);
-        tracing::Instrument::instrument(run_stream(t, provider, agent, query, socket), span)
+        let span = tracing::info_span!("stream", peer = peer.as_str(), %agent);
+        let run = async move {
+            match peer {
+                Peer::Provider(provider) => run_provider_stream(t, provider, agent, query, socket).await,
+                Peer::Browser => run_browser_stream(t, agent, query, socket).await,
+            }
+        };
+        tracing::Instrument::instrument(run, span)
     })
 }
 
@@ -438,7 +481,13 @@ async fn wait_for_start(socket: &mut WebSocket) -> Result<StreamStart, String> {
     }
 }
 
-async fn run_stream(t: Arc<Telephony>, provider: Provider, agent: String, query: StreamQuery, mut socket: WebSocket) {
+async fn run_provider_stream(
+    t: Arc<Telephony>,
+    provider: Provider,
+    agent: String,
+    query: StreamQuery,
+    mut socket: WebSocket,
+) {
     let mut start = match wait_for_start(&mut socket).await {
         Ok(start) => start,
         Err(reason) => {
@@ -452,15 +501,45 @@ async fn run_stream(t: Arc<Telephony>, provider: Provider, agent: String, query:
     start.from =
         start.from.take().or(query.from).or_else(|| start.parameters.get("from").cloned()).filter(|s| !s.is_empty());
     start.to = start.to.take().or(query.to).or_else(|| start.parameters.get("to").cloned()).filter(|s| !s.is_empty());
-    let open = t.config.open_agents.iter().any(|a| a == &agent);
-    let authorised =
-        open || token.as_deref().is_some_and(|tok| t.tokens.check(tok, provider, &agent, &start.call_id, unix_now()));
-    if !authorised {
+    if !t.authorised(provider.as_str(), &agent, &start.call_id, token.as_deref()) {
         tracing::warn!(call_id = %start.call_id, "stream refused: missing or invalid token");
         t.metrics.count_result(CallResult::Rejected);
         close(&mut socket, 1008, "missing or invalid stream token").await;
         return;
     }
+    let requested = if provider.negotiates_format() { t.config.format } else { provider.default_format() };
+    run_call(t, Peer::Provider(provider), agent, start, requested, socket).await;
+}
+
+async fn run_browser_stream(t: Arc<Telephony>, agent: String, query: StreamQuery, mut socket: WebSocket) {
+    let call_id = query.call_id.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("browser-{:016x}", rand::random::<u64>()));
+    if !t.authorised("browser", &agent, &call_id, query.token.as_deref()) {
+        tracing::warn!(%call_id, "browser call refused: missing or invalid token");
+        t.metrics.count_result(CallResult::Rejected);
+        close(&mut socket, 1008, "missing or invalid call token: get one from POST /browser/session").await;
+        return;
+    }
+    let start = StreamStart {
+        stream_id: call_id.clone(),
+        call_id,
+        format: Some(AudioFormat::L16_16K),
+        from: Some("browser".into()),
+        to: Some(agent.clone()),
+        parameters: Default::default(),
+    };
+    run_call(t, Peer::Browser, agent, start, AudioFormat::L16_16K, socket).await;
+}
+
+/// Runs an authorised stream to its end: the agent (or echo) on the call, a journal when the agent records,
+/// metrics, and the call record at the end.
+async fn run_call(
+    t: Arc<Telephony>,
+    peer: Peer,
+    agent: String,
+    start: StreamStart,
+    requested: AudioFormat,
+    mut socket: WebSocket,
+) {
     let (service, conversation_agent) = match t.router.route(&agent) {
         Some(Destination::Agent(a)) => {
             let context = CallContext {
@@ -489,7 +568,6 @@ async fn run_stream(t: Arc<Telephony>, provider: Provider, agent: String, query:
         }
     };
     let call_id = start.call_id.clone();
-    let requested = if provider.negotiates_format() { t.config.format } else { provider.default_format() };
     let greeting = match &service {
         StreamService::Agent(conversation) => conversation.greeting().to_string(),
         StreamService::Echo => String::new(),
@@ -501,15 +579,27 @@ async fn run_stream(t: Arc<Telephony>, provider: Provider, agent: String, query:
                 caller: start.from.clone().unwrap_or_default(),
                 called: start.to.clone().unwrap_or_default(),
             };
-            Some(Journal::new(plan, provider.as_str(), &call_id, &a.id, &greeting, a.record_audio))
+            Some(Journal::new(plan, peer.as_str(), &call_id, &a.id, &greeting, a.record_audio))
         }
         _ => None,
     };
-    let mut session = StreamSession::new(provider, start, requested, service);
+    let mut session = StreamSession::new(peer, start, requested, service);
     tracing::info!(%call_id, stream_id = %session.start_info().stream_id, format = %session.format().content_type(), "stream started");
+    if peer == Peer::Browser {
+        let started = serde_json::json!({
+            "event": "started",
+            "callId": call_id,
+            "agent": agent,
+            "format": session.format().content_type(),
+            "greeting": greeting,
+        });
+        if socket.send(Message::Text(started.to_string().into())).await.is_err() {
+            return;
+        }
+    }
     t.metrics.call_started();
     session.begin();
-    let reason = drive(&t, provider, &mut session, &mut socket, journal.as_mut()).await;
+    let reason = drive(&t, peer, &mut session, &mut socket, journal.as_mut()).await;
     tracing::info!(%call_id, ?reason, protocol_errors = session.protocol_errors(), "stream ended");
     t.metrics.call_ended(match reason {
         EndReason::MediaError(_) | EndReason::Panicked => CallResult::Failed,
@@ -520,10 +610,10 @@ async fn run_stream(t: Arc<Telephony>, provider: Provider, agent: String, query:
     }
 }
 
-/// The stream's loop: provider frames in, one engine tick per 20 ms on the node's grid, frames out.
+/// The stream's loop: peer frames in, one engine tick per 20 ms on the node's grid, frames out.
 async fn drive(
     t: &Telephony,
-    provider: Provider,
+    peer: Peer,
     session: &mut StreamSession,
     socket: &mut WebSocket,
     mut journal: Option<&mut Journal>,
@@ -559,35 +649,39 @@ async fn drive(
                 for note in &outcome.notes {
                     match note {
                         ConversationNote::SendDtmf { digits } if !session.send_dtmf(digits) => {
-                            tracing::warn!(%digits, "this provider's stream cannot send DTMF");
+                            tracing::warn!(%digits, "this stream cannot send DTMF");
                         }
                         ConversationNote::Tool { id, request } => {
-                            start_tool(*id, request.clone(), &tool_results, t.transfer_via(provider, session, request))
+                            start_tool(*id, request.clone(), &tool_results, t.transfer_via(peer, session, request))
                         }
                         _ => {}
                     }
                 }
                 let hang_up = account_notes(&t.metrics, &outcome.notes);
-                let outgoing: Vec<String> = session.take_outgoing().collect();
+                let outgoing: Vec<Outgoing> = session.take_outgoing().collect();
                 for message in outgoing {
-                    if let Err(err) = socket.send(Message::Text(message.into())).await {
+                    let message = match message {
+                        Outgoing::Text(text) => Message::Text(text.into()),
+                        Outgoing::Binary(bytes) => Message::Binary(bytes.into()),
+                    };
+                    if let Err(err) = socket.send(message).await {
                         return EndReason::MediaError(err.to_string());
                     }
                 }
                 if let Some(reason) = hang_up {
-                    say_goodbye(session.stop_message(), socket).await;
+                    say_goodbye(session.stop_message("the agent ended the call"), socket).await;
                     return EndReason::AgentHangUp(reason);
                 }
             }
             _ = t.shutdown.cancelled() => {
-                say_goodbye(session.stop_message(), socket).await;
+                say_goodbye(session.stop_message("the server is shutting down"), socket).await;
                 return EndReason::Stopped;
             }
         }
     }
 }
 
-/// Ends the stream from our side: the provider's stop message where it has one, then the close handshake.
+/// Ends the stream from our side: the peer's stop message where it has one, then the close handshake.
 async fn say_goodbye(stop: Option<String>, socket: &mut WebSocket) {
     if let Some(stop) = stop {
         let _ = socket.send(Message::Text(stop.into())).await;

@@ -8,5 +8,5 @@ pub mod rest;
 pub mod session;
 pub mod signature;
 
-pub use http::{router, ProviderAccount, Telephony, TelephonyConfig};
-pub use protocol::{AudioFormat, Encoding, Provider};
+pub use http::{router, BrowserCall, ProviderAccount, Telephony, TelephonyConfig};
+pub use protocol::{AudioFormat, Encoding, Outgoing, Peer, Provider};

@@ -75,6 +75,7 @@ pub struct AudioFormat {
 
 impl AudioFormat {
     pub const MULAW_8K: AudioFormat = AudioFormat { encoding: Encoding::MuLaw, rate: 8000 };
+    pub const L16_16K: AudioFormat = AudioFormat { encoding: Encoding::L16, rate: 16000 };
 
     /// Parses a `contentType` such as `audio/x-mulaw;rate=8000` or `audio/x-l16;rate=16000`.
     pub fn parse_content_type(text: &str) -> Result<AudioFormat, ProtocolError> {
@@ -322,41 +323,84 @@ fn parse_start(frame: Frame<'_>) -> Result<StreamStart, ProtocolError> {
     })
 }
 
-/// Builds the messages we send on one stream, in the provider's exact shapes.
+/// Who is at the other end of a media WebSocket: a provider (its JSON protocol, base64 media) or the
+/// browser test page (raw L16 binary frames plus JSON control, interfaces.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    Provider(Provider),
+    Browser,
+}
+
+impl Peer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Peer::Provider(p) => p.as_str(),
+            Peer::Browser => "browser",
+        }
+    }
+}
+
+/// One message for the socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+impl Outgoing {
+    /// The text of a JSON message (None for audio frames).
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Outgoing::Text(text) => Some(text),
+            Outgoing::Binary(_) => None,
+        }
+    }
+}
+
+/// Builds the messages we send on one stream, in the peer's exact shapes.
 #[derive(Debug, Clone)]
 pub struct Writer {
-    provider: Provider,
+    peer: Peer,
     stream_id: String,
     format: AudioFormat,
     base64: String,
 }
 
 impl Writer {
-    pub fn new(provider: Provider, stream_id: &str, format: AudioFormat) -> Writer {
+    pub fn new(peer: Peer, stream_id: &str, format: AudioFormat) -> Writer {
         // The stream id is echoed inside JSON strings: keep it to the characters providers use.
         let stream_id = stream_id.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.:".contains(*c)).collect();
-        Writer { provider, stream_id, format, base64: String::with_capacity(1024) }
+        Writer { peer, stream_id, format, base64: String::with_capacity(1024) }
     }
 
     pub fn format(&self) -> AudioFormat {
         self.format
     }
 
+    pub fn peer(&self) -> Peer {
+        self.peer
+    }
+
     fn id_field(&self) -> &'static str {
-        match self.provider {
-            Provider::Vobiz | Provider::Plivo => "streamId",
-            Provider::Twilio => "streamSid",
-            Provider::Exotel => "stream_sid",
+        match self.peer {
+            Peer::Provider(Provider::Vobiz | Provider::Plivo) => "streamId",
+            Peer::Provider(Provider::Twilio) => "streamSid",
+            Peer::Provider(Provider::Exotel) => "stream_sid",
+            Peer::Browser => "callId",
         }
     }
 
-    /// Agent audio (payload bytes in the stream's format), written into `out` (cleared first).
-    pub fn play_audio(&mut self, payload: &[u8], out: &mut String) {
-        out.clear();
+    /// Agent audio (payload bytes in the stream's format): a JSON media message for providers, the bytes
+    /// themselves for the browser.
+    pub fn play_audio(&mut self, payload: &[u8]) -> Outgoing {
+        let Peer::Provider(provider) = self.peer else {
+            return Outgoing::Binary(payload.to_vec());
+        };
+        let mut out = String::with_capacity(payload.len() * 4 / 3 + 160);
         self.base64.clear();
         B64.encode_string(payload, &mut self.base64);
         let id = &self.stream_id;
-        let _ = match self.provider {
+        let _ = match provider {
             Provider::Vobiz | Provider::Plivo => write!(
                 out,
                 r#"{{"event":"playAudio","streamId":"{id}","media":{{"contentType":"{}","sampleRate":{},"payload":"{}"}}}}"#,
@@ -371,25 +415,26 @@ impl Writer {
                 self.base64
             ),
         };
+        Outgoing::Text(out)
     }
 
-    /// Drops the audio the provider has buffered (barge-in).
+    /// Drops the audio the peer has buffered (barge-in).
     pub fn clear(&self) -> String {
-        let event = match self.provider {
-            Provider::Vobiz | Provider::Plivo => "clearAudio",
-            Provider::Twilio | Provider::Exotel => "clear",
+        let event = match self.peer {
+            Peer::Provider(Provider::Vobiz | Provider::Plivo) => "clearAudio",
+            Peer::Provider(Provider::Twilio | Provider::Exotel) | Peer::Browser => "clear",
         };
         format!(r#"{{"event":"{event}","{}":"{}"}}"#, self.id_field(), self.stream_id)
     }
 
-    /// Asks the provider to tell us when the audio sent so far has played (`playedStream` / mark echo).
+    /// Asks the peer to tell us when the audio sent so far has played (`playedStream` / mark echo).
     pub fn checkpoint(&self, name: &str) -> String {
         let name: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
-        match self.provider {
-            Provider::Vobiz | Provider::Plivo => {
+        match self.peer {
+            Peer::Provider(Provider::Vobiz | Provider::Plivo) => {
                 format!(r#"{{"event":"checkpoint","streamId":"{}","name":"{name}"}}"#, self.stream_id)
             }
-            Provider::Twilio | Provider::Exotel => {
+            Peer::Provider(Provider::Twilio | Provider::Exotel) | Peer::Browser => {
                 format!(r#"{{"event":"mark","{}":"{}","mark":{{"name":"{name}"}}}}"#, self.id_field(), self.stream_id)
             }
         }
@@ -397,10 +442,13 @@ impl Writer {
 
     /// Ends the stream from our side. Twilio and Exotel have no such message: closing the socket ends the
     /// `<Connect>` and with it the call.
-    pub fn stop(&self) -> Option<String> {
-        match self.provider {
-            Provider::Vobiz | Provider::Plivo => Some(format!(r#"{{"event":"stop","streamId":"{}"}}"#, self.stream_id)),
-            Provider::Twilio | Provider::Exotel => None,
+    pub fn stop(&self, reason: &str) -> Option<String> {
+        match self.peer {
+            Peer::Provider(Provider::Vobiz | Provider::Plivo) => {
+                Some(format!(r#"{{"event":"stop","streamId":"{}"}}"#, self.stream_id))
+            }
+            Peer::Provider(Provider::Twilio | Provider::Exotel) => None,
+            Peer::Browser => Some(serde_json::json!({"event": "end", "callId": self.stream_id, "reason": reason}).to_string()),
         }
     }
 
@@ -408,8 +456,8 @@ impl Writer {
     /// their REST API.
     pub fn send_dtmf(&self, digits: &str) -> Option<String> {
         let digits: String = digits.chars().filter(|c| c.is_ascii_digit() || "*#ABCDwW".contains(*c)).collect();
-        match self.provider {
-            Provider::Plivo => Some(format!(r#"{{"event":"sendDTMF","dtmf":"{digits}"}}"#)),
+        match self.peer {
+            Peer::Provider(Provider::Plivo) => Some(format!(r#"{{"event":"sendDTMF","dtmf":"{digits}"}}"#)),
             _ => None,
         }
     }
@@ -548,25 +596,40 @@ mod tests {
 
     #[test]
     fn writer_speaks_each_providers_shapes() {
-        let mut out = String::new();
-        let mut vobiz = Writer::new(Provider::Vobiz, "s-1", AudioFormat::MULAW_8K);
-        vobiz.play_audio(&[0xff, 0x7f], &mut out);
+        let mut vobiz = Writer::new(Peer::Provider(Provider::Vobiz), "s-1", AudioFormat::MULAW_8K);
         assert_eq!(
-            out,
-            r#"{"event":"playAudio","streamId":"s-1","media":{"contentType":"audio/x-mulaw","sampleRate":8000,"payload":"/38="}}"#
+            vobiz.play_audio(&[0xff, 0x7f]),
+            Outgoing::Text(
+                r#"{"event":"playAudio","streamId":"s-1","media":{"contentType":"audio/x-mulaw","sampleRate":8000,"payload":"/38="}}"#.into()
+            )
         );
         assert_eq!(vobiz.clear(), r#"{"event":"clearAudio","streamId":"s-1"}"#);
         assert_eq!(vobiz.checkpoint("turn-1"), r#"{"event":"checkpoint","streamId":"s-1","name":"turn-1"}"#);
-        let mut twilio = Writer::new(Provider::Twilio, "MZ\"1", AudioFormat::MULAW_8K);
-        twilio.play_audio(&[0xff], &mut out);
-        assert_eq!(out, r#"{"event":"media","streamSid":"MZ1","media":{"payload":"/w=="}}"#);
+        let mut twilio = Writer::new(Peer::Provider(Provider::Twilio), "MZ\"1", AudioFormat::MULAW_8K);
+        assert_eq!(
+            twilio.play_audio(&[0xff]),
+            Outgoing::Text(r#"{"event":"media","streamSid":"MZ1","media":{"payload":"/w=="}}"#.into())
+        );
         assert_eq!(twilio.clear(), r#"{"event":"clear","streamSid":"MZ1"}"#);
-        assert_eq!(twilio.stop(), None);
-        let exotel = Writer::new(Provider::Exotel, "e1", Provider::Exotel.default_format());
+        assert_eq!(twilio.stop("done"), None);
+        let exotel = Writer::new(Peer::Provider(Provider::Exotel), "e1", Provider::Exotel.default_format());
         assert_eq!(exotel.checkpoint("a b"), r#"{"event":"mark","stream_sid":"e1","mark":{"name":"ab"}}"#);
         for text in [vobiz.clear(), twilio.checkpoint("x"), exotel.clear()] {
             serde_json::from_str::<Value>(&text).unwrap();
         }
+    }
+
+    #[test]
+    fn browser_gets_raw_audio_and_json_control() {
+        let l16 = AudioFormat::new(Encoding::L16, 16000).unwrap();
+        let mut browser = Writer::new(Peer::Browser, "b-1", l16);
+        assert_eq!(browser.play_audio(&[1, 2, 3, 4]), Outgoing::Binary(vec![1, 2, 3, 4]));
+        assert_eq!(browser.clear(), r#"{"event":"clear","callId":"b-1"}"#);
+        assert_eq!(browser.checkpoint("p1"), r#"{"event":"mark","callId":"b-1","mark":{"name":"p1"}}"#);
+        let end: Value = serde_json::from_str(&browser.stop("agent hung up").unwrap()).unwrap();
+        assert_eq!(end["event"], "end");
+        assert_eq!(end["reason"], "agent hung up");
+        assert_eq!(browser.send_dtmf("1"), None);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 
-use super::protocol::{parse_event, AudioFormat, Inbound, ProtocolError, Provider, StreamStart, Writer};
+use super::protocol::{parse_event, AudioFormat, Inbound, Outgoing, Peer, ProtocolError, StreamStart, Writer};
 use crate::conversation::engine::{AudioSink, Conversation, ConversationNote};
 use crate::dsp::Resampler;
 use crate::stream::{ENGINE_FRAME, ENGINE_RATE};
@@ -91,7 +91,7 @@ pub struct StreamSession {
     downsampler: Resampler,
     downsampled: Vec<i16>,
     encoded: Vec<u8>,
-    outgoing: Vec<String>,
+    outgoing: Vec<Outgoing>,
     caller_frame: [i16; ENGINE_FRAME],
     agent_frame: [i16; ENGINE_FRAME],
     /// Name of the checkpoint we wait for, once a burst of agent audio has been sent.
@@ -103,9 +103,9 @@ pub struct StreamSession {
 impl StreamSession {
     /// A session for a stream that has started. `format` is what the provider sends (the start's own
     /// announcement wins over what we asked for).
-    pub fn new(provider: Provider, start: StreamStart, requested: AudioFormat, service: StreamService) -> Self {
+    pub fn new(peer: Peer, start: StreamStart, requested: AudioFormat, service: StreamService) -> Self {
         let format = start.format.unwrap_or(requested);
-        let writer = Writer::new(provider, &start.stream_id, format);
+        let writer = Writer::new(peer, &start.stream_id, format);
         Self {
             writer,
             service,
@@ -226,12 +226,36 @@ impl StreamSession {
                 break;
             }
         }
+        if self.writer.peer() == Peer::Browser {
+            self.push_transcript_events(&outcome.notes);
+        }
         if std::mem::take(&mut self.egress.clear_pending) {
-            self.outgoing.push(self.writer.clear());
+            self.outgoing.push(Outgoing::Text(self.writer.clear()));
             self.checkpoint = None;
         }
         self.play_out();
         outcome
+    }
+
+    /// The browser page shows a live transcript: what the caller said and what the agent said (on barge-in,
+    /// only what was heard).
+    fn push_transcript_events(&mut self, notes: &[ConversationNote]) {
+        for note in notes {
+            let (role, turn, text, interrupted) = match note {
+                ConversationNote::UserSaid { turn, text } => ("user", turn, text, false),
+                ConversationNote::AgentSaid { turn, text, interrupted } => ("assistant", turn, text, *interrupted),
+                _ => continue,
+            };
+            let event = serde_json::json!({
+                "event": "transcript",
+                "role": role,
+                "content": text,
+                "turn": turn,
+                "interrupted": interrupted,
+                "timestamp_ms": unix_millis(),
+            });
+            self.outgoing.push(Outgoing::Text(event.to_string()));
+        }
     }
 
     fn next_caller_frame(&mut self) {
@@ -265,8 +289,7 @@ impl StreamSession {
             let m = self.downsampler.process(chunk, &mut self.downsampled);
             self.encoded.clear();
             self.writer.format().encode(&self.downsampled[..m], &mut self.encoded);
-            let mut message = String::with_capacity(self.encoded.len() * 4 / 3 + 160);
-            self.writer.play_audio(&self.encoded, &mut message);
+            let message = self.writer.play_audio(&self.encoded);
             self.outgoing.push(message);
             sent = true;
         }
@@ -277,13 +300,13 @@ impl StreamSession {
             // End of a burst: ask the provider to tell us when it has played.
             self.checkpoints_sent += 1;
             let name = format!("played-{}", self.checkpoints_sent);
-            self.outgoing.push(self.writer.checkpoint(&name));
+            self.outgoing.push(Outgoing::Text(self.writer.checkpoint(&name)));
             self.checkpoint = Some(name);
         }
     }
 
     /// Messages to send, in order.
-    pub fn take_outgoing(&mut self) -> std::vec::Drain<'_, String> {
+    pub fn take_outgoing(&mut self) -> std::vec::Drain<'_, Outgoing> {
         self.outgoing.drain(..)
     }
 
@@ -296,7 +319,7 @@ impl StreamSession {
     pub fn send_dtmf(&mut self, digits: &str) -> bool {
         match self.writer.send_dtmf(digits) {
             Some(message) => {
-                self.outgoing.push(message);
+                self.outgoing.push(Outgoing::Text(message));
                 true
             }
             None => false,
@@ -310,10 +333,14 @@ impl StreamSession {
         }
     }
 
-    /// Our closing message, if the provider's protocol has one (else closing the socket ends the stream).
-    pub fn stop_message(&self) -> Option<String> {
-        self.writer.stop()
+    /// Our closing message, if the peer's protocol has one (else closing the socket ends the stream).
+    pub fn stop_message(&self, reason: &str) -> Option<String> {
+        self.writer.stop(reason)
     }
+}
+
+fn unix_millis() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]
@@ -324,6 +351,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+    use crate::ws_stream::protocol::{Encoding, Provider};
     use crate::conversation::engine::Agent;
 
     fn start(provider: Provider) -> StreamStart {
@@ -354,12 +382,12 @@ mod tests {
     #[test]
     fn echo_is_paced_with_a_60_ms_lead() {
         let format = AudioFormat::MULAW_8K;
-        let mut session = StreamSession::new(Provider::Vobiz, start(Provider::Vobiz), format, StreamService::Echo);
+        let mut session = StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, StreamService::Echo);
         let mut sent = Vec::new();
         for tick in 0..50 {
             session.on_text(&media_frame(format, &tone(tick))).unwrap();
             session.tick();
-            sent.extend(session.take_outgoing());
+            sent.extend(session.take_outgoing().filter_map(|m| m.text().map(String::from)));
         }
         let plays = events(&sent).iter().filter(|e| *e == "playAudio").count();
         // One frame per tick once flowing; the lead never exceeds three frames.
@@ -375,7 +403,7 @@ mod tests {
         let format = AudioFormat::MULAW_8K;
         let agent = Arc::new(Agent::bench(false));
         let service = StreamService::Agent(Box::new(Conversation::new(agent)));
-        let mut session = StreamSession::new(Provider::Vobiz, start(Provider::Vobiz), format, service);
+        let mut session = StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, service);
         session.begin();
         let mut all = Vec::new();
         let mut notes = Vec::new();
@@ -385,7 +413,7 @@ mod tests {
             let pcm = if speaking { tone(tick) } else { vec![0; 160] };
             session.on_text(&media_frame(format, &pcm)).unwrap();
             notes.extend(session.tick().notes.into_iter().map(|n| (tick, n)));
-            all.extend(session.take_outgoing().map(|m| (tick, m)));
+            all.extend(session.take_outgoing().filter_map(|m| m.text().map(String::from)).map(|m| (tick, m)));
         }
         assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { turn: 1, .. })), "{notes:?}");
         let barge = notes.iter().find_map(|(t, n)| matches!(n, ConversationNote::BargeIn { .. }).then_some(*t));
@@ -399,10 +427,10 @@ mod tests {
     #[test]
     fn played_checkpoint_resets_the_provider_buffer_model() {
         let format = AudioFormat::MULAW_8K;
-        let mut session = StreamSession::new(Provider::Plivo, start(Provider::Plivo), format, StreamService::Echo);
+        let mut session = StreamSession::new(Peer::Provider(Provider::Plivo), start(Provider::Plivo), format, StreamService::Echo);
         session.on_text(&media_frame(format, &tone(0))).unwrap();
         session.tick();
-        let sent: Vec<String> = session.take_outgoing().collect();
+        let sent: Vec<String> = session.take_outgoing().filter_map(|m| m.text().map(String::from)).collect();
         assert_eq!(events(&sent), ["playAudio", "checkpoint"]);
         assert_eq!(session.egress.queued_audio(), ENGINE_FRAME);
         session.on_text(r#"{"event":"playedStream","name":"played-1"}"#).unwrap();
@@ -412,7 +440,7 @@ mod tests {
     #[test]
     fn bursts_are_processed_not_dropped_and_bad_frames_are_counted() {
         let format = AudioFormat::MULAW_8K;
-        let mut session = StreamSession::new(Provider::Twilio, start(Provider::Twilio), format, StreamService::Echo);
+        let mut session = StreamSession::new(Peer::Provider(Provider::Twilio), start(Provider::Twilio), format, StreamService::Echo);
         for tick in 0..10 {
             session.on_text(&media_frame(format, &tone(tick))).unwrap();
         }
@@ -423,7 +451,7 @@ mod tests {
         assert!(session.on_text(r#"{"event":"media","media":{"payload":"***"}}"#).is_err());
         assert_eq!(session.protocol_errors(), 2);
         assert_eq!(session.on_text(r#"{"event":"stop","streamSid":"s1"}"#), Ok(SessionEvent::Stopped));
-        let sent: Vec<String> = session.take_outgoing().collect();
+        let sent: Vec<String> = session.take_outgoing().filter_map(|m| m.text().map(String::from)).collect();
         assert!(events(&sent).iter().all(|e| e == "media" || e == "mark"), "{sent:?}");
     }
 
@@ -432,11 +460,50 @@ mod tests {
         let format = AudioFormat::parse_content_type("audio/x-l16;rate=16000").unwrap();
         let mut s = start(Provider::Vobiz);
         s.format = Some(format);
-        let mut session = StreamSession::new(Provider::Vobiz, s, AudioFormat::MULAW_8K, StreamService::Echo);
+        let mut session = StreamSession::new(Peer::Provider(Provider::Vobiz), s, AudioFormat::MULAW_8K, StreamService::Echo);
         assert_eq!(session.format(), format);
         let pcm: Vec<i16> = (0..320).map(|i| i as i16 * 10).collect();
         session.on_text(&media_frame(format, &pcm)).unwrap();
         session.tick();
         assert_eq!(session.last_frames().0[..], pcm[..]);
+    }
+
+    #[test]
+    fn browser_sends_and_receives_raw_l16_and_sees_the_transcript() {
+        let l16 = AudioFormat::new(Encoding::L16, 16000).unwrap();
+        let start = StreamStart { call_id: "b1".into(), stream_id: "b1".into(), format: Some(l16), ..Default::default() };
+        let agent = Arc::new(Agent::bench(false));
+        let service = StreamService::Agent(Box::new(Conversation::new(agent)));
+        let mut session = StreamSession::new(Peer::Browser, start, l16, service);
+        session.begin();
+        let mut binary = 0;
+        let mut texts = Vec::new();
+        for tick in 0..150 {
+            let pcm: Vec<i16> = if (30..80).contains(&tick) {
+                (0..320).map(|i| (((tick * 320 + i) as f32 / 16000.0 * 300.0 * std::f32::consts::TAU).sin() * 8000.0) as i16).collect()
+            } else {
+                vec![0; 320]
+            };
+            let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
+            session.on_binary(&bytes);
+            session.tick();
+            for message in session.take_outgoing() {
+                match message {
+                    Outgoing::Binary(frame) => {
+                        assert_eq!(frame.len(), 640, "20 ms of L16 at 16 kHz");
+                        binary += 1;
+                    }
+                    Outgoing::Text(text) => texts.push(serde_json::from_str::<Value>(&text).unwrap()),
+                }
+            }
+        }
+        assert!(binary > 10, "the greeting and the reply arrive as binary frames ({binary})");
+        let user = texts.iter().find(|t| t["event"] == "transcript" && t["role"] == "user").expect("user transcript");
+        assert_eq!(user["turn"], 1);
+        assert!(user["timestamp_ms"].as_u64().unwrap() > 1_600_000_000_000);
+        assert!(texts.iter().any(|t| t["event"] == "transcript" && t["role"] == "assistant"), "{texts:?}");
+        assert!(texts.iter().any(|t| t["event"] == "mark"), "marks follow bursts");
+        session.on_text(r#"{"event":"dtmf","dtmf":{"digit":"7"}}"#).unwrap();
+        assert_eq!(session.on_text(r#"{"event":"stop"}"#), Ok(SessionEvent::Stopped));
     }
 }

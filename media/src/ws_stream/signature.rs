@@ -193,23 +193,24 @@ impl StreamTokens {
         StreamTokens { key: rand::random() }
     }
 
-    fn mac(&self, provider: Provider, agent: &str, call_id: &str, expires: u64) -> String {
+    fn mac(&self, scope: &str, agent: &str, call_id: &str, expires: u64) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(format!("{}\n{agent}\n{call_id}\n{expires}", provider.as_str()).as_bytes());
+        mac.update(format!("{scope}\n{agent}\n{call_id}\n{expires}").as_bytes());
         B64URL.encode(mac.finalize().into_bytes())
     }
 
-    /// A token for `agent` on `call_id`, valid until `now_secs` + [`REPLAY_WINDOW`].
-    pub fn issue(&self, provider: Provider, agent: &str, call_id: &str, now_secs: u64) -> String {
+    /// A token for `agent` on `call_id` over one transport (`scope`: a provider's name, `browser`, `webrtc`),
+    /// valid until `now_secs` + [`REPLAY_WINDOW`].
+    pub fn issue(&self, scope: &str, agent: &str, call_id: &str, now_secs: u64) -> String {
         let expires = now_secs + REPLAY_WINDOW.as_secs();
-        format!("{expires}.{}", self.mac(provider, agent, call_id, expires))
+        format!("{expires}.{}", self.mac(scope, agent, call_id, expires))
     }
 
-    /// Whether `token` was issued for this provider, agent and call and has not expired.
-    pub fn check(&self, token: &str, provider: Provider, agent: &str, call_id: &str, now_secs: u64) -> bool {
+    /// Whether `token` was issued for this transport, agent and call and has not expired.
+    pub fn check(&self, token: &str, scope: &str, agent: &str, call_id: &str, now_secs: u64) -> bool {
         let Some((expires, mac)) = token.split_once('.') else { return false };
         let Ok(expires) = expires.parse::<u64>() else { return false };
-        expires >= now_secs && constant_time_eq(mac.as_bytes(), self.mac(provider, agent, call_id, expires).as_bytes())
+        expires >= now_secs && constant_time_eq(mac.as_bytes(), self.mac(scope, agent, call_id, expires).as_bytes())
     }
 }
 
@@ -287,13 +288,13 @@ mod tests {
     #[test]
     fn stream_tokens_are_bound_to_provider_agent_call_and_time() {
         let tokens = StreamTokens::new([7; 32]);
-        let token = tokens.issue(Provider::Vobiz, "demo", "call-1", 1000);
-        assert!(tokens.check(&token, Provider::Vobiz, "demo", "call-1", 1200));
-        assert!(!tokens.check(&token, Provider::Vobiz, "demo", "call-1", 1000 + 301));
-        assert!(!tokens.check(&token, Provider::Vobiz, "bench", "call-1", 1200));
-        assert!(!tokens.check(&token, Provider::Plivo, "demo", "call-1", 1200));
-        assert!(!tokens.check(&token, Provider::Vobiz, "demo", "call-2", 1200));
-        assert!(!StreamTokens::new([8; 32]).check(&token, Provider::Vobiz, "demo", "call-1", 1200));
-        assert!(!tokens.check("garbage", Provider::Vobiz, "demo", "call-1", 1200));
+        let token = tokens.issue("vobiz", "demo", "call-1", 1000);
+        assert!(tokens.check(&token, "vobiz", "demo", "call-1", 1200));
+        assert!(!tokens.check(&token, "vobiz", "demo", "call-1", 1000 + 301));
+        assert!(!tokens.check(&token, "vobiz", "bench", "call-1", 1200));
+        assert!(!tokens.check(&token, "plivo", "demo", "call-1", 1200));
+        assert!(!tokens.check(&token, "vobiz", "demo", "call-2", 1200));
+        assert!(!StreamTokens::new([8; 32]).check(&token, "vobiz", "demo", "call-1", 1200));
+        assert!(!tokens.check("garbage", "vobiz", "demo", "call-1", 1200));
     }
 }

@@ -1,0 +1,195 @@
+//! Browser test calls end to end: the `/browser/agent/{id}` socket (L16 16 kHz binary frames both ways, JSON
+//! control and live transcript events), its tokens from `POST /browser/session` (owner credentials, except
+//! for open agents), and the `/call-test` page.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::provider::http;
+use common::{require_tool, Server};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+const OWNER: [(&str, &str); 2] = [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
+
+fn basic(email: &str, password: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{email}:{password}")))
+}
+
+fn owner_auth() -> Vec<(&'static str, String)> {
+    vec![("Authorization", basic(OWNER[0].1, OWNER[1].1))]
+}
+
+/// espeak-ng speech at 16 kHz, as little-endian bytes.
+fn speech_16k_le(text: &str) -> Vec<u8> {
+    require_tool("espeak-ng");
+    let out = std::process::Command::new("espeak-ng").args(["--stdout", "-v", "en-us", text]).output().unwrap();
+    let wav = out.stdout;
+    let data = wav.windows(4).position(|w| w == b"data").unwrap() + 8;
+    let pcm: Vec<i16> = wav[data..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    let ratio = 22050.0 / 16000.0;
+    (0..(pcm.len() as f64 / ratio) as usize)
+        .map(|i| pcm[((i as f64 * ratio) as usize).min(pcm.len() - 1)])
+        .flat_map(|s| s.to_le_bytes())
+        .collect()
+}
+
+/// What the page side of one call saw.
+#[derive(Debug, Default)]
+struct Seen {
+    started: Option<Value>,
+    /// (time since connect, bytes) of each binary frame.
+    audio: Vec<(Duration, usize)>,
+    events: Vec<(Duration, Value)>,
+    close_code: Option<u16>,
+}
+
+impl Seen {
+    fn transcripts(&self, role: &str) -> Vec<&Value> {
+        self.events.iter().map(|(_, v)| v).filter(|v| v["event"] == "transcript" && v["role"] == role).collect()
+    }
+}
+
+/// A browser call: 0.6 s of silence, a spoken question, then silence until the agent's answer has been
+/// heard in the transcript, then `stop`.
+async fn browser_call(url: &str, question: &str) -> Seen {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("socket opens");
+    let speech = speech_16k_le(question);
+    let began = Instant::now();
+    let mut seen = Seen::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut n = 0usize;
+    let mut stop_sent = false;
+    loop {
+        tokio::select! {
+            message = ws.next() => match message {
+                Some(Ok(Message::Binary(bytes))) => seen.audio.push((began.elapsed(), bytes.len())),
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(text.as_str()).expect("control frames are JSON");
+                    if value["event"] == "started" {
+                        seen.started = Some(value.clone());
+                    }
+                    if value["event"] == "mark" {
+                        // The page acknowledges marks once its playback reaches them.
+                        let ack = json!({"event": "mark", "mark": {"name": value["mark"]["name"]}});
+                        ws.send(Message::Text(ack.to_string().into())).await.unwrap();
+                    }
+                    seen.events.push((began.elapsed(), value));
+                }
+                Some(Ok(Message::Close(frame))) => { seen.close_code = frame.map(|f| f.code.into()); break; }
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => break,
+            },
+            _ = tick.tick() => {
+                n += 1;
+                let i = n.saturating_sub(30) * 640;
+                let frame = if n >= 30 && i + 640 <= speech.len() { speech[i..i + 640].to_vec() } else { vec![0u8; 640] };
+                if !stop_sent {
+                    ws.send(Message::Binary(frame.into())).await.unwrap();
+                }
+                if !stop_sent && !seen.transcripts("assistant").iter().all(|t| t["turn"] == 0) {
+                    ws.send(Message::Text(json!({"event": "dtmf", "dtmf": {"digit": "5"}}).to_string().into())).await.unwrap();
+                    ws.send(Message::Text(json!({"event": "stop"}).to_string().into())).await.unwrap();
+                    stop_sent = true;
+                }
+                assert!(began.elapsed() < Duration::from_secs(30), "the call did not finish: {seen:?}");
+            }
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_socket_carries_l16_both_ways_with_a_live_transcript() {
+    let server = Server::start("browser-bench", "[bench]\nrecord = true\n");
+    // `bench` is open: no token needed.
+    let url = format!("ws://{}/browser/agent/bench", server.http);
+    let seen = browser_call(&url, "What are your opening hours?").await;
+    let started = seen.started.as_ref().expect("a started event first");
+    assert_eq!(started["format"], "audio/x-l16;rate=16000");
+    assert_eq!(started["agent"], "bench");
+    let call_id = started["callId"].as_str().unwrap().to_string();
+    let (first_audio, _) = seen.audio.first().copied().expect("greeting audio");
+    assert!(first_audio < Duration::from_millis(1500), "greeting after {first_audio:?}");
+    assert!(seen.audio.iter().all(|(_, len)| *len == 640), "20 ms L16 frames");
+    let user = seen.transcripts("user");
+    assert_eq!(user.len(), 1, "{:?}", seen.events);
+    assert!(!user[0]["content"].as_str().unwrap().is_empty());
+    assert!(seen.transcripts("assistant").iter().any(|t| t["turn"] == 1));
+    server.wait_for("the call record", Duration::from_secs(5), |s| {
+        s.call_records().iter().any(|r| r["call_id"] == call_id.as_str())
+    });
+    let record = server.call_records().into_iter().find(|r| r["call_id"] == call_id.as_str()).unwrap();
+    assert_eq!(record["transport"], "browser", "{record}");
+    assert!(server.log().contains("DTMF (stream event)"), "the DTMF event reached the agent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_calls_need_owner_credentials_and_a_token_for_the_agent_and_call() {
+    let server = Server::start_env("browser-auth", "", false, &OWNER);
+    // The agent list and session endpoints want the owner.
+    let (status, _) = http(server.http, "GET", "/browser/agents", &[], "");
+    assert_eq!(status, 401);
+    let wrong = vec![("Authorization", basic(OWNER[0].1, "nope"))];
+    let (status, _) = http(server.http, "POST", "/browser/session", &wrong, r#"{"agent_id":"echo"}"#);
+    assert_eq!(status, 401);
+    let (status, body) = http(server.http, "GET", "/browser/agents", &owner_auth(), "");
+    assert_eq!(status, 200, "{body}");
+    let agents: Value = serde_json::from_str(&body).unwrap();
+    let ids: Vec<&str> = agents.as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"echo") && ids.contains(&"bench") && ids.contains(&"demo"), "{ids:?}");
+    let (status, body) = http(server.http, "POST", "/browser/session", &owner_auth(), r#"{"agent_id":"nobody"}"#);
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = http(server.http, "POST", "/browser/session", &owner_auth(), r#"{"agent":"echo"}"#);
+    assert_eq!(status, 400, "{body}");
+    // Open agents get a session without credentials.
+    let (status, _) = http(server.http, "POST", "/browser/session", &[], r#"{"agent_id":"bench"}"#);
+    assert_eq!(status, 200);
+
+    let (status, body) = http(server.http, "POST", "/browser/session", &owner_auth(), r#"{"agent_id":"echo"}"#);
+    assert_eq!(status, 200, "{body}");
+    let session: Value = serde_json::from_str(&body).unwrap();
+    let ws_url = session["ws_url"].as_str().unwrap().to_string();
+    assert!(ws_url.starts_with(&format!("ws://{}/browser/agent/echo?", server.http)), "{ws_url}");
+
+    // Echo: what we send comes back, through the same pacing.
+    let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let tone: Vec<u8> = (0..320)
+        .flat_map(|i| (((i as f32 / 16000.0 * 440.0 * std::f32::consts::TAU).sin() * 8000.0) as i16).to_le_bytes())
+        .collect();
+    let mut echoed = 0;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while echoed < 20 && Instant::now() < deadline {
+        ws.send(Message::Binary(tone.clone().into())).await.unwrap();
+        while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_millis(20), ws.next()).await {
+            if let Message::Binary(bytes) = message {
+                assert_eq!(bytes.len(), 640);
+                echoed += 1;
+            }
+        }
+    }
+    assert!(echoed >= 20, "echo returned {echoed} frames");
+    ws.close(None).await.unwrap();
+
+    // A token is bound to its agent and call: not usable for another agent, nor without it.
+    let token = session["token"].as_str().unwrap();
+    let call_id = session["call_id"].as_str().unwrap();
+    for url in [
+        format!("ws://{}/browser/agent/demo?call_id={call_id}&token={token}", server.http),
+        format!("ws://{}/browser/agent/echo?call_id=other&token={token}", server.http),
+        format!("ws://{}/browser/agent/echo", server.http),
+    ] {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let code = loop {
+            match tokio::time::timeout(Duration::from_secs(3), ws.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => break frame.map(|f| u16::from(f.code)),
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("{url}: expected a close, got {other:?}"),
+            }
+        };
+        assert_eq!(code, Some(1008), "{url}");
+    }
+}
