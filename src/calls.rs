@@ -40,6 +40,8 @@ pub fn router(dialer: Dialer, owner: Owner, telephony: Arc<Telephony>) -> Router
         .route("/outbound/call/", post(outbound_call))
         .route("/browser/agents", get(browser_agents))
         .route("/browser/session", post(browser_session))
+        .route("/call-test", get(call_test_page))
+        .route("/call-test/voicera-call.js", get(call_test_module))
         .with_state(Arc::new(CallsState { dialer, owner, telephony }))
 }
 
@@ -92,6 +94,34 @@ fn require_owner(state: &CallsState, headers: &HeaderMap, what: &str) -> Result<
             .into_response());
     }
     Ok(())
+}
+
+/// The built-in test-call page and its module (the console embeds the same module later).
+const CALL_TEST_PAGE: &str = include_str!("../web/call-test/index.html");
+const CALL_TEST_MODULE: &str = include_str!("../web/call-test/voicera-call.js");
+/// Scripts only from this origin (the audio worklet is a blob), sockets to this node.
+const CALL_TEST_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' blob:; style-src 'self' 'unsafe-inline'; \
+     connect-src 'self' ws: wss:; media-src 'self' blob: mediastream:; frame-ancestors 'none'";
+
+fn static_asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_SECURITY_POLICY, CALL_TEST_CSP),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn call_test_page() -> Response {
+    static_asset("text/html; charset=utf-8", CALL_TEST_PAGE)
+}
+
+async fn call_test_module() -> Response {
+    static_asset("text/javascript; charset=utf-8", CALL_TEST_MODULE)
 }
 
 /// The agents a browser test call can reach, with their readiness.

@@ -656,7 +656,7 @@ mod tests {
     #[test]
     fn the_readme_trunk_block_compiles() {
         let readme = include_str!("../README.md");
-        let start = readme.find("[[trunks]]").expect("README shows the trunk block");
+        let start = readme.find("[[trunks]]\nname = ").expect("README shows the trunk block");
         let end = readme[start..].find("```").map(|e| start + e).unwrap();
         let raw: RawConfig = toml::from_str(&readme[start..end]).unwrap();
         let config = compile(raw, &NodeArgs::default(), None).unwrap();

@@ -17,6 +17,7 @@
 //! | [`vad`] | voice activity: speech probability models and the start/stop gate |
 //! | [`recorder`] | call records (transcript JSON, stereo WAV) and where they are stored |
 //! | [`ws_stream`] | provider media streams (Vobiz, Plivo, Twilio, Exotel): webhooks, signatures, stream sessions |
+//! | [`webrtc`] | browser calls over WebRTC (str0m): offer/answer, Opus, data-channel control |
 //! | [`tools`] | tool calls that leave the call (operator webhooks) |
 //! | [`metrics`] | counters for `/metrics` |
 
@@ -38,4 +39,5 @@ pub mod stream;
 mod test_http;
 pub mod tools;
 pub mod vad;
+pub mod webrtc;
 pub mod ws_stream;

@@ -237,25 +237,9 @@ impl StreamSession {
         outcome
     }
 
-    /// The browser page shows a live transcript: what the caller said and what the agent said (on barge-in,
-    /// only what was heard).
+    /// The browser page shows a live transcript.
     fn push_transcript_events(&mut self, notes: &[ConversationNote]) {
-        for note in notes {
-            let (role, turn, text, interrupted) = match note {
-                ConversationNote::UserSaid { turn, text } => ("user", turn, text, false),
-                ConversationNote::AgentSaid { turn, text, interrupted } => ("assistant", turn, text, *interrupted),
-                _ => continue,
-            };
-            let event = serde_json::json!({
-                "event": "transcript",
-                "role": role,
-                "content": text,
-                "turn": turn,
-                "interrupted": interrupted,
-                "timestamp_ms": unix_millis(),
-            });
-            self.outgoing.push(Outgoing::Text(event.to_string()));
-        }
+        self.outgoing.extend(notes.iter().filter_map(transcript_event).map(Outgoing::Text));
     }
 
     fn next_caller_frame(&mut self) {
@@ -337,6 +321,25 @@ impl StreamSession {
     pub fn stop_message(&self, reason: &str) -> Option<String> {
         self.writer.stop(reason)
     }
+}
+
+/// A browser's live-transcript event for a note: what the caller said, and what the agent said (on
+/// barge-in, only what was heard).
+pub fn transcript_event(note: &ConversationNote) -> Option<String> {
+    let (role, turn, text, interrupted) = match note {
+        ConversationNote::UserSaid { turn, text } => ("user", turn, text, false),
+        ConversationNote::AgentSaid { turn, text, interrupted } => ("assistant", turn, text, *interrupted),
+        _ => return None,
+    };
+    let event = serde_json::json!({
+        "event": "transcript",
+        "role": role,
+        "content": text,
+        "turn": turn,
+        "interrupted": interrupted,
+        "timestamp_ms": unix_millis(),
+    });
+    Some(event.to_string())
 }
 
 fn unix_millis() -> u64 {

@@ -1,0 +1,533 @@
+//! Browser calls over WebRTC: the `/call-test` page (and later the console) sends an SDP offer with its
+//! microphone track and an `events` data channel; we answer as an ICE-lite peer with one host candidate,
+//! DTLS-SRTP and Opus, and the call runs the same conversation engine as every other transport.
+//!
+//! [`WebRtcSession`] is sans-IO like the rest of the media path: datagrams and timeouts in, datagrams out,
+//! one [`WebRtcSession::tick`] per 20 ms. str0m does the WebRTC protocol work (ICE, DTLS, SRTP, SCTP);
+//! its one rule is that every mutation is followed by draining its output, which [`WebRtcSession::drain`]
+//! does after each. The tokio task in [`run`] owns the UDP socket and the clocks.
+//!
+//! Being ICE-lite we never send a connectivity check of our own: we answer the browser's checks, so media
+//! only ever goes to an address that reached us first.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::SdpOffer;
+use str0m::channel::ChannelId;
+use str0m::format::Codec as RtcCodec;
+use str0m::media::{Frequency, MediaKind, MediaTime, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig, RtcError};
+
+use crate::codec::{Codec, CodecKind};
+use crate::conversation::engine::{AudioSink, ConversationNote};
+use crate::egress::EgressQueue;
+use crate::stream::{ENGINE_FRAME, ENGINE_RATE};
+use crate::ws_stream::protocol::{parse_event, Inbound};
+use crate::ws_stream::session::{transcript_event, StreamService, TickOutcome};
+
+/// Caller audio kept at most (2 s), as on provider streams.
+const MAX_INBOUND_SAMPLES: usize = 100 * ENGINE_FRAME;
+/// Agent audio queued at most (120 s at 16 kHz).
+const MAX_EGRESS_SAMPLES: usize = 120 * ENGINE_RATE as usize;
+/// Control messages held until the data channel opens.
+const MAX_PENDING_CONTROL: usize = 64;
+/// Opus runs on a 48 kHz RTP clock whatever the audio bandwidth: 960 ticks per 20 ms frame.
+const RTP_TICKS_PER_FRAME: u64 = 960;
+/// The call ends when no media has arrived for this long after it started flowing.
+pub const MEDIA_TIMEOUT: Duration = Duration::from_secs(30);
+/// The browser must complete ICE and DTLS within this time after our answer.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why a WebRTC call could not start or went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum WebRtcError {
+    #[error("invalid SDP offer: {0}")]
+    Offer(String),
+    #[error("WebRTC: {0}")]
+    Rtc(#[from] RtcError),
+    #[error("Opus: {0}")]
+    Codec(#[from] crate::codec::CodecError),
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How a WebRTC call ended from the browser's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerEnd {
+    /// `{"event":"stop"}` on the data channel, or the channel closed.
+    HungUp,
+    /// ICE lost the browser.
+    Disconnected,
+    /// No media for [`MEDIA_TIMEOUT`].
+    MediaTimeout,
+}
+
+/// Accepts a browser's offer: an ICE-lite peer with one host candidate at `local`, Opus only.
+pub fn answer_offer(offer_sdp: &str, local: SocketAddr, now: Instant) -> Result<(Rtc, String), WebRtcError> {
+    let offer = SdpOffer::from_sdp_string(offer_sdp).map_err(|e| WebRtcError::Offer(e.to_string()))?;
+    if !offer_sdp.lines().any(|l| l.starts_with("m=audio")) {
+        return Err(WebRtcError::Offer("the offer has no audio m-line".into()));
+    }
+    let mut rtc = RtcConfig::new()
+        .set_ice_lite(true)
+        .clear_codecs()
+        .enable_opus(true, false)
+        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .build(now);
+    let candidate = Candidate::host(local, "udp").map_err(|e| WebRtcError::Offer(format!("host candidate: {e}")))?;
+    rtc.add_local_candidate(candidate);
+    let answer = rtc.sdp_api().accept_offer(offer)?;
+    Ok((rtc, answer.to_sdp_string()))
+}
+
+impl AudioSink for EgressQueue {
+    fn queue_audio(&mut self, pcm: &[i16]) {
+        self.push(pcm);
+    }
+
+    fn flush_audio(&mut self) -> usize {
+        self.flush()
+    }
+
+    fn queued_audio(&self) -> usize {
+        self.len()
+    }
+}
+
+/// One browser call over WebRTC, sans-IO.
+pub struct WebRtcSession {
+    rtc: Rtc,
+    local: SocketAddr,
+    opus: Box<dyn Codec>,
+    service: StreamService,
+    inbound: VecDeque<i16>,
+    egress: EgressQueue,
+    /// Where our audio goes: the browser's sendrecv audio m-line, and Opus's payload type on it.
+    audio_out: Option<(Mid, Pt)>,
+    channel: Option<ChannelId>,
+    pending_control: VecDeque<String>,
+    rtp_time: u64,
+    decoded: Vec<i16>,
+    encoded: Vec<u8>,
+    caller_frame: [i16; ENGINE_FRAME],
+    agent_frame: [i16; ENGINE_FRAME],
+    last_media_at: Option<Instant>,
+    ended: Option<PeerEnd>,
+    dtmf: Vec<char>,
+    transmits: Vec<(SocketAddr, Vec<u8>)>,
+    next_timeout: Instant,
+    /// Packets or frames that could not be used (logged by the task, counted here).
+    errors: u64,
+}
+
+impl WebRtcSession {
+    pub fn new(rtc: Rtc, local: SocketAddr, service: StreamService, now: Instant) -> Result<Self, WebRtcError> {
+        let mut session = WebRtcSession {
+            rtc,
+            local,
+            opus: CodecKind::Opus.build()?,
+            service,
+            inbound: VecDeque::with_capacity(MAX_INBOUND_SAMPLES),
+            egress: EgressQueue::new(MAX_EGRESS_SAMPLES),
+            audio_out: None,
+            channel: None,
+            pending_control: VecDeque::new(),
+            rtp_time: rand::random::<u32>() as u64,
+            // An Opus packet holds at most 120 ms.
+            decoded: vec![0; 6 * ENGINE_FRAME],
+            encoded: vec![0; 1500],
+            caller_frame: [0; ENGINE_FRAME],
+            agent_frame: [0; ENGINE_FRAME],
+            last_media_at: None,
+            ended: None,
+            dtmf: Vec::new(),
+            transmits: Vec::new(),
+            next_timeout: now,
+            errors: 0,
+        };
+        session.drain()?;
+        Ok(session)
+    }
+
+    /// Starts the service: the agent's greeting is queued.
+    pub fn begin(&mut self) {
+        if let StreamService::Agent(conversation) = &mut self.service {
+            conversation.start();
+        }
+    }
+
+    pub fn service(&self) -> &StreamService {
+        &self.service
+    }
+
+    /// A datagram from `source`.
+    pub fn receive(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) -> Result<(), WebRtcError> {
+        let Ok(contents) = bytes.try_into() else {
+            // Not STUN, DTLS, RTP or RTCP: someone else's traffic.
+            self.errors += 1;
+            return Ok(());
+        };
+        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination: self.local, contents });
+        if !self.rtc.accepts(&input) {
+            self.errors += 1;
+            return Ok(());
+        }
+        self.rtc.handle_input(input)?;
+        self.drain()
+    }
+
+    /// When str0m wants to be woken next (retransmissions, keep-alives, RTCP).
+    pub fn next_timeout(&self) -> Instant {
+        self.next_timeout
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), WebRtcError> {
+        self.rtc.handle_input(Input::Timeout(now))?;
+        self.drain()
+    }
+
+    /// Datagrams to send, in order.
+    pub fn take_transmits(&mut self) -> std::vec::Drain<'_, (SocketAddr, Vec<u8>)> {
+        self.transmits.drain(..)
+    }
+
+    /// DTMF the browser sent since the last call.
+    pub fn take_dtmf(&mut self) -> std::vec::Drain<'_, char> {
+        self.dtmf.drain(..)
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.rtc.is_connected()
+    }
+
+    /// Whether the browser ended the call, and how.
+    pub fn peer_end(&self, now: Instant) -> Option<PeerEnd> {
+        self.ended.or_else(|| {
+            self.last_media_at
+                .filter(|at| now.saturating_duration_since(*at) > MEDIA_TIMEOUT)
+                .map(|_| PeerEnd::MediaTimeout)
+        })
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.errors
+    }
+
+    /// Runs str0m until it only waits: datagrams are collected, events handled.
+    fn drain(&mut self) -> Result<(), WebRtcError> {
+        loop {
+            match self.rtc.poll_output()? {
+                Output::Timeout(at) => {
+                    self.next_timeout = at;
+                    return Ok(());
+                }
+                Output::Transmit(t) => self.transmits.push((t.destination, t.contents.to_vec())),
+                Output::Event(event) => self.on_event(event),
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::MediaAdded(added) if added.kind == MediaKind::Audio && added.direction.is_sending() => {
+                if self.audio_out.is_none() {
+                    let pt = self.rtc.writer(added.mid).and_then(|w| {
+                        w.payload_params().find(|p| p.spec().codec == RtcCodec::Opus).map(|p| p.pt())
+                    });
+                    self.audio_out = pt.map(|pt| (added.mid, pt));
+                }
+            }
+            Event::MediaData(data) => {
+                self.last_media_at = Some(data.network_time);
+                match self.opus.decode(&data.data, &mut self.decoded) {
+                    Ok(n) => {
+                        let room = MAX_INBOUND_SAMPLES.saturating_sub(self.inbound.len());
+                        self.inbound.extend(self.decoded[..n].iter().take(room));
+                    }
+                    Err(_) => self.errors += 1,
+                }
+            }
+            Event::ChannelOpen(id, _label) => {
+                self.channel = Some(id);
+            }
+            Event::ChannelData(data) => {
+                let text = String::from_utf8_lossy(&data.data);
+                let mut scratch = Vec::new();
+                match parse_event(&text, &mut scratch) {
+                    Ok(Inbound::Dtmf(digit)) => {
+                        if let StreamService::Agent(conversation) = &mut self.service {
+                            conversation.on_dtmf(digit);
+                        }
+                        self.dtmf.push(digit);
+                    }
+                    Ok(Inbound::Stop) => self.ended = Some(PeerEnd::HungUp),
+                    Ok(_) => {}
+                    Err(_) => self.errors += 1,
+                }
+            }
+            Event::ChannelClose(_) => self.ended = self.ended.or(Some(PeerEnd::HungUp)),
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.ended = self.ended.or(Some(PeerEnd::Disconnected))
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends a JSON control message on the data channel (held until it opens).
+    pub fn control(&mut self, text: String) -> Result<(), WebRtcError> {
+        if self.pending_control.len() < MAX_PENDING_CONTROL {
+            self.pending_control.push_back(text);
+        }
+        self.flush_control()
+    }
+
+    fn flush_control(&mut self) -> Result<(), WebRtcError> {
+        let Some(id) = self.channel else { return Ok(()) };
+        while let Some(text) = self.pending_control.front() {
+            let Some(mut channel) = self.rtc.channel(id) else { return Ok(()) };
+            if !channel.write(false, text.as_bytes())? {
+                // The channel's buffer is full: try again next tick.
+                return self.drain();
+            }
+            self.pending_control.pop_front();
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    /// One 20 ms step: the engine hears the caller's frame; one frame of agent audio goes out as Opus.
+    pub fn tick(&mut self, now: Instant) -> Result<TickOutcome, WebRtcError> {
+        let mut outcome = TickOutcome::default();
+        if self.inbound.len() >= ENGINE_FRAME {
+            for (slot, sample) in self.caller_frame.iter_mut().zip(self.inbound.drain(..ENGINE_FRAME)) {
+                *slot = sample;
+            }
+        } else {
+            self.caller_frame = [0; ENGINE_FRAME];
+        }
+        match &mut self.service {
+            StreamService::Echo => self.egress.push(&self.caller_frame),
+            StreamService::Agent(conversation) => {
+                outcome.notes.extend(conversation.on_frame(&self.caller_frame, &mut self.egress));
+            }
+        }
+        for note in &outcome.notes {
+            if let Some(event) = transcript_event(note) {
+                if self.pending_control.len() < MAX_PENDING_CONTROL {
+                    self.pending_control.push_back(event);
+                }
+            }
+        }
+        self.flush_control()?;
+        self.egress.pop_frame(&mut self.agent_frame);
+        if let (Some((mid, pt)), true) = (self.audio_out, self.rtc.is_connected()) {
+            let n = self.opus.encode(&self.agent_frame, &mut self.encoded)?;
+            let time = MediaTime::new(self.rtp_time, Frequency::FORTY_EIGHT_KHZ);
+            self.rtp_time = self.rtp_time.wrapping_add(RTP_TICKS_PER_FRAME);
+            if let Some(writer) = self.rtc.writer(mid) {
+                writer.write(pt, now, time, self.encoded[..n].to_vec())?;
+                self.drain()?;
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// The caller audio the engine heard in the last tick, and the agent audio sent.
+    pub fn last_frames(&self) -> (&[i16; ENGINE_FRAME], &[i16; ENGINE_FRAME]) {
+        (&self.caller_frame, &self.agent_frame)
+    }
+
+    /// Ends the call from our side: tells the page why, then closes the peer connection.
+    pub fn hang_up(&mut self, reason: &str) -> Result<(), WebRtcError> {
+        let _ = self.control(serde_json::json!({"event": "end", "reason": reason}).to_string());
+        self.rtc.disconnect();
+        self.drain()
+    }
+}
+
+/// The notes of a tick that end the call, for the task.
+pub fn hang_up_note(notes: &[ConversationNote]) -> bool {
+    notes.iter().any(|n| matches!(n, ConversationNote::HangUp { .. }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use str0m::media::Direction;
+
+    use super::*;
+    use crate::conversation::engine::{Agent, Conversation};
+
+    /// A browser stand-in: a full (controlling) str0m peer with an audio track and a data channel.
+    struct Browser {
+        rtc: Rtc,
+        addr: SocketAddr,
+        mid: Mid,
+        channel: Option<ChannelId>,
+        heard_audio_frames: usize,
+        texts: Vec<String>,
+        transmits: Vec<(SocketAddr, Vec<u8>)>,
+    }
+
+    impl Browser {
+        fn drain(&mut self) {
+            loop {
+                match self.rtc.poll_output().unwrap() {
+                    Output::Timeout(_) => return,
+                    Output::Transmit(t) => self.transmits.push((t.destination, t.contents.to_vec())),
+                    Output::Event(Event::MediaData(_)) => self.heard_audio_frames += 1,
+                    Output::Event(Event::ChannelOpen(id, _)) => self.channel = Some(id),
+                    Output::Event(Event::ChannelData(d)) => self.texts.push(String::from_utf8(d.data).unwrap()),
+                    Output::Event(_) => {}
+                }
+            }
+        }
+    }
+
+    fn connect(service: StreamService) -> (Browser, WebRtcSession, Instant) {
+        let now = Instant::now();
+        let browser_addr: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let server_addr: SocketAddr = "127.0.0.1:40002".parse().unwrap();
+        let mut rtc = RtcConfig::new()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .build(now);
+        rtc.add_local_candidate(Candidate::host(browser_addr, "udp").unwrap());
+        let mut change = rtc.sdp_api();
+        let mid = change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        change.add_channel("events".into());
+        let (offer, pending) = change.apply().unwrap();
+        let (server_rtc, answer) = answer_offer(&offer.to_sdp_string(), server_addr, now).unwrap();
+        let answer = str0m::change::SdpAnswer::from_sdp_string(&answer).unwrap();
+        rtc.sdp_api().accept_answer(pending, answer).unwrap();
+        let mut browser =
+            Browser { rtc, addr: browser_addr, mid, channel: None, heard_audio_frames: 0, texts: vec![], transmits: vec![] };
+        browser.drain();
+        let session = WebRtcSession::new(server_rtc, server_addr, service, now).unwrap();
+        (browser, session, now)
+    }
+
+    /// Moves datagrams both ways and advances both clocks by `step`.
+    fn exchange(browser: &mut Browser, session: &mut WebRtcSession, now: Instant) {
+        for _ in 0..20 {
+            let to_server: Vec<_> = browser.transmits.drain(..).collect();
+            let to_browser: Vec<_> = session.take_transmits().collect();
+            if to_server.is_empty() && to_browser.is_empty() {
+                break;
+            }
+            for (_, bytes) in to_server {
+                session.receive(now, browser.addr, &bytes).unwrap();
+            }
+            for (_, bytes) in to_browser {
+                let input = Input::Receive(
+                    now,
+                    Receive {
+                        proto: Protocol::Udp,
+                        source: session.local,
+                        destination: browser.addr,
+                        contents: bytes.as_slice().try_into().unwrap(),
+                    },
+                );
+                browser.rtc.handle_input(input).unwrap();
+                browser.drain();
+            }
+        }
+        browser.rtc.handle_input(Input::Timeout(now)).unwrap();
+        browser.drain();
+        session.handle_timeout(now).unwrap();
+    }
+
+    fn tone_opus(encoder: &mut Box<dyn Codec>, tick: usize) -> Vec<u8> {
+        let pcm: Vec<i16> = (0..ENGINE_FRAME)
+            .map(|i| (((tick * ENGINE_FRAME + i) as f32 / 16000.0 * 300.0 * std::f32::consts::TAU).sin() * 8000.0) as i16)
+            .collect();
+        let mut out = vec![0; 1500];
+        let n = encoder.encode(&pcm, &mut out).unwrap();
+        out.truncate(n);
+        out
+    }
+
+    #[test]
+    fn a_browser_peer_connects_and_hears_its_echo() {
+        let (mut browser, mut session, start) = connect(StreamService::Echo);
+        let mut encoder = CodecKind::Opus.build().unwrap();
+        let pt = browser.rtc.writer(browser.mid).unwrap().payload_params().next().unwrap().pt();
+        let mut now = start;
+        for tick in 0..150 {
+            now += Duration::from_millis(20);
+            exchange(&mut browser, &mut session, now);
+            if browser.rtc.is_connected() {
+                let payload = tone_opus(&mut encoder, tick);
+                let time = MediaTime::new(tick as u64 * 960, Frequency::FORTY_EIGHT_KHZ);
+                browser.rtc.writer(browser.mid).unwrap().write(pt, now, time, payload).unwrap();
+                browser.drain();
+            }
+            session.tick(now).unwrap();
+        }
+        assert!(session.is_connected(), "ICE + DTLS completed");
+        let energy: f32 = crate::dsp::rms(&session.last_frames().0[..]);
+        assert!(energy > 0.1, "the server decodes the browser's Opus (rms {energy} of full scale)");
+        assert!(browser.heard_audio_frames > 50, "echo came back: {} frames", browser.heard_audio_frames);
+        assert_eq!(session.peer_end(now), None);
+        // Hang-up from the page over the data channel.
+        let id = browser.channel.expect("the events channel opened");
+        browser.rtc.channel(id).unwrap().write(false, br#"{"event":"dtmf","dtmf":{"digit":"4"}}"#).unwrap();
+        browser.drain();
+        browser.rtc.channel(id).unwrap().write(false, br#"{"event":"stop"}"#).unwrap();
+        browser.drain();
+        exchange(&mut browser, &mut session, now + Duration::from_millis(20));
+        assert_eq!(session.take_dtmf().collect::<Vec<_>>(), ['4']);
+        assert_eq!(session.peer_end(now), Some(PeerEnd::HungUp));
+        // Silence from the browser for 30 s ends a call whose page vanished.
+        assert_eq!(session.peer_end(now + MEDIA_TIMEOUT + Duration::from_secs(1)), Some(PeerEnd::HungUp));
+    }
+
+    #[test]
+    fn the_agent_greets_and_transcripts_arrive_on_the_data_channel() {
+        let agent = Arc::new(Agent::bench(false));
+        let (mut browser, mut session, start) = connect(StreamService::Agent(Box::new(Conversation::new(agent))));
+        let mut encoder = CodecKind::Opus.build().unwrap();
+        let pt = browser.rtc.writer(browser.mid).unwrap().payload_params().next().unwrap().pt();
+        session.begin();
+        let mut now = start;
+        for tick in 0..200 {
+            now += Duration::from_millis(20);
+            exchange(&mut browser, &mut session, now);
+            if browser.rtc.is_connected() {
+                let payload = if (40..90).contains(&tick) { tone_opus(&mut encoder, tick) } else {
+                    let mut out = vec![0; 1500];
+                    let n = encoder.encode(&[0; ENGINE_FRAME], &mut out).unwrap();
+                    out[..n].to_vec()
+                };
+                let time = MediaTime::new(tick as u64 * 960, Frequency::FORTY_EIGHT_KHZ);
+                browser.rtc.writer(browser.mid).unwrap().write(pt, now, time, payload).unwrap();
+                browser.drain();
+            }
+            session.tick(now).unwrap();
+        }
+        let transcripts: Vec<serde_json::Value> =
+            browser.texts.iter().map(|t| serde_json::from_str(t).unwrap()).collect();
+        assert!(transcripts.iter().any(|t| t["event"] == "transcript" && t["role"] == "user"), "{transcripts:?}");
+        assert!(transcripts.iter().any(|t| t["event"] == "transcript" && t["role"] == "assistant"), "{transcripts:?}");
+        assert!(browser.heard_audio_frames > 100);
+    }
+
+    #[test]
+    fn offers_without_audio_or_junk_are_refused() {
+        let local: SocketAddr = "127.0.0.1:40004".parse().unwrap();
+        assert!(matches!(answer_offer("not sdp", local, Instant::now()), Err(WebRtcError::Offer(_))));
+        let now = Instant::now();
+        let mut rtc = Rtc::builder().set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags())).build(now);
+        let mut change = rtc.sdp_api();
+        change.add_channel("events".into());
+        let (offer, _) = change.apply().unwrap();
+        let err = answer_offer(&offer.to_sdp_string(), local, now).unwrap_err();
+        assert!(err.to_string().contains("no audio"), "{err}");
+    }
+}
