@@ -129,6 +129,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             accounts: settings.accounts.clone(),
             format: settings.stream_format,
             open_agents: settings.open_agents.clone(),
+            media_ip: media_ip(&config),
         };
         let dialer =
             Dialer { router: Arc::clone(&agents), sip: Some(handle.clone()), telephony: telephony_config.clone() };
@@ -205,6 +206,28 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The address browsers reach our media on (the WebRTC host candidate): `--external-ip`, else the public
+/// URL's host when it is an address, else the HTTP listener's address, else loopback.
+fn media_ip(config: &Config) -> std::net::IpAddr {
+    let from_url = config
+        .public_url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .and_then(|authority| {
+            authority.parse::<SocketAddr>().map(|a| a.ip()).ok().or_else(|| authority.trim_matches(['[', ']']).parse().ok())
+        });
+    let ip = config
+        .external_ip
+        .or(from_url)
+        .or_else(|| (!config.http.ip().is_unspecified()).then(|| config.http.ip()))
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    if ip.is_loopback() && config.external_ip.is_none() {
+        tracing::info!(%ip, "WebRTC media on loopback: set --external-ip for browsers on other machines");
+    }
+    ip
 }
 
 async fn wait_for_signal() {

@@ -193,3 +193,103 @@ async fn browser_calls_need_owner_credentials_and_a_token_for_the_agent_and_call
         assert_eq!(code, Some(1008), "{url}");
     }
 }
+
+/// Opens `/call-test` in Chromium and calls `agent` over `transport` (`ws` or `webrtc`); returns the call
+/// once the page shows the caller's words and the agent's answer.
+fn page_call(server: &Server, browser: &common::browser::Browser, agent: &str, transport: &str, owner: bool) -> Value {
+    browser.open(server.http, &format!("/call-test?agent={agent}&transport={transport}"));
+    browser.wait_for("the page", Duration::from_secs(10), "return document.getElementById('keypad').children.length === 12");
+    if owner {
+        browser.run(
+            "document.getElementById('email').value = arguments[0]; document.getElementById('password').value = arguments[1];",
+            json!([OWNER[0].1, OWNER[1].1]),
+        );
+    }
+    browser.run("document.getElementById('call').click()", json!([]));
+    browser.wait_for(
+        "the call to go live",
+        Duration::from_secs(20),
+        "const c = window.voiceraCall; if (c && c.state === 'failed') throw new Error(document.getElementById('status').textContent); return c && c.state === 'live'",
+    );
+    browser.wait_for(
+        "the caller's words and the agent's answer in the transcript",
+        Duration::from_secs(60),
+        "const items = [...document.querySelectorAll('#transcript li')]; \
+         return items.some(li => li.className.startsWith('user')) && items.some(li => li.className.startsWith('assistant') && li.dataset.turn !== '0')",
+    );
+    let mut call = browser.run(
+        "const c = window.voiceraCall; return {callId: c.callId, transcript: c.transcript, \
+         shown: [...document.querySelectorAll('#transcript li')].map(li => [li.className, li.textContent])}",
+        json!([]),
+    );
+    call["heard_agent_audio"] = json!(page_heard_agent_audio(browser, transport));
+    browser.run("document.getElementById('hangup').click()", json!([]));
+    browser.wait_for("the call to end", Duration::from_secs(10), "return window.voiceraCall.state === 'ended'");
+    call
+}
+
+/// Whether agent audio reached the page: samples queued for playback (socket) or RTP received (WebRTC).
+fn page_heard_agent_audio(browser: &common::browser::Browser, transport: &str) -> bool {
+    if transport == "ws" {
+        return browser.run("return window.voiceraCall.queued > 16000", json!([])) == json!(true);
+    }
+    browser.run(
+        "window.voiceraCall.pc.getStats().then(s => { window.rtpIn = [...s.values()] \
+         .filter(r => r.type === 'inbound-rtp' && r.kind === 'audio').map(r => r.packetsReceived)[0] || 0; })",
+        json!([]),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    browser.run("return window.rtpIn", json!([])).as_u64().unwrap_or(0) > 50
+}
+
+#[test]
+fn call_test_page_talks_to_the_bench_agent_over_the_socket_and_webrtc_in_chromium() {
+    let server = Server::start("browser-page-bench", "[bench]\nrecord = true\n");
+    let (status, page) = common::http_get(server.http, "/call-test").unwrap();
+    assert_eq!(status, 200);
+    assert!(page.contains("voicera-call.js"));
+    let wav = common::browser::speech_wav(&server.dir, "Hello, can you hear me?", 1.5);
+    for transport in ["ws", "webrtc"] {
+        let browser = common::browser::Browser::start(&wav);
+        let call = page_call(&server, &browser, "bench", transport, false);
+        eprintln!("{transport}: {call}");
+        let call_id = call["callId"].as_str().unwrap().to_string();
+        // `bench` hears with a stand-in recogniser; that the words were heard at all is what counts here.
+        assert!(call["transcript"].as_array().unwrap().iter().any(|m| m["role"] == "user"), "{call}");
+        server.wait_for("the call record", Duration::from_secs(10), |s| {
+            s.call_records().iter().any(|r| r["call_id"] == call_id.as_str())
+        });
+        let record = server.call_records().into_iter().find(|r| r["call_id"] == call_id.as_str()).unwrap();
+        assert_eq!(record["transport"], if transport == "ws" { "browser" } else { "webrtc" });
+        assert!(!record["turns"].as_array().unwrap().is_empty(), "{record}");
+        assert_eq!(call["heard_agent_audio"], true, "{transport}: the agent's audio reached the page");
+        drop(browser);
+    }
+}
+
+/// The real thing: Chromium's fake microphone asks the demo agent (Whisper, SmolLM, espeak-ng) a question
+/// over each transport, and the page's transcript shows what the file said.
+#[test]
+#[ignore = "loads the local models (runs in the full suite)"]
+fn chromium_asks_the_demo_agent_and_the_transcript_shows_what_it_said() {
+    let server = Server::start_env("browser-page-demo", "", true, &OWNER);
+    server.wait_for("the demo agent", Duration::from_secs(600), |s| {
+        let (_, body) = http(s.http, "GET", "/browser/agents", &owner_auth(), "");
+        body.contains(r#"{"id":"demo","status":"ready"}"#)
+    });
+    let wav = common::browser::speech_wav(&server.dir, "Please tell me the opening hours of the library.", 4.0);
+    for transport in ["ws", "webrtc"] {
+        let browser = common::browser::Browser::start(&wav);
+        let call = page_call(&server, &browser, "demo", transport, true);
+        eprintln!("{transport}: {call}");
+        let said: String = call["transcript"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["role"] == "user")
+            .map(|m| m["content"].as_str().unwrap().to_lowercase())
+            .collect();
+        assert!(said.contains("library") && said.contains("hours"), "{transport}: Whisper heard {said:?}");
+        assert_eq!(call["heard_agent_audio"], true, "{transport}: the agent's audio reached the page");
+    }
+}

@@ -23,7 +23,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig, RtcError};
 
 use crate::codec::{Codec, CodecKind};
-use crate::conversation::engine::{AudioSink, ConversationNote};
+use crate::conversation::engine::AudioSink;
 use crate::egress::EgressQueue;
 use crate::stream::{ENGINE_FRAME, ENGINE_RATE};
 use crate::ws_stream::protocol::{parse_event, Inbound};
@@ -349,9 +349,93 @@ impl WebRtcSession {
     }
 }
 
-/// The notes of a tick that end the call, for the task.
-pub fn hang_up_note(notes: &[ConversationNote]) -> bool {
-    notes.iter().any(|n| matches!(n, ConversationNote::HangUp { .. }))
+/// Drives one WebRTC call until it ends: datagrams, str0m's timers and the 20 ms engine tick. Returns why it
+/// ended; the caller stores the journal and counts the call.
+pub(crate) async fn run(
+    mut session: WebRtcSession,
+    socket: tokio::net::UdpSocket,
+    metrics: &crate::metrics::Metrics,
+    mut journal: Option<&mut crate::call::Journal>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> crate::call::EndReason {
+    use crate::call::EndReason;
+    let ptime = Duration::from_millis(20);
+    let mut tick = tokio::time::interval_at(crate::call::aligned_start(ptime), ptime);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let connect_deadline = Instant::now() + CONNECT_TIMEOUT;
+    let mut buf = vec![0u8; 2048];
+    let mut begun = false;
+    loop {
+        for (destination, bytes) in session.take_transmits() {
+            if let Err(err) = socket.send_to(&bytes, destination).await {
+                tracing::debug!(%err, %destination, "WebRTC datagram not sent");
+            }
+        }
+        let wake = tokio::time::Instant::from_std(session.next_timeout());
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((n, source)) => {
+                    if let Err(err) = session.receive(Instant::now(), source, &buf[..n]) {
+                        return EndReason::MediaError(err.to_string());
+                    }
+                }
+                Err(err) => return EndReason::MediaError(err.to_string()),
+            },
+            _ = tokio::time::sleep_until(wake) => {
+                if let Err(err) = session.handle_timeout(Instant::now()) {
+                    return EndReason::MediaError(err.to_string());
+                }
+            }
+            _ = tick.tick() => {
+                let now = Instant::now();
+                if !session.is_connected() {
+                    if now > connect_deadline {
+                        return EndReason::MediaError(format!("no ICE/DTLS connection within {} s", CONNECT_TIMEOUT.as_secs()));
+                    }
+                    continue;
+                }
+                if !begun {
+                    // The greeting starts once the browser can hear it.
+                    begun = true;
+                    session.begin();
+                }
+                let outcome = match session.tick(now) {
+                    Ok(outcome) => outcome,
+                    Err(err) => return EndReason::MediaError(err.to_string()),
+                };
+                if let Some(journal) = journal.as_deref_mut() {
+                    let (caller, agent) = session.last_frames();
+                    journal.on_tick(caller, agent, &outcome.notes);
+                }
+                for digit in session.take_dtmf() {
+                    tracing::info!(%digit, "DTMF (data channel)");
+                    metrics.dtmf_received();
+                }
+                if let Some(reason) = crate::call::account_notes(metrics, &outcome.notes) {
+                    let _ = session.hang_up("the agent ended the call");
+                    flush(&mut session, &socket).await;
+                    return EndReason::AgentHangUp(reason);
+                }
+                if let Some(end) = session.peer_end(now) {
+                    return match end {
+                        PeerEnd::MediaTimeout => EndReason::RtpTimeout,
+                        PeerEnd::HungUp | PeerEnd::Disconnected => EndReason::Stopped,
+                    };
+                }
+            }
+            _ = shutdown.cancelled() => {
+                let _ = session.hang_up("the server is shutting down");
+                flush(&mut session, &socket).await;
+                return EndReason::Stopped;
+            }
+        }
+    }
+}
+
+async fn flush(session: &mut WebRtcSession, socket: &tokio::net::UdpSocket) {
+    for (destination, bytes) in session.take_transmits() {
+        let _ = socket.send_to(&bytes, destination).await;
+    }
 }
 
 #[cfg(test)]

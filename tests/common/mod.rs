@@ -3,6 +3,7 @@
 //! not installed: run `scripts/setup.sh`.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod browser;
 pub mod provider;
 
 use std::io::{Read, Write};

@@ -170,9 +170,10 @@ export class VoiceraCall extends EventTarget {
   async startWebRtc(session) {
     const pc = new RTCPeerConnection({ iceServers: [] });
     this.pc = pc;
+    // One sendrecv audio m-line: the microphone goes up, the agent comes back on the same transceiver.
     for (const track of this.stream.getAudioTracks()) pc.addTrack(track, this.stream);
-    pc.addTransceiver("audio", { direction: "recvonly" });
     this.channel = pc.createDataChannel("events");
+    this.channel.onopen = () => this.handleControl({ event: "started", callId: session.call_id });
     this.channel.onmessage = (e) => this.handleControl(JSON.parse(e.data));
     this.channel.onclose = () => this.finish("the call ended");
     pc.ontrack = (e) => {

@@ -18,7 +18,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use tokio::time::{interval_at, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
@@ -29,7 +29,7 @@ use super::signature::{self, ReplayGuard, SignedRequest, StreamTokens};
 use crate::call::{
     account_notes, aligned_start, start_tool, EndReason, Journal, RecordingPlan, ToolOutcome, TransferVia,
 };
-use crate::conversation::engine::{CallContext, Conversation, ConversationNote, ToolRequest};
+use crate::conversation::engine::{Agent, CallContext, Conversation, ConversationNote, ToolRequest};
 use crate::metrics::{CallResult, Metrics};
 use crate::recorder::{unix_now, RecordingSink};
 use crate::sip_rtp::{Destination, Router};
@@ -61,6 +61,8 @@ pub struct TelephonyConfig {
     pub format: AudioFormat,
     /// Agents whose streams need no token (the built-in `bench` agent of interfaces.md).
     pub open_agents: Vec<String>,
+    /// The address browsers reach this node's media on: the host candidate of WebRTC answers.
+    pub media_ip: std::net::IpAddr,
 }
 
 /// What a browser needs to open a test call.
@@ -68,7 +70,10 @@ pub struct TelephonyConfig {
 pub struct BrowserCall {
     pub call_id: String,
     pub token: String,
+    /// The browser socket (L16 16 kHz).
     pub ws_url: String,
+    /// Where the page POSTs its WebRTC offer (`{"type":"offer","sdp":...}`) for the answer.
+    pub webrtc_url: String,
 }
 
 /// Shared state of the telephony endpoints.
@@ -119,6 +124,60 @@ impl Telephony {
         }
     }
 
+    /// What runs on a call to `agent`, or the WebSocket close code and reason to refuse it with (1008
+    /// unknown agent, 1013 not ready yet).
+    fn service_for(&self, agent: &str, start: &StreamStart) -> Result<(StreamService, Option<Arc<Agent>>), (u16, String)> {
+        match self.router.route(agent) {
+            Some(Destination::Agent(a)) => {
+                let context = CallContext {
+                    call_id: start.call_id.clone(),
+                    caller_number: start.from.clone().unwrap_or_default(),
+                    called_number: start.to.clone().unwrap_or_default(),
+                    extra: start
+                        .parameters
+                        .iter()
+                        .filter(|(k, _)| !["token", "from", "to"].contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                };
+                Ok((StreamService::Agent(Box::new(Conversation::for_call(Arc::clone(&a), &context))), Some(a)))
+            }
+            Some(Destination::Echo) => Ok((StreamService::Echo, None)),
+            Some(Destination::Unavailable { reason, .. }) => {
+                self.metrics.count_result(CallResult::Rejected);
+                Err((1013, reason))
+            }
+            None => {
+                self.metrics.count_result(CallResult::Rejected);
+                Err((1008, format!("no agent {agent:?}")))
+            }
+        }
+    }
+
+    /// The call's journal, when its agent keeps transcripts.
+    fn journal_for(&self, agent: Option<&Agent>, transport: &'static str, start: &StreamStart, greeting: &str) -> Option<Journal> {
+        match (agent, &self.recordings) {
+            (Some(a), Some(sink)) if a.record_transcript => {
+                let plan = RecordingPlan {
+                    sink: Arc::clone(sink),
+                    caller: start.from.clone().unwrap_or_default(),
+                    called: start.to.clone().unwrap_or_default(),
+                };
+                Some(Journal::new(plan, transport, &start.call_id, &a.id, greeting, a.record_audio))
+            }
+            _ => None,
+        }
+    }
+
+    /// A browser token opens one call: a second use is refused.
+    fn first_use_of_browser_token(&self, agent: &str, token: Option<&str>) -> bool {
+        if self.is_open(agent) {
+            return true;
+        }
+        let Some(token) = token else { return false };
+        self.replay.lock().map(|mut r| r.first_use(&format!("browser:{token}"), unix_now())).unwrap_or(false)
+    }
+
     /// Agents anyone may call without a token (stand-in models, no data).
     pub fn is_open(&self, agent: &str) -> bool {
         self.config.open_agents.iter().any(|a| a == agent)
@@ -136,8 +195,10 @@ impl Telephony {
         let call_id = format!("browser-{:016x}", rand::random::<u64>());
         let token = self.tokens.issue("browser", agent, &call_id, unix_now());
         let agent_path: String = form_urlencoded::byte_serialize(agent.as_bytes()).collect();
-        let ws_url = format!("{}/browser/agent/{agent_path}?call_id={call_id}&token={token}", self.ws_base());
-        BrowserCall { call_id, token, ws_url }
+        let query = format!("call_id={call_id}&token={token}");
+        let ws_url = format!("{}/browser/agent/{agent_path}?{query}", self.ws_base());
+        let webrtc_url = format!("{}/browser/webrtc/{agent_path}?{query}", self.config.public_url);
+        BrowserCall { call_id, token, ws_url, webrtc_url }
     }
 
     fn ws_base(&self) -> String {
@@ -179,6 +240,7 @@ pub fn router(telephony: Arc<Telephony>) -> axum::Router {
         .route("/plivo/hangup", get(hangup_plivo_compat).post(hangup_plivo_compat))
         .route("/plivo/agent/{agent}", any(stream_plivo_compat))
         .route("/browser/agent/{agent}", any(stream_browser))
+        .route("/browser/webrtc/{agent}", post(webrtc_offer))
         .with_state(telephony)
 }
 
@@ -513,8 +575,10 @@ async fn run_provider_stream(
 
 async fn run_browser_stream(t: Arc<Telephony>, agent: String, query: StreamQuery, mut socket: WebSocket) {
     let call_id = query.call_id.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("browser-{:016x}", rand::random::<u64>()));
-    if !t.authorised("browser", &agent, &call_id, query.token.as_deref()) {
-        tracing::warn!(%call_id, "browser call refused: missing or invalid token");
+    if !t.authorised("browser", &agent, &call_id, query.token.as_deref())
+        || !t.first_use_of_browser_token(&agent, query.token.as_deref())
+    {
+        tracing::warn!(%call_id, "browser call refused: missing, invalid or used token");
         t.metrics.count_result(CallResult::Rejected);
         close(&mut socket, 1008, "missing or invalid call token: get one from POST /browser/session").await;
         return;
@@ -540,49 +604,16 @@ async fn run_call(
     requested: AudioFormat,
     mut socket: WebSocket,
 ) {
-    let (service, conversation_agent) = match t.router.route(&agent) {
-        Some(Destination::Agent(a)) => {
-            let context = CallContext {
-                call_id: start.call_id.clone(),
-                caller_number: start.from.clone().unwrap_or_default(),
-                called_number: start.to.clone().unwrap_or_default(),
-                extra: start
-                    .parameters
-                    .iter()
-                    .filter(|(k, _)| !["token", "from", "to"].contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            };
-            (StreamService::Agent(Box::new(Conversation::for_call(Arc::clone(&a), &context))), Some(a))
-        }
-        Some(Destination::Echo) => (StreamService::Echo, None),
-        Some(Destination::Unavailable { reason, .. }) => {
-            t.metrics.count_result(CallResult::Rejected);
-            close(&mut socket, 1013, &reason).await;
-            return;
-        }
-        None => {
-            t.metrics.count_result(CallResult::Rejected);
-            close(&mut socket, 1008, &format!("no agent {agent:?}")).await;
+    let (service, conversation_agent) = match t.service_for(&agent, &start) {
+        Ok(found) => found,
+        Err((code, reason)) => {
+            close(&mut socket, code, &reason).await;
             return;
         }
     };
     let call_id = start.call_id.clone();
-    let greeting = match &service {
-        StreamService::Agent(conversation) => conversation.greeting().to_string(),
-        StreamService::Echo => String::new(),
-    };
-    let mut journal = match (&conversation_agent, &t.recordings) {
-        (Some(a), Some(sink)) if a.record_transcript => {
-            let plan = RecordingPlan {
-                sink: Arc::clone(sink),
-                caller: start.from.clone().unwrap_or_default(),
-                called: start.to.clone().unwrap_or_default(),
-            };
-            Some(Journal::new(plan, peer.as_str(), &call_id, &a.id, &greeting, a.record_audio))
-        }
-        _ => None,
-    };
+    let greeting = greeting_of(&service);
+    let mut journal = t.journal_for(conversation_agent.as_deref(), peer.as_str(), &start, &greeting);
     let mut session = StreamSession::new(peer, start, requested, service);
     tracing::info!(%call_id, stream_id = %session.start_info().stream_id, format = %session.format().content_type(), "stream started");
     if peer == Peer::Browser {
@@ -607,6 +638,13 @@ async fn run_call(
     });
     if let Some(journal) = journal {
         journal.store(&reason).await;
+    }
+}
+
+fn greeting_of(service: &StreamService) -> String {
+    match service {
+        StreamService::Agent(conversation) => conversation.greeting().to_string(),
+        StreamService::Echo => String::new(),
     }
 }
 
@@ -687,4 +725,95 @@ async fn say_goodbye(stop: Option<String>, socket: &mut WebSocket) {
         let _ = socket.send(Message::Text(stop.into())).await;
     }
     close(socket, 1000, "call ended").await;
+}
+
+/// A WebRTC offer from the browser test page.
+#[derive(serde::Deserialize)]
+struct RtcOffer {
+    #[serde(rename = "type")]
+    kind: String,
+    sdp: String,
+}
+
+fn json_problem(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(serde_json::json!({"status": "error", "message": message.into()}))).into_response()
+}
+
+/// `POST /browser/webrtc/{agent}?call_id=&token=`: answers the page's offer and starts the call on a UDP
+/// socket of its own.
+async fn webrtc_offer(
+    State(t): State<Arc<Telephony>>,
+    Path(agent): Path<String>,
+    Query(query): Query<StreamQuery>,
+    body: Bytes,
+) -> Response {
+    if t.draining.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "30")], "draining").into_response();
+    }
+    let call_id = query.call_id.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("webrtc-{:016x}", rand::random::<u64>()));
+    if !t.authorised("browser", &agent, &call_id, query.token.as_deref())
+        || !t.first_use_of_browser_token(&agent, query.token.as_deref())
+    {
+        tracing::warn!(%agent, %call_id, "WebRTC call refused: missing, invalid or used token");
+        t.metrics.count_result(CallResult::Rejected);
+        return json_problem(StatusCode::FORBIDDEN, "missing, invalid or used call token: get one from POST /browser/session");
+    }
+    let offer: RtcOffer = match serde_json::from_slice(&body) {
+        Ok(offer) => offer,
+        Err(err) => return json_problem(StatusCode::BAD_REQUEST, format!("invalid offer body: {err}")),
+    };
+    if offer.kind != "offer" {
+        return json_problem(StatusCode::BAD_REQUEST, format!("expected an SDP offer, got type {:?}", offer.kind));
+    }
+    let start = StreamStart {
+        stream_id: call_id.clone(),
+        call_id: call_id.clone(),
+        format: None,
+        from: Some("browser".into()),
+        to: Some(agent.clone()),
+        parameters: Default::default(),
+    };
+    let (service, conversation_agent) = match t.service_for(&agent, &start) {
+        Ok(found) => found,
+        Err((1013, reason)) => return json_problem(StatusCode::SERVICE_UNAVAILABLE, reason),
+        Err((_, reason)) => return json_problem(StatusCode::NOT_FOUND, reason),
+    };
+    let bind = std::net::SocketAddr::new(
+        if t.config.media_ip.is_ipv4() { std::net::Ipv4Addr::UNSPECIFIED.into() } else { std::net::Ipv6Addr::UNSPECIFIED.into() },
+        0,
+    );
+    let socket = match tokio::net::UdpSocket::bind(bind).await {
+        Ok(socket) => socket,
+        Err(err) => return json_problem(StatusCode::SERVICE_UNAVAILABLE, format!("no UDP port for media: {err}")),
+    };
+    let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+    let local = std::net::SocketAddr::new(t.config.media_ip, port);
+    let now = std::time::Instant::now();
+    let (rtc, answer) = match crate::webrtc::answer_offer(&offer.sdp, local, now) {
+        Ok(answered) => answered,
+        Err(err) => return json_problem(StatusCode::BAD_REQUEST, err.to_string()),
+    };
+    let session = match crate::webrtc::WebRtcSession::new(rtc, local, service, now) {
+        Ok(session) => session,
+        Err(err) => return json_problem(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+    };
+    let greeting = greeting_of(session.service());
+    let journal = t.journal_for(conversation_agent.as_deref(), "webrtc", &start, &greeting);
+    tracing::info!(%agent, %call_id, %local, "WebRTC call answered");
+    t.metrics.call_started();
+    let span = tracing::info_span!("webrtc", %agent, %call_id);
+    let task = async move {
+        let mut journal = journal;
+        let reason = crate::webrtc::run(session, socket, &t.metrics, journal.as_mut(), t.shutdown.clone()).await;
+        tracing::info!(?reason, "WebRTC call ended");
+        t.metrics.call_ended(match reason {
+            EndReason::MediaError(_) | EndReason::Panicked => CallResult::Failed,
+            _ => CallResult::Completed,
+        });
+        if let Some(journal) = journal {
+            journal.store(&reason).await;
+        }
+    };
+    tokio::spawn(tracing::Instrument::instrument(task, span));
+    axum::Json(serde_json::json!({"type": "answer", "sdp": answer})).into_response()
 }

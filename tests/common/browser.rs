@@ -1,0 +1,130 @@
+//! A real headless Chromium driven over WebDriver (chromedriver), with a fake microphone that plays a WAV
+//! file: what the browser test page and the console are tested with.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::{free_port, require_tool};
+
+/// One Chromium session; the driver and browser stop on drop.
+pub struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+}
+
+impl Browser {
+    /// Starts headless Chromium whose microphone plays `microphone_wav` once (then silence).
+    pub fn start(microphone_wav: &Path) -> Browser {
+        require_tool("chromium");
+        require_tool("chromedriver");
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while ureq::get(&format!("{base}/status")).call().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--use-fake-ui-for-media-stream".into(),
+            "--use-fake-device-for-media-stream".into(),
+            format!("--use-file-for-fake-audio-capture={}%noloop", microphone_wav.display()),
+            "--autoplay-policy=no-user-gesture-required".into(),
+            // WebRTC on loopback only: gather the loopback host candidate, no mDNS names.
+            "--allow-loopback-in-peer-connection".into(),
+            "--disable-features=WebRtcHideLocalIpsWithMdns".into(),
+        ];
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args},
+        }}});
+        let mut browser = Browser { driver, base, session: String::new() };
+        let created = browser.post("/session", capabilities);
+        browser.session = created["sessionId"].as_str().expect("a WebDriver session").to_string();
+        browser
+    }
+
+    fn post(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.base);
+        let mut response = ureq::post(&url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .content_type("application/json")
+            .send(body.to_string())
+            .unwrap_or_else(|e| panic!("WebDriver {path}: {e}"));
+        let text = response.body_mut().read_to_string().expect("WebDriver answers");
+        let value: Value = serde_json::from_str(&text).expect("WebDriver answers JSON");
+        assert!(value["value"].get("error").is_none(), "WebDriver {path}: {value}");
+        value["value"].clone()
+    }
+
+    pub fn open(&self, server: SocketAddr, path: &str) {
+        self.post(&format!("/session/{}/url", self.session), json!({"url": format!("http://{server}{path}")}));
+    }
+
+    /// Runs `script` (a function body; `arguments` as given) in the page and returns its value.
+    pub fn run(&self, script: &str, args: Value) -> Value {
+        self.post(&format!("/session/{}/execute/sync", self.session), json!({"script": script, "args": args}))
+    }
+
+    /// Polls `script` until it returns something truthy, or fails with `what` after `timeout`.
+    pub fn wait_for(&self, what: &str, timeout: Duration, script: &str) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = self.run(script, json!([]));
+            if !(value.is_null() || value == json!(false) || value == json!("") || value == json!([])) {
+                return value;
+            }
+            if Instant::now() > deadline {
+                let state = self.run("return document.body.innerText", json!([]));
+                panic!("{what}: not within {timeout:?}; page shows:\n{state}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = ureq::delete(&format!("{}/session/{}", self.base, self.session)).call();
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Speech for the fake microphone: `lead_secs` of silence (the greeting plays), then espeak-ng saying
+/// `text`, as a 16-bit mono WAV at 16 kHz.
+pub fn speech_wav(dir: &Path, text: &str, lead_secs: f32) -> std::path::PathBuf {
+    require_tool("espeak-ng");
+    require_tool("sox");
+    let spoken = dir.join("spoken.wav");
+    let status = Command::new("espeak-ng").args(["-v", "en-us", "-s", "150", "-w"]).arg(&spoken).arg(text).status().unwrap();
+    assert!(status.success());
+    let out = dir.join("microphone.wav");
+    let status = Command::new("sox")
+        .arg(&spoken)
+        .args(["-r", "16000", "-c", "1", "-b", "16"])
+        .arg(&out)
+        .args(["pad", &lead_secs.to_string(), "3"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out
+}
