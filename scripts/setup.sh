@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything VoiceERA-rs needs to build and test on Debian 12, idempotently.
-# Build: cmake (whisper.cpp, libopus), libopus-dev. Tests: sipp, sox, espeak-ng, ffmpeg, baresip,
-# and a Python venv (.venv) with pjsua2 for end-to-end SIP calls.
+# Build: cmake (whisper.cpp, libopus), libopus-dev, libssl-dev (DTLS for WebRTC). Tests: sipp, sox, espeak-ng,
+# ffmpeg, baresip, Chromium and ChromeDriver (browser calls), and a Python venv (.venv) with pjsua2 for
+# end-to-end SIP calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in cmake libopus-dev pkg-config sip-tester sox espeak-ng ffmpeg baresip-core; do
+for pkg in cmake libopus-dev libssl-dev pkg-config sip-tester sox espeak-ng ffmpeg baresip-core chromium chromium-driver; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then

