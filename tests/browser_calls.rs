@@ -277,7 +277,7 @@ fn chromium_asks_the_demo_agent_and_the_transcript_shows_what_it_said() {
         let (_, body) = http(s.http, "GET", "/browser/agents", &owner_auth(), "");
         body.contains(r#"{"id":"demo","status":"ready"}"#)
     });
-    let wav = common::browser::speech_wav(&server.dir, "Please tell me the opening hours of the library.", 4.0);
+    let wav = common::browser::speech_wav(&server.dir, "Please tell me the opening hours of the library.", 7.0);
     for transport in ["ws", "webrtc"] {
         let browser = common::browser::Browser::start(&wav);
         let call = page_call(&server, &browser, "demo", transport, true);
