@@ -320,11 +320,48 @@ async fn compat_aliases_of_the_original_answer_and_stream() {
     );
     assert_eq!(status, 200, "{xml}");
     assert!(xml.contains("<Dial><Number>+918000000002</Number></Dial>"), "{xml}");
-    // Hangup webhook (signed) is accepted and logged.
-    let pairs = [("CallUUID", "pl-1"), ("HangupCause", "NORMAL_CLEARING"), ("Duration", "3")];
+    // Hangup webhook (signed): accepted, and its report kept beside the call record.
+    let pairs = [("CallUUID", "pl-1"), ("HangupCause", "NORMAL_CLEARING"), ("Duration", "3"), ("Direction", "inbound")];
     let (status, _) = answer_v3(&server, "X-Plivo-Signature-V3", "plivo-token", "/plivo/hangup", &pairs, "n-4");
     assert_eq!(status, 200);
-    server.wait_for("hangup logged", Duration::from_secs(5), |s| s.log().contains("NORMAL_CLEARING"));
+    let report = hangup_report(&server, "pl-1");
+    assert_eq!(report["cause"], "NORMAL_CLEARING");
+    assert_eq!(report["duration_secs"], 3);
+    assert_eq!(report["unanswered"], false);
+    // A call that never reached a stream (busy) is not lost: its report is the record, as the original
+    // logged busy calls from the answer URL's Hangup event.
+    let pairs = [("CallUUID", "vz-busy"), ("Event", "Hangup"), ("HangupCause", "USER_BUSY"), ("From", "+91902"), ("To", "+91802")];
+    let (status, _) =
+        answer_v3(&server, "X-Vobiz-Signature-V3", "vobiz-token", "/answer?agent_id=bench", &pairs, "n-6");
+    assert_eq!(status, 200);
+    let report = hangup_report(&server, "vz-busy");
+    assert_eq!((report["provider"].as_str(), report["unanswered"].as_bool()), (Some("vobiz"), Some(true)));
+    assert_eq!(report["caller"], "+91902");
+    // A report without a call id is refused with the reason.
+    let (status, body) =
+        answer_v3(&server, "X-Plivo-Signature-V3", "plivo-token", "/plivo/hangup", &[("HangupCause", "X")], "n-7");
+    assert_eq!((status, body.contains("call id")), (400, true), "{body}");
+}
+
+/// The provider's end-of-call report stored for `call_id` (`calls/<date>/<call>.hangup.json`).
+fn hangup_report(server: &Server, call_id: &str) -> Value {
+    let mut found = None;
+    server.wait_for("the hangup report", Duration::from_secs(5), |s| {
+        for day in std::fs::read_dir(s.dir.join("data/calls")).into_iter().flatten().flatten() {
+            let path = day.path().join(format!("{call_id}.hangup.json"));
+            if path.exists() {
+                return true;
+            }
+        }
+        false
+    });
+    for day in std::fs::read_dir(server.dir.join("data/calls")).unwrap().flatten() {
+        let path = day.path().join(format!("{call_id}.hangup.json"));
+        if let Ok(text) = std::fs::read_to_string(path) {
+            found = serde_json::from_str(&text).ok();
+        }
+    }
+    found.expect("hangup report")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,10 +49,34 @@ pub struct CallRecord {
     pub recording_truncated: bool,
 }
 
+/// A provider's end-of-call report (hangup webhook / status callback), kept beside the call record: the
+/// authoritative cause and billed duration for calls that streamed, and the only trace of calls that never
+/// did (busy, no answer, failed). The control plane reconciles the two by `call_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderReport {
+    pub provider: &'static str,
+    pub call_id: String,
+    pub caller: String,
+    pub called: String,
+    /// `inbound` / `outbound` as the provider says, or empty.
+    pub direction: String,
+    /// The provider's hangup cause or call status (`NORMAL_CLEARING`, `USER_BUSY`, `no-answer`, ...).
+    pub cause: String,
+    /// Billed duration in seconds, when reported.
+    pub duration_secs: Option<u64>,
+    /// The call never connected (busy, no answer, failed, cancelled).
+    pub unanswered: bool,
+    /// Unix seconds.
+    pub received_at: u64,
+}
+
 /// Where records go.
 pub trait RecordingSink: Send + Sync {
     /// Stores the record and the interleaved stereo recording (if any). Blocking: call from a blocking task.
     fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()>;
+
+    /// Stores a provider's end-of-call report. Blocking.
+    fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()>;
 }
 
 /// Records under a directory: `<root>/<YYYY-MM-DD>/<call>.json` and `.wav`.
@@ -79,6 +103,14 @@ impl RecordingSink for FsRecordingSink {
         }
         let json = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
         write_atomically(&dir.join(format!("{stem}.json")), &json)
+    }
+
+    /// `<root>/<YYYY-MM-DD>/<call>.hangup.json`: a file of its own, so it never races the call's record.
+    fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()> {
+        let dir = self.root.join(civil_date(report.received_at));
+        std::fs::create_dir_all(&dir)?;
+        let json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+        write_atomically(&dir.join(format!("{}.hangup.json", safe_file_stem(&report.call_id))), &json)
     }
 }
 

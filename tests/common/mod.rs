@@ -129,7 +129,9 @@ impl Server {
         let mut records = Vec::new();
         for day in std::fs::read_dir(self.dir.join("data/calls")).into_iter().flatten().flatten() {
             for file in std::fs::read_dir(day.path()).into_iter().flatten().flatten() {
-                if file.path().extension().is_some_and(|e| e == "json") {
+                let name = file.file_name().to_string_lossy().into_owned();
+                // Provider hangup reports (`.hangup.json`) sit beside the records.
+                if name.ends_with(".json") && !name.ends_with(".hangup.json") {
                     let text = std::fs::read_to_string(file.path()).unwrap_or_default();
                     records.extend(serde_json::from_str(&text).ok());
                 }

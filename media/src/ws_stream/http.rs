@@ -358,7 +358,7 @@ async fn answer(t: &Telephony, provider: Provider, paths: Paths, request: Reques
     };
     // The original's Vobiz app posted hangups to the answer URL with Event=Hangup.
     if hook.field(&["Event"]).is_some_and(|e| e.eq_ignore_ascii_case("hangup")) {
-        return hangup_logged(provider, &hook);
+        return hangup_logged(t, provider, &hook).await;
     }
     if t.draining.load(Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "30")], "draining").into_response();
@@ -412,7 +412,7 @@ async fn hangup_plivo_compat(State(t): State<Arc<Telephony>>, request: Request) 
 
 async fn hangup(t: &Telephony, provider: Provider, request: Request) -> Response {
     match read_webhook(t, provider, request).await {
-        Ok(hook) => hangup_logged(provider, &hook),
+        Ok(hook) => hangup_logged(t, provider, &hook).await,
         Err(refusal) => refusal.into_response(),
     }
 }
@@ -439,16 +439,65 @@ async fn transfer_document(
     }
 }
 
-/// The provider's end-of-call report: the authoritative end of a Vobiz/Plivo call (their sockets just close).
-fn hangup_logged(provider: Provider, hook: &Webhook) -> Response {
+/// The provider's end-of-call report: the authoritative end of a Vobiz/Plivo call (their sockets just close),
+/// and the only trace of a call that never reached a stream (busy, no answer). Kept beside the call record.
+async fn hangup_logged(t: &Telephony, provider: Provider, hook: &Webhook) -> Response {
+    let report = provider_report(provider, hook, unix_now());
     tracing::info!(
         provider = provider.as_str(),
-        call_id = hook.field(&["CallUUID", "CallSid", "call_sid"]).unwrap_or(""),
-        cause = hook.field(&["HangupCause", "CallStatus"]).unwrap_or(""),
-        duration = hook.field(&["Duration", "CallDuration"]).unwrap_or(""),
+        call_id = %report.call_id,
+        cause = %report.cause,
+        duration = ?report.duration_secs,
+        unanswered = report.unanswered,
         "provider reports the call ended"
     );
+    if report.call_id.is_empty() {
+        return plain(StatusCode::BAD_REQUEST, "hangup report without a call id (CallUUID/CallSid)");
+    }
+    if let Some(sink) = t.recordings.clone() {
+        let saved = tokio::task::spawn_blocking(move || {
+            let result = sink.store_provider_report(&report);
+            (result, report)
+        })
+        .await;
+        match saved {
+            Ok((Ok(()), _)) => {}
+            Ok((Err(err), report)) => {
+                // The provider retries on a 5xx; the report is in the log in full meanwhile.
+                tracing::error!(%err, ?report, "provider report not stored");
+                return plain(StatusCode::SERVICE_UNAVAILABLE, "report not stored; retry");
+            }
+            Err(err) => {
+                tracing::error!(%err, "provider report task failed");
+                return plain(StatusCode::SERVICE_UNAVAILABLE, "report not stored; retry");
+            }
+        }
+    }
     plain(StatusCode::OK, "")
+}
+
+/// Reads a hangup webhook or status callback, whatever the provider calls its fields.
+fn provider_report(provider: Provider, hook: &Webhook, now: u64) -> crate::recorder::ProviderReport {
+    let text = |names: &[&str]| hook.field(names).unwrap_or("").to_string();
+    let cause = text(&["HangupCause", "HangupCauseName", "CallStatus", "Status"]);
+    let status = text(&["CallStatus", "Status"]).to_ascii_lowercase();
+    let unanswered = ["busy", "no-answer", "no_answer", "failed", "canceled", "cancel"].contains(&status.as_str())
+        || ["USER_BUSY", "NO_ANSWER", "NO_USER_RESPONSE", "CALL_REJECTED", "ORIGINATOR_CANCEL"]
+            .iter()
+            .any(|c| cause.eq_ignore_ascii_case(c));
+    crate::recorder::ProviderReport {
+        provider: provider.as_str(),
+        call_id: text(&["CallUUID", "CallSid", "call_sid", "CallId"]),
+        caller: text(&["From", "from", "CallFrom"]),
+        called: text(&["To", "to", "CallTo"]),
+        direction: text(&["Direction", "direction"]),
+        cause,
+        duration_secs: hook
+            .field(&["Duration", "CallDuration", "BillDuration", "DialCallDuration"])
+            .and_then(|d| d.trim().parse().ok()),
+        unanswered,
+        received_at: now,
+    }
 }
 
 #[derive(serde::Deserialize)]
