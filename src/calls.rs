@@ -77,21 +77,23 @@ fn authorised(owner: &(String, String), headers: &HeaderMap) -> bool {
 }
 
 /// The owner's credentials must come with the request: 503 when no owner account exists, 401 otherwise.
-fn require_owner(state: &CallsState, headers: &HeaderMap, what: &str) -> Result<(), Response> {
+fn require_owner(state: &CallsState, headers: &HeaderMap, what: &str) -> Result<(), Box<Response>> {
     let Some(owner) = &state.owner else {
-        return Err(problem(
+        return Err(Box::new(problem(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("no owner account: set VOICERA_ADMIN_EMAIL and VOICERA_ADMIN_PASSWORD to {what}"),
-        ));
+        )));
     };
     if !authorised(owner, headers) {
         tracing::warn!("{what}: refused, bad or missing owner credentials");
-        return Err((
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic realm=\"voicera\"")],
-            Json(json!({"status": "error", "message": "owner credentials required"})),
-        )
-            .into_response());
+        return Err(Box::new(
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Basic realm=\"voicera\"")],
+                Json(json!({"status": "error", "message": "owner credentials required"})),
+            )
+                .into_response(),
+        ));
     }
     Ok(())
 }
@@ -100,7 +102,8 @@ fn require_owner(state: &CallsState, headers: &HeaderMap, what: &str) -> Result<
 const CALL_TEST_PAGE: &str = include_str!("../web/call-test/index.html");
 const CALL_TEST_MODULE: &str = include_str!("../web/call-test/voicera-call.js");
 /// Scripts only from this origin (the audio worklet is a blob), sockets to this node.
-const CALL_TEST_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' blob:; style-src 'self' 'unsafe-inline'; \
+const CALL_TEST_CSP: &str =
+    "default-src 'self'; script-src 'self' 'unsafe-inline' blob:; style-src 'self' 'unsafe-inline'; \
      connect-src 'self' ws: wss:; media-src 'self' blob: mediastream:; frame-ancestors 'none'";
 
 fn static_asset(content_type: &'static str, body: &'static str) -> Response {
@@ -127,7 +130,7 @@ async fn call_test_module() -> Response {
 /// The agents a browser test call can reach, with their readiness.
 async fn browser_agents(State(state): State<Arc<CallsState>>, headers: HeaderMap) -> Response {
     if let Err(refusal) = require_owner(&state, &headers, "list agents") {
-        return refusal;
+        return *refusal;
     }
     Json(state.dialer.router.list()).into_response()
 }
@@ -139,14 +142,18 @@ struct BrowserSession {
 }
 
 /// A browser test call: a call id and the token the page opens `/browser/agent/{id}` (or WebRTC) with.
-async fn browser_session(State(state): State<Arc<CallsState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn browser_session(
+    State(state): State<Arc<CallsState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let request: BrowserSession = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return problem(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")),
     };
     if !state.telephony.is_open(&request.agent_id) {
         if let Err(refusal) = require_owner(&state, &headers, "start browser calls") {
-            return refusal;
+            return *refusal;
         }
     }
     if state.dialer.router.route(&request.agent_id).is_none() {
@@ -159,7 +166,7 @@ async fn browser_session(State(state): State<Arc<CallsState>>, headers: HeaderMa
 
 async fn outbound_call(State(state): State<Arc<CallsState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     if let Err(refusal) = require_owner(&state, &headers, "place calls") {
-        return refusal;
+        return *refusal;
     }
     let request: OutboundCall = match serde_json::from_slice(&body) {
         Ok(r) => r,

@@ -211,13 +211,13 @@ async fn serve(config: Config, role: Role) -> Result<()> {
 /// The address browsers reach our media on (the WebRTC host candidate): `--external-ip`, else the public
 /// URL's host when it is an address, else the HTTP listener's address, else loopback.
 fn media_ip(config: &Config) -> std::net::IpAddr {
-    let from_url = config
-        .public_url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', '?']).next())
-        .and_then(|authority| {
-            authority.parse::<SocketAddr>().map(|a| a.ip()).ok().or_else(|| authority.trim_matches(['[', ']']).parse().ok())
+    let from_url =
+        config.public_url.split("://").nth(1).and_then(|rest| rest.split(['/', '?']).next()).and_then(|authority| {
+            authority
+                .parse::<SocketAddr>()
+                .map(|a| a.ip())
+                .ok()
+                .or_else(|| authority.trim_matches(['[', ']']).parse().ok())
         });
     let ip = config
         .external_ip

@@ -13,7 +13,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-const OWNER: [(&str, &str); 2] = [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
+const OWNER: [(&str, &str); 2] =
+    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
 
 fn basic(email: &str, password: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{email}:{password}")))
@@ -198,7 +199,11 @@ async fn browser_calls_need_owner_credentials_and_a_token_for_the_agent_and_call
 /// once the page shows the caller's words and the agent's answer.
 fn page_call(server: &Server, browser: &common::browser::Browser, agent: &str, transport: &str, owner: bool) -> Value {
     browser.open(server.http, &format!("/call-test?agent={agent}&transport={transport}"));
-    browser.wait_for("the page", Duration::from_secs(10), "return document.getElementById('keypad').children.length === 12");
+    browser.wait_for(
+        "the page",
+        Duration::from_secs(10),
+        "return document.getElementById('keypad').children.length === 12",
+    );
     if owner {
         browser.run(
             "document.getElementById('email').value = arguments[0]; document.getElementById('password').value = arguments[1];",
@@ -290,7 +295,10 @@ fn chromium_asks_the_demo_agent_and_the_transcript_shows_what_it_said() {
             .map(|m| m["content"].as_str().unwrap().to_lowercase())
             .collect();
         // Whisper tiny.en after the browser's audio processing and Opus: the key words, not every word.
-        assert!(said.contains("library") && (said.contains("hours") || said.contains("open")), "{transport}: Whisper heard {said:?}");
+        assert!(
+            said.contains("library") && (said.contains("hours") || said.contains("open")),
+            "{transport}: Whisper heard {said:?}"
+        );
         assert_eq!(call["heard_agent_audio"], true, "{transport}: the agent's audio reached the page");
     }
 }

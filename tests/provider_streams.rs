@@ -330,7 +330,13 @@ async fn compat_aliases_of_the_original_answer_and_stream() {
     assert_eq!(report["unanswered"], false);
     // A call that never reached a stream (busy) is not lost: its report is the record, as the original
     // logged busy calls from the answer URL's Hangup event.
-    let pairs = [("CallUUID", "vz-busy"), ("Event", "Hangup"), ("HangupCause", "USER_BUSY"), ("From", "+91902"), ("To", "+91802")];
+    let pairs = [
+        ("CallUUID", "vz-busy"),
+        ("Event", "Hangup"),
+        ("HangupCause", "USER_BUSY"),
+        ("From", "+91902"),
+        ("To", "+91802"),
+    ];
     let (status, _) =
         answer_v3(&server, "X-Vobiz-Signature-V3", "vobiz-token", "/answer?agent_id=bench", &pairs, "n-6");
     assert_eq!(status, 200);

@@ -235,13 +235,14 @@ impl WebRtcSession {
 
     fn on_event(&mut self, event: Event) {
         match event {
-            Event::MediaAdded(added) if added.kind == MediaKind::Audio && added.direction.is_sending() => {
-                if self.audio_out.is_none() {
-                    let pt = self.rtc.writer(added.mid).and_then(|w| {
-                        w.payload_params().find(|p| p.spec().codec == RtcCodec::Opus).map(|p| p.pt())
-                    });
-                    self.audio_out = pt.map(|pt| (added.mid, pt));
-                }
+            Event::MediaAdded(added)
+                if added.kind == MediaKind::Audio && added.direction.is_sending() && self.audio_out.is_none() =>
+            {
+                let pt = self
+                    .rtc
+                    .writer(added.mid)
+                    .and_then(|w| w.payload_params().find(|p| p.spec().codec == RtcCodec::Opus).map(|p| p.pt()));
+                self.audio_out = pt.map(|pt| (added.mid, pt));
             }
             Event::MediaData(data) => {
                 self.last_media_at = Some(data.network_time);
@@ -498,8 +499,15 @@ mod tests {
         let (server_rtc, answer) = answer_offer(&offer.to_sdp_string(), server_addr, now).unwrap();
         let answer = str0m::change::SdpAnswer::from_sdp_string(&answer).unwrap();
         rtc.sdp_api().accept_answer(pending, answer).unwrap();
-        let mut browser =
-            Browser { rtc, addr: browser_addr, mid, channel: None, heard_audio_frames: 0, texts: vec![], transmits: vec![] };
+        let mut browser = Browser {
+            rtc,
+            addr: browser_addr,
+            mid,
+            channel: None,
+            heard_audio_frames: 0,
+            texts: vec![],
+            transmits: vec![],
+        };
         browser.drain();
         let session = WebRtcSession::new(server_rtc, server_addr, service, now).unwrap();
         (browser, session, now)
@@ -537,7 +545,9 @@ mod tests {
 
     fn tone_opus(encoder: &mut Box<dyn Codec>, tick: usize) -> Vec<u8> {
         let pcm: Vec<i16> = (0..ENGINE_FRAME)
-            .map(|i| (((tick * ENGINE_FRAME + i) as f32 / 16000.0 * 300.0 * std::f32::consts::TAU).sin() * 8000.0) as i16)
+            .map(|i| {
+                (((tick * ENGINE_FRAME + i) as f32 / 16000.0 * 300.0 * std::f32::consts::TAU).sin() * 8000.0) as i16
+            })
             .collect();
         let mut out = vec![0; 1500];
         let n = encoder.encode(&pcm, &mut out).unwrap();
@@ -592,7 +602,9 @@ mod tests {
             now += Duration::from_millis(20);
             exchange(&mut browser, &mut session, now);
             if browser.rtc.is_connected() {
-                let payload = if (40..90).contains(&tick) { tone_opus(&mut encoder, tick) } else {
+                let payload = if (40..90).contains(&tick) {
+                    tone_opus(&mut encoder, tick)
+                } else {
                     let mut out = vec![0; 1500];
                     let n = encoder.encode(&[0; ENGINE_FRAME], &mut out).unwrap();
                     out[..n].to_vec()

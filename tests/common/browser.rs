@@ -115,7 +115,8 @@ pub fn speech_wav(dir: &Path, text: &str, lead_secs: f32) -> std::path::PathBuf 
     require_tool("espeak-ng");
     require_tool("sox");
     let spoken = dir.join("spoken.wav");
-    let status = Command::new("espeak-ng").args(["-v", "en-us", "-s", "150", "-w"]).arg(&spoken).arg(text).status().unwrap();
+    let status =
+        Command::new("espeak-ng").args(["-v", "en-us", "-s", "150", "-w"]).arg(&spoken).arg(text).status().unwrap();
     assert!(status.success());
     let out = dir.join("microphone.wav");
     let status = Command::new("sox")

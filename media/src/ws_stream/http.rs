@@ -65,6 +65,9 @@ pub struct TelephonyConfig {
     pub media_ip: std::net::IpAddr,
 }
 
+/// What runs on a call, and the agent behind it (none for echo).
+type CallService = (StreamService, Option<Arc<Agent>>);
+
 /// What a browser needs to open a test call.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BrowserCall {
@@ -126,7 +129,7 @@ impl Telephony {
 
     /// What runs on a call to `agent`, or the WebSocket close code and reason to refuse it with (1008
     /// unknown agent, 1013 not ready yet).
-    fn service_for(&self, agent: &str, start: &StreamStart) -> Result<(StreamService, Option<Arc<Agent>>), (u16, String)> {
+    fn service_for(&self, agent: &str, start: &StreamStart) -> Result<CallService, (u16, String)> {
         match self.router.route(agent) {
             Some(Destination::Agent(a)) => {
                 let context = CallContext {
@@ -155,7 +158,13 @@ impl Telephony {
     }
 
     /// The call's journal, when its agent keeps transcripts.
-    fn journal_for(&self, agent: Option<&Agent>, transport: &'static str, start: &StreamStart, greeting: &str) -> Option<Journal> {
+    fn journal_for(
+        &self,
+        agent: Option<&Agent>,
+        transport: &'static str,
+        start: &StreamStart,
+        greeting: &str,
+    ) -> Option<Journal> {
         match (agent, &self.recordings) {
             (Some(a), Some(sink)) if a.record_transcript => {
                 let plan = RecordingPlan {
@@ -623,7 +632,8 @@ async fn run_provider_stream(
 }
 
 async fn run_browser_stream(t: Arc<Telephony>, agent: String, query: StreamQuery, mut socket: WebSocket) {
-    let call_id = query.call_id.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("browser-{:016x}", rand::random::<u64>()));
+    let call_id =
+        query.call_id.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("browser-{:016x}", rand::random::<u64>()));
     if !t.authorised("browser", &agent, &call_id, query.token.as_deref())
         || !t.first_use_of_browser_token(&agent, query.token.as_deref())
     {
@@ -799,13 +809,17 @@ async fn webrtc_offer(
     if t.draining.load(Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "30")], "draining").into_response();
     }
-    let call_id = query.call_id.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("webrtc-{:016x}", rand::random::<u64>()));
+    let call_id =
+        query.call_id.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("webrtc-{:016x}", rand::random::<u64>()));
     if !t.authorised("browser", &agent, &call_id, query.token.as_deref())
         || !t.first_use_of_browser_token(&agent, query.token.as_deref())
     {
         tracing::warn!(%agent, %call_id, "WebRTC call refused: missing, invalid or used token");
         t.metrics.count_result(CallResult::Rejected);
-        return json_problem(StatusCode::FORBIDDEN, "missing, invalid or used call token: get one from POST /browser/session");
+        return json_problem(
+            StatusCode::FORBIDDEN,
+            "missing, invalid or used call token: get one from POST /browser/session",
+        );
     }
     let offer: RtcOffer = match serde_json::from_slice(&body) {
         Ok(offer) => offer,
@@ -828,7 +842,11 @@ async fn webrtc_offer(
         Err((_, reason)) => return json_problem(StatusCode::NOT_FOUND, reason),
     };
     let bind = std::net::SocketAddr::new(
-        if t.config.media_ip.is_ipv4() { std::net::Ipv4Addr::UNSPECIFIED.into() } else { std::net::Ipv6Addr::UNSPECIFIED.into() },
+        if t.config.media_ip.is_ipv4() {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        },
         0,
     );
     let socket = match tokio::net::UdpSocket::bind(bind).await {

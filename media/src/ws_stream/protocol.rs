@@ -448,7 +448,9 @@ impl Writer {
                 Some(format!(r#"{{"event":"stop","streamId":"{}"}}"#, self.stream_id))
             }
             Peer::Provider(Provider::Twilio | Provider::Exotel) => None,
-            Peer::Browser => Some(serde_json::json!({"event": "end", "callId": self.stream_id, "reason": reason}).to_string()),
+            Peer::Browser => {
+                Some(serde_json::json!({"event": "end", "callId": self.stream_id, "reason": reason}).to_string())
+            }
         }
     }
 

@@ -354,8 +354,8 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::ws_stream::protocol::{Encoding, Provider};
     use crate::conversation::engine::Agent;
+    use crate::ws_stream::protocol::{Encoding, Provider};
 
     fn start(provider: Provider) -> StreamStart {
         let format = Some(provider.default_format());
@@ -385,7 +385,8 @@ mod tests {
     #[test]
     fn echo_is_paced_with_a_60_ms_lead() {
         let format = AudioFormat::MULAW_8K;
-        let mut session = StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, StreamService::Echo);
+        let mut session =
+            StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, StreamService::Echo);
         let mut sent = Vec::new();
         for tick in 0..50 {
             session.on_text(&media_frame(format, &tone(tick))).unwrap();
@@ -430,7 +431,8 @@ mod tests {
     #[test]
     fn played_checkpoint_resets_the_provider_buffer_model() {
         let format = AudioFormat::MULAW_8K;
-        let mut session = StreamSession::new(Peer::Provider(Provider::Plivo), start(Provider::Plivo), format, StreamService::Echo);
+        let mut session =
+            StreamSession::new(Peer::Provider(Provider::Plivo), start(Provider::Plivo), format, StreamService::Echo);
         session.on_text(&media_frame(format, &tone(0))).unwrap();
         session.tick();
         let sent: Vec<String> = session.take_outgoing().filter_map(|m| m.text().map(String::from)).collect();
@@ -443,7 +445,8 @@ mod tests {
     #[test]
     fn bursts_are_processed_not_dropped_and_bad_frames_are_counted() {
         let format = AudioFormat::MULAW_8K;
-        let mut session = StreamSession::new(Peer::Provider(Provider::Twilio), start(Provider::Twilio), format, StreamService::Echo);
+        let mut session =
+            StreamSession::new(Peer::Provider(Provider::Twilio), start(Provider::Twilio), format, StreamService::Echo);
         for tick in 0..10 {
             session.on_text(&media_frame(format, &tone(tick))).unwrap();
         }
@@ -463,7 +466,8 @@ mod tests {
         let format = AudioFormat::parse_content_type("audio/x-l16;rate=16000").unwrap();
         let mut s = start(Provider::Vobiz);
         s.format = Some(format);
-        let mut session = StreamSession::new(Peer::Provider(Provider::Vobiz), s, AudioFormat::MULAW_8K, StreamService::Echo);
+        let mut session =
+            StreamSession::new(Peer::Provider(Provider::Vobiz), s, AudioFormat::MULAW_8K, StreamService::Echo);
         assert_eq!(session.format(), format);
         let pcm: Vec<i16> = (0..320).map(|i| i as i16 * 10).collect();
         session.on_text(&media_frame(format, &pcm)).unwrap();
@@ -474,7 +478,8 @@ mod tests {
     #[test]
     fn browser_sends_and_receives_raw_l16_and_sees_the_transcript() {
         let l16 = AudioFormat::new(Encoding::L16, 16000).unwrap();
-        let start = StreamStart { call_id: "b1".into(), stream_id: "b1".into(), format: Some(l16), ..Default::default() };
+        let start =
+            StreamStart { call_id: "b1".into(), stream_id: "b1".into(), format: Some(l16), ..Default::default() };
         let agent = Arc::new(Agent::bench(false));
         let service = StreamService::Agent(Box::new(Conversation::new(agent)));
         let mut session = StreamSession::new(Peer::Browser, start, l16, service);
@@ -483,7 +488,11 @@ mod tests {
         let mut texts = Vec::new();
         for tick in 0..150 {
             let pcm: Vec<i16> = if (30..80).contains(&tick) {
-                (0..320).map(|i| (((tick * 320 + i) as f32 / 16000.0 * 300.0 * std::f32::consts::TAU).sin() * 8000.0) as i16).collect()
+                (0..320)
+                    .map(|i| {
+                        (((tick * 320 + i) as f32 / 16000.0 * 300.0 * std::f32::consts::TAU).sin() * 8000.0) as i16
+                    })
+                    .collect()
             } else {
                 vec![0; 320]
             };
