@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use common::provider::http;
-use common::{require_tool, Server};
+use common::Server;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -26,16 +26,7 @@ fn owner_auth() -> Vec<(&'static str, String)> {
 
 /// espeak-ng speech at 16 kHz, as little-endian bytes.
 fn speech_16k_le(text: &str) -> Vec<u8> {
-    require_tool("espeak-ng");
-    let out = std::process::Command::new("espeak-ng").args(["--stdout", "-v", "en-us", text]).output().unwrap();
-    let wav = out.stdout;
-    let data = wav.windows(4).position(|w| w == b"data").unwrap() + 8;
-    let pcm: Vec<i16> = wav[data..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
-    let ratio = 22050.0 / 16000.0;
-    (0..(pcm.len() as f64 / ratio) as usize)
-        .map(|i| pcm[((i as f64 * ratio) as usize).min(pcm.len() - 1)])
-        .flat_map(|s| s.to_le_bytes())
-        .collect()
+    common::espeak_speech(text, 16000).iter().flat_map(|s| s.to_le_bytes()).collect()
 }
 
 /// What the page side of one call saw.

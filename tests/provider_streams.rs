@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use common::provider::{answer_v3, form, http, plivo_v3, stream_url, twilio_sig};
-use common::{require_tool, Server};
+use common::Server;
 use futures_util::{SinkExt, StreamExt};
 
 use serde_json::{json, Value};
@@ -35,15 +35,8 @@ auth_id = "AC_TWILIO"
 auth_token = "twilio-token"
 "#;
 
-/// espeak-ng speech at 8 kHz (linear interpolation is plenty for a VAD and a stand-in recogniser).
 fn speech_8k(text: &str) -> Vec<i16> {
-    require_tool("espeak-ng");
-    let out = std::process::Command::new("espeak-ng").args(["--stdout", "-v", "en-us", text]).output().unwrap();
-    let wav = out.stdout;
-    let data = wav.windows(4).position(|w| w == b"data").unwrap() + 8;
-    let pcm: Vec<i16> = wav[data..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
-    let ratio = 22050.0 / 8000.0;
-    (0..(pcm.len() as f64 / ratio) as usize).map(|i| pcm[((i as f64 * ratio) as usize).min(pcm.len() - 1)]).collect()
+    common::espeak_speech(text, 8000)
 }
 
 fn ulaw(pcm: &[i16]) -> Vec<u8> {

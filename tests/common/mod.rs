@@ -210,6 +210,18 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
+/// espeak-ng speech at `rate` Hz (linear interpolation from its 22.05 kHz is plenty for a VAD and a
+/// recogniser).
+pub fn espeak_speech(text: &str, rate: u32) -> Vec<i16> {
+    require_tool("espeak-ng");
+    let out = Command::new("espeak-ng").args(["--stdout", "-v", "en-us", text]).output().unwrap();
+    let wav = out.stdout;
+    let data = wav.windows(4).position(|w| w == b"data").unwrap() + 8;
+    let pcm: Vec<i16> = wav[data..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    let ratio = 22050.0 / f64::from(rate);
+    (0..(pcm.len() as f64 / ratio) as usize).map(|i| pcm[((i as f64 * ratio) as usize).min(pcm.len() - 1)]).collect()
+}
+
 pub fn require_tool(tool: &str) {
     let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map(|o| o.status.success());
     assert!(found.unwrap_or(false), "{tool} is not installed: run scripts/setup.sh");
