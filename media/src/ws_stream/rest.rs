@@ -1,7 +1,9 @@
-//! The providers' REST APIs, as far as calls need them: place an outbound call with an answer URL, hang up,
-//! and transfer a live call. Request shapes follow each provider's documentation (see
-//! `shared/reference/telephony-streams.md`): Vobiz (`X-Auth-ID`/`X-Auth-Token`, JSON), Plivo (Basic auth,
-//! JSON; the API Vobiz mirrors), Twilio (Basic auth, form-encoded). Exotel's call API is not wired yet.
+//! The providers' REST APIs, as far as calls and the console need them: place an outbound call with an answer
+//! URL, hang up, transfer a live call; create/update/delete the application that holds an agent's answer
+//! URL; list, buy, attach and detach numbers. Request shapes follow each provider's documentation (see
+//! `shared/reference/telephony-streams.md` and the original's §6): Vobiz (`X-Auth-ID`/`X-Auth-Token`, JSON),
+//! Plivo (Basic auth, JSON; the API Vobiz mirrors), Twilio (Basic auth, form-encoded; "applications" are
+//! TwiML Apps). Exotel's API is not wired yet: its calls say so.
 //!
 //! Blocking (ureq) on purpose: callers run these on a blocking thread; each request has a timeout, and every
 //! failure is an [`RestError`] that names the provider, the HTTP status and the provider's message.
@@ -36,6 +38,14 @@ pub struct ProviderRest {
     base: String,
     auth_id: String,
     auth_token: String,
+}
+
+/// A number on the provider account, and the application it is attached to (if any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderNumber {
+    /// E.164 as the provider writes it (with or without `+`).
+    pub number: String,
+    pub application_id: Option<String>,
 }
 
 /// A call that was placed: the provider's id of it.
@@ -86,6 +96,7 @@ impl ProviderRest {
         let agent = self.agent();
         let mut request = match method {
             "DELETE" => agent.delete(&url).force_send_body(),
+            "GET" => agent.get(&url).force_send_body(),
             _ => agent.post(&url),
         };
         request = match self.provider {
@@ -183,6 +194,190 @@ impl ProviderRest {
         }
     }
 
+    /// Creates the application that sends `answer_url` calls to an agent; returns its id.
+    pub fn create_application(&self, name: &str, answer_url: &str, hangup_url: &str) -> Result<String, RestError> {
+        let id = &self.auth_id;
+        let text = match self.provider {
+            Provider::Vobiz | Provider::Plivo => {
+                let body = application_json(name, answer_url, hangup_url);
+                self.send("POST", &format!("/Account/{id}/Application/"), Body::Json(body))?.1
+            }
+            Provider::Twilio => {
+                let form = twiml_app_form(name, answer_url, hangup_url);
+                self.send("POST", &format!("/Accounts/{id}/Applications.json"), Body::Form(form))?.1
+            }
+            Provider::Exotel => {
+                return Err(RestError::Unsupported { provider: self.name(), what: "applications" });
+            }
+        };
+        let reply: serde_json::Value =
+            serde_json::from_str(&text).map_err(|_| RestError::Reply(text.clone(), self.name()))?;
+        ["app_id", "id", "application_id", "sid"]
+            .iter()
+            .find_map(|k| {
+                reply.get(*k).and_then(|v| v.as_str().map(String::from).or_else(|| v.as_u64().map(|n| n.to_string())))
+            })
+            .ok_or(RestError::Reply(text, self.name()))
+    }
+
+    /// Points an existing application at new URLs (or renames it). Updates are POSTs on every provider.
+    pub fn update_application(
+        &self,
+        app_id: &str,
+        name: &str,
+        answer_url: &str,
+        hangup_url: &str,
+    ) -> Result<(), RestError> {
+        let id = &self.auth_id;
+        match self.provider {
+            Provider::Vobiz | Provider::Plivo => {
+                let body = application_json(name, answer_url, hangup_url);
+                self.send("POST", &format!("/Account/{id}/Application/{app_id}/"), Body::Json(body)).map(|_| ())
+            }
+            Provider::Twilio => {
+                let form = twiml_app_form(name, answer_url, hangup_url);
+                self.send("POST", &format!("/Accounts/{id}/Applications/{app_id}.json"), Body::Form(form)).map(|_| ())
+            }
+            Provider::Exotel => Err(RestError::Unsupported { provider: self.name(), what: "applications" }),
+        }
+    }
+
+    /// Deletes an application; one that is already gone is not an error.
+    pub fn delete_application(&self, app_id: &str) -> Result<(), RestError> {
+        let id = &self.auth_id;
+        let result = match self.provider {
+            Provider::Vobiz | Provider::Plivo => {
+                self.send("DELETE", &format!("/Account/{id}/Application/{app_id}/"), Body::Empty)
+            }
+            Provider::Twilio => self.send("DELETE", &format!("/Accounts/{id}/Applications/{app_id}.json"), Body::Empty),
+            Provider::Exotel => {
+                return Err(RestError::Unsupported { provider: self.name(), what: "applications" });
+            }
+        };
+        match result {
+            Ok(_) | Err(RestError::Status { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The numbers on the account and the application each is attached to.
+    pub fn list_numbers(&self) -> Result<Vec<ProviderNumber>, RestError> {
+        let id = &self.auth_id;
+        let (path, list_key, number_keys, app_keys): (String, &str, &[&str], &[&str]) = match self.provider {
+            Provider::Vobiz => {
+                (format!("/account/{id}/numbers"), "items", &["e164", "number"], &["application_id", "app_id"])
+            }
+            Provider::Plivo => (format!("/Account/{id}/Number/"), "objects", &["number"], &["application"]),
+            Provider::Twilio => (
+                format!("/Accounts/{id}/IncomingPhoneNumbers.json"),
+                "incoming_phone_numbers",
+                &["phone_number"],
+                &["voice_application_sid"],
+            ),
+            Provider::Exotel => return Err(RestError::Unsupported { provider: self.name(), what: "numbers" }),
+        };
+        let (_, text) = self.send("GET", &path, Body::Empty)?;
+        let reply: serde_json::Value =
+            serde_json::from_str(&text).map_err(|_| RestError::Reply(text.clone(), self.name()))?;
+        let items =
+            reply.get(list_key).and_then(|v| v.as_array()).ok_or(RestError::Reply(text.clone(), self.name()))?;
+        let text_of = |item: &serde_json::Value, keys: &[&str]| {
+            keys.iter().find_map(|k| item.get(*k).and_then(|v| v.as_str())).filter(|v| !v.is_empty()).map(String::from)
+        };
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let number = text_of(item, number_keys)?;
+                // Plivo names the application by its URI (`/v1/Account/MA…/Application/<id>/`).
+                let application_id = text_of(item, app_keys)
+                    .map(|a| a.trim_end_matches('/').rsplit('/').next().unwrap_or(&a).to_string());
+                Some(ProviderNumber { number, application_id })
+            })
+            .collect())
+    }
+
+    /// Rents `number` (E.164) for the account. Vobiz sells numbers in its console only.
+    pub fn buy_number(&self, number: &str) -> Result<(), RestError> {
+        let id = &self.auth_id;
+        let bare = number.trim_start_matches('+');
+        match self.provider {
+            Provider::Plivo => self
+                .send("POST", &format!("/Account/{id}/PhoneNumber/{bare}/"), Body::Json(serde_json::json!({})))
+                .map(|_| ()),
+            Provider::Twilio => {
+                let form = vec![("PhoneNumber".to_string(), format!("+{bare}"))];
+                self.send("POST", &format!("/Accounts/{id}/IncomingPhoneNumbers.json"), Body::Form(form)).map(|_| ())
+            }
+            Provider::Vobiz | Provider::Exotel => {
+                Err(RestError::Unsupported { provider: self.name(), what: "buying numbers (use its console)" })
+            }
+        }
+    }
+
+    /// Sends calls to `number` to the application `app_id` (so to its agent).
+    pub fn attach_number(&self, number: &str, app_id: &str) -> Result<(), RestError> {
+        let id = &self.auth_id;
+        let bare = number.trim_start_matches('+');
+        match self.provider {
+            Provider::Vobiz => {
+                let body = serde_json::json!({"application_id": app_id});
+                self.send("POST", &format!("/account/{id}/numbers/%2B{bare}/application"), Body::Json(body)).map(|_| ())
+            }
+            Provider::Plivo => {
+                let body = serde_json::json!({"app_id": app_id});
+                self.send("POST", &format!("/Account/{id}/Number/{bare}/"), Body::Json(body)).map(|_| ())
+            }
+            Provider::Twilio => {
+                let sid = self.twilio_number_sid(bare)?;
+                let form = vec![("VoiceApplicationSid".to_string(), app_id.to_string())];
+                self.send("POST", &format!("/Accounts/{id}/IncomingPhoneNumbers/{sid}.json"), Body::Form(form))
+                    .map(|_| ())
+            }
+            Provider::Exotel => Err(RestError::Unsupported { provider: self.name(), what: "numbers" }),
+        }
+    }
+
+    /// Detaches `number` from its application.
+    pub fn detach_number(&self, number: &str) -> Result<(), RestError> {
+        let id = &self.auth_id;
+        let bare = number.trim_start_matches('+');
+        match self.provider {
+            Provider::Vobiz => {
+                self.send("DELETE", &format!("/account/{id}/numbers/%2B{bare}/application"), Body::Empty).map(|_| ())
+            }
+            Provider::Plivo => {
+                let body = serde_json::json!({"app_id": ""});
+                self.send("POST", &format!("/Account/{id}/Number/{bare}/"), Body::Json(body)).map(|_| ())
+            }
+            Provider::Twilio => {
+                let sid = self.twilio_number_sid(bare)?;
+                let form = vec![("VoiceApplicationSid".to_string(), String::new())];
+                self.send("POST", &format!("/Accounts/{id}/IncomingPhoneNumbers/{sid}.json"), Body::Form(form))
+                    .map(|_| ())
+            }
+            Provider::Exotel => Err(RestError::Unsupported { provider: self.name(), what: "numbers" }),
+        }
+    }
+
+    /// Twilio addresses a number by its `PN…` sid.
+    fn twilio_number_sid(&self, bare: &str) -> Result<String, RestError> {
+        let id = &self.auth_id;
+        let path = format!("/Accounts/{id}/IncomingPhoneNumbers.json?PhoneNumber=%2B{bare}");
+        let (_, text) = self.send("GET", &path, Body::Empty)?;
+        let reply: serde_json::Value =
+            serde_json::from_str(&text).map_err(|_| RestError::Reply(text.clone(), self.name()))?;
+        reply["incoming_phone_numbers"]
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(|n| n["sid"].as_str())
+            .map(String::from)
+            .ok_or(RestError::Status {
+                provider: self.name(),
+                status: 404,
+                message: format!("+{bare} is not on this account"),
+            })
+    }
+
     /// Moves a live call to `target` (a number or SIP URI): Vobiz/Plivo fetch `dial_url` (our document that
     /// dials the target), Twilio gets the `<Dial>` TwiML inline.
     pub fn transfer(&self, call_id: &str, target: &str, dial_url: &str) -> Result<(), RestError> {
@@ -199,6 +394,26 @@ impl ProviderRest {
             Provider::Exotel => Err(RestError::Unsupported { provider: self.name(), what: "transfers" }),
         }
     }
+}
+
+/// Vobiz/Plivo application body.
+fn application_json(name: &str, answer_url: &str, hangup_url: &str) -> serde_json::Value {
+    serde_json::json!({
+        "app_name": name,
+        "answer_url": answer_url, "answer_method": "POST",
+        "hangup_url": hangup_url, "hangup_method": "POST",
+    })
+}
+
+/// Twilio TwiML App form: the voice URL answers, the status callback reports the end.
+fn twiml_app_form(name: &str, answer_url: &str, hangup_url: &str) -> Vec<(String, String)> {
+    vec![
+        ("FriendlyName".to_string(), name.to_string()),
+        ("VoiceUrl".to_string(), answer_url.to_string()),
+        ("VoiceMethod".to_string(), "POST".to_string()),
+        ("StatusCallback".to_string(), hangup_url.to_string()),
+        ("StatusCallbackMethod".to_string(), "POST".to_string()),
+    ]
 }
 
 enum Body {
@@ -294,6 +509,64 @@ mod tests {
             ProviderRest::new(Provider::Exotel, None, "k", "t").transfer("x", "y", "z"),
             Err(RestError::Unsupported { .. })
         ));
+    }
+
+    #[test]
+    fn applications_and_numbers_on_vobiz_plivo_and_twilio() {
+        let (port, requests) = serve(11, |request| {
+            let line = request.lines().next().unwrap_or("");
+            match line.split(' ').nth(1).unwrap_or("") {
+                "/v/Account/MA1/Application/" => (201, r#"{"api_id":"x","app_id":"app-7","message":"created"}"#.into()),
+                "/v/account/MA1/numbers" => (
+                    200,
+                    r#"{"items":[{"e164":"+918000000001","application_id":"app-7"},{"e164":"+918000000002"}]}"#.into(),
+                ),
+                "/p/Account/MA2/Number/" => (
+                    200,
+                    r#"{"objects":[{"number":"918000000003","application":"/v1/Account/MA2/Application/29986316/"}]}"#
+                        .into(),
+                ),
+                p if p.starts_with("/t/Accounts/AC1/IncomingPhoneNumbers.json?PhoneNumber=") => {
+                    (200, r#"{"incoming_phone_numbers":[{"sid":"PN42","phone_number":"+15550001111"}]}"#.into())
+                }
+                "/t/Accounts/AC1/Applications.json" => (201, r#"{"sid":"AP9","friendly_name":"demo"}"#.into()),
+                "/v/Account/MA1/Application/gone/" => (404, r#"{"error":"not found"}"#.into()),
+                _ => (202, r#"{"message":"changed"}"#.into()),
+            }
+        });
+        let base = |p: &str| format!("http://127.0.0.1:{port}/{p}");
+        let vobiz = ProviderRest::new(Provider::Vobiz, Some(&base("v")), "MA1", "tok");
+        let plivo = ProviderRest::new(Provider::Plivo, Some(&base("p")), "MA2", "tok2");
+        let twilio = ProviderRest::new(Provider::Twilio, Some(&base("t")), "AC1", "tok3");
+        assert_eq!(vobiz.create_application("demo", "https://me/answer", "https://me/hangup").unwrap(), "app-7");
+        vobiz.update_application("app-7", "demo", "https://me/answer2", "https://me/hangup").unwrap();
+        vobiz.delete_application("gone").unwrap(); // already deleted: fine
+        let numbers = vobiz.list_numbers().unwrap();
+        assert_eq!(numbers[0], ProviderNumber { number: "+918000000001".into(), application_id: Some("app-7".into()) });
+        assert_eq!(numbers[1].application_id, None);
+        vobiz.attach_number("+918000000002", "app-7").unwrap();
+        vobiz.detach_number("918000000002").unwrap();
+        let numbers = plivo.list_numbers().unwrap();
+        assert_eq!(numbers[0].application_id.as_deref(), Some("29986316"));
+        plivo.attach_number("+918000000003", "29986316").unwrap();
+        assert_eq!(twilio.create_application("demo", "https://me/a", "https://me/h").unwrap(), "AP9");
+        twilio.attach_number("+15550001111", "AP9").unwrap();
+        assert!(matches!(vobiz.buy_number("+918000000009"), Err(RestError::Unsupported { .. })));
+        let requests = requests.join().unwrap();
+        let app: serde_json::Value = serde_json::from_str(body(&requests[0])).unwrap();
+        assert_eq!((app["app_name"].as_str(), app["answer_method"].as_str()), (Some("demo"), Some("POST")));
+        assert!(requests[1].starts_with("POST /v/Account/MA1/Application/app-7/ HTTP/1.1"));
+        assert!(requests[2].starts_with("DELETE /v/Account/MA1/Application/gone/ HTTP/1.1"));
+        assert!(requests[3].starts_with("GET /v/account/MA1/numbers HTTP/1.1"));
+        assert!(requests[4].starts_with("POST /v/account/MA1/numbers/%2B918000000002/application HTTP/1.1"));
+        assert_eq!(serde_json::from_str::<serde_json::Value>(body(&requests[4])).unwrap()["application_id"], "app-7");
+        assert!(requests[5].starts_with("DELETE /v/account/MA1/numbers/%2B918000000002/application HTTP/1.1"));
+        assert_eq!(header(&requests[6], "authorization"), Some("Basic TUEyOnRvazI="));
+        assert!(requests[7].starts_with("POST /p/Account/MA2/Number/918000000003/ HTTP/1.1"));
+        let form: Vec<(String, String)> = form_urlencoded::parse(body(&requests[8]).as_bytes()).into_owned().collect();
+        assert!(form.contains(&("VoiceUrl".into(), "https://me/a".into())), "{form:?}");
+        assert!(requests[10].starts_with("POST /t/Accounts/AC1/IncomingPhoneNumbers/PN42.json HTTP/1.1"));
+        assert!(body(&requests[10]).contains("VoiceApplicationSid=AP9"));
     }
 
     #[test]
