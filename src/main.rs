@@ -4,6 +4,7 @@ mod agents;
 mod calls;
 mod config;
 mod local;
+mod numbers;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,11 @@ enum Command {
     },
     /// Place an outbound call with an agent, through the running server (owner credentials from the environment).
     Call(calls::CallArgs),
+    /// Provider numbers and applications: list, buy, attach to an agent, detach.
+    Numbers {
+        #[command(subcommand)]
+        command: numbers::NumbersCommand,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -54,6 +60,7 @@ fn main() -> std::process::ExitCode {
         Command::Api(args) => serve::run(args, serve::Role::Api),
         Command::Models { command } => local::run(command),
         Command::Call(args) => calls::run(args),
+        Command::Numbers { command } => numbers::run(command),
         Command::Config { command: ConfigCommand::Check(args) } => config::Config::load(&args).map(|config| {
             println!("configuration ok: {config:#?}");
         }),

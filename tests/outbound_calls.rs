@@ -116,3 +116,53 @@ fn only_the_owner_places_calls_and_mistakes_are_named() {
     let out = voicera_call(&bare, OWNER[1].1, &["--agent", "bench", "--to", "100", "--trunk", "x"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("no owner account"));
 }
+
+/// `voicera numbers`, as the original's console did: an application with this node's answer URL for the
+/// agent, and the number attached to it — against a fake Vobiz API.
+#[test]
+fn numbers_attach_creates_the_agents_application_and_links_the_number() {
+    let (port, requests) = fake_rest(3, |request| {
+        if request.starts_with("POST /api/v1/Account/MA_VOBIZ/Application/ ") {
+            (201, r#"{"api_id":"a","app_id":"app-42","message":"created"}"#.into())
+        } else if request.starts_with("GET ") {
+            (200, r#"{"items":[{"e164":"+918000000001","application_id":"app-42"}]}"#.into())
+        } else {
+            (202, r#"{"message":"linked"}"#.into())
+        }
+    });
+    let dir = common::test_dir("numbers");
+    let config = format!(
+        "[telephony.vobiz]\nauth_id = \"MA_VOBIZ\"\nauth_token = \"tok\"\napi_base = \"http://127.0.0.1:{port}/api/v1\"\n"
+    );
+    std::fs::write(dir.join("voicera.toml"), config).unwrap();
+    let numbers = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_voicera"))
+            .arg("numbers")
+            .args(args)
+            .args(["--config", "voicera.toml", "--data-dir", "data", "--public-url", "https://voice.example.com"])
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = numbers(&["attach", "--provider", "vobiz", "--number", "+918000000001", "--agent", "demo"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = numbers(&["list", "--provider", "vobiz"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "+918000000001\tapp-42");
+    // No account for a provider: a clear error, nothing sent.
+    let out = numbers(&["list", "--provider", "twilio"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no twilio account"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let requests = requests.join().unwrap();
+    let body = |r: &str| serde_json::from_str::<serde_json::Value>(&r[r.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+    let app = body(&requests[0]);
+    assert_eq!(app["app_name"], "voicera-demo");
+    assert_eq!(app["answer_url"], "https://voice.example.com/telephony/vobiz/answer?agent_id=demo");
+    assert_eq!(app["hangup_url"], "https://voice.example.com/telephony/vobiz/hangup");
+    assert!(requests[1].starts_with("POST /api/v1/account/MA_VOBIZ/numbers/%2B918000000001/application HTTP/1.1"));
+    assert_eq!(body(&requests[1])["application_id"], "app-42");
+    assert!(requests[1].to_ascii_lowercase().contains("x-auth-token: tok"));
+}
