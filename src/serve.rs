@@ -144,6 +144,8 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             Some(recordings),
             Arc::clone(&draining),
             shutdown.clone(),
+            // WebRTC media from the same port range as RTP: one firewall rule for all media.
+            Some(handle.ports()),
         );
         calls_router = Some(calls::router(dialer, owner, Arc::clone(&stream_calls)));
         telephony = Some(stream_calls);

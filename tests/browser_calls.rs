@@ -261,6 +261,17 @@ fn call_test_page_talks_to_the_bench_agent_over_the_socket_and_webrtc_in_chromiu
         assert_eq!(call["heard_agent_audio"], true, "{transport}: the agent's audio reached the page");
         drop(browser);
     }
+    // WebRTC media used a port of the node's RTP range.
+    let log = server.log();
+    let line = log.lines().find(|l| l.contains("WebRTC call answered")).expect("WebRTC answer logged");
+    let port: u16 = line
+        .split("local=")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit() && c != ':' && c != '.').next())
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!((server.rtp_ports.0..=server.rtp_ports.1).contains(&port), "{port} not in {:?}", server.rtp_ports);
 }
 
 /// The real thing: Chromium's fake microphone asks the demo agent (Whisper, SmolLM, espeak-ng) a question

@@ -177,9 +177,16 @@ pub struct SipServiceHandle {
     pub local_addr: SocketAddr,
     commands: mpsc::Sender<ServiceCommand>,
     running: Arc<AtomicBool>,
+    ports: PortPool,
 }
 
 impl SipServiceHandle {
+    /// The node's RTP port pool: other media transports (WebRTC) take their ports from the same range, so one
+    /// firewall rule covers all media.
+    pub fn ports(&self) -> PortPool {
+        self.ports.clone()
+    }
+
     /// Whether the service task is alive (UDP and TCP bound and being served).
     pub fn is_running(&self) -> bool {
         self.running.load(Ordering::Relaxed)
@@ -237,6 +244,7 @@ pub async fn start(
         .map_err(|source| ServiceError::Bind { addr: config.listen, source })?;
     let local_addr = transport.local_addr();
     let ports = PortPool::new(config.listen.ip(), config.rtp_ports.0, config.rtp_ports.1)?;
+    let handle_ports = ports.clone();
     let (commands_tx, commands_rx) = mpsc::channel(8);
     let (notices_tx, notices_rx) = mpsc::channel(1024);
     let running = Arc::new(AtomicBool::new(true));
@@ -298,7 +306,7 @@ pub async fn start(
         service.run(inbound, commands_rx, notices_rx, shutdown).await;
         flag.store(false, Ordering::Relaxed);
     });
-    Ok(SipServiceHandle { local_addr, commands: commands_tx, running })
+    Ok(SipServiceHandle { local_addr, commands: commands_tx, running, ports: handle_ports })
 }
 
 /// A live call as signalling sees it.

@@ -90,6 +90,8 @@ pub struct Telephony {
     draining: Arc<AtomicBool>,
     /// Cancelled when the node stops: live streams say goodbye and close.
     shutdown: CancellationToken,
+    /// Media ports for WebRTC calls (the node's RTP range); an ephemeral port when there is none.
+    ports: Option<crate::ports::PortPool>,
 }
 
 impl Telephony {
@@ -100,6 +102,7 @@ impl Telephony {
         recordings: Option<Arc<dyn RecordingSink>>,
         draining: Arc<AtomicBool>,
         shutdown: CancellationToken,
+        ports: Option<crate::ports::PortPool>,
     ) -> Arc<Telephony> {
         Arc::new(Telephony {
             config,
@@ -110,6 +113,7 @@ impl Telephony {
             recordings,
             draining,
             shutdown,
+            ports,
         })
     }
 
@@ -841,17 +845,25 @@ async fn webrtc_offer(
         Err((1013, reason)) => return json_problem(StatusCode::SERVICE_UNAVAILABLE, reason),
         Err((_, reason)) => return json_problem(StatusCode::NOT_FOUND, reason),
     };
-    let bind = std::net::SocketAddr::new(
-        if t.config.media_ip.is_ipv4() {
-            std::net::Ipv4Addr::UNSPECIFIED.into()
-        } else {
-            std::net::Ipv6Addr::UNSPECIFIED.into()
+    // A port from the RTP range (RTCP is multiplexed: its odd neighbour stays unused), else an ephemeral one.
+    let (lease, socket) = match &t.ports {
+        Some(pool) => match pool.allocate().await {
+            Ok((lease, rtp, _rtcp)) => (Some(lease), rtp),
+            Err(err) => return json_problem(StatusCode::SERVICE_UNAVAILABLE, format!("no media port: {err}")),
         },
-        0,
-    );
-    let socket = match tokio::net::UdpSocket::bind(bind).await {
-        Ok(socket) => socket,
-        Err(err) => return json_problem(StatusCode::SERVICE_UNAVAILABLE, format!("no UDP port for media: {err}")),
+        None => {
+            let any: std::net::IpAddr = if t.config.media_ip.is_ipv4() {
+                std::net::Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                std::net::Ipv6Addr::UNSPECIFIED.into()
+            };
+            match tokio::net::UdpSocket::bind((any, 0)).await {
+                Ok(socket) => (None, socket),
+                Err(err) => {
+                    return json_problem(StatusCode::SERVICE_UNAVAILABLE, format!("no UDP port for media: {err}"))
+                }
+            }
+        }
     };
     let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
     let local = std::net::SocketAddr::new(t.config.media_ip, port);
@@ -870,6 +882,8 @@ async fn webrtc_offer(
     t.metrics.call_started();
     let span = tracing::info_span!("webrtc", %agent, %call_id);
     let task = async move {
+        // The port goes back to the pool when the call ends, however it ends.
+        let _lease = lease;
         let mut journal = journal;
         let reason = crate::webrtc::run(session, socket, &t.metrics, journal.as_mut(), t.shutdown.clone()).await;
         tracing::info!(?reason, "WebRTC call ended");
