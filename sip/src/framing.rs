@@ -39,10 +39,11 @@ impl StreamFramer {
             return Ok(None);
         };
         let content_length = content_length(&self.buffer[..head_end]).ok_or(FramingError::MissingContentLength)?;
-        let total = body_start + content_length;
-        if total > MAX_MESSAGE_BYTES {
+        // A hostile Content-Length (up to usize::MAX) must not overflow the sum.
+        let total = body_start.checked_add(content_length).filter(|t| *t <= MAX_MESSAGE_BYTES);
+        let Some(total) = total else {
             return Err(FramingError::TooLarge);
-        }
+        };
         if self.buffer.len() < total {
             return Ok(None);
         }
@@ -92,6 +93,14 @@ mod tests {
         assert_eq!(framer.next_message().unwrap().unwrap(), MSG);
         assert_eq!(framer.next_message().unwrap().unwrap(), MSG);
         assert_eq!(framer.next_message(), Ok(None));
+    }
+
+    #[test]
+    fn huge_content_length_is_too_large_not_an_overflow() {
+        // Found by the sip_stream fuzzer: `l: 18446744073709551615` (usize::MAX).
+        let mut framer = StreamFramer::new();
+        framer.push(b"OPTIONS sip:a@b SIP/2.0\r\nl: 18446744073709551615\r\n\r\n");
+        assert!(matches!(framer.next_message(), Err(FramingError::TooLarge)));
     }
 
     #[test]
