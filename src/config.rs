@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use voicera_media::codec::CodecKind;
 use voicera_media::conversation::engine::{check_template, AgentTool, CallLimits, HttpTool, InteractionMode};
+use voicera_media::conversation::knowledge::KnowledgeBase;
 use voicera_media::conversation::turn::TurnPolicy;
 use voicera_media::sip_rtp::{InboundAuth, TrunkConfig};
 use voicera_media::vad::VadParams;
@@ -119,6 +120,9 @@ struct RawAgent {
     transfer_targets: Vec<String>,
     #[serde(default)]
     http_tools: Vec<RawHttpTool>,
+    /// Text or Markdown files (relative to the configuration file) behind the `knowledge_lookup` tool.
+    #[serde(default)]
+    knowledge: Vec<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,7 +169,32 @@ pub fn normalize_number(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
 }
 
-fn compile_agents(raw: Vec<RawAgent>) -> Result<Vec<AgentConfig>> {
+/// Largest knowledge document read (plain text; PDFs arrive with the control plane's uploads).
+const MAX_KNOWLEDGE_FILE: u64 = 5 * 1024 * 1024;
+
+/// Reads an agent's knowledge documents (paths relative to `base`) into an index.
+fn load_knowledge(at: &str, base: &Path, files: &[PathBuf]) -> Result<KnowledgeBase> {
+    let mut documents = Vec::new();
+    for file in files {
+        let path = if file.is_absolute() { file.clone() } else { base.join(file) };
+        let size =
+            std::fs::metadata(&path).with_context(|| format!("{at}.knowledge: cannot read {}", path.display()))?.len();
+        if size > MAX_KNOWLEDGE_FILE {
+            bail!("{at}.knowledge: {} is {size} bytes (at most {MAX_KNOWLEDGE_FILE})", path.display());
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("{at}.knowledge: {} is not UTF-8 text", path.display()))?;
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        documents.push((name, text));
+    }
+    let base = KnowledgeBase::from_documents(documents.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+    if base.passages() == 0 {
+        bail!("{at}.knowledge: the documents hold no text");
+    }
+    Ok(base)
+}
+
+fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig>> {
     let mut agents: Vec<AgentConfig> = Vec::new();
     for a in raw {
         let at = format!("agents.{}", a.id);
@@ -252,7 +281,12 @@ fn compile_agents(raw: Vec<RawAgent>) -> Result<Vec<AgentConfig>> {
             None => 0,
             Some(text) => parse_utc_offset(text).with_context(|| format!("{at}.utc_offset: {text:?} is not ±HH:MM"))?,
         };
-        let tools = compile_tools(&at, a.tools, a.transfer_targets, a.http_tools)?;
+        let mut tools = compile_tools(&at, a.tools, a.transfer_targets, a.http_tools)?;
+        if !a.knowledge.is_empty() {
+            let base = load_knowledge(&at, base_dir, &a.knowledge)?;
+            tracing::info!(agent = %a.id, passages = base.passages(), "knowledge documents indexed");
+            tools.push(AgentTool::KnowledgeLookup(std::sync::Arc::new(base)));
+        }
         agents.push(AgentConfig {
             id: a.id,
             numbers,
@@ -582,7 +616,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
             None => raw.models.demo_agent.unwrap_or(true),
         },
         telephony: compile_telephony(raw.telephony)?,
-        agents: compile_agents(raw.agents)?,
+        agents: compile_agents(raw.agents, source.as_deref().and_then(Path::parent).unwrap_or_else(|| Path::new(".")))?,
         source,
     })
 }
@@ -656,7 +690,7 @@ mod tests {
     #[test]
     fn the_readme_trunk_block_compiles() {
         let readme = include_str!("../README.md");
-        let start = readme.find("[[trunks]]\nname = ").expect("README shows the trunk block");
+        let start = readme.find("[[trunks]]\nname").expect("README shows the trunk block");
         let end = readme[start..].find("```").map(|e| start + e).unwrap();
         let raw: RawConfig = toml::from_str(&readme[start..end]).unwrap();
         let config = compile(raw, &NodeArgs::default(), None).unwrap();
@@ -701,6 +735,23 @@ mod tests {
             let err = format!("{:#}", compile(raw, &NodeArgs::default(), None).unwrap_err());
             assert!(err.contains(expected), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn knowledge_files_are_read_relative_to_the_config_and_named_when_missing() {
+        let dir = std::env::temp_dir().join(format!("voicera-kb-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("kb")).unwrap();
+        std::fs::write(dir.join("kb/hours.md"), "We open at 9 am.\n\nWe close at 6 pm.").unwrap();
+        let toml = "[[agents]]\nid = \"desk\"\nsystem_prompt = \"x\"\nknowledge = [\"kb/hours.md\"]\n";
+        std::fs::write(dir.join("voicera.toml"), toml).unwrap();
+        let args = NodeArgs { config: Some(dir.join("voicera.toml")), ..Default::default() };
+        let config = Config::load(&args).unwrap();
+        let tools = &config.agents[0].tools;
+        assert!(matches!(tools.last(), Some(AgentTool::KnowledgeLookup(base)) if base.answer("open").contains("9 am")));
+        std::fs::write(dir.join("voicera.toml"), toml.replace("hours.md", "nope.md")).unwrap();
+        let err = format!("{:#}", Config::load(&args).unwrap_err());
+        assert!(err.contains("agents.desk.knowledge") && err.contains("nope.md"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

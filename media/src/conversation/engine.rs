@@ -215,7 +215,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// A tool an agent's language model may call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AgentTool {
     /// Hang up once what has been said is heard.
     EndCall,
@@ -225,6 +225,8 @@ pub enum AgentTool {
     SendDtmf,
     /// An operator-defined webhook.
     Http(HttpTool),
+    /// Passages from the agent's knowledge documents (answered in the engine, no I/O).
+    KnowledgeLookup(Arc<super::knowledge::KnowledgeBase>),
 }
 
 /// An operator-defined webhook tool: the model's arguments go to `url` as a JSON body (POST) or query (GET),
@@ -249,6 +251,7 @@ impl AgentTool {
             AgentTool::TransferCall { .. } => "transfer_call",
             AgentTool::SendDtmf => "send_dtmf",
             AgentTool::Http(tool) => &tool.name,
+            AgentTool::KnowledgeLookup(_) => "knowledge_lookup",
         }
     }
 
@@ -270,6 +273,10 @@ impl AgentTool {
                 r#"{"type":"object","properties":{"digits":{"type":"string"}},"required":["digits"]}"#.to_string(),
             ),
             AgentTool::Http(tool) => (tool.description.clone(), tool.parameters.clone()),
+            AgentTool::KnowledgeLookup(_) => (
+                "Search the knowledge documents for facts to answer the caller; returns the best passages.".to_string(),
+                r#"{"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}"#.to_string(),
+            ),
         };
         ToolSpec { name: self.name().to_string(), description, parameters }
     }
@@ -700,6 +707,15 @@ impl Conversation {
                 self.request_tool(ToolRequest::Transfer { target })
             }
             AgentTool::Http(tool) => self.request_tool(ToolRequest::Http { tool, arguments: arguments.to_string() }),
+            AgentTool::KnowledgeLookup(base) => {
+                let query = text_arg("query");
+                if query.is_empty() {
+                    self.tool_result_and_continue(Err("query must not be empty".into()));
+                } else {
+                    self.tool_result_and_continue(Ok(base.answer(&query)));
+                }
+                Vec::new()
+            }
         }
     }
 
@@ -1396,6 +1412,30 @@ mod tests {
         assert_eq!(said.as_deref(), Some("Let me check. It has shipped."));
         let asked = llm.asked.lock().unwrap();
         assert_eq!(asked[1].last().map(|m| m.content.as_str()), Some(r#"ok: {"status":"shipped"}"#));
+    }
+
+    #[test]
+    fn knowledge_lookup_is_answered_in_the_engine_from_the_documents() {
+        let base = crate::conversation::knowledge::KnowledgeBase::from_documents([(
+            "hours.md",
+            "The library opens at 9 am on weekdays.\n\nParking is behind the building.",
+        )]);
+        let llm = playbook(vec![
+            vec![call("knowledge_lookup", r#"{"query":"when does the library open"}"#)],
+            vec![LlmEvent::Token("It opens at nine.".into()), LlmEvent::Done],
+        ]);
+        let mut conv = Conversation::new(tool_agent(llm.clone(), vec![AgentTool::KnowledgeLookup(Arc::new(base))]));
+        let mut speaker = Speaker::default();
+        let notes = ask(&mut conv, &mut speaker, 300);
+        // No transport round trip: the lookup result goes straight back to the model.
+        assert!(!notes.iter().any(|(_, n)| matches!(n, ConversationNote::Tool { .. })));
+        let asked = llm.asked.lock().unwrap();
+        assert_eq!(asked.len(), 2);
+        let result = &asked[1].last().unwrap().content;
+        assert!(result.starts_with("ok: [1] (hours.md) The library opens at 9 am"), "{result}");
+        assert!(notes
+            .iter()
+            .any(|(_, n)| matches!(n, ConversationNote::AgentSaid { text, .. } if text == "It opens at nine.")));
     }
 
     #[test]

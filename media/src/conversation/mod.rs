@@ -1,6 +1,7 @@
-//! The conversation engine (issue: conversation engine). Today it holds the pure turn-taking machine; the
-//! per-call loop that drives it with VAD, STT, LLM and TTS events joins it next, following the design: one
-//! task per call, one `select!`, time from a clock, actions executed by the loop.
+//! The conversation engine: the turn-taking machine ([`turn`]), the per-call conversation that drives it with
+//! VAD, STT, LLM and TTS one 20 ms frame at a time ([`engine`]), and the agent's knowledge documents behind
+//! its `knowledge_lookup` tool ([`knowledge`]).
 
 pub mod engine;
+pub mod knowledge;
 pub mod turn;
