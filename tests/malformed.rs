@@ -61,7 +61,7 @@ fn corpus() -> Vec<Case> {
         raw("random bytes", "\u{1}\u{2}\u{3} garbage \u{7f}\r\n\r\n", Silent),
         raw("CRLF keep-alive", "\r\n\r\n", Silent),
         case("extra token in request line", &options_with("SIP/2.0\nVia", "SIP/2.0 extra\nVia"), Silent),
-        case("SIP/3.0 version", &options_with(" SIP/2.0\nVia", " SIP/3.0\nVia"), Silent),
+        case("SIP/3.0 version", &options_with(" SIP/2.0\nVia", " SIP/3.0\nVia"), Status(505)),
         case("missing Via", &options_with("Via: {via}\n", ""), Silent),
         case("missing From", &options_with("From: <sip:t@test>;tag=ft\n", ""), Status(400)),
         case("missing To", &options_with("To: <sip:echo@{host}>\n", ""), Status(400)),

@@ -191,8 +191,32 @@ impl Endpoint {
             Ok(Message::Request(request)) => self.handle_request(request, peer, now),
             Ok(Message::Response(response)) => self.handle_response(response, peer, now),
             Err(ParseError::Empty) => {} // CRLF keep-alive
+            Err(ParseError::BadVersion) => self.answer_bad_version(bytes, peer),
             Err(err) => self.drop_input(peer, format!("unparseable message: {err}")),
         }
+    }
+
+    /// A request in another SIP version (RFC 4475 3.3.15): 505 when the response can be routed.
+    fn answer_bad_version(&mut self, bytes: &[u8], peer: Peer) {
+        let line_end = bytes.iter().position(|b| *b == b'\n').unwrap_or(bytes.len());
+        let line = String::from_utf8_lossy(&bytes[..line_end]);
+        let mut parts = line.trim_end().split(' ');
+        if let (Some(method), Some(uri), Some(version)) = (parts.next(), parts.next(), parts.next()) {
+            // Read the rest as SIP/2.0 only to address the answer.
+            let mut as_sip2 = format!("{method} {uri} SIP/2.0").into_bytes();
+            as_sip2.extend_from_slice(&bytes[line_end.min(bytes.len())..]);
+            if let Ok(Message::Request(request)) = Message::parse(&as_sip2) {
+                if request.method != Method::Ack {
+                    // Its Via speaks the other version too: answer where the request came from.
+                    let response =
+                        self.with_server_headers(Response::for_request(&request, 505, "Version Not Supported"));
+                    self.transmits.push_back(Transmit { peer, bytes: response.into_message().to_bytes() });
+                }
+            }
+            let version: String = version.chars().take(16).collect();
+            return self.drop_input(peer, format!("request in unsupported version {version:?}"));
+        }
+        self.drop_input(peer, "unparseable message: unsupported SIP version".into())
     }
 
     fn drop_input(&mut self, peer: Peer, reason: String) {
@@ -687,6 +711,21 @@ mod tests {
         assert_eq!(now - t0, Duration::from_secs(32));
         assert!(retransmits >= 9, "2xx retransmitted {retransmits} times");
         assert!(matches!(ep.poll_event(), Some(EndpointEvent::AckTimeout { .. })));
+    }
+
+    #[test]
+    fn another_sip_version_gets_505() {
+        // RFC 4475 3.3.15 (trimmed): a request in SIP/7.0.
+        let text = "OPTIONS sip:t.watson@example.com SIP/7.0\r\nVia: SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw\r\n\
+            Max-Forwards: 70\r\nFrom: A. Bell <sip:a.g.bell@example.com>;tag=qweoiqpe\r\n\
+            To: T. Watson <sip:t.watson@example.com>\r\nCall-ID: 7-0@example.com\r\nCSeq: 1 OPTIONS\r\n\
+            Content-Length: 0\r\n\r\n";
+        let mut ep = Endpoint::new(TimerConfig::default(), "test");
+        ep.handle_input(text.as_bytes(), peer(), Instant::now());
+        let sent = drain(&mut ep);
+        let reply = String::from_utf8_lossy(&sent[0].bytes);
+        assert!(reply.starts_with("SIP/2.0 505 Version Not Supported"), "{reply}");
+        assert!(reply.contains("Call-ID: 7-0@example.com"), "{reply}");
     }
 
     #[test]
