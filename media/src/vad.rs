@@ -31,11 +31,7 @@ impl VadParams {
     }
 }
 
-/// A model giving the probability that a frame holds speech.
-pub trait SpeechProbability: Send {
-    /// `frame` is 16 kHz mono; any length from 10 to 32 ms.
-    fn probability(&mut self, frame: &[i16]) -> f32;
-}
+pub use voicera_models::SpeechProbability;
 
 /// Speech probability from energy above an adaptive noise floor: cheap (one pass over the frame), good
 /// enough to gate a heavier model, and robust to steady line noise because the floor follows it.

@@ -15,6 +15,7 @@ pub mod ct2;
 pub mod espeak;
 pub mod mel;
 pub mod pool;
+pub mod silero;
 pub mod smollm;
 pub mod wav;
 pub mod whisper;

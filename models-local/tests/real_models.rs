@@ -188,3 +188,45 @@ fn smollm_answers_deterministically() {
     assert!(!first.contains("<|im_end|>"), "special tokens are not spoken: {first:?}");
     assert_eq!(reply(&llm, "What is the capital of France?"), first, "greedy decoding is deterministic");
 }
+
+#[test]
+#[ignore = "heavy: real Silero weights"]
+fn silero_vad_hears_speech_and_not_silence_or_hiss() {
+    use voicera_models::SpeechProbability;
+    let dir = cache().require("silero-vad").unwrap();
+    let model = voicera_models_local::silero::SileroModel::load(&dir.join("silero_vad_16k.safetensors")).unwrap();
+    let probabilities = |pcm: &[i16]| -> Vec<f32> {
+        let mut vad = model.detector();
+        pcm.chunks_exact(320).map(|frame| vad.probability(frame)).collect()
+    };
+    let bytes = std::fs::read(workspace().join("tests/data/jfk.wav")).expect("tests/data/jfk.wav (scripts/setup.sh)");
+    let audio = wav::parse(&bytes).unwrap();
+    let pcm: Vec<i16> = to_16k(&audio.mono(), audio.rate).iter().map(|s| (s * 32767.0) as i16).collect();
+    let started = Instant::now();
+    let speech = probabilities(&pcm);
+    let took = started.elapsed();
+    let voiced = speech.iter().filter(|p| **p > 0.5).count() as f64 / speech.len() as f64;
+    // Deterministic pseudo-random hiss at about −40 dBFS, and digital silence.
+    let mut seed = 12345u32;
+    let hiss: Vec<i16> = (0..16000 * 3)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            ((seed >> 16) as i16 % 600) as i16
+        })
+        .collect();
+    let hiss_p = probabilities(&hiss);
+    let silence_p = probabilities(&vec![0i16; 16000 * 2]);
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    eprintln!(
+        "silero: jfk {:.0} % of frames voiced, 11 s in {took:?} ({:.1} µs per 20 ms frame); hiss mean {:.3}, silence max {:.3}",
+        voiced * 100.0,
+        took.as_secs_f64() * 1e6 / speech.len() as f64,
+        mean(&hiss_p),
+        silence_p.iter().cloned().fold(0.0, f32::max)
+    );
+    assert!(voiced > 0.6, "JFK is mostly speech: {:.0} % voiced", voiced * 100.0);
+    assert!(mean(&hiss_p) < 0.2, "hiss is not speech: mean {}", mean(&hiss_p));
+    assert!(silence_p.iter().all(|p| *p < 0.1), "silence is not speech");
+    // The gaps between JFK's phrases are heard as such.
+    assert!(speech.iter().any(|p| *p < 0.2), "some frames of jfk.wav are pauses");
+}

@@ -10,6 +10,20 @@
 pub mod standin;
 pub mod toolcall;
 
+/// A model giving the probability that a frame of caller audio holds speech (energy, Silero): what the VAD
+/// gate of the conversation engine turns into speech start/stop events.
+pub trait SpeechProbability: Send {
+    /// `frame` is 16 kHz mono, 10 to 32 ms. Models with a longer window buffer frames and report their
+    /// latest estimate.
+    fn probability(&mut self, frame: &[i16]) -> f32;
+}
+
+impl SpeechProbability for Box<dyn SpeechProbability> {
+    fn probability(&mut self, frame: &[i16]) -> f32 {
+        (**self).probability(frame)
+    }
+}
+
 /// Something the speech recogniser heard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transcript {
