@@ -7,17 +7,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
-use voicera_media::conversation::engine::{Agent, AgentTool, CallLimits, InteractionMode};
+use voicera_media::conversation::engine::{Agent, AgentTool, CallLimits, InteractionMode, SpeechModelFactory};
 use voicera_media::conversation::turn::TurnPolicy;
 use voicera_media::vad::VadParams;
-use voicera_models::{toolcall, ChatMessage, LanguageModel, Role};
+use voicera_models::{toolcall, ChatMessage, LanguageModel, Role, SpeechProbability};
 use voicera_models_local::cache::{self, Fetched};
 use voicera_models_local::espeak::{self, EspeakTts};
+use voicera_models_local::silero::SileroModel;
 use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
 use voicera_models_local::whisper::{default_device, to_16k, WhisperModel, WhisperStt};
 use voicera_models_local::{wav, InferencePool, ModelCache};
 
-use crate::config::AgentConfig;
+use crate::config::{AgentConfig, SpeechModelChoice};
 
 /// The models the `demo` agent uses.
 pub const DEMO_STT: &str = "whisper-tiny.en";
@@ -195,12 +196,19 @@ pub struct LocalModels {
     pool: InferencePool,
     whisper: Mutex<HashMap<String, WhisperModel>>,
     smollm: Mutex<Option<SmolLm>>,
+    silero: Mutex<Option<SileroModel>>,
 }
 
 impl LocalModels {
     pub fn new(mut cache: ModelCache, pool: InferencePool) -> LocalModels {
         cache.progress = false;
-        LocalModels { cache, pool, whisper: Mutex::new(HashMap::new()), smollm: Mutex::new(None) }
+        LocalModels {
+            cache,
+            pool,
+            whisper: Mutex::new(HashMap::new()),
+            smollm: Mutex::new(None),
+            silero: Mutex::new(None),
+        }
     }
 
     /// The cached directory of `name`, fetching it first when missing (logged: a call never waits on this).
@@ -263,6 +271,25 @@ impl LocalModels {
         Ok(Arc::new(LocalLlm::new(model, self.pool.clone(), GenerationParams::default())))
     }
 
+    /// Silero VAD for each call (weights loaded once and shared).
+    pub fn silero(&self) -> Result<SpeechModelFactory> {
+        let mut slot = self.silero.lock().map_err(|_| anyhow::anyhow!("model table poisoned"))?;
+        if slot.is_none() {
+            let path = self.ensure("silero-vad")?.join("silero_vad_16k.safetensors");
+            *slot = Some(SileroModel::load(&path)?);
+        }
+        let model = slot.clone().context("Silero loaded above")?;
+        Ok(Arc::new(move || Box::new(model.detector()) as Box<dyn SpeechProbability>))
+    }
+
+    /// The speech model an agent asked for.
+    fn speech_model(&self, choice: SpeechModelChoice) -> Result<Option<SpeechModelFactory>> {
+        match choice {
+            SpeechModelChoice::Energy => Ok(None),
+            SpeechModelChoice::Silero => self.silero().map(Some),
+        }
+    }
+
     pub fn pool(&self) -> &InferencePool {
         &self.pool
     }
@@ -280,6 +307,7 @@ pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
         greeting: DEMO_GREETING.into(),
         language: "en".into(),
         vad: VadParams::default(),
+        speech_model: models.speech_model(SpeechModelChoice::Silero)?,
         policy: TurnPolicy::default(),
         limits: CallLimits {
             idle_prompt_after: Some(std::time::Duration::from_secs(10)),
@@ -311,6 +339,7 @@ pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Ag
         greeting: config.greeting.clone(),
         language: config.language.clone(),
         vad: config.vad,
+        speech_model: models.speech_model(config.speech_model)?,
         policy: config.policy,
         limits: config.limits.clone(),
         mode: config.mode,

@@ -15,7 +15,7 @@ use voicera_models::{
 use super::turn::{Phase, TurnAction, TurnEvent, TurnMachine, TurnPolicy};
 use crate::dsp::Resampler;
 use crate::stream::{ENGINE_FRAME, ENGINE_RATE};
-use crate::vad::{EnergyModel, VadEvent, VadGate, VadParams};
+use crate::vad::{EnergyModel, SpeechProbability, VadEvent, VadGate, VadParams};
 
 /// Agent audio kept queued ahead of playback: 200 ms, enough to ride out a slow TTS chunk, little to discard.
 pub const LOOKAHEAD_SAMPLES: usize = ENGINE_RATE as usize / 5;
@@ -289,6 +289,9 @@ pub enum ToolRequest {
     Http { tool: HttpTool, arguments: String },
 }
 
+/// Makes a call's speech-probability model (each call has its own state, e.g. Silero's LSTM).
+pub type SpeechModelFactory = Arc<dyn Fn() -> Box<dyn SpeechProbability> + Send + Sync>;
+
 /// What an agent is: its prompt and behaviour, and the models it talks with.
 pub struct Agent {
     pub id: String,
@@ -296,6 +299,8 @@ pub struct Agent {
     pub greeting: String,
     pub language: String,
     pub vad: VadParams,
+    /// The VAD's speech model (None: the adaptive energy model).
+    pub speech_model: Option<SpeechModelFactory>,
     pub policy: TurnPolicy,
     pub limits: CallLimits,
     /// Conversational (listen and answer) or an alert: speak the greeting, then hang up.
@@ -333,6 +338,7 @@ impl Agent {
             greeting: BENCH_GREETING.into(),
             language: "en".into(),
             vad: VadParams::default(),
+            speech_model: None,
             policy: TurnPolicy::default(),
             limits: CallLimits::default(),
             mode: InteractionMode::Conversational,
@@ -462,7 +468,7 @@ pub struct Conversation {
     /// The greeting with this call's variables filled in.
     greeting: String,
     turns: TurnMachine,
-    vad: VadGate<EnergyModel>,
+    vad: VadGate<Box<dyn SpeechProbability>>,
     stt: Box<dyn SttStream>,
     history: Vec<ChatMessage>,
     llm: Option<Box<dyn LlmStream>>,
@@ -546,7 +552,10 @@ impl Conversation {
         Self {
             greeting,
             turns: TurnMachine::new(agent.policy, has_greeting),
-            vad: VadGate::new(agent.vad, EnergyModel::default()),
+            vad: VadGate::new(
+                agent.vad,
+                agent.speech_model.as_ref().map_or_else(|| Box::new(EnergyModel::default()) as _, |make| make()),
+            ),
             stt: agent.stt.stream(&agent.language),
             history,
             llm: None,
