@@ -211,7 +211,7 @@ fn silero_vad_hears_speech_and_not_silence_or_hiss() {
     let hiss: Vec<i16> = (0..16000 * 3)
         .map(|_| {
             seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            ((seed >> 16) as i16 % 600) as i16
+            (seed >> 16) as i16 % 600
         })
         .collect();
     let hiss_p = probabilities(&hiss);

@@ -44,7 +44,7 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| c.is_whitespace() || c.is_ascii_punctuation() || "।॥“”‘’–—…".contains(c))
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
-        .filter(|w| !(w.len() == 1 && w.is_ascii()) && !STOPWORDS.contains(&w.as_str()))
+        .filter(|w| !(STOPWORDS.contains(&w.as_str()) || w.len() == 1 && w.is_ascii()))
 }
 
 /// Cuts a document into passages: paragraphs merged up to [`PASSAGE_CHARS`], long ones split at sentence ends.
