@@ -5,7 +5,7 @@
 //! and a 1×1 convolution to a sigmoid probability.
 //!
 //! About 0.6 M multiply-adds per 32 ms chunk, in preallocated buffers: no allocation per chunk, no runtime
-//! beyond this file, the same on every machine. Engine frames are 20 ms; [`SileroVad::probability`] buffers
+//! beyond this file, the same on every machine. Chunks of near-digital silence skip the network. Engine frames are 20 ms; [`SileroVad::probability`] buffers
 //! them and runs the network whenever 512 new samples are in, reporting the latest probability meanwhile.
 
 use std::path::Path;
@@ -22,6 +22,8 @@ const HOP: usize = 128;
 const BINS: usize = N_FFT / 2 + 1; // 129
 const FRAMES: usize = (CONTEXT + CHUNK + PAD - N_FFT) / HOP + 1; // 4
 const HIDDEN: usize = 128;
+/// Chunks whose peak stays below this (−50 dBFS) are silence without running the network.
+const QUIET_PEAK: f32 = 0.003;
 
 /// A 1-D convolution, weights stored `[out][k][in]` so that each tap is one contiguous dot product over the
 /// input channels; activations are time-major (`[time][channel]`).
@@ -228,7 +230,9 @@ impl SpeechProbability for SileroVad {
         for &s in frame {
             self.input.push(f32::from(s) / 32768.0);
             if self.input.len() == CONTEXT + CHUNK {
-                self.last = self.run_chunk();
+                // A chunk below −50 dBFS (digital silence, DTX) is not speech: skip the network.
+                let peak = self.input[CONTEXT..].iter().fold(0.0f32, |m, s| m.max(s.abs()));
+                self.last = if peak < QUIET_PEAK { 0.0 } else { self.run_chunk() };
                 // The last 64 samples are the next chunk's context.
                 self.input.drain(..CHUNK);
             }
