@@ -16,7 +16,7 @@
 //! | [`conversation`] | turn-taking state machine: end of turn, barge-in policy, greeting guard |
 //! | [`vad`] | voice activity: speech probability models and the start/stop gate |
 //! | [`recorder`] | call records (transcript JSON, stereo WAV) and where they are stored |
-//! | [`ws_stream`] | provider media streams (Vobiz, Plivo, Twilio, Exotel): webhooks, signatures, stream sessions |
+//! | [`ws_stream`] | provider media streams (Vobiz, Plivo, Twilio, Exotel) and the browser socket: webhooks, signatures, stream sessions, REST |
 //! | [`webrtc`] | browser calls over WebRTC (str0m): offer/answer, Opus, data-channel control |
 //! | [`tools`] | tool calls that leave the call (operator webhooks) |
 //! | [`metrics`] | counters for `/metrics` |

@@ -1,6 +1,8 @@
-//! Calls that arrive as provider media streams (Vobiz, Plivo, Twilio, Exotel) instead of SIP/RTP: the wire
-//! protocols ([`protocol`]), webhook signatures and stream tokens ([`signature`]), the sans-IO stream session
-//! that feeds the conversation engine ([`session`]), and the HTTP/WebSocket endpoints ([`http`]).
+//! Calls that arrive over WebSockets instead of SIP/RTP: provider media streams (Vobiz, Plivo, Twilio, Exotel)
+//! and the browser test socket. The wire protocols ([`protocol`]), webhook signatures and stream tokens
+//! ([`signature`]), the sans-IO stream session that feeds the conversation engine ([`session`]), the
+//! providers' REST APIs ([`rest`]), and the HTTP/WebSocket endpoints ([`http`], which also answers the
+//! browser's WebRTC offers and hands them to [`crate::webrtc`]).
 
 pub mod http;
 pub mod protocol;
