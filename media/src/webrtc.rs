@@ -25,16 +25,12 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig,
 use crate::codec::{Codec, CodecKind};
 use crate::conversation::engine::AudioSink;
 use crate::egress::EgressQueue;
-use crate::stream::{ENGINE_FRAME, ENGINE_RATE};
+use crate::stream::ENGINE_FRAME;
 use crate::ws_stream::protocol::{parse_event, Inbound};
-use crate::ws_stream::session::{transcript_event, StreamService, TickOutcome};
+use crate::ws_stream::session::{
+    hear_caller, transcript_event, StreamService, TickOutcome, MAX_EGRESS_SAMPLES, MAX_INBOUND_SAMPLES,
+};
 
-/// Caller audio kept at most (2 s), as on provider streams.
-const MAX_INBOUND_SAMPLES: usize = 100 * ENGINE_FRAME;
-/// Agent audio queued at most (120 s at 16 kHz).
-const MAX_EGRESS_SAMPLES: usize = 120 * ENGINE_RATE as usize;
-/// Caller audio waiting beyond this (100 ms) is processed at once instead of one frame per tick.
-const MAX_INBOUND_BACKLOG: usize = 5 * ENGINE_FRAME;
 /// Control messages held until the data channel opens.
 const MAX_PENDING_CONTROL: usize = 64;
 /// Opus runs on a 48 kHz RTP clock whatever the audio bandwidth: 960 ticks per 20 ms frame.
@@ -305,25 +301,7 @@ impl WebRtcSession {
     /// One 20 ms step: the engine hears the caller's frame; one frame of agent audio goes out as Opus.
     pub fn tick(&mut self, now: Instant) -> Result<TickOutcome, WebRtcError> {
         let mut outcome = TickOutcome::default();
-        loop {
-            if self.inbound.len() >= ENGINE_FRAME {
-                for (slot, sample) in self.caller_frame.iter_mut().zip(self.inbound.drain(..ENGINE_FRAME)) {
-                    *slot = sample;
-                }
-            } else {
-                self.caller_frame = [0; ENGINE_FRAME];
-            }
-            match &mut self.service {
-                StreamService::Echo => self.egress.push(&self.caller_frame),
-                StreamService::Agent(conversation) => {
-                    outcome.notes.extend(conversation.on_frame(&self.caller_frame, &mut self.egress));
-                }
-            }
-            // A burst (or the browser's clock running fast) is worked down rather than left to add delay.
-            if self.inbound.len() <= MAX_INBOUND_BACKLOG {
-                break;
-            }
-        }
+        hear_caller(&mut self.service, &mut self.inbound, &mut self.caller_frame, &mut self.egress, &mut outcome.notes);
         for note in &outcome.notes {
             if let Some(event) = transcript_event(note) {
                 if self.pending_control.len() < MAX_PENDING_CONTROL {

@@ -20,11 +20,11 @@ use crate::stream::{ENGINE_FRAME, ENGINE_RATE};
 /// would only be thrown away on barge-in.
 pub const PROVIDER_LEAD_SAMPLES: usize = 3 * ENGINE_FRAME;
 /// Caller audio waiting beyond this (100 ms) is processed at once instead of one frame per tick.
-const MAX_INBOUND_BACKLOG: usize = 5 * ENGINE_FRAME;
+pub(crate) const MAX_INBOUND_BACKLOG: usize = 5 * ENGINE_FRAME;
 /// Caller audio kept at most (2 s): a provider that floods us cannot grow memory without bound.
-const MAX_INBOUND_SAMPLES: usize = 100 * ENGINE_FRAME;
+pub(crate) const MAX_INBOUND_SAMPLES: usize = 100 * ENGINE_FRAME;
 /// Agent audio queued at most (120 s at 16 kHz).
-const MAX_EGRESS_SAMPLES: usize = 120 * ENGINE_RATE as usize;
+pub(crate) const MAX_EGRESS_SAMPLES: usize = 120 * ENGINE_RATE as usize;
 
 /// What runs on the stream's audio.
 pub enum StreamService {
@@ -214,18 +214,7 @@ impl StreamSession {
     /// send are ready in [`StreamSession::take_outgoing`].
     pub fn tick(&mut self) -> TickOutcome {
         let mut outcome = TickOutcome::default();
-        loop {
-            self.next_caller_frame();
-            match &mut self.service {
-                StreamService::Echo => self.egress.queue_audio(&self.caller_frame),
-                StreamService::Agent(conversation) => {
-                    outcome.notes.extend(conversation.on_frame(&self.caller_frame, &mut self.egress));
-                }
-            }
-            if self.inbound.len() <= MAX_INBOUND_BACKLOG {
-                break;
-            }
-        }
+        hear_caller(&mut self.service, &mut self.inbound, &mut self.caller_frame, &mut self.egress, &mut outcome.notes);
         if self.writer.peer() == Peer::Browser {
             self.push_transcript_events(&outcome.notes);
         }
@@ -240,17 +229,6 @@ impl StreamSession {
     /// The browser page shows a live transcript.
     fn push_transcript_events(&mut self, notes: &[ConversationNote]) {
         self.outgoing.extend(notes.iter().filter_map(transcript_event).map(Outgoing::Text));
-    }
-
-    fn next_caller_frame(&mut self) {
-        if self.inbound.len() >= ENGINE_FRAME {
-            for (slot, sample) in self.caller_frame.iter_mut().zip(self.inbound.drain(..ENGINE_FRAME)) {
-                *slot = sample;
-            }
-        } else {
-            // Nothing arrived in time: the caller is heard as silence for this frame.
-            self.caller_frame = [0; ENGINE_FRAME];
-        }
     }
 
     /// Advances the model of the provider's buffer by 20 ms, then tops it up to the lead.
@@ -320,6 +298,35 @@ impl StreamSession {
     /// Our closing message, if the peer's protocol has one (else closing the socket ends the stream).
     pub fn stop_message(&self, reason: &str) -> Option<String> {
         self.writer.stop(reason)
+    }
+}
+
+/// Runs the caller audio waiting in `inbound` through the service, one 20 ms frame at a time: one frame per
+/// tick (silence when nothing arrived in time), more while over [`MAX_INBOUND_BACKLOG`], so a burst (TCP
+/// catching up, a peer's clock running fast) is worked down instead of adding delay. `frame` is left holding
+/// the last frame heard.
+pub(crate) fn hear_caller(
+    service: &mut StreamService,
+    inbound: &mut VecDeque<i16>,
+    frame: &mut [i16; ENGINE_FRAME],
+    sink: &mut dyn AudioSink,
+    notes: &mut Vec<ConversationNote>,
+) {
+    loop {
+        if inbound.len() >= ENGINE_FRAME {
+            for (slot, sample) in frame.iter_mut().zip(inbound.drain(..ENGINE_FRAME)) {
+                *slot = sample;
+            }
+        } else {
+            *frame = [0; ENGINE_FRAME];
+        }
+        match service {
+            StreamService::Echo => sink.queue_audio(frame),
+            StreamService::Agent(conversation) => notes.extend(conversation.on_frame(frame, sink)),
+        }
+        if inbound.len() <= MAX_INBOUND_BACKLOG {
+            break;
+        }
     }
 }
 
