@@ -182,13 +182,27 @@ impl Telephony {
         }
     }
 
-    /// A browser token opens one call: a second use is refused.
-    fn first_use_of_browser_token(&self, agent: &str, token: Option<&str>) -> bool {
+    /// Whether a browser call (socket or WebRTC) may start: open agents always; others with a token issued
+    /// for this agent and call, used once (a second use is refused).
+    fn admit_browser_call(&self, agent: &str, call_id: &str, token: Option<&str>) -> bool {
         if self.is_open(agent) {
             return true;
         }
-        let Some(token) = token else { return false };
+        let Some(token) = token.filter(|tok| self.authorised("browser", agent, call_id, Some(tok))) else {
+            return false;
+        };
         self.replay.lock().map(|mut r| r.first_use(&format!("browser:{token}"), unix_now())).unwrap_or(false)
+    }
+
+    /// Counts a finished call and stores its record.
+    async fn finish_call(&self, reason: &EndReason, journal: Option<Journal>) {
+        self.metrics.call_ended(match reason {
+            EndReason::MediaError(_) | EndReason::Panicked => CallResult::Failed,
+            _ => CallResult::Completed,
+        });
+        if let Some(journal) = journal {
+            journal.store(reason).await;
+        }
     }
 
     /// Agents anyone may call without a token (stand-in models, no data).
@@ -638,23 +652,26 @@ async fn run_provider_stream(
 async fn run_browser_stream(t: Arc<Telephony>, agent: String, query: StreamQuery, mut socket: WebSocket) {
     let call_id =
         query.call_id.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("browser-{:016x}", rand::random::<u64>()));
-    if !t.authorised("browser", &agent, &call_id, query.token.as_deref())
-        || !t.first_use_of_browser_token(&agent, query.token.as_deref())
-    {
+    if !t.admit_browser_call(&agent, &call_id, query.token.as_deref()) {
         tracing::warn!(%call_id, "browser call refused: missing, invalid or used token");
         t.metrics.count_result(CallResult::Rejected);
         close(&mut socket, 1008, "missing or invalid call token: get one from POST /browser/session").await;
         return;
     }
-    let start = StreamStart {
+    let start = browser_start(call_id, &agent, Some(AudioFormat::L16_16K));
+    run_call(t, Peer::Browser, agent, start, AudioFormat::L16_16K, socket).await;
+}
+
+/// A browser call as the engine and the call record see it: the browser calls the agent.
+fn browser_start(call_id: String, agent: &str, format: Option<AudioFormat>) -> StreamStart {
+    StreamStart {
         stream_id: call_id.clone(),
         call_id,
-        format: Some(AudioFormat::L16_16K),
+        format,
         from: Some("browser".into()),
-        to: Some(agent.clone()),
+        to: Some(agent.to_string()),
         parameters: Default::default(),
-    };
-    run_call(t, Peer::Browser, agent, start, AudioFormat::L16_16K, socket).await;
+    }
 }
 
 /// Runs an authorised stream to its end: the agent (or echo) on the call, a journal when the agent records,
@@ -695,13 +712,7 @@ async fn run_call(
     session.begin();
     let reason = drive(&t, peer, &mut session, &mut socket, journal.as_mut()).await;
     tracing::info!(%call_id, ?reason, protocol_errors = session.protocol_errors(), "stream ended");
-    t.metrics.call_ended(match reason {
-        EndReason::MediaError(_) | EndReason::Panicked => CallResult::Failed,
-        _ => CallResult::Completed,
-    });
-    if let Some(journal) = journal {
-        journal.store(&reason).await;
-    }
+    t.finish_call(&reason, journal).await;
 }
 
 fn greeting_of(service: &StreamService) -> String {
@@ -815,9 +826,7 @@ async fn webrtc_offer(
     }
     let call_id =
         query.call_id.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("webrtc-{:016x}", rand::random::<u64>()));
-    if !t.authorised("browser", &agent, &call_id, query.token.as_deref())
-        || !t.first_use_of_browser_token(&agent, query.token.as_deref())
-    {
+    if !t.admit_browser_call(&agent, &call_id, query.token.as_deref()) {
         tracing::warn!(%agent, %call_id, "WebRTC call refused: missing, invalid or used token");
         t.metrics.count_result(CallResult::Rejected);
         return json_problem(
@@ -832,14 +841,7 @@ async fn webrtc_offer(
     if offer.kind != "offer" {
         return json_problem(StatusCode::BAD_REQUEST, format!("expected an SDP offer, got type {:?}", offer.kind));
     }
-    let start = StreamStart {
-        stream_id: call_id.clone(),
-        call_id: call_id.clone(),
-        format: None,
-        from: Some("browser".into()),
-        to: Some(agent.clone()),
-        parameters: Default::default(),
-    };
+    let start = browser_start(call_id.clone(), &agent, None);
     let (service, conversation_agent) = match t.service_for(&agent, &start) {
         Ok(found) => found,
         Err((1013, reason)) => return json_problem(StatusCode::SERVICE_UNAVAILABLE, reason),
@@ -887,13 +889,7 @@ async fn webrtc_offer(
         let mut journal = journal;
         let reason = crate::webrtc::run(session, socket, &t.metrics, journal.as_mut(), t.shutdown.clone()).await;
         tracing::info!(?reason, "WebRTC call ended");
-        t.metrics.call_ended(match reason {
-            EndReason::MediaError(_) | EndReason::Panicked => CallResult::Failed,
-            _ => CallResult::Completed,
-        });
-        if let Some(journal) = journal {
-            journal.store(&reason).await;
-        }
+        t.finish_call(&reason, journal).await;
     };
     tokio::spawn(tracing::Instrument::instrument(task, span));
     axum::Json(serde_json::json!({"type": "answer", "sdp": answer})).into_response()
