@@ -90,6 +90,11 @@ impl ProviderRest {
         format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
     }
 
+    /// A successful reply's JSON; anything else is an unexpected reply, quoted in the error.
+    fn json_reply(&self, text: &str) -> Result<serde_json::Value, RestError> {
+        serde_json::from_str(text).map_err(|_| RestError::Reply(text.to_string(), self.name()))
+    }
+
     /// Sends one request; returns the status and body, or the error for a non-2xx status.
     fn send(&self, method: &str, path: &str, body: Body) -> Result<(u16, String), RestError> {
         let url = format!("{}{path}", self.base);
@@ -147,8 +152,7 @@ impl ProviderRest {
                     "hangup_url": hangup_url, "hangup_method": "POST",
                 });
                 let (_, text) = self.send("POST", &format!("/Account/{id}/Call/"), Body::Json(body))?;
-                let reply: serde_json::Value =
-                    serde_json::from_str(&text).map_err(|_| RestError::Reply(text.clone(), self.name()))?;
+                let reply = self.json_reply(&text)?;
                 let uuid = reply.get("request_uuid").and_then(|u| {
                     u.as_str()
                         .map(String::from)
@@ -166,8 +170,7 @@ impl ProviderRest {
                     ("StatusCallbackMethod".to_string(), "POST".to_string()),
                 ];
                 let (_, text) = self.send("POST", &format!("/Accounts/{id}/Calls.json"), Body::Form(form))?;
-                let reply: serde_json::Value =
-                    serde_json::from_str(&text).map_err(|_| RestError::Reply(text.clone(), self.name()))?;
+                let reply = self.json_reply(&text)?;
                 let sid = reply.get("sid").and_then(|s| s.as_str()).map(String::from);
                 sid.map(|call_id| PlacedCall { call_id }).ok_or(RestError::Reply(text, self.name()))
             }
@@ -210,8 +213,7 @@ impl ProviderRest {
                 return Err(RestError::Unsupported { provider: self.name(), what: "applications" });
             }
         };
-        let reply: serde_json::Value =
-            serde_json::from_str(&text).map_err(|_| RestError::Reply(text.clone(), self.name()))?;
+        let reply = self.json_reply(&text)?;
         ["app_id", "id", "application_id", "sid"]
             .iter()
             .find_map(|k| {
@@ -277,8 +279,7 @@ impl ProviderRest {
             Provider::Exotel => return Err(RestError::Unsupported { provider: self.name(), what: "numbers" }),
         };
         let (_, text) = self.send("GET", &path, Body::Empty)?;
-        let reply: serde_json::Value =
-            serde_json::from_str(&text).map_err(|_| RestError::Reply(text.clone(), self.name()))?;
+        let reply = self.json_reply(&text)?;
         let items =
             reply.get(list_key).and_then(|v| v.as_array()).ok_or(RestError::Reply(text.clone(), self.name()))?;
         let text_of = |item: &serde_json::Value, keys: &[&str]| {
@@ -364,8 +365,7 @@ impl ProviderRest {
         let id = &self.auth_id;
         let path = format!("/Accounts/{id}/IncomingPhoneNumbers.json?PhoneNumber=%2B{bare}");
         let (_, text) = self.send("GET", &path, Body::Empty)?;
-        let reply: serde_json::Value =
-            serde_json::from_str(&text).map_err(|_| RestError::Reply(text.clone(), self.name()))?;
+        let reply = self.json_reply(&text)?;
         reply["incoming_phone_numbers"]
             .as_array()
             .and_then(|a| a.first())
