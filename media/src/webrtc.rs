@@ -342,6 +342,18 @@ pub(crate) async fn run(
     mut session: WebRtcSession,
     socket: tokio::net::UdpSocket,
     metrics: &crate::metrics::Metrics,
+    journal: Option<&mut crate::call::Journal>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> crate::call::EndReason {
+    let reason = drive(&mut session, &socket, metrics, journal, shutdown).await;
+    tracing::info!(?reason, unusable_inputs = session.errors(), "WebRTC call ended");
+    reason
+}
+
+async fn drive(
+    session: &mut WebRtcSession,
+    socket: &tokio::net::UdpSocket,
+    metrics: &crate::metrics::Metrics,
     mut journal: Option<&mut crate::call::Journal>,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> crate::call::EndReason {
@@ -400,7 +412,7 @@ pub(crate) async fn run(
                 }
                 if let Some(reason) = crate::call::account_notes(metrics, &outcome.notes) {
                     let _ = session.hang_up("the agent ended the call");
-                    flush(&mut session, &socket).await;
+                    flush(session, socket).await;
                     return EndReason::AgentHangUp(reason);
                 }
                 if let Some(end) = session.peer_end(now) {
@@ -412,7 +424,7 @@ pub(crate) async fn run(
             }
             _ = shutdown.cancelled() => {
                 let _ = session.hang_up("the server is shutting down");
-                flush(&mut session, &socket).await;
+                flush(session, socket).await;
                 return EndReason::Stopped;
             }
         }

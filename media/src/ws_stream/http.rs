@@ -888,7 +888,6 @@ async fn webrtc_offer(
         let _lease = lease;
         let mut journal = journal;
         let reason = crate::webrtc::run(session, socket, &t.metrics, journal.as_mut(), t.shutdown.clone()).await;
-        tracing::info!(?reason, "WebRTC call ended");
         t.finish_call(&reason, journal).await;
     };
     tokio::spawn(tracing::Instrument::instrument(task, span));
