@@ -3,7 +3,8 @@
 //! test calls (`GET /browser/agents`, `POST /browser/session`: the agent picker and the call token of the
 //! `/call-test` page). Until the control-plane API has users, the owner account is the one of interfaces.md
 //! (`VOICERA_ADMIN_EMAIL`, `VOICERA_ADMIN_PASSWORD`), presented as HTTP Basic credentials; without it these
-//! endpoints answer 503 (browser calls to open agents such as `bench` and `echo` need no credentials).
+//! endpoints answer 503 (browser calls to the open agents of `[telephony] open_agents`, `bench` by default, need
+//! no credentials).
 
 use std::sync::Arc;
 

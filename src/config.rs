@@ -144,7 +144,7 @@ struct RawHttpTool {
 /// The VAD's speech model for an agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpeechModelChoice {
-    /// Silero VAD v6 (accurate; ~0.1 ms per 20 ms frame).
+    /// Silero VAD v6 (accurate; ~36 µs per 20 ms frame, bench/results/models.md).
     Silero,
     /// The adaptive energy model (cheapest).
     Energy,

@@ -272,7 +272,7 @@ impl LocalModels {
     }
 
     /// Silero VAD for each call (weights loaded once and shared).
-    pub fn silero(&self) -> Result<SpeechModelFactory> {
+    fn silero(&self) -> Result<SpeechModelFactory> {
         let mut slot = self.silero.lock().map_err(|_| anyhow::anyhow!("model table poisoned"))?;
         if slot.is_none() {
             let path = self.ensure("silero-vad")?.join("silero_vad_16k.safetensors");
