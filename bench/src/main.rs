@@ -11,6 +11,8 @@
 mod models;
 mod pcap;
 mod procfs;
+mod sip_agent;
+mod turns;
 mod ws;
 
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -43,6 +45,17 @@ enum Scenario {
         #[arg(long)]
         voicera: Option<PathBuf>,
         /// Where reports go.
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
+    },
+    /// N concurrent SIP calls (PCMU, speech turns) to the bench agent, for each N given.
+    SipAgent {
+        #[arg(long, default_value = "10,100,500", value_delimiter = ',')]
+        calls: Vec<usize>,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(long)]
+        voicera: Option<PathBuf>,
         #[arg(long, default_value = "bench/results")]
         out: PathBuf,
     },
@@ -106,10 +119,7 @@ fn main() -> Result<()> {
         .try_init();
     match Cli::parse().command {
         Scenario::Sip { calls, seconds, voicera, out } => {
-            let voicera = voicera.unwrap_or_else(|| PathBuf::from("target/release/voicera"));
-            if !voicera.exists() {
-                bail!("{} not found: run `cargo build --release` first", voicera.display());
-            }
+            let voicera = release_binary(voicera)?;
             std::fs::create_dir_all(&out)?;
             // sipp runs inside the work directory: every path handed to it must be absolute.
             let out = out.canonicalize()?;
@@ -128,11 +138,22 @@ fn main() -> Result<()> {
             std::fs::write(out.join("sip-echo.md"), markdown(&reports))?;
             Ok(())
         }
-        Scenario::Ws { streams, seconds, voicera, out } => {
-            let voicera = voicera.unwrap_or_else(|| PathBuf::from("target/release/voicera"));
-            if !voicera.exists() {
-                bail!("{} not found: run `cargo build --release` first", voicera.display());
+        Scenario::SipAgent { calls, seconds, voicera, out } => {
+            let voicera = release_binary(voicera)?;
+            std::fs::create_dir_all(out.join("work"))?;
+            let mut reports = Vec::new();
+            for n in calls {
+                eprintln!("== {n} concurrent SIP calls to the bench agent for {seconds} s");
+                let report = sip_agent::run(&voicera, n, seconds, &out.join("work"))?;
+                eprintln!("{}", serde_json::to_string_pretty(&report)?);
+                std::fs::write(out.join(format!("sip-agent-{n}.json")), serde_json::to_string_pretty(&report)?)?;
+                reports.push(report);
             }
+            std::fs::write(out.join("sip-agent.md"), sip_agent::markdown(&reports))?;
+            Ok(())
+        }
+        Scenario::Ws { streams, seconds, voicera, out } => {
+            let voicera = release_binary(voicera)?;
             std::fs::create_dir_all(out.join("work"))?;
             let mut reports = Vec::new();
             for n in streams {
@@ -156,6 +177,15 @@ fn main() -> Result<()> {
     }
 }
 
+/// The voicera binary to load: the one given, else the release build.
+fn release_binary(voicera: Option<PathBuf>) -> Result<PathBuf> {
+    let voicera = voicera.unwrap_or_else(|| PathBuf::from("target/release/voicera"));
+    if !voicera.exists() {
+        bail!("{} not found: run `cargo build --release` first", voicera.display());
+    }
+    Ok(voicera)
+}
+
 fn free_port() -> Result<u16> {
     Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -168,25 +198,46 @@ impl Drop for Killed {
     }
 }
 
-fn sip_echo(voicera: &Path, calls: usize, seconds: u64, pcap: &Path, work: &Path) -> Result<SipEchoReport> {
-    let dir = work.join(format!("sip-echo-{calls}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let sip = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+/// A `voicera serve` under test, killed when dropped.
+struct Server {
+    process: Killed,
+    http: SocketAddr,
+    sip: SocketAddr,
+}
+
+impl Server {
+    fn pid(&self) -> u32 {
+        self.process.0.id()
+    }
+}
+
+/// Starts `voicera serve` on free loopback ports with its data in `dir` (emptied first; the log goes to
+/// `dir/server.log`), without the demo agent, and waits until it is healthy and settled.
+fn start_server(voicera: &Path, dir: &Path, rtp_ports: &str) -> Result<Server> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
     let http = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-    let server = Command::new(voicera)
+    let sip = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+    let child = Command::new(voicera)
         .args(["serve", "--data-dir"])
         .arg(dir.join("data"))
-        .args(["--sip", &sip.to_string(), "--http", &http.to_string(), "--rtp-ports", "30000-34000"])
+        .args(["--sip", &sip.to_string(), "--http", &http.to_string(), "--rtp-ports", rtp_ports])
         .env("RUST_LOG", "warn")
+        .env("VOICERA_DEMO_AGENT", "0")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("server.log"))?)
         .spawn()
         .context("start voicera")?;
-    let server = Killed(server);
-    let pid = server.0.id();
+    let server = Server { process: Killed(child), http, sip };
     wait_healthy(http)?;
     std::thread::sleep(Duration::from_secs(1));
+    Ok(server)
+}
+
+fn sip_echo(voicera: &Path, calls: usize, seconds: u64, pcap: &Path, work: &Path) -> Result<SipEchoReport> {
+    let dir = work.join(format!("sip-echo-{calls}"));
+    let server = start_server(voicera, &dir, "30000-34000")?;
+    let (pid, http, sip) = (server.pid(), server.http, server.sip);
     let idle_start = procfs::sample(pid)?;
     std::thread::sleep(Duration::from_secs(3));
     let idle_end = procfs::sample(pid)?;

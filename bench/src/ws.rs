@@ -4,26 +4,18 @@
 //! the caller's speech to the first `playAudio` of the reply, minus the VAD's stop time (0.4 s, the
 //! original's parameter) — the latency the server adds.
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::{free_port, http_get, procfs, wait_healthy, Killed};
-
-/// The VAD's stop time: the caller must be quiet this long before the turn ends.
-const VAD_STOP: Duration = Duration::from_millis(400);
-/// One turn: 1 s silence, 1.2 s speech, then silence (the reply plays) up to 5 s.
-const TURN_TICKS: usize = 250;
-const SPEECH_START: usize = 50;
-const SPEECH_END: usize = 110;
+use crate::turns::{percentiles, server_added_ms, CallerScript, TURN_FRAMES};
+use crate::{http_get, procfs, start_server};
 
 #[derive(Debug, Serialize)]
 pub struct WsReport {
@@ -45,24 +37,8 @@ pub struct WsReport {
 
 pub fn run(voicera: &Path, streams: usize, seconds: u64, work: &Path) -> Result<WsReport> {
     let dir = work.join(format!("ws-{streams}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let http = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-    let sip = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-    let server = Command::new(voicera)
-        .args(["serve", "--data-dir"])
-        .arg(dir.join("data"))
-        .args(["--sip", &sip.to_string(), "--http", &http.to_string(), "--rtp-ports", "34000-34100"])
-        .env("RUST_LOG", "warn")
-        .env("VOICERA_DEMO_AGENT", "0")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("server.log"))?)
-        .spawn()
-        .context("start voicera")?;
-    let server = Killed(server);
-    let pid = server.0.id();
-    wait_healthy(http)?;
-    std::thread::sleep(Duration::from_secs(1));
+    let server = start_server(voicera, &dir, "34000-34100")?;
+    let (pid, http) = (server.pid(), server.http);
     let idle_start = procfs::sample(pid)?;
     std::thread::sleep(Duration::from_secs(3));
     let idle_end = procfs::sample(pid)?;
@@ -99,34 +75,24 @@ pub fn run(voicera: &Path, streams: usize, seconds: u64, work: &Path) -> Result<
     if completed == 0 {
         bail!("no stream completed; see {}", dir.display());
     }
-    let mut added: Vec<f64> = latencies.lock().map(|l| l.clone()).unwrap_or_default();
-    added.sort_by(|a, b| a.total_cmp(b));
-    let pick = |q: f64| if added.is_empty() { 0.0 } else { added[((added.len() - 1) as f64 * q).round() as usize] };
+    let added: Vec<f64> = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    let turns_measured = added.len();
+    let (p50, p90, p99) = percentiles(added);
     Ok(WsReport {
         scenario: "ws-vobiz-bench-agent",
         concurrent_streams: streams,
         seconds,
         streams_completed: completed,
-        turns_measured: added.len(),
+        turns_measured,
         cpu_percent_of_core_per_stream: procfs::cpu_percent(&load_start, &load_end) / streams as f64,
         idle_cpu_percent: procfs::cpu_percent(&idle_start, &idle_end),
         rss_mb_per_stream: (load_end.rss_kb as f64 - idle_end.rss_kb as f64) / 1024.0 / streams as f64,
         loaded_rss_mb: load_end.rss_kb as f64 / 1024.0,
-        server_added_ms_p50: pick(0.5),
-        server_added_ms_p90: pick(0.9),
-        server_added_ms_p99: pick(0.99),
+        server_added_ms_p50: p50,
+        server_added_ms_p90: p90,
+        server_added_ms_p99: p99,
         machine: procfs::machine(),
     })
-}
-
-/// μ-law of a 300 Hz tone (speech for an energy VAD; the stand-in STT hears "what time is it").
-fn tone_frame(tick: usize) -> Vec<u8> {
-    (0..160)
-        .map(|i| {
-            let t = (tick * 160 + i) as f32 / 8000.0;
-            voicera_media::codec::g711::linear_to_ulaw(((t * 300.0 * std::f32::consts::TAU).sin() * 8000.0) as i16)
-        })
-        .collect()
 }
 
 async fn caller(index: usize, url: &str, seconds: u64, latencies: Arc<Mutex<Vec<f64>>>) -> Result<()> {
@@ -135,8 +101,8 @@ async fn caller(index: usize, url: &str, seconds: u64, latencies: Arc<Mutex<Vec<
     let start = serde_json::json!({"sequenceNumber":0,"event":"start","start":{"callId":format!("call-{index}"),"streamId":stream_id,"accountId":"bench","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000}}});
     ws.send(Message::Text(start.to_string().into())).await?;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let silence = b64.encode([0xffu8; 160]);
-    let speech: Vec<String> = (0..SPEECH_END - SPEECH_START).map(|t| b64.encode(tone_frame(t))).collect();
+    let script = CallerScript::default();
+    let payloads: Vec<String> = (0..TURN_FRAMES).map(|n| b64.encode(script.frame(n))).collect();
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     let began = Instant::now();
     let mut n = 0usize;
@@ -147,8 +113,7 @@ async fn caller(index: usize, url: &str, seconds: u64, latencies: Arc<Mutex<Vec<
                 Some(Ok(Message::Text(text))) => {
                     if let Some(ended) = speech_ended {
                         if text.as_str().contains("\"playAudio\"") {
-                            let added = ended.elapsed().saturating_sub(VAD_STOP).as_secs_f64() * 1000.0;
-                            if let Ok(mut l) = latencies.lock() { l.push(added); }
+                            if let Ok(mut l) = latencies.lock() { l.push(server_added_ms(ended)); }
                             speech_ended = None;
                         }
                     }
@@ -157,11 +122,10 @@ async fn caller(index: usize, url: &str, seconds: u64, latencies: Arc<Mutex<Vec<
                 None | Some(Err(_)) => bail!("stream {index} closed early"),
             },
             _ = tick.tick() => {
-                let phase = n % TURN_TICKS;
-                let payload = if (SPEECH_START..SPEECH_END).contains(&phase) { &speech[phase - SPEECH_START] } else { &silence };
+                let payload = &payloads[n % TURN_FRAMES];
                 let frame = format!(r#"{{"sequenceNumber":{},"streamId":"{stream_id}","event":"media","media":{{"track":"inbound","timestamp":"{}","chunk":{n},"payload":"{payload}"}}}}"#, n + 1, n * 20);
                 ws.send(Message::Text(frame.into())).await?;
-                if phase == SPEECH_END {
+                if CallerScript::ends_speech(n) {
                     speech_ended = Some(Instant::now());
                 }
                 n += 1;
@@ -178,7 +142,7 @@ pub fn markdown(reports: &[WsReport]) -> String {
     );
     for r in reports {
         out.push_str(&format!(
-            "| {} | {} | {} | {:.3} | {:.3} | {:.0} / {:.0} / {:.0} |\n",
+            "| {} | {} | {} | {:.3} | {:.3} | {:.1} / {:.1} / {:.1} |\n",
             r.concurrent_streams,
             r.streams_completed,
             r.turns_measured,
@@ -192,8 +156,10 @@ pub fn markdown(reports: &[WsReport]) -> String {
     if let Some(r) = reports.first() {
         out.push_str(&format!(
             "\nMachine: {}. The load generator runs on the same machine. Each stream lasts {} s with a 1.2 s \
-             utterance every 5 s; server-added latency = end of speech → first reply audio − 400 ms VAD stop \
-             time (measured at the client, so it includes the 20 ms frame grid on both sides).\n",
+             utterance every 5 s; server-added latency = end of speech (the last speech frame sent) → first \
+             `playAudio` of the reply − 400 ms VAD stop time, measured at the client. The server hears each \
+             frame as it arrives and sends the reply's first frames in the same step, so what remains is \
+             parsing, the engine and the socket, plus waiting for CPU when both share the machine.\n",
             r.machine, r.seconds
         ));
     }

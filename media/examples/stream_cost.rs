@@ -43,9 +43,9 @@ fn main() {
             );
             packet[h..h + n].copy_from_slice(&payload[..n]);
             stream.handle_rtp(&packet[..h + n], from, t0 + Duration::from_millis(20 * i as u64));
-            let (frame, _len) = stream.tick(&mut out);
-            let frame = *frame;
+            let frame = *stream.hear();
             stream.queue_audio(&frame);
+            stream.send_frame(&mut out);
         }
         let per_tick = start.elapsed() / ticks;
         println!(

@@ -16,7 +16,6 @@ use crate::metrics::Metrics;
 use crate::negotiate::MediaPlan;
 use crate::ports::PortLease;
 use crate::recorder::{unix_now, CallRecord, RecordingSink, StereoRecorder, TurnRecord};
-use crate::stream::ENGINE_FRAME;
 use crate::stream::{ntp_now, RtpStream, StreamEvent, RTCP_INTERVAL};
 
 /// Identifies a call inside this node (the dialog id's text).
@@ -166,6 +165,8 @@ pub struct CallSetup {
 /// Upper bound on datagrams read from the RTP socket per tick, so a flood cannot starve the loop (a normal
 /// peer sends one or two per tick; a burst after a network stall a dozen).
 const MAX_PACKETS_PER_TICK: usize = 64;
+/// Frames the engine may hear in one tick while working down a jitter-buffer surplus (100 ms).
+const MAX_FRAMES_HEARD_PER_TICK: usize = 5;
 
 /// Commands queued per call: control is rare, 16 is ample.
 const COMMAND_QUEUE: usize = 16;
@@ -206,9 +207,13 @@ async fn run_call(
     }
     let _lease = lease;
     let ptime = Duration::from_millis(stream.plan().ptime.max(10) as u64);
-    // Every call ticks on the same 20 ms grid, so the runtime wakes once per grid point for all calls instead
-    // of once per call at scattered times (measured: fewer worker park/unpark cycles per call).
+    // Calls tick on a shared 20 ms grid, so the runtime wakes a few times per grid period for all calls
+    // instead of once per call at scattered times (measured: fewer worker park/unpark cycles per call); each
+    // call takes the grid slot just after its packets arrive ([`TickPhase`]).
     let mut tick = interval_at(aligned_start(ptime), ptime);
+    let mut phase = TickPhase::new(ptime);
+    // Set after a tick that emptied the socket: the next readiness is a fresh packet's arrival.
+    let mut probing = false;
     // A late tick is skipped rather than bursted: the peer's jitter buffer prefers a gap to a burst.
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut rtcp_timer = interval(RTCP_INTERVAL);
@@ -252,6 +257,15 @@ async fn run_call(
                     conversation.on_tool_result(id, result, transferred);
                 }
             }
+            ready = rtp.readable(), if probing => {
+                probing = false;
+                if ready.is_ok() {
+                    let now = Instant::now();
+                    if let Some(offset) = phase.on_arrival(grid_phase(ptime, now), stream.jitter()) {
+                        tick.reset_at(next_on_grid(ptime, offset, now));
+                    }
+                }
+            }
             received = rtcp.recv_from(&mut rtcp_buf) => {
                 if let Ok((n, _)) = received {
                     if let Some(rtt) = stream.handle_rtcp(&rtcp_buf[..n], ntp_now()) {
@@ -265,8 +279,12 @@ async fn run_call(
                 // ptime are all waiting in the socket buffer, and one wake-up per call per ptime halves the
                 // scheduling cost. It adds at most one ptime before a packet reaches the jitter buffer.
                 let now = std::time::Instant::now();
+                let mut drained = false;
                 for _ in 0..MAX_PACKETS_PER_TICK {
-                    let Ok((n, from)) = rtp.try_recv_from(&mut rtp_buf) else { break };
+                    let Ok((n, from)) = rtp.try_recv_from(&mut rtp_buf) else {
+                        drained = true;
+                        break;
+                    };
                     if let Some(StreamEvent::Dtmf(digit)) = stream.handle_rtp(&rtp_buf[..n], from, now) {
                         tracing::info!(%digit, "DTMF (RFC 4733)");
                         if let CallService::Agent(conversation) = &mut service {
@@ -275,37 +293,53 @@ async fn run_call(
                         let _ = notices.try_send(CallNotice::Dtmf { call: key.clone(), digit });
                     }
                 }
-                let (frame, len) = stream.tick(&mut packet);
-                let frame = *frame;
-                match &mut service {
-                    CallService::Echo => stream.queue_audio(&frame),
-                    CallService::Agent(conversation) => {
-                        let notes = conversation.on_frame(&frame, &mut stream);
-                        if let Some(journal) = journal.as_mut() {
-                            journal.on_tick(&frame, stream.last_outbound_frame(), &notes);
+                // The caller's frame (and any surplus the jitter buffer holds), the engine, then our packet:
+                // a reply (or echo) leaves in the tick that produced it.
+                let mut notes = Vec::new();
+                for heard in 0..MAX_FRAMES_HEARD_PER_TICK {
+                    let frame = if heard == 0 {
+                        *stream.hear()
+                    } else {
+                        match stream.hear_surplus() {
+                            Some(frame) => *frame,
+                            None => break,
                         }
-                        for note in &notes {
-                            match note {
-                                ConversationNote::SendDtmf { digits } => {
-                                    let remote = stream.remote();
-                                    for digit in digits.chars() {
-                                        stream.dtmf_packets(digit, 100, |bytes| { let _ = rtp.try_send_to(bytes, remote); });
-                                    }
-                                }
-                                ConversationNote::Tool { id, request } => {
-                                    start_tool(*id, request.clone(), &tool_results, TransferVia::Sip { notices: &notices, call: &key });
-                                }
-                                _ => {}
-                            }
-                        }
-                        if let Some(reason) = account_notes(&metrics, &notes) {
-                            break EndReason::AgentHangUp(reason);
-                        }
+                    };
+                    match &mut service {
+                        CallService::Echo => stream.queue_audio(&frame),
+                        CallService::Agent(conversation) => notes.extend(conversation.on_frame(&frame, &mut stream)),
+                    }
+                    if let Some(journal) = journal.as_mut() {
+                        journal.on_audio(&frame, &[]);
                     }
                 }
+                let len = stream.send_frame(&mut packet);
                 if len > 0 {
                     send_now(&rtp, &packet[..len], stream.remote());
                 }
+                if let Some(journal) = journal.as_mut() {
+                    journal.on_audio(&[], stream.last_outbound_frame());
+                    journal.on_notes(&notes);
+                }
+                for note in &notes {
+                    match note {
+                        ConversationNote::SendDtmf { digits } => {
+                            let remote = stream.remote();
+                            for digit in digits.chars() {
+                                stream.dtmf_packets(digit, 100, |bytes| { let _ = rtp.try_send_to(bytes, remote); });
+                            }
+                        }
+                        ConversationNote::Tool { id, request } => {
+                            start_tool(*id, request.clone(), &tool_results, TransferVia::Sip { notices: &notices, call: &key });
+                        }
+                        _ => {}
+                    }
+                }
+                if let Some(reason) = account_notes(&metrics, &notes) {
+                    break EndReason::AgentHangUp(reason);
+                }
+                // Measure the packets' arrival phase soon after the call starts, then once a second.
+                probing = drained && (ticks == 3 || ticks.is_multiple_of(50));
                 if ticks.is_multiple_of(50) {
                     metrics.add(&stream.take_counters());
                     if let Some(reason) = check_rtp_timeout(&stream, started, rtp_timeout) {
@@ -360,15 +394,16 @@ impl Journal {
         Self { plan, record, audio: audio.then(StereoRecorder::default) }
     }
 
-    pub(crate) fn on_tick(
-        &mut self,
-        caller: &[i16; ENGINE_FRAME],
-        agent: &[i16; ENGINE_FRAME],
-        notes: &[ConversationNote],
-    ) {
+    /// Audio of either side as it happens: the caller's as the engine hears it, the agent's as it plays.
+    /// Each side keeps its own timeline in the recording, so they need not come in pairs.
+    pub(crate) fn on_audio(&mut self, caller: &[i16], agent: &[i16]) {
         if let Some(audio) = self.audio.as_mut() {
-            audio.push(caller, agent);
+            audio.push_caller(caller);
+            audio.push_agent(agent);
         }
+    }
+
+    pub(crate) fn on_notes(&mut self, notes: &[ConversationNote]) {
         for note in notes {
             match note {
                 ConversationNote::UserSaid { turn, text } => self.record.turns.push(TurnRecord {
@@ -475,15 +510,72 @@ fn log_note(note: &ConversationNote) {
     }
 }
 
+fn grid_epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
 /// The next instant on a process-wide grid of `ptime` steps.
 pub(crate) fn aligned_start(ptime: Duration) -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    let now = Instant::now();
+    next_on_grid(ptime, Duration::ZERO, Instant::now())
+}
+
+/// The first instant after `now` that lies `offset` past a point of the process-wide `ptime` grid.
+fn next_on_grid(ptime: Duration, offset: Duration, now: Instant) -> Instant {
+    let epoch = grid_epoch();
     let step = ptime.as_nanos().max(1);
-    let elapsed = now.duration_since(epoch).as_nanos();
-    let next = (elapsed / step + 1) * step;
+    let elapsed = now.saturating_duration_since(epoch).as_nanos();
+    let offset = offset.as_nanos() % step;
+    let mut next = elapsed / step * step + offset;
+    if next <= elapsed {
+        next += step;
+    }
     epoch + Duration::from_nanos(next.min(u64::MAX as u128) as u64)
+}
+
+/// Where `at` falls within the process-wide `ptime` grid.
+fn grid_phase(ptime: Duration, at: Instant) -> Duration {
+    let step = ptime.as_nanos().max(1);
+    Duration::from_nanos((at.saturating_duration_since(grid_epoch()).as_nanos() % step) as u64)
+}
+
+/// Puts a call's tick just after its caller's packets arrive, on one of [`TICK_SLOTS`] phases of the grid.
+///
+/// An RTP call reads its socket once per tick, so a packet waits for the next tick: up to a whole ptime
+/// (0–20 ms, 10 on average) added to every turn if the tick's phase is left to chance. Here the tick moves to
+/// the first slot after the packets' measured arrival phase plus a margin that grows with jitter. Slots keep
+/// the wake-ups coalesced (calls share four instants per ptime, not one each), so the grid's saving in
+/// scheduling is mostly kept. Sans-IO: the loop measures, this decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TickPhase {
+    ptime: Duration,
+    /// The tick's current offset from the grid.
+    offset: Duration,
+}
+
+/// Phases per ptime a call's tick may take (every 5 ms at 20 ms).
+const TICK_SLOTS: u32 = 4;
+/// Least time between a packet's arrival and the tick that reads it.
+const ARRIVAL_MARGIN: Duration = Duration::from_millis(1);
+
+impl TickPhase {
+    pub(crate) fn new(ptime: Duration) -> Self {
+        Self { ptime, offset: Duration::ZERO }
+    }
+
+    /// A packet arrived at `phase` into the grid period; `jitter` is the stream's estimate. Returns the new
+    /// offset if the tick should move.
+    pub(crate) fn on_arrival(&mut self, phase: Duration, jitter: Duration) -> Option<Duration> {
+        let slot = self.ptime / TICK_SLOTS;
+        let margin = (ARRIVAL_MARGIN + jitter * 3).min(self.ptime / 2);
+        let wanted = phase + margin;
+        let slots = wanted.as_nanos().div_ceil(slot.as_nanos().max(1)) as u32 % TICK_SLOTS;
+        let offset = slot * slots;
+        (offset != self.offset).then(|| {
+            self.offset = offset;
+            offset
+        })
+    }
 }
 
 /// Sends without awaiting: a full socket buffer drops this packet instead of delaying the next tick.
@@ -505,4 +597,38 @@ fn check_rtp_timeout(stream: &RtpStream, started: Instant, timeout: Duration) ->
     }
     let last = stream.last_rtp_at().map(Instant::from_std).unwrap_or(started);
     (last.elapsed() > timeout).then_some(EndReason::RtpTimeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PTIME: Duration = Duration::from_millis(20);
+
+    #[test]
+    fn the_tick_moves_to_the_first_slot_after_arrival_plus_margin() {
+        let mut phase = TickPhase::new(PTIME);
+        let ms = Duration::from_millis;
+        // Packets arrive 3 ms into the period: 3 + 1 ms margin → the 5 ms slot.
+        assert_eq!(phase.on_arrival(ms(3), Duration::ZERO), Some(ms(5)));
+        assert_eq!(phase.on_arrival(ms(3), Duration::ZERO), None, "already there");
+        // More jitter, more margin: 3 + 1 + 3 × 2 ms = 10 ms → the 10 ms slot.
+        assert_eq!(phase.on_arrival(ms(3), ms(2)), Some(ms(10)));
+        // Arrivals late in the period wrap to the next period's first slot.
+        assert_eq!(phase.on_arrival(ms(19), Duration::ZERO), Some(ms(0)));
+        // The margin never exceeds half a ptime, however bad the jitter.
+        assert_eq!(phase.on_arrival(ms(1), ms(100)), Some(ms(15)));
+    }
+
+    #[test]
+    fn grid_instants_have_the_asked_phase_and_lie_ahead() {
+        grid_epoch();
+        let now = Instant::now();
+        for offset in [0, 5, 10, 15] {
+            let offset = Duration::from_millis(offset);
+            let next = next_on_grid(PTIME, offset, now);
+            assert!(next > now && next <= now + PTIME, "{offset:?}");
+            assert_eq!(grid_phase(PTIME, next), offset);
+        }
+    }
 }

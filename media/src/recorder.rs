@@ -172,29 +172,61 @@ pub fn wav_bytes(samples: &[i16], rate: u32, channels: u16) -> Vec<u8> {
     out
 }
 
-/// Collects both directions of a call, one engine frame per tick.
+/// Collects both directions of a call as interleaved stereo (caller left, agent right). Each side is
+/// appended as it happens (the caller's audio when the engine hears it, the agent's as it plays), each with
+/// its own write position, so the two stay aligned in audio time without being pushed in lock step.
 pub struct StereoRecorder {
     interleaved: Vec<i16>,
+    /// Samples written so far on each channel.
+    caller_len: usize,
+    agent_len: usize,
     pub truncated: bool,
 }
 
 impl Default for StereoRecorder {
     fn default() -> Self {
         // One minute up front; grows with the call up to the cap.
-        Self { interleaved: Vec::with_capacity(ENGINE_FRAME * 2 * 50 * 60), truncated: false }
+        Self {
+            interleaved: Vec::with_capacity(ENGINE_FRAME * 2 * 50 * 60),
+            caller_len: 0,
+            agent_len: 0,
+            truncated: false,
+        }
     }
 }
 
+const MAX_RECORDING_SAMPLES: usize = MAX_RECORDING_FRAMES * ENGINE_FRAME;
+
 impl StereoRecorder {
+    /// One frame of each side at once.
     pub fn push(&mut self, caller: &[i16; ENGINE_FRAME], agent: &[i16; ENGINE_FRAME]) {
-        if self.interleaved.len() >= MAX_RECORDING_FRAMES * ENGINE_FRAME * 2 {
-            self.truncated = true;
-            return;
+        self.push_caller(caller);
+        self.push_agent(agent);
+    }
+
+    pub fn push_caller(&mut self, pcm: &[i16]) {
+        self.caller_len = Self::write(&mut self.interleaved, &mut self.truncated, self.caller_len, 0, pcm);
+    }
+
+    pub fn push_agent(&mut self, pcm: &[i16]) {
+        self.agent_len = Self::write(&mut self.interleaved, &mut self.truncated, self.agent_len, 1, pcm);
+    }
+
+    fn write(interleaved: &mut Vec<i16>, truncated: &mut bool, at: usize, channel: usize, pcm: &[i16]) -> usize {
+        let room = MAX_RECORDING_SAMPLES.saturating_sub(at);
+        if pcm.len() > room {
+            *truncated = true;
         }
-        for (c, a) in caller.iter().zip(agent) {
-            self.interleaved.push(*c);
-            self.interleaved.push(*a);
+        let pcm = &pcm[..pcm.len().min(room)];
+        let end = at + pcm.len();
+        if interleaved.len() < end * 2 {
+            // The other side is behind: its part of the new span stays silent until it catches up.
+            interleaved.resize(end * 2, 0);
         }
+        for (i, sample) in pcm.iter().enumerate() {
+            interleaved[(at + i) * 2 + channel] = *sample;
+        }
+        end
     }
 
     pub fn samples(&self) -> &[i16] {
@@ -246,5 +278,21 @@ mod tests {
         assert_eq!(wav.len(), 44 + ENGINE_FRAME * 4);
         assert_eq!(&wav[44..48], &[1, 0, 2, 0], "caller left, agent right");
         let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn each_side_keeps_its_own_timeline() {
+        let mut rec = StereoRecorder::default();
+        // The caller is heard in two frames at once, the agent plays one frame per tick.
+        rec.push_caller(&[1; 2 * ENGINE_FRAME]);
+        rec.push_agent(&[2; ENGINE_FRAME]);
+        assert_eq!(rec.samples().len(), 4 * ENGINE_FRAME);
+        assert_eq!(&rec.samples()[2 * ENGINE_FRAME..2 * ENGINE_FRAME + 2], &[1, 0], "agent silent until it plays");
+        rec.push_agent(&[3; ENGINE_FRAME]);
+        rec.push_caller(&[]);
+        assert_eq!(rec.samples().len(), 4 * ENGINE_FRAME);
+        assert_eq!(&rec.samples()[..2], &[1, 2]);
+        assert_eq!(&rec.samples()[4 * ENGINE_FRAME - 2..], &[1, 3]);
+        assert!(!rec.truncated);
     }
 }

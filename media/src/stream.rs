@@ -1,5 +1,5 @@
 //! One call's RTP audio stream, sans-IO: packets in ([`RtpStream::handle_rtp`]), one 20 ms tick at a time out
-//! ([`RtpStream::tick`]). Between them: symmetric-RTP latching, SSRC changes, the jitter buffer, decoding,
+//! ([`RtpStream::hear`] the caller's frame, then [`RtpStream::send_frame`] ours). Between them: symmetric-RTP latching, SSRC changes, the jitter buffer, decoding,
 //! concealment, resampling to and from the engine's 16 kHz, the outgoing queue and RTP packetisation, RTCP.
 //!
 //! Everything is sized at construction; the per-packet and per-tick paths do not allocate, lock or panic.
@@ -137,6 +137,11 @@ impl RtpStream {
     }
 
     /// Takes the counters accumulated since the last call (for the shared metrics).
+    /// The jitter buffer's interarrival-jitter estimate (RFC 3550), as seen by the tick that reads packets.
+    pub fn jitter(&self) -> Duration {
+        self.jitter.jitter()
+    }
+
     pub fn take_counters(&mut self) -> MediaCounters {
         let stats = self.jitter.stats();
         let mut snapshot = std::mem::take(&mut self.counters);
@@ -235,15 +240,36 @@ impl RtpStream {
         self.outbound.len()
     }
 
-    /// The 20 ms tick: returns the caller's audio for this tick (engine rate, silence if none) and writes the
-    /// RTP packet to send into `packet`, returning its length (0 when we must not send, e.g. on hold).
-    pub fn tick(&mut self, packet: &mut [u8]) -> (&[i16; ENGINE_FRAME], usize) {
+    /// First half of the 20 ms tick: the caller's audio for this tick (engine rate, silence if none).
+    pub fn hear(&mut self) -> &[i16; ENGINE_FRAME] {
         self.play_inbound();
         self.frame.fill(0);
         let (frame, inbound) = (&mut self.frame, &mut self.inbound);
         inbound.pop_frame(frame);
-        let len = self.build_outgoing(packet);
-        (&self.frame, len)
+        &self.frame
+    }
+
+    /// More caller audio in the same tick, when more has arrived than the jitter buffer needs to hold (a late
+    /// packet came with its successor). The engine hears it at once instead of carrying a tick of delay for
+    /// the rest of the call; a human ear could not, but the engine does not play audio, it listens to it.
+    pub fn hear_surplus(&mut self) -> Option<&[i16; ENGINE_FRAME]> {
+        if !self.jitter.has_surplus() {
+            return None;
+        }
+        self.play_inbound();
+        if self.inbound.len() < ENGINE_FRAME {
+            return None;
+        }
+        self.frame.fill(0);
+        self.inbound.pop_frame(&mut self.frame);
+        Some(&self.frame)
+    }
+
+    /// Second half of the tick, after the engine (or echo) had the frame from [`RtpStream::hear`]: writes the
+    /// RTP packet to send into `packet` and returns its length (0 when we must not send, e.g. on hold). Audio
+    /// the engine queued in this tick leaves in this tick.
+    pub fn send_frame(&mut self, packet: &mut [u8]) -> usize {
+        self.build_outgoing(packet)
     }
 
     /// Pulls from the jitter buffer until a frame of caller audio is ready (or nothing more can be had).
@@ -428,4 +454,51 @@ pub fn ntp_now() -> u64 {
     let secs = since.as_secs() + UNIX_TO_NTP;
     let frac = ((since.subsec_nanos() as u64) << 32) / 1_000_000_000;
     (secs << 32) | frac
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::CodecKind;
+
+    fn pcmu_stream() -> RtpStream {
+        let plan = MediaPlan {
+            codec: CodecKind::Pcmu,
+            payload_type: 0,
+            dtmf_payload_type: None,
+            remote_rtp: "127.0.0.1:4000".parse().unwrap(),
+            remote_rtcp: "127.0.0.1:4001".parse().unwrap(),
+            direction: Direction::SendRecv,
+            ptime: 20,
+        };
+        RtpStream::new(plan, JitterConfig::default()).unwrap()
+    }
+
+    /// A PCMU packet whose audio is the constant `level`.
+    fn packet(seq: u16, level: i16) -> Vec<u8> {
+        let mut bytes = vec![0u8; rtp::RTP_HEADER_LEN + 160];
+        let header = rtp::write_rtp_header(&mut bytes, seq == 0, 0, seq, seq as u32 * 160, 9);
+        bytes[header..].fill(crate::codec::g711::linear_to_ulaw(level));
+        bytes
+    }
+
+    #[test]
+    fn a_late_packet_and_its_successor_are_heard_in_one_tick() {
+        let mut stream = pcmu_stream();
+        let from: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        stream.handle_rtp(&packet(0, 1000), from, ms(0));
+        assert!(stream.hear()[100] > 900);
+        assert!(stream.hear_surplus().is_none(), "nothing more arrived");
+        // Packet 1 misses its tick and comes with packet 2.
+        assert_eq!(stream.hear()[100], 0, "an underrun is silence");
+        stream.handle_rtp(&packet(1, 2000), from, ms(40));
+        stream.handle_rtp(&packet(2, 3000), from, ms(40));
+        let first = stream.hear()[100];
+        let surplus = stream.hear_surplus().map(|f| f[100]);
+        assert!((1900..2100).contains(&first), "{first}");
+        assert!(surplus.is_some_and(|s| (2900..3100).contains(&s)), "{surplus:?}");
+        assert!(stream.hear_surplus().is_none());
+    }
 }

@@ -5,8 +5,6 @@
 //! `min_volume`; `start_secs` of speech starts a turn, `stop_secs` of non-speech ends it.
 //! Time is counted in audio, not read from a clock, so the gate is deterministic.
 
-use std::time::Duration;
-
 use crate::dsp::rms;
 
 /// Gate parameters. Defaults are the original's Silero settings (`voice_2_voice_server/api/bot.py`).
@@ -74,10 +72,16 @@ pub enum VadEvent {
     SpeechStopped,
 }
 
+/// Runs are counted in 16 kHz samples: integers, so 0.4 s is exactly 20 frames of 20 ms. (Counting in
+/// `Duration::from_secs_f32(0.4)` gave 400.000006 ms, which took a 21st frame: 20 ms on every turn.)
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum GateState {
-    Quiet { speech_run: Duration },
-    Speaking { quiet_run: Duration },
+    Quiet { speech_run: usize },
+    Speaking { quiet_run: usize },
+}
+
+fn samples_of(secs: f32) -> usize {
+    (secs.max(0.0) * 16_000.0).round() as usize
 }
 
 /// Turns per-frame probabilities into speech start/stop events.
@@ -93,7 +97,7 @@ pub struct VadGate<M: SpeechProbability> {
 
 impl<M: SpeechProbability> VadGate<M> {
     pub fn new(params: VadParams, model: M) -> Self {
-        Self { params, model, state: GateState::Quiet { speech_run: Duration::ZERO }, smoothed_volume: 0.0 }
+        Self { params, model, state: GateState::Quiet { speech_run: 0 }, smoothed_volume: 0.0 }
     }
 
     pub fn is_speaking(&self) -> bool {
@@ -102,7 +106,7 @@ impl<M: SpeechProbability> VadGate<M> {
 
     /// Feeds one 16 kHz frame; returns an event when the state changes.
     pub fn process(&mut self, frame: &[i16]) -> Option<VadEvent> {
-        let duration = Duration::from_micros(frame.len() as u64 * 1_000_000 / 16_000);
+        let duration = frame.len();
         let probability = self.model.probability(frame);
         let current = volume(frame);
         self.smoothed_volume = if current > self.smoothed_volume {
@@ -111,25 +115,25 @@ impl<M: SpeechProbability> VadGate<M> {
             self.smoothed_volume + (current - self.smoothed_volume) * 0.2
         };
         let speech = probability >= self.params.confidence && self.smoothed_volume >= self.params.min_volume;
-        let start = Duration::from_secs_f32(self.params.start_secs);
-        let stop = Duration::from_secs_f32(self.params.stop_secs);
+        let start = samples_of(self.params.start_secs);
+        let stop = samples_of(self.params.stop_secs);
         match (&mut self.state, speech) {
             (GateState::Quiet { speech_run }, true) => {
                 *speech_run += duration;
                 if *speech_run >= start {
-                    self.state = GateState::Speaking { quiet_run: Duration::ZERO };
+                    self.state = GateState::Speaking { quiet_run: 0 };
                     return Some(VadEvent::SpeechStarted);
                 }
             }
-            (GateState::Quiet { speech_run }, false) => *speech_run = Duration::ZERO,
+            (GateState::Quiet { speech_run }, false) => *speech_run = 0,
             (GateState::Speaking { quiet_run }, false) => {
                 *quiet_run += duration;
                 if *quiet_run >= stop {
-                    self.state = GateState::Quiet { speech_run: Duration::ZERO };
+                    self.state = GateState::Quiet { speech_run: 0 };
                     return Some(VadEvent::SpeechStopped);
                 }
             }
-            (GateState::Speaking { quiet_run }, true) => *quiet_run = Duration::ZERO,
+            (GateState::Speaking { quiet_run }, true) => *quiet_run = 0,
         }
         None
     }
@@ -180,6 +184,14 @@ mod tests {
         // Starts once 0.1 s of speech is heard; stops 0.4 s after speech ends.
         assert!((1080..=1140).contains(&start), "started at {start} ms");
         assert!((2880..=3000).contains(&stop), "stopped at {stop} ms");
+    }
+
+    #[test]
+    fn start_and_stop_take_exactly_their_frame_counts() {
+        // Speech in frames 50..100, then silence: the 5th speech frame (index 54) starts the turn and the 20th
+        // quiet frame (index 119) ends it: 0.1 s and 0.4 s to the frame, not one frame more.
+        let e = events(VadParams::default(), &signal(1000, 1000, 1000));
+        assert_eq!(e, vec![(54 * 20, VadEvent::SpeechStarted), (119 * 20, VadEvent::SpeechStopped)]);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::egress::EgressQueue;
 use crate::stream::ENGINE_FRAME;
 use crate::ws_stream::protocol::{parse_event, Inbound};
 use crate::ws_stream::session::{
-    hear_caller, transcript_event, StreamService, TickOutcome, MAX_EGRESS_SAMPLES, MAX_INBOUND_SAMPLES,
+    transcript_event, CallerAudio, StreamService, TickOutcome, MAX_EGRESS_SAMPLES,
 };
 
 /// Control messages held until the data channel opens.
@@ -102,7 +102,7 @@ pub struct WebRtcSession {
     local: SocketAddr,
     opus: Box<dyn Codec>,
     service: StreamService,
-    inbound: VecDeque<i16>,
+    caller: CallerAudio,
     egress: EgressQueue,
     /// Where our audio goes: the browser's sendrecv audio m-line, and Opus's payload type on it.
     audio_out: Option<(Mid, Pt)>,
@@ -111,7 +111,6 @@ pub struct WebRtcSession {
     rtp_time: u64,
     decoded: Vec<i16>,
     encoded: Vec<u8>,
-    caller_frame: [i16; ENGINE_FRAME],
     agent_frame: [i16; ENGINE_FRAME],
     last_media_at: Option<Instant>,
     ended: Option<PeerEnd>,
@@ -129,7 +128,7 @@ impl WebRtcSession {
             local,
             opus: CodecKind::Opus.build()?,
             service,
-            inbound: VecDeque::with_capacity(MAX_INBOUND_SAMPLES),
+            caller: CallerAudio::default(),
             egress: EgressQueue::new(MAX_EGRESS_SAMPLES),
             audio_out: None,
             channel: None,
@@ -138,7 +137,6 @@ impl WebRtcSession {
             // An Opus packet holds at most 120 ms.
             decoded: vec![0; 6 * ENGINE_FRAME],
             encoded: vec![0; 1500],
-            caller_frame: [0; ENGINE_FRAME],
             agent_frame: [0; ENGINE_FRAME],
             last_media_at: None,
             ended: None,
@@ -243,10 +241,7 @@ impl WebRtcSession {
             Event::MediaData(data) => {
                 self.last_media_at = Some(data.network_time);
                 match self.opus.decode(&data.data, &mut self.decoded) {
-                    Ok(n) => {
-                        let room = MAX_INBOUND_SAMPLES.saturating_sub(self.inbound.len());
-                        self.inbound.extend(self.decoded[..n].iter().take(room));
-                    }
+                    Ok(n) => self.caller.push(&self.decoded[..n]),
                     Err(_) => self.errors += 1,
                 }
             }
@@ -301,7 +296,9 @@ impl WebRtcSession {
     /// One 20 ms step: the engine hears the caller's frame; one frame of agent audio goes out as Opus.
     pub fn tick(&mut self, now: Instant) -> Result<TickOutcome, WebRtcError> {
         let mut outcome = TickOutcome::default();
-        hear_caller(&mut self.service, &mut self.inbound, &mut self.caller_frame, &mut self.egress, &mut outcome.notes);
+        // Heard on the tick, not on arrival: agent audio leaves on the tick anyway (one RTP frame per 20 ms).
+        self.caller.clear_heard();
+        self.caller.tick(&mut self.service, &mut self.egress, &mut outcome.notes);
         for note in &outcome.notes {
             if let Some(event) = transcript_event(note) {
                 if self.pending_control.len() < MAX_PENDING_CONTROL {
@@ -324,8 +321,8 @@ impl WebRtcSession {
     }
 
     /// The caller audio the engine heard in the last tick, and the agent audio sent.
-    pub fn last_frames(&self) -> (&[i16; ENGINE_FRAME], &[i16; ENGINE_FRAME]) {
-        (&self.caller_frame, &self.agent_frame)
+    pub fn last_frames(&self) -> (&[i16], &[i16; ENGINE_FRAME]) {
+        (self.caller.heard(), &self.agent_frame)
     }
 
     /// Ends the call from our side: tells the page why, then closes the peer connection.
@@ -404,7 +401,8 @@ async fn drive(
                 };
                 if let Some(journal) = journal.as_deref_mut() {
                     let (caller, agent) = session.last_frames();
-                    journal.on_tick(caller, agent, &outcome.notes);
+                    journal.on_audio(caller, agent);
+                    journal.on_notes(&outcome.notes);
                 }
                 for digit in session.take_dtmf() {
                     tracing::info!(%digit, "DTMF (data channel)");
@@ -563,7 +561,7 @@ mod tests {
             session.tick(now).unwrap();
         }
         assert!(session.is_connected(), "ICE + DTLS completed");
-        let energy: f32 = crate::dsp::rms(&session.last_frames().0[..]);
+        let energy: f32 = crate::dsp::rms(session.last_frames().0);
         assert!(energy > 0.1, "the server decodes the browser's Opus (rms {energy} of full scale)");
         assert!(browser.heard_audio_frames > 50, "echo came back: {} frames", browser.heard_audio_frames);
         assert_eq!(session.peer_end(now), None);

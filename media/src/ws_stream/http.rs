@@ -722,7 +722,8 @@ fn greeting_of(service: &StreamService) -> String {
     }
 }
 
-/// The stream's loop: peer frames in, one engine tick per 20 ms on the node's grid, frames out.
+/// The stream's loop: peer frames in (caller audio is heard as it arrives), a tick per 20 ms on the node's
+/// grid (agent audio paced out, silence for late audio), and after either, what the engine did is carried out.
 async fn drive(
     t: &Telephony,
     peer: Peer,
@@ -749,48 +750,64 @@ async fn drive(
                 },
                 Some(Ok(Message::Binary(bytes))) => session.on_binary(&bytes),
                 Some(Ok(Message::Close(_))) | None => return EndReason::Stopped,
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => continue,
                 Some(Err(err)) => return EndReason::MediaError(err.to_string()),
             },
-            _ = tick.tick() => {
-                let outcome = session.tick();
-                if let Some(journal) = journal.as_deref_mut() {
-                    let (caller, agent) = session.last_frames();
-                    journal.on_tick(caller, agent, &outcome.notes);
-                }
-                for note in &outcome.notes {
-                    match note {
-                        ConversationNote::SendDtmf { digits } if !session.send_dtmf(digits) => {
-                            tracing::warn!(%digits, "this stream cannot send DTMF");
-                        }
-                        ConversationNote::Tool { id, request } => {
-                            start_tool(*id, request.clone(), &tool_results, t.transfer_via(peer, session, request))
-                        }
-                        _ => {}
-                    }
-                }
-                let hang_up = account_notes(&t.metrics, &outcome.notes);
-                let outgoing: Vec<Outgoing> = session.take_outgoing().collect();
-                for message in outgoing {
-                    let message = match message {
-                        Outgoing::Text(text) => Message::Text(text.into()),
-                        Outgoing::Binary(bytes) => Message::Binary(bytes.into()),
-                    };
-                    if let Err(err) = socket.send(message).await {
-                        return EndReason::MediaError(err.to_string());
-                    }
-                }
-                if let Some(reason) = hang_up {
-                    say_goodbye(session.stop_message("the agent ended the call"), socket).await;
-                    return EndReason::AgentHangUp(reason);
-                }
-            }
+            _ = tick.tick() => session.tick(),
             _ = t.shutdown.cancelled() => {
                 say_goodbye(session.stop_message("the server is shutting down"), socket).await;
                 return EndReason::Stopped;
             }
         }
+        if let Some(reason) = carry_out(t, peer, session, socket, journal.as_deref_mut(), &tool_results).await {
+            return reason;
+        }
     }
+}
+
+/// After each input: the recording and the record, tools and DTMF the agent asked for, then the messages to
+/// send. Returns why the stream ends, if it does.
+async fn carry_out(
+    t: &Telephony,
+    peer: Peer,
+    session: &mut StreamSession,
+    socket: &mut WebSocket,
+    journal: Option<&mut Journal>,
+    tool_results: &tokio::sync::mpsc::Sender<ToolOutcome>,
+) -> Option<EndReason> {
+    let notes: Vec<ConversationNote> = session.take_notes().collect();
+    if let Some(journal) = journal {
+        let (caller, agent) = session.recorded_audio();
+        journal.on_audio(caller, agent);
+        journal.on_notes(&notes);
+    }
+    for note in &notes {
+        match note {
+            ConversationNote::SendDtmf { digits } if !session.send_dtmf(digits) => {
+                tracing::warn!(%digits, "this stream cannot send DTMF");
+            }
+            ConversationNote::Tool { id, request } => {
+                start_tool(*id, request.clone(), tool_results, t.transfer_via(peer, session, request))
+            }
+            _ => {}
+        }
+    }
+    let hang_up = account_notes(&t.metrics, &notes);
+    let outgoing: Vec<Outgoing> = session.take_outgoing().collect();
+    for message in outgoing {
+        let message = match message {
+            Outgoing::Text(text) => Message::Text(text.into()),
+            Outgoing::Binary(bytes) => Message::Binary(bytes.into()),
+        };
+        if let Err(err) = socket.send(message).await {
+            return Some(EndReason::MediaError(err.to_string()));
+        }
+    }
+    if let Some(reason) = hang_up {
+        say_goodbye(session.stop_message("the agent ended the call"), socket).await;
+        return Some(EndReason::AgentHangUp(reason));
+    }
+    None
 }
 
 /// Ends the stream from our side: the peer's stop message where it has one, then the close handshake.

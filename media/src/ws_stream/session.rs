@@ -1,13 +1,13 @@
-//! One provider media stream, sans-IO: text frames in, text frames out, one [`StreamSession::tick`] per
+//! One provider media stream, sans-IO: text frames in, text frames out, and a [`StreamSession::tick`] every
 //! 20 ms. The tokio task in [`super::http`] only moves frames between the socket and this object.
 //!
-//! Caller audio is decoded into a FIFO at 16 kHz; each tick hands one 20 ms frame to the conversation engine
-//! (more when a burst arrived over TCP, so speech is never dropped, only delayed). Agent audio is paced: we keep
+//! Caller audio is decoded to 16 kHz and heard by the conversation engine as soon as a whole 20 ms frame is
+//! in ([`CallerAudio`]); the tick stands in silence only for audio that is late. Agent audio is paced: we keep
 //! about [`PROVIDER_LEAD_SAMPLES`] buffered at the provider, so that on barge-in the `clearAudio`/`clear`
-//! message has little to throw away and the engine's own queue holds the rest. A model of the provider's
-//! buffer, advanced 20 ms per tick, says what the caller is hearing now (for the recording and for
-//! "the agent has finished speaking"); a checkpoint/mark after each burst corrects it when the provider
-//! reports that everything played.
+//! message has little to throw away and the engine's own queue holds the rest; a reply's first frames go out
+//! in the input that ended the caller's turn. A model of the provider's buffer, advanced 20 ms per tick, says
+//! what the caller is hearing now (for the recording and for "the agent has finished speaking"); a
+//! checkpoint/mark after each burst corrects it when the provider reports that everything played.
 
 use std::collections::VecDeque;
 
@@ -19,8 +19,6 @@ use crate::stream::{ENGINE_FRAME, ENGINE_RATE};
 /// Agent audio kept at the provider ahead of playback: 60 ms (three frames) rides out network jitter; more
 /// would only be thrown away on barge-in.
 pub const PROVIDER_LEAD_SAMPLES: usize = 3 * ENGINE_FRAME;
-/// Caller audio waiting beyond this (100 ms) is processed at once instead of one frame per tick.
-pub(crate) const MAX_INBOUND_BACKLOG: usize = 5 * ENGINE_FRAME;
 /// Caller audio kept at most (2 s): a provider that floods us cannot grow memory without bound.
 pub(crate) const MAX_INBOUND_SAMPLES: usize = 100 * ENGINE_FRAME;
 /// Agent audio queued at most (120 s at 16 kHz).
@@ -86,14 +84,20 @@ pub struct StreamSession {
     decoded: Vec<i16>,
     upsampler: Resampler,
     upsampled: Vec<i16>,
-    inbound: VecDeque<i16>,
+    caller: CallerAudio,
     egress: StreamEgress,
     downsampler: Resampler,
     downsampled: Vec<i16>,
     encoded: Vec<u8>,
     outgoing: Vec<Outgoing>,
-    caller_frame: [i16; ENGINE_FRAME],
+    /// What the engine said since [`StreamSession::take_notes`]; `notes_seen` of them are already turned
+    /// into browser transcript events.
+    notes: Vec<ConversationNote>,
+    notes_seen: usize,
+    /// The agent audio the caller heard in the last tick (a model of the provider's playback).
     agent_frame: [i16; ENGINE_FRAME],
+    /// Whether the last input was a tick (so `agent_frame` is new).
+    ticked: bool,
     /// Name of the checkpoint we wait for, once a burst of agent audio has been sent.
     checkpoint: Option<String>,
     checkpoints_sent: u64,
@@ -113,7 +117,7 @@ impl StreamSession {
             decoded: Vec::with_capacity(1024),
             upsampler: Resampler::new(format.rate, ENGINE_RATE),
             upsampled: Vec::with_capacity(2048),
-            inbound: VecDeque::with_capacity(MAX_INBOUND_SAMPLES),
+            caller: CallerAudio::default(),
             egress: StreamEgress {
                 queue: VecDeque::with_capacity(ENGINE_RATE as usize),
                 at_provider: VecDeque::with_capacity(2 * PROVIDER_LEAD_SAMPLES),
@@ -123,8 +127,10 @@ impl StreamSession {
             downsampled: Vec::with_capacity(1024),
             encoded: Vec::with_capacity(1024),
             outgoing: Vec::with_capacity(8),
-            caller_frame: [0; ENGINE_FRAME],
+            notes: Vec::with_capacity(8),
+            notes_seen: 0,
             agent_frame: [0; ENGINE_FRAME],
+            ticked: false,
             checkpoint: None,
             checkpoints_sent: 0,
             protocol_errors: 0,
@@ -159,6 +165,7 @@ impl StreamSession {
     /// Handles one text frame from the provider. A frame that cannot be understood is an error for the
     /// caller to log; the stream goes on.
     pub fn on_text(&mut self, text: &str) -> Result<SessionEvent, ProtocolError> {
+        self.begin_input();
         self.payload.clear();
         let event = match parse_event(text, &mut self.payload) {
             Ok(event) => event,
@@ -173,12 +180,9 @@ impl StreamSession {
                 self.writer.format().decode(&self.payload, &mut self.decoded);
                 self.upsampled.resize(self.upsampler.max_output(self.decoded.len()), 0);
                 let n = self.upsampler.process(&self.decoded, &mut self.upsampled);
-                let room = MAX_INBOUND_SAMPLES.saturating_sub(self.inbound.len());
-                if n > room {
-                    // A flood (the provider sent far faster than real time): the oldest audio goes.
-                    self.inbound.drain(..(n - room).min(self.inbound.len()));
-                }
-                self.inbound.extend(&self.upsampled[..n]);
+                self.caller.push(&self.upsampled[..n]);
+                self.caller.hear_arrived(&mut self.service, &mut self.egress, &mut self.notes);
+                self.after_engine();
                 SessionEvent::None
             }
             Inbound::Dtmf(digit) => {
@@ -202,42 +206,58 @@ impl StreamSession {
 
     /// Binary frames carry raw audio in the stream's format (the browser test socket and some Exotel setups).
     pub fn on_binary(&mut self, bytes: &[u8]) {
+        self.begin_input();
         self.decoded.clear();
         self.writer.format().decode(bytes, &mut self.decoded);
         self.upsampled.resize(self.upsampler.max_output(self.decoded.len()), 0);
         let n = self.upsampler.process(&self.decoded, &mut self.upsampled);
-        let room = MAX_INBOUND_SAMPLES.saturating_sub(self.inbound.len());
-        self.inbound.extend(self.upsampled[..n].iter().take(room));
+        self.caller.push(&self.upsampled[..n]);
+        self.caller.hear_arrived(&mut self.service, &mut self.egress, &mut self.notes);
+        self.after_engine();
     }
 
-    /// One 20 ms step: the engine hears the caller's frame, agent audio is paced out, and the messages to
-    /// send are ready in [`StreamSession::take_outgoing`].
-    pub fn tick(&mut self) -> TickOutcome {
-        let mut outcome = TickOutcome::default();
-        hear_caller(&mut self.service, &mut self.inbound, &mut self.caller_frame, &mut self.egress, &mut outcome.notes);
+    /// One 20 ms step of wall time: the provider's playback advances, the engine hears silence if the
+    /// caller's audio is late, and agent audio is topped up. Messages to send are then in
+    /// [`StreamSession::take_outgoing`], the engine's notes in [`StreamSession::take_notes`].
+    pub fn tick(&mut self) {
+        self.begin_input();
+        self.caller.tick(&mut self.service, &mut self.egress, &mut self.notes);
+        self.advance_playback();
+        self.ticked = true;
+        self.after_engine();
+    }
+
+    fn begin_input(&mut self) {
+        self.caller.clear_heard();
+        self.ticked = false;
+    }
+
+    /// What follows engine work: the browser's transcript events, the clear message of a barge-in, and
+    /// agent audio sent up to the lead at once (a reply starts in the input that ended the turn).
+    fn after_engine(&mut self) {
         if self.writer.peer() == Peer::Browser {
-            self.push_transcript_events(&outcome.notes);
+            let fresh = &self.notes[self.notes_seen.min(self.notes.len())..];
+            self.outgoing.extend(fresh.iter().filter_map(transcript_event).map(Outgoing::Text));
         }
+        self.notes_seen = self.notes.len();
         if std::mem::take(&mut self.egress.clear_pending) {
             self.outgoing.push(Outgoing::Text(self.writer.clear()));
             self.checkpoint = None;
         }
-        self.play_out();
-        outcome
+        self.top_up();
     }
 
-    /// The browser page shows a live transcript.
-    fn push_transcript_events(&mut self, notes: &[ConversationNote]) {
-        self.outgoing.extend(notes.iter().filter_map(transcript_event).map(Outgoing::Text));
-    }
-
-    /// Advances the model of the provider's buffer by 20 ms, then tops it up to the lead.
-    fn play_out(&mut self) {
+    /// Advances the model of the provider's buffer by 20 ms.
+    fn advance_playback(&mut self) {
         let played = self.egress.at_provider.len().min(ENGINE_FRAME);
         self.agent_frame = [0; ENGINE_FRAME];
         for (slot, sample) in self.agent_frame.iter_mut().zip(self.egress.at_provider.drain(..played)) {
             *slot = sample;
         }
+    }
+
+    /// Sends agent audio until the provider holds [`PROVIDER_LEAD_SAMPLES`].
+    fn top_up(&mut self) {
         let mut sent = false;
         while self.egress.at_provider.len() < PROVIDER_LEAD_SAMPLES && !self.egress.queue.is_empty() {
             let n = self.egress.queue.len().min(ENGINE_FRAME);
@@ -272,9 +292,17 @@ impl StreamSession {
         self.outgoing.drain(..)
     }
 
-    /// The caller audio the engine heard in the last tick, and the agent audio the caller heard.
-    pub fn last_frames(&self) -> (&[i16; ENGINE_FRAME], &[i16; ENGINE_FRAME]) {
-        (&self.caller_frame, &self.agent_frame)
+    /// What the engine said since the last call (for the journal, tools and hang-up).
+    pub fn take_notes(&mut self) -> std::vec::Drain<'_, ConversationNote> {
+        self.notes_seen = 0;
+        self.notes.drain(..)
+    }
+
+    /// For the recording, the audio of the last input: the caller audio the engine heard, and (after a
+    /// tick) the agent audio the caller heard.
+    pub fn recorded_audio(&self) -> (&[i16], &[i16]) {
+        let agent: &[i16] = if self.ticked { &self.agent_frame } else { &[] };
+        (self.caller.heard(), agent)
     }
 
     /// The agent presses keys: Plivo's `sendDTMF`; other providers need their REST API (not wired yet).
@@ -301,32 +329,113 @@ impl StreamSession {
     }
 }
 
-/// Runs the caller audio waiting in `inbound` through the service, one 20 ms frame at a time: one frame per
-/// tick (silence when nothing arrived in time), more while over [`MAX_INBOUND_BACKLOG`], so a burst (TCP
-/// catching up, a peer's clock running fast) is worked down instead of adding delay. `frame` is left holding
-/// the last frame heard.
-pub(crate) fn hear_caller(
-    service: &mut StreamService,
-    inbound: &mut VecDeque<i16>,
-    frame: &mut [i16; ENGINE_FRAME],
-    sink: &mut dyn AudioSink,
-    notes: &mut Vec<ConversationNote>,
-) {
-    loop {
-        if inbound.len() >= ENGINE_FRAME {
-            for (slot, sample) in frame.iter_mut().zip(inbound.drain(..ENGINE_FRAME)) {
+/// The engine is at most this many frames (60 ms) behind wall time before it hears silence in place of
+/// caller audio that has not arrived: enough for network jitter, short enough that the timers of a call whose
+/// peer stopped sending (silence hang-up, idle prompt) are barely late.
+pub(crate) const LATE_FRAMES: u64 = 3;
+
+/// Caller audio on its way into the engine, and the engine's place in the caller's timeline.
+///
+/// A frame is heard the moment it is complete, so a turn ends on the frame that completes the VAD's stop
+/// time, not on the next tick (waiting for the tick cost 10 ms on average, and a frame that came just after a
+/// tick used to be queued behind a silence frame for the rest of the call). The 20 ms tick only keeps the
+/// engine's clock going when audio is late or absent: once the engine is more than [`LATE_FRAMES`] behind wall
+/// time it hears silence. Audio that arrives later still is heard all the same: nothing is dropped, and a
+/// burst (TCP catching up) is worked down at once.
+pub(crate) struct CallerAudio {
+    fifo: VecDeque<i16>,
+    frame: [i16; ENGINE_FRAME],
+    frames_heard: u64,
+    ticks: u64,
+    /// What the engine heard since [`CallerAudio::clear_heard`], for the recording.
+    heard: Vec<i16>,
+}
+
+impl Default for CallerAudio {
+    fn default() -> Self {
+        Self {
+            fifo: VecDeque::with_capacity(MAX_INBOUND_SAMPLES),
+            frame: [0; ENGINE_FRAME],
+            frames_heard: 0,
+            ticks: 0,
+            heard: Vec::with_capacity(4 * ENGINE_FRAME),
+        }
+    }
+}
+
+impl CallerAudio {
+    /// Queues decoded 16 kHz audio. A peer that floods us (far faster than real time) loses its oldest audio
+    /// beyond [`MAX_INBOUND_SAMPLES`] rather than growing memory.
+    pub(crate) fn push(&mut self, pcm: &[i16]) {
+        let room = MAX_INBOUND_SAMPLES.saturating_sub(self.fifo.len());
+        if pcm.len() > room {
+            self.fifo.drain(..(pcm.len() - room).min(self.fifo.len()));
+        }
+        let keep = pcm.len().min(MAX_INBOUND_SAMPLES);
+        self.fifo.extend(&pcm[pcm.len() - keep..]);
+    }
+
+    /// Hears every complete frame that has arrived.
+    pub(crate) fn hear_arrived(
+        &mut self,
+        service: &mut StreamService,
+        sink: &mut dyn AudioSink,
+        notes: &mut Vec<ConversationNote>,
+    ) {
+        while self.fifo.len() >= ENGINE_FRAME {
+            for (slot, sample) in self.frame.iter_mut().zip(self.fifo.drain(..ENGINE_FRAME)) {
                 *slot = sample;
             }
-        } else {
-            *frame = [0; ENGINE_FRAME];
+            self.hear_frame(service, sink, notes);
+        }
+    }
+
+    /// One 20 ms tick of wall time: what has arrived is heard, and silence stands in for audio that is more
+    /// than [`LATE_FRAMES`] late.
+    pub(crate) fn tick(
+        &mut self,
+        service: &mut StreamService,
+        sink: &mut dyn AudioSink,
+        notes: &mut Vec<ConversationNote>,
+    ) {
+        self.ticks += 1;
+        self.hear_arrived(service, sink, notes);
+        while self.frames_heard + LATE_FRAMES < self.ticks {
+            self.frame = [0; ENGINE_FRAME];
+            self.hear_frame(service, sink, notes);
+        }
+    }
+
+    fn hear_frame(&mut self, service: &mut StreamService, sink: &mut dyn AudioSink, notes: &mut Vec<ConversationNote>) {
+        self.frames_heard += 1;
+        if self.heard.len() < MAX_INBOUND_SAMPLES {
+            self.heard.extend_from_slice(&self.frame);
         }
         match service {
-            StreamService::Echo => sink.queue_audio(frame),
-            StreamService::Agent(conversation) => notes.extend(conversation.on_frame(frame, sink)),
+            StreamService::Echo => sink.queue_audio(&self.frame),
+            StreamService::Agent(conversation) => notes.extend(conversation.on_frame(&self.frame, sink)),
         }
-        if inbound.len() <= MAX_INBOUND_BACKLOG {
-            break;
-        }
+    }
+
+    /// The caller audio heard since the last [`CallerAudio::clear_heard`].
+    pub(crate) fn heard(&self) -> &[i16] {
+        &self.heard
+    }
+
+    pub(crate) fn clear_heard(&mut self) {
+        self.heard.clear();
+    }
+
+    /// The last frame the engine heard.
+    #[cfg(test)]
+    pub(crate) fn last_frame(&self) -> &[i16; ENGINE_FRAME] {
+        &self.frame
+    }
+
+    /// Audio waiting for the engine (less than a frame, but for a burst being worked down).
+    #[cfg(test)]
+    pub(crate) fn waiting(&self) -> usize {
+        self.fifo.len()
     }
 }
 
@@ -423,7 +532,8 @@ mod tests {
             let speaking = (30..80).contains(&tick) || (110..150).contains(&tick);
             let pcm = if speaking { tone(tick) } else { vec![0; 160] };
             session.on_text(&media_frame(format, &pcm)).unwrap();
-            notes.extend(session.tick().notes.into_iter().map(|n| (tick, n)));
+            session.tick();
+            notes.extend(session.take_notes().map(|n| (tick, n)));
             all.extend(session.take_outgoing().filter_map(|m| m.text().map(String::from)).map(|m| (tick, m)));
         }
         assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { turn: 1, .. })), "{notes:?}");
@@ -436,12 +546,56 @@ mod tests {
     }
 
     #[test]
+    fn the_reply_leaves_with_the_frame_that_ends_the_turn() {
+        let format = AudioFormat::MULAW_8K;
+        let agent = Arc::new(Agent::bench(false));
+        let service = StreamService::Agent(Box::new(Conversation::new(agent)));
+        let mut session = StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, service);
+        session.begin();
+        // The greeting plays out (ticks 0..50); the caller speaks in frames 50..100, then is quiet.
+        let mut first_reply = None;
+        for frame in 0..160 {
+            let pcm = if (50..100).contains(&frame) { tone(frame) } else { vec![0; 160] };
+            session.on_text(&media_frame(format, &pcm)).unwrap();
+            let said_user = session.take_notes().any(|n| matches!(n, ConversationNote::UserSaid { .. }));
+            let plays = session.take_outgoing().filter(|m| m.text().is_some_and(|t| t.contains("playAudio"))).count();
+            if said_user {
+                first_reply = Some((frame, plays));
+            }
+            session.tick();
+            session.take_notes().for_each(drop);
+            session.take_outgoing().for_each(drop);
+        }
+        // The 20th quiet frame (0.4 s, the VAD stop time) ends the turn, and the stand-in models answer in the
+        // same input: three frames (the provider lead) leave before any tick.
+        assert_eq!(first_reply, Some((119, 3)));
+    }
+
+    #[test]
+    fn late_audio_is_stood_in_for_by_silence_and_still_heard() {
+        let format = AudioFormat::MULAW_8K;
+        let mut session =
+            StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, StreamService::Echo);
+        for _ in 0..10 {
+            session.tick();
+        }
+        // Nothing arrived for 200 ms: the engine heard silence for all but the last 60 ms.
+        assert_eq!(session.caller.frames_heard, 10 - LATE_FRAMES);
+        for frame in 0..5 {
+            session.on_text(&media_frame(format, &tone(frame))).unwrap();
+        }
+        assert_eq!(session.caller.frames_heard, 15 - LATE_FRAMES, "late audio is heard on arrival");
+        session.tick();
+        assert_eq!(session.caller.frames_heard, 15 - LATE_FRAMES, "no silence while the engine is ahead");
+    }
+
+    #[test]
     fn played_checkpoint_resets_the_provider_buffer_model() {
         let format = AudioFormat::MULAW_8K;
         let mut session =
             StreamSession::new(Peer::Provider(Provider::Plivo), start(Provider::Plivo), format, StreamService::Echo);
+        // The echo leaves as the frame arrives, before any tick has played it.
         session.on_text(&media_frame(format, &tone(0))).unwrap();
-        session.tick();
         let sent: Vec<String> = session.take_outgoing().filter_map(|m| m.text().map(String::from)).collect();
         assert_eq!(events(&sent), ["playAudio", "checkpoint"]);
         assert_eq!(session.egress.queued_audio(), ENGINE_FRAME);
@@ -457,9 +611,10 @@ mod tests {
         for tick in 0..10 {
             session.on_text(&media_frame(format, &tone(tick))).unwrap();
         }
+        // 10 frames arrived at once: each was heard as it came, nothing waits for ticks.
+        assert!(session.caller.waiting() < ENGINE_FRAME);
+        assert_eq!(session.caller.frames_heard, 10);
         session.tick();
-        // 10 frames arrived at once; the backlog is worked down to ≤ 100 ms in one tick.
-        assert!(session.inbound.len() <= MAX_INBOUND_BACKLOG);
         assert!(session.on_text("not json").is_err());
         assert!(session.on_text(r#"{"event":"media","media":{"payload":"***"}}"#).is_err());
         assert_eq!(session.protocol_errors(), 2);
@@ -478,8 +633,8 @@ mod tests {
         assert_eq!(session.format(), format);
         let pcm: Vec<i16> = (0..320).map(|i| i as i16 * 10).collect();
         session.on_text(&media_frame(format, &pcm)).unwrap();
-        session.tick();
-        assert_eq!(session.last_frames().0[..], pcm[..]);
+        assert_eq!(session.recorded_audio().0, &pcm[..]);
+        assert_eq!(session.caller.last_frame()[..], pcm[..]);
     }
 
     #[test]

@@ -1,0 +1,319 @@
+//! `voicera-bench sip-agent`: N concurrent SIP calls to the built-in `bench` agent (real SIP, RTP, jitter
+//! buffer, VAD and turn engine; instant stand-in models), each a caller at real pace: PCMU 20 ms packets with
+//! a 1.2 s utterance every 5 s ([`crate::turns`]). Measured from outside: server CPU and RSS per call (/proc),
+//! and per turn the time from the last RTP packet of speech to the first RTP packet of the reply, minus the
+//! VAD's stop time: the latency the server adds, jitter buffer included.
+//!
+//! The caller is a small SIP user agent written here (INVITE with an SDP offer, ACK, BYE over UDP, with
+//! retransmission), so that each call's RTP can be timed per packet; sipp cannot measure a reply.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Serialize;
+use tokio::net::UdpSocket;
+
+use crate::turns::{percentiles, server_added_ms, CallerScript};
+use crate::{http_get, procfs, start_server};
+
+/// A reply frame is agent audio when its mean magnitude is above this (the stand-in voice is a tone at
+/// 8000; the server sends digital silence between replies).
+const REPLY_LEVEL: f64 = 1000.0;
+/// SIP timer T1: the first retransmission interval over UDP.
+const T1: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Serialize)]
+pub struct SipAgentReport {
+    scenario: &'static str,
+    concurrent_calls: usize,
+    seconds: u64,
+    calls_completed: usize,
+    turns_measured: usize,
+    cpu_percent_of_core_per_call: f64,
+    idle_cpu_percent: f64,
+    rss_mb_per_call: f64,
+    loaded_rss_mb: f64,
+    /// Last speech packet → first reply packet, minus the VAD stop time (ms).
+    server_added_ms_p50: f64,
+    server_added_ms_p90: f64,
+    server_added_ms_p99: f64,
+    machine: String,
+}
+
+pub fn run(voicera: &Path, calls: usize, seconds: u64, work: &Path) -> Result<SipAgentReport> {
+    let dir = work.join(format!("sip-agent-{calls}"));
+    let server = start_server(voicera, &dir, "30000-34000")?;
+    let (pid, http, sip) = (server.pid(), server.http, server.sip);
+    let idle_start = procfs::sample(pid)?;
+    std::thread::sleep(Duration::from_secs(3));
+    let idle_end = procfs::sample(pid)?;
+
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let ramp = Duration::from_secs_f64(calls as f64 / 100.0 + 1.0);
+    let (completed, load, first_error) = runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..calls {
+            let latencies = Arc::clone(&latencies);
+            tasks.push(tokio::spawn(async move { caller(i, sip, seconds, latencies).await }));
+            // 100 new calls per second, like a trunk ramping up.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(ramp).await;
+        let start = procfs::sample(pid);
+        let window =
+            Duration::from_secs(seconds).saturating_sub(ramp + Duration::from_secs(2)).max(Duration::from_secs(3));
+        tokio::time::sleep(window).await;
+        let end = procfs::sample(pid);
+        let (mut completed, mut first_error) = (0, None);
+        for task in tasks {
+            match task.await {
+                Ok(Ok(())) => completed += 1,
+                Ok(Err(err)) => {
+                    first_error.get_or_insert(err.to_string());
+                }
+                Err(err) => {
+                    first_error.get_or_insert(err.to_string());
+                }
+            }
+        }
+        (completed, start.and_then(|s| end.map(|e| (s, e))), first_error)
+    });
+    let (load_start, load_end) = load?;
+    std::fs::write(dir.join("metrics.txt"), http_get(http, "/metrics").unwrap_or_default())?;
+    if completed == 0 {
+        bail!("no call completed ({}); see {}", first_error.unwrap_or_default(), dir.display());
+    }
+    if let Some(err) = &first_error {
+        eprintln!("{} of {calls} calls failed; the first: {err}", calls - completed);
+    }
+    let added: Vec<f64> = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    let turns_measured = added.len();
+    let (p50, p90, p99) = percentiles(added);
+    Ok(SipAgentReport {
+        scenario: "sip-pcmu-bench-agent",
+        concurrent_calls: calls,
+        seconds,
+        calls_completed: completed,
+        turns_measured,
+        cpu_percent_of_core_per_call: procfs::cpu_percent(&load_start, &load_end) / calls as f64,
+        idle_cpu_percent: procfs::cpu_percent(&idle_start, &idle_end),
+        rss_mb_per_call: (load_end.rss_kb as f64 - idle_end.rss_kb as f64) / 1024.0 / calls as f64,
+        loaded_rss_mb: load_end.rss_kb as f64 / 1024.0,
+        server_added_ms_p50: p50,
+        server_added_ms_p90: p90,
+        server_added_ms_p99: p99,
+        machine: procfs::machine(),
+    })
+}
+
+/// One call: set up, talk at real pace while timing the replies, hang up.
+async fn caller(index: usize, server: SocketAddr, seconds: u64, latencies: Arc<Mutex<Vec<f64>>>) -> Result<()> {
+    let sip = UdpSocket::bind("127.0.0.1:0").await?;
+    let rtp = UdpSocket::bind("127.0.0.1:0").await?;
+    let mut dialog = Dialog::new(index, sip.local_addr()?, server);
+    let offer = format!(
+        "v=0\r\no=- {index} 1 IN IP4 127.0.0.1\r\ns=bench\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+         a=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n",
+        rtp.local_addr()?.port()
+    );
+    let answer = dialog.request(&sip, "INVITE", &offer).await.context("INVITE")?;
+    let media = answer_media(&answer).ok_or_else(|| anyhow!("call {index}: no audio in the answer"))?;
+    dialog.ack(&sip).await?;
+
+    let script = CallerScript::default();
+    let ssrc = 0x5eed_0000 | index as u32;
+    let mut packet = [0u8; 12 + 160];
+    let mut incoming = [0u8; 2048];
+    let mut signalling = [0u8; 4096];
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let began = Instant::now();
+    let mut n = 0usize;
+    let mut speech_ended: Option<Instant> = None;
+    while began.elapsed() < Duration::from_secs(seconds) {
+        tokio::select! {
+            received = rtp.recv_from(&mut incoming) => {
+                let (len, _) = received?;
+                if let Some(ended) = speech_ended {
+                    if len > 12 && mean_magnitude(&incoming[12..len]) > REPLY_LEVEL {
+                        if let Ok(mut l) = latencies.lock() { l.push(server_added_ms(ended)); }
+                        speech_ended = None;
+                    }
+                }
+            }
+            received = sip.recv_from(&mut signalling) => {
+                let (len, _) = received?;
+                let message = String::from_utf8_lossy(&signalling[..len]);
+                if message.starts_with("BYE ") {
+                    bail!("call {index}: the server hung up after {:?}", began.elapsed());
+                }
+                if message.starts_with("SIP/2.0 200") && cseq_method(&message) == Some("INVITE") {
+                    // Our ACK was lost: the 200 is retransmitted until it arrives.
+                    dialog.ack(&sip).await?;
+                }
+            }
+            _ = tick.tick() => {
+                let seq = n as u16;
+                let timestamp = (n as u32).wrapping_mul(160);
+                packet[0] = 0x80;
+                packet[1] = if n == 0 { 0x80 } else { 0 };
+                packet[2..4].copy_from_slice(&seq.to_be_bytes());
+                packet[4..8].copy_from_slice(&timestamp.to_be_bytes());
+                packet[8..12].copy_from_slice(&ssrc.to_be_bytes());
+                packet[12..].copy_from_slice(script.frame(n));
+                rtp.send_to(&packet, media).await?;
+                if CallerScript::ends_speech(n) {
+                    speech_ended = Some(Instant::now());
+                }
+                n += 1;
+            }
+        }
+    }
+    dialog.request(&sip, "BYE", "").await.context("BYE")?;
+    Ok(())
+}
+
+/// The caller's side of one SIP dialog.
+struct Dialog {
+    index: usize,
+    local: SocketAddr,
+    server: SocketAddr,
+    call_id: String,
+    cseq: u32,
+    /// The To header of the 2xx, with the server's tag.
+    to: Option<String>,
+    invite_cseq: u32,
+}
+
+impl Dialog {
+    fn new(index: usize, local: SocketAddr, server: SocketAddr) -> Self {
+        let call_id = format!("bench-{index}-{}@127.0.0.1", std::process::id());
+        Self { index, local, server, call_id, cseq: 0, to: None, invite_cseq: 0 }
+    }
+
+    fn message(&self, method: &str, cseq: u32, branch: &str, body: &str) -> String {
+        let to = self.to.clone().unwrap_or_else(|| format!("<sip:bench@{}>", self.server));
+        let content_type = if body.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
+        format!(
+            "{method} sip:bench@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:caller{index}@127.0.0.1>;tag=c{index}\r\nTo: {to}\r\n\
+             Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContact: <sip:caller{index}@{local}>\r\n\
+             {content_type}Content-Length: {}\r\n\r\n{body}",
+            body.len(),
+            server = self.server,
+            local = self.local,
+            index = self.index,
+            call_id = self.call_id,
+        )
+    }
+
+    /// Sends a request and waits for its final response (retransmitting per timer A/E), which must be 2xx.
+    /// Returns the response's body.
+    async fn request(&mut self, socket: &UdpSocket, method: &str, body: &str) -> Result<String> {
+        self.cseq += 1;
+        let cseq = self.cseq;
+        let branch = format!("z9hG4bK-{}-{cseq}", self.index);
+        let message = self.message(method, cseq, &branch, body);
+        let deadline = Instant::now() + 64 * T1;
+        let mut wait = T1;
+        let mut buf = [0u8; 4096];
+        socket.send_to(message.as_bytes(), self.server).await?;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                bail!("no final response to {method}");
+            }
+            match tokio::time::timeout(wait.min(remaining), socket.recv_from(&mut buf)).await {
+                Err(_) => {
+                    socket.send_to(message.as_bytes(), self.server).await?;
+                    wait = (wait * 2).min(Duration::from_secs(4));
+                }
+                Ok(received) => {
+                    let (len, _) = received?;
+                    let response = String::from_utf8_lossy(&buf[..len]).into_owned();
+                    if !response.starts_with("SIP/2.0 ") || !response.contains(&format!("CSeq: {cseq} {method}")) {
+                        continue; // a request from the server, or a stray retransmission
+                    }
+                    let status: u16 = response.get(8..11).and_then(|s| s.parse().ok()).unwrap_or(0);
+                    if status < 200 {
+                        continue;
+                    }
+                    if status >= 300 {
+                        bail!("{method} got {}", response.lines().next().unwrap_or_default());
+                    }
+                    if method == "INVITE" {
+                        self.to = header(&response, "To").map(str::to_string);
+                        self.invite_cseq = cseq;
+                    }
+                    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+                    return Ok(body);
+                }
+            }
+        }
+    }
+
+    async fn ack(&self, socket: &UdpSocket) -> Result<()> {
+        let branch = format!("z9hG4bK-{}-ack", self.index);
+        // ACK carries the INVITE's sequence number with its own method.
+        let message = self.message("ACK", self.invite_cseq, &branch, "");
+        socket.send_to(message.as_bytes(), self.server).await?;
+        Ok(())
+    }
+}
+
+fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    message.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+fn cseq_method(message: &str) -> Option<&str> {
+    header(message, "CSeq")?.split_whitespace().nth(1)
+}
+
+/// Where the answer's audio goes: its `c=` address and `m=audio` port.
+fn answer_media(sdp: &str) -> Option<SocketAddr> {
+    let ip = sdp.lines().find_map(|l| l.trim().strip_prefix("c=IN IP4 "))?.trim().parse().ok()?;
+    let port = sdp.lines().find_map(|l| l.trim().strip_prefix("m=audio "))?.split_whitespace().next()?.parse().ok()?;
+    Some(SocketAddr::new(ip, port))
+}
+
+fn mean_magnitude(ulaw: &[u8]) -> f64 {
+    let sum: f64 = ulaw.iter().map(|b| (voicera_media::codec::g711::ulaw_to_linear(*b) as f64).abs()).sum();
+    sum / ulaw.len().max(1) as f64
+}
+
+pub fn markdown(reports: &[SipAgentReport]) -> String {
+    let mut out = String::from(
+        "# SIP calls to the bench agent (PCMU, real engine, instant stand-in models)\n\n| calls | completed | turns | CPU % of a core per call | RSS MB per call | server-added p50/p90/p99 ms |\n|---|---|---|---|---|---|\n",
+    );
+    for r in reports {
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.3} | {:.3} | {:.1} / {:.1} / {:.1} |\n",
+            r.concurrent_calls,
+            r.calls_completed,
+            r.turns_measured,
+            r.cpu_percent_of_core_per_call,
+            r.rss_mb_per_call,
+            r.server_added_ms_p50,
+            r.server_added_ms_p90,
+            r.server_added_ms_p99
+        ));
+    }
+    if let Some(r) = reports.first() {
+        out.push_str(&format!(
+            "\nMachine: {}. The load generator (a SIP caller per call, in this crate) runs on the same machine. \
+             Each call lasts {} s with a 1.2 s utterance every 5 s; server-added latency = end of speech (the \
+             last RTP packet of speech sent) → first RTP packet of the reply − 400 ms VAD stop time, measured \
+             at the caller. It includes the wait for the call's 20 ms tick (the server reads RTP once per \
+             tick) and the jitter buffer.\n",
+            r.machine, r.seconds
+        ));
+    }
+    out
+}
