@@ -27,9 +27,7 @@ use crate::conversation::engine::AudioSink;
 use crate::egress::EgressQueue;
 use crate::stream::ENGINE_FRAME;
 use crate::ws_stream::protocol::{parse_event, Inbound};
-use crate::ws_stream::session::{
-    transcript_event, CallerAudio, StreamService, TickOutcome, MAX_EGRESS_SAMPLES,
-};
+use crate::ws_stream::session::{transcript_event, CallerAudio, StreamService, TickOutcome, MAX_EGRESS_SAMPLES};
 
 /// Control messages held until the data channel opens.
 const MAX_PENDING_CONTROL: usize = 64;
