@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::negotiate::MediaPlan;
 use crate::ports::PortLease;
 use crate::recorder::{unix_now, CallRecord, RecordingSink, StereoRecorder, TurnRecord};
+use crate::rtp_socket::{Datagram, RtpSocket};
 use crate::stream::{ntp_now, RtpStream, StreamEvent, RTCP_INTERVAL};
 
 /// Identifies a call inside this node (the dialog id's text).
@@ -206,14 +207,16 @@ async fn run_call(
         }
     }
     let _lease = lease;
+    let mut rtp = match RtpSocket::new(rtp) {
+        Ok(socket) => socket,
+        Err(err) => return EndReason::MediaError(format!("RTP socket: {err}")),
+    };
     let ptime = Duration::from_millis(stream.plan().ptime.max(10) as u64);
     // Calls tick on a shared 20 ms grid, so the runtime wakes a few times per grid period for all calls
     // instead of once per call at scattered times (measured: fewer worker park/unpark cycles per call); each
     // call takes the grid slot just after its packets arrive ([`TickPhase`]).
     let mut tick = interval_at(aligned_start(ptime), ptime);
     let mut phase = TickPhase::new(ptime);
-    // Set after a tick that emptied the socket: the next readiness is a fresh packet's arrival.
-    let mut probing = false;
     // A late tick is skipped rather than bursted: the peer's jitter buffer prefers a gap to a burst.
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut rtcp_timer = interval(RTCP_INTERVAL);
@@ -257,15 +260,6 @@ async fn run_call(
                     conversation.on_tool_result(id, result, transferred);
                 }
             }
-            ready = rtp.readable(), if probing => {
-                probing = false;
-                if ready.is_ok() {
-                    let now = Instant::now();
-                    if let Some(offset) = phase.on_arrival(grid_phase(ptime, now), stream.jitter()) {
-                        tick.reset_at(next_on_grid(ptime, offset, now));
-                    }
-                }
-            }
             received = rtcp.recv_from(&mut rtcp_buf) => {
                 if let Ok((n, _)) = received {
                     if let Some(rtt) = stream.handle_rtcp(&rtcp_buf[..n], ntp_now()) {
@@ -279,12 +273,10 @@ async fn run_call(
                 // ptime are all waiting in the socket buffer, and one wake-up per call per ptime halves the
                 // scheduling cost. It adds at most one ptime before a packet reaches the jitter buffer.
                 let now = std::time::Instant::now();
-                let mut drained = false;
+                let mut last_arrival = None;
                 for _ in 0..MAX_PACKETS_PER_TICK {
-                    let Ok((n, from)) = rtp.try_recv_from(&mut rtp_buf) else {
-                        drained = true;
-                        break;
-                    };
+                    let Ok(Datagram { len: n, from, arrived }) = rtp.try_recv(&mut rtp_buf) else { break };
+                    last_arrival = arrived.or(last_arrival);
                     if let Some(StreamEvent::Dtmf(digit)) = stream.handle_rtp(&rtp_buf[..n], from, now) {
                         tracing::info!(%digit, "DTMF (RFC 4733)");
                         if let CallService::Agent(conversation) = &mut service {
@@ -338,8 +330,13 @@ async fn run_call(
                 if let Some(reason) = account_notes(&metrics, &notes) {
                     break EndReason::AgentHangUp(reason);
                 }
-                // Measure the packets' arrival phase soon after the call starts, then once a second.
-                probing = drained && (ticks == 3 || ticks.is_multiple_of(50));
+                // Follow the packets' arrival phase: soon after the call starts, then once a second.
+                if let (Some(arrived), true) = (last_arrival, ticks == 3 || ticks.is_multiple_of(50)) {
+                    let arrived = Instant::from_std(arrived);
+                    if let Some(offset) = phase.on_arrival(grid_phase(ptime, arrived), stream.jitter()) {
+                        tick.reset_at(next_on_grid(ptime, offset, Instant::now()));
+                    }
+                }
                 if ticks.is_multiple_of(50) {
                     metrics.add(&stream.take_counters());
                     if let Some(reason) = check_rtp_timeout(&stream, started, rtp_timeout) {
@@ -349,7 +346,9 @@ async fn run_call(
             }
             _ = rtcp_timer.tick() => {
                 let n = stream.rtcp_report(&mut rtcp_buf, ntp_now(), cname.as_bytes());
-                send_now(&rtcp, &rtcp_buf[..n], stream.remote_rtcp());
+                if let Err(err) = rtcp.try_send_to(&rtcp_buf[..n], stream.remote_rtcp()) {
+                    tracing::trace!(%err, "RTCP send failed");
+                }
             }
         }
     };
@@ -579,7 +578,7 @@ impl TickPhase {
 }
 
 /// Sends without awaiting: a full socket buffer drops this packet instead of delaying the next tick.
-fn send_now(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+fn send_now(socket: &RtpSocket, bytes: &[u8], to: SocketAddr) {
     if let Err(err) = socket.try_send_to(bytes, to) {
         if err.kind() != std::io::ErrorKind::WouldBlock {
             tracing::trace!(%err, %to, "RTP send failed");

@@ -21,6 +21,9 @@ pub struct Resampler {
     window: Vec<f32>,
     /// Position of the next output in upsampled units, relative to the first sample of the next input block.
     position: usize,
+    /// The history holds only zeros: a block of digital silence then resamples to silence without the filter
+    /// (agent audio between replies, muted callers, trunks that send digital silence).
+    silent_history: bool,
 }
 
 fn gcd(a: usize, b: usize) -> usize {
@@ -65,7 +68,7 @@ impl Resampler {
                 coeffs[phase * TAPS_PER_PHASE + (TAPS_PER_PHASE - 1 - k)] = prototype[phase + k * up] as f32;
             }
         }
-        Resampler { up, down, coeffs, window: vec![0.0; TAPS_PER_PHASE - 1 + BLOCK], position: 0 }
+        Resampler { up, down, coeffs, window: vec![0.0; TAPS_PER_PHASE - 1 + BLOCK], position: 0, silent_history: true }
     }
 
     pub fn is_passthrough(&self) -> bool {
@@ -95,6 +98,17 @@ impl Resampler {
 
     fn process_block(&mut self, input: &[i16], out: &mut [i16]) -> usize {
         let hist = TAPS_PER_PHASE - 1;
+        let silent_input = input.iter().all(|s| *s == 0);
+        if silent_input && self.silent_history {
+            // Zeros in, zeros out: only the output count and the phase move on.
+            let limit = input.len() * self.up;
+            let count = limit.saturating_sub(self.position).div_ceil(self.down);
+            let written = count.min(out.len());
+            out[..written].fill(0);
+            self.position += count * self.down;
+            self.position -= limit;
+            return written;
+        }
         for (w, s) in self.window[hist..hist + input.len()].iter_mut().zip(input) {
             *w = *s as f32;
         }
@@ -115,6 +129,7 @@ impl Resampler {
         self.position -= limit;
         // The last TAPS-1 samples become the history of the next block.
         self.window.copy_within(input.len()..input.len() + hist, 0);
+        self.silent_history = self.window[..hist].iter().all(|s| *s == 0.0);
         written
     }
 
@@ -122,6 +137,7 @@ impl Resampler {
     pub fn reset(&mut self) {
         self.window.fill(0.0);
         self.position = 0;
+        self.silent_history = true;
     }
 }
 
@@ -196,6 +212,20 @@ mod tests {
         let input = tone(6000.0, 16000.0, 8000);
         let out = run(16000, 8000, &input, 320);
         assert!(amplitude(&out, 2000.0, 8000.0) < 100.0);
+    }
+
+    #[test]
+    fn silence_skips_the_filter_without_changing_the_result() {
+        // Speech, digital silence long enough to empty the filter, speech again: however the blocks fall
+        // (so the silent shortcut is taken at different places), the output is the same, sample for sample.
+        for (from, to) in [(8000, 16000), (16000, 8000), (16000, 48000), (48000, 16000), (16000, 24000)] {
+            let mut input = tone(440.0, from as f64, 600);
+            input.extend(std::iter::repeat_n(0, 2000));
+            input.extend(tone(440.0, from as f64, 600));
+            let reference = run(from, to, &input, 7);
+            assert_eq!(run(from, to, &input, 160), reference, "{from} → {to}");
+            assert_eq!(run(from, to, &input, 1024), reference, "{from} → {to}");
+        }
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod outbound;
 pub mod ports;
 pub mod recorder;
 pub mod rtp;
+mod rtp_socket;
 pub mod sip_rtp;
 pub mod stream;
 #[cfg(test)]
