@@ -114,6 +114,9 @@ struct RawAgent {
     vad_profile: Option<String>,
     /// `silero` (default) or `energy`.
     vad_model: Option<String>,
+    /// `silence` (default: the VAD's stop time ends a turn) or `punctuation` (a finished sentence ends it
+    /// after 0.2 s).
+    turn_detection: Option<String>,
     utc_offset: Option<String>,
     record: Option<bool>,
     #[serde(default)]
@@ -150,6 +153,15 @@ pub enum SpeechModelChoice {
     Energy,
 }
 
+/// What ends a caller's turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnDetection {
+    /// The VAD's stop time alone (the original's behaviour).
+    Silence,
+    /// A finished sentence in the transcript, after a short pause; else the stop time.
+    Punctuation,
+}
+
 /// A configured agent, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
@@ -167,6 +179,7 @@ pub struct AgentConfig {
     pub policy: TurnPolicy,
     pub vad: VadParams,
     pub speech_model: SpeechModelChoice,
+    pub turn_detection: TurnDetection,
     pub limits: CallLimits,
     pub utc_offset_minutes: i32,
     pub record: bool,
@@ -272,6 +285,11 @@ fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig
             "energy" => SpeechModelChoice::Energy,
             other => bail!("{at}.vad_model: {other:?} must be silero or energy"),
         };
+        let turn_detection = match a.turn_detection.as_deref().unwrap_or("silence") {
+            "silence" => TurnDetection::Silence,
+            "punctuation" => TurnDetection::Punctuation,
+            other => bail!("{at}.turn_detection: {other:?} must be silence or punctuation"),
+        };
         let seconds = |v: Option<u64>| v.filter(|s| *s > 0).map(Duration::from_secs);
         let defaults = CallLimits::default();
         let limits = CallLimits {
@@ -320,6 +338,7 @@ fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig
             },
             vad,
             speech_model,
+            turn_detection,
             limits,
             utc_offset_minutes,
             record: a.record.unwrap_or(true),
@@ -740,12 +759,14 @@ mod tests {
         assert_eq!(agent.utc_offset_minutes, 330);
         let names: Vec<&str> = agent.tools.iter().map(|t| t.name()).collect();
         assert_eq!(names, ["end_call", "send_dtmf", "transfer_call", "check_order"]);
+        assert_eq!(agent.turn_detection, TurnDetection::Punctuation);
         for (bad, expected) in [
             ("[[agents]]\nid = \"echo\"\nsystem_prompt = \"x\"", "built-in"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"Hi {{customer}}\"", "{{customer}}"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nlanguage = \"hi\"\nstt_model = \"whisper-tiny.en\"", "English only"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_model = \"gpt-4o\"", "smollm2-135m"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\ntools = [\"launch\"]", "unknown tool"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nturn_detection = \"psychic\"", "silence or punctuation"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\n[[agents.http_tools]]\nname = \"t\"\ndescription = \"d\"\nurl = \"ftp://x\"", "http://"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nnumbers = [\"+1 555\"]\n[[agents]]\nid = \"b\"\nsystem_prompt = \"y\"\nnumbers = [\"1555\"]", "already attached"),
         ] {

@@ -104,6 +104,23 @@ impl<M: SpeechProbability> VadGate<M> {
         matches!(self.state, GateState::Speaking { .. })
     }
 
+    /// While the caller is speaking: how long they have been quiet (zero while they talk). `None` when no
+    /// speech is in progress.
+    pub fn quiet_for(&self) -> Option<std::time::Duration> {
+        match self.state {
+            GateState::Speaking { quiet_run } => {
+                Some(std::time::Duration::from_micros(quiet_run as u64 * 1_000_000 / 16_000))
+            }
+            GateState::Quiet { .. } => None,
+        }
+    }
+
+    /// Ends the speech in progress now (a turn detector decided before the stop time ran out), as if the stop
+    /// time had passed.
+    pub fn end_speech(&mut self) {
+        self.state = GateState::Quiet { speech_run: 0 };
+    }
+
     /// Feeds one 16 kHz frame; returns an event when the state changes.
     pub fn process(&mut self, frame: &[i16]) -> Option<VadEvent> {
         let duration = frame.len();

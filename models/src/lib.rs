@@ -9,6 +9,7 @@
 
 pub mod standin;
 pub mod toolcall;
+pub mod turn;
 
 /// A model giving the probability that a frame of caller audio holds speech (energy, Silero): what the VAD
 /// gate of the conversation engine turns into speech start/stop events.
@@ -22,6 +23,15 @@ impl SpeechProbability for Box<dyn SpeechProbability> {
     fn probability(&mut self, frame: &[i16]) -> f32 {
         (**self).probability(frame)
     }
+}
+
+/// Decides, while the caller pauses, whether their turn is over. The VAD alone ends a turn after its full
+/// stop time (0.4 s) of quiet; a detector that can tell from the words that the caller has finished lets the
+/// agent answer sooner, and one that can tell they have not ("I want to …") keeps it from cutting in.
+pub trait TurnDetector: Send + Sync {
+    /// `transcript` is what the caller said this turn so far (final transcripts and the latest partial);
+    /// `quiet` how long they have been silent. True when the turn can end now, before the VAD's stop time.
+    fn turn_over(&self, transcript: &str, quiet: std::time::Duration) -> bool;
 }
 
 /// Something the speech recogniser heard.

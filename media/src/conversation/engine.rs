@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use voicera_models::{
     tool_call_text, ChatMessage, LanguageModel, LlmEvent, LlmStream, Role, SpeechToText, SttStream, TextToSpeech,
-    ToolSpec, Transcript, TtsStream,
+    ToolSpec, Transcript, TtsStream, TurnDetector,
 };
 
 use super::turn::{Phase, TurnAction, TurnEvent, TurnMachine, TurnPolicy};
@@ -313,6 +313,8 @@ pub struct Agent {
     pub record_transcript: bool,
     pub record_audio: bool,
     pub stt: Arc<dyn SpeechToText>,
+    /// When a pause ends the caller's turn ([`voicera_models::turn`]).
+    pub turn_detector: Arc<dyn TurnDetector>,
     pub llm: Arc<dyn LanguageModel>,
     pub tts: Arc<dyn TextToSpeech>,
 }
@@ -347,6 +349,7 @@ impl Agent {
             record_transcript: record,
             record_audio: record,
             stt: Arc::new(FixedStt),
+            turn_detector: Arc::new(voicera_models::turn::SilenceTurn),
             llm: Arc::new(FixedLlm),
             tts: Arc::new(ToneTts),
         }
@@ -470,6 +473,9 @@ pub struct Conversation {
     turns: TurnMachine,
     vad: VadGate<Box<dyn SpeechProbability>>,
     stt: Box<dyn SttStream>,
+    /// What the caller said this turn so far (finals, then the latest partial), for the turn detector.
+    turn_text: String,
+    turn_finals: usize,
     history: Vec<ChatMessage>,
     llm: Option<Box<dyn LlmStream>>,
     /// LLM text not yet handed to TTS (waiting for a clause boundary).
@@ -557,6 +563,8 @@ impl Conversation {
                 agent.speech_model.as_ref().map_or_else(|| Box::new(EnergyModel::default()) as _, |make| make()),
             ),
             stt: agent.stt.stream(&agent.language),
+            turn_text: String::with_capacity(256),
+            turn_finals: 0,
             history,
             llm: None,
             clause: String::new(),
@@ -632,19 +640,14 @@ impl Conversation {
         self.stt.push_audio(frame);
         match self.vad.process(frame) {
             Some(VadEvent::SpeechStarted) => self.apply(TurnEvent::SpeechStarted, out, &mut notes),
-            Some(VadEvent::SpeechStopped) => {
-                self.end_of_speech_tick = self.ticks;
-                self.stt.end_of_speech();
-                self.apply(TurnEvent::SpeechStopped, out, &mut notes);
-            }
+            Some(VadEvent::SpeechStopped) => self.end_of_speech(out, &mut notes),
             None => {}
         }
-        while let Some(transcript) = self.stt.poll_transcript() {
-            let event = match transcript {
-                Transcript::Partial(text) => TurnEvent::Partial(text),
-                Transcript::Final(text) => TurnEvent::Final(text),
-            };
-            self.apply(event, out, &mut notes);
+        self.take_transcripts(out, &mut notes);
+        if self.turn_over_early() {
+            self.vad.end_speech();
+            self.end_of_speech(out, &mut notes);
+            self.take_transcripts(out, &mut notes);
         }
         self.take_dtmf(out, &mut notes);
         self.maybe_hold();
@@ -672,6 +675,43 @@ impl Conversation {
             _ => {}
         }
         notes
+    }
+
+    /// The caller stopped speaking: the VAD's stop time passed, or the turn detector ended the turn.
+    fn end_of_speech(&mut self, out: &mut dyn AudioSink, notes: &mut Vec<ConversationNote>) {
+        self.end_of_speech_tick = self.ticks;
+        self.stt.end_of_speech();
+        self.apply(TurnEvent::SpeechStopped, out, notes);
+    }
+
+    fn take_transcripts(&mut self, out: &mut dyn AudioSink, notes: &mut Vec<ConversationNote>) {
+        while let Some(transcript) = self.stt.poll_transcript() {
+            let event = match transcript {
+                Transcript::Partial(text) => {
+                    self.turn_text.truncate(self.turn_finals);
+                    self.turn_text.push_str(&text);
+                    TurnEvent::Partial(text)
+                }
+                Transcript::Final(text) => {
+                    self.turn_text.truncate(self.turn_finals);
+                    self.turn_text.push_str(&text);
+                    self.turn_text.push(' ');
+                    self.turn_finals = self.turn_text.len();
+                    TurnEvent::Final(text)
+                }
+            };
+            self.apply(event, out, notes);
+        }
+    }
+
+    /// While the caller pauses mid-turn: whether the turn detector hears a finished turn before the VAD's
+    /// stop time.
+    fn turn_over_early(&self) -> bool {
+        matches!(self.turns.phase(), Phase::UserSpeaking)
+            && self
+                .vad
+                .quiet_for()
+                .is_some_and(|quiet| !quiet.is_zero() && self.agent.turn_detector.turn_over(&self.turn_text, quiet))
     }
 
     /// Carries out (or hands to the transport) a tool call of the language model.
@@ -861,6 +901,8 @@ impl Conversation {
         for action in self.turns.transition(event) {
             match action {
                 TurnAction::Respond { turn, text } => {
+                    self.turn_text.clear();
+                    self.turn_finals = 0;
                     notes.push(ConversationNote::UserSaid { turn, text: text.clone() });
                     self.turn = turn;
                     self.history.push(ChatMessage { role: Role::User, content: text });
@@ -1536,6 +1578,55 @@ mod tests {
             ConversationNote::HangUp { reason } => Some((*t, *reason)),
             _ => None,
         })
+    }
+
+    /// An STT that hears `text`: as a partial once 200 ms of voice came in, as the final at end of speech.
+    struct Hears(&'static str);
+    impl SpeechToText for Hears {
+        fn stream(&self, _language: &str) -> Box<dyn SttStream> {
+            struct Stream(&'static str, usize, Option<Transcript>);
+            impl SttStream for Stream {
+                fn push_audio(&mut self, pcm: &[i16]) {
+                    if crate::dsp::rms(pcm) > 0.05 {
+                        self.1 += 1;
+                        if self.1 == 10 {
+                            self.2 = Some(Transcript::Partial(self.0.to_string()));
+                        }
+                    }
+                }
+                fn end_of_speech(&mut self) {
+                    self.2 = Some(Transcript::Final(self.0.to_string()));
+                    self.1 = 0;
+                }
+                fn poll_transcript(&mut self) -> Option<Transcript> {
+                    self.2.take()
+                }
+            }
+            Box::new(Stream(self.0, 0, None))
+        }
+    }
+
+    /// The tick at which the caller's turn (speech in ticks 30..80) is answered.
+    fn answered_at(heard: &'static str, detector: Arc<dyn TurnDetector>) -> Option<usize> {
+        let mut agent = Agent::bench(false);
+        agent.stt = Arc::new(Hears(heard));
+        agent.turn_detector = detector;
+        let mut conv = Conversation::new(Arc::new(agent));
+        let mut speaker = Speaker::default();
+        conv.start();
+        let notes = run(&mut conv, &mut speaker, 0..200, |t| (30..80).contains(&t));
+        notes.iter().find_map(|(t, n)| matches!(n, ConversationNote::UserSaid { .. }).then_some(*t))
+    }
+
+    #[test]
+    fn a_finished_sentence_is_answered_before_the_vad_stop_time() {
+        use voicera_models::turn::{PunctuationTurn, SilenceTurn};
+        // Quiet from tick 80: the VAD's 0.4 s ends the turn on the 20th quiet frame (tick 99); the punctuation
+        // detector ends it after 0.2 s (tick 89) when the words are a finished sentence, and not otherwise.
+        assert_eq!(answered_at("What time is it?", Arc::new(SilenceTurn)), Some(99));
+        assert_eq!(answered_at("What time is it?", Arc::new(PunctuationTurn::default())), Some(89));
+        assert_eq!(answered_at("I want to", Arc::new(PunctuationTurn::default())), Some(99));
+        assert_eq!(answered_at("I want to go and.", Arc::new(PunctuationTurn::default())), Some(99));
     }
 
     #[test]
