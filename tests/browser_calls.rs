@@ -184,6 +184,25 @@ async fn browser_calls_need_owner_credentials_and_a_token_for_the_agent_and_call
         };
         assert_eq!(code, Some(1008), "{url}");
     }
+
+    // A malformed WebRTC offer is refused before the token is spent; an offer that passes the checks spends
+    // it, even if its SDP then turns out to be unusable.
+    let (_, body) = http(server.http, "POST", "/browser/session", &owner_auth(), r#"{"agent_id":"echo"}"#);
+    let session: Value = serde_json::from_str(&body).unwrap();
+    let path = format!(
+        "/browser/webrtc/echo?call_id={}&token={}",
+        session["call_id"].as_str().unwrap(),
+        session["token"].as_str().unwrap()
+    );
+    let (status, body) = http(server.http, "POST", &path, &[], "{}");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("invalid offer body"), "{body}");
+    let (status, body) = http(server.http, "POST", &path, &[], r#"{"type":"offer","sdp":"hello"}"#);
+    assert_eq!((status, body.contains("v=0")), (400, true), "{body}");
+    let (status, body) = http(server.http, "POST", &path, &[], r#"{"type":"offer","sdp":"v=0\r\n"}"#);
+    assert_eq!(status, 400, "the token was still good, the SDP is not: {body}");
+    let (status, _) = http(server.http, "POST", &path, &[], r#"{"type":"offer","sdp":"v=0\r\n"}"#);
+    assert_eq!(status, 403, "now the token is spent");
 }
 
 /// Opens `/call-test` in Chromium and calls `agent` over `transport` (`ws` or `webrtc`); returns the call

@@ -10,15 +10,19 @@ pub const TURN_FRAMES: usize = 250;
 pub const SPEECH_START: usize = 50;
 pub const SPEECH_END: usize = 110;
 
-/// What the caller sends as frame `n` of the call: speech or μ-law silence.
+/// What the caller sends as frame `n` of the call: speech, or the low hiss of a real line between
+/// utterances (not digital silence, which servers can skip cheaply and real trunks rarely send).
 pub struct CallerScript {
     speech: Vec<Vec<u8>>,
-    silence: Vec<u8>,
+    hiss: Vec<Vec<u8>>,
 }
+
+/// Distinct frames of line hiss, cycled.
+const HISS_FRAMES: usize = 50;
 
 impl Default for CallerScript {
     fn default() -> Self {
-        Self { speech: (0..SPEECH_END - SPEECH_START).map(tone_frame).collect(), silence: vec![0xff; 160] }
+        Self { speech: (0..SPEECH_END - SPEECH_START).map(tone_frame).collect(), hiss: hiss_frames() }
     }
 }
 
@@ -28,7 +32,7 @@ impl CallerScript {
         if (SPEECH_START..SPEECH_END).contains(&phase) {
             &self.speech[phase - SPEECH_START]
         } else {
-            &self.silence
+            &self.hiss[n % HISS_FRAMES]
         }
     }
 
@@ -45,6 +49,24 @@ fn tone_frame(tick: usize) -> Vec<u8> {
         .map(|i| {
             let t = (tick * 160 + i) as f32 / 8000.0;
             voicera_media::codec::g711::linear_to_ulaw(((t * 300.0 * std::f32::consts::TAU).sin() * 8000.0) as i16)
+        })
+        .collect()
+}
+
+/// μ-law frames of white noise at about −60 dBFS.
+fn hiss_frames() -> Vec<Vec<u8>> {
+    let mut seed = 0x2545_f491_u32;
+    (0..HISS_FRAMES)
+        .map(|_| {
+            (0..160)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    let sample = (seed % 61) as i16 - 30;
+                    voicera_media::codec::g711::linear_to_ulaw(sample)
+                })
+                .collect()
         })
         .collect()
 }

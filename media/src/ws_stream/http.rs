@@ -843,6 +843,18 @@ async fn webrtc_offer(
     }
     let call_id =
         query.call_id.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("webrtc-{:016x}", rand::random::<u64>()));
+    // The body is checked before the one-use token is spent on it: a page that sent a malformed offer can
+    // correct it and retry with the same token.
+    let offer: RtcOffer = match serde_json::from_slice(&body) {
+        Ok(offer) => offer,
+        Err(err) => return json_problem(StatusCode::BAD_REQUEST, format!("invalid offer body: {err}")),
+    };
+    if offer.kind != "offer" {
+        return json_problem(StatusCode::BAD_REQUEST, format!("expected an SDP offer, got type {:?}", offer.kind));
+    }
+    if !offer.sdp.trim_start().starts_with("v=0") {
+        return json_problem(StatusCode::BAD_REQUEST, "the offer's sdp is not an SDP session description (v=0 …)");
+    }
     if !t.admit_browser_call(&agent, &call_id, query.token.as_deref()) {
         tracing::warn!(%agent, %call_id, "WebRTC call refused: missing, invalid or used token");
         t.metrics.count_result(CallResult::Rejected);
@@ -850,13 +862,6 @@ async fn webrtc_offer(
             StatusCode::FORBIDDEN,
             "missing, invalid or used call token: get one from POST /browser/session",
         );
-    }
-    let offer: RtcOffer = match serde_json::from_slice(&body) {
-        Ok(offer) => offer,
-        Err(err) => return json_problem(StatusCode::BAD_REQUEST, format!("invalid offer body: {err}")),
-    };
-    if offer.kind != "offer" {
-        return json_problem(StatusCode::BAD_REQUEST, format!("expected an SDP offer, got type {:?}", offer.kind));
     }
     let start = browser_start(call_id.clone(), &agent, None);
     let (service, conversation_agent) = match t.service_for(&agent, &start) {
