@@ -471,8 +471,9 @@ pub(crate) fn account_notes(metrics: &Metrics, notes: &[ConversationNote]) -> Op
     let mut hang_up = None;
     for note in notes {
         match note {
-            ConversationNote::AgentStarted { ticks_since_end_of_speech, .. } => {
-                metrics.observe_turn_latency(ticks_since_end_of_speech * 20)
+            ConversationNote::AgentStarted { ticks_since_end_of_speech, stages, .. } => {
+                metrics.observe_turn_latency(ticks_since_end_of_speech * 20);
+                metrics.observe_stages(stages.stt_ms, stages.llm_first_token_ms, stages.tts_first_audio_ms);
             }
             ConversationNote::BargeIn { .. } => metrics.barge_in(),
             ConversationNote::HangUp { reason } => hang_up = Some(*reason),

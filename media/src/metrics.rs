@@ -42,12 +42,49 @@ pub struct MediaCounters {
 /// Upper bounds (seconds) of the turn-latency histogram buckets.
 const TURN_LATENCY_BUCKETS: [f64; 11] = [0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0];
 
+/// A latency histogram: cumulative bucket counts (last = +Inf) and the sum in ms.
+#[derive(Default)]
+struct LatencyHistogram {
+    buckets: [AtomicU64; 12],
+    sum_ms: AtomicU64,
+}
+
+impl LatencyHistogram {
+    fn observe(&self, ms: u64) {
+        let secs = ms as f64 / 1000.0;
+        for (i, bound) in TURN_LATENCY_BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.buckets[i].fetch_add(1, Relaxed);
+            }
+        }
+        self.buckets[TURN_LATENCY_BUCKETS.len()].fetch_add(1, Relaxed);
+        self.sum_ms.fetch_add(ms, Relaxed);
+    }
+
+    /// The Prometheus sample lines of histogram `name`.
+    fn lines(&self, name: &str) -> String {
+        let count = self.buckets[TURN_LATENCY_BUCKETS.len()].load(Relaxed);
+        let mut lines: Vec<String> = TURN_LATENCY_BUCKETS
+            .iter()
+            .enumerate()
+            .map(|(i, b)| format!("{name}_bucket{{le=\"{b}\"}} {}", self.buckets[i].load(Relaxed)))
+            .collect();
+        lines.push(format!("{name}_bucket{{le=\"+Inf\"}} {count}"));
+        lines.push(format!("{name}_sum {}", self.sum_ms.load(Relaxed) as f64 / 1000.0));
+        lines.push(format!("{name}_count {count}"));
+        lines.join("\n")
+    }
+}
+
 /// Process-wide counters.
 #[derive(Default)]
 pub struct Metrics {
-    /// End of speech → first agent audio, cumulative bucket counts (last = +Inf) and sum in ms.
-    turn_latency_buckets: [AtomicU64; 12],
-    turn_latency_sum_ms: AtomicU64,
+    /// End of speech → first agent audio.
+    turn_latency: LatencyHistogram,
+    /// The stages of it: end of speech → final transcript, → first LLM token, first clause → first audio.
+    stt_final: LatencyHistogram,
+    llm_first_token: LatencyHistogram,
+    tts_first_audio: LatencyHistogram,
     barge_ins: AtomicU64,
     calls_active: AtomicI64,
     calls_total: [AtomicU64; 4],
@@ -93,14 +130,20 @@ impl Metrics {
 
     /// A turn's end-of-speech → first-agent-audio latency.
     pub fn observe_turn_latency(&self, ms: u64) {
-        let secs = ms as f64 / 1000.0;
-        for (i, bound) in TURN_LATENCY_BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                self.turn_latency_buckets[i].fetch_add(1, Relaxed);
+        self.turn_latency.observe(ms);
+    }
+
+    /// A turn's stage timings, where known (a hold message can come before the LLM's first token).
+    pub fn observe_stages(&self, stt_ms: Option<u64>, llm_first_token_ms: Option<u64>, tts_first_audio_ms: Option<u64>) {
+        for (histogram, ms) in [
+            (&self.stt_final, stt_ms),
+            (&self.llm_first_token, llm_first_token_ms),
+            (&self.tts_first_audio, tts_first_audio_ms),
+        ] {
+            if let Some(ms) = ms {
+                histogram.observe(ms);
             }
         }
-        self.turn_latency_buckets[TURN_LATENCY_BUCKETS.len()].fetch_add(1, Relaxed);
-        self.turn_latency_sum_ms.fetch_add(ms, Relaxed);
     }
 
     pub fn barge_in(&self) {
@@ -172,29 +215,31 @@ impl Metrics {
         for (name, help, value) in counters {
             metric(name, "counter", help, format!("{name} {}", value.load(Relaxed)));
         }
-        let count = self.turn_latency_buckets[TURN_LATENCY_BUCKETS.len()].load(Relaxed);
-        let mut lines: Vec<String> = TURN_LATENCY_BUCKETS
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                format!(
-                    "voicera_turn_latency_seconds_bucket{{le=\"{b}\"}} {}",
-                    self.turn_latency_buckets[i].load(Relaxed)
-                )
-            })
-            .collect();
-        lines.push(format!("voicera_turn_latency_seconds_bucket{{le=\"+Inf\"}} {count}"));
-        lines.push(format!(
-            "voicera_turn_latency_seconds_sum {}",
-            self.turn_latency_sum_ms.load(Relaxed) as f64 / 1000.0
-        ));
-        lines.push(format!("voicera_turn_latency_seconds_count {count}"));
-        metric(
-            "voicera_turn_latency_seconds",
-            "histogram",
-            "From the end-of-speech decision to the agent's first audio, per turn.",
-            lines.join("\n"),
-        );
+        let histograms = [
+            (
+                "voicera_turn_latency_seconds",
+                "From the end-of-speech decision to the agent's first audio, per turn.",
+                &self.turn_latency,
+            ),
+            (
+                "voicera_stt_final_seconds",
+                "From the end-of-speech decision to the final transcript, per turn.",
+                &self.stt_final,
+            ),
+            (
+                "voicera_llm_first_token_seconds",
+                "From the response request to the language model's first token, per turn.",
+                &self.llm_first_token,
+            ),
+            (
+                "voicera_tts_first_audio_seconds",
+                "From the reply's first clause to its first audio, per turn.",
+                &self.tts_first_audio,
+            ),
+        ];
+        for (name, help, histogram) in histograms {
+            metric(name, "histogram", help, histogram.lines(name));
+        }
         metric(
             "voicera_barge_ins_total",
             "counter",
@@ -241,5 +286,11 @@ mod tests {
         assert!(text.contains("voicera_turn_latency_seconds_bucket{le=\"1\"} 2"));
         assert!(text.contains("voicera_turn_latency_seconds_count 2"));
         assert!(text.contains("voicera_turn_latency_seconds_sum 1.15"));
+        m.observe_stages(Some(120), None, Some(15));
+        let text = m.render();
+        assert!(text.contains("voicera_stt_final_seconds_bucket{le=\"0.2\"} 1"), "{text}");
+        assert!(text.contains("voicera_llm_first_token_seconds_count 0"));
+        assert!(text.contains("voicera_tts_first_audio_seconds_sum 0.015"));
+        assert!(text.contains("# TYPE voicera_tts_first_audio_seconds histogram"));
     }
 }
