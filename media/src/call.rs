@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::{interval, interval_at, Instant, MissedTickBehavior};
+use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use crate::conversation::engine::{Conversation, ConversationNote, HangUpReason};
 use crate::metrics::Metrics;
@@ -219,8 +219,13 @@ async fn run_call(
     let mut phase = TickPhase::new(ptime);
     // A late tick is skipped rather than bursted: the peer's jitter buffer prefers a gap to a burst.
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut rtcp_timer = interval(RTCP_INTERVAL);
-    rtcp_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // RTCP is read once a second and sent every RTCP_INTERVAL from the tick, like RTP outside the reactor:
+    // no timer, readiness or waker of its own to poll on every tick.
+    let mut rtcp = match RtpSocket::new(rtcp) {
+        Ok(socket) => socket,
+        Err(err) => return EndReason::MediaError(format!("RTCP socket: {err}")),
+    };
+    let rtcp_every = (RTCP_INTERVAL.as_millis() as u64 / ptime.as_millis().max(1) as u64).max(1);
     let started = Instant::now();
     let mut rtp_buf = [0u8; 2048];
     let mut rtcp_buf = [0u8; 1500];
@@ -228,6 +233,8 @@ async fn run_call(
     let mut ticks: u64 = 0;
     let cname = format!("voicera-{key}");
     let (tool_results, mut tool_outcomes) = mpsc::channel::<ToolOutcome>(8);
+    // Tool calls started and not yet answered: their channel is only polled while there are some.
+    let mut tools_running = 0u32;
     tracing::info!(codec = ?stream.plan().codec, remote = %stream.remote(), "media started");
 
     let reason = loop {
@@ -255,16 +262,10 @@ async fn run_call(
                     }
                 }
             },
-            Some((id, result, transferred)) = tool_outcomes.recv() => {
+            Some((id, result, transferred)) = tool_outcomes.recv(), if tools_running > 0 => {
+                tools_running -= 1;
                 if let CallService::Agent(conversation) = &mut service {
                     conversation.on_tool_result(id, result, transferred);
-                }
-            }
-            received = rtcp.recv_from(&mut rtcp_buf) => {
-                if let Ok((n, _)) = received {
-                    if let Some(rtt) = stream.handle_rtcp(&rtcp_buf[..n], ntp_now()) {
-                        tracing::debug!(rtt_ms = rtt.as_millis() as u64, "RTCP round trip");
-                    }
                 }
             }
             _ = tick.tick() => {
@@ -322,6 +323,7 @@ async fn run_call(
                             }
                         }
                         ConversationNote::Tool { id, request } => {
+                            tools_running += 1;
                             start_tool(*id, request.clone(), &tool_results, TransferVia::Sip { notices: &notices, call: &key });
                         }
                         _ => {}
@@ -338,16 +340,24 @@ async fn run_call(
                     }
                 }
                 if ticks.is_multiple_of(50) {
+                    for _ in 0..MAX_PACKETS_PER_TICK {
+                        let Ok(datagram) = rtcp.try_recv(&mut rtcp_buf) else { break };
+                        if let Some(rtt) = stream.handle_rtcp(&rtcp_buf[..datagram.len], ntp_now()) {
+                            tracing::debug!(rtt_ms = rtt.as_millis() as u64, "RTCP round trip");
+                        }
+                    }
+                }
+                if ticks.is_multiple_of(rtcp_every) {
+                    let n = stream.rtcp_report(&mut rtcp_buf, ntp_now(), cname.as_bytes());
+                    if let Err(err) = rtcp.try_send_to(&rtcp_buf[..n], stream.remote_rtcp()) {
+                        tracing::trace!(%err, "RTCP send failed");
+                    }
+                }
+                if ticks.is_multiple_of(50) {
                     metrics.add(&stream.take_counters());
                     if let Some(reason) = check_rtp_timeout(&stream, started, rtp_timeout) {
                         break reason;
                     }
-                }
-            }
-            _ = rtcp_timer.tick() => {
-                let n = stream.rtcp_report(&mut rtcp_buf, ntp_now(), cname.as_bytes());
-                if let Err(err) = rtcp.try_send_to(&rtcp_buf[..n], stream.remote_rtcp()) {
-                    tracing::trace!(%err, "RTCP send failed");
                 }
             }
         }

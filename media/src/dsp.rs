@@ -17,6 +17,8 @@ pub struct Resampler {
     /// Coefficients by phase, each phase stored oldest-sample-first so that an output is a plain dot product
     /// with a contiguous window of the input: `coeffs[phase * TAPS_PER_PHASE + j]`.
     coeffs: Vec<f32>,
+    /// Per phase, its only non-zero tap (position in the window, coefficient), if it has just one.
+    single_tap: Vec<Option<(usize, f32)>>,
     /// `TAPS_PER_PHASE - 1` samples of history followed by the current block, as f32.
     window: Vec<f32>,
     /// Position of the next output in upsampled units, relative to the first sample of the next input block.
@@ -40,19 +42,28 @@ impl Resampler {
         let g = gcd(from_hz as usize, to_hz as usize).max(1);
         let (up, down) = (to_hz as usize / g, from_hz as usize / g);
         let taps = TAPS_PER_PHASE * up;
-        // Cut-off at the lower Nyquist frequency, a little inside it for the transition band.
-        let cutoff = 0.92 / (2.0 * up.max(down) as f64);
-        let centre = (taps - 1) as f64 / 2.0;
+        // Doubling the rate (8 → 16 kHz, every caller frame of a G.711 call) uses a half-band filter: cut-off at
+        // exactly the old Nyquist frequency and an odd length centred on a sample, so every other tap is zero
+        // and one of the two phases is the input itself — half the multiplications. Other ratios cut off a
+        // little inside the lower Nyquist frequency, for the transition band.
+        let half_band = up == 2 && down == 1;
+        let (cutoff, length) = if half_band { (0.25, taps - 1) } else { (0.92 / (2.0 * up.max(down) as f64), taps) };
+        let centre = (length - 1) as f64 / 2.0;
         let mut prototype: Vec<f64> = (0..taps)
             .map(|n| {
+                if n >= length {
+                    return 0.0;
+                }
                 let x = n as f64 - centre;
                 let sinc = if x == 0.0 {
                     2.0 * cutoff
+                } else if half_band && (x as i64) % 2 == 0 {
+                    0.0 // exactly, not sin(π) rounded
                 } else {
                     (2.0 * std::f64::consts::PI * cutoff * x).sin() / (std::f64::consts::PI * x)
                 };
-                let w = 0.42 - 0.5 * (2.0 * std::f64::consts::PI * n as f64 / (taps - 1) as f64).cos()
-                    + 0.08 * (4.0 * std::f64::consts::PI * n as f64 / (taps - 1) as f64).cos();
+                let w = 0.42 - 0.5 * (2.0 * std::f64::consts::PI * n as f64 / (length - 1) as f64).cos()
+                    + 0.08 * (4.0 * std::f64::consts::PI * n as f64 / (length - 1) as f64).cos();
                 sinc * w
             })
             .collect();
@@ -68,7 +79,26 @@ impl Resampler {
                 coeffs[phase * TAPS_PER_PHASE + (TAPS_PER_PHASE - 1 - k)] = prototype[phase + k * up] as f32;
             }
         }
-        Resampler { up, down, coeffs, window: vec![0.0; TAPS_PER_PHASE - 1 + BLOCK], position: 0, silent_history: true }
+        // Phases with a single non-zero tap (the half-band's pass-through phase) skip the dot product.
+        let single_tap = (0..up)
+            .map(|phase| {
+                let taps = &coeffs[phase * TAPS_PER_PHASE..(phase + 1) * TAPS_PER_PHASE];
+                let mut nonzero = taps.iter().enumerate().filter(|(_, c)| **c != 0.0);
+                match (nonzero.next(), nonzero.next()) {
+                    (Some((j, c)), None) => Some((j, *c)),
+                    _ => None,
+                }
+            })
+            .collect();
+        Resampler {
+            up,
+            down,
+            coeffs,
+            single_tap,
+            window: vec![0.0; TAPS_PER_PHASE - 1 + BLOCK],
+            position: 0,
+            silent_history: true,
+        }
     }
 
     pub fn is_passthrough(&self) -> bool {
@@ -117,9 +147,14 @@ impl Resampler {
         while self.position < limit {
             let index = self.position / self.up;
             let phase = self.position % self.up;
-            let taps = &self.coeffs[phase * TAPS_PER_PHASE..(phase + 1) * TAPS_PER_PHASE];
             // Window x[index - TAPS + 1 ..= index], which starts at `index` in the history-prefixed buffer.
-            let acc = dot(taps, &self.window[index..index + TAPS_PER_PHASE]);
+            let acc = match self.single_tap[phase] {
+                Some((j, c)) => self.window[index + j] * c,
+                None => {
+                    let taps = &self.coeffs[phase * TAPS_PER_PHASE..(phase + 1) * TAPS_PER_PHASE];
+                    dot(taps, &self.window[index..index + TAPS_PER_PHASE])
+                }
+            };
             if written < out.len() {
                 out[written] = acc.round().clamp(i16::MIN as f32, i16::MAX as f32) as i16;
                 written += 1;
@@ -226,6 +261,17 @@ mod tests {
             assert_eq!(run(from, to, &input, 160), reference, "{from} → {to}");
             assert_eq!(run(from, to, &input, 1024), reference, "{from} → {to}");
         }
+    }
+
+    #[test]
+    fn doubling_the_rate_passes_every_other_sample_through() {
+        let r = Resampler::new(8000, 16000);
+        let through: Vec<_> = r.single_tap.iter().flatten().collect();
+        assert_eq!(through.len(), 1, "one of the two phases is a single tap");
+        assert!((through[0].1 - 1.0).abs() < 0.01, "{through:?}");
+        // The other ratios keep their full filters.
+        assert!(Resampler::new(16000, 8000).single_tap.iter().all(Option::is_none));
+        assert!(Resampler::new(16000, 48000).single_tap.iter().all(Option::is_none));
     }
 
     #[test]

@@ -134,7 +134,12 @@ impl Metrics {
     }
 
     /// A turn's stage timings, where known (a hold message can come before the LLM's first token).
-    pub fn observe_stages(&self, stt_ms: Option<u64>, llm_first_token_ms: Option<u64>, tts_first_audio_ms: Option<u64>) {
+    pub fn observe_stages(
+        &self,
+        stt_ms: Option<u64>,
+        llm_first_token_ms: Option<u64>,
+        tts_first_audio_ms: Option<u64>,
+    ) {
         for (histogram, ms) in [
             (&self.stt_final, stt_ms),
             (&self.llm_first_token, llm_first_token_ms),
