@@ -308,7 +308,8 @@ pub fn markdown(reports: &[SipAgentReport]) -> String {
     if let Some(r) = reports.first() {
         out.push_str(&format!(
             "\nMachine: {}. The load generator (a SIP caller per call, in this crate) runs on the same machine. \
-             Each call lasts {} s with a 1.2 s utterance every 5 s; server-added latency = end of speech (the \
+             Each call lasts {} s with a 1.2 s utterance every 5 s and line hiss (about −60 dBFS) between; \
+             server-added latency = end of speech (the \
              last RTP packet of speech sent) → first RTP packet of the reply − 400 ms VAD stop time, measured \
              at the caller. It includes the wait for the call's 20 ms tick (the server reads RTP once per \
              tick) and the jitter buffer.\n",

@@ -156,7 +156,8 @@ pub fn markdown(reports: &[WsReport]) -> String {
     if let Some(r) = reports.first() {
         out.push_str(&format!(
             "\nMachine: {}. The load generator runs on the same machine. Each stream lasts {} s with a 1.2 s \
-             utterance every 5 s; server-added latency = end of speech (the last speech frame sent) → first \
+             utterance every 5 s and line hiss (about −60 dBFS) between; server-added latency = end of speech \
+             (the last speech frame sent) → first \
              `playAudio` of the reply − 400 ms VAD stop time, measured at the client. The server hears each \
              frame as it arrives and sends the reply's first frames in the same step, so what remains is \
              parsing, the engine and the socket, plus waiting for CPU when both share the machine.\n",
