@@ -14,6 +14,8 @@ mkdir -p fuzz/corpus/sip_message
 for f in tests/sipp/*.xml; do
   awk '/<!\[CDATA\[/{flag=1; buf=""; next} /\]\]>/{flag=0; print buf > "fuzz/corpus/sip_message/" FILENAME_BASE NR; next} flag{sub(/^      /,""); buf=buf $0 "\r\n"}' FILENAME_BASE="$(basename "$f" .xml)-" "$f"
 done
+# Build all targets first, with the compiler's messages in full (the runs below show only their last lines).
+(cd fuzz && cargo fuzz build --sanitizer none 2>&1 | grep -v '^ *Compiling ')
 for target in sip_message sip_stream sdp rtp_rtcp; do
   echo "fuzz: $target for ${seconds}s"
   (cd fuzz && cargo fuzz run --sanitizer none "$target" -- -max_total_time="$seconds" -max_len=8192 2>&1 | tail -3)

@@ -98,6 +98,10 @@ struct RawAgent {
     language: Option<String>,
     stt_model: Option<String>,
     llm_model: Option<String>,
+    /// An OpenAI-compatible API root (OpenAI, vLLM, llama.cpp server, Ollama): `llm_model` is then its model.
+    llm_base_url: Option<String>,
+    /// The environment variable holding that API's key (keys stay out of the file).
+    llm_api_key_env: Option<String>,
     tts_model: Option<String>,
     tts_voice: Option<String>,
     interaction_mode: Option<String>,
@@ -162,6 +166,15 @@ pub enum TurnDetection {
     Punctuation,
 }
 
+/// Which language model an agent thinks with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LlmChoice {
+    /// SmolLM2-135M in process.
+    Local,
+    /// A model on an OpenAI-compatible server; the key is read from `api_key_env` when the agent loads.
+    OpenAiCompatible { base_url: String, model: String, api_key_env: Option<String> },
+}
+
 /// A configured agent, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
@@ -172,7 +185,7 @@ pub struct AgentConfig {
     pub greeting: String,
     pub language: String,
     pub stt_model: String,
-    pub llm_model: String,
+    pub llm: LlmChoice,
     /// espeak-ng voice (None: the language's default voice).
     pub tts_voice: Option<String>,
     pub mode: InteractionMode,
@@ -262,10 +275,31 @@ fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig
             "whisper-tiny.en" | "whisper-base" => {}
             other => bail!("{at}.stt_model: {other:?} is not available (local: whisper-tiny.en, whisper-base)"),
         }
-        let llm_model = a.llm_model.unwrap_or_else(|| "smollm2-135m".into());
-        if llm_model != "smollm2-135m" {
-            bail!("{at}.llm_model: {llm_model:?} is not available (local: smollm2-135m)");
+        if a.llm_api_key_env.is_some() && a.llm_base_url.is_none() {
+            bail!("{at}.llm_api_key_env: only used with llm_base_url");
         }
+        let llm = match (a.llm_base_url, a.llm_model) {
+            (None, None) => LlmChoice::Local,
+            (None, Some(model)) if model == "smollm2-135m" => LlmChoice::Local,
+            (None, Some(model)) => bail!(
+                "{at}.llm_model: {model:?} is not available locally (smollm2-135m); set llm_base_url to use it on an \
+                 OpenAI-compatible server"
+            ),
+            (Some(base_url), model) => {
+                if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+                    bail!("{at}.llm_base_url: {base_url:?} must start with http:// or https://");
+                }
+                let Some(model) = model.filter(|m| !m.trim().is_empty()) else {
+                    bail!("{at}.llm_model: name the server's model (e.g. gpt-4o-mini) when llm_base_url is set");
+                };
+                if let Some(var) = &a.llm_api_key_env {
+                    if std::env::var(var).map_or(true, |v| v.is_empty()) {
+                        bail!("{at}.llm_api_key_env: the environment variable {var} is not set");
+                    }
+                }
+                LlmChoice::OpenAiCompatible { base_url, model, api_key_env: a.llm_api_key_env }
+            }
+        };
         match a.tts_model.as_deref().unwrap_or("espeak") {
             "espeak" | "espeak-ng" => {}
             other => bail!("{at}.tts_model: {other:?} is not available (local: espeak)"),
@@ -329,7 +363,7 @@ fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig
             greeting: a.greeting_message,
             language,
             stt_model,
-            llm_model,
+            llm,
             tts_voice: a.tts_voice,
             mode,
             policy: TurnPolicy {
@@ -764,7 +798,10 @@ mod tests {
             ("[[agents]]\nid = \"echo\"\nsystem_prompt = \"x\"", "built-in"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"Hi {{customer}}\"", "{{customer}}"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nlanguage = \"hi\"\nstt_model = \"whisper-tiny.en\"", "English only"),
-            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_model = \"gpt-4o\"", "smollm2-135m"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_model = \"gpt-4o\"", "set llm_base_url"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_base_url = \"ftp://x\"\nllm_model = \"m\"", "http://"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_base_url = \"http://x/v1\"", "name the server's model"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_base_url = \"http://x/v1\"\nllm_model = \"m\"\nllm_api_key_env = \"VOICERA_TEST_NO_SUCH_KEY\"", "VOICERA_TEST_NO_SUCH_KEY is not set"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\ntools = [\"launch\"]", "unknown tool"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nturn_detection = \"psychic\"", "silence or punctuation"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\n[[agents.http_tools]]\nname = \"t\"\ndescription = \"d\"\nurl = \"ftp://x\"", "http://"),
@@ -774,6 +811,26 @@ mod tests {
             let err = format!("{:#}", compile(raw, &NodeArgs::default(), None).unwrap_err());
             assert!(err.contains(expected), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn the_readme_openai_agent_block_compiles() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("[[agents]]\nid = \"sales\"").expect("README shows an OpenAI-compatible agent");
+        let end = readme[start..].find("```").map(|e| start + e).unwrap();
+        // The key's variable is checked at load; this test does not set it.
+        let block: String =
+            readme[start..end].lines().filter(|l| !l.starts_with("llm_api_key_env")).collect::<Vec<_>>().join("\n");
+        let raw: RawConfig = toml::from_str(&block).unwrap();
+        let config = compile(raw, &NodeArgs::default(), None).unwrap();
+        assert_eq!(
+            config.agents[0].llm,
+            LlmChoice::OpenAiCompatible {
+                base_url: "https://api.openai.com/v1".into(),
+                model: "gpt-4o-mini".into(),
+                api_key_env: None
+            }
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use voicera_media::conversation::turn::TurnPolicy;
 use voicera_media::vad::VadParams;
 use voicera_models::turn::{PunctuationTurn, SilenceTurn};
 use voicera_models::{toolcall, ChatMessage, LanguageModel, Role, SpeechProbability};
+use voicera_models_cloud::openai::{OpenAiChat, OpenAiConfig};
 use voicera_models_local::cache::{self, Fetched};
 use voicera_models_local::espeak::{self, EspeakTts};
 use voicera_models_local::silero::SileroModel;
@@ -19,7 +20,7 @@ use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
 use voicera_models_local::whisper::{default_device, to_16k, WhisperModel, WhisperStt};
 use voicera_models_local::{wav, InferencePool, ModelCache};
 
-use crate::config::{AgentConfig, SpeechModelChoice, TurnDetection};
+use crate::config::{AgentConfig, LlmChoice, SpeechModelChoice, TurnDetection};
 
 /// The models the `demo` agent uses.
 pub const DEMO_STT: &str = "whisper-tiny.en";
@@ -328,10 +329,21 @@ pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
     })
 }
 
-/// Builds a `[[agents]]` agent on local models.
+/// Builds a `[[agents]]` agent: local speech models, and its language model in process or on an
+/// OpenAI-compatible server.
 pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Agent> {
     let whisper = models.whisper(&config.stt_model)?;
-    let llm = models.smollm_for(&config.system_prompt, &config.greeting, &config.tools)?;
+    let llm: Arc<dyn LanguageModel> = match &config.llm {
+        LlmChoice::Local => models.smollm_for(&config.system_prompt, &config.greeting, &config.tools)?,
+        LlmChoice::OpenAiCompatible { base_url, model, api_key_env } => {
+            let api_key = match api_key_env {
+                Some(var) => Some(std::env::var(var).with_context(|| format!("{var} is not set"))?),
+                None => None,
+            };
+            tracing::info!(agent = %config.id, %base_url, %model, "language model on an OpenAI-compatible server");
+            Arc::new(OpenAiChat::new(OpenAiConfig::new(base_url, model, api_key)))
+        }
+    };
     let tts = match &config.tts_voice {
         Some(voice) => EspeakTts::with_voice(voice, models.pool().clone()),
         None => EspeakTts::new(&config.language, models.pool().clone())?,

@@ -176,3 +176,159 @@ fn demo_agent_answers_a_spoken_question() {
     }
     assert!(server.metric("voicera_turn_latency_seconds_count") >= 1.0);
 }
+
+/// An OpenAI-compatible chat-completions server on loopback that answers every request with `reply`,
+/// streamed word by word as the API documents it (`chat.completion.chunk` events, then `data: [DONE]`), and
+/// keeps each request body.
+fn fake_openai(reply: &'static str) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 8192];
+            let body_start = loop {
+                let Ok(n) = socket.read(&mut buf) else { break None };
+                if n == 0 {
+                    break None;
+                }
+                request.extend_from_slice(&buf[..n]);
+                if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(end + 4);
+                }
+            };
+            let Some(body_start) = body_start else { continue };
+            let head = String::from_utf8_lossy(&request[..body_start]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while request.len() < body_start + length {
+                let Ok(n) = socket.read(&mut buf) else { break };
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+            }
+            seen.lock().unwrap().push(String::from_utf8_lossy(&request[body_start..]).into_owned());
+            let mut out = String::from(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+            );
+            let chunk = |delta: serde_json::Value, finish: Option<&str>| {
+                let chunk = serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "test-model",
+                    "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]});
+                format!("data: {chunk}\n\n")
+            };
+            out.push_str(&chunk(serde_json::json!({"role": "assistant", "content": ""}), None));
+            for (i, word) in reply.split(' ').enumerate() {
+                let piece = if i == 0 { word.to_string() } else { format!(" {word}") };
+                out.push_str(&chunk(serde_json::json!({"content": piece}), None));
+            }
+            out.push_str(&chunk(serde_json::json!({}), Some("stop")));
+            out.push_str("data: [DONE]\n\n");
+            let _ = socket.write_all(out.as_bytes());
+        }
+    });
+    (address, requests)
+}
+
+/// An agent whose language model is on an OpenAI-compatible server (here a local fake speaking the
+/// documented protocol): over a Vobiz stream the caller asks aloud, Whisper hears it, the question goes to
+/// the server in the chat format, and the streamed answer is spoken and recorded.
+#[test]
+#[ignore = "heavy: local models on real weights"]
+fn an_agent_thinks_with_an_openai_compatible_server() {
+    require_tool("espeak-ng");
+    let (llm, requests) = fake_openai("The library opens at nine.");
+    let config = format!(
+        r#"
+[telephony.vobiz]
+auth_id = "MA_T"
+auth_token = "tok"
+
+[[agents]]
+id = "desk"
+numbers = ["+918000000011"]
+system_prompt = "You answer questions about the city library."
+greeting_message = "Front desk."
+llm_base_url = "http://{llm}/v1"
+llm_model = "test-model"
+turn_detection = "punctuation"
+"#
+    );
+    let server = Server::start_with("openai-agent", &config, false);
+    wait_for_agent(&server, "desk");
+    let pairs = [("CallUUID", "desk-1"), ("From", "+919876543210"), ("To", "+918000000011")];
+    let (status, xml) = answer_v3(&server, "X-Vobiz-Signature-V3", "tok", "/telephony/vobiz/answer", &pairs, "n2");
+    assert_eq!(status, 200, "{xml}");
+    let url = stream_url(&xml);
+    let question: Vec<u8> = common::espeak_speech("What time does the library open?", 8000)
+        .into_iter()
+        .map(voicera_media::codec::g711::linear_to_ulaw)
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let replied = runtime.block_on(async {
+        use base64::Engine as _;
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let start = serde_json::json!({"sequenceNumber":0,"event":"start","start":{"callId":"desk-1","streamId":"s1","accountId":"1","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000}}});
+        ws.send(Message::Text(start.to_string().into())).await.unwrap();
+        // 2 s of quiet (the greeting plays), the question, then quiet while the agent answers.
+        let mut audio = vec![0xffu8; 16000];
+        audio.extend(&question);
+        audio.extend(vec![0xffu8; 8000 * 15]);
+        let mut frames = audio.chunks(160);
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        let question_end = (16000 + question.len()) / 160;
+        let (mut sent, mut replied) = (0usize, 0usize);
+        let mut after_reply = 0;
+        loop {
+            tokio::select! {
+                m = ws.next() => match m {
+                    Some(Ok(Message::Text(t))) if t.as_str().contains("\"playAudio\"") && sent > question_end => {
+                        replied += 1;
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    _ => {}
+                },
+                _ = tick.tick() => {
+                    let Some(frame) = frames.next() else { break };
+                    let payload = base64::engine::general_purpose::STANDARD.encode(frame);
+                    let media = serde_json::json!({"event":"media","streamId":"s1","media":{"payload":payload}});
+                    ws.send(Message::Text(media.to_string().into())).await.unwrap();
+                    sent += 1;
+                    // The answer is under way: let it finish (3 s), then hang up.
+                    if replied > 40 {
+                        after_reply += 1;
+                        if after_reply > 150 {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let _ = ws.send(Message::Text(r#"{"event":"stop","streamId":"s1"}"#.into())).await;
+        replied
+    });
+    assert!(replied > 40, "the answer was spoken ({replied} frames)");
+    let asked = requests.lock().unwrap().clone();
+    let body: serde_json::Value = serde_json::from_str(asked.last().expect("a request")).unwrap();
+    assert_eq!(body["model"], "test-model");
+    assert_eq!(body["stream"], true);
+    let messages = body["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["role"], "system");
+    let question = messages.iter().rev().find(|m| m["role"] == "user").unwrap()["content"].as_str().unwrap();
+    assert!(question.to_lowercase().contains("library"), "{messages:?}");
+    server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
+    let record = server.call_records().into_iter().next().expect("a call record");
+    assert_eq!(record["agent"], "desk");
+    let turn = &record["turns"][0];
+    assert!(turn["user_text"].as_str().unwrap().to_lowercase().contains("library"), "{record}");
+    assert!(turn["agent_text"].as_str().unwrap().starts_with("The library opens at nine"), "{record}");
+}

@@ -140,31 +140,17 @@ fn main() -> Result<()> {
         }
         Scenario::SipAgent { calls, seconds, voicera, out } => {
             let voicera = release_binary(voicera)?;
-            std::fs::create_dir_all(out.join("work"))?;
-            let mut reports = Vec::new();
-            for n in calls {
+            agent_series(&out, "sip-agent", &calls, sip_agent::markdown, |n, work| {
                 eprintln!("== {n} concurrent SIP calls to the bench agent for {seconds} s");
-                let report = sip_agent::run(&voicera, n, seconds, &out.join("work"))?;
-                eprintln!("{}", serde_json::to_string_pretty(&report)?);
-                std::fs::write(out.join(format!("sip-agent-{n}.json")), serde_json::to_string_pretty(&report)?)?;
-                reports.push(report);
-            }
-            std::fs::write(out.join("sip-agent.md"), sip_agent::markdown(&reports))?;
-            Ok(())
+                sip_agent::run(&voicera, n, seconds, work)
+            })
         }
         Scenario::Ws { streams, seconds, voicera, out } => {
             let voicera = release_binary(voicera)?;
-            std::fs::create_dir_all(out.join("work"))?;
-            let mut reports = Vec::new();
-            for n in streams {
+            agent_series(&out, "ws", &streams, ws::markdown, |n, work| {
                 eprintln!("== {n} concurrent Vobiz streams for {seconds} s");
-                let report = ws::run(&voicera, n, seconds, &out.join("work"))?;
-                eprintln!("{}", serde_json::to_string_pretty(&report)?);
-                std::fs::write(out.join(format!("ws-{n}.json")), serde_json::to_string_pretty(&report)?)?;
-                reports.push(report);
-            }
-            std::fs::write(out.join("ws.md"), ws::markdown(&reports))?;
-            Ok(())
+                ws::run(&voicera, n, seconds, work)
+            })
         }
         Scenario::Models { models_dir, jfk, runs, out } => {
             let report = models::run(&models_dir.unwrap_or_else(models::default_models_dir), &jfk, runs)?;
@@ -175,6 +161,48 @@ fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Starts a server in `dir` and runs `n` agent callers against it ([`turns::drive`]); `make_caller` builds
+/// the caller from the server's addresses. The server's `/metrics` is kept beside its log.
+fn run_load<C, F, Fut>(
+    voicera: &Path,
+    dir: &Path,
+    rtp_ports: &str,
+    label: (&'static str, &'static str),
+    (n, seconds): (usize, u64),
+    make_caller: C,
+) -> Result<turns::AgentReport>
+where
+    C: FnOnce(&Server) -> F,
+    F: Fn(usize, std::sync::Arc<std::sync::Mutex<Vec<f64>>>) -> Fut,
+    Fut: std::future::Future<Output = Result<()>> + Send + 'static,
+{
+    let server = start_server(voicera, dir, rtp_ports)?;
+    let report = turns::drive(label, server.pid(), n, seconds, make_caller(&server))
+        .with_context(|| format!("see {}", dir.display()));
+    std::fs::write(dir.join("metrics.txt"), http_get(server.http, "/metrics").unwrap_or_default())?;
+    report
+}
+
+/// Runs an agent scenario for each count, writing `<name>-<n>.json` per run and `<name>.md` for the series.
+fn agent_series(
+    out: &Path,
+    name: &str,
+    counts: &[usize],
+    markdown: fn(&[turns::AgentReport]) -> String,
+    run: impl Fn(usize, &Path) -> Result<turns::AgentReport>,
+) -> Result<()> {
+    std::fs::create_dir_all(out.join("work"))?;
+    let mut reports = Vec::new();
+    for &n in counts {
+        let report = run(n, &out.join("work"))?;
+        eprintln!("{}", serde_json::to_string_pretty(&report)?);
+        std::fs::write(out.join(format!("{name}-{n}.json")), serde_json::to_string_pretty(&report)?)?;
+        reports.push(report);
+    }
+    std::fs::write(out.join(format!("{name}.md")), markdown(&reports))?;
+    Ok(())
 }
 
 /// The voicera binary to load: the one given, else the release build.

@@ -13,11 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde::Serialize;
 use tokio::net::UdpSocket;
 
-use crate::turns::{percentiles, server_added_ms, CallerScript};
-use crate::{http_get, procfs, start_server};
+use crate::run_load;
+use crate::turns::{self, AgentReport, CallerScript, TurnTimer};
 
 /// A reply frame is agent audio when its mean magnitude is above this (the stand-in voice is a tone at
 /// 8000; the server sends digital silence between replies).
@@ -25,88 +24,12 @@ const REPLY_LEVEL: f64 = 1000.0;
 /// SIP timer T1: the first retransmission interval over UDP.
 const T1: Duration = Duration::from_millis(500);
 
-#[derive(Debug, Serialize)]
-pub struct SipAgentReport {
-    scenario: &'static str,
-    concurrent_calls: usize,
-    seconds: u64,
-    calls_completed: usize,
-    turns_measured: usize,
-    cpu_percent_of_core_per_call: f64,
-    idle_cpu_percent: f64,
-    rss_mb_per_call: f64,
-    loaded_rss_mb: f64,
-    /// Last speech packet → first reply packet, minus the VAD stop time (ms).
-    server_added_ms_p50: f64,
-    server_added_ms_p90: f64,
-    server_added_ms_p99: f64,
-    machine: String,
-}
-
-pub fn run(voicera: &Path, calls: usize, seconds: u64, work: &Path) -> Result<SipAgentReport> {
+pub fn run(voicera: &Path, calls: usize, seconds: u64, work: &Path) -> Result<AgentReport> {
     let dir = work.join(format!("sip-agent-{calls}"));
-    let server = start_server(voicera, &dir, "30000-34000")?;
-    let (pid, http, sip) = (server.pid(), server.http, server.sip);
-    let idle_start = procfs::sample(pid)?;
-    std::thread::sleep(Duration::from_secs(3));
-    let idle_end = procfs::sample(pid)?;
-
-    let latencies = Arc::new(Mutex::new(Vec::new()));
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let ramp = Duration::from_secs_f64(calls as f64 / 100.0 + 1.0);
-    let (completed, load, first_error) = runtime.block_on(async {
-        let mut tasks = Vec::new();
-        for i in 0..calls {
-            let latencies = Arc::clone(&latencies);
-            tasks.push(tokio::spawn(async move { caller(i, sip, seconds, latencies).await }));
-            // 100 new calls per second, like a trunk ramping up.
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        tokio::time::sleep(ramp).await;
-        let start = procfs::sample(pid);
-        let window =
-            Duration::from_secs(seconds).saturating_sub(ramp + Duration::from_secs(2)).max(Duration::from_secs(3));
-        tokio::time::sleep(window).await;
-        let end = procfs::sample(pid);
-        let (mut completed, mut first_error) = (0, None);
-        for task in tasks {
-            match task.await {
-                Ok(Ok(())) => completed += 1,
-                Ok(Err(err)) => {
-                    first_error.get_or_insert(err.to_string());
-                }
-                Err(err) => {
-                    first_error.get_or_insert(err.to_string());
-                }
-            }
-        }
-        (completed, start.and_then(|s| end.map(|e| (s, e))), first_error)
-    });
-    let (load_start, load_end) = load?;
-    std::fs::write(dir.join("metrics.txt"), http_get(http, "/metrics").unwrap_or_default())?;
-    if completed == 0 {
-        bail!("no call completed ({}); see {}", first_error.unwrap_or_default(), dir.display());
-    }
-    if let Some(err) = &first_error {
-        eprintln!("{} of {calls} calls failed; the first: {err}", calls - completed);
-    }
-    let added: Vec<f64> = latencies.lock().map(|l| l.clone()).unwrap_or_default();
-    let turns_measured = added.len();
-    let (p50, p90, p99) = percentiles(added);
-    Ok(SipAgentReport {
-        scenario: "sip-pcmu-bench-agent",
-        concurrent_calls: calls,
-        seconds,
-        calls_completed: completed,
-        turns_measured,
-        cpu_percent_of_core_per_call: procfs::cpu_percent(&load_start, &load_end) / calls as f64,
-        idle_cpu_percent: procfs::cpu_percent(&idle_start, &idle_end),
-        rss_mb_per_call: (load_end.rss_kb as f64 - idle_end.rss_kb as f64) / 1024.0 / calls as f64,
-        loaded_rss_mb: load_end.rss_kb as f64 / 1024.0,
-        server_added_ms_p50: p50,
-        server_added_ms_p90: p90,
-        server_added_ms_p99: p99,
-        machine: procfs::machine(),
+    let label = ("sip-pcmu-bench-agent", "call");
+    run_load(voicera, &dir, "30000-34000", label, (calls, seconds), |server| {
+        let sip = server.sip;
+        move |i, latencies| caller(i, sip, seconds, latencies)
     })
 }
 
@@ -133,16 +56,13 @@ async fn caller(index: usize, server: SocketAddr, seconds: u64, latencies: Arc<M
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     let began = Instant::now();
     let mut n = 0usize;
-    let mut speech_ended: Option<Instant> = None;
+    let mut turns = TurnTimer::default();
     while began.elapsed() < Duration::from_secs(seconds) {
         tokio::select! {
             received = rtp.recv_from(&mut incoming) => {
                 let (len, _) = received?;
-                if let Some(ended) = speech_ended {
-                    if len > 12 && mean_magnitude(&incoming[12..len]) > REPLY_LEVEL {
-                        if let Ok(mut l) = latencies.lock() { l.push(server_added_ms(ended)); }
-                        speech_ended = None;
-                    }
+                if turns.waiting() && len > 12 && mean_magnitude(&incoming[12..len]) > REPLY_LEVEL {
+                    turns.reply_heard(&latencies);
                 }
             }
             received = sip.recv_from(&mut signalling) => {
@@ -166,9 +86,7 @@ async fn caller(index: usize, server: SocketAddr, seconds: u64, latencies: Arc<M
                 packet[8..12].copy_from_slice(&ssrc.to_be_bytes());
                 packet[12..].copy_from_slice(script.frame(n));
                 rtp.send_to(&packet, media).await?;
-                if CallerScript::ends_speech(n) {
-                    speech_ended = Some(Instant::now());
-                }
+                turns.frame_sent(n);
                 n += 1;
             }
         }
@@ -288,33 +206,13 @@ fn mean_magnitude(ulaw: &[u8]) -> f64 {
     sum / ulaw.len().max(1) as f64
 }
 
-pub fn markdown(reports: &[SipAgentReport]) -> String {
-    let mut out = String::from(
-        "# SIP calls to the bench agent (PCMU, real engine, instant stand-in models)\n\n| calls | completed | turns | CPU % of a core per call | RSS MB per call | server-added p50/p90/p99 ms |\n|---|---|---|---|---|---|\n",
-    );
-    for r in reports {
-        out.push_str(&format!(
-            "| {} | {} | {} | {:.3} | {:.3} | {:.1} / {:.1} / {:.1} |\n",
-            r.concurrent_calls,
-            r.calls_completed,
-            r.turns_measured,
-            r.cpu_percent_of_core_per_call,
-            r.rss_mb_per_call,
-            r.server_added_ms_p50,
-            r.server_added_ms_p90,
-            r.server_added_ms_p99
-        ));
-    }
-    if let Some(r) = reports.first() {
-        out.push_str(&format!(
-            "\nMachine: {}. The load generator (a SIP caller per call, in this crate) runs on the same machine. \
-             Each call lasts {} s with a 1.2 s utterance every 5 s and line hiss (about −60 dBFS) between; \
-             server-added latency = end of speech (the \
-             last RTP packet of speech sent) → first RTP packet of the reply − 400 ms VAD stop time, measured \
-             at the caller. It includes the wait for the call's 20 ms tick (the server reads RTP once per \
-             tick) and the jitter buffer.\n",
-            r.machine, r.seconds
-        ));
-    }
-    out
+pub fn markdown(reports: &[AgentReport]) -> String {
+    turns::markdown(
+        "SIP calls to the bench agent (PCMU, real engine, instant stand-in models)",
+        reports,
+        "The callers are SIP user agents in this crate. Server-added latency = end of speech (the last RTP \
+         packet of speech sent) → first RTP packet of the reply − 400 ms VAD stop time, measured at the caller. \
+         It includes the wait for the call's 20 ms tick (the server reads RTP once per tick) and the jitter \
+         buffer.",
+    )
 }

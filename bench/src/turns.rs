@@ -1,7 +1,14 @@
 //! The caller every agent scenario plays, whatever the transport: 20 ms μ-law frames at real pace, a 1.2 s
 //! utterance every 5 s, and the measure of what the server adds to a turn.
 
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use crate::procfs;
 
 /// The VAD's stop time: the caller must be quiet this long before the turn ends (the original's 0.4 s).
 pub const VAD_STOP: Duration = Duration::from_millis(400);
@@ -71,10 +78,35 @@ fn hiss_frames() -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Server-added latency of one turn: from the end of speech to the first reply audio, less the VAD's stop
-/// time, in ms.
-pub fn server_added_ms(speech_ended: std::time::Instant) -> f64 {
-    speech_ended.elapsed().saturating_sub(VAD_STOP).as_secs_f64() * 1000.0
+/// Times a caller's turns: from the end of its speech to the first reply audio.
+#[derive(Debug, Default)]
+pub struct TurnTimer {
+    speech_ended: Option<std::time::Instant>,
+}
+
+impl TurnTimer {
+    /// Frame `n` of the script has just been sent.
+    pub fn frame_sent(&mut self, n: usize) {
+        if CallerScript::ends_speech(n) {
+            self.speech_ended = Some(std::time::Instant::now());
+        }
+    }
+
+    /// Reply audio arrived: the first since the caller stopped speaking ends the turn, and its server-added
+    /// latency (less the VAD's stop time, in ms) goes into `latencies`.
+    pub fn reply_heard(&mut self, latencies: &Mutex<Vec<f64>>) {
+        if let Some(ended) = self.speech_ended.take() {
+            let added = ended.elapsed().saturating_sub(VAD_STOP).as_secs_f64() * 1000.0;
+            if let Ok(mut l) = latencies.lock() {
+                l.push(added);
+            }
+        }
+    }
+
+    /// Whether the caller has stopped speaking and waits for the reply.
+    pub fn waiting(&self) -> bool {
+        self.speech_ended.is_some()
+    }
 }
 
 /// p50/p90/p99 of a sample (sorted here); zeros when empty.
@@ -82,4 +114,129 @@ pub fn percentiles(mut values: Vec<f64>) -> (f64, f64, f64) {
     values.sort_by(|a, b| a.total_cmp(b));
     let pick = |q: f64| if values.is_empty() { 0.0 } else { values[((values.len() - 1) as f64 * q).round() as usize] };
     (pick(0.5), pick(0.9), pick(0.99))
+}
+
+/// What a run of agent callers measured of the server: the same figures for every transport.
+#[derive(Debug, Serialize)]
+pub struct AgentReport {
+    pub scenario: &'static str,
+    /// What one caller is: `call` (SIP) or `stream` (provider media stream).
+    pub unit: &'static str,
+    pub concurrent: usize,
+    pub seconds: u64,
+    pub completed: usize,
+    pub turns_measured: usize,
+    /// Server CPU while all callers were up, in % of one core per caller.
+    pub cpu_percent_of_core_each: f64,
+    pub idle_cpu_percent: f64,
+    /// (RSS under load − idle RSS) / callers.
+    pub rss_mb_each: f64,
+    pub loaded_rss_mb: f64,
+    /// End of speech → first reply audio, minus the VAD stop time (ms).
+    pub server_added_ms_p50: f64,
+    pub server_added_ms_p90: f64,
+    pub server_added_ms_p99: f64,
+    pub machine: String,
+}
+
+/// Runs `n` callers against the server `pid` — 100 new ones per second, like a trunk or provider ramping up —
+/// samples its CPU and memory once all are up (and before, idle), and gathers the server-added latency of
+/// each turn, which `caller(index, latencies)` pushes. A caller that fails is reported, not fatal, unless none
+/// completes.
+pub fn drive<F, Fut>(
+    (scenario, unit): (&'static str, &'static str),
+    pid: u32,
+    n: usize,
+    seconds: u64,
+    caller: F,
+) -> Result<AgentReport>
+where
+    F: Fn(usize, Arc<Mutex<Vec<f64>>>) -> Fut,
+    Fut: Future<Output = Result<()>> + Send + 'static,
+{
+    let idle_start = procfs::sample(pid)?;
+    std::thread::sleep(Duration::from_secs(3));
+    let idle_end = procfs::sample(pid)?;
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let ramp = Duration::from_secs_f64(n as f64 / 100.0 + 1.0);
+    let (completed, load, first_error) = runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            tasks.push(tokio::spawn(caller(i, Arc::clone(&latencies))));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(ramp).await;
+        let start = procfs::sample(pid);
+        let window =
+            Duration::from_secs(seconds).saturating_sub(ramp + Duration::from_secs(2)).max(Duration::from_secs(3));
+        tokio::time::sleep(window).await;
+        let end = procfs::sample(pid);
+        let (mut completed, mut first_error) = (0, None);
+        for task in tasks {
+            match task.await.map_err(anyhow::Error::from).and_then(|outcome| outcome) {
+                Ok(()) => completed += 1,
+                Err(err) => {
+                    first_error.get_or_insert(format!("{err:#}"));
+                }
+            }
+        }
+        (completed, start.and_then(|s| end.map(|e| (s, e))), first_error)
+    });
+    let (load_start, load_end) = load?;
+    if completed == 0 {
+        bail!("no {unit} completed: {}", first_error.unwrap_or_default());
+    }
+    if let Some(err) = &first_error {
+        eprintln!("{} of {n} {unit}s failed; the first: {err}", n - completed);
+    }
+    let added: Vec<f64> = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    let turns_measured = added.len();
+    let (p50, p90, p99) = percentiles(added);
+    Ok(AgentReport {
+        scenario,
+        unit,
+        concurrent: n,
+        seconds,
+        completed,
+        turns_measured,
+        cpu_percent_of_core_each: procfs::cpu_percent(&load_start, &load_end) / n as f64,
+        idle_cpu_percent: procfs::cpu_percent(&idle_start, &idle_end),
+        rss_mb_each: (load_end.rss_kb as f64 - idle_end.rss_kb as f64) / 1024.0 / n as f64,
+        loaded_rss_mb: load_end.rss_kb as f64 / 1024.0,
+        server_added_ms_p50: p50,
+        server_added_ms_p90: p90,
+        server_added_ms_p99: p99,
+        machine: procfs::machine(),
+    })
+}
+
+/// The Markdown table of a series of runs, under `title`, with `how` (what was measured) after it.
+pub fn markdown(title: &str, reports: &[AgentReport], how: &str) -> String {
+    let unit = reports.first().map_or("caller", |r| r.unit);
+    let mut out = format!(
+        "# {title}\n\n| {unit}s | completed | turns | CPU % of a core per {unit} | RSS MB per {unit} | \
+         server-added p50/p90/p99 ms |\n|---|---|---|---|---|---|\n"
+    );
+    for r in reports {
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.3} | {:.3} | {:.1} / {:.1} / {:.1} |\n",
+            r.concurrent,
+            r.completed,
+            r.turns_measured,
+            r.cpu_percent_of_core_each,
+            r.rss_mb_each,
+            r.server_added_ms_p50,
+            r.server_added_ms_p90,
+            r.server_added_ms_p99
+        ));
+    }
+    if let Some(r) = reports.first() {
+        out.push_str(&format!(
+            "\nMachine: {}. The load generator runs on the same machine. Each {unit} lasts {} s with a 1.2 s \
+             utterance every 5 s and line hiss (about −60 dBFS) between. {how}\n",
+            r.machine, r.seconds
+        ));
+    }
+    out
 }

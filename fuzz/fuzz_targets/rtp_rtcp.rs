@@ -36,7 +36,9 @@ fuzz_target!(|data: &[u8]| {
     // Treat the input as a sequence of datagrams separated by 0xff 0xff.
     for (i, packet) in data.split(|b| *b == 0xff).enumerate() {
         stream.handle_rtp(packet, "127.0.0.1:4000".parse().unwrap(), t0 + Duration::from_millis(i as u64 * 20));
-        let _ = stream.tick(&mut out);
+        let _ = stream.hear();
+        while stream.hear_surplus().is_some() {}
+        let _ = stream.send_frame(&mut out);
         let _ = stream.handle_rtcp(packet, 0);
     }
 });

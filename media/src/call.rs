@@ -1,5 +1,6 @@
 //! The per-call media task: one tokio task owns the call's sockets and its [`RtpStream`], and runs one
-//! `select!` over control commands, RTCP and the ptime tick; RTP is drained from its socket on each tick. The task is supervised: whatever way it ends
+//! `select!` over control commands, tool results and the ptime tick; RTP (and, once a second, RTCP) is read
+//! from its socket on the tick. The task is supervised: whatever way it ends
 //! (hang-up, RTP timeout, panic), the signalling service hears exactly one [`CallNotice::Ended`], and the port
 //! lease drops with the task.
 
@@ -364,7 +365,10 @@ async fn run_call(
     };
     metrics.add(&stream.take_counters());
     tracing::info!(?reason, "media ended");
-    if let Some(journal) = journal {
+    if let Some(mut journal) = journal {
+        if let CallService::Agent(conversation) = &mut service {
+            journal.on_notes(&conversation.finish(&stream));
+        }
         journal.store(&reason).await;
     }
     reason

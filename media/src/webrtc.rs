@@ -340,8 +340,12 @@ pub(crate) async fn run(
     journal: Option<&mut crate::call::Journal>,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> crate::call::EndReason {
-    let reason = drive(&mut session, &socket, metrics, journal, shutdown).await;
+    let mut journal = journal;
+    let reason = drive(&mut session, &socket, metrics, journal.as_deref_mut(), shutdown).await;
     tracing::info!(?reason, unusable_inputs = session.errors(), "WebRTC call ended");
+    if let (Some(journal), StreamService::Agent(conversation)) = (journal, &mut session.service) {
+        journal.on_notes(&conversation.finish(&session.egress));
+    }
     reason
 }
 

@@ -897,6 +897,19 @@ impl Conversation {
         self.hung_up
     }
 
+    /// The call is ending (either side hung up, or the transport failed) while the agent may be mid-reply:
+    /// what it said so far — the part the caller heard, `out` holding what was not played — goes into the
+    /// record as an interrupted reply, so a hang-up never loses the agent's last words.
+    pub fn finish(&mut self, out: &dyn AudioSink) -> Vec<ConversationNote> {
+        let speaking = matches!(self.turns.phase(), Phase::AgentSpeaking | Phase::Thinking);
+        if !speaking || self.reply.trim().is_empty() {
+            return Vec::new();
+        }
+        let heard = self.heard_reply(out.queued_audio());
+        self.reply.clear();
+        vec![ConversationNote::AgentSaid { turn: self.turn, text: heard, interrupted: true }]
+    }
+
     fn apply(&mut self, event: TurnEvent, out: &mut dyn AudioSink, notes: &mut Vec<ConversationNote>) {
         for action in self.turns.transition(event) {
             match action {
@@ -1627,6 +1640,25 @@ mod tests {
         assert_eq!(answered_at("What time is it?", Arc::new(PunctuationTurn::default())), Some(89));
         assert_eq!(answered_at("I want to", Arc::new(PunctuationTurn::default())), Some(99));
         assert_eq!(answered_at("I want to go and.", Arc::new(PunctuationTurn::default())), Some(99));
+    }
+
+    #[test]
+    fn a_hang_up_mid_reply_keeps_what_the_caller_heard() {
+        let mut conv = Conversation::new(agent(CallLimits::default(), Arc::new(Says("One two three four five six."))));
+        let mut speaker = Speaker::default();
+        conv.start();
+        // The caller asks (ticks 30..80); the 6-word reply (360 ms) starts about tick 100 and is cut at tick 105.
+        let notes = run(&mut conv, &mut speaker, 0..105, |t| (30..80).contains(&t));
+        assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::AgentStarted { .. })), "{notes:?}");
+        assert!(!notes.iter().any(|(_, n)| matches!(n, ConversationNote::AgentSaid { .. })));
+        let end = conv.finish(&speaker);
+        match &end[..] {
+            [ConversationNote::AgentSaid { turn: 1, text, interrupted: true }] => {
+                assert!(text.starts_with("One") && text.ends_with('—') && !text.contains("six"), "{text}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(conv.finish(&speaker).is_empty(), "said once");
     }
 
     #[test]

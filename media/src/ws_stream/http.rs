@@ -712,6 +712,9 @@ async fn run_call(
     session.begin();
     let reason = drive(&t, peer, &mut session, &mut socket, journal.as_mut()).await;
     tracing::info!(%call_id, ?reason, protocol_errors = session.protocol_errors(), "stream ended");
+    if let Some(journal) = journal.as_mut() {
+        journal.on_notes(&session.finish());
+    }
     t.finish_call(&reason, journal).await;
 }
 

@@ -323,6 +323,15 @@ impl StreamSession {
         }
     }
 
+    /// The stream is over: the agent's words of a reply it was in the middle of (see
+    /// [`Conversation::finish`]).
+    pub fn finish(&mut self) -> Vec<ConversationNote> {
+        match &mut self.service {
+            StreamService::Agent(conversation) => conversation.finish(&self.egress),
+            StreamService::Echo => Vec::new(),
+        }
+    }
+
     /// Our closing message, if the peer's protocol has one (else closing the socket ends the stream).
     pub fn stop_message(&self, reason: &str) -> Option<String> {
         self.writer.stop(reason)
