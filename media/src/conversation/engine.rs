@@ -439,6 +439,8 @@ pub enum HangUpReason {
     EndCallTool,
     /// The caller was transferred elsewhere.
     Transferred,
+    /// The engine itself failed (a bug, or a model that panicked): the call ends cleanly, its record kept.
+    EngineFailed,
 }
 
 impl HangUpReason {
@@ -450,6 +452,7 @@ impl HangUpReason {
             HangUpReason::MessageDelivered => "message_delivered",
             HangUpReason::EndCallTool => "end_call",
             HangUpReason::Transferred => "transferred",
+            HangUpReason::EngineFailed => "engine_failed",
         }
     }
 }
@@ -494,6 +497,8 @@ pub struct Conversation {
     /// Hang up once the queued audio has played.
     hang_up_after_audio: Option<HangUpReason>,
     hung_up: bool,
+    /// The engine panicked once; it does nothing more.
+    failed: bool,
     /// Reply clauses whose audio was queued, with the reply's sample count when each began.
     reply_clauses: Vec<(String, usize)>,
     /// Samples of the current reply queued so far.
@@ -578,6 +583,7 @@ impl Conversation {
             idle_prompted: false,
             hang_up_after_audio: None,
             hung_up: false,
+            failed: false,
             reply_clauses: Vec::new(),
             reply_queued: 0,
             last_flush_dropped: 0,
@@ -622,47 +628,73 @@ impl Conversation {
         &self.greeting
     }
 
-    /// One 20 ms tick with the caller's audio.
+    /// One 20 ms frame of the caller's audio. A panic inside the engine or a model it drives is contained
+    /// here: the call hangs up with [`HangUpReason::EngineFailed`] and its transport ends it the usual way
+    /// (BYE, stop), storing the record, instead of the call's task dying with the transcript in it.
     pub fn on_frame(&mut self, frame: &[i16; ENGINE_FRAME], out: &mut dyn AudioSink) -> Vec<ConversationNote> {
+        if self.failed {
+            return Vec::new();
+        }
+        let mut notes = Vec::new();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step(frame, out, &mut notes))) {
+            Ok(()) => notes,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = %what, turn = self.turn, "the conversation engine failed; the call ends");
+                self.failed = true;
+                self.hung_up = true;
+                notes.push(ConversationNote::HangUp { reason: HangUpReason::EngineFailed });
+                notes
+            }
+        }
+    }
+
+    /// The frame's work; notes go into `notes` as they arise, so those of a step that panics are kept.
+    fn step(&mut self, frame: &[i16; ENGINE_FRAME], out: &mut dyn AudioSink, notes: &mut Vec<ConversationNote>) {
         if self.hung_up {
             // The transport is ending the call; nothing more is heard or said.
-            return Vec::new();
+            return;
         }
         self.ticks += 1;
         if let Some(until) = self.transferring_until {
             if self.ticks >= until {
                 self.hung_up = true;
-                return vec![ConversationNote::HangUp { reason: HangUpReason::Transferred }];
+                notes.push(ConversationNote::HangUp { reason: HangUpReason::Transferred });
+                return;
             }
-            return Vec::new();
+            return;
         }
-        let mut notes = std::mem::take(&mut self.deferred);
+        notes.append(&mut self.deferred);
         self.stt.push_audio(frame);
         match self.vad.process(frame) {
-            Some(VadEvent::SpeechStarted) => self.apply(TurnEvent::SpeechStarted, out, &mut notes),
-            Some(VadEvent::SpeechStopped) => self.end_of_speech(out, &mut notes),
+            Some(VadEvent::SpeechStarted) => self.apply(TurnEvent::SpeechStarted, out, notes),
+            Some(VadEvent::SpeechStopped) => self.end_of_speech(out, notes),
             None => {}
         }
-        self.take_transcripts(out, &mut notes);
+        self.take_transcripts(out, notes);
         if self.turn_over_early() {
             self.vad.end_speech();
-            self.end_of_speech(out, &mut notes);
-            self.take_transcripts(out, &mut notes);
+            self.end_of_speech(out, notes);
+            self.take_transcripts(out, notes);
         }
-        self.take_dtmf(out, &mut notes);
+        self.take_dtmf(out, notes);
         self.maybe_hold();
         notes.extend(self.pump_llm());
-        self.pump_tts(out, &mut notes);
+        self.pump_tts(out, notes);
         let idle =
             self.llm.is_none() && self.pending_tool.is_none() && self.utterances.is_empty() && out.queued_audio() == 0;
-        self.check_limits(idle, &mut notes);
+        self.check_limits(idle, notes);
         match self.turns.phase() {
-            Phase::Greeting if idle => self.apply(TurnEvent::GreetingFinished, out, &mut notes),
+            Phase::Greeting if idle => self.apply(TurnEvent::GreetingFinished, out, notes),
             Phase::Thinking if idle => {
                 // The reply ended with nothing to say (an empty completion): listen again.
                 tracing::warn!(turn = self.turn, "the language model gave an empty reply");
                 notes.push(ConversationNote::AgentSaid { turn: self.turn, text: String::new(), interrupted: false });
-                self.apply(TurnEvent::AgentAudioFinished, out, &mut notes);
+                self.apply(TurnEvent::AgentAudioFinished, out, notes);
             }
             Phase::AgentSpeaking if idle => {
                 notes.push(ConversationNote::AgentSaid {
@@ -670,11 +702,10 @@ impl Conversation {
                     text: self.reply.trim().to_string(),
                     interrupted: false,
                 });
-                self.apply(TurnEvent::AgentAudioFinished, out, &mut notes);
+                self.apply(TurnEvent::AgentAudioFinished, out, notes);
             }
             _ => {}
         }
-        notes
     }
 
     /// The caller stopped speaking: the VAD's stop time passed, or the turn detector ended the turn.
@@ -901,6 +932,9 @@ impl Conversation {
     /// what it said so far — the part the caller heard, `out` holding what was not played — goes into the
     /// record as an interrupted reply, so a hang-up never loses the agent's last words.
     pub fn finish(&mut self, out: &dyn AudioSink) -> Vec<ConversationNote> {
+        if self.failed {
+            return Vec::new(); // its state may be half-updated: nothing more is read from it
+        }
         let speaking = matches!(self.turns.phase(), Phase::AgentSpeaking | Phase::Thinking);
         if !speaking || self.reply.trim().is_empty() {
             return Vec::new();
@@ -1640,6 +1674,32 @@ mod tests {
         assert_eq!(answered_at("What time is it?", Arc::new(PunctuationTurn::default())), Some(89));
         assert_eq!(answered_at("I want to", Arc::new(PunctuationTurn::default())), Some(99));
         assert_eq!(answered_at("I want to go and.", Arc::new(PunctuationTurn::default())), Some(99));
+    }
+
+    #[test]
+    fn a_model_that_panics_ends_the_call_instead_of_killing_its_task() {
+        struct Broken;
+        impl LanguageModel for Broken {
+            fn reply(&self, _history: &[ChatMessage], _tools: &[ToolSpec]) -> Box<dyn LlmStream> {
+                struct Boom;
+                impl LlmStream for Boom {
+                    fn poll_event(&mut self) -> Option<LlmEvent> {
+                        panic!("model bug")
+                    }
+                }
+                Box::new(Boom)
+            }
+        }
+        let mut conv = Conversation::new(agent(CallLimits::default(), Arc::new(Broken)));
+        let mut speaker = Speaker::default();
+        conv.start();
+        let notes = run(&mut conv, &mut speaker, 0..200, |t| (30..80).contains(&t));
+        // The caller's words are noted before the model is asked; then the engine gives up, once.
+        assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { turn: 1, .. })));
+        let hang_ups: Vec<_> = notes.iter().filter(|(_, n)| matches!(n, ConversationNote::HangUp { .. })).collect();
+        assert_eq!(hang_ups.len(), 1, "{notes:?}");
+        assert_eq!(hang_up_tick(&notes).map(|(_, r)| r), Some(HangUpReason::EngineFailed));
+        assert!(conv.hung_up() && conv.finish(&speaker).is_empty());
     }
 
     #[test]
