@@ -4,35 +4,40 @@
 //! (`[telephony.<provider>]`, or the `VOICERA_<PROVIDER>_AUTH_ID/_TOKEN` environment) and `--public-url`.
 
 use anyhow::{bail, Context, Result};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use voicera_media::ws_stream::rest::ProviderRest;
 use voicera_media::ws_stream::Provider;
 
 use crate::config::{Config, NodeArgs};
 
+/// The provider account every subcommand works on, and the node configuration that holds it.
+#[derive(Debug, Args)]
+pub struct Account {
+    #[arg(long)]
+    provider: String,
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum NumbersCommand {
     /// The account's numbers and the application each is attached to.
     List {
-        #[arg(long)]
-        provider: String,
         #[command(flatten)]
-        node: NodeArgs,
+        account: Account,
     },
     /// Rent a number (Plivo, Twilio; Vobiz sells numbers in its console).
     Buy {
-        #[arg(long)]
-        provider: String,
+        #[command(flatten)]
+        account: Account,
         #[arg(long)]
         number: String,
-        #[command(flatten)]
-        node: NodeArgs,
     },
     /// Send a number's calls to an agent: creates the application `voicera-<agent>` with this node's answer
     /// URL (or points `--app` at it), then attaches the number.
     Attach {
-        #[arg(long)]
-        provider: String,
+        #[command(flatten)]
+        account: Account,
         #[arg(long)]
         number: String,
         #[arg(long)]
@@ -40,22 +45,18 @@ pub enum NumbersCommand {
         /// Reuse (and update) this application instead of creating one.
         #[arg(long)]
         app: Option<String>,
-        #[command(flatten)]
-        node: NodeArgs,
     },
     /// Detach a number from its application.
     Detach {
-        #[arg(long)]
-        provider: String,
+        #[command(flatten)]
+        account: Account,
         #[arg(long)]
         number: String,
-        #[command(flatten)]
-        node: NodeArgs,
     },
 }
 
 /// The REST client of a configured provider account, and the node's public URL.
-fn client(provider: &str, node: &NodeArgs) -> Result<(ProviderRest, Provider, String)> {
+fn client(Account { provider, node }: &Account) -> Result<(ProviderRest, Provider, String)> {
     let provider_kind = Provider::parse(provider).with_context(|| format!("unknown provider {provider:?}"))?;
     let config = Config::load(node)?;
     let account = config.telephony.accounts.get(&provider_kind).with_context(|| {
@@ -72,8 +73,9 @@ fn client(provider: &str, node: &NodeArgs) -> Result<(ProviderRest, Provider, St
 
 pub fn run(command: NumbersCommand) -> Result<()> {
     match command {
-        NumbersCommand::List { provider, node } => {
-            let (rest, _, _) = client(&provider, &node)?;
+        NumbersCommand::List { account } => {
+            let provider = &account.provider;
+            let (rest, _, _) = client(&account)?;
             let numbers = rest.list_numbers()?;
             if numbers.is_empty() {
                 println!("no numbers on this {provider} account");
@@ -82,13 +84,14 @@ pub fn run(command: NumbersCommand) -> Result<()> {
                 println!("{}\t{}", n.number, n.application_id.as_deref().unwrap_or("-"));
             }
         }
-        NumbersCommand::Buy { provider, number, node } => {
-            let (rest, _, _) = client(&provider, &node)?;
+        NumbersCommand::Buy { account, number } => {
+            let (rest, _, _) = client(&account)?;
             rest.buy_number(&number)?;
             println!("bought {number}");
         }
-        NumbersCommand::Attach { provider, number, agent, app, node } => {
-            let (rest, kind, public_url) = client(&provider, &node)?;
+        NumbersCommand::Attach { account, number, agent, app } => {
+            let provider = &account.provider;
+            let (rest, kind, public_url) = client(&account)?;
             if public_url.contains("://127.") || public_url.contains("://localhost") {
                 bail!("the public URL {public_url} is not reachable by {provider}: set --public-url (or [server] public_url)");
             }
@@ -106,8 +109,8 @@ pub fn run(command: NumbersCommand) -> Result<()> {
             rest.attach_number(&number, &app_id)?;
             println!("{number} → application {app_id} → {answer}");
         }
-        NumbersCommand::Detach { provider, number, node } => {
-            let (rest, _, _) = client(&provider, &node)?;
+        NumbersCommand::Detach { account, number } => {
+            let (rest, _, _) = client(&account)?;
             rest.detach_number(&number)?;
             println!("detached {number}");
         }
