@@ -52,23 +52,15 @@ enum Scenario {
     SipAgent {
         #[arg(long, default_value = "10,100,500", value_delimiter = ',')]
         calls: Vec<usize>,
-        #[arg(long, default_value_t = 30)]
-        seconds: u64,
-        #[arg(long)]
-        voicera: Option<PathBuf>,
-        #[arg(long, default_value = "bench/results")]
-        out: PathBuf,
+        #[command(flatten)]
+        load: AgentLoadArgs,
     },
     /// N concurrent Vobiz-protocol media streams to the bench agent, for each N given.
     Ws {
         #[arg(long, default_value = "10,100,500", value_delimiter = ',')]
         streams: Vec<usize>,
-        #[arg(long, default_value_t = 30)]
-        seconds: u64,
-        #[arg(long)]
-        voicera: Option<PathBuf>,
-        #[arg(long, default_value = "bench/results")]
-        out: PathBuf,
+        #[command(flatten)]
+        load: AgentLoadArgs,
     },
     /// Speed of the local engines (Whisper, SmolLM2, espeak-ng, VAD) on this machine.
     Models {
@@ -83,6 +75,18 @@ enum Scenario {
         #[arg(long, default_value = "bench/results")]
         out: PathBuf,
     },
+}
+
+/// What the agent scenarios share: how long each caller talks, which server, where reports go.
+#[derive(Debug, clap::Args)]
+struct AgentLoadArgs {
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    /// The voicera binary (default: target/release/voicera).
+    #[arg(long)]
+    voicera: Option<PathBuf>,
+    #[arg(long, default_value = "bench/results")]
+    out: PathBuf,
 }
 
 /// One run's figures.
@@ -138,14 +142,14 @@ fn main() -> Result<()> {
             std::fs::write(out.join("sip-echo.md"), markdown(&reports))?;
             Ok(())
         }
-        Scenario::SipAgent { calls, seconds, voicera, out } => {
+        Scenario::SipAgent { calls, load: AgentLoadArgs { seconds, voicera, out } } => {
             let voicera = release_binary(voicera)?;
             agent_series(&out, "sip-agent", &calls, sip_agent::markdown, |n, work| {
                 eprintln!("== {n} concurrent SIP calls to the bench agent for {seconds} s");
                 sip_agent::run(&voicera, n, seconds, work)
             })
         }
-        Scenario::Ws { streams, seconds, voicera, out } => {
+        Scenario::Ws { streams, load: AgentLoadArgs { seconds, voicera, out } } => {
             let voicera = release_binary(voicera)?;
             agent_series(&out, "ws", &streams, ws::markdown, |n, work| {
                 eprintln!("== {n} concurrent Vobiz streams for {seconds} s");
