@@ -17,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::negotiate::MediaPlan;
 use crate::ports::PortLease;
 use crate::recorder::{unix_now, CallRecord, RecordingSink, StereoRecorder, TurnRecord};
-use crate::rtp_socket::{Datagram, RtpSocket};
+use crate::rtp_socket::{arrival_instant, Datagram, RtpSocket};
 use crate::stream::{ntp_now, RtpStream, StreamEvent, RTCP_INTERVAL};
 
 /// Identifies a call inside this node (the dialog id's text).
@@ -275,10 +275,10 @@ async fn run_call(
                 // ptime are all waiting in the socket buffer, and one wake-up per call per ptime halves the
                 // scheduling cost. It adds at most one ptime before a packet reaches the jitter buffer.
                 let now = std::time::Instant::now();
-                let mut last_arrival = None;
+                let mut last_stamp = None;
                 for _ in 0..MAX_PACKETS_PER_TICK {
-                    let Ok(Datagram { len: n, from, arrived }) = rtp.try_recv(&mut rtp_buf) else { break };
-                    last_arrival = arrived.or(last_arrival);
+                    let Ok(Datagram { len: n, from, stamped }) = rtp.try_recv(&mut rtp_buf) else { break };
+                    last_stamp = stamped.or(last_stamp);
                     if let Some(StreamEvent::Dtmf(digit)) = stream.handle_rtp(&rtp_buf[..n], from, now) {
                         tracing::info!(%digit, "DTMF (RFC 4733)");
                         if let CallService::Agent(conversation) = &mut service {
@@ -334,7 +334,8 @@ async fn run_call(
                     break EndReason::AgentHangUp(reason);
                 }
                 // Follow the packets' arrival phase: soon after the call starts, then once a second.
-                if let (Some(arrived), true) = (last_arrival, ticks == 3 || ticks.is_multiple_of(50)) {
+                let probe = ticks == 3 || ticks.is_multiple_of(50);
+                if let Some(arrived) = last_stamp.filter(|_| probe).and_then(arrival_instant) {
                     let arrived = Instant::from_std(arrived);
                     if let Some(offset) = phase.on_arrival(grid_phase(ptime, arrived), stream.jitter()) {
                         tick.reset_at(next_on_grid(ptime, offset, Instant::now()));

@@ -1,4 +1,4 @@
-//! A call's RTP socket, read and written only on the call's tick.
+//! A call's RTP (or RTCP) socket, read and written only on the call's tick.
 //!
 //! It is a plain non-blocking socket outside the runtime's reactor: registered with epoll, every datagram
 //! that lands in an empty socket buffer woke a runtime worker just to note "readable", though nobody waits
@@ -21,8 +21,9 @@ const UNSTAMPED_AGE: Duration = Duration::from_micros(50);
 pub(crate) struct Datagram {
     pub len: usize,
     pub from: SocketAddr,
-    /// When the kernel received it, when it said.
-    pub arrived: Option<Instant>,
+    /// The kernel's receive stamp (wall clock), when it gave one. Turned into an [`Instant`] by
+    /// [`arrival_instant`] only where it is used (once a second), not for every packet.
+    pub stamped: Option<SystemTime>,
 }
 
 pub(crate) struct RtpSocket {
@@ -55,17 +56,15 @@ impl RtpSocket {
             .as_ref()
             .and_then(socket_addr)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "a datagram without an IP source"))?;
-        let mut arrived = None;
+        let mut stamped = None;
         if let Ok(messages) = message.cmsgs() {
             for control in messages {
                 if let ControlMessageOwned::ScmTimestampns(stamp) = control {
-                    arrived = monotonic(stamp.tv_sec(), stamp.tv_nsec())
-                        // A stamp of "now" is the kernel stamping at read time (stamping not on yet).
-                        .filter(|at| at.elapsed() >= UNSTAMPED_AGE);
+                    stamped = wall_clock(stamp.tv_sec(), stamp.tv_nsec());
                 }
             }
         }
-        Ok(Datagram { len: message.bytes, from, arrived })
+        Ok(Datagram { len: message.bytes, from, stamped })
     }
 
     /// Sends without waiting: a full socket buffer is `WouldBlock`.
@@ -82,12 +81,16 @@ fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
     }
 }
 
-/// The kernel stamps wall-clock time; ticks run on the monotonic clock. The datagram's age (wall now − stamp)
-/// carries over.
-fn monotonic(secs: i64, nanos: i64) -> Option<Instant> {
-    let stamp = SystemTime::UNIX_EPOCH + Duration::new(u64::try_from(secs).ok()?, u32::try_from(nanos).ok()?);
+fn wall_clock(secs: i64, nanos: i64) -> Option<SystemTime> {
+    Some(SystemTime::UNIX_EPOCH + Duration::new(u64::try_from(secs).ok()?, u32::try_from(nanos).ok()?))
+}
+
+/// When a datagram arrived, on the monotonic clock the ticks run on: the kernel stamps wall-clock time, and
+/// the datagram's age (wall now − stamp) carries over. `None` for a stamp of "now", which is the kernel
+/// stamping at read time because stamping was not on yet when the datagram came.
+pub(crate) fn arrival_instant(stamp: SystemTime) -> Option<Instant> {
     let age = SystemTime::now().duration_since(stamp).unwrap_or_default();
-    Instant::now().checked_sub(age)
+    (age >= UNSTAMPED_AGE).then(|| Instant::now().checked_sub(age)).flatten()
 }
 
 #[cfg(test)]
@@ -109,7 +112,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(30));
         let datagram = rtp.try_recv(&mut buf).unwrap();
         assert_eq!((&buf[..datagram.len], datagram.from), (&b"rtp"[..], peer.local_addr().unwrap()));
-        let arrived = datagram.arrived.expect("a kernel receive time");
+        let arrived = datagram.stamped.and_then(arrival_instant).expect("a kernel receive time");
         // Received soon after it was sent, well before it was read (allowing for clock-conversion error).
         assert!(arrived + Duration::from_millis(2) >= before, "{:?}", arrived.duration_since(before));
         assert!(arrived < before + Duration::from_millis(20), "{:?}", arrived.duration_since(before));
