@@ -58,15 +58,31 @@ const STREAM_TIMEOUT: Duration = Duration::from_secs(120);
 /// Error bodies are read up to this size.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
 
-/// The client: a [`LanguageModel`] whose replies stream from the server.
-#[derive(Debug, Clone)]
+/// The client: a [`LanguageModel`] whose replies stream from the server. Its HTTP agent (timeouts, TLS
+/// roots, connection pool) is built once and shared by every reply.
+#[derive(Clone)]
 pub struct OpenAiChat {
     config: Arc<OpenAiConfig>,
+    agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for OpenAiChat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiChat").field("config", &self.config).finish()
+    }
 }
 
 impl OpenAiChat {
     pub fn new(config: OpenAiConfig) -> Self {
-        Self { config: Arc::new(config) }
+        let agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .timeout_recv_response(Some(config.first_byte_timeout))
+            .timeout_recv_body(Some(STREAM_TIMEOUT))
+            .http_status_as_error(false)
+            .tls_config(ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build())
+            .build()
+            .into();
+        Self { config: Arc::new(config), agent }
     }
 }
 
@@ -75,11 +91,11 @@ impl LanguageModel for OpenAiChat {
         let body = request_body(&self.config, history, tools).to_string();
         let (events, receiver) = mpsc::channel();
         let cancelled = Arc::new(AtomicBool::new(false));
-        let config = Arc::clone(&self.config);
+        let (config, agent) = (Arc::clone(&self.config), self.agent.clone());
         let stop = Arc::clone(&cancelled);
         let spawned = std::thread::Builder::new()
             .name("openai-reply".into())
-            .spawn(move || stream_reply(&config, &body, &events, &stop));
+            .spawn(move || stream_reply(&agent, &config, &body, &events, &stop));
         if let Err(err) = spawned {
             let (events, receiver) = mpsc::channel();
             let _ = events.send(LlmEvent::Failed(format!("cannot start the request: {err}")));
@@ -122,16 +138,14 @@ impl Drop for ReplyStream {
 }
 
 /// The request's thread: sends, then reads the event stream until it ends, fails or is abandoned.
-fn stream_reply(config: &OpenAiConfig, body: &str, events: &Sender<LlmEvent>, cancelled: &AtomicBool) {
+fn stream_reply(
+    agent: &ureq::Agent,
+    config: &OpenAiConfig,
+    body: &str,
+    events: &Sender<LlmEvent>,
+    cancelled: &AtomicBool,
+) {
     let url = format!("{}/chat/completions", config.base_url);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(5)))
-        .timeout_recv_response(Some(config.first_byte_timeout))
-        .timeout_recv_body(Some(STREAM_TIMEOUT))
-        .http_status_as_error(false)
-        .tls_config(ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build())
-        .build()
-        .into();
     let mut request = agent.post(&url).header("Content-Type", "application/json").header("Accept", "text/event-stream");
     if let Some(key) = &config.api_key {
         request = request.header("Authorization", &format!("Bearer {key}"));
