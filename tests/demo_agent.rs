@@ -22,6 +22,13 @@ fn transcribe(path: &std::path::Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_lowercase()
 }
 
+/// The real-time model tests of this file run one at a time: two servers running Whisper side by side on a
+/// 2-core machine starve each other's calls (late packets, garbled audio), which is not what they test.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static MODELS_IN_USE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    MODELS_IN_USE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Waits until the agent's local models are loaded (first run: fetched into the shared cache).
 fn wait_for_agent(server: &Server, id: &str) {
     let field = format!("agent=\"{id}\"");
@@ -38,6 +45,7 @@ fn wait_for_agent(server: &Server, id: &str) {
 #[test]
 #[ignore = "heavy: local models on real weights"]
 fn a_configured_alert_agent_speaks_then_hangs_up_on_a_vobiz_stream() {
+    let _models = one_at_a_time();
     let config = r#"
 [telephony.vobiz]
 auth_id = "MA_T"
@@ -106,6 +114,7 @@ interaction_mode = "non_conversational"
 #[test]
 #[ignore = "heavy: local models on real weights"]
 fn a_configured_alert_agent_sends_bye_after_its_message_over_sip() {
+    let _models = one_at_a_time();
     let config = r#"
 [[agents]]
 id = "notice"
@@ -130,6 +139,7 @@ interaction_mode = "non_conversational"
 #[test]
 #[ignore = "heavy: local models on real weights"]
 fn demo_agent_answers_a_spoken_question() {
+    let _models = one_at_a_time();
     require_tool("espeak-ng");
     require_tool("sox");
     let server = Server::start_with("demo-agent", "", true);
@@ -243,6 +253,7 @@ fn fake_openai(reply: &'static str) -> (std::net::SocketAddr, std::sync::Arc<std
 #[test]
 #[ignore = "heavy: local models on real weights"]
 fn an_agent_thinks_with_an_openai_compatible_server() {
+    let _models = one_at_a_time();
     require_tool("espeak-ng");
     let (llm, requests) = fake_openai("The library opens at nine.");
     let config = format!(
