@@ -3,7 +3,12 @@
 speech, and records what the agent says. Prints the timing of the greeting and of the reply, measured on the
 recording; the Rust test then transcribes the recording and reads the call record.
 
-Usage: pjsua_demo.py SIP_URI WORKDIR QUESTION
+Usage: pjsua_demo.py SIP_URI WORKDIR QUESTION [CODEC]
+
+CODEC is a pjsua codec id (default G722/16000). The test calls in wideband because it checks the words with
+Whisper tiny, which mishears narrowband espeak speech even when the samples arrive intact ("A week is 7 days."
+resampled to 8 kHz by sox alone comes back as "We can have a name."); the narrowband path's samples are checked
+sample for sample by the echo tests.
 """
 import os
 import subprocess
@@ -38,21 +43,23 @@ def voiced_segments(samples, rate, threshold=600, max_gap_s=0.6):
 
 def main():
     uri, workdir, question = sys.argv[1], sys.argv[2], sys.argv[3]
+    codec = sys.argv[4] if len(sys.argv) > 4 else "G722/16000"
+    play_rate = int(codec.split("/")[1])
     os.makedirs(workdir, exist_ok=True)
     raw = os.path.join(workdir, "question.wav")
-    q8k = os.path.join(workdir, "question8k.wav")
+    resampled = os.path.join(workdir, "question-%d.wav" % play_rate)
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", raw, question], check=True)
-    subprocess.run(["sox", raw, "-r", "8000", "-c", "1", "-b", "16", q8k], check=True)
-    rate, samples = read_wav(q8k)
+    subprocess.run(["sox", raw, "-r", str(play_rate), "-c", "1", "-b", "16", resampled], check=True)
+    rate, samples = read_wav(resampled)
     loud = [i for i, x in enumerate(samples) if abs(x) > 500]
     q = samples[loud[0]:loud[-1] + 1]
     # The greeting takes ~4 s of espeak speech; ask after it, then listen long enough for a local-model reply.
     ask_at = 5.5
     script = [0] * int(ask_at * rate) + list(q) + [0] * int(14.0 * rate)
-    play = os.path.join(workdir, "script8k.wav")
+    play = os.path.join(workdir, "script.wav")
     write_wav(play, rate, script)
     record = os.path.join(workdir, "agent.wav")
-    if not call_and_record(uri, play, record, len(script) / rate):
+    if not call_and_record(uri, play, record, len(script) / rate, codec=codec):
         print("FAIL: call was never confirmed")
         return 1
     rec_rate, recorded = read_wav(record)
