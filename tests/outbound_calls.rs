@@ -1,6 +1,7 @@
 //! Outbound calls with an agent on the line, placed with `voicera call` against the running server: through a
 //! SIP trunk played by sipp (digest challenge, answer, audio, BYE) and through a provider's REST API played by
-//! the test (the request shape Vobiz documents). Only the owner may place calls.
+//! the test (the request shape Vobiz documents). Only the owner may place calls. Also the transfers a PBX asks
+//! of us by REFER, which place an outbound call of their own.
 
 mod common;
 
@@ -32,28 +33,7 @@ fn the_bench_agent_calls_out_through_a_trunk() {
         "[bench]\nrecord = true\n\n[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\nusername = \"1001\"\npassword = \"secret\"\n"
     );
     let server = Server::start_env("outbound-trunk", &config, false, &OWNER);
-    // sipp plays the carrier: challenges the INVITE (401), answers, sends audio for 2 s, hangs up.
-    let dir = server.dir.join("carrier");
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut carrier = Command::new("timeout")
-        .args(["60", "sipp", "-sf"])
-        .arg(repo_path("tests/sipp/uas_digest.xml"))
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &trunk_port.to_string(),
-            "-mp",
-            &free_port().to_string(),
-            "-m",
-            "1",
-            "-nostdin",
-        ])
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut carrier = spawn_carrier(&server, trunk_port);
     std::thread::sleep(Duration::from_millis(300));
     let out = voicera_call(&server, OWNER[1].1, &["--agent", "bench", "--to", "+15551230000", "--trunk", "carrier"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -65,6 +45,43 @@ fn the_bench_agent_calls_out_through_a_trunk() {
     assert_eq!(record["agent"], "bench");
     assert_eq!(record["called"], "+15551230000");
     assert_eq!(record["caller"], "1001");
+}
+
+/// sipp plays a carrier on `port`: it challenges the INVITE (401, user 1001 / password secret), answers,
+/// sends audio for 2 s and hangs up (tests/sipp/uas_digest.xml).
+fn spawn_carrier(server: &Server, port: u16) -> std::process::Child {
+    let dir = server.dir.join(format!("carrier-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    Command::new("timeout")
+        .args(["60", "sipp", "-sf"])
+        .arg(repo_path("tests/sipp/uas_digest.xml"))
+        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &free_port().to_string(), "-m", "1", "-nostdin"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// A PBX transfers its call with us (REFER, RFC 3515): we accept, call the Refer-To target directly with the
+/// credentials of the trunk it belongs to, report `100 Trying` and then `200 OK` by NOTIFY, and leave the
+/// PBX's call (tests/sipp/refer_us.xml); the target's call runs echo until the target hangs up.
+#[test]
+fn a_refer_we_receive_is_carried_out_and_reported_by_notify() {
+    require_tool("sipp");
+    let trunk_port = free_port();
+    let config = format!(
+        "[[trunks]]\nname = \"pbx\"\nregistrar = \"127.0.0.1:{trunk_port}\"\nusername = \"1001\"\npassword = \"secret\"\n"
+    );
+    let server = Server::start_with("refer-us", &config, false);
+    let mut target = spawn_carrier(&server, trunk_port);
+    std::thread::sleep(Duration::from_millis(300));
+    let refer_to = format!("sip:+15550001111@127.0.0.1:{trunk_port}");
+    let out = common::sipp(&server, "refer_us.xml", &["-key", "target", &refer_to, "-m", "1"]);
+    common::assert_sipp_ok(&server, &out, "the transfer is reported and the PBX's call left");
+    assert!(target.wait().unwrap().success(), "the target was called with the trunk's credentials and answered");
+    let log = server.log();
+    assert!(log.contains("carrying out REFER"), "{log}");
 }
 
 #[test]

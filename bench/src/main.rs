@@ -8,6 +8,7 @@
 //!
 //! Run: `cargo build --release && cargo run --release -p voicera-bench -- sip --calls 10,100 --seconds 60`
 
+mod c_baseline;
 mod models;
 mod pcap;
 mod procfs;
@@ -61,6 +62,15 @@ enum Scenario {
         streams: Vec<usize>,
         #[command(flatten)]
         load: AgentLoadArgs,
+    },
+    /// The floor: a bare C epoll UDP echo (bench/c/udp_echo.c) under the packet rate of N echo calls.
+    CBaseline {
+        #[arg(long, default_value = "10,100,500", value_delimiter = ',')]
+        flows: Vec<usize>,
+        #[arg(long, default_value_t = 40)]
+        seconds: u64,
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
     },
     /// Speed of the local engines (Whisper, SmolLM2, espeak-ng, VAD) on this machine.
     Models {
@@ -155,6 +165,20 @@ fn main() -> Result<()> {
                 eprintln!("== {n} concurrent Vobiz streams for {seconds} s");
                 ws::run(&voicera, n, seconds, work)
             })
+        }
+        Scenario::CBaseline { flows, seconds, out } => {
+            std::fs::create_dir_all(out.join("work"))?;
+            let echo = c_baseline::build(&out.join("work"))?;
+            let mut reports = Vec::new();
+            for n in flows {
+                eprintln!("== C UDP echo, {n} flows for {seconds} s");
+                let report = c_baseline::run(&echo, n, seconds)?;
+                eprintln!("{}", serde_json::to_string_pretty(&report)?);
+                reports.push(report);
+            }
+            std::fs::write(out.join("c-baseline.json"), serde_json::to_string_pretty(&reports)?)?;
+            std::fs::write(out.join("c-baseline.md"), c_baseline::markdown(&reports))?;
+            Ok(())
         }
         Scenario::Models { models_dir, jfk, runs, out } => {
             let report = models::run(&models_dir.unwrap_or_else(models::default_models_dir), &jfk, runs)?;

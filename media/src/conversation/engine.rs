@@ -623,6 +623,11 @@ impl Conversation {
         &self.agent
     }
 
+    /// The agent, to start another call with (a transfer we carry out).
+    pub fn shared_agent(&self) -> Arc<Agent> {
+        Arc::clone(&self.agent)
+    }
+
     /// The greeting as this call hears it.
     pub fn greeting(&self) -> &str {
         &self.greeting

@@ -32,7 +32,7 @@ impl Service {
             return;
         }
         if in_dialog {
-            return self.handle_in_dialog(key, request, peer);
+            return self.handle_in_dialog(key, request, peer).await;
         }
         match request.method {
             Method::Invite => self.handle_invite(key, request, peer).await,
@@ -260,7 +260,7 @@ impl Service {
         self.start_call(setup, dialog, local_ip, session_id, session_timer.map(|i| (i, Instant::now() + i)));
     }
 
-    fn handle_in_dialog(&mut self, key: ServerKey, request: Request, _peer: Peer) {
+    async fn handle_in_dialog(&mut self, key: ServerKey, request: Request, _peer: Peer) {
         let now = std::time::Instant::now();
         let Some(call_key) = dialog_id_of_request(&request).map(|id| id.to_string()) else {
             return self.reject(&key, &request, 481, "Call/Transaction Does Not Exist");
@@ -298,6 +298,7 @@ impl Service {
                 self.endpoint.respond(&key, response, now);
             }
             Method::Notify => self.handle_notify(key, request, call_key),
+            Method::Refer => self.handle_refer(key, request, call_key).await,
             Method::Other(_) => self.reject_with_allow(&key, &request, 501, "Not Implemented"),
             _ => self.reject_with_allow(&key, &request, 405, "Method Not Allowed"),
         }

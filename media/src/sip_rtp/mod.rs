@@ -4,7 +4,8 @@
 //! Policy, in the order a new INVITE meets it: draining → 503; Max-Forwards 0 → 483; unsupported `Require`
 //! → 420; non-SIP Request-URI → 416; unknown user → 404; bad or unacceptable SDP → 488 (with a Warning);
 //! no RTP ports → 503; else 200 OK with our SDP (after 180 Ringing when an answer delay is configured).
-//! In-dialog: BYE, re-INVITE/UPDATE (hold, codec change, session refresh per RFC 4028), INFO (DTMF), ACK;
+//! In-dialog: BYE, re-INVITE/UPDATE (hold, codec change, session refresh per RFC 4028), INFO (DTMF), ACK,
+//! REFER (we call the target and report by NOTIFY) and NOTIFY (progress of our own REFERs);
 //! OPTIONS answers 200 (503 while draining); other methods 405/501.
 
 use std::collections::{BTreeMap, HashMap};
@@ -45,7 +46,7 @@ use transfer::PendingRefer;
 pub use transfer::TransferError;
 
 /// Methods we implement, for `Allow`.
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, NOTIFY";
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REFER, NOTIFY";
 /// Option tags we support (RFC 4028 session timers).
 const SUPPORTED: &str = "timer";
 /// Smallest session interval we accept (RFC 4028 §4 recommends 90 s).
@@ -320,6 +321,8 @@ struct CallEntry {
     plan: MediaPlan,
     /// RFC 4028: when the session expires without a refresh.
     session_expires: Option<(Duration, Instant)>,
+    /// The agent on the call (None: echo); a REFER we carry out puts it on the new call.
+    agent: Option<Arc<Agent>>,
 }
 
 /// An INVITE we are ringing on before answering.
@@ -571,10 +574,23 @@ impl Service {
         setup.key = key.clone();
         let plan = setup.stream.plan().clone();
         let rtp_port = setup.lease.port();
+        let agent = match &setup.service {
+            crate::call::CallService::Agent(conversation) => Some(conversation.shared_agent()),
+            crate::call::CallService::Echo => None,
+        };
         let commands = spawn_call(setup, self.notices.clone());
         self.metrics.call_started();
-        let entry =
-            CallEntry { dialog, commands, local_ip, rtp_port, session_id, session_version: 1, plan, session_expires };
+        let entry = CallEntry {
+            dialog,
+            commands,
+            local_ip,
+            rtp_port,
+            session_id,
+            session_version: 1,
+            plan,
+            session_expires,
+            agent,
+        };
         self.calls.insert(key, entry);
     }
 

@@ -59,13 +59,56 @@ pub enum PlaceCallError {
     ServiceStopped,
 }
 
+impl PlaceCallError {
+    /// The SIP status that stands for this outcome in a `message/sipfrag` NOTIFY to a referrer.
+    fn sip_status(&self) -> (u16, String) {
+        match self {
+            PlaceCallError::Rejected { status, reason } => (*status, reason.clone()),
+            PlaceCallError::AuthFailed(status) => (*status, "Unauthorized".into()),
+            PlaceCallError::Timeout => (408, "Request Timeout".into()),
+            PlaceCallError::NoAnswer => (487, "Request Terminated".into()),
+            PlaceCallError::BadAnswer(_) => (488, "Not Acceptable Here".into()),
+            PlaceCallError::Unresolvable(_) => (404, "Not Found".into()),
+            _ => (503, "Service Unavailable".into()),
+        }
+    }
+}
+
 /// Challenges answered per call before giving up (a second challenge for a fresh nonce is legitimate; a third
 /// means the credentials are wrong).
 const MAX_AUTH_ATTEMPTS: u32 = 2;
 
+/// Who waits for an outgoing INVITE's outcome: the `place_call` caller, and, when the INVITE carries out a REFER
+/// we received, the referring call (told by NOTIFY, RFC 3515 §2.4.5).
+pub(super) struct Requester {
+    pub(super) reply: oneshot::Sender<Result<CallKey, PlaceCallError>>,
+    pub(super) referral: Option<CallKey>,
+}
+
+/// Where an INVITE goes and as whom.
+pub(super) struct Leg {
+    pub(super) target: SocketAddr,
+    pub(super) transport: voicera_sip::TransportKind,
+    /// Request-URI and To URI.
+    pub(super) uri: String,
+    pub(super) from_user: String,
+    /// Host part of the From URI.
+    pub(super) from_host: String,
+    pub(super) digest: DigestClient,
+}
+
+/// What runs on the call once it is answered.
+pub(super) struct Dialing {
+    pub(super) requester: Requester,
+    pub(super) ring_timeout: Option<std::time::Duration>,
+    pub(super) agent: Option<std::sync::Arc<crate::conversation::engine::Agent>>,
+    /// (caller, called) for the agent's variables and the call record.
+    pub(super) numbers: (String, String),
+}
+
 /// An INVITE in flight.
 pub(super) struct OutboundCall {
-    reply: oneshot::Sender<Result<CallKey, PlaceCallError>>,
+    requester: Requester,
     invite: Request,
     peer: Peer,
     digest: DigestClient,
@@ -79,7 +122,6 @@ pub(super) struct OutboundCall {
     /// Set once we sent CANCEL: the 487 that follows is our own doing.
     cancelled: bool,
     agent: Option<std::sync::Arc<crate::conversation::engine::Agent>>,
-    /// (caller, called) for the agent's variables and the call record.
     numbers: (String, String),
 }
 
@@ -89,25 +131,13 @@ impl Service {
         request: OutboundRequest,
         reply: oneshot::Sender<Result<CallKey, PlaceCallError>>,
     ) {
-        if self.draining {
-            let _ = reply.send(Err(PlaceCallError::Draining));
-            return;
-        }
+        let requester = Requester { reply, referral: None };
         let Some(trunk) = self.config.trunks.iter().find(|t| t.name == request.trunk).cloned() else {
-            let _ = reply.send(Err(PlaceCallError::UnknownTrunk(request.trunk)));
-            return;
+            return self.settle(requester, Err(PlaceCallError::UnknownTrunk(request.trunk)));
         };
         let Some(target) = resolve(&trunk.registrar).await else {
-            let _ = reply.send(Err(PlaceCallError::Unresolvable(trunk.registrar)));
-            return;
+            return self.settle(requester, Err(PlaceCallError::Unresolvable(trunk.registrar)));
         };
-        let Ok((lease, rtp, rtcp)) = self.ports.allocate().await else {
-            let _ = reply.send(Err(PlaceCallError::NoPorts));
-            return;
-        };
-        let local_ip = self.local_ip_toward(target.ip());
-        let session_id = rand::random::<u32>() as u64;
-        let offer = offer_sdp(&self.config.codecs, local_ip, lease.port(), session_id);
         let host = voicera_sip::header::split_host_port(&trunk.registrar)
             .map(|(h, _)| format_host(&h))
             .unwrap_or_else(|| trunk.registrar.clone());
@@ -118,47 +148,82 @@ impl Service {
                 trunk.username.clone()
             }
         });
-        let via = self.via(trunk.transport, local_ip);
+        tracing::info!(trunk = %trunk.name, to = %request.to, "placing outbound call");
+        let leg = Leg {
+            target,
+            transport: trunk.transport,
+            uri: format!("sip:{}@{host}", request.to),
+            from_user: from_user.clone(),
+            from_host: host,
+            digest: DigestClient::new(trunk.username.clone(), trunk.password.clone(), trunk.realm.clone()),
+        };
+        let dialing = Dialing {
+            requester,
+            ring_timeout: request.ring_timeout,
+            agent: request.agent,
+            numbers: (from_user, request.to),
+        };
+        self.dial(leg, dialing).await;
+    }
+
+    /// Sends an INVITE with our SDP offer along `leg`; its responses arrive in [`Self::handle_outbound_response`].
+    pub(super) async fn dial(&mut self, leg: Leg, dialing: Dialing) {
+        let Dialing { requester, ring_timeout, agent, numbers } = dialing;
+        if self.draining {
+            return self.settle(requester, Err(PlaceCallError::Draining));
+        }
+        let Ok((lease, rtp, rtcp)) = self.ports.allocate().await else {
+            return self.settle(requester, Err(PlaceCallError::NoPorts));
+        };
+        let local_ip = self.local_ip_toward(leg.target.ip());
+        let session_id = rand::random::<u32>() as u64;
+        let offer = offer_sdp(&self.config.codecs, local_ip, lease.port(), session_id);
+        let via = self.via(leg.transport, local_ip);
         let mut headers = Headers::new();
         headers.push("Via", via.to_string());
         headers.push("Max-Forwards", "70");
-        headers.push("From", format!("<sip:{from_user}@{host}>;tag={}", random_token()));
-        headers.push("To", format!("<sip:{}@{host}>", request.to));
+        headers.push("From", format!("<sip:{}@{}>;tag={}", leg.from_user, leg.from_host, random_token()));
+        headers.push("To", format!("<{}>", leg.uri));
         headers.push("Call-ID", format!("{}@{}", random_token(), local_ip));
         headers.push("CSeq", "1 INVITE");
         headers.push(
             "Contact",
-            format!("<sip:{from_user}@{}:{}>", format_host(&local_ip.to_string()), self.local_addr.port()),
+            format!("<sip:{}@{}:{}>", leg.from_user, format_host(&local_ip.to_string()), self.local_addr.port()),
         );
         headers.push("Allow", ALLOW);
         headers.push("Supported", SUPPORTED);
         headers.push("Content-Type", "application/sdp");
-        let invite = Request {
-            method: Method::Invite,
-            uri: format!("sip:{}@{host}", request.to),
-            headers,
-            body: offer.to_bytes(),
-        };
-        let peer = Peer { transport: trunk.transport, addr: target, connection: None };
-        let digest = DigestClient::new(trunk.username.clone(), trunk.password.clone(), trunk.realm.clone());
-        tracing::info!(trunk = %trunk.name, to = %request.to, call_id = invite.call_id(), "placing outbound call");
+        let invite = Request { method: Method::Invite, uri: leg.uri, headers, body: offer.to_bytes() };
+        tracing::info!(call_id = invite.call_id(), uri = %invite.uri, "sending INVITE");
         let call = OutboundCall {
-            reply,
+            requester,
             invite,
-            peer,
-            digest,
+            peer: Peer { transport: leg.transport, addr: leg.target, connection: None },
+            digest: leg.digest,
             auth_attempts: 0,
             lease,
             rtp,
             rtcp,
             local_ip,
             session_id,
-            ring_timeout: request.ring_timeout,
+            ring_timeout,
             cancelled: false,
-            agent: request.agent.clone(),
-            numbers: (from_user.clone(), request.to.clone()),
+            agent,
+            numbers,
         };
         self.send_invite(call);
+    }
+
+    /// Tells whoever waits how an outgoing INVITE ended.
+    fn settle(&mut self, requester: Requester, result: Result<CallKey, PlaceCallError>) {
+        if let Some(referring) = &requester.referral {
+            let (status, reason) = match &result {
+                Ok(_) => (200, "OK".to_string()),
+                Err(err) => err.sip_status(),
+            };
+            self.notify_referrer(referring, status, &reason);
+        }
+        let _ = requester.reply.send(result);
     }
 
     fn send_invite(&mut self, call: OutboundCall) {
@@ -171,7 +236,7 @@ impl Service {
             }
             Err(err) => {
                 tracing::error!(%err, "cannot send INVITE");
-                let _ = call.reply.send(Err(PlaceCallError::ServiceStopped));
+                self.settle(call.requester, Err(PlaceCallError::ServiceStopped));
             }
         }
     }
@@ -192,11 +257,11 @@ impl Service {
             401 | 407 => self.answer_challenge(call, &response),
             487 if call.cancelled => {
                 tracing::info!(call_id = call.invite.call_id(), "outbound call not answered in time: cancelled");
-                let _ = call.reply.send(Err(PlaceCallError::NoAnswer));
+                self.settle(call.requester, Err(PlaceCallError::NoAnswer));
             }
             status => {
                 tracing::info!(status, reason = %response.reason, "outbound call failed");
-                let _ = call.reply.send(Err(PlaceCallError::Rejected { status, reason: response.reason }));
+                self.settle(call.requester, Err(PlaceCallError::Rejected { status, reason: response.reason }));
             }
         }
         true
@@ -223,7 +288,7 @@ impl Service {
     pub(super) fn handle_outbound_timeout(&mut self, key: &ClientKey) -> bool {
         match self.outbound.remove(key) {
             Some(call) => {
-                let _ = call.reply.send(Err(PlaceCallError::Timeout));
+                self.settle(call.requester, Err(PlaceCallError::Timeout));
                 true
             }
             None => false,
@@ -238,8 +303,7 @@ impl Service {
         };
         let challenge = response.headers.get_all(challenge_header).find_map(|h| Challenge::parse(h).ok());
         let (Some(challenge), true) = (challenge, call.auth_attempts < MAX_AUTH_ATTEMPTS) else {
-            let _ = call.reply.send(Err(PlaceCallError::AuthFailed(response.status)));
-            return;
+            return self.settle(call.requester, Err(PlaceCallError::AuthFailed(response.status)));
         };
         call.auth_attempts += 1;
         call.digest.set_challenge(challenge);
@@ -255,10 +319,9 @@ impl Service {
     }
 
     fn outbound_answered(&mut self, call: OutboundCall, response: Response) {
-        let OutboundCall { reply, invite, peer, lease, rtp, rtcp, local_ip, session_id, agent, numbers, .. } = call;
+        let OutboundCall { requester, invite, peer, lease, rtp, rtcp, local_ip, session_id, agent, numbers, .. } = call;
         let Some(dialog) = Dialog::uac(&invite, &response, peer) else {
-            let _ = reply.send(Err(PlaceCallError::BadAnswer("2xx without To tag or Contact".into())));
-            return;
+            return self.settle(requester, Err(PlaceCallError::BadAnswer("2xx without To tag or Contact".into())));
         };
         // ACK for the 2xx: a new transaction-less request in the dialog, with the INVITE's credentials.
         let seq = invite.cseq().map(|c| c.seq).unwrap_or(1);
@@ -282,8 +345,7 @@ impl Service {
                 // Connected but unusable: hang up at once.
                 self.calls_insert_for_hangup(dialog, local_ip, lease.port(), session_id);
                 self.hang_up(&key, crate::metrics::CallResult::Failed);
-                let _ = reply.send(Err(err));
-                return;
+                return self.settle(requester, Err(err));
             }
         };
         tracing::info!(call = %key, codec = ?stream.plan().codec, "outbound call answered");
@@ -317,7 +379,13 @@ impl Service {
             recording,
         };
         self.start_call(setup, dialog, local_ip, session_id, None);
-        let _ = reply.send(Ok(key));
+        let referral = requester.referral.clone();
+        self.settle(requester, Ok(key));
+        // A transfer we carried out succeeded: this node leaves the referring call (as pjsua and most
+        // phones do) rather than leave the agent talking on two calls.
+        if let Some(referring) = referral {
+            self.hang_up(&referring, crate::metrics::CallResult::Completed);
+        }
     }
 
     /// Registers a connected-but-unusable call just long enough to send its BYE.
@@ -345,6 +413,7 @@ impl Service {
                 session_version: 1,
                 plan,
                 session_expires: None,
+                agent: None,
             },
         );
     }

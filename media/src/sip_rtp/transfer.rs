@@ -1,13 +1,23 @@
-//! Blind transfer by REFER (RFC 3515): we ask the caller's side to call the target, follow its progress in the
-//! NOTIFYs it sends (`message/sipfrag` bodies, RFC 3420), and hang up once the target answered. A failed
-//! transfer leaves the call up, so the agent can tell the caller.
+//! Blind transfer by REFER (RFC 3515), both ways.
+//!
+//! As transferor: we ask the caller's side to call the target, follow its progress in the NOTIFYs it sends
+//! (`message/sipfrag` bodies, RFC 3420), and hang up once the target answered. A failed transfer leaves the
+//! call up, so the agent can tell the caller.
+//!
+//! As transferee: a PBX or the caller's side sends us REFER. We accept it (202), report `100 Trying` by NOTIFY,
+//! call the Refer-To URI directly (with a configured trunk's credentials when it points at that trunk), and
+//! report the final status the same way. On success the agent (or echo) runs on the new call and we leave the
+//! referring one; on failure it stays up. Attended transfer (`Replaces` in Refer-To) is declined with 501.
 
 use tokio::sync::oneshot;
+use voicera_sip::auth::DigestClient;
 use voicera_sip::header::format_host;
+use voicera_sip::header::NameAddr;
 use voicera_sip::uri::SipUri;
-use voicera_sip::{ClientKey, Method, Request, Response, ServerKey};
+use voicera_sip::{ClientKey, Method, Request, Response, ServerKey, TransportKind};
 
-use super::Service;
+use super::outbound::{Dialing, Leg, Requester};
+use super::{resolve, Service};
 use crate::call::CallKey;
 use crate::metrics::CallResult;
 
@@ -128,6 +138,112 @@ impl Service {
     }
 }
 
+/// How long the target of a REFER we carry out may ring.
+const REFER_RING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Service {
+    /// An in-dialog REFER: the peer asks us to call someone else (we are the transferee).
+    pub(super) async fn handle_refer(&mut self, key: ServerKey, request: Request, call_key: CallKey) {
+        let now = std::time::Instant::now();
+        let target = match refer_target(&request) {
+            Ok(target) => target,
+            Err((status, reason)) => {
+                tracing::info!(call = %call_key, status, reason, "REFER declined");
+                self.endpoint.respond(&key, Response::for_request(&request, status, reason), now);
+                return;
+            }
+        };
+        if self.draining {
+            self.endpoint.respond(&key, Response::for_request(&request, 503, "Service Unavailable"), now);
+            return;
+        }
+        let Some(call) = self.calls.get(&call_key) else { return };
+        // We call as the user the referring call reached (the agent's number or id).
+        let from_user = NameAddr::parse(&call.dialog.local)
+            .and_then(|n| SipUri::parse(&n.uri).ok())
+            .and_then(|u| u.user)
+            .unwrap_or_else(|| "voicera".into());
+        let (agent, local_ip) = (call.agent.clone(), call.local_ip);
+        let mut accepted = Response::for_request(&request, 202, "Accepted");
+        accepted.headers.push("Contact", call.dialog.local_contact.clone());
+        self.endpoint.respond(&key, accepted, now);
+        self.notify_referrer_progress(&call_key, 100, "Trying", false);
+
+        let port = target.port.unwrap_or(5060);
+        let transport = match target.params.get("transport").map(str::to_ascii_lowercase).as_deref() {
+            Some("tcp") => TransportKind::Tcp,
+            _ => TransportKind::Udp,
+        };
+        let (reply, _) = tokio::sync::oneshot::channel();
+        let requester = Requester { reply, referral: Some(call_key.clone()) };
+        let Some(address) = resolve(&format!("{}:{port}", format_host(&target.host))).await else {
+            tracing::warn!(call = %call_key, host = %target.host, "REFER target does not resolve");
+            return self.notify_referrer(&call_key, 404, "Not Found");
+        };
+        // A target behind one of our trunks gets that trunk's credentials if it challenges.
+        let mut digest = DigestClient::new(String::new(), String::new(), None);
+        for trunk in self.config.trunks.clone() {
+            if resolve(&trunk.registrar).await == Some(address) {
+                digest = DigestClient::new(trunk.username, trunk.password, trunk.realm);
+                break;
+            }
+        }
+        let numbers = (from_user.clone(), target.user.clone().unwrap_or_default());
+        tracing::info!(call = %call_key, target = %target, "carrying out REFER");
+        let leg = Leg {
+            target: address,
+            transport,
+            uri: target.to_string(),
+            from_user,
+            from_host: format_host(&local_ip.to_string()),
+            digest,
+        };
+        let dialing = Dialing { requester, ring_timeout: Some(REFER_RING_TIMEOUT), agent, numbers };
+        self.dial(leg, dialing).await;
+    }
+
+    /// Tells the referrer of `call_key` the final outcome of the REFER we carried out.
+    pub(super) fn notify_referrer(&mut self, call_key: &CallKey, status: u16, reason: &str) {
+        self.notify_referrer_progress(call_key, status, reason, true);
+    }
+
+    /// NOTIFY in the referring dialog with a `message/sipfrag` status line (RFC 3515 §2.4.5).
+    fn notify_referrer_progress(&mut self, call_key: &CallKey, status: u16, reason: &str, last: bool) {
+        let Some(call) = self.calls.get(call_key) else { return };
+        let (transport, local_ip, peer) = (call.dialog.peer.transport, call.local_ip, call.dialog.peer);
+        let via = self.via(transport, local_ip);
+        let Some(call) = self.calls.get_mut(call_key) else { return };
+        let mut notify = call.dialog.request(Method::Notify, &via);
+        notify.headers.push("Event", "refer");
+        let state = if last { "terminated;reason=noresource".to_string() } else { "active;expires=60".to_string() };
+        notify.headers.push("Subscription-State", state);
+        notify.headers.push("Content-Type", "message/sipfrag;version=2.0");
+        notify.body = format!("SIP/2.0 {status} {reason}\r\n").into_bytes();
+        if let Err(err) = self.endpoint.send_request(notify, peer, std::time::Instant::now()) {
+            tracing::warn!(%err, call = %call_key, "cannot send NOTIFY");
+        }
+    }
+}
+
+/// The URI a REFER asks us to call, or the response that declines it.
+fn refer_target(request: &Request) -> Result<SipUri, (u16, &'static str)> {
+    let mut values = request.headers.get_all("Refer-To");
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err((400, "Bad Request (exactly one Refer-To)"));
+    };
+    let uri = NameAddr::parse(value).ok_or((400, "Bad Request (unreadable Refer-To)"))?.uri;
+    let (uri, headers) = uri.split_once('?').unwrap_or((&uri, ""));
+    if headers.to_ascii_lowercase().contains("replaces=") {
+        return Err((501, "Not Implemented (attended transfer with Replaces)"));
+    }
+    match SipUri::parse(uri) {
+        Ok(target) if target.secure => Err((416, "Unsupported URI Scheme (sips)")),
+        Ok(target) => Ok(target),
+        Err(voicera_sip::uri::UriError::UnsupportedScheme(_)) => Err((416, "Unsupported URI Scheme")),
+        Err(_) => Err((400, "Bad Request (unreadable Refer-To URI)")),
+    }
+}
+
 /// Status code of a `message/sipfrag` body such as `SIP/2.0 200 OK`.
 fn sipfrag_status(body: &[u8]) -> Option<u16> {
     let text = std::str::from_utf8(body).ok()?;
@@ -136,7 +252,35 @@ fn sipfrag_status(body: &[u8]) -> Option<u16> {
 
 #[cfg(test)]
 mod tests {
-    use super::sipfrag_status;
+    use super::{refer_target, sipfrag_status};
+    use voicera_sip::{Headers, Method, Request};
+
+    fn refer(refer_to: &[&str]) -> Request {
+        let mut headers = Headers::new();
+        for value in refer_to {
+            headers.push("Refer-To", *value);
+        }
+        Request { method: Method::Refer, uri: "sip:echo@127.0.0.1".into(), headers, body: Vec::new() }
+    }
+
+    #[test]
+    fn refer_targets_are_read_or_declined_with_the_reason() {
+        let target = refer_target(&refer(&["Bob <sip:+15550001111@10.0.0.7:5070;transport=tcp>;x=1"])).unwrap();
+        assert_eq!(
+            (target.user.as_deref(), target.host.as_str(), target.port),
+            (Some("+15550001111"), "10.0.0.7", Some(5070))
+        );
+        assert_eq!(target.params.get("transport"), Some("tcp"));
+        assert_eq!(refer_target(&refer(&["sip:bob@example.com"])).unwrap().host, "example.com");
+        let declined = |values: &[&str]| refer_target(&refer(values)).unwrap_err().0;
+        assert_eq!(declined(&["<sip:bob@h?Replaces=abc%40h%3Bto-tag%3D1%3Bfrom-tag%3D2>"]), 501);
+        assert_eq!(declined(&["<tel:+15550001111>"]), 416);
+        assert_eq!(declined(&["<sips:bob@h>"]), 416);
+        assert_eq!(declined(&[]), 400);
+        assert_eq!(declined(&["<sip:a@h>", "<sip:b@h>"]), 400);
+        assert_eq!(declined(&["<sip:>"]), 400);
+        assert_eq!(declined(&["garbage <"]), 400);
+    }
 
     #[test]
     fn sipfrag_status_lines() {
