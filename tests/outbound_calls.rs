@@ -50,17 +50,81 @@ fn the_bench_agent_calls_out_through_a_trunk() {
 /// sipp plays a carrier on `port`: it challenges the INVITE (401, user 1001 / password secret), answers,
 /// sends audio for 2 s and hangs up (tests/sipp/uas_digest.xml).
 fn spawn_carrier(server: &Server, port: u16) -> std::process::Child {
+    spawn_callee(server, port, "uas_digest.xml")
+}
+
+/// sipp plays the far end of an outbound call on `port` with `scenario` (in tests/sipp), once.
+fn spawn_callee(server: &Server, port: u16, scenario: &str) -> std::process::Child {
     let dir = server.dir.join(format!("carrier-{port}"));
     std::fs::create_dir_all(&dir).unwrap();
     Command::new("timeout")
         .args(["60", "sipp", "-sf"])
-        .arg(repo_path("tests/sipp/uas_digest.xml"))
-        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &free_port().to_string(), "-m", "1", "-nostdin"])
+        .arg(repo_path(&format!("tests/sipp/{scenario}")))
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-mp",
+            &free_port().to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+            "-trace_err",
+        ])
         .current_dir(&dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
+}
+
+/// The callee plays early media (183 with SDP, an announcement) before answering: we listen from the 183 on,
+/// send nothing, and the agent starts at the answer on the same media session.
+#[test]
+fn early_media_is_heard_before_the_answer_and_the_call_goes_on() {
+    require_tool("sipp");
+    let trunk_port = free_port();
+    let config =
+        format!("[bench]\nrecord = true\n\n[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\n");
+    let server = Server::start_env("outbound-early", &config, false, &OWNER);
+    let mut callee = spawn_callee(&server, trunk_port, "uas_early_media.xml");
+    std::thread::sleep(Duration::from_millis(300));
+    let out = voicera_call(&server, OWNER[1].1, &["--agent", "bench", "--to", "+15551230001", "--trunk", "carrier"]);
+    assert!(out.status.success(), "voicera call: {}\n{}", String::from_utf8_lossy(&out.stdout), server.log());
+    assert!(callee.wait().unwrap().success(), "the callee's scenario completed");
+    server.wait_for("the call record", Duration::from_secs(10), |s| !s.call_records().is_empty());
+    let log = server.log();
+    assert!(log.contains("early media: listening until the answer"), "{log}");
+    let heard: u64 = log
+        .lines()
+        .find(|l| l.contains("answered after early media"))
+        .and_then(|l| l.split("early_packets=").nth(1))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no answer after early media in the log:\n{log}"));
+    // 1.5 s of announcement at 50 packets/s before the 200 OK (sipp starts playing a little late).
+    assert!(heard >= 25, "only {heard} early-media packets heard");
+    assert_eq!(server.call_records()[0]["called"], "+15551230001");
+}
+
+/// Early media then 486 Busy Here: the call fails with the callee's status, its listening task stops, and no
+/// BYE is sent for the early dialog (the callee's scenario fails on one).
+#[test]
+fn early_media_then_busy_fails_the_call_without_a_bye() {
+    require_tool("sipp");
+    let trunk_port = free_port();
+    let config = format!("[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\n");
+    let server = Server::start_env("outbound-early-busy", &config, false, &OWNER);
+    let mut callee = spawn_callee(&server, trunk_port, "uas_early_then_busy.xml");
+    std::thread::sleep(Duration::from_millis(300));
+    let out = voicera_call(&server, OWNER[1].1, &["--agent", "bench", "--to", "+15551230002", "--trunk", "carrier"]);
+    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success() && printed.contains("486"), "voicera call: {printed}");
+    assert!(callee.wait().unwrap().success(), "no BYE for the early dialog\n{}", server.log());
+    let log = server.log();
+    assert!(log.contains("early media: listening until the answer"), "{log}");
+    server.wait_for("the early-media task to stop", Duration::from_secs(5), |s| s.log().contains("media ended"));
+    assert!(server.call_records().is_empty(), "an unanswered call has no record");
 }
 
 /// A PBX transfers its call with us (REFER, RFC 3515): we accept, call the Refer-To target directly with the

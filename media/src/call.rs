@@ -42,6 +42,9 @@ pub enum CallCommand {
     SendDtmf(String),
     /// Stop now (BYE received or sent, shutdown).
     Stop,
+    /// The early-media call we placed was answered; from now on it is known by `key` (the confirmed dialog's,
+    /// which differs from the early one when another fork answered).
+    Answered { key: CallKey },
 }
 
 /// Why a call's media ended.
@@ -162,6 +165,9 @@ pub struct CallSetup {
     pub rtp_timeout: Duration,
     /// Transcript/recording of an agent call, when the agent asks for one.
     pub recording: Option<RecordingPlan>,
+    /// Early media of a call we placed (RFC 3960): until [`CallCommand::Answered`] the task only listens
+    /// (ringback, announcements), sends nothing, and the service has not started.
+    pub early: bool,
 }
 
 /// Upper bound on datagrams read from the RTP socket per tick, so a flood cannot starve the loop (a normal
@@ -197,16 +203,16 @@ async fn run_call(
     mut commands: mpsc::Receiver<CallCommand>,
     notices: mpsc::Sender<CallNotice>,
 ) -> EndReason {
-    let CallSetup { key, mut service, mut stream, rtp, rtcp, lease, metrics, rtp_timeout, recording } = setup;
+    let CallSetup { mut key, mut service, mut stream, rtp, rtcp, lease, metrics, rtp_timeout, recording, early } =
+        setup;
     let mut journal = None;
-    if let CallService::Agent(conversation) = &mut service {
-        conversation.start();
-        if let Some(plan) = recording {
-            let agent = conversation.agent();
-            let greeting = conversation.greeting();
-            journal = Some(Journal::new(plan, "sip", &key, &agent.id, greeting, agent.record_audio));
-        }
+    let mut recording = recording;
+    let mut answered = !early;
+    if answered {
+        journal = start_service(&mut service, recording.take(), &key);
     }
+    // RTP packets of early media heard before the answer (ringback, announcements), for the log.
+    let mut early_packets = 0u64;
     let _lease = lease;
     let mut rtp = match RtpSocket::new(rtp) {
         Ok(socket) => socket,
@@ -227,7 +233,8 @@ async fn run_call(
         Err(err) => return EndReason::MediaError(format!("RTCP socket: {err}")),
     };
     let rtcp_every = (RTCP_INTERVAL.as_millis() as u64 / ptime.as_millis().max(1) as u64).max(1);
-    let started = Instant::now();
+    // When the call was answered: RTP silence is counted from here at the earliest.
+    let mut started = Instant::now();
     let mut rtp_buf = [0u8; 2048];
     let mut rtcp_buf = [0u8; 1500];
     let mut packet = [0u8; 1500];
@@ -244,6 +251,13 @@ async fn run_call(
             biased;
             command = commands.recv() => match command {
                 None | Some(CallCommand::Stop) => break EndReason::Stopped,
+                Some(CallCommand::Answered { key: confirmed }) => {
+                    tracing::info!(early_packets, call = %confirmed, "answered after early media");
+                    key = confirmed;
+                    answered = true;
+                    started = Instant::now();
+                    journal = start_service(&mut service, recording.take(), &key);
+                }
                 Some(CallCommand::UpdatePlan(plan)) => {
                     tracing::info!(direction = ?plan.direction, codec = ?plan.codec, "media renegotiated");
                     if let Err(err) = stream.update_plan(plan) {
@@ -279,6 +293,7 @@ async fn run_call(
                 for _ in 0..MAX_PACKETS_PER_TICK {
                     let Ok(Datagram { len: n, from, stamped }) = rtp.try_recv(&mut rtp_buf) else { break };
                     last_stamp = stamped.or(last_stamp);
+                    early_packets += u64::from(!answered);
                     if let Some(StreamEvent::Dtmf(digit)) = stream.handle_rtp(&rtp_buf[..n], from, now) {
                         tracing::info!(%digit, "DTMF (RFC 4733)");
                         if let CallService::Agent(conversation) = &mut service {
@@ -290,6 +305,12 @@ async fn run_call(
                 // The caller's frame (and any surplus the jitter buffer holds), the engine, then our packet:
                 // a reply (or echo) leaves in the tick that produced it.
                 let mut notes = Vec::new();
+                if !answered {
+                    // Early media is listened to, not answered: nothing is sent, no service runs yet, and a
+                    // silent ringing line is no RTP timeout.
+                    let _ = stream.hear();
+                    continue;
+                }
                 for heard in 0..MAX_FRAMES_HEARD_PER_TICK {
                     let frame = if heard == 0 {
                         *stream.hear()
@@ -373,6 +394,16 @@ async fn run_call(
         journal.store(&reason).await;
     }
     reason
+}
+
+/// Starts the call's service once the call is answered: an agent greets, and its journal opens when it keeps
+/// records.
+fn start_service(service: &mut CallService, recording: Option<RecordingPlan>, key: &str) -> Option<Journal> {
+    let CallService::Agent(conversation) = service else { return None };
+    conversation.start();
+    let plan = recording?;
+    let agent = conversation.agent();
+    Some(Journal::new(plan, "sip", key, &agent.id, conversation.greeting(), agent.record_audio))
 }
 
 /// What an agent call records as it goes (every transport uses it).
@@ -610,7 +641,7 @@ fn check_rtp_timeout(stream: &RtpStream, started: Instant, timeout: Duration) ->
     if !peer_sends || timeout.is_zero() {
         return None;
     }
-    let last = stream.last_rtp_at().map(Instant::from_std).unwrap_or(started);
+    let last = stream.last_rtp_at().map(Instant::from_std).unwrap_or(started).max(started);
     (last.elapsed() > timeout).then_some(EndReason::RtpTimeout)
 }
 

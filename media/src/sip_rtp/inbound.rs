@@ -180,6 +180,7 @@ impl Service {
             metrics: self.metrics.clone(),
             rtp_timeout: self.config.rtp_timeout,
             recording,
+            early: false,
         };
         tracing::info!(%user, call_id = request.call_id(), from = %peer.addr, codec = ?plan.codec, "INVITE accepted");
         let pending = PendingAnswer { request, peer, local_tag, setup, local_ip, answer, session_timer };

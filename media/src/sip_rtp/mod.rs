@@ -578,8 +578,11 @@ impl Service {
             crate::call::CallService::Agent(conversation) => Some(conversation.shared_agent()),
             crate::call::CallService::Echo => None,
         };
+        // A call with early media counts as started when it is answered.
+        if !setup.early {
+            self.metrics.call_started();
+        }
         let commands = spawn_call(setup, self.notices.clone());
-        self.metrics.call_started();
         let entry = CallEntry {
             dialog,
             commands,
@@ -598,6 +601,16 @@ impl Service {
     fn hang_up(&mut self, key: &CallKey, result: CallResult) {
         let Some(mut call) = self.calls.remove(key) else { return };
         let _ = call.commands.try_send(CallCommand::Stop);
+        if call.dialog.state == voicera_sip::dialog::DialogState::Early {
+            // A call we placed, still ringing with early media: CANCEL its INVITE (BYE is for confirmed
+            // dialogs); the 487 that follows settles it.
+            let now = std::time::Instant::now();
+            if let Some((invite, outbound)) = self.outbound.iter_mut().find(|(_, o)| o.is_early(key)) {
+                outbound.cancelled = true;
+                self.endpoint.cancel(invite, now);
+            }
+            return;
+        }
         self.metrics.call_ended(result);
         let via = self.via(call.dialog.peer.transport, call.local_ip);
         let bye = call.dialog.request(Method::Bye, &via);

@@ -1,7 +1,7 @@
-//! Outgoing calls (UAC) through a SIP trunk: INVITE with our SDP offer to the trunk's proxy, digest answers
-//! to 401/407 (MD5 or SHA-256, qop=auth), provisional responses logged, ACK on 2xx, then the call's media
-//! task starts exactly as for an incoming call. This is what `place_call`, outbound campaigns and the
-//! transfer tool build on.
+//! Outgoing calls (UAC) through a SIP trunk, or straight to a URI for a transfer we carry out: INVITE with
+//! our SDP offer, digest answers to 401/407 (MD5 or SHA-256, qop=auth), early media from an 18x with SDP
+//! (listened to, nothing sent, until the answer), ACK on 2xx, then the call's media task runs exactly as for
+//! an incoming call. This is what `place_call`, outbound campaigns and transfers build on.
 
 use std::net::SocketAddr;
 
@@ -13,7 +13,7 @@ use voicera_sip::sdp::SessionDescription;
 use voicera_sip::{ClientKey, Headers, Method, Peer, Request, Response};
 
 use super::{resolve, CallEntry, Service, ALLOW, SUPPORTED};
-use crate::call::{CallKey, CallService, CallSetup};
+use crate::call::{CallCommand, CallKey, CallService, CallSetup};
 use crate::conversation::engine::{CallContext, Conversation};
 use crate::negotiate::{accept_answer, offer_sdp};
 use crate::ports::PortLease;
@@ -113,16 +113,24 @@ pub(super) struct OutboundCall {
     peer: Peer,
     digest: DigestClient,
     auth_attempts: u32,
-    lease: PortLease,
-    rtp: tokio::net::UdpSocket,
-    rtcp: tokio::net::UdpSocket,
+    /// The call's RTP port and sockets until its media task starts (at the answer, or with early media).
+    media: Option<(PortLease, tokio::net::UdpSocket, tokio::net::UdpSocket)>,
+    /// The call key of the early-media task started by an 18x with SDP, if any.
+    early: Option<CallKey>,
     local_ip: std::net::IpAddr,
     session_id: u64,
     ring_timeout: Option<std::time::Duration>,
     /// Set once we sent CANCEL: the 487 that follows is our own doing.
-    cancelled: bool,
+    pub(super) cancelled: bool,
     agent: Option<std::sync::Arc<crate::conversation::engine::Agent>>,
     numbers: (String, String),
+}
+
+impl OutboundCall {
+    /// Whether `call` is this INVITE's early-media task.
+    pub(super) fn is_early(&self, call: &CallKey) -> bool {
+        self.early.as_ref() == Some(call)
+    }
 }
 
 impl Service {
@@ -201,9 +209,8 @@ impl Service {
             peer: Peer { transport: leg.transport, addr: leg.target, connection: None },
             digest: leg.digest,
             auth_attempts: 0,
-            lease,
-            rtp,
-            rtcp,
+            media: Some((lease, rtp, rtcp)),
+            early: None,
             local_ip,
             session_id,
             ring_timeout,
@@ -248,10 +255,16 @@ impl Service {
         }
         if response.status < 200 {
             tracing::info!(status = response.status, reason = %response.reason, "outbound call progress");
+            if response.status > 100 && !response.body.is_empty() {
+                self.start_early_media(key, &response);
+            }
             return true;
         }
         let Some(call) = self.outbound.remove(key) else { return true };
         self.outbound_deadlines.retain(|(_, k), _| k != key);
+        if !(200..=299).contains(&response.status) {
+            self.end_early_media(&call);
+        }
         match response.status {
             200..=299 => self.outbound_answered(call, response),
             401 | 407 => self.answer_challenge(call, &response),
@@ -288,6 +301,7 @@ impl Service {
     pub(super) fn handle_outbound_timeout(&mut self, key: &ClientKey) -> bool {
         match self.outbound.remove(key) {
             Some(call) => {
+                self.end_early_media(&call);
                 self.settle(call.requester, Err(PlaceCallError::Timeout));
                 true
             }
@@ -302,7 +316,8 @@ impl Service {
             ("Proxy-Authenticate", "Proxy-Authorization")
         };
         let challenge = response.headers.get_all(challenge_header).find_map(|h| Challenge::parse(h).ok());
-        let (Some(challenge), true) = (challenge, call.auth_attempts < MAX_AUTH_ATTEMPTS) else {
+        let (Some(challenge), true) = (challenge, call.auth_attempts < MAX_AUTH_ATTEMPTS && call.media.is_some())
+        else {
             return self.settle(call.requester, Err(PlaceCallError::AuthFailed(response.status)));
         };
         call.auth_attempts += 1;
@@ -318,9 +333,84 @@ impl Service {
         self.send_invite(call);
     }
 
+    /// A provisional response with SDP (RFC 3960 early media: ringback, announcements): the call's media task
+    /// starts listening now, so that nothing is clipped when the answer comes. A second early dialog (another
+    /// fork) is not listened to; a 2xx from any fork takes over the task.
+    fn start_early_media(&mut self, key: &ClientKey, response: &Response) {
+        let Some(call) = self.outbound.get_mut(key) else { return };
+        if call.early.is_some() || call.media.is_none() {
+            return;
+        }
+        let Some(dialog) = Dialog::uac(&call.invite, response, call.peer) else { return };
+        let stream = SessionDescription::parse(&response.body)
+            .map_err(|e| e.to_string())
+            .and_then(|answer| accept_answer(&answer, &self.config.codecs).map_err(|e| e.to_string()))
+            .and_then(|plan| RtpStream::new(plan, self.config.jitter).map_err(|e| e.to_string()));
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(why) => {
+                tracing::info!(%why, "unusable early-media SDP; waiting for the answer");
+                return;
+            }
+        };
+        let Some((lease, rtp, rtcp)) = call.media.take() else { return };
+        let early_key = dialog.id.to_string();
+        call.early = Some(early_key.clone());
+        let (local_ip, session_id) = (call.local_ip, call.session_id);
+        let (agent, call_id, numbers) = (call.agent.clone(), call.invite.call_id().to_string(), call.numbers.clone());
+        let (service, recording) = self.service_for(agent, &call_id, numbers);
+        tracing::info!(call = %early_key, codec = ?stream.plan().codec, "early media: listening until the answer");
+        let setup = CallSetup {
+            key: early_key,
+            service,
+            stream,
+            rtp,
+            rtcp,
+            lease,
+            metrics: self.metrics.clone(),
+            rtp_timeout: self.config.rtp_timeout,
+            recording,
+            early: true,
+        };
+        self.start_call(setup, dialog, local_ip, session_id, None);
+    }
+
+    /// The INVITE of a call with early media failed: its listening task stops (the early dialog ended with the
+    /// final response, so there is nothing to BYE).
+    fn end_early_media(&mut self, call: &OutboundCall) {
+        if let Some(entry) = call.early.as_ref().and_then(|key| self.calls.remove(key)) {
+            let _ = entry.commands.try_send(CallCommand::Stop);
+        }
+    }
+
+    /// What runs on a call we placed once it is answered, and its record.
+    fn service_for(
+        &self,
+        agent: Option<std::sync::Arc<crate::conversation::engine::Agent>>,
+        call_id: &str,
+        (caller, called): (String, String),
+    ) -> (CallService, Option<crate::call::RecordingPlan>) {
+        let Some(agent) = agent else { return (CallService::Echo, None) };
+        let context = CallContext {
+            call_id: call_id.to_string(),
+            caller_number: caller.clone(),
+            called_number: called.clone(),
+            extra: Vec::new(),
+        };
+        let recording = if agent.record_transcript {
+            self.config.recordings.clone().map(|sink| crate::call::RecordingPlan { sink, caller, called })
+        } else {
+            None
+        };
+        (CallService::Agent(Box::new(Conversation::for_call(agent, &context))), recording)
+    }
+
     fn outbound_answered(&mut self, call: OutboundCall, response: Response) {
-        let OutboundCall { requester, invite, peer, lease, rtp, rtcp, local_ip, session_id, agent, numbers, .. } = call;
+        let OutboundCall { requester, invite, peer, media, early, local_ip, session_id, agent, numbers, .. } = call;
         let Some(dialog) = Dialog::uac(&invite, &response, peer) else {
+            if let Some(entry) = early.and_then(|key| self.calls.remove(&key)) {
+                let _ = entry.commands.try_send(CallCommand::Stop);
+            }
             return self.settle(requester, Err(PlaceCallError::BadAnswer("2xx without To tag or Contact".into())));
         };
         // ACK for the 2xx: a new transaction-less request in the dialog, with the INVITE's credentials.
@@ -332,13 +422,48 @@ impl Service {
             }
         }
         self.endpoint.send_raw(ack.into_message(), dialog.peer);
-        let plan = SessionDescription::parse(&response.body)
-            .map_err(|e| e.to_string())
-            .and_then(|answer| accept_answer(&answer, &self.config.codecs).map_err(|e| e.to_string()));
         let key = dialog.id.to_string();
-        let stream = plan.clone().map_err(PlaceCallError::BadAnswer).and_then(|plan| {
-            RtpStream::new(plan, self.config.jitter).map_err(|e| PlaceCallError::BadAnswer(e.to_string()))
-        });
+        // The answer's SDP; after early media it may be absent (the 18x's stands, RFC 3261 §13.2.1).
+        let plan = if response.body.is_empty() && early.is_some() {
+            None
+        } else {
+            Some(
+                SessionDescription::parse(&response.body)
+                    .map_err(|e| e.to_string())
+                    .and_then(|answer| accept_answer(&answer, &self.config.codecs).map_err(|e| e.to_string())),
+            )
+        };
+        if let Some(mut entry) = early.and_then(|early_key| self.calls.remove(&early_key)) {
+            match plan {
+                Some(Err(err)) => {
+                    let _ = entry.commands.try_send(CallCommand::Stop);
+                    self.calls_insert_for_hangup(dialog, local_ip, entry.rtp_port, session_id);
+                    self.hang_up(&key, crate::metrics::CallResult::Failed);
+                    return self.settle(requester, Err(PlaceCallError::BadAnswer(err)));
+                }
+                Some(Ok(plan)) if plan != entry.plan => {
+                    let _ = entry.commands.try_send(CallCommand::UpdatePlan(plan.clone()));
+                    entry.plan = plan;
+                }
+                _ => {}
+            }
+            tracing::info!(call = %key, codec = ?entry.plan.codec, "outbound call answered (after early media)");
+            entry.dialog = dialog;
+            let _ = entry.commands.try_send(CallCommand::Answered { key: key.clone() });
+            self.metrics.call_started();
+            self.calls.insert(key.clone(), entry);
+            return self.connected(requester, key);
+        }
+        let Some((lease, rtp, rtcp)) = media else {
+            // The early-media task ended before the answer (its media failed): nothing can carry the call.
+            self.calls_insert_for_hangup(dialog, local_ip, 9, session_id);
+            self.hang_up(&key, crate::metrics::CallResult::Failed);
+            return self.settle(requester, Err(PlaceCallError::BadAnswer("media ended before the answer".into())));
+        };
+        let stream =
+            plan.unwrap_or_else(|| Err("2xx without SDP".into())).map_err(PlaceCallError::BadAnswer).and_then(|plan| {
+                RtpStream::new(plan, self.config.jitter).map_err(|e| PlaceCallError::BadAnswer(e.to_string()))
+            });
         let stream = match stream {
             Ok(stream) => stream,
             Err(err) => {
@@ -349,24 +474,7 @@ impl Service {
             }
         };
         tracing::info!(call = %key, codec = ?stream.plan().codec, "outbound call answered");
-        let (service, recording) = match agent {
-            Some(agent) => {
-                let (caller, called) = numbers;
-                let context = CallContext {
-                    call_id: invite.call_id().to_string(),
-                    caller_number: caller.clone(),
-                    called_number: called.clone(),
-                    extra: Vec::new(),
-                };
-                let recording = if agent.record_transcript {
-                    self.config.recordings.clone().map(|sink| crate::call::RecordingPlan { sink, caller, called })
-                } else {
-                    None
-                };
-                (CallService::Agent(Box::new(Conversation::for_call(agent, &context))), recording)
-            }
-            None => (CallService::Echo, None),
-        };
+        let (service, recording) = self.service_for(agent, invite.call_id(), numbers);
         let setup = CallSetup {
             key: key.clone(),
             service,
@@ -377,12 +485,17 @@ impl Service {
             metrics: self.metrics.clone(),
             rtp_timeout: self.config.rtp_timeout,
             recording,
+            early: false,
         };
         self.start_call(setup, dialog, local_ip, session_id, None);
+        self.connected(requester, key);
+    }
+
+    /// A call we placed is connected: its requester learns the key, and a transfer we carried out for a
+    /// referring call ends that call (as pjsua and most phones do), rather than leave the agent on two calls.
+    fn connected(&mut self, requester: Requester, key: CallKey) {
         let referral = requester.referral.clone();
         self.settle(requester, Ok(key));
-        // A transfer we carried out succeeded: this node leaves the referring call (as pjsua and most
-        // phones do) rather than leave the agent talking on two calls.
         if let Some(referring) = referral {
             self.hang_up(&referring, crate::metrics::CallResult::Completed);
         }
