@@ -56,6 +56,13 @@ enum Scenario {
         #[command(flatten)]
         load: AgentLoadArgs,
     },
+    /// N concurrent SIP echo calls from the bench's own user agents (no sipp raw sockets), for each N given.
+    SipEchoUa {
+        #[arg(long, default_value = "10,100,500", value_delimiter = ',')]
+        calls: Vec<usize>,
+        #[command(flatten)]
+        load: AgentLoadArgs,
+    },
     /// N concurrent Vobiz-protocol media streams to the bench agent, for each N given.
     Ws {
         #[arg(long, default_value = "10,100,500", value_delimiter = ',')]
@@ -156,7 +163,14 @@ fn main() -> Result<()> {
             let voicera = release_binary(voicera)?;
             agent_series(&out, "sip-agent", &calls, sip_agent::markdown, |n, work| {
                 eprintln!("== {n} concurrent SIP calls to the bench agent for {seconds} s");
-                sip_agent::run(&voicera, n, seconds, work)
+                sip_agent::run(&voicera, n, seconds, work, sip_agent::Callee::BenchAgent)
+            })
+        }
+        Scenario::SipEchoUa { calls, load: AgentLoadArgs { seconds, voicera, out } } => {
+            let voicera = release_binary(voicera)?;
+            agent_series(&out, "sip-echo-ua", &calls, sip_agent::echo_markdown, |n, work| {
+                eprintln!("== {n} concurrent SIP echo calls (own user agents) for {seconds} s");
+                sip_agent::run(&voicera, n, seconds, work, sip_agent::Callee::Echo)
             })
         }
         Scenario::Ws { streams, load: AgentLoadArgs { seconds, voicera, out } } => {

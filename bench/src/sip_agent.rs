@@ -4,6 +4,10 @@
 //! and per turn the time from the last RTP packet of speech to the first RTP packet of the reply, minus the
 //! VAD's stop time: the latency the server adds, jitter buffer included.
 //!
+//! `voicera-bench sip-echo-ua` runs the same callers against the `echo` service: the media path's CPU per call
+//! without sipp, whose pcap playback opens a raw socket per call that every loopback packet of the server is
+//! then checked against (a kernel cost charged to the server, growing with the number of calls).
+//!
 //! The caller is a small SIP user agent written here (INVITE with an SDP offer, ACK, BYE over UDP, with
 //! retransmission), so that each call's RTP can be timed per packet; sipp cannot measure a reply.
 
@@ -24,20 +28,47 @@ const REPLY_LEVEL: f64 = 1000.0;
 /// SIP timer T1: the first retransmission interval over UDP.
 const T1: Duration = Duration::from_millis(500);
 
-pub fn run(voicera: &Path, calls: usize, seconds: u64, work: &Path) -> Result<AgentReport> {
-    let dir = work.join(format!("sip-agent-{calls}"));
-    let label = ("sip-pcmu-bench-agent", "call");
+/// Which service the callers reach.
+#[derive(Debug, Clone, Copy)]
+pub enum Callee {
+    /// The bench agent: turns are timed.
+    BenchAgent,
+    /// The echo service: CPU and memory only (an echo has no turns).
+    Echo,
+}
+
+impl Callee {
+    fn user(self) -> &'static str {
+        match self {
+            Callee::BenchAgent => "bench",
+            Callee::Echo => "echo",
+        }
+    }
+}
+
+pub fn run(voicera: &Path, calls: usize, seconds: u64, work: &Path, callee: Callee) -> Result<AgentReport> {
+    let dir = work.join(format!("sip-{}-{calls}", callee.user()));
+    let label = match callee {
+        Callee::BenchAgent => ("sip-pcmu-bench-agent", "call"),
+        Callee::Echo => ("sip-pcmu-echo-ua", "call"),
+    };
     run_load(voicera, &dir, "30000-34000", label, (calls, seconds), |server| {
         let sip = server.sip;
-        move |i, latencies| caller(i, sip, seconds, latencies)
+        move |i, latencies| caller(i, sip, callee, seconds, latencies)
     })
 }
 
 /// One call: set up, talk at real pace while timing the replies, hang up.
-async fn caller(index: usize, server: SocketAddr, seconds: u64, latencies: Arc<Mutex<Vec<f64>>>) -> Result<()> {
+async fn caller(
+    index: usize,
+    server: SocketAddr,
+    callee: Callee,
+    seconds: u64,
+    latencies: Arc<Mutex<Vec<f64>>>,
+) -> Result<()> {
     let sip = UdpSocket::bind("127.0.0.1:0").await?;
     let rtp = UdpSocket::bind("127.0.0.1:0").await?;
-    let mut dialog = Dialog::new(index, sip.local_addr()?, server);
+    let mut dialog = Dialog::new(index, sip.local_addr()?, server, callee.user());
     let offer = format!(
         "v=0\r\no=- {index} 1 IN IP4 127.0.0.1\r\ns=bench\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
          m=audio {} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
@@ -61,7 +92,8 @@ async fn caller(index: usize, server: SocketAddr, seconds: u64, latencies: Arc<M
         tokio::select! {
             received = rtp.recv_from(&mut incoming) => {
                 let (len, _) = received?;
-                if turns.waiting() && len > 12 && mean_magnitude(&incoming[12..len]) > REPLY_LEVEL {
+                let timed = matches!(callee, Callee::BenchAgent);
+                if timed && turns.waiting() && len > 12 && mean_magnitude(&incoming[12..len]) > REPLY_LEVEL {
                     turns.reply_heard(&latencies);
                 }
             }
@@ -98,6 +130,8 @@ async fn caller(index: usize, server: SocketAddr, seconds: u64, latencies: Arc<M
 /// The caller's side of one SIP dialog.
 struct Dialog {
     index: usize,
+    /// The Request-URI user called.
+    user: &'static str,
     local: SocketAddr,
     server: SocketAddr,
     call_id: String,
@@ -108,20 +142,21 @@ struct Dialog {
 }
 
 impl Dialog {
-    fn new(index: usize, local: SocketAddr, server: SocketAddr) -> Self {
+    fn new(index: usize, local: SocketAddr, server: SocketAddr, user: &'static str) -> Self {
         let call_id = format!("bench-{index}-{}@127.0.0.1", std::process::id());
-        Self { index, local, server, call_id, cseq: 0, to: None, invite_cseq: 0 }
+        Self { index, user, local, server, call_id, cseq: 0, to: None, invite_cseq: 0 }
     }
 
     fn message(&self, method: &str, cseq: u32, branch: &str, body: &str) -> String {
-        let to = self.to.clone().unwrap_or_else(|| format!("<sip:bench@{}>", self.server));
+        let to = self.to.clone().unwrap_or_else(|| format!("<sip:{}@{}>", self.user, self.server));
         let content_type = if body.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
         format!(
-            "{method} sip:bench@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\n\
+            "{method} sip:{user}@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\n\
              Max-Forwards: 70\r\nFrom: <sip:caller{index}@127.0.0.1>;tag=c{index}\r\nTo: {to}\r\n\
              Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContact: <sip:caller{index}@{local}>\r\n\
              {content_type}Content-Length: {}\r\n\r\n{body}",
             body.len(),
+            user = self.user,
             server = self.server,
             local = self.local,
             index = self.index,
@@ -214,5 +249,15 @@ pub fn markdown(reports: &[AgentReport]) -> String {
          packet of speech sent) → first RTP packet of the reply − 400 ms VAD stop time, measured at the caller. \
          It includes the wait for the call's 20 ms tick (the server reads RTP once per tick) and the jitter \
          buffer.",
+    )
+}
+
+pub fn echo_markdown(reports: &[AgentReport]) -> String {
+    turns::markdown(
+        "SIP echo calls from the bench's own user agents (PCMU)",
+        reports,
+        "The same callers as the agent bench, calling `echo`: every packet goes through depacketize → jitter \
+         buffer → decode → 16 kHz → encode → paced egress. Unlike sipp's pcap playback, these callers open no \
+         raw sockets, so the figures compare with the bare C echo floor (c-baseline.md). An echo has no turns.",
     )
 }
