@@ -175,6 +175,18 @@ pub enum LlmChoice {
     OpenAiCompatible { base_url: String, model: String, api_key_env: Option<String> },
 }
 
+/// The local Piper voice (model cache name).
+pub const PIPER_VOICE: &str = "piper-en_US-joe-medium";
+
+/// Which local text-to-speech speaks for an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtsChoice {
+    /// espeak-ng: every language it has, instant, robotic.
+    Espeak,
+    /// Piper (VITS, ONNX Runtime): a natural English voice.
+    Piper,
+}
+
 /// A configured agent, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
@@ -186,6 +198,7 @@ pub struct AgentConfig {
     pub language: String,
     pub stt_model: String,
     pub llm: LlmChoice,
+    pub tts: TtsChoice,
     /// espeak-ng voice (None: the language's default voice).
     pub tts_voice: Option<String>,
     pub mode: InteractionMode,
@@ -300,10 +313,19 @@ fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig
                 LlmChoice::OpenAiCompatible { base_url, model, api_key_env: a.llm_api_key_env }
             }
         };
-        match a.tts_model.as_deref().unwrap_or("espeak") {
-            "espeak" | "espeak-ng" => {}
-            other => bail!("{at}.tts_model: {other:?} is not available (local: espeak)"),
-        }
+        let tts = match a.tts_model.as_deref().unwrap_or("espeak") {
+            "espeak" | "espeak-ng" => TtsChoice::Espeak,
+            "piper" | PIPER_VOICE => {
+                if !language.to_ascii_lowercase().starts_with("en") {
+                    bail!("{at}.tts_model: the Piper voice speaks English; use espeak for {language:?}");
+                }
+                if a.tts_voice.is_some() {
+                    bail!("{at}.tts_voice names an espeak-ng voice; Piper has one voice ({PIPER_VOICE})");
+                }
+                TtsChoice::Piper
+            }
+            other => bail!("{at}.tts_model: {other:?} is not available (local: espeak, piper)"),
+        };
         let mode = match a.interaction_mode.as_deref().unwrap_or("conversational") {
             "conversational" => InteractionMode::Conversational,
             "non_conversational" => InteractionMode::NonConversational,
@@ -364,6 +386,7 @@ fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig
             language,
             stt_model,
             llm,
+            tts,
             tts_voice: a.tts_voice,
             mode,
             policy: TurnPolicy {
@@ -804,6 +827,9 @@ mod tests {
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_base_url = \"http://x/v1\"\nllm_model = \"m\"\nllm_api_key_env = \"VOICERA_TEST_NO_SUCH_KEY\"", "VOICERA_TEST_NO_SUCH_KEY is not set"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\ntools = [\"launch\"]", "unknown tool"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nturn_detection = \"psychic\"", "silence or punctuation"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nlanguage = \"hi\"\nstt_model = \"whisper-base\"\ntts_model = \"piper\"", "speaks English"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\ntts_model = \"piper\"\ntts_voice = \"en-us+f3\"", "names an espeak-ng voice"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\ntts_model = \"cartesia\"", "local: espeak, piper"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\n[[agents.http_tools]]\nname = \"t\"\ndescription = \"d\"\nurl = \"ftp://x\"", "http://"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nnumbers = [\"+1 555\"]\n[[agents]]\nid = \"b\"\nsystem_prompt = \"y\"\nnumbers = [\"1555\"]", "already attached"),
         ] {

@@ -1,5 +1,5 @@
 //! Local models in the binary: the `voicera models` commands, and the built-in `demo` agent that talks with
-//! local models only (Whisper tiny.en, SmolLM2-135M, espeak-ng).
+//! local models only (Whisper tiny.en, SmolLM2-135M, the Piper voice).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -11,16 +11,17 @@ use voicera_media::conversation::engine::{Agent, AgentTool, CallLimits, Interact
 use voicera_media::conversation::turn::TurnPolicy;
 use voicera_media::vad::VadParams;
 use voicera_models::turn::{PunctuationTurn, SilenceTurn};
-use voicera_models::{toolcall, ChatMessage, LanguageModel, Role, SpeechProbability};
+use voicera_models::{toolcall, ChatMessage, LanguageModel, Role, SpeechProbability, TextToSpeech};
 use voicera_models_cloud::openai::{OpenAiChat, OpenAiConfig};
 use voicera_models_local::cache::{self, Fetched};
 use voicera_models_local::espeak::{self, EspeakTts};
+use voicera_models_local::piper::{PiperTts, PiperVoice};
 use voicera_models_local::silero::SileroModel;
 use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
 use voicera_models_local::whisper::{default_device, to_16k, WhisperModel, WhisperStt};
 use voicera_models_local::{wav, InferencePool, ModelCache};
 
-use crate::config::{AgentConfig, LlmChoice, SpeechModelChoice, TurnDetection};
+use crate::config::{AgentConfig, LlmChoice, SpeechModelChoice, TtsChoice, TurnDetection, PIPER_VOICE};
 
 /// The models the `demo` agent uses.
 pub const DEMO_STT: &str = "whisper-tiny.en";
@@ -55,7 +56,7 @@ pub enum ModelsCommand {
         text: String,
         #[arg(short, long)]
         output: PathBuf,
-        /// TTS engine: espeak (every language espeak-ng has).
+        /// TTS engine: espeak (every language espeak-ng has) or piper (a natural English voice).
         #[arg(long, default_value = "espeak")]
         model: String,
         #[arg(long, default_value = "en")]
@@ -63,6 +64,8 @@ pub enum ModelsCommand {
         /// espeak-ng voice name, overriding the language's default voice.
         #[arg(long)]
         voice: Option<String>,
+        #[command(flatten)]
+        dirs: ModelDirs,
     },
     /// Stream a reply to PROMPT.
     Llm {
@@ -144,18 +147,24 @@ pub fn run(command: ModelsCommand) -> Result<()> {
             println!("{}", whisper.transcribe(&pcm, &language)?);
             Ok(())
         }
-        ModelsCommand::Tts { text, output, model, language, voice } => {
-            if model != "espeak" {
-                bail!("TTS model {model:?} is not available (available: espeak)");
-            }
-            let voice = match voice {
-                Some(v) => v,
-                None => espeak::voice_for(&language)?.to_string(),
+        ModelsCommand::Tts { text, output, model, language, voice, dirs } => {
+            let (rate, pcm) = match model.as_str() {
+                "espeak" | "espeak-ng" => {
+                    let voice = match voice {
+                        Some(v) => v,
+                        None => espeak::voice_for(&language)?.to_string(),
+                    };
+                    (espeak::ESPEAK_RATE, espeak::synthesize(&text, &voice, 165)?)
+                }
+                "piper" | PIPER_VOICE => {
+                    let piper = PiperVoice::load(&dirs.cache().require(PIPER_VOICE)?)?;
+                    (piper.sample_rate(), piper.synthesize(&text)?)
+                }
+                other => bail!("TTS model {other:?} is not available (available: espeak, piper)"),
             };
-            let pcm = espeak::synthesize(&text, &voice, 165)?;
-            std::fs::write(&output, wav::encode_pcm16(espeak::ESPEAK_RATE, &pcm))
+            std::fs::write(&output, wav::encode_pcm16(rate, &pcm))
                 .with_context(|| format!("cannot write {}", output.display()))?;
-            println!("{}: {:.2} s of speech", output.display(), pcm.len() as f64 / espeak::ESPEAK_RATE as f64);
+            println!("{}: {:.2} s of speech", output.display(), pcm.len() as f64 / rate as f64);
             Ok(())
         }
         ModelsCommand::Llm { prompt, model, dirs } => {
@@ -199,6 +208,7 @@ pub struct LocalModels {
     whisper: Mutex<HashMap<String, WhisperModel>>,
     smollm: Mutex<Option<SmolLm>>,
     silero: Mutex<Option<SileroModel>>,
+    piper: Mutex<Option<Arc<PiperVoice>>>,
 }
 
 impl LocalModels {
@@ -210,6 +220,7 @@ impl LocalModels {
             whisper: Mutex::new(HashMap::new()),
             smollm: Mutex::new(None),
             silero: Mutex::new(None),
+            piper: Mutex::new(None),
         }
     }
 
@@ -292,16 +303,36 @@ impl LocalModels {
         }
     }
 
+    /// The Piper voice, loaded once and shared by every agent that speaks with it.
+    fn piper(&self) -> Result<Arc<PiperVoice>> {
+        let mut slot = self.piper.lock().map_err(|_| anyhow::anyhow!("model lock poisoned"))?;
+        if slot.is_none() {
+            *slot = Some(Arc::new(PiperVoice::load(&self.ensure(PIPER_VOICE)?)?));
+        }
+        slot.clone().context("Piper loaded above")
+    }
+
     pub fn pool(&self) -> &InferencePool {
         &self.pool
     }
 }
 
-/// Builds the `demo` agent (Whisper tiny.en, SmolLM2-135M, espeak-ng).
+/// Builds the `demo` agent (Whisper tiny.en, SmolLM2-135M, the Piper voice).
 pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
     // The demo's own models first, then the rest of the default set.
     let whisper = models.whisper(DEMO_STT)?;
     let llm = models.smollm_for(DEMO_PROMPT, DEMO_GREETING, &[])?;
+    // Piper: a natural voice for ~100–150 ms more per clause than espeak-ng (bench/results/models.md). The
+    // greeting and the idle prompt are synthesised now, so every call's first words play at once.
+    let tts = PiperTts::new(models.piper()?, models.pool().clone());
+    let limits = CallLimits {
+        idle_prompt_after: Some(std::time::Duration::from_secs(10)),
+        user_silence_hangup: Some(std::time::Duration::from_secs(30)),
+        ..CallLimits::default()
+    };
+    for line in [DEMO_GREETING, &limits.idle_message] {
+        tts.prepare(line)?;
+    }
     models.fetch_defaults()?;
     Ok(Agent {
         id: "demo".into(),
@@ -311,11 +342,7 @@ pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
         vad: VadParams::default(),
         speech_model: models.speech_model(SpeechModelChoice::Silero)?,
         policy: TurnPolicy::default(),
-        limits: CallLimits {
-            idle_prompt_after: Some(std::time::Duration::from_secs(10)),
-            user_silence_hangup: Some(std::time::Duration::from_secs(30)),
-            ..CallLimits::default()
-        },
+        limits,
         mode: InteractionMode::Conversational,
         utc_offset_minutes: 0,
         tools: Vec::new(), // tool instructions would cost the 135M model its prefix cache and its focus
@@ -326,7 +353,7 @@ pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
         // days are we."), which made the punctuation detector cut the caller off mid-question in CI.
         turn_detector: Arc::new(SilenceTurn),
         llm,
-        tts: Arc::new(EspeakTts::new("en", models.pool().clone())?),
+        tts: Arc::new(tts),
     })
 }
 
@@ -345,9 +372,18 @@ pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Ag
             Arc::new(OpenAiChat::new(OpenAiConfig::new(base_url, model, api_key)))
         }
     };
-    let tts = match &config.tts_voice {
-        Some(voice) => EspeakTts::with_voice(voice, models.pool().clone()),
-        None => EspeakTts::new(&config.language, models.pool().clone())?,
+    let tts: Arc<dyn TextToSpeech> = match (config.tts, &config.tts_voice) {
+        (TtsChoice::Piper, _) => {
+            let piper = PiperTts::new(models.piper()?, models.pool().clone());
+            // Lines every call says, ready before the first call (a greeting with {{variables}} varies).
+            let greeting = Some(config.greeting.as_str()).filter(|g| !g.contains("{{"));
+            for line in greeting.into_iter().chain([config.limits.idle_message.as_str()]) {
+                piper.prepare(line)?;
+            }
+            Arc::new(piper)
+        }
+        (TtsChoice::Espeak, Some(voice)) => Arc::new(EspeakTts::with_voice(voice, models.pool().clone())),
+        (TtsChoice::Espeak, None) => Arc::new(EspeakTts::new(&config.language, models.pool().clone())?),
     };
     Ok(Agent {
         id: config.id.clone(),
@@ -369,6 +405,6 @@ pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Ag
             TurnDetection::Punctuation => Arc::new(PunctuationTurn::default()),
         },
         llm,
-        tts: Arc::new(tts),
+        tts,
     })
 }

@@ -1,7 +1,7 @@
 //! `voicera-bench models`: speed of each local engine on this machine, with the weights of the model cache.
 //!
 //! Whisper (load, the 11 s JFK clip, a 2 s utterance as a call's final transcript), SmolLM2 (prompt
-//! prefill, time to the first token and to the first clause the TTS can speak, tokens/s), espeak-ng (time to
+//! prefill, time to the first token and to the first clause the TTS can speak, tokens/s), espeak-ng and Piper (time to
 //! audio for a clause) and the energy VAD (µs per 20 ms frame). Median of `--runs` after a warm-up.
 
 use std::path::{Path, PathBuf};
@@ -31,6 +31,9 @@ pub struct ModelsReport {
     llm_tokens_per_second: f64,
     llm_reply: String,
     espeak_clause_ms: f64,
+    piper_load_ms: f64,
+    /// "In a week, there are seven days." (about 2 s of speech) → audio.
+    piper_clause_ms: f64,
     energy_vad_us_per_frame: f64,
     silero_vad_us_per_frame: f64,
     threads: usize,
@@ -137,6 +140,22 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
             .collect(),
     );
 
+    // Piper: load, then one clause to first audio (each synthesis is the whole clause).
+    let piper_dir = cache.require("piper-en_US-joe-medium")?;
+    let t = Instant::now();
+    let piper = voicera_models_local::piper::PiperVoice::load(&piper_dir)?;
+    let piper_load_ms = ms(t.elapsed());
+    let _ = piper.synthesize("Warming up.")?;
+    let piper_ms = median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = piper.synthesize("In a week, there are seven days.");
+                ms(t.elapsed())
+            })
+            .collect(),
+    );
+
     let mut vad = VadGate::new(VadParams::default(), EnergyModel::default());
     let frames: Vec<[i16; 320]> = (0..5000)
         .map(|i| {
@@ -184,6 +203,8 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
         llm_tokens_per_second: median(rates),
         llm_reply: reply.trim().to_string(),
         espeak_clause_ms: espeak_ms,
+        piper_load_ms,
+        piper_clause_ms: piper_ms,
         energy_vad_us_per_frame: vad_us,
         silero_vad_us_per_frame: median(silero_runs),
         threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
@@ -203,6 +224,8 @@ pub fn markdown(r: &ModelsReport) -> String {
 | SmolLM2 → first speakable clause | {:.0} ms |\n\
 | SmolLM2 decode | {:.1} tokens/s |\n\
 | espeak-ng clause → audio | {:.0} ms |\n\
+| Piper en_US joe medium load | {:.0} ms |\n\
+| Piper clause (\"In a week, there are seven days.\") → audio | {:.0} ms |\n\
 | energy VAD | {:.2} µs per 20 ms frame |\n\
 | Silero VAD v6 (plain Rust, on speech) | {:.1} µs per 20 ms frame |\n\n\
 jfk.wav transcript: {:?}\n\nSmolLM2 reply: {:?}\n",
@@ -218,6 +241,8 @@ jfk.wav transcript: {:?}\n\nSmolLM2 reply: {:?}\n",
         r.llm_first_clause_ms,
         r.llm_tokens_per_second,
         r.espeak_clause_ms,
+        r.piper_load_ms,
+        r.piper_clause_ms,
         r.energy_vad_us_per_frame,
         r.silero_vad_us_per_frame,
         r.jfk_text,

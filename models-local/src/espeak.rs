@@ -5,19 +5,16 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 
 use voicera_models::{TextToSpeech, TtsStream};
 
+use crate::clause_audio::ClauseAudio;
 use crate::pool::InferencePool;
 use crate::Error;
 
 /// espeak-ng's output rate.
 pub const ESPEAK_RATE: u32 = 22050;
-/// Audio handed out per poll: 40 ms.
-const CHUNK: usize = ESPEAK_RATE as usize / 25;
 
 /// The espeak-ng voice for a BCP 47 language tag.
 pub fn voice_for(language: &str) -> Result<&'static str, Error> {
@@ -97,67 +94,10 @@ impl EspeakTts {
     }
 }
 
-struct EspeakStream {
-    audio: Receiver<Result<Vec<i16>, Error>>,
-    samples: Vec<i16>,
-    at: usize,
-    finished: bool,
-    cancelled: Arc<AtomicBool>,
-}
-
-impl TtsStream for EspeakStream {
-    fn sample_rate(&self) -> u32 {
-        ESPEAK_RATE
-    }
-
-    fn poll_audio(&mut self, out: &mut Vec<i16>) -> bool {
-        if !self.finished {
-            match self.audio.try_recv() {
-                Ok(Ok(samples)) => {
-                    self.samples = samples;
-                    self.finished = true;
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "text-to-speech failed; clause skipped");
-                    return false;
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => return true,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => return false,
-            }
-        }
-        let end = (self.at + CHUNK).min(self.samples.len());
-        out.extend_from_slice(&self.samples[self.at..end]);
-        self.at = end;
-        self.at < self.samples.len()
-    }
-}
-
-impl Drop for EspeakStream {
-    fn drop(&mut self) {
-        self.cancelled.store(true, Ordering::Relaxed);
-    }
-}
-
 impl TextToSpeech for EspeakTts {
     fn speak(&self, text: &str) -> Box<dyn TtsStream> {
-        let (tx, audio) = channel();
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let stop = Arc::clone(&cancelled);
         let (text, voice, wpm) = (text.to_string(), Arc::clone(&self.voice), self.words_per_minute);
-        if self
-            .pool
-            .try_submit(move || {
-                if !stop.load(Ordering::Relaxed) {
-                    let _ = tx.send(synthesize(&text, &voice, wpm));
-                }
-            })
-            .is_err()
-        {
-            let (tx, rx) = channel();
-            let _ = tx.send(Err(Error::Unavailable("text-to-speech overloaded".into())));
-            return Box::new(EspeakStream { audio: rx, samples: Vec::new(), at: 0, finished: false, cancelled });
-        }
-        Box::new(EspeakStream { audio, samples: Vec::new(), at: 0, finished: false, cancelled })
+        Box::new(ClauseAudio::synthesize(&self.pool, ESPEAK_RATE, move || synthesize(&text, &voice, wpm)))
     }
 }
 

@@ -11,9 +11,11 @@
 //! without candle.
 
 pub mod cache;
+mod clause_audio;
 pub mod ct2;
 pub mod espeak;
 pub mod mel;
+pub mod piper;
 pub mod pool;
 pub mod silero;
 pub mod smollm;

@@ -230,3 +230,44 @@ fn silero_vad_hears_speech_and_not_silence_or_hiss() {
     // The gaps between JFK's phrases are heard as such.
     assert!(speech.iter().any(|p| *p < 0.2), "some frames of jfk.wav are pauses");
 }
+
+#[test]
+#[ignore = "heavy: real Piper and Whisper weights"]
+fn piper_speech_is_transcribed_back_by_whisper() {
+    use voicera_models_local::piper::PiperVoice;
+    let cache = cache();
+    let spec = cache::spec("piper-en_US-joe-medium").unwrap();
+    cache.fetch(spec).unwrap();
+    let voice = PiperVoice::load(&cache.require(spec.name).unwrap()).unwrap();
+    assert_eq!(voice.sample_rate(), 22050);
+    // VITS samples noise (the ONNX graph draws it unseeded), so each synthesis differs a little, and Whisper
+    // tiny may mishear one word of one; the words of all three together must come back.
+    let (mut said, mut heard_all) = (String::new(), String::new());
+    for text in [
+        "The quick brown fox jumps over the lazy dog.",
+        "Your appointment is confirmed for Monday at three o'clock.",
+        "Thank you for calling, have a nice day!",
+    ] {
+        let started = Instant::now();
+        let pcm = voice.synthesize(text).unwrap();
+        let took = started.elapsed();
+        let seconds = pcm.len() as f64 / 22050.0;
+        assert!((1.0..8.0).contains(&seconds), "{text}: {seconds} s");
+        let samples: Vec<f32> = pcm.iter().map(|s| *s as f32 / 32768.0).collect();
+        let heard = whisper().transcribe(&to_16k(&samples, 22050), "en").unwrap();
+        let error = wer(text, &heard.replace(" 3 ", " three "));
+        eprintln!(
+            "piper {text:?}: {seconds:.2} s of audio in {took:?}; Whisper: {heard:?} (WER {:.0} %)",
+            error * 100.0
+        );
+        assert!(error <= 0.25, "{text:?} came back as {heard:?}");
+        said.push_str(text);
+        said.push(' ');
+        heard_all.push_str(&heard.replace(" 3 ", " three "));
+        heard_all.push(' ');
+    }
+    let error = wer(&said, &heard_all);
+    assert!(error <= 0.1, "WER {:.0} %: {heard_all:?}", error * 100.0);
+    // Nothing to say is no audio, not an error.
+    assert!(voice.synthesize("  ...  ").unwrap().is_empty());
+}
