@@ -21,6 +21,7 @@ pub mod silero;
 pub mod smollm;
 pub mod wav;
 pub mod whisper;
+mod whisper_decoder;
 
 pub use cache::{ModelCache, ModelKind, ModelSpec, CATALOGUE};
 pub use pool::InferencePool;

@@ -13,11 +13,12 @@ use std::sync::Arc;
 
 use candle_core::{Device, IndexOp, Tensor, D};
 use candle_nn::VarBuilder;
-use candle_transformers::models::whisper::{self as wm, model::Whisper};
+use candle_transformers::models::whisper::{self as wm, model::AudioEncoder, model::Whisper};
 use tokenizers::Tokenizer;
 use voicera_models::{SpeechToText, SttStream, Transcript};
 
 use crate::pool::InferencePool;
+use crate::whisper_decoder::CachedDecoder;
 use crate::Error;
 
 /// New speech between partial transcripts: 300 ms at 16 kHz.
@@ -39,7 +40,10 @@ const NO_SPEECH_THRESHOLD: f32 = 0.6;
 /// A loaded Whisper model (weights shared, cheap to clone).
 #[derive(Clone)]
 pub struct WhisperModel {
-    model: Whisper,
+    encoder: AudioEncoder,
+    /// Our decoder with a self-attention cache (candle-transformers' re-runs every token each step).
+    decoder: CachedDecoder,
+    config: wm::Config,
     tokenizer: Arc<Tokenizer>,
     mel: crate::mel::LogMel,
     /// The token embedding transposed `[d_model, vocab]`, contiguous: the output projection as one plain
@@ -65,7 +69,9 @@ impl WhisperModel {
             .map_err(|e| Error::Format(format!("tokenizer.json: {e}")))?;
         // SAFETY: the weights file is in our model cache, written once by the fetcher and never modified.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[dir.join("model.safetensors")], wm::DTYPE, device)? };
-        let model = Whisper::load(&vb, config.clone())?;
+        // candle-transformers' encoder; its decoder is dropped for ours.
+        let Whisper { encoder, .. } = Whisper::load(&vb, config.clone())?;
+        let decoder = CachedDecoder::load(vb.pp("model.decoder"), &config)?;
         let token = |t: &str| tokenizer.token_to_id(t);
         let need = |t: &str| token(t).ok_or_else(|| Error::Format(format!("tokenizer lacks {t}")));
         let sot = need(wm::SOT_TOKEN)?;
@@ -91,8 +97,10 @@ impl WhisperModel {
             }
         }
         Ok(WhisperModel {
-            model,
+            encoder,
+            decoder,
             mel: crate::mel::LogMel::new(config.num_mel_bins),
+            config: config.clone(),
             embed_t: vb
                 .get((config.vocab_size, config.d_model), "model.decoder.embed_tokens.weight")?
                 .t()?
@@ -123,15 +131,15 @@ impl WhisperModel {
             return Ok(String::new());
         }
         let started = std::time::Instant::now();
-        let mut model = self.model.clone();
-        let n_mels = model.config.num_mel_bins;
+        let mut encoder = self.encoder.clone();
+        let n_mels = self.config.num_mel_bins;
         // Only the audio's frames plus a tail, an even count (the encoder's convolution halves them).
         let frames = (pcm.len() / wm::HOP_LENGTH + TAIL_FRAMES).div_ceil(2) * 2;
         let frames = frames.clamp(2, wm::N_FRAMES);
         let (mel, computed) = self.mel.compute(pcm, frames * wm::HOP_LENGTH - pcm.len().min(frames * wm::HOP_LENGTH));
         let mel = Tensor::from_vec(mel, (1, n_mels, computed), &self.device)?;
         let mel_done = started.elapsed();
-        let features = model.encoder.forward(&mel, true)?;
+        let features = encoder.forward(&mel, true)?;
         let encoded = started.elapsed();
 
         let mut tokens = vec![self.sot];
@@ -147,12 +155,13 @@ impl WhisperModel {
         let prompt = tokens.len();
         // Speech runs at most ~5 tokens a second; more is Whisper looping.
         let seconds = pcm.len() / wm::SAMPLE_RATE + 1;
-        let max_tokens = (seconds * 6 + 8).min(model.config.max_target_positions / 2);
+        let max_tokens = (seconds * 6 + 8).min(self.config.max_target_positions / 2);
+        let mut state = self.decoder.start(&features)?;
         for step in 0..max_tokens {
-            let input = Tensor::new(tokens.as_slice(), &self.device)?.unsqueeze(0)?;
-            let hidden = model.decoder.forward(&input, &features, step == 0)?;
-            let last = hidden.dim(1)? - 1;
-            let logits = hidden.i((0, last))?.unsqueeze(0)?.matmul(&self.embed_t)?.i(0)?;
+            // The whole prompt first, then only the token just chosen: earlier ones are in the cache.
+            let fresh = if step == 0 { &tokens[..] } else { &tokens[tokens.len() - 1..] };
+            let hidden = self.decoder.step(&mut state, fresh)?;
+            let logits = hidden.unsqueeze(0)?.matmul(&self.embed_t)?.i(0)?;
             if step == 0 {
                 if let Some(id) = self.no_speech {
                     let p = candle_nn::ops::softmax(&logits, D::Minus1)?.i(id as usize)?.to_scalar::<f32>()?;
