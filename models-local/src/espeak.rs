@@ -48,8 +48,20 @@ pub fn voice_for(language: &str) -> Result<&'static str, Error> {
 
 /// Synthesises `text` with `voice` at `words_per_minute`; returns 22.05 kHz mono samples.
 pub fn synthesize(text: &str, voice: &str, words_per_minute: u32) -> Result<Vec<i16>, Error> {
+    let wpm = words_per_minute.to_string();
+    let wav = run(&["--stdout", "--stdin", "-b", "1", "-v", voice, "-s", &wpm], text, "failed")?;
+    let (rate, samples) = crate::wav::parse_pcm16(&wav)?;
+    if rate != ESPEAK_RATE {
+        return Err(Error::Format(format!("espeak-ng produced {rate} Hz audio, expected {ESPEAK_RATE}")));
+    }
+    Ok(samples)
+}
+
+/// Runs `espeak-ng` with `args`, `text` on its standard input; its standard output, or an error that says
+/// what `failed` (with espeak-ng's own message).
+pub(crate) fn run(args: &[&str], text: &str, failed: &str) -> Result<Vec<u8>, Error> {
     let mut child = Command::new("espeak-ng")
-        .args(["--stdout", "--stdin", "-b", "1", "-v", voice, "-s", &words_per_minute.to_string()])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -61,16 +73,12 @@ pub fn synthesize(text: &str, voice: &str, words_per_minute: u32) -> Result<Vec<
     let output = child.wait_with_output()?;
     if !output.status.success() {
         return Err(Error::Unavailable(format!(
-            "espeak-ng failed ({}): {}",
+            "espeak-ng {failed} ({}): {}",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
-    let (rate, samples) = crate::wav::parse_pcm16(&output.stdout)?;
-    if rate != ESPEAK_RATE {
-        return Err(Error::Format(format!("espeak-ng produced {rate} Hz audio, expected {ESPEAK_RATE}")));
-    }
-    Ok(samples)
+    Ok(output.stdout)
 }
 
 /// espeak-ng as the conversation engine's [`TextToSpeech`].

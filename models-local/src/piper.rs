@@ -10,9 +10,7 @@
 //! `onnxruntime` wheel next to the voice (ort's `load-dynamic`: no download at build time).
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use ort::session::Session;
@@ -186,25 +184,8 @@ fn clauses(text: &str) -> Vec<(&str, Option<char>)> {
 fn phonemize(text: &str, voice: &str) -> Result<String, Error> {
     let mut out = String::new();
     for (clause, punctuation) in clauses(text) {
-        let mut child = Command::new("espeak-ng")
-            .args(["-q", "--ipa", "--stdin", "-v", voice])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| Error::Unavailable(format!("cannot run espeak-ng (apt install espeak-ng): {e}")))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(clause.as_bytes())?;
-        }
-        let output = child.wait_with_output()?;
-        if !output.status.success() {
-            return Err(Error::Unavailable(format!(
-                "espeak-ng could not phonemise ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
-        let ipa = String::from_utf8_lossy(&output.stdout);
+        let output = crate::espeak::run(&["-q", "--ipa", "--stdin", "-v", voice], clause, "could not phonemise")?;
+        let ipa = String::from_utf8_lossy(&output);
         let ipa = ipa.split_whitespace().collect::<Vec<_>>().join(" ");
         if ipa.is_empty() {
             continue;

@@ -12,7 +12,7 @@ use voicera_sip::uri::{SipUri, UriError};
 use voicera_sip::{Method, Peer, Request, Response, ServerKey};
 
 use super::{Destination, InboundAuth, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
-use crate::call::{CallCommand, CallKey, CallService, CallSetup, RecordingPlan};
+use crate::call::{CallCommand, CallKey, CallService, RecordingPlan};
 use crate::conversation::engine::{CallContext, Conversation};
 use crate::metrics::CallResult;
 use crate::negotiate::{answer_sdp, negotiate};
@@ -170,18 +170,7 @@ impl Service {
                 CallService::Agent(Box::new(Conversation::for_call(agent, &context)))
             }
         };
-        let setup = CallSetup {
-            key: String::new(),
-            service,
-            stream,
-            rtp,
-            rtcp,
-            lease,
-            metrics: self.metrics.clone(),
-            rtp_timeout: self.config.rtp_timeout,
-            recording,
-            early: false,
-        };
+        let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false);
         tracing::info!(%user, call_id = request.call_id(), from = %peer.addr, codec = ?plan.codec, "INVITE accepted");
         let pending = PendingAnswer { request, peer, local_tag, setup, local_ip, answer, session_timer };
         if self.config.answer_delay.is_zero() {

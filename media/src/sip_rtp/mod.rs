@@ -26,7 +26,7 @@ use voicera_sip::transport::SipTransport;
 use voicera_sip::uri::SipUri;
 use voicera_sip::{ClientKey, Endpoint, EndpointEvent, Method, Peer, Request, Response, ServerKey, TransportKind};
 
-use crate::call::{spawn_call, CallCommand, CallKey, CallNotice, CallSetup, EndReason};
+use crate::call::{spawn_call, CallCommand, CallKey, CallNotice, CallService, CallSetup, EndReason};
 use crate::codec::CodecKind;
 use crate::conversation::engine::Agent;
 use crate::jitter::JitterConfig;
@@ -558,6 +558,28 @@ impl Service {
                 tracing::info!(%call, %target, "the agent transfers the call");
                 self.transfer(call, target, reply);
             }
+        }
+    }
+
+    /// A call's media set-up with this node's metrics and RTP timeout.
+    fn call_setup(
+        &self,
+        (service, stream): (CallService, crate::stream::RtpStream),
+        (lease, rtp, rtcp): (crate::ports::PortLease, tokio::net::UdpSocket, tokio::net::UdpSocket),
+        recording: Option<crate::call::RecordingPlan>,
+        early: bool,
+    ) -> CallSetup {
+        CallSetup {
+            key: String::new(), // the dialog id, set by `start_call`
+            service,
+            stream,
+            rtp,
+            rtcp,
+            lease,
+            metrics: self.metrics.clone(),
+            rtp_timeout: self.config.rtp_timeout,
+            recording,
+            early,
         }
     }
 

@@ -13,7 +13,7 @@ use voicera_sip::sdp::SessionDescription;
 use voicera_sip::{ClientKey, Headers, Method, Peer, Request, Response};
 
 use super::{resolve, CallEntry, Service, ALLOW, SUPPORTED};
-use crate::call::{CallCommand, CallKey, CallService, CallSetup};
+use crate::call::{CallCommand, CallKey, CallService};
 use crate::conversation::engine::{CallContext, Conversation};
 use crate::negotiate::{accept_answer, offer_sdp};
 use crate::ports::PortLease;
@@ -360,18 +360,7 @@ impl Service {
         let (agent, call_id, numbers) = (call.agent.clone(), call.invite.call_id().to_string(), call.numbers.clone());
         let (service, recording) = self.service_for(agent, &call_id, numbers);
         tracing::info!(call = %early_key, codec = ?stream.plan().codec, "early media: listening until the answer");
-        let setup = CallSetup {
-            key: early_key,
-            service,
-            stream,
-            rtp,
-            rtcp,
-            lease,
-            metrics: self.metrics.clone(),
-            rtp_timeout: self.config.rtp_timeout,
-            recording,
-            early: true,
-        };
+        let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, true);
         self.start_call(setup, dialog, local_ip, session_id, None);
     }
 
@@ -475,18 +464,7 @@ impl Service {
         };
         tracing::info!(call = %key, codec = ?stream.plan().codec, "outbound call answered");
         let (service, recording) = self.service_for(agent, invite.call_id(), numbers);
-        let setup = CallSetup {
-            key: key.clone(),
-            service,
-            stream,
-            rtp,
-            rtcp,
-            lease,
-            metrics: self.metrics.clone(),
-            rtp_timeout: self.config.rtp_timeout,
-            recording,
-            early: false,
-        };
+        let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false);
         self.start_call(setup, dialog, local_ip, session_id, None);
         self.connected(requester, key);
     }
