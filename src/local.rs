@@ -26,6 +26,9 @@ use crate::config::{AgentConfig, LlmChoice, SpeechModelChoice, TtsChoice, TurnDe
 /// The models the `demo` agent uses.
 pub const DEMO_STT: &str = "whisper-tiny.en";
 pub const DEMO_LLM: &str = "smollm2-135m";
+/// Silero, the VAD every agent on local models listens with (the demo included).
+const SILERO_VAD: &str = "silero-vad";
+const DEMO_MODELS: [&str; 4] = [DEMO_STT, DEMO_LLM, SILERO_VAD, PIPER_VOICE];
 
 /// `voicera models ...`
 #[derive(Debug, clap::Subcommand)]
@@ -122,7 +125,7 @@ pub fn run(command: ModelsCommand) -> Result<()> {
                     Some(dir) => ("cached", format!("{:.1} MB", dir_bytes(&dir) as f64 / 1e6)),
                     None => ("-", String::new()),
                 };
-                let used_by = if [DEMO_STT, DEMO_LLM].contains(&spec.name) { "demo" } else { "-" };
+                let used_by = if DEMO_MODELS.contains(&spec.name) { "demo" } else { "-" };
                 println!(
                     "{:<24} {:<4} {:<7} {:>9}  agents: {:<5} {}",
                     spec.name,
@@ -288,7 +291,7 @@ impl LocalModels {
     fn silero(&self) -> Result<SpeechModelFactory> {
         let mut slot = self.silero.lock().map_err(|_| anyhow::anyhow!("model table poisoned"))?;
         if slot.is_none() {
-            let path = self.ensure("silero-vad")?.join("silero_vad_16k.safetensors");
+            let path = self.ensure(SILERO_VAD)?.join("silero_vad_16k.safetensors");
             *slot = Some(SileroModel::load(&path)?);
         }
         let model = slot.clone().context("Silero loaded above")?;
