@@ -9,6 +9,9 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 scripts/fuzz-smoke.sh
 
+# The GPU path of the ONNX engines compiles (candle's CUDA backend needs the CUDA toolkit, absent here).
+cargo check -q -p voicera-models-local --features ort-cuda
+
 # Heavy tests are #[ignore]d in the quick loop (`cargo test`); the full suite runs them too.
 log="$(mktemp)"
 status=0

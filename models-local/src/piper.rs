@@ -81,8 +81,13 @@ impl PiperVoice {
         // Two threads halve a clause's synthesis (280 → 150 ms for a 3 s sentence on 2 cores), which is the
         // agent's time to first audio; they sleep between clauses instead of spinning, as the cores are shared
         // with Whisper and the calls.
-        let session = Session::builder()
-            .map_err(onnx)?
+        let builder = Session::builder().map_err(onnx)?;
+        // ONNX Runtime falls back to the CPU when the CUDA provider cannot be registered.
+        #[cfg(feature = "ort-cuda")]
+        let builder = builder
+            .with_execution_providers([ort::execution_providers::CUDAExecutionProvider::default().build()])
+            .map_err(onnx)?;
+        let session = builder
             .with_intra_threads(2)
             .map_err(onnx)?
             .with_intra_op_spinning(false)
