@@ -24,6 +24,8 @@ pub struct ModelsReport {
     jfk_text: String,
     utterance_seconds: f64,
     utterance_transcribe_ms: f64,
+    /// (batch size, encoder ms per utterance) for the utterance encoded in batches.
+    encoder_batch_ms_each: Vec<(usize, f64)>,
     llm_load_ms: f64,
     llm_prompt_tokens: usize,
     llm_first_token_ms: f64,
@@ -84,6 +86,18 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
             })
             .collect(),
     );
+
+    // Batching finals of several calls into one encoder pass: per-utterance cost at batch 1, 4 and 16.
+    let mut encoder_batch_ms_each = Vec::new();
+    for batch in [1usize, 4, 16] {
+        whisper.time_encoder_batch(&utterance, batch)?;
+        let each = median(
+            (0..runs)
+                .map(|_| whisper.time_encoder_batch(&utterance, batch).map(|t| ms(t) / batch as f64).unwrap_or(0.0))
+                .collect(),
+        );
+        encoder_batch_ms_each.push((batch, each));
+    }
 
     let started = Instant::now();
     let llm = SmolLm::load(&cache.require("smollm2-135m")?.join("model.gguf"), &device)?;
@@ -196,6 +210,7 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
         jfk_text,
         utterance_seconds: utterance.len() as f64 / 16000.0,
         utterance_transcribe_ms: utterance_ms,
+        encoder_batch_ms_each,
         llm_load_ms,
         llm_prompt_tokens: prompt_tokens,
         llm_first_token_ms: median(first_token),
@@ -213,7 +228,7 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
 }
 
 pub fn markdown(r: &ModelsReport) -> String {
-    format!(
+    let mut out = format!(
         "# Local models on this machine\n\n{machine}, {threads} threads. Median of runs after a warm-up.\n\n\
 | engine | figure |\n|---|---|\n\
 | Whisper tiny.en load | {:.0} ms |\n\
@@ -249,7 +264,16 @@ jfk.wav transcript: {:?}\n\nSmolLM2 reply: {:?}\n",
         r.llm_reply,
         machine = r.machine,
         threads = r.threads,
-    )
+    );
+    out.push_str(&format!(
+        "\nWhisper encoder, the {:.1} s utterance in batches (ms per utterance): ",
+        r.utterance_seconds
+    ));
+    let batches: Vec<String> =
+        r.encoder_batch_ms_each.iter().map(|(batch, each)| format!("batch {batch}: {each:.0}")).collect();
+    out.push_str(&batches.join(", "));
+    out.push_str(".\n");
+    out
 }
 
 /// Default model cache for the bench: the tests' shared cache.

@@ -123,6 +123,21 @@ impl WhisperModel {
         self.multilingual
     }
 
+    /// Time to encode `batch` copies of `pcm` in one forward pass (for `voicera-bench models`: whether
+    /// batching utterances of several calls pays on this machine).
+    pub fn time_encoder_batch(&self, pcm: &[f32], batch: usize) -> Result<std::time::Duration, Error> {
+        let frames = ((pcm.len() / wm::HOP_LENGTH + TAIL_FRAMES).div_ceil(2) * 2).clamp(2, wm::N_FRAMES);
+        let pad = frames * wm::HOP_LENGTH - pcm.len().min(frames * wm::HOP_LENGTH);
+        let (mel, computed) = self.mel.compute(pcm, pad);
+        let n_mels = self.config.num_mel_bins;
+        let one = Tensor::from_vec(mel, (1, n_mels, computed), &self.device)?;
+        let mels = Tensor::cat(&vec![&one; batch.max(1)], 0)?;
+        let mut encoder = self.encoder.clone();
+        let started = std::time::Instant::now();
+        encoder.forward(&mels, true)?;
+        Ok(started.elapsed())
+    }
+
     /// Transcribes 16 kHz mono audio (at most 30 s are used: the last 30 s) in `language` (ignored by
     /// English-only models).
     pub fn transcribe(&self, pcm: &[f32], language: &str) -> Result<String, Error> {
