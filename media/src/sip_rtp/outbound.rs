@@ -263,7 +263,7 @@ impl Service {
         let Some(call) = self.outbound.remove(key) else { return true };
         self.outbound_deadlines.retain(|(_, k), _| k != key);
         if !(200..=299).contains(&response.status) {
-            self.end_early_media(&call);
+            self.end_early_media(call.early.as_ref());
         }
         match response.status {
             200..=299 => self.outbound_answered(call, response),
@@ -301,7 +301,7 @@ impl Service {
     pub(super) fn handle_outbound_timeout(&mut self, key: &ClientKey) -> bool {
         match self.outbound.remove(key) {
             Some(call) => {
-                self.end_early_media(&call);
+                self.end_early_media(call.early.as_ref());
                 self.settle(call.requester, Err(PlaceCallError::Timeout));
                 true
             }
@@ -337,14 +337,13 @@ impl Service {
     /// starts listening now, so that nothing is clipped when the answer comes. A second early dialog (another
     /// fork) is not listened to; a 2xx from any fork takes over the task.
     fn start_early_media(&mut self, key: &ClientKey, response: &Response) {
-        let Some(call) = self.outbound.get_mut(key) else { return };
+        let Some(call) = self.outbound.get(key) else { return };
         if call.early.is_some() || call.media.is_none() {
             return;
         }
         let Some(dialog) = Dialog::uac(&call.invite, response, call.peer) else { return };
-        let stream = SessionDescription::parse(&response.body)
-            .map_err(|e| e.to_string())
-            .and_then(|answer| accept_answer(&answer, &self.config.codecs).map_err(|e| e.to_string()))
+        let stream = self
+            .answer_plan(&response.body)
             .and_then(|plan| RtpStream::new(plan, self.config.jitter).map_err(|e| e.to_string()));
         let stream = match stream {
             Ok(stream) => stream,
@@ -353,6 +352,7 @@ impl Service {
                 return;
             }
         };
+        let Some(call) = self.outbound.get_mut(key) else { return };
         let Some((lease, rtp, rtcp)) = call.media.take() else { return };
         let early_key = dialog.id.to_string();
         call.early = Some(early_key.clone());
@@ -366,10 +366,31 @@ impl Service {
 
     /// The INVITE of a call with early media failed: its listening task stops (the early dialog ended with the
     /// final response, so there is nothing to BYE).
-    fn end_early_media(&mut self, call: &OutboundCall) {
-        if let Some(entry) = call.early.as_ref().and_then(|key| self.calls.remove(key)) {
+    fn end_early_media(&mut self, early: Option<&CallKey>) {
+        if let Some(entry) = early.and_then(|key| self.calls.remove(key)) {
             let _ = entry.commands.try_send(CallCommand::Stop);
         }
+    }
+
+    /// Our offer's media plan from the SDP answer in `body`, or why it is unusable.
+    fn answer_plan(&self, body: &[u8]) -> Result<crate::negotiate::MediaPlan, String> {
+        let answer = SessionDescription::parse(body).map_err(|e| e.to_string())?;
+        accept_answer(&answer, &self.config.codecs).map_err(|e| e.to_string())
+    }
+
+    /// A 2xx we cannot carry (no usable media): the dialog is registered just long enough to BYE it, and the
+    /// requester learns why.
+    fn abandon_answered(
+        &mut self,
+        requester: Requester,
+        dialog: Dialog,
+        (local_ip, rtp_port, session_id): (std::net::IpAddr, u16, u64),
+        err: PlaceCallError,
+    ) {
+        let key = dialog.id.to_string();
+        self.calls_insert_for_hangup(dialog, local_ip, rtp_port, session_id);
+        self.hang_up(&key, crate::metrics::CallResult::Failed);
+        self.settle(requester, Err(err));
     }
 
     /// What runs on a call we placed once it is answered, and its record.
@@ -397,9 +418,7 @@ impl Service {
     fn outbound_answered(&mut self, call: OutboundCall, response: Response) {
         let OutboundCall { requester, invite, peer, media, early, local_ip, session_id, agent, numbers, .. } = call;
         let Some(dialog) = Dialog::uac(&invite, &response, peer) else {
-            if let Some(entry) = early.and_then(|key| self.calls.remove(&key)) {
-                let _ = entry.commands.try_send(CallCommand::Stop);
-            }
+            self.end_early_media(early.as_ref());
             return self.settle(requester, Err(PlaceCallError::BadAnswer("2xx without To tag or Contact".into())));
         };
         // ACK for the 2xx: a new transaction-less request in the dialog, with the INVITE's credentials.
@@ -413,22 +432,14 @@ impl Service {
         self.endpoint.send_raw(ack.into_message(), dialog.peer);
         let key = dialog.id.to_string();
         // The answer's SDP; after early media it may be absent (the 18x's stands, RFC 3261 §13.2.1).
-        let plan = if response.body.is_empty() && early.is_some() {
-            None
-        } else {
-            Some(
-                SessionDescription::parse(&response.body)
-                    .map_err(|e| e.to_string())
-                    .and_then(|answer| accept_answer(&answer, &self.config.codecs).map_err(|e| e.to_string())),
-            )
-        };
+        let plan =
+            if response.body.is_empty() && early.is_some() { None } else { Some(self.answer_plan(&response.body)) };
         if let Some(mut entry) = early.and_then(|early_key| self.calls.remove(&early_key)) {
             match plan {
                 Some(Err(err)) => {
                     let _ = entry.commands.try_send(CallCommand::Stop);
-                    self.calls_insert_for_hangup(dialog, local_ip, entry.rtp_port, session_id);
-                    self.hang_up(&key, crate::metrics::CallResult::Failed);
-                    return self.settle(requester, Err(PlaceCallError::BadAnswer(err)));
+                    let media = (local_ip, entry.rtp_port, session_id);
+                    return self.abandon_answered(requester, dialog, media, PlaceCallError::BadAnswer(err));
                 }
                 Some(Ok(plan)) if plan != entry.plan => {
                     let _ = entry.commands.try_send(CallCommand::UpdatePlan(plan.clone()));
@@ -445,9 +456,8 @@ impl Service {
         }
         let Some((lease, rtp, rtcp)) = media else {
             // The early-media task ended before the answer (its media failed): nothing can carry the call.
-            self.calls_insert_for_hangup(dialog, local_ip, 9, session_id);
-            self.hang_up(&key, crate::metrics::CallResult::Failed);
-            return self.settle(requester, Err(PlaceCallError::BadAnswer("media ended before the answer".into())));
+            let err = PlaceCallError::BadAnswer("media ended before the answer".into());
+            return self.abandon_answered(requester, dialog, (local_ip, 9, session_id), err);
         };
         let stream =
             plan.unwrap_or_else(|| Err("2xx without SDP".into())).map_err(PlaceCallError::BadAnswer).and_then(|plan| {
@@ -455,12 +465,8 @@ impl Service {
             });
         let stream = match stream {
             Ok(stream) => stream,
-            Err(err) => {
-                // Connected but unusable: hang up at once.
-                self.calls_insert_for_hangup(dialog, local_ip, lease.port(), session_id);
-                self.hang_up(&key, crate::metrics::CallResult::Failed);
-                return self.settle(requester, Err(err));
-            }
+            // Connected but unusable: hang up at once.
+            Err(err) => return self.abandon_answered(requester, dialog, (local_ip, lease.port(), session_id), err),
         };
         tracing::info!(call = %key, codec = ?stream.plan().codec, "outbound call answered");
         let (service, recording) = self.service_for(agent, invite.call_id(), numbers);
