@@ -126,14 +126,19 @@ impl WhisperModel {
         self.multilingual
     }
 
-    /// Time to encode `batch` copies of `pcm` in one forward pass (for `voicera-bench models`: whether
-    /// batching utterances of several calls pays on this machine).
-    pub fn time_encoder_batch(&self, pcm: &[f32], batch: usize) -> Result<std::time::Duration, Error> {
+    /// The encoder's input for `pcm`: (1, mels, frames), with only the audio's frames plus a tail, an even
+    /// count (the encoder's convolution halves them), instead of Whisper's fixed 30 s window.
+    fn log_mel(&self, pcm: &[f32]) -> Result<Tensor, Error> {
         let frames = ((pcm.len() / wm::HOP_LENGTH + TAIL_FRAMES).div_ceil(2) * 2).clamp(2, wm::N_FRAMES);
         let pad = frames * wm::HOP_LENGTH - pcm.len().min(frames * wm::HOP_LENGTH);
         let (mel, computed) = self.mel.compute(pcm, pad);
-        let n_mels = self.config.num_mel_bins;
-        let one = Tensor::from_vec(mel, (1, n_mels, computed), &self.device)?;
+        Ok(Tensor::from_vec(mel, (1, self.config.num_mel_bins, computed), &self.device)?)
+    }
+
+    /// Time to encode `batch` copies of `pcm` in one forward pass (for `voicera-bench models`: whether
+    /// batching utterances of several calls pays on this machine).
+    pub fn time_encoder_batch(&self, pcm: &[f32], batch: usize) -> Result<std::time::Duration, Error> {
+        let one = self.log_mel(pcm)?;
         let mels = Tensor::cat(&vec![&one; batch.max(1)], 0)?;
         let mut encoder = self.encoder.clone();
         let started = std::time::Instant::now();
@@ -150,12 +155,7 @@ impl WhisperModel {
         }
         let started = std::time::Instant::now();
         let mut encoder = self.encoder.clone();
-        let n_mels = self.config.num_mel_bins;
-        // Only the audio's frames plus a tail, an even count (the encoder's convolution halves them).
-        let frames = (pcm.len() / wm::HOP_LENGTH + TAIL_FRAMES).div_ceil(2) * 2;
-        let frames = frames.clamp(2, wm::N_FRAMES);
-        let (mel, computed) = self.mel.compute(pcm, frames * wm::HOP_LENGTH - pcm.len().min(frames * wm::HOP_LENGTH));
-        let mel = Tensor::from_vec(mel, (1, n_mels, computed), &self.device)?;
+        let mel = self.log_mel(pcm)?;
         let mel_done = started.elapsed();
         let features = encoder.forward(&mel, true)?;
         let encoded = started.elapsed();
