@@ -306,6 +306,17 @@ impl LocalModels {
         }
     }
 
+    /// An agent's Piper speech, with the lines every call says (its greeting, unless `{{variables}}` make it
+    /// vary, and its idle prompt) synthesised now, so that they play at once.
+    fn piper_tts(&self, greeting: &str, limits: &CallLimits) -> Result<PiperTts> {
+        let piper = PiperTts::new(self.piper()?, self.pool.clone());
+        let greeting = Some(greeting).filter(|g| !g.contains("{{"));
+        for line in greeting.into_iter().chain([limits.idle_message.as_str()]) {
+            piper.prepare(line)?;
+        }
+        Ok(piper)
+    }
+
     /// The Piper voice, loaded once and shared by every agent that speaks with it.
     fn piper(&self) -> Result<Arc<PiperVoice>> {
         let mut slot = self.piper.lock().map_err(|_| anyhow::anyhow!("model lock poisoned"))?;
@@ -325,17 +336,13 @@ pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
     // The demo's own models first, then the rest of the default set.
     let whisper = models.whisper(DEMO_STT)?;
     let llm = models.smollm_for(DEMO_PROMPT, DEMO_GREETING, &[])?;
-    // Piper: a natural voice for ~100–150 ms more per clause than espeak-ng (bench/results/models.md). The
-    // greeting and the idle prompt are synthesised now, so every call's first words play at once.
-    let tts = PiperTts::new(models.piper()?, models.pool().clone());
     let limits = CallLimits {
         idle_prompt_after: Some(std::time::Duration::from_secs(10)),
         user_silence_hangup: Some(std::time::Duration::from_secs(30)),
         ..CallLimits::default()
     };
-    for line in [DEMO_GREETING, &limits.idle_message] {
-        tts.prepare(line)?;
-    }
+    // Piper: a natural voice for ~100–150 ms more per clause than espeak-ng (bench/results/models.md).
+    let tts = models.piper_tts(DEMO_GREETING, &limits)?;
     models.fetch_defaults()?;
     Ok(Agent {
         id: "demo".into(),
@@ -376,15 +383,7 @@ pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Ag
         }
     };
     let tts: Arc<dyn TextToSpeech> = match (config.tts, &config.tts_voice) {
-        (TtsChoice::Piper, _) => {
-            let piper = PiperTts::new(models.piper()?, models.pool().clone());
-            // Lines every call says, ready before the first call (a greeting with {{variables}} varies).
-            let greeting = Some(config.greeting.as_str()).filter(|g| !g.contains("{{"));
-            for line in greeting.into_iter().chain([config.limits.idle_message.as_str()]) {
-                piper.prepare(line)?;
-            }
-            Arc::new(piper)
-        }
+        (TtsChoice::Piper, _) => Arc::new(models.piper_tts(&config.greeting, &config.limits)?),
         (TtsChoice::Espeak, Some(voice)) => Arc::new(EspeakTts::with_voice(voice, models.pool().clone())),
         (TtsChoice::Espeak, None) => Arc::new(EspeakTts::new(&config.language, models.pool().clone())?),
     };
