@@ -17,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::negotiate::MediaPlan;
 use crate::ports::PortLease;
 use crate::recorder::{unix_now, CallRecord, RecordingSink, StereoRecorder, TurnRecord};
-use crate::rtp_socket::{arrival_instant, Datagram, RtpSocket};
+use crate::rtp_socket::{arrival_instant, BatchBuffers, Datagram, RtpSocket, BATCH, DATAGRAM};
 use crate::stream::{ntp_now, RtpStream, StreamEvent, RTCP_INTERVAL};
 
 /// Identifies a call inside this node (the dialog id's text).
@@ -235,7 +235,8 @@ async fn run_call(
     let rtcp_every = (RTCP_INTERVAL.as_millis() as u64 / ptime.as_millis().max(1) as u64).max(1);
     // When the call was answered: RTP silence is counted from here at the earliest.
     let mut started = Instant::now();
-    let mut rtp_buf = [0u8; 2048];
+    let mut rtp_buffers: BatchBuffers = [[0u8; DATAGRAM]; BATCH];
+    let mut datagrams = [Datagram::EMPTY; BATCH];
     let mut rtcp_buf = [0u8; 1500];
     let mut packet = [0u8; 1500];
     let mut ticks: u64 = 0;
@@ -290,16 +291,23 @@ async fn run_call(
                 // scheduling cost. It adds at most one ptime before a packet reaches the jitter buffer.
                 let now = std::time::Instant::now();
                 let mut last_stamp = None;
-                for _ in 0..MAX_PACKETS_PER_TICK {
-                    let Ok(Datagram { len: n, from, stamped }) = rtp.try_recv(&mut rtp_buf) else { break };
-                    last_stamp = stamped.or(last_stamp);
-                    early_packets += u64::from(!answered);
-                    if let Some(StreamEvent::Dtmf(digit)) = stream.handle_rtp(&rtp_buf[..n], from, now) {
-                        tracing::info!(%digit, "DTMF (RFC 4733)");
-                        if let CallService::Agent(conversation) = &mut service {
-                            conversation.on_dtmf(digit);
+                // Follow the packets' arrival phase: soon after the call starts, then once a second.
+                let probe = ticks == 3 || ticks.is_multiple_of(50);
+                for _ in 0..MAX_PACKETS_PER_TICK / BATCH {
+                    let received = rtp.recv_batch(&mut rtp_buffers, &mut datagrams, probe).unwrap_or(0);
+                    for (buffer, Datagram { len: n, from, stamped }) in rtp_buffers.iter().zip(&datagrams).take(received) {
+                        last_stamp = stamped.or(last_stamp);
+                        early_packets += u64::from(!answered);
+                        if let Some(StreamEvent::Dtmf(digit)) = stream.handle_rtp(&buffer[..*n], *from, now) {
+                            tracing::info!(%digit, "DTMF (RFC 4733)");
+                            if let CallService::Agent(conversation) = &mut service {
+                                conversation.on_dtmf(digit);
+                            }
+                            let _ = notices.try_send(CallNotice::Dtmf { call: key.clone(), digit });
                         }
-                        let _ = notices.try_send(CallNotice::Dtmf { call: key.clone(), digit });
+                    }
+                    if received < BATCH {
+                        break;
                     }
                 }
                 // The caller's frame (and any surplus the jitter buffer holds), the engine, then our packet:
@@ -354,8 +362,6 @@ async fn run_call(
                 if let Some(reason) = account_notes(&metrics, &notes) {
                     break EndReason::AgentHangUp(reason);
                 }
-                // Follow the packets' arrival phase: soon after the call starts, then once a second.
-                let probe = ticks == 3 || ticks.is_multiple_of(50);
                 if let Some(arrived) = last_stamp.filter(|_| probe).and_then(arrival_instant) {
                     let arrived = Instant::from_std(arrived);
                     if let Some(offset) = phase.on_arrival(grid_phase(ptime, arrived), stream.jitter()) {

@@ -157,9 +157,11 @@ impl Codec for G711 {
         if out.len() < pcm.len() {
             return Err(CodecError::BufferTooSmall("G.711"));
         }
-        let convert = if self.alaw { g711::linear_to_alaw } else { g711::linear_to_ulaw };
-        for (o, s) in out.iter_mut().zip(pcm) {
-            *o = convert(*s);
+        // One loop per law, so each table lookup is inlined (a function pointer chosen per packet is not).
+        if self.alaw {
+            convert_each(pcm, out, g711::linear_to_alaw);
+        } else {
+            convert_each(pcm, out, g711::linear_to_ulaw);
         }
         Ok(pcm.len())
     }
@@ -168,11 +170,19 @@ impl Codec for G711 {
         if out.len() < payload.len() {
             return Err(CodecError::BufferTooSmall("G.711"));
         }
-        let convert = if self.alaw { g711::alaw_to_linear } else { g711::ulaw_to_linear };
-        for (o, b) in out.iter_mut().zip(payload) {
-            *o = convert(*b);
+        if self.alaw {
+            convert_each(payload, out, g711::alaw_to_linear);
+        } else {
+            convert_each(payload, out, g711::ulaw_to_linear);
         }
         Ok(payload.len())
+    }
+}
+
+#[inline(always)]
+fn convert_each<A: Copy, B>(input: &[A], out: &mut [B], convert: impl Fn(A) -> B) {
+    for (o, x) in out.iter_mut().zip(input) {
+        *o = convert(*x);
     }
 }
 
