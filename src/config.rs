@@ -502,6 +502,7 @@ struct RawAccount {
 #[serde(deny_unknown_fields)]
 struct RawModels {
     inference_threads: Option<usize>,
+    whisper_backend: Option<String>,
     demo_agent: Option<bool>,
 }
 
@@ -577,6 +578,8 @@ pub struct Config {
     pub bench_record: bool,
     /// Threads of the model inference pool (0: one per core).
     pub inference_threads: usize,
+    /// `[models] whisper_backend` (`VOICERA_WHISPER_BACKEND`): candle (default) or whisper.cpp.
+    pub whisper_backend: voicera_models_local::whisper::WhisperBackend,
     /// Load the built-in `demo` agent (local models, fetched on first use).
     pub demo_agent: bool,
     /// Provider accounts (webhook signature keys), stream format, open agents.
@@ -704,6 +707,13 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         inbound_auth,
         bench_record: raw.bench.record.unwrap_or(false),
         inference_threads: raw.models.inference_threads.unwrap_or(0),
+        whisper_backend: std::env::var("VOICERA_WHISPER_BACKEND")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or(raw.models.whisper_backend)
+            .map(|name| name.parse().map_err(|e| anyhow::anyhow!("[models] whisper_backend: {e}")))
+            .transpose()?
+            .unwrap_or_default(),
         demo_agent: match std::env::var("VOICERA_DEMO_AGENT").ok().as_deref() {
             Some("0" | "false" | "off") => false,
             Some(_) => true,
@@ -821,6 +831,7 @@ mod tests {
             ("[[agents]]\nid = \"echo\"\nsystem_prompt = \"x\"", "built-in"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"Hi {{customer}}\"", "{{customer}}"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nlanguage = \"hi\"\nstt_model = \"whisper-tiny.en\"", "English only"),
+            ("[models]\nwhisper_backend = \"onnx\"", "unknown Whisper backend"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_model = \"gpt-4o\"", "set llm_base_url"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_base_url = \"ftp://x\"\nllm_model = \"m\"", "http://"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_base_url = \"http://x/v1\"", "name the server's model"),

@@ -18,7 +18,7 @@ use voicera_models_local::espeak::{self, EspeakTts};
 use voicera_models_local::piper::{PiperTts, PiperVoice};
 use voicera_models_local::silero::SileroModel;
 use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
-use voicera_models_local::whisper::{default_device, to_16k, WhisperModel, WhisperStt};
+use voicera_models_local::whisper::{default_device, to_16k, Transcribe, WhisperBackend, WhisperStt};
 use voicera_models_local::{wav, InferencePool, ModelCache};
 
 use crate::config::{AgentConfig, LlmChoice, SpeechModelChoice, TtsChoice, TurnDetection, PIPER_VOICE};
@@ -51,6 +51,9 @@ pub enum ModelsCommand {
         model: String,
         #[arg(long, default_value = "en")]
         language: String,
+        /// `candle` or `whisper.cpp`.
+        #[arg(long, default_value = "candle")]
+        backend: String,
         #[command(flatten)]
         dirs: ModelDirs,
     },
@@ -138,7 +141,7 @@ pub fn run(command: ModelsCommand) -> Result<()> {
             }
             Ok(())
         }
-        ModelsCommand::Stt { file, model, language, dirs } => {
+        ModelsCommand::Stt { file, model, language, backend, dirs } => {
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let audio = wav::parse(&bytes).with_context(|| format!("{}", file.display()))?;
             let pcm = to_16k(&audio.mono(), audio.rate);
@@ -146,7 +149,7 @@ pub fn run(command: ModelsCommand) -> Result<()> {
                 bail!("{model} is not a speech-to-text model");
             }
             let dir = dirs.cache().require(&model)?;
-            let whisper = WhisperModel::load(&dir, &default_device())?;
+            let whisper = backend.parse::<WhisperBackend>()?.load(&dir, whisper_threads())?;
             println!("{}", whisper.transcribe(&pcm, &language)?);
             Ok(())
         }
@@ -204,22 +207,30 @@ Answer in one or two short sentences of plain spoken English, without lists, mar
 When the caller wants to end the call, say goodbye.";
 const DEMO_GREETING: &str = "Hello! This is the VoiceERA demo agent. How can I help you today?";
 
+/// whisper.cpp's threads per transcription: the inference pool runs one job per thread, and Whisper on two
+/// threads answers a final sooner than two finals at once on one each would.
+fn whisper_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(4)
+}
+
 /// Local models loaded once and shared by every agent that uses them (weights are reference-counted).
 pub struct LocalModels {
     cache: ModelCache,
     pool: InferencePool,
-    whisper: Mutex<HashMap<String, WhisperModel>>,
+    whisper_backend: WhisperBackend,
+    whisper: Mutex<HashMap<String, Arc<dyn Transcribe>>>,
     smollm: Mutex<Option<SmolLm>>,
     silero: Mutex<Option<SileroModel>>,
     piper: Mutex<Option<Arc<PiperVoice>>>,
 }
 
 impl LocalModels {
-    pub fn new(mut cache: ModelCache, pool: InferencePool) -> LocalModels {
+    pub fn new(mut cache: ModelCache, pool: InferencePool, whisper_backend: WhisperBackend) -> LocalModels {
         cache.progress = false;
         LocalModels {
             cache,
             pool,
+            whisper_backend,
             whisper: Mutex::new(HashMap::new()),
             smollm: Mutex::new(None),
             silero: Mutex::new(None),
@@ -246,15 +257,16 @@ impl LocalModels {
         Ok(())
     }
 
-    pub fn whisper(&self, name: &str) -> Result<WhisperModel> {
+    pub fn whisper(&self, name: &str) -> Result<Arc<dyn Transcribe>> {
         let mut loaded = self.whisper.lock().map_err(|_| anyhow::anyhow!("model table poisoned"))?;
         if let Some(model) = loaded.get(name) {
-            return Ok(model.clone());
+            return Ok(Arc::clone(model));
         }
-        let model = WhisperModel::load(&self.ensure(name)?, &default_device())?;
+        let model = self.whisper_backend.load(&self.ensure(name)?, whisper_threads())?;
+        tracing::info!(model = name, backend = ?self.whisper_backend, "speech-to-text loaded");
         // Warm-up, so the first caller doesn't pay for lazy initialisation.
         let _ = model.transcribe(&[0.0; 16000], "en");
-        loaded.insert(name.to_string(), model.clone());
+        loaded.insert(name.to_string(), Arc::clone(&model));
         Ok(model)
     }
 
@@ -358,7 +370,7 @@ pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
         tools: Vec::new(), // tool instructions would cost the 135M model its prefix cache and its focus
         record_transcript: true,
         record_audio: true,
-        stt: Arc::new(WhisperStt::new(whisper, models.pool().clone())),
+        stt: Arc::new(WhisperStt::shared(whisper, models.pool().clone())),
         // The VAD's stop time: Whisper tiny punctuates its partials of unfinished sentences too ("How many
         // days are we."), which made the punctuation detector cut the caller off mid-question in CI.
         turn_detector: Arc::new(SilenceTurn),
@@ -401,7 +413,7 @@ pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Ag
         tools: config.tools.clone(),
         record_transcript: config.record,
         record_audio: config.record,
-        stt: Arc::new(WhisperStt::new(whisper, models.pool().clone())),
+        stt: Arc::new(WhisperStt::shared(whisper, models.pool().clone())),
         turn_detector: match config.turn_detection {
             TurnDetection::Silence => Arc::new(SilenceTurn),
             TurnDetection::Punctuation => Arc::new(PunctuationTurn::default()),

@@ -102,7 +102,11 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         let directory = Arc::new(Directory::new(Agent::bench(config.bench_record), config.demo_agent, &config.agents));
         if config.demo_agent || !config.agents.is_empty() {
             let cache = ModelCache::new(local::models_dir(&config.data_dir));
-            let models = Arc::new(LocalModels::new(cache, InferencePool::new(config.inference_threads, 256)));
+            let models = Arc::new(LocalModels::new(
+                cache,
+                InferencePool::new(config.inference_threads, 256),
+                config.whisper_backend,
+            ));
             agents::spawn_loader(Arc::clone(&directory), models, config.demo_agent, config.agents.clone());
         }
         let agents: Arc<dyn Router> = directory;

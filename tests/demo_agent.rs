@@ -251,7 +251,8 @@ fn fake_openai(reply: &'static str) -> (std::net::SocketAddr, std::sync::Arc<std
 
 /// An agent whose language model is on an OpenAI-compatible server (here a local fake speaking the
 /// documented protocol): over a Vobiz stream the caller asks aloud, Whisper hears it, the question goes to
-/// the server in the chat format, and the streamed answer is spoken and recorded.
+/// the server in the chat format, and the streamed answer is spoken and recorded. The agent hears with
+/// whisper.cpp, so the second Whisper backend runs in a real call too.
 #[test]
 #[ignore = "heavy: local models on real weights"]
 fn an_agent_thinks_with_an_openai_compatible_server() {
@@ -274,8 +275,10 @@ llm_model = "test-model"
 turn_detection = "punctuation"
 "#
     );
-    let server = Server::start_with("openai-agent", &config, false);
+    // This agent hears with the second Whisper backend (the demo test covers candle's).
+    let server = Server::start_env("openai-agent", &config, false, &[("VOICERA_WHISPER_BACKEND", "whisper.cpp")]);
     wait_for_agent(&server, "desk");
+    assert!(server.log().contains("backend=WhisperCpp"), "the agent hears with whisper.cpp");
     let pairs = [("CallUUID", "desk-1"), ("From", "+919876543210"), ("To", "+918000000011")];
     let (status, xml) = answer_v3(&server, "X-Vobiz-Signature-V3", "tok", "/telephony/vobiz/answer", &pairs, "n2");
     assert_eq!(status, 200, "{xml}");

@@ -12,7 +12,8 @@ use serde::Serialize;
 use voicera_media::vad::{EnergyModel, VadGate, VadParams};
 use voicera_models::{ChatMessage, Role};
 use voicera_models_local::smollm::{GenerationParams, SmolLm};
-use voicera_models_local::whisper::{to_16k, WhisperModel};
+use voicera_models_local::whisper::{to_16k, Transcribe, WhisperModel};
+use voicera_models_local::whisper_cpp::WhisperCpp;
 use voicera_models_local::{cache, espeak, wav, ModelCache};
 
 #[derive(Debug, Serialize)]
@@ -26,6 +27,12 @@ pub struct ModelsReport {
     utterance_transcribe_ms: f64,
     /// (batch size, encoder ms per utterance) for the utterance encoded in batches.
     encoder_batch_ms_each: Vec<(usize, f64)>,
+    /// The same model on whisper.cpp (whisper-rs), 2 threads: load (ggml written beforehand), jfk.wav, the
+    /// utterance.
+    whisper_cpp_load_ms: f64,
+    whisper_cpp_jfk_transcribe_ms: f64,
+    whisper_cpp_jfk_text: String,
+    whisper_cpp_utterance_transcribe_ms: f64,
     llm_load_ms: f64,
     llm_prompt_tokens: usize,
     llm_first_token_ms: f64,
@@ -63,29 +70,17 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
     let whisper_load_ms = ms(started.elapsed());
     let audio = wav::parse(&std::fs::read(jfk).with_context(|| format!("{}", jfk.display()))?)?;
     let jfk_pcm = to_16k(&audio.mono(), audio.rate);
-    whisper.transcribe(&jfk_pcm[..16000], "en")?;
-    let mut jfk_text = String::new();
-    let jfk_ms = median(
-        (0..runs)
-            .map(|_| {
-                let t = Instant::now();
-                jfk_text = whisper.transcribe(&jfk_pcm, "en").unwrap_or_default();
-                ms(t.elapsed())
-            })
-            .collect(),
-    );
     let utterance = espeak::synthesize("How many days are in a week?", "en-us", 165)?;
     let utterance: Vec<f32> =
         to_16k(&utterance.iter().map(|&s| s as f32 / 32768.0).collect::<Vec<_>>(), espeak::ESPEAK_RATE);
-    let utterance_ms = median(
-        (0..runs)
-            .map(|_| {
-                let t = Instant::now();
-                let _ = whisper.transcribe(&utterance, "en");
-                ms(t.elapsed())
-            })
-            .collect(),
-    );
+    let (jfk_ms, jfk_text, utterance_ms) = time_transcriptions(&whisper, &jfk_pcm, &utterance, runs)?;
+
+    let whisper_dir = cache.require("whisper-tiny.en")?;
+    voicera_models_local::ggml::ensure_whisper_ggml(&whisper_dir)?;
+    let started = Instant::now();
+    let whisper_cpp = WhisperCpp::load(&whisper_dir, 2)?;
+    let whisper_cpp_load_ms = ms(started.elapsed());
+    let (cpp_jfk_ms, cpp_jfk_text, cpp_utterance_ms) = time_transcriptions(&whisper_cpp, &jfk_pcm, &utterance, runs)?;
 
     // Batching finals of several calls into one encoder pass: per-utterance cost at batch 1, 4 and 16.
     let mut encoder_batch_ms_each = Vec::new();
@@ -211,6 +206,10 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
         utterance_seconds: utterance.len() as f64 / 16000.0,
         utterance_transcribe_ms: utterance_ms,
         encoder_batch_ms_each,
+        whisper_cpp_load_ms,
+        whisper_cpp_jfk_transcribe_ms: cpp_jfk_ms,
+        whisper_cpp_jfk_text: cpp_jfk_text,
+        whisper_cpp_utterance_transcribe_ms: cpp_utterance_ms,
         llm_load_ms,
         llm_prompt_tokens: prompt_tokens,
         llm_first_token_ms: median(first_token),
@@ -227,6 +226,32 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
     })
 }
 
+/// Median times of one backend on jfk.wav (with its transcript) and on a turn-sized utterance, after a
+/// warm-up.
+fn time_transcriptions(
+    model: &dyn Transcribe,
+    jfk: &[f32],
+    utterance: &[f32],
+    runs: usize,
+) -> Result<(f64, String, f64)> {
+    model.transcribe(&jfk[..16000.min(jfk.len())], "en")?;
+    let mut text = String::new();
+    let time = |pcm: &[f32], text: &mut String| {
+        median(
+            (0..runs.max(1))
+                .map(|_| {
+                    let t = Instant::now();
+                    *text = model.transcribe(pcm, "en").unwrap_or_default();
+                    ms(t.elapsed())
+                })
+                .collect(),
+        )
+    };
+    let jfk_ms = time(jfk, &mut text);
+    let utterance_ms = time(utterance, &mut String::new());
+    Ok((jfk_ms, text, utterance_ms))
+}
+
 pub fn markdown(r: &ModelsReport) -> String {
     let mut out = format!(
         "# Local models on this machine\n\n{machine}, {threads} threads. Median of runs after a warm-up.\n\n\
@@ -234,6 +259,9 @@ pub fn markdown(r: &ModelsReport) -> String {
 | Whisper tiny.en load | {:.0} ms |\n\
 | Whisper tiny.en, jfk.wav ({:.1} s) | {:.0} ms (RTF {:.3}) |\n\
 | Whisper tiny.en, {:.1} s utterance (a turn's final) | {:.0} ms |\n\
+| whisper.cpp (whisper-rs) tiny.en load | {:.0} ms |\n\
+| whisper.cpp tiny.en, jfk.wav | {:.0} ms |\n\
+| whisper.cpp tiny.en, the utterance | {:.0} ms |\n\
 | SmolLM2-135M load | {:.0} ms |\n\
 | SmolLM2 prompt ({} tokens, system + greeting prefilled at load) → first token | {:.0} ms |\n\
 | SmolLM2 → first speakable clause | {:.0} ms |\n\
@@ -243,13 +271,16 @@ pub fn markdown(r: &ModelsReport) -> String {
 | Piper clause (\"In a week, there are seven days.\") → audio | {:.0} ms |\n\
 | energy VAD | {:.2} µs per 20 ms frame |\n\
 | Silero VAD v6 (plain Rust, on speech) | {:.1} µs per 20 ms frame |\n\n\
-jfk.wav transcript: {:?}\n\nSmolLM2 reply: {:?}\n",
+jfk.wav transcript: {:?}\n\nwhisper.cpp's: {:?}\n\nSmolLM2 reply: {:?}\n",
         r.whisper_load_ms,
         r.jfk_seconds,
         r.jfk_transcribe_ms,
         r.jfk_rtf,
         r.utterance_seconds,
         r.utterance_transcribe_ms,
+        r.whisper_cpp_load_ms,
+        r.whisper_cpp_jfk_transcribe_ms,
+        r.whisper_cpp_utterance_transcribe_ms,
         r.llm_load_ms,
         r.llm_prompt_tokens,
         r.llm_first_token_ms,
@@ -261,6 +292,7 @@ jfk.wav transcript: {:?}\n\nSmolLM2 reply: {:?}\n",
         r.energy_vad_us_per_frame,
         r.silero_vad_us_per_frame,
         r.jfk_text,
+        r.whisper_cpp_jfk_text,
         r.llm_reply,
         machine = r.machine,
         threads = r.threads,

@@ -14,6 +14,7 @@ pub mod cache;
 mod clause_audio;
 pub mod ct2;
 pub mod espeak;
+pub mod ggml;
 pub mod mel;
 pub mod piper;
 pub mod pool;
@@ -21,6 +22,8 @@ pub mod silero;
 pub mod smollm;
 pub mod wav;
 pub mod whisper;
+#[cfg(feature = "whisper-cpp")]
+pub mod whisper_cpp;
 mod whisper_decoder;
 
 pub use cache::{ModelCache, ModelKind, ModelSpec, CATALOGUE};

@@ -37,6 +37,62 @@ const VOICED_RMS: f32 = 330.0;
 /// Probability of Whisper's no-speech token above which the audio is taken as silence.
 const NO_SPEECH_THRESHOLD: f32 = 0.6;
 
+/// One Whisper backend: transcribes a whole utterance. [`WhisperStt`] streams over any of them (candle's
+/// [`WhisperModel`], whisper.cpp's [`crate::whisper_cpp::WhisperCpp`]).
+pub trait Transcribe: Send + Sync + 'static {
+    /// Transcribes 16 kHz mono audio (at most the last 30 s) in `language` (ignored by English-only models).
+    fn transcribe(&self, pcm: &[f32], language: &str) -> Result<String, Error>;
+    /// Whether the model understands languages other than English.
+    fn is_multilingual(&self) -> bool;
+}
+
+impl Transcribe for WhisperModel {
+    fn transcribe(&self, pcm: &[f32], language: &str) -> Result<String, Error> {
+        WhisperModel::transcribe(self, pcm, language)
+    }
+
+    fn is_multilingual(&self) -> bool {
+        self.multilingual
+    }
+}
+
+/// Which engine runs Whisper. Both load the same cached model; whisper.cpp writes its ggml form beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhisperBackend {
+    /// candle, with our cached decoder (the default: measured a little faster here, bench/results/models.md).
+    #[default]
+    Candle,
+    /// whisper.cpp through whisper-rs (feature `whisper-cpp`).
+    WhisperCpp,
+}
+
+impl std::str::FromStr for WhisperBackend {
+    type Err = Error;
+    fn from_str(name: &str) -> Result<Self, Error> {
+        match name {
+            "candle" => Ok(WhisperBackend::Candle),
+            "whisper.cpp" | "whisper-cpp" | "whisper-rs" => Ok(WhisperBackend::WhisperCpp),
+            other => Err(Error::Unsupported(format!("unknown Whisper backend {other:?} (candle, whisper.cpp)"))),
+        }
+    }
+}
+
+impl WhisperBackend {
+    /// Loads the converted model in `dir` on this backend; `threads` is whisper.cpp's per transcription.
+    pub fn load(self, dir: &Path, threads: usize) -> Result<Arc<dyn Transcribe>, Error> {
+        match self {
+            WhisperBackend::Candle => Ok(Arc::new(WhisperModel::load(dir, &default_device())?)),
+            #[cfg(feature = "whisper-cpp")]
+            WhisperBackend::WhisperCpp => Ok(Arc::new(crate::whisper_cpp::WhisperCpp::load(dir, threads)?)),
+            #[cfg(not(feature = "whisper-cpp"))]
+            WhisperBackend::WhisperCpp => {
+                let _ = threads;
+                Err(Error::Unsupported("this build has no whisper.cpp (feature whisper-cpp)".into()))
+            }
+        }
+    }
+}
+
 /// A loaded Whisper model (weights shared, cheap to clone).
 #[derive(Clone)]
 pub struct WhisperModel {
@@ -228,12 +284,17 @@ fn repeated_tail(tokens: &[u32]) -> Option<usize> {
 /// Whisper as the conversation engine's [`SpeechToText`].
 #[derive(Clone)]
 pub struct WhisperStt {
-    model: WhisperModel,
+    model: Arc<dyn Transcribe>,
     pool: InferencePool,
 }
 
 impl WhisperStt {
-    pub fn new(model: WhisperModel, pool: InferencePool) -> WhisperStt {
+    pub fn new(model: impl Transcribe, pool: InferencePool) -> WhisperStt {
+        WhisperStt { model: Arc::new(model), pool }
+    }
+
+    /// A backend already shared with other engines.
+    pub fn shared(model: Arc<dyn Transcribe>, pool: InferencePool) -> WhisperStt {
         WhisperStt { model, pool }
     }
 }
@@ -242,7 +303,7 @@ impl SpeechToText for WhisperStt {
     fn stream(&self, language: &str) -> Box<dyn SttStream> {
         let (results_tx, results) = channel();
         Box::new(WhisperStream {
-            model: self.model.clone(),
+            model: Arc::clone(&self.model),
             pool: self.pool.clone(),
             language: language.to_string(),
             audio: Vec::with_capacity(wm::SAMPLE_RATE * 10),
@@ -265,7 +326,7 @@ struct Outcome {
 }
 
 struct WhisperStream {
-    model: WhisperModel,
+    model: Arc<dyn Transcribe>,
     pool: InferencePool,
     language: String,
     /// Audio since the last end of speech (normalised to ±1).
@@ -291,7 +352,7 @@ impl WhisperStream {
 
     /// Queues a transcription of `pcm` for `utterance`; false when the pool is full.
     fn submit(&self, pcm: Vec<f32>, is_final: bool, utterance: u64) -> bool {
-        let model = self.model.clone();
+        let model = Arc::clone(&self.model);
         let language = self.language.clone();
         let tx = self.results_tx.clone();
         let cancelled = Arc::clone(&self.cancelled);

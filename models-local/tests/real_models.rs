@@ -12,7 +12,8 @@ use voicera_media::codec::g711::{linear_to_ulaw, ulaw_to_linear};
 use voicera_media::dsp::Resampler;
 use voicera_models::{ChatMessage, LanguageModel, LlmEvent, Role, SpeechToText, Transcript};
 use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
-use voicera_models_local::whisper::{to_16k, WhisperModel, WhisperStt};
+use voicera_models_local::whisper::{to_16k, Transcribe, WhisperModel, WhisperStt};
+use voicera_models_local::whisper_cpp::WhisperCpp;
 use voicera_models_local::{cache, espeak, wav, InferencePool, ModelCache};
 
 const JFK: &str =
@@ -39,6 +40,12 @@ fn whisper() -> &'static WhisperModel {
         let dir = cache().require("whisper-tiny.en").unwrap();
         WhisperModel::load(&dir, &candle_core::Device::Cpu).unwrap()
     })
+}
+
+/// The same model on whisper.cpp (ggml written from the cache's safetensors on first load).
+fn whisper_cpp() -> &'static WhisperCpp {
+    static MODEL: OnceLock<WhisperCpp> = OnceLock::new();
+    MODEL.get_or_init(|| WhisperCpp::load(&cache().require("whisper-tiny.en").unwrap(), 2).unwrap())
 }
 
 /// Word error rate of `hypothesis` against `reference`, ignoring case and punctuation.
@@ -70,23 +77,42 @@ fn wer_counts_word_edits() {
 #[test]
 #[ignore = "heavy: real Whisper weights"]
 fn whisper_transcribes_jfk() {
+    transcribes_jfk(whisper(), "candle");
+}
+
+#[test]
+#[ignore = "heavy: real Whisper weights"]
+fn whisper_cpp_transcribes_jfk() {
+    transcribes_jfk(whisper_cpp(), "whisper.cpp");
+}
+
+fn transcribes_jfk(model: &dyn Transcribe, backend: &str) {
     let bytes = std::fs::read(workspace().join("tests/data/jfk.wav")).expect("tests/data/jfk.wav (scripts/setup.sh)");
     let audio = wav::parse(&bytes).unwrap();
     let pcm = to_16k(&audio.mono(), audio.rate);
-    let model = whisper();
     model.transcribe(&pcm[..16000], "en").unwrap(); // warm-up
     let started = Instant::now();
     let text = model.transcribe(&pcm, "en").unwrap();
     let took = started.elapsed();
     let error = wer(JFK, &text);
-    eprintln!("jfk.wav (11 s) in {took:?}: {text:?} WER {:.1} %", error * 100.0);
-    assert!(error <= 0.10, "WER {error} for {text:?}");
+    eprintln!("{backend}: jfk.wav (11 s) in {took:?}: {text:?} WER {:.1} %", error * 100.0);
+    assert!(error <= 0.10, "{backend}: WER {error} for {text:?}");
 }
 
 /// espeak-ng speech → 8 kHz → G.711 μ-law → back to 16 kHz with the call path's resampler → Whisper.
 #[test]
 #[ignore = "heavy: real Whisper weights"]
 fn whisper_understands_speech_through_the_phone_path() {
+    understands_the_phone_path(whisper(), "candle");
+}
+
+#[test]
+#[ignore = "heavy: real Whisper weights"]
+fn whisper_cpp_understands_speech_through_the_phone_path() {
+    understands_the_phone_path(whisper_cpp(), "whisper.cpp");
+}
+
+fn understands_the_phone_path(model: &dyn Transcribe, backend: &str) {
     let sentence = "Hello, I would like to book an appointment for tomorrow morning.";
     let speech = espeak::synthesize(sentence, "en-us", 165).unwrap();
     let mut down = Resampler::new(espeak::ESPEAK_RATE, 8000);
@@ -97,16 +123,26 @@ fn whisper_understands_speech_through_the_phone_path() {
     let mut wide = vec![0i16; up.max_output(line.len())];
     let n = up.process(&line, &mut wide);
     let pcm: Vec<f32> = wide[..n].iter().map(|&s| s as f32 / 32768.0).collect();
-    let text = whisper().transcribe(&pcm, "en").unwrap();
+    let text = model.transcribe(&pcm, "en").unwrap();
     let error = wer(sentence, &text);
-    eprintln!("phone path: {text:?} WER {:.1} %", error * 100.0);
-    assert!(error <= 0.20, "WER {error} for {text:?}");
+    eprintln!("{backend}: phone path: {text:?} WER {:.1} %", error * 100.0);
+    assert!(error <= 0.20, "{backend}: WER {error} for {text:?}");
 }
 
 /// The streaming STT as the engine drives it: 20 ms frames, partials while speaking, a final at the end.
 #[test]
 #[ignore = "heavy: real Whisper weights"]
 fn streaming_whisper_gives_partials_then_a_final() {
+    streams_partials_then_a_final(WhisperStt::new(whisper().clone(), InferencePool::new(2, 16)));
+}
+
+#[test]
+#[ignore = "heavy: real Whisper weights"]
+fn streaming_whisper_cpp_gives_partials_then_a_final() {
+    streams_partials_then_a_final(WhisperStt::new(whisper_cpp().clone(), InferencePool::new(2, 16)));
+}
+
+fn streams_partials_then_a_final(stt: WhisperStt) {
     let sentence = "Please tell me the opening hours of the library.";
     let speech = espeak::synthesize(sentence, "en-us", 165).unwrap();
     let mut resampler = Resampler::new(espeak::ESPEAK_RATE, 16000);
@@ -117,7 +153,6 @@ fn streaming_whisper_gives_partials_then_a_final() {
     audio.extend_from_slice(&pcm);
     audio.extend(std::iter::repeat_n(0i16, 6400));
 
-    let stt = WhisperStt::new(whisper().clone(), InferencePool::new(2, 16));
     let mut stream = stt.stream("en");
     let mut partials = Vec::new();
     for (index, frame) in audio.chunks(320).enumerate() {
