@@ -281,13 +281,25 @@ fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig
                     }
                 },
             );
-        match stt_model.as_str() {
+        let stt_model = match stt_model.as_str() {
             "whisper-tiny.en" if language != "en" => {
                 bail!("{at}.stt_model: whisper-tiny.en understands English only; use whisper-base for {language:?}")
             }
-            "whisper-tiny.en" | "whisper-base" => {}
-            other => bail!("{at}.stt_model: {other:?} is not available (local: whisper-tiny.en, whisper-base)"),
-        }
+            "whisper-tiny.en" | "whisper-base" => stt_model,
+            // A Whisper checkpoint on disk (IndicWhisper and other Hugging Face Whisper models), relative to
+            // this file; whether it knows the agent's language is checked when it loads.
+            path if path.contains('/') => {
+                let dir = if Path::new(path).is_absolute() { PathBuf::from(path) } else { base_dir.join(path) };
+                if !dir.join("config.json").is_file() && !dir.join("whisper-config.json").is_file() {
+                    bail!("{at}.stt_model: {} is not a Whisper checkpoint directory (no config.json)", dir.display());
+                }
+                dir.to_string_lossy().into_owned()
+            }
+            other => bail!(
+                "{at}.stt_model: {other:?} is not available (local: whisper-tiny.en, whisper-base, or the path of a \
+                 Whisper checkpoint directory such as IndicWhisper)"
+            ),
+        };
         if a.llm_api_key_env.is_some() && a.llm_base_url.is_none() {
             bail!("{at}.llm_api_key_env: only used with llm_base_url");
         }
@@ -832,6 +844,7 @@ mod tests {
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"Hi {{customer}}\"", "{{customer}}"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nlanguage = \"hi\"\nstt_model = \"whisper-tiny.en\"", "English only"),
             ("[models]\nwhisper_backend = \"onnx\"", "unknown Whisper backend"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nstt_model = \"./nowhere/indicwhisper\"", "not a Whisper checkpoint"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_model = \"gpt-4o\"", "set llm_base_url"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_base_url = \"ftp://x\"\nllm_model = \"m\"", "http://"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_base_url = \"http://x/v1\"", "name the server's model"),

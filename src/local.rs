@@ -262,7 +262,9 @@ impl LocalModels {
         if let Some(model) = loaded.get(name) {
             return Ok(Arc::clone(model));
         }
-        let model = self.whisper_backend.load(&self.ensure(name)?, whisper_threads())?;
+        // A checkpoint directory of the operator's (`stt_model = "/models/indicwhisper-hi"`), or a cached model.
+        let dir = if name.contains('/') { PathBuf::from(name) } else { self.ensure(name)? };
+        let model = self.whisper_backend.load(&dir, whisper_threads())?;
         tracing::info!(model = name, backend = ?self.whisper_backend, "speech-to-text loaded");
         // Warm-up, so the first caller doesn't pay for lazy initialisation.
         let _ = model.transcribe(&[0.0; 16000], "en");
@@ -383,6 +385,9 @@ pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
 /// OpenAI-compatible server.
 pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Agent> {
     let whisper = models.whisper(&config.stt_model)?;
+    if config.language != "en" && !whisper.is_multilingual() {
+        bail!("{} understands English only; agent {} speaks {:?}", config.stt_model, config.id, config.language);
+    }
     let llm: Arc<dyn LanguageModel> = match &config.llm {
         LlmChoice::Local => models.smollm_for(&config.system_prompt, &config.greeting, &config.tools)?,
         LlmChoice::OpenAiCompatible { base_url, model, api_key_env } => {

@@ -213,7 +213,7 @@ fn byte_level_vocabulary(tokenizer_json: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
 }
 
 /// GPT-2's `bytes_to_unicode`: printable bytes map to themselves, the rest to U+0100 onwards.
-fn gpt2_byte_encoder() -> Vec<(u8, char)> {
+pub fn gpt2_byte_encoder() -> Vec<(u8, char)> {
     let printable = |b: u8| (b'!'..=b'~').contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
     let mut next = 256u32;
     (0..=255u8)

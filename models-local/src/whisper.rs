@@ -118,14 +118,21 @@ pub struct WhisperModel {
 }
 
 impl WhisperModel {
-    /// Loads a converted model directory (`model.safetensors`, `whisper-config.json`, `tokenizer.json`).
+    /// Loads a Whisper directory: the cache's converted models (`whisper-config.json`, `model.safetensors`,
+    /// `tokenizer.json`), or a Hugging Face Whisper checkpoint such as AI4Bharat's IndicWhisper (`config.json`;
+    /// `model.safetensors`, its shards `model-0000N-of-0000M.safetensors`, or `pytorch_model.bin`;
+    /// `tokenizer.json`). Weights in f16 or bf16 are widened to f32.
     pub fn load(dir: &Path, device: &Device) -> Result<WhisperModel, Error> {
-        let config: wm::Config = serde_json::from_slice(&std::fs::read(dir.join("whisper-config.json"))?)
-            .map_err(|e| Error::Format(format!("whisper-config.json: {e}")))?;
-        let tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
-            .map_err(|e| Error::Format(format!("tokenizer.json: {e}")))?;
-        // SAFETY: the weights file is in our model cache, written once by the fetcher and never modified.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[dir.join("model.safetensors")], wm::DTYPE, device)? };
+        let config_name = if dir.join("whisper-config.json").exists() { "whisper-config.json" } else { "config.json" };
+        let config: wm::Config = serde_json::from_slice(
+            &std::fs::read(dir.join(config_name))
+                .map_err(|e| Error::Missing(format!("{}: {e}", dir.join(config_name).display())))?,
+        )
+        .map_err(|e| Error::Format(format!("{config_name}: {e}")))?;
+        let tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| {
+            Error::Format(format!("{}: {e} (an HF checkpoint's tokenizer.json: see README, Models)", dir.display()))
+        })?;
+        let vb = weights(dir, device)?;
         // candle-transformers' encoder; its decoder is dropped for ours.
         let Whisper { encoder, .. } = Whisper::load(&vb, config.clone())?;
         let decoder = CachedDecoder::load(vb.pp("model.decoder"), &config)?;
@@ -269,6 +276,28 @@ impl WhisperModel {
             .map_err(|e| Error::Format(format!("cannot decode Whisper tokens: {e}")))?;
         Ok(text.trim().to_string())
     }
+}
+
+/// The weights of a Whisper directory (see [`WhisperModel::load`]), memory-mapped.
+fn weights(dir: &Path, device: &Device) -> Result<VarBuilder<'static>, Error> {
+    let mut shards: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name == "model.safetensors" || (name.starts_with("model-") && name.ends_with(".safetensors"))
+        })
+        .collect();
+    shards.sort();
+    if !shards.is_empty() {
+        // SAFETY: model files are only read; the cache writes each once, and an operator's checkpoint is not
+        // changed under a running node.
+        return Ok(unsafe { VarBuilder::from_mmaped_safetensors(&shards, wm::DTYPE, device)? });
+    }
+    let pth = dir.join("pytorch_model.bin");
+    if pth.exists() {
+        return Ok(VarBuilder::from_pth(&pth, wm::DTYPE, device)?);
+    }
+    Err(Error::Missing(format!("{}: no model.safetensors, model-*.safetensors or pytorch_model.bin", dir.display())))
 }
 
 /// Length of a loop at the end of `tokens`: the same token three times, or the same span of 2–12 tokens
