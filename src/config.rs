@@ -179,12 +179,15 @@ pub enum LlmChoice {
 pub const PIPER_VOICE: &str = "piper-en_US-joe-medium";
 
 /// Which local text-to-speech speaks for an agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TtsChoice {
     /// espeak-ng: every language it has, instant, robotic.
     Espeak,
     /// Piper (VITS, ONNX Runtime): a natural English voice.
     Piper,
+    /// A Parler-TTS checkpoint on disk (AI4Bharat's Indic Parler-TTS): English and Indian languages, a voice
+    /// described in words (`tts_voice`). For GPU nodes: a clause takes seconds on a CPU.
+    Parler(PathBuf),
 }
 
 /// A configured agent, checked.
@@ -336,7 +339,20 @@ fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig
                 }
                 TtsChoice::Piper
             }
-            other => bail!("{at}.tts_model: {other:?} is not available (local: espeak, piper)"),
+            path if path.contains('/') => {
+                let dir = if Path::new(path).is_absolute() { PathBuf::from(path) } else { base_dir.join(path) };
+                if !dir.join("config.json").is_file() {
+                    bail!(
+                        "{at}.tts_model: {} is not a Parler-TTS checkpoint directory (no config.json)",
+                        dir.display()
+                    );
+                }
+                TtsChoice::Parler(dir)
+            }
+            other => bail!(
+                "{at}.tts_model: {other:?} is not available (local: espeak, piper, or the path of an Indic Parler-TTS \
+                 checkpoint directory)"
+            ),
         };
         let mode = match a.interaction_mode.as_deref().unwrap_or("conversational") {
             "conversational" => InteractionMode::Conversational,
@@ -854,6 +870,7 @@ mod tests {
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nlanguage = \"hi\"\nstt_model = \"whisper-base\"\ntts_model = \"piper\"", "speaks English"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\ntts_model = \"piper\"\ntts_voice = \"en-us+f3\"", "names an espeak-ng voice"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\ntts_model = \"cartesia\"", "local: espeak, piper"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\ntts_model = \"/nowhere/indic-parler-tts\"", "not a Parler-TTS checkpoint"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\n[[agents.http_tools]]\nname = \"t\"\ndescription = \"d\"\nurl = \"ftp://x\"", "http://"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nnumbers = [\"+1 555\"]\n[[agents]]\nid = \"b\"\nsystem_prompt = \"y\"\nnumbers = [\"1555\"]", "already attached"),
         ] {

@@ -15,6 +15,7 @@ use voicera_models::{toolcall, ChatMessage, LanguageModel, Role, SpeechProbabili
 use voicera_models_cloud::openai::{OpenAiChat, OpenAiConfig};
 use voicera_models_local::cache::{self, Fetched};
 use voicera_models_local::espeak::{self, EspeakTts};
+use voicera_models_local::parler::{IndicParler, ParlerTts};
 use voicera_models_local::piper::{PiperTts, PiperVoice};
 use voicera_models_local::silero::SileroModel;
 use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
@@ -399,8 +400,14 @@ pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Ag
             Arc::new(OpenAiChat::new(OpenAiConfig::new(base_url, model, api_key)))
         }
     };
-    let tts: Arc<dyn TextToSpeech> = match (config.tts, &config.tts_voice) {
+    let tts: Arc<dyn TextToSpeech> = match (&config.tts, &config.tts_voice) {
         (TtsChoice::Piper, _) => Arc::new(models.piper_tts(&config.greeting, &config.limits)?),
+        (TtsChoice::Parler(dir), voice) => {
+            let model = Arc::new(IndicParler::load(dir, &default_device())?);
+            tracing::info!(agent = %config.id, checkpoint = %dir.display(), "Indic Parler-TTS loaded");
+            let description = voice.as_deref().unwrap_or(voicera_models_local::parler::DEFAULT_DESCRIPTION);
+            Arc::new(ParlerTts::new(model, description, models.pool().clone()))
+        }
         (TtsChoice::Espeak, Some(voice)) => Arc::new(EspeakTts::with_voice(voice, models.pool().clone())),
         (TtsChoice::Espeak, None) => Arc::new(EspeakTts::new(&config.language, models.pool().clone())?),
     };

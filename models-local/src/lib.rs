@@ -16,6 +16,7 @@ pub mod ct2;
 pub mod espeak;
 pub mod ggml;
 pub mod mel;
+pub mod parler;
 pub mod piper;
 pub mod pool;
 pub mod silero;

@@ -3,7 +3,9 @@
 //! through the same code as the real ones.
 //!
 //! IndicWhisper is a Hugging Face Whisper checkpoint (`config.json`, `model.safetensors`, `tokenizer.json`),
-//! multilingual, fine-tuned per language.
+//! multilingual, fine-tuned per language. Indic Parler-TTS is a Parler-TTS checkpoint with two tokenizers
+//! (the text's, and the description's for its flan-t5 text encoder); its transformer is made small here, its
+//! DAC codec keeps the real architecture (candle fixes its sizes), so that test is heavy.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,7 +13,10 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use candle_transformers::models::whisper as wm;
+use voicera_models::TextToSpeech;
+use voicera_models_local::parler::{IndicParler, ParlerTts};
 use voicera_models_local::whisper::{Transcribe, WhisperModel};
+use voicera_models_local::InferencePool;
 
 /// Whisper's special tokens, as IndicWhisper's tokenizer names them (ids after the 256 byte tokens here).
 const SPECIALS: [&str; 9] = [
@@ -131,4 +136,105 @@ fn an_indic_whisper_checkpoint_runs_on_whisper_cpp_too() {
     let model = voicera_models_local::whisper_cpp::WhisperCpp::load(dir.path(), 1).unwrap();
     assert!(model.is_multilingual());
     model.transcribe(&noise(1.0), "hi").unwrap();
+}
+
+/// A Parler-TTS checkpoint laid out like `ai4bharat/indic-parler-tts`, with random weights: a one-layer text
+/// encoder and decoder, the real DAC codec (9 codebooks of 1024, 44.1 kHz).
+fn random_indic_parler(dir: &Path) {
+    let config = parler_config();
+    std::fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    random_parler_weights(dir, config);
+}
+
+/// The configuration of the small Parler checkpoint (Indic Parler-TTS's field names and codec).
+fn parler_config() -> serde_json::Value {
+    serde_json::json!({
+        "model_type": "parler_tts",
+        "decoder_start_token_id": 1025,
+        "pad_token_id": 1024,
+        "vocab_size": 300,
+        "decoder": {
+            "vocab_size": 1088, "max_position_embeddings": 512, "num_hidden_layers": 1, "ffn_dim": 32,
+            "num_attention_heads": 2, "num_key_value_heads": 2, "num_cross_attention_key_value_heads": 2,
+            "activation_function": "gelu", "hidden_size": 16, "scale_embedding": false, "num_codebooks": 9,
+            "pad_token_id": 1024, "bos_token_id": 1025, "eos_token_id": 1024, "tie_word_embeddings": false,
+            "rope_embeddings": false, "rope_theta": 10000.0
+        },
+        "text_encoder": {
+            "vocab_size": 300, "d_model": 16, "d_kv": 8, "d_ff": 32, "num_layers": 1, "num_heads": 2,
+            "relative_attention_num_buckets": 32, "relative_attention_max_distance": 128, "dropout_rate": 0.1,
+            "layer_norm_epsilon": 1e-6, "initializer_factor": 1.0, "feed_forward_proj": "gated-gelu",
+            "is_encoder_decoder": true, "pad_token_id": 0, "eos_token_id": 1
+        },
+        "audio_encoder": {
+            "num_codebooks": 9, "model_bitrate": 8, "codebook_size": 1024, "latent_dim": 1024, "frame_rate": 86,
+            "sampling_rate": 44100
+        }
+    })
+}
+
+fn random_parler_weights(dir: &Path, config: serde_json::Value) {
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let parsed: candle_transformers::models::parler_tts::Config = serde_json::from_value(config).unwrap();
+    candle_transformers::models::parler_tts::Model::new(&parsed, vb).unwrap();
+    // candle fills what has no initialiser with zeros (weight-normed convolutions would divide by zero).
+    let tensors: HashMap<String, Tensor> = varmap
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(name, var)| {
+            let t = var.as_tensor();
+            (name.clone(), Tensor::randn(0f32, 0.05, t.shape(), &Device::Cpu).unwrap().to_dtype(DType::F16).unwrap())
+        })
+        .collect();
+    for name in [
+        "text_encoder.encoder.embed_tokens.weight",
+        "decoder.model.decoder.embed_positions.weights",
+        "audio_encoder.model.quantizer.quantizers.0.codebook.weight",
+    ] {
+        assert!(tensors.contains_key(name), "{name} in {:?}", tensors.keys().take(20).collect::<Vec<_>>());
+    }
+    candle_core::safetensors::save(&tensors, dir.join("model.safetensors")).unwrap();
+    std::fs::write(dir.join("tokenizer.json"), byte_level_tokenizer().to_string()).unwrap();
+    std::fs::create_dir_all(dir.join("description_tokenizer")).unwrap();
+    std::fs::write(dir.join("description_tokenizer/tokenizer.json"), byte_level_tokenizer().to_string()).unwrap();
+}
+
+#[test]
+#[ignore = "heavy: an 80M-parameter DAC codec with random weights"]
+fn an_indic_parler_checkpoint_speaks_a_described_voice() {
+    let dir = tempfile::tempdir().unwrap();
+    random_indic_parler(dir.path());
+    let voice = std::sync::Arc::new(IndicParler::load(dir.path(), &Device::Cpu).unwrap());
+    assert_eq!(voice.sample_rate(), 44100);
+    // "नमस्ते" in Devanagari: the prompt tokenizer takes any script.
+    let pcm = voice.synthesize("नमस्ते", "A calm female voice.", 7).unwrap();
+    // Every decoding step past the delay pattern is one DAC frame of 512 samples.
+    assert!(!pcm.is_empty() && pcm.len() % 512 == 0, "{} samples", pcm.len());
+    assert_eq!(pcm, voice.synthesize("नमस्ते", "A calm female voice.", 7).unwrap(), "a seed repeats its sampling");
+    // As an agent's voice: the clause arrives on the pool as 44.1 kHz chunks.
+    let tts = ParlerTts::new(voice, "A calm female voice.", InferencePool::new(1, 4));
+    let mut stream = tts.speak("hi");
+    assert_eq!(stream.sample_rate(), 44100);
+    let started = std::time::Instant::now();
+    let mut samples = Vec::new();
+    while stream.poll_audio(&mut samples) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "no audio");
+    }
+    let samples = samples.len();
+    assert!(samples > 0);
+}
+
+#[test]
+fn a_parler_checkpoint_without_its_description_tokenizer_says_which_file_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = IndicParler::load(dir.path(), &Device::Cpu).err().unwrap().to_string();
+    assert!(error.contains("config.json"), "{error}");
+    std::fs::write(dir.path().join("config.json"), serde_json::to_vec(&parler_config()).unwrap()).unwrap();
+    std::fs::write(dir.path().join("tokenizer.json"), byte_level_tokenizer().to_string()).unwrap();
+    let error = IndicParler::load(dir.path(), &Device::Cpu).err().unwrap().to_string();
+    assert!(error.contains("no description tokenizer"), "{error}");
 }
