@@ -212,7 +212,7 @@ fn an_indic_parler_checkpoint_speaks_a_described_voice() {
     // "नमस्ते" in Devanagari: the prompt tokenizer takes any script.
     let pcm = voice.synthesize("नमस्ते", "A calm female voice.", 7).unwrap();
     // Every decoding step past the delay pattern is one DAC frame of 512 samples.
-    assert!(!pcm.is_empty() && pcm.len() % 512 == 0, "{} samples", pcm.len());
+    assert!(!pcm.is_empty() && pcm.len().is_multiple_of(512), "{} samples", pcm.len());
     assert_eq!(pcm, voice.synthesize("नमस्ते", "A calm female voice.", 7).unwrap(), "a seed repeats its sampling");
     // As an agent's voice: the clause arrives on the pool as 44.1 kHz chunks.
     let tts = ParlerTts::new(voice, "A calm female voice.", InferencePool::new(1, 4));
