@@ -97,6 +97,7 @@ struct RawAgent {
     greeting_message: String,
     language: Option<String>,
     stt_model: Option<String>,
+    stt_decoding: Option<String>,
     llm_model: Option<String>,
     /// An OpenAI-compatible API root (OpenAI, vLLM, llama.cpp server, Ollama): `llm_model` is then its model.
     llm_base_url: Option<String>,
@@ -200,6 +201,8 @@ pub struct AgentConfig {
     pub greeting: String,
     pub language: String,
     pub stt_model: String,
+    /// IndicConformer's decoder (`stt_decoding`: ctc, the default, or rnnt).
+    pub stt_decoding: voicera_models_local::indic_conformer::Decoding,
     pub llm: LlmChoice,
     pub tts: TtsChoice,
     /// espeak-ng voice (None: the language's default voice).
@@ -289,12 +292,19 @@ fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig
                 bail!("{at}.stt_model: whisper-tiny.en understands English only; use whisper-base for {language:?}")
             }
             "whisper-tiny.en" | "whisper-base" => stt_model,
-            // A Whisper checkpoint on disk (IndicWhisper and other Hugging Face Whisper models), relative to
-            // this file; whether it knows the agent's language is checked when it loads.
+            // A checkpoint on disk, relative to this file: IndicConformer (it has language masks) or a Hugging
+            // Face Whisper (IndicWhisper); whether it knows the agent's language is checked when it loads.
             path if path.contains('/') => {
                 let dir = if Path::new(path).is_absolute() { PathBuf::from(path) } else { base_dir.join(path) };
-                if !dir.join("config.json").is_file() && !dir.join("whisper-config.json").is_file() {
-                    bail!("{at}.stt_model: {} is not a Whisper checkpoint directory (no config.json)", dir.display());
+                if !crate::local::is_indic_conformer(&dir)
+                    && !dir.join("config.json").is_file()
+                    && !dir.join("whisper-config.json").is_file()
+                {
+                    bail!(
+                        "{at}.stt_model: {} is not a Whisper checkpoint directory (no config.json) nor an \
+                         IndicConformer one (no language_masks.json)",
+                        dir.display()
+                    );
                 }
                 dir.to_string_lossy().into_owned()
             }
@@ -412,6 +422,14 @@ fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig
             system_prompt: a.system_prompt,
             greeting: a.greeting_message,
             language,
+            stt_decoding: match a.stt_decoding.as_deref() {
+                None | Some("ctc") => voicera_models_local::indic_conformer::Decoding::Ctc,
+                Some("rnnt") if crate::local::is_indic_conformer(Path::new(&stt_model)) => {
+                    voicera_models_local::indic_conformer::Decoding::Rnnt
+                }
+                Some("rnnt") => bail!("{at}.stt_decoding: only an IndicConformer stt_model has an RNNT decoder"),
+                Some(other) => bail!("{at}.stt_decoding: {other:?} is not ctc or rnnt"),
+            },
             stt_model,
             llm,
             tts,
@@ -861,6 +879,7 @@ mod tests {
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nlanguage = \"hi\"\nstt_model = \"whisper-tiny.en\"", "English only"),
             ("[models]\nwhisper_backend = \"onnx\"", "unknown Whisper backend"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nstt_model = \"./nowhere/indicwhisper\"", "not a Whisper checkpoint"),
+            ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nstt_decoding = \"rnnt\"", "only an IndicConformer"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_model = \"gpt-4o\"", "set llm_base_url"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_base_url = \"ftp://x\"\nllm_model = \"m\"", "http://"),
             ("[[agents]]\nid = \"a\"\nsystem_prompt = \"x\"\nllm_base_url = \"http://x/v1\"", "name the server's model"),

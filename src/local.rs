@@ -15,6 +15,7 @@ use voicera_models::{toolcall, ChatMessage, LanguageModel, Role, SpeechProbabili
 use voicera_models_cloud::openai::{OpenAiChat, OpenAiConfig};
 use voicera_models_local::cache::{self, Fetched};
 use voicera_models_local::espeak::{self, EspeakTts};
+use voicera_models_local::indic_conformer::{Decoding, IndicConformer};
 use voicera_models_local::parler::{IndicParler, ParlerTts};
 use voicera_models_local::piper::{PiperTts, PiperVoice};
 use voicera_models_local::silero::SileroModel;
@@ -208,6 +209,11 @@ Answer in one or two short sentences of plain spoken English, without lists, mar
 When the caller wants to end the call, say goodbye.";
 const DEMO_GREETING: &str = "Hello! This is the VoiceERA demo agent. How can I help you today?";
 
+/// Whether `dir` holds an IndicConformer (its language masks, at the top or in `assets/`).
+pub fn is_indic_conformer(dir: &Path) -> bool {
+    dir.join("language_masks.json").is_file() || dir.join("assets/language_masks.json").is_file()
+}
+
 /// whisper.cpp's threads per transcription: the inference pool runs one job per thread, and Whisper on two
 /// threads answers a final sooner than two finals at once on one each would.
 fn whisper_threads() -> usize {
@@ -258,18 +264,27 @@ impl LocalModels {
         Ok(())
     }
 
-    pub fn whisper(&self, name: &str) -> Result<Arc<dyn Transcribe>> {
+    /// The speech-to-text model `name`: a cached Whisper, or a checkpoint directory (Hugging Face Whisper such
+    /// as IndicWhisper, or IndicConformer with `decoding`).
+    pub fn speech_to_text(&self, name: &str, decoding: Decoding) -> Result<Arc<dyn Transcribe>> {
+        let key = format!("{name}#{decoding:?}");
         let mut loaded = self.whisper.lock().map_err(|_| anyhow::anyhow!("model table poisoned"))?;
-        if let Some(model) = loaded.get(name) {
+        if let Some(model) = loaded.get(&key) {
             return Ok(Arc::clone(model));
         }
         // A checkpoint directory of the operator's (`stt_model = "/models/indicwhisper-hi"`), or a cached model.
         let dir = if name.contains('/') { PathBuf::from(name) } else { self.ensure(name)? };
-        let model = self.whisper_backend.load(&dir, whisper_threads())?;
+        let model: Arc<dyn Transcribe> = if is_indic_conformer(&dir) {
+            // ONNX Runtime's library comes with the Piper voice.
+            let library = self.ensure(crate::config::PIPER_VOICE)?.join("libonnxruntime.so");
+            Arc::new(IndicConformer::load(&dir, &library, decoding)?)
+        } else {
+            self.whisper_backend.load(&dir, whisper_threads())?
+        };
         tracing::info!(model = name, backend = ?self.whisper_backend, "speech-to-text loaded");
         // Warm-up, so the first caller doesn't pay for lazy initialisation.
         let _ = model.transcribe(&[0.0; 16000], "en");
-        loaded.insert(name.to_string(), Arc::clone(&model));
+        loaded.insert(key, Arc::clone(&model));
         Ok(model)
     }
 
@@ -349,7 +364,7 @@ impl LocalModels {
 /// Builds the `demo` agent (Whisper tiny.en, SmolLM2-135M, the Piper voice).
 pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
     // The demo's own models first, then the rest of the default set.
-    let whisper = models.whisper(DEMO_STT)?;
+    let whisper = models.speech_to_text(DEMO_STT, Decoding::default())?;
     let llm = models.smollm_for(DEMO_PROMPT, DEMO_GREETING, &[])?;
     let limits = CallLimits {
         idle_prompt_after: Some(std::time::Duration::from_secs(10)),
@@ -385,7 +400,7 @@ pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
 /// Builds a `[[agents]]` agent: local speech models, and its language model in process or on an
 /// OpenAI-compatible server.
 pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Agent> {
-    let whisper = models.whisper(&config.stt_model)?;
+    let whisper = models.speech_to_text(&config.stt_model, config.stt_decoding)?;
     if config.language != "en" && !whisper.is_multilingual() {
         bail!("{} understands English only; agent {} speaks {:?}", config.stt_model, config.id, config.language);
     }

@@ -15,6 +15,7 @@ mod clause_audio;
 pub mod ct2;
 pub mod espeak;
 pub mod ggml;
+pub mod indic_conformer;
 pub mod mel;
 pub mod parler;
 pub mod piper;

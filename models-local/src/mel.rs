@@ -42,17 +42,24 @@ fn mel_to_hz(mel: f64) -> f64 {
 
 /// The `[n_mels, 201]` filterbank, row-major, as candle's `pcm_to_mel` takes it.
 pub fn filters(n_mels: usize) -> Vec<f32> {
+    filters_for(N_FFT, n_mels)
+}
+
+/// `librosa.filters.mel(sr=16000, n_fft, n_mels)` (Slaney scale and norm): `[n_mels, n_fft / 2 + 1]`, row-major.
+/// NeMo's preprocessors (IndicConformer) use it with a 512-point FFT.
+pub fn filters_for(n_fft: usize, n_mels: usize) -> Vec<f32> {
     let sample_rate = 16000.0;
-    let fft_freqs: Vec<f64> = (0..N_BINS).map(|j| j as f64 * (sample_rate / 2.0) / (N_BINS - 1) as f64).collect();
+    let bins = n_fft / 2 + 1;
+    let fft_freqs: Vec<f64> = (0..bins).map(|j| j as f64 * (sample_rate / 2.0) / (bins - 1) as f64).collect();
     let top = hz_to_mel(sample_rate / 2.0);
     let edges: Vec<f64> = (0..n_mels + 2).map(|i| mel_to_hz(top * i as f64 / (n_mels + 1) as f64)).collect();
-    let mut out = vec![0f32; n_mels * N_BINS];
+    let mut out = vec![0f32; n_mels * bins];
     for i in 0..n_mels {
         let norm = 2.0 / (edges[i + 2] - edges[i]);
         for (j, f) in fft_freqs.iter().enumerate() {
             let rising = (f - edges[i]) / (edges[i + 1] - edges[i]);
             let falling = (edges[i + 2] - f) / (edges[i + 2] - edges[i + 1]);
-            out[i * N_BINS + j] = (rising.min(falling).max(0.0) * norm) as f32;
+            out[i * bins + j] = (rising.min(falling).max(0.0) * norm) as f32;
         }
     }
     out

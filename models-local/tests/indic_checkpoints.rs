@@ -238,3 +238,293 @@ fn a_parler_checkpoint_without_its_description_tokenizer_says_which_file_is_miss
     let error = IndicParler::load(dir.path(), &Device::Cpu).err().unwrap().to_string();
     assert!(error.contains("no description tokenizer"), "{error}");
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// IndicConformer: ONNX graphs with the repository's file names and input/output signatures (the RNNT
+// decoder's state inputs keep their export-generated names), written with a minimal protobuf encoder.
+
+/// Protocol-buffer encoding, the few wire types ONNX's `ModelProto` needs.
+mod pb {
+    pub fn varint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    pub fn int(out: &mut Vec<u8>, field: u32, v: i64) {
+        varint(out, u64::from(field) << 3);
+        varint(out, v as u64);
+    }
+    pub fn bytes(out: &mut Vec<u8>, field: u32, data: &[u8]) {
+        varint(out, (u64::from(field) << 3) | 2);
+        varint(out, data.len() as u64);
+        out.extend_from_slice(data);
+    }
+}
+
+const FLOAT: i64 = 1;
+const INT32: i64 = 6;
+const INT64: i64 = 7;
+
+/// `ValueInfoProto`: a named tensor of `elem_type`, dims as numbers or symbols.
+fn value_info(name: &str, elem_type: i64, dims: &[&str]) -> Vec<u8> {
+    let mut shape = Vec::new();
+    for d in dims {
+        let mut dim = Vec::new();
+        match d.parse::<i64>() {
+            Ok(n) => pb::int(&mut dim, 1, n),
+            Err(_) => pb::bytes(&mut dim, 2, d.as_bytes()),
+        }
+        pb::bytes(&mut shape, 1, &dim);
+    }
+    let mut tensor = Vec::new();
+    pb::int(&mut tensor, 1, elem_type);
+    pb::bytes(&mut tensor, 2, &shape);
+    let mut ty = Vec::new();
+    pb::bytes(&mut ty, 1, &tensor);
+    let mut out = Vec::new();
+    pb::bytes(&mut out, 1, name.as_bytes());
+    pb::bytes(&mut out, 2, &ty);
+    out
+}
+
+/// `NodeProto`, with an optional `perm` (Transpose) attribute.
+fn node(op: &str, inputs: &[&str], outputs: &[&str], perm: Option<&[i64]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in inputs {
+        pb::bytes(&mut out, 1, i.as_bytes());
+    }
+    for o in outputs {
+        pb::bytes(&mut out, 2, o.as_bytes());
+    }
+    pb::bytes(&mut out, 4, op.as_bytes());
+    if let Some(perm) = perm {
+        let mut attribute = Vec::new();
+        pb::bytes(&mut attribute, 1, b"perm");
+        for p in perm {
+            pb::int(&mut attribute, 8, *p);
+        }
+        pb::int(&mut attribute, 20, 7); // INTS
+        pb::bytes(&mut out, 5, &attribute);
+    }
+    out
+}
+
+/// `TensorProto`: an f32 initializer.
+fn initializer(name: &str, dims: &[usize], values: &[f32]) -> Vec<u8> {
+    assert_eq!(dims.iter().product::<usize>(), values.len(), "{name}");
+    let mut out = Vec::new();
+    for d in dims {
+        pb::int(&mut out, 1, *d as i64);
+    }
+    pb::int(&mut out, 2, FLOAT);
+    pb::bytes(&mut out, 8, name.as_bytes());
+    let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    pb::bytes(&mut out, 9, &raw);
+    out
+}
+
+/// Writes a `ModelProto` (IR 8, opset 13) to `path`.
+fn onnx_model(path: &Path, nodes: &[Vec<u8>], initializers: &[Vec<u8>], inputs: &[Vec<u8>], outputs: &[Vec<u8>]) {
+    let mut graph = Vec::new();
+    for n in nodes {
+        pb::bytes(&mut graph, 1, n);
+    }
+    pb::bytes(&mut graph, 2, b"g");
+    for i in initializers {
+        pb::bytes(&mut graph, 5, i);
+    }
+    for i in inputs {
+        pb::bytes(&mut graph, 11, i);
+    }
+    for o in outputs {
+        pb::bytes(&mut graph, 12, o);
+    }
+    let mut opset = Vec::new();
+    pb::bytes(&mut opset, 1, b"");
+    pb::int(&mut opset, 2, 13);
+    let mut model = Vec::new();
+    pb::int(&mut model, 1, 8);
+    pb::bytes(&mut model, 8, &opset);
+    pb::bytes(&mut model, 7, &graph);
+    std::fs::write(path, model).unwrap();
+}
+
+fn small_random(n: usize, seed: u32) -> Vec<f32> {
+    let mut state = seed;
+    (0..n)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ((state >> 8) as f32 / (1 << 24) as f32 - 0.5) * 0.02
+        })
+        .collect()
+}
+
+/// Two languages of four subwords each over a shared output of 9 (hi 0–3, ta 4–7, blank 8), local blank 4.
+/// The weights are random, but biases make the answers known: CTC always prefers shared id 2 (hi's third
+/// subword), then id 6 (ta's third); the RNNT head says hi's fourth subword once, then blank, because the
+/// prediction network's embedding of that subword pushes the joint towards blank.
+fn small_indic_conformer(dir: &Path) {
+    let (mels, d, v, h, j, layers) = (80usize, 8usize, 9usize, 4usize, 6usize, 1usize);
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::json!({"model_type": "iasr", "BLANK_ID": 4, "RNNT_MAX_SYMBOLS": 10, "PRED_RNN_LAYERS": layers,
+                           "PRED_RNN_HIDDEN_DIM": h})
+        .to_string(),
+    )
+    .unwrap();
+    let assets = dir.join("assets");
+    std::fs::create_dir(&assets).unwrap();
+    let vocab = serde_json::json!({"hi": ["▁क", "ख", "▁ग", "घ"], "ta": ["▁க", "ங", "▁ச", "ஞ"]});
+    std::fs::write(assets.join("vocab.json"), vocab.to_string()).unwrap();
+    let mask = |own: std::ops::Range<usize>| (0..v).map(|i| own.contains(&i) || i == 8).collect::<Vec<bool>>();
+    std::fs::write(
+        assets.join("language_masks.json"),
+        serde_json::json!({"hi": mask(0..4), "ta": mask(4..8)}).to_string(),
+    )
+    .unwrap();
+
+    onnx_model(
+        &assets.join("encoder.onnx"),
+        &[
+            node("Transpose", &["audio_signal"], &["x"], Some(&[0, 2, 1])),
+            node("MatMul", &["x", "w"], &["y"], None),
+            node("Transpose", &["y"], &["outputs"], Some(&[0, 2, 1])),
+            node("Identity", &["length"], &["encoded_lengths"], None),
+        ],
+        &[initializer("w", &[mels, d], &small_random(mels * d, 1))],
+        &[value_info("audio_signal", FLOAT, &["1", "80", "T"]), value_info("length", INT64, &["1"])],
+        &[value_info("outputs", FLOAT, &["1", "8", "T"]), value_info("encoded_lengths", INT64, &["1"])],
+    );
+    let mut ctc_bias = vec![0f32; v];
+    (ctc_bias[2], ctc_bias[6]) = (10.0, 5.0);
+    onnx_model(
+        &assets.join("ctc_decoder.onnx"),
+        &[
+            node("Transpose", &["encoder_output"], &["x"], Some(&[0, 2, 1])),
+            node("MatMul", &["x", "w"], &["y"], None),
+            node("Add", &["y", "b"], &["logprobs"], None),
+        ],
+        &[initializer("w", &[d, v], &small_random(d * v, 2)), initializer("b", &[v], &ctc_bias)],
+        &[value_info("encoder_output", FLOAT, &["1", "8", "T"])],
+        &[value_info("logprobs", FLOAT, &["1", "T", "9"])],
+    );
+    // Prediction network: an embedding lookup; the fourth subword (local 3) embeds as [5, 5, 5, 5].
+    let mut embedding = vec![0f32; v * h];
+    embedding[3 * h..4 * h].fill(5.0);
+    onnx_model(
+        &assets.join("rnnt_decoder.onnx"),
+        &[
+            node("Gather", &["e", "targets"], &["g"], None),
+            node("Transpose", &["g"], &["outputs"], Some(&[0, 2, 1])),
+            node("Identity", &["target_length"], &["prednet_lengths"], None),
+            node("Tanh", &["states.1"], &["states"], None),
+            node("Tanh", &["onnx::Slice_3"], &["162"], None),
+        ],
+        &[initializer("e", &[v, h], &embedding)],
+        &[
+            value_info("targets", INT32, &["1", "1"]),
+            value_info("target_length", INT32, &["1"]),
+            value_info("states.1", FLOAT, &["1", "1", "4"]),
+            value_info("onnx::Slice_3", FLOAT, &["1", "1", "4"]),
+        ],
+        &[
+            value_info("outputs", FLOAT, &["1", "4", "1"]),
+            value_info("prednet_lengths", INT32, &["1"]),
+            value_info("states", FLOAT, &["1", "1", "4"]),
+            value_info("162", FLOAT, &["1", "1", "4"]),
+        ],
+    );
+    let matmul =
+        |name: &str, rows: usize, cols: usize, weights: Vec<f32>, bias: Option<Vec<f32>>, dims_in: [&str; 3]| {
+            let mut nodes = vec![node("MatMul", &["input", "w"], &[if bias.is_some() { "y" } else { "output" }], None)];
+            let mut inits = vec![initializer("w", &[rows, cols], &weights)];
+            if let Some(bias) = bias {
+                nodes.push(node("Add", &["y", "b"], &["output"], None));
+                inits.push(initializer("b", &[cols], &bias));
+            }
+            let out_dims = [dims_in[0], dims_in[1], &cols.to_string()].map(|s| s.to_string());
+            let out_dims: Vec<&str> = out_dims.iter().map(String::as_str).collect();
+            onnx_model(
+                &assets.join(name),
+                &nodes,
+                &inits,
+                &[value_info("input", FLOAT, &dims_in)],
+                &[value_info("output", FLOAT, &out_dims)],
+            );
+        };
+    // The joint: encoder frames contribute nothing, the prediction adds up into every joint unit.
+    matmul("joint_enc.onnx", d, j, vec![0.0; d * j], None, ["1", "T", "8"]);
+    matmul("joint_pred.onnx", h, j, vec![1.0; h * j], None, ["1", "1", "4"]);
+    onnx_model(
+        &assets.join("joint_pre_net.onnx"),
+        &[node("Relu", &["input"], &["output"], None)],
+        &[],
+        &[value_info("input", FLOAT, &["1", "1", "6"])],
+        &[value_info("output", FLOAT, &["1", "1", "6"])],
+    );
+    // Each head: bias towards its fourth subword; any joint activity votes for blank (local 4).
+    for lang in ["hi", "ta"] {
+        let mut weights = vec![0f32; j * 5];
+        for row in weights.chunks_exact_mut(5) {
+            row[4] = 1.0;
+        }
+        matmul(
+            &format!("joint_post_net_{lang}.onnx"),
+            j,
+            5,
+            weights,
+            Some(vec![0.0, 0.0, 0.0, 1.0, 0.0]),
+            ["1", "1", "6"],
+        );
+    }
+}
+
+/// ONNX Runtime's library, which the model cache ships with the Piper voice.
+fn onnx_runtime_library() -> std::path::PathBuf {
+    let dir = std::env::var_os("VOICERA_MODELS_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("target/models-cache")
+    });
+    let cache = voicera_models_local::ModelCache::new(dir);
+    let spec = voicera_models_local::cache::spec("piper-en_US-joe-medium").unwrap();
+    cache.fetch(spec).unwrap();
+    cache.require("piper-en_US-joe-medium").unwrap().join("libonnxruntime.so")
+}
+
+#[test]
+#[ignore = "needs ONNX Runtime from the model cache"]
+fn an_indic_conformer_checkpoint_decodes_with_ctc_and_rnnt_per_language() {
+    use voicera_models_local::indic_conformer::{Decoding, IndicConformer};
+    let dir = tempfile::tempdir().unwrap();
+    small_indic_conformer(dir.path());
+    let library = onnx_runtime_library();
+    let ctc = IndicConformer::load(dir.path(), &library, Decoding::Ctc).unwrap();
+    assert_eq!(ctc.languages(), ["hi", "ta"]);
+    let audio = noise(1.0);
+    // Every frame's best is shared id 2: in Hindi its third subword, once after collapsing repeats.
+    assert_eq!(ctc.transcribe(&audio, "hi").unwrap(), "ग");
+    // Tamil's mask hides id 2; its best is id 6, Tamil's third subword.
+    assert_eq!(ctc.transcribe(&audio, "ta-IN").unwrap(), "ச");
+    let unknown = ctc.transcribe(&audio, "fr").unwrap_err().to_string();
+    assert!(unknown.contains("no language"), "{unknown}");
+    assert_eq!(ctc.transcribe(&audio[..800], "hi").unwrap(), "", "under 0.1 s");
+
+    let rnnt = IndicConformer::load(dir.path(), &library, Decoding::Rnnt).unwrap();
+    // From the shared blank the head says its fourth subword; fed back, that subword's embedding makes it say
+    // blank on every later step: one symbol for the utterance.
+    assert_eq!(rnnt.transcribe(&audio, "hi").unwrap(), "घ");
+    assert_eq!(rnnt.transcribe(&audio, "ta").unwrap(), "ஞ");
+}
+
+#[test]
+fn an_indic_conformer_directory_without_its_vocabulary_says_so() {
+    use voicera_models_local::indic_conformer::{Decoding, IndicConformer};
+    let dir = tempfile::tempdir().unwrap();
+    let error = IndicConformer::load(dir.path(), Path::new("/nonexistent/libonnxruntime.so"), Decoding::Ctc)
+        .err()
+        .unwrap()
+        .to_string();
+    // ONNX Runtime is loaded first when none is yet; either way the failure names what is missing.
+    assert!(error.contains("ONNX Runtime") || error.contains("vocab.json"), "{error}");
+}
