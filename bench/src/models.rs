@@ -27,6 +27,9 @@ pub struct ModelsReport {
     utterance_transcribe_ms: f64,
     /// (batch size, encoder ms per utterance) for the utterance encoded in batches.
     encoder_batch_ms_each: Vec<(usize, f64)>,
+    /// (batch size, whole transcription ms per utterance): the finals of that many calls through
+    /// `transcribe_batch` (one encoder pass, then each decoded), as the STT queue runs them under load.
+    transcribe_batch_ms_each: Vec<(usize, f64)>,
     /// The same model on whisper.cpp (whisper-rs), 2 threads: load (ggml written beforehand), jfk.wav, the
     /// utterance.
     whisper_cpp_load_ms: f64,
@@ -92,6 +95,20 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
                 .collect(),
         );
         encoder_batch_ms_each.push((batch, each));
+    }
+    let mut transcribe_batch_ms_each = Vec::new();
+    for batch in [1usize, 4, 8] {
+        let utterances: Vec<(&[f32], &str)> = (0..batch).map(|_| (utterance.as_slice(), "en")).collect();
+        let each = median(
+            (0..runs)
+                .map(|_| {
+                    let t = Instant::now();
+                    let _ = whisper.transcribe_batch(&utterances);
+                    ms(t.elapsed()) / batch as f64
+                })
+                .collect(),
+        );
+        transcribe_batch_ms_each.push((batch, each));
     }
 
     let started = Instant::now();
@@ -206,6 +223,7 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
         utterance_seconds: utterance.len() as f64 / 16000.0,
         utterance_transcribe_ms: utterance_ms,
         encoder_batch_ms_each,
+        transcribe_batch_ms_each,
         whisper_cpp_load_ms,
         whisper_cpp_jfk_transcribe_ms: cpp_jfk_ms,
         whisper_cpp_jfk_text: cpp_jfk_text,
@@ -303,6 +321,10 @@ jfk.wav transcript: {:?}\n\nwhisper.cpp's: {:?}\n\nSmolLM2 reply: {:?}\n",
     ));
     let batches: Vec<String> =
         r.encoder_batch_ms_each.iter().map(|(batch, each)| format!("batch {batch}: {each:.0}")).collect();
+    out.push_str(&batches.join(", "));
+    out.push_str(".\n\nWhole transcriptions of that many calls' finals in one batch (ms per utterance): ");
+    let batches: Vec<String> =
+        r.transcribe_batch_ms_each.iter().map(|(batch, each)| format!("batch {batch}: {each:.0}")).collect();
     out.push_str(&batches.join(", "));
     out.push_str(".\n");
     out

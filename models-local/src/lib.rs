@@ -22,6 +22,7 @@ pub mod piper;
 pub mod pool;
 pub mod silero;
 pub mod smollm;
+mod stt_queue;
 pub mod wav;
 pub mod whisper;
 #[cfg(feature = "whisper-cpp")]

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use candle_core::{Device, IndexOp, Tensor, D};
 use candle_nn::{Module, VarBuilder};
@@ -18,6 +19,7 @@ use tokenizers::Tokenizer;
 use voicera_models::{SpeechToText, SttStream, Transcript};
 
 use crate::pool::InferencePool;
+use crate::stt_queue::{Request, TranscriptionQueue};
 use crate::whisper_decoder::CachedDecoder;
 use crate::Error;
 
@@ -34,6 +36,12 @@ const MAX_SAMPLES: usize = wm::N_SAMPLES;
 const TAIL_FRAMES: usize = 50;
 /// Frame RMS (of 16-bit samples) that counts as voiced for utterance trimming: about −40 dBFS.
 const VOICED_RMS: f32 = 330.0;
+/// Utterances of different calls transcribed in one encoder pass at most.
+const MAX_BATCH: usize = 8;
+/// A partial transcript still waiting after this is dropped: the stream has newer audio by then.
+const PARTIAL_DEADLINE: Duration = Duration::from_millis(1500);
+/// A final transcript still waiting after this is reported as failed (the inference pool is overloaded).
+const FINAL_DEADLINE: Duration = Duration::from_secs(10);
 /// Probability of Whisper's no-speech token above which the audio is taken as silence.
 const NO_SPEECH_THRESHOLD: f32 = 0.6;
 
@@ -44,11 +52,20 @@ pub trait Transcribe: Send + Sync + 'static {
     fn transcribe(&self, pcm: &[f32], language: &str) -> Result<String, Error>;
     /// Whether the model understands languages other than English.
     fn is_multilingual(&self) -> bool;
+    /// Several utterances (of different calls) at once; one result each, in order. Backends that gain from a
+    /// shared forward pass override it; the default takes them one by one.
+    fn transcribe_batch(&self, utterances: &[(&[f32], &str)]) -> Vec<Result<String, Error>> {
+        utterances.iter().map(|(pcm, language)| self.transcribe(pcm, language)).collect()
+    }
 }
 
 impl Transcribe for WhisperModel {
     fn transcribe(&self, pcm: &[f32], language: &str) -> Result<String, Error> {
         WhisperModel::transcribe(self, pcm, language)
+    }
+
+    fn transcribe_batch(&self, utterances: &[(&[f32], &str)]) -> Vec<Result<String, Error>> {
+        WhisperModel::transcribe_batch(self, utterances)
     }
 
     fn is_multilingual(&self) -> bool {
@@ -219,10 +236,60 @@ impl WhisperModel {
         let started = std::time::Instant::now();
         let mut encoder = self.encoder.clone();
         let mel = self.log_mel(pcm)?;
-        let mel_done = started.elapsed();
         let features = encoder.forward(&mel, true)?;
         let encoded = started.elapsed();
+        let text = self.decode(&features, pcm.len(), language);
+        tracing::debug!(
+            audio_ms = pcm.len() / 16,
+            encode_ms = encoded.as_millis() as u64,
+            decode_ms = (started.elapsed() - encoded).as_millis() as u64,
+            "whisper transcription"
+        );
+        text
+    }
 
+    /// Utterances of several calls with one encoder pass: each is padded with silence to the longest (what
+    /// Whisper's own 30 s window does), encoded together, then decoded one by one. Worth it for utterances
+    /// of similar length (the caller groups them): `voicera-bench models` measures the gain.
+    pub fn transcribe_batch(&self, utterances: &[(&[f32], &str)]) -> Vec<Result<String, Error>> {
+        if utterances.len() <= 1 {
+            return utterances.iter().map(|(pcm, language)| self.transcribe(pcm, language)).collect();
+        }
+        let clips: Vec<&[f32]> =
+            utterances.iter().map(|(pcm, _)| &pcm[pcm.len().saturating_sub(MAX_SAMPLES)..]).collect();
+        let longest = clips.iter().map(|c| c.len()).max().unwrap_or(0).max(1);
+        let encoded = (|| -> Result<Tensor, Error> {
+            let mels = clips
+                .iter()
+                .map(|clip| {
+                    let mut padded = clip.to_vec();
+                    padded.resize(longest, 0.0);
+                    self.log_mel(&padded)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(self.encoder.clone().forward(&Tensor::cat(&mels, 0)?, true)?)
+        })();
+        match encoded {
+            Ok(features) => clips
+                .iter()
+                .zip(utterances)
+                .enumerate()
+                .map(|(i, (clip, (_, language)))| {
+                    if clip.is_empty() {
+                        return Ok(String::new());
+                    }
+                    self.decode(&features.i(i..i + 1)?, clip.len(), language)
+                })
+                .collect(),
+            Err(e) => {
+                let message = e.to_string();
+                utterances.iter().map(|_| Err(Error::Format(format!("batched encoder: {message}")))).collect()
+            }
+        }
+    }
+
+    /// Greedy decoding of one utterance's encoder output (`samples` long, for the token budget).
+    fn decode(&self, features: &Tensor, samples: usize, language: &str) -> Result<String, Error> {
         let mut tokens = vec![self.sot];
         if self.multilingual {
             let lang = format!("<|{}|>", language.split(['-', '_']).next().unwrap_or("en").to_lowercase());
@@ -235,9 +302,9 @@ impl WhisperModel {
         tokens.push(self.no_timestamps);
         let prompt = tokens.len();
         // Speech runs at most ~5 tokens a second; more is Whisper looping.
-        let seconds = pcm.len() / wm::SAMPLE_RATE + 1;
+        let seconds = samples / wm::SAMPLE_RATE + 1;
         let max_tokens = (seconds * 6 + 8).min(self.config.max_target_positions / 2);
-        let mut state = self.decoder.start(&features)?;
+        let mut state = self.decoder.start(features)?;
         for step in 0..max_tokens {
             // The whole prompt first, then only the token just chosen: earlier ones are in the cache.
             let fresh = if step == 0 { &tokens[..] } else { &tokens[tokens.len() - 1..] };
@@ -262,14 +329,6 @@ impl WhisperModel {
                 break;
             }
         }
-        tracing::debug!(
-            audio_ms = pcm.len() / 16,
-            mel_ms = mel_done.as_millis() as u64,
-            encode_ms = (encoded - mel_done).as_millis() as u64,
-            decode_ms = (started.elapsed() - encoded).as_millis() as u64,
-            tokens = tokens.len() - prompt,
-            "whisper transcription"
-        );
         let text = self
             .tokenizer
             .decode(&tokens[prompt..], true)
@@ -313,18 +372,19 @@ fn repeated_tail(tokens: &[u32]) -> Option<usize> {
 /// Whisper as the conversation engine's [`SpeechToText`].
 #[derive(Clone)]
 pub struct WhisperStt {
-    model: Arc<dyn Transcribe>,
+    queue: Arc<TranscriptionQueue>,
     pool: InferencePool,
 }
 
 impl WhisperStt {
     pub fn new(model: impl Transcribe, pool: InferencePool) -> WhisperStt {
-        WhisperStt { model: Arc::new(model), pool }
+        WhisperStt::shared(Arc::new(model), pool)
     }
 
-    /// A backend already shared with other engines.
+    /// A backend already shared with other engines. Every stream of this `WhisperStt` (and its clones) goes
+    /// through one queue, so utterances of different calls can share an encoder pass.
     pub fn shared(model: Arc<dyn Transcribe>, pool: InferencePool) -> WhisperStt {
-        WhisperStt { model, pool }
+        WhisperStt { queue: TranscriptionQueue::new(model, MAX_BATCH), pool }
     }
 }
 
@@ -332,7 +392,7 @@ impl SpeechToText for WhisperStt {
     fn stream(&self, language: &str) -> Box<dyn SttStream> {
         let (results_tx, results) = channel();
         Box::new(WhisperStream {
-            model: Arc::clone(&self.model),
+            queue: Arc::clone(&self.queue),
             pool: self.pool.clone(),
             language: language.to_string(),
             audio: Vec::with_capacity(wm::SAMPLE_RATE * 10),
@@ -355,7 +415,7 @@ struct Outcome {
 }
 
 struct WhisperStream {
-    model: Arc<dyn Transcribe>,
+    queue: Arc<TranscriptionQueue>,
     pool: InferencePool,
     language: String,
     /// Audio since the last end of speech (normalised to ±1).
@@ -381,22 +441,21 @@ impl WhisperStream {
 
     /// Queues a transcription of `pcm` for `utterance`; false when the pool is full.
     fn submit(&self, pcm: Vec<f32>, is_final: bool, utterance: u64) -> bool {
-        let model = Arc::clone(&self.model);
-        let language = self.language.clone();
         let tx = self.results_tx.clone();
-        let cancelled = Arc::clone(&self.cancelled);
         let in_flight = Arc::clone(&self.partial_in_flight);
-        let submitted = self.pool.try_submit(move || {
-            if cancelled.load(Ordering::Relaxed) {
-                return;
-            }
-            let text = model.transcribe(&pcm, &language);
-            if !is_final {
-                in_flight.store(false, Ordering::Release);
-            }
-            let _ = tx.send(Outcome { utterance, is_final, text });
-        });
-        submitted.is_ok()
+        let request = Request {
+            pcm,
+            language: self.language.clone(),
+            deadline: Instant::now() + if is_final { FINAL_DEADLINE } else { PARTIAL_DEADLINE },
+            cancelled: Arc::clone(&self.cancelled),
+            reply: Box::new(move |text| {
+                if !is_final {
+                    in_flight.store(false, Ordering::Release);
+                }
+                let _ = tx.send(Outcome { utterance, is_final, text });
+            }),
+        };
+        self.queue.submit(&self.pool, request).is_ok()
     }
 }
 
@@ -457,6 +516,10 @@ impl SttStream for WhisperStream {
         while let Ok(outcome) = self.results.try_recv() {
             let text = match outcome.text {
                 Ok(text) => text,
+                Err(e) if !outcome.is_final => {
+                    tracing::debug!(error = %e, "partial transcript skipped");
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "speech-to-text failed");
                     String::new()

@@ -187,6 +187,32 @@ fn streams_partials_then_a_final(stt: WhisperStt) {
     assert!(wer(sentence, &final_text) <= 0.2, "{final_text:?}");
 }
 
+/// Finals of several calls share one encoder pass: each transcript is as good as alone.
+#[test]
+#[ignore = "heavy: real Whisper weights"]
+fn whisper_transcribes_a_batch_of_utterances_as_well_as_one_by_one() {
+    let sentences = [
+        "Please tell me the opening hours of the library.",
+        "I would like to book a table for two.",
+        "What is the weather like tomorrow?",
+    ];
+    let clips: Vec<Vec<f32>> = sentences
+        .iter()
+        .map(|s| {
+            let speech = espeak::synthesize(s, "en-us", 165).unwrap();
+            to_16k(&speech.iter().map(|&x| x as f32 / 32768.0).collect::<Vec<_>>(), espeak::ESPEAK_RATE)
+        })
+        .collect();
+    let batch: Vec<(&[f32], &str)> = clips.iter().map(|c| (c.as_slice(), "en")).collect();
+    let results = whisper().transcribe_batch(&batch);
+    for (sentence, result) in sentences.iter().zip(results) {
+        let text = result.unwrap();
+        let error = wer(sentence, &text);
+        eprintln!("batched: {text:?} WER {:.1} %", error * 100.0);
+        assert!(error <= 0.2, "{text:?} for {sentence:?}");
+    }
+}
+
 fn reply(llm: &LocalLlm, question: &str) -> String {
     let history = [
         ChatMessage {
