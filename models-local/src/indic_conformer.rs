@@ -345,7 +345,12 @@ fn session(path: &PathBuf) -> Result<Session, Error> {
     if !path.is_file() {
         return Err(Error::Missing(format!("{} is missing", path.display())));
     }
-    Session::builder()
+    let builder = Session::builder();
+    // ONNX Runtime falls back to the CPU when the CUDA provider cannot be registered.
+    #[cfg(feature = "ort-cuda")]
+    let builder = builder
+        .and_then(|b| b.with_execution_providers([ort::execution_providers::CUDAExecutionProvider::default().build()]));
+    builder
         .and_then(|b| b.with_intra_threads(2))
         .and_then(|b| b.with_intra_op_spinning(false))
         .and_then(|b| b.commit_from_file(path))

@@ -55,3 +55,17 @@ pub enum Error {
     #[error("{0}")]
     Unsupported(String),
 }
+
+/// The safetensors of a Hugging Face checkpoint directory: `model.safetensors` or its shards
+/// (`model-0000N-of-0000M.safetensors`), in order; empty when it has none.
+pub(crate) fn safetensors_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, Error> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name == "model.safetensors" || (name.starts_with("model-") && name.ends_with(".safetensors"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}

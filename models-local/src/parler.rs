@@ -126,14 +126,7 @@ fn to_i16(sample: f32) -> i16 {
 
 /// The checkpoint's safetensors (one file or shards), memory-mapped.
 fn safetensors(dir: &Path, device: &Device) -> Result<VarBuilder<'static>, Error> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name == "model.safetensors" || (name.starts_with("model-") && name.ends_with(".safetensors"))
-        })
-        .collect();
-    files.sort();
+    let files = crate::safetensors_files(dir)?;
     if files.is_empty() {
         return Err(Error::Missing(format!("{}: no model.safetensors", dir.display())));
     }

@@ -149,6 +149,20 @@ mod tests {
         }
     }
 
+    fn recorder_queue() -> (Arc<Recorder>, Arc<TranscriptionQueue>) {
+        let model = Arc::new(Recorder { batches: Mutex::new(Vec::new()), gate: Mutex::new(()) });
+        (model.clone(), TranscriptionQueue::new(model, 8))
+    }
+
+    /// Waits until a drain has taken every queued request (and is held at the model's gate).
+    fn taken(queue: &TranscriptionQueue) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !queue.lock().is_empty() {
+            assert!(Instant::now() < deadline, "no drain took the request");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     fn request(len: usize, deadline: Instant, tx: &std::sync::mpsc::Sender<Result<String, Error>>) -> Request {
         let tx = tx.clone();
         Request {
@@ -164,15 +178,14 @@ mod tests {
 
     #[test]
     fn waiting_utterances_of_similar_length_share_a_pass_and_others_wait_their_turn() {
-        let model = Arc::new(Recorder { batches: Mutex::new(Vec::new()), gate: Mutex::new(()) });
-        let queue = TranscriptionQueue::new(model.clone(), 8);
+        let (model, queue) = recorder_queue();
         let pool = InferencePool::new(1, 16);
         let (tx, rx) = channel();
         let later = Instant::now() + Duration::from_secs(60);
         // Hold the model so that everything below queues up behind the first utterance.
         let held = model.gate.lock().unwrap();
         queue.submit(&pool, request(16000, later, &tx)).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
+        taken(&queue);
         for len in [16000, 20000, 64000, 17000] {
             queue.submit(&pool, request(len, later, &tx)).unwrap();
         }
@@ -187,8 +200,7 @@ mod tests {
 
     #[test]
     fn a_request_past_its_deadline_is_answered_with_an_error_and_a_cancelled_one_not_at_all() {
-        let model = Arc::new(Recorder { batches: Mutex::new(Vec::new()), gate: Mutex::new(()) });
-        let queue = TranscriptionQueue::new(model.clone(), 8);
+        let (model, queue) = recorder_queue();
         let pool = InferencePool::new(1, 16);
         let (tx, rx) = channel();
         let cancelled = request(16000, Instant::now() + Duration::from_secs(60), &tx);
@@ -203,14 +215,13 @@ mod tests {
 
     #[test]
     fn a_full_pool_takes_the_request_back() {
-        let model = Arc::new(Recorder { batches: Mutex::new(Vec::new()), gate: Mutex::new(()) });
-        let queue = TranscriptionQueue::new(model.clone(), 8);
+        let (model, queue) = recorder_queue();
         let pool = InferencePool::new(1, 1);
         let (tx, _rx) = channel();
         let held = model.gate.lock().unwrap();
         let later = Instant::now() + Duration::from_secs(60);
         queue.submit(&pool, request(16000, later, &tx)).unwrap(); // running (blocked on the gate)
-        std::thread::sleep(Duration::from_millis(50));
+        taken(&queue);
         queue.submit(&pool, request(16000, later, &tx)).unwrap(); // queued drain
         assert!(queue.submit(&pool, request(16000, later, &tx)).is_err(), "pool full");
         assert_eq!(queue.lock().len(), 1, "only the queued one is left waiting");

@@ -339,14 +339,7 @@ impl WhisperModel {
 
 /// The weights of a Whisper directory (see [`WhisperModel::load`]), memory-mapped.
 fn weights(dir: &Path, device: &Device) -> Result<VarBuilder<'static>, Error> {
-    let mut shards: Vec<_> = std::fs::read_dir(dir)?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name == "model.safetensors" || (name.starts_with("model-") && name.ends_with(".safetensors"))
-        })
-        .collect();
-    shards.sort();
+    let shards = crate::safetensors_files(dir)?;
     if !shards.is_empty() {
         // SAFETY: model files are only read; the cache writes each once, and an operator's checkpoint is not
         // changed under a running node.
