@@ -25,6 +25,8 @@ pub struct ModelsReport {
     jfk_text: String,
     utterance_seconds: f64,
     utterance_transcribe_ms: f64,
+    /// A streaming partial: the first second of the utterance (the shortest segment a partial is made of).
+    partial_transcribe_ms: f64,
     /// (batch size, encoder ms per utterance) for the utterance encoded in batches.
     encoder_batch_ms_each: Vec<(usize, f64)>,
     /// (batch size, whole transcription ms per utterance): the finals of that many calls through
@@ -36,6 +38,15 @@ pub struct ModelsReport {
     whisper_cpp_jfk_transcribe_ms: f64,
     whisper_cpp_jfk_text: String,
     whisper_cpp_utterance_transcribe_ms: f64,
+    whisper_cpp_partial_transcribe_ms: f64,
+    /// jfk.wav streamed at real pace through the STT stream (partials while speaking, a final at the end):
+    /// inference time / audio time, the partials received, and the final's delay after the end of the audio.
+    streaming_rtf: f64,
+    streaming_partials: usize,
+    streaming_final_ms: f64,
+    whisper_cpp_streaming_rtf: f64,
+    whisper_cpp_streaming_partials: usize,
+    whisper_cpp_streaming_final_ms: f64,
     llm_load_ms: f64,
     llm_prompt_tokens: usize,
     llm_first_token_ms: f64,
@@ -76,14 +87,16 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
     let utterance = espeak::synthesize("How many days are in a week?", "en-us", 165)?;
     let utterance: Vec<f32> =
         to_16k(&utterance.iter().map(|&s| s as f32 / 32768.0).collect::<Vec<_>>(), espeak::ESPEAK_RATE);
-    let (jfk_ms, jfk_text, utterance_ms) = time_transcriptions(&whisper, &jfk_pcm, &utterance, runs)?;
+    let candle = time_transcriptions(&whisper, &jfk_pcm, &utterance, runs)?;
 
     let whisper_dir = cache.require("whisper-tiny.en")?;
     voicera_models_local::ggml::ensure_whisper_ggml(&whisper_dir)?;
     let started = Instant::now();
     let whisper_cpp = WhisperCpp::load(&whisper_dir, 2)?;
     let whisper_cpp_load_ms = ms(started.elapsed());
-    let (cpp_jfk_ms, cpp_jfk_text, cpp_utterance_ms) = time_transcriptions(&whisper_cpp, &jfk_pcm, &utterance, runs)?;
+    let cpp = time_transcriptions(&whisper_cpp, &jfk_pcm, &utterance, runs)?;
+    let candle_streaming = stream_at_real_pace(whisper.clone(), &jfk_pcm);
+    let cpp_streaming = stream_at_real_pace(whisper_cpp.clone(), &jfk_pcm);
 
     // Batching finals of several calls into one encoder pass: per-utterance cost at batch 1, 4 and 16.
     let mut encoder_batch_ms_each = Vec::new();
@@ -217,17 +230,25 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
     Ok(ModelsReport {
         whisper_load_ms,
         jfk_seconds: jfk_pcm.len() as f64 / 16000.0,
-        jfk_transcribe_ms: jfk_ms,
-        jfk_rtf: jfk_ms / 1000.0 / (jfk_pcm.len() as f64 / 16000.0),
-        jfk_text,
+        jfk_transcribe_ms: candle.jfk_ms,
+        jfk_rtf: candle.jfk_ms / 1000.0 / (jfk_pcm.len() as f64 / 16000.0),
+        jfk_text: candle.jfk_text,
         utterance_seconds: utterance.len() as f64 / 16000.0,
-        utterance_transcribe_ms: utterance_ms,
+        utterance_transcribe_ms: candle.utterance_ms,
+        partial_transcribe_ms: candle.partial_ms,
         encoder_batch_ms_each,
         transcribe_batch_ms_each,
         whisper_cpp_load_ms,
-        whisper_cpp_jfk_transcribe_ms: cpp_jfk_ms,
-        whisper_cpp_jfk_text: cpp_jfk_text,
-        whisper_cpp_utterance_transcribe_ms: cpp_utterance_ms,
+        whisper_cpp_jfk_transcribe_ms: cpp.jfk_ms,
+        whisper_cpp_jfk_text: cpp.jfk_text,
+        whisper_cpp_utterance_transcribe_ms: cpp.utterance_ms,
+        whisper_cpp_partial_transcribe_ms: cpp.partial_ms,
+        streaming_rtf: candle_streaming.rtf,
+        streaming_partials: candle_streaming.partials,
+        streaming_final_ms: candle_streaming.final_ms,
+        whisper_cpp_streaming_rtf: cpp_streaming.rtf,
+        whisper_cpp_streaming_partials: cpp_streaming.partials,
+        whisper_cpp_streaming_final_ms: cpp_streaming.final_ms,
         llm_load_ms,
         llm_prompt_tokens: prompt_tokens,
         llm_first_token_ms: median(first_token),
@@ -246,12 +267,78 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
 
 /// Median times of one backend on jfk.wav (with its transcript) and on a turn-sized utterance, after a
 /// warm-up.
-fn time_transcriptions(
-    model: &dyn Transcribe,
-    jfk: &[f32],
-    utterance: &[f32],
-    runs: usize,
-) -> Result<(f64, String, f64)> {
+/// A backend that adds up the time spent in it.
+struct Metered<T> {
+    inner: T,
+    spent_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<T: Transcribe> Transcribe for Metered<T> {
+    fn transcribe(&self, pcm: &[f32], language: &str) -> Result<String, voicera_models_local::Error> {
+        let t = Instant::now();
+        let text = self.inner.transcribe(pcm, language);
+        self.spent_us.fetch_add(t.elapsed().as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+        text
+    }
+    fn is_multilingual(&self) -> bool {
+        self.inner.is_multilingual()
+    }
+    fn transcribe_batch(&self, utterances: &[(&[f32], &str)]) -> Vec<Result<String, voicera_models_local::Error>> {
+        let t = Instant::now();
+        let texts = self.inner.transcribe_batch(utterances);
+        self.spent_us.fetch_add(t.elapsed().as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+        texts
+    }
+}
+
+struct Streaming {
+    rtf: f64,
+    partials: usize,
+    final_ms: f64,
+}
+
+/// `pcm` (16 kHz) through a `WhisperStt` stream in 20 ms frames at real pace, as a call feeds it.
+fn stream_at_real_pace<T: Transcribe>(model: T, pcm: &[f32]) -> Streaming {
+    use voicera_models::{SpeechToText, Transcript};
+    let spent_us = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let metered = Metered { inner: model, spent_us: std::sync::Arc::clone(&spent_us) };
+    let stt = voicera_models_local::whisper::WhisperStt::new(metered, voicera_models_local::InferencePool::new(2, 16));
+    let mut stream = stt.stream("en");
+    let samples: Vec<i16> = pcm.iter().map(|s| (s * 32767.0) as i16).collect();
+    let started = Instant::now();
+    let mut partials = 0;
+    for (i, frame) in samples.chunks(320).enumerate() {
+        stream.push_audio(frame);
+        while let Some(t) = stream.poll_transcript() {
+            partials += usize::from(matches!(t, Transcript::Partial(_)));
+        }
+        let due = started + Duration::from_millis(20 * (i as u64 + 1));
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+    }
+    let ended = Instant::now();
+    stream.end_of_speech();
+    let final_ms = loop {
+        match stream.poll_transcript() {
+            Some(Transcript::Final(_)) => break ms(ended.elapsed()),
+            Some(Transcript::Partial(_)) => partials += 1,
+            None if ended.elapsed() > Duration::from_secs(30) => break f64::NAN,
+            None => std::thread::sleep(Duration::from_millis(1)),
+        }
+    };
+    let audio_seconds = pcm.len() as f64 / 16000.0;
+    let spent = spent_us.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6;
+    Streaming { rtf: spent / audio_seconds, partials, final_ms }
+}
+
+/// One backend's medians.
+struct SttTimings {
+    jfk_ms: f64,
+    jfk_text: String,
+    utterance_ms: f64,
+    partial_ms: f64,
+}
+
+fn time_transcriptions(model: &dyn Transcribe, jfk: &[f32], utterance: &[f32], runs: usize) -> Result<SttTimings> {
     model.transcribe(&jfk[..16000.min(jfk.len())], "en")?;
     let mut text = String::new();
     let time = |pcm: &[f32], text: &mut String| {
@@ -267,7 +354,8 @@ fn time_transcriptions(
     };
     let jfk_ms = time(jfk, &mut text);
     let utterance_ms = time(utterance, &mut String::new());
-    Ok((jfk_ms, text, utterance_ms))
+    let partial_ms = time(&utterance[..16000.min(utterance.len())], &mut String::new());
+    Ok(SttTimings { jfk_ms, jfk_text: text, utterance_ms, partial_ms })
 }
 
 pub fn markdown(r: &ModelsReport) -> String {
@@ -277,9 +365,13 @@ pub fn markdown(r: &ModelsReport) -> String {
 | Whisper tiny.en load | {:.0} ms |\n\
 | Whisper tiny.en, jfk.wav ({:.1} s) | {:.0} ms (RTF {:.3}) |\n\
 | Whisper tiny.en, {:.1} s utterance (a turn's final) | {:.0} ms |\n\
+| Whisper tiny.en, a streaming partial (its first 1 s) | {:.0} ms |\n\
 | whisper.cpp (whisper-rs) tiny.en load | {:.0} ms |\n\
 | whisper.cpp tiny.en, jfk.wav | {:.0} ms |\n\
 | whisper.cpp tiny.en, the utterance | {:.0} ms |\n\
+| whisper.cpp tiny.en, the partial | {:.0} ms |\n\
+| streaming jfk.wav at real pace, candle: RTF / partials / final after the audio | {:.3} / {} / {:.0} ms |\n\
+| the same, whisper.cpp | {:.3} / {} / {:.0} ms |\n\
 | SmolLM2-135M load | {:.0} ms |\n\
 | SmolLM2 prompt ({} tokens, system + greeting prefilled at load) → first token | {:.0} ms |\n\
 | SmolLM2 → first speakable clause | {:.0} ms |\n\
@@ -296,9 +388,17 @@ jfk.wav transcript: {:?}\n\nwhisper.cpp's: {:?}\n\nSmolLM2 reply: {:?}\n",
         r.jfk_rtf,
         r.utterance_seconds,
         r.utterance_transcribe_ms,
+        r.partial_transcribe_ms,
         r.whisper_cpp_load_ms,
         r.whisper_cpp_jfk_transcribe_ms,
         r.whisper_cpp_utterance_transcribe_ms,
+        r.whisper_cpp_partial_transcribe_ms,
+        r.streaming_rtf,
+        r.streaming_partials,
+        r.streaming_final_ms,
+        r.whisper_cpp_streaming_rtf,
+        r.whisper_cpp_streaming_partials,
+        r.whisper_cpp_streaming_final_ms,
         r.llm_load_ms,
         r.llm_prompt_tokens,
         r.llm_first_token_ms,

@@ -2,12 +2,13 @@
 //!
 //! A [`WhisperModel`] is loaded once per node; its tensors are shared by every call. Each call's
 //! [`SttStream`] keeps the audio of the utterance in progress, submits a partial transcription to the
-//! [`InferencePool`] every [`PARTIAL_EVERY`] of new speech while nothing else of its own is in flight, and a
+//! [`InferencePool`] every [`PARTIAL_EVERY`] of new speech (less often when the machine is slow, see
+//! [`PARTIAL_BUDGET`]) while nothing else of its own is in flight, and a
 //! final one at end of speech. The encoder window is trimmed to the audio (plus a margin) instead of Whisper's
 //! fixed 30 s — what whisper.cpp's `audio_ctx` does — which makes a 3 s utterance ~8x cheaper to encode.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,8 +24,13 @@ use crate::stt_queue::{Request, TranscriptionQueue};
 use crate::whisper_decoder::CachedDecoder;
 use crate::Error;
 
-/// New speech between partial transcripts: 300 ms at 16 kHz.
+/// New speech between partial transcripts at most: 300 ms at 16 kHz, when the model is fast enough for it.
 pub const PARTIAL_EVERY: usize = 4800;
+/// Share of a call's audio time its partial transcripts may take in inference: each partial re-reads the whole
+/// utterance so far, so on a slow machine they come less often (a partial that took 85 ms waits for 1.2 s of
+/// new speech). With the final, a talking caller's streaming cost stays near a real-time factor of 0.1
+/// (`voicera-bench models` streams jfk.wav at real pace to check).
+const PARTIAL_BUDGET: f64 = 0.07;
 /// Shortest segment worth a partial transcript: 1 s (Whisper invents words for shorter snippets).
 const MIN_PARTIAL_SAMPLES: usize = 16000;
 /// Audio kept before the first voiced frame of an utterance: 300 ms.
@@ -392,6 +398,7 @@ impl SpeechToText for WhisperStt {
             first_voiced: None,
             voiced_since_partial: 0,
             partial_in_flight: Arc::new(AtomicBool::new(false)),
+            partial_cost_us: Arc::new(AtomicU64::new(0)),
             utterance: 0,
             results_tx,
             results,
@@ -417,6 +424,8 @@ struct WhisperStream {
     first_voiced: Option<usize>,
     voiced_since_partial: usize,
     partial_in_flight: Arc<AtomicBool>,
+    /// How long the last partial took from submission to result, µs (sets the cadence, [`PARTIAL_BUDGET`]).
+    partial_cost_us: Arc<AtomicU64>,
     /// Utterance counter: results of an earlier utterance's partials are dropped.
     utterance: u64,
     results_tx: Sender<Outcome>,
@@ -427,6 +436,13 @@ struct WhisperStream {
 }
 
 impl WhisperStream {
+    /// New speech to wait for before the next partial: [`PARTIAL_EVERY`], or more when the last partial cost
+    /// more than [`PARTIAL_BUDGET`] of it.
+    fn partial_every(&self) -> usize {
+        let cost_seconds = self.partial_cost_us.load(Ordering::Relaxed) as f64 / 1e6;
+        PARTIAL_EVERY.max((cost_seconds / PARTIAL_BUDGET * wm::SAMPLE_RATE as f64) as usize)
+    }
+
     fn segment(&self) -> Option<Vec<f32>> {
         let first = self.first_voiced?;
         Some(self.audio[first.saturating_sub(PRE_ROLL)..].to_vec())
@@ -436,6 +452,8 @@ impl WhisperStream {
     fn submit(&self, pcm: Vec<f32>, is_final: bool, utterance: u64) -> bool {
         let tx = self.results_tx.clone();
         let in_flight = Arc::clone(&self.partial_in_flight);
+        let cost = Arc::clone(&self.partial_cost_us);
+        let submitted = Instant::now();
         let request = Request {
             pcm,
             language: self.language.clone(),
@@ -443,6 +461,7 @@ impl WhisperStream {
             cancelled: Arc::clone(&self.cancelled),
             reply: Box::new(move |text| {
                 if !is_final {
+                    cost.store(submitted.elapsed().as_micros() as u64, Ordering::Relaxed);
                     in_flight.store(false, Ordering::Release);
                 }
                 let _ = tx.send(Outcome { utterance, is_final, text });
@@ -471,7 +490,7 @@ impl SttStream for WhisperStream {
             self.audio.drain(..excess);
             self.first_voiced = self.first_voiced.map(|f| f.saturating_sub(excess));
         }
-        if self.voiced_since_partial >= PARTIAL_EVERY && !self.partial_in_flight.load(Ordering::Acquire) {
+        if self.voiced_since_partial >= self.partial_every() && !self.partial_in_flight.load(Ordering::Acquire) {
             if let Some(segment) = self.segment().filter(|s| s.len() >= MIN_PARTIAL_SAMPLES) {
                 self.partial_in_flight.store(true, Ordering::Release);
                 if self.submit(segment, false, self.utterance) {
