@@ -1,8 +1,14 @@
 //! Local speech and language engines for VoiceERA-rs, behind the traits of `voicera-models`:
 //!
-//! - [`whisper`]: Whisper speech-to-text on candle, streaming partials and finals;
+//! - [`whisper`]: Whisper speech-to-text, streaming partials and finals over any [`whisper::Transcribe`]
+//!   backend: candle (with our cached decoder) or [`whisper_cpp`] (whisper.cpp, fed by the [`ggml`] writer);
+//!   transcriptions of all calls go through one queue per model (`stt_queue`), which batches and drops stale work;
+//! - AI4Bharat models from an operator's directory: IndicWhisper (a Hugging Face Whisper, through [`whisper`]),
+//!   [`indic_conformer`] (ONNX, CTC and RNNT) and [`parler`] (Indic Parler-TTS);
 //! - [`smollm`]: SmolLM2 (GGUF) chat replies on candle's quantized llama, streamed token by token;
 //! - [`espeak`]: espeak-ng speech in every language it has (the always-available voice);
+//! - [`piper`]: Piper VITS voices on ONNX Runtime (and the runtime's one-time loader, shared with IndicConformer);
+//! - [`silero`]: Silero VAD in plain Rust on its safetensors weights;
 //! - [`cache`]: the weight cache, fetched from package registries with pinned hashes, and [`ct2`], the
 //!   CTranslate2 → safetensors converter it needs;
 //! - [`pool`]: the inference pool every engine runs on, so no model ever runs on a call's reactor thread.
