@@ -51,7 +51,7 @@ pub fn ensure_whisper_ggml(dir: &Path) -> Result<PathBuf, Error> {
     if path.exists() {
         return Ok(path);
     }
-    let config_path = if dir.join("whisper-config.json").exists() { "whisper-config.json" } else { "config.json" };
+    let config_path = crate::whisper::config_file(dir);
     let hyper: Hyper = serde_json::from_slice(&std::fs::read(dir.join(config_path))?)
         .map_err(|e| Error::Format(format!("{config_path}: {e}")))?;
     let tensors = candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu)?;

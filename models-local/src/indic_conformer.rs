@@ -17,7 +17,7 @@
 //! Sessions are found by position, not by name: the RNNT decoder's state inputs carry export-generated names.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use ort::session::Session;
@@ -88,7 +88,7 @@ impl IndicConformer {
     /// Loads the model in `dir` (or `dir/assets`), with ONNX Runtime from `runtime_library`.
     pub fn load(dir: &Path, runtime_library: &Path, decoding: Decoding) -> Result<IndicConformer, Error> {
         let assets = if dir.join("assets/encoder.onnx").is_file() { dir.join("assets") } else { dir.to_path_buf() };
-        crate::piper::onnx_runtime(runtime_library)?;
+        crate::onnx::onnx_runtime(runtime_library)?;
         let settings: Settings = match std::fs::read(dir.join("config.json")) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Format(format!("config.json: {e}")))?,
             Err(_) => Settings::default(),
@@ -155,16 +155,11 @@ impl IndicConformer {
 
     /// The languages this model transcribes (with the chosen decoder).
     pub fn languages(&self) -> Vec<String> {
-        let sessions = self.sessions.lock();
-        let mut languages: Vec<String> = self
-            .masks
-            .keys()
-            .filter(|lang| match sessions.as_ref().ok().and_then(|s| s.rnnt.as_ref()) {
-                Some(rnnt) => rnnt.post_nets.contains_key(*lang),
-                None => true,
-            })
-            .cloned()
-            .collect();
+        let sessions = self.sessions.lock().ok();
+        // With RNNT, only the languages whose joint head is present.
+        let heads = sessions.as_ref().and_then(|s| s.rnnt.as_ref()).map(|rnnt| &rnnt.post_nets);
+        let mut languages: Vec<String> =
+            self.masks.keys().filter(|lang| heads.is_none_or(|heads| heads.contains_key(*lang))).cloned().collect();
         languages.sort();
         languages
     }
@@ -341,20 +336,11 @@ fn onnx(e: ort::Error) -> Error {
     Error::Unavailable(format!("IndicConformer inference: {e}"))
 }
 
-fn session(path: &PathBuf) -> Result<Session, Error> {
+fn session(path: &Path) -> Result<Session, Error> {
     if !path.is_file() {
         return Err(Error::Missing(format!("{} is missing", path.display())));
     }
-    let builder = Session::builder();
-    // ONNX Runtime falls back to the CPU when the CUDA provider cannot be registered.
-    #[cfg(feature = "ort-cuda")]
-    let builder = builder
-        .and_then(|b| b.with_execution_providers([ort::execution_providers::CUDAExecutionProvider::default().build()]));
-    builder
-        .and_then(|b| b.with_intra_threads(2))
-        .and_then(|b| b.with_intra_op_spinning(false))
-        .and_then(|b| b.commit_from_file(path))
-        .map_err(|e| Error::Format(format!("{}: {e}", path.display())))
+    crate::onnx::session(path).map_err(|e| Error::Format(format!("{}: {e}", path.display())))
 }
 
 /// An integer tensor of the element type the session's input `index` declares (exports differ: int32 or

@@ -7,7 +7,8 @@
 //!   [`indic_conformer`] (ONNX, CTC and RNNT) and [`parler`] (Indic Parler-TTS);
 //! - [`smollm`]: SmolLM2 (GGUF) chat replies on candle's quantized llama, streamed token by token;
 //! - [`espeak`]: espeak-ng speech in every language it has (the always-available voice);
-//! - [`piper`]: Piper VITS voices on ONNX Runtime (and the runtime's one-time loader, shared with IndicConformer);
+//! - [`piper`]: Piper VITS voices on ONNX Runtime ([`onnx`]: the runtime's one-time loader and sessions,
+//!   shared with IndicConformer);
 //! - [`silero`]: Silero VAD in plain Rust on its safetensors weights;
 //! - [`cache`]: the weight cache, fetched from package registries with pinned hashes, and [`ct2`], the
 //!   CTranslate2 → safetensors converter it needs;
@@ -23,6 +24,7 @@ pub mod espeak;
 pub mod ggml;
 pub mod indic_conformer;
 pub mod mel;
+pub mod onnx;
 pub mod parler;
 pub mod piper;
 pub mod pool;

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use ort::session::Session;
 use ort::value::Tensor;
@@ -61,48 +61,14 @@ pub struct PiperVoice {
     scales: [f32; 3],
 }
 
-/// ONNX Runtime is set up once per process, from the first library given.
-static RUNTIME: OnceLock<Result<(), String>> = OnceLock::new();
-
-/// Loads ONNX Runtime from `library` (`libonnxruntime.so`, shipped with the Piper voice in the model cache)
-/// unless it is loaded already; every ONNX engine calls this before making a session.
-pub fn onnx_runtime(library: &Path) -> Result<(), Error> {
-    // ort panics on a library it cannot open; a missing file is the operator's mistake to report.
-    if RUNTIME.get().is_none() && !library.is_file() {
-        return Err(Error::Unavailable(format!("ONNX Runtime: {} does not exist", library.display())));
-    }
-    RUNTIME
-        .get_or_init(|| match ort::init_from(library.to_string_lossy()).with_name("voicera").commit() {
-            Ok(_) => Ok(()),
-            Err(e) => Err(format!("cannot load ONNX Runtime from {}: {e}", library.display())),
-        })
-        .clone()
-        .map_err(Error::Unavailable)
-}
-
 impl PiperVoice {
     /// Loads `voice.onnx`, `voice.onnx.json` and (once per process) `libonnxruntime.so` from `dir`.
     pub fn load(dir: &Path) -> Result<PiperVoice, Error> {
         let config: VoiceConfig = serde_json::from_slice(&std::fs::read(dir.join("voice.onnx.json"))?)
             .map_err(|e| Error::Format(format!("voice.onnx.json: {e}")))?;
-        onnx_runtime(&dir.join("libonnxruntime.so"))?;
+        crate::onnx::onnx_runtime(&dir.join("libonnxruntime.so"))?;
         let onnx = |e: ort::Error| Error::Unavailable(format!("ONNX Runtime: {e}"));
-        // Two threads halve a clause's synthesis (280 → 150 ms for a 3 s sentence on 2 cores), which is the
-        // agent's time to first audio; they sleep between clauses instead of spinning, as the cores are shared
-        // with Whisper and the calls.
-        let builder = Session::builder().map_err(onnx)?;
-        // ONNX Runtime falls back to the CPU when the CUDA provider cannot be registered.
-        #[cfg(feature = "ort-cuda")]
-        let builder = builder
-            .with_execution_providers([ort::execution_providers::CUDAExecutionProvider::default().build()])
-            .map_err(onnx)?;
-        let session = builder
-            .with_intra_threads(2)
-            .map_err(onnx)?
-            .with_intra_op_spinning(false)
-            .map_err(onnx)?
-            .commit_from_file(dir.join("voice.onnx"))
-            .map_err(onnx)?;
+        let session = crate::onnx::session(&dir.join("voice.onnx")).map_err(onnx)?;
         let mut ids = HashMap::new();
         for (symbol, id) in config.phoneme_id_map {
             let mut chars = symbol.chars();

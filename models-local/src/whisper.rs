@@ -82,7 +82,8 @@ impl Transcribe for WhisperModel {
 /// Which engine runs Whisper. Both load the same cached model; whisper.cpp writes its ggml form beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WhisperBackend {
-    /// candle, with our cached decoder (the default: measured a little faster here, bench/results/models.md).
+    /// candle, with our cached decoder (the default: the demo's tests and latency figures were made on it;
+    /// whisper.cpp transcribes short finals faster, bench/results/models.md).
     #[default]
     Candle,
     /// whisper.cpp through whisper-rs (feature `whisper-cpp`).
@@ -146,7 +147,7 @@ impl WhisperModel {
     /// `model.safetensors`, its shards `model-0000N-of-0000M.safetensors`, or `pytorch_model.bin`;
     /// `tokenizer.json`). Weights in f16 or bf16 are widened to f32.
     pub fn load(dir: &Path, device: &Device) -> Result<WhisperModel, Error> {
-        let config_name = if dir.join("whisper-config.json").exists() { "whisper-config.json" } else { "config.json" };
+        let config_name = config_file(dir);
         let config: wm::Config = serde_json::from_slice(
             &std::fs::read(dir.join(config_name))
                 .map_err(|e| Error::Missing(format!("{}: {e}", dir.join(config_name).display())))?,
@@ -340,6 +341,16 @@ impl WhisperModel {
             .decode(&tokens[prompt..], true)
             .map_err(|e| Error::Format(format!("cannot decode Whisper tokens: {e}")))?;
         Ok(text.trim().to_string())
+    }
+}
+
+/// The configuration file of a Whisper directory: the cache's `whisper-config.json` (written by the CTranslate2
+/// converter), else a Hugging Face checkpoint's `config.json` (the same field names).
+pub(crate) fn config_file(dir: &Path) -> &'static str {
+    if dir.join("whisper-config.json").exists() {
+        "whisper-config.json"
+    } else {
+        "config.json"
     }
 }
 
