@@ -229,11 +229,20 @@ pub fn normalize_number(text: &str) -> String {
 /// Largest knowledge document read (plain text; PDFs arrive with the control plane's uploads).
 const MAX_KNOWLEDGE_FILE: u64 = 5 * 1024 * 1024;
 
+/// `path` as written in the configuration file: absolute, or relative to the file's directory `base`.
+fn relative_to(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
 /// Reads an agent's knowledge documents (paths relative to `base`) into an index.
 fn load_knowledge(at: &str, base: &Path, files: &[PathBuf]) -> Result<KnowledgeBase> {
     let mut documents = Vec::new();
     for file in files {
-        let path = if file.is_absolute() { file.clone() } else { base.join(file) };
+        let path = relative_to(base, file);
         let size =
             std::fs::metadata(&path).with_context(|| format!("{at}.knowledge: cannot read {}", path.display()))?.len();
         if size > MAX_KNOWLEDGE_FILE {
@@ -295,7 +304,7 @@ fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig
             // A checkpoint on disk, relative to this file: IndicConformer (it has language masks) or a Hugging
             // Face Whisper (IndicWhisper); whether it knows the agent's language is checked when it loads.
             path if path.contains('/') => {
-                let dir = if Path::new(path).is_absolute() { PathBuf::from(path) } else { base_dir.join(path) };
+                let dir = relative_to(base_dir, Path::new(path));
                 if !crate::local::is_indic_conformer(&dir)
                     && !dir.join("config.json").is_file()
                     && !dir.join("whisper-config.json").is_file()
@@ -310,7 +319,7 @@ fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig
             }
             other => bail!(
                 "{at}.stt_model: {other:?} is not available (local: whisper-tiny.en, whisper-base, or the path of a \
-                 Whisper checkpoint directory such as IndicWhisper)"
+                 checkpoint directory: IndicWhisper or another Whisper, IndicConformer)"
             ),
         };
         if a.llm_api_key_env.is_some() && a.llm_base_url.is_none() {
@@ -350,7 +359,7 @@ fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig
                 TtsChoice::Piper
             }
             path if path.contains('/') => {
-                let dir = if Path::new(path).is_absolute() { PathBuf::from(path) } else { base_dir.join(path) };
+                let dir = relative_to(base_dir, Path::new(path));
                 if !dir.join("config.json").is_file() {
                     bail!(
                         "{at}.tts_model: {} is not a Parler-TTS checkpoint directory (no config.json)",

@@ -277,11 +277,14 @@ impl LocalModels {
         let model: Arc<dyn Transcribe> = if is_indic_conformer(&dir) {
             // ONNX Runtime's library comes with the Piper voice.
             let library = self.ensure(crate::config::PIPER_VOICE)?.join("libonnxruntime.so");
-            Arc::new(IndicConformer::load(&dir, &library, decoding)?)
+            let model = IndicConformer::load(&dir, &library, decoding)?;
+            tracing::info!(model = name, ?decoding, "speech-to-text loaded: IndicConformer");
+            Arc::new(model)
         } else {
-            self.whisper_backend.load(&dir, whisper_threads())?
+            let model = self.whisper_backend.load(&dir, whisper_threads())?;
+            tracing::info!(model = name, backend = ?self.whisper_backend, "speech-to-text loaded");
+            model
         };
-        tracing::info!(model = name, backend = ?self.whisper_backend, "speech-to-text loaded");
         // Warm-up, so the first caller doesn't pay for lazy initialisation.
         let _ = model.transcribe(&[0.0; 16000], "en");
         loaded.insert(key, Arc::clone(&model));
