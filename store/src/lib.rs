@@ -1,0 +1,474 @@
+//! Storage for VoiceERA-rs. The control plane and the media nodes keep agents, numbers, integrations and call
+//! history in one [`Store`]: an embedded SQLite file under the data dir by default ([`sqlite`]), or MongoDB when
+//! `VOICERA_MONGODB_URI` is set ([`mongo`]), for scale-out. Both hold the same documents: JSON objects keyed by
+//! tenant (`org_id`) and id within a [`Collection`], so code above never knows which one it has.
+//!
+//! Provider keys and other credentials are sealed with the node's master key before they are stored
+//! ([`secret`]). [`migrate`] imports an original VoicEra database (MongoDB) without losing a field.
+//!
+//! Crate map: `lib.rs` the `Store` and its records · `sqlite.rs` · `mongo.rs` · `secret.rs` master key, sealing,
+//! masking · `migrate.rs` the original's collections mapped onto ours.
+
+pub mod migrate;
+pub mod mongo;
+pub mod secret;
+pub mod sqlite;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+/// What went wrong in storage. Each variant names the operation's target, so a log line is enough to act on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("SQLite {path}: {source}")]
+    Sqlite { path: String, source: rusqlite::Error },
+    #[error("MongoDB: {0}")]
+    Mongo(#[from] mongodb::error::Error),
+    #[error("{collection} {org_id}/{id}: the stored document is not valid JSON: {source}")]
+    Corrupt { collection: &'static str, org_id: String, id: String, source: serde_json::Error },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("master key: {0}")]
+    Key(String),
+    #[error("sealed secret: {0}")]
+    Seal(String),
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The kinds of document the platform keeps. Every document belongs to a tenant (`org_id`) and is unique by
+/// `id` within it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Collection {
+    /// Accounts; `id` is the lowercased email (unique across tenants: the API checks before it inserts).
+    Users,
+    /// Invitations to a tenant; `id` is the invited email.
+    Members,
+    /// Agents; `id` is the agent id callers and streams address.
+    Agents,
+    /// Phone numbers; `id` is the number's digits.
+    PhoneNumbers,
+    /// Provider credentials (sealed); `id` is the provider's name as the console shows it (`OpenAI`, ...).
+    Integrations,
+    /// OpenAI-compatible servers an agent may think with (key sealed).
+    CustomLlms,
+    /// Call history; `id` is the call id (the provider's call UUID or the SIP Call-ID).
+    CallLogs,
+    /// Knowledge-base documents.
+    KnowledgeDocuments,
+    /// Outbound campaigns (the original's "batches").
+    Batches,
+    /// A campaign's contacts; `id` is `<batch_id>:<row_number>`.
+    BatchContacts,
+}
+
+impl Collection {
+    pub const ALL: [Collection; 10] = [
+        Collection::Users,
+        Collection::Members,
+        Collection::Agents,
+        Collection::PhoneNumbers,
+        Collection::Integrations,
+        Collection::CustomLlms,
+        Collection::CallLogs,
+        Collection::KnowledgeDocuments,
+        Collection::Batches,
+        Collection::BatchContacts,
+    ];
+
+    /// Table / collection name, the same in both backends.
+    pub fn name(self) -> &'static str {
+        match self {
+            Collection::Users => "users",
+            Collection::Members => "members",
+            Collection::Agents => "agents",
+            Collection::PhoneNumbers => "phone_numbers",
+            Collection::Integrations => "integrations",
+            Collection::CustomLlms => "custom_llms",
+            Collection::CallLogs => "call_logs",
+            Collection::KnowledgeDocuments => "knowledge_documents",
+            Collection::Batches => "batches",
+            Collection::BatchContacts => "batch_contacts",
+        }
+    }
+}
+
+/// One stored document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub org_id: String,
+    pub id: String,
+    /// A JSON object.
+    pub doc: Value,
+}
+
+impl Record {
+    fn check(&self, collection: Collection) -> Result<()> {
+        if self.org_id.is_empty() || self.id.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "{}: a document needs an org_id and an id (got {:?}/{:?})",
+                collection.name(),
+                self.org_id,
+                self.id
+            )));
+        }
+        if !self.doc.is_object() {
+            return Err(StoreError::Invalid(format!(
+                "{} {}/{}: a document must be a JSON object",
+                collection.name(),
+                self.org_id,
+                self.id
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What a [`Store::put`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Inserted,
+    Updated,
+    /// The same document was already stored.
+    Unchanged,
+}
+
+/// The platform's storage: embedded SQLite or MongoDB. Cheap to clone (both hold shared handles).
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Mongo(mongo::MongoStore),
+}
+
+impl Store {
+    /// The store a node is configured for: MongoDB when `mongodb_uri` is given, else `<data_dir>/voicera.db`.
+    pub async fn open(data_dir: &Path, mongodb_uri: Option<&str>) -> Result<Store> {
+        match mongodb_uri {
+            Some(uri) => Ok(Store::Mongo(mongo::MongoStore::connect(uri, None).await?)),
+            None => Ok(Store::Sqlite(sqlite::SqliteStore::open(&data_dir.join(sqlite::FILE_NAME)).await?)),
+        }
+    }
+
+    /// Where the documents live, for logs (no credentials).
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Sqlite(s) => format!("SQLite {}", s.path().display()),
+            Store::Mongo(m) => format!("MongoDB database {:?}", m.database_name()),
+        }
+    }
+
+    /// Whether the store answers (readiness).
+    pub async fn ping(&self) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => s.ping().await,
+            Store::Mongo(m) => m.ping().await,
+        }
+    }
+
+    /// Inserts or replaces a document.
+    pub async fn put(&self, collection: Collection, record: &Record) -> Result<Written> {
+        record.check(collection)?;
+        match self {
+            Store::Sqlite(s) => s.put(collection, record).await,
+            Store::Mongo(m) => m.put(collection, record).await,
+        }
+    }
+
+    pub async fn get(&self, collection: Collection, org_id: &str, id: &str) -> Result<Option<Record>> {
+        match self {
+            Store::Sqlite(s) => s.get(collection, org_id, id).await,
+            Store::Mongo(m) => m.get(collection, org_id, id).await,
+        }
+    }
+
+    /// A tenant's documents of one collection, by id.
+    pub async fn list(&self, collection: Collection, org_id: &str) -> Result<Vec<Record>> {
+        match self {
+            Store::Sqlite(s) => s.list(collection, org_id).await,
+            Store::Mongo(m) => m.list(collection, org_id).await,
+        }
+    }
+
+    /// Documents with this id in any tenant (a login looks a user up by email before it knows the tenant).
+    pub async fn find_id(&self, collection: Collection, id: &str) -> Result<Vec<Record>> {
+        match self {
+            Store::Sqlite(s) => s.find_id(collection, id).await,
+            Store::Mongo(m) => m.find_id(collection, id).await,
+        }
+    }
+
+    /// Removes a document; whether it existed.
+    pub async fn delete(&self, collection: Collection, org_id: &str, id: &str) -> Result<bool> {
+        match self {
+            Store::Sqlite(s) => s.delete(collection, org_id, id).await,
+            Store::Mongo(m) => m.delete(collection, org_id, id).await,
+        }
+    }
+
+    /// Documents in a collection, all tenants.
+    pub async fn count(&self, collection: Collection) -> Result<u64> {
+        match self {
+            Store::Sqlite(s) => s.count(collection).await,
+            Store::Mongo(m) => m.count(collection).await,
+        }
+    }
+}
+
+/// A time as stored documents write it: RFC 3339 UTC with milliseconds, always the same width
+/// (`2024-11-19T07:06:40.000Z`), so text order is time order in both backends.
+pub fn utc_text(unix_millis: i64) -> String {
+    let (days, ms_of_day) = (unix_millis.div_euclid(86_400_000), unix_millis.rem_euclid(86_400_000));
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm, proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s, ms) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60, ms_of_day / 1000 % 60, ms_of_day % 1000);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
+}
+
+/// Conformance tests every backend passes; the MongoDB run is in `tests/mongodb.rs`.
+#[doc(hidden)]
+pub mod conformance {
+    use super::*;
+    use serde_json::json;
+
+    fn record(org: &str, id: &str, doc: Value) -> Record {
+        Record { org_id: org.into(), id: id.into(), doc }
+    }
+
+    /// Puts, gets, lists, isolates tenants, deletes; panics on the first difference.
+    pub async fn run(store: &Store) {
+        let agent = record("org1", "sales", json!({"name": "Sales", "config": {"language": "Hindi", "top_k": 3}}));
+        assert_eq!(store.put(Collection::Agents, &agent).await.unwrap(), Written::Inserted);
+        assert_eq!(store.put(Collection::Agents, &agent).await.unwrap(), Written::Unchanged);
+        let changed = record("org1", "sales", json!({"name": "Sales 2", "config": {"language": "Hindi", "top_k": 3}}));
+        assert_eq!(store.put(Collection::Agents, &changed).await.unwrap(), Written::Updated);
+        assert_eq!(store.get(Collection::Agents, "org1", "sales").await.unwrap(), Some(changed.clone()));
+
+        // The same id in another tenant is another document, and each tenant sees only its own.
+        let other = record("org2", "sales", json!({"name": "Other tenant"}));
+        store.put(Collection::Agents, &other).await.unwrap();
+        store.put(Collection::Agents, &record("org1", "support", json!({"name": "Support"}))).await.unwrap();
+        let ids: Vec<String> =
+            store.list(Collection::Agents, "org1").await.unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["sales", "support"]);
+        assert_eq!(store.list(Collection::Agents, "org2").await.unwrap(), vec![other.clone()]);
+        assert_eq!(store.get(Collection::Agents, "org2", "support").await.unwrap(), None);
+        assert_eq!(store.find_id(Collection::Agents, "sales").await.unwrap().len(), 2);
+        assert_eq!(store.count(Collection::Agents).await.unwrap(), 3);
+        // Collections are separate.
+        assert_eq!(store.count(Collection::Users).await.unwrap(), 0);
+
+        assert!(store.delete(Collection::Agents, "org1", "support").await.unwrap());
+        assert!(!store.delete(Collection::Agents, "org1", "support").await.unwrap());
+        assert_eq!(store.count(Collection::Agents).await.unwrap(), 2);
+
+        // Documents keep what JSON can say: unicode, nesting, large integers, floats, nulls.
+        let rich = record(
+            "org1",
+            "हिन्दी-agent",
+            json!({"prompt": "नमस्ते 👋 \"quoted\"", "n": 9007199254740993_i64, "f": 0.3, "none": null, "list": [1, {"a": []}]}),
+        );
+        store.put(Collection::Agents, &rich).await.unwrap();
+        assert_eq!(store.get(Collection::Agents, "org1", "हिन्दी-agent").await.unwrap(), Some(rich));
+
+        // A document that is not an object, or has no tenant, is refused with a message naming it.
+        let err = store.put(Collection::Agents, &record("org1", "x", json!([1]))).await.unwrap_err();
+        assert!(err.to_string().contains("must be a JSON object"), "{err}");
+        let err = store.put(Collection::Agents, &record("", "x", json!({}))).await.unwrap_err();
+        assert!(err.to_string().contains("needs an org_id"), "{err}");
+        store.ping().await.unwrap();
+    }
+}
+
+/// A SecantusDB server (MongoDB wire protocol, from PyPI) on a loopback port for tests; killed on drop.
+#[doc(hidden)]
+pub mod testing {
+    use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+    use std::path::PathBuf;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use mongodb::bson::{doc, oid::ObjectId, spec::BinarySubtype, Binary, DateTime, Document};
+
+    pub const OPENAI_KEY: &str = "sk-proj-ORIGINALplaintextKEY0042";
+    pub const VOBIZ_TOKEN: &str = "vobiz-token-9f8e7d6c5b4a";
+    pub const CUSTOM_KEY: &str = "vllm-key-abcdef123456";
+
+    /// A bcrypt-shaped hash (60 characters).
+    pub fn bcrypt(tag: char) -> String {
+        format!("$2b$12${}", tag.to_string().repeat(53))
+    }
+
+    /// Writes an original VoicEra database into `database` at `uri`, with the document shapes its backend writes
+    /// (pymongo: datetimes, ObjectIds, bcrypt hashes as bytes or text, nested agent configs), including one
+    /// call log without a tenant (a crashed voice server's) and a vestigial Campaigns collection. 15 documents
+    /// are importable.
+    pub async fn seed_original(uri: &str, database: &str) {
+        let db = crate::mongo::database_at(uri, Some(database)).await.unwrap();
+        let now = DateTime::from_millis(1_732_000_000_000);
+        let insert = |name: &'static str, docs: Vec<Document>| {
+            let db = db.clone();
+            async move { db.collection::<Document>(name).insert_many(docs).await.unwrap() }
+        };
+        let hash_bytes = Binary { subtype: BinarySubtype::Generic, bytes: bcrypt('a').into_bytes() };
+        insert(
+            "UserTable",
+            vec![
+                doc! {"_id": ObjectId::new(), "email": "Asha@Example.com", "password": hash_bytes, "name": "Asha", "org_id": "a1b2c3",
+                      "company_name": "Acme", "is_member": false, "created_at": now,
+                      "reset_token": "tok", "reset_token_expires": now, "reset_token_used": false},
+                doc! {"email": "ravi@example.com", "password": bcrypt('b'), "name": "Ravi", "org_id": "a1b2c3", "company_name": "Acme",
+                      "is_member": true, "created_at": now},
+            ],
+        )
+        .await;
+        insert("Members", vec![doc! {"email": "ravi@example.com", "org_id": "a1b2c3", "created_at": now}]).await;
+        let agent_config = doc! {
+            "interaction_mode": "conversational",
+            "system_prompt": "आप एक सहायक हैं। Be brief.",
+            "greeting_message": "नमस्ते! How can I help?",
+            "language": "Hindi",
+            "llm_model": {"name": "OpenAI", "model": "gpt-4o-mini", "args": {"temperature": 0.2}},
+            "stt_model": {"name": "deepgram", "model": "nova-2", "keywords": ["Acme"]},
+            "tts_model": {"name": "cartesia", "args": {"model": "sonic-2", "voice_id": "v-123"}, "speed": 1.1},
+            "ignore_user_speech_before_greeting": true,
+            "interruption_min_words": 1,
+            "call_timeout_seconds": 600,
+            "hold_messages": ["एक क्षण", "One moment"],
+            "knowledge_base_enabled": true,
+            "knowledge_document_ids": ["doc-1"],
+            "knowledge_top_k": 3,
+        };
+        insert(
+            "AgentConfig",
+            vec![
+                doc! {"agent_type": "Sales Agent", "agent_id": "sales_agent", "org_id": "a1b2c3", "agent_category": "voicera_telephony",
+                      "phone_number": "+918000000001", "telephony_provider": "Vobiz", "vobiz_app_id": "app-77",
+                      "vobiz_answer_url": "https://old.example/answer?agent_id=sales_agent", "created_at": now, "updated_at": now,
+                      "agent_config": agent_config.clone()},
+                doc! {"agent_type": "Demo", "agent_id": "demo", "org_id": "a1b2c3", "agent_config": {"system_prompt": "x"}},
+                doc! {"agent_type": "Sales Agent", "agent_id": "sales_agent", "org_id": "ffffff", "agent_config": {"system_prompt": "other"}},
+            ],
+        )
+        .await;
+        insert(
+            "PhoneNumber",
+            vec![doc! {"phone_number": "+918000000001", "provider": "Vobiz", "agent_type": "Sales Agent", "org_id": "a1b2c3",
+                       "last_link_action": "attached", "last_link_agent_type": "Sales Agent", "last_link_by_email": "asha@example.com",
+                       "last_link_at": now, "created_at": now, "updated_at": now}],
+        )
+        .await;
+        insert(
+            "Integrations",
+            vec![
+                doc! {"org_id": "a1b2c3", "model": "OpenAI", "api_key": OPENAI_KEY, "created_at": now, "updated_at": now},
+                doc! {"org_id": "a1b2c3", "model": "VobizAuthToken", "api_key": VOBIZ_TOKEN, "created_at": now, "updated_at": now},
+            ],
+        )
+        .await;
+        insert(
+            "CustomLLMIntegrations",
+            vec![doc! {"org_id": "a1b2c3", "name": "Our vLLM", "base_url": "http://10.0.0.5:8003/v1", "api_key": CUSTOM_KEY, "model": "Qwen/Qwen3-8B"}],
+        )
+        .await;
+        insert(
+            "CallLogs",
+            vec![
+                doc! {"meeting_id": "CA-1111", "agent_type": "Sales Agent", "org_id": "a1b2c3", "inbound": true,
+                      "from_number": "+919900000001", "to_number": "+918000000001", "created_at": now, "start_time_utc": now,
+                      "end_time_utc": DateTime::from_millis(1_732_000_042_500), "call_busy": false, "duration": 42.5,
+                      "recording_url": "minio://recordings/CA-1111.wav", "transcript_url": "minio://transcripts/CA-1111.txt",
+                      "transcript_content": "[2024-11-19T07:06:40Z] user: नमस्ते\n[2024-11-19T07:06:41Z] assistant: Hello!",
+                      "latency_metrics": {"turns": [{"turn_index": 1, "user_text_preview": "नमस्ते", "stt_ms": 180, "llm_ttfb_ms": 420, "tts_first_chunk_ms": 150}],
+                                          "summary": {"turn_count": 1, "avg_stt_ms": 180.0}},
+                      "agent_config": agent_config},
+                // Written by a crashed voice server: no tenant. Reported, not imported.
+                doc! {"meeting_id": "CA-2222", "agent_type": "Sales Agent"},
+            ],
+        )
+        .await;
+        insert(
+            "KnowledgeDocuments",
+            vec![doc! {"document_id": "doc-1", "org_id": "a1b2c3", "original_filename": "pricing.pdf", "status": "ready", "chunk_count": 12,
+                       "embedding_model": "text-embedding-3-small"}],
+        )
+        .await;
+        insert(
+            "Batches",
+            vec![doc! {"batch_id": "b-1", "org_id": "a1b2c3", "batch_name": "November", "agent_type": "Sales Agent", "concurrency": 5,
+                       "status": "completed", "execution_status": "completed", "total_contacts": 2, "valid_contacts": 1, "invalid_contacts": 1}],
+        )
+        .await;
+        insert(
+            "BatchContacts",
+            vec![
+                doc! {"batch_id": "b-1", "org_id": "a1b2c3", "agent_type": "Sales Agent", "row_number": 2, "contact_number": "+919900000002",
+                      "is_valid": true, "status": "called", "dynamic_fields": {"name": "Meera", "plan": "gold"}},
+                doc! {"batch_id": "b-1", "org_id": "a1b2c3", "agent_type": "Sales Agent", "row_number": 3, "contact_number": "12",
+                      "is_valid": false, "status": "invalid", "error_message": "invalid number"},
+            ],
+        )
+        .await;
+        insert("Campaigns", vec![doc! {"name": "old", "org_id": "a1b2c3"}]).await;
+    }
+
+    pub struct SecantusServer {
+        child: Child,
+        pub uri: String,
+    }
+
+    impl SecantusServer {
+        /// Starts `secantusd-py` (on PATH, or in the workspace's `.venv` made by scripts/setup.sh) with in-memory
+        /// storage and waits until it accepts connections.
+        pub fn start() -> SecantusServer {
+            let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/secantusd-py");
+            let program = if venv.exists() { venv } else { PathBuf::from("secantusd-py") };
+            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
+            let child = Command::new(&program)
+                .args([
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                    "--storage-path",
+                    ":memory:",
+                    "--log-level",
+                    "WARNING",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!("{}: {e} (scripts/setup.sh installs SecantusDB into .venv)", program.display())
+                });
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+                assert!(Instant::now() < deadline, "SecantusDB did not listen on {addr} within 30 s");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            SecantusServer {
+                child,
+                uri: format!("mongodb://127.0.0.1:{port}/?directConnection=true&serverSelectionTimeoutMS=5000"),
+            }
+        }
+    }
+
+    impl Drop for SecantusServer {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The scale-out store: MongoDB (or any server speaking its wire protocol). A collection per [`Collection`];
+//! each document is `{org_id, id, doc, updated_at}` with a unique index on `(org_id, id)`, so the JSON the
+//! platform stores comes back unchanged whatever its keys are.
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::{Client, Database, IndexModel};
+use serde_json::Value;
+
+use crate::{Collection, Record, Result, StoreError, Written};
+
+/// The database used when the URI names none (the original VoicEra's name too).
+pub const DEFAULT_DATABASE: &str = "voicera";
+
+#[derive(Clone)]
+pub struct MongoStore {
+    db: Database,
+}
+
+impl MongoStore {
+    /// Connects to `uri`; the database is `database`, else the URI's path, else [`DEFAULT_DATABASE`]. Indexes
+    /// are created if missing. Fails within the driver's server-selection timeout when nothing answers.
+    pub async fn connect(uri: &str, database: Option<&str>) -> Result<MongoStore> {
+        let db = database_at(uri, database).await?;
+        let store = MongoStore { db };
+        store.ping().await?;
+        for collection in Collection::ALL {
+            let index = IndexModel::builder()
+                .keys(doc! {"org_id": 1, "id": 1})
+                .options(IndexOptions::builder().unique(true).name("org_id_id".to_string()).build())
+                .build();
+            store.db.collection::<Document>(collection.name()).create_index(index).await?;
+        }
+        Ok(store)
+    }
+
+    pub fn database_name(&self) -> &str {
+        self.db.name()
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.db.run_command(doc! {"ping": 1}).await?;
+        Ok(())
+    }
+
+    fn collection(&self, collection: Collection) -> mongodb::Collection<Document> {
+        self.db.collection(collection.name())
+    }
+
+    pub async fn put(&self, collection: Collection, record: &Record) -> Result<Written> {
+        let key = doc! {"org_id": &record.org_id, "id": &record.id};
+        let old = self.collection(collection).find_one(key.clone()).await?;
+        let written = match old {
+            Some(old) if stored_doc(collection, &old)?.as_ref() == Some(&record.doc) => return Ok(Written::Unchanged),
+            Some(_) => Written::Updated,
+            None => Written::Inserted,
+        };
+        let body = mongodb::bson::to_bson(&record.doc)
+            .map_err(|e| StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), record.org_id, record.id)))?;
+        let replacement = doc! {
+            "org_id": &record.org_id,
+            "id": &record.id,
+            "doc": body,
+            "updated_at": mongodb::bson::DateTime::now(),
+        };
+        self.collection(collection).replace_one(key, replacement).upsert(true).await?;
+        Ok(written)
+    }
+
+    pub async fn get(&self, collection: Collection, org_id: &str, id: &str) -> Result<Option<Record>> {
+        let found = self.collection(collection).find_one(doc! {"org_id": org_id, "id": id}).await?;
+        found.map(|d| to_record(collection, &d)).transpose()
+    }
+
+    pub async fn list(&self, collection: Collection, org_id: &str) -> Result<Vec<Record>> {
+        self.find(collection, doc! {"org_id": org_id}, doc! {"id": 1}).await
+    }
+
+    pub async fn find_id(&self, collection: Collection, id: &str) -> Result<Vec<Record>> {
+        self.find(collection, doc! {"id": id}, doc! {"org_id": 1}).await
+    }
+
+    async fn find(&self, collection: Collection, filter: Document, sort: Document) -> Result<Vec<Record>> {
+        let docs: Vec<Document> = self.collection(collection).find(filter).sort(sort).await?.try_collect().await?;
+        docs.iter().map(|d| to_record(collection, d)).collect()
+    }
+
+    pub async fn delete(&self, collection: Collection, org_id: &str, id: &str) -> Result<bool> {
+        let result = self.collection(collection).delete_one(doc! {"org_id": org_id, "id": id}).await?;
+        Ok(result.deleted_count > 0)
+    }
+
+    pub async fn count(&self, collection: Collection) -> Result<u64> {
+        Ok(self.collection(collection).count_documents(doc! {}).await?)
+    }
+}
+
+/// The database a URI leads to (`database` overrides the URI's path).
+pub async fn database_at(uri: &str, database: Option<&str>) -> Result<Database> {
+    let options = ClientOptions::parse(uri).await?;
+    let name = database
+        .map(str::to_string)
+        .or_else(|| options.default_database.clone())
+        .unwrap_or_else(|| DEFAULT_DATABASE.to_string());
+    let client = Client::with_options(options)?;
+    Ok(client.database(&name))
+}
+
+fn key_of(stored: &Document) -> (String, String) {
+    let field = |k: &str| stored.get_str(k).unwrap_or_default().to_string();
+    (field("org_id"), field("id"))
+}
+
+/// The platform's JSON document inside a stored one.
+fn stored_doc(collection: Collection, stored: &Document) -> Result<Option<Value>> {
+    match stored.get("doc") {
+        None => Ok(None),
+        Some(body) => {
+            let value = body.clone().into_relaxed_extjson();
+            if value.is_object() {
+                Ok(Some(value))
+            } else {
+                let (org_id, id) = key_of(stored);
+                Err(StoreError::Invalid(format!(
+                    "{} {org_id}/{id}: the stored `doc` is not an object",
+                    collection.name()
+                )))
+            }
+        }
+    }
+}
+
+fn to_record(collection: Collection, stored: &Document) -> Result<Record> {
+    let (org_id, id) = key_of(stored);
+    let doc = stored_doc(collection, stored)?.ok_or_else(|| {
+        StoreError::Invalid(format!("{} {org_id}/{id}: the stored document has no `doc`", collection.name()))
+    })?;
+    Ok(Record { org_id, id, doc })
+}
+
+/// Converts a BSON value from a foreign database (the original VoicEra's) to JSON: dates as [`crate::utc_text`],
+/// object ids as hex, numbers as numbers, binary as base64, anything else in MongoDB's relaxed extended JSON.
+pub fn bson_to_json(value: &Bson) -> Value {
+    match value {
+        Bson::DateTime(t) => Value::String(crate::utc_text(t.timestamp_millis())),
+        Bson::ObjectId(id) => Value::String(id.to_hex()),
+        Bson::Document(d) => Value::Object(d.iter().map(|(k, v)| (k.clone(), bson_to_json(v))).collect()),
+        Bson::Array(items) => Value::Array(items.iter().map(bson_to_json).collect()),
+        Bson::Decimal128(d) => {
+            d.to_string().parse::<f64>().map(Value::from).unwrap_or_else(|_| Value::String(d.to_string()))
+        }
+        other => other.clone().into_relaxed_extjson(),
+    }
+}

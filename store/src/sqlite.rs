@@ -1,0 +1,225 @@
+//! The embedded store: one SQLite file (`<data-dir>/voicera.db`, WAL mode), a table per [`Collection`] with the
+//! document as JSON text. SQLite calls block, so each runs on tokio's blocking pool behind one connection.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::{Collection, Record, Result, StoreError, Written};
+
+/// The database file inside the data dir.
+pub const FILE_NAME: &str = "voicera.db";
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    path: Arc<PathBuf>,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and its tables.
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let path = path.to_path_buf();
+        let opened = path.clone();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
+            let err = |source| StoreError::Sqlite { path: opened.display().to_string(), source };
+            let conn = Connection::open(&opened).map_err(err)?;
+            // WAL: readers never wait for the writer; NORMAL sync is durable across process crashes.
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+            conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+            conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+            for collection in Collection::ALL {
+                let table = collection.name();
+                conn.execute_batch(&format!(
+                    "CREATE TABLE IF NOT EXISTS {table} (
+                         org_id TEXT NOT NULL,
+                         id TEXT NOT NULL,
+                         doc TEXT NOT NULL,
+                         updated_at INTEGER NOT NULL,
+                         PRIMARY KEY (org_id, id)
+                     ) WITHOUT ROWID;
+                     CREATE INDEX IF NOT EXISTS {table}_id ON {table} (id);"
+                ))
+                .map_err(err)?;
+            }
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
+        Ok(SqliteStore { path: Arc::new(path), conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the connection in the blocking pool.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let conn = Arc::clone(&self.conn);
+        let path = Arc::clone(&self.path);
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave SQLite half-written (each statement is atomic), so a
+            // poisoned lock is still a usable connection.
+            let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&conn).map_err(|source| StoreError::Sqlite { path: path.display().to_string(), source })
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    pub async fn put(&self, collection: Collection, record: &Record) -> Result<Written> {
+        let table = collection.name();
+        let (org, id, text) = (record.org_id.clone(), record.id.clone(), record.doc.to_string());
+        self.with(move |c| {
+            let old: Option<String> = c
+                .query_row(&format!("SELECT doc FROM {table} WHERE org_id = ?1 AND id = ?2"), params![org, id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let written = match old {
+                // Compared as parsed JSON: key order in stored text must not count as a change.
+                Some(old)
+                    if serde_json::from_str::<serde_json::Value>(&old).ok().as_ref()
+                        == serde_json::from_str(&text).ok().as_ref() =>
+                {
+                    return Ok(Written::Unchanged)
+                }
+                Some(_) => Written::Updated,
+                None => Written::Inserted,
+            };
+            c.execute(
+                &format!("INSERT OR REPLACE INTO {table} (org_id, id, doc, updated_at) VALUES (?1, ?2, ?3, ?4)"),
+                params![org, id, text, unix_millis()],
+            )?;
+            Ok(written)
+        })
+        .await
+    }
+
+    pub async fn get(&self, collection: Collection, org_id: &str, id: &str) -> Result<Option<Record>> {
+        let table = collection.name();
+        let (org, id) = (org_id.to_string(), id.to_string());
+        let row = self
+            .with(move |c| {
+                c.query_row(
+                    &format!("SELECT org_id, id, doc FROM {table} WHERE org_id = ?1 AND id = ?2"),
+                    params![org, id],
+                    row,
+                )
+                .optional()
+            })
+            .await?;
+        row.map(|r| parse(collection, r)).transpose()
+    }
+
+    pub async fn list(&self, collection: Collection, org_id: &str) -> Result<Vec<Record>> {
+        let table = collection.name();
+        let org = org_id.to_string();
+        let rows = self
+            .with(move |c| {
+                let mut stmt =
+                    c.prepare(&format!("SELECT org_id, id, doc FROM {table} WHERE org_id = ?1 ORDER BY id"))?;
+                let rows = stmt.query_map(params![org], row)?.collect::<rusqlite::Result<Vec<_>>>();
+                rows
+            })
+            .await?;
+        rows.into_iter().map(|r| parse(collection, r)).collect()
+    }
+
+    pub async fn find_id(&self, collection: Collection, id: &str) -> Result<Vec<Record>> {
+        let table = collection.name();
+        let id = id.to_string();
+        let rows = self
+            .with(move |c| {
+                let mut stmt =
+                    c.prepare(&format!("SELECT org_id, id, doc FROM {table} WHERE id = ?1 ORDER BY org_id"))?;
+                let rows = stmt.query_map(params![id], row)?.collect::<rusqlite::Result<Vec<_>>>();
+                rows
+            })
+            .await?;
+        rows.into_iter().map(|r| parse(collection, r)).collect()
+    }
+
+    pub async fn delete(&self, collection: Collection, org_id: &str, id: &str) -> Result<bool> {
+        let table = collection.name();
+        let (org, id) = (org_id.to_string(), id.to_string());
+        self.with(move |c| c.execute(&format!("DELETE FROM {table} WHERE org_id = ?1 AND id = ?2"), params![org, id]))
+            .await
+            .map(|n| n > 0)
+    }
+
+    pub async fn count(&self, collection: Collection) -> Result<u64> {
+        let table = collection.name();
+        self.with(move |c| c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)))
+            .await
+            .map(|n| n as u64)
+    }
+}
+
+type Row = (String, String, String);
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+}
+
+fn parse(collection: Collection, (org_id, id, text): Row) -> Result<Record> {
+    match serde_json::from_str(&text) {
+        Ok(doc) => Ok(Record { org_id, id, doc }),
+        Err(source) => Err(StoreError::Corrupt { collection: collection.name(), org_id, id, source }),
+    }
+}
+
+fn unix_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_store_passes_the_conformance_suite_and_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let store = crate::Store::Sqlite(SqliteStore::open(&path).await.unwrap());
+        crate::conformance::run(&store).await;
+        drop(store);
+        let reopened = crate::Store::Sqlite(SqliteStore::open(&path).await.unwrap());
+        assert_eq!(reopened.count(Collection::Agents).await.unwrap(), 3);
+    }
+
+    #[test]
+    fn times_are_fixed_width_utc_text() {
+        assert_eq!(crate::utc_text(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(crate::utc_text(1_732_000_042_500), "2024-11-19T07:07:22.500Z");
+        assert_eq!(crate::utc_text(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(crate::utc_text(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(crate::utc_text(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_row_is_reported_with_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join(FILE_NAME)).await.unwrap();
+        store
+            .with(|c| c.execute("INSERT INTO agents (org_id, id, doc, updated_at) VALUES ('o', 'a', '{broken', 0)", []))
+            .await
+            .unwrap();
+        let err = store.get(Collection::Agents, "o", "a").await.unwrap_err();
+        assert!(err.to_string().starts_with("agents o/a: the stored document is not valid JSON"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unwritable_path_is_a_clear_error() {
+        let err = SqliteStore::open(Path::new("/proc/voicera-no/voicera.db")).await.err().unwrap();
+        assert!(err.to_string().starts_with("SQLite /proc/voicera-no/voicera.db:"), "{err}");
+    }
+}
