@@ -1,16 +1,17 @@
-//! The per-call media task: one tokio task owns the call's sockets and its [`RtpStream`], and runs one
-//! `select!` over control commands, tool results and the ptime tick; RTP (and, once a second, RTCP) is read
-//! from its socket on the tick. The task is supervised: whatever way it ends
-//! (hang-up, RTP timeout, panic), the signalling service hears exactly one [`CallNotice::Ended`], and the port
-//! lease drops with the task.
+//! A call's media: [`CallMedia`] owns the call's sockets, its [`RtpStream`], service and journal, and is
+//! ticked once per ptime by a media worker ([`MediaWorkers`]) that ticks many calls per wake-up. On the tick it
+//! takes control commands and tool results, reads RTP (and, once a second, RTCP) from its socket, runs the
+//! service and sends its packet. Whatever way a call ends (hang-up, RTP timeout, panic), the signalling
+//! service hears exactly one [`CallNotice::Ended`], and the port lease is released first.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::{interval_at, Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use crate::conversation::engine::{Conversation, ConversationNote, HangUpReason};
 use crate::metrics::Metrics;
@@ -45,6 +46,9 @@ pub enum CallCommand {
     /// The early-media call we placed was answered; from now on it is known by `key` (the confirmed dialog's,
     /// which differs from the early one when another fork answered).
     Answered { key: CallKey },
+    /// Tests: panic inside the call's next tick.
+    #[cfg(test)]
+    PanicForTest,
 }
 
 /// Why a call's media ended.
@@ -54,9 +58,9 @@ pub enum EndReason {
     Stopped,
     /// No RTP from the peer for the configured time (while not on hold).
     RtpTimeout,
-    /// The media task failed.
+    /// The call's media failed (socket, codec).
     MediaError(String),
-    /// The media task panicked; contained here.
+    /// The call's tick panicked; contained to this call.
     Panicked,
     /// The agent ended the call (farewell, caller silence, call timeout).
     AgentHangUp(HangUpReason),
@@ -152,7 +156,7 @@ pub struct RecordingPlan {
     pub called: String,
 }
 
-/// Everything a call task needs.
+/// Everything a call's media needs.
 pub struct CallSetup {
     pub key: CallKey,
     pub service: CallService,
@@ -179,227 +183,413 @@ const MAX_FRAMES_HEARD_PER_TICK: usize = 5;
 /// Commands queued per call: control is rare, 16 is ample.
 const COMMAND_QUEUE: usize = 16;
 
-/// Starts the call task under a supervisor. Returns the command sender.
-pub fn spawn_call(setup: CallSetup, notices: mpsc::Sender<CallNotice>) -> mpsc::Sender<CallCommand> {
-    let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
-    let key = setup.key.clone();
-    let span = tracing::info_span!("call", call_id = %key);
-    let task = tokio::spawn(tracing::Instrument::instrument(run_call(setup, rx, notices.clone()), span));
-    tokio::spawn(async move {
-        let reason = match task.await {
-            Ok(reason) => reason,
-            Err(err) => {
-                tracing::error!(call = %key, %err, "call media task failed");
-                EndReason::Panicked
-            }
-        };
-        let _ = notices.send(CallNotice::Ended { call: key, reason }).await;
-    });
-    tx
+/// The media workers of a node. Each is one tokio task that owns many calls and, at every instant of the
+/// shared ptime grid, ticks all its calls due then, one after another: one timer and one wake-up per worker
+/// per grid slot, instead of a timer, a wake-up, a scheduler pass and a `select!` per call per ptime (at 500
+/// echo calls those were a sixth of the node's CPU). Commands reach a call at its next tick (within a ptime).
+/// A panic while ticking a call ends that call only.
+#[derive(Clone)]
+pub struct MediaWorkers {
+    inboxes: Arc<[mpsc::UnboundedSender<CallMedia>]>,
+    next: Arc<AtomicUsize>,
 }
 
-async fn run_call(
-    setup: CallSetup,
-    mut commands: mpsc::Receiver<CallCommand>,
-    notices: mpsc::Sender<CallNotice>,
-) -> EndReason {
-    let CallSetup { mut key, mut service, mut stream, rtp, rtcp, lease, metrics, rtp_timeout, recording, early } =
-        setup;
-    let mut journal = None;
-    let mut recording = recording;
-    let mut answered = !early;
-    if answered {
-        journal = start_service(&mut service, recording.take(), &key);
+impl MediaWorkers {
+    /// Starts `count` workers (at least one) on the current tokio runtime; they stop with it.
+    pub fn start(count: usize) -> MediaWorkers {
+        let inboxes: Vec<_> = (0..count.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(run_worker(rx));
+                tx
+            })
+            .collect();
+        MediaWorkers { inboxes: inboxes.into(), next: Arc::new(AtomicUsize::new(0)) }
     }
-    // RTP packets of early media heard before the answer (ringback, announcements), for the log.
-    let mut early_packets = 0u64;
-    let _lease = lease;
-    let mut rtp = match RtpSocket::new(rtp) {
-        Ok(socket) => socket,
-        Err(err) => return EndReason::MediaError(format!("RTP socket: {err}")),
-    };
-    let ptime = Duration::from_millis(stream.plan().ptime.max(10) as u64);
-    // Calls tick on a shared 20 ms grid, so the runtime wakes a few times per grid period for all calls
-    // instead of once per call at scattered times (measured: fewer worker park/unpark cycles per call); each
-    // call takes the grid slot just after its packets arrive ([`TickPhase`]).
-    let mut tick = interval_at(aligned_start(ptime), ptime);
-    let mut phase = TickPhase::new(ptime);
-    // A late tick is skipped rather than bursted: the peer's jitter buffer prefers a gap to a burst.
-    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    // RTCP is read once a second and sent every RTCP_INTERVAL from the tick, like RTP outside the reactor:
-    // no timer, readiness or waker of its own to poll on every tick.
-    let mut rtcp = match RtpSocket::new(rtcp) {
-        Ok(socket) => socket,
-        Err(err) => return EndReason::MediaError(format!("RTCP socket: {err}")),
-    };
-    let rtcp_every = (RTCP_INTERVAL.as_millis() as u64 / ptime.as_millis().max(1) as u64).max(1);
-    // When the call was answered: RTP silence is counted from here at the earliest.
-    let mut started = Instant::now();
-    let mut rtp_buffers: BatchBuffers = [[0u8; DATAGRAM]; BATCH];
-    let mut datagrams = [Datagram::EMPTY; BATCH];
-    let mut rtcp_buf = [0u8; 1500];
-    let mut packet = [0u8; 1500];
-    let mut ticks: u64 = 0;
-    let cname = format!("voicera-{key}");
-    let (tool_results, mut tool_outcomes) = mpsc::channel::<ToolOutcome>(8);
-    // Tool calls started and not yet answered: their channel is only polled while there are some.
-    let mut tools_running = 0u32;
-    tracing::info!(codec = ?stream.plan().codec, remote = %stream.remote(), "media started");
 
-    let reason = loop {
-        tokio::select! {
-            // Control first, so that Stop is never starved by media.
-            biased;
-            command = commands.recv() => match command {
-                None | Some(CallCommand::Stop) => break EndReason::Stopped,
-                Some(CallCommand::Answered { key: confirmed }) => {
-                    tracing::info!(early_packets, call = %confirmed, "answered after early media");
-                    key = confirmed;
-                    answered = true;
-                    started = Instant::now();
-                    journal = start_service(&mut service, recording.take(), &key);
-                }
-                Some(CallCommand::UpdatePlan(plan)) => {
-                    tracing::info!(direction = ?plan.direction, codec = ?plan.codec, "media renegotiated");
-                    if let Err(err) = stream.update_plan(plan) {
-                        break EndReason::MediaError(err.to_string());
-                    }
-                }
-                Some(CallCommand::DtmfReceived(digit)) => {
-                    tracing::info!(%digit, "DTMF (SIP INFO)");
-                    if let CallService::Agent(conversation) = &mut service {
-                        conversation.on_dtmf(digit);
-                    }
-                }
-                Some(CallCommand::SendDtmf(digits)) => {
-                    let remote = stream.remote();
-                    for digit in digits.chars() {
-                        stream.dtmf_packets(digit, 100, |bytes| { let _ = rtp.try_send_to(bytes, remote); });
-                    }
-                }
-            },
-            Some((id, result, transferred)) = tool_outcomes.recv(), if tools_running > 0 => {
-                tools_running -= 1;
-                if let CallService::Agent(conversation) = &mut service {
-                    conversation.on_tool_result(id, result, transferred);
-                }
+    /// One worker per runtime thread.
+    pub fn per_core() -> MediaWorkers {
+        MediaWorkers::start(std::thread::available_parallelism().map_or(1, usize::from))
+    }
+
+    /// Starts a call's media on the next worker in turn. Returns the call's command sender. However the call
+    /// ends (hang-up, RTP timeout, panic), `notices` hears exactly one [`CallNotice::Ended`], and the port
+    /// lease is released.
+    pub fn spawn_call(&self, setup: CallSetup, notices: mpsc::Sender<CallNotice>) -> mpsc::Sender<CallCommand> {
+        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        let key = setup.key.clone();
+        let span = tracing::info_span!("call", call_id = %key);
+        let media = match span.in_scope(|| CallMedia::new(setup, rx, notices.clone(), span.clone())) {
+            Ok(media) => media,
+            Err(reason) => {
+                tokio::spawn(async move {
+                    let _ = notices.send(CallNotice::Ended { call: key, reason }).await;
+                });
+                return tx;
             }
-            _ = tick.tick() => {
-                ticks += 1;
-                // RTP is read here, once per tick, rather than woken up per packet: the packets of the last
-                // ptime are all waiting in the socket buffer, and one wake-up per call per ptime halves the
-                // scheduling cost. It adds at most one ptime before a packet reaches the jitter buffer.
-                let now = std::time::Instant::now();
-                let mut last_stamp = None;
-                // Follow the packets' arrival phase: soon after the call starts, then once a second.
-                let probe = ticks == 3 || ticks.is_multiple_of(50);
-                for _ in 0..MAX_PACKETS_PER_TICK / BATCH {
-                    let received = rtp.recv_batch(&mut rtp_buffers, &mut datagrams, probe).unwrap_or(0);
-                    for (buffer, Datagram { len: n, from, stamped }) in rtp_buffers.iter().zip(&datagrams).take(received) {
-                        last_stamp = stamped.or(last_stamp);
-                        early_packets += u64::from(!answered);
-                        if let Some(StreamEvent::Dtmf(digit)) = stream.handle_rtp(&buffer[..*n], *from, now) {
-                            tracing::info!(%digit, "DTMF (RFC 4733)");
-                            if let CallService::Agent(conversation) = &mut service {
-                                conversation.on_dtmf(digit);
-                            }
-                            let _ = notices.try_send(CallNotice::Dtmf { call: key.clone(), digit });
-                        }
-                    }
-                    if received < BATCH {
-                        break;
-                    }
-                }
-                // The caller's frame (and any surplus the jitter buffer holds), the engine, then our packet:
-                // a reply (or echo) leaves in the tick that produced it.
-                let mut notes = Vec::new();
-                if !answered {
-                    // Early media is listened to, not answered: nothing is sent, no service runs yet, and a
-                    // silent ringing line is no RTP timeout.
-                    let _ = stream.hear();
+        };
+        let worker = self.next.fetch_add(1, Ordering::Relaxed) % self.inboxes.len();
+        if let Err(mpsc::error::SendError(media)) = self.inboxes[worker].send(media) {
+            // The worker is gone (its runtime is shutting down): end the call as a failed one.
+            tokio::spawn(media.finish(EndReason::MediaError("media worker stopped".into())));
+        }
+        tx
+    }
+}
+
+/// A media worker: sleeps until the earliest tick among its calls, then ticks every call due.
+async fn run_worker(mut inbox: mpsc::UnboundedReceiver<CallMedia>) {
+    let mut calls: Vec<CallMedia> = Vec::new();
+    // Each call's next tick, beside the calls so that finding the next wake-up reads no call's state.
+    let mut due: Vec<Instant> = Vec::new();
+    let mut inbox_open = true;
+    loop {
+        let next = due.iter().min().copied();
+        tokio::select! {
+            biased;
+            call = inbox.recv(), if inbox_open => match call {
+                Some(call) => {
+                    due.push(call.next_tick);
+                    calls.push(call);
                     continue;
                 }
-                for heard in 0..MAX_FRAMES_HEARD_PER_TICK {
-                    let frame = if heard == 0 {
-                        *stream.hear()
+                None => inbox_open = false,
+            },
+            _ = tokio::time::sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {}
+            else => return,
+        }
+        let now = Instant::now();
+        let mut i = 0;
+        while i < calls.len() {
+            if due[i] > now {
+                i += 1;
+                continue;
+            }
+            let call = &mut calls[i];
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                call.span.clone().in_scope(|| call.tick(now))
+            }));
+            let ended = match outcome {
+                Ok(None) => None,
+                Ok(Some(reason)) => Some(reason),
+                Err(_) => {
+                    tracing::error!(call = %calls[i].key, "call media panicked; the call is ended");
+                    Some(EndReason::Panicked)
+                }
+            };
+            match ended {
+                None => {
+                    due[i] = calls[i].next_tick;
+                    i += 1;
+                }
+                Some(reason) => {
+                    due.swap_remove(i);
+                    let call = calls.swap_remove(i);
+                    if reason == EndReason::Panicked {
+                        // Its state may be inconsistent: report the end without running any more of it.
+                        let (notices, key) = (call.notices.clone(), call.key.clone());
+                        drop(call);
+                        tokio::spawn(async move {
+                            let _ = notices.send(CallNotice::Ended { call: key, reason }).await;
+                        });
                     } else {
-                        match stream.hear_surplus() {
-                            Some(frame) => *frame,
-                            None => break,
-                        }
-                    };
-                    match &mut service {
-                        CallService::Echo => stream.queue_audio(&frame),
-                        CallService::Agent(conversation) => notes.extend(conversation.on_frame(&frame, &mut stream)),
-                    }
-                    if let Some(journal) = journal.as_mut() {
-                        journal.on_audio(&frame, &[]);
-                    }
-                }
-                let len = stream.send_frame(&mut packet);
-                if len > 0 {
-                    send_now(&rtp, &packet[..len], stream.remote());
-                }
-                if let Some(journal) = journal.as_mut() {
-                    journal.on_audio(&[], stream.last_outbound_frame());
-                    journal.on_notes(&notes);
-                }
-                for note in &notes {
-                    match note {
-                        ConversationNote::SendDtmf { digits } => {
-                            let remote = stream.remote();
-                            for digit in digits.chars() {
-                                stream.dtmf_packets(digit, 100, |bytes| { let _ = rtp.try_send_to(bytes, remote); });
-                            }
-                        }
-                        ConversationNote::Tool { id, request } => {
-                            tools_running += 1;
-                            start_tool(*id, request.clone(), &tool_results, TransferVia::Sip { notices: &notices, call: &key });
-                        }
-                        _ => {}
-                    }
-                }
-                if let Some(reason) = account_notes(&metrics, &notes) {
-                    break EndReason::AgentHangUp(reason);
-                }
-                if let Some(arrived) = last_stamp.filter(|_| probe).and_then(arrival_instant) {
-                    let arrived = Instant::from_std(arrived);
-                    if let Some(offset) = phase.on_arrival(grid_phase(ptime, arrived), stream.jitter()) {
-                        tick.reset_at(next_on_grid(ptime, offset, Instant::now()));
-                    }
-                }
-                if ticks.is_multiple_of(50) {
-                    for _ in 0..MAX_PACKETS_PER_TICK {
-                        let Ok(datagram) = rtcp.try_recv(&mut rtcp_buf) else { break };
-                        if let Some(rtt) = stream.handle_rtcp(&rtcp_buf[..datagram.len], ntp_now()) {
-                            tracing::debug!(rtt_ms = rtt.as_millis() as u64, "RTCP round trip");
-                        }
-                    }
-                }
-                if ticks.is_multiple_of(rtcp_every) {
-                    let n = stream.rtcp_report(&mut rtcp_buf, ntp_now(), cname.as_bytes());
-                    if let Err(err) = rtcp.try_send_to(&rtcp_buf[..n], stream.remote_rtcp()) {
-                        tracing::trace!(%err, "RTCP send failed");
-                    }
-                }
-                if ticks.is_multiple_of(50) {
-                    metrics.add(&stream.take_counters());
-                    if let Some(reason) = check_rtp_timeout(&stream, started, rtp_timeout) {
-                        break reason;
+                        tokio::spawn(call.finish(reason));
                     }
                 }
             }
         }
-    };
-    metrics.add(&stream.take_counters());
-    tracing::info!(?reason, "media ended");
-    if let Some(mut journal) = journal {
-        if let CallService::Agent(conversation) = &mut service {
-            journal.on_notes(&conversation.finish(&stream));
-        }
-        journal.store(&reason).await;
     }
-    reason
+}
+
+/// One call's media state, owned by a media worker: its sockets, [`RtpStream`], service and journal.
+pub struct CallMedia {
+    key: CallKey,
+    span: tracing::Span,
+    service: CallService,
+    stream: RtpStream,
+    rtp: RtpSocket,
+    rtcp: RtpSocket,
+    _lease: PortLease,
+    metrics: Arc<Metrics>,
+    rtp_timeout: Duration,
+    recording: Option<RecordingPlan>,
+    journal: Option<Journal>,
+    answered: bool,
+    /// RTP packets of early media heard before the answer (ringback, announcements), for the log.
+    early_packets: u64,
+    commands: mpsc::Receiver<CallCommand>,
+    notices: mpsc::Sender<CallNotice>,
+    tool_results: mpsc::Sender<ToolOutcome>,
+    tool_outcomes: mpsc::Receiver<ToolOutcome>,
+    /// Tool calls started and not yet answered: their channel is only polled while there are some.
+    tools_running: u32,
+    ptime: Duration,
+    /// The next tick; on the shared ptime grid, at the slot just after the caller's packets arrive
+    /// ([`TickPhase`]).
+    next_tick: Instant,
+    phase: TickPhase,
+    rtcp_every: u64,
+    /// When the call was answered: RTP silence is counted from here at the earliest.
+    started: Instant,
+    ticks: u64,
+    cname: String,
+    rtp_buffers: Box<BatchBuffers>,
+    datagrams: [Datagram; BATCH],
+    packet: [u8; 1500],
+}
+
+impl CallMedia {
+    fn new(
+        setup: CallSetup,
+        commands: mpsc::Receiver<CallCommand>,
+        notices: mpsc::Sender<CallNotice>,
+        span: tracing::Span,
+    ) -> Result<CallMedia, EndReason> {
+        let CallSetup { key, mut service, stream, rtp, rtcp, lease, metrics, rtp_timeout, mut recording, early } =
+            setup;
+        // RTP is read on the tick, outside the runtime's reactor: arriving packets wake nobody.
+        let rtp = RtpSocket::new(rtp).map_err(|err| EndReason::MediaError(format!("RTP socket: {err}")))?;
+        // RTCP is read once a second and sent every RTCP_INTERVAL from the tick, the same way.
+        let rtcp = RtpSocket::new(rtcp).map_err(|err| EndReason::MediaError(format!("RTCP socket: {err}")))?;
+        let answered = !early;
+        let journal = if answered { start_service(&mut service, recording.take(), &key) } else { None };
+        let ptime = Duration::from_millis(stream.plan().ptime.max(10) as u64);
+        let (tool_results, tool_outcomes) = mpsc::channel::<ToolOutcome>(8);
+        tracing::info!(codec = ?stream.plan().codec, remote = %stream.remote(), "media started");
+        Ok(CallMedia {
+            cname: format!("voicera-{key}"),
+            key,
+            span,
+            service,
+            stream,
+            rtp,
+            rtcp,
+            _lease: lease,
+            metrics,
+            rtp_timeout,
+            recording,
+            journal,
+            answered,
+            early_packets: 0,
+            commands,
+            notices,
+            tool_results,
+            tool_outcomes,
+            tools_running: 0,
+            ptime,
+            next_tick: aligned_start(ptime),
+            phase: TickPhase::new(ptime),
+            rtcp_every: (RTCP_INTERVAL.as_millis() as u64 / ptime.as_millis().max(1) as u64).max(1),
+            started: Instant::now(),
+            ticks: 0,
+            rtp_buffers: Box::new([[0u8; DATAGRAM]; BATCH]),
+            datagrams: [Datagram::EMPTY; BATCH],
+            packet: [0u8; 1500],
+        })
+    }
+
+    /// Control that arrived since the last tick. Returns the end of the call, if a command ends it.
+    fn handle_command(&mut self, command: CallCommand) -> Option<EndReason> {
+        match command {
+            CallCommand::Stop => return Some(EndReason::Stopped),
+            CallCommand::Answered { key: confirmed } => {
+                tracing::info!(early_packets = self.early_packets, call = %confirmed, "answered after early media");
+                self.key = confirmed;
+                self.answered = true;
+                self.started = Instant::now();
+                self.journal = start_service(&mut self.service, self.recording.take(), &self.key);
+            }
+            CallCommand::UpdatePlan(plan) => {
+                tracing::info!(direction = ?plan.direction, codec = ?plan.codec, "media renegotiated");
+                if let Err(err) = self.stream.update_plan(plan) {
+                    return Some(EndReason::MediaError(err.to_string()));
+                }
+            }
+            CallCommand::DtmfReceived(digit) => {
+                tracing::info!(%digit, "DTMF (SIP INFO)");
+                if let CallService::Agent(conversation) = &mut self.service {
+                    conversation.on_dtmf(digit);
+                }
+            }
+            CallCommand::SendDtmf(digits) => self.send_dtmf(&digits),
+            #[cfg(test)]
+            CallCommand::PanicForTest => panic!("test panic inside a call's tick"),
+        }
+        None
+    }
+
+    fn send_dtmf(&mut self, digits: &str) {
+        let (rtp, remote) = (&self.rtp, self.stream.remote());
+        for digit in digits.chars() {
+            self.stream.dtmf_packets(digit, 100, |bytes| {
+                let _ = rtp.try_send_to(bytes, remote);
+            });
+        }
+    }
+
+    /// One ptime tick at `now` (due at `self.next_tick`): control first, then RTP in, the caller's frame (and
+    /// any surplus the jitter buffer holds) to the service, our packet out, housekeeping. Returns the end of the
+    /// call, if it ended.
+    fn tick(&mut self, now: Instant) -> Option<EndReason> {
+        // Control first, so that Stop is never starved by media.
+        loop {
+            match self.commands.try_recv() {
+                Ok(command) => {
+                    if let Some(reason) = self.handle_command(command) {
+                        return Some(reason);
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                // Signalling forgot the call: nobody can stop it any more, so it stops now.
+                Err(mpsc::error::TryRecvError::Disconnected) => return Some(EndReason::Stopped),
+            }
+        }
+        while self.tools_running > 0 {
+            let Ok((id, result, transferred)) = self.tool_outcomes.try_recv() else { break };
+            self.tools_running -= 1;
+            if let CallService::Agent(conversation) = &mut self.service {
+                conversation.on_tool_result(id, result, transferred);
+            }
+        }
+        self.schedule_next(now);
+        self.ticks += 1;
+        let ticks = self.ticks;
+        // RTP is read here, once per tick, rather than woken up per packet: the packets of the last ptime are
+        // all waiting in the socket buffer. It adds at most one ptime before a packet reaches the jitter buffer.
+        let arrival_now = std::time::Instant::now();
+        let mut last_stamp = None;
+        // Follow the packets' arrival phase: soon after the call starts, then once a second.
+        let probe = ticks == 3 || ticks.is_multiple_of(50);
+        for _ in 0..MAX_PACKETS_PER_TICK / BATCH {
+            let received = self.rtp.recv_batch(&mut self.rtp_buffers, &mut self.datagrams, probe).unwrap_or(0);
+            for (buffer, Datagram { len: n, from, stamped }) in
+                self.rtp_buffers.iter().zip(&self.datagrams).take(received)
+            {
+                last_stamp = stamped.or(last_stamp);
+                self.early_packets += u64::from(!self.answered);
+                if let Some(StreamEvent::Dtmf(digit)) = self.stream.handle_rtp(&buffer[..*n], *from, arrival_now) {
+                    tracing::info!(%digit, "DTMF (RFC 4733)");
+                    if let CallService::Agent(conversation) = &mut self.service {
+                        conversation.on_dtmf(digit);
+                    }
+                    let _ = self.notices.try_send(CallNotice::Dtmf { call: self.key.clone(), digit });
+                }
+            }
+            if received < BATCH {
+                break;
+            }
+        }
+        if !self.answered {
+            // Early media is listened to, not answered: nothing is sent, no service runs yet, and a silent
+            // ringing line is no RTP timeout.
+            let _ = self.stream.hear();
+            return None;
+        }
+        // The caller's frame (and any surplus), the engine, then our packet: a reply (or echo) leaves in the
+        // tick that produced it.
+        let mut notes = Vec::new();
+        for heard in 0..MAX_FRAMES_HEARD_PER_TICK {
+            let frame = if heard == 0 {
+                *self.stream.hear()
+            } else {
+                match self.stream.hear_surplus() {
+                    Some(frame) => *frame,
+                    None => break,
+                }
+            };
+            match &mut self.service {
+                CallService::Echo => self.stream.queue_audio(&frame),
+                CallService::Agent(conversation) => notes.extend(conversation.on_frame(&frame, &mut self.stream)),
+            }
+            if let Some(journal) = self.journal.as_mut() {
+                journal.on_audio(&frame, &[]);
+            }
+        }
+        let len = self.stream.send_frame(&mut self.packet);
+        if len > 0 {
+            send_now(&self.rtp, &self.packet[..len], self.stream.remote());
+        }
+        if let Some(journal) = self.journal.as_mut() {
+            journal.on_audio(&[], self.stream.last_outbound_frame());
+            journal.on_notes(&notes);
+        }
+        for note in &notes {
+            match note {
+                ConversationNote::SendDtmf { digits } => self.send_dtmf(digits),
+                ConversationNote::Tool { id, request } => {
+                    self.tools_running += 1;
+                    let via = TransferVia::Sip { notices: &self.notices, call: &self.key };
+                    start_tool(*id, request.clone(), &self.tool_results, via);
+                }
+                _ => {}
+            }
+        }
+        if let Some(reason) = account_notes(&self.metrics, &notes) {
+            return Some(EndReason::AgentHangUp(reason));
+        }
+        if let Some(arrived) = last_stamp.filter(|_| probe).and_then(arrival_instant) {
+            let arrived = Instant::from_std(arrived);
+            if let Some(offset) = self.phase.on_arrival(grid_phase(self.ptime, arrived), self.stream.jitter()) {
+                self.next_tick = next_on_grid(self.ptime, offset, Instant::now());
+            }
+        }
+        if ticks.is_multiple_of(50) {
+            let mut rtcp_buf = [0u8; 1500];
+            for _ in 0..MAX_PACKETS_PER_TICK {
+                let Ok(datagram) = self.rtcp.try_recv(&mut rtcp_buf) else { break };
+                if let Some(rtt) = self.stream.handle_rtcp(&rtcp_buf[..datagram.len], ntp_now()) {
+                    tracing::debug!(rtt_ms = rtt.as_millis() as u64, "RTCP round trip");
+                }
+            }
+        }
+        if ticks.is_multiple_of(self.rtcp_every) {
+            let mut rtcp_buf = [0u8; 1500];
+            let n = self.stream.rtcp_report(&mut rtcp_buf, ntp_now(), self.cname.as_bytes());
+            if let Err(err) = self.rtcp.try_send_to(&rtcp_buf[..n], self.stream.remote_rtcp()) {
+                tracing::trace!(%err, "RTCP send failed");
+            }
+        }
+        if ticks.is_multiple_of(50) {
+            self.metrics.add(&self.stream.take_counters());
+            if let Some(reason) = check_rtp_timeout(&self.stream, self.started, self.rtp_timeout) {
+                return Some(reason);
+            }
+        }
+        None
+    }
+
+    /// The tick after this one: a ptime later on the grid; a late worker skips ticks rather than bursting
+    /// them (the peer's jitter buffer prefers a gap to a burst).
+    fn schedule_next(&mut self, now: Instant) {
+        let mut next = self.next_tick + self.ptime;
+        if next <= now {
+            let behind = now.duration_since(self.next_tick).as_nanos() / self.ptime.as_nanos().max(1);
+            next = self.next_tick + self.ptime * (behind as u32 + 1);
+        }
+        self.next_tick = next;
+    }
+
+    /// After the last tick: counters, the journal stored, then the one [`CallNotice::Ended`].
+    async fn finish(mut self, reason: EndReason) {
+        let span = self.span.clone();
+        let notices = self.notices.clone();
+        let key = self.key.clone();
+        let finished = async move {
+            self.metrics.add(&self.stream.take_counters());
+            tracing::info!(?reason, "media ended");
+            if let Some(mut journal) = self.journal.take() {
+                if let CallService::Agent(conversation) = &mut self.service {
+                    journal.on_notes(&conversation.finish(&self.stream));
+                }
+                journal.store(&reason).await;
+            }
+            // The sockets and the port lease go before signalling hears of the end.
+            drop(self);
+            reason
+        };
+        let reason = tracing::Instrument::instrument(finished, span).await;
+        let _ = notices.send(CallNotice::Ended { call: key, reason }).await;
+    }
 }
 
 /// Starts the call's service once the call is answered: an agent greets, and its journal opens when it keeps
@@ -654,6 +844,111 @@ fn check_rtp_timeout(stream: &RtpStream, started: Instant, timeout: Duration) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::codec::CodecKind;
+    use crate::jitter::JitterConfig;
+    use crate::ports::PortPool;
+
+    async fn echo_call(pool: &PortPool, caller: &UdpSocket, key: &str) -> CallSetup {
+        let (lease, rtp, rtcp) = pool.allocate().await.unwrap();
+        let plan = MediaPlan {
+            codec: CodecKind::Pcmu,
+            payload_type: 0,
+            dtmf_payload_type: Some(101),
+            remote_rtp: caller.local_addr().unwrap(),
+            remote_rtcp: caller.local_addr().unwrap(),
+            direction: voicera_sip::sdp::Direction::SendRecv,
+            ptime: 20,
+        };
+        CallSetup {
+            key: key.into(),
+            service: CallService::Echo,
+            stream: RtpStream::new(plan, JitterConfig::default()).unwrap(),
+            rtp,
+            rtcp,
+            lease,
+            metrics: Arc::new(Metrics::default()),
+            rtp_timeout: Duration::from_secs(60),
+            recording: None,
+            early: false,
+        }
+    }
+
+    /// Sends one PCMU packet of a loud square wave to `to`.
+    async fn speak(caller: &UdpSocket, to: SocketAddr, seq: u16) {
+        let mut packet = [0u8; 172];
+        let h = crate::rtp::write_rtp_header(&mut packet, seq == 0, 0, seq, u32::from(seq) * 160, 42);
+        for (i, b) in packet[h..].iter_mut().enumerate() {
+            *b = if (i / 8) % 2 == 0 { 0x10 } else { 0x90 };
+        }
+        caller.send_to(&packet, to).await.unwrap();
+    }
+
+    async fn ended(notices: &mut mpsc::Receiver<CallNotice>) -> (CallKey, EndReason) {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(2), notices.recv()).await.expect("an Ended notice").unwrap()
+            {
+                CallNotice::Ended { call, reason } => return (call, reason),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Two calls on one worker: each is echoed; a command ends one within a ptime or two; a panic inside
+    /// another call's tick ends that call only, with one `Panicked` notice, and frees its port.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_worker_ticks_many_calls_and_contains_their_ends() {
+        let pool = PortPool::new("127.0.0.1".parse().unwrap(), 31000, 31099).unwrap();
+        let workers = MediaWorkers::start(1);
+        let (notices_tx, mut notices) = mpsc::channel(16);
+        let callers = [
+            UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        ];
+        let mut commands = Vec::new();
+        let mut servers = Vec::new();
+        for (i, caller) in callers.iter().enumerate() {
+            let setup = echo_call(&pool, caller, &format!("call-{i}")).await;
+            servers.push(SocketAddr::from(([127, 0, 0, 1], setup.lease.port())));
+            commands.push(workers.spawn_call(setup, notices_tx.clone()));
+        }
+        assert_eq!(pool.available(), 50 - 3);
+        // Every call echoes what its caller says.
+        for (caller, server) in callers.iter().zip(&servers) {
+            let mut echoed = false;
+            for seq in 0..30u16 {
+                speak(caller, *server, seq).await;
+                let mut buf = [0u8; 1500];
+                if let Ok(Ok((n, _))) =
+                    tokio::time::timeout(Duration::from_millis(20), caller.recv_from(&mut buf)).await
+                {
+                    // The echo is speech, not the silence sent before the first packet has played out.
+                    if n == 172 && buf[12..n].iter().any(|b| *b != 0xff) {
+                        echoed = true;
+                        break;
+                    }
+                }
+            }
+            assert!(echoed, "no echo from {server}");
+        }
+
+        commands[0].send(CallCommand::Stop).await.unwrap();
+        assert_eq!(ended(&mut notices).await, ("call-0".to_string(), EndReason::Stopped));
+        commands[1].send(CallCommand::PanicForTest).await.unwrap();
+        assert_eq!(ended(&mut notices).await, ("call-1".to_string(), EndReason::Panicked));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(pool.available(), 50 - 1, "the ended calls' ports are free again");
+        // The third call still runs on the same worker.
+        assert!(tokio::time::timeout(Duration::from_millis(100), notices.recv()).await.is_err(), "no other notice");
+        let mut buf = [0u8; 1500];
+        speak(&callers[2], servers[2], 100).await;
+        let got = tokio::time::timeout(Duration::from_millis(200), callers[2].recv_from(&mut buf)).await;
+        assert!(matches!(got, Ok(Ok((172, _)))), "the third call still answers");
+        // Signalling forgetting a call (its command sender dropped) stops it too.
+        drop(commands);
+        assert_eq!(ended(&mut notices).await, ("call-2".to_string(), EndReason::Stopped));
+    }
 
     const PTIME: Duration = Duration::from_millis(20);
 

@@ -1,8 +1,9 @@
 //! Signal processing on the media path: a polyphase rational resampler (8/16/24/48 kHz in any direction).
 //!
 //! The resampler is a windowed-sinc FIR split into L phases (upsample by L, filter, keep every M-th sample,
-//! computed directly so no zero-stuffed samples are ever multiplied). Coefficients and the history buffer are
-//! allocated once at construction; processing allocates nothing.
+//! computed directly so no zero-stuffed samples are ever multiplied). A rate pair's coefficients are built once
+//! per process and shared by every resampler of that pair; a resampler itself holds only its 31 samples of
+//! history and its phase, so a call's state stays small. Processing allocates nothing.
 //!
 //! Pure up-sampling (8 → 16 kHz, every G.711 caller frame) and pure down-sampling (16 → 8 kHz, every reply)
 //! are computed eight outputs at a time: each output column takes one broadcast coefficient times eight
@@ -12,6 +13,8 @@
 
 /// Filter taps per phase: 32 gives ~60 dB stop-band with a Blackman window, plenty for telephony.
 const TAPS_PER_PHASE: usize = 32;
+
+use std::sync::{Arc, Mutex};
 /// Input samples processed per inner block at most; longer inputs are processed in pieces. A 20 ms frame
 /// at up to 8 kHz is one block, at 16 kHz two.
 const BLOCK: usize = 256;
@@ -19,10 +22,15 @@ const BLOCK: usize = 256;
 /// input covers 8 → 48 kHz; a resampler with a larger ratio takes smaller blocks.
 const MAX_BLOCK_OUT: usize = BLOCK * 6 + 1;
 
+/// Samples of history a resampler carries from one block to the next.
+const HISTORY: usize = TAPS_PER_PHASE - 1;
+
 /// Work areas of one block, shared by all resamplers on a thread: they hold nothing between blocks, and one
 /// copy that stays in cache costs far less than one per resampler (with hundreds of calls per thread, each
 /// call's own copies were cold on every tick).
 struct Scratch {
+    /// The resampler's history followed by the block's input, as f32: the window the filter runs over.
+    window: [f32; HISTORY + BLOCK],
     /// A block's outputs as f32 before they are rounded to i16 in one vectorised pass.
     produced: [f32; MAX_BLOCK_OUT],
     /// Pure up-sampling: the phases' outputs before they are interleaved. Pure down-sampling by M: the
@@ -31,13 +39,17 @@ struct Scratch {
 }
 
 thread_local! {
-    static SCRATCH: std::cell::RefCell<Box<Scratch>> =
-        std::cell::RefCell::new(Box::new(Scratch { produced: [0.0; MAX_BLOCK_OUT], columns: [0.0; MAX_BLOCK_OUT] }));
+    static SCRATCH: std::cell::RefCell<Box<Scratch>> = std::cell::RefCell::new(Box::new(Scratch {
+        window: [0.0; HISTORY + BLOCK],
+        produced: [0.0; MAX_BLOCK_OUT],
+        columns: [0.0; MAX_BLOCK_OUT],
+    }));
 }
 
-/// Streaming resampler between two fixed rates.
-#[derive(Debug, Clone)]
-pub struct Resampler {
+/// The filter of one rate pair. It never changes, so every resampler between the same two rates shares one
+/// ([`Filter::shared`]): on a node with hundreds of calls the coefficients stay in cache for all of them.
+#[derive(Debug)]
+struct Filter {
     up: usize,
     down: usize,
     /// Coefficients by phase, each phase stored oldest-sample-first so that an output is a plain dot product
@@ -45,13 +57,6 @@ pub struct Resampler {
     coeffs: Vec<f32>,
     /// Per phase, its only non-zero tap (position in the window, coefficient), if it has just one.
     single_tap: Vec<Option<(usize, f32)>>,
-    /// `TAPS_PER_PHASE - 1` samples of history followed by the current block, as f32.
-    window: Vec<f32>,
-    /// Position of the next output in upsampled units, relative to the first sample of the next input block.
-    position: usize,
-    /// The history holds only zeros: a block of digital silence then resamples to silence without the filter
-    /// (agent audio between replies, muted callers, trunks that send digital silence).
-    silent_history: bool,
     /// `down` as whole input samples plus a phase remainder, so the output loop steps without dividing.
     step: (usize, usize),
     /// Input samples per block: [`BLOCK`], or fewer when the ratio would overflow the scratch outputs.
@@ -59,6 +64,19 @@ pub struct Resampler {
     /// Pure down-sampling by M: the taps in M groups, group g holding taps g, g+M, g+2M, … (one FIR per
     /// residue stream).
     tap_groups: Vec<Vec<f32>>,
+}
+
+/// Streaming resampler between two fixed rates: the shared filter, and this stream's history and phase.
+#[derive(Debug, Clone)]
+pub struct Resampler {
+    filter: Arc<Filter>,
+    /// The last [`HISTORY`] input samples, as f32.
+    history: [f32; HISTORY],
+    /// Position of the next output in upsampled units, relative to the first sample of the next input block.
+    position: usize,
+    /// The history holds only zeros: a block of digital silence then resamples to silence without the filter
+    /// (agent audio between replies, muted callers, trunks that send digital silence).
+    silent_history: bool,
     /// Tests compare the column kernels with the output walk.
     #[cfg(test)]
     walk_only: bool,
@@ -72,9 +90,23 @@ fn gcd(a: usize, b: usize) -> usize {
     }
 }
 
-impl Resampler {
-    /// A resampler from `from_hz` to `to_hz`. Equal rates give a pass-through.
-    pub fn new(from_hz: u32, to_hz: u32) -> Resampler {
+/// A filter and the (from, to) rates it is for.
+type RatedFilter = ((u32, u32), Arc<Filter>);
+
+impl Filter {
+    /// The filter from `from_hz` to `to_hz`, built once per rate pair for the whole process.
+    fn shared(from_hz: u32, to_hz: u32) -> Arc<Filter> {
+        static FILTERS: Mutex<Vec<RatedFilter>> = Mutex::new(Vec::new());
+        let mut filters = FILTERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, filter)) = filters.iter().find(|(rates, _)| *rates == (from_hz, to_hz)) {
+            return Arc::clone(filter);
+        }
+        let filter = Arc::new(Filter::new(from_hz, to_hz));
+        filters.push(((from_hz, to_hz), Arc::clone(&filter)));
+        filter
+    }
+
+    fn new(from_hz: u32, to_hz: u32) -> Filter {
         let g = gcd(from_hz as usize, to_hz as usize).max(1);
         let (up, down) = (to_hz as usize / g, from_hz as usize / g);
         let taps = TAPS_PER_PHASE * up;
@@ -133,30 +165,132 @@ impl Resampler {
         } else {
             Vec::new()
         };
-        let window_len = TAPS_PER_PHASE - 1 + BLOCK;
+        Filter { up, down, coeffs, single_tap, step: (down / up, down % up), block, tap_groups }
+    }
+
+    /// Up-sampling by L (`down == 1`): every block starts on phase 0 and yields L outputs per input, so each
+    /// phase is a plain FIR over the window; its outputs are then interleaved into `produced`. Returns the
+    /// outputs and the next position.
+    fn upsample_block(&self, n: usize, scratch: &mut Scratch) -> (usize, usize) {
+        let up = self.up;
+        let Scratch { window, produced, columns } = scratch;
+        for phase in 0..up {
+            let column = &mut columns[phase * n..(phase + 1) * n];
+            match self.single_tap[phase] {
+                Some((j, c)) => {
+                    for (o, w) in column.iter_mut().zip(&window[j..j + n]) {
+                        *o = w * c;
+                    }
+                }
+                None => {
+                    column.fill(0.0);
+                    let taps = &self.coeffs[phase * TAPS_PER_PHASE..(phase + 1) * TAPS_PER_PHASE];
+                    fir_accumulate(taps, &window[..n + TAPS_PER_PHASE - 1], column);
+                }
+            }
+        }
+        let produced = &mut produced[..n * up];
+        if up == 2 {
+            let (first, second) = columns[..2 * n].split_at(n);
+            for (pair, (a, b)) in produced.chunks_exact_mut(2).zip(first.iter().zip(second)) {
+                pair[0] = *a;
+                pair[1] = *b;
+            }
+        } else {
+            for (i, group) in produced.chunks_exact_mut(up).enumerate() {
+                for (phase, o) in group.iter_mut().enumerate() {
+                    *o = columns[phase * n + i];
+                }
+            }
+        }
+        (n * up, n * up)
+    }
+
+    /// Down-sampling by M (`up == 1`): output k starts at window index s + M·k, so split the window into its
+    /// M residue streams and run each tap group as a plain FIR over its stream. Groups are added in tap
+    /// order whatever s is, so the result does not depend on where blocks begin.
+    fn downsample_block(&self, n: usize, start: usize, scratch: &mut Scratch) -> (usize, usize) {
+        let down = self.down;
+        if start >= n {
+            return (0, start);
+        }
+        let count = (n - start).div_ceil(down);
+        let filled = n + TAPS_PER_PHASE - 1;
+        let stream_len = filled.div_ceil(down);
+        let Scratch { window, produced, columns } = scratch;
+        let streams = &mut columns[..down * stream_len];
+        if down == 2 {
+            let (even, odd) = streams.split_at_mut(stream_len);
+            let pairs = window[..filled].chunks_exact(2);
+            if let [last] = pairs.remainder() {
+                even[stream_len - 1] = *last;
+            }
+            for (pair, (e, o)) in pairs.zip(even.iter_mut().zip(odd.iter_mut())) {
+                *e = pair[0];
+                *o = pair[1];
+            }
+        } else {
+            for (m, group) in window[..filled].chunks(down).enumerate() {
+                for (residue, w) in group.iter().enumerate() {
+                    streams[residue * stream_len + m] = *w;
+                }
+            }
+        }
+        let out = &mut produced[..count];
+        out.fill(0.0);
+        for (group, taps) in self.tap_groups.iter().enumerate() {
+            let (residue, offset) = ((start + group) % down, (start + group) / down);
+            let stream = &columns[residue * stream_len..(residue + 1) * stream_len];
+            let needed = count + taps.len() - 1;
+            fir_accumulate(taps, &stream[offset..offset + needed], out);
+        }
+        (count, start + count * down)
+    }
+
+    /// Any other ratio: walk the outputs by (input index, phase) without a division per sample.
+    fn resample_block(&self, n: usize, position: usize, scratch: &mut Scratch) -> (usize, usize) {
+        let (mut index, mut phase) = (position / self.up, position % self.up);
+        let mut count = 0;
+        while index < n {
+            scratch.produced[count] = match self.single_tap[phase] {
+                Some((j, c)) => scratch.window[index + j] * c,
+                None => {
+                    let taps = &self.coeffs[phase * TAPS_PER_PHASE..(phase + 1) * TAPS_PER_PHASE];
+                    dot(taps, &scratch.window[index..index + TAPS_PER_PHASE])
+                }
+            };
+            count += 1;
+            index += self.step.0;
+            phase += self.step.1;
+            if phase >= self.up {
+                phase -= self.up;
+                index += 1;
+            }
+        }
+        (count, index * self.up + phase)
+    }
+}
+
+impl Resampler {
+    /// A resampler from `from_hz` to `to_hz`. Equal rates give a pass-through.
+    pub fn new(from_hz: u32, to_hz: u32) -> Resampler {
         Resampler {
-            up,
-            down,
-            coeffs,
-            single_tap,
-            window: vec![0.0; window_len],
+            filter: Filter::shared(from_hz, to_hz),
+            history: [0.0; HISTORY],
             position: 0,
             silent_history: true,
-            step: (down / up, down % up),
-            block,
-            tap_groups,
             #[cfg(test)]
             walk_only: false,
         }
     }
 
     pub fn is_passthrough(&self) -> bool {
-        self.up == 1 && self.down == 1
+        self.filter.up == 1 && self.filter.down == 1
     }
 
     /// Output samples that `input_len` input samples can produce at most.
     pub fn max_output(&self, input_len: usize) -> usize {
-        (input_len * self.up).div_ceil(self.down) + 1
+        (input_len * self.filter.up).div_ceil(self.filter.down) + 1
     }
 
     /// Resamples `input` into `out`; returns the samples written. `out` should hold
@@ -169,7 +303,7 @@ impl Resampler {
         }
         SCRATCH.with_borrow_mut(|scratch| {
             let mut written = 0;
-            for block in input.chunks(self.block) {
+            for block in input.chunks(self.filter.block) {
                 let start = written.min(out.len());
                 written += self.process_block(block, &mut out[start..], scratch);
             }
@@ -178,30 +312,31 @@ impl Resampler {
     }
 
     fn process_block(&mut self, input: &[i16], out: &mut [i16], scratch: &mut Scratch) -> usize {
-        let hist = TAPS_PER_PHASE - 1;
+        let filter = &*self.filter;
+        let n = input.len();
+        let limit = n * filter.up;
         let silent_input = input.iter().all(|s| *s == 0);
         if silent_input && self.silent_history {
             // Zeros in, zeros out: only the output count and the phase move on.
-            let limit = input.len() * self.up;
-            let count = limit.saturating_sub(self.position).div_ceil(self.down);
+            let count = limit.saturating_sub(self.position).div_ceil(filter.down);
             let written = count.min(out.len());
             out[..written].fill(0);
-            self.position += count * self.down;
+            self.position += count * filter.down;
             self.position -= limit;
             return written;
         }
-        for (w, s) in self.window[hist..hist + input.len()].iter_mut().zip(input) {
+        scratch.window[..HISTORY].copy_from_slice(&self.history);
+        for (w, s) in scratch.window[HISTORY..HISTORY + n].iter_mut().zip(input) {
             *w = *s as f32;
         }
-        let limit = input.len() * self.up;
-        let count = if self.walk_only() {
-            self.resample_block(input.len(), scratch)
-        } else if self.down == 1 {
-            self.upsample_block(input.len(), scratch)
-        } else if self.up == 1 && !self.tap_groups.is_empty() {
-            self.downsample_block(input.len(), scratch)
+        let (count, position) = if self.walk_only() {
+            filter.resample_block(n, self.position, scratch)
+        } else if filter.down == 1 {
+            filter.upsample_block(n, scratch)
+        } else if filter.up == 1 && !filter.tap_groups.is_empty() {
+            filter.downsample_block(n, self.position, scratch)
         } else {
-            self.resample_block(input.len(), scratch)
+            filter.resample_block(n, self.position, scratch)
         };
         let written = count.min(out.len());
         for (o, p) in out[..written].iter_mut().zip(&scratch.produced[..written]) {
@@ -212,10 +347,10 @@ impl Resampler {
             // SAFETY: `clamped` is finite and within i32 (see above).
             *o = unsafe { clamped.to_int_unchecked::<i32>() } as i16;
         }
-        self.position -= limit;
-        // The last TAPS-1 samples become the history of the next block.
-        self.window.copy_within(input.len()..input.len() + hist, 0);
-        self.silent_history = self.window[..hist].iter().all(|s| *s == 0.0);
+        self.position = position - limit;
+        // The last HISTORY samples become the history of the next block.
+        self.history.copy_from_slice(&scratch.window[n..n + HISTORY]);
+        self.silent_history = self.history.iter().all(|s| *s == 0.0);
         written
     }
 
@@ -227,113 +362,9 @@ impl Resampler {
         false
     }
 
-    /// Up-sampling by L (`down == 1`): every block starts on phase 0 and yields L outputs per input, so each
-    /// phase is a plain FIR over the window; its outputs are then interleaved into `produced`.
-    fn upsample_block(&mut self, n: usize, scratch: &mut Scratch) -> usize {
-        let up = self.up;
-        for phase in 0..up {
-            let column = &mut scratch.columns[phase * n..(phase + 1) * n];
-            match self.single_tap[phase] {
-                Some((j, c)) => {
-                    for (o, w) in column.iter_mut().zip(&self.window[j..j + n]) {
-                        *o = w * c;
-                    }
-                }
-                None => {
-                    column.fill(0.0);
-                    let taps = &self.coeffs[phase * TAPS_PER_PHASE..(phase + 1) * TAPS_PER_PHASE];
-                    fir_accumulate(taps, &self.window[..n + TAPS_PER_PHASE - 1], column);
-                }
-            }
-        }
-        let produced = &mut scratch.produced[..n * up];
-        if up == 2 {
-            let (first, second) = scratch.columns[..2 * n].split_at(n);
-            for (pair, (a, b)) in produced.chunks_exact_mut(2).zip(first.iter().zip(second)) {
-                pair[0] = *a;
-                pair[1] = *b;
-            }
-        } else {
-            for (i, group) in produced.chunks_exact_mut(up).enumerate() {
-                for (phase, o) in group.iter_mut().enumerate() {
-                    *o = scratch.columns[phase * n + i];
-                }
-            }
-        }
-        self.position = n * up;
-        n * up
-    }
-
-    /// Down-sampling by M (`up == 1`): output k starts at window index s + M·k, so split the window into its
-    /// M residue streams and run each tap group as a plain FIR over its stream. Groups are added in tap
-    /// order whatever s is, so the result does not depend on where blocks begin.
-    fn downsample_block(&mut self, n: usize, scratch: &mut Scratch) -> usize {
-        let down = self.down;
-        let start = self.position;
-        if start >= n {
-            self.position = start;
-            return 0;
-        }
-        let count = (n - start).div_ceil(down);
-        let filled = n + TAPS_PER_PHASE - 1;
-        let stream_len = filled.div_ceil(down);
-        let streams = &mut scratch.columns[..down * stream_len];
-        if down == 2 {
-            let (even, odd) = streams.split_at_mut(stream_len);
-            let pairs = self.window[..filled].chunks_exact(2);
-            if let [last] = pairs.remainder() {
-                even[stream_len - 1] = *last;
-            }
-            for (pair, (e, o)) in pairs.zip(even.iter_mut().zip(odd.iter_mut())) {
-                *e = pair[0];
-                *o = pair[1];
-            }
-        } else {
-            for (m, group) in self.window[..filled].chunks(down).enumerate() {
-                for (residue, w) in group.iter().enumerate() {
-                    streams[residue * stream_len + m] = *w;
-                }
-            }
-        }
-        let out = &mut scratch.produced[..count];
-        out.fill(0.0);
-        for (group, taps) in self.tap_groups.iter().enumerate() {
-            let (residue, offset) = ((start + group) % down, (start + group) / down);
-            let stream = &scratch.columns[residue * stream_len..(residue + 1) * stream_len];
-            let needed = count + taps.len() - 1;
-            fir_accumulate(taps, &stream[offset..offset + needed], out);
-        }
-        self.position = start + count * down;
-        count
-    }
-
-    /// Any other ratio: walk the outputs by (input index, phase) without a division per sample.
-    fn resample_block(&mut self, n: usize, scratch: &mut Scratch) -> usize {
-        let (mut index, mut phase) = (self.position / self.up, self.position % self.up);
-        let mut count = 0;
-        while index < n {
-            scratch.produced[count] = match self.single_tap[phase] {
-                Some((j, c)) => self.window[index + j] * c,
-                None => {
-                    let taps = &self.coeffs[phase * TAPS_PER_PHASE..(phase + 1) * TAPS_PER_PHASE];
-                    dot(taps, &self.window[index..index + TAPS_PER_PHASE])
-                }
-            };
-            count += 1;
-            index += self.step.0;
-            phase += self.step.1;
-            if phase >= self.up {
-                phase -= self.up;
-                index += 1;
-            }
-        }
-        self.position = index * self.up + phase;
-        count
-    }
-
     /// Clears the filter state (after a discontinuity such as a flush).
     pub fn reset(&mut self) {
-        self.window.fill(0.0);
+        self.history = [0.0; HISTORY];
         self.position = 0;
         self.silent_history = true;
     }
@@ -546,12 +577,12 @@ mod tests {
     #[test]
     fn doubling_the_rate_passes_every_other_sample_through() {
         let r = Resampler::new(8000, 16000);
-        let through: Vec<_> = r.single_tap.iter().flatten().collect();
+        let through: Vec<_> = r.filter.single_tap.iter().flatten().collect();
         assert_eq!(through.len(), 1, "one of the two phases is a single tap");
         assert!((through[0].1 - 1.0).abs() < 0.01, "{through:?}");
         // The other ratios keep their full filters.
-        assert!(Resampler::new(16000, 8000).single_tap.iter().all(Option::is_none));
-        assert!(Resampler::new(16000, 48000).single_tap.iter().all(Option::is_none));
+        assert!(Resampler::new(16000, 8000).filter.single_tap.iter().all(Option::is_none));
+        assert!(Resampler::new(16000, 48000).filter.single_tap.iter().all(Option::is_none));
     }
 
     #[test]

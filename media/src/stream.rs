@@ -243,9 +243,8 @@ impl RtpStream {
     /// First half of the 20 ms tick: the caller's audio for this tick (engine rate, silence if none).
     pub fn hear(&mut self) -> &[i16; ENGINE_FRAME] {
         self.play_inbound();
-        self.frame.fill(0);
-        let (frame, inbound) = (&mut self.frame, &mut self.inbound);
-        inbound.pop_frame(frame);
+        // `pop_frame` pads with silence itself.
+        self.inbound.pop_frame(&mut self.frame);
         &self.frame
     }
 
@@ -260,7 +259,6 @@ impl RtpStream {
         if self.inbound.len() < ENGINE_FRAME {
             return None;
         }
-        self.frame.fill(0);
         self.inbound.pop_frame(&mut self.frame);
         Some(&self.frame)
     }
@@ -330,19 +328,18 @@ impl RtpStream {
         let rate = self.codec.pcm_rate();
         let clock = self.plan.codec.rtp_clock_rate();
         let ticks_per_frame = clock * self.plan.ptime / 1000;
-        let mut engine = [0i16; ENGINE_FRAME];
-        self.outbound.pop_frame(&mut engine);
-        self.last_outbound = engine;
+        // The frame goes out from `last_outbound` itself (the recorder reads it there): no copy of it.
+        self.outbound.pop_frame(&mut self.last_outbound);
         if !self.plan.direction.we_send() || packet.len() < rtp::RTP_HEADER_LEN {
             // On hold we still consume the queue so that time passes for the engine, but send nothing.
             self.out_timestamp = self.out_timestamp.wrapping_add(ticks_per_frame);
             return 0;
         }
         let n = if rate == ENGINE_RATE {
-            self.resampled[..ENGINE_FRAME].copy_from_slice(&engine);
+            self.resampled[..ENGINE_FRAME].copy_from_slice(&self.last_outbound);
             ENGINE_FRAME
         } else {
-            self.encode_resampler.process(&engine, &mut self.resampled)
+            self.encode_resampler.process(&self.last_outbound, &mut self.resampled)
         };
         let header = rtp::write_rtp_header(
             packet,

@@ -121,27 +121,21 @@ impl SqliteStore {
     }
 
     pub async fn list(&self, collection: Collection, org_id: &str) -> Result<Vec<Record>> {
-        let table = collection.name();
-        let org = org_id.to_string();
-        let rows = self
-            .with(move |c| {
-                let mut stmt =
-                    c.prepare(&format!("SELECT org_id, id, doc FROM {table} WHERE org_id = ?1 ORDER BY id"))?;
-                let rows = stmt.query_map(params![org], row)?.collect::<rusqlite::Result<Vec<_>>>();
-                rows
-            })
-            .await?;
-        rows.into_iter().map(|r| parse(collection, r)).collect()
+        self.select(collection, "org_id = ?1 ORDER BY id", org_id).await
     }
 
     pub async fn find_id(&self, collection: Collection, id: &str) -> Result<Vec<Record>> {
+        self.select(collection, "id = ?1 ORDER BY org_id", id).await
+    }
+
+    /// The documents of `collection` matching `condition` (one `?1` parameter).
+    async fn select(&self, collection: Collection, condition: &'static str, param: &str) -> Result<Vec<Record>> {
         let table = collection.name();
-        let id = id.to_string();
+        let param = param.to_string();
         let rows = self
             .with(move |c| {
-                let mut stmt =
-                    c.prepare(&format!("SELECT org_id, id, doc FROM {table} WHERE id = ?1 ORDER BY org_id"))?;
-                let rows = stmt.query_map(params![id], row)?.collect::<rusqlite::Result<Vec<_>>>();
+                let mut stmt = c.prepare(&format!("SELECT org_id, id, doc FROM {table} WHERE {condition}"))?;
+                let rows = stmt.query_map(params![param], row)?.collect::<rusqlite::Result<Vec<_>>>();
                 rows
             })
             .await?;

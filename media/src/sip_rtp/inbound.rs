@@ -224,7 +224,7 @@ impl Service {
         self.endpoint.respond(key, response, std::time::Instant::now());
     }
 
-    /// Sends 200 OK with our SDP, creates the dialog and starts the media task.
+    /// Sends 200 OK with our SDP, creates the dialog and starts the call's media.
     pub(super) fn answer(&mut self, key: ServerKey, pending: PendingAnswer) {
         let PendingAnswer { request, peer, local_tag, setup, local_ip, answer, session_timer } = pending;
         if !self.endpoint.is_pending(&key) {

@@ -1,5 +1,5 @@
 //! The node's SIP signalling service: one tokio task that owns the transaction layer
-//! ([`voicera_sip::Endpoint`]), every dialog and every trunk registration, and starts one media task per call.
+//! ([`voicera_sip::Endpoint`]), every dialog and every trunk registration, and hands each call's media to the media workers ([`MediaWorkers`]).
 //!
 //! Policy, in the order a new INVITE meets it: draining → 503; Max-Forwards 0 → 483; unsupported `Require`
 //! → 420; non-SIP Request-URI → 416; unknown user → 404; bad or unacceptable SDP → 488 (with a Warning);
@@ -26,7 +26,7 @@ use voicera_sip::transport::SipTransport;
 use voicera_sip::uri::SipUri;
 use voicera_sip::{ClientKey, Endpoint, EndpointEvent, Method, Peer, Request, Response, ServerKey, TransportKind};
 
-use crate::call::{spawn_call, CallCommand, CallKey, CallNotice, CallService, CallSetup, EndReason};
+use crate::call::{CallCommand, CallKey, CallNotice, CallService, CallSetup, EndReason, MediaWorkers};
 use crate::codec::CodecKind;
 use crate::conversation::engine::Agent;
 use crate::jitter::JitterConfig;
@@ -300,6 +300,8 @@ pub async fn start(
         nonces: voicera_sip::auth::NonceIssuer::new(NONCE_LIFETIME_SECS),
         draining: false,
         notices: notices_tx,
+        media: MediaWorkers::per_core(),
+        media_running: 0,
         config,
     };
     let flag = running.clone();
@@ -360,6 +362,11 @@ struct Service {
     nonces: voicera_sip::auth::NonceIssuer,
     draining: bool,
     notices: mpsc::Sender<CallNotice>,
+    /// The workers that tick the calls' media.
+    media: MediaWorkers,
+    /// Calls whose media has not reported its end yet (it stores the call's record first): shutdown waits
+    /// for them, so no record is cut off.
+    media_running: usize,
     config: SipServiceConfig,
 }
 
@@ -376,7 +383,7 @@ impl Service {
             self.poll_registrations().await;
             self.flush().await;
             if let Some((_, deadline)) = &hangup_done {
-                let byes_done = self.bye_keys.is_empty() && self.calls.is_empty();
+                let byes_done = self.bye_keys.is_empty() && self.calls.is_empty() && self.media_running == 0;
                 if byes_done || Instant::now() >= *deadline {
                     if let Some((done, _)) = hangup_done.take() {
                         let _ = done.send(());
@@ -544,6 +551,7 @@ impl Service {
     fn handle_notice(&mut self, notice: CallNotice) {
         match notice {
             CallNotice::Ended { call, reason } => {
+                self.media_running = self.media_running.saturating_sub(1);
                 if self.calls.contains_key(&call) {
                     tracing::info!(%call, ?reason, "media ended: hanging up");
                     let result = match reason {
@@ -583,7 +591,7 @@ impl Service {
         }
     }
 
-    /// Starts the media task of an answered call and tracks it under its dialog id.
+    /// Starts the media of an answered call on a media worker and tracks it under its dialog id.
     fn start_call(
         &mut self,
         mut setup: CallSetup,
@@ -604,7 +612,8 @@ impl Service {
         if !setup.early {
             self.metrics.call_started();
         }
-        let commands = spawn_call(setup, self.notices.clone());
+        let commands = self.media.spawn_call(setup, self.notices.clone());
+        self.media_running += 1;
         let entry = CallEntry {
             dialog,
             commands,
