@@ -1,7 +1,8 @@
 //! `voicera-bench`: load scenarios against a real `voicera` process, measured from outside.
 //!
 //! `voicera-bench sip --calls 10,100,500 --seconds 60` starts `voicera serve` (release build), places N
-//! concurrent `echo` calls with sipp (PCMU, espeak speech from a generated pcap), and samples the server's CPU
+//! concurrent `echo` calls with sipp (PCMU, espeak speech from a generated pcap, or with `--media rtp-stream`
+//! the same speech sent by sipp's `rtp_stream` from each call's UDP socket), and samples the server's CPU
 //! time and RSS from /proc while the calls are up. It reports CPU % of one core per call, RSS per call, call
 //! set-up time percentiles (INVITE → 200, from sipp's RTT trace) and RTP loss seen by the server's jitter
 //! buffers, as JSON and Markdown under `bench/results/`.
@@ -32,6 +33,12 @@ struct Cli {
     command: Scenario,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SipMedia {
+    Pcap,
+    RtpStream,
+}
+
 #[derive(Debug, Subcommand)]
 enum Scenario {
     /// N concurrent SIP echo calls with sipp (PCMU speech), for each N given.
@@ -42,6 +49,11 @@ enum Scenario {
         /// How long each call lasts.
         #[arg(long, default_value_t = 60)]
         seconds: u64,
+        /// How sipp sends the speech: `pcap` replays a capture through a raw socket per call (the kernel then
+        /// checks every loopback packet against all of them, a cost the server's process pays); `rtp-stream`
+        /// sends it from each call's own UDP socket.
+        #[arg(long, value_enum, default_value_t = SipMedia::Pcap)]
+        media: SipMedia,
         /// The voicera binary (default: target/release/voicera).
         #[arg(long)]
         voicera: Option<PathBuf>,
@@ -139,24 +151,35 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .try_init();
     match Cli::parse().command {
-        Scenario::Sip { calls, seconds, voicera, out } => {
+        Scenario::Sip { calls, seconds, media, voicera, out } => {
             let voicera = release_binary(voicera)?;
             std::fs::create_dir_all(&out)?;
             // sipp runs inside the work directory: every path handed to it must be absolute.
             let out = out.canonicalize()?;
             let work = out.join("work");
             std::fs::create_dir_all(&work)?;
-            let pcap = work.join("speech-pcmu.pcap");
-            pcap::speech_pcap(&pcap, seconds as f64 + 2.0)?;
+            let (action, name) = match media {
+                SipMedia::Pcap => {
+                    let pcap = work.join("speech-pcmu.pcap");
+                    pcap::speech_pcap(&pcap, seconds as f64 + 2.0)?;
+                    (format!("<exec play_pcap_audio=\"{}\"/>", pcap.display()), "sip-echo")
+                }
+                SipMedia::RtpStream => {
+                    let ulaw = work.join("speech.ul");
+                    pcap::speech_ulaw(&ulaw)?;
+                    // Looped for the whole call (-1), payload type 0 (PCMU).
+                    (format!("<exec rtp_stream=\"{},-1,0\"/>", ulaw.display()), "sip-echo-rtpstream")
+                }
+            };
             let mut reports = Vec::new();
             for n in calls {
-                eprintln!("== {n} concurrent echo calls for {seconds} s");
-                let report = sip_echo(&voicera, n, seconds, &pcap, &work)?;
+                eprintln!("== {n} concurrent echo calls for {seconds} s ({media:?})");
+                let report = sip_echo(&voicera, n, seconds, &action, &work)?;
                 eprintln!("{}", serde_json::to_string_pretty(&report)?);
-                std::fs::write(out.join(format!("sip-echo-{n}.json")), serde_json::to_string_pretty(&report)?)?;
+                std::fs::write(out.join(format!("{name}-{n}.json")), serde_json::to_string_pretty(&report)?)?;
                 reports.push(report);
             }
-            std::fs::write(out.join("sip-echo.md"), markdown(&reports))?;
+            std::fs::write(out.join(format!("{name}.md")), markdown(&reports, media))?;
             Ok(())
         }
         Scenario::SipAgent { calls, load: AgentLoadArgs { seconds, voicera, out } } => {
@@ -304,7 +327,7 @@ fn start_server(voicera: &Path, dir: &Path, rtp_ports: &str) -> Result<Server> {
     Ok(server)
 }
 
-fn sip_echo(voicera: &Path, calls: usize, seconds: u64, pcap: &Path, work: &Path) -> Result<SipEchoReport> {
+fn sip_echo(voicera: &Path, calls: usize, seconds: u64, media_action: &str, work: &Path) -> Result<SipEchoReport> {
     let dir = work.join(format!("sip-echo-{calls}"));
     let server = start_server(voicera, &dir, "30000-34000")?;
     let (pid, http, sip) = (server.pid(), server.http, server.sip);
@@ -313,7 +336,7 @@ fn sip_echo(voicera: &Path, calls: usize, seconds: u64, pcap: &Path, work: &Path
     let idle_end = procfs::sample(pid)?;
 
     let scenario = dir.join("load.xml");
-    std::fs::write(&scenario, load_scenario(pcap, seconds))?;
+    std::fs::write(&scenario, load_scenario(media_action, seconds))?;
     // Ramp at 50 calls/s so set-up times measure the server, not a thundering herd.
     let rate = calls.min(50).to_string();
     let sipp = Command::new("sipp")
@@ -423,15 +446,19 @@ fn rtt_percentiles(dir: &Path) -> Result<(f64, f64, f64)> {
     Ok((pick(0.5), pick(0.9), pick(0.99)))
 }
 
-fn load_scenario(pcap: &Path, seconds: u64) -> String {
+fn load_scenario(media_action: &str, seconds: u64) -> String {
     include_str!("../scenarios/echo_load.xml")
-        .replace("@PCAP@", &pcap.canonicalize().unwrap_or(pcap.to_path_buf()).to_string_lossy())
+        .replace("@MEDIA_ACTION@", media_action)
         .replace("@PAUSE_MS@", &(seconds * 1000).to_string())
 }
 
-fn markdown(reports: &[SipEchoReport]) -> String {
-    let mut out = String::from(
-        "# SIP echo load (sipp, PCMU speech)\n\n| calls | completed | CPU % of a core per call | RSS MB per call | set-up p50/p90/p99 ms | RTP loss % |\n|---|---|---|---|---|---|\n",
+fn markdown(reports: &[SipEchoReport], media: SipMedia) -> String {
+    let how = match media {
+        SipMedia::Pcap => "pcap replay through a raw socket per call",
+        SipMedia::RtpStream => "rtp_stream from each call's UDP socket",
+    };
+    let mut out = format!(
+        "# SIP echo load (sipp, PCMU speech: {how})\n\n| calls | completed | CPU % of a core per call | RSS MB per call | set-up p50/p90/p99 ms | RTP loss % |\n|---|---|---|---|---|---|\n",
     );
     for r in reports {
         out.push_str(&format!(

@@ -1,6 +1,7 @@
 //! Builds the RTP capture sipp plays into each call: espeak-ng speech, 8 kHz, μ-law, one RTP packet per
 //! 20 ms, looped to the requested length, in classic libpcap format (Ethernet/IPv4/UDP; sipp rewrites the
-//! addresses and ports to the call's).
+//! addresses and ports to the call's). The same speech as raw μ-law ([`speech_ulaw`]) is what sipp's
+//! `rtp_stream` sends from an ordinary UDP socket.
 
 use std::path::Path;
 use std::process::Command;
@@ -11,11 +12,8 @@ use voicera_media::codec::g711::linear_to_ulaw;
 const SENTENCE: &str = "Hello, I would like to book an appointment for tomorrow morning, please. \
     Could you also tell me what time the office opens?";
 
-pub fn speech_pcap(path: &Path, seconds: f64) -> Result<()> {
-    if path.exists() {
-        return Ok(());
-    }
-    let dir = path.parent().unwrap_or(Path::new("."));
+/// The test sentence as 8 kHz 16-bit samples (espeak-ng, resampled by sox; the files are written in `dir`).
+fn speech(dir: &Path) -> Result<Vec<i16>> {
     let wav = dir.join("speech.wav");
     let raw = dir.join("speech8k.raw");
     let ok = Command::new("espeak-ng").args(["-v", "en-us", "-w"]).arg(&wav).arg(SENTENCE).status()?.success();
@@ -33,7 +31,26 @@ pub fn speech_pcap(path: &Path, seconds: f64) -> Result<()> {
         bail!("sox failed");
     }
     let bytes = std::fs::read(&raw).context("read speech")?;
-    let speech: Vec<i16> = bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    Ok(bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect())
+}
+
+/// The sentence once as raw μ-law (sipp's `rtp_stream` loops it).
+pub fn speech_ulaw(path: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let speech = speech(path.parent().unwrap_or(Path::new(".")))?;
+    // Whole 20 ms frames, so every packet sipp sends is full.
+    let frames = speech.len() / 160;
+    std::fs::write(path, speech[..frames * 160].iter().map(|s| linear_to_ulaw(*s)).collect::<Vec<u8>>())?;
+    Ok(())
+}
+
+pub fn speech_pcap(path: &Path, seconds: f64) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let speech = speech(path.parent().unwrap_or(Path::new(".")))?;
     let frames = (seconds * 50.0) as usize;
     let mut out = Vec::with_capacity(24 + frames * 230);
     // Global header: magic, v2.4, tz 0, sigfigs 0, snaplen 65535, Ethernet.
