@@ -207,7 +207,7 @@ impl MediaWorkers {
         MediaWorkers { inboxes: inboxes.into(), next: Arc::new(AtomicUsize::new(0)) }
     }
 
-    /// One worker per runtime thread.
+    /// One worker per core (the runtime runs one thread per core).
     pub fn per_core() -> MediaWorkers {
         MediaWorkers::start(std::thread::available_parallelism().map_or(1, usize::from))
     }
