@@ -102,7 +102,11 @@ async fn watch_store(store: voicera_store::Store, up: Arc<AtomicBool>, shutdown:
             match result {
                 Ok(Ok(())) => tracing::info!(store = %store.describe(), "store reachable again"),
                 Ok(Err(e)) => tracing::error!(store = %store.describe(), error = %e, "store unreachable"),
-                Err(_) => tracing::error!(store = %store.describe(), "store did not answer within 5 s"),
+                Err(_) => tracing::error!(
+                    store = %store.describe(),
+                    timeout_secs = STORE_PING_INTERVAL.as_secs(),
+                    "store did not answer within the ping interval"
+                ),
             }
         }
     }

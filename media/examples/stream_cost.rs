@@ -17,15 +17,7 @@ fn main() {
         return many_calls(500);
     }
     for codec in [CodecKind::Pcmu, CodecKind::G722, CodecKind::Opus] {
-        let plan = MediaPlan {
-            codec,
-            payload_type: codec.static_payload_type().unwrap_or(96),
-            dtmf_payload_type: Some(101),
-            remote_rtp: "127.0.0.1:4000".parse().unwrap(),
-            remote_rtcp: "127.0.0.1:4001".parse().unwrap(),
-            direction: voicera_sip::sdp::Direction::SendRecv,
-            ptime: 20,
-        };
+        let plan = plan(codec, 4000);
         let mut stream = RtpStream::new(plan.clone(), JitterConfig::default()).unwrap();
         let mut encoder = codec.build().unwrap();
         let rate = codec.pcm_rate() as usize;
@@ -62,10 +54,11 @@ fn main() {
     many_calls(500);
 }
 
-fn pcmu_plan(port: u16) -> MediaPlan {
+/// A 20 ms stream of `codec` whose peer sends from `port` (RTCP on the next port).
+fn plan(codec: CodecKind, port: u16) -> MediaPlan {
     MediaPlan {
-        codec: CodecKind::Pcmu,
-        payload_type: 0,
+        codec,
+        payload_type: codec.static_payload_type().unwrap_or(96),
         dtmf_payload_type: Some(101),
         remote_rtp: format!("127.0.0.1:{port}").parse().unwrap(),
         remote_rtcp: format!("127.0.0.1:{}", port + 1).parse().unwrap(),
@@ -76,8 +69,9 @@ fn pcmu_plan(port: u16) -> MediaPlan {
 
 /// `calls` PCMU echo streams ticked one after another, 50 rounds a "second"; prints the cost per call tick.
 fn many_calls(calls: usize) {
-    let mut streams: Vec<RtpStream> =
-        (0..calls).map(|i| RtpStream::new(pcmu_plan(4000 + 2 * i as u16), JitterConfig::default()).unwrap()).collect();
+    let mut streams: Vec<RtpStream> = (0..calls)
+        .map(|i| RtpStream::new(plan(CodecKind::Pcmu, 4000 + 2 * i as u16), JitterConfig::default()).unwrap())
+        .collect();
     let mut encoder = CodecKind::Pcmu.build().unwrap();
     // One second of packets, encoded once: the loop measures the streams, not the test's encoder.
     let packets: Vec<Vec<u8>> = (0..50u32)
@@ -91,7 +85,7 @@ fn many_calls(calls: usize) {
             packet
         })
         .collect();
-    let sources: Vec<_> = (0..calls).map(|i| pcmu_plan(4000 + 2 * i as u16).remote_rtp).collect();
+    let sources: Vec<_> = (0..calls).map(|i| plan(CodecKind::Pcmu, 4000 + 2 * i as u16).remote_rtp).collect();
     let mut out = [0u8; 1500];
     let mut packet = [0u8; 1500];
     let t0 = Instant::now();

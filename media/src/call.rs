@@ -222,9 +222,7 @@ impl MediaWorkers {
         let media = match span.in_scope(|| CallMedia::new(setup, rx, notices.clone(), span.clone())) {
             Ok(media) => media,
             Err(reason) => {
-                tokio::spawn(async move {
-                    let _ = notices.send(CallNotice::Ended { call: key, reason }).await;
-                });
+                report_end(notices, key, reason);
                 return tx;
             }
         };
@@ -235,6 +233,14 @@ impl MediaWorkers {
         }
         tx
     }
+}
+
+/// Tells signalling that a call's media ended, for a call with nothing left to store (it never started, or
+/// its tick panicked).
+fn report_end(notices: mpsc::Sender<CallNotice>, call: CallKey, reason: EndReason) {
+    tokio::spawn(async move {
+        let _ = notices.send(CallNotice::Ended { call, reason }).await;
+    });
 }
 
 /// A media worker: sleeps until the earliest tick among its calls, then ticks every call due.
@@ -266,15 +272,11 @@ async fn run_worker(mut inbox: mpsc::UnboundedReceiver<CallMedia>) {
                 continue;
             }
             let call = &mut calls[i];
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call.tick_in_span(now)));
-            let ended = match outcome {
-                Ok(None) => None,
-                Ok(Some(reason)) => Some(reason),
-                Err(_) => {
+            let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call.tick_in_span(now)))
+                .unwrap_or_else(|_| {
                     tracing::error!(call = %calls[i].key, "call media panicked; the call is ended");
                     Some(EndReason::Panicked)
-                }
-            };
+                });
             match ended {
                 None => {
                     due[i] = calls[i].next_tick;
@@ -287,9 +289,7 @@ async fn run_worker(mut inbox: mpsc::UnboundedReceiver<CallMedia>) {
                         // Its state may be inconsistent: report the end without running any more of it.
                         let (notices, key) = (call.notices.clone(), call.key.clone());
                         drop(call);
-                        tokio::spawn(async move {
-                            let _ = notices.send(CallNotice::Ended { call: key, reason }).await;
-                        });
+                        report_end(notices, key, reason);
                     } else {
                         tokio::spawn(call.finish(reason));
                     }

@@ -11,10 +11,10 @@
 //! the outputs one by one. With the work areas shared per thread ([`Scratch`]), a 20 ms frame 8 → 16 kHz and
 //! back costs 0.46 µs instead of 1.45 µs.
 
+use std::sync::{Arc, Mutex};
+
 /// Filter taps per phase: 32 gives ~60 dB stop-band with a Blackman window, plenty for telephony.
 const TAPS_PER_PHASE: usize = 32;
-
-use std::sync::{Arc, Mutex};
 /// Input samples processed per inner block at most; longer inputs are processed in pieces. A 20 ms frame
 /// at up to 8 kHz is one block, at 16 kHz two.
 const BLOCK: usize = 256;

