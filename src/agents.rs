@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use voicera_media::conversation::engine::Agent;
+use voicera_media::conversation::agent::Agent;
 use voicera_media::sip_rtp::{Destination, Listing, Router};
 
 use crate::config::{normalize_number, AgentConfig};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use voicera_media::codec::CodecKind;
-use voicera_media::conversation::engine::{check_template, AgentTool, CallLimits, HttpTool, InteractionMode};
+use voicera_media::conversation::agent::{check_template, AgentTool, CallLimits, HttpTool, InteractionMode};
 use voicera_media::conversation::knowledge::KnowledgeBase;
 use voicera_media::conversation::turn::TurnPolicy;
 use voicera_media::sip_rtp::{InboundAuth, TrunkConfig};

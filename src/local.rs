@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
-use voicera_media::conversation::engine::{Agent, AgentTool, CallLimits, InteractionMode, SpeechModelFactory};
+use voicera_media::conversation::agent::{Agent, AgentTool, CallLimits, InteractionMode, SpeechModelFactory};
 use voicera_media::conversation::turn::TurnPolicy;
 use voicera_media::vad::VadParams;
 use voicera_models::turn::{PunctuationTurn, SilenceTurn};

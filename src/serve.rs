@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 use voicera_api::{Check, NodeStatus};
-use voicera_media::conversation::engine::Agent;
+use voicera_media::conversation::agent::Agent;
 use voicera_media::metrics::Metrics;
 use voicera_media::outbound::Dialer;
 use voicera_media::recorder::{FsRecordingSink, RecordingSink};

@@ -101,11 +101,11 @@ pub(crate) enum TransferVia<'a> {
 /// Starts the work of a tool request; its outcome arrives on `results`.
 pub(crate) fn start_tool(
     id: u64,
-    request: crate::conversation::engine::ToolRequest,
+    request: crate::conversation::agent::ToolRequest,
     results: &mpsc::Sender<ToolOutcome>,
     transfer: TransferVia<'_>,
 ) {
-    use crate::conversation::engine::ToolRequest;
+    use crate::conversation::agent::ToolRequest;
     let results = results.clone();
     match (request, transfer) {
         (ToolRequest::Http { tool, arguments }, _) => {

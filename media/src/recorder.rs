@@ -138,7 +138,7 @@ fn safe_file_stem(call_id: &str) -> String {
 
 /// `YYYY-MM-DD` (UTC) of Unix seconds.
 fn civil_date(unix_secs: u64) -> String {
-    let (year, month, day) = crate::conversation::engine::civil_from_days((unix_secs / 86_400) as i64);
+    let (year, month, day) = crate::conversation::agent::civil_from_days((unix_secs / 86_400) as i64);
     format!("{year:04}-{month:02}-{day:02}")
 }
 

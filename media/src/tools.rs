@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::conversation::engine::HttpTool;
+use crate::conversation::agent::HttpTool;
 
 /// Longest tool result handed to the model (a small model's context is short).
 pub const MAX_RESULT_BYTES: usize = 4096;

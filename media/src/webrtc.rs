@@ -444,7 +444,8 @@ mod tests {
     use str0m::media::Direction;
 
     use super::*;
-    use crate::conversation::engine::{Agent, Conversation};
+    use crate::conversation::agent::Agent;
+    use crate::conversation::engine::Conversation;
 
     /// A browser stand-in: a full (controlling) str0m peer with an audio track and a data channel.
     struct Browser {

@@ -13,7 +13,8 @@ use voicera_sip::{Method, Peer, Request, Response, ServerKey};
 
 use super::{Destination, InboundAuth, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
 use crate::call::{CallCommand, CallKey, CallService, RecordingPlan};
-use crate::conversation::engine::{CallContext, Conversation};
+use crate::conversation::agent::CallContext;
+use crate::conversation::engine::Conversation;
 use crate::metrics::CallResult;
 use crate::negotiate::{answer_sdp, negotiate};
 use crate::stream::RtpStream;

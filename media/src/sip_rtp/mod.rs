@@ -29,7 +29,7 @@ use voicera_sip::{ClientKey, Endpoint, EndpointEvent, Method, Peer, Request, Res
 
 use crate::call::{CallCommand, CallKey, CallNotice, CallService, CallSetup, EndReason, MediaWorkers};
 use crate::codec::CodecKind;
-use crate::conversation::engine::Agent;
+use crate::conversation::agent::Agent;
 use crate::jitter::JitterConfig;
 use crate::metrics::{CallResult, Metrics};
 use crate::negotiate::MediaPlan;

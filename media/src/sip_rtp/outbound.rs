@@ -14,7 +14,8 @@ use voicera_sip::{ClientKey, Headers, Method, Peer, Request, Response};
 
 use super::{resolve, CallEntry, Service, ALLOW, SUPPORTED};
 use crate::call::{CallCommand, CallKey, CallService};
-use crate::conversation::engine::{CallContext, Conversation};
+use crate::conversation::agent::CallContext;
+use crate::conversation::engine::Conversation;
 use crate::negotiate::{accept_answer, offer_sdp};
 use crate::ports::PortLease;
 use crate::stream::RtpStream;
@@ -31,7 +32,7 @@ pub struct OutboundRequest {
     /// Give up (CANCEL) if not answered within this time; `None` waits for the trunk's own timeout.
     pub ring_timeout: Option<std::time::Duration>,
     /// The agent that talks once the call is answered (None: the echo service, for tests and probes).
-    pub agent: Option<std::sync::Arc<crate::conversation::engine::Agent>>,
+    pub agent: Option<std::sync::Arc<crate::conversation::agent::Agent>>,
 }
 
 /// Why an outgoing call did not connect.
@@ -101,7 +102,7 @@ pub(super) struct Leg {
 pub(super) struct Dialing {
     pub(super) requester: Requester,
     pub(super) ring_timeout: Option<std::time::Duration>,
-    pub(super) agent: Option<std::sync::Arc<crate::conversation::engine::Agent>>,
+    pub(super) agent: Option<std::sync::Arc<crate::conversation::agent::Agent>>,
     /// (caller, called) for the agent's variables and the call record.
     pub(super) numbers: (String, String),
 }
@@ -122,7 +123,7 @@ pub(super) struct OutboundCall {
     ring_timeout: Option<std::time::Duration>,
     /// Set once we sent CANCEL: the 487 that follows is our own doing.
     pub(super) cancelled: bool,
-    agent: Option<std::sync::Arc<crate::conversation::engine::Agent>>,
+    agent: Option<std::sync::Arc<crate::conversation::agent::Agent>>,
     numbers: (String, String),
 }
 
@@ -396,7 +397,7 @@ impl Service {
     /// What runs on a call we placed once it is answered, and its record.
     fn service_for(
         &self,
-        agent: Option<std::sync::Arc<crate::conversation::engine::Agent>>,
+        agent: Option<std::sync::Arc<crate::conversation::agent::Agent>>,
         call_id: &str,
         (caller, called): (String, String),
     ) -> (CallService, Option<crate::call::RecordingPlan>) {

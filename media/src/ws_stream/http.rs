@@ -29,7 +29,8 @@ use super::signature::{self, ReplayGuard, SignedRequest, StreamTokens};
 use crate::call::{
     account_notes, aligned_start, start_tool, EndReason, Journal, RecordingPlan, ToolOutcome, TransferVia,
 };
-use crate::conversation::engine::{Agent, CallContext, Conversation, ConversationNote, ToolRequest};
+use crate::conversation::agent::{Agent, CallContext, ToolRequest};
+use crate::conversation::engine::{Conversation, ConversationNote};
 use crate::metrics::{CallResult, Metrics};
 use crate::recorder::{unix_now, RecordingSink};
 use crate::sip_rtp::{Destination, Router};

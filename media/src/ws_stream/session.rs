@@ -479,7 +479,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::conversation::engine::Agent;
+    use crate::conversation::agent::Agent;
     use crate::ws_stream::protocol::{Encoding, Provider};
 
     fn start(provider: Provider) -> StreamStart {

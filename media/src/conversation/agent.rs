@@ -1,0 +1,392 @@
+//! What an agent is: its prompt, greeting and behaviour ([`Agent`], [`CallLimits`], [`InteractionMode`]), the
+//! tools its language model may call ([`AgentTool`]), and the per-call text it is given: `{{variables}}` in
+//! prompts and greetings ([`render_template`]) and the farewells that end a call ([`is_farewell`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use voicera_models::{LanguageModel, SpeechToText, TextToSpeech, ToolSpec, TurnDetector};
+
+use super::turn::TurnPolicy;
+use crate::vad::{SpeechProbability, VadParams};
+
+/// When an agent ends or nudges a call on its own (the original's `user_silence_hangup_seconds`,
+/// `call_timeout_seconds` and `user_online_detection_*`). Durations count from the agent's last audio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Hang up after this much caller silence once the agent has finished speaking (None: never).
+    pub user_silence_hangup: Option<Duration>,
+    /// Hang up when the call has lasted this long (the original's default: 600 s).
+    pub call_timeout: Option<Duration>,
+    /// Say `idle_message` after this much caller silence (once per silence).
+    pub idle_prompt_after: Option<Duration>,
+    pub idle_message: String,
+    /// Hang up after the agent's reply contains a farewell (in any supported language), once it is spoken.
+    pub hang_up_on_farewell: bool,
+    /// Say one of `hold_messages` (in turn) when the reply's first audio is this late (the original's
+    /// `hold_message_timeout_seconds`); None: never.
+    pub hold_after: Option<Duration>,
+    pub hold_messages: Vec<String>,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits {
+            user_silence_hangup: None,
+            call_timeout: Some(Duration::from_secs(600)),
+            idle_prompt_after: None,
+            idle_message: "Are you still there?".into(),
+            hang_up_on_farewell: true,
+            hold_after: None,
+            hold_messages: Vec::new(),
+        }
+    }
+}
+
+/// Farewells that end a call when the agent says them, per language: English, Hindi (Devanagari and
+/// romanised), Bengali, Tamil, Telugu, Marathi, Gujarati, Kannada, Malayalam, Punjabi, Urdu. Matched on whole
+/// words of the lower-cased reply.
+const FAREWELLS: &[&str] = &[
+    "goodbye",
+    "good bye",
+    "bye",
+    "bye bye",
+    "take care",
+    "have a good day",
+    "have a great day",
+    "have a nice day",
+    "see you",
+    "talk to you later",
+    "end of the call",
+    "अलविदा",
+    "फिर मिलेंगे",
+    "शुभ दिन",
+    "alvida",
+    "phir milenge",
+    "বিদায়",
+    "আবার দেখা হবে",
+    "போய் வருகிறேன்",
+    "மீண்டும் சந்திப்போம்",
+    "వీడ్కోలు",
+    "మళ్ళీ కలుద్దాం",
+    "निरोप",
+    "पुन्हा भेटू",
+    "આવજો",
+    "ಮತ್ತೆ ಸಿಗೋಣ",
+    "ಹೋಗಿ ಬನ್ನಿ",
+    "വിട",
+    "വീണ്ടും കാണാം",
+    "ਅਲਵਿਦਾ",
+    "ਫਿਰ ਮਿਲਾਂਗੇ",
+    "خدا حافظ",
+    "اللہ حافظ",
+    "پھر ملیں گے",
+];
+
+/// Whether `text` says goodbye (see [`FAREWELLS`]).
+pub fn is_farewell(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> =
+        lower.split(|c: char| !(c.is_alphanumeric() || c.is_mark())).filter(|w| !w.is_empty()).collect();
+    let joined = format!(" {} ", words.join(" "));
+    FAREWELLS.iter().any(|f| joined.contains(&format!(" {f} ")))
+}
+
+trait IsMark {
+    fn is_mark(&self) -> bool;
+}
+
+impl IsMark for char {
+    /// Combining marks (Indic vowel signs, viramas) belong to the word they sit in.
+    fn is_mark(&self) -> bool {
+        let c = *self as u32;
+        // The danda (।, ॥) ends a sentence; every other Indic-block code point is part of a word.
+        matches!(c, 0x0300..=0x036F | 0x0900..=0x0DFF | 0x0610..=0x061A | 0x064B..=0x065F)
+            && !matches!(c, 0x0964 | 0x0965)
+    }
+}
+
+/// The original's `interaction_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InteractionMode {
+    /// Listen and answer until someone hangs up.
+    #[default]
+    Conversational,
+    /// Speak the greeting (the message), then hang up: alerts, reminders, OTP calls.
+    NonConversational,
+}
+
+/// Who is on a call: fills `{{variables}}` in an agent's prompt and greeting.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallContext {
+    pub call_id: String,
+    pub caller_number: String,
+    pub called_number: String,
+    /// Campaign contact fields and other call-specific values, by name.
+    pub extra: Vec<(String, String)>,
+}
+
+/// Variables every call has; campaign contact fields add their own at call time.
+pub const CALL_VARIABLES: &[&str] = &["caller_number", "called_number", "call_id", "agent_id", "date", "time"];
+
+/// Names of the `{{variables}}` in `text`, in order of appearance.
+pub fn template_variables(text: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else { break };
+        names.push(after[..close].trim());
+        rest = &after[close + 2..];
+    }
+    names
+}
+
+/// Checks that `text` uses only known variables (an agent's prompt and greeting, at save time).
+pub fn check_template(text: &str) -> Result<(), String> {
+    match template_variables(text).into_iter().find(|n| !CALL_VARIABLES.contains(n)) {
+        Some(unknown) => Err(format!("unknown variable {{{{{unknown}}}}} (known: {})", CALL_VARIABLES.join(", "))),
+        None => Ok(()),
+    }
+}
+
+/// Fills `{{variables}}` for one call; `now_unix` and the agent's UTC offset give `{{date}}` and `{{time}}`.
+pub fn render_template(text: &str, agent: &Agent, call: &CallContext, now_unix: u64) -> String {
+    if !text.contains("{{") {
+        return text.to_string();
+    }
+    let local = now_unix as i64 + agent.utc_offset_minutes as i64 * 60;
+    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let name = after[..close].trim();
+        match name {
+            "caller_number" => out.push_str(&call.caller_number),
+            "called_number" => out.push_str(&call.called_number),
+            "call_id" => out.push_str(&call.call_id),
+            "agent_id" => out.push_str(&agent.id),
+            "date" => out.push_str(&format!("{y:04}-{m:02}-{d:02}")),
+            "time" => out.push_str(&format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)),
+            // Checked at save time; a campaign field missing for this contact renders empty.
+            other => {
+                if let Some((_, v)) = call.extra.iter().find(|(k, _)| k == other) {
+                    out.push_str(v);
+                }
+            }
+        }
+        rest = &after[close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Proleptic Gregorian date of a day number since 1970-01-01 (H. Hinnant's algorithm).
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// A tool an agent's language model may call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentTool {
+    /// Hang up once what has been said is heard.
+    EndCall,
+    /// Transfer the caller to a number or SIP URI (SIP REFER); only to `targets` when that list is not empty.
+    TransferCall { targets: Vec<String> },
+    /// Send keypad tones to the other side (IVR navigation).
+    SendDtmf,
+    /// An operator-defined webhook.
+    Http(HttpTool),
+    /// Passages from the agent's knowledge documents (answered in the engine, no I/O).
+    KnowledgeLookup(Arc<super::knowledge::KnowledgeBase>),
+}
+
+/// An operator-defined webhook tool: the model's arguments go to `url` as a JSON body (POST) or query (GET),
+/// and the response text comes back to the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpTool {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments, as JSON text.
+    pub parameters: String,
+    pub url: String,
+    pub method: String,
+    pub timeout: Duration,
+    /// A header sent with every request, e.g. ("Authorization", "Bearer …").
+    pub header: Option<(String, String)>,
+}
+
+impl AgentTool {
+    pub fn name(&self) -> &str {
+        match self {
+            AgentTool::EndCall => "end_call",
+            AgentTool::TransferCall { .. } => "transfer_call",
+            AgentTool::SendDtmf => "send_dtmf",
+            AgentTool::Http(tool) => &tool.name,
+            AgentTool::KnowledgeLookup(_) => "knowledge_lookup",
+        }
+    }
+
+    pub fn spec(&self) -> ToolSpec {
+        let (description, parameters) = match self {
+            AgentTool::EndCall => {
+                ("End the call after saying goodbye.".to_string(), r#"{"type":"object","properties":{}}"#.to_string())
+            }
+            AgentTool::TransferCall { targets } => (
+                if targets.is_empty() {
+                    "Transfer the caller to a phone number or SIP address.".to_string()
+                } else {
+                    format!("Transfer the caller to one of: {}.", targets.join(", "))
+                },
+                r#"{"type":"object","properties":{"target":{"type":"string"}},"required":["target"]}"#.to_string(),
+            ),
+            AgentTool::SendDtmf => (
+                "Press keypad keys (digits, * and #) on the call.".to_string(),
+                r#"{"type":"object","properties":{"digits":{"type":"string"}},"required":["digits"]}"#.to_string(),
+            ),
+            AgentTool::Http(tool) => (tool.description.clone(), tool.parameters.clone()),
+            AgentTool::KnowledgeLookup(_) => (
+                "Search the knowledge documents for facts to answer the caller; returns the best passages.".to_string(),
+                r#"{"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}"#.to_string(),
+            ),
+        };
+        ToolSpec { name: self.name().to_string(), description, parameters }
+    }
+}
+
+/// A tool call the transport carries out; its result comes back through [`Conversation::on_tool_result`](super::engine::Conversation::on_tool_result).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolRequest {
+    Transfer { target: String },
+    Http { tool: HttpTool, arguments: String },
+}
+
+/// Makes a call's speech-probability model (each call has its own state, e.g. Silero's LSTM).
+pub type SpeechModelFactory = Arc<dyn Fn() -> Box<dyn SpeechProbability> + Send + Sync>;
+
+/// What an agent is: its prompt and behaviour, and the models it talks with.
+pub struct Agent {
+    pub id: String,
+    pub system_prompt: String,
+    pub greeting: String,
+    pub language: String,
+    pub vad: VadParams,
+    /// The VAD's speech model (None: the adaptive energy model).
+    pub speech_model: Option<SpeechModelFactory>,
+    pub policy: TurnPolicy,
+    pub limits: CallLimits,
+    /// Conversational (listen and answer) or an alert: speak the greeting, then hang up.
+    pub mode: InteractionMode,
+    /// Offset from UTC for `{{date}}` and `{{time}}`, in minutes (India: 330).
+    pub utc_offset_minutes: i32,
+    /// Tools the language model may call.
+    pub tools: Vec<AgentTool>,
+    /// Store a transcript record (and a stereo recording) of each call.
+    pub record_transcript: bool,
+    pub record_audio: bool,
+    pub stt: Arc<dyn SpeechToText>,
+    /// When a pause ends the caller's turn ([`voicera_models::turn`]).
+    pub turn_detector: Arc<dyn TurnDetector>,
+    pub llm: Arc<dyn LanguageModel>,
+    pub tts: Arc<dyn TextToSpeech>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("id", &self.id)
+            .field("language", &self.language)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+impl Agent {
+    /// The built-in `bench` agent of interfaces.md: the real engine with instant stand-in models; transcript
+    /// and recording off unless `record` (they would measure the disk, not the server).
+    pub fn bench(record: bool) -> Agent {
+        use voicera_models::standin::{FixedLlm, FixedStt, ToneTts, BENCH_GREETING};
+        Agent {
+            id: "bench".into(),
+            system_prompt: "You are a helpful assistant.".into(),
+            greeting: BENCH_GREETING.into(),
+            language: "en".into(),
+            vad: VadParams::default(),
+            speech_model: None,
+            policy: TurnPolicy::default(),
+            limits: CallLimits::default(),
+            mode: InteractionMode::Conversational,
+            utc_offset_minutes: 0,
+            tools: Vec::new(),
+            record_transcript: record,
+            record_audio: record,
+            stt: Arc::new(FixedStt),
+            turn_detector: Arc::new(voicera_models::turn::SilenceTurn),
+            llm: Arc::new(FixedLlm),
+            tts: Arc::new(ToneTts),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_are_filled_per_call_and_unknown_ones_named() {
+        let mut agent = Agent::bench(false);
+        agent.utc_offset_minutes = 330;
+        let call = CallContext {
+            call_id: "c-1".into(),
+            caller_number: "+919812345678".into(),
+            called_number: "+918000000001".into(),
+            extra: vec![("name".into(), "Asha".into())],
+        };
+        // 2026-11-25 18:40:00 UTC is 2026-11-26 00:10 in India.
+        const TS: u64 = 1_795_632_000;
+        let text =
+            "Hi {{ name }}, you called {{called_number}} from {{caller_number}} on {{date}} at {{time}} ({{agent_id}})";
+        assert_eq!(
+            render_template(text, &agent, &call, TS),
+            "Hi Asha, you called +918000000001 from +919812345678 on 2026-11-26 at 00:10 (bench)"
+        );
+        assert_eq!(template_variables("{{a}} and {{ b }}"), ["a", "b"]);
+        assert!(check_template("Hello {{caller_number}}").is_ok());
+        let err = check_template("Hello {{customer}}").unwrap_err();
+        assert!(err.contains("{{customer}}") && err.contains("caller_number"), "{err}");
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn farewells_are_recognised_in_several_languages() {
+        for text in [
+            "Thanks for calling, goodbye!",
+            "Okay, take care.",
+            "धन्यवाद, अलविदा।",
+            "ठीक है, फिर मिलेंगे",
+            "আচ্ছা, বিদায়",
+            "Bye.",
+        ] {
+            assert!(is_farewell(text), "{text}");
+        }
+        for text in ["Do you want to buy a bike?", "Byelaws apply.", "I will see about that", "नमस्ते"] {
+            assert!(!is_farewell(text), "{text}");
+        }
+    }
+}
