@@ -9,13 +9,13 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use voicera_media::codec::CodecKind;
-use voicera_media::conversation::agent::{check_template, AgentTool, CallLimits, HttpTool, InteractionMode};
-use voicera_media::conversation::knowledge::KnowledgeBase;
-use voicera_media::conversation::turn::TurnPolicy;
 use voicera_media::sip_rtp::{InboundAuth, TrunkConfig};
-use voicera_media::vad::VadParams;
 use voicera_media::ws_stream::{AudioFormat, Provider, ProviderAccount};
 use voicera_sip::TransportKind;
+
+mod agents;
+use agents::{compile_agents, RawAgent};
+pub use agents::{normalize_number, AgentConfig, LlmChoice, SpeechModelChoice, TtsChoice, TurnDetection, PIPER_VOICE};
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
 pub const DEFAULT_HTTP: &str = "0.0.0.0:8080";
@@ -83,451 +83,6 @@ struct RawConfig {
     telephony: RawTelephony,
     #[serde(default)]
     agents: Vec<RawAgent>,
-}
-
-/// `[[agents]]`: an agent on local models, with the original VoicEra's field names.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAgent {
-    id: String,
-    #[serde(default)]
-    numbers: Vec<String>,
-    system_prompt: String,
-    #[serde(default)]
-    greeting_message: String,
-    language: Option<String>,
-    stt_model: Option<String>,
-    stt_decoding: Option<String>,
-    llm_model: Option<String>,
-    /// An OpenAI-compatible API root (OpenAI, vLLM, llama.cpp server, Ollama): `llm_model` is then its model.
-    llm_base_url: Option<String>,
-    /// The environment variable holding that API's key (keys stay out of the file).
-    llm_api_key_env: Option<String>,
-    tts_model: Option<String>,
-    tts_voice: Option<String>,
-    interaction_mode: Option<String>,
-    ignore_user_speech_before_greeting: Option<bool>,
-    interruption_min_words: Option<u32>,
-    user_silence_hangup_seconds: Option<u64>,
-    call_timeout_seconds: Option<u64>,
-    user_online_detection_seconds: Option<u64>,
-    user_online_detection_message: Option<String>,
-    hang_up_on_farewell: Option<bool>,
-    #[serde(default)]
-    hold_messages: Vec<String>,
-    hold_message_timeout_seconds: Option<f64>,
-    vad_profile: Option<String>,
-    /// `silero` (default) or `energy`.
-    vad_model: Option<String>,
-    /// `silence` (default: the VAD's stop time ends a turn) or `punctuation` (a finished sentence ends it
-    /// after 0.2 s).
-    turn_detection: Option<String>,
-    utc_offset: Option<String>,
-    record: Option<bool>,
-    #[serde(default)]
-    tools: Vec<String>,
-    #[serde(default)]
-    transfer_targets: Vec<String>,
-    #[serde(default)]
-    http_tools: Vec<RawHttpTool>,
-    /// Text or Markdown files (relative to the configuration file) behind the `knowledge_lookup` tool.
-    #[serde(default)]
-    knowledge: Vec<PathBuf>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHttpTool {
-    name: String,
-    description: String,
-    /// JSON Schema of the arguments, as JSON text.
-    parameters: Option<String>,
-    url: String,
-    method: Option<String>,
-    timeout_ms: Option<u64>,
-    /// `Name: value`, sent with every request.
-    header: Option<String>,
-}
-
-/// The VAD's speech model for an agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpeechModelChoice {
-    /// Silero VAD v6 (accurate; ~36 µs per 20 ms frame, bench/results/models.md).
-    Silero,
-    /// The adaptive energy model (cheapest).
-    Energy,
-}
-
-/// What ends a caller's turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TurnDetection {
-    /// The VAD's stop time alone (the original's behaviour).
-    Silence,
-    /// A finished sentence in the transcript, after a short pause; else the stop time.
-    Punctuation,
-}
-
-/// Which language model an agent thinks with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LlmChoice {
-    /// SmolLM2-135M in process.
-    Local,
-    /// A model on an OpenAI-compatible server; the key is read from `api_key_env` when the agent loads.
-    OpenAiCompatible { base_url: String, model: String, api_key_env: Option<String> },
-}
-
-/// The local Piper voice (model cache name).
-pub const PIPER_VOICE: &str = "piper-en_US-joe-medium";
-
-/// Which local text-to-speech speaks for an agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TtsChoice {
-    /// espeak-ng: every language it has, instant, robotic.
-    Espeak,
-    /// Piper (VITS, ONNX Runtime): a natural English voice.
-    Piper,
-    /// A Parler-TTS checkpoint on disk (AI4Bharat's Indic Parler-TTS): English and Indian languages, a voice
-    /// described in words (`tts_voice`). For GPU nodes: a clause takes seconds on a CPU.
-    Parler(PathBuf),
-}
-
-/// A configured agent, checked.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AgentConfig {
-    pub id: String,
-    /// Attached numbers, digits only (a leading `+` and spaces are ignored when matching).
-    pub numbers: Vec<String>,
-    pub system_prompt: String,
-    pub greeting: String,
-    pub language: String,
-    pub stt_model: String,
-    /// IndicConformer's decoder (`stt_decoding`: ctc, the default, or rnnt).
-    pub stt_decoding: voicera_models_local::indic_conformer::Decoding,
-    pub llm: LlmChoice,
-    pub tts: TtsChoice,
-    /// espeak-ng voice (None: the language's default voice).
-    pub tts_voice: Option<String>,
-    pub mode: InteractionMode,
-    pub policy: TurnPolicy,
-    pub vad: VadParams,
-    pub speech_model: SpeechModelChoice,
-    pub turn_detection: TurnDetection,
-    pub limits: CallLimits,
-    pub utc_offset_minutes: i32,
-    pub record: bool,
-    pub tools: Vec<AgentTool>,
-}
-
-/// Built-in names an agent id may not take.
-const RESERVED_IDS: &[&str] = &["echo", "bench", "demo"];
-
-/// Digits of a phone number, for matching `+91 80000 00001` with `918000000001`.
-pub fn normalize_number(text: &str) -> String {
-    text.chars().filter(char::is_ascii_digit).collect()
-}
-
-/// Largest knowledge document read (plain text; PDFs arrive with the control plane's uploads).
-const MAX_KNOWLEDGE_FILE: u64 = 5 * 1024 * 1024;
-
-/// `path` as written in the configuration file: absolute, or relative to the file's directory `base`.
-fn relative_to(base: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
-    }
-}
-
-/// Reads an agent's knowledge documents (paths relative to `base`) into an index.
-fn load_knowledge(at: &str, base: &Path, files: &[PathBuf]) -> Result<KnowledgeBase> {
-    let mut documents = Vec::new();
-    for file in files {
-        let path = relative_to(base, file);
-        let size =
-            std::fs::metadata(&path).with_context(|| format!("{at}.knowledge: cannot read {}", path.display()))?.len();
-        if size > MAX_KNOWLEDGE_FILE {
-            bail!("{at}.knowledge: {} is {size} bytes (at most {MAX_KNOWLEDGE_FILE})", path.display());
-        }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("{at}.knowledge: {} is not UTF-8 text", path.display()))?;
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        documents.push((name, text));
-    }
-    let base = KnowledgeBase::from_documents(documents.iter().map(|(n, t)| (n.as_str(), t.as_str())));
-    if base.passages() == 0 {
-        bail!("{at}.knowledge: the documents hold no text");
-    }
-    Ok(base)
-}
-
-fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig>> {
-    let mut agents: Vec<AgentConfig> = Vec::new();
-    for a in raw {
-        let at = format!("agents.{}", a.id);
-        if a.id.is_empty() || !a.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            bail!("agents: id {:?} must be letters, digits, '-' or '_'", a.id);
-        }
-        if RESERVED_IDS.contains(&a.id.as_str()) {
-            bail!("{at}: {:?} is a built-in service; choose another id", a.id);
-        }
-        if agents.iter().any(|x| x.id == a.id) {
-            bail!("agents: duplicate id {:?}", a.id);
-        }
-        let numbers: Vec<String> = a.numbers.iter().map(|n| normalize_number(n)).collect();
-        if let Some(bad) = a.numbers.iter().zip(&numbers).find(|(_, n)| n.len() < 3) {
-            bail!("{at}: number {:?} has too few digits", bad.0);
-        }
-        for n in &numbers {
-            if let Some(other) = agents.iter().find(|x| x.numbers.contains(n)) {
-                bail!("{at}: number {n} is already attached to agent {:?}", other.id);
-            }
-        }
-        check_template(&a.system_prompt).map_err(|e| anyhow::anyhow!("{at}.system_prompt: {e}"))?;
-        check_template(&a.greeting_message).map_err(|e| anyhow::anyhow!("{at}.greeting_message: {e}"))?;
-        let language = a.language.unwrap_or_else(|| "en".into());
-        voicera_models_local::espeak::voice_for(&language).map_err(|e| anyhow::anyhow!("{at}.language: {e}"))?;
-        let stt_model =
-            a.stt_model.unwrap_or_else(
-                || {
-                    if language == "en" {
-                        "whisper-tiny.en".into()
-                    } else {
-                        "whisper-base".into()
-                    }
-                },
-            );
-        let stt_model = match stt_model.as_str() {
-            "whisper-tiny.en" if language != "en" => {
-                bail!("{at}.stt_model: whisper-tiny.en understands English only; use whisper-base for {language:?}")
-            }
-            "whisper-tiny.en" | "whisper-base" => stt_model,
-            // A checkpoint on disk, relative to this file: IndicConformer (it has language masks) or a Hugging
-            // Face Whisper (IndicWhisper); whether it knows the agent's language is checked when it loads.
-            path if path.contains('/') => {
-                let dir = relative_to(base_dir, Path::new(path));
-                if !crate::local::is_indic_conformer(&dir)
-                    && !dir.join("config.json").is_file()
-                    && !dir.join("whisper-config.json").is_file()
-                {
-                    bail!(
-                        "{at}.stt_model: {} is not a Whisper checkpoint directory (no config.json) nor an \
-                         IndicConformer one (no language_masks.json)",
-                        dir.display()
-                    );
-                }
-                dir.to_string_lossy().into_owned()
-            }
-            other => bail!(
-                "{at}.stt_model: {other:?} is not available (local: whisper-tiny.en, whisper-base, or the path of a \
-                 checkpoint directory: IndicWhisper or another Whisper, IndicConformer)"
-            ),
-        };
-        if a.llm_api_key_env.is_some() && a.llm_base_url.is_none() {
-            bail!("{at}.llm_api_key_env: only used with llm_base_url");
-        }
-        let llm = match (a.llm_base_url, a.llm_model) {
-            (None, None) => LlmChoice::Local,
-            (None, Some(model)) if model == "smollm2-135m" => LlmChoice::Local,
-            (None, Some(model)) => bail!(
-                "{at}.llm_model: {model:?} is not available locally (smollm2-135m); set llm_base_url to use it on an \
-                 OpenAI-compatible server"
-            ),
-            (Some(base_url), model) => {
-                if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-                    bail!("{at}.llm_base_url: {base_url:?} must start with http:// or https://");
-                }
-                let Some(model) = model.filter(|m| !m.trim().is_empty()) else {
-                    bail!("{at}.llm_model: name the server's model (e.g. gpt-4o-mini) when llm_base_url is set");
-                };
-                if let Some(var) = &a.llm_api_key_env {
-                    if std::env::var(var).map_or(true, |v| v.is_empty()) {
-                        bail!("{at}.llm_api_key_env: the environment variable {var} is not set");
-                    }
-                }
-                LlmChoice::OpenAiCompatible { base_url, model, api_key_env: a.llm_api_key_env }
-            }
-        };
-        let tts = match a.tts_model.as_deref().unwrap_or("espeak") {
-            "espeak" | "espeak-ng" => TtsChoice::Espeak,
-            "piper" | PIPER_VOICE => {
-                if !language.to_ascii_lowercase().starts_with("en") {
-                    bail!("{at}.tts_model: the Piper voice speaks English; use espeak for {language:?}");
-                }
-                if a.tts_voice.is_some() {
-                    bail!("{at}.tts_voice names an espeak-ng voice; Piper has one voice ({PIPER_VOICE})");
-                }
-                TtsChoice::Piper
-            }
-            path if path.contains('/') => {
-                let dir = relative_to(base_dir, Path::new(path));
-                if !dir.join("config.json").is_file() {
-                    bail!(
-                        "{at}.tts_model: {} is not a Parler-TTS checkpoint directory (no config.json)",
-                        dir.display()
-                    );
-                }
-                TtsChoice::Parler(dir)
-            }
-            other => bail!(
-                "{at}.tts_model: {other:?} is not available (local: espeak, piper, or the path of an Indic Parler-TTS \
-                 checkpoint directory)"
-            ),
-        };
-        let mode = match a.interaction_mode.as_deref().unwrap_or("conversational") {
-            "conversational" => InteractionMode::Conversational,
-            "non_conversational" => InteractionMode::NonConversational,
-            other => bail!("{at}.interaction_mode: {other:?} must be conversational or non_conversational"),
-        };
-        let vad = match a.vad_profile.as_deref().unwrap_or("default") {
-            "default" => VadParams::default(),
-            "bhashini" => VadParams::bhashini(),
-            other => bail!("{at}.vad_profile: {other:?} must be default or bhashini"),
-        };
-        let speech_model = match a.vad_model.as_deref().unwrap_or("silero") {
-            "silero" => SpeechModelChoice::Silero,
-            "energy" => SpeechModelChoice::Energy,
-            other => bail!("{at}.vad_model: {other:?} must be silero or energy"),
-        };
-        let turn_detection = match a.turn_detection.as_deref().unwrap_or("silence") {
-            "silence" => TurnDetection::Silence,
-            "punctuation" => TurnDetection::Punctuation,
-            other => bail!("{at}.turn_detection: {other:?} must be silence or punctuation"),
-        };
-        let seconds = |v: Option<u64>| v.filter(|s| *s > 0).map(Duration::from_secs);
-        let defaults = CallLimits::default();
-        let limits = CallLimits {
-            user_silence_hangup: seconds(a.user_silence_hangup_seconds),
-            call_timeout: match a.call_timeout_seconds {
-                Some(0) => None,
-                Some(s) => Some(Duration::from_secs(s)),
-                None => defaults.call_timeout,
-            },
-            idle_prompt_after: seconds(a.user_online_detection_seconds),
-            idle_message: a.user_online_detection_message.unwrap_or(defaults.idle_message),
-            hang_up_on_farewell: a.hang_up_on_farewell.unwrap_or(true),
-            hold_after: match a.hold_message_timeout_seconds {
-                Some(s) if !(0.2..=60.0).contains(&s) => {
-                    bail!("{at}.hold_message_timeout_seconds must be between 0.2 and 60")
-                }
-                Some(s) if !a.hold_messages.is_empty() => Some(Duration::from_secs_f64(s)),
-                _ if !a.hold_messages.is_empty() => Some(Duration::from_secs(2)),
-                _ => None,
-            },
-            hold_messages: a.hold_messages,
-        };
-        let utc_offset_minutes = match a.utc_offset.as_deref() {
-            None => 0,
-            Some(text) => parse_utc_offset(text).with_context(|| format!("{at}.utc_offset: {text:?} is not ±HH:MM"))?,
-        };
-        let mut tools = compile_tools(&at, a.tools, a.transfer_targets, a.http_tools)?;
-        if !a.knowledge.is_empty() {
-            let base = load_knowledge(&at, base_dir, &a.knowledge)?;
-            tracing::info!(agent = %a.id, passages = base.passages(), "knowledge documents indexed");
-            tools.push(AgentTool::KnowledgeLookup(std::sync::Arc::new(base)));
-        }
-        agents.push(AgentConfig {
-            id: a.id,
-            numbers,
-            system_prompt: a.system_prompt,
-            greeting: a.greeting_message,
-            language,
-            stt_decoding: match a.stt_decoding.as_deref() {
-                None | Some("ctc") => voicera_models_local::indic_conformer::Decoding::Ctc,
-                Some("rnnt") if crate::local::is_indic_conformer(Path::new(&stt_model)) => {
-                    voicera_models_local::indic_conformer::Decoding::Rnnt
-                }
-                Some("rnnt") => bail!("{at}.stt_decoding: only an IndicConformer stt_model has an RNNT decoder"),
-                Some(other) => bail!("{at}.stt_decoding: {other:?} is not ctc or rnnt"),
-            },
-            stt_model,
-            llm,
-            tts,
-            tts_voice: a.tts_voice,
-            mode,
-            policy: TurnPolicy {
-                ignore_user_speech_before_greeting: a.ignore_user_speech_before_greeting.unwrap_or(true),
-                interruption_min_words: a.interruption_min_words.unwrap_or(1),
-            },
-            vad,
-            speech_model,
-            turn_detection,
-            limits,
-            utc_offset_minutes,
-            record: a.record.unwrap_or(true),
-            tools,
-        });
-    }
-    Ok(agents)
-}
-
-fn compile_tools(
-    at: &str,
-    names: Vec<String>,
-    transfer_targets: Vec<String>,
-    http_tools: Vec<RawHttpTool>,
-) -> Result<Vec<AgentTool>> {
-    let mut tools = Vec::new();
-    for name in &names {
-        tools.push(match name.as_str() {
-            "end_call" => AgentTool::EndCall,
-            "send_dtmf" => AgentTool::SendDtmf,
-            "transfer_call" => AgentTool::TransferCall { targets: transfer_targets.clone() },
-            other => bail!("{at}.tools: unknown tool {other:?} (built-in: end_call, transfer_call, send_dtmf; webhooks go in [[agents.http_tools]])"),
-        });
-    }
-    if !transfer_targets.is_empty() && !names.iter().any(|n| n == "transfer_call") {
-        tools.push(AgentTool::TransferCall { targets: transfer_targets });
-    }
-    for t in http_tools {
-        let where_ = format!("{at}.http_tools.{}", t.name);
-        if t.name.is_empty() || !t.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            bail!("{where_}: the name must be letters, digits and '_'");
-        }
-        if tools.iter().any(|x: &AgentTool| x.name() == t.name) {
-            bail!("{where_}: a tool with this name already exists");
-        }
-        if !(t.url.starts_with("http://") || t.url.starts_with("https://")) {
-            bail!("{where_}: url must start with http:// or https://");
-        }
-        let parameters = t.parameters.unwrap_or_else(|| r#"{"type":"object","properties":{}}"#.into());
-        match serde_json::from_str::<serde_json::Value>(&parameters) {
-            Ok(serde_json::Value::Object(_)) => {}
-            _ => bail!("{where_}: parameters must be a JSON Schema object (as JSON text)"),
-        }
-        let method = t.method.unwrap_or_else(|| "POST".into()).to_ascii_uppercase();
-        if method != "POST" && method != "GET" {
-            bail!("{where_}: method must be GET or POST");
-        }
-        let header = match t.header {
-            Some(h) => match h.split_once(':') {
-                Some((k, v)) if !k.trim().is_empty() => Some((k.trim().to_string(), v.trim().to_string())),
-                _ => bail!("{where_}: header must be \"Name: value\""),
-            },
-            None => None,
-        };
-        tools.push(AgentTool::Http(HttpTool {
-            name: t.name,
-            description: t.description,
-            parameters,
-            url: t.url,
-            method,
-            timeout: Duration::from_millis(t.timeout_ms.unwrap_or(3000).clamp(100, 30_000)),
-            header,
-        }));
-    }
-    Ok(tools)
-}
-
-/// `+05:30` → 330 minutes.
-fn parse_utc_offset(text: &str) -> Option<i32> {
-    let (sign, rest) = match text.as_bytes().first()? {
-        b'+' => (1, &text[1..]),
-        b'-' => (-1, &text[1..]),
-        _ => (1, text),
-    };
-    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
-    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
-    (h <= 14 && m < 60).then_some(sign * (h * 60 + m))
 }
 
 /// `[telephony]`: provider media streams and their webhooks.
@@ -853,10 +408,11 @@ pub fn parse_port_range(text: &str) -> Result<(u16, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use voicera_media::conversation::agent::AgentTool;
 
     #[test]
     fn the_readme_trunk_block_compiles() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         let start = readme.find("[[trunks]]\nname").expect("README shows the trunk block");
         let end = readme[start..].find("```").map(|e| start + e).unwrap();
         let raw: RawConfig = toml::from_str(&readme[start..end]).unwrap();
@@ -868,7 +424,7 @@ mod tests {
 
     #[test]
     fn the_readme_config_block_compiles() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         let start = readme.find("[server]\ndrain_secs").expect("README shows the config block");
         let end = readme[start..].find("```").map(|e| start + e).unwrap();
         let raw: RawConfig = toml::from_str(&readme[start..end]).unwrap();
@@ -879,7 +435,7 @@ mod tests {
 
     #[test]
     fn the_readme_agent_block_compiles_and_mistakes_are_named() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         let start = readme.find("[[agents]]\nid = ").expect("README shows an agent block");
         let end = readme[start..].find("```").map(|e| start + e).unwrap();
         let raw: RawConfig = toml::from_str(&readme[start..end]).unwrap();
@@ -918,7 +474,7 @@ mod tests {
 
     #[test]
     fn the_readme_openai_agent_block_compiles() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         let start = readme.find("[[agents]]\nid = \"sales\"").expect("README shows an OpenAI-compatible agent");
         let end = readme[start..].find("```").map(|e| start + e).unwrap();
         // The key's variable is checked at load; this test does not set it.
