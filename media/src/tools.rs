@@ -1,13 +1,82 @@
-//! Tool calls that leave the call: operator-defined webhooks over HTTP(S). The request runs on a blocking
-//! thread (never on the call's task) with the tool's timeout; the reply text, cut to [`MAX_RESULT_BYTES`],
-//! goes back to the language model. Failures come back as errors the model can talk about.
+//! Tool calls that leave the call, started by `start_tool` for any transport: transfers (SIP REFER through
+//! the signalling task, or the provider's REST API) and operator-defined webhooks over HTTP(S). A webhook runs
+//! on a blocking thread (never on the call's task) with the tool's timeout; the reply text, cut to
+//! [`MAX_RESULT_BYTES`], goes back to the language model. Failures come back as errors the model can talk
+//! about.
 
 use std::time::Duration;
 
+use tokio::sync::mpsc;
+
+use crate::call::{CallKey, CallNotice};
 use crate::conversation::agent::HttpTool;
 
 /// Longest tool result handed to the model (a small model's context is short).
 pub const MAX_RESULT_BYTES: usize = 4096;
+
+/// The result of a tool call carried out for a call's agent: (id, result, whether it was a transfer).
+pub(crate) type ToolOutcome = (u64, Result<String, String>, bool);
+
+/// How a call's transport carries out a transfer.
+pub(crate) enum TransferVia<'a> {
+    /// SIP REFER, by the signalling task.
+    Sip { notices: &'a mpsc::Sender<CallNotice>, call: &'a CallKey },
+    /// The provider's REST API; the provider fetches `dial_url` (Vobiz/Plivo) to dial the target.
+    Rest { rest: crate::ws_stream::rest::ProviderRest, call_id: String, dial_url: String },
+    /// This transport cannot transfer.
+    Unavailable,
+}
+
+/// Starts the work of a tool request; its outcome arrives on `results`.
+pub(crate) fn start_tool(
+    id: u64,
+    request: crate::conversation::agent::ToolRequest,
+    results: &mpsc::Sender<ToolOutcome>,
+    transfer: TransferVia<'_>,
+) {
+    use crate::conversation::agent::ToolRequest;
+    let results = results.clone();
+    match (request, transfer) {
+        (ToolRequest::Http { tool, arguments }, _) => {
+            tokio::spawn(async move {
+                let result = crate::tools::run_http_tool(tool, arguments).await;
+                let _ = results.send((id, result, false)).await;
+            });
+        }
+        (ToolRequest::Transfer { target }, TransferVia::Sip { notices, call }) => {
+            let (reply, accepted) = tokio::sync::oneshot::channel();
+            let notice = CallNotice::Transfer { call: call.clone(), target: target.clone(), reply };
+            if notices.try_send(notice).is_err() {
+                let _ = results.try_send((id, Err("signalling is busy; try again".into()), true));
+                return;
+            }
+            tokio::spawn(async move {
+                let result = match accepted.await {
+                    Ok(Ok(())) => Ok(format!("transferring to {target}")),
+                    Ok(Err(err)) => Err(err.to_string()),
+                    Err(_) => Err("signalling stopped".into()),
+                };
+                let _ = results.send((id, result, true)).await;
+            });
+        }
+        (ToolRequest::Transfer { target }, TransferVia::Rest { rest, call_id, dial_url }) => {
+            tokio::spawn(async move {
+                let outcome = tokio::task::spawn_blocking(move || {
+                    rest.transfer(&call_id, &target, &dial_url).map(|()| format!("transferring to {target}"))
+                })
+                .await;
+                let result = match outcome {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(e) => Err(format!("transfer task failed: {e}")),
+                };
+                let _ = results.send((id, result, true)).await;
+            });
+        }
+        (ToolRequest::Transfer { .. }, TransferVia::Unavailable) => {
+            let _ = results.try_send((id, Err("transfers are not available on this call".into()), true));
+        }
+    }
+}
 
 /// Calls `tool` with the model's `arguments` (a JSON object as text): POST sends them as the JSON body, GET as
 /// the query string.

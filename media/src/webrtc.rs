@@ -4,8 +4,8 @@
 //!
 //! [`WebRtcSession`] is sans-IO like the rest of the media path: datagrams and timeouts in, datagrams out,
 //! one [`WebRtcSession::tick`] per 20 ms. str0m does the WebRTC protocol work (ICE, DTLS, SRTP, SCTP);
-//! its one rule is that every mutation is followed by draining its output, which [`WebRtcSession::drain`]
-//! does after each. The tokio task in [`run`] owns the UDP socket and the clocks.
+//! its one rule is that every mutation is followed by draining its output, which `WebRtcSession::drain`
+//! does after each. The tokio task in `run` owns the UDP socket and the clocks.
 //!
 //! Being ICE-lite we never send a connectivity check of our own: we answer the browser's checks, so media
 //! only ever goes to an address that reached us first.

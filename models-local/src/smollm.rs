@@ -86,7 +86,7 @@ impl SmolLm {
         Ok(self)
     }
 
-    /// The ChatML prompt for `history`, trimmed to [`PROMPT_BUDGET`] tokens.
+    /// The ChatML prompt for `history`, trimmed to `PROMPT_BUDGET` tokens.
     pub fn prompt_tokens(&self, history: &[ChatMessage]) -> Result<Vec<u32>, Error> {
         let render = |messages: &[&ChatMessage]| {
             let mut text = String::new();

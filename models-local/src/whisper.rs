@@ -3,7 +3,7 @@
 //! A [`WhisperModel`] is loaded once per node; its tensors are shared by every call. Each call's
 //! [`SttStream`] keeps the audio of the utterance in progress, submits a partial transcription to the
 //! [`InferencePool`] every [`PARTIAL_EVERY`] of new speech (less often when the machine is slow, see
-//! [`PARTIAL_BUDGET`]) while nothing else of its own is in flight, and a
+//! `PARTIAL_BUDGET`) while nothing else of its own is in flight, and a
 //! final one at end of speech. The encoder window is trimmed to the audio (plus a margin) instead of Whisper's
 //! fixed 30 s — what whisper.cpp's `audio_ctx` does — which makes a 3 s utterance ~8x cheaper to encode.
 

@@ -83,7 +83,7 @@ const FAREWELLS: &[&str] = &[
     "پھر ملیں گے",
 ];
 
-/// Whether `text` says goodbye (see [`FAREWELLS`]).
+/// Whether `text` says goodbye (see `FAREWELLS`).
 pub fn is_farewell(text: &str) -> bool {
     let lower = text.to_lowercase();
     let words: Vec<&str> =

@@ -26,14 +26,13 @@ use super::protocol::{answer_document, AudioFormat, Inbound, Outgoing, Peer, Pro
 use super::rest::{dial_document, ProviderRest};
 use super::session::{SessionEvent, StreamService, StreamSession};
 use super::signature::{self, ReplayGuard, SignedRequest, StreamTokens};
-use crate::call::{
-    account_notes, aligned_start, start_tool, EndReason, Journal, RecordingPlan, ToolOutcome, TransferVia,
-};
+use crate::call::{account_notes, aligned_start, EndReason, Journal, RecordingPlan};
 use crate::conversation::agent::{Agent, CallContext, ToolRequest};
 use crate::conversation::engine::{Conversation, ConversationNote};
 use crate::metrics::{CallResult, Metrics};
 use crate::recorder::{unix_now, RecordingSink};
 use crate::sip_rtp::{Destination, Router};
+use crate::tools::{start_tool, ToolOutcome, TransferVia};
 
 /// How long a new stream may take to send its `start`.
 const START_TIMEOUT: Duration = Duration::from_secs(10);

@@ -2,7 +2,7 @@
 //! 20 ms. The tokio task in [`super::http`] only moves frames between the socket and this object.
 //!
 //! Caller audio is decoded to 16 kHz and heard by the conversation engine as soon as a whole 20 ms frame is
-//! in ([`CallerAudio`]); the tick stands in silence only for audio that is late. Agent audio is paced: we keep
+//! in (`CallerAudio`); the tick stands in silence only for audio that is late. Agent audio is paced: we keep
 //! about [`PROVIDER_LEAD_SAMPLES`] buffered at the provider, so that on barge-in the `clearAudio`/`clear`
 //! message has little to throw away and the engine's own queue holds the rest; a reply's first frames go out
 //! in the input that ended the caller's turn. A model of the provider's buffer, advanced 20 ms per tick, says

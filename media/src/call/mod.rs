@@ -3,6 +3,8 @@
 //! takes control commands and tool results, reads RTP (and, once a second, RTCP) from its socket, runs the
 //! service and sends its packet. Whatever way a call ends (hang-up, RTP timeout, panic), the signalling
 //! service hears exactly one [`CallNotice::Ended`], and the port lease is released first.
+//!
+//! The tick grid the workers share is in `call/grid.rs`; what an agent call records, in `call/journal.rs`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,9 +19,17 @@ use crate::conversation::engine::{Conversation, ConversationNote, HangUpReason};
 use crate::metrics::Metrics;
 use crate::negotiate::MediaPlan;
 use crate::ports::PortLease;
-use crate::recorder::{unix_now, CallRecord, RecordingSink, StereoRecorder, TurnRecord};
+use crate::recorder::RecordingSink;
 use crate::rtp_socket::{arrival_instant, BatchBuffers, Datagram, RtpSocket, BATCH, DATAGRAM};
 use crate::stream::{ntp_now, RtpStream, StreamEvent, RTCP_INTERVAL};
+use crate::tools::{start_tool, ToolOutcome, TransferVia};
+
+mod grid;
+mod journal;
+
+pub(crate) use grid::aligned_start;
+use grid::{grid_phase, next_on_grid, TickPhase};
+pub(crate) use journal::{account_notes, Journal};
 
 /// Identifies a call inside this node (the dialog id's text).
 pub type CallKey = String;
@@ -83,70 +93,6 @@ pub enum CallNotice {
         target: String,
         reply: tokio::sync::oneshot::Sender<Result<(), crate::sip_rtp::TransferError>>,
     },
-}
-
-/// The result of a tool call carried out for a call's agent: (id, result, whether it was a transfer).
-pub(crate) type ToolOutcome = (u64, Result<String, String>, bool);
-
-/// How a call's transport carries out a transfer.
-pub(crate) enum TransferVia<'a> {
-    /// SIP REFER, by the signalling task.
-    Sip { notices: &'a mpsc::Sender<CallNotice>, call: &'a CallKey },
-    /// The provider's REST API; the provider fetches `dial_url` (Vobiz/Plivo) to dial the target.
-    Rest { rest: crate::ws_stream::rest::ProviderRest, call_id: String, dial_url: String },
-    /// This transport cannot transfer.
-    Unavailable,
-}
-
-/// Starts the work of a tool request; its outcome arrives on `results`.
-pub(crate) fn start_tool(
-    id: u64,
-    request: crate::conversation::agent::ToolRequest,
-    results: &mpsc::Sender<ToolOutcome>,
-    transfer: TransferVia<'_>,
-) {
-    use crate::conversation::agent::ToolRequest;
-    let results = results.clone();
-    match (request, transfer) {
-        (ToolRequest::Http { tool, arguments }, _) => {
-            tokio::spawn(async move {
-                let result = crate::tools::run_http_tool(tool, arguments).await;
-                let _ = results.send((id, result, false)).await;
-            });
-        }
-        (ToolRequest::Transfer { target }, TransferVia::Sip { notices, call }) => {
-            let (reply, accepted) = tokio::sync::oneshot::channel();
-            let notice = CallNotice::Transfer { call: call.clone(), target: target.clone(), reply };
-            if notices.try_send(notice).is_err() {
-                let _ = results.try_send((id, Err("signalling is busy; try again".into()), true));
-                return;
-            }
-            tokio::spawn(async move {
-                let result = match accepted.await {
-                    Ok(Ok(())) => Ok(format!("transferring to {target}")),
-                    Ok(Err(err)) => Err(err.to_string()),
-                    Err(_) => Err("signalling stopped".into()),
-                };
-                let _ = results.send((id, result, true)).await;
-            });
-        }
-        (ToolRequest::Transfer { target }, TransferVia::Rest { rest, call_id, dial_url }) => {
-            tokio::spawn(async move {
-                let outcome = tokio::task::spawn_blocking(move || {
-                    rest.transfer(&call_id, &target, &dial_url).map(|()| format!("transferring to {target}"))
-                })
-                .await;
-                let result = match outcome {
-                    Ok(result) => result.map_err(|e| e.to_string()),
-                    Err(e) => Err(format!("transfer task failed: {e}")),
-                };
-                let _ = results.send((id, result, true)).await;
-            });
-        }
-        (ToolRequest::Transfer { .. }, TransferVia::Unavailable) => {
-            let _ = results.try_send((id, Err("transfers are not available on this call".into()), true));
-        }
-    }
 }
 
 /// Where and what to record of an agent call.
@@ -611,224 +557,6 @@ fn start_service(service: &mut CallService, recording: Option<RecordingPlan>, ke
     Some(Journal::new(plan, "sip", key, &agent.id, conversation.greeting(), agent.record_audio))
 }
 
-/// What an agent call records as it goes (every transport uses it).
-pub(crate) struct Journal {
-    plan: RecordingPlan,
-    record: CallRecord,
-    audio: Option<StereoRecorder>,
-}
-
-impl Journal {
-    pub(crate) fn new(
-        plan: RecordingPlan,
-        transport: &'static str,
-        key: &str,
-        agent: &str,
-        greeting: &str,
-        audio: bool,
-    ) -> Self {
-        let record = CallRecord {
-            call_id: key.to_string(),
-            agent: agent.to_string(),
-            caller: plan.caller.clone(),
-            called: plan.called.clone(),
-            transport,
-            started_at: unix_now(),
-            ended_at: 0,
-            end_reason: String::new(),
-            greeting: greeting.to_string(),
-            turns: Vec::new(),
-            recording: None,
-            recording_truncated: false,
-        };
-        Self { plan, record, audio: audio.then(StereoRecorder::default) }
-    }
-
-    /// Audio of either side as it happens: the caller's as the engine hears it, the agent's as it plays.
-    /// Each side keeps its own timeline in the recording, so they need not come in pairs.
-    pub(crate) fn on_audio(&mut self, caller: &[i16], agent: &[i16]) {
-        if let Some(audio) = self.audio.as_mut() {
-            audio.push_caller(caller);
-            audio.push_agent(agent);
-        }
-    }
-
-    pub(crate) fn on_notes(&mut self, notes: &[ConversationNote]) {
-        for note in notes {
-            match note {
-                ConversationNote::UserSaid { turn, text } => self.record.turns.push(TurnRecord {
-                    turn: *turn,
-                    user_text: text.clone(),
-                    agent_text: String::new(),
-                    interrupted: false,
-                    end_of_speech_to_audio_ms: None,
-                    stt_ms: None,
-                    llm_first_token_ms: None,
-                    tts_first_audio_ms: None,
-                }),
-                ConversationNote::AgentStarted { turn, ticks_since_end_of_speech, stages } => {
-                    if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
-                        t.end_of_speech_to_audio_ms = Some(ticks_since_end_of_speech * 20);
-                        t.stt_ms = stages.stt_ms;
-                        t.llm_first_token_ms = stages.llm_first_token_ms;
-                        t.tts_first_audio_ms = stages.tts_first_audio_ms;
-                    }
-                }
-                ConversationNote::AgentSaid { turn, text, interrupted } => {
-                    if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
-                        t.agent_text = text.clone();
-                        t.interrupted = *interrupted;
-                    }
-                }
-                ConversationNote::BargeIn { .. }
-                | ConversationNote::HangUp { .. }
-                | ConversationNote::SendDtmf { .. }
-                | ConversationNote::Tool { .. } => {}
-            }
-        }
-    }
-
-    /// Hands the record to the sink off the reactor; a failure is logged with the record itself, so the
-    /// transcript is never silently lost.
-    pub(crate) async fn store(mut self, reason: &EndReason) {
-        self.record.ended_at = unix_now();
-        self.record.end_reason = match reason {
-            EndReason::AgentHangUp(why) => format!("agent_hangup:{}", why.as_str()),
-            other => format!("{other:?}"),
-        };
-        self.record.recording_truncated = self.audio.as_ref().is_some_and(|a| a.truncated);
-        let sink = self.plan.sink.clone();
-        let mut record = self.record;
-        let audio = self.audio;
-        let result = tokio::task::spawn_blocking(move || {
-            let outcome = sink.store(&mut record, audio.as_ref().map(|a| a.samples()));
-            (outcome, record)
-        })
-        .await;
-        match result {
-            Ok((Ok(()), record)) => {
-                tracing::info!(recording = ?record.recording, turns = record.turns.len(), "call record stored")
-            }
-            Ok((Err(err), record)) => {
-                tracing::error!(%err, record = %serde_json::to_string(&record).unwrap_or_default(), "cannot store call record")
-            }
-            Err(err) => tracing::error!(%err, "call record task failed"),
-        }
-    }
-}
-
-/// Logs a tick's notes and counts them in the metrics; returns the agent's hang-up, if it asked for one.
-pub(crate) fn account_notes(metrics: &Metrics, notes: &[ConversationNote]) -> Option<HangUpReason> {
-    let mut hang_up = None;
-    for note in notes {
-        match note {
-            ConversationNote::AgentStarted { ticks_since_end_of_speech, stages, .. } => {
-                metrics.observe_turn_latency(ticks_since_end_of_speech * 20);
-                metrics.observe_stages(stages.stt_ms, stages.llm_first_token_ms, stages.tts_first_audio_ms);
-            }
-            ConversationNote::BargeIn { .. } => metrics.barge_in(),
-            ConversationNote::HangUp { reason } => hang_up = Some(*reason),
-            _ => {}
-        }
-        log_note(note);
-    }
-    hang_up
-}
-
-fn log_note(note: &ConversationNote) {
-    match note {
-        ConversationNote::UserSaid { turn, text } => tracing::info!(turn, %text, "caller said"),
-        ConversationNote::AgentStarted { turn, ticks_since_end_of_speech, stages } => {
-            let ms = ticks_since_end_of_speech * 20;
-            tracing::info!(
-                turn,
-                end_of_speech_to_audio_ms = ms,
-                stt_ms = ?stages.stt_ms,
-                llm_first_token_ms = ?stages.llm_first_token_ms,
-                tts_first_audio_ms = ?stages.tts_first_audio_ms,
-                "agent speaking"
-            )
-        }
-        ConversationNote::AgentSaid { turn, text, interrupted } => {
-            tracing::info!(turn, %text, interrupted, "agent said")
-        }
-        ConversationNote::BargeIn { dropped_samples } => {
-            tracing::info!(dropped_ms = dropped_samples / 16, "caller barged in: agent audio flushed")
-        }
-        ConversationNote::HangUp { reason } => tracing::info!(reason = reason.as_str(), "agent hangs up"),
-        ConversationNote::SendDtmf { digits } => tracing::info!(%digits, "agent sends DTMF"),
-        ConversationNote::Tool { id, request } => tracing::info!(id, ?request, "agent calls a tool"),
-    }
-}
-
-fn grid_epoch() -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-/// The next instant on a process-wide grid of `ptime` steps.
-pub(crate) fn aligned_start(ptime: Duration) -> Instant {
-    next_on_grid(ptime, Duration::ZERO, Instant::now())
-}
-
-/// The first instant after `now` that lies `offset` past a point of the process-wide `ptime` grid.
-fn next_on_grid(ptime: Duration, offset: Duration, now: Instant) -> Instant {
-    let epoch = grid_epoch();
-    let step = ptime.as_nanos().max(1);
-    let elapsed = now.saturating_duration_since(epoch).as_nanos();
-    let offset = offset.as_nanos() % step;
-    let mut next = elapsed / step * step + offset;
-    if next <= elapsed {
-        next += step;
-    }
-    epoch + Duration::from_nanos(next.min(u64::MAX as u128) as u64)
-}
-
-/// Where `at` falls within the process-wide `ptime` grid.
-fn grid_phase(ptime: Duration, at: Instant) -> Duration {
-    let step = ptime.as_nanos().max(1);
-    Duration::from_nanos((at.saturating_duration_since(grid_epoch()).as_nanos() % step) as u64)
-}
-
-/// Puts a call's tick just after its caller's packets arrive, on one of [`TICK_SLOTS`] phases of the grid.
-///
-/// An RTP call reads its socket once per tick, so a packet waits for the next tick: up to a whole ptime
-/// (0–20 ms, 10 on average) added to every turn if the tick's phase is left to chance. Here the tick moves to
-/// the first slot after the packets' measured arrival phase plus a margin that grows with jitter. Slots keep
-/// the wake-ups coalesced (calls share four instants per ptime, not one each), so the grid's saving in
-/// scheduling is mostly kept. Sans-IO: the loop measures, this decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TickPhase {
-    ptime: Duration,
-    /// The tick's current offset from the grid.
-    offset: Duration,
-}
-
-/// Phases per ptime a call's tick may take (every 5 ms at 20 ms).
-const TICK_SLOTS: u32 = 4;
-/// Least time between a packet's arrival and the tick that reads it.
-const ARRIVAL_MARGIN: Duration = Duration::from_millis(1);
-
-impl TickPhase {
-    pub(crate) fn new(ptime: Duration) -> Self {
-        Self { ptime, offset: Duration::ZERO }
-    }
-
-    /// A packet arrived at `phase` into the grid period; `jitter` is the stream's estimate. Returns the new
-    /// offset if the tick should move.
-    pub(crate) fn on_arrival(&mut self, phase: Duration, jitter: Duration) -> Option<Duration> {
-        let slot = self.ptime / TICK_SLOTS;
-        let margin = (ARRIVAL_MARGIN + jitter * 3).min(self.ptime / 2);
-        let wanted = phase + margin;
-        let slots = wanted.as_nanos().div_ceil(slot.as_nanos().max(1)) as u32 % TICK_SLOTS;
-        let offset = slot * slots;
-        (offset != self.offset).then(|| {
-            self.offset = offset;
-            offset
-        })
-    }
-}
-
 /// Sends without awaiting: a full socket buffer drops this packet instead of delaying the next tick.
 fn send_now(socket: &RtpSocket, bytes: &[u8], to: SocketAddr) {
     if let Err(err) = socket.try_send_to(bytes, to) {
@@ -957,34 +685,5 @@ mod tests {
         // Signalling forgetting a call (its command sender dropped) stops it too.
         drop(commands);
         assert_eq!(ended(&mut notices).await, ("call-2".to_string(), EndReason::Stopped));
-    }
-
-    const PTIME: Duration = Duration::from_millis(20);
-
-    #[test]
-    fn the_tick_moves_to_the_first_slot_after_arrival_plus_margin() {
-        let mut phase = TickPhase::new(PTIME);
-        let ms = Duration::from_millis;
-        // Packets arrive 3 ms into the period: 3 + 1 ms margin → the 5 ms slot.
-        assert_eq!(phase.on_arrival(ms(3), Duration::ZERO), Some(ms(5)));
-        assert_eq!(phase.on_arrival(ms(3), Duration::ZERO), None, "already there");
-        // More jitter, more margin: 3 + 1 + 3 × 2 ms = 10 ms → the 10 ms slot.
-        assert_eq!(phase.on_arrival(ms(3), ms(2)), Some(ms(10)));
-        // Arrivals late in the period wrap to the next period's first slot.
-        assert_eq!(phase.on_arrival(ms(19), Duration::ZERO), Some(ms(0)));
-        // The margin never exceeds half a ptime, however bad the jitter.
-        assert_eq!(phase.on_arrival(ms(1), ms(100)), Some(ms(15)));
-    }
-
-    #[test]
-    fn grid_instants_have_the_asked_phase_and_lie_ahead() {
-        grid_epoch();
-        let now = Instant::now();
-        for offset in [0, 5, 10, 15] {
-            let offset = Duration::from_millis(offset);
-            let next = next_on_grid(PTIME, offset, now);
-            assert!(next > now && next <= now + PTIME, "{offset:?}");
-            assert_eq!(grid_phase(PTIME, next), offset);
-        }
     }
 }

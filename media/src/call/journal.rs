@@ -1,0 +1,159 @@
+//! What an agent call leaves behind: its [`Journal`] (transcript, per-turn timings, stereo recording) handed
+//! to the recording sink when the call ends, and the logs and metrics each conversation note feeds. Every
+//! transport (SIP, provider streams, browser, WebRTC) uses both.
+
+use crate::conversation::engine::{ConversationNote, HangUpReason};
+use crate::metrics::Metrics;
+use crate::recorder::{unix_now, CallRecord, StereoRecorder, TurnRecord};
+
+use super::{EndReason, RecordingPlan};
+
+/// What an agent call records as it goes (every transport uses it).
+pub(crate) struct Journal {
+    plan: RecordingPlan,
+    record: CallRecord,
+    audio: Option<StereoRecorder>,
+}
+
+impl Journal {
+    pub(crate) fn new(
+        plan: RecordingPlan,
+        transport: &'static str,
+        key: &str,
+        agent: &str,
+        greeting: &str,
+        audio: bool,
+    ) -> Self {
+        let record = CallRecord {
+            call_id: key.to_string(),
+            agent: agent.to_string(),
+            caller: plan.caller.clone(),
+            called: plan.called.clone(),
+            transport,
+            started_at: unix_now(),
+            ended_at: 0,
+            end_reason: String::new(),
+            greeting: greeting.to_string(),
+            turns: Vec::new(),
+            recording: None,
+            recording_truncated: false,
+        };
+        Self { plan, record, audio: audio.then(StereoRecorder::default) }
+    }
+
+    /// Audio of either side as it happens: the caller's as the engine hears it, the agent's as it plays.
+    /// Each side keeps its own timeline in the recording, so they need not come in pairs.
+    pub(crate) fn on_audio(&mut self, caller: &[i16], agent: &[i16]) {
+        if let Some(audio) = self.audio.as_mut() {
+            audio.push_caller(caller);
+            audio.push_agent(agent);
+        }
+    }
+
+    pub(crate) fn on_notes(&mut self, notes: &[ConversationNote]) {
+        for note in notes {
+            match note {
+                ConversationNote::UserSaid { turn, text } => self.record.turns.push(TurnRecord {
+                    turn: *turn,
+                    user_text: text.clone(),
+                    agent_text: String::new(),
+                    interrupted: false,
+                    end_of_speech_to_audio_ms: None,
+                    stt_ms: None,
+                    llm_first_token_ms: None,
+                    tts_first_audio_ms: None,
+                }),
+                ConversationNote::AgentStarted { turn, ticks_since_end_of_speech, stages } => {
+                    if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
+                        t.end_of_speech_to_audio_ms = Some(ticks_since_end_of_speech * 20);
+                        t.stt_ms = stages.stt_ms;
+                        t.llm_first_token_ms = stages.llm_first_token_ms;
+                        t.tts_first_audio_ms = stages.tts_first_audio_ms;
+                    }
+                }
+                ConversationNote::AgentSaid { turn, text, interrupted } => {
+                    if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
+                        t.agent_text = text.clone();
+                        t.interrupted = *interrupted;
+                    }
+                }
+                ConversationNote::BargeIn { .. }
+                | ConversationNote::HangUp { .. }
+                | ConversationNote::SendDtmf { .. }
+                | ConversationNote::Tool { .. } => {}
+            }
+        }
+    }
+
+    /// Hands the record to the sink off the reactor; a failure is logged with the record itself, so the
+    /// transcript is never silently lost.
+    pub(crate) async fn store(mut self, reason: &EndReason) {
+        self.record.ended_at = unix_now();
+        self.record.end_reason = match reason {
+            EndReason::AgentHangUp(why) => format!("agent_hangup:{}", why.as_str()),
+            other => format!("{other:?}"),
+        };
+        self.record.recording_truncated = self.audio.as_ref().is_some_and(|a| a.truncated);
+        let sink = self.plan.sink.clone();
+        let mut record = self.record;
+        let audio = self.audio;
+        let result = tokio::task::spawn_blocking(move || {
+            let outcome = sink.store(&mut record, audio.as_ref().map(|a| a.samples()));
+            (outcome, record)
+        })
+        .await;
+        match result {
+            Ok((Ok(()), record)) => {
+                tracing::info!(recording = ?record.recording, turns = record.turns.len(), "call record stored")
+            }
+            Ok((Err(err), record)) => {
+                tracing::error!(%err, record = %serde_json::to_string(&record).unwrap_or_default(), "cannot store call record")
+            }
+            Err(err) => tracing::error!(%err, "call record task failed"),
+        }
+    }
+}
+
+/// Logs a tick's notes and counts them in the metrics; returns the agent's hang-up, if it asked for one.
+pub(crate) fn account_notes(metrics: &Metrics, notes: &[ConversationNote]) -> Option<HangUpReason> {
+    let mut hang_up = None;
+    for note in notes {
+        match note {
+            ConversationNote::AgentStarted { ticks_since_end_of_speech, stages, .. } => {
+                metrics.observe_turn_latency(ticks_since_end_of_speech * 20);
+                metrics.observe_stages(stages.stt_ms, stages.llm_first_token_ms, stages.tts_first_audio_ms);
+            }
+            ConversationNote::BargeIn { .. } => metrics.barge_in(),
+            ConversationNote::HangUp { reason } => hang_up = Some(*reason),
+            _ => {}
+        }
+        log_note(note);
+    }
+    hang_up
+}
+
+fn log_note(note: &ConversationNote) {
+    match note {
+        ConversationNote::UserSaid { turn, text } => tracing::info!(turn, %text, "caller said"),
+        ConversationNote::AgentStarted { turn, ticks_since_end_of_speech, stages } => {
+            let ms = ticks_since_end_of_speech * 20;
+            tracing::info!(
+                turn,
+                end_of_speech_to_audio_ms = ms,
+                stt_ms = ?stages.stt_ms,
+                llm_first_token_ms = ?stages.llm_first_token_ms,
+                tts_first_audio_ms = ?stages.tts_first_audio_ms,
+                "agent speaking"
+            )
+        }
+        ConversationNote::AgentSaid { turn, text, interrupted } => {
+            tracing::info!(turn, %text, interrupted, "agent said")
+        }
+        ConversationNote::BargeIn { dropped_samples } => {
+            tracing::info!(dropped_ms = dropped_samples / 16, "caller barged in: agent audio flushed")
+        }
+        ConversationNote::HangUp { reason } => tracing::info!(reason = reason.as_str(), "agent hangs up"),
+        ConversationNote::SendDtmf { digits } => tracing::info!(%digits, "agent sends DTMF"),
+        ConversationNote::Tool { id, request } => tracing::info!(id, ?request, "agent calls a tool"),
+    }
+}
