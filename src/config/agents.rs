@@ -10,6 +10,7 @@ use voicera_media::conversation::agent::{check_template, AgentTool, CallLimits, 
 use voicera_media::conversation::knowledge::KnowledgeBase;
 use voicera_media::conversation::turn::TurnPolicy;
 use voicera_media::vad::VadParams;
+use voicera_store::RESERVED_AGENT_IDS;
 
 /// `[[agents]]`: an agent on local models, with the original VoicEra's field names.
 #[derive(Debug, Deserialize)]
@@ -144,9 +145,6 @@ pub struct AgentConfig {
     pub tools: Vec<AgentTool>,
 }
 
-/// Built-in names an agent id may not take.
-pub(super) const RESERVED_IDS: &[&str] = &["echo", "bench", "demo"];
-
 /// Digits of a phone number, for matching `+91 80000 00001` with `918000000001`.
 pub fn normalize_number(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
@@ -193,7 +191,7 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<
         if a.id.is_empty() || !a.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             bail!("agents: id {:?} must be letters, digits, '-' or '_'", a.id);
         }
-        if RESERVED_IDS.contains(&a.id.as_str()) {
+        if RESERVED_AGENT_IDS.contains(&a.id.as_str()) {
             bail!("{at}: {:?} is a built-in service; choose another id", a.id);
         }
         if agents.iter().any(|x| x.id == a.id) {
@@ -445,7 +443,7 @@ fn compile_tools(
 }
 
 /// `+05:30` → 330 minutes.
-pub(super) fn parse_utc_offset(text: &str) -> Option<i32> {
+fn parse_utc_offset(text: &str) -> Option<i32> {
     let (sign, rest) = match text.as_bytes().first()? {
         b'+' => (1, &text[1..]),
         b'-' => (-1, &text[1..]),

@@ -18,6 +18,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
+/// Agent ids the platform keeps for its built-in services (`echo`, and the `bench` and `demo` agents): a
+/// configured agent may not take one, and an imported agent with one of them is renamed.
+pub const RESERVED_AGENT_IDS: &[&str] = &["echo", "bench", "demo"];
+
 /// What went wrong in storage. Each variant names the operation's target, so a log line is enough to act on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -228,6 +232,15 @@ pub fn utc_text(unix_millis: i64) -> String {
         .and_then(|t| t.format(&format).ok())
         // Beyond year 9999 (no VoicEra date is): the number itself.
         .unwrap_or_else(|| unix_millis.to_string())
+}
+
+/// Lower-case hex of `bytes` (key fingerprints, key files, derived ids).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 /// Conformance tests every backend passes; the MongoDB run is in `tests/mongodb.rs`.
@@ -464,5 +477,17 @@ pub mod testing {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_fixed_width_utc_text() {
+        assert_eq!(super::utc_text(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::utc_text(1_732_000_042_500), "2024-11-19T07:07:22.500Z");
+        assert_eq!(super::utc_text(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(super::utc_text(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(super::utc_text(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
     }
 }

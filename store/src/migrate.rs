@@ -22,10 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::mongo::bson_to_json;
 use crate::secret::{is_sealed, mask, MasterKey};
-use crate::{Collection, Record, Result, Store, Written};
-
-/// Agent ids the platform reserves for built-in services; an imported agent with one of them is renamed.
-pub const RESERVED_AGENT_IDS: &[&str] = &["echo", "bench", "demo"];
+use crate::{hex, Collection, Record, Result, Store, Written, RESERVED_AGENT_IDS};
 
 /// The original's collections this import reads, in order (agents first: others refer to them by name).
 const SOURCES: &[(&str, Collection)] = &[
@@ -88,7 +85,6 @@ impl Report {
     /// Human-readable summary, one line per collection.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let verb = if self.dry_run { "would be" } else { "" };
         for i in &self.imported {
             out.push_str(&format!(
                 "  {:<22} → {:<20} {} read: {} new, {} updated, {} unchanged{}{}\n",
@@ -99,7 +95,7 @@ impl Report {
                 i.updated,
                 i.unchanged,
                 if i.rejected > 0 { format!(", {} rejected", i.rejected) } else { String::new() },
-                if self.dry_run { format!(" ({verb} written)") } else { String::new() },
+                if self.dry_run { " (would be written)" } else { "" },
             ));
         }
         for (name, count, why) in &self.not_imported {
@@ -336,8 +332,8 @@ fn take_secret(
             secrets.push((key, secret));
             Ok(())
         }
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::String(_)) => Ok(()),
+        // Nothing to seal: no key, or an empty one.
+        None | Some(Value::Null) | Some(Value::String(_)) => Ok(()),
         Some(other) => Err(format!("{key} is not text ({})", kind(&other))),
     }
 }
@@ -383,7 +379,7 @@ pub fn agent_id(name: &str) -> String {
     } else {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(name.trim().as_bytes());
-        format!("agent_{}", digest[..4].iter().map(|b| format!("{b:02x}")).collect::<String>())
+        format!("agent_{}", hex(&digest[..4]))
     }
 }
 

@@ -17,7 +17,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::TryRngCore;
 use sha2::{Digest, Sha256};
 
-use crate::{Result, StoreError};
+use crate::{hex, Result, StoreError};
 
 /// The key file generated in the data dir when `VOICERA_MASTER_KEY` is unset.
 pub const KEY_FILE: &str = "master.key";
@@ -53,7 +53,7 @@ pub enum KeySource {
 impl MasterKey {
     pub fn from_bytes(key: [u8; 32]) -> MasterKey {
         let digest = Sha256::new().chain_update(b"voicera master key\0").chain_update(key).finalize();
-        let fingerprint = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        let fingerprint = hex(&digest[..4]);
         MasterKey { key, fingerprint }
     }
 
@@ -153,7 +153,7 @@ impl MasterKey {
 
 /// Whether `text` is a value [`MasterKey::seal`] produced.
 pub fn is_sealed(text: &str) -> bool {
-    text.starts_with("v1:") && text.splitn(3, ':').count() == 3
+    text.strip_prefix(PREFIX).is_some_and(|rest| rest.starts_with(':')) && text.splitn(3, ':').count() == 3
 }
 
 /// A secret as responses and logs show it: its last four characters when it is long enough that they give
@@ -176,8 +176,7 @@ fn write_new_key_file(path: &Path, key: &MasterKey) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path)?;
-    let hex: String = key.key.iter().map(|b| format!("{b:02x}")).collect();
-    writeln!(file, "{hex}")?;
+    writeln!(file, "{}", hex(&key.key))?;
     file.sync_all()
 }
 

