@@ -10,15 +10,15 @@
 //! | [`stream`] | one call's RTP stream, sans-IO: receive, play out, conceal, encode, pace |
 //! | [`negotiate`] | SDP offer/answer |
 //! | [`ports`] | RTP port pool with leases |
-//! | [`call`] | the per-call tokio task that drives a stream |
+//! | [`call`] | a call's media ticked by the media workers (many calls per wake-up), its journal |
 //! | [`outbound`] | outbound calls for agents: through a trunk or a provider's REST API |
 //! | [`sip_rtp`] | the node's SIP signalling task: answers, routes, registers, hangs up |
-//! | [`conversation`] | turn-taking state machine: end of turn, barge-in policy, greeting guard |
+//! | [`conversation`] | what an agent is, the turn-taking machine, and the per-call conversation engine (VAD, STT, LLM, TTS, barge-in) |
 //! | [`vad`] | voice activity: speech probability models and the start/stop gate |
 //! | [`recorder`] | call records (transcript JSON, stereo WAV) and where they are stored |
 //! | [`ws_stream`] | provider media streams (Vobiz, Plivo, Twilio, Exotel) and the browser socket: webhooks, signatures, stream sessions, REST |
 //! | [`webrtc`] | browser calls over WebRTC (str0m): offer/answer, Opus, data-channel control |
-//! | [`tools`] | tool calls that leave the call (operator webhooks) |
+//! | [`tools`] | tool calls that leave the call: transfers and operator webhooks |
 //! | [`metrics`] | counters for `/metrics` |
 
 pub mod call;
