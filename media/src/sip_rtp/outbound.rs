@@ -1,6 +1,6 @@
 //! Outgoing calls (UAC) through a SIP trunk, or straight to a URI for a transfer we carry out: INVITE with
 //! our SDP offer, digest answers to 401/407 (MD5 or SHA-256, qop=auth), early media from an 18x with SDP
-//! (listened to, nothing sent, until the answer), ACK on 2xx, then the call's media task runs exactly as for
+//! (listened to, nothing sent, until the answer), ACK on 2xx, then the call's media runs exactly as for
 //! an incoming call. This is what `place_call`, outbound campaigns and transfers build on.
 
 use std::net::SocketAddr;
@@ -114,9 +114,9 @@ pub(super) struct OutboundCall {
     peer: Peer,
     digest: DigestClient,
     auth_attempts: u32,
-    /// The call's RTP port and sockets until its media task starts (at the answer, or with early media).
+    /// The call's RTP port and sockets until its media starts (at the answer, or with early media).
     media: Option<(PortLease, tokio::net::UdpSocket, tokio::net::UdpSocket)>,
-    /// The call key of the early-media task started by an 18x with SDP, if any.
+    /// The call key of the early media started by an 18x with SDP, if any.
     early: Option<CallKey>,
     local_ip: std::net::IpAddr,
     session_id: u64,
@@ -128,7 +128,7 @@ pub(super) struct OutboundCall {
 }
 
 impl OutboundCall {
-    /// Whether `call` is this INVITE's early-media task.
+    /// Whether `call` is this INVITE's early media.
     pub(super) fn is_early(&self, call: &CallKey) -> bool {
         self.early.as_ref() == Some(call)
     }
@@ -334,7 +334,7 @@ impl Service {
         self.send_invite(call);
     }
 
-    /// A provisional response with SDP (RFC 3960 early media: ringback, announcements): the call's media task
+    /// A provisional response with SDP (RFC 3960 early media: ringback, announcements): the call's media
     /// starts listening now, so that nothing is clipped when the answer comes. A second early dialog (another
     /// fork) is not listened to; a 2xx from any fork takes over the task.
     fn start_early_media(&mut self, key: &ClientKey, response: &Response) {
@@ -456,7 +456,7 @@ impl Service {
             return self.connected(requester, key);
         }
         let Some((lease, rtp, rtcp)) = media else {
-            // The early-media task ended before the answer (its media failed): nothing can carry the call.
+            // The early media ended before the answer (its media failed): nothing can carry the call.
             let err = PlaceCallError::BadAnswer("media ended before the answer".into());
             return self.abandon_answered(requester, dialog, (local_ip, 9, session_id), err);
         };
