@@ -336,7 +336,7 @@ impl Service {
 
     /// A provisional response with SDP (RFC 3960 early media: ringback, announcements): the call's media
     /// starts listening now, so that nothing is clipped when the answer comes. A second early dialog (another
-    /// fork) is not listened to; a 2xx from any fork takes over the task.
+    /// fork) is not listened to; a 2xx from any fork takes over that media.
     fn start_early_media(&mut self, key: &ClientKey, response: &Response) {
         let Some(call) = self.outbound.get(key) else { return };
         if call.early.is_some() || call.media.is_none() {
