@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use voicera_media::conversation::agent::Agent;
-use voicera_media::sip_rtp::{Destination, Listing, Router};
+use voicera_conversation::agent::Agent;
+use voicera_conversation::routing::{Destination, Listing, Router};
 
 use crate::config::{normalize_number, AgentConfig};
 use crate::local::{self, LocalModels};

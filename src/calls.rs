@@ -17,8 +17,8 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
-use voicera_media::outbound::{DialError, Dialer, Route};
-use voicera_media::ws_stream::{Provider, Telephony};
+use voicera_telephony::outbound::{DialError, Dialer, Route};
+use voicera_telephony::ws_stream::{Provider, Telephony};
 
 /// The owner's credentials (email, password).
 pub type Owner = Option<(String, String)>;

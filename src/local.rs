@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
-use voicera_media::conversation::agent::{Agent, AgentTool, CallLimits, InteractionMode, SpeechModelFactory};
-use voicera_media::conversation::turn::TurnPolicy;
+use voicera_conversation::agent::{Agent, AgentTool, CallLimits, InteractionMode, SpeechModelFactory};
+use voicera_conversation::turn::TurnPolicy;
 use voicera_media::vad::VadParams;
 use voicera_models::turn::{PunctuationTurn, SilenceTurn};
 use voicera_models::{toolcall, ChatMessage, LanguageModel, Role, SpeechProbability, TextToSpeech};

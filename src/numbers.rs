@@ -5,8 +5,8 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use voicera_media::ws_stream::rest::ProviderRest;
-use voicera_media::ws_stream::Provider;
+use voicera_telephony::ws_stream::rest::ProviderRest;
+use voicera_telephony::ws_stream::Provider;
 
 use crate::config::{Config, NodeArgs};
 

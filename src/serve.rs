@@ -9,12 +9,13 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 use voicera_api::{Check, NodeStatus};
-use voicera_media::conversation::agent::Agent;
+use voicera_conversation::agent::Agent;
 use voicera_media::metrics::Metrics;
-use voicera_media::outbound::Dialer;
-use voicera_media::recorder::{FsRecordingSink, RecordingSink};
-use voicera_media::sip_rtp::{self, Router, SipServiceConfig, SipServiceHandle};
-use voicera_media::ws_stream::{Telephony, TelephonyConfig};
+use voicera_telephony::outbound::Dialer;
+use voicera_conversation::recorder::{FsRecordingSink, RecordingSink};
+use voicera_conversation::routing::Router;
+use voicera_telephony::sip_rtp::{self, SipServiceConfig, SipServiceHandle};
+use voicera_telephony::ws_stream::{Telephony, TelephonyConfig};
 use voicera_sip::transaction::TimerConfig;
 
 use crate::agents::{self, Directory};
@@ -201,7 +202,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let http_addr: SocketAddr = listener.local_addr()?;
     let mut app = voicera_api::router(status.clone());
     if let Some(telephony) = telephony {
-        app = app.merge(voicera_media::ws_stream::router(telephony));
+        app = app.merge(voicera_telephony::ws_stream::router(telephony));
     }
     if let Some(calls) = calls_router {
         app = app.merge(calls);

@@ -155,6 +155,11 @@ impl Metrics {
         self.barge_ins.fetch_add(1, Relaxed);
     }
 
+    /// Barge-ins counted so far.
+    pub fn barge_ins(&self) -> u64 {
+        self.barge_ins.load(Relaxed)
+    }
+
     pub fn sip_dropped(&self) {
         self.sip_dropped.fetch_add(1, Relaxed);
     }

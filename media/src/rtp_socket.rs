@@ -21,7 +21,7 @@ const UNSTAMPED_AGE: Duration = Duration::from_micros(50);
 
 /// One datagram read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Datagram {
+pub struct Datagram {
     pub len: usize,
     pub from: SocketAddr,
     /// The kernel's receive stamp (wall clock), when it gave one. Turned into an [`Instant`] by
@@ -30,12 +30,12 @@ pub(crate) struct Datagram {
 }
 
 /// Datagrams read by one [`RtpSocket::recv_batch`]: a tick normally finds one, a few after a stall.
-pub(crate) const BATCH: usize = 4;
+pub const BATCH: usize = 4;
 /// Receive buffer per datagram: RTP on a 1500-byte MTU path (an Opus frame is at most 1275 bytes).
-pub(crate) const DATAGRAM: usize = 1500;
+pub const DATAGRAM: usize = 1500;
 
 /// Receive buffers for [`RtpSocket::recv_batch`].
-pub(crate) type BatchBuffers = [[u8; DATAGRAM]; BATCH];
+pub type BatchBuffers = [[u8; DATAGRAM]; BATCH];
 
 /// Ancillary data of one datagram: a `timespec` control message needs 32 bytes.
 const CONTROL: usize = 64;
@@ -47,17 +47,17 @@ struct ControlBuffer([u8; CONTROL]);
 
 impl Datagram {
     /// A slot of [`RtpSocket::recv_batch`] before it is read into.
-    pub(crate) const EMPTY: Datagram = Datagram { len: 0, from: UNSPECIFIED, stamped: None };
+    pub const EMPTY: Datagram = Datagram { len: 0, from: UNSPECIFIED, stamped: None };
 }
 
-pub(crate) struct RtpSocket {
+pub struct RtpSocket {
     socket: UdpSocket,
     control: [ControlBuffer; BATCH],
 }
 
 impl RtpSocket {
     /// Takes the socket out of the runtime's reactor (it stays non-blocking) and asks for receive times.
-    pub(crate) fn new(socket: tokio::net::UdpSocket) -> io::Result<Self> {
+    pub fn new(socket: tokio::net::UdpSocket) -> io::Result<Self> {
         let socket = socket.into_std()?;
         socket.set_nonblocking(true)?;
         setsockopt(&socket, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)?;
@@ -65,7 +65,7 @@ impl RtpSocket {
     }
 
     /// The next waiting datagram into `buf`, or `WouldBlock` when there is none.
-    pub(crate) fn try_recv(&mut self, buf: &mut [u8]) -> io::Result<Datagram> {
+    pub fn try_recv(&mut self, buf: &mut [u8]) -> io::Result<Datagram> {
         let mut iov = [io::IoSliceMut::new(buf)];
         let message = recvmsg::<SockaddrStorage>(
             self.socket.as_raw_fd(),
@@ -93,7 +93,7 @@ impl RtpSocket {
     /// Every waiting datagram, up to [`BATCH`], with one system call: datagram i is in `buffers[i]`, its
     /// length, source and receive stamp in `read[i]`. Returns how many were read; 0 when the socket is empty.
     /// Only with `stamps` are the receive stamps read (the tick-phase lock wants one a second).
-    pub(crate) fn recv_batch(
+    pub fn recv_batch(
         &mut self,
         buffers: &mut BatchBuffers,
         read: &mut [Datagram; BATCH],
@@ -139,7 +139,7 @@ impl RtpSocket {
     }
 
     /// Sends without waiting: a full socket buffer is `WouldBlock`.
-    pub(crate) fn try_send_to(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
+    pub fn try_send_to(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
         self.socket.send_to(bytes, to)
     }
 }
@@ -199,7 +199,7 @@ fn wall_clock(secs: i64, nanos: i64) -> Option<SystemTime> {
 /// When a datagram arrived, on the monotonic clock the ticks run on: the kernel stamps wall-clock time, and
 /// the datagram's age (wall now − stamp) carries over. `None` for a stamp of "now", which is the kernel
 /// stamping at read time because stamping was not on yet when the datagram came.
-pub(crate) fn arrival_instant(stamp: SystemTime) -> Option<Instant> {
+pub fn arrival_instant(stamp: SystemTime) -> Option<Instant> {
     let age = SystemTime::now().duration_since(stamp).unwrap_or_default();
     (age >= UNSTAMPED_AGE).then(|| Instant::now().checked_sub(age)).flatten()
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
-use voicera_media::conversation::agent::{check_template, AgentTool, CallLimits, HttpTool, InteractionMode};
-use voicera_media::conversation::knowledge::KnowledgeBase;
-use voicera_media::conversation::turn::TurnPolicy;
+use voicera_conversation::agent::{check_template, AgentTool, CallLimits, HttpTool, InteractionMode};
+use voicera_conversation::knowledge::KnowledgeBase;
+use voicera_conversation::turn::TurnPolicy;
 use voicera_media::vad::VadParams;
 use voicera_store::RESERVED_AGENT_IDS;
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use voicera_media::codec::CodecKind;
-use voicera_media::sip_rtp::{InboundAuth, TrunkConfig};
-use voicera_media::ws_stream::{AudioFormat, Provider, ProviderAccount};
+use voicera_telephony::sip_rtp::{InboundAuth, TrunkConfig};
+use voicera_telephony::ws_stream::{AudioFormat, Provider, ProviderAccount};
 use voicera_sip::TransportKind;
 
 mod agents;
@@ -408,7 +408,7 @@ pub fn parse_port_range(text: &str) -> Result<(u16, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use voicera_media::conversation::agent::AgentTool;
+    use voicera_conversation::agent::AgentTool;
 
     #[test]
     fn the_readme_trunk_block_compiles() {

@@ -27,18 +27,21 @@ use voicera_sip::transport::SipTransport;
 use voicera_sip::uri::SipUri;
 use voicera_sip::{ClientKey, Endpoint, EndpointEvent, Method, Peer, Request, Response, ServerKey, TransportKind};
 
-use crate::call::{CallCommand, CallKey, CallNotice, CallService, CallSetup, EndReason, MediaWorkers};
-use crate::codec::CodecKind;
-use crate::conversation::agent::Agent;
-use crate::jitter::JitterConfig;
-use crate::metrics::{CallResult, Metrics};
-use crate::negotiate::MediaPlan;
-use crate::ports::PortPool;
+use voicera_conversation::agent::Agent;
+use voicera_conversation::routing::Router;
+use voicera_media::codec::CodecKind;
+use voicera_media::jitter::JitterConfig;
+use voicera_media::metrics::{CallResult, Metrics};
+use voicera_media::negotiate::MediaPlan;
+use voicera_media::ports::PortPool;
 
 mod inbound;
+pub mod media;
 mod outbound;
 mod registrations;
 mod transfer;
+
+use media::{CallCommand, CallKey, CallNotice, CallService, CallSetup, EndReason, MediaWorkers};
 
 use outbound::OutboundCall;
 pub use outbound::{OutboundRequest, PlaceCallError};
@@ -57,36 +60,6 @@ const MIN_SE: u32 = 90;
 const NONCE_LIFETIME_SECS: u64 = 300;
 /// How long shutdown waits for BYE transactions to complete.
 const BYE_GRACE: Duration = Duration::from_secs(2);
-
-/// Where a Request-URI user leads.
-#[derive(Clone)]
-pub enum Destination {
-    /// The built-in echo service.
-    Echo,
-    /// An agent's conversation.
-    Agent(Arc<Agent>),
-    /// A known agent that cannot take calls yet (its models are still loading): 503 with Retry-After, so
-    /// the caller's side retries instead of waiting on a silent line.
-    Unavailable { reason: String, retry_after_secs: u32 },
-}
-
-/// One entry of a directory listing (the browser test page's agent picker).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Listing {
-    pub id: String,
-    /// `ready`, `loading` or `failed: <why>`.
-    pub status: String,
-}
-
-/// Maps a Request-URI user (agent id, number, service name) to a destination.
-pub trait Router: Send + Sync {
-    fn route(&self, user: &str) -> Option<Destination>;
-
-    /// What can be called by id, sorted by id.
-    fn list(&self) -> Vec<Listing> {
-        Vec::new()
-    }
-}
 
 /// One SIP trunk account, as `[[trunks]]` in `voicera.toml` declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +95,7 @@ pub struct SipServiceConfig {
     /// Who may place calls to us.
     pub auth: InboundAuth,
     /// Where agent call records go (None: not stored).
-    pub recordings: Option<Arc<dyn crate::recorder::RecordingSink>>,
+    pub recordings: Option<Arc<dyn voicera_conversation::recorder::RecordingSink>>,
 }
 
 /// Authentication of incoming INVITEs.
@@ -162,7 +135,7 @@ pub enum ServiceError {
     #[error("cannot bind SIP on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
-    Ports(#[from] crate::ports::PortError),
+    Ports(#[from] voicera_media::ports::PortError),
 }
 
 enum ServiceCommand {
@@ -573,9 +546,9 @@ impl Service {
     /// A call's media set-up with this node's metrics and RTP timeout.
     fn call_setup(
         &self,
-        (service, stream): (CallService, crate::stream::RtpStream),
-        (lease, rtp, rtcp): (crate::ports::PortLease, tokio::net::UdpSocket, tokio::net::UdpSocket),
-        recording: Option<crate::call::RecordingPlan>,
+        (service, stream): (CallService, voicera_media::stream::RtpStream),
+        (lease, rtp, rtcp): (voicera_media::ports::PortLease, tokio::net::UdpSocket, tokio::net::UdpSocket),
+        recording: Option<media::RecordingPlan>,
         early: bool,
     ) -> CallSetup {
         CallSetup {
@@ -606,8 +579,8 @@ impl Service {
         let plan = setup.stream.plan().clone();
         let rtp_port = setup.lease.port();
         let agent = match &setup.service {
-            crate::call::CallService::Agent(conversation) => Some(conversation.shared_agent()),
-            crate::call::CallService::Echo => None,
+            media::CallService::Agent(conversation) => Some(conversation.shared_agent()),
+            media::CallService::Echo => None,
         };
         // A call with early media counts as started when it is answered.
         if !setup.early {

@@ -1,10 +1,11 @@
-//! A call's media: [`CallMedia`] owns the call's sockets, its [`RtpStream`], service and journal, and is
+//! A SIP call's media: [`CallMedia`] owns the call's sockets, its [`RtpStream`] and its [`CallCore`], and is
 //! ticked once per ptime by a media worker ([`MediaWorkers`]) that ticks many calls per wake-up. On the tick it
-//! takes control commands and tool results, reads RTP (and, once a second, RTCP) from its socket, runs the
-//! service and sends its packet. Whatever way a call ends (hang-up, RTP timeout, panic), the signalling
+//! takes control commands and tool results, reads RTP (and, once a second, RTCP) from its socket, lets the
+//! core hear the caller, sends its packet and carries out the core's actions (RFC 4733 DTMF, REFER through
+//! the signalling task, webhooks). Whatever way a call ends (hang-up, RTP timeout, panic), the signalling
 //! service hears exactly one [`CallNotice::Ended`], and the port lease is released first.
 //!
-//! The tick grid the workers share is in `call/grid.rs`; what an agent call records, in `call/journal.rs`.
+//! The tick grid the workers share is [`crate::grid`].
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,32 +16,20 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::conversation::engine::{Conversation, ConversationNote, HangUpReason};
-use crate::metrics::Metrics;
-use crate::negotiate::MediaPlan;
-use crate::ports::PortLease;
-use crate::recorder::RecordingSink;
-use crate::rtp_socket::{arrival_instant, BatchBuffers, Datagram, RtpSocket, BATCH, DATAGRAM};
-use crate::stream::{ntp_now, RtpStream, StreamEvent, RTCP_INTERVAL};
-use crate::tools::{start_tool, ToolOutcome, TransferVia};
+use voicera_conversation::core::{CallAction, CallCore};
+pub use voicera_conversation::core::{CallService, EndReason};
+pub use voicera_conversation::journal::RecordingPlan;
+use voicera_media::metrics::Metrics;
+use voicera_media::negotiate::MediaPlan;
+use voicera_media::ports::PortLease;
+use voicera_media::rtp_socket::{arrival_instant, BatchBuffers, Datagram, RtpSocket, BATCH, DATAGRAM};
+use voicera_media::stream::{ntp_now, RtpStream, StreamEvent, RTCP_INTERVAL};
 
-mod grid;
-mod journal;
-
-pub(crate) use grid::aligned_start;
-use grid::{grid_phase, next_on_grid, TickPhase};
-pub(crate) use journal::{account_notes, Journal};
+use crate::grid::{aligned_start, grid_phase, next_on_grid, TickPhase};
+use crate::tools::{ToolOutcome, ToolResults};
 
 /// Identifies a call inside this node (the dialog id's text).
 pub type CallKey = String;
-
-/// What runs on the call's audio.
-pub enum CallService {
-    /// Caller audio looped back through the full decode → jitter → 16 kHz → encode → paced egress path.
-    Echo,
-    /// An AI agent's conversation.
-    Agent(Box<Conversation>),
-}
 
 /// Commands from signalling to a call.
 #[derive(Debug)]
@@ -61,21 +50,6 @@ pub enum CallCommand {
     PanicForTest,
 }
 
-/// Why a call's media ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndReason {
-    /// Signalling told it to stop.
-    Stopped,
-    /// No RTP from the peer for the configured time (while not on hold).
-    RtpTimeout,
-    /// The call's media failed (socket, codec).
-    MediaError(String),
-    /// The call's tick panicked; contained to this call.
-    Panicked,
-    /// The agent ended the call (farewell, caller silence, call timeout).
-    AgentHangUp(HangUpReason),
-}
-
 /// What a call tells signalling.
 #[derive(Debug)]
 pub enum CallNotice {
@@ -91,15 +65,8 @@ pub enum CallNotice {
     Transfer {
         call: CallKey,
         target: String,
-        reply: tokio::sync::oneshot::Sender<Result<(), crate::sip_rtp::TransferError>>,
+        reply: tokio::sync::oneshot::Sender<Result<(), super::TransferError>>,
     },
-}
-
-/// Where and what to record of an agent call.
-pub struct RecordingPlan {
-    pub sink: Arc<dyn RecordingSink>,
-    pub caller: String,
-    pub called: String,
 }
 
 /// Everything a call's media needs.
@@ -249,24 +216,19 @@ async fn run_worker(mut inbox: mpsc::UnboundedReceiver<CallMedia>) {
 pub struct CallMedia {
     key: CallKey,
     span: tracing::Span,
-    service: CallService,
+    core: CallCore,
     stream: RtpStream,
     rtp: RtpSocket,
     rtcp: RtpSocket,
     _lease: PortLease,
     metrics: Arc<Metrics>,
     rtp_timeout: Duration,
-    recording: Option<RecordingPlan>,
-    journal: Option<Journal>,
     answered: bool,
     /// RTP packets of early media heard before the answer (ringback, announcements), for the log.
     early_packets: u64,
     commands: mpsc::Receiver<CallCommand>,
     notices: mpsc::Sender<CallNotice>,
-    tool_results: mpsc::Sender<ToolOutcome>,
-    tool_outcomes: mpsc::Receiver<ToolOutcome>,
-    /// Tool calls started and not yet answered: their channel is only polled while there are some.
-    tools_running: u32,
+    tools: ToolResults,
     ptime: Duration,
     /// The next tick; on the shared ptime grid, at the slot just after the caller's packets arrive
     /// ([`TickPhase`]).
@@ -289,37 +251,34 @@ impl CallMedia {
         notices: mpsc::Sender<CallNotice>,
         span: tracing::Span,
     ) -> Result<CallMedia, EndReason> {
-        let CallSetup { key, mut service, stream, rtp, rtcp, lease, metrics, rtp_timeout, mut recording, early } =
-            setup;
+        let CallSetup { key, service, stream, rtp, rtcp, lease, metrics, rtp_timeout, recording, early } = setup;
         // RTP is read on the tick, outside the runtime's reactor: arriving packets wake nobody.
         let rtp = RtpSocket::new(rtp).map_err(|err| EndReason::MediaError(format!("RTP socket: {err}")))?;
         // RTCP is read once a second and sent every RTCP_INTERVAL from the tick, the same way.
         let rtcp = RtpSocket::new(rtcp).map_err(|err| EndReason::MediaError(format!("RTCP socket: {err}")))?;
         let answered = !early;
-        let journal = if answered { start_service(&mut service, recording.take(), &key) } else { None };
+        let mut core = CallCore::new(service, Arc::clone(&metrics), recording, "sip");
+        if answered {
+            core.start(&key);
+        }
         let ptime = Duration::from_millis(stream.plan().ptime.max(10) as u64);
-        let (tool_results, tool_outcomes) = mpsc::channel::<ToolOutcome>(8);
         tracing::info!(codec = ?stream.plan().codec, remote = %stream.remote(), "media started");
         Ok(CallMedia {
             cname: format!("voicera-{key}"),
             key,
             span,
-            service,
+            core,
             stream,
             rtp,
             rtcp,
             _lease: lease,
             metrics,
             rtp_timeout,
-            recording,
-            journal,
             answered,
             early_packets: 0,
             commands,
             notices,
-            tool_results,
-            tool_outcomes,
-            tools_running: 0,
+            tools: ToolResults::default(),
             ptime,
             next_tick: aligned_start(ptime),
             phase: TickPhase::new(ptime),
@@ -341,7 +300,7 @@ impl CallMedia {
                 self.key = confirmed;
                 self.answered = true;
                 self.started = Instant::now();
-                self.journal = start_service(&mut self.service, self.recording.take(), &self.key);
+                self.core.start(&self.key);
             }
             CallCommand::UpdatePlan(plan) => {
                 tracing::info!(direction = ?plan.direction, codec = ?plan.codec, "media renegotiated");
@@ -351,9 +310,7 @@ impl CallMedia {
             }
             CallCommand::DtmfReceived(digit) => {
                 tracing::info!(%digit, "DTMF (SIP INFO)");
-                if let CallService::Agent(conversation) = &mut self.service {
-                    conversation.on_dtmf(digit);
-                }
+                self.core.on_dtmf(digit);
             }
             CallCommand::SendDtmf(digits) => self.send_dtmf(&digits),
             #[cfg(test)]
@@ -397,12 +354,9 @@ impl CallMedia {
                 Err(mpsc::error::TryRecvError::Disconnected) => return Some(EndReason::Stopped),
             }
         }
-        while self.tools_running > 0 {
-            let Ok((id, result, transferred)) = self.tool_outcomes.try_recv() else { break };
-            self.tools_running -= 1;
-            if let CallService::Agent(conversation) = &mut self.service {
-                conversation.on_tool_result(id, result, transferred);
-            }
+        while self.core.tools_running() > 0 {
+            let Some(ToolOutcome { id, result, transferred }) = self.tools.try_next() else { break };
+            self.core.on_tool_result(id, result, transferred);
         }
         self.schedule_next(now);
         self.ticks += 1;
@@ -424,9 +378,7 @@ impl CallMedia {
                 self.early_packets += u64::from(!self.answered);
                 if let Some(StreamEvent::Dtmf(digit)) = self.stream.handle_rtp(&buffer[..*n], *from, arrival_now) {
                     tracing::info!(%digit, "DTMF (RFC 4733)");
-                    if let CallService::Agent(conversation) = &mut self.service {
-                        conversation.on_dtmf(digit);
-                    }
+                    self.core.on_dtmf(digit);
                     let _ = self.notices.try_send(CallNotice::Dtmf { call: self.key.clone(), digit });
                 }
             }
@@ -442,7 +394,6 @@ impl CallMedia {
         }
         // The caller's frame (and any surplus), the engine, then our packet: a reply (or echo) leaves in the
         // tick that produced it.
-        let mut notes = Vec::new();
         for heard in 0..MAX_FRAMES_HEARD_PER_TICK {
             let frame = if heard == 0 {
                 *self.stream.hear()
@@ -452,35 +403,21 @@ impl CallMedia {
                     None => break,
                 }
             };
-            match &mut self.service {
-                CallService::Echo => self.stream.queue_audio(&frame),
-                CallService::Agent(conversation) => notes.extend(conversation.on_frame(&frame, &mut self.stream)),
-            }
-            if let Some(journal) = self.journal.as_mut() {
-                journal.on_audio(&frame, &[]);
-            }
+            self.core.hear(&frame, &mut self.stream);
         }
         let len = self.stream.send_frame(&mut self.packet);
         if len > 0 {
             send_now(&self.rtp, &self.packet[..len], self.stream.remote());
         }
-        if let Some(journal) = self.journal.as_mut() {
-            journal.on_audio(&[], self.stream.last_outbound_frame());
-            journal.on_notes(&notes);
-        }
-        for note in &notes {
-            match note {
-                ConversationNote::SendDtmf { digits } => self.send_dtmf(digits),
-                ConversationNote::Tool { id, request } => {
-                    self.tools_running += 1;
-                    let via = TransferVia::Sip { notices: &self.notices, call: &self.key };
-                    start_tool(*id, request.clone(), &self.tool_results, via);
-                }
-                _ => {}
+        self.core.on_agent_audio(self.stream.last_outbound_frame());
+        while let Some(action) = self.core.poll_action() {
+            match action {
+                CallAction::SendDtmf(digits) => self.send_dtmf(&digits),
+                CallAction::RunTool { id, tool, arguments } => self.tools.run_http(id, tool, arguments),
+                CallAction::Transfer { id, target } => self.transfer(id, target),
+                CallAction::HangUp(reason) => return Some(EndReason::AgentHangUp(reason)),
+                CallAction::Said { .. } => {}
             }
-        }
-        if let Some(reason) = account_notes(&self.metrics, &notes) {
-            return Some(EndReason::AgentHangUp(reason));
         }
         if let Some(arrived) = last_stamp.filter(|_| probe).and_then(arrival_instant) {
             let arrived = Instant::from_std(arrived);
@@ -513,6 +450,25 @@ impl CallMedia {
         None
     }
 
+    /// Asks the signalling task to REFER the caller to `target`; its answer comes back as the tool's result.
+    fn transfer(&mut self, id: u64, target: String) {
+        let (reply, accepted) = tokio::sync::oneshot::channel();
+        let notice = CallNotice::Transfer { call: self.key.clone(), target: target.clone(), reply };
+        if self.notices.try_send(notice).is_err() {
+            self.tools.report_now(id, Err("signalling is busy; try again".into()), true);
+            return;
+        }
+        let results = self.tools.sender().clone();
+        tokio::spawn(async move {
+            let result = match accepted.await {
+                Ok(Ok(())) => Ok(format!("transferring to {target}")),
+                Ok(Err(err)) => Err(err.to_string()),
+                Err(_) => Err("signalling stopped".into()),
+            };
+            let _ = results.send(ToolOutcome { id, result, transferred: true }).await;
+        });
+    }
+
     /// The tick after this one: a ptime later on the grid; a late worker skips ticks rather than bursting
     /// them (the peer's jitter buffer prefers a gap to a burst).
     fn schedule_next(&mut self, now: Instant) {
@@ -532,11 +488,10 @@ impl CallMedia {
         let finished = async move {
             self.metrics.add(&self.stream.take_counters());
             tracing::info!(?reason, "media ended");
-            if let Some(mut journal) = self.journal.take() {
-                if let CallService::Agent(conversation) = &mut self.service {
-                    journal.on_notes(&conversation.finish(&self.stream));
+            if let Some(finished) = self.core.finish(&self.stream, &reason) {
+                if let Err(err) = tokio::task::spawn_blocking(move || finished.store()).await {
+                    tracing::error!(%err, "call record task failed");
                 }
-                journal.store(&reason).await;
             }
             // The sockets and the port lease go before signalling hears of the end.
             drop(self);
@@ -545,16 +500,6 @@ impl CallMedia {
         let reason = tracing::Instrument::instrument(finished, span).await;
         let _ = notices.send(CallNotice::Ended { call: key, reason }).await;
     }
-}
-
-/// Starts the call's service once the call is answered: an agent greets, and its journal opens when it keeps
-/// records.
-fn start_service(service: &mut CallService, recording: Option<RecordingPlan>, key: &str) -> Option<Journal> {
-    let CallService::Agent(conversation) = service else { return None };
-    conversation.start();
-    let plan = recording?;
-    let agent = conversation.agent();
-    Some(Journal::new(plan, "sip", key, &agent.id, conversation.greeting(), agent.record_audio))
 }
 
 /// Sends without awaiting: a full socket buffer drops this packet instead of delaying the next tick.
@@ -582,9 +527,9 @@ fn check_rtp_timeout(stream: &RtpStream, started: Instant, timeout: Duration) ->
 mod tests {
     use super::*;
 
-    use crate::codec::CodecKind;
-    use crate::jitter::JitterConfig;
-    use crate::ports::PortPool;
+    use voicera_media::codec::CodecKind;
+    use voicera_media::jitter::JitterConfig;
+    use voicera_media::ports::PortPool;
 
     async fn echo_call(pool: &PortPool, caller: &UdpSocket, key: &str) -> CallSetup {
         let (lease, rtp, rtcp) = pool.allocate().await.unwrap();
@@ -614,7 +559,7 @@ mod tests {
     /// Sends one PCMU packet of a loud square wave to `to`.
     async fn speak(caller: &UdpSocket, to: SocketAddr, seq: u16) {
         let mut packet = [0u8; 172];
-        let h = crate::rtp::write_rtp_header(&mut packet, seq == 0, 0, seq, u32::from(seq) * 160, 42);
+        let h = voicera_media::rtp::write_rtp_header(&mut packet, seq == 0, 0, seq, u32::from(seq) * 160, 42);
         for (i, b) in packet[h..].iter_mut().enumerate() {
             *b = if (i / 8) % 2 == 0 { 0x10 } else { 0x90 };
         }

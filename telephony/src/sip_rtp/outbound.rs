@@ -13,12 +13,12 @@ use voicera_sip::sdp::SessionDescription;
 use voicera_sip::{ClientKey, Headers, Method, Peer, Request, Response};
 
 use super::{resolve, CallEntry, Service, ALLOW, SUPPORTED};
-use crate::call::{CallCommand, CallKey, CallService};
-use crate::conversation::agent::CallContext;
-use crate::conversation::engine::Conversation;
-use crate::negotiate::{accept_answer, offer_sdp};
-use crate::ports::PortLease;
-use crate::stream::RtpStream;
+use super::media::{CallCommand, CallKey, CallService};
+use voicera_conversation::agent::CallContext;
+use voicera_conversation::engine::Conversation;
+use voicera_media::negotiate::{accept_answer, offer_sdp};
+use voicera_media::ports::PortLease;
+use voicera_media::stream::RtpStream;
 
 /// A call to place.
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ pub struct OutboundRequest {
     /// Give up (CANCEL) if not answered within this time; `None` waits for the trunk's own timeout.
     pub ring_timeout: Option<std::time::Duration>,
     /// The agent that talks once the call is answered (None: the echo service, for tests and probes).
-    pub agent: Option<std::sync::Arc<crate::conversation::agent::Agent>>,
+    pub agent: Option<std::sync::Arc<voicera_conversation::agent::Agent>>,
 }
 
 /// Why an outgoing call did not connect.
@@ -102,7 +102,7 @@ pub(super) struct Leg {
 pub(super) struct Dialing {
     pub(super) requester: Requester,
     pub(super) ring_timeout: Option<std::time::Duration>,
-    pub(super) agent: Option<std::sync::Arc<crate::conversation::agent::Agent>>,
+    pub(super) agent: Option<std::sync::Arc<voicera_conversation::agent::Agent>>,
     /// (caller, called) for the agent's variables and the call record.
     pub(super) numbers: (String, String),
 }
@@ -123,7 +123,7 @@ pub(super) struct OutboundCall {
     ring_timeout: Option<std::time::Duration>,
     /// Set once we sent CANCEL: the 487 that follows is our own doing.
     pub(super) cancelled: bool,
-    agent: Option<std::sync::Arc<crate::conversation::agent::Agent>>,
+    agent: Option<std::sync::Arc<voicera_conversation::agent::Agent>>,
     numbers: (String, String),
 }
 
@@ -374,7 +374,7 @@ impl Service {
     }
 
     /// Our offer's media plan from the SDP answer in `body`, or why it is unusable.
-    fn answer_plan(&self, body: &[u8]) -> Result<crate::negotiate::MediaPlan, String> {
+    fn answer_plan(&self, body: &[u8]) -> Result<voicera_media::negotiate::MediaPlan, String> {
         let answer = SessionDescription::parse(body).map_err(|e| e.to_string())?;
         accept_answer(&answer, &self.config.codecs).map_err(|e| e.to_string())
     }
@@ -390,17 +390,17 @@ impl Service {
     ) {
         let key = dialog.id.to_string();
         self.calls_insert_for_hangup(dialog, local_ip, rtp_port, session_id);
-        self.hang_up(&key, crate::metrics::CallResult::Failed);
+        self.hang_up(&key, voicera_media::metrics::CallResult::Failed);
         self.settle(requester, Err(err));
     }
 
     /// What runs on a call we placed once it is answered, and its record.
     fn service_for(
         &self,
-        agent: Option<std::sync::Arc<crate::conversation::agent::Agent>>,
+        agent: Option<std::sync::Arc<voicera_conversation::agent::Agent>>,
         call_id: &str,
         (caller, called): (String, String),
-    ) -> (CallService, Option<crate::call::RecordingPlan>) {
+    ) -> (CallService, Option<super::media::RecordingPlan>) {
         let Some(agent) = agent else { return (CallService::Echo, None) };
         let context = CallContext {
             call_id: call_id.to_string(),
@@ -409,7 +409,7 @@ impl Service {
             extra: Vec::new(),
         };
         let recording = if agent.record_transcript {
-            self.config.recordings.clone().map(|sink| crate::call::RecordingPlan { sink, caller, called })
+            self.config.recordings.clone().map(|sink| super::media::RecordingPlan { sink, caller, called })
         } else {
             None
         };
@@ -482,7 +482,7 @@ impl Service {
         let referral = requester.referral.clone();
         self.settle(requester, Ok(key));
         if let Some(referring) = referral {
-            self.hang_up(&referring, crate::metrics::CallResult::Completed);
+            self.hang_up(&referring, voicera_media::metrics::CallResult::Completed);
         }
     }
 
@@ -490,8 +490,8 @@ impl Service {
     fn calls_insert_for_hangup(&mut self, dialog: Dialog, local_ip: std::net::IpAddr, rtp_port: u16, session_id: u64) {
         let (commands, _) = tokio::sync::mpsc::channel(1);
         self.metrics.call_started();
-        let plan = crate::negotiate::MediaPlan {
-            codec: crate::codec::CodecKind::Pcmu,
+        let plan = voicera_media::negotiate::MediaPlan {
+            codec: voicera_media::codec::CodecKind::Pcmu,
             payload_type: 0,
             dtmf_payload_type: None,
             remote_rtp: SocketAddr::new(local_ip, 9),

@@ -11,11 +11,11 @@ use voicera_models::{
     tool_call_text, ChatMessage, LlmEvent, LlmStream, Role, SttStream, ToolSpec, Transcript, TtsStream,
 };
 
-use super::agent::{is_farewell, render_template, Agent, AgentTool, CallContext, InteractionMode, ToolRequest};
-use super::turn::{Phase, TurnAction, TurnEvent, TurnMachine};
-use crate::dsp::Resampler;
-use crate::stream::{ENGINE_FRAME, ENGINE_RATE};
-use crate::vad::{EnergyModel, SpeechProbability, VadEvent, VadGate};
+use crate::agent::{is_farewell, render_template, Agent, AgentTool, CallContext, InteractionMode, ToolRequest};
+use crate::turn::{Phase, TurnAction, TurnEvent, TurnMachine};
+use voicera_media::dsp::Resampler;
+use voicera_media::stream::{ENGINE_FRAME, ENGINE_RATE};
+use voicera_media::vad::{EnergyModel, SpeechProbability, VadEvent, VadGate};
 
 /// Agent audio kept queued ahead of playback: 200 ms, enough to ride out a slow TTS chunk, little to discard.
 pub const LOOKAHEAD_SAMPLES: usize = ENGINE_RATE as usize / 5;
@@ -31,9 +31,9 @@ pub trait AudioSink {
     fn queued_audio(&self) -> usize;
 }
 
-impl AudioSink for crate::stream::RtpStream {
+impl AudioSink for voicera_media::stream::RtpStream {
     fn queue_audio(&mut self, pcm: &[i16]) {
-        crate::stream::RtpStream::queue_audio(self, pcm);
+        voicera_media::stream::RtpStream::queue_audio(self, pcm);
     }
 
     fn flush_audio(&mut self) -> usize {
@@ -42,6 +42,20 @@ impl AudioSink for crate::stream::RtpStream {
 
     fn queued_audio(&self) -> usize {
         self.queued_outbound()
+    }
+}
+
+impl AudioSink for voicera_media::egress::EgressQueue {
+    fn queue_audio(&mut self, pcm: &[i16]) {
+        self.push(pcm);
+    }
+
+    fn flush_audio(&mut self) -> usize {
+        self.flush()
+    }
+
+    fn queued_audio(&self) -> usize {
+        self.len()
     }
 }
 
@@ -819,7 +833,7 @@ impl Conversation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conversation::agent::{CallLimits, HttpTool};
+    use crate::agent::{CallLimits, HttpTool};
     use voicera_models::{LanguageModel, SpeechToText, TurnDetector};
 
     /// A queue that plays 320 samples per tick, like the RTP egress.
@@ -1162,7 +1176,7 @@ mod tests {
 
     #[test]
     fn knowledge_lookup_is_answered_in_the_engine_from_the_documents() {
-        let base = crate::conversation::knowledge::KnowledgeBase::from_documents([(
+        let base = crate::knowledge::KnowledgeBase::from_documents([(
             "hours.md",
             "The library opens at 9 am on weekdays.\n\nParking is behind the building.",
         )]);
@@ -1265,7 +1279,7 @@ mod tests {
             struct Stream(&'static str, usize, Option<Transcript>);
             impl SttStream for Stream {
                 fn push_audio(&mut self, pcm: &[i16]) {
-                    if crate::dsp::rms(pcm) > 0.05 {
+                    if voicera_media::dsp::rms(pcm) > 0.05 {
                         self.1 += 1;
                         if self.1 == 10 {
                             self.2 = Some(Transcript::Partial(self.0.to_string()));

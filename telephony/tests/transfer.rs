@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use voicera_media::metrics::Metrics;
-use voicera_media::sip_rtp::{self, Destination, Router, SipServiceConfig, TransferError};
+use voicera_conversation::routing::{Destination, Router};
+use voicera_telephony::sip_rtp::{self, SipServiceConfig, TransferError};
 
 struct EchoOnly;
 impl Router for EchoOnly {

@@ -1,22 +1,35 @@
-//! What an agent call leaves behind: its [`Journal`] (transcript, per-turn timings, stereo recording) handed
-//! to the recording sink when the call ends, and the logs and metrics each conversation note feeds. Every
-//! transport (SIP, provider streams, browser, WebRTC) uses both.
+//! What an agent call leaves behind: its [`Journal`] (transcript, per-turn timings, stereo recording), closed
+//! into a [`FinishedCall`] that the transport hands to the recording sink off its reactor, and the logs and
+//! metrics each conversation note feeds. The [`CallCore`](crate::core::CallCore) keeps both for every
+//! transport.
 
-use crate::conversation::engine::{ConversationNote, HangUpReason};
-use crate::metrics::Metrics;
-use crate::recorder::{unix_now, CallRecord, StereoRecorder, TurnRecord};
+use std::sync::Arc;
 
-use super::{EndReason, RecordingPlan};
+use voicera_media::metrics::Metrics;
+
+use crate::core::EndReason;
+use crate::engine::{ConversationNote, HangUpReason};
+use crate::recorder::{unix_now, CallRecord, RecordingSink, StereoRecorder, TurnRecord};
+
+/// Where and what to record of an agent call.
+pub struct RecordingPlan {
+    /// Where the record and recording go when the call ends.
+    pub sink: Arc<dyn RecordingSink>,
+    /// The caller's number or URI user, as the transport knows it.
+    pub caller: String,
+    /// The called number or agent, as the transport knows it.
+    pub called: String,
+}
 
 /// What an agent call records as it goes (every transport uses it).
-pub(crate) struct Journal {
+pub struct Journal {
     plan: RecordingPlan,
     record: CallRecord,
     audio: Option<StereoRecorder>,
 }
 
 impl Journal {
-    pub(crate) fn new(
+    pub fn new(
         plan: RecordingPlan,
         transport: &'static str,
         key: &str,
@@ -43,14 +56,14 @@ impl Journal {
 
     /// Audio of either side as it happens: the caller's as the engine hears it, the agent's as it plays.
     /// Each side keeps its own timeline in the recording, so they need not come in pairs.
-    pub(crate) fn on_audio(&mut self, caller: &[i16], agent: &[i16]) {
+    pub fn on_audio(&mut self, caller: &[i16], agent: &[i16]) {
         if let Some(audio) = self.audio.as_mut() {
             audio.push_caller(caller);
             audio.push_agent(agent);
         }
     }
 
-    pub(crate) fn on_notes(&mut self, notes: &[ConversationNote]) {
+    pub fn on_notes(&mut self, notes: &[ConversationNote]) {
         for note in notes {
             match note {
                 ConversationNote::UserSaid { turn, text } => self.record.turns.push(TurnRecord {
@@ -85,37 +98,47 @@ impl Journal {
         }
     }
 
-    /// Hands the record to the sink off the reactor; a failure is logged with the record itself, so the
-    /// transcript is never silently lost.
-    pub(crate) async fn store(mut self, reason: &EndReason) {
+    /// Closes the journal at the call's end: the record is complete and ready for the sink.
+    pub fn finish(mut self, reason: &EndReason) -> FinishedCall {
         self.record.ended_at = unix_now();
         self.record.end_reason = match reason {
             EndReason::AgentHangUp(why) => format!("agent_hangup:{}", why.as_str()),
             other => format!("{other:?}"),
         };
         self.record.recording_truncated = self.audio.as_ref().is_some_and(|a| a.truncated);
-        let sink = self.plan.sink.clone();
-        let mut record = self.record;
-        let audio = self.audio;
-        let result = tokio::task::spawn_blocking(move || {
-            let outcome = sink.store(&mut record, audio.as_ref().map(|a| a.samples()));
-            (outcome, record)
-        })
-        .await;
-        match result {
-            Ok((Ok(()), record)) => {
-                tracing::info!(recording = ?record.recording, turns = record.turns.len(), "call record stored")
+        FinishedCall { sink: self.plan.sink, record: self.record, audio: self.audio }
+    }
+}
+
+/// A call's record and recording, complete, on their way to the recording sink.
+pub struct FinishedCall {
+    sink: Arc<dyn RecordingSink>,
+    record: CallRecord,
+    audio: Option<StereoRecorder>,
+}
+
+impl FinishedCall {
+    /// The record as it will be stored.
+    pub fn record(&self) -> &CallRecord {
+        &self.record
+    }
+
+    /// Stores the record and recording. Blocking (file or network I/O): transports run it on a blocking
+    /// thread. A failure is logged with the record itself, so the transcript is never silently lost.
+    pub fn store(mut self) {
+        match self.sink.store(&mut self.record, self.audio.as_ref().map(|a| a.samples())) {
+            Ok(()) => {
+                tracing::info!(recording = ?self.record.recording, turns = self.record.turns.len(), "call record stored")
             }
-            Ok((Err(err), record)) => {
-                tracing::error!(%err, record = %serde_json::to_string(&record).unwrap_or_default(), "cannot store call record")
+            Err(err) => {
+                tracing::error!(%err, record = %serde_json::to_string(&self.record).unwrap_or_default(), "cannot store call record")
             }
-            Err(err) => tracing::error!(%err, "call record task failed"),
         }
     }
 }
 
 /// Logs a tick's notes and counts them in the metrics; returns the agent's hang-up, if it asked for one.
-pub(crate) fn account_notes(metrics: &Metrics, notes: &[ConversationNote]) -> Option<HangUpReason> {
+pub fn account_notes(metrics: &Metrics, notes: &[ConversationNote]) -> Option<HangUpReason> {
     let mut hang_up = None;
     for note in notes {
         match note {

@@ -24,15 +24,18 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{answer_document, AudioFormat, Inbound, Outgoing, Peer, Provider, StreamStart};
 use super::rest::{dial_document, ProviderRest};
-use super::session::{SessionEvent, StreamService, StreamSession};
+use voicera_conversation::agent::{Agent, CallContext};
+use voicera_conversation::core::{CallAction, CallCore, CallService, EndReason};
+use voicera_conversation::engine::Conversation;
+use voicera_conversation::journal::{FinishedCall, RecordingPlan};
+use voicera_conversation::recorder::{unix_now, RecordingSink};
+use voicera_conversation::routing::{Destination, Router};
+use voicera_media::metrics::{CallResult, Metrics};
+
+use super::session::{SessionEvent, StreamSession};
 use super::signature::{self, ReplayGuard, SignedRequest, StreamTokens};
-use crate::call::{account_notes, aligned_start, EndReason, Journal, RecordingPlan};
-use crate::conversation::agent::{Agent, CallContext, ToolRequest};
-use crate::conversation::engine::{Conversation, ConversationNote};
-use crate::metrics::{CallResult, Metrics};
-use crate::recorder::{unix_now, RecordingSink};
-use crate::sip_rtp::{Destination, Router};
-use crate::tools::{start_tool, ToolOutcome, TransferVia};
+use crate::grid::aligned_start;
+use crate::tools::{ToolOutcome, ToolResults};
 
 /// How long a new stream may take to send its `start`.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,9 +68,6 @@ pub struct TelephonyConfig {
     pub media_ip: std::net::IpAddr,
 }
 
-/// What runs on a call, and the agent behind it (none for echo).
-type CallService = (StreamService, Option<Arc<Agent>>);
-
 /// What a browser needs to open a test call.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BrowserCall {
@@ -91,7 +91,7 @@ pub struct Telephony {
     /// Cancelled when the node stops: live streams say goodbye and close.
     shutdown: CancellationToken,
     /// Media ports for WebRTC calls (the node's RTP range); an ephemeral port when there is none.
-    ports: Option<crate::ports::PortPool>,
+    ports: Option<voicera_media::ports::PortPool>,
 }
 
 impl Telephony {
@@ -102,7 +102,7 @@ impl Telephony {
         recordings: Option<Arc<dyn RecordingSink>>,
         draining: Arc<AtomicBool>,
         shutdown: CancellationToken,
-        ports: Option<crate::ports::PortPool>,
+        ports: Option<voicera_media::ports::PortPool>,
     ) -> Arc<Telephony> {
         Arc::new(Telephony {
             config,
@@ -117,23 +117,38 @@ impl Telephony {
         })
     }
 
-    /// Transfers on a stream go through the provider's REST API, with our dial document at `dial_url`.
-    fn transfer_via(&self, peer: Peer, session: &StreamSession, request: &ToolRequest) -> TransferVia<'static> {
-        let Peer::Provider(provider) = peer else { return TransferVia::Unavailable };
-        let (Some(account), ToolRequest::Transfer { target }) = (self.config.accounts.get(&provider), request) else {
-            return TransferVia::Unavailable;
+    /// Transfers on a stream go through the provider's REST API (the provider fetches our dial document at
+    /// `/telephony/{provider}/transfer?to=`); the outcome comes back on `tools`. The browser cannot transfer.
+    fn transfer(&self, peer: Peer, session: &StreamSession, tools: &ToolResults, id: u64, target: String) {
+        let account = match peer {
+            Peer::Provider(provider) => self.config.accounts.get(&provider).map(|account| (provider, account)),
+            Peer::Browser => None,
+        };
+        let Some((provider, account)) = account else {
+            tools.report_now(id, Err("transfers are not available on this call".into()), true);
+            return;
         };
         let to: String = form_urlencoded::byte_serialize(target.as_bytes()).collect();
-        TransferVia::Rest {
-            rest: ProviderRest::new(provider, account.api_base.as_deref(), &account.auth_id, &account.auth_token),
-            call_id: session.start_info().call_id.clone(),
-            dial_url: format!("{}/telephony/{}/transfer?to={to}", self.config.public_url, provider.as_str()),
-        }
+        let rest = ProviderRest::new(provider, account.api_base.as_deref(), &account.auth_id, &account.auth_token);
+        let call_id = session.start_info().call_id.clone();
+        let dial_url = format!("{}/telephony/{}/transfer?to={to}", self.config.public_url, provider.as_str());
+        let results = tools.sender().clone();
+        tokio::spawn(async move {
+            let outcome = tokio::task::spawn_blocking(move || {
+                rest.transfer(&call_id, &target, &dial_url).map(|()| format!("transferring to {target}"))
+            })
+            .await;
+            let result = match outcome {
+                Ok(result) => result.map_err(|e| e.to_string()),
+                Err(e) => Err(format!("transfer task failed: {e}")),
+            };
+            let _ = results.send(ToolOutcome { id, result, transferred: true }).await;
+        });
     }
 
-    /// What runs on a call to `agent`, or the WebSocket close code and reason to refuse it with (1008
-    /// unknown agent, 1013 not ready yet).
-    fn service_for(&self, agent: &str, start: &StreamStart) -> Result<CallService, (u16, String)> {
+    /// The call core for a call to `agent` over `transport`, or the WebSocket close code and reason to
+    /// refuse it with (1008 unknown agent, 1013 not ready yet).
+    fn core_for(&self, agent: &str, transport: &'static str, start: &StreamStart) -> Result<CallCore, (u16, String)> {
         match self.router.route(agent) {
             Some(Destination::Agent(a)) => {
                 let context = CallContext {
@@ -147,9 +162,10 @@ impl Telephony {
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect(),
                 };
-                Ok((StreamService::Agent(Box::new(Conversation::for_call(Arc::clone(&a), &context))), Some(a)))
+                let service = CallService::Agent(Box::new(Conversation::for_call(Arc::clone(&a), &context)));
+                Ok(CallCore::new(service, Arc::clone(&self.metrics), self.recording_for(&a, start), transport))
             }
-            Some(Destination::Echo) => Ok((StreamService::Echo, None)),
+            Some(Destination::Echo) => Ok(CallCore::new(CallService::Echo, Arc::clone(&self.metrics), None, transport)),
             Some(Destination::Unavailable { reason, .. }) => {
                 self.metrics.count_result(CallResult::Rejected);
                 Err((1013, reason))
@@ -161,25 +177,14 @@ impl Telephony {
         }
     }
 
-    /// The call's journal, when its agent keeps transcripts.
-    fn journal_for(
-        &self,
-        agent: Option<&Agent>,
-        transport: &'static str,
-        start: &StreamStart,
-        greeting: &str,
-    ) -> Option<Journal> {
-        match (agent, &self.recordings) {
-            (Some(a), Some(sink)) if a.record_transcript => {
-                let plan = RecordingPlan {
-                    sink: Arc::clone(sink),
-                    caller: start.from.clone().unwrap_or_default(),
-                    called: start.to.clone().unwrap_or_default(),
-                };
-                Some(Journal::new(plan, transport, &start.call_id, &a.id, greeting, a.record_audio))
-            }
-            _ => None,
-        }
+    /// Where the call's record goes, when its agent keeps transcripts.
+    fn recording_for(&self, agent: &Agent, start: &StreamStart) -> Option<RecordingPlan> {
+        let sink = self.recordings.as_ref().filter(|_| agent.record_transcript)?;
+        Some(RecordingPlan {
+            sink: Arc::clone(sink),
+            caller: start.from.clone().unwrap_or_default(),
+            called: start.to.clone().unwrap_or_default(),
+        })
     }
 
     /// Whether a browser call (socket or WebRTC) may start: open agents always; others with a token issued
@@ -194,14 +199,16 @@ impl Telephony {
         self.replay.lock().map(|mut r| r.first_use(&format!("browser:{token}"), unix_now())).unwrap_or(false)
     }
 
-    /// Counts a finished call and stores its record.
-    async fn finish_call(&self, reason: &EndReason, journal: Option<Journal>) {
+    /// Counts a finished call and stores its record off the reactor.
+    async fn finish_call(&self, reason: &EndReason, finished: Option<FinishedCall>) {
         self.metrics.call_ended(match reason {
             EndReason::MediaError(_) | EndReason::Panicked => CallResult::Failed,
             _ => CallResult::Completed,
         });
-        if let Some(journal) = journal {
-            journal.store(reason).await;
+        if let Some(finished) = finished {
+            if let Err(err) = tokio::task::spawn_blocking(move || finished.store()).await {
+                tracing::error!(%err, "call record task failed");
+            }
         }
     }
 
@@ -504,7 +511,7 @@ async fn hangup_logged(t: &Telephony, provider: Provider, hook: &Webhook) -> Res
 }
 
 /// Reads a hangup webhook or status callback, whatever the provider calls its fields.
-fn provider_report(provider: Provider, hook: &Webhook, now: u64) -> crate::recorder::ProviderReport {
+fn provider_report(provider: Provider, hook: &Webhook, now: u64) -> voicera_conversation::recorder::ProviderReport {
     let text = |names: &[&str]| hook.field(names).unwrap_or("").to_string();
     let cause = text(&["HangupCause", "HangupCauseName", "CallStatus", "Status"]);
     let status = text(&["CallStatus", "Status"]).to_ascii_lowercase();
@@ -512,7 +519,7 @@ fn provider_report(provider: Provider, hook: &Webhook, now: u64) -> crate::recor
         || ["USER_BUSY", "NO_ANSWER", "NO_USER_RESPONSE", "CALL_REJECTED", "ORIGINATOR_CANCEL"]
             .iter()
             .any(|c| cause.eq_ignore_ascii_case(c));
-    crate::recorder::ProviderReport {
+    voicera_conversation::recorder::ProviderReport {
         provider: provider.as_str(),
         call_id: text(&["CallUUID", "CallSid", "call_sid", "CallId"]),
         caller: text(&["From", "from", "CallFrom"]),
@@ -684,17 +691,16 @@ async fn run_call(
     requested: AudioFormat,
     mut socket: WebSocket,
 ) {
-    let (service, conversation_agent) = match t.service_for(&agent, &start) {
-        Ok(found) => found,
+    let core = match t.core_for(&agent, peer.as_str(), &start) {
+        Ok(core) => core,
         Err((code, reason)) => {
             close(&mut socket, code, &reason).await;
             return;
         }
     };
     let call_id = start.call_id.clone();
-    let greeting = greeting_of(&service);
-    let mut journal = t.journal_for(conversation_agent.as_deref(), peer.as_str(), &start, &greeting);
-    let mut session = StreamSession::new(peer, start, requested, service);
+    let greeting = core.greeting().to_string();
+    let mut session = StreamSession::new(peer, start, requested, core);
     tracing::info!(%call_id, stream_id = %session.start_info().stream_id, format = %session.format().content_type(), "stream started");
     if peer == Peer::Browser {
         let started = serde_json::json!({
@@ -710,37 +716,23 @@ async fn run_call(
     }
     t.metrics.call_started();
     session.begin();
-    let reason = drive(&t, peer, &mut session, &mut socket, journal.as_mut()).await;
+    let reason = drive(&t, peer, &mut session, &mut socket).await;
     tracing::info!(%call_id, ?reason, protocol_errors = session.protocol_errors(), "stream ended");
-    if let Some(journal) = journal.as_mut() {
-        journal.on_notes(&session.finish());
-    }
-    t.finish_call(&reason, journal).await;
-}
-
-fn greeting_of(service: &StreamService) -> String {
-    match service {
-        StreamService::Agent(conversation) => conversation.greeting().to_string(),
-        StreamService::Echo => String::new(),
-    }
+    let finished = session.finish(&reason);
+    t.finish_call(&reason, finished).await;
 }
 
 /// The stream's loop: peer frames in (caller audio is heard as it arrives), a tick per 20 ms on the node's
-/// grid (agent audio paced out, silence for late audio), and after either, what the engine did is carried out.
-async fn drive(
-    t: &Telephony,
-    peer: Peer,
-    session: &mut StreamSession,
-    socket: &mut WebSocket,
-    mut journal: Option<&mut Journal>,
-) -> EndReason {
+/// grid (agent audio paced out, silence for late audio), and after either, what the call core asked for is
+/// carried out.
+async fn drive(t: &Telephony, peer: Peer, session: &mut StreamSession, socket: &mut WebSocket) -> EndReason {
     let ptime = Duration::from_millis(20);
     let mut tick = interval_at(aligned_start(ptime), ptime);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let (tool_results, mut tool_outcomes) = tokio::sync::mpsc::channel::<ToolOutcome>(8);
+    let mut tools = ToolResults::default();
     loop {
         tokio::select! {
-            Some((id, result, transferred)) = tool_outcomes.recv() => session.on_tool_result(id, result, transferred),
+            Some(ToolOutcome { id, result, transferred }) = tools.next() => session.on_tool_result(id, result, transferred),
             message = socket.recv() => match message {
                 Some(Ok(Message::Text(text))) => match session.on_text(text.as_str()) {
                     Ok(SessionEvent::None) => {}
@@ -762,40 +754,36 @@ async fn drive(
                 return EndReason::Stopped;
             }
         }
-        if let Some(reason) = carry_out(t, peer, session, socket, journal.as_deref_mut(), &tool_results).await {
+        if let Some(reason) = carry_out(t, peer, session, socket, &tools).await {
             return reason;
         }
     }
 }
 
-/// After each input: the recording and the record, tools and DTMF the agent asked for, then the messages to
-/// send. Returns why the stream ends, if it does.
+/// After each input: the tools and DTMF the call core asked for, then the messages to send, then its
+/// hang-up. Returns why the stream ends, if it does.
 async fn carry_out(
     t: &Telephony,
     peer: Peer,
     session: &mut StreamSession,
     socket: &mut WebSocket,
-    journal: Option<&mut Journal>,
-    tool_results: &tokio::sync::mpsc::Sender<ToolOutcome>,
+    tools: &ToolResults,
 ) -> Option<EndReason> {
-    let notes: Vec<ConversationNote> = session.take_notes().collect();
-    if let Some(journal) = journal {
-        let (caller, agent) = session.recorded_audio();
-        journal.on_audio(caller, agent);
-        journal.on_notes(&notes);
-    }
-    for note in &notes {
-        match note {
-            ConversationNote::SendDtmf { digits } if !session.send_dtmf(digits) => {
-                tracing::warn!(%digits, "this stream cannot send DTMF");
+    let mut hang_up = None;
+    let actions: Vec<CallAction> = session.take_actions().collect();
+    for action in actions {
+        match action {
+            CallAction::SendDtmf(digits) => {
+                if !session.send_dtmf(&digits) {
+                    tracing::warn!(%digits, "this stream cannot send DTMF");
+                }
             }
-            ConversationNote::Tool { id, request } => {
-                start_tool(*id, request.clone(), tool_results, t.transfer_via(peer, session, request))
-            }
-            _ => {}
+            CallAction::RunTool { id, tool, arguments } => tools.run_http(id, tool, arguments),
+            CallAction::Transfer { id, target } => t.transfer(peer, session, tools, id, target),
+            CallAction::HangUp(reason) => hang_up = Some(reason),
+            CallAction::Said { .. } => {}
         }
     }
-    let hang_up = account_notes(&t.metrics, &notes);
     let outgoing: Vec<Outgoing> = session.take_outgoing().collect();
     for message in outgoing {
         let message = match message {
@@ -867,8 +855,8 @@ async fn webrtc_offer(
         );
     }
     let start = browser_start(call_id.clone(), &agent, None);
-    let (service, conversation_agent) = match t.service_for(&agent, &start) {
-        Ok(found) => found,
+    let core = match t.core_for(&agent, "webrtc", &start) {
+        Ok(core) => core,
         Err((1013, reason)) => return json_problem(StatusCode::SERVICE_UNAVAILABLE, reason),
         Err((_, reason)) => return json_problem(StatusCode::NOT_FOUND, reason),
     };
@@ -899,21 +887,18 @@ async fn webrtc_offer(
         Ok(answered) => answered,
         Err(err) => return json_problem(StatusCode::BAD_REQUEST, err.to_string()),
     };
-    let session = match crate::webrtc::WebRtcSession::new(rtc, local, service, now) {
+    let session = match crate::webrtc::WebRtcSession::new(rtc, local, core, call_id.clone(), now) {
         Ok(session) => session,
         Err(err) => return json_problem(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
     };
-    let greeting = greeting_of(session.service());
-    let journal = t.journal_for(conversation_agent.as_deref(), "webrtc", &start, &greeting);
     tracing::info!(%agent, %call_id, %local, "WebRTC call answered");
     t.metrics.call_started();
     let span = tracing::info_span!("webrtc", %agent, %call_id);
     let task = async move {
         // The port goes back to the pool when the call ends, however it ends.
         let _lease = lease;
-        let mut journal = journal;
-        let reason = crate::webrtc::run(session, socket, &t.metrics, journal.as_mut(), t.shutdown.clone()).await;
-        t.finish_call(&reason, journal).await;
+        let (reason, finished) = crate::webrtc::run(session, socket, &t.metrics, t.shutdown.clone()).await;
+        t.finish_call(&reason, finished).await;
     };
     tokio::spawn(tracing::Instrument::instrument(task, span));
     axum::Json(serde_json::json!({"type": "answer", "sdp": answer})).into_response()

@@ -17,7 +17,7 @@ pub(crate) fn aligned_start(ptime: Duration) -> Instant {
 }
 
 /// The first instant after `now` that lies `offset` past a point of the process-wide `ptime` grid.
-pub(super) fn next_on_grid(ptime: Duration, offset: Duration, now: Instant) -> Instant {
+pub(crate) fn next_on_grid(ptime: Duration, offset: Duration, now: Instant) -> Instant {
     let epoch = grid_epoch();
     let step = ptime.as_nanos().max(1);
     let elapsed = now.saturating_duration_since(epoch).as_nanos();
@@ -30,7 +30,7 @@ pub(super) fn next_on_grid(ptime: Duration, offset: Duration, now: Instant) -> I
 }
 
 /// Where `at` falls within the process-wide `ptime` grid.
-pub(super) fn grid_phase(ptime: Duration, at: Instant) -> Duration {
+pub(crate) fn grid_phase(ptime: Duration, at: Instant) -> Duration {
     let step = ptime.as_nanos().max(1);
     Duration::from_nanos((at.saturating_duration_since(grid_epoch()).as_nanos() % step) as u64)
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use voicera_models::{LanguageModel, SpeechToText, TextToSpeech, ToolSpec, TurnDetector};
 
-use super::turn::TurnPolicy;
-use crate::vad::{SpeechProbability, VadParams};
+use crate::turn::TurnPolicy;
+use voicera_media::vad::{SpeechProbability, VadParams};
 
 /// When an agent ends or nudges a call on its own (the original's `user_silence_hangup_seconds`,
 /// `call_timeout_seconds` and `user_online_detection_*`). Durations count from the agent's last audio.
@@ -213,7 +213,7 @@ pub enum AgentTool {
     /// An operator-defined webhook.
     Http(HttpTool),
     /// Passages from the agent's knowledge documents (answered in the engine, no I/O).
-    KnowledgeLookup(Arc<super::knowledge::KnowledgeBase>),
+    KnowledgeLookup(Arc<crate::knowledge::KnowledgeBase>),
 }
 
 /// An operator-defined webhook tool: the model's arguments go to `url` as a JSON body (POST) or query (GET),
@@ -269,7 +269,7 @@ impl AgentTool {
     }
 }
 
-/// A tool call the transport carries out; its result comes back through [`Conversation::on_tool_result`](super::engine::Conversation::on_tool_result).
+/// A tool call the transport carries out; its result comes back through [`Conversation::on_tool_result`](crate::engine::Conversation::on_tool_result).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolRequest {
     Transfer { target: String },

@@ -11,13 +11,14 @@ use voicera_sip::sdp::SessionDescription;
 use voicera_sip::uri::{SipUri, UriError};
 use voicera_sip::{Method, Peer, Request, Response, ServerKey};
 
-use super::{Destination, InboundAuth, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
-use crate::call::{CallCommand, CallKey, CallService, RecordingPlan};
-use crate::conversation::agent::CallContext;
-use crate::conversation::engine::Conversation;
-use crate::metrics::CallResult;
-use crate::negotiate::{answer_sdp, negotiate};
-use crate::stream::RtpStream;
+use voicera_conversation::routing::Destination;
+use super::{InboundAuth, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
+use super::media::{CallCommand, CallKey, CallService, RecordingPlan};
+use voicera_conversation::agent::CallContext;
+use voicera_conversation::engine::Conversation;
+use voicera_media::metrics::CallResult;
+use voicera_media::negotiate::{answer_sdp, negotiate};
+use voicera_media::stream::RtpStream;
 
 impl Service {
     pub(super) async fn handle_request(&mut self, key: ServerKey, request: Request, peer: Peer) {
@@ -372,5 +373,5 @@ fn dtmf_relay_digit(request: &Request) -> Option<char> {
         .find_map(|l| l.trim().strip_prefix("Signal=").or_else(|| l.trim().strip_prefix("signal=")))
         .map(str::trim)
         .unwrap_or(body.trim());
-    signal.chars().next().filter(|c| crate::rtp::digit_to_event(*c).is_some())
+    signal.chars().next().filter(|c| voicera_media::rtp::digit_to_event(*c).is_some())
 }

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::stream::ENGINE_FRAME;
+use voicera_media::stream::ENGINE_FRAME;
 
 /// Longest stereo recording kept in memory (16 kHz × 2 channels × 2 bytes = 64 KB/s → 15 min ≈ 58 MB);
 /// beyond it the recording stops and the record says so. Streaming to the sink is the next step.
@@ -138,7 +138,7 @@ fn safe_file_stem(call_id: &str) -> String {
 
 /// `YYYY-MM-DD` (UTC) of Unix seconds.
 fn civil_date(unix_secs: u64) -> String {
-    let (year, month, day) = crate::conversation::agent::civil_from_days((unix_secs / 86_400) as i64);
+    let (year, month, day) = crate::agent::civil_from_days((unix_secs / 86_400) as i64);
     format!("{year:04}-{month:02}-{day:02}")
 }
 

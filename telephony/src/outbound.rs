@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use crate::sip_rtp::{Destination, OutboundRequest, Router, SipServiceHandle};
+use voicera_conversation::routing::{Destination, Router};
+
+use crate::sip_rtp::{OutboundRequest, SipServiceHandle};
 use crate::ws_stream::rest::{PlacedCall, ProviderRest};
 use crate::ws_stream::{Provider, TelephonyConfig};
 

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use voicera_conversation::routing::{Destination, Router};
 use voicera_media::metrics::Metrics;
-use voicera_media::sip_rtp::{
-    self, Destination, OutboundRequest, PlaceCallError, Router, SipServiceConfig, TrunkConfig,
+use voicera_telephony::sip_rtp::{
+    self, OutboundRequest, PlaceCallError, SipServiceConfig, TrunkConfig,
 };
 use voicera_sip::TransportKind;
 

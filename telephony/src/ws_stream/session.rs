@@ -11,10 +11,13 @@
 
 use std::collections::VecDeque;
 
+use voicera_conversation::core::{CallAction, CallCore, EndReason, Speaker};
+use voicera_conversation::engine::AudioSink;
+use voicera_conversation::journal::FinishedCall;
+use voicera_media::dsp::Resampler;
+use voicera_media::stream::{ENGINE_FRAME, ENGINE_RATE};
+
 use super::protocol::{parse_event, AudioFormat, Inbound, Outgoing, Peer, ProtocolError, StreamStart, Writer};
-use crate::conversation::engine::{AudioSink, Conversation, ConversationNote};
-use crate::dsp::Resampler;
-use crate::stream::{ENGINE_FRAME, ENGINE_RATE};
 
 /// Agent audio kept at the provider ahead of playback: 60 ms (three frames) rides out network jitter; more
 /// would only be thrown away on barge-in.
@@ -24,12 +27,6 @@ pub(crate) const MAX_INBOUND_SAMPLES: usize = 100 * ENGINE_FRAME;
 /// Agent audio queued at most (120 s at 16 kHz).
 pub(crate) const MAX_EGRESS_SAMPLES: usize = 120 * ENGINE_RATE as usize;
 
-/// What runs on the stream's audio.
-pub enum StreamService {
-    Echo,
-    Agent(Box<Conversation>),
-}
-
 /// Something the transport task has to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEvent {
@@ -38,12 +35,6 @@ pub enum SessionEvent {
     Dtmf(char),
     /// The provider ended the stream.
     Stopped,
-}
-
-/// What one tick did.
-#[derive(Debug, Default)]
-pub struct TickOutcome {
-    pub notes: Vec<ConversationNote>,
 }
 
 /// Agent audio on its way to the provider: our queue, and a model of what the provider holds.
@@ -79,7 +70,7 @@ impl AudioSink for StreamEgress {
 pub struct StreamSession {
     start: StreamStart,
     writer: Writer,
-    service: StreamService,
+    core: CallCore,
     payload: Vec<u8>,
     decoded: Vec<i16>,
     upsampler: Resampler,
@@ -90,10 +81,9 @@ pub struct StreamSession {
     downsampled: Vec<i16>,
     encoded: Vec<u8>,
     outgoing: Vec<Outgoing>,
-    /// What the engine said since [`StreamSession::take_notes`]; `notes_seen` of them are already turned
-    /// into browser transcript events.
-    notes: Vec<ConversationNote>,
-    notes_seen: usize,
+    /// What the call core asked for since [`StreamSession::take_actions`] (browser transcript events are
+    /// already sent for its `Said` ones).
+    actions: Vec<CallAction>,
     /// The agent audio the caller heard in the last tick (a model of the provider's playback).
     agent_frame: [i16; ENGINE_FRAME],
     /// Whether the last input was a tick (so `agent_frame` is new).
@@ -107,12 +97,12 @@ pub struct StreamSession {
 impl StreamSession {
     /// A session for a stream that has started. `format` is what the provider sends (the start's own
     /// announcement wins over what we asked for).
-    pub fn new(peer: Peer, start: StreamStart, requested: AudioFormat, service: StreamService) -> Self {
+    pub fn new(peer: Peer, start: StreamStart, requested: AudioFormat, core: CallCore) -> Self {
         let format = start.format.unwrap_or(requested);
         let writer = Writer::new(peer, &start.stream_id, format);
         Self {
             writer,
-            service,
+            core,
             payload: Vec::with_capacity(1024),
             decoded: Vec::with_capacity(1024),
             upsampler: Resampler::new(format.rate, ENGINE_RATE),
@@ -127,8 +117,7 @@ impl StreamSession {
             downsampled: Vec::with_capacity(1024),
             encoded: Vec::with_capacity(1024),
             outgoing: Vec::with_capacity(8),
-            notes: Vec::with_capacity(8),
-            notes_seen: 0,
+            actions: Vec::with_capacity(8),
             agent_frame: [0; ENGINE_FRAME],
             ticked: false,
             checkpoint: None,
@@ -146,8 +135,8 @@ impl StreamSession {
         self.writer.format()
     }
 
-    pub fn service(&self) -> &StreamService {
-        &self.service
+    pub fn core(&self) -> &CallCore {
+        &self.core
     }
 
     /// Frames from the provider that could not be understood (each was logged and skipped).
@@ -155,11 +144,9 @@ impl StreamSession {
         self.protocol_errors
     }
 
-    /// Starts the service: the agent's greeting is queued.
+    /// Starts the call: the agent's greeting is queued, its journal opens.
     pub fn begin(&mut self) {
-        if let StreamService::Agent(conversation) = &mut self.service {
-            conversation.start();
-        }
+        self.core.start(&self.start.call_id);
     }
 
     /// Handles one text frame from the provider. A frame that cannot be understood is an error for the
@@ -181,14 +168,12 @@ impl StreamSession {
                 self.upsampled.resize(self.upsampler.max_output(self.decoded.len()), 0);
                 let n = self.upsampler.process(&self.decoded, &mut self.upsampled);
                 self.caller.push(&self.upsampled[..n]);
-                self.caller.hear_arrived(&mut self.service, &mut self.egress, &mut self.notes);
+                self.caller.hear_arrived(&mut self.core, &mut self.egress);
                 self.after_engine();
                 SessionEvent::None
             }
             Inbound::Dtmf(digit) => {
-                if let StreamService::Agent(conversation) = &mut self.service {
-                    conversation.on_dtmf(digit);
-                }
+                self.core.on_dtmf(digit);
                 SessionEvent::Dtmf(digit)
             }
             Inbound::Played(name) => {
@@ -212,17 +197,18 @@ impl StreamSession {
         self.upsampled.resize(self.upsampler.max_output(self.decoded.len()), 0);
         let n = self.upsampler.process(&self.decoded, &mut self.upsampled);
         self.caller.push(&self.upsampled[..n]);
-        self.caller.hear_arrived(&mut self.service, &mut self.egress, &mut self.notes);
+        self.caller.hear_arrived(&mut self.core, &mut self.egress);
         self.after_engine();
     }
 
     /// One 20 ms step of wall time: the provider's playback advances, the engine hears silence if the
     /// caller's audio is late, and agent audio is topped up. Messages to send are then in
-    /// [`StreamSession::take_outgoing`], the engine's notes in [`StreamSession::take_notes`].
+    /// [`StreamSession::take_outgoing`], what the call core asks for in [`StreamSession::take_actions`].
     pub fn tick(&mut self) {
         self.begin_input();
-        self.caller.tick(&mut self.service, &mut self.egress, &mut self.notes);
+        self.caller.tick(&mut self.core, &mut self.egress);
         self.advance_playback();
+        self.core.on_agent_audio(&self.agent_frame);
         self.ticked = true;
         self.after_engine();
     }
@@ -232,14 +218,18 @@ impl StreamSession {
         self.ticked = false;
     }
 
-    /// What follows engine work: the browser's transcript events, the clear message of a barge-in, and
-    /// agent audio sent up to the lead at once (a reply starts in the input that ended the turn).
+    /// What follows engine work: the core's actions collected (the browser's transcript events sent), the
+    /// clear message of a barge-in, and agent audio sent up to the lead at once (a reply starts in the input
+    /// that ended the turn).
     fn after_engine(&mut self) {
-        if self.writer.peer() == Peer::Browser {
-            let fresh = &self.notes[self.notes_seen.min(self.notes.len())..];
-            self.outgoing.extend(fresh.iter().filter_map(transcript_event).map(Outgoing::Text));
+        while let Some(action) = self.core.poll_action() {
+            if self.writer.peer() == Peer::Browser {
+                if let Some(event) = transcript_event(&action) {
+                    self.outgoing.push(Outgoing::Text(event));
+                }
+            }
+            self.actions.push(action);
         }
-        self.notes_seen = self.notes.len();
         if std::mem::take(&mut self.egress.clear_pending) {
             self.outgoing.push(Outgoing::Text(self.writer.clear()));
             self.checkpoint = None;
@@ -292,14 +282,13 @@ impl StreamSession {
         self.outgoing.drain(..)
     }
 
-    /// What the engine said since the last call (for the journal, tools and hang-up).
-    pub fn take_notes(&mut self) -> std::vec::Drain<'_, ConversationNote> {
-        self.notes_seen = 0;
-        self.notes.drain(..)
+    /// What the call core asked for since the last call (tools, DTMF, hang-up, words said), in order.
+    pub fn take_actions(&mut self) -> std::vec::Drain<'_, CallAction> {
+        self.actions.drain(..)
     }
 
-    /// For the recording, the audio of the last input: the caller audio the engine heard, and (after a
-    /// tick) the agent audio the caller heard.
+    /// The audio of the last input: the caller audio the engine heard, and (after a tick) the agent audio
+    /// the caller heard.
     pub fn recorded_audio(&self) -> (&[i16], &[i16]) {
         let agent: &[i16] = if self.ticked { &self.agent_frame } else { &[] };
         (self.caller.heard(), agent)
@@ -318,18 +307,13 @@ impl StreamSession {
 
     /// The outcome of a tool call the transport carried out for the agent.
     pub fn on_tool_result(&mut self, id: u64, result: Result<String, String>, transferred: bool) {
-        if let StreamService::Agent(conversation) = &mut self.service {
-            conversation.on_tool_result(id, result, transferred);
-        }
+        self.core.on_tool_result(id, result, transferred);
     }
 
-    /// The stream is over: the agent's words of a reply it was in the middle of (see
-    /// [`Conversation::finish`]).
-    pub fn finish(&mut self) -> Vec<ConversationNote> {
-        match &mut self.service {
-            StreamService::Agent(conversation) => conversation.finish(&self.egress),
-            StreamService::Echo => Vec::new(),
-        }
+    /// The stream is over: the agent's words of a reply it was in the middle of are recorded (what the
+    /// caller heard), and the call's record comes back to be stored.
+    pub fn finish(&mut self, reason: &EndReason) -> Option<FinishedCall> {
+        self.core.finish(&self.egress, reason)
     }
 
     /// Our closing message, if the peer's protocol has one (else closing the socket ends the stream).
@@ -385,45 +369,32 @@ impl CallerAudio {
     }
 
     /// Hears every complete frame that has arrived.
-    pub(crate) fn hear_arrived(
-        &mut self,
-        service: &mut StreamService,
-        sink: &mut dyn AudioSink,
-        notes: &mut Vec<ConversationNote>,
-    ) {
+    pub(crate) fn hear_arrived(&mut self, core: &mut CallCore, sink: &mut dyn AudioSink) {
         while self.fifo.len() >= ENGINE_FRAME {
             for (slot, sample) in self.frame.iter_mut().zip(self.fifo.drain(..ENGINE_FRAME)) {
                 *slot = sample;
             }
-            self.hear_frame(service, sink, notes);
+            self.hear_frame(core, sink);
         }
     }
 
     /// One 20 ms tick of wall time: what has arrived is heard, and silence stands in for audio that is more
     /// than [`LATE_FRAMES`] late.
-    pub(crate) fn tick(
-        &mut self,
-        service: &mut StreamService,
-        sink: &mut dyn AudioSink,
-        notes: &mut Vec<ConversationNote>,
-    ) {
+    pub(crate) fn tick(&mut self, core: &mut CallCore, sink: &mut dyn AudioSink) {
         self.ticks += 1;
-        self.hear_arrived(service, sink, notes);
+        self.hear_arrived(core, sink);
         while self.frames_heard + LATE_FRAMES < self.ticks {
             self.frame = [0; ENGINE_FRAME];
-            self.hear_frame(service, sink, notes);
+            self.hear_frame(core, sink);
         }
     }
 
-    fn hear_frame(&mut self, service: &mut StreamService, sink: &mut dyn AudioSink, notes: &mut Vec<ConversationNote>) {
+    fn hear_frame(&mut self, core: &mut CallCore, sink: &mut dyn AudioSink) {
         self.frames_heard += 1;
         if self.heard.len() < MAX_INBOUND_SAMPLES {
             self.heard.extend_from_slice(&self.frame);
         }
-        match service {
-            StreamService::Echo => sink.queue_audio(&self.frame),
-            StreamService::Agent(conversation) => notes.extend(conversation.on_frame(&self.frame, sink)),
-        }
+        core.hear(&self.frame, sink);
     }
 
     /// The caller audio heard since the last [`CallerAudio::clear_heard`].
@@ -448,13 +419,13 @@ impl CallerAudio {
     }
 }
 
-/// A browser's live-transcript event for a note: what the caller said, and what the agent said (on
+/// A browser's live-transcript event for words said: what the caller said, and what the agent said (on
 /// barge-in, only what was heard).
-pub fn transcript_event(note: &ConversationNote) -> Option<String> {
-    let (role, turn, text, interrupted) = match note {
-        ConversationNote::UserSaid { turn, text } => ("user", turn, text, false),
-        ConversationNote::AgentSaid { turn, text, interrupted } => ("assistant", turn, text, *interrupted),
-        _ => return None,
+pub fn transcript_event(action: &CallAction) -> Option<String> {
+    let CallAction::Said { speaker, turn, text, interrupted } = action else { return None };
+    let role = match speaker {
+        Speaker::Caller => "user",
+        Speaker::Agent => "assistant",
     };
     let event = serde_json::json!({
         "event": "transcript",
@@ -479,8 +450,24 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::conversation::agent::Agent;
     use crate::ws_stream::protocol::{Encoding, Provider};
+    use voicera_conversation::agent::Agent;
+    use voicera_conversation::core::CallService;
+    use voicera_conversation::engine::Conversation;
+    use voicera_media::metrics::Metrics;
+
+    fn echo() -> CallCore {
+        CallCore::new(CallService::Echo, Arc::new(Metrics::default()), None, "test")
+    }
+
+    fn bench_agent(metrics: &Arc<Metrics>) -> CallCore {
+        let agent = Arc::new(Agent::bench(false));
+        CallCore::new(CallService::Agent(Box::new(Conversation::new(agent))), Arc::clone(metrics), None, "test")
+    }
+
+    fn caller_said(action: &CallAction, wanted_turn: Option<u64>) -> bool {
+        matches!(action, CallAction::Said { speaker: Speaker::Caller, turn, .. } if wanted_turn.is_none_or(|t| t == *turn))
+    }
 
     fn start(provider: Provider) -> StreamStart {
         let format = Some(provider.default_format());
@@ -511,7 +498,7 @@ mod tests {
     fn echo_is_paced_with_a_60_ms_lead() {
         let format = AudioFormat::MULAW_8K;
         let mut session =
-            StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, StreamService::Echo);
+            StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, echo());
         let mut sent = Vec::new();
         for tick in 0..50 {
             session.on_text(&media_frame(format, &tone(tick))).unwrap();
@@ -530,23 +517,26 @@ mod tests {
     #[test]
     fn barge_in_sends_clear_audio_and_the_transcript_agent_hears_the_caller() {
         let format = AudioFormat::MULAW_8K;
-        let agent = Arc::new(Agent::bench(false));
-        let service = StreamService::Agent(Box::new(Conversation::new(agent)));
-        let mut session = StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, service);
+        let metrics = Arc::new(Metrics::default());
+        let mut session =
+            StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, bench_agent(&metrics));
         session.begin();
         let mut all = Vec::new();
-        let mut notes = Vec::new();
+        let mut actions = Vec::new();
+        let mut barge = None;
         // Greeting (≈0.36 s), then the caller speaks 1 s, waits for the reply, and barges in on it.
         for tick in 0..200 {
             let speaking = (30..80).contains(&tick) || (110..150).contains(&tick);
             let pcm = if speaking { tone(tick) } else { vec![0; 160] };
             session.on_text(&media_frame(format, &pcm)).unwrap();
             session.tick();
-            notes.extend(session.take_notes().map(|n| (tick, n)));
+            actions.extend(session.take_actions());
+            if barge.is_none() && metrics.barge_ins() > 0 {
+                barge = Some(tick);
+            }
             all.extend(session.take_outgoing().filter_map(|m| m.text().map(String::from)).map(|m| (tick, m)));
         }
-        assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { turn: 1, .. })), "{notes:?}");
-        let barge = notes.iter().find_map(|(t, n)| matches!(n, ConversationNote::BargeIn { .. }).then_some(*t));
+        assert!(actions.iter().any(|a| caller_said(a, Some(1))), "{actions:?}");
         let clear = all.iter().find_map(|(t, m)| m.contains(r#""event":"clearAudio""#).then_some(*t));
         assert!(barge.is_some() && barge == clear, "clearAudio in the barge-in tick: {barge:?} {clear:?}");
         // After the clear no more of the interrupted reply is sent until the next answer.
@@ -557,22 +547,22 @@ mod tests {
     #[test]
     fn the_reply_leaves_with_the_frame_that_ends_the_turn() {
         let format = AudioFormat::MULAW_8K;
-        let agent = Arc::new(Agent::bench(false));
-        let service = StreamService::Agent(Box::new(Conversation::new(agent)));
-        let mut session = StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, service);
+        let metrics = Arc::new(Metrics::default());
+        let mut session =
+            StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, bench_agent(&metrics));
         session.begin();
         // The greeting plays out (ticks 0..50); the caller speaks in frames 50..100, then is quiet.
         let mut first_reply = None;
         for frame in 0..160 {
             let pcm = if (50..100).contains(&frame) { tone(frame) } else { vec![0; 160] };
             session.on_text(&media_frame(format, &pcm)).unwrap();
-            let said_user = session.take_notes().any(|n| matches!(n, ConversationNote::UserSaid { .. }));
+            let said_user = session.take_actions().any(|a| caller_said(&a, None));
             let plays = session.take_outgoing().filter(|m| m.text().is_some_and(|t| t.contains("playAudio"))).count();
             if said_user {
                 first_reply = Some((frame, plays));
             }
             session.tick();
-            session.take_notes().for_each(drop);
+            session.take_actions().for_each(drop);
             session.take_outgoing().for_each(drop);
         }
         // The 20th quiet frame (0.4 s, the VAD stop time) ends the turn, and the stand-in models answer in the
@@ -584,7 +574,7 @@ mod tests {
     fn late_audio_is_stood_in_for_by_silence_and_still_heard() {
         let format = AudioFormat::MULAW_8K;
         let mut session =
-            StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, StreamService::Echo);
+            StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, echo());
         for _ in 0..10 {
             session.tick();
         }
@@ -602,7 +592,7 @@ mod tests {
     fn played_checkpoint_resets_the_provider_buffer_model() {
         let format = AudioFormat::MULAW_8K;
         let mut session =
-            StreamSession::new(Peer::Provider(Provider::Plivo), start(Provider::Plivo), format, StreamService::Echo);
+            StreamSession::new(Peer::Provider(Provider::Plivo), start(Provider::Plivo), format, echo());
         // The echo leaves as the frame arrives, before any tick has played it.
         session.on_text(&media_frame(format, &tone(0))).unwrap();
         let sent: Vec<String> = session.take_outgoing().filter_map(|m| m.text().map(String::from)).collect();
@@ -616,7 +606,7 @@ mod tests {
     fn bursts_are_processed_not_dropped_and_bad_frames_are_counted() {
         let format = AudioFormat::MULAW_8K;
         let mut session =
-            StreamSession::new(Peer::Provider(Provider::Twilio), start(Provider::Twilio), format, StreamService::Echo);
+            StreamSession::new(Peer::Provider(Provider::Twilio), start(Provider::Twilio), format, echo());
         for tick in 0..10 {
             session.on_text(&media_frame(format, &tone(tick))).unwrap();
         }
@@ -638,7 +628,7 @@ mod tests {
         let mut s = start(Provider::Vobiz);
         s.format = Some(format);
         let mut session =
-            StreamSession::new(Peer::Provider(Provider::Vobiz), s, AudioFormat::MULAW_8K, StreamService::Echo);
+            StreamSession::new(Peer::Provider(Provider::Vobiz), s, AudioFormat::MULAW_8K, echo());
         assert_eq!(session.format(), format);
         let pcm: Vec<i16> = (0..320).map(|i| i as i16 * 10).collect();
         session.on_text(&media_frame(format, &pcm)).unwrap();
@@ -651,9 +641,7 @@ mod tests {
         let l16 = AudioFormat::new(Encoding::L16, 16000).unwrap();
         let start =
             StreamStart { call_id: "b1".into(), stream_id: "b1".into(), format: Some(l16), ..Default::default() };
-        let agent = Arc::new(Agent::bench(false));
-        let service = StreamService::Agent(Box::new(Conversation::new(agent)));
-        let mut session = StreamSession::new(Peer::Browser, start, l16, service);
+        let mut session = StreamSession::new(Peer::Browser, start, l16, bench_agent(&Arc::new(Metrics::default())));
         session.begin();
         let mut binary = 0;
         let mut texts = Vec::new();

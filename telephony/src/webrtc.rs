@@ -22,12 +22,16 @@ use str0m::media::{Frequency, MediaKind, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig, RtcError};
 
-use crate::codec::{Codec, CodecKind};
-use crate::conversation::engine::AudioSink;
-use crate::egress::EgressQueue;
-use crate::stream::ENGINE_FRAME;
+use voicera_conversation::core::{CallAction, CallCore, EndReason};
+use voicera_conversation::journal::FinishedCall;
+use voicera_media::codec::{Codec, CodecKind};
+use voicera_media::egress::EgressQueue;
+use voicera_media::metrics::Metrics;
+use voicera_media::stream::ENGINE_FRAME;
+
+use crate::tools::{ToolOutcome, ToolResults};
 use crate::ws_stream::protocol::{parse_event, Inbound};
-use crate::ws_stream::session::{transcript_event, CallerAudio, StreamService, TickOutcome, MAX_EGRESS_SAMPLES};
+use crate::ws_stream::session::{transcript_event, CallerAudio, MAX_EGRESS_SAMPLES};
 
 /// Control messages held until the data channel opens.
 const MAX_PENDING_CONTROL: usize = 64;
@@ -46,7 +50,7 @@ pub enum WebRtcError {
     #[error("WebRTC: {0}")]
     Rtc(#[from] RtcError),
     #[error("Opus: {0}")]
-    Codec(#[from] crate::codec::CodecError),
+    Codec(#[from] voicera_media::codec::CodecError),
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -80,26 +84,15 @@ pub fn answer_offer(offer_sdp: &str, local: SocketAddr, now: Instant) -> Result<
     Ok((rtc, answer.to_sdp_string()))
 }
 
-impl AudioSink for EgressQueue {
-    fn queue_audio(&mut self, pcm: &[i16]) {
-        self.push(pcm);
-    }
-
-    fn flush_audio(&mut self) -> usize {
-        self.flush()
-    }
-
-    fn queued_audio(&self) -> usize {
-        self.len()
-    }
-}
-
 /// One browser call over WebRTC, sans-IO.
 pub struct WebRtcSession {
     rtc: Rtc,
     local: SocketAddr,
     opus: Box<dyn Codec>,
-    service: StreamService,
+    core: CallCore,
+    call_id: String,
+    /// What the call core asked for, for the task to carry out (transcript words already queued as control).
+    actions: Vec<CallAction>,
     caller: CallerAudio,
     egress: EgressQueue,
     /// Where our audio goes: the browser's sendrecv audio m-line, and Opus's payload type on it.
@@ -120,12 +113,20 @@ pub struct WebRtcSession {
 }
 
 impl WebRtcSession {
-    pub fn new(rtc: Rtc, local: SocketAddr, service: StreamService, now: Instant) -> Result<Self, WebRtcError> {
+    pub fn new(
+        rtc: Rtc,
+        local: SocketAddr,
+        core: CallCore,
+        call_id: String,
+        now: Instant,
+    ) -> Result<Self, WebRtcError> {
         let mut session = WebRtcSession {
             rtc,
             local,
             opus: CodecKind::Opus.build()?,
-            service,
+            core,
+            call_id,
+            actions: Vec::new(),
             caller: CallerAudio::default(),
             egress: EgressQueue::new(MAX_EGRESS_SAMPLES),
             audio_out: None,
@@ -147,15 +148,24 @@ impl WebRtcSession {
         Ok(session)
     }
 
-    /// Starts the service: the agent's greeting is queued.
+    /// Starts the call: the agent's greeting is queued, its journal opens.
     pub fn begin(&mut self) {
-        if let StreamService::Agent(conversation) = &mut self.service {
-            conversation.start();
-        }
+        self.core.start(&self.call_id);
     }
 
-    pub fn service(&self) -> &StreamService {
-        &self.service
+    /// The call's core.
+    pub fn core(&self) -> &CallCore {
+        &self.core
+    }
+
+    /// The outcome of a tool call the task carried out for the agent.
+    pub fn on_tool_result(&mut self, id: u64, result: Result<String, String>, transferred: bool) {
+        self.core.on_tool_result(id, result, transferred);
+    }
+
+    /// What the call core asked for since the last call (tools, hang-up, words said), in order.
+    pub fn take_actions(&mut self) -> std::vec::Drain<'_, CallAction> {
+        self.actions.drain(..)
     }
 
     /// A datagram from `source`.
@@ -251,9 +261,7 @@ impl WebRtcSession {
                 let mut scratch = Vec::new();
                 match parse_event(&text, &mut scratch) {
                     Ok(Inbound::Dtmf(digit)) => {
-                        if let StreamService::Agent(conversation) = &mut self.service {
-                            conversation.on_dtmf(digit);
-                        }
+                        self.core.on_dtmf(digit);
                         self.dtmf.push(digit);
                     }
                     Ok(Inbound::Stop) => self.ended = Some(PeerEnd::HungUp),
@@ -292,20 +300,21 @@ impl WebRtcSession {
     }
 
     /// One 20 ms step: the engine hears the caller's frame; one frame of agent audio goes out as Opus.
-    pub fn tick(&mut self, now: Instant) -> Result<TickOutcome, WebRtcError> {
-        let mut outcome = TickOutcome::default();
+    pub fn tick(&mut self, now: Instant) -> Result<(), WebRtcError> {
         // Heard on the tick, not on arrival: agent audio leaves on the tick anyway (one RTP frame per 20 ms).
         self.caller.clear_heard();
-        self.caller.tick(&mut self.service, &mut self.egress, &mut outcome.notes);
-        for note in &outcome.notes {
-            if let Some(event) = transcript_event(note) {
+        self.caller.tick(&mut self.core, &mut self.egress);
+        while let Some(action) = self.core.poll_action() {
+            if let Some(event) = transcript_event(&action) {
                 if self.pending_control.len() < MAX_PENDING_CONTROL {
                     self.pending_control.push_back(event);
                 }
             }
+            self.actions.push(action);
         }
         self.flush_control()?;
         self.egress.pop_frame(&mut self.agent_frame);
+        self.core.on_agent_audio(&self.agent_frame);
         if let (Some((mid, pt)), true) = (self.audio_out, self.rtc.is_connected()) {
             let n = self.opus.encode(&self.agent_frame, &mut self.encoded)?;
             let time = MediaTime::new(self.rtp_time, Frequency::FORTY_EIGHT_KHZ);
@@ -315,7 +324,7 @@ impl WebRtcSession {
                 self.drain()?;
             }
         }
-        Ok(outcome)
+        Ok(())
     }
 
     /// The caller audio the engine heard in the last tick, and the agent audio sent.
@@ -331,38 +340,32 @@ impl WebRtcSession {
     }
 }
 
-/// Drives one WebRTC call until it ends: datagrams, str0m's timers and the 20 ms engine tick. Returns why it
-/// ended; the caller stores the journal and counts the call.
+/// Runs a WebRTC call to its end; the call's record comes back to be stored.
 pub(crate) async fn run(
     mut session: WebRtcSession,
     socket: tokio::net::UdpSocket,
-    metrics: &crate::metrics::Metrics,
-    journal: Option<&mut crate::call::Journal>,
+    metrics: &Metrics,
     shutdown: tokio_util::sync::CancellationToken,
-) -> crate::call::EndReason {
-    let mut journal = journal;
-    let reason = drive(&mut session, &socket, metrics, journal.as_deref_mut(), shutdown).await;
+) -> (EndReason, Option<FinishedCall>) {
+    let reason = drive(&mut session, &socket, metrics, shutdown).await;
     tracing::info!(?reason, unusable_inputs = session.errors(), "WebRTC call ended");
-    if let (Some(journal), StreamService::Agent(conversation)) = (journal, &mut session.service) {
-        journal.on_notes(&conversation.finish(&session.egress));
-    }
-    reason
+    let finished = session.core.finish(&session.egress, &reason);
+    (reason, finished)
 }
 
 async fn drive(
     session: &mut WebRtcSession,
     socket: &tokio::net::UdpSocket,
-    metrics: &crate::metrics::Metrics,
-    mut journal: Option<&mut crate::call::Journal>,
+    metrics: &Metrics,
     shutdown: tokio_util::sync::CancellationToken,
-) -> crate::call::EndReason {
-    use crate::call::EndReason;
+) -> EndReason {
     let ptime = Duration::from_millis(20);
-    let mut tick = tokio::time::interval_at(crate::call::aligned_start(ptime), ptime);
+    let mut tick = tokio::time::interval_at(crate::grid::aligned_start(ptime), ptime);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let connect_deadline = Instant::now() + CONNECT_TIMEOUT;
     let mut buf = vec![0u8; 2048];
     let mut begun = false;
+    let mut tools = ToolResults::default();
     loop {
         for (destination, bytes) in session.take_transmits() {
             if let Err(err) = socket.send_to(&bytes, destination).await {
@@ -371,6 +374,7 @@ async fn drive(
         }
         let wake = tokio::time::Instant::from_std(session.next_timeout());
         tokio::select! {
+            Some(ToolOutcome { id, result, transferred }) = tools.next() => session.on_tool_result(id, result, transferred),
             received = socket.recv_from(&mut buf) => match received {
                 Ok((n, source)) => {
                     if let Err(err) = session.receive(Instant::now(), source, &buf[..n]) {
@@ -397,20 +401,27 @@ async fn drive(
                     begun = true;
                     session.begin();
                 }
-                let outcome = match session.tick(now) {
-                    Ok(outcome) => outcome,
-                    Err(err) => return EndReason::MediaError(err.to_string()),
-                };
-                if let Some(journal) = journal.as_deref_mut() {
-                    let (caller, agent) = session.last_frames();
-                    journal.on_audio(caller, agent);
-                    journal.on_notes(&outcome.notes);
+                if let Err(err) = session.tick(now) {
+                    return EndReason::MediaError(err.to_string());
                 }
                 for digit in session.take_dtmf() {
                     tracing::info!(%digit, "DTMF (data channel)");
                     metrics.dtmf_received();
                 }
-                if let Some(reason) = crate::call::account_notes(metrics, &outcome.notes) {
+                let mut hang_up = None;
+                let actions: Vec<CallAction> = session.take_actions().collect();
+                for action in actions {
+                    match action {
+                        CallAction::RunTool { id, tool, arguments } => tools.run_http(id, tool, arguments),
+                        CallAction::Transfer { id, .. } => {
+                            tools.report_now(id, Err("a browser call cannot be transferred".into()), true)
+                        }
+                        CallAction::SendDtmf(digits) => tracing::warn!(%digits, "a browser call cannot receive DTMF"),
+                        CallAction::HangUp(reason) => hang_up = Some(reason),
+                        CallAction::Said { .. } => {}
+                    }
+                }
+                if let Some(reason) = hang_up {
                     let _ = session.hang_up("the agent ended the call");
                     flush(session, socket).await;
                     return EndReason::AgentHangUp(reason);
@@ -444,8 +455,13 @@ mod tests {
     use str0m::media::Direction;
 
     use super::*;
-    use crate::conversation::agent::Agent;
-    use crate::conversation::engine::Conversation;
+    use voicera_conversation::agent::Agent;
+    use voicera_conversation::core::CallService;
+    use voicera_conversation::engine::Conversation;
+
+    fn core(service: CallService) -> CallCore {
+        CallCore::new(service, Arc::new(Metrics::default()), None, "webrtc")
+    }
 
     /// A browser stand-in: a full (controlling) str0m peer with an audio track and a data channel.
     struct Browser {
@@ -473,7 +489,7 @@ mod tests {
         }
     }
 
-    fn connect(service: StreamService) -> (Browser, WebRtcSession, Instant) {
+    fn connect(core: CallCore) -> (Browser, WebRtcSession, Instant) {
         let now = Instant::now();
         let browser_addr: SocketAddr = "127.0.0.1:40000".parse().unwrap();
         let server_addr: SocketAddr = "127.0.0.1:40002".parse().unwrap();
@@ -500,7 +516,7 @@ mod tests {
             transmits: vec![],
         };
         browser.drain();
-        let session = WebRtcSession::new(server_rtc, server_addr, service, now).unwrap();
+        let session = WebRtcSession::new(server_rtc, server_addr, core, "w1".into(), now).unwrap();
         (browser, session, now)
     }
 
@@ -548,7 +564,7 @@ mod tests {
 
     #[test]
     fn a_browser_peer_connects_and_hears_its_echo() {
-        let (mut browser, mut session, start) = connect(StreamService::Echo);
+        let (mut browser, mut session, start) = connect(core(CallService::Echo));
         let mut encoder = CodecKind::Opus.build().unwrap();
         let pt = browser.rtc.writer(browser.mid).unwrap().payload_params().next().unwrap().pt();
         let mut now = start;
@@ -564,7 +580,7 @@ mod tests {
             session.tick(now).unwrap();
         }
         assert!(session.is_connected(), "ICE + DTLS completed");
-        let energy: f32 = crate::dsp::rms(session.last_frames().0);
+        let energy: f32 = voicera_media::dsp::rms(session.last_frames().0);
         assert!(energy > 0.1, "the server decodes the browser's Opus (rms {energy} of full scale)");
         assert!(browser.heard_audio_frames > 50, "echo came back: {} frames", browser.heard_audio_frames);
         assert_eq!(session.peer_end(now), None);
@@ -584,7 +600,7 @@ mod tests {
     #[test]
     fn the_agent_greets_and_transcripts_arrive_on_the_data_channel() {
         let agent = Arc::new(Agent::bench(false));
-        let (mut browser, mut session, start) = connect(StreamService::Agent(Box::new(Conversation::new(agent))));
+        let (mut browser, mut session, start) = connect(core(CallService::Agent(Box::new(Conversation::new(agent)))));
         let mut encoder = CodecKind::Opus.build().unwrap();
         let pt = browser.rtc.writer(browser.mid).unwrap().payload_params().next().unwrap().pt();
         session.begin();

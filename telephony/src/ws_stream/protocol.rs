@@ -14,7 +14,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::codec::g711::{linear_to_ulaw, ulaw_to_linear};
+use voicera_media::codec::g711::{linear_to_ulaw, ulaw_to_linear};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 

@@ -1,80 +1,72 @@
-//! Tool calls that leave the call, started by `start_tool` for any transport: transfers (SIP REFER through
-//! the signalling task, or the provider's REST API) and operator-defined webhooks over HTTP(S). A webhook runs
-//! on a blocking thread (never on the call's task) with the tool's timeout; the reply text, cut to
-//! [`MAX_RESULT_BYTES`], goes back to the language model. Failures come back as errors the model can talk
-//! about.
+//! The operator webhooks an agent's tools call, for any transport: a [`CallAction::RunTool`] becomes a
+//! request on a blocking thread (never on the call's task or media worker) with the tool's timeout; the reply
+//! text, cut to [`MAX_RESULT_BYTES`], comes back on the call's [`ToolResults`] for the language model.
+//! Failures come back as errors the model can talk about. Transfers are each transport's own (SIP REFER,
+//! a provider's REST API); their outcomes come back on the same channel.
+//!
+//! [`CallAction::RunTool`]: voicera_conversation::core::CallAction::RunTool
 
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-
-use crate::call::{CallKey, CallNotice};
-use crate::conversation::agent::HttpTool;
+use voicera_conversation::agent::HttpTool;
 
 /// Longest tool result handed to the model (a small model's context is short).
 pub const MAX_RESULT_BYTES: usize = 4096;
 
-/// The result of a tool call carried out for a call's agent: (id, result, whether it was a transfer).
-pub(crate) type ToolOutcome = (u64, Result<String, String>, bool);
-
-/// How a call's transport carries out a transfer.
-pub(crate) enum TransferVia<'a> {
-    /// SIP REFER, by the signalling task.
-    Sip { notices: &'a mpsc::Sender<CallNotice>, call: &'a CallKey },
-    /// The provider's REST API; the provider fetches `dial_url` (Vobiz/Plivo) to dial the target.
-    Rest { rest: crate::ws_stream::rest::ProviderRest, call_id: String, dial_url: String },
-    /// This transport cannot transfer.
-    Unavailable,
+/// The result of a tool call carried out for a call's agent.
+#[derive(Debug)]
+pub struct ToolOutcome {
+    /// The id the call core gave the request.
+    pub id: u64,
+    /// The text for the model, or what went wrong.
+    pub result: Result<String, String>,
+    /// Whether the tool was a transfer.
+    pub transferred: bool,
 }
 
-/// Starts the work of a tool request; its outcome arrives on `results`.
-pub(crate) fn start_tool(
-    id: u64,
-    request: crate::conversation::agent::ToolRequest,
-    results: &mpsc::Sender<ToolOutcome>,
-    transfer: TransferVia<'_>,
-) {
-    use crate::conversation::agent::ToolRequest;
-    let results = results.clone();
-    match (request, transfer) {
-        (ToolRequest::Http { tool, arguments }, _) => {
-            tokio::spawn(async move {
-                let result = crate::tools::run_http_tool(tool, arguments).await;
-                let _ = results.send((id, result, false)).await;
-            });
-        }
-        (ToolRequest::Transfer { target }, TransferVia::Sip { notices, call }) => {
-            let (reply, accepted) = tokio::sync::oneshot::channel();
-            let notice = CallNotice::Transfer { call: call.clone(), target: target.clone(), reply };
-            if notices.try_send(notice).is_err() {
-                let _ = results.try_send((id, Err("signalling is busy; try again".into()), true));
-                return;
-            }
-            tokio::spawn(async move {
-                let result = match accepted.await {
-                    Ok(Ok(())) => Ok(format!("transferring to {target}")),
-                    Ok(Err(err)) => Err(err.to_string()),
-                    Err(_) => Err("signalling stopped".into()),
-                };
-                let _ = results.send((id, result, true)).await;
-            });
-        }
-        (ToolRequest::Transfer { target }, TransferVia::Rest { rest, call_id, dial_url }) => {
-            tokio::spawn(async move {
-                let outcome = tokio::task::spawn_blocking(move || {
-                    rest.transfer(&call_id, &target, &dial_url).map(|()| format!("transferring to {target}"))
-                })
-                .await;
-                let result = match outcome {
-                    Ok(result) => result.map_err(|e| e.to_string()),
-                    Err(e) => Err(format!("transfer task failed: {e}")),
-                };
-                let _ = results.send((id, result, true)).await;
-            });
-        }
-        (ToolRequest::Transfer { .. }, TransferVia::Unavailable) => {
-            let _ = results.try_send((id, Err("transfers are not available on this call".into()), true));
-        }
+/// Tool calls in flight for one call: results land here for the call's driver to hand to its core.
+pub struct ToolResults {
+    sender: mpsc::Sender<ToolOutcome>,
+    receiver: mpsc::Receiver<ToolOutcome>,
+}
+
+impl Default for ToolResults {
+    fn default() -> Self {
+        // A call has at most a handful of tools running: the model asks for one per reply.
+        let (sender, receiver) = mpsc::channel(8);
+        ToolResults { sender, receiver }
+    }
+}
+
+impl ToolResults {
+    /// Where a running tool reports.
+    pub fn sender(&self) -> &mpsc::Sender<ToolOutcome> {
+        &self.sender
+    }
+
+    /// A result that has arrived, without waiting (the media workers' tick).
+    pub fn try_next(&mut self) -> Option<ToolOutcome> {
+        self.receiver.try_recv().ok()
+    }
+
+    /// The next result (task-driven transports select on it). Never ends: the sender is kept here.
+    pub async fn next(&mut self) -> Option<ToolOutcome> {
+        self.receiver.recv().await
+    }
+
+    /// Reports an outcome known at once (a transfer this transport cannot make, a busy signalling task).
+    pub fn report_now(&self, id: u64, result: Result<String, String>, transferred: bool) {
+        let _ = self.sender.try_send(ToolOutcome { id, result, transferred });
+    }
+
+    /// Runs an operator webhook on a blocking thread; its outcome arrives here.
+    pub fn run_http(&self, id: u64, tool: HttpTool, arguments: String) {
+        let sender = self.sender.clone();
+        tokio::spawn(async move {
+            let result = run_http_tool(tool, arguments).await;
+            let _ = sender.send(ToolOutcome { id, result, transferred: false }).await;
+        });
     }
 }
 

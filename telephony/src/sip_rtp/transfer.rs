@@ -18,8 +18,8 @@ use voicera_sip::{ClientKey, Method, Request, Response, ServerKey, TransportKind
 
 use super::outbound::{Dialing, Leg, Requester};
 use super::{resolve, Service};
-use crate::call::CallKey;
-use crate::metrics::CallResult;
+use super::media::CallKey;
+use voicera_media::metrics::CallResult;
 
 /// Why a transfer could not start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

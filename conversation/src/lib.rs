@@ -1,0 +1,23 @@
+//! The call core of VoiceERA-rs: what an agent is and how one call with it goes, for every transport alike.
+//! Sans-IO throughout: transports (`voicera-telephony`) feed frames, digits, tool results and time in, and
+//! carry out what comes out.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`core`] | [`CallCore`](core::CallCore): one call's service (echo or an agent), journal and actions |
+//! | [`agent`] | what an agent is: prompt, behaviour, limits, tools, `{{variables}}`, farewells |
+//! | [`routing`] | where a call goes: the [`Router`](routing::Router) every transport asks the same way |
+//! | [`engine`] | the per-call conversation: VAD, STT, LLM, TTS one 20 ms frame at a time, barge-in, tools |
+//! | [`turn`] | the turn-taking machine (a pure transition function) |
+//! | [`knowledge`] | an agent's documents behind its `knowledge_lookup` tool (BM25 passages) |
+//! | [`journal`] | what a call leaves behind (transcript, timings, stereo recording), and its logs and metrics |
+//! | [`recorder`] | call records, stereo WAV and the sinks they are stored in |
+
+pub mod agent;
+pub mod core;
+pub mod engine;
+pub mod journal;
+pub mod knowledge;
+pub mod recorder;
+pub mod routing;
+pub mod turn;
