@@ -10,13 +10,13 @@ use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 use voicera_api::{Check, NodeStatus};
 use voicera_conversation::agent::Agent;
-use voicera_media::metrics::Metrics;
-use voicera_telephony::outbound::Dialer;
 use voicera_conversation::recorder::{FsRecordingSink, RecordingSink};
 use voicera_conversation::routing::Router;
+use voicera_media::metrics::Metrics;
+use voicera_sip::transaction::TimerConfig;
+use voicera_telephony::outbound::Dialer;
 use voicera_telephony::sip_rtp::{self, SipServiceConfig, SipServiceHandle};
 use voicera_telephony::ws_stream::{Telephony, TelephonyConfig};
-use voicera_sip::transaction::TimerConfig;
 
 use crate::agents::{self, Directory};
 use crate::calls;

@@ -27,6 +27,11 @@ pub struct CallLimits {
     /// `hold_message_timeout_seconds`); None: never.
     pub hold_after: Option<Duration>,
     pub hold_messages: Vec<String>,
+    /// Barge-in: how long the agent stays paused under the caller's voice waiting for the recogniser's
+    /// verdict before the VAD's evidence decides.
+    pub barge_in_window: Duration,
+    /// Barge-in: the caller's voiced time (within the window) that interrupts the agent without words.
+    pub barge_in_min_speech: Duration,
 }
 
 impl Default for CallLimits {
@@ -39,6 +44,8 @@ impl Default for CallLimits {
             hang_up_on_farewell: true,
             hold_after: None,
             hold_messages: Vec::new(),
+            barge_in_window: Duration::from_millis(800),
+            barge_in_min_speech: Duration::from_millis(500),
         }
     }
 }

@@ -127,14 +127,8 @@ impl CallCore {
         conversation.start();
         let Some(plan) = self.recording.take() else { return };
         let agent = conversation.agent();
-        self.journal = Some(Journal::new(
-            plan,
-            self.transport,
-            call_id,
-            &agent.id,
-            conversation.greeting(),
-            agent.record_audio,
-        ));
+        self.journal =
+            Some(Journal::new(plan, self.transport, call_id, &agent.id, conversation.greeting(), agent.record_audio));
     }
 
     /// Whether [`CallCore::start`] has run.
@@ -242,6 +236,7 @@ impl CallCore {
                 }
                 ConversationNote::AgentStarted { .. }
                 | ConversationNote::BargeIn { .. }
+                | ConversationNote::BargeInResumed { .. }
                 | ConversationNote::HangUp { .. } => continue,
             };
             self.push(action);
@@ -281,6 +276,8 @@ mod tests {
         fn queued_audio(&self) -> usize {
             self.queued.len()
         }
+        fn pause_audio(&mut self) {}
+        fn resume_audio(&mut self) {}
     }
 
     #[test]

@@ -25,10 +25,16 @@ pub const LLM_FAILED_REPLY: &str = "Sorry, I could not answer that just now. Cou
 
 /// Where agent audio goes: the call's outgoing queue (RTP egress today, provider streams later).
 pub trait AudioSink {
+    /// Queues agent audio (16 kHz) to play after what is queued.
     fn queue_audio(&mut self, pcm: &[i16]);
-    /// Drops queued audio; returns the samples dropped.
+    /// Drops queued audio, playing or paused; returns the samples dropped. Playback is no longer paused.
     fn flush_audio(&mut self) -> usize;
+    /// Agent audio queued and not yet played.
     fn queued_audio(&self) -> usize;
+    /// Stops playing at once (silence goes out), keeping what is queued: the caller spoke over the agent.
+    fn pause_audio(&mut self);
+    /// Plays on from where [`AudioSink::pause_audio`] stopped, without repeating or skipping audio.
+    fn resume_audio(&mut self);
 }
 
 impl AudioSink for voicera_media::stream::RtpStream {
@@ -43,6 +49,14 @@ impl AudioSink for voicera_media::stream::RtpStream {
     fn queued_audio(&self) -> usize {
         self.queued_outbound()
     }
+
+    fn pause_audio(&mut self) {
+        self.pause_outbound(true);
+    }
+
+    fn resume_audio(&mut self) {
+        self.pause_outbound(false);
+    }
 }
 
 impl AudioSink for voicera_media::egress::EgressQueue {
@@ -56,6 +70,14 @@ impl AudioSink for voicera_media::egress::EgressQueue {
 
     fn queued_audio(&self) -> usize {
         self.len()
+    }
+
+    fn pause_audio(&mut self) {
+        self.set_paused(true);
+    }
+
+    fn resume_audio(&mut self) {
+        self.set_paused(false);
     }
 }
 
@@ -78,8 +100,15 @@ pub enum ConversationNote {
         text: String,
         interrupted: bool,
     },
+    /// The caller interrupted the agent: its unplayed audio was dropped (`paused_ms`: how long it was paused
+    /// before the interruption was confirmed; 0 when the VAD alone interrupts).
     BargeIn {
         dropped_samples: usize,
+        paused_ms: u64,
+    },
+    /// The caller's voice paused the agent but was no interruption (a cough, "mm-hm"): it played on.
+    BargeInResumed {
+        paused_ms: u64,
     },
     /// The agent ends the call (its last words, if any, have been played): BYE / provider hangup.
     HangUp {
@@ -149,6 +178,39 @@ struct Utterance {
     started: bool,
 }
 
+/// One reply of the agent in the making, from the caller's turn to its last clause: everything that goes
+/// when the reply is cancelled.
+#[derive(Default)]
+struct Reply {
+    llm: Option<Box<dyn LlmStream>>,
+    /// LLM text not yet handed to TTS (waiting for a clause boundary).
+    clause: String,
+    /// Full text of the reply so far.
+    text: String,
+    /// Agent audio of the reply has started.
+    audio_started: bool,
+    /// Clauses whose audio was queued, with the reply's sample count when each began.
+    clauses: Vec<(String, usize)>,
+    /// Samples of the reply queued so far.
+    queued: usize,
+    /// Ticks of the reply's first LLM token and first clause handed to TTS.
+    first_token_tick: Option<u64>,
+    first_clause_tick: Option<u64>,
+    /// Tick at which the reply was requested; whether a hold message was said for it.
+    respond_tick: u64,
+    hold_said: bool,
+    /// The tool call whose result the reply waits for.
+    pending_tool: Option<u64>,
+    /// Tool calls made for this reply (a loop of calls is cut off).
+    tool_calls: u32,
+}
+
+/// The agent paused under the caller's voice, waiting for the verdict on an interruption.
+struct BargeInPause {
+    since_tick: u64,
+    voiced_ticks: u64,
+}
+
 /// The engine of one call.
 pub struct Conversation {
     agent: Arc<Agent>,
@@ -161,14 +223,12 @@ pub struct Conversation {
     turn_text: String,
     turn_finals: usize,
     history: Vec<ChatMessage>,
-    llm: Option<Box<dyn LlmStream>>,
-    /// LLM text not yet handed to TTS (waiting for a clause boundary).
-    clause: String,
-    /// Full text of the current reply.
-    reply: String,
+    /// The reply in the making; cancelling it (barge-in) is replacing it with an empty one.
+    reply: Reply,
+    /// Speech queued for TTS: the reply's clauses, and the greeting, hold and idle messages.
     utterances: VecDeque<Utterance>,
-    /// Agent audio of the current response has started.
-    audio_started: bool,
+    /// The caller's voice has paused the agent: since when, and how much of it was voiced since.
+    pause: Option<BargeInPause>,
     turn: u64,
     ticks: u64,
     end_of_speech_tick: u64,
@@ -180,27 +240,13 @@ pub struct Conversation {
     hung_up: bool,
     /// The engine panicked once; it does nothing more.
     failed: bool,
-    /// Reply clauses whose audio was queued, with the reply's sample count when each began.
-    reply_clauses: Vec<(String, usize)>,
-    /// Samples of the current reply queued so far.
-    reply_queued: usize,
     /// Samples dropped by the last flush (what the caller did not hear).
     last_flush_dropped: usize,
-    /// Ticks of the current reply's first LLM token and first clause handed to TTS.
-    first_token_tick: Option<u64>,
-    first_clause_tick: Option<u64>,
-    /// Tick at which the current response was requested; a hold message was said for it.
-    respond_tick: u64,
-    hold_said: bool,
     hold_index: usize,
     tool_specs: Vec<ToolSpec>,
-    /// The tool call whose result the reply waits for.
-    pending_tool: Option<u64>,
     tools_called: u64,
     /// A transfer was accepted: silent until signalling ends the call, or this tick.
     transferring_until: Option<u64>,
-    /// Tool calls within the current turn (a loop of calls is cut off).
-    turn_tool_calls: u32,
     /// Notes produced outside `on_frame` (tool results), delivered with the next tick.
     deferred: Vec<ConversationNote>,
     /// Keypad digits not yet handed to the LLM, and when the last one came.
@@ -252,11 +298,9 @@ impl Conversation {
             turn_text: String::with_capacity(256),
             turn_finals: 0,
             history,
-            llm: None,
-            clause: String::new(),
-            reply: String::new(),
+            reply: Reply::default(),
             utterances: VecDeque::new(),
-            audio_started: false,
+            pause: None,
             turn: 0,
             ticks: 0,
             end_of_speech_tick: 0,
@@ -265,19 +309,11 @@ impl Conversation {
             hang_up_after_audio: None,
             hung_up: false,
             failed: false,
-            reply_clauses: Vec::new(),
-            reply_queued: 0,
             last_flush_dropped: 0,
-            respond_tick: 0,
-            first_token_tick: None,
-            first_clause_tick: None,
-            hold_said: false,
             hold_index: 0,
             tool_specs: agent.tools.iter().map(AgentTool::spec).collect(),
-            pending_tool: None,
             tools_called: 0,
             transferring_until: None,
-            turn_tool_calls: 0,
             deferred: Vec::new(),
             dtmf: String::new(),
             dtmf_tick: 0,
@@ -367,12 +403,15 @@ impl Conversation {
             self.end_of_speech(out, notes);
             self.take_transcripts(out, notes);
         }
+        self.watch_pause(out, notes);
         self.take_dtmf(out, notes);
         self.maybe_hold();
         notes.extend(self.pump_llm());
         self.pump_tts(out, notes);
-        let idle =
-            self.llm.is_none() && self.pending_tool.is_none() && self.utterances.is_empty() && out.queued_audio() == 0;
+        let idle = self.reply.llm.is_none()
+            && self.reply.pending_tool.is_none()
+            && self.utterances.is_empty()
+            && out.queued_audio() == 0;
         self.check_limits(idle, notes);
         match self.turns.phase() {
             Phase::Greeting if idle => self.apply(TurnEvent::GreetingFinished, out, notes),
@@ -382,10 +421,10 @@ impl Conversation {
                 notes.push(ConversationNote::AgentSaid { turn: self.turn, text: String::new(), interrupted: false });
                 self.apply(TurnEvent::AgentAudioFinished, out, notes);
             }
-            Phase::AgentSpeaking if idle => {
+            Phase::AgentSpeaking | Phase::AgentPaused if idle => {
                 notes.push(ConversationNote::AgentSaid {
                     turn: self.turn,
-                    text: self.reply.trim().to_string(),
+                    text: self.reply.text.trim().to_string(),
                     interrupted: false,
                 });
                 self.apply(TurnEvent::AgentAudioFinished, out, notes);
@@ -421,6 +460,18 @@ impl Conversation {
         }
     }
 
+    /// While the agent is paused under the caller's voice: once the window passes without the recogniser's
+    /// verdict, the VAD's evidence (voiced time since the pause) decides.
+    fn watch_pause(&mut self, out: &mut dyn AudioSink, notes: &mut Vec<ConversationNote>) {
+        let Some(pause) = self.pause.as_mut() else { return };
+        pause.voiced_ticks += u64::from(self.vad.heard_voice());
+        if self.ticks - pause.since_tick < ticks(self.agent.limits.barge_in_window) {
+            return;
+        }
+        let caller_spoke_long = pause.voiced_ticks >= ticks(self.agent.limits.barge_in_min_speech);
+        self.apply(TurnEvent::ConfirmWindowPassed { caller_spoke_long }, out, notes);
+    }
+
     /// While the caller pauses mid-turn: whether the turn detector hears a finished turn before the VAD's
     /// stop time.
     fn turn_over_early(&self) -> bool {
@@ -434,8 +485,8 @@ impl Conversation {
     /// Carries out (or hands to the transport) a tool call of the language model.
     fn call_tool(&mut self, name: &str, arguments: &str) -> Vec<ConversationNote> {
         self.history.push(ChatMessage { role: Role::Assistant, content: tool_call_text(name, arguments) });
-        self.turn_tool_calls += 1;
-        if self.turn_tool_calls > MAX_TOOL_CALLS_PER_TURN {
+        self.reply.tool_calls += 1;
+        if self.reply.tool_calls > MAX_TOOL_CALLS_PER_TURN {
             tracing::warn!(tool = name, "too many tool calls in one turn: ignored");
             return Vec::new();
         }
@@ -487,23 +538,23 @@ impl Conversation {
 
     fn request_tool(&mut self, request: ToolRequest) -> Vec<ConversationNote> {
         self.tools_called += 1;
-        self.pending_tool = Some(self.tools_called);
+        self.reply.pending_tool = Some(self.tools_called);
         vec![ConversationNote::Tool { id: self.tools_called, request }]
     }
 
     /// The result of a tool call the transport carried out. A transfer that succeeded ends the call; other
     /// results go back to the language model, which continues the reply.
     pub fn on_tool_result(&mut self, id: u64, result: Result<String, String>, transferred: bool) {
-        if self.pending_tool != Some(id) || self.hung_up {
+        if self.reply.pending_tool != Some(id) || self.hung_up {
             return; // cancelled by a barge-in, or the call is ending
         }
-        self.pending_tool = None;
+        self.reply.pending_tool = None;
         if transferred && result.is_ok() {
             // The other side accepted the transfer: go quiet and let signalling end the call when the target
             // answers; if nothing ends it within the grace time, hang up.
             self.history.push(ChatMessage { role: Role::Tool, content: "ok: transferred".into() });
             self.transferring_until = Some(self.ticks + TRANSFER_GRACE_TICKS);
-            self.llm = None;
+            self.reply.llm = None;
             self.utterances.clear();
             return;
         }
@@ -516,10 +567,10 @@ impl Conversation {
             Err(text) => format!("error: {text}"),
         };
         self.history.push(ChatMessage { role: Role::Tool, content });
-        if !self.reply.is_empty() && !self.reply.ends_with(char::is_whitespace) {
-            self.reply.push(' '); // the continuation is a new sentence of the same reply
+        if !self.reply.text.is_empty() && !self.reply.text.ends_with(char::is_whitespace) {
+            self.reply.text.push(' '); // the continuation is a new sentence of the same reply
         }
-        self.llm = Some(self.agent.llm.reply(&self.history, &self.tool_specs));
+        self.reply.llm = Some(self.agent.llm.reply(&self.history, &self.tool_specs));
     }
 
     /// A keypad digit from the caller (RFC 4733, SIP INFO or a provider's stream event).
@@ -545,17 +596,17 @@ impl Conversation {
     fn maybe_hold(&mut self) {
         let limits = &self.agent.limits;
         let Some(after) = limits.hold_after else { return };
-        if self.hold_said
-            || self.audio_started
+        if self.reply.hold_said
+            || self.reply.audio_started
             || limits.hold_messages.is_empty()
             || self.turns.phase() != &Phase::Thinking
-            || self.ticks.saturating_sub(self.respond_tick) < ticks(after)
+            || self.ticks.saturating_sub(self.reply.respond_tick) < ticks(after)
         {
             return;
         }
         let message = limits.hold_messages[self.hold_index % limits.hold_messages.len()].clone();
         self.hold_index += 1;
-        self.hold_said = true;
+        self.reply.hold_said = true;
         self.speak(&message);
     }
 
@@ -621,12 +672,12 @@ impl Conversation {
         if self.failed {
             return Vec::new(); // its state may be half-updated: nothing more is read from it
         }
-        let speaking = matches!(self.turns.phase(), Phase::AgentSpeaking | Phase::Thinking);
-        if !speaking || self.reply.trim().is_empty() {
+        let speaking = matches!(self.turns.phase(), Phase::AgentSpeaking | Phase::AgentPaused | Phase::Thinking);
+        if !speaking || self.reply.text.trim().is_empty() {
             return Vec::new();
         }
         let heard = self.heard_reply(out.queued_audio());
-        self.reply.clear();
+        self.reply.text.clear();
         vec![ConversationNote::AgentSaid { turn: self.turn, text: heard, interrupted: true }]
     }
 
@@ -639,38 +690,41 @@ impl Conversation {
                     notes.push(ConversationNote::UserSaid { turn, text: text.clone() });
                     self.turn = turn;
                     self.history.push(ChatMessage { role: Role::User, content: text });
-                    self.llm = Some(self.agent.llm.reply(&self.history, &self.tool_specs));
-                    self.turn_tool_calls = 0;
-                    self.pending_tool = None;
-                    self.reply.clear();
-                    self.clause.clear();
-                    self.audio_started = false;
-                    self.reply_clauses.clear();
-                    self.reply_queued = 0;
-                    self.respond_tick = self.ticks;
-                    self.first_token_tick = None;
-                    self.first_clause_tick = None;
-                    self.hold_said = false;
+                    self.reply = Reply {
+                        llm: Some(self.agent.llm.reply(&self.history, &self.tool_specs)),
+                        respond_tick: self.ticks,
+                        ..Reply::default()
+                    };
                 }
                 TurnAction::CancelResponse => {
-                    self.llm = None;
-                    // A late result of a cancelled tool call is ignored (its id no longer matches).
-                    self.pending_tool = None;
+                    // LLM and TTS work stop as their streams are dropped with the reply; a late result of its
+                    // tool call is ignored (no pending id matches).
+                    self.reply = Reply::default();
                     self.utterances.clear();
-                    self.clause.clear();
                 }
                 TurnAction::FlushAudio => {
                     let dropped = out.flush_audio();
                     self.last_flush_dropped = dropped;
-                    notes.push(ConversationNote::BargeIn { dropped_samples: dropped });
+                    let paused_ms = self.pause.take().map_or(0, |p| (self.ticks - p.since_tick) * 20);
+                    notes.push(ConversationNote::BargeIn { dropped_samples: dropped, paused_ms });
+                }
+                TurnAction::PauseAudio => {
+                    out.pause_audio();
+                    self.pause = Some(BargeInPause { since_tick: self.ticks, voiced_ticks: 0 });
+                    tracing::debug!(turn = self.turn, "caller speaks over the agent: audio paused");
+                }
+                TurnAction::ResumeAudio => {
+                    out.resume_audio();
+                    let paused_ms = self.pause.take().map_or(0, |p| (self.ticks - p.since_tick) * 20);
+                    notes.push(ConversationNote::BargeInResumed { paused_ms });
                 }
                 TurnAction::MarkInterrupted => {
-                    if !self.reply.is_empty() {
+                    if !self.reply.text.is_empty() {
                         // Transcript honesty: only what the caller heard goes into the record and the history.
                         let heard = self.heard_reply(self.last_flush_dropped);
                         match self.history.last_mut() {
                             // The reply was complete: keep only what was heard of it.
-                            Some(last) if last.role == Role::Assistant && last.content == self.reply.trim() => {
+                            Some(last) if last.role == Role::Assistant && last.content == self.reply.text.trim() => {
                                 last.content = heard.clone();
                             }
                             // Interrupted while still generating: the heard part is all there is.
@@ -684,22 +738,28 @@ impl Conversation {
                 }
             }
         }
+        // The sink is paused exactly while the agent is: a reply that ran out under the caller's voice leaves
+        // nothing to resume, but the next one must play.
+        if self.pause.is_some() && self.turns.phase() != &Phase::AgentPaused {
+            self.pause = None;
+            out.resume_audio();
+        }
     }
 
     /// Moves LLM tokens into clauses for TTS: the first clause is spoken as soon as it is complete.
     fn pump_llm(&mut self) -> Vec<ConversationNote> {
-        let Some(llm) = self.llm.as_mut() else { return Vec::new() };
+        let Some(llm) = self.reply.llm.as_mut() else { return Vec::new() };
         let mut finished = false;
         let mut tool_call = None;
         let mut clauses = Vec::new();
         while let Some(event) = llm.poll_event() {
             match event {
                 LlmEvent::Token(token) => {
-                    self.first_token_tick.get_or_insert(self.ticks);
-                    self.reply.push_str(&token);
-                    self.clause.push_str(&token);
+                    self.reply.first_token_tick.get_or_insert(self.ticks);
+                    self.reply.text.push_str(&token);
+                    self.reply.clause.push_str(&token);
                     if token.trim_end().ends_with(['.', '!', '?', ',', ';', ':', '।']) {
-                        clauses.push(std::mem::take(&mut self.clause));
+                        clauses.push(std::mem::take(&mut self.reply.clause));
                     }
                 }
                 LlmEvent::Done => {
@@ -713,10 +773,10 @@ impl Conversation {
                 }
                 LlmEvent::Failed(reason) => {
                     tracing::warn!(%reason, "LLM failed");
-                    if self.reply.trim().is_empty() {
+                    if self.reply.text.trim().is_empty() {
                         // Say so rather than leave the caller in silence.
-                        self.reply.push_str(LLM_FAILED_REPLY);
-                        self.clause.push_str(LLM_FAILED_REPLY);
+                        self.reply.text.push_str(LLM_FAILED_REPLY);
+                        self.reply.clause.push_str(LLM_FAILED_REPLY);
                     }
                     finished = true;
                     break;
@@ -724,13 +784,13 @@ impl Conversation {
             }
         }
         if finished {
-            clauses.push(std::mem::take(&mut self.clause));
-            self.llm = None;
-            if self.agent.limits.hang_up_on_farewell && is_farewell(&self.reply) {
+            clauses.push(std::mem::take(&mut self.reply.clause));
+            self.reply.llm = None;
+            if self.agent.limits.hang_up_on_farewell && is_farewell(&self.reply.text) {
                 self.hang_up_after_audio = Some(HangUpReason::Farewell);
             }
-            if !self.reply.trim().is_empty() {
-                self.history.push(ChatMessage { role: Role::Assistant, content: self.reply.trim().to_string() });
+            if !self.reply.text.trim().is_empty() {
+                self.history.push(ChatMessage { role: Role::Assistant, content: self.reply.text.trim().to_string() });
             }
         }
         for clause in clauses {
@@ -750,7 +810,7 @@ impl Conversation {
 
     fn speak_as(&mut self, text: &str, of_reply: bool) {
         if of_reply {
-            self.first_clause_tick.get_or_insert(self.ticks);
+            self.reply.first_clause_tick.get_or_insert(self.ticks);
         }
         let text = text.trim();
         let tts = self.agent.tts.speak(text);
@@ -762,13 +822,13 @@ impl Conversation {
     /// The part of the reply the caller heard before interrupting: clauses whose audio started playing, the
     /// last one cut where playback stopped (by its share of samples played, when known).
     fn heard_reply(&self, unplayed: usize) -> String {
-        let played = self.reply_queued.saturating_sub(unplayed);
+        let played = self.reply.queued.saturating_sub(unplayed);
         let mut heard = Vec::new();
-        for (i, (text, start)) in self.reply_clauses.iter().enumerate() {
+        for (i, (text, start)) in self.reply.clauses.iter().enumerate() {
             if *start >= played {
                 break;
             }
-            let end = self.reply_clauses.get(i + 1).map(|(_, s)| *s).unwrap_or(self.reply_queued);
+            let end = self.reply.clauses.get(i + 1).map(|(_, s)| *s).unwrap_or(self.reply.queued);
             if played >= end {
                 heard.push(text.clone());
             } else {
@@ -800,18 +860,18 @@ impl Conversation {
                 out.queue_audio(pcm);
                 if utterance.of_reply {
                     if !utterance.started {
-                        self.reply_clauses.push((utterance.text.clone(), self.reply_queued));
+                        self.reply.clauses.push((utterance.text.clone(), self.reply.queued));
                     }
-                    self.reply_queued += pcm.len();
+                    self.reply.queued += pcm.len();
                 }
                 utterance.started = true;
-                if !self.audio_started && matches!(self.turns.phase(), Phase::Thinking) {
-                    self.audio_started = true;
+                if !self.reply.audio_started && matches!(self.turns.phase(), Phase::Thinking) {
+                    self.reply.audio_started = true;
                     let ms = |from: u64, to: u64| to.saturating_sub(from) * 20;
                     let stages = StageTimings {
-                        stt_ms: Some(ms(self.end_of_speech_tick, self.respond_tick)),
-                        llm_first_token_ms: self.first_token_tick.map(|t| ms(self.respond_tick, t)),
-                        tts_first_audio_ms: self.first_clause_tick.map(|t| ms(t, self.ticks)),
+                        stt_ms: Some(ms(self.end_of_speech_tick, self.reply.respond_tick)),
+                        llm_first_token_ms: self.reply.first_token_tick.map(|t| ms(self.reply.respond_tick, t)),
+                        tts_first_audio_ms: self.reply.first_clause_tick.map(|t| ms(t, self.ticks)),
                     };
                     notes.push(ConversationNote::AgentStarted {
                         turn: self.turn,
@@ -842,6 +902,7 @@ mod tests {
         queued: usize,
         played: usize,
         flushed: usize,
+        paused: bool,
     }
 
     impl AudioSink for Speaker {
@@ -852,15 +913,25 @@ mod tests {
             let dropped = self.queued;
             self.flushed += dropped;
             self.queued = 0;
+            self.paused = false;
             dropped
         }
         fn queued_audio(&self) -> usize {
             self.queued
         }
+        fn pause_audio(&mut self) {
+            self.paused = true;
+        }
+        fn resume_audio(&mut self) {
+            self.paused = false;
+        }
     }
 
     impl Speaker {
         fn play_tick(&mut self) {
+            if self.paused {
+                return;
+            }
             let n = self.queued.min(ENGINE_FRAME);
             self.queued -= n;
             self.played += n;
@@ -1436,5 +1507,95 @@ mod tests {
         assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::AgentSaid { interrupted: true, .. })));
         assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { turn: 2, .. })), "{notes:?}");
         assert!(speaker.flushed > 0);
+    }
+
+    /// An STT that hears the given texts, one per utterance: as a partial once 200 ms of voice came in, as
+    /// the final at end of speech.
+    struct HearsInTurn(&'static [&'static str]);
+    impl SpeechToText for HearsInTurn {
+        fn stream(&self, _language: &str) -> Box<dyn SttStream> {
+            struct Stream(&'static [&'static str], usize, usize, Option<Transcript>);
+            impl SttStream for Stream {
+                fn push_audio(&mut self, pcm: &[i16]) {
+                    if voicera_media::dsp::rms(pcm) > 0.05 {
+                        self.2 += 1;
+                        if self.2 == 10 {
+                            self.3 = Some(Transcript::Partial(self.0[self.1.min(self.0.len() - 1)].to_string()));
+                        }
+                    }
+                }
+                fn end_of_speech(&mut self) {
+                    self.3 = Some(Transcript::Final(self.0[self.1.min(self.0.len() - 1)].to_string()));
+                    self.1 += 1;
+                    self.2 = 0;
+                }
+                fn poll_transcript(&mut self) -> Option<Transcript> {
+                    self.3.take()
+                }
+            }
+            Box::new(Stream(self.0, 0, 0, None))
+        }
+    }
+
+    /// The bench agent after its greeting and a first turn (caller speech in ticks 30..80), its reply
+    /// (12 words of tone, 720 ms) starting to play at tick ~100.
+    fn replying(heard: &'static [&'static str]) -> (Conversation, Speaker) {
+        let mut agent = Agent::bench(false);
+        agent.stt = Arc::new(HearsInTurn(heard));
+        let mut conv = Conversation::new(Arc::new(agent));
+        let mut speaker = Speaker::default();
+        conv.start();
+        run(&mut conv, &mut speaker, 0..104, |t| (30..80).contains(&t));
+        assert_eq!(conv.phase(), &Phase::AgentSpeaking);
+        (conv, speaker)
+    }
+
+    const GREETING_AND_REPLY_SAMPLES: usize = (6 + 12) * 60 * 16;
+
+    #[test]
+    fn a_cough_over_the_reply_pauses_it_at_once_and_it_plays_on_without_a_gap_in_the_words() {
+        let (mut conv, mut speaker) = replying(&["what time is it", "(coughs)"]);
+        let mut paused_at = None;
+        let mut notes = Vec::new();
+        for tick in 104..260 {
+            notes.extend(run(&mut conv, &mut speaker, tick..tick + 1, |t| (104..112).contains(&t)));
+            if speaker.paused && paused_at.is_none() {
+                paused_at = Some(tick);
+            }
+        }
+        // VAD start (0.1 s) after the onset at tick 104: silent at once, not after the clause.
+        assert!(paused_at.is_some_and(|t| t <= 110), "paused at {paused_at:?}");
+        let resumed = notes.iter().find_map(|(t, n)| match n {
+            ConversationNote::BargeInResumed { paused_ms } => Some((*t, *paused_ms)),
+            _ => None,
+        });
+        // The recogniser's final for the cough (no words) comes at the VAD's stop time and resumes the agent.
+        assert!(resumed.is_some_and(|(t, ms)| t < 140 && ms > 0), "{notes:?}");
+        assert!(!notes.iter().any(|(_, n)| matches!(n, ConversationNote::BargeIn { .. })), "{notes:?}");
+        // Nothing repeated, nothing skipped: the whole reply played, and it is recorded as said in full.
+        assert_eq!(speaker.flushed, 0);
+        assert_eq!(speaker.played, GREETING_AND_REPLY_SAMPLES);
+        let said = notes.iter().find_map(|(_, n)| match n {
+            ConversationNote::AgentSaid { text, interrupted, .. } => Some((text.clone(), *interrupted)),
+            _ => None,
+        });
+        assert_eq!(said, Some(("Sure, it is about three in the afternoon here. Anything else today?".into(), false)));
+        assert_eq!(conv.phase(), &Phase::Listening);
+    }
+
+    #[test]
+    fn long_speech_the_recogniser_has_no_words_for_interrupts_when_the_window_passes() {
+        let (mut conv, mut speaker) = replying(&["what time is it", ""]);
+        // The caller talks 1.6 s over the reply; the recogniser gives no words in time.
+        let notes = run(&mut conv, &mut speaker, 104..200, |t| (104..184).contains(&t));
+        let barge = notes.iter().find_map(|(t, n)| match n {
+            ConversationNote::BargeIn { paused_ms, .. } => Some((*t, *paused_ms)),
+            _ => None,
+        });
+        // Paused at ~tick 110; the 800 ms window passes at ~tick 150 with the caller voiced throughout.
+        assert!(barge.is_some_and(|(t, ms)| (145..=155).contains(&t) && ms == 800), "{barge:?}");
+        assert!(speaker.flushed > 0, "the paused rest of the reply is dropped");
+        assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::AgentSaid { interrupted: true, .. })));
+        assert_eq!(conv.phase(), &Phase::UserSpeaking);
     }
 }

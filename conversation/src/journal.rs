@@ -9,7 +9,7 @@ use voicera_media::metrics::Metrics;
 
 use crate::core::EndReason;
 use crate::engine::{ConversationNote, HangUpReason};
-use crate::recorder::{unix_now, CallRecord, RecordingSink, StereoRecorder, TurnRecord};
+use crate::recorder::{unix_now, BargeInRecord, CallRecord, RecordingSink, StereoRecorder, TurnRecord};
 
 /// Where and what to record of an agent call.
 pub struct RecordingPlan {
@@ -75,6 +75,7 @@ impl Journal {
                     stt_ms: None,
                     llm_first_token_ms: None,
                     tts_first_audio_ms: None,
+                    barge_ins: Vec::new(),
                 }),
                 ConversationNote::AgentStarted { turn, ticks_since_end_of_speech, stages } => {
                     if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
@@ -90,11 +91,18 @@ impl Journal {
                         t.interrupted = *interrupted;
                     }
                 }
-                ConversationNote::BargeIn { .. }
-                | ConversationNote::HangUp { .. }
-                | ConversationNote::SendDtmf { .. }
-                | ConversationNote::Tool { .. } => {}
+                ConversationNote::BargeIn { paused_ms, .. } => self.barge_in("interrupted", *paused_ms),
+                ConversationNote::BargeInResumed { paused_ms } => self.barge_in("resumed", *paused_ms),
+                ConversationNote::HangUp { .. } | ConversationNote::SendDtmf { .. } | ConversationNote::Tool { .. } => {
+                }
             }
+        }
+    }
+
+    /// A barge-in belongs to the reply it cut into: the latest turn's.
+    fn barge_in(&mut self, outcome: &'static str, paused_ms: u64) {
+        if let Some(turn) = self.record.turns.last_mut() {
+            turn.barge_ins.push(BargeInRecord { outcome, paused_ms });
         }
     }
 
@@ -147,6 +155,7 @@ pub fn account_notes(metrics: &Metrics, notes: &[ConversationNote]) -> Option<Ha
                 metrics.observe_stages(stages.stt_ms, stages.llm_first_token_ms, stages.tts_first_audio_ms);
             }
             ConversationNote::BargeIn { .. } => metrics.barge_in(),
+            ConversationNote::BargeInResumed { .. } => metrics.barge_in_resumed(),
             ConversationNote::HangUp { reason } => hang_up = Some(*reason),
             _ => {}
         }
@@ -172,8 +181,11 @@ fn log_note(note: &ConversationNote) {
         ConversationNote::AgentSaid { turn, text, interrupted } => {
             tracing::info!(turn, %text, interrupted, "agent said")
         }
-        ConversationNote::BargeIn { dropped_samples } => {
-            tracing::info!(dropped_ms = dropped_samples / 16, "caller barged in: agent audio flushed")
+        ConversationNote::BargeIn { dropped_samples, paused_ms } => {
+            tracing::info!(dropped_ms = dropped_samples / 16, paused_ms, "caller barged in: agent audio flushed")
+        }
+        ConversationNote::BargeInResumed { paused_ms } => {
+            tracing::info!(paused_ms, "caller's voice was no interruption: agent plays on")
         }
         ConversationNote::HangUp { reason } => tracing::info!(reason = reason.as_str(), "agent hangs up"),
         ConversationNote::SendDtmf { digits } => tracing::info!(%digits, "agent sends DTMF"),

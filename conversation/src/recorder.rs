@@ -28,6 +28,18 @@ pub struct TurnRecord {
     pub stt_ms: Option<u64>,
     pub llm_first_token_ms: Option<u64>,
     pub tts_first_audio_ms: Option<u64>,
+    /// Times the caller's voice paused the agent during this turn's reply, and what came of each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub barge_ins: Vec<BargeInRecord>,
+}
+
+/// One barge-in: the caller's voice paused the agent; it was an interruption, or the agent played on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BargeInRecord {
+    /// `interrupted` or `resumed`.
+    pub outcome: &'static str,
+    /// How long the agent was paused before the verdict.
+    pub paused_ms: u64,
 }
 
 /// What is stored about a call.

@@ -36,4 +36,3 @@ pub trait Router: Send + Sync {
         Vec::new()
     }
 }
-

@@ -3,9 +3,17 @@
 //! no catch-all arm: every (phase, event) pair is decided here and tested.
 //!
 //! Phases: the greeting plays; the engine listens; the caller speaks; the caller paused and the engine awaits
-//! the final transcript; the engine thinks (LLM/TTS before first audio); the agent speaks. Barge-in follows the
-//! original: the caller interrupts the agent only when VAD hears speech *and* the transcript has at least
-//! `interruption_min_words` words (0: VAD alone), and never during the greeting when
+//! the final transcript; the engine thinks (LLM/TTS before first audio); the agent speaks; the agent is
+//! paused because the caller spoke over it.
+//!
+//! Barge-in: stop fast, confirm after. When the VAD hears the caller start while the agent speaks, the agent's
+//! audio pauses at once ([`TurnAction::PauseAudio`]: RTP silence, a provider's `clearAudio`), so the caller
+//! is not talked over while the recogniser catches up. Then the words decide, as in the original: a transcript
+//! with at least `interruption_min_words` words confirms the interruption (the reply is flushed, cancelled and
+//! marked as heard only in part); a final transcript with fewer (a cough, "mm-hm", line noise) resumes the
+//! agent where it paused ([`TurnAction::ResumeAudio`]). If the recogniser says nothing within the engine's
+//! window, the VAD's own evidence decides ([`TurnEvent::ConfirmWindowPassed`]). With
+//! `interruption_min_words = 0` the VAD alone interrupts at once. The greeting is never interrupted while
 //! `ignore_user_speech_before_greeting` is set.
 
 /// Per-agent turn policy.
@@ -33,6 +41,9 @@ pub enum Phase {
     /// A response is being generated; no agent audio yet.
     Thinking,
     AgentSpeaking,
+    /// The caller started speaking over the agent: its audio is paused until the interruption is confirmed
+    /// (words, or the VAD after the window) or not (the agent resumes).
+    AgentPaused,
 }
 
 /// Inputs.
@@ -48,6 +59,11 @@ pub enum TurnEvent {
     AgentAudioStarted,
     /// Everything queued for the current response has been played.
     AgentAudioFinished,
+    /// The agent has been paused for the confirmation window and the recogniser gave no verdict: the VAD's
+    /// evidence decides (`caller_spoke_long`: the caller's voiced time since the pause reached the minimum).
+    ConfirmWindowPassed {
+        caller_spoke_long: bool,
+    },
 }
 
 /// Outputs, carried out by the call loop in order.
@@ -55,11 +71,16 @@ pub enum TurnEvent {
 pub enum TurnAction {
     /// Generate a response to this user text (turn `turn`).
     Respond { turn: u64, text: String },
-    /// Stop generating: drop LLM/TTS work of the current turn.
+    /// Stop generating: drop the reply (its LLM and TTS work).
     CancelResponse,
     /// Drop queued agent audio (RTP flush, provider `clearAudio`).
     FlushAudio,
-    /// The agent was interrupted; the transcript must keep only what was played.
+    /// Stop playing agent audio at once, keeping what is queued (the caller may only have coughed).
+    PauseAudio,
+    /// Play the paused agent audio on from where it stopped.
+    ResumeAudio,
+    /// The agent was interrupted; the transcript must keep only what was played (before the reply is
+    /// cancelled: it needs the reply's clauses).
     MarkInterrupted,
 }
 
@@ -75,8 +96,27 @@ pub struct TurnMachine {
     turn: u64,
 }
 
+/// Words a caller said: recognisers' annotations of non-speech (`(coughs)`, `[BLANK_AUDIO]`, `*laughs*`)
+/// are no words, so a cough never counts as an interruption.
 fn word_count(text: &str) -> u32 {
-    text.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).count() as u32
+    let mut words = 0;
+    let mut depth = 0u32;
+    let mut starred = false;
+    let mut in_word = false;
+    for c in text.chars() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '*' => starred = !starred,
+            _ => {}
+        }
+        let counts = depth == 0 && !starred && c.is_alphanumeric();
+        if counts && !in_word {
+            words += 1;
+        }
+        in_word = if c.is_whitespace() { false } else { in_word || counts };
+    }
+    words
 }
 
 impl TurnMachine {
@@ -111,7 +151,7 @@ impl TurnMachine {
                 actions.extend(self.end_of_turn_if_ready());
                 actions
             }
-            (Greeting, SpeechStopped | AgentAudioStarted) => vec![],
+            (Greeting, SpeechStopped | AgentAudioStarted | ConfirmWindowPassed { .. }) => vec![],
 
             (Listening, SpeechStarted) => self.to(UserSpeaking),
             (Listening, Partial(_)) => self.to(UserSpeaking),
@@ -120,7 +160,10 @@ impl TurnMachine {
                 self.pending_text = text;
                 self.respond()
             }
-            (Listening, SpeechStopped | GreetingFinished | AgentAudioStarted | AgentAudioFinished) => vec![],
+            (
+                Listening,
+                SpeechStopped | GreetingFinished | AgentAudioStarted | AgentAudioFinished | ConfirmWindowPassed { .. },
+            ) => vec![],
 
             (UserSpeaking, SpeechStopped) => {
                 self.phase = AwaitingTranscript;
@@ -130,9 +173,15 @@ impl TurnMachine {
                 self.append(&text);
                 vec![]
             }
-            (UserSpeaking, SpeechStarted | Partial(_) | GreetingFinished | AgentAudioStarted | AgentAudioFinished) => {
-                vec![]
-            }
+            (
+                UserSpeaking,
+                SpeechStarted
+                | Partial(_)
+                | GreetingFinished
+                | AgentAudioStarted
+                | AgentAudioFinished
+                | ConfirmWindowPassed { .. },
+            ) => vec![],
 
             (AwaitingTranscript, Final(text)) => {
                 self.append(&text);
@@ -141,7 +190,12 @@ impl TurnMachine {
             (AwaitingTranscript, SpeechStarted) => self.to(UserSpeaking),
             (
                 AwaitingTranscript,
-                Partial(_) | SpeechStopped | GreetingFinished | AgentAudioStarted | AgentAudioFinished,
+                Partial(_)
+                | SpeechStopped
+                | GreetingFinished
+                | AgentAudioStarted
+                | AgentAudioFinished
+                | ConfirmWindowPassed { .. },
             ) => vec![],
 
             // The caller resumed before any agent audio: drop the response and keep listening to one turn.
@@ -158,9 +212,14 @@ impl TurnMachine {
                 actions.extend(self.respond());
                 actions
             }
-            (Thinking, Partial(_) | SpeechStopped | GreetingFinished) => vec![],
+            (Thinking, Partial(_) | SpeechStopped | GreetingFinished | ConfirmWindowPassed { .. }) => vec![],
 
-            (AgentSpeaking, SpeechStarted) => self.maybe_interrupt(""),
+            // Stop fast: the caller's voice pauses the agent at once; the words decide after.
+            (AgentSpeaking, SpeechStarted) if self.policy.interruption_min_words == 0 => self.interrupt(),
+            (AgentSpeaking, SpeechStarted) => {
+                self.phase = AgentPaused;
+                vec![TurnAction::PauseAudio]
+            }
             (AgentSpeaking, Partial(text)) => self.maybe_interrupt(&text),
             (AgentSpeaking, Final(text)) => {
                 let mut actions = self.maybe_interrupt(&text);
@@ -171,8 +230,52 @@ impl TurnMachine {
                 actions
             }
             (AgentSpeaking, AgentAudioFinished) => self.to(Listening),
-            (AgentSpeaking, SpeechStopped | GreetingFinished | AgentAudioStarted) => vec![],
+            (AgentSpeaking, SpeechStopped | GreetingFinished | AgentAudioStarted | ConfirmWindowPassed { .. }) => {
+                vec![]
+            }
+
+            (AgentPaused, Partial(text)) if self.enough_words(&text) => self.interrupt(),
+            (AgentPaused, Final(text)) if self.enough_words(&text) => {
+                let mut actions = self.interrupt();
+                self.pending_text = text;
+                if !self.caller_audible {
+                    self.phase = AwaitingTranscript;
+                }
+                actions.extend(self.end_of_turn_if_ready());
+                actions
+            }
+            // The recogniser's verdict on what the caller said is "too few words" and they are quiet again.
+            (AgentPaused, Final(_)) if !self.caller_audible => self.resume(),
+            (AgentPaused, Final(_) | Partial(_) | SpeechStarted | SpeechStopped | GreetingFinished) => vec![],
+            (AgentPaused, ConfirmWindowPassed { caller_spoke_long: true }) => {
+                let actions = self.interrupt();
+                if !self.caller_audible {
+                    // Their words are still to come from the recogniser (its final for the utterance).
+                    self.phase = AwaitingTranscript;
+                }
+                actions
+            }
+            (AgentPaused, ConfirmWindowPassed { caller_spoke_long: false }) => self.resume(),
+            // Nothing was left to play when the caller spoke: the reply is over, their turn goes on.
+            (AgentPaused, AgentAudioFinished) => self.to(if self.caller_audible { UserSpeaking } else { Listening }),
+            (AgentPaused, AgentAudioStarted) => vec![],
         }
+    }
+
+    fn enough_words(&self, transcript: &str) -> bool {
+        word_count(transcript) >= self.policy.interruption_min_words
+    }
+
+    /// The interruption is confirmed: the caller has the floor, the reply goes.
+    fn interrupt(&mut self) -> Vec<TurnAction> {
+        self.phase = Phase::UserSpeaking;
+        vec![TurnAction::FlushAudio, TurnAction::MarkInterrupted, TurnAction::CancelResponse]
+    }
+
+    /// Not an interruption after all: the agent goes on where it paused.
+    fn resume(&mut self) -> Vec<TurnAction> {
+        self.phase = Phase::AgentSpeaking;
+        vec![TurnAction::ResumeAudio]
     }
 
     fn to(&mut self, phase: Phase) -> Vec<TurnAction> {
@@ -193,12 +296,10 @@ impl TurnMachine {
 
     /// Barge-in check while the agent talks: VAD must hear the caller and the transcript must carry enough words.
     fn maybe_interrupt(&mut self, transcript: &str) -> Vec<TurnAction> {
-        let enough_words = word_count(transcript) >= self.policy.interruption_min_words;
-        if !(self.caller_audible && enough_words) {
+        if !(self.caller_audible && self.enough_words(transcript)) {
             return vec![];
         }
-        self.phase = Phase::UserSpeaking;
-        vec![TurnAction::FlushAudio, TurnAction::CancelResponse, TurnAction::MarkInterrupted]
+        self.interrupt()
     }
 
     /// After VAD stop: answer if a final transcript is in; an empty one means there was nothing to answer.
@@ -268,23 +369,70 @@ mod tests {
         let policy = TurnPolicy { ignore_user_speech_before_greeting: false, interruption_min_words: 1 };
         let mut m = TurnMachine::new(policy, true);
         let actions = run(&mut m, vec![SpeechStarted, Partial("wait".into())]);
-        assert_eq!(actions, vec![FlushAudio, CancelResponse, MarkInterrupted]);
+        assert_eq!(actions, vec![FlushAudio, MarkInterrupted, CancelResponse]);
         assert_eq!(m.phase(), &Phase::UserSpeaking);
     }
 
     #[test]
-    fn barge_in_needs_vad_and_enough_words() {
+    fn barge_in_pauses_at_once_and_needs_enough_words_to_interrupt() {
         let policy = TurnPolicy { ignore_user_speech_before_greeting: true, interruption_min_words: 2 };
         let mut m = TurnMachine::new(policy, false);
         run(&mut m, vec![SpeechStarted, SpeechStopped, Final("hi".into()), AgentAudioStarted]);
         assert_eq!(m.phase(), &Phase::AgentSpeaking);
         // The agent's own echo transcribed without the caller audible: no interruption.
         assert!(run(&mut m, vec![Partial("sure it is".into())]).is_empty());
-        // Caller audible but one word (a cough, "uh"): still no interruption.
-        assert!(run(&mut m, vec![SpeechStarted, Partial("uh".into())]).is_empty());
-        assert_eq!(run(&mut m, vec![Partial("no stop".into())]), vec![FlushAudio, CancelResponse, MarkInterrupted]);
+        // The caller's voice pauses the agent at once.
+        assert_eq!(run(&mut m, vec![SpeechStarted]), vec![PauseAudio]);
+        assert_eq!(m.phase(), &Phase::AgentPaused);
+        // One word so far (a cough, "uh"): still paused, not interrupted.
+        assert!(run(&mut m, vec![Partial("uh".into())]).is_empty());
+        assert_eq!(run(&mut m, vec![Partial("no stop".into())]), vec![FlushAudio, MarkInterrupted, CancelResponse]);
         let actions = run(&mut m, vec![SpeechStopped, Final("no stop please".into())]);
         assert_eq!(actions, vec![Respond { turn: 2, text: "no stop please".into() }]);
+    }
+
+    #[test]
+    fn a_cough_resumes_the_agent_where_it_paused() {
+        let mut m = TurnMachine::new(TurnPolicy::default(), false);
+        run(&mut m, vec![Final("hi".into()), AgentAudioStarted]);
+        assert_eq!(run(&mut m, vec![SpeechStarted]), vec![PauseAudio]);
+        // The cough ends; the recogniser's final for it has no words.
+        assert!(run(&mut m, vec![SpeechStopped]).is_empty());
+        assert_eq!(run(&mut m, vec![Final(" ".into())]), vec![ResumeAudio]);
+        assert_eq!(m.phase(), &Phase::AgentSpeaking);
+        run(&mut m, vec![AgentAudioFinished]);
+        assert_eq!(m.phase(), &Phase::Listening);
+    }
+
+    #[test]
+    fn without_a_verdict_the_vad_decides_when_the_window_passes() {
+        let mut m = TurnMachine::new(TurnPolicy::default(), false);
+        run(&mut m, vec![Final("hi".into()), AgentAudioStarted, SpeechStarted]);
+        // Short voice, no words in time: the agent resumes.
+        assert_eq!(run(&mut m, vec![ConfirmWindowPassed { caller_spoke_long: false }]), vec![ResumeAudio]);
+        // Long voice, still talking, no words yet: the interruption stands; their words end the turn later.
+        assert_eq!(run(&mut m, vec![SpeechStopped, SpeechStarted]), vec![PauseAudio]);
+        let actions = run(&mut m, vec![ConfirmWindowPassed { caller_spoke_long: true }]);
+        assert_eq!(actions, vec![FlushAudio, MarkInterrupted, CancelResponse]);
+        assert_eq!(m.phase(), &Phase::UserSpeaking);
+        let actions = run(&mut m, vec![SpeechStopped, Final("wait I have a question".into())]);
+        assert_eq!(actions, vec![Respond { turn: 2, text: "wait I have a question".into() }]);
+        // Long voice that already stopped: the final still to come ends the turn.
+        run(&mut m, vec![AgentAudioStarted, SpeechStarted, SpeechStopped]);
+        let actions = run(&mut m, vec![ConfirmWindowPassed { caller_spoke_long: true }]);
+        assert_eq!(actions, vec![FlushAudio, MarkInterrupted, CancelResponse]);
+        assert_eq!(m.phase(), &Phase::AwaitingTranscript);
+        assert_eq!(run(&mut m, vec![Final("hello".into())]), vec![Respond { turn: 3, text: "hello".into() }]);
+    }
+
+    #[test]
+    fn a_paused_reply_that_had_nothing_left_leaves_the_floor_to_the_caller() {
+        let mut m = TurnMachine::new(TurnPolicy::default(), false);
+        run(&mut m, vec![Final("hi".into()), AgentAudioStarted, SpeechStarted]);
+        assert!(run(&mut m, vec![AgentAudioFinished]).is_empty());
+        assert_eq!(m.phase(), &Phase::UserSpeaking);
+        let actions = run(&mut m, vec![SpeechStopped, Final("thanks".into())]);
+        assert_eq!(actions, vec![Respond { turn: 2, text: "thanks".into() }]);
     }
 
     #[test]
@@ -292,7 +440,7 @@ mod tests {
         let policy = TurnPolicy { ignore_user_speech_before_greeting: true, interruption_min_words: 0 };
         let mut m = TurnMachine::new(policy, false);
         run(&mut m, vec![Final("hi".into()), AgentAudioStarted]);
-        assert_eq!(run(&mut m, vec![SpeechStarted]), vec![FlushAudio, CancelResponse, MarkInterrupted]);
+        assert_eq!(run(&mut m, vec![SpeechStarted]), vec![FlushAudio, MarkInterrupted, CancelResponse]);
     }
 
     #[test]
@@ -303,6 +451,14 @@ mod tests {
         assert_eq!(run(&mut m, vec![SpeechStarted]), vec![CancelResponse]);
         let actions = run(&mut m, vec![SpeechStopped, Final("a table for two".into())]);
         assert_eq!(actions, vec![Respond { turn: 2, text: "a table for two".into() }]);
+    }
+
+    #[test]
+    fn annotations_of_non_speech_are_no_words() {
+        assert_eq!(word_count("no stop please"), 3);
+        assert_eq!(word_count("(coughs) [BLANK_AUDIO] *laughs* - ..."), 0);
+        assert_eq!(word_count("wait (coughs) what"), 2);
+        assert_eq!(word_count("it's 5 o'clock"), 3);
     }
 
     #[test]

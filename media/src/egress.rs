@@ -1,6 +1,7 @@
 //! Outgoing audio queue for the paced sender: PCM at the engine rate goes in as it is produced; the call's
-//! ptime tick takes exactly one frame out, or silence when the queue runs dry. `flush` empties it at once
-//! (barge-in). A fixed ring: no allocation after construction, bounded in audio time.
+//! ptime tick takes exactly one frame out, or silence when the queue runs dry. Barge-in: `set_paused` stops
+//! playback at once and keeps the queue (the caller may only have coughed), `flush` empties it (and ends a
+//! pause). A fixed ring: no allocation after construction, bounded in audio time.
 
 /// Bounded FIFO of PCM samples.
 pub struct EgressQueue {
@@ -11,12 +12,21 @@ pub struct EgressQueue {
     pub overflowed: u64,
     /// Ticks that found less than a frame and padded with silence.
     pub underruns: u64,
+    /// Playback paused: frames come out silent and the queue keeps its audio.
+    paused: bool,
 }
 
 impl EgressQueue {
     /// A queue holding up to `capacity` samples.
     pub fn new(capacity: usize) -> Self {
-        Self { ring: vec![0; capacity.max(1)].into_boxed_slice(), head: 0, len: 0, overflowed: 0, underruns: 0 }
+        Self {
+            ring: vec![0; capacity.max(1)].into_boxed_slice(),
+            head: 0,
+            len: 0,
+            overflowed: 0,
+            underruns: 0,
+            paused: false,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -42,8 +52,23 @@ impl EgressQueue {
         self.len += take;
     }
 
-    /// Fills `frame` from the queue, padding with silence; returns how many samples were real audio.
+    /// Pauses or resumes playback; a paused queue plays silence and keeps (and still takes) audio.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+    }
+
+    /// Whether playback is paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Fills `frame` from the queue, padding with silence; returns how many samples were real audio (none
+    /// while paused).
     pub fn pop_frame(&mut self, frame: &mut [i16]) -> usize {
+        if self.paused {
+            frame.fill(0);
+            return 0;
+        }
         let cap = self.ring.len();
         let take = frame.len().min(self.len);
         let first = take.min(cap - self.head);
@@ -63,6 +88,7 @@ impl EgressQueue {
         let dropped = self.len;
         self.head = 0;
         self.len = 0;
+        self.paused = false;
         dropped
     }
 }
@@ -70,6 +96,25 @@ impl EgressQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pause_plays_silence_and_resumes_without_skipping() {
+        let mut q = EgressQueue::new(16);
+        q.push(&[1, 2, 3, 4, 5, 6]);
+        let mut frame = [9i16; 2];
+        q.pop_frame(&mut frame);
+        q.set_paused(true);
+        assert_eq!(q.pop_frame(&mut frame), 0);
+        assert_eq!(frame, [0, 0]);
+        q.push(&[7]);
+        assert_eq!(q.len(), 5, "a paused queue keeps and takes audio");
+        q.set_paused(false);
+        q.pop_frame(&mut frame);
+        assert_eq!(frame, [3, 4], "playback goes on where it paused");
+        q.set_paused(true);
+        assert_eq!(q.flush(), 3);
+        assert!(!q.is_paused(), "a flush ends the pause");
+    }
 
     #[test]
     fn frames_come_out_in_order_with_silence_padding() {

@@ -86,6 +86,7 @@ pub struct Metrics {
     llm_first_token: LatencyHistogram,
     tts_first_audio: LatencyHistogram,
     barge_ins: AtomicU64,
+    barge_ins_resumed: AtomicU64,
     calls_active: AtomicI64,
     calls_total: [AtomicU64; 4],
     rtp_packets_in: AtomicU64,
@@ -153,6 +154,11 @@ impl Metrics {
 
     pub fn barge_in(&self) {
         self.barge_ins.fetch_add(1, Relaxed);
+    }
+
+    /// The caller's voice paused the agent but was no interruption: it played on.
+    pub fn barge_in_resumed(&self) {
+        self.barge_ins_resumed.fetch_add(1, Relaxed);
     }
 
     /// Barge-ins counted so far.
@@ -255,6 +261,12 @@ impl Metrics {
             "counter",
             "Times a caller interrupted the agent.",
             format!("voicera_barge_ins_total {}", self.barge_ins.load(Relaxed)),
+        );
+        metric(
+            "voicera_barge_ins_resumed_total",
+            "counter",
+            "Times the caller's voice paused the agent but was no interruption (a cough, \"mm-hm\"): it played on.",
+            format!("voicera_barge_ins_resumed_total {}", self.barge_ins_resumed.load(Relaxed)),
         );
         if let Ok(regs) = self.registrations.lock() {
             if !regs.is_empty() {

@@ -235,6 +235,11 @@ impl RtpStream {
         self.outbound.flush()
     }
 
+    /// Pauses (silence goes out, the queue is kept) or resumes outgoing audio (barge-in).
+    pub fn pause_outbound(&mut self, paused: bool) {
+        self.outbound.set_paused(paused);
+    }
+
     /// Outgoing audio still queued.
     pub fn queued_outbound(&self) -> usize {
         self.outbound.len()

@@ -93,11 +93,19 @@ pub struct VadGate<M: SpeechProbability> {
     /// start of speech by ~100 ms; a fast attack keeps barge-in within budget while the slow release still
     /// bridges the dips between syllables.
     smoothed_volume: f32,
+    /// Whether the last frame was speech by the model and the volume, before the gate's start/stop times.
+    voiced: bool,
 }
 
 impl<M: SpeechProbability> VadGate<M> {
     pub fn new(params: VadParams, model: M) -> Self {
-        Self { params, model, state: GateState::Quiet { speech_run: 0 }, smoothed_volume: 0.0 }
+        Self { params, model, state: GateState::Quiet { speech_run: 0 }, smoothed_volume: 0.0, voiced: false }
+    }
+
+    /// Whether the last frame held voice (the raw decision, without the gate's hangover): what barge-in
+    /// measures a caller's speech by, so that a cough's stop time does not count as speech.
+    pub fn heard_voice(&self) -> bool {
+        self.voiced
     }
 
     pub fn is_speaking(&self) -> bool {
@@ -132,6 +140,7 @@ impl<M: SpeechProbability> VadGate<M> {
             self.smoothed_volume + (current - self.smoothed_volume) * 0.2
         };
         let speech = probability >= self.params.confidence && self.smoothed_volume >= self.params.min_volume;
+        self.voiced = speech;
         let start = samples_of(self.params.start_secs);
         let stop = samples_of(self.params.stop_secs);
         match (&mut self.state, speech) {

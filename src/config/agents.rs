@@ -338,6 +338,7 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<
                 _ => None,
             },
             hold_messages: a.hold_messages,
+            ..defaults
         };
         let utc_offset_minutes = match a.utc_offset.as_deref() {
             None => 0,

@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use voicera_media::codec::CodecKind;
+use voicera_sip::TransportKind;
 use voicera_telephony::sip_rtp::{InboundAuth, TrunkConfig};
 use voicera_telephony::ws_stream::{AudioFormat, Provider, ProviderAccount};
-use voicera_sip::TransportKind;
 
 mod agents;
 use agents::{compile_agents, RawAgent};

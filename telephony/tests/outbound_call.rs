@@ -10,10 +10,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use voicera_conversation::routing::{Destination, Router};
 use voicera_media::metrics::Metrics;
-use voicera_telephony::sip_rtp::{
-    self, OutboundRequest, PlaceCallError, SipServiceConfig, TrunkConfig,
-};
 use voicera_sip::TransportKind;
+use voicera_telephony::sip_rtp::{self, OutboundRequest, PlaceCallError, SipServiceConfig, TrunkConfig};
 
 struct NoRoutes;
 impl Router for NoRoutes {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use voicera_media::metrics::Metrics;
 use voicera_conversation::routing::{Destination, Router};
+use voicera_media::metrics::Metrics;
 use voicera_telephony::sip_rtp::{self, SipServiceConfig, TransferError};
 
 struct EchoOnly;

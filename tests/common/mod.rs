@@ -98,7 +98,10 @@ impl Server {
             .args(["serve", "--config", "voicera.toml", "--data-dir", "data"])
             .args(["--sip", &sip.to_string(), "--http", &http.to_string()])
             .args(["--rtp-ports", &format!("{}-{}", rtp_ports.0, rtp_ports.1)])
-            .env("RUST_LOG", "info,voicera_sip=debug,voicera_media=debug,voicera_conversation=debug,voicera_telephony=debug")
+            .env(
+                "RUST_LOG",
+                "info,voicera_sip=debug,voicera_media=debug,voicera_conversation=debug,voicera_telephony=debug",
+            )
             .env("NO_COLOR", "1")
             .env("VOICERA_DEMO_AGENT", if demo { "1" } else { "0" })
             .env("VOICERA_MODELS_DIR", models_cache())

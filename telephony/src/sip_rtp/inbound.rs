@@ -11,11 +11,11 @@ use voicera_sip::sdp::SessionDescription;
 use voicera_sip::uri::{SipUri, UriError};
 use voicera_sip::{Method, Peer, Request, Response, ServerKey};
 
-use voicera_conversation::routing::Destination;
-use super::{InboundAuth, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
 use super::media::{CallCommand, CallKey, CallService, RecordingPlan};
+use super::{InboundAuth, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
 use voicera_conversation::agent::CallContext;
 use voicera_conversation::engine::Conversation;
+use voicera_conversation::routing::Destination;
 use voicera_media::metrics::CallResult;
 use voicera_media::negotiate::{answer_sdp, negotiate};
 use voicera_media::stream::RtpStream;

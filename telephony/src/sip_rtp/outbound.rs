@@ -12,8 +12,8 @@ use voicera_sip::header::format_host;
 use voicera_sip::sdp::SessionDescription;
 use voicera_sip::{ClientKey, Headers, Method, Peer, Request, Response};
 
-use super::{resolve, CallEntry, Service, ALLOW, SUPPORTED};
 use super::media::{CallCommand, CallKey, CallService};
+use super::{resolve, CallEntry, Service, ALLOW, SUPPORTED};
 use voicera_conversation::agent::CallContext;
 use voicera_conversation::engine::Conversation;
 use voicera_media::negotiate::{accept_answer, offer_sdp};

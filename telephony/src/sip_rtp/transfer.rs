@@ -16,9 +16,9 @@ use voicera_sip::header::NameAddr;
 use voicera_sip::uri::SipUri;
 use voicera_sip::{ClientKey, Method, Request, Response, ServerKey, TransportKind};
 
+use super::media::CallKey;
 use super::outbound::{Dialing, Leg, Requester};
 use super::{resolve, Service};
-use super::media::CallKey;
 use voicera_media::metrics::CallResult;
 
 /// Why a transfer could not start.

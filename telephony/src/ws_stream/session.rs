@@ -43,6 +43,8 @@ struct StreamEgress {
     /// Samples sent and (we believe) not yet played by the provider, oldest first.
     at_provider: VecDeque<i16>,
     clear_pending: bool,
+    /// The caller spoke over the agent: nothing is sent until it resumes or the reply is flushed.
+    paused: bool,
 }
 
 impl AudioSink for StreamEgress {
@@ -58,11 +60,31 @@ impl AudioSink for StreamEgress {
         }
         self.queue.clear();
         self.at_provider.clear();
+        self.paused = false;
         dropped
     }
 
     fn queued_audio(&self) -> usize {
         self.queue.len() + self.at_provider.len()
+    }
+
+    /// Stops the provider playing at once (`clearAudio`/`clear`): what it held goes back to the front of our
+    /// queue, unplayed, so that a resume sends it again and nothing is skipped.
+    fn pause_audio(&mut self) {
+        if self.paused {
+            return;
+        }
+        self.paused = true;
+        if !self.at_provider.is_empty() {
+            self.clear_pending = true;
+            for sample in self.at_provider.drain(..).rev() {
+                self.queue.push_front(sample);
+            }
+        }
+    }
+
+    fn resume_audio(&mut self) {
+        self.paused = false;
     }
 }
 
@@ -112,6 +134,7 @@ impl StreamSession {
                 queue: VecDeque::with_capacity(ENGINE_RATE as usize),
                 at_provider: VecDeque::with_capacity(2 * PROVIDER_LEAD_SAMPLES),
                 clear_pending: false,
+                paused: false,
             },
             downsampler: Resampler::new(ENGINE_RATE, format.rate),
             downsampled: Vec::with_capacity(1024),
@@ -248,6 +271,9 @@ impl StreamSession {
 
     /// Sends agent audio until the provider holds [`PROVIDER_LEAD_SAMPLES`].
     fn top_up(&mut self) {
+        if self.egress.paused {
+            return;
+        }
         let mut sent = false;
         while self.egress.at_provider.len() < PROVIDER_LEAD_SAMPLES && !self.egress.queue.is_empty() {
             let n = self.egress.queue.len().min(ENGINE_FRAME);
@@ -497,8 +523,7 @@ mod tests {
     #[test]
     fn echo_is_paced_with_a_60_ms_lead() {
         let format = AudioFormat::MULAW_8K;
-        let mut session =
-            StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, echo());
+        let mut session = StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, echo());
         let mut sent = Vec::new();
         for tick in 0..50 {
             session.on_text(&media_frame(format, &tone(tick))).unwrap();
@@ -571,10 +596,38 @@ mod tests {
     }
 
     #[test]
+    fn a_pause_clears_the_provider_and_a_resume_sends_the_same_audio_again() {
+        let format = AudioFormat::MULAW_8K;
+        let mut session = StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, echo());
+        let speech: Vec<i16> = (0..10 * ENGINE_FRAME).map(|i| (i % 300) as i16 * 20).collect();
+        session.egress.queue_audio(&speech);
+        // The first tick sends the lead; the second plays a frame of it and tops it up.
+        session.tick();
+        session.tick();
+        assert_eq!(session.egress.at_provider.len(), PROVIDER_LEAD_SAMPLES);
+        session.take_outgoing().for_each(drop);
+        let sent_before: Vec<i16> = session.egress.at_provider.iter().copied().collect();
+        // The caller's voice: the provider drops what it holds, we keep it, nothing more is sent.
+        session.egress.pause_audio();
+        session.tick();
+        let sent: Vec<String> = session.take_outgoing().filter_map(|m| m.text().map(String::from)).collect();
+        assert_eq!(events(&sent), ["clearAudio"]);
+        assert_eq!(session.egress.queued_audio(), speech.len() - ENGINE_FRAME, "one frame played before the pause");
+        session.tick();
+        assert_eq!(session.take_outgoing().count(), 0, "silence while paused");
+        // A cough after all: the audio the provider dropped is sent again, from where playback stopped.
+        session.egress.resume_audio();
+        session.tick();
+        let resent: Vec<i16> = session.egress.at_provider.iter().copied().collect();
+        assert_eq!(resent[..ENGINE_FRAME], sent_before[..ENGINE_FRAME], "the first unplayed frame goes again");
+        let sent: Vec<String> = session.take_outgoing().filter_map(|m| m.text().map(String::from)).collect();
+        assert_eq!(events(&sent).iter().filter(|e| *e == "playAudio").count(), 3);
+    }
+
+    #[test]
     fn late_audio_is_stood_in_for_by_silence_and_still_heard() {
         let format = AudioFormat::MULAW_8K;
-        let mut session =
-            StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, echo());
+        let mut session = StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, echo());
         for _ in 0..10 {
             session.tick();
         }
@@ -591,8 +644,7 @@ mod tests {
     #[test]
     fn played_checkpoint_resets_the_provider_buffer_model() {
         let format = AudioFormat::MULAW_8K;
-        let mut session =
-            StreamSession::new(Peer::Provider(Provider::Plivo), start(Provider::Plivo), format, echo());
+        let mut session = StreamSession::new(Peer::Provider(Provider::Plivo), start(Provider::Plivo), format, echo());
         // The echo leaves as the frame arrives, before any tick has played it.
         session.on_text(&media_frame(format, &tone(0))).unwrap();
         let sent: Vec<String> = session.take_outgoing().filter_map(|m| m.text().map(String::from)).collect();
@@ -605,8 +657,7 @@ mod tests {
     #[test]
     fn bursts_are_processed_not_dropped_and_bad_frames_are_counted() {
         let format = AudioFormat::MULAW_8K;
-        let mut session =
-            StreamSession::new(Peer::Provider(Provider::Twilio), start(Provider::Twilio), format, echo());
+        let mut session = StreamSession::new(Peer::Provider(Provider::Twilio), start(Provider::Twilio), format, echo());
         for tick in 0..10 {
             session.on_text(&media_frame(format, &tone(tick))).unwrap();
         }
@@ -627,8 +678,7 @@ mod tests {
         let format = AudioFormat::parse_content_type("audio/x-l16;rate=16000").unwrap();
         let mut s = start(Provider::Vobiz);
         s.format = Some(format);
-        let mut session =
-            StreamSession::new(Peer::Provider(Provider::Vobiz), s, AudioFormat::MULAW_8K, echo());
+        let mut session = StreamSession::new(Peer::Provider(Provider::Vobiz), s, AudioFormat::MULAW_8K, echo());
         assert_eq!(session.format(), format);
         let pcm: Vec<i16> = (0..320).map(|i| i as i16 * 10).collect();
         session.on_text(&media_frame(format, &pcm)).unwrap();
