@@ -348,3 +348,183 @@ turn_detection = "punctuation"
     assert!(turn["user_text"].as_str().unwrap().to_lowercase().contains("library"), "{record}");
     assert!(turn["agent_text"].as_str().unwrap().starts_with("The library opens at nine"), "{record}");
 }
+
+/// μ-law 8 kHz frames of `text` spoken by espeak-ng, and the frame index of its first voiced sample.
+fn spoken_frames(text: &str) -> (Vec<Vec<u8>>, usize) {
+    let pcm = common::espeak_speech(text, 8000);
+    let onset = pcm.iter().position(|s| s.unsigned_abs() > 1000).unwrap_or(0) / 160;
+    let frames =
+        pcm.chunks(160).map(|c| c.iter().map(|s| voicera_media::codec::g711::linear_to_ulaw(*s)).collect()).collect();
+    (frames, onset)
+}
+
+/// Barge-in on real models (Silero VAD, Whisper, the demo LLM, Piper) over a Vobiz stream to `demo`: the
+/// caller asks for a story, says "hmm" over the reply (a backchannel: the agent pauses, then plays on), then
+/// talks over it. The agent's audio stops — `clearAudio` — within 300 ms of the caller's onset as the
+/// provider sees it, the reply is cut, and the agent answers the interruption.
+#[test]
+#[ignore = "heavy: local models on real weights"]
+fn demo_agent_stops_within_300_ms_when_talked_over_and_plays_on_after_a_hmm() {
+    let _models = one_at_a_time();
+    require_tool("espeak-ng");
+    let config = "[telephony.vobiz]\nauth_id = \"MA_T\"\nauth_token = \"tok\"\n";
+    let server = Server::start_with("demo-barge-in", config, true);
+    wait_for_agent(&server, "demo");
+    let pairs = [("CallUUID", "barge-1"), ("From", "+919876543210"), ("To", "+918000000099")];
+    let path = "/telephony/vobiz/answer?agent_id=demo";
+    let (status, xml) = answer_v3(&server, "X-Vobiz-Signature-V3", "tok", path, &pairs, "n3");
+    assert_eq!(status, 200, "{xml}");
+    let url = stream_url(&xml);
+    let (question, _) = spoken_frames("Please tell me a long story about a brave knight and a dragon.");
+    let (hmm, hmm_onset) = spoken_frames("hmm");
+    let (interruption, interruption_onset) = spoken_frames("Wait, stop please. I want to ask you something else.");
+
+    #[derive(Debug, PartialEq)]
+    enum Step {
+        Greeting,
+        Asking,
+        AwaitingReply,
+        Hmm,
+        Interrupting,
+        AwaitingAnswer,
+    }
+    struct Seen {
+        hmm_clear_ms: Option<u128>,
+        played_after_hmm: bool,
+        stop_ms: Option<u128>,
+        answered: bool,
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let seen = runtime.block_on(async {
+        use base64::Engine as _;
+        use futures_util::{SinkExt, StreamExt};
+        use tokio::time::Instant;
+        use tokio_tungstenite::tungstenite::Message;
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let start = serde_json::json!({"sequenceNumber":0,"event":"start","start":{"callId":"barge-1","streamId":"s1","accountId":"1","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000}}});
+        ws.send(Message::Text(start.to_string().into())).await.unwrap();
+        let silence = vec![0xffu8; 160];
+        let mut step = Step::Greeting;
+        let mut frame = 0usize;
+        let mut onset_sent: Option<Instant> = None;
+        let (mut last_play, mut step_since) = (None::<Instant>, Instant::now());
+        let mut seen = Seen { hmm_clear_ms: None, played_after_hmm: false, stop_ms: None, answered: false };
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            tokio::select! {
+                m = ws.next() => match m {
+                    Some(Ok(Message::Text(t))) => {
+                        let now = Instant::now();
+                        let event = serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap()["event"].as_str().unwrap_or("").to_string();
+                        match event.as_str() {
+                            "playAudio" => {
+                                last_play = Some(now);
+                                match step {
+                                    Step::AwaitingReply => { step = Step::Hmm; frame = 0; step_since = now; }
+                                    Step::Hmm if seen.hmm_clear_ms.is_some() => seen.played_after_hmm = true,
+                                    Step::AwaitingAnswer if now.duration_since(step_since) > Duration::from_millis(300) => seen.answered = true,
+                                    _ => {}
+                                }
+                            }
+                            "clearAudio" => match (&step, onset_sent) {
+                                (Step::Hmm, Some(onset)) if seen.hmm_clear_ms.is_none() => seen.hmm_clear_ms = Some(now.duration_since(onset).as_millis()),
+                                (Step::Interrupting | Step::AwaitingAnswer, Some(onset)) if seen.stop_ms.is_none() => seen.stop_ms = Some(now.duration_since(onset).as_millis()),
+                                _ => {}
+                            },
+                            _ => {}
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    _ => {}
+                },
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    assert!(now < deadline, "the barge-in script did not finish: {step:?}");
+                    let quiet_for = |last: Option<Instant>| last.map_or(Duration::ZERO, |l| now.duration_since(l));
+                    let audio: &[u8] = match step {
+                        // The greeting has played out once the agent has been quiet for 1.5 s.
+                        Step::Greeting => {
+                            if quiet_for(last_play) > Duration::from_millis(1500) {
+                                step = Step::Asking;
+                                frame = 0;
+                            }
+                            &silence
+                        }
+                        Step::Asking => match question.get(frame) {
+                            Some(f) => f,
+                            None => { step = Step::AwaitingReply; &silence }
+                        },
+                        Step::AwaitingReply => &silence,
+                        // 0.8 s into the reply, "hmm"; then quiet while the agent pauses and plays on.
+                        Step::Hmm => {
+                            let at = frame.checked_sub(40);
+                            if at == Some(hmm_onset) { onset_sent = Some(now); }
+                            if seen.played_after_hmm && at.is_some_and(|a| a >= hmm.len() + 50) {
+                                step = Step::Interrupting;
+                                frame = 0;
+                                onset_sent = None;
+                            }
+                            at.and_then(|a| hmm.get(a)).map_or(&silence[..], |f| &f[..])
+                        }
+                        Step::Interrupting => {
+                            if frame == interruption_onset { onset_sent = Some(now); }
+                            match interruption.get(frame) {
+                                Some(f) => f,
+                                None => { step = Step::AwaitingAnswer; step_since = now; &silence }
+                            }
+                        }
+                        Step::AwaitingAnswer => {
+                            if seen.answered || now.duration_since(step_since) > Duration::from_secs(20) {
+                                break;
+                            }
+                            &silence
+                        }
+                    };
+                    let payload = base64::engine::general_purpose::STANDARD.encode(audio);
+                    let media = serde_json::json!({"event":"media","streamId":"s1","media":{"payload":payload}});
+                    ws.send(Message::Text(media.to_string().into())).await.unwrap();
+                    frame += 1;
+                    if step == Step::Hmm && frame > 40 + hmm.len() + 250 && !seen.played_after_hmm {
+                        // The agent never resumed (or the reply had ended): go on to the interruption anyway.
+                        step = Step::Interrupting;
+                        frame = 0;
+                        onset_sent = None;
+                    }
+                }
+            }
+        }
+        let _ = ws.send(Message::Text(r#"{"event":"stop","streamId":"s1"}"#.into())).await;
+        seen
+    });
+    server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
+    let record = server.call_records().into_iter().next().expect("a call record");
+    println!("call record: {record:#}");
+    println!(
+        "hmm → clearAudio {:?} ms, played on: {}; interruption → clearAudio {:?} ms",
+        seen.hmm_clear_ms, seen.played_after_hmm, seen.stop_ms
+    );
+    let stop_ms = seen.stop_ms.expect("clearAudio after the caller talked over the reply");
+    assert!(stop_ms <= 300, "the agent stopped {stop_ms} ms after the caller's onset");
+    let first = &record["turns"][0];
+    assert_eq!(first["interrupted"], true, "{record}");
+    let outcomes: Vec<&str> =
+        first["barge_ins"].as_array().map_or(vec![], |b| b.iter().filter_map(|b| b["outcome"].as_str()).collect());
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "interrupted").count(),
+        1,
+        "only the real interruption cut the reply: {outcomes:?}"
+    );
+    if seen.hmm_clear_ms.is_some() {
+        assert!(seen.played_after_hmm, "the agent paused for \"hmm\" and never played on");
+        assert_eq!(outcomes.first(), Some(&"resumed"), "{outcomes:?}");
+    }
+    let second = &record["turns"][1];
+    let heard = second["user_text"].as_str().unwrap_or_default().to_lowercase();
+    assert!(
+        ["wait", "stop", "ask", "else"].iter().any(|w| heard.contains(w)),
+        "the interruption was heard as {heard:?}"
+    );
+    assert!(seen.answered, "the agent answered the interruption");
+    assert!(server.metric("voicera_barge_ins_total") >= 1.0);
+}

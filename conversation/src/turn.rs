@@ -96,27 +96,36 @@ pub struct TurnMachine {
     turn: u64,
 }
 
+/// Backchannels and fillers: a listener's "mm-hm" over the agent is no interruption.
+const FILLERS: &[&str] =
+    &["hm", "hmm", "mm", "mmm", "mhm", "mm-hm", "mm-hmm", "uh", "uh-huh", "um", "umm", "ah", "oh", "er", "erm", "huh"];
+
 /// Words a caller said: recognisers' annotations of non-speech (`(coughs)`, `[BLANK_AUDIO]`, `*laughs*`)
-/// are no words, so a cough never counts as an interruption.
+/// and fillers ("hmm", "uh-huh") are no words, so neither a cough nor a backchannel interrupts the agent.
 fn word_count(text: &str) -> u32 {
-    let mut words = 0;
+    let mut spoken = String::with_capacity(text.len());
     let mut depth = 0u32;
     let mut starred = false;
-    let mut in_word = false;
     for c in text.chars() {
         match c {
             '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => depth = depth.saturating_sub(1),
-            '*' => starred = !starred,
+            ')' | ']' | '}' => {
+                depth = depth.saturating_sub(1);
+                spoken.push(' ');
+            }
+            '*' => {
+                starred = !starred;
+                spoken.push(' ');
+            }
+            _ if depth == 0 && !starred => spoken.push(c),
             _ => {}
         }
-        let counts = depth == 0 && !starred && c.is_alphanumeric();
-        if counts && !in_word {
-            words += 1;
-        }
-        in_word = if c.is_whitespace() { false } else { in_word || counts };
     }
-    words
+    spoken
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|w| w.chars().any(char::is_alphanumeric) && !FILLERS.contains(&w.as_str()))
+        .count() as u32
 }
 
 impl TurnMachine {
@@ -459,6 +468,8 @@ mod tests {
         assert_eq!(word_count("(coughs) [BLANK_AUDIO] *laughs* - ..."), 0);
         assert_eq!(word_count("wait (coughs) what"), 2);
         assert_eq!(word_count("it's 5 o'clock"), 3);
+        assert_eq!(word_count("Hmm. Mm-hm, uh-huh..."), 0);
+        assert_eq!(word_count("Um, stop."), 1);
     }
 
     #[test]
