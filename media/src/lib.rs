@@ -7,6 +7,7 @@
 //! | [`dsp`] | polyphase resampling, levels |
 //! | [`jitter`] | adaptive jitter buffer |
 //! | [`egress`] | bounded outgoing PCM queue with flush (barge-in) |
+//! | [`srtp`] | SRTP/SRTCP keyed by SDES (AES-CM + HMAC-SHA1, AES-GCM), sans-IO, in place |
 //! | [`stream`] | one call's RTP stream, sans-IO: receive, play out, conceal, encode, pace |
 //! | [`negotiate`] | SDP offer/answer |
 //! | [`ports`] | RTP port pool with leases |
@@ -35,6 +36,7 @@ pub mod recorder;
 pub mod rtp;
 mod rtp_socket;
 pub mod sip_rtp;
+pub mod srtp;
 pub mod stream;
 #[cfg(test)]
 mod test_http;
