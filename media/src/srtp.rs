@@ -111,7 +111,10 @@ fn derive(kdf: &BlockCipher, master_salt: &[u8; KDF_SALT_LEN], label: u8, out: &
 /// The packet cipher of one session (SRTP or SRTCP).
 enum SessionCipher {
     /// AES-CM encryption with HMAC-SHA1 authentication (the MAC is kept keyed and cloned per packet).
-    CounterMode { cipher: BlockCipher, mac: Box<Hmac<Sha1>> },
+    CounterMode {
+        cipher: BlockCipher,
+        mac: Box<Hmac<Sha1>>,
+    },
     Gcm128(Box<Aes128Gcm>),
     Gcm256(Box<Aes256Gcm>),
 }
@@ -146,7 +149,9 @@ impl SessionKeys {
             derive(kdf, master_salt, auth, &mut auth_key);
             let mac = <Hmac<Sha1> as Mac>::new_from_slice(&auth_key).ok();
             auth_key.fill(0);
-            BlockCipher::new(key).zip(mac).map(|(cipher, mac)| SessionCipher::CounterMode { cipher, mac: Box::new(mac) })
+            BlockCipher::new(key)
+                .zip(mac)
+                .map(|(cipher, mac)| SessionCipher::CounterMode { cipher, mac: Box::new(mac) })
         };
         key.fill(0);
         Ok(SessionKeys { cipher: cipher.ok_or(SrtpError::KeyLength(suite))?, salt })
@@ -315,8 +320,7 @@ impl SrtpContext {
         let mut salt = [0u8; KDF_SALT_LEN];
         salt[..master_salt.len()].copy_from_slice(master_salt);
         let rtp = SessionKeys::derive(suite, &kdf, &salt, [LABEL_RTP_ENCRYPTION, LABEL_RTP_AUTH, LABEL_RTP_SALT])?;
-        let rtcp =
-            SessionKeys::derive(suite, &kdf, &salt, [LABEL_RTCP_ENCRYPTION, LABEL_RTCP_AUTH, LABEL_RTCP_SALT])?;
+        let rtcp = SessionKeys::derive(suite, &kdf, &salt, [LABEL_RTCP_ENCRYPTION, LABEL_RTCP_AUTH, LABEL_RTCP_SALT])?;
         Ok(SrtpContext { suite, rtp, rtcp, mki: None, ssrcs: [None; MAX_SSRCS], clock: 0 })
     }
 
@@ -460,7 +464,8 @@ impl SrtpContext {
         let mki_len = self.mki_len();
         match &self.rtcp.cipher {
             SessionCipher::CounterMode { cipher, mac } => {
-                cipher.apply_keystream(&self.rtcp.counter_iv(ssrc, u64::from(index)), &mut buffer[RTCP_HEADER_LEN..len]);
+                cipher
+                    .apply_keystream(&self.rtcp.counter_iv(ssrc, u64::from(index)), &mut buffer[RTCP_HEADER_LEN..len]);
                 buffer[len..len + SRTCP_TRAILER_LEN].copy_from_slice(&trailer);
                 let authenticated_end = len + SRTCP_TRAILER_LEN;
                 self.write_mki(&mut buffer[authenticated_end..authenticated_end + mki_len]);
@@ -582,9 +587,7 @@ impl SrtpContext {
             .iter()
             .position(|s| s.is_some_and(|s| s.ssrc == state.ssrc))
             .or_else(|| self.ssrcs.iter().position(Option::is_none))
-            .or_else(|| {
-                (0..MAX_SSRCS).min_by_key(|i| self.ssrcs[*i].map_or(0, |s| s.last_used))
-            })
+            .or_else(|| (0..MAX_SSRCS).min_by_key(|i| self.ssrcs[*i].map_or(0, |s| s.last_used)))
             .unwrap_or(0);
         self.ssrcs[slot] = Some(state);
     }
@@ -658,10 +661,7 @@ mod tests {
         assert_eq!(iv.to_vec(), hex("F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000"));
         let mut keystream = [0u8; 32];
         cipher.apply_keystream(&iv, &mut keystream);
-        assert_eq!(
-            keystream.to_vec(),
-            hex("E03EAD0935C95E80E166B16DD92B4EB4 D23513162B02D0F72A43A2FE4A5F97AB")
-        );
+        assert_eq!(keystream.to_vec(), hex("E03EAD0935C95E80E166B16DD92B4EB4 D23513162B02D0F72A43A2FE4A5F97AB"));
     }
 
     /// RFC 3711 Appendix B.3: session keys from master key E1F9… and master salt 0EC6….
@@ -689,8 +689,7 @@ mod tests {
     /// RFC 6188 §7.2: the AES-256 key derivation.
     #[test]
     fn aes_256_key_derivation_matches_rfc6188() {
-        let kdf =
-            BlockCipher::new(&hex("f0f04914b513f2763a1b1fa130f10e2998f6f6e43e4309d1e622a0e332b9f1b6")).unwrap();
+        let kdf = BlockCipher::new(&hex("f0f04914b513f2763a1b1fa130f10e2998f6f6e43e4309d1e622a0e332b9f1b6")).unwrap();
         let mut salt = [0u8; KDF_SALT_LEN];
         salt.copy_from_slice(&hex("3b04803de51ee7c96423ab5b78d2"));
         let mut key = [0u8; 32];
