@@ -700,6 +700,50 @@ mod tests {
         assert_eq!(session_salt.to_vec(), hex("fa31791685ca444a9e07c6c64e93"));
     }
 
+    /// RFC 7714's vectors start from session keys (no KDF): a context with the given GCM session key and salt.
+    fn gcm_session_context(key: &[u8], salt: &[u8]) -> SrtpContext {
+        let session = || {
+            let mut session_salt = [0u8; KDF_SALT_LEN];
+            session_salt[..12].copy_from_slice(salt);
+            SessionKeys {
+                cipher: SessionCipher::Gcm128(Box::new(Aes128Gcm::new_from_slice(key).unwrap())),
+                salt: session_salt,
+            }
+        };
+        SrtpContext {
+            suite: SrtpSuite::AeadAes128Gcm,
+            rtp: session(),
+            rtcp: session(),
+            mki: None,
+            ssrcs: [None; MAX_SSRCS],
+            clock: 0,
+        }
+    }
+
+    /// RFC 7714 §16.1.1: AEAD_AES_128_GCM encryption of an RTP packet, and §16.1 / §17.1 IVs.
+    #[test]
+    fn gcm_matches_rfc7714() {
+        let mut sender =
+            gcm_session_context(&hex("000102030405060708090a0b0c0d0e0f"), &hex("517569642070726f2071756f"));
+        assert_eq!(sender.rtp.gcm_nonce(0x5501_a0b2, 0, 0xf17b).to_vec(), hex("51753c6580c2726f20718414"));
+        assert_eq!(
+            xor_index(sender.rtcp.gcm_nonce(0x4d61_7273, 0, 0), 0x5d4).to_vec(),
+            hex("517524055203726f207170bb")
+        );
+        let plain = hex("8040f17b 8041f8d3 5501a0b2 47616c6c 69612065 7374206f 6d6e6973 20646976
+             69736120 696e2070 61727465 73207472 6573");
+        let protected = hex("8040f17b 8041f8d3 5501a0b2 f24de3a3 fb34de6c acba861c 9d7e4bca be633bd5 0d294e6f
+             42a5f47a 51c7d19b 36de3adf 8833899d 7f27beb1 6a9152cf 765ee439 0cce");
+        let mut buffer = plain.clone();
+        buffer.resize(plain.len() + 16, 0);
+        assert_eq!(sender.protect_rtp(&mut buffer, plain.len()), Ok(protected.len()));
+        assert_eq!(buffer, protected);
+        let mut receiver =
+            gcm_session_context(&hex("000102030405060708090a0b0c0d0e0f"), &hex("517569642070726f2071756f"));
+        assert_eq!(receiver.unprotect_rtp(&mut buffer), Ok(plain.len()));
+        assert_eq!(buffer[..plain.len()], plain[..]);
+    }
+
     #[test]
     fn the_replay_window_slides() {
         let mut window = ReplayWindow::first(100);
