@@ -174,7 +174,8 @@ impl SessionKeys {
             SessionCipher::Gcm256(c) => c.encrypt_in_place_detached(nonce, aad, data),
             SessionCipher::CounterMode { .. } => return Err(SrtpError::Unsupported),
         };
-        tag.copy_from_slice(&sealed.map_err(|_| SrtpError::NoRoom)?);
+        // aes-gcm refuses only plaintexts beyond GCM's 2^36-byte limit.
+        tag.copy_from_slice(&sealed.map_err(|_| SrtpError::Malformed)?);
         Ok(())
     }
 

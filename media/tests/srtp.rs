@@ -261,3 +261,21 @@ fn wrong_key_lengths_are_refused() {
     );
     assert!(SrtpContext::new(SrtpSuite::AesCm256HmacSha1_32, &[0; 16], &[0; 14]).is_err());
 }
+
+proptest::proptest! {
+    /// Whatever arrives on an SRTP port, unprotecting it is an error or a packet, never a panic, for every suite.
+    #[test]
+    fn arbitrary_datagrams_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..120)) {
+        for suite in SrtpSuite::PREFERENCE {
+            let key_salt = vec![3u8; suite.master_key_len() + suite.master_salt_len()];
+            let (key, salt) = key_salt.split_at(suite.master_key_len());
+            let mut context = SrtpContext::new(suite, key, salt).unwrap();
+            let _ = context.unprotect_rtp(&mut bytes.clone());
+            let _ = context.unprotect_rtcp(&mut bytes.clone());
+            let mut buffer = bytes.clone();
+            buffer.resize(bytes.len() + 40, 0);
+            let _ = context.protect_rtp(&mut buffer, bytes.len());
+            let _ = context.protect_rtcp(&mut buffer, bytes.len());
+        }
+    }
+}
