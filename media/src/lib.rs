@@ -10,6 +10,8 @@
 //! | [`dsp`] | polyphase resampling, levels |
 //! | [`jitter`] | adaptive jitter buffer |
 //! | [`egress`] | bounded outgoing PCM queue with flush (barge-in) |
+//! | [`srtp`] | SRTP/SRTCP keyed by SDES (AES-CM + HMAC-SHA1, AES-GCM), sans-IO, in place |
+//! | [`srtp`] | SRTP/SRTCP protect and unprotect (RFC 3711 AES-CM + HMAC-SHA1, RFC 7714 AES-GCM), SDES-keyed |
 //! | [`stream`] | one call's RTP stream, sans-IO: receive, play out, conceal, encode, pace |
 //! | [`negotiate`] | SDP offer/answer |
 //! | [`ports`] | RTP port pool with leases |
@@ -25,5 +27,6 @@ pub mod negotiate;
 pub mod ports;
 pub mod rtp;
 pub mod rtp_socket;
+pub mod srtp;
 pub mod stream;
 pub mod vad;

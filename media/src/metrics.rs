@@ -33,6 +33,9 @@ pub struct MediaCounters {
     pub rtp_packets_out: u64,
     pub rtp_bytes_out: u64,
     pub rtp_invalid: u64,
+    /// RTP packets dropped because they came from a source the call is not latched to (hijack attempts,
+    /// strays, or the first packets of a NAT rebinding before the run that re-latches).
+    pub rtp_unlatched: u64,
     pub jitter_late: u64,
     pub jitter_lost: u64,
     pub jitter_concealed: u64,
@@ -94,6 +97,7 @@ pub struct Metrics {
     rtp_packets_out: AtomicU64,
     rtp_bytes_out: AtomicU64,
     rtp_invalid: AtomicU64,
+    rtp_unlatched: AtomicU64,
     jitter_late: AtomicU64,
     jitter_lost: AtomicU64,
     jitter_concealed: AtomicU64,
@@ -186,6 +190,7 @@ impl Metrics {
         self.rtp_packets_out.fetch_add(c.rtp_packets_out, Relaxed);
         self.rtp_bytes_out.fetch_add(c.rtp_bytes_out, Relaxed);
         self.rtp_invalid.fetch_add(c.rtp_invalid, Relaxed);
+        self.rtp_unlatched.fetch_add(c.rtp_unlatched, Relaxed);
         self.jitter_late.fetch_add(c.jitter_late, Relaxed);
         self.jitter_lost.fetch_add(c.jitter_lost, Relaxed);
         self.jitter_concealed.fetch_add(c.jitter_concealed, Relaxed);
@@ -221,6 +226,11 @@ impl Metrics {
                 "voicera_rtp_invalid_total",
                 "Datagrams on RTP ports that were not valid RTP for the call.",
                 &self.rtp_invalid,
+            ),
+            (
+                "voicera_rtp_unlatched_total",
+                "RTP packets dropped because they came from a source other than the call's media peer.",
+                &self.rtp_unlatched,
             ),
             ("voicera_jitter_late_total", "RTP packets that arrived after their playout time.", &self.jitter_late),
             ("voicera_jitter_lost_total", "RTP packets never received by their playout time.", &self.jitter_lost),

@@ -29,6 +29,23 @@ const EGRESS_CAPACITY: usize = ENGINE_RATE as usize * 2;
 const MAX_DECODED: usize = crate::jitter::MAX_PAYLOAD * 2;
 /// RTCP report interval (RFC 3550's 5 s minimum).
 pub const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+/// How long after the first accepted packet media may still move to any new source at once: early media
+/// from another box, an SBC settling its port. After that a move needs [`LATCH_RUN`].
+pub const LATCH_YOUTH: Duration = Duration::from_secs(2);
+/// Packets in a row from one new source — one SSRC, consecutive sequence numbers, none from the current
+/// source in between — that move an established call's media there (a NAT rebinding: the old mapping has
+/// gone quiet). A stranger spraying packets at a guessed port cannot produce such a run while the caller
+/// still talks, so the call's audio stays with the caller.
+pub const LATCH_RUN: u32 = 5;
+
+/// Packets from a source we are not latched to that might be a NAT rebinding of the peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LatchCandidate {
+    from: SocketAddr,
+    ssrc: u32,
+    last_sequence: u16,
+    run: u32,
+}
 
 /// Something the stream noticed that the call should know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,9 +65,13 @@ pub struct RtpStream {
     reception: ReceptionStats,
     remote_ssrc: Option<u32>,
     /// Where we send RTP: the SDP address until a packet arrives, then the packet's source (symmetric RTP,
-    /// what makes calls through NAT work).
+    /// what makes calls through NAT work). Also the only source whose packets we play, once latched.
     remote: SocketAddr,
     latched: bool,
+    /// When the first packet was accepted: the start of the [`LATCH_YOUTH`] window.
+    first_rtp_at: Option<Instant>,
+    /// A new source building up the [`LATCH_RUN`] that re-latches an established call.
+    latch_candidate: Option<LatchCandidate>,
     /// Decoded inbound audio at the engine rate, consumed one frame per tick.
     inbound: EgressQueue,
     outbound: EgressQueue,
@@ -93,6 +114,8 @@ impl RtpStream {
             remote_ssrc: None,
             remote: plan.remote_rtp,
             latched: false,
+            first_rtp_at: None,
+            latch_candidate: None,
             inbound: EgressQueue::new(ENGINE_FRAME * 8),
             outbound: EgressQueue::new(EGRESS_CAPACITY),
             last_frame: [0; ENGINE_FRAME],
@@ -163,14 +186,20 @@ impl RtpStream {
             self.sequence.reset();
         }
         if plan.remote_rtp != self.plan.remote_rtp {
+            // The new SDP address is trusted as the remote (it came through the dialog); a NATed peer's
+            // packets from elsewhere re-latch by a run, as the call is no longer young.
             self.remote = plan.remote_rtp;
             self.latched = false;
+            self.latch_candidate = None;
         }
         self.plan = plan;
         Ok(())
     }
 
-    /// A datagram arrived on the RTP socket from `from`.
+    /// A datagram arrived on the RTP socket from `from` at `now`. Packets from a source other than the one
+    /// the call is latched to are dropped (counted in `rtp_unlatched`) unless the call is young or they
+    /// complete a run (see [`LATCH_YOUTH`], [`LATCH_RUN`]). On an SRTP call, pass the packet after
+    /// `SrtpContext::unprotect_rtp` succeeded.
     pub fn handle_rtp(&mut self, bytes: &[u8], from: SocketAddr, now: Instant) -> Option<StreamEvent> {
         let Some(packet) = RtpPacket::parse(bytes) else {
             self.counters.rtp_invalid += 1;
@@ -181,15 +210,13 @@ impl RtpStream {
             self.counters.rtp_invalid += 1;
             return None;
         }
+        if !self.accept_source(from, packet.ssrc, packet.sequence, now) {
+            self.counters.rtp_unlatched += 1;
+            return None;
+        }
         self.counters.rtp_packets_in += 1;
         self.counters.rtp_bytes_in += bytes.len() as u64;
         self.last_rtp_at = Some(now);
-        if !self.latched || from != self.remote {
-            // Latch to the first source we hear from, and follow it if it moves (NAT rebinding) — only for
-            // packets that parsed as RTP of our payload types, so stray junk cannot hijack the stream.
-            self.remote = from;
-            self.latched = true;
-        }
         if self.remote_ssrc != Some(packet.ssrc) {
             if self.remote_ssrc.is_some() {
                 // New source (transfer, re-INVITE, media server switch): start a fresh playout.
@@ -208,6 +235,41 @@ impl RtpStream {
         self.reception.on_packet(ext, packet.timestamp, arrival);
         self.jitter.push(ext, packet.timestamp, packet.payload_type, packet.payload, now);
         None
+    }
+
+    /// Symmetric-RTP latching: whether a packet of our payload types from `from` may be played, moving the
+    /// call's media to `from` when that is allowed. Only packets that parsed as RTP of our payload types get
+    /// here, so stray junk neither latches nor breaks a run.
+    fn accept_source(&mut self, from: SocketAddr, ssrc: u32, sequence: u16, now: Instant) -> bool {
+        if self.latched && from == self.remote {
+            // The peer is still talking from where it was: whatever run a stranger was building is broken.
+            self.latch_candidate = None;
+            return true;
+        }
+        let first = *self.first_rtp_at.get_or_insert(now);
+        let young = now.saturating_duration_since(first) < LATCH_YOUTH;
+        // Before the first latch the SDP address is where media is expected; after a re-INVITE too.
+        if young || (!self.latched && from == self.remote) {
+            self.latch_to(from);
+            return true;
+        }
+        let run = match self.latch_candidate {
+            Some(c) if c.from == from && c.ssrc == ssrc && c.last_sequence.wrapping_add(1) == sequence => c.run + 1,
+            _ => 1,
+        };
+        if run >= LATCH_RUN {
+            tracing::info!(from = %from, previous = %self.remote, "RTP source moved (NAT rebinding): media re-latched");
+            self.latch_to(from);
+            return true;
+        }
+        self.latch_candidate = Some(LatchCandidate { from, ssrc, last_sequence: sequence, run });
+        false
+    }
+
+    fn latch_to(&mut self, from: SocketAddr) {
+        self.remote = from;
+        self.latched = true;
+        self.latch_candidate = None;
     }
 
     fn epoch(&mut self, now: Instant) -> Instant {
@@ -482,6 +544,126 @@ mod tests {
         let header = rtp::write_rtp_header(&mut bytes, seq == 0, 0, seq, seq as u32 * 160, 9);
         bytes[header..].fill(crate::codec::g711::linear_to_ulaw(level));
         bytes
+    }
+
+    /// A PCMU packet of SSRC `ssrc` whose audio is the constant `level`.
+    fn packet_of(ssrc: u32, seq: u16, level: i16) -> Vec<u8> {
+        let mut bytes = vec![0u8; rtp::RTP_HEADER_LEN + 160];
+        let header = rtp::write_rtp_header(&mut bytes, false, 0, seq, seq as u32 * 160, ssrc);
+        bytes[header..].fill(crate::codec::g711::linear_to_ulaw(level));
+        bytes
+    }
+
+    const CALLER: &str = "203.0.113.5:4000";
+    const STRANGER: &str = "198.51.100.7:31000";
+
+    /// A stream that has heard the caller from `CALLER` for 3 s (past the latching youth), one packet per tick.
+    fn established_call(t0: Instant) -> RtpStream {
+        let mut stream = pcmu_stream();
+        let caller: SocketAddr = CALLER.parse().unwrap();
+        for seq in 0..150u16 {
+            stream.handle_rtp(&packet(seq, 1000), caller, t0 + Duration::from_millis(seq as u64 * 20));
+            stream.hear();
+        }
+        assert_eq!(stream.remote(), caller, "latched to the first source, not the SDP address");
+        stream
+    }
+
+    #[test]
+    fn a_hijack_attempt_mid_call_is_ignored() {
+        let t0 = Instant::now();
+        let mut stream = established_call(t0);
+        let caller: SocketAddr = CALLER.parse().unwrap();
+        let stranger: SocketAddr = STRANGER.parse().unwrap();
+        // The stranger sends a perfect run (one SSRC, consecutive sequence numbers, our payload type),
+        // interleaved with the caller who is still talking.
+        for i in 0..40u16 {
+            let seq = 150 + i;
+            let now = t0 + Duration::from_millis(seq as u64 * 20);
+            assert_eq!(stream.handle_rtp(&packet_of(0x666, 7000 + i, -8000), stranger, now), None);
+            stream.handle_rtp(&packet(seq, 1000), caller, now + Duration::from_millis(1));
+            let heard = stream.hear()[100];
+            assert!(heard > 900, "tick {i}: the agent hears the caller, not the stranger ({heard})");
+        }
+        assert_eq!(stream.remote(), caller, "our audio still goes to the caller");
+        let counters = stream.take_counters();
+        assert_eq!(counters.rtp_unlatched, 40);
+        assert_eq!(counters.rtp_packets_in, 190, "only the caller's packets count as received");
+        assert_eq!(stream.last_rtp_at(), Some(t0 + Duration::from_millis(189 * 20 + 1)));
+    }
+
+    #[test]
+    fn a_scattered_spray_never_latches_even_when_the_caller_is_silent() {
+        let t0 = Instant::now();
+        let mut stream = established_call(t0);
+        let stranger: SocketAddr = STRANGER.parse().unwrap();
+        let at = |i: u64| t0 + Duration::from_millis(3000 + i * 20);
+        // Guessed sequence numbers (gaps), then one SSRC per packet, then runs cut short by other ports.
+        for i in 0..20u16 {
+            stream.handle_rtp(&packet_of(0x666, i * 2, -8000), stranger, at(i as u64));
+        }
+        for i in 0..20u16 {
+            stream.handle_rtp(&packet_of(0x1000 + i as u32, 500 + i, -8000), stranger, at(20 + i as u64));
+        }
+        for i in 0..20u16 {
+            let port = 31000 + i / 4;
+            let from = SocketAddr::new(stranger.ip(), port);
+            stream.handle_rtp(&packet_of(0x777, 900 + i, -8000), from, at(40 + i as u64));
+        }
+        assert_eq!(stream.remote(), CALLER.parse::<SocketAddr>().unwrap());
+        assert_eq!(stream.take_counters().rtp_unlatched, 60);
+    }
+
+    #[test]
+    fn a_nat_rebinding_relatches_after_a_run() {
+        let t0 = Instant::now();
+        let mut stream = established_call(t0);
+        let rebound: SocketAddr = "203.0.113.5:61000".parse().unwrap();
+        // The caller's NAT mapping changes: same SSRC, the sequence continues, from a new port.
+        for i in 0..(LATCH_RUN as u16 - 1) {
+            let seq = 150 + i;
+            stream.handle_rtp(&packet(seq, 2000), rebound, t0 + Duration::from_millis(seq as u64 * 20));
+            assert_eq!(stream.remote(), CALLER.parse::<SocketAddr>().unwrap(), "not yet: {i}");
+        }
+        let seq = 150 + LATCH_RUN as u16 - 1;
+        stream.handle_rtp(&packet(seq, 2000), rebound, t0 + Duration::from_millis(seq as u64 * 20));
+        assert_eq!(stream.remote(), rebound, "the run re-latched");
+        assert_eq!(stream.remote_rtcp(), "203.0.113.5:61001".parse().unwrap());
+        assert_eq!(stream.take_counters().rtp_unlatched, LATCH_RUN as u64 - 1);
+        // From now on the old address is the stranger.
+        stream.handle_rtp(&packet(seq + 1, 1000), CALLER.parse().unwrap(), t0 + Duration::from_secs(4));
+        assert_eq!(stream.remote(), rebound);
+        assert_eq!(stream.take_counters().rtp_unlatched, 1);
+    }
+
+    #[test]
+    fn a_young_call_follows_its_source_at_once() {
+        let mut stream = pcmu_stream();
+        let t0 = Instant::now();
+        let sbc_a: SocketAddr = "192.0.2.1:20000".parse().unwrap();
+        let sbc_b: SocketAddr = "192.0.2.2:20002".parse().unwrap();
+        stream.handle_rtp(&packet(0, 1000), sbc_a, t0);
+        assert_eq!(stream.remote(), sbc_a);
+        stream.handle_rtp(&packet_of(42, 1, 1000), sbc_b, t0 + LATCH_YOUTH - Duration::from_millis(20));
+        assert_eq!(stream.remote(), sbc_b, "within the youth window one packet moves the media");
+        stream.handle_rtp(&packet(2, 1000), sbc_a, t0 + LATCH_YOUTH);
+        assert_eq!(stream.remote(), sbc_b, "after it, one packet does not");
+        assert_eq!(stream.take_counters().rtp_unlatched, 1);
+    }
+
+    #[test]
+    fn a_reinvite_address_is_accepted_at_once() {
+        let t0 = Instant::now();
+        let mut stream = established_call(t0);
+        let moved: SocketAddr = "192.0.2.9:30000".parse().unwrap();
+        let mut plan = stream.plan().clone();
+        plan.remote_rtp = moved;
+        plan.remote_rtcp = "192.0.2.9:30001".parse().unwrap();
+        stream.update_plan(plan).unwrap();
+        assert_eq!(stream.remote(), moved);
+        stream.handle_rtp(&packet_of(5, 1, 1000), moved, t0 + Duration::from_secs(10));
+        assert_eq!(stream.take_counters().rtp_unlatched, 0, "the signalled address needs no run");
+        assert_eq!(stream.remote(), moved);
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! SDP (RFC 4566) session descriptions: the subset an audio UA uses, parsed tolerantly and printed strictly.
-//! Offer/answer decisions (which codec) belong to the media layer; this module only models the text.
+//! Offer/answer decisions (which codec) belong to the media layer; this module only models the text, plus the
+//! SDES crypto attributes of RFC 4568 (`a=crypto`) and which of an offer's suites an answer takes.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
+
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::Engine as _;
 
 /// Media direction attribute (RFC 3264 §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,6 +80,305 @@ impl MediaDescription {
 
     pub fn fmtp(&self, pt: u8) -> Option<&str> {
         self.fmtps.iter().find(|(p, _)| *p == pt).map(|(_, f)| f.as_str())
+    }
+
+    /// The transport profile of the `m=` line, when it is one of the RTP profiles.
+    pub fn rtp_profile(&self) -> Option<RtpProfile> {
+        RtpProfile::parse(&self.protocol)
+    }
+
+    /// The section's `a=crypto` attributes (RFC 4568) that parse, in offer order. Lines with suites or
+    /// parameters we do not know are skipped here but stay in `other_attributes`, so printing keeps them.
+    pub fn crypto(&self) -> impl Iterator<Item = CryptoAttribute> + '_ {
+        self.other_attributes.iter().filter_map(|a| CryptoAttribute::parse(a.strip_prefix("crypto:")?))
+    }
+
+    /// Adds an `a=crypto` line (kept with the other verbatim attributes: the struct stays as it was).
+    pub fn push_crypto(&mut self, crypto: &CryptoAttribute) {
+        self.other_attributes.push(crypto.to_attribute());
+    }
+
+    /// Drops every `a=crypto` line (an answer carries only the one it chose).
+    pub fn clear_crypto(&mut self) {
+        self.other_attributes.retain(|a| !a.starts_with("crypto:"));
+    }
+}
+
+/// The RTP transport profiles of an `m=` line (RFC 3551, RFC 3711, RFC 4585, RFC 5124).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RtpProfile {
+    /// `RTP/AVP`: plain RTP.
+    Avp,
+    /// `RTP/AVPF`: plain RTP with RTCP feedback.
+    Avpf,
+    /// `RTP/SAVP`: SRTP; keys in `a=crypto` (SDES) when signalled over SIP.
+    Savp,
+    /// `RTP/SAVPF`: SRTP with feedback (WebRTC's, keyed by DTLS there).
+    Savpf,
+}
+
+impl RtpProfile {
+    /// Case-insensitive, as SDP tokens are compared in practice.
+    pub fn parse(protocol: &str) -> Option<RtpProfile> {
+        let profiles = [
+            ("RTP/AVP", RtpProfile::Avp),
+            ("RTP/AVPF", RtpProfile::Avpf),
+            ("RTP/SAVP", RtpProfile::Savp),
+            ("RTP/SAVPF", RtpProfile::Savpf),
+        ];
+        profiles.iter().find(|(name, _)| protocol.eq_ignore_ascii_case(name)).map(|(_, p)| *p)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RtpProfile::Avp => "RTP/AVP",
+            RtpProfile::Avpf => "RTP/AVPF",
+            RtpProfile::Savp => "RTP/SAVP",
+            RtpProfile::Savpf => "RTP/SAVPF",
+        }
+    }
+
+    /// Whether media under this profile is SRTP.
+    pub fn is_secure(self) -> bool {
+        matches!(self, RtpProfile::Savp | RtpProfile::Savpf)
+    }
+}
+
+/// The SRTP crypto suites we speak, by their SDES names (RFC 4568 §6.2, RFC 6188 §4, RFC 7714 §14.2).
+/// The names and key sizes live here because SDP carries them; the cryptography is `voicera_media::srtp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SrtpSuite {
+    AeadAes256Gcm,
+    AeadAes128Gcm,
+    AesCm256HmacSha1_80,
+    AesCm128HmacSha1_80,
+    AesCm256HmacSha1_32,
+    AesCm128HmacSha1_32,
+}
+
+impl SrtpSuite {
+    /// Every suite, most preferred first: AEAD-GCM, then an 80-bit HMAC tag, then a 32-bit one; within each
+    /// class the 256-bit key first.
+    pub const PREFERENCE: [SrtpSuite; 6] = [
+        SrtpSuite::AeadAes256Gcm,
+        SrtpSuite::AeadAes128Gcm,
+        SrtpSuite::AesCm256HmacSha1_80,
+        SrtpSuite::AesCm128HmacSha1_80,
+        SrtpSuite::AesCm256HmacSha1_32,
+        SrtpSuite::AesCm128HmacSha1_32,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SrtpSuite::AeadAes256Gcm => "AEAD_AES_256_GCM",
+            SrtpSuite::AeadAes128Gcm => "AEAD_AES_128_GCM",
+            SrtpSuite::AesCm256HmacSha1_80 => "AES_256_CM_HMAC_SHA1_80",
+            SrtpSuite::AesCm128HmacSha1_80 => "AES_CM_128_HMAC_SHA1_80",
+            SrtpSuite::AesCm256HmacSha1_32 => "AES_256_CM_HMAC_SHA1_32",
+            SrtpSuite::AesCm128HmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
+        }
+    }
+
+    /// Suite names are case-sensitive tokens (RFC 4568 §9.1), so the match is exact.
+    pub fn from_name(name: &str) -> Option<SrtpSuite> {
+        SrtpSuite::PREFERENCE.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Master key length in bytes.
+    pub fn master_key_len(self) -> usize {
+        match self {
+            SrtpSuite::AeadAes256Gcm | SrtpSuite::AesCm256HmacSha1_80 | SrtpSuite::AesCm256HmacSha1_32 => 32,
+            _ => 16,
+        }
+    }
+
+    /// Master salt length in bytes: 112 bits for AES-CM, 96 for GCM (RFC 7714 §12).
+    pub fn master_salt_len(self) -> usize {
+        if self.is_aead() {
+            12
+        } else {
+            14
+        }
+    }
+
+    /// Whether this is an AEAD (GCM) suite.
+    pub fn is_aead(self) -> bool {
+        matches!(self, SrtpSuite::AeadAes256Gcm | SrtpSuite::AeadAes128Gcm)
+    }
+
+    /// The authentication tag of an SRTP packet, in bytes.
+    pub fn rtp_tag_len(self) -> usize {
+        match self {
+            SrtpSuite::AeadAes256Gcm | SrtpSuite::AeadAes128Gcm => 16,
+            SrtpSuite::AesCm256HmacSha1_80 | SrtpSuite::AesCm128HmacSha1_80 => 10,
+            SrtpSuite::AesCm256HmacSha1_32 | SrtpSuite::AesCm128HmacSha1_32 => 4,
+        }
+    }
+
+    /// The authentication tag of an SRTCP packet: the _32 suites still use 80 bits there (RFC 4568 §6.2.2).
+    pub fn rtcp_tag_len(self) -> usize {
+        if self.is_aead() {
+            16
+        } else {
+            10
+        }
+    }
+}
+
+/// A master key identifier (RFC 3711 §3.1) as SDES signals it: `|<value>:<length in bytes>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mki {
+    pub value: u32,
+    /// 1..=4: we carry the value in a `u32`; longer MKIs are refused at parse time.
+    pub length: u8,
+}
+
+/// One `a=crypto:<tag> <suite> inline:<key||salt>[|<lifetime>][|<mki>:<length>] [<session params>]` attribute
+/// (RFC 4568 §9.1) with a single key. Session parameters we could honour only by weakening SRTP
+/// (`UNENCRYPTED_SRTP`, a non-zero `KDR`...) make the attribute unusable: see [`CryptoAttribute::is_supported`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct CryptoAttribute {
+    pub tag: u32,
+    pub suite: SrtpSuite,
+    /// Master key followed by master salt, exactly the suite's lengths.
+    pub key_salt: Vec<u8>,
+    /// Master key lifetime in packets, when given.
+    pub lifetime: Option<u64>,
+    pub mki: Option<Mki>,
+    /// Session parameters, verbatim.
+    pub session_params: Vec<String>,
+}
+
+/// The key is a secret: Debug shows everything but the key.
+impl std::fmt::Debug for CryptoAttribute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CryptoAttribute")
+            .field("tag", &self.tag)
+            .field("suite", &self.suite)
+            .field("key_salt", &"<redacted>")
+            .field("lifetime", &self.lifetime)
+            .field("mki", &self.mki)
+            .field("session_params", &self.session_params)
+            .finish()
+    }
+}
+
+impl CryptoAttribute {
+    /// Parses the value after `crypto:`. `None` for anything malformed, an unknown suite, a key of the wrong
+    /// length, or several keys (MKI key lists: we hold one key per direction).
+    pub fn parse(value: &str) -> Option<CryptoAttribute> {
+        let mut fields = value.split_ascii_whitespace();
+        let tag_text = fields.next()?;
+        // RFC 4568 §9.1: tag = 1*9DIGIT.
+        if tag_text.is_empty() || tag_text.len() > 9 || !tag_text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let tag = tag_text.parse().ok()?;
+        let suite = SrtpSuite::from_name(fields.next()?)?;
+        let key_params = fields.next()?;
+        if key_params.contains(';') {
+            return None;
+        }
+        let mut parts = key_params.strip_prefix("inline:")?.split('|');
+        let key_text = parts.next()?;
+        // Peers pad their base64 or not; accept both.
+        let key_salt =
+            STANDARD.decode(key_text).or_else(|_| STANDARD_NO_PAD.decode(key_text.trim_end_matches('='))).ok()?;
+        if key_salt.len() != suite.master_key_len() + suite.master_salt_len() {
+            return None;
+        }
+        let mut lifetime = None;
+        let mut mki = None;
+        for part in parts {
+            if let Some((value, length)) = part.split_once(':') {
+                if mki.is_some() {
+                    return None;
+                }
+                let length: u8 = length.parse().ok()?;
+                if !(1..=4).contains(&length) {
+                    return None;
+                }
+                let value: u32 = value.parse().ok()?;
+                if length < 4 && value >> (u32::from(length) * 8) != 0 {
+                    return None;
+                }
+                mki = Some(Mki { value, length });
+            } else {
+                if lifetime.is_some() || mki.is_some() {
+                    return None;
+                }
+                lifetime = Some(parse_lifetime(part)?);
+            }
+        }
+        let session_params = fields.map(str::to_string).collect();
+        Some(CryptoAttribute { tag, suite, key_salt, lifetime, mki, session_params })
+    }
+
+    /// The attribute value, `crypto:...`, as it goes after `a=`.
+    pub fn to_attribute(&self) -> String {
+        let mut out = format!("crypto:{} {} inline:{}", self.tag, self.suite.name(), STANDARD.encode(&self.key_salt));
+        if let Some(lifetime) = self.lifetime {
+            if lifetime.is_power_of_two() {
+                let _ = write!(out, "|2^{}", lifetime.trailing_zeros());
+            } else {
+                let _ = write!(out, "|{lifetime}");
+            }
+        }
+        if let Some(mki) = self.mki {
+            let _ = write!(out, "|{}:{}", mki.value, mki.length);
+        }
+        for param in &self.session_params {
+            out.push(' ');
+            out.push_str(param);
+        }
+        out
+    }
+
+    /// The master key part of `key_salt`.
+    pub fn master_key(&self) -> &[u8] {
+        &self.key_salt[..self.suite.master_key_len().min(self.key_salt.len())]
+    }
+
+    /// The master salt part of `key_salt`.
+    pub fn master_salt(&self) -> &[u8] {
+        &self.key_salt[self.suite.master_key_len().min(self.key_salt.len())..]
+    }
+
+    /// Whether we can use this attribute as it stands: session parameters that only weaken SRTP
+    /// (`UNENCRYPTED_SRTP`, `UNENCRYPTED_SRTCP`, `UNAUTHENTICATED_SRTP`), a key derivation rate other than 0 and
+    /// FEC ordering we do not implement make it unusable; the window-size hint `WSH` is only a hint.
+    pub fn is_supported(&self) -> bool {
+        self.session_params.iter().all(|p| p.starts_with("WSH=") || p == "KDR=0")
+    }
+
+    /// Our answer to this offered attribute: same tag and suite, our own key (RFC 4568 §7.1.2), no MKI and no
+    /// lifetime (both optional; we rekey by re-INVITE).
+    pub fn answer(&self, our_key_salt: Vec<u8>) -> CryptoAttribute {
+        CryptoAttribute {
+            tag: self.tag,
+            suite: self.suite,
+            key_salt: our_key_salt,
+            lifetime: None,
+            mki: None,
+            session_params: Vec::new(),
+        }
+    }
+}
+
+/// The offered crypto attribute an answer should take: the most preferred suite of [`SrtpSuite::PREFERENCE`]
+/// among the usable ones, the offer's order deciding between equals.
+pub fn choose_crypto(offered: &[CryptoAttribute]) -> Option<&CryptoAttribute> {
+    SrtpSuite::PREFERENCE.iter().find_map(|suite| offered.iter().find(|c| c.suite == *suite && c.is_supported()))
+}
+
+/// `2^n` or a decimal number of packets.
+fn parse_lifetime(text: &str) -> Option<u64> {
+    match text.strip_prefix("2^") {
+        Some(exponent) => {
+            let exponent: u32 = exponent.parse().ok()?;
+            (exponent < 64).then(|| 1u64 << exponent)
+        }
+        None => text.parse().ok(),
     }
 }
 
@@ -340,10 +643,128 @@ mod tests {
         assert_eq!(SessionDescription::parse(b"v=0\r\nc=IN IP4 nonsense\r\n"), Err(SdpError::BadConnection));
     }
 
+    /// RFC 4568 §8.1's example key (key||salt of AES_CM_128_HMAC_SHA1_80).
+    const EXAMPLE_KEY: &str = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
+
+    #[test]
+    fn crypto_attributes_parse_and_print() {
+        let text = format!(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+             m=audio 49170 RTP/SAVP 0\r\n\
+             a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{EXAMPLE_KEY}|2^20|1:4\r\n\
+             a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:{EXAMPLE_KEY}\r\n\
+             a=crypto:3 F8_128_HMAC_SHA1_80 inline:{EXAMPLE_KEY}\r\n"
+        );
+        let sdp = SessionDescription::parse(text.as_bytes()).unwrap();
+        let audio = sdp.audio().unwrap();
+        assert_eq!(audio.rtp_profile(), Some(RtpProfile::Savp));
+        assert!(audio.rtp_profile().unwrap().is_secure());
+        let crypto: Vec<CryptoAttribute> = audio.crypto().collect();
+        assert_eq!(crypto.len(), 2, "the unknown F8 suite is skipped");
+        assert_eq!(crypto[0].tag, 1);
+        assert_eq!(crypto[0].suite, SrtpSuite::AesCm128HmacSha1_80);
+        assert_eq!(crypto[0].lifetime, Some(1 << 20));
+        assert_eq!(crypto[0].mki, Some(Mki { value: 1, length: 4 }));
+        assert_eq!(crypto[0].master_key().len(), 16);
+        assert_eq!(crypto[0].master_salt().len(), 14);
+        assert_eq!(crypto[1].suite, SrtpSuite::AesCm128HmacSha1_32);
+        assert_eq!(crypto[1].mki, None);
+        // Printing gives back the same attributes (the unknown one verbatim).
+        let again = SessionDescription::parse(&sdp.to_bytes()).unwrap();
+        assert_eq!(again, sdp);
+        assert_eq!(crypto[0].to_attribute(), format!("crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{EXAMPLE_KEY}|2^20|1:4"));
+        assert!(!format!("{:?}", crypto[0]).contains(EXAMPLE_KEY), "Debug must not show the key");
+    }
+
+    #[test]
+    fn malformed_crypto_attributes_are_refused() {
+        let bad = [
+            "".to_string(),
+            "1".into(),
+            format!("x AES_CM_128_HMAC_SHA1_80 inline:{EXAMPLE_KEY}"),
+            format!("1234567890 AES_CM_128_HMAC_SHA1_80 inline:{EXAMPLE_KEY}"),
+            format!("1 aes_cm_128_hmac_sha1_80 inline:{EXAMPLE_KEY}"),
+            format!("1 AES_CM_128_HMAC_SHA1_80 {EXAMPLE_KEY}"),
+            // Key of the wrong length for the suite (GCM-128 wants 28 bytes, this is 30).
+            format!("1 AEAD_AES_128_GCM inline:{EXAMPLE_KEY}"),
+            "1 AES_CM_128_HMAC_SHA1_80 inline:not*base64".into(),
+            format!("1 AES_CM_128_HMAC_SHA1_80 inline:{EXAMPLE_KEY}|1:5"),
+            format!("1 AES_CM_128_HMAC_SHA1_80 inline:{EXAMPLE_KEY}|256:1"),
+            format!("1 AES_CM_128_HMAC_SHA1_80 inline:{EXAMPLE_KEY}|2^64"),
+            format!("1 AES_CM_128_HMAC_SHA1_80 inline:{EXAMPLE_KEY}|1:1|2^20"),
+            format!("1 AES_CM_128_HMAC_SHA1_80 inline:{EXAMPLE_KEY}|1:1;inline:{EXAMPLE_KEY}|2:1"),
+        ];
+        for value in bad {
+            assert_eq!(CryptoAttribute::parse(&value), None, "{value}");
+        }
+    }
+
+    fn attribute(tag: u32, suite: SrtpSuite, params: &[&str]) -> CryptoAttribute {
+        let key_salt = vec![7; suite.master_key_len() + suite.master_salt_len()];
+        let attribute = CryptoAttribute {
+            tag,
+            suite,
+            key_salt,
+            lifetime: None,
+            mki: None,
+            session_params: params.iter().map(|p| p.to_string()).collect(),
+        };
+        // Every attribute we build survives its own printing.
+        assert_eq!(
+            CryptoAttribute::parse(attribute.to_attribute().strip_prefix("crypto:").unwrap()).as_ref(),
+            Some(&attribute)
+        );
+        attribute
+    }
+
+    #[test]
+    fn the_answer_prefers_gcm_then_80_then_32() {
+        use SrtpSuite::*;
+        let offer = [
+            attribute(1, AesCm128HmacSha1_32, &[]),
+            attribute(2, AesCm128HmacSha1_80, &[]),
+            attribute(3, AeadAes128Gcm, &["UNENCRYPTED_SRTP"]),
+            attribute(4, AeadAes128Gcm, &["WSH=128"]),
+        ];
+        assert_eq!(choose_crypto(&offer).map(|c| c.tag), Some(4), "usable GCM wins");
+        assert_eq!(choose_crypto(&offer[..3]).map(|c| c.tag), Some(2), "an UNENCRYPTED_SRTP GCM is not usable");
+        assert_eq!(choose_crypto(&offer[..1]).map(|c| c.tag), Some(1));
+        assert_eq!(choose_crypto(&[attribute(9, AesCm128HmacSha1_80, &["KDR=20"])]), None);
+        let answer = offer[1].answer(vec![1; 30]);
+        assert_eq!((answer.tag, answer.suite), (2, AesCm128HmacSha1_80));
+        let mut media = SessionDescription::parse(OFFER.as_bytes()).unwrap().media.remove(0);
+        media.push_crypto(&answer);
+        assert_eq!(media.crypto().collect::<Vec<_>>(), vec![answer]);
+        media.clear_crypto();
+        assert_eq!(media.crypto().count(), 0);
+        assert_eq!(RtpProfile::parse("rtp/savpf"), Some(RtpProfile::Savpf));
+        assert_eq!(RtpProfile::parse("UDP/TLS/RTP/SAVPF"), None);
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_text_never_panics(text in "(?s).{0,400}") {
             let _ = SessionDescription::parse(text.as_bytes());
+        }
+
+        #[test]
+        fn arbitrary_crypto_text_never_panics(text in "(?s).{0,200}") {
+            let _ = CryptoAttribute::parse(&text);
+        }
+
+        /// Text shaped like a crypto attribute, to reach past the first checks.
+        #[test]
+        fn crypto_like_text_never_panics(
+            tag in "[0-9]{0,10}",
+            suite in proptest::sample::select(vec!["AES_CM_128_HMAC_SHA1_80", "AEAD_AES_256_GCM", "X"]),
+            key in "[A-Za-z0-9+/=]{0,60}",
+            tail in "(\\|[0-9^:]{0,12}){0,3}( [A-Z_=0-9]{0,10}){0,2}",
+        ) {
+            let text = format!("{tag} {suite} inline:{key}{tail}");
+            if let Some(parsed) = CryptoAttribute::parse(&text) {
+                let printed = parsed.to_attribute();
+                proptest::prop_assert_eq!(CryptoAttribute::parse(printed.strip_prefix("crypto:").unwrap()), Some(parsed));
+            }
         }
     }
 }
