@@ -6,7 +6,9 @@
 //! - [`transaction`]: the four RFC 3261 §17 state machines, sans-IO, time passed in.
 //! - [`endpoint`]: the transaction layer of a node (matching, retransmission absorption, Via routing).
 //! - [`dialog`]: dialog state and in-dialog request construction.
-//! - [`auth`]: HTTP Digest (MD5, SHA-256, qop=auth) for clients and servers.
+//! - [`auth`]: HTTP Digest (MD5, SHA-256, qop=auth) for clients, and a server verifier with a nonce cache,
+//!   replay, URI and realm checks and per-source back-off.
+//! - [`source`]: bounded per-source state (IPv4 address or IPv6 /64) for limits and back-off.
 //! - [`registration`]: the REGISTER client machine for trunks.
 //! - [`sdp`]: session descriptions.
 //! - [`transport`]: the thin tokio driver (UDP + TCP sockets).
@@ -21,6 +23,7 @@ pub mod header;
 pub mod message;
 pub mod registration;
 pub mod sdp;
+pub mod source;
 pub mod transaction;
 pub mod transport;
 pub mod uri;
