@@ -6,8 +6,14 @@
 //! Run loop for the owner: feed input ([`Endpoint::handle_input`], [`Endpoint::respond`],
 //! [`Endpoint::send_request`]), then drain [`Endpoint::poll_transmit`] and [`Endpoint::poll_event`], sleep until
 //! [`Endpoint::poll_timeout`] and call [`Endpoint::handle_timeout`]. Time is always passed in.
+//!
+//! Timers live in a min-heap of (deadline, transaction) with lazy deletion: an entry is live only while the
+//! transaction still exists and still names that deadline as its scheduled one, so rescheduling and removal
+//! never search the heap. A due timer costs O(log n) and [`Endpoint::poll_timeout`] is amortised O(log n), where
+//! scanning every transaction on every loop iteration made a flood of unique requests cost O(n²).
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -108,6 +114,8 @@ enum ServerTx {
 struct ServerEntry {
     tx: ServerTx,
     peer: Peer,
+    /// The deadline of this transaction's live entry in the timer heap.
+    scheduled: Option<Instant>,
     /// (Call-ID, CSeq number) of an INVITE, to match the ACK for its 2xx, which has its own branch.
     invite_id: Option<(String, u32)>,
     /// (From tag, Call-ID, CSeq) for merged-request detection (RFC 3261 §8.2.2.2).
@@ -131,6 +139,8 @@ enum ClientTx {
 struct ClientEntry {
     tx: ClientTx,
     peer: Peer,
+    /// The deadline of this transaction's live entry in the timer heap.
+    scheduled: Option<Instant>,
 }
 
 impl ClientEntry {
@@ -139,6 +149,34 @@ impl ClientEntry {
             ClientTx::Invite { tx, .. } => tx,
             ClientTx::NonInvite(t) => t,
         }
+    }
+}
+
+/// A transaction named in the timer heap.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKey {
+    Server(ServerKey),
+    Client(ClientKey),
+}
+
+/// A timer heap entry, ordered by deadline (then key, so the order is total).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Scheduled {
+    at: Instant,
+    key: TimerKey,
+}
+
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> Ordering {
+        #[cfg(test)]
+        tests::COMPARISONS.with(|c| c.set(c.get() + 1));
+        self.at.cmp(&other.at).then_with(|| self.key.cmp(&other.key))
+    }
+}
+
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -161,6 +199,10 @@ pub struct Endpoint {
     /// (Call-ID, CSeq) → INVITE server transaction, for 2xx ACK matching.
     invites: HashMap<(String, u32), ServerKey>,
     merges: HashMap<String, ServerKey>,
+    /// Min-heap of transaction deadlines; entries not matching their transaction's `scheduled` are stale.
+    timer_heap: BinaryHeap<Reverse<Scheduled>>,
+    /// Transactions examined by timer handling, for tests and metrics of the work done.
+    timer_visits: u64,
     transmits: VecDeque<Transmit>,
     events: VecDeque<EndpointEvent>,
     user_agent: String,
@@ -174,6 +216,8 @@ impl Endpoint {
             client: HashMap::new(),
             invites: HashMap::new(),
             merges: HashMap::new(),
+            timer_heap: BinaryHeap::new(),
+            timer_visits: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             user_agent: user_agent.into(),
@@ -281,7 +325,9 @@ impl Endpoint {
                 if let Some(m) = &merge_id {
                     self.merges.insert(m.clone(), key.clone());
                 }
-                self.server.insert(key.clone(), ServerEntry { tx, peer: reply_peer, invite_id, merge_id });
+                self.server
+                    .insert(key.clone(), ServerEntry { tx, peer: reply_peer, invite_id, merge_id, scheduled: None });
+                self.schedule_server(&key);
                 self.events.push_back(EndpointEvent::Request { key, request, peer });
             }
         }
@@ -293,13 +339,15 @@ impl Endpoint {
             let completed_with_error = tx.is_answered() && tx.last_sent().is_some_and(|b| !b.starts_with(b"SIP/2.0 2"));
             if completed_with_error {
                 tx.on_ack(now);
+                self.schedule_server(&key);
                 return;
             }
         }
         // ACK for a 2xx: stop the 2xx retransmissions and hand it to the dialog.
-        if let Some(invite_key) = self.invites.get(&(request.call_id().to_string(), cseq.seq)) {
-            if let Some(ServerEntry { tx: ServerTx::Invite(tx), .. }) = self.server.get_mut(invite_key) {
+        if let Some(invite_key) = self.invites.get(&(request.call_id().to_string(), cseq.seq)).cloned() {
+            if let Some(ServerEntry { tx: ServerTx::Invite(tx), .. }) = self.server.get_mut(&invite_key) {
                 tx.on_ack(now);
+                self.schedule_server(&invite_key);
             }
         }
         self.events.push_back(EndpointEvent::Ack { request, peer });
@@ -330,9 +378,16 @@ impl Endpoint {
         let reply_peer = response_peer(via, peer);
         self.transmits.push_back(Transmit { peer: reply_peer, bytes });
         self.server.insert(
-            key,
-            ServerEntry { tx: ServerTx::NonInvite(tx), peer: reply_peer, invite_id: None, merge_id: None },
+            key.clone(),
+            ServerEntry {
+                tx: ServerTx::NonInvite(tx),
+                peer: reply_peer,
+                invite_id: None,
+                merge_id: None,
+                scheduled: None,
+            },
         );
+        self.schedule_server(&key);
         if pending {
             self.events.push_back(EndpointEvent::Cancelled { invite: invite_key, request });
         }
@@ -359,6 +414,7 @@ impl Endpoint {
                 self.transmits.push_back(Transmit { peer: entry.peer, bytes: ack.into_message().to_bytes() });
             }
         }
+        self.schedule_client(&key);
         if outcome.deliver {
             self.events.push_back(EndpointEvent::Response { key, response });
         }
@@ -376,6 +432,7 @@ impl Endpoint {
         };
         if accepted {
             self.transmits.push_back(Transmit { peer: entry.peer, bytes });
+            self.schedule_server(key);
         }
         accepted
     }
@@ -409,7 +466,8 @@ impl Endpoint {
         } else {
             ClientTx::NonInvite(ClientNonInvite::new(bytes.clone(), reliable, self.timers, now))
         };
-        self.client.insert(key.clone(), ClientEntry { tx, peer });
+        self.client.insert(key.clone(), ClientEntry { tx, peer, scheduled: None });
+        self.schedule_client(&key);
         self.transmits.push_back(Transmit { peer, bytes });
         Ok(key)
     }
@@ -463,34 +521,70 @@ impl Endpoint {
         self.events.pop_front()
     }
 
-    /// The earliest instant at which [`Endpoint::handle_timeout`] has work.
+    /// The earliest instant at which [`Endpoint::handle_timeout`] has work. Amortised O(log n): stale heap
+    /// entries on top are dropped on the way.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        let server = self.server.values_mut().filter_map(|e| e.as_transaction().next_timeout()).min();
-        let client = self.client.values_mut().filter_map(|e| e.as_transaction().next_timeout()).min();
-        match (server, client) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        while let Some(Reverse(top)) = self.timer_heap.peek() {
+            if self.is_live(top) {
+                return Some(top.at);
+            }
+            self.timer_heap.pop();
         }
+        None
     }
 
-    /// Fires every transaction timer due at `now`.
+    /// Fires every transaction timer due at `now`: O(log n) per due timer, nothing for the others.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut finished = Vec::new();
-        for (key, entry) in self.server.iter_mut() {
-            let peer = entry.peer;
-            let timed_out = fire_timers(entry.as_transaction(), peer, now, &mut self.transmits);
-            if timed_out {
-                // Only an unacknowledged 2xx concerns the TU (it must send BYE); an unacknowledged error
-                // response just ends its transaction.
-                if let (Some((call_id, _)), true) = (&entry.invite_id, entry_last_is_2xx(&mut entry.tx)) {
-                    self.events.push_back(EndpointEvent::AckTimeout { key: key.clone(), call_id: call_id.clone() });
-                }
+        // Each transaction fires at most once per call (as when every transaction was visited once): a deadline
+        // that is still due after firing is put back only after the loop.
+        let mut again = Vec::new();
+        while self.timer_heap.peek().is_some_and(|Reverse(top)| top.at <= now) {
+            let Some(Reverse(due)) = self.timer_heap.pop() else { break };
+            if !self.is_live(&due) {
+                continue;
             }
-            if entry.as_transaction().is_terminated() {
-                finished.push(key.clone());
+            self.timer_visits += 1;
+            let next = match due.key {
+                TimerKey::Server(key) => self.fire_server(key, now),
+                TimerKey::Client(key) => self.fire_client(key, now),
+            };
+            again.extend(next);
+        }
+        for scheduled in again {
+            self.timer_heap.push(Reverse(scheduled));
+        }
+        self.compact_timer_heap();
+    }
+
+    /// Transactions examined by timer handling since the endpoint was created (work done, for tests and
+    /// metrics); with the heap this grows with the number of due timers, not with the number of transactions.
+    pub fn timer_visits(&self) -> u64 {
+        self.timer_visits
+    }
+
+    /// Whether a heap entry is still its transaction's scheduled deadline.
+    fn is_live(&self, scheduled: &Scheduled) -> bool {
+        let current = match &scheduled.key {
+            TimerKey::Server(key) => self.server.get(key).and_then(|e| e.scheduled),
+            TimerKey::Client(key) => self.client.get(key).and_then(|e| e.scheduled),
+        };
+        current == Some(scheduled.at)
+    }
+
+    /// Fires a server transaction's due timers; returns its next heap entry, if it lives on.
+    fn fire_server(&mut self, key: ServerKey, now: Instant) -> Option<Scheduled> {
+        let entry = self.server.get_mut(&key)?;
+        entry.scheduled = None;
+        let peer = entry.peer;
+        let timed_out = fire_timers(entry.as_transaction(), peer, now, &mut self.transmits);
+        if timed_out {
+            // Only an unacknowledged 2xx concerns the TU (it must send BYE); an unacknowledged error response
+            // just ends its transaction.
+            if let (Some((call_id, _)), true) = (&entry.invite_id, entry_last_is_2xx(&mut entry.tx)) {
+                self.events.push_back(EndpointEvent::AckTimeout { key: key.clone(), call_id: call_id.clone() });
             }
         }
-        for key in finished {
+        if entry.as_transaction().is_terminated() {
             if let Some(entry) = self.server.remove(&key) {
                 if let Some(id) = entry.invite_id {
                     self.invites.remove(&id);
@@ -499,21 +593,65 @@ impl Endpoint {
                     self.merges.remove(&m);
                 }
             }
+            return None;
         }
-        let mut finished = Vec::new();
-        for (key, entry) in self.client.iter_mut() {
-            let peer = entry.peer;
-            let tx = entry.as_transaction();
-            if fire_timers(tx, peer, now, &mut self.transmits) {
-                self.events.push_back(EndpointEvent::ClientTimeout { key: key.clone() });
-            }
-            if tx.is_terminated() {
-                finished.push(key.clone());
-            }
+        let at = entry.as_transaction().next_timeout()?;
+        entry.scheduled = Some(at);
+        Some(Scheduled { at, key: TimerKey::Server(key) })
+    }
+
+    /// Fires a client transaction's due timers; returns its next heap entry, if it lives on.
+    fn fire_client(&mut self, key: ClientKey, now: Instant) -> Option<Scheduled> {
+        let entry = self.client.get_mut(&key)?;
+        entry.scheduled = None;
+        let peer = entry.peer;
+        let tx = entry.as_transaction();
+        if fire_timers(tx, peer, now, &mut self.transmits) {
+            self.events.push_back(EndpointEvent::ClientTimeout { key: key.clone() });
         }
-        for key in finished {
+        if tx.is_terminated() {
             self.client.remove(&key);
+            return None;
         }
+        let at = tx.next_timeout()?;
+        entry.scheduled = Some(at);
+        Some(Scheduled { at, key: TimerKey::Client(key) })
+    }
+
+    /// Puts a server transaction's next deadline in the heap if it changed (after any input that may move it).
+    fn schedule_server(&mut self, key: &ServerKey) {
+        let Some(entry) = self.server.get_mut(key) else { return };
+        let next = entry.as_transaction().next_timeout();
+        if next != entry.scheduled {
+            entry.scheduled = next;
+            if let Some(at) = next {
+                self.timer_heap.push(Reverse(Scheduled { at, key: TimerKey::Server(key.clone()) }));
+            }
+        }
+    }
+
+    /// Puts a client transaction's next deadline in the heap if it changed.
+    fn schedule_client(&mut self, key: &ClientKey) {
+        let Some(entry) = self.client.get_mut(key) else { return };
+        let next = entry.as_transaction().next_timeout();
+        if next != entry.scheduled {
+            entry.scheduled = next;
+            if let Some(at) = next {
+                self.timer_heap.push(Reverse(Scheduled { at, key: TimerKey::Client(key.clone()) }));
+            }
+        }
+    }
+
+    /// Rebuilds the heap from live entries when stale ones dominate, so memory stays proportional to the live
+    /// transactions; O(n), at most once per n reschedules.
+    fn compact_timer_heap(&mut self) {
+        let live = self.server.len() + self.client.len();
+        if self.timer_heap.len() <= 2 * live + 64 {
+            return;
+        }
+        let server = self.server.iter().filter_map(|(k, e)| Some((e.scheduled?, TimerKey::Server(k.clone()))));
+        let client = self.client.iter().filter_map(|(k, e)| Some((e.scheduled?, TimerKey::Client(k.clone()))));
+        self.timer_heap = server.chain(client).map(|(at, key)| Reverse(Scheduled { at, key })).collect();
     }
 }
 
@@ -631,6 +769,11 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    thread_local! {
+        /// Comparisons made by the timer heap on this thread (each test runs on its own thread).
+        pub(super) static COMPARISONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
     fn peer() -> Peer {
         Peer::udp("192.0.2.10:5062".parse().unwrap())
     }
@@ -736,5 +879,94 @@ mod tests {
         let sent = drain(&mut ep);
         let text = String::from_utf8_lossy(&sent[0].bytes);
         assert!(text.starts_with("SIP/2.0 400 Bad Request (missing mandatory header Call-ID)"), "{text}");
+    }
+
+    fn options(branch: &str) -> Vec<u8> {
+        format!(
+            "OPTIONS sip:echo@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5062;branch={branch};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:a@10.0.0.1>;tag={branch}\r\nTo: <sip:echo@192.0.2.1>\r\n\
+             Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// One iteration of an owner's run loop: answer what the TU got, fire what is due.
+    fn run_loop_iteration(ep: &mut Endpoint, now: Instant) {
+        while let Some(event) = ep.poll_event() {
+            if let EndpointEvent::Request { key, request, .. } = event {
+                ep.respond(&key, Response::for_request(&request, 200, "OK"), now);
+            }
+        }
+        drain(ep);
+        if ep.poll_timeout().is_some_and(|at| at <= now) {
+            ep.handle_timeout(now);
+        }
+    }
+
+    #[test]
+    fn a_flood_of_unique_options_costs_n_log_n_timer_work() {
+        const N: u64 = 50_000;
+        COMPARISONS.with(|c| c.set(0));
+        let mut ep = Endpoint::new(TimerConfig::default(), "test");
+        let t0 = Instant::now();
+        let mut now = t0;
+        let mut peak = 0;
+        for i in 0..N {
+            // 1,000 requests a second for 50 s: up to 32,000 live transactions (timer J is 64·T1 = 32 s).
+            now = t0 + Duration::from_millis(i);
+            ep.handle_input(&options(&format!("z9hG4bKflood{i}")), peer(), now);
+            run_loop_iteration(&mut ep, now);
+            peak = peak.max(ep.transaction_counts().0);
+        }
+        while let Some(at) = ep.poll_timeout() {
+            now = now.max(at);
+            run_loop_iteration(&mut ep, now);
+        }
+        assert!(peak > 30_000, "peak {peak} live transactions");
+        assert_eq!(ep.transaction_counts(), (0, 0), "every transaction ended at timer J");
+        assert_eq!(ep.timer_visits(), N, "each transaction examined once, when its timer J fired");
+        let comparisons = COMPARISONS.with(|c| c.get());
+        let bound = 4 * N * u64::from(N.ilog2() + 1);
+        assert!(comparisons <= bound, "{comparisons} heap comparisons for {N} transactions (bound {bound})");
+        // What scanning every live transaction on every iteration would have cost: far above the bound.
+        assert!(peak as u64 * N / 2 > 10 * bound);
+    }
+
+    #[test]
+    fn a_response_reschedules_a_client_transaction_and_the_old_deadline_is_skipped() {
+        let mut ep = Endpoint::new(TimerConfig::default(), "test");
+        let t0 = Instant::now();
+        let Ok(Message::Request(request)) = Message::parse(&options("z9hG4bKclient")) else { panic!() };
+        let key = ep.send_request(request, peer(), t0).unwrap();
+        drain(&mut ep);
+        assert_eq!(ep.poll_timeout(), Some(t0 + Duration::from_millis(500)), "timer E");
+        let ok = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKclient\r\nFrom: <sip:a@h>;tag=1\r\n\
+                  To: <sip:b@h>;tag=2\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+        ep.handle_input(ok.as_bytes(), peer(), t0 + Duration::from_millis(100));
+        assert!(matches!(ep.poll_event(), Some(EndpointEvent::Response { key: k, .. }) if k == key));
+        // Timer E is gone (no retransmission at 500 ms); timer K (T4 = 5 s) ends the transaction.
+        assert_eq!(ep.poll_timeout(), Some(t0 + Duration::from_millis(5100)));
+        ep.handle_timeout(t0 + Duration::from_millis(5100));
+        assert!(drain(&mut ep).is_empty());
+        assert_eq!(ep.transaction_counts(), (0, 0));
+        assert_eq!(ep.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_client_transaction_without_answer_retransmits_then_times_out() {
+        let mut ep = Endpoint::new(TimerConfig::default(), "test");
+        let t0 = Instant::now();
+        let Ok(Message::Request(request)) = Message::parse(&options("z9hG4bKlost")) else { panic!() };
+        ep.send_request(request, peer(), t0).unwrap();
+        drain(&mut ep);
+        let (mut sends, mut last) = (0, t0);
+        while let Some(at) = ep.poll_timeout() {
+            last = at;
+            ep.handle_timeout(at);
+            sends += drain(&mut ep).len();
+        }
+        assert_eq!(last - t0, Duration::from_secs(32), "timer F");
+        assert_eq!(sends, 10, "E at 0.5, 1.5, 3.5, 7.5, then every 4 s until 32 s");
+        assert!(matches!(ep.poll_event(), Some(EndpointEvent::ClientTimeout { .. })));
     }
 }
