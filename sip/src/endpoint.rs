@@ -236,6 +236,11 @@ impl Endpoint {
             Ok(Message::Response(response)) => self.handle_response(response, peer, now),
             Err(ParseError::Empty) => {} // CRLF keep-alive
             Err(ParseError::BadVersion) => self.answer_bad_version(bytes, peer),
+            Err(
+                err @ (ParseError::BadContentLength
+                | ParseError::DuplicateContentLength
+                | ParseError::ConflictingContentLength),
+            ) => self.answer_bad_content_length(bytes, peer, err),
             Err(err) => self.drop_input(peer, format!("unparseable message: {err}")),
         }
     }
@@ -261,6 +266,20 @@ impl Endpoint {
             return self.drop_input(peer, format!("request in unsupported version {version:?}"));
         }
         self.drop_input(peer, "unparseable message: unsupported SIP version".into())
+    }
+
+    /// A request whose Content-Length is negative, malformed, repeated or conflicting: 400 when the response can
+    /// be routed (RFC 3261 §21.4.1), else dropped. Stateless: nothing about the request can be trusted enough to
+    /// match retransmissions.
+    fn answer_bad_content_length(&mut self, bytes: &[u8], peer: Peer, err: ParseError) {
+        if let Ok(Message::Request(mut request)) = Message::parse_ignoring_content_length(bytes) {
+            if let (Ok(via), false) = (request.top_via(), request.method == Method::Ack) {
+                stamp_received(&mut request, &via, peer);
+                let response = Response::for_request(&request, 400, &bad_request_reason(&err));
+                self.send_stateless(response, &via, peer);
+            }
+        }
+        self.drop_input(peer, format!("unparseable message: {err}"))
     }
 
     fn drop_input(&mut self, peer: Peer, reason: String) {
@@ -968,5 +987,25 @@ mod tests {
         assert_eq!(last - t0, Duration::from_secs(32), "timer F");
         assert_eq!(sends, 10, "E at 0.5, 1.5, 3.5, 7.5, then every 4 s until 32 s");
         assert!(matches!(ep.poll_event(), Some(EndpointEvent::ClientTimeout { .. })));
+    }
+
+    #[test]
+    fn negative_duplicated_or_conflicting_content_length_gets_400() {
+        let base = String::from_utf8(options("z9hG4bKcl")).unwrap();
+        for (lines, reason) in [
+            ("Content-Length: -5\r\n", "Bad Request (malformed Content-Length)"),
+            ("Content-Length: 0\r\nContent-Length: 0\r\n", "Bad Request (Content-Length given more than once)"),
+            ("Content-Length: 0\r\nl: 3\r\n", "Bad Request (conflicting Content-Length values)"),
+        ] {
+            let mut ep = Endpoint::new(TimerConfig::default(), "test");
+            let text = base.replace("Content-Length: 0\r\n", lines);
+            ep.handle_input(text.as_bytes(), peer(), Instant::now());
+            let sent = drain(&mut ep);
+            let reply = String::from_utf8_lossy(&sent[0].bytes);
+            assert!(reply.starts_with(&format!("SIP/2.0 400 {reason}\r\n")), "{reply}");
+            assert!(reply.contains("rport=5062;received=192.0.2.10"), "{reply}");
+            assert!(matches!(ep.poll_event(), Some(EndpointEvent::Dropped { .. })));
+            assert_eq!(ep.transaction_counts(), (0, 0));
+        }
     }
 }

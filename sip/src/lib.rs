@@ -2,6 +2,7 @@
 //!
 //! Layers, bottom up, each in its own module:
 //! - [`message`], [`header`], [`uri`]: parsing and printing (RFC 3261 §7, §19, §20); never panics on input.
+//! - [`check`]: what a UAS refuses before reading a request's meaning (416, 415), as a pure function.
 //! - [`framing`]: cutting TCP streams into messages.
 //! - [`transaction`]: the four RFC 3261 §17 state machines, sans-IO, time passed in.
 //! - [`endpoint`]: the transaction layer of a node (matching, retransmission absorption, Via routing).
@@ -16,6 +17,7 @@
 //! Call logic (what to answer, media) lives in `voicera-media`, which drives these layers.
 
 pub mod auth;
+pub mod check;
 pub mod dialog;
 pub mod endpoint;
 pub mod framing;
