@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use crate::header::{CSeq, NameAddr, Via, BRANCH_COOKIE};
 use crate::message::{Message, Method, ParseError, Request, Response};
+use crate::rate_limit::{RateLimiter, Verdict};
 use crate::transaction::{
     ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, TimerConfig, TimerOutcome, Transaction,
 };
@@ -206,6 +207,8 @@ pub struct Endpoint {
     transmits: VecDeque<Transmit>,
     events: VecDeque<EndpointEvent>,
     user_agent: String,
+    /// Consulted before a new INVITE/REGISTER/OPTIONS transaction is created; `None`: no limits.
+    rate_limiter: Option<RateLimiter>,
 }
 
 impl Endpoint {
@@ -221,7 +224,20 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             user_agent: user_agent.into(),
+            rate_limiter: None,
         }
+    }
+
+    /// Limits new INVITE, REGISTER and OPTIONS per source (see [`crate::rate_limit`]): over the
+    /// limit, INVITE and REGISTER get a stateless `503` with `Retry-After` (within a per-source budget of 503s)
+    /// and everything else is dropped, before any transaction exists or the TU hears of it.
+    pub fn set_rate_limiter(&mut self, limiter: Option<RateLimiter>) {
+        self.rate_limiter = limiter;
+    }
+
+    /// The rate limiter, e.g. to exempt a trunk's address.
+    pub fn rate_limiter_mut(&mut self) -> Option<&mut RateLimiter> {
+        self.rate_limiter.as_mut()
     }
 
     /// Number of live transactions (server, client).
@@ -323,6 +339,23 @@ impl Endpoint {
                     if *existing != key {
                         let response = Response::for_request(&request, 482, "Loop Detected");
                         return self.send_stateless(response, &via, peer);
+                    }
+                }
+                // Every new INVITE/REGISTER/OPTIONS transaction counts, in a dialog or not (a To tag is the
+                // sender's to forge), at rates no real dialog reaches; BYE, ACK and CANCEL are never limited.
+                if let Some(limiter) = self.rate_limiter.as_mut() {
+                    match limiter.check(peer.addr.ip(), &request.method, now) {
+                        Verdict::Allow => {}
+                        Verdict::Reject { retry_after } => {
+                            let mut response = Response::for_request(&request, 503, "Service Unavailable");
+                            response.ensure_to_tag(&format!("{:08x}", rand::random::<u32>()));
+                            response.headers.push("Retry-After", Verdict::retry_after_secs(retry_after).to_string());
+                            self.send_stateless(response, &via, peer);
+                            return self.drop_input(peer, format!("{} over the rate limit: 503", request.method));
+                        }
+                        Verdict::Drop => {
+                            return self.drop_input(peer, format!("{} over the rate limit: dropped", request.method));
+                        }
                     }
                 }
                 let reply_peer = response_peer(&via, peer);
@@ -1007,5 +1040,49 @@ mod tests {
             assert!(matches!(ep.poll_event(), Some(EndpointEvent::Dropped { .. })));
             assert_eq!(ep.transaction_counts(), (0, 0));
         }
+    }
+
+    #[test]
+    fn an_invite_flood_gets_503_then_silence_before_any_transaction_and_others_still_get_through() {
+        use crate::rate_limit::{Rate, RateLimitConfig};
+        let mut ep = Endpoint::new(TimerConfig::default(), "test");
+        let config = RateLimitConfig {
+            invite: Rate::per_second(1, 2),
+            rejections: Rate::per_second(1, 2),
+            ..RateLimitConfig::default()
+        };
+        ep.set_rate_limiter(Some(RateLimiter::new(config)));
+        let t0 = Instant::now();
+        let flood = |i: u32| {
+            String::from_utf8(invite(&format!("z9hG4bKf{i}"))).unwrap().replace("call-1", &format!("call-{i}"))
+        };
+        let mut statuses = Vec::new();
+        for i in 0..6 {
+            ep.handle_input(flood(i).as_bytes(), peer(), t0);
+            let sent = drain(&mut ep);
+            statuses.push(sent.first().map(|t| String::from_utf8_lossy(&t.bytes)[8..11].to_string()));
+            if let Some(t) = sent.first().filter(|t| t.bytes.starts_with(b"SIP/2.0 503")) {
+                let text = String::from_utf8_lossy(&t.bytes);
+                assert!(text.contains("Retry-After: 1\r\n") && text.contains(";tag="), "{text}");
+            }
+        }
+        let s = |code: &str| Some(code.to_string());
+        assert_eq!(statuses, vec![s("100"), s("100"), s("503"), s("503"), None, None]);
+        assert_eq!(ep.transaction_counts(), (2, 0), "no transaction for refused requests");
+        // A retransmission of an admitted INVITE is absorbed, not limited; another source is not affected.
+        ep.handle_input(flood(0).as_bytes(), peer(), t0);
+        assert!(drain(&mut ep)[0].bytes.starts_with(b"SIP/2.0 100"));
+        ep.handle_input(flood(9).as_bytes(), Peer::udp("203.0.113.5:5060".parse().unwrap()), t0);
+        assert!(drain(&mut ep)[0].bytes.starts_with(b"SIP/2.0 100"));
+        // BYE is never limited.
+        let bye = String::from_utf8(invite("z9hG4bKbye"))
+            .unwrap()
+            .replace("INVITE", "BYE")
+            .replace("To: <sip:echo@192.0.2.1>", "To: <sip:echo@192.0.2.1>;tag=ours");
+        ep.handle_input(bye.as_bytes(), peer(), t0);
+        let events: Vec<_> = std::iter::from_fn(|| ep.poll_event()).collect();
+        assert!(events
+            .iter()
+            .any(|e| matches!(e, EndpointEvent::Request { request, .. } if request.method == Method::Bye)));
     }
 }

@@ -10,6 +10,7 @@
 //! - [`auth`]: HTTP Digest (MD5, SHA-256, qop=auth) for clients, and a server verifier with a nonce cache,
 //!   replay, URI and realm checks and per-source back-off.
 //! - [`source`]: bounded per-source state (IPv4 address or IPv6 /64) for limits and back-off.
+//! - [`rate_limit`]: per-source token buckets for new INVITE/REGISTER/OPTIONS (503 + Retry-After or drop).
 //! - [`registration`]: the REGISTER client machine for trunks.
 //! - [`sdp`]: session descriptions.
 //! - [`transport`]: the thin tokio driver (UDP + TCP sockets).
@@ -23,6 +24,7 @@ pub mod endpoint;
 pub mod framing;
 pub mod header;
 pub mod message;
+pub mod rate_limit;
 pub mod registration;
 pub mod sdp;
 pub mod source;
