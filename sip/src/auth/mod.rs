@@ -408,4 +408,30 @@ mod tests {
             Err(AuthError::UnsupportedAlgorithm(_))
         ));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_header_values_never_panic(value in "[ -~]{0,300}") {
+            let _ = Challenge::parse(&value);
+            let _ = verify(&value, "INVITE", "secret");
+            if let Ok(credentials) = Credentials::parse(&value) {
+                let _ = credentials.proves("INVITE", "secret");
+            }
+        }
+
+        #[test]
+        fn answers_to_well_formed_challenges_parse_back_and_prove_the_password(
+            realm in "[a-z0-9.]{1,20}", nonce in "[A-Za-z0-9+/=]{1,64}", sha256 in proptest::bool::ANY,
+        ) {
+            let algorithm = if sha256 { "SHA-256" } else { "MD5" };
+            let header = format!(r#"Digest realm="{realm}", nonce="{nonce}", algorithm={algorithm}, qop="auth""#);
+            let mut client = DigestClient::new("1001", "secret", None);
+            client.set_challenge(Challenge::parse(&header).unwrap());
+            let answer = client.authorization("INVITE", "sip:demo@h").unwrap();
+            let credentials = Credentials::parse(&answer).unwrap();
+            proptest::prop_assert_eq!(&credentials.realm, &realm);
+            proptest::prop_assert!(credentials.proves("INVITE", "secret"));
+            proptest::prop_assert!(!credentials.proves("INVITE", "other"));
+        }
+    }
 }
