@@ -291,9 +291,8 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// the nonce, nor replays, nor the URI or realm: use [`DigestVerifier`], which does.
 pub fn verify(authorization: &str, method: &str, password: &str) -> Option<VerifiedUser> {
     let credentials = Credentials::parse(authorization).ok()?;
-    credentials
-        .proves(method, password)
-        .then(|| VerifiedUser { username: credentials.username, nonce: credentials.nonce })
+    let proven = credentials.proves(method, password);
+    proven.then_some(VerifiedUser { username: credentials.username, nonce: credentials.nonce })
 }
 
 /// Issues and checks server nonces without storing them (no replay protection; superseded by
