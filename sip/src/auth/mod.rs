@@ -104,7 +104,8 @@ impl Challenge {
 }
 
 /// Client-side credentials and the nonce state that lets later requests authenticate without a new challenge.
-#[derive(Debug, Clone)]
+/// Its Debug output leaves the password out.
+#[derive(Clone)]
 pub struct DigestClient {
     pub username: String,
     pub password: String,
@@ -112,6 +113,18 @@ pub struct DigestClient {
     pub realm: Option<String>,
     challenge: Option<Challenge>,
     nonce_count: u32,
+}
+
+impl std::fmt::Debug for DigestClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestClient")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("realm", &self.realm)
+            .field("challenge", &self.challenge)
+            .field("nonce_count", &self.nonce_count)
+            .finish()
+    }
 }
 
 impl DigestClient {
@@ -173,8 +186,9 @@ fn authorization_value(
 }
 
 /// A parsed `Authorization`/`Proxy-Authorization` Digest answer (RFC 7616 §3.4). Parsing checks syntax only;
-/// [`DigestVerifier`] checks it against the request, the nonce cache and the password.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// [`DigestVerifier`] checks it against the request, the nonce cache and the password. Its Debug output leaves
+/// the response out (with the nonce it allows an offline password search).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub username: String,
     pub realm: String,
@@ -186,6 +200,20 @@ pub struct Credentials {
     /// `Some` when the client answered with `qop=auth` (then `nc` and `cnonce` are present).
     pub qop_auth: Option<QopAuth>,
     pub opaque: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("realm", &self.realm)
+            .field("nonce", &self.nonce)
+            .field("uri", &self.uri)
+            .field("response", &"<redacted>")
+            .field("algorithm", &self.algorithm)
+            .field("qop_auth", &self.qop_auth)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The `nc` and `cnonce` of a `qop=auth` answer.
@@ -299,10 +327,16 @@ pub fn verify(authorization: &str, method: &str, password: &str) -> Option<Verif
 /// [`DigestVerifier`], kept for callers not yet moved): a nonce is `<issued-at hex>.<keyed hash>`, so any
 /// nonce we issued within `lifetime` verifies, and forged or expired ones do not (RFC 7616 §3.3 leaves the
 /// nonce format to the server). Time is passed in as seconds since the Unix epoch.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NonceIssuer {
     secret: [u8; 32],
     lifetime_secs: u64,
+}
+
+impl std::fmt::Debug for NonceIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NonceIssuer").field("lifetime_secs", &self.lifetime_secs).finish_non_exhaustive()
+    }
 }
 
 impl NonceIssuer {
@@ -432,5 +466,16 @@ mod tests {
             proptest::prop_assert!(credentials.proves("INVITE", "secret"));
             proptest::prop_assert!(!credentials.proves("INVITE", "other"));
         }
+    }
+
+    #[test]
+    fn debug_output_never_shows_passwords_secrets_or_responses() {
+        let client = DigestClient::new("1001", "hunter2", None);
+        assert!(!format!("{client:?}").contains("hunter2"));
+        let credentials = Credentials::parse(
+            r#"Digest username="u", realm="r", nonce="n", uri="sip:x", response="5ccc069c403ebaf9f0171e9517f40e41""#,
+        )
+        .unwrap();
+        assert!(!format!("{credentials:?}").contains("5ccc069c"));
     }
 }

@@ -110,8 +110,7 @@ struct NonceState {
 
 /// Digest verifier with a nonce cache and per-source back-off. One per realm; the user agent calls
 /// [`DigestVerifier::verify`] for each request that needs authentication and answers failures with
-/// [`DigestVerifier::rejection_response`].
-#[derive(Debug)]
+/// [`DigestVerifier::rejection_response`]. Its Debug output shows neither passwords nor the nonce key.
 pub struct DigestVerifier {
     config: VerifierConfig,
     /// username → password.
@@ -121,6 +120,17 @@ pub struct DigestVerifier {
     /// Nonces in issue order, which is also expiry order (one lifetime for all).
     issued: VecDeque<(Instant, String)>,
     backoff: FailureBackoff,
+}
+
+impl std::fmt::Debug for DigestVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestVerifier")
+            .field("config", &self.config)
+            .field("users", &self.users.len())
+            .field("cached_nonces", &self.nonces.len())
+            .field("backoff", &self.backoff)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Random bytes in a nonce, and bytes of its keyed tag.
@@ -143,6 +153,11 @@ impl DigestVerifier {
 
     pub fn realm(&self) -> &str {
         &self.config.realm
+    }
+
+    /// Replaces the accounts (e.g. after a configuration reload); nonces and back-off state stay.
+    pub fn set_users(&mut self, users: impl IntoIterator<Item = (String, String)>) {
+        self.users = users.into_iter().collect();
     }
 
     /// A `WWW-Authenticate` value with a fresh nonce for `source`, in the most preferred algorithm.
@@ -497,5 +512,10 @@ mod tests {
         assert_eq!(v.verify(&bad, source, t0), Err(DigestRejection::Malformed(CredentialsError::Missing("response"))));
         let basic = invite(URI, Some("Basic MTAwMTpzZWNyZXQ="));
         assert_eq!(v.verify(&basic, source, t0), Err(DigestRejection::Malformed(CredentialsError::NotDigest)));
+    }
+
+    #[test]
+    fn debug_output_hides_passwords() {
+        assert!(!format!("{:?}", verifier()).contains("secret"));
     }
 }
