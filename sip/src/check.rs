@@ -34,14 +34,31 @@ impl Rejection {
     }
 }
 
-/// Checks the Request-URI scheme and the body's encoding and type.
+/// Checks the Request-URI scheme and the body's encoding and type: [`check_request_uri`] then [`check_body`].
+/// A user agent that also answers 420 for `Require` calls the two separately, the URI check before and the body
+/// check after its 420 (the order of RFC 3261 §8.2).
 pub fn check_request(request: &Request) -> Result<(), Rejection> {
+    check_request_uri(request)?;
+    check_body(request)
+}
+
+/// 416 for a Request-URI scheme other than `sip`, `sips` or `tel` (RFC 3261 §8.2.2.1).
+pub fn check_request_uri(request: &Request) -> Result<(), Rejection> {
     if request.method == Method::Ack {
         return Ok(());
     }
     let scheme = request.uri.trim().split_once(':').map(|(scheme, _)| scheme).unwrap_or_default();
     if !SUPPORTED_SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
         return Err(Rejection { status: 416, reason: "Unsupported URI Scheme", headers: Vec::new() });
+    }
+    Ok(())
+}
+
+/// 415 for a `Content-Encoding` other than `identity`, or an INVITE/UPDATE body that is not SDP
+/// (RFC 3261 §8.2.3).
+pub fn check_body(request: &Request) -> Result<(), Rejection> {
+    if request.method == Method::Ack {
+        return Ok(());
     }
     let encodings = request.headers.get_all("Content-Encoding").flat_map(split_list);
     if encodings.into_iter().any(|coding| !coding.eq_ignore_ascii_case("identity")) {
@@ -123,6 +140,14 @@ mod tests {
         assert_eq!(check_request(&request("INVITE sip:echo@h", "", "")), Ok(()));
         let info = request("INFO sip:echo@h", "Content-Type: application/dtmf-relay\r\n", "Signal=5\r\n");
         assert_eq!(check_request(&info), Ok(()));
+    }
+
+    #[test]
+    fn the_uri_is_checked_before_the_body() {
+        let both = request("OPTIONS http://x", "Content-Encoding: gzip\r\n", "");
+        assert_eq!(check_request(&both).map_err(|r| r.status), Err(416));
+        assert_eq!(check_body(&both).map_err(|r| r.status), Err(415));
+        assert_eq!(check_request_uri(&request("OPTIONS sip:x@h", "Content-Encoding: gzip\r\n", "")), Ok(()));
     }
 
     #[test]
