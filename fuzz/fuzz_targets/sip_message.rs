@@ -12,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(message) = Message::parse(data) {
         if let Message::Request(request) = &message {
             let _ = request.validate();
+            let _ = voicera_sip::check::check_request(request);
             let _ = SipUri::parse(&request.uri);
         }
         for (_, value) in message.headers().iter() {

@@ -6,13 +6,20 @@
 //! Run loop for the owner: feed input ([`Endpoint::handle_input`], [`Endpoint::respond`],
 //! [`Endpoint::send_request`]), then drain [`Endpoint::poll_transmit`] and [`Endpoint::poll_event`], sleep until
 //! [`Endpoint::poll_timeout`] and call [`Endpoint::handle_timeout`]. Time is always passed in.
+//!
+//! Timers live in a min-heap of (deadline, transaction) with lazy deletion: an entry is live only while the
+//! transaction still exists and still names that deadline as its scheduled one, so rescheduling and removal
+//! never search the heap. A due timer costs O(log n) and [`Endpoint::poll_timeout`] is amortised O(log n), where
+//! scanning every transaction on every loop iteration made a flood of unique requests cost O(n²).
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::header::{CSeq, NameAddr, Via, BRANCH_COOKIE};
 use crate::message::{Message, Method, ParseError, Request, Response};
+use crate::rate_limit::{RateLimiter, Verdict};
 use crate::transaction::{
     ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, TimerConfig, TimerOutcome, Transaction,
 };
@@ -108,6 +115,8 @@ enum ServerTx {
 struct ServerEntry {
     tx: ServerTx,
     peer: Peer,
+    /// The deadline of this transaction's live entry in the timer heap.
+    scheduled: Option<Instant>,
     /// (Call-ID, CSeq number) of an INVITE, to match the ACK for its 2xx, which has its own branch.
     invite_id: Option<(String, u32)>,
     /// (From tag, Call-ID, CSeq) for merged-request detection (RFC 3261 §8.2.2.2).
@@ -131,6 +140,8 @@ enum ClientTx {
 struct ClientEntry {
     tx: ClientTx,
     peer: Peer,
+    /// The deadline of this transaction's live entry in the timer heap.
+    scheduled: Option<Instant>,
 }
 
 impl ClientEntry {
@@ -139,6 +150,34 @@ impl ClientEntry {
             ClientTx::Invite { tx, .. } => tx,
             ClientTx::NonInvite(t) => t,
         }
+    }
+}
+
+/// A transaction named in the timer heap.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKey {
+    Server(ServerKey),
+    Client(ClientKey),
+}
+
+/// A timer heap entry, ordered by deadline (then key, so the order is total).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Scheduled {
+    at: Instant,
+    key: TimerKey,
+}
+
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> Ordering {
+        #[cfg(test)]
+        tests::COMPARISONS.with(|c| c.set(c.get() + 1));
+        self.at.cmp(&other.at).then_with(|| self.key.cmp(&other.key))
+    }
+}
+
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -161,9 +200,15 @@ pub struct Endpoint {
     /// (Call-ID, CSeq) → INVITE server transaction, for 2xx ACK matching.
     invites: HashMap<(String, u32), ServerKey>,
     merges: HashMap<String, ServerKey>,
+    /// Min-heap of transaction deadlines; entries not matching their transaction's `scheduled` are stale.
+    timer_heap: BinaryHeap<Reverse<Scheduled>>,
+    /// Transactions examined by timer handling, for tests and metrics of the work done.
+    timer_visits: u64,
     transmits: VecDeque<Transmit>,
     events: VecDeque<EndpointEvent>,
     user_agent: String,
+    /// Consulted before a new INVITE/REGISTER/OPTIONS transaction is created; `None`: no limits.
+    rate_limiter: Option<RateLimiter>,
 }
 
 impl Endpoint {
@@ -174,10 +219,25 @@ impl Endpoint {
             client: HashMap::new(),
             invites: HashMap::new(),
             merges: HashMap::new(),
+            timer_heap: BinaryHeap::new(),
+            timer_visits: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             user_agent: user_agent.into(),
+            rate_limiter: None,
         }
+    }
+
+    /// Limits new INVITE, REGISTER and OPTIONS per source (see [`crate::rate_limit`]): over the
+    /// limit, INVITE and REGISTER get a stateless `503` with `Retry-After` (within a per-source budget of 503s)
+    /// and everything else is dropped, before any transaction exists or the TU hears of it.
+    pub fn set_rate_limiter(&mut self, limiter: Option<RateLimiter>) {
+        self.rate_limiter = limiter;
+    }
+
+    /// The rate limiter, e.g. to exempt a trunk's address.
+    pub fn rate_limiter_mut(&mut self) -> Option<&mut RateLimiter> {
+        self.rate_limiter.as_mut()
     }
 
     /// Number of live transactions (server, client).
@@ -192,6 +252,11 @@ impl Endpoint {
             Ok(Message::Response(response)) => self.handle_response(response, peer, now),
             Err(ParseError::Empty) => {} // CRLF keep-alive
             Err(ParseError::BadVersion) => self.answer_bad_version(bytes, peer),
+            Err(
+                err @ (ParseError::BadContentLength
+                | ParseError::DuplicateContentLength
+                | ParseError::ConflictingContentLength),
+            ) => self.answer_bad_content_length(bytes, peer, err),
             Err(err) => self.drop_input(peer, format!("unparseable message: {err}")),
         }
     }
@@ -217,6 +282,20 @@ impl Endpoint {
             return self.drop_input(peer, format!("request in unsupported version {version:?}"));
         }
         self.drop_input(peer, "unparseable message: unsupported SIP version".into())
+    }
+
+    /// A request whose Content-Length is negative, malformed, repeated or conflicting: 400 when the response can
+    /// be routed (RFC 3261 §21.4.1), else dropped. Stateless: nothing about the request can be trusted enough to
+    /// match retransmissions.
+    fn answer_bad_content_length(&mut self, bytes: &[u8], peer: Peer, err: ParseError) {
+        if let Ok(Message::Request(mut request)) = Message::parse_ignoring_content_length(bytes) {
+            if let (Ok(via), false) = (request.top_via(), request.method == Method::Ack) {
+                stamp_received(&mut request, &via, peer);
+                let response = Response::for_request(&request, 400, &bad_request_reason(&err));
+                self.send_stateless(response, &via, peer);
+            }
+        }
+        self.drop_input(peer, format!("unparseable message: {err}"))
     }
 
     fn drop_input(&mut self, peer: Peer, reason: String) {
@@ -262,6 +341,23 @@ impl Endpoint {
                         return self.send_stateless(response, &via, peer);
                     }
                 }
+                // Every new INVITE/REGISTER/OPTIONS transaction counts, in a dialog or not (a To tag is the
+                // sender's to forge), at rates no real dialog reaches; BYE, ACK and CANCEL are never limited.
+                if let Some(limiter) = self.rate_limiter.as_mut() {
+                    match limiter.check(peer.addr.ip(), &request.method, now) {
+                        Verdict::Allow => {}
+                        Verdict::Reject { retry_after } => {
+                            let mut response = Response::for_request(&request, 503, "Service Unavailable");
+                            response.ensure_to_tag(&format!("{:08x}", rand::random::<u32>()));
+                            response.headers.push("Retry-After", Verdict::retry_after_secs(retry_after).to_string());
+                            self.send_stateless(response, &via, peer);
+                            return self.drop_input(peer, format!("{} over the rate limit: 503", request.method));
+                        }
+                        Verdict::Drop => {
+                            return self.drop_input(peer, format!("{} over the rate limit: dropped", request.method));
+                        }
+                    }
+                }
                 let reply_peer = response_peer(&via, peer);
                 let reliable = peer.transport.is_reliable();
                 let (tx, invite_id) = if request.method == Method::Invite {
@@ -281,7 +377,9 @@ impl Endpoint {
                 if let Some(m) = &merge_id {
                     self.merges.insert(m.clone(), key.clone());
                 }
-                self.server.insert(key.clone(), ServerEntry { tx, peer: reply_peer, invite_id, merge_id });
+                self.server
+                    .insert(key.clone(), ServerEntry { tx, peer: reply_peer, invite_id, merge_id, scheduled: None });
+                self.schedule_server(&key);
                 self.events.push_back(EndpointEvent::Request { key, request, peer });
             }
         }
@@ -293,13 +391,15 @@ impl Endpoint {
             let completed_with_error = tx.is_answered() && tx.last_sent().is_some_and(|b| !b.starts_with(b"SIP/2.0 2"));
             if completed_with_error {
                 tx.on_ack(now);
+                self.schedule_server(&key);
                 return;
             }
         }
         // ACK for a 2xx: stop the 2xx retransmissions and hand it to the dialog.
-        if let Some(invite_key) = self.invites.get(&(request.call_id().to_string(), cseq.seq)) {
-            if let Some(ServerEntry { tx: ServerTx::Invite(tx), .. }) = self.server.get_mut(invite_key) {
+        if let Some(invite_key) = self.invites.get(&(request.call_id().to_string(), cseq.seq)).cloned() {
+            if let Some(ServerEntry { tx: ServerTx::Invite(tx), .. }) = self.server.get_mut(&invite_key) {
                 tx.on_ack(now);
+                self.schedule_server(&invite_key);
             }
         }
         self.events.push_back(EndpointEvent::Ack { request, peer });
@@ -330,9 +430,16 @@ impl Endpoint {
         let reply_peer = response_peer(via, peer);
         self.transmits.push_back(Transmit { peer: reply_peer, bytes });
         self.server.insert(
-            key,
-            ServerEntry { tx: ServerTx::NonInvite(tx), peer: reply_peer, invite_id: None, merge_id: None },
+            key.clone(),
+            ServerEntry {
+                tx: ServerTx::NonInvite(tx),
+                peer: reply_peer,
+                invite_id: None,
+                merge_id: None,
+                scheduled: None,
+            },
         );
+        self.schedule_server(&key);
         if pending {
             self.events.push_back(EndpointEvent::Cancelled { invite: invite_key, request });
         }
@@ -359,6 +466,7 @@ impl Endpoint {
                 self.transmits.push_back(Transmit { peer: entry.peer, bytes: ack.into_message().to_bytes() });
             }
         }
+        self.schedule_client(&key);
         if outcome.deliver {
             self.events.push_back(EndpointEvent::Response { key, response });
         }
@@ -376,6 +484,7 @@ impl Endpoint {
         };
         if accepted {
             self.transmits.push_back(Transmit { peer: entry.peer, bytes });
+            self.schedule_server(key);
         }
         accepted
     }
@@ -409,7 +518,8 @@ impl Endpoint {
         } else {
             ClientTx::NonInvite(ClientNonInvite::new(bytes.clone(), reliable, self.timers, now))
         };
-        self.client.insert(key.clone(), ClientEntry { tx, peer });
+        self.client.insert(key.clone(), ClientEntry { tx, peer, scheduled: None });
+        self.schedule_client(&key);
         self.transmits.push_back(Transmit { peer, bytes });
         Ok(key)
     }
@@ -463,34 +573,70 @@ impl Endpoint {
         self.events.pop_front()
     }
 
-    /// The earliest instant at which [`Endpoint::handle_timeout`] has work.
+    /// The earliest instant at which [`Endpoint::handle_timeout`] has work. Amortised O(log n): stale heap
+    /// entries on top are dropped on the way.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        let server = self.server.values_mut().filter_map(|e| e.as_transaction().next_timeout()).min();
-        let client = self.client.values_mut().filter_map(|e| e.as_transaction().next_timeout()).min();
-        match (server, client) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        while let Some(Reverse(top)) = self.timer_heap.peek() {
+            if self.is_live(top) {
+                return Some(top.at);
+            }
+            self.timer_heap.pop();
         }
+        None
     }
 
-    /// Fires every transaction timer due at `now`.
+    /// Fires every transaction timer due at `now`: O(log n) per due timer, nothing for the others.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut finished = Vec::new();
-        for (key, entry) in self.server.iter_mut() {
-            let peer = entry.peer;
-            let timed_out = fire_timers(entry.as_transaction(), peer, now, &mut self.transmits);
-            if timed_out {
-                // Only an unacknowledged 2xx concerns the TU (it must send BYE); an unacknowledged error
-                // response just ends its transaction.
-                if let (Some((call_id, _)), true) = (&entry.invite_id, entry_last_is_2xx(&mut entry.tx)) {
-                    self.events.push_back(EndpointEvent::AckTimeout { key: key.clone(), call_id: call_id.clone() });
-                }
+        // Each transaction fires at most once per call (as when every transaction was visited once): a deadline
+        // that is still due after firing is put back only after the loop.
+        let mut again = Vec::new();
+        while self.timer_heap.peek().is_some_and(|Reverse(top)| top.at <= now) {
+            let Some(Reverse(due)) = self.timer_heap.pop() else { break };
+            if !self.is_live(&due) {
+                continue;
             }
-            if entry.as_transaction().is_terminated() {
-                finished.push(key.clone());
+            self.timer_visits += 1;
+            let next = match due.key {
+                TimerKey::Server(key) => self.fire_server(key, now),
+                TimerKey::Client(key) => self.fire_client(key, now),
+            };
+            again.extend(next);
+        }
+        for scheduled in again {
+            self.timer_heap.push(Reverse(scheduled));
+        }
+        self.compact_timer_heap();
+    }
+
+    /// Transactions examined by timer handling since the endpoint was created (work done, for tests and
+    /// metrics); with the heap this grows with the number of due timers, not with the number of transactions.
+    pub fn timer_visits(&self) -> u64 {
+        self.timer_visits
+    }
+
+    /// Whether a heap entry is still its transaction's scheduled deadline.
+    fn is_live(&self, scheduled: &Scheduled) -> bool {
+        let current = match &scheduled.key {
+            TimerKey::Server(key) => self.server.get(key).and_then(|e| e.scheduled),
+            TimerKey::Client(key) => self.client.get(key).and_then(|e| e.scheduled),
+        };
+        current == Some(scheduled.at)
+    }
+
+    /// Fires a server transaction's due timers; returns its next heap entry, if it lives on.
+    fn fire_server(&mut self, key: ServerKey, now: Instant) -> Option<Scheduled> {
+        let entry = self.server.get_mut(&key)?;
+        entry.scheduled = None;
+        let peer = entry.peer;
+        let timed_out = fire_timers(entry.as_transaction(), peer, now, &mut self.transmits);
+        if timed_out {
+            // Only an unacknowledged 2xx concerns the TU (it must send BYE); an unacknowledged error response
+            // just ends its transaction.
+            if let (Some((call_id, _)), true) = (&entry.invite_id, entry_last_is_2xx(&mut entry.tx)) {
+                self.events.push_back(EndpointEvent::AckTimeout { key: key.clone(), call_id: call_id.clone() });
             }
         }
-        for key in finished {
+        if entry.as_transaction().is_terminated() {
             if let Some(entry) = self.server.remove(&key) {
                 if let Some(id) = entry.invite_id {
                     self.invites.remove(&id);
@@ -499,21 +645,65 @@ impl Endpoint {
                     self.merges.remove(&m);
                 }
             }
+            return None;
         }
-        let mut finished = Vec::new();
-        for (key, entry) in self.client.iter_mut() {
-            let peer = entry.peer;
-            let tx = entry.as_transaction();
-            if fire_timers(tx, peer, now, &mut self.transmits) {
-                self.events.push_back(EndpointEvent::ClientTimeout { key: key.clone() });
-            }
-            if tx.is_terminated() {
-                finished.push(key.clone());
-            }
+        let at = entry.as_transaction().next_timeout()?;
+        entry.scheduled = Some(at);
+        Some(Scheduled { at, key: TimerKey::Server(key) })
+    }
+
+    /// Fires a client transaction's due timers; returns its next heap entry, if it lives on.
+    fn fire_client(&mut self, key: ClientKey, now: Instant) -> Option<Scheduled> {
+        let entry = self.client.get_mut(&key)?;
+        entry.scheduled = None;
+        let peer = entry.peer;
+        let tx = entry.as_transaction();
+        if fire_timers(tx, peer, now, &mut self.transmits) {
+            self.events.push_back(EndpointEvent::ClientTimeout { key: key.clone() });
         }
-        for key in finished {
+        if tx.is_terminated() {
             self.client.remove(&key);
+            return None;
         }
+        let at = tx.next_timeout()?;
+        entry.scheduled = Some(at);
+        Some(Scheduled { at, key: TimerKey::Client(key) })
+    }
+
+    /// Puts a server transaction's next deadline in the heap if it changed (after any input that may move it).
+    fn schedule_server(&mut self, key: &ServerKey) {
+        let Some(entry) = self.server.get_mut(key) else { return };
+        let next = entry.as_transaction().next_timeout();
+        if next != entry.scheduled {
+            entry.scheduled = next;
+            if let Some(at) = next {
+                self.timer_heap.push(Reverse(Scheduled { at, key: TimerKey::Server(key.clone()) }));
+            }
+        }
+    }
+
+    /// Puts a client transaction's next deadline in the heap if it changed.
+    fn schedule_client(&mut self, key: &ClientKey) {
+        let Some(entry) = self.client.get_mut(key) else { return };
+        let next = entry.as_transaction().next_timeout();
+        if next != entry.scheduled {
+            entry.scheduled = next;
+            if let Some(at) = next {
+                self.timer_heap.push(Reverse(Scheduled { at, key: TimerKey::Client(key.clone()) }));
+            }
+        }
+    }
+
+    /// Rebuilds the heap from live entries when stale ones dominate, so memory stays proportional to the live
+    /// transactions; O(n), at most once per n reschedules.
+    fn compact_timer_heap(&mut self) {
+        let live = self.server.len() + self.client.len();
+        if self.timer_heap.len() <= 2 * live + 64 {
+            return;
+        }
+        let server = self.server.iter().filter_map(|(k, e)| Some((e.scheduled?, TimerKey::Server(k.clone()))));
+        let client = self.client.iter().filter_map(|(k, e)| Some((e.scheduled?, TimerKey::Client(k.clone()))));
+        self.timer_heap = server.chain(client).map(|(at, key)| Reverse(Scheduled { at, key })).collect();
     }
 }
 
@@ -631,6 +821,11 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    thread_local! {
+        /// Comparisons made by the timer heap on this thread (each test runs on its own thread).
+        pub(super) static COMPARISONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
     fn peer() -> Peer {
         Peer::udp("192.0.2.10:5062".parse().unwrap())
     }
@@ -736,5 +931,158 @@ mod tests {
         let sent = drain(&mut ep);
         let text = String::from_utf8_lossy(&sent[0].bytes);
         assert!(text.starts_with("SIP/2.0 400 Bad Request (missing mandatory header Call-ID)"), "{text}");
+    }
+
+    fn options(branch: &str) -> Vec<u8> {
+        format!(
+            "OPTIONS sip:echo@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5062;branch={branch};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:a@10.0.0.1>;tag={branch}\r\nTo: <sip:echo@192.0.2.1>\r\n\
+             Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// One iteration of an owner's run loop: answer what the TU got, fire what is due.
+    fn run_loop_iteration(ep: &mut Endpoint, now: Instant) {
+        while let Some(event) = ep.poll_event() {
+            if let EndpointEvent::Request { key, request, .. } = event {
+                ep.respond(&key, Response::for_request(&request, 200, "OK"), now);
+            }
+        }
+        drain(ep);
+        if ep.poll_timeout().is_some_and(|at| at <= now) {
+            ep.handle_timeout(now);
+        }
+    }
+
+    #[test]
+    fn a_flood_of_unique_options_costs_n_log_n_timer_work() {
+        const N: u64 = 50_000;
+        COMPARISONS.with(|c| c.set(0));
+        let mut ep = Endpoint::new(TimerConfig::default(), "test");
+        let t0 = Instant::now();
+        let mut now = t0;
+        let mut peak = 0;
+        for i in 0..N {
+            // 1,000 requests a second for 50 s: up to 32,000 live transactions (timer J is 64·T1 = 32 s).
+            now = t0 + Duration::from_millis(i);
+            ep.handle_input(&options(&format!("z9hG4bKflood{i}")), peer(), now);
+            run_loop_iteration(&mut ep, now);
+            peak = peak.max(ep.transaction_counts().0);
+        }
+        while let Some(at) = ep.poll_timeout() {
+            now = now.max(at);
+            run_loop_iteration(&mut ep, now);
+        }
+        assert!(peak > 30_000, "peak {peak} live transactions");
+        assert_eq!(ep.transaction_counts(), (0, 0), "every transaction ended at timer J");
+        assert_eq!(ep.timer_visits(), N, "each transaction examined once, when its timer J fired");
+        let comparisons = COMPARISONS.with(|c| c.get());
+        let bound = 4 * N * u64::from(N.ilog2() + 1);
+        assert!(comparisons <= bound, "{comparisons} heap comparisons for {N} transactions (bound {bound})");
+        // What scanning every live transaction on every iteration would have cost: far above the bound.
+        assert!(peak as u64 * N / 2 > 10 * bound);
+    }
+
+    #[test]
+    fn a_response_reschedules_a_client_transaction_and_the_old_deadline_is_skipped() {
+        let mut ep = Endpoint::new(TimerConfig::default(), "test");
+        let t0 = Instant::now();
+        let Ok(Message::Request(request)) = Message::parse(&options("z9hG4bKclient")) else { panic!() };
+        let key = ep.send_request(request, peer(), t0).unwrap();
+        drain(&mut ep);
+        assert_eq!(ep.poll_timeout(), Some(t0 + Duration::from_millis(500)), "timer E");
+        let ok = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKclient\r\nFrom: <sip:a@h>;tag=1\r\n\
+                  To: <sip:b@h>;tag=2\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+        ep.handle_input(ok.as_bytes(), peer(), t0 + Duration::from_millis(100));
+        assert!(matches!(ep.poll_event(), Some(EndpointEvent::Response { key: k, .. }) if k == key));
+        // Timer E is gone (no retransmission at 500 ms); timer K (T4 = 5 s) ends the transaction.
+        assert_eq!(ep.poll_timeout(), Some(t0 + Duration::from_millis(5100)));
+        ep.handle_timeout(t0 + Duration::from_millis(5100));
+        assert!(drain(&mut ep).is_empty());
+        assert_eq!(ep.transaction_counts(), (0, 0));
+        assert_eq!(ep.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_client_transaction_without_answer_retransmits_then_times_out() {
+        let mut ep = Endpoint::new(TimerConfig::default(), "test");
+        let t0 = Instant::now();
+        let Ok(Message::Request(request)) = Message::parse(&options("z9hG4bKlost")) else { panic!() };
+        ep.send_request(request, peer(), t0).unwrap();
+        drain(&mut ep);
+        let (mut sends, mut last) = (0, t0);
+        while let Some(at) = ep.poll_timeout() {
+            last = at;
+            ep.handle_timeout(at);
+            sends += drain(&mut ep).len();
+        }
+        assert_eq!(last - t0, Duration::from_secs(32), "timer F");
+        assert_eq!(sends, 10, "E at 0.5, 1.5, 3.5, 7.5, then every 4 s until 32 s");
+        assert!(matches!(ep.poll_event(), Some(EndpointEvent::ClientTimeout { .. })));
+    }
+
+    #[test]
+    fn negative_duplicated_or_conflicting_content_length_gets_400() {
+        let base = String::from_utf8(options("z9hG4bKcl")).unwrap();
+        for (lines, reason) in [
+            ("Content-Length: -5\r\n", "Bad Request (malformed Content-Length)"),
+            ("Content-Length: 0\r\nContent-Length: 0\r\n", "Bad Request (Content-Length given more than once)"),
+            ("Content-Length: 0\r\nl: 3\r\n", "Bad Request (conflicting Content-Length values)"),
+        ] {
+            let mut ep = Endpoint::new(TimerConfig::default(), "test");
+            let text = base.replace("Content-Length: 0\r\n", lines);
+            ep.handle_input(text.as_bytes(), peer(), Instant::now());
+            let sent = drain(&mut ep);
+            let reply = String::from_utf8_lossy(&sent[0].bytes);
+            assert!(reply.starts_with(&format!("SIP/2.0 400 {reason}\r\n")), "{reply}");
+            assert!(reply.contains("rport=5062;received=192.0.2.10"), "{reply}");
+            assert!(matches!(ep.poll_event(), Some(EndpointEvent::Dropped { .. })));
+            assert_eq!(ep.transaction_counts(), (0, 0));
+        }
+    }
+
+    #[test]
+    fn an_invite_flood_gets_503_then_silence_before_any_transaction_and_others_still_get_through() {
+        use crate::rate_limit::{Rate, RateLimitConfig};
+        let mut ep = Endpoint::new(TimerConfig::default(), "test");
+        let config = RateLimitConfig {
+            invite: Rate::per_second(1, 2),
+            rejections: Rate::per_second(1, 2),
+            ..RateLimitConfig::default()
+        };
+        ep.set_rate_limiter(Some(RateLimiter::new(config)));
+        let t0 = Instant::now();
+        let flood = |i: u32| {
+            String::from_utf8(invite(&format!("z9hG4bKf{i}"))).unwrap().replace("call-1", &format!("call-{i}"))
+        };
+        let mut statuses = Vec::new();
+        for i in 0..6 {
+            ep.handle_input(flood(i).as_bytes(), peer(), t0);
+            let sent = drain(&mut ep);
+            statuses.push(sent.first().map(|t| String::from_utf8_lossy(&t.bytes)[8..11].to_string()));
+            if let Some(t) = sent.first().filter(|t| t.bytes.starts_with(b"SIP/2.0 503")) {
+                let text = String::from_utf8_lossy(&t.bytes);
+                assert!(text.contains("Retry-After: 1\r\n") && text.contains(";tag="), "{text}");
+            }
+        }
+        let s = |code: &str| Some(code.to_string());
+        assert_eq!(statuses, vec![s("100"), s("100"), s("503"), s("503"), None, None]);
+        assert_eq!(ep.transaction_counts(), (2, 0), "no transaction for refused requests");
+        // A retransmission of an admitted INVITE is absorbed, not limited; another source is not affected.
+        ep.handle_input(flood(0).as_bytes(), peer(), t0);
+        assert!(drain(&mut ep)[0].bytes.starts_with(b"SIP/2.0 100"));
+        ep.handle_input(flood(9).as_bytes(), Peer::udp("203.0.113.5:5060".parse().unwrap()), t0);
+        assert!(drain(&mut ep)[0].bytes.starts_with(b"SIP/2.0 100"));
+        // BYE is never limited.
+        let bye = String::from_utf8(invite("z9hG4bKbye"))
+            .unwrap()
+            .replace("INVITE", "BYE")
+            .replace("To: <sip:echo@192.0.2.1>", "To: <sip:echo@192.0.2.1>;tag=ours");
+        ep.handle_input(bye.as_bytes(), peer(), t0);
+        let events: Vec<_> = std::iter::from_fn(|| ep.poll_event()).collect();
+        assert!(events
+            .iter()
+            .any(|e| matches!(e, EndpointEvent::Request { request, .. } if request.method == Method::Bye)));
     }
 }

@@ -10,6 +10,8 @@ pub enum FramingError {
     TooLarge,
     #[error("message on a stream transport without a valid Content-Length")]
     MissingContentLength,
+    #[error("message on a stream transport with conflicting Content-Length values")]
+    ConflictingContentLength,
 }
 
 /// Accumulates stream bytes and yields complete messages.
@@ -38,7 +40,7 @@ impl StreamFramer {
             }
             return Ok(None);
         };
-        let content_length = content_length(&self.buffer[..head_end]).ok_or(FramingError::MissingContentLength)?;
+        let content_length = content_length(&self.buffer[..head_end])?;
         // A hostile Content-Length (up to usize::MAX) must not overflow the sum.
         let total = body_start.checked_add(content_length).filter(|t| *t <= MAX_MESSAGE_BYTES);
         let Some(total) = total else {
@@ -63,15 +65,28 @@ fn header_end(buffer: &[u8]) -> Option<(usize, usize)> {
     }
 }
 
-fn content_length(head: &[u8]) -> Option<usize> {
-    let head = std::str::from_utf8(head).ok()?;
-    head.lines().skip(1).find_map(|line| {
-        let (name, value) = line.split_once(':')?;
+/// The message's length on the stream. Values that disagree make the message boundary ambiguous (request
+/// smuggling), so the stream is given up; agreeing repeats frame fine and the message parser refuses them (400).
+fn content_length(head: &[u8]) -> Result<usize, FramingError> {
+    let head = std::str::from_utf8(head).map_err(|_| FramingError::MissingContentLength)?;
+    let mut found: Option<usize> = None;
+    for line in head.lines().skip(1) {
+        let Some((name, value)) = line.split_once(':') else { continue };
         let name = name.trim();
-        (name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l"))
-            .then(|| value.trim().parse().ok())
-            .flatten()
-    })
+        if !(name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l")) {
+            continue;
+        }
+        let value = value.trim();
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(FramingError::MissingContentLength);
+        }
+        let length = value.parse().unwrap_or(usize::MAX);
+        match found {
+            Some(previous) if previous != length => return Err(FramingError::ConflictingContentLength),
+            _ => found = Some(length),
+        }
+    }
+    found.ok_or(FramingError::MissingContentLength)
 }
 
 #[cfg(test)]
@@ -108,6 +123,20 @@ mod tests {
         let mut framer = StreamFramer::new();
         framer.push(b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n\r\n");
         assert_eq!(framer.next_message(), Err(FramingError::MissingContentLength));
+    }
+
+    #[test]
+    fn negative_or_conflicting_content_length_gives_up_the_stream_but_agreeing_repeats_frame() {
+        let mut framer = StreamFramer::new();
+        framer.push(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: -5\r\n\r\n");
+        assert_eq!(framer.next_message(), Err(FramingError::MissingContentLength));
+        let mut framer = StreamFramer::new();
+        framer.push(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\nl: 3\r\n\r\nabc");
+        assert_eq!(framer.next_message(), Err(FramingError::ConflictingContentLength));
+        let mut framer = StreamFramer::new();
+        let repeated = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 3\r\nl: 3\r\n\r\nabc";
+        framer.push(repeated);
+        assert_eq!(framer.next_message().unwrap().unwrap(), repeated);
     }
 
     #[test]

@@ -2,11 +2,15 @@
 //!
 //! Layers, bottom up, each in its own module:
 //! - [`message`], [`header`], [`uri`]: parsing and printing (RFC 3261 §7, §19, §20); never panics on input.
+//! - [`check`]: what a UAS refuses before reading a request's meaning (416, 415), as a pure function.
 //! - [`framing`]: cutting TCP streams into messages.
 //! - [`transaction`]: the four RFC 3261 §17 state machines, sans-IO, time passed in.
 //! - [`endpoint`]: the transaction layer of a node (matching, retransmission absorption, Via routing).
 //! - [`dialog`]: dialog state and in-dialog request construction.
-//! - [`auth`]: HTTP Digest (MD5, SHA-256, qop=auth) for clients and servers.
+//! - [`auth`]: HTTP Digest (MD5, SHA-256, qop=auth) for clients, and a server verifier with a nonce cache,
+//!   replay, URI and realm checks and per-source back-off.
+//! - [`source`]: bounded per-source state (IPv4 address or IPv6 /64) for limits and back-off.
+//! - [`rate_limit`]: per-source token buckets for new INVITE/REGISTER/OPTIONS (503 + Retry-After or drop).
 //! - [`registration`]: the REGISTER client machine for trunks.
 //! - [`sdp`]: session descriptions.
 //! - [`transport`]: the thin tokio driver (UDP + TCP sockets).
@@ -14,13 +18,16 @@
 //! Call logic (what to answer, media) lives in `voicera-media`, which drives these layers.
 
 pub mod auth;
+pub mod check;
 pub mod dialog;
 pub mod endpoint;
 pub mod framing;
 pub mod header;
 pub mod message;
+pub mod rate_limit;
 pub mod registration;
 pub mod sdp;
+pub mod source;
 pub mod transaction;
 pub mod transport;
 pub mod uri;

@@ -114,6 +114,10 @@ pub enum ParseError {
     UnterminatedHeaders,
     #[error("malformed Content-Length")]
     BadContentLength,
+    #[error("Content-Length given more than once")]
+    DuplicateContentLength,
+    #[error("conflicting Content-Length values")]
+    ConflictingContentLength,
     #[error("Content-Length {declared} exceeds the {available} body bytes received")]
     BodyTruncated { declared: usize, available: usize },
     #[error("missing mandatory header {0}")]
@@ -245,7 +249,22 @@ impl Message {
     /// Content-Length rules (RFC 3261 §18.3): when absent the body is the rest of the bytes (datagrams only;
     /// the framer always supplies it on streams); when larger than what arrived the message is rejected; when
     /// smaller, the surplus is ignored.
+    ///
+    /// A malformed (e.g. negative), repeated or conflicting Content-Length makes the body's extent unknowable:
+    /// [`ParseError::BadContentLength`], [`ParseError::DuplicateContentLength`] and
+    /// [`ParseError::ConflictingContentLength`] (the endpoint answers these with 400 where it can, reading the
+    /// message with [`Message::parse_ignoring_content_length`] only to address the answer).
     pub fn parse(bytes: &[u8]) -> std::result::Result<Message, ParseError> {
+        Self::parse_with(bytes, true)
+    }
+
+    /// Parses as a datagram whose body is everything after the headers, whatever Content-Length says. Only for
+    /// addressing the 400 that answers a message [`Message::parse`] refused for its Content-Length.
+    pub fn parse_ignoring_content_length(bytes: &[u8]) -> std::result::Result<Message, ParseError> {
+        Self::parse_with(bytes, false)
+    }
+
+    fn parse_with(bytes: &[u8], use_content_length: bool) -> std::result::Result<Message, ParseError> {
         if bytes.len() > MAX_MESSAGE_BYTES {
             return Err(ParseError::TooLarge);
         }
@@ -269,15 +288,15 @@ impl Message {
             headers.push(canonical_name(name), value.trim_matches([' ', '\t']).to_string());
         }
         let available = bytes.len() - body_start;
-        let body_len = match headers.get("Content-Length") {
-            Some(value) => {
-                let declared: usize = value.trim().parse().map_err(|_| ParseError::BadContentLength)?;
-                if declared > available {
+        let body_len = match use_content_length {
+            true => match declared_content_length(&headers)? {
+                Some(declared) if declared > available => {
                     return Err(ParseError::BodyTruncated { declared, available });
                 }
-                declared
-            }
-            None => available,
+                Some(declared) => declared,
+                None => available,
+            },
+            false => available,
         };
         let body = bytes[body_start..body_start + body_len].to_vec();
         parse_start_line(&start_line, headers, body)
@@ -399,6 +418,32 @@ impl Response {
             }
         }
     }
+}
+
+/// The one Content-Length of a message, if any. RFC 3261 §20.14 allows one value of 1*DIGIT; a second line is
+/// an error even when it agrees (it is how request smuggling starts), and a different one doubly so.
+fn declared_content_length(headers: &Headers) -> std::result::Result<Option<usize>, ParseError> {
+    let mut values = headers.get_all("Content-Length").map(str::trim);
+    let Some(first) = values.next() else { return Ok(None) };
+    let parse = |v: &str| -> std::result::Result<usize, ParseError> {
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::BadContentLength);
+        }
+        // All digits: only overflow fails, and a length beyond usize is larger than any body.
+        Ok(v.parse().unwrap_or(usize::MAX))
+    };
+    let declared = parse(first)?;
+    let mut duplicate = false;
+    for other in values {
+        if parse(other)? != declared {
+            return Err(ParseError::ConflictingContentLength);
+        }
+        duplicate = true;
+    }
+    if duplicate {
+        return Err(ParseError::DuplicateContentLength);
+    }
+    Ok(Some(declared))
 }
 
 fn parse_start_line(line: &str, headers: Headers, body: Vec<u8>) -> std::result::Result<Message, ParseError> {
@@ -576,6 +621,33 @@ mod tests {
     fn content_length_larger_than_body_is_rejected() {
         let text = INVITE.replace("Content-Length: 4", "Content-Length: 400");
         assert_eq!(Message::parse(text.as_bytes()), Err(ParseError::BodyTruncated { declared: 400, available: 4 }));
+    }
+
+    #[test]
+    fn negative_repeated_and_conflicting_content_lengths_are_errors() {
+        let with = |lines: &str| INVITE.replace("Content-Length: 4\r\n", lines);
+        assert_eq!(Message::parse(with("Content-Length: -5\r\n").as_bytes()), Err(ParseError::BadContentLength));
+        assert_eq!(Message::parse(with("Content-Length: +4\r\n").as_bytes()), Err(ParseError::BadContentLength));
+        assert_eq!(
+            Message::parse(with("Content-Length: 4\r\nl: 4\r\n").as_bytes()),
+            Err(ParseError::DuplicateContentLength)
+        );
+        assert_eq!(
+            Message::parse(with("Content-Length: 4\r\nContent-Length: 0\r\n").as_bytes()),
+            Err(ParseError::ConflictingContentLength)
+        );
+        // An absurd but well-formed length is just larger than the body (discarded on UDP, RFC 3261 §18.3).
+        assert!(matches!(
+            Message::parse(with("Content-Length: 99999999999999999999\r\n").as_bytes()),
+            Err(ParseError::BodyTruncated { .. })
+        ));
+        // Read for addressing only: the body is what follows the headers.
+        let Ok(Message::Request(req)) =
+            Message::parse_ignoring_content_length(with("Content-Length: -5\r\n").as_bytes())
+        else {
+            panic!("not a request")
+        };
+        assert_eq!(req.body, b"v=0\n");
     }
 
     #[test]

@@ -1,5 +1,12 @@
 //! HTTP Digest authentication for SIP (RFC 3261 §22, RFC 7616 for SHA-256, RFC 8760): parsing challenges,
-//! answering them as a client (with nonce reuse and an increasing `nc`), and checking answers as a server.
+//! answering them as a client (with nonce reuse and an increasing `nc`), and checking answers as a server
+//! ([`DigestVerifier`]: nonce cache, nonce-count replay check, URI and realm checks, per-source back-off).
+
+pub mod backoff;
+mod verifier;
+
+pub use backoff::{BackoffConfig, FailureBackoff};
+pub use verifier::{DigestRejection, DigestVerifier, VerifierConfig};
 
 use std::fmt::Write as _;
 
@@ -29,7 +36,7 @@ impl Algorithm {
         }
     }
 
-    fn hash(self, input: &str) -> String {
+    pub(crate) fn hash(self, input: &str) -> String {
         let bytes = match self {
             Algorithm::Md5 => Md5::digest(input.as_bytes()).to_vec(),
             Algorithm::Sha256 => Sha256::digest(input.as_bytes()).to_vec(),
@@ -97,7 +104,8 @@ impl Challenge {
 }
 
 /// Client-side credentials and the nonce state that lets later requests authenticate without a new challenge.
-#[derive(Debug, Clone)]
+/// Its Debug output leaves the password out.
+#[derive(Clone)]
 pub struct DigestClient {
     pub username: String,
     pub password: String,
@@ -105,6 +113,18 @@ pub struct DigestClient {
     pub realm: Option<String>,
     challenge: Option<Challenge>,
     nonce_count: u32,
+}
+
+impl std::fmt::Debug for DigestClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestClient")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("realm", &self.realm)
+            .field("challenge", &self.challenge)
+            .field("nonce_count", &self.nonce_count)
+            .finish()
+    }
 }
 
 impl DigestClient {
@@ -165,41 +185,158 @@ fn authorization_value(
     value
 }
 
-/// Server side: checks an `Authorization` header against a password for `method`. The caller checks that the
-/// nonce is one it issued and still fresh.
-pub fn verify(authorization: &str, method: &str, password: &str) -> Option<VerifiedUser> {
-    let rest = authorization.trim();
-    if !rest.get(..6)?.eq_ignore_ascii_case("digest") {
-        return None;
-    }
-    let params = parse_auth_params(&rest[6..]);
-    let get = |name: &str| params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
-    let alg = match get("algorithm") {
-        Some(a) => Algorithm::parse(a)?,
-        None => Algorithm::Md5,
-    };
-    let (username, realm, nonce, uri, response) =
-        (get("username")?, get("realm")?, get("nonce")?, get("uri")?, get("response")?);
-    let ha1 = alg.hash(&format!("{username}:{realm}:{password}"));
-    let ha2 = alg.hash(&format!("{method}:{uri}"));
-    let expected = match get("qop") {
-        Some(qop) if qop.eq_ignore_ascii_case("auth") => {
-            alg.hash(&format!("{ha1}:{nonce}:{}:{}:auth:{ha2}", get("nc")?, get("cnonce")?))
-        }
-        Some(_) => return None,
-        None => alg.hash(&format!("{ha1}:{nonce}:{ha2}")),
-    };
-    (expected.eq_ignore_ascii_case(response))
-        .then(|| VerifiedUser { username: username.to_string(), nonce: nonce.to_string() })
+/// A parsed `Authorization`/`Proxy-Authorization` Digest answer (RFC 7616 §3.4). Parsing checks syntax only;
+/// [`DigestVerifier`] checks it against the request, the nonce cache and the password. Its Debug output leaves
+/// the response out (with the nonce it allows an offline password search).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub realm: String,
+    pub nonce: String,
+    /// The `uri` parameter (digest-uri), which must equal the Request-URI.
+    pub uri: String,
+    pub response: String,
+    pub algorithm: Algorithm,
+    /// `Some` when the client answered with `qop=auth` (then `nc` and `cnonce` are present).
+    pub qop_auth: Option<QopAuth>,
+    pub opaque: Option<String>,
 }
 
-/// Issues and checks server nonces without storing them: a nonce is `<issued-at hex>.<keyed hash>`, so any
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("realm", &self.realm)
+            .field("nonce", &self.nonce)
+            .field("uri", &self.uri)
+            .field("response", &"<redacted>")
+            .field("algorithm", &self.algorithm)
+            .field("qop_auth", &self.qop_auth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `nc` and `cnonce` of a `qop=auth` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QopAuth {
+    /// Nonce count: how many requests the client has sent with this nonce, including this one.
+    pub nc: u32,
+    /// `nc` exactly as sent (8 hex digits), because the response hash covers the text.
+    pub nc_text: String,
+    pub cnonce: String,
+}
+
+/// Why an `Authorization` value is not a usable Digest answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("not Digest credentials")]
+    NotDigest,
+    #[error("credentials lack {0}")]
+    Missing(&'static str),
+    #[error("unsupported digest algorithm {0:?}")]
+    UnsupportedAlgorithm(String),
+    #[error("unsupported qop {0:?}")]
+    UnsupportedQop(String),
+    #[error("malformed nonce count {0:?}")]
+    BadNonceCount(String),
+}
+
+/// Longest parameter value accepted in credentials; real values are well below (a SHA-256 response is 64 hex
+/// digits, URIs a few hundred bytes), and hashing attacker-sized input for every guess is work we refuse.
+const MAX_PARAM_LEN: usize = 1024;
+
+impl Credentials {
+    pub fn parse(header: &str) -> Result<Credentials, CredentialsError> {
+        let rest = header.trim();
+        let rest = rest
+            .get(..6)
+            .filter(|s| s.eq_ignore_ascii_case("digest"))
+            .and_then(|_| rest.get(6..))
+            .ok_or(CredentialsError::NotDigest)?;
+        let params = parse_auth_params(rest);
+        let get = |name: &'static str| {
+            params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+                .filter(|v| v.len() <= MAX_PARAM_LEN)
+        };
+        let need = |name: &'static str| get(name).ok_or(CredentialsError::Missing(name));
+        let algorithm = match get("algorithm") {
+            Some(a) => Algorithm::parse(&a).ok_or(CredentialsError::UnsupportedAlgorithm(a))?,
+            None => Algorithm::Md5,
+        };
+        let qop_auth = match get("qop") {
+            None => None,
+            Some(q) if q.eq_ignore_ascii_case("auth") => {
+                let nc_text = need("nc")?;
+                let nc = (nc_text.len() == 8)
+                    .then(|| u32::from_str_radix(&nc_text, 16).ok())
+                    .flatten()
+                    .ok_or_else(|| CredentialsError::BadNonceCount(nc_text.clone()))?;
+                Some(QopAuth { nc, nc_text, cnonce: need("cnonce")? })
+            }
+            Some(q) => return Err(CredentialsError::UnsupportedQop(q)),
+        };
+        Ok(Credentials {
+            username: need("username")?,
+            realm: need("realm")?,
+            nonce: need("nonce")?,
+            uri: need("uri")?,
+            response: need("response")?,
+            algorithm,
+            qop_auth,
+            opaque: get("opaque"),
+        })
+    }
+
+    /// The response a client knowing `password` would have sent for `method` (RFC 7616 §3.4.1).
+    pub fn expected_response(&self, method: &str, password: &str) -> String {
+        let alg = self.algorithm;
+        let ha1 = alg.hash(&format!("{}:{}:{password}", self.username, self.realm));
+        let ha2 = alg.hash(&format!("{method}:{}", self.uri));
+        match &self.qop_auth {
+            Some(q) => alg.hash(&format!("{ha1}:{}:{}:{}:auth:{ha2}", self.nonce, q.nc_text, q.cnonce)),
+            None => alg.hash(&format!("{ha1}:{}:{ha2}", self.nonce)),
+        }
+    }
+
+    /// Whether the response proves knowledge of `password`, compared in constant time.
+    pub fn proves(&self, method: &str, password: &str) -> bool {
+        constant_time_eq(
+            self.expected_response(method, password).as_bytes(),
+            self.response.to_ascii_lowercase().as_bytes(),
+        )
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal how many leading bytes of a guess were right.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Server side, stateless: checks an `Authorization` header against a password for `method`. It checks neither
+/// the nonce, nor replays, nor the URI or realm: use [`DigestVerifier`], which does.
+pub fn verify(authorization: &str, method: &str, password: &str) -> Option<VerifiedUser> {
+    let credentials = Credentials::parse(authorization).ok()?;
+    let proven = credentials.proves(method, password);
+    proven.then_some(VerifiedUser { username: credentials.username, nonce: credentials.nonce })
+}
+
+/// Issues and checks server nonces without storing them (no replay protection; superseded by
+/// [`DigestVerifier`], kept for callers not yet moved): a nonce is `<issued-at hex>.<keyed hash>`, so any
 /// nonce we issued within `lifetime` verifies, and forged or expired ones do not (RFC 7616 §3.3 leaves the
 /// nonce format to the server). Time is passed in as seconds since the Unix epoch.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NonceIssuer {
     secret: [u8; 32],
     lifetime_secs: u64,
+}
+
+impl std::fmt::Debug for NonceIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NonceIssuer").field("lifetime_secs", &self.lifetime_secs).finish_non_exhaustive()
+    }
 }
 
 impl NonceIssuer {
@@ -303,5 +440,42 @@ mod tests {
             Challenge::parse(r#"Digest realm="r", nonce="n", algorithm=SHA-512-256"#),
             Err(AuthError::UnsupportedAlgorithm(_))
         ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_header_values_never_panic(value in "[ -~]{0,300}") {
+            let _ = Challenge::parse(&value);
+            let _ = verify(&value, "INVITE", "secret");
+            if let Ok(credentials) = Credentials::parse(&value) {
+                let _ = credentials.proves("INVITE", "secret");
+            }
+        }
+
+        #[test]
+        fn answers_to_well_formed_challenges_parse_back_and_prove_the_password(
+            realm in "[a-z0-9.]{1,20}", nonce in "[A-Za-z0-9+/=]{1,64}", sha256 in proptest::bool::ANY,
+        ) {
+            let algorithm = if sha256 { "SHA-256" } else { "MD5" };
+            let header = format!(r#"Digest realm="{realm}", nonce="{nonce}", algorithm={algorithm}, qop="auth""#);
+            let mut client = DigestClient::new("1001", "secret", None);
+            client.set_challenge(Challenge::parse(&header).unwrap());
+            let answer = client.authorization("INVITE", "sip:demo@h").unwrap();
+            let credentials = Credentials::parse(&answer).unwrap();
+            proptest::prop_assert_eq!(&credentials.realm, &realm);
+            proptest::prop_assert!(credentials.proves("INVITE", "secret"));
+            proptest::prop_assert!(!credentials.proves("INVITE", "other"));
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_passwords_secrets_or_responses() {
+        let client = DigestClient::new("1001", "hunter2", None);
+        assert!(!format!("{client:?}").contains("hunter2"));
+        let credentials = Credentials::parse(
+            r#"Digest username="u", realm="r", nonce="n", uri="sip:x", response="5ccc069c403ebaf9f0171e9517f40e41""#,
+        )
+        .unwrap();
+        assert!(!format!("{credentials:?}").contains("5ccc069c"));
     }
 }
