@@ -6,9 +6,11 @@
 //! Provider keys and other credentials are sealed with the node's master key before they are stored
 //! ([`secret`]). [`migrate`] imports an original VoicEra database (MongoDB) without losing a field.
 //!
-//! Crate map: `lib.rs` the `Store` and its records · `sqlite.rs` · `mongo.rs` · `secret.rs` master key, sealing,
-//! masking · `migrate.rs` the original's collections mapped onto ours.
+//! Crate map: `lib.rs` the `Store` and its records · `sqlite.rs` · `mongo.rs` · `call_logs.rs` the call history's
+//! filtered, sorted pages · `secret.rs` master key, sealing, masking, derived keys · `migrate.rs` the original's
+//! collections mapped onto ours.
 
+pub mod call_logs;
 pub mod migrate;
 pub mod mongo;
 pub mod secret;
@@ -68,10 +70,16 @@ pub enum Collection {
     Batches,
     /// A campaign's contacts; `id` is `<batch_id>:<row_number>`.
     BatchContacts,
+    /// Tenants; `org_id` and `id` are both the org id (the original had none: an org was a shared string).
+    Orgs,
+    /// Login sessions: one rotating refresh-token family each; `id` is the family id.
+    RefreshTokens,
+    /// API keys for scripts; `id` is the key's public id (part of the key text), the secret stored hashed.
+    ApiKeys,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 10] = [
+    pub const ALL: [Collection; 13] = [
         Collection::Users,
         Collection::Members,
         Collection::Agents,
@@ -82,6 +90,9 @@ impl Collection {
         Collection::KnowledgeDocuments,
         Collection::Batches,
         Collection::BatchContacts,
+        Collection::Orgs,
+        Collection::RefreshTokens,
+        Collection::ApiKeys,
     ];
 
     /// Table / collection name, the same in both backends.
@@ -97,6 +108,9 @@ impl Collection {
             Collection::KnowledgeDocuments => "knowledge_documents",
             Collection::Batches => "batches",
             Collection::BatchContacts => "batch_contacts",
+            Collection::Orgs => "orgs",
+            Collection::RefreshTokens => "refresh_tokens",
+            Collection::ApiKeys => "api_keys",
         }
     }
 }
@@ -210,6 +224,14 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.delete(collection, org_id, id).await,
             Store::Mongo(m) => m.delete(collection, org_id, id).await,
+        }
+    }
+
+    /// One page of a tenant's call history, filtered and sorted in the store.
+    pub async fn query_call_logs(&self, query: &call_logs::CallLogQuery) -> Result<call_logs::CallLogPage> {
+        match self {
+            Store::Sqlite(s) => s.query_call_logs(query).await,
+            Store::Mongo(m) => m.query_call_logs(query).await,
         }
     }
 
