@@ -145,7 +145,7 @@ pub async fn check_password(state: &ApiState, email: &str, password: &str, sourc
             "too_many_attempts",
             "too many failed logins for this account from your address; try again later",
         );
-        error.retry_after_secs = Some(u64::try_from(wait_ms.div_euclid(1000) + 1).unwrap_or(1));
+        error.retry_after_secs = Some(u64::try_from((wait_ms + 999).div_euclid(1000)).unwrap_or(1).max(1));
         return Err(error);
     }
     let member = find_by_email(state.store(), &email).await?;
