@@ -153,10 +153,19 @@ pub async fn check_password(state: &ApiState, email: &str, password: &str, sourc
     let verified = if password.len() > MAX_PASSWORD_BYTES {
         Verified { matches: false, rehash: false }
     } else {
-        let password = password.to_string();
-        tokio::task::spawn_blocking(move || password::verify(&password, &stored))
-            .await
-            .map_err(|e| ApiError::internal("password check", e))?
+        let (password, shared) = (password.to_string(), state.clone());
+        tokio::task::spawn_blocking(move || {
+            // An unknown email costs a hash check too, so the answer's timing does not tell whether it exists.
+            let stored = if stored.is_empty() {
+                let cost = shared.config().password_cost;
+                shared.0.decoy_hash.get_or_init(|| password::hash("decoy", cost).unwrap_or_default()).clone()
+            } else {
+                stored
+            };
+            password::verify(&password, &stored)
+        })
+        .await
+        .map_err(|e| ApiError::internal("password check", e))?
     };
     let member = match member {
         Some(member) if verified.matches => member,

@@ -1,7 +1,7 @@
 //! What the control plane's handlers share: the store, the token key, the clock, the binary's agent
 //! validator, settings, and the login limiter. Cheap to clone.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -73,6 +73,11 @@ pub(crate) struct Inner {
     pub validator: Arc<dyn AgentValidator>,
     pub config: ApiConfig,
     pub limiter: Mutex<LoginLimiter>,
+    /// A hash checked when a login names no account (made on first use).
+    pub decoy_hash: OnceLock<String>,
+    /// Serialises this node's read-decide-write account changes (the first signup's "no account yet" check,
+    /// a refresh token's rotation), which the store cannot do atomically. Rare and short.
+    pub accounts_lock: tokio::sync::Mutex<()>,
 }
 
 /// Keys the limiter tracks at once (each ~100 bytes).
@@ -101,6 +106,8 @@ impl ApiState {
             validator,
             config,
             limiter: Mutex::new(limiter),
+            decoy_hash: OnceLock::new(),
+            accounts_lock: tokio::sync::Mutex::new(()),
         }))
     }
 

@@ -215,6 +215,17 @@ async fn signup_opens_for_the_first_account_only_and_sessions_rotate(kind: &str)
     let (code, _) = h.call(Method::POST, "/api/v1/auth/refresh", None, Some(json!({"refresh_token": second}))).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
 
+    // Two refreshes racing with one token: one wins, the other is a replay.
+    let (_, session) = h.login("asha@acme.io", "s3cret-pass").await;
+    let body = json!({"refresh_token": session["refresh_token"]});
+    let (a, b) = tokio::join!(
+        h.call(Method::POST, "/api/v1/auth/refresh", None, Some(body.clone())),
+        h.call(Method::POST, "/api/v1/auth/refresh", None, Some(body))
+    );
+    let mut codes = [a.0.as_u16(), b.0.as_u16()];
+    codes.sort();
+    assert_eq!(codes, [200, 401], "{} {}", a.1, b.1);
+
     // Access tokens expire; logout ends a session.
     h.clock.advance(15 * 60 * 1000);
     let (code, body) = h.call(Method::GET, "/api/v1/users/me", Some(access), None).await;
@@ -471,6 +482,13 @@ async fn meetings_are_filtered_paged_and_parsed_within_the_org(kind: &str) {
     assert_eq!((code, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("date_from")));
     let (code, body) = h.call(Method::GET, "/api/v1/meetings?page=abc", Some(&owner), None).await;
     assert_eq!((code, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("page")), "{body}");
+
+    let (code, options) = h.call(Method::GET, "/api/v1/meetings/filter-options", Some(&owner), None).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        options,
+        json!({"agent_types": ["Sales", "Support"], "from_numbers": ["+919900000001"], "to_numbers": ["+918000000001"]})
+    );
 
     let (code, detail) = h.call(Method::GET, "/api/v1/meetings/CA-1", Some(&owner), None).await;
     assert_eq!(code, StatusCode::OK);

@@ -53,6 +53,25 @@ pub struct CallLogQuery {
     pub limit: u64,
 }
 
+/// A call-log field the History tab offers as a filter drop-down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterField {
+    AgentType,
+    FromNumber,
+    ToNumber,
+}
+
+impl FilterField {
+    /// The document field.
+    pub fn name(self) -> &'static str {
+        match self {
+            FilterField::AgentType => "agent_type",
+            FilterField::FromNumber => "from_number",
+            FilterField::ToNumber => "to_number",
+        }
+    }
+}
+
 /// A page and the number of calls matching the filters across all pages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallLogPage {
@@ -142,6 +161,12 @@ pub mod conformance {
             ..all.clone()
         };
         assert_eq!(page(combined).await, (vec!["c1".into(), "c4".into()], 2));
+        // Drop-down values: distinct, sorted, this tenant's only.
+        let values = |field| async move { store.call_log_values("org1", field).await.unwrap() };
+        assert_eq!(values(FilterField::AgentType).await, ["Sales", "Support"]);
+        assert_eq!(values(FilterField::FromNumber).await, ["+800", "+911", "+913"]);
+        assert_eq!(values(FilterField::ToNumber).await, ["+800", "+912"]);
+        assert_eq!(store.call_log_values("nobody", FilterField::AgentType).await.unwrap(), Vec::<String>::new());
         // Another tenant's calls never appear.
         assert_eq!(page(CallLogQuery { org_id: "org2".into(), ..all.clone() }).await, (vec!["x1".into()], 1));
         assert_eq!(page(CallLogQuery { org_id: "nobody".into(), ..all }).await, (vec![], 0));

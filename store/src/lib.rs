@@ -235,6 +235,18 @@ impl Store {
         }
     }
 
+    /// The distinct non-empty text values of a call-log field in a tenant's history, sorted.
+    pub async fn call_log_values(&self, org_id: &str, field: call_logs::FilterField) -> Result<Vec<String>> {
+        let mut values = match self {
+            Store::Sqlite(s) => s.call_log_values(org_id, field).await?,
+            Store::Mongo(m) => m.call_log_values(org_id, field).await?,
+        };
+        values.retain(|v| !v.trim().is_empty());
+        values.sort();
+        values.dedup();
+        Ok(values)
+    }
+
     /// Documents in a collection, all tenants.
     pub async fn count(&self, collection: Collection) -> Result<u64> {
         match self {

@@ -8,7 +8,7 @@ use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Database, IndexModel};
 use serde_json::Value;
 
-use crate::call_logs::{CallLogPage, CallLogQuery, CallLogSort, CallStatus};
+use crate::call_logs::{CallLogPage, CallLogQuery, CallLogSort, CallStatus, FilterField};
 use crate::{Collection, Record, Result, StoreError, Written};
 
 /// The database used when the URI names none (the original VoicEra's name too).
@@ -117,6 +117,14 @@ impl MongoStore {
             calls.find(filter).sort(sort).skip(query.offset).limit(limit).await?.try_collect().await?;
         let records = docs.iter().map(|d| to_record(Collection::CallLogs, d)).collect::<Result<Vec<_>>>()?;
         Ok(CallLogPage { records, total })
+    }
+
+    pub async fn call_log_values(&self, org_id: &str, field: FilterField) -> Result<Vec<String>> {
+        let values = self
+            .collection(Collection::CallLogs)
+            .distinct(format!("doc.{}", field.name()), doc! {"org_id": org_id})
+            .await?;
+        Ok(values.into_iter().filter_map(|v| if let Bson::String(s) = v { Some(s) } else { None }).collect())
     }
 
     pub async fn count(&self, collection: Collection) -> Result<u64> {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::call_logs::{CallLogPage, CallLogQuery, CallLogSort, CallStatus};
+use crate::call_logs::{CallLogPage, CallLogQuery, CallLogSort, CallStatus, FilterField};
 use crate::{Collection, Record, Result, StoreError, Written};
 
 /// The database file inside the data dir.
@@ -187,6 +187,18 @@ impl SqliteStore {
             .await?;
         let records = rows.into_iter().map(|r| parse(Collection::CallLogs, r)).collect::<Result<Vec<_>>>()?;
         Ok(CallLogPage { records, total: total.max(0) as u64 })
+    }
+
+    pub async fn call_log_values(&self, org_id: &str, field: FilterField) -> Result<Vec<String>> {
+        let (org, path) = (org_id.to_string(), format!("$.{}", field.name()));
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT DISTINCT json_extract(doc, ?2) FROM call_logs WHERE org_id = ?1 AND json_type(doc, ?2) = 'text'",
+            )?;
+            let values = stmt.query_map(params![org, path], |r| r.get::<_, String>(0))?.collect();
+            values
+        })
+        .await
     }
 
     pub async fn count(&self, collection: Collection) -> Result<u64> {

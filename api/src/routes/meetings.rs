@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use voicera_store::call_logs::{CallLogQuery, CallLogSort, CallStatus};
+use voicera_store::call_logs::{CallLogQuery, CallLogSort, CallStatus, FilterField};
 use voicera_store::{Collection, Record};
 
 use crate::auth::Caller;
@@ -177,6 +177,16 @@ pub async fn list(
     let found = state.store().query_call_logs(&query).await?;
     let items: Vec<Value> = found.records.into_iter().map(view).collect();
     Ok(Json(json!({"items": items, "total": found.total, "page": page, "limit": limit})))
+}
+
+/// The History tab's drop-downs: the distinct agents and numbers of the org's calls.
+pub async fn filter_options(caller: Caller, State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let store = state.store();
+    Ok(Json(json!({
+        "agent_types": store.call_log_values(&caller.org_id, FilterField::AgentType).await?,
+        "from_numbers": store.call_log_values(&caller.org_id, FilterField::FromNumber).await?,
+        "to_numbers": store.call_log_values(&caller.org_id, FilterField::ToNumber).await?,
+    })))
 }
 
 pub async fn detail(

@@ -314,6 +314,16 @@ pub fn operations() -> Vec<Operation> {
         },
         op(
             M::GET,
+            "/meetings/filter-options",
+            "meeting_filter_options",
+            "meetings",
+            viewer,
+            "Distinct agents and numbers of the org's calls (the History tab's drop-downs)",
+            None,
+            get(meetings::filter_options),
+        ),
+        op(
+            M::GET,
             "/meetings/{meeting_id}",
             "get_meeting",
             "meetings",

@@ -68,6 +68,7 @@ pub async fn signup(
     if company.is_empty() {
         return Err(ApiError::invalid("company_name", "give your company's name"));
     }
+    let _serialised = state.0.accounts_lock.lock().await;
     if !state.config().open_signup && state.store().count(Collection::Users).await? > 0 {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -138,6 +139,7 @@ pub async fn refresh(
     State(state): State<ApiState>,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<Json<Session>, ApiError> {
+    let _serialised = state.0.accounts_lock.lock().await;
     let (family_id, secret, mut family) = family_of(&state, &body.refresh_token).await?;
     let next = random_text(32)?;
     match family.rotate(&secret, &next, state.now()) {
