@@ -27,7 +27,7 @@ pub struct Member {
 }
 
 impl Member {
-    fn from_record(record: &Record) -> Member {
+    pub fn from_record(record: &Record) -> Member {
         let text = |key: &str| record.doc.get(key).and_then(Value::as_str).map(str::to_string);
         // Imported users carry the original's `is_member` (false = owner) and a role the import derived.
         let role = text("role").as_deref().and_then(Role::parse).unwrap_or(

@@ -54,8 +54,20 @@ pub fn control_plane(state: ApiState) -> Router {
         api = api.route(operation.path, operation.handler);
     }
     let limit = state.config().body_limit;
-    let api = api.fallback(unknown_route).layer(DefaultBodyLimit::max(limit)).with_state(state);
+    let api = api
+        .method_not_allowed_fallback(unknown_method)
+        .fallback(unknown_route)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state);
     Router::new().nest(routes::PREFIX, api)
+}
+
+async fn unknown_method() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this API route does not take this method; GET /api/v1/openapi.json lists them",
+    )
 }
 
 async fn unknown_route() -> ApiError {

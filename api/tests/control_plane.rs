@@ -406,6 +406,18 @@ async fn agents_are_created_validated_read_changed_and_deleted_within_the_org(ki
     let (code, body) = h.call(Method::PUT, "/api/v1/agents/Sales%20Agent", Some(&owner), Some(rename)).await;
     assert_eq!((code, body["agent"]["agent_id"].as_str()), (StatusCode::OK, Some("sales_agent")), "{body}");
 
+    // Members and accounts: own org and own account only.
+    let (code, members) = h.call(Method::GET, &format!("/api/v1/members/{org}"), Some(&owner), None).await;
+    assert_eq!((code, members["count"].as_u64()), (StatusCode::OK, Some(1)));
+    assert_eq!(members["members"][0]["is_owner"], true);
+    assert_eq!(
+        h.call(Method::GET, &format!("/api/v1/members/{org}"), Some(&stranger), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (code, user) = h.call(Method::GET, "/api/v1/users/Asha@acme.io", Some(&owner), None).await;
+    assert_eq!((code, user["email"].as_str()), (StatusCode::OK, Some("asha@acme.io")));
+    assert_eq!(h.call(Method::GET, "/api/v1/users/asha@acme.io", Some(&stranger), None).await.0, StatusCode::NOT_FOUND);
+
     // A viewer reads but does not write.
     let viewer = h.member("v@acme.io", &org, Role::Viewer).await;
     assert_eq!(h.call(Method::GET, "/api/v1/agents/id/support", Some(&viewer), None).await.0, StatusCode::OK);
@@ -568,7 +580,8 @@ async fn every_documented_operation_refuses_strangers_forgeries_other_orgs_and_v
             .replace("{agent_id}", "sales_agent")
             .replace("{org_id}", &org)
             .replace("{meeting_id}", "CA-SECRET")
-            .replace("{key_id}", &key_id);
+            .replace("{key_id}", &key_id)
+            .replace("{email}", "asha@acme.io");
         let path = format!(
             "/api/v1{path}{}",
             if operation.operation_id == "delete_agent_by_query" { "?agent_type=Sales%20Agent" } else { "" }
@@ -657,6 +670,8 @@ async fn the_router_serves_exactly_the_documented_operations_and_limits_bodies()
     assert_eq!((code, &served), (StatusCode::OK, document));
     let (code, body) = h.call(Method::GET, "/api/v1/no/such/route", None, None).await;
     assert!(fallback(code, &body), "{body}");
+    let (code, body) = h.call(Method::GET, "/api/v1/users/login", None, None).await;
+    assert_eq!((code, body["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
 
     // A body above the limit is refused before it is read whole.
     h.signup("asha@acme.io", "Acme").await;

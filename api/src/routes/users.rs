@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
@@ -103,19 +103,58 @@ pub async fn login(
     Ok(Json(accounts::start_session(&state, &member, "User authenticated successfully").await?))
 }
 
-pub async fn me(caller: Caller, State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    let member = accounts::member(state.store(), &caller.org_id, &caller.email)
-        .await?
-        .ok_or_else(|| ApiError::not_found("User not found"))?;
-    Ok(Json(json!({
+/// A member as the original's `UserResponse` shows it, plus the role.
+fn member_view(member: &accounts::Member) -> Value {
+    json!({
         "email": member.email,
         "name": member.name,
         "org_id": member.org_id,
         "company_name": member.company_name,
         "created_at": member.created_at,
         "is_owner": member.role == Role::Owner,
-        "role": caller.role,
-    })))
+        "role": member.role,
+    })
+}
+
+pub async fn me(caller: Caller, State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let member = accounts::member(state.store(), &caller.org_id, &caller.email)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User not found"))?;
+    let mut view = member_view(&member);
+    // Through an API key, the key's role (never above the member's).
+    view["role"] = json!(caller.role);
+    Ok(Json(view))
+}
+
+/// The original's `GET /users/{email}`: the caller's own account only.
+pub async fn by_email(
+    caller: Caller,
+    State(state): State<ApiState>,
+    Path(email): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if accounts::normalize_email(&email) != caller.email {
+        return Err(ApiError::not_found("no such user of yours (this route shows only your own account)"));
+    }
+    me(caller, State(state)).await
+}
+
+/// The original's `GET /members/{org_id}`: the org's accounts.
+pub async fn members(
+    caller: Caller,
+    State(state): State<ApiState>,
+    Path(org_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if org_id != caller.org_id {
+        return Err(ApiError::not_found(format!("no org {org_id:?} of yours")));
+    }
+    let members: Vec<Value> = state
+        .store()
+        .list(Collection::Users, &caller.org_id)
+        .await?
+        .iter()
+        .map(|r| member_view(&accounts::Member::from_record(r)))
+        .collect();
+    Ok(Json(json!({"members": members, "count": members.len()})))
 }
 
 #[derive(Debug, Deserialize)]
