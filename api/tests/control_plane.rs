@@ -402,9 +402,19 @@ async fn agents_are_created_validated_read_changed_and_deleted_within_the_org(ki
     let rename = json!({"agent_type": "Support", "agent_config": {"language": "en"}});
     let (code, body) = h.call(Method::PUT, "/api/v1/agents/Sales%20Agent", Some(&owner), Some(rename)).await;
     assert_eq!((code, body["field"].as_str()), (StatusCode::CONFLICT, Some("agent_type")));
+    let call = json!({"meeting_id": "CA-9", "agent_type": "Sales Agent", "agent_id": "sales_agent", "created_at": "2024-11-19T07:00:00.000Z"});
+    h.state
+        .store()
+        .put(Collection::CallLogs, &Record { org_id: org.clone(), id: "CA-9".into(), doc: call })
+        .await
+        .unwrap();
     let rename = json!({"agent_type": "Sales & Renewals", "agent_config": {"language": "en"}});
     let (code, body) = h.call(Method::PUT, "/api/v1/agents/Sales%20Agent", Some(&owner), Some(rename)).await;
     assert_eq!((code, body["agent"]["agent_id"].as_str()), (StatusCode::OK, Some("sales_agent")), "{body}");
+    // The rename reaches the call history (filters by name keep finding the agent's calls).
+    let (_, calls) =
+        h.call(Method::GET, "/api/v1/meetings?agent_type=Sales%20%26%20Renewals", Some(&owner), None).await;
+    assert_eq!(calls["total"], 1, "{calls}");
 
     // Members and accounts: own org and own account only.
     let (code, members) = h.call(Method::GET, &format!("/api/v1/members/{org}"), Some(&owner), None).await;

@@ -167,6 +167,25 @@ pub mod conformance {
         assert_eq!(values(FilterField::FromNumber).await, ["+800", "+911", "+913"]);
         assert_eq!(values(FilterField::ToNumber).await, ["+800", "+912"]);
         assert_eq!(store.call_log_values("nobody", FilterField::AgentType).await.unwrap(), Vec::<String>::new());
+        // An agent's rename reaches the calls (and numbers) that refer to it by id, in its tenant only.
+        let number = json!({"phone_number": "+918000000001", "agent_type": "Sales", "agent_id": "sales"});
+        store
+            .put(Collection::PhoneNumbers, &Record { org_id: "org1".into(), id: "918000000001".into(), doc: number })
+            .await
+            .unwrap();
+        let theirs = json!({"agent_type": "Sales", "agent_id": "sales", "created_at": "2024-11-24T07:00:00.000Z"});
+        store.put(Collection::CallLogs, &Record { org_id: "org2".into(), id: "x2".into(), doc: theirs }).await.unwrap();
+        assert_eq!(store.rename_agent("org1", "sales", "Sales & Renewals").await.unwrap(), 4);
+        assert_eq!(store.rename_agent("org1", "sales", "Sales & Renewals").await.unwrap(), 0);
+        let renamed = CallLogQuery { agent_type: Some("Sales & Renewals".into()), ..all.clone() };
+        assert_eq!(page(renamed).await, (vec!["c4".into(), "c2".into(), "c1".into()], 3));
+        let number = store.get(Collection::PhoneNumbers, "org1", "918000000001").await.unwrap().unwrap();
+        assert_eq!(number.doc["agent_type"], "Sales & Renewals");
+        assert_eq!(number.doc["phone_number"], "+918000000001");
+        let theirs = store.get(Collection::CallLogs, "org2", "x2").await.unwrap().unwrap();
+        assert_eq!(theirs.doc["agent_type"], "Sales");
+        store.delete(Collection::CallLogs, "org2", "x2").await.unwrap();
+
         // Another tenant's calls never appear.
         assert_eq!(page(CallLogQuery { org_id: "org2".into(), ..all.clone() }).await, (vec!["x1".into()], 1));
         assert_eq!(page(CallLogQuery { org_id: "nobody".into(), ..all }).await, (vec![], 0));

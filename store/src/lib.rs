@@ -20,6 +20,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
+/// Collections whose documents name an agent (`agent_type`) beside its id (`agent_id`).
+pub const AGENT_REFERENCES: [Collection; 4] =
+    [Collection::PhoneNumbers, Collection::CallLogs, Collection::Batches, Collection::BatchContacts];
+
 /// Agent ids the platform keeps for its built-in services (`echo`, and the `bench` and `demo` agents): a
 /// configured agent may not take one, and an imported agent with one of them is renamed.
 pub const RESERVED_AGENT_IDS: &[&str] = &["echo", "bench", "demo"];
@@ -232,6 +236,16 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.query_call_logs(query).await,
             Store::Mongo(m) => m.query_call_logs(query).await,
+        }
+    }
+
+    /// Writes an agent's new name (`agent_type`) into the tenant's documents that refer to the agent by id
+    /// (numbers, call history, campaigns and their contacts), as the original's rename cascaded; how many
+    /// documents changed.
+    pub async fn rename_agent(&self, org_id: &str, agent_id: &str, new_name: &str) -> Result<u64> {
+        match self {
+            Store::Sqlite(s) => s.rename_agent(org_id, agent_id, new_name).await,
+            Store::Mongo(m) => m.rename_agent(org_id, agent_id, new_name).await,
         }
     }
 

@@ -119,6 +119,16 @@ impl MongoStore {
         Ok(CallLogPage { records, total })
     }
 
+    pub async fn rename_agent(&self, org_id: &str, agent_id: &str, new_name: &str) -> Result<u64> {
+        let mut changed = 0;
+        for collection in crate::AGENT_REFERENCES {
+            let filter = doc! {"org_id": org_id, "doc.agent_id": agent_id, "doc.agent_type": {"$ne": new_name}};
+            let update = doc! {"$set": {"doc.agent_type": new_name, "updated_at": mongodb::bson::DateTime::now()}};
+            changed += self.collection(collection).update_many(filter, update).await?.modified_count;
+        }
+        Ok(changed)
+    }
+
     pub async fn call_log_values(&self, org_id: &str, field: FilterField) -> Result<Vec<String>> {
         let values = self
             .collection(Collection::CallLogs)

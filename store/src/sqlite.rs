@@ -189,6 +189,26 @@ impl SqliteStore {
         Ok(CallLogPage { records, total: total.max(0) as u64 })
     }
 
+    pub async fn rename_agent(&self, org_id: &str, agent_id: &str, new_name: &str) -> Result<u64> {
+        let (org, id, name) = (org_id.to_string(), agent_id.to_string(), new_name.to_string());
+        self.with(move |c| {
+            let mut changed = 0;
+            for collection in crate::AGENT_REFERENCES {
+                changed += c.execute(
+                    &format!(
+                        "UPDATE {} SET doc = json_set(doc, '$.agent_type', ?3), updated_at = ?4
+                         WHERE org_id = ?1 AND json_extract(doc, '$.agent_id') = ?2
+                           AND json_extract(doc, '$.agent_type') IS NOT ?3",
+                        collection.name()
+                    ),
+                    params![org, id, name, unix_millis()],
+                )?;
+            }
+            Ok(changed as u64)
+        })
+        .await
+    }
+
     pub async fn call_log_values(&self, org_id: &str, field: FilterField) -> Result<Vec<String>> {
         let (org, path) = (org_id.to_string(), format!("$.{}", field.name()));
         self.with(move |c| {

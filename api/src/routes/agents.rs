@@ -222,6 +222,7 @@ async fn update(
 ) -> Result<Json<Value>, ApiError> {
     check_config(state, &body.agent_config)?;
     let current = record.doc.get("agent_type").and_then(Value::as_str).unwrap_or_default().to_string();
+    let renamed = body.agent_type.as_deref().is_some_and(|new| new.trim() != current);
     let name = match body.agent_type.as_deref() {
         Some(new) if new.trim() != current => {
             let new = check_name(new)?;
@@ -236,10 +237,16 @@ async fn update(
         return Err(ApiError::internal("agent update", "stored agent is not an object"));
     };
     copy_optional(&body.optional, doc)?;
-    doc.insert("agent_type".into(), Value::String(name));
+    doc.insert("agent_type".into(), Value::String(name.clone()));
     doc.insert("agent_config".into(), body.agent_config);
     doc.insert("updated_at".into(), Value::String(utc_text(state.now())));
     state.store().put(Collection::Agents, &record).await?;
+    if renamed {
+        // The original cascaded a rename into everything naming the agent; here those documents carry the
+        // agent's id too, so the name follows it there.
+        let changed = state.store().rename_agent(&caller.org_id, &record.id, &name).await?;
+        tracing::info!(agent_id = %record.id, documents = changed, "agent renamed in numbers, calls and campaigns");
+    }
     tracing::info!(org_id = %caller.org_id, agent_id = %record.id, by = %caller.email, "agent updated");
     Ok(Json(json!({"status": "success", "message": "Agent updated successfully", "agent": view(&record)})))
 }
