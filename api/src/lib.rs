@@ -64,7 +64,7 @@ pub fn control_plane(state: ApiState) -> Router {
 
 async fn unknown_method() -> ApiError {
     ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "this API route does not take this method; GET /api/v1/openapi.json lists them",
     )
