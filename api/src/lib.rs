@@ -1,10 +1,23 @@
-//! HTTP for VoiceERA-rs. Today: the operational endpoints every role serves, `GET /health` (readiness) and
-//! `GET /metrics` (Prometheus). The control-plane REST API (`/api/v1`), console, webhooks and media WebSockets
-//! join this router in later work; each area gets its own `fn ..._router()` merged in [`router`].
+//! HTTP for VoiceERA-rs: the operational endpoints every role serves ([`router`]: `GET /health` readiness,
+//! `GET /metrics` Prometheus) and the control-plane REST API ([`control_plane`]: `/api/v1`, the original
+//! VoicEra's routes and JSON shapes, authenticated and tenant-scoped, with its OpenAPI document).
+//!
+//! Crate map: `routes/` the route table (one [`routes::Operation`] per route, also the OpenAPI document's
+//! source) and one handler module per area · `openapi.rs` the document · `auth/` credentials and the
+//! [`Caller`] extractor · `accounts.rs` users, orgs, sessions, the owner bootstrap · `state.rs` [`ApiState`],
+//! [`ApiConfig`], the [`AgentValidator`] the binary plugs in · `error.rs` the one error type · `clock.rs`.
+
+pub mod accounts;
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod openapi;
+pub mod routes;
+pub mod state;
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -26,6 +39,39 @@ pub trait NodeStatus: Send + Sync + 'static {
     fn draining(&self) -> bool;
     /// Prometheus text exposition of the node's metrics.
     fn metrics(&self) -> String;
+}
+
+pub use accounts::{bootstrap_owner, Bootstrap};
+pub use auth::{Caller, Credential, Role};
+pub use error::ApiError;
+pub use state::{AgentValidator, ApiConfig, ApiState, FieldError, TOKEN_KEY_PURPOSE};
+
+/// The control-plane REST API, `/api/v1/...`, to merge into the node's router. Unknown paths under the prefix
+/// answer 404 in the API's error shape; bodies above [`ApiConfig::body_limit`] answer 413.
+pub fn control_plane(state: ApiState) -> Router {
+    let mut api = Router::new();
+    for operation in routes::operations() {
+        api = api.route(operation.path, operation.handler);
+    }
+    let limit = state.config().body_limit;
+    let api = api
+        .method_not_allowed_fallback(unknown_method)
+        .fallback(unknown_route)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state);
+    Router::new().nest(routes::PREFIX, api)
+}
+
+async fn unknown_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this API route does not take this method; GET /api/v1/openapi.json lists them",
+    )
+}
+
+async fn unknown_route() -> ApiError {
+    ApiError::not_found("no such API route; GET /api/v1/openapi.json lists them")
 }
 
 /// The HTTP router of a node.

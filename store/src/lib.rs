@@ -6,9 +6,11 @@
 //! Provider keys and other credentials are sealed with the node's master key before they are stored
 //! ([`secret`]). [`migrate`] imports an original VoicEra database (MongoDB) without losing a field.
 //!
-//! Crate map: `lib.rs` the `Store` and its records · `sqlite.rs` · `mongo.rs` · `secret.rs` master key, sealing,
-//! masking · `migrate.rs` the original's collections mapped onto ours.
+//! Crate map: `lib.rs` the `Store` and its records · `sqlite.rs` · `mongo.rs` · `call_logs.rs` the call history's
+//! filtered, sorted pages · `secret.rs` master key, sealing, masking, derived keys · `migrate.rs` the original's
+//! collections mapped onto ours.
 
+pub mod call_logs;
 pub mod migrate;
 pub mod mongo;
 pub mod secret;
@@ -17,6 +19,10 @@ pub mod sqlite;
 use std::path::Path;
 
 use serde_json::Value;
+
+/// Collections whose documents name an agent (`agent_type`) beside its id (`agent_id`).
+pub const AGENT_REFERENCES: [Collection; 4] =
+    [Collection::PhoneNumbers, Collection::CallLogs, Collection::Batches, Collection::BatchContacts];
 
 /// Agent ids the platform keeps for its built-in services (`echo`, and the `bench` and `demo` agents): a
 /// configured agent may not take one, and an imported agent with one of them is renamed.
@@ -68,10 +74,16 @@ pub enum Collection {
     Batches,
     /// A campaign's contacts; `id` is `<batch_id>:<row_number>`.
     BatchContacts,
+    /// Tenants; `org_id` and `id` are both the org id (the original had none: an org was a shared string).
+    Orgs,
+    /// Login sessions: one rotating refresh-token family each; `id` is the family id.
+    RefreshTokens,
+    /// API keys for scripts; `id` is the key's public id (part of the key text), the secret stored hashed.
+    ApiKeys,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 10] = [
+    pub const ALL: [Collection; 13] = [
         Collection::Users,
         Collection::Members,
         Collection::Agents,
@@ -82,6 +94,9 @@ impl Collection {
         Collection::KnowledgeDocuments,
         Collection::Batches,
         Collection::BatchContacts,
+        Collection::Orgs,
+        Collection::RefreshTokens,
+        Collection::ApiKeys,
     ];
 
     /// Table / collection name, the same in both backends.
@@ -97,6 +112,9 @@ impl Collection {
             Collection::KnowledgeDocuments => "knowledge_documents",
             Collection::Batches => "batches",
             Collection::BatchContacts => "batch_contacts",
+            Collection::Orgs => "orgs",
+            Collection::RefreshTokens => "refresh_tokens",
+            Collection::ApiKeys => "api_keys",
         }
     }
 }
@@ -211,6 +229,36 @@ impl Store {
             Store::Sqlite(s) => s.delete(collection, org_id, id).await,
             Store::Mongo(m) => m.delete(collection, org_id, id).await,
         }
+    }
+
+    /// One page of a tenant's call history, filtered and sorted in the store.
+    pub async fn query_call_logs(&self, query: &call_logs::CallLogQuery) -> Result<call_logs::CallLogPage> {
+        match self {
+            Store::Sqlite(s) => s.query_call_logs(query).await,
+            Store::Mongo(m) => m.query_call_logs(query).await,
+        }
+    }
+
+    /// Writes an agent's new name (`agent_type`) into the tenant's documents that refer to the agent by id
+    /// (numbers, call history, campaigns and their contacts), as the original's rename cascaded; how many
+    /// documents changed.
+    pub async fn rename_agent(&self, org_id: &str, agent_id: &str, new_name: &str) -> Result<u64> {
+        match self {
+            Store::Sqlite(s) => s.rename_agent(org_id, agent_id, new_name).await,
+            Store::Mongo(m) => m.rename_agent(org_id, agent_id, new_name).await,
+        }
+    }
+
+    /// The distinct non-empty text values of a call-log field in a tenant's history, sorted.
+    pub async fn call_log_values(&self, org_id: &str, field: call_logs::FilterField) -> Result<Vec<String>> {
+        let mut values = match self {
+            Store::Sqlite(s) => s.call_log_values(org_id, field).await?,
+            Store::Mongo(m) => m.call_log_values(org_id, field).await?,
+        };
+        values.retain(|v| !v.trim().is_empty());
+        values.sort();
+        values.dedup();
+        Ok(values)
     }
 
     /// Documents in a collection, all tenants.

@@ -8,6 +8,7 @@ use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Database, IndexModel};
 use serde_json::Value;
 
+use crate::call_logs::{CallLogPage, CallLogQuery, CallLogSort, CallStatus, FilterField};
 use crate::{Collection, Record, Result, StoreError, Written};
 
 /// The database used when the URI names none (the original VoicEra's name too).
@@ -31,6 +32,16 @@ impl MongoStore {
                 .options(IndexOptions::builder().unique(true).name("org_id_id".to_string()).build())
                 .build();
             store.db.collection::<Document>(collection.name()).create_index(index).await?;
+        }
+        // The call history's two sort orders per tenant.
+        let call_logs = store.db.collection::<Document>(Collection::CallLogs.name());
+        for (name, keys) in [
+            ("org_created", doc! {"org_id": 1, "doc.created_at": -1, "id": -1}),
+            ("org_duration", doc! {"org_id": 1, "doc.duration": -1, "doc.created_at": -1}),
+        ] {
+            let index =
+                IndexModel::builder().keys(keys).options(IndexOptions::builder().name(name.to_string()).build());
+            call_logs.create_index(index.build()).await?;
         }
         Ok(store)
     }
@@ -91,9 +102,91 @@ impl MongoStore {
         Ok(result.deleted_count > 0)
     }
 
+    pub async fn query_call_logs(&self, query: &CallLogQuery) -> Result<CallLogPage> {
+        let filter = call_log_filter(query);
+        let sort = match query.sort {
+            CallLogSort::Latest => doc! {"doc.created_at": -1, "id": -1},
+            CallLogSort::Oldest => doc! {"doc.created_at": 1, "id": 1},
+            CallLogSort::Longest => doc! {"doc.duration": -1, "doc.created_at": -1, "id": -1},
+            CallLogSort::Shortest => doc! {"doc.duration": 1, "doc.created_at": -1, "id": -1},
+        };
+        let calls = self.collection(Collection::CallLogs);
+        let total = calls.count_documents(filter.clone()).await?;
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let docs: Vec<Document> =
+            calls.find(filter).sort(sort).skip(query.offset).limit(limit).await?.try_collect().await?;
+        let records = docs.iter().map(|d| to_record(Collection::CallLogs, d)).collect::<Result<Vec<_>>>()?;
+        Ok(CallLogPage { records, total })
+    }
+
+    pub async fn rename_agent(&self, org_id: &str, agent_id: &str, new_name: &str) -> Result<u64> {
+        let mut changed = 0;
+        for collection in crate::AGENT_REFERENCES {
+            let filter = doc! {"org_id": org_id, "doc.agent_id": agent_id, "doc.agent_type": {"$ne": new_name}};
+            let update = doc! {"$set": {"doc.agent_type": new_name, "updated_at": mongodb::bson::DateTime::now()}};
+            changed += self.collection(collection).update_many(filter, update).await?.modified_count;
+        }
+        Ok(changed)
+    }
+
+    pub async fn call_log_values(&self, org_id: &str, field: FilterField) -> Result<Vec<String>> {
+        let values = self
+            .collection(Collection::CallLogs)
+            .distinct(format!("doc.{}", field.name()), doc! {"org_id": org_id})
+            .await?;
+        Ok(values.into_iter().filter_map(|v| if let Bson::String(s) = v { Some(s) } else { None }).collect())
+    }
+
     pub async fn count(&self, collection: Collection) -> Result<u64> {
         Ok(self.collection(collection).count_documents(doc! {}).await?)
     }
+}
+
+/// The filter of a call-log query over the stored `{org_id, id, doc}` documents.
+fn call_log_filter(query: &CallLogQuery) -> Document {
+    let mut clauses = vec![doc! {"org_id": &query.org_id}];
+    for (field, value) in [
+        ("doc.agent_type", &query.agent_type),
+        ("doc.agent_id", &query.agent_id),
+        ("doc.from_number", &query.from_number),
+        ("doc.to_number", &query.to_number),
+    ] {
+        if let Some(value) = value {
+            clauses.push(doc! {field: value});
+        }
+    }
+    if let Some(inbound) = query.inbound {
+        clauses.push(doc! {"doc.inbound": inbound});
+    }
+    // `$ne: true` also matches a missing field; `$in: [null, ""]` matches missing, null and empty.
+    match query.status {
+        Some(CallStatus::Busy) => clauses.push(doc! {"doc.call_busy": true}),
+        Some(CallStatus::Completed) => {
+            clauses.push(doc! {"doc.call_busy": {"$ne": true}, "doc.end_time_utc": {"$nin": [Bson::Null, ""]}})
+        }
+        Some(CallStatus::InProgress) => {
+            clauses.push(doc! {"doc.call_busy": {"$ne": true}, "doc.end_time_utc": {"$in": [Bson::Null, ""]}})
+        }
+        None => {}
+    }
+    let mut range = Document::new();
+    if let Some(from) = &query.from_time {
+        range.insert("$gte", from);
+    }
+    if let Some(to) = &query.to_time {
+        range.insert("$lte", to);
+    }
+    if !range.is_empty() {
+        // The call's start time, else its creation time.
+        clauses.push(doc! {"$or": [
+            {"doc.start_time_utc": range.clone()},
+            {"doc.start_time_utc": {"$in": [Bson::Null]}, "doc.created_at": range},
+        ]});
+    }
+    if query.with_latency {
+        clauses.push(doc! {"doc.latency_metrics.turns.0": {"$exists": true}});
+    }
+    doc! {"$and": clauses}
 }
 
 /// The database a URI leads to (`database` overrides the URI's path).

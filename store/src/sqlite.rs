@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::call_logs::{CallLogPage, CallLogQuery, CallLogSort, CallStatus, FilterField};
 use crate::{Collection, Record, Result, StoreError, Written};
 
 /// The database file inside the data dir.
@@ -43,6 +45,12 @@ impl SqliteStore {
                 ))
                 .map_err(err)?;
             }
+            // The call history's two sort orders per tenant: the query's ORDER BY uses these exact expressions.
+            conn.execute_batch(&format!(
+                "CREATE INDEX IF NOT EXISTS call_logs_created ON call_logs (org_id, {CREATED}, id);
+                 CREATE INDEX IF NOT EXISTS call_logs_duration ON call_logs (org_id, {DURATION}, {CREATED});"
+            ))
+            .map_err(err)?;
             Ok(conn)
         })
         .await
@@ -147,12 +155,121 @@ impl SqliteStore {
             .map(|n| n > 0)
     }
 
+    pub async fn query_call_logs(&self, query: &CallLogQuery) -> Result<CallLogPage> {
+        let (condition, params) = call_log_condition(query);
+        let order = match query.sort {
+            CallLogSort::Latest => format!("{CREATED} DESC, id DESC"),
+            CallLogSort::Oldest => format!("{CREATED} ASC, id ASC"),
+            CallLogSort::Longest => format!("{DURATION} DESC, {CREATED} DESC, id DESC"),
+            CallLogSort::Shortest => format!("{DURATION} ASC, {CREATED} DESC, id DESC"),
+        };
+        let (limit, offset) = (query.limit.min(i64::MAX as u64) as i64, query.offset.min(i64::MAX as u64) as i64);
+        let (rows, total) = self
+            .with(move |c| {
+                let total: i64 = c.query_row(
+                    &format!("SELECT COUNT(*) FROM call_logs WHERE {condition}"),
+                    rusqlite::params_from_iter(params.iter()),
+                    |r| r.get(0),
+                )?;
+                let mut page_params = params;
+                page_params.push(SqlValue::Integer(limit));
+                page_params.push(SqlValue::Integer(offset));
+                let n = page_params.len();
+                let mut stmt = c.prepare(&format!(
+                    "SELECT org_id, id, doc FROM call_logs WHERE {condition} ORDER BY {order} LIMIT ?{} OFFSET ?{n}",
+                    n - 1
+                ))?;
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(page_params.iter()), row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok((rows, total))
+            })
+            .await?;
+        let records = rows.into_iter().map(|r| parse(Collection::CallLogs, r)).collect::<Result<Vec<_>>>()?;
+        Ok(CallLogPage { records, total: total.max(0) as u64 })
+    }
+
+    pub async fn rename_agent(&self, org_id: &str, agent_id: &str, new_name: &str) -> Result<u64> {
+        let (org, id, name) = (org_id.to_string(), agent_id.to_string(), new_name.to_string());
+        self.with(move |c| {
+            let mut changed = 0;
+            for collection in crate::AGENT_REFERENCES {
+                changed += c.execute(
+                    &format!(
+                        "UPDATE {} SET doc = json_set(doc, '$.agent_type', ?3), updated_at = ?4
+                         WHERE org_id = ?1 AND json_extract(doc, '$.agent_id') = ?2
+                           AND json_extract(doc, '$.agent_type') IS NOT ?3",
+                        collection.name()
+                    ),
+                    params![org, id, name, unix_millis()],
+                )?;
+            }
+            Ok(changed as u64)
+        })
+        .await
+    }
+
+    pub async fn call_log_values(&self, org_id: &str, field: FilterField) -> Result<Vec<String>> {
+        let (org, path) = (org_id.to_string(), format!("$.{}", field.name()));
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT DISTINCT json_extract(doc, ?2) FROM call_logs WHERE org_id = ?1 AND json_type(doc, ?2) = 'text'",
+            )?;
+            let values = stmt.query_map(params![org, path], |r| r.get::<_, String>(0))?.collect();
+            values
+        })
+        .await
+    }
+
     pub async fn count(&self, collection: Collection) -> Result<u64> {
         let table = collection.name();
         self.with(move |c| c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)))
             .await
             .map(|n| n as u64)
     }
+}
+
+/// The sort keys, written exactly as the indexes are.
+const CREATED: &str = "json_extract(doc, '$.created_at')";
+const DURATION: &str = "json_extract(doc, '$.duration')";
+
+/// The WHERE clause of a call-log query and its parameters (`?1`, `?2`, ... in order).
+fn call_log_condition(query: &CallLogQuery) -> (String, Vec<SqlValue>) {
+    let mut clauses = vec!["org_id = ?1".to_string()];
+    let mut params = vec![SqlValue::Text(query.org_id.clone())];
+    let mut equal = |field: &str, value: &Option<String>, clauses: &mut Vec<String>| {
+        if let Some(value) = value {
+            params.push(SqlValue::Text(value.clone()));
+            clauses.push(format!("json_extract(doc, '$.{field}') = ?{}", params.len()));
+        }
+    };
+    equal("agent_type", &query.agent_type, &mut clauses);
+    equal("agent_id", &query.agent_id, &mut clauses);
+    equal("from_number", &query.from_number, &mut clauses);
+    equal("to_number", &query.to_number, &mut clauses);
+    let time = "COALESCE(json_extract(doc, '$.start_time_utc'), json_extract(doc, '$.created_at'))";
+    for (bound, op) in [(&query.from_time, ">="), (&query.to_time, "<=")] {
+        if let Some(bound) = bound {
+            params.push(SqlValue::Text(bound.clone()));
+            clauses.push(format!("{time} {op} ?{}", params.len()));
+        }
+    }
+    // JSON true/false extract as 1/0.
+    if let Some(inbound) = query.inbound {
+        clauses.push(format!("json_extract(doc, '$.inbound') = {}", i32::from(inbound)));
+    }
+    let busy = "COALESCE(json_extract(doc, '$.call_busy'), 0) = 1";
+    let ended = "COALESCE(json_extract(doc, '$.end_time_utc'), '') != ''";
+    match query.status {
+        Some(CallStatus::Busy) => clauses.push(busy.into()),
+        Some(CallStatus::Completed) => clauses.push(format!("NOT ({busy}) AND {ended}")),
+        Some(CallStatus::InProgress) => clauses.push(format!("NOT ({busy}) AND NOT ({ended})")),
+        None => {}
+    }
+    if query.with_latency {
+        clauses.push("COALESCE(json_array_length(doc, '$.latency_metrics.turns'), 0) > 0".into());
+    }
+    (clauses.join(" AND "), params)
 }
 
 type Row = (String, String, String);
@@ -182,6 +299,7 @@ mod tests {
         let path = dir.path().join(FILE_NAME);
         let store = crate::Store::Sqlite(SqliteStore::open(&path).await.unwrap());
         crate::conformance::run(&store).await;
+        crate::call_logs::conformance::run(&store).await;
         drop(store);
         let reopened = crate::Store::Sqlite(SqliteStore::open(&path).await.unwrap());
         assert_eq!(reopened.count(Collection::Agents).await.unwrap(), 3);

@@ -15,6 +15,7 @@ async fn mongodb_store_passes_the_conformance_suite() {
     let server = SecantusServer::start();
     let store = Store::Mongo(MongoStore::connect(&server.uri, Some("conformance")).await.unwrap());
     conformance::run(&store).await;
+    voicera_store::call_logs::conformance::run(&store).await;
     assert_eq!(store.describe(), "MongoDB database \"conformance\"");
 }
 

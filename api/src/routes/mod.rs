@@ -1,0 +1,364 @@
+//! The control plane's one route table. Each [`Operation`] is both a route of the router and an operation of
+//! the OpenAPI document ([`crate::openapi`]), so neither can list what the other lacks; a test checks the built
+//! router for any route added around the table.
+
+pub mod agents;
+pub mod keys;
+pub mod meetings;
+pub mod users;
+
+use axum::http::Method;
+use axum::routing::{delete, get, post, put, MethodRouter};
+use serde_json::{json, Value};
+
+use crate::auth::Role;
+use crate::state::ApiState;
+
+/// Every control-plane path starts with this (the original's prefix).
+pub const PREFIX: &str = "/api/v1";
+
+/// Who may call an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No credentials (signup, login, refresh, the document itself).
+    Public,
+    /// A bearer credential of a member with at least this role.
+    AtLeast(Role),
+}
+
+/// A request body's top-level fields: name, JSON type, required.
+pub type Fields = &'static [(&'static str, &'static str, bool)];
+
+/// One operation: its route and its documentation.
+pub struct Operation {
+    pub method: Method,
+    /// Under [`PREFIX`], with `{param}` placeholders (axum's and OpenAPI's syntax alike).
+    pub path: &'static str,
+    pub operation_id: &'static str,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    pub access: Access,
+    pub body: Option<Fields>,
+    /// Query parameters: name, JSON type.
+    pub query: &'static [(&'static str, &'static str)],
+    /// Status of a successful answer.
+    pub success: u16,
+    pub handler: MethodRouter<ApiState>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn op(
+    method: Method,
+    path: &'static str,
+    operation_id: &'static str,
+    tag: &'static str,
+    access: Access,
+    summary: &'static str,
+    body: Option<Fields>,
+    handler: MethodRouter<ApiState>,
+) -> Operation {
+    let success = if method == Method::POST && (operation_id.starts_with("create") || operation_id == "signup") {
+        201
+    } else {
+        200
+    };
+    Operation { method, path, operation_id, summary, tag, access, body, query: &[], success, handler }
+}
+
+const SIGNUP: Fields = &[
+    ("email", "string", true),
+    ("password", "string", true),
+    ("name", "string", true),
+    ("company_name", "string", true),
+    ("org_id", "string", false),
+];
+const LOGIN: Fields = &[("email", "string", true), ("password", "string", true)];
+const REFRESH: Fields = &[("refresh_token", "string", true)];
+const API_KEY: Fields = &[("name", "string", true), ("role", "string", false)];
+const AGENT_CREATE: Fields = &[
+    ("agent_type", "string", true),
+    ("agent_id", "string", false),
+    ("agent_config", "object", true),
+    ("org_id", "string", false),
+    ("agent_category", "string", false),
+    ("phone_number", "string", false),
+    ("app_id", "string", false),
+    ("greeting_message", "string", false),
+    ("telephony_provider", "string", false),
+    ("vobiz_app_id", "string", false),
+    ("vobiz_answer_url", "string", false),
+    ("plivo_app_id", "string", false),
+    ("plivo_answer_url", "string", false),
+];
+const AGENT_UPDATE: Fields = &[
+    ("agent_type", "string", false),
+    ("agent_config", "object", true),
+    ("agent_category", "string", false),
+    ("phone_number", "string", false),
+    ("app_id", "string", false),
+    ("greeting_message", "string", false),
+    ("telephony_provider", "string", false),
+    ("vobiz_app_id", "string", false),
+    ("vobiz_answer_url", "string", false),
+    ("plivo_app_id", "string", false),
+    ("plivo_answer_url", "string", false),
+];
+const MEETINGS_QUERY: &[(&str, &str)] = &[
+    ("page", "integer"),
+    ("limit", "integer"),
+    ("for_export", "boolean"),
+    ("agent_type", "string"),
+    ("agent_id", "string"),
+    ("from_number", "string"),
+    ("to_number", "string"),
+    ("inbound", "boolean"),
+    ("call_status", "string"),
+    ("date_from", "string"),
+    ("date_to", "string"),
+    ("date_sort_order", "string"),
+    ("duration_sort_order", "string"),
+    ("has_latency_metrics", "boolean"),
+];
+
+/// The table.
+pub fn operations() -> Vec<Operation> {
+    use Access::{AtLeast, Public};
+    use Method as M;
+    let viewer = AtLeast(Role::Viewer);
+    let member = AtLeast(Role::Member);
+    let admin = AtLeast(Role::Admin);
+    vec![
+        op(
+            M::GET,
+            "/openapi.json",
+            "openapi",
+            "meta",
+            Public,
+            "This document (OpenAPI 3.1)",
+            None,
+            get(crate::openapi::serve),
+        ),
+        op(
+            M::POST,
+            "/users/signup",
+            "signup",
+            "users",
+            Public,
+            "Create an account and its org: open while no account exists, or when [api] open_signup is set",
+            Some(SIGNUP),
+            post(users::signup),
+        ),
+        op(
+            M::POST,
+            "/users/login",
+            "login",
+            "users",
+            Public,
+            "Log in: an access token (short-lived) and a refresh token; rate-limited per email and address",
+            Some(LOGIN),
+            post(users::login),
+        ),
+        op(M::GET, "/users/me", "me", "users", viewer, "The caller's account", None, get(users::me)),
+        op(
+            M::GET,
+            "/users/{email}",
+            "get_user",
+            "users",
+            viewer,
+            "The caller's own account, by email (the original's route)",
+            None,
+            get(users::by_email),
+        ),
+        op(
+            M::GET,
+            "/members/{org_id}",
+            "list_members",
+            "members",
+            viewer,
+            "The org's members",
+            None,
+            get(users::members),
+        ),
+        op(
+            M::POST,
+            "/auth/refresh",
+            "refresh",
+            "auth",
+            Public,
+            "Trade a refresh token for new tokens; a spent token presented again revokes the session",
+            Some(REFRESH),
+            post(users::refresh),
+        ),
+        op(
+            M::POST,
+            "/auth/logout",
+            "logout",
+            "auth",
+            Public,
+            "End the session of a refresh token",
+            Some(REFRESH),
+            post(users::logout),
+        ),
+        op(
+            M::POST,
+            "/api-keys",
+            "create_api_key",
+            "api-keys",
+            admin,
+            "Create an API key for scripts (the key is shown in this answer only)",
+            Some(API_KEY),
+            post(keys::create),
+        ),
+        op(
+            M::GET,
+            "/api-keys",
+            "list_api_keys",
+            "api-keys",
+            admin,
+            "The org's API keys (without secrets)",
+            None,
+            get(keys::list),
+        ),
+        op(
+            M::DELETE,
+            "/api-keys/{key_id}",
+            "revoke_api_key",
+            "api-keys",
+            admin,
+            "Revoke an API key",
+            None,
+            delete(keys::revoke),
+        ),
+        op(
+            M::POST,
+            "/agents",
+            "create_agent",
+            "agents",
+            member,
+            "Create an agent; agent_config is checked by the same compile step as [[agents]]",
+            Some(AGENT_CREATE),
+            post(agents::create),
+        ),
+        op(
+            M::DELETE,
+            "/agents",
+            "delete_agent_by_query",
+            "agents",
+            member,
+            "Delete an agent named by ?agent_type= (names containing '/')",
+            None,
+            delete(agents::delete_by_query),
+        ),
+        op(
+            M::GET,
+            "/agents/org/{org_id}",
+            "list_agents",
+            "agents",
+            viewer,
+            "The org's agents",
+            None,
+            get(agents::list_by_org),
+        ),
+        op(
+            M::GET,
+            "/agents/{agent_type}",
+            "get_agent",
+            "agents",
+            viewer,
+            "An agent by name",
+            None,
+            get(agents::get_by_name),
+        ),
+        op(
+            M::PUT,
+            "/agents/{agent_type}",
+            "update_agent",
+            "agents",
+            member,
+            "Change an agent, by name",
+            Some(AGENT_UPDATE),
+            put(agents::update_by_name),
+        ),
+        op(
+            M::DELETE,
+            "/agents/{agent_type}",
+            "delete_agent",
+            "agents",
+            member,
+            "Delete an agent, by name",
+            None,
+            delete(agents::delete_by_name),
+        ),
+        op(
+            M::GET,
+            "/agents/id/{agent_id}",
+            "get_agent_by_id",
+            "agents",
+            viewer,
+            "An agent by id",
+            None,
+            get(agents::get_by_id),
+        ),
+        op(
+            M::PUT,
+            "/agents/id/{agent_id}",
+            "update_agent_by_id",
+            "agents",
+            member,
+            "Change an agent, by id",
+            Some(AGENT_UPDATE),
+            put(agents::update_by_id),
+        ),
+        op(
+            M::DELETE,
+            "/agents/id/{agent_id}",
+            "delete_agent_by_id",
+            "agents",
+            member,
+            "Delete an agent, by id",
+            None,
+            delete(agents::delete_by_id),
+        ),
+        Operation {
+            query: MEETINGS_QUERY,
+            ..op(
+                M::GET,
+                "/meetings",
+                "list_meetings",
+                "meetings",
+                viewer,
+                "The call history: filtered, sorted, one page, with the total",
+                None,
+                get(meetings::list),
+            )
+        },
+        op(
+            M::GET,
+            "/meetings/filter-options",
+            "meeting_filter_options",
+            "meetings",
+            viewer,
+            "Distinct agents and numbers of the org's calls (the History tab's drop-downs)",
+            None,
+            get(meetings::filter_options),
+        ),
+        op(
+            M::GET,
+            "/meetings/{meeting_id}",
+            "get_meeting",
+            "meetings",
+            viewer,
+            "One call: its record with the transcript parsed into turns",
+            None,
+            get(meetings::detail),
+        ),
+    ]
+}
+
+/// A request body's JSON Schema.
+pub fn body_schema(fields: Fields) -> Value {
+    let properties: serde_json::Map<String, Value> =
+        fields.iter().map(|(name, kind, _)| (name.to_string(), json!({"type": kind}))).collect();
+    let required: Vec<&str> = fields.iter().filter(|f| f.2).map(|f| f.0).collect();
+    json!({"type": "object", "properties": properties, "required": required})
+}

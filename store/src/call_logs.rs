@@ -1,0 +1,193 @@
+//! The call history as the console reads it: one tenant's call logs filtered, sorted and paged in the store
+//! (never loaded whole into the API), with the total for the pager. Both backends answer the same
+//! [`CallLogQuery`] over the original's call-log fields (`agent_type`, `from_number`, `to_number`, `inbound`,
+//! `call_busy`, `end_time_utc`, `start_time_utc`, `created_at`, `duration`, `latency_metrics.turns`), with
+//! indexes on the two sort orders (creation time, duration) per tenant.
+
+use crate::Record;
+
+/// A call's state as the History tab filters it (the original's `call_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallStatus {
+    /// `call_busy` is true.
+    Busy,
+    /// Not busy, with an end time.
+    Completed,
+    /// Not busy, no end time yet.
+    InProgress,
+}
+
+/// The order of a page (the original's `date_sort_order` / `duration_sort_order`). Ties are broken by call
+/// id, so pages never overlap or skip a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallLogSort {
+    /// Newest `created_at` first.
+    #[default]
+    Latest,
+    Oldest,
+    /// Longest `duration` first, then newest.
+    Longest,
+    /// Shortest `duration` first, then newest.
+    Shortest,
+}
+
+/// One page of one tenant's call logs. Text filters match exactly; times are [`crate::utc_text`] strings
+/// compared as text (the documents' format orders by time), applied to `start_time_utc`, else `created_at`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallLogQuery {
+    pub org_id: String,
+    pub agent_type: Option<String>,
+    pub agent_id: Option<String>,
+    pub from_number: Option<String>,
+    pub to_number: Option<String>,
+    pub inbound: Option<bool>,
+    pub status: Option<CallStatus>,
+    /// Inclusive lower bound.
+    pub from_time: Option<String>,
+    /// Inclusive upper bound.
+    pub to_time: Option<String>,
+    /// Only calls whose `latency_metrics.turns` is a non-empty list.
+    pub with_latency: bool,
+    pub sort: CallLogSort,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// A call-log field the History tab offers as a filter drop-down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterField {
+    AgentType,
+    FromNumber,
+    ToNumber,
+}
+
+impl FilterField {
+    /// The document field.
+    pub fn name(self) -> &'static str {
+        match self {
+            FilterField::AgentType => "agent_type",
+            FilterField::FromNumber => "from_number",
+            FilterField::ToNumber => "to_number",
+        }
+    }
+}
+
+/// A page and the number of calls matching the filters across all pages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallLogPage {
+    pub records: Vec<Record>,
+    pub total: u64,
+}
+
+/// The call-log query's conformance, run on each backend (SQLite in `sqlite.rs`, MongoDB in
+/// `tests/mongodb.rs`); panics on the first difference.
+#[doc(hidden)]
+pub mod conformance {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{Collection, Store};
+
+    pub async fn run(store: &Store) {
+        let calls = [
+            (
+                "c1",
+                json!({"agent_type": "Sales", "agent_id": "sales", "inbound": true, "from_number": "+911", "to_number": "+800",
+                          "created_at": "2024-11-19T07:00:00.000Z", "start_time_utc": "2024-11-19T07:00:01.000Z",
+                          "end_time_utc": "2024-11-19T07:01:00.000Z", "call_busy": false, "duration": 59.0,
+                          "latency_metrics": {"turns": [{"turn_index": 1}]}}),
+            ),
+            (
+                "c2",
+                json!({"agent_type": "Sales", "agent_id": "sales", "inbound": false, "from_number": "+800", "to_number": "+912",
+                          "created_at": "2024-11-20T07:00:00.000Z", "call_busy": true, "duration": 0.0}),
+            ),
+            (
+                "c3",
+                json!({"agent_type": "Support", "agent_id": "support", "inbound": true, "from_number": "+913", "to_number": "+800",
+                          "created_at": "2024-11-21T07:00:00.000Z", "start_time_utc": "2024-11-21T07:00:00.500Z", "duration": 12.5,
+                          "latency_metrics": {"turns": []}}),
+            ),
+            (
+                "c4",
+                json!({"agent_type": "Sales", "agent_id": "sales", "inbound": true, "from_number": "+911", "to_number": "+800",
+                          "created_at": "2024-11-22T07:00:00.000Z", "end_time_utc": "", "duration": 300.0}),
+            ),
+        ];
+        for (id, doc) in calls {
+            store.put(Collection::CallLogs, &Record { org_id: "org1".into(), id: id.into(), doc }).await.unwrap();
+        }
+        let other = json!({"agent_type": "Sales", "created_at": "2024-11-23T07:00:00.000Z", "duration": 1.0});
+        store.put(Collection::CallLogs, &Record { org_id: "org2".into(), id: "x1".into(), doc: other }).await.unwrap();
+
+        let page = |q: CallLogQuery| async move {
+            let page = store.query_call_logs(&q).await.unwrap();
+            (page.records.into_iter().map(|r| r.id).collect::<Vec<_>>(), page.total)
+        };
+        let all = CallLogQuery { org_id: "org1".into(), limit: 10, ..CallLogQuery::default() };
+        assert_eq!(page(all.clone()).await, (vec!["c4".into(), "c3".into(), "c2".into(), "c1".into()], 4));
+        assert_eq!(page(CallLogQuery { sort: CallLogSort::Oldest, ..all.clone() }).await.0, ["c1", "c2", "c3", "c4"]);
+        assert_eq!(page(CallLogQuery { sort: CallLogSort::Longest, ..all.clone() }).await.0, ["c4", "c1", "c3", "c2"]);
+        assert_eq!(page(CallLogQuery { sort: CallLogSort::Shortest, ..all.clone() }).await.0, ["c2", "c3", "c1", "c4"]);
+        // Pages: the total counts every match, the page holds `limit` from `offset`.
+        assert_eq!(
+            page(CallLogQuery { offset: 1, limit: 2, ..all.clone() }).await,
+            (vec!["c3".into(), "c2".into()], 4)
+        );
+        assert_eq!(page(CallLogQuery { offset: 4, ..all.clone() }).await, (vec![], 4));
+
+        let only = |q: CallLogQuery| async move { page(q).await.0 };
+        assert_eq!(only(CallLogQuery { agent_type: Some("Sales".into()), ..all.clone() }).await, ["c4", "c2", "c1"]);
+        assert_eq!(only(CallLogQuery { agent_id: Some("support".into()), ..all.clone() }).await, ["c3"]);
+        assert_eq!(only(CallLogQuery { from_number: Some("+911".into()), ..all.clone() }).await, ["c4", "c1"]);
+        assert_eq!(only(CallLogQuery { to_number: Some("+912".into()), ..all.clone() }).await, ["c2"]);
+        assert_eq!(only(CallLogQuery { inbound: Some(false), ..all.clone() }).await, ["c2"]);
+        assert_eq!(only(CallLogQuery { inbound: Some(true), ..all.clone() }).await, ["c4", "c3", "c1"]);
+        assert_eq!(only(CallLogQuery { status: Some(CallStatus::Busy), ..all.clone() }).await, ["c2"]);
+        assert_eq!(only(CallLogQuery { status: Some(CallStatus::Completed), ..all.clone() }).await, ["c1"]);
+        assert_eq!(only(CallLogQuery { status: Some(CallStatus::InProgress), ..all.clone() }).await, ["c4", "c3"]);
+        assert_eq!(only(CallLogQuery { with_latency: true, ..all.clone() }).await, ["c1"]);
+        // Times: start_time_utc when present, else created_at; both bounds inclusive.
+        let window = CallLogQuery {
+            from_time: Some("2024-11-19T07:00:01.000Z".into()),
+            to_time: Some("2024-11-21T07:00:00.000Z".into()),
+            ..all.clone()
+        };
+        assert_eq!(only(window).await, ["c2", "c1"]);
+        let combined = CallLogQuery {
+            agent_type: Some("Sales".into()),
+            inbound: Some(true),
+            sort: CallLogSort::Oldest,
+            ..all.clone()
+        };
+        assert_eq!(page(combined).await, (vec!["c1".into(), "c4".into()], 2));
+        // Drop-down values: distinct, sorted, this tenant's only.
+        let values = |field| async move { store.call_log_values("org1", field).await.unwrap() };
+        assert_eq!(values(FilterField::AgentType).await, ["Sales", "Support"]);
+        assert_eq!(values(FilterField::FromNumber).await, ["+800", "+911", "+913"]);
+        assert_eq!(values(FilterField::ToNumber).await, ["+800", "+912"]);
+        assert_eq!(store.call_log_values("nobody", FilterField::AgentType).await.unwrap(), Vec::<String>::new());
+        // An agent's rename reaches the calls (and numbers) that refer to it by id, in its tenant only.
+        let number = json!({"phone_number": "+918000000001", "agent_type": "Sales", "agent_id": "sales"});
+        store
+            .put(Collection::PhoneNumbers, &Record { org_id: "org1".into(), id: "918000000001".into(), doc: number })
+            .await
+            .unwrap();
+        let theirs = json!({"agent_type": "Sales", "agent_id": "sales", "created_at": "2024-11-24T07:00:00.000Z"});
+        store.put(Collection::CallLogs, &Record { org_id: "org2".into(), id: "x2".into(), doc: theirs }).await.unwrap();
+        assert_eq!(store.rename_agent("org1", "sales", "Sales & Renewals").await.unwrap(), 4);
+        assert_eq!(store.rename_agent("org1", "sales", "Sales & Renewals").await.unwrap(), 0);
+        let renamed = CallLogQuery { agent_type: Some("Sales & Renewals".into()), ..all.clone() };
+        assert_eq!(page(renamed).await, (vec!["c4".into(), "c2".into(), "c1".into()], 3));
+        let number = store.get(Collection::PhoneNumbers, "org1", "918000000001").await.unwrap().unwrap();
+        assert_eq!(number.doc["agent_type"], "Sales & Renewals");
+        assert_eq!(number.doc["phone_number"], "+918000000001");
+        let theirs = store.get(Collection::CallLogs, "org2", "x2").await.unwrap().unwrap();
+        assert_eq!(theirs.doc["agent_type"], "Sales");
+        store.delete(Collection::CallLogs, "org2", "x2").await.unwrap();
+
+        // Another tenant's calls never appear.
+        assert_eq!(page(CallLogQuery { org_id: "org2".into(), ..all.clone() }).await, (vec!["x1".into()], 1));
+        assert_eq!(page(CallLogQuery { org_id: "nobody".into(), ..all }).await, (vec![], 0));
+    }
+}
