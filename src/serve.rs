@@ -149,6 +149,14 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         sip_config.timers = TimerConfig { t1: config.t1, ..TimerConfig::default() };
         sip_config.trunks = config.trunks.clone();
         sip_config.auth = config.inbound_auth.clone();
+        let security = &config.sip_security;
+        sip_config.caps = security.caps;
+        sip_config.refer = security.refer.clone();
+        sip_config.trust_registrars_over_udp = security.trust_registrars_over_udp;
+        if !security.rate_limit {
+            sip_config.rate_limit = None;
+        }
+        sip_config.rate_limit_exempt = security.rate_limit_exempt.clone();
         sip_config.recordings = Some(Arc::clone(&recordings));
         let handle = sip_rtp::start(sip_config, Arc::clone(&agents), metrics.clone(), shutdown.clone())
             .await

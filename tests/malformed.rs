@@ -27,14 +27,24 @@ struct Case {
     raw: bool,
     /// A message sent first whose response is ignored (for merged-request detection).
     prelude: Option<String>,
+    /// What TCP must do instead, where it differs: a stream whose message boundary cannot be known (a
+    /// negative or conflicting Content-Length) is closed rather than answered.
+    over_tcp: Option<Expect>,
 }
 
 fn case(name: &'static str, text: &str, expect: Expect) -> Case {
-    Case { name, text: text.to_string(), expect, raw: false, prelude: None }
+    Case { name, text: text.to_string(), expect, raw: false, prelude: None, over_tcp: None }
 }
 
 fn raw(name: &'static str, text: &str, expect: Expect) -> Case {
-    Case { name, text: text.to_string(), expect, raw: true, prelude: None }
+    Case { name, text: text.to_string(), expect, raw: true, prelude: None, over_tcp: None }
+}
+
+impl Case {
+    fn over_tcp(mut self, expect: Expect) -> Case {
+        self.over_tcp = Some(expect);
+        self
+    }
 }
 
 const OPTIONS: &str = "OPTIONS sip:echo@{host} SIP/2.0\nVia: {via}\nMax-Forwards: 70\n\
@@ -86,8 +96,20 @@ fn corpus() -> Vec<Case> {
         raw(
             "negative Content-Length",
             "OPTIONS sip:echo@{host} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: <sip:t@test>;tag=ft\r\nTo: <sip:echo@{host}>\r\nCall-ID: {call}\r\nCSeq: 1 OPTIONS\r\nContent-Length: -5\r\n\r\n",
-            Silent,
+            Status(400),
+        )
+        .over_tcp(Silent),
+        raw(
+            "duplicated Content-Length",
+            "OPTIONS sip:echo@{host} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: <sip:t@test>;tag=ft\r\nTo: <sip:echo@{host}>\r\nCall-ID: {call}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+            Status(400),
         ),
+        raw(
+            "conflicting Content-Length",
+            "OPTIONS sip:echo@{host} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: <sip:t@test>;tag=ft\r\nTo: <sip:echo@{host}>\r\nCall-ID: {call}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\nContent-Length: 4\r\n\r\nbody",
+            Status(400),
+        )
+        .over_tcp(Silent),
         raw(
             "absurd Content-Length",
             "OPTIONS sip:echo@{host} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: <sip:t@test>;tag=ft\r\nTo: <sip:echo@{host}>\r\nCall-ID: {call}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 99999999999999999999\r\n\r\n",
@@ -97,6 +119,9 @@ fn corpus() -> Vec<Case> {
         case("INVITE with garbage SDP", &invite("echo", "", "this is not sdp\n"), Status(488)),
         case("INVITE offering only video", &invite("echo", "", &SDP.replace("m=audio 4000 RTP/AVP 0", "m=video 4000 RTP/AVP 96")), Status(488)),
         case("INVITE offering only GSM", &invite("echo", "", &SDP.replace("RTP/AVP 0", "RTP/AVP 3")), Status(488)),
+        case("OPTIONS to an http: URI", &options_with("OPTIONS sip:echo@{host}", "OPTIONS http://{host}/"), Status(416)),
+        case("unknown Content-Encoding", &options_with("CSeq: 1 OPTIONS\n", "CSeq: 1 OPTIONS\nContent-Encoding: gzip\nContent-Type: application/sdp\n\nxx"), Status(415)),
+        case("INVITE with a text/plain body", &invite("echo", "", SDP).replace("Content-Type: application/sdp", "Content-Type: text/plain"), Status(415)),
         case("INVITE to a tel: URI", &invite("echo", "", SDP).replace("INVITE sip:echo@{host}", "INVITE tel:+15551234"), Status(416)),
         case("INVITE to an unknown user", &invite("nobody", "", SDP), Status(404)),
         case("INVITE with too short Session-Expires", &invite("echo", "Session-Expires: 30\nSupported: timer\n", SDP), Status(422)),
@@ -275,8 +300,9 @@ fn check_corpus(transport: &str, run: fn(&Server, &Case, usize) -> Option<u16>) 
             Some(status) => Status(status),
             None => Silent,
         };
-        if got != case.expect {
-            failures.push(format!("{}: expected {:?}, got {got:?}", case.name, case.expect));
+        let expect = if transport == "tcp" { case.over_tcp.unwrap_or(case.expect) } else { case.expect };
+        if got != expect {
+            failures.push(format!("{}: expected {expect:?}, got {got:?}", case.name));
         }
     }
     // Still serving after all of it.

@@ -134,8 +134,12 @@ fn early_media_then_busy_fails_the_call_without_a_bye() {
 fn a_refer_we_receive_is_carried_out_and_reported_by_notify() {
     require_tool("sipp");
     let trunk_port = free_port();
+    // The PBX (sipp on loopback) is a trusted peer, the target's host allowed, and the trunk lends its
+    // credentials to REFERs: none of this is the default (see tests/attacks.rs).
     let config = format!(
-        "[[trunks]]\nname = \"pbx\"\nregistrar = \"127.0.0.1:{trunk_port}\"\nusername = \"1001\"\npassword = \"secret\"\n"
+        "[sip.refer]\ntrusted_peers = [\"127.0.0.1\"]\nallowed_targets = [\"127.0.0.1:{trunk_port}\"]\n\n\
+         [[trunks]]\nname = \"pbx\"\nregistrar = \"127.0.0.1:{trunk_port}\"\nusername = \"1001\"\npassword = \"secret\"\n\
+         refer_credentials = true\n"
     );
     let server = Server::start_with("refer-us", &config, false);
     let mut target = spawn_carrier(&server, trunk_port);

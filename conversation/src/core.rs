@@ -44,8 +44,10 @@ pub enum CallService {
 pub enum EndReason {
     /// The peer or signalling ended it (BYE, stream stop, shutdown).
     Stopped,
-    /// No RTP from the peer for the configured time (while not on hold).
+    /// No RTP from the peer for the configured time (or, on hold, no RTP or RTCP for the hold timeout).
     RtpTimeout,
+    /// The call reached the node's longest call duration.
+    DurationCap,
     /// The call's media failed (socket, codec, WebSocket).
     MediaError(String),
     /// The call's tick panicked; contained to this call.

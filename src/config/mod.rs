@@ -14,6 +14,7 @@ use voicera_telephony::sip_rtp::{InboundAuth, TrunkConfig};
 use voicera_telephony::ws_stream::{AudioFormat, Provider, ProviderAccount};
 
 mod agents;
+mod sip_security;
 use agents::{compile_agents, RawAgent};
 pub use agents::{normalize_number, AgentConfig, LlmChoice, SpeechModelChoice, TtsChoice, TurnDetection, PIPER_VOICE};
 
@@ -147,6 +148,14 @@ struct RawSip {
     realm: Option<String>,
     #[serde(default)]
     users: Vec<RawUser>,
+    max_calls: Option<usize>,
+    max_calls_per_source: Option<usize>,
+    max_call_secs: Option<u64>,
+    hold_timeout_secs: Option<u64>,
+    trust_registrars_over_udp: Option<bool>,
+    rate_limit: Option<bool>,
+    rate_limit_exempt: Option<Vec<IpAddr>>,
+    refer: Option<sip_security::RawRefer>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,6 +177,7 @@ struct RawTrunk {
     expires: Option<u32>,
     transport: Option<String>,
     numbers: Option<Vec<String>>,
+    refer_credentials: Option<bool>,
 }
 
 /// The checked configuration of a node.
@@ -188,6 +198,8 @@ pub struct Config {
     pub t1: Duration,
     pub trunks: Vec<TrunkConfig>,
     pub inbound_auth: InboundAuth,
+    /// Limits, REFER policy, registrar trust and rate limits of the SIP user agent.
+    pub sip_security: sip_security::SipSecurity,
     /// Whether the built-in `bench` agent stores transcripts and recordings (off: it measures the server).
     pub bench_record: bool,
     /// Threads of the model inference pool (0: one per core).
@@ -240,6 +252,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
     if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
         bail!("server.public_url / --public-url must start with http:// or https:// (got {public_url:?})");
     }
+    let sip_security = sip_security::compile(&raw.sip)?;
     let codecs = match raw.sip.codecs {
         Some(names) => names
             .iter()
@@ -303,6 +316,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
             expires,
             transport,
             numbers: t.numbers.unwrap_or_default(),
+            refer_credentials: t.refer_credentials.unwrap_or(false),
         });
     }
     Ok(Config {
@@ -323,6 +337,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         t1,
         trunks,
         inbound_auth,
+        sip_security,
         bench_record: raw.bench.record.unwrap_or(false),
         inference_threads: raw.models.inference_threads.unwrap_or(0),
         whisper_backend: std::env::var("VOICERA_WHISPER_BACKEND")

@@ -35,6 +35,7 @@ fn trunk(port: u16, password: &str) -> TrunkConfig {
         expires: 300,
         transport: TransportKind::Udp,
         numbers: vec![],
+        refer_credentials: false,
     }
 }
 

@@ -1,18 +1,18 @@
 //! Requests from peers: the UAS policy for new INVITEs (see the module doc of [`super`]), OPTIONS, and
 //! in-dialog requests (BYE, re-INVITE/UPDATE, INFO).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use voicera_sip::auth::verify;
 use voicera_sip::dialog::{dialog_id_of_request, random_token, Dialog};
 use voicera_sip::header::NameAddr;
 use voicera_sip::sdp::SessionDescription;
 use voicera_sip::uri::{SipUri, UriError};
-use voicera_sip::{Method, Peer, Request, Response, ServerKey};
+use voicera_sip::{Method, Peer, Request, Response, ServerKey, TransportKind};
 
 use super::media::{CallCommand, CallKey, CallService, RecordingPlan};
-use super::{InboundAuth, PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
+use super::{PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
 use voicera_conversation::agent::CallContext;
 use voicera_conversation::engine::Conversation;
 use voicera_conversation::routing::Destination;
@@ -27,11 +27,18 @@ impl Service {
         if request.method != Method::Ack && request.max_forwards() == Some(0) && !in_dialog {
             return self.reject(&key, &request, 483, "Too Many Hops");
         }
+        // RFC 3261 §8.2 order: the Request-URI's scheme (416), the extensions required (420), the body (415).
+        if let Err(rejection) = voicera_sip::check::check_request_uri(&request) {
+            return self.refuse(&key, &request, rejection);
+        }
         if let Some(unsupported) = unsupported_requirements(&request) {
             let mut response = Response::for_request(&request, 420, "Bad Extension");
             response.headers.push("Unsupported", unsupported);
             self.endpoint.respond(&key, response, now);
             return;
+        }
+        if let Err(rejection) = voicera_sip::check::check_body(&request) {
+            return self.refuse(&key, &request, rejection);
         }
         if in_dialog {
             return self.handle_in_dialog(key, request, peer).await;
@@ -58,6 +65,14 @@ impl Service {
 
     pub(super) fn reject(&mut self, key: &ServerKey, request: &Request, status: u16, reason: &str) {
         let mut response = Response::for_request(request, status, reason);
+        response.ensure_to_tag(&random_token());
+        self.endpoint.respond(key, response, std::time::Instant::now());
+    }
+
+    /// Answers with a rejection the sip crate's request checks decided (its status, reason and headers).
+    fn refuse(&mut self, key: &ServerKey, request: &Request, rejection: voicera_sip::check::Rejection) {
+        tracing::info!(call_id = request.call_id(), status = rejection.status, reason = %rejection.reason, "request refused");
+        let mut response = rejection.response(request);
         response.ensure_to_tag(&random_token());
         self.endpoint.respond(key, response, std::time::Instant::now());
     }
@@ -89,6 +104,18 @@ impl Service {
             tracing::info!(%user, "INVITE for unknown user");
             return reject(self, 404, "Not Found");
         };
+        let source = peer.addr.ip();
+        let (total, from_source) = self.calls_up(source);
+        if let Err(why) = self.config.caps.admit(total, from_source) {
+            tracing::warn!(%user, from = %peer.addr, total, from_source, why, "INVITE refused with 503");
+            self.metrics.count_result(CallResult::Rejected);
+            let mut response = Response::for_request(&request, 503, "Service Unavailable");
+            response.ensure_to_tag(&random_token());
+            response.headers.push("Retry-After", self.config.caps.retry_after_secs.to_string());
+            response.headers.push("Warning", format!("399 voicera \"{why}\""));
+            self.endpoint.respond(&key, response, std::time::Instant::now());
+            return;
+        }
         if let Destination::Unavailable { reason, retry_after_secs } = &destination {
             tracing::warn!(%user, %reason, "agent unavailable; INVITE refused with 503");
             self.metrics.count_result(CallResult::Rejected);
@@ -187,32 +214,40 @@ impl Service {
         }
     }
 
-    /// Digest authentication of an INVITE (RFC 3261 §22.2) when `[sip] auth = "digest"`. Returns true when the
-    /// request may proceed; otherwise it has been answered with 401.
+    /// Calls up now (ringing and answered, both directions) in total and from `source`.
+    fn calls_up(&self, source: IpAddr) -> (usize, usize) {
+        let answered = self.calls.values().map(|c| c.dialog.peer.addr.ip());
+        let ringing = self.pending_answers.values().map(|p| p.peer.addr.ip());
+        let total = self.calls.len() + self.pending_answers.len() + self.outbound.len();
+        (total, answered.chain(ringing).filter(|ip| *ip == source).count())
+    }
+
+    /// Digest authentication of an INVITE (RFC 3261 §22.2) when `[sip] auth = "digest"`: nonces we issued,
+    /// their counts (a replayed Authorization is refused), the Request-URI and realm checked, and a back-off
+    /// for sources that keep failing. A trunk's registrar is trusted by address over TCP/TLS (or over UDP when
+    /// configured: a UDP source can be forged). Returns true when the request may proceed; otherwise it has
+    /// been answered (401 with a fresh challenge, or 403 while the source is blocked).
     fn authenticate(&mut self, key: &ServerKey, request: &Request, peer: Peer) -> bool {
-        let InboundAuth::Digest { realm, users } = &self.config.auth else { return true };
-        if self.trusted_sources.contains(&peer.addr.ip()) {
+        let Some(digest) = self.digest.as_mut() else { return true };
+        let by_address = peer.transport != TransportKind::Udp || self.config.trust_registrars_over_udp;
+        if by_address && self.trusted_sources.contains(&peer.addr.ip()) {
             return true;
         }
-        let now_secs =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-        let mut stale = false;
-        if let Some(authorization) = request.headers.get("Authorization") {
-            let verified = users
-                .iter()
-                .find_map(|(user, password)| verify(authorization, "INVITE", password).filter(|v| &v.username == user));
-            match verified {
-                Some(v) if self.nonces.is_valid(&v.nonce, now_secs) => return true,
-                Some(_) => stale = true,
-                None => tracing::warn!(from = %peer.addr, "INVITE with wrong digest credentials"),
+        let now = std::time::Instant::now();
+        let rejection = match digest.verify(request, peer.addr.ip(), now) {
+            Ok(user) => {
+                tracing::debug!(%user, from = %peer.addr, "INVITE authenticated");
+                return true;
             }
+            Err(rejection) => rejection,
+        };
+        if request.headers.get("Authorization").is_some() {
+            tracing::warn!(from = %peer.addr, %rejection, "INVITE digest refused");
         }
-        let challenge = self.nonces.challenge(realm, now_secs, stale);
-        self.metrics.count_result(CallResult::Rejected);
-        let mut response = Response::for_request(request, 401, "Unauthorized");
+        let mut response = digest.rejection_response(request, &rejection, peer.addr.ip(), now);
         response.ensure_to_tag(&random_token());
-        response.headers.push("WWW-Authenticate", challenge);
-        self.endpoint.respond(key, response, std::time::Instant::now());
+        self.metrics.count_result(CallResult::Rejected);
+        self.endpoint.respond(key, response, now);
         false
     }
 

@@ -80,6 +80,11 @@ pub struct CallSetup {
     pub metrics: Arc<Metrics>,
     /// End the call when no RTP arrives for this long while the peer should be sending.
     pub rtp_timeout: Duration,
+    /// End the call when its peer sends nothing on purpose (hold, `inactive`) and no RTP or RTCP arrived for
+    /// this long: a held port pair is not held forever.
+    pub hold_timeout: Duration,
+    /// End the call when it has lasted this long, whatever runs on it.
+    pub max_duration: Duration,
     /// Transcript/recording of an agent call, when the agent asks for one.
     pub recording: Option<RecordingPlan>,
     /// Early media of a call we placed (RFC 3960): until [`CallCommand::Answered`] the task only listens
@@ -223,6 +228,10 @@ pub struct CallMedia {
     _lease: PortLease,
     metrics: Arc<Metrics>,
     rtp_timeout: Duration,
+    hold_timeout: Duration,
+    max_duration: Duration,
+    /// The last RTCP packet from the peer: liveness of a call on hold.
+    last_rtcp_at: Option<Instant>,
     answered: bool,
     /// RTP packets of early media heard before the answer (ringback, announcements), for the log.
     early_packets: u64,
@@ -251,7 +260,20 @@ impl CallMedia {
         notices: mpsc::Sender<CallNotice>,
         span: tracing::Span,
     ) -> Result<CallMedia, EndReason> {
-        let CallSetup { key, service, stream, rtp, rtcp, lease, metrics, rtp_timeout, recording, early } = setup;
+        let CallSetup {
+            key,
+            service,
+            stream,
+            rtp,
+            rtcp,
+            lease,
+            metrics,
+            rtp_timeout,
+            hold_timeout,
+            max_duration,
+            recording,
+            early,
+        } = setup;
         // RTP is read on the tick, outside the runtime's reactor: arriving packets wake nobody.
         let rtp = RtpSocket::new(rtp).map_err(|err| EndReason::MediaError(format!("RTP socket: {err}")))?;
         // RTCP is read once a second and sent every RTCP_INTERVAL from the tick, the same way.
@@ -274,6 +296,9 @@ impl CallMedia {
             _lease: lease,
             metrics,
             rtp_timeout,
+            hold_timeout,
+            max_duration,
+            last_rtcp_at: None,
             answered,
             early_packets: 0,
             commands,
@@ -429,6 +454,9 @@ impl CallMedia {
             let mut rtcp_buf = [0u8; 1500];
             for _ in 0..MAX_PACKETS_PER_TICK {
                 let Ok(datagram) = self.rtcp.try_recv(&mut rtcp_buf) else { break };
+                if datagram.from.ip() == self.stream.remote_rtcp().ip() {
+                    self.last_rtcp_at = Some(now);
+                }
                 if let Some(rtt) = self.stream.handle_rtcp(&rtcp_buf[..datagram.len], ntp_now()) {
                     tracing::debug!(rtt_ms = rtt.as_millis() as u64, "RTCP round trip");
                 }
@@ -443,7 +471,7 @@ impl CallMedia {
         }
         if ticks.is_multiple_of(50) {
             self.metrics.add(&self.stream.take_counters());
-            if let Some(reason) = check_rtp_timeout(&self.stream, self.started, self.rtp_timeout) {
+            if let Some(reason) = self.check_timeouts(now) {
                 return Some(reason);
             }
         }
@@ -467,6 +495,27 @@ impl CallMedia {
             };
             let _ = results.send(ToolOutcome { id, result, transferred: true }).await;
         });
+    }
+
+    /// The call's time limits, checked once a second: the longest call, RTP silence from a peer that should
+    /// send, and a hold (or `inactive` stream) with no RTP or RTCP from the peer for the hold timeout.
+    fn check_timeouts(&self, now: Instant) -> Option<EndReason> {
+        if !self.max_duration.is_zero() && now.duration_since(self.started) > self.max_duration {
+            return Some(EndReason::DurationCap);
+        }
+        // Our direction is the answer to theirs: when we are sendonly or inactive the peer sends nothing on
+        // purpose (it put us on hold), and only its RTCP says it is still there.
+        let peer_sends = matches!(
+            self.stream.direction(),
+            voicera_sip::sdp::Direction::SendRecv | voicera_sip::sdp::Direction::RecvOnly
+        );
+        let last_rtp = self.stream.last_rtp_at().map(Instant::from_std).unwrap_or(self.started).max(self.started);
+        let (last_heard, timeout) = if peer_sends {
+            (last_rtp, self.rtp_timeout)
+        } else {
+            (last_rtp.max(self.last_rtcp_at.unwrap_or(self.started)), self.hold_timeout)
+        };
+        (!timeout.is_zero() && now.duration_since(last_heard) > timeout).then_some(EndReason::RtpTimeout)
     }
 
     /// The tick after this one: a ptime later on the grid; a late worker skips ticks rather than bursting
@@ -511,18 +560,6 @@ fn send_now(socket: &RtpSocket, bytes: &[u8], to: SocketAddr) {
     }
 }
 
-fn check_rtp_timeout(stream: &RtpStream, started: Instant, timeout: Duration) -> Option<EndReason> {
-    // Our direction is the answer to theirs: when we are sendonly or inactive the peer sends nothing on purpose
-    // (it put us on hold).
-    let peer_sends =
-        matches!(stream.direction(), voicera_sip::sdp::Direction::SendRecv | voicera_sip::sdp::Direction::RecvOnly);
-    if !peer_sends || timeout.is_zero() {
-        return None;
-    }
-    let last = stream.last_rtp_at().map(Instant::from_std).unwrap_or(started).max(started);
-    (last.elapsed() > timeout).then_some(EndReason::RtpTimeout)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,6 +588,8 @@ mod tests {
             lease,
             metrics: Arc::new(Metrics::default()),
             rtp_timeout: Duration::from_secs(60),
+            hold_timeout: Duration::from_secs(900),
+            max_duration: Duration::from_secs(3600),
             recording: None,
             early: false,
         }

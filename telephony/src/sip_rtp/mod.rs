@@ -38,6 +38,7 @@ use voicera_media::ports::PortPool;
 mod inbound;
 pub mod media;
 mod outbound;
+pub mod policy;
 mod registrations;
 mod transfer;
 
@@ -45,6 +46,7 @@ use media::{CallCommand, CallKey, CallNotice, CallService, CallSetup, EndReason,
 
 use outbound::OutboundCall;
 pub use outbound::{OutboundRequest, PlaceCallError};
+pub use policy::{CallCaps, ReferPolicy};
 use registrations::TrunkRegistration;
 use transfer::PendingRefer;
 pub use transfer::TransferError;
@@ -55,9 +57,6 @@ const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REFER, NOT
 const SUPPORTED: &str = "timer";
 /// Smallest session interval we accept (RFC 4028 §4 recommends 90 s).
 const MIN_SE: u32 = 90;
-/// How long a digest nonce we issued stays valid (RFC 7616 leaves it to the server; 5 min covers a ringing
-/// call's retries).
-const NONCE_LIFETIME_SECS: u64 = 300;
 /// How long shutdown waits for BYE transactions to complete.
 const BYE_GRACE: Duration = Duration::from_secs(2);
 
@@ -74,6 +73,9 @@ pub struct TrunkConfig {
     pub expires: u32,
     pub transport: TransportKind,
     pub numbers: Vec<String>,
+    /// A REFER from a trusted peer to a target behind this trunk may use the trunk's credentials (off: the
+    /// target is called without them).
+    pub refer_credentials: bool,
 }
 
 /// Service settings.
@@ -94,6 +96,16 @@ pub struct SipServiceConfig {
     pub user_agent: String,
     /// Who may place calls to us.
     pub auth: InboundAuth,
+    /// Trust INVITEs from a trunk's registrar address over UDP without a challenge (a UDP source address
+    /// can be forged; over TCP/TLS it cannot). Off by default.
+    pub trust_registrars_over_udp: bool,
+    /// Who may make us place calls by REFER, and to where (default: nobody).
+    pub refer: ReferPolicy,
+    /// Calls at once, per source, and how long one may last.
+    pub caps: CallCaps,
+    /// Per-source limits on INVITE/REGISTER/OPTIONS (None: off), and the addresses exempt from them.
+    pub rate_limit: Option<voicera_sip::rate_limit::RateLimitConfig>,
+    pub rate_limit_exempt: Vec<IpAddr>,
     /// Where agent call records go (None: not stored).
     pub recordings: Option<Arc<dyn voicera_conversation::recorder::RecordingSink>>,
 }
@@ -124,6 +136,11 @@ impl SipServiceConfig {
             trunks: Vec::new(),
             user_agent: format!("voicera/{}", env!("CARGO_PKG_VERSION")),
             auth: InboundAuth::None,
+            trust_registrars_over_udp: false,
+            refer: ReferPolicy::default(),
+            caps: CallCaps::default(),
+            rate_limit: Some(voicera_sip::rate_limit::RateLimitConfig::default()),
+            rate_limit_exempt: vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from(std::net::Ipv6Addr::LOCALHOST)],
             recordings: None,
         }
     }
@@ -255,8 +272,23 @@ pub async fn start(
             tracing::warn!(trunk = %trunk.name, registrar = %trunk.registrar, "cannot resolve trunk registrar");
         }
     }
+    let mut endpoint = Endpoint::new(config.timers, config.user_agent.clone());
+    if let Some(limits) = config.rate_limit.clone() {
+        let mut limiter = voicera_sip::rate_limit::RateLimiter::new(limits);
+        // A trunk sends every call from one address: its calls are limited by the call caps, not by rate.
+        for ip in config.rate_limit_exempt.iter().chain(&trusted_sources) {
+            limiter.exempt(*ip);
+        }
+        endpoint.set_rate_limiter(Some(limiter));
+    }
+    let digest = match &config.auth {
+        InboundAuth::Digest { realm, users } => {
+            Some(voicera_sip::auth::DigestVerifier::new(voicera_sip::auth::VerifierConfig::new(realm), users.clone()))
+        }
+        InboundAuth::None => None,
+    };
     let service = Service {
-        endpoint: Endpoint::new(config.timers, config.user_agent.clone()),
+        endpoint,
         transport,
         local_addr,
         ports,
@@ -271,7 +303,8 @@ pub async fn start(
         outbound_deadlines: BTreeMap::new(),
         registrations,
         trusted_sources,
-        nonces: voicera_sip::auth::NonceIssuer::new(NONCE_LIFETIME_SECS),
+        digest,
+        referring: std::collections::HashSet::new(),
         draining: false,
         notices: notices_tx,
         media: MediaWorkers::per_core(),
@@ -333,7 +366,10 @@ struct Service {
     registrations: Vec<TrunkRegistration>,
     /// Addresses whose INVITEs skip digest authentication (trunk registrars).
     trusted_sources: Vec<IpAddr>,
-    nonces: voicera_sip::auth::NonceIssuer,
+    /// Digest verification of INVITEs (`[sip] auth = "digest"`): nonces, nonce counts, back-off per source.
+    digest: Option<voicera_sip::auth::DigestVerifier>,
+    /// Calls whose peer's REFER we are carrying out (one at a time per dialog).
+    referring: std::collections::HashSet<CallKey>,
     draining: bool,
     notices: mpsc::Sender<CallNotice>,
     /// The workers that tick the calls' media.
@@ -529,7 +565,9 @@ impl Service {
                 if self.calls.contains_key(&call) {
                     tracing::info!(%call, ?reason, "media ended: hanging up");
                     let result = match reason {
-                        EndReason::Stopped | EndReason::AgentHangUp(_) => CallResult::Completed,
+                        EndReason::Stopped | EndReason::AgentHangUp(_) | EndReason::DurationCap => {
+                            CallResult::Completed
+                        }
                         _ => CallResult::Failed,
                     };
                     self.hang_up(&call, result);
@@ -560,6 +598,8 @@ impl Service {
             lease,
             metrics: self.metrics.clone(),
             rtp_timeout: self.config.rtp_timeout,
+            hold_timeout: self.config.caps.hold_timeout,
+            max_duration: self.config.caps.max_duration,
             recording,
             early,
         }

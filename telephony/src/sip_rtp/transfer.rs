@@ -4,9 +4,10 @@
 //! (`message/sipfrag` bodies, RFC 3420), and hang up once the target answered. A failed transfer leaves the
 //! call up, so the agent can tell the caller.
 //!
-//! As transferee: a PBX or the caller's side sends us REFER. We accept it (202), report `100 Trying` by NOTIFY,
-//! call the Refer-To URI directly (with a configured trunk's credentials when it points at that trunk), and
-//! report the final status the same way. On success the agent (or echo) runs on the new call and we leave the
+//! As transferee: a trusted peer (`[sip.refer] trusted_peers`) sends us REFER to an allowed target
+//! (`allowed_targets`), one at a time per dialog; anyone else gets 403 ([`super::policy::ReferPolicy`]). We
+//! accept it (202), report `100 Trying` by NOTIFY, call the Refer-To URI directly (with a trunk's credentials
+//! only when it points at a trunk that allows it: `refer_credentials`), and report the final status the same way. On success the agent (or echo) runs on the new call and we leave the
 //! referring one; on failure it stays up. Attended transfer (`Replaces` in Refer-To) is declined with 501.
 
 use tokio::sync::oneshot;
@@ -158,6 +159,12 @@ impl Service {
             return;
         }
         let Some(call) = self.calls.get(&call_key) else { return };
+        let source = call.dialog.peer.addr.ip();
+        if let Err(refusal) = self.config.refer.decide(source, &target, self.referring.contains(&call_key)) {
+            tracing::warn!(call = %call_key, from = %source, %target, status = refusal.status, reason = refusal.reason, "REFER refused");
+            self.endpoint.respond(&key, Response::for_request(&request, refusal.status, refusal.reason), now);
+            return;
+        }
         // We call as the user the referring call reached (the agent's number or id).
         let from_user = NameAddr::parse(&call.dialog.local)
             .and_then(|n| SipUri::parse(&n.uri).ok())
@@ -176,13 +183,15 @@ impl Service {
         };
         let (reply, _) = tokio::sync::oneshot::channel();
         let requester = Requester { reply, referral: Some(call_key.clone()) };
+        self.referring.insert(call_key.clone());
         let Some(address) = resolve(&format!("{}:{port}", format_host(&target.host))).await else {
             tracing::warn!(call = %call_key, host = %target.host, "REFER target does not resolve");
             return self.notify_referrer(&call_key, 404, "Not Found");
         };
-        // A target behind one of our trunks gets that trunk's credentials if it challenges.
+        // A target behind one of our trunks gets that trunk's credentials if it challenges, only when the trunk
+        // allows it (`refer_credentials`): else a trusted peer's REFER could still spend them anywhere.
         let mut digest = DigestClient::new(String::new(), String::new(), None);
-        for trunk in self.config.trunks.clone() {
+        for trunk in self.config.trunks.clone().into_iter().filter(|t| t.refer_credentials) {
             if resolve(&trunk.registrar).await == Some(address) {
                 digest = DigestClient::new(trunk.username, trunk.password, trunk.realm);
                 break;
@@ -204,6 +213,7 @@ impl Service {
 
     /// Tells the referrer of `call_key` the final outcome of the REFER we carried out.
     pub(super) fn notify_referrer(&mut self, call_key: &CallKey, status: u16, reason: &str) {
+        self.referring.remove(call_key);
         self.notify_referrer_progress(call_key, status, reason, true);
     }
 

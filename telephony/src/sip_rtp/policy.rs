@@ -1,0 +1,154 @@
+//! The user agent's security decisions, pure: who may make us place calls by REFER and to where, and whether
+//! a new call fits under the node's limits. The signalling task asks; nothing here touches a socket or a
+//! clock, so every rule is tested on plain values.
+//!
+//! Defaults are closed: with no `[sip.refer]` configured every incoming REFER is refused (a caller of `echo`
+//! could otherwise make the node dial anything, with a trunk's credentials, at the operator's cost).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use voicera_sip::uri::SipUri;
+
+/// Who may ask us to call someone else (an in-dialog REFER, where we are the transferee), and where to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReferPolicy {
+    /// Peers whose REFERs we carry out (a PBX, an SBC). Empty: every REFER is refused with 403.
+    pub trusted_peers: Vec<IpAddr>,
+    /// Where a trusted peer may send the caller: a host (`pbx.example.com`, `10.0.0.7`, `10.0.0.7:5070`) that
+    /// the Refer-To URI must point at, or a number prefix (`+91`, `1800`) its user part must start with.
+    /// Empty: no target is allowed.
+    pub allowed_targets: Vec<String>,
+}
+
+/// Why a REFER is refused: the status and reason phrase it is answered with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferRefusal {
+    pub status: u16,
+    pub reason: &'static str,
+}
+
+impl ReferPolicy {
+    /// Whether a REFER from `source` to `target` may be carried out, `busy` telling whether one of this
+    /// dialog's REFERs is still being carried out (one at a time per dialog).
+    pub fn decide(&self, source: IpAddr, target: &SipUri, busy: bool) -> Result<(), ReferRefusal> {
+        if !self.trusted_peers.contains(&source) {
+            return Err(ReferRefusal { status: 403, reason: "Forbidden (REFER is not accepted from this peer)" });
+        }
+        if busy {
+            return Err(ReferRefusal { status: 491, reason: "Request Pending (a transfer is already under way)" });
+        }
+        if !self.allows(target) {
+            return Err(ReferRefusal { status: 403, reason: "Forbidden (transfer target not allowed)" });
+        }
+        Ok(())
+    }
+
+    fn allows(&self, target: &SipUri) -> bool {
+        let host = target.host.to_ascii_lowercase();
+        let host_port = target.port.map(|p| format!("{host}:{p}"));
+        let user = target.user.as_deref().unwrap_or_default();
+        let number = user.trim_start_matches('+');
+        let is_number = !number.is_empty() && number.chars().all(|c| c.is_ascii_digit());
+        self.allowed_targets.iter().any(|allowed| {
+            let allowed = allowed.trim().to_ascii_lowercase();
+            let allowed_host = allowed.trim_start_matches("sip:");
+            if allowed_host == host || host_port.as_deref() == Some(allowed_host) {
+                return true;
+            }
+            // A number prefix: digits with an optional leading '+', compared with the same normalisation.
+            let prefix = allowed.trim_start_matches('+');
+            is_number && !prefix.is_empty() && prefix.chars().all(|c| c.is_ascii_digit()) && number.starts_with(prefix)
+        })
+    }
+}
+
+/// How many calls the node takes, and how long one may last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallCaps {
+    /// Calls at once on this node (ringing and answered, SIP); beyond it new INVITEs get 503 + Retry-After.
+    pub max_calls: usize,
+    /// Calls at once from one source address (a scanner, a runaway PBX); 0: no per-source cap.
+    pub max_calls_per_source: usize,
+    /// No call lasts longer than this, whatever runs on it (echo included).
+    pub max_duration: Duration,
+    /// A call whose peer sends nothing on purpose (hold, `a=inactive`, `recvonly`) ends after this long
+    /// without RTP or RTCP from it.
+    pub hold_timeout: Duration,
+    /// What `Retry-After` says when the node is full.
+    pub retry_after_secs: u32,
+}
+
+impl Default for CallCaps {
+    fn default() -> Self {
+        CallCaps {
+            max_calls: 2000,
+            max_calls_per_source: 0,
+            max_duration: Duration::from_secs(4 * 3600),
+            hold_timeout: Duration::from_secs(15 * 60),
+            retry_after_secs: 5,
+        }
+    }
+}
+
+impl CallCaps {
+    /// Whether one more call fits, given the calls up now in total and from its source.
+    pub fn admit(&self, total: usize, from_source: usize) -> Result<(), &'static str> {
+        if total >= self.max_calls {
+            return Err("the node is at its call limit");
+        }
+        if self.max_calls_per_source > 0 && from_source >= self.max_calls_per_source {
+            return Err("too many calls from this address");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(text: &str) -> SipUri {
+        SipUri::parse(text).unwrap()
+    }
+
+    #[test]
+    fn refer_is_refused_by_default_and_from_strangers() {
+        let stranger: IpAddr = "203.0.113.9".parse().unwrap();
+        let refusal = ReferPolicy::default().decide(stranger, &uri("sip:+15550001111@10.0.0.7"), false).unwrap_err();
+        assert_eq!(refusal.status, 403);
+        let policy =
+            ReferPolicy { trusted_peers: vec!["10.0.0.5".parse().unwrap()], allowed_targets: vec!["10.0.0.7".into()] };
+        assert_eq!(policy.decide(stranger, &uri("sip:+15550001111@10.0.0.7"), false).unwrap_err().status, 403);
+    }
+
+    #[test]
+    fn a_trusted_peer_may_refer_to_allowed_hosts_and_numbers_one_at_a_time() {
+        let pbx: IpAddr = "10.0.0.5".parse().unwrap();
+        let policy = ReferPolicy {
+            trusted_peers: vec![pbx],
+            allowed_targets: vec!["sip:pbx.example.com".into(), "10.0.0.7:5070".into(), "+9180".into()],
+        };
+        assert_eq!(policy.decide(pbx, &uri("sip:desk@PBX.example.com"), false), Ok(()));
+        assert_eq!(policy.decide(pbx, &uri("sip:desk@10.0.0.7:5070"), false), Ok(()));
+        assert_eq!(policy.decide(pbx, &uri("sip:+918012345678@carrier.example"), false), Ok(()));
+        assert_eq!(policy.decide(pbx, &uri("sip:918012345678@carrier.example"), false), Ok(()));
+        // Elsewhere: another port, another number, another host.
+        assert_eq!(policy.decide(pbx, &uri("sip:desk@10.0.0.7:5080"), false).unwrap_err().status, 403);
+        assert_eq!(policy.decide(pbx, &uri("sip:+19005550000@carrier.example"), false).unwrap_err().status, 403);
+        assert_eq!(policy.decide(pbx, &uri("sip:desk@evil.example"), false).unwrap_err().status, 403);
+        // While one is under way, another is "pending".
+        assert_eq!(policy.decide(pbx, &uri("sip:desk@pbx.example.com"), true).unwrap_err().status, 491);
+    }
+
+    #[test]
+    fn calls_beyond_the_caps_are_refused() {
+        let caps = CallCaps { max_calls: 3, max_calls_per_source: 2, ..CallCaps::default() };
+        assert_eq!(caps.admit(0, 0), Ok(()));
+        assert_eq!(caps.admit(2, 1), Ok(()));
+        assert!(caps.admit(2, 2).is_err(), "per source");
+        assert!(caps.admit(3, 0).is_err(), "node-wide");
+        let unlimited_per_source = CallCaps { max_calls: 10, max_calls_per_source: 0, ..CallCaps::default() };
+        assert_eq!(unlimited_per_source.admit(9, 9), Ok(()));
+    }
+}

@@ -1,0 +1,322 @@
+//! The node attacked as a stranger on the internet would, in its default configuration unless a test says
+//! otherwise: toll fraud by REFER, calls beyond the node's capacity, a port pair held by an `inactive` call, a
+//! replayed digest answer, and a media hijack from another port. Each attack fails; the node keeps serving.
+//! A raw SIP client over UDP plays the attacker, so every byte on the wire is the test's own.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use common::Server;
+
+/// A SIP user agent client on a UDP socket of its own, speaking raw messages.
+struct Uac {
+    socket: UdpSocket,
+    /// The RTP socket its SDP offers name.
+    media: UdpSocket,
+    server: SocketAddr,
+    port: u16,
+}
+
+/// What came back for one request: the final response's status, its text, and the To tag.
+struct Answer {
+    status: u16,
+    text: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{}:", name.to_ascii_lowercase());
+        self.text.lines().find_map(|l| l.to_ascii_lowercase().starts_with(&prefix).then(|| l[prefix.len()..].trim()))
+    }
+
+    fn to_tag(&self) -> String {
+        let to = self.header("To").unwrap_or_default();
+        to.split(";tag=").nth(1).unwrap_or_default().split(';').next().unwrap_or_default().to_string()
+    }
+
+    /// The RTP port of the SDP answer.
+    fn media_port(&self) -> u16 {
+        let m = self.text.lines().find(|l| l.starts_with("m=audio ")).expect("an SDP answer");
+        m.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+}
+
+impl Uac {
+    fn new(server: &Server) -> Uac {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let media = UdpSocket::bind("127.0.0.1:0").unwrap();
+        Uac { socket, media, server: server.sip, port }
+    }
+
+    fn send(&self, text: &str) {
+        let crlf = text.replace('\n', "\r\n");
+        let (head, body) = crlf.split_once("\r\n\r\n").unwrap_or((&crlf, ""));
+        let message = format!("{head}\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        self.socket.send_to(message.as_bytes(), self.server).unwrap();
+    }
+
+    /// The next message from the server (request or response), if one comes within `timeout`.
+    fn next(&self, timeout: Duration) -> Option<String> {
+        let mut buf = vec![0u8; 65_536];
+        self.socket.set_read_timeout(Some(timeout.max(Duration::from_millis(1)))).unwrap();
+        let (n, _) = self.socket.recv_from(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
+    /// The final response to what was just sent (provisional ones skipped).
+    fn final_response(&self, timeout: Duration) -> Option<Answer> {
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let text = self.next(left)?;
+            let Some(status) = text.strip_prefix("SIP/2.0 ").and_then(|s| s.get(..3)).and_then(|s| s.parse().ok())
+            else {
+                continue;
+            };
+            if status >= 200 {
+                return Some(Answer { status, text });
+            }
+        }
+        None
+    }
+
+    fn via(&self, branch: &str) -> String {
+        format!("SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK{branch};rport", self.port)
+    }
+
+    fn invite(&self, user: &str, call: &str, branch: &str, sdp_extra: &str, extra_headers: &str) -> String {
+        let host = self.server;
+        format!(
+            "INVITE sip:{user}@{host} SIP/2.0\nVia: {via}\nMax-Forwards: 70\nFrom: <sip:caller@test>;tag=t{call}\n\
+             To: <sip:{user}@{host}>\nCall-ID: {call}\nCSeq: 1 INVITE\nContact: <sip:caller@127.0.0.1:{port}>\n\
+             {extra_headers}Content-Type: application/sdp\n\nv=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\n\
+             t=0 0\nm=audio {media} RTP/AVP 0\n{sdp_extra}",
+            via = self.via(branch),
+            port = self.port,
+            media = self.media.local_addr().unwrap().port(),
+        )
+    }
+
+    /// An in-dialog request of the call `call` answered with To tag `tag`.
+    fn in_dialog(&self, method: &str, user: &str, call: &str, tag: &str, cseq: u32, headers: &str) -> String {
+        let host = self.server;
+        format!(
+            "{method} sip:{user}@{host} SIP/2.0\nVia: {via}\nMax-Forwards: 70\nFrom: <sip:caller@test>;tag=t{call}\n\
+             To: <sip:{user}@{host}>;tag={tag}\nCall-ID: {call}\nCSeq: {cseq} {method}\n\
+             Contact: <sip:caller@127.0.0.1:{port}>\n{headers}\n",
+            via = self.via(&format!("{call}{cseq}{method}")),
+            port = self.port,
+        )
+    }
+
+    /// Calls `user`; returns the 200 OK (ACKed) or panics with what came instead.
+    fn call(&self, user: &str, call: &str, sdp_extra: &str, headers: &str) -> Answer {
+        self.send(&self.invite(user, call, call, sdp_extra, headers));
+        let answer = self.final_response(Duration::from_secs(5)).expect("an answer to the INVITE");
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        self.send(&self.in_dialog("ACK", user, call, &answer.to_tag(), 1, ""));
+        answer
+    }
+
+    fn hang_up(&self, user: &str, call: &str, tag: &str) {
+        self.send(&self.in_dialog("BYE", user, call, tag, 3, ""));
+        let _ = self.final_response(Duration::from_secs(2));
+    }
+}
+
+/// A UDP socket standing in for a carrier: it records whether anything was sent to it.
+fn carrier() -> (UdpSocket, u16) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (socket, port)
+}
+
+/// Toll fraud: a stranger calls `echo` and asks the node by REFER to call a premium number through the
+/// configured trunk (with its credentials). Refused with 403; not one packet reaches the trunk.
+#[test]
+fn an_unauthenticated_refer_is_refused_and_nothing_is_dialled() {
+    let (trunk, trunk_port) = carrier();
+    let config = format!(
+        "[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\nusername = \"1001\"\npassword = \"secret\"\n"
+    );
+    let server = Server::start("attack-refer", &config);
+    let uac = Uac::new(&server);
+    let answer = uac.call("echo", "refer-1", "", "");
+    let tag = answer.to_tag();
+    let refer_to = format!("Refer-To: <sip:+19005550123@127.0.0.1:{trunk_port}>\nReferred-By: <sip:caller@test>\n");
+    for cseq in 2..5 {
+        uac.send(&uac.in_dialog("REFER", "echo", "refer-1", &tag, cseq, &refer_to));
+        let refused = uac.final_response(Duration::from_secs(2)).expect("an answer to the REFER");
+        assert_eq!(refused.status, 403, "{}", refused.text);
+    }
+    trunk.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
+    let mut buf = [0u8; 2048];
+    assert!(trunk.recv_from(&mut buf).is_err(), "an INVITE left the node for the trunk");
+    assert!(server.log().contains("REFER refused"));
+    uac.hang_up("echo", "refer-1", &tag);
+}
+
+/// Calls beyond `max_calls` are refused with 503 and Retry-After; the calls already up go on.
+#[test]
+fn calls_beyond_max_calls_get_503_with_retry_after_and_earlier_calls_go_on() {
+    let server = Server::start("attack-capacity", "[sip]\nmax_calls = 2\n");
+    let uac = Uac::new(&server);
+    let first = uac.call("echo", "cap-1", "", "");
+    let second = uac.call("echo", "cap-2", "", "");
+    uac.send(&uac.invite("echo", "cap-3", "cap-3", "", ""));
+    let refused = uac.final_response(Duration::from_secs(5)).expect("an answer to the third INVITE");
+    assert_eq!(refused.status, 503, "{}", refused.text);
+    assert!(refused.header("Retry-After").is_some_and(|v| v.parse::<u32>().is_ok()), "{}", refused.text);
+    // The first call still echoes RTP.
+    let media = &uac.media;
+    let to = SocketAddr::from(([127, 0, 0, 1], first.media_port()));
+    let mut echoed = false;
+    let mut buf = [0u8; 2048];
+    media.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    for seq in 0..100u16 {
+        let mut packet = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 42];
+        packet[2..4].copy_from_slice(&seq.to_be_bytes());
+        packet[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        packet.extend((0..160).map(|i| if (i / 8) % 2 == 0 { 0x10 } else { 0x90 }));
+        media.send_to(&packet, to).unwrap();
+        if matches!(media.recv_from(&mut buf), Ok((172, _))) && buf[12..172].iter().any(|b| *b != 0xff) {
+            echoed = true;
+            break;
+        }
+    }
+    assert!(echoed, "the first call no longer echoes");
+    uac.hang_up("echo", "cap-1", &first.to_tag());
+    uac.hang_up("echo", "cap-2", &second.to_tag());
+    // Room again: a new call is taken.
+    let third = uac.call("echo", "cap-4", "", "");
+    uac.hang_up("echo", "cap-4", &third.to_tag());
+}
+
+/// An `a=inactive` call sends no media on purpose and would hold a port pair forever: with neither RTP nor
+/// RTCP from the peer, the node hangs up at the hold timeout.
+#[test]
+fn an_inactive_call_is_hung_up_at_the_hold_timeout() {
+    let server = Server::start("attack-inactive", "[sip]\nhold_timeout_secs = 10\n");
+    let uac = Uac::new(&server);
+    let started = Instant::now();
+    let answer = uac.call("echo", "inactive-1", "a=inactive\n", "");
+    assert!(answer.text.contains("a=inactive"), "{}", answer.text);
+    let deadline = started + Duration::from_secs(20);
+    let bye = loop {
+        let left = deadline.checked_duration_since(Instant::now()).expect("no BYE within 20 s");
+        match uac.next(left) {
+            Some(text) if text.starts_with("BYE ") => break text,
+            Some(_) => continue,
+            None => panic!("no BYE within 20 s"),
+        }
+    };
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(10), "hung up after {waited:?}, before the hold timeout");
+    // Answer the BYE so the node's transaction completes.
+    let via = bye.lines().find(|l| l.starts_with("Via:")).unwrap_or_default();
+    let headers: Vec<&str> =
+        bye.lines().filter(|l| ["From:", "To:", "Call-ID:", "CSeq:"].iter().any(|h| l.starts_with(h))).collect();
+    uac.send(&format!("SIP/2.0 200 OK\n{via}\n{}\n", headers.join("\n")));
+    server.wait_for("the call's end", Duration::from_secs(5), |s| s.log().contains("RtpTimeout"));
+}
+
+fn md5_hex(text: &str) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A digest answer captured from one INVITE and replayed on a new one is refused (the nonce count was used).
+#[test]
+fn a_replayed_digest_authorization_is_refused() {
+    let config =
+        "[sip]\nauth = \"digest\"\nrealm = \"voicera.test\"\n\n[[sip.users]]\nusername = \"alice\"\npassword = \"wonderland\"\n";
+    let server = Server::start("attack-digest-replay", config);
+    let uac = Uac::new(&server);
+    uac.send(&uac.invite("echo", "digest-1", "d1a", "", ""));
+    let challenge = uac.final_response(Duration::from_secs(5)).expect("a challenge");
+    assert_eq!(challenge.status, 401, "{}", challenge.text);
+    let www = challenge.header("WWW-Authenticate").expect("WWW-Authenticate").to_string();
+    let param = |name: &str| {
+        www.split(',')
+            .find_map(|p| p.trim().trim_start_matches("Digest ").strip_prefix(&format!("{name}=")))
+            .map(|v| v.trim_matches('"').to_string())
+    };
+    let nonce = param("nonce").expect("a nonce");
+    let uri = format!("sip:echo@{}", server.sip);
+    let ha1 = md5_hex("alice:voicera.test:wonderland");
+    let ha2 = md5_hex(&format!("INVITE:{uri}"));
+    let authorization = if www.contains("qop") {
+        let response = md5_hex(&format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}"));
+        format!(
+            "Authorization: Digest username=\"alice\", realm=\"voicera.test\", nonce=\"{nonce}\", uri=\"{uri}\", \
+             response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\n"
+        )
+    } else {
+        let response = md5_hex(&format!("{ha1}:{nonce}:{ha2}"));
+        format!(
+            "Authorization: Digest username=\"alice\", realm=\"voicera.test\", nonce=\"{nonce}\", uri=\"{uri}\", \
+             response=\"{response}\", algorithm=MD5\n"
+        )
+    };
+    // The answer gets the next INVITE in (a new call: this client does not re-use the challenged one's CSeq).
+    let admitted = uac.call("echo", "digest-1b", "", &authorization);
+    uac.hang_up("echo", "digest-1b", &admitted.to_tag());
+    // The same Authorization on a new INVITE (a new call): refused.
+    uac.send(&uac.invite("echo", "digest-2", "d2a", "", &authorization));
+    let replay = uac.final_response(Duration::from_secs(5)).expect("an answer to the replay");
+    assert_eq!(replay.status, 401, "a replayed Authorization was accepted:\n{}", replay.text);
+}
+
+/// A stranger who finds a call's RTP port and sends packets of the right payload type from another address
+/// does not take the call's media: the caller keeps hearing its echo, the stranger hears nothing.
+#[test]
+fn a_media_hijack_from_another_port_is_ignored() {
+    let server = Server::start("attack-hijack", "");
+    let uac = Uac::new(&server);
+    let answer = uac.call("echo", "hijack-1", "", "");
+    let to = SocketAddr::from(([127, 0, 0, 1], answer.media_port()));
+    // The caller's media comes from the port its SDP named.
+    let caller = &uac.media;
+    let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+    caller.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    stranger.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+    let packet = |seq: u16, ssrc: u8, loud: bool| {
+        let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ssrc];
+        p[2..4].copy_from_slice(&seq.to_be_bytes());
+        p[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        p.extend((0..160).map(|i| {
+            if loud && (i / 8) % 2 == 0 {
+                0x10
+            } else if loud {
+                0x90
+            } else {
+                0xff
+            }
+        }));
+        p
+    };
+    let mut buf = [0u8; 2048];
+    let (mut stranger_heard, mut caller_heard_late) = (0, 0);
+    // 2.5 s of the caller alone (the call is young: its first packets latch the media), then 2 s with the
+    // stranger sending every 20 ms from its own port with its own SSRC.
+    for seq in 0..225u16 {
+        caller.send_to(&packet(seq, 42, true), to).unwrap();
+        if seq >= 125 {
+            stranger.send_to(&packet(1000 + seq, 7, true), to).unwrap();
+        }
+        while let Ok((n, _)) = caller.recv_from(&mut buf) {
+            if seq >= 150 && n == 172 && buf[12..n].iter().any(|b| *b != 0xff) {
+                caller_heard_late += 1;
+            }
+        }
+        while stranger.recv_from(&mut buf).is_ok() {
+            stranger_heard += 1;
+        }
+    }
+    assert_eq!(stranger_heard, 0, "the stranger received the call's media");
+    assert!(caller_heard_late > 20, "the caller stopped hearing its echo ({caller_heard_late} frames)");
+    assert!(server.metric("voicera_rtp_unlatched_total") > 50.0, "{}", server.metrics());
+    uac.hang_up("echo", "hijack-1", &answer.to_tag());
+}
