@@ -461,7 +461,8 @@ async fn exotel_stream_with_basic_auth_and_raw_pcm() {
     let (status, body) =
         http(server.http, "POST", "/telephony/exotel/hangup", &[("Authorization", basic.clone())], &form(&answered));
     assert_eq!(status, 200, "status callback: {body}");
-    let terminal = [("CallSid", "ex-1"), ("EventType", "terminal"), ("Status", "completed"), ("ConversationDuration", "4")];
+    let terminal =
+        [("CallSid", "ex-1"), ("EventType", "terminal"), ("Status", "completed"), ("ConversationDuration", "4")];
     let (status, body) =
         http(server.http, "POST", "/telephony/exotel/hangup", &[("Authorization", basic.clone())], &form(&terminal));
     assert_eq!(status, 200, "hangup: {body}");

@@ -11,5 +11,5 @@ pub mod session;
 pub mod signature;
 
 pub use http::{router, BrowserCall, ProviderAccount, Telephony, TelephonyConfig};
-pub use signature::TokenKey;
 pub use protocol::{AudioFormat, Encoding, Outgoing, Peer, Provider};
+pub use signature::TokenKey;

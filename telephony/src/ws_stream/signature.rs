@@ -148,9 +148,8 @@ pub fn replay_key(provider: Provider, request: &SignedRequest<'_>) -> Option<Str
         }
         Provider::Exotel => {
             let call = request.parameter(&["CallSid", "call_sid"]).unwrap_or_default();
-            let status = request
-                .parameter(&["EventType", "Status", "CallStatus", "Event", "event"])
-                .unwrap_or_default();
+            let status =
+                request.parameter(&["EventType", "Status", "CallStatus", "Event", "event"]).unwrap_or_default();
             Some(format!("exotel:{call}:{status}:{}", request.digest()))
         }
     }
@@ -343,7 +342,14 @@ impl StreamTokens {
 
     /// The token's expiry, if it was issued (by any node with this key) for this transport, agent and call
     /// and has not expired. Does not spend it.
-    pub fn check(&self, token: &str, scope: &str, agent: &str, call_id: &str, now_secs: u64) -> Result<u64, TokenError> {
+    pub fn check(
+        &self,
+        token: &str,
+        scope: &str,
+        agent: &str,
+        call_id: &str,
+        now_secs: u64,
+    ) -> Result<u64, TokenError> {
         let (expires, mac) = token.split_once('.').ok_or(TokenError::Invalid)?;
         let expires = expires.parse::<u64>().map_err(|_| TokenError::Invalid)?;
         if !constant_time_eq(mac.as_bytes(), self.mac(scope, agent, call_id, expires).as_bytes()) {
