@@ -16,7 +16,7 @@ use voicera_media::metrics::Metrics;
 use voicera_sip::transaction::TimerConfig;
 use voicera_telephony::outbound::Dialer;
 use voicera_telephony::sip_rtp::{self, SipServiceConfig, SipServiceHandle};
-use voicera_telephony::ws_stream::{Telephony, TelephonyConfig};
+use voicera_telephony::ws_stream::{Telephony, TelephonyConfig, TokenKey};
 
 use crate::agents::{self, Directory};
 use crate::calls;
@@ -87,6 +87,9 @@ impl NodeStatus for Status {
     }
 }
 
+/// The purpose the stream-token key is derived from the master key for (changing it voids live tokens).
+const STREAM_TOKEN_KEY_PURPOSE: &str = "telephony stream tokens";
+
 /// How often readiness re-checks the store.
 const STORE_PING_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -119,7 +122,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     tracing::info!(?role, config = ?config.source, data_dir = %config.data_dir.display(), "starting voicera");
 
     // The store is opened before anything listens: a node that cannot reach it must not take calls.
-    let (store, _master_key) = crate::storage::open(&config).await?;
+    let (store, master_key) = crate::storage::open(&config).await?;
     let store_up = Arc::new(AtomicBool::new(true));
     tokio::spawn(watch_store(store, Arc::clone(&store_up), shutdown.clone()));
 
@@ -172,6 +175,8 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             format: settings.stream_format,
             open_agents: settings.open_agents.clone(),
             media_ip: media_ip(&config),
+            // Every node with the same master key signs and accepts the same stream tokens.
+            stream_token_key: TokenKey::new(master_key.derive(STREAM_TOKEN_KEY_PURPOSE)),
         };
         let dialer =
             Dialer { router: Arc::clone(&agents), sip: Some(handle.clone()), telephony: telephony_config.clone() };

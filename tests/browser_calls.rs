@@ -1,6 +1,6 @@
 //! Browser test calls end to end: the `/browser/agent/{id}` socket (L16 16 kHz binary frames both ways, JSON
 //! control and live transcript events), its tokens from `POST /browser/session` (owner credentials, except
-//! for open agents), and the `/call-test` page.
+//! for open agents; WebRTC offers need one for every agent), and the `/call-test` page.
 
 mod common;
 
@@ -201,8 +201,28 @@ async fn browser_calls_need_owner_credentials_and_a_token_for_the_agent_and_call
     assert_eq!((status, body.contains("v=0")), (400, true), "{body}");
     let (status, body) = http(server.http, "POST", &path, &[], r#"{"type":"offer","sdp":"v=0\r\n"}"#);
     assert_eq!(status, 400, "the token was still good, the SDP is not: {body}");
-    let (status, _) = http(server.http, "POST", &path, &[], r#"{"type":"offer","sdp":"v=0\r\n"}"#);
-    assert_eq!(status, 403, "now the token is spent");
+    let (status, body) = http(server.http, "POST", &path, &[], r#"{"type":"offer","sdp":"v=0\r\n"}"#);
+    assert_eq!(status, 403, "now the token is spent: {body}");
+    assert!(body.contains("already used"), "{body}");
+
+    // A WebRTC offer takes a media port: even an open agent's needs a session token (which needs no
+    // credentials for an open agent), once.
+    let offer = r#"{"type":"offer","sdp":"v=0\r\n"}"#;
+    for path in ["/browser/webrtc/bench", "/browser/webrtc/bench?call_id=browser-0123456789abcdef&token=1.AAAA"] {
+        let (status, body) = http(server.http, "POST", path, &[], offer);
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(body.contains("POST /browser/session"), "{body}");
+    }
+    let (status, body) = http(server.http, "POST", "/browser/session", &[], r#"{"agent_id":"bench"}"#);
+    assert_eq!(status, 200, "{body}");
+    let session: Value = serde_json::from_str(&body).unwrap();
+    let webrtc_url = session["webrtc_url"].as_str().unwrap();
+    let path = webrtc_url.strip_prefix(&format!("http://{}", server.http)).expect("an URL of this node");
+    assert!(path.starts_with("/browser/webrtc/bench?call_id="), "{path}");
+    let (status, body) = http(server.http, "POST", path, &[], offer);
+    assert_eq!(status, 400, "the token is good, this SDP is not: {body}");
+    let (status, _) = http(server.http, "POST", path, &[], offer);
+    assert_eq!(status, 403, "one offer per session token");
 }
 
 /// Opens `/call-test` in Chromium and calls `agent` over `transport` (`ws` or `webrtc`); returns the call

@@ -2,7 +2,8 @@
 //! answer webhook with the account's token, follows the answer document to the stream URL, speaks espeak-ng
 //! speech as 20 ms frames at real pace, and checks the greeting, the reply, that barging in produces the
 //! provider's clear message within 300 ms, DTMF, and the stored call record. Bad signatures, replays, missing
-//! tokens and unconfigured providers are refused.
+//! tokens and unconfigured providers are refused; a delivery we failed may be retried; a stream URL works once,
+//! on any node that shares the master key.
 
 mod common;
 
@@ -452,4 +453,134 @@ async fn exotel_stream_with_basic_auth_and_raw_pcm() {
     assert_eq!(media["stream_sid"], "es-1");
     // 16-bit PCM at 8 kHz: 320 bytes per 20 ms.
     assert_eq!(B64.decode(media["media"]["payload"].as_str().unwrap()).unwrap().len() % 320, 0);
+
+    // The same call's status callbacks (answered, then terminal) carry the same Basic credentials as the
+    // answer: each is a delivery of its own and accepted.
+    let basic = format!("Basic {}", B64.encode("exo-key:exo-token"));
+    let answered = [("CallSid", "ex-1"), ("EventType", "answered"), ("Status", "in-progress")];
+    let (status, body) =
+        http(server.http, "POST", "/telephony/exotel/hangup", &[("Authorization", basic.clone())], &form(&answered));
+    assert_eq!(status, 200, "status callback: {body}");
+    let terminal =
+        [("CallSid", "ex-1"), ("EventType", "terminal"), ("Status", "completed"), ("ConversationDuration", "4")];
+    let (status, body) =
+        http(server.http, "POST", "/telephony/exotel/hangup", &[("Authorization", basic.clone())], &form(&terminal));
+    assert_eq!(status, 200, "hangup: {body}");
+    let report = hangup_report(&server, "ex-1");
+    assert_eq!((report["provider"].as_str(), report["cause"].as_str()), (Some("exotel"), Some("completed")));
+    // The hangup again, byte for byte, is a replay.
+    let (status, body) =
+        http(server.http, "POST", "/telephony/exotel/hangup", &[("Authorization", basic)], &form(&terminal));
+    assert_eq!((status, body.contains("replayed")), (403, true), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_delivery_may_be_retried_and_a_handled_one_not_replayed() {
+    let server = Server::start("webhook-retries", CONFIG);
+    // The call store fails (its directory is a file): hangup reports answer 503, and providers retry.
+    let calls = server.dir.join("data/calls");
+    let _ = std::fs::remove_dir_all(&calls);
+    std::fs::write(&calls, "not a directory").unwrap();
+    let twilio_pairs = [("CallSid", "CA-retry"), ("CallStatus", "completed"), ("CallDuration", "7")];
+    let url = format!("http://{}/telephony/twilio/hangup", server.http);
+    let twilio = [("X-Twilio-Signature", twilio_sig("twilio-token", &url, &twilio_pairs))];
+    let twilio_hangup = || http(server.http, "POST", "/telephony/twilio/hangup", &twilio, &form(&twilio_pairs));
+    let vobiz_pairs = [("CallUUID", "vz-retry"), ("HangupCause", "NORMAL_CLEARING"), ("Duration", "5")];
+    let vobiz_hangup =
+        || answer_v3(&server, "X-Vobiz-Signature-V3", "vobiz-token", "/telephony/vobiz/hangup", &vobiz_pairs, "n-r");
+    assert_eq!(twilio_hangup().0, 503);
+    assert_eq!(vobiz_hangup().0, 503);
+    // The store is back: the providers' retries (the very same requests) go through.
+    std::fs::remove_file(&calls).unwrap();
+    let (status, body) = twilio_hangup();
+    assert_eq!(status, 200, "Twilio's retry after our 503: {body}");
+    let (status, body) = vobiz_hangup();
+    assert_eq!(status, 200, "Vobiz's retry after our 503: {body}");
+    assert_eq!(hangup_report(&server, "CA-retry")["duration_secs"], 7);
+    assert_eq!(hangup_report(&server, "vz-retry")["duration_secs"], 5);
+    // Handled: the V3 request (its nonce) is spent. Twilio's signature has no nonce, so a repeat cannot be told
+    // from Twilio's own retry of a delivery whose answer it lost, and is accepted (storing the same report).
+    let (status, body) = vobiz_hangup();
+    assert_eq!((status, body.contains("replayed")), (403, true), "{body}");
+    assert_eq!(twilio_hangup().0, 200);
+}
+
+/// Opens a stream at `url` and starts it; then either the agent's first `playAudio` (after sending a few
+/// frames of tone, which `echo` sends back) or the close code and reason the stream was refused with.
+async fn try_vobiz_stream(url: &str, call_id: &str) -> Result<Value, (u16, String)> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("stream connects");
+    let start = json!({"event":"start","sequenceNumber":0,"start":{"callId":call_id,"streamId":"st-x","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000}}});
+    ws.send(Message::Text(start.to_string().into())).await.unwrap();
+    let tone: Vec<i16> = (0..160).map(|i| ((i as f32 * 0.3).sin() * 8000.0) as i16).collect();
+    let payload = B64.encode(ulaw(&tone));
+    let wait = async {
+        let mut sent = 0u64;
+        loop {
+            if sent < 50 {
+                sent += 1;
+                let media = json!({"event":"media","sequenceNumber":sent,"media":{"track":"inbound","timestamp":(sent * 20).to_string(),"chunk":sent,"payload":payload}});
+                if ws.send(Message::Text(media.to_string().into())).await.is_err() {
+                    // Refused and closed: the close frame is still to be read.
+                    sent = 50;
+                }
+            }
+            match tokio::time::timeout(Duration::from_millis(20), ws.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    let value: Value = serde_json::from_str(text.as_str()).expect("server frames are JSON");
+                    if value["event"] == "playAudio" {
+                        return Ok(value);
+                    }
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return Err(frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or_default())
+                }
+                Ok(Some(Ok(_))) | Err(_) => {}
+                Ok(None | Some(Err(_))) => return Err((0, "closed without a close frame".into())),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), wait).await.expect("the stream answered or was refused")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_url_works_once_on_any_node_sharing_the_master_key() {
+    let master_key = [("VOICERA_MASTER_KEY", "5a".repeat(32))];
+    let env: Vec<(&str, &str)> = master_key.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let answering = Server::start_env("token-node-a", CONFIG, false, &env);
+    let streaming = Server::start_env("token-node-b", CONFIG, false, &env);
+    // Node A answers the webhook; the stream lands on node B (as behind a load balancer).
+    let pairs = [("CallUUID", "vz-node"), ("From", "+91900"), ("To", "+91800")];
+    let (status, xml) = answer_v3(
+        &answering,
+        "X-Vobiz-Signature-V3",
+        "vobiz-token",
+        "/telephony/vobiz/answer?agent_id=echo",
+        &pairs,
+        "n-node",
+    );
+    assert_eq!(status, 200, "{xml}");
+    let url = stream_url(&xml).replace(&answering.http.to_string(), &streaming.http.to_string());
+    assert!(url.contains(&format!("{}/telephony/vobiz/stream/echo?token=", streaming.http)), "{url}");
+    let echoed = try_vobiz_stream(&url, "vz-node").await;
+    assert!(echoed.is_ok(), "node B accepts node A's token: {echoed:?}");
+    // The same URL again (a captured one replayed): refused.
+    let replayed = try_vobiz_stream(&url, "vz-node").await;
+    let (code, reason) = replayed.expect_err("a replayed stream URL is refused");
+    assert_eq!(code, 1008, "{reason}");
+    assert!(reason.contains("already used"), "{reason}");
+    // A node with another master key does not accept the tokens.
+    let other_key = "a5".repeat(32);
+    let stranger = Server::start_env("token-node-c", CONFIG, false, &[("VOICERA_MASTER_KEY", other_key.as_str())]);
+    let (status, xml) = answer_v3(
+        &answering,
+        "X-Vobiz-Signature-V3",
+        "vobiz-token",
+        "/telephony/vobiz/answer?agent_id=echo",
+        &[("CallUUID", "vz-other"), ("From", "+91900"), ("To", "+91800")],
+        "n-other",
+    );
+    assert_eq!(status, 200, "{xml}");
+    let url = stream_url(&xml).replace(&answering.http.to_string(), &stranger.http.to_string());
+    let (code, reason) = try_vobiz_stream(&url, "vz-other").await.expect_err("another key's token is refused");
+    assert_eq!((code, reason.contains("invalid stream token")), (1008, true), "{reason}");
 }

@@ -2,10 +2,12 @@
 //! media WebSockets the answer documents point at, for Vobiz, Plivo, Twilio and Exotel, plus the aliases
 //! applications configured for the original VoicEra use (`/answer?agent_id=`, `/agent/{id}`, `/plivo/...`).
 //!
-//! Every webhook must carry a valid provider signature for a configured account (403 otherwise, logged);
-//! every stream must present the token our answer put in its URL (or its `start` parameters), except the
-//! built-in agents listed as open (`bench`: stand-in models, no data). One tokio task per stream moves frames
-//! between the socket and its sans-IO [`StreamSession`] on the node's 20 ms grid.
+//! Every webhook must carry a valid provider signature for a configured account (403 otherwise, logged), and
+//! a delivery already handled is a replay (403); one we failed (5xx) may be retried. Every stream must present
+//! the token our answer put in its URL (or its `start` parameters), once per call, except provider and socket
+//! streams to the built-in agents listed as open (`bench`: stand-in models, no data). WebRTC offers always need
+//! a token from `POST /browser/session`, open agents included: each takes a media port. One tokio task per
+//! stream moves frames between the socket and its sans-IO [`StreamSession`] on the node's 20 ms grid.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,7 +35,7 @@ use voicera_conversation::routing::{Destination, Router};
 use voicera_media::metrics::{CallResult, Metrics};
 
 use super::session::{SessionEvent, StreamSession};
-use super::signature::{self, ReplayGuard, SignedRequest, StreamTokens};
+use super::signature::{self, Delivery, ReplayGuard, SignedRequest, StreamTokens, TokenError, TokenKey};
 use crate::grid::aligned_start;
 use crate::tools::{ToolOutcome, ToolResults};
 
@@ -66,6 +68,9 @@ pub struct TelephonyConfig {
     pub open_agents: Vec<String>,
     /// The address browsers reach this node's media on: the host candidate of WebRTC answers.
     pub media_ip: std::net::IpAddr,
+    /// Signs the stream tokens of answer documents and browser sessions; the same on every node (derived
+    /// from the master key), so a stream may land on any node.
+    pub stream_token_key: TokenKey,
 }
 
 /// What a browser needs to open a test call.
@@ -83,7 +88,7 @@ pub struct BrowserCall {
 pub struct Telephony {
     config: TelephonyConfig,
     router: Arc<dyn Router>,
-    tokens: StreamTokens,
+    tokens: Mutex<StreamTokens>,
     replay: Mutex<ReplayGuard>,
     metrics: Arc<Metrics>,
     recordings: Option<Arc<dyn RecordingSink>>,
@@ -104,10 +109,11 @@ impl Telephony {
         shutdown: CancellationToken,
         ports: Option<voicera_media::ports::PortPool>,
     ) -> Arc<Telephony> {
+        let tokens = Mutex::new(StreamTokens::new(config.stream_token_key.clone()));
         Arc::new(Telephony {
             config,
             router,
-            tokens: StreamTokens::random(),
+            tokens,
             replay: Mutex::new(ReplayGuard::default()),
             metrics,
             recordings,
@@ -187,16 +193,18 @@ impl Telephony {
         })
     }
 
-    /// Whether a browser call (socket or WebRTC) may start: open agents always; others with a token issued
-    /// for this agent and call, used once (a second use is refused).
-    fn admit_browser_call(&self, agent: &str, call_id: &str, token: Option<&str>) -> bool {
-        if self.is_open(agent) {
-            return true;
-        }
-        let Some(token) = token.filter(|tok| self.authorised("browser", agent, call_id, Some(tok))) else {
-            return false;
-        };
-        self.replay.lock().map(|mut r| r.first_use(&format!("browser:{token}"), unix_now())).unwrap_or(false)
+    /// Spends the stream token of a call over `scope` (a provider's name, or `browser` for the socket and
+    /// WebRTC): it must have been issued for this agent and call, unexpired, and this call's first stream.
+    fn redeem(&self, scope: &str, agent: &str, call_id: &str, token: Option<&str>) -> Result<(), TokenError> {
+        let token = token.filter(|t| !t.is_empty()).ok_or(TokenError::Missing)?;
+        let mut tokens = self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        tokens.redeem(token, scope, agent, call_id, unix_now())
+    }
+
+    /// A stream token for `agent` on `call_id` over `scope`.
+    fn issue_token(&self, scope: &str, agent: &str, call_id: &str) -> String {
+        let tokens = self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        tokens.issue(scope, agent, call_id, unix_now())
     }
 
     /// Counts a finished call and stores its record off the reactor.
@@ -217,17 +225,11 @@ impl Telephony {
         self.config.open_agents.iter().any(|a| a == agent)
     }
 
-    /// Whether a stream may run: open agents always, others with a token issued for this transport, agent
-    /// and call.
-    pub fn authorised(&self, scope: &str, agent: &str, call_id: &str, token: Option<&str>) -> bool {
-        self.is_open(agent) || token.is_some_and(|tok| self.tokens.check(tok, scope, agent, call_id, unix_now()))
-    }
-
     /// A browser call to `agent`: a fresh call id and the token for `/browser/agent/{agent}` (the caller of
     /// this function has authenticated the user).
     pub fn browser_call(&self, agent: &str) -> BrowserCall {
         let call_id = format!("browser-{:016x}", rand::random::<u64>());
-        let token = self.tokens.issue("browser", agent, &call_id, unix_now());
+        let token = self.issue_token("browser", agent, &call_id);
         let agent_path: String = form_urlencoded::byte_serialize(agent.as_bytes()).collect();
         let query = format!("call_id={call_id}&token={token}");
         let ws_url = format!("{}/browser/agent/{agent_path}?{query}", self.ws_base());
@@ -297,28 +299,67 @@ fn provider_of(name: &str) -> Result<Provider, Refusal> {
     })
 }
 
-/// A webhook request, read and authenticated.
-struct Webhook {
+/// A webhook request, read and authenticated, with its claim on the delivery (none for providers whose
+/// deliveries are not told apart, see [`signature::replay_key`]).
+struct Webhook<'a> {
     form: Vec<(String, String)>,
     query: Vec<(String, String)>,
+    claim: Option<DeliveryClaim<'a>>,
 }
 
-impl Webhook {
+impl Webhook<'_> {
     fn field(&self, names: &[&str]) -> Option<&str> {
         names
             .iter()
             .find_map(|n| self.form.iter().chain(self.query.iter()).find(|(k, _)| k == n).map(|(_, v)| v.as_str()))
     }
+
+    /// Settles the delivery by the handler's answer: used when it succeeded (2xx), free for the provider's
+    /// retry otherwise.
+    fn settle(self, response: Response) -> Response {
+        if let Some(claim) = self.claim {
+            claim.settle(response.status().is_success());
+        }
+        response
+    }
 }
 
-fn authenticate(
-    telephony: &Telephony,
+/// A delivery being handled ([`Delivery::Fresh`]). Dropped unsettled (the handler failed early, or the
+/// request was cancelled), it is released so a retry is fresh.
+struct DeliveryClaim<'a> {
+    guard: &'a Mutex<ReplayGuard>,
+    key: String,
+    settled: bool,
+}
+
+impl DeliveryClaim<'_> {
+    fn settle(mut self, handled: bool) {
+        self.finish(handled);
+    }
+
+    fn finish(&mut self, handled: bool) {
+        if !self.settled {
+            self.settled = true;
+            let mut guard = self.guard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            guard.finish(&self.key, handled, unix_now());
+        }
+    }
+}
+
+impl Drop for DeliveryClaim<'_> {
+    fn drop(&mut self) {
+        self.finish(false);
+    }
+}
+
+fn authenticate<'a>(
+    telephony: &'a Telephony,
     provider: Provider,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<Webhook, Refusal> {
+) -> Result<Webhook<'a>, Refusal> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -344,20 +385,33 @@ fn authenticate(
     };
     let lookup = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(String::from);
     let request = SignedRequest { method: method.as_str(), url: &url, form: &form, header: &lookup };
-    let key = match signature::verify(provider, &account.auth_token, &request) {
-        Ok(key) => key,
-        Err(err) => {
-            tracing::warn!(provider = provider.as_str(), path = uri.path(), %err, "webhook refused: bad signature");
-            return Err(Refusal(StatusCode::FORBIDDEN, err.to_string()));
-        }
-    };
-    let first = telephony.replay.lock().map(|mut g| g.first_use(&key, unix_now())).unwrap_or(false);
-    if !first {
-        let err = signature::SignatureError::Replayed;
-        tracing::warn!(provider = provider.as_str(), path = uri.path(), %err, "webhook refused");
+    if let Err(err) = signature::verify(provider, &account.auth_token, &request) {
+        tracing::warn!(provider = provider.as_str(), path = uri.path(), %err, "webhook refused: bad signature");
         return Err(Refusal(StatusCode::FORBIDDEN, err.to_string()));
     }
-    Ok(Webhook { form, query })
+    let claim = match signature::replay_key(provider, &request) {
+        None => None,
+        Some(key) => {
+            let delivery = {
+                let mut guard = telephony.replay.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                guard.begin(&key, unix_now())
+            };
+            match delivery {
+                Delivery::Fresh => Some(DeliveryClaim { guard: &telephony.replay, key, settled: false }),
+                Delivery::InProgress => {
+                    let err = signature::SignatureError::InProgress;
+                    tracing::info!(provider = provider.as_str(), path = uri.path(), %err, "webhook deferred");
+                    return Err(Refusal(StatusCode::SERVICE_UNAVAILABLE, err.to_string()));
+                }
+                Delivery::Replayed => {
+                    let err = signature::SignatureError::Replayed;
+                    tracing::warn!(provider = provider.as_str(), path = uri.path(), %err, "webhook refused");
+                    return Err(Refusal(StatusCode::FORBIDDEN, err.to_string()));
+                }
+            }
+        }
+    };
+    Ok(Webhook { form, query, claim })
 }
 
 async fn answer_canonical(State(t): State<Arc<Telephony>>, Path(provider): Path<String>, request: Request) -> Response {
@@ -376,7 +430,7 @@ async fn answer_plivo_compat(State(t): State<Arc<Telephony>>, request: Request) 
 }
 
 /// Reads and authenticates a webhook; the body is cut off at [`MAX_WEBHOOK_BODY`].
-async fn read_webhook(t: &Telephony, provider: Provider, request: Request) -> Result<Webhook, Refusal> {
+async fn read_webhook(t: &Telephony, provider: Provider, request: Request) -> Result<Webhook<'_>, Refusal> {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, MAX_WEBHOOK_BODY)
         .await
@@ -384,15 +438,21 @@ async fn read_webhook(t: &Telephony, provider: Provider, request: Request) -> Re
     authenticate(t, provider, &parts.method, &parts.uri, &parts.headers, &body)
 }
 
-/// Answers a call: the provider's document that opens a bidirectional stream to the agent.
 async fn answer(t: &Telephony, provider: Provider, paths: Paths, request: Request) -> Response {
-    let hook = match read_webhook(t, provider, request).await {
-        Ok(hook) => hook,
-        Err(refusal) => return refusal.into_response(),
-    };
+    match read_webhook(t, provider, request).await {
+        Ok(hook) => {
+            let response = answer_call(t, provider, paths, &hook).await;
+            hook.settle(response)
+        }
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// Answers a call: the provider's document that opens a bidirectional stream to the agent.
+async fn answer_call(t: &Telephony, provider: Provider, paths: Paths, hook: &Webhook<'_>) -> Response {
     // The original's Vobiz app posted hangups to the answer URL with Event=Hangup.
     if hook.field(&["Event"]).is_some_and(|e| e.eq_ignore_ascii_case("hangup")) {
-        return hangup_logged(t, provider, &hook).await;
+        return hangup_logged(t, provider, hook).await;
     }
     if t.draining.load(Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "30")], "draining").into_response();
@@ -420,7 +480,7 @@ async fn answer(t: &Telephony, provider: Provider, paths: Paths, request: Reques
                 Destination::Agent(a) => a.id.clone(),
                 _ => agent,
             };
-            let token = t.tokens.issue(provider.as_str(), &agent, &call_id, unix_now());
+            let token = t.issue_token(provider.as_str(), &agent, &call_id);
             let url = format!("{}{}", t.ws_base(), stream_path(provider, paths, &agent));
             let format = if provider.negotiates_format() { t.config.format } else { provider.default_format() };
             // The numbers ride along: Vobiz's and Plivo's `start` events do not carry them.
@@ -446,7 +506,10 @@ async fn hangup_plivo_compat(State(t): State<Arc<Telephony>>, request: Request) 
 
 async fn hangup(t: &Telephony, provider: Provider, request: Request) -> Response {
     match read_webhook(t, provider, request).await {
-        Ok(hook) => hangup_logged(t, provider, &hook).await,
+        Ok(hook) => {
+            let response = hangup_logged(t, provider, &hook).await;
+            hook.settle(response)
+        }
         Err(refusal) => refusal.into_response(),
     }
 }
@@ -462,20 +525,23 @@ async fn transfer_document(
         Err(refusal) => return refusal.into_response(),
     };
     match read_webhook(&t, provider, request).await {
-        Ok(hook) => match hook.field(&["to"]).filter(|to| !to.is_empty()) {
-            Some(to) => {
-                tracing::info!(provider = provider.as_str(), %to, "transfer: dialling the target");
-                ([(header::CONTENT_TYPE, "application/xml")], dial_document(provider, to)).into_response()
-            }
-            None => plain(StatusCode::BAD_REQUEST, "transfer document needs ?to="),
-        },
+        Ok(hook) => {
+            let response = match hook.field(&["to"]).filter(|to| !to.is_empty()) {
+                Some(to) => {
+                    tracing::info!(provider = provider.as_str(), %to, "transfer: dialling the target");
+                    ([(header::CONTENT_TYPE, "application/xml")], dial_document(provider, to)).into_response()
+                }
+                None => plain(StatusCode::BAD_REQUEST, "transfer document needs ?to="),
+            };
+            hook.settle(response)
+        }
         Err(refusal) => refusal.into_response(),
     }
 }
 
 /// The provider's end-of-call report: the authoritative end of a Vobiz/Plivo call (their sockets just close),
 /// and the only trace of a call that never reached a stream (busy, no answer). Kept beside the call record.
-async fn hangup_logged(t: &Telephony, provider: Provider, hook: &Webhook) -> Response {
+async fn hangup_logged(t: &Telephony, provider: Provider, hook: &Webhook<'_>) -> Response {
     let report = provider_report(provider, hook, unix_now());
     tracing::info!(
         provider = provider.as_str(),
@@ -511,7 +577,7 @@ async fn hangup_logged(t: &Telephony, provider: Provider, hook: &Webhook) -> Res
 }
 
 /// Reads a hangup webhook or status callback, whatever the provider calls its fields.
-fn provider_report(provider: Provider, hook: &Webhook, now: u64) -> voicera_conversation::recorder::ProviderReport {
+fn provider_report(provider: Provider, hook: &Webhook<'_>, now: u64) -> voicera_conversation::recorder::ProviderReport {
     let text = |names: &[&str]| hook.field(names).unwrap_or("").to_string();
     let cause = text(&["HangupCause", "HangupCauseName", "CallStatus", "Status"]);
     let status = text(&["CallStatus", "Status"]).to_ascii_lowercase();
@@ -646,11 +712,13 @@ async fn run_provider_stream(
     start.from =
         start.from.take().or(query.from).or_else(|| start.parameters.get("from").cloned()).filter(|s| !s.is_empty());
     start.to = start.to.take().or(query.to).or_else(|| start.parameters.get("to").cloned()).filter(|s| !s.is_empty());
-    if !t.authorised(provider.as_str(), &agent, &start.call_id, token.as_deref()) {
-        tracing::warn!(call_id = %start.call_id, "stream refused: missing or invalid token");
-        t.metrics.count_result(CallResult::Rejected);
-        close(&mut socket, 1008, "missing or invalid stream token").await;
-        return;
+    if !t.is_open(&agent) {
+        if let Err(err) = t.redeem(provider.as_str(), &agent, &start.call_id, token.as_deref()) {
+            tracing::warn!(call_id = %start.call_id, %err, "stream refused");
+            t.metrics.count_result(CallResult::Rejected);
+            close(&mut socket, 1008, &err.to_string()).await;
+            return;
+        }
     }
     let requested = if provider.negotiates_format() { t.config.format } else { provider.default_format() };
     run_call(t, Peer::Provider(provider), agent, start, requested, socket).await;
@@ -659,11 +727,13 @@ async fn run_provider_stream(
 async fn run_browser_stream(t: Arc<Telephony>, agent: String, query: StreamQuery, mut socket: WebSocket) {
     let call_id =
         query.call_id.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("browser-{:016x}", rand::random::<u64>()));
-    if !t.admit_browser_call(&agent, &call_id, query.token.as_deref()) {
-        tracing::warn!(%call_id, "browser call refused: missing, invalid or used token");
-        t.metrics.count_result(CallResult::Rejected);
-        close(&mut socket, 1008, "missing or invalid call token: get one from POST /browser/session").await;
-        return;
+    if !t.is_open(&agent) {
+        if let Err(err) = t.redeem("browser", &agent, &call_id, query.token.as_deref()) {
+            tracing::warn!(%call_id, %err, "browser call refused");
+            t.metrics.count_result(CallResult::Rejected);
+            close(&mut socket, 1008, &format!("{err}: get one from POST /browser/session")).await;
+            return;
+        }
     }
     let start = browser_start(call_id, &agent, Some(AudioFormat::L16_16K));
     run_call(t, Peer::Browser, agent, start, AudioFormat::L16_16K, socket).await;
@@ -846,13 +916,11 @@ async fn webrtc_offer(
     if !offer.sdp.trim_start().starts_with("v=0") {
         return json_problem(StatusCode::BAD_REQUEST, "the offer's sdp is not an SDP session description (v=0 …)");
     }
-    if !t.admit_browser_call(&agent, &call_id, query.token.as_deref()) {
-        tracing::warn!(%agent, %call_id, "WebRTC call refused: missing, invalid or used token");
+    // Every offer, open agents' included, needs a session token: each call takes a media port.
+    if let Err(err) = t.redeem("browser", &agent, &call_id, query.token.as_deref()) {
+        tracing::warn!(%agent, %call_id, %err, "WebRTC call refused");
         t.metrics.count_result(CallResult::Rejected);
-        return json_problem(
-            StatusCode::FORBIDDEN,
-            "missing, invalid or used call token: get one from POST /browser/session",
-        );
+        return json_problem(StatusCode::FORBIDDEN, format!("{err}: get one from POST /browser/session"));
     }
     let start = browser_start(call_id.clone(), &agent, None);
     let core = match t.core_for(&agent, "webrtc", &start) {

@@ -12,3 +12,4 @@ pub mod signature;
 
 pub use http::{router, BrowserCall, ProviderAccount, Telephony, TelephonyConfig};
 pub use protocol::{AudioFormat, Encoding, Outgoing, Peer, Provider};
+pub use signature::TokenKey;
