@@ -6,9 +6,9 @@
 //! the starting state of every reply. Same architecture as upstream: grouped-query attention with q/k/v
 //! biases, RoPE, RMSNorm, SwiGLU; the lm head falls back to the tied embedding matrix.
 //!
-//! One difference: matrices in formats that candle multiplies without SIMD (Q4_1, Q5_0, Q5_1: the scalar
-//! fallback, several times slower) are requantised to Q8_0 at load. That is finer than their own grid, so the
-//! answers stay the same within rounding, at ~1.5× their memory; Qwen2.5 GGUFs are mostly Q5_0.
+//! One difference: matrices in formats that candle multiplies without SIMD are requantised to Q8_0 at load
+//! ([`needs_requantising`]). In the Qwen2.5-0.5B file most matrices are Q5_0: its 896 columns are no multiple
+//! of the 256-wide k-quant block, so llama.cpp's Q4_K_M falls back to Q5_0 for them.
 
 use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
@@ -27,16 +27,24 @@ struct Mlp {
     up: QMatMul,
 }
 
-/// A weight matrix, requantised to Q8_0 when candle has no SIMD kernel for its format.
-fn matmul(weight: QTensor) -> Result<QMatMul> {
-    match weight.dtype() {
-        GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 => {
-            let device = weight.device();
-            let requantised = QTensor::quantize(&weight.dequantize(&device)?, GgmlDType::Q8_0)?;
-            QMatMul::from_qtensor(requantised)
-        }
-        _ => QMatMul::from_qtensor(weight),
+/// Whether candle multiplies `dtype` only with its scalar fallback (no AVX kernel in candle 0.11: Q4_1,
+/// Q5_0, Q5_1), several times slower than Q8_0. Q8_0 is finer than those grids, so a requantised matrix gives
+/// the same answers within rounding, at ~1.5× its memory.
+pub fn needs_requantising(dtype: GgmlDType) -> bool {
+    matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1)
+}
+
+/// `weight`, requantised to Q8_0 when [`needs_requantising`] says so.
+pub fn fast_format(weight: QTensor) -> Result<QTensor> {
+    if needs_requantising(weight.dtype()) {
+        QTensor::quantize(&weight.dequantize(&weight.device())?, GgmlDType::Q8_0)
+    } else {
+        Ok(weight)
     }
+}
+
+fn matmul(weight: QTensor) -> Result<QMatMul> {
+    QMatMul::from_qtensor(fast_format(weight)?)
 }
 
 impl Mlp {

@@ -93,7 +93,7 @@ impl SmolLm {
             None => "llama".into(),
         };
         let weights = match architecture.as_str() {
-            "llama" => Weights::Llama(quantized_llama::ModelWeights::from_gguf(content, &mut file, device)?),
+            "llama" => Weights::Llama(load_llama(content, &mut file, device)?),
             "qwen2" => Weights::Qwen2(crate::qwen2::ModelWeights::from_gguf(content, &mut file, device)?),
             other => {
                 return Err(Error::Unsupported(format!(
@@ -232,6 +232,30 @@ impl SmolLm {
         }
         Ok(())
     }
+}
+
+/// candle's quantized llama on `content`; when some of its matrices are in a format candle multiplies without
+/// SIMD (SmolLM2-135M is Q4_1 throughout), the file is first rewritten in memory with those requantised to Q8_0
+/// (see [`crate::qwen2::needs_requantising`]): the loader reads tensors only from a GGUF stream.
+fn load_llama(
+    content: gguf_file::Content,
+    file: &mut std::fs::File,
+    device: &Device,
+) -> Result<quantized_llama::ModelWeights, Error> {
+    if !content.tensor_infos.values().any(|t| crate::qwen2::needs_requantising(t.ggml_dtype)) {
+        return Ok(quantized_llama::ModelWeights::from_gguf(content, file, device)?);
+    }
+    let mut tensors = Vec::with_capacity(content.tensor_infos.len());
+    for name in content.tensor_infos.keys() {
+        tensors.push((name.as_str(), crate::qwen2::fast_format(content.tensor(file, name, device)?)?));
+    }
+    let metadata: Vec<(&str, &gguf_file::Value)> = content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let tensor_refs: Vec<(&str, &candle_core::quantized::QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
+    let mut rewritten = std::io::Cursor::new(Vec::new());
+    gguf_file::write(&mut rewritten, &metadata, &tensor_refs)?;
+    rewritten.set_position(0);
+    let content = gguf_file::Content::read(&mut rewritten)?;
+    Ok(quantized_llama::ModelWeights::from_gguf(content, &mut rewritten, device)?)
 }
 
 /// Qwen2's pre-tokenizer split (`tokenizer.ggml.pre = "qwen2"`): like GPT-2's but digits one at a time and
