@@ -9,7 +9,9 @@
 //! - [`auth`]: HTTP Digest (MD5, SHA-256, qop=auth) for clients and servers.
 //! - [`registration`]: the REGISTER client machine for trunks.
 //! - [`sdp`]: session descriptions.
-//! - [`transport`]: the thin tokio driver (UDP + TCP sockets).
+//! - [`transport`]: the thin tokio driver (UDP, TCP and TLS sockets, connection limits).
+//! - [`tls`]: TLS server and client configuration (certificates, trusted roots).
+//! - [`resolve`]: finding a trunk's addresses (RFC 3263 NAPTR, SRV, A/AAAA) off the signalling task.
 //!
 //! Call logic (what to answer, media) lives in `voicera-media`, which drives these layers.
 
@@ -20,7 +22,9 @@ pub mod framing;
 pub mod header;
 pub mod message;
 pub mod registration;
+pub mod resolve;
 pub mod sdp;
+pub mod tls;
 pub mod transaction;
 pub mod transport;
 pub mod uri;
