@@ -468,46 +468,45 @@ impl SipTransport {
         // Bytes read since the last complete message: bounds what one message may buffer.
         let mut unframed = 0usize;
         let mut deadline = Instant::now() + idle_timeout;
-        let end: Result<(), String> = loop {
+        let end = loop {
             tokio::select! {
                 biased;
-                _ = self.shutdown.cancelled() => break Ok(()),
+                _ = self.shutdown.cancelled() => break Closed::Shutdown,
                 read = stream.read(&mut buf) => {
                     let n = match read {
-                        Ok(0) => break Ok(()),
+                        Ok(0) => break Closed::ByPeer,
                         Ok(n) => n,
-                        Err(err) => break Err(format!("read failed: {err}")),
+                        Err(err) => break Closed::Failed(err.to_string()),
                     };
                     framer.push(&buf[..n]);
                     unframed += n;
                     let mut framed = false;
-                    loop {
+                    let malformed = loop {
                         match framer.next_message() {
                             Ok(Some(bytes)) => {
                                 framed = true;
                                 if self.inbound.send(Inbound { bytes, peer }).await.is_err() {
-                                    break;
+                                    break None;
                                 }
                             }
-                            Ok(None) => break,
-                            Err(err) => {
-                                tracing::warn!(peer = %remote, ?protocol, %err, "closing SIP connection");
-                                self.forget(id);
-                                return;
-                            }
+                            Ok(None) => break None,
+                            Err(err) => break Some(err),
                         }
+                    };
+                    if let Some(err) = malformed {
+                        break Closed::Malformed(err.to_string());
                     }
                     if framed {
                         unframed = 0;
                         deadline = Instant::now() + idle_timeout;
                     } else if unframed > self.limits.max_message_bytes {
-                        break Err(format!("message exceeds {} bytes", self.limits.max_message_bytes));
+                        break Closed::Malformed(format!("message exceeds {} bytes", self.limits.max_message_bytes));
                     } else if Instant::now() >= deadline {
-                        break Err("no complete message before the idle timeout".into());
+                        break Closed::Idle;
                     }
                 }
                 message = outgoing.recv() => {
-                    let Some(bytes) = message else { break Ok(()) };
+                    let Some(bytes) = message else { break Closed::Shutdown };
                     let write = async {
                         stream.write_all(&bytes).await?;
                         // TLS buffers records until flushed.
@@ -515,19 +514,19 @@ impl SipTransport {
                     };
                     match tokio::time::timeout_at(Instant::now() + idle_timeout, write).await {
                         Ok(Ok(())) => deadline = Instant::now() + idle_timeout,
-                        Ok(Err(err)) => break Err(format!("write failed: {err}")),
-                        Err(_) => break Err("peer stopped reading".into()),
+                        Ok(Err(err)) => break Closed::Failed(err.to_string()),
+                        Err(_) => break Closed::Failed("peer stopped reading".into()),
                     }
                 }
-                _ = tokio::time::sleep_until(deadline) => {
-                    break Err("no complete message before the idle timeout".into());
-                }
+                _ = tokio::time::sleep_until(deadline) => break Closed::Idle,
             }
         };
         self.forget(id);
         match end {
-            Ok(()) => tracing::debug!(peer = %remote, ?protocol, "SIP connection closed"),
-            Err(reason) => tracing::info!(peer = %remote, ?protocol, reason, "closing SIP connection"),
+            Closed::Shutdown | Closed::ByPeer => tracing::debug!(peer = %remote, ?protocol, "SIP connection closed"),
+            Closed::Idle => tracing::debug!(peer = %remote, ?protocol, "SIP connection idle; closed"),
+            Closed::Malformed(reason) => tracing::warn!(peer = %remote, ?protocol, reason, "closing SIP connection"),
+            Closed::Failed(reason) => tracing::info!(peer = %remote, ?protocol, reason, "SIP connection failed"),
         }
         let _ = stream.shutdown().await;
     }
@@ -542,6 +541,19 @@ impl SipTransport {
         // The registry's maps stay consistent across a panic elsewhere (each change is one insert or remove).
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Why a connection ended, for the log line.
+enum Closed {
+    /// Our shutdown, or the transport dropped the connection.
+    Shutdown,
+    ByPeer,
+    /// No complete message within the idle timeout.
+    Idle,
+    /// Framing error or a message over the size cap: the peer is broken or hostile.
+    Malformed(String),
+    /// An I/O error or a peer that stopped reading.
+    Failed(String),
 }
 
 /// TLS connection ids are odd, TCP ids even: the bit survives the connection, so an answer for a TLS peer whose
