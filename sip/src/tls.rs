@@ -166,7 +166,8 @@ fn certs_from_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError
 
 fn certs_from_text(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let fail = |reason: String| TlsError::PemText { what: "certificate", reason };
-    let certs = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|err| fail(err.to_string()))?;
+    let certs =
+        CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|err| fail(err.to_string()))?;
     if certs.is_empty() {
         return Err(fail("no CERTIFICATE block".into()));
     }

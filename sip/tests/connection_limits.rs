@@ -96,8 +96,7 @@ async fn a_connection_without_messages_is_closed_at_the_idle_timeout() {
 #[tokio::test(start_paused = true)]
 async fn each_complete_message_restarts_the_idle_timeout() {
     let idle = Duration::from_secs(30);
-    let (transport, mut inbound) =
-        start(ConnectionLimits { idle_timeout: idle, ..ConnectionLimits::default() }).await;
+    let (transport, mut inbound) = start(ConnectionLimits { idle_timeout: idle, ..ConnectionLimits::default() }).await;
     let mut client = TcpStream::connect(transport.local_addr()).await.expect("connect");
     let opened = Instant::now();
 
@@ -132,8 +131,9 @@ async fn a_message_over_the_byte_cap_closes_the_connection_at_once() {
 #[tokio::test(start_paused = true)]
 async fn a_tls_client_that_never_handshakes_is_closed_at_the_handshake_timeout() {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
-    let server = tls::server_config_from_pem(certified.cert.pem().as_bytes(), certified.signing_key.serialize_pem().as_bytes())
-        .expect("server config");
+    let server =
+        tls::server_config_from_pem(certified.cert.pem().as_bytes(), certified.signing_key.serialize_pem().as_bytes())
+            .expect("server config");
     let handshake = Duration::from_secs(10);
     let config = TransportConfig {
         tls_listen: Some(TlsListen { addr: loopback(0), server }),

@@ -33,10 +33,12 @@ fn loopback() -> SocketAddr {
 }
 
 async fn tls_server(identity: &Identity) -> (Arc<SipTransport>, mpsc::Receiver<Inbound>) {
-    let server = tls::server_config_from_pem(identity.cert_pem.as_bytes(), identity.key_pem.as_bytes())
-        .expect("server config");
-    let config =
-        TransportConfig { tls_listen: Some(TlsListen { addr: loopback(), server }), ..TransportConfig::new(loopback()) };
+    let server =
+        tls::server_config_from_pem(identity.cert_pem.as_bytes(), identity.key_pem.as_bytes()).expect("server config");
+    let config = TransportConfig {
+        tls_listen: Some(TlsListen { addr: loopback(), server }),
+        ..TransportConfig::new(loopback())
+    };
     SipTransport::bind_with(config, CancellationToken::new()).await.expect("bind server")
 }
 
