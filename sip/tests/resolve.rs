@@ -131,9 +131,11 @@ async fn without_naptr_or_srv_the_host_is_used_over_udp_on_5060() {
 
 #[tokio::test(start_paused = true)]
 async fn an_explicit_port_skips_naptr_and_srv() {
-    let mut dns = ScriptedDns::default();
     // Were NAPTR or SRV queried, these would stall the resolution into a timeout.
-    dns.stall = vec![("NAPTR", "ported.example".into()), ("SRV", "_sip._tcp.ported.example".into())];
+    let mut dns = ScriptedDns {
+        stall: vec![("NAPTR", "ported.example".into()), ("SRV", "_sip._tcp.ported.example".into())],
+        ..ScriptedDns::default()
+    };
     dns.hosts.insert("ported.example".into(), vec![[127, 0, 0, 50]]);
     let resolver = Resolver::new(dns, DEFAULT_RESOLVE_TIMEOUT);
 
@@ -152,8 +154,7 @@ async fn an_unknown_host_is_not_found() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stalled_name_server_times_out_while_the_caller_carries_on() {
-    let mut dns = ScriptedDns::default();
-    dns.stall = vec![("NAPTR", "slow.example".into())];
+    let dns = ScriptedDns { stall: vec![("NAPTR", "slow.example".into())], ..ScriptedDns::default() };
     let timeout = Duration::from_secs(3);
     let resolver = Resolver::new(dns, timeout);
     let started = Instant::now();
