@@ -90,7 +90,7 @@ impl Default for ConnectionLimits {
 }
 
 /// A TLS listener: where, and with which certificate.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct TlsListen {
     /// Usually port 5061 (RFC 3261 §26.2.2).
     pub addr: SocketAddr,
@@ -99,7 +99,7 @@ pub struct TlsListen {
 }
 
 /// What [`SipTransport::bind_with`] opens.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct TransportConfig {
     /// UDP and TCP, on one port (port 0 picks one free for both).
     pub listen: SocketAddr,
@@ -288,11 +288,12 @@ impl SipTransport {
     /// The protocol a message from or to `peer` travels on: TLS for a TLS connection or a destination routed over
     /// TLS. Use it for the Via transport token and the Contact's `;transport=`.
     pub fn protocol(&self, peer: &Peer) -> SipProtocol {
-        match peer.transport {
-            TransportKind::Udp => SipProtocol::Udp,
-            TransportKind::Tcp if peer.connection.is_some_and(is_tls_connection) => SipProtocol::Tls,
-            TransportKind::Tcp if self.registry().tls_routes.contains_key(&peer.addr) => SipProtocol::Tls,
-            TransportKind::Tcp => SipProtocol::Tcp,
+        match (peer.transport, peer.connection) {
+            (TransportKind::Udp, _) => SipProtocol::Udp,
+            (TransportKind::Tcp, Some(id)) if is_tls_connection(id) => SipProtocol::Tls,
+            (TransportKind::Tcp, Some(_)) => SipProtocol::Tcp,
+            (TransportKind::Tcp, None) if self.registry().tls_routes.contains_key(&peer.addr) => SipProtocol::Tls,
+            (TransportKind::Tcp, None) => SipProtocol::Tcp,
         }
     }
 
@@ -446,9 +447,9 @@ impl SipTransport {
         }
     }
 
-    /// Reads, frames and writes one connection until it closes, idles out or misbehaves. Reads are checked
-    /// before the idle timer in every round, so a message that arrived in time is never lost to the timer; the
-    /// deadline is checked again after reads that completed no message, so a trickle of bytes cannot hold the
+    /// Reads, frames and writes one connection until it closes, idles out or misbehaves. Writes and reads are
+    /// checked before the idle timer in every round, so a message that arrived in time is never lost to the timer;
+    /// the deadline is checked again after reads that completed no message, so a trickle of bytes cannot hold the
     /// connection open.
     async fn run_connection<S>(
         self: Arc<Self>,
@@ -472,6 +473,19 @@ impl SipTransport {
             tokio::select! {
                 biased;
                 _ = self.shutdown.cancelled() => break Closed::Shutdown,
+                message = outgoing.recv() => {
+                    let Some(bytes) = message else { break Closed::Shutdown };
+                    let write = async {
+                        stream.write_all(&bytes).await?;
+                        // TLS buffers records until flushed.
+                        stream.flush().await
+                    };
+                    match tokio::time::timeout_at(Instant::now() + idle_timeout, write).await {
+                        Ok(Ok(())) => deadline = Instant::now() + idle_timeout,
+                        Ok(Err(err)) => break Closed::Failed(err.to_string()),
+                        Err(_) => break Closed::Failed("peer stopped reading".into()),
+                    }
+                }
                 read = stream.read(&mut buf) => {
                     let n = match read {
                         Ok(0) => break Closed::ByPeer,
@@ -503,19 +517,6 @@ impl SipTransport {
                         break Closed::Malformed(format!("message exceeds {} bytes", self.limits.max_message_bytes));
                     } else if Instant::now() >= deadline {
                         break Closed::Idle;
-                    }
-                }
-                message = outgoing.recv() => {
-                    let Some(bytes) = message else { break Closed::Shutdown };
-                    let write = async {
-                        stream.write_all(&bytes).await?;
-                        // TLS buffers records until flushed.
-                        stream.flush().await
-                    };
-                    match tokio::time::timeout_at(Instant::now() + idle_timeout, write).await {
-                        Ok(Ok(())) => deadline = Instant::now() + idle_timeout,
-                        Ok(Err(err)) => break Closed::Failed(err.to_string()),
-                        Err(_) => break Closed::Failed("peer stopped reading".into()),
                     }
                 }
                 _ = tokio::time::sleep_until(deadline) => break Closed::Idle,
@@ -699,7 +700,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn tls_ids_are_odd_and_tcp_ids_even() {
+    async fn tls_ids_are_odd_and_decide_the_protocol_before_routes() {
         let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let (transport, _inbound) = SipTransport::bind(addr, CancellationToken::new()).await.unwrap();
         let tcp = transport.new_connection_id(false);
@@ -707,6 +708,15 @@ mod tests {
         assert!(!is_tls_connection(tcp));
         assert!(is_tls_connection(tls));
         assert_ne!(tcp >> 1, tls >> 1, "ids stay unique across kinds");
+
+        // A TLS route decides only for peers without a connection; a connection's own kind always wins.
+        let trunk: SocketAddr = "192.0.2.9:5061".parse().unwrap();
+        let routed = transport.route(SipProtocol::Tls, trunk, "trunk.example").unwrap();
+        assert_eq!(transport.protocol(&routed), SipProtocol::Tls);
+        let on = |connection| Peer { transport: TransportKind::Tcp, addr: trunk, connection: Some(connection) };
+        assert_eq!(transport.protocol(&on(tcp)), SipProtocol::Tcp);
+        assert_eq!(transport.protocol(&on(tls)), SipProtocol::Tls);
+        assert_eq!(transport.protocol(&Peer::udp(trunk)), SipProtocol::Udp);
     }
 
     #[test]
