@@ -308,6 +308,11 @@ impl SipTransport {
         Ok(Peer { transport: protocol.kind(), addr, connection: None })
     }
 
+    /// [`SipTransport::route`] for a resolved destination ([`crate::resolve::Resolver::resolve`]).
+    pub fn route_to(&self, destination: &crate::resolve::Destination) -> Result<Peer, TlsError> {
+        self.route(destination.protocol, destination.addr, &destination.server_name)
+    }
+
     /// Sends without waiting: UDP is tried at once; TCP and TLS go to the connection's writer, opening a
     /// connection (or reusing the open one to the same destination) when the peer names none that is open.
     pub fn send(self: &Arc<Self>, transmit: Transmit) {
@@ -717,6 +722,22 @@ mod tests {
         assert_eq!(transport.protocol(&on(tcp)), SipProtocol::Tcp);
         assert_eq!(transport.protocol(&on(tls)), SipProtocol::Tls);
         assert_eq!(transport.protocol(&Peer::udp(trunk)), SipProtocol::Udp);
+    }
+
+    #[tokio::test]
+    async fn an_answer_for_a_closed_tls_connection_is_never_sent_in_clear() {
+        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let (transport, _inbound) = SipTransport::bind(addr, CancellationToken::new()).await.unwrap();
+        let gone = |tls| Peer {
+            transport: TransportKind::Tcp,
+            addr: "127.0.0.1:9".parse().unwrap(),
+            connection: Some(transport.new_connection_id(tls)),
+        };
+        // Connections are registered before send returns, so the count tells what send decided.
+        transport.send(Transmit { peer: gone(true), bytes: b"SIP/2.0 200 OK\r\n\r\n".to_vec() });
+        assert_eq!(transport.tcp_connections(), 0, "dropped, not re-sent over a new plain connection");
+        transport.send(Transmit { peer: gone(false), bytes: b"SIP/2.0 200 OK\r\n\r\n".to_vec() });
+        assert_eq!(transport.tcp_connections(), 1, "a plain TCP answer may reconnect");
     }
 
     #[test]

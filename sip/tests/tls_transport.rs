@@ -32,16 +32,6 @@ fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-async fn tls_server(identity: &Identity) -> (Arc<SipTransport>, mpsc::Receiver<Inbound>) {
-    let server =
-        tls::server_config_from_pem(identity.cert_pem.as_bytes(), identity.key_pem.as_bytes()).expect("server config");
-    let config = TransportConfig {
-        tls_listen: Some(TlsListen { addr: loopback(), server }),
-        ..TransportConfig::new(loopback())
-    };
-    SipTransport::bind_with(config, CancellationToken::new()).await.expect("bind server")
-}
-
 async fn tls_client(trusted_ca_pem: &str) -> (Arc<SipTransport>, mpsc::Receiver<Inbound>) {
     let client = tls::client_config_trusting_pem(trusted_ca_pem.as_bytes()).expect("client config");
     let config = TransportConfig { tls_client: Some(client), ..TransportConfig::new(loopback()) };
@@ -52,11 +42,37 @@ async fn next(inbound: &mut mpsc::Receiver<Inbound>) -> Inbound {
     tokio::time::timeout(PATIENCE, inbound.recv()).await.expect("in time").expect("open")
 }
 
+/// Writes `text` to a file of its own under the temp dir (the operator's configuration names files).
+fn temp_file(label: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("voicera-sip-tls-{}-{label}.pem", std::process::id()));
+    std::fs::write(&path, text).expect("write temp file");
+    path
+}
+
 #[tokio::test]
 async fn a_request_and_its_answer_cross_one_verified_tls_connection() {
     let server_identity = identity("localhost");
-    let (server, mut server_inbound) = tls_server(&server_identity).await;
-    let (client, mut client_inbound) = tls_client(&server_identity.cert_pem).await;
+    // Both sides configured from files, as `[sip.tls]` would: cert + key for the server, a CA file for the client.
+    let files = tls::PemFiles {
+        cert: temp_file("cert", &server_identity.cert_pem),
+        key: temp_file("key", &server_identity.key_pem),
+    };
+    let server_config = TransportConfig {
+        tls_listen: Some(TlsListen { addr: loopback(), server: tls::server_config(&files).expect("server config") }),
+        ..TransportConfig::new(loopback())
+    };
+    let (server, mut server_inbound) =
+        SipTransport::bind_with(server_config, CancellationToken::new()).await.expect("bind server");
+    let private_trunk =
+        tls::TlsClientOptions { webpki_roots: false, ca_files: vec![files.cert.clone()], client_identity: None };
+    let client_config = TransportConfig {
+        tls_client: Some(tls::client_config(&private_trunk).expect("client config")),
+        ..TransportConfig::new(loopback())
+    };
+    let (client, mut client_inbound) =
+        SipTransport::bind_with(client_config, CancellationToken::new()).await.expect("bind client");
+    let _ = std::fs::remove_file(&files.cert);
+    let _ = std::fs::remove_file(&files.key);
     let tls_addr = server.tls_local_addr().expect("TLS listener");
     assert_eq!(server.local_port(SipProtocol::Tls), tls_addr.port());
 
