@@ -534,7 +534,8 @@ impl SipTransport {
             Closed::Malformed(reason) => tracing::warn!(peer = %remote, ?protocol, reason, "closing SIP connection"),
             Closed::Failed(reason) => tracing::info!(peer = %remote, ?protocol, reason, "SIP connection failed"),
         }
-        let _ = stream.shutdown().await;
+        // TLS sends close_notify here; a peer that stopped reading must not keep the admission slot.
+        let _ = tokio::time::timeout(self.limits.handshake_timeout, stream.shutdown()).await;
     }
 
     fn forget(&self, id: u64) {
