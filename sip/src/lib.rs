@@ -13,9 +13,11 @@
 //! - [`rate_limit`]: per-source token buckets for new INVITE/REGISTER/OPTIONS (503 + Retry-After or drop).
 //! - [`registration`]: the REGISTER client machine for trunks.
 //! - [`sdp`]: session descriptions.
-//! - [`transport`]: the thin tokio driver (UDP + TCP sockets).
+//! - [`transport`]: the thin tokio driver (UDP, TCP and TLS sockets, connection limits).
+//! - [`tls`]: TLS server and client configuration (certificates, trusted roots).
+//! - [`resolve`]: finding a trunk's addresses (RFC 3263 NAPTR, SRV, A/AAAA) off the signalling task.
 //!
-//! Call logic (what to answer, media) lives in `voicera-media`, which drives these layers.
+//! Call logic (what to answer, media) lives in `voicera-telephony` (the user agent), which drives these layers.
 
 pub mod auth;
 pub mod check;
@@ -26,8 +28,10 @@ pub mod header;
 pub mod message;
 pub mod rate_limit;
 pub mod registration;
+pub mod resolve;
 pub mod sdp;
 pub mod source;
+pub mod tls;
 pub mod transaction;
 pub mod transport;
 pub mod uri;

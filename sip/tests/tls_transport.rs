@@ -1,0 +1,137 @@
+//! SIP over TLS between two transports on loopback, with a self-signed certificate made in the test: a request
+//! and its answer cross one verified connection, and a client refuses a server its roots do not vouch for.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use voicera_sip::tls;
+use voicera_sip::transport::{Inbound, SipProtocol, SipTransport, TlsListen, TransportConfig};
+use voicera_sip::{Transmit, TransportKind};
+
+const OPTIONS: &[u8] = b"OPTIONS sips:echo@localhost SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK1\r\n\
+Content-Length: 0\r\n\r\n";
+const REPLY: &[u8] = b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+/// Bound on waits; only reached when the code under test is broken.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+struct Identity {
+    cert_pem: String,
+    key_pem: String,
+}
+
+fn identity(name: &str) -> Identity {
+    let certified = rcgen::generate_simple_self_signed(vec![name.to_string()]).expect("certificate");
+    Identity { cert_pem: certified.cert.pem(), key_pem: certified.signing_key.serialize_pem() }
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+async fn tls_client(trusted_ca_pem: &str) -> (Arc<SipTransport>, mpsc::Receiver<Inbound>) {
+    let client = tls::client_config_trusting_pem(trusted_ca_pem.as_bytes()).expect("client config");
+    let config = TransportConfig { tls_client: Some(client), ..TransportConfig::new(loopback()) };
+    SipTransport::bind_with(config, CancellationToken::new()).await.expect("bind client")
+}
+
+async fn next(inbound: &mut mpsc::Receiver<Inbound>) -> Inbound {
+    tokio::time::timeout(PATIENCE, inbound.recv()).await.expect("in time").expect("open")
+}
+
+/// Writes `text` to a file of its own under the temp dir (the operator's configuration names files).
+fn temp_file(label: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("voicera-sip-tls-{}-{label}.pem", std::process::id()));
+    std::fs::write(&path, text).expect("write temp file");
+    path
+}
+
+#[tokio::test]
+async fn a_request_and_its_answer_cross_one_verified_tls_connection() {
+    let server_identity = identity("localhost");
+    // Both sides configured from files, as `[sip.tls]` would: cert + key for the server, a CA file for the client.
+    let files = tls::PemFiles {
+        cert: temp_file("cert", &server_identity.cert_pem),
+        key: temp_file("key", &server_identity.key_pem),
+    };
+    let server_config = TransportConfig {
+        tls_listen: Some(TlsListen { addr: loopback(), server: tls::server_config(&files).expect("server config") }),
+        ..TransportConfig::new(loopback())
+    };
+    let (server, mut server_inbound) =
+        SipTransport::bind_with(server_config, CancellationToken::new()).await.expect("bind server");
+    let private_trunk =
+        tls::TlsClientOptions { webpki_roots: false, ca_files: vec![files.cert.clone()], client_identity: None };
+    let client_config = TransportConfig {
+        tls_client: Some(tls::client_config(&private_trunk).expect("client config")),
+        ..TransportConfig::new(loopback())
+    };
+    let (client, mut client_inbound) =
+        SipTransport::bind_with(client_config, CancellationToken::new()).await.expect("bind client");
+    let _ = std::fs::remove_file(&files.cert);
+    let _ = std::fs::remove_file(&files.key);
+    let tls_addr = server.tls_local_addr().expect("TLS listener");
+    assert_eq!(server.local_port(SipProtocol::Tls), tls_addr.port());
+
+    let peer = client.route(SipProtocol::Tls, tls_addr, "localhost").expect("route");
+    assert_eq!(peer.transport, TransportKind::Tcp);
+    assert_eq!(client.protocol(&peer), SipProtocol::Tls);
+    client.send(Transmit { peer, bytes: OPTIONS.to_vec() });
+    client.send(Transmit { peer, bytes: OPTIONS.to_vec() });
+    assert_eq!(client.tcp_connections(), 1, "the second request waits on the first one's connection");
+
+    let first = next(&mut server_inbound).await;
+    let second = next(&mut server_inbound).await;
+    assert_eq!(first.bytes, OPTIONS);
+    assert_eq!(second.bytes, OPTIONS);
+    assert_eq!(first.peer, second.peer, "one connection");
+    assert_eq!(server.protocol(&first.peer), SipProtocol::Tls);
+
+    server.send(Transmit { peer: first.peer, bytes: REPLY.to_vec() });
+    let answer = next(&mut client_inbound).await;
+    assert_eq!(answer.bytes, REPLY);
+    assert_eq!(answer.peer.addr, tls_addr);
+    assert_eq!(client.protocol(&answer.peer), SipProtocol::Tls);
+    assert_eq!(answer.peer.connection.map(|_| ()), Some(()), "answers arrive on the connection");
+}
+
+/// Has a client transport that trusts `trusted_ca_pem` send to a bare TLS server presenting `server`, under the
+/// name `name`, and returns how the server's side of the handshake ended.
+async fn handshake_seen_by_server(server: &Identity, trusted_ca_pem: &str, name: &str) -> std::io::Result<()> {
+    let listener = TcpListener::bind(loopback()).await.expect("bind");
+    let server_addr = listener.local_addr().expect("addr");
+    let acceptor = tokio_rustls::TlsAcceptor::from(
+        tls::server_config_from_pem(server.cert_pem.as_bytes(), server.key_pem.as_bytes()).expect("config"),
+    );
+    let (client, _client_inbound) = tls_client(trusted_ca_pem).await;
+    let peer = client.route(SipProtocol::Tls, server_addr, name).expect("route");
+    client.send(Transmit { peer, bytes: OPTIONS.to_vec() });
+
+    let (stream, _) = tokio::time::timeout(PATIENCE, listener.accept()).await.expect("in time").expect("accept");
+    tokio::time::timeout(PATIENCE, acceptor.accept(stream)).await.expect("in time").map(|_| ())
+}
+
+#[tokio::test]
+async fn the_client_completes_the_handshake_with_a_server_it_trusts() {
+    let server = identity("localhost");
+    handshake_seen_by_server(&server, &server.cert_pem, "localhost").await.expect("handshake");
+}
+
+#[tokio::test]
+async fn the_client_refuses_a_server_its_roots_do_not_vouch_for() {
+    let impostor = identity("localhost");
+    let trusted = identity("localhost");
+    // Both certificates carry the same subject, so the client finds the "issuer" and fails its signature check.
+    let err = handshake_seen_by_server(&impostor, &trusted.cert_pem, "localhost").await.expect_err("refused");
+    assert!(err.to_string().contains("fatal alert"), "the client aborts with an alert: {err}");
+}
+
+#[tokio::test]
+async fn the_client_refuses_a_certificate_for_another_name() {
+    let server = identity("sip.other.example");
+    let err = handshake_seen_by_server(&server, &server.cert_pem, "localhost").await.expect_err("refused");
+    assert!(err.to_string().to_lowercase().contains("certificate"), "the client's alert names the certificate: {err}");
+}
