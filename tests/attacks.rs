@@ -280,8 +280,9 @@ fn a_media_hijack_from_another_port_is_ignored() {
     // The caller's media comes from the port its SDP named.
     let caller = &uac.media;
     let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
-    caller.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
-    stranger.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+    // Drained without waiting, once per 20 ms: the call sends a packet every ptime (silence included).
+    caller.set_nonblocking(true).unwrap();
+    stranger.set_nonblocking(true).unwrap();
     let packet = |seq: u16, ssrc: u8, loud: bool| {
         let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ssrc];
         p[2..4].copy_from_slice(&seq.to_be_bytes());
@@ -306,6 +307,7 @@ fn a_media_hijack_from_another_port_is_ignored() {
         if seq >= 125 {
             stranger.send_to(&packet(1000 + seq, 7, true), to).unwrap();
         }
+        std::thread::sleep(Duration::from_millis(20));
         while let Ok((n, _)) = caller.recv_from(&mut buf) {
             if seq >= 150 && n == 172 && buf[12..n].iter().any(|b| *b != 0xff) {
                 caller_heard_late += 1;

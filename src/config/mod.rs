@@ -45,6 +45,9 @@ pub struct NodeArgs {
     /// SIP listen address, UDP and TCP.
     #[arg(long, env = "VOICERA_SIP")]
     pub sip: Option<SocketAddr>,
+    /// SIP over TLS listen address (default 0.0.0.0:5061 once `[sip.tls] cert` and `key` are set).
+    #[arg(long, env = "VOICERA_SIP_TLS")]
+    pub sip_tls: Option<SocketAddr>,
     /// RTP port range LO-HI.
     #[arg(long, env = "VOICERA_RTP_PORTS")]
     pub rtp_ports: Option<String>,
@@ -156,6 +159,8 @@ struct RawSip {
     rate_limit: Option<bool>,
     rate_limit_exempt: Option<Vec<IpAddr>>,
     refer: Option<sip_security::RawRefer>,
+    tls: Option<sip_security::RawTls>,
+    limits: Option<sip_security::RawConnectionLimits>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -252,7 +257,8 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
     if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
         bail!("server.public_url / --public-url must start with http:// or https:// (got {public_url:?})");
     }
-    let sip_security = sip_security::compile(&raw.sip)?;
+    let config_dir = source.as_deref().and_then(Path::parent).unwrap_or_else(|| Path::new(".")).to_path_buf();
+    let sip_security = sip_security::compile(&raw.sip, args, sip, &config_dir)?;
     let codecs = match raw.sip.codecs {
         Some(names) => names
             .iter()

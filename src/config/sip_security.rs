@@ -1,14 +1,40 @@
 //! `[sip]` keys that keep strangers out and the node up: call caps, the longest call, the hold timeout,
-//! registrar trust over UDP, per-source rate limits, and `[sip.refer]` (who may make us place calls by REFER).
+//! registrar trust over UDP, per-source rate limits, `[sip.refer]` (who may make us place calls by REFER),
+//! `[sip.tls]` (SIP over TLS) and `[sip.limits]` (TCP/TLS connections).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
 use serde::Deserialize;
-use voicera_telephony::sip_rtp::{CallCaps, ReferPolicy};
+use voicera_sip::transport::ConnectionLimits;
+use voicera_telephony::sip_rtp::{CallCaps, ReferPolicy, SipTls};
 
-use super::RawSip;
+use super::{NodeArgs, RawSip};
+
+/// `[sip.tls]`: the certificate chain and key (PEM; paths relative to voicera.toml), or
+/// `VOICERA_SIP_TLS_CERT` / `VOICERA_SIP_TLS_KEY`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+/// `[sip.limits]`: TCP and TLS connections.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConnectionLimits {
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    idle_timeout_secs: Option<u64>,
+    max_message_bytes: Option<usize>,
+    tls_handshake_timeout_secs: Option<u64>,
+}
+
+/// The default SIP over TLS port (RFC 3261 §19.1.2).
+const DEFAULT_SIP_TLS_PORT: u16 = 5061;
 
 /// `[sip.refer]`.
 #[derive(Debug, Default, Deserialize)]
@@ -28,9 +54,75 @@ pub struct SipSecurity {
     pub trust_registrars_over_udp: bool,
     pub rate_limit: bool,
     pub rate_limit_exempt: Vec<IpAddr>,
+    pub tls: Option<SipTls>,
+    pub connection_limits: ConnectionLimits,
 }
 
-pub(super) fn compile(raw: &RawSip) -> Result<SipSecurity> {
+/// SIP over TLS: on when a certificate and key are configured; the address from `--sip-tls`, else the SIP
+/// address's host on port 5061.
+fn compile_tls(raw: &RawSip, args: &NodeArgs, sip: SocketAddr, config_dir: &Path) -> Result<Option<SipTls>> {
+    let from_env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let file = |env: &str, configured: Option<&PathBuf>| {
+        from_env(env).or_else(|| {
+            configured.map(|p| if p.is_absolute() { p.clone() } else { config_dir.join(p) })
+        })
+    };
+    let raw_tls = raw.tls.as_ref();
+    let cert = file("VOICERA_SIP_TLS_CERT", raw_tls.and_then(|t| t.cert.as_ref()));
+    let key = file("VOICERA_SIP_TLS_KEY", raw_tls.and_then(|t| t.key.as_ref()));
+    let (cert, key) = match (cert, key) {
+        (Some(cert), Some(key)) => (cert, key),
+        (None, None) if args.sip_tls.is_none() => return Ok(None),
+        (None, None) => bail!("--sip-tls needs a certificate: [sip.tls] cert and key (or VOICERA_SIP_TLS_CERT/_KEY)"),
+        (Some(_), None) => bail!("sip.tls: a cert without a key (key, or VOICERA_SIP_TLS_KEY)"),
+        (None, Some(_)) => bail!("sip.tls: a key without a cert (cert, or VOICERA_SIP_TLS_CERT)"),
+    };
+    for (what, path) in [("cert", &cert), ("key", &key)] {
+        if !path.is_file() {
+            bail!("sip.tls.{what}: {} is not a readable file", path.display());
+        }
+    }
+    let listen = args.sip_tls.unwrap_or_else(|| SocketAddr::new(sip.ip(), DEFAULT_SIP_TLS_PORT));
+    Ok(Some(SipTls { listen, cert, key }))
+}
+
+fn compile_connection_limits(raw: Option<&RawConnectionLimits>) -> Result<ConnectionLimits> {
+    let mut limits = ConnectionLimits::default();
+    let Some(raw) = raw else { return Ok(limits) };
+    if let Some(n) = raw.max_connections {
+        if n == 0 {
+            bail!("sip.limits.max_connections must be at least 1");
+        }
+        limits.max_connections = n;
+    }
+    if let Some(n) = raw.max_connections_per_ip {
+        if n == 0 {
+            bail!("sip.limits.max_connections_per_ip must be at least 1");
+        }
+        limits.max_connections_per_ip = n;
+    }
+    if let Some(s) = raw.idle_timeout_secs {
+        if !(5..=86_400).contains(&s) {
+            bail!("sip.limits.idle_timeout_secs must be between 5 and 86400");
+        }
+        limits.idle_timeout = Duration::from_secs(s);
+    }
+    if let Some(n) = raw.max_message_bytes {
+        if !(1024..=voicera_sip::message::MAX_MESSAGE_BYTES).contains(&n) {
+            bail!("sip.limits.max_message_bytes must be between 1024 and {}", voicera_sip::message::MAX_MESSAGE_BYTES);
+        }
+        limits.max_message_bytes = n;
+    }
+    if let Some(s) = raw.tls_handshake_timeout_secs {
+        if !(1..=120).contains(&s) {
+            bail!("sip.limits.tls_handshake_timeout_secs must be between 1 and 120");
+        }
+        limits.handshake_timeout = Duration::from_secs(s);
+    }
+    Ok(limits)
+}
+
+pub(super) fn compile(raw: &RawSip, args: &NodeArgs, sip: SocketAddr, config_dir: &Path) -> Result<SipSecurity> {
     let defaults = CallCaps::default();
     let max_calls = raw.max_calls.unwrap_or(defaults.max_calls);
     if max_calls == 0 {
@@ -74,5 +166,7 @@ pub(super) fn compile(raw: &RawSip) -> Result<SipSecurity> {
             .rate_limit_exempt
             .clone()
             .unwrap_or_else(|| vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from(std::net::Ipv6Addr::LOCALHOST)]),
+        tls: compile_tls(raw, args, sip, config_dir)?,
+        connection_limits: compile_connection_limits(raw.limits.as_ref())?,
     })
 }

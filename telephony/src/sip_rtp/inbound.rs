@@ -207,7 +207,7 @@ impl Service {
         } else {
             let mut ringing = Response::for_request(&pending.request, 180, "Ringing");
             ringing.ensure_to_tag(&pending.local_tag);
-            ringing.headers.push("Contact", self.contact(&pending.request, pending.local_ip, peer.transport));
+            ringing.headers.push("Contact", self.contact(&pending.request, pending.local_ip, &peer));
             self.endpoint.respond(&key, ringing, std::time::Instant::now());
             self.answer_timers.insert((Instant::now() + self.config.answer_delay, key.clone()), ());
             self.pending_answers.insert(key, pending);
@@ -267,7 +267,7 @@ impl Service {
         if !self.endpoint.is_pending(&key) {
             return; // cancelled or timed out meanwhile; the port lease drops with `setup`
         }
-        let contact = self.contact(&request, local_ip, peer.transport);
+        let contact = self.contact(&request, local_ip, &peer);
         let Some(dialog) = Dialog::uas(&request, &local_tag, contact.clone(), peer) else {
             return self.reject(&key, &request, 400, "Bad Request (no usable Contact or From tag)");
         };

@@ -96,6 +96,10 @@ pub struct SipServiceConfig {
     pub user_agent: String,
     /// Who may place calls to us.
     pub auth: InboundAuth,
+    /// SIP over TLS: the listener and its certificate (None: no TLS listener).
+    pub tls: Option<SipTls>,
+    /// Caps on TCP and TLS connections (total, per address, idle time, message size, handshake time).
+    pub connection_limits: voicera_sip::transport::ConnectionLimits,
     /// Trust INVITEs from a trunk's registrar address over UDP without a challenge (a UDP source address
     /// can be forged; over TCP/TLS it cannot). Off by default.
     pub trust_registrars_over_udp: bool,
@@ -108,6 +112,14 @@ pub struct SipServiceConfig {
     pub rate_limit_exempt: Vec<IpAddr>,
     /// Where agent call records go (None: not stored).
     pub recordings: Option<Arc<dyn voicera_conversation::recorder::RecordingSink>>,
+}
+
+/// SIP over TLS (RFC 3261 §26, `sips:`): where to listen, with which certificate chain and key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipTls {
+    pub listen: SocketAddr,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 /// Authentication of incoming INVITEs.
@@ -136,6 +148,8 @@ impl SipServiceConfig {
             trunks: Vec::new(),
             user_agent: format!("voicera/{}", env!("CARGO_PKG_VERSION")),
             auth: InboundAuth::None,
+            tls: None,
+            connection_limits: voicera_sip::transport::ConnectionLimits::default(),
             trust_registrars_over_udp: false,
             refer: ReferPolicy::default(),
             caps: CallCaps::default(),
@@ -153,6 +167,8 @@ pub enum ServiceError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Ports(#[from] voicera_media::ports::PortError),
+    #[error("SIP over TLS: {0}")]
+    Tls(#[from] voicera_sip::tls::TlsError),
 }
 
 enum ServiceCommand {
@@ -231,9 +247,21 @@ pub async fn start(
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> Result<SipServiceHandle, ServiceError> {
-    let (transport, inbound) = SipTransport::bind(config.listen, shutdown.clone())
+    let mut transport_config = voicera_sip::transport::TransportConfig::new(config.listen);
+    transport_config.limits = config.connection_limits;
+    if let Some(tls) = &config.tls {
+        let files = voicera_sip::tls::PemFiles { cert: tls.cert.clone(), key: tls.key.clone() };
+        let server = voicera_sip::tls::server_config(&files)?;
+        transport_config.tls_listen = Some(voicera_sip::transport::TlsListen { addr: tls.listen, server });
+    }
+    transport_config.tls_client =
+        Some(voicera_sip::tls::client_config(&voicera_sip::tls::TlsClientOptions::default())?);
+    let (transport, inbound) = SipTransport::bind_with(transport_config, shutdown.clone())
         .await
         .map_err(|source| ServiceError::Bind { addr: config.listen, source })?;
+    if let Some(tls) = transport.tls_local_addr() {
+        tracing::info!(%tls, "SIP over TLS listening");
+    }
     let local_addr = transport.local_addr();
     let ports = PortPool::new(config.listen.ip(), config.rtp_ports.0, config.rtp_ports.1)?;
     let handle_ports = ports.clone();
@@ -657,7 +685,7 @@ impl Service {
             return;
         }
         self.metrics.call_ended(result);
-        let via = self.via(call.dialog.peer.transport, call.local_ip);
+        let via = self.via_to(&call.dialog.peer, call.local_ip);
         let bye = call.dialog.request(Method::Bye, &via);
         match self.endpoint.send_request(bye, call.dialog.peer, std::time::Instant::now()) {
             Ok(client_key) => {
@@ -667,12 +695,25 @@ impl Service {
         }
     }
 
+    /// Our Via for a new request on `transport` (a leg whose connection does not exist yet: UDP or TCP).
     fn via(&self, transport: TransportKind, local_ip: IpAddr) -> Via {
-        let host = local_ip.to_string();
+        let protocol = match transport {
+            TransportKind::Udp => voicera_sip::transport::SipProtocol::Udp,
+            TransportKind::Tcp => voicera_sip::transport::SipProtocol::Tcp,
+        };
+        self.via_with(protocol, local_ip)
+    }
+
+    /// Our Via for a request to `peer` on the connection it uses (TLS when it reached us over TLS).
+    fn via_to(&self, peer: &Peer, local_ip: IpAddr) -> Via {
+        self.via_with(self.transport.protocol(peer), local_ip)
+    }
+
+    fn via_with(&self, protocol: voicera_sip::transport::SipProtocol, local_ip: IpAddr) -> Via {
         let mut via = Via {
-            transport: transport.via_token().into(),
-            host,
-            port: Some(self.local_addr.port()),
+            transport: protocol.via_token().into(),
+            host: local_ip.to_string(),
+            port: Some(self.transport.local_port(protocol)),
             params: Default::default(),
         };
         via.params.set("branch", Some(new_branch()));
@@ -680,11 +721,12 @@ impl Service {
         via
     }
 
-    fn contact(&self, request: &Request, local_ip: IpAddr, transport: TransportKind) -> String {
+    /// Our Contact toward `peer`: its transport's port and `;transport=` parameter.
+    fn contact(&self, request: &Request, local_ip: IpAddr, peer: &Peer) -> String {
         let user = SipUri::parse(&request.uri).ok().and_then(|u| u.user).unwrap_or_else(|| "voicera".into());
         let host = voicera_sip::header::format_host(&local_ip.to_string());
-        let suffix = if transport == TransportKind::Tcp { ";transport=tcp" } else { "" };
-        format!("<sip:{user}@{host}:{}{suffix}>", self.local_addr.port())
+        let protocol = self.transport.protocol(peer);
+        format!("<sip:{user}@{host}:{}{}>", self.transport.local_port(protocol), protocol.contact_param())
     }
 
     /// The address peers should reach us at: the configured external IP, else the local address the kernel

@@ -327,7 +327,7 @@ impl Service {
         // Same dialog identifiers, next CSeq, fresh branch (RFC 3261 §22.2).
         let seq = call.invite.cseq().map(|c| c.seq).unwrap_or(1) + 1;
         call.invite.headers.set("CSeq", format!("{seq} INVITE"));
-        call.invite.headers.set("Via", self.via(call.peer.transport, call.local_ip).to_string());
+        call.invite.headers.set("Via", self.via_to(&call.peer, call.local_ip).to_string());
         call.invite.headers.remove("Authorization");
         call.invite.headers.remove("Proxy-Authorization");
         call.invite.headers.push(answer_header, authorization);
@@ -424,7 +424,7 @@ impl Service {
         };
         // ACK for the 2xx: a new transaction-less request in the dialog, with the INVITE's credentials.
         let seq = invite.cseq().map(|c| c.seq).unwrap_or(1);
-        let mut ack = dialog.ack(&self.via(peer.transport, local_ip), seq);
+        let mut ack = dialog.ack(&self.via_to(&peer, local_ip), seq);
         for name in ["Authorization", "Proxy-Authorization"] {
             if let Some(value) = invite.headers.get(name) {
                 ack.headers.push(name, value);

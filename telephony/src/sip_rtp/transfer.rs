@@ -73,8 +73,8 @@ impl Service {
             let _ = reply.send(Err(TransferError::BadTarget(target)));
             return;
         };
-        let (transport, local_ip, peer) = (call.dialog.peer.transport, call.local_ip, call.dialog.peer);
-        let via = self.via(transport, local_ip);
+        let (local_ip, peer) = (call.local_ip, call.dialog.peer);
+        let via = self.via_to(&peer, local_ip);
         let Some(call) = self.calls.get_mut(&call_key) else { return };
         let mut refer = call.dialog.request(Method::Refer, &via);
         refer.headers.push("Refer-To", format!("<{refer_to}>"));
@@ -220,8 +220,8 @@ impl Service {
     /// NOTIFY in the referring dialog with a `message/sipfrag` status line (RFC 3515 §2.4.5).
     fn notify_referrer_progress(&mut self, call_key: &CallKey, status: u16, reason: &str, last: bool) {
         let Some(call) = self.calls.get(call_key) else { return };
-        let (transport, local_ip, peer) = (call.dialog.peer.transport, call.local_ip, call.dialog.peer);
-        let via = self.via(transport, local_ip);
+        let (local_ip, peer) = (call.local_ip, call.dialog.peer);
+        let via = self.via_to(&peer, local_ip);
         let Some(call) = self.calls.get_mut(call_key) else { return };
         let mut notify = call.dialog.request(Method::Notify, &via);
         notify.headers.push("Event", "refer");
