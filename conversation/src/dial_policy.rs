@@ -260,7 +260,7 @@ impl HostRule {
 
     fn matches(&self, host: &str, port: u16) -> bool {
         match self {
-            HostRule::Exact { host: h, port: p } => h == host && p.map_or(true, |p| p == port),
+            HostRule::Exact { host: h, port: p } => h == host && p.is_none_or(|p| p == port),
             HostRule::Subdomains(domain) => {
                 host.len() > domain.len() + 1
                     && host.ends_with(domain.as_str())
@@ -375,7 +375,7 @@ impl DialPolicy {
         let allowed = self.allowed.iter().filter(|p| number.starts_with(p.as_str())).map(String::len).max();
         let blocked =
             self.blocked.iter().filter(|b| number.starts_with(b.prefix.as_str())).max_by_key(|b| b.prefix.len());
-        if let Some(block) = blocked.filter(|b| allowed.map_or(true, |a| a <= b.prefix.len())) {
+        if let Some(block) = blocked.filter(|b| allowed.is_none_or(|a| a <= b.prefix.len())) {
             let prefix = block.prefix.clone();
             return Err(match block.premium {
                 Some(what) => PolicyError::Premium { number, prefix, what },
