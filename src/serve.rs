@@ -165,8 +165,12 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             open_agents: settings.open_agents.clone(),
             media_ip: media_ip(&config),
         };
-        let dialer =
-            Dialer { router: Arc::clone(&agents), sip: Some(handle.clone()), telephony: telephony_config.clone() };
+        let dialer = Dialer {
+            router: Arc::clone(&agents),
+            sip: Some(handle.clone()),
+            telephony: telephony_config.clone(),
+            policy: Arc::clone(&config.dial_policy),
+        };
         let owner = calls::owner_from_env();
         if owner.is_none() {
             tracing::info!("no owner account (VOICERA_ADMIN_EMAIL/VOICERA_ADMIN_PASSWORD): outbound calls are off");
