@@ -204,6 +204,10 @@ async fn outbound_call(State(state): State<Arc<CallsState>>, headers: HeaderMap,
             let status = match &err {
                 DialError::UnknownAgent(_) => StatusCode::NOT_FOUND,
                 DialError::BadNumber(_) | DialError::NeedsFrom | DialError::NoAccount(_) => StatusCode::BAD_REQUEST,
+                // An unreadable target is the client's mistake; a readable one the dial policy refuses is
+                // forbidden, with the policy's reason in the message.
+                DialError::Refused(e) if e.is_malformed() => StatusCode::BAD_REQUEST,
+                DialError::Refused(_) => StatusCode::FORBIDDEN,
                 DialError::AgentUnavailable(_) | DialError::NoSip => StatusCode::SERVICE_UNAVAILABLE,
                 DialError::Sip(_) | DialError::Provider(_) => StatusCode::BAD_GATEWAY,
             };

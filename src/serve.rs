@@ -180,8 +180,12 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             // Every node with the same master key signs and accepts the same stream tokens.
             stream_token_key: TokenKey::new(master_key.derive(STREAM_TOKEN_KEY_PURPOSE)),
         };
-        let dialer =
-            Dialer { router: Arc::clone(&agents), sip: Some(handle.clone()), telephony: telephony_config.clone() };
+        let dialer = Dialer {
+            router: Arc::clone(&agents),
+            sip: Some(handle.clone()),
+            telephony: telephony_config.clone(),
+            policy: Arc::clone(&config.dial_policy),
+        };
         let owner = calls::owner_from_env();
         if owner.is_none() {
             tracing::info!("no owner account (VOICERA_ADMIN_EMAIL/VOICERA_ADMIN_PASSWORD): outbound calls are off");

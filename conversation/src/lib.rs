@@ -7,6 +7,7 @@
 //! | [`core`] | [`CallCore`](core::CallCore): one call's service (echo or an agent), journal and actions |
 //! | [`agent`] | what an agent is: prompt, behaviour, limits, tools, `{{variables}}`, farewells |
 //! | [`routing`] | where a call goes: the [`Router`](routing::Router) every transport asks the same way |
+//! | [`dial_policy`] | where calls may go out: the number and SIP-host policy of the dialer, transfers and REFER |
 //! | [`engine`] | the per-call conversation: VAD, STT, LLM, TTS one 20 ms frame at a time, barge-in, tools |
 //! | [`turn`] | the turn-taking machine (a pure transition function) |
 //! | [`knowledge`] | an agent's documents behind its `knowledge_lookup` tool (BM25 passages) |
@@ -15,6 +16,7 @@
 
 pub mod agent;
 pub mod core;
+pub mod dial_policy;
 pub mod engine;
 pub mod journal;
 pub mod knowledge;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use voicera_conversation::agent::{check_template, AgentTool, CallLimits, HttpTool, InteractionMode};
+use voicera_conversation::dial_policy::DialPolicy;
 use voicera_conversation::knowledge::KnowledgeBase;
 use voicera_conversation::turn::TurnPolicy;
 use voicera_media::vad::VadParams;
@@ -184,7 +185,7 @@ fn load_knowledge(at: &str, base: &Path, files: &[PathBuf]) -> Result<KnowledgeB
     Ok(base)
 }
 
-pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<AgentConfig>> {
+pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path, policy: &DialPolicy) -> Result<Vec<AgentConfig>> {
     let mut agents: Vec<AgentConfig> = Vec::new();
     for a in raw {
         let at = format!("agents.{}", a.id);
@@ -344,7 +345,7 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path) -> Result<Vec<
             None => 0,
             Some(text) => parse_utc_offset(text).with_context(|| format!("{at}.utc_offset: {text:?} is not ±HH:MM"))?,
         };
-        let mut tools = compile_tools(&at, a.tools, a.transfer_targets, a.http_tools)?;
+        let mut tools = compile_tools(&at, a.tools, a.transfer_targets, a.http_tools, policy)?;
         if !a.knowledge.is_empty() {
             let base = load_knowledge(&at, base_dir, &a.knowledge)?;
             tracing::info!(agent = %a.id, passages = base.passages(), "knowledge documents indexed");
@@ -390,7 +391,9 @@ fn compile_tools(
     names: Vec<String>,
     transfer_targets: Vec<String>,
     http_tools: Vec<RawHttpTool>,
+    policy: &DialPolicy,
 ) -> Result<Vec<AgentTool>> {
+    let transfer_targets = compile_transfer_targets(at, &names, transfer_targets, policy)?;
     let mut tools = Vec::new();
     for name in &names {
         tools.push(match name.as_str() {
@@ -443,6 +446,32 @@ fn compile_tools(
     Ok(tools)
 }
 
+/// An agent's transfer targets, each through the dial policy, in normal form (what the model is offered and
+/// may name). `transfer_call` without targets is refused: the model would dial whatever a caller talks it
+/// into, and on provider streams the provider dials it on the operator's bill.
+fn compile_transfer_targets(
+    at: &str,
+    names: &[String],
+    targets: Vec<String>,
+    policy: &DialPolicy,
+) -> Result<Vec<String>> {
+    if targets.is_empty() && names.iter().any(|n| n == "transfer_call") {
+        bail!(
+            "{at}.tools: transfer_call needs {at}.transfer_targets, the numbers or sip: URIs it may transfer to \
+             (without them the model could dial any number a caller asks for)"
+        );
+    }
+    let mut normalized: Vec<String> = Vec::with_capacity(targets.len());
+    for target in &targets {
+        let allowed = policy.check(target).map_err(|e| anyhow::anyhow!("{at}.transfer_targets: {e}"))?;
+        let target = allowed.dial_string().to_string();
+        if !normalized.contains(&target) {
+            normalized.push(target);
+        }
+    }
+    Ok(normalized)
+}
+
 /// `+05:30` → 330 minutes.
 fn parse_utc_offset(text: &str) -> Option<i32> {
     let (sign, rest) = match text.as_bytes().first()? {
@@ -453,4 +482,68 @@ fn parse_utc_offset(text: &str) -> Option<i32> {
     let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
     let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
     (h <= 14 && m < 60).then_some(sign * (h * 60 + m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use voicera_conversation::dial_policy::DialPolicySettings;
+
+    fn agents(toml_text: &str, policy: &DialPolicy) -> Result<Vec<AgentConfig>> {
+        #[derive(Deserialize)]
+        struct File {
+            agents: Vec<RawAgent>,
+        }
+        let file: File = toml::from_str(toml_text)?;
+        compile_agents(file.agents, Path::new("."), policy)
+    }
+
+    fn transfer_targets(agent: &AgentConfig) -> Option<&[String]> {
+        agent.tools.iter().find_map(|t| match t {
+            AgentTool::TransferCall { targets } => Some(targets.as_slice()),
+            _ => None,
+        })
+    }
+
+    const AGENT: &str = "[[agents]]\nid = \"desk\"\nsystem_prompt = \"x\"\n";
+
+    #[test]
+    fn transfer_call_without_targets_is_a_config_error_naming_the_agent_and_field() {
+        let err = format!(
+            "{:#}",
+            agents(&format!("{AGENT}tools = [\"transfer_call\"]"), &DialPolicy::default()).unwrap_err()
+        );
+        assert!(err.contains("agents.desk.tools") && err.contains("agents.desk.transfer_targets"), "{err}");
+        // Other tools need no targets.
+        let config = agents(&format!("{AGENT}tools = [\"end_call\"]"), &DialPolicy::default()).unwrap();
+        assert_eq!(transfer_targets(&config[0]), None);
+    }
+
+    #[test]
+    fn transfer_targets_pass_the_dial_policy_and_are_kept_in_normal_form() {
+        let policy = DialPolicy::new(&DialPolicySettings {
+            allowed_sip_hosts: vec!["pbx.example.com".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let text = format!(
+            "{AGENT}tools = [\"transfer_call\"]\ntransfer_targets = [\"+91 80000 00002\", \"0091-8000000002\", \"sip:sales@pbx.example.com\", \"2001\"]"
+        );
+        let config = agents(&text, &policy).unwrap();
+        assert_eq!(
+            transfer_targets(&config[0]),
+            Some(&["+918000000002".to_string(), "sip:sales@pbx.example.com".into(), "2001".into()][..]),
+            "one entry per target, normalised"
+        );
+        for (target, expected) in [
+            ("+1 900 555 1234", "premium-rate"),
+            ("sip:sales@evil.example", "evil.example is not in dial_policy.allowed_sip_hosts"),
+            ("*72+15551230000", "feature codes"),
+            ("not a number", "is not a phone number"),
+        ] {
+            let text = format!("{AGENT}transfer_targets = [\"{target}\"]");
+            let err = format!("{:#}", agents(&text, &policy).unwrap_err());
+            assert!(err.starts_with("agents.desk.transfer_targets: ") && err.contains(expected), "{target}: {err}");
+        }
+    }
 }

@@ -15,6 +15,7 @@ use voicera_telephony::ws_stream::{AudioFormat, Provider, ProviderAccount};
 
 mod agents;
 mod sip_security;
+mod policy;
 use agents::{compile_agents, RawAgent};
 pub use agents::{normalize_number, AgentConfig, LlmChoice, SpeechModelChoice, TtsChoice, TurnDetection, PIPER_VOICE};
 
@@ -87,6 +88,8 @@ struct RawConfig {
     telephony: RawTelephony,
     #[serde(default)]
     agents: Vec<RawAgent>,
+    #[serde(default)]
+    dial_policy: policy::RawDialPolicy,
 }
 
 /// `[telephony]`: provider media streams and their webhooks.
@@ -217,6 +220,8 @@ pub struct Config {
     pub telephony: TelephonySettings,
     /// `[[agents]]`.
     pub agents: Vec<AgentConfig>,
+    /// `[dial_policy]`: where outbound calls, transfers and REFERs may go (trunk registrars included).
+    pub dial_policy: std::sync::Arc<voicera_conversation::dial_policy::DialPolicy>,
     /// Where the configuration came from, for the start-up log.
     pub source: Option<PathBuf>,
 }
@@ -325,6 +330,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
             refer_credentials: t.refer_credentials.unwrap_or(false),
         });
     }
+    let dial_policy = policy::compile_dial_policy(raw.dial_policy, &trunks)?;
     Ok(Config {
         data_dir: args.data_dir.clone().or(raw.server.data_dir).unwrap_or_else(|| PathBuf::from("./data")),
         mongodb_uri: std::env::var("VOICERA_MONGODB_URI")
@@ -359,7 +365,12 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
             None => raw.models.demo_agent.unwrap_or(true),
         },
         telephony: compile_telephony(raw.telephony)?,
-        agents: compile_agents(raw.agents, source.as_deref().and_then(Path::parent).unwrap_or_else(|| Path::new(".")))?,
+        agents: compile_agents(
+            raw.agents,
+            source.as_deref().and_then(Path::parent).unwrap_or_else(|| Path::new(".")),
+            &dial_policy,
+        )?,
+        dial_policy: std::sync::Arc::new(dial_policy),
         source,
     })
 }

@@ -1,10 +1,12 @@
 //! Outbound calls for agents, by one function whatever the route: through a SIP trunk (our UAC) or through a
 //! provider's REST API (the provider calls the number and fetches the agent's answer URL, which opens a media
 //! stream back to us). The campaign dialer and the REST API call [`Dialer::place_call`]; today the
-//! authenticated `POST /outbound/call/` endpoint (and `voicera call`) does.
+//! authenticated `POST /outbound/call/` endpoint (and `voicera call`) does. Every target passes the node's
+//! [`DialPolicy`] before anything is asked of a trunk or a provider.
 
 use std::sync::Arc;
 
+use voicera_conversation::dial_policy::{DialPolicy, NormalizedTarget, PolicyError};
 use voicera_conversation::routing::{Destination, Router};
 
 use crate::sip_rtp::{OutboundRequest, SipServiceHandle};
@@ -29,6 +31,9 @@ pub enum DialError {
     AgentUnavailable(String),
     #[error("{0:?} is not a phone number or SIP user")]
     BadNumber(String),
+    /// The dial policy refused the target (or could not read it: [`PolicyError::is_malformed`]).
+    #[error("{0}")]
+    Refused(#[from] PolicyError),
     #[error("SIP is not running on this node")]
     NoSip,
     #[error("no {0} account is configured ([telephony.{0}])")]
@@ -46,11 +51,14 @@ pub struct Dialer {
     pub router: Arc<dyn Router>,
     pub sip: Option<SipServiceHandle>,
     pub telephony: TelephonyConfig,
+    /// Where calls may go (`[dial_policy]`), shared with transfers and REFER.
+    pub policy: Arc<DialPolicy>,
 }
 
 impl Dialer {
     /// Calls `to` from `from` with `agent` on the line, through `route`. Resolves when a SIP call is answered
-    /// (or fails) and when a provider has accepted the request (its call id).
+    /// (or fails) and when a provider has accepted the request (its call id). `to` is dialled in the normal
+    /// form the dial policy gives it (`+1 (555) 123-0000` as `+15551230000`).
     pub async fn place_call(
         &self,
         agent: &str,
@@ -58,12 +66,14 @@ impl Dialer {
         from: Option<&str>,
         route: Route,
     ) -> Result<PlacedCall, DialError> {
+        let to = match self.policy.check(to)? {
+            // The route decides the host: a trunk's registrar or the provider's network.
+            NormalizedTarget::Sip(_) => return Err(DialError::BadNumber(to.to_string())),
+            target => target.dial_string().to_string(),
+        };
         let valid = |n: &str| {
             !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || "+-_.*#".contains(c))
         };
-        if !valid(to) {
-            return Err(DialError::BadNumber(to.to_string()));
-        }
         if let Some(from) = from.filter(|f| !valid(f)) {
             return Err(DialError::BadNumber(from.to_string()));
         }
@@ -77,7 +87,7 @@ impl Dialer {
                 let sip = self.sip.as_ref().ok_or(DialError::NoSip)?;
                 let request = OutboundRequest {
                     trunk,
-                    to: to.to_string(),
+                    to,
                     from: from.map(String::from),
                     ring_timeout: Some(std::time::Duration::from_secs(60)),
                     agent: Some(agent_ref),
@@ -94,12 +104,84 @@ impl Dialer {
                 let agent_id: String = form_urlencoded::byte_serialize(agent_ref.id.as_bytes()).collect();
                 let answer = format!("{base}/telephony/{}/answer?agent_id={agent_id}", provider.as_str());
                 let hangup = format!("{base}/telephony/{}/hangup", provider.as_str());
-                let to = to.to_string();
                 let placed = tokio::task::spawn_blocking(move || rest.place_call(&from, &to, &answer, &hangup))
                     .await
                     .map_err(|e| DialError::AgentUnavailable(format!("dialer task failed: {e}")))??;
                 Ok(placed)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use voicera_conversation::dial_policy::DialPolicySettings;
+
+    use super::*;
+    use crate::ws_stream::AudioFormat;
+
+    /// Knows no agent; counts how often it was asked.
+    #[derive(Default)]
+    struct CountingRouter(AtomicUsize);
+
+    impl Router for CountingRouter {
+        fn route(&self, _user: &str) -> Option<Destination> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+
+    fn dialer(policy: DialPolicy) -> (Dialer, Arc<CountingRouter>) {
+        let router = Arc::new(CountingRouter::default());
+        let telephony = TelephonyConfig {
+            public_url: "http://127.0.0.1:8080".into(),
+            accounts: HashMap::new(),
+            format: AudioFormat::MULAW_8K,
+            open_agents: Vec::new(),
+            media_ip: [127, 0, 0, 1].into(),
+        };
+        let dialer = Dialer { router: router.clone(), sip: None, telephony, policy: Arc::new(policy) };
+        (dialer, router)
+    }
+
+    #[tokio::test]
+    async fn a_refused_target_is_a_dial_error_before_anything_is_asked() {
+        let (dialer, router) = dialer(DialPolicy::default());
+        for route in [Route::Trunk("carrier".into()), Route::Provider(Provider::Vobiz)] {
+            let err = dialer.place_call("bench", "+1 900 555 1234", Some("+15550000000"), route).await.unwrap_err();
+            assert!(matches!(&err, DialError::Refused(PolicyError::Premium { .. })), "{err:?}");
+            assert!(err.to_string().contains("+19005551234 is in the North American premium-rate"), "{err}");
+        }
+        let err = dialer.place_call("bench", "1; DROP", None, Route::Trunk("x".into())).await.unwrap_err();
+        assert!(matches!(&err, DialError::Refused(e) if e.is_malformed()), "{err:?}");
+        assert!(err.to_string().contains("is not a phone number"), "{err}");
+        let err = dialer.place_call("bench", "sip:bob@evil.example", None, Route::Trunk("x".into())).await;
+        assert!(matches!(err, Err(DialError::Refused(PolicyError::SipHostNotAllowed { .. }))), "{err:?}");
+        assert_eq!(router.0.load(Ordering::Relaxed), 0, "no refused target reached the router");
+
+        // An allowed target goes on to the agent (unknown here).
+        let err = dialer.place_call("nobody", "+1 (555) 123-0000", None, Route::Trunk("x".into())).await;
+        assert_eq!(err.unwrap_err(), DialError::UnknownAgent("nobody".into()));
+        assert_eq!(router.0.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn an_operator_allow_list_and_a_sip_uri_target() {
+        let policy = DialPolicy::new(&DialPolicySettings {
+            allowed_prefixes: vec!["+91".into()],
+            allowed_sip_hosts: vec!["pbx.example.com".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let (dialer, router) = dialer(policy);
+        let err = dialer.place_call("bench", "+15551230000", None, Route::Trunk("x".into())).await.unwrap_err();
+        assert_eq!(err.to_string(), "+15551230000 matches none of dial_policy.allowed_prefixes (+91)");
+        // A URI at an allowed host is still no number: the route picks the host.
+        let err = dialer.place_call("bench", "sip:sales@pbx.example.com", None, Route::Trunk("x".into())).await;
+        assert_eq!(err.unwrap_err(), DialError::BadNumber("sip:sales@pbx.example.com".into()));
+        assert_eq!(router.0.load(Ordering::Relaxed), 0);
     }
 }
