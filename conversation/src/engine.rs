@@ -11,7 +11,7 @@ use voicera_models::{
     tool_call_text, ChatMessage, LlmEvent, LlmStream, Role, SttStream, ToolSpec, Transcript, TtsStream,
 };
 
-use crate::agent::{is_farewell, render_template, Agent, AgentTool, CallContext, InteractionMode, ToolRequest};
+use crate::agent::{is_farewell, render_template, sanitize_untrusted, Agent, AgentTool, CallContext, InteractionMode, ToolRequest};
 use crate::turn::{Phase, TurnAction, TurnEvent, TurnMachine};
 use voicera_media::dsp::Resampler;
 use voicera_media::stream::{ENGINE_FRAME, ENGINE_RATE};
@@ -496,7 +496,8 @@ impl Conversation {
             self.tool_result_and_continue(Err(format!("there is no tool named {name:?}")));
             return Vec::new();
         };
-        tracing::info!(tool = name, %arguments, "tool call");
+        tracing::info!(tool = name, "tool call");
+        crate::content_event!(tool = name, %arguments, "tool call arguments");
         match tool {
             AgentTool::EndCall => {
                 self.history.push(ChatMessage { role: Role::Tool, content: "ok: the call ends now".into() });
@@ -566,7 +567,8 @@ impl Conversation {
             Ok(text) => format!("ok: {text}"),
             Err(text) => format!("error: {text}"),
         };
-        self.history.push(ChatMessage { role: Role::Tool, content });
+        // Webhook answers and knowledge passages are text from outside, as the caller's words are.
+        self.history.push(ChatMessage { role: Role::Tool, content: sanitize_untrusted(&content).into_owned() });
         if !self.reply.text.is_empty() && !self.reply.text.ends_with(char::is_whitespace) {
             self.reply.text.push(' '); // the continuation is a new sentence of the same reply
         }
@@ -689,7 +691,8 @@ impl Conversation {
                     self.turn_finals = 0;
                     notes.push(ConversationNote::UserSaid { turn, text: text.clone() });
                     self.turn = turn;
-                    self.history.push(ChatMessage { role: Role::User, content: text });
+                    // What the caller said or typed never reaches the model as its control markers.
+                    self.history.push(ChatMessage { role: Role::User, content: sanitize_untrusted(&text).into_owned() });
                     self.reply = Reply {
                         llm: Some(self.agent.llm.reply(&self.history, &self.tool_specs)),
                         respond_tick: self.ticks,
