@@ -207,12 +207,16 @@ pub const MAX_VARIABLE_CHARS: usize = 256;
 /// user, a provider's `From`), so anything but `[0-9+*#]{0,32}` renders empty, with a warning naming the
 /// variable (not the value: it may be an injection attempt, or personal data).
 fn number_variable<'a>(name: &str, value: &'a str) -> &'a str {
-    let valid = value.len() <= MAX_NUMBER_CHARS
-        && value.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '*' | '#'));
+    let valid =
+        value.len() <= MAX_NUMBER_CHARS && value.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '*' | '#'));
     if valid {
         value
     } else {
-        tracing::warn!(variable = name, chars = value.chars().count(), "not a phone number: the variable renders empty");
+        tracing::warn!(
+            variable = name,
+            chars = value.chars().count(),
+            "not a phone number: the variable renders empty"
+        );
         ""
     }
 }
@@ -612,7 +616,9 @@ mod tests {
             header: Some(("Authorization".into(), "Bearer tok-0123456789abcdef".into())),
         };
         let request = ToolRequest::Http { tool: tool.clone(), arguments: "{}".into() };
-        for shown in [format!("{tool:?}"), format!("{tool:#?}"), format!("{request:?}"), format!("{:?}", AgentTool::Http(tool))] {
+        for shown in
+            [format!("{tool:?}"), format!("{tool:#?}"), format!("{request:?}"), format!("{:?}", AgentTool::Http(tool))]
+        {
             assert!(!shown.contains("0123456789abcdef"), "{shown}");
             assert!(shown.contains("Authorization") && shown.contains("Be****"), "{shown}");
         }

@@ -11,7 +11,7 @@ use voicera_models::{
     tool_call_text, ChatMessage, LlmEvent, LlmStream, Role, SttStream, ToolSpec, Transcript, TtsStream,
 };
 
-use crate::agent::{is_farewell, render_template, sanitize_untrusted, Agent, AgentTool, CallContext, InteractionMode, ToolRequest};
+use crate::agent::{is_farewell, render_template, Agent, AgentTool, CallContext, InteractionMode, ToolRequest};
 use crate::turn::{Phase, TurnAction, TurnEvent, TurnMachine};
 use voicera_media::dsp::Resampler;
 use voicera_media::stream::{ENGINE_FRAME, ENGINE_RATE};
@@ -568,7 +568,8 @@ impl Conversation {
             Err(text) => format!("error: {text}"),
         };
         // Webhook answers and knowledge passages are text from outside, as the caller's words are.
-        self.history.push(ChatMessage { role: Role::Tool, content: sanitize_untrusted(&content).into_owned() });
+        let content = crate::agent::sanitize_untrusted(&content).into_owned();
+        self.history.push(ChatMessage { role: Role::Tool, content });
         if !self.reply.text.is_empty() && !self.reply.text.ends_with(char::is_whitespace) {
             self.reply.text.push(' '); // the continuation is a new sentence of the same reply
         }
@@ -692,7 +693,8 @@ impl Conversation {
                     notes.push(ConversationNote::UserSaid { turn, text: text.clone() });
                     self.turn = turn;
                     // What the caller said or typed never reaches the model as its control markers.
-                    self.history.push(ChatMessage { role: Role::User, content: sanitize_untrusted(&text).into_owned() });
+                    let content = crate::agent::sanitize_untrusted(&text).into_owned();
+                    self.history.push(ChatMessage { role: Role::User, content });
                     self.reply = Reply {
                         llm: Some(self.agent.llm.reply(&self.history, &self.tool_specs)),
                         respond_tick: self.ticks,
