@@ -41,6 +41,7 @@ impl Role {
 pub fn run(args: NodeArgs, role: Role) -> Result<()> {
     init_logging(args.log_format);
     let config = Config::load(&args)?;
+    voicera_conversation::journal::set_log_content(config.log_content);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(serve(config, role))
 }

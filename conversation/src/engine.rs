@@ -496,7 +496,8 @@ impl Conversation {
             self.tool_result_and_continue(Err(format!("there is no tool named {name:?}")));
             return Vec::new();
         };
-        tracing::info!(tool = name, %arguments, "tool call");
+        tracing::info!(tool = name, "tool call");
+        crate::content_event!(tool = name, %arguments, "tool call arguments");
         match tool {
             AgentTool::EndCall => {
                 self.history.push(ChatMessage { role: Role::Tool, content: "ok: the call ends now".into() });
@@ -566,6 +567,8 @@ impl Conversation {
             Ok(text) => format!("ok: {text}"),
             Err(text) => format!("error: {text}"),
         };
+        // Webhook answers and knowledge passages are text from outside, as the caller's words are.
+        let content = crate::agent::sanitize_untrusted(&content).into_owned();
         self.history.push(ChatMessage { role: Role::Tool, content });
         if !self.reply.text.is_empty() && !self.reply.text.ends_with(char::is_whitespace) {
             self.reply.text.push(' '); // the continuation is a new sentence of the same reply
@@ -689,7 +692,9 @@ impl Conversation {
                     self.turn_finals = 0;
                     notes.push(ConversationNote::UserSaid { turn, text: text.clone() });
                     self.turn = turn;
-                    self.history.push(ChatMessage { role: Role::User, content: text });
+                    // What the caller said or typed never reaches the model as its control markers.
+                    let content = crate::agent::sanitize_untrusted(&text).into_owned();
+                    self.history.push(ChatMessage { role: Role::User, content });
                     self.reply = Reply {
                         llm: Some(self.agent.llm.reply(&self.history, &self.tool_specs)),
                         respond_tick: self.ticks,

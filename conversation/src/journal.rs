@@ -2,14 +2,48 @@
 //! into a [`FinishedCall`] that the transport hands to the recording sink off its reactor, and the logs and
 //! metrics each conversation note feeds. The [`CallCore`](crate::core::CallCore) keeps both for every
 //! transport.
+//!
+//! What callers say and type is personal data: lines carrying it (transcripts, DTMF digits, tool arguments)
+//! log at DEBUG unless the operator turned [`set_log_content`] on (`[server] log_content`), through
+//! [`content_event!`](crate::content_event).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use voicera_media::metrics::Metrics;
 
+use crate::agent::ToolRequest;
 use crate::core::EndReason;
 use crate::engine::{ConversationNote, HangUpReason};
-use crate::recorder::{unix_now, BargeInRecord, CallRecord, RecordingSink, StereoRecorder, TurnRecord};
+use crate::recorder::{new_record_id, unix_now, BargeInRecord, CallRecord, RecordingSink, StereoRecorder, TurnRecord};
+
+/// Whether call content is logged at INFO: one switch for the process, set once at start-up by the binary.
+static LOG_CONTENT: AtomicBool = AtomicBool::new(false);
+
+/// `[server] log_content` / `VOICERA_LOG_CONTENT`: log transcripts, digits and tool arguments at INFO
+/// (else at DEBUG).
+pub fn set_log_content(on: bool) {
+    LOG_CONTENT.store(on, Ordering::Relaxed);
+}
+
+/// Whether call content is logged at INFO.
+pub fn log_content() -> bool {
+    LOG_CONTENT.load(Ordering::Relaxed)
+}
+
+/// A `tracing` event that carries call content (what was said or typed, tool arguments): at INFO when
+/// [`set_log_content`] is on, else at DEBUG. Takes `tracing::info!`'s arguments; the caller's crate must
+/// depend on `tracing` (the event's target is the caller's module, as with `tracing`'s own macros).
+#[macro_export]
+macro_rules! content_event {
+    ($($arg:tt)+) => {
+        if $crate::journal::log_content() {
+            ::tracing::info!($($arg)+)
+        } else {
+            ::tracing::debug!($($arg)+)
+        }
+    };
+}
 
 /// Where and what to record of an agent call.
 pub struct RecordingPlan {
@@ -38,6 +72,7 @@ impl Journal {
         audio: bool,
     ) -> Self {
         let record = CallRecord {
+            record_id: new_record_id(),
             call_id: key.to_string(),
             agent: agent.to_string(),
             caller: plan.caller.clone(),
@@ -139,7 +174,9 @@ impl FinishedCall {
                 tracing::info!(recording = ?self.record.recording, turns = self.record.turns.len(), "call record stored")
             }
             Err(err) => {
-                tracing::error!(%err, record = %serde_json::to_string(&self.record).unwrap_or_default(), "cannot store call record")
+                // The log is the record's last resort; with its transcript, it is call content.
+                tracing::error!(%err, record_id = %self.record.record_id, "cannot store call record");
+                crate::content_event!(record = %serde_json::to_string(&self.record).unwrap_or_default(), "the call record not stored")
             }
         }
     }
@@ -166,7 +203,7 @@ pub fn account_notes(metrics: &Metrics, notes: &[ConversationNote]) -> Option<Ha
 
 fn log_note(note: &ConversationNote) {
     match note {
-        ConversationNote::UserSaid { turn, text } => tracing::info!(turn, %text, "caller said"),
+        ConversationNote::UserSaid { turn, text } => crate::content_event!(turn, %text, "caller said"),
         ConversationNote::AgentStarted { turn, ticks_since_end_of_speech, stages } => {
             let ms = ticks_since_end_of_speech * 20;
             tracing::info!(
@@ -179,7 +216,7 @@ fn log_note(note: &ConversationNote) {
             )
         }
         ConversationNote::AgentSaid { turn, text, interrupted } => {
-            tracing::info!(turn, %text, interrupted, "agent said")
+            crate::content_event!(turn, %text, interrupted, "agent said")
         }
         ConversationNote::BargeIn { dropped_samples, paused_ms } => {
             tracing::info!(dropped_ms = dropped_samples / 16, paused_ms, "caller barged in: agent audio flushed")
@@ -188,7 +225,16 @@ fn log_note(note: &ConversationNote) {
             tracing::info!(paused_ms, "caller's voice was no interruption: agent plays on")
         }
         ConversationNote::HangUp { reason } => tracing::info!(reason = reason.as_str(), "agent hangs up"),
-        ConversationNote::SendDtmf { digits } => tracing::info!(%digits, "agent sends DTMF"),
-        ConversationNote::Tool { id, request } => tracing::info!(id, ?request, "agent calls a tool"),
+        ConversationNote::SendDtmf { digits } => {
+            tracing::info!(digits = digits.len(), "agent sends DTMF");
+            crate::content_event!(%digits, "DTMF digits sent")
+        }
+        ConversationNote::Tool { id, request } => {
+            tracing::info!(id, tool = request.tool_name(), "agent calls a tool");
+            match request {
+                ToolRequest::Transfer { target } => crate::content_event!(id, %target, "transfer target"),
+                ToolRequest::Http { arguments, .. } => crate::content_event!(id, %arguments, "tool arguments"),
+            }
+        }
     }
 }

@@ -1,10 +1,14 @@
 //! Call records: the transcript and timings of a call (JSON) and, when enabled, a stereo recording (caller
 //! left, agent right, 16 kHz WAV), handed to a [`RecordingSink`] when the call ends, however it ends. The
 //! filesystem sink writes under `<data-dir>/calls/<date>/`; the blob-store sink (S3) implements the same trait
-//! later. Files are written to a temporary name and renamed, so a crash never leaves a half record.
+//! later. Files are written to a temporary name and renamed, so a crash never leaves a half record. Records
+//! are named by an id this server makes ([`new_record_id`]), never by the caller's Call-ID: two calls that
+//! send the same one keep a record each.
 
+use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -45,6 +49,9 @@ pub struct BargeInRecord {
 /// What is stored about a call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallRecord {
+    /// This server's id of the record (`rec-<unix ms>-<16 hex>`): its file name.
+    pub record_id: String,
+    /// The transport's id of the call (SIP Call-ID, the provider's call UUID), as the other side sent it.
     pub call_id: String,
     pub agent: String,
     pub caller: String,
@@ -91,7 +98,19 @@ pub trait RecordingSink: Send + Sync {
     fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()>;
 }
 
-/// Records under a directory: `<root>/<YYYY-MM-DD>/<call>.json` and `.wav`.
+/// A new record id, `rec-<unix ms>-<16 hex>`: ordered by time in a directory listing, unique across calls
+/// and processes (a per-process counter mixed with the process id and the clock under a random SipHash key).
+pub fn new_record_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u32(std::process::id());
+    hasher.write_u128(now.as_nanos());
+    format!("rec-{}-{:016x}", now.as_millis(), hasher.finish())
+}
+
+/// Records under a directory: `<root>/<YYYY-MM-DD>/<record id>.json` and `.wav`.
 pub struct FsRecordingSink {
     root: PathBuf,
 }
@@ -107,7 +126,10 @@ impl RecordingSink for FsRecordingSink {
         let day = civil_date(record.started_at);
         let dir = self.root.join(&day);
         std::fs::create_dir_all(&dir)?;
-        let stem = safe_file_stem(&record.call_id);
+        if record.record_id.is_empty() {
+            record.record_id = new_record_id();
+        }
+        let stem = safe_file_stem(&record.record_id);
         if let Some(samples) = stereo {
             let name = format!("{stem}.wav");
             write_atomically(&dir.join(&name), &wav_bytes(samples, 16000, 2))?;
@@ -259,6 +281,7 @@ mod tests {
         let root = std::env::temp_dir().join(format!("voicera-rec-{}", std::process::id()));
         let sink = FsRecordingSink::new(&root);
         let mut record = CallRecord {
+            record_id: new_record_id(),
             call_id: "abc@host;local=1/2".into(),
             agent: "bench".into(),
             caller: "sip:a@b".into(),
@@ -276,12 +299,61 @@ mod tests {
         rec.push(&[1; ENGINE_FRAME], &[2; ENGINE_FRAME]);
         sink.store(&mut record, Some(rec.samples())).unwrap();
         let day = root.join("2026-11-25");
-        let json = std::fs::read_to_string(day.join("abc_host_local_1_2.json")).unwrap();
-        assert!(json.contains("\"recording\": \"2026-11-25/abc_host_local_1_2.wav\""), "{json}");
-        let wav = std::fs::read(day.join("abc_host_local_1_2.wav")).unwrap();
+        let id = record.record_id.clone();
+        let json = std::fs::read_to_string(day.join(format!("{id}.json"))).unwrap();
+        assert!(json.contains(&format!("\"recording\": \"2026-11-25/{id}.wav\"")), "{json}");
+        assert!(json.contains("\"call_id\": \"abc@host;local=1/2\""), "the caller's id is kept: {json}");
+        let wav = std::fs::read(day.join(format!("{id}.wav"))).unwrap();
         assert_eq!(wav.len(), 44 + ENGINE_FRAME * 4);
         assert_eq!(&wav[44..48], &[1, 0, 2, 0], "caller left, agent right");
         let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn two_calls_with_one_call_id_keep_a_record_each() {
+        let root = std::env::temp_dir().join(format!("voicera-rec-dup-{}", std::process::id()));
+        let sink = FsRecordingSink::new(&root);
+        let record = |greeting: &str| CallRecord {
+            record_id: new_record_id(),
+            call_id: "same-call-id".into(),
+            agent: "bench".into(),
+            caller: "1".into(),
+            called: "2".into(),
+            transport: "sip",
+            started_at: 1_795_588_622,
+            ended_at: 1_795_588_630,
+            end_reason: String::new(),
+            greeting: greeting.into(),
+            turns: vec![],
+            recording: None,
+            recording_truncated: false,
+        };
+        let (mut first, mut second) = (record("first"), record("second"));
+        assert_ne!(first.record_id, second.record_id);
+        sink.store(&mut first, None).unwrap();
+        sink.store(&mut second, None).unwrap();
+        let mut greetings: Vec<String> = std::fs::read_dir(root.join("2026-11-25"))
+            .unwrap()
+            .flatten()
+            .map(|f| std::fs::read_to_string(f.path()).unwrap())
+            .map(|json| serde_json::from_str::<serde_json::Value>(&json).unwrap()["greeting"].to_string())
+            .collect();
+        greetings.sort();
+        assert_eq!(greetings, ["\"first\"", "\"second\""]);
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn record_ids_are_time_ordered_and_unique() {
+        let ids: Vec<String> = (0..1000).map(|_| new_record_id()).collect();
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len());
+        for id in &ids {
+            let mut parts = id.splitn(3, '-');
+            assert_eq!(parts.next(), Some("rec"));
+            assert!(parts.next().is_some_and(|ms| ms.len() >= 13 && ms.bytes().all(|b| b.is_ascii_digit())), "{id}");
+            assert!(parts.next().is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit())), "{id}");
+        }
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Node configuration: built-in defaults, then `voicera.toml`, then `VOICERA_*` environment and flags, compiled
-//! into one checked [`Config`]. `voicera config check` runs the same compilation.
+//! into one checked [`Config`]. `voicera config check` runs the same compilation and prints the result with
+//! every password, token and credential masked (the Debug output of [`Config`]).
 
 use std::collections::HashMap;
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
+use voicera_conversation::agent::mask_secret;
 use voicera_media::codec::CodecKind;
 use voicera_sip::TransportKind;
 use voicera_telephony::sip_rtp::{InboundAuth, TrunkConfig};
@@ -141,6 +144,8 @@ struct RawServer {
     drain_secs: Option<u64>,
     /// MongoDB for agents, numbers and call history instead of the embedded SQLite (`VOICERA_MONGODB_URI`).
     mongodb_uri: Option<String>,
+    /// Log what callers say and type (transcripts, DTMF digits, tool arguments) at INFO (`VOICERA_LOG_CONTENT`).
+    log_content: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -188,8 +193,8 @@ struct RawTrunk {
     refer_credentials: Option<bool>,
 }
 
-/// The checked configuration of a node.
-#[derive(Debug, Clone)]
+/// The checked configuration of a node. Its Debug output masks every secret.
+#[derive(Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
     /// `VOICERA_MONGODB_URI` / `[server] mongodb_uri`: the store is MongoDB; else SQLite in the data dir.
@@ -222,8 +227,103 @@ pub struct Config {
     pub agents: Vec<AgentConfig>,
     /// `[dial_policy]`: where outbound calls, transfers and REFERs may go (trunk registrars included).
     pub dial_policy: std::sync::Arc<voicera_conversation::dial_policy::DialPolicy>,
+    /// `[server] log_content` / `VOICERA_LOG_CONTENT`: transcripts, DTMF digits and tool arguments are logged
+    /// at INFO (else at DEBUG; they are personal data).
+    pub log_content: bool,
     /// Where the configuration came from, for the start-up log.
     pub source: Option<PathBuf>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("mongodb_uri", &self.mongodb_uri.as_deref().map(mask_uri_password))
+            .field("http", &self.http)
+            .field("sip", &self.sip)
+            .field("rtp_ports", &self.rtp_ports)
+            .field("public_url", &mask_uri_password(&self.public_url))
+            .field("external_ip", &self.external_ip)
+            .field("drain", &self.drain)
+            .field("codecs", &self.codecs)
+            .field("answer_delay", &self.answer_delay)
+            .field("rtp_timeout", &self.rtp_timeout)
+            .field("t1", &self.t1)
+            .field("trunks", &self.trunks.iter().map(MaskedTrunk).collect::<Vec<_>>())
+            .field("inbound_auth", &MaskedInboundAuth(&self.inbound_auth))
+            .field("sip_security", &self.sip_security)
+            .field("dial_policy", &self.dial_policy)
+            .field("bench_record", &self.bench_record)
+            .field("inference_threads", &self.inference_threads)
+            .field("whisper_backend", &self.whisper_backend)
+            .field("demo_agent", &self.demo_agent)
+            .field("telephony", &self.telephony)
+            .field("agents", &self.agents)
+            .field("log_content", &self.log_content)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// A trunk as Debug shows it: the password masked.
+struct MaskedTrunk<'a>(&'a TrunkConfig);
+
+impl fmt::Debug for MaskedTrunk<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        f.debug_struct("TrunkConfig")
+            .field("name", &t.name)
+            .field("registrar", &t.registrar)
+            .field("username", &t.username)
+            .field("password", &mask_secret(&t.password))
+            .field("realm", &t.realm)
+            .field("register", &t.register)
+            .field("expires", &t.expires)
+            .field("transport", &t.transport)
+            .field("numbers", &t.numbers)
+            .finish()
+    }
+}
+
+/// Inbound authentication as Debug shows it: the users' passwords masked.
+struct MaskedInboundAuth<'a>(&'a InboundAuth);
+
+impl fmt::Debug for MaskedInboundAuth<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            InboundAuth::None => f.write_str("None"),
+            InboundAuth::Digest { realm, users } => f
+                .debug_struct("Digest")
+                .field("realm", realm)
+                .field("users", &users.iter().map(|(user, password)| (user, mask_secret(password))).collect::<Vec<_>>())
+                .finish(),
+        }
+    }
+}
+
+/// A provider account as Debug shows it: the token masked.
+struct MaskedAccount<'a>(&'a ProviderAccount);
+
+impl fmt::Debug for MaskedAccount<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = self.0;
+        f.debug_struct("ProviderAccount")
+            .field("auth_id", &a.auth_id)
+            .field("auth_token", &mask_secret(&a.auth_token))
+            .field("api_base", &a.api_base.as_deref().map(mask_uri_password))
+            .finish()
+    }
+}
+
+/// A URI with the password of its userinfo masked (`mongodb://user:****@host/db`); other URIs unchanged.
+pub fn mask_uri_password(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else { return uri.to_string() };
+    // The userinfo ends at the last '@' before the query; a password with an unescaped '/' or '@' (invalid,
+    // yet seen) is masked whole rather than cut at its first '/'.
+    let query = rest.find(['?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..query].rfind('@') else { return uri.to_string() };
+    let Some((user, password)) = rest[..at].split_once(':') else { return uri.to_string() };
+    format!("{scheme}://{user}:{}{}", mask_secret(password), &rest[at..])
 }
 
 impl Config {
@@ -337,6 +437,12 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
             .ok()
             .or(raw.server.mongodb_uri)
             .filter(|u| !u.trim().is_empty()),
+        log_content: match std::env::var("VOICERA_LOG_CONTENT").ok().as_deref() {
+            Some("1" | "true" | "on") => true,
+            Some("0" | "false" | "off") => false,
+            Some(other) => bail!("VOICERA_LOG_CONTENT={other:?} must be 1 or 0"),
+            None => raw.server.log_content.unwrap_or(false),
+        },
         http,
         sip,
         rtp_ports,
@@ -375,12 +481,25 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
     })
 }
 
-/// `[telephony]` compiled: what the telephony endpoints need besides the public URL.
-#[derive(Debug, Clone)]
+/// `[telephony]` compiled: what the telephony endpoints need besides the public URL. Debug masks the tokens.
+#[derive(Clone)]
 pub struct TelephonySettings {
     pub accounts: HashMap<Provider, ProviderAccount>,
     pub stream_format: AudioFormat,
     pub open_agents: Vec<String>,
+}
+
+impl fmt::Debug for TelephonySettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut accounts: Vec<(&str, MaskedAccount)> =
+            self.accounts.iter().map(|(p, a)| (p.as_str(), MaskedAccount(a))).collect();
+        accounts.sort_by_key(|(provider, _)| *provider);
+        f.debug_struct("TelephonySettings")
+            .field("accounts", &accounts)
+            .field("stream_format", &self.stream_format)
+            .field("open_agents", &self.open_agents)
+            .finish()
+    }
 }
 
 fn compile_telephony(raw: RawTelephony) -> Result<TelephonySettings> {
@@ -539,6 +658,69 @@ mod tests {
         let err = format!("{:#}", Config::load(&args).unwrap_err());
         assert!(err.contains("agents.desk.knowledge") && err.contains("nope.md"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn secrets_are_masked_in_the_printed_configuration() {
+        let toml = r#"
+[server]
+mongodb_uri = "mongodb://admin:mongo-pass-123456@db.example:27017/voicera?authSource=admin"
+log_content = true
+
+[sip]
+auth = "digest"
+[[sip.users]]
+username = "alice"
+password = "wonderland-pass-1"
+
+[[trunks]]
+name = "carrier"
+registrar = "sip.example:5060"
+username = "1001"
+password = "trunk-pass-987654"
+
+[telephony.twilio]
+auth_id = "AC123"
+auth_token = "twilio-token-abcdef"
+
+[[agents]]
+id = "desk"
+system_prompt = "x"
+[[agents.http_tools]]
+name = "crm"
+description = "d"
+url = "https://crm.example/api"
+header = "Authorization: Bearer crm-key-5555555"
+"#;
+        let config = compile(toml::from_str(toml).unwrap(), &NodeArgs::default(), None).unwrap();
+        assert!(config.log_content);
+        for shown in [format!("{config:?}"), format!("{config:#?}")] {
+            for secret in [
+                "mongo-pass-123456",
+                "wonderland-pass-1",
+                "trunk-pass-987654",
+                "twilio-token-abcdef",
+                "crm-key-5555555",
+            ] {
+                assert!(!shown.contains(secret), "{secret} shown:\n{shown}");
+            }
+            // What is not secret still shows, so the output stays useful.
+            for kept in
+                ["mongodb://admin:mo****@db.example:27017/voicera", "alice", "1001", "AC123", "Authorization", "tw****"]
+            {
+                assert!(shown.contains(kept), "{kept} missing:\n{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn uri_passwords_are_masked_and_other_uris_kept() {
+        assert_eq!(mask_uri_password("mongodb://u:p@h/db"), "mongodb://u:****@h/db");
+        assert_eq!(mask_uri_password("mongodb://u:p/w@d@h1,h2/db?x=@"), "mongodb://u:****@h1,h2/db?x=@");
+        assert_eq!(mask_uri_password("mongodb://localhost:27017/db"), "mongodb://localhost:27017/db");
+        assert_eq!(mask_uri_password("mongodb://user@h/db"), "mongodb://user@h/db");
+        assert_eq!(mask_uri_password("https://voice.example"), "https://voice.example");
+        assert_eq!(mask_uri_password("not a uri"), "not a uri");
     }
 
     #[test]

@@ -334,7 +334,7 @@ impl CallMedia {
                 }
             }
             CallCommand::DtmfReceived(digit) => {
-                tracing::info!(%digit, "DTMF (SIP INFO)");
+                voicera_conversation::content_event!(%digit, "DTMF (SIP INFO)");
                 self.core.on_dtmf(digit);
             }
             CallCommand::SendDtmf(digits) => self.send_dtmf(&digits),
@@ -402,7 +402,7 @@ impl CallMedia {
                 last_stamp = stamped.or(last_stamp);
                 self.early_packets += u64::from(!self.answered);
                 if let Some(StreamEvent::Dtmf(digit)) = self.stream.handle_rtp(&buffer[..*n], *from, arrival_now) {
-                    tracing::info!(%digit, "DTMF (RFC 4733)");
+                    voicera_conversation::content_event!(%digit, "DTMF (RFC 4733)");
                     self.core.on_dtmf(digit);
                     let _ = self.notices.try_send(CallNotice::Dtmf { call: self.key.clone(), digit });
                 }

@@ -807,7 +807,7 @@ async fn drive(t: &Telephony, peer: Peer, session: &mut StreamSession, socket: &
                 Some(Ok(Message::Text(text))) => match session.on_text(text.as_str()) {
                     Ok(SessionEvent::None) => {}
                     Ok(SessionEvent::Dtmf(digit)) => {
-                        tracing::info!(%digit, "DTMF (stream event)");
+                        voicera_conversation::content_event!(%digit, "DTMF (stream event)");
                         t.metrics.dtmf_received();
                     }
                     Ok(SessionEvent::Stopped) => return EndReason::Stopped,
@@ -845,7 +845,7 @@ async fn carry_out(
         match action {
             CallAction::SendDtmf(digits) => {
                 if !session.send_dtmf(&digits) {
-                    tracing::warn!(%digits, "this stream cannot send DTMF");
+                    tracing::warn!(digits = digits.len(), "this stream cannot send DTMF");
                 }
             }
             CallAction::RunTool { id, tool, arguments } => tools.run_http(id, tool, arguments),
