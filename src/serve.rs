@@ -163,6 +163,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         sip_config.rate_limit_exempt = security.rate_limit_exempt.clone();
         sip_config.tls = security.tls.clone();
         sip_config.connection_limits = security.connection_limits;
+        sip_config.dial_policy = Arc::clone(&config.dial_policy);
         sip_config.recordings = Some(Arc::clone(&recordings));
         let handle = sip_rtp::start(sip_config, Arc::clone(&agents), metrics.clone(), shutdown.clone())
             .await
@@ -180,6 +181,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             media_ip: media_ip(&config),
             // Every node with the same master key signs and accepts the same stream tokens.
             stream_token_key: TokenKey::new(master_key.derive(STREAM_TOKEN_KEY_PURPOSE)),
+            dial_policy: Arc::clone(&config.dial_policy),
         };
         let dialer = Dialer {
             router: Arc::clone(&agents),

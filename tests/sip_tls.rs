@@ -67,7 +67,11 @@ fn a_call_to_echo_over_verified_tls() {
     let dir = test_dir("sip-tls-certs");
     let ca = certificate(&dir);
     let tls_port = free_port();
-    let config = format!("[sip.tls]\ncert = \"{}\"\nkey = \"{}\"\n", dir.join("sip-cert.pem").display(), dir.join("sip-key.pem").display());
+    let config = format!(
+        "[sip.tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        dir.join("sip-cert.pem").display(),
+        dir.join("sip-key.pem").display()
+    );
     let tls_addr = format!("127.0.0.1:{tls_port}");
     let server = Server::start_env("sip-tls", &config, false, &[("VOICERA_SIP_TLS", tls_addr.as_str())]);
     server.wait_for("the TLS listener", Duration::from_secs(10), |s| s.log().contains("SIP over TLS listening"));

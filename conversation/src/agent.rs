@@ -420,7 +420,7 @@ impl AgentTool {
             }
             AgentTool::TransferCall { targets } => (
                 if targets.is_empty() {
-                    "Transfer the caller to a phone number or SIP address.".to_string()
+                    "Transfers are not available on this line.".to_string()
                 } else {
                     format!("Transfer the caller to one of: {}.", targets.join(", "))
                 },

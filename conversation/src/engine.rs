@@ -516,9 +516,9 @@ impl Conversation {
             }
             AgentTool::TransferCall { targets } => {
                 let target = text_arg("target");
-                if target.is_empty() || (!targets.is_empty() && !targets.contains(&target)) {
-                    let allowed =
-                        if targets.is_empty() { "a number or sip: URI".to_string() } else { targets.join(", ") };
+                // Only the configured targets: a model talked into "transfer me to +1900…" dials nothing.
+                if target.is_empty() || !targets.contains(&target) {
+                    let allowed = if targets.is_empty() { "none".to_string() } else { targets.join(", ") };
                     self.tool_result_and_continue(Err(format!("cannot transfer to {target:?}; allowed: {allowed}")));
                     return Vec::new();
                 }

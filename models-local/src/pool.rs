@@ -87,13 +87,15 @@ mod tests {
         })
         .unwrap();
         // Wait until the worker took the first job, so exactly one slot is free.
+        // (Bounded by time, not by a count of yields: on a loaded machine the worker may not run for a while.)
         let mut queued = false;
-        for _ in 0..1000 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
             if pool.try_submit(|| panic!("a model bug")).is_ok() {
                 queued = true;
                 break;
             }
-            std::thread::yield_now();
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
         assert!(queued);
         assert_eq!(pool.try_submit(|| {}), Err(PoolFull), "queue of one is full");

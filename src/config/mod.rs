@@ -17,8 +17,8 @@ use voicera_telephony::sip_rtp::{InboundAuth, TrunkConfig};
 use voicera_telephony::ws_stream::{AudioFormat, Provider, ProviderAccount};
 
 mod agents;
-mod sip_security;
 mod policy;
+mod sip_security;
 use agents::{compile_agents, RawAgent};
 pub use agents::{normalize_number, AgentConfig, LlmChoice, SpeechModelChoice, TtsChoice, TurnDetection, PIPER_VOICE};
 

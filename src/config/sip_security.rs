@@ -63,9 +63,7 @@ pub struct SipSecurity {
 fn compile_tls(raw: &RawSip, args: &NodeArgs, sip: SocketAddr, config_dir: &Path) -> Result<Option<SipTls>> {
     let from_env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     let file = |env: &str, configured: Option<&PathBuf>| {
-        from_env(env).or_else(|| {
-            configured.map(|p| if p.is_absolute() { p.clone() } else { config_dir.join(p) })
-        })
+        from_env(env).or_else(|| configured.map(|p| if p.is_absolute() { p.clone() } else { config_dir.join(p) }))
     };
     let raw_tls = raw.tls.as_ref();
     let cert = file("VOICERA_SIP_TLS_CERT", raw_tls.and_then(|t| t.cert.as_ref()));

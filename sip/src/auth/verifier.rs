@@ -216,7 +216,7 @@ impl DigestVerifier {
                 return Err(DigestRejection::WrongRealm(first.realm));
             }
         };
-        if credentials.uri != request.uri.trim() {
+        if !digest_uri_matches(&credentials.uri, request.uri.trim()) {
             return Err(DigestRejection::UriMismatch { digest_uri: credentials.uri });
         }
         if !self.nonce_is_ours(&credentials.nonce, source) {
@@ -329,6 +329,23 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
+/// Whether the Authorization's `uri` names the Request-URI (RFC 3261 §22.4): the same text, or the same
+/// scheme, host and port without a user part (sipp and some PBXs send the host only). A different user,
+/// host or port never matches, so an answer cannot be moved to another target.
+fn digest_uri_matches(digest_uri: &str, request_uri: &str) -> bool {
+    if digest_uri == request_uri {
+        return true;
+    }
+    let (Ok(digest), Ok(request)) = (crate::uri::SipUri::parse(digest_uri), crate::uri::SipUri::parse(request_uri))
+    else {
+        return false;
+    };
+    digest.user.is_none()
+        && digest.secure == request.secure
+        && digest.host.eq_ignore_ascii_case(&request.host)
+        && digest.port == request.port
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,6 +407,16 @@ mod tests {
             v.verify(&invite(URI, Some(&second)), source, t0),
             Err(DigestRejection::Replayed { nc: 2, highest: 3 })
         );
+    }
+
+    #[test]
+    fn a_digest_uri_without_the_user_part_names_the_same_request_uri() {
+        // sipp and some PBXs put the host only in the digest uri.
+        assert!(digest_uri_matches("sip:127.0.0.1:5060", "sip:echo@127.0.0.1:5060"));
+        assert!(digest_uri_matches("sip:echo@127.0.0.1:5060", "sip:echo@127.0.0.1:5060"));
+        assert!(!digest_uri_matches("sip:other@127.0.0.1:5060", "sip:echo@127.0.0.1:5060"));
+        assert!(!digest_uri_matches("sip:127.0.0.1:5061", "sip:echo@127.0.0.1:5060"));
+        assert!(!digest_uri_matches("sip:192.0.2.1", "sip:echo@127.0.0.1"));
     }
 
     #[test]

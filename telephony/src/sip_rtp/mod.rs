@@ -100,6 +100,8 @@ pub struct SipServiceConfig {
     pub tls: Option<SipTls>,
     /// Caps on TCP and TLS connections (total, per address, idle time, message size, handshake time).
     pub connection_limits: voicera_sip::transport::ConnectionLimits,
+    /// Where the agent's transfers and a peer's REFERs may send a call (`[dial_policy]`).
+    pub dial_policy: Arc<voicera_conversation::dial_policy::DialPolicy>,
     /// Trust INVITEs from a trunk's registrar address over UDP without a challenge (a UDP source address
     /// can be forged; over TCP/TLS it cannot). Off by default.
     pub trust_registrars_over_udp: bool,
@@ -150,6 +152,7 @@ impl SipServiceConfig {
             auth: InboundAuth::None,
             tls: None,
             connection_limits: voicera_sip::transport::ConnectionLimits::default(),
+            dial_policy: Arc::new(voicera_conversation::dial_policy::DialPolicy::default()),
             trust_registrars_over_udp: false,
             refer: ReferPolicy::default(),
             caps: CallCaps::default(),

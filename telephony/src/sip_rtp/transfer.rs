@@ -35,6 +35,8 @@ pub enum TransferError {
     Timeout,
     #[error("signalling service stopped")]
     ServiceStopped,
+    #[error("transfer target not allowed: {0}")]
+    NotAllowed(String),
 }
 
 /// A REFER in flight.
@@ -51,6 +53,14 @@ impl Service {
         target: String,
         reply: oneshot::Sender<Result<(), TransferError>>,
     ) {
+        let target = match self.config.dial_policy.check(&target) {
+            Ok(allowed) => allowed.dial_string().to_string(),
+            Err(err) => {
+                tracing::warn!(call = %call_key, %err, "transfer refused by the dial policy");
+                let _ = reply.send(Err(TransferError::NotAllowed(err.to_string())));
+                return;
+            }
+        };
         let Some(call) = self.calls.get_mut(&call_key) else {
             let _ = reply.send(Err(TransferError::NoSuchCall(call_key)));
             return;
@@ -163,6 +173,12 @@ impl Service {
         if let Err(refusal) = self.config.refer.decide(source, &target, self.referring.contains(&call_key)) {
             tracing::warn!(call = %call_key, from = %source, %target, status = refusal.status, reason = refusal.reason, "REFER refused");
             self.endpoint.respond(&key, Response::for_request(&request, refusal.status, refusal.reason), now);
+            return;
+        }
+        if let Err(err) = self.config.dial_policy.check(&target.to_string()) {
+            tracing::warn!(call = %call_key, from = %source, %target, %err, "REFER refused by the dial policy");
+            let forbidden = "Forbidden (transfer target refused by the dial policy)";
+            self.endpoint.respond(&key, Response::for_request(&request, 403, forbidden), now);
             return;
         }
         // We call as the user the referring call reached (the agent's number or id).

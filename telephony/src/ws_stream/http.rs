@@ -71,6 +71,8 @@ pub struct TelephonyConfig {
     /// Signs the stream tokens of answer documents and browser sessions; the same on every node (derived
     /// from the master key), so a stream may land on any node.
     pub stream_token_key: TokenKey,
+    /// Where transfers may go (`[dial_policy]`), the same policy as outbound calls and SIP REFER.
+    pub dial_policy: Arc<voicera_conversation::dial_policy::DialPolicy>,
 }
 
 /// What a browser needs to open a test call.
@@ -133,6 +135,14 @@ impl Telephony {
         let Some((provider, account)) = account else {
             tools.report_now(id, Err("transfers are not available on this call".into()), true);
             return;
+        };
+        let target = match self.config.dial_policy.check(&target) {
+            Ok(allowed) => allowed.dial_string().to_string(),
+            Err(err) => {
+                tracing::warn!(%err, "transfer refused by the dial policy");
+                tools.report_now(id, Err(format!("cannot transfer there: {err}")), true);
+                return;
+            }
         };
         let to: String = form_urlencoded::byte_serialize(target.as_bytes()).collect();
         let rest = ProviderRest::new(provider, account.api_base.as_deref(), &account.auth_id, &account.auth_token);
@@ -526,8 +536,14 @@ async fn transfer_document(
     };
     match read_webhook(&t, provider, request).await {
         Ok(hook) => {
-            let response = match hook.field(&["to"]).filter(|to| !to.is_empty()) {
-                Some(to) => {
+            let target = hook.field(&["to"]).filter(|to| !to.is_empty()).map(|to| t.config.dial_policy.check(to));
+            let response = match target {
+                Some(Err(err)) => {
+                    tracing::warn!(provider = provider.as_str(), %err, "transfer document refused by the dial policy");
+                    plain(StatusCode::FORBIDDEN, format!("transfer target refused: {err}"))
+                }
+                Some(Ok(allowed)) => {
+                    let to = allowed.dial_string();
                     tracing::info!(provider = provider.as_str(), %to, "transfer: dialling the target");
                     ([(header::CONTENT_TYPE, "application/xml")], dial_document(provider, to)).into_response()
                 }
