@@ -8,7 +8,7 @@ use crate::header::{NameAddr, Via};
 use crate::message::{Headers, Method, Request, Response};
 
 /// Fixed settings of a registration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RegistrationConfig {
     /// Registrar `host[:port]`; also the Request-URI host.
     pub registrar: String,
@@ -20,6 +20,20 @@ pub struct RegistrationConfig {
     pub expires: u32,
     /// Our Contact URI (`sip:user@ip:port;transport=udp`).
     pub contact: String,
+}
+
+/// The password never reaches a log line.
+impl std::fmt::Debug for RegistrationConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationConfig")
+            .field("registrar", &self.registrar)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("realm", &self.realm)
+            .field("expires", &self.expires)
+            .field("contact", &self.contact)
+            .finish()
+    }
 }
 
 /// Where a registration stands; exported to logs and metrics.

@@ -249,8 +249,8 @@ impl fmt::Debug for Config {
             .field("answer_delay", &self.answer_delay)
             .field("rtp_timeout", &self.rtp_timeout)
             .field("t1", &self.t1)
-            .field("trunks", &self.trunks.iter().map(MaskedTrunk).collect::<Vec<_>>())
-            .field("inbound_auth", &MaskedInboundAuth(&self.inbound_auth))
+            .field("trunks", &self.trunks)
+            .field("inbound_auth", &self.inbound_auth)
             .field("sip_security", &self.sip_security)
             .field("dial_policy", &self.dial_policy)
             .field("bench_record", &self.bench_record)
@@ -262,42 +262,6 @@ impl fmt::Debug for Config {
             .field("log_content", &self.log_content)
             .field("source", &self.source)
             .finish()
-    }
-}
-
-/// A trunk as Debug shows it: the password masked.
-struct MaskedTrunk<'a>(&'a TrunkConfig);
-
-impl fmt::Debug for MaskedTrunk<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = self.0;
-        f.debug_struct("TrunkConfig")
-            .field("name", &t.name)
-            .field("registrar", &t.registrar)
-            .field("username", &t.username)
-            .field("password", &mask_secret(&t.password))
-            .field("realm", &t.realm)
-            .field("register", &t.register)
-            .field("expires", &t.expires)
-            .field("transport", &t.transport)
-            .field("numbers", &t.numbers)
-            .finish()
-    }
-}
-
-/// Inbound authentication as Debug shows it: the users' passwords masked.
-struct MaskedInboundAuth<'a>(&'a InboundAuth);
-
-impl fmt::Debug for MaskedInboundAuth<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            InboundAuth::None => f.write_str("None"),
-            InboundAuth::Digest { realm, users } => f
-                .debug_struct("Digest")
-                .field("realm", realm)
-                .field("users", &users.iter().map(|(user, password)| (user, mask_secret(password))).collect::<Vec<_>>())
-                .finish(),
-        }
     }
 }
 

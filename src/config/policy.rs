@@ -86,6 +86,7 @@ mod tests {
             expires: 300,
             transport: voicera_sip::TransportKind::Udp,
             numbers: Vec::new(),
+            refer_credentials: false,
         }
     }
 

@@ -405,7 +405,7 @@ async fn drive(
                     return EndReason::MediaError(err.to_string());
                 }
                 for digit in session.take_dtmf() {
-                    tracing::info!(%digit, "DTMF (data channel)");
+                    voicera_conversation::content_event!(%digit, "DTMF (data channel)");
                     metrics.dtmf_received();
                 }
                 let mut hang_up = None;
@@ -416,7 +416,7 @@ async fn drive(
                         CallAction::Transfer { id, .. } => {
                             tools.report_now(id, Err("a browser call cannot be transferred".into()), true)
                         }
-                        CallAction::SendDtmf(digits) => tracing::warn!(%digits, "a browser call cannot receive DTMF"),
+                        CallAction::SendDtmf(digits) => tracing::warn!(digits = digits.len(), "a browser call cannot receive DTMF"),
                         CallAction::HangUp(reason) => hang_up = Some(reason),
                         CallAction::Said { .. } => {}
                     }

@@ -61,7 +61,7 @@ const MIN_SE: u32 = 90;
 const BYE_GRACE: Duration = Duration::from_secs(2);
 
 /// One SIP trunk account, as `[[trunks]]` in `voicera.toml` declares it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct TrunkConfig {
     pub name: String,
     /// `host[:port]`.
@@ -125,7 +125,7 @@ pub struct SipTls {
 }
 
 /// Authentication of incoming INVITEs.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub enum InboundAuth {
     /// Anyone may call agent ids, attached numbers and `echo`.
     #[default]
@@ -133,6 +133,39 @@ pub enum InboundAuth {
     /// INVITEs must pass a digest challenge with one of these (username, password) pairs, except those from a
     /// trunk's registrar address, which are trusted for that trunk.
     Digest { realm: String, users: Vec<(String, String)> },
+}
+
+/// Passwords never reach a log line or `config check`'s output.
+impl std::fmt::Debug for TrunkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrunkConfig")
+            .field("name", &self.name)
+            .field("registrar", &self.registrar)
+            .field("username", &self.username)
+            .field("password", &voicera_conversation::agent::mask_secret(&self.password))
+            .field("realm", &self.realm)
+            .field("register", &self.register)
+            .field("expires", &self.expires)
+            .field("transport", &self.transport)
+            .field("numbers", &self.numbers)
+            .field("refer_credentials", &self.refer_credentials)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for InboundAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InboundAuth::None => f.write_str("None"),
+            InboundAuth::Digest { realm, users } => {
+                let users: Vec<(&str, String)> = users
+                    .iter()
+                    .map(|(user, password)| (user.as_str(), voicera_conversation::agent::mask_secret(password)))
+                    .collect();
+                f.debug_struct("Digest").field("realm", realm).field("users", &users).finish()
+            }
+        }
+    }
 }
 
 impl SipServiceConfig {

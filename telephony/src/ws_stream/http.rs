@@ -47,12 +47,23 @@ pub const MAX_WEBHOOK_BODY: usize = 64 * 1024;
 const MAX_FRAME: usize = 256 * 1024;
 
 /// A provider account: the credentials its webhooks are signed with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ProviderAccount {
     pub auth_id: String,
     pub auth_token: String,
     /// The provider's REST API base (None: its public API); a local fake in tests.
     pub api_base: Option<String>,
+}
+
+/// The token never reaches a log line.
+impl std::fmt::Debug for ProviderAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderAccount")
+            .field("auth_id", &self.auth_id)
+            .field("auth_token", &voicera_conversation::agent::mask_secret(&self.auth_token))
+            .field("api_base", &self.api_base)
+            .finish()
+    }
 }
 
 /// Settings of the telephony endpoints.

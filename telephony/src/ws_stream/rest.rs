@@ -31,13 +31,25 @@ pub enum RestError {
 }
 
 /// An account's API client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProviderRest {
     provider: Provider,
     /// e.g. `https://api.vobiz.ai/api/v1` (a local fake in tests).
     base: String,
     auth_id: String,
     auth_token: String,
+}
+
+/// The token never reaches a log line.
+impl std::fmt::Debug for ProviderRest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderRest")
+            .field("provider", &self.provider)
+            .field("base", &self.base)
+            .field("auth_id", &self.auth_id)
+            .field("auth_token", &voicera_conversation::agent::mask_secret(&self.auth_token))
+            .finish()
+    }
 }
 
 /// A number on the provider account, and the application it is attached to (if any).
