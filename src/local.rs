@@ -226,7 +226,8 @@ pub struct LocalModels {
     pool: InferencePool,
     whisper_backend: WhisperBackend,
     whisper: Mutex<HashMap<String, Arc<dyn Transcribe>>>,
-    smollm: Mutex<Option<SmolLm>>,
+    /// Local language models by cache name, loaded once and shared by every agent on them.
+    llms: Mutex<std::collections::HashMap<String, SmolLm>>,
     silero: Mutex<Option<SileroModel>>,
     piper: Mutex<Option<Arc<PiperVoice>>>,
 }
@@ -239,7 +240,7 @@ impl LocalModels {
             pool,
             whisper_backend,
             whisper: Mutex::new(HashMap::new()),
-            smollm: Mutex::new(None),
+            llms: Mutex::new(std::collections::HashMap::new()),
             silero: Mutex::new(None),
             piper: Mutex::new(None),
         }
@@ -291,21 +292,25 @@ impl LocalModels {
         Ok(model)
     }
 
-    /// SmolLM2 with `system_prompt` and `greeting` prefilled (prefix cache), as an agent's language model.
-    pub fn smollm_for(
+    /// The local language model `name` (SmolLM2, Qwen2) with `system_prompt` and `greeting` prefilled (prefix
+    /// cache), as an agent's language model.
+    pub fn local_llm_for(
         &self,
+        name: &str,
         system_prompt: &str,
         greeting: &str,
         tools: &[AgentTool],
     ) -> Result<Arc<dyn LanguageModel>> {
-        let mut base = self.smollm.lock().map_err(|_| anyhow::anyhow!("model table poisoned"))?;
-        if base.is_none() {
-            let model = SmolLm::load(&self.ensure(DEMO_LLM)?.join("model.gguf"), &default_device())?;
+        let mut loaded = self.llms.lock().map_err(|_| anyhow::anyhow!("model table poisoned"))?;
+        if !loaded.contains_key(name) {
+            let model = SmolLm::load(&self.ensure(name)?.join("model.gguf"), &default_device())?;
             let hello = [ChatMessage { role: Role::User, content: "Hi".into() }];
             model.generate(&hello, GenerationParams { max_tokens: 1, ..GenerationParams::default() }, |_| true)?;
-            *base = Some(model);
+            tracing::info!(model = name, "language model loaded");
+            loaded.insert(name.to_string(), model);
         }
-        let model = base.clone().context("SmolLM loaded above")?;
+        let model = loaded.get(name).cloned().context("the language model was loaded above")?;
+        drop(loaded);
         // Variables make each call's prompt different; only the literal part before the first one is shared.
         let literal = |text: &str| text.split("{{").next().unwrap_or("").to_string();
         // The system message as LocalLlm will send it: the prompt, then the tools' instructions.
@@ -368,7 +373,7 @@ impl LocalModels {
 pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
     // The demo's own models first, then the rest of the default set.
     let whisper = models.speech_to_text(DEMO_STT, Decoding::default())?;
-    let llm = models.smollm_for(DEMO_PROMPT, DEMO_GREETING, &[])?;
+    let llm = models.local_llm_for(DEMO_LLM, DEMO_PROMPT, DEMO_GREETING, &[])?;
     let limits = CallLimits {
         idle_prompt_after: Some(std::time::Duration::from_secs(10)),
         user_silence_hangup: Some(std::time::Duration::from_secs(30)),
@@ -408,7 +413,9 @@ pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Ag
         bail!("{} understands English only; agent {} speaks {:?}", config.stt_model, config.id, config.language);
     }
     let llm: Arc<dyn LanguageModel> = match &config.llm {
-        LlmChoice::Local => models.smollm_for(&config.system_prompt, &config.greeting, &config.tools)?,
+        LlmChoice::Local { model } => {
+            models.local_llm_for(model, &config.system_prompt, &config.greeting, &config.tools)?
+        }
         LlmChoice::OpenAiCompatible { base_url, model, api_key_env } => {
             let api_key = match api_key_env {
                 Some(var) => Some(std::env::var(var).with_context(|| format!("{var} is not set"))?),

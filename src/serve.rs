@@ -36,6 +36,10 @@ impl Role {
     fn runs_sip(self) -> bool {
         matches!(self, Role::All | Role::Media)
     }
+
+    fn runs_api(self) -> bool {
+        matches!(self, Role::All | Role::Api)
+    }
 }
 
 pub fn run(args: NodeArgs, role: Role) -> Result<()> {
@@ -125,7 +129,25 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     // The store is opened before anything listens: a node that cannot reach it must not take calls.
     let (store, master_key) = crate::storage::open(&config).await?;
     let store_up = Arc::new(AtomicBool::new(true));
-    tokio::spawn(watch_store(store, Arc::clone(&store_up), shutdown.clone()));
+    tokio::spawn(watch_store(store.clone(), Arc::clone(&store_up), shutdown.clone()));
+    let control_plane = if role.runs_api() {
+        let validator = Arc::new(crate::config::AgentCompiler { policy: Arc::clone(&config.dial_policy) });
+        let api = voicera_api::ApiState::new(
+            store.clone(),
+            master_key.derive(voicera_api::TOKEN_KEY_PURPOSE),
+            validator,
+            voicera_api::ApiConfig::default(),
+        );
+        if let Some((email, password)) = calls::owner_from_env() {
+            let bootstrap = voicera_api::bootstrap_owner(&api, &email, &password)
+                .await
+                .map_err(|err| anyhow::anyhow!("the owner account from VOICERA_ADMIN_EMAIL: {err}"))?;
+            tracing::info!(?bootstrap, "owner account");
+        }
+        Some(voicera_api::control_plane(api))
+    } else {
+        None
+    };
 
     let draining = Arc::new(AtomicBool::new(false));
     let recordings: Arc<dyn RecordingSink> = Arc::new(FsRecordingSink::new(config.data_dir.join("calls")));
@@ -229,9 +251,15 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     if let Some(calls) = calls_router {
         app = app.merge(calls);
     }
+    if let Some(control_plane) = control_plane {
+        app = app.merge(control_plane);
+    }
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned()).await
+        // The peer's address reaches handlers: login rate limits key on it.
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(http_shutdown.cancelled_owned())
+            .await
     });
     status.http_up.store(true, Ordering::Relaxed);
     tracing::info!(http = %http_addr, public_url = %config.public_url, "ready");

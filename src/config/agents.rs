@@ -36,6 +36,10 @@ pub(super) struct RawAgent {
     interaction_mode: Option<String>,
     ignore_user_speech_before_greeting: Option<bool>,
     interruption_min_words: Option<u32>,
+    /// Barge-in: how long the agent stays paused under the caller's voice waiting for words (ms).
+    barge_in_window_ms: Option<u64>,
+    /// Barge-in: the caller's voiced time within the window that interrupts without words (ms).
+    barge_in_min_speech_ms: Option<u64>,
     user_silence_hangup_seconds: Option<u64>,
     call_timeout_seconds: Option<u64>,
     user_online_detection_seconds: Option<u64>,
@@ -98,8 +102,8 @@ pub enum TurnDetection {
 /// Which language model an agent thinks with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LlmChoice {
-    /// SmolLM2-135M in process.
-    Local,
+    /// A local model in process, by its cache name (`smollm2-135m`, `qwen2.5-coder-0.5b`).
+    Local { model: String },
     /// A model on an OpenAI-compatible server; the key is read from `api_key_env` when the agent loads.
     OpenAiCompatible { base_url: String, model: String, api_key_env: Option<String> },
 }
@@ -251,12 +255,18 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path, policy: &DialP
             bail!("{at}.llm_api_key_env: only used with llm_base_url");
         }
         let llm = match (a.llm_base_url, a.llm_model) {
-            (None, None) => LlmChoice::Local,
-            (None, Some(model)) if model == "smollm2-135m" => LlmChoice::Local,
-            (None, Some(model)) => bail!(
-                "{at}.llm_model: {model:?} is not available locally (smollm2-135m); set llm_base_url to use it on an \
-                 OpenAI-compatible server"
-            ),
+            (None, None) => LlmChoice::Local { model: crate::local::DEMO_LLM.to_string() },
+            (None, Some(model)) if voicera_models_local::cache::language_models().any(|m| m.name == model) => {
+                LlmChoice::Local { model }
+            }
+            (None, Some(model)) => {
+                let local: Vec<&str> = voicera_models_local::cache::language_models().map(|m| m.name).collect();
+                bail!(
+                    "{at}.llm_model: {model:?} is not available locally ({}); set llm_base_url to use it on an \
+                     OpenAI-compatible server",
+                    local.join(", ")
+                )
+            }
             (Some(base_url), model) => {
                 if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
                     bail!("{at}.llm_base_url: {base_url:?} must start with http:// or https://");
@@ -339,6 +349,20 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path, policy: &DialP
                 _ => None,
             },
             hold_messages: a.hold_messages,
+            barge_in_window: match a.barge_in_window_ms {
+                Some(ms) if !(200..=5000).contains(&ms) => {
+                    bail!("{at}.barge_in_window_ms must be between 200 and 5000")
+                }
+                Some(ms) => Duration::from_millis(ms),
+                None => defaults.barge_in_window,
+            },
+            barge_in_min_speech: match a.barge_in_min_speech_ms {
+                Some(ms) if !(100..=5000).contains(&ms) => {
+                    bail!("{at}.barge_in_min_speech_ms must be between 100 and 5000")
+                }
+                Some(ms) => Duration::from_millis(ms),
+                None => defaults.barge_in_min_speech,
+            },
             ..defaults
         };
         let utc_offset_minutes = match a.utc_offset.as_deref() {
@@ -546,4 +570,79 @@ mod tests {
             assert!(err.starts_with("agents.desk.transfer_targets: ") && err.contains(expected), "{target}: {err}");
         }
     }
+}
+
+/// The control plane's check of an agent's `agent_config` (the original VoicEra's JSON): the same compile step
+/// as `[[agents]]`, so the API refuses what a call could not run. The original nests model choices as
+/// objects (`"llm_model": {"name": …}`); their names are what this node compiles. Keys this node does not
+/// know (the original's provider settings) are left to the API to store.
+pub struct AgentCompiler {
+    pub policy: std::sync::Arc<DialPolicy>,
+}
+
+/// Keys of `agent_config` that mean the same as `[[agents]]` keys.
+const SHARED_AGENT_KEYS: &[&str] = &[
+    "system_prompt",
+    "greeting_message",
+    "language",
+    "stt_model",
+    "llm_model",
+    "tts_model",
+    "tts_voice",
+    "interaction_mode",
+    "ignore_user_speech_before_greeting",
+    "interruption_min_words",
+    "user_silence_hangup_seconds",
+    "call_timeout_seconds",
+    "user_online_detection_seconds",
+    "user_online_detection_message",
+    "hold_messages",
+    "hold_message_timeout_seconds",
+    "vad_profile",
+    "tools",
+    "transfer_targets",
+];
+
+impl voicera_api::AgentValidator for AgentCompiler {
+    fn validate(&self, agent_config: &serde_json::Value) -> std::result::Result<(), voicera_api::FieldError> {
+        let field_error = |field: &str, message: String| voicera_api::FieldError { field: field.into(), message };
+        let Some(config) = agent_config.as_object() else {
+            return Err(field_error("", "agent_config must be a JSON object".into()));
+        };
+        let mut raw = serde_json::Map::new();
+        raw.insert("id".into(), "api-agent".into());
+        for key in SHARED_AGENT_KEYS {
+            let Some(value) = config.get(*key) else { continue };
+            // `{"name": "smollm2-135m", …}` (the original's model objects) or a plain name.
+            let value = match value {
+                serde_json::Value::Object(model) if key.ends_with("_model") => match model.get("name") {
+                    Some(name) => name.clone(),
+                    None => return Err(field_error(&format!("{key}.name"), "a model needs a name".into())),
+                },
+                serde_json::Value::Null => continue,
+                other => other.clone(),
+            };
+            raw.insert((*key).into(), value);
+        }
+        raw.entry("system_prompt").or_insert_with(|| "".into());
+        let raw: RawAgent = serde_json::from_value(serde_json::Value::Object(raw))
+            .map_err(|err| field_error(&unknown_field_of(&err.to_string()), err.to_string()))?;
+        match compile_agents(vec![raw], Path::new("."), &self.policy) {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                // "agents.api-agent.<field>: <message>" names the field the way `[[agents]]` errors do.
+                let text = format!("{err:#}");
+                let (field, message) = match text.strip_prefix("agents.api-agent.").and_then(|t| t.split_once(": ")) {
+                    Some((field, message)) => (field.to_string(), message.to_string()),
+                    None => (String::new(), text),
+                };
+                Err(field_error(&field, message))
+            }
+        }
+    }
+}
+
+/// The key a serde error names (`invalid type … at line 1` carries none; `unknown field \`x\`` does).
+fn unknown_field_of(message: &str) -> String {
+    message.split('`').nth(1).unwrap_or_default().to_string()
 }

@@ -20,7 +20,9 @@ mod agents;
 mod policy;
 mod sip_security;
 use agents::{compile_agents, RawAgent};
-pub use agents::{normalize_number, AgentConfig, LlmChoice, SpeechModelChoice, TtsChoice, TurnDetection, PIPER_VOICE};
+pub use agents::{
+    normalize_number, AgentCompiler, AgentConfig, LlmChoice, SpeechModelChoice, TtsChoice, TurnDetection, PIPER_VOICE,
+};
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
 pub const DEFAULT_HTTP: &str = "0.0.0.0:8080";

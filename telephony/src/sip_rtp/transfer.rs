@@ -57,7 +57,12 @@ impl Service {
             Ok(allowed) => allowed.dial_string().to_string(),
             Err(err) => {
                 tracing::warn!(call = %call_key, %err, "transfer refused by the dial policy");
-                let _ = reply.send(Err(TransferError::NotAllowed(err.to_string())));
+                let refusal = if err.is_malformed() {
+                    TransferError::BadTarget(target)
+                } else {
+                    TransferError::NotAllowed(err.to_string())
+                };
+                let _ = reply.send(Err(refusal));
                 return;
             }
         };
