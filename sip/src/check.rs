@@ -20,7 +20,7 @@ pub const ACCEPTED_BODY: &str = "application/sdp";
 pub struct Rejection {
     /// The status code to answer with.
     pub status: u16,
-    /// The reason phrase.
+    /// The reason phrase that goes with the status.
     pub reason: &'static str,
     /// Headers the RFC requires with this status (`Unsupported`, `Accept`, `Allow`, ...).
     pub headers: Vec<(&'static str, String)>,

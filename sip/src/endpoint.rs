@@ -103,14 +103,14 @@ pub enum EndpointEvent {
     Request {
         /// The server transaction to answer on.
         key: ServerKey,
-        /// The request.
+        /// The request, parsed and checked (mandatory headers, CSeq method).
         request: Request,
         /// Where it came from.
         peer: Peer,
     },
     /// An ACK for a 2xx (it belongs to the dialog, not to a transaction).
     Ack {
-        /// The ACK.
+        /// The ACK, for the dialog layer (it may carry the SDP answer to an offerless INVITE).
         request: Request,
         /// Where it came from.
         peer: Peer,
@@ -120,14 +120,14 @@ pub enum EndpointEvent {
     Cancelled {
         /// The INVITE's server transaction, to answer with 487.
         invite: ServerKey,
-        /// The CANCEL.
+        /// The CANCEL, already answered with 200 (its Reason header, if any, says why the caller gave up).
         request: Request,
     },
     /// A response for a client transaction.
     Response {
         /// The client transaction it answers.
         key: ClientKey,
-        /// The response.
+        /// The response (provisional or final; retransmissions are absorbed).
         response: Response,
     },
     /// A client transaction got no final response in time (timer B or F); treat as 408.

@@ -261,11 +261,11 @@ impl Headers {
 /// A SIP request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
-    /// The method.
+    /// The request line's method; it decides which transaction machine handles the request.
     pub method: Method,
     /// The Request-URI as received; parse it with [`crate::uri::SipUri::parse`].
     pub uri: String,
-    /// The header lines.
+    /// Header lines in arrival order (see [`Headers`]).
     pub headers: Headers,
     /// The body (usually SDP), exactly Content-Length bytes.
     pub body: Vec<u8>,
@@ -278,7 +278,7 @@ pub struct Response {
     pub status: u16,
     /// The reason phrase, for people.
     pub reason: String,
-    /// The header lines.
+    /// Header lines in arrival order (see [`Headers`]).
     pub headers: Headers,
     /// The body (usually SDP), exactly Content-Length bytes.
     pub body: Vec<u8>,
@@ -287,9 +287,9 @@ pub struct Response {
 /// A request or a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// A request.
+    /// A request (it has a request line).
     Request(Request),
-    /// A response.
+    /// A response (it has a status line).
     Response(Response),
 }
 

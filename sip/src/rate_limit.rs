@@ -75,11 +75,11 @@ impl Default for RateLimitConfig {
 /// The request classes that are limited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestClass {
-    /// INVITE.
+    /// INVITE, limited by [`RateLimitConfig::invite`].
     Invite,
-    /// REGISTER.
+    /// REGISTER, limited by [`RateLimitConfig::register`].
     Register,
-    /// OPTIONS.
+    /// OPTIONS, limited by [`RateLimitConfig::options`].
     Options,
 }
 

@@ -267,7 +267,7 @@ pub struct Mki {
 pub struct CryptoAttribute {
     /// The attribute's tag; the answer echoes the tag of the one it accepts.
     pub tag: u32,
-    /// The crypto suite.
+    /// The crypto suite, which fixes the key and salt lengths.
     pub suite: SrtpSuite,
     /// Master key followed by master salt, exactly the suite's lengths.
     pub key_salt: Vec<u8>,

@@ -16,7 +16,7 @@ use std::time::Instant;
 pub struct SourceKey(IpAddr);
 
 impl SourceKey {
-    /// The key of `ip`.
+    /// The key `ip` is counted under: itself for IPv4 (and IPv4-mapped IPv6), its /64 for IPv6.
     pub fn of(ip: IpAddr) -> SourceKey {
         match ip {
             IpAddr::V4(v4) => SourceKey(IpAddr::V4(v4)),

@@ -124,9 +124,9 @@ impl TransportConfig {
 /// [`TransportKind`] (reliable or not); this adds TLS, for Via/Contact and for choosing how to connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SipProtocol {
-    /// UDP.
+    /// UDP datagrams: unreliable, so transactions retransmit.
     Udp,
-    /// TCP.
+    /// A plain TCP connection, framed by Content-Length.
     Tcp,
     /// TLS over TCP (`sips:`, or `;transport=tls`).
     Tls,
