@@ -17,16 +17,24 @@ use crate::state::ApiState;
 /// A member of an org, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
+    /// The login name: lower-case, also the record's id.
     pub email: String,
+    /// The person's name, as the console shows it.
     pub name: String,
+    /// The org (tenant) the account belongs to.
     pub org_id: String,
+    /// The org's display name, given at signup.
     pub company_name: String,
+    /// What the account may do in its org.
     pub role: Role,
+    /// When the account was created (UTC text); absent on some imported accounts.
     pub created_at: Option<String>,
     password_hash: Option<String>,
 }
 
 impl Member {
+    /// Reads a `Users` record, including imported ones (an original user without `role` is an owner unless
+    /// `is_member`).
     pub fn from_record(record: &Record) -> Member {
         let text = |key: &str| record.doc.get(key).and_then(Value::as_str).map(str::to_string);
         // Imported users carry the original's `is_member` (false = owner) and a role the import derived.
@@ -73,6 +81,7 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Longest password hashed (a bound on hashing work per request).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
+/// Refuses a password too short to be safe or too long to hash cheaply (422 on `field`).
 pub fn check_new_password(password: &str, field: &str) -> Result<(), ApiError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(ApiError::invalid(field, format!("use at least {MIN_PASSWORD_CHARS} characters")));
@@ -202,13 +211,19 @@ async fn rehash(state: &ApiState, member: &Member, password: &str) -> Result<(),
 /// What login and refresh answer: the original's login response plus the refresh token.
 #[derive(Debug, Clone, Serialize)]
 pub struct Session {
+    /// Always `success` (the original's clients check it).
     pub status: &'static str,
+    /// What happened, for people (`Login successful`, ...).
     pub message: &'static str,
+    /// The signed access token to send as `Authorization: Bearer`.
     pub access_token: String,
+    /// Always `bearer`.
     pub token_type: &'static str,
+    /// The caller's org, which the original's clients put in later requests.
     pub org_id: String,
     /// Seconds the access token works.
     pub expires_in: u64,
+    /// The token that gets the next access token from `/auth/refresh`; each works once.
     pub refresh_token: String,
 }
 
@@ -259,9 +274,15 @@ pub(crate) async fn put_family(state: &ApiState, family_id: &str, family: &Famil
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bootstrap {
     /// The owner account was created, in a new org.
-    Created { org_id: String },
+    Created {
+        /// The new org.
+        org_id: String,
+    },
     /// An account with this email already exists (its password is left as it is).
-    Exists { org_id: String },
+    Exists {
+        /// The existing account's org.
+        org_id: String,
+    },
 }
 
 /// Makes sure the owner named by `VOICERA_ADMIN_EMAIL`/`VOICERA_ADMIN_PASSWORD` exists: the binary calls this

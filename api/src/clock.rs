@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync + 'static {
+    /// Now, in milliseconds since the Unix epoch.
     fn now_millis(&self) -> i64;
 }
 
@@ -26,10 +27,12 @@ impl Clock for SystemClock {
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
+    /// A clock reading `unix_millis` until moved.
     pub fn at(unix_millis: i64) -> ManualClock {
         ManualClock(AtomicI64::new(unix_millis))
     }
 
+    /// Moves the clock forward by `millis`.
     pub fn advance(&self, millis: i64) {
         self.0.fetch_add(millis, Ordering::SeqCst);
     }

@@ -17,6 +17,7 @@ use voicera_store::StoreError;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status} {code}: {detail}")]
 pub struct ApiError {
+    /// The HTTP status of the answer.
     pub status: StatusCode,
     /// Stable, machine-readable (`unauthorized`, `forbidden`, `not_found`, `invalid`, ...).
     pub code: &'static str,
@@ -29,6 +30,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error with this status and code and no field.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
         ApiError { status, code, detail: detail.into(), field: None, retry_after_secs: None }
     }
@@ -39,18 +41,22 @@ impl ApiError {
         self
     }
 
+    /// The request carries no valid credential (401).
     pub fn unauthorized(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
     }
 
+    /// The caller is known but may not do this (403).
     pub fn forbidden(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail)
     }
 
+    /// Nothing of the caller's org by that name or id (404; other orgs' things are "not found" too).
     pub fn not_found(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", detail)
     }
 
+    /// The `field`'s value is taken already (409), e.g. an email or agent name.
     pub fn conflict(field: &str, detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::CONFLICT, "conflict", detail).at(field)
     }

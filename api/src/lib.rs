@@ -7,6 +7,8 @@
 //! [`Caller`] extractor · `accounts.rs` users, orgs, sessions, the owner bootstrap · `state.rs` [`ApiState`],
 //! [`ApiConfig`], the [`AgentValidator`] the binary plugs in · `error.rs` the one error type · `clock.rs`.
 
+#![forbid(unsafe_code)]
+
 pub mod accounts;
 pub mod auth;
 pub mod clock;
@@ -27,7 +29,9 @@ use serde_json::json;
 /// One readiness check: a named component and whether it is up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
+    /// The component (`sip`, `store`, a listener's name).
     pub name: &'static str,
+    /// Whether it answers; the node is ready only when all are up.
     pub up: bool,
 }
 

@@ -14,6 +14,7 @@ pub fn document() -> &'static Value {
     DOCUMENT.get_or_init(build)
 }
 
+/// `GET /api/v1/openapi.json`: the API's OpenAPI document, built once from the route table.
 pub async fn serve() -> Json<Value> {
     Json(document().clone())
 }

@@ -17,12 +17,14 @@ use crate::clock::{Clock, SystemClock};
 pub struct FieldError {
     /// Path inside `agent_config` (`llm_model.name`, `language`); the API reports it as `agent_config.<field>`.
     pub field: String,
+    /// What is wrong with it, for people.
     pub message: String,
 }
 
 /// Checks an agent's `agent_config` with the same code that compiles `[[agents]]`, so the API refuses what a
 /// call could not run. The binary owns that compile step and plugs it in here.
 pub trait AgentValidator: Send + Sync + 'static {
+    /// The config's first fault, or `Ok` when a call could run it.
     fn validate(&self, agent_config: &Value) -> Result<(), FieldError>;
 }
 
@@ -35,11 +37,13 @@ pub struct ApiConfig {
     pub access_ttl: Duration,
     /// A login session's absolute lifetime (its refresh tokens stop working then).
     pub refresh_ttl: Duration,
+    /// How much work a password hash costs (lower only in tests).
     pub password_cost: PasswordCost,
     /// Largest request body accepted on `/api/v1`.
     pub body_limit: usize,
     /// Failed logins allowed per (email, source) within `login_window` before it is locked out.
     pub login_max_failures: u32,
+    /// The window `login_max_failures` counts in; a locked-out key waits for its end.
     pub login_window: Duration,
     /// Take the client address from `X-Real-IP` (set by a reverse proxy in front) instead of the socket.
     pub trust_proxy_headers: bool,
@@ -90,6 +94,7 @@ impl ApiState {
         ApiState::with_clock(store, token_key, validator, config, Arc::new(SystemClock))
     }
 
+    /// [`ApiState::new`] with the time taken from `clock` (tests pass a [`crate::clock::ManualClock`]).
     pub fn with_clock(
         store: Store,
         token_key: [u8; 32],
@@ -111,6 +116,7 @@ impl ApiState {
         }))
     }
 
+    /// The document store every route reads and writes.
     pub fn store(&self) -> &Store {
         &self.0.store
     }

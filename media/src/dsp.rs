@@ -284,6 +284,7 @@ impl Resampler {
         }
     }
 
+    /// Whether input and output rates are equal, so samples are copied and not filtered.
     pub fn is_passthrough(&self) -> bool {
         self.filter.up == 1 && self.filter.down == 1
     }

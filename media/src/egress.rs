@@ -29,10 +29,12 @@ impl EgressQueue {
         }
     }
 
+    /// Samples queued.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether nothing is queued (the agent is silent).
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

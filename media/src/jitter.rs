@@ -35,23 +35,34 @@ impl Default for JitterConfig {
 /// Counters, exported to metrics and RTCP.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JitterStats {
+    /// Packets pushed, whatever became of them.
     pub received: u64,
+    /// Frames played out from a packet.
     pub played: u64,
+    /// Sequence numbers never received in time: each is concealed.
     pub lost: u64,
+    /// Packets that arrived after their slot was played (dropped).
     pub late: u64,
+    /// Packets whose sequence number was already buffered (dropped).
     pub duplicate: u64,
+    /// Packets larger than a slot holds (dropped).
     pub oversize: u64,
     /// Frames dropped to shrink the buffer after a burst.
     pub dropped_for_latency: u64,
+    /// Ticks that found nothing to play.
     pub underruns: u64,
 }
 
 /// What the playout tick gets.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Playout<'a> {
+    /// A buffered packet, due now.
     Packet {
+        /// Its payload, borrowed from the buffer's slot.
         payload: &'a [u8],
+        /// Its RTP timestamp.
         timestamp: u32,
+        /// Its payload type (telephone events share the stream).
         payload_type: u8,
     },
     /// The packet for this slot is missing but later ones exist: conceal one frame.
@@ -92,6 +103,7 @@ pub struct JitterBuffer {
 }
 
 impl JitterBuffer {
+    /// An empty buffer for a stream with this RTP clock rate (jitter is measured in its units).
     pub fn new(config: JitterConfig, clock_rate: u32) -> Self {
         let empty = Slot { ext_seq: 0, filled: false, timestamp: 0, payload_type: 0, len: 0, data: [0; MAX_PAYLOAD] };
         Self {
@@ -110,6 +122,7 @@ impl JitterBuffer {
         }
     }
 
+    /// The counters so far.
     pub fn stats(&self) -> JitterStats {
         self.stats
     }

@@ -28,17 +28,26 @@ const RESULTS: [(CallResult, &str); 4] = [
 /// Per-call media counters, flushed into [`Metrics`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MediaCounters {
+    /// RTP packets received on the call's socket.
     pub rtp_packets_in: u64,
+    /// Bytes of those packets.
     pub rtp_bytes_in: u64,
+    /// RTP packets sent.
     pub rtp_packets_out: u64,
+    /// Bytes of those packets.
     pub rtp_bytes_out: u64,
+    /// Datagrams that did not parse as RTP and were dropped.
     pub rtp_invalid: u64,
     /// RTP packets dropped because they came from a source the call is not latched to (hijack attempts,
     /// strays, or the first packets of a NAT rebinding before the run that re-latches).
     pub rtp_unlatched: u64,
+    /// Packets that came after their playout slot.
     pub jitter_late: u64,
+    /// Packets never received in time.
     pub jitter_lost: u64,
+    /// Frames of loss concealment played in place of audio.
     pub jitter_concealed: u64,
+    /// RFC 4733 DTMF digits received.
     pub dtmf_events: u64,
 }
 
@@ -108,10 +117,12 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// A call became active (answered): the active-calls gauge goes up.
     pub fn call_started(&self) {
         self.calls_active.fetch_add(1, Relaxed);
     }
 
+    /// An active call ended with `result`: the gauge goes down and the result is counted.
     pub fn call_ended(&self, result: CallResult) {
         self.calls_active.fetch_sub(1, Relaxed);
         self.count_result(result);
@@ -124,6 +135,7 @@ impl Metrics {
         }
     }
 
+    /// Calls active now (the node's load, also for drain).
     pub fn active_calls(&self) -> i64 {
         self.calls_active.load(Relaxed)
     }
@@ -156,6 +168,7 @@ impl Metrics {
         }
     }
 
+    /// The caller interrupted the agent.
     pub fn barge_in(&self) {
         self.barge_ins.fetch_add(1, Relaxed);
     }
@@ -170,10 +183,12 @@ impl Metrics {
         self.barge_ins.load(Relaxed)
     }
 
+    /// A SIP datagram was dropped (unparseable, over a limit, or rate-limited).
     pub fn sip_dropped(&self) {
         self.sip_dropped.fetch_add(1, Relaxed);
     }
 
+    /// Records whether `trunk`'s registration is current, for the registration gauge in `/metrics`.
     pub fn set_registration(&self, trunk: &str, registered: bool) {
         if let Ok(mut regs) = self.registrations.lock() {
             match regs.iter_mut().find(|(n, _)| n == trunk) {

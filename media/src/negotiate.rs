@@ -10,12 +10,15 @@ use crate::codec::CodecKind;
 /// What both sides agreed on for one audio stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaPlan {
+    /// The codec both sides use.
     pub codec: CodecKind,
+    /// Its RTP payload type (the offerer's number for a dynamic one).
     pub payload_type: u8,
     /// RFC 4733 telephone-event payload type, if negotiated.
     pub dtmf_payload_type: Option<u8>,
     /// Where the peer wants RTP (from SDP; symmetric RTP may later latch to the real source).
     pub remote_rtp: SocketAddr,
+    /// Where the peer wants RTCP (`a=rtcp`, else the RTP port + 1).
     pub remote_rtcp: SocketAddr,
     /// Our direction in the answer.
     pub direction: Direction,
@@ -26,10 +29,13 @@ pub struct MediaPlan {
 /// Why an offer cannot be accepted; each maps to `488 Not Acceptable Here`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NegotiationError {
+    /// The offer has no audio stream we can carry.
     #[error("offer has no audio stream over RTP/AVP")]
     NoAudio,
+    /// None of the offered codecs is one we speak (the offered ones, for the log).
     #[error("no common codec (offered: {0})")]
     NoCommonCodec(String),
+    /// No `c=` line gives an address to send media to.
     #[error("offer has no usable connection address")]
     NoConnection,
 }

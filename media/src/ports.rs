@@ -10,8 +10,10 @@ use tokio::net::UdpSocket;
 /// Errors of port allocation.
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
+    /// The range has no even port with its odd RTCP neighbour inside it.
     #[error("RTP port range {0}-{1} is invalid (need at least one even port with room for RTCP)")]
     InvalidRange(u16, u16),
+    /// Every pair is leased: the node is full.
     #[error("no free RTP port pair in the configured range")]
     Exhausted,
 }
@@ -34,6 +36,7 @@ impl PortPool {
         Ok(Self { free: Arc::new(Mutex::new(ports)), bind_ip })
     }
 
+    /// Pairs free now.
     pub fn available(&self) -> usize {
         self.free.lock().map(|f| f.len()).unwrap_or(0)
     }
@@ -64,6 +67,7 @@ pub struct PortLease {
 }
 
 impl PortLease {
+    /// The RTP port (even); RTCP is the next one.
     pub fn port(&self) -> u16 {
         self.port
     }

@@ -4,11 +4,17 @@
 /// A parsed RTP header; `payload` borrows from the packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RtpPacket<'a> {
+    /// The marker bit (start of a talkspurt for audio).
     pub marker: bool,
+    /// Which codec the payload is in, as negotiated.
     pub payload_type: u8,
+    /// The 16-bit sequence number; see [`SequenceExtender`] to extend it.
     pub sequence: u16,
+    /// Sampling instant of the first sample, in the codec's clock units.
     pub timestamp: u32,
+    /// Synchronisation source: the sender's stream id.
     pub ssrc: u32,
+    /// The payload after the header, its extension and any CSRCs.
     pub payload: &'a [u8],
 }
 
@@ -80,6 +86,7 @@ pub struct SequenceExtender {
 }
 
 impl SequenceExtender {
+    /// The 64-bit extended sequence number of `seq`, choosing the wrap-around cycle nearest the last one.
     pub fn extend(&mut self, seq: u16) -> u64 {
         let Some(last) = self.last else {
             // Start in the middle of the space so early reordering cannot go below zero.
@@ -107,13 +114,16 @@ impl SequenceExtender {
 pub struct TelephoneEvent {
     /// 0–9 digits, 10 `*`, 11 `#`, 12–15 A–D, 16 flash.
     pub event: u8,
+    /// The final packet of the event (sent three times).
     pub end: bool,
+    /// Power level in −dBm0 (0–63).
     pub volume: u8,
     /// Duration in RTP timestamp units.
     pub duration: u16,
 }
 
 impl TelephoneEvent {
+    /// Reads a 4-byte event payload; `None` if shorter.
     pub fn parse(payload: &[u8]) -> Option<TelephoneEvent> {
         let p = payload.get(..4)?;
         Some(TelephoneEvent {
@@ -124,6 +134,7 @@ impl TelephoneEvent {
         })
     }
 
+    /// Writes the 4-byte payload into `out` (at least 4 bytes); returns the length written.
     pub fn write(&self, out: &mut [u8]) -> usize {
         out[0] = self.event;
         out[1] = (if self.end { 0x80 } else { 0 }) | (self.volume & 0x3f);
@@ -137,6 +148,7 @@ impl TelephoneEvent {
     }
 }
 
+/// The DTMF character of an RFC 4733 event code (0–15), if it is one.
 pub fn event_to_digit(event: u8) -> Option<char> {
     match event {
         0..=9 => Some((b'0' + event) as char),
@@ -147,6 +159,7 @@ pub fn event_to_digit(event: u8) -> Option<char> {
     }
 }
 
+/// The RFC 4733 event code of a DTMF character (`0`–`9`, `*`, `#`, `A`–`D`, case-insensitive).
 pub fn digit_to_event(digit: char) -> Option<u8> {
     match digit.to_ascii_uppercase() {
         d @ '0'..='9' => Some(d as u8 - b'0'),
@@ -160,9 +173,12 @@ pub fn digit_to_event(digit: char) -> Option<u8> {
 /// Receiver statistics for one source, as RTCP report blocks carry them (RFC 3550 §6.4.1, appendix A.3, A.8).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReceptionStats {
+    /// The source these statistics are about.
     pub ssrc: u32,
     base_seq: Option<u64>,
+    /// Highest extended sequence number received.
     pub max_seq: u64,
+    /// Packets received (duplicates included, as the RFC counts).
     pub received: u64,
     expected_prior: u64,
     received_prior: u64,
@@ -197,6 +213,7 @@ impl ReceptionStats {
         self.last_transit = Some(transit);
     }
 
+    /// Packets expected from the first and highest sequence numbers (RFC 3550 A.3).
     pub fn expected(&self) -> u64 {
         self.base_seq.map_or(0, |base| self.max_seq - base + 1)
     }
@@ -240,12 +257,19 @@ impl ReceptionStats {
 /// An RTCP report block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReportBlock {
+    /// The source the block reports on.
     pub ssrc: u32,
+    /// Fraction lost since the last report, ×256.
     pub fraction_lost: u8,
+    /// Packets lost since the start (24 bits).
     pub cumulative_lost: u32,
+    /// Extended highest sequence number received.
     pub highest_seq: u32,
+    /// Interarrival jitter, in timestamp units.
     pub jitter: u32,
+    /// Last SR timestamp: the middle 32 bits of its NTP time.
     pub lsr: u32,
+    /// Delay since that SR, in 1/65536 s (the peer computes round-trip time from both).
     pub dlsr: u32,
 }
 
@@ -278,19 +302,26 @@ impl ReportBlock {
 /// Sender info of an SR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SenderInfo {
+    /// Wall-clock time of the report, NTP 64-bit format.
     pub ntp: u64,
+    /// The same instant on the RTP clock (lip sync, RTT).
     pub rtp_timestamp: u32,
+    /// Packets sent since the start.
     pub packets: u32,
+    /// Payload octets sent since the start.
     pub octets: u32,
 }
 
 /// What an RTCP compound packet told us (first SR/RR only; other packet types are skipped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RtcpSummary {
+    /// The SSRC of the report's sender.
     pub sender_ssrc: u32,
+    /// Sender info, when the report was an SR.
     pub sender_info: Option<SenderInfo>,
     /// The report block about our stream, if present.
     pub report: Option<ReportBlock>,
+    /// The compound packet contained a BYE: the peer ends the stream.
     pub bye: bool,
 }
 

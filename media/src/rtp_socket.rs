@@ -22,7 +22,9 @@ const UNSTAMPED_AGE: Duration = Duration::from_micros(50);
 /// One datagram read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Datagram {
+    /// Bytes of the datagram in its buffer.
     pub len: usize,
+    /// Who sent it (symmetric RTP latches to it).
     pub from: SocketAddr,
     /// The kernel's receive stamp (wall clock), when it gave one. Turned into an [`Instant`] by
     /// [`arrival_instant`] only where it is used (once a second), not for every packet.
@@ -50,6 +52,8 @@ impl Datagram {
     pub const EMPTY: Datagram = Datagram { len: 0, from: UNSPECIFIED, stamped: None };
 }
 
+/// A call's RTP or RTCP UDP socket, read in batches with `recvmmsg` and kernel receive stamps
+/// (`SO_TIMESTAMPNS`), so a tick costs one system call and jitter is measured at arrival, not at the read.
 pub struct RtpSocket {
     socket: UdpSocket,
     control: [ControlBuffer; BATCH],

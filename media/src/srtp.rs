@@ -46,24 +46,34 @@ const SRTCP_MAX_INDEX: u32 = 0x7fff_ffff;
 /// Why a packet could not be protected or unprotected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SrtpError {
+    /// The master key or salt has the wrong length for the suite.
     #[error("master key or salt has the wrong length for {0:?}")]
     KeyLength(SrtpSuite),
+    /// An MKI must be 1 to 4 bytes.
     #[error("MKI length must be 1 to 4 bytes")]
     MkiLength,
+    /// Not an RTP/RTCP packet, or too short for its header and trailer.
     #[error("packet is not RTP/RTCP or is too short")]
     Malformed,
+    /// The buffer has no room after the packet for the tag (and MKI/index).
     #[error("buffer has no room for the SRTP trailer")]
     NoRoom,
+    /// The tag does not match: forged, corrupted or another key. Dropped.
     #[error("authentication failed")]
     AuthFailed,
+    /// The packet's MKI names no key of this context.
     #[error("packet carries an unknown MKI")]
     UnknownMki,
+    /// This index was already accepted (a replay). Dropped.
     #[error("packet was already received")]
     Replayed,
+    /// The index is behind the replay window, so it cannot be checked. Dropped.
     #[error("packet is older than the replay window")]
     TooOld,
+    /// The 31-bit SRTCP index ran out: the key must be renewed.
     #[error("SRTCP index exhausted: the key must be renewed")]
     IndexExhausted,
+    /// Unencrypted SRTCP was asked of an AEAD suite.
     #[error("unencrypted SRTCP under an AEAD suite is not supported")]
     Unsupported,
 }
@@ -343,6 +353,7 @@ impl SrtpContext {
         Ok(self)
     }
 
+    /// The crypto suite the context was keyed for.
     pub fn suite(&self) -> SrtpSuite {
         self.suite
     }

@@ -102,6 +102,8 @@ pub struct RtpStream {
 }
 
 impl RtpStream {
+    /// A stream for `plan`: codec state, resamplers to the 16 kHz engine rate, a jitter buffer, and random
+    /// SSRC, sequence and timestamp starts (RFC 3550).
     pub fn new(plan: MediaPlan, jitter: JitterConfig) -> Result<Self, CodecError> {
         let codec = plan.codec.build()?;
         let rate = codec.pcm_rate();
@@ -142,14 +144,17 @@ impl RtpStream {
         })
     }
 
+    /// The negotiated codec, payload types and addresses.
     pub fn plan(&self) -> &MediaPlan {
         &self.plan
     }
 
+    /// Where RTP goes now: the SDP address until symmetric RTP latches to the real source.
     pub fn remote(&self) -> SocketAddr {
         self.remote
     }
 
+    /// Our SSRC (for RTCP reports).
     pub fn ssrc(&self) -> u32 {
         self.ssrc
     }
@@ -159,12 +164,12 @@ impl RtpStream {
         self.last_rtp_at
     }
 
-    /// Takes the counters accumulated since the last call (for the shared metrics).
     /// The jitter buffer's interarrival-jitter estimate (RFC 3550), as seen by the tick that reads packets.
     pub fn jitter(&self) -> Duration {
         self.jitter.jitter()
     }
 
+    /// Takes the counters accumulated since the last call (for the shared metrics).
     pub fn take_counters(&mut self) -> MediaCounters {
         let stats = self.jitter.stats();
         let mut snapshot = std::mem::take(&mut self.counters);

@@ -10,9 +10,13 @@ use crate::dsp::rms;
 /// Gate parameters. Defaults are the original's Silero settings (`voice_2_voice_server/api/bot.py`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VadParams {
+    /// Speech probability (0–1) at which a frame counts as speech.
     pub confidence: f32,
+    /// Seconds of speech that start a turn.
     pub start_secs: f32,
+    /// Seconds of non-speech that end it.
     pub stop_secs: f32,
+    /// Volume (0–1, see [`volume`]) a frame needs to count as speech, so quiet noise does not.
     pub min_volume: f32,
 }
 
@@ -68,7 +72,9 @@ pub fn volume(frame: &[i16]) -> f32 {
 /// What the gate reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VadEvent {
+    /// The caller started speaking (`start_secs` of speech).
     SpeechStarted,
+    /// The caller stopped (`stop_secs` of non-speech).
     SpeechStopped,
 }
 
@@ -98,6 +104,7 @@ pub struct VadGate<M: SpeechProbability> {
 }
 
 impl<M: SpeechProbability> VadGate<M> {
+    /// A gate using `model`, quiet until speech starts.
     pub fn new(params: VadParams, model: M) -> Self {
         Self { params, model, state: GateState::Quiet { speech_run: 0 }, smoothed_volume: 0.0, voiced: false }
     }
@@ -108,6 +115,7 @@ impl<M: SpeechProbability> VadGate<M> {
         self.voiced
     }
 
+    /// Whether the gate is in a turn (between start and stop).
     pub fn is_speaking(&self) -> bool {
         matches!(self.state, GateState::Speaking { .. })
     }

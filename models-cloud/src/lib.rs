@@ -7,5 +7,7 @@
 //! a channel, so the call's engine only ever polls; dropping the stream cancels the request. Protocol parsing
 //! is sans-IO ([`sse::SseParser`], [`openai::ChunkDecoder`]) and tested on the provider's documented frames.
 
+#![forbid(unsafe_code)]
+
 pub mod openai;
 pub mod sse;

@@ -23,8 +23,11 @@ pub struct OpenAiConfig {
     pub base_url: String,
     /// Sent as `Authorization: Bearer …` when set (local servers usually need none).
     pub api_key: Option<String>,
+    /// The model name the server knows (`gpt-4o-mini`, a vLLM `--served-model-name`, an Ollama tag).
     pub model: String,
+    /// Sampling temperature; `None` leaves the server's default.
     pub temperature: Option<f32>,
+    /// Cap on the reply's tokens; `None` leaves the server's default. Spoken replies are short anyway.
     pub max_tokens: Option<u32>,
     /// How long the server may take to start answering (the response head); the stream may run longer.
     pub first_byte_timeout: Duration,
@@ -41,6 +44,8 @@ impl std::fmt::Debug for OpenAiConfig {
 }
 
 impl OpenAiConfig {
+    /// A config for `model` at `base_url` (a trailing `/` is dropped, an empty key counts as none), with the
+    /// server's sampling defaults and a 10 s first-byte timeout.
     pub fn new(base_url: &str, model: &str, api_key: Option<String>) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -73,6 +78,7 @@ impl std::fmt::Debug for OpenAiChat {
 }
 
 impl OpenAiChat {
+    /// A client for `config`; builds the HTTP agent every reply will share.
     pub fn new(config: OpenAiConfig) -> Self {
         let agent = ureq::Agent::config_builder()
             .timeout_connect(Some(Duration::from_secs(5)))
@@ -221,6 +227,8 @@ pub struct ChunkDecoder {
 }
 
 impl ChunkDecoder {
+    /// Decodes the `data` of one server-sent event (a JSON chunk or `[DONE]`) into the events it completes;
+    /// an unreadable chunk or an error object fails the reply, and nothing more comes after the end.
     pub fn push(&mut self, data: &str) -> Vec<LlmEvent> {
         if self.finished {
             return Vec::new();
@@ -280,6 +288,7 @@ impl ChunkDecoder {
         }
     }
 
+    /// Whether the reply has ended (done, tool call or failure): later chunks are ignored.
     pub fn finished(&self) -> bool {
         self.finished
     }

@@ -5,14 +5,18 @@
 /// Longest event we buffer (1 MB): a stream that never ends an event cannot grow memory without bound.
 const MAX_EVENT: usize = 1 << 20;
 
+/// Why a stream of server-sent events cannot be read further.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SseError {
+    /// An event grew past the buffer limit (a server that never ends an event).
     #[error("an event longer than {MAX_EVENT} bytes")]
     TooLong,
+    /// An event's bytes are not UTF-8, which the standard requires.
     #[error("an event that is not UTF-8")]
     NotUtf8,
 }
 
+/// Splits a `text/event-stream` body into events, fed bytes as they arrive in reads of any size.
 #[derive(Debug, Default)]
 pub struct SseParser {
     line: Vec<u8>,

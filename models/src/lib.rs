@@ -7,6 +7,8 @@
 //! work); the stand-ins in [`standin`] answer at once, which is what the built-in `bench` agent uses to
 //! measure the server itself.
 
+#![forbid(unsafe_code)]
+
 pub mod standin;
 pub mod toolcall;
 pub mod turn;
@@ -62,14 +64,20 @@ pub trait SpeechToText: Send + Sync {
 /// One message of the conversation history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatMessage {
+    /// Who said it; engines map it to their chat template's roles.
     pub role: Role,
+    /// What was said (for [`Role::Tool`], the tool's result text).
     pub content: String,
 }
 
+/// The speaker of a [`ChatMessage`], as in OpenAI-style chat APIs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
+    /// The agent's instructions (its prompt), placed before the conversation.
     System,
+    /// The caller: their transcribed speech.
     User,
+    /// The agent: what it said (or the tool call it made, see [`tool_call_text`]).
     Assistant,
     /// The result of a tool the assistant called (content: the result text).
     Tool,
@@ -78,7 +86,9 @@ pub enum Role {
 /// A function the language model may call (OpenAI-style function tool).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolSpec {
+    /// The function name the model calls it by (letters, digits, `_`).
     pub name: String,
+    /// When the model should call it, in words the model reads.
     pub description: String,
     /// JSON Schema of the arguments object, as JSON text.
     pub parameters: String,
@@ -100,12 +110,18 @@ pub enum LlmEvent {
     Done,
     /// The reply failed; the engine speaks a fallback or tries the next model.
     Failed(String),
-    /// The model calls a tool (arguments: a JSON object as text). The reply ends with it.
-    ToolCall { name: String, arguments: String },
+    /// The model calls a tool. The reply ends with it.
+    ToolCall {
+        /// The tool's name, one of the [`ToolSpec`]s offered.
+        name: String,
+        /// The arguments: a JSON object as text, as the model wrote it (not yet validated).
+        arguments: String,
+    },
 }
 
 /// A reply being generated; dropping it cancels generation.
 pub trait LlmStream: Send {
+    /// The next event, or `None` while the model is still working; never blocks, so the call's tick can poll it.
     fn poll_event(&mut self) -> Option<LlmEvent>;
 }
 
@@ -125,5 +141,6 @@ pub trait TtsStream: Send {
 
 /// Text-to-speech engine.
 pub trait TextToSpeech: Send + Sync {
+    /// Starts synthesising `text`; the audio is pulled from the returned stream as the call plays it.
     fn speak(&self, text: &str) -> Box<dyn TtsStream>;
 }

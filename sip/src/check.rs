@@ -18,8 +18,11 @@ pub const ACCEPTED_BODY: &str = "application/sdp";
 /// A refusal: status, reason phrase and the headers RFC 3261 asks for with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
+    /// The status code to answer with.
     pub status: u16,
+    /// The reason phrase that goes with the status.
     pub reason: &'static str,
+    /// Headers the RFC requires with this status (`Unsupported`, `Accept`, `Allow`, ...).
     pub headers: Vec<(&'static str, String)>,
 }
 

@@ -8,8 +8,11 @@ use crate::message::{split_list, Headers, Method, Request, Response};
 /// Call-ID plus the two tags.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DialogId {
+    /// The Call-ID shared by both sides.
     pub call_id: String,
+    /// Our tag (From tag as UAC, To tag as UAS).
     pub local_tag: String,
+    /// The peer's tag.
     pub remote_tag: String,
 }
 
@@ -22,20 +25,26 @@ impl std::fmt::Display for DialogId {
 /// Whether a dialog is early (provisional) or confirmed (2xx).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DialogState {
+    /// Created by a provisional response with a To tag; may still fail.
     Early,
+    /// Established by a 2xx.
     Confirmed,
 }
 
 /// One dialog.
 #[derive(Debug, Clone)]
 pub struct Dialog {
+    /// Call-ID and tags that identify the dialog.
     pub id: DialogId,
+    /// Early or confirmed.
     pub state: DialogState,
     /// Our From/To value (with our tag).
     pub local: String,
     /// Their From/To value (with their tag).
     pub remote: String,
+    /// The CSeq of our last request in the dialog; the next one uses one more.
     pub local_seq: u32,
+    /// The CSeq of the peer's last request, once one arrived; lower ones are stale.
     pub remote_seq: Option<u32>,
     /// Where in-dialog requests go (their Contact URI).
     pub remote_target: String,

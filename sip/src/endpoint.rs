@@ -27,15 +27,19 @@ use crate::transaction::{
 /// The transport a message travelled on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TransportKind {
+    /// Datagrams: lost messages are retransmitted by the transaction timers.
     Udp,
+    /// A stream connection (TCP or TLS): delivery is reliable, so retransmission timers are off.
     Tcp,
 }
 
 impl TransportKind {
+    /// Whether the transport delivers reliably (no retransmissions, RFC 3261 §17).
     pub fn is_reliable(self) -> bool {
         matches!(self, TransportKind::Tcp)
     }
 
+    /// The transport token in a Via header (`UDP`, `TCP`).
     pub fn via_token(self) -> &'static str {
         match self {
             TransportKind::Udp => "UDP",
@@ -48,13 +52,16 @@ impl TransportKind {
 /// go back on the connection the request arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Peer {
+    /// The transport it travels on.
     pub transport: TransportKind,
+    /// The peer's address.
     pub addr: SocketAddr,
     /// TCP connection id assigned by the transport driver; `None` for UDP or for "open a connection".
     pub connection: Option<u64>,
 }
 
 impl Peer {
+    /// A UDP peer at `addr`.
     pub fn udp(addr: SocketAddr) -> Self {
         Peer { transport: TransportKind::Udp, addr, connection: None }
     }
@@ -63,7 +70,9 @@ impl Peer {
 /// Bytes to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
+    /// Where to send them.
     pub peer: Peer,
+    /// The serialised message.
     pub bytes: Vec<u8>,
 }
 
@@ -91,20 +100,55 @@ impl std::fmt::Display for ClientKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndpointEvent {
     /// A new request (not ACK, not CANCEL) that the TU must answer through [`Endpoint::respond`].
-    Request { key: ServerKey, request: Request, peer: Peer },
+    Request {
+        /// The server transaction to answer on.
+        key: ServerKey,
+        /// The request, parsed and checked (mandatory headers, CSeq method).
+        request: Request,
+        /// Where it came from.
+        peer: Peer,
+    },
     /// An ACK for a 2xx (it belongs to the dialog, not to a transaction).
-    Ack { request: Request, peer: Peer },
+    Ack {
+        /// The ACK, for the dialog layer (it may carry the SDP answer to an offerless INVITE).
+        request: Request,
+        /// Where it came from.
+        peer: Peer,
+    },
     /// A CANCEL matched a pending INVITE; the endpoint has answered the CANCEL with 200 and the TU should answer
     /// the INVITE with 487.
-    Cancelled { invite: ServerKey, request: Request },
+    Cancelled {
+        /// The INVITE's server transaction, to answer with 487.
+        invite: ServerKey,
+        /// The CANCEL, already answered with 200 (its Reason header, if any, says why the caller gave up).
+        request: Request,
+    },
     /// A response for a client transaction.
-    Response { key: ClientKey, response: Response },
+    Response {
+        /// The client transaction it answers.
+        key: ClientKey,
+        /// The response (provisional or final; retransmissions are absorbed).
+        response: Response,
+    },
     /// A client transaction got no final response in time (timer B or F); treat as 408.
-    ClientTimeout { key: ClientKey },
+    ClientTimeout {
+        /// The client transaction that timed out.
+        key: ClientKey,
+    },
     /// A 2xx to an INVITE was never acknowledged (RFC 3261 §13.3.1.4): the TU should send BYE.
-    AckTimeout { key: ServerKey, call_id: String },
+    AckTimeout {
+        /// The INVITE's server transaction.
+        key: ServerKey,
+        /// The call's Call-ID, to find the dialog.
+        call_id: String,
+    },
     /// Input was dropped; for logs and metrics.
-    Dropped { peer: Peer, reason: String },
+    Dropped {
+        /// Where it came from.
+        peer: Peer,
+        /// Why it was dropped.
+        reason: String,
+    },
 }
 
 enum ServerTx {
@@ -184,10 +228,13 @@ impl PartialOrd for Scheduled {
 /// Why a request cannot be sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
+    /// The request's top Via has no branch, so no transaction can be keyed on it.
     #[error("request has no usable top Via with a branch")]
     NoBranch,
+    /// The request does not parse back (it was built wrong).
     #[error("request is malformed: {0}")]
     Malformed(#[from] ParseError),
+    /// A client transaction with this key is already running (a reused branch).
     #[error("client transaction {0} already exists")]
     Duplicate(ClientKey),
 }
@@ -212,6 +259,7 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// An endpoint with these timers, naming itself `user_agent` in the messages it writes.
     pub fn new(timers: TimerConfig, user_agent: impl Into<String>) -> Self {
         Self {
             timers,
@@ -565,10 +613,12 @@ impl Endpoint {
         response
     }
 
+    /// The next datagram or stream write to send, if any: the driver drains these after every input.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
+    /// The next event for the TU, if any.
     pub fn poll_event(&mut self) -> Option<EndpointEvent> {
         self.events.pop_front()
     }

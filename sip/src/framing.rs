@@ -6,10 +6,13 @@ use crate::message::MAX_MESSAGE_BYTES;
 /// What the framer found wrong with a stream; the connection should be closed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FramingError {
+    /// The header section grew past the message limit without ending.
     #[error("header section exceeds {MAX_MESSAGE_BYTES} bytes")]
     TooLarge,
+    /// A message without a Content-Length: on a stream its end cannot be found.
     #[error("message on a stream transport without a valid Content-Length")]
     MissingContentLength,
+    /// Content-Length values that disagree: where the message ends is ambiguous (a smuggling attempt).
     #[error("message on a stream transport with conflicting Content-Length values")]
     ConflictingContentLength,
 }
@@ -21,6 +24,7 @@ pub struct StreamFramer {
 }
 
 impl StreamFramer {
+    /// A framer with nothing buffered, for a new connection.
     pub fn new() -> Self {
         Self::default()
     }

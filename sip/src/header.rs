@@ -27,14 +27,17 @@ impl Params {
         Params(list)
     }
 
+    /// A parameter's value (`None` when absent or valueless); names match case-insensitively.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_deref())
     }
 
+    /// Whether a parameter is present, with or without a value.
     pub fn has(&self, name: &str) -> bool {
         self.0.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
     }
 
+    /// Sets a parameter's value, replacing it or appending it.
     pub fn set(&mut self, name: &str, value: Option<String>) {
         match self.0.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
             Some(entry) => entry.1 = value,
@@ -60,12 +63,16 @@ impl fmt::Display for Params {
 pub struct Via {
     /// Upper-case transport token (`UDP`, `TCP`, `TLS`, `WS`...).
     pub transport: String,
+    /// The sent-by host (name or address).
     pub host: String,
+    /// The sent-by port, when given.
     pub port: Option<u16>,
+    /// Parameters (`branch`, `received`, `rport`, ...).
     pub params: Params,
 }
 
 impl Via {
+    /// Parses one Via value; `None` if it is not `SIP/2.0/<transport> host[:port]`.
     pub fn parse(value: &str) -> Option<Via> {
         // `SIP/2.0/UDP`, tolerating whitespace around the slashes (RFC 4475 §3.1.1.1).
         let mut rest = value.trim();
@@ -92,6 +99,7 @@ impl Via {
         Some(Via { transport: transport.trim().to_ascii_uppercase(), host, port, params: Params::parse(params) })
     }
 
+    /// The `branch` parameter, which keys the transaction (RFC 3261 §17).
     pub fn branch(&self) -> Option<&str> {
         self.params.get("branch")
     }
@@ -116,11 +124,14 @@ impl fmt::Display for Via {
 /// `CSeq: 1 INVITE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CSeq {
+    /// The sequence number; orders requests within a dialog.
     pub seq: u32,
+    /// The method, which must be the request's own.
     pub method: Method,
 }
 
 impl CSeq {
+    /// Parses `<number> <method>`; `None` if malformed.
     pub fn parse(value: &str) -> Option<CSeq> {
         let mut parts = value.split_whitespace();
         let seq = parts.next()?.parse().ok()?;
@@ -141,12 +152,16 @@ impl fmt::Display for CSeq {
 /// `"Display" <sip:uri>;tag=x` or `sip:uri;tag=x`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameAddr {
+    /// The display name, unquoted, when given.
     pub display: Option<String>,
+    /// The URI, without its angle brackets.
     pub uri: String,
+    /// Header parameters after the URI (`tag`, `expires`, ...).
     pub params: Params,
 }
 
 impl NameAddr {
+    /// Parses a From/To/Contact style value; `None` if malformed.
     pub fn parse(value: &str) -> Option<NameAddr> {
         let value = value.trim();
         if let Some(lt) = find_unquoted(value, '<') {
@@ -170,6 +185,7 @@ impl NameAddr {
         }
     }
 
+    /// The `tag` parameter, one half of the dialog id.
     pub fn tag(&self) -> Option<&str> {
         self.params.get("tag")
     }

@@ -19,6 +19,8 @@
 //!
 //! Call logic (what to answer, media) lives in `voicera-telephony` (the user agent), which drives these layers.
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 pub mod check;
 pub mod dialog;
@@ -43,12 +45,16 @@ pub use message::{Headers, Message, Method, ParseError, Request, Response};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A message did not parse.
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// A challenge could not be answered.
     #[error(transparent)]
     Auth(#[from] auth::AuthError),
+    /// A session description did not parse.
     #[error(transparent)]
     Sdp(#[from] sdp::SdpError),
 }
 
+/// This crate's result.
 pub type Result<T> = std::result::Result<T, Error>;

@@ -18,20 +18,35 @@ pub const MAX_HEADERS: usize = 128;
 /// A SIP method. Unknown methods are kept so that the UAS can answer `501 Not Implemented` or `405`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Method {
+    /// Starts a session (a call).
     Invite,
+    /// Acknowledges the final response to an INVITE.
     Ack,
+    /// Ends a session.
     Bye,
+    /// Cancels a pending INVITE.
     Cancel,
+    /// Asks for capabilities; also a keep-alive probe.
     Options,
+    /// Binds an address of record to a contact (RFC 3261 §10).
     Register,
+    /// Mid-call information, e.g. DTMF (RFC 6086).
     Info,
+    /// Changes session parameters before the call is answered (RFC 3311).
     Update,
+    /// Asks the peer to contact a third party: call transfer (RFC 3515).
     Refer,
+    /// Reports an event of a subscription, e.g. a transfer's progress (RFC 6665).
     Notify,
+    /// Subscribes to events (RFC 6665).
     Subscribe,
+    /// An instant message (RFC 3428).
     Message,
+    /// Acknowledges a reliable provisional response (RFC 3262).
     Prack,
+    /// Publishes event state (RFC 3903).
     Publish,
+    /// Any other method token, kept to be answered 405/501.
     Other(String),
 }
 
@@ -60,6 +75,7 @@ impl Method {
         })
     }
 
+    /// The method token as written on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Method::Invite => "INVITE",
@@ -92,40 +108,68 @@ impl fmt::Display for Method {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {
+    /// No bytes, or only line ends (a keep-alive).
     #[error("empty message")]
     Empty,
+    /// Larger than the message limit.
     #[error("message larger than {MAX_MESSAGE_BYTES} bytes")]
     TooLarge,
+    /// The header section is not UTF-8.
     #[error("message is not valid UTF-8 in its header section")]
     NotUtf8,
+    /// The first line is neither a request line nor a status line.
     #[error("malformed start line")]
     BadStartLine,
+    /// Not SIP/2.0.
     #[error("unsupported SIP version")]
     BadVersion,
+    /// The method is not a token.
     #[error("malformed method")]
     BadMethod,
+    /// The status code is not three digits from 100 to 699.
     #[error("malformed status code")]
     BadStatus,
+    /// The header line at this (1-based) number has no name and colon.
     #[error("malformed header line {0}")]
     BadHeader(usize),
+    /// More header lines than the limit.
     #[error("more than {MAX_HEADERS} header lines")]
     TooManyHeaders,
+    /// The header section does not end with a blank line.
     #[error("no blank line after the headers")]
     UnterminatedHeaders,
+    /// Content-Length is not a number.
     #[error("malformed Content-Length")]
     BadContentLength,
+    /// Content-Length appears more than once (even with the same value).
     #[error("Content-Length given more than once")]
     DuplicateContentLength,
+    /// Content-Length values disagree.
     #[error("conflicting Content-Length values")]
     ConflictingContentLength,
+    /// The body is shorter than Content-Length says (a truncated datagram).
     #[error("Content-Length {declared} exceeds the {available} body bytes received")]
-    BodyTruncated { declared: usize, available: usize },
+    BodyTruncated {
+        /// Bytes Content-Length declares.
+        declared: usize,
+        /// Bytes actually received.
+        available: usize,
+    },
+    /// A header every request needs is absent (its name).
     #[error("missing mandatory header {0}")]
     MissingHeader(&'static str),
+    /// A header's value does not parse (its name).
     #[error("malformed {0} header")]
     BadHeaderValue(&'static str),
+    /// The CSeq names another method than the request line.
     #[error("CSeq method {cseq} does not match request method {method}")]
-    CSeqMethodMismatch { method: String, cseq: String },
+    CSeqMethodMismatch {
+        /// The request line's method.
+        method: String,
+        /// The CSeq header's method.
+        cseq: String,
+    },
+    /// The Request-URI is not a SIP URI.
     #[error("malformed SIP URI")]
     BadUri,
 }
@@ -138,6 +182,7 @@ pub struct Headers {
 }
 
 impl Headers {
+    /// An empty header list.
     pub fn new() -> Self {
         Self::default()
     }
@@ -152,6 +197,7 @@ impl Headers {
         self.entries.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// Appends a header line as given; use the long name, which lookups go by.
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.entries.push((name.into(), value.into()));
     }
@@ -173,10 +219,12 @@ impl Headers {
         }
     }
 
+    /// Removes every `name` line.
     pub fn remove(&mut self, name: &str) {
         self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 
+    /// Every line as (name, value), in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
@@ -213,30 +261,40 @@ impl Headers {
 /// A SIP request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
+    /// The request line's method; it decides which transaction machine handles the request.
     pub method: Method,
     /// The Request-URI as received; parse it with [`crate::uri::SipUri::parse`].
     pub uri: String,
+    /// Header lines in arrival order (see [`Headers`]).
     pub headers: Headers,
+    /// The body (usually SDP), exactly Content-Length bytes.
     pub body: Vec<u8>,
 }
 
 /// A SIP response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
+    /// The status code (100–699).
     pub status: u16,
+    /// The reason phrase, for people.
     pub reason: String,
+    /// Header lines in arrival order (see [`Headers`]).
     pub headers: Headers,
+    /// The body (usually SDP), exactly Content-Length bytes.
     pub body: Vec<u8>,
 }
 
 /// A request or a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
+    /// A request (it has a request line).
     Request(Request),
+    /// A response (it has a status line).
     Response(Response),
 }
 
 impl Message {
+    /// The header lines of either kind.
     pub fn headers(&self) -> &Headers {
         match self {
             Message::Request(r) => &r.headers,
@@ -353,14 +411,17 @@ impl Request {
         Ok(())
     }
 
+    /// The parsed CSeq header (checked present when the request was parsed).
     pub fn cseq(&self) -> std::result::Result<CSeq, ParseError> {
         self.headers.cseq()
     }
 
+    /// The parsed top Via (the one whose branch keys the transaction).
     pub fn top_via(&self) -> std::result::Result<Via, ParseError> {
         self.headers.top_via()
     }
 
+    /// The Call-ID header (empty if absent).
     pub fn call_id(&self) -> &str {
         self.headers.call_id()
     }
@@ -370,6 +431,7 @@ impl Request {
         self.headers.get("Max-Forwards").and_then(|v| v.trim().parse().ok())
     }
 
+    /// Wraps the request as a [`Message`].
     pub fn into_message(self) -> Message {
         Message::Request(self)
     }
@@ -388,14 +450,17 @@ impl Response {
         Response { status, reason: reason.to_string(), headers, body: Vec::new() }
     }
 
+    /// The parsed CSeq header, which names the request it answers.
     pub fn cseq(&self) -> std::result::Result<CSeq, ParseError> {
         self.headers.cseq()
     }
 
+    /// The parsed top Via (ours, when we sent the request).
     pub fn top_via(&self) -> std::result::Result<Via, ParseError> {
         self.headers.top_via()
     }
 
+    /// The Call-ID header (empty if absent).
     pub fn call_id(&self) -> &str {
         self.headers.call_id()
     }
@@ -405,6 +470,7 @@ impl Response {
         self.status < 200
     }
 
+    /// Wraps the response as a [`Message`].
     pub fn into_message(self) -> Message {
         Message::Response(self)
     }

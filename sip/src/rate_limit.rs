@@ -45,8 +45,11 @@ impl Rate {
 /// Limits of a [`RateLimiter`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitConfig {
+    /// INVITEs per source: each may start a call, the costliest request.
     pub invite: Rate,
+    /// REGISTERs per source (registration floods and password guessing).
     pub register: Rate,
+    /// OPTIONS per source (scanners probe with it).
     pub options: Rate,
     /// 503 answers per source; over-limit requests beyond this are dropped.
     pub rejections: Rate,
@@ -72,8 +75,11 @@ impl Default for RateLimitConfig {
 /// The request classes that are limited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestClass {
+    /// INVITE, limited by [`RateLimitConfig::invite`].
     Invite,
+    /// REGISTER, limited by [`RateLimitConfig::register`].
     Register,
+    /// OPTIONS, limited by [`RateLimitConfig::options`].
     Options,
 }
 
@@ -96,9 +102,11 @@ impl RequestClass {
 /// What to do with a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// Within the limit: handle the request.
     Allow,
     /// Answer `503 Service Unavailable` with `Retry-After` (whole seconds, at least 1).
     Reject {
+        /// How long the source should wait.
         retry_after: Duration,
     },
     /// Send nothing.
@@ -138,6 +146,7 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// A limiter with no source tracked yet.
     pub fn new(config: RateLimitConfig) -> Self {
         let sources = SourceTable::new(config.max_sources);
         Self { config, sources }

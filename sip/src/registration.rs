@@ -12,7 +12,9 @@ use crate::message::{Headers, Method, Request, Response};
 pub struct RegistrationConfig {
     /// Registrar `host[:port]`; also the Request-URI host.
     pub registrar: String,
+    /// The username to register and authenticate as.
     pub username: String,
+    /// The password for digest authentication.
     pub password: String,
     /// Configured realm (None: take the challenge's).
     pub realm: Option<String>,
@@ -44,13 +46,22 @@ pub enum RegistrationStatus {
     /// A REGISTER is in flight.
     Registering,
     /// Registered until the instant given.
-    Registered { expires_at: Instant },
+    Registered {
+        /// When the binding expires unless refreshed.
+        expires_at: Instant,
+    },
     /// Last attempt failed; the next try is scheduled.
-    Failed { reason: String, retry_at: Instant },
+    Failed {
+        /// Why (status and reason phrase, or a timeout).
+        reason: String,
+        /// When the next attempt goes out.
+        retry_at: Instant,
+    },
 }
 
 /// Shortest retry after a failure; doubled per consecutive failure up to [`MAX_BACKOFF`].
 pub const MIN_BACKOFF: Duration = Duration::from_secs(5);
+/// Longest retry delay after repeated failures, so a lost registrar is still retried every few minutes.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// Refresh when this share of the granted expiry has passed (RFC 3261 suggests refreshing before expiry; 80 %
 /// leaves room for a retransmitted REGISTER and a challenge round trip).
@@ -74,6 +85,7 @@ pub struct Registration {
 }
 
 impl Registration {
+    /// A registration for `config`, due to send its first REGISTER at `now`.
     pub fn new(config: RegistrationConfig, now: Instant) -> Self {
         let digest = DigestClient::new(config.username.clone(), config.password.clone(), config.realm.clone());
         Self {
@@ -90,10 +102,12 @@ impl Registration {
         }
     }
 
+    /// Where the registration stands.
     pub fn status(&self) -> &RegistrationStatus {
         &self.status
     }
 
+    /// The settings it was made with.
     pub fn config(&self) -> &RegistrationConfig {
         &self.config
     }

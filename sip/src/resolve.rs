@@ -26,20 +26,34 @@ pub const DEFAULT_RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum ResolveError {
     /// The lookups did not finish within the resolver's timeout.
     #[error("resolving {host} timed out")]
-    TimedOut { host: String },
+    TimedOut {
+        /// The host being resolved.
+        host: String,
+    },
     /// DNS answered, but with no usable record.
     #[error("no address for {host}")]
-    NotFound { host: String },
+    NotFound {
+        /// The host being resolved.
+        host: String,
+    },
     /// The lookup itself failed (no name server reachable, malformed name, ...).
     #[error("DNS lookup of {name} failed: {reason}")]
-    Lookup { name: String, reason: String },
+    Lookup {
+        /// The name queried.
+        name: String,
+        /// The resolver's message.
+        reason: String,
+    },
 }
 
 /// One SRV record (RFC 2782).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SrvRecord {
+    /// Lower is tried first.
     pub priority: u16,
+    /// Among equal priorities, the share of picks (RFC 2782 weighted random order).
     pub weight: u16,
+    /// The port the service listens on.
     pub port: u16,
     /// Host name, without the trailing dot; `"."` (service not offered) never appears here.
     pub target: String,
@@ -48,9 +62,13 @@ pub struct SrvRecord {
 /// One NAPTR record (RFC 3403), as RFC 3263 uses them: `services` such as `SIPS+D2T`, flag `s` for "SRV next".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NaptrRecord {
+    /// Lower is used first.
     pub order: u16,
+    /// Among equal orders, lower is preferred.
     pub preference: u16,
+    /// `s` when the replacement is an SRV name (the only kind RFC 3263 follows).
     pub flags: String,
+    /// The protocol offered (`SIP+D2U`, `SIP+D2T`, `SIPS+D2T`).
     pub services: String,
     /// The SRV name to query next, without the trailing dot.
     pub replacement: String,
@@ -59,7 +77,9 @@ pub struct NaptrRecord {
 /// What to resolve: a URI's or a trunk's host, with what it says about port and protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// The host name or IP address literal.
     pub host: String,
+    /// The port, when given (no SRV lookup is then made).
     pub port: Option<u16>,
     /// `Some` when the URI or configuration fixes the protocol (`sips:`, `;transport=`); `None` lets NAPTR choose.
     pub protocol: Option<SipProtocol>,
@@ -87,16 +107,22 @@ impl Target {
 /// asked for, RFC 5922 §4, not the SRV target).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
+    /// The transport to use.
     pub protocol: SipProtocol,
+    /// The address to connect or send to.
     pub addr: SocketAddr,
+    /// The name TLS verifies the server's certificate against.
     pub server_name: String,
 }
 
 /// The DNS queries resolution needs. Each returns an empty list when the name has no such record; errors are for
 /// failed lookups.
 pub trait DnsLookup: Send + Sync + 'static {
+    /// The NAPTR records of `name`.
     fn naptr(&self, name: &str) -> impl Future<Output = Result<Vec<NaptrRecord>, ResolveError>> + Send;
+    /// The SRV records of `name` (e.g. `_sip._udp.example.com`).
     fn srv(&self, name: &str) -> impl Future<Output = Result<Vec<SrvRecord>, ResolveError>> + Send;
+    /// The A and AAAA addresses of `host`, with `port`.
     fn addresses(&self, host: &str, port: u16) -> impl Future<Output = Result<Vec<SocketAddr>, ResolveError>> + Send;
 }
 
@@ -106,11 +132,22 @@ pub enum Plan {
     /// An IP address: no DNS at all.
     Literal(Destination),
     /// A port is given: A/AAAA only.
-    Addresses { protocol: SipProtocol, port: u16 },
+    Addresses {
+        /// The transport (from the target, else UDP).
+        protocol: SipProtocol,
+        /// The given port.
+        port: u16,
+    },
     /// The protocol is fixed: SRV for it, then A/AAAA on the default port.
-    Srv { protocol: SipProtocol },
+    Srv {
+        /// The fixed transport.
+        protocol: SipProtocol,
+    },
     /// Nothing fixed: NAPTR, else SRV for each protocol in `fallback` order, else A/AAAA over UDP.
-    Naptr { fallback: Vec<SipProtocol> },
+    Naptr {
+        /// The protocols to try by SRV when there is no NAPTR record.
+        fallback: Vec<SipProtocol>,
+    },
 }
 
 /// Decides the first lookup for `target`.
@@ -202,6 +239,7 @@ impl<D> Clone for Resolver<D> {
 }
 
 impl<D: DnsLookup> Resolver<D> {
+    /// A resolver over `dns` that gives up on a target after `timeout` in all.
     pub fn new(dns: D, timeout: Duration) -> Self {
         Resolver { dns: Arc::new(dns), timeout }
     }

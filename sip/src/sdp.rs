@@ -11,10 +11,14 @@ use base64::Engine as _;
 /// Media direction attribute (RFC 3264 §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Direction {
+    /// Both ways (the default when no attribute is given).
     #[default]
     SendRecv,
+    /// The sender only sends (e.g. music on hold).
     SendOnly,
+    /// The sender only receives.
     RecvOnly,
+    /// No media either way (a call on hold).
     Inactive,
 }
 
@@ -29,6 +33,7 @@ impl Direction {
         }
     }
 
+    /// The attribute's name (`sendrecv`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::SendRecv => "sendrecv",
@@ -47,24 +52,36 @@ impl Direction {
 /// `a=rtpmap:<pt> <name>/<clock>[/<channels>]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtpMap {
+    /// The payload type the format list uses for this codec.
     pub payload_type: u8,
+    /// The codec name as written (`PCMU`, `opus`, `telephone-event`).
     pub encoding: String,
+    /// The RTP clock rate, Hz.
     pub clock_rate: u32,
+    /// Audio channels (1 unless given).
     pub channels: u8,
 }
 
 /// One `m=` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaDescription {
+    /// The media type (`audio`, `video`, ...).
     pub media: String,
+    /// The port media goes to; 0 rejects or disables the stream.
     pub port: u16,
+    /// The transport profile (`RTP/AVP`, `RTP/SAVP`, ...), see [`RtpProfile`].
     pub protocol: String,
+    /// Payload types, in the sender's order of preference.
     pub formats: Vec<u8>,
+    /// The section's `c=` address, overriding the session's.
     pub connection: Option<IpAddr>,
+    /// The `a=rtpmap` lines.
     pub rtpmaps: Vec<RtpMap>,
     /// `a=fmtp:<pt> <params>`.
     pub fmtps: Vec<(u8, String)>,
+    /// The section's direction attribute, overriding the session's.
     pub direction: Option<Direction>,
+    /// `a=ptime`: the packet duration wanted, ms.
     pub ptime: Option<u32>,
     /// `a=rtcp:<port>` (RFC 3605).
     pub rtcp_port: Option<u16>,
@@ -78,6 +95,7 @@ impl MediaDescription {
         self.rtpmaps.iter().find(|m| m.payload_type == pt).cloned().or_else(|| static_rtpmap(pt))
     }
 
+    /// The `a=fmtp` parameters of payload type `pt`, if any.
     pub fn fmtp(&self, pt: u8) -> Option<&str> {
         self.fmtps.iter().find(|(p, _)| *p == pt).map(|(_, f)| f.as_str())
     }
@@ -129,6 +147,7 @@ impl RtpProfile {
         profiles.iter().find(|(name, _)| protocol.eq_ignore_ascii_case(name)).map(|(_, p)| *p)
     }
 
+    /// The profile token as SDP writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             RtpProfile::Avp => "RTP/AVP",
@@ -148,11 +167,17 @@ impl RtpProfile {
 /// The names and key sizes live here because SDP carries them; the cryptography is `voicera_media::srtp`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SrtpSuite {
+    /// `AEAD_AES_256_GCM` (RFC 7714).
     AeadAes256Gcm,
+    /// `AEAD_AES_128_GCM` (RFC 7714).
     AeadAes128Gcm,
+    /// `AES_256_CM_HMAC_SHA1_80` (RFC 6188).
     AesCm256HmacSha1_80,
+    /// `AES_CM_128_HMAC_SHA1_80` (RFC 4568).
     AesCm128HmacSha1_80,
+    /// `AES_256_CM_HMAC_SHA1_32` (RFC 6188).
     AesCm256HmacSha1_32,
+    /// `AES_CM_128_HMAC_SHA1_32` (RFC 4568).
     AesCm128HmacSha1_32,
 }
 
@@ -168,6 +193,7 @@ impl SrtpSuite {
         SrtpSuite::AesCm128HmacSha1_32,
     ];
 
+    /// The SDES name, as in `a=crypto`.
     pub fn name(self) -> &'static str {
         match self {
             SrtpSuite::AeadAes256Gcm => "AEAD_AES_256_GCM",
@@ -228,6 +254,7 @@ impl SrtpSuite {
 /// A master key identifier (RFC 3711 §3.1) as SDES signals it: `|<value>:<length in bytes>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mki {
+    /// The MKI's value.
     pub value: u32,
     /// 1..=4: we carry the value in a `u32`; longer MKIs are refused at parse time.
     pub length: u8,
@@ -238,12 +265,15 @@ pub struct Mki {
 /// (`UNENCRYPTED_SRTP`, a non-zero `KDR`...) make the attribute unusable: see [`CryptoAttribute::is_supported`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct CryptoAttribute {
+    /// The attribute's tag; the answer echoes the tag of the one it accepts.
     pub tag: u32,
+    /// The crypto suite, which fixes the key and salt lengths.
     pub suite: SrtpSuite,
     /// Master key followed by master salt, exactly the suite's lengths.
     pub key_salt: Vec<u8>,
     /// Master key lifetime in packets, when given.
     pub lifetime: Option<u64>,
+    /// The master key identifier, when packets carry one.
     pub mki: Option<Mki>,
     /// Session parameters, verbatim.
     pub session_params: Vec<String>,
@@ -385,30 +415,43 @@ fn parse_lifetime(text: &str) -> Option<u64> {
 /// A session description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionDescription {
+    /// `o=` username (`-` when none).
     pub origin_user: String,
+    /// `o=` session id.
     pub session_id: u64,
+    /// `o=` version; raised with every changed description (a re-INVITE's answer).
     pub session_version: u64,
+    /// `o=` address of the originator.
     pub origin_address: String,
+    /// `s=` session name.
     pub session_name: String,
+    /// The session-level `c=` address (sections may override it).
     pub connection: Option<IpAddr>,
+    /// The session-level direction attribute (sections may override it).
     pub direction: Option<Direction>,
+    /// The `m=` sections, in order (an answer keeps the offer's order).
     pub media: Vec<MediaDescription>,
 }
 
 /// Why an SDP body is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SdpError {
+    /// The body is not UTF-8.
     #[error("SDP is not UTF-8")]
     NotUtf8,
+    /// The line at this (1-based) number does not parse.
     #[error("SDP line {0} is malformed")]
     BadLine(usize),
+    /// No `m=` section: nothing to negotiate.
     #[error("SDP has no m= line")]
     NoMedia,
+    /// No usable `c=` address (missing, or not IN IP4/IP6).
     #[error("SDP connection address is missing or unsupported")]
     BadConnection,
 }
 
 impl SessionDescription {
+    /// Parses an SDP body (RFC 8866); unknown lines are skipped.
     pub fn parse(bytes: &[u8]) -> Result<SessionDescription, SdpError> {
         let text = std::str::from_utf8(bytes).map_err(|_| SdpError::NotUtf8)?;
         let mut sdp = SessionDescription {
@@ -534,6 +577,7 @@ impl SessionDescription {
         self.media.iter().find(|m| m.media == "audio")
     }
 
+    /// The description as SDP text, lines ending in CRLF.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = String::with_capacity(256);
         let ip_kind = |ip: &IpAddr| if ip.is_ipv6() { "IP6" } else { "IP4" };

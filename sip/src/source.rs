@@ -16,6 +16,7 @@ use std::time::Instant;
 pub struct SourceKey(IpAddr);
 
 impl SourceKey {
+    /// The key `ip` is counted under: itself for IPv4 (and IPv4-mapped IPv6), its /64 for IPv6.
     pub fn of(ip: IpAddr) -> SourceKey {
         match ip {
             IpAddr::V4(v4) => SourceKey(IpAddr::V4(v4)),
@@ -66,26 +67,32 @@ pub struct SourceTable<V> {
 }
 
 impl<V: SourceState> SourceTable<V> {
+    /// An empty table holding at most `capacity` sources.
     pub fn new(capacity: usize) -> Self {
         Self { entries: HashMap::new(), capacity: capacity.max(1) }
     }
 
+    /// Sources tracked.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether no source is tracked.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// A source's state, if tracked.
     pub fn get(&self, key: &SourceKey) -> Option<&V> {
         self.entries.get(key)
     }
 
+    /// A source's state to change, if tracked.
     pub fn get_mut(&mut self, key: &SourceKey) -> Option<&mut V> {
         self.entries.get_mut(key)
     }
 
+    /// Forgets a source, returning its state.
     pub fn remove(&mut self, key: &SourceKey) -> Option<V> {
         self.entries.remove(key)
     }

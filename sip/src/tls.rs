@@ -18,10 +18,22 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 pub enum TlsError {
     /// The file could not be read or holds no PEM item of the expected kind.
     #[error("cannot read PEM {what} from {path}: {reason}")]
-    Pem { what: &'static str, path: PathBuf, reason: String },
+    Pem {
+        /// What was looked for (`private key`, `CA certificate`, ...).
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// PEM text given in memory holds no item of the expected kind.
     #[error("no PEM {what} in the given text: {reason}")]
-    PemText { what: &'static str, reason: String },
+    PemText {
+        /// What was looked for (`private key`, `CA certificate`, ...).
+        what: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
     /// rustls refused the certificate, key or protocol set (e.g. a key that does not match the certificate).
     #[error("TLS configuration rejected: {0}")]
     Rejected(String),
@@ -35,6 +47,7 @@ pub enum TlsError {
 pub struct PemFiles {
     /// The leaf certificate first, then intermediates.
     pub cert: PathBuf,
+    /// The private key of the leaf certificate.
     pub key: PathBuf,
 }
 

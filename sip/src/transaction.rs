@@ -54,6 +54,7 @@ pub trait Transaction {
     fn handle_timeout(&mut self, now: Instant) -> TimerOutcome;
     /// The message to resend on retransmission.
     fn last_sent(&self) -> Option<&[u8]>;
+    /// Whether the machine has ended and can be dropped.
     fn is_terminated(&self) -> bool;
 }
 
@@ -118,6 +119,7 @@ pub struct ServerInvite {
 }
 
 impl ServerInvite {
+    /// Created as an INVITE arrives; `reliable` (TCP/TLS) turns retransmission timers off.
     pub fn new(reliable: bool, timers: TimerConfig) -> Self {
         Self { state: ServerInviteState::Proceeding, reliable, timers, last_response: None }
     }
@@ -245,6 +247,7 @@ pub struct ServerNonInvite {
 }
 
 impl ServerNonInvite {
+    /// Created as a non-INVITE request arrives; `reliable` (TCP/TLS) turns retransmission timers off.
     pub fn new(reliable: bool, timers: TimerConfig) -> Self {
         Self { state: ServerNonInviteState::Trying, reliable, timers, last_response: None }
     }
@@ -272,6 +275,7 @@ impl ServerNonInvite {
         true
     }
 
+    /// Whether a final response has been sent (retransmissions of the request are then answered with it).
     pub fn is_answered(&self) -> bool {
         matches!(self.state, ServerNonInviteState::Completed { .. } | ServerNonInviteState::Terminated)
     }
@@ -350,6 +354,7 @@ impl ClientInvite {
         Self { state: ClientInviteState::Calling { a, b: now + timers.timeout() }, reliable, timers, request }
     }
 
+    /// Takes a response's status: whether to pass it to the TU and whether to send an ACK (non-2xx finals).
     pub fn on_response(&mut self, status: u16, now: Instant) -> ClientResponseOutcome {
         let deliver_only = ClientResponseOutcome { deliver: true, send_ack: false };
         match (&self.state, status) {
@@ -445,11 +450,13 @@ pub struct ClientNonInvite {
 }
 
 impl ClientNonInvite {
+    /// Created as the request is sent for the first time.
     pub fn new(request: Vec<u8>, reliable: bool, timers: TimerConfig, now: Instant) -> Self {
         let e = (!reliable).then(|| Backoff::start(now, timers.t1));
         Self { state: ClientNonInviteState::Trying { e, f: now + timers.timeout() }, reliable, timers, request }
     }
 
+    /// Takes a response's status: whether to pass it to the TU (retransmitted finals are absorbed).
     pub fn on_response(&mut self, status: u16, now: Instant) -> ClientResponseOutcome {
         let deliver = ClientResponseOutcome { deliver: true, send_ack: false };
         match (&self.state, status) {

@@ -37,7 +37,9 @@ use crate::uri::SipUri;
 /// Bytes that arrived, and from whom.
 #[derive(Debug)]
 pub struct Inbound {
+    /// The datagram, or one complete message framed from a stream.
     pub bytes: Vec<u8>,
+    /// Who sent it (and, for TCP/TLS, on which connection).
     pub peer: Peer,
 }
 
@@ -107,6 +109,7 @@ pub struct TransportConfig {
     pub tls_listen: Option<TlsListen>,
     /// Verification for outgoing TLS (from [`crate::tls::client_config`]); `None` refuses outgoing TLS.
     pub tls_client: Option<Arc<rustls::ClientConfig>>,
+    /// Connection limits for TCP and TLS (total, per IP, idle time, message size, handshake time).
     pub limits: ConnectionLimits,
 }
 
@@ -121,8 +124,11 @@ impl TransportConfig {
 /// [`TransportKind`] (reliable or not); this adds TLS, for Via/Contact and for choosing how to connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SipProtocol {
+    /// UDP datagrams: unreliable, so transactions retransmit.
     Udp,
+    /// A plain TCP connection, framed by Content-Length.
     Tcp,
+    /// TLS over TCP (`sips:`, or `;transport=tls`).
     Tls,
 }
 

@@ -8,11 +8,15 @@ use crate::message::ParseError;
 /// A `sip:` or `sips:` URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SipUri {
+    /// `sips:`: every hop must use TLS.
     pub secure: bool,
     /// Percent-decoded user part, if any.
     pub user: Option<String>,
+    /// The host: a DNS name or an IP address literal.
     pub host: String,
+    /// The port, when given.
     pub port: Option<u16>,
+    /// URI parameters (`transport`, `lr`, ...).
     pub params: Params,
 }
 
@@ -72,8 +76,10 @@ impl fmt::Display for SipUri {
 /// Why a URI cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UriError {
+    /// The text is not a SIP URI.
     #[error("malformed SIP URI")]
     Malformed,
+    /// Another scheme (`tel:`, `http:`, ...).
     #[error("unsupported URI scheme {0:?}")]
     UnsupportedScheme(String),
 }

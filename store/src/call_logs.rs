@@ -24,6 +24,7 @@ pub enum CallLogSort {
     /// Newest `created_at` first.
     #[default]
     Latest,
+    /// Oldest `created_at` first.
     Oldest,
     /// Longest `duration` first, then newest.
     Longest,
@@ -35,12 +36,19 @@ pub enum CallLogSort {
 /// compared as text (the documents' format orders by time), applied to `start_time_utc`, else `created_at`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CallLogQuery {
+    /// The tenant whose history is read; never empty (queries never cross tenants).
     pub org_id: String,
+    /// The agent's name (`agent_type`).
     pub agent_type: Option<String>,
+    /// The agent's id.
     pub agent_id: Option<String>,
+    /// The caller's number as stored.
     pub from_number: Option<String>,
+    /// The called number as stored.
     pub to_number: Option<String>,
+    /// Inbound (`true`) or outbound (`false`) calls only.
     pub inbound: Option<bool>,
+    /// Calls that ended this way only.
     pub status: Option<CallStatus>,
     /// Inclusive lower bound.
     pub from_time: Option<String>,
@@ -48,16 +56,22 @@ pub struct CallLogQuery {
     pub to_time: Option<String>,
     /// Only calls whose `latency_metrics.turns` is a non-empty list.
     pub with_latency: bool,
+    /// The page's order.
     pub sort: CallLogSort,
+    /// Calls skipped before the page starts.
     pub offset: u64,
+    /// Most calls on the page.
     pub limit: u64,
 }
 
 /// A call-log field the History tab offers as a filter drop-down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FilterField {
+    /// The agent's name (`agent_type`).
     AgentType,
+    /// The caller's number (`from_number`).
     FromNumber,
+    /// The called number (`to_number`).
     ToNumber,
 }
 
@@ -75,7 +89,9 @@ impl FilterField {
 /// A page and the number of calls matching the filters across all pages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallLogPage {
+    /// The page's call logs, in the query's order.
     pub records: Vec<Record>,
+    /// Calls matching the filters on all pages, for the pager.
     pub total: u64,
 }
 

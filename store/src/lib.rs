@@ -10,6 +10,8 @@
 //! filtered, sorted pages · `secret.rs` master key, sealing, masking, derived keys · `migrate.rs` the original's
 //! collections mapped onto ours.
 
+#![forbid(unsafe_code)]
+
 pub mod call_logs;
 pub mod migrate;
 pub mod mongo;
@@ -32,22 +34,44 @@ pub const RESERVED_AGENT_IDS: &[&str] = &["echo", "bench", "demo"];
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// SQLite refused an operation (open, query, write) on the database file.
     #[error("SQLite {path}: {source}")]
-    Sqlite { path: String, source: rusqlite::Error },
+    Sqlite {
+        /// The database file.
+        path: String,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// The MongoDB driver failed: connection, server selection, a command, a duplicate key.
     #[error("MongoDB: {0}")]
     Mongo(#[from] mongodb::error::Error),
+    /// A stored document no longer parses; the store holds it but cannot hand it out.
     #[error("{collection} {org_id}/{id}: the stored document is not valid JSON: {source}")]
-    Corrupt { collection: &'static str, org_id: String, id: String, source: serde_json::Error },
+    Corrupt {
+        /// The collection's name.
+        collection: &'static str,
+        /// The tenant the document belongs to.
+        org_id: String,
+        /// The document's id.
+        id: String,
+        /// Where the JSON breaks.
+        source: serde_json::Error,
+    },
+    /// The caller asked for something the store does not keep (no id, not an object, a bad URI, ...).
     #[error("{0}")]
     Invalid(String),
+    /// The master key that seals secrets is missing, malformed or unreadable.
     #[error("master key: {0}")]
     Key(String),
+    /// A sealed secret does not open with the master key (another key, or tampered with).
     #[error("sealed secret: {0}")]
     Seal(String),
+    /// A blocking storage task panicked or was cancelled before it answered.
     #[error("storage task failed: {0}")]
     Task(String),
 }
 
+/// The store's result: every operation fails with a [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The kinds of document the platform keeps. Every document belongs to a tenant (`org_id`) and is unique by
@@ -83,6 +107,7 @@ pub enum Collection {
 }
 
 impl Collection {
+    /// Every collection, for creating tables/indexes and for imports and counts that walk them all.
     pub const ALL: [Collection; 13] = [
         Collection::Users,
         Collection::Members,
@@ -122,7 +147,9 @@ impl Collection {
 /// One stored document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
+    /// The tenant that owns the document; every read and write is scoped by it.
     pub org_id: String,
+    /// The document's key, unique within the tenant (each [`Collection`] says what it is).
     pub id: String,
     /// A JSON object.
     pub doc: Value,
@@ -153,7 +180,9 @@ impl Record {
 /// What a [`Store::put`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
+    /// No document had this id: a new one was stored.
     Inserted,
+    /// A different document had this id and was replaced.
     Updated,
     /// The same document was already stored.
     Unchanged,
@@ -162,7 +191,9 @@ pub enum Written {
 /// The platform's storage: embedded SQLite or MongoDB. Cheap to clone (both hold shared handles).
 #[derive(Clone)]
 pub enum Store {
+    /// The embedded database file: one node, no server to run.
     Sqlite(sqlite::SqliteStore),
+    /// A MongoDB deployment: several nodes share it (and an original VoicEra database can be used in place).
     Mongo(mongo::MongoStore),
 }
 
@@ -200,6 +231,7 @@ impl Store {
         }
     }
 
+    /// A tenant's document by id, or `None`.
     pub async fn get(&self, collection: Collection, org_id: &str, id: &str) -> Result<Option<Record>> {
         match self {
             Store::Sqlite(s) => s.get(collection, org_id, id).await,

@@ -58,19 +58,28 @@ pub struct Options {
 /// What one source collection gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Imported {
+    /// The source collection's name in the original database.
     pub source: &'static str,
+    /// Where its documents went.
     pub target: Collection,
+    /// Documents read from the source.
     pub read: u64,
+    /// Documents that were new to the target.
     pub inserted: u64,
+    /// Documents that replaced a different stored one.
     pub updated: u64,
+    /// Documents already stored as they are (a repeated import changes nothing).
     pub unchanged: u64,
+    /// Documents left out; the reasons are in [`Report::rejected`].
     pub rejected: u64,
 }
 
 /// The outcome of an import.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
+    /// The source database's name.
     pub database: String,
+    /// One entry per source collection that was read.
     pub imported: Vec<Imported>,
     /// Source collections left out: name, documents, why.
     pub not_imported: Vec<(String, u64, String)>,
@@ -78,6 +87,7 @@ pub struct Report {
     pub rejected: Vec<String>,
     /// Changes an operator should know about (renamed agents, dropped reset tokens, ...).
     pub notes: Vec<String>,
+    /// Nothing was written: the report says what an import would do.
     pub dry_run: bool,
 }
 

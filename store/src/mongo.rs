@@ -14,6 +14,8 @@ use crate::{Collection, Record, Result, StoreError, Written};
 /// The database used when the URI names none (the original VoicEra's name too).
 pub const DEFAULT_DATABASE: &str = "voicera";
 
+/// The MongoDB backend of [`crate::Store`]: one document per record (`org_id`, `id`, `doc`) in a collection per
+/// [`Collection`], unique by (`org_id`, `id`). Cheap to clone (the driver's handle is shared).
 #[derive(Clone)]
 pub struct MongoStore {
     db: Database,
@@ -46,10 +48,12 @@ impl MongoStore {
         Ok(store)
     }
 
+    /// The database in use, for logs.
     pub fn database_name(&self) -> &str {
         self.db.name()
     }
 
+    /// Whether the server answers a `ping` (readiness).
     pub async fn ping(&self) -> Result<()> {
         self.db.run_command(doc! {"ping": 1}).await?;
         Ok(())
@@ -59,6 +63,7 @@ impl MongoStore {
         self.db.collection(collection.name())
     }
 
+    /// [`crate::Store::put`] on MongoDB.
     pub async fn put(&self, collection: Collection, record: &Record) -> Result<Written> {
         let key = doc! {"org_id": &record.org_id, "id": &record.id};
         let old = self.collection(collection).find_one(key.clone()).await?;
@@ -79,15 +84,18 @@ impl MongoStore {
         Ok(written)
     }
 
+    /// [`crate::Store::get`] on MongoDB.
     pub async fn get(&self, collection: Collection, org_id: &str, id: &str) -> Result<Option<Record>> {
         let found = self.collection(collection).find_one(doc! {"org_id": org_id, "id": id}).await?;
         found.map(|d| to_record(collection, &d)).transpose()
     }
 
+    /// [`crate::Store::list`] on MongoDB.
     pub async fn list(&self, collection: Collection, org_id: &str) -> Result<Vec<Record>> {
         self.find(collection, doc! {"org_id": org_id}, doc! {"id": 1}).await
     }
 
+    /// [`crate::Store::find_id`] on MongoDB.
     pub async fn find_id(&self, collection: Collection, id: &str) -> Result<Vec<Record>> {
         self.find(collection, doc! {"id": id}, doc! {"org_id": 1}).await
     }
@@ -97,11 +105,13 @@ impl MongoStore {
         docs.iter().map(|d| to_record(collection, d)).collect()
     }
 
+    /// [`crate::Store::delete`] on MongoDB.
     pub async fn delete(&self, collection: Collection, org_id: &str, id: &str) -> Result<bool> {
         let result = self.collection(collection).delete_one(doc! {"org_id": org_id, "id": id}).await?;
         Ok(result.deleted_count > 0)
     }
 
+    /// [`crate::Store::query_call_logs`] on MongoDB.
     pub async fn query_call_logs(&self, query: &CallLogQuery) -> Result<CallLogPage> {
         let filter = call_log_filter(query);
         let sort = match query.sort {
@@ -119,6 +129,7 @@ impl MongoStore {
         Ok(CallLogPage { records, total })
     }
 
+    /// [`crate::Store::rename_agent`] on MongoDB.
     pub async fn rename_agent(&self, org_id: &str, agent_id: &str, new_name: &str) -> Result<u64> {
         let mut changed = 0;
         for collection in crate::AGENT_REFERENCES {
@@ -129,6 +140,7 @@ impl MongoStore {
         Ok(changed)
     }
 
+    /// [`crate::Store::call_log_values`] on MongoDB.
     pub async fn call_log_values(&self, org_id: &str, field: FilterField) -> Result<Vec<String>> {
         let values = self
             .collection(Collection::CallLogs)
@@ -137,6 +149,7 @@ impl MongoStore {
         Ok(values.into_iter().filter_map(|v| if let Bson::String(s) = v { Some(s) } else { None }).collect())
     }
 
+    /// [`crate::Store::count`] on MongoDB.
     pub async fn count(&self, collection: Collection) -> Result<u64> {
         Ok(self.collection(collection).count_documents(doc! {}).await?)
     }

@@ -51,6 +51,7 @@ pub enum KeySource {
 }
 
 impl MasterKey {
+    /// The key from its 32 raw bytes, with the fingerprint that logs show instead of the key.
     pub fn from_bytes(key: [u8; 32]) -> MasterKey {
         let digest = Sha256::new().chain_update(b"voicera master key\0").chain_update(key).finalize();
         let fingerprint = hex(&digest[..4]);

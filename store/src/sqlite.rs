@@ -13,6 +13,8 @@ use crate::{Collection, Record, Result, StoreError, Written};
 /// The database file inside the data dir.
 pub const FILE_NAME: &str = "voicera.db";
 
+/// The SQLite backend of [`crate::Store`]: a table per [`Collection`] keyed by (`org_id`, `id`), the document as
+/// JSON text. One connection behind a mutex, used from blocking tasks so the runtime never waits on disk.
 #[derive(Clone)]
 pub struct SqliteStore {
     path: Arc<PathBuf>,
@@ -58,6 +60,7 @@ impl SqliteStore {
         Ok(SqliteStore { path: Arc::new(path), conn: Arc::new(Mutex::new(conn)) })
     }
 
+    /// The database file, for logs.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -79,10 +82,12 @@ impl SqliteStore {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
+    /// Whether the database answers a query (readiness).
     pub async fn ping(&self) -> Result<()> {
         self.with(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
     }
 
+    /// [`crate::Store::put`] on SQLite.
     pub async fn put(&self, collection: Collection, record: &Record) -> Result<Written> {
         let table = collection.name();
         let (org, id, doc) = (record.org_id.clone(), record.id.clone(), record.doc.clone());
@@ -109,6 +114,7 @@ impl SqliteStore {
         .await
     }
 
+    /// [`crate::Store::get`] on SQLite.
     pub async fn get(&self, collection: Collection, org_id: &str, id: &str) -> Result<Option<Record>> {
         let table = collection.name();
         let (org, id) = (org_id.to_string(), id.to_string());
@@ -125,10 +131,12 @@ impl SqliteStore {
         row.map(|r| parse(collection, r)).transpose()
     }
 
+    /// [`crate::Store::list`] on SQLite.
     pub async fn list(&self, collection: Collection, org_id: &str) -> Result<Vec<Record>> {
         self.select(collection, "org_id = ?1 ORDER BY id", org_id).await
     }
 
+    /// [`crate::Store::find_id`] on SQLite.
     pub async fn find_id(&self, collection: Collection, id: &str) -> Result<Vec<Record>> {
         self.select(collection, "id = ?1 ORDER BY org_id", id).await
     }
@@ -147,6 +155,7 @@ impl SqliteStore {
         rows.into_iter().map(|r| parse(collection, r)).collect()
     }
 
+    /// [`crate::Store::delete`] on SQLite.
     pub async fn delete(&self, collection: Collection, org_id: &str, id: &str) -> Result<bool> {
         let table = collection.name();
         let (org, id) = (org_id.to_string(), id.to_string());
@@ -155,6 +164,7 @@ impl SqliteStore {
             .map(|n| n > 0)
     }
 
+    /// [`crate::Store::query_call_logs`] on SQLite.
     pub async fn query_call_logs(&self, query: &CallLogQuery) -> Result<CallLogPage> {
         let (condition, params) = call_log_condition(query);
         let order = match query.sort {
@@ -189,6 +199,7 @@ impl SqliteStore {
         Ok(CallLogPage { records, total: total.max(0) as u64 })
     }
 
+    /// [`crate::Store::rename_agent`] on SQLite.
     pub async fn rename_agent(&self, org_id: &str, agent_id: &str, new_name: &str) -> Result<u64> {
         let (org, id, name) = (org_id.to_string(), agent_id.to_string(), new_name.to_string());
         self.with(move |c| {
@@ -209,6 +220,7 @@ impl SqliteStore {
         .await
     }
 
+    /// [`crate::Store::call_log_values`] on SQLite.
     pub async fn call_log_values(&self, org_id: &str, field: FilterField) -> Result<Vec<String>> {
         let (org, path) = (org_id.to_string(), format!("$.{}", field.name()));
         self.with(move |c| {
@@ -221,6 +233,7 @@ impl SqliteStore {
         .await
     }
 
+    /// [`crate::Store::count`] on SQLite.
     pub async fn count(&self, collection: Collection) -> Result<u64> {
         let table = collection.name();
         self.with(move |c| c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0)))

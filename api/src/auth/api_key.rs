@@ -6,17 +6,23 @@ use serde::{Deserialize, Serialize};
 
 use super::Role;
 
+/// What every API key starts with, so scanners and people can tell one from other secrets.
 pub const PREFIX: &str = "vk_";
 
 /// A stored API key (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredKey {
+    /// The public half of the key: 16 hex digits, also the record's id.
     pub key_id: String,
+    /// The label its creator gave it (where it is used).
     pub name: String,
+    /// What requests with the key may do; never above the creator's role.
     pub role: Role,
     /// Email of the member who created it; requests with the key act as them.
     pub created_by: String,
+    /// When it was created (UTC text).
     pub created_at: String,
+    /// Hash of the secret half; a presented key is checked against it in constant time.
     pub secret_hash: String,
     /// When it was revoked (UTC text); a revoked key authenticates nothing.
     #[serde(default)]
@@ -36,6 +42,7 @@ pub fn parse(key: &str) -> Option<(&str, &str)> {
     (id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) && secret.len() >= 32).then_some((id, secret))
 }
 
+/// The full key text from its id and secret: what its creator is shown, once.
 pub fn text(key_id: &str, secret: &str) -> String {
     format!("{PREFIX}{key_id}_{secret}")
 }

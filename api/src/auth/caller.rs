@@ -16,16 +16,25 @@ use voicera_store::Collection;
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
+    /// A signed access token from a login (a person at the console).
     AccessToken,
-    ApiKey { key_id: String },
+    /// An API key (a script).
+    ApiKey {
+        /// The key's public id, for audit logs.
+        key_id: String,
+    },
 }
 
 /// An authenticated request's member: who, in which org, with which role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
+    /// The member the request acts as (for an API key, its creator).
     pub email: String,
+    /// The org every read and write of the request is confined to.
     pub org_id: String,
+    /// What the request may do (an API key's role, not its creator's).
     pub role: Role,
+    /// How they proved it (audit logs, and actions only a person at the console may take).
     pub credential: Credential,
 }
 

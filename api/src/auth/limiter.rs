@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+/// Locks out a login key (email and source) after too many failures within a window, so passwords cannot be
+/// guessed at speed; bounded to `capacity` keys, forgetting expired then oldest windows. Time is passed in.
 #[derive(Debug)]
 pub struct LoginLimiter {
     max_failures: u32,
@@ -19,6 +21,7 @@ struct Window {
 }
 
 impl LoginLimiter {
+    /// A limiter allowing `max_failures` per `window_ms`, tracking at most `capacity` keys.
     pub fn new(max_failures: u32, window_ms: i64, capacity: usize) -> LoginLimiter {
         LoginLimiter { max_failures, window_ms, capacity: capacity.max(1), failures: HashMap::new() }
     }
@@ -35,6 +38,7 @@ impl LoginLimiter {
         }
     }
 
+    /// Counts a failed login for `key` at `now`, starting a new window when the last one has passed.
     pub fn record_failure(&mut self, key: &str, now: i64) {
         if !self.failures.contains_key(key) && self.failures.len() >= self.capacity {
             let window = self.window_ms;
@@ -52,6 +56,7 @@ impl LoginLimiter {
         window.count += 1;
     }
 
+    /// A successful login clears `key`'s failures.
     pub fn record_success(&mut self, key: &str) {
         self.failures.remove(key);
     }

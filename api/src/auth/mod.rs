@@ -40,6 +40,7 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role's name as stored and as the API shows it.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
@@ -49,6 +50,7 @@ impl Role {
         }
     }
 
+    /// The role a stored or requested name means; `None` for anything else.
     pub fn parse(text: &str) -> Option<Role> {
         match text {
             "viewer" => Some(Role::Viewer),

@@ -21,6 +21,7 @@ pub enum PasswordCost {
 /// The outcome of checking a password against a stored hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verified {
+    /// The password is the one hashed.
     pub matches: bool,
     /// The hash is of an older scheme (bcrypt): store a new one now that the password is known.
     pub rehash: bool,

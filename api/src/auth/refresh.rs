@@ -14,16 +14,20 @@ const SPENT_KEPT: usize = 32;
 /// One login session's refresh-token family, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Family {
+    /// The member the session belongs to.
     pub email: String,
+    /// The member's org (also the record's tenant).
     pub org_id: String,
     /// Hash of the one live token.
     pub current: String,
     /// Hashes of spent tokens, newest last.
     #[serde(default)]
     pub spent: Vec<String>,
+    /// When the session started (Unix ms).
     pub created_at: i64,
     /// Unix ms after which no token of the family refreshes (the session's absolute lifetime).
     pub expires_at: i64,
+    /// Ended by logout or by a spent token presented again (a stolen token): no token of it works.
     #[serde(default)]
     pub revoked: bool,
 }
@@ -47,11 +51,13 @@ pub fn parse(token: &str) -> Option<(&str, &str)> {
     (!family.is_empty() && !secret.is_empty()).then_some((family, secret))
 }
 
+/// A refresh token's text from its family id and secret (`rt_<family>.<secret>`).
 pub fn text(family: &str, secret: &str) -> String {
     format!("rt_{family}.{secret}")
 }
 
 impl Family {
+    /// A new family whose live token is `secret`, ending `lifetime_ms` after `now`.
     pub fn new(email: &str, org_id: &str, secret: &str, now: i64, lifetime_ms: i64) -> Family {
         Family {
             email: email.into(),

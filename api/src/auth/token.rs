@@ -16,8 +16,11 @@ use super::Role;
 pub struct AccessClaims {
     /// The user's email.
     pub sub: String,
+    /// The member's email (the original's clients read it from here).
     pub email: String,
+    /// The member's org.
     pub org_id: String,
+    /// The member's role when the token was issued.
     pub role: Role,
     /// The original's flag: not the owner.
     pub is_member: bool,
@@ -32,14 +35,19 @@ pub struct AccessClaims {
 /// Why a token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
+    /// Not three base64url parts of JSON.
     #[error("the token is not a JWT")]
     Malformed,
+    /// The header names another algorithm (`none` included).
     #[error("the token's algorithm is not HS256")]
     Algorithm,
+    /// Signed with another key, or altered.
     #[error("the token's signature does not match")]
     Signature,
+    /// Past its `exp`.
     #[error("the token has expired")]
     Expired,
+    /// Not an access token (`typ` is something else).
     #[error("the token is not an access token")]
     Kind,
 }
@@ -57,6 +65,7 @@ impl std::fmt::Debug for TokenKey {
 }
 
 impl TokenKey {
+    /// The key from 32 secret bytes, shared by every API node so any of them verifies any token.
     pub fn new(key: [u8; 32]) -> TokenKey {
         match <Hmac<Sha256> as Mac>::new_from_slice(&key) {
             Ok(mac) => TokenKey(mac),
@@ -70,6 +79,7 @@ impl TokenKey {
         mac
     }
 
+    /// The token for `claims`: an HS256 JWT.
     pub fn sign(&self, claims: &AccessClaims) -> String {
         let payload = serde_json::to_vec(claims).unwrap_or_default();
         let signed = format!("{}.{}", URL_SAFE_NO_PAD.encode(HEADER), URL_SAFE_NO_PAD.encode(payload));

@@ -31,6 +31,8 @@ const OPTIONAL_FIELDS: &[&str] = &[
 const MAX_NAME_CHARS: usize = 100;
 const MAX_ID_CHARS: usize = 64;
 
+/// The body of `POST /agents`: the agent's name, optional id and `agent_config`, plus any other fields the
+/// original stored alongside them, which are kept.
 #[derive(Debug, Deserialize)]
 pub struct AgentCreate {
     agent_type: String,
@@ -44,6 +46,7 @@ pub struct AgentCreate {
     optional: Map<String, Value>,
 }
 
+/// The body of `PUT /agents/...`: a new `agent_config`, optionally a new name, and other fields kept as given.
 #[derive(Debug, Deserialize)]
 pub struct AgentUpdate {
     #[serde(default)]
@@ -144,6 +147,7 @@ fn view(record: &Record) -> Value {
     doc
 }
 
+/// `POST /agents`: creates an agent in the caller's org after the config validates.
 pub async fn create(
     caller: Caller,
     State(state): State<ApiState>,
@@ -186,6 +190,7 @@ pub async fn create(
     ))
 }
 
+/// `GET /agents/org/{org_id}`: the org's agents (only the caller's own org).
 pub async fn list_by_org(
     caller: Caller,
     State(state): State<ApiState>,
@@ -198,6 +203,7 @@ pub async fn list_by_org(
     Ok(Json(agents.iter().map(view).collect()))
 }
 
+/// `GET /agents/{agent_type}`: an agent by name.
 pub async fn get_by_name(
     caller: Caller,
     State(state): State<ApiState>,
@@ -206,6 +212,7 @@ pub async fn get_by_name(
     Ok(Json(view(&by_name(&state, &caller.org_id, &name).await?)))
 }
 
+/// `GET /agents/id/{agent_id}`: an agent by id.
 pub async fn get_by_id(
     caller: Caller,
     State(state): State<ApiState>,
@@ -251,6 +258,7 @@ async fn update(
     Ok(Json(json!({"status": "success", "message": "Agent updated successfully", "agent": view(&record)})))
 }
 
+/// `PUT /agents/{agent_type}`: changes an agent found by name.
 pub async fn update_by_name(
     caller: Caller,
     State(state): State<ApiState>,
@@ -262,6 +270,7 @@ pub async fn update_by_name(
     update(&state, &caller, record, body).await
 }
 
+/// `PUT /agents/id/{agent_id}`: changes an agent found by id.
 pub async fn update_by_id(
     caller: Caller,
     State(state): State<ApiState>,
@@ -279,6 +288,7 @@ async fn delete(state: &ApiState, caller: &Caller, record: Record) -> Result<Jso
     Ok(Json(json!({"status": "success", "message": "Agent deleted successfully", "agent_id": record.id})))
 }
 
+/// `DELETE /agents/{agent_type}`: deletes an agent found by name.
 pub async fn delete_by_name(
     caller: Caller,
     State(state): State<ApiState>,
@@ -289,6 +299,7 @@ pub async fn delete_by_name(
     delete(&state, &caller, record).await
 }
 
+/// `DELETE /agents/id/{agent_id}`: deletes an agent found by id.
 pub async fn delete_by_id(
     caller: Caller,
     State(state): State<ApiState>,
@@ -299,6 +310,7 @@ pub async fn delete_by_id(
     delete(&state, &caller, record).await
 }
 
+/// The query of `DELETE /agents?agent_type=`.
 #[derive(Debug, Deserialize)]
 pub struct DeleteQuery {
     agent_type: String,

@@ -13,6 +13,7 @@ use crate::auth::{random_hex, random_text, secret_hash, Caller, Role};
 use crate::error::{ApiError, ApiJson};
 use crate::state::ApiState;
 
+/// The body of `POST /api-keys`: a label and the key's role.
 #[derive(Debug, Deserialize)]
 pub struct CreateKeyBody {
     name: String,
@@ -28,6 +29,7 @@ fn view(key: &StoredKey) -> Value {
     })
 }
 
+/// `POST /api-keys`: creates a key and shows its text, the only time it is shown.
 pub async fn create(
     caller: Caller,
     State(state): State<ApiState>,
@@ -67,6 +69,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
+/// `GET /api-keys`: the org's keys, without their secrets (admins only).
 pub async fn list(caller: Caller, State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin, "listing API keys")?;
     let keys: Vec<Value> = state
@@ -80,6 +83,7 @@ pub async fn list(caller: Caller, State(state): State<ApiState>) -> Result<Json<
     Ok(Json(json!({"keys": keys, "count": keys.len()})))
 }
 
+/// `DELETE /api-keys/{key_id}`: revokes a key; requests with it fail from then on.
 pub async fn revoke(
     caller: Caller,
     State(state): State<ApiState>,

@@ -168,6 +168,7 @@ fn view(record: Record) -> Value {
     doc
 }
 
+/// `GET /meetings`: one page of the org's call history.
 pub async fn list(
     caller: Caller,
     State(state): State<ApiState>,
@@ -189,6 +190,7 @@ pub async fn filter_options(caller: Caller, State(state): State<ApiState>) -> Re
     })))
 }
 
+/// `GET /meetings/{meeting_id}`: one call of the org's history.
 pub async fn detail(
     caller: Caller,
     State(state): State<ApiState>,

@@ -31,18 +31,25 @@ pub type Fields = &'static [(&'static str, &'static str, bool)];
 
 /// One operation: its route and its documentation.
 pub struct Operation {
+    /// The HTTP method.
     pub method: Method,
     /// Under [`PREFIX`], with `{param}` placeholders (axum's and OpenAPI's syntax alike).
     pub path: &'static str,
+    /// The OpenAPI `operationId`.
     pub operation_id: &'static str,
+    /// One line for the OpenAPI document.
     pub summary: &'static str,
+    /// The OpenAPI tag that groups it (`users`, `agents`, ...).
     pub tag: &'static str,
+    /// Who may call it.
     pub access: Access,
+    /// The request body's fields, when it takes one.
     pub body: Option<Fields>,
     /// Query parameters: name, JSON type.
     pub query: &'static [(&'static str, &'static str)],
     /// Status of a successful answer.
     pub success: u16,
+    /// The axum handler that serves it.
     pub handler: MethodRouter<ApiState>,
 }
 

@@ -34,6 +34,7 @@ impl FromRequestParts<ApiState> for Source {
     }
 }
 
+/// The body of `POST /users/signup`: a new account in a new org.
 #[derive(Debug, Deserialize)]
 pub struct SignupBody {
     email: String,
@@ -45,6 +46,7 @@ pub struct SignupBody {
     org_id: Option<String>,
 }
 
+/// `POST /users/signup`: creates an owner account and its org (when signup is open) and logs it in.
 pub async fn signup(
     State(state): State<ApiState>,
     ApiJson(body): ApiJson<SignupBody>,
@@ -88,12 +90,14 @@ pub async fn signup(
     ))
 }
 
+/// The body of `POST /users/login`.
 #[derive(Debug, Deserialize)]
 pub struct LoginBody {
     email: String,
     password: String,
 }
 
+/// `POST /users/login`: checks the password (rate-limited per email and source) and starts a session.
 pub async fn login(
     State(state): State<ApiState>,
     Source(source): Source,
@@ -116,6 +120,7 @@ fn member_view(member: &accounts::Member) -> Value {
     })
 }
 
+/// `GET /users/me`: the caller's account.
 pub async fn me(caller: Caller, State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let member = accounts::member(state.store(), &caller.org_id, &caller.email)
         .await?
@@ -157,6 +162,7 @@ pub async fn members(
     Ok(Json(json!({"members": members, "count": members.len()})))
 }
 
+/// The body of `POST /auth/refresh`.
 #[derive(Debug, Deserialize)]
 pub struct RefreshBody {
     refresh_token: String,
@@ -174,6 +180,7 @@ async fn family_of(state: &ApiState, token: &str) -> Result<(String, String, Fam
     Ok((family_id.to_string(), secret.to_string(), family))
 }
 
+/// `POST /auth/refresh`: spends a refresh token for a new session token pair; a reused one ends the session.
 pub async fn refresh(
     State(state): State<ApiState>,
     ApiJson(body): ApiJson<RefreshBody>,

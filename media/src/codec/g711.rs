@@ -122,21 +122,25 @@ const fn build_alaw_encode() -> [u8; 8192] {
     t
 }
 
+/// Decodes a G.711 µ-law byte (PCMU) to a linear sample, by table.
 #[inline]
 pub fn ulaw_to_linear(byte: u8) -> i16 {
     ULAW_TO_LINEAR[byte as usize]
 }
 
+/// Decodes a G.711 A-law byte (PCMA) to a linear sample, by table.
 #[inline]
 pub fn alaw_to_linear(byte: u8) -> i16 {
     ALAW_TO_LINEAR[byte as usize]
 }
 
+/// Encodes a linear sample as G.711 µ-law (PCMU), by table (14-bit input, as the law defines).
 #[inline]
 pub fn linear_to_ulaw(sample: i16) -> u8 {
     LINEAR_TO_ULAW[((sample as u16) >> 2) as usize]
 }
 
+/// Encodes a linear sample as G.711 A-law (PCMA), by table (13-bit input, as the law defines).
 #[inline]
 pub fn linear_to_alaw(sample: i16) -> u8 {
     LINEAR_TO_ALAW[((sample as u16) >> 3) as usize]

@@ -151,6 +151,7 @@ impl Default for G722Encoder {
 }
 
 impl G722Encoder {
+    /// An encoder in the standard's reset state, as at the start of a stream.
     pub fn new() -> Self {
         Self { x: [0; 24], low: Band::new(), high: Band::new_high() }
     }
@@ -215,6 +216,7 @@ impl Default for G722Decoder {
 }
 
 impl G722Decoder {
+    /// A decoder in the standard's reset state, as at the start of a stream.
     pub fn new() -> Self {
         Self { x: [0; 24], low: Band::new(), high: Band::new_high() }
     }

@@ -12,9 +12,13 @@ use voicera_sip::sdp::RtpMap;
 /// Codecs this node can negotiate, in the default preference order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CodecKind {
+    /// Opus (RFC 7587): wideband and robust to loss; first choice when the peer offers it.
     Opus,
+    /// G.722 at 16 kHz (with its RFC 3551 8 kHz RTP clock).
     G722,
+    /// G.711 µ-law, 8 kHz: what every phone network speaks.
     Pcmu,
+    /// G.711 A-law, 8 kHz: the European variant.
     Pcma,
     /// Linear 16-bit big-endian PCM (RFC 3551 L16) at the given rate, mono.
     L16(u32),
@@ -112,14 +116,17 @@ impl CodecKind {
 /// Codec failures. Decoding errors are per packet: the caller counts and conceals, the call goes on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
+    /// The caller's output buffer cannot hold a decoded frame of this codec.
     #[error("output buffer too small for the {0} frame")]
     BufferTooSmall(&'static str),
+    /// libopus refused to encode or decode (its message).
     #[error("opus: {0}")]
     Opus(String),
 }
 
 /// One negotiated codec: encoder and decoder state for a call.
 pub trait Codec: Send {
+    /// Which codec this is (for the SDP answer and the payload type).
     fn kind(&self) -> CodecKind;
 
     /// PCM rate of [`Codec::encode`] input and [`Codec::decode`] output.

@@ -15,9 +15,11 @@ use crate::source::{SourceKey, SourceState, SourceTable};
 pub struct BackoffConfig {
     /// Failures within `window` that trigger a block.
     pub max_failures: u32,
+    /// The period failures are counted over; a source with no failure for this long starts afresh.
     pub window: Duration,
     /// Length of the first block; doubles with every further block.
     pub first_block: Duration,
+    /// The longest a block lasts, however often it doubles.
     pub max_block: Duration,
     /// Sources remembered at most (oldest forgotten first).
     pub max_sources: usize,
@@ -65,6 +67,7 @@ pub struct FailureBackoff {
 }
 
 impl FailureBackoff {
+    /// An empty table with these thresholds.
     pub fn new(config: BackoffConfig) -> Self {
         Self { config, sources: SourceTable::new(config.max_sources) }
     }

@@ -16,7 +16,9 @@ use sha2::Sha256;
 /// Digest hash algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
+    /// MD5 (RFC 2617): what every SIP UA speaks.
     Md5,
+    /// SHA-256 (RFC 7616, RFC 8760).
     Sha256,
 }
 
@@ -29,6 +31,7 @@ impl Algorithm {
         }
     }
 
+    /// The `algorithm` parameter's token (`MD5`, `SHA-256`).
     pub fn as_str(self) -> &'static str {
         match self {
             Algorithm::Md5 => "MD5",
@@ -51,29 +54,39 @@ impl Algorithm {
 /// A parsed `WWW-Authenticate`/`Proxy-Authenticate` Digest challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
+    /// The protection space; the password hash covers it.
     pub realm: String,
+    /// The server's nonce, answered with in every request until it expires.
     pub nonce: String,
+    /// Sent back unchanged, when the server gave one.
     pub opaque: Option<String>,
+    /// The hash to answer with (MD5 when the challenge names none).
     pub algorithm: Algorithm,
     /// Whether `qop=auth` was offered.
     pub qop_auth: bool,
+    /// The credentials were right but the nonce expired: answer again without asking for the password.
     pub stale: bool,
 }
 
 /// Why a challenge cannot be answered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
+    /// The header is not a Digest challenge (e.g. Basic).
     #[error("not a Digest challenge")]
     NotDigest,
+    /// A required parameter is absent (its name).
     #[error("challenge lacks {0}")]
     Missing(&'static str),
+    /// An algorithm we cannot answer (e.g. `SHA-512-256`).
     #[error("unsupported digest algorithm {0:?}")]
     UnsupportedAlgorithm(String),
+    /// `qop` offers only `auth-int` or other values we do not implement.
     #[error("challenge offers only qop values other than auth: {0:?}")]
     UnsupportedQop(String),
 }
 
 impl Challenge {
+    /// Parses a `WWW-Authenticate`/`Proxy-Authenticate` value.
     pub fn parse(header: &str) -> Result<Challenge, AuthError> {
         let rest = header.trim();
         let rest = rest
@@ -107,7 +120,9 @@ impl Challenge {
 /// Its Debug output leaves the password out.
 #[derive(Clone)]
 pub struct DigestClient {
+    /// The username to authenticate as.
     pub username: String,
+    /// The password; never logged (see the Debug impl).
     pub password: String,
     /// Configured realm; when empty the challenge's realm is used.
     pub realm: Option<String>,
@@ -128,6 +143,7 @@ impl std::fmt::Debug for DigestClient {
 }
 
 impl DigestClient {
+    /// Credentials for `username`, with no challenge yet: the first request goes out unauthenticated.
     pub fn new(username: impl Into<String>, password: impl Into<String>, realm: Option<String>) -> Self {
         Self { username: username.into(), password: password.into(), realm, challenge: None, nonce_count: 0 }
     }
@@ -138,6 +154,7 @@ impl DigestClient {
         self.nonce_count = 0;
     }
 
+    /// Whether a challenge is held, so requests can carry credentials up front.
     pub fn has_challenge(&self) -> bool {
         self.challenge.is_some()
     }
@@ -190,15 +207,21 @@ fn authorization_value(
 /// the response out (with the nonce it allows an offline password search).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// Who the client says it is.
     pub username: String,
+    /// The realm the client answered for; must be ours.
     pub realm: String,
+    /// The nonce answered; must be one we issued and still fresh.
     pub nonce: String,
     /// The `uri` parameter (digest-uri), which must equal the Request-URI.
     pub uri: String,
+    /// The hash the client computed (hex), compared against our own in constant time.
     pub response: String,
+    /// The algorithm the client used (MD5 when it names none).
     pub algorithm: Algorithm,
     /// `Some` when the client answered with `qop=auth` (then `nc` and `cnonce` are present).
     pub qop_auth: Option<QopAuth>,
+    /// The challenge's `opaque`, echoed.
     pub opaque: Option<String>,
 }
 
@@ -223,20 +246,26 @@ pub struct QopAuth {
     pub nc: u32,
     /// `nc` exactly as sent (8 hex digits), because the response hash covers the text.
     pub nc_text: String,
+    /// The client's nonce, mixed into the hash so a server cannot choose everything hashed.
     pub cnonce: String,
 }
 
 /// Why an `Authorization` value is not a usable Digest answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialsError {
+    /// The header is not a Digest answer.
     #[error("not Digest credentials")]
     NotDigest,
+    /// A required parameter is absent (its name).
     #[error("credentials lack {0}")]
     Missing(&'static str),
+    /// An algorithm we do not verify.
     #[error("unsupported digest algorithm {0:?}")]
     UnsupportedAlgorithm(String),
+    /// A `qop` other than `auth`.
     #[error("unsupported qop {0:?}")]
     UnsupportedQop(String),
+    /// `nc` is not 8 hex digits.
     #[error("malformed nonce count {0:?}")]
     BadNonceCount(String),
 }
@@ -246,6 +275,7 @@ pub enum CredentialsError {
 const MAX_PARAM_LEN: usize = 1024;
 
 impl Credentials {
+    /// Parses an `Authorization`/`Proxy-Authorization` value (syntax only, see [`DigestVerifier`]).
     pub fn parse(header: &str) -> Result<Credentials, CredentialsError> {
         let rest = header.trim();
         let rest = rest
@@ -340,6 +370,7 @@ impl std::fmt::Debug for NonceIssuer {
 }
 
 impl NonceIssuer {
+    /// An issuer with a random secret whose nonces stay valid for `lifetime_secs`.
     pub fn new(lifetime_secs: u64) -> Self {
         Self { secret: rand::random(), lifetime_secs }
     }
@@ -354,6 +385,7 @@ impl NonceIssuer {
         })
     }
 
+    /// A nonce issued at `now_secs`: the time and a keyed hash of it, so no state is kept to check it later.
     pub fn issue(&self, now_secs: u64) -> String {
         format!("{now_secs:x}.{}", self.tag(now_secs))
     }
@@ -376,7 +408,9 @@ impl NonceIssuer {
 /// Who passed [`verify`], and with which nonce.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedUser {
+    /// The authenticated username.
     pub username: String,
+    /// The nonce the credentials used (its nonce count is tracked against replays).
     pub nonce: String,
 }
 

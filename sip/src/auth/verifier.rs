@@ -38,6 +38,7 @@ pub struct VerifierConfig {
     pub nonce_lifetime: Duration,
     /// Nonces remembered at most; when full the oldest is forgotten (its next use is answered `stale=true`).
     pub max_nonces: usize,
+    /// Per-source back-off after failed attempts (password guessing).
     pub backoff: BackoffConfig,
 }
 
@@ -58,24 +59,44 @@ impl VerifierConfig {
 /// challenge (401); see [`DigestVerifier::rejection_response`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DigestRejection {
+    /// No `Authorization` header: the first request, answered with a challenge.
     #[error("no Authorization header")]
     Missing,
+    /// The header does not parse as a Digest answer.
     #[error("malformed credentials: {0}")]
     Malformed(#[from] CredentialsError),
+    /// Credentials for another realm.
     #[error("credentials for realm {0:?}, not ours")]
     WrongRealm(String),
+    /// The digest answers for another URI than the request's (a replay onto another request).
     #[error("digest uri {digest_uri:?} is not the Request-URI")]
-    UriMismatch { digest_uri: String },
+    UriMismatch {
+        /// The `uri` parameter of the credentials.
+        digest_uri: String,
+    },
+    /// The nonce was not issued by us to this source, or was forgotten.
     #[error("nonce not issued by us to this source")]
     UnknownNonce,
+    /// Unknown user or wrong password (the two are not told apart).
     #[error("unknown user or wrong password")]
     BadCredentials,
+    /// The nonce has expired: the client retries with the new one (`stale=true`).
     #[error("nonce expired")]
     StaleNonce,
+    /// The nonce count did not increase: these credentials were seen before.
     #[error("replayed credentials (nonce count {nc} not above {highest})")]
-    Replayed { nc: u32, highest: u32 },
+    Replayed {
+        /// The nonce count presented.
+        nc: u32,
+        /// The highest nonce count already accepted for the nonce.
+        highest: u32,
+    },
+    /// The source failed too often and is blocked; answered 403 without a challenge.
     #[error("source blocked after repeated failures")]
-    Blocked { until: Instant },
+    Blocked {
+        /// When the block ends.
+        until: Instant,
+    },
 }
 
 impl DigestRejection {
@@ -151,6 +172,7 @@ impl DigestVerifier {
         }
     }
 
+    /// Our realm, as challenges name it.
     pub fn realm(&self) -> &str {
         &self.config.realm
     }
