@@ -3,8 +3,10 @@
 //! them every 20 ms; time is passed in.
 //!
 //! The script: wait for the greeting to play out; ask a question (espeak-ng speech, rendered once, the same
-//! for every caller); when the reply's audio has played for `barge_after`, speak the next request over it;
-//! and so on, each request an interruption of the previous reply. Measured:
+//! for every caller); once the reply's audio has played for `barge_after`, speak the next request over it,
+//! its first voiced frame going out while the agent's audio is arriving (a reply that pauses between clauses
+//! is waited for, up to 2 s of quiet); and so on, each request an interruption of the previous reply. Each
+//! utterance is sent from its first voiced frame (espeak's leading silence is dropped). Measured:
 //! - stop time: the onset of the caller's speech (the frame holding its first voiced sample is sent) → the
 //!   agent's audio is silent at the caller. On RTP, the first of a run of quiet frames (mean magnitude below
 //!   [`QUIET_LEVEL`]) that lasts [`STOP_HOLD`]: a word gap in the reply is shorter, a pause or a flush longer.
@@ -26,8 +28,10 @@ use crate::turns::{hiss_frames, HISS_FRAMES};
 pub const QUIET_LEVEL: f64 = 32.0;
 /// How long the agent must stay quiet after the caller's onset for the quiet to be its stop.
 pub const STOP_HOLD: Duration = Duration::from_millis(300);
-/// The agent counts as talking when the caller cuts in if its last audio arrived this recently.
-const STILL_TALKING: Duration = Duration::from_millis(200);
+/// The agent is talking now if its last audio arrived this recently (RTP and `playAudio` come every 20 ms).
+const TALKING: Duration = Duration::from_millis(60);
+/// A reply the agent has been quiet in for this long is over (or stalled): the caller speaks on.
+const REPLY_OVER: Duration = Duration::from_secs(2);
 /// The greeting has played out once the agent has been quiet this long after it.
 const GREETING_DONE: Duration = Duration::from_millis(1500);
 /// Without any greeting audio by then, the caller starts anyway.
@@ -75,7 +79,8 @@ impl Utterance {
     /// `text` spoken by espeak-ng (en-us, its default voice and rate), taken to 8 kHz by picking samples as
     /// the tests do (tests/common/mod.rs `espeak_speech`).
     pub fn espeak(text: &str) -> Result<Self> {
-        let out = Command::new("espeak-ng").args(["--stdout", "-v", "en-us", text]).output().context("run espeak-ng")?;
+        let out =
+            Command::new("espeak-ng").args(["--stdout", "-v", "en-us", text]).output().context("run espeak-ng")?;
         if !out.status.success() {
             bail!("espeak-ng failed: {}", String::from_utf8_lossy(&out.stderr));
         }
@@ -148,11 +153,20 @@ enum Step {
     /// The greeting plays.
     Greeting,
     /// Frame `frame` of utterance `utterance` is next.
-    Speaking { utterance: usize, frame: usize },
+    Speaking {
+        utterance: usize,
+        frame: usize,
+    },
     /// The caller has stopped speaking and waits for the agent's audio.
-    Awaiting { utterance: usize, ended: Instant },
+    Awaiting {
+        utterance: usize,
+        ended: Instant,
+    },
     /// The reply to `utterance` has been playing since `since`.
-    Listening { utterance: usize, since: Instant },
+    Listening {
+        utterance: usize,
+        since: Instant,
+    },
     Done,
 }
 
@@ -203,28 +217,12 @@ impl<'a> Caller<'a> {
             Step::Greeting => {
                 let played_out = self.last_audio.is_some_and(|t| now.duration_since(t) >= GREETING_DONE);
                 if played_out || (self.last_audio.is_none() && now.duration_since(self.started) >= NO_GREETING) {
-                    self.step = Step::Speaking { utterance: 0, frame: 0 };
+                    self.step = Step::Speaking { utterance: 0, frame: script.utterances[0].onset };
                 }
                 Some(hiss)
             }
-            Step::Speaking { utterance, frame } => {
-                let u = &script.utterances[utterance];
-                if frame == u.onset && utterance > 0 {
-                    if self.last_audio.is_some_and(|t| now.duration_since(t) <= STILL_TALKING) {
-                        self.stats.barge_ins += 1;
-                        self.barge = Some(Barge { utterance, onset: now, quiet_since: None });
-                    } else {
-                        self.stats.reply_ended_first += 1;
-                    }
-                }
-                self.step = if frame == u.end {
-                    Step::Awaiting { utterance, ended: now }
-                } else {
-                    Step::Speaking { utterance, frame: frame + 1 }
-                };
-                Some(&u.frames[frame])
-            }
-            Step::Awaiting { utterance, ended, .. } => {
+            Step::Speaking { utterance, frame } => self.speak(utterance, frame, now),
+            Step::Awaiting { utterance, ended } => {
                 if now.duration_since(ended) > REPLY_TIMEOUT {
                     self.stats.reply_timeouts += 1;
                     self.step = self.after(utterance);
@@ -232,19 +230,46 @@ impl<'a> Caller<'a> {
                 Some(hiss)
             }
             Step::Listening { utterance, since } => {
-                if now.duration_since(since) >= self.barge_after {
-                    self.step = self.after(utterance);
+                if now.duration_since(since) < self.barge_after {
+                    return Some(hiss);
                 }
-                Some(hiss)
+                let next = utterance + 1;
+                if next == script.utterances.len() {
+                    self.stats.completed = true;
+                    self.step = Step::Done;
+                    return None;
+                }
+                let talking = self.last_audio.is_some_and(|t| now.duration_since(t) <= TALKING);
+                let over = self.last_audio.is_none_or(|t| now.duration_since(t) >= REPLY_OVER);
+                if talking {
+                    self.stats.barge_ins += 1;
+                    self.barge = Some(Barge { utterance: next, onset: now, quiet_since: None });
+                } else if over {
+                    self.stats.reply_ended_first += 1;
+                } else {
+                    return Some(hiss);
+                }
+                self.speak(next, script.utterances[next].onset, now)
             }
             Step::Done => None,
         }
     }
 
+    /// Sends frame `frame` of `utterance`.
+    fn speak(&mut self, utterance: usize, frame: usize, now: Instant) -> Option<&'a [u8]> {
+        let u = &self.script.utterances[utterance];
+        self.step = if frame == u.end {
+            Step::Awaiting { utterance, ended: now }
+        } else {
+            Step::Speaking { utterance, frame: frame + 1 }
+        };
+        Some(&u.frames[frame])
+    }
+
     /// What follows `utterance`: the next, or the end of the script.
     fn after(&mut self, utterance: usize) -> Step {
         if utterance + 1 < self.script.utterances.len() {
-            Step::Speaking { utterance: utterance + 1, frame: 0 }
+            Step::Speaking { utterance: utterance + 1, frame: self.script.utterances[utterance + 1].onset }
         } else {
             self.stats.completed = true;
             Step::Done
@@ -350,17 +375,15 @@ mod tests {
         // Greeting: 10 frames of audio, then 75 quiet (1.5 s) before the caller speaks.
         run(&mut caller, &mut now, 10, |_| Some(true));
         run(&mut caller, &mut now, 76, |_| Some(false));
-        // The question: frame 0 went with the last greeting tick, frames 1..=7 now (its speech ends in frame
-        // 7), then the reply starts 7 ticks after that frame was sent.
-        run(&mut caller, &mut now, 7, |_| Some(false));
-        run(&mut caller, &mut now, 6, |_| Some(false));
+        // The question, from its first voiced frame (2, with the last greeting tick) to its last (7, sent 5
+        // ticks later); the reply starts 9 ticks after that.
+        run(&mut caller, &mut now, 13, |_| Some(false));
         run(&mut caller, &mut now, 1, |_| Some(true));
         assert_eq!(caller.stats.question_reply_ms.len(), 1);
         let reply = caller.stats.question_reply_ms[0];
-        assert!((reply - 140.0).abs() < 1.0, "{reply}");
-        // The reply plays 200 ms, then the caller cuts in: its onset is its third frame, sent at tick t.
+        assert!((reply - 180.0).abs() < 1.0, "{reply}");
+        // The reply plays 200 ms, then the caller cuts in: its first voiced frame goes out at tick t.
         run(&mut caller, &mut now, 10, |_| Some(true));
-        run(&mut caller, &mut now, 3, |_| Some(true));
         assert_eq!(caller.stats.barge_ins, 1);
         // The agent talks 4 more frames, has a word gap of two quiet frames (no stop), one more frame, then
         // stays quiet from tick t + 8 on: the stop is 160 ms after the onset.
@@ -412,10 +435,16 @@ mod tests {
         run(&mut caller, &mut now, 1, |_| Some(true));
         run(&mut caller, &mut now, 76, |_| Some(false));
         run(&mut caller, &mut now, 8, |_| Some(false));
-        // Each reply: one frame of audio, then quiet; the caller speaks 300 ms later, when it has ended.
+        // Each reply: one frame of audio, then quiet; 300 ms later the caller waits for more, and speaks once
+        // the agent has been quiet for 2 s.
         for _ in 0..2 {
             run(&mut caller, &mut now, 1, |_| Some(true));
-            run(&mut caller, &mut now, 30, |_| Some(false));
+            run(&mut caller, &mut now, 99, |_| Some(false));
+            assert_eq!(
+                caller.stats.reply_ended_first + caller.stats.barge_ins,
+                caller.stats.interruption_reply_ms.len()
+            );
+            run(&mut caller, &mut now, 11, |_| Some(false));
         }
         run(&mut caller, &mut now, 1, |_| Some(true));
         let sent = run(&mut caller, &mut now, 20, |_| Some(false));

@@ -109,7 +109,8 @@ pub fn run(voicera: &Path, transport: Transport, n: usize, settings: &Settings, 
     let config = "[telephony]\nopen_agents = [\"bench\", \"demo\"]\n\n[bench]\nrecord = true\n";
     let demo = if settings.agent == "demo" { "1" } else { "0" };
     let models = settings.models_dir.to_string_lossy().into_owned();
-    let env = [("VOICERA_DEMO_AGENT", demo), ("VOICERA_MODELS_DIR", models.as_str()), ("RUST_LOG", "warn,voicera=info")];
+    let env =
+        [("VOICERA_DEMO_AGENT", demo), ("VOICERA_MODELS_DIR", models.as_str()), ("RUST_LOG", "warn,voicera=info")];
     let server = start_server_with(voicera, &dir, "36000-37000", config, &env)?;
     if settings.agent == "demo" {
         wait_for_demo(&dir.join("server.log"))?;
@@ -124,11 +125,12 @@ pub fn run(voicera: &Path, transport: Transport, n: usize, settings: &Settings, 
     std::thread::sleep(Duration::from_secs(3));
     let (server_interrupted, server_resumed) = server_verdicts(&dir.join("data"));
     drop(server);
-    report(transport, n, settings, outcomes, (server_interrupted, server_resumed), wall, load_average_at_start)
-        .map(|mut r| {
+    report(transport, n, settings, outcomes, (server_interrupted, server_resumed), wall, load_average_at_start).map(
+        |mut r| {
             r.server_cpu_percent_of_core = procfs::cpu_percent(&cpu_start, &cpu_end);
             r
-        })
+        },
+    )
 }
 
 /// Waits for the demo agent's models to load (the log's `agent ready` for `demo`).
@@ -149,7 +151,13 @@ fn wait_for_demo(log: &Path) -> Result<()> {
 }
 
 /// Runs the `n` callers, one every `stagger`, to their ends.
-fn drive(server: &Server, transport: Transport, n: usize, settings: &Settings, script: &Arc<Script>) -> Result<Vec<Outcome>> {
+fn drive(
+    server: &Server,
+    transport: Transport,
+    n: usize,
+    settings: &Settings,
+    script: &Arc<Script>,
+) -> Result<Vec<Outcome>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let (sip, http) = (server.sip, server.http);
     let (agent, barge_after, timeout) = (settings.agent, settings.barge_after, settings.call_timeout);
@@ -467,11 +475,13 @@ pub fn markdown(out: &Path) -> Result<String> {
     }
     if let Some(r) = reports.first() {
         let builds: std::collections::BTreeSet<&str> = reports.iter().map(|r| r.build.as_str()).collect();
+        let after: std::collections::BTreeSet<String> =
+            reports.iter().map(|r| format!("{} {} ms", r.agent, r.barge_after_ms)).collect();
         md.push_str(&format!(
             "\nMachine: {}; the callers run on the same machine as the server, and other builds and tests were \
              running beside it (load average above). Server build: {}.\n\n\
              Each caller waits for the greeting to play out, asks for a long story (espeak-ng, 8 kHz μ-law, the \
-             same audio for every caller), and, once each reply has played {} ms at the caller, speaks the next \
+             same audio for every caller), and, once each reply has played a while at the caller ({}), speaks the next \
              request over it ({} utterances per call: every one after the first is a barge-in). Callers start \
              100 ms apart. Stop time = the caller's speech onset (the frame with its first voiced sample is sent) \
              → the agent's audio is silent at the caller: on SIP the first of a run of RTP frames below −60 dBFS \
@@ -485,7 +495,7 @@ pub fn markdown(out: &Path) -> Result<String> {
              `bench` = the stand-in models (instant): the pure server overhead.\n",
             r.machine,
             builds.into_iter().collect::<Vec<_>>().join(", "),
-            r.barge_after_ms,
+            after.into_iter().collect::<Vec<_>>().join(", "),
             r.utterances_per_call,
             STOP_HOLD.as_millis(),
         ));

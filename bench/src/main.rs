@@ -387,7 +387,13 @@ fn start_server(voicera: &Path, dir: &Path, rtp_ports: &str) -> Result<Server> {
 
 /// [`start_server`] with `config` as its voicera.toml and `env` (which must say `RUST_LOG` and
 /// `VOICERA_DEMO_AGENT`).
-fn start_server_with(voicera: &Path, dir: &Path, rtp_ports: &str, config: &str, env: &[(&str, &str)]) -> Result<Server> {
+fn start_server_with(
+    voicera: &Path,
+    dir: &Path,
+    rtp_ports: &str,
+    config: &str,
+    env: &[(&str, &str)],
+) -> Result<Server> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
     let http = SocketAddr::from(([127, 0, 0, 1], free_port()?));
