@@ -406,6 +406,11 @@ fn report(
     })
 }
 
+/// A stop sooner than this after the caller's onset cannot be the server's doing (it hears the onset frame
+/// within a millisecond, and its next 20 ms tick is the first that can be silent): the agent was going quiet
+/// anyway (a clause ended there). Such stops are counted, and left out of the stop percentiles.
+pub const MIN_REACTION_MS: f64 = 20.0;
+
 /// The file a run's report goes to.
 pub fn report_path(out: &Path, report: &BargeInReport) -> PathBuf {
     out.join(format!("barge-in-{}-{}-{}.json", report.agent, report.transport, report.concurrent))
@@ -425,25 +430,28 @@ pub fn markdown(out: &Path) -> Result<String> {
     let ms = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0}"));
     let mut md = String::from(
         "# Barge-in: stop time and reply time, measured at the caller\n\n\
-         | agent | transport | calls | completed / cut short / failed | barge-ins: stopped / not stopped | \
-         stop p50 / p90 / p99 / max ms | end of speech → reply p50 / p99 ms (n) | server: interrupted / resumed | \
-         server CPU % of a core |\n|---|---|---|---|---|---|---|---|---|\n",
+         | agent | transport | calls | cut in after ms | completed / cut short / failed | barge-ins: stopped / \
+         quiet already / not stopped | stop p50 / p90 / p99 / max ms | end of speech → reply p50 / p99 ms (n) | \
+         server: interrupted / resumed | server CPU % of a core |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in &reports {
+        let reactions: Vec<f64> = r.stop_ms.iter().copied().filter(|ms| *ms >= MIN_REACTION_MS).collect();
         md.push_str(&format!(
-            "| {} | {} | {} | {} / {} / {} | {} / {} | {} / {} / {} / {} | {} / {} ({}) | {} / {} | {:.0} |\n",
+            "| {} | {} | {} | {} | {} / {} / {} | {} / {} / {} | {} / {} / {} / {} | {} / {} ({}) | {} / {} | {:.0} |\n",
             r.agent,
             if r.transport == "sip" { "SIP (PCMU)" } else { "Vobiz stream" },
             r.concurrent,
+            r.barge_after_ms,
             r.calls_completed,
             r.calls_cut_short,
             r.calls_failed,
-            r.stops_measured,
+            reactions.len(),
+            r.stop_ms.len() - reactions.len(),
             r.not_stopped,
-            ms(r.stop_ms_p50),
-            ms(r.stop_ms_p90),
-            ms(r.stop_ms_p99),
-            ms(r.stop_ms_max),
+            ms(quantile(&reactions, 0.5)),
+            ms(quantile(&reactions, 0.9)),
+            ms(quantile(&reactions, 0.99)),
+            ms(quantile(&reactions, 1.0)),
             ms(r.reply_ms_p50),
             ms(r.reply_ms_p99),
             r.replies_measured,
@@ -487,7 +495,9 @@ pub fn markdown(out: &Path) -> Result<String> {
              → the agent's audio is silent at the caller: on SIP the first of a run of RTP frames below −60 dBFS \
              (mean magnitude {QUIET_LEVEL}) that lasts {} ms (a word gap in the reply is shorter); on the Vobiz \
              stream `clearAudio` arriving. A barge-in the agent had not stopped for within 3 s counts as not \
-             stopped. Reply time = end of the caller's speech (the frame with its last voiced sample is sent) → \
+             stopped; a stop sooner than {MIN_REACTION_MS} ms after the onset (before the server's next tick \
+             could be silent) is \"quiet already\": the agent's clause ended there, so it says nothing of the \
+             server and is left out of the stop percentiles. Reply time = end of the caller's speech (the frame with its last voiced sample is sent) → \
              first agent audio after it (SIP: an RTP frame above that level; stream: `playAudio`); it includes \
              the VAD's stop time. After an interruption that is the answer to it, or the paused reply playing \
              on when the server judged the speech no interruption (its verdicts, from the call records, are \
