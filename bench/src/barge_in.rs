@@ -38,8 +38,6 @@ const GREETING_DONE: Duration = Duration::from_millis(1500);
 const NO_GREETING: Duration = Duration::from_secs(20);
 /// A barge-in the agent has not stopped for within this is counted as not stopped.
 const STOP_TIMEOUT: Duration = Duration::from_secs(3);
-/// A reply that has not begun within this is counted as timed out; the caller goes on with its script.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Speech is where a sample's magnitude exceeds this (as tests/demo_agent.rs finds espeak's onset).
 const VOICED_SAMPLE: u16 = 1000;
 
@@ -133,7 +131,7 @@ pub struct CallStats {
     pub not_stopped: usize,
     /// Utterances meant as barge-ins for which the reply had already ended.
     pub reply_ended_first: usize,
-    /// Utterances after which no agent audio came within 30 s.
+    /// Utterances after which no agent audio came within the reply timeout.
     pub reply_timeouts: usize,
     /// The script ran to its end.
     pub completed: bool,
@@ -174,6 +172,8 @@ enum Step {
 pub struct Caller<'a> {
     script: &'a Script,
     barge_after: Duration,
+    /// A reply that has not begun within this is counted as timed out; the caller goes on with its script.
+    reply_timeout: Duration,
     started: Instant,
     step: Step,
     barge: Option<Barge>,
@@ -186,11 +186,13 @@ pub struct Caller<'a> {
 }
 
 impl<'a> Caller<'a> {
-    /// A caller whose call was answered at `now`, cutting into each reply once it has played `barge_after`.
-    pub fn new(script: &'a Script, barge_after: Duration, now: Instant) -> Self {
+    /// A caller whose call was answered at `now`, cutting into each reply once it has played `barge_after`,
+    /// and waiting `reply_timeout` at most for a reply.
+    pub fn new(script: &'a Script, barge_after: Duration, reply_timeout: Duration, now: Instant) -> Self {
         Self {
             script,
             barge_after,
+            reply_timeout,
             started: now,
             step: Step::Greeting,
             barge: None,
@@ -223,7 +225,7 @@ impl<'a> Caller<'a> {
             }
             Step::Speaking { utterance, frame } => self.speak(utterance, frame, now),
             Step::Awaiting { utterance, ended } => {
-                if now.duration_since(ended) > REPLY_TIMEOUT {
+                if now.duration_since(ended) > self.reply_timeout {
                     self.stats.reply_timeouts += 1;
                     self.step = self.after(utterance);
                 }
@@ -371,7 +373,7 @@ mod tests {
     fn measures_reply_and_stop_times_over_rtp() {
         let s = script();
         let mut now = Instant::now();
-        let mut caller = Caller::new(&s, Duration::from_millis(200), now);
+        let mut caller = Caller::new(&s, Duration::from_millis(200), Duration::from_secs(30), now);
         // Greeting: 10 frames of audio, then 75 quiet (1.5 s) before the caller speaks.
         run(&mut caller, &mut now, 10, |_| Some(true));
         run(&mut caller, &mut now, 76, |_| Some(false));
@@ -401,7 +403,7 @@ mod tests {
     fn a_cleared_stream_stops_at_the_clear_and_old_audio_is_no_answer() {
         let s = script();
         let mut now = Instant::now();
-        let mut caller = Caller::new(&s, Duration::from_millis(100), now);
+        let mut caller = Caller::new(&s, Duration::from_millis(100), Duration::from_secs(30), now);
         // No greeting at all: the caller starts after 20 s, asks, and the reply comes.
         run(&mut caller, &mut now, 1009, |_| None);
         run(&mut caller, &mut now, 1, |_| Some(true));
@@ -431,7 +433,7 @@ mod tests {
     fn a_reply_that_ended_before_the_cut_in_is_no_barge_in_and_the_script_ends() {
         let s = script();
         let mut now = Instant::now();
-        let mut caller = Caller::new(&s, Duration::from_millis(300), now);
+        let mut caller = Caller::new(&s, Duration::from_millis(300), Duration::from_secs(30), now);
         run(&mut caller, &mut now, 1, |_| Some(true));
         run(&mut caller, &mut now, 76, |_| Some(false));
         run(&mut caller, &mut now, 8, |_| Some(false));

@@ -42,6 +42,7 @@ pub struct Settings {
     pub agent: &'static str,
     pub utterances: usize,
     pub barge_after: Duration,
+    pub reply_timeout: Duration,
     pub call_timeout: Duration,
     /// Between two callers' starts.
     pub stagger: Duration,
@@ -58,6 +59,8 @@ pub struct BargeInReport {
     pub concurrent: usize,
     pub utterances_per_call: usize,
     pub barge_after_ms: u64,
+    #[serde(default = "default_reply_timeout_s")]
+    pub reply_timeout_s: u64,
     pub build: String,
     /// Calls whose script ran to its end.
     pub calls_completed: usize,
@@ -94,6 +97,10 @@ pub struct BargeInReport {
     pub stop_ms: Vec<f64>,
     pub question_reply_ms: Vec<f64>,
     pub interruption_reply_ms: Vec<f64>,
+}
+
+fn default_reply_timeout_s() -> u64 {
+    30
 }
 
 /// One caller's end: what it measured, and why it ended early if it did.
@@ -161,12 +168,13 @@ fn drive(
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let (sip, http) = (server.sip, server.http);
     let (agent, barge_after, timeout) = (settings.agent, settings.barge_after, settings.call_timeout);
+    let reply_timeout = settings.reply_timeout;
     runtime.block_on(async {
         let mut tasks = Vec::new();
         for i in 0..n {
             let script = Arc::clone(script);
             tasks.push(tokio::spawn(async move {
-                let mut caller = Caller::new(&script, barge_after, Instant::now());
+                let mut caller = Caller::new(&script, barge_after, reply_timeout, Instant::now());
                 let deadline = Instant::now() + timeout;
                 let talked = match transport {
                     Transport::Sip => sip_call(i, sip, agent, &mut caller, deadline).await,
@@ -373,6 +381,7 @@ fn report(
         concurrent: n,
         utterances_per_call: settings.utterances,
         barge_after_ms: settings.barge_after.as_millis() as u64,
+        reply_timeout_s: settings.reply_timeout.as_secs(),
         build: settings.build.clone(),
         calls_completed: completed,
         calls_cut_short: cut_short,
@@ -467,7 +476,7 @@ pub fn markdown(out: &Path) -> Result<String> {
     );
     for r in &reports {
         md.push_str(&format!(
-            "| {} | {} | {} | {} / {} | {} / {} | {} | {} | {} | {:.0} |\n",
+            "| {} | {} | {} | {} / {} | {} / {} | {} ({}) | {} | {} | {:.0} |\n",
             r.agent,
             r.transport,
             r.concurrent,
@@ -476,6 +485,7 @@ pub fn markdown(out: &Path) -> Result<String> {
             ms(r.interruption_reply_ms_p50),
             ms(r.interruption_reply_ms_p99),
             r.reply_timeouts,
+            r.reply_timeout_s,
             r.reply_ended_first,
             r.load_average_at_start.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
             r.wall_seconds,

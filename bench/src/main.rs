@@ -101,6 +101,9 @@ enum Scenario {
         /// bench agent's reply is 720 ms of tone).
         #[arg(long)]
         barge_after_ms: Option<u64>,
+        /// How long a caller waits for a reply before it says its next line (seconds).
+        #[arg(long, default_value_t = 30)]
+        reply_timeout: u64,
         /// Each call is hung up after this, finished or not.
         #[arg(long, default_value_t = 240)]
         call_timeout: u64,
@@ -243,6 +246,7 @@ fn main() -> Result<()> {
             agent,
             utterances,
             barge_after_ms,
+            reply_timeout,
             call_timeout,
             models_dir,
             voicera,
@@ -260,6 +264,7 @@ fn main() -> Result<()> {
                 agent,
                 utterances,
                 barge_after: Duration::from_millis(barge_after_ms.unwrap_or(if agent == "demo" { 800 } else { 200 })),
+                reply_timeout: Duration::from_secs(reply_timeout),
                 call_timeout: Duration::from_secs(call_timeout),
                 stagger: Duration::from_millis(100),
                 models_dir: std::path::absolute(models_dir)?,
