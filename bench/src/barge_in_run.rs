@@ -471,7 +471,7 @@ pub fn markdown(out: &Path) -> Result<String> {
     }
     md.push_str(
         "\n| agent | transport | calls | reply to the question p50 / p99 ms | reply to an interruption p50 / p99 ms | \
-         replies timed out (30 s) | cut-ins after the reply had ended | load average at start | wall s |\n\
+         replies timed out (wait, s) | cut-ins after the reply had ended | load average at start | wall s |\n\
          |---|---|---|---|---|---|---|---|---|\n",
     );
     for r in &reports {
