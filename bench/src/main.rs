@@ -9,6 +9,8 @@
 //!
 //! Run: `cargo build --release && cargo run --release -p voicera-bench -- sip --calls 10,100 --seconds 60`
 
+mod barge_in;
+mod barge_in_run;
 mod c_baseline;
 mod models;
 mod pcap;
@@ -81,6 +83,41 @@ enum Scenario {
         streams: Vec<usize>,
         #[command(flatten)]
         load: AgentLoadArgs,
+    },
+    /// Barge-in: N concurrent callers that talk over the agent's replies, per transport; stop time and reply
+    /// time at the caller.
+    BargeIn {
+        #[arg(long, default_value = "1,10,50", value_delimiter = ',')]
+        calls: Vec<usize>,
+        #[arg(long, value_enum, default_value = "sip,ws", value_delimiter = ',')]
+        transport: Vec<barge_in_run::Transport>,
+        /// `demo` (local models) or `bench` (instant stand-ins).
+        #[arg(long, default_value = "demo")]
+        agent: String,
+        /// Utterances per call: a question, then interruptions.
+        #[arg(long, default_value_t = 6)]
+        utterances: usize,
+        /// How long each reply plays at the caller before it talks over it (default: demo 800, bench 200; the
+        /// bench agent's reply is 720 ms of tone).
+        #[arg(long)]
+        barge_after_ms: Option<u64>,
+        /// How long a caller waits for a reply before it says its next line (seconds).
+        #[arg(long, default_value_t = 30)]
+        reply_timeout: u64,
+        /// Each call is hung up after this, finished or not.
+        #[arg(long, default_value_t = 240)]
+        call_timeout: u64,
+        /// Model cache (default: $VOICERA_MODELS_DIR or target/models-cache).
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+        /// The voicera binary (default: target/release/voicera).
+        #[arg(long)]
+        voicera: Option<PathBuf>,
+        /// How that binary was built, written into the report.
+        #[arg(long, default_value = "release")]
+        build: String,
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
     },
     /// The floor: a bare C epoll UDP echo (bench/c/udp_echo.c) under the packet rate of N echo calls.
     CBaseline {
@@ -203,6 +240,49 @@ fn main() -> Result<()> {
                 ws::run(&voicera, n, seconds, work)
             })
         }
+        Scenario::BargeIn {
+            calls,
+            transport,
+            agent,
+            utterances,
+            barge_after_ms,
+            reply_timeout,
+            call_timeout,
+            models_dir,
+            voicera,
+            build,
+            out,
+        } => {
+            let voicera = release_binary(voicera)?;
+            let agent: &'static str = match agent.as_str() {
+                "demo" => "demo",
+                "bench" => "bench",
+                other => bail!("--agent {other}: demo or bench"),
+            };
+            let models_dir = models_dir.unwrap_or_else(models::default_models_dir);
+            let settings = barge_in_run::Settings {
+                agent,
+                utterances,
+                barge_after: Duration::from_millis(barge_after_ms.unwrap_or(if agent == "demo" { 800 } else { 200 })),
+                reply_timeout: Duration::from_secs(reply_timeout),
+                call_timeout: Duration::from_secs(call_timeout),
+                stagger: Duration::from_millis(100),
+                models_dir: std::path::absolute(models_dir)?,
+                build,
+            };
+            std::fs::create_dir_all(out.join("work"))?;
+            for &transport in &transport {
+                for &n in &calls {
+                    eprintln!("== barge-in: {n} concurrent {transport:?} callers to {agent}");
+                    let report = barge_in_run::run(&voicera, transport, n, &settings, &out.join("work"))?;
+                    let json = serde_json::to_string_pretty(&report)?;
+                    eprintln!("{json}");
+                    std::fs::write(barge_in_run::report_path(&out, &report), json)?;
+                    std::fs::write(out.join("barge-in.md"), barge_in_run::markdown(&out)?)?;
+                }
+            }
+            Ok(())
+        }
         Scenario::CBaseline { flows, seconds, out } => {
             std::fs::create_dir_all(out.join("work"))?;
             let echo = c_baseline::build(&out.join("work"))?;
@@ -307,16 +387,32 @@ impl Server {
 /// Starts `voicera serve` on free loopback ports with its data in `dir` (emptied first; the log goes to
 /// `dir/server.log`), without the demo agent, and waits until it is healthy and settled.
 fn start_server(voicera: &Path, dir: &Path, rtp_ports: &str) -> Result<Server> {
+    start_server_with(voicera, dir, rtp_ports, "", &[("RUST_LOG", "warn"), ("VOICERA_DEMO_AGENT", "0")])
+}
+
+/// [`start_server`] with `config` as its voicera.toml and `env` (which must say `RUST_LOG` and
+/// `VOICERA_DEMO_AGENT`).
+fn start_server_with(
+    voicera: &Path,
+    dir: &Path,
+    rtp_ports: &str,
+    config: &str,
+    env: &[(&str, &str)],
+) -> Result<Server> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
     let http = SocketAddr::from(([127, 0, 0, 1], free_port()?));
     let sip = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+    let config_path = dir.join("voicera.toml");
+    std::fs::write(&config_path, config)?;
     let child = Command::new(voicera)
-        .args(["serve", "--data-dir"])
+        .args(["serve", "--config"])
+        .arg(&config_path)
+        .arg("--data-dir")
         .arg(dir.join("data"))
         .args(["--sip", &sip.to_string(), "--http", &http.to_string(), "--rtp-ports", rtp_ports])
-        .env("RUST_LOG", "warn")
-        .env("VOICERA_DEMO_AGENT", "0")
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("server.log"))?)
         .spawn()

@@ -128,7 +128,7 @@ async fn caller(
 }
 
 /// The caller's side of one SIP dialog.
-struct Dialog {
+pub(crate) struct Dialog {
     index: usize,
     /// The Request-URI user called.
     user: &'static str,
@@ -142,7 +142,7 @@ struct Dialog {
 }
 
 impl Dialog {
-    fn new(index: usize, local: SocketAddr, server: SocketAddr, user: &'static str) -> Self {
+    pub(crate) fn new(index: usize, local: SocketAddr, server: SocketAddr, user: &'static str) -> Self {
         let call_id = format!("bench-{index}-{}@127.0.0.1", std::process::id());
         Self { index, user, local, server, call_id, cseq: 0, to: None, invite_cseq: 0 }
     }
@@ -166,7 +166,7 @@ impl Dialog {
 
     /// Sends a request and waits for its final response (retransmitting per timer A/E), which must be 2xx.
     /// Returns the response's body.
-    async fn request(&mut self, socket: &UdpSocket, method: &str, body: &str) -> Result<String> {
+    pub(crate) async fn request(&mut self, socket: &UdpSocket, method: &str, body: &str) -> Result<String> {
         self.cseq += 1;
         let cseq = self.cseq;
         let branch = format!("z9hG4bK-{}-{cseq}", self.index);
@@ -209,7 +209,7 @@ impl Dialog {
         }
     }
 
-    async fn ack(&self, socket: &UdpSocket) -> Result<()> {
+    pub(crate) async fn ack(&self, socket: &UdpSocket) -> Result<()> {
         let branch = format!("z9hG4bK-{}-ack", self.index);
         // ACK carries the INVITE's sequence number with its own method.
         let message = self.message("ACK", self.invite_cseq, &branch, "");
@@ -225,18 +225,18 @@ fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-fn cseq_method(message: &str) -> Option<&str> {
+pub(crate) fn cseq_method(message: &str) -> Option<&str> {
     header(message, "CSeq")?.split_whitespace().nth(1)
 }
 
 /// Where the answer's audio goes: its `c=` address and `m=audio` port.
-fn answer_media(sdp: &str) -> Option<SocketAddr> {
+pub(crate) fn answer_media(sdp: &str) -> Option<SocketAddr> {
     let ip = sdp.lines().find_map(|l| l.trim().strip_prefix("c=IN IP4 "))?.trim().parse().ok()?;
     let port = sdp.lines().find_map(|l| l.trim().strip_prefix("m=audio "))?.split_whitespace().next()?.parse().ok()?;
     Some(SocketAddr::new(ip, port))
 }
 
-fn mean_magnitude(ulaw: &[u8]) -> f64 {
+pub(crate) fn mean_magnitude(ulaw: &[u8]) -> f64 {
     let sum: f64 = ulaw.iter().map(|b| (voicera_media::codec::g711::ulaw_to_linear(*b) as f64).abs()).sum();
     sum / ulaw.len().max(1) as f64
 }

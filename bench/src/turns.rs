@@ -25,7 +25,7 @@ pub struct CallerScript {
 }
 
 /// Distinct frames of line hiss, cycled.
-const HISS_FRAMES: usize = 50;
+pub(crate) const HISS_FRAMES: usize = 50;
 
 impl Default for CallerScript {
     fn default() -> Self {
@@ -61,7 +61,7 @@ fn tone_frame(tick: usize) -> Vec<u8> {
 }
 
 /// μ-law frames of white noise at about −60 dBFS.
-fn hiss_frames() -> Vec<Vec<u8>> {
+pub(crate) fn hiss_frames() -> Vec<Vec<u8>> {
     let mut seed = 0x2545_f491_u32;
     (0..HISS_FRAMES)
         .map(|_| {
