@@ -511,7 +511,9 @@ fn demo_agent_stops_within_300_ms_when_talked_over_and_plays_on_after_a_hmm() {
     let turns = record["turns"].as_array().expect("turns");
     let said = |t: &serde_json::Value| t["user_text"].as_str().unwrap_or_default().to_lowercase();
     let outcomes = |t: &serde_json::Value| -> Vec<String> {
-        t["barge_ins"].as_array().map_or(vec![], |b| b.iter().filter_map(|b| b["outcome"].as_str().map(String::from)).collect())
+        t["barge_ins"]
+            .as_array()
+            .map_or(vec![], |b| b.iter().filter_map(|b| b["outcome"].as_str().map(String::from)).collect())
     };
     // The interruption: heard, and the reply it cut is marked interrupted, keeping only what was heard.
     let asked = turns

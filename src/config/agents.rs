@@ -363,7 +363,6 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path, policy: &DialP
                 Some(ms) => Duration::from_millis(ms),
                 None => defaults.barge_in_min_speech,
             },
-            ..defaults
         };
         let utc_offset_minutes = match a.utc_offset.as_deref() {
             None => 0,
@@ -508,70 +507,6 @@ fn parse_utc_offset(text: &str) -> Option<i32> {
     (h <= 14 && m < 60).then_some(sign * (h * 60 + m))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use voicera_conversation::dial_policy::DialPolicySettings;
-
-    fn agents(toml_text: &str, policy: &DialPolicy) -> Result<Vec<AgentConfig>> {
-        #[derive(Deserialize)]
-        struct File {
-            agents: Vec<RawAgent>,
-        }
-        let file: File = toml::from_str(toml_text)?;
-        compile_agents(file.agents, Path::new("."), policy)
-    }
-
-    fn transfer_targets(agent: &AgentConfig) -> Option<&[String]> {
-        agent.tools.iter().find_map(|t| match t {
-            AgentTool::TransferCall { targets } => Some(targets.as_slice()),
-            _ => None,
-        })
-    }
-
-    const AGENT: &str = "[[agents]]\nid = \"desk\"\nsystem_prompt = \"x\"\n";
-
-    #[test]
-    fn transfer_call_without_targets_is_a_config_error_naming_the_agent_and_field() {
-        let err = format!(
-            "{:#}",
-            agents(&format!("{AGENT}tools = [\"transfer_call\"]"), &DialPolicy::default()).unwrap_err()
-        );
-        assert!(err.contains("agents.desk.tools") && err.contains("agents.desk.transfer_targets"), "{err}");
-        // Other tools need no targets.
-        let config = agents(&format!("{AGENT}tools = [\"end_call\"]"), &DialPolicy::default()).unwrap();
-        assert_eq!(transfer_targets(&config[0]), None);
-    }
-
-    #[test]
-    fn transfer_targets_pass_the_dial_policy_and_are_kept_in_normal_form() {
-        let policy = DialPolicy::new(&DialPolicySettings {
-            allowed_sip_hosts: vec!["pbx.example.com".into()],
-            ..Default::default()
-        })
-        .unwrap();
-        let text = format!(
-            "{AGENT}tools = [\"transfer_call\"]\ntransfer_targets = [\"+91 80000 00002\", \"0091-8000000002\", \"sip:sales@pbx.example.com\", \"2001\"]"
-        );
-        let config = agents(&text, &policy).unwrap();
-        assert_eq!(
-            transfer_targets(&config[0]),
-            Some(&["+918000000002".to_string(), "sip:sales@pbx.example.com".into(), "2001".into()][..]),
-            "one entry per target, normalised"
-        );
-        for (target, expected) in [
-            ("+1 900 555 1234", "premium-rate"),
-            ("sip:sales@evil.example", "evil.example is not in dial_policy.allowed_sip_hosts"),
-            ("*72+15551230000", "feature codes"),
-            ("not a number", "is not a phone number"),
-        ] {
-            let text = format!("{AGENT}transfer_targets = [\"{target}\"]");
-            let err = format!("{:#}", agents(&text, &policy).unwrap_err());
-            assert!(err.starts_with("agents.desk.transfer_targets: ") && err.contains(expected), "{target}: {err}");
-        }
-    }
-}
-
 /// The control plane's check of an agent's `agent_config` (the original VoicEra's JSON): the same compile step
 /// as `[[agents]]`, so the API refuses what a call could not run. The original nests model choices as
 /// objects (`"llm_model": {"name": …}`); their names are what this node compiles. Keys this node does not
@@ -645,4 +580,68 @@ impl voicera_api::AgentValidator for AgentCompiler {
 /// The key a serde error names (`invalid type … at line 1` carries none; `unknown field \`x\`` does).
 fn unknown_field_of(message: &str) -> String {
     message.split('`').nth(1).unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use voicera_conversation::dial_policy::DialPolicySettings;
+
+    fn agents(toml_text: &str, policy: &DialPolicy) -> Result<Vec<AgentConfig>> {
+        #[derive(Deserialize)]
+        struct File {
+            agents: Vec<RawAgent>,
+        }
+        let file: File = toml::from_str(toml_text)?;
+        compile_agents(file.agents, Path::new("."), policy)
+    }
+
+    fn transfer_targets(agent: &AgentConfig) -> Option<&[String]> {
+        agent.tools.iter().find_map(|t| match t {
+            AgentTool::TransferCall { targets } => Some(targets.as_slice()),
+            _ => None,
+        })
+    }
+
+    const AGENT: &str = "[[agents]]\nid = \"desk\"\nsystem_prompt = \"x\"\n";
+
+    #[test]
+    fn transfer_call_without_targets_is_a_config_error_naming_the_agent_and_field() {
+        let err = format!(
+            "{:#}",
+            agents(&format!("{AGENT}tools = [\"transfer_call\"]"), &DialPolicy::default()).unwrap_err()
+        );
+        assert!(err.contains("agents.desk.tools") && err.contains("agents.desk.transfer_targets"), "{err}");
+        // Other tools need no targets.
+        let config = agents(&format!("{AGENT}tools = [\"end_call\"]"), &DialPolicy::default()).unwrap();
+        assert_eq!(transfer_targets(&config[0]), None);
+    }
+
+    #[test]
+    fn transfer_targets_pass_the_dial_policy_and_are_kept_in_normal_form() {
+        let policy = DialPolicy::new(&DialPolicySettings {
+            allowed_sip_hosts: vec!["pbx.example.com".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let text = format!(
+            "{AGENT}tools = [\"transfer_call\"]\ntransfer_targets = [\"+91 80000 00002\", \"0091-8000000002\", \"sip:sales@pbx.example.com\", \"2001\"]"
+        );
+        let config = agents(&text, &policy).unwrap();
+        assert_eq!(
+            transfer_targets(&config[0]),
+            Some(&["+918000000002".to_string(), "sip:sales@pbx.example.com".into(), "2001".into()][..]),
+            "one entry per target, normalised"
+        );
+        for (target, expected) in [
+            ("+1 900 555 1234", "premium-rate"),
+            ("sip:sales@evil.example", "evil.example is not in dial_policy.allowed_sip_hosts"),
+            ("*72+15551230000", "feature codes"),
+            ("not a number", "is not a phone number"),
+        ] {
+            let text = format!("{AGENT}transfer_targets = [\"{target}\"]");
+            let err = format!("{:#}", agents(&text, &policy).unwrap_err());
+            assert!(err.starts_with("agents.desk.transfer_targets: ") && err.contains(expected), "{target}: {err}");
+        }
+    }
 }
