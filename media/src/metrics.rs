@@ -297,7 +297,9 @@ impl Metrics {
             if !regs.is_empty() {
                 let lines: Vec<String> = regs
                     .iter()
-                    .map(|(trunk, ok)| format!("voicera_trunk_registered{{trunk=\"{trunk}\"}} {}", *ok as u8))
+                    .map(|(trunk, ok)| {
+                        format!("voicera_trunk_registered{{trunk=\"{}\"}} {}", label_value(trunk), *ok as u8)
+                    })
                     .collect();
                 metric(
                     "voicera_trunk_registered",
@@ -309,6 +311,21 @@ impl Metrics {
         }
         out
     }
+}
+
+/// A label value in the text exposition format: backslash, double quote and line feed escaped, so a name from
+/// the configuration cannot break or forge a metric line.
+fn label_value(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -329,6 +346,7 @@ mod tests {
         assert!(text.contains("voicera_calls_total{result=\"completed\"} 1"));
         assert!(text.contains("voicera_rtp_packets_received_total 5"));
         assert!(text.contains("voicera_trunk_registered{trunk=\"vobiz\"} 1"));
+        assert_eq!(label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
         assert!(text.contains("voicera_turn_latency_seconds_bucket{le=\"0.3\"} 1"), "{text}");
         assert!(text.contains("voicera_turn_latency_seconds_bucket{le=\"1\"} 2"));
         assert!(text.contains("voicera_turn_latency_seconds_count 2"));
