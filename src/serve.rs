@@ -244,7 +244,22 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         .await
         .with_context(|| format!("cannot bind HTTP on {}", config.http))?;
     let http_addr: SocketAddr = listener.local_addr()?;
-    let mut app = voicera_api::router(status.clone());
+    // `/metrics` on a private address when one is configured, else beside `/health` on the public port.
+    let mut app = match config.metrics {
+        Some(addr) => {
+            let metrics = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot bind the metrics address {addr}"))?;
+            let router = voicera_api::metrics_router(status.clone());
+            let metrics_shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                axum::serve(metrics, router).with_graceful_shutdown(metrics_shutdown.cancelled_owned()).await
+            });
+            tracing::info!(%addr, "metrics on their own address");
+            voicera_api::health_router(status.clone())
+        }
+        None => voicera_api::router(status.clone()),
+    };
     if let Some(telephony) = telephony {
         app = app.merge(voicera_telephony::ws_stream::router(telephony));
     }

@@ -65,3 +65,17 @@ fn idle_node_exits_promptly_on_sigint() {
     assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// `/metrics` moves to a private address when one is configured: the public port no longer serves it.
+#[test]
+fn metrics_can_be_served_on_a_private_address_only() {
+    let private = std::net::SocketAddr::from(([127, 0, 0, 1], common::free_port()));
+    let address = private.to_string();
+    let server = common::Server::start_env("private-metrics", "", false, &[("VOICERA_METRICS", address.as_str())]);
+    let public = common::http_get(server.http, "/metrics").expect("the public port answers");
+    assert_eq!(public.0, 404, "the public port still serves /metrics");
+    let (status, body) = common::http_get(private, "/metrics").expect("the metrics address answers");
+    assert_eq!(status, 200);
+    assert!(body.contains("voicera_calls_active"), "{body}");
+    assert_eq!(common::http_get(server.http, "/health").map(|(s, _)| s), Some(200));
+}

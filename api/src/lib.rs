@@ -78,9 +78,19 @@ async fn unknown_route() -> ApiError {
     ApiError::not_found("no such API route; GET /api/v1/openapi.json lists them")
 }
 
-/// The HTTP router of a node.
+/// The HTTP router of a node: `/health` and `/metrics`.
 pub fn router(status: Arc<dyn NodeStatus>) -> Router {
-    Router::new().route("/health", get(health)).route("/metrics", get(metrics)).with_state(status)
+    health_router(Arc::clone(&status)).merge(metrics_router(status))
+}
+
+/// `/health` alone, for the public port when `/metrics` is served on a private address.
+pub fn health_router(status: Arc<dyn NodeStatus>) -> Router {
+    Router::new().route("/health", get(health)).with_state(status)
+}
+
+/// `/metrics` alone (Prometheus text), for a private metrics address.
+pub fn metrics_router(status: Arc<dyn NodeStatus>) -> Router {
+    Router::new().route("/metrics", get(metrics)).with_state(status)
 }
 
 async fn health(State(status): State<Arc<dyn NodeStatus>>) -> Response {

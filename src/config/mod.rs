@@ -51,6 +51,9 @@ pub struct NodeArgs {
     /// SIP listen address, UDP and TCP.
     #[arg(long, env = "VOICERA_SIP")]
     pub sip: Option<SocketAddr>,
+    /// Serve `/metrics` only on this address (e.g. 127.0.0.1:9090), not on the public HTTP port.
+    #[arg(long, env = "VOICERA_METRICS")]
+    pub metrics: Option<SocketAddr>,
     /// SIP over TLS listen address (default 0.0.0.0:5061 once `[sip.tls] cert` and `key` are set).
     #[arg(long, env = "VOICERA_SIP_TLS")]
     pub sip_tls: Option<SocketAddr>,
@@ -148,6 +151,8 @@ struct RawServer {
     mongodb_uri: Option<String>,
     /// Log what callers say and type (transcripts, DTMF digits, tool arguments) at INFO (`VOICERA_LOG_CONTENT`).
     log_content: Option<bool>,
+    /// Serve `/metrics` only on this (private) address instead of the public HTTP port (`VOICERA_METRICS`).
+    metrics: Option<SocketAddr>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -213,6 +218,8 @@ pub struct Config {
     pub t1: Duration,
     pub trunks: Vec<TrunkConfig>,
     pub inbound_auth: InboundAuth,
+    /// `/metrics` on its own address (None: on the HTTP port).
+    pub metrics: Option<SocketAddr>,
     /// Limits, REFER policy, registrar trust and rate limits of the SIP user agent.
     pub sip_security: sip_security::SipSecurity,
     /// Whether the built-in `bench` agent stores transcripts and recordings (off: it measures the server).
@@ -254,6 +261,7 @@ impl fmt::Debug for Config {
             .field("trunks", &self.trunks)
             .field("inbound_auth", &self.inbound_auth)
             .field("sip_security", &self.sip_security)
+            .field("metrics", &self.metrics)
             .field("dial_policy", &self.dial_policy)
             .field("bench_record", &self.bench_record)
             .field("inference_threads", &self.inference_threads)
@@ -422,6 +430,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         trunks,
         inbound_auth,
         sip_security,
+        metrics: args.metrics.or(raw.server.metrics),
         bench_record: raw.bench.record.unwrap_or(false),
         inference_threads: raw.models.inference_threads.unwrap_or(0),
         whisper_backend: std::env::var("VOICERA_WHISPER_BACKEND")
