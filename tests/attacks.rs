@@ -322,3 +322,90 @@ fn a_media_hijack_from_another_port_is_ignored() {
     assert!(server.metric("voicera_rtp_unlatched_total") > 50.0, "{}", server.metrics());
     uac.hang_up("echo", "hijack-1", &answer.to_tag());
 }
+
+/// Options to a raw UDP client, for "does the node still answer": the status of its answer.
+fn options_status(uac: &Uac, call: &str) -> Option<u16> {
+    let host = uac.server;
+    uac.send(&format!(
+        "OPTIONS sip:echo@{host} SIP/2.0\nVia: {}\nMax-Forwards: 70\nFrom: <sip:probe@test>;tag={call}\n\
+         To: <sip:echo@{host}>\nCall-ID: {call}\nCSeq: 1 OPTIONS\n\n",
+        uac.via(call)
+    ));
+    uac.final_response(Duration::from_secs(3)).map(|a| a.status)
+}
+
+/// 2,000 TCP connections that never send a message: the node keeps only its per-address cap of them open,
+/// closes the rest at once, and still answers over UDP; once they go, TCP works again.
+#[test]
+fn two_thousand_idle_tcp_connections_are_capped_and_the_node_still_answers() {
+    use std::io::{Read, Write};
+    let server = Server::start("attack-tcp-idle", "");
+    let started = Instant::now();
+    let held: Vec<std::net::TcpStream> =
+        (0..2000).filter_map(|_| std::net::TcpStream::connect(server.sip).ok()).collect();
+    assert!(held.len() >= 1900, "only {} connections could be opened", held.len());
+    std::thread::sleep(Duration::from_millis(500));
+    let mut open = 0;
+    for stream in &held {
+        stream.set_nonblocking(true).unwrap();
+        match (&*stream).read(&mut [0u8; 16]) {
+            Ok(0) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => open += 1,
+            _ => {}
+        }
+    }
+    // The default per-address cap is 32 (sip.limits.max_connections_per_ip).
+    assert!(open <= 32, "{open} idle connections from one address stay open");
+    let uac = Uac::new(&server);
+    assert_eq!(options_status(&uac, "idle-udp"), Some(200), "UDP still answered");
+    assert!(started.elapsed() < Duration::from_secs(30), "the flood took {:?}", started.elapsed());
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut tcp = std::net::TcpStream::connect(server.sip).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let host = server.sip;
+    let options = format!(
+        "OPTIONS sip:echo@{host} SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:{port};branch=z9hG4bKidle1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:probe@test>;tag=t1\r\nTo: <sip:echo@{host}>\r\nCall-ID: idle-tcp\r\n\
+         CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    tcp.write_all(options.as_bytes()).unwrap();
+    let mut answer = [0u8; 2048];
+    let n = tcp.read(&mut answer).unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("SIP/2.0 200"), "TCP answers again");
+}
+
+/// A flood of 20,000 OPTIONS, each a new transaction: the node's CPU cost stays proportional (transactions on
+/// a timer heap, not a scan of all of them per message), and a real call still sets up at once.
+#[test]
+fn a_unique_options_flood_costs_bounded_cpu_and_calls_still_set_up() {
+    let server = Server::start("attack-options-flood", "");
+    let flooder = Uac::new(&server);
+    let before = server.cpu_time();
+    let host = server.sip;
+    for i in 0..20_000u32 {
+        let call = format!("flood-{i}");
+        let options = format!(
+            "OPTIONS sip:echo@{host} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bKf{i}\r\nMax-Forwards: 70\r\n\
+             From: <sip:f@test>;tag=f{i}\r\nTo: <sip:echo@{host}>\r\nCall-ID: {call}\r\nCSeq: 1 OPTIONS\r\n\
+             Content-Length: 0\r\n\r\n",
+            flooder.port
+        );
+        let _ = flooder.socket.send_to(options.as_bytes(), host);
+        if i % 500 == 499 {
+            // The answers are not read: let the kernel drop them rather than fill our buffer.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let caller = Uac::new(&server);
+    let started = Instant::now();
+    let answer = caller.call("echo", "after-flood", "", "");
+    assert!(started.elapsed() < Duration::from_secs(3), "the call took {:?} to set up", started.elapsed());
+    caller.hang_up("echo", "after-flood", &answer.to_tag());
+    let used = server.cpu_time().saturating_sub(before);
+    // A few tens of microseconds of work per OPTIONS; a quadratic scan of 20,000 live transactions would
+    // take minutes.
+    assert!(used < Duration::from_secs(8), "the flood cost {used:?} of CPU");
+    println!("20,000 unique OPTIONS cost {used:?} of server CPU");
+}
