@@ -249,20 +249,30 @@ pub fn repo_path(rel: &str) -> PathBuf {
 /// Runs a sipp scenario from tests/sipp against the server; returns its output.
 pub fn sipp(server: &Server, scenario: &str, args: &[&str]) -> Output {
     require_tool("sipp");
-    let port = free_port();
-    let dir = server.dir.join(format!("sipp-{}-{port}", scenario.trim_end_matches(".xml")));
-    std::fs::create_dir_all(&dir).unwrap();
-    Command::new("timeout")
-        .arg("120")
-        .arg("sipp")
-        .arg(server.sip.to_string())
-        .args(["-sf", &repo_path(&format!("tests/sipp/{scenario}")).to_string_lossy()])
-        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &free_port().to_string()])
-        .args(["-timeout", "60", "-nostdin", "-trace_err", "-trace_msg"])
-        .args(args)
-        .current_dir(&dir)
-        .output()
-        .expect("run sipp")
+    // A port found free can be taken by another test before sipp binds it: then sipp exits at once, having
+    // sent nothing, and a new pair of ports is tried.
+    for attempt in 0.. {
+        let port = free_port();
+        let dir = server.dir.join(format!("sipp-{}-{port}", scenario.trim_end_matches(".xml")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = Command::new("timeout")
+            .arg("120")
+            .arg("sipp")
+            .arg(server.sip.to_string())
+            .args(["-sf", &repo_path(&format!("tests/sipp/{scenario}")).to_string_lossy()])
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &free_port().to_string()])
+            .args(["-timeout", "60", "-nostdin", "-trace_err", "-trace_msg"])
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("run sipp");
+        let raced = String::from_utf8_lossy(&out.stderr).contains("Address already in use");
+        if !raced || attempt == 4 {
+            return out;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    unreachable!("the loop returns")
 }
 
 /// Asserts sipp finished with all calls successful, printing its traces otherwise.
