@@ -274,7 +274,7 @@ const MAX_SANITIZE_PASSES: usize = 8;
 
 /// Untrusted text (what the caller said or typed, `{{variables}}`, tool results, knowledge passages) without
 /// the markers that would let it speak as the system or end a turn: ChatML's `<|im_start|>`, `<|im_end|>`,
-/// `<|endoftext|>` and any other `<|...|>` token, the [`CONTROL_MARKERS`] (ASCII case ignored), and control
+/// `<|endoftext|>` and any other `<|...|>` token, the `CONTROL_MARKERS` (ASCII case ignored), and control
 /// characters other than tab and newlines. Repeated until nothing is left to strip, so no marker forms from
 /// the pieces of others (text nested deeper than a few passes loses its `<>[]|` altogether). Linear in the
 /// text's length; borrows when the text is clean (the usual case).
