@@ -23,12 +23,14 @@ pub struct CallLimits {
     pub call_timeout: Option<Duration>,
     /// Say `idle_message` after this much caller silence (once per silence).
     pub idle_prompt_after: Option<Duration>,
+    /// What the agent says when `idle_prompt_after` passes in silence (e.g. "Are you still there?").
     pub idle_message: String,
     /// Hang up after the agent's reply contains a farewell (in any supported language), once it is spoken.
     pub hang_up_on_farewell: bool,
     /// Say one of `hold_messages` (in turn) when the reply's first audio is this late (the original's
     /// `hold_message_timeout_seconds`); None: never.
     pub hold_after: Option<Duration>,
+    /// Filler lines said while a slow reply is awaited, used in turn.
     pub hold_messages: Vec<String>,
     /// Barge-in: how long the agent stays paused under the caller's voice waiting for the recogniser's
     /// verdict before the VAD's evidence decides.
@@ -129,8 +131,11 @@ pub enum InteractionMode {
 /// Who is on a call: fills `{{variables}}` in an agent's prompt and greeting.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallContext {
+    /// The transport's id of the call (SIP Call-ID, provider call UUID): `{{call_id}}`.
     pub call_id: String,
+    /// The caller's number or URI user: `{{caller_number}}`.
     pub caller_number: String,
+    /// The called number or agent: `{{called_number}}`.
     pub called_number: String,
     /// Campaign contact fields and other call-specific values, by name.
     pub extra: Vec<(String, String)>,
@@ -269,7 +274,7 @@ const MAX_SANITIZE_PASSES: usize = 8;
 
 /// Untrusted text (what the caller said or typed, `{{variables}}`, tool results, knowledge passages) without
 /// the markers that would let it speak as the system or end a turn: ChatML's `<|im_start|>`, `<|im_end|>`,
-/// `<|endoftext|>` and any other `<|...|>` token, the [`CONTROL_MARKERS`] (ASCII case ignored), and control
+/// `<|endoftext|>` and any other `<|...|>` token, the `CONTROL_MARKERS` (ASCII case ignored), and control
 /// characters other than tab and newlines. Repeated until nothing is left to strip, so no marker forms from
 /// the pieces of others (text nested deeper than a few passes loses its `<>[]|` altogether). Linear in the
 /// text's length; borrows when the text is clean (the usual case).
@@ -364,7 +369,10 @@ pub enum AgentTool {
     /// Hang up once what has been said is heard.
     EndCall,
     /// Transfer the caller to a number or SIP URI (SIP REFER); only to `targets` when that list is not empty.
-    TransferCall { targets: Vec<String> },
+    TransferCall {
+        /// The allowed transfer targets (empty: transfers refused).
+        targets: Vec<String>,
+    },
     /// Send keypad tones to the other side (IVR navigation).
     SendDtmf,
     /// An operator-defined webhook.
@@ -377,12 +385,17 @@ pub enum AgentTool {
 /// and the response text comes back to the model. Its Debug output masks the header's value (a credential).
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpTool {
+    /// The function name the model calls it by.
     pub name: String,
+    /// What the tool does, for the model to decide when to call it.
     pub description: String,
     /// JSON Schema of the arguments, as JSON text.
     pub parameters: String,
+    /// Where the request goes.
     pub url: String,
+    /// HTTP method: `GET` (arguments as query) or `POST` (as JSON body).
     pub method: String,
+    /// How long to wait for the response before the model is told the tool failed.
     pub timeout: Duration,
     /// A header sent with every request, e.g. ("Authorization", "Bearer …").
     pub header: Option<(String, String)>,
@@ -403,6 +416,7 @@ impl std::fmt::Debug for HttpTool {
 }
 
 impl AgentTool {
+    /// The function name the language model knows this tool by.
     pub fn name(&self) -> &str {
         match self {
             AgentTool::EndCall => "end_call",
@@ -413,6 +427,7 @@ impl AgentTool {
         }
     }
 
+    /// The tool as offered to the language model: name, description and JSON Schema of its arguments.
     pub fn spec(&self) -> ToolSpec {
         let (description, parameters) = match self {
             AgentTool::EndCall => {
@@ -443,8 +458,18 @@ impl AgentTool {
 /// A tool call the transport carries out; its result comes back through [`Conversation::on_tool_result`](crate::engine::Conversation::on_tool_result).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolRequest {
-    Transfer { target: String },
-    Http { tool: HttpTool, arguments: String },
+    /// Transfer the caller (SIP REFER or the provider's transfer).
+    Transfer {
+        /// The number or URI, already checked against the agent's targets.
+        target: String,
+    },
+    /// Call an operator's webhook.
+    Http {
+        /// The webhook to call.
+        tool: HttpTool,
+        /// The model's arguments, as JSON text.
+        arguments: String,
+    },
 }
 
 impl ToolRequest {
@@ -462,14 +487,21 @@ pub type SpeechModelFactory = Arc<dyn Fn() -> Box<dyn SpeechProbability> + Send 
 
 /// What an agent is: its prompt and behaviour, and the models it talks with.
 pub struct Agent {
+    /// The agent's id: what routing, records and metrics name it by.
     pub id: String,
+    /// The language model's instructions; `{{variables}}` filled from the [`CallContext`].
     pub system_prompt: String,
+    /// Said when the call is answered (empty: the caller speaks first); `{{variables}}` filled.
     pub greeting: String,
+    /// The conversation language (BCP 47, e.g. `en-IN`), for the recogniser and farewell detection.
     pub language: String,
+    /// Voice activity detection settings for the caller's audio.
     pub vad: VadParams,
     /// The VAD's speech model (None: the adaptive energy model).
     pub speech_model: Option<SpeechModelFactory>,
+    /// When the caller may interrupt and what counts as an interruption.
     pub policy: TurnPolicy,
+    /// Silence, idle, hold and duration limits of a call.
     pub limits: CallLimits,
     /// Conversational (listen and answer) or an alert: speak the greeting, then hang up.
     pub mode: InteractionMode,
@@ -479,11 +511,15 @@ pub struct Agent {
     pub tools: Vec<AgentTool>,
     /// Store a transcript record (and a stereo recording) of each call.
     pub record_transcript: bool,
+    /// Keep a stereo recording (caller left, agent right) with the record.
     pub record_audio: bool,
+    /// Speech recognition of the caller.
     pub stt: Arc<dyn SpeechToText>,
     /// When a pause ends the caller's turn ([`voicera_models::turn`]).
     pub turn_detector: Arc<dyn TurnDetector>,
+    /// The language model that writes the replies.
     pub llm: Arc<dyn LanguageModel>,
+    /// Speech synthesis of the replies.
     pub tts: Arc<dyn TextToSpeech>,
 }
 

@@ -71,14 +71,35 @@ pub enum CallAction {
     /// Press these keys towards the peer (RFC 4733, a provider's `sendDTMF`).
     SendDtmf(String),
     /// Call an operator's webhook; answer with [`CallCore::on_tool_result`] under `id`.
-    RunTool { id: u64, tool: HttpTool, arguments: String },
+    RunTool {
+        /// Answer under this id.
+        id: u64,
+        /// The webhook to call.
+        tool: HttpTool,
+        /// The model's arguments, as JSON text.
+        arguments: String,
+    },
     /// Transfer the caller to `target` (an allow-listed number or URI); answer with
     /// [`CallCore::on_tool_result`] under `id`, `transferred = true`.
-    Transfer { id: u64, target: String },
+    Transfer {
+        /// Answer under this id.
+        id: u64,
+        /// The number or URI to transfer to.
+        target: String,
+    },
     /// End the call: the agent's goodbye has been heard.
     HangUp(HangUpReason),
     /// Words of the conversation as they become final (transcript views; SIP ignores them).
-    Said { speaker: Speaker, turn: u64, text: String, interrupted: bool },
+    Said {
+        /// Who spoke.
+        speaker: Speaker,
+        /// The turn the words belong to.
+        turn: u64,
+        /// The words.
+        text: String,
+        /// The agent was cut off by the caller (its words are what was sent, not all heard).
+        interrupted: bool,
+    },
 }
 
 /// Actions waiting at most; a transport that stops polling cannot grow memory (the oldest `Said` go first).

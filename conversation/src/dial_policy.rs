@@ -135,40 +135,108 @@ impl Default for DialPolicySettings {
 /// Why a target is refused, or why settings are not a policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
+    /// The target is no number, user name or URI.
     #[error("{0:?} is not a phone number, SIP user name or sip: URI")]
     Unreadable(String),
+    /// The number holds `*` or `#` (a feature code).
     #[error(
         "{0:?} holds * or #: feature codes (call forwarding and the like) are never dialled; press keys on an \
          answered call with send_dtmf instead"
     )]
     FeatureCode(String),
+    /// The number is longer than `max_digits`.
     #[error("{number} has {digits} digits; at most {max} are dialled (dial_policy.max_digits)")]
-    TooManyDigits { number: String, digits: usize, max: usize },
+    TooManyDigits {
+        /// The number as given.
+        number: String,
+        /// Its digit count.
+        digits: usize,
+        /// The `max_digits` limit.
+        max: usize,
+    },
+    /// A number without country code longer than an extension, with no allowed prefix.
     #[error(
         "{number} has no country code and {digits} digits: a number without + is dialled only as an extension \
          of at most {max} digits (dial_policy.max_local_digits) or when dial_policy.allowed_prefixes lists its \
          prefix; write it with its +country code"
     )]
-    LocalTooLong { number: String, digits: usize, max: usize },
+    LocalTooLong {
+        /// The number as given.
+        number: String,
+        /// Its digit count.
+        digits: usize,
+        /// The `max_local_digits` limit.
+        max: usize,
+    },
+    /// The number is in a premium or otherwise costly range.
     #[error("{number} is in the {what} range {prefix}, blocked by default (dial_policy.block_premium)")]
-    Premium { number: String, prefix: String, what: &'static str },
+    Premium {
+        /// The number as given.
+        number: String,
+        /// The premium prefix it matched.
+        prefix: String,
+        /// What the range is (e.g. "North American premium-rate (900)").
+        what: &'static str,
+    },
+    /// The number matches a blocked prefix.
     #[error("{number} matches the blocked prefix {prefix} (dial_policy.blocked_prefixes)")]
-    Blocked { number: String, prefix: String },
+    Blocked {
+        /// The number as given.
+        number: String,
+        /// The blocked prefix it matched.
+        prefix: String,
+    },
+    /// The number matches none of the allowed prefixes.
     #[error("{number} matches none of dial_policy.allowed_prefixes ({allowed})")]
-    NotAllowed { number: String, allowed: String },
+    NotAllowed {
+        /// The number as given.
+        number: String,
+        /// The allowed prefixes, listed for the message.
+        allowed: String,
+    },
+    /// A SIP URI's host is not on the allowed list.
     #[error("{target:?}: SIP host {host} is not in dial_policy.allowed_sip_hosts")]
-    SipHostNotAllowed { target: String, host: String },
+    SipHostNotAllowed {
+        /// The target as given.
+        target: String,
+        /// Its host, not on the list.
+        host: String,
+    },
+    /// A SIP URI carries something that could redirect the call or leak a secret.
     #[error("{target:?}: a dial target may not carry {what}")]
-    UnsafeUri { target: String, what: &'static str },
+    UnsafeUri {
+        /// The target as given.
+        target: String,
+        /// What it carries that is refused.
+        what: &'static str,
+    },
+    /// Settings: a prefix list holds something that is not a number prefix.
     #[error("dial_policy.{key}: {prefix:?} is not a number prefix (an optional + or 00, then digits)")]
-    BadPrefix { key: &'static str, prefix: String },
+    BadPrefix {
+        /// The settings key.
+        key: &'static str,
+        /// The entry that is not a prefix.
+        prefix: String,
+    },
+    /// Settings: an allowed SIP host entry is not a host.
     #[error(
         "dial_policy.allowed_sip_hosts: {entry:?} is not a SIP host (a host name, IPv4 address or [IPv6] address, \
          each with an optional :port, or *.domain)"
     )]
-    BadSipHost { entry: String },
+    BadSipHost {
+        /// The entry that is not a host.
+        entry: String,
+    },
+    /// Settings: a digit limit is out of range.
     #[error("dial_policy.{key} = {value} must be between {min} and {MAX_DIGITS_LIMIT}")]
-    BadLimit { key: &'static str, value: usize, min: usize },
+    BadLimit {
+        /// The settings key.
+        key: &'static str,
+        /// The value given.
+        value: usize,
+        /// The least value allowed.
+        min: usize,
+    },
 }
 
 impl PolicyError {
@@ -203,6 +271,7 @@ pub struct SipTarget {
     pub user: Option<String>,
     /// Lowercase host; IP addresses in canonical form, IPv6 in brackets.
     pub host: String,
+    /// The port, if the URI names one.
     pub port: Option<u16>,
 }
 

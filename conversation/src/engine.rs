@@ -84,43 +84,60 @@ impl AudioSink for voicera_media::egress::EgressQueue {
 /// Things worth logging or storing, reported by [`Conversation::on_frame`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConversationNote {
+    /// A final transcript of the caller, taken as turn `turn`.
     UserSaid {
+        /// The turn it starts.
         turn: u64,
+        /// The words.
         text: String,
     },
     /// First agent audio of a turn, with the ticks (20 ms) since the caller stopped speaking and where they
     /// went.
     AgentStarted {
+        /// The turn.
         turn: u64,
+        /// Engine ticks (20 ms) from end of speech to this audio.
         ticks_since_end_of_speech: u64,
+        /// Where that time went.
         stages: StageTimings,
     },
+    /// What the agent said in a turn, once it is done (or cut off).
     AgentSaid {
+        /// The turn.
         turn: u64,
+        /// The words sent to TTS.
         text: String,
+        /// The caller interrupted the reply.
         interrupted: bool,
     },
     /// The caller interrupted the agent: its unplayed audio was dropped (`paused_ms`: how long it was paused
     /// before the interruption was confirmed; 0 when the VAD alone interrupts).
     BargeIn {
+        /// Agent samples dropped unplayed.
         dropped_samples: usize,
+        /// How long the agent was paused first.
         paused_ms: u64,
     },
     /// The caller's voice paused the agent but was no interruption (a cough, "mm-hm"): it played on.
     BargeInResumed {
+        /// How long the agent was paused.
         paused_ms: u64,
     },
     /// The agent ends the call (its last words, if any, have been played): BYE / provider hangup.
     HangUp {
+        /// Why.
         reason: HangUpReason,
     },
     /// Send keypad tones to the other side (RFC 4733 on SIP, `sendDTMF` on Plivo streams).
     SendDtmf {
+        /// The keys: digits, `*`, `#`.
         digits: String,
     },
     /// Carry out a tool call and report with [`Conversation::on_tool_result`] under `id`.
     Tool {
+        /// Report the result under this id.
         id: u64,
+        /// What to do.
         request: ToolRequest,
     },
 }
@@ -140,8 +157,11 @@ pub struct StageTimings {
 /// Why the agent ended a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HangUpReason {
+    /// The agent's reply held a farewell, now spoken.
     Farewell,
+    /// The caller stayed silent past `user_silence_hangup`.
     UserSilence,
+    /// The call reached `call_timeout`.
     CallTimeout,
     /// A non-conversational agent has spoken its message.
     MessageDelivered,
@@ -154,6 +174,7 @@ pub enum HangUpReason {
 }
 
 impl HangUpReason {
+    /// The reason as stored in records and metrics labels (snake_case).
     pub fn as_str(self) -> &'static str {
         match self {
             HangUpReason::Farewell => "farewell",
@@ -332,10 +353,12 @@ impl Conversation {
         }
     }
 
+    /// Where the conversation is in its turn-taking.
     pub fn phase(&self) -> &Phase {
         self.turns.phase()
     }
 
+    /// The agent this conversation is with.
     pub fn agent(&self) -> &Agent {
         &self.agent
     }

@@ -63,6 +63,7 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Starts the journal of one call: `key` is the transport's call id, `audio` whether to record stereo audio.
     pub fn new(
         plan: RecordingPlan,
         transport: &'static str,
@@ -98,6 +99,7 @@ impl Journal {
         }
     }
 
+    /// Adds the conversation's notes (turns, latencies, barge-ins) to the record.
     pub fn on_notes(&mut self, notes: &[ConversationNote]) {
         for note in notes {
             match note {

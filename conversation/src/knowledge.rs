@@ -26,6 +26,7 @@ const STOPWORDS: &[&str] = &[
 pub struct Passage {
     /// The document it came from (its file name).
     pub source: String,
+    /// The passage's text, as given to the model.
     pub text: String,
     terms: HashMap<String, u32>,
     len: u32,
@@ -109,6 +110,7 @@ impl KnowledgeBase {
         base
     }
 
+    /// How many passages the knowledge base holds.
     pub fn passages(&self) -> usize {
         self.passages.len()
     }

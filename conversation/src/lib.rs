@@ -14,6 +14,8 @@
 //! | [`journal`] | what a call leaves behind (transcript, timings, stereo recording), and its logs and metrics |
 //! | [`recorder`] | call records, stereo WAV and the sinks they are stored in |
 
+#![forbid(unsafe_code)]
+
 pub mod agent;
 pub mod core;
 pub mod dial_policy;

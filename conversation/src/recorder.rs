@@ -22,15 +22,21 @@ pub const MAX_RECORDING_FRAMES: usize = 15 * 60 * 50;
 /// One user turn and the agent's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TurnRecord {
+    /// The turn number (1 is the caller's first).
     pub turn: u64,
+    /// What the caller said.
     pub user_text: String,
+    /// What the agent answered.
     pub agent_text: String,
+    /// The caller cut the answer off.
     pub interrupted: bool,
     /// From the end-of-speech decision to the first agent audio.
     pub end_of_speech_to_audio_ms: Option<u64>,
     /// Where that time went: end of speech → final transcript, → first LLM token, first clause → TTS audio.
     pub stt_ms: Option<u64>,
+    /// Reply requested → first LLM token.
     pub llm_first_token_ms: Option<u64>,
+    /// First clause sent to TTS → its first audio.
     pub tts_first_audio_ms: Option<u64>,
     /// Times the caller's voice paused the agent during this turn's reply, and what came of each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -53,18 +59,27 @@ pub struct CallRecord {
     pub record_id: String,
     /// The transport's id of the call (SIP Call-ID, the provider's call UUID), as the other side sent it.
     pub call_id: String,
+    /// The agent's id.
     pub agent: String,
+    /// The caller's number or URI user.
     pub caller: String,
+    /// The called number or agent.
     pub called: String,
+    /// How the call came: `sip`, `webrtc`, a provider stream's name.
     pub transport: &'static str,
     /// Unix seconds.
     pub started_at: u64,
+    /// Unix seconds.
     pub ended_at: u64,
+    /// Why the call ended, as [`HangUpReason::as_str`](crate::engine::HangUpReason::as_str) or the transport says.
     pub end_reason: String,
+    /// The greeting as said (variables filled).
     pub greeting: String,
+    /// The conversation, one entry per caller turn.
     pub turns: Vec<TurnRecord>,
     /// Relative path of the recording, if one was made.
     pub recording: Option<String>,
+    /// The recording hit [`MAX_RECORDING_FRAMES`] and stops short of the call's end.
     pub recording_truncated: bool,
 }
 
@@ -73,9 +88,13 @@ pub struct CallRecord {
 /// did (busy, no answer, failed). The control plane reconciles the two by `call_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProviderReport {
+    /// The provider's name (`plivo`, `twilio`, ...).
     pub provider: &'static str,
+    /// The provider's id of the call.
     pub call_id: String,
+    /// The caller's number, as the provider reports it.
     pub caller: String,
+    /// The called number, as the provider reports it.
     pub called: String,
     /// `inbound` / `outbound` as the provider says, or empty.
     pub direction: String,
@@ -116,6 +135,7 @@ pub struct FsRecordingSink {
 }
 
 impl FsRecordingSink {
+    /// Records under `root`; day directories are made as needed.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
     }
@@ -206,6 +226,7 @@ pub struct StereoRecorder {
     /// Samples written so far on each channel.
     caller_len: usize,
     agent_len: usize,
+    /// The recording reached [`MAX_RECORDING_FRAMES`]: later audio was dropped.
     pub truncated: bool,
 }
 
@@ -230,10 +251,12 @@ impl StereoRecorder {
         self.push_agent(agent);
     }
 
+    /// Appends the caller's audio to the left channel.
     pub fn push_caller(&mut self, pcm: &[i16]) {
         self.caller_len = Self::write(&mut self.interleaved, &mut self.truncated, self.caller_len, 0, pcm);
     }
 
+    /// Appends the agent's audio to the right channel.
     pub fn push_agent(&mut self, pcm: &[i16]) {
         self.agent_len = Self::write(&mut self.interleaved, &mut self.truncated, self.agent_len, 1, pcm);
     }
@@ -255,6 +278,7 @@ impl StereoRecorder {
         end
     }
 
+    /// The recording so far, interleaved (caller, agent, caller, ...).
     pub fn samples(&self) -> &[i16] {
         &self.interleaved
     }

@@ -16,12 +16,18 @@ pub enum Destination {
     Agent(Arc<Agent>),
     /// A known agent that cannot take calls yet (its models are still loading): 503 with Retry-After, so
     /// the caller's side retries instead of waiting on a silent line.
-    Unavailable { reason: String, retry_after_secs: u32 },
+    Unavailable {
+        /// Why, for the log and the reason phrase.
+        reason: String,
+        /// The Retry-After to send, in seconds.
+        retry_after_secs: u32,
+    },
 }
 
 /// One entry of a directory listing (the browser test page's agent picker).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Listing {
+    /// The agent's id.
     pub id: String,
     /// `ready`, `loading` or `failed: <why>`.
     pub status: String,
@@ -29,6 +35,7 @@ pub struct Listing {
 
 /// Maps a Request-URI user (agent id, number, service name) to a destination.
 pub trait Router: Send + Sync {
+    /// Where `user` leads (None: nowhere, 404).
     fn route(&self, user: &str) -> Option<Destination>;
 
     /// What can be called by id, sorted by id.

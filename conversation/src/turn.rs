@@ -19,7 +19,9 @@
 /// Per-agent turn policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TurnPolicy {
+    /// Caller speech during the greeting neither interrupts it nor counts as a turn.
     pub ignore_user_speech_before_greeting: bool,
+    /// Recognised words needed to confirm an interruption (0: the VAD alone interrupts).
     pub interruption_min_words: u32,
 }
 
@@ -33,13 +35,17 @@ impl Default for TurnPolicy {
 /// Where the conversation is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
+    /// The agent's greeting is playing.
     Greeting,
+    /// Waiting for the caller to speak.
     Listening,
+    /// The VAD hears the caller.
     UserSpeaking,
     /// VAD says the caller stopped; waiting for the STT final.
     AwaitingTranscript,
     /// A response is being generated; no agent audio yet.
     Thinking,
+    /// The reply's audio is playing.
     AgentSpeaking,
     /// The caller started speaking over the agent: its audio is paused until the interruption is confirmed
     /// (words, or the VAD after the window) or not (the agent resumes).
@@ -49,19 +55,24 @@ pub enum Phase {
 /// Inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TurnEvent {
+    /// The greeting has been played.
     GreetingFinished,
+    /// The VAD heard the caller start.
     SpeechStarted,
+    /// The VAD heard the caller stop.
     SpeechStopped,
     /// An interim transcript of the current utterance.
     Partial(String),
     /// The final transcript of an utterance (may arrive before or after `SpeechStopped`).
     Final(String),
+    /// The reply's first audio started playing.
     AgentAudioStarted,
     /// Everything queued for the current response has been played.
     AgentAudioFinished,
     /// The agent has been paused for the confirmation window and the recogniser gave no verdict: the VAD's
     /// evidence decides (`caller_spoke_long`: the caller's voiced time since the pause reached the minimum).
     ConfirmWindowPassed {
+        /// The caller's voiced time since the pause reached the minimum.
         caller_spoke_long: bool,
     },
 }
@@ -70,7 +81,12 @@ pub enum TurnEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TurnAction {
     /// Generate a response to this user text (turn `turn`).
-    Respond { turn: u64, text: String },
+    Respond {
+        /// The turn number.
+        turn: u64,
+        /// What the caller said.
+        text: String,
+    },
     /// Stop generating: drop the reply (its LLM and TTS work).
     CancelResponse,
     /// Drop queued agent audio (RTP flush, provider `clearAudio`).
@@ -135,10 +151,12 @@ impl TurnMachine {
         Self { policy, phase, caller_audible: false, pending_text: String::new(), turn: 0 }
     }
 
+    /// Where the conversation is.
     pub fn phase(&self) -> &Phase {
         &self.phase
     }
 
+    /// Feeds one event in; returns what to do, in order.
     pub fn transition(&mut self, event: TurnEvent) -> Vec<TurnAction> {
         use Phase::*;
         use TurnEvent::*;

@@ -1,5 +1,5 @@
 //! The process-wide tick grid: every call's 20 ms tick lands on a shared grid of instants, so a media worker
-//! wakes once per grid slot for all its calls, and [`TickPhase`] moves each call's tick to the slot just after
+//! wakes once per grid slot for all its calls, and `TickPhase` moves each call's tick to the slot just after
 //! its caller's packets arrive.
 
 use std::time::Duration;

@@ -12,6 +12,8 @@
 //! | [`tools`] | the operator webhooks an agent's tools call, run off the media path for any transport |
 //! | [`grid`] | the node's shared 20 ms tick grid every transport paces on |
 
+#![forbid(unsafe_code)]
+
 pub mod grid;
 pub mod outbound;
 pub mod sip_rtp;

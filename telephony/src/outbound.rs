@@ -25,31 +25,42 @@ pub enum Route {
 /// Why a call could not be placed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DialError {
+    /// No agent has this id.
     #[error("no agent {0:?}")]
     UnknownAgent(String),
+    /// The agent exists but cannot take calls now (e.g. its models are loading); the text says why.
     #[error("{0}")]
     AgentUnavailable(String),
+    /// The target is no phone number or SIP user.
     #[error("{0:?} is not a phone number or SIP user")]
     BadNumber(String),
     /// The dial policy refused the target (or could not read it: [`PolicyError::is_malformed`]).
     #[error("{0}")]
     Refused(#[from] PolicyError),
+    /// The route is SIP but this node runs no SIP service.
     #[error("SIP is not running on this node")]
     NoSip,
+    /// The route is a provider with no account configured.
     #[error("no {0} account is configured ([telephony.{0}])")]
     NoAccount(&'static str),
+    /// A provider call was asked for without a caller id.
     #[error("a provider call needs a caller id (--from)")]
     NeedsFrom,
+    /// The SIP call failed.
     #[error(transparent)]
     Sip(#[from] crate::sip_rtp::PlaceCallError),
+    /// The provider's REST API refused or failed the call.
     #[error(transparent)]
     Provider(#[from] crate::ws_stream::rest::RestError),
 }
 
 /// Places outbound calls for the node's agents.
 pub struct Dialer {
+    /// Finds the agent to put on the line.
     pub router: Arc<dyn Router>,
+    /// The SIP service that places trunk calls (None: SIP is off).
     pub sip: Option<SipServiceHandle>,
+    /// Provider accounts and the public URL their answer webhooks reach us on.
     pub telephony: TelephonyConfig,
     /// Where calls may go (`[dial_policy]`), shared with transfers and REFER.
     pub policy: Arc<DialPolicy>,

@@ -8,7 +8,10 @@ use std::thread::JoinHandle;
 
 /// Serves `count` requests; `respond(request_text)` gives (status, body). Returns the port and a handle
 /// that yields the requests as text.
-pub fn serve(count: usize, respond: impl Fn(&str) -> (u16, String) + Send + 'static) -> (u16, JoinHandle<Vec<String>>) {
+pub(crate) fn serve(
+    count: usize,
+    respond: impl Fn(&str) -> (u16, String) + Send + 'static,
+) -> (u16, JoinHandle<Vec<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let port = listener.local_addr().expect("local addr").port();
     let handle = std::thread::spawn(move || {
@@ -52,7 +55,7 @@ fn read_request(stream: &mut std::net::TcpStream) -> String {
 }
 
 /// The value of a header in a raw request (case-insensitive name).
-pub fn header<'a>(request: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(request: &'a str, name: &str) -> Option<&'a str> {
     request.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
         k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
@@ -60,6 +63,6 @@ pub fn header<'a>(request: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// The body of a raw request.
-pub fn body(request: &str) -> &str {
+pub(crate) fn body(request: &str) -> &str {
     request.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("")
 }

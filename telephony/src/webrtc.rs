@@ -45,12 +45,16 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Why a WebRTC call could not start or went wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum WebRtcError {
+    /// The browser's SDP offer is unusable.
     #[error("invalid SDP offer: {0}")]
     Offer(String),
+    /// str0m failed (ICE, DTLS, SRTP or SDP).
     #[error("WebRTC: {0}")]
     Rtc(#[from] RtcError),
+    /// The Opus codec could not be set up or failed.
     #[error("Opus: {0}")]
     Codec(#[from] voicera_media::codec::CodecError),
+    /// The media socket failed.
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -113,6 +117,7 @@ pub struct WebRtcSession {
 }
 
 impl WebRtcSession {
+    /// A session over `rtc` (which has accepted the browser's offer, see [`answer_offer`]), whose media socket is `local`.
     pub fn new(
         rtc: Rtc,
         local: SocketAddr,
@@ -189,6 +194,7 @@ impl WebRtcSession {
         self.next_timeout
     }
 
+    /// Wakes str0m at `now` (its [`next_timeout`](Self::next_timeout) has passed).
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), WebRtcError> {
         self.rtc.handle_input(Input::Timeout(now))?;
         self.drain()
@@ -204,6 +210,7 @@ impl WebRtcSession {
         self.dtmf.drain(..)
     }
 
+    /// Whether ICE and DTLS are up.
     pub fn is_connected(&self) -> bool {
         self.rtc.is_connected()
     }
@@ -217,6 +224,7 @@ impl WebRtcSession {
         })
     }
 
+    /// Packets or frames that could not be used so far.
     pub fn errors(&self) -> u64 {
         self.errors
     }

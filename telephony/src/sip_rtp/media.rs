@@ -44,7 +44,10 @@ pub enum CallCommand {
     Stop,
     /// The early-media call we placed was answered; from now on it is known by `key` (the confirmed dialog's,
     /// which differs from the early one when another fork answered).
-    Answered { key: CallKey },
+    Answered {
+        /// The confirmed dialog's key.
+        key: CallKey,
+    },
     /// Tests: panic inside the call's next tick.
     #[cfg(test)]
     PanicForTest,
@@ -53,30 +56,46 @@ pub enum CallCommand {
 /// What a call tells signalling.
 #[derive(Debug)]
 pub enum CallNotice {
+    /// The call ended (its media task is done).
     Ended {
+        /// Which call.
         call: CallKey,
+        /// Why it ended.
         reason: EndReason,
     },
+    /// The peer pressed a key.
     Dtmf {
+        /// Which call.
         call: CallKey,
+        /// The key the peer pressed (RFC 4733).
         digit: char,
     },
     /// The agent transfers the caller (REFER); the reply says whether the other side accepted.
     Transfer {
+        /// Which call.
         call: CallKey,
+        /// The number or URI to transfer to.
         target: String,
+        /// Whether the REFER was accepted.
         reply: tokio::sync::oneshot::Sender<Result<(), super::TransferError>>,
     },
 }
 
 /// Everything a call's media needs.
 pub struct CallSetup {
+    /// The call's dialog key.
     pub key: CallKey,
+    /// What the call is connected to (echo or an agent).
     pub service: CallService,
+    /// The negotiated RTP stream: codec, payload types, peer address.
     pub stream: RtpStream,
+    /// The RTP socket.
     pub rtp: UdpSocket,
+    /// The RTCP socket, beside the RTP one.
     pub rtcp: UdpSocket,
+    /// Holds the port pair until the call ends.
     pub lease: PortLease,
+    /// Node metrics the call updates.
     pub metrics: Arc<Metrics>,
     /// End the call when no RTP arrives for this long while the peer should be sending.
     pub rtp_timeout: Duration,

@@ -63,15 +63,23 @@ const BYE_GRACE: Duration = Duration::from_secs(2);
 /// One SIP trunk account, as `[[trunks]]` in `voicera.toml` declares it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TrunkConfig {
+    /// The trunk's name, as routes and logs refer to it.
     pub name: String,
     /// `host[:port]`.
     pub registrar: String,
+    /// Digest user name.
     pub username: String,
+    /// Digest password (never logged).
     pub password: String,
+    /// Digest realm (None: take the challenge's).
     pub realm: Option<String>,
+    /// Keep a registration with the registrar (off: calls only).
     pub register: bool,
+    /// Registration lifetime asked for, in seconds.
     pub expires: u32,
+    /// UDP, TCP or TLS towards the registrar.
     pub transport: TransportKind,
+    /// The numbers (DIDs) this trunk carries.
     pub numbers: Vec<String>,
     /// A REFER from a trusted peer to a target behind this trunk may use the trunk's credentials (off: the
     /// target is called without them).
@@ -81,18 +89,25 @@ pub struct TrunkConfig {
 /// Service settings.
 #[derive(Clone)]
 pub struct SipServiceConfig {
+    /// The SIP listening address.
     pub listen: SocketAddr,
     /// Address to put in SDP and Contact (NAT); else the local address that routes to the peer.
     pub external_ip: Option<IpAddr>,
+    /// The range (first, last) calls take their RTP and RTCP ports from.
     pub rtp_ports: (u16, u16),
     /// Codec preference order for answers.
     pub codecs: Vec<CodecKind>,
     /// Ring this long (180) before answering; 0 answers at once.
     pub answer_delay: Duration,
+    /// End a call when no RTP arrives for this long.
     pub rtp_timeout: Duration,
+    /// Jitter buffer settings of every call.
     pub jitter: JitterConfig,
+    /// SIP transaction timers (T1, T2, T4).
     pub timers: TimerConfig,
+    /// The trunk accounts to register with and call through.
     pub trunks: Vec<TrunkConfig>,
+    /// The `User-Agent` / `Server` header value.
     pub user_agent: String,
     /// Who may place calls to us.
     pub auth: InboundAuth,
@@ -111,6 +126,7 @@ pub struct SipServiceConfig {
     pub caps: CallCaps,
     /// Per-source limits on INVITE/REGISTER/OPTIONS (None: off), and the addresses exempt from them.
     pub rate_limit: Option<voicera_sip::rate_limit::RateLimitConfig>,
+    /// Sources exempt from `rate_limit` (default: loopback).
     pub rate_limit_exempt: Vec<IpAddr>,
     /// Where agent call records go (None: not stored).
     pub recordings: Option<Arc<dyn voicera_conversation::recorder::RecordingSink>>,
@@ -119,8 +135,11 @@ pub struct SipServiceConfig {
 /// SIP over TLS (RFC 3261 §26, `sips:`): where to listen, with which certificate chain and key (PEM files).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SipTls {
+    /// Where the TLS listener binds.
     pub listen: SocketAddr,
+    /// The certificate chain (PEM).
     pub cert: std::path::PathBuf,
+    /// The private key (PEM).
     pub key: std::path::PathBuf,
 }
 
@@ -132,7 +151,12 @@ pub enum InboundAuth {
     None,
     /// INVITEs must pass a digest challenge with one of these (username, password) pairs, except those from a
     /// trunk's registrar address, which are trusted for that trunk.
-    Digest { realm: String, users: Vec<(String, String)> },
+    Digest {
+        /// The realm challenges name.
+        realm: String,
+        /// The accepted (username, password) pairs.
+        users: Vec<(String, String)>,
+    },
 }
 
 /// Passwords never reach a log line or `config check`'s output.
@@ -199,10 +223,18 @@ impl SipServiceConfig {
 /// Errors starting the service.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// A SIP listener could not bind.
     #[error("cannot bind SIP on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why binding failed.
+        source: std::io::Error,
+    },
+    /// The configured RTP port range is unusable.
     #[error(transparent)]
     Ports(#[from] voicera_media::ports::PortError),
+    /// The TLS certificate or key could not be loaded.
     #[error("SIP over TLS: {0}")]
     Tls(#[from] voicera_sip::tls::TlsError),
 }
@@ -218,6 +250,7 @@ enum ServiceCommand {
 /// Handle to the running service.
 #[derive(Clone)]
 pub struct SipServiceHandle {
+    /// The address the SIP listener is bound to.
     pub local_addr: SocketAddr,
     commands: mpsc::Sender<ServiceCommand>,
     running: Arc<AtomicBool>,

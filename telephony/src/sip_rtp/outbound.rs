@@ -38,24 +38,39 @@ pub struct OutboundRequest {
 /// Why an outgoing call did not connect.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlaceCallError {
+    /// The request names no configured trunk.
     #[error("no trunk named {0:?}")]
     UnknownTrunk(String),
+    /// The trunk's registrar address does not resolve.
     #[error("cannot resolve trunk address {0:?}")]
     Unresolvable(String),
+    /// The node is shutting down.
     #[error("node is draining; no new calls")]
     Draining,
+    /// The RTP port range is exhausted.
     #[error("no free RTP ports")]
     NoPorts,
+    /// The far end answered with a failure status.
     #[error("call rejected: {status} {reason}")]
-    Rejected { status: u16, reason: String },
+    Rejected {
+        /// The final status code.
+        status: u16,
+        /// Its reason phrase.
+        reason: String,
+    },
+    /// The trunk kept challenging (401/407, the status) after our answers, or sent no usable challenge.
     #[error("trunk rejected our credentials ({0})")]
     AuthFailed(u16),
+    /// The INVITE transaction timed out.
     #[error("no final response from the trunk")]
     Timeout,
+    /// Ringing outlasted the ring timeout; the call was cancelled.
     #[error("not answered within the ring timeout (cancelled)")]
     NoAnswer,
+    /// The answer's SDP could not be used.
     #[error("unusable SDP answer: {0}")]
     BadAnswer(String),
+    /// The SIP service is no longer running.
     #[error("signalling service stopped")]
     ServiceStopped,
 }

@@ -24,7 +24,9 @@ pub struct ReferPolicy {
 /// Why a REFER is refused: the status and reason phrase it is answered with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReferRefusal {
+    /// The SIP status to answer the REFER with.
     pub status: u16,
+    /// Its reason phrase.
     pub reason: &'static str,
 }
 

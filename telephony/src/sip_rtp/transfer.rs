@@ -25,16 +25,27 @@ use voicera_media::metrics::CallResult;
 /// Why a transfer could not start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransferError {
+    /// The call is not (or no longer) up.
     #[error("no call {0}")]
     NoSuchCall(CallKey),
+    /// The target is neither a SIP URI nor a phone number.
     #[error("transfer target {0:?} is neither a SIP URI nor a phone number")]
     BadTarget(String),
+    /// The peer answered the REFER with a failure.
     #[error("peer refused the transfer: {status} {reason}")]
-    Refused { status: u16, reason: String },
+    Refused {
+        /// The final status code.
+        status: u16,
+        /// Its reason phrase.
+        reason: String,
+    },
+    /// The REFER got no final response.
     #[error("peer did not answer the REFER")]
     Timeout,
+    /// The SIP service is no longer running.
     #[error("signalling service stopped")]
     ServiceStopped,
+    /// The dial policy refused the target (its reason).
     #[error("transfer target not allowed: {0}")]
     NotAllowed(String),
 }

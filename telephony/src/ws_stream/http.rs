@@ -49,7 +49,9 @@ const MAX_FRAME: usize = 256 * 1024;
 /// A provider account: the credentials its webhooks are signed with.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProviderAccount {
+    /// The account id (Plivo/Vobiz Auth ID, Twilio Account SID, ...).
     pub auth_id: String,
+    /// The account secret: webhooks are signed with it and REST calls authenticate with it (masked in Debug).
     pub auth_token: String,
     /// The provider's REST API base (None: its public API); a local fake in tests.
     pub api_base: Option<String>,
@@ -72,6 +74,7 @@ pub struct TelephonyConfig {
     /// `http(s)://host[:port]` as providers reach us; webhook signatures are checked against it and stream
     /// URLs built from it (`wss://` for https).
     pub public_url: String,
+    /// The provider accounts this node serves.
     pub accounts: HashMap<Provider, ProviderAccount>,
     /// What we ask Vobiz/Plivo to send (Twilio is always μ-law 8 kHz, Exotel 16-bit 8 kHz).
     pub format: AudioFormat,
@@ -89,7 +92,9 @@ pub struct TelephonyConfig {
 /// What a browser needs to open a test call.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BrowserCall {
+    /// The call's id (also the stream's).
     pub call_id: String,
+    /// The stream token that lets the browser's socket in.
     pub token: String,
     /// The browser socket (L16 16 kHz).
     pub ws_url: String,
@@ -113,6 +118,7 @@ pub struct Telephony {
 }
 
 impl Telephony {
+    /// The endpoints' state; `ports` gives WebRTC calls their media ports, `shutdown` ends live streams.
     pub fn new(
         config: TelephonyConfig,
         router: Arc<dyn Router>,

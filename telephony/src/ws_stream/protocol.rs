@@ -21,15 +21,21 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// A telephony provider whose media-stream protocol we speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Provider {
+    /// Vobiz (Plivo's stream protocol).
     Vobiz,
+    /// Plivo audio streams.
     Plivo,
+    /// Twilio Media Streams.
     Twilio,
+    /// Exotel voicebot streams.
     Exotel,
 }
 
 impl Provider {
+    /// Every provider, in a fixed order.
     pub const ALL: [Provider; 4] = [Provider::Vobiz, Provider::Plivo, Provider::Twilio, Provider::Exotel];
 
+    /// The provider's name in URLs, config sections and records.
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Vobiz => "vobiz",
@@ -39,6 +45,7 @@ impl Provider {
         }
     }
 
+    /// The provider named `name` (any case).
     pub fn parse(name: &str) -> Option<Provider> {
         Provider::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(name))
     }
@@ -69,12 +76,16 @@ pub enum Encoding {
 /// Payload format of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioFormat {
+    /// How samples are carried.
     pub encoding: Encoding,
+    /// Sample rate in Hz.
     pub rate: u32,
 }
 
 impl AudioFormat {
+    /// G.711 μ-law at 8 kHz: what telephone networks carry.
     pub const MULAW_8K: AudioFormat = AudioFormat { encoding: Encoding::MuLaw, rate: 8000 };
+    /// 16-bit PCM at 16 kHz: what the engine runs at.
     pub const L16_16K: AudioFormat = AudioFormat { encoding: Encoding::L16, rate: 16000 };
 
     /// Parses a `contentType` such as `audio/x-mulaw;rate=8000` or `audio/x-l16;rate=16000`.
@@ -103,10 +114,12 @@ impl AudioFormat {
         ok.then_some(AudioFormat { encoding, rate })
     }
 
+    /// The `contentType` naming this format, e.g. `audio/x-l16;rate=16000`.
     pub fn content_type(self) -> String {
         format!("{};rate={}", self.mime(), self.rate)
     }
 
+    /// The MIME type without the rate.
     pub fn mime(self) -> &'static str {
         match self.encoding {
             Encoding::MuLaw => "audio/x-mulaw",
@@ -143,14 +156,24 @@ impl AudioFormat {
 /// What went wrong with a frame from the provider.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
+    /// The frame is no JSON object.
     #[error("not a JSON stream event: {0}")]
     Json(String),
+    /// The event has no `event` field.
     #[error("stream event without an \"event\" field")]
     MissingEvent,
+    /// A known event lacks a field it needs.
     #[error("\"{event}\" event without {field}")]
-    MissingField { event: &'static str, field: &'static str },
+    MissingField {
+        /// The event.
+        event: &'static str,
+        /// The missing field.
+        field: &'static str,
+    },
+    /// A media payload is not base64.
     #[error("media payload is not base64: {0}")]
     Base64(String),
+    /// The announced audio format is one we do not decode.
     #[error("unsupported audio format {0:?} (supported: audio/x-mulaw;rate=8000, audio/x-l16;rate=8000|16000|24000)")]
     UnsupportedFormat(String),
 }
@@ -158,11 +181,15 @@ pub enum ProtocolError {
 /// The start of a stream: who is calling, and how the audio is carried.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StreamStart {
+    /// The provider's call id.
     pub call_id: String,
+    /// The provider's stream id, echoed in what we send.
     pub stream_id: String,
     /// The announced media format, when the provider names one.
     pub format: Option<AudioFormat>,
+    /// The caller, when the provider says.
     pub from: Option<String>,
+    /// The called number, when the provider says.
     pub to: Option<String>,
     /// Twilio `customParameters`, Exotel `custom_parameters`, Plivo/Vobiz `extra_headers` (`k=v;k2=v2`).
     pub parameters: BTreeMap<String, String>,
@@ -173,9 +200,11 @@ pub struct StreamStart {
 pub enum Inbound {
     /// Twilio's first message; carries nothing we need.
     Connected,
+    /// The stream started.
     Start(Box<StreamStart>),
     /// Caller audio: the payload bytes were appended to the buffer.
     Media,
+    /// The caller pressed a key.
     Dtmf(char),
     /// A checkpoint (`playedStream`) or mark echo: audio queued before it has played.
     Played(String),
@@ -327,11 +356,14 @@ fn parse_start(frame: Frame<'_>) -> Result<StreamStart, ProtocolError> {
 /// browser test page (raw L16 binary frames plus JSON control, interfaces.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peer {
+    /// A provider, in its protocol.
     Provider(Provider),
+    /// The browser test page.
     Browser,
 }
 
 impl Peer {
+    /// The peer's name in records and metrics (`browser` or the provider's).
     pub fn as_str(self) -> &'static str {
         match self {
             Peer::Provider(p) => p.as_str(),
@@ -343,7 +375,9 @@ impl Peer {
 /// One message for the socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outgoing {
+    /// A JSON message.
     Text(String),
+    /// An audio frame (browser peers only).
     Binary(Vec<u8>),
 }
 
@@ -367,16 +401,19 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// A writer for `peer`'s stream `stream_id` carrying `format`.
     pub fn new(peer: Peer, stream_id: &str, format: AudioFormat) -> Writer {
         // The stream id is echoed inside JSON strings: keep it to the characters providers use.
         let stream_id = stream_id.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.:".contains(*c)).collect();
         Writer { peer, stream_id, format, base64: String::with_capacity(1024) }
     }
 
+    /// The format agent audio is sent in.
     pub fn format(&self) -> AudioFormat {
         self.format
     }
 
+    /// Who the messages are for.
     pub fn peer(&self) -> Peer {
         self.peer
     }
@@ -511,6 +548,7 @@ pub fn answer_document(
     }
 }
 
+/// Escapes `& < > " '` for text inside XML answer documents.
 pub fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

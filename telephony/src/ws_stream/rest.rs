@@ -20,12 +20,35 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// What went wrong talking to a provider.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RestError {
+    /// The provider's API offers no such operation (here).
     #[error("{provider}: {what} is not available through its API here")]
-    Unsupported { provider: &'static str, what: &'static str },
+    Unsupported {
+        /// The provider's name.
+        provider: &'static str,
+        /// The operation.
+        what: &'static str,
+    },
+    /// The API could not be reached (DNS, connection, TLS, timeout).
     #[error("{provider}: cannot reach {url}: {message}")]
-    Unreachable { provider: &'static str, url: String, message: String },
+    Unreachable {
+        /// The provider's name.
+        provider: &'static str,
+        /// The request URL.
+        url: String,
+        /// The transport error.
+        message: String,
+    },
+    /// The API answered with an error status.
     #[error("{provider}: HTTP {status}: {message}")]
-    Status { provider: &'static str, status: u16, message: String },
+    Status {
+        /// The provider's name.
+        provider: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// The response body or its message.
+        message: String,
+    },
+    /// The reply could not be read (the reply text, the provider's name).
     #[error("{provider}: unexpected reply: {0}", provider = .1)]
     Reply(String, &'static str),
 }
@@ -57,12 +80,14 @@ impl std::fmt::Debug for ProviderRest {
 pub struct ProviderNumber {
     /// E.164 as the provider writes it (with or without `+`).
     pub number: String,
+    /// The provider's application the number's calls go to (None: not attached).
     pub application_id: Option<String>,
 }
 
 /// A call that was placed: the provider's id of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlacedCall {
+    /// The provider's call id (UUID / SID).
     pub call_id: String,
 }
 

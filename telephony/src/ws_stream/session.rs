@@ -32,6 +32,7 @@ pub(crate) const MAX_EGRESS_SAMPLES: usize = 120 * ENGINE_RATE as usize;
 pub enum SessionEvent {
     /// Nothing for the task to do.
     None,
+    /// The caller pressed a key.
     Dtmf(char),
     /// The provider ended the stream.
     Stopped,
@@ -150,14 +151,17 @@ impl StreamSession {
         }
     }
 
+    /// The stream's start event as the provider sent it.
     pub fn start_info(&self) -> &StreamStart {
         &self.start
     }
 
+    /// The format of the stream's audio.
     pub fn format(&self) -> AudioFormat {
         self.writer.format()
     }
 
+    /// The call core the stream drives.
     pub fn core(&self) -> &CallCore {
         &self.core
     }

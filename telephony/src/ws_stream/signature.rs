@@ -34,14 +34,19 @@ const REPLAY_CAPACITY: usize = 100_000;
 /// Why a webhook was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
+    /// The provider has no account (auth token) configured.
     #[error("no {0} account is configured ([telephony.{0}] auth_token in voicera.toml)")]
     NotConfigured(&'static str),
+    /// The request lacks this signature header.
     #[error("missing signature header {0}")]
     MissingHeader(&'static str),
+    /// The signature is not the account's.
     #[error("signature does not match")]
     Mismatch,
+    /// This delivery has been handled before.
     #[error("replayed request (this delivery was already handled)")]
     Replayed,
+    /// The same delivery is being handled now.
     #[error("the same request is being handled; retry")]
     InProgress,
 }
@@ -289,6 +294,7 @@ impl ReplayGuard {
 pub struct TokenKey([u8; 32]);
 
 impl TokenKey {
+    /// The key from its 32 bytes.
     pub fn new(key: [u8; 32]) -> TokenKey {
         TokenKey(key)
     }
@@ -303,14 +309,19 @@ impl fmt::Debug for TokenKey {
 /// Why a stream token was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
+    /// The stream URL carries no token.
     #[error("no stream token")]
     Missing,
+    /// The token was not signed by us, or for another agent, call or transport.
     #[error("invalid stream token (not ours, or for another agent, call or transport)")]
     Invalid,
+    /// The token's lifetime has passed.
     #[error("expired stream token")]
     Expired,
+    /// The call's token has already opened a stream.
     #[error("stream token already used (one stream per call)")]
     Used,
+    /// Too many spent tokens are remembered to take another.
     #[error("too many live stream tokens on this node")]
     Full,
 }
@@ -323,6 +334,7 @@ pub struct StreamTokens {
 }
 
 impl StreamTokens {
+    /// Issues and redeems tokens signed with `key`.
     pub fn new(key: TokenKey) -> StreamTokens {
         StreamTokens { key, spent: HashMap::new() }
     }
