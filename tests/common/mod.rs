@@ -90,30 +90,54 @@ impl Server {
     pub fn start_env(name: &str, config: &str, demo: bool, env: &[(&str, &str)]) -> Server {
         let dir = test_dir(name);
         std::fs::write(dir.join("voicera.toml"), config).unwrap();
-        let sip = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let rtp_ports = rtp_block();
-        let log = std::fs::File::create(dir.join("server.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_voicera"))
-            .args(["serve", "--config", "voicera.toml", "--data-dir", "data"])
-            .args(["--sip", &sip.to_string(), "--http", &http.to_string()])
-            .args(["--rtp-ports", &format!("{}-{}", rtp_ports.0, rtp_ports.1)])
-            .env(
-                "RUST_LOG",
-                "info,voicera_sip=debug,voicera_media=debug,voicera_conversation=debug,voicera_telephony=debug",
-            )
-            .env("NO_COLOR", "1")
-            .env("VOICERA_DEMO_AGENT", if demo { "1" } else { "0" })
-            .env("VOICERA_MODELS_DIR", models_cache())
-            .envs(env.iter().copied())
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn voicera");
-        let server = Server { child: Some(child), sip, http, dir, rtp_ports };
-        server.wait_healthy(Duration::from_secs(20));
-        server
+        // A port found free can be taken by another test before the server binds it; the server then exits
+        // with "Address already in use", and is started again on new ports.
+        for attempt in 0.. {
+            let sip = SocketAddr::from(([127, 0, 0, 1], free_port()));
+            let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+            let rtp_ports = rtp_block();
+            let log = std::fs::File::create(dir.join("server.log")).unwrap();
+            let child = Command::new(env!("CARGO_BIN_EXE_voicera"))
+                .args(["serve", "--config", "voicera.toml", "--data-dir", "data"])
+                .args(["--sip", &sip.to_string(), "--http", &http.to_string()])
+                .args(["--rtp-ports", &format!("{}-{}", rtp_ports.0, rtp_ports.1)])
+                .env(
+                    "RUST_LOG",
+                    "info,voicera_sip=debug,voicera_media=debug,voicera_conversation=debug,voicera_telephony=debug",
+                )
+                .env("NO_COLOR", "1")
+                .env("VOICERA_DEMO_AGENT", if demo { "1" } else { "0" })
+                .env("VOICERA_MODELS_DIR", models_cache())
+                .envs(env.iter().copied())
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn voicera");
+            let mut server = Server { child: Some(child), sip, http, dir: dir.clone(), rtp_ports };
+            let raced = server.exited_early_on_a_taken_port(Duration::from_secs(20));
+            if !raced || attempt == 4 {
+                server.wait_healthy(Duration::from_secs(20));
+                return server;
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// Waits until the server is healthy; true when it exited instead because a port was taken.
+    fn exited_early_on_a_taken_port(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some((200, _)) = http_get(self.http, "/health") {
+                return false;
+            }
+            let exited = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()).is_some();
+            if exited {
+                return self.log().contains("Address already in use");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
     }
 
     pub fn wait_healthy(&self, timeout: Duration) {
