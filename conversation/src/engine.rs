@@ -484,14 +484,17 @@ impl Conversation {
     }
 
     /// While the agent is paused under the caller's voice: once the window passes without the recogniser's
-    /// verdict, the VAD's evidence (voiced time since the pause) decides.
+    /// verdict, the VAD's evidence decides (voiced time since the pause, or a caller still talking).
     fn watch_pause(&mut self, out: &mut dyn AudioSink, notes: &mut Vec<ConversationNote>) {
         let Some(pause) = self.pause.as_mut() else { return };
         pause.voiced_ticks += u64::from(self.vad.heard_voice());
         if self.ticks - pause.since_tick < ticks(self.agent.limits.barge_in_window) {
             return;
         }
-        let caller_spoke_long = pause.voiced_ticks >= ticks(self.agent.limits.barge_in_min_speech);
+        // Still talking when the window ends is speech too: a cough is over by then (its stop time included),
+        // while words with pauses between them may not add up to the minimum voiced time yet.
+        let caller_spoke_long =
+            pause.voiced_ticks >= ticks(self.agent.limits.barge_in_min_speech) || self.vad.is_speaking();
         self.apply(TurnEvent::ConfirmWindowPassed { caller_spoke_long }, out, notes);
     }
 
