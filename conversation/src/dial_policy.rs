@@ -491,7 +491,7 @@ impl DialPolicy {
             None => None,
             Some(info) if info.contains(':') => return Err(unsafe_uri("a password")),
             Some(info) => {
-                let decoded = percent_decode(info).ok_or_else(unreadable)?;
+                let decoded = voicera_sip::uri::percent_decode(info).ok_or_else(unreadable)?;
                 // User parameters (`;phone-context=…`) do not change which number is dialled.
                 let user = decoded.split(';').next().unwrap_or_default();
                 if user.is_empty() {
@@ -610,24 +610,6 @@ fn is_host_name(text: &str) -> bool {
                 && !label.ends_with('-')
                 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
-}
-
-/// `%XX` escapes decoded (RFC 3986 §2.1); None when an escape is broken or the result is not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

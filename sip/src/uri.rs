@@ -90,7 +90,8 @@ impl From<UriError> for ParseError {
     }
 }
 
-fn percent_decode(text: &str) -> Option<String> {
+/// `%XX` escapes of a URI part decoded (RFC 3986 §2.1); None for a broken escape or bytes that are not UTF-8.
+pub fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
