@@ -100,6 +100,7 @@ function shell(path) {
   const signOut = h("button", { type: "button", class: "secondary small", id: "sign-out" }, "Sign out");
   signOut.addEventListener("click", async () => {
     await api.logout();
+    sessionStorage.clear();
     account = null;
     navigate("/signin");
   });

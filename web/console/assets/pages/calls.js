@@ -2,7 +2,7 @@
 // (facts, end reason, the transcript as bubbles, the recording with its waveform and turn markers, per-turn
 // latency as a chart).
 
-import { api, authHeaders } from "../api.js";
+import { api, authHeaders, ApiError } from "../api.js";
 import { h, field, select, fmt, badge, pageHeader, failure, empty, loading, errorBox, download, csv } from "../ui.js";
 import { stackedBars, waveform, peaks } from "../charts.js";
 
@@ -36,7 +36,7 @@ export async function list(root, ctx) {
     options = await api("/meetings/filter-options");
   } catch (_) { /* the drop-downs stay empty; the list says what is wrong */ }
   const opt = (list) => [["", "Any"], ...(list || []).map((v) => [v, v])];
-  const form = h("form", { class: "filters", id: "call-filters" },
+  const form = h("form", { class: "filters", id: "call-filters", "aria-label": "Filters" },
     field("Agent", select({ name: "agent_type" }, opt(options.agent_types), values.agent_type)),
     field("From", select({ name: "from_number" }, opt((options.from_numbers || []).map(String)).map(([v, l]) => [v, v ? fmt.mask(l) : l]), values.from_number)),
     field("To", select({ name: "to_number" }, opt((options.to_numbers || []).map(String)).map(([v, l]) => [v, v ? fmt.mask(l) : l]), values.to_number)),
@@ -53,7 +53,10 @@ export async function list(root, ctx) {
     ctx.navigate(`/calls${q.toString() ? "?" + q : ""}`);
   });
   const body = h("div", {}, loading());
-  root.append(form, body);
+  // On a phone the filters fold away behind their summary.
+  const filters = h("details", { class: "filter-box", open: matchMedia("(min-width: 761px)").matches || FILTERS.some((k) => values[k]) },
+    h("summary", {}, "Filters"), form);
+  root.append(filters, body);
 
   let answer;
   try {
@@ -125,18 +128,21 @@ async function recording(m, transcriptTurns) {
   }
   const audio = h("audio", { controls: true, preload: "metadata", class: "player" });
   const wave = h("div", { class: "wave-box" }, loading("Drawing the waveform…"));
-  box.append(wave, audio, h("p", {}, h("a", { href: m.recording_url, download: "" }, "Download")));
+  const save = h("a", { href: m.recording_url, download: `${m.meeting_id}.wav`, hidden: true }, "Download the recording");
+  box.append(wave, audio, h("p", {}, save));
   (async () => {
     try {
       const response = await fetch(m.recording_url, { headers: authHeaders(), credentials: "same-origin" });
       if (!response.ok) {
         const body = await response.json().catch(() => ({}));
-        throw { detail: body.detail || `the recording answered HTTP ${response.status}`, status: response.status };
+        throw new ApiError(response.status, body, m.recording_url);
       }
       const bytes = await response.arrayBuffer();
       const blobUrl = URL.createObjectURL(new Blob([bytes], { type: response.headers.get("Content-Type") || "audio/wav" }));
       // With a cookie session the player streams the route itself (seeking asks for byte ranges).
       audio.src = authHeaders().Authorization ? blobUrl : m.recording_url;
+      save.href = blobUrl;
+      save.hidden = false;
       const context = new (window.OfflineAudioContext || window.AudioContext)(2, 1, 16000);
       const decoded = await context.decodeAudioData(bytes.slice(0));
       const start = Date.parse(m.start_time_utc || m.created_at || "");
@@ -145,7 +151,8 @@ async function recording(m, transcriptTurns) {
         .filter((x) => Number.isFinite(x.t));
       wave.replaceChildren(waveform(peaks(decoded), decoded.duration, markers, audio));
     } catch (err) {
-      wave.replaceChildren(errorBox(err));
+      audio.hidden = true;
+      wave.replaceChildren(failure("Recordings", err));
     }
   })();
   return box;
