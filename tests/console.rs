@@ -118,14 +118,7 @@ impl Console<'_> {
 /// would arrive: the API has no route that writes call logs, and the console only reads them. A stored
 /// recording only when the node serves recordings is not needed: without the route, the page must say so.
 fn seed_call(server: &Server, with_recording: bool) -> &'static str {
-    common::require_tool("sqlite3");
-    let db = server.dir.join("data/voicera.db");
-    let sql = |statement: &str| {
-        let out = std::process::Command::new("sqlite3").arg(&db).arg(statement).output().unwrap();
-        assert!(out.status.success(), "sqlite3: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
-    let org = sql("SELECT org_id FROM users LIMIT 1");
+    let org = sqlite(server, "SELECT org_id FROM users LIMIT 1");
     assert!(!org.is_empty(), "the owner's org exists");
     let mut doc = json!({
         "meeting_id": "call-seeded-1", "agent_type": "Front Desk", "agent_id": "front_desk", "org_id": org,
@@ -143,7 +136,7 @@ fn seed_call(server: &Server, with_recording: bool) -> &'static str {
         doc["recording_url"] = json!("recordings/call-seeded-1.wav");
     }
     let text = doc.to_string().replace('\'', "''");
-    sql(&format!(
+    sqlite(server, &format!(
         "INSERT INTO call_logs (org_id, id, doc, updated_at) VALUES ('{org}', 'call-seeded-1', '{text}', 0)"
     ));
     "call-seeded-1"
@@ -313,6 +306,24 @@ fn the_owner_runs_the_console_in_chromium_and_no_page_logs_an_error() {
     ui.browser.click("dialog .dialog-head button");
     ui.no_errors("browser call");
 
+    // `echo` is not open: the node still wants the owner's password for it, which the dialog asks for (and
+    // the browser opens no password prompt of its own).
+    ui.browser.click("button[data-talk='echo']");
+    ui.browser.click("#start-call");
+    ui.browser.wait_for(
+        "the request for the owner's password",
+        PAGE_TIMEOUT,
+        "const f = document.getElementById('owner-password'); return f && !f.closest('.field').hidden",
+    );
+    assert!(ui.text("dialog .notice.error").contains("owner credentials required"), "{}", ui.text("dialog"));
+    ui.browser.type_into("#owner-password", OWNER[1].1);
+    ui.browser.click("#start-call");
+    ui.browser.wait_for("the echo call to go live", Duration::from_secs(20), "return window.voiceraCall.state === 'live'");
+    ui.browser.click("#hang-up");
+    ui.browser.wait_for("the echo call to end", PAGE_TIMEOUT, "return window.voiceraCall.state === 'ended'");
+    ui.browser.click("dialog .dialog-head button");
+    ui.no_errors("browser call with the owner's password");
+
     // Calls: the history with masked numbers, export, and a call's page.
     ui.nav("/calls");
     assert_eq!(ui.section_state("main"), "data");
@@ -346,7 +357,15 @@ fn the_owner_runs_the_console_in_chromium_and_no_page_logs_an_error() {
     }
     // The waveform with its turn markers, drawn from a stereo buffer by the page's own chart module.
     let drawn = ui.browser.run(
-        "return import('/assets/charts.js').then(c => { const ctx = new OfflineAudioContext(2, 16000, 16000);          const b = ctx.createBuffer(2, 16000, 16000); b.getChannelData(0).fill(0.5, 0, 8000); b.getChannelData(1).fill(-0.25, 8000);          const svg = c.waveform(c.peaks(b, 100), 1, [{t: 0.25, label: 'Caller: hi', short: '1'}, {t: 0.75, label: 'Agent: hello', short: '2'}], null);          document.querySelector('#recording').append(svg);          return [svg.querySelectorAll('path.wave').length, svg.querySelectorAll('line.marker').length, svg.querySelector('path.wave').getAttribute('d').length > 100]; })",
+        "return import('/assets/charts.js').then(c => { const ctx = new OfflineAudioContext(2, 16000, 16000); \
+         const b = ctx.createBuffer(2, 16000, 16000); const [l, r] = [b.getChannelData(0), b.getChannelData(1)]; \
+         for (let i = 0; i < 16000; i++) { const v = Math.sin(i / 4) * Math.abs(Math.sin(i / 900)); \
+         if (i < 7000) l[i] = v * 0.8; else if (i > 8500) r[i] = v * 0.6; } \
+         const svg = c.waveform(c.peaks(b, 100), 1, [{t: 0.25, label: 'Caller: hi', short: '1'}, \
+         {t: 0.75, label: 'Agent: hello', short: '2'}], null); \
+         document.querySelector('#recording').append(svg); \
+         return [svg.querySelectorAll('path.wave').length, svg.querySelectorAll('line.marker').length, \
+         svg.querySelector('path.wave').getAttribute('d').length > 100]; })",
         json!([]),
     );
     assert_eq!(drawn, json!([2, 2, true]));
@@ -407,4 +426,68 @@ fn the_owner_runs_the_console_in_chromium_and_no_page_logs_an_error() {
     ui.ready("/signin");
     ui.no_errors("signed out");
     eprintln!("screenshots in {}; server log:\n{}", screenshots().display(), ui.log().lines().count());
+}
+
+/// Runs `sql` on the node's SQLite store (fixtures the API has no route for yet).
+fn sqlite(server: &Server, sql: &str) -> String {
+    common::require_tool("sqlite3");
+    let out = std::process::Command::new("sqlite3").arg(server.dir.join("data/voicera.db")).arg(sql).output().unwrap();
+    assert!(out.status.success(), "sqlite3: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn a_viewer_sees_everything_and_no_write_buttons() {
+    let server = Server::start_env("console-viewer", "", false, &OWNER);
+    // A viewer of the owner's org (the owner's password; the API makes viewers only through invites, which
+    // this node may not serve yet), and one agent made over the API.
+    sqlite(
+        &server,
+        "INSERT INTO users (org_id, id, doc, updated_at) SELECT org_id, 'viewer@example.com', \
+         json_set(doc, '$.email', 'viewer@example.com', '$.name', 'Vera Viewer', '$.role', 'viewer', \
+         '$.is_member', json('true')), updated_at FROM users WHERE id = 'owner@example.com'",
+    );
+    let org = sqlite(&server, "SELECT org_id FROM users WHERE id = 'viewer@example.com'");
+    let agent = json!({"agent_type": "Support", "agent_id": "support", "org_id": org, "source": "api",
+        "created_at": "2026-01-05T10:00:00.000Z", "agent_config": {"system_prompt": "You help.",
+        "greeting_message": "Hello.", "language": "en", "llm_model": {"name": "smollm2-135m"}}});
+    sqlite(&server, &format!("INSERT INTO agents (org_id, id, doc, updated_at) VALUES ('{org}', 'support', '{agent}', 0)"));
+
+    let wav = common::browser::speech_wav(&server.dir, "Hello.", 0.5);
+    let ui = Console { server: &server, browser: Browser::start_with(&wav, &["--window-size=1280,900"]) };
+    ui.browser.open(server.http, "/signin");
+    ui.ready("/signin");
+    ui.browser.type_into("input[name=email]", "viewer@example.com");
+    ui.browser.type_into("input[name=password]", OWNER[1].1);
+    ui.browser.click("#sign-in");
+    ui.ready("/agents");
+    assert_eq!(ui.text("#role"), "viewer");
+    ui.browser.element("li[data-agent='support']", PAGE_TIMEOUT);
+    let writes = "return [...document.querySelectorAll('#new-agent, #save-agent, #delete-agent, #test-call, \
+        #invite-form, #attach-number, #campaign-upload, #knowledge-upload, #integration-form')].map(e => e.id)";
+    assert_eq!(ui.browser.run(writes, json!([])), json!([]), "agents");
+    ui.no_errors("viewer agents");
+    ui.browser.click("li[data-agent='support'] h2 a");
+    ui.ready("/agents/support");
+    assert_eq!(ui.browser.run(writes, json!([])), json!([]), "agent page");
+    let editable = ui.browser.run(
+        "return [...document.querySelectorAll('#agent-form input, #agent-form select, #agent-form textarea')] \
+         .filter(e => !e.disabled).length",
+        json!([]),
+    );
+    assert_eq!(editable, json!(0), "every field is read-only");
+    let greeting = ui.browser.run("return document.querySelector('[name=greeting_message]').value", json!([]));
+    assert_eq!(greeting, json!("Hello."));
+    ui.no_errors("viewer agent page");
+    ui.shot("viewer-agent");
+    for route in ["/members", "/numbers", "/campaigns", "/knowledge", "/integrations", "/calls"] {
+        ui.nav(route);
+        assert_eq!(ui.browser.run(writes, json!([])), json!([]), "{route}");
+        ui.no_errors(route);
+    }
+    ui.browser.open(server.http, "/agents/new");
+    ui.ready("/agents/new");
+    assert!(ui.text("main").contains("can see agents but not create them"));
+    assert_eq!(ui.browser.run("return document.querySelector('#wizard') === null", json!([])), json!(true));
+    ui.no_errors("viewer wizard");
 }

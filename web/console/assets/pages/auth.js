@@ -37,14 +37,17 @@ function handle(form, action) {
 }
 
 /**
- * The node's own agents (`demo`, `[[agents]]`, built-ins) come from `/browser/agents`, which takes the owner's
- * credentials as HTTP Basic until it accepts the console's session: asked once here, while the password is at
- * hand, and only the list is kept.
+ * The node's own agents (`demo`, `[[agents]]`, built-ins) come from `/browser/agents`, which takes only the
+ * owner's credentials (HTTP Basic) until it accepts the console's session: asked once here, while the
+ * password is at hand, and only the list is kept.
  */
-async function rememberNodeAgents(email, password) {
+async function rememberNodeAgents(who, email, password) {
+  if (!(who.role === "owner" || who.is_owner)) return;
   try {
+    // `omit`: a refusal's Basic challenge must not open the browser's own password prompt.
     const response = await fetch("/browser/agents", {
-      headers: { ...api.authHeaders(), Authorization: "Basic " + btoa(unescape(encodeURIComponent(`${email}:${password}`))) },
+      credentials: "omit",
+      headers: { Authorization: "Basic " + btoa(unescape(encodeURIComponent(`${email}:${password}`))) },
     });
     if (response.ok) sessionStorage.setItem(NODE_AGENTS, JSON.stringify(await response.json()));
   } catch (_) { /* a node without browser calls: nothing to remember */ }
@@ -58,7 +61,7 @@ export async function signin(root, ctx) {
     h("button", { type: "submit", class: "primary wide", id: "sign-in" }, "Sign in"));
   handle(form, async ({ email, password }) => {
     const who = await api.login(email.trim(), password);
-    await rememberNodeAgents(email.trim(), password);
+    await rememberNodeAgents(who, email.trim(), password);
     signedIn(who);
     const next = ctx.query.get("next");
     ctx.navigate(next && next.startsWith("/") && !next.startsWith("//") ? next : "/agents", { replace: true });

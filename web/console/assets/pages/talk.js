@@ -8,13 +8,17 @@ import { VoiceraCall } from "../voicera-call.js";
 import { authHeaders, ApiError } from "../api.js";
 import { h, field, dialog, errorBox, badge } from "../ui.js";
 
+/** A refusal of these routes carries a Basic challenge; requests that authenticate by header omit the
+ * browser's own credentials, so it does not open its password prompt (a cookie session must send them). */
+const credentialsMode = (headers) => (headers.Authorization ? "omit" : "same-origin");
+
 const basic = (email, password) => "Basic " + btoa(unescape(encodeURIComponent(`${email}:${password}`)));
 
 /** The node's browser-call session, with the console's credentials (or the owner's password, when given). */
 async function browserSession(agentId, password, email) {
   const headers = { "Content-Type": "application/json", ...authHeaders("POST") };
   if (password) headers.Authorization = basic(email, password);
-  const response = await fetch("/browser/session", { method: "POST", headers, credentials: "same-origin", body: JSON.stringify({ agent_id: agentId }) });
+  const response = await fetch("/browser/session", { method: "POST", headers, credentials: credentialsMode(headers), body: JSON.stringify({ agent_id: agentId }) });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw new ApiError(response.status, { detail: body.detail || body.message, code: body.code }, "/browser/session");
   return body;
@@ -125,7 +129,7 @@ export function testCall(agent) {
       if (password.value) headers.Authorization = basic(document.querySelector(".topbar .email")?.textContent || "", password.value);
       const body = { customer_number: number.value.trim(), agent_id: agent.agent_id, caller_id: agent.phone_number || null };
       if (agent.telephony_provider) body.provider = agent.telephony_provider.toLowerCase();
-      const response = await fetch("/outbound/call/", { method: "POST", headers, credentials: "same-origin", body: JSON.stringify(body) });
+      const response = await fetch("/outbound/call/", { method: "POST", headers, credentials: credentialsMode(headers), body: JSON.stringify(body) });
       const answer = await response.json().catch(() => ({}));
       password.value = "";
       if (response.ok) {
