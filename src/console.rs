@@ -131,15 +131,12 @@ fn etag(asset: &Asset) -> String {
 
 /// Whether the browser's `If-None-Match` already names this version.
 fn fresh(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|tag| {
+    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |tag| {
             let tag = tag.trim();
             tag == "*" || tag.trim_start_matches("W/") == etag
-        })
+        },
+    )
 }
 
 fn respond(asset: &'static Asset, headers: &HeaderMap) -> Response {

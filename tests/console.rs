@@ -86,10 +86,9 @@ impl Console<'_> {
     }
 
     fn text(&self, css: &str) -> String {
-        let value = self.browser.run(
-            "const el = document.querySelector(arguments[0]); return el ? el.innerText : null",
-            json!([css]),
-        );
+        let value = self
+            .browser
+            .run("const el = document.querySelector(arguments[0]); return el ? el.innerText : null", json!([css]));
         value.as_str().unwrap_or_default().to_string()
     }
 
@@ -136,9 +135,10 @@ fn seed_call(server: &Server, with_recording: bool) -> &'static str {
         doc["recording_url"] = json!("recordings/call-seeded-1.wav");
     }
     let text = doc.to_string().replace('\'', "''");
-    sqlite(server, &format!(
-        "INSERT INTO call_logs (org_id, id, doc, updated_at) VALUES ('{org}', 'call-seeded-1', '{text}', 0)"
-    ));
+    sqlite(
+        server,
+        &format!("INSERT INTO call_logs (org_id, id, doc, updated_at) VALUES ('{org}', 'call-seeded-1', '{text}', 0)"),
+    );
     "call-seeded-1"
 }
 
@@ -211,7 +211,8 @@ fn the_owner_runs_the_console_in_chromium_and_no_page_logs_an_error() {
     ui.browser.type_into("input[name=email]", OWNER[0].1);
     ui.browser.type_into("input[name=password]", "not-the-password");
     ui.browser.click("#sign-in");
-    let refused = ui.browser.wait_for("the refusal", PAGE_TIMEOUT, "return document.querySelector('.form-message').innerText");
+    let refused =
+        ui.browser.wait_for("the refusal", PAGE_TIMEOUT, "return document.querySelector('.form-message').innerText");
     assert!(refused.as_str().unwrap().contains("Error"), "{refused}");
     ui.no_errors("sign-in refused");
     ui.browser.type_into("input[name=password]", OWNER[1].1);
@@ -239,7 +240,10 @@ fn the_owner_runs_the_console_in_chromium_and_no_page_logs_an_error() {
     );
     assert!(missing.as_str().unwrap().contains("name"), "{missing}");
     ui.browser.type_into("[name=agent_type]", "Front Desk");
-    assert_eq!(ui.browser.run("return document.querySelector('[name=agent_id]').value", json!([])), json!("front_desk"));
+    assert_eq!(
+        ui.browser.run("return document.querySelector('[name=agent_id]').value", json!([])),
+        json!("front_desk")
+    );
     ui.browser.type_into("[name=system_prompt]", "You answer calls for the Acme front desk. Keep answers short.");
     ui.browser.type_into("[name=greeting_message]", "Hello, Acme front desk.");
     ui.shot("wizard-agent");
@@ -318,7 +322,11 @@ fn the_owner_runs_the_console_in_chromium_and_no_page_logs_an_error() {
     assert!(ui.text("dialog .notice.error").contains("owner credentials required"), "{}", ui.text("dialog"));
     ui.browser.type_into("#owner-password", OWNER[1].1);
     ui.browser.click("#start-call");
-    ui.browser.wait_for("the echo call to go live", Duration::from_secs(20), "return window.voiceraCall.state === 'live'");
+    ui.browser.wait_for(
+        "the echo call to go live",
+        Duration::from_secs(20),
+        "return window.voiceraCall.state === 'live'",
+    );
     ui.browser.click("#hang-up");
     ui.browser.wait_for("the echo call to end", PAGE_TIMEOUT, "return window.voiceraCall.state === 'ended'");
     ui.browser.click("dialog .dialog-head button");
@@ -332,17 +340,14 @@ fn the_owner_runs_the_console_in_chromium_and_no_page_logs_an_error() {
     ui.browser.click("main .page-header button[aria-pressed]");
     assert!(ui.text("#calls").contains("+919876543210"), "numbers shown on request");
     ui.browser.click("#export-csv");
-    ui.browser.wait_for(
-        "the export to finish",
-        PAGE_TIMEOUT,
-        "return !document.getElementById('export-csv').disabled",
-    );
+    ui.browser.wait_for("the export to finish", PAGE_TIMEOUT, "return !document.getElementById('export-csv').disabled");
     assert!(ui.text("main .notice.error").is_empty(), "export: {}", ui.text("main .notice.error"));
     ui.no_errors("calls");
     ui.shot("calls");
     ui.browser.click(&format!("#calls a[href='/calls/{seeded}']"));
     ui.ready(&format!("/calls/{seeded}"));
-    let bubbles = ui.browser.run("return [...document.querySelectorAll('#transcript .bubble')].map(b => b.className)", json!([]));
+    let bubbles =
+        ui.browser.run("return [...document.querySelectorAll('#transcript .bubble')].map(b => b.className)", json!([]));
     assert_eq!(bubbles, json!(["bubble agent", "bubble user", "bubble agent"]));
     assert!(ui.text("#call-facts").contains("caller hung up"), "the end reason");
     let bars = ui.browser.run("return document.querySelectorAll('#latency svg rect').length", json!([]));
@@ -397,7 +402,11 @@ fn the_owner_runs_the_console_in_chromium_and_no_page_logs_an_error() {
         ui.shot(route.trim_start_matches('/'));
     }
     ui.nav("/system");
-    ui.browser.wait_for("the health", PAGE_TIMEOUT, "return document.querySelector('#health .badge')?.innerText === 'ok'");
+    ui.browser.wait_for(
+        "the health",
+        PAGE_TIMEOUT,
+        "return document.querySelector('#health .badge')?.innerText === 'ok'",
+    );
     ui.no_errors("system");
     ui.shot("system");
 
@@ -451,7 +460,10 @@ fn a_viewer_sees_everything_and_no_write_buttons() {
     let agent = json!({"agent_type": "Support", "agent_id": "support", "org_id": org, "source": "api",
         "created_at": "2026-01-05T10:00:00.000Z", "agent_config": {"system_prompt": "You help.",
         "greeting_message": "Hello.", "language": "en", "llm_model": {"name": "smollm2-135m"}}});
-    sqlite(&server, &format!("INSERT INTO agents (org_id, id, doc, updated_at) VALUES ('{org}', 'support', '{agent}', 0)"));
+    sqlite(
+        &server,
+        &format!("INSERT INTO agents (org_id, id, doc, updated_at) VALUES ('{org}', 'support', '{agent}', 0)"),
+    );
 
     let wav = common::browser::speech_wav(&server.dir, "Hello.", 0.5);
     let ui = Console { server: &server, browser: Browser::start_with(&wav, &["--window-size=1280,900"]) };

@@ -133,10 +133,8 @@ impl Browser {
             &format!("return document.querySelector({}) !== null", json!(css)),
         );
         assert_eq!(found, json!(true));
-        let element = self.post(
-            &format!("/session/{}/element", self.session),
-            json!({"using": "css selector", "value": css}),
-        );
+        let element =
+            self.post(&format!("/session/{}/element", self.session), json!({"using": "css selector", "value": css}));
         element[ELEMENT].as_str().expect("an element reference").to_string()
     }
 
