@@ -168,6 +168,9 @@ async function render() {
   if (generation !== renderCount) return;
   const heading = target.querySelector("h1");
   document.title = heading ? `${heading.textContent} · VoiceERA` : "VoiceERA console";
+  // After a client-side navigation, focus goes to the new page (screen readers announce it), unless the page
+  // put it somewhere already.
+  if (generation > 1 && !target.contains(document.activeElement)) target.focus({ preventScroll: true });
   document.documentElement.dataset.state = "ready";
 }
 
