@@ -1,8 +1,8 @@
 // The one door to the control-plane API (`/api/v1`). Every page calls `api()`; how the caller is
 // authenticated is decided here and nowhere else:
-// - cookie session: when the login answer sets the session cookie and names a CSRF token (body `csrf_token`,
-//   header `X-CSRF-Token`, or a readable `voicera_csrf` cookie), requests carry the cookie and unsafe methods
-//   the `X-CSRF-Token` header; no token is kept in the page.
+// - cookie session: the login asks for one (`session_cookie: true`); when the answer names a CSRF token (body
+//   `csrf_token`, header `X-CSRF-Token`, or the readable `voicera_csrf` cookie), requests carry the HttpOnly
+//   session cookie and unsafe methods the `X-CSRF-Token` header; no token is kept in the page.
 // - bearer: otherwise, the access token and refresh token live in sessionStorage (this tab only) and go as
 //   `Authorization: Bearer`; a 401 spends the refresh token once and retries.
 // Errors become `ApiError` with the API's `{detail, code, field}`.
@@ -156,9 +156,9 @@ function adopt(answer, response) {
   save();
 }
 
-/** Logs in; returns the account (`/users/me`). */
+/** Logs in, asking for the cookie session (a server without it answers bearer tokens); returns the account. */
 export async function login(email, password) {
-  const response = await send("/users/login", { method: "POST", body: { email, password } });
+  const response = await send("/users/login", { method: "POST", body: { email, password, session_cookie: true } });
   const answer = await response.json().catch(() => ({}));
   if (!response.ok) throw new ApiError(response.status, answer, "/users/login");
   adopt(answer, response);

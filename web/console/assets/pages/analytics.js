@@ -38,24 +38,27 @@ export async function page(root, ctx) {
   body.replaceChildren(
     h("div", { class: "kpis", id: "kpis" },
       kpi("Calls attempted", fmt.number(a.calls_attempted), "kpi-attempted"),
-      kpi("Connected", `${fmt.number(a.calls_connected)} (${connectedShare})`, "kpi-connected"),
+      kpi("Connected", `${fmt.number(a.calls_connected)} (${a.success_rate !== undefined ? `${fmt.number(a.success_rate)}%` : connectedShare})`, "kpi-connected"),
       kpi("Average duration", `${fmt.number(a.average_call_duration, 1)} min`),
       kpi("Minutes connected", fmt.number(a.total_minutes_connected, 1)),
       kpi("Most used agent", a.most_used_agent ? `${a.most_used_agent} (${a.most_used_agent_count})` : "—")));
   const breakdown = (a.agent_breakdown || []).map((b) => ({ label: b.agent_type, value: b.call_count }));
   body.append(h("section", { class: "panel" }, h("h2", {}, "Calls per agent"),
     breakdown.length ? barChart(breakdown, { label: "Calls per agent" }) : empty("No calls in this period", null)));
-  const perDay = a.calls_per_day || a.daily || [];
+  const latency = a.latency || {};
+  const perDay = latency.per_day || a.calls_per_day || [];
   if (perDay.length) {
     body.append(h("section", { class: "panel" }, h("h2", {}, "Calls per day"),
-      lineChart(perDay.map((d) => ({ x: fmt.day(d.date || d.day), y: d.count ?? d.calls ?? 0 })), { label: "Calls per day" })));
+      lineChart(perDay.map((d) => ({ x: fmt.day(d.date || d.day), y: d.calls ?? d.count ?? 0 })), { label: "Calls per day" })));
   }
-  const latency = a.latency_percentiles || a.latency || [];
-  if (Array.isArray(latency) && latency.length) {
-    body.append(h("section", { class: "panel" }, h("h2", {}, "Latency (end of speech to agent audio)"),
-      h("div", { class: "table-wrap" }, h("table", {},
-        h("thead", {}, h("tr", {}, ["Agent", "p50", "p90", "p99", "Turns"].map((t) => h("th", { scope: "col" }, t)))),
-        h("tbody", {}, latency.map((l) => h("tr", {}, h("td", {}, l.agent_type || l.day || "all"), h("td", {}, fmt.ms(l.p50)), h("td", {}, fmt.ms(l.p90)),
-          h("td", {}, fmt.ms(l.p99)), h("td", {}, fmt.number(l.count ?? l.turns)))))))));
+  const table = (rows, first, key) => h("div", { class: "table-wrap" }, h("table", {},
+    h("thead", {}, h("tr", {}, [first, "p50", "p90", "p99", "Turns"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, rows.map((l) => h("tr", {}, h("td", {}, key(l)), h("td", {}, fmt.ms(l.p50_ms ?? l.p50)),
+      h("td", {}, fmt.ms(l.p90_ms ?? l.p90)), h("td", {}, fmt.ms(l.p99_ms ?? l.p99)), h("td", {}, fmt.number(l.turns)))))));
+  const perAgent = latency.per_agent || [];
+  if (perAgent.length || perDay.some((d) => d.turns)) {
+    body.append(h("section", { class: "panel", id: "latency" }, h("h2", {}, "Reply latency (end of the caller's speech to the agent's audio)"),
+      perAgent.length ? table(perAgent, "Agent", (l) => l.agent_type) : null,
+      perDay.some((d) => d.turns) ? table(perDay.filter((d) => d.turns), "Day", (l) => fmt.day(l.date)) : null));
   }
 }

@@ -116,7 +116,11 @@ export async function reset(root, ctx) {
 }
 
 export async function invite(root, ctx) {
-  const token = ctx.params[0];
+  // `/add-member/{org id}-{token}` (the API's invite link, the original's path) or `/invite/{same}`; org ids
+  // are hex, so the first `-` ends the org id.
+  const ref = ctx.params[0];
+  const cut = ref.indexOf("-");
+  const [orgId, token] = cut > 0 ? [ref.slice(0, cut), ref.slice(cut + 1)] : ["", ref];
   const form = h("form", { novalidate: true },
     field("Your name", input("name", "text", "name")),
     field("Email", input("email", "email", "username"), "The address the invite was sent to."),
@@ -124,7 +128,10 @@ export async function invite(root, ctx) {
     h("div", { class: "form-message" }),
     h("button", { type: "submit", class: "primary wide" }, "Join"));
   handle(form, async (v) => {
-    await api.api("/members/add-member", { method: "POST", body: { token, email: v.email.trim(), name: v.name, password: v.password } });
+    await api.api("/members/add-member", {
+      method: "POST",
+      body: { org_id: orgId, invite_token: token, email: v.email.trim(), name: v.name, password: v.password },
+    });
     signedIn(await api.login(v.email.trim(), v.password));
     ctx.navigate("/agents", { replace: true });
   });

@@ -27,7 +27,7 @@ export async function page(root, ctx) {
       const choose = select({ "aria-label": `Role of ${m.email}` }, ROLES.map(([v]) => v), roleOf(m));
       choose.addEventListener("change", async () => {
         try {
-          await api("/members/role", { method: "PATCH", body: { email: m.email, org_id: ctx.orgId, role: choose.value } });
+          await api("/members/update-role", { method: "POST", body: { email: m.email, org_id: ctx.orgId, role: choose.value } });
           toast(`${m.email} is now ${choose.value}`, "ok");
         } catch (err) {
           problem.replaceChildren(errorBox(err));
@@ -79,7 +79,8 @@ export async function page(root, ctx) {
     result.replaceChildren();
     try {
       const answer = await api("/members/invite", { method: "POST", body: { ...formValues(form), org_id: ctx.orgId } });
-      const link = answer.invite_url || answer.invite_link || (answer.token ? `${location.origin}/invite/${answer.token}` : "");
+      const token = answer.invite_token || answer.token;
+      const link = answer.invite_link || answer.invite_url || (token ? `${location.origin}/add-member/${answer.org_id || ctx.orgId}-${token}` : "");
       const input = h("input", { type: "text", readonly: true, value: link, id: "invite-link" });
       const copy = h("button", { type: "button", class: "secondary" }, "Copy");
       copy.addEventListener("click", async () => {

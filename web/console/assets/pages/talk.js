@@ -8,9 +8,10 @@ import { VoiceraCall } from "../voicera-call.js";
 import { authHeaders, ApiError } from "../api.js";
 import { h, field, dialog, errorBox, badge } from "../ui.js";
 
-/** A refusal of these routes carries a Basic challenge; requests that authenticate by header omit the
- * browser's own credentials, so it does not open its password prompt (a cookie session must send them). */
-const credentialsMode = (headers) => (headers.Authorization ? "omit" : "same-origin");
+/** These routes answer a refusal with a Basic challenge, and take no cookie session yet: requests omit the
+ * browser's own credentials, so that it does not open its password prompt. When the node accepts the
+ * console's session there, this becomes "same-origin" for a cookie session. */
+const credentialsMode = () => "omit";
 
 const basic = (email, password) => "Basic " + btoa(unescape(encodeURIComponent(`${email}:${password}`)));
 
