@@ -142,12 +142,17 @@ fn seed_call(server: &Server, with_recording: bool) -> &'static str {
     "call-seeded-1"
 }
 
+/// The node's OpenAPI document.
+fn openapi(server: &Server) -> Value {
+    let (status, _, body) = get(server.http, "/api/v1/openapi.json", "");
+    assert_eq!(status, 200);
+    serde_json::from_str(&body).unwrap()
+}
+
 /// The API operations this node serves, from its OpenAPI document: which pages must show data and which
 /// must say their route is not available.
 fn operations(server: &Server) -> Vec<String> {
-    let (status, _, body) = get(server.http, "/api/v1/openapi.json", "");
-    assert_eq!(status, 200);
-    let document: Value = serde_json::from_str(&body).unwrap();
+    let document = openapi(server);
     let mut found = Vec::new();
     for (path, methods) in document["paths"].as_object().unwrap() {
         for method in methods.as_object().unwrap().keys() {
@@ -225,6 +230,17 @@ fn the_owner_runs_the_console_in_chromium_and_no_page_logs_an_error() {
     ui.browser.click("#sign-in");
     ui.ready("/calls");
     assert_eq!(ui.text("#role"), "owner");
+    // A cookie session where the login offers one (then nothing secret is kept in the page), else bearer.
+    let login = &openapi(&server)["paths"]["/api/v1/users/login"]["post"]["requestBody"]["content"];
+    let cookies = login["application/json"]["schema"]["properties"].get("session_cookie").is_some();
+    let kept = ui.browser.run("return JSON.parse(sessionStorage.getItem('voicera.session'))", json!([]));
+    eprintln!("session kept by the console: mode {}", kept["mode"]);
+    if cookies {
+        assert_eq!(kept["mode"], "cookie", "{kept}");
+        assert!(kept.get("access_token").is_none() && kept["refresh_token"].is_null(), "{kept}");
+    } else {
+        assert_eq!(kept["mode"], "bearer", "{kept}");
+    }
     ui.nav("/agents");
 
     // The node's agents are listed (demo, and the built-ins).
