@@ -17,6 +17,9 @@ function frame(width, height, label) {
   return svg;
 }
 
+/** An axis label: whole numbers as they are, fractions to one decimal. */
+const tick = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
+
 function niceMax(value) {
   if (!(value > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(value));
@@ -56,7 +59,7 @@ export function lineChart(points, { label = "Chart" } = {}) {
   const y = (v) => pad.t + ih - (ih * v) / max;
   for (const t of [0, 0.5, 1]) {
     svg.append(s("line", { x1: pad.l, x2: width - pad.r, y1: y(max * t), y2: y(max * t), class: "grid" }),
-      s("text", { x: pad.l - 6, y: y(max * t) + 4, "text-anchor": "end", class: "axis-label" }, Math.round(max * t)));
+      s("text", { x: pad.l - 6, y: y(max * t) + 4, "text-anchor": "end", class: "axis-label" }, tick(max * t)));
   }
   if (points.length) {
     const path = points.map((p, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(p.y).toFixed(1)}`).join(" ");
@@ -83,7 +86,7 @@ export function stackedBars(rows, names, { label = "Chart", unit = " ms" } = {})
   const y = (v) => pad.t + ih - (ih * v) / max;
   for (const t of [0, 0.5, 1]) {
     svg.append(s("line", { x1: pad.l, x2: width - pad.r, y1: y(max * t), y2: y(max * t), class: "grid" }),
-      s("text", { x: pad.l - 6, y: y(max * t) + 4, "text-anchor": "end", class: "axis-label" }, Math.round(max * t)));
+      s("text", { x: pad.l - 6, y: y(max * t) + 4, "text-anchor": "end", class: "axis-label" }, tick(max * t)));
   }
   names.forEach((name, i) => {
     svg.append(s("rect", { x: pad.l + i * 130, y: 6, width: 10, height: 10, class: `c${i + 1}` }),
