@@ -12,7 +12,7 @@ const SORTS = [["newest", "Newest first"], ["oldest", "Oldest first"], ["active"
 /** The org's agents from the API plus the node's agents it does not list (read-only here). */
 async function allAgents(ctx) {
   const stored = await api(`/agents/org/${encodeURIComponent(ctx.orgId)}`);
-  const list = (Array.isArray(stored) ? stored : stored.agents || []).map((a) => ({ ...a, source: a.source || "api" }));
+  const list = Array.isArray(stored) ? stored : stored.agents || [];
   for (const n of nodeAgents()) {
     if (!list.some((a) => a.agent_id === n.id)) {
       list.push({ agent_id: n.id, agent_type: n.id, source: "node", status: n.status, agent_config: {} });
@@ -21,7 +21,9 @@ async function allAgents(ctx) {
   return list;
 }
 
-const editable = (a) => a.source === "api";
+/** Agents of the store (`source` "api" or "store") are edited here; the node's own and the configuration
+ * file's (`config`) are not. */
+const editable = (a) => a.source !== "config" && a.source !== "node";
 
 function card(a, ctx) {
   const c = a.agent_config || {};
