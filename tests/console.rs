@@ -400,6 +400,31 @@ fn the_owner_runs_the_console_in_chromium_and_no_page_logs_an_error() {
     ui.no_errors("call detail");
     ui.shot("call-detail");
 
+    // Where the node keeps its calls in the history and serves recordings, the browser call above is there:
+    // its transcript, and its recording drawn as a waveform.
+    ui.nav("/calls");
+    let bench_call = ui.browser.run(
+        "const row = [...document.querySelectorAll('#calls tbody tr')].find(r => r.innerText.includes('bench')); \
+         return row ? row.querySelector('a').getAttribute('href') : null",
+        json!([]),
+    );
+    if let (Some(href), true) = (bench_call.as_str(), recordings_served) {
+        ui.browser.click(&format!("#calls a[href='{href}']"));
+        ui.ready(href);
+        ui.browser.wait_for(
+            "the recording's waveform",
+            Duration::from_secs(20),
+            "const r = document.querySelector('#recording'); \
+             if (r.querySelector('.notice.error')) throw new Error(r.innerText); return r.querySelector('svg.waveform') !== null",
+        );
+        let roles = ui
+            .browser
+            .run("return [...document.querySelectorAll('#transcript .bubble')].map(b => b.className)", json!([]));
+        assert!(roles.to_string().contains("user") && roles.to_string().contains("agent"), "{roles}");
+        ui.no_errors("the browser call's page");
+        ui.shot("call-detail-recorded");
+    }
+
     // Every other page shows its data, or says its route is not served here; never an error.
     let pages = [
         ("/live", "GET /api/v1/calls/live", "main"),
