@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use voicera_models::TtsStream;
 
-use crate::pool::InferencePool;
+use crate::pool::{InferencePool, Priority};
 use crate::Error;
 
 pub(crate) struct ClauseAudio {
@@ -31,7 +31,7 @@ impl ClauseAudio {
         let (tx, audio) = channel();
         let cancelled = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&cancelled);
-        let submitted = pool.try_submit(move || {
+        let submitted = pool.try_submit(Priority::Reply, move || {
             if !stop.load(Ordering::Relaxed) {
                 let _ = tx.send(synthesize());
             }

@@ -40,7 +40,7 @@ pub mod whisper_cpp;
 mod whisper_decoder;
 
 pub use cache::{ModelCache, ModelKind, ModelSpec, CATALOGUE};
-pub use pool::InferencePool;
+pub use pool::{InferencePool, Priority};
 
 /// Errors of the local engines and the cache.
 #[derive(Debug, thiserror::Error)]

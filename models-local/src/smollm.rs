@@ -25,7 +25,7 @@ use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior, Tokeni
 use voicera_models::toolcall::{self, ToolCallScanner};
 use voicera_models::{ChatMessage, LanguageModel, LlmEvent, LlmStream, Role, ToolSpec};
 
-use crate::pool::InferencePool;
+use crate::pool::{InferencePool, Priority};
 use crate::Error;
 
 /// Generation settings.
@@ -362,7 +362,7 @@ impl LanguageModel for LocalLlm {
             }
         }
         let stop = Arc::clone(&cancelled);
-        let submitted = self.pool.try_submit(move || {
+        let submitted = self.pool.try_submit(Priority::Reply, move || {
             if stop.load(Ordering::Relaxed) {
                 return;
             }

@@ -469,6 +469,7 @@ impl WhisperStream {
             pcm,
             language: self.language.clone(),
             deadline: Instant::now() + if is_final { FINAL_DEADLINE } else { PARTIAL_DEADLINE },
+            is_final,
             cancelled: Arc::clone(&self.cancelled),
             reply: Box::new(move |text| {
                 if !is_final {
