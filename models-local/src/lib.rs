@@ -45,8 +45,10 @@ pub use pool::{InferencePool, Priority};
 /// Errors of the local engines and the cache.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Reading a model file or the cache directory failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// candle failed while loading or running a model.
     #[error("model inference: {0}")]
     Candle(#[from] candle_core::Error),
     /// A file is not what it should be (truncated, wrong format, missing tensor).

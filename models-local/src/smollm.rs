@@ -37,6 +37,7 @@ pub struct GenerationParams {
     pub temperature: f64,
     /// Penalty for tokens seen in the last 64 (small models loop without one).
     pub repeat_penalty: f32,
+    /// The sampler's seed, for reproducible replies when the temperature is above 0.
     pub seed: u64,
 }
 
@@ -82,6 +83,7 @@ pub struct SmolLm {
 }
 
 impl SmolLm {
+    /// Loads a GGUF checkpoint onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<SmolLm, Error> {
         let mut file = std::fs::File::open(path)?;
         let content = gguf_file::Content::read(&mut file)
@@ -326,6 +328,7 @@ pub struct LocalLlm {
 }
 
 impl LocalLlm {
+    /// Replies from `model`, generated on `pool` with `params`.
     pub fn new(model: SmolLm, pool: InferencePool, params: GenerationParams) -> LocalLlm {
         LocalLlm { model, pool, params }
     }

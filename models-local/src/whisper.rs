@@ -387,6 +387,7 @@ pub struct WhisperStt {
 }
 
 impl WhisperStt {
+    /// Transcriptions by `model` (its own queue), run on `pool`.
     pub fn new(model: impl Transcribe, pool: InferencePool) -> WhisperStt {
         WhisperStt::shared(Arc::new(model), pool)
     }
