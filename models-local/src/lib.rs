@@ -68,6 +68,20 @@ pub enum Error {
     Unsupported(String),
 }
 
+impl From<Error> for voicera_models::ModelError {
+    /// What a local engine's error means to the conversation: a full queue or a missed deadline is overload
+    /// (another engine may answer), a missing model or language is unsupported, the rest is the engine's fault.
+    fn from(e: Error) -> voicera_models::ModelError {
+        use voicera_models::FailureKind;
+        let kind = match &e {
+            Error::Unavailable(_) => FailureKind::Overloaded,
+            Error::Missing(_) | Error::Unsupported(_) => FailureKind::Unsupported,
+            Error::Io(_) | Error::Candle(_) | Error::Format(_) | Error::Integrity(_) => FailureKind::Engine,
+        };
+        voicera_models::ModelError::new(kind, e.to_string())
+    }
+}
+
 /// The safetensors of a Hugging Face checkpoint directory: `model.safetensors` or its shards
 /// (`model-0000N-of-0000M.safetensors`), in order; empty when it has none.
 pub(crate) fn safetensors_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, Error> {

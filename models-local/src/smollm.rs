@@ -23,7 +23,7 @@ use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer};
 use voicera_models::toolcall::{self, ToolCallScanner};
-use voicera_models::{ChatMessage, LanguageModel, LlmEvent, LlmStream, Role, ToolSpec};
+use voicera_models::{ChatMessage, FailureKind, LanguageModel, LlmEvent, LlmStream, ModelError, Role, ToolSpec};
 
 use crate::pool::{InferencePool, Priority};
 use crate::Error;
@@ -386,12 +386,12 @@ impl LanguageModel for LocalLlm {
             }
             let _ = tx.send(match result {
                 Ok(()) => LlmEvent::Done,
-                Err(e) => LlmEvent::Failed(e.to_string()),
+                Err(e) => LlmEvent::Failed(e.into()),
             });
         });
         if submitted.is_err() {
             let (tx, events) = channel();
-            let _ = tx.send(LlmEvent::Failed("language model overloaded".into()));
+            let _ = tx.send(LlmEvent::Failed(ModelError::new(FailureKind::Overloaded, "language model overloaded")));
             return Box::new(LocalLlmStream { events, cancelled });
         }
         Box::new(LocalLlmStream { events, cancelled })
