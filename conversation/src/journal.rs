@@ -16,8 +16,8 @@ use crate::agent::ToolRequest;
 use crate::core::EndReason;
 use crate::engine::{ConversationNote, HangUpReason};
 use crate::recorder::{
-    new_record_id, unix_now, BargeInRecord, CallRecord, ModelFailureRecord, RecordingSink, StereoRecorder, TurnRecord,
-    MAX_MODEL_FAILURES,
+    new_record_id, unix_now, BargeInRecord, CallRecord, ModelFailureRecord, ModelFallbackRecord, RecordingSink,
+    StereoRecorder, TurnRecord, MAX_MODEL_FAILURES,
 };
 
 /// Whether call content is logged at INFO: one switch for the process, set once at start-up by the binary.
@@ -90,6 +90,7 @@ impl Journal {
             recording: None,
             recording_truncated: false,
             model_failures: Vec::new(),
+            model_fallbacks: Vec::new(),
         };
         Self { plan, record, audio: audio.then(StereoRecorder::default) }
     }
@@ -134,6 +135,18 @@ impl Journal {
                 }
                 ConversationNote::BargeIn { paused_ms, .. } => self.barge_in("interrupted", *paused_ms),
                 ConversationNote::BargeInResumed { paused_ms } => self.barge_in("resumed", *paused_ms),
+                ConversationNote::ModelFallback { stage, from, to, reason } => {
+                    if self.record.model_fallbacks.len() < MAX_MODEL_FAILURES {
+                        self.record.model_fallbacks.push(ModelFallbackRecord {
+                            turn: self.record.turns.last().map(|t| t.turn),
+                            stage: stage.as_str(),
+                            from: from.clone(),
+                            to: to.clone(),
+                            reason: reason.kind.label(),
+                            message: reason.message.clone(),
+                        });
+                    }
+                }
                 ConversationNote::ModelFailed { stage, error } => {
                     if self.record.model_failures.len() < MAX_MODEL_FAILURES {
                         self.record.model_failures.push(ModelFailureRecord {
@@ -210,6 +223,9 @@ pub fn account_notes(metrics: &Metrics, notes: &[ConversationNote]) -> Option<Ha
             ConversationNote::BargeIn { .. } => metrics.barge_in(),
             ConversationNote::BargeInResumed { .. } => metrics.barge_in_resumed(),
             ConversationNote::ModelFailed { stage, error } => metrics.model_failed(*stage, error.kind),
+            ConversationNote::ModelFallback { stage, from, to, reason } => {
+                metrics.model_fallback(*stage, from, to, reason.kind)
+            }
             ConversationNote::HangUp { reason } => hang_up = Some(*reason),
             _ => {}
         }
@@ -240,6 +256,9 @@ fn log_note(note: &ConversationNote) {
         }
         ConversationNote::BargeInResumed { paused_ms } => {
             tracing::info!(paused_ms, "caller's voice was no interruption: agent plays on")
+        }
+        ConversationNote::ModelFallback { stage, from, to, reason } => {
+            tracing::warn!(stage = stage.as_str(), %from, %to, reason = reason.kind.label(), message = %reason.message, "model fallback")
         }
         ConversationNote::ModelFailed { stage, error } => {
             tracing::warn!(stage = stage.as_str(), kind = error.kind.label(), message = %error.message, "model failed")

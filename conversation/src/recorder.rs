@@ -85,6 +85,26 @@ pub struct CallRecord {
     /// most [`MAX_MODEL_FAILURES`] are kept.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub model_failures: Vec<ModelFailureRecord>,
+    /// Fallback-chain switches during the call, in order; at most [`MAX_MODEL_FAILURES`] are kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub model_fallbacks: Vec<ModelFallbackRecord>,
+}
+
+/// A fallback chain's switch to its next model, as kept in the call record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelFallbackRecord {
+    /// The caller turn it happened in.
+    pub turn: Option<u64>,
+    /// `stt`, `llm` or `tts`.
+    pub stage: &'static str,
+    /// The model left.
+    pub from: String,
+    /// The model that took over.
+    pub to: String,
+    /// The failure's kind.
+    pub reason: &'static str,
+    /// What the model left said.
+    pub message: String,
 }
 
 /// The most model failures one call record keeps: a provider that fails every turn of a long call must not
@@ -340,6 +360,7 @@ mod tests {
             recording: None,
             recording_truncated: false,
             model_failures: Vec::new(),
+            model_fallbacks: Vec::new(),
         };
         let mut rec = StereoRecorder::default();
         rec.push(&[1; ENGINE_FRAME], &[2; ENGINE_FRAME]);
@@ -374,6 +395,7 @@ mod tests {
             recording: None,
             recording_truncated: false,
             model_failures: Vec::new(),
+            model_fallbacks: Vec::new(),
         };
         let (mut first, mut second) = (record("first"), record("second"));
         assert_ne!(first.record_id, second.record_id);
