@@ -207,3 +207,14 @@ pub mod conformance {
         assert_eq!(page(CallLogQuery { org_id: "nobody".into(), ..all }).await, (vec![], 0));
     }
 }
+
+impl crate::Store {
+    /// The call logs still in progress (`status: "in-progress"`) that node `node_id` wrote, in every tenant:
+    /// after a crash, the node's next start closes them.
+    pub async fn call_logs_in_progress_on(&self, node_id: &str) -> crate::Result<Vec<Record>> {
+        match self {
+            crate::Store::Sqlite(s) => s.call_logs_in_progress_on(node_id).await,
+            crate::Store::Mongo(m) => m.call_logs_in_progress_on(node_id).await,
+        }
+    }
+}
