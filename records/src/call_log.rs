@@ -120,6 +120,9 @@ fn common(record: &CallRecord, context: &LogContext) -> Map<String, Value> {
     }
 }
 
+/// Reads one stage's time off a turn.
+type StageOf = fn(&TurnRecord) -> Option<u64>;
+
 /// The original's `latency_metrics`: per turn `{turn_index, user_text_preview, stt_ms, llm_ttfb_ms,
 /// tts_first_chunk_ms}` (plus our end-of-speech-to-audio time and barge-in flag), and a `summary` of counts,
 /// averages and maxima. `null` without turns, as the original wrote none.
@@ -143,7 +146,7 @@ fn latency_metrics(turns: &[TurnRecord]) -> Value {
         .collect();
     let mut summary = Map::new();
     summary.insert("turn_count".into(), json!(turns.len()));
-    let stages: [(&str, fn(&TurnRecord) -> Option<u64>); 4] = [
+    let stages: [(&str, StageOf); 4] = [
         ("stt_ms", |t| t.stt_ms),
         ("llm_ttfb_ms", |t| t.llm_first_token_ms),
         ("tts_first_chunk_ms", |t| t.tts_first_audio_ms),
