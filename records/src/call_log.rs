@@ -9,7 +9,7 @@
 //! transport's id is `call_id`.
 
 use serde_json::{json, Map, Value};
-use voicera_conversation::recorder::{CallRecord, TurnRecord};
+use voicera_conversation::recorder::{CallRecord, ProviderReport, TurnRecord};
 use voicera_store::utc_text;
 
 /// `status` of a call whose end has not been written yet.
@@ -86,6 +86,32 @@ pub fn closed_as_orphan(doc: &Value, now_ms: u64) -> Value {
         map.insert("end_time_utc".into(), json!(utc_text(now_ms as i64)));
     }
     doc
+}
+
+/// The log of a provider call that never connected (busy, no answer, failed), from the provider's
+/// end-of-call report: no stream ever reached an agent, so this is the call's only trace (the original's
+/// `call_busy`). Its id is `<provider>-<provider's call id>`, so the provider's retried webhooks upsert one log.
+pub fn unanswered(report: &ProviderReport, context: &LogContext) -> (String, Value) {
+    let id = format!("{}-{}", report.provider, report.call_id);
+    let at = utc_text(report.received_at as i64 * 1000);
+    let doc = json!({
+        "meeting_id": id,
+        "call_id": report.call_id,
+        "org_id": context.org_id,
+        "node_id": context.node_id,
+        "transport": report.provider,
+        "inbound": report.direction != "outbound",
+        "from_number": report.caller,
+        "to_number": report.called,
+        "created_at": at,
+        "start_time_utc": at,
+        "end_time_utc": at,
+        "call_busy": true,
+        "duration": 0.0,
+        "status": COMPLETED,
+        "end_reason": report.cause,
+    });
+    (id, doc)
 }
 
 /// Whether a stored log is still in progress.
@@ -224,6 +250,28 @@ mod tests {
         assert_eq!(metrics["summary"]["turn_count"], 1);
         assert_eq!(metrics["summary"]["avg_stt_ms"], 100.0);
         assert_eq!(metrics["summary"]["max_tts_first_chunk_ms"], Value::Null);
+    }
+
+    #[test]
+    fn an_unanswered_provider_call_is_a_busy_log() {
+        let report = ProviderReport {
+            provider: "plivo",
+            call_id: "uuid-1".into(),
+            caller: "+911".into(),
+            called: "+800".into(),
+            direction: "outbound".into(),
+            cause: "USER_BUSY".into(),
+            duration_secs: None,
+            unanswered: true,
+            received_at: 1_732_000_000,
+        };
+        let (id, doc) = unanswered(&report, &LogContext { org_id: "o".into(), ..LogContext::default() });
+        assert_eq!(id, "plivo-uuid-1");
+        assert_eq!(doc["meeting_id"], "plivo-uuid-1");
+        assert_eq!(doc["call_busy"], true);
+        assert_eq!(doc["inbound"], false);
+        assert_eq!(doc["end_reason"], "USER_BUSY");
+        assert!(!is_in_progress(&doc));
     }
 
     #[test]

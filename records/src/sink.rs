@@ -99,7 +99,83 @@ impl RecordingSink for StoreRecordingSink {
         stored
     }
 
+    /// The report goes to the files; a call that never connected also becomes a busy log in the store.
     fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()> {
-        self.files.store_provider_report(report)
+        let stored = self.files.store_provider_report(report);
+        if report.unanswered {
+            let (id, doc) = call_log::unanswered(report, &self.context());
+            self.writer.submit(SpoolItem::CallFinished(CallLogWrite { org_id: self.org_id.clone(), id, doc }));
+        }
+        stored
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tokio_util::sync::CancellationToken;
+    use voicera_conversation::recorder::FsRecordingSink;
+
+    use super::*;
+    use crate::spool::Spool;
+    use crate::writer::{Deliver, DeliveryError, WriterConfig};
+
+    /// Keeps what it is given.
+    #[derive(Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<SpoolItem>>>);
+
+    impl Deliver<SpoolItem> for Collect {
+        async fn deliver(&self, item: &SpoolItem) -> Result<(), DeliveryError> {
+            self.0.lock().unwrap().push(item.clone());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_is_logged_at_its_start_and_end_with_its_transcript_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let collected = Collect::default();
+        let shutdown = CancellationToken::new();
+        let spool = Spool::open(dir.path().join("spool")).unwrap();
+        let (writer, task) = RecordWriter::spawn(WriterConfig::default(), spool, collected.clone(), shutdown.clone());
+        let calls = dir.path().join("calls");
+        let sink = StoreRecordingSink::new(Arc::new(FsRecordingSink::new(&calls)), &calls, writer, "org1", "n1");
+        let mut record = CallRecord {
+            record_id: "rec-1".into(),
+            call_id: "c@h".into(),
+            agent: "bench".into(),
+            caller: "+911".into(),
+            called: "bench".into(),
+            transport: "sip",
+            started_at: 1_732_000_000,
+            ended_at: 1_732_000_003,
+            end_reason: "Stopped".into(),
+            greeting: "Hi".into(),
+            turns: vec![],
+            recording: None,
+            recording_truncated: false,
+        };
+        sink.call_started(&record);
+        let stored = tokio::task::spawn_blocking(move || sink.store(&mut record, Some(&[0i16; 640])).map(|()| record))
+            .await
+            .unwrap()
+            .unwrap();
+        shutdown.cancel();
+        task.await.unwrap();
+
+        let items = collected.0.lock().unwrap().clone();
+        assert_eq!(items.len(), 2);
+        assert!(
+            matches!(&items[0], SpoolItem::CallStarted(w) if w.doc["status"] == "in-progress" && w.org_id == "org1")
+        );
+        let SpoolItem::CallFinished(end) = &items[1] else { panic!("{items:?}") };
+        assert_eq!(end.id, "rec-1");
+        assert_eq!(end.doc["duration"], 3.0);
+        assert_eq!(end.doc["recording_url"], format!("calls/{}", stored.recording.unwrap()));
+        assert_eq!(end.doc["transcript_url"], "calls/2024-11-19/rec-1.txt");
+        let text = std::fs::read_to_string(calls.join("2024-11-19/rec-1.txt")).unwrap();
+        assert_eq!(text, "[2024-11-19T07:06:40.000Z] assistant: Hi\n");
+        assert_eq!(end.doc["transcript_content"], text);
     }
 }

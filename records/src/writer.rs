@@ -110,7 +110,8 @@ impl<T> Clone for RecordWriter<T> {
 
 impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> RecordWriter<T> {
     /// Starts the writer task on `spool`, delivering through `deliver` until `shutdown`; items still queued
-    /// then are spooled for the next start. Await the handle to let it finish.
+    /// then get one attempt's time to be delivered, and are spooled for the next start after it. Await the
+    /// handle to let it finish.
     pub fn spawn<D: Deliver<T>>(
         config: WriterConfig,
         spool: Spool<T>,
@@ -254,7 +255,7 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static, D: Deliver<T>> Tas
             }
             let wake = self.epoch + Duration::from_millis(due.unwrap_or(0));
             tokio::select! {
-                // Shutdown first: a node stopping spools what is queued rather than start new deliveries.
+                // Shutdown first: a stopping node flushes its queue (below) rather than retry the spool.
                 biased;
                 _ = shutdown.cancelled() => break,
                 item = self.rx.recv() => match item {
@@ -264,9 +265,16 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static, D: Deliver<T>> Tas
                 _ = tokio::time::sleep_until(wake), if spooled => {}
             }
         }
+        // Stopping: what is queued is delivered for one attempt's time (a stopping node's last calls reach the
+        // store, not only its spool), then spooled; later submissions spool directly.
         self.rx.close();
+        let deadline = Instant::now() + self.config.attempt_timeout;
         while let Ok(item) = self.rx.try_recv() {
-            self.spool(item).await;
+            if Instant::now() < deadline {
+                self.on_item(item).await;
+            } else {
+                self.spool(item).await;
+            }
         }
     }
 
