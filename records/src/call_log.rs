@@ -73,6 +73,9 @@ pub fn finished(record: &CallRecord, context: &LogContext) -> Value {
     doc.insert("transcript_content".into(), json!(transcript(record)));
     doc.insert("latency_metrics".into(), latency_metrics(&record.turns));
     doc.insert("recording_truncated".into(), json!(record.recording_truncated));
+    if !record.model_failures.is_empty() {
+        doc.insert("model_failures".into(), json!(record.model_failures));
+    }
     Value::Object(doc)
 }
 
@@ -218,6 +221,7 @@ mod tests {
             }],
             recording: None,
             recording_truncated: false,
+            model_failures: vec![],
         }
     }
 

@@ -155,6 +155,7 @@ mod tests {
             turns: vec![],
             recording: None,
             recording_truncated: false,
+            model_failures: vec![],
         };
         sink.call_started(&record);
         let stored = tokio::task::spawn_blocking(move || sink.store(&mut record, Some(&[0i16; 640])).map(|()| record))
