@@ -92,6 +92,8 @@ impl Journal {
             model_failures: Vec::new(),
             model_fallbacks: Vec::new(),
         };
+        // Every transport's call starts here: the one place the sink hears of it before the end.
+        plan.sink.call_started(&record);
         Self { plan, record, audio: audio.then(StereoRecorder::default) }
     }
 
@@ -118,10 +120,13 @@ impl Journal {
                     llm_first_token_ms: None,
                     tts_first_audio_ms: None,
                     barge_ins: Vec::new(),
+                    user_at_ms: unix_now_ms(),
+                    agent_at_ms: None,
                 }),
                 ConversationNote::AgentStarted { turn, ticks_since_end_of_speech, stages } => {
                     if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
                         t.end_of_speech_to_audio_ms = Some(ticks_since_end_of_speech * 20);
+                        t.agent_at_ms = Some(unix_now_ms());
                         t.stt_ms = stages.stt_ms;
                         t.llm_first_token_ms = stages.llm_first_token_ms;
                         t.tts_first_audio_ms = stages.tts_first_audio_ms;
@@ -131,6 +136,7 @@ impl Journal {
                     if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
                         t.agent_text = text.clone();
                         t.interrupted = *interrupted;
+                        t.agent_at_ms.get_or_insert_with(unix_now_ms);
                     }
                 }
                 ConversationNote::BargeIn { paused_ms, .. } => self.barge_in("interrupted", *paused_ms),
@@ -180,6 +186,11 @@ impl Journal {
         self.record.recording_truncated = self.audio.as_ref().is_some_and(|a| a.truncated);
         FinishedCall { sink: self.plan.sink, record: self.record, audio: self.audio }
     }
+}
+
+/// Unix milliseconds now: when words of the transcript were said.
+fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// A call's record and recording, complete, on their way to the recording sink.

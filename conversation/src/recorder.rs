@@ -41,6 +41,10 @@ pub struct TurnRecord {
     /// Times the caller's voice paused the agent during this turn's reply, and what came of each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub barge_ins: Vec<BargeInRecord>,
+    /// When the caller's words became final, Unix milliseconds (the transcript's line time).
+    pub user_at_ms: u64,
+    /// When the agent's answer was said, Unix milliseconds.
+    pub agent_at_ms: Option<u64>,
 }
 
 /// One barge-in: the caller's voice paused the agent; it was an interruption, or the agent played on.
@@ -151,6 +155,10 @@ pub struct ProviderReport {
 
 /// Where records go.
 pub trait RecordingSink: Send + Sync {
+    /// A call started and its journal opened (the record holds who, what and when; no end yet). Called on
+    /// the call's own task: must not block (queue, don't write). The default does nothing.
+    fn call_started(&self, _record: &CallRecord) {}
+
     /// Stores the record and the interleaved stereo recording (if any). Blocking: call from a blocking task.
     fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()>;
 
