@@ -269,43 +269,63 @@ pub async fn sync_store(
     models: Arc<SharedModels>,
     shutdown: CancellationToken,
 ) {
-    let mut applied: Option<(u64, u64)> = None;
-    let mut served = 0;
-    let mut store_down = false;
+    let mut sync = StoreSync { directory, store, compiler, models, applied: None, served: 0, store_down: false };
     loop {
-        let asked = directory.refresh.requested.load(Ordering::SeqCst);
+        sync.step().await;
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = sync.directory.refresh.wake.notified() => {}
+            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+        }
+    }
+}
+
+/// [`sync_store`]'s state between polls.
+struct StoreSync {
+    directory: Arc<Directory>,
+    store: Store,
+    compiler: AgentCompiler,
+    models: Arc<SharedModels>,
+    /// The revisions of agents and numbers the snapshot was read at.
+    applied: Option<(u64, u64)>,
+    /// The last refresh request served.
+    served: u64,
+    store_down: bool,
+}
+
+impl StoreSync {
+    /// One poll: reloads when this node asked or the store's revisions moved; whether it reloaded.
+    async fn step(&mut self) -> bool {
+        let asked = self.directory.refresh.requested.load(Ordering::SeqCst);
         // Read before the documents: a write landing after this read moves the revision again.
-        let revision = match revisions(&store).await {
+        let revision = match revisions(&self.store).await {
             Ok(revision) => {
-                if store_down {
+                if self.store_down {
                     tracing::info!("agent routing: the store answers again");
                 }
-                store_down = false;
+                self.store_down = false;
                 Some(revision)
             }
             Err(e) => {
-                if !store_down {
+                if !self.store_down {
                     tracing::error!(error = %e, "agent routing: cannot read the store's revisions; routing as before");
                 }
-                store_down = true;
+                self.store_down = true;
                 None
             }
         };
-        if asked > served || (revision.is_some() && revision != applied) {
-            match reload(&directory, &store, &compiler, &models).await {
-                Ok(()) => applied = revision,
-                Err(e) => {
-                    tracing::error!(error = %e, "agent routing: cannot read agents from the store; routing as before")
-                }
+        if asked <= self.served && (revision.is_none() || revision == self.applied) {
+            return false;
+        }
+        match reload(&self.directory, &self.store, &self.compiler, &self.models).await {
+            Ok(()) => self.applied = revision,
+            Err(e) => {
+                tracing::error!(error = %e, "agent routing: cannot read agents from the store; routing as before")
             }
-            served = asked;
-            directory.refresh.done.send_replace(served);
         }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = directory.refresh.wake.notified() => {}
-            _ = tokio::time::sleep(POLL_INTERVAL) => {}
-        }
+        self.served = asked;
+        self.directory.refresh.done.send_replace(asked);
+        true
     }
 }
 
@@ -590,6 +610,60 @@ mod tests {
         let twice = status(&d, "twice").unwrap();
         assert!(twice.contains("used by orgs o1 and o2"), "{twice}");
         assert!(status(&d, "demo").unwrap().contains("disabled by configuration"));
+    }
+
+    /// Two nodes on one store: what one writes, the other's poll picks up (the revision moved); a poll with
+    /// nothing new reads nothing but the revisions.
+    #[tokio::test]
+    async fn a_node_picks_up_another_nodes_writes_by_polling_the_revisions() {
+        let dir = std::env::temp_dir().join(format!("voicera-agents-sync-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(voicera_store::sqlite::FILE_NAME);
+        let open = || async { Store::Sqlite(voicera_store::sqlite::SqliteStore::open(&path).await.unwrap()) };
+        let (writer, store) = (open().await, open().await);
+        let directory = Arc::new(directory());
+        let models = Arc::new(SharedModels::new(|| panic!("nothing here loads models")));
+        let mut sync = StoreSync {
+            directory: Arc::clone(&directory),
+            store,
+            compiler: compiler(),
+            models,
+            applied: None,
+            served: 0,
+            store_down: false,
+        };
+        assert!(sync.step().await, "the first poll loads");
+        assert!(!sync.step().await, "nothing changed");
+
+        // Written by another node (this agent's model is not on this node: it is unavailable, with why).
+        let mut doc = agent_doc("Hi");
+        doc["agent_config"]["llm_model"]["name"] = json!("gpt-9-local");
+        writer.put(Collection::Agents, &record("o1", "remote", doc)).await.unwrap();
+        let number = json!({"phone_number": "+918000000001", "agent_id": "remote"});
+        writer.put(Collection::PhoneNumbers, &record("o1", "918000000001", number)).await.unwrap();
+        assert_eq!(status(&directory, "remote"), None, "not before the poll");
+        assert!(sync.step().await);
+        let remote = status(&directory, "918000000001").unwrap();
+        assert!(remote.contains("failed to load") && remote.contains("gpt-9-local"), "{remote}");
+        assert!(!sync.step().await);
+
+        writer.delete(Collection::Agents, "o1", "remote").await.unwrap();
+        assert!(sync.step().await);
+        assert_eq!(status(&directory, "remote"), None);
+        assert_eq!(status(&directory, "918000000001"), None);
+
+        // This node's own request reloads even when the revisions did not move, and answers the waiter.
+        let waiter = {
+            let directory = Arc::clone(&directory);
+            tokio::spawn(async move { directory.refreshed(Duration::from_secs(30)).await })
+        };
+        while directory.refresh.requested.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(sync.step().await);
+        waiter.await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

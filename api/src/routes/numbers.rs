@@ -81,8 +81,10 @@ async fn set_agent_number(
     let Some(mut agent) = state.store().get(Collection::Agents, org_id, agent_id).await? else {
         return Ok(());
     };
-    let current = text(&agent.doc, "phone_number");
-    if only_if.is_some_and(|expected| current.as_deref() != Some(expected)) {
+    // Only when the agent still shows that number (however it was written).
+    let digits = |n: &str| n.chars().filter(char::is_ascii_digit).collect::<String>();
+    let current = text(&agent.doc, "phone_number").map(|n| digits(&n));
+    if only_if.is_some_and(|expected| current != Some(digits(expected))) {
         return Ok(());
     }
     if let Some(doc) = agent.doc.as_object_mut() {
