@@ -27,9 +27,10 @@ use crate::local::{self, LocalModels};
 /// How often a node checks the store's revisions for other nodes' changes.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
-/// How long an API write waits for this node's routing to follow it (an agent whose models load for longer
-/// answers 503 with Retry-After meanwhile).
-pub const CHANGE_WAIT: Duration = Duration::from_secs(20);
+/// How long an API write waits for this node's routing to follow it: a compiled agent's build takes well under
+/// a second once its models are loaded; a new agent whose models load for longer answers 503 with Retry-After
+/// meanwhile, and an updated one keeps its previous version until the new one is ready.
+pub const CHANGE_WAIT: Duration = Duration::from_secs(8);
 
 /// An agent as routing sees it while its models load.
 #[derive(Clone)]

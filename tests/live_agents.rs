@@ -82,6 +82,22 @@ fn call(server: &Server, user: &str) -> Value {
     new().expect("a call record")
 }
 
+/// Waits until the node's routing has `id` ready (the first agent on local models loads them: seconds, or
+/// longer on a machine whose model cache is cold).
+fn wait_ready(server: &Server, id: &str) {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", OWNER[0].1, OWNER[1].1));
+    let auth = [("Authorization", format!("Basic {basic}"))];
+    server.wait_for(&format!("agent {id} ready"), Duration::from_secs(300), |s| {
+        let (status, body) = common::provider::http(s.http, "GET", "/browser/agents", &auth, "");
+        assert_eq!(status, 200, "{body}");
+        let listing: Value = serde_json::from_str(&body).unwrap();
+        let status = listing.as_array().unwrap().iter().find(|a| a["id"] == id).map(|a| a["status"].clone());
+        assert!(!status.as_ref().and_then(Value::as_str).is_some_and(|s| s.starts_with("failed")), "{listing}");
+        status.as_ref().and_then(Value::as_str) == Some("ready")
+    });
+}
+
 fn refused_with_404(server: &Server, user: &str) {
     let out = sipp_template(server, "reject.xml", &[("CODEC", "0"), ("EXPECT", "404")], &["-s", user, "-m", "1"]);
     assert_sipp_ok(server, &out, &format!("a call to {user} after the agent was deleted"));
@@ -118,6 +134,9 @@ fn an_agent_created_over_the_api_takes_calls_at_once_and_follows_its_updates_num
         (created["agent_id"].as_str(), created["agent"]["source"].as_str()),
         (Some("live_notice"), Some("store"))
     );
+    // The write returned once this node routed it (bounded: a cold model cache takes longer).
+    wait_ready(&server, "live_notice");
+    println!("created → ready: {:?}", started.elapsed());
     let record = call(&server, "live_notice");
     println!("created → call answered and ended: {:?}", started.elapsed());
     assert_eq!(
