@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::call_logs::{CallLogPage, CallLogQuery, CallLogSort, CallStatus, FilterField};
+use crate::call_logs::{CallFacts, CallLogPage, CallLogQuery, CallLogSort, CallStats, CallStatus, FilterField};
 use crate::{Collection, Record, Result, StoreError, Written};
 
 /// The database file inside the data dir.
@@ -50,7 +50,10 @@ impl SqliteStore {
             // The call history's two sort orders per tenant: the query's ORDER BY uses these exact expressions.
             conn.execute_batch(&format!(
                 "CREATE INDEX IF NOT EXISTS call_logs_created ON call_logs (org_id, {CREATED}, id);
-                 CREATE INDEX IF NOT EXISTS call_logs_duration ON call_logs (org_id, {DURATION}, {CREATED});"
+                 CREATE INDEX IF NOT EXISTS call_logs_duration ON call_logs (org_id, {DURATION}, {CREATED});
+                 CREATE INDEX IF NOT EXISTS call_logs_agent ON call_logs (org_id, json_extract(doc, '$.agent_type'), {CREATED});
+                 CREATE INDEX IF NOT EXISTS call_logs_from ON call_logs (org_id, json_extract(doc, '$.from_number'), {CREATED});
+                 CREATE INDEX IF NOT EXISTS call_logs_to ON call_logs (org_id, json_extract(doc, '$.to_number'), {CREATED});"
             ))
             .map_err(err)?;
             Ok(conn)
@@ -199,6 +202,31 @@ impl SqliteStore {
         Ok(CallLogPage { records, total: total.max(0) as u64 })
     }
 
+    /// [`crate::Store::call_stats`] on SQLite: one pass over the matching rows in the blocking pool, each row
+    /// reduced by SQLite to the few fields analytics reads before it reaches Rust.
+    pub async fn call_stats(&self, query: &CallLogQuery) -> Result<CallStats> {
+        let (condition, params) = call_log_condition(query);
+        self.with(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT json_object('agent_type', doc -> '$.agent_type', 'start_time_utc', doc -> '$.start_time_utc',
+                        'created_at', doc -> '$.created_at', 'duration', doc -> '$.duration',
+                        'call_busy', doc -> '$.call_busy', 'end_time_utc', doc -> '$.end_time_utc',
+                        'latency_metrics', json_object('turns', doc -> '$.latency_metrics.turns'), 'turns', doc -> '$.turns')
+                 FROM call_logs WHERE {condition}"
+            ))?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+            let mut stats = CallStats::default();
+            while let Some(row) = rows.next()? {
+                let text: String = row.get(0)?;
+                // A row SQLite built itself is JSON; a failure here would be SQLite's, so it counts as empty.
+                let facts = serde_json::from_str(&text).map(|doc| CallFacts::from_doc(&doc)).unwrap_or_default();
+                stats.add(facts);
+            }
+            Ok(stats)
+        })
+        .await
+    }
+
     /// [`crate::Store::rename_agent`] on SQLite.
     pub async fn rename_agent(&self, org_id: &str, agent_id: &str, new_name: &str) -> Result<u64> {
         let (org, id, name) = (org_id.to_string(), agent_id.to_string(), new_name.to_string());
@@ -260,6 +288,11 @@ fn call_log_condition(query: &CallLogQuery) -> (String, Vec<SqlValue>) {
     equal("agent_id", &query.agent_id, &mut clauses);
     equal("from_number", &query.from_number, &mut clauses);
     equal("to_number", &query.to_number, &mut clauses);
+    if let Some(number) = &query.number {
+        params.push(SqlValue::Text(number.clone()));
+        let n = params.len();
+        clauses.push(format!("(json_extract(doc, '$.from_number') = ?{n} OR json_extract(doc, '$.to_number') = ?{n})"));
+    }
     let time = "COALESCE(json_extract(doc, '$.start_time_utc'), json_extract(doc, '$.created_at'))";
     for (bound, op) in [(&query.from_time, ">="), (&query.to_time, "<=")] {
         if let Some(bound) = bound {
