@@ -263,12 +263,12 @@ pub async fn remove(
     Path(document_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Member, "delete knowledge documents")?;
-    let documents_dir = state.resources()?.documents_dir.clone();
     let store = state.store();
     let record = store
         .get(Collection::KnowledgeDocuments, &caller.org_id, &document_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no knowledge document {document_id:?} in your org")))?;
+    let documents_dir = state.resources()?.documents_dir.clone();
     store.delete(Collection::KnowledgeDocuments, &caller.org_id, &record.id).await?;
     let dir = org_dir(&documents_dir, &caller.org_id);
     for extension in ["pdf", "txt", "md"] {
