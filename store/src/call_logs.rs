@@ -109,9 +109,10 @@ pub struct CallFacts {
     pub agent_type: Option<String>,
     /// `YYYY-MM-DD` of `start_time_utc`, else `created_at`.
     pub day: Option<String>,
-    /// `duration` in seconds (0 when absent).
+    /// `duration` in seconds (0 when absent or not a number).
     pub duration_secs: f64,
-    /// The original's rule: not busy, and an end time or a positive duration.
+    /// The original's rule: not busy (`call_busy` true or 1), and an end time (non-empty text) or a positive
+    /// duration.
     pub connected: bool,
     /// Each turn's response latency in milliseconds ([`turn_latency_ms`]).
     pub turn_latencies_ms: Vec<f64>,
@@ -120,11 +121,10 @@ pub struct CallFacts {
 impl CallFacts {
     /// The facts of a call-log document (missing or mistyped fields count as absent).
     pub fn from_doc(doc: &Value) -> CallFacts {
-        let text = |key: &str| doc.get(key).and_then(Value::as_str).filter(|s| !s.trim().is_empty());
-        let duration_secs = doc.get("duration").and_then(number).filter(|d| d.is_finite()).unwrap_or(0.0);
-        let busy = matches!(doc.get("call_busy"), Some(Value::Bool(true)))
-            || doc.get("call_busy").and_then(number) == Some(1.0);
-        let connected = !busy && (text("end_time_utc").is_some() || duration_secs > 0.0);
+        let text = |key: &str| doc.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let duration = doc.get("duration").and_then(Value::as_f64).filter(|d| d.is_finite());
+        let busy = doc.get("call_busy").is_some_and(|b| *b == Value::Bool(true) || b.as_f64() == Some(1.0));
+        let connected = !busy && (text("end_time_utc").is_some() || duration.is_some_and(|d| d > 0.0));
         let day = text("start_time_utc").or_else(|| text("created_at")).and_then(|t| t.get(..10)).map(str::to_string);
         let original = doc.pointer("/latency_metrics/turns").and_then(Value::as_array).filter(|t| !t.is_empty());
         let turns = original.or_else(|| doc.get("turns").and_then(Value::as_array));
@@ -132,26 +132,19 @@ impl CallFacts {
         CallFacts {
             agent_type: text("agent_type").map(str::to_string),
             day,
-            duration_secs,
+            duration_secs: duration.unwrap_or(0.0),
             connected,
             turn_latencies_ms,
         }
     }
 }
 
-fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 /// A turn's response latency: this server's `end_of_speech_to_audio_ms` (end of the caller's speech to the
 /// agent's first audio), else the sum of the stages the turn reports (the original's `stt_ms`, `llm_ttfb_ms`,
-/// `tts_first_chunk_ms`, or this server's `stt_ms`, `llm_first_token_ms`, `tts_first_audio_ms`).
+/// `tts_first_chunk_ms`, or this server's `stt_ms`, `llm_first_token_ms`, `tts_first_audio_ms`). Only
+/// non-negative JSON numbers count (the SQLite store computes the same in SQL: `sqlite::TURN_LATENCIES`).
 pub fn turn_latency_ms(turn: &Value) -> Option<f64> {
-    let field = |key: &str| turn.get(key).and_then(number).filter(|v| v.is_finite() && *v >= 0.0);
+    let field = |key: &str| turn.get(key).and_then(Value::as_f64).filter(|v| v.is_finite() && *v >= 0.0);
     if let Some(total) = field("end_of_speech_to_audio_ms") {
         return Some(total);
     }
@@ -194,21 +187,42 @@ pub struct CallStats {
 impl CallStats {
     /// Counts one call.
     pub fn add(&mut self, call: CallFacts) {
-        self.attempted += 1;
-        let agent = self.per_agent.entry(call.agent_type.unwrap_or_else(|| "unknown".into())).or_default();
-        agent.calls += 1;
-        if call.connected {
-            self.connected += 1;
-            self.connected_secs += call.duration_secs;
-            agent.connected += 1;
-            agent.connected_secs += call.duration_secs;
+        let connected_secs = if call.connected { call.duration_secs } else { 0.0 };
+        self.add_group(
+            call.agent_type,
+            call.day,
+            1,
+            u64::from(call.connected),
+            connected_secs,
+            &call.turn_latencies_ms,
+        );
+    }
+
+    /// Counts `calls` calls of one agent on one day at once (`connected` of them, `connected_secs` long in all,
+    /// with these turn latencies), as a store that groups in its query hands them over.
+    pub fn add_group(
+        &mut self,
+        agent_type: Option<String>,
+        day: Option<String>,
+        calls: u64,
+        connected: u64,
+        connected_secs: f64,
+        latencies_ms: &[f64],
+    ) {
+        self.attempted += calls;
+        self.connected += connected;
+        self.connected_secs += connected_secs;
+        let name = agent_type.filter(|a| !a.trim().is_empty()).unwrap_or_else(|| "unknown".into());
+        let agent = self.per_agent.entry(name).or_default();
+        agent.calls += calls;
+        agent.connected += connected;
+        agent.connected_secs += connected_secs;
+        agent.latencies_ms.extend_from_slice(latencies_ms);
+        if let Some(day) = day {
+            let (day_calls, latencies) = self.per_day.entry(day).or_default();
+            *day_calls += calls;
+            latencies.extend_from_slice(latencies_ms);
         }
-        if let Some(day) = call.day {
-            let (calls, latencies) = self.per_day.entry(day).or_default();
-            *calls += 1;
-            latencies.extend_from_slice(&call.turn_latencies_ms);
-        }
-        agent.latencies_ms.extend(call.turn_latencies_ms);
     }
 }
 
@@ -245,7 +259,7 @@ mod tests {
 
     #[test]
     fn facts_read_both_record_shapes_and_the_original_connected_rule() {
-        let original = json!({"agent_type": "Sales", "created_at": "2024-11-19T07:00:00.000Z", "duration": "30",
+        let original = json!({"agent_type": "Sales", "created_at": "2024-11-19T07:00:00.000Z", "duration": 30,
             "end_time_utc": "2024-11-19T07:00:30.000Z", "call_busy": false,
             "latency_metrics": {"turns": [{"turn_index": 1, "stt_ms": 100, "llm_ttfb_ms": 300, "tts_first_chunk_ms": 50},
                                           {"turn_index": 2, "user_text_preview": "no timings"}]}});
@@ -342,6 +356,22 @@ pub mod conformance {
         assert_eq!(only(CallLogQuery { number: Some("+912".into()), ..all.clone() }).await, ["c2"]);
         assert_eq!(only(CallLogQuery { number: Some("+911".into()), ..all.clone() }).await, ["c4", "c1"]);
         // Analytics: one pass over the matching calls.
+        let timed = json!({"agent_type": "Support", "agent_id": "support", "created_at": "2024-11-18T07:00:00.000Z", "start_time_utc": "",
+            "duration": "7", "end_time_utc": "", "from_number": "+999",
+            "latency_metrics": {"turns": [{"stt_ms": 100, "llm_ttfb_ms": 300, "tts_first_chunk_ms": 50}, {"end_of_speech_to_audio_ms": 610.5},
+                                          {"stt_ms": "900"}, {"stt_ms": -5, "llm_first_token_ms": 200}, "not a turn", {"note": "none"}]}});
+        store.put(Collection::CallLogs, &Record { org_id: "org3".into(), id: "t1".into(), doc: timed }).await.unwrap();
+        let ours = json!({"agent_type": "", "created_at": "2024-11-18T08:00:00.000Z", "call_busy": true,
+            "latency_metrics": {"turns": []}, "turns": [{"end_of_speech_to_audio_ms": 420}, {"tts_first_audio_ms": 30}]});
+        store.put(Collection::CallLogs, &Record { org_id: "org3".into(), id: "t2".into(), doc: ours }).await.unwrap();
+        let mut timed =
+            store.call_stats(&CallLogQuery { org_id: "org3".into(), ..CallLogQuery::default() }).await.unwrap();
+        assert_eq!((timed.attempted, timed.connected), (2, 0), "an empty end time and a text duration do not connect");
+        let support = timed.per_agent.get_mut("Support").unwrap();
+        support.latencies_ms.sort_by(f64::total_cmp);
+        assert_eq!(support.latencies_ms, [200.0, 450.0, 610.5]);
+        assert_eq!(timed.per_agent["unknown"].latencies_ms, [420.0, 30.0]);
+        assert_eq!(timed.per_day.keys().collect::<Vec<_>>(), ["2024-11-18"]);
         let stats = store.call_stats(&all).await.unwrap();
         assert_eq!((stats.attempted, stats.connected, stats.connected_secs), (4, 3, 371.5));
         let sales = &stats.per_agent["Sales"];

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::call_logs::{CallFacts, CallLogPage, CallLogQuery, CallLogSort, CallStats, CallStatus, FilterField};
+use crate::call_logs::{CallLogPage, CallLogQuery, CallLogSort, CallStats, CallStatus, FilterField};
 use crate::{Collection, Record, Result, StoreError, Written};
 
 /// The database file inside the data dir.
@@ -204,25 +204,31 @@ impl SqliteStore {
         Ok(CallLogPage { records, total: total.max(0) as u64 })
     }
 
-    /// [`crate::Store::call_stats`] on SQLite: one pass over the matching rows in the blocking pool, each row
-    /// reduced by SQLite to the few fields analytics reads before it reaches Rust.
+    /// [`crate::Store::call_stats`] on SQLite: grouped by agent and day in the query, from the indexed columns
+    /// (the turn latencies too: `cl_latencies`), so no document is parsed.
     pub async fn call_stats(&self, query: &CallLogQuery) -> Result<CallStats> {
         let (condition, params) = call_log_condition(query);
         self.with(move |c| {
             let mut stmt = c.prepare(&format!(
-                "SELECT json_object('agent_type', doc -> '$.agent_type', 'start_time_utc', doc -> '$.start_time_utc',
-                        'created_at', doc -> '$.created_at', 'duration', doc -> '$.duration',
-                        'call_busy', doc -> '$.call_busy', 'end_time_utc', doc -> '$.end_time_utc',
-                        'latency_metrics', json_object('turns', doc -> '$.latency_metrics.turns'), 'turns', doc -> '$.turns')
-                 FROM call_logs WHERE {condition}"
+                "SELECT CASE WHEN typeof(cl_agent) = 'text' THEN cl_agent END,
+                        CASE WHEN typeof(cl_time) = 'text' AND length(cl_time) >= 10 THEN substr(cl_time, 1, 10) END,
+                        COUNT(*), SUM(connected), SUM(CASE WHEN connected THEN duration ELSE 0 END),
+                        group_concat(cl_latencies)
+                 FROM (SELECT cl_agent, cl_time, cl_latencies,
+                              CASE WHEN typeof(cl_duration) IN ('integer', 'real') THEN cl_duration ELSE 0 END AS duration,
+                              (cl_busy != 1 AND (cl_ended != ''
+                                 OR (typeof(cl_duration) IN ('integer', 'real') AND cl_duration > 0))) AS connected
+                       FROM call_logs WHERE {condition})
+                 GROUP BY 1, 2"
             ))?;
             let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
             let mut stats = CallStats::default();
             while let Some(row) = rows.next()? {
-                let text: String = row.get(0)?;
-                // A row SQLite built itself is JSON; a failure here would be SQLite's, so it counts as empty.
-                let facts = serde_json::from_str(&text).map(|doc| CallFacts::from_doc(&doc)).unwrap_or_default();
-                stats.add(facts);
+                let latencies: Option<String> = row.get(5)?;
+                let latencies: Vec<f64> =
+                    latencies.iter().flat_map(|l| l.split(',')).filter_map(|v| v.parse().ok()).collect();
+                let (calls, connected, secs): (i64, i64, f64) = (row.get(2)?, row.get(3)?, row.get(4)?);
+                stats.add_group(row.get(0)?, row.get(1)?, calls as u64, connected as u64, secs, &latencies);
             }
             Ok(stats)
         })
@@ -277,25 +283,54 @@ impl SqliteStore {
     }
 }
 
-/// The call-log fields the history sorts and filters by, as columns beside the document, kept equal to it by
-/// triggers on every insert and change of `doc` (whoever writes: a put, a rename, an import). Indexed, so a
-/// page and its total are read from an index alone, never parsing a document: SQLite reads neither an indexed
-/// `json_extract` expression nor a virtual generated column back from an index.
-const CALL_LOG_COLUMNS: [(&str, &str); 11] = [
-    ("cl_created", "json_extract(doc, '$.created_at')"),
-    ("cl_duration", "json_extract(doc, '$.duration')"),
-    ("cl_agent", "json_extract(doc, '$.agent_type')"),
-    ("cl_agent_id", "json_extract(doc, '$.agent_id')"),
-    ("cl_from", "json_extract(doc, '$.from_number')"),
-    ("cl_to", "json_extract(doc, '$.to_number')"),
-    // JSON true/false extract as 1/0.
-    ("cl_inbound", "json_extract(doc, '$.inbound')"),
-    ("cl_busy", "COALESCE(json_extract(doc, '$.call_busy'), 0)"),
-    ("cl_ended", "COALESCE(json_extract(doc, '$.end_time_utc'), '')"),
-    // The call's start time, else its creation time.
-    ("cl_time", "COALESCE(json_extract(doc, '$.start_time_utc'), json_extract(doc, '$.created_at'))"),
-    ("cl_turns", "COALESCE(json_array_length(doc, '$.latency_metrics.turns'), 0)"),
-];
+/// The call-log fields the history sorts, filters and counts by, as columns beside the document, kept equal to
+/// it by triggers on every insert and change of `doc` (whoever writes: a put, a rename, an import). Indexed,
+/// so a page and its total are read from an index alone, never parsing a document: SQLite reads neither an
+/// indexed `json_extract` expression nor a virtual generated column back from an index. `cl_latencies` holds
+/// the call's turn latencies as `ms,ms,...` ([`turn_latencies_sql`]), so analytics parses no document either.
+fn call_log_columns() -> [(&'static str, String); 12] {
+    [
+        ("cl_created", "json_extract(doc, '$.created_at')".into()),
+        ("cl_duration", "json_extract(doc, '$.duration')".into()),
+        ("cl_agent", "json_extract(doc, '$.agent_type')".into()),
+        ("cl_agent_id", "json_extract(doc, '$.agent_id')".into()),
+        ("cl_from", "json_extract(doc, '$.from_number')".into()),
+        ("cl_to", "json_extract(doc, '$.to_number')".into()),
+        // JSON true/false extract as 1/0.
+        ("cl_inbound", "json_extract(doc, '$.inbound')".into()),
+        ("cl_busy", "COALESCE(json_extract(doc, '$.call_busy'), 0)".into()),
+        ("cl_ended", "COALESCE(json_extract(doc, '$.end_time_utc'), '')".into()),
+        // The call's start time, else its creation time.
+        (
+            "cl_time",
+            "COALESCE(NULLIF(json_extract(doc, '$.start_time_utc'), ''), json_extract(doc, '$.created_at'))".into(),
+        ),
+        ("cl_turns", "COALESCE(json_array_length(doc, '$.latency_metrics.turns'), 0)".into()),
+        ("cl_latencies", turn_latencies_sql()),
+    ]
+}
+
+/// [`crate::call_logs::turn_latency_ms`] in SQL, over a document's turns (the original's
+/// `latency_metrics.turns`, else this server's `turns`): their latencies joined by commas, or NULL.
+fn turn_latencies_sql() -> String {
+    let num = |key: &str| {
+        format!(
+            "(CASE WHEN json_type(value, '$.{key}') IN ('integer', 'real') AND json_extract(value, '$.{key}') >= 0 \
+             THEN json_extract(value, '$.{key}') END)"
+        )
+    };
+    let (total, stt) = (num("end_of_speech_to_audio_ms"), num("stt_ms"));
+    let llm = format!("COALESCE({}, {})", num("llm_ttfb_ms"), num("llm_first_token_ms"));
+    let tts = format!("COALESCE({}, {})", num("tts_first_chunk_ms"), num("tts_first_audio_ms"));
+    let latency = format!(
+        "CASE WHEN {total} IS NOT NULL THEN {total} WHEN COALESCE({stt}, {llm}, {tts}) IS NULL THEN NULL \
+         ELSE COALESCE({stt}, 0) + COALESCE({llm}, 0) + COALESCE({tts}, 0) END"
+    );
+    let path = "CASE WHEN COALESCE(json_array_length(doc, '$.latency_metrics.turns'), 0) > 0 \
+                THEN '$.latency_metrics.turns' WHEN json_type(doc, '$.turns') = 'array' THEN '$.turns' \
+                ELSE '$.no_turns' END";
+    format!("(SELECT group_concat({latency}) FROM json_each(doc, {path}) WHERE type = 'object')")
+}
 
 /// The filtered columns, as the two sort orders' indexes carry them after their keys.
 const FACETS: &str = "cl_agent, cl_agent_id, cl_from, cl_to, cl_inbound, cl_busy, cl_ended, cl_time, cl_turns";
@@ -309,14 +344,15 @@ fn add_call_log_columns(conn: &Connection) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare("SELECT name FROM pragma_table_xinfo('call_logs')")?;
     let existing = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
     let mut added = false;
-    for (name, _) in CALL_LOG_COLUMNS {
+    let columns = call_log_columns();
+    for (name, _) in &columns {
         if !existing.iter().any(|e| e == name) {
             conn.execute_batch(&format!("ALTER TABLE call_logs ADD COLUMN {name}"))?;
             added = true;
         }
     }
     let assignments = |row: &str| {
-        CALL_LOG_COLUMNS
+        columns
             .iter()
             .map(|(name, expression)| format!("{name} = {}", expression.replace("(doc,", &format!("({row}doc,"))))
             .collect::<Vec<_>>()
