@@ -142,7 +142,7 @@ impl CallFacts {
 /// A turn's response latency: this server's `end_of_speech_to_audio_ms` (end of the caller's speech to the
 /// agent's first audio), else the sum of the stages the turn reports (the original's `stt_ms`, `llm_ttfb_ms`,
 /// `tts_first_chunk_ms`, or this server's `stt_ms`, `llm_first_token_ms`, `tts_first_audio_ms`). Only
-/// non-negative JSON numbers count (the SQLite store computes the same in SQL: `sqlite::TURN_LATENCIES`).
+/// non-negative JSON numbers count; the SQLite store computes the same in SQL (its `cl_latencies` column).
 pub fn turn_latency_ms(turn: &Value) -> Option<f64> {
     let field = |key: &str| turn.get(key).and_then(Value::as_f64).filter(|v| v.is_finite() && *v >= 0.0);
     if let Some(total) = field("end_of_speech_to_audio_ms") {

@@ -337,7 +337,7 @@ const FACETS: &str = "cl_agent, cl_agent_id, cl_from, cl_to, cl_inbound, cl_busy
 const CREATED: &str = "cl_created";
 const DURATION: &str = "cl_duration";
 
-/// Adds the [`CALL_LOG_COLUMNS`] a database lacks and their indexes: per tenant in each sort order with every
+/// Adds the [`call_log_columns`] a database lacks and their indexes: per tenant in each sort order with every
 /// filtered column (covering any filter), and by each drop-down field. Replaces the expression indexes of
 /// earlier versions.
 fn add_call_log_columns(conn: &Connection) -> rusqlite::Result<()> {
