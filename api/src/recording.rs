@@ -41,9 +41,10 @@ pub trait RecordingSource: Send + Sync + 'static {
     fn open<'a>(&'a self, url: &'a str, offset: u64) -> OpenFuture<'a>;
 }
 
-/// Recordings under a directory (`<data-dir>/calls`, where [`FsRecordingSink`] writes them): a call record's
-/// `recording_url` is the path below it (`2026-12-05/rec-….wav`), optionally as `file://` followed by that
-/// path. Absolute paths and `..` are refused, so a stored URL can never reach outside the directory.
+/// Recordings under a directory (`<data-dir>/calls`, where [`FsRecordingSink`] writes them): a call log's
+/// `recording_url` is the path below the data dir (`calls/2026-12-05/rec-….wav`, as the records writer stores
+/// it) or below this directory (`2026-12-05/rec-….wav`, as a call record names it), optionally after
+/// `file://`. Absolute paths and `..` are refused, so a stored URL can never reach outside the directory.
 ///
 /// [`FsRecordingSink`]: voicera_conversation::recorder::FsRecordingSink
 pub struct FsRecordings {
@@ -59,6 +60,8 @@ impl FsRecordings {
     /// The file a URL names, if it names one below the root.
     fn path_of(&self, url: &str) -> Option<PathBuf> {
         let path = url.strip_prefix("file://").unwrap_or(url);
+        // Call logs name recordings relative to the data dir (`calls/<day>/<file>`), records relative to `calls`.
+        let path = path.strip_prefix("calls/").unwrap_or(path);
         // Another scheme (`minio://`, `s3://`) is the blob store's, not a path here.
         if path.is_empty() || path.contains("://") {
             return None;
@@ -196,8 +199,9 @@ mod tests {
         let mut rest = String::new();
         opened.reader.read_to_string(&mut rest).await.unwrap();
         assert_eq!((opened.length, rest.as_str()), (10, "456789"));
-        let opened = source.open("file://2026-12-05/rec-1.wav", 0).await.unwrap();
-        assert_eq!(opened.length, 10);
+        for same in ["file://2026-12-05/rec-1.wav", "calls/2026-12-05/rec-1.wav"] {
+            assert_eq!(source.open(same, 0).await.unwrap().length, 10, "{same}");
+        }
         let outside = dir.path().join("secret.txt").display().to_string();
         for refused in [
             "minio://recordings/rec-1.wav",

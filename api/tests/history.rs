@@ -250,7 +250,7 @@ async fn recordings_stream_with_http_ranges_within_the_org(kind: &str) {
     h.put_call(
         &org,
         "rec-1",
-        json!({"created_at": "2024-11-19T07:00:00.000Z", "recording_url": "2024-11-19/rec-1.wav"}),
+        json!({"created_at": "2024-11-19T07:00:00.000Z", "recording_url": "calls/2024-11-19/rec-1.wav"}),
     )
     .await;
     h.put_call(&org, "gone", json!({"created_at": "2024-11-19T07:00:00.000Z", "recording_url": "2024-11-19/gone.wav"}))
@@ -335,7 +335,7 @@ async fn analytics_figures_match_a_hand_computed_set(kind: &str) {
         &org,
         "c4",
         json!({"agent_type": "Sales", "from_number": "+911", "start_time_utc": "2024-11-20T15:00:00.000Z",
-        "duration": 30, "latency_metrics": {"turns": [{"turn_index": 1, "end_of_speech_to_audio_ms": 400}]}}),
+        "duration": 30, "latency_metrics": {"turns": [{"turn_index": 1, "stt_ms": 90, "end_to_end_ms": 400}]}}),
     )
     .await;
     h.put_call("other", "x", json!({"agent_type": "Sales", "created_at": "2024-11-19T10:00:00.000Z", "duration": 999}))

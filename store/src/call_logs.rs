@@ -139,13 +139,13 @@ impl CallFacts {
     }
 }
 
-/// A turn's response latency: this server's `end_of_speech_to_audio_ms` (end of the caller's speech to the
-/// agent's first audio), else the sum of the stages the turn reports (the original's `stt_ms`, `llm_ttfb_ms`,
+/// A turn's response latency: this server's end of the caller's speech to the agent's first audio
+/// (`end_to_end_ms` in its call logs, `end_of_speech_to_audio_ms` in its call records), else the sum of the stages the turn reports (the original's `stt_ms`, `llm_ttfb_ms`,
 /// `tts_first_chunk_ms`, or this server's `stt_ms`, `llm_first_token_ms`, `tts_first_audio_ms`). Only
 /// non-negative JSON numbers count; the SQLite store computes the same in SQL (its `cl_latencies` column).
 pub fn turn_latency_ms(turn: &Value) -> Option<f64> {
     let field = |key: &str| turn.get(key).and_then(Value::as_f64).filter(|v| v.is_finite() && *v >= 0.0);
-    if let Some(total) = field("end_of_speech_to_audio_ms") {
+    if let Some(total) = field("end_to_end_ms").or_else(|| field("end_of_speech_to_audio_ms")) {
         return Some(total);
     }
     let stages = [
@@ -358,7 +358,7 @@ pub mod conformance {
         // Analytics: one pass over the matching calls.
         let timed = json!({"agent_type": "Support", "agent_id": "support", "created_at": "2024-11-18T07:00:00.000Z", "start_time_utc": "",
             "duration": "7", "end_time_utc": "", "from_number": "+999",
-            "latency_metrics": {"turns": [{"stt_ms": 100, "llm_ttfb_ms": 300, "tts_first_chunk_ms": 50}, {"end_of_speech_to_audio_ms": 610.5},
+            "latency_metrics": {"turns": [{"stt_ms": 100, "llm_ttfb_ms": 300, "tts_first_chunk_ms": 50}, {"end_to_end_ms": 610.5, "stt_ms": 1},
                                           {"stt_ms": "900"}, {"stt_ms": -5, "llm_first_token_ms": 200}, "not a turn", {"note": "none"}]}});
         store.put(Collection::CallLogs, &Record { org_id: "org3".into(), id: "t1".into(), doc: timed }).await.unwrap();
         let ours = json!({"agent_type": "", "created_at": "2024-11-18T08:00:00.000Z", "call_busy": true,

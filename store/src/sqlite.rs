@@ -339,7 +339,8 @@ fn turn_latencies_sql() -> String {
              THEN json_extract(value, '$.{key}') END)"
         )
     };
-    let (total, stt) = (num("end_of_speech_to_audio_ms"), num("stt_ms"));
+    let total = format!("COALESCE({}, {})", num("end_to_end_ms"), num("end_of_speech_to_audio_ms"));
+    let stt = num("stt_ms");
     let llm = format!("COALESCE({}, {})", num("llm_ttfb_ms"), num("llm_first_token_ms"));
     let tts = format!("COALESCE({}, {})", num("tts_first_chunk_ms"), num("tts_first_audio_ms"));
     let latency = format!(
