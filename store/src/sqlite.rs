@@ -268,8 +268,15 @@ impl SqliteStore {
             FilterField::ToNumber => "cl_to",
         };
         self.with(move |c| {
+            // A loose index scan: one index seek per distinct value, not a pass over every call.
             let mut stmt = c.prepare(&format!(
-                "SELECT DISTINCT {column} FROM call_logs WHERE org_id = ?1 AND typeof({column}) = 'text'"
+                "WITH RECURSIVE seen(value) AS (
+                     SELECT MIN({column}) FROM call_logs WHERE org_id = ?1 AND {column} >= ''
+                     UNION ALL
+                     SELECT (SELECT MIN({column}) FROM call_logs WHERE org_id = ?1 AND {column} > seen.value)
+                     FROM seen WHERE seen.value IS NOT NULL
+                 )
+                 SELECT value FROM seen WHERE typeof(value) = 'text'"
             ))?;
             let values = stmt.query_map(params![org], |r| r.get::<_, String>(0))?.collect();
             values
