@@ -182,6 +182,7 @@ pub async fn create(
     let record = Record { org_id: caller.org_id.clone(), id: id.clone(), doc: Value::Object(doc) };
     state.store().put(Collection::Agents, &record).await?;
     tracing::info!(org_id = %caller.org_id, agent_id = %id, by = %caller.email, "agent created");
+    crate::audit::record(&state, &caller, "create_agent", &id).await?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -255,6 +256,7 @@ async fn update(
         tracing::info!(agent_id = %record.id, documents = changed, "agent renamed in numbers, calls and campaigns");
     }
     tracing::info!(org_id = %caller.org_id, agent_id = %record.id, by = %caller.email, "agent updated");
+    crate::audit::record(state, caller, "update_agent", &record.id).await?;
     Ok(Json(json!({"status": "success", "message": "Agent updated successfully", "agent": view(&record)})))
 }
 
@@ -285,6 +287,7 @@ pub async fn update_by_id(
 async fn delete(state: &ApiState, caller: &Caller, record: Record) -> Result<Json<Value>, ApiError> {
     state.store().delete(Collection::Agents, &record.org_id, &record.id).await?;
     tracing::info!(org_id = %caller.org_id, agent_id = %record.id, by = %caller.email, "agent deleted");
+    crate::audit::record(state, caller, "delete_agent", &record.id).await?;
     Ok(Json(json!({"status": "success", "message": "Agent deleted successfully", "agent_id": record.id})))
 }
 
