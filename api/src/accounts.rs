@@ -112,7 +112,8 @@ pub async fn member(store: &Store, org_id: &str, email: &str) -> Result<Option<M
 /// The org's members, by email, with the org's ownership applied.
 pub async fn members_of(store: &Store, org_id: &str) -> Result<Vec<Member>, ApiError> {
     let owner = recorded_owner(store, org_id).await?;
-    let mut members: Vec<Member> = store.list(Collection::Users, org_id).await?.iter().map(Member::from_record).collect();
+    let mut members: Vec<Member> =
+        store.list(Collection::Users, org_id).await?.iter().map(Member::from_record).collect();
     for member in &mut members {
         apply_owner(member, owner.as_deref());
     }
@@ -170,7 +171,6 @@ pub async fn set_password(state: &ApiState, org_id: &str, email: &str, password:
     state.store().put(Collection::Users, &record).await?;
     Ok(())
 }
-
 
 /// The account with this email, in whichever org it is (emails are unique across orgs).
 pub async fn find_by_email(store: &Store, email: &str) -> Result<Option<Member>, ApiError> {

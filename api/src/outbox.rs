@@ -238,7 +238,8 @@ fn percent_decoded(text: &str) -> String {
 impl SmtpOutbox {
     /// An outbox for the server at `url`, sending as `from` (`Name <address>` or an address).
     pub fn new(url: &str, from: impl Into<String>) -> Result<SmtpOutbox, OutboxError> {
-        let bad = |why: &str| OutboxError::Url(format!("{why} (expected smtp://[user:password@]host[:port] or smtps://...)"));
+        let bad =
+            |why: &str| OutboxError::Url(format!("{why} (expected smtp://[user:password@]host[:port] or smtps://...)"));
         let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
         let (security, default_port) = match scheme.to_ascii_lowercase().as_str() {
             "smtp" => (Security::StartTls, 25),
@@ -496,7 +497,10 @@ mod tests {
     #[test]
     fn smtp_urls_parse_and_bad_ones_are_refused() {
         let o = SmtpOutbox::new("smtp://relay.acme.io", DEFAULT_FROM).unwrap();
-        assert_eq!((o.host.as_str(), o.port, o.security, o.credentials.clone()), ("relay.acme.io", 25, Security::StartTls, None));
+        assert_eq!(
+            (o.host.as_str(), o.port, o.security, o.credentials.clone()),
+            ("relay.acme.io", 25, Security::StartTls, None)
+        );
         let o = SmtpOutbox::new("smtps://me%40acme.io:p%3Ass@mail.acme.io", DEFAULT_FROM).unwrap();
         assert_eq!((o.port, o.security), (465, Security::Implicit));
         assert_eq!(o.credentials, Some(("me@acme.io".into(), "p:ss".into())));
@@ -589,7 +593,10 @@ mod tests {
         let (port, _server) = fake_server(false).await;
         let outbox = SmtpOutbox::new(&format!("smtp://127.0.0.1:{port}"), DEFAULT_FROM).unwrap();
         let refused = outbox.send(&Mail { to: "nobody@acme.io".into(), ..mail("x\n") }).await.unwrap_err();
-        assert!(matches!(&refused, OutboxError::Refused { step: "RCPT TO", reply } if reply.starts_with("550")), "{refused}");
+        assert!(
+            matches!(&refused, OutboxError::Refused { step: "RCPT TO", reply } if reply.starts_with("550")),
+            "{refused}"
+        );
         let (port, _server) = fake_server(false).await;
         let outbox = SmtpOutbox::new(&format!("smtp://u:p@127.0.0.1:{port}"), DEFAULT_FROM).unwrap();
         let refused = outbox.send(&mail("x\n")).await.unwrap_err();

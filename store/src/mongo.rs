@@ -105,8 +105,14 @@ impl MongoStore {
     ) -> Result<(Vec<Record>, u64)> {
         let handle = self.collection(collection);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let docs: Vec<Document> =
-            handle.find(doc! {"org_id": org_id}).sort(doc! {"id": -1}).skip(skip).limit(limit).await?.try_collect().await?;
+        let docs: Vec<Document> = handle
+            .find(doc! {"org_id": org_id})
+            .sort(doc! {"id": -1})
+            .skip(skip)
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?;
         let total = handle.count_documents(doc! {"org_id": org_id}).await?;
         let records = docs.iter().map(|d| to_record(collection, d)).collect::<Result<Vec<_>>>()?;
         Ok((records, total))

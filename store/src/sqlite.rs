@@ -154,7 +154,9 @@ impl SqliteStore {
                 ))?;
                 let rows = stmt.query_map(params![org, limit, skip], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
                 let total: i64 =
-                    c.query_row(&format!("SELECT COUNT(*) FROM {table} WHERE org_id = ?1"), params![org], |r| r.get(0))?;
+                    c.query_row(&format!("SELECT COUNT(*) FROM {table} WHERE org_id = ?1"), params![org], |r| {
+                        r.get(0)
+                    })?;
                 Ok((rows, total))
             })
             .await?;

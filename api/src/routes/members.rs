@@ -33,7 +33,8 @@ pub async fn list(
     if org_id != caller.org_id {
         return Err(ApiError::not_found(format!("no org {org_id:?} of yours")));
     }
-    let members: Vec<Value> = accounts::members_of(state.store(), &caller.org_id).await?.iter().map(member_view).collect();
+    let members: Vec<Value> =
+        accounts::members_of(state.store(), &caller.org_id).await?.iter().map(member_view).collect();
     Ok(Json(json!({"members": members, "count": members.len()})))
 }
 
@@ -47,11 +48,13 @@ fn own_org(caller: &Caller, org_id: Option<&str>) -> Result<(), ApiError> {
 
 /// A role a member may be given (not owner: ownership is transferred), no higher than the caller's.
 fn grantable(caller: &Caller, text: &str) -> Result<Role, ApiError> {
-    let role = Role::parse(text)
-        .filter(|r| *r != Role::Owner)
-        .ok_or_else(|| ApiError::invalid("role", format!("{text:?} is not viewer, member or admin (ownership is transferred)")))?;
+    let role = Role::parse(text).filter(|r| *r != Role::Owner).ok_or_else(|| {
+        ApiError::invalid("role", format!("{text:?} is not viewer, member or admin (ownership is transferred)"))
+    })?;
     if role > caller.role {
-        return Err(ApiError::forbidden(format!("you cannot grant more than your role ({})", caller.role.as_str())).at("role"));
+        return Err(
+            ApiError::forbidden(format!("you cannot grant more than your role ({})", caller.role.as_str())).at("role")
+        );
     }
     Ok(role)
 }
@@ -67,10 +70,15 @@ async fn manageable(state: &ApiState, caller: &Caller, email: &str, action: &str
         return Err(ApiError::forbidden(format!("you cannot {action} yourself")).at("email"));
     }
     if target.role == Role::Owner {
-        return Err(ApiError::forbidden(format!("you cannot {action} the owner; the owner transfers ownership first")).at("email"));
+        return Err(ApiError::forbidden(format!("you cannot {action} the owner; the owner transfers ownership first"))
+            .at("email"));
     }
     if caller.role != Role::Owner && target.role >= caller.role {
-        return Err(ApiError::forbidden(format!("only the owner can {action} a member whose role is {}", target.role.as_str())).at("email"));
+        return Err(ApiError::forbidden(format!(
+            "only the owner can {action} a member whose role is {}",
+            target.role.as_str()
+        ))
+        .at("email"));
     }
     Ok(target)
 }
@@ -108,7 +116,10 @@ pub async fn invite(
         "created_at": utc_text(now), "expires_at": expires_at, "expires_at_text": utc_text(expires_at),
         "secret_hash": secret_hash(&secret), "used_at": null,
     });
-    state.store().put(Collection::Invites, &Record { org_id: caller.org_id.clone(), id: invite_id.clone(), doc }).await?;
+    state
+        .store()
+        .put(Collection::Invites, &Record { org_id: caller.org_id.clone(), id: invite_id.clone(), doc })
+        .await?;
     let token = format!("{INVITE_PREFIX}{invite_id}.{secret}");
     // The original console's invite page: /add-member/<org id>-<token>.
     let link = state.config().link_base().map(|base| format!("{base}/add-member/{}-{token}", caller.org_id));
@@ -161,7 +172,8 @@ pub async fn add_member(
     ApiJson(body): ApiJson<AddMemberBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let refused = |why: &str| {
-        ApiError::new(StatusCode::FORBIDDEN, "invalid_invite", format!("this invite link {why}; ask for a new one")).at("invite_token")
+        ApiError::new(StatusCode::FORBIDDEN, "invalid_invite", format!("this invite link {why}; ask for a new one"))
+            .at("invite_token")
     };
     let email = accounts::normalize_email(&body.email);
     accounts::check_email(&email, "email")?;
@@ -200,7 +212,12 @@ pub async fn add_member(
         Some(existing) => move_member(&state, existing, &body.password, &org_id, &company, role, &source).await?,
         None => {
             accounts::check_new_password(&body.password, "password")?;
-            let name = body.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| ApiError::invalid("name", "give your name"))?;
+            let name = body
+                .name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| ApiError::invalid("name", "give your name"))?;
             accounts::create_user(&state, &email, &body.password, name, &company, &org_id, role).await?
         }
     };
@@ -211,7 +228,9 @@ pub async fn add_member(
     tracing::info!(%email, %org_id, role = role.as_str(), "invite accepted");
     Ok((
         StatusCode::CREATED,
-        Json(json!({"status": "success", "message": "Member added successfully", "org_id": org_id, "email": email, "role": role})),
+        Json(
+            json!({"status": "success", "message": "Member added successfully", "org_id": org_id, "email": email, "role": role}),
+        ),
     ))
 }
 

@@ -194,16 +194,14 @@ async fn family_by_id(state: &ApiState, family_id: &str) -> Result<Family, ApiEr
 
 /// `POST /auth/refresh`: spends a refresh token for a new session token pair; a reused one ends the session.
 /// With `session_cookie: true` the session also becomes the console's cookie session.
-pub async fn refresh(
-    State(state): State<ApiState>,
-    ApiJson(body): ApiJson<RefreshBody>,
-) -> Result<Response, ApiError> {
+pub async fn refresh(State(state): State<ApiState>, ApiJson(body): ApiJson<RefreshBody>) -> Result<Response, ApiError> {
     let _serialised = state.0.accounts_lock.lock().await;
     let (family_id, secret, mut family) = family_of(&state, &body.refresh_token).await?;
     let next = random_text(32)?;
     match family.rotate(&secret, &next, state.now()) {
         Rotation::Rotated => {
-            let cookie = if body.session_cookie { Some(accounts::attach_cookie(&mut family, &family_id)?) } else { None };
+            let cookie =
+                if body.session_cookie { Some(accounts::attach_cookie(&mut family, &family_id)?) } else { None };
             accounts::put_family(&state, &family_id, &family).await?;
             let member = accounts::member(state.store(), &family.org_id, &family.email)
                 .await?
@@ -239,12 +237,15 @@ pub struct LogoutBody {
 /// `POST /auth/logout`: ends the session of the refresh token in the body or, without one, of the session
 /// cookie (which then needs its CSRF token); the cookies are cleared. Access tokens already issued run out
 /// within their short lifetime.
-pub async fn logout(State(state): State<ApiState>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
+pub async fn logout(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     let body: LogoutBody = if body.iter().all(u8::is_ascii_whitespace) {
         LogoutBody { refresh_token: None }
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::invalid("refresh_token", format!("the JSON body: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid("refresh_token", format!("the JSON body: {e}")))?
     };
     let (family_id, mut family) = match body.refresh_token {
         Some(token) => {
@@ -283,7 +284,8 @@ pub struct ForgotPasswordBody {
 const RESET_SENT: &str = "If an account exists for this email, a link to reset its password has been sent to it";
 
 fn too_many(wait_ms: i64, what: &str) -> ApiError {
-    let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", format!("too many {what}; try again later"));
+    let mut error =
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", format!("too many {what}; try again later"));
     error.retry_after_secs = Some(u64::try_from((wait_ms + 999).div_euclid(1000)).unwrap_or(1).max(1));
     error
 }
@@ -300,7 +302,10 @@ pub async fn forgot_password(
     {
         let now = state.now();
         let mut limits = state.0.reset_limits.lock().unwrap_or_else(|p| p.into_inner());
-        limits.per_source.check(&source, now).map_err(|wait| too_many(wait, "password-reset requests from your address"))?;
+        limits
+            .per_source
+            .check(&source, now)
+            .map_err(|wait| too_many(wait, "password-reset requests from your address"))?;
         limits.per_email.check(&email, now).map_err(|wait| too_many(wait, "password-reset requests for this email"))?;
         // Every request counts, not only failures: each one sends a mail.
         limits.per_source.record_failure(&source, now);
@@ -373,12 +378,18 @@ pub async fn reset_password(
     ApiJson(body): ApiJson<ResetPasswordBody>,
 ) -> Result<Json<Value>, ApiError> {
     let invalid = || {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_token", "this reset link is invalid, used or expired; ask for a new one")
-            .at("token")
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_token",
+            "this reset link is invalid, used or expired; ask for a new one",
+        )
+        .at("token")
     };
     {
         let limits = &mut state.0.reset_limits.lock().unwrap_or_else(|p| p.into_inner()).per_source;
-        limits.check(&source, state.now()).map_err(|wait| too_many(wait, "password-reset attempts from your address"))?;
+        limits
+            .check(&source, state.now())
+            .map_err(|wait| too_many(wait, "password-reset attempts from your address"))?;
     }
     let wrong = |state: &ApiState| {
         let limits = &mut state.0.reset_limits.lock().unwrap_or_else(|p| p.into_inner()).per_source;
