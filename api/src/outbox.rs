@@ -289,6 +289,13 @@ impl SmtpOutbox {
         })
     }
 
+    /// The same outbox verifying the server's certificate with `tls` instead of the public web roots (a
+    /// private relay with its own CA; tests).
+    pub fn trusting(mut self, tls: Arc<rustls::ClientConfig>) -> SmtpOutbox {
+        self.tls = tls;
+        self
+    }
+
     fn loopback(&self) -> bool {
         self.host == "localhost" || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
@@ -586,6 +593,125 @@ mod tests {
         assert_eq!(seen[2..5], ["MAIL FROM:<noreply@acme.io>", "RCPT TO:<asha@acme.io>", "DATA"]);
         assert!(seen.contains(&"..hidden".to_string()), "{seen:?}");
         assert_eq!(seen[seen.len() - 2..], [".", "QUIT"]);
+    }
+
+    /// A TLS server identity for 127.0.0.1 and a client configuration trusting it.
+    fn tls_pair() -> (tokio_rustls::TlsAcceptor, Arc<rustls::ClientConfig>) {
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        let cert = certified.cert.der().clone();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], key)
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        (tokio_rustls::TlsAcceptor::from(Arc::new(server)), Arc::new(client))
+    }
+
+    /// Answers SMTP commands on `stream` until QUIT (or STARTTLS, which it reports), recording what it saw.
+    async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
+        stream: S,
+        greet: bool,
+        offer_tls: bool,
+        seen: &mut Vec<String>,
+    ) -> (S, bool) {
+        let mut stream = BufReader::new(stream);
+        if greet {
+            stream.get_mut().write_all(b"220 fake ESMTP\r\n").await.unwrap();
+        }
+        let mut in_data = false;
+        loop {
+            let mut line = String::new();
+            if stream.read_line(&mut line).await.unwrap() == 0 {
+                return (stream.into_inner(), false);
+            }
+            let line = line.trim_end().to_string();
+            seen.push(line.clone());
+            let reply: &[u8] = if in_data {
+                if line != "." {
+                    continue;
+                }
+                in_data = false;
+                b"250 queued\r\n"
+            } else if line.starts_with("EHLO") && offer_tls {
+                b"250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n"
+            } else if line.starts_with("EHLO") {
+                b"250-fake\r\n250 AUTH PLAIN\r\n"
+            } else if line == "STARTTLS" {
+                stream.get_mut().write_all(b"220 go ahead\r\n").await.unwrap();
+                return (stream.into_inner(), true);
+            } else if line.starts_with("AUTH") {
+                b"235 ok\r\n"
+            } else if line == "DATA" {
+                in_data = true;
+                b"354 go on\r\n"
+            } else if line == "QUIT" {
+                stream.get_mut().write_all(b"221 bye\r\n").await.unwrap();
+                return (stream.into_inner(), false);
+            } else {
+                b"250 ok\r\n"
+            };
+            stream.get_mut().write_all(reply).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn smtp_upgrades_with_starttls_before_authenticating_and_smtps_starts_in_tls() {
+        let (acceptor, client) = tls_pair();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let tls = acceptor.clone();
+        let server = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let (mut clear, mut secure) = (Vec::new(), Vec::new());
+            let (socket, upgrade) = converse(socket, true, true, &mut clear).await;
+            assert!(upgrade, "{clear:?}");
+            let stream = tls.accept(socket).await.unwrap();
+            converse(stream, false, false, &mut secure).await;
+            (clear, secure)
+        });
+        let outbox = SmtpOutbox::new(&format!("smtp://bot:pw@127.0.0.1:{port}"), DEFAULT_FROM)
+            .unwrap()
+            .trusting(Arc::clone(&client));
+        outbox.send(&mail("over tls\n")).await.unwrap();
+        let (clear, secure) = server.await.unwrap();
+        assert_eq!(clear, ["EHLO voicera.invalid", "STARTTLS"], "nothing secret before TLS");
+        assert!(secure[0].starts_with("EHLO") && secure[1].starts_with("AUTH PLAIN"), "{secure:?}");
+        assert!(secure.contains(&"over tls".to_string()), "{secure:?}");
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let stream = acceptor.accept(socket).await.unwrap();
+            let mut seen = Vec::new();
+            converse(stream, true, false, &mut seen).await;
+            seen
+        });
+        let outbox =
+            SmtpOutbox::new(&format!("smtps://bot:pw@127.0.0.1:{port}"), DEFAULT_FROM).unwrap().trusting(client);
+        outbox.send(&mail("implicit\n")).await.unwrap();
+        let seen = server.await.unwrap();
+        assert!(seen[1].starts_with("AUTH PLAIN") && seen.contains(&"implicit".to_string()), "{seen:?}");
+        // A server whose certificate the client does not trust gets nothing.
+        let (acceptor, _) = tls_pair();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let _ = acceptor.accept(socket).await;
+        });
+        let outbox = SmtpOutbox::new(&format!("smtps://bot:pw@127.0.0.1:{port}"), DEFAULT_FROM).unwrap();
+        assert!(matches!(outbox.send(&mail("x\n")).await, Err(OutboxError::Tls(_))));
     }
 
     #[tokio::test]
