@@ -296,10 +296,23 @@ async fn a_reset_link_is_mailed_works_once_before_it_expires_and_ends_every_sess
     assert_eq!(code, StatusCode::OK);
 
     assert!(fresh["access_token"].is_string());
-    let token = h.token_with("asha@acme.io", "an0ther-pass").await;
+
+    // Of two open links, the one used closes the other.
+    h.clock.advance(1);
+    for _ in 0..2 {
+        h.call(Method::POST, "/api/v1/users/forgot-password", None, Some(json!({"email": "asha@acme.io"}))).await;
+    }
+    let (first, latest) = (word_starting(&h.mails()[3], "pr_"), word_starting(&h.mails()[4], "pr_"));
+    let (code, _) =
+        h.call(Method::POST, "/api/v1/users/reset-password", None, Some(reset(&latest, "f1nal-pass"))).await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, _) = h.call(Method::POST, "/api/v1/users/reset-password", None, Some(reset(&first, "stale-pass"))).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+
+    let token = h.token_with("asha@acme.io", "f1nal-pass").await;
     let audit = h.audit(&token).await;
     let resets: Vec<_> = audit.iter().filter(|e| e.0 == "reset_password").collect();
-    assert_eq!(resets.len(), 2, "{audit:?}");
+    assert_eq!(resets.len(), 3, "{audit:?}");
     assert_eq!(resets[0].1, "asha@acme.io");
 }
 
@@ -412,10 +425,40 @@ async fn invites_are_bound_to_an_email_and_role_expire_and_work_once(kind: &str)
     assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
     assert!(body["detail"].as_str().unwrap().contains("used"), "{body}");
 
-    // Seven days by default, then refused.
+    // Open invites are listed (without tokens) and can be revoked.
+    let (_, gone) =
+        h.call(Method::POST, "/api/v1/members/invite", Some(&owner), Some(json!({"email": "gone@acme.io"}))).await;
     let (_, late) =
         h.call(Method::POST, "/api/v1/members/invite", Some(&owner), Some(json!({"email": "late@acme.io"}))).await;
+    let (code, open) = h.call(Method::GET, "/api/v1/members/invites", Some(&owner), None).await;
+    assert_eq!((code, open["count"].as_u64()), (StatusCode::OK, Some(2)), "{open}");
+    let listed: Vec<&str> = open["invites"].as_array().unwrap().iter().map(|i| i["email"].as_str().unwrap()).collect();
+    assert!(listed.contains(&"gone@acme.io") && listed.contains(&"late@acme.io"), "{open}");
+    assert!(!open.to_string().contains("inv_") && !open.to_string().contains("secret"), "{open}");
+    let revoke = json!({"invite_id": gone["invite_id"]});
+    assert_eq!(
+        h.call(Method::POST, "/api/v1/members/revoke-invite", Some(&member), Some(revoke.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        h.call(Method::POST, "/api/v1/members/revoke-invite", Some(&owner), Some(revoke.clone())).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.call(Method::POST, "/api/v1/members/revoke-invite", Some(&owner), Some(revoke)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let gone_token = gone["invite_token"].as_str().unwrap();
+    let (code, body) =
+        h.call(Method::POST, "/api/v1/members/add-member", None, Some(accept("gone@acme.io", gone_token))).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    assert!(body["detail"].as_str().unwrap().contains("revoked"), "{body}");
+
+    // Seven days by default, then refused.
     h.clock.advance(7 * 24 * 60 * MINUTE);
+    let owner = h.token("asha@acme.io").await;
+    let (_, open) = h.call(Method::GET, "/api/v1/members/invites", Some(&owner), None).await;
+    assert_eq!(open["count"], 0);
     let late_token = late["invite_token"].as_str().unwrap();
     let (code, body) =
         h.call(Method::POST, "/api/v1/members/add-member", None, Some(accept("late@acme.io", late_token))).await;
@@ -733,11 +776,11 @@ async fn every_change_is_audited_and_only_owners_and_admins_read_the_log(kind: &
     let operations: Vec<&str> = log.iter().map(|e| e.0.as_str()).collect();
     assert_eq!(
         operations,
-        ["invite_member", "revoke_api_key", "delete_agent", "create_api_key", "update_agent", "create_agent"]
+        ["invite_member", "revoke_api_key", "delete_agent", "create_api_key", "update_agent", "create_agent", "signup"]
     );
     assert_eq!(log[2], ("delete_agent".to_string(), "sales".to_string(), "asha@acme.io".to_string()));
     let (_, page) = h.call(Method::GET, "/api/v1/audit?limit=2&page=2", Some(&admin), None).await;
-    assert_eq!((page["total"].as_u64(), page["page"].as_u64()), (Some(6), Some(2)));
+    assert_eq!((page["total"].as_u64(), page["page"].as_u64()), (Some(7), Some(2)));
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(
@@ -756,6 +799,7 @@ async fn every_change_is_audited_and_only_owners_and_admins_read_the_log(kind: &
     accounts::create_user(&h.state, "o@other.io", "s3cret-pass", "O", "Other", &other, Role::Owner).await.unwrap();
     let stranger = h.token("o@other.io").await;
     assert!(h.audit(&stranger).await.is_empty());
+    assert_eq!(log[6], ("signup".to_string(), "asha@acme.io".to_string(), "asha@acme.io".to_string()));
 }
 
 async fn other_routes_authenticate_with_the_api_credentials(kind: &str) {

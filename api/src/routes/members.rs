@@ -148,6 +148,61 @@ pub async fn invite(
     ))
 }
 
+/// Whether an invite document is still open at `now` (not used, not revoked, not expired).
+fn pending(doc: &Value, now: i64) -> bool {
+    doc.get("used_at").is_none_or(Value::is_null)
+        && doc.get("revoked_at").is_none_or(Value::is_null)
+        && now < doc.get("expires_at").and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// `GET /members/invites`: the org's open invites (without their tokens), newest first.
+pub async fn list_invites(caller: Caller, State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin, "listing invites")?;
+    let now = state.now();
+    let mut invites: Vec<Value> = state
+        .store()
+        .list(Collection::Invites, &caller.org_id)
+        .await?
+        .into_iter()
+        .filter(|r| pending(&r.doc, now))
+        .map(|r| {
+            let field = |key: &str| r.doc.get(key).cloned().unwrap_or(Value::Null);
+            json!({
+                "invite_id": r.id, "email": field("email"), "role": field("role"), "invited_by": field("invited_by"),
+                "created_at": field("created_at"), "expires_at": field("expires_at_text"),
+            })
+        })
+        .collect();
+    invites.sort_by(|a, b| b["created_at"].as_str().cmp(&a["created_at"].as_str()));
+    Ok(Json(json!({"invites": invites, "count": invites.len()})))
+}
+
+/// The body of `POST /members/revoke-invite`.
+#[derive(Debug, Deserialize)]
+pub struct RevokeInviteBody {
+    invite_id: String,
+}
+
+/// `POST /members/revoke-invite`: closes an open invite; its link stops working.
+pub async fn revoke_invite(
+    caller: Caller,
+    State(state): State<ApiState>,
+    ApiJson(body): ApiJson<RevokeInviteBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin, "revoking invites")?;
+    let not_found = || ApiError::not_found(format!("no open invite {:?} in your org", body.invite_id)).at("invite_id");
+    let mut invite =
+        state.store().get(Collection::Invites, &caller.org_id, body.invite_id.trim()).await?.ok_or_else(not_found)?;
+    if !pending(&invite.doc, state.now()) {
+        return Err(not_found());
+    }
+    invite.doc["revoked_at"] = Value::String(utc_text(state.now()));
+    state.store().put(Collection::Invites, &invite).await?;
+    let email = invite.doc.get("email").and_then(Value::as_str).unwrap_or_default().to_string();
+    audit::record(&state, &caller, "revoke_invite", &email).await?;
+    Ok(Json(json!({"status": "success", "message": "Invite revoked", "invite_id": invite.id, "email": email})))
+}
+
 /// The body of `POST /members/add-member`: the original's invite-signup body plus the invite's token.
 #[derive(Debug, Deserialize)]
 pub struct AddMemberBody {
@@ -192,6 +247,9 @@ pub async fn add_member(
     let text = |key: &str| invite.doc.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
     if !same(&text("secret_hash"), &secret_hash(secret)) {
         return Err(refused("is not valid"));
+    }
+    if !invite.doc.get("revoked_at").is_none_or(Value::is_null) {
+        return Err(refused("has been revoked"));
     }
     if !invite.doc.get("used_at").is_none_or(Value::is_null) {
         return Err(refused("has been used already"));

@@ -94,6 +94,7 @@ const ADD_MEMBER: Fields = &[
     ("org_id", "string", true),
     ("invite_token", "string", true),
 ];
+const REVOKE_INVITE: Fields = &[("invite_id", "string", true)];
 const MEMBER_REF: Fields = &[("email", "string", true), ("org_id", "string", false)];
 const UPDATE_ROLE: Fields = &[("email", "string", true), ("org_id", "string", false), ("role", "string", true)];
 const AUDIT_QUERY: &[(&str, &str)] = &[("page", "integer"), ("limit", "integer")];
@@ -236,6 +237,26 @@ pub fn operations() -> Vec<Operation> {
                 post(members::invite),
             )
         },
+        op(
+            M::GET,
+            "/members/invites",
+            "list_invites",
+            "members",
+            admin,
+            "The org's open invites (without their tokens)",
+            None,
+            get(members::list_invites),
+        ),
+        op(
+            M::POST,
+            "/members/revoke-invite",
+            "revoke_invite",
+            "members",
+            admin,
+            "Close an open invite: its link stops working",
+            Some(REVOKE_INVITE),
+            post(members::revoke_invite),
+        ),
         Operation {
             success: 201,
             ..op(

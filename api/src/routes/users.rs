@@ -46,6 +46,7 @@ pub struct SignupBody {
 /// `POST /users/signup`: creates an owner account and its org (when signup is open) and logs it in.
 pub async fn signup(
     State(state): State<ApiState>,
+    Source(source): Source,
     ApiJson(body): ApiJson<SignupBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if body.org_id.as_deref().is_some_and(|o| !o.trim().is_empty()) {
@@ -80,6 +81,8 @@ pub async fn signup(
     }
     let org_id = accounts::create_org(&state, company).await?;
     accounts::create_user(&state, &email, &body.password, name, company, &org_id, Role::Owner).await?;
+    let actor = Actor { user: email.clone(), key_id: None, org_id: org_id.clone(), ip: source };
+    audit::record_as(&state, actor, "signup", &email).await?;
     tracing::info!(%email, %org_id, "signup: new org and its owner");
     Ok((
         StatusCode::CREATED,
@@ -419,6 +422,15 @@ pub async fn reset_password(
     spent.doc["used_at"] = Value::String(utc_text(state.now()));
     state.store().put(Collection::PasswordResets, &spent).await?;
     accounts::set_password(&state, &member.org_id, &member.email, &body.new_password).await?;
+    // Other links still open for the account are closed too: the password they would replace is new.
+    for mut other in state.store().list(Collection::PasswordResets, &member.org_id).await? {
+        let open = other.doc.get("used_at").is_none_or(Value::is_null);
+        if other.id != record.id && open && other.doc.get("email").and_then(Value::as_str) == Some(&member.email) {
+            other.doc["used_at"] = Value::String(utc_text(state.now()));
+            other.doc["closed_by_reset"] = Value::String(record.id.clone());
+            state.store().put(Collection::PasswordResets, &other).await?;
+        }
+    }
     let sessions = accounts::revoke_sessions(&state, &member.org_id, &member.email).await?;
     let actor = Actor { user: member.email.clone(), key_id: None, org_id: member.org_id.clone(), ip: source };
     audit::record_as(&state, actor, "reset_password", &member.email).await?;
