@@ -403,6 +403,19 @@ pub mod conformance {
         assert!(err.to_string().contains("must be a JSON object"), "{err}");
         let err = store.put(Collection::Agents, &record("", "x", json!({}))).await.unwrap_err();
         assert!(err.to_string().contains("needs an org_id"), "{err}");
+
+        // Pages newest first (descending id), with the tenant's total.
+        for i in 0..5 {
+            let entry = record("org1", &format!("{:013}-{i}", 1_732_000_000_000_i64 + i), json!({"n": i}));
+            store.put(Collection::AuditLog, &entry).await.unwrap();
+        }
+        store.put(Collection::AuditLog, &record("org2", "9999999999999-x", json!({"n": 99}))).await.unwrap();
+        let (page, total) = store.list_newest(Collection::AuditLog, "org1", 1, 2).await.unwrap();
+        let ns: Vec<&Value> = page.iter().map(|r| &r.doc["n"]).collect();
+        assert_eq!((ns, total), (vec![&json!(3), &json!(2)], 5));
+        let (page, _) = store.list_newest(Collection::AuditLog, "org1", 4, 10).await.unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(store.list_newest(Collection::AuditLog, "org3", 0, 10).await.unwrap(), (vec![], 0));
         store.ping().await.unwrap();
     }
 }
