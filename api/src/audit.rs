@@ -35,7 +35,7 @@ impl Actor {
             user: caller.email.clone(),
             key_id: match &caller.credential {
                 Credential::ApiKey { key_id } => Some(key_id.clone()),
-                Credential::AccessToken | Credential::Session { .. } => None,
+                Credential::AccessToken | Credential::Password | Credential::Session { .. } => None,
             },
             org_id: caller.org_id.clone(),
             ip: caller.source.clone(),

@@ -118,6 +118,15 @@ impl Harness {
         (status, headers, value)
     }
 
+    async fn send_headers(&self, method: Method, path: &str, headers: HeaderMap) -> (StatusCode, HeaderMap, Value) {
+        let mut request = Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
+        *request.headers_mut() = headers;
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
     async fn call(
         &self,
         method: Method,
@@ -839,6 +848,27 @@ async fn other_routes_authenticate_with_the_api_credentials(kind: &str) {
     headers.insert("x-csrf-token", session["csrf_token"].as_str().unwrap().parse().unwrap());
     let caller = voicera_api::authenticate_header(&h.state, &headers).await.unwrap();
     assert!(matches!(caller.credential, Credential::Session { .. }));
+    // The owner's email and password as HTTP Basic credentials (what the call routes took so far), checked
+    // against the store and rate-limited as logins are.
+    use base64::Engine;
+    let basic = |user: &str, password: &str| {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, format!("Basic {encoded}").parse().unwrap());
+        headers
+    };
+    let caller = voicera_api::authenticate_header(&h.state, &basic("Asha@acme.io", "s3cret-pass")).await.unwrap();
+    assert_eq!((caller.role, caller.credential), (Role::Owner, Credential::Password));
+    for _ in 0..5 {
+        let refused = voicera_api::authenticate_header(&h.state, &basic("asha@acme.io", "guess")).await.unwrap_err();
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    }
+    let locked = voicera_api::authenticate_header(&h.state, &basic("asha@acme.io", "s3cret-pass")).await.unwrap_err();
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    // The API itself takes no passwords on its routes.
+    let (code, _, _) = h.send_headers(Method::GET, "/api/v1/users/me", basic("o@x.io", "p")).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+
     // A viewer authenticates but is below what placing calls needs.
     h.member("v@acme.io", &org, Role::Viewer).await;
     let viewer = h.token("v@acme.io").await;

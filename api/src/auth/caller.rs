@@ -28,6 +28,9 @@ pub enum Credential {
         /// The key's public id, for audit logs.
         key_id: String,
     },
+    /// An email and password sent as HTTP Basic credentials, accepted only outside the API
+    /// ([`authenticate_header`]: the owner-authenticated call routes scripts have always used).
+    Password,
     /// The console's session cookie (with its CSRF token on changes).
     Session {
         /// The login session's refresh-token family, which logout revokes.
@@ -121,12 +124,37 @@ pub async fn authenticate(
 }
 
 /// The check of the API's [`Caller`] for routes outside `/api/v1` (`/outbound/call/`, `/browser/session`):
-/// a bearer access token or API key, or the console's session cookie with its `X-CSRF-Token` (every such route
-/// is treated as a change). The caller's role is for the route to check (`caller.require(Role::Admin, ...)`);
-/// the source is `X-Real-IP` behind a trusted proxy, else `unknown` (the socket is not in a `HeaderMap`).
+/// a bearer access token or API key, the console's session cookie with its `X-CSRF-Token` (every such route
+/// is treated as a change), or a member's email and password as HTTP Basic credentials (checked against the
+/// store and rate-limited as logins are, so the owner from `VOICERA_ADMIN_EMAIL` keeps working after a
+/// password change). The caller's role is for the route to check (`caller.require(Role::Admin, ...)`); the
+/// source is `X-Real-IP` behind a trusted proxy, else `unknown` (the socket is not in a `HeaderMap`).
 pub async fn authenticate_header(state: &ApiState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let source = client_source(state, headers, &Extensions::new());
+    if let Some((email, password)) = basic(headers) {
+        let member = accounts::check_password(state, &email, &password, &source).await?;
+        return Ok(Caller {
+            email: member.email,
+            org_id: member.org_id,
+            role: member.role,
+            credential: Credential::Password,
+            source,
+        });
+    }
     authenticate(state, &Method::POST, headers, source).await
+}
+
+/// `Authorization: Basic base64(email:password)`, decoded.
+fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let (email, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some((email.to_string(), password.to_string()))
 }
 
 fn missing() -> ApiError {
