@@ -18,8 +18,8 @@ pub mod clock;
 mod cors;
 pub mod error;
 pub mod openapi;
-pub mod recording;
 pub mod outbox;
+pub mod recording;
 pub mod routes;
 pub mod state;
 
