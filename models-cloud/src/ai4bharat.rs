@@ -16,9 +16,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use tungstenite::Message;
-use voicera_models::{
-    FailureKind, ModelError, SpeechToText, SttStream, TextToSpeech, Transcript, TtsStream,
-};
+use voicera_models::{FailureKind, ModelError, SpeechToText, SttStream, TextToSpeech, Transcript, TtsStream};
 
 use crate::streams::{pcm16_bytes, spawn_audio, AudioEvent};
 use crate::{http, ws};
@@ -148,7 +146,10 @@ fn transcribe(agent: &ureq::Agent, url: &str, body: &str) -> Result<String, Mode
         .read_to_string()
         .map_err(|e| ModelError::new(FailureKind::Unreachable, format!("{url}: {e}")))?;
     let answer: Value = serde_json::from_str(&text).map_err(|_| {
-        ModelError::new(FailureKind::Malformed, format!("{url}: not JSON: {}", text.chars().take(200).collect::<String>()))
+        ModelError::new(
+            FailureKind::Malformed,
+            format!("{url}: not JSON: {}", text.chars().take(200).collect::<String>()),
+        )
     })?;
     match answer["text"].as_str() {
         Some(text) => Ok(text.trim().to_string()),
@@ -249,8 +250,9 @@ fn synthesise(
         };
         match message {
             Message::Text(text) => {
-                let message: Value = serde_json::from_str(text.as_str())
-                    .map_err(|_| malformed(format!("unreadable message: {}", text.chars().take(200).collect::<String>())))?;
+                let message: Value = serde_json::from_str(text.as_str()).map_err(|_| {
+                    malformed(format!("unreadable message: {}", text.chars().take(200).collect::<String>()))
+                })?;
                 match message["type"].as_str() {
                     Some("meta") => {
                         let rate = message["sample_rate"].as_u64().unwrap_or(0);
@@ -259,7 +261,10 @@ fn synthesise(
                         if rate != u64::from(config.sample_rate) || dtype != "float32" || channels != 1 {
                             return Err(ModelError::new(
                                 FailureKind::Unsupported,
-                                format!("{url}: audio of {rate} Hz {dtype} x{channels}, expected {} Hz float32 mono", config.sample_rate),
+                                format!(
+                                    "{url}: audio of {rate} Hz {dtype} x{channels}, expected {} Hz float32 mono",
+                                    config.sample_rate
+                                ),
                             ));
                         }
                         started = true;
@@ -281,7 +286,8 @@ fn synthesise(
                 if !started {
                     return Err(malformed("audio before its meta message".into()));
                 }
-                let samples = f32_frame_to_pcm16(&bytes).ok_or_else(|| malformed("a frame of partial float32 samples".into()))?;
+                let samples =
+                    f32_frame_to_pcm16(&bytes).ok_or_else(|| malformed("a frame of partial float32 samples".into()))?;
                 if events.send(AudioEvent::Samples(samples)).is_err() {
                     return Ok(());
                 }

@@ -260,8 +260,7 @@ pub fn request_body(config: &AnthropicConfig, history: &[ChatMessage], tools: &[
         "stream": true,
     });
     if !system.is_empty() {
-        body["system"] =
-            json!([{"type": "text", "text": system.join("\n\n"), "cache_control": {"type": "ephemeral"}}]);
+        body["system"] = json!([{"type": "text", "text": system.join("\n\n"), "cache_control": {"type": "ephemeral"}}]);
     }
     if let Some(t) = config.temperature {
         body["temperature"] = json!(t);

@@ -110,7 +110,10 @@ fn synthesise(
 ) -> Result<(), ModelError> {
     let url = format!("{}/tts/websocket?cartesia_version={API_VERSION}", config.base_url);
     let mut socket = ws::connect(&url, &[("X-API-Key", &config.api_key), ("Cartesia-Version", API_VERSION)])?;
-    let context_id = format!("voicera-{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    let context_id = format!(
+        "voicera-{:x}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    );
     socket
         .send(Message::Text(request(config, text, &context_id).to_string().into()))
         .map_err(|e| ws::error(&url, e))?;

@@ -217,7 +217,10 @@ impl LiveTranscript {
             Some("Results") => {}
             Some("Error") => {
                 let description = message["description"].as_str().or(message["message"].as_str());
-                return Err(ModelError::new(FailureKind::Engine, description.unwrap_or("an error message").to_string()));
+                return Err(ModelError::new(
+                    FailureKind::Engine,
+                    description.unwrap_or("an error message").to_string(),
+                ));
             }
             Some(_) => return Ok(None), // Metadata, SpeechStarted, UtteranceEnd
             None => {
@@ -242,7 +245,8 @@ impl LiveTranscript {
         if transcript.is_empty() {
             return Ok(None);
         }
-        let partial = if self.finals.is_empty() { transcript.to_string() } else { format!("{} {transcript}", self.finals) };
+        let partial =
+            if self.finals.is_empty() { transcript.to_string() } else { format!("{} {transcript}", self.finals) };
         Ok(Some(Transcript::Partial(partial)))
     }
 }
@@ -468,7 +472,10 @@ mod tests {
     #[test]
     fn final_segments_join_into_the_utterance_completed_by_finalize() {
         let mut state = LiveTranscript::default();
-        assert_eq!(state.on_message(&results("book a", false, false)).unwrap(), Some(Transcript::Partial("book a".into())));
+        assert_eq!(
+            state.on_message(&results("book a", false, false)).unwrap(),
+            Some(Transcript::Partial("book a".into()))
+        );
         assert_eq!(
             state.on_message(&results("book a table", true, false)).unwrap(),
             Some(Transcript::Partial("book a table".into()))

@@ -84,10 +84,15 @@ impl LanguageModel for GeminiChat {
     }
 }
 
-fn stream_reply(agent: &ureq::Agent, config: &GeminiConfig, body: &str, events: &Sender<LlmEvent>, cancelled: &AtomicBool) {
+fn stream_reply(
+    agent: &ureq::Agent,
+    config: &GeminiConfig,
+    body: &str,
+    events: &Sender<LlmEvent>,
+    cancelled: &AtomicBool,
+) {
     let url = format!("{}/v1beta/models/{}:streamGenerateContent?alt=sse", config.base_url, config.model);
-    let request =
-        agent.post(&url).header("content-type", "application/json").header("x-goog-api-key", &config.api_key);
+    let request = agent.post(&url).header("content-type", "application/json").header("x-goog-api-key", &config.api_key);
     let response = match request.send(body) {
         Ok(response) => response,
         Err(err) => {
@@ -193,10 +198,9 @@ pub fn request_body(config: &GeminiConfig, history: &[ChatMessage], tools: &[Too
                 None => ("model", json!({"text": message.content})),
             },
             Role::Tool => match open_call.take() {
-                Some(name) => (
-                    "user",
-                    json!({"functionResponse": {"name": name, "response": {"result": message.content}}}),
-                ),
+                Some(name) => {
+                    ("user", json!({"functionResponse": {"name": name, "response": {"result": message.content}}}))
+                }
                 None => ("user", json!({"text": format!("(tool result) {}", message.content)})),
             },
         };

@@ -91,8 +91,14 @@ mod tests {
     fn each_providers_error_shape_gives_its_message() {
         let bodies = [
             (r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#, "Overloaded"),
-            (r#"{"error":{"code":429,"message":"Resource exhausted","status":"RESOURCE_EXHAUSTED"}}"#, "Resource exhausted"),
-            (r#"{"err_code":"INVALID_AUTH","err_msg":"Invalid credentials.","request_id":"x"}"#, "Invalid credentials."),
+            (
+                r#"{"error":{"code":429,"message":"Resource exhausted","status":"RESOURCE_EXHAUSTED"}}"#,
+                "Resource exhausted",
+            ),
+            (
+                r#"{"err_code":"INVALID_AUTH","err_msg":"Invalid credentials.","request_id":"x"}"#,
+                "Invalid credentials.",
+            ),
             (r#"{"detail":{"status":"invalid_api_key","message":"Invalid API key"}}"#, "Invalid API key"),
             (r#"{"detail":"Not authenticated"}"#, "Not authenticated"),
             ("<html>Bad Gateway</html>", "<html>Bad Gateway</html>"),

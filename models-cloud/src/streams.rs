@@ -23,10 +23,8 @@ where
     let thread_events = events.clone();
     let spawned = std::thread::Builder::new().name(name.into()).spawn(move || work(&thread_events, &stop));
     if let Err(err) = spawned {
-        let _ = events.send(LlmEvent::Failed(ModelError::new(
-            FailureKind::Engine,
-            format!("cannot start the request: {err}"),
-        )));
+        let _ = events
+            .send(LlmEvent::Failed(ModelError::new(FailureKind::Engine, format!("cannot start the request: {err}"))));
     }
     drop(events);
     Box::new(ReplyStream { receiver, cancelled, finished: false })

@@ -72,11 +72,12 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
     CONFIG
         .get_or_init(|| {
             let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-            let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
+            let config =
+                rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| e.to_string())?
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
             Ok(Arc::new(config))
         })
         .clone()
@@ -155,7 +156,9 @@ pub fn error(url: &str, err: tungstenite::Error) -> ModelError {
             ModelError::new(FailureKind::TimedOut, format!("{url}: {io}"))
         }
         tungstenite::Error::Io(io) => ModelError::new(FailureKind::Unreachable, format!("{url}: {io}")),
-        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+        tungstenite::Error::ConnectionClosed
+        | tungstenite::Error::AlreadyClosed
+        | tungstenite::Error::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => {
             ModelError::new(FailureKind::Unreachable, format!("{url}: the connection closed"))
         }
         tungstenite::Error::Tls(e) => ModelError::new(FailureKind::Unreachable, format!("{url}: {e}")),
