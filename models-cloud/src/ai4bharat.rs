@@ -210,7 +210,7 @@ impl TextToSpeech for ParlerTts {
 
 /// Float32 PCM in [-1, 1] as 16-bit samples.
 pub fn f32_frame_to_pcm16(bytes: &[u8]) -> Option<Vec<i16>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     Some(

@@ -3,6 +3,9 @@
 //! frames, error bodies, cut streams and garbage. The production clients run unchanged, pointed at the fakes
 //! by base URL.
 
+// tungstenite's handshake callback returns its `ErrorResponse` (an http::Response) unboxed.
+#![allow(clippy::result_large_err)]
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
@@ -749,7 +752,8 @@ mod ai4bharat {
 
     #[test]
     fn parler_errors_cuts_garbage_and_wrong_rates_fail() {
-        let cases: Vec<(Box<dyn FnOnce(&mut WebSocket<TcpStream>) + Send>, FailureKind)> = vec![
+        type Script = Box<dyn FnOnce(&mut WebSocket<TcpStream>) + Send>;
+        let cases: Vec<(Script, FailureKind)> = vec![
             (
                 Box::new(|s| {
                     s.send(Message::Text(r#"{"type":"error","message":"CUDA out of memory"}"#.into())).unwrap()
