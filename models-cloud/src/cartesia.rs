@@ -1,5 +1,5 @@
 //! Cartesia text to speech over its WebSocket (docs.cartesia.ai/api-reference/tts/websocket):
-//! `{base}/tts/websocket` with `X-API-Key` and `Cartesia-Version` headers; one generation request per
+//! `{base}/tts/websocket?cartesia_version=…` with the key in headers; one generation request per
 //! utterance `{"model_id", "transcript", "voice": {"mode": "id", "id"}, "language", "context_id",
 //! "output_format": {"container": "raw", "encoding": "pcm_s16le", "sample_rate"}, "continue": false}`, answered
 //! by `{"type": "chunk", "data": <base64 PCM>}` messages, then `{"type": "done"}`, or `{"type": "error",
@@ -109,7 +109,13 @@ fn synthesise(
     cancelled: &AtomicBool,
 ) -> Result<(), ModelError> {
     let url = format!("{}/tts/websocket?cartesia_version={API_VERSION}", config.base_url);
-    let mut socket = ws::connect(&url, &[("X-API-Key", &config.api_key), ("Cartesia-Version", API_VERSION)])?;
+    // The key as the REST API takes it (`X-API-Key`) and as current docs name it (`Authorization: Bearer`),
+    // in headers rather than the `?api_key=` browsers need, so it never reaches a URL in a log.
+    let bearer = format!("Bearer {}", config.api_key);
+    let mut socket = ws::connect(
+        &url,
+        &[("X-API-Key", &config.api_key), ("Authorization", &bearer), ("Cartesia-Version", API_VERSION)],
+    )?;
     let context_id = format!(
         "voicera-{:x}",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())

@@ -28,8 +28,11 @@ use crate::{http, ws};
 /// Deepgram's API root for both clients; the STT client speaks WebSocket to the same host.
 pub const DEFAULT_BASE_URL: &str = "https://api.deepgram.com";
 
-/// How long the final transcript may take after `Finalize`.
-const FINALIZE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the final transcript may take after `Finalize` while words are still interim.
+const FINALIZE_TIMEOUT: Duration = Duration::from_millis(1500);
+/// How long to wait after `Finalize` when every word heard is already final: Deepgram answers `Finalize`
+/// only when it has audio buffered, so with nothing pending the utterance is complete after this grace.
+const FINALIZE_GRACE: Duration = Duration::from_millis(300);
 /// A socket without audio this long gets a `KeepAlive` (Deepgram closes one silent for 10 s).
 const KEEP_ALIVE: Duration = Duration::from_secs(4);
 
@@ -183,6 +186,8 @@ pub struct LiveTranscript {
     finals: String,
     /// A `Finalize` was sent and its answer is awaited.
     finalizing: bool,
+    /// The latest result was interim: words heard that are not final yet.
+    interim_pending: bool,
 }
 
 impl LiveTranscript {
@@ -196,9 +201,29 @@ impl LiveTranscript {
         self.finalizing
     }
 
-    /// The answer to `Finalize` did not come: the utterance ends with what was heard, or fails.
+    /// Whether words were heard that are not final yet (then `Finalize` will be answered).
+    pub fn interim_pending(&self) -> bool {
+        self.interim_pending
+    }
+
+    /// The answer to `Finalize` did not come in time: the utterance ends with the final words heard; with
+    /// none, it fails if interim words were lost, else it was silence (an empty final).
     pub fn give_up(&mut self, reason: ModelError) -> Transcript {
         self.finalizing = false;
+        let lost = std::mem::take(&mut self.interim_pending);
+        let text = std::mem::take(&mut self.finals);
+        if text.is_empty() && lost {
+            Transcript::Failed(reason)
+        } else {
+            Transcript::Final(text)
+        }
+    }
+
+    /// The stream broke while `Finalize` awaited its answer: the final words heard stand; with none, the
+    /// utterance failed (words may have been lost with the connection).
+    pub fn broken(&mut self, reason: ModelError) -> Transcript {
+        self.finalizing = false;
+        self.interim_pending = false;
         let text = std::mem::take(&mut self.finals);
         if text.is_empty() {
             Transcript::Failed(reason)
@@ -229,6 +254,7 @@ impl LiveTranscript {
         }
         let transcript = message["channel"]["alternatives"][0]["transcript"].as_str().unwrap_or_default().trim();
         let is_final = message["is_final"] == true;
+        self.interim_pending = !is_final && !transcript.is_empty();
         if is_final && !transcript.is_empty() {
             if !self.finals.is_empty() {
                 self.finals.push(' ');
@@ -276,7 +302,7 @@ fn run_listen(
     };
     tracing::warn!(error = %failure, "deepgram stream failed");
     if state.finalizing() {
-        let _ = results.send(state.give_up(failure.clone()));
+        let _ = results.send(state.broken(failure.clone()));
     }
     // Dead: each utterance ends failed until the stream object goes.
     while !cancelled.load(Ordering::Relaxed) {
@@ -315,7 +341,8 @@ fn listen(
                         .send(Message::Text(json!({"type": "Finalize"}).to_string().into()))
                         .map_err(|e| ws::error(url, e))?;
                     state.finalize();
-                    finalize_deadline = Some(Instant::now() + FINALIZE_TIMEOUT);
+                    let wait = if state.interim_pending() { FINALIZE_TIMEOUT } else { FINALIZE_GRACE };
+                    finalize_deadline = Some(Instant::now() + wait);
                     last_sent = Instant::now();
                 }
                 Err(TryRecvError::Empty) => break,
@@ -492,6 +519,21 @@ mod tests {
         assert!(!state.finalizing());
         assert_eq!(state.on_message(r#"{"type":"SpeechStarted","channel":[0],"timestamp":1.0}"#).unwrap(), None);
         assert_eq!(state.on_message("garbage").unwrap_err().kind, FailureKind::Malformed);
+    }
+
+    #[test]
+    fn an_unanswered_finalize_keeps_final_words_and_fails_only_when_words_were_lost() {
+        let timeout = || ModelError::new(FailureKind::TimedOut, "no answer to Finalize");
+        let mut state = LiveTranscript::default();
+        state.finalize();
+        assert_eq!(state.give_up(timeout()), Transcript::Final(String::new()), "silence: nothing was heard");
+        state.on_message(&results("hello", false, false)).unwrap();
+        state.finalize();
+        assert!(state.interim_pending());
+        assert!(matches!(state.give_up(timeout()), Transcript::Failed(e) if e.kind == FailureKind::TimedOut));
+        state.on_message(&results("hello", true, false)).unwrap();
+        state.finalize();
+        assert_eq!(state.give_up(timeout()), Transcript::Final("hello".into()));
     }
 
     #[test]

@@ -604,9 +604,9 @@ mod cartesia {
     use super::*;
 
     fn check(request: &Request) -> Result<(), ErrorResponse> {
-        assert!(request.uri().path() == "/tts/websocket", "{}", request.uri());
+        assert_eq!(request.uri().to_string(), "/tts/websocket?cartesia_version=2024-06-10");
         assert_eq!(header(request, "cartesia-version"), "2024-06-10");
-        if header(request, "x-api-key") != "ck-test" {
+        if header(request, "x-api-key") != "ck-test" || header(request, "authorization") != "Bearer ck-test" {
             return Err(refuse(401, r#"{"error":"Invalid API key"}"#));
         }
         Ok(())
