@@ -841,3 +841,41 @@ mod cancellation {
         assert!(seen.iter().any(|t| t.contains("CloseStream")), "{seen:?}");
     }
 }
+
+mod openai_tts {
+    use voicera_models_cloud::openai_tts::{OpenAiTts, OpenAiTtsConfig};
+
+    use super::*;
+
+    #[test]
+    fn speech_streams_24_khz_pcm_and_a_bad_key_keeps_openais_message() {
+        let samples: Vec<i16> = (0..2400).map(|i| (i * 5) as i16).collect();
+        let body: Vec<Vec<u8>> = pcm_bytes(&samples).chunks(1001).map(<[u8]>::to_vec).collect();
+        let (address, server) = http_server(stream_head("audio/pcm"), body);
+        let mut config = OpenAiTtsConfig::new(&format!("http://{address}/v1"), "gpt-4o-mini-tts", "alloy", "sk-test");
+        config.speed = Some(1.25);
+        let stream = OpenAiTts::new(config).speak("Hello.");
+        assert_eq!(stream.sample_rate(), 24_000);
+        assert_eq!(collect_audio(stream), (samples, None));
+        let request = server.join().unwrap();
+        assert_eq!(request.line, "POST /v1/audio/speech HTTP/1.1");
+        assert_eq!(request.header("authorization"), Some("Bearer sk-test"));
+        let body = request.json();
+        assert_eq!(
+            (&body["model"], &body["input"], &body["voice"], &body["response_format"]),
+            (&json!("gpt-4o-mini-tts"), &json!("Hello."), &json!("alloy"), &json!("pcm"))
+        );
+        assert_eq!(body["speed"], 1.25);
+
+        let error = r#"{"error":{"message":"Incorrect API key provided: sk-bad.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#;
+        let (address, _server) = http_server(error_head("401 Unauthorized", error), vec![]);
+        let failure = collect_audio(
+            OpenAiTts::new(OpenAiTtsConfig::new(&format!("http://{address}/v1"), "tts-1", "alloy", "sk-bad"))
+                .speak("Hi"),
+        )
+        .1
+        .unwrap();
+        assert_eq!(failure.kind, FailureKind::Rejected);
+        assert!(failure.message.contains("Incorrect API key"), "{failure}");
+    }
+}
