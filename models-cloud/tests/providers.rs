@@ -879,3 +879,69 @@ mod openai_tts {
         assert!(failure.message.contains("Incorrect API key"), "{failure}");
     }
 }
+
+mod sarvam {
+    use voicera_models_cloud::sarvam::{SarvamTts, SarvamTtsConfig};
+
+    use super::*;
+
+    fn wav(rate: u32, samples: &[i16]) -> Vec<u8> {
+        let data = pcm_bytes(samples);
+        let mut wav = Vec::new();
+        wav.extend_from_slice(b"RIFF");
+        wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+        wav.extend_from_slice(b"WAVEfmt ");
+        wav.extend_from_slice(&16u32.to_le_bytes());
+        wav.extend_from_slice(&1u16.to_le_bytes());
+        wav.extend_from_slice(&1u16.to_le_bytes());
+        wav.extend_from_slice(&rate.to_le_bytes());
+        wav.extend_from_slice(&(rate * 2).to_le_bytes());
+        wav.extend_from_slice(&2u16.to_le_bytes());
+        wav.extend_from_slice(&16u16.to_le_bytes());
+        wav.extend_from_slice(b"data");
+        wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        wav.extend_from_slice(&data);
+        wav
+    }
+
+    fn answer(wav: &[u8]) -> String {
+        let body =
+            json!({"request_id": "r1", "audios": [base64::engine::general_purpose::STANDARD.encode(wav)]}).to_string();
+        format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+    }
+
+    #[test]
+    fn bulbul_answers_base64_wav_and_v2_takes_pitch_and_loudness() {
+        let samples: Vec<i16> = (0..800).map(|i| (i * 9) as i16).collect();
+        let (address, server) = http_server(answer(&wav(16000, &samples)), vec![]);
+        let mut config = SarvamTtsConfig::new(&format!("http://{address}"), "bulbul:v2", "anushka", "hi", "sv-test");
+        (config.pitch, config.loudness, config.pace) = (Some(0.25), Some(1.5), Some(1.1));
+        assert_eq!(collect_audio(SarvamTts::new(config).speak("नमस्ते")), (samples, None));
+        let request = server.join().unwrap();
+        assert_eq!(request.line, "POST /text-to-speech HTTP/1.1");
+        assert_eq!(request.header("api-subscription-key"), Some("sv-test"));
+        let body = request.json();
+        assert_eq!(body["target_language_code"], "hi-IN");
+        assert_eq!((&body["speaker"], &body["model"]), (&json!("anushka"), &json!("bulbul:v2")));
+        assert_eq!((body["pitch"].as_f64(), body["loudness"].as_f64()), (Some(0.25), Some(1.5)));
+        assert_eq!(body["speech_sample_rate"], 16000);
+    }
+
+    #[test]
+    fn errors_and_a_wrong_rate_fail() {
+        let (address, _server) = http_server(
+            error_head(
+                "403 Forbidden",
+                r#"{"error":{"message":"Invalid API key","code":"invalid_api_key_error","request_id":"r"}}"#,
+            ),
+            vec![],
+        );
+        let config = SarvamTtsConfig::new(&format!("http://{address}"), "bulbul:v3", "aditya", "ta", "bad");
+        let failure = collect_audio(SarvamTts::new(config).speak("வணக்கம்")).1.unwrap();
+        assert_eq!(failure.kind, FailureKind::Rejected);
+        assert!(failure.message.contains("Invalid API key"), "{failure}");
+        let (address, _server) = http_server(answer(&wav(22050, &[0; 10])), vec![]);
+        let config = SarvamTtsConfig::new(&format!("http://{address}"), "bulbul:v3", "aditya", "ta", "k");
+        assert_eq!(collect_audio(SarvamTts::new(config).speak("x")).1.unwrap().kind, FailureKind::Malformed);
+    }
+}
