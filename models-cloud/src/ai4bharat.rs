@@ -9,20 +9,18 @@
 //!   "message"}`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
 use tungstenite::Message;
-use voicera_models::{FailureKind, ModelError, SpeechToText, SttStream, TextToSpeech, Transcript, TtsStream};
+use voicera_models::{FailureKind, ModelError, SpeechToText, SttStream, TextToSpeech, TtsStream};
 
 use crate::streams::{pcm16_bytes, spawn_audio, AudioEvent};
+use crate::utterance::{buffered_stream, text_answer, Transcriber};
 use crate::{http, ws};
-
-/// The longest utterance posted (30 s at 16 kHz); older audio is dropped.
-const MAX_UTTERANCE: usize = 30 * 16_000;
 
 /// The STT server.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,97 +61,18 @@ impl Ai4BharatStt {
 
 impl SpeechToText for Ai4BharatStt {
     fn stream(&self, language: &str) -> Box<dyn SttStream> {
-        let (results, receiver) = mpsc::channel();
-        Box::new(Ai4BharatStream {
-            config: Arc::clone(&self.config),
-            agent: self.agent.clone(),
-            language: language.to_string(),
-            audio: Vec::new(),
-            results,
-            receiver,
-            cancelled: Arc::new(AtomicBool::new(false)),
-        })
-    }
-}
-
-struct Ai4BharatStream {
-    config: Arc<Ai4BharatSttConfig>,
-    agent: ureq::Agent,
-    language: String,
-    audio: Vec<i16>,
-    results: Sender<Transcript>,
-    receiver: Receiver<Transcript>,
-    cancelled: Arc<AtomicBool>,
-}
-
-impl SttStream for Ai4BharatStream {
-    fn push_audio(&mut self, pcm: &[i16]) {
-        self.audio.extend_from_slice(pcm);
-        if self.audio.len() > MAX_UTTERANCE {
-            let excess = self.audio.len() - MAX_UTTERANCE;
-            self.audio.drain(..excess);
-        }
-    }
-
-    fn end_of_speech(&mut self) {
-        let audio = std::mem::take(&mut self.audio);
-        let path = if self.language == "bhb" { "/transcribe/bhili" } else { "/transcribe" };
-        let url = format!("{}{path}", self.config.base_url);
-        let body = json!({
-            "audio_b64": base64::engine::general_purpose::STANDARD.encode(pcm16_bytes(&audio)),
-            "language_id": self.language,
-        })
-        .to_string();
-        let (agent, results, cancelled) = (self.agent.clone(), self.results.clone(), Arc::clone(&self.cancelled));
-        let spawned = std::thread::Builder::new().name("ai4bharat-stt".into()).spawn(move || {
-            let transcript = match transcribe(&agent, &url, &body) {
-                Ok(text) => Transcript::Final(text),
-                Err(err) => Transcript::Failed(err),
-            };
-            if !cancelled.load(Ordering::Relaxed) {
-                let _ = results.send(transcript);
-            }
+        let (config, agent) = (Arc::clone(&self.config), self.agent.clone());
+        let transcriber: Transcriber = Arc::new(move |language: &str, audio: &[i16]| {
+            let path = if language == "bhb" { "/transcribe/bhili" } else { "/transcribe" };
+            let url = format!("{}{path}", config.base_url);
+            let body = json!({
+                "audio_b64": base64::engine::general_purpose::STANDARD.encode(pcm16_bytes(audio)),
+                "language_id": language,
+            })
+            .to_string();
+            text_answer(&url, agent.post(&url).header("Content-Type", "application/json").send(body), "text")
         });
-        if let Err(err) = spawned {
-            let _ = self.results.send(Transcript::Failed(ModelError::new(FailureKind::Engine, err.to_string())));
-        }
-    }
-
-    fn poll_transcript(&mut self) -> Option<Transcript> {
-        self.receiver.try_recv().ok()
-    }
-}
-
-impl Drop for Ai4BharatStream {
-    fn drop(&mut self) {
-        self.cancelled.store(true, Ordering::Relaxed);
-    }
-}
-
-fn transcribe(agent: &ureq::Agent, url: &str, body: &str) -> Result<String, ModelError> {
-    let response = agent
-        .post(url)
-        .header("Content-Type", "application/json")
-        .send(body)
-        .map_err(|e| http::transport_error(url, &e))?;
-    if !response.status().is_success() {
-        return Err(http::status_error(url, response));
-    }
-    let text = response
-        .into_body()
-        .with_config()
-        .limit(http::MAX_ERROR_BODY)
-        .read_to_string()
-        .map_err(|e| ModelError::new(FailureKind::Unreachable, format!("{url}: {e}")))?;
-    let answer: Value = serde_json::from_str(&text).map_err(|_| {
-        ModelError::new(
-            FailureKind::Malformed,
-            format!("{url}: not JSON: {}", text.chars().take(200).collect::<String>()),
-        )
-    })?;
-    match answer["text"].as_str() {
-        Some(text) => Ok(text.trim().to_string()),
-        None => Err(ModelError::new(FailureKind::Malformed, format!("{url}: no text in {answer}"))),
+        buffered_stream("ai4bharat-stt", language, transcriber)
     }
 }
 

@@ -3,10 +3,11 @@
 //!
 //! - language models: [`openai::OpenAiChat`] (any OpenAI-compatible chat endpoint: OpenAI, Groq, vLLM,
 //!   llama.cpp's server, Ollama), [`anthropic::AnthropicChat`], [`gemini::GeminiChat`];
-//! - speech to text: [`deepgram::DeepgramStt`] (live WebSocket), [`ai4bharat::Ai4BharatStt`] (the original's
-//!   IndicConformer server);
+//! - speech to text: [`deepgram::DeepgramStt`] (live WebSocket), [`sarvam::SarvamStt`],
+//!   [`openai_stt::OpenAiStt`], [`ai4bharat::Ai4BharatStt`] (the original's IndicConformer server);
 //! - text to speech: [`elevenlabs::ElevenLabsTts`], [`deepgram::DeepgramTts`] (Aura), [`cartesia::CartesiaTts`],
-//!   [`openai_tts::OpenAiTts`], [`sarvam::SarvamTts`] (Bulbul), [`ai4bharat::ParlerTts`] (the original's Indic Parler server).
+//!   [`openai_tts::OpenAiTts`], [`sarvam::SarvamTts`] (Bulbul), [`ai4bharat::ParlerTts`] (the original's Indic
+//!   Parler server).
 //!
 //! Each request or stream runs on a thread of its own with blocking I/O and short read timeouts, and hands
 //! events to the stream object through a channel, so the call's engine only ever polls; dropping the stream
@@ -24,8 +25,10 @@ pub mod elevenlabs;
 pub mod gemini;
 pub mod http;
 pub mod openai;
+pub mod openai_stt;
 pub mod openai_tts;
 pub mod sarvam;
 pub mod sse;
 pub mod streams;
+pub mod utterance;
 pub mod ws;

@@ -14,6 +14,7 @@ use voicera_models::{FailureKind, ModelError, TextToSpeech, TtsStream};
 
 use crate::http;
 use crate::streams::{spawn_audio, AudioEvent, Pcm16Decoder};
+use crate::utterance::{buffered_stream, multipart, text_answer, Transcriber, BOUNDARY};
 
 /// Sarvam's API root.
 pub const DEFAULT_BASE_URL: &str = "https://api.sarvam.ai";
@@ -127,12 +128,7 @@ impl TextToSpeech for SarvamTts {
     }
 }
 
-fn synthesise(
-    agent: &ureq::Agent,
-    config: &SarvamTtsConfig,
-    body: &str,
-    events: &Sender<AudioEvent>,
-) {
+fn synthesise(agent: &ureq::Agent, config: &SarvamTtsConfig, body: &str, events: &Sender<AudioEvent>) {
     let url = format!("{}/text-to-speech", config.base_url);
     let result = (|| {
         let response = agent
@@ -198,4 +194,56 @@ pub fn wav_pcm16(wav: &[u8]) -> Option<(u32, &[u8])> {
         rest = &body[advance..];
     }
     None
+}
+
+/// Saarika / Saaras speech to text over REST (docs.sarvam.ai/api-reference-docs/speech-to-text/transcribe):
+/// `POST {base}/speech-to-text`, `multipart/form-data` with `file` (WAV), `model` and `language_code`
+/// (`hi-IN`, or `unknown` to detect), answered `{"request_id", "transcript", "language_code"}`. Each utterance
+/// is posted when the VAD ends it.
+#[derive(Clone)]
+pub struct SarvamStt {
+    base_url: String,
+    api_key: String,
+    model: String,
+    agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for SarvamStt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SarvamStt")
+            .field("base_url", &self.base_url)
+            .field("api_key", &"***")
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+impl SarvamStt {
+    /// `model` (`saarika:v2.5`, the original's default) at `base_url`.
+    pub fn new(base_url: &str, model: &str, api_key: &str) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_key: api_key.to_string(),
+            model: model.to_string(),
+            agent: http::agent(Duration::from_secs(15)),
+        }
+    }
+}
+
+impl voicera_models::SpeechToText for SarvamStt {
+    fn stream(&self, language: &str) -> Box<dyn voicera_models::SttStream> {
+        let this = self.clone();
+        let transcriber: Transcriber = Arc::new(move |language: &str, audio: &[i16]| {
+            let url = format!("{}/speech-to-text", this.base_url);
+            let language = SarvamTtsConfig::new("", "", "", language, "").language;
+            let body = multipart(&[("model", &this.model), ("language_code", &language)], audio);
+            let request = this
+                .agent
+                .post(&url)
+                .header("Content-Type", &format!("multipart/form-data; boundary={BOUNDARY}"))
+                .header("api-subscription-key", &this.api_key);
+            text_answer(&url, request.send(&body[..]), "transcript")
+        });
+        buffered_stream("sarvam-stt", language, transcriber)
+    }
 }

@@ -945,3 +945,97 @@ mod sarvam {
         assert_eq!(collect_audio(SarvamTts::new(config).speak("x")).1.unwrap().kind, FailureKind::Malformed);
     }
 }
+
+/// The parts of a `multipart/form-data` request: (name, body bytes), checked against its boundary.
+fn form_parts(request: &HttpRequest) -> Vec<(String, Vec<u8>)> {
+    let content_type = request.header("content-type").unwrap();
+    let boundary = content_type.strip_prefix("multipart/form-data; boundary=").unwrap();
+    let delimiter = format!("\r\n--{boundary}");
+    let body = [b"\r\n".as_slice(), &request.body].concat();
+    let mut parts = Vec::new();
+    let mut rest = &body[..];
+    loop {
+        let start = rest.windows(delimiter.len()).position(|w| w == delimiter.as_bytes()).unwrap();
+        rest = &rest[start + delimiter.len()..];
+        if rest.starts_with(b"--") {
+            return parts;
+        }
+        let head_end = rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&rest[..head_end]).into_owned();
+        let name = head.split("name=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let content = &rest[head_end + 4..];
+        let end = content.windows(delimiter.len()).position(|w| w == delimiter.as_bytes()).unwrap();
+        parts.push((name, content[..end].to_vec()));
+        rest = &content[end..];
+    }
+}
+
+fn json_answer(body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn wav_data(wav: &[u8]) -> &[u8] {
+    assert_eq!((&wav[..4], &wav[8..16]), (b"RIFF".as_slice(), b"WAVEfmt ".as_slice()));
+    assert_eq!(u32::from_le_bytes(wav[24..28].try_into().unwrap()), 16_000);
+    &wav[44..]
+}
+
+mod segment_stt {
+    use voicera_models_cloud::openai_stt::OpenAiStt;
+    use voicera_models_cloud::sarvam::SarvamStt;
+
+    use super::*;
+
+    #[test]
+    fn sarvam_gets_a_wav_form_and_its_transcript_is_final() {
+        let (address, server) = http_server(
+            json_answer(r#"{"request_id":"r","transcript":"मुझे टिकट चाहिए","language_code":"hi-IN"}"#),
+            vec![],
+        );
+        let mut stream = SarvamStt::new(&format!("http://{address}"), "saarika:v2.5", "sv-test").stream("hi");
+        let audio: Vec<i16> = (0..480).map(|i| i as i16).collect();
+        stream.push_audio(&audio);
+        stream.end_of_speech();
+        assert_eq!(next_transcript(stream.as_mut()), Transcript::Final("मुझे टिकट चाहिए".into()));
+        let request = server.join().unwrap();
+        assert_eq!(request.line, "POST /speech-to-text HTTP/1.1");
+        assert_eq!(request.header("api-subscription-key"), Some("sv-test"));
+        let parts = form_parts(&request);
+        assert_eq!(parts[0], ("model".to_string(), b"saarika:v2.5".to_vec()));
+        assert_eq!(parts[1], ("language_code".to_string(), b"hi-IN".to_vec()));
+        assert_eq!(parts[2].0, "file");
+        assert_eq!(wav_data(&parts[2].1), pcm_bytes(&audio));
+    }
+
+    #[test]
+    fn openai_transcription_and_its_rate_limit() {
+        let (address, server) = http_server(json_answer(r#"{"text":" Hello there. "}"#), vec![]);
+        let mut stream = OpenAiStt::new(&format!("http://{address}/v1"), "whisper-1", "sk-test").stream("en-IN");
+        stream.push_audio(&[5; 320]);
+        stream.end_of_speech();
+        assert_eq!(next_transcript(stream.as_mut()), Transcript::Final("Hello there.".into()));
+        let request = server.join().unwrap();
+        assert_eq!(request.line, "POST /v1/audio/transcriptions HTTP/1.1");
+        assert_eq!(request.header("authorization"), Some("Bearer sk-test"));
+        let parts = form_parts(&request);
+        let names: Vec<&str> = parts.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["model", "language", "response_format", "file"]);
+        assert_eq!(parts[1].1, b"en");
+        assert_eq!(wav_data(&parts[3].1), pcm_bytes(&[5; 320]));
+
+        let error = r#"{"error":{"message":"Rate limit reached for whisper-1","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
+        let (address, _server) = http_server(error_head("429 Too Many Requests", error), vec![]);
+        let mut stream = OpenAiStt::new(&format!("http://{address}/v1"), "whisper-1", "sk-test").stream("en");
+        stream.end_of_speech();
+        match next_transcript(stream.as_mut()) {
+            Transcript::Failed(err) => {
+                assert_eq!(err.kind, FailureKind::Overloaded);
+                assert!(err.message.contains("Rate limit reached"), "{err}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
