@@ -13,28 +13,21 @@
 //! Aura: `POST {base}/v1/speak?model=aura-2-…&encoding=linear16&sample_rate=16000&container=none` with
 //! `{"text": …}`, answered by raw PCM streamed as it is made.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use tungstenite::Message;
-use voicera_models::{FailureKind, ModelError, SpeechToText, SttStream, TextToSpeech, Transcript, TtsStream};
+use voicera_models::{FailureKind, ModelError, SpeechToText, SttStream, TextToSpeech, TtsStream};
 
-use crate::streams::{pcm16_bytes, pump_pcm, spawn_audio, AudioEvent};
-use crate::{http, ws};
+use crate::http;
+use crate::live::{self, Heard, LiveProtocol};
+use crate::streams::{pump_pcm, spawn_audio, AudioEvent};
 
 /// Deepgram's API root for both clients; the STT client speaks WebSocket to the same host.
 pub const DEFAULT_BASE_URL: &str = "https://api.deepgram.com";
-
-/// How long the final transcript may take after `Finalize` while words are still interim.
-const FINALIZE_TIMEOUT: Duration = Duration::from_millis(1500);
-/// How long to wait after `Finalize` when every word heard is already final: Deepgram answers `Finalize`
-/// only when it has audio buffered, so with nothing pending the utterance is complete after this grace.
-const FINALIZE_GRACE: Duration = Duration::from_millis(300);
-/// A socket without audio this long gets a `KeepAlive` (Deepgram closes one silent for 10 s).
-const KEEP_ALIVE: Duration = Duration::from_secs(4);
 
 /// Live STT settings.
 #[derive(Clone, PartialEq)]
@@ -124,116 +117,36 @@ impl DeepgramStt {
     }
 }
 
-enum Command {
-    Audio(Vec<u8>),
-    Finalize,
-}
-
 impl SpeechToText for DeepgramStt {
     fn stream(&self, language: &str) -> Box<dyn SttStream> {
-        let (commands, command_receiver) = mpsc::channel();
-        let (results, receiver) = mpsc::channel();
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let stop = Arc::clone(&cancelled);
         let url = self.config.listen_url(language);
         let key = format!("Token {}", self.config.api_key);
-        let spawned = std::thread::Builder::new()
-            .name("deepgram-listen".into())
-            .spawn(move || run_listen(&url, &key, &command_receiver, &results, &stop));
-        let failure = spawned.err().map(|e| ModelError::new(FailureKind::Engine, format!("cannot start: {e}")));
-        Box::new(DeepgramStream { commands, receiver, cancelled, failure })
+        live::spawn("deepgram-listen", url, vec![("Authorization".into(), key)], DeepgramProtocol)
     }
 }
 
-/// One call's recognition stream.
-struct DeepgramStream {
-    commands: Sender<Command>,
-    receiver: Receiver<Transcript>,
-    cancelled: Arc<AtomicBool>,
-    /// The thread could not start: every utterance fails with this.
-    failure: Option<ModelError>,
-}
+/// Deepgram's live messages.
+#[derive(Debug, Clone, Copy)]
+pub struct DeepgramProtocol;
 
-impl SttStream for DeepgramStream {
-    fn push_audio(&mut self, pcm: &[i16]) {
-        let _ = self.commands.send(Command::Audio(pcm16_bytes(pcm)));
+impl LiveProtocol for DeepgramProtocol {
+    fn audio(&self, pcm: &[u8]) -> Message {
+        Message::Binary(pcm.to_vec().into())
     }
 
-    fn end_of_speech(&mut self) {
-        if self.commands.send(Command::Finalize).is_err() {
-            // The thread is gone; the poll below reports it.
-        }
+    fn finalize(&self) -> Message {
+        Message::Text(json!({"type": "Finalize"}).to_string().into())
     }
 
-    fn poll_transcript(&mut self) -> Option<Transcript> {
-        if let Some(failure) = self.failure.take() {
-            return Some(Transcript::Failed(failure));
-        }
-        self.receiver.try_recv().ok()
-    }
-}
-
-impl Drop for DeepgramStream {
-    fn drop(&mut self) {
-        self.cancelled.store(true, Ordering::Relaxed);
-    }
-}
-
-/// The utterance being heard, from `Results` messages, sans-IO.
-#[derive(Debug, Default)]
-pub struct LiveTranscript {
-    /// Final segments of the utterance so far.
-    finals: String,
-    /// A `Finalize` was sent and its answer is awaited.
-    finalizing: bool,
-    /// The latest result was interim: words heard that are not final yet.
-    interim_pending: bool,
-}
-
-impl LiveTranscript {
-    /// A `Finalize` was sent: the next `from_finalize` result completes the utterance.
-    pub fn finalize(&mut self) {
-        self.finalizing = true;
+    fn keep_alive(&self) -> Option<Message> {
+        Some(Message::Text(json!({"type": "KeepAlive"}).to_string().into()))
     }
 
-    /// Whether a `Finalize` awaits its answer.
-    pub fn finalizing(&self) -> bool {
-        self.finalizing
+    fn close(&self) -> Option<Message> {
+        Some(Message::Text(json!({"type": "CloseStream"}).to_string().into()))
     }
 
-    /// Whether words were heard that are not final yet (then `Finalize` will be answered).
-    pub fn interim_pending(&self) -> bool {
-        self.interim_pending
-    }
-
-    /// The answer to `Finalize` did not come in time: the utterance ends with the final words heard; with
-    /// none, it fails if interim words were lost, else it was silence (an empty final).
-    pub fn give_up(&mut self, reason: ModelError) -> Transcript {
-        self.finalizing = false;
-        let lost = std::mem::take(&mut self.interim_pending);
-        let text = std::mem::take(&mut self.finals);
-        if text.is_empty() && lost {
-            Transcript::Failed(reason)
-        } else {
-            Transcript::Final(text)
-        }
-    }
-
-    /// The stream broke while `Finalize` awaited its answer: the final words heard stand; with none, the
-    /// utterance failed (words may have been lost with the connection).
-    pub fn broken(&mut self, reason: ModelError) -> Transcript {
-        self.finalizing = false;
-        self.interim_pending = false;
-        let text = std::mem::take(&mut self.finals);
-        if text.is_empty() {
-            Transcript::Failed(reason)
-        } else {
-            Transcript::Final(text)
-        }
-    }
-
-    /// Reads one text message; returns what it tells the engine.
-    pub fn on_message(&mut self, text: &str) -> Result<Option<Transcript>, ModelError> {
+    fn read(&self, text: &str) -> Result<Heard, ModelError> {
         let message: Value = serde_json::from_str(text).map_err(|_| {
             let shown: String = text.chars().take(200).collect();
             ModelError::new(FailureKind::Malformed, format!("unreadable message: {shown}"))
@@ -247,141 +160,18 @@ impl LiveTranscript {
                     description.unwrap_or("an error message").to_string(),
                 ));
             }
-            Some(_) => return Ok(None), // Metadata, SpeechStarted, UtteranceEnd
-            None => {
-                return Err(ModelError::new(FailureKind::Malformed, "a message without a type".to_string()));
-            }
+            Some(_) => return Ok(Heard::Nothing), // Metadata, SpeechStarted, UtteranceEnd
+            None => return Err(ModelError::new(FailureKind::Malformed, "a message without a type".to_string())),
         }
         let transcript = message["channel"]["alternatives"][0]["transcript"].as_str().unwrap_or_default().trim();
-        let is_final = message["is_final"] == true;
-        self.interim_pending = !is_final && !transcript.is_empty();
-        if is_final && !transcript.is_empty() {
-            if !self.finals.is_empty() {
-                self.finals.push(' ');
-            }
-            self.finals.push_str(transcript);
-        }
-        if message["from_finalize"] == true && self.finalizing {
-            self.finalizing = false;
-            return Ok(Some(Transcript::Final(std::mem::take(&mut self.finals))));
-        }
-        if is_final {
-            return Ok((!self.finals.is_empty()).then(|| Transcript::Partial(self.finals.clone())));
-        }
-        if transcript.is_empty() {
-            return Ok(None);
-        }
-        let partial =
-            if self.finals.is_empty() { transcript.to_string() } else { format!("{} {transcript}", self.finals) };
-        Ok(Some(Transcript::Partial(partial)))
-    }
-}
-
-/// The stream's thread: connects, then forwards audio and `Finalize` and reads results until the stream
-/// object is dropped. After a failure, each later utterance fails with it.
-fn run_listen(
-    url: &str,
-    key: &str,
-    commands: &Receiver<Command>,
-    results: &Sender<Transcript>,
-    cancelled: &AtomicBool,
-) {
-    let shown = url.split('?').next().unwrap_or(url).to_string();
-    let mut state = LiveTranscript::default();
-    let failure = match ws::connect(url, &[("Authorization", key)]) {
-        Ok(mut socket) => match listen(&shown, &mut socket, &mut state, commands, results, cancelled) {
-            Ok(()) => {
-                let _ = socket.send(Message::Text(json!({"type": "CloseStream"}).to_string().into()));
-                let _ = socket.close(None);
-                let _ = socket.flush();
-                return;
-            }
-            Err(err) => err,
-        },
-        Err(err) => err,
-    };
-    tracing::warn!(error = %failure, "deepgram stream failed");
-    if state.finalizing() {
-        let _ = results.send(state.broken(failure.clone()));
-    }
-    // Dead: each utterance ends failed until the stream object goes.
-    while !cancelled.load(Ordering::Relaxed) {
-        match commands.recv() {
-            Ok(Command::Finalize) => {
-                let _ = results.send(Transcript::Failed(failure.clone()));
-            }
-            Ok(Command::Audio(_)) => {}
-            Err(_) => return,
-        }
-    }
-}
-
-fn listen(
-    url: &str,
-    socket: &mut ws::Socket,
-    state: &mut LiveTranscript,
-    commands: &Receiver<Command>,
-    results: &Sender<Transcript>,
-    cancelled: &AtomicBool,
-) -> Result<(), ModelError> {
-    let mut last_sent = Instant::now();
-    let mut finalize_deadline = None;
-    loop {
-        if cancelled.load(Ordering::Relaxed) {
-            return Ok(());
-        }
-        loop {
-            match commands.try_recv() {
-                Ok(Command::Audio(bytes)) => {
-                    socket.send(Message::Binary(bytes.into())).map_err(|e| ws::error(url, e))?;
-                    last_sent = Instant::now();
-                }
-                Ok(Command::Finalize) => {
-                    socket
-                        .send(Message::Text(json!({"type": "Finalize"}).to_string().into()))
-                        .map_err(|e| ws::error(url, e))?;
-                    state.finalize();
-                    let wait = if state.interim_pending() { FINALIZE_TIMEOUT } else { FINALIZE_GRACE };
-                    finalize_deadline = Some(Instant::now() + wait);
-                    last_sent = Instant::now();
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => return Ok(()),
-            }
-        }
-        if last_sent.elapsed() >= KEEP_ALIVE {
-            socket
-                .send(Message::Text(json!({"type": "KeepAlive"}).to_string().into()))
-                .map_err(|e| ws::error(url, e))?;
-            last_sent = Instant::now();
-        }
-        if let Some(deadline) = finalize_deadline {
-            if !state.finalizing() {
-                finalize_deadline = None;
-            } else if Instant::now() >= deadline {
-                finalize_deadline = None;
-                let reason = ModelError::new(FailureKind::TimedOut, format!("{url}: no answer to Finalize"));
-                if results.send(state.give_up(reason)).is_err() {
-                    return Ok(());
-                }
-            }
-        }
-        match socket.read() {
-            Ok(Message::Text(text)) => {
-                if let Some(transcript) = state.on_message(text.as_str())? {
-                    if results.send(transcript).is_err() {
-                        return Ok(());
-                    }
-                }
-            }
-            Ok(Message::Close(frame)) => return Err(ws::close_error(url, frame.as_ref())),
-            Ok(Message::Binary(_)) => {
-                return Err(ModelError::new(FailureKind::Malformed, format!("{url}: an unexpected binary message")))
-            }
-            Ok(_) => {} // ping, pong
-            Err(err) if ws::is_idle(&err) => {}
-            Err(err) => return Err(ws::error(url, err)),
-        }
+        let transcript = transcript.to_string();
+        Ok(if message["from_finalize"] == true {
+            Heard::Finalized(transcript)
+        } else if message["is_final"] == true {
+            Heard::Final(transcript)
+        } else {
+            Heard::Interim(transcript)
+        })
     }
 }
 
@@ -484,7 +274,10 @@ pub(crate) fn speak_http(
 
 #[cfg(test)]
 mod tests {
+    use voicera_models::Transcript;
+
     use super::*;
+    use crate::live::LiveTranscript;
 
     fn results(transcript: &str, is_final: bool, from_finalize: bool) -> String {
         json!({
@@ -500,25 +293,28 @@ mod tests {
     fn final_segments_join_into_the_utterance_completed_by_finalize() {
         let mut state = LiveTranscript::default();
         assert_eq!(
-            state.on_message(&results("book a", false, false)).unwrap(),
+            state.on_message(&DeepgramProtocol, &results("book a", false, false)).unwrap(),
             Some(Transcript::Partial("book a".into()))
         );
         assert_eq!(
-            state.on_message(&results("book a table", true, false)).unwrap(),
+            state.on_message(&DeepgramProtocol, &results("book a table", true, false)).unwrap(),
             Some(Transcript::Partial("book a table".into()))
         );
         assert_eq!(
-            state.on_message(&results("for two", false, false)).unwrap(),
+            state.on_message(&DeepgramProtocol, &results("for two", false, false)).unwrap(),
             Some(Transcript::Partial("book a table for two".into()))
         );
         state.finalize();
         assert_eq!(
-            state.on_message(&results("for two", true, true)).unwrap(),
+            state.on_message(&DeepgramProtocol, &results("for two", true, true)).unwrap(),
             Some(Transcript::Final("book a table for two".into()))
         );
         assert!(!state.finalizing());
-        assert_eq!(state.on_message(r#"{"type":"SpeechStarted","channel":[0],"timestamp":1.0}"#).unwrap(), None);
-        assert_eq!(state.on_message("garbage").unwrap_err().kind, FailureKind::Malformed);
+        assert_eq!(
+            state.on_message(&DeepgramProtocol, r#"{"type":"SpeechStarted","channel":[0],"timestamp":1.0}"#).unwrap(),
+            None
+        );
+        assert_eq!(state.on_message(&DeepgramProtocol, "garbage").unwrap_err().kind, FailureKind::Malformed);
     }
 
     #[test]
@@ -527,11 +323,11 @@ mod tests {
         let mut state = LiveTranscript::default();
         state.finalize();
         assert_eq!(state.give_up(timeout()), Transcript::Final(String::new()), "silence: nothing was heard");
-        state.on_message(&results("hello", false, false)).unwrap();
+        state.on_message(&DeepgramProtocol, &results("hello", false, false)).unwrap();
         state.finalize();
         assert!(state.interim_pending());
         assert!(matches!(state.give_up(timeout()), Transcript::Failed(e) if e.kind == FailureKind::TimedOut));
-        state.on_message(&results("hello", true, false)).unwrap();
+        state.on_message(&DeepgramProtocol, &results("hello", true, false)).unwrap();
         state.finalize();
         assert_eq!(state.give_up(timeout()), Transcript::Final("hello".into()));
     }

@@ -24,6 +24,7 @@ pub mod deepgram;
 pub mod elevenlabs;
 pub mod gemini;
 pub mod http;
+pub mod live;
 pub mod openai;
 pub mod openai_stt;
 pub mod openai_tts;

@@ -1,5 +1,5 @@
 //! The stream objects the engine polls, fed by a request's thread through a channel: a language model's
-//! reply ([`spawn_reply`]) and synthesised audio ([`spawn_audio`]). Dropping either sets a flag the thread
+//! reply (`spawn_reply`) and synthesised audio (`spawn_audio`). Dropping either sets a flag the thread
 //! checks between reads (each read waits at most a short timeout), so network work stops promptly.
 
 use std::io::Read;
