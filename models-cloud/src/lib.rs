@@ -3,7 +3,7 @@
 //!
 //! - language models: [`openai::OpenAiChat`] (any OpenAI-compatible chat endpoint: OpenAI, Groq, vLLM,
 //!   llama.cpp's server, Ollama), [`anthropic::AnthropicChat`], [`gemini::GeminiChat`];
-//! - speech to text: [`deepgram::DeepgramStt`] (live WebSocket), [`sarvam::SarvamStt`],
+//! - speech to text: [`deepgram::DeepgramStt`] and [`elevenlabs::ElevenLabsStt`] (live WebSockets), [`sarvam::SarvamStt`],
 //!   [`openai_stt::OpenAiStt`], [`ai4bharat::Ai4BharatStt`] (the original's IndicConformer server);
 //! - text to speech: [`elevenlabs::ElevenLabsTts`], [`deepgram::DeepgramTts`] (Aura), [`cartesia::CartesiaTts`],
 //!   [`openai_tts::OpenAiTts`], [`sarvam::SarvamTts`] (Bulbul), [`ai4bharat::ParlerTts`] (the original's Indic

@@ -1039,3 +1039,87 @@ mod segment_stt {
         }
     }
 }
+
+mod scribe {
+    use voicera_models_cloud::elevenlabs::ElevenLabsStt;
+
+    use super::*;
+
+    fn check(request: &Request) -> Result<(), ErrorResponse> {
+        assert_eq!(
+            request.uri().to_string(),
+            "/v1/speech-to-text/realtime?model_id=scribe_v2_realtime&audio_format=pcm_16000&commit_strategy=manual&language_code=hi"
+        );
+        if header(request, "xi-api-key") != "xi-test" {
+            return Err(refuse(401, r#"{"detail":{"status":"invalid_api_key","message":"Invalid API key"}}"#));
+        }
+        Ok(())
+    }
+
+    fn send(socket: &mut WebSocket<TcpStream>, message: Value) {
+        socket.send(Message::Text(message.to_string().into())).unwrap();
+    }
+
+    #[test]
+    fn partials_then_a_manual_commit_give_the_final() {
+        let (address, server) = ws_server(check, |socket| {
+            send(
+                socket,
+                json!({"message_type": "session_started", "session_id": "s1", "config": {"sample_rate": 16000}}),
+            );
+            let mut audio = Vec::new();
+            let commit = loop {
+                let message: Value = serde_json::from_str(socket.read().unwrap().to_text().unwrap()).unwrap();
+                assert_eq!(message["message_type"], "input_audio_chunk");
+                if message["commit"] == true {
+                    break message;
+                }
+                assert_eq!(message["sample_rate"], 16000);
+                audio.extend(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(message["audio_base_64"].as_str().unwrap())
+                        .unwrap(),
+                );
+                send(socket, json!({"message_type": "partial_transcript", "text": "नमस्ते"}));
+            };
+            send(socket, json!({"message_type": "committed_transcript", "text": "नमस्ते दोस्तों"}));
+            let _ = socket.read();
+            (audio, commit)
+        });
+        let mut stream =
+            ElevenLabsStt::new(&format!("http://{address}"), "scribe_v2_realtime", "xi-test").stream("hi-IN");
+        stream.push_audio(&[3; 160]);
+        assert_eq!(next_transcript(stream.as_mut()), Transcript::Partial("नमस्ते".into()));
+        stream.end_of_speech();
+        assert_eq!(next_transcript(stream.as_mut()), Transcript::Final("नमस्ते दोस्तों".into()));
+        drop(stream);
+        let (audio, commit) = server.join().unwrap().unwrap();
+        assert_eq!(audio, pcm_bytes(&[3; 160]));
+        assert_eq!(commit["audio_base_64"], "");
+    }
+
+    #[test]
+    fn a_refused_key_and_an_error_message_fail_the_utterance() {
+        let (address, _server) = ws_server(check, |_| ());
+        let mut stream = ElevenLabsStt::new(&format!("http://{address}"), "scribe_v2_realtime", "xi-bad").stream("hi");
+        stream.end_of_speech();
+        assert!(
+            matches!(next_transcript(stream.as_mut()), Transcript::Failed(e) if e.kind == FailureKind::Rejected && e.message.contains("Invalid API key"))
+        );
+
+        let (address, _server) = ws_server(check, |socket| {
+            let _ = socket.read();
+            send(socket, json!({"message_type": "quota_exceeded", "error": "Quota exceeded for this month"}));
+            let _ = socket.read();
+        });
+        let mut stream = ElevenLabsStt::new(&format!("http://{address}"), "scribe_v2_realtime", "xi-test").stream("hi");
+        stream.end_of_speech();
+        match next_transcript(stream.as_mut()) {
+            Transcript::Failed(err) => {
+                assert_eq!(err.kind, FailureKind::Overloaded);
+                assert!(err.message.contains("Quota exceeded"), "{err}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
