@@ -17,6 +17,9 @@ use voicera_models::{ChatMessage, FailureKind, LanguageModel, LlmEvent, LlmStrea
 use crate::http;
 use crate::streams::{pump_sse, spawn_reply, EventDecoder};
 
+/// Anthropic's API root.
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+
 /// The API version every request names.
 pub const API_VERSION: &str = "2023-06-01";
 

@@ -14,6 +14,9 @@ use voicera_models::{ChatMessage, FailureKind, LanguageModel, LlmEvent, LlmStrea
 use crate::http;
 use crate::streams::{pump_sse, spawn_reply, EventDecoder};
 
+/// Google's Gemini API root.
+pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
+
 /// Where and how to ask.
 #[derive(Clone, PartialEq)]
 pub struct GeminiConfig {
