@@ -13,6 +13,7 @@ use voicera_conversation::agent::Agent;
 use voicera_conversation::recorder::{FsRecordingSink, RecordingSink};
 use voicera_conversation::routing::Router;
 use voicera_media::metrics::Metrics;
+use voicera_records::{RecordWriter, SpoolItem};
 use voicera_sip::transaction::TimerConfig;
 use voicera_telephony::outbound::Dialer;
 use voicera_telephony::sip_rtp::{self, SipServiceConfig, SipServiceHandle};
@@ -68,18 +69,25 @@ struct Status {
     draining: Arc<AtomicBool>,
     /// Whether the store answered its last ping ([`watch_store`]).
     store_up: Arc<AtomicBool>,
+    /// The call records' writer on nodes that take calls: while it spools, the store is `degraded`, not
+    /// down (calls still work and their records wait).
+    records: Option<RecordWriter<SpoolItem>>,
 }
 
 impl NodeStatus for Status {
     fn checks(&self) -> Vec<Check> {
-        let mut checks = vec![Check { name: "http", up: self.http_up.load(Ordering::Relaxed) }];
+        let mut checks = vec![Check::new("http", self.http_up.load(Ordering::Relaxed))];
         if self.role.runs_sip() {
             // One task serves both sockets; it runs only while both are bound.
             let sip_up = self.sip.as_ref().is_some_and(|s| s.is_running());
-            checks.push(Check { name: "sip_udp", up: sip_up });
-            checks.push(Check { name: "sip_tcp", up: sip_up });
+            checks.push(Check::new("sip_udp", sip_up));
+            checks.push(Check::new("sip_tcp", sip_up));
         }
-        checks.push(Check { name: "store", up: self.store_up.load(Ordering::Relaxed) });
+        let store_up = self.store_up.load(Ordering::Relaxed);
+        checks.push(match &self.records {
+            Some(records) => Check { name: "store", up: true, degraded: !store_up || records.degraded() },
+            None => Check::new("store", store_up),
+        });
         checks
     }
 
@@ -88,7 +96,11 @@ impl NodeStatus for Status {
     }
 
     fn metrics(&self) -> String {
-        self.metrics.render()
+        let mut text = self.metrics.render();
+        if let Some(records) = &self.records {
+            text.push_str(&records.render_metrics(voicera_records::unix_ms()));
+        }
+        text
     }
 }
 
@@ -130,41 +142,91 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let (store, master_key) = crate::storage::open(&config).await?;
     let store_up = Arc::new(AtomicBool::new(true));
     tokio::spawn(watch_store(store.clone(), Arc::clone(&store_up), shutdown.clone()));
+    let mut bootstrapped_org = None;
+    // One directory of agents for every transport: configured agents, and the store's agents of every org,
+    // kept current by `sync_store` (at once after this node's API writes, by polling for other nodes').
+    let directory = if role.runs_sip() {
+        let directory = Arc::new(Directory::new(Agent::bench(config.bench_record), config.demo_agent, &config.agents));
+        let (data_dir, threads, backend) = (config.data_dir.clone(), config.inference_threads, config.whisper_backend);
+        let models = Arc::new(agents::SharedModels::new(move || {
+            LocalModels::new(ModelCache::new(local::models_dir(&data_dir)), InferencePool::new(threads, 256), backend)
+        }));
+        if config.demo_agent || !config.agents.is_empty() {
+            agents::spawn_loader(Arc::clone(&directory), models.get(), config.demo_agent, config.agents.clone());
+        }
+        let compiler = crate::config::AgentCompiler { policy: Arc::clone(&config.dial_policy) };
+        tokio::spawn(agents::sync_store(Arc::clone(&directory), store.clone(), compiler, models, shutdown.clone()));
+        Some(directory)
+    } else {
+        None
+    };
+    let mut api_state = None;
     let control_plane = if role.runs_api() {
         let validator = Arc::new(crate::config::AgentCompiler { policy: Arc::clone(&config.dial_policy) });
+        let api_config = voicera_api::ApiConfig {
+            public_url: Some(config.public_url.clone()),
+            mail: mail_config(&config.data_dir),
+            ..Default::default()
+        };
+        // A bad SMTP URL stops the start here, not at the first reset mail.
+        api_config.mail.outbox().map_err(|err| anyhow::anyhow!("VOICERA_SMTP_URL: {err}"))?;
         let api = voicera_api::ApiState::new(
             store.clone(),
             master_key.derive(voicera_api::TOKEN_KEY_PURPOSE),
             validator,
-            voicera_api::ApiConfig::default(),
+            api_config,
         );
+        // Recordings from `<data>/calls`, knowledge files under `<data>/knowledge`, provider keys sealed.
+        let _ = api.attach(voicera_api::Resources::under_data_dir(&config.data_dir, master_key.clone()));
+        let mut owner_org = None;
         if let Some((email, password)) = calls::owner_from_env() {
             let bootstrap = voicera_api::bootstrap_owner(&api, &email, &password)
                 .await
                 .map_err(|err| anyhow::anyhow!("the owner account from VOICERA_ADMIN_EMAIL: {err}"))?;
             tracing::info!(?bootstrap, "owner account");
+            owner_org = Some(match bootstrap {
+                voicera_api::Bootstrap::Created { org_id } | voicera_api::Bootstrap::Exists { org_id } => org_id,
+            });
         }
+        bootstrapped_org.clone_from(&owner_org);
+        // The configured agents show (read-only) in the owner's org; API writes reach this node's calls at once.
+        api.set_agent_directory(Arc::new(agents::ApiAgents::new(owner_org, &config.agents, directory.clone())));
+        api_state = Some(api.clone());
         Some(voicera_api::control_plane(api))
     } else {
         None
     };
 
     let draining = Arc::new(AtomicBool::new(false));
-    let recordings: Arc<dyn RecordingSink> = Arc::new(FsRecordingSink::new(config.data_dir.join("calls")));
+    let files: Arc<dyn RecordingSink> = Arc::new(FsRecordingSink::new(config.data_dir.join("calls")));
+    // Nodes that take calls log each one in the store (through the spool when the store is away), and close
+    // the calls a crash of their last run left open before taking new ones.
+    let records = if role.runs_sip() {
+        let node_id =
+            voicera_records::node::node_id(&config.data_dir, std::env::var("VOICERA_NODE_ID").ok().as_deref())?;
+        let org_id = records_org(&store, bootstrapped_org).await;
+        tracing::info!(%node_id, %org_id, "call records go to the store");
+        let records_config = voicera_records::RecordsConfig {
+            spool_dir: config.data_dir.join("spool"),
+            calls_root: config.data_dir.join("calls"),
+            node_id,
+            org_id,
+            writer: voicera_records::WriterConfig::default(),
+        };
+        Some(voicera_records::start(records_config, store.clone(), Arc::clone(&files), shutdown.clone()).await?)
+    } else {
+        None
+    };
+    let recordings: Arc<dyn RecordingSink> = match &records {
+        Some(records) => records.sink.clone(),
+        None => files,
+    };
     let mut telephony = None;
     let mut calls_router = None;
     let sip = if role.runs_sip() {
-        // One directory of agents for every transport.
-        let directory = Arc::new(Directory::new(Agent::bench(config.bench_record), config.demo_agent, &config.agents));
-        if config.demo_agent || !config.agents.is_empty() {
-            let cache = ModelCache::new(local::models_dir(&config.data_dir));
-            let models = Arc::new(LocalModels::new(
-                cache,
-                InferencePool::new(config.inference_threads, 256),
-                config.whisper_backend,
-            ));
-            agents::spawn_loader(Arc::clone(&directory), models, config.demo_agent, config.agents.clone());
-        }
+        let Some(directory) = directory else {
+            anyhow::bail!("a role that takes calls has an agent directory");
+        };
         let agents: Arc<dyn Router> = directory;
         let mut sip_config = SipServiceConfig::new(config.sip);
         sip_config.external_ip = config.external_ip;
@@ -225,7 +287,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             // WebRTC media from the same port range as RTP: one firewall rule for all media.
             Some(handle.ports()),
         );
-        calls_router = Some(calls::router(dialer, owner, Arc::clone(&stream_calls)));
+        calls_router = Some(calls::router(dialer, owner, api_state.clone(), Arc::clone(&stream_calls)));
         telephony = Some(stream_calls);
         Some(handle)
     } else {
@@ -239,6 +301,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         http_up: AtomicBool::new(false),
         draining: Arc::clone(&draining),
         store_up,
+        records: records.as_ref().map(|r| r.writer.clone()),
     });
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
@@ -305,9 +368,34 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     }
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
+    if let Some(records) = records {
+        // The writer spools what is still queued, so the next start delivers it.
+        let _ = tokio::time::timeout(Duration::from_secs(5), records.task).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
+
+/// The org a node's calls are logged under: agents from voicera.toml belong to no org of their own, so the
+/// owner's (bootstrapped here, or found by `VOICERA_ADMIN_EMAIL` on a media node), else `default`.
+async fn records_org(store: &voicera_store::Store, bootstrapped: Option<String>) -> String {
+    if let Some(org) = bootstrapped {
+        return org;
+    }
+    if let Some((email, _)) = calls::owner_from_env() {
+        match store.find_id(voicera_store::Collection::Users, &email.to_lowercase()).await {
+            Ok(found) if !found.is_empty() => return found[0].org_id.clone(),
+            Ok(_) => {
+                tracing::warn!(%email, "no account for VOICERA_ADMIN_EMAIL yet: call records go to org \"default\"")
+            }
+            Err(err) => tracing::warn!(%err, "cannot look up the owner's org: call records go to org \"default\""),
+        }
+    }
+    DEFAULT_ORG.to_string()
+}
+
+/// The org of call records on a node without an owner account.
+const DEFAULT_ORG: &str = "default";
 
 /// The address browsers reach our media on (the WebRTC host candidate): `--external-ip`, else the public
 /// URL's host when it is an address, else the HTTP listener's address, else loopback.
@@ -347,5 +435,18 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Where the control plane's mail (reset links, invitations) goes: the SMTP server of `VOICERA_SMTP_URL`, else
+/// `.eml` files under `<data>/outbox` for the operator to read or forward.
+fn mail_config(data_dir: &std::path::Path) -> voicera_api::MailConfig {
+    let from = std::env::var("VOICERA_SMTP_FROM")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "VoiceERA <noreply@voicera.invalid>".into());
+    match std::env::var("VOICERA_SMTP_URL").ok().filter(|v| !v.trim().is_empty()) {
+        Some(url) => voicera_api::MailConfig::Smtp { url, from },
+        None => voicera_api::MailConfig::Files { dir: data_dir.join("outbox"), from },
     }
 }
