@@ -8,10 +8,9 @@ import { VoiceraCall } from "../voicera-call.js";
 import { authHeaders, ApiError } from "../api.js";
 import { h, field, dialog, errorBox, badge } from "../ui.js";
 
-/** These routes answer a refusal with a Basic challenge, and take no cookie session yet: requests omit the
- * browser's own credentials, so that it does not open its password prompt. When the node accepts the
- * console's session there, this becomes "same-origin" for a cookie session. */
-const credentialsMode = () => "omit";
+/** Where the API runs (always, beside the console) these routes take the console's session (cookie + CSRF,
+ * or bearer) and refuse with the API's Bearer challenge; only the owner's password (Basic) omits the cookie. */
+const credentialsMode = (headers) => (headers.Authorization && headers.Authorization.startsWith("Basic") ? "omit" : "same-origin");
 
 const basic = (email, password) => "Basic " + btoa(unescape(encodeURIComponent(`${email}:${password}`)));
 
