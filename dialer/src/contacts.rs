@@ -144,9 +144,10 @@ pub fn load(bytes: &[u8], options: &ListOptions) -> Result<ContactList, DialerEr
             return Err(DialerError::DuplicateColumn { name: name.clone() });
         }
     }
-    let phone = columns.iter().position(|c| c.eq_ignore_ascii_case(PHONE_COLUMN)).ok_or_else(|| {
-        DialerError::MissingPhoneColumn { wanted: PHONE_COLUMN, found: columns.join(", ") }
-    })?;
+    let phone = columns
+        .iter()
+        .position(|c| c.eq_ignore_ascii_case(PHONE_COLUMN))
+        .ok_or_else(|| DialerError::MissingPhoneColumn { wanted: PHONE_COLUMN, found: columns.join(", ") })?;
 
     let mut contacts = Vec::new();
     let mut rejected = Vec::new();
@@ -321,7 +322,8 @@ mod tests {
 
     #[test]
     fn bom_semicolons_and_crlf() {
-        let csv = "\u{feff}Name;Contact_Number\r\n\"Smith; J\";+44 20 7946 0958\r\nA \"\"quoted\"\" word;8000000001\r\n";
+        let csv =
+            "\u{feff}Name;Contact_Number\r\n\"Smith; J\";+44 20 7946 0958\r\nA \"\"quoted\"\" word;8000000001\r\n";
         let list = load(csv.as_bytes(), &options()).unwrap();
         assert_eq!(list.delimiter, ';');
         assert_eq!(list.columns, ["Name", "Contact_Number"]);

@@ -78,8 +78,12 @@ impl fmt::Display for NumberProblem {
         match self {
             NumberProblem::Empty => write!(f, "the number is empty"),
             NumberProblem::Unreadable(c) => write!(f, "{c:?} is not part of a phone number"),
-            NumberProblem::TooShort(n) => write!(f, "{n} digits is too short for a phone number (at least {MIN_E164_DIGITS})"),
-            NumberProblem::TooLong(n) => write!(f, "{n} digits is too long for a phone number (at most {MAX_E164_DIGITS})"),
+            NumberProblem::TooShort(n) => {
+                write!(f, "{n} digits is too short for a phone number (at least {MIN_E164_DIGITS})")
+            }
+            NumberProblem::TooLong(n) => {
+                write!(f, "{n} digits is too long for a phone number (at most {MAX_E164_DIGITS})")
+            }
             NumberProblem::WrongNationalLength { country, digits } => {
                 write!(f, "{digits} digits is not a national number of {country}")
             }
@@ -131,7 +135,9 @@ pub fn to_e164(text: &str, country: &CountryPlan) -> Result<String, NumberProble
 fn national_to_e164(digits: &str, country: &CountryPlan) -> Result<String, NumberProblem> {
     let (shortest, longest) = country.national_lengths;
     let fits = |n: usize| (shortest..=longest).contains(&n);
-    if fits(digits.len()) && !country.trunk_prefix.is_some_and(|p| digits.starts_with(p) && !fits(digits.len() - p.len())) {
+    if fits(digits.len())
+        && !country.trunk_prefix.is_some_and(|p| digits.starts_with(p) && !fits(digits.len() - p.len()))
+    {
         return Ok(format!("{}{digits}", country.calling_code));
     }
     if let Some(national) = country.trunk_prefix.and_then(|p| digits.strip_prefix(p)) {
@@ -163,9 +169,16 @@ mod tests {
 
     #[test]
     fn indian_numbers_in_every_common_spelling() {
-        for text in ["+91 80000 00001", "+918000000001", "0091-8000000001", "08000000001", "8000000001",
-            "918000000001", "(800) 000-0001", " 80000.00001 "]
-        {
+        for text in [
+            "+91 80000 00001",
+            "+918000000001",
+            "0091-8000000001",
+            "08000000001",
+            "8000000001",
+            "918000000001",
+            "(800) 000-0001",
+            " 80000.00001 ",
+        ] {
             assert_eq!(to_e164(text, &india()).as_deref(), Ok("+918000000001"), "{text}");
         }
     }
