@@ -31,6 +31,18 @@ pub enum AttemptOutcome {
     Failed(String),
 }
 
+impl AttemptOutcome {
+    /// The outcome of a call that failed with SIP final response `status` (RFC 3261 §21): busy for 486 and 600,
+    /// no answer for 408, 480 and 487 (our CANCEL at the ring timeout), a failure naming the status otherwise.
+    pub fn from_sip_status(status: u16) -> AttemptOutcome {
+        match status {
+            486 | 600 => AttemptOutcome::Busy,
+            408 | 480 | 487 => AttemptOutcome::NoAnswer,
+            other => AttemptOutcome::Failed(format!("SIP {other}")),
+        }
+    }
+}
+
 /// Where a contact ended up.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Disposition {
@@ -332,6 +344,38 @@ impl Campaign {
         }
         self.finish_if_done();
         Ok(())
+    }
+
+    /// A dial returned by [`poll`](Self::poll) did not happen: another node holds the contact's lease (see
+    /// [`crate::lease`]), or the driver could not start it for a reason that is not the callee's. The attempt is
+    /// not counted, its live-call slot is freed, and the contact waits until `not_before` (when the driver
+    /// should have re-read the contact's stored state).
+    pub fn release(&mut self, contact: ContactId, not_before: UnixMillis) -> Result<(), DialerError> {
+        let entry = self.contacts.get_mut(contact).ok_or(DialerError::NoSuchContact(contact))?;
+        if !matches!(entry.state, ContactState::Dialing { .. }) {
+            return Err(DialerError::NotDialing { contact, state: entry.state.to_string() });
+        }
+        self.live -= 1;
+        self.attempts -= 1;
+        entry.attempts -= 1;
+        entry.state = ContactState::Pending { not_before };
+        self.ready.insert((not_before, contact));
+        Ok(())
+    }
+
+    /// The contact was finished by another node (its stored state says so): it is done here too, without a
+    /// call from this node. Only for a contact not being dialled here.
+    pub fn finished_elsewhere(&mut self, contact: ContactId, disposition: Disposition) -> Result<(), DialerError> {
+        let entry = self.contacts.get_mut(contact).ok_or(DialerError::NoSuchContact(contact))?;
+        match entry.state {
+            ContactState::Pending { not_before } => {
+                self.ready.remove(&(not_before, contact));
+                entry.state = ContactState::Done(disposition);
+                self.finish_if_done();
+                Ok(())
+            }
+            _ => Err(DialerError::NotDialing { contact, state: entry.state.to_string() }),
+        }
     }
 
     fn finish_if_done(&mut self) {
@@ -658,6 +702,34 @@ mod tests {
         assert_eq!(done(&campaign, 1).to_string(), "answered-machine");
         let all_dnc = Campaign::new(settings(1, 1), vec![("+917000000000".into(), true)]).unwrap();
         assert_eq!(all_dnc.run_state(), RunState::Finished);
+    }
+
+    #[test]
+    fn sip_statuses_map_to_outcomes() {
+        assert_eq!(AttemptOutcome::from_sip_status(486), AttemptOutcome::Busy);
+        assert_eq!(AttemptOutcome::from_sip_status(600), AttemptOutcome::Busy);
+        assert_eq!(AttemptOutcome::from_sip_status(480), AttemptOutcome::NoAnswer);
+        assert_eq!(AttemptOutcome::from_sip_status(487), AttemptOutcome::NoAnswer);
+        assert_eq!(AttemptOutcome::from_sip_status(503), AttemptOutcome::Failed("SIP 503".into()));
+    }
+
+    #[test]
+    fn a_dial_lost_to_another_node_is_released_and_later_closed() {
+        let mut campaign = Campaign::new(settings(1, 10), numbers(2)).unwrap();
+        assert_eq!(campaign.poll(MONDAY).len(), 1);
+        // The claim on contact 0 failed: the slot is free, contact 1 goes next, contact 0 waits.
+        campaign.release(0, MONDAY + MINUTE).unwrap();
+        assert_eq!((campaign.live_calls(), campaign.progress().attempts), (0, 0));
+        let next = campaign.poll(MONDAY + 1);
+        assert!(matches!(next[..], [DialAction::Dial { contact: 1, attempt: 1, .. }]));
+        assert_eq!(campaign.release(0, MONDAY), Err(DialerError::NotDialing { contact: 0, state: "pending".into() }));
+        campaign.on_outcome(1, AttemptOutcome::AnsweredHuman, MONDAY + 2).unwrap();
+        assert_eq!(campaign.next_wakeup(MONDAY + 2), Some(MONDAY + MINUTE));
+        // Re-reading the store at the wake-up shows the other node finished contact 0.
+        campaign.finished_elsewhere(0, Disposition::Attempted(AttemptOutcome::Busy)).unwrap();
+        assert!(campaign.poll(MONDAY + MINUTE).is_empty());
+        assert_eq!(campaign.run_state(), RunState::Finished);
+        assert!(campaign.finished_elsewhere(0, Disposition::OutsideWindow).is_err());
     }
 
     #[test]
