@@ -21,7 +21,8 @@ mod policy;
 mod sip_security;
 use agents::{compile_agents, RawAgent};
 pub use agents::{
-    normalize_number, AgentCompiler, AgentConfig, LlmChoice, SpeechModelChoice, TtsChoice, TurnDetection, PIPER_VOICE,
+    normalize_number, AgentCompiler, AgentConfig, LlmChoice, NativeLlm, SpeechModelChoice, TtsChoice, TurnDetection,
+    PIPER_VOICE,
 };
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
