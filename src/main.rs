@@ -3,6 +3,7 @@
 mod agents;
 mod calls;
 mod config;
+mod console;
 mod local;
 mod migrate;
 mod numbers;

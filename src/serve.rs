@@ -330,7 +330,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         app = app.merge(calls);
     }
     if let Some(control_plane) = control_plane {
-        app = app.merge(control_plane);
+        app = app.merge(control_plane).merge(crate::console::router());
     }
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {

@@ -20,6 +20,12 @@ pub struct Browser {
 impl Browser {
     /// Starts headless Chromium whose microphone plays `microphone_wav` once (then silence).
     pub fn start(microphone_wav: &Path) -> Browser {
+        Browser::start_with(microphone_wav, &[])
+    }
+
+    /// [`Browser::start`] with more Chromium arguments (e.g. `--window-size=1280,900`); the browser's console
+    /// log is kept for [`Browser::console_log`].
+    pub fn start_with(microphone_wav: &Path, extra_args: &[&str]) -> Browser {
         require_tool("chromium");
         require_tool("chromedriver");
         let port = free_port();
@@ -48,9 +54,11 @@ impl Browser {
             "--allow-loopback-in-peer-connection".into(),
             "--disable-features=WebRtcHideLocalIpsWithMdns".into(),
         ];
+        let args: Vec<String> = args.into_iter().chain(extra_args.iter().map(|a| a.to_string())).collect();
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args},
+            "goog:loggingPrefs": {"browser": "ALL"},
         }}});
         let mut browser = Browser { driver, base, session: String::new() };
         let created = browser.post("/session", capabilities);
@@ -96,6 +104,76 @@ impl Browser {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+}
+
+/// The W3C WebDriver key of an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    fn get(&self, path: &str) -> Value {
+        let url = format!("{}{path}", self.base);
+        let mut response = ureq::get(&url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .unwrap_or_else(|e| panic!("WebDriver {path}: {e}"));
+        let text = response.body_mut().with_config().limit(64 << 20).read_to_string().expect("WebDriver answers");
+        let value: Value = serde_json::from_str(&text).expect("WebDriver answers JSON");
+        assert!(value["value"].get("error").is_none(), "WebDriver {path}: {value}");
+        value["value"].clone()
+    }
+
+    /// The first element matching `css`, waiting up to `timeout` for it to exist.
+    pub fn element(&self, css: &str, timeout: Duration) -> String {
+        let found = self.wait_for(
+            &format!("an element {css}"),
+            timeout,
+            &format!("return document.querySelector({}) !== null", json!(css)),
+        );
+        assert_eq!(found, json!(true));
+        let element =
+            self.post(&format!("/session/{}/element", self.session), json!({"using": "css selector", "value": css}));
+        element[ELEMENT].as_str().expect("an element reference").to_string()
+    }
+
+    /// Clicks the element matching `css` as a user would (it must be visible and not covered).
+    pub fn click(&self, css: &str) {
+        let id = self.element(css, Duration::from_secs(10));
+        self.post(&format!("/session/{}/element/{id}/click", self.session), json!({}));
+    }
+
+    /// Clears the field matching `css` and types `text` into it, key by key.
+    pub fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css, Duration::from_secs(10));
+        self.post(&format!("/session/{}/element/{id}/clear", self.session), json!({}));
+        self.post(&format!("/session/{}/element/{id}/value", self.session), json!({"text": text}));
+    }
+
+    /// Resizes the window (CSS pixels of the outer window).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.post(&format!("/session/{}/window/rect", self.session), json!({"width": width, "height": height}));
+    }
+
+    /// Saves a PNG of the viewport to `path`.
+    pub fn screenshot(&self, path: &Path) {
+        use base64::Engine as _;
+        let encoded = self.get(&format!("/session/{}/screenshot", self.session));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().expect("a base64 screenshot"))
+            .expect("base64");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("screenshot directory");
+        }
+        std::fs::write(path, png).expect("screenshot written");
+    }
+
+    /// The browser console's entries since the last call (`level`, `source`, `message`): script errors, failed
+    /// loads, `console.*` output. Needs a browser from [`Browser::start_with`] or [`Browser::start`].
+    pub fn console_log(&self) -> Vec<Value> {
+        let entries = self.post(&format!("/session/{}/se/log", self.session), json!({"type": "browser"}));
+        entries.as_array().cloned().unwrap_or_default()
     }
 }
 
