@@ -5,6 +5,11 @@
 //! the signalling task, webhooks). Whatever way a call ends (hang-up, RTP timeout, panic), the signalling
 //! service hears exactly one [`CallNotice::Ended`], and the port lease is released first.
 //!
+//! An SRTP call (RTP/SAVP, keys from `a=crypto`) unprotects each datagram in place in its receive buffer
+//! before anything parses it — so only packets that authenticate reach the stream and its latching — and
+//! protects each packet in place in its send buffer after packetizing. A packet that fails is dropped and
+//! counted (`voicera_srtp_auth_failures_total`, `voicera_srtp_replays_total`).
+//!
 //! The tick grid the workers share is [`crate::grid`].
 
 use std::net::SocketAddr;
@@ -19,10 +24,11 @@ use tokio::time::Instant;
 use voicera_conversation::core::{CallAction, CallCore};
 pub use voicera_conversation::core::{CallService, EndReason};
 pub use voicera_conversation::journal::RecordingPlan;
-use voicera_media::metrics::Metrics;
+use voicera_media::metrics::{MediaCounters, Metrics};
 use voicera_media::negotiate::MediaPlan;
 use voicera_media::ports::PortLease;
 use voicera_media::rtp_socket::{arrival_instant, BatchBuffers, Datagram, RtpSocket, BATCH, DATAGRAM};
+use voicera_media::srtp::{SrtpError, SrtpSession};
 use voicera_media::stream::{ntp_now, RtpStream, StreamEvent, RTCP_INTERVAL};
 
 use crate::grid::{aligned_start, grid_phase, next_on_grid, TickPhase};
@@ -270,6 +276,39 @@ pub struct CallMedia {
     rtp_buffers: Box<BatchBuffers>,
     datagrams: [Datagram; BATCH],
     packet: [u8; 1500],
+    /// The call's SRTP contexts (None: plain RTP).
+    srtp: Option<SrtpSession>,
+    /// SRTP packets dropped since the last flush into the metrics.
+    srtp_drops: SrtpDrops,
+}
+
+/// SRTP/SRTCP packets a call dropped, by why.
+#[derive(Debug, Default, Clone, Copy)]
+struct SrtpDrops {
+    auth_failures: u64,
+    replays: u64,
+}
+
+impl SrtpDrops {
+    fn count(&mut self, err: SrtpError) {
+        match err {
+            SrtpError::Replayed | SrtpError::TooOld => self.replays += 1,
+            _ => self.auth_failures += 1,
+        }
+    }
+}
+
+/// Protects the RTP packet in `buffer[..len]` in place when the call is SRTP; the length to send, or None
+/// when it cannot be protected (dropped: a packet is never sent in the clear on an SRTP call).
+fn protect_rtp(srtp: &mut Option<SrtpSession>, buffer: &mut [u8], len: usize) -> Option<usize> {
+    let Some(session) = srtp else { return Some(len) };
+    match session.send().protect_rtp(buffer, len) {
+        Ok(len) => Some(len),
+        Err(err) => {
+            tracing::debug!(%err, "SRTP protect failed; packet dropped");
+            None
+        }
+    }
 }
 
 impl CallMedia {
@@ -303,7 +342,12 @@ impl CallMedia {
             core.start(&key);
         }
         let ptime = Duration::from_millis(stream.plan().ptime.max(10) as u64);
-        tracing::info!(codec = ?stream.plan().codec, remote = %stream.remote(), "media started");
+        let srtp = match &stream.plan().srtp {
+            Some(keys) => Some(SrtpSession::new(keys).map_err(|err| EndReason::MediaError(format!("SRTP: {err}")))?),
+            None => None,
+        };
+        let suite = srtp.as_ref().map_or("none", |s| s.keys().suite().name());
+        tracing::info!(codec = ?stream.plan().codec, remote = %stream.remote(), srtp = suite, "media started");
         Ok(CallMedia {
             cname: format!("voicera-{key}"),
             key,
@@ -332,6 +376,8 @@ impl CallMedia {
             rtp_buffers: Box::new([[0u8; DATAGRAM]; BATCH]),
             datagrams: [Datagram::EMPTY; BATCH],
             packet: [0u8; 1500],
+            srtp,
+            srtp_drops: SrtpDrops::default(),
         })
     }
 
@@ -347,7 +393,19 @@ impl CallMedia {
                 self.core.start(&self.key);
             }
             CallCommand::UpdatePlan(plan) => {
-                tracing::info!(direction = ?plan.direction, codec = ?plan.codec, "media renegotiated");
+                let suite = plan.srtp.as_ref().map_or("none", |k| k.suite().name());
+                tracing::info!(direction = ?plan.direction, codec = ?plan.codec, srtp = suite, "media renegotiated");
+                let rekeyed = match (&mut self.srtp, &plan.srtp) {
+                    (Some(session), Some(keys)) => session.rekey(keys),
+                    (None, Some(keys)) => SrtpSession::new(keys).map(|session| self.srtp = Some(session)),
+                    (_, None) => {
+                        self.srtp = None;
+                        Ok(())
+                    }
+                };
+                if let Err(err) = rekeyed {
+                    return Some(EndReason::MediaError(format!("SRTP: {err}")));
+                }
                 if let Err(err) = self.stream.update_plan(plan) {
                     return Some(EndReason::MediaError(err.to_string()));
                 }
@@ -364,12 +422,27 @@ impl CallMedia {
     }
 
     fn send_dtmf(&mut self, digits: &str) {
-        let (rtp, remote) = (&self.rtp, self.stream.remote());
+        let (rtp, remote, srtp) = (&self.rtp, self.stream.remote(), &mut self.srtp);
         for digit in digits.chars() {
             self.stream.dtmf_packets(digit, 100, |bytes| {
-                let _ = rtp.try_send_to(bytes, remote);
+                // An event packet is 16 bytes; room after it for the SRTP tag and MKI.
+                let mut packet = [0u8; 64];
+                let Some(start) = packet.get_mut(..bytes.len()) else { return };
+                start.copy_from_slice(bytes);
+                if let Some(len) = protect_rtp(srtp, &mut packet, bytes.len()) {
+                    let _ = rtp.try_send_to(&packet[..len], remote);
+                }
             });
         }
+    }
+
+    /// The call's media counters since the last flush, SRTP drops included.
+    fn take_counters(&mut self) -> MediaCounters {
+        let mut counters = self.stream.take_counters();
+        let drops = std::mem::take(&mut self.srtp_drops);
+        counters.srtp_auth_failures = drops.auth_failures;
+        counters.srtp_replays = drops.replays;
+        counters
     }
 
     /// [`CallMedia::tick`] inside the call's span (moved out for the tick rather than cloned: a clone and its
@@ -416,11 +489,23 @@ impl CallMedia {
         for _ in 0..MAX_PACKETS_PER_TICK / BATCH {
             let received = self.rtp.recv_batch(&mut self.rtp_buffers, &mut self.datagrams, probe).unwrap_or(0);
             for (buffer, Datagram { len: n, from, stamped }) in
-                self.rtp_buffers.iter().zip(&self.datagrams).take(received)
+                self.rtp_buffers.iter_mut().zip(&self.datagrams).take(received)
             {
                 last_stamp = stamped.or(last_stamp);
+                // SRTP: unprotected in place; a packet that does not authenticate goes no further (it neither
+                // plays nor latches).
+                let n = match &mut self.srtp {
+                    Some(session) => match session.receive().unprotect_rtp(&mut buffer[..*n]) {
+                        Ok(len) => len,
+                        Err(err) => {
+                            self.srtp_drops.count(err);
+                            continue;
+                        }
+                    },
+                    None => *n,
+                };
                 self.early_packets += u64::from(!self.answered);
-                if let Some(StreamEvent::Dtmf(digit)) = self.stream.handle_rtp(&buffer[..*n], *from, arrival_now) {
+                if let Some(StreamEvent::Dtmf(digit)) = self.stream.handle_rtp(&buffer[..n], *from, arrival_now) {
                     voicera_conversation::content_event!(%digit, "DTMF (RFC 4733)");
                     self.core.on_dtmf(digit);
                     let _ = self.notices.try_send(CallNotice::Dtmf { call: self.key.clone(), digit });
@@ -449,9 +534,12 @@ impl CallMedia {
             };
             self.core.hear(&frame, &mut self.stream);
         }
-        let len = self.stream.send_frame(&mut self.packet);
+        // The packet leaves room at the end of the buffer for the SRTP tag and MKI (at most 20 bytes).
+        let len = self.stream.send_frame(&mut self.packet[..1400]);
         if len > 0 {
-            send_now(&self.rtp, &self.packet[..len], self.stream.remote());
+            if let Some(len) = protect_rtp(&mut self.srtp, &mut self.packet, len) {
+                send_now(&self.rtp, &self.packet[..len], self.stream.remote());
+            }
         }
         self.core.on_agent_audio(self.stream.last_outbound_frame());
         while let Some(action) = self.core.poll_action() {
@@ -473,23 +561,43 @@ impl CallMedia {
             let mut rtcp_buf = [0u8; 1500];
             for _ in 0..MAX_PACKETS_PER_TICK {
                 let Ok(datagram) = self.rtcp.try_recv(&mut rtcp_buf) else { break };
+                let len = match &mut self.srtp {
+                    Some(session) => match session.receive().unprotect_rtcp(&mut rtcp_buf[..datagram.len]) {
+                        Ok(len) => len,
+                        Err(err) => {
+                            self.srtp_drops.count(err);
+                            continue;
+                        }
+                    },
+                    None => datagram.len,
+                };
                 if datagram.from.ip() == self.stream.remote_rtcp().ip() {
                     self.last_rtcp_at = Some(now);
                 }
-                if let Some(rtt) = self.stream.handle_rtcp(&rtcp_buf[..datagram.len], ntp_now()) {
+                if let Some(rtt) = self.stream.handle_rtcp(&rtcp_buf[..len], ntp_now()) {
                     tracing::debug!(rtt_ms = rtt.as_millis() as u64, "RTCP round trip");
                 }
             }
         }
         if ticks.is_multiple_of(self.rtcp_every) {
             let mut rtcp_buf = [0u8; 1500];
-            let n = self.stream.rtcp_report(&mut rtcp_buf, ntp_now(), self.cname.as_bytes());
-            if let Err(err) = self.rtcp.try_send_to(&rtcp_buf[..n], self.stream.remote_rtcp()) {
-                tracing::trace!(%err, "RTCP send failed");
+            // The report leaves room at the end of the buffer for the SRTCP trailer (at most 4 + 16 + 4 bytes).
+            let n = self.stream.rtcp_report(&mut rtcp_buf[..1400], ntp_now(), self.cname.as_bytes());
+            let n = match &mut self.srtp {
+                Some(session) => session.send().protect_rtcp(&mut rtcp_buf, n).map_err(|err| {
+                    tracing::debug!(%err, "SRTCP protect failed; report dropped");
+                }),
+                None => Ok(n),
+            };
+            if let Ok(n) = n {
+                if let Err(err) = self.rtcp.try_send_to(&rtcp_buf[..n], self.stream.remote_rtcp()) {
+                    tracing::trace!(%err, "RTCP send failed");
+                }
             }
         }
         if ticks.is_multiple_of(50) {
-            self.metrics.add(&self.stream.take_counters());
+            let counters = self.take_counters();
+            self.metrics.add(&counters);
             if let Some(reason) = self.check_timeouts(now) {
                 return Some(reason);
             }
@@ -554,7 +662,8 @@ impl CallMedia {
         let notices = self.notices.clone();
         let key = self.key.clone();
         let finished = async move {
-            self.metrics.add(&self.stream.take_counters());
+            let counters = self.take_counters();
+            self.metrics.add(&counters);
             tracing::info!(?reason, "media ended");
             if let Some(finished) = self.core.finish(&self.stream, &reason) {
                 if let Err(err) = tokio::task::spawn_blocking(move || finished.store()).await {
@@ -597,6 +706,7 @@ mod tests {
             remote_rtcp: caller.local_addr().unwrap(),
             direction: voicera_sip::sdp::Direction::SendRecv,
             ptime: 20,
+            srtp: None,
         };
         CallSetup {
             key: key.into(),
