@@ -455,4 +455,114 @@ mod tests {
         let video = offer("m=video 4000 RTP/AVP 96", "");
         assert_eq!(negotiate(&video, &PREFS), Err(NegotiationError::NoAudio));
     }
+
+    const KEY_80: &str = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
+
+    fn savp_offer(crypto: &str) -> SessionDescription {
+        offer("m=audio 4000 RTP/SAVP 0 101", &format!("a=rtpmap:101 telephone-event/8000\r\n{crypto}"))
+    }
+
+    /// Each policy against each kind of offer: plain, SRTP, and SRTP with no usable key.
+    #[test]
+    fn each_policy_answers_each_kind_of_offer() {
+        use SrtpPolicy::*;
+        let plain = offer("m=audio 4000 RTP/AVP 0", "");
+        let secure = savp_offer(&format!("a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"));
+        let weakened = savp_offer(&format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80} UNENCRYPTED_SRTP\r\n"));
+        for policy in [Off, Offer] {
+            assert_eq!(negotiate_with(&plain, &PREFS, policy, None).unwrap().srtp, None, "{policy:?}");
+        }
+        assert_eq!(negotiate_with(&plain, &PREFS, Required, None), Err(NegotiationError::SrtpRequired));
+        assert!(NegotiationError::SrtpRequired.to_string().starts_with("SRTP is required"));
+        assert_eq!(negotiate_with(&secure, &PREFS, Off, None), Err(NegotiationError::SrtpOff));
+        assert_eq!(negotiate(&secure, &PREFS), Err(NegotiationError::SrtpOff), "plain negotiate is SRTP off");
+        for policy in [Offer, Required] {
+            let plan = negotiate_with(&secure, &PREFS, policy, None).unwrap();
+            let keys = plan.srtp.expect("SRTP keys");
+            assert_eq!((keys.remote.tag, keys.remote.suite), (7, SrtpSuite::AesCm128HmacSha1_80));
+            assert_eq!((keys.local.tag, keys.local.suite), (7, SrtpSuite::AesCm128HmacSha1_80));
+            assert_eq!(keys.local.key_salt.len(), 30);
+            assert_ne!(keys.local.key_salt, keys.remote.key_salt, "our own key, not the peer's");
+            assert_eq!((keys.local.lifetime, keys.local.mki, keys.local.session_params.len()), (None, None, 0));
+            let why = negotiate_with(&weakened, &PREFS, policy, None).unwrap_err();
+            assert_eq!(
+                why,
+                NegotiationError::NoUsableCrypto(
+                    "tag 1 AES_CM_128_HMAC_SHA1_80: unsupported session parameter UNENCRYPTED_SRTP".into()
+                )
+            );
+        }
+        let no_crypto = savp_offer("");
+        assert!(matches!(negotiate_with(&no_crypto, &PREFS, Offer, None), Err(NegotiationError::NoUsableCrypto(_))));
+    }
+
+    #[test]
+    fn the_answer_is_savp_with_one_crypto_line_of_the_offered_tag_and_fresh_keys_per_call() {
+        let offer_text = format!(
+            "a=crypto:1 F8_128_HMAC_SHA1_80 inline:{KEY_80}\r\n\
+             a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:{KEY_80}|2^20|1:4\r\n\
+             a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"
+        );
+        let o = savp_offer(&offer_text);
+        let plan = negotiate_with(&o, &PREFS, SrtpPolicy::Offer, None).unwrap();
+        let keys = plan.srtp.clone().unwrap();
+        assert_eq!((keys.local.tag, keys.suite()), (2, SrtpSuite::AesCm128HmacSha1_32), "the offer's first usable");
+        assert_eq!(keys.remote.lifetime, Some(1 << 20), "the peer's lifetime and MKI are kept for its direction");
+        let answer = answer_sdp(&plan, "127.0.0.1".parse().unwrap(), 10000, 1, 1);
+        let text = String::from_utf8(answer.to_bytes()).unwrap();
+        assert!(text.contains("m=audio 10000 RTP/SAVP 0 101"), "{text}");
+        assert_eq!(text.matches("a=crypto:").count(), 1, "{text}");
+        assert!(text.contains(&keys.local.to_attribute()), "{text}");
+        let again = negotiate_with(&o, &PREFS, SrtpPolicy::Offer, None).unwrap().srtp.unwrap();
+        assert_ne!(again.local.key_salt, keys.local.key_salt, "a fresh key per call");
+    }
+
+    /// A re-offer with the same line keeps every key; a new key of the same suite keeps ours (under the new
+    /// tag); another suite gives a fresh key of ours.
+    #[test]
+    fn a_re_offer_keeps_or_rekeys() {
+        let first = savp_offer(&format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"));
+        let keys = negotiate_with(&first, &PREFS, SrtpPolicy::Offer, None).unwrap().srtp.unwrap();
+        let same = negotiate_with(&first, &PREFS, SrtpPolicy::Required, Some(&keys)).unwrap().srtp.unwrap();
+        assert_eq!(same, keys);
+        let other_key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk";
+        let rekeyed = savp_offer(&format!("a=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:{other_key}\r\n"));
+        let new = negotiate_with(&rekeyed, &PREFS, SrtpPolicy::Required, Some(&keys)).unwrap().srtp.unwrap();
+        assert_eq!((new.local.tag, &new.local.key_salt), (4, &keys.local.key_salt));
+        assert_ne!(new.remote, keys.remote);
+        let gcm_key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpbXF1eX2BhYmNkZWZnaGlqa2w=";
+        let gcm = savp_offer(&format!("a=crypto:9 AEAD_AES_256_GCM inline:{gcm_key}\r\n"));
+        let new = negotiate_with(&gcm, &PREFS, SrtpPolicy::Required, Some(&keys)).unwrap().srtp.unwrap();
+        assert_eq!((new.local.suite, new.local.key_salt.len()), (SrtpSuite::AeadAes256Gcm, 44));
+    }
+
+    /// Our SRTP offer and each kind of answer to it, under each policy that offers.
+    #[test]
+    fn answers_to_our_srtp_offer() {
+        let crypto = offer_crypto();
+        assert_eq!(crypto.iter().map(|c| (c.tag, c.suite)).collect::<Vec<_>>()[..2], [
+            (1, SrtpSuite::AesCm128HmacSha1_80),
+            (2, SrtpSuite::AeadAes256Gcm)
+        ]);
+        let ours = secure_offer_sdp(&PREFS, "127.0.0.1".parse().unwrap(), 12000, 7, &crypto);
+        let text = String::from_utf8(ours.to_bytes()).unwrap();
+        assert!(text.contains("m=audio 12000 RTP/SAVP 96 9 0 8 101"), "{text}");
+        assert_eq!(SessionDescription::parse(text.as_bytes()).unwrap().audio().unwrap().crypto().collect::<Vec<_>>(), crypto);
+        let theirs = format!("a=crypto:2 AEAD_AES_256_GCM inline:{}\r\n", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpbXF1eX2BhYmNkZWZnaGlqa2w=");
+        let secure = savp_offer(&theirs);
+        for policy in [SrtpPolicy::Offer, SrtpPolicy::Required] {
+            let keys = accept_answer_with(&secure, &PREFS, &crypto, policy).unwrap().srtp.unwrap();
+            assert_eq!(keys.local, crypto[1]);
+            assert_eq!((keys.remote.tag, keys.remote.suite), (2, SrtpSuite::AeadAes256Gcm));
+        }
+        let plain = offer("m=audio 4000 RTP/AVP 0", "");
+        assert_eq!(accept_answer_with(&plain, &PREFS, &crypto, SrtpPolicy::Offer).unwrap().srtp, None);
+        assert_eq!(accept_answer_with(&plain, &PREFS, &crypto, SrtpPolicy::Required), Err(NegotiationError::SrtpRequired));
+        let wrong_tag = savp_offer(&format!("a=crypto:5 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"));
+        assert!(matches!(
+            accept_answer_with(&wrong_tag, &PREFS, &crypto, SrtpPolicy::Offer),
+            Err(NegotiationError::NoUsableCrypto(_))
+        ));
+        assert_eq!(accept_answer(&secure, &PREFS), Err(NegotiationError::SrtpOff), "SRTP answer to a plain offer");
+    }
 }

@@ -899,4 +899,75 @@ mod tests {
         state.rtp = Some(ReplayWindow::first(3));
         assert_eq!(state.estimate_index(65534), 65534, "ROC 0 cannot go back");
     }
+
+    fn crypto(tag: u32, suite: SrtpSuite, fill: u8) -> CryptoAttribute {
+        CryptoAttribute {
+            tag,
+            suite,
+            key_salt: vec![fill; suite.master_key_len() + suite.master_salt_len()],
+            lifetime: None,
+            mki: None,
+            session_params: Vec::new(),
+        }
+    }
+
+    fn rtp_packet(seq: u16) -> ([u8; 64], usize) {
+        let mut buffer = [0u8; 64];
+        buffer[0] = 0x80;
+        buffer[2..4].copy_from_slice(&seq.to_be_bytes());
+        buffer[8..12].copy_from_slice(&42u32.to_be_bytes());
+        buffer[12..32].fill(0x55);
+        (buffer, 32)
+    }
+
+    #[test]
+    fn a_key_past_its_lifetime_protects_and_accepts_nothing() {
+        let mut attribute = crypto(1, SrtpSuite::AesCm128HmacSha1_80, 3);
+        attribute.lifetime = Some(2);
+        let (mut sender, mut receiver) =
+            (SrtpContext::from_crypto(&attribute).unwrap(), SrtpContext::from_crypto(&attribute).unwrap());
+        for seq in 0..2 {
+            let (mut buffer, len) = rtp_packet(seq);
+            let len = sender.protect_rtp(&mut buffer, len).unwrap();
+            assert_eq!(receiver.unprotect_rtp(&mut buffer[..len]), Ok(32));
+        }
+        let (mut buffer, len) = rtp_packet(2);
+        assert_eq!(sender.protect_rtp(&mut buffer, len), Err(SrtpError::KeyExpired));
+        let mut unlimited = SrtpContext::from_crypto(&crypto(1, SrtpSuite::AesCm128HmacSha1_80, 3)).unwrap();
+        let (mut buffer, len) = rtp_packet(2);
+        let len = unlimited.protect_rtp(&mut buffer, len).unwrap();
+        assert_eq!(receiver.unprotect_rtp(&mut buffer[..len]), Err(SrtpError::KeyExpired));
+    }
+
+    /// A rekey replaces only the direction whose key changed: the other keeps its replay window.
+    #[test]
+    fn a_session_rekeys_only_the_direction_whose_key_changed() {
+        let keys = SrtpKeys {
+            local: crypto(1, SrtpSuite::AesCm128HmacSha1_80, 1),
+            remote: crypto(1, SrtpSuite::AesCm128HmacSha1_80, 2),
+        };
+        let mut session = SrtpSession::new(&keys).unwrap();
+        let mut peer_sender = SrtpContext::from_crypto(&keys.remote).unwrap();
+        let (mut sent, len) = rtp_packet(10);
+        let sent_len = peer_sender.protect_rtp(&mut sent, len).unwrap();
+        let mut copy = sent;
+        assert_eq!(session.receive().unprotect_rtp(&mut copy[..sent_len]), Ok(32));
+        // Same keys under a new tag: nothing restarts, so the replay is still caught.
+        let retagged =
+            SrtpKeys { local: CryptoAttribute { tag: 5, ..keys.local.clone() }, remote: keys.remote.clone() };
+        session.rekey(&retagged).unwrap();
+        let mut copy = sent;
+        assert_eq!(session.receive().unprotect_rtp(&mut copy[..sent_len]), Err(SrtpError::Replayed));
+        // A new peer key: the old key's packets no longer authenticate, the new key's do.
+        let rekeyed = SrtpKeys { local: keys.local.clone(), remote: crypto(2, SrtpSuite::AesCm128HmacSha1_80, 9) };
+        session.rekey(&rekeyed).unwrap();
+        let (mut old, len) = rtp_packet(11);
+        let old_len = peer_sender.protect_rtp(&mut old, len).unwrap();
+        assert_eq!(session.receive().unprotect_rtp(&mut old[..old_len]), Err(SrtpError::AuthFailed));
+        let mut new_sender = SrtpContext::from_crypto(&rekeyed.remote).unwrap();
+        let (mut new, len) = rtp_packet(12);
+        let new_len = new_sender.protect_rtp(&mut new, len).unwrap();
+        assert_eq!(session.receive().unprotect_rtp(&mut new[..new_len]), Ok(32));
+        assert_eq!(session.keys(), &rekeyed);
+    }
 }

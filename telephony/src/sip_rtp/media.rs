@@ -799,4 +799,82 @@ mod tests {
         drop(commands);
         assert_eq!(ended(&mut notices).await, ("call-2".to_string(), EndReason::Stopped));
     }
+
+    /// An SRTP echo call: the caller's protected speech is unprotected, echoed, and protected back under our
+    /// key; forged packets from another source (a wrong key) and a replay are dropped and counted, and the
+    /// forger neither latches nor hears anything.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_srtp_call_round_trips_and_drops_forgeries() {
+        use voicera_media::srtp::{CryptoAttribute, SrtpContext, SrtpKeys, SrtpSuite};
+        let crypto = |fill: u8| CryptoAttribute {
+            tag: 1,
+            suite: SrtpSuite::AesCm128HmacSha1_80,
+            key_salt: vec![fill; 30],
+            lifetime: None,
+            mki: None,
+            session_params: Vec::new(),
+        };
+        let keys = SrtpKeys { local: crypto(1), remote: crypto(2) };
+        let pool = PortPool::new("127.0.0.1".parse().unwrap(), 31100, 31199).unwrap();
+        let workers = MediaWorkers::start(1);
+        let (notices_tx, mut notices) = mpsc::channel(16);
+        let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let forger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut setup = echo_call(&pool, &caller, "srtp-call").await;
+        let mut plan = setup.stream.plan().clone();
+        plan.srtp = Some(keys.clone());
+        setup.stream = RtpStream::new(plan, JitterConfig::default()).unwrap();
+        let metrics = Arc::clone(&setup.metrics);
+        let server = SocketAddr::from(([127, 0, 0, 1], setup.lease.port()));
+        let command = workers.spawn_call(setup, notices_tx);
+
+        let mut caller_send = SrtpContext::from_crypto(&keys.remote).unwrap();
+        let mut forger_send = SrtpContext::from_crypto(&crypto(3)).unwrap();
+        let mut caller_receive = SrtpContext::from_crypto(&keys.local).unwrap();
+        let protected = |context: &mut SrtpContext, seq: u16| {
+            let mut packet = [0u8; 200];
+            let h = voicera_media::rtp::write_rtp_header(&mut packet, seq == 0, 0, seq, u32::from(seq) * 160, 42);
+            for (i, b) in packet[h..172].iter_mut().enumerate() {
+                *b = if (i / 8) % 2 == 0 { 0x10 } else { 0x90 };
+            }
+            let len = context.protect_rtp(&mut packet, 172).unwrap();
+            (packet, len)
+        };
+        // The forger speaks first, while the call is young enough to latch to anyone.
+        for seq in 0..5u16 {
+            let (packet, len) = protected(&mut forger_send, seq);
+            forger.send_to(&packet[..len], server).await.unwrap();
+        }
+        let mut echoed = false;
+        let mut first = None;
+        for seq in 0..40u16 {
+            let (packet, len) = protected(&mut caller_send, seq);
+            first.get_or_insert((packet, len));
+            caller.send_to(&packet[..len], server).await.unwrap();
+            let mut buf = [0u8; 1500];
+            if let Ok(Ok((n, _))) = tokio::time::timeout(Duration::from_millis(20), caller.recv_from(&mut buf)).await
+            {
+                assert_eq!(n, 172 + 10, "SRTP: the RTP packet and an 80-bit tag");
+                let len = caller_receive.unprotect_rtp(&mut buf[..n]).expect("our packets authenticate");
+                if buf[12..len].iter().any(|b| *b != 0xff) {
+                    echoed = true;
+                    break;
+                }
+            }
+        }
+        assert!(echoed, "no echo of the caller's SRTP speech");
+        // A replay of the caller's first packet.
+        let (packet, len) = first.unwrap();
+        caller.send_to(&packet[..len], server).await.unwrap();
+        let mut buf = [0u8; 1500];
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), forger.recv_from(&mut buf)).await.is_err(),
+            "the forger latched nothing and hears nothing"
+        );
+        command.send(CallCommand::Stop).await.unwrap();
+        assert_eq!(ended(&mut notices).await, ("srtp-call".to_string(), EndReason::Stopped));
+        let text = metrics.render();
+        assert!(text.contains("voicera_srtp_auth_failures_total 5"), "{text}");
+        assert!(text.contains("voicera_srtp_replays_total 1"), "{text}");
+    }
 }
