@@ -50,7 +50,7 @@ pub struct MediaCounters {
     /// RFC 4733 DTMF digits received.
     pub dtmf_events: u64,
     /// SRTP/SRTCP packets dropped because they did not authenticate (forged, corrupted, another key, an
-    /// unknown MKI, or too short to carry a tag).
+    /// unknown MKI, a spent key).
     pub srtp_auth_failures: u64,
     /// SRTP/SRTCP packets dropped as replays (already received, or older than the replay window).
     pub srtp_replays: u64,

@@ -287,12 +287,16 @@ pub struct CallMedia {
 struct SrtpDrops {
     auth_failures: u64,
     replays: u64,
+    /// Not SRTP at all (too short for a tag, not RTP/RTCP): some peers send a plain RTCP keep-alive (baresip's
+    /// 16-byte APP packet); counted with the other invalid datagrams, not as forgeries.
+    malformed: u64,
 }
 
 impl SrtpDrops {
     fn count(&mut self, err: SrtpError) {
         match err {
             SrtpError::Replayed | SrtpError::TooOld => self.replays += 1,
+            SrtpError::Malformed => self.malformed += 1,
             _ => self.auth_failures += 1,
         }
     }
@@ -442,6 +446,7 @@ impl CallMedia {
         let drops = std::mem::take(&mut self.srtp_drops);
         counters.srtp_auth_failures = drops.auth_failures;
         counters.srtp_replays = drops.replays;
+        counters.rtp_invalid += drops.malformed;
         counters
     }
 
@@ -498,6 +503,7 @@ impl CallMedia {
                     Some(session) => match session.receive().unprotect_rtp(&mut buffer[..*n]) {
                         Ok(len) => len,
                         Err(err) => {
+                            tracing::trace!(%err, len = *n, %from, "SRTP packet dropped");
                             self.srtp_drops.count(err);
                             continue;
                         }
@@ -565,6 +571,7 @@ impl CallMedia {
                     Some(session) => match session.receive().unprotect_rtcp(&mut rtcp_buf[..datagram.len]) {
                         Ok(len) => len,
                         Err(err) => {
+                            tracing::trace!(%err, len = datagram.len, "SRTCP packet dropped");
                             self.srtp_drops.count(err);
                             continue;
                         }
