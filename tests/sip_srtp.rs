@@ -4,7 +4,9 @@
 //! record what comes back, and tests/peers/echo_check.py checks it is the same speech: the peer only plays
 //! packets that authenticate under our key, and we only echo packets that authenticate under theirs. Then the
 //! policy's refusals: a plain RTP/AVP offer to `required` (sipp) and an RTP/SAVP offer to `off` get 488 Not
-//! Acceptable Here with a Warning that says why.
+//! Acceptable Here with a Warning that says why. And calls we place through a trunk: an RTP/SAVP offer whose
+//! media, played by a carrier in this test, authenticates under the key of the line the carrier answered, and
+//! under `offer` a plain RTP/AVP offer after the carrier's 488.
 
 mod common;
 
@@ -19,8 +21,17 @@ fn venv_python() -> std::path::PathBuf {
     python
 }
 
+/// The real peers' echo checks compare audio timing: one at a time, so that they do not starve each other of
+/// the CPU (their jitter buffers and ours would turn that into choppy audio and a poor correlation).
+static REAL_PEER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_real_peer_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    REAL_PEER.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Runs tests/peers/pjsua_srtp_echo.py against `uri`; returns its output once it passed.
 fn pjsua_srtp_echo(server: &Server, uri: &str, tls: bool) -> String {
+    let _one = one_real_peer_at_a_time();
     require_tool("espeak-ng");
     require_tool("sox");
     let mut command = Command::new(venv_python());
@@ -122,6 +133,7 @@ fn baresip_srtp_echo_both_ways() {
         "<sip:bs@127.0.0.1>;regint=0;audio_codecs=G722/16000/1;mediaenc=srtp-mand\n",
     )
     .unwrap();
+    let one = one_real_peer_at_a_time();
     let out = Command::new("timeout")
         .args(["40", "baresip", "-f"])
         .arg(&dir)
@@ -129,6 +141,7 @@ fn baresip_srtp_echo_both_ways() {
         .current_dir(&dir)
         .output()
         .unwrap();
+    drop(one);
     let log = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("Call established"), "baresip did not connect:\n{log}\nserver log:\n{}", server.log());
     assert!(log.to_ascii_lowercase().contains("srtp"), "baresip says nothing of SRTP:\n{log}");
@@ -241,4 +254,171 @@ fn invite(server: &Server, profile: &str, attributes: &str) -> String {
         }
     }
     panic!("no final response to the INVITE\nserver log:\n{}", server.log());
+}
+
+const OWNER: [(&str, &str); 2] =
+    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
+
+/// `voicera call` through trunk `carrier` with the bench agent, in the background.
+fn place_call(server: &Server) -> std::thread::JoinHandle<std::process::Output> {
+    let http = server.http.to_string();
+    std::thread::spawn(move || {
+        Command::new(env!("CARGO_BIN_EXE_voicera"))
+            .args(["call", "--agent", "bench", "--to", "+15551230000", "--trunk", "carrier", "--http", &http])
+            .env(OWNER[0].0, OWNER[0].1)
+            .env(OWNER[1].0, OWNER[1].1)
+            .output()
+            .unwrap()
+    })
+}
+
+/// The value of header `name` in a SIP message.
+fn header<'a>(message: &'a str, name: &str) -> &'a str {
+    message
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(n, _)| n.trim().eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()))
+        .unwrap_or_else(|| panic!("no {name} in\n{message}"))
+}
+
+/// A carrier's SIP socket: receives requests (answering retransmissions of nothing), sends responses.
+struct Carrier {
+    sip: std::net::UdpSocket,
+}
+
+impl Carrier {
+    fn bind() -> Carrier {
+        let sip = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sip.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Carrier { sip }
+    }
+
+    fn port(&self) -> u16 {
+        self.sip.local_addr().unwrap().port()
+    }
+
+    /// The next request of `method` (others, such as retransmissions, are skipped).
+    fn request(&self, method: &str) -> (String, std::net::SocketAddr) {
+        let mut buf = [0u8; 8192];
+        loop {
+            let (n, from) = self.sip.recv_from(&mut buf).expect("a request from the server");
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            if text.starts_with(&format!("{method} ")) {
+                return (text, from);
+            }
+        }
+    }
+
+    fn respond(&self, request: &str, to: std::net::SocketAddr, status: &str, sdp: &str) {
+        let content_type = if sdp.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
+        let response = format!(
+            "SIP/2.0 {status}\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=carrier\r\nCall-ID: {}\r\nCSeq: {}\r\n\
+             Contact: <sip:carrier@127.0.0.1:{}>\r\n{content_type}Content-Length: {}\r\n\r\n{sdp}",
+            header(request, "Via"),
+            header(request, "From"),
+            header(request, "To"),
+            header(request, "Call-ID"),
+            header(request, "CSeq"),
+            self.port(),
+            sdp.len()
+        );
+        self.sip.send_to(response.as_bytes(), to).unwrap();
+    }
+}
+
+fn trunk_config(carrier: &Carrier, srtp: &str) -> String {
+    format!(
+        "[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{}\"\nsrtp = \"{srtp}\"\n",
+        carrier.port()
+    )
+}
+
+/// `required` on the trunk: our INVITE offers RTP/SAVP with a=crypto lines; the carrier answers one of them
+/// with its own key; every packet we send authenticates under the answered line's key, the carrier's SRTP
+/// reaches us (and a forged packet is counted and dropped).
+#[test]
+fn a_trunk_call_offers_srtp_and_its_media_is_srtp_both_ways() {
+    use voicera_media::srtp::{CryptoAttribute, SrtpContext};
+    use voicera_sip::sdp::SessionDescription;
+    let carrier = Carrier::bind();
+    let server = Server::start_env("srtp-trunk", &trunk_config(&carrier, "required"), false, &OWNER);
+    let call = place_call(&server);
+    let (invite, from) = carrier.request("INVITE");
+    let offer = SessionDescription::parse(invite.split_once("\r\n\r\n").unwrap().1.as_bytes()).unwrap();
+    let audio = offer.audio().unwrap();
+    assert_eq!(audio.protocol, "RTP/SAVP", "{invite}");
+    let offered: Vec<CryptoAttribute> = audio.crypto().collect();
+    assert!(offered.len() >= 2 && offered.iter().all(|c| c.mki.is_none() && c.lifetime.is_none()), "{invite}");
+    let ours = offered.iter().find(|c| c.suite.name() == "AES_CM_128_HMAC_SHA1_80").expect("SHA1_80 offered");
+    let media = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    media.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let carrier_key = CryptoAttribute { key_salt: vec![9; 30], ..ours.clone() };
+    let sdp = format!(
+        "v=0\r\no=carrier 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\na={}\r\n",
+        media.local_addr().unwrap().port(),
+        carrier_key.to_attribute()
+    );
+    carrier.respond(&invite, from, "200 OK", &sdp);
+    carrier.request("ACK");
+    let out = call.join().unwrap();
+    assert!(out.status.success(), "voicera call: {}\n{}", String::from_utf8_lossy(&out.stderr), server.log());
+
+    // What we send: SRTP under the key of the line the carrier answered.
+    let mut receive = SrtpContext::from_crypto(ours).unwrap();
+    let mut buf = [0u8; 1500];
+    let mut server_media = None;
+    for _ in 0..20 {
+        let (n, from) = media.recv_from(&mut buf).expect("RTP from the server");
+        server_media = Some(from);
+        assert_eq!(receive.unprotect_rtp(&mut buf[..n]), Ok(n - 10), "our packet authenticates");
+    }
+    // What the carrier sends: SRTP under its key; one forgery among them.
+    let mut send = SrtpContext::from_crypto(&carrier_key).unwrap();
+    let to = server_media.unwrap();
+    for seq in 0..60u16 {
+        let mut packet = [0u8; 200];
+        let h = voicera_media::rtp::write_rtp_header(&mut packet, seq == 0, 0, seq, u32::from(seq) * 160, 7);
+        packet[h..h + 160].fill(0xff);
+        let len = send.protect_rtp(&mut packet, h + 160).unwrap();
+        if seq == 30 {
+            packet[20] ^= 1;
+        }
+        media.send_to(&packet[..len], to).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.wait_for("the packets counted", Duration::from_secs(5), |s| {
+        s.metric("voicera_rtp_packets_received_total") >= 59.0
+    });
+    assert_eq!(server.metric("voicera_srtp_auth_failures_total"), 1.0, "{}", server.metrics());
+    assert!(server.log().contains("srtp=\"AES_CM_128_HMAC_SHA1_80\""), "{}", server.log());
+}
+
+/// `offer` on the trunk: a carrier that refuses RTP/SAVP (488) gets the same INVITE again with RTP/AVP.
+#[test]
+fn a_trunk_call_under_offer_falls_back_to_rtp_after_488() {
+    let carrier = Carrier::bind();
+    let server = Server::start_env("srtp-trunk-fallback", &trunk_config(&carrier, "offer"), false, &OWNER);
+    let call = place_call(&server);
+    let (invite, from) = carrier.request("INVITE");
+    assert!(invite.contains(" RTP/SAVP ") && invite.contains("a=crypto:"), "{invite}");
+    carrier.respond(&invite, from, "488 Not Acceptable Here", "");
+    carrier.request("ACK");
+    let (again, from) = carrier.request("INVITE");
+    assert!(again.contains(" RTP/AVP ") && !again.contains("a=crypto:"), "{again}");
+    assert_eq!(header(&again, "Call-ID"), header(&invite, "Call-ID"));
+    assert_eq!(header(&again, "CSeq"), "2 INVITE");
+    let media = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sdp = format!(
+        "v=0\r\no=carrier 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+        media.local_addr().unwrap().port()
+    );
+    carrier.respond(&again, from, "200 OK", &sdp);
+    carrier.request("ACK");
+    let out = call.join().unwrap();
+    assert!(out.status.success(), "voicera call: {}\n{}", String::from_utf8_lossy(&out.stderr), server.log());
+    let mut buf = [0u8; 1500];
+    media.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let (n, _) = media.recv_from(&mut buf).expect("plain RTP from the server");
+    assert_eq!(n, 172, "a plain PCMU packet, no SRTP tag");
 }

@@ -49,6 +49,16 @@ impl SrtpPolicy {
     pub fn offers_srtp(self) -> bool {
         self != SrtpPolicy::Off
     }
+
+    /// The policy of a call we place when only `[sip] srtp` (this) speaks for it: `required` and `off` hold
+    /// as they are, but the default `offer` ("SRTP when the peer asks for it") offers plain RTP/AVP: a
+    /// carrier gets an RTP/SAVP offer only when its trunk says `srtp = "offer"` or `"required"`.
+    pub fn for_calls_we_place(self) -> SrtpPolicy {
+        match self {
+            SrtpPolicy::Offer => SrtpPolicy::Off,
+            other => other,
+        }
+    }
 }
 
 /// The suites our offers list, most preferred first: the one every SDES peer speaks, then AEAD-GCM, then the
@@ -460,6 +470,17 @@ mod tests {
 
     fn savp_offer(crypto: &str) -> SessionDescription {
         offer("m=audio 4000 RTP/SAVP 0 101", &format!("a=rtpmap:101 telephone-event/8000\r\n{crypto}"))
+    }
+
+    #[test]
+    fn calls_we_place_offer_srtp_only_when_asked_to() {
+        assert_eq!(SrtpPolicy::Offer.for_calls_we_place(), SrtpPolicy::Off);
+        assert_eq!(SrtpPolicy::Required.for_calls_we_place(), SrtpPolicy::Required);
+        assert_eq!(SrtpPolicy::Off.for_calls_we_place(), SrtpPolicy::Off);
+        for policy in [SrtpPolicy::Off, SrtpPolicy::Offer, SrtpPolicy::Required] {
+            assert_eq!(SrtpPolicy::from_config_name(policy.as_str()), Some(policy));
+        }
+        assert_eq!(SrtpPolicy::from_config_name("mandatory"), None);
     }
 
     /// Each policy against each kind of offer: plain, SRTP, and SRTP with no usable key.

@@ -85,7 +85,8 @@ pub struct TrunkConfig {
     /// A REFER from a trusted peer to a target behind this trunk may use the trunk's credentials (off: the
     /// target is called without them).
     pub refer_credentials: bool,
-    /// SRTP on calls we place through this trunk (None: `[sip] srtp`).
+    /// SRTP on calls we place through this trunk (None: `[sip] srtp` when it is `required` or `off`; plain
+    /// RTP/AVP offers when it is the default `offer`).
     pub srtp: Option<SrtpPolicy>,
 }
 

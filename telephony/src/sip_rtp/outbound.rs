@@ -120,7 +120,7 @@ pub(super) struct Dialing {
     pub(super) agent: Option<std::sync::Arc<voicera_conversation::agent::Agent>>,
     /// (caller, called) for the agent's variables and the call record.
     pub(super) numbers: (String, String),
-    /// Whether the offer is RTP/SAVP (the trunk's `srtp`, else `[sip] srtp`).
+    /// Whether the offer is RTP/SAVP (the trunk's `srtp`, else [`SrtpPolicy::for_calls_we_place`]).
     pub(super) srtp: SrtpPolicy,
 }
 
@@ -191,7 +191,7 @@ impl Service {
             ring_timeout: request.ring_timeout,
             agent: request.agent,
             numbers: (from_user, request.to),
-            srtp: trunk.srtp.unwrap_or(self.config.srtp),
+            srtp: trunk.srtp.unwrap_or(self.config.srtp.for_calls_we_place()),
         };
         self.dial(leg, dialing).await;
     }
