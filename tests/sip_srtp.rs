@@ -128,11 +128,8 @@ fn baresip_srtp_echo_both_ways() {
         rec = dir.join("rec").display()
     );
     std::fs::write(dir.join("config"), config).unwrap();
-    std::fs::write(
-        dir.join("accounts"),
-        "<sip:bs@127.0.0.1>;regint=0;audio_codecs=G722/16000/1;mediaenc=srtp-mand\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("accounts"), "<sip:bs@127.0.0.1>;regint=0;audio_codecs=G722/16000/1;mediaenc=srtp-mand\n")
+        .unwrap();
     let one = one_real_peer_at_a_time();
     let out = Command::new("timeout")
         .args(["40", "baresip", "-f"])
@@ -326,10 +323,7 @@ impl Carrier {
 }
 
 fn trunk_config(carrier: &Carrier, srtp: &str) -> String {
-    format!(
-        "[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{}\"\nsrtp = \"{srtp}\"\n",
-        carrier.port()
-    )
+    format!("[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{}\"\nsrtp = \"{srtp}\"\n", carrier.port())
 }
 
 /// `required` on the trunk: our INVITE offers RTP/SAVP with a=crypto lines; the carrier answers one of them

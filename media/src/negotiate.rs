@@ -136,7 +136,8 @@ pub fn negotiate_with(
     let mut plan = plan_for(offer, audio, preference)?;
     if audio.rtp_profile().is_some_and(RtpProfile::is_secure) {
         let offered: Vec<CryptoAttribute> = audio.crypto().collect();
-        let chosen = choose_crypto(&offered).ok_or_else(|| NegotiationError::NoUsableCrypto(describe_unusable_crypto(audio)))?;
+        let chosen =
+            choose_crypto(&offered).ok_or_else(|| NegotiationError::NoUsableCrypto(describe_unusable_crypto(audio)))?;
         plan.srtp = Some(answer_keys(chosen, current));
     }
     Ok(plan)
@@ -153,7 +154,9 @@ fn audio_for(offer: &SessionDescription, policy: SrtpPolicy) -> Result<&MediaDes
     let secure = streams.clone().find(|(_, secure)| *secure).map(|(m, _)| m);
     let plain = streams.find(|(_, secure)| !*secure).map(|(m, _)| m);
     match policy {
-        SrtpPolicy::Off => plain.ok_or(if secure.is_some() { NegotiationError::SrtpOff } else { NegotiationError::NoAudio }),
+        SrtpPolicy::Off => {
+            plain.ok_or(if secure.is_some() { NegotiationError::SrtpOff } else { NegotiationError::NoAudio })
+        }
         SrtpPolicy::Offer => secure.or(plain).ok_or(NegotiationError::NoAudio),
         SrtpPolicy::Required => {
             secure.ok_or(if plain.is_some() { NegotiationError::SrtpRequired } else { NegotiationError::NoAudio })
@@ -561,15 +564,21 @@ mod tests {
     #[test]
     fn answers_to_our_srtp_offer() {
         let crypto = offer_crypto();
-        assert_eq!(crypto.iter().map(|c| (c.tag, c.suite)).collect::<Vec<_>>()[..2], [
-            (1, SrtpSuite::AesCm128HmacSha1_80),
-            (2, SrtpSuite::AeadAes256Gcm)
-        ]);
+        assert_eq!(
+            crypto.iter().map(|c| (c.tag, c.suite)).collect::<Vec<_>>()[..2],
+            [(1, SrtpSuite::AesCm128HmacSha1_80), (2, SrtpSuite::AeadAes256Gcm)]
+        );
         let ours = secure_offer_sdp(&PREFS, "127.0.0.1".parse().unwrap(), 12000, 7, &crypto);
         let text = String::from_utf8(ours.to_bytes()).unwrap();
         assert!(text.contains("m=audio 12000 RTP/SAVP 96 9 0 8 101"), "{text}");
-        assert_eq!(SessionDescription::parse(text.as_bytes()).unwrap().audio().unwrap().crypto().collect::<Vec<_>>(), crypto);
-        let theirs = format!("a=crypto:2 AEAD_AES_256_GCM inline:{}\r\n", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpbXF1eX2BhYmNkZWZnaGlqa2w=");
+        assert_eq!(
+            SessionDescription::parse(text.as_bytes()).unwrap().audio().unwrap().crypto().collect::<Vec<_>>(),
+            crypto
+        );
+        let theirs = format!(
+            "a=crypto:2 AEAD_AES_256_GCM inline:{}\r\n",
+            "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpbXF1eX2BhYmNkZWZnaGlqa2w="
+        );
         let secure = savp_offer(&theirs);
         for policy in [SrtpPolicy::Offer, SrtpPolicy::Required] {
             let keys = accept_answer_with(&secure, &PREFS, &crypto, policy).unwrap().srtp.unwrap();
@@ -578,7 +587,10 @@ mod tests {
         }
         let plain = offer("m=audio 4000 RTP/AVP 0", "");
         assert_eq!(accept_answer_with(&plain, &PREFS, &crypto, SrtpPolicy::Offer).unwrap().srtp, None);
-        assert_eq!(accept_answer_with(&plain, &PREFS, &crypto, SrtpPolicy::Required), Err(NegotiationError::SrtpRequired));
+        assert_eq!(
+            accept_answer_with(&plain, &PREFS, &crypto, SrtpPolicy::Required),
+            Err(NegotiationError::SrtpRequired)
+        );
         let wrong_tag = savp_offer(&format!("a=crypto:5 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"));
         assert!(matches!(
             accept_answer_with(&wrong_tag, &PREFS, &crypto, SrtpPolicy::Offer),

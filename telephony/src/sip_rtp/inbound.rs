@@ -354,7 +354,7 @@ impl Service {
                     if plan != call.plan {
                         call.session_version += 1;
                         call.plan = plan.clone();
-                        let _ = call.commands.try_send(CallCommand::UpdatePlan(plan));
+                        let _ = call.commands.try_send(CallCommand::UpdatePlan(Box::new(plan)));
                     }
                 }
                 Err(why) => {

@@ -41,7 +41,7 @@ pub type CallKey = String;
 #[derive(Debug)]
 pub enum CallCommand {
     /// A re-INVITE/UPDATE renegotiated the stream.
-    UpdatePlan(MediaPlan),
+    UpdatePlan(Box<MediaPlan>),
     /// DTMF received by SIP INFO (RFC 2976 + application/dtmf-relay).
     DtmfReceived(char),
     /// Send DTMF to the peer as RFC 4733 events.
@@ -410,7 +410,7 @@ impl CallMedia {
                 if let Err(err) = rekeyed {
                     return Some(EndReason::MediaError(format!("SRTP: {err}")));
                 }
-                if let Err(err) = self.stream.update_plan(plan) {
+                if let Err(err) = self.stream.update_plan(*plan) {
                     return Some(EndReason::MediaError(err.to_string()));
                 }
             }
@@ -859,8 +859,7 @@ mod tests {
             first.get_or_insert((packet, len));
             caller.send_to(&packet[..len], server).await.unwrap();
             let mut buf = [0u8; 1500];
-            if let Ok(Ok((n, _))) = tokio::time::timeout(Duration::from_millis(20), caller.recv_from(&mut buf)).await
-            {
+            if let Ok(Ok((n, _))) = tokio::time::timeout(Duration::from_millis(20), caller.recv_from(&mut buf)).await {
                 assert_eq!(n, 172 + 10, "SRTP: the RTP packet and an 80-bit tag");
                 let len = caller_receive.unprotect_rtp(&mut buf[..n]).expect("our packets authenticate");
                 if buf[12..len].iter().any(|b| *b != 0xff) {

@@ -466,7 +466,18 @@ impl Service {
 
     fn outbound_answered(&mut self, call: OutboundCall, response: Response) {
         let OutboundCall {
-            requester, invite, peer, media, early, local_ip, session_id, agent, numbers, srtp, crypto, ..
+            requester,
+            invite,
+            peer,
+            media,
+            early,
+            local_ip,
+            session_id,
+            agent,
+            numbers,
+            srtp,
+            crypto,
+            ..
         } = call;
         let Some(dialog) = Dialog::uac(&invite, &response, peer) else {
             self.end_early_media(early.as_ref());
@@ -483,12 +494,11 @@ impl Service {
         self.endpoint.send_raw(ack.into_message(), dialog.peer);
         let key = dialog.id.to_string();
         // The answer's SDP; after early media it may be absent (the 18x's stands, RFC 3261 §13.2.1).
-        let plan =
-            if response.body.is_empty() && early.is_some() {
-                None
-            } else {
-                Some(self.answer_plan(&response.body, (&crypto, srtp)))
-            };
+        let plan = if response.body.is_empty() && early.is_some() {
+            None
+        } else {
+            Some(self.answer_plan(&response.body, (&crypto, srtp)))
+        };
         if let Some(mut entry) = early.and_then(|early_key| self.calls.remove(&early_key)) {
             match plan {
                 Some(Err(err)) => {
@@ -497,7 +507,7 @@ impl Service {
                     return self.abandon_answered(requester, dialog, media, PlaceCallError::BadAnswer(err));
                 }
                 Some(Ok(plan)) if plan != entry.plan => {
-                    let _ = entry.commands.try_send(CallCommand::UpdatePlan(plan.clone()));
+                    let _ = entry.commands.try_send(CallCommand::UpdatePlan(Box::new(plan.clone())));
                     entry.plan = plan;
                 }
                 _ => {}
