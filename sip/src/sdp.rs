@@ -807,7 +807,7 @@ mod tests {
         assert_eq!(choose_crypto(&offer[2..]).map(|c| c.tag), Some(1), "the offer's order decides");
         assert_eq!(choose_crypto(&offer[..1]), None);
         assert_eq!(choose_crypto(&[attribute(9, AesCm128HmacSha1_80, &["KDR=20"])]), None);
-        let answer = offer[1].answer(vec![1; 30]);
+        let answer = offer[3].answer(vec![1; 30]);
         assert_eq!((answer.tag, answer.suite), (2, AesCm128HmacSha1_80));
         let mut media = SessionDescription::parse(OFFER.as_bytes()).unwrap().media.remove(0);
         media.push_crypto(&answer);
