@@ -8,8 +8,11 @@ use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Database, IndexModel};
 use serde_json::Value;
 
-use crate::call_logs::{CallLogPage, CallLogQuery, CallLogSort, CallStatus, FilterField};
+use crate::call_logs::{CallFacts, CallLogPage, CallLogQuery, CallLogSort, CallStats, CallStatus, FilterField};
 use crate::{Collection, Record, Result, StoreError, Written};
+
+/// The collection of change counters of [`crate::ROUTING_COLLECTIONS`].
+const REVISIONS: &str = "revisions";
 
 /// The database used when the URI names none (the original VoicEra's name too).
 pub const DEFAULT_DATABASE: &str = "voicera";
@@ -40,6 +43,7 @@ impl MongoStore {
         for (name, keys) in [
             ("org_created", doc! {"org_id": 1, "doc.created_at": -1, "id": -1}),
             ("org_duration", doc! {"org_id": 1, "doc.duration": -1, "doc.created_at": -1}),
+            ("org_agent", doc! {"org_id": 1, "doc.agent_type": 1, "doc.created_at": -1}),
         ] {
             let index =
                 IndexModel::builder().keys(keys).options(IndexOptions::builder().name(name.to_string()).build());
@@ -100,6 +104,38 @@ impl MongoStore {
         self.find(collection, doc! {"id": id}, doc! {"org_id": 1}).await
     }
 
+    /// [`crate::Store::list_all`] on MongoDB.
+    pub async fn list_all(&self, collection: Collection) -> Result<Vec<Record>> {
+        self.find(collection, doc! {}, doc! {"org_id": 1, "id": 1}).await
+    }
+
+    /// The documents counting changes of routing collections: `{_id: <collection>, revision}`.
+    fn revisions(&self) -> mongodb::Collection<Document> {
+        self.db.collection(REVISIONS)
+    }
+
+    /// Counts one more change of `collection` ([`crate::Store::revision`]): one atomic `$inc`, so writes from
+    /// many nodes all count.
+    pub async fn bump_revision(&self, collection: Collection) -> Result<()> {
+        self.revisions()
+            .update_one(doc! {"_id": collection.name()}, doc! {"$inc": {"revision": 1_i64}})
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+
+    /// [`crate::Store::revision`] on MongoDB.
+    pub async fn revision(&self, collection: Collection) -> Result<u64> {
+        let found = self.revisions().find_one(doc! {"_id": collection.name()}).await?;
+        let revision = match found.as_ref().and_then(|d| d.get("revision")) {
+            Some(Bson::Int64(n)) => *n,
+            Some(Bson::Int32(n)) => i64::from(*n),
+            Some(Bson::Double(n)) => *n as i64,
+            _ => 0,
+        };
+        Ok(revision.max(0) as u64)
+    }
+
     async fn find(&self, collection: Collection, filter: Document, sort: Document) -> Result<Vec<Record>> {
         let docs: Vec<Document> = self.collection(collection).find(filter).sort(sort).await?.try_collect().await?;
         docs.iter().map(|d| to_record(collection, d)).collect()
@@ -129,6 +165,23 @@ impl MongoStore {
         Ok(CallLogPage { records, total })
     }
 
+    /// [`crate::Store::call_stats`] on MongoDB: one pass over a cursor of the matching calls, each projected
+    /// to the few fields analytics reads.
+    pub async fn call_stats(&self, query: &CallLogQuery) -> Result<CallStats> {
+        let projection = doc! {
+            "_id": 0, "doc.agent_type": 1, "doc.start_time_utc": 1, "doc.created_at": 1, "doc.duration": 1,
+            "doc.call_busy": 1, "doc.end_time_utc": 1, "doc.latency_metrics.turns": 1, "doc.turns": 1,
+        };
+        let mut cursor =
+            self.collection(Collection::CallLogs).find(call_log_filter(query)).projection(projection).await?;
+        let mut stats = CallStats::default();
+        while let Some(stored) = cursor.try_next().await? {
+            let doc = stored.get("doc").map(bson_to_json).unwrap_or(Value::Null);
+            stats.add(CallFacts::from_doc(&doc));
+        }
+        Ok(stats)
+    }
+
     /// [`crate::Store::rename_agent`] on MongoDB.
     pub async fn rename_agent(&self, org_id: &str, agent_id: &str, new_name: &str) -> Result<u64> {
         let mut changed = 0;
@@ -149,6 +202,12 @@ impl MongoStore {
         Ok(values.into_iter().filter_map(|v| if let Bson::String(s) = v { Some(s) } else { None }).collect())
     }
 
+    /// [`crate::Store::call_logs_in_progress_on`] on MongoDB.
+    pub async fn call_logs_in_progress_on(&self, node_id: &str) -> Result<Vec<Record>> {
+        let filter = doc! {"doc.node_id": node_id, "doc.status": "in-progress"};
+        self.find(Collection::CallLogs, filter, doc! {"org_id": 1, "id": 1}).await
+    }
+
     /// [`crate::Store::count`] on MongoDB.
     pub async fn count(&self, collection: Collection) -> Result<u64> {
         Ok(self.collection(collection).count_documents(doc! {}).await?)
@@ -167,6 +226,9 @@ fn call_log_filter(query: &CallLogQuery) -> Document {
         if let Some(value) = value {
             clauses.push(doc! {field: value});
         }
+    }
+    if let Some(number) = &query.number {
+        clauses.push(doc! {"$or": [{"doc.from_number": number}, {"doc.to_number": number}]});
     }
     if let Some(inbound) = query.inbound {
         clauses.push(doc! {"doc.inbound": inbound});
