@@ -247,6 +247,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         sip_config.rate_limit_exempt = security.rate_limit_exempt.clone();
         sip_config.tls = security.tls.clone();
         sip_config.connection_limits = security.connection_limits;
+        sip_config.srtp = security.srtp;
         sip_config.dial_policy = Arc::clone(&config.dial_policy);
         sip_config.recordings = Some(Arc::clone(&recordings));
         let handle = sip_rtp::start(sip_config, Arc::clone(&agents), metrics.clone(), shutdown.clone())

@@ -29,6 +29,7 @@ fuzz_target!(|data: &[u8]| {
         remote_rtcp: "127.0.0.1:4001".parse().unwrap(),
         direction: voicera_sip::sdp::Direction::SendRecv,
         ptime: 20,
+        srtp: None,
     };
     let Ok(mut stream) = RtpStream::new(plan, JitterConfig::default()) else { return };
     let t0 = Instant::now();

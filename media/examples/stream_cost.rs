@@ -64,6 +64,7 @@ fn plan(codec: CodecKind, port: u16) -> MediaPlan {
         remote_rtcp: format!("127.0.0.1:{}", port + 1).parse().unwrap(),
         direction: voicera_sip::sdp::Direction::SendRecv,
         ptime: 20,
+        srtp: None,
     }
 }
 

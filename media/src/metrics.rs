@@ -51,6 +51,11 @@ pub struct MediaCounters {
     pub jitter_concealed: u64,
     /// RFC 4733 DTMF digits received.
     pub dtmf_events: u64,
+    /// SRTP/SRTCP packets dropped because they did not authenticate (forged, corrupted, another key, an
+    /// unknown MKI, a spent key).
+    pub srtp_auth_failures: u64,
+    /// SRTP/SRTCP packets dropped as replays (already received, or older than the replay window).
+    pub srtp_replays: u64,
 }
 
 /// Upper bounds (seconds) of the turn-latency histogram buckets.
@@ -115,6 +120,8 @@ pub struct Metrics {
     jitter_lost: AtomicU64,
     jitter_concealed: AtomicU64,
     dtmf_events: AtomicU64,
+    srtp_auth_failures: AtomicU64,
+    srtp_replays: AtomicU64,
     sip_dropped: AtomicU64,
     /// Trunk name → registered (1) or not (0).
     registrations: Mutex<Vec<(String, bool)>>,
@@ -229,6 +236,8 @@ impl Metrics {
         self.jitter_lost.fetch_add(c.jitter_lost, Relaxed);
         self.jitter_concealed.fetch_add(c.jitter_concealed, Relaxed);
         self.dtmf_events.fetch_add(c.dtmf_events, Relaxed);
+        self.srtp_auth_failures.fetch_add(c.srtp_auth_failures, Relaxed);
+        self.srtp_replays.fetch_add(c.srtp_replays, Relaxed);
     }
 
     /// Prometheus text exposition.
@@ -270,6 +279,12 @@ impl Metrics {
             ("voicera_jitter_lost_total", "RTP packets never received by their playout time.", &self.jitter_lost),
             ("voicera_jitter_concealed_total", "Audio frames synthesised by loss concealment.", &self.jitter_concealed),
             ("voicera_dtmf_events_total", "RFC 4733 and SIP INFO DTMF digits received.", &self.dtmf_events),
+            (
+                "voicera_srtp_auth_failures_total",
+                "SRTP/SRTCP packets dropped because they did not authenticate.",
+                &self.srtp_auth_failures,
+            ),
+            ("voicera_srtp_replays_total", "SRTP/SRTCP packets dropped as replays.", &self.srtp_replays),
             ("voicera_sip_dropped_total", "SIP messages dropped as malformed or unroutable.", &self.sip_dropped),
         ];
         for (name, help, value) in counters {

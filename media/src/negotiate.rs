@@ -1,11 +1,74 @@
 //! SDP offer/answer for audio (RFC 3264): pick the codec by our preference among those offered, keep
-//! telephone-event when offered, answer the direction, and describe the result as a [`MediaPlan`].
+//! telephone-event when offered, answer the direction, key SRTP by SDES (RFC 4568) as the [`SrtpPolicy`]
+//! allows, and describe the result as a [`MediaPlan`].
 
 use std::net::{IpAddr, SocketAddr};
 
-use voicera_sip::sdp::{Direction, MediaDescription, SessionDescription};
+use voicera_sip::sdp::{
+    choose_crypto, describe_unusable_crypto, CryptoAttribute, Direction, MediaDescription, RtpProfile,
+    SessionDescription, SrtpSuite,
+};
 
 use crate::codec::CodecKind;
+use crate::srtp::{generate_key_salt, SrtpKeys};
+
+/// `[sip] srtp` (and a trunk's `srtp`): whether a call's media is SRTP keyed by SDES.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SrtpPolicy {
+    /// Plain RTP only: an RTP/SAVP offer is refused (488), our offers are RTP/AVP.
+    Off,
+    /// SRTP when the peer offers RTP/SAVP, plain RTP when it offers RTP/AVP; our offers are RTP/SAVP with
+    /// `a=crypto`, and a plain RTP/AVP answer to them is taken.
+    #[default]
+    Offer,
+    /// SRTP only: an RTP/AVP offer or answer is refused.
+    Required,
+}
+
+impl SrtpPolicy {
+    /// The configuration word (`off`, `offer`, `required`).
+    pub fn from_config_name(name: &str) -> Option<SrtpPolicy> {
+        match name {
+            "off" => Some(SrtpPolicy::Off),
+            "offer" => Some(SrtpPolicy::Offer),
+            "required" => Some(SrtpPolicy::Required),
+            _ => None,
+        }
+    }
+
+    /// The configuration word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SrtpPolicy::Off => "off",
+            SrtpPolicy::Offer => "offer",
+            SrtpPolicy::Required => "required",
+        }
+    }
+
+    /// Whether our offers are RTP/SAVP with `a=crypto`.
+    pub fn offers_srtp(self) -> bool {
+        self != SrtpPolicy::Off
+    }
+
+    /// The policy of a call we place when only `[sip] srtp` (this) speaks for it: `required` and `off` hold
+    /// as they are, but the default `offer` ("SRTP when the peer asks for it") offers plain RTP/AVP: a
+    /// carrier gets an RTP/SAVP offer only when its trunk says `srtp = "offer"` or `"required"`.
+    pub fn for_calls_we_place(self) -> SrtpPolicy {
+        match self {
+            SrtpPolicy::Offer => SrtpPolicy::Off,
+            other => other,
+        }
+    }
+}
+
+/// The suites our offers list, most preferred first: the one every SDES peer speaks, then AEAD-GCM, then the
+/// short tag (some peers answer only that one).
+pub const OFFERED_SUITES: [SrtpSuite; 4] = [
+    SrtpSuite::AesCm128HmacSha1_80,
+    SrtpSuite::AeadAes256Gcm,
+    SrtpSuite::AeadAes128Gcm,
+    SrtpSuite::AesCm128HmacSha1_32,
+];
 
 /// What both sides agreed on for one audio stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,14 +87,25 @@ pub struct MediaPlan {
     pub direction: Direction,
     /// Packet time, ms.
     pub ptime: u32,
+    /// SRTP keys (RTP/SAVP); None for plain RTP.
+    pub srtp: Option<SrtpKeys>,
 }
 
 /// Why an offer cannot be accepted; each maps to `488 Not Acceptable Here`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NegotiationError {
     /// The offer has no audio stream we can carry.
-    #[error("offer has no audio stream over RTP/AVP")]
+    #[error("offer has no audio stream over RTP/AVP or RTP/SAVP")]
     NoAudio,
+    /// `srtp = "required"` and the audio is plain RTP/AVP.
+    #[error("SRTP is required: offer RTP/SAVP with a=crypto (SDES)")]
+    SrtpRequired,
+    /// `srtp = "off"` and the audio is RTP/SAVP.
+    #[error("SRTP is off here: offer RTP/AVP")]
+    SrtpOff,
+    /// RTP/SAVP without an `a=crypto` line we can use (why, line by line).
+    #[error("no usable a=crypto: {0}")]
+    NoUsableCrypto(String),
     /// None of the offered codecs is one we speak (the offered ones, for the log).
     #[error("no common codec (offered: {0})")]
     NoCommonCodec(String),
@@ -43,13 +117,70 @@ pub enum NegotiationError {
 /// Default packet time.
 pub const DEFAULT_PTIME_MS: u32 = 20;
 
-/// Chooses the stream parameters for `offer` given our codec preference order.
+/// Chooses the stream parameters for a plain RTP/AVP `offer` given our codec preference order (SRTP off).
 pub fn negotiate(offer: &SessionDescription, preference: &[CodecKind]) -> Result<MediaPlan, NegotiationError> {
-    let audio = offer
+    negotiate_with(offer, preference, SrtpPolicy::Off, None)
+}
+
+/// Chooses the stream parameters for `offer`: the audio section `policy` allows (RTP/SAVP before RTP/AVP),
+/// our preferred codec, and for RTP/SAVP the first usable `a=crypto` line of the offer answered with a fresh
+/// key of ours. `current` is the call's SRTP keys on a re-offer: an unchanged line keeps them as they are
+/// (no rekey); a new key of the same suite keeps our key (under the new tag) and rekeys the peer's direction.
+pub fn negotiate_with(
+    offer: &SessionDescription,
+    preference: &[CodecKind],
+    policy: SrtpPolicy,
+    current: Option<&SrtpKeys>,
+) -> Result<MediaPlan, NegotiationError> {
+    let audio = audio_for(offer, policy)?;
+    let mut plan = plan_for(offer, audio, preference)?;
+    if audio.rtp_profile().is_some_and(RtpProfile::is_secure) {
+        let offered: Vec<CryptoAttribute> = audio.crypto().collect();
+        let chosen =
+            choose_crypto(&offered).ok_or_else(|| NegotiationError::NoUsableCrypto(describe_unusable_crypto(audio)))?;
+        plan.srtp = Some(answer_keys(chosen, current));
+    }
+    Ok(plan)
+}
+
+/// The audio section `policy` lets us answer: with SRTP allowed, the first RTP/SAVP one, else the first
+/// RTP/AVP one.
+fn audio_for(offer: &SessionDescription, policy: SrtpPolicy) -> Result<&MediaDescription, NegotiationError> {
+    let mut streams = offer
         .media
         .iter()
-        .find(|m| m.media == "audio" && m.port != 0 && m.protocol.to_ascii_uppercase().starts_with("RTP/AVP"))
-        .ok_or(NegotiationError::NoAudio)?;
+        .filter(|m| m.media == "audio" && m.port != 0)
+        .filter_map(|m| m.rtp_profile().map(|profile| (m, profile.is_secure())));
+    let secure = streams.clone().find(|(_, secure)| *secure).map(|(m, _)| m);
+    let plain = streams.find(|(_, secure)| !*secure).map(|(m, _)| m);
+    match policy {
+        SrtpPolicy::Off => {
+            plain.ok_or(if secure.is_some() { NegotiationError::SrtpOff } else { NegotiationError::NoAudio })
+        }
+        SrtpPolicy::Offer => secure.or(plain).ok_or(NegotiationError::NoAudio),
+        SrtpPolicy::Required => {
+            secure.ok_or(if plain.is_some() { NegotiationError::SrtpRequired } else { NegotiationError::NoAudio })
+        }
+    }
+}
+
+/// Our answer's keys for the offered line `chosen` (see [`negotiate_with`]).
+fn answer_keys(chosen: &CryptoAttribute, current: Option<&SrtpKeys>) -> SrtpKeys {
+    match current {
+        Some(keys) if keys.remote == *chosen => keys.clone(),
+        Some(keys) if keys.local.suite == chosen.suite => {
+            SrtpKeys { local: CryptoAttribute { tag: chosen.tag, ..keys.local.clone() }, remote: chosen.clone() }
+        }
+        _ => SrtpKeys { local: chosen.answer(generate_key_salt(chosen.suite)), remote: chosen.clone() },
+    }
+}
+
+/// Codec, telephone-event, addresses and direction of one audio section (no SRTP yet).
+fn plan_for(
+    sdp: &SessionDescription,
+    audio: &MediaDescription,
+    preference: &[CodecKind],
+) -> Result<MediaPlan, NegotiationError> {
     let (codec, payload_type) = preference
         .iter()
         .find_map(|kind| {
@@ -59,7 +190,7 @@ pub fn negotiate(offer: &SessionDescription, preference: &[CodecKind]) -> Result
     let dtmf_payload_type = audio.formats.iter().copied().find(|pt| {
         audio.rtpmap(*pt).is_some_and(|m| m.encoding.eq_ignore_ascii_case("telephone-event") && m.clock_rate == 8000)
     });
-    let ip = offer.connection_for(audio).ok_or(NegotiationError::NoConnection)?;
+    let ip = sdp.connection_for(audio).ok_or(NegotiationError::NoConnection)?;
     let remote_rtcp_port = audio.rtcp_port.unwrap_or(audio.port.saturating_add(1));
     Ok(MediaPlan {
         codec,
@@ -67,8 +198,9 @@ pub fn negotiate(offer: &SessionDescription, preference: &[CodecKind]) -> Result
         dtmf_payload_type,
         remote_rtp: SocketAddr::new(ip, audio.port),
         remote_rtcp: SocketAddr::new(ip, remote_rtcp_port),
-        direction: offer.direction_for(audio).answer(),
+        direction: sdp.direction_for(audio).answer(),
         ptime: DEFAULT_PTIME_MS,
+        srtp: None,
     })
 }
 
@@ -100,7 +232,60 @@ pub fn answer_sdp(
         formats.push(pt);
         add_telephone_event(pt, &mut rtpmaps, &mut fmtps);
     }
-    audio_sdp(local_ip, local_port, (session_id, session_version), formats, rtpmaps, fmtps, plan.direction, plan.ptime)
+    let mut sdp = audio_sdp(
+        local_ip,
+        local_port,
+        (session_id, session_version),
+        formats,
+        rtpmaps,
+        fmtps,
+        plan.direction,
+        plan.ptime,
+    );
+    if let Some(keys) = &plan.srtp {
+        secure(&mut sdp, std::slice::from_ref(&keys.local));
+    }
+    sdp
+}
+
+/// Makes `sdp`'s audio RTP/SAVP with our `a=crypto` lines.
+fn secure(sdp: &mut SessionDescription, crypto: &[CryptoAttribute]) {
+    for media in &mut sdp.media {
+        media.protocol = RtpProfile::Savp.as_str().to_string();
+        for line in crypto {
+            media.push_crypto(line);
+        }
+    }
+}
+
+/// Our `a=crypto` lines for an offer: one per suite of [`OFFERED_SUITES`], tags from 1, each with its own
+/// fresh key. Keep them: the answer names the one the peer took.
+pub fn offer_crypto() -> Vec<CryptoAttribute> {
+    OFFERED_SUITES
+        .iter()
+        .zip(1u32..)
+        .map(|(suite, tag)| CryptoAttribute {
+            tag,
+            suite: *suite,
+            key_salt: generate_key_salt(*suite),
+            lifetime: None,
+            mki: None,
+            session_params: Vec::new(),
+        })
+        .collect()
+}
+
+/// [`offer_sdp`] as RTP/SAVP with `crypto` (from [`offer_crypto`]).
+pub fn secure_offer_sdp(
+    codecs: &[CodecKind],
+    local_ip: IpAddr,
+    local_port: u16,
+    session_id: u64,
+    crypto: &[CryptoAttribute],
+) -> SessionDescription {
+    let mut sdp = offer_sdp(codecs, local_ip, local_port, session_id);
+    secure(&mut sdp, crypto);
+    sdp
 }
 
 /// RFC 4733 events 0–16 (digits, *, #, A–D, flash) on payload type `pt`.
@@ -177,9 +362,21 @@ pub fn offer_sdp(codecs: &[CodecKind], local_ip: IpAddr, local_port: u16, sessio
     audio_sdp(local_ip, local_port, (session_id, 1), formats, rtpmaps, fmtps, direction, DEFAULT_PTIME_MS)
 }
 
-/// Reads the peer's answer to our offer: the codec it chose (the first it lists that we offered).
+/// Reads the peer's answer to our plain offer: the codec it chose (the first it lists that we offered).
 pub fn accept_answer(answer: &SessionDescription, offered: &[CodecKind]) -> Result<MediaPlan, NegotiationError> {
-    let audio = answer.audio().ok_or(NegotiationError::NoAudio)?;
+    accept_answer_with(answer, offered, &[], SrtpPolicy::Off)
+}
+
+/// Reads the peer's answer to our offer with `our_crypto` (empty: we offered plain RTP/AVP): the codec it
+/// chose, and the keys of the `a=crypto` line it answered (its tag and suite must be one of ours). A plain
+/// answer to an SRTP offer is taken unless `policy` requires SRTP.
+pub fn accept_answer_with(
+    answer: &SessionDescription,
+    offered: &[CodecKind],
+    our_crypto: &[CryptoAttribute],
+    policy: SrtpPolicy,
+) -> Result<MediaPlan, NegotiationError> {
+    let audio = answer.audio().filter(|m| m.port != 0 && m.rtp_profile().is_some()).ok_or(NegotiationError::NoAudio)?;
     // In an answer the peer's order rules: take its first format that is one of ours.
     let first_ours: Vec<CodecKind> = audio
         .formats
@@ -188,9 +385,34 @@ pub fn accept_answer(answer: &SessionDescription, offered: &[CodecKind]) -> Resu
         .filter_map(|map| offered.iter().copied().find(|c| c.matches(&map)))
         .take(1)
         .collect();
-    let mut plan = negotiate(answer, &first_ours)?;
+    let mut plan = plan_for(answer, audio, &first_ours)?;
     // The answer's direction is theirs; ours is its mirror.
     plan.direction = answer.direction_for(audio).answer();
+    let secure = audio.rtp_profile().is_some_and(RtpProfile::is_secure);
+    let answered: Vec<CryptoAttribute> = audio.crypto().collect();
+    if our_crypto.is_empty() {
+        if secure {
+            return Err(NegotiationError::SrtpOff);
+        }
+    } else if secure || !answered.is_empty() {
+        let keys = answered
+            .iter()
+            .filter(|theirs| theirs.is_supported())
+            .find_map(|theirs| {
+                let ours = our_crypto.iter().find(|o| o.tag == theirs.tag && o.suite == theirs.suite)?;
+                Some(SrtpKeys { local: ours.clone(), remote: theirs.clone() })
+            })
+            .ok_or_else(|| {
+                NegotiationError::NoUsableCrypto(if answered.is_empty() {
+                    describe_unusable_crypto(audio)
+                } else {
+                    "the answer's a=crypto matches no tag and suite we offered".to_string()
+                })
+            })?;
+        plan.srtp = Some(keys);
+    } else if policy == SrtpPolicy::Required {
+        return Err(NegotiationError::SrtpRequired);
+    }
     Ok(plan)
 }
 
@@ -245,5 +467,135 @@ mod tests {
         assert_eq!(negotiate(&o, &PREFS), Err(NegotiationError::NoCommonCodec("18, 3".into())));
         let video = offer("m=video 4000 RTP/AVP 96", "");
         assert_eq!(negotiate(&video, &PREFS), Err(NegotiationError::NoAudio));
+    }
+
+    const KEY_80: &str = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
+
+    fn savp_offer(crypto: &str) -> SessionDescription {
+        offer("m=audio 4000 RTP/SAVP 0 101", &format!("a=rtpmap:101 telephone-event/8000\r\n{crypto}"))
+    }
+
+    #[test]
+    fn calls_we_place_offer_srtp_only_when_asked_to() {
+        assert_eq!(SrtpPolicy::Offer.for_calls_we_place(), SrtpPolicy::Off);
+        assert_eq!(SrtpPolicy::Required.for_calls_we_place(), SrtpPolicy::Required);
+        assert_eq!(SrtpPolicy::Off.for_calls_we_place(), SrtpPolicy::Off);
+        for policy in [SrtpPolicy::Off, SrtpPolicy::Offer, SrtpPolicy::Required] {
+            assert_eq!(SrtpPolicy::from_config_name(policy.as_str()), Some(policy));
+        }
+        assert_eq!(SrtpPolicy::from_config_name("mandatory"), None);
+    }
+
+    /// Each policy against each kind of offer: plain, SRTP, and SRTP with no usable key.
+    #[test]
+    fn each_policy_answers_each_kind_of_offer() {
+        use SrtpPolicy::*;
+        let plain = offer("m=audio 4000 RTP/AVP 0", "");
+        let secure = savp_offer(&format!("a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"));
+        let weakened = savp_offer(&format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80} UNENCRYPTED_SRTP\r\n"));
+        for policy in [Off, Offer] {
+            assert_eq!(negotiate_with(&plain, &PREFS, policy, None).unwrap().srtp, None, "{policy:?}");
+        }
+        assert_eq!(negotiate_with(&plain, &PREFS, Required, None), Err(NegotiationError::SrtpRequired));
+        assert!(NegotiationError::SrtpRequired.to_string().starts_with("SRTP is required"));
+        assert_eq!(negotiate_with(&secure, &PREFS, Off, None), Err(NegotiationError::SrtpOff));
+        assert_eq!(negotiate(&secure, &PREFS), Err(NegotiationError::SrtpOff), "plain negotiate is SRTP off");
+        for policy in [Offer, Required] {
+            let plan = negotiate_with(&secure, &PREFS, policy, None).unwrap();
+            let keys = plan.srtp.expect("SRTP keys");
+            assert_eq!((keys.remote.tag, keys.remote.suite), (7, SrtpSuite::AesCm128HmacSha1_80));
+            assert_eq!((keys.local.tag, keys.local.suite), (7, SrtpSuite::AesCm128HmacSha1_80));
+            assert_eq!(keys.local.key_salt.len(), 30);
+            assert_ne!(keys.local.key_salt, keys.remote.key_salt, "our own key, not the peer's");
+            assert_eq!((keys.local.lifetime, keys.local.mki, keys.local.session_params.len()), (None, None, 0));
+            let why = negotiate_with(&weakened, &PREFS, policy, None).unwrap_err();
+            assert_eq!(
+                why,
+                NegotiationError::NoUsableCrypto(
+                    "tag 1 AES_CM_128_HMAC_SHA1_80: unsupported session parameter UNENCRYPTED_SRTP".into()
+                )
+            );
+        }
+        let no_crypto = savp_offer("");
+        assert!(matches!(negotiate_with(&no_crypto, &PREFS, Offer, None), Err(NegotiationError::NoUsableCrypto(_))));
+    }
+
+    #[test]
+    fn the_answer_is_savp_with_one_crypto_line_of_the_offered_tag_and_fresh_keys_per_call() {
+        let offer_text = format!(
+            "a=crypto:1 F8_128_HMAC_SHA1_80 inline:{KEY_80}\r\n\
+             a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:{KEY_80}|2^20|1:4\r\n\
+             a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"
+        );
+        let o = savp_offer(&offer_text);
+        let plan = negotiate_with(&o, &PREFS, SrtpPolicy::Offer, None).unwrap();
+        let keys = plan.srtp.clone().unwrap();
+        assert_eq!((keys.local.tag, keys.suite()), (2, SrtpSuite::AesCm128HmacSha1_32), "the offer's first usable");
+        assert_eq!(keys.remote.lifetime, Some(1 << 20), "the peer's lifetime and MKI are kept for its direction");
+        let answer = answer_sdp(&plan, "127.0.0.1".parse().unwrap(), 10000, 1, 1);
+        let text = String::from_utf8(answer.to_bytes()).unwrap();
+        assert!(text.contains("m=audio 10000 RTP/SAVP 0 101"), "{text}");
+        assert_eq!(text.matches("a=crypto:").count(), 1, "{text}");
+        assert!(text.contains(&keys.local.to_attribute()), "{text}");
+        let again = negotiate_with(&o, &PREFS, SrtpPolicy::Offer, None).unwrap().srtp.unwrap();
+        assert_ne!(again.local.key_salt, keys.local.key_salt, "a fresh key per call");
+    }
+
+    /// A re-offer with the same line keeps every key; a new key of the same suite keeps ours (under the new
+    /// tag); another suite gives a fresh key of ours.
+    #[test]
+    fn a_re_offer_keeps_or_rekeys() {
+        let first = savp_offer(&format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"));
+        let keys = negotiate_with(&first, &PREFS, SrtpPolicy::Offer, None).unwrap().srtp.unwrap();
+        let same = negotiate_with(&first, &PREFS, SrtpPolicy::Required, Some(&keys)).unwrap().srtp.unwrap();
+        assert_eq!(same, keys);
+        let other_key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk";
+        let rekeyed = savp_offer(&format!("a=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:{other_key}\r\n"));
+        let new = negotiate_with(&rekeyed, &PREFS, SrtpPolicy::Required, Some(&keys)).unwrap().srtp.unwrap();
+        assert_eq!((new.local.tag, &new.local.key_salt), (4, &keys.local.key_salt));
+        assert_ne!(new.remote, keys.remote);
+        let gcm_key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpbXF1eX2BhYmNkZWZnaGlqa2w=";
+        let gcm = savp_offer(&format!("a=crypto:9 AEAD_AES_256_GCM inline:{gcm_key}\r\n"));
+        let new = negotiate_with(&gcm, &PREFS, SrtpPolicy::Required, Some(&keys)).unwrap().srtp.unwrap();
+        assert_eq!((new.local.suite, new.local.key_salt.len()), (SrtpSuite::AeadAes256Gcm, 44));
+    }
+
+    /// Our SRTP offer and each kind of answer to it, under each policy that offers.
+    #[test]
+    fn answers_to_our_srtp_offer() {
+        let crypto = offer_crypto();
+        assert_eq!(
+            crypto.iter().map(|c| (c.tag, c.suite)).collect::<Vec<_>>()[..2],
+            [(1, SrtpSuite::AesCm128HmacSha1_80), (2, SrtpSuite::AeadAes256Gcm)]
+        );
+        let ours = secure_offer_sdp(&PREFS, "127.0.0.1".parse().unwrap(), 12000, 7, &crypto);
+        let text = String::from_utf8(ours.to_bytes()).unwrap();
+        assert!(text.contains("m=audio 12000 RTP/SAVP 96 9 0 8 101"), "{text}");
+        assert_eq!(
+            SessionDescription::parse(text.as_bytes()).unwrap().audio().unwrap().crypto().collect::<Vec<_>>(),
+            crypto
+        );
+        let theirs = format!(
+            "a=crypto:2 AEAD_AES_256_GCM inline:{}\r\n",
+            "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpbXF1eX2BhYmNkZWZnaGlqa2w="
+        );
+        let secure = savp_offer(&theirs);
+        for policy in [SrtpPolicy::Offer, SrtpPolicy::Required] {
+            let keys = accept_answer_with(&secure, &PREFS, &crypto, policy).unwrap().srtp.unwrap();
+            assert_eq!(keys.local, crypto[1]);
+            assert_eq!((keys.remote.tag, keys.remote.suite), (2, SrtpSuite::AeadAes256Gcm));
+        }
+        let plain = offer("m=audio 4000 RTP/AVP 0", "");
+        assert_eq!(accept_answer_with(&plain, &PREFS, &crypto, SrtpPolicy::Offer).unwrap().srtp, None);
+        assert_eq!(
+            accept_answer_with(&plain, &PREFS, &crypto, SrtpPolicy::Required),
+            Err(NegotiationError::SrtpRequired)
+        );
+        let wrong_tag = savp_offer(&format!("a=crypto:5 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"));
+        assert!(matches!(
+            accept_answer_with(&wrong_tag, &PREFS, &crypto, SrtpPolicy::Offer),
+            Err(NegotiationError::NoUsableCrypto(_))
+        ));
+        assert_eq!(accept_answer(&secure, &PREFS), Err(NegotiationError::SrtpOff), "SRTP answer to a plain offer");
     }
 }

@@ -76,6 +76,10 @@ pub enum SrtpError {
     /// Unencrypted SRTCP was asked of an AEAD suite.
     #[error("unencrypted SRTCP under an AEAD suite is not supported")]
     Unsupported,
+    /// The master key's lifetime (`a=crypto`'s `|2^n`) is used up: it must not protect or accept more
+    /// packets until a re-INVITE brings a new one (RFC 3711 §9.2).
+    #[error("the master key's lifetime is used up")]
+    KeyExpired,
 }
 
 /// AES with either key size, for AES-CM and the KDF.
@@ -313,6 +317,9 @@ pub struct SrtpContext {
     mki: Option<Mki>,
     ssrcs: [Option<SsrcState>; MAX_SSRCS],
     clock: u64,
+    /// SRTP packets (and, counted apart, SRTCP packets) the master key may still protect or accept.
+    rtp_packets_left: u64,
+    rtcp_packets_left: u64,
 }
 
 impl std::fmt::Debug for SrtpContext {
@@ -332,7 +339,16 @@ impl SrtpContext {
         salt[..master_salt.len()].copy_from_slice(master_salt);
         let rtp = SessionKeys::derive(suite, &kdf, &salt, [LABEL_RTP_ENCRYPTION, LABEL_RTP_AUTH, LABEL_RTP_SALT])?;
         let rtcp = SessionKeys::derive(suite, &kdf, &salt, [LABEL_RTCP_ENCRYPTION, LABEL_RTCP_AUTH, LABEL_RTCP_SALT])?;
-        Ok(SrtpContext { suite, rtp, rtcp, mki: None, ssrcs: [None; MAX_SSRCS], clock: 0 })
+        Ok(SrtpContext {
+            suite,
+            rtp,
+            rtcp,
+            mki: None,
+            ssrcs: [None; MAX_SSRCS],
+            clock: 0,
+            rtp_packets_left: u64::MAX,
+            rtcp_packets_left: u64::MAX,
+        })
     }
 
     /// The context for an SDP crypto attribute: its key, salt and MKI.
@@ -341,7 +357,18 @@ impl SrtpContext {
         if let Some(mki) = crypto.mki {
             context = context.with_mki(mki)?;
         }
+        if let Some(lifetime) = crypto.lifetime {
+            context = context.with_lifetime(lifetime);
+        }
         Ok(context)
+    }
+
+    /// The master key may protect or accept at most `packets` SRTP packets (and as many SRTCP packets); past
+    /// that every packet fails with [`SrtpError::KeyExpired`].
+    pub fn with_lifetime(mut self, packets: u64) -> SrtpContext {
+        self.rtp_packets_left = packets;
+        self.rtcp_packets_left = packets;
+        self
     }
 
     /// Packets carry (protect) or must carry (unprotect) this MKI.
@@ -376,6 +403,9 @@ impl SrtpContext {
     /// Encrypts and authenticates the RTP packet in `buffer[..len]` in place, appending the MKI and tag;
     /// returns the SRTP packet's length. `buffer` needs [`SrtpContext::rtp_overhead`] bytes after `len`.
     pub fn protect_rtp(&mut self, buffer: &mut [u8], len: usize) -> Result<usize, SrtpError> {
+        if self.rtp_packets_left == 0 {
+            return Err(SrtpError::KeyExpired);
+        }
         let header_len = rtp_header_len(buffer.get(..len).ok_or(SrtpError::Malformed)?)?;
         let total = len + self.rtp_overhead();
         if buffer.len() < total {
@@ -408,12 +438,16 @@ impl SrtpContext {
         }
         accept(&mut state.rtp, index);
         self.store(state);
+        self.rtp_packets_left -= 1;
         Ok(total)
     }
 
     /// Authenticates and decrypts the SRTP packet `buffer` in place; returns the length of the RTP packet now
     /// at its start. Nothing changes (no state, no bytes) when it fails.
     pub fn unprotect_rtp(&mut self, buffer: &mut [u8]) -> Result<usize, SrtpError> {
+        if self.rtp_packets_left == 0 {
+            return Err(SrtpError::KeyExpired);
+        }
         let overhead = self.rtp_overhead();
         let len = buffer.len().checked_sub(overhead).ok_or(SrtpError::Malformed)?;
         let header_len = rtp_header_len(&buffer[..len])?;
@@ -451,6 +485,7 @@ impl SrtpContext {
         }
         accept(&mut state.rtp, index);
         self.store(state);
+        self.rtp_packets_left -= 1;
         Ok(len)
     }
 
@@ -458,6 +493,9 @@ impl SrtpContext {
     /// and SRTCP index, the MKI and the tag; returns the SRTCP packet's length. `buffer` needs
     /// [`SrtpContext::rtcp_overhead`] bytes after `len`.
     pub fn protect_rtcp(&mut self, buffer: &mut [u8], len: usize) -> Result<usize, SrtpError> {
+        if self.rtcp_packets_left == 0 {
+            return Err(SrtpError::KeyExpired);
+        }
         if len < RTCP_HEADER_LEN || len > buffer.len() || buffer[0] >> 6 != 2 {
             return Err(SrtpError::Malformed);
         }
@@ -500,12 +538,16 @@ impl SrtpContext {
         }
         state.rtcp_sent = index;
         self.store(state);
+        self.rtcp_packets_left -= 1;
         Ok(total)
     }
 
     /// Authenticates and (when its E flag says so) decrypts the SRTCP packet `buffer` in place; returns the
     /// length of the RTCP packet now at its start.
     pub fn unprotect_rtcp(&mut self, buffer: &mut [u8]) -> Result<usize, SrtpError> {
+        if self.rtcp_packets_left == 0 {
+            return Err(SrtpError::KeyExpired);
+        }
         let overhead = self.rtcp_overhead();
         let len = buffer.len().checked_sub(overhead).ok_or(SrtpError::Malformed)?;
         if len < RTCP_HEADER_LEN || buffer[0] >> 6 != 2 {
@@ -558,6 +600,7 @@ impl SrtpContext {
             }
         }
         self.store(state);
+        self.rtcp_packets_left -= 1;
         Ok(len)
     }
 
@@ -603,6 +646,76 @@ impl SrtpContext {
             .unwrap_or(0);
         self.ssrcs[slot] = Some(state);
     }
+}
+
+/// The SDES keys of an SRTP call, as the offer/answer agreed them: each side sends under its own key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrtpKeys {
+    /// Our `a=crypto` line: the key we protect with (the peer's receive key).
+    pub local: CryptoAttribute,
+    /// The peer's `a=crypto` line: the key it protects with (ours to unprotect with).
+    pub remote: CryptoAttribute,
+}
+
+impl SrtpKeys {
+    /// The agreed suite (both lines carry the same one).
+    pub fn suite(&self) -> SrtpSuite {
+        self.local.suite
+    }
+}
+
+/// Both directions of an SRTP call: the context we protect with and the one we unprotect with.
+#[derive(Debug)]
+pub struct SrtpSession {
+    send: SrtpContext,
+    receive: SrtpContext,
+    keys: SrtpKeys,
+}
+
+impl SrtpSession {
+    /// The two contexts for `keys`.
+    pub fn new(keys: &SrtpKeys) -> Result<SrtpSession, SrtpError> {
+        Ok(SrtpSession {
+            send: SrtpContext::from_crypto(&keys.local)?,
+            receive: SrtpContext::from_crypto(&keys.remote)?,
+            keys: keys.clone(),
+        })
+    }
+
+    /// A renegotiation (re-INVITE): a direction whose key changed gets a new context; one whose key stayed
+    /// keeps its context, so its rollover counter and replay window carry on (a new context on an unchanged
+    /// key would restart the keystream's index: keystream reuse).
+    pub fn rekey(&mut self, keys: &SrtpKeys) -> Result<(), SrtpError> {
+        if !same_key(&keys.local, &self.keys.local) {
+            self.send = SrtpContext::from_crypto(&keys.local)?;
+        }
+        if !same_key(&keys.remote, &self.keys.remote) {
+            self.receive = SrtpContext::from_crypto(&keys.remote)?;
+        }
+        self.keys = keys.clone();
+        Ok(())
+    }
+
+    /// The keys the session runs under.
+    pub fn keys(&self) -> &SrtpKeys {
+        &self.keys
+    }
+
+    /// The context that protects what we send.
+    pub fn send(&mut self) -> &mut SrtpContext {
+        &mut self.send
+    }
+
+    /// The context that unprotects what we receive.
+    pub fn receive(&mut self) -> &mut SrtpContext {
+        &mut self.receive
+    }
+}
+
+/// Whether two `a=crypto` lines carry the same master key (the tag may differ: an answer keeps its key under
+/// the tag of a new offer).
+fn same_key(a: &CryptoAttribute, b: &CryptoAttribute) -> bool {
+    a.suite == b.suite && a.key_salt == b.key_salt && a.mki == b.mki
 }
 
 /// A fresh master key and salt for `suite` from the thread's CSPRNG, for our `a=crypto` line.
@@ -729,6 +842,8 @@ mod tests {
             mki: None,
             ssrcs: [None; MAX_SSRCS],
             clock: 0,
+            rtp_packets_left: u64::MAX,
+            rtcp_packets_left: u64::MAX,
         }
     }
 
@@ -783,5 +898,76 @@ mod tests {
         assert_eq!(state.estimate_index(10), (1 << 16) | 10);
         state.rtp = Some(ReplayWindow::first(3));
         assert_eq!(state.estimate_index(65534), 65534, "ROC 0 cannot go back");
+    }
+
+    fn crypto(tag: u32, suite: SrtpSuite, fill: u8) -> CryptoAttribute {
+        CryptoAttribute {
+            tag,
+            suite,
+            key_salt: vec![fill; suite.master_key_len() + suite.master_salt_len()],
+            lifetime: None,
+            mki: None,
+            session_params: Vec::new(),
+        }
+    }
+
+    fn rtp_packet(seq: u16) -> ([u8; 64], usize) {
+        let mut buffer = [0u8; 64];
+        buffer[0] = 0x80;
+        buffer[2..4].copy_from_slice(&seq.to_be_bytes());
+        buffer[8..12].copy_from_slice(&42u32.to_be_bytes());
+        buffer[12..32].fill(0x55);
+        (buffer, 32)
+    }
+
+    #[test]
+    fn a_key_past_its_lifetime_protects_and_accepts_nothing() {
+        let mut attribute = crypto(1, SrtpSuite::AesCm128HmacSha1_80, 3);
+        attribute.lifetime = Some(2);
+        let (mut sender, mut receiver) =
+            (SrtpContext::from_crypto(&attribute).unwrap(), SrtpContext::from_crypto(&attribute).unwrap());
+        for seq in 0..2 {
+            let (mut buffer, len) = rtp_packet(seq);
+            let len = sender.protect_rtp(&mut buffer, len).unwrap();
+            assert_eq!(receiver.unprotect_rtp(&mut buffer[..len]), Ok(32));
+        }
+        let (mut buffer, len) = rtp_packet(2);
+        assert_eq!(sender.protect_rtp(&mut buffer, len), Err(SrtpError::KeyExpired));
+        let mut unlimited = SrtpContext::from_crypto(&crypto(1, SrtpSuite::AesCm128HmacSha1_80, 3)).unwrap();
+        let (mut buffer, len) = rtp_packet(2);
+        let len = unlimited.protect_rtp(&mut buffer, len).unwrap();
+        assert_eq!(receiver.unprotect_rtp(&mut buffer[..len]), Err(SrtpError::KeyExpired));
+    }
+
+    /// A rekey replaces only the direction whose key changed: the other keeps its replay window.
+    #[test]
+    fn a_session_rekeys_only_the_direction_whose_key_changed() {
+        let keys = SrtpKeys {
+            local: crypto(1, SrtpSuite::AesCm128HmacSha1_80, 1),
+            remote: crypto(1, SrtpSuite::AesCm128HmacSha1_80, 2),
+        };
+        let mut session = SrtpSession::new(&keys).unwrap();
+        let mut peer_sender = SrtpContext::from_crypto(&keys.remote).unwrap();
+        let (mut sent, len) = rtp_packet(10);
+        let sent_len = peer_sender.protect_rtp(&mut sent, len).unwrap();
+        let mut copy = sent;
+        assert_eq!(session.receive().unprotect_rtp(&mut copy[..sent_len]), Ok(32));
+        // Same keys under a new tag: nothing restarts, so the replay is still caught.
+        let retagged =
+            SrtpKeys { local: CryptoAttribute { tag: 5, ..keys.local.clone() }, remote: keys.remote.clone() };
+        session.rekey(&retagged).unwrap();
+        let mut copy = sent;
+        assert_eq!(session.receive().unprotect_rtp(&mut copy[..sent_len]), Err(SrtpError::Replayed));
+        // A new peer key: the old key's packets no longer authenticate, the new key's do.
+        let rekeyed = SrtpKeys { local: keys.local.clone(), remote: crypto(2, SrtpSuite::AesCm128HmacSha1_80, 9) };
+        session.rekey(&rekeyed).unwrap();
+        let (mut old, len) = rtp_packet(11);
+        let old_len = peer_sender.protect_rtp(&mut old, len).unwrap();
+        assert_eq!(session.receive().unprotect_rtp(&mut old[..old_len]), Err(SrtpError::AuthFailed));
+        let mut new_sender = SrtpContext::from_crypto(&rekeyed.remote).unwrap();
+        let (mut new, len) = rtp_packet(12);
+        let new_len = new_sender.protect_rtp(&mut new, len).unwrap();
+        assert_eq!(session.receive().unprotect_rtp(&mut new[..new_len]), Ok(32));
+        assert_eq!(session.keys(), &rekeyed);
     }
 }

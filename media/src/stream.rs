@@ -539,6 +539,7 @@ mod tests {
             remote_rtcp: "127.0.0.1:4001".parse().unwrap(),
             direction: Direction::SendRecv,
             ptime: 20,
+            srtp: None,
         };
         RtpStream::new(plan, JitterConfig::default()).unwrap()
     }

@@ -395,10 +395,43 @@ impl CryptoAttribute {
     }
 }
 
-/// The offered crypto attribute an answer should take: the most preferred suite of [`SrtpSuite::PREFERENCE`]
-/// among the usable ones, the offer's order deciding between equals.
+/// The offered crypto attribute an answer should take: the first usable one in the offer's order (RFC 4568
+/// §7.1.1: the offerer lists them most preferred first; every suite we parse is one we speak).
 pub fn choose_crypto(offered: &[CryptoAttribute]) -> Option<&CryptoAttribute> {
-    SrtpSuite::PREFERENCE.iter().find_map(|suite| offered.iter().find(|c| c.suite == *suite && c.is_supported()))
+    offered.iter().find(|c| c.is_supported())
+}
+
+/// Why none of a media section's `a=crypto` lines is usable, line by line, for a 488's Warning and the log
+/// (`tag 1 F8_128_HMAC_SHA1_80: unknown suite or malformed key; tag 2 AES_CM_128_HMAC_SHA1_80: unsupported
+/// session parameter UNENCRYPTED_SRTP`).
+pub fn describe_unusable_crypto(media: &MediaDescription) -> String {
+    let reasons: Vec<String> = media
+        .other_attributes
+        .iter()
+        .filter_map(|a| a.strip_prefix("crypto:"))
+        .map(|value| {
+            let mut fields = value.split_ascii_whitespace();
+            let (tag, suite) = (fields.next().unwrap_or("?"), fields.next().unwrap_or("?"));
+            match CryptoAttribute::parse(value) {
+                None if SrtpSuite::from_name(suite).is_none() => format!("tag {tag} {suite}: unknown suite"),
+                None => format!("tag {tag} {suite}: malformed key, key list, lifetime or MKI longer than 4 bytes"),
+                Some(c) => {
+                    let unsupported: Vec<&str> = c
+                        .session_params
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|p| !(p.starts_with("WSH=") || *p == "KDR=0"))
+                        .collect();
+                    format!("tag {tag} {suite}: unsupported session parameter {}", unsupported.join(" "))
+                }
+            }
+        })
+        .collect();
+    if reasons.is_empty() {
+        "no a=crypto line (SDES keys are required for RTP/SAVP)".to_string()
+    } else {
+        reasons.join("; ")
+    }
 }
 
 /// `2^n` or a decimal number of packets.
@@ -762,19 +795,19 @@ mod tests {
     }
 
     #[test]
-    fn the_answer_prefers_gcm_then_80_then_32() {
+    fn the_answer_takes_the_first_usable_line_of_the_offer() {
         use SrtpSuite::*;
         let offer = [
-            attribute(1, AesCm128HmacSha1_32, &[]),
-            attribute(2, AesCm128HmacSha1_80, &[]),
             attribute(3, AeadAes128Gcm, &["UNENCRYPTED_SRTP"]),
             attribute(4, AeadAes128Gcm, &["WSH=128"]),
+            attribute(1, AesCm128HmacSha1_32, &[]),
+            attribute(2, AesCm128HmacSha1_80, &[]),
         ];
-        assert_eq!(choose_crypto(&offer).map(|c| c.tag), Some(4), "usable GCM wins");
-        assert_eq!(choose_crypto(&offer[..3]).map(|c| c.tag), Some(2), "an UNENCRYPTED_SRTP GCM is not usable");
-        assert_eq!(choose_crypto(&offer[..1]).map(|c| c.tag), Some(1));
+        assert_eq!(choose_crypto(&offer).map(|c| c.tag), Some(4), "an UNENCRYPTED_SRTP line is skipped");
+        assert_eq!(choose_crypto(&offer[2..]).map(|c| c.tag), Some(1), "the offer's order decides");
+        assert_eq!(choose_crypto(&offer[..1]), None);
         assert_eq!(choose_crypto(&[attribute(9, AesCm128HmacSha1_80, &["KDR=20"])]), None);
-        let answer = offer[1].answer(vec![1; 30]);
+        let answer = offer[3].answer(vec![1; 30]);
         assert_eq!((answer.tag, answer.suite), (2, AesCm128HmacSha1_80));
         let mut media = SessionDescription::parse(OFFER.as_bytes()).unwrap().media.remove(0);
         media.push_crypto(&answer);
@@ -783,6 +816,26 @@ mod tests {
         assert_eq!(media.crypto().count(), 0);
         assert_eq!(RtpProfile::parse("rtp/savpf"), Some(RtpProfile::Savpf));
         assert_eq!(RtpProfile::parse("UDP/TLS/RTP/SAVPF"), None);
+    }
+
+    #[test]
+    fn unusable_crypto_lines_are_described_one_by_one() {
+        let text = format!(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+             m=audio 49170 RTP/SAVP 0\r\n\
+             a=crypto:1 F8_128_HMAC_SHA1_80 inline:{EXAMPLE_KEY}\r\n\
+             a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{EXAMPLE_KEY} UNENCRYPTED_SRTP WSH=64\r\n\
+             a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{EXAMPLE_KEY}|1:5\r\n"
+        );
+        let sdp = SessionDescription::parse(text.as_bytes()).unwrap();
+        assert_eq!(
+            describe_unusable_crypto(sdp.audio().unwrap()),
+            "tag 1 F8_128_HMAC_SHA1_80: unknown suite; \
+             tag 2 AES_CM_128_HMAC_SHA1_80: unsupported session parameter UNENCRYPTED_SRTP; \
+             tag 3 AES_CM_128_HMAC_SHA1_80: malformed key, key list, lifetime or MKI longer than 4 bytes"
+        );
+        let bare = SessionDescription::parse(OFFER.as_bytes()).unwrap();
+        assert!(describe_unusable_crypto(bare.audio().unwrap()).starts_with("no a=crypto line"));
     }
 
     proptest::proptest! {

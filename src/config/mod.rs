@@ -177,6 +177,7 @@ struct RawSip {
     refer: Option<sip_security::RawRefer>,
     tls: Option<sip_security::RawTls>,
     limits: Option<sip_security::RawConnectionLimits>,
+    srtp: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,6 +200,7 @@ struct RawTrunk {
     transport: Option<String>,
     numbers: Option<Vec<String>>,
     refer_credentials: Option<bool>,
+    srtp: Option<String>,
 }
 
 /// The checked configuration of a node. Its Debug output masks every secret.
@@ -392,7 +394,9 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         if register && !(30..=86400).contains(&expires) {
             bail!("trunks.{}: expires must be between 30 and 86400 seconds", t.name);
         }
+        let srtp = t.srtp.as_deref().map(|v| sip_security::parse_srtp(&format!("trunks.{}.srtp", t.name), v));
         trunks.push(TrunkConfig {
+            srtp: srtp.transpose()?,
             name: t.name,
             registrar: t.registrar,
             username,
@@ -687,6 +691,21 @@ header = "Authorization: Bearer crm-key-5555555"
                 assert!(shown.contains(kept), "{kept} missing:\n{shown}");
             }
         }
+    }
+
+    #[test]
+    fn srtp_is_offer_by_default_per_trunk_when_set_and_unknown_words_are_refused() {
+        use voicera_telephony::sip_rtp::SrtpPolicy;
+        let parse = |toml: &str| compile(toml::from_str(toml).unwrap(), &NodeArgs::default(), None);
+        let trunk = "[[trunks]]\nname = \"carrier\"\nregistrar = \"sip.example:5060\"\n";
+        let config = parse(trunk).unwrap();
+        assert_eq!((config.sip_security.srtp, config.trunks[0].srtp), (SrtpPolicy::Offer, None));
+        let config = parse(&format!("[sip]\nsrtp = \"required\"\n\n{trunk}srtp = \"off\"\n")).unwrap();
+        assert_eq!((config.sip_security.srtp, config.trunks[0].srtp), (SrtpPolicy::Required, Some(SrtpPolicy::Off)));
+        let err = parse("[sip]\nsrtp = \"on\"").unwrap_err().to_string();
+        assert_eq!(err, "sip.srtp = \"on\" must be \"off\", \"offer\" or \"required\"");
+        let err = parse(&format!("{trunk}srtp = \"mandatory\"\n")).unwrap_err().to_string();
+        assert_eq!(err, "trunks.carrier.srtp = \"mandatory\" must be \"off\", \"offer\" or \"required\"");
     }
 
     #[test]

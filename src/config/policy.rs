@@ -87,6 +87,7 @@ mod tests {
             transport: voicera_sip::TransportKind::Udp,
             numbers: Vec::new(),
             refer_credentials: false,
+            srtp: None,
         }
     }
 

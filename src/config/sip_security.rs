@@ -1,6 +1,7 @@
 //! `[sip]` keys that keep strangers out and the node up: call caps, the longest call, the hold timeout,
 //! registrar trust over UDP, per-source rate limits, `[sip.refer]` (who may make us place calls by REFER),
-//! `[sip.tls]` (SIP over TLS) and `[sip.limits]` (TCP/TLS connections).
+//! `[sip.tls]` (SIP over TLS), `[sip.limits]` (TCP/TLS connections) and `srtp` (SRTP keyed by SDES, also per
+//! trunk).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use voicera_sip::transport::ConnectionLimits;
-use voicera_telephony::sip_rtp::{CallCaps, ReferPolicy, SipTls};
+use voicera_telephony::sip_rtp::{CallCaps, ReferPolicy, SipTls, SrtpPolicy};
 
 use super::{NodeArgs, RawSip};
 
@@ -56,6 +57,15 @@ pub struct SipSecurity {
     pub rate_limit_exempt: Vec<IpAddr>,
     pub tls: Option<SipTls>,
     pub connection_limits: ConnectionLimits,
+    pub srtp: SrtpPolicy,
+}
+
+/// `srtp = "off" | "offer" | "required"` (`key` names the setting in the error).
+pub(super) fn parse_srtp(key: &str, value: &str) -> Result<SrtpPolicy> {
+    match SrtpPolicy::from_config_name(value) {
+        Some(policy) => Ok(policy),
+        None => bail!("{key} = {value:?} must be \"off\", \"offer\" or \"required\""),
+    }
 }
 
 /// SIP over TLS: on when a certificate and key are configured; the address from `--sip-tls`, else the SIP
@@ -166,5 +176,6 @@ pub(super) fn compile(raw: &RawSip, args: &NodeArgs, sip: SocketAddr, config_dir
             .unwrap_or_else(|| vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from(std::net::Ipv6Addr::LOCALHOST)]),
         tls: compile_tls(raw, args, sip, config_dir)?,
         connection_limits: compile_connection_limits(raw.limits.as_ref())?,
+        srtp: raw.srtp.as_deref().map(|v| parse_srtp("sip.srtp", v)).transpose()?.unwrap_or_default(),
     })
 }

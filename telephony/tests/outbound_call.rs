@@ -36,6 +36,7 @@ fn trunk(port: u16, password: &str) -> TrunkConfig {
         transport: TransportKind::Udp,
         numbers: vec![],
         refer_credentials: false,
+        srtp: None,
     }
 }
 

@@ -17,7 +17,7 @@ use voicera_conversation::agent::CallContext;
 use voicera_conversation::engine::Conversation;
 use voicera_conversation::routing::Destination;
 use voicera_media::metrics::CallResult;
-use voicera_media::negotiate::{answer_sdp, negotiate};
+use voicera_media::negotiate::{answer_sdp, negotiate_with, SrtpPolicy};
 use voicera_media::stream::RtpStream;
 
 impl Service {
@@ -148,7 +148,7 @@ impl Service {
             Ok(offer) => offer,
             Err(err) => return self.not_acceptable(&key, &request, &err.to_string()),
         };
-        let plan = match negotiate(&offer, &self.config.codecs) {
+        let plan = match negotiate_with(&offer, &self.config.codecs, self.config.srtp, None) {
             Ok(plan) => plan,
             Err(err) => return self.not_acceptable(&key, &request, &err.to_string()),
         };
@@ -204,7 +204,8 @@ impl Service {
             }
         };
         let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false);
-        tracing::info!(%user, call_id = request.call_id(), from = %peer.addr, codec = ?plan.codec, "INVITE accepted");
+        let srtp = plan.srtp.as_ref().map_or("none", |k| k.suite().name());
+        tracing::info!(%user, call_id = request.call_id(), from = %peer.addr, codec = ?plan.codec, srtp, "INVITE accepted");
         let pending = PendingAnswer { request, peer, local_tag, setup, local_ip, answer, session_timer };
         if self.config.answer_delay.is_zero() {
             self.answer(key, pending);
@@ -339,6 +340,7 @@ impl Service {
     fn handle_refresh(&mut self, key: ServerKey, request: Request, call_key: CallKey) {
         let now = std::time::Instant::now();
         let codecs = self.config.codecs.clone();
+        let srtp = self.config.srtp;
         let Some(call) = self.calls.get_mut(&call_key) else { return };
         call.dialog.refresh_target(&request);
         if let Some((interval, _)) = call.session_expires {
@@ -346,15 +348,17 @@ impl Service {
             call.session_expires = Some((interval, Instant::now() + interval));
         }
         if !request.body.is_empty() {
-            let plan = SessionDescription::parse(&request.body)
-                .map_err(|e| e.to_string())
-                .and_then(|offer| negotiate(&offer, &codecs).map_err(|e| e.to_string()));
+            // An SRTP call stays SRTP: a re-offer in the clear is refused, whatever `[sip] srtp` says.
+            let srtp = if call.plan.srtp.is_some() { SrtpPolicy::Required } else { srtp };
+            let plan = SessionDescription::parse(&request.body).map_err(|e| e.to_string()).and_then(|offer| {
+                negotiate_with(&offer, &codecs, srtp, call.plan.srtp.as_ref()).map_err(|e| e.to_string())
+            });
             match plan {
                 Ok(plan) => {
                     if plan != call.plan {
                         call.session_version += 1;
                         call.plan = plan.clone();
-                        let _ = call.commands.try_send(CallCommand::UpdatePlan(plan));
+                        let _ = call.commands.try_send(CallCommand::UpdatePlan(Box::new(plan)));
                     }
                 }
                 Err(why) => {

@@ -5,6 +5,11 @@
 //! the signalling task, webhooks). Whatever way a call ends (hang-up, RTP timeout, panic), the signalling
 //! service hears exactly one [`CallNotice::Ended`], and the port lease is released first.
 //!
+//! An SRTP call (RTP/SAVP, keys from `a=crypto`) unprotects each datagram in place in its receive buffer
+//! before anything parses it — so only packets that authenticate reach the stream and its latching — and
+//! protects each packet in place in its send buffer after packetizing. A packet that fails is dropped and
+//! counted (`voicera_srtp_auth_failures_total`, `voicera_srtp_replays_total`).
+//!
 //! The tick grid the workers share is [`crate::grid`].
 
 use std::net::SocketAddr;
@@ -19,10 +24,11 @@ use tokio::time::Instant;
 use voicera_conversation::core::{CallAction, CallCore};
 pub use voicera_conversation::core::{CallService, EndReason};
 pub use voicera_conversation::journal::RecordingPlan;
-use voicera_media::metrics::Metrics;
+use voicera_media::metrics::{MediaCounters, Metrics};
 use voicera_media::negotiate::MediaPlan;
 use voicera_media::ports::PortLease;
 use voicera_media::rtp_socket::{arrival_instant, BatchBuffers, Datagram, RtpSocket, BATCH, DATAGRAM};
+use voicera_media::srtp::{SrtpError, SrtpSession};
 use voicera_media::stream::{ntp_now, RtpStream, StreamEvent, RTCP_INTERVAL};
 
 use crate::grid::{aligned_start, grid_phase, next_on_grid, TickPhase};
@@ -35,7 +41,7 @@ pub type CallKey = String;
 #[derive(Debug)]
 pub enum CallCommand {
     /// A re-INVITE/UPDATE renegotiated the stream.
-    UpdatePlan(MediaPlan),
+    UpdatePlan(Box<MediaPlan>),
     /// DTMF received by SIP INFO (RFC 2976 + application/dtmf-relay).
     DtmfReceived(char),
     /// Send DTMF to the peer as RFC 4733 events.
@@ -270,6 +276,43 @@ pub struct CallMedia {
     rtp_buffers: Box<BatchBuffers>,
     datagrams: [Datagram; BATCH],
     packet: [u8; 1500],
+    /// The call's SRTP contexts (None: plain RTP).
+    srtp: Option<SrtpSession>,
+    /// SRTP packets dropped since the last flush into the metrics.
+    srtp_drops: SrtpDrops,
+}
+
+/// SRTP/SRTCP packets a call dropped, by why.
+#[derive(Debug, Default, Clone, Copy)]
+struct SrtpDrops {
+    auth_failures: u64,
+    replays: u64,
+    /// Not SRTP at all (too short for a tag, not RTP/RTCP): some peers send a plain RTCP keep-alive (baresip's
+    /// 16-byte APP packet); counted with the other invalid datagrams, not as forgeries.
+    malformed: u64,
+}
+
+impl SrtpDrops {
+    fn count(&mut self, err: SrtpError) {
+        match err {
+            SrtpError::Replayed | SrtpError::TooOld => self.replays += 1,
+            SrtpError::Malformed => self.malformed += 1,
+            _ => self.auth_failures += 1,
+        }
+    }
+}
+
+/// Protects the RTP packet in `buffer[..len]` in place when the call is SRTP; the length to send, or None
+/// when it cannot be protected (dropped: a packet is never sent in the clear on an SRTP call).
+fn protect_rtp(srtp: &mut Option<SrtpSession>, buffer: &mut [u8], len: usize) -> Option<usize> {
+    let Some(session) = srtp else { return Some(len) };
+    match session.send().protect_rtp(buffer, len) {
+        Ok(len) => Some(len),
+        Err(err) => {
+            tracing::debug!(%err, "SRTP protect failed; packet dropped");
+            None
+        }
+    }
 }
 
 impl CallMedia {
@@ -303,7 +346,12 @@ impl CallMedia {
             core.start(&key);
         }
         let ptime = Duration::from_millis(stream.plan().ptime.max(10) as u64);
-        tracing::info!(codec = ?stream.plan().codec, remote = %stream.remote(), "media started");
+        let srtp = match &stream.plan().srtp {
+            Some(keys) => Some(SrtpSession::new(keys).map_err(|err| EndReason::MediaError(format!("SRTP: {err}")))?),
+            None => None,
+        };
+        let suite = srtp.as_ref().map_or("none", |s| s.keys().suite().name());
+        tracing::info!(codec = ?stream.plan().codec, remote = %stream.remote(), srtp = suite, "media started");
         Ok(CallMedia {
             cname: format!("voicera-{key}"),
             key,
@@ -332,6 +380,8 @@ impl CallMedia {
             rtp_buffers: Box::new([[0u8; DATAGRAM]; BATCH]),
             datagrams: [Datagram::EMPTY; BATCH],
             packet: [0u8; 1500],
+            srtp,
+            srtp_drops: SrtpDrops::default(),
         })
     }
 
@@ -347,8 +397,20 @@ impl CallMedia {
                 self.core.start(&self.key);
             }
             CallCommand::UpdatePlan(plan) => {
-                tracing::info!(direction = ?plan.direction, codec = ?plan.codec, "media renegotiated");
-                if let Err(err) = self.stream.update_plan(plan) {
+                let suite = plan.srtp.as_ref().map_or("none", |k| k.suite().name());
+                tracing::info!(direction = ?plan.direction, codec = ?plan.codec, srtp = suite, "media renegotiated");
+                let rekeyed = match (&mut self.srtp, &plan.srtp) {
+                    (Some(session), Some(keys)) => session.rekey(keys),
+                    (None, Some(keys)) => SrtpSession::new(keys).map(|session| self.srtp = Some(session)),
+                    (_, None) => {
+                        self.srtp = None;
+                        Ok(())
+                    }
+                };
+                if let Err(err) = rekeyed {
+                    return Some(EndReason::MediaError(format!("SRTP: {err}")));
+                }
+                if let Err(err) = self.stream.update_plan(*plan) {
                     return Some(EndReason::MediaError(err.to_string()));
                 }
             }
@@ -364,12 +426,28 @@ impl CallMedia {
     }
 
     fn send_dtmf(&mut self, digits: &str) {
-        let (rtp, remote) = (&self.rtp, self.stream.remote());
+        let (rtp, remote, srtp) = (&self.rtp, self.stream.remote(), &mut self.srtp);
         for digit in digits.chars() {
             self.stream.dtmf_packets(digit, 100, |bytes| {
-                let _ = rtp.try_send_to(bytes, remote);
+                // An event packet is 16 bytes; room after it for the SRTP tag and MKI.
+                let mut packet = [0u8; 64];
+                let Some(start) = packet.get_mut(..bytes.len()) else { return };
+                start.copy_from_slice(bytes);
+                if let Some(len) = protect_rtp(srtp, &mut packet, bytes.len()) {
+                    let _ = rtp.try_send_to(&packet[..len], remote);
+                }
             });
         }
+    }
+
+    /// The call's media counters since the last flush, SRTP drops included.
+    fn take_counters(&mut self) -> MediaCounters {
+        let mut counters = self.stream.take_counters();
+        let drops = std::mem::take(&mut self.srtp_drops);
+        counters.srtp_auth_failures = drops.auth_failures;
+        counters.srtp_replays = drops.replays;
+        counters.rtp_invalid += drops.malformed;
+        counters
     }
 
     /// [`CallMedia::tick`] inside the call's span (moved out for the tick rather than cloned: a clone and its
@@ -416,11 +494,24 @@ impl CallMedia {
         for _ in 0..MAX_PACKETS_PER_TICK / BATCH {
             let received = self.rtp.recv_batch(&mut self.rtp_buffers, &mut self.datagrams, probe).unwrap_or(0);
             for (buffer, Datagram { len: n, from, stamped }) in
-                self.rtp_buffers.iter().zip(&self.datagrams).take(received)
+                self.rtp_buffers.iter_mut().zip(&self.datagrams).take(received)
             {
                 last_stamp = stamped.or(last_stamp);
+                // SRTP: unprotected in place; a packet that does not authenticate goes no further (it neither
+                // plays nor latches).
+                let n = match &mut self.srtp {
+                    Some(session) => match session.receive().unprotect_rtp(&mut buffer[..*n]) {
+                        Ok(len) => len,
+                        Err(err) => {
+                            tracing::trace!(%err, len = *n, %from, "SRTP packet dropped");
+                            self.srtp_drops.count(err);
+                            continue;
+                        }
+                    },
+                    None => *n,
+                };
                 self.early_packets += u64::from(!self.answered);
-                if let Some(StreamEvent::Dtmf(digit)) = self.stream.handle_rtp(&buffer[..*n], *from, arrival_now) {
+                if let Some(StreamEvent::Dtmf(digit)) = self.stream.handle_rtp(&buffer[..n], *from, arrival_now) {
                     voicera_conversation::content_event!(%digit, "DTMF (RFC 4733)");
                     self.core.on_dtmf(digit);
                     let _ = self.notices.try_send(CallNotice::Dtmf { call: self.key.clone(), digit });
@@ -449,9 +540,12 @@ impl CallMedia {
             };
             self.core.hear(&frame, &mut self.stream);
         }
-        let len = self.stream.send_frame(&mut self.packet);
+        // The packet leaves room at the end of the buffer for the SRTP tag and MKI (at most 20 bytes).
+        let len = self.stream.send_frame(&mut self.packet[..1400]);
         if len > 0 {
-            send_now(&self.rtp, &self.packet[..len], self.stream.remote());
+            if let Some(len) = protect_rtp(&mut self.srtp, &mut self.packet, len) {
+                send_now(&self.rtp, &self.packet[..len], self.stream.remote());
+            }
         }
         self.core.on_agent_audio(self.stream.last_outbound_frame());
         while let Some(action) = self.core.poll_action() {
@@ -473,23 +567,44 @@ impl CallMedia {
             let mut rtcp_buf = [0u8; 1500];
             for _ in 0..MAX_PACKETS_PER_TICK {
                 let Ok(datagram) = self.rtcp.try_recv(&mut rtcp_buf) else { break };
+                let len = match &mut self.srtp {
+                    Some(session) => match session.receive().unprotect_rtcp(&mut rtcp_buf[..datagram.len]) {
+                        Ok(len) => len,
+                        Err(err) => {
+                            tracing::trace!(%err, len = datagram.len, "SRTCP packet dropped");
+                            self.srtp_drops.count(err);
+                            continue;
+                        }
+                    },
+                    None => datagram.len,
+                };
                 if datagram.from.ip() == self.stream.remote_rtcp().ip() {
                     self.last_rtcp_at = Some(now);
                 }
-                if let Some(rtt) = self.stream.handle_rtcp(&rtcp_buf[..datagram.len], ntp_now()) {
+                if let Some(rtt) = self.stream.handle_rtcp(&rtcp_buf[..len], ntp_now()) {
                     tracing::debug!(rtt_ms = rtt.as_millis() as u64, "RTCP round trip");
                 }
             }
         }
         if ticks.is_multiple_of(self.rtcp_every) {
             let mut rtcp_buf = [0u8; 1500];
-            let n = self.stream.rtcp_report(&mut rtcp_buf, ntp_now(), self.cname.as_bytes());
-            if let Err(err) = self.rtcp.try_send_to(&rtcp_buf[..n], self.stream.remote_rtcp()) {
-                tracing::trace!(%err, "RTCP send failed");
+            // The report leaves room at the end of the buffer for the SRTCP trailer (at most 4 + 16 + 4 bytes).
+            let n = self.stream.rtcp_report(&mut rtcp_buf[..1400], ntp_now(), self.cname.as_bytes());
+            let n = match &mut self.srtp {
+                Some(session) => session.send().protect_rtcp(&mut rtcp_buf, n).map_err(|err| {
+                    tracing::debug!(%err, "SRTCP protect failed; report dropped");
+                }),
+                None => Ok(n),
+            };
+            if let Ok(n) = n {
+                if let Err(err) = self.rtcp.try_send_to(&rtcp_buf[..n], self.stream.remote_rtcp()) {
+                    tracing::trace!(%err, "RTCP send failed");
+                }
             }
         }
         if ticks.is_multiple_of(50) {
-            self.metrics.add(&self.stream.take_counters());
+            let counters = self.take_counters();
+            self.metrics.add(&counters);
             if let Some(reason) = self.check_timeouts(now) {
                 return Some(reason);
             }
@@ -554,7 +669,8 @@ impl CallMedia {
         let notices = self.notices.clone();
         let key = self.key.clone();
         let finished = async move {
-            self.metrics.add(&self.stream.take_counters());
+            let counters = self.take_counters();
+            self.metrics.add(&counters);
             tracing::info!(?reason, "media ended");
             if let Some(finished) = self.core.finish(&self.stream, &reason) {
                 if let Err(err) = tokio::task::spawn_blocking(move || finished.store()).await {
@@ -597,6 +713,7 @@ mod tests {
             remote_rtcp: caller.local_addr().unwrap(),
             direction: voicera_sip::sdp::Direction::SendRecv,
             ptime: 20,
+            srtp: None,
         };
         CallSetup {
             key: key.into(),
@@ -688,5 +805,82 @@ mod tests {
         // Signalling forgetting a call (its command sender dropped) stops it too.
         drop(commands);
         assert_eq!(ended(&mut notices).await, ("call-2".to_string(), EndReason::Stopped));
+    }
+
+    /// An SRTP echo call: the caller's protected speech is unprotected, echoed, and protected back under our
+    /// key; forged packets from another source (a wrong key) and a replay are dropped and counted, and the
+    /// forger neither latches nor hears anything.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_srtp_call_round_trips_and_drops_forgeries() {
+        use voicera_media::srtp::{CryptoAttribute, SrtpContext, SrtpKeys, SrtpSuite};
+        let crypto = |fill: u8| CryptoAttribute {
+            tag: 1,
+            suite: SrtpSuite::AesCm128HmacSha1_80,
+            key_salt: vec![fill; 30],
+            lifetime: None,
+            mki: None,
+            session_params: Vec::new(),
+        };
+        let keys = SrtpKeys { local: crypto(1), remote: crypto(2) };
+        let pool = PortPool::new("127.0.0.1".parse().unwrap(), 31100, 31199).unwrap();
+        let workers = MediaWorkers::start(1);
+        let (notices_tx, mut notices) = mpsc::channel(16);
+        let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let forger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut setup = echo_call(&pool, &caller, "srtp-call").await;
+        let mut plan = setup.stream.plan().clone();
+        plan.srtp = Some(keys.clone());
+        setup.stream = RtpStream::new(plan, JitterConfig::default()).unwrap();
+        let metrics = Arc::clone(&setup.metrics);
+        let server = SocketAddr::from(([127, 0, 0, 1], setup.lease.port()));
+        let command = workers.spawn_call(setup, notices_tx);
+
+        let mut caller_send = SrtpContext::from_crypto(&keys.remote).unwrap();
+        let mut forger_send = SrtpContext::from_crypto(&crypto(3)).unwrap();
+        let mut caller_receive = SrtpContext::from_crypto(&keys.local).unwrap();
+        let protected = |context: &mut SrtpContext, seq: u16| {
+            let mut packet = [0u8; 200];
+            let h = voicera_media::rtp::write_rtp_header(&mut packet, seq == 0, 0, seq, u32::from(seq) * 160, 42);
+            for (i, b) in packet[h..172].iter_mut().enumerate() {
+                *b = if (i / 8) % 2 == 0 { 0x10 } else { 0x90 };
+            }
+            let len = context.protect_rtp(&mut packet, 172).unwrap();
+            (packet, len)
+        };
+        // The forger speaks first, while the call is young enough to latch to anyone.
+        for seq in 0..5u16 {
+            let (packet, len) = protected(&mut forger_send, seq);
+            forger.send_to(&packet[..len], server).await.unwrap();
+        }
+        let mut echoed = false;
+        let mut first = None;
+        for seq in 0..40u16 {
+            let (packet, len) = protected(&mut caller_send, seq);
+            first.get_or_insert((packet, len));
+            caller.send_to(&packet[..len], server).await.unwrap();
+            let mut buf = [0u8; 1500];
+            if let Ok(Ok((n, _))) = tokio::time::timeout(Duration::from_millis(20), caller.recv_from(&mut buf)).await {
+                assert_eq!(n, 172 + 10, "SRTP: the RTP packet and an 80-bit tag");
+                let len = caller_receive.unprotect_rtp(&mut buf[..n]).expect("our packets authenticate");
+                if buf[12..len].iter().any(|b| *b != 0xff) {
+                    echoed = true;
+                    break;
+                }
+            }
+        }
+        assert!(echoed, "no echo of the caller's SRTP speech");
+        // A replay of the caller's first packet.
+        let (packet, len) = first.unwrap();
+        caller.send_to(&packet[..len], server).await.unwrap();
+        let mut buf = [0u8; 1500];
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), forger.recv_from(&mut buf)).await.is_err(),
+            "the forger latched nothing and hears nothing"
+        );
+        command.send(CallCommand::Stop).await.unwrap();
+        assert_eq!(ended(&mut notices).await, ("srtp-call".to_string(), EndReason::Stopped));
+        let text = metrics.render();
+        assert!(text.contains("voicera_srtp_auth_failures_total 5"), "{text}");
+        assert!(text.contains("voicera_srtp_replays_total 1"), "{text}");
     }
 }

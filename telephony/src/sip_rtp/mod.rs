@@ -33,6 +33,7 @@ use voicera_media::codec::CodecKind;
 use voicera_media::jitter::JitterConfig;
 use voicera_media::metrics::{CallResult, Metrics};
 use voicera_media::negotiate::MediaPlan;
+pub use voicera_media::negotiate::SrtpPolicy;
 use voicera_media::ports::PortPool;
 
 mod inbound;
@@ -84,6 +85,9 @@ pub struct TrunkConfig {
     /// A REFER from a trusted peer to a target behind this trunk may use the trunk's credentials (off: the
     /// target is called without them).
     pub refer_credentials: bool,
+    /// SRTP on calls we place through this trunk (None: `[sip] srtp` when it is `required` or `off`; plain
+    /// RTP/AVP offers when it is the default `offer`).
+    pub srtp: Option<SrtpPolicy>,
 }
 
 /// Service settings.
@@ -130,6 +134,8 @@ pub struct SipServiceConfig {
     pub rate_limit_exempt: Vec<IpAddr>,
     /// Where agent call records go (None: not stored).
     pub recordings: Option<Arc<dyn voicera_conversation::recorder::RecordingSink>>,
+    /// SRTP (SDES) for calls we answer, and for calls we place where the trunk does not say.
+    pub srtp: SrtpPolicy,
 }
 
 /// SIP over TLS (RFC 3261 §26, `sips:`): where to listen, with which certificate chain and key (PEM files).
@@ -173,6 +179,7 @@ impl std::fmt::Debug for TrunkConfig {
             .field("transport", &self.transport)
             .field("numbers", &self.numbers)
             .field("refer_credentials", &self.refer_credentials)
+            .field("srtp", &self.srtp)
             .finish()
     }
 }
@@ -216,6 +223,7 @@ impl SipServiceConfig {
             rate_limit: Some(voicera_sip::rate_limit::RateLimitConfig::default()),
             rate_limit_exempt: vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from(std::net::Ipv6Addr::LOCALHOST)],
             recordings: None,
+            srtp: SrtpPolicy::default(),
         }
     }
 }

@@ -9,14 +9,14 @@ use tokio::sync::oneshot;
 use voicera_sip::auth::{Challenge, DigestClient};
 use voicera_sip::dialog::{random_token, Dialog};
 use voicera_sip::header::format_host;
-use voicera_sip::sdp::SessionDescription;
+use voicera_sip::sdp::{CryptoAttribute, SessionDescription};
 use voicera_sip::{ClientKey, Headers, Method, Peer, Request, Response};
 
 use super::media::{CallCommand, CallKey, CallService};
 use super::{resolve, CallEntry, Service, ALLOW, SUPPORTED};
 use voicera_conversation::agent::CallContext;
 use voicera_conversation::engine::Conversation;
-use voicera_media::negotiate::{accept_answer, offer_sdp};
+use voicera_media::negotiate::{accept_answer_with, offer_crypto, offer_sdp, secure_offer_sdp, SrtpPolicy};
 use voicera_media::ports::PortLease;
 use voicera_media::stream::RtpStream;
 
@@ -120,6 +120,8 @@ pub(super) struct Dialing {
     pub(super) agent: Option<std::sync::Arc<voicera_conversation::agent::Agent>>,
     /// (caller, called) for the agent's variables and the call record.
     pub(super) numbers: (String, String),
+    /// Whether the offer is RTP/SAVP (the trunk's `srtp`, else [`SrtpPolicy::for_calls_we_place`]).
+    pub(super) srtp: SrtpPolicy,
 }
 
 /// An INVITE in flight.
@@ -140,6 +142,9 @@ pub(super) struct OutboundCall {
     pub(super) cancelled: bool,
     agent: Option<std::sync::Arc<voicera_conversation::agent::Agent>>,
     numbers: (String, String),
+    /// SRTP: the policy, and the `a=crypto` lines we offered (empty: a plain RTP/AVP offer).
+    srtp: SrtpPolicy,
+    crypto: Vec<CryptoAttribute>,
 }
 
 impl OutboundCall {
@@ -186,13 +191,14 @@ impl Service {
             ring_timeout: request.ring_timeout,
             agent: request.agent,
             numbers: (from_user, request.to),
+            srtp: trunk.srtp.unwrap_or(self.config.srtp.for_calls_we_place()),
         };
         self.dial(leg, dialing).await;
     }
 
     /// Sends an INVITE with our SDP offer along `leg`; its responses arrive in [`Self::handle_outbound_response`].
     pub(super) async fn dial(&mut self, leg: Leg, dialing: Dialing) {
-        let Dialing { requester, ring_timeout, agent, numbers } = dialing;
+        let Dialing { requester, ring_timeout, agent, numbers, srtp } = dialing;
         if self.draining {
             return self.settle(requester, Err(PlaceCallError::Draining));
         }
@@ -201,7 +207,12 @@ impl Service {
         };
         let local_ip = self.local_ip_toward(leg.target.ip());
         let session_id = rand::random::<u32>() as u64;
-        let offer = offer_sdp(&self.config.codecs, local_ip, lease.port(), session_id);
+        let crypto = if srtp.offers_srtp() { offer_crypto() } else { Vec::new() };
+        let offer = if crypto.is_empty() {
+            offer_sdp(&self.config.codecs, local_ip, lease.port(), session_id)
+        } else {
+            secure_offer_sdp(&self.config.codecs, local_ip, lease.port(), session_id, &crypto)
+        };
         let via = self.via(leg.transport, local_ip);
         let mut headers = Headers::new();
         headers.push("Via", via.to_string());
@@ -233,6 +244,8 @@ impl Service {
             cancelled: false,
             agent,
             numbers,
+            srtp,
+            crypto,
         };
         self.send_invite(call);
     }
@@ -284,6 +297,9 @@ impl Service {
         match response.status {
             200..=299 => self.outbound_answered(call, response),
             401 | 407 => self.answer_challenge(call, &response),
+            488 if call.srtp == SrtpPolicy::Offer && !call.crypto.is_empty() && call.media.is_some() => {
+                self.offer_plain_rtp(call)
+            }
             487 if call.cancelled => {
                 tracing::info!(call_id = call.invite.call_id(), "outbound call not answered in time: cancelled");
                 self.settle(call.requester, Err(PlaceCallError::NoAnswer));
@@ -325,6 +341,19 @@ impl Service {
         }
     }
 
+    /// `srtp = "offer"` and the far end refused our RTP/SAVP offer (488): the same INVITE again, next CSeq,
+    /// with a plain RTP/AVP offer.
+    fn offer_plain_rtp(&mut self, mut call: OutboundCall) {
+        let Some(port) = call.media.as_ref().map(|(lease, _, _)| lease.port()) else { return };
+        tracing::info!(call_id = call.invite.call_id(), "RTP/SAVP offer refused (488); offering RTP/AVP");
+        call.crypto.clear();
+        call.invite.body = offer_sdp(&self.config.codecs, call.local_ip, port, call.session_id).to_bytes();
+        let seq = call.invite.cseq().map(|c| c.seq).unwrap_or(1) + 1;
+        call.invite.headers.set("CSeq", format!("{seq} INVITE"));
+        call.invite.headers.set("Via", self.via_to(&call.peer, call.local_ip).to_string());
+        self.send_invite(call);
+    }
+
     fn answer_challenge(&mut self, mut call: OutboundCall, response: &Response) {
         let (challenge_header, answer_header) = if response.status == 401 {
             ("WWW-Authenticate", "Authorization")
@@ -359,7 +388,7 @@ impl Service {
         }
         let Some(dialog) = Dialog::uac(&call.invite, response, call.peer) else { return };
         let stream = self
-            .answer_plan(&response.body)
+            .answer_plan(&response.body, (&call.crypto, call.srtp))
             .and_then(|plan| RtpStream::new(plan, self.config.jitter).map_err(|e| e.to_string()));
         let stream = match stream {
             Ok(stream) => stream,
@@ -389,9 +418,13 @@ impl Service {
     }
 
     /// Our offer's media plan from the SDP answer in `body`, or why it is unusable.
-    fn answer_plan(&self, body: &[u8]) -> Result<voicera_media::negotiate::MediaPlan, String> {
+    fn answer_plan(
+        &self,
+        body: &[u8],
+        (crypto, srtp): (&[CryptoAttribute], SrtpPolicy),
+    ) -> Result<voicera_media::negotiate::MediaPlan, String> {
         let answer = SessionDescription::parse(body).map_err(|e| e.to_string())?;
-        accept_answer(&answer, &self.config.codecs).map_err(|e| e.to_string())
+        accept_answer_with(&answer, &self.config.codecs, crypto, srtp).map_err(|e| e.to_string())
     }
 
     /// A 2xx we cannot carry (no usable media): the dialog is registered just long enough to BYE it, and the
@@ -437,7 +470,20 @@ impl Service {
     }
 
     fn outbound_answered(&mut self, call: OutboundCall, response: Response) {
-        let OutboundCall { requester, invite, peer, media, early, local_ip, session_id, agent, numbers, .. } = call;
+        let OutboundCall {
+            requester,
+            invite,
+            peer,
+            media,
+            early,
+            local_ip,
+            session_id,
+            agent,
+            numbers,
+            srtp,
+            crypto,
+            ..
+        } = call;
         let Some(dialog) = Dialog::uac(&invite, &response, peer) else {
             self.end_early_media(early.as_ref());
             return self.settle(requester, Err(PlaceCallError::BadAnswer("2xx without To tag or Contact".into())));
@@ -453,8 +499,11 @@ impl Service {
         self.endpoint.send_raw(ack.into_message(), dialog.peer);
         let key = dialog.id.to_string();
         // The answer's SDP; after early media it may be absent (the 18x's stands, RFC 3261 §13.2.1).
-        let plan =
-            if response.body.is_empty() && early.is_some() { None } else { Some(self.answer_plan(&response.body)) };
+        let plan = if response.body.is_empty() && early.is_some() {
+            None
+        } else {
+            Some(self.answer_plan(&response.body, (&crypto, srtp)))
+        };
         if let Some(mut entry) = early.and_then(|early_key| self.calls.remove(&early_key)) {
             match plan {
                 Some(Err(err)) => {
@@ -463,7 +512,7 @@ impl Service {
                     return self.abandon_answered(requester, dialog, media, PlaceCallError::BadAnswer(err));
                 }
                 Some(Ok(plan)) if plan != entry.plan => {
-                    let _ = entry.commands.try_send(CallCommand::UpdatePlan(plan.clone()));
+                    let _ = entry.commands.try_send(CallCommand::UpdatePlan(Box::new(plan.clone())));
                     entry.plan = plan;
                 }
                 _ => {}
@@ -518,6 +567,7 @@ impl Service {
             remote_rtcp: SocketAddr::new(local_ip, 9),
             direction: voicera_sip::sdp::Direction::Inactive,
             ptime: 20,
+            srtp: None,
         };
         let key = dialog.id.to_string();
         self.calls.insert(

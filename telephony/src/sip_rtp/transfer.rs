@@ -239,7 +239,13 @@ impl Service {
             from_host: format_host(&local_ip.to_string()),
             digest,
         };
-        let dialing = Dialing { requester, ring_timeout: Some(REFER_RING_TIMEOUT), agent, numbers };
+        let dialing = Dialing {
+            requester,
+            ring_timeout: Some(REFER_RING_TIMEOUT),
+            agent,
+            numbers,
+            srtp: self.config.srtp.for_calls_we_place(),
+        };
         self.dial(leg, dialing).await;
     }
 
