@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 use voicera_api::{Check, NodeStatus};
+use voicera_blob::recording::{BlobRecordingSink, RecordingFormat};
 use voicera_conversation::agent::Agent;
 use voicera_conversation::recorder::{FsRecordingSink, RecordingSink};
 use voicera_conversation::routing::Router;
@@ -150,7 +151,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     };
 
     let draining = Arc::new(AtomicBool::new(false));
-    let recordings: Arc<dyn RecordingSink> = Arc::new(FsRecordingSink::new(config.data_dir.join("calls")));
+    let recordings = recording_sink(&config).await?;
     let mut telephony = None;
     let mut calls_router = None;
     let sip = if role.runs_sip() {
@@ -307,6 +308,25 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where call records and recordings go. Records stay JSON files under `<data>/calls/<date>/`; recordings go
+/// to the blob store (the `recordings` bucket, as WAV or Ogg Opus) when S3 is configured or Opus asked for,
+/// else beside the records as WAV, as before (the API's recording route reads both).
+async fn recording_sink(config: &Config) -> Result<Arc<dyn RecordingSink>> {
+    let calls = config.data_dir.join("calls");
+    if config.s3.is_none() && config.recording_format == RecordingFormat::Wav {
+        return Ok(Arc::new(FsRecordingSink::new(calls)));
+    }
+    let blobs = voicera_blob::open(&config.data_dir, config.s3.as_ref()).await.context("cannot open the blob store")?;
+    Ok(Arc::new(BlobRecordingSink::new(
+        blobs,
+        tokio::runtime::Handle::current(),
+        calls,
+        // Segment files wait here for their upload (and stay, for a spool, when it fails).
+        config.data_dir.join("recordings"),
+        config.recording_format,
+    )))
 }
 
 /// The address browsers reach our media on (the WebRTC host candidate): `--external-ip`, else the public

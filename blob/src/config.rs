@@ -126,8 +126,8 @@ mod tests {
 
     #[test]
     fn keys_never_show_in_debug() {
-        let config = S3Config::new("http://127.0.0.1:9000/", None, Some("prod-"), "AKIAEXAMPLE", "s3cr3t-v4lue", None)
-            .unwrap();
+        let config =
+            S3Config::new("http://127.0.0.1:9000/", None, Some("prod-"), "AKIAEXAMPLE", "s3cr3t-v4lue", None).unwrap();
         let shown = format!("{config:?}");
         assert!(!shown.contains("s3cr3t") && !shown.contains("AKIAEXAMPLE"), "{shown}");
         assert_eq!(config.endpoint, "http://127.0.0.1:9000");

@@ -97,7 +97,13 @@ impl SegmentWriter {
                 let lookahead = opus.get_lookahead().map_err(opus_error)?;
                 let pre_skip = u16::try_from(lookahead.max(0) * 3).unwrap_or(u16::MAX);
                 let ogg = OggOpusWriter::new(file, 2, RECORDING_RATE, pre_skip, rand::random())?;
-                Encoder::Opus { ogg, opus, pending: Vec::with_capacity(OPUS_FRAME * 2), frames: 0, packet: vec![0; 4000] }
+                Encoder::Opus {
+                    ogg,
+                    opus,
+                    pending: Vec::with_capacity(OPUS_FRAME * 2),
+                    frames: 0,
+                    packet: vec![0; 4000],
+                }
             }
         };
         Ok(Self { path: path.to_path_buf(), encoder })
@@ -120,7 +126,8 @@ impl SegmentWriter {
                 for &sample in interleaved {
                     pending.push(sample);
                     if pending.len() == OPUS_FRAME * 2 {
-                        let len = opus.encode(pending, packet).map_err(|e| std::io::Error::other(format!("opus: {e}")))?;
+                        let len =
+                            opus.encode(pending, packet).map_err(|e| std::io::Error::other(format!("opus: {e}")))?;
                         ogg.write_packet(&packet[..len], OPUS_FRAME as u32)?;
                         *frames += 1;
                         pending.clear();
@@ -145,7 +152,8 @@ impl SegmentWriter {
                 let real = frames * OPUS_FRAME as u64 + (pending.len() / 2) as u64;
                 if !pending.is_empty() {
                     pending.resize(OPUS_FRAME * 2, 0);
-                    let len = opus.encode(&pending, &mut packet).map_err(|e| std::io::Error::other(format!("opus: {e}")))?;
+                    let len =
+                        opus.encode(&pending, &mut packet).map_err(|e| std::io::Error::other(format!("opus: {e}")))?;
                     ogg.write_packet(&packet[..len], OPUS_FRAME as u32)?;
                     frames += 1;
                 }
@@ -218,7 +226,11 @@ impl BlobRecordingSink {
     }
 
     /// Writes and uploads one recording; `Ok(url)`, or the failure with the file kept.
-    fn store_recording(&self, record: &CallRecord, stereo: &[i16]) -> std::io::Result<Result<String, RecordingUploadFailed>> {
+    fn store_recording(
+        &self,
+        record: &CallRecord,
+        stereo: &[i16],
+    ) -> std::io::Result<Result<String, RecordingUploadFailed>> {
         let day = day_of(record.started_at);
         let name = format!("{}.{}", safe_stem(&record.record_id), self.format.extension());
         let key = format!("{day}/{name}");
@@ -277,11 +289,8 @@ fn day_of(unix_secs: u64) -> String {
 
 /// Record ids are ours (`rec-<ms>-<hex>`), but keep keys safe whatever they hold.
 fn safe_stem(id: &str) -> String {
-    let stem: String = id
-        .chars()
-        .take(120)
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .collect();
+    let stem: String =
+        id.chars().take(120).map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     if stem.is_empty() {
         "call".into()
     } else {
@@ -366,12 +375,10 @@ mod tests {
         );
         let audio = second_of_audio();
         let mut rec = record();
-        let stored = tokio::task::spawn_blocking(move || {
-            sink.store(&mut rec, Some(&audio)).map(|()| rec)
-        })
-        .await
-        .unwrap()
-        .unwrap();
+        let stored = tokio::task::spawn_blocking(move || sink.store(&mut rec, Some(&audio)).map(|()| rec))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(stored.recording.as_deref(), Some("fs://recordings/2026-11-25/rec-1-abc.wav"));
         let mut read = crate::get_url(store.as_ref(), stored.recording.as_deref().unwrap(), None).await.unwrap();
         let mut wav = Vec::new();
@@ -408,6 +415,9 @@ mod tests {
         let good = FsBlobStore::new(dir.path().join("blobs2"));
         let url = upload_file(&good, &failed.bucket, &failed.key, &failed.path).await.unwrap();
         assert_eq!(url, "fs://recordings/2026-11-25/rec-1-abc.ogg");
-        assert_eq!(good.head("recordings", &failed.key).await.unwrap().unwrap().len, std::fs::metadata(&failed.path).unwrap().len());
+        assert_eq!(
+            good.head("recordings", &failed.key).await.unwrap().unwrap().len,
+            std::fs::metadata(&failed.path).unwrap().len()
+        );
     }
 }

@@ -28,7 +28,11 @@ impl S3Server {
                 .map(std::path::PathBuf::from)
                 .unwrap_or_else(|_| std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"))
                 .join("bin/s3s-fs");
-            if cargo_bin.exists() { cargo_bin.display().to_string() } else { "s3s-fs".into() }
+            if cargo_bin.exists() {
+                cargo_bin.display().to_string()
+            } else {
+                "s3s-fs".into()
+            }
         });
         let mut child = Command::new(&binary)
             .args(["--host", "127.0.0.1", "--port", "0", "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
@@ -130,11 +134,15 @@ async fn big_objects_go_up_in_parts_and_read_back_whole() {
     let across = store.get("recordings", "2026/big.wav", Some(ByteRange::Inclusive(at, at + 19))).await.unwrap();
     assert_eq!(read_all(across).await, &body[at as usize..at as usize + 20]);
     // Records imported from the original keep minio:// links; they read from the same server.
-    let minio = get_url(store.as_ref(), "minio://recordings/2026/big.wav", Some(ByteRange::From(body.len() as u64 - 5)));
+    let minio =
+        get_url(store.as_ref(), "minio://recordings/2026/big.wav", Some(ByteRange::From(body.len() as u64 - 5)));
     assert_eq!(read_all(minio.await.unwrap()).await, &body[body.len() - 5..]);
     // And none of the upload's parts linger as objects.
     let listed = store.list("recordings", "").await.unwrap();
-    assert_eq!(listed.iter().map(|m| (m.key.as_str(), m.len)).collect::<Vec<_>>(), [("2026/big.wav", body.len() as u64)]);
+    assert_eq!(
+        listed.iter().map(|m| (m.key.as_str(), m.len)).collect::<Vec<_>>(),
+        [("2026/big.wav", body.len() as u64)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,7 +200,8 @@ async fn signed_links_work_with_plain_http_and_expire() {
     let body = pattern(5000);
     store.put_bytes("recordings", "calls/x y.wav", body.clone()).await.unwrap();
 
-    let link = store.signed_get_url("recordings", "calls/x y.wav", Duration::from_secs(300), SystemTime::now()).unwrap();
+    let link =
+        store.signed_get_url("recordings", "calls/x y.wav", Duration::from_secs(300), SystemTime::now()).unwrap();
     let (status, got) = tokio::task::spawn_blocking(move || plain_get(&link)).await.unwrap();
     assert_eq!(status, 200);
     assert_eq!(got, body);
@@ -204,7 +213,8 @@ async fn signed_links_work_with_plain_http_and_expire() {
     assert_eq!(status, 403, "an expired link is refused");
 
     // A link for one object does not open another.
-    let other = store.signed_get_url("recordings", "calls/x y.wav", Duration::from_secs(300), SystemTime::now()).unwrap();
+    let other =
+        store.signed_get_url("recordings", "calls/x y.wav", Duration::from_secs(300), SystemTime::now()).unwrap();
     let tampered = other.replace("x%20y.wav", "x%20z.wav");
     let (status, _) = tokio::task::spawn_blocking(move || plain_get(&tampered)).await.unwrap();
     assert_eq!(status, 403);

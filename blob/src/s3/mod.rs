@@ -219,7 +219,14 @@ impl S3BlobStore {
         })
     }
 
-    fn upload_part(&self, bucket: &str, key: &str, upload_id: &str, number: u32, body: &[u8]) -> Result<String, BlobError> {
+    fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: &[u8],
+    ) -> Result<String, BlobError> {
         let number = number.to_string();
         let query = [("partNumber", number.as_str()), ("uploadId", upload_id)];
         let reply = self.send("PUT", "UploadPart", (bucket, key), &query, body, &[])?;
@@ -232,11 +239,21 @@ impl S3BlobStore {
     fn complete_multipart(&self, bucket: &str, key: &str, upload_id: &str, etags: &[String]) -> Result<(), BlobError> {
         let mut body = String::from("<CompleteMultipartUpload>");
         for (i, etag) in etags.iter().enumerate() {
-            body.push_str(&format!("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, xml::escape(etag)));
+            body.push_str(&format!(
+                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+                i + 1,
+                xml::escape(etag)
+            ));
         }
         body.push_str("</CompleteMultipartUpload>");
-        let mut reply =
-            self.send("POST", "CompleteMultipartUpload", (bucket, key), &[("uploadId", upload_id)], body.as_bytes(), &[])?;
+        let mut reply = self.send(
+            "POST",
+            "CompleteMultipartUpload",
+            (bucket, key),
+            &[("uploadId", upload_id)],
+            body.as_bytes(),
+            &[],
+        )?;
         if reply.status != 200 {
             return Err(Self::status_error("CompleteMultipartUpload", bucket, key, reply));
         }
@@ -279,9 +296,8 @@ impl S3BlobStore {
             loop {
                 let number = etags.len() as u32 + 1;
                 let (b, k, id) = (bucket.to_string(), key.to_string(), upload_id.clone());
-                let (etag, buffer) = self
-                    .blocking(move |s| s.upload_part(&b, &k, &id, number, &part).map(|etag| (etag, part)))
-                    .await?;
+                let (etag, buffer) =
+                    self.blocking(move |s| s.upload_part(&b, &k, &id, number, &part).map(|etag| (etag, part))).await?;
                 etags.push(etag);
                 part = buffer;
                 if !read_part(body, &mut part).await.map_err(|e| BlobError::io(key, e))? {
@@ -300,7 +316,12 @@ impl S3BlobStore {
     }
 
     /// The full bucket names of an S3 listing page and whether more follow.
-    fn list_page(&self, bucket: &str, prefix: &str, token: Option<&str>) -> Result<(Vec<BlobMeta>, Option<String>), BlobError> {
+    fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        token: Option<&str>,
+    ) -> Result<(Vec<BlobMeta>, Option<String>), BlobError> {
         let mut query = vec![("list-type", "2"), ("prefix", prefix)];
         if let Some(token) = token {
             query.push(("continuation-token", token));
@@ -309,9 +330,13 @@ impl S3BlobStore {
         if reply.status != 200 {
             return Err(Self::status_error("ListObjectsV2", bucket, "", reply));
         }
-        let text = reply.body.with_config().limit(16 * 1024 * 1024).read_to_string().map_err(|e| {
-            BlobError::S3Transport { operation: "ListObjectsV2", bucket: bucket.into(), key: String::new(), source: Box::new(e) }
-        })?;
+        let text =
+            reply.body.with_config().limit(16 * 1024 * 1024).read_to_string().map_err(|e| BlobError::S3Transport {
+                operation: "ListObjectsV2",
+                bucket: bucket.into(),
+                key: String::new(),
+                source: Box::new(e),
+            })?;
         let mut page = Vec::new();
         for contents in xml::elements(&text, "Contents") {
             let protocol = |detail: &str| BlobError::S3Protocol { operation: "ListObjectsV2", detail: detail.into() };

@@ -76,7 +76,8 @@ pub(crate) fn uri_encode(text: &str, keep_slash: bool) -> String {
 
 /// The canonical query string: pairs encoded, sorted by name then value, joined with `&`.
 pub(crate) fn canonical_query(query: &[(&str, &str)]) -> String {
-    let mut pairs: Vec<(String, String)> = query.iter().map(|(k, v)| (uri_encode(k, false), uri_encode(v, false))).collect();
+    let mut pairs: Vec<(String, String)> =
+        query.iter().map(|(k, v)| (uri_encode(k, false), uri_encode(v, false))).collect();
     pairs.sort();
     pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
