@@ -310,7 +310,12 @@ impl S3BlobStore {
         .await;
         if result.is_err() {
             let (b, k, id) = (bucket.to_string(), key.to_string(), upload_id.clone());
-            let _ = self.blocking(move |s| Ok(s.abort_multipart(&b, &k, &id))).await;
+            let _ = self
+                .blocking(move |s| {
+                    s.abort_multipart(&b, &k, &id);
+                    Ok(())
+                })
+                .await;
         }
         result
     }
@@ -502,7 +507,7 @@ impl BlobStore for S3BlobStore {
                         .headers
                         .last_modified
                         .as_deref()
-                        .and_then(|v| parse_http_date(v))
+                        .and_then(parse_http_date)
                         .unwrap_or(SystemTime::UNIX_EPOCH);
                     Ok(Some(BlobMeta { key: k, len, modified }))
                 }
