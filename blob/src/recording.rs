@@ -1,7 +1,8 @@
 //! Call recordings in the blob store: a [`RecordingSink`] that writes each call's stereo recording to a
 //! local segment file (WAV, or Opus in Ogg), uploads it to the `recordings` bucket at the call's end, and
 //! puts the object's URL in the call record. Memory stays bounded: the file is written in small chunks
-//! ([`SegmentWriter`]) and sent in parts. An upload that fails leaves the file in place and returns a
+//! ([`SegmentWriter`]) and sent in parts; with `open_recording` / `store_streamed` the call's recorder hands
+//! each second on to a writer thread as the call runs, so not even the call's audio is held whole. An upload that fails leaves the file in place and returns a
 //! [`RecordingUploadFailed`] error that a spool can retry with [`upload_file`](crate::upload_file).
 
 use std::fs::File;
@@ -9,7 +10,13 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use voicera_conversation::recorder::{new_record_id, CallRecord, FsRecordingSink, ProviderReport, RecordingSink};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+
+use voicera_conversation::recorder::{
+    new_record_id, CallRecord, FsRecordingSink, ProviderReport, RecordingSink, RecordingWriter,
+};
 
 use crate::{upload_file, BlobError, BlobStore, Bucket, OggOpusWriter};
 
@@ -22,6 +29,9 @@ const OPUS_BITRATE: i32 = 32_000;
 const OPUS_FRAME: usize = RECORDING_RATE as usize / 50;
 /// Interleaved samples written to a segment file at a time, so a long recording is never copied whole.
 const WRITE_CHUNK: usize = 16 * 1024;
+/// Messages queued for the segment writer thread: calls hand on a second at a time (64 kB), so this is about
+/// 64 MB at worst, and a full queue drops audio rather than stall a call.
+const SEGMENT_QUEUE: usize = 1024;
 
 /// How recordings are encoded (`[server] recording_format`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -198,7 +208,7 @@ pub struct RecordingUploadFailed {
     /// The local file holding it.
     pub path: PathBuf,
     /// Why the upload failed.
-    pub source: BlobError,
+    pub source: Box<BlobError>,
 }
 
 /// Records go where they went before (JSON under `<data>/calls/<date>/`); recordings go to the blob store's
@@ -209,6 +219,68 @@ pub struct BlobRecordingSink {
     records: FsRecordingSink,
     segments: PathBuf,
     format: RecordingFormat,
+    /// The thread that writes streamed recordings' segment files (started with the sink).
+    writer: SyncSender<SegmentMsg>,
+    next_stream: AtomicU64,
+}
+
+/// Work for the segment writer thread.
+enum SegmentMsg {
+    Open { id: u64, path: PathBuf },
+    Write { id: u64, samples: Vec<i16> },
+    Finish { id: u64, reply: mpsc::Sender<std::io::Result<PathBuf>> },
+}
+
+/// Writes every streamed recording's segment file, off the calls' reactors; ends when the sink is dropped.
+fn run_segment_writer(format: RecordingFormat, queue: mpsc::Receiver<SegmentMsg>) {
+    let mut open: HashMap<u64, std::io::Result<SegmentWriter>> = HashMap::new();
+    for msg in queue {
+        match msg {
+            SegmentMsg::Open { id, path } => {
+                open.insert(id, SegmentWriter::create(&path, format));
+            }
+            SegmentMsg::Write { id, samples } => {
+                if let Some(Ok(writer)) = open.get_mut(&id) {
+                    if let Err(err) = writer.write(&samples) {
+                        open.insert(id, Err(err));
+                    }
+                }
+            }
+            SegmentMsg::Finish { id, reply } => {
+                let done = match open.remove(&id) {
+                    Some(Ok(writer)) => writer.finish(),
+                    Some(Err(err)) => Err(err),
+                    None => Err(std::io::Error::other("no such recording stream")),
+                };
+                let _ = reply.send(done);
+            }
+        }
+    }
+}
+
+/// A call's recording on its way to a segment file: what the call's [`StereoRecorder`] writes to.
+///
+/// [`StereoRecorder`]: voicera_conversation::recorder::StereoRecorder
+struct StreamedRecording {
+    id: u64,
+    key: String,
+    path: PathBuf,
+    queue: SyncSender<SegmentMsg>,
+    /// Samples dropped because the writer thread's queue was full.
+    dropped: u64,
+}
+
+impl RecordingWriter for StreamedRecording {
+    fn write(&mut self, interleaved: &[i16]) {
+        match self.queue.try_send(SegmentMsg::Write { id: self.id, samples: interleaved.to_vec() }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => self.dropped += interleaved.len() as u64,
+        }
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
+    }
 }
 
 impl BlobRecordingSink {
@@ -222,30 +294,82 @@ impl BlobRecordingSink {
         segments_dir: impl Into<PathBuf>,
         format: RecordingFormat,
     ) -> Self {
-        Self { store, runtime, records: FsRecordingSink::new(records_dir), segments: segments_dir.into(), format }
+        let (writer, queue) = mpsc::sync_channel(SEGMENT_QUEUE);
+        let spawned = std::thread::Builder::new()
+            .name("recording-writer".into())
+            .spawn(move || run_segment_writer(format, queue));
+        if let Err(err) = spawned {
+            // Without the thread, `open_recording` fails its sends and calls record in memory instead.
+            tracing::error!(%err, "cannot start the recording writer thread: recordings stay in memory");
+        }
+        Self {
+            store,
+            runtime,
+            records: FsRecordingSink::new(records_dir),
+            segments: segments_dir.into(),
+            format,
+            writer,
+            next_stream: AtomicU64::new(0),
+        }
     }
 
-    /// Writes and uploads one recording; `Ok(url)`, or the failure with the file kept.
+    /// The object key and segment file of `record`'s recording.
+    fn key_and_path(&self, record: &CallRecord) -> (String, PathBuf) {
+        let day = day_of(record.started_at);
+        let name = format!("{}.{}", safe_stem(&record.record_id), self.format.extension());
+        let path = self.segments.join(&day).join(&name);
+        (format!("{day}/{name}"), path)
+    }
+
+    /// Writes and uploads one recording held in memory; `Ok(url)`, or the failure with the file kept.
     fn store_recording(
         &self,
         record: &CallRecord,
         stereo: &[i16],
     ) -> std::io::Result<Result<String, RecordingUploadFailed>> {
-        let day = day_of(record.started_at);
-        let name = format!("{}.{}", safe_stem(&record.record_id), self.format.extension());
-        let key = format!("{day}/{name}");
-        let mut segment = SegmentWriter::create(&self.segments.join(&day).join(&name), self.format)?;
+        let (key, path) = self.key_and_path(record);
+        let mut segment = SegmentWriter::create(&path, self.format)?;
         segment.write(stereo)?;
         let path = segment.finish()?;
+        Ok(self.upload(key, path))
+    }
+
+    /// Uploads a finished segment file and removes it; or the failure, with the file kept.
+    fn upload(&self, key: String, path: PathBuf) -> Result<String, RecordingUploadFailed> {
         let bucket = self.store.bucket_name(Bucket::Recordings);
         match self.runtime.block_on(upload_file(self.store.as_ref(), &bucket, &key, &path)) {
             Ok(url) => {
                 if let Err(err) = std::fs::remove_file(&path) {
                     tracing::warn!(path = %path.display(), %err, "uploaded recording's segment file not removed");
                 }
-                Ok(Ok(url))
+                Ok(url)
             }
-            Err(source) => Ok(Err(RecordingUploadFailed { bucket, key, path, source })),
+            Err(source) => Err(RecordingUploadFailed { bucket, key, path, source: Box::new(source) }),
+        }
+    }
+
+    /// Puts the upload's outcome in the record, stores the record, and returns the failure for a spool.
+    fn conclude(
+        &self,
+        record: &mut CallRecord,
+        uploaded: Option<Result<String, RecordingUploadFailed>>,
+    ) -> std::io::Result<()> {
+        let failed = match uploaded {
+            Some(Ok(url)) => {
+                record.recording = Some(url);
+                None
+            }
+            Some(Err(failed)) => {
+                // The record points at the local file until a spool uploads it.
+                record.recording = Some(failed.path.display().to_string());
+                Some(failed)
+            }
+            None => None,
+        };
+        self.records.store(record, None)?;
+        match failed {
+            None => Ok(()),
+            Some(failed) => Err(std::io::Error::other(failed)),
         }
     }
 }
@@ -255,29 +379,49 @@ impl RecordingSink for BlobRecordingSink {
         if record.record_id.is_empty() {
             record.record_id = new_record_id();
         }
-        let failed = match stereo {
-            Some(samples) => match self.store_recording(record, samples)? {
-                Ok(url) => {
-                    record.recording = Some(url);
-                    None
-                }
-                Err(failed) => {
-                    // The record points at the local file until a spool uploads it.
-                    record.recording = Some(failed.path.display().to_string());
-                    Some(failed)
-                }
-            },
+        let uploaded = match stereo {
+            Some(samples) => Some(self.store_recording(record, samples)?),
             None => None,
         };
-        self.records.store(record, None)?;
-        match failed {
-            None => Ok(()),
-            Some(failed) => Err(std::io::Error::other(failed)),
-        }
+        self.conclude(record, uploaded)
     }
 
     fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()> {
         self.records.store_provider_report(report)
+    }
+
+    /// Streams the recording to its segment file through the writer thread (`None` if its queue is full:
+    /// the call then records in memory).
+    fn open_recording(&self, record: &CallRecord) -> Option<Box<dyn RecordingWriter>> {
+        let (key, path) = self.key_and_path(record);
+        let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
+        self.writer.try_send(SegmentMsg::Open { id, path: path.clone() }).ok()?;
+        Some(Box::new(StreamedRecording { id, key, path, queue: self.writer.clone(), dropped: 0 }))
+    }
+
+    fn store_streamed(&self, record: &mut CallRecord, recording: Box<dyn RecordingWriter>) -> std::io::Result<()> {
+        let Ok(stream) = recording.into_any().downcast::<StreamedRecording>() else {
+            self.records.store(record, None)?;
+            return Err(std::io::Error::other("a recording streamed to another sink"));
+        };
+        if stream.dropped > 0 {
+            tracing::warn!(record_id = %record.record_id, samples = stream.dropped, "recording writer fell behind: audio dropped");
+        }
+        let (reply, done) = mpsc::channel();
+        let gone = || std::io::Error::other("the recording writer thread is gone");
+        // Blocking is fine here (a blocking thread); the queue drains at disk speed.
+        let finished = match stream.queue.send(SegmentMsg::Finish { id: stream.id, reply }) {
+            Ok(()) => done.recv().unwrap_or_else(|_| Err(gone())),
+            Err(_) => Err(gone()),
+        };
+        match finished {
+            Ok(path) => self.conclude(record, Some(self.upload(stream.key, path))),
+            Err(err) => {
+                tracing::error!(record_id = %record.record_id, path = %stream.path.display(), %err, "recording segment not written");
+                self.records.store(record, None)?;
+                Err(err)
+            }
+        }
     }
 }
 
@@ -387,6 +531,50 @@ mod tests {
         let json = std::fs::read_to_string(dir.path().join("calls/2026-11-25/rec-1-abc.json")).unwrap();
         assert!(json.contains("fs://recordings/2026-11-25/rec-1-abc.wav"), "{json}");
         assert!(!dir.path().join("segments/2026-11-25/rec-1-abc.wav").exists(), "the segment file is removed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_streamed_recording_is_the_same_file_as_one_made_in_memory() {
+        use voicera_conversation::recorder::StereoRecorder;
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(dir.path().join("blobs")));
+        let sink = Arc::new(BlobRecordingSink::new(
+            Arc::clone(&store),
+            tokio::runtime::Handle::current(),
+            dir.path().join("calls"),
+            dir.path().join("segments"),
+            RecordingFormat::Wav,
+        ));
+        let mut rec = record();
+        let mut streaming = StereoRecorder::streaming(sink.open_recording(&rec).unwrap());
+        let mut memory = StereoRecorder::default();
+        let audio = second_of_audio();
+        // 3.5 s of call, a 20 ms frame of each side per tick.
+        for frame in audio.chunks(640).cycle().take(175) {
+            let (left, right): (Vec<i16>, Vec<i16>) = frame.chunks(2).map(|p| (p[0], p[0] / 2)).unzip();
+            for r in [&mut streaming, &mut memory] {
+                r.push_caller(&left);
+                r.push_agent(&right);
+            }
+        }
+        assert!(streaming.samples().len() < memory.samples().len() / 3, "most of it was handed on");
+        let writer = streaming.finish().unwrap();
+        let stored = {
+            let sink = Arc::clone(&sink);
+            tokio::task::spawn_blocking(move || sink.store_streamed(&mut rec, writer).map(|()| rec))
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let url = stored.recording.unwrap();
+        assert_eq!(url, "fs://recordings/2026-11-25/rec-1-abc.wav");
+        let mut read = crate::get_url(store.as_ref(), &url, None).await.unwrap();
+        let mut wav = Vec::new();
+        read.reader.read_to_end(&mut wav).await.unwrap();
+        let expected = voicera_conversation::recorder::wav_bytes(memory.samples(), RECORDING_RATE, 2);
+        assert_eq!(wav.len(), expected.len());
+        assert!(wav == expected, "streamed and in-memory recordings differ");
+        assert!(!dir.path().join("segments/2026-11-25/rec-1-abc.wav").exists());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,10 @@
 //! Call records: the transcript and timings of a call (JSON) and, when enabled, a stereo recording (caller
 //! left, agent right, 16 kHz WAV), handed to a [`RecordingSink`] when the call ends, however it ends. The
-//! filesystem sink writes under `<data-dir>/calls/<date>/`; the blob-store sink (S3) implements the same trait
-//! later. Files are written to a temporary name and renamed, so a crash never leaves a half record. Records
-//! are named by an id this server makes ([`new_record_id`]), never by the caller's Call-ID: two calls that
-//! send the same one keep a record each.
+//! filesystem sink writes under `<data-dir>/calls/<date>/`; the blob-store sink (`voicera-blob`: filesystem or
+//! S3) implements the same trait, and can take the recording as the call runs ([`StereoRecorder::streaming`]).
+//! Files are written to a temporary name and renamed, so a crash never leaves a half record. Records are named
+//! by an id this server makes ([`new_record_id`]), never by the caller's Call-ID: two calls that send the same
+//! one keep a record each.
 
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
@@ -16,7 +17,8 @@ use serde::Serialize;
 use voicera_media::stream::ENGINE_FRAME;
 
 /// Longest stereo recording kept in memory (16 kHz × 2 channels × 2 bytes = 64 KB/s → 15 min ≈ 58 MB);
-/// beyond it the recording stops and the record says so. Streaming to the sink is the next step.
+/// beyond it the recording stops and the record says so. A streaming recorder ([`StereoRecorder::streaming`])
+/// has no such cap.
 pub const MAX_RECORDING_FRAMES: usize = 15 * 60 * 50;
 
 /// One user turn and the agent's answer.
