@@ -328,14 +328,23 @@ pub async fn get_url(store: &dyn BlobStore, url: &str, range: Option<ByteRange>)
 }
 
 /// Opens the node's blob store: S3 when `s3` is configured (creating the buckets that are missing), else the
-/// filesystem under `<data_dir>/blobs`.
+/// filesystem under `<data_dir>/blobs`. A server that refuses us (bad credentials, a bucket name taken by
+/// someone else) is an error: the configuration is wrong. A server that cannot be reached is not: calls go on,
+/// their recordings wait on local disk for it, and the buckets are made by whichever node reaches it first.
 pub async fn open(data_dir: &Path, s3: Option<&S3Config>) -> Result<Arc<dyn BlobStore>, BlobError> {
     let store: Arc<dyn BlobStore> = match s3 {
         Some(config) => Arc::new(S3BlobStore::new(config.clone())?),
         None => Arc::new(FsBlobStore::new(data_dir.join("blobs"))),
     };
-    store.ensure_buckets().await?;
-    tracing::info!(blobs = %store.describe(), "blob store open");
+    match store.ensure_buckets().await {
+        Ok(()) => tracing::info!(blobs = %store.describe(), "blob store open"),
+        Err(err @ BlobError::S3Transport { .. }) => tracing::error!(
+            blobs = %store.describe(),
+            %err,
+            "blob store unreachable at start: recordings stay on local disk until their upload succeeds"
+        ),
+        Err(err) => return Err(err),
+    }
     Ok(store)
 }
 

@@ -230,6 +230,12 @@ async fn wrong_credentials_are_refused_and_buckets_are_created_once() {
 
     let mut bad = server.config("p-");
     bad.secret_key = "wrong".into();
+    let dir = tempfile::tempdir().unwrap();
+    let refused = voicera_blob::open(dir.path(), Some(&bad)).await.unwrap_err();
+    assert!(
+        matches!(refused, BlobError::S3Status { status: 403, .. }),
+        "a node with wrong keys does not start: {refused}"
+    );
     let bad = S3BlobStore::new(bad).unwrap();
     match bad.put_bytes("p-knowledge", "doc.txt", b"x".to_vec()).await {
         Err(BlobError::S3Status { status: 403, code, .. }) => assert_eq!(code, "SignatureDoesNotMatch"),
@@ -242,7 +248,10 @@ async fn an_unreachable_server_is_a_transport_error() {
     let server = S3Server::start();
     let config = server.config("");
     drop(server);
-    let store = S3BlobStore::new(config).unwrap();
+    let store = S3BlobStore::new(config.clone()).unwrap();
     let err = store.put_bytes("recordings", "k", vec![1, 2, 3]).await.unwrap_err();
     assert!(matches!(err, BlobError::S3Transport { .. }), "{err}");
+    // A node still starts: its recordings wait on disk for the server.
+    let dir = tempfile::tempdir().unwrap();
+    assert!(voicera_blob::open(dir.path(), Some(&config)).await.is_ok());
 }
