@@ -1,7 +1,8 @@
 //! Recordings in object storage, end to end: a real SIP call (sipp sending PCMA audio) to the built-in `bench`
 //! agent with recording on, the server pointed at a real S3 server (s3s-fs on 127.0.0.1, started here) through
 //! `VOICERA_S3_*`. The call's stereo recording must be an object in the prefixed `recordings` bucket, named
-//! by the call record, decoding to two channels and the call's length; ranges of it read back byte-exact.
+//! by the call record, decoding to two channels and the call's length; ranges of it read back byte-exact. With
+//! the server down the call is unaffected and the recording waits on disk for a spool.
 
 mod common;
 
@@ -100,7 +101,8 @@ fn recorded_call(name: &str, s3: &S3Server, extra_env: &[(&'static str, String)]
     server.wait_for("the call record", Duration::from_secs(20), |s| s.log().contains("call record stored"));
     let records = server.call_records();
     assert_eq!(records.len(), 1, "{records:?}");
-    let url = records[0]["recording"].as_str().unwrap_or_else(|| panic!("no recording URL: {}", records[0])).to_string();
+    let url =
+        records[0]["recording"].as_str().unwrap_or_else(|| panic!("no recording URL: {}", records[0])).to_string();
     (server, url, sipp_run)
 }
 
@@ -139,7 +141,10 @@ fn a_recorded_call_lands_in_s3_as_a_stereo_wav_of_the_calls_length() {
     );
     // The caller's channel holds sipp's audio; the agent's the bench greeting.
     let energy = |channel: usize| {
-        wav[44..].chunks_exact(4).map(|f| i16::from_le_bytes([f[channel * 2], f[channel * 2 + 1]]).unsigned_abs() as u64).sum::<u64>()
+        wav[44..]
+            .chunks_exact(4)
+            .map(|f| i16::from_le_bytes([f[channel * 2], f[channel * 2 + 1]]).unsigned_abs() as u64)
+            .sum::<u64>()
     };
     assert!(energy(0) > 0 && energy(1) > 0, "both sides recorded");
 
@@ -183,8 +188,28 @@ fn opus_recordings_are_ogg_objects_a_tenth_the_size() {
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries
-        .flatten()
-        .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] })
-        .collect()
+    entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
+}
+
+#[test]
+fn with_s3_down_the_call_completes_and_its_recording_waits_on_disk() {
+    let s3 = S3Server::start("recordings-s3-down");
+    let env = s3.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start_env("recordings-s3-down", "[bench]\nrecord = true\n", false, &env);
+    drop(s3);
+    let out = sipp(&server, "basic_call.xml", &["-s", "bench", "-m", "1"]);
+    assert_sipp_ok(&server, &out, "a call while S3 is down");
+    server.wait_for("the call record", Duration::from_secs(20), |s| s.log().contains("cannot store call record"));
+    assert_eq!(server.metric("voicera_calls_total{result=\"completed\"}"), 1.0, "the call itself is unaffected");
+    let log = server.log();
+    assert!(log.contains("not uploaded (kept at"), "{log}");
+    // The record is on disk and points at the kept recording, ready for a spool to upload.
+    let records = server.call_records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let kept = std::path::PathBuf::from(records[0]["recording"].as_str().unwrap());
+    let kept = if kept.is_absolute() { kept } else { server.dir.join(kept) };
+    let wav = std::fs::read(&kept).unwrap_or_else(|e| panic!("{}: {e}", kept.display()));
+    assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 2);
+    assert_eq!(u32::from_le_bytes(wav[40..44].try_into().unwrap()) as usize, wav.len() - 44);
 }
