@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 use voicera_api::{Check, NodeStatus};
 use voicera_blob::recording::{BlobRecordingSink, RecordingFormat};
+use voicera_blob::BlobStore;
 use voicera_conversation::agent::Agent;
 use voicera_conversation::recorder::{FsRecordingSink, RecordingSink};
 use voicera_conversation::routing::Router;
@@ -151,7 +152,9 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     };
 
     let draining = Arc::new(AtomicBool::new(false));
-    let recordings = recording_sink(&config).await?;
+    // Recordings, transcripts and documents: S3 when configured, else files under the data dir.
+    let blobs = voicera_blob::open(&config.data_dir, config.s3.as_ref()).await.context("cannot open the blob store")?;
+    let recordings = recording_sink(&config, &blobs);
     let mut telephony = None;
     let mut calls_router = None;
     let sip = if role.runs_sip() {
@@ -312,21 +315,20 @@ async fn serve(config: Config, role: Role) -> Result<()> {
 
 /// Where call records and recordings go. Records stay JSON files under `<data>/calls/<date>/`; recordings go
 /// to the blob store (the `recordings` bucket, as WAV or Ogg Opus) when S3 is configured or Opus asked for,
-/// else beside the records as WAV, as before (the API's recording route reads both).
-async fn recording_sink(config: &Config) -> Result<Arc<dyn RecordingSink>> {
+/// else beside the records as WAV, as before.
+fn recording_sink(config: &Config, blobs: &Arc<dyn BlobStore>) -> Arc<dyn RecordingSink> {
     let calls = config.data_dir.join("calls");
     if config.s3.is_none() && config.recording_format == RecordingFormat::Wav {
-        return Ok(Arc::new(FsRecordingSink::new(calls)));
+        return Arc::new(FsRecordingSink::new(calls));
     }
-    let blobs = voicera_blob::open(&config.data_dir, config.s3.as_ref()).await.context("cannot open the blob store")?;
-    Ok(Arc::new(BlobRecordingSink::new(
-        blobs,
+    Arc::new(BlobRecordingSink::new(
+        Arc::clone(blobs),
         tokio::runtime::Handle::current(),
         calls,
         // Segment files wait here for their upload (and stay, for a spool, when it fails).
         config.data_dir.join("recordings"),
         config.recording_format,
-    )))
+    ))
 }
 
 /// The address browsers reach our media on (the WebRTC host candidate): `--external-ip`, else the public

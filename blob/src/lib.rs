@@ -7,7 +7,7 @@
 //! `fs://bucket/key`; the original VoicEra's `minio://bucket/key` links are read as S3 objects), resolved back
 //! with [`parse_blob_url`]. Uploads stream: a file or reader is sent in parts of [`PART_SIZE`], so a one-hour
 //! recording never sits whole in memory. The [`recording`] module stores calls' stereo recordings through the
-//! conversation's `RecordingSink` (WAV, or Opus in Ogg).
+//! conversation's `RecordingSink` (WAV, or Opus in Ogg; feature `recording`, on by default).
 
 use std::path::Path;
 use std::pin::Pin;
@@ -21,6 +21,7 @@ mod config;
 mod fs;
 mod key;
 mod ogg;
+#[cfg(feature = "recording")]
 pub mod recording;
 mod s3;
 

@@ -79,7 +79,8 @@ pub struct CallRecord {
     pub greeting: String,
     /// The conversation, one entry per caller turn.
     pub turns: Vec<TurnRecord>,
-    /// Relative path of the recording, if one was made.
+    /// Where the recording is, if one was made: a path relative to the records' root (filesystem sink), a
+    /// blob URL (`s3://bucket/key`, `fs://bucket/key`), or the local file while its upload waits for a spool.
     pub recording: Option<String>,
     /// The recording hit [`MAX_RECORDING_FRAMES`] and stops short of the call's end.
     pub recording_truncated: bool,

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::key::{validate_bucket, validate_key};
 use crate::{BlobError, BlobMeta, BlobRead, BlobReader, BlobStore, Bucket, ByteRange, S3Config, UrlStyle, PART_SIZE};
+#[cfg(feature = "recording")]
 pub(crate) use sigv4::civil_from_days;
 use sigv4::{Credentials, Request, EMPTY_SHA256};
 
