@@ -260,6 +260,8 @@ impl CallCore {
                 ConversationNote::AgentStarted { .. }
                 | ConversationNote::BargeIn { .. }
                 | ConversationNote::BargeInResumed { .. }
+                | ConversationNote::ModelFailed { .. }
+                | ConversationNote::ModelFallback { .. }
                 | ConversationNote::HangUp { .. } => continue,
             };
             self.push(action);

@@ -43,6 +43,10 @@ pub struct TurnRecord {
     /// Times the caller's voice paused the agent during this turn's reply, and what came of each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub barge_ins: Vec<BargeInRecord>,
+    /// When the caller's words became final, Unix milliseconds (the transcript's line time).
+    pub user_at_ms: u64,
+    /// When the agent's answer was said, Unix milliseconds.
+    pub agent_at_ms: Option<u64>,
 }
 
 /// One barge-in: the caller's voice paused the agent; it was an interruption, or the agent played on.
@@ -84,6 +88,47 @@ pub struct CallRecord {
     pub recording: Option<String>,
     /// The recording hit [`MAX_RECORDING_FRAMES`] and stops short of the call's end.
     pub recording_truncated: bool,
+    /// Model failures during the call (an untranscribed utterance, a failed reply or clause), in order; at
+    /// most [`MAX_MODEL_FAILURES`] are kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub model_failures: Vec<ModelFailureRecord>,
+    /// Fallback-chain switches during the call, in order; at most [`MAX_MODEL_FAILURES`] are kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub model_fallbacks: Vec<ModelFallbackRecord>,
+}
+
+/// A fallback chain's switch to its next model, as kept in the call record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelFallbackRecord {
+    /// The caller turn it happened in.
+    pub turn: Option<u64>,
+    /// `stt`, `llm` or `tts`.
+    pub stage: &'static str,
+    /// The model left.
+    pub from: String,
+    /// The model that took over.
+    pub to: String,
+    /// The failure's kind.
+    pub reason: &'static str,
+    /// What the model left said.
+    pub message: String,
+}
+
+/// The most model failures one call record keeps: a provider that fails every turn of a long call must not
+/// grow the record without bound.
+pub const MAX_MODEL_FAILURES: usize = 32;
+
+/// One model failure, as kept in the call record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelFailureRecord {
+    /// The caller turn it happened in (None: before the first, e.g. the greeting's speech).
+    pub turn: Option<u64>,
+    /// `stt`, `llm` or `tts`.
+    pub stage: &'static str,
+    /// The failure's kind (`overloaded`, `timed_out`, ...).
+    pub kind: &'static str,
+    /// What the engine or provider said.
+    pub message: String,
 }
 
 /// A provider's end-of-call report (hangup webhook / status callback), kept beside the call record: the
@@ -113,6 +158,10 @@ pub struct ProviderReport {
 
 /// Where records go.
 pub trait RecordingSink: Send + Sync {
+    /// A call started and its journal opened (the record holds who, what and when; no end yet). Called on
+    /// the call's own task: must not block (queue, don't write). The default does nothing.
+    fn call_started(&self, _record: &CallRecord) {}
+
     /// Stores the record and the interleaved stereo recording (if any). Blocking: call from a blocking task.
     fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()>;
 
@@ -431,6 +480,8 @@ mod tests {
             turns: vec![],
             recording: None,
             recording_truncated: false,
+            model_failures: Vec::new(),
+            model_fallbacks: Vec::new(),
         };
         let mut rec = StereoRecorder::default();
         rec.push(&[1; ENGINE_FRAME], &[2; ENGINE_FRAME]);
@@ -464,6 +515,8 @@ mod tests {
             turns: vec![],
             recording: None,
             recording_truncated: false,
+            model_failures: Vec::new(),
+            model_fallbacks: Vec::new(),
         };
         let (mut first, mut second) = (record("first"), record("second"));
         assert_ne!(first.record_id, second.record_id);

@@ -149,6 +149,12 @@ impl MongoStore {
         Ok(values.into_iter().filter_map(|v| if let Bson::String(s) = v { Some(s) } else { None }).collect())
     }
 
+    /// [`crate::Store::call_logs_in_progress_on`] on MongoDB.
+    pub async fn call_logs_in_progress_on(&self, node_id: &str) -> Result<Vec<Record>> {
+        let filter = doc! {"doc.node_id": node_id, "doc.status": "in-progress"};
+        self.find(Collection::CallLogs, filter, doc! {"org_id": 1, "id": 1}).await
+    }
+
     /// [`crate::Store::count`] on MongoDB.
     pub async fn count(&self, collection: Collection) -> Result<u64> {
         Ok(self.collection(collection).count_documents(doc! {}).await?)

@@ -233,6 +233,23 @@ impl SqliteStore {
         .await
     }
 
+    /// [`crate::Store::call_logs_in_progress_on`] on SQLite.
+    pub async fn call_logs_in_progress_on(&self, node_id: &str) -> Result<Vec<Record>> {
+        let node = node_id.to_string();
+        let rows = self
+            .with(move |c| {
+                let mut stmt = c.prepare(
+                    "SELECT org_id, id, doc FROM call_logs
+                     WHERE json_extract(doc, '$.node_id') = ?1 AND json_extract(doc, '$.status') = 'in-progress'
+                     ORDER BY org_id, id",
+                )?;
+                let rows = stmt.query_map(params![node], row)?.collect::<rusqlite::Result<Vec<_>>>();
+                rows
+            })
+            .await?;
+        rows.into_iter().map(|r| parse(Collection::CallLogs, r)).collect()
+    }
+
     /// [`crate::Store::count`] on SQLite.
     pub async fn count(&self, collection: Collection) -> Result<u64> {
         let table = collection.name();
