@@ -463,6 +463,8 @@ mod tests {
             turns: vec![],
             recording: None,
             recording_truncated: false,
+            model_failures: Vec::new(),
+            model_fallbacks: Vec::new(),
         }
     }
 
