@@ -145,6 +145,23 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let store_up = Arc::new(AtomicBool::new(true));
     tokio::spawn(watch_store(store.clone(), Arc::clone(&store_up), shutdown.clone()));
     let mut bootstrapped_org = None;
+    // One directory of agents for every transport: configured agents, and the store's agents of every org,
+    // kept current by `sync_store` (at once after this node's API writes, by polling for other nodes').
+    let directory = if role.runs_sip() {
+        let directory = Arc::new(Directory::new(Agent::bench(config.bench_record), config.demo_agent, &config.agents));
+        let (data_dir, threads, backend) = (config.data_dir.clone(), config.inference_threads, config.whisper_backend);
+        let models = Arc::new(agents::SharedModels::new(move || {
+            LocalModels::new(ModelCache::new(local::models_dir(&data_dir)), InferencePool::new(threads, 256), backend)
+        }));
+        if config.demo_agent || !config.agents.is_empty() {
+            agents::spawn_loader(Arc::clone(&directory), models.get(), config.demo_agent, config.agents.clone());
+        }
+        let compiler = crate::config::AgentCompiler { policy: Arc::clone(&config.dial_policy) };
+        tokio::spawn(agents::sync_store(Arc::clone(&directory), store.clone(), compiler, models, shutdown.clone()));
+        Some(directory)
+    } else {
+        None
+    };
     let control_plane = if role.runs_api() {
         let validator = Arc::new(crate::config::AgentCompiler { policy: Arc::clone(&config.dial_policy) });
         let api = voicera_api::ApiState::new(
@@ -153,15 +170,19 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             validator,
             voicera_api::ApiConfig::default(),
         );
+        let mut owner_org = None;
         if let Some((email, password)) = calls::owner_from_env() {
             let bootstrap = voicera_api::bootstrap_owner(&api, &email, &password)
                 .await
                 .map_err(|err| anyhow::anyhow!("the owner account from VOICERA_ADMIN_EMAIL: {err}"))?;
             tracing::info!(?bootstrap, "owner account");
-            bootstrapped_org = Some(match bootstrap {
+            owner_org = Some(match bootstrap {
                 voicera_api::Bootstrap::Created { org_id } | voicera_api::Bootstrap::Exists { org_id } => org_id,
             });
         }
+        bootstrapped_org.clone_from(&owner_org);
+        // The configured agents show (read-only) in the owner's org; API writes reach this node's calls at once.
+        api.set_agent_directory(Arc::new(agents::ApiAgents::new(owner_org, &config.agents, directory.clone())));
         Some(voicera_api::control_plane(api))
     } else {
         None
@@ -196,17 +217,9 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let mut telephony = None;
     let mut calls_router = None;
     let sip = if role.runs_sip() {
-        // One directory of agents for every transport.
-        let directory = Arc::new(Directory::new(Agent::bench(config.bench_record), config.demo_agent, &config.agents));
-        if config.demo_agent || !config.agents.is_empty() {
-            let cache = ModelCache::new(local::models_dir(&config.data_dir));
-            let models = Arc::new(LocalModels::new(
-                cache,
-                InferencePool::new(config.inference_threads, 256),
-                config.whisper_backend,
-            ));
-            agents::spawn_loader(Arc::clone(&directory), models, config.demo_agent, config.agents.clone());
-        }
+        let Some(directory) = directory else {
+            anyhow::bail!("a role that takes calls has an agent directory");
+        };
         let agents: Arc<dyn Router> = directory;
         let mut sip_config = SipServiceConfig::new(config.sip);
         sip_config.external_ip = config.external_ip;

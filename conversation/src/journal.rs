@@ -56,6 +56,8 @@ pub struct RecordingPlan {
     pub caller: String,
     /// The called number or agent, as the transport knows it.
     pub called: String,
+    /// The agent placed the call (an outbound or campaign call) rather than answered it.
+    pub outbound: bool,
 }
 
 /// What an agent call records as it goes (every transport uses it).
@@ -81,6 +83,7 @@ impl Journal {
             agent: agent.to_string(),
             caller: plan.caller.clone(),
             called: plan.called.clone(),
+            outbound: plan.outbound,
             transport,
             started_at: unix_now(),
             ended_at: 0,

@@ -71,6 +71,8 @@ pub struct CallRecord {
     pub caller: String,
     /// The called number or agent.
     pub called: String,
+    /// The agent placed the call rather than answered it.
+    pub outbound: bool,
     /// How the call came: `sip`, `webrtc`, a provider stream's name.
     pub transport: &'static str,
     /// Unix seconds.
@@ -472,6 +474,7 @@ mod tests {
             agent: "bench".into(),
             caller: "sip:a@b".into(),
             called: "bench".into(),
+            outbound: false,
             transport: "sip",
             started_at: 1_795_588_622,
             ended_at: 1_795_588_630,
@@ -507,6 +510,7 @@ mod tests {
             agent: "bench".into(),
             caller: "1".into(),
             called: "2".into(),
+            outbound: false,
             transport: "sip",
             started_at: 1_795_588_622,
             ended_at: 1_795_588_630,

@@ -73,6 +73,9 @@ pub fn finished(record: &CallRecord, context: &LogContext) -> Value {
     doc.insert("transcript_content".into(), json!(transcript(record)));
     doc.insert("latency_metrics".into(), latency_metrics(&record.turns));
     doc.insert("recording_truncated".into(), json!(record.recording_truncated));
+    if !record.model_fallbacks.is_empty() {
+        doc.insert("model_fallbacks".into(), json!(record.model_fallbacks));
+    }
     if !record.model_failures.is_empty() {
         doc.insert("model_failures".into(), json!(record.model_failures));
     }
@@ -133,8 +136,7 @@ fn common(record: &CallRecord, context: &LogContext) -> Map<String, Value> {
         "org_id": context.org_id,
         "node_id": context.node_id,
         "transport": record.transport,
-        // Agent calls arrive today; an outbound call's record does not yet say so (see the README's issue 18 notes).
-        "inbound": true,
+        "inbound": !record.outbound,
         "from_number": record.caller,
         "to_number": record.called,
         "created_at": start,
@@ -201,6 +203,7 @@ mod tests {
             agent: "bench".into(),
             caller: "+911".into(),
             called: "bench".into(),
+            outbound: false,
             transport: "sip",
             started_at: 1_732_000_000,
             ended_at: 1_732_000_042,
@@ -222,6 +225,7 @@ mod tests {
             recording: None,
             recording_truncated: false,
             model_failures: vec![],
+            model_fallbacks: vec![],
         }
     }
 
@@ -254,6 +258,9 @@ mod tests {
         assert_eq!(metrics["summary"]["turn_count"], 1);
         assert_eq!(metrics["summary"]["avg_stt_ms"], 100.0);
         assert_eq!(metrics["summary"]["max_tts_first_chunk_ms"], Value::Null);
+        assert_eq!(doc["inbound"], true);
+        let placed = CallRecord { outbound: true, ..record() };
+        assert_eq!(finished(&placed, &context)["inbound"], false, "a call the agent placed is not inbound");
     }
 
     #[test]

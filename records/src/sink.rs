@@ -147,6 +147,7 @@ mod tests {
             agent: "bench".into(),
             caller: "+911".into(),
             called: "bench".into(),
+            outbound: false,
             transport: "sip",
             started_at: 1_732_000_000,
             ended_at: 1_732_000_003,
@@ -156,6 +157,7 @@ mod tests {
             recording: None,
             recording_truncated: false,
             model_failures: vec![],
+            model_fallbacks: vec![],
         };
         sink.call_started(&record);
         let stored = tokio::task::spawn_blocking(move || sink.store(&mut record, Some(&[0i16; 640])).map(|()| record))

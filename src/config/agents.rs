@@ -624,14 +624,22 @@ const SHARED_AGENT_KEYS: &[&str] = &[
     "transfer_targets",
 ];
 
-impl voicera_api::AgentValidator for AgentCompiler {
-    fn validate(&self, agent_config: &serde_json::Value) -> std::result::Result<(), voicera_api::FieldError> {
+impl AgentCompiler {
+    /// Compiles a stored agent's `agent_config` (the original's JSON) into the agent a call runs: the
+    /// `[[agents]]` compile step, so the API's check and the calls it routes cannot disagree. `id` is the
+    /// agent's id; numbers come from the store's phone numbers, not from here. The error names the field
+    /// inside `agent_config`.
+    pub fn compile(
+        &self,
+        id: &str,
+        agent_config: &serde_json::Value,
+    ) -> std::result::Result<AgentConfig, voicera_api::FieldError> {
         let field_error = |field: &str, message: String| voicera_api::FieldError { field: field.into(), message };
         let Some(config) = agent_config.as_object() else {
             return Err(field_error("", "agent_config must be a JSON object".into()));
         };
         let mut raw = serde_json::Map::new();
-        raw.insert("id".into(), "api-agent".into());
+        raw.insert("id".into(), id.into());
         for key in SHARED_AGENT_KEYS {
             let Some(value) = config.get(*key) else { continue };
             // `{"name": "smollm2-135m", …}` (the original's model objects) or a plain name.
@@ -649,17 +657,25 @@ impl voicera_api::AgentValidator for AgentCompiler {
         let raw: RawAgent = serde_json::from_value(serde_json::Value::Object(raw))
             .map_err(|err| field_error(&unknown_field_of(&err.to_string()), err.to_string()))?;
         match compile_agents(vec![raw], Path::new("."), &self.policy) {
-            Ok(_) => Ok(()),
+            Ok(mut agents) if agents.len() == 1 => Ok(agents.remove(0)),
+            Ok(_) => Err(field_error("", "the compile step returned no agent".into())),
             Err(err) => {
-                // "agents.api-agent.<field>: <message>" names the field the way `[[agents]]` errors do.
+                // "agents.<id>.<field>: <message>" names the field the way `[[agents]]` errors do.
                 let text = format!("{err:#}");
-                let (field, message) = match text.strip_prefix("agents.api-agent.").and_then(|t| t.split_once(": ")) {
+                let prefix = format!("agents.{id}.");
+                let (field, message) = match text.strip_prefix(&prefix).and_then(|t| t.split_once(": ")) {
                     Some((field, message)) => (field.to_string(), message.to_string()),
                     None => (String::new(), text),
                 };
                 Err(field_error(&field, message))
             }
         }
+    }
+}
+
+impl voicera_api::AgentValidator for AgentCompiler {
+    fn validate(&self, agent_config: &serde_json::Value) -> std::result::Result<(), voicera_api::FieldError> {
+        self.compile("api-agent", agent_config).map(drop)
     }
 }
 

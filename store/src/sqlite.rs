@@ -47,6 +47,10 @@ impl SqliteStore {
                 ))
                 .map_err(err)?;
             }
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS revisions (collection TEXT PRIMARY KEY, revision INTEGER NOT NULL)",
+            )
+            .map_err(err)?;
             // The call history's two sort orders per tenant: the query's ORDER BY uses these exact expressions.
             conn.execute_batch(&format!(
                 "CREATE INDEX IF NOT EXISTS call_logs_created ON call_logs (org_id, {CREATED}, id);
@@ -139,6 +143,36 @@ impl SqliteStore {
     /// [`crate::Store::find_id`] on SQLite.
     pub async fn find_id(&self, collection: Collection, id: &str) -> Result<Vec<Record>> {
         self.select(collection, "id = ?1 ORDER BY org_id", id).await
+    }
+
+    /// [`crate::Store::list_all`] on SQLite.
+    pub async fn list_all(&self, collection: Collection) -> Result<Vec<Record>> {
+        self.select(collection, "?1 = ?1 ORDER BY org_id, id", "").await
+    }
+
+    /// Counts one more change of `collection` ([`crate::Store::revision`]).
+    pub async fn bump_revision(&self, collection: Collection) -> Result<()> {
+        let name = collection.name();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO revisions (collection, revision) VALUES (?1, 1)
+                 ON CONFLICT (collection) DO UPDATE SET revision = revision + 1",
+                params![name],
+            )
+        })
+        .await
+        .map(drop)
+    }
+
+    /// [`crate::Store::revision`] on SQLite.
+    pub async fn revision(&self, collection: Collection) -> Result<u64> {
+        let name = collection.name();
+        self.with(move |c| {
+            c.query_row("SELECT revision FROM revisions WHERE collection = ?1", params![name], |r| r.get::<_, i64>(0))
+                .optional()
+        })
+        .await
+        .map(|n| n.unwrap_or(0).max(0) as u64)
     }
 
     /// The documents of `collection` matching `condition` (one `?1` parameter).
