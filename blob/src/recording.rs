@@ -455,6 +455,7 @@ mod tests {
             agent: "bench".into(),
             caller: "1".into(),
             called: "2".into(),
+            outbound: false,
             transport: "sip",
             started_at: 1_795_588_622,
             ended_at: 1_795_588_630,
