@@ -14,6 +14,7 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod openapi;
+pub mod recording;
 pub mod routes;
 pub mod state;
 
@@ -66,7 +67,9 @@ pub trait NodeStatus: Send + Sync + 'static {
 pub use accounts::{bootstrap_owner, Bootstrap};
 pub use auth::{Caller, Credential, Role};
 pub use error::ApiError;
-pub use state::{AgentDirectory, AgentValidator, ApiConfig, ApiState, ConfigAgent, FieldError, TOKEN_KEY_PURPOSE};
+pub use state::{
+    AgentDirectory, AgentValidator, ApiConfig, ApiState, ConfigAgent, FieldError, Resources, TOKEN_KEY_PURPOSE,
+};
 
 /// The control-plane REST API, `/api/v1/...`, to merge into the node's router. Unknown paths under the prefix
 /// answer 404 in the API's error shape; bodies above [`ApiConfig::body_limit`] answer 413.

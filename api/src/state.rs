@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
+use voicera_store::secret::MasterKey;
 use voicera_store::Store;
 
 use crate::auth::limiter::LoginLimiter;
@@ -115,6 +116,31 @@ pub(crate) struct Inner {
     /// Serialises this node's checks that an agent id or a number is free across orgs with the write that
     /// takes it.
     pub routing_lock: tokio::sync::Mutex<()>,
+    /// The master key, recordings and document files, attached once by the binary ([`ApiState::attach`]).
+    pub resources: OnceLock<Resources>,
+}
+
+/// What the call history, integrations and knowledge routes need beyond the store. Until the binary attaches
+/// them, those routes answer 503.
+pub struct Resources {
+    /// Seals provider keys and custom-LLM keys before they are stored.
+    pub master_key: MasterKey,
+    /// Where recordings are read by their call record's `recording_url`.
+    pub recordings: Arc<dyn crate::recording::RecordingSource>,
+    /// Where uploaded knowledge documents and their extracted text are kept (`<dir>/<org>/<document id>.…`).
+    pub documents_dir: std::path::PathBuf,
+}
+
+impl Resources {
+    /// A node's resources under its data dir: recordings in `<data>/calls` (where the recorder writes them),
+    /// documents in `<data>/knowledge`.
+    pub fn under_data_dir(data_dir: &std::path::Path, master_key: MasterKey) -> Resources {
+        Resources {
+            master_key,
+            recordings: Arc::new(crate::recording::FsRecordings::new(data_dir.join("calls"))),
+            documents_dir: data_dir.join("knowledge"),
+        }
+    }
 }
 
 /// Keys the limiter tracks at once (each ~100 bytes).
@@ -148,7 +174,24 @@ impl ApiState {
             accounts_lock: tokio::sync::Mutex::new(()),
             directory: OnceLock::new(),
             routing_lock: tokio::sync::Mutex::new(()),
+            resources: OnceLock::new(),
         }))
+    }
+
+    /// Gives the routes their [`Resources`]; once (a second call hands them back).
+    pub fn attach(&self, resources: Resources) -> Result<(), Resources> {
+        self.0.resources.set(resources)
+    }
+
+    /// The attached [`Resources`], or a 503 saying they are missing.
+    pub(crate) fn resources(&self) -> Result<&Resources, crate::error::ApiError> {
+        self.0.resources.get().ok_or_else(|| {
+            crate::error::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "not_configured",
+                "this server has no master key or data dir attached to its API",
+            )
+        })
     }
 
     /// The document store every route reads and writes.

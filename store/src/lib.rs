@@ -318,6 +318,14 @@ impl Store {
         }
     }
 
+    /// The analytics of a tenant's calls matching `query` (its sort and page are ignored), in one pass.
+    pub async fn call_stats(&self, query: &call_logs::CallLogQuery) -> Result<call_logs::CallStats> {
+        match self {
+            Store::Sqlite(s) => s.call_stats(query).await,
+            Store::Mongo(m) => m.call_stats(query).await,
+        }
+    }
+
     /// Writes an agent's new name (`agent_type`) into the tenant's documents that refer to the agent by id
     /// (numbers, call history, campaigns and their contacts), as the original's rename cascaded; how many
     /// documents changed.

@@ -3,11 +3,15 @@
 //! router for any route added around the table.
 
 pub mod agents;
+pub mod analytics;
+pub mod integrations;
 pub mod keys;
+pub mod knowledge;
 pub mod meetings;
 pub mod numbers;
 pub mod users;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::routing::{delete, get, post, put, MethodRouter};
 use serde_json::{json, Value};
@@ -129,6 +133,30 @@ const MEETINGS_QUERY: &[(&str, &str)] = &[
     ("date_sort_order", "string"),
     ("duration_sort_order", "string"),
     ("has_latency_metrics", "boolean"),
+];
+
+const ANALYTICS_QUERY: &[(&str, &str)] =
+    &[("agent_type", "string"), ("phone_number", "string"), ("start_date", "string"), ("end_date", "string")];
+const INTEGRATION: Fields = &[("model", "string", true), ("api_key", "string", true), ("org_id", "string", false)];
+const CUSTOM_LLM_CREATE: Fields = &[
+    ("name", "string", true),
+    ("base_url", "string", true),
+    ("api_key", "string", true),
+    ("model", "string", true),
+    ("org_id", "string", false),
+];
+const CUSTOM_LLM_UPDATE: Fields = &[
+    ("name", "string", false),
+    ("base_url", "string", false),
+    ("api_key", "string", false),
+    ("model", "string", false),
+    ("org_id", "string", false),
+];
+const RAG_RETRIEVE: Fields = &[
+    ("question", "string", true),
+    ("top_k", "integer", false),
+    ("document_ids", "array", false),
+    ("org_id", "string", false),
 ];
 
 /// The table.
@@ -399,9 +427,165 @@ pub fn operations() -> Vec<Operation> {
             "get_meeting",
             "meetings",
             viewer,
-            "One call: its record with the transcript parsed into turns",
+            "One call: its record with the transcript parsed into turns, each answer's latency, the per-turn timings",
             None,
             get(meetings::detail),
+        ),
+        Operation {
+            query: MEETINGS_QUERY,
+            ..op(
+                M::GET,
+                "/meetings/export",
+                "export_meetings",
+                "meetings",
+                viewer,
+                "The list's selection (every filter and sort) as a CSV download, up to 10,000 calls",
+                None,
+                get(meetings::export),
+            )
+        },
+        op(
+            M::GET,
+            "/meetings/{meeting_id}/recording",
+            "get_meeting_recording",
+            "meetings",
+            viewer,
+            "The call's audio, streamed; one HTTP Range honoured (206 with Content-Range, 416 when unsatisfiable)",
+            None,
+            get(meetings::recording),
+        ),
+        Operation {
+            query: ANALYTICS_QUERY,
+            ..op(
+                M::GET,
+                "/analytics",
+                "analytics",
+                "analytics",
+                viewer,
+                "Call figures (attempts, connected, minutes, busiest agent, per agent) and latency p50/p90/p99 per agent and per day",
+                None,
+                get(analytics::analytics),
+            )
+        },
+        op(
+            M::POST,
+            "/integrations",
+            "create_integration",
+            "integrations",
+            admin,
+            "Store (or replace) the org's key for a provider; sealed at rest, answered masked",
+            Some(INTEGRATION),
+            post(integrations::upsert),
+        ),
+        op(
+            M::GET,
+            "/integrations",
+            "list_integrations",
+            "integrations",
+            viewer,
+            "The org's provider keys, masked",
+            None,
+            get(integrations::list),
+        ),
+        op(
+            M::GET,
+            "/integrations/{model}",
+            "get_integration",
+            "integrations",
+            viewer,
+            "One provider's key, masked",
+            None,
+            get(integrations::get),
+        ),
+        op(
+            M::DELETE,
+            "/integrations/{model}",
+            "delete_integration",
+            "integrations",
+            admin,
+            "Forget a provider's key",
+            None,
+            delete(integrations::remove),
+        ),
+        op(
+            M::POST,
+            "/custom-llm-integrations",
+            "create_custom_llm",
+            "integrations",
+            admin,
+            "Add an OpenAI-compatible server (base_url normalised to end in /v1; key sealed, answered masked)",
+            Some(CUSTOM_LLM_CREATE),
+            post(integrations::create_custom_llm),
+        ),
+        op(
+            M::GET,
+            "/custom-llm-integrations",
+            "list_custom_llms",
+            "integrations",
+            viewer,
+            "The org's custom LLM servers, keys masked",
+            None,
+            get(integrations::list_custom_llms),
+        ),
+        op(
+            M::PUT,
+            "/custom-llm-integrations/{custom_llm_id}",
+            "update_custom_llm",
+            "integrations",
+            admin,
+            "Change a custom LLM server (the key stays unless one is sent)",
+            Some(CUSTOM_LLM_UPDATE),
+            put(integrations::update_custom_llm),
+        ),
+        op(
+            M::DELETE,
+            "/custom-llm-integrations/{custom_llm_id}",
+            "delete_custom_llm",
+            "integrations",
+            admin,
+            "Remove a custom LLM server",
+            None,
+            delete(integrations::delete_custom_llm),
+        ),
+        op(
+            M::GET,
+            "/knowledge",
+            "list_knowledge_documents",
+            "knowledge",
+            viewer,
+            "The org's knowledge documents with their status (processing, ready, failed)",
+            None,
+            get(knowledge::list),
+        ),
+        op(
+            M::POST,
+            "/knowledge/upload",
+            "create_knowledge_document",
+            "knowledge",
+            member,
+            "Upload a document (multipart `file`: PDF up to 25 MB, text or Markdown; 415 for others, 413 when larger)",
+            None,
+            post(knowledge::upload).layer(DefaultBodyLimit::max(knowledge::UPLOAD_BODY_LIMIT)),
+        ),
+        op(
+            M::DELETE,
+            "/knowledge/{document_id}",
+            "delete_knowledge_document",
+            "knowledge",
+            member,
+            "Delete a document and its text",
+            None,
+            delete(knowledge::remove),
+        ),
+        op(
+            M::POST,
+            "/rag/retrieve",
+            "rag_retrieve",
+            "knowledge",
+            viewer,
+            "The passages of the org's ready documents that best answer a question (BM25, as agents look up)",
+            Some(RAG_RETRIEVE),
+            post(knowledge::retrieve),
         ),
     ]
 }
