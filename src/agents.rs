@@ -470,6 +470,7 @@ fn config_view(agent: &AgentConfig) -> Value {
     let llm = match &agent.llm {
         LlmChoice::Local { model } => json!({"name": model}),
         LlmChoice::OpenAiCompatible { base_url, model, .. } => json!({"name": model, "base_url": base_url}),
+        LlmChoice::Native { model, base_url, .. } => json!({"name": model, "base_url": base_url}),
         // A chain shows as the list of names it was configured with (what `llm_model` takes back).
         LlmChoice::Chain(links) => json!(links.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>()),
     };

@@ -13,6 +13,8 @@ use voicera_media::vad::VadParams;
 use voicera_models::fallback::{BreakerPolicy, ChainBudget, FallbackLlm, Link, SystemClock};
 use voicera_models::turn::{PunctuationTurn, SilenceTurn};
 use voicera_models::{toolcall, ChatMessage, LanguageModel, Role, SpeechProbability, TextToSpeech};
+use voicera_models_cloud::anthropic::{AnthropicChat, AnthropicConfig};
+use voicera_models_cloud::gemini::{GeminiChat, GeminiConfig};
 use voicera_models_cloud::openai::{OpenAiChat, OpenAiConfig};
 use voicera_models_local::cache::{self, Fetched};
 use voicera_models_local::espeak::{self, EspeakTts};
@@ -24,7 +26,7 @@ use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
 use voicera_models_local::whisper::{default_device, to_16k, Transcribe, WhisperBackend, WhisperStt};
 use voicera_models_local::{wav, InferencePool, ModelCache};
 
-use crate::config::{AgentConfig, LlmChoice, SpeechModelChoice, TtsChoice, TurnDetection, PIPER_VOICE};
+use crate::config::{AgentConfig, LlmChoice, NativeLlm, SpeechModelChoice, TtsChoice, TurnDetection, PIPER_VOICE};
 
 /// The models the `demo` agent uses.
 pub const DEMO_STT: &str = "whisper-tiny.en";
@@ -419,6 +421,14 @@ fn language_model(models: &LocalModels, config: &AgentConfig, choice: &LlmChoice
             };
             tracing::info!(agent = %config.id, %base_url, %model, "language model on an OpenAI-compatible server");
             Arc::new(OpenAiChat::new(OpenAiConfig::new(base_url, model, api_key)))
+        }
+        LlmChoice::Native { provider, base_url, model, api_key_env } => {
+            let key = std::env::var(api_key_env).with_context(|| format!("{api_key_env} is not set"))?;
+            tracing::info!(agent = %config.id, ?provider, %base_url, %model, "language model in the cloud");
+            match provider {
+                NativeLlm::Anthropic => Arc::new(AnthropicChat::new(AnthropicConfig::new(base_url, model, &key))),
+                NativeLlm::Gemini => Arc::new(GeminiChat::new(GeminiConfig::new(base_url, model, &key))),
+            }
         }
         LlmChoice::Chain(links) => {
             let links = links

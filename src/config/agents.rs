@@ -106,9 +106,21 @@ pub enum LlmChoice {
     Local { model: String },
     /// A model on an OpenAI-compatible server; the key is read from `api_key_env` when the agent loads.
     OpenAiCompatible { base_url: String, model: String, api_key_env: Option<String> },
+    /// A model on a provider with its own protocol (Anthropic Messages, Gemini); the key is read from
+    /// `api_key_env` when the agent loads.
+    Native { provider: NativeLlm, base_url: String, model: String, api_key_env: String },
     /// An ordered fallback chain (`llm_model = ["openai:gpt-4o-mini", "smollm2-135m"]`): each link by the name
     /// the configuration gave it, never itself a chain.
     Chain(Vec<(String, LlmChoice)>),
+}
+
+/// Language-model providers with a protocol of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NativeLlm {
+    /// Anthropic's Messages API (`anthropic:claude-…`).
+    Anthropic,
+    /// Google's Gemini API (`gemini:gemini-…`).
+    Gemini,
 }
 
 /// One model name, or an ordered chain of them.
@@ -154,18 +166,35 @@ fn llm_link(at: &str, name: &str) -> Result<LlmChoice> {
         bail!("{at}.llm_model: {name:?} must be provider:model (openai:gpt-4o-mini)");
     }
     let env = provider_env(provider);
+    let native = match provider {
+        "anthropic" => Some((NativeLlm::Anthropic, voicera_models_cloud::anthropic::DEFAULT_BASE_URL)),
+        "gemini" | "google" => Some((NativeLlm::Gemini, voicera_models_cloud::gemini::DEFAULT_BASE_URL)),
+        _ => None,
+    };
+    if let Some((native, default_url)) = native {
+        let base_url = std::env::var(format!("{env}_BASE_URL")).ok().filter(|v| !v.is_empty());
+        let base_url = base_url.unwrap_or_else(|| default_url.to_string());
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            bail!("{env}_BASE_URL: {base_url:?} must start with http:// or https://");
+        }
+        let key_var = format!("{env}_API_KEY");
+        if std::env::var(&key_var).map_or(true, |v| v.is_empty()) {
+            bail!("{at}.llm_model: {name:?} needs a key in the environment variable {key_var}");
+        }
+        return Ok(LlmChoice::Native {
+            provider: native,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            model: model.to_string(),
+            api_key_env: key_var,
+        });
+    }
     let known = OPENAI_COMPATIBLE.iter().find(|(p, _, _)| *p == provider);
     let base_url = match (std::env::var(format!("{env}_BASE_URL")).ok().filter(|v| !v.is_empty()), known) {
         (Some(url), _) => url,
         (None, Some((_, url, _))) => url.to_string(),
-        (None, None) if matches!(provider, "anthropic" | "gemini" | "google") => bail!(
-            "{at}.llm_model: {provider} speaks its own protocol, which this build does not yet; use an \
-             OpenAI-compatible provider ({})",
-            OPENAI_COMPATIBLE.iter().map(|(p, _, _)| *p).collect::<Vec<_>>().join(", ")
-        ),
         (None, None) => bail!(
-            "{at}.llm_model: unknown provider {provider:?} (known: {}); for another OpenAI-compatible server set \
-             {env}_BASE_URL",
+            "{at}.llm_model: unknown provider {provider:?} (known: anthropic, gemini, {}); for another \
+             OpenAI-compatible server set {env}_BASE_URL",
             OPENAI_COMPATIBLE.iter().map(|(p, _, _)| *p).collect::<Vec<_>>().join(", ")
         ),
     };
@@ -742,8 +771,10 @@ mod tests {
         assert!(err.contains("agents.desk.llm_model") && err.contains("empty"), "{err}");
         let err = refused("[\"mystery:m\", \"smollm2-135m\"]");
         assert!(err.contains("unknown provider \"mystery\"") && err.contains("VOICERA_MYSTERY_BASE_URL"), "{err}");
-        let err = refused("[\"anthropic:claude-3-5-haiku\"]");
-        assert!(err.contains("own protocol"), "{err}");
+        if std::env::var_os("VOICERA_ANTHROPIC_API_KEY").is_none() {
+            let err = refused("[\"anthropic:claude-3-5-haiku\"]");
+            assert!(err.contains("VOICERA_ANTHROPIC_API_KEY"), "{err}");
+        }
         let err = refused("[\"gpt-9\"]");
         assert!(err.contains("not available locally") && err.contains("provider:model"), "{err}");
         let err = refused("[\"ollama:\"]");

@@ -22,7 +22,8 @@ mod sip_security;
 mod storage;
 use agents::{compile_agents, RawAgent};
 pub use agents::{
-    normalize_number, AgentCompiler, AgentConfig, LlmChoice, SpeechModelChoice, TtsChoice, TurnDetection, PIPER_VOICE,
+    normalize_number, AgentCompiler, AgentConfig, LlmChoice, NativeLlm, SpeechModelChoice, TtsChoice, TurnDetection,
+    PIPER_VOICE,
 };
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.

@@ -99,6 +99,29 @@ impl MongoStore {
         self.find(collection, doc! {"org_id": org_id}, doc! {"id": 1}).await
     }
 
+    /// [`crate::Store::list_newest`] on MongoDB.
+    pub async fn list_newest(
+        &self,
+        collection: Collection,
+        org_id: &str,
+        skip: u64,
+        limit: u64,
+    ) -> Result<(Vec<Record>, u64)> {
+        let handle = self.collection(collection);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let docs: Vec<Document> = handle
+            .find(doc! {"org_id": org_id})
+            .sort(doc! {"id": -1})
+            .skip(skip)
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?;
+        let total = handle.count_documents(doc! {"org_id": org_id}).await?;
+        let records = docs.iter().map(|d| to_record(collection, d)).collect::<Result<Vec<_>>>()?;
+        Ok((records, total))
+    }
+
     /// [`crate::Store::find_id`] on MongoDB.
     pub async fn find_id(&self, collection: Collection, id: &str) -> Result<Vec<Record>> {
         self.find(collection, doc! {"id": id}, doc! {"org_id": 1}).await

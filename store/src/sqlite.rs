@@ -135,6 +135,34 @@ impl SqliteStore {
         self.select(collection, "org_id = ?1 ORDER BY id", org_id).await
     }
 
+    /// [`crate::Store::list_newest`] on SQLite.
+    pub async fn list_newest(
+        &self,
+        collection: Collection,
+        org_id: &str,
+        skip: u64,
+        limit: u64,
+    ) -> Result<(Vec<Record>, u64)> {
+        let table = collection.name();
+        let org = org_id.to_string();
+        let (skip, limit) = (i64::try_from(skip).unwrap_or(i64::MAX), i64::try_from(limit).unwrap_or(i64::MAX));
+        let (rows, total) = self
+            .with(move |c| {
+                let mut stmt = c.prepare(&format!(
+                    "SELECT org_id, id, doc FROM {table} WHERE org_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+                ))?;
+                let rows = stmt.query_map(params![org, limit, skip], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+                let total: i64 =
+                    c.query_row(&format!("SELECT COUNT(*) FROM {table} WHERE org_id = ?1"), params![org], |r| {
+                        r.get(0)
+                    })?;
+                Ok((rows, total))
+            })
+            .await?;
+        let records = rows.into_iter().map(|r| parse(collection, r)).collect::<Result<Vec<_>>>()?;
+        Ok((records, u64::try_from(total).unwrap_or(0)))
+    }
+
     /// [`crate::Store::find_id`] on SQLite.
     pub async fn find_id(&self, collection: Collection, id: &str) -> Result<Vec<Record>> {
         self.select(collection, "id = ?1 ORDER BY org_id", id).await

@@ -8,6 +8,7 @@ pub mod integrations;
 pub mod keys;
 pub mod knowledge;
 pub mod meetings;
+pub mod members;
 pub mod numbers;
 pub mod users;
 
@@ -84,8 +85,24 @@ const SIGNUP: Fields = &[
     ("company_name", "string", true),
     ("org_id", "string", false),
 ];
-const LOGIN: Fields = &[("email", "string", true), ("password", "string", true)];
-const REFRESH: Fields = &[("refresh_token", "string", true)];
+const LOGIN: Fields = &[("email", "string", true), ("password", "string", true), ("session_cookie", "boolean", false)];
+const REFRESH: Fields = &[("refresh_token", "string", true), ("session_cookie", "boolean", false)];
+const LOGOUT: Fields = &[("refresh_token", "string", false)];
+const FORGOT_PASSWORD: Fields = &[("email", "string", true)];
+const RESET_PASSWORD: Fields = &[("token", "string", true), ("new_password", "string", true)];
+const INVITE: Fields = &[("email", "string", true), ("role", "string", false)];
+const ADD_MEMBER: Fields = &[
+    ("email", "string", true),
+    ("password", "string", true),
+    ("name", "string", false),
+    ("company_name", "string", false),
+    ("org_id", "string", true),
+    ("invite_token", "string", true),
+];
+const REVOKE_INVITE: Fields = &[("invite_id", "string", true)];
+const MEMBER_REF: Fields = &[("email", "string", true), ("org_id", "string", false)];
+const UPDATE_ROLE: Fields = &[("email", "string", true), ("org_id", "string", false), ("role", "string", true)];
+const AUDIT_QUERY: &[(&str, &str)] = &[("page", "integer"), ("limit", "integer")];
 const API_KEY: Fields = &[("name", "string", true), ("role", "string", false)];
 const AGENT_CREATE: Fields = &[
     ("agent_type", "string", true),
@@ -166,6 +183,7 @@ pub fn operations() -> Vec<Operation> {
     let viewer = AtLeast(Role::Viewer);
     let member = AtLeast(Role::Member);
     let admin = AtLeast(Role::Admin);
+    let owner = AtLeast(Role::Owner);
     vec![
         op(
             M::GET,
@@ -209,15 +227,124 @@ pub fn operations() -> Vec<Operation> {
             get(users::by_email),
         ),
         op(
+            M::POST,
+            "/users/forgot-password",
+            "forgot_password",
+            "users",
+            Public,
+            "Mail a single-use password-reset link (30 minutes); the same answer for unknown emails; rate-limited",
+            Some(FORGOT_PASSWORD),
+            post(users::forgot_password),
+        ),
+        op(
+            M::POST,
+            "/users/reset-password",
+            "reset_password",
+            "users",
+            Public,
+            "Set a new password with a reset link's token (once); ends every session of the account",
+            Some(RESET_PASSWORD),
+            post(users::reset_password),
+        ),
+        op(
             M::GET,
             "/members/{org_id}",
             "list_members",
             "members",
             viewer,
-            "The org's members",
+            "The org's members with their roles",
             None,
-            get(users::members),
+            get(members::list),
         ),
+        Operation {
+            success: 201,
+            ..op(
+                M::POST,
+                "/members/invite",
+                "invite_member",
+                "members",
+                admin,
+                "An invite link for one email and role (random, expiring, single-use), also mailed to the invitee",
+                Some(INVITE),
+                post(members::invite),
+            )
+        },
+        op(
+            M::GET,
+            "/members/invites",
+            "list_invites",
+            "members",
+            admin,
+            "The org's open invites (without their tokens)",
+            None,
+            get(members::list_invites),
+        ),
+        op(
+            M::POST,
+            "/members/revoke-invite",
+            "revoke_invite",
+            "members",
+            admin,
+            "Close an open invite: its link stops working",
+            Some(REVOKE_INVITE),
+            post(members::revoke_invite),
+        ),
+        Operation {
+            success: 201,
+            ..op(
+                M::POST,
+                "/members/add-member",
+                "add_member",
+                "members",
+                Public,
+                "Accept an invite: a new account in the org, or an existing one (its password proves it) moved in",
+                Some(ADD_MEMBER),
+                post(members::add_member),
+            )
+        },
+        op(
+            M::POST,
+            "/members/update-role",
+            "update_member_role",
+            "members",
+            admin,
+            "Change a member's role (viewer, member, admin)",
+            Some(UPDATE_ROLE),
+            post(members::update_role),
+        ),
+        op(
+            M::POST,
+            "/members/delete-member",
+            "delete_member",
+            "members",
+            admin,
+            "Remove a member: their sessions end and the API keys they created are revoked",
+            Some(MEMBER_REF),
+            post(members::delete_member),
+        ),
+        op(
+            M::POST,
+            "/members/transfer-ownership",
+            "transfer_ownership",
+            "members",
+            owner,
+            "Make another member the owner (the owner becomes an admin); the org always has exactly one owner",
+            Some(MEMBER_REF),
+            post(members::transfer_ownership),
+        ),
+        Operation {
+            query: AUDIT_QUERY,
+            ..op(
+                M::GET,
+                "/audit",
+                "list_audit",
+                "audit",
+                admin,
+                "The org's audit log of changes, newest first, one page",
+                None,
+                get(crate::audit::list),
+            )
+        },
         op(
             M::POST,
             "/auth/refresh",
@@ -234,8 +361,8 @@ pub fn operations() -> Vec<Operation> {
             "logout",
             "auth",
             Public,
-            "End the session of a refresh token",
-            Some(REFRESH),
+            "End a session: the refresh token's, or the session cookie's (with X-CSRF-Token); clears the cookies",
+            Some(LOGOUT),
             post(users::logout),
         ),
         op(

@@ -1,0 +1,23 @@
+//! The campaign dialer's foundation (issue 21), with no I/O of its own:
+//!
+//! - [`contacts`]: a CSV contact list read into E.164 numbers and per-contact `{{variables}}`, with every bad,
+//!   duplicate or do-not-call row reported by line number.
+//! - [`phone`]: E.164 normalisation with a default country.
+//! - [`schedule`]: calling windows (daily windows, days of week, a fixed UTC offset).
+//! - [`campaign`]: the per-campaign state machine: pacing, retries, windows, pause/resume/stop, driven by
+//!   [`campaign::Campaign::poll`] and [`campaign::Campaign::on_outcome`] with the time passed in.
+//! - [`lease`]: per-contact leases, so several nodes can share a campaign without dialling anyone twice.
+//!
+//! Time everywhere is Unix milliseconds ([`UnixMillis`]); no function reads a clock.
+
+pub mod campaign;
+pub mod contacts;
+pub mod error;
+pub mod lease;
+pub mod phone;
+pub mod schedule;
+
+/// A point in time: milliseconds since 1970-01-01T00:00:00Z. Passed in by the driver, never read from a clock.
+pub type UnixMillis = i64;
+
+pub use error::DialerError;
