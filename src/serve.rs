@@ -9,6 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 use voicera_api::{Check, NodeStatus};
+use voicera_blob::recording::{BlobRecordingSink, RecordingFormat};
+use voicera_blob::BlobStore;
 use voicera_conversation::agent::Agent;
 use voicera_conversation::recorder::{FsRecordingSink, RecordingSink};
 use voicera_conversation::routing::Router;
@@ -198,7 +200,9 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     };
 
     let draining = Arc::new(AtomicBool::new(false));
-    let files: Arc<dyn RecordingSink> = Arc::new(FsRecordingSink::new(config.data_dir.join("calls")));
+    // Recordings, transcripts and documents: S3 when configured, else files under the data dir.
+    let blobs = voicera_blob::open(&config.data_dir, config.s3.as_ref()).await.context("cannot open the blob store")?;
+    let files = recording_sink(&config, &blobs);
     // Nodes that take calls log each one in the store (through the spool when the store is away), and close
     // the calls a crash of their last run left open before taking new ones.
     let records = if role.runs_sip() {
@@ -375,6 +379,24 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where call records and recordings go. Records stay JSON files under `<data>/calls/<date>/`; recordings go
+/// to the blob store (the `recordings` bucket, as WAV or Ogg Opus) when S3 is configured or Opus asked for,
+/// else beside the records as WAV, as before.
+fn recording_sink(config: &Config, blobs: &Arc<dyn BlobStore>) -> Arc<dyn RecordingSink> {
+    let calls = config.data_dir.join("calls");
+    if config.s3.is_none() && config.recording_format == RecordingFormat::Wav {
+        return Arc::new(FsRecordingSink::new(calls));
+    }
+    Arc::new(BlobRecordingSink::new(
+        Arc::clone(blobs),
+        tokio::runtime::Handle::current(),
+        calls,
+        // Segment files wait here for their upload (and stay, for a spool, when it fails).
+        config.data_dir.join("recordings"),
+        config.recording_format,
+    ))
 }
 
 /// The org a node's calls are logged under: agents from voicera.toml belong to no org of their own, so the

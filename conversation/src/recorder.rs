@@ -1,9 +1,10 @@
 //! Call records: the transcript and timings of a call (JSON) and, when enabled, a stereo recording (caller
 //! left, agent right, 16 kHz WAV), handed to a [`RecordingSink`] when the call ends, however it ends. The
-//! filesystem sink writes under `<data-dir>/calls/<date>/`; the blob-store sink (S3) implements the same trait
-//! later. Files are written to a temporary name and renamed, so a crash never leaves a half record. Records
-//! are named by an id this server makes ([`new_record_id`]), never by the caller's Call-ID: two calls that
-//! send the same one keep a record each.
+//! filesystem sink writes under `<data-dir>/calls/<date>/`; the blob-store sink (`voicera-blob`: filesystem or
+//! S3) implements the same trait, and can take the recording as the call runs ([`StereoRecorder::streaming`]).
+//! Files are written to a temporary name and renamed, so a crash never leaves a half record. Records are named
+//! by an id this server makes ([`new_record_id`]), never by the caller's Call-ID: two calls that send the same
+//! one keep a record each.
 
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
@@ -16,7 +17,8 @@ use serde::Serialize;
 use voicera_media::stream::ENGINE_FRAME;
 
 /// Longest stereo recording kept in memory (16 kHz × 2 channels × 2 bytes = 64 KB/s → 15 min ≈ 58 MB);
-/// beyond it the recording stops and the record says so. Streaming to the sink is the next step.
+/// beyond it the recording stops and the record says so. A streaming recorder ([`StereoRecorder::streaming`])
+/// has no such cap.
 pub const MAX_RECORDING_FRAMES: usize = 15 * 60 * 50;
 
 /// One user turn and the agent's answer.
@@ -83,7 +85,8 @@ pub struct CallRecord {
     pub greeting: String,
     /// The conversation, one entry per caller turn.
     pub turns: Vec<TurnRecord>,
-    /// Relative path of the recording, if one was made.
+    /// Where the recording is, if one was made: a path relative to the records' root (filesystem sink), a
+    /// blob URL (`s3://bucket/key`, `fs://bucket/key`), or the local file while its upload waits for a spool.
     pub recording: Option<String>,
     /// The recording hit [`MAX_RECORDING_FRAMES`] and stops short of the call's end.
     pub recording_truncated: bool,
@@ -166,6 +169,33 @@ pub trait RecordingSink: Send + Sync {
 
     /// Stores a provider's end-of-call report. Blocking.
     fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()>;
+
+    /// Where the recording of the call `record` describes is written as the call runs
+    /// ([`StereoRecorder::streaming`]), or `None` when this sink takes it whole at the end (`store`'s
+    /// `stereo`). Sinks that stream keep a call's memory bounded however long it lasts.
+    fn open_recording(&self, _record: &CallRecord) -> Option<Box<dyn RecordingWriter>> {
+        None
+    }
+
+    /// Stores the record with a recording that was streamed to `recording` (from [`open_recording`]
+    /// and [`StereoRecorder::finish`]). Blocking.
+    ///
+    /// [`open_recording`]: RecordingSink::open_recording
+    fn store_streamed(&self, record: &mut CallRecord, recording: Box<dyn RecordingWriter>) -> std::io::Result<()> {
+        drop(recording);
+        self.store(record, None)?;
+        Err(std::io::Error::other("this recording sink does not take streamed recordings"))
+    }
+}
+
+/// Takes a call's interleaved stereo recording in order, as it is made. Called on the call's reactor: it must
+/// not block (hand the samples to a writer thread).
+pub trait RecordingWriter: Send {
+    /// The next interleaved samples (caller, agent, caller, ...).
+    fn write(&mut self, interleaved: &[i16]);
+
+    /// The writer as `Any`, so the sink that opened it can take back its own type at the end.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
 }
 
 /// A new record id, `rec-<unix ms>-<16 hex>`: ordered by time in a directory listing, unique across calls
@@ -272,12 +302,21 @@ pub fn wav_bytes(samples: &[i16], rate: u32, channels: u16) -> Vec<u8> {
 /// Collects both directions of a call as interleaved stereo (caller left, agent right). Each side is
 /// appended as it happens (the caller's audio when the engine hears it, the agent's as it plays), each with
 /// its own write position, so the two stay aligned in audio time without being pushed in lock step.
+///
+/// In memory ([`Default`]) the whole recording is kept, up to [`MAX_RECORDING_FRAMES`]. Streaming
+/// ([`StereoRecorder::streaming`]) hands each second both sides have reached to a [`RecordingWriter`] and
+/// keeps only what the side that is behind has yet to fill, at most [`MAX_STREAMING_SKEW_FRAMES`].
 pub struct StereoRecorder {
+    /// Interleaved samples from channel position `flushed` on.
     interleaved: Vec<i16>,
+    /// Samples per channel already handed to the writer (0 in memory).
+    flushed: usize,
     /// Samples written so far on each channel.
     caller_len: usize,
     agent_len: usize,
-    /// The recording reached [`MAX_RECORDING_FRAMES`]: later audio was dropped.
+    writer: Option<Box<dyn RecordingWriter>>,
+    /// The recording reached [`MAX_RECORDING_FRAMES`] (in memory), or one side fell more than
+    /// [`MAX_STREAMING_SKEW_FRAMES`] behind (streaming): some audio was dropped.
     pub truncated: bool,
 }
 
@@ -286,16 +325,36 @@ impl Default for StereoRecorder {
         // One minute up front; grows with the call up to the cap.
         Self {
             interleaved: Vec::with_capacity(ENGINE_FRAME * 2 * 50 * 60),
+            flushed: 0,
             caller_len: 0,
             agent_len: 0,
+            writer: None,
             truncated: false,
         }
     }
 }
 
 const MAX_RECORDING_SAMPLES: usize = MAX_RECORDING_FRAMES * ENGINE_FRAME;
+/// A streaming recorder hands audio on once both sides hold this many samples (one second) past the last
+/// hand-over: one write per second per call.
+const STREAMING_CHUNK_SAMPLES: usize = 50 * ENGINE_FRAME;
+/// How far (in frames: 10 s) one side may run ahead of the other in a streaming recorder before the lagging
+/// side's span is handed on as silence.
+pub const MAX_STREAMING_SKEW_FRAMES: usize = 10 * 50;
 
 impl StereoRecorder {
+    /// A recorder that streams to `writer` as the call runs, holding at most a few seconds in memory.
+    pub fn streaming(writer: Box<dyn RecordingWriter>) -> Self {
+        Self {
+            interleaved: Vec::with_capacity((STREAMING_CHUNK_SAMPLES + ENGINE_FRAME) * 2 * 2),
+            flushed: 0,
+            caller_len: 0,
+            agent_len: 0,
+            writer: Some(writer),
+            truncated: false,
+        }
+    }
+
     /// One frame of each side at once.
     pub fn push(&mut self, caller: &[i16; ENGINE_FRAME], agent: &[i16; ENGINE_FRAME]) {
         self.push_caller(caller);
@@ -304,34 +363,88 @@ impl StereoRecorder {
 
     /// Appends the caller's audio to the left channel.
     pub fn push_caller(&mut self, pcm: &[i16]) {
-        self.caller_len = Self::write(&mut self.interleaved, &mut self.truncated, self.caller_len, 0, pcm);
+        self.caller_len = self.write(self.caller_len, 0, pcm);
+        self.spill();
     }
 
     /// Appends the agent's audio to the right channel.
     pub fn push_agent(&mut self, pcm: &[i16]) {
-        self.agent_len = Self::write(&mut self.interleaved, &mut self.truncated, self.agent_len, 1, pcm);
+        self.agent_len = self.write(self.agent_len, 1, pcm);
+        self.spill();
     }
 
-    fn write(interleaved: &mut Vec<i16>, truncated: &mut bool, at: usize, channel: usize, pcm: &[i16]) -> usize {
-        let room = MAX_RECORDING_SAMPLES.saturating_sub(at);
-        if pcm.len() > room {
-            *truncated = true;
-        }
-        let pcm = &pcm[..pcm.len().min(room)];
+    fn write(&mut self, at: usize, channel: usize, pcm: &[i16]) -> usize {
+        let pcm = if self.writer.is_some() {
+            pcm
+        } else {
+            let room = MAX_RECORDING_SAMPLES.saturating_sub(at);
+            if pcm.len() > room {
+                self.truncated = true;
+            }
+            &pcm[..pcm.len().min(room)]
+        };
+        // A side so far behind that its span was handed on as silence resumes where the recording is now.
+        let at = if at < self.flushed {
+            self.truncated = true;
+            self.flushed
+        } else {
+            at
+        };
         let end = at + pcm.len();
-        if interleaved.len() < end * 2 {
+        let start = at - self.flushed;
+        let needed = (end - self.flushed) * 2;
+        if self.interleaved.len() < needed {
             // The other side is behind: its part of the new span stays silent until it catches up.
-            interleaved.resize(end * 2, 0);
+            self.interleaved.resize(needed, 0);
         }
         for (i, sample) in pcm.iter().enumerate() {
-            interleaved[(at + i) * 2 + channel] = *sample;
+            self.interleaved[(start + i) * 2 + channel] = *sample;
         }
         end
     }
 
-    /// The recording so far, interleaved (caller, agent, caller, ...).
+    /// Streaming: hands on each full second both sides have reached, and the lagging side's span once the
+    /// other is too far ahead.
+    fn spill(&mut self) {
+        if self.writer.is_none() {
+            return;
+        }
+        let both = self.caller_len.min(self.agent_len);
+        let ahead = self.caller_len.max(self.agent_len);
+        let forced = ahead.saturating_sub(MAX_STREAMING_SKEW_FRAMES * ENGINE_FRAME);
+        let ready = both.max(forced);
+        if ready >= self.flushed + STREAMING_CHUNK_SAMPLES {
+            self.hand_on(ready);
+        }
+    }
+
+    /// Gives the writer every sample up to channel position `upto`.
+    fn hand_on(&mut self, upto: usize) {
+        let Some(writer) = self.writer.as_mut() else { return };
+        let count = (upto - self.flushed) * 2;
+        writer.write(&self.interleaved[..count]);
+        self.interleaved.drain(..count);
+        self.flushed = upto;
+    }
+
+    /// Ends a streaming recording: the rest is handed on and the writer returned (`None` in memory).
+    pub fn finish(mut self) -> Option<Box<dyn RecordingWriter>> {
+        let end = self.caller_len.max(self.agent_len);
+        if end > self.flushed {
+            self.hand_on(end);
+        }
+        self.writer.take()
+    }
+
+    /// The recording so far, interleaved (caller, agent, caller, ...): all of it in memory; streaming, only
+    /// what has not been handed on yet.
     pub fn samples(&self) -> &[i16] {
         &self.interleaved
+    }
+
+    /// Whether this recorder streams to a writer.
+    pub fn is_streaming(&self) -> bool {
+        self.writer.is_some()
     }
 }
 
@@ -451,5 +564,66 @@ mod tests {
         assert_eq!(&rec.samples()[..2], &[1, 2]);
         assert_eq!(&rec.samples()[4 * ENGINE_FRAME - 2..], &[1, 3]);
         assert!(!rec.truncated);
+    }
+
+    /// Collects what a streaming recorder hands on, and how often.
+    struct Collect(std::sync::Arc<std::sync::Mutex<(Vec<i16>, usize)>>);
+
+    impl RecordingWriter for Collect {
+        fn write(&mut self, interleaved: &[i16]) {
+            let mut got = self.0.lock().unwrap();
+            got.0.extend_from_slice(interleaved);
+            got.1 += 1;
+        }
+
+        fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+            self
+        }
+    }
+
+    #[test]
+    fn streaming_hands_on_each_second_and_holds_little() {
+        let got = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), 0)));
+        let mut streaming = StereoRecorder::streaming(Box::new(Collect(got.clone())));
+        let mut memory = StereoRecorder::default();
+        // 30 s of call; the caller's audio comes two frames at a time, the agent's one.
+        for tick in 0..1500i16 {
+            let caller = [tick; ENGINE_FRAME];
+            let agent = [-tick; ENGINE_FRAME];
+            for rec in [&mut streaming, &mut memory] {
+                if tick % 2 == 1 {
+                    rec.push_caller(&[[tick - 1; ENGINE_FRAME], caller].concat());
+                }
+                rec.push_agent(&agent);
+            }
+            assert!(streaming.samples().len() <= 2 * 2 * (STREAMING_CHUNK_SAMPLES + 2 * ENGINE_FRAME));
+        }
+        assert!(streaming.is_streaming() && !memory.is_streaming());
+        let writer = streaming.finish().unwrap();
+        assert!(writer.into_any().downcast::<Collect>().is_ok());
+        let (samples, writes) = got.lock().unwrap().clone();
+        assert_eq!(samples, memory.samples(), "the same recording as in memory");
+        assert!((29..=31).contains(&writes), "about one write per second: {writes}");
+    }
+
+    #[test]
+    fn a_side_too_far_behind_is_handed_on_as_silence() {
+        let got = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), 0)));
+        let mut rec = StereoRecorder::streaming(Box::new(Collect(got.clone())));
+        // The agent plays for 12 s while the caller's side is never pushed.
+        for _ in 0..600 {
+            rec.push_agent(&[5; ENGINE_FRAME]);
+        }
+        assert!(rec.samples().len() <= 2 * (MAX_STREAMING_SKEW_FRAMES + 50) * ENGINE_FRAME, "bounded");
+        // The caller's first frame arrives late: its first 2 s were handed on as silence, so it resumes there.
+        assert!(!rec.truncated);
+        rec.push_caller(&[7; ENGINE_FRAME]);
+        assert!(rec.truncated);
+        rec.finish();
+        let samples = got.lock().unwrap().0.clone();
+        assert_eq!(samples.len(), 600 * ENGINE_FRAME * 2);
+        assert_eq!(&samples[..2], &[0, 5]);
+        let resumed = 100 * ENGINE_FRAME * 2;
+        assert_eq!(&samples[resumed - 2..resumed + 2], &[0, 5, 7, 5], "the caller resumes at the hand-over point");
     }
 }

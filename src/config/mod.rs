@@ -19,6 +19,7 @@ use voicera_telephony::ws_stream::{AudioFormat, Provider, ProviderAccount};
 mod agents;
 mod policy;
 mod sip_security;
+mod storage;
 use agents::{compile_agents, RawAgent};
 pub use agents::{
     normalize_number, AgentCompiler, AgentConfig, LlmChoice, NativeLlm, SpeechModelChoice, TtsChoice, TurnDetection,
@@ -99,6 +100,8 @@ struct RawConfig {
     agents: Vec<RawAgent>,
     #[serde(default)]
     dial_policy: policy::RawDialPolicy,
+    #[serde(default)]
+    storage: storage::RawStorage,
 }
 
 /// `[telephony]`: provider media streams and their webhooks.
@@ -154,6 +157,8 @@ struct RawServer {
     log_content: Option<bool>,
     /// Serve `/metrics` only on this (private) address instead of the public HTTP port (`VOICERA_METRICS`).
     metrics: Option<SocketAddr>,
+    /// How call recordings are stored: `wav` or `opus` (`VOICERA_RECORDING_FORMAT`).
+    recording_format: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -242,6 +247,11 @@ pub struct Config {
     /// `[server] log_content` / `VOICERA_LOG_CONTENT`: transcripts, DTMF digits and tool arguments are logged
     /// at INFO (else at DEBUG; they are personal data).
     pub log_content: bool,
+    /// `[storage.s3]` / `VOICERA_S3_*`: recordings, transcripts and documents on this S3 server; else on the
+    /// filesystem under the data dir.
+    pub s3: Option<voicera_blob::S3Config>,
+    /// `[server] recording_format` / `VOICERA_RECORDING_FORMAT`: WAV (default) or Opus in Ogg.
+    pub recording_format: voicera_blob::recording::RecordingFormat,
     /// Where the configuration came from, for the start-up log.
     pub source: Option<PathBuf>,
 }
@@ -273,6 +283,8 @@ impl fmt::Debug for Config {
             .field("telephony", &self.telephony)
             .field("agents", &self.agents)
             .field("log_content", &self.log_content)
+            .field("s3", &self.s3)
+            .field("recording_format", &self.recording_format)
             .field("source", &self.source)
             .finish()
     }
@@ -457,6 +469,10 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
             &dial_policy,
         )?,
         dial_policy: std::sync::Arc::new(dial_policy),
+        s3: storage::compile_s3(raw.storage, |var| std::env::var(var).ok())?,
+        recording_format: storage::compile_recording_format(raw.server.recording_format, |var| {
+            std::env::var(var).ok()
+        })?,
         source,
     })
 }
