@@ -162,6 +162,8 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     } else {
         None
     };
+    // Recordings, transcripts and documents: S3 when configured, else files under the data dir.
+    let blobs = voicera_blob::open(&config.data_dir, config.s3.as_ref()).await.context("cannot open the blob store")?;
     let mut api_state = None;
     let control_plane = if role.runs_api() {
         let validator = Arc::new(crate::config::AgentCompiler { policy: Arc::clone(&config.dial_policy) });
@@ -179,7 +181,12 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             api_config,
         );
         // Recordings from `<data>/calls`, knowledge files under `<data>/knowledge`, provider keys sealed.
-        let _ = api.attach(voicera_api::Resources::under_data_dir(&config.data_dir, master_key.clone()));
+        let mut resources = voicera_api::Resources::under_data_dir(&config.data_dir, master_key.clone());
+        resources.recordings = Arc::new(BlobRecordings {
+            blobs: Arc::clone(&blobs),
+            files: voicera_api::recording::FsRecordings::new(config.data_dir.join("calls")),
+        });
+        let _ = api.attach(resources);
         let mut owner_org = None;
         if let Some((email, password)) = calls::owner_from_env() {
             let bootstrap = voicera_api::bootstrap_owner(&api, &email, &password)
@@ -200,8 +207,6 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     };
 
     let draining = Arc::new(AtomicBool::new(false));
-    // Recordings, transcripts and documents: S3 when configured, else files under the data dir.
-    let blobs = voicera_blob::open(&config.data_dir, config.s3.as_ref()).await.context("cannot open the blob store")?;
     let files = recording_sink(&config, &blobs);
     // Nodes that take calls log each one in the store (through the spool when the store is away), and close
     // the calls a crash of their last run left open before taking new ones.
@@ -471,5 +476,35 @@ fn mail_config(data_dir: &std::path::Path) -> voicera_api::MailConfig {
     match std::env::var("VOICERA_SMTP_URL").ok().filter(|v| !v.trim().is_empty()) {
         Some(url) => voicera_api::MailConfig::Smtp { url, from },
         None => voicera_api::MailConfig::Files { dir: data_dir.join("outbox"), from },
+    }
+}
+
+/// Recordings for the API: objects in the blob store (`s3://…`, `minio://…`, `fs://…` links) and files under
+/// `<data>/calls` (plain paths, as the file sink names them).
+struct BlobRecordings {
+    blobs: Arc<dyn BlobStore>,
+    files: voicera_api::recording::FsRecordings,
+}
+
+impl voicera_api::recording::RecordingSource for BlobRecordings {
+    fn open<'a>(&'a self, url: &'a str, offset: u64) -> voicera_api::recording::OpenFuture<'a> {
+        use voicera_api::recording::{OpenRecording, RecordingError};
+        if !url.contains("://") || url.starts_with("file://") {
+            return self.files.open(url, offset);
+        }
+        Box::pin(async move {
+            let range = Some(voicera_blob::ByteRange::From(offset));
+            match voicera_blob::get_url(&*self.blobs, url, range).await {
+                Ok(read) => Ok(OpenRecording { length: read.total_len, reader: read.reader }),
+                // At the end already: nothing left to read, the length still answers Content-Range.
+                Err(voicera_blob::BlobError::RangeNotSatisfiable { total }) => {
+                    Ok(OpenRecording { length: total, reader: Box::pin(tokio::io::empty()) })
+                }
+                Err(err) if err.is_not_found() => Err(RecordingError::NotFound(url.to_string())),
+                Err(err) => {
+                    Err(RecordingError::Io { url: url.to_string(), source: std::io::Error::other(err.to_string()) })
+                }
+            }
+        })
     }
 }

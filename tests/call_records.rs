@@ -189,7 +189,11 @@ fn a_sip_call_is_in_the_history_with_its_duration_and_transcript() {
     // The transcript: the original's lines, parsed by the API; the greeting is the agent's first line.
     let content = call["transcript_content"].as_str().expect("transcript content");
     assert!(content.starts_with('[') && content.contains("] assistant: "), "{content}");
-    assert_eq!(call["transcript"][0]["role"], "agent", "{call}");
+    // The detail parses it into turns; the greeting is the agent's.
+    let path = format!("/api/v1/meetings/{}", call["meeting_id"].as_str().unwrap_or_default());
+    let (status, detail) = request(server.http, "GET", &path, Some(&token), None).expect("the detail answered");
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["transcript"][0]["role"], "agent", "{detail}");
     // The transcript file beside the recording, where `transcript_url` points.
     let url = call["transcript_url"].as_str().expect("a transcript url");
     let file = std::fs::read_to_string(server.dir.join("data").join(url)).expect("the transcript file");

@@ -89,7 +89,13 @@ impl RecordingSink for StoreRecordingSink {
             }
         };
         let context = LogContext {
-            recording_url: record.recording.as_ref().map(|r| format!("calls/{r}")),
+            recording_url: record.recording.as_ref().map(|r| {
+                if r.contains("://") {
+                    r.clone()
+                } else {
+                    format!("calls/{r}")
+                }
+            }),
             transcript_url,
             ..self.context()
         };
