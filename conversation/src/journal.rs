@@ -97,7 +97,13 @@ impl Journal {
         };
         // Every transport's call starts here: the one place the sink hears of it before the end.
         plan.sink.call_started(&record);
-        Self { plan, record, audio: audio.then(StereoRecorder::default) }
+        // A sink that takes the recording as it is made keeps memory bounded however long the call; others get
+        // it whole at the end.
+        let audio = audio.then(|| match plan.sink.open_recording(&record) {
+            Some(writer) => StereoRecorder::streaming(writer),
+            None => StereoRecorder::default(),
+        });
+        Self { plan, record, audio }
     }
 
     /// Audio of either side as it happens: the caller's as the engine hears it, the agent's as it plays.
@@ -212,7 +218,14 @@ impl FinishedCall {
     /// Stores the record and recording. Blocking (file or network I/O): transports run it on a blocking
     /// thread. A failure is logged with the record itself, so the transcript is never silently lost.
     pub fn store(mut self) {
-        match self.sink.store(&mut self.record, self.audio.as_ref().map(|a| a.samples())) {
+        let stored = match self.audio.take() {
+            Some(audio) if audio.is_streaming() => match audio.finish() {
+                Some(writer) => self.sink.store_streamed(&mut self.record, writer),
+                None => self.sink.store(&mut self.record, None),
+            },
+            audio => self.sink.store(&mut self.record, audio.as_ref().map(|a| a.samples())),
+        };
+        match stored {
             Ok(()) => {
                 tracing::info!(recording = ?self.record.recording, turns = self.record.turns.len(), "call record stored")
             }

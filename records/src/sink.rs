@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use voicera_conversation::recorder::{CallRecord, ProviderReport, RecordingSink};
+use voicera_conversation::recorder::{CallRecord, ProviderReport, RecordingSink, RecordingWriter};
 
 use crate::call_log::{self, LogContext};
 use crate::item::{CallLogWrite, SpoolItem};
@@ -79,6 +79,35 @@ impl RecordingSink for StoreRecordingSink {
 
     fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()> {
         let stored = self.files.store(record, stereo);
+        self.log_finished(record);
+        stored
+    }
+
+    /// The recording streams to the wrapped sink as the call runs (bounded memory for any call length).
+    fn open_recording(&self, record: &CallRecord) -> Option<Box<dyn RecordingWriter>> {
+        self.files.open_recording(record)
+    }
+
+    fn store_streamed(&self, record: &mut CallRecord, recording: Box<dyn RecordingWriter>) -> std::io::Result<()> {
+        let stored = self.files.store_streamed(record, recording);
+        self.log_finished(record);
+        stored
+    }
+
+    /// The report goes to the files; a call that never connected also becomes a busy log in the store.
+    fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()> {
+        let stored = self.files.store_provider_report(report);
+        if report.unanswered {
+            let (id, doc) = call_log::unanswered(report, &self.context());
+            self.writer.submit(SpoolItem::CallFinished(CallLogWrite { org_id: self.org_id.clone(), id, doc }));
+        }
+        stored
+    }
+}
+
+impl StoreRecordingSink {
+    /// Writes the transcript file and hands the finished call's log to the writer (a full queue spools).
+    fn log_finished(&self, record: &CallRecord) {
         let text = call_log::transcript(record);
         let transcript_url = match self.write_transcript(record, &text) {
             Ok(url) => Some(url),
@@ -102,17 +131,6 @@ impl RecordingSink for StoreRecordingSink {
         let doc = call_log::finished(record, &context);
         // Blocking thread: a full queue spools here.
         self.writer.submit(SpoolItem::CallFinished(self.write(record, doc)));
-        stored
-    }
-
-    /// The report goes to the files; a call that never connected also becomes a busy log in the store.
-    fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()> {
-        let stored = self.files.store_provider_report(report);
-        if report.unanswered {
-            let (id, doc) = call_log::unanswered(report, &self.context());
-            self.writer.submit(SpoolItem::CallFinished(CallLogWrite { org_id: self.org_id.clone(), id, doc }));
-        }
-        stored
     }
 }
 
