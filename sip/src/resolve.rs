@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -263,6 +264,65 @@ impl<D: DnsLookup> Resolver<D> {
     }
 }
 
+/// The answer of one resolution, boxed so that holders of a [`SharedResolver`] need not name the lookup type.
+pub type Resolution = Pin<Box<dyn Future<Output = Result<Vec<Destination>, ResolveError>> + Send + 'static>>;
+
+/// A [`Resolver`] with its lookup type erased: what a long-lived, non-generic holder (the signalling service)
+/// keeps, so that tests can hand it scripted DNS and the node the system's.
+#[derive(Clone)]
+pub struct SharedResolver {
+    resolve: Arc<dyn Fn(Target) -> Resolution + Send + Sync>,
+}
+
+impl SharedResolver {
+    /// Real DNS from the system configuration; when that cannot be read (no `/etc/resolv.conf` in a minimal
+    /// container), addresses only, through `getaddrinfo`, as before NAPTR and SRV were known.
+    pub fn system(timeout: Duration) -> SharedResolver {
+        match SystemDns::from_system_conf() {
+            Ok(dns) => Resolver::new(dns, timeout).into(),
+            Err(err) => {
+                tracing::warn!(%err, "no DNS configuration: SIP targets resolve by A/AAAA only (no NAPTR/SRV)");
+                Resolver::new(AddressesOnly, timeout).into()
+            }
+        }
+    }
+
+    /// The destinations for `target`, best first; see [`Resolver::resolve`].
+    pub fn resolve(&self, target: Target) -> Resolution {
+        (self.resolve)(target)
+    }
+}
+
+impl<D: DnsLookup> From<Resolver<D>> for SharedResolver {
+    fn from(resolver: Resolver<D>) -> Self {
+        SharedResolver { resolve: Arc::new(move |target| Box::pin(resolver.resolve(target))) }
+    }
+}
+
+/// Lookups without NAPTR and SRV: the system's `getaddrinfo` for addresses.
+struct AddressesOnly;
+
+impl DnsLookup for AddressesOnly {
+    async fn naptr(&self, _name: &str) -> Result<Vec<NaptrRecord>, ResolveError> {
+        Ok(Vec::new())
+    }
+
+    async fn srv(&self, _name: &str) -> Result<Vec<SrvRecord>, ResolveError> {
+        Ok(Vec::new())
+    }
+
+    async fn addresses(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+        getaddrinfo(host, port).await
+    }
+}
+
+async fn getaddrinfo(host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+    match tokio::net::lookup_host((host, port)).await {
+        Ok(addrs) => Ok(addrs.collect()),
+        Err(err) => Err(ResolveError::Lookup { name: host.to_string(), reason: err.to_string() }),
+    }
+}
+
 async fn resolve_with<D: DnsLookup>(dns: &D, target: Target) -> Result<Vec<Destination>, ResolveError> {
     let server_name = target.host.clone();
     match plan(&target) {
@@ -416,10 +476,7 @@ impl DnsLookup for SystemDns {
     }
 
     async fn addresses(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
-        match tokio::net::lookup_host((host, port)).await {
-            Ok(addrs) => Ok(addrs.collect()),
-            Err(err) => Err(ResolveError::Lookup { name: host.to_string(), reason: err.to_string() }),
-        }
+        getaddrinfo(host, port).await
     }
 }
 

@@ -84,7 +84,8 @@ mod tests {
             realm: None,
             register: false,
             expires: 300,
-            transport: voicera_sip::TransportKind::Udp,
+            transport: None,
+            tls_ca: None,
             numbers: Vec::new(),
             refer_credentials: false,
         }
