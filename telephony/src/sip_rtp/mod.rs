@@ -37,6 +37,7 @@ use voicera_media::metrics::{CallResult, Metrics};
 use voicera_media::negotiate::MediaPlan;
 use voicera_media::ports::PortPool;
 
+mod call_key;
 mod inbound;
 pub mod media;
 mod outbound;
@@ -657,7 +658,7 @@ impl Service {
         match event {
             EndpointEvent::Request { key, request, peer } => self.handle_request(key, request, peer).await,
             EndpointEvent::Ack { request, .. } => {
-                if let Some(entry) = dialog_id_of_request(&request).and_then(|id| self.calls.get(&id.to_string())) {
+                if let Some(entry) = dialog_id_of_request(&request).and_then(|id| self.calls.get(&CallKey::from(&id))) {
                     tracing::debug!(call = %entry.dialog.id, "ACK");
                 }
             }
@@ -743,7 +744,7 @@ impl Service {
         early: bool,
     ) -> CallSetup {
         CallSetup {
-            key: String::new(), // the dialog id, set by `start_call`
+            key: CallKey::default(), // the dialog's, set by `start_call`
             service,
             stream,
             rtp,
@@ -767,7 +768,7 @@ impl Service {
         session_id: u64,
         session_expires: Option<(Duration, Instant)>,
     ) {
-        let key = dialog.id.to_string();
+        let key = CallKey::from(&dialog.id);
         setup.key = key.clone();
         let plan = setup.stream.plan().clone();
         let rtp_port = setup.lease.port();

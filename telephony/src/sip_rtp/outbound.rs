@@ -473,7 +473,7 @@ impl Service {
         };
         let Some(call) = self.outbound.get_mut(key) else { return };
         let Some((lease, rtp, rtcp)) = call.media.take() else { return };
-        let early_key = dialog.id.to_string();
+        let early_key = CallKey::from(&dialog.id);
         call.early = Some(early_key.clone());
         let (local_ip, session_id) = (call.local_ip, call.session_id);
         let (agent, call_id, numbers) = (call.agent.clone(), call.invite.call_id().to_string(), call.numbers.clone());
@@ -506,7 +506,7 @@ impl Service {
         (local_ip, rtp_port, session_id): (std::net::IpAddr, u16, u64),
         err: PlaceCallError,
     ) {
-        let key = dialog.id.to_string();
+        let key = CallKey::from(&dialog.id);
         self.calls_insert_for_hangup(dialog, local_ip, rtp_port, session_id);
         self.hang_up(&key, voicera_media::metrics::CallResult::Failed);
         self.settle(requester, Err(err));
@@ -549,7 +549,7 @@ impl Service {
             }
         }
         self.endpoint.send_raw(ack.into_message(), dialog.peer);
-        let key = dialog.id.to_string();
+        let key = CallKey::from(&dialog.id);
         // The answer's SDP; after early media it may be absent (the 18x's stands, RFC 3261 §13.2.1).
         let plan =
             if response.body.is_empty() && early.is_some() { None } else { Some(self.answer_plan(&response.body)) };
@@ -617,7 +617,7 @@ impl Service {
             direction: voicera_sip::sdp::Direction::Inactive,
             ptime: 20,
         };
-        let key = dialog.id.to_string();
+        let key = CallKey::from(&dialog.id);
         self.calls.insert(
             key,
             CallEntry {
