@@ -577,7 +577,8 @@ mod tests {
         let ca = std::env::temp_dir().join(format!("voicera-config-ca-{}.pem", std::process::id()));
         let cert = rcgen::generate_simple_self_signed(vec!["sip.trunk.example".into()]).unwrap();
         std::fs::write(&ca, cert.cert.pem()).unwrap();
-        let with_ca = compiled(&trunk(&format!("transport = \"tls\"\ntls_ca = {:?}", ca.display().to_string()))).unwrap();
+        let with_ca =
+            compiled(&trunk(&format!("transport = \"tls\"\ntls_ca = {:?}", ca.display().to_string()))).unwrap();
         assert_eq!(with_ca.trunks[0].tls_ca.as_deref(), Some(ca.as_path()));
         let _ = std::fs::remove_file(&ca);
         for (extra, expected) in [

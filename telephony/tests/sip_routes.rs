@@ -3,7 +3,8 @@
 //!   resolution's timeout, naming the host;
 //! - a trunk reached over TLS (`transport = tls`) through SRV: the first SRV target refuses the connection and the
 //!   INVITE moves on to the next (RFC 3263 §4.3); the far end's certificate is verified against the trunk's own CA
-//!   (`tls_ca`), and without it the call fails with the certificate error.
+//!   (`tls_ca`), and without it the call fails with the certificate error;
+//! - a first SRV target that answers 503 hands the INVITE on to the next one.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -17,6 +18,7 @@ use voicera_conversation::routing::{Destination, Router};
 use voicera_media::metrics::Metrics;
 use voicera_sip::resolve::{DnsLookup, NaptrRecord, ResolveError, Resolver, SharedResolver, SrvRecord};
 use voicera_sip::transport::SipProtocol;
+use voicera_sip::{Message, Method, Response};
 use voicera_telephony::sip_rtp::{self, OutboundRequest, PlaceCallError, SipServiceConfig, SipTls, TrunkConfig};
 
 struct EchoOnly;
@@ -151,8 +153,7 @@ async fn a_tls_trunk_fails_over_by_srv_and_is_verified_with_its_own_ca() {
     let shutdown = CancellationToken::new();
     let tls_port = free_tcp_port();
     let mut callee_config = config(0);
-    callee_config.tls =
-        Some(SipTls { listen: SocketAddr::from(([127, 0, 0, 1], tls_port)), cert: cert.clone(), key });
+    callee_config.tls = Some(SipTls { listen: SocketAddr::from(([127, 0, 0, 1], tls_port)), cert: cert.clone(), key });
     let callee = start(callee_config, &shutdown).await;
 
     // `_sips._tcp.trunk.test`: a dead target first (nothing listens there), then the callee's TLS listener.
@@ -192,5 +193,58 @@ async fn a_tls_trunk_fails_over_by_srv_and_is_verified_with_its_own_ca() {
     let connected = tokio::time::timeout(Duration::from_secs(10), caller.place_call(call("own-ca"))).await;
     assert!(matches!(connected, Ok(Ok(_))), "{connected:?}");
     assert_eq!(callee.calls().await.len(), 1, "the callee answered over its TLS listener");
+    shutdown.cancel();
+}
+
+/// A SIP server on UDP that answers every INVITE with 503 and counts them.
+async fn overloaded_server() -> (SocketAddr, Arc<AtomicUsize>) {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let invites = Arc::new(AtomicUsize::new(0));
+    let counted = invites.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            if let Ok(Message::Request(request)) = Message::parse(&buf[..n]) {
+                if request.method == Method::Invite {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let busy = Response::for_request(&request, 503, "Service Unavailable");
+                    let _ = socket.send_to(&busy.into_message().to_bytes(), from).await;
+                }
+            }
+        }
+    });
+    (addr, invites)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503_from_the_first_srv_target_moves_the_invite_to_the_next() {
+    let shutdown = CancellationToken::new();
+    let callee = start(config(0), &shutdown).await;
+    let (overloaded, invites) = overloaded_server().await;
+    let srv = |target: &str, priority, port| SrvRecord { priority, weight: 0, port, target: target.into() };
+    let dns = ScriptedDns {
+        srv: HashMap::from([(
+            "_sip._udp.carrier.test".to_string(),
+            vec![
+                srv("busy.carrier.test", 10, overloaded.port()),
+                srv("idle.carrier.test", 20, callee.local_addr.port()),
+            ],
+        )]),
+        hosts: HashMap::from([
+            ("busy.carrier.test".to_string(), IpAddr::from([127, 0, 0, 1])),
+            ("idle.carrier.test".to_string(), IpAddr::from([127, 0, 0, 1])),
+        ]),
+        ..Default::default()
+    };
+    let mut caller_config = config(1);
+    caller_config.resolver = Some(SharedResolver::from(Resolver::new(dns, Duration::from_secs(3))));
+    caller_config.trunks = vec![trunk("carrier", "carrier.test".into(), Some(SipProtocol::Udp), None)];
+    let caller = start(caller_config, &shutdown).await;
+
+    let connected = tokio::time::timeout(Duration::from_secs(10), caller.place_call(call("carrier"))).await;
+    assert!(matches!(connected, Ok(Ok(_))), "{connected:?}");
+    assert_eq!(invites.load(Ordering::SeqCst), 1, "the first target was tried once");
+    assert_eq!(callee.calls().await.len(), 1, "the next target answered");
     shutdown.cancel();
 }

@@ -345,8 +345,7 @@ pub async fn start(
     let mut trunk_tls = HashMap::new();
     for trunk in config.trunks.iter() {
         if let Some(ca) = &trunk.tls_ca {
-            let options =
-                voicera_sip::tls::TlsClientOptions { ca_files: vec![ca.clone()], ..Default::default() };
+            let options = voicera_sip::tls::TlsClientOptions { ca_files: vec![ca.clone()], ..Default::default() };
             trunk_tls.insert(trunk.name.clone(), voicera_sip::tls::client_config(&options)?);
         }
     }
@@ -450,7 +449,13 @@ pub async fn start(
         }
     }
     let flag = running.clone();
-    let channels = Channels { inbound, commands: commands_rx, notices: notices_rx, routes: route_answers_rx, failures: failures_rx };
+    let channels = Channels {
+        inbound,
+        commands: commands_rx,
+        notices: notices_rx,
+        routes: route_answers_rx,
+        failures: failures_rx,
+    };
     tokio::spawn(async move {
         service.run(channels, shutdown).await;
         flag.store(false, Ordering::Relaxed);

@@ -245,7 +245,8 @@ impl Service {
             Ok(peer) => peer,
             Err(err) => {
                 let destination = first.server_name.clone();
-                return self.settle(requester, Err(PlaceCallError::Unreachable { destination, reason: err.to_string() }));
+                return self
+                    .settle(requester, Err(PlaceCallError::Unreachable { destination, reason: err.to_string() }));
             }
         };
         let Ok((lease, rtp, rtcp)) = self.ports.allocate().await else {

@@ -54,9 +54,7 @@ impl Service {
         let now = std::time::Instant::now();
         for index in 0..self.registrations.len() {
             let reg = &self.registrations[index];
-            let due = reg.pending.is_none()
-                && !reg.resolving
-                && reg.machine.next_attempt().is_some_and(|at| at <= now);
+            let due = reg.pending.is_none() && !reg.resolving && reg.machine.next_attempt().is_some_and(|at| at <= now);
             if !due {
                 continue;
             }
