@@ -38,6 +38,7 @@ use voicera_media::negotiate::MediaPlan;
 use voicera_media::ports::PortPool;
 
 mod call_key;
+mod deadlines;
 mod inbound;
 pub mod media;
 mod outbound;
@@ -62,8 +63,6 @@ const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REFER, NOT
 const SUPPORTED: &str = "timer";
 /// Smallest session interval we accept (RFC 4028 §4 recommends 90 s).
 const MIN_SE: u32 = 90;
-/// How long shutdown waits for BYE transactions to complete.
-const BYE_GRACE: Duration = Duration::from_secs(2);
 
 /// One SIP trunk account, as `[[trunks]]` in `voicera.toml` declares it.
 #[derive(Clone, PartialEq, Eq)]
@@ -422,7 +421,7 @@ pub async fn start(
         bye_keys: HashMap::new(),
         outbound: HashMap::new(),
         refers: HashMap::new(),
-        outbound_deadlines: BTreeMap::new(),
+        ring_deadlines: deadlines::RingDeadlines::default(),
         registrations,
         trusted_sources: Vec::new(),
         trunk_addresses: HashMap::new(),
@@ -504,7 +503,7 @@ struct Service {
     /// Outgoing INVITEs awaiting a final response.
     outbound: HashMap<ClientKey, OutboundCall>,
     /// Ring timeouts of outgoing INVITEs.
-    outbound_deadlines: BTreeMap<(Instant, ClientKey), ()>,
+    ring_deadlines: deadlines::RingDeadlines<ClientKey>,
     /// REFERs awaiting a final response.
     refers: HashMap<ClientKey, PendingRefer>,
     registrations: Vec<TrunkRegistration>,
@@ -548,19 +547,21 @@ struct Channels {
 impl Service {
     async fn run(mut self, channels: Channels, shutdown: CancellationToken) {
         let Channels { mut inbound, mut commands, mut notices, mut routes, mut failures } = channels;
-        let mut hangup_done: Option<(oneshot::Sender<()>, Instant)> = None;
+        let mut hangup_done: Option<(oneshot::Sender<()>, deadlines::HangupGrace)> = None;
         loop {
             self.poll_registrations().await;
             self.flush().await;
-            if let Some((_, deadline)) = &hangup_done {
-                let byes_done = self.bye_keys.is_empty() && self.calls.is_empty() && self.media_running == 0;
-                if byes_done || Instant::now() >= *deadline {
+            // The one clock read of a turn: the decisions below are told the time.
+            let now = Instant::now();
+            if let Some((_, grace)) = &hangup_done {
+                let outstanding = self.bye_keys.len() + self.calls.len() + self.media_running;
+                if grace.is_over(outstanding, now) {
                     if let Some((done, _)) = hangup_done.take() {
                         let _ = done.send(());
                     }
                 }
             }
-            let wake = self.next_wakeup();
+            let wake = self.next_wakeup(now);
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
@@ -584,7 +585,7 @@ impl Service {
                         for reg in &mut self.registrations {
                             reg.machine.unregister(now.into_std());
                         }
-                        hangup_done = Some((done, now + BYE_GRACE));
+                        hangup_done = Some((done, deadlines::HangupGrace::begin(now)));
                     }
                 },
                 Some(answer) = routes.recv() => self.handle_route_answer(answer).await,
@@ -601,26 +602,13 @@ impl Service {
         }
     }
 
-    fn next_wakeup(&mut self) -> Instant {
-        let far = Instant::now() + Duration::from_secs(3600);
-        let mut wake = self.endpoint.poll_timeout().map(Instant::from_std).unwrap_or(far);
-        if let Some(((at, _), _)) = self.answer_timers.first_key_value() {
-            wake = wake.min(*at);
-        }
-        if let Some(((at, _), _)) = self.outbound_deadlines.first_key_value() {
-            wake = wake.min(*at);
-        }
-        for reg in &self.registrations {
-            if let Some(at) = reg.machine.next_attempt() {
-                wake = wake.min(Instant::from_std(at));
-            }
-        }
-        for call in self.calls.values() {
-            if let Some((_, at)) = call.session_expires {
-                wake = wake.min(at);
-            }
-        }
-        wake
+    fn next_wakeup(&mut self, now: Instant) -> Instant {
+        let transactions = self.endpoint.poll_timeout().map(Instant::from_std);
+        let answers = self.answer_timers.first_key_value().map(|((at, _), _)| *at);
+        let registrations = self.registrations.iter().map(|reg| reg.machine.next_attempt().map(Instant::from_std));
+        let sessions = self.calls.values().map(|call| call.session_expires.map(|(_, at)| at));
+        let ours = [transactions, answers, self.ring_deadlines.next()];
+        deadlines::wake_at(now, ours.into_iter().chain(registrations).chain(sessions))
     }
 
     fn handle_timers(&mut self) {
@@ -636,13 +624,8 @@ impl Service {
                 self.answer(key, pending);
             }
         }
-        let expired: Vec<CallKey> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| c.session_expires.is_some_and(|(_, at)| at <= now))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in expired {
+        let sessions = self.calls.iter().map(|(key, call)| (key, call.session_expires.map(|(_, at)| at)));
+        for key in deadlines::expired_sessions(sessions, now) {
             tracing::info!(call = %key, "session timer expired without refresh (RFC 4028): hanging up");
             self.hang_up(&key, CallResult::Failed);
         }

@@ -305,10 +305,11 @@ impl Service {
     }
 
     fn send_invite(&mut self, call: OutboundCall) {
-        match self.endpoint.send_request(call.invite.clone(), call.peer, std::time::Instant::now()) {
+        let now = tokio::time::Instant::now();
+        match self.endpoint.send_request(call.invite.clone(), call.peer, now.into_std()) {
             Ok(key) => {
                 if let Some(timeout) = call.ring_timeout {
-                    self.outbound_deadlines.insert((tokio::time::Instant::now() + timeout, key.clone()), ());
+                    self.ring_deadlines.start(key.clone(), timeout, now);
                 }
                 self.outbound.insert(key, call);
             }
@@ -331,7 +332,7 @@ impl Service {
             return true;
         }
         let Some(call) = self.outbound.remove(key) else { return true };
-        self.outbound_deadlines.retain(|(_, k), _| k != key);
+        self.ring_deadlines.stop(key);
         if !(200..=299).contains(&response.status) {
             self.end_early_media(call.early.as_ref());
         }
@@ -357,11 +358,7 @@ impl Service {
     /// Ring timeouts that have passed: CANCEL those INVITEs (RFC 3261 §9.1). The INVITE transaction then ends
     /// with 487, reported as [`PlaceCallError::NoAnswer`].
     pub(super) fn cancel_unanswered(&mut self, now: tokio::time::Instant) {
-        while let Some(entry) = self.outbound_deadlines.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let ((_, key), _) = entry.remove_entry();
+        for key in self.ring_deadlines.take_due(now) {
             if let Some(call) = self.outbound.get_mut(&key) {
                 call.cancelled = true;
                 if self.endpoint.cancel(&key, now.into_std()).is_none() {
@@ -375,6 +372,7 @@ impl Service {
     pub(super) fn handle_outbound_timeout(&mut self, key: &ClientKey) -> bool {
         match self.outbound.remove(key) {
             Some(call) => {
+                self.ring_deadlines.stop(key);
                 self.end_early_media(call.early.as_ref());
                 self.fail_over(call, "no response", PlaceCallError::Timeout);
                 true
@@ -394,7 +392,7 @@ impl Service {
             .collect();
         for key in stuck {
             let Some(call) = self.outbound.remove(&key) else { continue };
-            self.outbound_deadlines.retain(|(_, k), _| *k != key);
+            self.ring_deadlines.stop(&key);
             // The abandoned transaction ends by its own timer; its key is no longer ours to act on.
             let destination = format!("{} ({addr})", call.server_name);
             let err = PlaceCallError::Unreachable { destination, reason: reason.to_string() };
