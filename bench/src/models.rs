@@ -378,6 +378,7 @@ fn stream_at_real_pace<T: Transcribe>(model: T, pcm: &[f32]) -> Streaming {
         match stream.poll_transcript() {
             Some(Transcript::Final(_)) => break ms(ended.elapsed()),
             Some(Transcript::Partial(_)) => partials += 1,
+            Some(Transcript::Failed(_)) => break f64::NAN,
             None if ended.elapsed() > Duration::from_secs(30) => break f64::NAN,
             None => std::thread::sleep(Duration::from_millis(1)),
         }

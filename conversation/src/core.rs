@@ -260,6 +260,7 @@ impl CallCore {
                 ConversationNote::AgentStarted { .. }
                 | ConversationNote::BargeIn { .. }
                 | ConversationNote::BargeInResumed { .. }
+                | ConversationNote::ModelFailed { .. }
                 | ConversationNote::HangUp { .. } => continue,
             };
             self.push(action);

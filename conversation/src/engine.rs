@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use voicera_models::{
-    tool_call_text, ChatMessage, LlmEvent, LlmStream, Role, SttStream, ToolSpec, Transcript, TtsStream,
+    tool_call_text, ChatMessage, LlmEvent, LlmStream, ModelError, ModelStage, Role, SttStream, ToolSpec, Transcript,
+    TtsStream,
 };
 
 use crate::agent::{is_farewell, render_template, Agent, AgentTool, CallContext, InteractionMode, ToolRequest};
@@ -122,6 +123,14 @@ pub enum ConversationNote {
     BargeInResumed {
         /// How long the agent was paused.
         paused_ms: u64,
+    },
+    /// A model failed: an utterance went untranscribed, a reply or a clause was cut short. The call goes on
+    /// (the engine says so or skips the clause); the failure is logged, counted and kept in the record.
+    ModelFailed {
+        /// Which model.
+        stage: ModelStage,
+        /// What went wrong.
+        error: ModelError,
     },
     /// The agent ends the call (its last words, if any, have been played): BYE / provider hangup.
     HangUp {
@@ -478,6 +487,11 @@ impl Conversation {
                     self.turn_finals = self.turn_text.len();
                     TurnEvent::Final(text)
                 }
+                // The utterance ends without words, as silence would: the turn machine reprompts or waits.
+                Transcript::Failed(error) => {
+                    notes.push(ConversationNote::ModelFailed { stage: ModelStage::Stt, error });
+                    TurnEvent::Final(String::new())
+                }
             };
             self.apply(event, out, notes);
         }
@@ -780,6 +794,7 @@ impl Conversation {
     /// Moves LLM tokens into clauses for TTS: the first clause is spoken as soon as it is complete.
     fn pump_llm(&mut self) -> Vec<ConversationNote> {
         let Some(llm) = self.reply.llm.as_mut() else { return Vec::new() };
+        let mut failed = None;
         let mut finished = false;
         let mut tool_call = None;
         let mut clauses = Vec::new();
@@ -802,8 +817,8 @@ impl Conversation {
                     finished = true;
                     break;
                 }
-                LlmEvent::Failed(reason) => {
-                    tracing::warn!(%reason, "LLM failed");
+                LlmEvent::Failed(error) => {
+                    failed = Some(error);
                     if self.reply.text.trim().is_empty() {
                         // Say so rather than leave the caller in silence.
                         self.reply.text.push_str(LLM_FAILED_REPLY);
@@ -829,10 +844,14 @@ impl Conversation {
                 self.speak_as(&clause, true);
             }
         }
-        match tool_call {
+        let mut notes = match tool_call {
             Some((name, arguments)) => self.call_tool(&name, &arguments),
             None => Vec::new(),
+        };
+        if let Some(error) = failed {
+            notes.push(ConversationNote::ModelFailed { stage: ModelStage::Llm, error });
         }
+        notes
     }
 
     fn speak(&mut self, text: &str) {
@@ -879,6 +898,7 @@ impl Conversation {
             let Some(utterance) = self.utterances.front_mut() else { break };
             self.scratch.clear();
             let more = utterance.tts.poll_audio(&mut self.scratch);
+            let failure = if more { None } else { utterance.tts.failure().cloned() };
             if !self.scratch.is_empty() {
                 let pcm: &[i16] = match utterance.resampler.as_mut() {
                     Some(r) => {
@@ -913,6 +933,9 @@ impl Conversation {
                 }
             }
             if !more {
+                if let Some(error) = failure {
+                    notes.push(ConversationNote::ModelFailed { stage: ModelStage::Tts, error });
+                }
                 self.utterances.pop_front();
             } else if self.scratch.is_empty() {
                 break; // the engine has nothing ready yet
@@ -1628,5 +1651,72 @@ mod tests {
         assert!(speaker.flushed > 0, "the paused rest of the reply is dropped");
         assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::AgentSaid { interrupted: true, .. })));
         assert_eq!(conv.phase(), &Phase::UserSpeaking);
+    }
+    #[test]
+    fn an_untranscribed_utterance_is_noted_and_the_agent_keeps_listening() {
+        struct Deaf;
+        impl SpeechToText for Deaf {
+            fn stream(&self, _language: &str) -> Box<dyn SttStream> {
+                struct Stream(Option<Transcript>);
+                impl SttStream for Stream {
+                    fn push_audio(&mut self, _pcm: &[i16]) {}
+                    fn end_of_speech(&mut self) {
+                        let error = ModelError::new(voicera_models::FailureKind::Overloaded, "queue full");
+                        self.0 = Some(Transcript::Failed(error));
+                    }
+                    fn poll_transcript(&mut self) -> Option<Transcript> {
+                        self.0.take()
+                    }
+                }
+                Box::new(Stream(None))
+            }
+        }
+        let mut agent = Agent::bench(false);
+        agent.stt = Arc::new(Deaf);
+        let mut conv = Conversation::new(Arc::new(agent));
+        let mut speaker = Speaker::default();
+        conv.start();
+        let notes = run(&mut conv, &mut speaker, 0..200, |t| (30..80).contains(&t));
+        let failures: Vec<_> = notes
+            .iter()
+            .filter_map(|(_, n)| match n {
+                ConversationNote::ModelFailed { stage, error } => Some((*stage, error.kind)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failures, [(ModelStage::Stt, voicera_models::FailureKind::Overloaded)]);
+        assert!(!notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { .. })), "{notes:?}");
+        assert_eq!(conv.phase(), &Phase::Listening);
+    }
+
+    #[test]
+    fn a_failed_reply_is_noted_and_the_caller_hears_an_apology_not_silence() {
+        struct Down;
+        impl LanguageModel for Down {
+            fn reply(&self, _history: &[ChatMessage], _tools: &[ToolSpec]) -> Box<dyn LlmStream> {
+                struct Refused(bool);
+                impl LlmStream for Refused {
+                    fn poll_event(&mut self) -> Option<LlmEvent> {
+                        let kind = voicera_models::FailureKind::Unreachable;
+                        (!std::mem::replace(&mut self.0, true))
+                            .then(|| LlmEvent::Failed(ModelError::new(kind, "connection refused")))
+                    }
+                }
+                Box::new(Refused(false))
+            }
+        }
+        let mut conv = Conversation::new(agent(CallLimits::default(), Arc::new(Down)));
+        let mut speaker = Speaker::default();
+        conv.start();
+        let notes = run(&mut conv, &mut speaker, 0..200, |t| (30..80).contains(&t));
+        assert!(notes.iter().any(|(_, n)| matches!(
+            n,
+            ConversationNote::ModelFailed { stage: ModelStage::Llm, error } if error.message == "connection refused"
+        )));
+        let said = notes.iter().find_map(|(_, n)| match n {
+            ConversationNote::AgentSaid { text, .. } => Some(text.clone()),
+            _ => None,
+        });
+        assert_eq!(said.as_deref(), Some(LLM_FAILED_REPLY));
     }
 }

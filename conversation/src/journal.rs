@@ -15,7 +15,10 @@ use voicera_media::metrics::Metrics;
 use crate::agent::ToolRequest;
 use crate::core::EndReason;
 use crate::engine::{ConversationNote, HangUpReason};
-use crate::recorder::{new_record_id, unix_now, BargeInRecord, CallRecord, RecordingSink, StereoRecorder, TurnRecord};
+use crate::recorder::{
+    new_record_id, unix_now, BargeInRecord, CallRecord, ModelFailureRecord, RecordingSink, StereoRecorder, TurnRecord,
+    MAX_MODEL_FAILURES,
+};
 
 /// Whether call content is logged at INFO: one switch for the process, set once at start-up by the binary.
 static LOG_CONTENT: AtomicBool = AtomicBool::new(false);
@@ -86,6 +89,7 @@ impl Journal {
             turns: Vec::new(),
             recording: None,
             recording_truncated: false,
+            model_failures: Vec::new(),
         };
         Self { plan, record, audio: audio.then(StereoRecorder::default) }
     }
@@ -130,6 +134,16 @@ impl Journal {
                 }
                 ConversationNote::BargeIn { paused_ms, .. } => self.barge_in("interrupted", *paused_ms),
                 ConversationNote::BargeInResumed { paused_ms } => self.barge_in("resumed", *paused_ms),
+                ConversationNote::ModelFailed { stage, error } => {
+                    if self.record.model_failures.len() < MAX_MODEL_FAILURES {
+                        self.record.model_failures.push(ModelFailureRecord {
+                            turn: self.record.turns.last().map(|t| t.turn),
+                            stage: stage.as_str(),
+                            kind: error.kind.label(),
+                            message: error.message.clone(),
+                        });
+                    }
+                }
                 ConversationNote::HangUp { .. } | ConversationNote::SendDtmf { .. } | ConversationNote::Tool { .. } => {
                 }
             }
@@ -195,6 +209,7 @@ pub fn account_notes(metrics: &Metrics, notes: &[ConversationNote]) -> Option<Ha
             }
             ConversationNote::BargeIn { .. } => metrics.barge_in(),
             ConversationNote::BargeInResumed { .. } => metrics.barge_in_resumed(),
+            ConversationNote::ModelFailed { stage, error } => metrics.model_failed(*stage, error.kind),
             ConversationNote::HangUp { reason } => hang_up = Some(*reason),
             _ => {}
         }
@@ -225,6 +240,9 @@ fn log_note(note: &ConversationNote) {
         }
         ConversationNote::BargeInResumed { paused_ms } => {
             tracing::info!(paused_ms, "caller's voice was no interruption: agent plays on")
+        }
+        ConversationNote::ModelFailed { stage, error } => {
+            tracing::warn!(stage = stage.as_str(), kind = error.kind.label(), message = %error.message, "model failed")
         }
         ConversationNote::HangUp { reason } => tracing::info!(reason = reason.as_str(), "agent hangs up"),
         ConversationNote::SendDtmf { digits } => {

@@ -81,6 +81,27 @@ pub struct CallRecord {
     pub recording: Option<String>,
     /// The recording hit [`MAX_RECORDING_FRAMES`] and stops short of the call's end.
     pub recording_truncated: bool,
+    /// Model failures during the call (an untranscribed utterance, a failed reply or clause), in order; at
+    /// most [`MAX_MODEL_FAILURES`] are kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub model_failures: Vec<ModelFailureRecord>,
+}
+
+/// The most model failures one call record keeps: a provider that fails every turn of a long call must not
+/// grow the record without bound.
+pub const MAX_MODEL_FAILURES: usize = 32;
+
+/// One model failure, as kept in the call record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelFailureRecord {
+    /// The caller turn it happened in (None: before the first, e.g. the greeting's speech).
+    pub turn: Option<u64>,
+    /// `stt`, `llm` or `tts`.
+    pub stage: &'static str,
+    /// The failure's kind (`overloaded`, `timed_out`, ...).
+    pub kind: &'static str,
+    /// What the engine or provider said.
+    pub message: String,
 }
 
 /// A provider's end-of-call report (hangup webhook / status callback), kept beside the call record: the
@@ -318,6 +339,7 @@ mod tests {
             turns: vec![],
             recording: None,
             recording_truncated: false,
+            model_failures: Vec::new(),
         };
         let mut rec = StereoRecorder::default();
         rec.push(&[1; ENGINE_FRAME], &[2; ENGINE_FRAME]);
@@ -351,6 +373,7 @@ mod tests {
             turns: vec![],
             recording: None,
             recording_truncated: false,
+            model_failures: Vec::new(),
         };
         let (mut first, mut second) = (record("first"), record("second"));
         assert_ne!(first.record_id, second.record_id);

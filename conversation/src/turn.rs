@@ -212,6 +212,11 @@ impl TurnMachine {
 
             (AwaitingTranscript, Final(text)) => {
                 self.append(&text);
+                if self.pending_text.trim().is_empty() {
+                    // No words (noise, or the recogniser failed): nothing to answer, and no transcript is
+                    // still due, so the caller's silence counts again.
+                    return self.to(Listening);
+                }
                 self.end_of_turn_if_ready()
             }
             (AwaitingTranscript, SpeechStarted) => self.to(UserSpeaking),
@@ -360,6 +365,17 @@ mod tests {
 
     fn run(machine: &mut TurnMachine, events: Vec<TurnEvent>) -> Vec<TurnAction> {
         events.into_iter().flat_map(|e| machine.transition(e)).collect()
+    }
+
+    #[test]
+    fn a_turn_without_words_goes_back_to_listening_without_an_answer() {
+        let mut m = TurnMachine::new(TurnPolicy::default(), true);
+        let actions = run(&mut m, vec![GreetingFinished, SpeechStarted, SpeechStopped, Final(String::new())]);
+        assert!(actions.is_empty(), "{actions:?}");
+        assert_eq!(m.phase(), &Phase::Listening);
+        // The next turn with words is answered as usual.
+        let actions = run(&mut m, vec![SpeechStarted, SpeechStopped, Final("what time".into())]);
+        assert_eq!(actions, vec![Respond { turn: 1, text: "what time".into() }]);
     }
 
     #[test]

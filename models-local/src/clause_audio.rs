@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, TryRecvError};
 use std::sync::Arc;
 
-use voicera_models::TtsStream;
+use voicera_models::{ModelError, TtsStream};
 
-use crate::pool::InferencePool;
+use crate::pool::{InferencePool, Priority};
 use crate::Error;
 
 pub(crate) struct ClauseAudio {
@@ -18,6 +18,8 @@ pub(crate) struct ClauseAudio {
     at: usize,
     finished: bool,
     cancelled: Arc<AtomicBool>,
+    /// Why synthesis failed, once it has.
+    failure: Option<ModelError>,
 }
 
 impl ClauseAudio {
@@ -31,7 +33,7 @@ impl ClauseAudio {
         let (tx, audio) = channel();
         let cancelled = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&cancelled);
-        let submitted = pool.try_submit(move || {
+        let submitted = pool.try_submit(Priority::Reply, move || {
             if !stop.load(Ordering::Relaxed) {
                 let _ = tx.send(synthesize());
             }
@@ -44,7 +46,7 @@ impl ClauseAudio {
                 rx
             }
         };
-        ClauseAudio { rate, audio, samples: Vec::new(), at: 0, finished: false, cancelled }
+        ClauseAudio { rate, audio, samples: Vec::new(), at: 0, finished: false, cancelled, failure: None }
     }
 }
 
@@ -53,13 +55,17 @@ impl ClauseAudio {
     pub(crate) fn ready(rate: u32, samples: Vec<i16>) -> ClauseAudio {
         let (_, audio) = channel();
         let cancelled = Arc::new(AtomicBool::new(false));
-        ClauseAudio { rate, audio, samples, at: 0, finished: true, cancelled }
+        ClauseAudio { rate, audio, samples, at: 0, finished: true, cancelled, failure: None }
     }
 }
 
 impl TtsStream for ClauseAudio {
     fn sample_rate(&self) -> u32 {
         self.rate
+    }
+
+    fn failure(&self) -> Option<&ModelError> {
+        self.failure.as_ref()
     }
 
     fn poll_audio(&mut self, out: &mut Vec<i16>) -> bool {
@@ -70,11 +76,16 @@ impl TtsStream for ClauseAudio {
                     self.finished = true;
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "text-to-speech failed; clause skipped");
+                    self.failure = Some(e.into());
                     return false;
                 }
                 Err(TryRecvError::Empty) => return true,
-                Err(TryRecvError::Disconnected) => return false,
+                Err(TryRecvError::Disconnected) => {
+                    // The job ended without an answer: it panicked (the pool survives that).
+                    let lost = voicera_models::FailureKind::Engine;
+                    self.failure = Some(ModelError::new(lost, "text-to-speech stopped without audio"));
+                    return false;
+                }
             }
         }
         // 40 ms per poll.

@@ -15,16 +15,20 @@ use crate::Error;
 /// One variable of a CTranslate2 model file.
 #[derive(Debug, Clone)]
 pub struct Ct2Variable {
+    /// The tensor's shape.
     pub dims: Vec<usize>,
     /// `None` for CTranslate2's int8/int16 (quantized) storage, which we don't load.
     pub dtype: Option<DType>,
+    /// The raw little-endian values.
     pub data: Vec<u8>,
 }
 
 /// A parsed CTranslate2 model file.
 #[derive(Debug, Default)]
 pub struct Ct2Model {
+    /// The model spec's name (`WhisperSpec`).
     pub spec: String,
+    /// Every variable, by its CTranslate2 name.
     pub variables: HashMap<String, Ct2Variable>,
 }
 
@@ -139,7 +143,9 @@ impl Ct2Model {
 
 /// What the conversion produced: the tensors (HF names) and candle's Whisper config.
 pub struct ConvertedWhisper {
+    /// The weights under Hugging Face's names.
     pub tensors: HashMap<String, Tensor>,
+    /// candle's Whisper `Config`, as JSON.
     pub config: serde_json::Value,
 }
 
@@ -260,7 +266,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// Writes a CTranslate2 v6 file with the given f32 variables (and int32 scalars).
-    pub fn write_ct2(spec: &str, vars: &[(&str, Vec<usize>, Vec<f32>)], scalars: &[(&str, i32)]) -> Vec<u8> {
+    pub(crate) fn write_ct2(spec: &str, vars: &[(&str, Vec<usize>, Vec<f32>)], scalars: &[(&str, i32)]) -> Vec<u8> {
         fn string(out: &mut Vec<u8>, s: &str) {
             out.extend_from_slice(&((s.len() + 1) as u16).to_le_bytes());
             out.extend_from_slice(s.as_bytes());

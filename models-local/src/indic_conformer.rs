@@ -380,6 +380,7 @@ impl Default for NemoMel {
 }
 
 impl NemoMel {
+    /// The filter bank and window of IndicConformer's preprocessor (NeMo's defaults).
     pub fn new() -> NemoMel {
         let window = (0..NEMO_WINDOW)
             .map(|n| (0.5 - 0.5 * (std::f64::consts::TAU * n as f64 / (NEMO_WINDOW - 1) as f64).cos()) as f32)

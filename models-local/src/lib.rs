@@ -40,13 +40,15 @@ pub mod whisper_cpp;
 mod whisper_decoder;
 
 pub use cache::{ModelCache, ModelKind, ModelSpec, CATALOGUE};
-pub use pool::InferencePool;
+pub use pool::{InferencePool, Priority};
 
 /// Errors of the local engines and the cache.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Reading a model file or the cache directory failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// candle failed while loading or running a model.
     #[error("model inference: {0}")]
     Candle(#[from] candle_core::Error),
     /// A file is not what it should be (truncated, wrong format, missing tensor).
@@ -64,6 +66,20 @@ pub enum Error {
     /// A language, format or option the engine does not support.
     #[error("{0}")]
     Unsupported(String),
+}
+
+impl From<Error> for voicera_models::ModelError {
+    /// What a local engine's error means to the conversation: a full queue or a missed deadline is overload
+    /// (another engine may answer), a missing model or language is unsupported, the rest is the engine's fault.
+    fn from(e: Error) -> voicera_models::ModelError {
+        use voicera_models::FailureKind;
+        let kind = match &e {
+            Error::Unavailable(_) => FailureKind::Overloaded,
+            Error::Missing(_) | Error::Unsupported(_) => FailureKind::Unsupported,
+            Error::Io(_) | Error::Candle(_) | Error::Format(_) | Error::Integrity(_) => FailureKind::Engine,
+        };
+        voicera_models::ModelError::new(kind, e.to_string())
+    }
 }
 
 /// The safetensors of a Hugging Face checkpoint directory: `model.safetensors` or its shards

@@ -12,6 +12,7 @@ use realfft::{RealFftPlanner, RealToComplex};
 
 /// Whisper's STFT size and hop.
 pub const N_FFT: usize = 400;
+/// Samples between two frames (10 ms at 16 kHz).
 pub const HOP: usize = 160;
 
 /// FFT bins of Whisper's 400-point STFT.
@@ -75,6 +76,7 @@ pub struct LogMel {
 }
 
 impl LogMel {
+    /// A log-mel front end with `n_mels` filters (80 for Whisper base, 128 for large-v3).
     pub fn new(n_mels: usize) -> LogMel {
         let window =
             (0..N_FFT).map(|i| 0.5 * (1.0 - (std::f32::consts::TAU * i as f32 / N_FFT as f32).cos())).collect();

@@ -143,6 +143,7 @@ pub struct ParlerTts {
 }
 
 impl ParlerTts {
+    /// Speech in `voice`, styled by `description` (Parler's caption of the speaker), synthesised on `pool`.
     pub fn new(voice: Arc<IndicParler>, description: &str, pool: InferencePool) -> ParlerTts {
         ParlerTts { voice, description: description.into(), pool }
     }

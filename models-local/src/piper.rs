@@ -91,6 +91,7 @@ impl PiperVoice {
         })
     }
 
+    /// The voice's output rate (16 or 22.05 kHz).
     pub fn sample_rate(&self) -> u32 {
         self.rate
     }
@@ -194,6 +195,7 @@ pub struct PiperTts {
 }
 
 impl PiperTts {
+    /// Speech in `voice`, synthesised on `pool`.
     pub fn new(voice: Arc<PiperVoice>, pool: InferencePool) -> PiperTts {
         PiperTts { voice, pool, remembered: Arc::default() }
     }

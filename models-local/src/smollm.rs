@@ -23,9 +23,9 @@ use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer};
 use voicera_models::toolcall::{self, ToolCallScanner};
-use voicera_models::{ChatMessage, LanguageModel, LlmEvent, LlmStream, Role, ToolSpec};
+use voicera_models::{ChatMessage, FailureKind, LanguageModel, LlmEvent, LlmStream, ModelError, Role, ToolSpec};
 
-use crate::pool::InferencePool;
+use crate::pool::{InferencePool, Priority};
 use crate::Error;
 
 /// Generation settings.
@@ -37,6 +37,7 @@ pub struct GenerationParams {
     pub temperature: f64,
     /// Penalty for tokens seen in the last 64 (small models loop without one).
     pub repeat_penalty: f32,
+    /// The sampler's seed, for reproducible replies when the temperature is above 0.
     pub seed: u64,
 }
 
@@ -82,6 +83,7 @@ pub struct SmolLm {
 }
 
 impl SmolLm {
+    /// Loads a GGUF checkpoint onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<SmolLm, Error> {
         let mut file = std::fs::File::open(path)?;
         let content = gguf_file::Content::read(&mut file)
@@ -326,6 +328,7 @@ pub struct LocalLlm {
 }
 
 impl LocalLlm {
+    /// Replies from `model`, generated on `pool` with `params`.
     pub fn new(model: SmolLm, pool: InferencePool, params: GenerationParams) -> LocalLlm {
         LocalLlm { model, pool, params }
     }
@@ -362,7 +365,7 @@ impl LanguageModel for LocalLlm {
             }
         }
         let stop = Arc::clone(&cancelled);
-        let submitted = self.pool.try_submit(move || {
+        let submitted = self.pool.try_submit(Priority::Reply, move || {
             if stop.load(Ordering::Relaxed) {
                 return;
             }
@@ -383,12 +386,12 @@ impl LanguageModel for LocalLlm {
             }
             let _ = tx.send(match result {
                 Ok(()) => LlmEvent::Done,
-                Err(e) => LlmEvent::Failed(e.to_string()),
+                Err(e) => LlmEvent::Failed(e.into()),
             });
         });
         if submitted.is_err() {
             let (tx, events) = channel();
-            let _ = tx.send(LlmEvent::Failed("language model overloaded".into()));
+            let _ = tx.send(LlmEvent::Failed(ModelError::new(FailureKind::Overloaded, "language model overloaded")));
             return Box::new(LocalLlmStream { events, cancelled });
         }
         Box::new(LocalLlmStream { events, cancelled })

@@ -7,13 +7,16 @@
 //! while the workers were busy share a pass. Each request has a deadline: a partial transcript that waited too
 //! long is dropped (newer audio has come), a final past its deadline reports an error rather than arriving
 //! when the caller has moved on. Requests of ended calls are skipped.
+//!
+//! A final's drain runs at [`Priority::Final`] and a partial's at [`Priority::Partial`], and every drain takes
+//! the oldest final first: under load a final never waits behind interim transcripts.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::pool::{InferencePool, PoolFull};
+use crate::pool::{InferencePool, PoolFull, Priority};
 use crate::whisper::Transcribe;
 use crate::Error;
 
@@ -28,6 +31,8 @@ pub(crate) struct Request {
     pub pcm: Vec<f32>,
     pub language: String,
     pub deadline: Instant,
+    /// A final transcript (an utterance ended) rather than an interim one.
+    pub is_final: bool,
     /// Set when the call ends: the request is dropped unanswered.
     pub cancelled: Arc<AtomicBool>,
     pub reply: Reply,
@@ -59,9 +64,10 @@ impl TranscriptionQueue {
     /// returned (the stream degrades at once, as with any full pool).
     pub(crate) fn submit(self: &Arc<Self>, pool: &InferencePool, request: Request) -> Result<(), PoolFull> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let priority = if request.is_final { Priority::Final } else { Priority::Partial };
         self.lock().push_back(Queued { id, request });
         let queue = Arc::clone(self);
-        pool.try_submit(move || queue.drain()).inspect_err(|_| self.lock().retain(|q| q.id != id))
+        pool.try_submit(priority, move || queue.drain()).inspect_err(|_| self.lock().retain(|q| q.id != id))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Queued>> {
@@ -75,6 +81,12 @@ impl TranscriptionQueue {
         let mut expired = Vec::new();
         let batch: Vec<Request> = {
             let mut pending = self.lock();
+            // The oldest final leads the batch when there is one; partials of similar length may share its pass.
+            if let Some(first_final) = pending.iter().position(|q| q.request.is_final) {
+                if let Some(q) = pending.remove(first_final) {
+                    pending.push_front(q);
+                }
+            }
             let mut batch: Vec<Request> = Vec::new();
             let mut i = 0;
             while i < pending.len() && batch.len() < self.max_batch {
@@ -169,6 +181,7 @@ mod tests {
             pcm: vec![0.0; len],
             language: "en".into(),
             deadline,
+            is_final: false,
             cancelled: Arc::new(AtomicBool::new(false)),
             reply: Box::new(move |r| {
                 let _ = tx.send(r);
@@ -196,6 +209,23 @@ mod tests {
         assert_eq!(answers, ["16000", "16000", "17000", "20000", "64000"]);
         // The first alone; then the three of about one second together; the four-second one on its own.
         assert_eq!(*model.batches.lock().unwrap(), vec![1, 3, 1]);
+    }
+
+    #[test]
+    fn a_final_is_transcribed_before_partials_that_waited_longer() {
+        let (model, queue) = recorder_queue();
+        let pool = InferencePool::new(1, 16);
+        let (tx, rx) = channel();
+        let later = Instant::now() + Duration::from_secs(60);
+        let held = model.gate.lock().unwrap();
+        queue.submit(&pool, request(30000, later, &tx)).unwrap();
+        taken(&queue);
+        queue.submit(&pool, request(64000, later, &tx)).unwrap();
+        queue.submit(&pool, request(100000, later, &tx)).unwrap();
+        queue.submit(&pool, Request { is_final: true, ..request(16000, later, &tx) }).unwrap();
+        drop(held);
+        let answers: Vec<String> = (0..4).map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap().unwrap()).collect();
+        assert_eq!(answers, ["30000", "16000", "64000", "100000"], "the final went ahead of the waiting partials");
     }
 
     #[test]

@@ -6,8 +6,11 @@ use crate::Error;
 /// A decoded WAV: sample rate, channels, interleaved samples normalised to ±1.
 #[derive(Debug)]
 pub struct Wav {
+    /// Samples per second.
     pub rate: u32,
+    /// Interleaved channels.
     pub channels: u16,
+    /// The samples, interleaved, in ±1.
     pub samples: Vec<f32>,
 }
 

@@ -387,6 +387,7 @@ pub struct WhisperStt {
 }
 
 impl WhisperStt {
+    /// Transcriptions by `model` (its own queue), run on `pool`.
     pub fn new(model: impl Transcribe, pool: InferencePool) -> WhisperStt {
         WhisperStt::shared(Arc::new(model), pool)
     }
@@ -469,6 +470,7 @@ impl WhisperStream {
             pcm,
             language: self.language.clone(),
             deadline: Instant::now() + if is_final { FINAL_DEADLINE } else { PARTIAL_DEADLINE },
+            is_final,
             cancelled: Arc::clone(&self.cancelled),
             reply: Box::new(move |text| {
                 if !is_final {
@@ -525,8 +527,8 @@ impl SttStream for WhisperStream {
             // The final belongs to the utterance that just ended; later partials get the new number.
             Some(segment) => {
                 if !self.submit(segment, true, utterance) {
-                    tracing::warn!("speech-to-text overloaded: utterance dropped");
-                    let _ = self.results_tx.send(Outcome { utterance, is_final: true, text: Ok(String::new()) });
+                    let overloaded = Error::Unavailable("speech-to-text overloaded: utterance dropped".into());
+                    let _ = self.results_tx.send(Outcome { utterance, is_final: true, text: Err(overloaded) });
                 }
             }
             None => {
@@ -543,10 +545,7 @@ impl SttStream for WhisperStream {
                     tracing::debug!(error = %e, "partial transcript skipped");
                     continue;
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "speech-to-text failed");
-                    String::new()
-                }
+                Err(e) => return Some(Transcript::Failed(e.into())),
             };
             if outcome.is_final {
                 return Some(Transcript::Final(text));

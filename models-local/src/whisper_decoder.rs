@@ -70,7 +70,7 @@ struct Block {
 
 /// The decoder's weights; cheap to share between transcriptions (tensors are reference-counted).
 #[derive(Clone)]
-pub struct CachedDecoder {
+pub(crate) struct CachedDecoder {
     inner: std::sync::Arc<Weights>,
 }
 
@@ -84,7 +84,7 @@ struct Weights {
 
 /// One transcription's cache: cross-attention keys/values of the audio, self-attention keys/values of the
 /// tokens so far.
-pub struct DecoderState {
+pub(crate) struct DecoderState {
     cross: Vec<(Tensor, Tensor)>,
     past: Vec<Option<(Tensor, Tensor)>>,
     position: usize,
@@ -92,7 +92,7 @@ pub struct DecoderState {
 
 impl CachedDecoder {
     /// Loads `model.decoder.*` (Hugging Face Whisper names).
-    pub fn load(vb: VarBuilder, config: &Config) -> Result<CachedDecoder> {
+    pub(crate) fn load(vb: VarBuilder, config: &Config) -> Result<CachedDecoder> {
         let n_state = config.d_model;
         let n_head = config.decoder_attention_heads;
         let ln = |vb: VarBuilder| layer_norm(n_state, 1e-5, vb);
@@ -122,13 +122,13 @@ impl CachedDecoder {
     }
 
     /// A cache for decoding over `features` (the encoder's output, (1, frames, d)).
-    pub fn start(&self, features: &Tensor) -> Result<DecoderState> {
+    pub(crate) fn start(&self, features: &Tensor) -> Result<DecoderState> {
         let cross = self.inner.blocks.iter().map(|b| b.cross_attn.keys_values(features)).collect::<Result<Vec<_>>>()?;
         Ok(DecoderState { past: (0..cross.len()).map(|_| None).collect(), cross, position: 0 })
     }
 
     /// Feeds `tokens` (the prompt, then one token a step); returns the final hidden state of the last one, (d).
-    pub fn step(&self, state: &mut DecoderState, tokens: &[u32]) -> Result<Tensor> {
+    pub(crate) fn step(&self, state: &mut DecoderState, tokens: &[u32]) -> Result<Tensor> {
         let w = &self.inner;
         let n = tokens.len();
         let input = Tensor::new(tokens, &w.device)?.unsqueeze(0)?;

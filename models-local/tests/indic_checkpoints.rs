@@ -245,18 +245,18 @@ fn a_parler_checkpoint_without_its_description_tokenizer_says_which_file_is_miss
 
 /// Protocol-buffer encoding, the few wire types ONNX's `ModelProto` needs.
 mod pb {
-    pub fn varint(out: &mut Vec<u8>, mut v: u64) {
+    pub(super) fn varint(out: &mut Vec<u8>, mut v: u64) {
         while v >= 0x80 {
             out.push((v as u8) | 0x80);
             v >>= 7;
         }
         out.push(v as u8);
     }
-    pub fn int(out: &mut Vec<u8>, field: u32, v: i64) {
+    pub(super) fn int(out: &mut Vec<u8>, field: u32, v: i64) {
         varint(out, u64::from(field) << 3);
         varint(out, v as u64);
     }
-    pub fn bytes(out: &mut Vec<u8>, field: u32, data: &[u8]) {
+    pub(super) fn bytes(out: &mut Vec<u8>, field: u32, data: &[u8]) {
         varint(out, (u64::from(field) << 3) | 2);
         varint(out, data.len() as u64);
         out.extend_from_slice(data);

@@ -178,6 +178,7 @@ fn streams_partials_then_a_final(stt: WhisperStt) {
         match stream.poll_transcript() {
             Some(Transcript::Final(text)) => break text,
             Some(Transcript::Partial(p)) => partials.push(p),
+            Some(Transcript::Failed(e)) => panic!("transcription failed: {e}"),
             None => std::thread::sleep(Duration::from_millis(2)),
         }
         assert!(ended.elapsed() < Duration::from_secs(20), "no final");

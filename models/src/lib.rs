@@ -36,6 +36,125 @@ pub trait TurnDetector: Send + Sync {
     fn turn_over(&self, transcript: &str, quiet: std::time::Duration) -> bool;
 }
 
+/// Why a model's work failed, in the terms the engine acts on: a fallback chain moves to its next link on
+/// any of them, a circuit breaker counts them per provider, metrics label them by [`FailureKind::label`].
+/// The message keeps the engine's or provider's own words (never a key).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct ModelError {
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// What happened, for the log and the call record.
+    pub message: String,
+}
+
+impl ModelError {
+    /// A failure of `kind`, described by `message`.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> ModelError {
+        ModelError { kind, message: message.into() }
+    }
+}
+
+/// The kinds of [`ModelError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// No capacity now: a local inference queue is full, or a provider answered 429 / 503.
+    #[error("overloaded")]
+    Overloaded,
+    /// The provider could not be reached (DNS, connect, TLS) or the connection broke.
+    #[error("unreachable")]
+    Unreachable,
+    /// The provider refused the request (4xx other than 429: a bad key, a bad parameter).
+    #[error("rejected")]
+    Rejected,
+    /// The provider failed (5xx) or the local engine raised an error while running.
+    #[error("engine error")]
+    Engine,
+    /// No answer in time: a deadline passed or a stream stalled.
+    #[error("timed out")]
+    TimedOut,
+    /// The answer could not be read (garbage, a truncated frame, an unexpected message).
+    #[error("malformed answer")]
+    Malformed,
+    /// The engine cannot do what was asked (a language or voice it lacks).
+    #[error("unsupported")]
+    Unsupported,
+}
+
+impl FailureKind {
+    /// Every kind, in the order of [`FailureKind::index`].
+    pub const ALL: [FailureKind; 7] = [
+        FailureKind::Overloaded,
+        FailureKind::Unreachable,
+        FailureKind::Rejected,
+        FailureKind::Engine,
+        FailureKind::TimedOut,
+        FailureKind::Malformed,
+        FailureKind::Unsupported,
+    ];
+
+    /// The kind's position in [`FailureKind::ALL`], for counters kept in arrays.
+    pub fn index(self) -> usize {
+        match self {
+            FailureKind::Overloaded => 0,
+            FailureKind::Unreachable => 1,
+            FailureKind::Rejected => 2,
+            FailureKind::Engine => 3,
+            FailureKind::TimedOut => 4,
+            FailureKind::Malformed => 5,
+            FailureKind::Unsupported => 6,
+        }
+    }
+
+    /// A short label for metrics (`reason="timed_out"`).
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::Overloaded => "overloaded",
+            FailureKind::Unreachable => "unreachable",
+            FailureKind::Rejected => "rejected",
+            FailureKind::Engine => "engine",
+            FailureKind::TimedOut => "timed_out",
+            FailureKind::Malformed => "malformed",
+            FailureKind::Unsupported => "unsupported",
+        }
+    }
+}
+
+/// The models of a call's pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelStage {
+    /// Speech to text.
+    Stt,
+    /// The language model.
+    Llm,
+    /// Text to speech.
+    Tts,
+}
+
+impl ModelStage {
+    /// Every stage, in the order of [`ModelStage::index`].
+    pub const ALL: [ModelStage; 3] = [ModelStage::Stt, ModelStage::Llm, ModelStage::Tts];
+
+    /// The label in metrics and call records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelStage::Stt => "stt",
+            ModelStage::Llm => "llm",
+            ModelStage::Tts => "tts",
+        }
+    }
+
+    /// The stage's position in [`ModelStage::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            ModelStage::Stt => 0,
+            ModelStage::Llm => 1,
+            ModelStage::Tts => 2,
+        }
+    }
+}
+
 /// Something the speech recogniser heard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transcript {
@@ -43,6 +162,9 @@ pub enum Transcript {
     Partial(String),
     /// Final text of an utterance.
     Final(String),
+    /// The utterance could not be transcribed: it ends without text. (A failed partial is not reported;
+    /// the next one or the final replaces it.)
+    Failed(ModelError),
 }
 
 /// A recognition stream for one call.
@@ -109,7 +231,7 @@ pub enum LlmEvent {
     /// The reply is complete.
     Done,
     /// The reply failed; the engine speaks a fallback or tries the next model.
-    Failed(String),
+    Failed(ModelError),
     /// The model calls a tool. The reply ends with it.
     ToolCall {
         /// The tool's name, one of the [`ToolSpec`]s offered.
@@ -135,8 +257,13 @@ pub trait LanguageModel: Send + Sync {
 pub trait TtsStream: Send {
     /// Sample rate of the chunks.
     fn sample_rate(&self) -> u32;
-    /// Appends the next chunk to `out`; returns false once the text is fully spoken.
+    /// Appends the next chunk to `out`; returns false once the text is fully spoken, or synthesis failed.
     fn poll_audio(&mut self, out: &mut Vec<i16>) -> bool;
+    /// Why synthesis stopped early, once [`TtsStream::poll_audio`] has returned false; `None` when the text
+    /// was fully spoken.
+    fn failure(&self) -> Option<&ModelError> {
+        None
+    }
 }
 
 /// Text-to-speech engine.

@@ -2,7 +2,7 @@
 //! Hermes-style models are trained on), found in a token stream without speaking them: text before a call
 //! streams on, a possible start of a call is held back until it is known either way.
 
-use crate::LlmEvent;
+use crate::{FailureKind, LlmEvent, ModelError};
 
 const OPEN: &str = "<tool_call>";
 const CLOSE: &str = "</tool_call>";
@@ -93,9 +93,13 @@ fn parse_call(body: &str) -> LlmEvent {
                 name: name.to_string(),
                 arguments: value.get("arguments").map(|a| a.to_string()).unwrap_or_else(|| "{}".into()),
             },
-            None => LlmEvent::Failed(format!("tool call without a name: {body}")),
+            None => {
+                LlmEvent::Failed(ModelError::new(FailureKind::Malformed, format!("tool call without a name: {body}")))
+            }
         },
-        Err(e) => LlmEvent::Failed(format!("malformed tool call ({e}): {body}")),
+        Err(e) => {
+            LlmEvent::Failed(ModelError::new(FailureKind::Malformed, format!("malformed tool call ({e}): {body}")))
+        }
     }
 }
 
@@ -132,7 +136,9 @@ mod tests {
     #[test]
     fn a_lone_angle_bracket_is_released_and_bad_calls_are_named() {
         assert_eq!(run(&["a <", " b"]), [LlmEvent::Token("a ".into()), LlmEvent::Token("< b".into())]);
-        assert!(matches!(&run(&["<tool_call>{oops</tool_call>"])[0], LlmEvent::Failed(m) if m.contains("malformed")));
+        assert!(
+            matches!(&run(&["<tool_call>{oops</tool_call>"])[0], LlmEvent::Failed(m) if m.message.contains("malformed"))
+        );
         assert_eq!(
             run(&["<tool_call>{\"name\": \"end_call\"}"]),
             [LlmEvent::ToolCall { name: "end_call".into(), arguments: "{}".into() }]
