@@ -336,7 +336,11 @@ async fn resolve_with<D: DnsLookup>(dns: &D, target: Target) -> Result<Vec<Desti
             addresses(dns, &target.host, protocol.default_port(), protocol, &server_name).await
         }
         Plan::Naptr { fallback } => {
-            for (protocol, name) in order_naptr(dns.naptr(&target.host).await?, target.secure) {
+            let records = dns.naptr(&target.host).await.unwrap_or_else(|err| {
+                tracing::debug!(%err, "NAPTR lookup failed; trying SRV");
+                Vec::new()
+            });
+            for (protocol, name) in order_naptr(records, target.secure) {
                 let found = via_srv(dns, &name, protocol, &server_name).await?;
                 if !found.is_empty() {
                     return Ok(found);
@@ -354,14 +358,19 @@ async fn resolve_with<D: DnsLookup>(dns: &D, target: Target) -> Result<Vec<Desti
     }
 }
 
-/// SRV at `name`, then each target's addresses, in RFC 2782 order. A target that does not resolve is skipped.
+/// SRV at `name`, then each target's addresses, in RFC 2782 order. A target that does not resolve is skipped. A
+/// failed SRV query counts as no record: the host's own addresses are the fallback (a name server that cannot
+/// answer SRV must not make a host in `/etc/hosts` unreachable).
 async fn via_srv<D: DnsLookup>(
     dns: &D,
     name: &str,
     protocol: SipProtocol,
     server_name: &str,
 ) -> Result<Vec<Destination>, ResolveError> {
-    let records = dns.srv(name).await?;
+    let records = dns.srv(name).await.unwrap_or_else(|err| {
+        tracing::debug!(%err, name, "SRV lookup failed; falling back");
+        Vec::new()
+    });
     let records = {
         // Not held across an await: the thread-local generator is not Send.
         let mut rng = rand::rng();
@@ -532,6 +541,37 @@ mod tests {
         }
         // RFC 2782 draws from 0..=400: 300 of the 401 values pick "common", about 2993 of 4000.
         assert!((2800..3200).contains(&firsts), "common first {firsts} times");
+    }
+
+    /// NAPTR and SRV queries fail; only addresses answer.
+    struct OnlyAddresses;
+
+    impl DnsLookup for OnlyAddresses {
+        async fn naptr(&self, name: &str) -> Result<Vec<NaptrRecord>, ResolveError> {
+            Err(ResolveError::Lookup { name: name.into(), reason: "SERVFAIL".into() })
+        }
+
+        async fn srv(&self, name: &str) -> Result<Vec<SrvRecord>, ResolveError> {
+            Err(ResolveError::Lookup { name: name.into(), reason: "SERVFAIL".into() })
+        }
+
+        async fn addresses(&self, _host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+            Ok(vec![SocketAddr::from(([192, 0, 2, 5], port))])
+        }
+    }
+
+    #[tokio::test]
+    async fn failed_naptr_and_srv_queries_fall_back_to_the_hosts_addresses() {
+        let resolver = Resolver::new(OnlyAddresses, DEFAULT_RESOLVE_TIMEOUT);
+        let found = resolver.resolve(Target::from_uri(&SipUri::parse("sip:a@pbx.example").unwrap())).await;
+        let udp = Destination {
+            protocol: SipProtocol::Udp,
+            addr: "192.0.2.5:5060".parse().unwrap(),
+            server_name: "pbx.example".into(),
+        };
+        assert_eq!(found, Ok(vec![udp]));
+        let tls = Target::from_host_port("pbx.example", Some(SipProtocol::Tls)).unwrap();
+        assert_eq!(resolver.resolve(tls).await.unwrap()[0].addr, "192.0.2.5:5061".parse().unwrap());
     }
 
     #[test]
