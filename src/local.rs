@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use voicera_conversation::agent::{Agent, AgentTool, CallLimits, InteractionMode, SpeechModelFactory};
 use voicera_conversation::turn::TurnPolicy;
 use voicera_media::vad::VadParams;
+use voicera_models::fallback::{BreakerPolicy, ChainBudget, FallbackLlm, Link, SystemClock};
 use voicera_models::turn::{PunctuationTurn, SilenceTurn};
 use voicera_models::{toolcall, ChatMessage, LanguageModel, Role, SpeechProbability, TextToSpeech};
 use voicera_models_cloud::openai::{OpenAiChat, OpenAiConfig};
@@ -405,14 +406,9 @@ pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
     })
 }
 
-/// Builds a `[[agents]]` agent: local speech models, and its language model in process or on an
-/// OpenAI-compatible server.
-pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Agent> {
-    let whisper = models.speech_to_text(&config.stt_model, config.stt_decoding)?;
-    if config.language != "en" && !whisper.is_multilingual() {
-        bail!("{} understands English only; agent {} speaks {:?}", config.stt_model, config.id, config.language);
-    }
-    let llm: Arc<dyn LanguageModel> = match &config.llm {
+/// An agent's language model: one, or a fallback chain of them.
+fn language_model(models: &LocalModels, config: &AgentConfig, choice: &LlmChoice) -> Result<Arc<dyn LanguageModel>> {
+    Ok(match choice {
         LlmChoice::Local { model } => {
             models.local_llm_for(model, &config.system_prompt, &config.greeting, &config.tools)?
         }
@@ -424,7 +420,29 @@ pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Ag
             tracing::info!(agent = %config.id, %base_url, %model, "language model on an OpenAI-compatible server");
             Arc::new(OpenAiChat::new(OpenAiConfig::new(base_url, model, api_key)))
         }
-    };
+        LlmChoice::Chain(links) => {
+            let links = links
+                .iter()
+                .map(|(name, link)| {
+                    let model = language_model(models, config, link)?;
+                    Ok(Link::new(name.clone(), model, BreakerPolicy::default()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let names: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();
+            tracing::info!(agent = %config.id, chain = ?names, "language model fallback chain");
+            Arc::new(FallbackLlm::new(links, ChainBudget::default(), Arc::new(SystemClock)))
+        }
+    })
+}
+
+/// Builds a `[[agents]]` agent: local speech models, and its language model in process or on an
+/// OpenAI-compatible server.
+pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Agent> {
+    let whisper = models.speech_to_text(&config.stt_model, config.stt_decoding)?;
+    if config.language != "en" && !whisper.is_multilingual() {
+        bail!("{} understands English only; agent {} speaks {:?}", config.stt_model, config.id, config.language);
+    }
+    let llm = language_model(models, config, &config.llm)?;
     let tts: Arc<dyn TextToSpeech> = match (&config.tts, &config.tts_voice) {
         (TtsChoice::Piper, _) => Arc::new(models.piper_tts(&config.greeting, &config.limits)?),
         (TtsChoice::Parler(dir), voice) => {

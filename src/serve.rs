@@ -13,6 +13,7 @@ use voicera_conversation::agent::Agent;
 use voicera_conversation::recorder::{FsRecordingSink, RecordingSink};
 use voicera_conversation::routing::Router;
 use voicera_media::metrics::Metrics;
+use voicera_records::{RecordWriter, SpoolItem};
 use voicera_sip::transaction::TimerConfig;
 use voicera_telephony::outbound::Dialer;
 use voicera_telephony::sip_rtp::{self, SipServiceConfig, SipServiceHandle};
@@ -68,18 +69,25 @@ struct Status {
     draining: Arc<AtomicBool>,
     /// Whether the store answered its last ping ([`watch_store`]).
     store_up: Arc<AtomicBool>,
+    /// The call records' writer on nodes that take calls: while it spools, the store is `degraded`, not
+    /// down (calls still work and their records wait).
+    records: Option<RecordWriter<SpoolItem>>,
 }
 
 impl NodeStatus for Status {
     fn checks(&self) -> Vec<Check> {
-        let mut checks = vec![Check { name: "http", up: self.http_up.load(Ordering::Relaxed) }];
+        let mut checks = vec![Check::new("http", self.http_up.load(Ordering::Relaxed))];
         if self.role.runs_sip() {
             // One task serves both sockets; it runs only while both are bound.
             let sip_up = self.sip.as_ref().is_some_and(|s| s.is_running());
-            checks.push(Check { name: "sip_udp", up: sip_up });
-            checks.push(Check { name: "sip_tcp", up: sip_up });
+            checks.push(Check::new("sip_udp", sip_up));
+            checks.push(Check::new("sip_tcp", sip_up));
         }
-        checks.push(Check { name: "store", up: self.store_up.load(Ordering::Relaxed) });
+        let store_up = self.store_up.load(Ordering::Relaxed);
+        checks.push(match &self.records {
+            Some(records) => Check { name: "store", up: true, degraded: !store_up || records.degraded() },
+            None => Check::new("store", store_up),
+        });
         checks
     }
 
@@ -88,7 +96,11 @@ impl NodeStatus for Status {
     }
 
     fn metrics(&self) -> String {
-        self.metrics.render()
+        let mut text = self.metrics.render();
+        if let Some(records) = &self.records {
+            text.push_str(&records.render_metrics(voicera_records::unix_ms()));
+        }
+        text
     }
 }
 
@@ -130,6 +142,24 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let (store, master_key) = crate::storage::open(&config).await?;
     let store_up = Arc::new(AtomicBool::new(true));
     tokio::spawn(watch_store(store.clone(), Arc::clone(&store_up), shutdown.clone()));
+    let mut bootstrapped_org = None;
+    // One directory of agents for every transport: configured agents, and the store's agents of every org,
+    // kept current by `sync_store` (at once after this node's API writes, by polling for other nodes').
+    let directory = if role.runs_sip() {
+        let directory = Arc::new(Directory::new(Agent::bench(config.bench_record), config.demo_agent, &config.agents));
+        let (data_dir, threads, backend) = (config.data_dir.clone(), config.inference_threads, config.whisper_backend);
+        let models = Arc::new(agents::SharedModels::new(move || {
+            LocalModels::new(ModelCache::new(local::models_dir(&data_dir)), InferencePool::new(threads, 256), backend)
+        }));
+        if config.demo_agent || !config.agents.is_empty() {
+            agents::spawn_loader(Arc::clone(&directory), models.get(), config.demo_agent, config.agents.clone());
+        }
+        let compiler = crate::config::AgentCompiler { policy: Arc::clone(&config.dial_policy) };
+        tokio::spawn(agents::sync_store(Arc::clone(&directory), store.clone(), compiler, models, shutdown.clone()));
+        Some(directory)
+    } else {
+        None
+    };
     let control_plane = if role.runs_api() {
         let validator = Arc::new(crate::config::AgentCompiler { policy: Arc::clone(&config.dial_policy) });
         let api = voicera_api::ApiState::new(
@@ -138,33 +168,54 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             validator,
             voicera_api::ApiConfig::default(),
         );
+        let mut owner_org = None;
         if let Some((email, password)) = calls::owner_from_env() {
             let bootstrap = voicera_api::bootstrap_owner(&api, &email, &password)
                 .await
                 .map_err(|err| anyhow::anyhow!("the owner account from VOICERA_ADMIN_EMAIL: {err}"))?;
             tracing::info!(?bootstrap, "owner account");
+            owner_org = Some(match bootstrap {
+                voicera_api::Bootstrap::Created { org_id } | voicera_api::Bootstrap::Exists { org_id } => org_id,
+            });
         }
+        bootstrapped_org.clone_from(&owner_org);
+        // The configured agents show (read-only) in the owner's org; API writes reach this node's calls at once.
+        api.set_agent_directory(Arc::new(agents::ApiAgents::new(owner_org, &config.agents, directory.clone())));
         Some(voicera_api::control_plane(api))
     } else {
         None
     };
 
     let draining = Arc::new(AtomicBool::new(false));
-    let recordings: Arc<dyn RecordingSink> = Arc::new(FsRecordingSink::new(config.data_dir.join("calls")));
+    let files: Arc<dyn RecordingSink> = Arc::new(FsRecordingSink::new(config.data_dir.join("calls")));
+    // Nodes that take calls log each one in the store (through the spool when the store is away), and close
+    // the calls a crash of their last run left open before taking new ones.
+    let records = if role.runs_sip() {
+        let node_id =
+            voicera_records::node::node_id(&config.data_dir, std::env::var("VOICERA_NODE_ID").ok().as_deref())?;
+        let org_id = records_org(&store, bootstrapped_org).await;
+        tracing::info!(%node_id, %org_id, "call records go to the store");
+        let records_config = voicera_records::RecordsConfig {
+            spool_dir: config.data_dir.join("spool"),
+            calls_root: config.data_dir.join("calls"),
+            node_id,
+            org_id,
+            writer: voicera_records::WriterConfig::default(),
+        };
+        Some(voicera_records::start(records_config, store.clone(), Arc::clone(&files), shutdown.clone()).await?)
+    } else {
+        None
+    };
+    let recordings: Arc<dyn RecordingSink> = match &records {
+        Some(records) => records.sink.clone(),
+        None => files,
+    };
     let mut telephony = None;
     let mut calls_router = None;
     let sip = if role.runs_sip() {
-        // One directory of agents for every transport.
-        let directory = Arc::new(Directory::new(Agent::bench(config.bench_record), config.demo_agent, &config.agents));
-        if config.demo_agent || !config.agents.is_empty() {
-            let cache = ModelCache::new(local::models_dir(&config.data_dir));
-            let models = Arc::new(LocalModels::new(
-                cache,
-                InferencePool::new(config.inference_threads, 256),
-                config.whisper_backend,
-            ));
-            agents::spawn_loader(Arc::clone(&directory), models, config.demo_agent, config.agents.clone());
-        }
+        let Some(directory) = directory else {
+            anyhow::bail!("a role that takes calls has an agent directory");
+        };
         let agents: Arc<dyn Router> = directory;
         let mut sip_config = SipServiceConfig::new(config.sip);
         sip_config.external_ip = config.external_ip;
@@ -239,6 +290,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         http_up: AtomicBool::new(false),
         draining: Arc::clone(&draining),
         store_up,
+        records: records.as_ref().map(|r| r.writer.clone()),
     });
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
@@ -305,9 +357,34 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     }
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
+    if let Some(records) = records {
+        // The writer spools what is still queued, so the next start delivers it.
+        let _ = tokio::time::timeout(Duration::from_secs(5), records.task).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
+
+/// The org a node's calls are logged under: agents from voicera.toml belong to no org of their own, so the
+/// owner's (bootstrapped here, or found by `VOICERA_ADMIN_EMAIL` on a media node), else `default`.
+async fn records_org(store: &voicera_store::Store, bootstrapped: Option<String>) -> String {
+    if let Some(org) = bootstrapped {
+        return org;
+    }
+    if let Some((email, _)) = calls::owner_from_env() {
+        match store.find_id(voicera_store::Collection::Users, &email.to_lowercase()).await {
+            Ok(found) if !found.is_empty() => return found[0].org_id.clone(),
+            Ok(_) => {
+                tracing::warn!(%email, "no account for VOICERA_ADMIN_EMAIL yet: call records go to org \"default\"")
+            }
+            Err(err) => tracing::warn!(%err, "cannot look up the owner's org: call records go to org \"default\""),
+        }
+    }
+    DEFAULT_ORG.to_string()
+}
+
+/// The org of call records on a node without an owner account.
+const DEFAULT_ORG: &str = "default";
 
 /// The address browsers reach our media on (the WebRTC host candidate): `--external-ip`, else the public
 /// URL's host when it is an address, else the HTTP listener's address, else loopback.

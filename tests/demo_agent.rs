@@ -195,6 +195,15 @@ fn demo_agent_answers_a_spoken_question() {
 /// streamed word by word as the API documents it (`chat.completion.chunk` events, then `data: [DONE]`), and
 /// keeps each request body.
 fn fake_openai(reply: &'static str) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    fake_openai_cut(reply, None)
+}
+
+/// As [`fake_openai`]; with `cut_after: Some(n)` it sends the first `n` words and closes the connection, as a
+/// server that dies mid-reply does (no finish reason, no `[DONE]`).
+fn fake_openai_cut(
+    reply: &'static str,
+    cut_after: Option<usize>,
+) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
@@ -239,12 +248,14 @@ fn fake_openai(reply: &'static str) -> (std::net::SocketAddr, std::sync::Arc<std
                 format!("data: {chunk}\n\n")
             };
             out.push_str(&chunk(serde_json::json!({"role": "assistant", "content": ""}), None));
-            for (i, word) in reply.split(' ').enumerate() {
+            for (i, word) in reply.split(' ').enumerate().take(cut_after.unwrap_or(usize::MAX)) {
                 let piece = if i == 0 { word.to_string() } else { format!(" {word}") };
                 out.push_str(&chunk(serde_json::json!({"content": piece}), None));
             }
-            out.push_str(&chunk(serde_json::json!({}), Some("stop")));
-            out.push_str("data: [DONE]\n\n");
+            if cut_after.is_none() {
+                out.push_str(&chunk(serde_json::json!({}), Some("stop")));
+                out.push_str("data: [DONE]\n\n");
+            }
             let _ = socket.write_all(out.as_bytes());
         }
     });
@@ -284,20 +295,38 @@ turn_detection = "punctuation"
     let pairs = [("CallUUID", "desk-1"), ("From", "+919876543210"), ("To", "+918000000011")];
     let (status, xml) = answer_v3(&server, "X-Vobiz-Signature-V3", "tok", "/telephony/vobiz/answer", &pairs, "n2");
     assert_eq!(status, 200, "{xml}");
-    let url = stream_url(&xml);
-    let question: Vec<u8> = common::espeak_speech("What time does the library open?", 8000)
-        .into_iter()
-        .map(voicera_media::codec::g711::linear_to_ulaw)
-        .collect();
+    let replied = ask_over_vobiz(&stream_url(&xml), "desk-1", "What time does the library open?");
+    assert!(replied > 40, "the answer was spoken ({replied} frames)");
+    let asked = requests.lock().unwrap().clone();
+    let body: serde_json::Value = serde_json::from_str(asked.last().expect("a request")).unwrap();
+    assert_eq!(body["model"], "test-model");
+    assert_eq!(body["stream"], true);
+    let messages = body["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["role"], "system");
+    let question = messages.iter().rev().find(|m| m["role"] == "user").unwrap()["content"].as_str().unwrap();
+    assert!(question.to_lowercase().contains("library"), "{messages:?}");
+    server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
+    let record = server.call_records().into_iter().next().expect("a call record");
+    assert_eq!(record["agent"], "desk");
+    let turn = &record["turns"][0];
+    assert!(turn["user_text"].as_str().unwrap().to_lowercase().contains("library"), "{record}");
+    assert!(turn["agent_text"].as_str().unwrap().starts_with("The library opens at nine"), "{record}");
+}
+
+/// Over the Vobiz stream at `url` (call `call_id`): 2 s of quiet while the greeting plays, `question` spoken
+/// by espeak-ng, then quiet while the agent answers; hangs up 3 s after the answer started. Returns how many
+/// `playAudio` frames came after the question.
+fn ask_over_vobiz(url: &str, call_id: &str, question: &str) -> usize {
+    let question: Vec<u8> =
+        common::espeak_speech(question, 8000).into_iter().map(voicera_media::codec::g711::linear_to_ulaw).collect();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let replied = runtime.block_on(async {
+    runtime.block_on(async {
         use base64::Engine as _;
         use futures_util::{SinkExt, StreamExt};
         use tokio_tungstenite::tungstenite::Message;
-        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
-        let start = serde_json::json!({"sequenceNumber":0,"event":"start","start":{"callId":"desk-1","streamId":"s1","accountId":"1","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000}}});
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let start = serde_json::json!({"sequenceNumber":0,"event":"start","start":{"callId":call_id,"streamId":"s1","accountId":"1","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000}}});
         ws.send(Message::Text(start.to_string().into())).await.unwrap();
-        // 2 s of quiet (the greeting plays), the question, then quiet while the agent answers.
         let mut audio = vec![0xffu8; 16000];
         audio.extend(&question);
         audio.extend(vec![0xffu8; 8000 * 15]);
@@ -333,22 +362,65 @@ turn_detection = "punctuation"
         }
         let _ = ws.send(Message::Text(r#"{"event":"stop","streamId":"s1"}"#.into())).await;
         replied
-    });
+    })
+}
+
+/// A fallback chain in a real call: the first language model's server dies mid-reply; the next link takes the
+/// turn over, and the caller hears the reply once, whole — not its start twice, not a gap in the middle.
+#[test]
+#[ignore = "heavy: local models on real weights"]
+fn an_agent_whose_language_model_dies_mid_reply_finishes_the_turn_on_the_next_link() {
+    let _models = one_at_a_time();
+    require_tool("espeak-ng");
+    let (flaky, flaky_requests) = fake_openai_cut("The library opens at nine.", Some(3));
+    let (steady, steady_requests) = fake_openai("The library opens at nine.");
+    let config = r#"
+[telephony.vobiz]
+auth_id = "MA_T"
+auth_token = "tok"
+
+[[agents]]
+id = "desk"
+numbers = ["+918000000011"]
+system_prompt = "You answer questions about the city library."
+greeting_message = "Front desk."
+llm_model = ["flaky:test-model", "steady:test-model"]
+turn_detection = "punctuation"
+"#;
+    let (flaky_url, steady_url) = (format!("http://{flaky}/v1"), format!("http://{steady}/v1"));
+    let env = [("VOICERA_FLAKY_BASE_URL", flaky_url.as_str()), ("VOICERA_STEADY_BASE_URL", steady_url.as_str())];
+    let server = Server::start_env("llm-chain", config, false, &env);
+    wait_for_agent(&server, "desk");
+    let pairs = [("CallUUID", "desk-2"), ("From", "+919876543210"), ("To", "+918000000011")];
+    let (status, xml) = answer_v3(&server, "X-Vobiz-Signature-V3", "tok", "/telephony/vobiz/answer", &pairs, "n3");
+    assert_eq!(status, 200, "{xml}");
+    let replied = ask_over_vobiz(&stream_url(&xml), "desk-2", "What time does the library open?");
     assert!(replied > 40, "the answer was spoken ({replied} frames)");
-    let asked = requests.lock().unwrap().clone();
-    let body: serde_json::Value = serde_json::from_str(asked.last().expect("a request")).unwrap();
-    assert_eq!(body["model"], "test-model");
-    assert_eq!(body["stream"], true);
+    assert_eq!(flaky_requests.lock().unwrap().len(), 1, "the first link was asked once");
+    // The next link was told what the caller already heard, and asked to go on.
+    let asked = steady_requests.lock().unwrap().clone();
+    let body: serde_json::Value = serde_json::from_str(asked.first().expect("the next link was asked")).unwrap();
     let messages = body["messages"].as_array().unwrap();
-    assert_eq!(messages[0]["role"], "system");
-    let question = messages.iter().rev().find(|m| m["role"] == "user").unwrap()["content"].as_str().unwrap();
-    assert!(question.to_lowercase().contains("library"), "{messages:?}");
+    let n = messages.len();
+    assert_eq!(messages[n - 2]["role"], "assistant");
+    assert_eq!(messages[n - 2]["content"], "The library opens", "{messages:?}");
+    assert!(messages[n - 1]["content"].as_str().unwrap().contains("Continue"), "{messages:?}");
     server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
     let record = server.call_records().into_iter().next().expect("a call record");
-    assert_eq!(record["agent"], "desk");
-    let turn = &record["turns"][0];
-    assert!(turn["user_text"].as_str().unwrap().to_lowercase().contains("library"), "{record}");
-    assert!(turn["agent_text"].as_str().unwrap().starts_with("The library opens at nine"), "{record}");
+    let said = record["turns"][0]["agent_text"].as_str().unwrap();
+    assert_eq!(said, "The library opens at nine.", "the start is not repeated: {record}");
+    let fallback = &record["model_fallbacks"][0];
+    assert_eq!(fallback["stage"], "llm");
+    assert_eq!(fallback["from"], "flaky:test-model");
+    assert_eq!(fallback["to"], "steady:test-model");
+    assert_eq!(fallback["reason"], "unreachable", "{record}");
+    assert!(
+        server.metrics().contains(
+            r#"voicera_provider_fallbacks_total{stage="llm",from="flaky:test-model",to="steady:test-model",reason="unreachable"} 1"#
+        ),
+        "{}",
+        server.metrics()
+    );
 }
 
 /// μ-law 8 kHz frames of `text` spoken by espeak-ng, and the frame index of its first voiced sample.

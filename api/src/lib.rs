@@ -33,6 +33,24 @@ pub struct Check {
     pub name: &'static str,
     /// Whether it answers; the node is ready only when all are up.
     pub up: bool,
+    /// Up, but not fully: the node still works around it (call records wait in the spool while the store is
+    /// away). Reported as `degraded`; the node stays ready.
+    pub degraded: bool,
+}
+
+impl Check {
+    /// A check that is up or down, never degraded.
+    pub fn new(name: &'static str, up: bool) -> Check {
+        Check { name, up, degraded: false }
+    }
+
+    fn state(&self) -> &'static str {
+        match (self.up, self.degraded) {
+            (false, _) => "down",
+            (true, true) => "degraded",
+            (true, false) => "up",
+        }
+    }
 }
 
 /// What the operational endpoints read from the running node.
@@ -48,7 +66,7 @@ pub trait NodeStatus: Send + Sync + 'static {
 pub use accounts::{bootstrap_owner, Bootstrap};
 pub use auth::{Caller, Credential, Role};
 pub use error::ApiError;
-pub use state::{AgentValidator, ApiConfig, ApiState, FieldError, TOKEN_KEY_PURPOSE};
+pub use state::{AgentDirectory, AgentValidator, ApiConfig, ApiState, ConfigAgent, FieldError, TOKEN_KEY_PURPOSE};
 
 /// The control-plane REST API, `/api/v1/...`, to merge into the node's router. Unknown paths under the prefix
 /// answer 404 in the API's error shape; bodies above [`ApiConfig::body_limit`] answer 413.
@@ -97,10 +115,11 @@ async fn health(State(status): State<Arc<dyn NodeStatus>>) -> Response {
     let checks = status.checks();
     let all_up = checks.iter().all(|c| c.up);
     let draining = status.draining();
+    let degraded = checks.iter().any(|c| c.degraded);
     let body = json!({
-        "status": if all_up && !draining { "ok" } else if draining { "draining" } else { "unavailable" },
+        "status": if draining { "draining" } else if !all_up { "unavailable" } else if degraded { "degraded" } else { "ok" },
         "version": env!("CARGO_PKG_VERSION"),
-        "checks": checks.iter().map(|c| (c.name.to_string(), json!(if c.up { "up" } else { "down" }))).collect::<serde_json::Map<_, _>>(),
+        "checks": checks.iter().map(|c| (c.name.to_string(), json!(c.state()))).collect::<serde_json::Map<_, _>>(),
     });
     let code = if all_up && !draining { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body)).into_response()
@@ -122,11 +141,16 @@ mod tests {
     struct Fake {
         sip_up: AtomicBool,
         draining: AtomicBool,
+        store_degraded: AtomicBool,
     }
 
     impl NodeStatus for Fake {
         fn checks(&self) -> Vec<Check> {
-            vec![Check { name: "http", up: true }, Check { name: "sip_udp", up: self.sip_up.load(Ordering::Relaxed) }]
+            vec![
+                Check::new("http", true),
+                Check::new("sip_udp", self.sip_up.load(Ordering::Relaxed)),
+                Check { name: "store", up: true, degraded: self.store_degraded.load(Ordering::Relaxed) },
+            ]
         }
         fn draining(&self) -> bool {
             self.draining.load(Ordering::Relaxed)
@@ -145,10 +169,20 @@ mod tests {
 
     #[tokio::test]
     async fn health_is_200_only_when_every_check_is_up_and_not_draining() {
-        let fake = Arc::new(Fake { sip_up: AtomicBool::new(true), draining: AtomicBool::new(false) });
+        let fake = Arc::new(Fake {
+            sip_up: AtomicBool::new(true),
+            draining: AtomicBool::new(false),
+            store_degraded: AtomicBool::new(false),
+        });
         let (code, body) = get(router(fake.clone()), "/health").await;
         assert_eq!(code, StatusCode::OK);
         assert!(body.contains(r#""status":"ok""#) && body.contains(r#""sip_udp":"up""#), "{body}");
+        // Degraded is still ready: calls work while records wait in the spool.
+        fake.store_degraded.store(true, Ordering::Relaxed);
+        let (code, body) = get(router(fake.clone()), "/health").await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(body.contains(r#""status":"degraded""#) && body.contains(r#""store":"degraded""#), "{body}");
+        fake.store_degraded.store(false, Ordering::Relaxed);
         fake.sip_up.store(false, Ordering::Relaxed);
         let (code, body) = get(router(fake.clone()), "/health").await;
         assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
@@ -160,7 +194,11 @@ mod tests {
 
     #[tokio::test]
     async fn metrics_are_prometheus_text() {
-        let fake = Arc::new(Fake { sip_up: AtomicBool::new(true), draining: AtomicBool::new(false) });
+        let fake = Arc::new(Fake {
+            sip_up: AtomicBool::new(true),
+            draining: AtomicBool::new(false),
+            store_degraded: AtomicBool::new(false),
+        });
         let (code, body) = get(router(fake), "/metrics").await;
         assert_eq!(code, StatusCode::OK);
         assert_eq!(body, "voicera_calls_active 0\n");

@@ -28,6 +28,34 @@ pub trait AgentValidator: Send + Sync + 'static {
     fn validate(&self, agent_config: &Value) -> Result<(), FieldError>;
 }
 
+/// An agent of the node's configuration file (`[[agents]]`): callable, listed in the owner's org with
+/// `"source": "config"`, and read-only over the API (it changes with the file).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigAgent {
+    /// Its id (also the name the API shows as `agent_type`).
+    pub id: String,
+    /// Its attached numbers, digits only.
+    pub numbers: Vec<String>,
+    /// Its settings as the API shows them (`agent_config`).
+    pub agent_config: Value,
+}
+
+/// The node's call routing as the control plane sees it: the configured agents (whose ids and numbers no
+/// stored agent may take) and the hook that makes this node's routing follow an API write at once (other
+/// nodes notice by polling the store's revisions). The binary plugs it in with
+/// [`ApiState::set_agent_directory`]; without one, no agents are configured and writes reach routing by polling.
+pub trait AgentDirectory: Send + Sync + 'static {
+    /// The org whose agent listings show the configured agents (the owner's, from `VOICERA_ADMIN_EMAIL`).
+    fn config_org(&self) -> Option<String>;
+
+    /// The configured agents.
+    fn config_agents(&self) -> Vec<ConfigAgent>;
+
+    /// Agents or numbers changed in the store: resolves once this node routes by the change (or after a
+    /// bound the binary sets, when an agent's models take long to load).
+    fn changed(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+}
+
 /// Control-plane settings.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -82,6 +110,11 @@ pub(crate) struct Inner {
     /// Serialises this node's read-decide-write account changes (the first signup's "no account yet" check,
     /// a refresh token's rotation), which the store cannot do atomically. Rare and short.
     pub accounts_lock: tokio::sync::Mutex<()>,
+    /// The node's routing ([`AgentDirectory`]), once the binary has plugged it in.
+    pub directory: OnceLock<Arc<dyn AgentDirectory>>,
+    /// Serialises this node's checks that an agent id or a number is free across orgs with the write that
+    /// takes it.
+    pub routing_lock: tokio::sync::Mutex<()>,
 }
 
 /// Keys the limiter tracks at once (each ~100 bytes).
@@ -113,12 +146,24 @@ impl ApiState {
             limiter: Mutex::new(limiter),
             decoy_hash: OnceLock::new(),
             accounts_lock: tokio::sync::Mutex::new(()),
+            directory: OnceLock::new(),
+            routing_lock: tokio::sync::Mutex::new(()),
         }))
     }
 
     /// The document store every route reads and writes.
     pub fn store(&self) -> &Store {
         &self.0.store
+    }
+
+    /// Plugs in the node's routing (once; a second call is ignored and returns false).
+    pub fn set_agent_directory(&self, directory: Arc<dyn AgentDirectory>) -> bool {
+        self.0.directory.set(directory).is_ok()
+    }
+
+    /// The node's routing, when plugged in.
+    pub(crate) fn agent_directory(&self) -> Option<&Arc<dyn AgentDirectory>> {
+        self.0.directory.get()
     }
 
     pub(crate) fn now(&self) -> i64 {

@@ -334,7 +334,10 @@ async fn agents_are_created_validated_read_changed_and_deleted_within_the_org(ki
     body["org_id"] = json!(org);
     let (code, created) = h.call(Method::POST, "/api/v1/agents", Some(&owner), Some(body)).await;
     assert_eq!(code, StatusCode::CREATED, "{created}");
-    assert_eq!((created["agent_id"].as_str(), created["agent"]["source"].as_str()), (Some("sales_agent"), Some("api")));
+    assert_eq!(
+        (created["agent_id"].as_str(), created["agent"]["source"].as_str()),
+        (Some("sales_agent"), Some("store"))
+    );
 
     // The compile step's verdict, with the field inside agent_config.
     let mut bad = agent_body("Broken");

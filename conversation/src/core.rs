@@ -261,6 +261,7 @@ impl CallCore {
                 | ConversationNote::BargeIn { .. }
                 | ConversationNote::BargeInResumed { .. }
                 | ConversationNote::ModelFailed { .. }
+                | ConversationNote::ModelFallback { .. }
                 | ConversationNote::HangUp { .. } => continue,
             };
             self.push(action);

@@ -132,6 +132,17 @@ pub enum ConversationNote {
         /// What went wrong.
         error: ModelError,
     },
+    /// A fallback chain moved to its next model (the caller hears the rest of the turn from it).
+    ModelFallback {
+        /// Which model.
+        stage: ModelStage,
+        /// The model left.
+        from: String,
+        /// The model answering now.
+        to: String,
+        /// Why.
+        reason: ModelError,
+    },
     /// The agent ends the call (its last words, if any, have been played): BYE / provider hangup.
     HangUp {
         /// Why.
@@ -795,6 +806,7 @@ impl Conversation {
     fn pump_llm(&mut self) -> Vec<ConversationNote> {
         let Some(llm) = self.reply.llm.as_mut() else { return Vec::new() };
         let mut failed = None;
+        let mut fallbacks = Vec::new();
         let mut finished = false;
         let mut tool_call = None;
         let mut clauses = Vec::new();
@@ -816,6 +828,9 @@ impl Conversation {
                     tool_call = Some((name, arguments));
                     finished = true;
                     break;
+                }
+                LlmEvent::Switched { from, to, reason } => {
+                    fallbacks.push(ConversationNote::ModelFallback { stage: ModelStage::Llm, from, to, reason });
                 }
                 LlmEvent::Failed(error) => {
                     failed = Some(error);
@@ -851,6 +866,7 @@ impl Conversation {
         if let Some(error) = failed {
             notes.push(ConversationNote::ModelFailed { stage: ModelStage::Llm, error });
         }
+        notes.append(&mut fallbacks);
         notes
     }
 

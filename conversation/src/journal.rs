@@ -16,8 +16,8 @@ use crate::agent::ToolRequest;
 use crate::core::EndReason;
 use crate::engine::{ConversationNote, HangUpReason};
 use crate::recorder::{
-    new_record_id, unix_now, BargeInRecord, CallRecord, ModelFailureRecord, RecordingSink, StereoRecorder, TurnRecord,
-    MAX_MODEL_FAILURES,
+    new_record_id, unix_now, BargeInRecord, CallRecord, ModelFailureRecord, ModelFallbackRecord, RecordingSink,
+    StereoRecorder, TurnRecord, MAX_MODEL_FAILURES,
 };
 
 /// Whether call content is logged at INFO: one switch for the process, set once at start-up by the binary.
@@ -56,6 +56,8 @@ pub struct RecordingPlan {
     pub caller: String,
     /// The called number or agent, as the transport knows it.
     pub called: String,
+    /// The agent placed the call (an outbound or campaign call) rather than answered it.
+    pub outbound: bool,
 }
 
 /// What an agent call records as it goes (every transport uses it).
@@ -81,6 +83,7 @@ impl Journal {
             agent: agent.to_string(),
             caller: plan.caller.clone(),
             called: plan.called.clone(),
+            outbound: plan.outbound,
             transport,
             started_at: unix_now(),
             ended_at: 0,
@@ -90,7 +93,10 @@ impl Journal {
             recording: None,
             recording_truncated: false,
             model_failures: Vec::new(),
+            model_fallbacks: Vec::new(),
         };
+        // Every transport's call starts here: the one place the sink hears of it before the end.
+        plan.sink.call_started(&record);
         Self { plan, record, audio: audio.then(StereoRecorder::default) }
     }
 
@@ -117,10 +123,13 @@ impl Journal {
                     llm_first_token_ms: None,
                     tts_first_audio_ms: None,
                     barge_ins: Vec::new(),
+                    user_at_ms: unix_now_ms(),
+                    agent_at_ms: None,
                 }),
                 ConversationNote::AgentStarted { turn, ticks_since_end_of_speech, stages } => {
                     if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
                         t.end_of_speech_to_audio_ms = Some(ticks_since_end_of_speech * 20);
+                        t.agent_at_ms = Some(unix_now_ms());
                         t.stt_ms = stages.stt_ms;
                         t.llm_first_token_ms = stages.llm_first_token_ms;
                         t.tts_first_audio_ms = stages.tts_first_audio_ms;
@@ -130,10 +139,23 @@ impl Journal {
                     if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
                         t.agent_text = text.clone();
                         t.interrupted = *interrupted;
+                        t.agent_at_ms.get_or_insert_with(unix_now_ms);
                     }
                 }
                 ConversationNote::BargeIn { paused_ms, .. } => self.barge_in("interrupted", *paused_ms),
                 ConversationNote::BargeInResumed { paused_ms } => self.barge_in("resumed", *paused_ms),
+                ConversationNote::ModelFallback { stage, from, to, reason } => {
+                    if self.record.model_fallbacks.len() < MAX_MODEL_FAILURES {
+                        self.record.model_fallbacks.push(ModelFallbackRecord {
+                            turn: self.record.turns.last().map(|t| t.turn),
+                            stage: stage.as_str(),
+                            from: from.clone(),
+                            to: to.clone(),
+                            reason: reason.kind.label(),
+                            message: reason.message.clone(),
+                        });
+                    }
+                }
                 ConversationNote::ModelFailed { stage, error } => {
                     if self.record.model_failures.len() < MAX_MODEL_FAILURES {
                         self.record.model_failures.push(ModelFailureRecord {
@@ -167,6 +189,11 @@ impl Journal {
         self.record.recording_truncated = self.audio.as_ref().is_some_and(|a| a.truncated);
         FinishedCall { sink: self.plan.sink, record: self.record, audio: self.audio }
     }
+}
+
+/// Unix milliseconds now: when words of the transcript were said.
+fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// A call's record and recording, complete, on their way to the recording sink.
@@ -210,6 +237,9 @@ pub fn account_notes(metrics: &Metrics, notes: &[ConversationNote]) -> Option<Ha
             ConversationNote::BargeIn { .. } => metrics.barge_in(),
             ConversationNote::BargeInResumed { .. } => metrics.barge_in_resumed(),
             ConversationNote::ModelFailed { stage, error } => metrics.model_failed(*stage, error.kind),
+            ConversationNote::ModelFallback { stage, from, to, reason } => {
+                metrics.model_fallback(*stage, from, to, reason.kind)
+            }
             ConversationNote::HangUp { reason } => hang_up = Some(*reason),
             _ => {}
         }
@@ -240,6 +270,9 @@ fn log_note(note: &ConversationNote) {
         }
         ConversationNote::BargeInResumed { paused_ms } => {
             tracing::info!(paused_ms, "caller's voice was no interruption: agent plays on")
+        }
+        ConversationNote::ModelFallback { stage, from, to, reason } => {
+            tracing::warn!(stage = stage.as_str(), %from, %to, reason = reason.kind.label(), message = %reason.message, "model fallback")
         }
         ConversationNote::ModelFailed { stage, error } => {
             tracing::warn!(stage = stage.as_str(), kind = error.kind.label(), message = %error.message, "model failed")

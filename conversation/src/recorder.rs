@@ -41,6 +41,10 @@ pub struct TurnRecord {
     /// Times the caller's voice paused the agent during this turn's reply, and what came of each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub barge_ins: Vec<BargeInRecord>,
+    /// When the caller's words became final, Unix milliseconds (the transcript's line time).
+    pub user_at_ms: u64,
+    /// When the agent's answer was said, Unix milliseconds.
+    pub agent_at_ms: Option<u64>,
 }
 
 /// One barge-in: the caller's voice paused the agent; it was an interruption, or the agent played on.
@@ -65,6 +69,8 @@ pub struct CallRecord {
     pub caller: String,
     /// The called number or agent.
     pub called: String,
+    /// The agent placed the call rather than answered it.
+    pub outbound: bool,
     /// How the call came: `sip`, `webrtc`, a provider stream's name.
     pub transport: &'static str,
     /// Unix seconds.
@@ -85,6 +91,26 @@ pub struct CallRecord {
     /// most [`MAX_MODEL_FAILURES`] are kept.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub model_failures: Vec<ModelFailureRecord>,
+    /// Fallback-chain switches during the call, in order; at most [`MAX_MODEL_FAILURES`] are kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub model_fallbacks: Vec<ModelFallbackRecord>,
+}
+
+/// A fallback chain's switch to its next model, as kept in the call record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelFallbackRecord {
+    /// The caller turn it happened in.
+    pub turn: Option<u64>,
+    /// `stt`, `llm` or `tts`.
+    pub stage: &'static str,
+    /// The model left.
+    pub from: String,
+    /// The model that took over.
+    pub to: String,
+    /// The failure's kind.
+    pub reason: &'static str,
+    /// What the model left said.
+    pub message: String,
 }
 
 /// The most model failures one call record keeps: a provider that fails every turn of a long call must not
@@ -131,6 +157,10 @@ pub struct ProviderReport {
 
 /// Where records go.
 pub trait RecordingSink: Send + Sync {
+    /// A call started and its journal opened (the record holds who, what and when; no end yet). Called on
+    /// the call's own task: must not block (queue, don't write). The default does nothing.
+    fn call_started(&self, _record: &CallRecord) {}
+
     /// Stores the record and the interleaved stereo recording (if any). Blocking: call from a blocking task.
     fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()>;
 
@@ -331,6 +361,7 @@ mod tests {
             agent: "bench".into(),
             caller: "sip:a@b".into(),
             called: "bench".into(),
+            outbound: false,
             transport: "sip",
             started_at: 1_795_588_622,
             ended_at: 1_795_588_630,
@@ -340,6 +371,7 @@ mod tests {
             recording: None,
             recording_truncated: false,
             model_failures: Vec::new(),
+            model_fallbacks: Vec::new(),
         };
         let mut rec = StereoRecorder::default();
         rec.push(&[1; ENGINE_FRAME], &[2; ENGINE_FRAME]);
@@ -365,6 +397,7 @@ mod tests {
             agent: "bench".into(),
             caller: "1".into(),
             called: "2".into(),
+            outbound: false,
             transport: "sip",
             started_at: 1_795_588_622,
             ended_at: 1_795_588_630,
@@ -374,6 +407,7 @@ mod tests {
             recording: None,
             recording_truncated: false,
             model_failures: Vec::new(),
+            model_fallbacks: Vec::new(),
         };
         let (mut first, mut second) = (record("first"), record("second"));
         assert_ne!(first.record_id, second.record_id);

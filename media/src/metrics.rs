@@ -118,6 +118,9 @@ pub struct Metrics {
     sip_dropped: AtomicU64,
     /// Trunk name → registered (1) or not (0).
     registrations: Mutex<Vec<(String, bool)>>,
+    /// Fallback-chain switches by (stage, from, to, reason). Switches are rare (a provider failing), so a
+    /// map behind a lock costs nothing on the media path.
+    fallbacks: Mutex<std::collections::BTreeMap<(&'static str, String, String, &'static str), u64>>,
 }
 
 impl Metrics {
@@ -185,6 +188,13 @@ impl Metrics {
     /// A model failed (an utterance untranscribed, a reply or clause cut short).
     pub fn model_failed(&self, stage: ModelStage, kind: FailureKind) {
         self.model_failures[stage.index()][kind.index()].fetch_add(1, Relaxed);
+    }
+
+    /// A fallback chain moved from model `from` to `to` for `kind`.
+    pub fn model_fallback(&self, stage: ModelStage, from: &str, to: &str, kind: FailureKind) {
+        if let Ok(mut fallbacks) = self.fallbacks.lock() {
+            *fallbacks.entry((stage.as_str(), from.to_string(), to.to_string(), kind.label())).or_default() += 1;
+        }
     }
 
     /// Barge-ins counted so far.
@@ -323,6 +333,26 @@ impl Metrics {
                 "Model failures by stage (stt, llm, tts) and kind: untranscribed utterances, failed replies and clauses.",
                 failures.join("\n"),
             );
+        }
+        if let Ok(fallbacks) = self.fallbacks.lock() {
+            if !fallbacks.is_empty() {
+                let lines: Vec<String> = fallbacks
+                    .iter()
+                    .map(|((stage, from, to, reason), n)| {
+                        format!(
+                            "voicera_provider_fallbacks_total{{stage=\"{stage}\",from=\"{}\",to=\"{}\",reason=\"{reason}\"}} {n}",
+                            label_value(from),
+                            label_value(to)
+                        )
+                    })
+                    .collect();
+                metric(
+                    "voicera_provider_fallbacks_total",
+                    "counter",
+                    "Fallback-chain switches to the next model, by stage, models and reason.",
+                    lines.join("\n"),
+                );
+            }
         }
         if let Ok(regs) = self.registrations.lock() {
             if !regs.is_empty() {

@@ -223,9 +223,10 @@ fn stream_reply(
             }
         }
     }
-    for event in decoder.finish() {
-        let _ = events.send(event);
-    }
+    // The connection closed without `[DONE]` or a finish reason: the reply was cut (a server or proxy died
+    // mid-stream). Its tokens stand; a fallback chain continues it on the next model.
+    let _ =
+        events.send(failed(FailureKind::Unreachable, format!("{url}: the stream ended before the reply was complete")));
 }
 
 /// The server's message from an OpenAI-style error body (`{"error": {"message": …}}`), else the body.
@@ -587,6 +588,22 @@ mod tests {
         let mut decoder = ChunkDecoder::default();
         assert_eq!(decoder.push(&chunk(json!({"content": "Hi"}), None)[6..]), [LlmEvent::Token("Hi".into())]);
         assert_eq!(decoder.finish(), [LlmEvent::Done]);
+    }
+
+    #[test]
+    fn a_stream_cut_mid_reply_fails_after_its_tokens() {
+        let body = vec![chunk(json!({"content": "The library"}), None), chunk(json!({"content": " opens"}), None)];
+        let (address, _server) = fake_server(STREAM_HEAD, body);
+        let config = OpenAiConfig::new(&format!("http://{address}/v1"), "m", None);
+        let events = collect(OpenAiChat::new(config).reply(&history(), &[]));
+        match &events[..] {
+            [LlmEvent::Token(a), LlmEvent::Token(b), LlmEvent::Failed(e)] => {
+                assert_eq!(format!("{a}{b}"), "The library opens");
+                assert_eq!(e.kind, FailureKind::Unreachable);
+                assert!(e.message.contains("ended before the reply was complete"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -231,6 +231,9 @@ fn reply(llm: &LocalLlm, question: &str) -> String {
             Some(LlmEvent::Done) => return text,
             Some(LlmEvent::Failed(e)) => panic!("LLM failed: {e}"),
             Some(LlmEvent::ToolCall { name, .. }) => panic!("no tools were offered, yet the model called {name}"),
+            Some(LlmEvent::Switched { from, to, .. }) => {
+                panic!("a single model has no chain, yet it switched {from} → {to}")
+            }
             None => std::thread::sleep(Duration::from_millis(2)),
         }
         assert!(started.elapsed() < Duration::from_secs(60), "LLM did not finish");

@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod fallback;
 pub mod standin;
 pub mod toolcall;
 pub mod turn;
@@ -232,6 +233,15 @@ pub enum LlmEvent {
     Done,
     /// The reply failed; the engine speaks a fallback or tries the next model.
     Failed(ModelError),
+    /// The reply moved to the next model of a fallback chain ([`fallback`]); its text goes on after this.
+    Switched {
+        /// The model left.
+        from: String,
+        /// The model answering now.
+        to: String,
+        /// Why the first was left.
+        reason: ModelError,
+    },
     /// The model calls a tool. The reply ends with it.
     ToolCall {
         /// The tool's name, one of the [`ToolSpec`]s offered.

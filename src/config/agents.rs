@@ -26,7 +26,7 @@ pub(super) struct RawAgent {
     language: Option<String>,
     stt_model: Option<String>,
     stt_decoding: Option<String>,
-    llm_model: Option<String>,
+    llm_model: Option<ModelNames>,
     /// An OpenAI-compatible API root (OpenAI, vLLM, llama.cpp server, Ollama): `llm_model` is then its model.
     llm_base_url: Option<String>,
     /// The environment variable holding that API's key (keys stay out of the file).
@@ -106,6 +106,82 @@ pub enum LlmChoice {
     Local { model: String },
     /// A model on an OpenAI-compatible server; the key is read from `api_key_env` when the agent loads.
     OpenAiCompatible { base_url: String, model: String, api_key_env: Option<String> },
+    /// An ordered fallback chain (`llm_model = ["openai:gpt-4o-mini", "smollm2-135m"]`): each link by the name
+    /// the configuration gave it, never itself a chain.
+    Chain(Vec<(String, LlmChoice)>),
+}
+
+/// One model name, or an ordered chain of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum ModelNames {
+    One(String),
+    Chain(Vec<String>),
+}
+
+/// Cloud providers that speak the OpenAI chat-completions protocol, reachable as `provider:model`, with their
+/// public API roots (`VOICERA_<PROVIDER>_BASE_URL` overrides; any other name works once that variable is
+/// set). The first four need a key in `VOICERA_<PROVIDER>_API_KEY`.
+const OPENAI_COMPATIBLE: &[(&str, &str, bool)] = &[
+    ("openai", "https://api.openai.com/v1", true),
+    ("groq", "https://api.groq.com/openai/v1", true),
+    ("together", "https://api.together.xyz/v1", true),
+    ("xai", "https://api.x.ai/v1", true),
+    ("ollama", "http://127.0.0.1:11434/v1", false),
+    ("vllm", "http://127.0.0.1:8000/v1", false),
+    ("llamacpp", "http://127.0.0.1:8080/v1", false),
+];
+
+/// The `VOICERA_<PROVIDER>_…` prefix of a provider's variables.
+fn provider_env(provider: &str) -> String {
+    format!("VOICERA_{}", provider.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// One link of `llm_model`: a local model, or `provider:model` on an OpenAI-compatible provider.
+fn llm_link(at: &str, name: &str) -> Result<LlmChoice> {
+    let Some((provider, model)) = name.split_once(':') else {
+        if voicera_models_local::cache::language_models().any(|m| m.name == name) {
+            return Ok(LlmChoice::Local { model: name.to_string() });
+        }
+        let local: Vec<&str> = voicera_models_local::cache::language_models().map(|m| m.name).collect();
+        bail!(
+            "{at}.llm_model: {name:?} is not available locally ({}); name a cloud model as provider:model \
+             (openai:gpt-4o-mini) or set llm_base_url to use it on an OpenAI-compatible server",
+            local.join(", ")
+        )
+    };
+    if provider.is_empty() || model.trim().is_empty() {
+        bail!("{at}.llm_model: {name:?} must be provider:model (openai:gpt-4o-mini)");
+    }
+    let env = provider_env(provider);
+    let known = OPENAI_COMPATIBLE.iter().find(|(p, _, _)| *p == provider);
+    let base_url = match (std::env::var(format!("{env}_BASE_URL")).ok().filter(|v| !v.is_empty()), known) {
+        (Some(url), _) => url,
+        (None, Some((_, url, _))) => url.to_string(),
+        (None, None) if matches!(provider, "anthropic" | "gemini" | "google") => bail!(
+            "{at}.llm_model: {provider} speaks its own protocol, which this build does not yet; use an \
+             OpenAI-compatible provider ({})",
+            OPENAI_COMPATIBLE.iter().map(|(p, _, _)| *p).collect::<Vec<_>>().join(", ")
+        ),
+        (None, None) => bail!(
+            "{at}.llm_model: unknown provider {provider:?} (known: {}); for another OpenAI-compatible server set \
+             {env}_BASE_URL",
+            OPENAI_COMPATIBLE.iter().map(|(p, _, _)| *p).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        bail!("{env}_BASE_URL: {base_url:?} must start with http:// or https://");
+    }
+    let key_var = format!("{env}_API_KEY");
+    let has_key = std::env::var(&key_var).is_ok_and(|v| !v.is_empty());
+    if !has_key && known.is_some_and(|(_, _, needs_key)| *needs_key) {
+        bail!("{at}.llm_model: {name:?} needs a key in the environment variable {key_var}");
+    }
+    Ok(LlmChoice::OpenAiCompatible {
+        base_url: base_url.trim_end_matches('/').to_string(),
+        model: model.to_string(),
+        api_key_env: has_key.then_some(key_var),
+    })
 }
 
 /// The local Piper voice (model cache name).
@@ -256,18 +332,28 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path, policy: &DialP
         }
         let llm = match (a.llm_base_url, a.llm_model) {
             (None, None) => LlmChoice::Local { model: crate::local::DEMO_LLM.to_string() },
-            (None, Some(model)) if voicera_models_local::cache::language_models().any(|m| m.name == model) => {
-                LlmChoice::Local { model }
+            (None, Some(ModelNames::One(name))) => llm_link(&at, &name)?,
+            (None, Some(ModelNames::Chain(names))) => {
+                if names.is_empty() {
+                    bail!("{at}.llm_model: an empty list; name at least one model");
+                }
+                let links = names
+                    .into_iter()
+                    .map(|name| Ok((name.clone(), llm_link(&at, &name)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                match <[_; 1]>::try_from(links) {
+                    Ok([(_, single)]) => single,
+                    Err(links) => LlmChoice::Chain(links),
+                }
             }
-            (None, Some(model)) => {
-                let local: Vec<&str> = voicera_models_local::cache::language_models().map(|m| m.name).collect();
-                bail!(
-                    "{at}.llm_model: {model:?} is not available locally ({}); set llm_base_url to use it on an \
-                     OpenAI-compatible server",
-                    local.join(", ")
-                )
+            (Some(_), Some(ModelNames::Chain(_))) => {
+                bail!("{at}.llm_model: a chain names its links as provider:model; drop llm_base_url")
             }
             (Some(base_url), model) => {
+                let model = model.and_then(|m| match m {
+                    ModelNames::One(name) => Some(name),
+                    ModelNames::Chain(_) => None,
+                });
                 if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
                     bail!("{at}.llm_base_url: {base_url:?} must start with http:// or https://");
                 }
@@ -538,14 +624,22 @@ const SHARED_AGENT_KEYS: &[&str] = &[
     "transfer_targets",
 ];
 
-impl voicera_api::AgentValidator for AgentCompiler {
-    fn validate(&self, agent_config: &serde_json::Value) -> std::result::Result<(), voicera_api::FieldError> {
+impl AgentCompiler {
+    /// Compiles a stored agent's `agent_config` (the original's JSON) into the agent a call runs: the
+    /// `[[agents]]` compile step, so the API's check and the calls it routes cannot disagree. `id` is the
+    /// agent's id; numbers come from the store's phone numbers, not from here. The error names the field
+    /// inside `agent_config`.
+    pub fn compile(
+        &self,
+        id: &str,
+        agent_config: &serde_json::Value,
+    ) -> std::result::Result<AgentConfig, voicera_api::FieldError> {
         let field_error = |field: &str, message: String| voicera_api::FieldError { field: field.into(), message };
         let Some(config) = agent_config.as_object() else {
             return Err(field_error("", "agent_config must be a JSON object".into()));
         };
         let mut raw = serde_json::Map::new();
-        raw.insert("id".into(), "api-agent".into());
+        raw.insert("id".into(), id.into());
         for key in SHARED_AGENT_KEYS {
             let Some(value) = config.get(*key) else { continue };
             // `{"name": "smollm2-135m", …}` (the original's model objects) or a plain name.
@@ -563,17 +657,25 @@ impl voicera_api::AgentValidator for AgentCompiler {
         let raw: RawAgent = serde_json::from_value(serde_json::Value::Object(raw))
             .map_err(|err| field_error(&unknown_field_of(&err.to_string()), err.to_string()))?;
         match compile_agents(vec![raw], Path::new("."), &self.policy) {
-            Ok(_) => Ok(()),
+            Ok(mut agents) if agents.len() == 1 => Ok(agents.remove(0)),
+            Ok(_) => Err(field_error("", "the compile step returned no agent".into())),
             Err(err) => {
-                // "agents.api-agent.<field>: <message>" names the field the way `[[agents]]` errors do.
+                // "agents.<id>.<field>: <message>" names the field the way `[[agents]]` errors do.
                 let text = format!("{err:#}");
-                let (field, message) = match text.strip_prefix("agents.api-agent.").and_then(|t| t.split_once(": ")) {
+                let prefix = format!("agents.{id}.");
+                let (field, message) = match text.strip_prefix(&prefix).and_then(|t| t.split_once(": ")) {
                     Some((field, message)) => (field.to_string(), message.to_string()),
                     None => (String::new(), text),
                 };
                 Err(field_error(&field, message))
             }
         }
+    }
+}
+
+impl voicera_api::AgentValidator for AgentCompiler {
+    fn validate(&self, agent_config: &serde_json::Value) -> std::result::Result<(), voicera_api::FieldError> {
+        self.compile("api-agent", agent_config).map(drop)
     }
 }
 
@@ -604,6 +706,53 @@ mod tests {
     }
 
     const AGENT: &str = "[[agents]]\nid = \"desk\"\nsystem_prompt = \"x\"\n";
+
+    #[test]
+    fn llm_model_takes_a_fallback_chain_of_cloud_and_local_links() {
+        let config =
+            agents(&format!("{AGENT}llm_model = [\"ollama:llama3.2\", \"smollm2-135m\"]"), &DialPolicy::default())
+                .unwrap();
+        assert_eq!(
+            config[0].llm,
+            LlmChoice::Chain(vec![
+                (
+                    "ollama:llama3.2".into(),
+                    LlmChoice::OpenAiCompatible {
+                        base_url: "http://127.0.0.1:11434/v1".into(),
+                        model: "llama3.2".into(),
+                        api_key_env: None
+                    }
+                ),
+                ("smollm2-135m".into(), LlmChoice::Local { model: "smollm2-135m".into() }),
+            ])
+        );
+        // A list of one is that model; a plain string keeps working.
+        let one = agents(&format!("{AGENT}llm_model = [\"smollm2-135m\"]"), &DialPolicy::default()).unwrap();
+        assert_eq!(one[0].llm, LlmChoice::Local { model: "smollm2-135m".into() });
+        let plain = agents(&format!("{AGENT}llm_model = \"vllm:qwen\""), &DialPolicy::default()).unwrap();
+        assert!(matches!(&plain[0].llm, LlmChoice::OpenAiCompatible { model, .. } if model == "qwen"));
+    }
+
+    #[test]
+    fn a_bad_llm_chain_is_refused_with_the_link_and_what_to_do() {
+        let refused = |value: &str| {
+            format!("{:#}", agents(&format!("{AGENT}llm_model = {value}"), &DialPolicy::default()).unwrap_err())
+        };
+        let err = refused("[]");
+        assert!(err.contains("agents.desk.llm_model") && err.contains("empty"), "{err}");
+        let err = refused("[\"mystery:m\", \"smollm2-135m\"]");
+        assert!(err.contains("unknown provider \"mystery\"") && err.contains("VOICERA_MYSTERY_BASE_URL"), "{err}");
+        let err = refused("[\"anthropic:claude-3-5-haiku\"]");
+        assert!(err.contains("own protocol"), "{err}");
+        let err = refused("[\"gpt-9\"]");
+        assert!(err.contains("not available locally") && err.contains("provider:model"), "{err}");
+        let err = refused("[\"ollama:\"]");
+        assert!(err.contains("must be provider:model"), "{err}");
+        if std::env::var_os("VOICERA_OPENAI_API_KEY").is_none() {
+            let err = refused("[\"openai:gpt-4o-mini\"]");
+            assert!(err.contains("VOICERA_OPENAI_API_KEY"), "{err}");
+        }
+    }
 
     #[test]
     fn transfer_call_without_targets_is_a_config_error_naming_the_agent_and_field() {

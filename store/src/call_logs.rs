@@ -205,5 +205,31 @@ pub mod conformance {
         // Another tenant's calls never appear.
         assert_eq!(page(CallLogQuery { org_id: "org2".into(), ..all.clone() }).await, (vec!["x1".into()], 1));
         assert_eq!(page(CallLogQuery { org_id: "nobody".into(), ..all }).await, (vec![], 0));
+
+        // A node's calls still in progress, in every tenant: its next start closes them.
+        let open = [("org1", "p1", "n1", "in-progress"), ("org2", "p2", "n1", "in-progress")];
+        let others = [("org1", "p3", "n1", "completed"), ("org1", "p4", "n2", "in-progress")];
+        for (org, id, node, status) in open.iter().chain(&others) {
+            let doc = json!({"node_id": node, "status": status, "created_at": "2024-11-25T07:00:00.000Z"});
+            store.put(Collection::CallLogs, &Record { org_id: (*org).into(), id: (*id).into(), doc }).await.unwrap();
+        }
+        let found = store.call_logs_in_progress_on("n1").await.unwrap();
+        let keys: Vec<(String, String)> = found.into_iter().map(|r| (r.org_id, r.id)).collect();
+        assert_eq!(keys, [("org1".to_string(), "p1".to_string()), ("org2".to_string(), "p2".to_string())]);
+        assert!(store.call_logs_in_progress_on("nobody").await.unwrap().is_empty());
+        for (org, id, _, _) in open.iter().chain(&others) {
+            store.delete(Collection::CallLogs, org, id).await.unwrap();
+        }
+    }
+}
+
+impl crate::Store {
+    /// The call logs still in progress (`status: "in-progress"`) that node `node_id` wrote, in every tenant:
+    /// after a crash, the node's next start closes them.
+    pub async fn call_logs_in_progress_on(&self, node_id: &str) -> crate::Result<Vec<Record>> {
+        match self {
+            crate::Store::Sqlite(s) => s.call_logs_in_progress_on(node_id).await,
+            crate::Store::Mongo(m) => m.call_logs_in_progress_on(node_id).await,
+        }
     }
 }

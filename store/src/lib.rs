@@ -26,6 +26,11 @@ use serde_json::Value;
 pub const AGENT_REFERENCES: [Collection; 4] =
     [Collection::PhoneNumbers, Collection::CallLogs, Collection::Batches, Collection::BatchContacts];
 
+/// Collections whose changes alter call routing (which agent an id or a number leads to). Every write to them
+/// through [`Store`] bumps the collection's revision ([`Store::revision`]) after it lands, so a node polling
+/// one small counter learns that it must reload, however many nodes share the store.
+pub const ROUTING_COLLECTIONS: [Collection; 2] = [Collection::Agents, Collection::PhoneNumbers];
+
 /// Agent ids the platform keeps for its built-in services (`echo`, and the `bench` and `demo` agents): a
 /// configured agent may not take one, and an imported agent with one of them is renamed.
 pub const RESERVED_AGENT_IDS: &[&str] = &["echo", "bench", "demo"];
@@ -225,9 +230,38 @@ impl Store {
     /// Inserts or replaces a document.
     pub async fn put(&self, collection: Collection, record: &Record) -> Result<Written> {
         record.check(collection)?;
+        let written = match self {
+            Store::Sqlite(s) => s.put(collection, record).await?,
+            Store::Mongo(m) => m.put(collection, record).await?,
+        };
+        if written != Written::Unchanged {
+            self.changed(collection).await?;
+        }
+        Ok(written)
+    }
+
+    /// Bumps the revision of a routing collection after a write to it landed (never before: a node that sees
+    /// the new revision must read the new documents).
+    async fn changed(&self, collection: Collection) -> Result<()> {
+        if !ROUTING_COLLECTIONS.contains(&collection) {
+            return Ok(());
+        }
         match self {
-            Store::Sqlite(s) => s.put(collection, record).await,
-            Store::Mongo(m) => m.put(collection, record).await,
+            Store::Sqlite(s) => s.bump_revision(collection).await,
+            Store::Mongo(m) => m.bump_revision(collection).await,
+        }
+    }
+
+    /// How many times a routing collection ([`ROUTING_COLLECTIONS`]) has changed through any node: one small
+    /// read, which nodes poll to learn that their routing snapshot is stale. 0 for a collection never written
+    /// (and for the others, which keep no revision).
+    pub async fn revision(&self, collection: Collection) -> Result<u64> {
+        if !ROUTING_COLLECTIONS.contains(&collection) {
+            return Ok(0);
+        }
+        match self {
+            Store::Sqlite(s) => s.revision(collection).await,
+            Store::Mongo(m) => m.revision(collection).await,
         }
     }
 
@@ -255,12 +289,25 @@ impl Store {
         }
     }
 
+    /// Every document of a collection, all tenants, by tenant and id (the routing snapshot of agents and
+    /// numbers; not for collections that grow with traffic).
+    pub async fn list_all(&self, collection: Collection) -> Result<Vec<Record>> {
+        match self {
+            Store::Sqlite(s) => s.list_all(collection).await,
+            Store::Mongo(m) => m.list_all(collection).await,
+        }
+    }
+
     /// Removes a document; whether it existed.
     pub async fn delete(&self, collection: Collection, org_id: &str, id: &str) -> Result<bool> {
-        match self {
-            Store::Sqlite(s) => s.delete(collection, org_id, id).await,
-            Store::Mongo(m) => m.delete(collection, org_id, id).await,
+        let existed = match self {
+            Store::Sqlite(s) => s.delete(collection, org_id, id).await?,
+            Store::Mongo(m) => m.delete(collection, org_id, id).await?,
+        };
+        if existed {
+            self.changed(collection).await?;
         }
+        Ok(existed)
     }
 
     /// One page of a tenant's call history, filtered and sorted in the store.
@@ -275,10 +322,15 @@ impl Store {
     /// (numbers, call history, campaigns and their contacts), as the original's rename cascaded; how many
     /// documents changed.
     pub async fn rename_agent(&self, org_id: &str, agent_id: &str, new_name: &str) -> Result<u64> {
-        match self {
-            Store::Sqlite(s) => s.rename_agent(org_id, agent_id, new_name).await,
-            Store::Mongo(m) => m.rename_agent(org_id, agent_id, new_name).await,
+        let changed = match self {
+            Store::Sqlite(s) => s.rename_agent(org_id, agent_id, new_name).await?,
+            Store::Mongo(m) => m.rename_agent(org_id, agent_id, new_name).await?,
+        };
+        if changed > 0 {
+            // The numbers' documents name the agent too.
+            self.changed(Collection::PhoneNumbers).await?;
         }
+        Ok(changed)
     }
 
     /// The distinct non-empty text values of a call-log field in a tenant's history, sorted.
@@ -375,6 +427,39 @@ pub mod conformance {
         let err = store.put(Collection::Agents, &record("", "x", json!({}))).await.unwrap_err();
         assert!(err.to_string().contains("needs an org_id"), "{err}");
         store.ping().await.unwrap();
+        revisions(store).await;
+    }
+
+    /// Every landed write to a routing collection bumps its revision; no-op writes and other collections do not.
+    async fn revisions(store: &Store) {
+        let agents = store.revision(Collection::Agents).await.unwrap();
+        assert!(agents > 0, "the writes above were counted");
+        assert_eq!(store.revision(Collection::PhoneNumbers).await.unwrap(), 0);
+        let number = record("org1", "918000000001", json!({"phone_number": "+918000000001", "agent_id": "sales"}));
+        store.put(Collection::PhoneNumbers, &number).await.unwrap();
+        assert_eq!(store.revision(Collection::PhoneNumbers).await.unwrap(), 1);
+        store.put(Collection::PhoneNumbers, &number).await.unwrap();
+        assert_eq!(store.revision(Collection::PhoneNumbers).await.unwrap(), 1, "an unchanged document is no change");
+        assert_eq!(store.rename_agent("org1", "sales", "Sales 3").await.unwrap(), 1);
+        assert_eq!(store.revision(Collection::PhoneNumbers).await.unwrap(), 2, "a rename rewrites the number");
+        assert!(store.delete(Collection::PhoneNumbers, "org1", "918000000001").await.unwrap());
+        assert!(!store.delete(Collection::PhoneNumbers, "org1", "918000000001").await.unwrap());
+        assert_eq!(store.revision(Collection::PhoneNumbers).await.unwrap(), 3, "a delete of nothing is no change");
+        store.put(Collection::Users, &record("org1", "a@b.c", json!({}))).await.unwrap();
+        assert_eq!(store.revision(Collection::Users).await.unwrap(), 0);
+        assert_eq!(store.revision(Collection::Agents).await.unwrap(), agents);
+
+        // All tenants' documents at once, by tenant then id.
+        let all: Vec<(String, String)> =
+            store.list_all(Collection::Agents).await.unwrap().into_iter().map(|r| (r.org_id, r.id)).collect();
+        assert_eq!(
+            all,
+            [
+                ("org1".to_string(), "sales".to_string()),
+                ("org1".into(), "हिन्दी-agent".into()),
+                ("org2".into(), "sales".into())
+            ]
+        );
     }
 }
 

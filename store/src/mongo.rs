@@ -11,6 +11,9 @@ use serde_json::Value;
 use crate::call_logs::{CallLogPage, CallLogQuery, CallLogSort, CallStatus, FilterField};
 use crate::{Collection, Record, Result, StoreError, Written};
 
+/// The collection of change counters of [`crate::ROUTING_COLLECTIONS`].
+const REVISIONS: &str = "revisions";
+
 /// The database used when the URI names none (the original VoicEra's name too).
 pub const DEFAULT_DATABASE: &str = "voicera";
 
@@ -100,6 +103,38 @@ impl MongoStore {
         self.find(collection, doc! {"id": id}, doc! {"org_id": 1}).await
     }
 
+    /// [`crate::Store::list_all`] on MongoDB.
+    pub async fn list_all(&self, collection: Collection) -> Result<Vec<Record>> {
+        self.find(collection, doc! {}, doc! {"org_id": 1, "id": 1}).await
+    }
+
+    /// The documents counting changes of routing collections: `{_id: <collection>, revision}`.
+    fn revisions(&self) -> mongodb::Collection<Document> {
+        self.db.collection(REVISIONS)
+    }
+
+    /// Counts one more change of `collection` ([`crate::Store::revision`]): one atomic `$inc`, so writes from
+    /// many nodes all count.
+    pub async fn bump_revision(&self, collection: Collection) -> Result<()> {
+        self.revisions()
+            .update_one(doc! {"_id": collection.name()}, doc! {"$inc": {"revision": 1_i64}})
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+
+    /// [`crate::Store::revision`] on MongoDB.
+    pub async fn revision(&self, collection: Collection) -> Result<u64> {
+        let found = self.revisions().find_one(doc! {"_id": collection.name()}).await?;
+        let revision = match found.as_ref().and_then(|d| d.get("revision")) {
+            Some(Bson::Int64(n)) => *n,
+            Some(Bson::Int32(n)) => i64::from(*n),
+            Some(Bson::Double(n)) => *n as i64,
+            _ => 0,
+        };
+        Ok(revision.max(0) as u64)
+    }
+
     async fn find(&self, collection: Collection, filter: Document, sort: Document) -> Result<Vec<Record>> {
         let docs: Vec<Document> = self.collection(collection).find(filter).sort(sort).await?.try_collect().await?;
         docs.iter().map(|d| to_record(collection, d)).collect()
@@ -147,6 +182,12 @@ impl MongoStore {
             .distinct(format!("doc.{}", field.name()), doc! {"org_id": org_id})
             .await?;
         Ok(values.into_iter().filter_map(|v| if let Bson::String(s) = v { Some(s) } else { None }).collect())
+    }
+
+    /// [`crate::Store::call_logs_in_progress_on`] on MongoDB.
+    pub async fn call_logs_in_progress_on(&self, node_id: &str) -> Result<Vec<Record>> {
+        let filter = doc! {"doc.node_id": node_id, "doc.status": "in-progress"};
+        self.find(Collection::CallLogs, filter, doc! {"org_id": 1, "id": 1}).await
     }
 
     /// [`crate::Store::count`] on MongoDB.

@@ -47,6 +47,10 @@ impl SqliteStore {
                 ))
                 .map_err(err)?;
             }
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS revisions (collection TEXT PRIMARY KEY, revision INTEGER NOT NULL)",
+            )
+            .map_err(err)?;
             // The call history's two sort orders per tenant: the query's ORDER BY uses these exact expressions.
             conn.execute_batch(&format!(
                 "CREATE INDEX IF NOT EXISTS call_logs_created ON call_logs (org_id, {CREATED}, id);
@@ -141,6 +145,36 @@ impl SqliteStore {
         self.select(collection, "id = ?1 ORDER BY org_id", id).await
     }
 
+    /// [`crate::Store::list_all`] on SQLite.
+    pub async fn list_all(&self, collection: Collection) -> Result<Vec<Record>> {
+        self.select(collection, "?1 = ?1 ORDER BY org_id, id", "").await
+    }
+
+    /// Counts one more change of `collection` ([`crate::Store::revision`]).
+    pub async fn bump_revision(&self, collection: Collection) -> Result<()> {
+        let name = collection.name();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO revisions (collection, revision) VALUES (?1, 1)
+                 ON CONFLICT (collection) DO UPDATE SET revision = revision + 1",
+                params![name],
+            )
+        })
+        .await
+        .map(drop)
+    }
+
+    /// [`crate::Store::revision`] on SQLite.
+    pub async fn revision(&self, collection: Collection) -> Result<u64> {
+        let name = collection.name();
+        self.with(move |c| {
+            c.query_row("SELECT revision FROM revisions WHERE collection = ?1", params![name], |r| r.get::<_, i64>(0))
+                .optional()
+        })
+        .await
+        .map(|n| n.unwrap_or(0).max(0) as u64)
+    }
+
     /// The documents of `collection` matching `condition` (one `?1` parameter).
     async fn select(&self, collection: Collection, condition: &'static str, param: &str) -> Result<Vec<Record>> {
         let table = collection.name();
@@ -231,6 +265,23 @@ impl SqliteStore {
             values
         })
         .await
+    }
+
+    /// [`crate::Store::call_logs_in_progress_on`] on SQLite.
+    pub async fn call_logs_in_progress_on(&self, node_id: &str) -> Result<Vec<Record>> {
+        let node = node_id.to_string();
+        let rows = self
+            .with(move |c| {
+                let mut stmt = c.prepare(
+                    "SELECT org_id, id, doc FROM call_logs
+                     WHERE json_extract(doc, '$.node_id') = ?1 AND json_extract(doc, '$.status') = 'in-progress'
+                     ORDER BY org_id, id",
+                )?;
+                let rows = stmt.query_map(params![node], row)?.collect::<rusqlite::Result<Vec<_>>>();
+                rows
+            })
+            .await?;
+        rows.into_iter().map(|r| parse(Collection::CallLogs, r)).collect()
     }
 
     /// [`crate::Store::count`] on SQLite.

@@ -1,7 +1,9 @@
 //! `agents`: an org's agents, addressed by name (`agent_type`, the original's key) or by id (`agent_id`, what
 //! calls and streams address). Every lookup is within the caller's org; an agent id is unique across orgs, so
 //! a call routed by id reaches exactly one agent. `agent_config` is checked by the binary's compile step
-//! ([`crate::AgentValidator`]) before it is stored.
+//! ([`crate::AgentValidator`]) before it is stored, and every write is handed to the node's routing
+//! ([`crate::AgentDirectory::changed`]) so the next call on this node meets the change. The agents of
+//! `voicera.toml` show in the owner's org with `"source": "config"` and are read-only here.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,7 +14,7 @@ use voicera_store::{utc_text, Collection, Record, RESERVED_AGENT_IDS};
 
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiJson, ApiQuery};
-use crate::state::ApiState;
+use crate::state::{ApiState, ConfigAgent};
 
 /// The original's optional agent fields, stored as given.
 const OPTIONAL_FIELDS: &[&str] = &[
@@ -117,23 +119,85 @@ fn copy_optional(from: &Map<String, Value>, doc: &mut Map<String, Value>) -> Res
     Ok(())
 }
 
-async fn by_name(state: &ApiState, org_id: &str, name: &str) -> Result<Record, ApiError> {
+/// An agent of an org: stored (changed over the API) or configured (`[[agents]]`, read-only).
+pub(crate) enum Found {
+    Stored(Record),
+    Config(ConfigAgent),
+}
+
+/// The configured agents (none without a plugged-in directory).
+pub(crate) fn config_agents(state: &ApiState) -> Vec<ConfigAgent> {
+    state.agent_directory().map(|d| d.config_agents()).unwrap_or_default()
+}
+
+/// The configured agents as `org_id` sees them: all of them in the owner's org, none elsewhere.
+pub(crate) fn config_agents_of(state: &ApiState, org_id: &str) -> Vec<ConfigAgent> {
+    match state.agent_directory() {
+        Some(d) if d.config_org().as_deref() == Some(org_id) => d.config_agents(),
+        _ => Vec::new(),
+    }
+}
+
+/// Tells this node's routing that agents or numbers changed, and waits until it routes by them.
+pub(crate) async fn routing_changed(state: &ApiState) {
+    if let Some(directory) = state.agent_directory() {
+        directory.changed().await;
+    }
+}
+
+async fn stored_by_name(state: &ApiState, org_id: &str, name: &str) -> Result<Option<Record>, ApiError> {
     let name = name.trim();
-    state
+    Ok(state
         .store()
         .list(Collection::Agents, org_id)
         .await?
         .into_iter()
-        .find(|r| r.doc.get("agent_type").and_then(Value::as_str) == Some(name))
+        .find(|r| r.doc.get("agent_type").and_then(Value::as_str) == Some(name)))
+}
+
+/// The org's agent named `name`, stored or configured.
+pub(crate) async fn find_by_name(state: &ApiState, org_id: &str, name: &str) -> Result<Found, ApiError> {
+    if let Some(record) = stored_by_name(state, org_id, name).await? {
+        return Ok(Found::Stored(record));
+    }
+    let name = name.trim();
+    config_agents_of(state, org_id)
+        .into_iter()
+        .find(|a| a.id == name)
+        .map(Found::Config)
         .ok_or_else(|| ApiError::not_found(format!("no agent named {name:?} in your org")))
 }
 
-async fn by_id(state: &ApiState, org_id: &str, id: &str) -> Result<Record, ApiError> {
-    state
-        .store()
-        .get(Collection::Agents, org_id, id)
-        .await?
+async fn find_by_id(state: &ApiState, org_id: &str, id: &str) -> Result<Found, ApiError> {
+    if let Some(record) = state.store().get(Collection::Agents, org_id, id).await? {
+        return Ok(Found::Stored(record));
+    }
+    config_agents_of(state, org_id)
+        .into_iter()
+        .find(|a| a.id == id)
+        .map(Found::Config)
         .ok_or_else(|| ApiError::not_found(format!("no agent with id {id:?} in your org")))
+}
+
+/// The stored agent of a lookup, or the 409 that configured agents are read-only.
+fn writable(found: Found) -> Result<Record, ApiError> {
+    match found {
+        Found::Stored(record) => Ok(record),
+        Found::Config(agent) => Err(read_only(&agent.id)),
+    }
+}
+
+/// A configured agent cannot be changed here.
+pub(crate) fn read_only(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "read_only",
+        format!(
+            "agent {id:?} is configured in voicera.toml ([[agents]]) and is read-only over the API; change it in \
+             the file and restart, or create a stored agent with another id"
+        ),
+    )
+    .at("agent_id")
 }
 
 /// An agent as answers show it: the stored document with its org and id.
@@ -142,9 +206,29 @@ fn view(record: &Record) -> Value {
     if let Some(map) = doc.as_object_mut() {
         map.insert("org_id".into(), Value::String(record.org_id.clone()));
         map.entry("agent_id").or_insert_with(|| Value::String(record.id.clone()));
-        map.entry("source").or_insert_with(|| Value::String("api".into()));
+        map.insert("source".into(), Value::String("store".into()));
     }
     doc
+}
+
+/// A configured agent as answers show it, in the shape of a stored one.
+fn config_view(agent: &ConfigAgent, org_id: &str) -> Value {
+    json!({
+        "agent_type": agent.id,
+        "agent_id": agent.id,
+        "org_id": org_id,
+        "agent_config": agent.agent_config,
+        "phone_number": agent.numbers.first().map(|n| format!("+{n}")),
+        "numbers": agent.numbers.iter().map(|n| format!("+{n}")).collect::<Vec<_>>(),
+        "source": "config",
+    })
+}
+
+fn found_view(found: &Found, org_id: &str) -> Value {
+    match found {
+        Found::Stored(record) => view(record),
+        Found::Config(agent) => config_view(agent, org_id),
+    }
 }
 
 /// `POST /agents`: creates an agent in the caller's org after the config validates.
@@ -164,10 +248,18 @@ pub async fn create(
     check_config(&state, &body.agent_config)?;
     let mut doc = Map::new();
     copy_optional(&body.optional, &mut doc)?;
-    if by_name(&state, &caller.org_id, &name).await.is_ok() {
+    // The id must stay free between this check and the write (on this node; see `routing_lock`).
+    let taken = state.0.routing_lock.lock().await;
+    if find_by_name(&state, &caller.org_id, &name).await.is_ok() {
         return Err(ApiError::conflict("agent_type", format!("your org already has an agent named {name:?}")));
     }
-    // Unique across orgs: SIP and streams route by id alone.
+    // Unique across orgs and the configuration file: SIP and streams route by id alone.
+    if config_agents(&state).iter().any(|a| a.id == id) {
+        return Err(ApiError::conflict(
+            "agent_id",
+            format!("agent id {id:?} belongs to an agent configured in voicera.toml; choose another"),
+        ));
+    }
     if !state.store().find_id(Collection::Agents, &id).await?.is_empty() {
         return Err(ApiError::conflict("agent_id", format!("agent id {id:?} is taken; choose another")));
     }
@@ -176,11 +268,12 @@ pub async fn create(
     doc.insert("agent_id".into(), Value::String(id.clone()));
     doc.insert("org_id".into(), Value::String(caller.org_id.clone()));
     doc.insert("agent_config".into(), body.agent_config);
-    doc.insert("source".into(), Value::String("api".into()));
     doc.insert("created_at".into(), Value::String(now.clone()));
     doc.insert("updated_at".into(), Value::String(now));
     let record = Record { org_id: caller.org_id.clone(), id: id.clone(), doc: Value::Object(doc) };
     state.store().put(Collection::Agents, &record).await?;
+    drop(taken);
+    routing_changed(&state).await;
     tracing::info!(org_id = %caller.org_id, agent_id = %id, by = %caller.email, "agent created");
     Ok((
         StatusCode::CREATED,
@@ -200,7 +293,8 @@ pub async fn list_by_org(
         return Err(ApiError::not_found(format!("no org {org_id:?} of yours")));
     }
     let agents = state.store().list(Collection::Agents, &caller.org_id).await?;
-    Ok(Json(agents.iter().map(view).collect()))
+    let configured = config_agents_of(&state, &caller.org_id);
+    Ok(Json(configured.iter().map(|a| config_view(a, &caller.org_id)).chain(agents.iter().map(view)).collect()))
 }
 
 /// `GET /agents/{agent_type}`: an agent by name.
@@ -209,7 +303,7 @@ pub async fn get_by_name(
     State(state): State<ApiState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(view(&by_name(&state, &caller.org_id, &name).await?)))
+    Ok(Json(found_view(&find_by_name(&state, &caller.org_id, &name).await?, &caller.org_id)))
 }
 
 /// `GET /agents/id/{agent_id}`: an agent by id.
@@ -218,7 +312,7 @@ pub async fn get_by_id(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(view(&by_id(&state, &caller.org_id, &id).await?)))
+    Ok(Json(found_view(&find_by_id(&state, &caller.org_id, &id).await?, &caller.org_id)))
 }
 
 async fn update(
@@ -233,7 +327,7 @@ async fn update(
     let name = match body.agent_type.as_deref() {
         Some(new) if new.trim() != current => {
             let new = check_name(new)?;
-            if by_name(state, &caller.org_id, &new).await.is_ok() {
+            if find_by_name(state, &caller.org_id, &new).await.is_ok() {
                 return Err(ApiError::conflict("agent_type", format!("your org already has an agent named {new:?}")));
             }
             new
@@ -254,6 +348,7 @@ async fn update(
         let changed = state.store().rename_agent(&caller.org_id, &record.id, &name).await?;
         tracing::info!(agent_id = %record.id, documents = changed, "agent renamed in numbers, calls and campaigns");
     }
+    routing_changed(state).await;
     tracing::info!(org_id = %caller.org_id, agent_id = %record.id, by = %caller.email, "agent updated");
     Ok(Json(json!({"status": "success", "message": "Agent updated successfully", "agent": view(&record)})))
 }
@@ -266,7 +361,7 @@ pub async fn update_by_name(
     ApiJson(body): ApiJson<AgentUpdate>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Member, "changing agents")?;
-    let record = by_name(&state, &caller.org_id, &name).await?;
+    let record = writable(find_by_name(&state, &caller.org_id, &name).await?)?;
     update(&state, &caller, record, body).await
 }
 
@@ -278,12 +373,18 @@ pub async fn update_by_id(
     ApiJson(body): ApiJson<AgentUpdate>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Member, "changing agents")?;
-    let record = by_id(&state, &caller.org_id, &id).await?;
+    let record = writable(find_by_id(&state, &caller.org_id, &id).await?)?;
     update(&state, &caller, record, body).await
 }
 
 async fn delete(state: &ApiState, caller: &Caller, record: Record) -> Result<Json<Value>, ApiError> {
     state.store().delete(Collection::Agents, &record.org_id, &record.id).await?;
+    // Its numbers stop leading to it (a later agent with the same id must not inherit them).
+    let detached = super::numbers::detach_agent(state, caller, &record.id).await?;
+    routing_changed(state).await;
+    if detached > 0 {
+        tracing::info!(agent_id = %record.id, numbers = detached, "numbers of the deleted agent detached");
+    }
     tracing::info!(org_id = %caller.org_id, agent_id = %record.id, by = %caller.email, "agent deleted");
     Ok(Json(json!({"status": "success", "message": "Agent deleted successfully", "agent_id": record.id})))
 }
@@ -295,7 +396,7 @@ pub async fn delete_by_name(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Member, "deleting agents")?;
-    let record = by_name(&state, &caller.org_id, &name).await?;
+    let record = writable(find_by_name(&state, &caller.org_id, &name).await?)?;
     delete(&state, &caller, record).await
 }
 
@@ -306,7 +407,7 @@ pub async fn delete_by_id(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Member, "deleting agents")?;
-    let record = by_id(&state, &caller.org_id, &id).await?;
+    let record = writable(find_by_id(&state, &caller.org_id, &id).await?)?;
     delete(&state, &caller, record).await
 }
 
@@ -326,7 +427,7 @@ pub async fn delete_by_query(
     if query.agent_type.trim().is_empty() {
         return Err(ApiError::invalid("agent_type", "agent_type is required"));
     }
-    let record = by_name(&state, &caller.org_id, &query.agent_type).await?;
+    let record = writable(find_by_name(&state, &caller.org_id, &query.agent_type).await?)?;
     delete(&state, &caller, record).await
 }
 

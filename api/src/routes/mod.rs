@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod keys;
 pub mod meetings;
+pub mod numbers;
 pub mod users;
 
 use axum::http::Method;
@@ -110,6 +111,9 @@ const AGENT_UPDATE: Fields = &[
     ("plivo_app_id", "string", false),
     ("plivo_answer_url", "string", false),
 ];
+const NUMBER_ATTACH: Fields =
+    &[("phone_number", "string", true), ("provider", "string", false), ("agent_type", "string", false)];
+const NUMBER_DETACH: Fields = &[("phone_number", "string", true)];
 const MEETINGS_QUERY: &[(&str, &str)] = &[
     ("page", "integer"),
     ("limit", "integer"),
@@ -325,6 +329,46 @@ pub fn operations() -> Vec<Operation> {
             "Delete an agent, by id",
             None,
             delete(agents::delete_by_id),
+        ),
+        op(
+            M::POST,
+            "/phone-numbers/attach",
+            "attach_phone_number",
+            "phone-numbers",
+            member,
+            "Attach a number to an agent (calls to it reach the agent at once); a number belongs to one org",
+            Some(NUMBER_ATTACH),
+            post(numbers::attach),
+        ),
+        op(
+            M::DELETE,
+            "/phone-numbers/detach",
+            "detach_phone_number",
+            "phone-numbers",
+            member,
+            "Detach a number from its agent",
+            Some(NUMBER_DETACH),
+            delete(numbers::detach),
+        ),
+        op(
+            M::GET,
+            "/phone-numbers/org/{org_id}",
+            "list_phone_numbers",
+            "phone-numbers",
+            viewer,
+            "The org's numbers and the agents they lead to",
+            None,
+            get(numbers::list_by_org),
+        ),
+        op(
+            M::GET,
+            "/phone-numbers/agent/{agent_type}",
+            "list_agent_phone_numbers",
+            "phone-numbers",
+            viewer,
+            "The numbers attached to an agent, by name",
+            None,
+            get(numbers::list_by_agent),
         ),
         Operation {
             query: MEETINGS_QUERY,

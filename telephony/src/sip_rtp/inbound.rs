@@ -193,8 +193,12 @@ impl Service {
                     extra: Vec::new(),
                 };
                 if agent.record_transcript {
-                    recording =
-                        self.config.recordings.clone().map(|sink| RecordingPlan { sink, caller, called: user.clone() });
+                    recording = self.config.recordings.clone().map(|sink| RecordingPlan {
+                        sink,
+                        caller,
+                        called: user.clone(),
+                        outbound: false,
+                    });
                 }
                 CallService::Agent(Box::new(Conversation::for_call(agent, &context)))
             }

@@ -526,7 +526,12 @@ impl Service {
             extra: Vec::new(),
         };
         let recording = if agent.record_transcript {
-            self.config.recordings.clone().map(|sink| super::media::RecordingPlan { sink, caller, called })
+            self.config.recordings.clone().map(|sink| super::media::RecordingPlan {
+                sink,
+                caller,
+                called,
+                outbound: true,
+            })
         } else {
             None
         };

@@ -217,6 +217,9 @@ impl Telephony {
             sink: Arc::clone(sink),
             caller: start.from.clone().unwrap_or_default(),
             called: start.to.clone().unwrap_or_default(),
+            // The stream's start message does not say who dialled; provider-placed outbound calls are told
+            // apart by their answer webhook's `Direction` in the provider report kept beside the record.
+            outbound: false,
         })
     }
 

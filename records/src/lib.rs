@@ -1,0 +1,145 @@
+//! Call records in the store, and a spool that loses none of them.
+//!
+//! Every agent call, whatever its transport, becomes a call-log document in the store (the original's
+//! `CallLogs` shape, [`call_log`]): written when the call starts (`status: "in-progress"`) and completed
+//! when it ends, through the [`sink::StoreRecordingSink`] that the journal reports both to. The writes leave
+//! the call at once for a background [`writer`] that delivers them in order; when the store is down or slow
+//! they wait in a local [`spool`] (fsync'd files under `<data-dir>/spool/`) and a reconciler delivers them
+//! with [`backoff`] once it is back, exactly once ([`item`]: idempotent upserts keyed by the call's record
+//! id). A node that died mid-call closes its orphans on the next start, by its [`node`] id.
+//!
+//! Crate map: `spool.rs` the directory of items · `backoff.rs` retry timing (sans-IO) · `writer.rs` the
+//! queue, the writer task and its metrics · `item.rs` what is spooled and how each kind reaches the store,
+//! the orphan sweeps · `call_log.rs` the document and transcript · `sink.rs` the recording sink ·
+//! `node.rs` the node id.
+
+#![forbid(unsafe_code)]
+
+pub mod backoff;
+pub mod call_log;
+pub mod item;
+pub mod node;
+pub mod sink;
+pub mod spool;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use voicera_conversation::recorder::RecordingSink;
+use voicera_store::Store;
+
+pub use item::{SpoolItem, StoreDelivery};
+pub use sink::StoreRecordingSink;
+pub use spool::Spool;
+pub use writer::{RecordWriter, WriterConfig};
+
+/// What went wrong with the spool or the node id.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordsError {
+    /// A file or directory of the spool (or the node id file) could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// An item could not be encoded as JSON.
+    #[error("cannot encode a spool item: {0}")]
+    Encode(serde_json::Error),
+    /// A spool file does not hold a valid item.
+    #[error("spool file {0} is not a valid item: {1}")]
+    Corrupt(String, serde_json::Error),
+    /// The spool has no item with this sequence number.
+    #[error("no spool item {0}")]
+    Missing(u64),
+    /// A blocking spool task panicked or was cancelled.
+    #[error("spool task failed: {0}")]
+    Task(String),
+}
+
+impl RecordsError {
+    fn io(path: &Path, source: std::io::Error) -> RecordsError {
+        RecordsError::Io { path: path.display().to_string(), source }
+    }
+}
+
+/// Unix milliseconds now (spool ages and orphan closing times; retries use tokio's clock).
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// How a node keeps its call records.
+#[derive(Debug, Clone)]
+pub struct RecordsConfig {
+    /// The spool's directory (`<data-dir>/spool`).
+    pub spool_dir: PathBuf,
+    /// Where the file sink writes (`<data-dir>/calls`): transcripts go beside the recordings.
+    pub calls_root: PathBuf,
+    /// This node's id ([`node::node_id`]).
+    pub node_id: String,
+    /// The org the node's calls belong to (agents from voicera.toml have no org of their own).
+    pub org_id: String,
+    /// Queue and retry timing.
+    pub writer: WriterConfig,
+}
+
+/// A node's running call records: the sink for the transports, the writer for `/metrics` and `/health`.
+pub struct Records {
+    /// The sink every transport's journal reports to.
+    pub sink: Arc<StoreRecordingSink>,
+    /// The writer, for the backlog and the degraded state.
+    pub writer: RecordWriter<SpoolItem>,
+    /// The writer task; await it after shutdown so queued records reach the spool.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// How long the start-up sweep may take before the node starts without it (logged).
+const SWEEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Starts a node's call records: opens the spool (closing calls the last run left open in it), starts the
+/// writer on `store`, closes this node's orphans in the store, and wraps `files` in the store sink. Run
+/// before the node takes calls.
+pub async fn start(
+    config: RecordsConfig,
+    store: Store,
+    files: Arc<dyn RecordingSink>,
+    shutdown: CancellationToken,
+) -> Result<Records, RecordsError> {
+    let spool_dir = config.spool_dir.clone();
+    let spool = tokio::task::spawn_blocking(move || -> Result<Spool<SpoolItem>, RecordsError> {
+        let mut spool = Spool::open(spool_dir)?;
+        let closed = item::close_spooled_orphans(&mut spool, unix_ms())?;
+        let backlog = spool.backlog();
+        if backlog.items > 0 {
+            tracing::info!(
+                items = backlog.items,
+                bytes = backlog.bytes,
+                closed,
+                "spooled records from the last run: delivering them"
+            );
+        }
+        Ok(spool)
+    })
+    .await
+    .map_err(|e| RecordsError::Task(e.to_string()))??;
+    let (writer, task) = RecordWriter::spawn(config.writer, spool, StoreDelivery::new(store.clone()), shutdown);
+    match tokio::time::timeout(SWEEP_TIMEOUT, item::orphans_in_store(&store, &config.node_id, unix_ms())).await {
+        Ok(Ok(orphans)) => {
+            if !orphans.is_empty() {
+                tracing::info!(calls = orphans.len(), node_id = %config.node_id, "closing calls left in progress by this node's last run");
+            }
+            let submitter = writer.clone();
+            let _ = tokio::task::spawn_blocking(move || orphans.into_iter().for_each(|o| submitter.submit(o))).await;
+        }
+        Ok(Err(err)) => tracing::warn!(%err, "cannot look for calls left in progress; they stay open"),
+        Err(_) => tracing::warn!("the store did not list calls left in progress in time; they stay open"),
+    }
+    let sink =
+        Arc::new(StoreRecordingSink::new(files, config.calls_root, writer.clone(), config.org_id, config.node_id));
+    Ok(Records { sink, writer, task })
+}

@@ -1,0 +1,581 @@
+//! The background writer: a node's writes to a dependency (call logs to the store, later recordings to the
+//! blob store) leave the call at once and are delivered by one task, in order, exactly once.
+//!
+//! ```text
+//!  call task ──try_send──▶ bounded channel ──▶ writer task ──deliver (bounded time)──▶ store
+//!      │ full / closed                            │ failed, or spool not empty
+//!      └──────────── spool (fsync'd files) ◀──────┘
+//!                        └── reconciler: oldest first, back-off on failure ──▶ store
+//! ```
+//!
+//! A call never waits for the store: [`RecordWriter::submit`] only queues (or, when the queue is full,
+//! writes a spool file from the blocking thread that stores the call's record). The task delivers a fresh
+//! item at once while the spool is empty; on a failure or a timeout the item goes to the spool and the
+//! spool is retried with exponential back-off ([`Backoff`]); while anything is spooled, new items are
+//! spooled behind it, so delivery order is submission order. Deliveries are idempotent upserts
+//! ([`crate::item`]): a crash between a delivery and the spool file's delete delivers again, changing
+//! nothing. A restart opens the same spool and carries on.
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::Backoff;
+use crate::spool::{Backlog, Spool};
+use crate::{unix_ms, RecordsError};
+
+/// Why a delivery failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryError {
+    /// The dependency is down or slow: try again later.
+    Retry(String),
+    /// The item itself is refused: retrying cannot help; it is moved aside.
+    Reject(String),
+}
+
+/// Where items go: the store, the blob store, a test's fake. Must be idempotent per item.
+pub trait Deliver<T>: Send + Sync + 'static {
+    /// Delivers one item.
+    fn deliver(&self, item: &T) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+}
+
+/// The writer's timing and queue.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterConfig {
+    /// Items queued for the task before [`RecordWriter::submit`] spools directly.
+    pub queue: usize,
+    /// Longest a delivery may take before it counts as failed (a slow store is a down store).
+    pub attempt_timeout: Duration,
+    /// First retry delay after a failure.
+    pub backoff_initial: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            queue: 1024,
+            attempt_timeout: Duration::from_secs(3),
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The writer's counters, for `/metrics`.
+#[derive(Default)]
+struct Counters {
+    delivered: AtomicU64,
+    failures: AtomicU64,
+    rejected: AtomicU64,
+    write_micros: AtomicU64,
+    writes_timed: AtomicU64,
+    spool_errors: AtomicU64,
+}
+
+struct Shared<T> {
+    spool: Mutex<Spool<T>>,
+    counters: Counters,
+    /// The last delivery attempt failed (cleared by a success).
+    failing: AtomicBool,
+}
+
+impl<T> Shared<T> {
+    fn spool(&self) -> MutexGuard<'_, Spool<T>> {
+        // Spool operations leave its index consistent at every step; a panic elsewhere does not poison it.
+        self.spool.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The handle calls submit through; cheap to clone.
+pub struct RecordWriter<T> {
+    tx: mpsc::Sender<T>,
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Clone for RecordWriter<T> {
+    fn clone(&self) -> Self {
+        RecordWriter { tx: self.tx.clone(), shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> RecordWriter<T> {
+    /// Starts the writer task on `spool`, delivering through `deliver` until `shutdown`; items still queued
+    /// then get one attempt's time to be delivered, and are spooled for the next start after it. Await the
+    /// handle to let it finish.
+    pub fn spawn<D: Deliver<T>>(
+        config: WriterConfig,
+        spool: Spool<T>,
+        deliver: D,
+        shutdown: CancellationToken,
+    ) -> (RecordWriter<T>, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let shared = Arc::new(Shared {
+            spool: Mutex::new(spool),
+            counters: Counters::default(),
+            failing: AtomicBool::new(false),
+        });
+        let task = Task {
+            rx,
+            shared: Arc::clone(&shared),
+            deliver,
+            config,
+            backoff: Backoff::new(config.backoff_initial.as_millis() as u64, config.backoff_max.as_millis() as u64),
+            epoch: Instant::now(),
+        };
+        let handle = tokio::spawn(task.run(shutdown));
+        (RecordWriter { tx, shared }, handle)
+    }
+
+    /// Hands `item` to the writer without waiting. When the queue is full (the store is slow and calls keep
+    /// ending) or the writer has stopped, the item is spooled here: this blocks on a file write, so call it
+    /// from a blocking thread, never a call's task (that is what [`RecordWriter::try_submit`] is for).
+    pub fn submit(&self, item: T) {
+        if let Err(err) = self.tx.try_send(item) {
+            let item = match err {
+                mpsc::error::TrySendError::Full(item) | mpsc::error::TrySendError::Closed(item) => item,
+            };
+            let pushed = self.shared.spool().push(&item, unix_ms());
+            if let Err(err) = pushed {
+                self.shared.counters.spool_errors.fetch_add(1, Relaxed);
+                tracing::error!(%err, "cannot spool a record: the queue is full and the spool cannot write");
+            }
+        }
+    }
+
+    /// Hands `item` to the writer if the queue has room; never blocks. False: it was not taken.
+    pub fn try_submit(&self, item: T) -> bool {
+        self.tx.try_send(item).is_ok()
+    }
+
+    /// The spool's backlog.
+    pub fn backlog(&self) -> Backlog {
+        self.shared.spool().backlog()
+    }
+
+    /// Whether records are not reaching the dependency right now: something is spooled, or the last attempt
+    /// failed. Calls still work; `/health` says `degraded`.
+    pub fn degraded(&self) -> bool {
+        self.shared.failing.load(Relaxed) || !self.shared.spool().is_empty()
+    }
+
+    /// Prometheus text: the spool's backlog and the store's write latency and failures.
+    pub fn render_metrics(&self, now_ms: u64) -> String {
+        let backlog = self.backlog();
+        let c = &self.shared.counters;
+        let oldest = backlog.oldest_ms.map_or(0.0, |t| now_ms.saturating_sub(t) as f64 / 1000.0);
+        let mut out = String::with_capacity(1024);
+        let mut metric = |name: &str, kind: &str, help: &str, lines: String| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{lines}");
+        };
+        metric(
+            "voicera_spool_items",
+            "gauge",
+            "Records waiting in the spool.",
+            format!("voicera_spool_items {}", backlog.items),
+        );
+        metric(
+            "voicera_spool_bytes",
+            "gauge",
+            "Bytes of the spooled records.",
+            format!("voicera_spool_bytes {}", backlog.bytes),
+        );
+        metric(
+            "voicera_spool_oldest_seconds",
+            "gauge",
+            "Age of the oldest spooled record (0 when none).",
+            format!("voicera_spool_oldest_seconds {oldest:.3}"),
+        );
+        metric(
+            "voicera_store_writes_total",
+            "counter",
+            "Records delivered to the store.",
+            format!("voicera_store_writes_total {}", c.delivered.load(Relaxed)),
+        );
+        metric(
+            "voicera_store_write_failures_total",
+            "counter",
+            "Record deliveries that failed or timed out (each retried later).",
+            format!("voicera_store_write_failures_total {}", c.failures.load(Relaxed)),
+        );
+        metric(
+            "voicera_spool_rejected_total",
+            "counter",
+            "Records the store refused as invalid, moved to spool/rejected/.",
+            format!("voicera_spool_rejected_total {}", c.rejected.load(Relaxed)),
+        );
+        metric(
+            "voicera_spool_write_errors_total",
+            "counter",
+            "Records the spool could not write (disk full or unwritable): these are only in the log.",
+            format!("voicera_spool_write_errors_total {}", c.spool_errors.load(Relaxed)),
+        );
+        metric(
+            "voicera_store_write_seconds",
+            "summary",
+            "Time of successful record deliveries to the store.",
+            format!(
+                "voicera_store_write_seconds_sum {:.6}\nvoicera_store_write_seconds_count {}",
+                c.write_micros.load(Relaxed) as f64 / 1e6,
+                c.writes_timed.load(Relaxed)
+            ),
+        );
+        out
+    }
+}
+
+/// The writer task's state.
+struct Task<T, D> {
+    rx: mpsc::Receiver<T>,
+    shared: Arc<Shared<T>>,
+    deliver: D,
+    config: WriterConfig,
+    backoff: Backoff,
+    /// The back-off's clock starts here (tokio time: virtual in tests).
+    epoch: Instant,
+}
+
+impl<T: Serialize + DeserializeOwned + Send + Sync + 'static, D: Deliver<T>> Task<T, D> {
+    async fn run(mut self, shutdown: CancellationToken) {
+        loop {
+            let spooled = !self.shared.spool().is_empty();
+            let due = self.backoff.due_ms();
+            if spooled && due.is_none_or(|due| self.now_ms() >= due) {
+                self.deliver_spooled().await;
+                continue;
+            }
+            let wake = self.epoch + Duration::from_millis(due.unwrap_or(0));
+            tokio::select! {
+                // Shutdown first: a stopping node flushes its queue (below) rather than retry the spool.
+                biased;
+                _ = shutdown.cancelled() => break,
+                item = self.rx.recv() => match item {
+                    Some(item) => self.on_item(item).await,
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(wake), if spooled => {}
+            }
+        }
+        // Stopping: what is queued is delivered for one attempt's time (a stopping node's last calls reach the
+        // store, not only its spool), then spooled; later submissions spool directly.
+        self.rx.close();
+        let deadline = Instant::now() + self.config.attempt_timeout;
+        while let Ok(item) = self.rx.try_recv() {
+            if Instant::now() < deadline {
+                self.on_item(item).await;
+            } else {
+                self.spool(item).await;
+            }
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// A fresh item: delivered now when nothing is spooled ahead of it, else spooled behind the rest.
+    async fn on_item(&mut self, item: T) {
+        if !self.shared.spool().is_empty() {
+            self.spool(item).await;
+            return;
+        }
+        match self.attempt(&item).await {
+            Ok(()) => {}
+            Err(DeliveryError::Retry(_)) => self.spool(item).await,
+            Err(DeliveryError::Reject(reason)) => {
+                self.shared.counters.rejected.fetch_add(1, Relaxed);
+                // The record is in the log, as content, so it is not lost without a trace.
+                let json = serde_json::to_string(&item).unwrap_or_default();
+                tracing::error!(%reason, "the store refused a record");
+                voicera_conversation::content_event!(record = %json, "the refused record");
+            }
+        }
+    }
+
+    /// The oldest spooled item: delivered and deleted, or kept for the next try.
+    async fn deliver_spooled(&mut self) {
+        let front = self.shared.spool().front();
+        let Some(front) = front else { return };
+        let (entry, item) = match front {
+            Ok(front) => front,
+            Err(err) => {
+                tracing::error!(%err, "unreadable spool item: moved aside");
+                self.set_aside_front().await;
+                return;
+            }
+        };
+        match self.attempt(&item).await {
+            Ok(()) => {
+                let shared = Arc::clone(&self.shared);
+                let removed = blocking(move || shared.spool().remove(entry.seq)).await;
+                if let Err(err) = removed {
+                    // Delivered but still spooled: it is delivered again (idempotently) on the next pass.
+                    tracing::error!(%err, seq = entry.seq, "cannot delete a delivered spool item");
+                    self.backoff.failed(self.now_ms());
+                }
+            }
+            Err(DeliveryError::Retry(_)) => {}
+            Err(DeliveryError::Reject(reason)) => {
+                self.shared.counters.rejected.fetch_add(1, Relaxed);
+                tracing::error!(%reason, seq = entry.seq, "the store refused a spooled record: moved to rejected/");
+                self.set_aside_front().await;
+            }
+        }
+    }
+
+    async fn set_aside_front(&mut self) {
+        let shared = Arc::clone(&self.shared);
+        let moved = blocking(move || {
+            let mut spool = shared.spool();
+            let front = spool.entries().next();
+            match front {
+                Some(entry) => spool.reject(entry.seq),
+                None => Ok(()),
+            }
+        })
+        .await;
+        if let Err(err) = moved {
+            tracing::error!(%err, "cannot move a spool item aside; retrying later");
+            self.backoff.failed(self.now_ms());
+        }
+    }
+
+    /// One delivery, bounded in time; counts and back-off follow its outcome.
+    async fn attempt(&mut self, item: &T) -> Result<(), DeliveryError> {
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout(self.config.attempt_timeout, self.deliver.deliver(item)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(DeliveryError::Retry(format!("no answer within {:?}", self.config.attempt_timeout))),
+        };
+        let c = &self.shared.counters;
+        match &outcome {
+            Ok(()) => {
+                c.delivered.fetch_add(1, Relaxed);
+                c.write_micros.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+                c.writes_timed.fetch_add(1, Relaxed);
+                if self.shared.failing.swap(false, Relaxed) {
+                    tracing::info!("the store takes records again");
+                }
+                self.backoff.succeeded();
+            }
+            Err(DeliveryError::Retry(reason)) => {
+                c.failures.fetch_add(1, Relaxed);
+                let retry_in = self.backoff.failed(self.now_ms()).saturating_sub(self.now_ms());
+                if !self.shared.failing.swap(true, Relaxed) {
+                    tracing::warn!(%reason, "the store does not take records: spooling them");
+                }
+                tracing::debug!(%reason, retry_in_ms = retry_in, failures = self.backoff.failures(), "record delivery failed");
+            }
+            // The dependency answered; the item was wrong.
+            Err(DeliveryError::Reject(_)) => self.backoff.succeeded(),
+        }
+        outcome
+    }
+
+    async fn spool(&mut self, item: T) {
+        let shared = Arc::clone(&self.shared);
+        let pushed = blocking(move || shared.spool().push(&item, unix_ms())).await;
+        if let Err(err) = pushed {
+            self.shared.counters.spool_errors.fetch_add(1, Relaxed);
+            tracing::error!(%err, "cannot spool a record");
+        }
+    }
+}
+
+/// Runs spool file I/O off the runtime's workers.
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, RecordsError> + Send + 'static,
+) -> Result<R, RecordsError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(RecordsError::Task(e.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// One item: a key and a version, upserted by key like the store's documents.
+    type Item = (String, u32);
+
+    /// A dependency that is down until told otherwise; reports each attempt with its (virtual) time.
+    #[derive(Clone)]
+    struct Fake {
+        up: Arc<AtomicBool>,
+        stored: Arc<Mutex<BTreeMap<String, u32>>>,
+        delivered: Arc<Mutex<Vec<String>>>,
+        attempts: mpsc::UnboundedSender<(Instant, String, bool)>,
+    }
+
+    impl Fake {
+        fn new(up: bool) -> (Fake, mpsc::UnboundedReceiver<(Instant, String, bool)>) {
+            let (attempts, rx) = mpsc::unbounded_channel();
+            let fake =
+                Fake { up: Arc::new(AtomicBool::new(up)), stored: Arc::default(), delivered: Arc::default(), attempts };
+            (fake, rx)
+        }
+    }
+
+    impl Deliver<Item> for Fake {
+        async fn deliver(&self, (key, version): &Item) -> Result<(), DeliveryError> {
+            let up = self.up.load(Relaxed);
+            let _ = self.attempts.send((Instant::now(), key.clone(), up));
+            if !up {
+                return Err(DeliveryError::Retry("down".into()));
+            }
+            if key == "poison" {
+                return Err(DeliveryError::Reject("invalid".into()));
+            }
+            self.stored.lock().unwrap().insert(key.clone(), *version);
+            self.delivered.lock().unwrap().push(key.clone());
+            Ok(())
+        }
+    }
+
+    fn config() -> WriterConfig {
+        WriterConfig {
+            queue: 16,
+            attempt_timeout: Duration::from_secs(1),
+            backoff_initial: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(800),
+        }
+    }
+
+    fn item(key: &str) -> Item {
+        (key.to_string(), 1)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_back_off_on_the_clock_and_deliver_in_order_once_the_store_is_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (fake, mut attempts) = Fake::new(false);
+        let shutdown = CancellationToken::new();
+        let spool = Spool::open(dir.path()).unwrap();
+        let (writer, task) = RecordWriter::spawn(config(), spool, fake.clone(), shutdown.clone());
+        for key in ["a", "b", "c"] {
+            assert!(writer.try_submit(item(key)));
+        }
+        let mut times = Vec::new();
+        for _ in 0..6 {
+            let (at, key, ok) = attempts.recv().await.unwrap();
+            assert_eq!((key.as_str(), ok), ("a", false), "the oldest is retried; the rest wait behind it");
+            times.push(at);
+        }
+        let gaps: Vec<u128> = times.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
+        assert_eq!(gaps, [100, 200, 400, 800, 800], "doubling, capped");
+        assert!(writer.degraded());
+        assert!(writer.render_metrics(unix_ms()).contains("voicera_store_write_failures_total 6"));
+
+        fake.up.store(true, Relaxed);
+        let back = Instant::now();
+        let order: Vec<String> =
+            [attempts.recv().await.unwrap(), attempts.recv().await.unwrap(), attempts.recv().await.unwrap()]
+                .into_iter()
+                .map(|(_, key, ok)| {
+                    assert!(ok);
+                    key
+                })
+                .collect();
+        assert_eq!(order, ["a", "b", "c"]);
+        assert!(Instant::now() - back <= Duration::from_millis(800), "within one capped back-off");
+        // A fresh item after recovery goes straight through.
+        assert!(writer.try_submit(item("d")));
+        assert_eq!(attempts.recv().await.unwrap().1, "d");
+        shutdown.cancel();
+        task.await.unwrap();
+        assert_eq!(writer.backlog().items, 0);
+        assert!(!writer.degraded());
+        assert_eq!(*fake.delivered.lock().unwrap(), ["a", "b", "c", "d"]);
+        let metrics = writer.render_metrics(unix_ms());
+        assert!(metrics.contains("voicera_spool_items 0"), "{metrics}");
+        assert!(metrics.contains("voicera_store_writes_total 4"), "{metrics}");
+        assert!(metrics.contains("voicera_store_write_seconds_count 4"), "{metrics}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restart_resumes_the_spool_and_a_redelivery_after_a_crash_stores_once() {
+        let dir = tempfile::tempdir().unwrap();
+        // First run: the store is down; two records are spooled, then the node stops.
+        let (down, mut attempts) = Fake::new(false);
+        let shutdown = CancellationToken::new();
+        let (writer, task) =
+            RecordWriter::spawn(config(), Spool::open(dir.path()).unwrap(), down.clone(), shutdown.clone());
+        assert!(writer.try_submit(("k1".into(), 1)));
+        assert!(writer.try_submit(("k2".into(), 2)));
+        attempts.recv().await.unwrap();
+        shutdown.cancel();
+        task.await.unwrap();
+        let backlog = Spool::<Item>::open(dir.path()).unwrap().backlog();
+        assert_eq!(backlog.items, 2, "both wait in the spool");
+        assert!(backlog.bytes > 0);
+
+        // The crash this test simulates: k1 reached the store, and the process died before deleting its file.
+        let (up, _attempts) = Fake::new(true);
+        up.stored.lock().unwrap().insert("k1".into(), 1);
+
+        // Second run on the same spool: nothing is submitted, the backlog is delivered in order.
+        let shutdown = CancellationToken::new();
+        let spool = Spool::open(dir.path()).unwrap();
+        let (writer, task) = RecordWriter::spawn(config(), spool, up.clone(), shutdown.clone());
+        while up.delivered.lock().unwrap().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        shutdown.cancel();
+        task.await.unwrap();
+        assert_eq!(*up.delivered.lock().unwrap(), ["k1", "k2"], "in order");
+        assert_eq!(
+            *up.stored.lock().unwrap(),
+            BTreeMap::from([("k1".to_string(), 1), ("k2".to_string(), 2)]),
+            "one document each"
+        );
+        assert_eq!(writer.backlog().items, 0);
+        assert!(Spool::<Item>::open(dir.path()).unwrap().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_item_is_set_aside_and_the_rest_flows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path()).unwrap();
+        for key in ["x", "poison", "y"] {
+            spool.push(&item(key), 0).unwrap();
+        }
+        let (fake, _attempts) = Fake::new(true);
+        let shutdown = CancellationToken::new();
+        let (writer, task) = RecordWriter::spawn(config(), spool, fake.clone(), shutdown.clone());
+        while fake.delivered.lock().unwrap().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        shutdown.cancel();
+        task.await.unwrap();
+        assert_eq!(*fake.delivered.lock().unwrap(), ["x", "y"]);
+        assert!(writer.render_metrics(unix_ms()).contains("voicera_spool_rejected_total 1"));
+        assert_eq!(std::fs::read_dir(dir.path().join("rejected")).unwrap().count(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_queue_spools_directly_and_a_stopped_writer_leaves_items_in_the_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let (fake, mut attempts) = Fake::new(false);
+        let shutdown = CancellationToken::new();
+        let tiny = WriterConfig { queue: 1, ..config() };
+        let (writer, task) = RecordWriter::spawn(tiny, Spool::open(dir.path()).unwrap(), fake, shutdown.clone());
+        writer.submit(item("first"));
+        attempts.recv().await.unwrap();
+        shutdown.cancel();
+        task.await.unwrap();
+        // The writer is gone: submitting spools at once, nothing is lost.
+        writer.submit(item("late"));
+        let spool = Spool::<Item>::open(dir.path()).unwrap();
+        let keys: Vec<String> = spool.entries().map(|e| spool.read(e.seq).unwrap().0).collect();
+        assert_eq!(keys, ["first", "late"]);
+    }
+}

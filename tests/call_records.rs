@@ -1,0 +1,398 @@
+//! Call records in the store, end to end: a SIP call (sipp to the `bench` agent, records on) is in the
+//! history API with its duration and transcript; with the node on SecantusDB (MongoDB wire) killed before
+//! the call ends, the call still completes, its record waits in the spool while `/health` says the store is
+//! `degraded`, and arrives exactly once when SecantusDB is back on the same data; a node killed mid-call
+//! closes the call it left in progress when it starts again.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_sipp_ok, free_port, http_get, repo_path, require_tool, sipp, Server};
+use serde_json::{json, Value};
+
+const OWNER: [(&str, &str); 2] =
+    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
+
+/// The bench agent keeps records (it does not by default: it measures the server).
+const RECORDING: &str = "[bench]\nrecord = true\n";
+
+/// One JSON request; (status, body as JSON or Null). None when the server does not answer.
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Option<(u16, Value)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let text = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(text.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+}
+
+/// The owner's access token.
+fn login(http: SocketAddr) -> String {
+    let body = json!({"email": OWNER[0].1, "password": OWNER[1].1});
+    let (status, session) = request(http, "POST", "/api/v1/users/login", None, Some(body)).expect("login answered");
+    assert_eq!(status, 200, "{session}");
+    session["access_token"].as_str().expect("an access token").to_string()
+}
+
+/// The owner's call history (`GET /api/v1/meetings`), or None while it cannot be read.
+fn meetings(http: SocketAddr, token: &str) -> Option<Value> {
+    match request(http, "GET", "/api/v1/meetings?limit=50", Some(token), None)? {
+        (200, page) => Some(page),
+        _ => None,
+    }
+}
+
+/// Polls until `check` finds what it wants in the history; panics with the last page and the log.
+fn wait_for_meeting(
+    server_log: impl Fn() -> String,
+    http: SocketAddr,
+    token: &str,
+    what: &str,
+    timeout: Duration,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + timeout;
+    let mut last = Value::Null;
+    while Instant::now() < deadline {
+        if let Some(page) = meetings(http, token) {
+            if check(&page) {
+                return page;
+            }
+            last = page;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("timed out waiting for {what}; last page: {last}\nlog:\n{}", server_log());
+}
+
+fn health(http: SocketAddr) -> (u16, Value) {
+    let (code, body) = http_get(http, "/health").expect("health answered");
+    (code, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// A sipp call of about `pause_ms` to `service`, running in the background (killed on drop).
+struct BackgroundCall {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl BackgroundCall {
+    fn start(dir: &Path, sip: SocketAddr, service: &str, pause_ms: u64) -> BackgroundCall {
+        require_tool("sipp");
+        let template = std::fs::read_to_string(repo_path("tests/sipp/call_for.xml")).unwrap();
+        let dir = dir.join(format!("sipp-call-{}", free_port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let scenario = dir.join("call.xml");
+        std::fs::write(&scenario, template.replace("@PAUSE_MS@", &pause_ms.to_string())).unwrap();
+        let child = Command::new("timeout")
+            .arg("120")
+            .arg("sipp")
+            .arg(sip.to_string())
+            .args(["-sf", &scenario.to_string_lossy(), "-s", service, "-m", "1"])
+            .args(["-i", "127.0.0.1", "-p", &free_port().to_string(), "-mp", &free_port().to_string()])
+            .args(["-timeout", "60", "-nostdin", "-trace_err"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run sipp");
+        BackgroundCall { child, dir }
+    }
+
+    /// Waits for sipp to end; its exit code.
+    fn wait(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    fn errors(&self) -> String {
+        std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|f| f.path().to_string_lossy().ends_with("_errors.log"))
+            .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
+            .collect()
+    }
+}
+
+impl Drop for BackgroundCall {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The one call of a history page.
+fn only_call(page: &Value) -> &Value {
+    assert_eq!(page["total"], 1, "exactly one call: {page}");
+    &page["items"][0]
+}
+
+fn status_is(page: &Value, status: &str) -> bool {
+    page["items"].as_array().is_some_and(|items| items.iter().any(|c| c["status"] == status))
+}
+
+#[test]
+fn a_sip_call_is_in_the_history_with_its_duration_and_transcript() {
+    let server = Server::start_env("records-sip", RECORDING, false, &OWNER);
+    let token = login(server.http);
+    let out = sipp(&server, "basic_call.xml", &["-s", "bench", "-m", "1"]);
+    assert_sipp_ok(&server, &out, "bench call");
+
+    let page = wait_for_meeting(
+        || server.log(),
+        server.http,
+        &token,
+        "the completed call",
+        Duration::from_secs(20),
+        |p| status_is(p, "completed"),
+    );
+    let call = only_call(&page);
+    assert_eq!(call["agent_id"], "bench", "{call}");
+    assert_eq!(call["transport"], "sip", "{call}");
+    assert_eq!(call["inbound"], true);
+    assert_eq!(call["to_number"], "bench");
+    assert!(call["meeting_id"].as_str().is_some_and(|id| id.starts_with("rec-")), "{call}");
+    assert!(call["node_id"].as_str().is_some_and(|id| !id.is_empty()), "{call}");
+    assert!(call["end_reason"].as_str().is_some_and(|r| !r.is_empty()), "{call}");
+    let duration = call["duration"].as_f64().expect("a duration");
+    assert!((2.0..=10.0).contains(&duration), "the call lasted about 2.5 s: {call}");
+    assert!(call["start_time_utc"].as_str().is_some_and(|t| t.ends_with('Z')), "{call}");
+    assert!(call["end_time_utc"].as_str() >= call["start_time_utc"].as_str(), "{call}");
+    // The transcript: the original's lines, parsed by the API; the greeting is the agent's first line.
+    let content = call["transcript_content"].as_str().expect("transcript content");
+    assert!(content.starts_with('[') && content.contains("] assistant: "), "{content}");
+    assert_eq!(call["transcript"][0]["role"], "agent", "{call}");
+    // The transcript file beside the recording, where `transcript_url` points.
+    let url = call["transcript_url"].as_str().expect("a transcript url");
+    let file = std::fs::read_to_string(server.dir.join("data").join(url)).expect("the transcript file");
+    assert_eq!(file, content);
+    assert!(server.dir.join("data").join(url.replace(".txt", ".wav")).exists(), "the recording beside it");
+    assert!(call["recording_url"].as_str().is_some_and(|u| u.contains("/recording")), "{call}");
+    // Nothing waited in the spool.
+    assert_eq!(server.metric("voicera_spool_items"), 0.0);
+    assert!(server.metric("voicera_store_writes_total") >= 2.0, "the start and the end");
+    let (code, health) = health(server.http);
+    assert_eq!((code, &health["checks"]["store"]), (200, &json!("up")), "{health}");
+}
+
+/// SecantusDB on a fixed port and data directory, so that it can be killed and started again on the same
+/// data; killed on drop.
+struct Secantus {
+    child: Option<Child>,
+    port: u16,
+    data: PathBuf,
+}
+
+impl Secantus {
+    fn start(port: u16, data: &Path) -> Secantus {
+        let program = repo_path(".venv/bin/secantusd-py");
+        assert!(program.exists(), "{} missing: run scripts/setup.sh", program.display());
+        let child = Command::new(&program)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--storage-path"])
+            .arg(data)
+            .args(["--log-level", "WARNING", "--sync-on-commit"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start SecantusDB");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(Instant::now() < deadline, "SecantusDB did not listen on {addr} within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Secantus { child: Some(child), port, data: data.to_path_buf() }
+    }
+
+    fn uri(&self) -> String {
+        format!("mongodb://127.0.0.1:{}/voicera_rs?directConnection=true&serverSelectionTimeoutMS=1000", self.port)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.kill();
+        *self = Secantus::start(self.port, &self.data.clone());
+    }
+}
+
+impl Drop for Secantus {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[test]
+fn a_call_ending_while_the_store_is_down_is_spooled_and_delivered_once_it_is_back() {
+    let dir = common::test_dir("records-secantus");
+    let mut mongo = Secantus::start(free_port(), &dir.join("secantus"));
+    let uri = mongo.uri();
+    let env = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str())];
+    let server = Server::start_env("records-spool", RECORDING, false, &env);
+    let token = login(server.http);
+
+    let mut call = BackgroundCall::start(&server.dir, server.sip, "bench", 6000);
+    wait_for_meeting(
+        || server.log(),
+        server.http,
+        &token,
+        "the call in progress",
+        Duration::from_secs(20),
+        |p| status_is(p, "in-progress"),
+    );
+    mongo.kill();
+
+    // The call carries on and ends normally; its record waits in the spool.
+    assert_eq!(call.wait(Duration::from_secs(60)), Some(0), "sipp: {}\nlog:\n{}", call.errors(), server.log());
+    server.wait_for("the record in the spool", Duration::from_secs(30), |s| s.metric("voicera_spool_items") >= 1.0);
+    let spooled: Vec<PathBuf> = std::fs::read_dir(server.dir.join("data/spool"))
+        .unwrap()
+        .flatten()
+        .map(|f| f.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "item"))
+        .collect();
+    assert!(!spooled.is_empty(), "spool files");
+    let record = std::fs::read_to_string(&spooled[spooled.len() - 1]).unwrap();
+    assert!(record.contains("\"call_finished\"") && record.contains("\"completed\""), "{record}");
+    assert!(server.metric("voicera_store_write_failures_total") >= 1.0);
+    assert!(server.metric("voicera_spool_bytes") > 0.0);
+    let (code, body) = health(server.http);
+    assert_eq!(code, 200, "calls still work: {body}");
+    assert_eq!(body["checks"]["store"], "degraded", "{body}");
+    assert_eq!(body["status"], "degraded", "{body}");
+
+    // SecantusDB again, on the same data: the spool drains and the call is there once, completed.
+    mongo.restart();
+    server.wait_for("the spool to drain", Duration::from_secs(60), |s| s.metric("voicera_spool_items") == 0.0);
+    let page = wait_for_meeting(
+        || server.log(),
+        server.http,
+        &token,
+        "the completed call",
+        Duration::from_secs(30),
+        |p| status_is(p, "completed"),
+    );
+    let call = only_call(&page);
+    assert!(call["duration"].as_f64().is_some_and(|d| d >= 5.0), "{call}");
+    assert!(call["transcript_content"].as_str().is_some_and(|t| t.contains("assistant: ")), "{call}");
+    assert_ne!(call["end_reason"], "node_restarted");
+    server.wait_for("the store up again", Duration::from_secs(30), |s| health(s.http).1["checks"]["store"] == "up");
+}
+
+/// Starts `voicera serve` again on `dir` (its data dir kept) on new ports; killed on drop.
+struct Restarted {
+    child: Child,
+    http: SocketAddr,
+    log: PathBuf,
+}
+
+impl Restarted {
+    fn start(dir: &Path, env: &[(&str, &str)]) -> Restarted {
+        let (sip, http) = (free_port(), free_port());
+        let http = SocketAddr::from(([127, 0, 0, 1], http));
+        let log = dir.join("server-restarted.log");
+        let rtp = 40000 + (std::process::id() % 100) as u16 * 100;
+        let child = Command::new(env!("CARGO_BIN_EXE_voicera"))
+            .args(["serve", "--config", "voicera.toml", "--data-dir", "data"])
+            .args(["--sip", &format!("127.0.0.1:{sip}"), "--http", &http.to_string()])
+            .args(["--rtp-ports", &format!("{rtp}-{}", rtp + 99)])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .env("VOICERA_DEMO_AGENT", "0")
+            .envs(env.iter().copied())
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn voicera");
+        let restarted = Restarted { child, http, log };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !matches!(http_get(http, "/health"), Some((200, _))) {
+            assert!(Instant::now() < deadline, "the restarted node is not healthy:\n{}", restarted.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        restarted
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Restarted {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_node_killed_mid_call_closes_the_call_when_it_starts_again() {
+    let mut server = Server::start_env("records-orphan", RECORDING, false, &OWNER);
+    let token = login(server.http);
+    let call = BackgroundCall::start(&server.dir, server.sip, "bench", 30_000);
+    let page = wait_for_meeting(
+        || server.log(),
+        server.http,
+        &token,
+        "the call in progress",
+        Duration::from_secs(20),
+        |p| status_is(p, "in-progress"),
+    );
+    let id = only_call(&page)["meeting_id"].clone();
+    let node = only_call(&page)["node_id"].clone();
+    server.signal("KILL");
+    server.wait_exit(Duration::from_secs(10));
+    assert!(http_get(server.http, "/health").is_none(), "the node is gone");
+    drop(call);
+
+    let restarted = Restarted::start(&server.dir, &OWNER);
+    let token = login(restarted.http);
+    let page = wait_for_meeting(
+        || restarted.log(),
+        restarted.http,
+        &token,
+        "the orphan closed",
+        Duration::from_secs(20),
+        |p| status_is(p, "completed"),
+    );
+    let call = only_call(&page);
+    assert_eq!(call["meeting_id"], id);
+    assert_eq!(call["node_id"], node, "the same node id across the restart");
+    assert_eq!(call["end_reason"], "node_restarted", "{call}");
+    assert!(call["end_time_utc"].as_str().is_some_and(|t| t.ends_with('Z')), "{call}");
+    assert!(restarted.log().contains("closing calls left in progress"), "{}", restarted.log());
+}
