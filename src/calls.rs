@@ -33,17 +33,19 @@ pub fn owner_from_env() -> Owner {
 struct CallsState {
     dialer: Dialer,
     owner: Owner,
+    /// The control plane, when this node serves it: its credentials then authorise these routes.
+    api: Option<voicera_api::ApiState>,
     telephony: Arc<Telephony>,
 }
 
-pub fn router(dialer: Dialer, owner: Owner, telephony: Arc<Telephony>) -> Router {
+pub fn router(dialer: Dialer, owner: Owner, api: Option<voicera_api::ApiState>, telephony: Arc<Telephony>) -> Router {
     Router::new()
         .route("/outbound/call/", post(outbound_call))
         .route("/browser/agents", get(browser_agents))
         .route("/browser/session", post(browser_session))
         .route("/call-test", get(call_test_page))
         .route("/call-test/voicera-call.js", get(call_test_module))
-        .with_state(Arc::new(CallsState { dialer, owner, telephony }))
+        .with_state(Arc::new(CallsState { dialer, owner, api, telephony }))
 }
 
 /// The original's body, plus the route.
@@ -78,7 +80,14 @@ fn authorised(owner: &(String, String), headers: &HeaderMap) -> bool {
 }
 
 /// The owner's credentials must come with the request: 503 when no owner account exists, 401 otherwise.
-fn require_owner(state: &CallsState, headers: &HeaderMap, what: &str) -> Result<(), Box<Response>> {
+async fn require_owner(state: &CallsState, headers: &HeaderMap, what: &str) -> Result<(), Box<Response>> {
+    // With the control plane on this node, its credentials: an admin's token, API key or cookie session, or
+    // the owner's email and password (checked against the store, rate-limited).
+    if let Some(api) = &state.api {
+        let caller = voicera_api::authenticate_header(api, headers).await.map_err(|e| Box::new(e.into_response()))?;
+        caller.require(voicera_api::Role::Admin, what).map_err(|e| Box::new(e.into_response()))?;
+        return Ok(());
+    }
     let Some(owner) = &state.owner else {
         return Err(Box::new(problem(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -130,7 +139,7 @@ async fn call_test_module() -> Response {
 
 /// The agents a browser test call can reach, with their readiness.
 async fn browser_agents(State(state): State<Arc<CallsState>>, headers: HeaderMap) -> Response {
-    if let Err(refusal) = require_owner(&state, &headers, "list agents") {
+    if let Err(refusal) = require_owner(&state, &headers, "list agents").await {
         return *refusal;
     }
     Json(state.dialer.router.list()).into_response()
@@ -153,7 +162,7 @@ async fn browser_session(
         Err(e) => return problem(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")),
     };
     if !state.telephony.is_open(&request.agent_id) {
-        if let Err(refusal) = require_owner(&state, &headers, "start browser calls") {
+        if let Err(refusal) = require_owner(&state, &headers, "start browser calls").await {
             return *refusal;
         }
     }
@@ -166,7 +175,7 @@ async fn browser_session(
 }
 
 async fn outbound_call(State(state): State<Arc<CallsState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if let Err(refusal) = require_owner(&state, &headers, "place calls") {
+    if let Err(refusal) = require_owner(&state, &headers, "place calls").await {
         return *refusal;
     }
     let request: OutboundCall = match serde_json::from_slice(&body) {

@@ -160,14 +160,24 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     } else {
         None
     };
+    let mut api_state = None;
     let control_plane = if role.runs_api() {
         let validator = Arc::new(crate::config::AgentCompiler { policy: Arc::clone(&config.dial_policy) });
+        let api_config = voicera_api::ApiConfig {
+            public_url: Some(config.public_url.clone()),
+            mail: mail_config(&config.data_dir),
+            ..Default::default()
+        };
+        // A bad SMTP URL stops the start here, not at the first reset mail.
+        api_config.mail.outbox().map_err(|err| anyhow::anyhow!("VOICERA_SMTP_URL: {err}"))?;
         let api = voicera_api::ApiState::new(
             store.clone(),
             master_key.derive(voicera_api::TOKEN_KEY_PURPOSE),
             validator,
-            voicera_api::ApiConfig::default(),
+            api_config,
         );
+        // Recordings from `<data>/calls`, knowledge files under `<data>/knowledge`, provider keys sealed.
+        let _ = api.attach(voicera_api::Resources::under_data_dir(&config.data_dir, master_key.clone()));
         let mut owner_org = None;
         if let Some((email, password)) = calls::owner_from_env() {
             let bootstrap = voicera_api::bootstrap_owner(&api, &email, &password)
@@ -181,6 +191,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         bootstrapped_org.clone_from(&owner_org);
         // The configured agents show (read-only) in the owner's org; API writes reach this node's calls at once.
         api.set_agent_directory(Arc::new(agents::ApiAgents::new(owner_org, &config.agents, directory.clone())));
+        api_state = Some(api.clone());
         Some(voicera_api::control_plane(api))
     } else {
         None
@@ -276,7 +287,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             // WebRTC media from the same port range as RTP: one firewall rule for all media.
             Some(handle.ports()),
         );
-        calls_router = Some(calls::router(dialer, owner, Arc::clone(&stream_calls)));
+        calls_router = Some(calls::router(dialer, owner, api_state.clone(), Arc::clone(&stream_calls)));
         telephony = Some(stream_calls);
         Some(handle)
     } else {
@@ -424,5 +435,18 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Where the control plane's mail (reset links, invitations) goes: the SMTP server of `VOICERA_SMTP_URL`, else
+/// `.eml` files under `<data>/outbox` for the operator to read or forward.
+fn mail_config(data_dir: &std::path::Path) -> voicera_api::MailConfig {
+    let from = std::env::var("VOICERA_SMTP_FROM")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "VoiceERA <noreply@voicera.invalid>".into());
+    match std::env::var("VOICERA_SMTP_URL").ok().filter(|v| !v.trim().is_empty()) {
+        Some(url) => voicera_api::MailConfig::Smtp { url, from },
+        None => voicera_api::MailConfig::Files { dir: data_dir.join("outbox"), from },
     }
 }

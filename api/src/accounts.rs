@@ -2,6 +2,12 @@
 //! `role` and the password hash), orgs (`Orgs/<org>/<org>`), login sessions (`RefreshTokens`), the password
 //! check behind login (rate-limited, re-hashing imported bcrypt hashes) and the owner bootstrap the binary
 //! runs at start.
+//!
+//! Ownership: once an org's ownership has been transferred, its `Orgs` document names the owner
+//! (`owner_email`) and that one field decides who the owner is, whatever the user documents say: the transfer
+//! writes it first, in one document write, so an org never has two owners or none, even if the node stops
+//! between the writes that bring the user documents in line. Orgs never transferred go by their user
+//! documents (one owner by construction).
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -92,9 +98,78 @@ pub fn check_new_password(password: &str, field: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The member `email` of `org_id`, if there is one.
+/// The member `email` of `org_id`, if there is one, with the org's ownership applied.
 pub async fn member(store: &Store, org_id: &str, email: &str) -> Result<Option<Member>, ApiError> {
-    Ok(store.get(Collection::Users, org_id, email).await?.map(|r| Member::from_record(&r)))
+    let Some(record) = store.get(Collection::Users, org_id, email).await? else {
+        return Ok(None);
+    };
+    let mut member = Member::from_record(&record);
+    let owner = recorded_owner(store, org_id).await?;
+    apply_owner(&mut member, owner.as_deref());
+    Ok(Some(member))
+}
+
+/// The org's members, by email, with the org's ownership applied.
+pub async fn members_of(store: &Store, org_id: &str) -> Result<Vec<Member>, ApiError> {
+    let owner = recorded_owner(store, org_id).await?;
+    let mut members: Vec<Member> =
+        store.list(Collection::Users, org_id).await?.iter().map(Member::from_record).collect();
+    for member in &mut members {
+        apply_owner(member, owner.as_deref());
+    }
+    Ok(members)
+}
+
+/// The owner the org's document names (set by a transfer), if any.
+pub async fn recorded_owner(store: &Store, org_id: &str) -> Result<Option<String>, ApiError> {
+    Ok(store
+        .get(Collection::Orgs, org_id, org_id)
+        .await?
+        .and_then(|r| r.doc.get("owner_email").and_then(Value::as_str).map(str::to_string)))
+}
+
+/// The org document's owner decides: its member is the owner, anyone else the user documents call owner (a
+/// transfer cut short) is an admin.
+fn apply_owner(member: &mut Member, owner: Option<&str>) {
+    match owner {
+        Some(owner) if owner == member.email => member.role = Role::Owner,
+        Some(_) if member.role == Role::Owner => member.role = Role::Admin,
+        _ => {}
+    }
+}
+
+/// Ends every login session (refresh-token family, and so the console's cookie) of `email` in `org_id`;
+/// answers how many were live.
+pub async fn revoke_sessions(state: &ApiState, org_id: &str, email: &str) -> Result<usize, ApiError> {
+    let mut revoked = 0;
+    for mut record in state.store().list(Collection::RefreshTokens, org_id).await? {
+        let Ok(mut family) = serde_json::from_value::<Family>(record.doc.clone()) else {
+            continue;
+        };
+        if family.email != email || family.revoked {
+            continue;
+        }
+        family.revoked = true;
+        record.doc = serde_json::to_value(&family).map_err(|e| ApiError::internal("session", e))?;
+        state.store().put(Collection::RefreshTokens, &record).await?;
+        revoked += 1;
+    }
+    Ok(revoked)
+}
+
+/// Replaces the password of `email` in `org_id` (argon2id).
+pub async fn set_password(state: &ApiState, org_id: &str, email: &str, password: &str) -> Result<(), ApiError> {
+    let Some(mut record) = state.store().get(Collection::Users, org_id, email).await? else {
+        return Err(ApiError::not_found("User not found"));
+    };
+    let hash = hash_password(state, password).await?;
+    if let Some(doc) = record.doc.as_object_mut() {
+        doc.insert("password_hash".into(), Value::String(hash));
+        doc.insert("password_scheme".into(), Value::String("argon2id".into()));
+        doc.insert("password_changed_at".into(), Value::String(utc_text(state.now())));
+    }
+    state.store().put(Collection::Users, &record).await?;
+    Ok(())
 }
 
 /// The account with this email, in whichever org it is (emails are unique across orgs).
@@ -103,11 +178,16 @@ pub async fn find_by_email(store: &Store, email: &str) -> Result<Option<Member>,
     if found.len() > 1 {
         tracing::warn!(email, orgs = found.len(), "one email in several orgs; using the first");
     }
-    Ok(found.first().map(Member::from_record))
+    let Some(mut member) = found.first().map(Member::from_record) else {
+        return Ok(None);
+    };
+    let owner = recorded_owner(store, &member.org_id).await?;
+    apply_owner(&mut member, owner.as_deref());
+    Ok(Some(member))
 }
 
 /// Hashes on the blocking pool (argon2id is slow on purpose).
-async fn hash_password(state: &ApiState, password: &str) -> Result<String, ApiError> {
+pub(crate) async fn hash_password(state: &ApiState, password: &str) -> Result<String, ApiError> {
     let (password, cost) = (password.to_string(), state.config().password_cost);
     tokio::task::spawn_blocking(move || password::hash(&password, cost))
         .await
@@ -223,8 +303,15 @@ pub struct Session {
     pub org_id: String,
     /// Seconds the access token works.
     pub expires_in: u64,
-    /// The token that gets the next access token from `/auth/refresh`; each works once.
-    pub refresh_token: String,
+    /// The token that gets the next access token from `/auth/refresh`; each works once. Absent from a cookie
+    /// session's answer: the cookie is the session there, and the console's scripts never hold a long-lived
+    /// secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// A cookie session's CSRF token, to send as `X-CSRF-Token` with every change (also in the readable
+    /// CSRF cookie).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
 }
 
 pub(crate) fn access_token(state: &ApiState, member: &Member) -> String {
@@ -251,6 +338,32 @@ pub async fn start_session(state: &ApiState, member: &Member, message: &'static 
     Ok(session(state, member, message, refresh::text(&family_id, &secret)))
 }
 
+/// Starts a cookie session for the console: a new family whose cookie secret is set. Answers the session (its
+/// CSRF token, no refresh token) and the cookie's value.
+pub async fn start_cookie_session(
+    state: &ApiState,
+    member: &Member,
+    message: &'static str,
+) -> Result<(Session, String), ApiError> {
+    let family_id = random_hex(16)?;
+    let lifetime = i64::try_from(state.config().refresh_ttl.as_millis()).unwrap_or(i64::MAX);
+    // The family's rotating refresh token is never handed out: a cookie session does not refresh.
+    let mut family = Family::new(&member.email, &member.org_id, &random_text(32)?, state.now(), lifetime);
+    let cookie = attach_cookie(&mut family, &family_id)?;
+    put_family(state, &family_id, &family).await?;
+    let mut answer = session(state, member, message, String::new());
+    answer.refresh_token = None;
+    answer.csrf_token = Some(crate::auth::session::csrf_token(&state.0.tokens, &family_id));
+    Ok((answer, cookie))
+}
+
+/// Gives `family` a new cookie secret and answers the cookie's value (the caller stores the family).
+pub(crate) fn attach_cookie(family: &mut Family, family_id: &str) -> Result<String, ApiError> {
+    let secret = random_text(32)?;
+    family.cookie = Some(crate::auth::secret_hash(&secret));
+    Ok(crate::auth::session::cookie_value(family_id, &secret))
+}
+
 pub(crate) fn session(state: &ApiState, member: &Member, message: &'static str, refresh_token: String) -> Session {
     Session {
         status: "success",
@@ -259,7 +372,8 @@ pub(crate) fn session(state: &ApiState, member: &Member, message: &'static str, 
         token_type: "bearer",
         org_id: member.org_id.clone(),
         expires_in: state.config().access_ttl.as_secs(),
-        refresh_token,
+        refresh_token: Some(refresh_token),
+        csrf_token: None,
     }
 }
 

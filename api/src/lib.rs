@@ -5,15 +5,21 @@
 //! Crate map: `routes/` the route table (one [`routes::Operation`] per route, also the OpenAPI document's
 //! source) and one handler module per area · `openapi.rs` the document · `auth/` credentials and the
 //! [`Caller`] extractor · `accounts.rs` users, orgs, sessions, the owner bootstrap · `state.rs` [`ApiState`],
-//! [`ApiConfig`], the [`AgentValidator`] the binary plugs in · `error.rs` the one error type · `clock.rs`.
+//! [`ApiConfig`], the [`AgentValidator`] the binary plugs in · `error.rs` the one error type · `clock.rs` ·
+//! `audit.rs` the audit log every change writes · `outbox.rs` where mail goes (SMTP or `.eml` files) ·
+//! `cors.rs` CORS for the console's origin only.
 
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod clock;
+mod cors;
 pub mod error;
 pub mod openapi;
+pub mod outbox;
+pub mod recording;
 pub mod routes;
 pub mod state;
 
@@ -64,12 +70,17 @@ pub trait NodeStatus: Send + Sync + 'static {
 }
 
 pub use accounts::{bootstrap_owner, Bootstrap};
-pub use auth::{Caller, Credential, Role};
+pub use auth::{authenticate_header, Caller, Credential, Role};
 pub use error::ApiError;
-pub use state::{AgentDirectory, AgentValidator, ApiConfig, ApiState, ConfigAgent, FieldError, TOKEN_KEY_PURPOSE};
+pub use outbox::{FileOutbox, Mail, Outbox, SmtpOutbox};
+pub use state::{
+    AgentDirectory, AgentValidator, ApiConfig, ApiState, ConfigAgent, FieldError, MailConfig, Resources,
+    TOKEN_KEY_PURPOSE,
+};
 
 /// The control-plane REST API, `/api/v1/...`, to merge into the node's router. Unknown paths under the prefix
-/// answer 404 in the API's error shape; bodies above [`ApiConfig::body_limit`] answer 413.
+/// answer 404 in the API's error shape; bodies above [`ApiConfig::body_limit`] answer 413; the console's origin
+/// (the public URL's) gets CORS headers with credentials, no other origin does.
 pub fn control_plane(state: ApiState) -> Router {
     let mut api = Router::new();
     for operation in routes::operations() {
@@ -80,6 +91,7 @@ pub fn control_plane(state: ApiState) -> Router {
         .method_not_allowed_fallback(unknown_method)
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cors::layer))
         .with_state(state);
     Router::new().nest(routes::PREFIX, api)
 }

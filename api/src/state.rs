@@ -1,16 +1,19 @@
 //! What the control plane's handlers share: the store, the token key, the clock, the binary's agent
 //! validator, settings, and the login limiter. Cheap to clone.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
+use voicera_store::secret::MasterKey;
 use voicera_store::Store;
 
 use crate::auth::limiter::LoginLimiter;
 use crate::auth::password::PasswordCost;
 use crate::auth::token::TokenKey;
 use crate::clock::{Clock, SystemClock};
+use crate::outbox::{FileOutbox, Outbox, OutboxError, SmtpOutbox, DEFAULT_FROM};
 
 /// An agent configuration's first fault, as the compile step sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +78,108 @@ pub struct ApiConfig {
     pub login_window: Duration,
     /// Take the client address from `X-Real-IP` (set by a reverse proxy in front) instead of the socket.
     pub trust_proxy_headers: bool,
+    /// Where the console is served (`[server] public_url`): the only origin that gets CORS headers, the base
+    /// of links in mail, and whether session cookies are `Secure` (when it is `https`).
+    pub public_url: Option<String>,
+    /// How long a password-reset link works.
+    pub reset_ttl: Duration,
+    /// Password-reset requests allowed per email within `reset_window`.
+    pub reset_max_per_email: u32,
+    /// Password-reset requests (and wrong reset tokens) allowed per source address within `reset_window`.
+    pub reset_max_per_source: u32,
+    /// The window the reset limits count in.
+    pub reset_window: Duration,
+    /// How long an invite link works.
+    pub invite_ttl: Duration,
+    /// Where mail goes.
+    pub mail: MailConfig,
+}
+
+/// Where the control plane's mail (reset links, invitations) goes.
+#[derive(Clone, Default)]
+pub enum MailConfig {
+    /// Nowhere: each message is dropped with a warning in the log (a node that sends no mail).
+    #[default]
+    Disabled,
+    /// `.eml` files in this directory (the binary passes `<data dir>/outbox` when no SMTP server is set).
+    Files {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// The `From` header.
+        from: String,
+    },
+    /// An SMTP server: `smtp://[user:password@]host[:port]` (STARTTLS when offered) or `smtps://...`.
+    Smtp {
+        /// The server's URL, credentials included.
+        url: String,
+        /// The `From` header.
+        from: String,
+    },
+    /// An outbox of the embedder's (tests, other transports).
+    Custom(Arc<dyn Outbox>),
+}
+
+impl std::fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MailConfig::Disabled => f.write_str("Disabled"),
+            MailConfig::Files { dir, from } => f.debug_struct("Files").field("dir", dir).field("from", from).finish(),
+            // The URL may carry a password.
+            MailConfig::Smtp { from, .. } => f.debug_struct("Smtp").field("from", from).finish_non_exhaustive(),
+            MailConfig::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+impl MailConfig {
+    /// The outbox this configuration names (`None` when mail is disabled).
+    pub fn outbox(&self) -> Result<Option<Arc<dyn Outbox>>, OutboxError> {
+        Ok(match self {
+            MailConfig::Disabled => None,
+            MailConfig::Files { dir, from } => Some(Arc::new(FileOutbox::new(dir.clone(), from_or_default(from)))),
+            MailConfig::Smtp { url, from } => Some(Arc::new(SmtpOutbox::new(url, from_or_default(from))?)),
+            MailConfig::Custom(outbox) => Some(Arc::clone(outbox)),
+        })
+    }
+}
+
+fn from_or_default(from: &str) -> String {
+    if from.trim().is_empty() {
+        DEFAULT_FROM.to_string()
+    } else {
+        from.to_string()
+    }
+}
+
+impl ApiConfig {
+    /// The origin of [`ApiConfig::public_url`] (`https://console.acme.io`, lower-case, no path or trailing
+    /// slash): what a browser sends as `Origin` from the console.
+    pub fn public_origin(&self) -> Option<String> {
+        let url = self.public_url.as_deref()?.trim();
+        let (scheme, rest) = url.split_once("://")?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return None;
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+        let authority = authority.rsplit_once('@').map_or(authority.as_str(), |(_, host)| host);
+        // The default port is left out of an Origin.
+        let authority = match (scheme.as_str(), authority.rsplit_once(':')) {
+            ("http", Some((host, "80"))) | ("https", Some((host, "443"))) => host,
+            _ => authority,
+        };
+        (!authority.is_empty()).then(|| format!("{scheme}://{authority}"))
+    }
+
+    /// Whether the console is served over https (session cookies are then `Secure` and `__Host-` named).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_origin().is_some_and(|o| o.starts_with("https://"))
+    }
+
+    /// [`ApiConfig::public_url`] without a trailing slash, for links in mail.
+    pub(crate) fn link_base(&self) -> Option<String> {
+        self.public_url.as_deref().map(|u| u.trim().trim_end_matches('/').to_string()).filter(|u| !u.is_empty())
+    }
 }
 
 impl Default for ApiConfig {
@@ -90,6 +195,14 @@ impl Default for ApiConfig {
             login_max_failures: 5,
             login_window: Duration::from_secs(15 * 60),
             trust_proxy_headers: false,
+            public_url: None,
+            // Long enough to find the mail, short enough that an old inbox is no key to the account.
+            reset_ttl: Duration::from_secs(30 * 60),
+            reset_max_per_email: 3,
+            reset_max_per_source: 10,
+            reset_window: Duration::from_secs(3600),
+            invite_ttl: Duration::from_secs(7 * 24 * 3600),
+            mail: MailConfig::Disabled,
         }
     }
 }
@@ -115,6 +228,43 @@ pub(crate) struct Inner {
     /// Serialises this node's checks that an agent id or a number is free across orgs with the write that
     /// takes it.
     pub routing_lock: tokio::sync::Mutex<()>,
+    /// The master key, recordings and document files, attached once by the binary ([`ApiState::attach`]).
+    pub resources: OnceLock<Resources>,
+    /// Password-reset requests per email, and per source address (requests and wrong tokens both count).
+    pub reset_limits: Mutex<ResetLimits>,
+    /// Where mail goes (`None`: mail is disabled and only logged as unsent).
+    pub outbox: Option<Arc<dyn Outbox>>,
+    /// Orders audit records written within one millisecond on this node.
+    pub audit_sequence: AtomicU64,
+}
+
+/// What the call history, integrations and knowledge routes need beyond the store. Until the binary attaches
+/// them, those routes answer 503.
+pub struct Resources {
+    /// Seals provider keys and custom-LLM keys before they are stored.
+    pub master_key: MasterKey,
+    /// Where recordings are read by their call record's `recording_url`.
+    pub recordings: Arc<dyn crate::recording::RecordingSource>,
+    /// Where uploaded knowledge documents and their extracted text are kept (`<dir>/<org>/<document id>.…`).
+    pub documents_dir: std::path::PathBuf,
+}
+
+impl Resources {
+    /// A node's resources under its data dir: recordings in `<data>/calls` (where the recorder writes them),
+    /// documents in `<data>/knowledge`.
+    pub fn under_data_dir(data_dir: &std::path::Path, master_key: MasterKey) -> Resources {
+        Resources {
+            master_key,
+            recordings: Arc::new(crate::recording::FsRecordings::new(data_dir.join("calls"))),
+            documents_dir: data_dir.join("knowledge"),
+        }
+    }
+}
+
+/// The two limiters of password resets.
+pub(crate) struct ResetLimits {
+    pub per_email: LoginLimiter,
+    pub per_source: LoginLimiter,
 }
 
 /// Keys the limiter tracks at once (each ~100 bytes).
@@ -137,6 +287,15 @@ impl ApiState {
     ) -> ApiState {
         let window_ms = i64::try_from(config.login_window.as_millis()).unwrap_or(i64::MAX);
         let limiter = LoginLimiter::new(config.login_max_failures, window_ms, LIMITER_CAPACITY);
+        let reset_ms = i64::try_from(config.reset_window.as_millis()).unwrap_or(i64::MAX);
+        let reset_limits = ResetLimits {
+            per_email: LoginLimiter::new(config.reset_max_per_email, reset_ms, LIMITER_CAPACITY),
+            per_source: LoginLimiter::new(config.reset_max_per_source, reset_ms, LIMITER_CAPACITY),
+        };
+        let outbox = config.mail.outbox().unwrap_or_else(|error| {
+            tracing::error!(%error, "the mail settings are unusable: mail is disabled");
+            None
+        });
         ApiState(Arc::new(Inner {
             store,
             tokens: TokenKey::new(token_key),
@@ -148,7 +307,27 @@ impl ApiState {
             accounts_lock: tokio::sync::Mutex::new(()),
             directory: OnceLock::new(),
             routing_lock: tokio::sync::Mutex::new(()),
+            resources: OnceLock::new(),
+            reset_limits: Mutex::new(reset_limits),
+            outbox,
+            audit_sequence: AtomicU64::new(0),
         }))
+    }
+
+    /// Gives the routes their [`Resources`]; once (a second call hands them back).
+    pub fn attach(&self, resources: Resources) -> Result<(), Resources> {
+        self.0.resources.set(resources)
+    }
+
+    /// The attached [`Resources`], or a 503 saying they are missing.
+    pub(crate) fn resources(&self) -> Result<&Resources, crate::error::ApiError> {
+        self.0.resources.get().ok_or_else(|| {
+            crate::error::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "not_configured",
+                "this server has no master key or data dir attached to its API",
+            )
+        })
     }
 
     /// The document store every route reads and writes.

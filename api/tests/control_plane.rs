@@ -512,7 +512,8 @@ async fn meetings_are_filtered_paged_and_parsed_within_the_org(kind: &str) {
     assert_eq!(code, StatusCode::OK);
     assert_eq!(
         options,
-        json!({"agent_types": ["Sales", "Support"], "from_numbers": ["+919900000001"], "to_numbers": ["+918000000001"]})
+        json!({"agent_types": ["Sales", "Support"], "from_numbers": ["+919900000001"], "to_numbers": ["+918000000001"],
+               "call_statuses": ["Busy", "Completed", "In Progress"]})
     );
 
     let (code, detail) = h.call(Method::GET, "/api/v1/meetings/CA-1", Some(&owner), None).await;

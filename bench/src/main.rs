@@ -9,6 +9,7 @@
 //!
 //! Run: `cargo build --release && cargo run --release -p voicera-bench -- sip --calls 10,100 --seconds 60`
 
+mod api;
 mod barge_in;
 mod barge_in_run;
 mod c_baseline;
@@ -125,6 +126,24 @@ enum Scenario {
         flows: Vec<usize>,
         #[arg(long, default_value_t = 40)]
         seconds: u64,
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
+    },
+    /// The control plane's API over a large call history: the meetings list (filters, sorts, page 1 and the
+    /// last page), analytics, agent reads and logins; requests/s and p50/p99 (in process, no socket).
+    Api {
+        /// Call records of the measured org.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        /// Requests per scenario.
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+        /// Requests in flight for the throughput figure.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Measure MongoDB at this URI instead of SQLite (a database `voicera_bench_api` is filled).
+        #[arg(long)]
+        mongodb_uri: Option<String>,
         #[arg(long, default_value = "bench/results")]
         out: PathBuf,
     },
@@ -295,6 +314,16 @@ fn main() -> Result<()> {
             }
             std::fs::write(out.join("c-baseline.json"), serde_json::to_string_pretty(&reports)?)?;
             std::fs::write(out.join("c-baseline.md"), c_baseline::markdown(&reports))?;
+            Ok(())
+        }
+        Scenario::Api { records, requests, concurrency, mongodb_uri, out } => {
+            std::fs::create_dir_all(out.join("work"))?;
+            let name = if mongodb_uri.is_some() { "api-mongodb" } else { "api" };
+            let settings = api::Settings { records, requests, concurrency: concurrency.max(1), mongodb_uri };
+            let report = api::run(&settings, &out.join("work"))?;
+            std::fs::write(out.join(format!("{name}.json")), serde_json::to_string_pretty(&report)?)?;
+            std::fs::write(out.join(format!("{name}.md")), api::markdown(&report))?;
+            println!("{}", api::markdown(&report));
             Ok(())
         }
         Scenario::Models { models_dir, jfk, runs, out } => {

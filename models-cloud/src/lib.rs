@@ -1,13 +1,35 @@
 //! Model clients that talk to a server over the network, behind the same streaming traits as the local
-//! engines ([`voicera_models`]). Today: [`openai::OpenAiChat`], a language model on any OpenAI-compatible
-//! chat-completions endpoint (OpenAI itself, vLLM, llama.cpp's server, Ollama), streamed over server-sent
-//! events with function calling.
+//! engines ([`voicera_models`]):
 //!
-//! Each request runs on a thread of its own with blocking I/O and hands events to the stream object through
-//! a channel, so the call's engine only ever polls; dropping the stream cancels the request. Protocol parsing
-//! is sans-IO ([`sse::SseParser`], [`openai::ChunkDecoder`]) and tested on the provider's documented frames.
+//! - language models: [`openai::OpenAiChat`] (any OpenAI-compatible chat endpoint: OpenAI, Groq, vLLM,
+//!   llama.cpp's server, Ollama), [`anthropic::AnthropicChat`], [`gemini::GeminiChat`];
+//! - speech to text: [`deepgram::DeepgramStt`] and [`elevenlabs::ElevenLabsStt`] (live WebSockets), [`sarvam::SarvamStt`],
+//!   [`openai_stt::OpenAiStt`], [`ai4bharat::Ai4BharatStt`] (the original's IndicConformer server);
+//! - text to speech: [`elevenlabs::ElevenLabsTts`], [`deepgram::DeepgramTts`] (Aura), [`cartesia::CartesiaTts`],
+//!   [`openai_tts::OpenAiTts`], [`sarvam::SarvamTts`] (Bulbul), [`ai4bharat::ParlerTts`] (the original's Indic
+//!   Parler server).
+//!
+//! Each request or stream runs on a thread of its own with blocking I/O and short read timeouts, and hands
+//! events to the stream object through a channel, so the call's engine only ever polls; dropping the stream
+//! object cancels the work. Protocol parsing is sans-IO ([`sse::SseParser`] and each provider's decoder) and
+//! every failure is a [`voicera_models::ModelError`] keeping the provider's own message; keys appear in no
+//! `Debug` output or log.
 
 #![forbid(unsafe_code)]
 
+pub mod ai4bharat;
+pub mod anthropic;
+pub mod cartesia;
+pub mod deepgram;
+pub mod elevenlabs;
+pub mod gemini;
+pub mod http;
+pub mod live;
 pub mod openai;
+pub mod openai_stt;
+pub mod openai_tts;
+pub mod sarvam;
 pub mod sse;
+pub mod streams;
+pub mod utterance;
+pub mod ws;

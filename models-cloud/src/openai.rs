@@ -367,7 +367,7 @@ pub fn request_body(config: &OpenAiConfig, history: &[ChatMessage], tools: &[Too
 }
 
 /// Reads back a tool call the engine wrote into the history: (name, arguments as JSON text).
-fn parse_tool_call(content: &str) -> Option<(String, String)> {
+pub(crate) fn parse_tool_call(content: &str) -> Option<(String, String)> {
     let inner = content.trim().strip_prefix("<tool_call>")?.strip_suffix("</tool_call>")?;
     let call: Value = serde_json::from_str(inner).ok()?;
     let name = call["name"].as_str()?.to_string();

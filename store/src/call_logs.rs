@@ -4,6 +4,10 @@
 //! `call_busy`, `end_time_utc`, `start_time_utc`, `created_at`, `duration`, `latency_metrics.turns`), with
 //! indexes on the two sort orders (creation time, duration) per tenant.
 
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
 use crate::Record;
 
 /// A call's state as the History tab filters it (the original's `call_status`).
@@ -46,6 +50,8 @@ pub struct CallLogQuery {
     pub from_number: Option<String>,
     /// The called number as stored.
     pub to_number: Option<String>,
+    /// Calls from or to this number (the analytics' `phone_number`).
+    pub number: Option<String>,
     /// Inbound (`true`) or outbound (`false`) calls only.
     pub inbound: Option<bool>,
     /// Calls that ended this way only.
@@ -93,6 +99,196 @@ pub struct CallLogPage {
     pub records: Vec<Record>,
     /// Calls matching the filters on all pages, for the pager.
     pub total: u64,
+}
+
+/// What analytics needs of one call, read from its stored document (the original's `CallLogs` fields, and the
+/// per-turn timings of both record shapes: the original's `latency_metrics.turns` and this server's `turns`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CallFacts {
+    /// The agent's name (`agent_type`), when the document has one.
+    pub agent_type: Option<String>,
+    /// `YYYY-MM-DD` of `start_time_utc`, else `created_at`.
+    pub day: Option<String>,
+    /// `duration` in seconds (0 when absent or not a number).
+    pub duration_secs: f64,
+    /// The original's rule: not busy (`call_busy` true or 1), and an end time (non-empty text) or a positive
+    /// duration.
+    pub connected: bool,
+    /// Each turn's response latency in milliseconds ([`turn_latency_ms`]).
+    pub turn_latencies_ms: Vec<f64>,
+}
+
+impl CallFacts {
+    /// The facts of a call-log document (missing or mistyped fields count as absent).
+    pub fn from_doc(doc: &Value) -> CallFacts {
+        let text = |key: &str| doc.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let duration = doc.get("duration").and_then(Value::as_f64).filter(|d| d.is_finite());
+        let busy = doc.get("call_busy").is_some_and(|b| *b == Value::Bool(true) || b.as_f64() == Some(1.0));
+        let connected = !busy && (text("end_time_utc").is_some() || duration.is_some_and(|d| d > 0.0));
+        let day = text("start_time_utc").or_else(|| text("created_at")).and_then(|t| t.get(..10)).map(str::to_string);
+        let original = doc.pointer("/latency_metrics/turns").and_then(Value::as_array).filter(|t| !t.is_empty());
+        let turns = original.or_else(|| doc.get("turns").and_then(Value::as_array));
+        let turn_latencies_ms = turns.into_iter().flatten().filter_map(turn_latency_ms).collect();
+        CallFacts {
+            agent_type: text("agent_type").map(str::to_string),
+            day,
+            duration_secs: duration.unwrap_or(0.0),
+            connected,
+            turn_latencies_ms,
+        }
+    }
+}
+
+/// A turn's response latency: this server's end of the caller's speech to the agent's first audio
+/// (`end_to_end_ms` in its call logs, `end_of_speech_to_audio_ms` in its call records), else the sum of the stages the turn reports (the original's `stt_ms`, `llm_ttfb_ms`,
+/// `tts_first_chunk_ms`, or this server's `stt_ms`, `llm_first_token_ms`, `tts_first_audio_ms`). Only
+/// non-negative JSON numbers count; the SQLite store computes the same in SQL (its `cl_latencies` column).
+pub fn turn_latency_ms(turn: &Value) -> Option<f64> {
+    let field = |key: &str| turn.get(key).and_then(Value::as_f64).filter(|v| v.is_finite() && *v >= 0.0);
+    if let Some(total) = field("end_to_end_ms").or_else(|| field("end_of_speech_to_audio_ms")) {
+        return Some(total);
+    }
+    let stages = [
+        field("stt_ms"),
+        field("llm_ttfb_ms").or_else(|| field("llm_first_token_ms")),
+        field("tts_first_chunk_ms").or_else(|| field("tts_first_audio_ms")),
+    ];
+    stages.iter().any(Option::is_some).then(|| stages.iter().flatten().sum())
+}
+
+/// One agent's share of the calls.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AgentStats {
+    /// Calls attempted.
+    pub calls: u64,
+    /// Calls connected.
+    pub connected: u64,
+    /// Seconds of connected calls.
+    pub connected_secs: f64,
+    /// Turn latencies (ms), unordered.
+    pub latencies_ms: Vec<f64>,
+}
+
+/// The analytics of a set of calls, folded one call at a time so the calls are never held together.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CallStats {
+    /// Calls attempted.
+    pub attempted: u64,
+    /// Calls connected ([`CallFacts::connected`]).
+    pub connected: u64,
+    /// Seconds of connected calls.
+    pub connected_secs: f64,
+    /// By agent name (`unknown` for calls without one).
+    pub per_agent: BTreeMap<String, AgentStats>,
+    /// Turn latencies (ms) by day (`YYYY-MM-DD`), and calls that day.
+    pub per_day: BTreeMap<String, (u64, Vec<f64>)>,
+}
+
+impl CallStats {
+    /// Counts one call.
+    pub fn add(&mut self, call: CallFacts) {
+        let connected_secs = if call.connected { call.duration_secs } else { 0.0 };
+        self.add_group(
+            call.agent_type,
+            call.day,
+            1,
+            u64::from(call.connected),
+            connected_secs,
+            &call.turn_latencies_ms,
+        );
+    }
+
+    /// Counts `calls` calls of one agent on one day at once (`connected` of them, `connected_secs` long in all,
+    /// with these turn latencies), as a store that groups in its query hands them over.
+    pub fn add_group(
+        &mut self,
+        agent_type: Option<String>,
+        day: Option<String>,
+        calls: u64,
+        connected: u64,
+        connected_secs: f64,
+        latencies_ms: &[f64],
+    ) {
+        self.attempted += calls;
+        self.connected += connected;
+        self.connected_secs += connected_secs;
+        let name = agent_type.filter(|a| !a.trim().is_empty()).unwrap_or_else(|| "unknown".into());
+        let agent = self.per_agent.entry(name).or_default();
+        agent.calls += calls;
+        agent.connected += connected;
+        agent.connected_secs += connected_secs;
+        agent.latencies_ms.extend_from_slice(latencies_ms);
+        if let Some(day) = day {
+            let (day_calls, latencies) = self.per_day.entry(day).or_default();
+            *day_calls += calls;
+            latencies.extend_from_slice(latencies_ms);
+        }
+    }
+}
+
+/// Latency percentiles of a set of turns (nearest rank: the smallest value at or above that share of turns).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Percentiles {
+    /// Turns counted.
+    pub turns: usize,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+impl Percentiles {
+    /// The percentiles of `values` (sorted in place), or `None` when there are none.
+    pub fn of(values: &mut [f64]) -> Option<Percentiles> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let rank = |p: f64| values[((p * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1];
+        Some(Percentiles { turns: values.len(), p50: rank(0.50), p90: rank(0.90), p99: rank(0.99) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn facts_read_both_record_shapes_and_the_original_connected_rule() {
+        let original = json!({"agent_type": "Sales", "created_at": "2024-11-19T07:00:00.000Z", "duration": 30,
+            "end_time_utc": "2024-11-19T07:00:30.000Z", "call_busy": false,
+            "latency_metrics": {"turns": [{"turn_index": 1, "stt_ms": 100, "llm_ttfb_ms": 300, "tts_first_chunk_ms": 50},
+                                          {"turn_index": 2, "user_text_preview": "no timings"}]}});
+        let facts = CallFacts::from_doc(&original);
+        assert_eq!(facts.turn_latencies_ms, [450.0]);
+        assert_eq!((facts.connected, facts.duration_secs, facts.day.as_deref()), (true, 30.0, Some("2024-11-19")));
+        let ours = json!({"agent_type": "Support", "start_time_utc": "2024-11-20T23:59:59.000Z", "created_at": "2024-11-21T00:00:00.000Z",
+            "turns": [{"turn": 1, "end_of_speech_to_audio_ms": 620, "stt_ms": 100},
+                      {"turn": 2, "stt_ms": 90, "llm_first_token_ms": 200, "tts_first_audio_ms": 60}]});
+        let facts = CallFacts::from_doc(&ours);
+        assert_eq!(
+            (facts.turn_latencies_ms, facts.day.as_deref(), facts.connected),
+            (vec![620.0, 350.0], Some("2024-11-20"), false)
+        );
+        let busy = CallFacts::from_doc(&json!({"call_busy": true, "duration": 5, "end_time_utc": "x"}));
+        assert!(!busy.connected);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let mut values: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        let p = Percentiles::of(&mut values).unwrap();
+        assert_eq!((p.turns, p.p50, p.p90, p.p99), (100, 50.0, 90.0, 99.0));
+        let p = Percentiles::of(&mut [7.0]).unwrap();
+        assert_eq!((p.p50, p.p99), (7.0, 7.0));
+        let p = Percentiles::of(&mut [400.0, 100.0, 300.0, 200.0]).unwrap();
+        assert_eq!((p.p50, p.p90, p.p99), (200.0, 400.0, 400.0));
+        assert_eq!(Percentiles::of(&mut []), None);
+    }
 }
 
 /// The call-log query's conformance, run on each backend (SQLite in `sqlite.rs`, MongoDB in
@@ -157,6 +353,34 @@ pub mod conformance {
         assert_eq!(only(CallLogQuery { agent_id: Some("support".into()), ..all.clone() }).await, ["c3"]);
         assert_eq!(only(CallLogQuery { from_number: Some("+911".into()), ..all.clone() }).await, ["c4", "c1"]);
         assert_eq!(only(CallLogQuery { to_number: Some("+912".into()), ..all.clone() }).await, ["c2"]);
+        assert_eq!(only(CallLogQuery { number: Some("+912".into()), ..all.clone() }).await, ["c2"]);
+        assert_eq!(only(CallLogQuery { number: Some("+911".into()), ..all.clone() }).await, ["c4", "c1"]);
+        // Analytics: one pass over the matching calls.
+        let timed = json!({"agent_type": "Support", "agent_id": "support", "created_at": "2024-11-18T07:00:00.000Z", "start_time_utc": "",
+            "duration": "7", "end_time_utc": "", "from_number": "+999",
+            "latency_metrics": {"turns": [{"stt_ms": 100, "llm_ttfb_ms": 300, "tts_first_chunk_ms": 50}, {"end_to_end_ms": 610.5, "stt_ms": 1},
+                                          {"stt_ms": "900"}, {"stt_ms": -5, "llm_first_token_ms": 200}, "not a turn", {"note": "none"}]}});
+        store.put(Collection::CallLogs, &Record { org_id: "org3".into(), id: "t1".into(), doc: timed }).await.unwrap();
+        let ours = json!({"agent_type": "", "created_at": "2024-11-18T08:00:00.000Z", "call_busy": true,
+            "latency_metrics": {"turns": []}, "turns": [{"end_of_speech_to_audio_ms": 420}, {"tts_first_audio_ms": 30}]});
+        store.put(Collection::CallLogs, &Record { org_id: "org3".into(), id: "t2".into(), doc: ours }).await.unwrap();
+        let mut timed =
+            store.call_stats(&CallLogQuery { org_id: "org3".into(), ..CallLogQuery::default() }).await.unwrap();
+        assert_eq!((timed.attempted, timed.connected), (2, 0), "an empty end time and a text duration do not connect");
+        let support = timed.per_agent.get_mut("Support").unwrap();
+        support.latencies_ms.sort_by(f64::total_cmp);
+        assert_eq!(support.latencies_ms, [200.0, 450.0, 610.5]);
+        assert_eq!(timed.per_agent["unknown"].latencies_ms, [420.0, 30.0]);
+        assert_eq!(timed.per_day.keys().collect::<Vec<_>>(), ["2024-11-18"]);
+        let stats = store.call_stats(&all).await.unwrap();
+        assert_eq!((stats.attempted, stats.connected, stats.connected_secs), (4, 3, 371.5));
+        let sales = &stats.per_agent["Sales"];
+        assert_eq!((sales.calls, sales.connected, sales.connected_secs), (3, 2, 359.0));
+        assert_eq!(stats.per_agent["Support"].calls, 1);
+        assert_eq!(stats.per_day.keys().collect::<Vec<_>>(), ["2024-11-19", "2024-11-20", "2024-11-21", "2024-11-22"]);
+        let support =
+            store.call_stats(&CallLogQuery { agent_type: Some("Support".into()), ..all.clone() }).await.unwrap();
+        assert_eq!((support.attempted, support.connected), (1, 1));
         assert_eq!(only(CallLogQuery { inbound: Some(false), ..all.clone() }).await, ["c2"]);
         assert_eq!(only(CallLogQuery { inbound: Some(true), ..all.clone() }).await, ["c4", "c3", "c1"]);
         assert_eq!(only(CallLogQuery { status: Some(CallStatus::Busy), ..all.clone() }).await, ["c2"]);

@@ -109,11 +109,19 @@ pub enum Collection {
     RefreshTokens,
     /// API keys for scripts; `id` is the key's public id (part of the key text), the secret stored hashed.
     ApiKeys,
+    /// The audit log: one document per change made through the API; `id` sorts by time (`<unix ms, 13
+    /// digits>-<random>`), so the newest come first in descending id order.
+    AuditLog,
+    /// Invitations to join an org: `id` is the invite's public id (part of the link), the secret stored hashed.
+    Invites,
+    /// Password-reset requests: `id` is the request's public id (part of the emailed token), the secret stored
+    /// hashed.
+    PasswordResets,
 }
 
 impl Collection {
     /// Every collection, for creating tables/indexes and for imports and counts that walk them all.
-    pub const ALL: [Collection; 13] = [
+    pub const ALL: [Collection; 16] = [
         Collection::Users,
         Collection::Members,
         Collection::Agents,
@@ -127,6 +135,9 @@ impl Collection {
         Collection::Orgs,
         Collection::RefreshTokens,
         Collection::ApiKeys,
+        Collection::AuditLog,
+        Collection::Invites,
+        Collection::PasswordResets,
     ];
 
     /// Table / collection name, the same in both backends.
@@ -145,6 +156,9 @@ impl Collection {
             Collection::Orgs => "orgs",
             Collection::RefreshTokens => "refresh_tokens",
             Collection::ApiKeys => "api_keys",
+            Collection::AuditLog => "audit_log",
+            Collection::Invites => "invites",
+            Collection::PasswordResets => "password_resets",
         }
     }
 }
@@ -273,6 +287,21 @@ impl Store {
         }
     }
 
+    /// One page of a tenant's documents in descending id order (newest first where ids sort by time, as in
+    /// [`Collection::AuditLog`]), skipping `skip`, and the tenant's total in the collection.
+    pub async fn list_newest(
+        &self,
+        collection: Collection,
+        org_id: &str,
+        skip: u64,
+        limit: u64,
+    ) -> Result<(Vec<Record>, u64)> {
+        match self {
+            Store::Sqlite(s) => s.list_newest(collection, org_id, skip, limit).await,
+            Store::Mongo(m) => m.list_newest(collection, org_id, skip, limit).await,
+        }
+    }
+
     /// A tenant's documents of one collection, by id.
     pub async fn list(&self, collection: Collection, org_id: &str) -> Result<Vec<Record>> {
         match self {
@@ -315,6 +344,14 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.query_call_logs(query).await,
             Store::Mongo(m) => m.query_call_logs(query).await,
+        }
+    }
+
+    /// The analytics of a tenant's calls matching `query` (its sort and page are ignored), in one pass.
+    pub async fn call_stats(&self, query: &call_logs::CallLogQuery) -> Result<call_logs::CallStats> {
+        match self {
+            Store::Sqlite(s) => s.call_stats(query).await,
+            Store::Mongo(m) => m.call_stats(query).await,
         }
     }
 
@@ -426,6 +463,19 @@ pub mod conformance {
         assert!(err.to_string().contains("must be a JSON object"), "{err}");
         let err = store.put(Collection::Agents, &record("", "x", json!({}))).await.unwrap_err();
         assert!(err.to_string().contains("needs an org_id"), "{err}");
+
+        // Pages newest first (descending id), with the tenant's total.
+        for i in 0..5 {
+            let entry = record("org1", &format!("{:013}-{i}", 1_732_000_000_000_i64 + i), json!({"n": i}));
+            store.put(Collection::AuditLog, &entry).await.unwrap();
+        }
+        store.put(Collection::AuditLog, &record("org2", "9999999999999-x", json!({"n": 99}))).await.unwrap();
+        let (page, total) = store.list_newest(Collection::AuditLog, "org1", 1, 2).await.unwrap();
+        let ns: Vec<&Value> = page.iter().map(|r| &r.doc["n"]).collect();
+        assert_eq!((ns, total), (vec![&json!(3), &json!(2)], 5));
+        let (page, _) = store.list_newest(Collection::AuditLog, "org1", 4, 10).await.unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(store.list_newest(Collection::AuditLog, "org3", 0, 10).await.unwrap(), (vec![], 0));
         store.ping().await.unwrap();
         revisions(store).await;
     }

@@ -8,7 +8,7 @@ use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Database, IndexModel};
 use serde_json::Value;
 
-use crate::call_logs::{CallLogPage, CallLogQuery, CallLogSort, CallStatus, FilterField};
+use crate::call_logs::{CallFacts, CallLogPage, CallLogQuery, CallLogSort, CallStats, CallStatus, FilterField};
 use crate::{Collection, Record, Result, StoreError, Written};
 
 /// The collection of change counters of [`crate::ROUTING_COLLECTIONS`].
@@ -43,6 +43,7 @@ impl MongoStore {
         for (name, keys) in [
             ("org_created", doc! {"org_id": 1, "doc.created_at": -1, "id": -1}),
             ("org_duration", doc! {"org_id": 1, "doc.duration": -1, "doc.created_at": -1}),
+            ("org_agent", doc! {"org_id": 1, "doc.agent_type": 1, "doc.created_at": -1}),
         ] {
             let index =
                 IndexModel::builder().keys(keys).options(IndexOptions::builder().name(name.to_string()).build());
@@ -96,6 +97,29 @@ impl MongoStore {
     /// [`crate::Store::list`] on MongoDB.
     pub async fn list(&self, collection: Collection, org_id: &str) -> Result<Vec<Record>> {
         self.find(collection, doc! {"org_id": org_id}, doc! {"id": 1}).await
+    }
+
+    /// [`crate::Store::list_newest`] on MongoDB.
+    pub async fn list_newest(
+        &self,
+        collection: Collection,
+        org_id: &str,
+        skip: u64,
+        limit: u64,
+    ) -> Result<(Vec<Record>, u64)> {
+        let handle = self.collection(collection);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let docs: Vec<Document> = handle
+            .find(doc! {"org_id": org_id})
+            .sort(doc! {"id": -1})
+            .skip(skip)
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?;
+        let total = handle.count_documents(doc! {"org_id": org_id}).await?;
+        let records = docs.iter().map(|d| to_record(collection, d)).collect::<Result<Vec<_>>>()?;
+        Ok((records, total))
     }
 
     /// [`crate::Store::find_id`] on MongoDB.
@@ -164,6 +188,23 @@ impl MongoStore {
         Ok(CallLogPage { records, total })
     }
 
+    /// [`crate::Store::call_stats`] on MongoDB: one pass over a cursor of the matching calls, each projected
+    /// to the few fields analytics reads.
+    pub async fn call_stats(&self, query: &CallLogQuery) -> Result<CallStats> {
+        let projection = doc! {
+            "_id": 0, "doc.agent_type": 1, "doc.start_time_utc": 1, "doc.created_at": 1, "doc.duration": 1,
+            "doc.call_busy": 1, "doc.end_time_utc": 1, "doc.latency_metrics.turns": 1, "doc.turns": 1,
+        };
+        let mut cursor =
+            self.collection(Collection::CallLogs).find(call_log_filter(query)).projection(projection).await?;
+        let mut stats = CallStats::default();
+        while let Some(stored) = cursor.try_next().await? {
+            let doc = stored.get("doc").map(bson_to_json).unwrap_or(Value::Null);
+            stats.add(CallFacts::from_doc(&doc));
+        }
+        Ok(stats)
+    }
+
     /// [`crate::Store::rename_agent`] on MongoDB.
     pub async fn rename_agent(&self, org_id: &str, agent_id: &str, new_name: &str) -> Result<u64> {
         let mut changed = 0;
@@ -208,6 +249,9 @@ fn call_log_filter(query: &CallLogQuery) -> Document {
         if let Some(value) = value {
             clauses.push(doc! {field: value});
         }
+    }
+    if let Some(number) = &query.number {
+        clauses.push(doc! {"$or": [{"doc.from_number": number}, {"doc.to_number": number}]});
     }
     if let Some(inbound) = query.inbound {
         clauses.push(doc! {"doc.inbound": inbound});

@@ -5,13 +5,17 @@
 //! - API keys ([`api_key`]: `vk_…`, per org, stored hashed, revocable),
 //! - login attempts ([`limiter`]: per email and source, sans-IO),
 //!
-//! and [`Caller`] turns `Authorization: Bearer <access token | API key>` into (user, org, role).
+//! - the console's cookie session and its CSRF token ([`session`]),
+//!
+//! and [`Caller`] turns `Authorization: Bearer <access token | API key>`, or the session cookie, into (user,
+//! org, role); [`authenticate_header`] does the same for routes outside the API.
 
 pub mod api_key;
 pub mod caller;
 pub mod limiter;
 pub mod password;
 pub mod refresh;
+pub mod session;
 pub mod token;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-pub use caller::{Caller, Credential};
+pub use caller::{authenticate, authenticate_header, client_source, Caller, Credential};
 
 use crate::error::ApiError;
 

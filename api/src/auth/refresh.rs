@@ -30,6 +30,9 @@ pub struct Family {
     /// Ended by logout or by a spent token presented again (a stolen token): no token of it works.
     #[serde(default)]
     pub revoked: bool,
+    /// Hash of the console's session-cookie secret, when the session is a cookie one ([`super::session`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
 }
 
 /// What presenting a refresh token did.
@@ -67,7 +70,13 @@ impl Family {
             created_at: now,
             expires_at: now.saturating_add(lifetime_ms),
             revoked: false,
+            cookie: None,
         }
+    }
+
+    /// Whether the family still authenticates at `now` (not revoked, within its lifetime).
+    pub fn live(&self, now: i64) -> bool {
+        !self.revoked && now < self.expires_at
     }
 
     /// Presents `secret`; on [`Rotation::Rotated`], `next_secret` is the family's new live token.

@@ -87,6 +87,13 @@ impl TokenKey {
         format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 
+    /// A keyed tag of `data` for `purpose` (base64url HMAC-SHA256): the CSRF token of a cookie session is the
+    /// tag of its family id, so it needs no storage and cannot be made without the key.
+    pub fn tag(&self, purpose: &str, data: &str) -> String {
+        let tagged = self.mac(&format!("{purpose}\0{data}")).finalize().into_bytes();
+        URL_SAFE_NO_PAD.encode(tagged)
+    }
+
     /// The claims of a token signed with this key, unexpired at `now_secs`.
     pub fn verify(&self, token: &str, now_secs: i64) -> Result<AccessClaims, TokenError> {
         let mut parts = token.split('.');

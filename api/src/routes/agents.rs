@@ -275,6 +275,7 @@ pub async fn create(
     drop(taken);
     routing_changed(&state).await;
     tracing::info!(org_id = %caller.org_id, agent_id = %id, by = %caller.email, "agent created");
+    crate::audit::record(&state, &caller, "create_agent", &id).await?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -350,6 +351,7 @@ async fn update(
     }
     routing_changed(state).await;
     tracing::info!(org_id = %caller.org_id, agent_id = %record.id, by = %caller.email, "agent updated");
+    crate::audit::record(state, caller, "update_agent", &record.id).await?;
     Ok(Json(json!({"status": "success", "message": "Agent updated successfully", "agent": view(&record)})))
 }
 
@@ -386,6 +388,7 @@ async fn delete(state: &ApiState, caller: &Caller, record: Record) -> Result<Jso
         tracing::info!(agent_id = %record.id, numbers = detached, "numbers of the deleted agent detached");
     }
     tracing::info!(org_id = %caller.org_id, agent_id = %record.id, by = %caller.email, "agent deleted");
+    crate::audit::record(state, caller, "delete_agent", &record.id).await?;
     Ok(Json(json!({"status": "success", "message": "Agent deleted successfully", "agent_id": record.id})))
 }
 

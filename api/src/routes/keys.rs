@@ -64,6 +64,7 @@ pub async fn create(
     let doc = serde_json::to_value(&stored).map_err(|e| ApiError::internal("API key", e))?;
     state.store().put(Collection::ApiKeys, &Record { org_id: caller.org_id.clone(), id: key_id.clone(), doc }).await?;
     tracing::info!(org_id = %caller.org_id, %key_id, by = %caller.email, "API key created");
+    crate::audit::record(&state, &caller, "create_api_key", &key_id).await?;
     let mut answer = view(&stored);
     answer["key"] = Value::String(api_key::text(&key_id, &secret));
     Ok((StatusCode::CREATED, Json(answer)))
@@ -98,6 +99,7 @@ pub async fn revoke(
         record.doc = serde_json::to_value(&stored).map_err(|e| ApiError::internal("API key", e))?;
         state.store().put(Collection::ApiKeys, &record).await?;
         tracing::info!(org_id = %caller.org_id, %key_id, by = %caller.email, "API key revoked");
+        crate::audit::record(&state, &caller, "revoke_api_key", &key_id).await?;
     }
     Ok(Json(json!({"status": "success", "message": "API key revoked", "key": view(&stored)})))
 }

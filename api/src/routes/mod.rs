@@ -3,11 +3,16 @@
 //! router for any route added around the table.
 
 pub mod agents;
+pub mod analytics;
+pub mod integrations;
 pub mod keys;
+pub mod knowledge;
 pub mod meetings;
+pub mod members;
 pub mod numbers;
 pub mod users;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::routing::{delete, get, post, put, MethodRouter};
 use serde_json::{json, Value};
@@ -80,8 +85,24 @@ const SIGNUP: Fields = &[
     ("company_name", "string", true),
     ("org_id", "string", false),
 ];
-const LOGIN: Fields = &[("email", "string", true), ("password", "string", true)];
-const REFRESH: Fields = &[("refresh_token", "string", true)];
+const LOGIN: Fields = &[("email", "string", true), ("password", "string", true), ("session_cookie", "boolean", false)];
+const REFRESH: Fields = &[("refresh_token", "string", true), ("session_cookie", "boolean", false)];
+const LOGOUT: Fields = &[("refresh_token", "string", false)];
+const FORGOT_PASSWORD: Fields = &[("email", "string", true)];
+const RESET_PASSWORD: Fields = &[("token", "string", true), ("new_password", "string", true)];
+const INVITE: Fields = &[("email", "string", true), ("role", "string", false)];
+const ADD_MEMBER: Fields = &[
+    ("email", "string", true),
+    ("password", "string", true),
+    ("name", "string", false),
+    ("company_name", "string", false),
+    ("org_id", "string", true),
+    ("invite_token", "string", true),
+];
+const REVOKE_INVITE: Fields = &[("invite_id", "string", true)];
+const MEMBER_REF: Fields = &[("email", "string", true), ("org_id", "string", false)];
+const UPDATE_ROLE: Fields = &[("email", "string", true), ("org_id", "string", false), ("role", "string", true)];
+const AUDIT_QUERY: &[(&str, &str)] = &[("page", "integer"), ("limit", "integer")];
 const API_KEY: Fields = &[("name", "string", true), ("role", "string", false)];
 const AGENT_CREATE: Fields = &[
     ("agent_type", "string", true),
@@ -131,6 +152,30 @@ const MEETINGS_QUERY: &[(&str, &str)] = &[
     ("has_latency_metrics", "boolean"),
 ];
 
+const ANALYTICS_QUERY: &[(&str, &str)] =
+    &[("agent_type", "string"), ("phone_number", "string"), ("start_date", "string"), ("end_date", "string")];
+const INTEGRATION: Fields = &[("model", "string", true), ("api_key", "string", true), ("org_id", "string", false)];
+const CUSTOM_LLM_CREATE: Fields = &[
+    ("name", "string", true),
+    ("base_url", "string", true),
+    ("api_key", "string", true),
+    ("model", "string", true),
+    ("org_id", "string", false),
+];
+const CUSTOM_LLM_UPDATE: Fields = &[
+    ("name", "string", false),
+    ("base_url", "string", false),
+    ("api_key", "string", false),
+    ("model", "string", false),
+    ("org_id", "string", false),
+];
+const RAG_RETRIEVE: Fields = &[
+    ("question", "string", true),
+    ("top_k", "integer", false),
+    ("document_ids", "array", false),
+    ("org_id", "string", false),
+];
+
 /// The table.
 pub fn operations() -> Vec<Operation> {
     use Access::{AtLeast, Public};
@@ -138,6 +183,7 @@ pub fn operations() -> Vec<Operation> {
     let viewer = AtLeast(Role::Viewer);
     let member = AtLeast(Role::Member);
     let admin = AtLeast(Role::Admin);
+    let owner = AtLeast(Role::Owner);
     vec![
         op(
             M::GET,
@@ -181,15 +227,124 @@ pub fn operations() -> Vec<Operation> {
             get(users::by_email),
         ),
         op(
+            M::POST,
+            "/users/forgot-password",
+            "forgot_password",
+            "users",
+            Public,
+            "Mail a single-use password-reset link (30 minutes); the same answer for unknown emails; rate-limited",
+            Some(FORGOT_PASSWORD),
+            post(users::forgot_password),
+        ),
+        op(
+            M::POST,
+            "/users/reset-password",
+            "reset_password",
+            "users",
+            Public,
+            "Set a new password with a reset link's token (once); ends every session of the account",
+            Some(RESET_PASSWORD),
+            post(users::reset_password),
+        ),
+        op(
             M::GET,
             "/members/{org_id}",
             "list_members",
             "members",
             viewer,
-            "The org's members",
+            "The org's members with their roles",
             None,
-            get(users::members),
+            get(members::list),
         ),
+        Operation {
+            success: 201,
+            ..op(
+                M::POST,
+                "/members/invite",
+                "invite_member",
+                "members",
+                admin,
+                "An invite link for one email and role (random, expiring, single-use), also mailed to the invitee",
+                Some(INVITE),
+                post(members::invite),
+            )
+        },
+        op(
+            M::GET,
+            "/members/invites",
+            "list_invites",
+            "members",
+            admin,
+            "The org's open invites (without their tokens)",
+            None,
+            get(members::list_invites),
+        ),
+        op(
+            M::POST,
+            "/members/revoke-invite",
+            "revoke_invite",
+            "members",
+            admin,
+            "Close an open invite: its link stops working",
+            Some(REVOKE_INVITE),
+            post(members::revoke_invite),
+        ),
+        Operation {
+            success: 201,
+            ..op(
+                M::POST,
+                "/members/add-member",
+                "add_member",
+                "members",
+                Public,
+                "Accept an invite: a new account in the org, or an existing one (its password proves it) moved in",
+                Some(ADD_MEMBER),
+                post(members::add_member),
+            )
+        },
+        op(
+            M::POST,
+            "/members/update-role",
+            "update_member_role",
+            "members",
+            admin,
+            "Change a member's role (viewer, member, admin)",
+            Some(UPDATE_ROLE),
+            post(members::update_role),
+        ),
+        op(
+            M::POST,
+            "/members/delete-member",
+            "delete_member",
+            "members",
+            admin,
+            "Remove a member: their sessions end and the API keys they created are revoked",
+            Some(MEMBER_REF),
+            post(members::delete_member),
+        ),
+        op(
+            M::POST,
+            "/members/transfer-ownership",
+            "transfer_ownership",
+            "members",
+            owner,
+            "Make another member the owner (the owner becomes an admin); the org always has exactly one owner",
+            Some(MEMBER_REF),
+            post(members::transfer_ownership),
+        ),
+        Operation {
+            query: AUDIT_QUERY,
+            ..op(
+                M::GET,
+                "/audit",
+                "list_audit",
+                "audit",
+                admin,
+                "The org's audit log of changes, newest first, one page",
+                None,
+                get(crate::audit::list),
+            )
+        },
         op(
             M::POST,
             "/auth/refresh",
@@ -206,8 +361,8 @@ pub fn operations() -> Vec<Operation> {
             "logout",
             "auth",
             Public,
-            "End the session of a refresh token",
-            Some(REFRESH),
+            "End a session: the refresh token's, or the session cookie's (with X-CSRF-Token); clears the cookies",
+            Some(LOGOUT),
             post(users::logout),
         ),
         op(
@@ -399,9 +554,165 @@ pub fn operations() -> Vec<Operation> {
             "get_meeting",
             "meetings",
             viewer,
-            "One call: its record with the transcript parsed into turns",
+            "One call: its record with the transcript parsed into turns, each answer's latency, the per-turn timings",
             None,
             get(meetings::detail),
+        ),
+        Operation {
+            query: MEETINGS_QUERY,
+            ..op(
+                M::GET,
+                "/meetings/export",
+                "export_meetings",
+                "meetings",
+                viewer,
+                "The list's selection (every filter and sort) as a CSV download, up to 10,000 calls",
+                None,
+                get(meetings::export),
+            )
+        },
+        op(
+            M::GET,
+            "/meetings/{meeting_id}/recording",
+            "get_meeting_recording",
+            "meetings",
+            viewer,
+            "The call's audio, streamed; one HTTP Range honoured (206 with Content-Range, 416 when unsatisfiable)",
+            None,
+            get(meetings::recording),
+        ),
+        Operation {
+            query: ANALYTICS_QUERY,
+            ..op(
+                M::GET,
+                "/analytics",
+                "analytics",
+                "analytics",
+                viewer,
+                "Call figures (attempts, connected, minutes, busiest agent, per agent) and latency p50/p90/p99 per agent and per day",
+                None,
+                get(analytics::analytics),
+            )
+        },
+        op(
+            M::POST,
+            "/integrations",
+            "create_integration",
+            "integrations",
+            admin,
+            "Store (or replace) the org's key for a provider; sealed at rest, answered masked",
+            Some(INTEGRATION),
+            post(integrations::upsert),
+        ),
+        op(
+            M::GET,
+            "/integrations",
+            "list_integrations",
+            "integrations",
+            viewer,
+            "The org's provider keys, masked",
+            None,
+            get(integrations::list),
+        ),
+        op(
+            M::GET,
+            "/integrations/{model}",
+            "get_integration",
+            "integrations",
+            viewer,
+            "One provider's key, masked",
+            None,
+            get(integrations::get),
+        ),
+        op(
+            M::DELETE,
+            "/integrations/{model}",
+            "delete_integration",
+            "integrations",
+            admin,
+            "Forget a provider's key",
+            None,
+            delete(integrations::remove),
+        ),
+        op(
+            M::POST,
+            "/custom-llm-integrations",
+            "create_custom_llm",
+            "integrations",
+            admin,
+            "Add an OpenAI-compatible server (base_url normalised to end in /v1; key sealed, answered masked)",
+            Some(CUSTOM_LLM_CREATE),
+            post(integrations::create_custom_llm),
+        ),
+        op(
+            M::GET,
+            "/custom-llm-integrations",
+            "list_custom_llms",
+            "integrations",
+            viewer,
+            "The org's custom LLM servers, keys masked",
+            None,
+            get(integrations::list_custom_llms),
+        ),
+        op(
+            M::PUT,
+            "/custom-llm-integrations/{custom_llm_id}",
+            "update_custom_llm",
+            "integrations",
+            admin,
+            "Change a custom LLM server (the key stays unless one is sent)",
+            Some(CUSTOM_LLM_UPDATE),
+            put(integrations::update_custom_llm),
+        ),
+        op(
+            M::DELETE,
+            "/custom-llm-integrations/{custom_llm_id}",
+            "delete_custom_llm",
+            "integrations",
+            admin,
+            "Remove a custom LLM server",
+            None,
+            delete(integrations::delete_custom_llm),
+        ),
+        op(
+            M::GET,
+            "/knowledge",
+            "list_knowledge_documents",
+            "knowledge",
+            viewer,
+            "The org's knowledge documents with their status (processing, ready, failed)",
+            None,
+            get(knowledge::list),
+        ),
+        op(
+            M::POST,
+            "/knowledge/upload",
+            "create_knowledge_document",
+            "knowledge",
+            member,
+            "Upload a document (multipart `file`: PDF up to 25 MB, text or Markdown; 415 for others, 413 when larger)",
+            None,
+            post(knowledge::upload).layer(DefaultBodyLimit::max(knowledge::UPLOAD_BODY_LIMIT)),
+        ),
+        op(
+            M::DELETE,
+            "/knowledge/{document_id}",
+            "delete_knowledge_document",
+            "knowledge",
+            member,
+            "Delete a document and its text",
+            None,
+            delete(knowledge::remove),
+        ),
+        op(
+            M::POST,
+            "/rag/retrieve",
+            "rag_retrieve",
+            "knowledge",
+            viewer,
+            "The passages of the org's ready documents that best answer a question (BM25, as agents look up)",
+            Some(RAG_RETRIEVE),
+            post(knowledge::retrieve),
         ),
     ]
 }

@@ -1,0 +1,368 @@
+//! `knowledge` documents and `/rag/retrieve`. An upload (multipart `file`: PDF up to 25 MB, plain text or
+//! Markdown) is kept under the data dir with its extracted text; its record says `processing` while the text is
+//! read, then `ready` (with its passage count) or `failed` (with the reason: e.g. a PDF without a text layer).
+//! Retrieval ranks the org's ready documents' passages with the same BM25 index the agents' `knowledge_lookup`
+//! tool uses ([`voicera_conversation::knowledge`]), answering the original's `chunks` shape.
+
+use std::path::{Path as FsPath, PathBuf};
+
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use voicera_conversation::knowledge::KnowledgeBase;
+use voicera_store::{Collection, Record};
+
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ApiJson};
+use crate::state::ApiState;
+
+/// Largest document accepted (the original's PDF limit, for every kind).
+pub const MAX_DOCUMENT_BYTES: usize = 25 * 1024 * 1024;
+
+/// The upload route's body limit: the document plus room for the multipart framing and the other fields.
+pub const UPLOAD_BODY_LIMIT: usize = MAX_DOCUMENT_BYTES + 64 * 1024;
+
+/// The kinds of document the knowledge base reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// `application/pdf`, `.pdf`: text read from its pages.
+    Pdf,
+    /// `text/plain`, `.txt`.
+    Text,
+    /// `text/markdown`, `.md`, `.markdown`.
+    Markdown,
+}
+
+impl DocumentKind {
+    /// The kind by file extension, else by the part's content type.
+    pub fn of(filename: &str, content_type: Option<&str>) -> Option<DocumentKind> {
+        let extension = filename.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        match extension.as_deref() {
+            Some("pdf") => return Some(DocumentKind::Pdf),
+            Some("txt" | "text") => return Some(DocumentKind::Text),
+            Some("md" | "markdown") => return Some(DocumentKind::Markdown),
+            _ => {}
+        }
+        let essence = content_type.map(|c| c.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+        match essence.as_deref() {
+            Some("application/pdf") => Some(DocumentKind::Pdf),
+            Some("text/plain") => Some(DocumentKind::Text),
+            Some("text/markdown" | "text/x-markdown") => Some(DocumentKind::Markdown),
+            _ => None,
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            DocumentKind::Pdf => "pdf",
+            DocumentKind::Text => "txt",
+            DocumentKind::Markdown => "md",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            DocumentKind::Pdf => "application/pdf",
+            DocumentKind::Text => "text/plain",
+            DocumentKind::Markdown => "text/markdown",
+        }
+    }
+}
+
+/// A document's text, or why there is none (the record's `error_message`).
+pub fn extract_text(kind: DocumentKind, bytes: &[u8]) -> Result<String, String> {
+    let text = match kind {
+        DocumentKind::Pdf => {
+            if !bytes.starts_with(b"%PDF-") {
+                return Err("not a PDF (it does not start with %PDF-)".into());
+            }
+            let document = lopdf::Document::load_mem(bytes).map_err(|e| format!("the PDF does not parse: {e}"))?;
+            let pages: Vec<u32> = document.get_pages().keys().copied().collect();
+            document.extract_text(&pages).map_err(|e| format!("no text could be read from the PDF: {e}"))?
+        }
+        DocumentKind::Text | DocumentKind::Markdown => {
+            String::from_utf8(bytes.to_vec()).map_err(|_| "the text is not UTF-8".to_string())?
+        }
+    };
+    if text.trim().is_empty() {
+        return Err(match kind {
+            DocumentKind::Pdf => "the PDF has no text layer (a scanned document?); text recognition is not supported",
+            _ => "the document is empty",
+        }
+        .into());
+    }
+    Ok(text)
+}
+
+fn unsupported(detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", detail).at("file")
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("a knowledge document may be at most {} MB", MAX_DOCUMENT_BYTES / (1024 * 1024)),
+    )
+    .at("file")
+}
+
+fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large()
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("the multipart body: {}", error.body_text()))
+    }
+}
+
+/// A tenant's directory name: org ids are generated hex, but an imported one may be anything.
+fn org_dir(root: &FsPath, org_id: &str) -> PathBuf {
+    let safe = org_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') && !org_id.is_empty();
+    if safe {
+        root.join(org_id)
+    } else {
+        let digest = Sha256::digest(org_id.as_bytes());
+        root.join(format!("org-{}", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>()))
+    }
+}
+
+fn new_document_id() -> String {
+    rand::random::<[u8; 12]>().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn view(record: &Record) -> Value {
+    let mut doc = record.doc.clone();
+    if let Some(map) = doc.as_object_mut() {
+        map.insert("document_id".into(), json!(record.id));
+        map.insert("org_id".into(), json!(record.org_id));
+    }
+    doc
+}
+
+/// `POST /knowledge/upload`: multipart `file` (and the original's `org_id`, which must be the caller's).
+pub async fn upload(
+    caller: Caller,
+    State(state): State<ApiState>,
+    request: Request,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Member, "upload knowledge documents")?;
+    let documents_dir = state.resources()?.documents_dir.clone();
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    if !is_multipart {
+        return Err(unsupported("send the document as multipart/form-data with a `file` part"));
+    }
+    let mut multipart = Multipart::from_request(request, &state).await.map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("the multipart body: {}", e.body_text()))
+    })?;
+    let mut file: Option<(String, DocumentKind, Vec<u8>)> = None;
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        match field.name() {
+            Some("file") => {
+                let filename = field.file_name().unwrap_or("document").trim().to_string();
+                let kind = DocumentKind::of(&filename, field.content_type()).ok_or_else(|| {
+                    unsupported(format!("{filename:?} is not a PDF, a text file or Markdown (.pdf, .txt, .md)"))
+                })?;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    if bytes.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                        return Err(too_large());
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                file = Some((filename, kind, bytes));
+            }
+            Some("org_id") => {
+                let org = field.text().await.map_err(multipart_error)?;
+                if !org.trim().is_empty() && org.trim() != caller.org_id {
+                    return Err(ApiError::forbidden("org_id is not your org").at("org_id"));
+                }
+            }
+            _ => {}
+        }
+    }
+    let (filename, kind, bytes) = file.ok_or_else(|| ApiError::invalid("file", "the upload has no `file` part"))?;
+    let now = voicera_store::utc_text(state.now());
+    let record = Record {
+        org_id: caller.org_id.clone(),
+        id: new_document_id(),
+        doc: json!({"original_filename": filename, "content_type": kind.content_type(), "size_bytes": bytes.len(),
+                    "status": "processing", "chunk_count": 0, "embedding_model": "bm25", "error_message": null,
+                    "uploaded_by": caller.email, "created_at": now, "updated_at": now}),
+    };
+    state.store().put(Collection::KnowledgeDocuments, &record).await?;
+    let dir = org_dir(&documents_dir, &caller.org_id);
+    // Its own task: a client that hangs up does not leave the document `processing` for ever.
+    let task = tokio::spawn(process(state.clone(), record, kind, bytes, dir));
+    let record = task.await.map_err(|e| ApiError::internal("processing a knowledge document", e))??;
+    Ok((StatusCode::CREATED, Json(view(&record))))
+}
+
+/// Keeps the document, reads its text and records the outcome.
+async fn process(
+    state: ApiState,
+    mut record: Record,
+    kind: DocumentKind,
+    bytes: Vec<u8>,
+    dir: PathBuf,
+) -> Result<Record, ApiError> {
+    let id = record.id.clone();
+    let (stored, extracted) = tokio::task::spawn_blocking(move || {
+        let stored = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(dir.join(format!("{id}.{}", kind.extension())), &bytes));
+        let extracted = extract_text(kind, &bytes).and_then(|text| {
+            let passages = KnowledgeBase::from_documents([(id.as_str(), text.as_str())]).passages();
+            std::fs::write(dir.join(format!("{id}.txt")), &text)
+                .map(|()| passages)
+                .map_err(|e| format!("the text could not be stored: {e}"))
+        });
+        (stored, extracted)
+    })
+    .await
+    .map_err(|e| ApiError::internal("processing a knowledge document", e))?;
+    let outcome = match (stored, extracted) {
+        (Err(e), _) => Err(format!("the document could not be stored: {e}")),
+        (Ok(()), result) => result,
+    };
+    if let Some(doc) = record.doc.as_object_mut() {
+        match outcome {
+            Ok(passages) => {
+                doc.insert("status".into(), json!("ready"));
+                doc.insert("chunk_count".into(), json!(passages));
+            }
+            Err(reason) => {
+                doc.insert("status".into(), json!("failed"));
+                doc.insert("error_message".into(), json!(reason));
+            }
+        }
+        doc.insert("updated_at".into(), json!(voicera_store::utc_text(state.now())));
+    }
+    state.store().put(Collection::KnowledgeDocuments, &record).await?;
+    Ok(record)
+}
+
+/// `GET /knowledge`: the org's documents, newest first.
+pub async fn list(caller: Caller, State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let mut records = state.store().list(Collection::KnowledgeDocuments, &caller.org_id).await?;
+    let created = |r: &Record| r.doc.get("created_at").and_then(Value::as_str).unwrap_or_default().to_string();
+    records.sort_by_key(|r| std::cmp::Reverse(created(r)));
+    let documents: Vec<Value> = records.iter().map(view).collect();
+    Ok(Json(json!({"documents": documents, "count": documents.len()})))
+}
+
+/// `DELETE /knowledge/{document_id}`: the record and its files.
+pub async fn remove(
+    caller: Caller,
+    State(state): State<ApiState>,
+    Path(document_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Member, "delete knowledge documents")?;
+    let store = state.store();
+    let record = store
+        .get(Collection::KnowledgeDocuments, &caller.org_id, &document_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no knowledge document {document_id:?} in your org")))?;
+    let documents_dir = state.resources()?.documents_dir.clone();
+    store.delete(Collection::KnowledgeDocuments, &caller.org_id, &record.id).await?;
+    let dir = org_dir(&documents_dir, &caller.org_id);
+    for extension in ["pdf", "txt", "md"] {
+        // Absent files (a failed upload kept no text) are fine.
+        let _ = tokio::fs::remove_file(dir.join(format!("{}.{extension}", record.id))).await;
+    }
+    Ok(Json(json!({"status": "success", "message": "document deleted", "document_id": record.id})))
+}
+
+/// `POST /rag/retrieve`: the original's body.
+#[derive(Deserialize)]
+pub struct RetrieveBody {
+    question: String,
+    top_k: Option<u64>,
+    document_ids: Option<Vec<String>>,
+    org_id: Option<String>,
+}
+
+/// `POST /rag/retrieve`: the passages of the org's ready documents (or of `document_ids`) that best answer
+/// `question`, best first. `distance` is `1 / (1 + BM25 score)`: lower is nearer, as the original's cosine
+/// distance was.
+pub async fn retrieve(
+    caller: Caller,
+    State(state): State<ApiState>,
+    ApiJson(body): ApiJson<RetrieveBody>,
+) -> Result<Json<Value>, ApiError> {
+    if body.org_id.as_deref().is_some_and(|o| !o.trim().is_empty() && o.trim() != caller.org_id) {
+        return Err(ApiError::forbidden("org_id is not your org").at("org_id"));
+    }
+    let top_k = body.top_k.unwrap_or(5);
+    if !(1..=10).contains(&top_k) {
+        return Err(ApiError::invalid("top_k", "top_k is 1 to 10"));
+    }
+    if body.question.trim().is_empty() {
+        return Err(ApiError::invalid("question", "ask a question"));
+    }
+    let documents_dir = state.resources()?.documents_dir.clone();
+    let records = state.store().list(Collection::KnowledgeDocuments, &caller.org_id).await?;
+    let wanted = |r: &Record| body.document_ids.as_ref().is_none_or(|ids| ids.contains(&r.id));
+    let ready: Vec<Record> =
+        records.into_iter().filter(|r| wanted(r) && r.doc.get("status") == Some(&json!("ready"))).collect();
+    let dir = org_dir(&documents_dir, &caller.org_id);
+    let question = body.question;
+    let chunks = tokio::task::spawn_blocking(move || -> Vec<Value> {
+        let texts: Vec<(String, String)> = ready
+            .iter()
+            .filter_map(|r| std::fs::read_to_string(dir.join(format!("{}.txt", r.id))).ok().map(|t| (r.id.clone(), t)))
+            .collect();
+        let base = KnowledgeBase::from_documents(texts.iter().map(|(id, text)| (id.as_str(), text.as_str())));
+        let filename = |id: &str| {
+            ready
+                .iter()
+                .find(|r| r.id == id)
+                .and_then(|r| r.doc.get("original_filename").cloned())
+                .unwrap_or(Value::Null)
+        };
+        base.lookup(&question, top_k as usize)
+            .into_iter()
+            .map(|(passage, score)| {
+                let digest = Sha256::digest(passage.text.as_bytes());
+                let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+                json!({
+                    "chunk_id": format!("{}:{short}", passage.source),
+                    "document_id": passage.source,
+                    "source_filename": filename(&passage.source),
+                    "text": passage.text,
+                    "distance": 1.0 / (1.0 + f64::from(score)),
+                })
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| ApiError::internal("retrieving passages", e))?;
+    Ok(Json(json!({"chunks": chunks})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_come_from_the_extension_then_the_content_type() {
+        assert_eq!(DocumentKind::of("Policy.PDF", None), Some(DocumentKind::Pdf));
+        assert_eq!(DocumentKind::of("notes.md", Some("application/octet-stream")), Some(DocumentKind::Markdown));
+        assert_eq!(DocumentKind::of("blob", Some("text/plain; charset=utf-8")), Some(DocumentKind::Text));
+        assert_eq!(DocumentKind::of("photo.png", Some("image/png")), None);
+        assert_eq!(DocumentKind::of("doc.docx", None), None);
+    }
+
+    #[test]
+    fn text_that_is_empty_or_not_utf8_fails_with_a_reason() {
+        assert_eq!(extract_text(DocumentKind::Text, "नमस्ते".as_bytes()).unwrap(), "नमस्ते");
+        assert_eq!(extract_text(DocumentKind::Markdown, b"  \n").unwrap_err(), "the document is empty");
+        assert_eq!(extract_text(DocumentKind::Text, &[0xff, 0xfe]).unwrap_err(), "the text is not UTF-8");
+        assert!(extract_text(DocumentKind::Pdf, b"hello").unwrap_err().starts_with("not a PDF"));
+    }
+}

@@ -1,0 +1,578 @@
+//! The call history, analytics, integrations and knowledge routes through `oneshot`, on both stores (an
+//! embedded SQLite file and MongoDB: SecantusDB on loopback). Time is a [`ManualClock`]; files live in a
+//! temporary data dir attached as the API's [`Resources`].
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use voicera_api::auth::password::PasswordCost;
+use voicera_api::clock::ManualClock;
+use voicera_api::{accounts, AgentValidator, ApiConfig, ApiState, FieldError, Resources, Role};
+use voicera_store::mongo::MongoStore;
+use voicera_store::secret::MasterKey;
+use voicera_store::sqlite::SqliteStore;
+use voicera_store::testing::SecantusServer;
+use voicera_store::{Collection, Record, Store};
+
+struct AnyConfig;
+
+impl AgentValidator for AnyConfig {
+    fn validate(&self, _: &Value) -> Result<(), FieldError> {
+        Ok(())
+    }
+}
+
+struct Harness {
+    app: Router,
+    state: ApiState,
+    data: tempfile::TempDir,
+    key: MasterKey,
+    _mongo: Option<SecantusServer>,
+}
+
+/// 2024-11-19T07:06:40Z.
+const T0: i64 = 1_732_000_000_000;
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    bytes: Bytes,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or_else(|_| json!(String::from_utf8_lossy(&self.bytes)))
+    }
+
+    fn header(&self, name: header::HeaderName) -> &str {
+        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+    }
+}
+
+async fn harness(kind: &str) -> Harness {
+    let data = tempfile::tempdir().unwrap();
+    let (store, mongo) = match kind {
+        "sqlite" => (Store::Sqlite(SqliteStore::open(&data.path().join("voicera.db")).await.unwrap()), None),
+        _ => {
+            let server = SecantusServer::start();
+            let store = Store::Mongo(MongoStore::connect(&server.uri, Some("history")).await.unwrap());
+            (store, Some(server))
+        }
+    };
+    let config = ApiConfig { password_cost: PasswordCost::Minimal, ..ApiConfig::default() };
+    let clock = Arc::new(ManualClock::at(T0));
+    let state = ApiState::with_clock(store, [7; 32], Arc::new(AnyConfig), config, clock);
+    let key = MasterKey::from_bytes([42; 32]);
+    assert!(state.attach(Resources::under_data_dir(data.path(), key.clone())).is_ok());
+    Harness { app: voicera_api::control_plane(state.clone()), state, data, key, _mongo: mongo }
+}
+
+impl Harness {
+    async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Answer { status, headers, bytes }
+    }
+
+    async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let request =
+            Request::builder().method(method).uri(path).header(header::AUTHORIZATION, format!("Bearer {token}"));
+        let request = match body {
+            Some(body) => request.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        };
+        let answer = self.send(request.unwrap()).await;
+        (answer.status, answer.json())
+    }
+
+    async fn get_raw(&self, path: &str, token: &str, range: Option<&str>) -> Answer {
+        let mut request = Request::get(path).header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(range) = range {
+            request = request.header(header::RANGE, range);
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    /// A new org with a user of `role` in it: (org id, access token).
+    async fn org(&self, email: &str, role: Role) -> (String, String) {
+        let org = accounts::create_org(&self.state, "Acme").await.unwrap();
+        self.user(email, &org, role).await
+    }
+
+    async fn user(&self, email: &str, org: &str, role: Role) -> (String, String) {
+        accounts::create_user(&self.state, email, "s3cret-pass", "A", "Acme", org, role).await.unwrap();
+        let login = json!({"email": email, "password": "s3cret-pass"});
+        let request = Request::post("/api/v1/users/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(login.to_string()))
+            .unwrap();
+        let answer = self.send(request).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.json());
+        (org.to_string(), answer.json()["access_token"].as_str().unwrap().to_string())
+    }
+
+    async fn put_call(&self, org: &str, id: &str, doc: Value) {
+        let record = Record { org_id: org.into(), id: id.into(), doc };
+        self.state.store().put(Collection::CallLogs, &record).await.unwrap();
+    }
+
+    async fn upload(&self, token: &str, filename: &str, content_type: &str, bytes: &[u8]) -> Answer {
+        let boundary = "voicera-test-boundary-7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"org_id\"\r\n\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = Request::post("/api/v1/knowledge/upload")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+}
+
+macro_rules! on_both_stores {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $scenario() { super::$scenario("sqlite").await } )*
+        }
+        mod mongodb {
+            $( #[tokio::test] async fn $scenario() { super::$scenario("mongodb").await } )*
+        }
+    };
+}
+
+on_both_stores!(
+    meetings_export_as_quoted_csv_and_parse_turns_with_their_latency,
+    recordings_stream_with_http_ranges_within_the_org,
+    analytics_figures_match_a_hand_computed_set,
+    provider_keys_are_sealed_masked_and_scoped,
+    knowledge_documents_upload_report_status_retrieve_and_delete,
+);
+
+async fn meetings_export_as_quoted_csv_and_parse_turns_with_their_latency(kind: &str) {
+    let h = harness(kind).await;
+    let (org, owner) = h.org("asha@acme.io", Role::Owner).await;
+    let (_, stranger) = h.org("ravi@other.io", Role::Owner).await;
+    h.put_call(&org, "CA-1", json!({"agent_type": "Sales, \"East\"", "inbound": true, "from_number": "+919900000001",
+        "to_number": "+918000000001", "created_at": "2024-11-19T07:00:00.000Z", "end_time_utc": "2024-11-19T07:01:00.000Z",
+        "duration": 60.0, "recording_url": "2024-11-19/CA-1.wav",
+        "transcript_content": "[2024-11-19T07:00:01Z] assistant: Namaste!\n[2024-11-19T07:00:03Z] user: price?\n[2024-11-19T07:00:04Z] assistant: 10 rupees\nuser: and\nmultiline?\n",
+        "latency_metrics": {"turns": [{"turn_index": 1, "user_text_preview": "price?", "stt_ms": 120, "llm_ttfb_ms": 300, "tts_first_chunk_ms": 80}]}})).await;
+    // This server's own call record shape: greeting and turns with their timings.
+    h.put_call(&org, "rec-2", json!({"agent_type": "Support", "inbound": false, "from_number": "+918000000001",
+        "to_number": "+919900000002", "created_at": "2024-11-20T07:00:00.000Z", "call_busy": true, "duration": 0,
+        "greeting": "Hello from Support", "recording_url": "https://provider.example/rec.mp3",
+        "turns": [{"turn": 1, "user_text": "my order", "agent_text": "Which one?", "interrupted": true,
+                   "end_of_speech_to_audio_ms": 640, "stt_ms": 100, "llm_first_token_ms": 380, "tts_first_audio_ms": 90}]})).await;
+    h.put_call("other-org", "CB-1", json!({"agent_type": "Theirs", "created_at": "2024-11-21T07:00:00.000Z"})).await;
+
+    let csv = h.get_raw("/api/v1/meetings/export?date_sort_order=oldest", &owner, None).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.json());
+    assert_eq!(csv.header(header::CONTENT_TYPE), "text/csv; charset=utf-8");
+    assert_eq!(csv.header(header::CONTENT_DISPOSITION), "attachment; filename=\"meetings-20241119.csv\"");
+    let text = String::from_utf8(csv.bytes.to_vec()).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert_eq!(
+        lines,
+        [
+            "meeting_id,agent_type,direction,from_number,to_number,call_status,created_at,start_time_utc,end_time_utc,duration,turns,recording_url",
+            "CA-1,\"Sales, \"\"East\"\"\",inbound,+919900000001,+918000000001,Completed,2024-11-19T07:00:00.000Z,,2024-11-19T07:01:00.000Z,60.0,1,/api/v1/meetings/CA-1/recording",
+            "rec-2,Support,outbound,+918000000001,+919900000002,Busy,2024-11-20T07:00:00.000Z,,,0,1,https://provider.example/rec.mp3",
+            "",
+        ]
+    );
+    let csv = h.get_raw("/api/v1/meetings/export?call_status=Busy", &owner, None).await;
+    assert_eq!(String::from_utf8(csv.bytes.to_vec()).unwrap().lines().count(), 2);
+    let csv = h.get_raw("/api/v1/meetings/export", &stranger, None).await;
+    assert_eq!(String::from_utf8(csv.bytes.to_vec()).unwrap().lines().count(), 1, "another org's export is empty");
+    let (code, body) = h.call(Method::GET, "/api/v1/meetings/export?call_status=gone", &owner, None).await;
+    assert_eq!((code, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("call_status")));
+
+    let (code, detail) = h.call(Method::GET, "/api/v1/meetings/CA-1", &owner, None).await;
+    assert_eq!(code, StatusCode::OK, "{detail}");
+    assert_eq!(
+        detail["transcript"],
+        json!([
+            {"role": "agent", "content": "Namaste!", "timestamp": "2024-11-19T07:00:01Z"},
+            {"role": "user", "content": "price?", "timestamp": "2024-11-19T07:00:03Z"},
+            {"role": "agent", "content": "10 rupees", "timestamp": "2024-11-19T07:00:04Z", "latency_ms": 500.0},
+            {"role": "user", "content": "and"},
+            {"role": "agent", "content": "multiline?"},
+        ])
+    );
+    assert_eq!(
+        detail["turn_latencies"],
+        json!([{"turn_index": 1, "user_text_preview": "price?", "stt_ms": 120, "llm_ttfb_ms": 300, "tts_first_chunk_ms": 80, "latency_ms": 500.0}])
+    );
+    let (_, detail) = h.call(Method::GET, "/api/v1/meetings/rec-2", &owner, None).await;
+    assert_eq!(
+        detail["transcript"],
+        json!([
+            {"role": "agent", "content": "Hello from Support"},
+            {"role": "user", "content": "my order"},
+            {"role": "agent", "content": "Which one?", "interrupted": true, "latency_ms": 640.0},
+        ])
+    );
+    assert_eq!(detail["turn_latencies"][0]["llm_ttfb_ms"], 380);
+    assert_eq!(detail["recording_url"], "https://provider.example/rec.mp3");
+
+    let (code, options) = h.call(Method::GET, "/api/v1/meetings/filter-options", &owner, None).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(options["agent_types"], json!(["Sales, \"East\"", "Support"]));
+    assert_eq!(options["call_statuses"], json!(["Busy", "Completed", "In Progress"]));
+    let (code, _) = h.call(Method::GET, "/api/v1/meetings/CA-1", &stranger, None).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+}
+
+async fn recordings_stream_with_http_ranges_within_the_org(kind: &str) {
+    let h = harness(kind).await;
+    let (org, viewer) = h.org("viewer@acme.io", Role::Viewer).await;
+    let (_, stranger) = h.org("ravi@other.io", Role::Owner).await;
+    let audio: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let day = h.data.path().join("calls/2024-11-19");
+    std::fs::create_dir_all(&day).unwrap();
+    std::fs::write(day.join("rec-1.wav"), &audio).unwrap();
+    h.put_call(
+        &org,
+        "rec-1",
+        json!({"created_at": "2024-11-19T07:00:00.000Z", "recording_url": "calls/2024-11-19/rec-1.wav"}),
+    )
+    .await;
+    h.put_call(&org, "gone", json!({"created_at": "2024-11-19T07:00:00.000Z", "recording_url": "2024-11-19/gone.wav"}))
+        .await;
+    h.put_call(&org, "escape", json!({"created_at": "2024-11-19T07:00:00.000Z", "recording_url": "../voicera.db"}))
+        .await;
+    h.put_call(&org, "silent", json!({"created_at": "2024-11-19T07:00:00.000Z"})).await;
+    let path = "/api/v1/meetings/rec-1/recording";
+
+    let whole = h.get_raw(path, &viewer, None).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert_eq!(whole.bytes.as_ref(), audio.as_slice());
+    assert_eq!(
+        (whole.header(header::CONTENT_TYPE), whole.header(header::ACCEPT_RANGES), whole.header(header::CONTENT_LENGTH)),
+        ("audio/wav", "bytes", "1000")
+    );
+    for (range, start, end) in [
+        ("bytes=100-199", 100, 199),
+        ("bytes=-500", 500, 999),
+        ("bytes=100-", 100, 999),
+        ("bytes=0-0", 0, 0),
+        ("bytes=990-2000", 990, 999),
+    ] {
+        let part = h.get_raw(path, &viewer, Some(range)).await;
+        assert_eq!(part.status, StatusCode::PARTIAL_CONTENT, "{range}");
+        assert_eq!(part.bytes.as_ref(), &audio[start..=end], "{range}");
+        assert_eq!(part.header(header::CONTENT_RANGE), format!("bytes {start}-{end}/1000"), "{range}");
+        assert_eq!(part.header(header::CONTENT_LENGTH), (end + 1 - start).to_string(), "{range}");
+        assert_eq!(part.header(header::ACCEPT_RANGES), "bytes");
+    }
+    for range in ["bytes=1000-", "bytes=5000-6000", "bytes=-0"] {
+        let refused = h.get_raw(path, &viewer, Some(range)).await;
+        assert_eq!(refused.status, StatusCode::RANGE_NOT_SATISFIABLE, "{range}");
+        assert_eq!(refused.header(header::CONTENT_RANGE), "bytes */1000");
+        assert_eq!(refused.json()["code"], "range_not_satisfiable");
+    }
+    // Several ranges, or a malformed one, are served whole (RFC 9110 lets a server ignore Range).
+    for range in ["bytes=0-1,5-6", "bytes=abc", "lines=1-2"] {
+        let whole = h.get_raw(path, &viewer, Some(range)).await;
+        assert_eq!((whole.status, whole.bytes.len()), (StatusCode::OK, 1000), "{range}");
+    }
+    for (id, why) in [("gone", "missing file"), ("escape", "outside the recordings"), ("silent", "no recording")] {
+        let answer = h.get_raw(&format!("/api/v1/meetings/{id}/recording"), &viewer, None).await;
+        assert_eq!(
+            (answer.status, answer.json()["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{why}"
+        );
+    }
+    let theirs = h.get_raw(path, &stranger, Some("bytes=0-9")).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    assert!(theirs.bytes.len() < 200 && !theirs.bytes.starts_with(&audio[..10]));
+}
+
+async fn analytics_figures_match_a_hand_computed_set(kind: &str) {
+    let h = harness(kind).await;
+    let (org, viewer) = h.org("viewer@acme.io", Role::Viewer).await;
+    let (_, stranger) = h.org("ravi@other.io", Role::Owner).await;
+    // c1 connected 120 s (turns 500, 700 ms); c2 busy; c3 connected 60 s, this server's turns (900, 1100, 300 ms);
+    // c4 connected by its duration (no end time), 30 s, one turn of 400 ms.
+    h.put_call(&org, "c1", json!({"agent_type": "Sales", "from_number": "+91900", "to_number": "+91800",
+        "start_time_utc": "2024-11-19T10:00:00.000Z", "created_at": "2024-11-19T10:00:00.000Z",
+        "end_time_utc": "2024-11-19T10:02:00.000Z", "duration": 120, "call_busy": false,
+        "latency_metrics": {"turns": [{"turn_index": 1, "stt_ms": 100, "llm_ttfb_ms": 300, "tts_first_chunk_ms": 100},
+                                      {"turn_index": 2, "stt_ms": 200, "llm_ttfb_ms": 400, "tts_first_chunk_ms": 100}]}})).await;
+    h.put_call(
+        &org,
+        "c2",
+        json!({"agent_type": "Sales", "created_at": "2024-11-19T12:00:00.000Z", "call_busy": true, "duration": 0}),
+    )
+    .await;
+    h.put_call(
+        &org,
+        "c3",
+        json!({"agent_type": "Support", "start_time_utc": "2024-11-20T09:00:00.000Z",
+        "end_time_utc": "2024-11-20T09:01:00.000Z", "duration": 60.0,
+        "turns": [{"turn": 1, "end_of_speech_to_audio_ms": 900}, {"turn": 2, "end_of_speech_to_audio_ms": 1100},
+                  {"turn": 3, "stt_ms": 100, "llm_first_token_ms": 200, "tts_first_audio_ms": 0}]}),
+    )
+    .await;
+    h.put_call(
+        &org,
+        "c4",
+        json!({"agent_type": "Sales", "from_number": "+911", "start_time_utc": "2024-11-20T15:00:00.000Z",
+        "duration": 30, "latency_metrics": {"turns": [{"turn_index": 1, "stt_ms": 90, "end_to_end_ms": 400}]}}),
+    )
+    .await;
+    h.put_call("other", "x", json!({"agent_type": "Sales", "created_at": "2024-11-19T10:00:00.000Z", "duration": 999}))
+        .await;
+
+    let (code, figures) = h.call(Method::GET, "/api/v1/analytics", &viewer, None).await;
+    assert_eq!(code, StatusCode::OK, "{figures}");
+    let expected = json!({
+        "org_id": org, "calls_attempted": 4, "calls_connected": 3,
+        "average_call_duration": 1.17, "total_minutes_connected": 3.5, "success_rate": 75.0,
+        "most_used_agent": "Sales", "most_used_agent_count": 3,
+        "agent_breakdown": [{"agent_type": "Sales", "call_count": 3}, {"agent_type": "Support", "call_count": 1}],
+        "latency": {
+            "per_agent": [
+                {"agent_type": "Sales", "calls": 3, "calls_connected": 2, "total_minutes_connected": 2.5,
+                 "turns": 3, "p50_ms": 500.0, "p90_ms": 700.0, "p99_ms": 700.0},
+                {"agent_type": "Support", "calls": 1, "calls_connected": 1, "total_minutes_connected": 1.0,
+                 "turns": 3, "p50_ms": 900.0, "p90_ms": 1100.0, "p99_ms": 1100.0},
+            ],
+            "per_day": [
+                {"date": "2024-11-19", "calls": 2, "turns": 2, "p50_ms": 500.0, "p90_ms": 700.0, "p99_ms": 700.0},
+                {"date": "2024-11-20", "calls": 2, "turns": 4, "p50_ms": 400.0, "p90_ms": 1100.0, "p99_ms": 1100.0},
+            ],
+        },
+        "calculated_at": "2024-11-19T07:06:40.000Z", "start_date": null, "end_date": null,
+    });
+    assert_eq!(figures, expected);
+
+    let (_, support) = h.call(Method::GET, "/api/v1/analytics?agent_type=Support", &viewer, None).await;
+    assert_eq!((support["calls_attempted"].as_u64(), support["most_used_agent"].as_str()), (Some(1), Some("Support")));
+    let (_, late) =
+        h.call(Method::GET, "/api/v1/analytics?start_date=2024-11-20&end_date=2024-11-20", &viewer, None).await;
+    assert_eq!(
+        (late["calls_attempted"].as_u64(), late["total_minutes_connected"].as_f64(), late["start_date"].as_str()),
+        (Some(2), Some(1.5), Some("2024-11-20"))
+    );
+    let (_, number) = h.call(Method::GET, "/api/v1/analytics?phone_number=%2B911", &viewer, None).await;
+    assert_eq!(number["calls_attempted"], 1);
+    let (_, number) = h.call(Method::GET, "/api/v1/analytics?phone_number=%2B91800", &viewer, None).await;
+    assert_eq!(number["calls_attempted"], 1);
+    let (code, body) = h.call(Method::GET, "/api/v1/analytics?start_date=soon", &viewer, None).await;
+    assert_eq!((code, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("start_date")));
+    let (_, theirs) = h.call(Method::GET, "/api/v1/analytics", &stranger, None).await;
+    assert_eq!((theirs["calls_attempted"].as_u64(), &theirs["most_used_agent"]), (Some(0), &Value::Null));
+    assert_eq!(theirs["average_call_duration"], 0.0);
+}
+
+async fn provider_keys_are_sealed_masked_and_scoped(kind: &str) {
+    let h = harness(kind).await;
+    let (org, admin) = h.org("admin@acme.io", Role::Admin).await;
+    let (_, viewer) = h.user("viewer@acme.io", &org, Role::Viewer).await;
+    let (_, stranger) = h.org("ravi@other.io", Role::Owner).await;
+    let secret = "sk-proj-SECRET-0123456789wxyz";
+    let body = json!({"org_id": org, "model": "OpenAI", "api_key": secret});
+    let (code, created) = h.call(Method::POST, "/api/v1/integrations", &admin, Some(body.clone())).await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    assert_eq!((created["model"].as_str(), created["api_key"].as_str()), (Some("OpenAI"), Some("••••wxyz")));
+    assert!(!created.to_string().contains("SECRET"), "{created}");
+    let (code, _) = h.call(Method::POST, "/api/v1/integrations", &admin, Some(body)).await;
+    assert_eq!(code, StatusCode::OK, "a second POST replaces the key");
+    // At rest: sealed for this record, opening to the key.
+    let stored = h.state.store().get(Collection::Integrations, &org, "OpenAI").await.unwrap().unwrap();
+    let sealed = stored.doc["api_key"].as_str().unwrap();
+    assert!(!stored.doc.to_string().contains("SECRET"));
+    assert_eq!(h.key.open(sealed, &format!("integrations/{org}/OpenAI")).unwrap(), secret);
+
+    let (code, list) = h.call(Method::GET, "/api/v1/integrations", &viewer, None).await;
+    assert_eq!((code, list["count"].as_u64()), (StatusCode::OK, Some(1)));
+    assert_eq!(list["integrations"][0]["api_key"], "••••wxyz");
+    assert!(!list.to_string().contains("SECRET") && !list.to_string().contains("v1:"), "{list}");
+    let (code, one) = h.call(Method::GET, "/api/v1/integrations/OpenAI", &viewer, None).await;
+    assert_eq!((code, one["api_key"].as_str()), (StatusCode::OK, Some("••••wxyz")));
+    let viewer_write = json!({"model": "Deepgram", "api_key": "dg-0123456789abcdef"});
+    assert_eq!(
+        h.call(Method::POST, "/api/v1/integrations", &viewer, Some(viewer_write)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (code, body) =
+        h.call(Method::POST, "/api/v1/integrations", &admin, Some(json!({"model": "../x", "api_key": "k"}))).await;
+    assert_eq!((code, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("model")));
+    let (code, body) = h
+        .call(
+            Method::POST,
+            "/api/v1/integrations",
+            &admin,
+            Some(json!({"org_id": "other", "model": "X", "api_key": "k"})),
+        )
+        .await;
+    assert_eq!((code, body["field"].as_str()), (StatusCode::FORBIDDEN, Some("org_id")));
+    // Another org sees none of it and cannot delete it.
+    let (_, theirs) = h.call(Method::GET, "/api/v1/integrations", &stranger, None).await;
+    assert_eq!(theirs["count"], 0);
+    assert_eq!(h.call(Method::GET, "/api/v1/integrations/OpenAI", &stranger, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(h.call(Method::DELETE, "/api/v1/integrations/OpenAI", &stranger, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(h.call(Method::DELETE, "/api/v1/integrations/OpenAI", &viewer, None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(h.call(Method::DELETE, "/api/v1/integrations/OpenAI", &admin, None).await.0, StatusCode::OK);
+    assert_eq!(h.call(Method::DELETE, "/api/v1/integrations/OpenAI", &admin, None).await.0, StatusCode::NOT_FOUND);
+
+    // Custom LLM servers.
+    let llm = json!({"name": "Qwen on GPU", "base_url": "http://10.0.0.5:8003/", "api_key": "qwen-SECRET-key-4242", "model": "Qwen/Qwen3-8B"});
+    let (code, created) = h.call(Method::POST, "/api/v1/custom-llm-integrations", &admin, Some(llm)).await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["_id"], created["id"]);
+    assert_eq!(
+        (created["base_url"].as_str(), created["api_key"].as_str()),
+        (Some("http://10.0.0.5:8003/v1"), Some("••••4242"))
+    );
+    let stored = h.state.store().get(Collection::CustomLlms, &org, &id).await.unwrap().unwrap();
+    assert_eq!(
+        h.key.open(stored.doc["api_key"].as_str().unwrap(), &format!("custom_llms/{org}/{id}")).unwrap(),
+        "qwen-SECRET-key-4242"
+    );
+    let path = format!("/api/v1/custom-llm-integrations/{id}");
+    let (code, updated) = h.call(Method::PUT, &path, &admin, Some(json!({"model": "Qwen/Qwen3-14B"}))).await;
+    assert_eq!(
+        (code, updated["model"].as_str(), updated["api_key"].as_str()),
+        (StatusCode::OK, Some("Qwen/Qwen3-14B"), Some("••••4242"))
+    );
+    let (code, body) = h.call(Method::PUT, &path, &admin, Some(json!({"base_url": "ftp://x"}))).await;
+    assert_eq!((code, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("base_url")));
+    let (_, list) = h.call(Method::GET, "/api/v1/custom-llm-integrations", &viewer, None).await;
+    assert_eq!(list["count"], 1);
+    assert!(!list.to_string().contains("SECRET"));
+    assert_eq!(h.call(Method::PUT, &path, &stranger, Some(json!({"model": "m"}))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(h.call(Method::DELETE, &path, &stranger, None).await.0, StatusCode::NOT_FOUND);
+    let (_, theirs) = h.call(Method::GET, "/api/v1/custom-llm-integrations", &stranger, None).await;
+    assert_eq!(theirs["count"], 0);
+    assert_eq!(h.call(Method::DELETE, &path, &admin, None).await.0, StatusCode::OK);
+    let (_, list) = h.call(Method::GET, "/api/v1/custom-llm-integrations", &viewer, None).await;
+    assert_eq!(list["count"], 0);
+}
+
+/// A one-page PDF whose page shows `text` (no text at all when empty), with a correct cross-reference table.
+fn pdf(text: &str) -> Vec<u8> {
+    let content = if text.is_empty() {
+        "0 0 1 rg 72 600 200 100 re f".to_string()
+    } else {
+        format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET")
+    };
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_string(),
+        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_string(),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for offset in offsets {
+        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
+    );
+    out
+}
+
+async fn knowledge_documents_upload_report_status_retrieve_and_delete(kind: &str) {
+    let h = harness(kind).await;
+    let (org, member) = h.org("member@acme.io", Role::Member).await;
+    let (_, viewer) = h.user("viewer@acme.io", &org, Role::Viewer).await;
+    let (_, stranger) = h.org("ravi@other.io", Role::Owner).await;
+
+    let faq = "Refunds\n\nA refund reaches the customer's bank within seven working days of the return.\n\n\
+               Shipping\n\nOrders ship from Pune every weekday before noon.";
+    let text = h.upload(&member, "faq.txt", "text/plain", faq.as_bytes()).await;
+    assert_eq!(text.status, StatusCode::CREATED, "{}", text.json());
+    let text = text.json();
+    assert_eq!((text["status"].as_str(), text["original_filename"].as_str()), (Some("ready"), Some("faq.txt")));
+    assert!(text["chunk_count"].as_u64().unwrap() >= 1, "{text}");
+    let markdown =
+        h.upload(&member, "warranty.md", "application/octet-stream", b"# Warranty\n\nTwo years on every kettle.").await;
+    assert_eq!(markdown.json()["status"], "ready");
+    let with_text =
+        h.upload(&member, "policy.pdf", "application/pdf", &pdf("Kettles are descaled with citric acid")).await;
+    assert_eq!(with_text.status, StatusCode::CREATED);
+    let with_text = with_text.json();
+    assert_eq!(with_text["status"], "ready", "{with_text}");
+    let scan = h.upload(&member, "scan.pdf", "application/pdf", &pdf("")).await.json();
+    assert_eq!(scan["status"], "failed", "{scan}");
+    assert!(scan["error_message"].as_str().unwrap().contains("no text layer"), "{scan}");
+
+    let image = h.upload(&member, "photo.png", "image/png", b"\x89PNG....").await;
+    assert_eq!(
+        (image.status, image.json()["code"].as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("unsupported_media_type"))
+    );
+    let big = vec![b'a'; voicera_api::routes::knowledge::MAX_DOCUMENT_BYTES + 1];
+    let big = h.upload(&member, "big.txt", "text/plain", &big).await;
+    assert_eq!((big.status, big.json()["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large")));
+    assert_eq!(h.upload(&viewer, "faq.txt", "text/plain", b"x").await.status, StatusCode::FORBIDDEN);
+    let (code, _) = h.call(Method::POST, "/api/v1/knowledge/upload", &member, Some(json!({"file": "x"}))).await;
+    assert_eq!(code, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let (code, list) = h.call(Method::GET, "/api/v1/knowledge", &viewer, None).await;
+    assert_eq!((code, list["count"].as_u64()), (StatusCode::OK, Some(4)));
+    let (_, theirs) = h.call(Method::GET, "/api/v1/knowledge", &stranger, None).await;
+    assert_eq!(theirs["count"], 0);
+
+    let ask = json!({"org_id": org, "question": "How long does a refund take?", "top_k": 2});
+    let (code, found) = h.call(Method::POST, "/api/v1/rag/retrieve", &viewer, Some(ask)).await;
+    assert_eq!(code, StatusCode::OK, "{found}");
+    let best = &found["chunks"][0];
+    assert!(best["text"].as_str().unwrap().contains("seven working days"), "{found}");
+    assert_eq!(
+        (best["document_id"].as_str(), best["source_filename"].as_str()),
+        (text["document_id"].as_str(), Some("faq.txt"))
+    );
+    let distance = best["distance"].as_f64().unwrap();
+    assert!(distance > 0.0 && distance < 1.0, "{distance}");
+    assert!(best["chunk_id"].as_str().unwrap().starts_with(text["document_id"].as_str().unwrap()));
+    let ask = json!({"question": "descaled kettles citric", "document_ids": [with_text["document_id"]]});
+    let (_, found) = h.call(Method::POST, "/api/v1/rag/retrieve", &viewer, Some(ask)).await;
+    assert_eq!(found["chunks"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["chunks"][0]["source_filename"], "policy.pdf");
+    let (_, found) = h.call(Method::POST, "/api/v1/rag/retrieve", &stranger, Some(json!({"question": "refund"}))).await;
+    assert_eq!(found["chunks"], json!([]));
+    let (code, body) =
+        h.call(Method::POST, "/api/v1/rag/retrieve", &viewer, Some(json!({"question": "x", "top_k": 11}))).await;
+    assert_eq!((code, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("top_k")));
+
+    let path = format!("/api/v1/knowledge/{}", text["document_id"].as_str().unwrap());
+    assert_eq!(h.call(Method::DELETE, &path, &stranger, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(h.call(Method::DELETE, &path, &viewer, None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(h.call(Method::DELETE, &path, &member, None).await.0, StatusCode::OK);
+    assert_eq!(h.call(Method::DELETE, &path, &member, None).await.0, StatusCode::NOT_FOUND);
+    let (_, found) =
+        h.call(Method::POST, "/api/v1/rag/retrieve", &viewer, Some(json!({"question": "refund bank"}))).await;
+    assert!(!found.to_string().contains("seven working days"), "a deleted document is not retrieved: {found}");
+    let dir = h.data.path().join("knowledge").join(&org);
+    assert!(!dir.join(format!("{}.txt", text["document_id"].as_str().unwrap())).exists());
+}

@@ -1,0 +1,462 @@
+//! `voicera-bench api`: the control plane's read paths over a large call history. It fills a store (SQLite
+//! in a temporary data dir, or the MongoDB at `--mongodb-uri`) with N call records of one org plus a
+//! smaller second org, then drives the API's router in process (`tower::oneshot`, no socket, so the figures
+//! are the handlers' and the store's, not the network's): the meetings list with filters, sorts, page 1 and
+//! the last page, the filter drop-downs, analytics over the whole history, agent reads and logins (argon2id
+//! at its production cost). Each scenario is timed one request at a time (p50/p99) and then with several
+//! requests in flight (requests/s).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use voicera_api::{accounts, AgentValidator, ApiConfig, ApiState, FieldError, Role};
+use voicera_store::{Collection, Record, Store};
+
+/// What to run.
+pub struct Settings {
+    /// Call records of the measured org.
+    pub records: usize,
+    /// Requests per scenario, one at a time (the latency figures).
+    pub requests: usize,
+    /// Requests in flight for the throughput figure.
+    pub concurrency: usize,
+    /// MongoDB instead of SQLite.
+    pub mongodb_uri: Option<String>,
+}
+
+/// One scenario's figures.
+#[derive(Debug, Serialize)]
+pub struct ScenarioReport {
+    pub name: String,
+    pub path: String,
+    pub requests: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Sequential: one request at a time.
+    pub requests_per_second_sequential: f64,
+    /// With `concurrency` requests in flight.
+    pub requests_per_second_concurrent: f64,
+    /// The first answer's `total` (list scenarios) or size, to show what was read.
+    pub answer: String,
+}
+
+/// The run's figures.
+#[derive(Debug, Serialize)]
+pub struct ApiReport {
+    pub backend: String,
+    pub records: usize,
+    pub other_org_records: usize,
+    pub fill_seconds: f64,
+    pub concurrency: usize,
+    pub build: String,
+    pub machine: String,
+    /// `/proc/loadavg` when the run ended: other work on the machine inflates the figures.
+    pub load_average: String,
+    pub scenarios: Vec<ScenarioReport>,
+}
+
+struct AcceptAll;
+
+impl AgentValidator for AcceptAll {
+    fn validate(&self, _: &Value) -> Result<(), FieldError> {
+        Ok(())
+    }
+}
+
+const AGENTS: usize = 20;
+
+/// A call record of the original's shape, varied by `i` (deterministic: the same history every run).
+fn call_record(i: usize, agents: &[(String, String)]) -> Value {
+    // A small LCG: reproducible spread without a random source.
+    let mix = |salt: u64| {
+        ((i as u64 ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407)
+            >> 33) as usize
+    };
+    let (agent_id, agent_type) = &agents[mix(1) % agents.len()];
+    let day = mix(2) % 90;
+    let second = mix(3) % 86_400;
+    let created = 1_725_148_800_000i64 + (day as i64 * 86_400 + second as i64) * 1000;
+    let busy = mix(4) % 10 == 0;
+    let in_progress = !busy && mix(5) % 50 == 0;
+    let duration = if busy { 0.0 } else { (mix(6) % 600) as f64 + 0.5 };
+    let turns: Vec<Value> = (0..if busy { 0 } else { 2 + mix(7) % 6 })
+        .map(|t| {
+            json!({"turn_index": t + 1, "user_text_preview": "I would like to know about my order",
+                   "stt_ms": 80 + mix(8 + t as u64) % 200, "llm_ttfb_ms": 200 + mix(20 + t as u64) % 600,
+                   "tts_first_chunk_ms": 60 + mix(40 + t as u64) % 150})
+        })
+        .collect();
+    let start = voicera_store::utc_text(created + 1500);
+    json!({
+        "meeting_id": format!("CA-{i:08}"), "agent_type": agent_type, "agent_id": agent_id,
+        "inbound": mix(9) % 10 < 7, "from_number": format!("+9199{:08}", mix(10) % 5000),
+        "to_number": format!("+9180{:08}", mix(1) % agents.len()),
+        "created_at": voicera_store::utc_text(created), "start_time_utc": start,
+        "end_time_utc": if busy || in_progress { Value::Null } else { json!(voicera_store::utc_text(created + 1500 + (duration * 1000.0) as i64)) },
+        "call_busy": busy, "duration": duration,
+        "recording_url": format!("2024-09-01/CA-{i:08}.wav"),
+        "transcript_url": format!("minio://transcripts/CA-{i:08}.txt"),
+        "transcript_content": "[2024-09-01T07:00:01Z] assistant: Namaste, how can I help?\n[2024-09-01T07:00:04Z] user: I would like to know about my order\n[2024-09-01T07:00:05Z] assistant: Of course, may I have the order number?",
+        "latency_metrics": {"turns": turns},
+        "agent_category": "voicera_telephony",
+    })
+}
+
+async fn request(
+    app: &Router,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Result<(StatusCode, Vec<u8>)> {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = match body {
+        Some(body) => builder.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string()))?,
+        None => builder.body(Body::empty())?,
+    };
+    let response = app.clone().oneshot(request).await?;
+    let status = response.status();
+    Ok((status, response.into_body().collect().await?.to_bytes().to_vec()))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+struct Scenario {
+    name: &'static str,
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    requests: usize,
+    token: Option<String>,
+}
+
+async fn measure(app: &Router, s: &Scenario, concurrency: usize) -> Result<ScenarioReport> {
+    let (status, first) = request(app, s.method.clone(), &s.path, s.token.as_deref(), s.body.as_ref()).await?;
+    if !status.is_success() {
+        bail!("{} {}: {status} {}", s.method, s.path, String::from_utf8_lossy(&first));
+    }
+    let answer = match serde_json::from_slice::<Value>(&first) {
+        Ok(v) if v.get("total").is_some() => {
+            format!("total {}, {} items", v["total"], v["items"].as_array().map_or(0, Vec::len))
+        }
+        Ok(v) if v.get("calls_attempted").is_some() => format!("{} calls", v["calls_attempted"]),
+        _ => format!("{} bytes", first.len()),
+    };
+    let mut times = Vec::with_capacity(s.requests);
+    let began = Instant::now();
+    for _ in 0..s.requests {
+        let t = Instant::now();
+        let (status, _) = request(app, s.method.clone(), &s.path, s.token.as_deref(), s.body.as_ref()).await?;
+        if !status.is_success() {
+            bail!("{} {}: {status}", s.method, s.path);
+        }
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let sequential = s.requests as f64 / began.elapsed().as_secs_f64();
+    times.sort_by(f64::total_cmp);
+    let began = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency {
+        let (app, method, path, token, body) =
+            (app.clone(), s.method.clone(), s.path.clone(), s.token.clone(), s.body.clone());
+        let share = s.requests / concurrency + usize::from(worker < s.requests % concurrency);
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..share {
+                request(&app, method.clone(), &path, token.as_deref(), body.as_ref()).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let concurrent = s.requests as f64 / began.elapsed().as_secs_f64();
+    Ok(ScenarioReport {
+        name: s.name.to_string(),
+        path: format!("{} {}", s.method, s.path),
+        requests: s.requests,
+        p50_ms: percentile(&times, 0.50),
+        p99_ms: percentile(&times, 0.99),
+        max_ms: times.last().copied().unwrap_or_default(),
+        requests_per_second_sequential: sequential,
+        requests_per_second_concurrent: concurrent,
+        answer,
+    })
+}
+
+/// Runs the benchmark with `work` as scratch space.
+pub fn run(settings: &Settings, work: &std::path::Path) -> Result<ApiReport> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run_async(settings, work))
+}
+
+async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiReport> {
+    let dir = work.join("api");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let (store, backend) = match &settings.mongodb_uri {
+        Some(uri) => {
+            let store = voicera_store::mongo::MongoStore::connect(uri, Some("voicera_bench_api")).await?;
+            (Store::Mongo(store), "MongoDB".to_string())
+        }
+        None => {
+            let store = voicera_store::sqlite::SqliteStore::open(&dir.join("voicera.db")).await?;
+            (Store::Sqlite(store), "SQLite".to_string())
+        }
+    };
+    let state = ApiState::new(store.clone(), [3; 32], Arc::new(AcceptAll), ApiConfig::default());
+    let app = voicera_api::control_plane(state.clone());
+    let org = accounts::create_org(&state, "Bench Co").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    accounts::create_user(&state, "owner@bench.example", "bench-password-1", "Owner", "Bench Co", &org, Role::Owner)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let login = json!({"email": "owner@bench.example", "password": "bench-password-1"});
+    let (status, body) = request(&app, Method::POST, "/api/v1/users/login", None, Some(&login)).await?;
+    if status != StatusCode::OK {
+        bail!("login: {status} {}", String::from_utf8_lossy(&body));
+    }
+    let token =
+        serde_json::from_slice::<Value>(&body)?["access_token"].as_str().context("no access token")?.to_string();
+
+    let mut agents = Vec::new();
+    for a in 0..AGENTS {
+        let body = json!({"agent_type": format!("Agent {a:02}"), "agent_config": {"language": "Hindi",
+            "system_prompt": "You help callers with their orders.", "greeting_message": "Namaste",
+            "llm_model": {"name": "OpenAI", "model": "gpt-4o-mini"}}, "telephony_provider": "Vobiz"});
+        let (status, answer) = request(&app, Method::POST, "/api/v1/agents", Some(&token), Some(&body)).await?;
+        if status != StatusCode::CREATED {
+            bail!("create agent: {status} {}", String::from_utf8_lossy(&answer));
+        }
+        let answer: Value = serde_json::from_slice(&answer)?;
+        agents.push((answer["agent_id"].as_str().unwrap_or_default().to_string(), format!("Agent {a:02}")));
+    }
+
+    let other_org_records = settings.records / 10;
+    eprintln!("filling {backend} with {} + {other_org_records} call records", settings.records);
+    let fill = Instant::now();
+    let total = settings.records + other_org_records;
+    let mut in_flight = Vec::new();
+    for i in 0..total {
+        let owner = if i < settings.records { org.clone() } else { "other-org".to_string() };
+        let record = Record { org_id: owner, id: format!("CA-{i:08}"), doc: call_record(i, &agents) };
+        let store = store.clone();
+        in_flight.push(tokio::spawn(async move { store.put(Collection::CallLogs, &record).await }));
+        if in_flight.len() == 64 {
+            for task in in_flight.drain(..) {
+                task.await??;
+            }
+        }
+        if i > 0 && i % 20_000 == 0 {
+            eprintln!("  {i} records ({:.0} s)", fill.elapsed().as_secs_f64());
+        }
+    }
+    for task in in_flight {
+        task.await??;
+    }
+    let fill_seconds = fill.elapsed().as_secs_f64();
+    eprintln!("filled in {fill_seconds:.1} s");
+
+    let n = settings.requests;
+    let last_page = settings.records.div_ceil(50);
+    let list = |name: &'static str, query: String| Scenario {
+        name,
+        method: Method::GET,
+        path: format!("/api/v1/meetings?{query}"),
+        body: None,
+        requests: n,
+        token: Some(token.clone()),
+    };
+    let mut scenarios = vec![
+        list("list, page 1, newest first", "page=1&limit=50".into()),
+        list("list, last page, newest first", format!("page={last_page}&limit=50")),
+        list("list, page 1, longest first", "page=1&limit=50&duration_sort_order=longest".into()),
+        list("list, last page, longest first", format!("page={last_page}&limit=50&duration_sort_order=longest")),
+        list("list, one agent, page 1", "agent_type=Agent%2007&page=1&limit=50".into()),
+        list("list, one agent, last page", format!("agent_type=Agent%2007&page={}&limit=50", last_page / AGENTS)),
+        list("list, one caller's number", "from_number=%2B919900000042".into()),
+        list(
+            "list, inbound completed, oldest first",
+            "inbound=true&call_status=Completed&date_sort_order=oldest".into(),
+        ),
+        list("list, one week", "date_from=2024-09-10&date_to=2024-09-16".into()),
+        list("list, one agent in one week", "agent_type=Agent%2003&date_from=2024-09-10&date_to=2024-09-16".into()),
+        Scenario {
+            name: "filter options",
+            method: Method::GET,
+            path: "/api/v1/meetings/filter-options".into(),
+            body: None,
+            requests: n / 10,
+            token: Some(token.clone()),
+        },
+        Scenario {
+            name: "meeting detail",
+            method: Method::GET,
+            path: "/api/v1/meetings/CA-00004242".into(),
+            body: None,
+            requests: n,
+            token: Some(token.clone()),
+        },
+        Scenario {
+            name: "analytics, whole history",
+            method: Method::GET,
+            path: "/api/v1/analytics".into(),
+            body: None,
+            requests: (n / 50).max(5),
+            token: Some(token.clone()),
+        },
+        Scenario {
+            name: "agents of the org",
+            method: Method::GET,
+            path: format!("/api/v1/agents/org/{org}"),
+            body: None,
+            requests: n,
+            token: Some(token.clone()),
+        },
+        Scenario {
+            name: "agent by id",
+            method: Method::GET,
+            path: format!("/api/v1/agents/id/{}", agents[7].0),
+            body: None,
+            requests: n,
+            token: Some(token.clone()),
+        },
+        Scenario {
+            name: "login (argon2id, production cost)",
+            method: Method::POST,
+            path: "/api/v1/users/login".into(),
+            body: Some(login.clone()),
+            requests: (n / 20).max(5),
+            token: None,
+        },
+    ];
+    let mut reports = Vec::new();
+    // The store alone (no HTTP, no JSON out), to show where a list request's time goes.
+    for (name, offset) in
+        [("store only: page 1, newest first", 0), ("store only: last page, newest first", (last_page as u64 - 1) * 50)]
+    {
+        let query =
+            voicera_store::call_logs::CallLogQuery { org_id: org.clone(), offset, limit: 50, ..Default::default() };
+        let mut times = Vec::with_capacity(n);
+        let began = Instant::now();
+        for _ in 0..n {
+            let t = Instant::now();
+            store.query_call_logs(&query).await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let rate = n as f64 / began.elapsed().as_secs_f64();
+        times.sort_by(f64::total_cmp);
+        let count = voicera_store::call_logs::CallLogQuery { limit: 0, ..query.clone() };
+        let t = Instant::now();
+        store.query_call_logs(&count).await?;
+        let count_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let report = ScenarioReport {
+            name: name.to_string(),
+            path: "Store::query_call_logs".into(),
+            requests: n,
+            p50_ms: percentile(&times, 0.50),
+            p99_ms: percentile(&times, 0.99),
+            max_ms: times.last().copied().unwrap_or_default(),
+            requests_per_second_sequential: rate,
+            requests_per_second_concurrent: 0.0,
+            answer: format!("the total alone: {count_ms:.2} ms"),
+        };
+        eprintln!(
+            "{:<40} p50 {:>8.2} ms  p99 {:>8.2} ms  [{}]",
+            report.name, report.p50_ms, report.p99_ms, report.answer
+        );
+        reports.push(report);
+    }
+    for scenario in scenarios.drain(..) {
+        let report = measure(&app, &scenario, settings.concurrency).await?;
+        eprintln!(
+            "{:<40} p50 {:>8.2} ms  p99 {:>8.2} ms  {:>8.0} req/s ({} in flight: {:>8.0})  [{}]",
+            report.name,
+            report.p50_ms,
+            report.p99_ms,
+            report.requests_per_second_sequential,
+            settings.concurrency,
+            report.requests_per_second_concurrent,
+            report.answer
+        );
+        reports.push(report);
+    }
+    // Keep the store's files out of the results directory.
+    drop(app);
+    drop(state);
+    drop(store);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(ApiReport {
+        backend,
+        records: settings.records,
+        other_org_records,
+        fill_seconds,
+        concurrency: settings.concurrency,
+        build: if cfg!(debug_assertions) {
+            "debug (SQLite, argon2 and the API's dependencies optimised)".into()
+        } else {
+            "release".into()
+        },
+        machine: crate::procfs::machine(),
+        load_average: std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim().to_string(),
+        scenarios: reports,
+    })
+}
+
+/// The report as Markdown.
+pub fn markdown(r: &ApiReport) -> String {
+    let mut out = format!(
+        "# Control-plane API: call history, analytics, agents, login\n\n\
+         {backend}, {records} call records in the measured org (+{other} in another org), filled in {fill:.0} s. \
+         The API's router driven in process (no socket), {build} build, {machine}, load average at the end \
+         {load}. Latency: one request at a time; throughput also with {c} requests in flight. Pages are 50 \
+         calls. `store only` rows time `Store::query_call_logs` without HTTP or JSON out.\n\n\
+         How: the list's sort keys and filter fields are columns beside each document (kept by triggers), \
+         indexed per tenant in both sort orders with every filter field, so a page's total and its keys come \
+         from one covering index and the page's 50 documents by key; analytics groups by agent and day in SQL \
+         over the same columns (turn latencies kept as a column too), parsing no document.\n\n\
+         | scenario | p50 ms | p99 ms | max ms | req/s (1) | req/s ({c}) | answer |\n|---|---|---|---|---|---|---|\n",
+        backend = r.backend,
+        records = r.records,
+        other = r.other_org_records,
+        fill = r.fill_seconds,
+        build = r.build,
+        machine = r.machine,
+        load = r.load_average,
+        c = r.concurrency,
+    );
+    for s in &r.scenarios {
+        out.push_str(&format!(
+            "| {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} | {} |\n",
+            s.name,
+            s.p50_ms,
+            s.p99_ms,
+            s.max_ms,
+            s.requests_per_second_sequential,
+            s.requests_per_second_concurrent,
+            s.answer
+        ));
+    }
+    out
+}

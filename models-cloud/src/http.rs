@@ -1,0 +1,113 @@
+//! What every HTTP client here shares: one way to build the agent (timeouts, TLS roots, status codes read as
+//! answers), one mapping from statuses and transport errors to [`FailureKind`], and one reader of providers'
+//! error bodies that keeps their own words.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use voicera_models::{FailureKind, ModelError};
+
+/// How long a streamed answer may take in all.
+pub(crate) const STREAM_TIMEOUT: Duration = Duration::from_secs(120);
+/// Error bodies are read up to this size.
+pub(crate) const MAX_ERROR_BODY: u64 = 64 * 1024;
+
+/// An agent with a 5 s connect timeout, `first_byte` for the response head, [`STREAM_TIMEOUT`] for the body,
+/// and error statuses returned as responses (their bodies carry the provider's message).
+pub(crate) fn agent(first_byte: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_recv_response(Some(first_byte))
+        .timeout_recv_body(Some(STREAM_TIMEOUT))
+        .http_status_as_error(false)
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build())
+        .build()
+        .into()
+}
+
+/// What an HTTP error status means for the next try: 429, 503 and Anthropic's 529 are a busy provider, other
+/// 4xx a request it will keep refusing, other 5xx its own failure.
+pub fn status_kind(status: u16) -> FailureKind {
+    match status {
+        429 | 503 | 529 => FailureKind::Overloaded,
+        400..=499 => FailureKind::Rejected,
+        _ => FailureKind::Engine,
+    }
+}
+
+/// A request that got no response: a timeout, or the provider could not be reached.
+pub(crate) fn transport_error(url: &str, err: &ureq::Error) -> ModelError {
+    let kind = match err {
+        ureq::Error::Timeout(_) => FailureKind::TimedOut,
+        ureq::Error::Io(io) if is_timeout(io) => FailureKind::TimedOut,
+        _ => FailureKind::Unreachable,
+    };
+    ModelError::new(kind, format!("{url}: {err}"))
+}
+
+/// A read of a body that broke.
+pub(crate) fn read_error(url: &str, err: &std::io::Error) -> ModelError {
+    let kind = if is_timeout(err) { FailureKind::TimedOut } else { FailureKind::Unreachable };
+    ModelError::new(kind, format!("{url}: the stream broke: {err}"))
+}
+
+pub(crate) fn is_timeout(err: &std::io::Error) -> bool {
+    matches!(err.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)
+}
+
+/// An answer with an error status: its kind, and the provider's message from the body.
+pub(crate) fn status_error(url: &str, response: ureq::http::Response<ureq::Body>) -> ModelError {
+    let status = response.status().as_u16();
+    let text = response.into_body().with_config().limit(MAX_ERROR_BODY).read_to_string().unwrap_or_default();
+    ModelError::new(status_kind(status), format!("{url}: HTTP {status}: {}", error_message(&text)))
+}
+
+/// The provider's message from an error body, in the shapes they use: OpenAI and Anthropic
+/// `{"error": {"message"}}`, Google `{"error": {"message", "status"}}`, Deepgram `{"err_msg"}`, ElevenLabs
+/// `{"detail": {"message"}}` or `{"detail": "…"}`, Cartesia and others `{"message"}` / `{"error": "…"}`;
+/// else the body's start.
+pub fn error_message(body: &str) -> String {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let message = parsed.as_ref().and_then(|v| {
+        v["error"]["message"]
+            .as_str()
+            .or_else(|| v["error"].as_str())
+            .or_else(|| v["err_msg"].as_str())
+            .or_else(|| v["detail"]["message"].as_str())
+            .or_else(|| v["detail"].as_str())
+            .or_else(|| v["message"].as_str())
+    });
+    match message {
+        Some(message) => message.to_string(),
+        None => body.chars().take(300).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_providers_error_shape_gives_its_message() {
+        let bodies = [
+            (r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#, "Overloaded"),
+            (
+                r#"{"error":{"code":429,"message":"Resource exhausted","status":"RESOURCE_EXHAUSTED"}}"#,
+                "Resource exhausted",
+            ),
+            (
+                r#"{"err_code":"INVALID_AUTH","err_msg":"Invalid credentials.","request_id":"x"}"#,
+                "Invalid credentials.",
+            ),
+            (r#"{"detail":{"status":"invalid_api_key","message":"Invalid API key"}}"#, "Invalid API key"),
+            (r#"{"detail":"Not authenticated"}"#, "Not authenticated"),
+            ("<html>Bad Gateway</html>", "<html>Bad Gateway</html>"),
+        ];
+        for (body, message) in bodies {
+            assert_eq!(error_message(body), message);
+        }
+        assert_eq!(status_kind(529), FailureKind::Overloaded);
+        assert_eq!(status_kind(401), FailureKind::Rejected);
+        assert_eq!(status_kind(500), FailureKind::Engine);
+    }
+}
