@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -263,6 +264,65 @@ impl<D: DnsLookup> Resolver<D> {
     }
 }
 
+/// The answer of one resolution, boxed so that holders of a [`SharedResolver`] need not name the lookup type.
+pub type Resolution = Pin<Box<dyn Future<Output = Result<Vec<Destination>, ResolveError>> + Send + 'static>>;
+
+/// A [`Resolver`] with its lookup type erased: what a long-lived, non-generic holder (the signalling service)
+/// keeps, so that tests can hand it scripted DNS and the node the system's.
+#[derive(Clone)]
+pub struct SharedResolver {
+    resolve: Arc<dyn Fn(Target) -> Resolution + Send + Sync>,
+}
+
+impl SharedResolver {
+    /// Real DNS from the system configuration; when that cannot be read (no `/etc/resolv.conf` in a minimal
+    /// container), addresses only, through `getaddrinfo`, as before NAPTR and SRV were known.
+    pub fn system(timeout: Duration) -> SharedResolver {
+        match SystemDns::from_system_conf() {
+            Ok(dns) => Resolver::new(dns, timeout).into(),
+            Err(err) => {
+                tracing::warn!(%err, "no DNS configuration: SIP targets resolve by A/AAAA only (no NAPTR/SRV)");
+                Resolver::new(AddressesOnly, timeout).into()
+            }
+        }
+    }
+
+    /// The destinations for `target`, best first; see [`Resolver::resolve`].
+    pub fn resolve(&self, target: Target) -> Resolution {
+        (self.resolve)(target)
+    }
+}
+
+impl<D: DnsLookup> From<Resolver<D>> for SharedResolver {
+    fn from(resolver: Resolver<D>) -> Self {
+        SharedResolver { resolve: Arc::new(move |target| Box::pin(resolver.resolve(target))) }
+    }
+}
+
+/// Lookups without NAPTR and SRV: the system's `getaddrinfo` for addresses.
+struct AddressesOnly;
+
+impl DnsLookup for AddressesOnly {
+    async fn naptr(&self, _name: &str) -> Result<Vec<NaptrRecord>, ResolveError> {
+        Ok(Vec::new())
+    }
+
+    async fn srv(&self, _name: &str) -> Result<Vec<SrvRecord>, ResolveError> {
+        Ok(Vec::new())
+    }
+
+    async fn addresses(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+        getaddrinfo(host, port).await
+    }
+}
+
+async fn getaddrinfo(host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+    match tokio::net::lookup_host((host, port)).await {
+        Ok(addrs) => Ok(addrs.collect()),
+        Err(err) => Err(ResolveError::Lookup { name: host.to_string(), reason: err.to_string() }),
+    }
+}
+
 async fn resolve_with<D: DnsLookup>(dns: &D, target: Target) -> Result<Vec<Destination>, ResolveError> {
     let server_name = target.host.clone();
     match plan(&target) {
@@ -276,7 +336,11 @@ async fn resolve_with<D: DnsLookup>(dns: &D, target: Target) -> Result<Vec<Desti
             addresses(dns, &target.host, protocol.default_port(), protocol, &server_name).await
         }
         Plan::Naptr { fallback } => {
-            for (protocol, name) in order_naptr(dns.naptr(&target.host).await?, target.secure) {
+            let records = dns.naptr(&target.host).await.unwrap_or_else(|err| {
+                tracing::debug!(%err, "NAPTR lookup failed; trying SRV");
+                Vec::new()
+            });
+            for (protocol, name) in order_naptr(records, target.secure) {
                 let found = via_srv(dns, &name, protocol, &server_name).await?;
                 if !found.is_empty() {
                     return Ok(found);
@@ -294,14 +358,19 @@ async fn resolve_with<D: DnsLookup>(dns: &D, target: Target) -> Result<Vec<Desti
     }
 }
 
-/// SRV at `name`, then each target's addresses, in RFC 2782 order. A target that does not resolve is skipped.
+/// SRV at `name`, then each target's addresses, in RFC 2782 order. A target that does not resolve is skipped. A
+/// failed SRV query counts as no record: the host's own addresses are the fallback (a name server that cannot
+/// answer SRV must not make a host in `/etc/hosts` unreachable).
 async fn via_srv<D: DnsLookup>(
     dns: &D,
     name: &str,
     protocol: SipProtocol,
     server_name: &str,
 ) -> Result<Vec<Destination>, ResolveError> {
-    let records = dns.srv(name).await?;
+    let records = dns.srv(name).await.unwrap_or_else(|err| {
+        tracing::debug!(%err, name, "SRV lookup failed; falling back");
+        Vec::new()
+    });
     let records = {
         // Not held across an await: the thread-local generator is not Send.
         let mut rng = rand::rng();
@@ -416,10 +485,7 @@ impl DnsLookup for SystemDns {
     }
 
     async fn addresses(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
-        match tokio::net::lookup_host((host, port)).await {
-            Ok(addrs) => Ok(addrs.collect()),
-            Err(err) => Err(ResolveError::Lookup { name: host.to_string(), reason: err.to_string() }),
-        }
+        getaddrinfo(host, port).await
     }
 }
 
@@ -475,6 +541,37 @@ mod tests {
         }
         // RFC 2782 draws from 0..=400: 300 of the 401 values pick "common", about 2993 of 4000.
         assert!((2800..3200).contains(&firsts), "common first {firsts} times");
+    }
+
+    /// NAPTR and SRV queries fail; only addresses answer.
+    struct OnlyAddresses;
+
+    impl DnsLookup for OnlyAddresses {
+        async fn naptr(&self, name: &str) -> Result<Vec<NaptrRecord>, ResolveError> {
+            Err(ResolveError::Lookup { name: name.into(), reason: "SERVFAIL".into() })
+        }
+
+        async fn srv(&self, name: &str) -> Result<Vec<SrvRecord>, ResolveError> {
+            Err(ResolveError::Lookup { name: name.into(), reason: "SERVFAIL".into() })
+        }
+
+        async fn addresses(&self, _host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+            Ok(vec![SocketAddr::from(([192, 0, 2, 5], port))])
+        }
+    }
+
+    #[tokio::test]
+    async fn failed_naptr_and_srv_queries_fall_back_to_the_hosts_addresses() {
+        let resolver = Resolver::new(OnlyAddresses, DEFAULT_RESOLVE_TIMEOUT);
+        let found = resolver.resolve(Target::from_uri(&SipUri::parse("sip:a@pbx.example").unwrap())).await;
+        let udp = Destination {
+            protocol: SipProtocol::Udp,
+            addr: "192.0.2.5:5060".parse().unwrap(),
+            server_name: "pbx.example".into(),
+        };
+        assert_eq!(found, Ok(vec![udp]));
+        let tls = Target::from_host_port("pbx.example", Some(SipProtocol::Tls)).unwrap();
+        assert_eq!(resolver.resolve(tls).await.unwrap()[0].addr, "192.0.2.5:5061".parse().unwrap());
     }
 
     #[test]

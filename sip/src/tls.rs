@@ -9,7 +9,11 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::{RootCertStore, ServerConfig};
+
+/// The client side's configuration, as [`client_config`] builds it: named here so that holders (a trunk's own
+/// trust) need no direct rustls dependency.
+pub use rustls::ClientConfig;
 
 /// Why a TLS configuration or a server name could not be built. Variants name the file involved, so a start-up
 /// error tells the operator which setting to fix.

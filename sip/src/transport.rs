@@ -111,12 +111,34 @@ pub struct TransportConfig {
     pub tls_client: Option<Arc<rustls::ClientConfig>>,
     /// Connection limits for TCP and TLS (total, per IP, idle time, message size, handshake time).
     pub limits: ConnectionLimits,
+    /// Where to report outgoing connections that could not be opened (connect or TLS handshake failed), so the
+    /// sender can try another destination at once instead of waiting for its transaction to time out
+    /// (RFC 3263 §4.3). `None`: failures are only logged.
+    pub stream_failures: Option<mpsc::Sender<StreamFailure>>,
+}
+
+/// An outgoing TCP or TLS connection that never carried a message: the connect or the handshake failed. The
+/// messages queued for it were dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamFailure {
+    /// The destination.
+    pub addr: SocketAddr,
+    /// Whether it was to be TLS.
+    pub tls: bool,
+    /// What went wrong (`connection refused`, `TLS handshake failed: invalid peer certificate ...`).
+    pub reason: String,
 }
 
 impl TransportConfig {
     /// UDP and TCP on `listen`, no TLS, default limits.
     pub fn new(listen: SocketAddr) -> Self {
-        TransportConfig { listen, tls_listen: None, tls_client: None, limits: ConnectionLimits::default() }
+        TransportConfig {
+            listen,
+            tls_listen: None,
+            tls_client: None,
+            limits: ConnectionLimits::default(),
+            stream_failures: None,
+        }
     }
 }
 
@@ -199,6 +221,7 @@ pub struct SipTransport {
     next_connection: AtomicU64,
     refused: AtomicU64,
     inbound: mpsc::Sender<Inbound>,
+    stream_failures: Option<mpsc::Sender<StreamFailure>>,
     shutdown: CancellationToken,
 }
 
@@ -208,9 +231,17 @@ struct Registry {
     writers: HashMap<u64, mpsc::Sender<Vec<u8>>>,
     /// Outgoing connections by destination, so requests to one trunk share a connection (and one handshake).
     outgoing: HashMap<(SocketAddr, bool), u64>,
-    /// Destinations reached over TLS, and the name their certificate must carry.
-    tls_routes: HashMap<SocketAddr, ServerName<'static>>,
+    /// Destinations reached over TLS: the name their certificate must carry, and how to verify it.
+    tls_routes: HashMap<SocketAddr, TlsRoute>,
     admission: Admission,
+}
+
+/// How one destination is reached over TLS.
+#[derive(Clone)]
+struct TlsRoute {
+    name: ServerName<'static>,
+    /// The trust this destination is verified with (a trunk's own CA); `None`: the transport's client config.
+    connector: Option<TlsConnector>,
 }
 
 impl SipTransport {
@@ -252,6 +283,7 @@ impl SipTransport {
             next_connection: AtomicU64::new(1),
             refused: AtomicU64::new(0),
             inbound: tx,
+            stream_failures: config.stream_failures,
             shutdown,
         });
         tokio::spawn(udp_receive_loop(transport.clone()));
@@ -307,9 +339,22 @@ impl SipTransport {
     /// reached over TLS with a certificate for `server_name` (the URI's or trunk's host name, not the resolved
     /// address), so every later message to `addr`, reconnects included, is encrypted and verified.
     pub fn route(&self, protocol: SipProtocol, addr: SocketAddr, server_name: &str) -> Result<Peer, TlsError> {
+        self.route_with(protocol, addr, server_name, None)
+    }
+
+    /// [`SipTransport::route`] with the TLS client configuration this destination is verified with (a trunk's
+    /// own CA, [`crate::tls::client_config`]) instead of the transport's.
+    pub fn route_with(
+        &self,
+        protocol: SipProtocol,
+        addr: SocketAddr,
+        server_name: &str,
+        client: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Peer, TlsError> {
         if protocol == SipProtocol::Tls {
             let name = crate::tls::server_name(server_name)?;
-            self.registry().tls_routes.insert(addr, name);
+            let connector = client.map(TlsConnector::from);
+            self.registry().tls_routes.insert(addr, TlsRoute { name, connector });
         }
         Ok(Peer { transport: protocol.kind(), addr, connection: None })
     }
@@ -374,15 +419,19 @@ impl SipTransport {
         self: &Arc<Self>,
         registry: &mut Registry,
         addr: SocketAddr,
-        tls: Option<ServerName<'static>>,
+        route: Option<TlsRoute>,
     ) -> Option<mpsc::Sender<Vec<u8>>> {
-        let connector = match (&tls, &self.tls_client) {
-            (None, _) => None,
-            (Some(_), Some(connector)) => Some(connector.clone()),
-            (Some(_), None) => {
-                tracing::warn!(peer = %addr, "SIP TLS destination but no TLS client configuration; message dropped");
-                return None;
-            }
+        let (tls, connector) = match route {
+            None => (None, None),
+            Some(TlsRoute { name, connector: Some(own) }) => (Some(name), Some(own)),
+            Some(TlsRoute { name, connector: None }) => match &self.tls_client {
+                Some(connector) => (Some(name), Some(connector.clone())),
+                None => {
+                    tracing::warn!(peer = %addr, "SIP TLS destination but no TLS client configuration; message dropped");
+                    self.report_failure(addr, true, "no TLS client configuration");
+                    return None;
+                }
+            },
         };
         let id = self.new_connection_id(tls.is_some());
         let (writer, outgoing) = mpsc::channel(STREAM_WRITE_QUEUE);
@@ -419,6 +468,14 @@ impl SipTransport {
     fn fail_open(&self, id: u64, addr: SocketAddr, reason: &str) {
         tracing::warn!(peer = %addr, reason, "SIP connection failed; queued messages dropped");
         self.forget(id);
+        self.report_failure(addr, is_tls_connection(id), reason);
+    }
+
+    fn report_failure(&self, addr: SocketAddr, tls: bool, reason: &str) {
+        if let Some(failures) = &self.stream_failures {
+            // Never waits: a full queue loses the notice, and the sender's transaction timeout still applies.
+            let _ = failures.try_send(StreamFailure { addr, tls, reason: reason.to_string() });
+        }
     }
 
     fn new_connection_id(&self, tls: bool) -> u64 {

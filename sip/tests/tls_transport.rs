@@ -1,5 +1,6 @@
 //! SIP over TLS between two transports on loopback, with a self-signed certificate made in the test: a request
-//! and its answer cross one verified connection, and a client refuses a server its roots do not vouch for.
+//! and its answer cross one verified connection, a client refuses a server its roots do not vouch for, a route may
+//! carry its own trust, and connections that cannot be opened are reported.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -134,4 +135,51 @@ async fn the_client_refuses_a_certificate_for_another_name() {
     let server = identity("sip.other.example");
     let err = handshake_seen_by_server(&server, &server.cert_pem, "localhost").await.expect_err("refused");
     assert!(err.to_string().to_lowercase().contains("certificate"), "the client's alert names the certificate: {err}");
+}
+
+/// A destination routed with its own trust (a trunk's CA) is verified with it, whatever the transport's default
+/// trusts; a connection that cannot be opened is reported, with the reason, to whoever asked for reports.
+#[tokio::test]
+async fn a_route_carries_its_own_trust_and_failed_connections_are_reported() {
+    let server_identity = identity("trunk.example");
+    let server_tls =
+        tls::server_config_from_pem(server_identity.cert_pem.as_bytes(), server_identity.key_pem.as_bytes())
+            .expect("server config");
+    let server_config = TransportConfig {
+        tls_listen: Some(TlsListen { addr: loopback(), server: server_tls }),
+        ..TransportConfig::new(loopback())
+    };
+    let (server, mut server_inbound) =
+        SipTransport::bind_with(server_config, CancellationToken::new()).await.expect("bind server");
+    let tls_addr = server.tls_local_addr().expect("TLS listener");
+
+    // The client's default trust is someone else's CA: only the route's own trust lets the handshake pass.
+    let (failures_tx, mut failures) = mpsc::channel(4);
+    let client_config = TransportConfig {
+        tls_client: Some(
+            tls::client_config_trusting_pem(identity("other.example").cert_pem.as_bytes()).expect("client"),
+        ),
+        stream_failures: Some(failures_tx),
+        ..TransportConfig::new(loopback())
+    };
+    let (client, _client_inbound) =
+        SipTransport::bind_with(client_config, CancellationToken::new()).await.expect("bind");
+
+    let default_trust = client.route(SipProtocol::Tls, tls_addr, "trunk.example").expect("route");
+    client.send(Transmit { peer: default_trust, bytes: OPTIONS.to_vec() });
+    let refused = tokio::time::timeout(PATIENCE, failures.recv()).await.expect("in time").expect("a report");
+    assert_eq!((refused.addr, refused.tls), (tls_addr, true));
+    assert!(refused.reason.contains("TLS handshake failed"), "{}", refused.reason);
+
+    let own_trust = tls::client_config_trusting_pem(server_identity.cert_pem.as_bytes()).expect("trunk CA");
+    let peer = client.route_with(SipProtocol::Tls, tls_addr, "trunk.example", Some(own_trust)).expect("route");
+    client.send(Transmit { peer, bytes: OPTIONS.to_vec() });
+    assert_eq!(next(&mut server_inbound).await.bytes, OPTIONS, "verified with the route's own CA");
+
+    // Nothing listens on a port just freed: the connect fails and is reported as plain TCP.
+    let closed = TcpListener::bind(loopback()).await.expect("bind").local_addr().expect("addr");
+    let peer = client.route(SipProtocol::Tcp, closed, "127.0.0.1").expect("route");
+    client.send(Transmit { peer, bytes: OPTIONS.to_vec() });
+    let failed = tokio::time::timeout(PATIENCE, failures.recv()).await.expect("in time").expect("a report");
+    assert_eq!((failed.addr, failed.tls), (closed, false));
 }

@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use voicera_conversation::agent::mask_secret;
 use voicera_media::codec::CodecKind;
-use voicera_sip::TransportKind;
+use voicera_sip::transport::SipProtocol;
 use voicera_telephony::sip_rtp::{InboundAuth, TrunkConfig};
 use voicera_telephony::ws_stream::{AudioFormat, Provider, ProviderAccount};
 
@@ -203,6 +203,8 @@ struct RawTrunk {
     register: Option<bool>,
     expires: Option<u32>,
     transport: Option<String>,
+    /// A CA certificate (PEM) trusted for this trunk's TLS certificate, besides the public roots.
+    tls_ca: Option<PathBuf>,
     numbers: Option<Vec<String>>,
     refer_credentials: Option<bool>,
     srtp: Option<String>,
@@ -392,11 +394,24 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         if voicera_sip::header::split_host_port(&t.registrar).is_none() {
             bail!("trunks.{}: registrar {:?} is not host[:port]", t.name, t.registrar);
         }
-        let transport = match t.transport.as_deref().unwrap_or("udp") {
-            "udp" => TransportKind::Udp,
-            "tcp" => TransportKind::Tcp,
-            other => bail!("trunks.{}: transport {other:?} must be udp or tcp", t.name),
+        // Absent: as the registrar's DNS says (RFC 3263 NAPTR/SRV), UDP when it says nothing.
+        let transport = match t.transport.as_deref() {
+            None => None,
+            Some(token) => match SipProtocol::parse(token) {
+                Some(protocol) => Some(protocol),
+                None => bail!("trunks.{}: transport {token:?} must be udp, tcp or tls", t.name),
+            },
         };
+        if let Some(ca) = &t.tls_ca {
+            if transport != Some(SipProtocol::Tls) {
+                bail!("trunks.{}: tls_ca is only used with transport = \"tls\"", t.name);
+            }
+            // Read now, so `config check` names an unreadable or malformed file instead of the first call.
+            let options = voicera_sip::tls::TlsClientOptions { ca_files: vec![ca.clone()], ..Default::default() };
+            if let Err(err) = voicera_sip::tls::client_config(&options) {
+                bail!("trunks.{}: tls_ca: {err}", t.name);
+            }
+        }
         let register = t.register.unwrap_or(false);
         let username = t.username.unwrap_or_default();
         if register && username.is_empty() {
@@ -417,6 +432,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
             register,
             expires,
             transport,
+            tls_ca: t.tls_ca,
             numbers: t.numbers.unwrap_or_default(),
             refer_credentials: t.refer_credentials.unwrap_or(false),
         });
@@ -567,6 +583,33 @@ mod tests {
         assert_eq!(config.trunks[0].name, "vobiz");
         assert!(config.trunks[0].register);
         assert_eq!(config.trunks[0].numbers, vec!["+918000000001"]);
+    }
+
+    #[test]
+    fn trunk_transports_and_their_tls_trust_are_checked() {
+        let compiled = |text: &str| {
+            let raw: RawConfig = toml::from_str(text).unwrap();
+            compile(raw, &NodeArgs::default(), None).map_err(|err| format!("{err:#}"))
+        };
+        let trunk = |extra: &str| format!("[[trunks]]\nname = \"t\"\nregistrar = \"sip.trunk.example\"\n{extra}");
+        assert_eq!(compiled(&trunk("")).unwrap().trunks[0].transport, None, "absent: as DNS says");
+        let tls = compiled(&trunk("transport = \"TLS\"")).unwrap();
+        assert_eq!(tls.trunks[0].transport, Some(SipProtocol::Tls));
+        let ca = std::env::temp_dir().join(format!("voicera-config-ca-{}.pem", std::process::id()));
+        let cert = rcgen::generate_simple_self_signed(vec!["sip.trunk.example".into()]).unwrap();
+        std::fs::write(&ca, cert.cert.pem()).unwrap();
+        let with_ca =
+            compiled(&trunk(&format!("transport = \"tls\"\ntls_ca = {:?}", ca.display().to_string()))).unwrap();
+        assert_eq!(with_ca.trunks[0].tls_ca.as_deref(), Some(ca.as_path()));
+        let _ = std::fs::remove_file(&ca);
+        for (extra, expected) in [
+            ("transport = \"sctp\"", "must be udp, tcp or tls"),
+            ("transport = \"tcp\"\ntls_ca = \"ca.pem\"", "only used with transport = \"tls\""),
+            ("transport = \"tls\"\ntls_ca = \"/nowhere/ca.pem\"", "/nowhere/ca.pem"),
+        ] {
+            let err = compiled(&trunk(extra)).unwrap_err();
+            assert!(err.contains(expected), "{extra}: {err}");
+        }
     }
 
     #[test]

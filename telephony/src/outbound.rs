@@ -104,7 +104,7 @@ impl Dialer {
                     agent: Some(agent_ref),
                 };
                 let call_id = sip.place_call(request).await?;
-                Ok(PlacedCall { call_id })
+                Ok(PlacedCall { call_id: call_id.into() })
             }
             Route::Provider(provider) => {
                 let account = self.telephony.accounts.get(&provider).ok_or(DialError::NoAccount(provider.as_str()))?;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use voicera_conversation::routing::{Destination, Router};
 use voicera_media::metrics::Metrics;
-use voicera_sip::TransportKind;
+use voicera_sip::transport::SipProtocol;
 use voicera_telephony::sip_rtp::{self, OutboundRequest, PlaceCallError, SipServiceConfig, TrunkConfig};
 
 struct NoRoutes;
@@ -33,7 +33,8 @@ fn trunk(port: u16, password: &str) -> TrunkConfig {
         realm: None,
         register: false,
         expires: 300,
-        transport: TransportKind::Udp,
+        transport: Some(SipProtocol::Udp),
+        tls_ca: None,
         numbers: vec![],
         refer_credentials: false,
         srtp: None,

@@ -294,7 +294,7 @@ impl Service {
 
     async fn handle_in_dialog(&mut self, key: ServerKey, request: Request, _peer: Peer) {
         let now = std::time::Instant::now();
-        let Some(call_key) = dialog_id_of_request(&request).map(|id| id.to_string()) else {
+        let Some(call_key) = dialog_id_of_request(&request).map(|id| CallKey::from(&id)) else {
             return self.reject(&key, &request, 481, "Call/Transaction Does Not Exist");
         };
         let Some(call) = self.calls.get_mut(&call_key) else {

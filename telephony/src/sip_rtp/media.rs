@@ -34,8 +34,8 @@ use voicera_media::stream::{ntp_now, RtpStream, StreamEvent, RTCP_INTERVAL};
 use crate::grid::{aligned_start, grid_phase, next_on_grid, TickPhase};
 use crate::tools::{ToolOutcome, ToolResults};
 
-/// Identifies a call inside this node (the dialog id's text).
-pub type CallKey = String;
+/// Identifies a call inside this node (its dialog).
+pub use super::call_key::CallKey;
 
 /// Commands from signalling to a call.
 #[derive(Debug)]
@@ -791,9 +791,9 @@ mod tests {
         }
 
         commands[0].send(CallCommand::Stop).await.unwrap();
-        assert_eq!(ended(&mut notices).await, ("call-0".to_string(), EndReason::Stopped));
+        assert_eq!(ended(&mut notices).await, (CallKey::from("call-0"), EndReason::Stopped));
         commands[1].send(CallCommand::PanicForTest).await.unwrap();
-        assert_eq!(ended(&mut notices).await, ("call-1".to_string(), EndReason::Panicked));
+        assert_eq!(ended(&mut notices).await, (CallKey::from("call-1"), EndReason::Panicked));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(pool.available(), 50 - 1, "the ended calls' ports are free again");
         // The third call still runs on the same worker.
@@ -804,7 +804,7 @@ mod tests {
         assert!(matches!(got, Ok(Ok((172, _)))), "the third call still answers");
         // Signalling forgetting a call (its command sender dropped) stops it too.
         drop(commands);
-        assert_eq!(ended(&mut notices).await, ("call-2".to_string(), EndReason::Stopped));
+        assert_eq!(ended(&mut notices).await, (CallKey::from("call-2"), EndReason::Stopped));
     }
 
     /// An SRTP echo call: the caller's protected speech is unprotected, echoed, and protected back under our
@@ -878,7 +878,7 @@ mod tests {
             "the forger latched nothing and hears nothing"
         );
         command.send(CallCommand::Stop).await.unwrap();
-        assert_eq!(ended(&mut notices).await, ("srtp-call".to_string(), EndReason::Stopped));
+        assert_eq!(ended(&mut notices).await, (CallKey::from("srtp-call"), EndReason::Stopped));
         let text = metrics.render();
         assert!(text.contains("voicera_srtp_auth_failures_total 5"), "{text}");
         assert!(text.contains("voicera_srtp_replays_total 1"), "{text}");

@@ -21,11 +21,13 @@ use tokio_util::sync::CancellationToken;
 use voicera_sip::dialog::{dialog_id_of_request, new_branch, Dialog};
 use voicera_sip::header::Via;
 use voicera_sip::registration::{Registration, RegistrationConfig};
+use voicera_sip::resolve::{SharedResolver, Target, DEFAULT_RESOLVE_TIMEOUT};
 use voicera_sip::sdp::SessionDescription;
+use voicera_sip::tls::ClientConfig;
 use voicera_sip::transaction::TimerConfig;
-use voicera_sip::transport::SipTransport;
+use voicera_sip::transport::{SipProtocol, SipTransport};
 use voicera_sip::uri::SipUri;
-use voicera_sip::{ClientKey, Endpoint, EndpointEvent, Method, Peer, Request, Response, ServerKey, TransportKind};
+use voicera_sip::{ClientKey, Endpoint, EndpointEvent, Method, Peer, Request, Response, ServerKey};
 
 use voicera_conversation::agent::Agent;
 use voicera_conversation::routing::Router;
@@ -36,11 +38,14 @@ use voicera_media::negotiate::MediaPlan;
 pub use voicera_media::negotiate::SrtpPolicy;
 use voicera_media::ports::PortPool;
 
+mod call_key;
+mod deadlines;
 mod inbound;
 pub mod media;
 mod outbound;
 pub mod policy;
 mod registrations;
+mod routes;
 mod transfer;
 
 use media::{CallCommand, CallKey, CallNotice, CallService, CallSetup, EndReason, MediaWorkers};
@@ -49,6 +54,7 @@ use outbound::OutboundCall;
 pub use outbound::{OutboundRequest, PlaceCallError};
 pub use policy::{CallCaps, ReferPolicy};
 use registrations::TrunkRegistration;
+use routes::{RouteAnswer, RouteFor};
 use transfer::PendingRefer;
 pub use transfer::TransferError;
 
@@ -58,8 +64,6 @@ const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REFER, NOT
 const SUPPORTED: &str = "timer";
 /// Smallest session interval we accept (RFC 4028 §4 recommends 90 s).
 const MIN_SE: u32 = 90;
-/// How long shutdown waits for BYE transactions to complete.
-const BYE_GRACE: Duration = Duration::from_secs(2);
 
 /// One SIP trunk account, as `[[trunks]]` in `voicera.toml` declares it.
 #[derive(Clone, PartialEq, Eq)]
@@ -78,8 +82,12 @@ pub struct TrunkConfig {
     pub register: bool,
     /// Registration lifetime asked for, in seconds.
     pub expires: u32,
-    /// UDP, TCP or TLS towards the registrar.
-    pub transport: TransportKind,
+    /// UDP, TCP or TLS towards the trunk (`None`: as its DNS says, RFC 3263 NAPTR then SRV; UDP when DNS says
+    /// nothing or the registrar is an IP address).
+    pub transport: Option<SipProtocol>,
+    /// A CA certificate file (PEM) trusted for this trunk's TLS certificate, besides the public roots (a
+    /// private trunk, or one with a self-signed certificate).
+    pub tls_ca: Option<std::path::PathBuf>,
     /// The numbers (DIDs) this trunk carries.
     pub numbers: Vec<String>,
     /// A REFER from a trusted peer to a target behind this trunk may use the trunk's credentials (off: the
@@ -136,6 +144,9 @@ pub struct SipServiceConfig {
     pub recordings: Option<Arc<dyn voicera_conversation::recorder::RecordingSink>>,
     /// SRTP (SDES) for calls we answer, and for calls we place where the trunk does not say.
     pub srtp: SrtpPolicy,
+    /// How SIP targets are resolved (RFC 3263), off the signalling task (None: the system's DNS, each
+    /// resolution bounded by [`DEFAULT_RESOLVE_TIMEOUT`]).
+    pub resolver: Option<SharedResolver>,
 }
 
 /// SIP over TLS (RFC 3261 §26, `sips:`): where to listen, with which certificate chain and key (PEM files).
@@ -177,6 +188,7 @@ impl std::fmt::Debug for TrunkConfig {
             .field("register", &self.register)
             .field("expires", &self.expires)
             .field("transport", &self.transport)
+            .field("tls_ca", &self.tls_ca)
             .field("numbers", &self.numbers)
             .field("refer_credentials", &self.refer_credentials)
             .field("srtp", &self.srtp)
@@ -224,6 +236,7 @@ impl SipServiceConfig {
             rate_limit_exempt: vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from(std::net::Ipv6Addr::LOCALHOST)],
             recordings: None,
             srtp: SrtpPolicy::default(),
+            resolver: None,
         }
     }
 }
@@ -333,6 +346,16 @@ pub async fn start(
     }
     transport_config.tls_client =
         Some(voicera_sip::tls::client_config(&voicera_sip::tls::TlsClientOptions::default())?);
+    let (failures_tx, failures_rx) = mpsc::channel(64);
+    transport_config.stream_failures = Some(failures_tx);
+    // Each trunk with its own CA is verified against the public roots plus that CA, and only that trunk.
+    let mut trunk_tls = HashMap::new();
+    for trunk in config.trunks.iter() {
+        if let Some(ca) = &trunk.tls_ca {
+            let options = voicera_sip::tls::TlsClientOptions { ca_files: vec![ca.clone()], ..Default::default() };
+            trunk_tls.insert(trunk.name.clone(), voicera_sip::tls::client_config(&options)?);
+        }
+    }
     let (transport, inbound) = SipTransport::bind_with(transport_config, shutdown.clone())
         .await
         .map_err(|source| ServiceError::Bind { addr: config.listen, source })?;
@@ -350,9 +373,17 @@ pub async fn start(
         .trunks
         .iter()
         .filter(|t| t.register)
-        .map(|t| TrunkRegistration {
+        .filter_map(|t| {
+            let Some(target) = Target::from_host_port(&t.registrar, t.transport) else {
+                tracing::warn!(trunk = %t.name, registrar = %t.registrar, "registrar is not host[:port]; not registering");
+                return None;
+            };
+            Some((t, target))
+        })
+        .map(|(t, target)| TrunkRegistration {
             trunk: t.name.clone(),
-            transport: t.transport,
+            target,
+            tls: trunk_tls.get(&t.name).cloned(),
             machine: Registration::new(
                 RegistrationConfig {
                     registrar: t.registrar.clone(),
@@ -365,27 +396,20 @@ pub async fn start(
                 now.into_std(),
             ),
             pending: None,
-            target: None,
+            destinations: Vec::new(),
+            resolving: false,
         })
         .collect();
-    // Trunk registrars' addresses: INVITEs from them are trusted without a challenge.
-    let mut trusted_sources = Vec::new();
-    for trunk in &config.trunks {
-        if let Some(addr) = resolve(&trunk.registrar).await {
-            trusted_sources.push(addr.ip());
-        } else {
-            tracing::warn!(trunk = %trunk.name, registrar = %trunk.registrar, "cannot resolve trunk registrar");
-        }
-    }
     let mut endpoint = Endpoint::new(config.timers, config.user_agent.clone());
     if let Some(limits) = config.rate_limit.clone() {
         let mut limiter = voicera_sip::rate_limit::RateLimiter::new(limits);
-        // A trunk sends every call from one address: its calls are limited by the call caps, not by rate.
-        for ip in config.rate_limit_exempt.iter().chain(&trusted_sources) {
+        for ip in &config.rate_limit_exempt {
             limiter.exempt(*ip);
         }
         endpoint.set_rate_limiter(Some(limiter));
     }
+    let resolver = config.resolver.clone().unwrap_or_else(|| SharedResolver::system(DEFAULT_RESOLVE_TIMEOUT));
+    let (route_answers_tx, route_answers_rx) = mpsc::channel(64);
     let digest = match &config.auth {
         InboundAuth::Digest { realm, users } => {
             Some(voicera_sip::auth::DigestVerifier::new(voicera_sip::auth::VerifierConfig::new(realm), users.clone()))
@@ -405,9 +429,15 @@ pub async fn start(
         bye_keys: HashMap::new(),
         outbound: HashMap::new(),
         refers: HashMap::new(),
-        outbound_deadlines: BTreeMap::new(),
+        ring_deadlines: deadlines::RingDeadlines::default(),
         registrations,
-        trusted_sources,
+        trusted_sources: Vec::new(),
+        trunk_addresses: HashMap::new(),
+        trunk_tls,
+        resolver,
+        route_answers: route_answers_tx,
+        pending_routes: HashMap::new(),
+        next_route: 0,
         digest,
         referring: std::collections::HashSet::new(),
         draining: false,
@@ -416,9 +446,25 @@ pub async fn start(
         media_running: 0,
         config,
     };
+    let mut service = service;
+    // Trunk registrars' addresses: INVITEs from them are trusted without a challenge. IP addresses are known
+    // now; names resolve in the background and are trusted from their answer on.
+    for trunk in service.config.trunks.clone() {
+        match Target::from_host_port(&trunk.registrar, trunk.transport) {
+            Some(target) => service.resolve_for(target, RouteFor::Trunk(trunk.name)).await,
+            None => tracing::warn!(trunk = %trunk.name, registrar = %trunk.registrar, "cannot resolve trunk registrar"),
+        }
+    }
     let flag = running.clone();
+    let channels = Channels {
+        inbound,
+        commands: commands_rx,
+        notices: notices_rx,
+        routes: route_answers_rx,
+        failures: failures_rx,
+    };
     tokio::spawn(async move {
-        service.run(inbound, commands_rx, notices_rx, shutdown).await;
+        service.run(channels, shutdown).await;
         flag.store(false, Ordering::Relaxed);
     });
     Ok(SipServiceHandle { local_addr, commands: commands_tx, running, ports: handle_ports })
@@ -465,12 +511,22 @@ struct Service {
     /// Outgoing INVITEs awaiting a final response.
     outbound: HashMap<ClientKey, OutboundCall>,
     /// Ring timeouts of outgoing INVITEs.
-    outbound_deadlines: BTreeMap<(Instant, ClientKey), ()>,
+    ring_deadlines: deadlines::RingDeadlines<ClientKey>,
     /// REFERs awaiting a final response.
     refers: HashMap<ClientKey, PendingRefer>,
     registrations: Vec<TrunkRegistration>,
     /// Addresses whose INVITEs skip digest authentication (trunk registrars).
     trusted_sources: Vec<IpAddr>,
+    /// Each trunk's resolved addresses (REFER targets behind a trunk are recognised by them).
+    trunk_addresses: HashMap<String, Vec<SocketAddr>>,
+    /// The TLS trust of trunks with their own CA (`tls_ca`).
+    trunk_tls: HashMap<String, Arc<ClientConfig>>,
+    /// Resolves targets off this task: the answers come back on `route_answers`.
+    resolver: SharedResolver,
+    route_answers: mpsc::Sender<RouteAnswer>,
+    /// What waits for a resolution, by its id.
+    pending_routes: HashMap<u64, RouteFor>,
+    next_route: u64,
     /// Digest verification of INVITEs (`[sip] auth = "digest"`): nonces, nonce counts, back-off per source.
     digest: Option<voicera_sip::auth::DigestVerifier>,
     /// Calls whose peer's REFER we are carrying out (one at a time per dialog).
@@ -485,27 +541,35 @@ struct Service {
     config: SipServiceConfig,
 }
 
+/// What the signalling loop listens to besides its timers.
+struct Channels {
+    inbound: mpsc::Receiver<voicera_sip::transport::Inbound>,
+    commands: mpsc::Receiver<ServiceCommand>,
+    notices: mpsc::Receiver<CallNotice>,
+    /// Answers of spawned resolutions.
+    routes: mpsc::Receiver<RouteAnswer>,
+    /// Outgoing connections that failed to open.
+    failures: mpsc::Receiver<voicera_sip::transport::StreamFailure>,
+}
+
 impl Service {
-    async fn run(
-        mut self,
-        mut inbound: mpsc::Receiver<voicera_sip::transport::Inbound>,
-        mut commands: mpsc::Receiver<ServiceCommand>,
-        mut notices: mpsc::Receiver<CallNotice>,
-        shutdown: CancellationToken,
-    ) {
-        let mut hangup_done: Option<(oneshot::Sender<()>, Instant)> = None;
+    async fn run(mut self, channels: Channels, shutdown: CancellationToken) {
+        let Channels { mut inbound, mut commands, mut notices, mut routes, mut failures } = channels;
+        let mut hangup_done: Option<(oneshot::Sender<()>, deadlines::HangupGrace)> = None;
         loop {
             self.poll_registrations().await;
             self.flush().await;
-            if let Some((_, deadline)) = &hangup_done {
-                let byes_done = self.bye_keys.is_empty() && self.calls.is_empty() && self.media_running == 0;
-                if byes_done || Instant::now() >= *deadline {
+            // The one clock read of a turn: the decisions below are told the time.
+            let now = Instant::now();
+            if let Some((_, grace)) = &hangup_done {
+                let outstanding = self.bye_keys.len() + self.calls.len() + self.media_running;
+                if grace.is_over(outstanding, now) {
                     if let Some((done, _)) = hangup_done.take() {
                         let _ = done.send(());
                     }
                 }
             }
-            let wake = self.next_wakeup();
+            let wake = self.next_wakeup(now);
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
@@ -529,13 +593,15 @@ impl Service {
                         for reg in &mut self.registrations {
                             reg.machine.unregister(now.into_std());
                         }
-                        hangup_done = Some((done, now + BYE_GRACE));
+                        hangup_done = Some((done, deadlines::HangupGrace::begin(now)));
                     }
                 },
+                Some(answer) = routes.recv() => self.handle_route_answer(answer).await,
                 Some(message) = inbound.recv() => {
                     self.endpoint.handle_input(&message.bytes, message.peer, Instant::now().into_std());
                 }
                 Some(notice) = notices.recv() => self.handle_notice(notice),
+                Some(failure) = failures.recv() => self.handle_stream_failure(failure),
                 _ = tokio::time::sleep_until(wake) => self.handle_timers(),
             }
         }
@@ -544,26 +610,13 @@ impl Service {
         }
     }
 
-    fn next_wakeup(&mut self) -> Instant {
-        let far = Instant::now() + Duration::from_secs(3600);
-        let mut wake = self.endpoint.poll_timeout().map(Instant::from_std).unwrap_or(far);
-        if let Some(((at, _), _)) = self.answer_timers.first_key_value() {
-            wake = wake.min(*at);
-        }
-        if let Some(((at, _), _)) = self.outbound_deadlines.first_key_value() {
-            wake = wake.min(*at);
-        }
-        for reg in &self.registrations {
-            if let Some(at) = reg.machine.next_attempt() {
-                wake = wake.min(Instant::from_std(at));
-            }
-        }
-        for call in self.calls.values() {
-            if let Some((_, at)) = call.session_expires {
-                wake = wake.min(at);
-            }
-        }
-        wake
+    fn next_wakeup(&mut self, now: Instant) -> Instant {
+        let transactions = self.endpoint.poll_timeout().map(Instant::from_std);
+        let answers = self.answer_timers.first_key_value().map(|((at, _), _)| *at);
+        let registrations = self.registrations.iter().map(|reg| reg.machine.next_attempt().map(Instant::from_std));
+        let sessions = self.calls.values().map(|call| call.session_expires.map(|(_, at)| at));
+        let ours = [transactions, answers, self.ring_deadlines.next()];
+        deadlines::wake_at(now, ours.into_iter().chain(registrations).chain(sessions))
     }
 
     fn handle_timers(&mut self) {
@@ -579,13 +632,8 @@ impl Service {
                 self.answer(key, pending);
             }
         }
-        let expired: Vec<CallKey> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| c.session_expires.is_some_and(|(_, at)| at <= now))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in expired {
+        let sessions = self.calls.iter().map(|(key, call)| (key, call.session_expires.map(|(_, at)| at)));
+        for key in deadlines::expired_sessions(sessions, now) {
             tracing::info!(call = %key, "session timer expired without refresh (RFC 4028): hanging up");
             self.hang_up(&key, CallResult::Failed);
         }
@@ -606,7 +654,7 @@ impl Service {
         match event {
             EndpointEvent::Request { key, request, peer } => self.handle_request(key, request, peer).await,
             EndpointEvent::Ack { request, .. } => {
-                if let Some(entry) = dialog_id_of_request(&request).and_then(|id| self.calls.get(&id.to_string())) {
+                if let Some(entry) = dialog_id_of_request(&request).and_then(|id| self.calls.get(&CallKey::from(&id))) {
                     tracing::debug!(call = %entry.dialog.id, "ACK");
                 }
             }
@@ -640,10 +688,7 @@ impl Service {
                     return;
                 }
                 if let Some(index) = self.registrations.iter().position(|r| r.pending.as_ref() == Some(&key)) {
-                    self.registrations[index].pending = None;
-                    self.registrations[index].target = None;
-                    self.registrations[index].machine.handle_timeout(std::time::Instant::now());
-                    self.report_registration(index);
+                    self.registrar_timed_out(index);
                 } else {
                     self.bye_keys.remove(&key);
                 }
@@ -695,7 +740,7 @@ impl Service {
         early: bool,
     ) -> CallSetup {
         CallSetup {
-            key: String::new(), // the dialog id, set by `start_call`
+            key: CallKey::default(), // the dialog's, set by `start_call`
             service,
             stream,
             rtp,
@@ -719,7 +764,7 @@ impl Service {
         session_id: u64,
         session_expires: Option<(Duration, Instant)>,
     ) {
-        let key = dialog.id.to_string();
+        let key = CallKey::from(&dialog.id);
         setup.key = key.clone();
         let plan = setup.stream.plan().clone();
         let rtp_port = setup.lease.port();
@@ -772,21 +817,13 @@ impl Service {
         }
     }
 
-    /// Our Via for a new request on `transport` (a leg whose connection does not exist yet: UDP or TCP).
-    fn via(&self, transport: TransportKind, local_ip: IpAddr) -> Via {
-        let protocol = match transport {
-            TransportKind::Udp => voicera_sip::transport::SipProtocol::Udp,
-            TransportKind::Tcp => voicera_sip::transport::SipProtocol::Tcp,
-        };
-        self.via_with(protocol, local_ip)
-    }
-
-    /// Our Via for a request to `peer` on the connection it uses (TLS when it reached us over TLS).
+    /// Our Via for a request to `peer` on the connection it uses, or will open (TLS when it reached us over TLS
+    /// or is routed over TLS).
     fn via_to(&self, peer: &Peer, local_ip: IpAddr) -> Via {
         self.via_with(self.transport.protocol(peer), local_ip)
     }
 
-    fn via_with(&self, protocol: voicera_sip::transport::SipProtocol, local_ip: IpAddr) -> Via {
+    fn via_with(&self, protocol: SipProtocol, local_ip: IpAddr) -> Via {
         let mut via = Via {
             transport: protocol.via_token().into(),
             host: local_ip.to_string(),
@@ -801,9 +838,19 @@ impl Service {
     /// Our Contact toward `peer`: its transport's port and `;transport=` parameter.
     fn contact(&self, request: &Request, local_ip: IpAddr, peer: &Peer) -> String {
         let user = SipUri::parse(&request.uri).ok().and_then(|u| u.user).unwrap_or_else(|| "voicera".into());
+        self.contact_for(&user, local_ip, self.transport.protocol(peer))
+    }
+
+    /// Our Contact as `user` over `protocol`: that transport's port and `;transport=` parameter, so the peer's
+    /// requests come back the same way (`;transport=tls` for a trunk reached over TLS).
+    fn contact_for(&self, user: &str, local_ip: IpAddr, protocol: SipProtocol) -> String {
+        format!("<{}>", self.contact_uri(user, local_ip, protocol))
+    }
+
+    /// The URI inside [`Self::contact_for`].
+    fn contact_uri(&self, user: &str, local_ip: IpAddr, protocol: SipProtocol) -> String {
         let host = voicera_sip::header::format_host(&local_ip.to_string());
-        let protocol = self.transport.protocol(peer);
-        format!("<sip:{user}@{host}:{}{}>", self.transport.local_port(protocol), protocol.contact_param())
+        format!("sip:{user}@{host}:{}{}", self.transport.local_port(protocol), protocol.contact_param())
     }
 
     /// The address peers should reach us at: the configured external IP, else the local address the kernel
@@ -823,13 +870,4 @@ impl Service {
             .map(|a| a.ip())
             .unwrap_or(peer)
     }
-}
-
-async fn resolve(host_port: &str) -> Option<SocketAddr> {
-    let with_port = if voicera_sip::header::split_host_port(host_port)?.1.is_some() {
-        host_port.to_string()
-    } else {
-        format!("{host_port}:5060")
-    };
-    tokio::net::lookup_host(with_port).await.ok()?.next()
 }

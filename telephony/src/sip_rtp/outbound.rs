@@ -4,16 +4,20 @@
 //! an incoming call. This is what `place_call`, outbound campaigns and transfers build on.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::sync::oneshot;
 use voicera_sip::auth::{Challenge, DigestClient};
 use voicera_sip::dialog::{random_token, Dialog};
 use voicera_sip::header::format_host;
+use voicera_sip::resolve::{Destination, Target};
 use voicera_sip::sdp::{CryptoAttribute, SessionDescription};
+use voicera_sip::tls::ClientConfig;
 use voicera_sip::{ClientKey, Headers, Method, Peer, Request, Response};
 
 use super::media::{CallCommand, CallKey, CallService};
-use super::{resolve, CallEntry, Service, ALLOW, SUPPORTED};
+use super::routes::RouteFor;
+use super::{CallEntry, Service, ALLOW, SUPPORTED};
 use voicera_conversation::agent::CallContext;
 use voicera_conversation::engine::Conversation;
 use voicera_media::negotiate::{accept_answer_with, offer_crypto, offer_sdp, secure_offer_sdp, SrtpPolicy};
@@ -41,9 +45,31 @@ pub enum PlaceCallError {
     /// The request names no configured trunk.
     #[error("no trunk named {0:?}")]
     UnknownTrunk(String),
-    /// The trunk's registrar address does not resolve.
+    /// DNS has no address for the target's host.
     #[error("cannot resolve trunk address {0:?}")]
     Unresolvable(String),
+    /// The target's resolution did not finish within the resolver's timeout (the DNS server is slow or gone).
+    #[error("DNS timed out for host {host}")]
+    DnsTimedOut {
+        /// The host being resolved.
+        host: String,
+    },
+    /// A DNS lookup failed (no name server reachable, malformed name).
+    #[error("DNS lookup of {name} failed: {reason}")]
+    DnsFailed {
+        /// The name queried.
+        name: String,
+        /// The resolver's message.
+        reason: String,
+    },
+    /// No destination could be reached: the last connection (TCP, or TLS with its handshake) failed.
+    #[error("cannot reach {destination}: {reason}")]
+    Unreachable {
+        /// The address (and, for TLS, the name its certificate had to carry).
+        destination: String,
+        /// What failed (`connection refused`, `TLS handshake failed: ...`).
+        reason: String,
+    },
     /// The node is shutting down.
     #[error("node is draining; no new calls")]
     Draining,
@@ -85,6 +111,7 @@ impl PlaceCallError {
             PlaceCallError::NoAnswer => (487, "Request Terminated".into()),
             PlaceCallError::BadAnswer(_) => (488, "Not Acceptable Here".into()),
             PlaceCallError::Unresolvable(_) => (404, "Not Found".into()),
+            PlaceCallError::DnsTimedOut { .. } => (504, "Server Time-out".into()),
             _ => (503, "Service Unavailable".into()),
         }
     }
@@ -103,8 +130,11 @@ pub(super) struct Requester {
 
 /// Where an INVITE goes and as whom.
 pub(super) struct Leg {
-    pub(super) target: SocketAddr,
-    pub(super) transport: voicera_sip::TransportKind,
+    /// Where to send, best first (RFC 3263): the INVITE goes to the first, and on a transport error, 503 or
+    /// timeout to the next. Empty until the target is resolved.
+    pub(super) destinations: Vec<Destination>,
+    /// The trust TLS destinations are verified with (a trunk's `tls_ca`); `None`: the node's default roots.
+    pub(super) tls: Option<Arc<ClientConfig>>,
     /// Request-URI and To URI.
     pub(super) uri: String,
     pub(super) from_user: String,
@@ -129,6 +159,16 @@ pub(super) struct OutboundCall {
     requester: Requester,
     invite: Request,
     peer: Peer,
+    /// The destinations not tried yet, best first (RFC 3263 §4.3).
+    alternatives: Vec<Destination>,
+    /// The server name of the destination in use, for errors.
+    server_name: String,
+    /// The From user, also our Contact's.
+    from_user: String,
+    tls: Option<Arc<ClientConfig>>,
+    /// Whether the current destination answered anything (a 100 Trying will do): then it is reachable, and a
+    /// later failure is the call's, not the route's.
+    responded: bool,
     digest: DigestClient,
     auth_attempts: u32,
     /// The call's RTP port and sockets until its media starts (at the answer, or with early media).
@@ -164,7 +204,7 @@ impl Service {
         let Some(trunk) = self.config.trunks.iter().find(|t| t.name == request.trunk).cloned() else {
             return self.settle(requester, Err(PlaceCallError::UnknownTrunk(request.trunk)));
         };
-        let Some(target) = resolve(&trunk.registrar).await else {
+        let Some(target) = Target::from_host_port(&trunk.registrar, trunk.transport) else {
             return self.settle(requester, Err(PlaceCallError::Unresolvable(trunk.registrar)));
         };
         let host = voicera_sip::header::split_host_port(&trunk.registrar)
@@ -179,8 +219,8 @@ impl Service {
         });
         tracing::info!(trunk = %trunk.name, to = %request.to, "placing outbound call");
         let leg = Leg {
-            target,
-            transport: trunk.transport,
+            destinations: Vec::new(),
+            tls: self.trunk_tls.get(&trunk.name).cloned(),
             uri: format!("sip:{}@{host}", request.to),
             from_user: from_user.clone(),
             from_host: host,
@@ -193,7 +233,7 @@ impl Service {
             numbers: (from_user, request.to),
             srtp: trunk.srtp.unwrap_or(self.config.srtp.for_calls_we_place()),
         };
-        self.dial(leg, dialing).await;
+        self.resolve_for(target, RouteFor::Dial(Box::new((leg, dialing)))).await;
     }
 
     /// Sends an INVITE with our SDP offer along `leg`; its responses arrive in [`Self::handle_outbound_response`].
@@ -202,10 +242,23 @@ impl Service {
         if self.draining {
             return self.settle(requester, Err(PlaceCallError::Draining));
         }
+        let mut alternatives = leg.destinations;
+        if alternatives.is_empty() {
+            return self.settle(requester, Err(PlaceCallError::Unresolvable(leg.uri)));
+        }
+        let first = alternatives.remove(0);
+        let peer = match self.peer_for(&first, leg.tls.clone()) {
+            Ok(peer) => peer,
+            Err(err) => {
+                let destination = first.server_name.clone();
+                return self
+                    .settle(requester, Err(PlaceCallError::Unreachable { destination, reason: err.to_string() }));
+            }
+        };
         let Ok((lease, rtp, rtcp)) = self.ports.allocate().await else {
             return self.settle(requester, Err(PlaceCallError::NoPorts));
         };
-        let local_ip = self.local_ip_toward(leg.target.ip());
+        let local_ip = self.local_ip_toward(first.addr.ip());
         let session_id = rand::random::<u32>() as u64;
         let crypto = if srtp.offers_srtp() { offer_crypto() } else { Vec::new() };
         let offer = if crypto.is_empty() {
@@ -213,7 +266,7 @@ impl Service {
         } else {
             secure_offer_sdp(&self.config.codecs, local_ip, lease.port(), session_id, &crypto)
         };
-        let via = self.via(leg.transport, local_ip);
+        let via = self.via_to(&peer, local_ip);
         let mut headers = Headers::new();
         headers.push("Via", via.to_string());
         headers.push("Max-Forwards", "70");
@@ -221,10 +274,7 @@ impl Service {
         headers.push("To", format!("<{}>", leg.uri));
         headers.push("Call-ID", format!("{}@{}", random_token(), local_ip));
         headers.push("CSeq", "1 INVITE");
-        headers.push(
-            "Contact",
-            format!("<sip:{}@{}:{}>", leg.from_user, format_host(&local_ip.to_string()), self.local_addr.port()),
-        );
+        headers.push("Contact", self.contact_for(&leg.from_user, local_ip, self.transport.protocol(&peer)));
         headers.push("Allow", ALLOW);
         headers.push("Supported", SUPPORTED);
         headers.push("Content-Type", "application/sdp");
@@ -233,7 +283,12 @@ impl Service {
         let call = OutboundCall {
             requester,
             invite,
-            peer: Peer { transport: leg.transport, addr: leg.target, connection: None },
+            peer,
+            alternatives,
+            server_name: first.server_name,
+            from_user: leg.from_user,
+            tls: leg.tls,
+            responded: false,
             digest: leg.digest,
             auth_attempts: 0,
             media: Some((lease, rtp, rtcp)),
@@ -251,7 +306,7 @@ impl Service {
     }
 
     /// Tells whoever waits how an outgoing INVITE ended.
-    fn settle(&mut self, requester: Requester, result: Result<CallKey, PlaceCallError>) {
+    pub(super) fn settle(&mut self, requester: Requester, result: Result<CallKey, PlaceCallError>) {
         if let Some(referring) = &requester.referral {
             let (status, reason) = match &result {
                 Ok(_) => (200, "OK".to_string()),
@@ -263,10 +318,11 @@ impl Service {
     }
 
     fn send_invite(&mut self, call: OutboundCall) {
-        match self.endpoint.send_request(call.invite.clone(), call.peer, std::time::Instant::now()) {
+        let now = tokio::time::Instant::now();
+        match self.endpoint.send_request(call.invite.clone(), call.peer, now.into_std()) {
             Ok(key) => {
                 if let Some(timeout) = call.ring_timeout {
-                    self.outbound_deadlines.insert((tokio::time::Instant::now() + timeout, key.clone()), ());
+                    self.ring_deadlines.start(key.clone(), timeout, now);
                 }
                 self.outbound.insert(key, call);
             }
@@ -279,9 +335,8 @@ impl Service {
 
     /// A response to one of our INVITEs. Returns false if `key` is not an outbound INVITE.
     pub(super) fn handle_outbound_response(&mut self, key: &ClientKey, response: Response) -> bool {
-        if !self.outbound.contains_key(key) {
-            return false;
-        }
+        let Some(call) = self.outbound.get_mut(key) else { return false };
+        call.responded = true;
         if response.status < 200 {
             tracing::info!(status = response.status, reason = %response.reason, "outbound call progress");
             if response.status > 100 && !response.body.is_empty() {
@@ -290,7 +345,7 @@ impl Service {
             return true;
         }
         let Some(call) = self.outbound.remove(key) else { return true };
-        self.outbound_deadlines.retain(|(_, k), _| k != key);
+        self.ring_deadlines.stop(key);
         if !(200..=299).contains(&response.status) {
             self.end_early_media(call.early.as_ref());
         }
@@ -304,6 +359,10 @@ impl Service {
                 tracing::info!(call_id = call.invite.call_id(), "outbound call not answered in time: cancelled");
                 self.settle(call.requester, Err(PlaceCallError::NoAnswer));
             }
+            503 => {
+                let rejected = PlaceCallError::Rejected { status: 503, reason: response.reason.clone() };
+                self.fail_over(call, "503 Service Unavailable", rejected);
+            }
             status => {
                 tracing::info!(status, reason = %response.reason, "outbound call failed");
                 self.settle(call.requester, Err(PlaceCallError::Rejected { status, reason: response.reason }));
@@ -315,11 +374,7 @@ impl Service {
     /// Ring timeouts that have passed: CANCEL those INVITEs (RFC 3261 §9.1). The INVITE transaction then ends
     /// with 487, reported as [`PlaceCallError::NoAnswer`].
     pub(super) fn cancel_unanswered(&mut self, now: tokio::time::Instant) {
-        while let Some(entry) = self.outbound_deadlines.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let ((_, key), _) = entry.remove_entry();
+        for key in self.ring_deadlines.take_due(now) {
             if let Some(call) = self.outbound.get_mut(&key) {
                 call.cancelled = true;
                 if self.endpoint.cancel(&key, now.into_std()).is_none() {
@@ -333,8 +388,9 @@ impl Service {
     pub(super) fn handle_outbound_timeout(&mut self, key: &ClientKey) -> bool {
         match self.outbound.remove(key) {
             Some(call) => {
+                self.ring_deadlines.stop(key);
                 self.end_early_media(call.early.as_ref());
-                self.settle(call.requester, Err(PlaceCallError::Timeout));
+                self.fail_over(call, "no response", PlaceCallError::Timeout);
                 true
             }
             None => false,
@@ -351,6 +407,52 @@ impl Service {
         let seq = call.invite.cseq().map(|c| c.seq).unwrap_or(1) + 1;
         call.invite.headers.set("CSeq", format!("{seq} INVITE"));
         call.invite.headers.set("Via", self.via_to(&call.peer, call.local_ip).to_string());
+        self.send_invite(call);
+    }
+
+    /// Outgoing INVITEs whose connection to `addr` could not be opened, and that heard nothing yet: they move
+    /// on to their next destination, or fail with the connection's reason.
+    pub(super) fn outbound_unreachable(&mut self, addr: SocketAddr, reason: &str) {
+        let stuck: Vec<ClientKey> = self
+            .outbound
+            .iter()
+            .filter(|(_, call)| !call.responded && call.peer.addr == addr)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in stuck {
+            let Some(call) = self.outbound.remove(&key) else { continue };
+            self.ring_deadlines.stop(&key);
+            // The abandoned transaction ends by its own timer; its key is no longer ours to act on.
+            let destination = format!("{} ({addr})", call.server_name);
+            let err = PlaceCallError::Unreachable { destination, reason: reason.to_string() };
+            self.fail_over(call, reason, err);
+        }
+    }
+
+    /// RFC 3263 §4.3: after a transport error, a 503 or a timeout the same INVITE (new branch, new Via for the
+    /// next destination's transport) goes to the next destination; with none left, or once the call is being
+    /// cancelled or its media started early, `err` settles it.
+    fn fail_over(&mut self, mut call: OutboundCall, why: &str, err: PlaceCallError) {
+        if call.cancelled || call.media.is_none() || call.alternatives.is_empty() {
+            tracing::info!(%err, "outbound call failed");
+            return self.settle(call.requester, Err(err));
+        }
+        let next = call.alternatives.remove(0);
+        let peer = match self.peer_for(&next, call.tls.clone()) {
+            Ok(peer) => peer,
+            Err(tls) => {
+                let destination = next.server_name.clone();
+                let err = PlaceCallError::Unreachable { destination, reason: tls.to_string() };
+                return self.fail_over(call, why, err);
+            }
+        };
+        tracing::info!(from = %call.peer.addr, to = %next.addr, protocol = ?next.protocol, why, "trying the next destination");
+        let protocol = self.transport.protocol(&peer);
+        call.invite.headers.set("Via", self.via_to(&peer, call.local_ip).to_string());
+        call.invite.headers.set("Contact", self.contact_for(&call.from_user, call.local_ip, protocol));
+        call.peer = peer;
+        call.server_name = next.server_name;
+        call.responded = false;
         self.send_invite(call);
     }
 
@@ -399,7 +501,7 @@ impl Service {
         };
         let Some(call) = self.outbound.get_mut(key) else { return };
         let Some((lease, rtp, rtcp)) = call.media.take() else { return };
-        let early_key = dialog.id.to_string();
+        let early_key = CallKey::from(&dialog.id);
         call.early = Some(early_key.clone());
         let (local_ip, session_id) = (call.local_ip, call.session_id);
         let (agent, call_id, numbers) = (call.agent.clone(), call.invite.call_id().to_string(), call.numbers.clone());
@@ -436,7 +538,7 @@ impl Service {
         (local_ip, rtp_port, session_id): (std::net::IpAddr, u16, u64),
         err: PlaceCallError,
     ) {
-        let key = dialog.id.to_string();
+        let key = CallKey::from(&dialog.id);
         self.calls_insert_for_hangup(dialog, local_ip, rtp_port, session_id);
         self.hang_up(&key, voicera_media::metrics::CallResult::Failed);
         self.settle(requester, Err(err));
@@ -497,7 +599,7 @@ impl Service {
             }
         }
         self.endpoint.send_raw(ack.into_message(), dialog.peer);
-        let key = dialog.id.to_string();
+        let key = CallKey::from(&dialog.id);
         // The answer's SDP; after early media it may be absent (the 18x's stands, RFC 3261 §13.2.1).
         let plan = if response.body.is_empty() && early.is_some() {
             None
@@ -569,7 +671,7 @@ impl Service {
             ptime: 20,
             srtp: None,
         };
-        let key = dialog.id.to_string();
+        let key = CallKey::from(&dialog.id);
         self.calls.insert(
             key,
             CallEntry {

@@ -14,12 +14,14 @@ use tokio::sync::oneshot;
 use voicera_sip::auth::DigestClient;
 use voicera_sip::header::format_host;
 use voicera_sip::header::NameAddr;
+use voicera_sip::resolve::Target;
 use voicera_sip::uri::SipUri;
-use voicera_sip::{ClientKey, Method, Request, Response, ServerKey, TransportKind};
+use voicera_sip::{ClientKey, Method, Request, Response, ServerKey};
 
 use super::media::CallKey;
 use super::outbound::{Dialing, Leg, Requester};
-use super::{resolve, Service};
+use super::routes::RouteFor;
+use super::Service;
 use voicera_media::metrics::CallResult;
 
 /// Why a transfer could not start.
@@ -208,36 +210,20 @@ impl Service {
         self.endpoint.respond(&key, accepted, now);
         self.notify_referrer_progress(&call_key, 100, "Trying", false);
 
-        let port = target.port.unwrap_or(5060);
-        let transport = match target.params.get("transport").map(str::to_ascii_lowercase).as_deref() {
-            Some("tcp") => TransportKind::Tcp,
-            _ => TransportKind::Udp,
-        };
         let (reply, _) = tokio::sync::oneshot::channel();
         let requester = Requester { reply, referral: Some(call_key.clone()) };
         self.referring.insert(call_key.clone());
-        let Some(address) = resolve(&format!("{}:{port}", format_host(&target.host))).await else {
-            tracing::warn!(call = %call_key, host = %target.host, "REFER target does not resolve");
-            return self.notify_referrer(&call_key, 404, "Not Found");
-        };
-        // A target behind one of our trunks gets that trunk's credentials if it challenges, only when the trunk
-        // allows it (`refer_credentials`): else a trusted peer's REFER could still spend them anywhere.
-        let mut digest = DigestClient::new(String::new(), String::new(), None);
-        for trunk in self.config.trunks.clone().into_iter().filter(|t| t.refer_credentials) {
-            if resolve(&trunk.registrar).await == Some(address) {
-                digest = DigestClient::new(trunk.username, trunk.password, trunk.realm);
-                break;
-            }
-        }
         let numbers = (from_user.clone(), target.user.clone().unwrap_or_default());
         tracing::info!(call = %call_key, target = %target, "carrying out REFER");
+        // Credentials and TLS trust of a trunk the target turns out to be behind are chosen once it resolved
+        // (`RouteFor::Refer`); until then, none.
         let leg = Leg {
-            target: address,
-            transport,
+            destinations: Vec::new(),
+            tls: None,
             uri: target.to_string(),
             from_user,
             from_host: format_host(&local_ip.to_string()),
-            digest,
+            digest: DigestClient::new(String::new(), String::new(), None),
         };
         let dialing = Dialing {
             requester,
@@ -246,7 +232,7 @@ impl Service {
             numbers,
             srtp: self.config.srtp.for_calls_we_place(),
         };
-        self.dial(leg, dialing).await;
+        self.resolve_for(Target::from_uri(&target), RouteFor::Refer(Box::new((leg, dialing)))).await;
     }
 
     /// Tells the referrer of `call_key` the final outcome of the REFER we carried out.
@@ -285,7 +271,7 @@ fn refer_target(request: &Request) -> Result<SipUri, (u16, &'static str)> {
         return Err((501, "Not Implemented (attended transfer with Replaces)"));
     }
     match SipUri::parse(uri) {
-        Ok(target) if target.secure => Err((416, "Unsupported URI Scheme (sips)")),
+        // `sips:` targets are called over TLS (RFC 3263 §4.1 with `secure`).
         Ok(target) => Ok(target),
         Err(voicera_sip::uri::UriError::UnsupportedScheme(_)) => Err((416, "Unsupported URI Scheme")),
         Err(_) => Err((400, "Bad Request (unreadable Refer-To URI)")),
@@ -323,7 +309,7 @@ mod tests {
         let declined = |values: &[&str]| refer_target(&refer(values)).unwrap_err().0;
         assert_eq!(declined(&["<sip:bob@h?Replaces=abc%40h%3Bto-tag%3D1%3Bfrom-tag%3D2>"]), 501);
         assert_eq!(declined(&["<tel:+15550001111>"]), 416);
-        assert_eq!(declined(&["<sips:bob@h>"]), 416);
+        assert!(refer_target(&refer(&["<sips:bob@h>"])).unwrap().secure, "sips: is called over TLS");
         assert_eq!(declined(&[]), 400);
         assert_eq!(declined(&["<sip:a@h>", "<sip:b@h>"]), 400);
         assert_eq!(declined(&["<sip:>"]), 400);
