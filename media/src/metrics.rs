@@ -95,6 +95,9 @@ impl LatencyHistogram {
     }
 }
 
+/// A fallback switch's labels: stage, from, to, reason.
+type FallbackKey = (&'static str, String, String, &'static str);
+
 /// Process-wide counters.
 #[derive(Default)]
 pub struct Metrics {
@@ -127,7 +130,7 @@ pub struct Metrics {
     registrations: Mutex<Vec<(String, bool)>>,
     /// Fallback-chain switches by (stage, from, to, reason). Switches are rare (a provider failing), so a
     /// map behind a lock costs nothing on the media path.
-    fallbacks: Mutex<std::collections::BTreeMap<(&'static str, String, String, &'static str), u64>>,
+    fallbacks: Mutex<std::collections::BTreeMap<FallbackKey, u64>>,
 }
 
 impl Metrics {

@@ -7,7 +7,7 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use voicera_models::{ChatMessage, FailureKind, LanguageModel, LlmEvent, LlmStream, ModelError, Role, ToolSpec};
 
 use crate::sse::SseParser;
+use crate::streams::spawn_reply;
 
 /// Where and how to ask.
 #[derive(Clone, PartialEq)]
@@ -95,66 +96,13 @@ impl OpenAiChat {
 impl LanguageModel for OpenAiChat {
     fn reply(&self, history: &[ChatMessage], tools: &[ToolSpec]) -> Box<dyn LlmStream> {
         let body = request_body(&self.config, history, tools).to_string();
-        let (events, receiver) = mpsc::channel();
-        let cancelled = Arc::new(AtomicBool::new(false));
         let (config, agent) = (Arc::clone(&self.config), self.agent.clone());
-        let stop = Arc::clone(&cancelled);
-        let spawned = std::thread::Builder::new()
-            .name("openai-reply".into())
-            .spawn(move || stream_reply(&agent, &config, &body, &events, &stop));
-        if let Err(err) = spawned {
-            let (events, receiver) = mpsc::channel();
-            let _ = events.send(failed(FailureKind::Engine, format!("cannot start the request: {err}")));
-            return Box::new(ReplyStream { receiver, cancelled, finished: false });
-        }
-        Box::new(ReplyStream { receiver, cancelled, finished: false })
+        spawn_reply("openai-reply", move |events, cancelled| stream_reply(&agent, &config, &body, events, cancelled))
     }
 }
 
 fn failed(kind: FailureKind, message: impl Into<String>) -> LlmEvent {
     LlmEvent::Failed(ModelError::new(kind, message))
-}
-
-/// What an HTTP error status means for the next try: 429 and 503 are a busy provider, other 4xx a request
-/// it will keep refusing, other 5xx its own failure.
-fn status_kind(status: u16) -> FailureKind {
-    match status {
-        429 | 503 => FailureKind::Overloaded,
-        400..=499 => FailureKind::Rejected,
-        _ => FailureKind::Engine,
-    }
-}
-
-/// A reply on its way; dropping it abandons the request.
-struct ReplyStream {
-    receiver: Receiver<LlmEvent>,
-    cancelled: Arc<AtomicBool>,
-    finished: bool,
-}
-
-impl LlmStream for ReplyStream {
-    fn poll_event(&mut self) -> Option<LlmEvent> {
-        if self.finished {
-            return None;
-        }
-        match self.receiver.try_recv() {
-            Ok(event) => {
-                self.finished = !matches!(event, LlmEvent::Token(_));
-                Some(event)
-            }
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => {
-                self.finished = true;
-                Some(failed(FailureKind::Engine, "the request ended without a reply"))
-            }
-        }
-    }
-}
-
-impl Drop for ReplyStream {
-    fn drop(&mut self) {
-        self.cancelled.store(true, Ordering::Relaxed);
-    }
 }
 
 /// The request's thread: sends, then reads the event stream until it ends, fails or is abandoned.
@@ -182,7 +130,8 @@ fn stream_reply(
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
         let text = response.into_body().with_config().limit(MAX_ERROR_BODY).read_to_string().unwrap_or_default();
-        let _ = events.send(failed(status_kind(status), format!("{url}: HTTP {status}: {}", error_message(&text))));
+        let _ = events
+            .send(failed(crate::http::status_kind(status), format!("{url}: HTTP {status}: {}", error_message(&text))));
         return;
     }
     let mut reader = response.into_body().into_reader();
