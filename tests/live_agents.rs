@@ -169,6 +169,16 @@ fn an_agent_created_over_the_api_takes_calls_at_once_and_follows_its_updates_num
         (record["agent"].as_str(), record["greeting"].as_str()),
         (Some("live_notice"), Some("Live agent two speaking."))
     );
+    // A trunk that names its own account in the Request-URI and the dialled number only in To reaches it too.
+    let id = |r: &Value| r["record_id"].as_str().unwrap_or_default().to_string();
+    let before: Vec<String> = server.call_records().iter().map(id).collect();
+    let out =
+        sipp_template(&server, "wait_for_bye_to.xml", &[("TO", "+918000000031")], &["-s", "trunk-1001", "-m", "1"]);
+    assert_sipp_ok(&server, &out, "a trunk's call with the number in To");
+    let new = || server.call_records().into_iter().find(|r| !before.contains(&id(r)));
+    server.wait_for("the trunk call's record", Duration::from_secs(10), |_| new().is_some());
+    let record = new().expect("a call record");
+    assert_eq!((record["agent"].as_str(), record["called"].as_str()), (Some("live_notice"), Some("+918000000031")));
     let pairs = [("CallUUID", "live-1"), ("From", "+919876543210"), ("To", "+918000000031")];
     let (status, xml) = answer_v3(&server, "X-Vobiz-Signature-V3", "tok", "/telephony/vobiz/answer", &pairs, "n1");
     assert_eq!(status, 200, "{xml}");

@@ -100,9 +100,16 @@ impl Service {
             Err(UriError::UnsupportedScheme(_)) => return reject(self, 416, "Unsupported URI Scheme"),
             Err(UriError::Malformed) => return reject(self, 400, "Bad Request-URI"),
         };
-        let Some(destination) = self.router.route(&user) else {
-            tracing::info!(%user, "INVITE for unknown user");
-            return reject(self, 404, "Not Found");
+        let (user, destination) = match self.router.route(&user) {
+            Some(destination) => (user, destination),
+            // A trunk may put its own account in the Request-URI and the dialled number only in To.
+            None => match called_number(&request).and_then(|to| self.router.route(&to).map(|d| (to, d))) {
+                Some(found) => found,
+                None => {
+                    tracing::info!(%user, "INVITE for unknown user");
+                    return reject(self, 404, "Not Found");
+                }
+            },
         };
         let source = peer.addr.ip();
         let (total, from_source) = self.calls_up(source);
@@ -417,4 +424,10 @@ fn dtmf_relay_digit(request: &Request) -> Option<char> {
         .map(str::trim)
         .unwrap_or(body.trim());
     signal.chars().next().filter(|c| voicera_media::rtp::digit_to_event(*c).is_some())
+}
+
+/// The user part of an INVITE's To URI: the number the caller dialled, as a trunk reports it.
+fn called_number(request: &Request) -> Option<String> {
+    let to = NameAddr::parse(request.headers.get("To")?)?;
+    SipUri::parse(&to.uri).ok()?.user.filter(|user| !user.is_empty())
 }
