@@ -408,6 +408,11 @@ async fn provider_keys_are_sealed_masked_and_scoped(kind: &str) {
     assert!(!list.to_string().contains("SECRET") && !list.to_string().contains("v1:"), "{list}");
     let (code, one) = h.call(Method::GET, "/api/v1/integrations/OpenAI", &viewer, None).await;
     assert_eq!((code, one["api_key"].as_str()), (StatusCode::OK, Some("••••wxyz")));
+    // Key changes are in the audit log (the key itself is not).
+    let (code, audit) = h.call(Method::GET, "/api/v1/audit", &admin, None).await;
+    assert_eq!(code, StatusCode::OK, "{audit}");
+    assert!(audit.to_string().contains("upsert_integration"), "{audit}");
+    assert!(!audit.to_string().contains("wxyz"), "{audit}");
     let viewer_write = json!({"model": "Deepgram", "api_key": "dg-0123456789abcdef"});
     assert_eq!(
         h.call(Method::POST, "/api/v1/integrations", &viewer, Some(viewer_write)).await.0,

@@ -94,6 +94,7 @@ pub async fn upsert(
     let mut record = Record { org_id: caller.org_id.clone(), id: model, doc };
     seal_into(&state, Collection::Integrations, &mut record, key)?;
     store.put(Collection::Integrations, &record).await?;
+    crate::audit::record(&state, &caller, "upsert_integration", &record.id).await?;
     let status = if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(masked(&record))))
 }
@@ -129,6 +130,7 @@ pub async fn remove(
     if !state.store().delete(Collection::Integrations, &caller.org_id, &model).await? {
         return Err(ApiError::not_found(format!("no {model:?} key in your org")));
     }
+    crate::audit::record(&state, &caller, "delete_integration", &model).await?;
     Ok(Json(json!({"status": "success", "message": format!("{model} key deleted")})))
 }
 
@@ -192,6 +194,7 @@ pub async fn create_custom_llm(
     let mut record = Record { org_id: caller.org_id.clone(), id: new_id(), doc };
     seal_into(&state, Collection::CustomLlms, &mut record, key)?;
     state.store().put(Collection::CustomLlms, &record).await?;
+    crate::audit::record(&state, &caller, "create_custom_llm", &record.id).await?;
     Ok((StatusCode::CREATED, Json(custom_llm_view(&record))))
 }
 
@@ -234,6 +237,7 @@ pub async fn update_custom_llm(
         seal_into(&state, Collection::CustomLlms, &mut record, check_key(key)?)?;
     }
     store.put(Collection::CustomLlms, &record).await?;
+    crate::audit::record(&state, &caller, "update_custom_llm", &record.id).await?;
     Ok(Json(custom_llm_view(&record)))
 }
 
@@ -247,6 +251,7 @@ pub async fn delete_custom_llm(
     if !state.store().delete(Collection::CustomLlms, &caller.org_id, &id).await? {
         return Err(ApiError::not_found(format!("no custom LLM {id:?} in your org")));
     }
+    crate::audit::record(&state, &caller, "delete_custom_llm", &id).await?;
     Ok(Json(json!({"status": "success", "message": "custom LLM integration deleted"})))
 }
 

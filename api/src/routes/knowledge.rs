@@ -201,6 +201,7 @@ pub async fn upload(
     // Its own task: a client that hangs up does not leave the document `processing` for ever.
     let task = tokio::spawn(process(state.clone(), record, kind, bytes, dir));
     let record = task.await.map_err(|e| ApiError::internal("processing a knowledge document", e))??;
+    crate::audit::record(&state, &caller, "upload_knowledge_document", &record.id).await?;
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
 
@@ -275,6 +276,7 @@ pub async fn remove(
         // Absent files (a failed upload kept no text) are fine.
         let _ = tokio::fs::remove_file(dir.join(format!("{}.{extension}", record.id))).await;
     }
+    crate::audit::record(&state, &caller, "delete_knowledge_document", &record.id).await?;
     Ok(Json(json!({"status": "success", "message": "document deleted", "document_id": record.id})))
 }
 

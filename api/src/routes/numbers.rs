@@ -176,6 +176,7 @@ pub async fn attach(
         set_agent_number(&state, &caller.org_id, agent, Some(&number), None).await?;
     }
     routing_changed(&state).await;
+    crate::audit::record(&state, &caller, "attach_phone_number", &digits).await?;
     tracing::info!(org_id = %caller.org_id, number = %digits, agent = ?new_agent, by = %caller.email, "number attached");
     Ok(Json(
         json!({"status": "success", "message": "Phone number attached successfully", "phone_number": view(&record)}),
@@ -207,6 +208,7 @@ pub async fn detach(
         set_agent_number(&state, &caller.org_id, agent, None, Some(&stored)).await?;
     }
     routing_changed(&state).await;
+    crate::audit::record(&state, &caller, "detach_phone_number", &digits).await?;
     tracing::info!(org_id = %caller.org_id, number = %digits, agent = ?previous, by = %caller.email, "number detached");
     Ok(Json(
         json!({"status": "success", "message": "Phone number detached successfully", "phone_number": view(&record)}),
