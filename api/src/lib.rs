@@ -93,7 +93,25 @@ pub fn control_plane(state: ApiState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), cors::layer))
         .with_state(state);
-    Router::new().nest(routes::PREFIX, api)
+    Router::new().nest(routes::PREFIX, api).route("/api/docs", get(api_docs))
+}
+
+/// The browsable API documentation: one page, shipped in the binary, that reads `/api/v1/openapi.json`.
+const API_DOCS_PAGE: &str = include_str!("docs/index.html");
+
+async fn api_docs() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        API_DOCS_PAGE,
+    )
+        .into_response()
 }
 
 async fn unknown_method() -> ApiError {

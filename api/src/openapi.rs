@@ -53,7 +53,7 @@ fn build() -> Value {
                 operation["security"] = json!([]);
             }
             Access::AtLeast(role) => {
-                operation["security"] = json!([{"bearer": []}]);
+                operation["security"] = json!([{"bearer": []}, {"session": []}]);
                 operation["x-min-role"] = json!(role.as_str());
                 responses.insert("401".into(), error_response("no, forged, expired or revoked credentials"));
                 responses.insert("403".into(), error_response("the caller's role is too low"));
@@ -82,7 +82,8 @@ fn build() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "an access token from users/login, or an API key (vk_…)"}
+                "bearer": {"type": "http", "scheme": "bearer", "description": "an access token from users/login, or an API key (vk_…)"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "__Host-voicera_session", "description": "the console's session (users/login with session_cookie: true; `voicera_session` when the public URL is http://); writes also need the X-CSRF-Token header"}
             },
             "schemas": {
                 "Error": {

@@ -682,6 +682,14 @@ async fn the_router_serves_exactly_the_documented_operations_and_limits_bodies()
     assert_eq!(document["openapi"], "3.1.0");
     let (code, served) = h.call(Method::GET, "/api/v1/openapi.json", None, None).await;
     assert_eq!((code, &served), (StatusCode::OK, document));
+    // The browsable docs: a page in the binary that reads the document (nothing from the internet).
+    let request = Request::builder().uri("/api/docs").body(Body::empty()).unwrap();
+    let response = h.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    let page = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(page.contains("/api/v1/openapi.json") && !page.contains("https://"), "self-contained docs page");
+    assert_eq!(document["components"]["securitySchemes"]["session"]["in"], "cookie");
     let (code, body) = h.call(Method::GET, "/api/v1/no/such/route", None, None).await;
     assert!(fallback(code, &body), "{body}");
     let (code, body) = h.call(Method::GET, "/api/v1/users/login", None, None).await;
