@@ -84,28 +84,47 @@ async fn require_owner(state: &CallsState, headers: &HeaderMap, what: &str) -> R
     // With the control plane on this node, its credentials: an admin's token, API key or cookie session, or
     // the owner's email and password (checked against the store, rate-limited).
     if let Some(api) = &state.api {
-        let caller = voicera_api::authenticate_header(api, headers).await.map_err(|e| Box::new(e.into_response()))?;
-        caller.require(voicera_api::Role::Admin, what).map_err(|e| Box::new(e.into_response()))?;
-        return Ok(());
+        let caller = match voicera_api::authenticate_header(api, headers).await {
+            Ok(caller) => caller,
+            // A throttled source hears so (429 with Retry-After); any other refusal as without the API.
+            Err(err) if err.status == StatusCode::TOO_MANY_REQUESTS => {
+                tracing::warn!("{what}: refused, too many failed attempts from this source");
+                return Err(Box::new(err.into_response()));
+            }
+            Err(_) if state.owner.is_none() => return Err(Box::new(no_owner(what))),
+            Err(_) => return Err(Box::new(refused(what))),
+        };
+        return caller.require(voicera_api::Role::Admin, what).map_err(|err| {
+            tracing::warn!(who = %caller.email, "{what}: refused, the role is too low");
+            Box::new(err.into_response())
+        });
     }
     let Some(owner) = &state.owner else {
-        return Err(Box::new(problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("no owner account: set VOICERA_ADMIN_EMAIL and VOICERA_ADMIN_PASSWORD to {what}"),
-        )));
+        return Err(Box::new(no_owner(what)));
     };
     if !authorised(owner, headers) {
-        tracing::warn!("{what}: refused, bad or missing owner credentials");
-        return Err(Box::new(
-            (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Basic realm=\"voicera\"")],
-                Json(json!({"status": "error", "message": "owner credentials required"})),
-            )
-                .into_response(),
-        ));
+        return Err(Box::new(refused(what)));
     }
     Ok(())
+}
+
+/// 503 on a node with no owner account (and, with the API, no account whose credentials came).
+fn no_owner(what: &str) -> Response {
+    problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("no owner account: set VOICERA_ADMIN_EMAIL and VOICERA_ADMIN_PASSWORD to {what}"),
+    )
+}
+
+/// 401 for missing or wrong credentials, logged without them.
+fn refused(what: &str) -> Response {
+    tracing::warn!("{what}: refused, bad or missing owner credentials");
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Basic realm=\"voicera\"")],
+        Json(json!({"status": "error", "message": "owner credentials required"})),
+    )
+        .into_response()
 }
 
 /// The built-in test-call page and its module (the console embeds the same module later).
