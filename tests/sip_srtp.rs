@@ -282,6 +282,16 @@ struct Carrier {
     sip: std::net::UdpSocket,
 }
 
+/// `recv_from`, again when a signal interrupted it (the peers this binary spawns send SIGCHLD).
+fn recv(socket: &std::net::UdpSocket, buf: &mut [u8]) -> std::io::Result<(usize, std::net::SocketAddr)> {
+    loop {
+        match socket.recv_from(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 impl Carrier {
     fn bind() -> Carrier {
         let sip = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -297,7 +307,7 @@ impl Carrier {
     fn request(&self, method: &str) -> (String, std::net::SocketAddr) {
         let mut buf = [0u8; 8192];
         loop {
-            let (n, from) = self.sip.recv_from(&mut buf).expect("a request from the server");
+            let (n, from) = recv(&self.sip, &mut buf).expect("a request from the server");
             let text = String::from_utf8_lossy(&buf[..n]).to_string();
             if text.starts_with(&format!("{method} ")) {
                 return (text, from);
@@ -362,7 +372,7 @@ fn a_trunk_call_offers_srtp_and_its_media_is_srtp_both_ways() {
     let mut buf = [0u8; 1500];
     let mut server_media = None;
     for _ in 0..20 {
-        let (n, from) = media.recv_from(&mut buf).expect("RTP from the server");
+        let (n, from) = recv(&media, &mut buf).expect("RTP from the server");
         server_media = Some(from);
         assert_eq!(receive.unprotect_rtp(&mut buf[..n]), Ok(n - 10), "our packet authenticates");
     }
@@ -413,6 +423,6 @@ fn a_trunk_call_under_offer_falls_back_to_rtp_after_488() {
     assert!(out.status.success(), "voicera call: {}\n{}", String::from_utf8_lossy(&out.stderr), server.log());
     let mut buf = [0u8; 1500];
     media.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let (n, _) = media.recv_from(&mut buf).expect("plain RTP from the server");
+    let (n, _) = recv(&media, &mut buf).expect("plain RTP from the server");
     assert_eq!(n, 172, "a plain PCMU packet, no SRTP tag");
 }
