@@ -158,8 +158,9 @@ fn streams_partials_then_a_final(stt: WhisperStt) {
     for (index, frame) in audio.chunks(320).enumerate() {
         stream.push_audio(frame);
         // Pushing is faster than real time and machines differ in inference speed, so at 2 s into the
-        // clip (1.5 s of speech: a partial has been submitted) wait for it instead of racing it.
-        let deadline = Instant::now() + Duration::from_secs(20);
+        // clip (1.5 s of speech: a partial has been submitted) wait for it instead of racing it. The bound is
+        // generous: on a loaded 2-core machine (CI beside other builds) one whisper.cpp pass took 19 s.
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             while let Some(t) = stream.poll_transcript() {
                 if let Transcript::Partial(p) = t {
@@ -181,7 +182,7 @@ fn streams_partials_then_a_final(stt: WhisperStt) {
             Some(Transcript::Failed(e)) => panic!("transcription failed: {e}"),
             None => std::thread::sleep(Duration::from_millis(2)),
         }
-        assert!(ended.elapsed() < Duration::from_secs(20), "no final");
+        assert!(ended.elapsed() < Duration::from_secs(90), "no final");
     };
     eprintln!("partials {partials:?}; final {final_text:?} {:?} after end of speech", ended.elapsed());
     assert!(!partials.is_empty(), "partials while speaking");
