@@ -348,9 +348,11 @@ async fn sync_batch(
 }
 
 fn add_counts(doc: &mut serde_json::Map<String, Value>, deltas: &Deltas) {
-    for (field, delta) in
-        [("attempted_calls", deltas.attempted), ("successful_calls", deltas.successful), ("failed_calls", deltas.failed)]
-    {
+    for (field, delta) in [
+        ("attempted_calls", deltas.attempted),
+        ("successful_calls", deltas.successful),
+        ("failed_calls", deltas.failed),
+    ] {
         let current = doc.get(field).and_then(Value::as_u64).unwrap_or(0);
         doc.insert(field.into(), json!(current + delta));
     }

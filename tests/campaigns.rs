@@ -91,7 +91,8 @@ impl Carrier {
         for block in text.split("\n-----------------------------------------------") {
             let received = block.contains("message received");
             let sent = block.contains("message sent");
-            let Some(start) = block.lines().map(str::trim).find(|l| l.contains("SIP/2.0") && !l.starts_with("Via")) else {
+            let Some(start) = block.lines().map(str::trim).find(|l| l.contains("SIP/2.0") && !l.starts_with("Via"))
+            else {
                 continue;
             };
             let header = |name: &str| {
@@ -105,7 +106,8 @@ impl Carrier {
             let cseq = header("CSeq");
             if received && start.starts_with("INVITE ") {
                 if !calls.contains_key(&call_id) {
-                    let user = start.split(['@', ' ']).nth(1).unwrap_or_default().trim_start_matches("sip:").to_string();
+                    let user =
+                        start.split(['@', ' ']).nth(1).unwrap_or_default().trim_start_matches("sip:").to_string();
                     calls.insert(call_id.clone(), (calls.len(), user, 0));
                     up.insert(call_id.clone());
                 }
@@ -186,8 +188,11 @@ fn a_campaign_dials_through_the_trunk_with_dispositions_and_retries() {
     assert_eq!(uploaded["valid_contacts"], 4);
     assert_eq!(uploaded["rejected_rows"][0]["line"], 6);
     assert_eq!(uploaded["rejected_rows"][0]["code"], "invalid_number");
-    assert_eq!(uploaded["rejected_rows"][1], json!({"line": 7, "contact_number": "+15551000001", "code": "duplicate",
-                                                    "reason": "the same number is on line 2"}));
+    assert_eq!(
+        uploaded["rejected_rows"][1],
+        json!({"line": 7, "contact_number": "+15551000001", "code": "duplicate",
+                                                    "reason": "the same number is on line 2"})
+    );
     let batch = uploaded["batch_id"].as_str().unwrap().to_string();
 
     // Busy numbers get a second try a second later; nothing else is retried.
@@ -202,10 +207,17 @@ fn a_campaign_dials_through_the_trunk_with_dispositions_and_retries() {
     assert_eq!(view["progress"]["percent_done"], 100.0);
     assert_eq!((view["attempted_calls"].as_u64(), view["successful_calls"].as_u64()), (Some(5), Some(2)), "{view}");
 
-    let by_number: BTreeMap<String, Value> =
-        contacts(&server, &token, &batch).into_iter().map(|c| (c["contact_number"].as_str().unwrap().to_string(), c)).collect();
+    let by_number: BTreeMap<String, Value> = contacts(&server, &token, &batch)
+        .into_iter()
+        .map(|c| (c["contact_number"].as_str().unwrap().to_string(), c))
+        .collect();
     let outcomes = |number: &str| -> Vec<String> {
-        by_number[number]["history"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap().to_string()).collect()
+        by_number[number]["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["outcome"].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(outcomes("+15551000001"), ["answered-human"]);
     assert_eq!(outcomes("+15552000002"), ["busy", "busy"], "busy is retried once");
@@ -251,8 +263,13 @@ fn never_more_than_the_live_call_limit_and_the_limit_is_reached() {
     assert_eq!((status, uploaded["valid_contacts"].as_u64()), (201, Some(50)), "{uploaded}");
     let batch = uploaded["batch_id"].as_str().unwrap().to_string();
     let run = json!({"concurrency": 5, "trunk": "carrier"});
-    let (status, answer) = json_request(&server, "PUT", &format!("/api/v1/campaigns/{batch}"), &token,
-                                        json!({"max_live_calls": 5, "calls_per_second": 20, "trunk": "carrier"}));
+    let (status, answer) = json_request(
+        &server,
+        "PUT",
+        &format!("/api/v1/campaigns/{batch}"),
+        &token,
+        json!({"max_live_calls": 5, "calls_per_second": 20, "trunk": "carrier"}),
+    );
     assert_eq!(status, 200, "{answer}");
     let (status, answer) = json_request(&server, "POST", &format!("/api/v1/batches/{batch}/run"), &token, run);
     assert_eq!(status, 200, "{answer}");
@@ -306,7 +323,8 @@ fn bad_contact_lists_get_precise_errors_and_a_large_one_loads_fully() {
     let schedule = json!({"scheduled_at_local": "2099-01-01T10:00", "timezone": "+05:30", "trunk": "carrier"});
     let (status, e) = json_request(&server, "POST", &format!("/api/v1/batches/{batch}/schedule"), &token, schedule);
     assert_eq!((status, e["batch"]["scheduled_at_utc"].as_str()), (200, Some("2099-01-01T04:30:00.000Z")), "{e}");
-    let (status, e) = json_request(&server, "POST", &format!("/api/v1/batches/{batch}/schedule/cancel"), &token, json!({}));
+    let (status, e) =
+        json_request(&server, "POST", &format!("/api/v1/batches/{batch}/schedule/cancel"), &token, json!({}));
     assert_eq!((status, e["batch"]["execution_status"].as_str()), (200, Some("not_started")), "{e}");
 
     // 100,000 rows, a few bad, load whole: every row is a contact or reported.
@@ -325,7 +343,8 @@ fn bad_contact_lists_get_precise_errors_and_a_large_one_loads_fully() {
     println!("100,000-row upload answered in {took:?}");
     assert_eq!(uploaded["valid_contacts"], 99_996);
     assert_eq!(uploaded["invalid_contacts"], 4);
-    let lines: Vec<u64> = uploaded["rejected_rows"].as_array().unwrap().iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    let lines: Vec<u64> =
+        uploaded["rejected_rows"].as_array().unwrap().iter().map(|r| r["line"].as_u64().unwrap()).collect();
     assert_eq!(lines, [9, 25_009, 50_009, 75_009]);
     let batch = uploaded["batch_id"].as_str().unwrap();
     let (status, view) = json_request(&server, "GET", &format!("/api/v1/batches/{batch}"), &token, Value::Null);

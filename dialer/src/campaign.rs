@@ -825,7 +825,9 @@ mod tests {
         let mut dialing = stored;
         dialing[2].state = ContactState::Dialing { since: MONDAY };
         assert!(Campaign::restore(s, dialing).is_err());
-        for text in ["answered-human", "answered-machine", "no-answer", "failed(SIP 503)", "dnc-skipped", "outside-window"] {
+        for text in
+            ["answered-human", "answered-machine", "no-answer", "failed(SIP 503)", "dnc-skipped", "outside-window"]
+        {
             assert_eq!(text.parse::<Disposition>().unwrap().to_string(), text);
         }
         assert!("maybe".parse::<Disposition>().is_err());

@@ -201,10 +201,7 @@ impl CampaignConfig {
             }
         }
         Ok(CampaignSettings {
-            pacing: Pacing {
-                max_live_calls: self.max_live_calls,
-                max_new_calls_per_second: self.calls_per_second,
-            },
+            pacing: Pacing { max_live_calls: self.max_live_calls, max_new_calls_per_second: self.calls_per_second },
             retry,
             schedule,
         })

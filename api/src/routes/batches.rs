@@ -238,7 +238,10 @@ pub async fn upload(
     let country = CountryPlan::for_country(country_code).ok_or_else(|| {
         ApiError::invalid(
             "default_country",
-            format!("{country_code:?} is not a country the dialer knows ({})", CountryPlan::known().collect::<Vec<_>>().join(", ")),
+            format!(
+                "{country_code:?} is not a country the dialer knows ({})",
+                CountryPlan::known().collect::<Vec<_>>().join(", ")
+            ),
         )
     })?;
     let mut do_not_call = HashSet::new();
@@ -361,14 +364,15 @@ pub async fn list(
     if let Some(agent) = query.agent_type.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
         batches.retain(|b| text(&b.doc, "agent_type").as_deref() == Some(agent));
     }
-    batches.sort_by(|a, b| text(&b.doc, "created_at").cmp(&text(&a.doc, "created_at")));
+    batches.sort_by_key(|b| std::cmp::Reverse(text(&b.doc, "created_at")));
     let items: Vec<Value> = batches.iter().map(summary).collect();
     Ok(Json(json!({"batches": items, "count": items.len()})))
 }
 
 /// Counts of a batch's contacts by state and outcome, progress and an ETA.
 async fn progress(state: &ApiState, batch: &Record) -> Result<Value, ApiError> {
-    let contacts = state.store().list_prefix(Collection::BatchContacts, &batch.org_id, &contact_prefix(&batch.id)).await?;
+    let contacts =
+        state.store().list_prefix(Collection::BatchContacts, &batch.org_id, &contact_prefix(&batch.id)).await?;
     let (mut queued, mut dialing, mut done) = (0u64, 0u64, 0u64);
     let mut by_outcome: BTreeMap<String, u64> = BTreeMap::new();
     let mut attempts_by_outcome: BTreeMap<String, u64> = BTreeMap::new();
@@ -448,7 +452,8 @@ pub async fn contacts_of(
         return Err(ApiError::invalid("limit", "must be 1 to 1000"));
     }
     let page = query.page.unwrap_or(1).max(1);
-    let mut contacts = state.store().list_prefix(Collection::BatchContacts, &caller.org_id, &contact_prefix(&batch.id)).await?;
+    let mut contacts =
+        state.store().list_prefix(Collection::BatchContacts, &caller.org_id, &contact_prefix(&batch.id)).await?;
     contacts.sort_by_key(|r| r.doc.get("row_number").and_then(Value::as_u64).unwrap_or(0));
     let total = contacts.len();
     let items: Vec<Value> = contacts
@@ -528,7 +533,10 @@ async fn apply_run_body(
         campaign.caller_id = Some(caller_id.trim().to_string()).filter(|c| !c.is_empty());
     }
     if campaign.trunk.as_deref().is_none_or(|t| t.trim().is_empty()) {
-        return Err(ApiError::invalid("trunk", "name the [[trunks]] entry the calls go through (here or in PUT /campaigns/{batch_id})"));
+        return Err(ApiError::invalid(
+            "trunk",
+            "name the [[trunks]] entry the calls go through (here or in PUT /campaigns/{batch_id})",
+        ));
     }
     campaign.settings().map_err(|p| ApiError::invalid(p.field, p.message))?;
     changes.insert("campaign".into(), json!(campaign));
@@ -712,12 +720,18 @@ pub async fn remove(
     let batch = batch_of(&state, &caller.org_id, &batch_id).await?;
     let current = text(&batch.doc, "execution_status").unwrap_or_default();
     if [status::RUNNING, status::PAUSED, status::STOPPING].contains(&current.as_str()) {
-        return Err(ApiError::conflict("execution_status", format!("the batch is {current}; stop it before deleting it")));
+        return Err(ApiError::conflict(
+            "execution_status",
+            format!("the batch is {current}; stop it before deleting it"),
+        ));
     }
-    let contacts = state.store().delete_prefix(Collection::BatchContacts, &caller.org_id, &contact_prefix(&batch_id)).await?;
+    let contacts =
+        state.store().delete_prefix(Collection::BatchContacts, &caller.org_id, &contact_prefix(&batch_id)).await?;
     state.store().delete(Collection::Batches, &caller.org_id, &batch_id).await?;
     crate::audit::record(&state, &caller, "delete_batch", &batch_id).await?;
-    Ok(Json(json!({"status": "success", "message": "Batch deleted", "batch_id": batch_id, "contacts_deleted": contacts})))
+    Ok(Json(
+        json!({"status": "success", "message": "Batch deleted", "batch_id": batch_id, "contacts_deleted": contacts}),
+    ))
 }
 
 /// `GET /campaigns/{batch_id}`: a batch's campaign settings and status.
