@@ -43,8 +43,12 @@ fn json_request(server: &Server, method: &str, path: &str, token: &str, body: Va
 }
 
 fn login(server: &Server) -> String {
-    let body = json!({"email": OWNER[0].1, "password": OWNER[1].1});
-    let (status, answer) = json_request(server, "POST", "/api/v1/users/login", "", body);
+    login_at(server.http)
+}
+
+fn login_at(http: SocketAddr) -> String {
+    let body = json!({"email": OWNER[0].1, "password": OWNER[1].1}).to_string();
+    let (status, answer) = request(http, "POST", "/api/v1/users/login", "", "application/json", body.as_bytes());
     assert_eq!(status, 200, "{answer}");
     answer["access_token"].as_str().unwrap().to_string()
 }
@@ -151,21 +155,30 @@ fn start(name: &str) -> (Server, u16) {
 
 /// Polls the batch until its `execution_status` is `wanted`; its last view.
 fn wait_status(server: &Server, token: &str, batch: &str, wanted: &str, timeout: Duration) -> Value {
+    wait_until(server.http, token, batch, timeout, |view| view["execution_status"] == wanted)
+}
+
+/// Polls the batch at `http` until `done` holds for its view; the view.
+fn wait_until(http: SocketAddr, token: &str, batch: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + timeout;
     loop {
-        let (status, view) = json_request(server, "GET", &format!("/api/v1/batches/{batch}"), token, Value::Null);
+        let (status, view) = request(http, "GET", &format!("/api/v1/batches/{batch}"), token, "application/json", b"");
         assert_eq!(status, 200, "{view}");
-        if view["execution_status"] == wanted {
+        if done(&view) {
             return view;
         }
-        assert!(Instant::now() < deadline, "the batch never became {wanted}: {view}\n{}", server.log());
-        std::thread::sleep(Duration::from_millis(250));
+        assert!(Instant::now() < deadline, "the batch never got there: {view}");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 fn contacts(server: &Server, token: &str, batch: &str) -> Vec<Value> {
-    let (status, page) =
-        json_request(server, "GET", &format!("/api/v1/batches/{batch}/contacts?limit=1000"), token, Value::Null);
+    contacts_at(server.http, token, batch)
+}
+
+fn contacts_at(http: SocketAddr, token: &str, batch: &str) -> Vec<Value> {
+    let path = format!("/api/v1/batches/{batch}/contacts?limit=1000");
+    let (status, page) = request(http, "GET", &path, token, "application/json", b"");
     assert_eq!(status, 200, "{page}");
     page["items"].as_array().unwrap().clone()
 }
@@ -354,4 +367,82 @@ fn bad_contact_lists_get_precise_errors_and_a_large_one_loads_fully() {
     assert_eq!((status, e["field"].as_str()), (409, Some("batch_name")), "{e}");
     let (status, list) = json_request(&server, "GET", "/api/v1/batches", &token, Value::Null);
     assert_eq!((status, list["count"].as_u64()), (200, Some(2)), "{list}");
+}
+
+/// The server, killed (SIGKILL) with calls up, started again on the same data dir: the contacts whose calls
+/// died with it are recorded as `failed(node lost)` (the failure policy allows no retry), the rest are dialled
+/// by the new process, and nobody is dialled twice.
+#[test]
+fn a_restart_mid_campaign_resumes_without_dialling_anyone_twice() {
+    require_tool("sipp");
+    let (mut server, trunk_port) = start("campaign-restart");
+    let carrier = Carrier::start(&server, trunk_port);
+    let token = login(&server);
+    let mut csv = String::from("contact_number\n");
+    for i in 0..12 {
+        csv.push_str(&format!("+1555100{i:04}\n"));
+    }
+    let (status, uploaded) = upload(&server, &token, "restart", csv.as_bytes());
+    assert_eq!(status, 201, "{uploaded}");
+    let batch = uploaded["batch_id"].as_str().unwrap().to_string();
+    let settings = json!({"max_live_calls": 2, "calls_per_second": 5, "trunk": "carrier"});
+    let (status, answer) = json_request(&server, "PUT", &format!("/api/v1/campaigns/{batch}"), &token, settings);
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = json_request(&server, "POST", &format!("/api/v1/batches/{batch}/run"), &token, json!({}));
+    assert_eq!(status, 200, "{answer}");
+    // Kill it while calls are up, a few contacts in.
+    wait_until(server.http, &token, &batch, Duration::from_secs(60), |v| {
+        v["progress"]["done"].as_u64() >= Some(2) && v["progress"]["dialing"].as_u64() >= Some(1)
+    });
+    server.signal("KILL");
+    assert!(server.wait_exit(Duration::from_secs(10)).is_none(), "killed, no exit code");
+
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let sip = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let log = std::fs::File::create(server.dir.join("server-restarted.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_voicera"))
+        .args(["serve", "--config", "voicera.toml", "--data-dir", "data"])
+        .args(["--sip", &sip.to_string(), "--http", &http.to_string()])
+        .args(["--rtp-ports", &format!("{}-{}", server.rtp_ports.0, server.rtp_ports.1)])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env("VOICERA_DEMO_AGENT", "0")
+        .envs(OWNER)
+        .current_dir(&server.dir)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let restarted = Restarted(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(common::http_get(http, "/health"), Some((200, _))) {
+        assert!(Instant::now() < deadline, "the restarted server never became healthy");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let token = login_at(http);
+    let view = wait_until(http, &token, &batch, Duration::from_secs(90), |v| v["execution_status"] == "completed");
+    let by_outcome = view["progress"]["by_outcome"].as_object().unwrap().clone();
+    let answered = by_outcome.get("answered-human").and_then(Value::as_u64).unwrap_or(0);
+    let lost = by_outcome.get("failed(node lost)").and_then(Value::as_u64).unwrap_or(0);
+    assert!(lost >= 1, "the calls up at the kill are recorded as lost: {view}");
+    assert_eq!(answered + lost, 12, "every contact is done: {view}");
+    for contact in contacts_at(http, &token, &batch) {
+        assert_eq!(contact["history"].as_array().unwrap().len(), 1, "one attempt each: {contact}");
+    }
+    // The far end: no number was called twice, and every answered contact was called.
+    let (calls, _) = carrier.calls();
+    let numbers: HashSet<&String> = calls.iter().map(|c| &c.0).collect();
+    assert_eq!(numbers.len(), calls.len(), "nobody dialled twice: {calls:?}");
+    assert!(calls.len() as u64 >= answered && calls.len() <= 12, "{calls:?}");
+    drop(restarted);
+}
+
+/// A server process started by a test; killed on drop.
+struct Restarted(Child);
+
+impl Drop for Restarted {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
