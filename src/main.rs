@@ -2,6 +2,7 @@
 
 mod agents;
 mod calls;
+mod campaigns;
 mod config;
 mod console;
 mod local;

@@ -283,6 +283,17 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             telephony: telephony_config.clone(),
             policy: Arc::clone(&config.dial_policy),
         };
+        // Outbound campaigns: this node dials the batches the API marks running (leases in the store).
+        let node_id =
+            voicera_records::node::node_id(&config.data_dir, std::env::var("VOICERA_NODE_ID").ok().as_deref())?;
+        let runner = crate::campaigns::CampaignRunner {
+            store: store.clone(),
+            node_id,
+            sip: handle.clone(),
+            router: Arc::clone(&agents),
+            policy: Arc::clone(&config.dial_policy),
+        };
+        crate::campaigns::spawn(runner, shutdown.clone());
         let owner = calls::owner_from_env();
         if owner.is_none() {
             tracing::info!("no owner account (VOICERA_ADMIN_EMAIL/VOICERA_ADMIN_PASSWORD): outbound calls are off");

@@ -68,6 +68,26 @@ impl fmt::Display for Disposition {
     }
 }
 
+impl std::str::FromStr for Disposition {
+    type Err = DialerError;
+
+    /// The disposition [`Display`](fmt::Display) wrote (`busy`, `failed(SIP 503)`, `dnc-skipped`…).
+    fn from_str(text: &str) -> Result<Disposition, DialerError> {
+        Ok(match text {
+            "answered-human" => Disposition::Attempted(AttemptOutcome::AnsweredHuman),
+            "answered-machine" => Disposition::Attempted(AttemptOutcome::AnsweredMachine),
+            "busy" => Disposition::Attempted(AttemptOutcome::Busy),
+            "no-answer" => Disposition::Attempted(AttemptOutcome::NoAnswer),
+            "dnc-skipped" => Disposition::DncSkipped,
+            "outside-window" => Disposition::OutsideWindow,
+            other => match other.strip_prefix("failed(").and_then(|r| r.strip_suffix(')')) {
+                Some(reason) => Disposition::Attempted(AttemptOutcome::Failed(reason.to_string())),
+                None => return Err(DialerError::Document(format!("unknown disposition {other:?}"))),
+            },
+        })
+    }
+}
+
 /// A contact's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContactState {
@@ -277,6 +297,48 @@ impl Campaign {
         };
         campaign.finish_if_done();
         Ok(campaign)
+    }
+
+    /// A campaign resumed from stored contact states (after a restart, or on another node): each contact
+    /// pending (with its retry time and attempts so far) or done. A contact stored as dialling must be settled
+    /// by the driver first (its call died with the node that placed it: see [`crate::lease`]), so it is refused.
+    pub fn restore(
+        settings: CampaignSettings,
+        contacts: impl IntoIterator<Item = CampaignContact>,
+    ) -> Result<Campaign, DialerError> {
+        settings.pacing.validate()?;
+        settings.schedule.validate()?;
+        let mut ready = BTreeSet::new();
+        let mut attempts = 0;
+        let contacts: Vec<CampaignContact> = contacts.into_iter().collect();
+        for (id, contact) in contacts.iter().enumerate() {
+            attempts += u64::from(contact.attempts);
+            match contact.state {
+                ContactState::Pending { not_before } => {
+                    ready.insert((not_before, id));
+                }
+                ContactState::Dialing { .. } => {
+                    return Err(DialerError::Settings(format!("contact {id} is stored as dialling; settle it first")))
+                }
+                ContactState::Done(_) => {}
+            }
+        }
+        let mut campaign = Campaign {
+            settings,
+            contacts,
+            ready,
+            live: 0,
+            recent_starts: VecDeque::new(),
+            run: RunState::Running,
+            attempts,
+        };
+        campaign.finish_if_done();
+        Ok(campaign)
+    }
+
+    /// The retry rule for an outcome (how many attempts in all, and the spacing).
+    pub fn retry_rule(&self, outcome: &AttemptOutcome) -> RetryRule {
+        self.settings.retry.rule(outcome)
     }
 
     /// The calls to place now. Returns none while paused, stopped, outside the schedule, at the live-call limit
@@ -730,6 +792,45 @@ mod tests {
         assert!(campaign.poll(MONDAY + MINUTE).is_empty());
         assert_eq!(campaign.run_state(), RunState::Finished);
         assert!(campaign.finished_elsewhere(0, Disposition::OutsideWindow).is_err());
+    }
+
+    #[test]
+    fn a_restored_campaign_continues_where_the_store_left_it() {
+        let mut s = settings(2, 10);
+        s.retry.busy = RetryRule { max_attempts: 2, spacing_ms: MINUTE };
+        let stored = vec![
+            CampaignContact {
+                number: "+917000000000".into(),
+                state: ContactState::Done("busy".parse().unwrap()),
+                attempts: 2,
+            },
+            CampaignContact {
+                number: "+917000000001".into(),
+                state: ContactState::Pending { not_before: MONDAY + MINUTE },
+                attempts: 1,
+            },
+            CampaignContact {
+                number: "+917000000002".into(),
+                state: ContactState::Pending { not_before: UnixMillis::MIN },
+                attempts: 0,
+            },
+        ];
+        let mut campaign = Campaign::restore(s.clone(), stored.clone()).unwrap();
+        assert_eq!(campaign.progress().attempts, 3);
+        assert!(matches!(campaign.poll(MONDAY)[..], [DialAction::Dial { contact: 2, attempt: 1, .. }]));
+        assert_eq!(campaign.next_wakeup(MONDAY), Some(MONDAY + MINUTE));
+        assert!(matches!(campaign.poll(MONDAY + MINUTE)[..], [DialAction::Dial { contact: 1, attempt: 2, .. }]));
+        campaign.on_outcome(1, AttemptOutcome::Busy, MONDAY + 2 * MINUTE).unwrap();
+        assert_eq!(done(&campaign, 1), Disposition::Attempted(AttemptOutcome::Busy), "the stored attempt counted");
+        let mut dialing = stored;
+        dialing[2].state = ContactState::Dialing { since: MONDAY };
+        assert!(Campaign::restore(s, dialing).is_err());
+        for text in
+            ["answered-human", "answered-machine", "no-answer", "failed(SIP 503)", "dnc-skipped", "outside-window"]
+        {
+            assert_eq!(text.parse::<Disposition>().unwrap().to_string(), text);
+        }
+        assert!("maybe".parse::<Disposition>().is_err());
     }
 
     #[test]

@@ -6,11 +6,13 @@
 //! - [`schedule`]: calling windows (daily windows, days of week, a fixed UTC offset).
 //! - [`campaign`]: the per-campaign state machine: pacing, retries, windows, pause/resume/stop, driven by
 //!   [`campaign::Campaign::poll`] and [`campaign::Campaign::on_outcome`] with the time passed in.
+//! - [`config`]: campaign settings as the API takes and the store keeps them, each fault named by field.
 //! - [`lease`]: per-contact leases, so several nodes can share a campaign without dialling anyone twice.
 //!
 //! Time everywhere is Unix milliseconds ([`UnixMillis`]); no function reads a clock.
 
 pub mod campaign;
+pub mod config;
 pub mod contacts;
 pub mod error;
 pub mod lease;

@@ -254,6 +254,68 @@ impl Store {
         Ok(written)
     }
 
+    /// Inserts or replaces many documents of one collection at once: one SQLite transaction, or one MongoDB
+    /// `insert_many` (documents whose id is taken are then replaced one by one). A 100,000-contact list loads in
+    /// seconds this way, where as many [`Store::put`]s would take minutes. How many documents were written.
+    pub async fn put_many(&self, collection: Collection, records: &[Record]) -> Result<u64> {
+        for record in records {
+            record.check(collection)?;
+        }
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let written = match self {
+            Store::Sqlite(s) => s.put_many(collection, records).await?,
+            Store::Mongo(m) => m.put_many(collection, records).await?,
+        };
+        self.changed(collection).await?;
+        Ok(written)
+    }
+
+    /// A conditional write, for state that several nodes change (a campaign contact's lease): with
+    /// `expected_version` `Some(v)`, replaces the document only if the stored one's top-level `version` field is
+    /// still `v` (compare-and-set); with `None`, inserts it only if no document has its id (insert-if-absent).
+    /// Whether it was written: `false` means another writer got there first, and the caller re-reads.
+    pub async fn put_if_version(
+        &self,
+        collection: Collection,
+        record: &Record,
+        expected_version: Option<u64>,
+    ) -> Result<bool> {
+        record.check(collection)?;
+        let written = match self {
+            Store::Sqlite(s) => s.put_if_version(collection, record, expected_version).await?,
+            Store::Mongo(m) => m.put_if_version(collection, record, expected_version).await?,
+        };
+        if written {
+            self.changed(collection).await?;
+        }
+        Ok(written)
+    }
+
+    /// A tenant's documents whose id starts with `prefix`, by id (a campaign's contacts: `"<batch_id>:"`).
+    pub async fn list_prefix(&self, collection: Collection, org_id: &str, prefix: &str) -> Result<Vec<Record>> {
+        match self {
+            Store::Sqlite(s) => s.list_prefix(collection, org_id, prefix).await,
+            Store::Mongo(m) => m.list_prefix(collection, org_id, prefix).await,
+        }
+    }
+
+    /// Removes a tenant's documents whose id starts with `prefix`; how many there were.
+    pub async fn delete_prefix(&self, collection: Collection, org_id: &str, prefix: &str) -> Result<u64> {
+        if prefix.is_empty() {
+            return Err(StoreError::Invalid(format!("{}: delete_prefix needs a prefix", collection.name())));
+        }
+        let deleted = match self {
+            Store::Sqlite(s) => s.delete_prefix(collection, org_id, prefix).await?,
+            Store::Mongo(m) => m.delete_prefix(collection, org_id, prefix).await?,
+        };
+        if deleted > 0 {
+            self.changed(collection).await?;
+        }
+        Ok(deleted)
+    }
+
     /// Bumps the revision of a routing collection after a write to it landed (never before: a node that sees
     /// the new revision must read the new documents).
     async fn changed(&self, collection: Collection) -> Result<()> {
@@ -478,6 +540,47 @@ pub mod conformance {
         assert_eq!(store.list_newest(Collection::AuditLog, "org3", 0, 10).await.unwrap(), (vec![], 0));
         store.ping().await.unwrap();
         revisions(store).await;
+        bulk_and_conditional_writes(store).await;
+    }
+
+    /// `put_many` loads many documents at once (replacing those it finds), `put_if_version` writes only over
+    /// the version read (or only where nothing is), and prefixes select and delete a campaign's contacts.
+    async fn bulk_and_conditional_writes(store: &Store) {
+        let contact = |batch: &str, row: usize, version: u64| {
+            record("org1", &format!("{batch}:{row}"), json!({"row_number": row, "version": version}))
+        };
+        let many: Vec<Record> = (0..2_000).map(|row| contact("b1", row, 0)).collect();
+        assert_eq!(store.put_many(Collection::BatchContacts, &many).await.unwrap(), 2_000);
+        assert_eq!(store.put_many(Collection::BatchContacts, &[]).await.unwrap(), 0);
+        // A second load over some of the same ids replaces them and adds the rest.
+        let again: Vec<Record> = (1_990..2_010).map(|row| contact("b1", row, 7)).collect();
+        assert_eq!(store.put_many(Collection::BatchContacts, &again).await.unwrap(), 20);
+        store.put(Collection::BatchContacts, &contact("b10", 1, 0)).await.unwrap();
+        store.put(Collection::BatchContacts, &record("org2", "b1:1", json!({"version": 0}))).await.unwrap();
+        let b1 = store.list_prefix(Collection::BatchContacts, "org1", "b1:").await.unwrap();
+        assert_eq!(b1.len(), 2_010, "another batch's and another org's contacts are not listed");
+        assert_eq!(store.get(Collection::BatchContacts, "org1", "b1:1995").await.unwrap().unwrap().doc["version"], 7);
+        let bad = [contact("b1", 1, 0), record("org1", "", json!({}))];
+        assert!(store.put_many(Collection::BatchContacts, &bad).await.is_err(), "checked before anything is written");
+
+        // Compare-and-set on the version: the first writer wins, the second learns it lost.
+        let claimed = contact("b1", 5, 1);
+        assert!(store.put_if_version(Collection::BatchContacts, &claimed, Some(0)).await.unwrap());
+        assert!(!store.put_if_version(Collection::BatchContacts, &contact("b1", 5, 1), Some(0)).await.unwrap());
+        assert_eq!(store.get(Collection::BatchContacts, "org1", "b1:5").await.unwrap(), Some(claimed));
+        assert!(store.put_if_version(Collection::BatchContacts, &contact("b1", 5, 2), Some(1)).await.unwrap());
+        assert!(!store.put_if_version(Collection::BatchContacts, &contact("b1", 99_999, 1), Some(0)).await.unwrap());
+        assert_eq!(store.get(Collection::BatchContacts, "org1", "b1:99999").await.unwrap(), None);
+        // Insert-if-absent.
+        assert!(store.put_if_version(Collection::BatchContacts, &contact("b2", 1, 0), None).await.unwrap());
+        assert!(!store.put_if_version(Collection::BatchContacts, &contact("b2", 1, 9), None).await.unwrap());
+        assert_eq!(store.get(Collection::BatchContacts, "org1", "b2:1").await.unwrap().unwrap().doc["version"], 0);
+
+        assert_eq!(store.delete_prefix(Collection::BatchContacts, "org1", "b1:").await.unwrap(), 2_010);
+        assert!(store.list_prefix(Collection::BatchContacts, "org1", "b1:").await.unwrap().is_empty());
+        assert_eq!(store.list_prefix(Collection::BatchContacts, "org1", "b10:").await.unwrap().len(), 1);
+        assert_eq!(store.list_prefix(Collection::BatchContacts, "org2", "b1:").await.unwrap().len(), 1);
+        assert!(store.delete_prefix(Collection::BatchContacts, "org1", "").await.is_err());
     }
 
     /// Every landed write to a routing collection bumps its revision; no-op writes and other collections do not.

@@ -88,6 +88,79 @@ impl MongoStore {
         Ok(written)
     }
 
+    /// [`crate::Store::put_many`] on MongoDB: one unordered `insert_many`; the documents whose id was taken
+    /// (duplicate-key errors) are then replaced one by one, so a reload is an upsert.
+    pub async fn put_many(&self, collection: Collection, records: &[Record]) -> Result<u64> {
+        let now = mongodb::bson::DateTime::now();
+        let stored = records
+            .iter()
+            .map(|r| {
+                let body = mongodb::bson::to_bson(&r.doc)
+                    .map_err(|e| StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), r.org_id, r.id)))?;
+                Ok(doc! {"org_id": &r.org_id, "id": &r.id, "doc": body, "updated_at": now})
+            })
+            .collect::<Result<Vec<Document>>>()?;
+        let handle = self.collection(collection);
+        let mut taken = Vec::new();
+        if let Err(error) = handle.insert_many(stored.iter()).ordered(false).await {
+            let mongodb::error::ErrorKind::InsertMany(failure) = error.kind.as_ref() else {
+                return Err(error.into());
+            };
+            if failure.write_concern_error.is_some() {
+                return Err(error.into());
+            }
+            for write_error in failure.write_errors.iter().flatten() {
+                if write_error.code != DUPLICATE_KEY {
+                    return Err(error.into());
+                }
+                taken.push(write_error.index);
+            }
+        }
+        for index in taken {
+            let replacement = &stored[index];
+            let key = doc! {"org_id": &records[index].org_id, "id": &records[index].id};
+            handle.replace_one(key, replacement).upsert(true).await?;
+        }
+        Ok(records.len() as u64)
+    }
+
+    /// [`crate::Store::put_if_version`] on MongoDB: `replace_one` filtered on the version read, or
+    /// `insert_one` refused by the unique (`org_id`, `id`) index.
+    pub async fn put_if_version(&self, collection: Collection, record: &Record, expected: Option<u64>) -> Result<bool> {
+        let body = mongodb::bson::to_bson(&record.doc)
+            .map_err(|e| StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), record.org_id, record.id)))?;
+        let stored = doc! {
+            "org_id": &record.org_id,
+            "id": &record.id,
+            "doc": body,
+            "updated_at": mongodb::bson::DateTime::now(),
+        };
+        let handle = self.collection(collection);
+        match expected {
+            Some(version) => {
+                let version = i64::try_from(version).unwrap_or(i64::MAX);
+                // A version stored as a 32-bit, 64-bit or floating number compares equal to the same i64.
+                let filter = doc! {"org_id": &record.org_id, "id": &record.id, "doc.version": version};
+                Ok(handle.replace_one(filter, stored).await?.matched_count == 1)
+            }
+            None => match handle.insert_one(stored).await {
+                Ok(_) => Ok(true),
+                Err(error) if is_duplicate_key(&error) => Ok(false),
+                Err(error) => Err(error.into()),
+            },
+        }
+    }
+
+    /// [`crate::Store::list_prefix`] on MongoDB: a range of the (`org_id`, `id`) index.
+    pub async fn list_prefix(&self, collection: Collection, org_id: &str, prefix: &str) -> Result<Vec<Record>> {
+        self.find(collection, prefix_filter(org_id, prefix), doc! {"id": 1}).await
+    }
+
+    /// [`crate::Store::delete_prefix`] on MongoDB.
+    pub async fn delete_prefix(&self, collection: Collection, org_id: &str, prefix: &str) -> Result<u64> {
+        Ok(self.collection(collection).delete_many(prefix_filter(org_id, prefix)).await?.deleted_count)
+    }
+
     /// [`crate::Store::get`] on MongoDB.
     pub async fn get(&self, collection: Collection, org_id: &str, id: &str) -> Result<Option<Record>> {
         let found = self.collection(collection).find_one(doc! {"org_id": org_id, "id": id}).await?;
@@ -234,6 +307,31 @@ impl MongoStore {
     /// [`crate::Store::count`] on MongoDB.
     pub async fn count(&self, collection: Collection) -> Result<u64> {
         Ok(self.collection(collection).count_documents(doc! {}).await?)
+    }
+}
+
+/// MongoDB's duplicate-key error code.
+const DUPLICATE_KEY: i32 = 11000;
+
+fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
+    match error.kind.as_ref() {
+        mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
+        _ => false,
+    }
+}
+
+/// The tenant's documents whose id starts with `prefix`: the ids from `prefix` up to (not including) `prefix`
+/// with its last character's successor, a range the index serves (no regular expression).
+fn prefix_filter(org_id: &str, prefix: &str) -> Document {
+    let mut end: Vec<char> = prefix.chars().collect();
+    let upper = end.pop().map(|last| {
+        let next = char::from_u32(last as u32 + 1).unwrap_or(char::MAX);
+        end.push(next);
+        end.into_iter().collect::<String>()
+    });
+    match upper {
+        Some(upper) => doc! {"org_id": org_id, "id": {"$gte": prefix, "$lt": upper}},
+        None => doc! {"org_id": org_id},
     }
 }
 

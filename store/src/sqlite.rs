@@ -113,6 +113,82 @@ impl SqliteStore {
         .await
     }
 
+    /// [`crate::Store::put_many`] on SQLite: one transaction.
+    pub async fn put_many(&self, collection: Collection, records: &[Record]) -> Result<u64> {
+        let table = collection.name();
+        let rows: Vec<(String, String, String)> =
+            records.iter().map(|r| (r.org_id.clone(), r.id.clone(), r.doc.to_string())).collect();
+        self.with(move |c| {
+            let tx = c.unchecked_transaction()?;
+            let now = unix_millis();
+            {
+                let mut insert = tx.prepare_cached(&format!(
+                    "INSERT OR REPLACE INTO {table} (org_id, id, doc, updated_at) VALUES (?1, ?2, ?3, ?4)"
+                ))?;
+                for (org, id, doc) in &rows {
+                    insert.execute(params![org, id, doc, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(rows.len() as u64)
+        })
+        .await
+    }
+
+    /// [`crate::Store::put_if_version`] on SQLite: one conditional statement.
+    pub async fn put_if_version(&self, collection: Collection, record: &Record, expected: Option<u64>) -> Result<bool> {
+        let table = collection.name();
+        let (org, id, doc) = (record.org_id.clone(), record.id.clone(), record.doc.to_string());
+        self.with(move |c| {
+            let changed = match expected {
+                Some(version) => c.execute(
+                    &format!(
+                        "UPDATE {table} SET doc = ?3, updated_at = ?4
+                         WHERE org_id = ?1 AND id = ?2 AND json_extract(doc, '$.version') = ?5"
+                    ),
+                    params![org, id, doc, unix_millis(), i64::try_from(version).unwrap_or(i64::MAX)],
+                )?,
+                None => c.execute(
+                    &format!("INSERT OR IGNORE INTO {table} (org_id, id, doc, updated_at) VALUES (?1, ?2, ?3, ?4)"),
+                    params![org, id, doc, unix_millis()],
+                )?,
+            };
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    /// [`crate::Store::list_prefix`] on SQLite: a range of the primary key.
+    pub async fn list_prefix(&self, collection: Collection, org_id: &str, prefix: &str) -> Result<Vec<Record>> {
+        let table = collection.name();
+        let (org, prefix) = (org_id.to_string(), prefix.to_string());
+        let rows = self
+            .with(move |c| {
+                let mut stmt = c.prepare(&format!(
+                    "SELECT org_id, id, doc FROM {table}
+                     WHERE org_id = ?1 AND id >= ?2 AND substr(id, 1, length(?2)) = ?2 ORDER BY id"
+                ))?;
+                let rows = stmt.query_map(params![org, prefix], row)?.collect::<rusqlite::Result<Vec<_>>>();
+                rows
+            })
+            .await?;
+        rows.into_iter().map(|r| parse(collection, r)).collect()
+    }
+
+    /// [`crate::Store::delete_prefix`] on SQLite.
+    pub async fn delete_prefix(&self, collection: Collection, org_id: &str, prefix: &str) -> Result<u64> {
+        let table = collection.name();
+        let (org, prefix) = (org_id.to_string(), prefix.to_string());
+        self.with(move |c| {
+            c.execute(
+                &format!("DELETE FROM {table} WHERE org_id = ?1 AND id >= ?2 AND substr(id, 1, length(?2)) = ?2"),
+                params![org, prefix],
+            )
+        })
+        .await
+        .map(|n| n as u64)
+    }
+
     /// [`crate::Store::get`] on SQLite.
     pub async fn get(&self, collection: Collection, org_id: &str, id: &str) -> Result<Option<Record>> {
         let table = collection.name();

@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod analytics;
+pub mod batches;
 pub mod integrations;
 pub mod keys;
 pub mod knowledge;
@@ -175,6 +176,193 @@ const RAG_RETRIEVE: Fields = &[
     ("document_ids", "array", false),
     ("org_id", "string", false),
 ];
+
+const BATCH_UPLOAD_QUERY: &[(&str, &str)] = &[
+    ("batch_name", "string"),
+    ("agent_type", "string"),
+    ("org_id", "string"),
+    ("default_country", "string"),
+    ("do_not_call", "string"),
+];
+const BATCH_RUN: Fields = &[
+    ("agent_type", "string", false),
+    ("concurrency", "integer", false),
+    ("trunk", "string", false),
+    ("caller_id", "string", false),
+    ("org_id", "string", false),
+];
+const BATCH_SCHEDULE: Fields = &[
+    ("scheduled_at_local", "string", true),
+    ("timezone", "string", false),
+    ("agent_type", "string", false),
+    ("concurrency", "integer", false),
+    ("trunk", "string", false),
+    ("caller_id", "string", false),
+    ("org_id", "string", false),
+];
+const CAMPAIGN: Fields = &[
+    ("max_live_calls", "integer", false),
+    ("calls_per_second", "integer", false),
+    ("ring_timeout_seconds", "integer", false),
+    ("retry", "object", false),
+    ("days", "array", false),
+    ("windows", "array", false),
+    ("utc_offset_minutes", "integer", false),
+    ("start_at", "integer", false),
+    ("end_at", "integer", false),
+    ("trunk", "string", false),
+    ("caller_id", "string", false),
+];
+
+/// The campaign operations (`batches`, the original's paths, and `campaigns`), at the end of the table.
+fn campaign_operations() -> Vec<Operation> {
+    use Method as M;
+    let viewer = Access::AtLeast(Role::Viewer);
+    let member = Access::AtLeast(Role::Member);
+    vec![
+        Operation {
+            query: BATCH_UPLOAD_QUERY,
+            success: 201,
+            ..op(
+                M::POST,
+                "/batches/upload",
+                "create_batch",
+                "batches",
+                member,
+                "Upload a contact list (multipart `file`, or the CSV as the body; ≤ 10 MB): every bad, duplicate and do-not-call row reported by line",
+                None,
+                post(batches::upload).layer(DefaultBodyLimit::max(batches::UPLOAD_BODY_LIMIT)),
+            )
+        },
+        Operation {
+            query: &[("agent_type", "string")],
+            ..op(M::GET, "/batches", "list_batches", "batches", viewer, "The org's batches, newest first", None, get(batches::list))
+        },
+        op(
+            M::GET,
+            "/batches/{batch_id}",
+            "get_batch",
+            "batches",
+            viewer,
+            "A batch with its contacts counted by state and outcome, progress and ETA",
+            None,
+            get(batches::get),
+        ),
+        Operation {
+            query: &[("page", "integer"), ("limit", "integer")],
+            ..op(
+                M::GET,
+                "/batches/{batch_id}/contacts",
+                "list_batch_contacts",
+                "batches",
+                viewer,
+                "A batch's contacts in file order: state, disposition and every attempt",
+                None,
+                get(batches::contacts_of),
+            )
+        },
+        op(
+            M::DELETE,
+            "/batches/{batch_id}",
+            "delete_batch",
+            "batches",
+            member,
+            "Delete a batch and its contacts (not while it runs)",
+            None,
+            delete(batches::remove),
+        ),
+        op(
+            M::POST,
+            "/batches/{batch_id}/run",
+            "run_batch",
+            "batches",
+            member,
+            "Start dialling (optional body: agent_type, concurrency = live calls, trunk, caller_id)",
+            Some(BATCH_RUN),
+            post(batches::run),
+        ),
+        op(
+            M::POST,
+            "/batches/{batch_id}/stop",
+            "stop_batch",
+            "batches",
+            member,
+            "Stop dialling: no new calls, no retries; live calls finish",
+            None,
+            post(batches::stop),
+        ),
+        op(
+            M::POST,
+            "/batches/{batch_id}/schedule",
+            "schedule_batch",
+            "batches",
+            member,
+            "Run once at a local time (scheduled_at_local, timezone)",
+            Some(BATCH_SCHEDULE),
+            post(batches::schedule),
+        ),
+        op(
+            M::POST,
+            "/batches/{batch_id}/schedule/reschedule",
+            "reschedule_batch",
+            "batches",
+            member,
+            "Move a pending schedule",
+            Some(BATCH_SCHEDULE),
+            post(batches::reschedule),
+        ),
+        op(
+            M::POST,
+            "/batches/{batch_id}/schedule/cancel",
+            "cancel_batch_schedule",
+            "batches",
+            member,
+            "Drop a pending schedule",
+            None,
+            post(batches::cancel_schedule),
+        ),
+        op(
+            M::GET,
+            "/campaigns/{batch_id}",
+            "get_campaign",
+            "campaigns",
+            viewer,
+            "A batch's campaign settings: pacing, windows, retries per outcome, trunk and caller id",
+            None,
+            get(batches::get_campaign),
+        ),
+        op(
+            M::PUT,
+            "/campaigns/{batch_id}",
+            "update_campaign",
+            "campaigns",
+            member,
+            "Set a batch's campaign settings; a running campaign follows within a second",
+            Some(CAMPAIGN),
+            put(batches::put_campaign),
+        ),
+        op(
+            M::POST,
+            "/campaigns/{batch_id}/pause",
+            "pause_campaign",
+            "campaigns",
+            member,
+            "Pause: no new calls until resumed; live calls continue",
+            None,
+            post(batches::pause),
+        ),
+        op(
+            M::POST,
+            "/campaigns/{batch_id}/resume",
+            "resume_campaign",
+            "campaigns",
+            member,
+            "Resume a paused campaign",
+            None,
+            post(batches::resume),
+        ),
+    ]
+}
 
 /// The table.
 pub fn operations() -> Vec<Operation> {
@@ -715,6 +903,9 @@ pub fn operations() -> Vec<Operation> {
             post(knowledge::retrieve),
         ),
     ]
+    .into_iter()
+    .chain(campaign_operations())
+    .collect()
 }
 
 /// A request body's JSON Schema.

@@ -1,0 +1,616 @@
+//! The campaign runner: a tokio task per running batch, driving the sans-IO [`Campaign`] on real time and
+//! placing its calls through a `[[trunks]]` entry with the node's SIP service.
+//!
+//! The API only changes a batch's `execution_status` (run, pause, stop, schedule); every calling node's
+//! supervisor polls the store each second and starts a task for each batch that should be dialling. A task
+//! claims each contact in the store before dialling it (a compare-and-set on the contact's `version`, see
+//! [`voicera_dialer::lease`]), renews its leases while calls are up, and writes each attempt's outcome and the
+//! contact's next step (retry time or disposition) back the same way. So a restart resumes where the store
+//! says, and a contact left `dialing` by a node that died is settled as `failed(node lost)` (retried only if
+//! the failure policy allows) instead of being dialled again behind the operator's back.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use voicera_api::routes::batches::{campaign_of, contact_prefix, status, update_batch};
+use voicera_conversation::dial_policy::{DialPolicy, NormalizedTarget};
+use voicera_conversation::routing::{Destination, Router};
+use voicera_dialer::campaign::{
+    AttemptOutcome, Campaign, CampaignContact, ContactId, ContactState, DialAction, Disposition, RunState,
+};
+use voicera_dialer::lease::{AfterAttempt, ContactDocument, ContactStatus};
+use voicera_store::{utc_text, Collection, Record, Store, StoreError};
+use voicera_telephony::sip_rtp::{OutboundRequest, PlaceCallError, SipServiceHandle};
+
+/// How often the supervisor looks for batches to run, and a task re-reads its batch (status, pacing).
+const POLL: Duration = Duration::from_secs(1);
+/// A contact lease's length; renewed every third of it while the call is up. Longer than a poll and a store
+/// round trip by far, short enough that a dead node's contacts are settled soon.
+const LEASE_TTL_MS: i64 = 60_000;
+/// How often a call's end is looked for once it is answered.
+const CALL_END_POLL: Duration = Duration::from_millis(200);
+
+/// What the runner needs from the node.
+pub struct CampaignRunner {
+    /// Contacts, batches and leases.
+    pub store: Store,
+    /// This node's id: the holder named in its leases.
+    pub node_id: String,
+    /// Places the calls.
+    pub sip: SipServiceHandle,
+    /// Finds the agent a batch names.
+    pub router: Arc<dyn Router>,
+    /// Where calls may go (`[dial_policy]`).
+    pub policy: Arc<DialPolicy>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn text(doc: &Value, field: &str) -> String {
+    doc.get(field).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+/// Starts the supervisor: it runs until `shutdown`.
+pub fn spawn(runner: CampaignRunner, shutdown: CancellationToken) {
+    tokio::spawn(supervise(Arc::new(runner), shutdown));
+}
+
+async fn supervise(runner: Arc<CampaignRunner>, shutdown: CancellationToken) {
+    let mut tasks: HashMap<(String, String), tokio::task::JoinHandle<()>> = HashMap::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(POLL) => {}
+        }
+        tasks.retain(|_, task| !task.is_finished());
+        let batches = match runner.store.list_all(Collection::Batches).await {
+            Ok(batches) => batches,
+            Err(error) => {
+                tracing::warn!(%error, "campaigns: cannot list batches");
+                continue;
+            }
+        };
+        for batch in batches {
+            let mut execution = text(&batch.doc, "execution_status");
+            if execution == status::SCHEDULED {
+                let due = batch.doc.get("scheduled_at_ms").and_then(Value::as_i64).is_some_and(|at| at <= now_ms());
+                if !due {
+                    continue;
+                }
+                match start_scheduled(&runner.store, &batch).await {
+                    Ok(true) => execution = status::RUNNING.to_string(),
+                    Ok(false) => continue,
+                    Err(error) => {
+                        tracing::warn!(%error, batch = %batch.id, "campaigns: cannot start a scheduled batch");
+                        continue;
+                    }
+                }
+            }
+            let active = [status::RUNNING, status::PAUSED, status::STOPPING].contains(&execution.as_str());
+            let key = (batch.org_id.clone(), batch.id.clone());
+            if active && !tasks.contains_key(&key) {
+                tracing::info!(batch = %batch.id, org = %batch.org_id, "campaign: starting");
+                let task = tokio::spawn(run(Arc::clone(&runner), batch.org_id, batch.id, shutdown.clone()));
+                tasks.insert(key, task);
+            }
+        }
+    }
+}
+
+/// A due scheduled batch becomes running (once, whichever node gets there first).
+async fn start_scheduled(store: &Store, batch: &Record) -> Result<bool, StoreError> {
+    let mut started = false;
+    update_batch(store, &batch.org_id, &batch.id, |doc| {
+        started = doc.get("execution_status").and_then(Value::as_str) == Some(status::SCHEDULED);
+        if started {
+            doc.insert("execution_status".into(), json!(status::RUNNING));
+            doc.insert("scheduled_status".into(), json!("triggered"));
+            doc.insert("status".into(), json!("processing"));
+            doc.insert("started_at".into(), json!(utc_text(now_ms())));
+        }
+        Ok::<(), StoreError>(())
+    })
+    .await?;
+    Ok(started)
+}
+
+/// Why a campaign task ended early.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Settings(String),
+    #[error(transparent)]
+    Dialer(#[from] voicera_dialer::DialerError),
+}
+
+async fn run(runner: Arc<CampaignRunner>, org_id: String, batch_id: String, shutdown: CancellationToken) {
+    if let Err(error) = drive(&runner, &org_id, &batch_id, &shutdown).await {
+        tracing::warn!(%error, batch = %batch_id, "campaign: failed");
+        let message = error.to_string();
+        let written = update_batch(&runner.store, &org_id, &batch_id, |doc| {
+            doc.insert("execution_status".into(), json!(status::FAILED));
+            doc.insert("status".into(), json!("failed"));
+            doc.insert("error_message".into(), json!(message));
+            Ok::<(), StoreError>(())
+        })
+        .await;
+        if let Err(error) = written {
+            tracing::warn!(%error, batch = %batch_id, "campaign: cannot record the failure");
+        }
+    }
+}
+
+/// One contact of the running campaign: its store id and number.
+struct Slot {
+    store_id: String,
+    number: String,
+}
+
+/// Counters not yet written to the batch document.
+#[derive(Default)]
+struct Deltas {
+    attempted: u64,
+    successful: u64,
+    failed: u64,
+}
+
+impl Deltas {
+    fn is_empty(&self) -> bool {
+        self.attempted == 0 && self.successful == 0 && self.failed == 0
+    }
+}
+
+/// A finished call: the contact, how it ended, the SIP call key when it was answered.
+type Ended = (ContactId, AttemptOutcome, Option<String>);
+
+async fn drive(
+    runner: &Arc<CampaignRunner>,
+    org_id: &str,
+    batch_id: &str,
+    shutdown: &CancellationToken,
+) -> Result<(), RunError> {
+    let store = &runner.store;
+    let Some(batch) = store.get(Collection::Batches, org_id, batch_id).await? else {
+        return Ok(());
+    };
+    let mut config = campaign_of(&batch.doc).map_err(RunError::Settings)?;
+    let settings = config.settings().map_err(|p| RunError::Settings(format!("{}: {}", p.field, p.message)))?;
+    let agent_id = text(&batch.doc, "agent_id");
+    let mut records = store.list_prefix(Collection::BatchContacts, org_id, &contact_prefix(batch_id)).await?;
+    records.sort_by_key(|r| r.doc.get("row_number").and_then(Value::as_u64).unwrap_or(0));
+    let now = now_ms();
+    let mut slots = Vec::with_capacity(records.len());
+    let mut contacts = Vec::with_capacity(records.len());
+    for record in records {
+        let mut doc = ContactDocument::from_json(&record.doc)?;
+        if doc.status == ContactStatus::Dialing {
+            doc = settle_dialing(runner, &record, doc, now, settings.retry.failed.max_attempts).await?;
+        }
+        let state = match doc.status {
+            ContactStatus::Queued => ContactState::Pending { not_before: doc.next_attempt_at },
+            // Another node's live lease: look again when it lapses.
+            ContactStatus::Dialing => {
+                ContactState::Pending { not_before: doc.lease.as_ref().map_or(now, |l| l.expires_at) }
+            }
+            ContactStatus::Done => ContactState::Done(
+                doc.disposition
+                    .as_deref()
+                    .unwrap_or("failed(unknown)")
+                    .parse()
+                    .unwrap_or(Disposition::Attempted(AttemptOutcome::Failed("unknown".into()))),
+            ),
+        };
+        // Dialing contacts of another node keep their count; the claim adds this node's attempt.
+        let attempts = if doc.status == ContactStatus::Dialing { doc.attempts.saturating_sub(1) } else { doc.attempts };
+        contacts.push(CampaignContact { number: doc.contact_number.clone(), state, attempts });
+        slots.push(Slot { store_id: record.id, number: doc.contact_number });
+    }
+    let mut campaign = Campaign::restore(settings, contacts)?;
+    let mut execution = text(&batch.doc, "execution_status");
+    follow_status(&mut campaign, &execution);
+
+    let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<Ended>();
+    let mut calls = JoinSet::new();
+    let mut live: HashSet<ContactId> = HashSet::new();
+    let mut deltas = Deltas::default();
+    let (mut last_check, mut last_renew) = (now_ms(), now_ms());
+    let mut deleted = false;
+    loop {
+        let now = now_ms();
+        if now - last_check >= POLL.as_millis() as i64 {
+            last_check = now;
+            match sync_batch(store, org_id, batch_id, &mut deltas, live.len()).await? {
+                None => {
+                    deleted = true;
+                    campaign.stop();
+                }
+                Some(doc) => {
+                    execution = text(&doc, "execution_status");
+                    follow_status(&mut campaign, &execution);
+                    if let Ok(latest) = campaign_of(&doc) {
+                        if latest != config {
+                            if let Ok(s) = latest.settings() {
+                                campaign.set_pacing(s.pacing)?;
+                            }
+                            config = latest;
+                        }
+                    }
+                }
+            }
+        }
+        if now - last_renew >= LEASE_TTL_MS / 3 {
+            last_renew = now;
+            for contact in &live {
+                renew(runner, org_id, &slots[*contact].store_id, now).await;
+            }
+        }
+        for DialAction::Dial { contact, attempt, .. } in campaign.poll(now) {
+            match claim(runner, org_id, &slots[contact].store_id, now).await? {
+                Claimed::Yes => {
+                    live.insert(contact);
+                    deltas.attempted += 1;
+                    tracing::debug!(batch = %batch_id, contact = %slots[contact].number, attempt, "campaign: dialling");
+                    let call = Call {
+                        runner: Arc::clone(runner),
+                        agent_id: agent_id.clone(),
+                        trunk: config.trunk.clone().unwrap_or_default(),
+                        number: slots[contact].number.clone(),
+                        caller_id: config.caller_id.clone(),
+                        ring_timeout: Duration::from_secs(u64::from(config.ring_timeout_seconds)),
+                    };
+                    let ended = ended_tx.clone();
+                    calls.spawn(async move {
+                        let (outcome, key) = call.place().await;
+                        let _ = ended.send((contact, outcome, key));
+                    });
+                }
+                Claimed::DoneElsewhere(disposition) => {
+                    campaign.release(contact, now)?;
+                    campaign.finished_elsewhere(contact, disposition)?;
+                }
+                Claimed::NotNow(retry_at) => campaign.release(contact, retry_at)?,
+            }
+        }
+        if campaign.live_calls() == 0 {
+            let finished = match campaign.run_state() {
+                RunState::Finished => Some(status::COMPLETED),
+                RunState::Stopped => Some(status::STOPPED),
+                RunState::Running | RunState::Paused => None,
+            };
+            if let Some(final_status) = finished {
+                close_outside_window(runner, org_id, &slots, &campaign).await?;
+                if !deleted {
+                    finish_batch(store, org_id, batch_id, &mut deltas, final_status).await?;
+                }
+                tracing::info!(batch = %batch_id, status = final_status, progress = ?campaign.progress(), "campaign: ended");
+                return Ok(());
+            }
+        }
+        let wake = campaign
+            .next_wakeup(now)
+            .map_or(POLL.as_millis() as i64, |at| (at - now).clamp(0, POLL.as_millis() as i64));
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            ended = ended_rx.recv() => {
+                let mut next = ended;
+                while let Some((contact, outcome, key)) = next {
+                    live.remove(&contact);
+                    record_outcome(runner, org_id, &slots[contact], &mut campaign, contact, outcome, key, &mut deltas).await?;
+                    next = ended_rx.try_recv().ok();
+                }
+            }
+            _ = tokio::time::sleep(Duration::from_millis(wake as u64)) => {}
+        }
+    }
+}
+
+/// Pause, resume and stop as the batch's status says.
+fn follow_status(campaign: &mut Campaign, execution: &str) {
+    match execution {
+        status::RUNNING => campaign.resume(),
+        status::PAUSED => campaign.pause(),
+        _ => campaign.stop(),
+    }
+}
+
+/// Writes the counters gathered since the last write (and the live calls) to the batch; its document.
+async fn sync_batch(
+    store: &Store,
+    org_id: &str,
+    batch_id: &str,
+    deltas: &mut Deltas,
+    live: usize,
+) -> Result<Option<Value>, StoreError> {
+    let Some(current) = store.get(Collection::Batches, org_id, batch_id).await? else {
+        return Ok(None);
+    };
+    let live_changed = current.doc.get("live_calls").and_then(Value::as_u64) != Some(live as u64);
+    if deltas.is_empty() && !live_changed {
+        return Ok(Some(current.doc));
+    }
+    let written = update_batch(store, org_id, batch_id, |doc| {
+        add_counts(doc, deltas);
+        doc.insert("live_calls".into(), json!(live));
+        Ok::<(), StoreError>(())
+    })
+    .await?;
+    *deltas = Deltas::default();
+    Ok(written.map(|r| r.doc))
+}
+
+fn add_counts(doc: &mut serde_json::Map<String, Value>, deltas: &Deltas) {
+    for (field, delta) in [
+        ("attempted_calls", deltas.attempted),
+        ("successful_calls", deltas.successful),
+        ("failed_calls", deltas.failed),
+    ] {
+        let current = doc.get(field).and_then(Value::as_u64).unwrap_or(0);
+        doc.insert(field.into(), json!(current + delta));
+    }
+}
+
+async fn finish_batch(
+    store: &Store,
+    org_id: &str,
+    batch_id: &str,
+    deltas: &mut Deltas,
+    final_status: &str,
+) -> Result<(), StoreError> {
+    update_batch(store, org_id, batch_id, |doc| {
+        add_counts(doc, deltas);
+        doc.insert("live_calls".into(), json!(0));
+        let current = doc.get("execution_status").and_then(Value::as_str).unwrap_or_default();
+        // A batch run again or rescheduled meanwhile keeps its new status.
+        if [status::RUNNING, status::PAUSED, status::STOPPING].contains(&current) {
+            doc.insert("execution_status".into(), json!(final_status));
+            doc.insert("status".into(), json!("completed"));
+            doc.insert("finished_at".into(), json!(utc_text(now_ms())));
+        }
+        Ok::<(), StoreError>(())
+    })
+    .await?;
+    *deltas = Deltas::default();
+    Ok(())
+}
+
+/// The outcome of a claim.
+enum Claimed {
+    /// This node holds the lease: dial.
+    Yes,
+    /// Another node finished the contact.
+    DoneElsewhere(Disposition),
+    /// Another node holds it, or the store changed under us: look again then.
+    NotNow(i64),
+}
+
+async fn claim(runner: &CampaignRunner, org_id: &str, store_id: &str, now: i64) -> Result<Claimed, RunError> {
+    let Some(record) = runner.store.get(Collection::BatchContacts, org_id, store_id).await? else {
+        return Ok(Claimed::DoneElsewhere(Disposition::Attempted(AttemptOutcome::Failed("contact deleted".into()))));
+    };
+    let doc = ContactDocument::from_json(&record.doc)?;
+    if doc.status == ContactStatus::Done {
+        let disposition = doc.disposition.as_deref().unwrap_or("failed(unknown)").parse()?;
+        return Ok(Claimed::DoneElsewhere(disposition));
+    }
+    let claimed = match doc.claim(&runner.node_id, now, LEASE_TTL_MS) {
+        Ok(claimed) => claimed,
+        Err(voicera_dialer::DialerError::Leased { expires_at, .. }) => return Ok(Claimed::NotNow(expires_at)),
+        Err(_) => return Ok(Claimed::NotNow(doc.next_attempt_at.max(now + 1000))),
+    };
+    if write_contact(&runner.store, &record, &claimed, doc.version).await? {
+        Ok(Claimed::Yes)
+    } else {
+        Ok(Claimed::NotNow(now + 1000))
+    }
+}
+
+/// Writes `next` over `record` (keeping the API's extra fields) if the stored version is still `expected`.
+async fn write_contact(
+    store: &Store,
+    record: &Record,
+    next: &ContactDocument,
+    expected: u64,
+) -> Result<bool, StoreError> {
+    let mut doc = record.doc.clone();
+    if let (Some(map), Value::Object(fields)) = (doc.as_object_mut(), next.to_json()) {
+        map.extend(fields);
+    }
+    let written = Record { org_id: record.org_id.clone(), id: record.id.clone(), doc };
+    store.put_if_version(Collection::BatchContacts, &written, Some(expected)).await
+}
+
+async fn renew(runner: &CampaignRunner, org_id: &str, store_id: &str, now: i64) {
+    let result: Result<(), RunError> = async {
+        let Some(record) = runner.store.get(Collection::BatchContacts, org_id, store_id).await? else {
+            return Ok(());
+        };
+        let doc = ContactDocument::from_json(&record.doc)?;
+        let renewed = doc.renew(&runner.node_id, now, LEASE_TTL_MS)?;
+        write_contact(&runner.store, &record, &renewed, doc.version).await?;
+        Ok::<(), RunError>(())
+    }
+    .await;
+    if let Err(error) = result {
+        tracing::warn!(%error, contact = store_id, "campaign: cannot renew a lease");
+    }
+}
+
+/// A contact stored as dialling when the campaign (re)starts. Its call died with the node that placed it
+/// when that node is this one (a restart) or its lease lapsed: the attempt ends as `failed(node lost)`, and
+/// the contact is retried only if the failure policy has attempts left. A live lease of another node is left.
+async fn settle_dialing(
+    runner: &CampaignRunner,
+    record: &Record,
+    doc: ContactDocument,
+    now: i64,
+    failed_attempts: u32,
+) -> Result<ContactDocument, RunError> {
+    let lease_live = doc.lease.as_ref().is_some_and(|l| l.expires_at > now);
+    let mine = doc.lease.as_ref().is_some_and(|l| l.node == runner.node_id);
+    if lease_live && !mine {
+        return Ok(doc);
+    }
+    let mut next = doc.clone();
+    if let Some(open) = next.history.last_mut().filter(|a| a.outcome.is_none()) {
+        open.ended_at = Some(now);
+        open.outcome = Some("failed(node lost)".into());
+    }
+    next.lease = None;
+    if next.attempts < failed_attempts {
+        next.status = ContactStatus::Queued;
+        next.next_attempt_at = now;
+    } else {
+        next.status = ContactStatus::Done;
+        next.disposition = Some("failed(node lost)".into());
+    }
+    next.version += 1;
+    if write_contact(&runner.store, record, &next, doc.version).await? {
+        tracing::warn!(contact = %record.id, "campaign: an attempt lost with its node recorded as failed(node lost)");
+        Ok(next)
+    } else {
+        // Someone else settled it first: take what is stored now.
+        let stored = runner.store.get(Collection::BatchContacts, &record.org_id, &record.id).await?;
+        match stored {
+            Some(r) => Ok(ContactDocument::from_json(&r.doc)?),
+            None => Ok(next),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_outcome(
+    runner: &CampaignRunner,
+    org_id: &str,
+    slot: &Slot,
+    campaign: &mut Campaign,
+    contact: ContactId,
+    outcome: AttemptOutcome,
+    call_key: Option<String>,
+    deltas: &mut Deltas,
+) -> Result<(), RunError> {
+    let now = now_ms();
+    match outcome {
+        AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine => deltas.successful += 1,
+        _ => deltas.failed += 1,
+    }
+    let outcome_text = Disposition::Attempted(outcome.clone()).to_string();
+    campaign.on_outcome(contact, outcome, now)?;
+    let after = match &campaign.contact(contact).map(|c| c.state.clone()) {
+        Some(ContactState::Pending { not_before }) => AfterAttempt::RetryAt(*not_before),
+        Some(ContactState::Done(disposition)) => AfterAttempt::Done(disposition.to_string()),
+        Some(ContactState::Dialing { .. }) | None => AfterAttempt::Done(outcome_text.clone()),
+    };
+    tracing::info!(contact = %slot.number, outcome = %outcome_text, next = ?after, "campaign: attempt ended");
+    for _ in 0..5 {
+        let Some(record) = runner.store.get(Collection::BatchContacts, org_id, &slot.store_id).await? else {
+            return Ok(());
+        };
+        let doc = ContactDocument::from_json(&record.doc)?;
+        let next = match doc.finish(&runner.node_id, &outcome_text, after.clone(), now) {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::warn!(%error, contact = %slot.number, "campaign: the outcome came after the lease was lost");
+                return Ok(());
+            }
+        };
+        let mut record = record;
+        if let (Some(map), Some(key)) = (record.doc.as_object_mut(), &call_key) {
+            map.insert("last_call_id".into(), json!(key));
+        }
+        if write_contact(&runner.store, &record, &next, doc.version).await? {
+            return Ok(());
+        }
+    }
+    tracing::warn!(contact = %slot.number, "campaign: the outcome could not be stored (the contact kept changing)");
+    Ok(())
+}
+
+/// Contacts the campaign's end closed as outside-window, still queued in the store.
+async fn close_outside_window(
+    runner: &CampaignRunner,
+    org_id: &str,
+    slots: &[Slot],
+    campaign: &Campaign,
+) -> Result<(), RunError> {
+    for (id, slot) in slots.iter().enumerate() {
+        let Some(ContactState::Done(Disposition::OutsideWindow)) = campaign.contact(id).map(|c| &c.state) else {
+            continue;
+        };
+        let Some(record) = runner.store.get(Collection::BatchContacts, org_id, &slot.store_id).await? else {
+            continue;
+        };
+        let doc = ContactDocument::from_json(&record.doc)?;
+        if doc.status != ContactStatus::Queued {
+            continue;
+        }
+        let mut next = doc.clone();
+        next.status = ContactStatus::Done;
+        next.disposition = Some(Disposition::OutsideWindow.to_string());
+        next.version += 1;
+        write_contact(&runner.store, &record, &next, doc.version).await?;
+    }
+    Ok(())
+}
+
+/// One call to place.
+struct Call {
+    runner: Arc<CampaignRunner>,
+    agent_id: String,
+    trunk: String,
+    number: String,
+    caller_id: Option<String>,
+    ring_timeout: Duration,
+}
+
+impl Call {
+    /// Places the call and waits for its end: the outcome, and the call's key when it was answered.
+    async fn place(self) -> (AttemptOutcome, Option<String>) {
+        let to = match self.runner.policy.check(&self.number) {
+            Ok(NormalizedTarget::Sip(_)) => {
+                return (AttemptOutcome::Failed(format!("{} is not a phone number", self.number)), None)
+            }
+            Ok(target) => target.dial_string().to_string(),
+            Err(refused) => return (AttemptOutcome::Failed(format!("dial policy: {refused}")), None),
+        };
+        let agent = match self.runner.router.route(&self.agent_id) {
+            Some(Destination::Agent(agent)) => Some(agent),
+            Some(Destination::Echo) => None,
+            Some(Destination::Unavailable { reason, .. }) => {
+                return (AttemptOutcome::Failed(format!("agent unavailable: {reason}")), None)
+            }
+            None => return (AttemptOutcome::Failed(format!("no agent {:?}", self.agent_id)), None),
+        };
+        let request = OutboundRequest {
+            trunk: self.trunk.clone(),
+            to,
+            from: self.caller_id.clone(),
+            ring_timeout: Some(self.ring_timeout),
+            agent,
+        };
+        match self.runner.sip.place_call(request).await {
+            Ok(key) => {
+                // Answered: the call is live until the SIP service no longer lists it (a BYE either way).
+                loop {
+                    tokio::time::sleep(CALL_END_POLL).await;
+                    if !self.runner.sip.calls().await.contains(&key) {
+                        break;
+                    }
+                }
+                (AttemptOutcome::AnsweredHuman, Some(key.as_str().to_string()))
+            }
+            Err(PlaceCallError::Rejected { status, .. }) => (AttemptOutcome::from_sip_status(status), None),
+            Err(PlaceCallError::NoAnswer) => (AttemptOutcome::NoAnswer, None),
+            Err(PlaceCallError::Timeout) => (AttemptOutcome::from_sip_status(408), None),
+            Err(other) => (AttemptOutcome::Failed(other.to_string()), None),
+        }
+    }
+}
