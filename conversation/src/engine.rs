@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use voicera_models::{
-    tool_call_text, ChatMessage, LlmEvent, LlmStream, ModelError, ModelStage, Role, SttStream, ToolSpec, Transcript,
-    TtsStream,
+    tool_call_text, ChatMessage, LlmEvent, LlmStream, ModelError, ModelStage, Role, SttStream, Switch, ToolSpec,
+    Transcript, TtsStream,
 };
 
 use crate::agent::{is_farewell, render_template, Agent, AgentTool, CallContext, InteractionMode, ToolRequest};
@@ -506,6 +506,9 @@ impl Conversation {
             };
             self.apply(event, out, notes);
         }
+        while let Some(Switch { from, to, reason }) = self.stt.take_switch() {
+            notes.push(ConversationNote::ModelFallback { stage: ModelStage::Stt, from, to, reason });
+        }
     }
 
     /// While the agent is paused under the caller's voice: once the window passes without the recogniser's
@@ -915,6 +918,9 @@ impl Conversation {
             self.scratch.clear();
             let more = utterance.tts.poll_audio(&mut self.scratch);
             let failure = if more { None } else { utterance.tts.failure().cloned() };
+            while let Some(Switch { from, to, reason }) = utterance.tts.take_switch() {
+                notes.push(ConversationNote::ModelFallback { stage: ModelStage::Tts, from, to, reason });
+            }
             if !self.scratch.is_empty() {
                 let pcm: &[i16] = match utterance.resampler.as_mut() {
                     Some(r) => {

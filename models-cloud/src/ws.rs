@@ -151,6 +151,7 @@ pub fn error(url: &str, err: tungstenite::Error) -> ModelError {
                 _ => http::error_message(&body),
             };
             ModelError::new(http::status_kind(status), format!("{url}: HTTP {status}: {message}"))
+                .with_retry_after(http::retry_after(status, response.headers()))
         }
         tungstenite::Error::Io(io) if http::is_timeout(&io) => {
             ModelError::new(FailureKind::TimedOut, format!("{url}: {io}"))

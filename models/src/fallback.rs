@@ -114,6 +114,24 @@ impl Breaker {
             }
         };
     }
+
+    /// The provider asked to be left alone for `retry_after` (`Retry-After` on a 429 or 503): open at once,
+    /// until then at least, whatever the count of failures.
+    pub fn hold_off(&mut self, now: Instant, retry_after: Duration) {
+        let until = now + retry_after;
+        self.state = match self.state {
+            BreakerState::Open { until: later } if later > until => BreakerState::Open { until: later },
+            _ => BreakerState::Open { until },
+        };
+    }
+
+    /// `error` happened at `now`: counted as a failure, and a `Retry-After` it carries is honoured.
+    pub fn on_error(&mut self, now: Instant, error: &ModelError) {
+        self.on_failure(now);
+        if let Some(retry_after) = error.retry_after {
+            self.hold_off(now, retry_after);
+        }
+    }
 }
 
 /// Time budgets of a chain's replies.
@@ -133,22 +151,22 @@ impl Default for ChainBudget {
     }
 }
 
-/// One link of a chain: a named model behind its breaker.
-pub struct Link {
+/// One link of a chain: a named model (a language model, a recogniser, a voice) behind its breaker.
+pub struct Link<M: ?Sized = dyn LanguageModel> {
     /// How logs, metrics and records name it (`openai:gpt-4o-mini`, `smollm2-135m`).
     pub name: String,
     /// The model.
-    pub model: Arc<dyn LanguageModel>,
+    pub model: Arc<M>,
     breaker: Mutex<Breaker>,
 }
 
-impl Link {
+impl<M: ?Sized> Link<M> {
     /// `model`, named `name`, behind a breaker with `policy`.
-    pub fn new(name: impl Into<String>, model: Arc<dyn LanguageModel>, policy: BreakerPolicy) -> Link {
+    pub fn new(name: impl Into<String>, model: Arc<M>, policy: BreakerPolicy) -> Link<M> {
         Link { name: name.into(), model, breaker: Mutex::new(Breaker::new(policy)) }
     }
 
-    fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
+    pub(crate) fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
         // A breaker is a few plain fields: a panic elsewhere cannot leave it inconsistent.
         self.breaker.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -157,6 +175,19 @@ impl Link {
     pub fn breaker_state(&self) -> BreakerState {
         self.breaker().state()
     }
+}
+
+/// The first link from `*next` on whose breaker lets a request through at `now`; `*next` moves past it (and
+/// past the open ones skipped). `None` when every remaining link is open.
+pub(crate) fn next_allowed<M: ?Sized>(links: &[Link<M>], next: &mut usize, now: Instant) -> Option<usize> {
+    while *next < links.len() {
+        let index = *next;
+        *next += 1;
+        if links[index].breaker().allow(now) {
+            return Some(index);
+        }
+    }
+    None
 }
 
 /// A language model made of links tried in order.
@@ -233,12 +264,7 @@ impl ChainStream {
     /// Starts the next link whose breaker allows it; `failed` says why the previous one was left.
     fn start_next(&mut self, failed: Option<(usize, ModelError)>) {
         let now = self.clock.now();
-        while self.next < self.links.len() {
-            let index = self.next;
-            self.next += 1;
-            if !self.links[index].breaker().allow(now) {
-                continue;
-            }
+        if let Some(index) = next_allowed(&self.links, &mut self.next, now) {
             if let Some((from, error)) = &failed {
                 self.pending.push_back(LlmEvent::Switched {
                     from: self.links[*from].name.clone(),
@@ -270,7 +296,7 @@ impl ChainStream {
     /// Leaves the current link for `error`, counting it against its breaker.
     fn fail_over(&mut self, error: ModelError) {
         let Some(active) = self.current.take() else { return };
-        self.links[active.index].breaker().on_failure(self.clock.now());
+        self.links[active.index].breaker().on_error(self.clock.now(), &error);
         self.last_error = Some(error.clone());
         self.start_next(Some((active.index, error)));
     }
