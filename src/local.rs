@@ -463,7 +463,7 @@ fn speech_to_text(models: &LocalModels, config: &AgentConfig, choice: &SttChoice
                 .iter()
                 .map(|(name, link)| Ok((name.clone(), speech_to_text(models, config, link)?)))
                 .collect::<Result<_>>()?,
-        )?,
+        ),
     })
 }
 
@@ -485,7 +485,7 @@ fn text_to_speech(models: &LocalModels, config: &AgentConfig, choice: &TtsChoice
                 .iter()
                 .map(|(name, link)| Ok((name.clone(), text_to_speech(models, config, link)?)))
                 .collect::<Result<_>>()?,
-        )?,
+        ),
     })
 }
 

@@ -61,16 +61,15 @@ pub fn cloud_tts(speech: &CloudSpeech, language: &str) -> Result<Arc<dyn TextToS
 }
 
 /// A recogniser chain over named links.
-pub fn stt_chain(links: Vec<(String, Arc<dyn SpeechToText>)>) -> Result<Arc<dyn SpeechToText>> {
+pub fn stt_chain(links: Vec<(String, Arc<dyn SpeechToText>)>) -> Arc<dyn SpeechToText> {
     let names: Vec<&str> = links.iter().map(|(name, _)| name.as_str()).collect();
     tracing::info!(chain = ?names, "speech-to-text fallback chain");
     let links = links.into_iter().map(|(name, model)| Link::new(name, model, BreakerPolicy::default())).collect();
-    let chain = FallbackStt::new(links, ChainBudget::default(), Arc::new(SystemClock));
-    Ok(Arc::new(chain.context("a speech-to-text chain needs a link")?))
+    Arc::new(FallbackStt::new(links, ChainBudget::default(), Arc::new(SystemClock)))
 }
 
 /// A voice chain over named links, each resampled to [`CHAIN_RATE`].
-pub fn tts_chain(links: Vec<(String, Arc<dyn TextToSpeech>)>) -> Result<Arc<dyn TextToSpeech>> {
+pub fn tts_chain(links: Vec<(String, Arc<dyn TextToSpeech>)>) -> Arc<dyn TextToSpeech> {
     let names: Vec<&str> = links.iter().map(|(name, _)| name.as_str()).collect();
     tracing::info!(chain = ?names, "text-to-speech fallback chain");
     let links = links
@@ -80,8 +79,7 @@ pub fn tts_chain(links: Vec<(String, Arc<dyn TextToSpeech>)>) -> Result<Arc<dyn 
             Link::new(name, model, BreakerPolicy::default())
         })
         .collect();
-    let chain = FallbackTts::new(links, ChainBudget::default(), Arc::new(SystemClock));
-    Ok(Arc::new(chain.context("a text-to-speech chain needs a link")?))
+    Arc::new(FallbackTts::new(links, ChainBudget::default(), Arc::new(SystemClock)))
 }
 
 /// A voice resampled to [`CHAIN_RATE`], so that the links of a chain can stand in for each other.

@@ -2,108 +2,63 @@
 //! bodies they document): good keys print ok and exit 0; a bad key prints the provider's own message and
 //! the command exits non-zero.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+mod common;
+
+use std::net::TcpListener;
 use std::process::Command;
+
+use common::provider::fake_rest;
 
 /// The key every fake accepts.
 const GOOD: &str = "good-key";
 
-/// One request: method, path, lower-case headers.
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
+/// The value of header `name` in a raw request.
+fn header<'a>(request: &'a str, name: &str) -> Option<&'a str> {
+    request.lines().filter_map(|l| l.split_once(':')).find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
 }
 
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// Answers as each provider does: `(status, body)`.
-fn answer(request: &Request) -> (u16, &'static str) {
-    let route = (request.method.as_str(), request.path.as_str());
-    match route {
+/// Answers a raw request as each provider does: `(status, body)`.
+fn answer(request: &str) -> (u16, String) {
+    let line = request.lines().next().unwrap_or_default();
+    let route = line.strip_suffix(" HTTP/1.1").unwrap_or(line);
+    let (status, body) = match route {
         // Deepgram: `Authorization: Token …`.
-        ("GET", "/deepgram/v1/projects") if request.header("authorization") == Some(&format!("Token {GOOD}")) => {
+        "GET /deepgram/v1/projects" if header(request, "authorization") == Some(&format!("Token {GOOD}")) => {
             (200, r#"{"projects":[{"project_id":"3a7d","name":"voicera"}]}"#)
         }
-        ("GET", "/deepgram/v1/projects") => {
+        "GET /deepgram/v1/projects" => {
             (401, r#"{"err_code":"INVALID_AUTH","err_msg":"Invalid credentials.","request_id":"9b1f"}"#)
         }
         // OpenAI: `Authorization: Bearer …`.
-        ("GET", "/openai/v1/models") if request.header("authorization") == Some(&format!("Bearer {GOOD}")) => (
+        "GET /openai/v1/models" if header(request, "authorization") == Some(&format!("Bearer {GOOD}")) => (
             200,
             r#"{"object":"list","data":[{"id":"gpt-4o-mini","object":"model","created":1721172741,"owned_by":"system"}]}"#,
         ),
-        ("GET", "/openai/v1/models") => (
+        "GET /openai/v1/models" => (
             401,
             r#"{"error":{"message":"Incorrect API key provided: bad-key. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#,
         ),
         // ElevenLabs: `xi-api-key`.
-        ("GET", "/elevenlabs/v1/models") if request.header("xi-api-key") == Some(GOOD) => {
+        "GET /elevenlabs/v1/models" if header(request, "xi-api-key") == Some(GOOD) => {
             (200, r#"[{"model_id":"eleven_flash_v2_5","name":"Eleven Flash v2.5","can_do_text_to_speech":true}]"#)
         }
-        ("GET", "/elevenlabs/v1/models") => (401, r#"{"detail":{"status":"invalid_api_key","message":"Invalid API key"}}"#),
+        "GET /elevenlabs/v1/models" => (401, r#"{"detail":{"status":"invalid_api_key","message":"Invalid API key"}}"#),
         // Sarvam: `api-subscription-key`, language identification of one word.
-        ("POST", "/sarvam/text-lid") if request.header("api-subscription-key") == Some(GOOD) => {
+        "POST /sarvam/text-lid" if header(request, "api-subscription-key") == Some(GOOD) => {
             (200, r#"{"request_id":"20250101_1","language_code":"en-IN","script_code":"Latn"}"#)
         }
-        ("POST", "/sarvam/text-lid") => {
+        "POST /sarvam/text-lid" => {
             (403, r#"{"error":{"message":"Invalid API key or subscription","code":"invalid_api_key_error"}}"#)
         }
         _ => (404, r#"{"error":{"message":"no such route"}}"#),
-    }
+    };
+    (status, body.to_string())
 }
 
-/// A fake of every provider, each under `/<provider>`.
-fn fake_providers() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for socket in listener.incoming() {
-            let Ok(mut socket) = socket else { continue };
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                match socket.read(&mut byte) {
-                    Ok(1) => head.push(byte[0]),
-                    _ => break,
-                }
-            }
-            let head = String::from_utf8_lossy(&head).to_string();
-            let mut lines = head.lines();
-            let mut first = lines.next().unwrap_or_default().split(' ');
-            let (method, path) = (first.next().unwrap_or_default(), first.next().unwrap_or_default());
-            let headers: Vec<(String, String)> = lines
-                .filter_map(|l| l.split_once(':'))
-                .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-                .collect();
-            let length: usize = headers
-                .iter()
-                .find(|(n, _)| n == "content-length")
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0u8; length];
-            let _ = socket.read_exact(&mut body);
-            let request = Request { method: method.into(), path: path.into(), headers };
-            let (status, body) = answer(&request);
-            let reason = match status {
-                200 => "OK",
-                401 => "Unauthorized",
-                403 => "Forbidden",
-                _ => "Not Found",
-            };
-            let _ = write!(
-                socket,
-                "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    address
+/// A fake of every provider, each under `/<provider>`, for `requests` requests.
+fn fake_providers(requests: usize) -> std::net::SocketAddr {
+    let (port, _requests) = fake_rest(requests, answer);
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// Runs `voicera providers check` with only `env`.
@@ -121,7 +76,7 @@ fn providers_check(env: &[(&str, String)]) -> (i32, String, String) {
     )
 }
 
-fn env_for(fake: SocketAddr, keys: [&str; 4]) -> Vec<(&'static str, String)> {
+fn env_for(fake: std::net::SocketAddr, keys: [&str; 4]) -> Vec<(&'static str, String)> {
     vec![
         ("VOICERA_DEEPGRAM_BASE_URL", format!("http://{fake}/deepgram")),
         ("VOICERA_DEEPGRAM_API_KEY", keys[0].into()),
@@ -140,7 +95,7 @@ fn line<'a>(stdout: &'a str, provider: &str) -> &'a str {
 
 #[test]
 fn every_good_key_is_reported_ok_and_the_command_succeeds() {
-    let fake = fake_providers();
+    let fake = fake_providers(4);
     let (code, stdout, stderr) = providers_check(&env_for(fake, [GOOD; 4]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     for provider in ["deepgram", "openai", "elevenlabs", "sarvam"] {
@@ -152,7 +107,7 @@ fn every_good_key_is_reported_ok_and_the_command_succeeds() {
 
 #[test]
 fn a_bad_key_prints_the_providers_message_and_fails_the_command() {
-    let fake = fake_providers();
+    let fake = fake_providers(4);
     let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap(); // nothing listens once dropped
     let mut env = env_for(fake, [GOOD, "bad-key", "bad-key", GOOD]);
     env.push(("VOICERA_CARTESIA_BASE_URL", format!("ws://{closed}")));

@@ -188,3 +188,22 @@ pub fn close_error(url: &str, frame: Option<&tungstenite::protocol::CloseFrame>)
 pub fn is_idle(err: &tungstenite::Error) -> bool {
     matches!(err, tungstenite::Error::Io(io) if http::is_timeout(io))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_refused_upgrade_keeps_the_status_the_message_and_retry_after() {
+        let response = tungstenite::http::Response::builder()
+            .status(429)
+            .header("retry-after", "30")
+            .body(Some(br#"{"err_code":"TOO_MANY_REQUESTS","err_msg":"Too many requests"}"#.to_vec()))
+            .unwrap();
+        let err = error("wss://api.deepgram.com/v1/listen", tungstenite::Error::Http(Box::new(response)));
+        assert_eq!(err.kind, FailureKind::Overloaded);
+        assert!(err.message.ends_with("HTTP 429: Too many requests"), "{err}");
+        assert_eq!(err.retry_after, Some(Duration::from_secs(30)));
+    }
+}

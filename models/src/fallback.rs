@@ -109,9 +109,9 @@ impl Breaker {
             BreakerState::Closed { failures } if failures + 1 < self.policy.failures_to_open => {
                 BreakerState::Closed { failures: failures + 1 }
             }
-            BreakerState::Closed { .. } | BreakerState::HalfOpen | BreakerState::Open { .. } => {
-                BreakerState::Open { until: now + self.policy.open_for }
-            }
+            // Already open (another call's failure, or a provider's Retry-After): never shortened.
+            BreakerState::Open { until } => BreakerState::Open { until: until.max(now + self.policy.open_for) },
+            BreakerState::Closed { .. } | BreakerState::HalfOpen => BreakerState::Open { until: now + self.policy.open_for },
         };
     }
 
@@ -190,25 +190,30 @@ pub(crate) fn next_allowed<M: ?Sized>(links: &[Link<M>], next: &mut usize, now: 
     None
 }
 
-/// A language model made of links tried in order.
-pub struct FallbackLlm {
-    links: Arc<[Link]>,
-    budget: ChainBudget,
-    clock: Arc<dyn Clock>,
+/// Models of one kind tried in order, each behind its breaker, with the budgets and the clock their streams
+/// share: a language model ([`FallbackLlm`]), a recogniser or a voice ([`crate::speech_chain`]).
+pub struct Chain<M: ?Sized> {
+    pub(crate) links: Arc<[Link<M>]>,
+    pub(crate) budget: ChainBudget,
+    pub(crate) clock: Arc<dyn Clock>,
 }
+
+/// A language model made of links tried in order.
+pub type FallbackLlm = Chain<dyn LanguageModel>;
 
 /// What the next link is told when it takes over a reply already partly spoken.
 pub const CONTINUE_INSTRUCTION: &str =
     "Your previous reply was cut off. Continue it from exactly where it stopped; do not repeat what was said.";
 
-impl FallbackLlm {
-    /// A chain over `links` (at least one), with `budget`, reading time from `clock`.
-    pub fn new(links: Vec<Link>, budget: ChainBudget, clock: Arc<dyn Clock>) -> FallbackLlm {
-        FallbackLlm { links: links.into(), budget, clock }
+impl<M: ?Sized> Chain<M> {
+    /// A chain over `links` (at least one; a work item on an empty chain fails at once), with `budget`,
+    /// reading time from `clock`.
+    pub fn new(links: Vec<Link<M>>, budget: ChainBudget, clock: Arc<dyn Clock>) -> Chain<M> {
+        Chain { links: links.into(), budget, clock }
     }
 
     /// The links, in order.
-    pub fn links(&self) -> &[Link] {
+    pub fn links(&self) -> &[Link<M>] {
         &self.links
     }
 }
@@ -647,6 +652,35 @@ mod tests {
         clock.advance(30_000);
         assert_eq!(text(&drain(&mut *llm.reply(&history(), &[]), &clock, 10)), "back.");
         assert_eq!(llm.links()[0].breaker_state(), BreakerState::Closed { failures: 0 });
+    }
+
+    #[test]
+    fn retry_after_opens_the_breaker_for_as_long_as_the_provider_asked() {
+        let t0 = Instant::now();
+        let mut breaker = Breaker::new(BreakerPolicy::default());
+        let busy = ModelError::new(FailureKind::Overloaded, "HTTP 429").with_retry_after(Some(Duration::from_secs(90)));
+        breaker.on_error(t0, &busy);
+        assert_eq!(breaker.state(), BreakerState::Open { until: t0 + Duration::from_secs(90) }, "at once, for 90 s");
+        // Another call's failure while it is open does not shorten the hold.
+        breaker.on_error(t0 + Duration::from_secs(1), &ModelError::new(FailureKind::Engine, "boom"));
+        assert_eq!(breaker.state(), BreakerState::Open { until: t0 + Duration::from_secs(90) });
+        assert!(!breaker.allow(t0 + Duration::from_secs(89)));
+        assert!(breaker.allow(t0 + Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn a_language_model_asking_to_retry_later_is_skipped_that_long() {
+        let clock = VirtualClock::new();
+        let busy = ModelError::new(FailureKind::Overloaded, "HTTP 503").with_retry_after(Some(Duration::from_secs(120)));
+        let primary = Scripted::new(vec![vec![Step::Event(LlmEvent::Failed(busy))], [tokens(&["back."]), vec![done()]].concat()]);
+        let backup = Scripted::new((0..3).map(|_| [tokens(&["ok."]), vec![done()]].concat()).collect());
+        let llm = chain(vec![("primary", primary.clone()), ("backup", backup)], clock.clone());
+        assert_eq!(text(&drain(&mut *llm.reply(&history(), &[]), &clock, 10)), "ok.");
+        clock.advance(60_000); // past the policy's 30 s, within the provider's 120 s
+        assert_eq!(text(&drain(&mut *llm.reply(&history(), &[]), &clock, 10)), "ok.");
+        assert_eq!(primary.asked.lock().unwrap().len(), 1);
+        clock.advance(60_000);
+        assert_eq!(text(&drain(&mut *llm.reply(&history(), &[]), &clock, 10)), "back.");
     }
 
     #[test]

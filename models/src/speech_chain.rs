@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::fallback::{next_allowed, ChainBudget, Clock, Link};
+use crate::fallback::{next_allowed, Chain, ChainBudget, Clock, Link};
 use crate::{FailureKind, ModelError, SpeechToText, SttStream, Switch, TextToSpeech, Transcript, TtsStream};
 
 /// The most caller audio kept per utterance for a replay: 20 s at 16 kHz (640 KB).
@@ -35,30 +35,56 @@ fn first_link<M: ?Sized>(links: &[Link<M>], next: &mut usize, now: Instant) -> O
 }
 
 /// A recogniser made of links tried in order.
-pub struct FallbackStt {
-    links: Arc<[Link<dyn SpeechToText>]>,
-    budget: ChainBudget,
-    clock: Arc<dyn Clock>,
+pub type FallbackStt = Chain<dyn SpeechToText>;
+
+/// A voice made of links tried in order (all speaking at one sample rate).
+pub type FallbackTts = Chain<dyn TextToSpeech>;
+
+/// The stream of a chain without links: every utterance and clause fails at once.
+struct NoLinks {
+    error: ModelError,
+    ended: usize,
 }
 
-impl FallbackStt {
-    /// A chain over `links`, with `budget` (its first-token budget bounds the wait for a final), reading time
-    /// from `clock`; `None` when `links` is empty.
-    pub fn new(links: Vec<Link<dyn SpeechToText>>, budget: ChainBudget, clock: Arc<dyn Clock>) -> Option<FallbackStt> {
-        (!links.is_empty()).then(|| FallbackStt { links: links.into(), budget, clock })
+impl NoLinks {
+    fn new(what: &str) -> NoLinks {
+        NoLinks { error: ModelError::new(FailureKind::Unsupported, format!("a {what} chain without links")), ended: 0 }
+    }
+}
+
+impl SttStream for NoLinks {
+    fn push_audio(&mut self, _pcm: &[i16]) {}
+
+    fn end_of_speech(&mut self) {
+        self.ended += 1;
     }
 
-    /// The links, in order.
-    pub fn links(&self) -> &[Link<dyn SpeechToText>] {
-        &self.links
+    fn poll_transcript(&mut self) -> Option<Transcript> {
+        self.ended = self.ended.checked_sub(1)?;
+        Some(Transcript::Failed(self.error.clone()))
+    }
+}
+
+impl TtsStream for NoLinks {
+    fn sample_rate(&self) -> u32 {
+        16_000
+    }
+
+    fn poll_audio(&mut self, _out: &mut Vec<i16>) -> bool {
+        false
+    }
+
+    fn failure(&self) -> Option<&ModelError> {
+        Some(&self.error)
     }
 }
 
 impl SpeechToText for FallbackStt {
     fn stream(&self, language: &str) -> Box<dyn SttStream> {
         let mut next = 0;
-        // `new` refuses an empty chain, so there is a first link.
-        let index = first_link(&self.links, &mut next, self.clock.now()).unwrap_or(0);
+        let Some(index) = first_link(&self.links, &mut next, self.clock.now()) else {
+            return Box::new(NoLinks::new("speech-to-text"));
+        };
         Box::new(SttChainStream {
             stream: self.links[index].model.stream(language),
             links: Arc::clone(&self.links),
@@ -175,31 +201,12 @@ impl SttStream for SttChainStream {
     }
 }
 
-/// A voice made of links tried in order.
-pub struct FallbackTts {
-    links: Arc<[Link<dyn TextToSpeech>]>,
-    budget: ChainBudget,
-    clock: Arc<dyn Clock>,
-}
-
-impl FallbackTts {
-    /// A chain over `links` (all speaking at one sample rate), with `budget` (to the first audio of a clause,
-    /// and between its chunks), reading time from `clock`; `None` when `links` is empty.
-    pub fn new(links: Vec<Link<dyn TextToSpeech>>, budget: ChainBudget, clock: Arc<dyn Clock>) -> Option<FallbackTts> {
-        (!links.is_empty()).then(|| FallbackTts { links: links.into(), budget, clock })
-    }
-
-    /// The links, in order.
-    pub fn links(&self) -> &[Link<dyn TextToSpeech>] {
-        &self.links
-    }
-}
-
 impl TextToSpeech for FallbackTts {
     fn speak(&self, text: &str) -> Box<dyn TtsStream> {
         let mut next = 0;
-        // `new` refuses an empty chain, so there is a first link.
-        let index = first_link(&self.links, &mut next, self.clock.now()).unwrap_or(0);
+        let Some(index) = first_link(&self.links, &mut next, self.clock.now()) else {
+            return Box::new(NoLinks::new("text-to-speech"));
+        };
         let stream = self.links[index].model.speak(text);
         Box::new(TtsChainStream {
             rate: stream.sample_rate(),
@@ -414,7 +421,7 @@ mod tests {
             .into_iter()
             .map(|(name, model)| Link::new(name, model as Arc<dyn SpeechToText>, BreakerPolicy::default()))
             .collect();
-        FallbackStt::new(links, ChainBudget::default(), clock).unwrap()
+        FallbackStt::new(links, ChainBudget::default(), clock)
     }
 
     /// Speaks `frames` 20 ms frames of a ramp into `stream`, ends the utterance, and polls (advancing the
@@ -590,7 +597,7 @@ mod tests {
             .into_iter()
             .map(|(name, model)| Link::new(name, model as Arc<dyn TextToSpeech>, BreakerPolicy::default()))
             .collect();
-        FallbackTts::new(links, ChainBudget::default(), clock).unwrap()
+        FallbackTts::new(links, ChainBudget::default(), clock)
     }
 
     /// Plays a clause to its end, advancing the clock `step_ms` on polls without audio; the audio, the
@@ -679,6 +686,18 @@ mod tests {
         // Every link open: the last one is the last resort, still asked.
         let _ = tts.speak("Hi.");
         assert_eq!(a.asked.lock().unwrap().len(), 3, "the open first link is not asked");
+    }
+
+    #[test]
+    fn a_chain_without_links_fails_each_utterance_and_clause() {
+        let clock = VirtualClock::new();
+        let stt = FallbackStt::new(Vec::new(), ChainBudget::default(), clock.clone());
+        let mut stream = stt.stream("en");
+        assert_eq!(stream.poll_transcript(), None);
+        assert!(matches!(utterance(&mut *stream, &clock, 1, 10), Transcript::Failed(e) if e.kind == FailureKind::Unsupported));
+        let tts = FallbackTts::new(Vec::new(), ChainBudget::default(), clock.clone());
+        let (audio, _, failure) = play(&mut *tts.speak("Hi."), &clock, 10);
+        assert!(audio.is_empty() && failure == Some(FailureKind::Unsupported));
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub use agents::{
     TurnDetection, PIPER_VOICE,
 };
 pub(crate) use agents::{provider_env, OPENAI_COMPATIBLE};
-pub use speech::{CloudSpeech, SpeechProvider, SpeechProviderSpec, SPEECH_PROVIDERS};
+pub use speech::{CloudSpeech, SpeechProvider, SPEECH_PROVIDERS};
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
 pub const DEFAULT_HTTP: &str = "0.0.0.0:8080";
