@@ -409,18 +409,19 @@ turn_detection = "punctuation"
     let record = server.call_records().into_iter().next().expect("a call record");
     let said = record["turns"][0]["agent_text"].as_str().unwrap();
     assert_eq!(said, "The library opens at nine.", "the start is not repeated: {record}");
-    let fallback = &record["model_fallbacks"][0];
-    assert_eq!(fallback["stage"], "llm");
-    assert_eq!(fallback["from"], "flaky:test-model");
-    assert_eq!(fallback["to"], "steady:test-model");
-    assert_eq!(fallback["reason"], "unreachable", "{record}");
-    assert!(
-        server.metrics().contains(
-            r#"voicera_provider_fallbacks_total{stage="llm",from="flaky:test-model",to="steady:test-model",reason="unreachable"} 1"#
-        ),
-        "{}",
-        server.metrics()
+    assert_one_fallback(&server, &record, ["llm", "flaky:test-model", "steady:test-model", "unreachable"]);
+}
+
+/// The call's one fallback, `[stage, from, to, reason]`, is in its record and counted once in `/metrics`.
+fn assert_one_fallback(server: &Server, record: &serde_json::Value, [stage, from, to, reason]: [&str; 4]) {
+    let fallbacks = record["model_fallbacks"].as_array().expect("model_fallbacks in the record");
+    assert_eq!(fallbacks.len(), 1, "{record}");
+    let noted = ["stage", "from", "to", "reason"].map(|field| fallbacks[0][field].as_str().unwrap_or_default());
+    assert_eq!(noted, [stage, from, to, reason], "{record}");
+    let counted = format!(
+        r#"voicera_provider_fallbacks_total{{stage="{stage}",from="{from}",to="{to}",reason="{reason}"}} 1"#
     );
+    assert!(server.metrics().contains(&counted), "{}", server.metrics());
 }
 
 /// A Deepgram fake that is over its concurrency limit: every live-transcription upgrade (`GET /v1/listen`) is
@@ -509,18 +510,7 @@ llm_model = "steady:test-model"
     server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
     let record = server.call_records().into_iter().next().expect("a call record");
     assert!(record["turns"][0]["user_text"].as_str().unwrap().to_lowercase().contains("library"), "{record}");
-    let fallback = &record["model_fallbacks"][0];
-    assert_eq!(fallback["stage"], "stt", "{record}");
-    assert_eq!(fallback["from"], "deepgram:nova-3");
-    assert_eq!(fallback["to"], "whisper-tiny.en");
-    assert_eq!(fallback["reason"], "overloaded", "{record}");
-    assert!(
-        server.metrics().contains(
-            r#"voicera_provider_fallbacks_total{stage="stt",from="deepgram:nova-3",to="whisper-tiny.en",reason="overloaded"} 1"#
-        ),
-        "{}",
-        server.metrics()
-    );
+    assert_one_fallback(&server, &record, ["stt", "deepgram:nova-3", "whisper-tiny.en", "overloaded"]);
 }
 
 /// μ-law 8 kHz frames of `text` spoken by espeak-ng, and the frame index of its first voiced sample.
