@@ -26,10 +26,8 @@ struct Configured {
 /// The providers with a key in the environment: the known ones (their public roots unless
 /// `VOICERA_<NAME>_BASE_URL` says otherwise), then any other OpenAI-compatible one with both variables set.
 fn configured() -> Vec<Configured> {
-    let mut known: Vec<(String, CheckedApi, &str)> = OPENAI_COMPATIBLE
-        .iter()
-        .map(|(name, url, _)| (name.to_string(), CheckedApi::OpenAiCompatible, *url))
-        .collect();
+    let mut known: Vec<(String, CheckedApi, &str)> =
+        OPENAI_COMPATIBLE.iter().map(|(name, url, _)| (name.to_string(), CheckedApi::OpenAiCompatible, *url)).collect();
     known.push(("anthropic".into(), CheckedApi::Anthropic, voicera_models_cloud::anthropic::DEFAULT_BASE_URL));
     known.push(("gemini".into(), CheckedApi::Gemini, voicera_models_cloud::gemini::DEFAULT_BASE_URL));
     for spec in SPEECH_PROVIDERS {

@@ -51,9 +51,7 @@ pub fn cloud_tts(speech: &CloudSpeech, language: &str) -> Result<Arc<dyn TextToS
     Ok(match speech.provider {
         SpeechProvider::Deepgram => Arc::new(DeepgramTts::new(DeepgramTtsConfig::new(base, model, &key))),
         SpeechProvider::ElevenLabs => Arc::new(ElevenLabsTts::new(ElevenLabsConfig::new(base, model, voice, &key))),
-        SpeechProvider::Cartesia => {
-            Arc::new(CartesiaTts::new(CartesiaConfig::new(base, model, voice, language, &key)))
-        }
+        SpeechProvider::Cartesia => Arc::new(CartesiaTts::new(CartesiaConfig::new(base, model, voice, language, &key))),
         SpeechProvider::Sarvam => Arc::new(SarvamTts::new(SarvamTtsConfig::new(base, model, voice, language, &key))),
         SpeechProvider::OpenAi => Arc::new(OpenAiTts::new(OpenAiTtsConfig::new(base, model, voice, &key))),
         SpeechProvider::Ai4Bharat => Arc::new(ParlerTts::new(ParlerConfig::new(base, voice, language))),

@@ -418,9 +418,8 @@ fn assert_one_fallback(server: &Server, record: &serde_json::Value, [stage, from
     assert_eq!(fallbacks.len(), 1, "{record}");
     let noted = ["stage", "from", "to", "reason"].map(|field| fallbacks[0][field].as_str().unwrap_or_default());
     assert_eq!(noted, [stage, from, to, reason], "{record}");
-    let counted = format!(
-        r#"voicera_provider_fallbacks_total{{stage="{stage}",from="{from}",to="{to}",reason="{reason}"}} 1"#
-    );
+    let counted =
+        format!(r#"voicera_provider_fallbacks_total{{stage="{stage}",from="{from}",to="{to}",reason="{reason}"}} 1"#);
     assert!(server.metrics().contains(&counted), "{}", server.metrics());
 }
 

@@ -90,7 +90,10 @@ fn env_for(fake: std::net::SocketAddr, keys: [&str; 4]) -> Vec<(&'static str, St
 }
 
 fn line<'a>(stdout: &'a str, provider: &str) -> &'a str {
-    stdout.lines().find(|l| l.split_whitespace().next() == Some(provider)).unwrap_or_else(|| panic!("{provider}: {stdout}"))
+    stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(provider))
+        .unwrap_or_else(|| panic!("{provider}: {stdout}"))
 }
 
 #[test]

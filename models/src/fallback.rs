@@ -111,7 +111,9 @@ impl Breaker {
             }
             // Already open (another call's failure, or a provider's Retry-After): never shortened.
             BreakerState::Open { until } => BreakerState::Open { until: until.max(now + self.policy.open_for) },
-            BreakerState::Closed { .. } | BreakerState::HalfOpen => BreakerState::Open { until: now + self.policy.open_for },
+            BreakerState::Closed { .. } | BreakerState::HalfOpen => {
+                BreakerState::Open { until: now + self.policy.open_for }
+            }
         };
     }
 
@@ -671,8 +673,10 @@ mod tests {
     #[test]
     fn a_language_model_asking_to_retry_later_is_skipped_that_long() {
         let clock = VirtualClock::new();
-        let busy = ModelError::new(FailureKind::Overloaded, "HTTP 503").with_retry_after(Some(Duration::from_secs(120)));
-        let primary = Scripted::new(vec![vec![Step::Event(LlmEvent::Failed(busy))], [tokens(&["back."]), vec![done()]].concat()]);
+        let busy =
+            ModelError::new(FailureKind::Overloaded, "HTTP 503").with_retry_after(Some(Duration::from_secs(120)));
+        let primary =
+            Scripted::new(vec![vec![Step::Event(LlmEvent::Failed(busy))], [tokens(&["back."]), vec![done()]].concat()]);
         let backup = Scripted::new((0..3).map(|_| [tokens(&["ok."]), vec![done()]].concat()).collect());
         let llm = chain(vec![("primary", primary.clone()), ("backup", backup)], clock.clone());
         assert_eq!(text(&drain(&mut *llm.reply(&history(), &[]), &clock, 10)), "ok.");

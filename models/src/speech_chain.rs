@@ -182,7 +182,7 @@ impl SttStream for SttChainStream {
                     return Some(Transcript::Failed(error));
                 }
                 None => {
-                    let Some((_, sent)) = self.awaiting.front() else { return None };
+                    let (_, sent) = self.awaiting.front()?;
                     if now.saturating_duration_since(*sent) <= self.budget.first_token {
                         return None;
                     }
@@ -302,8 +302,11 @@ impl TtsStream for TtsChainStream {
             }
             if out.len() == before {
                 let since = *self.waiting_since.get_or_insert(now);
-                let (budget, what) =
-                    if self.heard { (self.budget.stall, "next audio") } else { (self.budget.first_token, "first audio") };
+                let (budget, what) = if self.heard {
+                    (self.budget.stall, "next audio")
+                } else {
+                    (self.budget.first_token, "first audio")
+                };
                 if now.saturating_duration_since(since) > budget {
                     let name = &self.links[self.index].name;
                     let message = format!("{name}: no {what} within {} ms", budget.as_millis());
@@ -451,7 +454,8 @@ mod tests {
         let clock = VirtualClock::new();
         let refused = ScriptedStt::new(Heard::Fail(ModelError::new(FailureKind::Unreachable, "connection refused")));
         let local = ScriptedStt::new(Heard::Count);
-        let stt = stt_chain(vec![("deepgram:nova-3", refused.clone()), ("whisper-tiny.en", local.clone())], clock.clone());
+        let stt =
+            stt_chain(vec![("deepgram:nova-3", refused.clone()), ("whisper-tiny.en", local.clone())], clock.clone());
         let mut stream = stt.stream("en");
         assert_eq!(utterance(&mut *stream, &clock, 50, 10), Transcript::Final("16000 samples".into()));
         assert_eq!(
@@ -485,7 +489,10 @@ mod tests {
     #[test]
     fn a_recogniser_silent_past_the_budget_is_abandoned_after_two_seconds() {
         let clock = VirtualClock::new();
-        let stt = stt_chain(vec![("slow", ScriptedStt::new(Heard::Silent)), ("backup", ScriptedStt::new(Heard::Count))], clock.clone());
+        let stt = stt_chain(
+            vec![("slow", ScriptedStt::new(Heard::Silent)), ("backup", ScriptedStt::new(Heard::Count))],
+            clock.clone(),
+        );
         let mut stream = stt.stream("en");
         assert_eq!(utterance(&mut *stream, &clock, 5, 100), Transcript::Final("1600 samples".into()));
         assert!((2000..=2100).contains(&clock.ms()), "switched once the 2 s budget passed, at {} ms", clock.ms());
@@ -511,7 +518,9 @@ mod tests {
         let b = ScriptedStt::new(Heard::Fail(ModelError::new(FailureKind::Rejected, "b")));
         let stt = stt_chain(vec![("a", a), ("b", b)], clock.clone());
         let mut stream = stt.stream("en");
-        assert!(matches!(utterance(&mut *stream, &clock, 5, 10), Transcript::Failed(e) if e.kind == FailureKind::Rejected));
+        assert!(
+            matches!(utterance(&mut *stream, &clock, 5, 10), Transcript::Failed(e) if e.kind == FailureKind::Rejected)
+        );
         assert_eq!(stt.links()[1].breaker_state(), BreakerState::Closed { failures: 1 });
     }
 
@@ -602,7 +611,11 @@ mod tests {
 
     /// Plays a clause to its end, advancing the clock `step_ms` on polls without audio; the audio, the
     /// switches and the failure.
-    fn play(stream: &mut dyn TtsStream, clock: &VirtualClock, step_ms: u64) -> (Vec<i16>, Vec<Switch>, Option<FailureKind>) {
+    fn play(
+        stream: &mut dyn TtsStream,
+        clock: &VirtualClock,
+        step_ms: u64,
+    ) -> (Vec<i16>, Vec<Switch>, Option<FailureKind>) {
         let mut audio = Vec::new();
         let mut switched = Vec::new();
         for _ in 0..10_000 {
@@ -694,7 +707,9 @@ mod tests {
         let stt = FallbackStt::new(Vec::new(), ChainBudget::default(), clock.clone());
         let mut stream = stt.stream("en");
         assert_eq!(stream.poll_transcript(), None);
-        assert!(matches!(utterance(&mut *stream, &clock, 1, 10), Transcript::Failed(e) if e.kind == FailureKind::Unsupported));
+        assert!(
+            matches!(utterance(&mut *stream, &clock, 1, 10), Transcript::Failed(e) if e.kind == FailureKind::Unsupported)
+        );
         let tts = FallbackTts::new(Vec::new(), ChainBudget::default(), clock.clone());
         let (audio, _, failure) = play(&mut *tts.speak("Hi."), &clock, 10);
         assert!(audio.is_empty() && failure == Some(FailureKind::Unsupported));

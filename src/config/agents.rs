@@ -456,7 +456,9 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path, policy: &DialP
         let language = a.language.unwrap_or_else(|| "en".into());
         voicera_models_local::espeak::voice_for(&language).map_err(|e| anyhow::anyhow!("{at}.language: {e}"))?;
         let stt = match a.stt_model {
-            Some(names) => model_chain(&at, "stt_model", names, |n| stt_link(&at, n, &language, base_dir), SttChoice::Chain)?,
+            Some(names) => {
+                model_chain(&at, "stt_model", names, |n| stt_link(&at, n, &language, base_dir), SttChoice::Chain)?
+            }
             None if language == "en" => SttChoice::Local("whisper-tiny.en".into()),
             None => SttChoice::Local("whisper-base".into()),
         };
@@ -929,11 +931,14 @@ mod tests {
         );
         assert_eq!(links[1], ("whisper-tiny.en".to_string(), SttChoice::Local("whisper-tiny.en".into())));
         let TtsChoice::Chain(voices) = &config[0].tts else { panic!("a chain: {:?}", config[0].tts) };
-        assert!(matches!(&voices[1].1, TtsChoice::Cloud(c) if c.voice.as_deref() == Some("a0e99841") && c.model == "sonic-2"));
+        assert!(
+            matches!(&voices[1].1, TtsChoice::Cloud(c) if c.voice.as_deref() == Some("a0e99841") && c.model == "sonic-2")
+        );
         assert_eq!(voices[2].1, TtsChoice::Espeak);
         // A plain string keeps working; a list of one is that model.
-        let plain = agents(&format!("{AGENT}stt_model = \"deepgram:nova-2\"\ntts_model = [\"piper\"]"), &DialPolicy::default())
-            .unwrap();
+        let plain =
+            agents(&format!("{AGENT}stt_model = \"deepgram:nova-2\"\ntts_model = [\"piper\"]"), &DialPolicy::default())
+                .unwrap();
         assert!(matches!(&plain[0].stt, SttChoice::Cloud(c) if c.model == "nova-2"));
         assert_eq!(plain[0].tts, TtsChoice::Piper);
     }
@@ -941,7 +946,8 @@ mod tests {
     #[test]
     fn a_bad_speech_link_is_refused_naming_the_key() {
         std::env::set_var("VOICERA_CARTESIA_API_KEY", "ca-test-key");
-        let refused = |text: &str| format!("{:#}", agents(&format!("{AGENT}{text}"), &DialPolicy::default()).unwrap_err());
+        let refused =
+            |text: &str| format!("{:#}", agents(&format!("{AGENT}{text}"), &DialPolicy::default()).unwrap_err());
         let err = refused("stt_model = [\"mystery:x\", \"whisper-tiny.en\"]");
         assert!(err.starts_with("agents.desk.stt_model: unknown provider \"mystery\""), "{err}");
         let err = refused("stt_model = \"cartesia:sonic-2\"");
