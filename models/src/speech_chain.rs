@@ -93,7 +93,9 @@ impl SpeechToText for FallbackStt {
             language: language.to_string(),
             index,
             next,
-            speaking: VecDeque::with_capacity(MAX_REPLAY),
+            // Grows to the longest stretch between two ends of speech (at most MAX_REPLAY), not allocated up
+            // front: most calls never fill it.
+            speaking: VecDeque::new(),
             awaiting: VecDeque::with_capacity(MAX_AWAITING),
             switches: VecDeque::new(),
         })
