@@ -21,7 +21,7 @@ use voicera_conversation::agent::Agent;
 use voicera_conversation::routing::{Destination, Listing, Router};
 use voicera_store::{Collection, Record, Store, RESERVED_AGENT_IDS};
 
-use crate::config::{normalize_number, AgentCompiler, AgentConfig, LlmChoice, TtsChoice};
+use crate::config::{normalize_number, AgentCompiler, AgentConfig, LlmChoice, SttChoice, TtsChoice};
 use crate::local::{self, LocalModels};
 
 /// How often a node checks the store's revisions for other nodes' changes.
@@ -474,18 +474,25 @@ fn config_view(agent: &AgentConfig) -> Value {
         // A chain shows as the list of names it was configured with (what `llm_model` takes back).
         LlmChoice::Chain(links) => json!(links.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>()),
     };
+    let stt = match &agent.stt {
+        SttChoice::Local(model) => json!({"name": model}),
+        SttChoice::Cloud(speech) => json!({"name": speech.name}),
+        SttChoice::Chain(links) => json!(links.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>()),
+    };
     let tts = match &agent.tts {
-        TtsChoice::Espeak => "espeak".to_string(),
-        TtsChoice::Piper => crate::config::PIPER_VOICE.to_string(),
-        TtsChoice::Parler(dir) => dir.display().to_string(),
+        TtsChoice::Espeak => json!({"name": "espeak"}),
+        TtsChoice::Piper => json!({"name": crate::config::PIPER_VOICE}),
+        TtsChoice::Parler(dir) => json!({"name": dir.display().to_string()}),
+        TtsChoice::Cloud(speech) => json!({"name": speech.name}),
+        TtsChoice::Chain(links) => json!(links.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>()),
     };
     json!({
         "system_prompt": agent.system_prompt,
         "greeting_message": agent.greeting,
         "language": agent.language,
-        "stt_model": {"name": agent.stt_model},
+        "stt_model": stt,
         "llm_model": llm,
-        "tts_model": {"name": tts},
+        "tts_model": tts,
         "tts_voice": agent.tts_voice,
         "interaction_mode": match agent.mode {
             voicera_conversation::agent::InteractionMode::Conversational => "conversational",

@@ -12,7 +12,7 @@ use voicera_conversation::turn::TurnPolicy;
 use voicera_media::vad::VadParams;
 use voicera_models::fallback::{BreakerPolicy, ChainBudget, FallbackLlm, Link, SystemClock};
 use voicera_models::turn::{PunctuationTurn, SilenceTurn};
-use voicera_models::{toolcall, ChatMessage, LanguageModel, Role, SpeechProbability, TextToSpeech};
+use voicera_models::{toolcall, ChatMessage, LanguageModel, Role, SpeechProbability, SpeechToText, TextToSpeech};
 use voicera_models_cloud::anthropic::{AnthropicChat, AnthropicConfig};
 use voicera_models_cloud::gemini::{GeminiChat, GeminiConfig};
 use voicera_models_cloud::openai::{OpenAiChat, OpenAiConfig};
@@ -26,7 +26,9 @@ use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
 use voicera_models_local::whisper::{default_device, to_16k, Transcribe, WhisperBackend, WhisperStt};
 use voicera_models_local::{wav, InferencePool, ModelCache};
 
-use crate::config::{AgentConfig, LlmChoice, NativeLlm, SpeechModelChoice, TtsChoice, TurnDetection, PIPER_VOICE};
+use crate::config::{
+    AgentConfig, LlmChoice, NativeLlm, SpeechModelChoice, SttChoice, TtsChoice, TurnDetection, PIPER_VOICE,
+};
 
 /// The models the `demo` agent uses.
 pub const DEMO_STT: &str = "whisper-tiny.en";
@@ -445,15 +447,29 @@ fn language_model(models: &LocalModels, config: &AgentConfig, choice: &LlmChoice
     })
 }
 
-/// Builds a `[[agents]]` agent: local speech models, and its language model in process or on an
-/// OpenAI-compatible server.
-pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Agent> {
-    let whisper = models.speech_to_text(&config.stt_model, config.stt_decoding)?;
-    if config.language != "en" && !whisper.is_multilingual() {
-        bail!("{} understands English only; agent {} speaks {:?}", config.stt_model, config.id, config.language);
-    }
-    let llm = language_model(models, config, &config.llm)?;
-    let tts: Arc<dyn TextToSpeech> = match (&config.tts, &config.tts_voice) {
+/// An agent's recogniser: a local model, a cloud one, or a fallback chain of them.
+fn speech_to_text(models: &LocalModels, config: &AgentConfig, choice: &SttChoice) -> Result<Arc<dyn SpeechToText>> {
+    Ok(match choice {
+        SttChoice::Local(model) => {
+            let whisper = models.speech_to_text(model, config.stt_decoding)?;
+            if config.language != "en" && !whisper.is_multilingual() {
+                bail!("{model} understands English only; agent {} speaks {:?}", config.id, config.language);
+            }
+            Arc::new(WhisperStt::shared(whisper, models.pool().clone()))
+        }
+        SttChoice::Cloud(speech) => crate::speech_models::cloud_stt(speech)?,
+        SttChoice::Chain(links) => crate::speech_models::stt_chain(
+            links
+                .iter()
+                .map(|(name, link)| Ok((name.clone(), speech_to_text(models, config, link)?)))
+                .collect::<Result<_>>()?,
+        ),
+    })
+}
+
+/// An agent's voice: a local engine, a cloud one, or a fallback chain of them.
+fn text_to_speech(models: &LocalModels, config: &AgentConfig, choice: &TtsChoice) -> Result<Arc<dyn TextToSpeech>> {
+    Ok(match (choice, &config.tts_voice) {
         (TtsChoice::Piper, _) => Arc::new(models.piper_tts(&config.greeting, &config.limits)?),
         (TtsChoice::Parler(dir), voice) => {
             let model = Arc::new(IndicParler::load(dir, &default_device())?);
@@ -463,7 +479,22 @@ pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Ag
         }
         (TtsChoice::Espeak, Some(voice)) => Arc::new(EspeakTts::with_voice(voice, models.pool().clone())),
         (TtsChoice::Espeak, None) => Arc::new(EspeakTts::new(&config.language, models.pool().clone())?),
-    };
+        (TtsChoice::Cloud(speech), _) => crate::speech_models::cloud_tts(speech, &config.language)?,
+        (TtsChoice::Chain(links), _) => crate::speech_models::tts_chain(
+            links
+                .iter()
+                .map(|(name, link)| Ok((name.clone(), text_to_speech(models, config, link)?)))
+                .collect::<Result<_>>()?,
+        ),
+    })
+}
+
+/// Builds a `[[agents]]` agent: its speech models local, in the cloud or chained, and its language model in
+/// process or on a provider.
+pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Agent> {
+    let stt = speech_to_text(models, config, &config.stt)?;
+    let llm = language_model(models, config, &config.llm)?;
+    let tts = text_to_speech(models, config, &config.tts)?;
     Ok(Agent {
         id: config.id.clone(),
         system_prompt: config.system_prompt.clone(),
@@ -478,7 +509,7 @@ pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Ag
         tools: config.tools.clone(),
         record_transcript: config.record,
         record_audio: config.record,
-        stt: Arc::new(WhisperStt::shared(whisper, models.pool().clone())),
+        stt,
         turn_detector: match config.turn_detection {
             TurnDetection::Silence => Arc::new(SilenceTurn),
             TurnDetection::Punctuation => Arc::new(PunctuationTurn::default()),

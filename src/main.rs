@@ -8,7 +8,9 @@ mod console;
 mod local;
 mod migrate;
 mod numbers;
+mod providers;
 mod serve;
+mod speech_models;
 mod storage;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: numbers::NumbersCommand,
     },
+    /// Cloud providers: check the keys in the environment.
+    Providers {
+        #[command(subcommand)]
+        command: providers::ProvidersCommand,
+    },
     /// Import an original VoicEra database (MongoDB) into this node's store.
     Migrate(migrate::MigrateArgs),
     /// Configuration tools.
@@ -67,6 +74,7 @@ fn main() -> std::process::ExitCode {
         Command::Models { command } => local::run(command),
         Command::Call(args) => calls::run(args),
         Command::Numbers { command } => numbers::run(command),
+        Command::Providers { command } => providers::run(command),
         Command::Migrate(args) => migrate::run(args),
         Command::Config { command: ConfigCommand::Check(args) } => config::Config::load(&args).map(|config| {
             println!("configuration ok: {config:#?}");

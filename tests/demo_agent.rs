@@ -409,18 +409,107 @@ turn_detection = "punctuation"
     let record = server.call_records().into_iter().next().expect("a call record");
     let said = record["turns"][0]["agent_text"].as_str().unwrap();
     assert_eq!(said, "The library opens at nine.", "the start is not repeated: {record}");
-    let fallback = &record["model_fallbacks"][0];
-    assert_eq!(fallback["stage"], "llm");
-    assert_eq!(fallback["from"], "flaky:test-model");
-    assert_eq!(fallback["to"], "steady:test-model");
-    assert_eq!(fallback["reason"], "unreachable", "{record}");
-    assert!(
-        server.metrics().contains(
-            r#"voicera_provider_fallbacks_total{stage="llm",from="flaky:test-model",to="steady:test-model",reason="unreachable"} 1"#
-        ),
-        "{}",
-        server.metrics()
-    );
+    assert_one_fallback(&server, &record, ["llm", "flaky:test-model", "steady:test-model", "unreachable"]);
+}
+
+/// The call's one fallback, `[stage, from, to, reason]`, is in its record and counted once in `/metrics`.
+fn assert_one_fallback(server: &Server, record: &serde_json::Value, [stage, from, to, reason]: [&str; 4]) {
+    let fallbacks = record["model_fallbacks"].as_array().expect("model_fallbacks in the record");
+    assert_eq!(fallbacks.len(), 1, "{record}");
+    let noted = ["stage", "from", "to", "reason"].map(|field| fallbacks[0][field].as_str().unwrap_or_default());
+    assert_eq!(noted, [stage, from, to, reason], "{record}");
+    let counted =
+        format!(r#"voicera_provider_fallbacks_total{{stage="{stage}",from="{from}",to="{to}",reason="{reason}"}} 1"#);
+    assert!(server.metrics().contains(&counted), "{}", server.metrics());
+}
+
+/// A Deepgram fake that is over its concurrency limit: every live-transcription upgrade (`GET /v1/listen`) is
+/// answered 429 with Deepgram's error body and a `Retry-After`. The upgrade requests it saw are kept (their
+/// request line and `Authorization` value).
+fn fake_deepgram_busy() -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match socket.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let head = String::from_utf8_lossy(&head).to_string();
+            let auth = head
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(name, _)| name.trim().eq_ignore_ascii_case("authorization"))
+                .map_or("", |(_, value)| value.trim());
+            seen.lock().unwrap().push(format!("{} | {auth}", head.lines().next().unwrap_or("")));
+            let body = r#"{"err_code":"TOO_MANY_REQUESTS","err_msg":"Too many requests. Please try again later","request_id":"5c2e"}"#;
+            let _ = write!(
+                socket,
+                "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 120\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (address, requests)
+}
+
+/// A speech-to-text fallback chain in a real call: Deepgram refuses the live stream (429); the caller's
+/// question, already spoken, is replayed to the next link (local Whisper), which transcribes it; the agent
+/// answers, and the record and `/metrics` show the switch.
+#[test]
+#[ignore = "heavy: local models on real weights"]
+fn an_agent_whose_cloud_recogniser_refuses_transcribes_the_caller_on_the_next_link() {
+    let _models = one_at_a_time();
+    require_tool("espeak-ng");
+    let (deepgram, upgrades) = fake_deepgram_busy();
+    let (steady, steady_requests) = fake_openai("The library opens at nine.");
+    let config = r#"
+[telephony.vobiz]
+auth_id = "MA_T"
+auth_token = "tok"
+
+[[agents]]
+id = "desk"
+numbers = ["+918000000012"]
+system_prompt = "You answer questions about the city library."
+greeting_message = "Front desk."
+stt_model = ["deepgram:nova-3", "whisper-tiny.en"]
+llm_model = "steady:test-model"
+"#;
+    let (deepgram_url, steady_url) = (format!("http://{deepgram}"), format!("http://{steady}/v1"));
+    let env = [
+        ("VOICERA_DEEPGRAM_BASE_URL", deepgram_url.as_str()),
+        ("VOICERA_DEEPGRAM_API_KEY", "dg-test-key"),
+        ("VOICERA_STEADY_BASE_URL", steady_url.as_str()),
+    ];
+    let server = Server::start_env("stt-chain", config, false, &env);
+    wait_for_agent(&server, "desk");
+    let pairs = [("CallUUID", "desk-3"), ("From", "+919876543210"), ("To", "+918000000012")];
+    let (status, xml) = answer_v3(&server, "X-Vobiz-Signature-V3", "tok", "/telephony/vobiz/answer", &pairs, "n4");
+    assert_eq!(status, 200, "{xml}");
+    let replied = ask_over_vobiz(&stream_url(&xml), "desk-3", "What time does the library open?");
+    assert!(replied > 40, "the answer was spoken ({replied} frames)");
+    // Deepgram was asked, with its auth scheme, and refused.
+    let upgrades = upgrades.lock().unwrap().clone();
+    assert_eq!(upgrades.len(), 1, "{upgrades:?}");
+    assert!(upgrades[0].starts_with("GET /v1/listen?model=nova-3&language=en&encoding=linear16"), "{upgrades:?}");
+    assert!(upgrades[0].ends_with("| Token dg-test-key"), "{upgrades:?}");
+    // Whisper heard the question that Deepgram never got, and the language model was asked it.
+    let asked = steady_requests.lock().unwrap().clone();
+    assert!(asked.iter().any(|body| body.to_lowercase().contains("library")), "{asked:?}");
+    server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
+    let record = server.call_records().into_iter().next().expect("a call record");
+    assert!(record["turns"][0]["user_text"].as_str().unwrap().to_lowercase().contains("library"), "{record}");
+    assert_one_fallback(&server, &record, ["stt", "deepgram:nova-3", "whisper-tiny.en", "overloaded"]);
 }
 
 /// μ-law 8 kHz frames of `text` spoken by espeak-ng, and the frame index of its first voiced sample.

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use voicera_models::{
-    tool_call_text, ChatMessage, LlmEvent, LlmStream, ModelError, ModelStage, Role, SttStream, ToolSpec, Transcript,
-    TtsStream,
+    tool_call_text, ChatMessage, LlmEvent, LlmStream, ModelError, ModelStage, Role, SttStream, Switch, ToolSpec,
+    Transcript, TtsStream,
 };
 
 use crate::agent::{is_farewell, render_template, Agent, AgentTool, CallContext, InteractionMode, ToolRequest};
@@ -506,6 +506,9 @@ impl Conversation {
             };
             self.apply(event, out, notes);
         }
+        while let Some(Switch { from, to, reason }) = self.stt.take_switch() {
+            notes.push(ConversationNote::ModelFallback { stage: ModelStage::Stt, from, to, reason });
+        }
     }
 
     /// While the agent is paused under the caller's voice: once the window passes without the recogniser's
@@ -915,6 +918,9 @@ impl Conversation {
             self.scratch.clear();
             let more = utterance.tts.poll_audio(&mut self.scratch);
             let failure = if more { None } else { utterance.tts.failure().cloned() };
+            while let Some(Switch { from, to, reason }) = utterance.tts.take_switch() {
+                notes.push(ConversationNote::ModelFallback { stage: ModelStage::Tts, from, to, reason });
+            }
             if !self.scratch.is_empty() {
                 let pcm: &[i16] = match utterance.resampler.as_mut() {
                     Some(r) => {
@@ -1703,6 +1709,82 @@ mod tests {
         assert_eq!(failures, [(ModelStage::Stt, voicera_models::FailureKind::Overloaded)]);
         assert!(!notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { .. })), "{notes:?}");
         assert_eq!(conv.phase(), &Phase::Listening);
+    }
+
+    #[test]
+    fn switches_of_speech_chains_are_noted_with_their_stage_and_the_call_goes_on() {
+        use voicera_models::fallback::{BreakerPolicy, ChainBudget, Link, SystemClock};
+        use voicera_models::speech_chain::{FallbackStt, FallbackTts};
+        use voicera_models::{FailureKind, TextToSpeech};
+        /// A recogniser whose provider refuses every utterance.
+        struct Refused;
+        impl SpeechToText for Refused {
+            fn stream(&self, _language: &str) -> Box<dyn SttStream> {
+                struct Stream(Option<Transcript>);
+                impl SttStream for Stream {
+                    fn push_audio(&mut self, _pcm: &[i16]) {}
+                    fn end_of_speech(&mut self) {
+                        self.0 = Some(Transcript::Failed(ModelError::new(FailureKind::Unreachable, "refused")));
+                    }
+                    fn poll_transcript(&mut self) -> Option<Transcript> {
+                        self.0.take()
+                    }
+                }
+                Box::new(Stream(None))
+            }
+        }
+        /// A voice whose provider fails every clause, at the rate of the voice behind it.
+        struct Broken(u32);
+        impl TextToSpeech for Broken {
+            fn speak(&self, _text: &str) -> Box<dyn TtsStream> {
+                struct Stream(u32, ModelError);
+                impl TtsStream for Stream {
+                    fn sample_rate(&self) -> u32 {
+                        self.0
+                    }
+                    fn poll_audio(&mut self, _out: &mut Vec<i16>) -> bool {
+                        false
+                    }
+                    fn failure(&self) -> Option<&ModelError> {
+                        Some(&self.1)
+                    }
+                }
+                Box::new(Stream(self.0, ModelError::new(FailureKind::Engine, "HTTP 500")))
+            }
+        }
+        let mut agent = Agent::bench(false);
+        let rate = agent.tts.speak("x").sample_rate();
+        let stt_links = vec![
+            Link::new("cloud-stt", Arc::new(Refused) as Arc<dyn SpeechToText>, BreakerPolicy::default()),
+            Link::new("local-stt", Arc::clone(&agent.stt), BreakerPolicy::default()),
+        ];
+        let tts_links = vec![
+            Link::new("cloud-tts", Arc::new(Broken(rate)) as Arc<dyn TextToSpeech>, BreakerPolicy::default()),
+            Link::new("local-tts", Arc::clone(&agent.tts), BreakerPolicy::default()),
+        ];
+        agent.stt = Arc::new(FallbackStt::new(stt_links, ChainBudget::default(), Arc::new(SystemClock)));
+        agent.tts = Arc::new(FallbackTts::new(tts_links, ChainBudget::default(), Arc::new(SystemClock)));
+        let mut conv = Conversation::new(Arc::new(agent));
+        let mut speaker = Speaker::default();
+        conv.start();
+        let notes = run(&mut conv, &mut speaker, 0..200, |t| (30..80).contains(&t));
+        let switches: Vec<_> = notes
+            .iter()
+            .filter_map(|(_, n)| match n {
+                ConversationNote::ModelFallback { stage, from, to, reason } => {
+                    Some((*stage, from.as_str(), to.as_str(), reason.kind))
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(
+            switches.contains(&(ModelStage::Stt, "cloud-stt", "local-stt", FailureKind::Unreachable)),
+            "{switches:?}"
+        );
+        assert!(switches.contains(&(ModelStage::Tts, "cloud-tts", "local-tts", FailureKind::Engine)), "{switches:?}");
+        assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { .. })), "the caller was heard");
+        assert!(!notes.iter().any(|(_, n)| matches!(n, ConversationNote::ModelFailed { .. })), "{notes:?}");
+        assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::AgentStarted { .. })), "the agent answered");
     }
 
     #[test]

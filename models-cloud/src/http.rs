@@ -58,8 +58,23 @@ pub(crate) fn is_timeout(err: &std::io::Error) -> bool {
 /// An answer with an error status: its kind, and the provider's message from the body.
 pub(crate) fn status_error(url: &str, response: ureq::http::Response<ureq::Body>) -> ModelError {
     let status = response.status().as_u16();
+    let wait = retry_after(status, response.headers());
     let text = response.into_body().with_config().limit(MAX_ERROR_BODY).read_to_string().unwrap_or_default();
     ModelError::new(status_kind(status), format!("{url}: HTTP {status}: {}", error_message(&text)))
+        .with_retry_after(wait)
+}
+
+/// The longest `Retry-After` honoured: a provider asking for more is tried again after this anyway.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// How long a 429 or 503 answer asks the client to wait: `Retry-After` in seconds (RFC 9110 §10.2.3; the
+/// HTTP-date form is read as no hint), at most [`MAX_RETRY_AFTER`]. Other statuses give none.
+pub fn retry_after(status: u16, headers: &ureq::http::HeaderMap) -> Option<Duration> {
+    if !matches!(status, 429 | 503) {
+        return None;
+    }
+    let seconds: u64 = headers.get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
 }
 
 /// The provider's message from an error body, in the shapes they use: OpenAI and Anthropic
@@ -109,5 +124,18 @@ mod tests {
         assert_eq!(status_kind(529), FailureKind::Overloaded);
         assert_eq!(status_kind(401), FailureKind::Rejected);
         assert_eq!(status_kind(500), FailureKind::Engine);
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds_on_429_and_503_only() {
+        let mut headers = ureq::http::HeaderMap::new();
+        headers.insert("retry-after", ureq::http::HeaderValue::from_static(" 17 "));
+        assert_eq!(retry_after(429, &headers), Some(Duration::from_secs(17)));
+        assert_eq!(retry_after(503, &headers), Some(Duration::from_secs(17)));
+        assert_eq!(retry_after(500, &headers), None);
+        headers.insert("retry-after", ureq::http::HeaderValue::from_static("86400"));
+        assert_eq!(retry_after(429, &headers), Some(MAX_RETRY_AFTER));
+        headers.insert("retry-after", ureq::http::HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(retry_after(429, &headers), None);
     }
 }

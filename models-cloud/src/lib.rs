@@ -20,6 +20,7 @@
 pub mod ai4bharat;
 pub mod anthropic;
 pub mod cartesia;
+pub mod check;
 pub mod deepgram;
 pub mod elevenlabs;
 pub mod gemini;

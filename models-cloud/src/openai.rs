@@ -61,8 +61,6 @@ impl OpenAiConfig {
 
 /// How long a streamed reply may take in all.
 const STREAM_TIMEOUT: Duration = Duration::from_secs(120);
-/// Error bodies are read up to this size.
-const MAX_ERROR_BODY: u64 = 64 * 1024;
 
 /// The client: a [`LanguageModel`] whose replies stream from the server. Its HTTP agent (timeouts, TLS
 /// roots, connection pool) is built once and shared by every reply.
@@ -129,9 +127,7 @@ fn stream_reply(
     };
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
-        let text = response.into_body().with_config().limit(MAX_ERROR_BODY).read_to_string().unwrap_or_default();
-        let _ = events
-            .send(failed(crate::http::status_kind(status), format!("{url}: HTTP {status}: {}", error_message(&text))));
+        let _ = events.send(LlmEvent::Failed(crate::http::status_error(&url, response)));
         return;
     }
     let mut reader = response.into_body().into_reader();

@@ -151,6 +151,7 @@ pub fn error(url: &str, err: tungstenite::Error) -> ModelError {
                 _ => http::error_message(&body),
             };
             ModelError::new(http::status_kind(status), format!("{url}: HTTP {status}: {message}"))
+                .with_retry_after(http::retry_after(status, response.headers()))
         }
         tungstenite::Error::Io(io) if http::is_timeout(&io) => {
             ModelError::new(FailureKind::TimedOut, format!("{url}: {io}"))
@@ -186,4 +187,23 @@ pub fn close_error(url: &str, frame: Option<&tungstenite::protocol::CloseFrame>)
 /// Whether a read error only means no message arrived within [`POLL`].
 pub fn is_idle(err: &tungstenite::Error) -> bool {
     matches!(err, tungstenite::Error::Io(io) if http::is_timeout(io))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_refused_upgrade_keeps_the_status_the_message_and_retry_after() {
+        let response = tungstenite::http::Response::builder()
+            .status(429)
+            .header("retry-after", "30")
+            .body(Some(br#"{"err_code":"TOO_MANY_REQUESTS","err_msg":"Too many requests"}"#.to_vec()))
+            .unwrap();
+        let err = error("wss://api.deepgram.com/v1/listen", tungstenite::Error::Http(Box::new(response)));
+        assert_eq!(err.kind, FailureKind::Overloaded);
+        assert!(err.message.ends_with("HTTP 429: Too many requests"), "{err}");
+        assert_eq!(err.retry_after, Some(Duration::from_secs(30)));
+    }
 }

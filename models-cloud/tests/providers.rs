@@ -287,6 +287,9 @@ mod anthropic {
             let err = failure_of(&events);
             assert_eq!(err.kind, kind, "{status}: {err}");
             assert!(err.message.contains(message) && !err.message.contains("sk-ant-bad"), "{err}");
+            // `retry-after: 2` is honoured on a 429 only (a 5xx other than 503 carries no promise).
+            let retry_after = status.starts_with("429").then_some(Duration::from_secs(2));
+            assert_eq!(err.retry_after, retry_after, "{status}");
         }
     }
 
@@ -545,6 +548,7 @@ mod deepgram {
         let failure = failure.unwrap();
         assert_eq!(failure.kind, FailureKind::Overloaded);
         assert!(failure.message.contains("Too many requests"), "{failure}");
+        assert_eq!(failure.retry_after, Some(Duration::from_secs(2)), "the breaker stays open as asked");
     }
 }
 
@@ -1034,6 +1038,7 @@ mod segment_stt {
             Transcript::Failed(err) => {
                 assert_eq!(err.kind, FailureKind::Overloaded);
                 assert!(err.message.contains("Rate limit reached"), "{err}");
+                assert_eq!(err.retry_after, Some(Duration::from_secs(2)));
             }
             other => panic!("{other:?}"),
         }

@@ -109,10 +109,30 @@ impl Breaker {
             BreakerState::Closed { failures } if failures + 1 < self.policy.failures_to_open => {
                 BreakerState::Closed { failures: failures + 1 }
             }
-            BreakerState::Closed { .. } | BreakerState::HalfOpen | BreakerState::Open { .. } => {
+            // Already open (another call's failure, or a provider's Retry-After): never shortened.
+            BreakerState::Open { until } => BreakerState::Open { until: until.max(now + self.policy.open_for) },
+            BreakerState::Closed { .. } | BreakerState::HalfOpen => {
                 BreakerState::Open { until: now + self.policy.open_for }
             }
         };
+    }
+
+    /// The provider asked to be left alone for `retry_after` (`Retry-After` on a 429 or 503): open at once,
+    /// until then at least, whatever the count of failures.
+    pub fn hold_off(&mut self, now: Instant, retry_after: Duration) {
+        let until = now + retry_after;
+        self.state = match self.state {
+            BreakerState::Open { until: later } if later > until => BreakerState::Open { until: later },
+            _ => BreakerState::Open { until },
+        };
+    }
+
+    /// `error` happened at `now`: counted as a failure, and a `Retry-After` it carries is honoured.
+    pub fn on_error(&mut self, now: Instant, error: &ModelError) {
+        self.on_failure(now);
+        if let Some(retry_after) = error.retry_after {
+            self.hold_off(now, retry_after);
+        }
     }
 }
 
@@ -133,22 +153,22 @@ impl Default for ChainBudget {
     }
 }
 
-/// One link of a chain: a named model behind its breaker.
-pub struct Link {
+/// One link of a chain: a named model (a language model, a recogniser, a voice) behind its breaker.
+pub struct Link<M: ?Sized = dyn LanguageModel> {
     /// How logs, metrics and records name it (`openai:gpt-4o-mini`, `smollm2-135m`).
     pub name: String,
     /// The model.
-    pub model: Arc<dyn LanguageModel>,
+    pub model: Arc<M>,
     breaker: Mutex<Breaker>,
 }
 
-impl Link {
+impl<M: ?Sized> Link<M> {
     /// `model`, named `name`, behind a breaker with `policy`.
-    pub fn new(name: impl Into<String>, model: Arc<dyn LanguageModel>, policy: BreakerPolicy) -> Link {
+    pub fn new(name: impl Into<String>, model: Arc<M>, policy: BreakerPolicy) -> Link<M> {
         Link { name: name.into(), model, breaker: Mutex::new(Breaker::new(policy)) }
     }
 
-    fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
+    pub(crate) fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
         // A breaker is a few plain fields: a panic elsewhere cannot leave it inconsistent.
         self.breaker.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -159,25 +179,43 @@ impl Link {
     }
 }
 
-/// A language model made of links tried in order.
-pub struct FallbackLlm {
-    links: Arc<[Link]>,
-    budget: ChainBudget,
-    clock: Arc<dyn Clock>,
+/// The first link from `*next` on whose breaker lets a request through at `now`; `*next` moves past it (and
+/// past the open ones skipped). `None` when every remaining link is open.
+pub(crate) fn next_allowed<M: ?Sized>(links: &[Link<M>], next: &mut usize, now: Instant) -> Option<usize> {
+    while *next < links.len() {
+        let index = *next;
+        *next += 1;
+        if links[index].breaker().allow(now) {
+            return Some(index);
+        }
+    }
+    None
 }
+
+/// Models of one kind tried in order, each behind its breaker, with the budgets and the clock their streams
+/// share: a language model ([`FallbackLlm`]), a recogniser or a voice ([`crate::speech_chain`]).
+pub struct Chain<M: ?Sized> {
+    pub(crate) links: Arc<[Link<M>]>,
+    pub(crate) budget: ChainBudget,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// A language model made of links tried in order.
+pub type FallbackLlm = Chain<dyn LanguageModel>;
 
 /// What the next link is told when it takes over a reply already partly spoken.
 pub const CONTINUE_INSTRUCTION: &str =
     "Your previous reply was cut off. Continue it from exactly where it stopped; do not repeat what was said.";
 
-impl FallbackLlm {
-    /// A chain over `links` (at least one), with `budget`, reading time from `clock`.
-    pub fn new(links: Vec<Link>, budget: ChainBudget, clock: Arc<dyn Clock>) -> FallbackLlm {
-        FallbackLlm { links: links.into(), budget, clock }
+impl<M: ?Sized> Chain<M> {
+    /// A chain over `links` (at least one; a work item on an empty chain fails at once), with `budget`,
+    /// reading time from `clock`.
+    pub fn new(links: Vec<Link<M>>, budget: ChainBudget, clock: Arc<dyn Clock>) -> Chain<M> {
+        Chain { links: links.into(), budget, clock }
     }
 
     /// The links, in order.
-    pub fn links(&self) -> &[Link] {
+    pub fn links(&self) -> &[Link<M>] {
         &self.links
     }
 }
@@ -233,12 +271,7 @@ impl ChainStream {
     /// Starts the next link whose breaker allows it; `failed` says why the previous one was left.
     fn start_next(&mut self, failed: Option<(usize, ModelError)>) {
         let now = self.clock.now();
-        while self.next < self.links.len() {
-            let index = self.next;
-            self.next += 1;
-            if !self.links[index].breaker().allow(now) {
-                continue;
-            }
+        if let Some(index) = next_allowed(&self.links, &mut self.next, now) {
             if let Some((from, error)) = &failed {
                 self.pending.push_back(LlmEvent::Switched {
                     from: self.links[*from].name.clone(),
@@ -270,7 +303,7 @@ impl ChainStream {
     /// Leaves the current link for `error`, counting it against its breaker.
     fn fail_over(&mut self, error: ModelError) {
         let Some(active) = self.current.take() else { return };
-        self.links[active.index].breaker().on_failure(self.clock.now());
+        self.links[active.index].breaker().on_error(self.clock.now(), &error);
         self.last_error = Some(error.clone());
         self.start_next(Some((active.index, error)));
     }
@@ -621,6 +654,37 @@ mod tests {
         clock.advance(30_000);
         assert_eq!(text(&drain(&mut *llm.reply(&history(), &[]), &clock, 10)), "back.");
         assert_eq!(llm.links()[0].breaker_state(), BreakerState::Closed { failures: 0 });
+    }
+
+    #[test]
+    fn retry_after_opens_the_breaker_for_as_long_as_the_provider_asked() {
+        let t0 = Instant::now();
+        let mut breaker = Breaker::new(BreakerPolicy::default());
+        let busy = ModelError::new(FailureKind::Overloaded, "HTTP 429").with_retry_after(Some(Duration::from_secs(90)));
+        breaker.on_error(t0, &busy);
+        assert_eq!(breaker.state(), BreakerState::Open { until: t0 + Duration::from_secs(90) }, "at once, for 90 s");
+        // Another call's failure while it is open does not shorten the hold.
+        breaker.on_error(t0 + Duration::from_secs(1), &ModelError::new(FailureKind::Engine, "boom"));
+        assert_eq!(breaker.state(), BreakerState::Open { until: t0 + Duration::from_secs(90) });
+        assert!(!breaker.allow(t0 + Duration::from_secs(89)));
+        assert!(breaker.allow(t0 + Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn a_language_model_asking_to_retry_later_is_skipped_that_long() {
+        let clock = VirtualClock::new();
+        let busy =
+            ModelError::new(FailureKind::Overloaded, "HTTP 503").with_retry_after(Some(Duration::from_secs(120)));
+        let primary =
+            Scripted::new(vec![vec![Step::Event(LlmEvent::Failed(busy))], [tokens(&["back."]), vec![done()]].concat()]);
+        let backup = Scripted::new((0..3).map(|_| [tokens(&["ok."]), vec![done()]].concat()).collect());
+        let llm = chain(vec![("primary", primary.clone()), ("backup", backup)], clock.clone());
+        assert_eq!(text(&drain(&mut *llm.reply(&history(), &[]), &clock, 10)), "ok.");
+        clock.advance(60_000); // past the policy's 30 s, within the provider's 120 s
+        assert_eq!(text(&drain(&mut *llm.reply(&history(), &[]), &clock, 10)), "ok.");
+        assert_eq!(primary.asked.lock().unwrap().len(), 1);
+        clock.advance(60_000);
+        assert_eq!(text(&drain(&mut *llm.reply(&history(), &[]), &clock, 10)), "back.");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fallback;
+pub mod speech_chain;
 pub mod standin;
 pub mod toolcall;
 pub mod turn;
@@ -47,13 +48,34 @@ pub struct ModelError {
     pub kind: FailureKind,
     /// What happened, for the log and the call record.
     pub message: String,
+    /// How long the provider asked to be left alone (`Retry-After` on a 429 or 503): a circuit breaker stays
+    /// open that long.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ModelError {
     /// A failure of `kind`, described by `message`.
     pub fn new(kind: FailureKind, message: impl Into<String>) -> ModelError {
-        ModelError { kind, message: message.into() }
+        ModelError { kind, message: message.into(), retry_after: None }
     }
+
+    /// The same failure, with the provider's `Retry-After`.
+    pub fn with_retry_after(mut self, retry_after: Option<std::time::Duration>) -> ModelError {
+        self.retry_after = retry_after;
+        self
+    }
+}
+
+/// A fallback chain moved a stream to its next model: what the engine logs, counts in
+/// `voicera_provider_fallbacks_total` and writes into the call record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switch {
+    /// The model left.
+    pub from: String,
+    /// The model working now.
+    pub to: String,
+    /// Why the first was left.
+    pub reason: ModelError,
 }
 
 /// The kinds of [`ModelError`].
@@ -176,6 +198,10 @@ pub trait SttStream: Send {
     fn end_of_speech(&mut self);
     /// The next result, if one is ready.
     fn poll_transcript(&mut self) -> Option<Transcript>;
+    /// A switch of a fallback chain ([`speech_chain`]) since the last call, if any; other streams never switch.
+    fn take_switch(&mut self) -> Option<Switch> {
+        None
+    }
 }
 
 /// Speech-to-text engine.
@@ -272,6 +298,10 @@ pub trait TtsStream: Send {
     /// Why synthesis stopped early, once [`TtsStream::poll_audio`] has returned false; `None` when the text
     /// was fully spoken.
     fn failure(&self) -> Option<&ModelError> {
+        None
+    }
+    /// A switch of a fallback chain ([`speech_chain`]) since the last call, if any; other streams never switch.
+    fn take_switch(&mut self) -> Option<Switch> {
         None
     }
 }

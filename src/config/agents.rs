@@ -13,6 +13,8 @@ use voicera_conversation::turn::TurnPolicy;
 use voicera_media::vad::VadParams;
 use voicera_store::RESERVED_AGENT_IDS;
 
+use super::speech::{self, CloudSpeech};
+
 /// `[[agents]]`: an agent on local models, with the original VoicEra's field names.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,15 +26,18 @@ pub(super) struct RawAgent {
     #[serde(default)]
     greeting_message: String,
     language: Option<String>,
-    stt_model: Option<String>,
+    stt_model: Option<ModelNames>,
     stt_decoding: Option<String>,
     llm_model: Option<ModelNames>,
     /// An OpenAI-compatible API root (OpenAI, vLLM, llama.cpp server, Ollama): `llm_model` is then its model.
     llm_base_url: Option<String>,
     /// The environment variable holding that API's key (keys stay out of the file).
     llm_api_key_env: Option<String>,
-    tts_model: Option<String>,
+    tts_model: Option<ModelNames>,
     tts_voice: Option<String>,
+    /// Cloud voices by provider (`{ elevenlabs = "…", cartesia = "…" }`); `tts_voice` is the local engine's.
+    #[serde(default)]
+    tts_voices: std::collections::BTreeMap<String, String>,
     interaction_mode: Option<String>,
     ignore_user_speech_before_greeting: Option<bool>,
     interruption_min_words: Option<u32>,
@@ -134,7 +139,7 @@ enum ModelNames {
 /// Cloud providers that speak the OpenAI chat-completions protocol, reachable as `provider:model`, with their
 /// public API roots (`VOICERA_<PROVIDER>_BASE_URL` overrides; any other name works once that variable is
 /// set). The first four need a key in `VOICERA_<PROVIDER>_API_KEY`.
-const OPENAI_COMPATIBLE: &[(&str, &str, bool)] = &[
+pub(crate) const OPENAI_COMPATIBLE: &[(&str, &str, bool)] = &[
     ("openai", "https://api.openai.com/v1", true),
     ("groq", "https://api.groq.com/openai/v1", true),
     ("together", "https://api.together.xyz/v1", true),
@@ -145,7 +150,7 @@ const OPENAI_COMPATIBLE: &[(&str, &str, bool)] = &[
 ];
 
 /// The `VOICERA_<PROVIDER>_…` prefix of a provider's variables.
-fn provider_env(provider: &str) -> String {
+pub(crate) fn provider_env(provider: &str) -> String {
     format!("VOICERA_{}", provider.to_ascii_uppercase().replace('-', "_"))
 }
 
@@ -226,6 +231,136 @@ pub enum TtsChoice {
     /// A Parler-TTS checkpoint on disk (AI4Bharat's Indic Parler-TTS): English and Indian languages, a voice
     /// described in words (`tts_voice`). For GPU nodes: a clause takes seconds on a CPU.
     Parler(PathBuf),
+    /// A model on a speech provider (`tts_model = "elevenlabs:eleven_flash_v2_5"`).
+    Cloud(CloudSpeech),
+    /// An ordered fallback chain (`tts_model = ["elevenlabs:eleven_flash_v2_5", "piper"]`): each link by the
+    /// name the configuration gave it, never itself a chain.
+    Chain(Vec<(String, TtsChoice)>),
+}
+
+/// Which recogniser an agent listens with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SttChoice {
+    /// A local model: a cache name (`whisper-base`) or a checkpoint directory (IndicWhisper, IndicConformer).
+    Local(String),
+    /// A model on a speech provider (`stt_model = "deepgram:nova-3"`).
+    Cloud(CloudSpeech),
+    /// An ordered fallback chain (`stt_model = ["deepgram:nova-3", "whisper-tiny.en"]`): each link by the name
+    /// the configuration gave it, never itself a chain.
+    Chain(Vec<(String, SttChoice)>),
+}
+
+impl SttChoice {
+    /// The local models it uses (the one, or the chain's local links).
+    pub fn local_models(&self) -> Vec<&str> {
+        match self {
+            SttChoice::Local(model) => vec![model.as_str()],
+            SttChoice::Cloud(_) => Vec::new(),
+            SttChoice::Chain(links) => links.iter().flat_map(|(_, link)| link.local_models()).collect(),
+        }
+    }
+}
+
+/// `stt_model`, `llm_model` or `tts_model` (`key`): one link, or a chain of them (`chain` builds it from two
+/// links or more; a list of one is that link).
+fn model_chain<T>(
+    at: &str,
+    key: &str,
+    names: ModelNames,
+    link: impl Fn(&str) -> Result<T>,
+    chain: impl FnOnce(Vec<(String, T)>) -> T,
+) -> Result<T> {
+    match names {
+        ModelNames::One(name) => link(&name),
+        ModelNames::Chain(names) => {
+            if names.is_empty() {
+                bail!("{at}.{key}: an empty list; name at least one model");
+            }
+            let links = names.into_iter().map(|name| Ok((name.clone(), link(&name)?))).collect::<Result<Vec<_>>>()?;
+            match <[_; 1]>::try_from(links) {
+                Ok([(_, single)]) => Ok(single),
+                Err(links) => Ok(chain(links)),
+            }
+        }
+    }
+}
+
+/// A cloud link's provider and model (`deepgram:nova-3`); `None` for a local name or a directory path.
+fn cloud_name(name: &str) -> Option<(&str, &str)> {
+    name.split_once(':').filter(|(provider, _)| !provider.contains('/'))
+}
+
+/// One link of `stt_model`: a local model, or `provider:model` on a speech provider.
+fn stt_link(at: &str, name: &str, language: &str, base_dir: &Path) -> Result<SttChoice> {
+    if let Some((provider, model)) = cloud_name(name) {
+        let none = std::collections::BTreeMap::new();
+        return Ok(SttChoice::Cloud(speech::cloud_link(at, "stt_model", speech::Stage::Stt, provider, model, &none)?));
+    }
+    Ok(SttChoice::Local(match name {
+        "whisper-tiny.en" if language != "en" => {
+            bail!("{at}.stt_model: whisper-tiny.en understands English only; use whisper-base for {language:?}")
+        }
+        "whisper-tiny.en" | "whisper-base" => name.to_string(),
+        // A checkpoint on disk, relative to this file: IndicConformer (it has language masks) or a Hugging
+        // Face Whisper (IndicWhisper); whether it knows the agent's language is checked when it loads.
+        path if path.contains('/') => {
+            let dir = relative_to(base_dir, Path::new(path));
+            if !crate::local::is_indic_conformer(&dir)
+                && !dir.join("config.json").is_file()
+                && !dir.join("whisper-config.json").is_file()
+            {
+                bail!(
+                    "{at}.stt_model: {} is not a Whisper checkpoint directory (no config.json) nor an \
+                     IndicConformer one (no language_masks.json)",
+                    dir.display()
+                );
+            }
+            dir.to_string_lossy().into_owned()
+        }
+        other => bail!(
+            "{at}.stt_model: {other:?} is not available (local: whisper-tiny.en, whisper-base, or the path of a \
+             checkpoint directory: IndicWhisper or another Whisper, IndicConformer; cloud: provider:model, e.g. \
+             deepgram:nova-3)"
+        ),
+    }))
+}
+
+/// One link of `tts_model`: a local engine, or `provider:model` on a speech provider (its voice from
+/// `voices`).
+fn tts_link(
+    at: &str,
+    name: &str,
+    language: &str,
+    base_dir: &Path,
+    local_voice: Option<&str>,
+    voices: &std::collections::BTreeMap<String, String>,
+) -> Result<TtsChoice> {
+    if let Some((provider, model)) = cloud_name(name) {
+        return Ok(TtsChoice::Cloud(speech::cloud_link(at, "tts_model", speech::Stage::Tts, provider, model, voices)?));
+    }
+    Ok(match name {
+        "espeak" | "espeak-ng" => TtsChoice::Espeak,
+        "piper" | PIPER_VOICE => {
+            if !language.to_ascii_lowercase().starts_with("en") {
+                bail!("{at}.tts_model: the Piper voice speaks English; use espeak for {language:?}");
+            }
+            if local_voice.is_some() {
+                bail!("{at}.tts_voice names an espeak-ng voice; Piper has one voice ({PIPER_VOICE})");
+            }
+            TtsChoice::Piper
+        }
+        path if path.contains('/') => {
+            let dir = relative_to(base_dir, Path::new(path));
+            if !dir.join("config.json").is_file() {
+                bail!("{at}.tts_model: {} is not a Parler-TTS checkpoint directory (no config.json)", dir.display());
+            }
+            TtsChoice::Parler(dir)
+        }
+        other => bail!(
+            "{at}.tts_model: {other:?} is not available (local: espeak, piper, or the path of an Indic Parler-TTS \
+             checkpoint directory; cloud: provider:model, e.g. elevenlabs:eleven_flash_v2_5)"
+        ),
+    })
 }
 
 /// A configured agent, checked.
@@ -237,7 +372,7 @@ pub struct AgentConfig {
     pub system_prompt: String,
     pub greeting: String,
     pub language: String,
-    pub stt_model: String,
+    pub stt: SttChoice,
     /// IndicConformer's decoder (`stt_decoding`: ctc, the default, or rnnt).
     pub stt_decoding: voicera_models_local::indic_conformer::Decoding,
     pub llm: LlmChoice,
@@ -320,61 +455,19 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path, policy: &DialP
         check_template(&a.greeting_message).map_err(|e| anyhow::anyhow!("{at}.greeting_message: {e}"))?;
         let language = a.language.unwrap_or_else(|| "en".into());
         voicera_models_local::espeak::voice_for(&language).map_err(|e| anyhow::anyhow!("{at}.language: {e}"))?;
-        let stt_model =
-            a.stt_model.unwrap_or_else(
-                || {
-                    if language == "en" {
-                        "whisper-tiny.en".into()
-                    } else {
-                        "whisper-base".into()
-                    }
-                },
-            );
-        let stt_model = match stt_model.as_str() {
-            "whisper-tiny.en" if language != "en" => {
-                bail!("{at}.stt_model: whisper-tiny.en understands English only; use whisper-base for {language:?}")
+        let stt = match a.stt_model {
+            Some(names) => {
+                model_chain(&at, "stt_model", names, |n| stt_link(&at, n, &language, base_dir), SttChoice::Chain)?
             }
-            "whisper-tiny.en" | "whisper-base" => stt_model,
-            // A checkpoint on disk, relative to this file: IndicConformer (it has language masks) or a Hugging
-            // Face Whisper (IndicWhisper); whether it knows the agent's language is checked when it loads.
-            path if path.contains('/') => {
-                let dir = relative_to(base_dir, Path::new(path));
-                if !crate::local::is_indic_conformer(&dir)
-                    && !dir.join("config.json").is_file()
-                    && !dir.join("whisper-config.json").is_file()
-                {
-                    bail!(
-                        "{at}.stt_model: {} is not a Whisper checkpoint directory (no config.json) nor an \
-                         IndicConformer one (no language_masks.json)",
-                        dir.display()
-                    );
-                }
-                dir.to_string_lossy().into_owned()
-            }
-            other => bail!(
-                "{at}.stt_model: {other:?} is not available (local: whisper-tiny.en, whisper-base, or the path of a \
-                 checkpoint directory: IndicWhisper or another Whisper, IndicConformer)"
-            ),
+            None if language == "en" => SttChoice::Local("whisper-tiny.en".into()),
+            None => SttChoice::Local("whisper-base".into()),
         };
         if a.llm_api_key_env.is_some() && a.llm_base_url.is_none() {
             bail!("{at}.llm_api_key_env: only used with llm_base_url");
         }
         let llm = match (a.llm_base_url, a.llm_model) {
             (None, None) => LlmChoice::Local { model: crate::local::DEMO_LLM.to_string() },
-            (None, Some(ModelNames::One(name))) => llm_link(&at, &name)?,
-            (None, Some(ModelNames::Chain(names))) => {
-                if names.is_empty() {
-                    bail!("{at}.llm_model: an empty list; name at least one model");
-                }
-                let links = names
-                    .into_iter()
-                    .map(|name| Ok((name.clone(), llm_link(&at, &name)?)))
-                    .collect::<Result<Vec<_>>>()?;
-                match <[_; 1]>::try_from(links) {
-                    Ok([(_, single)]) => single,
-                    Err(links) => LlmChoice::Chain(links),
-                }
-            }
+            (None, Some(names)) => model_chain(&at, "llm_model", names, |n| llm_link(&at, n), LlmChoice::Chain)?,
             (Some(_), Some(ModelNames::Chain(_))) => {
                 bail!("{at}.llm_model: a chain names its links as provider:model; drop llm_base_url")
             }
@@ -397,32 +490,15 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path, policy: &DialP
                 LlmChoice::OpenAiCompatible { base_url, model, api_key_env: a.llm_api_key_env }
             }
         };
-        let tts = match a.tts_model.as_deref().unwrap_or("espeak") {
-            "espeak" | "espeak-ng" => TtsChoice::Espeak,
-            "piper" | PIPER_VOICE => {
-                if !language.to_ascii_lowercase().starts_with("en") {
-                    bail!("{at}.tts_model: the Piper voice speaks English; use espeak for {language:?}");
-                }
-                if a.tts_voice.is_some() {
-                    bail!("{at}.tts_voice names an espeak-ng voice; Piper has one voice ({PIPER_VOICE})");
-                }
-                TtsChoice::Piper
-            }
-            path if path.contains('/') => {
-                let dir = relative_to(base_dir, Path::new(path));
-                if !dir.join("config.json").is_file() {
-                    bail!(
-                        "{at}.tts_model: {} is not a Parler-TTS checkpoint directory (no config.json)",
-                        dir.display()
-                    );
-                }
-                TtsChoice::Parler(dir)
-            }
-            other => bail!(
-                "{at}.tts_model: {other:?} is not available (local: espeak, piper, or the path of an Indic Parler-TTS \
-                 checkpoint directory)"
-            ),
+        let tts_names = a.tts_model.unwrap_or_else(|| ModelNames::One("espeak".into()));
+        let used: Vec<&str> = match &tts_names {
+            ModelNames::One(name) => cloud_name(name).into_iter().map(|(p, _)| p).collect(),
+            ModelNames::Chain(names) => names.iter().filter_map(|n| cloud_name(n)).map(|(p, _)| p).collect(),
         };
+        speech::check_voices(&at, &a.tts_voices, &used)?;
+        let voice = a.tts_voice.as_deref();
+        let tts_link = |n: &str| tts_link(&at, n, &language, base_dir, voice, &a.tts_voices);
+        let tts = model_chain(&at, "tts_model", tts_names, tts_link, TtsChoice::Chain)?;
         let mode = match a.interaction_mode.as_deref().unwrap_or("conversational") {
             "conversational" => InteractionMode::Conversational,
             "non_conversational" => InteractionMode::NonConversational,
@@ -497,13 +573,13 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path, policy: &DialP
             language,
             stt_decoding: match a.stt_decoding.as_deref() {
                 None | Some("ctc") => voicera_models_local::indic_conformer::Decoding::Ctc,
-                Some("rnnt") if crate::local::is_indic_conformer(Path::new(&stt_model)) => {
+                Some("rnnt") if stt.local_models().iter().any(|m| crate::local::is_indic_conformer(Path::new(m))) => {
                     voicera_models_local::indic_conformer::Decoding::Rnnt
                 }
                 Some("rnnt") => bail!("{at}.stt_decoding: only an IndicConformer stt_model has an RNNT decoder"),
                 Some(other) => bail!("{at}.stt_decoding: {other:?} is not ctc or rnnt"),
             },
-            stt_model,
+            stt,
             llm,
             tts,
             tts_voice: a.tts_voice,
@@ -639,6 +715,7 @@ const SHARED_AGENT_KEYS: &[&str] = &[
     "llm_model",
     "tts_model",
     "tts_voice",
+    "tts_voices",
     "interaction_mode",
     "ignore_user_speech_before_greeting",
     "interruption_min_words",
@@ -823,5 +900,79 @@ mod tests {
             let err = format!("{:#}", agents(&text, &policy).unwrap_err());
             assert!(err.starts_with("agents.desk.transfer_targets: ") && err.contains(expected), "{target}: {err}");
         }
+    }
+
+    #[test]
+    fn stt_and_tts_models_take_cloud_links_and_chains_with_local_ones() {
+        // Variables no other test reads.
+        std::env::set_var("VOICERA_DEEPGRAM_API_KEY", "dg-test-key");
+        std::env::set_var("VOICERA_CARTESIA_API_KEY", "ca-test-key");
+        let text = format!(
+            "{AGENT}stt_model = [\"deepgram:nova-3\", \"whisper-tiny.en\"]\n\
+             tts_model = [\"deepgram:aura-2-thalia-en\", \"cartesia:sonic-2\", \"espeak\"]\n\
+             tts_voices = {{ cartesia = \"a0e99841\" }}"
+        );
+        let config = agents(&text, &DialPolicy::default()).unwrap();
+        let SttChoice::Chain(links) = &config[0].stt else { panic!("a chain: {:?}", config[0].stt) };
+        assert_eq!(links.len(), 2);
+        assert_eq!(
+            links[0],
+            (
+                "deepgram:nova-3".to_string(),
+                SttChoice::Cloud(CloudSpeech {
+                    name: "deepgram:nova-3".into(),
+                    provider: speech::SpeechProvider::Deepgram,
+                    base_url: "https://api.deepgram.com".into(),
+                    model: "nova-3".into(),
+                    api_key_env: Some("VOICERA_DEEPGRAM_API_KEY".into()),
+                    voice: None,
+                })
+            )
+        );
+        assert_eq!(links[1], ("whisper-tiny.en".to_string(), SttChoice::Local("whisper-tiny.en".into())));
+        let TtsChoice::Chain(voices) = &config[0].tts else { panic!("a chain: {:?}", config[0].tts) };
+        assert!(
+            matches!(&voices[1].1, TtsChoice::Cloud(c) if c.voice.as_deref() == Some("a0e99841") && c.model == "sonic-2")
+        );
+        assert_eq!(voices[2].1, TtsChoice::Espeak);
+        // A plain string keeps working; a list of one is that model.
+        let plain =
+            agents(&format!("{AGENT}stt_model = \"deepgram:nova-2\"\ntts_model = [\"piper\"]"), &DialPolicy::default())
+                .unwrap();
+        assert!(matches!(&plain[0].stt, SttChoice::Cloud(c) if c.model == "nova-2"));
+        assert_eq!(plain[0].tts, TtsChoice::Piper);
+    }
+
+    #[test]
+    fn a_bad_speech_link_is_refused_naming_the_key() {
+        std::env::set_var("VOICERA_CARTESIA_API_KEY", "ca-test-key");
+        let refused =
+            |text: &str| format!("{:#}", agents(&format!("{AGENT}{text}"), &DialPolicy::default()).unwrap_err());
+        let err = refused("stt_model = [\"mystery:x\", \"whisper-tiny.en\"]");
+        assert!(err.starts_with("agents.desk.stt_model: unknown provider \"mystery\""), "{err}");
+        let err = refused("stt_model = \"cartesia:sonic-2\"");
+        assert!(err.contains("agents.desk.stt_model: cartesia offers no speech to text"), "{err}");
+        let err = refused("tts_model = [\"cartesia:sonic-2\", \"espeak\"]");
+        assert!(err.starts_with("agents.desk.tts_voices: cartesia has no default voice"), "{err}");
+        let err = refused("tts_model = \"espeak\"\ntts_voices = { elevenlabs = \"x\" }");
+        assert!(err.starts_with("agents.desk.tts_voices: \"elevenlabs\" is not a provider of tts_model"), "{err}");
+        let err = refused("language = \"hi\"\nstt_model = [\"whisper-base\", \"whisper-tiny.en\"]");
+        assert!(err.contains("English only"), "{err}");
+        let err = refused("stt_model = []");
+        assert!(err.starts_with("agents.desk.stt_model: an empty list"), "{err}");
+        if std::env::var_os("VOICERA_SARVAM_API_KEY").is_none() {
+            let err = refused("stt_model = [\"sarvam:saarika:v2.5\", \"whisper-tiny.en\"]");
+            assert!(err.starts_with("agents.desk.stt_model: ") && err.contains("VOICERA_SARVAM_API_KEY"), "{err}");
+        }
+        if std::env::var_os("VOICERA_AI4BHARAT_BASE_URL").is_none() {
+            let err = refused("stt_model = \"ai4bharat:indic-conformer\"");
+            assert!(err.contains("VOICERA_AI4BHARAT_BASE_URL"), "{err}");
+        }
+        // The API's check is the same compile step: its error names the field.
+        let compiler = AgentCompiler { policy: std::sync::Arc::new(DialPolicy::default()) };
+        let config = serde_json::json!({"system_prompt": "x", "stt_model": ["mystery:x", "whisper-tiny.en"]});
+        let err = compiler.compile("api-agent", &config).unwrap_err();
+        assert_eq!(err.field, "stt_model", "{}", err.message);
+        assert!(err.message.contains("unknown provider"), "{}", err.message);
     }
 }

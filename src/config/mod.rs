@@ -19,12 +19,15 @@ use voicera_telephony::ws_stream::{AudioFormat, Provider, ProviderAccount};
 mod agents;
 mod policy;
 mod sip_security;
+mod speech;
 mod storage;
 use agents::{compile_agents, RawAgent};
 pub use agents::{
-    normalize_number, AgentCompiler, AgentConfig, LlmChoice, NativeLlm, SpeechModelChoice, TtsChoice, TurnDetection,
-    PIPER_VOICE,
+    normalize_number, AgentCompiler, AgentConfig, LlmChoice, NativeLlm, SpeechModelChoice, SttChoice, TtsChoice,
+    TurnDetection, PIPER_VOICE,
 };
+pub(crate) use agents::{provider_env, OPENAI_COMPATIBLE};
+pub use speech::{CloudSpeech, SpeechProvider, SPEECH_PROVIDERS};
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
 pub const DEFAULT_HTTP: &str = "0.0.0.0:8080";

@@ -1,0 +1,92 @@
+//! `voicera providers check`: each provider's cheapest authenticated request, so an operator learns that a
+//! key is wrong before a caller does. Listing models where the API has it (nothing is generated, nothing
+//! billed); Deepgram's projects; Sarvam, which lists nothing, identifies the language of one word.
+
+use std::time::Duration;
+
+use voicera_models::{FailureKind, ModelError};
+
+use crate::http;
+
+/// The request that proves a key works, by API family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckedApi {
+    /// `GET {base}/models` with `Authorization: Bearer` (OpenAI, Groq, Together, xAI, vLLM, Ollama, …).
+    OpenAiCompatible,
+    /// `GET {base}/v1/models` with `x-api-key` and `anthropic-version`.
+    Anthropic,
+    /// `GET {base}/v1beta/models?pageSize=1` with `x-goog-api-key`.
+    Gemini,
+    /// `GET {base}/v1/projects` with `Authorization: Token`.
+    Deepgram,
+    /// `GET {base}/v1/models` with `xi-api-key`.
+    ElevenLabs,
+    /// `GET {base}/voices?limit=1` (the WebSocket root as `https://`) with `X-API-Key` and `Cartesia-Version`.
+    Cartesia,
+    /// `POST {base}/text-lid` with `api-subscription-key` and `{"input": "hello"}`.
+    Sarvam,
+}
+
+/// The largest answer read (model lists of aggregators run to megabytes).
+const MAX_CHECK_BODY: u64 = 8 * 1024 * 1024;
+/// How long one check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Makes `api`'s check against `base_url` with `api_key`: `Ok` with what was verified, or the failure with the
+/// provider's own message.
+pub fn check(api: CheckedApi, base_url: &str, api_key: &str) -> Result<String, ModelError> {
+    let base = base_url.trim_end_matches('/');
+    let agent = http::agent(CHECK_TIMEOUT);
+    let (url, sent) = match api {
+        CheckedApi::OpenAiCompatible => {
+            let url = format!("{base}/models");
+            let sent = agent.get(&url).header("Authorization", &format!("Bearer {api_key}")).call();
+            (url, sent)
+        }
+        CheckedApi::Anthropic => {
+            let url = format!("{base}/v1/models");
+            let request = agent.get(&url).header("x-api-key", api_key);
+            (url.clone(), request.header("anthropic-version", crate::anthropic::API_VERSION).call())
+        }
+        CheckedApi::Gemini => {
+            let url = format!("{base}/v1beta/models?pageSize=1");
+            (url.clone(), agent.get(&url).header("x-goog-api-key", api_key).call())
+        }
+        CheckedApi::Deepgram => {
+            let url = format!("{base}/v1/projects");
+            (url.clone(), agent.get(&url).header("Authorization", &format!("Token {api_key}")).call())
+        }
+        CheckedApi::ElevenLabs => {
+            let url = format!("{base}/v1/models");
+            (url.clone(), agent.get(&url).header("xi-api-key", api_key).call())
+        }
+        CheckedApi::Cartesia => {
+            let rest = base.strip_prefix("wss://").map(|r| format!("https://{r}"));
+            let rest = rest.or_else(|| base.strip_prefix("ws://").map(|r| format!("http://{r}")));
+            let url = format!("{}/voices?limit=1", rest.as_deref().unwrap_or(base));
+            let request = agent.get(&url).header("X-API-Key", api_key);
+            (url.clone(), request.header("Cartesia-Version", crate::cartesia::API_VERSION).call())
+        }
+        CheckedApi::Sarvam => {
+            let url = format!("{base}/text-lid");
+            let request = agent.post(&url).header("api-subscription-key", api_key);
+            (url.clone(), request.header("Content-Type", "application/json").send(r#"{"input":"hello"}"#))
+        }
+    };
+    let response = sent.map_err(|e| http::transport_error(&url, &e))?;
+    let status = response.status().as_u16();
+    if !response.status().is_success() {
+        return Err(http::status_error(&url, response));
+    }
+    // The body is read so that a server that answers 200 with garbage is not taken for a working key.
+    let body = response
+        .into_body()
+        .with_config()
+        .limit(MAX_CHECK_BODY)
+        .read_to_string()
+        .map_err(|e| ModelError::new(FailureKind::Unreachable, format!("{url}: {e}")))?;
+    match serde_json::from_str::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(_)) | Ok(serde_json::Value::Array(_)) => Ok(format!("HTTP {status} from {url}")),
+        _ => Err(ModelError::new(FailureKind::Malformed, format!("{url}: HTTP {status} but not a JSON answer"))),
+    }
+}
