@@ -21,47 +21,47 @@ use voicera_api::{accounts, AgentValidator, ApiConfig, ApiState, FieldError, Rol
 use voicera_store::{Collection, Record, Store};
 
 /// What to run.
-pub struct Settings {
+pub(crate) struct Settings {
     /// Call records of the measured org.
-    pub records: usize,
+    pub(crate) records: usize,
     /// Requests per scenario, one at a time (the latency figures).
-    pub requests: usize,
+    pub(crate) requests: usize,
     /// Requests in flight for the throughput figure.
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// MongoDB instead of SQLite.
-    pub mongodb_uri: Option<String>,
+    pub(crate) mongodb_uri: Option<String>,
 }
 
 /// One scenario's figures.
 #[derive(Debug, Serialize)]
-pub struct ScenarioReport {
-    pub name: String,
-    pub path: String,
-    pub requests: usize,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
+pub(crate) struct ScenarioReport {
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) requests: usize,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) max_ms: f64,
     /// Sequential: one request at a time.
-    pub requests_per_second_sequential: f64,
+    pub(crate) requests_per_second_sequential: f64,
     /// With `concurrency` requests in flight.
-    pub requests_per_second_concurrent: f64,
+    pub(crate) requests_per_second_concurrent: f64,
     /// The first answer's `total` (list scenarios) or size, to show what was read.
-    pub answer: String,
+    pub(crate) answer: String,
 }
 
 /// The run's figures.
 #[derive(Debug, Serialize)]
-pub struct ApiReport {
-    pub backend: String,
-    pub records: usize,
-    pub other_org_records: usize,
-    pub fill_seconds: f64,
-    pub concurrency: usize,
-    pub build: String,
-    pub machine: String,
+pub(crate) struct ApiReport {
+    pub(crate) backend: String,
+    pub(crate) records: usize,
+    pub(crate) other_org_records: usize,
+    pub(crate) fill_seconds: f64,
+    pub(crate) concurrency: usize,
+    pub(crate) build: String,
+    pub(crate) machine: String,
     /// `/proc/loadavg` when the run ended: other work on the machine inflates the figures.
-    pub load_average: String,
-    pub scenarios: Vec<ScenarioReport>,
+    pub(crate) load_average: String,
+    pub(crate) scenarios: Vec<ScenarioReport>,
 }
 
 struct AcceptAll;
@@ -204,7 +204,7 @@ async fn measure(app: &Router, s: &Scenario, concurrency: usize) -> Result<Scena
 }
 
 /// Runs the benchmark with `work` as scratch space.
-pub fn run(settings: &Settings, work: &std::path::Path) -> Result<ApiReport> {
+pub(crate) fn run(settings: &Settings, work: &std::path::Path) -> Result<ApiReport> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run_async(settings, work))
 }
@@ -425,7 +425,7 @@ async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiRep
 }
 
 /// The report as Markdown.
-pub fn markdown(r: &ApiReport) -> String {
+pub(crate) fn markdown(r: &ApiReport) -> String {
     let mut out = format!(
         "# Control-plane API: call history, analytics, agents, login\n\n\
          {backend}, {records} call records in the measured org (+{other} in another org), filled in {fill:.0} s. \

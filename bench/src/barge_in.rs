@@ -25,9 +25,9 @@ use crate::turns::{hiss_frames, HISS_FRAMES};
 
 /// Below this mean magnitude (linear, of 32768) an RTP frame is quiet: about −60 dBFS, the caller's own line
 /// hiss. The server sends digital silence while paused and between replies.
-pub const QUIET_LEVEL: f64 = 32.0;
+pub(crate) const QUIET_LEVEL: f64 = 32.0;
 /// How long the agent must stay quiet after the caller's onset for the quiet to be its stop.
-pub const STOP_HOLD: Duration = Duration::from_millis(300);
+pub(crate) const STOP_HOLD: Duration = Duration::from_millis(300);
 /// The agent is talking now if its last audio arrived this recently (RTP and `playAudio` come every 20 ms).
 const TALKING: Duration = Duration::from_millis(60);
 /// A reply the agent has been quiet in for this long is over (or stalled): the caller speaks on.
@@ -43,7 +43,7 @@ const VOICED_SAMPLE: u16 = 1000;
 
 /// What the callers say, in order: a question, then requests that each cut into the previous reply. Each asks
 /// for a long answer so that there is a reply to talk over.
-pub const PROMPTS: [&str; 4] = [
+pub(crate) const PROMPTS: [&str; 4] = [
     "Please tell me a long story about a brave knight and a dragon.",
     "Wait, stop please. Tell me a long story about a little boat on the sea instead.",
     "Sorry to cut in. Tell me a long story about a clever fox in a forest.",
@@ -51,7 +51,7 @@ pub const PROMPTS: [&str; 4] = [
 ];
 
 /// One utterance: μ-law 8 kHz frames of 20 ms, and the frames holding its first and last voiced samples.
-pub struct Utterance {
+pub(crate) struct Utterance {
     frames: Vec<Vec<u8>>,
     onset: usize,
     end: usize,
@@ -59,7 +59,7 @@ pub struct Utterance {
 
 impl Utterance {
     /// From linear 8 kHz PCM.
-    pub fn from_pcm(pcm: &[i16]) -> Result<Self> {
+    pub(crate) fn from_pcm(pcm: &[i16]) -> Result<Self> {
         let onset = pcm.iter().position(|s| s.unsigned_abs() > VOICED_SAMPLE);
         let end = pcm.iter().rposition(|s| s.unsigned_abs() > VOICED_SAMPLE);
         let (Some(onset), Some(end)) = (onset, end) else { bail!("no speech in the utterance") };
@@ -76,7 +76,7 @@ impl Utterance {
 
     /// `text` spoken by espeak-ng (en-us, its default voice and rate), taken to 8 kHz by picking samples as
     /// the tests do (tests/common/mod.rs `espeak_speech`).
-    pub fn espeak(text: &str) -> Result<Self> {
+    pub(crate) fn espeak(text: &str) -> Result<Self> {
         let out =
             Command::new("espeak-ng").args(["--stdout", "-v", "en-us", text]).output().context("run espeak-ng")?;
         if !out.status.success() {
@@ -94,14 +94,14 @@ impl Utterance {
 }
 
 /// Every caller's lines, and the line hiss sent between them.
-pub struct Script {
+pub(crate) struct Script {
     utterances: Vec<Utterance>,
     hiss: Vec<Vec<u8>>,
 }
 
 impl Script {
     /// `count` utterances, [`PROMPTS`] in turn.
-    pub fn espeak(count: usize) -> Result<Self> {
+    pub(crate) fn espeak(count: usize) -> Result<Self> {
         let rendered = PROMPTS.iter().map(|p| Utterance::espeak(p)).collect::<Result<Vec<_>>>()?;
         let mut utterances = Vec::with_capacity(count);
         for i in 0..count {
@@ -111,30 +111,30 @@ impl Script {
         Ok(Self::new(utterances))
     }
 
-    pub fn new(utterances: Vec<Utterance>) -> Self {
+    pub(crate) fn new(utterances: Vec<Utterance>) -> Self {
         Self { utterances, hiss: hiss_frames() }
     }
 }
 
 /// What one caller measured.
 #[derive(Debug, Default, Clone, Serialize)]
-pub struct CallStats {
+pub(crate) struct CallStats {
     /// Caller onset → agent silent at the caller, ms, one per barge-in the agent stopped for.
-    pub stop_ms: Vec<f64>,
+    pub(crate) stop_ms: Vec<f64>,
     /// End of the first question → first reply audio, ms.
-    pub question_reply_ms: Vec<f64>,
+    pub(crate) question_reply_ms: Vec<f64>,
     /// End of an interruption → first agent audio after it, ms.
-    pub interruption_reply_ms: Vec<f64>,
+    pub(crate) interruption_reply_ms: Vec<f64>,
     /// Utterances spoken over agent audio.
-    pub barge_ins: usize,
+    pub(crate) barge_ins: usize,
     /// Barge-ins the agent did not stop for within 3 s.
-    pub not_stopped: usize,
+    pub(crate) not_stopped: usize,
     /// Utterances meant as barge-ins for which the reply had already ended.
-    pub reply_ended_first: usize,
+    pub(crate) reply_ended_first: usize,
     /// Utterances after which no agent audio came within the reply timeout.
-    pub reply_timeouts: usize,
+    pub(crate) reply_timeouts: usize,
     /// The script ran to its end.
-    pub completed: bool,
+    pub(crate) completed: bool,
 }
 
 /// A barge-in in progress: the caller's onset, waiting for the agent to stop.
@@ -169,7 +169,7 @@ enum Step {
 }
 
 /// One simulated caller.
-pub struct Caller<'a> {
+pub(crate) struct Caller<'a> {
     script: &'a Script,
     barge_after: Duration,
     /// A reply that has not begun within this is counted as timed out; the caller goes on with its script.
@@ -188,7 +188,7 @@ pub struct Caller<'a> {
 impl<'a> Caller<'a> {
     /// A caller whose call was answered at `now`, cutting into each reply once it has played `barge_after`,
     /// and waiting `reply_timeout` at most for a reply.
-    pub fn new(script: &'a Script, barge_after: Duration, reply_timeout: Duration, now: Instant) -> Self {
+    pub(crate) fn new(script: &'a Script, barge_after: Duration, reply_timeout: Duration, now: Instant) -> Self {
         Self {
             script,
             barge_after,
@@ -204,7 +204,7 @@ impl<'a> Caller<'a> {
     }
 
     /// The frame to send at `now` (every 20 ms), or `None` once the script has ended: hang up.
-    pub fn next_frame(&mut self, now: Instant) -> Option<&'a [u8]> {
+    pub(crate) fn next_frame(&mut self, now: Instant) -> Option<&'a [u8]> {
         let script = self.script;
         if let Some(barge) = self.barge {
             if now.duration_since(barge.onset) > STOP_TIMEOUT {
@@ -279,7 +279,7 @@ impl<'a> Caller<'a> {
     }
 
     /// Agent audio arrived at `now` (an RTP frame above the quiet level, or a `playAudio`).
-    pub fn agent_audio(&mut self, now: Instant) {
+    pub(crate) fn agent_audio(&mut self, now: Instant) {
         self.last_audio = Some(now);
         if let Some(barge) = &mut self.barge {
             barge.quiet_since = None;
@@ -299,7 +299,7 @@ impl<'a> Caller<'a> {
     }
 
     /// A quiet RTP frame arrived at `now`.
-    pub fn agent_quiet(&mut self, now: Instant) {
+    pub(crate) fn agent_quiet(&mut self, now: Instant) {
         let Some(barge) = &mut self.barge else { return };
         let since = *barge.quiet_since.get_or_insert(now);
         // The frame that arrived now is 20 ms of quiet too.
@@ -309,7 +309,7 @@ impl<'a> Caller<'a> {
     }
 
     /// The provider was told to drop the agent's audio (`clearAudio`/`clear`) at `now`.
-    pub fn agent_cleared(&mut self, now: Instant) {
+    pub(crate) fn agent_cleared(&mut self, now: Instant) {
         self.last_audio = None;
         if self.barge.is_some() {
             self.stopped(now);
@@ -323,7 +323,7 @@ impl<'a> Caller<'a> {
     }
 
     /// Barge-ins still waiting for a stop count as not stopped when the call ends early.
-    pub fn finish(mut self) -> CallStats {
+    pub(crate) fn finish(mut self) -> CallStats {
         if self.barge.take().is_some() {
             self.stats.not_stopped += 1;
         }

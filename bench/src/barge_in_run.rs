@@ -22,7 +22,7 @@ use crate::{procfs, start_server_with, Server};
 
 /// How the callers reach the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Transport {
+pub(crate) enum Transport {
     Sip,
     Ws,
 }
@@ -37,66 +37,66 @@ impl Transport {
 }
 
 /// A run's settings.
-pub struct Settings {
+pub(crate) struct Settings {
     /// `demo` or `bench`.
-    pub agent: &'static str,
-    pub utterances: usize,
-    pub barge_after: Duration,
-    pub reply_timeout: Duration,
-    pub call_timeout: Duration,
+    pub(crate) agent: &'static str,
+    pub(crate) utterances: usize,
+    pub(crate) barge_after: Duration,
+    pub(crate) reply_timeout: Duration,
+    pub(crate) call_timeout: Duration,
     /// Between two callers' starts.
-    pub stagger: Duration,
-    pub models_dir: PathBuf,
+    pub(crate) stagger: Duration,
+    pub(crate) models_dir: PathBuf,
     /// How the server binary was built, for the report.
-    pub build: String,
+    pub(crate) build: String,
 }
 
 /// One run's figures (ms). Percentiles are `null` where nothing was measured.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct BargeInReport {
-    pub agent: String,
-    pub transport: String,
-    pub concurrent: usize,
-    pub utterances_per_call: usize,
-    pub barge_after_ms: u64,
+pub(crate) struct BargeInReport {
+    pub(crate) agent: String,
+    pub(crate) transport: String,
+    pub(crate) concurrent: usize,
+    pub(crate) utterances_per_call: usize,
+    pub(crate) barge_after_ms: u64,
     #[serde(default = "default_reply_timeout_s")]
-    pub reply_timeout_s: u64,
-    pub build: String,
+    pub(crate) reply_timeout_s: u64,
+    pub(crate) build: String,
     /// Calls whose script ran to its end.
-    pub calls_completed: usize,
+    pub(crate) calls_completed: usize,
     /// Calls still running at the per-call time limit (hung up; what they measured is kept).
-    pub calls_cut_short: usize,
+    pub(crate) calls_cut_short: usize,
     /// Calls that failed (set-up refused, the server hung up, a socket error); what they measured is kept.
-    pub calls_failed: usize,
-    pub first_error: Option<String>,
-    pub barge_ins: usize,
-    pub stops_measured: usize,
-    pub not_stopped: usize,
-    pub reply_ended_first: usize,
-    pub reply_timeouts: usize,
-    pub stop_ms_p50: Option<f64>,
-    pub stop_ms_p90: Option<f64>,
-    pub stop_ms_p99: Option<f64>,
-    pub stop_ms_max: Option<f64>,
+    pub(crate) calls_failed: usize,
+    pub(crate) first_error: Option<String>,
+    pub(crate) barge_ins: usize,
+    pub(crate) stops_measured: usize,
+    pub(crate) not_stopped: usize,
+    pub(crate) reply_ended_first: usize,
+    pub(crate) reply_timeouts: usize,
+    pub(crate) stop_ms_p50: Option<f64>,
+    pub(crate) stop_ms_p90: Option<f64>,
+    pub(crate) stop_ms_p99: Option<f64>,
+    pub(crate) stop_ms_max: Option<f64>,
     /// End of speech → first reply audio, all utterances.
-    pub reply_ms_p50: Option<f64>,
-    pub reply_ms_p99: Option<f64>,
-    pub replies_measured: usize,
+    pub(crate) reply_ms_p50: Option<f64>,
+    pub(crate) reply_ms_p99: Option<f64>,
+    pub(crate) replies_measured: usize,
     /// The same for the first question only, and for the interruptions only.
-    pub question_reply_ms_p50: Option<f64>,
-    pub question_reply_ms_p99: Option<f64>,
-    pub interruption_reply_ms_p50: Option<f64>,
-    pub interruption_reply_ms_p99: Option<f64>,
+    pub(crate) question_reply_ms_p50: Option<f64>,
+    pub(crate) question_reply_ms_p99: Option<f64>,
+    pub(crate) interruption_reply_ms_p50: Option<f64>,
+    pub(crate) interruption_reply_ms_p99: Option<f64>,
     /// What the server recorded: barge-ins that interrupted the reply, and ones after which it played on.
-    pub server_interrupted: usize,
-    pub server_resumed: usize,
-    pub server_cpu_percent_of_core: f64,
-    pub wall_seconds: f64,
-    pub load_average_at_start: String,
-    pub machine: String,
-    pub stop_ms: Vec<f64>,
-    pub question_reply_ms: Vec<f64>,
-    pub interruption_reply_ms: Vec<f64>,
+    pub(crate) server_interrupted: usize,
+    pub(crate) server_resumed: usize,
+    pub(crate) server_cpu_percent_of_core: f64,
+    pub(crate) wall_seconds: f64,
+    pub(crate) load_average_at_start: String,
+    pub(crate) machine: String,
+    pub(crate) stop_ms: Vec<f64>,
+    pub(crate) question_reply_ms: Vec<f64>,
+    pub(crate) interruption_reply_ms: Vec<f64>,
 }
 
 fn default_reply_timeout_s() -> u64 {
@@ -110,7 +110,13 @@ struct Outcome {
     error: Option<String>,
 }
 
-pub fn run(voicera: &Path, transport: Transport, n: usize, settings: &Settings, work: &Path) -> Result<BargeInReport> {
+pub(crate) fn run(
+    voicera: &Path,
+    transport: Transport,
+    n: usize,
+    settings: &Settings,
+    work: &Path,
+) -> Result<BargeInReport> {
     let script = Arc::new(Script::espeak(settings.utterances)?);
     let dir = work.join(format!("barge-in-{}-{}-{n}", settings.agent, transport.name()));
     let config = "[telephony]\nopen_agents = [\"bench\", \"demo\"]\n\n[bench]\nrecord = true\n";
@@ -418,15 +424,15 @@ fn report(
 /// A stop sooner than this after the caller's onset cannot be the server's doing (it hears the onset frame
 /// within a millisecond, and its next 20 ms tick is the first that can be silent): the agent was going quiet
 /// anyway (a clause ended there). Such stops are counted, and left out of the stop percentiles.
-pub const MIN_REACTION_MS: f64 = 20.0;
+pub(crate) const MIN_REACTION_MS: f64 = 20.0;
 
 /// The file a run's report goes to.
-pub fn report_path(out: &Path, report: &BargeInReport) -> PathBuf {
+pub(crate) fn report_path(out: &Path, report: &BargeInReport) -> PathBuf {
     out.join(format!("barge-in-{}-{}-{}.json", report.agent, report.transport, report.concurrent))
 }
 
 /// `barge-in.md` from every `barge-in-*.json` under `out` (runs of either agent, made separately).
-pub fn markdown(out: &Path) -> Result<String> {
+pub(crate) fn markdown(out: &Path) -> Result<String> {
     let mut reports = Vec::new();
     for entry in std::fs::read_dir(out)? {
         let path = entry?.path();

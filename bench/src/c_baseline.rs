@@ -25,7 +25,7 @@ const FRAME: Duration = Duration::from_millis(20);
 const BASE_PORT: u16 = 36000;
 
 #[derive(Debug, Serialize)]
-pub struct BaselineReport {
+pub(crate) struct BaselineReport {
     scenario: &'static str,
     flows: usize,
     seconds: u64,
@@ -38,7 +38,7 @@ pub struct BaselineReport {
 }
 
 /// Compiles the C echo into `work` with the system's `cc -O2`.
-pub fn build(work: &Path) -> Result<std::path::PathBuf> {
+pub(crate) fn build(work: &Path) -> Result<std::path::PathBuf> {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("c/udp_echo.c");
     let binary = work.join("udp_echo");
     let status = Command::new("cc").args(["-O2", "-o"]).arg(&binary).arg(&source).status().context("run cc")?;
@@ -48,7 +48,7 @@ pub fn build(work: &Path) -> Result<std::path::PathBuf> {
     Ok(binary)
 }
 
-pub fn run(echo: &Path, flows: usize, seconds: u64) -> Result<BaselineReport> {
+pub(crate) fn run(echo: &Path, flows: usize, seconds: u64) -> Result<BaselineReport> {
     let mut child = Command::new(echo)
         .args([BASE_PORT.to_string(), flows.to_string()])
         .stdout(Stdio::piped())
@@ -132,7 +132,7 @@ fn send_flows(socket: &UdpSocket, targets: &[SocketAddr], stop: &AtomicBool) -> 
     sent
 }
 
-pub fn markdown(reports: &[BaselineReport]) -> String {
+pub(crate) fn markdown(reports: &[BaselineReport]) -> String {
     let mut out = String::from(
         "# Floor: bare C epoll UDP echo (bench/c/udp_echo.c)\n\nOne recvfrom + one sendto per packet; each flow \
          carries an echo call's packet rate (50 packets/s of 172 bytes each way).\n\n| flows | CPU % of a core per \

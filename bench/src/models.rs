@@ -18,7 +18,7 @@ use voicera_models_local::whisper_cpp::WhisperCpp;
 use voicera_models_local::{cache, espeak, wav, ModelCache};
 
 #[derive(Debug, Serialize)]
-pub struct ModelsReport {
+pub(crate) struct ModelsReport {
     whisper_load_ms: f64,
     jfk_seconds: f64,
     jfk_transcribe_ms: f64,
@@ -68,7 +68,7 @@ pub struct ModelsReport {
 
 /// One local LLM as an agent runs it: system prompt and greeting prefilled at load, then a caller's question.
 #[derive(Debug, Serialize)]
-pub struct LlmFigures {
+pub(crate) struct LlmFigures {
     model: &'static str,
     load_ms: f64,
     prompt_tokens: usize,
@@ -166,7 +166,7 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-pub fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
+pub(crate) fn run(models_dir: &Path, jfk: &Path, runs: usize) -> Result<ModelsReport> {
     let cache = ModelCache::new(models_dir);
     for spec in cache::defaults() {
         cache.fetch(spec).with_context(|| format!("fetch {}", spec.name))?;
@@ -416,7 +416,7 @@ fn time_transcriptions(model: &dyn Transcribe, jfk: &[f32], utterance: &[f32], r
     Ok(SttTimings { jfk_ms, jfk_text: text, utterance_ms, partial_ms })
 }
 
-pub fn markdown(r: &ModelsReport) -> String {
+pub(crate) fn markdown(r: &ModelsReport) -> String {
     let mut out = format!(
         "# Local models on this machine\n\n{machine}, {threads} threads. Median of runs after a warm-up.\n\n\
 | engine | figure |\n|---|---|\n\
@@ -502,6 +502,6 @@ jfk.wav transcript: {:?}\n\nwhisper.cpp's: {:?}\n\nSmolLM2 reply: {:?}\n",
 }
 
 /// Default model cache for the bench: the tests' shared cache.
-pub fn default_models_dir() -> PathBuf {
+pub(crate) fn default_models_dir() -> PathBuf {
     std::env::var_os("VOICERA_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/models-cache"))
 }

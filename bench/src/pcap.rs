@@ -35,7 +35,7 @@ fn speech(dir: &Path) -> Result<Vec<i16>> {
 }
 
 /// The sentence once as raw μ-law (sipp's `rtp_stream` loops it).
-pub fn speech_ulaw(path: &Path) -> Result<()> {
+pub(crate) fn speech_ulaw(path: &Path) -> Result<()> {
     if path.exists() {
         return Ok(());
     }
@@ -46,7 +46,7 @@ pub fn speech_ulaw(path: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn speech_pcap(path: &Path, seconds: f64) -> Result<()> {
+pub(crate) fn speech_pcap(path: &Path, seconds: f64) -> Result<()> {
     if path.exists() {
         return Ok(());
     }

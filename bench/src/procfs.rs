@@ -5,14 +5,14 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 /// One reading.
-pub struct Sample {
+pub(crate) struct Sample {
     at: Instant,
     /// utime + stime, clock ticks.
     cpu_ticks: u64,
-    pub rss_kb: u64,
+    pub(crate) rss_kb: u64,
 }
 
-pub fn sample(pid: u32) -> Result<Sample> {
+pub(crate) fn sample(pid: u32) -> Result<Sample> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).context("read /proc/PID/stat")?;
     // Fields after the command name (which may contain spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
@@ -29,7 +29,7 @@ pub fn sample(pid: u32) -> Result<Sample> {
 }
 
 /// CPU use between two samples, in % of one core.
-pub fn cpu_percent(start: &Sample, end: &Sample) -> f64 {
+pub(crate) fn cpu_percent(start: &Sample, end: &Sample) -> f64 {
     // USER_HZ is 100 on every Linux configuration we run on.
     let cpu_seconds = (end.cpu_ticks - start.cpu_ticks) as f64 / 100.0;
     let wall = (end.at - start.at).as_secs_f64();
@@ -37,7 +37,7 @@ pub fn cpu_percent(start: &Sample, end: &Sample) -> f64 {
 }
 
 /// CPU model and core count, for the report.
-pub fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()

@@ -30,7 +30,7 @@ const T1: Duration = Duration::from_millis(500);
 
 /// Which service the callers reach.
 #[derive(Debug, Clone, Copy)]
-pub enum Callee {
+pub(crate) enum Callee {
     /// The bench agent: turns are timed.
     BenchAgent,
     /// The echo service: CPU and memory only (an echo has no turns).
@@ -46,7 +46,7 @@ impl Callee {
     }
 }
 
-pub fn run(voicera: &Path, calls: usize, seconds: u64, work: &Path, callee: Callee) -> Result<AgentReport> {
+pub(crate) fn run(voicera: &Path, calls: usize, seconds: u64, work: &Path, callee: Callee) -> Result<AgentReport> {
     let dir = work.join(format!("sip-{}-{calls}", callee.user()));
     let label = match callee {
         Callee::BenchAgent => ("sip-pcmu-bench-agent", "call"),
@@ -241,7 +241,7 @@ pub(crate) fn mean_magnitude(ulaw: &[u8]) -> f64 {
     sum / ulaw.len().max(1) as f64
 }
 
-pub fn markdown(reports: &[AgentReport]) -> String {
+pub(crate) fn markdown(reports: &[AgentReport]) -> String {
     turns::markdown(
         "SIP calls to the bench agent (PCMU, real engine, instant stand-in models)",
         reports,
@@ -252,7 +252,7 @@ pub fn markdown(reports: &[AgentReport]) -> String {
     )
 }
 
-pub fn echo_markdown(reports: &[AgentReport]) -> String {
+pub(crate) fn echo_markdown(reports: &[AgentReport]) -> String {
     turns::markdown(
         "SIP echo calls from the bench's own user agents (PCMU)",
         reports,

@@ -11,15 +11,15 @@ use serde::Serialize;
 use crate::procfs;
 
 /// The VAD's stop time: the caller must be quiet this long before the turn ends (the original's 0.4 s).
-pub const VAD_STOP: Duration = Duration::from_millis(400);
+pub(crate) const VAD_STOP: Duration = Duration::from_millis(400);
 /// One turn: 1 s silence, 1.2 s speech, then silence (the reply plays) up to 5 s, in 20 ms frames.
-pub const TURN_FRAMES: usize = 250;
-pub const SPEECH_START: usize = 50;
-pub const SPEECH_END: usize = 110;
+pub(crate) const TURN_FRAMES: usize = 250;
+pub(crate) const SPEECH_START: usize = 50;
+pub(crate) const SPEECH_END: usize = 110;
 
 /// What the caller sends as frame `n` of the call: speech, or the low hiss of a real line between
 /// utterances (not digital silence, which servers can skip cheaply and real trunks rarely send).
-pub struct CallerScript {
+pub(crate) struct CallerScript {
     speech: Vec<Vec<u8>>,
     hiss: Vec<Vec<u8>>,
 }
@@ -34,7 +34,7 @@ impl Default for CallerScript {
 }
 
 impl CallerScript {
-    pub fn frame(&self, n: usize) -> &[u8] {
+    pub(crate) fn frame(&self, n: usize) -> &[u8] {
         let phase = n % TURN_FRAMES;
         if (SPEECH_START..SPEECH_END).contains(&phase) {
             &self.speech[phase - SPEECH_START]
@@ -45,7 +45,7 @@ impl CallerScript {
 
     /// Whether frame `n` is the last of an utterance: once it is sent, the caller's speech has ended (a
     /// provider or phone sends each frame once it has been captured).
-    pub fn ends_speech(n: usize) -> bool {
+    pub(crate) fn ends_speech(n: usize) -> bool {
         n % TURN_FRAMES == SPEECH_END - 1
     }
 }
@@ -80,13 +80,13 @@ pub(crate) fn hiss_frames() -> Vec<Vec<u8>> {
 
 /// Times a caller's turns: from the end of its speech to the first reply audio.
 #[derive(Debug, Default)]
-pub struct TurnTimer {
+pub(crate) struct TurnTimer {
     speech_ended: Option<std::time::Instant>,
 }
 
 impl TurnTimer {
     /// Frame `n` of the script has just been sent.
-    pub fn frame_sent(&mut self, n: usize) {
+    pub(crate) fn frame_sent(&mut self, n: usize) {
         if CallerScript::ends_speech(n) {
             self.speech_ended = Some(std::time::Instant::now());
         }
@@ -94,7 +94,7 @@ impl TurnTimer {
 
     /// Reply audio arrived: the first since the caller stopped speaking ends the turn, and its server-added
     /// latency (less the VAD's stop time, in ms) goes into `latencies`.
-    pub fn reply_heard(&mut self, latencies: &Mutex<Vec<f64>>) {
+    pub(crate) fn reply_heard(&mut self, latencies: &Mutex<Vec<f64>>) {
         if let Some(ended) = self.speech_ended.take() {
             let added = ended.elapsed().saturating_sub(VAD_STOP).as_secs_f64() * 1000.0;
             if let Ok(mut l) = latencies.lock() {
@@ -104,13 +104,13 @@ impl TurnTimer {
     }
 
     /// Whether the caller has stopped speaking and waits for the reply.
-    pub fn waiting(&self) -> bool {
+    pub(crate) fn waiting(&self) -> bool {
         self.speech_ended.is_some()
     }
 }
 
 /// p50/p90/p99 of a sample (sorted here); zeros when empty.
-pub fn percentiles(mut values: Vec<f64>) -> (f64, f64, f64) {
+pub(crate) fn percentiles(mut values: Vec<f64>) -> (f64, f64, f64) {
     values.sort_by(|a, b| a.total_cmp(b));
     let pick = |q: f64| if values.is_empty() { 0.0 } else { values[((values.len() - 1) as f64 * q).round() as usize] };
     (pick(0.5), pick(0.9), pick(0.99))
@@ -118,32 +118,32 @@ pub fn percentiles(mut values: Vec<f64>) -> (f64, f64, f64) {
 
 /// What a run of agent callers measured of the server: the same figures for every transport.
 #[derive(Debug, Serialize)]
-pub struct AgentReport {
-    pub scenario: &'static str,
+pub(crate) struct AgentReport {
+    pub(crate) scenario: &'static str,
     /// What one caller is: `call` (SIP) or `stream` (provider media stream).
-    pub unit: &'static str,
-    pub concurrent: usize,
-    pub seconds: u64,
-    pub completed: usize,
-    pub turns_measured: usize,
+    pub(crate) unit: &'static str,
+    pub(crate) concurrent: usize,
+    pub(crate) seconds: u64,
+    pub(crate) completed: usize,
+    pub(crate) turns_measured: usize,
     /// Server CPU while all callers were up, in % of one core per caller.
-    pub cpu_percent_of_core_each: f64,
-    pub idle_cpu_percent: f64,
+    pub(crate) cpu_percent_of_core_each: f64,
+    pub(crate) idle_cpu_percent: f64,
     /// (RSS under load − idle RSS) / callers.
-    pub rss_mb_each: f64,
-    pub loaded_rss_mb: f64,
+    pub(crate) rss_mb_each: f64,
+    pub(crate) loaded_rss_mb: f64,
     /// End of speech → first reply audio, minus the VAD stop time (ms).
-    pub server_added_ms_p50: f64,
-    pub server_added_ms_p90: f64,
-    pub server_added_ms_p99: f64,
-    pub machine: String,
+    pub(crate) server_added_ms_p50: f64,
+    pub(crate) server_added_ms_p90: f64,
+    pub(crate) server_added_ms_p99: f64,
+    pub(crate) machine: String,
 }
 
 /// Runs `n` callers against the server `pid` — 100 new ones per second, like a trunk or provider ramping up —
 /// samples its CPU and memory once all are up (and before, idle), and gathers the server-added latency of
 /// each turn, which `caller(index, latencies)` pushes. A caller that fails is reported, not fatal, unless none
 /// completes.
-pub fn drive<F, Fut>(
+pub(crate) fn drive<F, Fut>(
     (scenario, unit): (&'static str, &'static str),
     pid: u32,
     n: usize,
@@ -212,7 +212,7 @@ where
 }
 
 /// The Markdown table of a series of runs, under `title`, with `how` (what was measured) after it.
-pub fn markdown(title: &str, reports: &[AgentReport], how: &str) -> String {
+pub(crate) fn markdown(title: &str, reports: &[AgentReport], how: &str) -> String {
     let unit = reports.first().map_or("caller", |r| r.unit);
     let mut out = format!(
         "# {title}\n\n| {unit}s | completed | turns | CPU % of a core per {unit} | RSS MB per {unit} | \

@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::run_load;
 use crate::turns::{self, AgentReport, CallerScript, TurnTimer, TURN_FRAMES};
 
-pub fn run(voicera: &Path, streams: usize, seconds: u64, work: &Path) -> Result<AgentReport> {
+pub(crate) fn run(voicera: &Path, streams: usize, seconds: u64, work: &Path) -> Result<AgentReport> {
     let dir = work.join(format!("ws-{streams}"));
     let label = ("ws-vobiz-bench-agent", "stream");
     run_load(voicera, &dir, "34000-34100", label, (streams, seconds), |server| {
@@ -64,7 +64,7 @@ async fn caller(index: usize, url: &str, seconds: u64, latencies: Arc<Mutex<Vec<
     Ok(())
 }
 
-pub fn markdown(reports: &[AgentReport]) -> String {
+pub(crate) fn markdown(reports: &[AgentReport]) -> String {
     turns::markdown(
         "Provider media streams (Vobiz protocol, bench agent)",
         reports,

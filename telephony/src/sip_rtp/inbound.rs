@@ -4,13 +4,13 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use tokio::time::Instant;
 use voicera_sip::dialog::{dialog_id_of_request, random_token, Dialog};
 use voicera_sip::header::NameAddr;
 use voicera_sip::sdp::SessionDescription;
 use voicera_sip::uri::{SipUri, UriError};
 use voicera_sip::{Method, Peer, Request, Response, ServerKey, TransportKind};
 
+use super::deadlines::SessionTimer;
 use super::media::{CallCommand, CallKey, CallService, RecordingPlan};
 use super::{PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
 use voicera_conversation::agent::CallContext;
@@ -22,7 +22,7 @@ use voicera_media::stream::RtpStream;
 
 impl Service {
     pub(super) async fn handle_request(&mut self, key: ServerKey, request: Request, peer: Peer) {
-        let now = std::time::Instant::now();
+        let now = self.now.into_std();
         let in_dialog = request.headers.get("To").and_then(NameAddr::parse).is_some_and(|to| to.tag().is_some());
         if request.method != Method::Ack && request.max_forwards() == Some(0) && !in_dialog {
             return self.reject(&key, &request, 483, "Too Many Hops");
@@ -66,7 +66,7 @@ impl Service {
     pub(super) fn reject(&mut self, key: &ServerKey, request: &Request, status: u16, reason: &str) {
         let mut response = Response::for_request(request, status, reason);
         response.ensure_to_tag(&random_token());
-        self.endpoint.respond(key, response, std::time::Instant::now());
+        self.endpoint.respond(key, response, self.now.into_std());
     }
 
     /// Answers with a rejection the sip crate's request checks decided (its status, reason and headers).
@@ -74,14 +74,14 @@ impl Service {
         tracing::info!(call_id = request.call_id(), status = rejection.status, reason = %rejection.reason, "request refused");
         let mut response = rejection.response(request);
         response.ensure_to_tag(&random_token());
-        self.endpoint.respond(key, response, std::time::Instant::now());
+        self.endpoint.respond(key, response, self.now.into_std());
     }
 
     fn reject_with_allow(&mut self, key: &ServerKey, request: &Request, status: u16, reason: &str) {
         let mut response = Response::for_request(request, status, reason);
         response.ensure_to_tag(&random_token());
         response.headers.push("Allow", ALLOW);
-        self.endpoint.respond(key, response, std::time::Instant::now());
+        self.endpoint.respond(key, response, self.now.into_std());
     }
 
     async fn handle_invite(&mut self, key: ServerKey, request: Request, peer: Peer) {
@@ -120,7 +120,7 @@ impl Service {
             response.ensure_to_tag(&random_token());
             response.headers.push("Retry-After", self.config.caps.retry_after_secs.to_string());
             response.headers.push("Warning", format!("399 voicera \"{why}\""));
-            self.endpoint.respond(&key, response, std::time::Instant::now());
+            self.endpoint.respond(&key, response, self.now.into_std());
             return;
         }
         if let Destination::Unavailable { reason, retry_after_secs } = &destination {
@@ -130,7 +130,7 @@ impl Service {
             response.ensure_to_tag(&random_token());
             response.headers.push("Retry-After", retry_after_secs.to_string());
             response.headers.push("Warning", format!("399 voicera \"{}\"", reason.replace('"', "'")));
-            self.endpoint.respond(&key, response, std::time::Instant::now());
+            self.endpoint.respond(&key, response, self.now.into_std());
             return;
         }
         let session_timer = match requested_session_interval(&request) {
@@ -139,7 +139,7 @@ impl Service {
                 self.metrics.count_result(CallResult::Rejected);
                 let mut response = Response::for_request(&request, 422, "Session Interval Too Small");
                 response.headers.push("Min-SE", MIN_SE.to_string());
-                self.endpoint.respond(&key, response, std::time::Instant::now());
+                self.endpoint.respond(&key, response, self.now.into_std());
                 return;
             }
         };
@@ -220,8 +220,8 @@ impl Service {
             let mut ringing = Response::for_request(&pending.request, 180, "Ringing");
             ringing.ensure_to_tag(&pending.local_tag);
             ringing.headers.push("Contact", self.contact(&pending.request, pending.local_ip, &peer));
-            self.endpoint.respond(&key, ringing, std::time::Instant::now());
-            self.answer_timers.insert((Instant::now() + self.config.answer_delay, key.clone()), ());
+            self.endpoint.respond(&key, ringing, self.now.into_std());
+            self.answer_timers.start(key.clone(), self.config.answer_delay, self.now);
             self.pending_answers.insert(key, pending);
         }
     }
@@ -245,7 +245,7 @@ impl Service {
         if by_address && self.trusted_sources.contains(&peer.addr.ip()) {
             return true;
         }
-        let now = std::time::Instant::now();
+        let now = self.now.into_std();
         let rejection = match digest.verify(request, peer.addr.ip(), now) {
             Ok(user) => {
                 tracing::debug!(%user, from = %peer.addr, "INVITE authenticated");
@@ -270,7 +270,7 @@ impl Service {
         response.ensure_to_tag(&random_token());
         let host = self.local_addr.ip();
         response.headers.push("Warning", format!("305 {host} \"{}\"", why.replace('"', "'")));
-        self.endpoint.respond(key, response, std::time::Instant::now());
+        self.endpoint.respond(key, response, self.now.into_std());
     }
 
     /// Sends 200 OK with our SDP, creates the dialog and starts the call's media.
@@ -295,12 +295,13 @@ impl Service {
         response.headers.push("Content-Type", "application/sdp");
         response.body = answer.to_bytes();
         let session_id = answer.session_id;
-        self.endpoint.respond(&key, response, std::time::Instant::now());
-        self.start_call(setup, dialog, local_ip, session_id, session_timer.map(|i| (i, Instant::now() + i)));
+        self.endpoint.respond(&key, response, self.now.into_std());
+        let session = session_timer.map(|interval| SessionTimer::start(interval, self.now));
+        self.start_call(setup, dialog, local_ip, session_id, session);
     }
 
     async fn handle_in_dialog(&mut self, key: ServerKey, request: Request, _peer: Peer) {
-        let now = std::time::Instant::now();
+        let now = self.now.into_std();
         let Some(call_key) = dialog_id_of_request(&request).map(|id| CallKey::from(&id)) else {
             return self.reject(&key, &request, 481, "Call/Transaction Does Not Exist");
         };
@@ -345,14 +346,13 @@ impl Service {
 
     /// re-INVITE or UPDATE: hold/unhold, codec or address change, session refresh.
     fn handle_refresh(&mut self, key: ServerKey, request: Request, call_key: CallKey) {
-        let now = std::time::Instant::now();
+        let now = self.now.into_std();
         let codecs = self.config.codecs.clone();
         let srtp = self.config.srtp;
         let Some(call) = self.calls.get_mut(&call_key) else { return };
         call.dialog.refresh_target(&request);
-        if let Some((interval, _)) = call.session_expires {
-            let interval = requested_session_interval(&request).ok().flatten().unwrap_or(interval);
-            call.session_expires = Some((interval, Instant::now() + interval));
+        if let Some(timer) = call.session_expires.as_mut() {
+            timer.refresh(requested_session_interval(&request).ok().flatten(), self.now);
         }
         if !request.body.is_empty() {
             // An SRTP call stays SRTP: a re-offer in the clear is refused, whatever `[sip] srtp` says.
@@ -378,8 +378,8 @@ impl Service {
         }
         let mut response = Response::for_request(&request, 200, "OK");
         response.headers.push("Contact", call.dialog.local_contact.clone());
-        if let Some((interval, _)) = call.session_expires {
-            response.headers.push("Session-Expires", format!("{};refresher=uac", interval.as_secs()));
+        if let Some(timer) = call.session_expires {
+            response.headers.push("Session-Expires", format!("{};refresher=uac", timer.interval().as_secs()));
             response.headers.push("Require", "timer");
         }
         response.headers.push("Content-Type", "application/sdp");

@@ -186,6 +186,45 @@ fn report_end(notices: mpsc::Sender<CallNotice>, call: CallKey, reason: EndReaso
     });
 }
 
+/// A call's time limits (zero: no limit).
+#[derive(Debug, Clone, Copy)]
+struct TimeLimits {
+    /// End when a peer that should send RTP sends none for this long.
+    rtp_timeout: Duration,
+    /// End a call on hold (the peer sends no RTP on purpose) when neither RTP nor RTCP comes for this long.
+    hold_timeout: Duration,
+    /// The longest call.
+    max_duration: Duration,
+}
+
+/// What the call heard from its peer, and since when it counts.
+#[derive(Debug, Clone, Copy)]
+struct PeerHeard {
+    /// When the call was answered: silence is counted from here at the earliest.
+    started: Instant,
+    /// The peer's last RTP packet.
+    last_rtp: Option<Instant>,
+    /// The peer's last RTCP packet: liveness of a call on hold.
+    last_rtcp: Option<Instant>,
+    /// Whether the peer should be sending RTP (sendrecv or its sendonly); false while it holds the call.
+    peer_sends: bool,
+}
+
+/// Whether a limit ends the call at `now`: the longest call, RTP silence from a peer that should send, and a
+/// hold (or `inactive` stream) with no RTP or RTCP from the peer for the hold timeout.
+fn time_limit_reached(limits: &TimeLimits, heard: &PeerHeard, now: Instant) -> Option<EndReason> {
+    if !limits.max_duration.is_zero() && now.duration_since(heard.started) > limits.max_duration {
+        return Some(EndReason::DurationCap);
+    }
+    let last_rtp = heard.last_rtp.unwrap_or(heard.started).max(heard.started);
+    let (last_heard, timeout) = if heard.peer_sends {
+        (last_rtp, limits.rtp_timeout)
+    } else {
+        (last_rtp.max(heard.last_rtcp.unwrap_or(heard.started)), limits.hold_timeout)
+    };
+    (!timeout.is_zero() && now.duration_since(last_heard) > timeout).then_some(EndReason::RtpTimeout)
+}
+
 /// A media worker: sleeps until the earliest tick among its calls, then ticks every call due.
 async fn run_worker(mut inbox: mpsc::UnboundedReceiver<CallMedia>) {
     let mut calls: Vec<CallMedia> = Vec::new();
@@ -385,15 +424,16 @@ impl CallMedia {
         })
     }
 
-    /// Control that arrived since the last tick. Returns the end of the call, if a command ends it.
-    fn handle_command(&mut self, command: CallCommand) -> Option<EndReason> {
+    /// Control that arrived since the last tick, handled at the tick's `now`. Returns the end of the call, if a
+    /// command ends it.
+    fn handle_command(&mut self, command: CallCommand, now: Instant) -> Option<EndReason> {
         match command {
             CallCommand::Stop => return Some(EndReason::Stopped),
             CallCommand::Answered { key: confirmed } => {
                 tracing::info!(early_packets = self.early_packets, call = %confirmed, "answered after early media");
                 self.key = confirmed;
                 self.answered = true;
-                self.started = Instant::now();
+                self.started = now;
                 self.core.start(&self.key);
             }
             CallCommand::UpdatePlan(plan) => {
@@ -467,7 +507,7 @@ impl CallMedia {
         loop {
             match self.commands.try_recv() {
                 Ok(command) => {
-                    if let Some(reason) = self.handle_command(command) {
+                    if let Some(reason) = self.handle_command(command, now) {
                         return Some(reason);
                     }
                 }
@@ -631,25 +671,26 @@ impl CallMedia {
         });
     }
 
-    /// The call's time limits, checked once a second: the longest call, RTP silence from a peer that should
-    /// send, and a hold (or `inactive` stream) with no RTP or RTCP from the peer for the hold timeout.
+    /// The call's time limits, checked once a second (see [`time_limit_reached`]).
     fn check_timeouts(&self, now: Instant) -> Option<EndReason> {
-        if !self.max_duration.is_zero() && now.duration_since(self.started) > self.max_duration {
-            return Some(EndReason::DurationCap);
-        }
         // Our direction is the answer to theirs: when we are sendonly or inactive the peer sends nothing on
         // purpose (it put us on hold), and only its RTCP says it is still there.
         let peer_sends = matches!(
             self.stream.direction(),
             voicera_sip::sdp::Direction::SendRecv | voicera_sip::sdp::Direction::RecvOnly
         );
-        let last_rtp = self.stream.last_rtp_at().map(Instant::from_std).unwrap_or(self.started).max(self.started);
-        let (last_heard, timeout) = if peer_sends {
-            (last_rtp, self.rtp_timeout)
-        } else {
-            (last_rtp.max(self.last_rtcp_at.unwrap_or(self.started)), self.hold_timeout)
+        let limits = TimeLimits {
+            rtp_timeout: self.rtp_timeout,
+            hold_timeout: self.hold_timeout,
+            max_duration: self.max_duration,
         };
-        (!timeout.is_zero() && now.duration_since(last_heard) > timeout).then_some(EndReason::RtpTimeout)
+        let heard = PeerHeard {
+            started: self.started,
+            last_rtp: self.stream.last_rtp_at().map(Instant::from_std),
+            last_rtcp: self.last_rtcp_at,
+            peer_sends,
+        };
+        time_limit_reached(&limits, &heard, now)
     }
 
     /// The tick after this one: a ptime later on the grid; a late worker skips ticks rather than bursting
@@ -698,6 +739,49 @@ fn send_now(socket: &RtpSocket, bytes: &[u8], to: SocketAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LIMITS: TimeLimits = TimeLimits {
+        rtp_timeout: Duration::from_secs(60),
+        hold_timeout: Duration::from_secs(900),
+        max_duration: Duration::from_secs(3600),
+    };
+
+    #[test]
+    fn a_held_call_lives_on_rtcp_until_the_hold_timeout() {
+        let t0 = Instant::now();
+        let secs = |n| t0 + Duration::from_secs(n);
+        // The peer puts us on hold at 10 s: no RTP from then on, on purpose.
+        let mut held =
+            PeerHeard { started: t0, last_rtp: Some(secs(10)), last_rtcp: Some(secs(10)), peer_sends: false };
+        assert_eq!(time_limit_reached(&LIMITS, &held, secs(10 + 61)), None, "the RTP timeout does not apply on hold");
+        assert_eq!(time_limit_reached(&LIMITS, &held, secs(910)), None, "exactly the hold timeout is not over it");
+        assert_eq!(time_limit_reached(&LIMITS, &held, secs(911)), Some(EndReason::RtpTimeout));
+        // Its RTCP keeps the held call alive.
+        held.last_rtcp = Some(secs(800));
+        assert_eq!(time_limit_reached(&LIMITS, &held, secs(1600)), None);
+        assert_eq!(time_limit_reached(&LIMITS, &held, secs(1701)), Some(EndReason::RtpTimeout));
+        // No hold timeout configured: a held call waits for the longest-call cap only.
+        let no_hold = TimeLimits { hold_timeout: Duration::ZERO, ..LIMITS };
+        assert_eq!(time_limit_reached(&no_hold, &held, secs(3600)), None);
+        assert_eq!(time_limit_reached(&no_hold, &held, secs(3601)), Some(EndReason::DurationCap));
+    }
+
+    #[test]
+    fn a_sending_peer_that_goes_silent_times_out_and_silence_counts_from_the_answer() {
+        let t0 = Instant::now();
+        let secs = |n| t0 + Duration::from_secs(n);
+        // Answered at 20 s after early media: RTP heard before the answer does not count against the call.
+        let mut talking = PeerHeard { started: secs(20), last_rtp: Some(secs(5)), last_rtcp: None, peer_sends: true };
+        assert_eq!(time_limit_reached(&LIMITS, &talking, secs(80)), None);
+        assert_eq!(time_limit_reached(&LIMITS, &talking, secs(81)), Some(EndReason::RtpTimeout));
+        talking.last_rtp = Some(secs(500));
+        // RTCP alone does not keep a call alive whose peer should be sending.
+        talking.last_rtcp = Some(secs(559));
+        assert_eq!(time_limit_reached(&LIMITS, &talking, secs(560)), None);
+        assert_eq!(time_limit_reached(&LIMITS, &talking, secs(561)), Some(EndReason::RtpTimeout));
+        let no_rtp_timeout = TimeLimits { rtp_timeout: Duration::ZERO, ..LIMITS };
+        assert_eq!(time_limit_reached(&no_rtp_timeout, &talking, secs(3000)), None);
+    }
 
     use voicera_media::codec::CodecKind;
     use voicera_media::jitter::JitterConfig;

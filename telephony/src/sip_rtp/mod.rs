@@ -9,7 +9,7 @@
 //! REFER (we call the target and report by NOTIFY) and NOTIFY (progress of our own REFERs);
 //! OPTIONS answers 200 (503 while draining); other methods 405/501.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -425,11 +425,11 @@ pub async fn start(
         metrics,
         calls: HashMap::new(),
         pending_answers: HashMap::new(),
-        answer_timers: BTreeMap::new(),
+        answer_timers: deadlines::Deadlines::default(),
         bye_keys: HashMap::new(),
         outbound: HashMap::new(),
         refers: HashMap::new(),
-        ring_deadlines: deadlines::RingDeadlines::default(),
+        ring_deadlines: deadlines::Deadlines::default(),
         registrations,
         trusted_sources: Vec::new(),
         trunk_addresses: HashMap::new(),
@@ -445,6 +445,7 @@ pub async fn start(
         media: MediaWorkers::per_core(),
         media_running: 0,
         config,
+        now,
     };
     let mut service = service;
     // Trunk registrars' addresses: INVITEs from them are trusted without a challenge. IP addresses are known
@@ -479,8 +480,8 @@ struct CallEntry {
     session_id: u64,
     session_version: u64,
     plan: MediaPlan,
-    /// RFC 4028: when the session expires without a refresh.
-    session_expires: Option<(Duration, Instant)>,
+    /// RFC 4028: the session timer, when the caller asked for one.
+    session_expires: Option<deadlines::SessionTimer>,
     /// The agent on the call (None: echo); a REFER we carry out puts it on the new call.
     agent: Option<Arc<Agent>>,
 }
@@ -505,13 +506,14 @@ struct Service {
     metrics: Arc<Metrics>,
     calls: HashMap<CallKey, CallEntry>,
     pending_answers: HashMap<ServerKey, PendingAnswer>,
-    answer_timers: BTreeMap<(Instant, ServerKey), ()>,
+    /// When each INVITE we ring on is answered (`answer_delay`).
+    answer_timers: deadlines::Deadlines<ServerKey>,
     /// BYEs we sent, so their completion can be awaited at shutdown.
     bye_keys: HashMap<ClientKey, CallKey>,
     /// Outgoing INVITEs awaiting a final response.
     outbound: HashMap<ClientKey, OutboundCall>,
     /// Ring timeouts of outgoing INVITEs.
-    ring_deadlines: deadlines::RingDeadlines<ClientKey>,
+    ring_deadlines: deadlines::Deadlines<ClientKey>,
     /// REFERs awaiting a final response.
     refers: HashMap<ClientKey, PendingRefer>,
     registrations: Vec<TrunkRegistration>,
@@ -539,6 +541,19 @@ struct Service {
     /// for them, so no record is cut off.
     media_running: usize,
     config: SipServiceConfig,
+    /// The instant of the current turn of the run loop, its one clock read: every decision of the turn is told
+    /// this time (handlers read it, never the clock), so the same input at the same instant decides the same.
+    now: Instant,
+}
+
+/// What woke the run loop.
+enum Wake {
+    Command(ServiceCommand),
+    Route(RouteAnswer),
+    Message(voicera_sip::transport::Inbound),
+    Notice(CallNotice),
+    Failure(voicera_sip::transport::StreamFailure),
+    Timers,
 }
 
 /// What the signalling loop listens to besides its timers.
@@ -553,27 +568,29 @@ struct Channels {
 }
 
 impl Service {
+    /// The thin driver: wait for input or the next deadline, read the clock once, hand the input and that
+    /// instant to the decisions, then send what they queued and compute the next wake-up.
     async fn run(mut self, channels: Channels, shutdown: CancellationToken) {
         let Channels { mut inbound, mut commands, mut notices, mut routes, mut failures } = channels;
         let mut hangup_done: Option<(oneshot::Sender<()>, deadlines::HangupGrace)> = None;
+        // The first turn runs at once: registrations due at start go out without waiting for input.
+        let mut wake = self.now;
         loop {
-            self.poll_registrations().await;
-            self.flush().await;
-            // The one clock read of a turn: the decisions below are told the time.
-            let now = Instant::now();
-            if let Some((_, grace)) = &hangup_done {
-                let outstanding = self.bye_keys.len() + self.calls.len() + self.media_running;
-                if grace.is_over(outstanding, now) {
-                    if let Some((done, _)) = hangup_done.take() {
-                        let _ = done.send(());
-                    }
-                }
-            }
-            let wake = self.next_wakeup(now);
-            tokio::select! {
+            let input = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                Some(command) = commands.recv() => match command {
+                Some(command) = commands.recv() => Wake::Command(command),
+                Some(answer) = routes.recv() => Wake::Route(answer),
+                Some(message) = inbound.recv() => Wake::Message(message),
+                Some(notice) = notices.recv() => Wake::Notice(notice),
+                Some(failure) = failures.recv() => Wake::Failure(failure),
+                _ = tokio::time::sleep_until(wake) => Wake::Timers,
+            };
+            // The one clock read of a turn: the decisions below are told the time.
+            self.now = Instant::now();
+            let now = self.now;
+            match input {
+                Wake::Command(command) => match command {
                     ServiceCommand::Drain => {
                         tracing::info!(calls = self.calls.len(), "draining: new calls get 503");
                         self.draining = true;
@@ -589,21 +606,29 @@ impl Service {
                         for key in keys {
                             self.hang_up(&key, CallResult::Completed);
                         }
-                        let now = Instant::now();
                         for reg in &mut self.registrations {
                             reg.machine.unregister(now.into_std());
                         }
                         hangup_done = Some((done, deadlines::HangupGrace::begin(now)));
                     }
                 },
-                Some(answer) = routes.recv() => self.handle_route_answer(answer).await,
-                Some(message) = inbound.recv() => {
-                    self.endpoint.handle_input(&message.bytes, message.peer, Instant::now().into_std());
-                }
-                Some(notice) = notices.recv() => self.handle_notice(notice),
-                Some(failure) = failures.recv() => self.handle_stream_failure(failure),
-                _ = tokio::time::sleep_until(wake) => self.handle_timers(),
+                Wake::Route(answer) => self.handle_route_answer(answer).await,
+                Wake::Message(message) => self.endpoint.handle_input(&message.bytes, message.peer, now.into_std()),
+                Wake::Notice(notice) => self.handle_notice(notice),
+                Wake::Failure(failure) => self.handle_stream_failure(failure),
+                Wake::Timers => self.handle_timers(),
             }
+            self.poll_registrations().await;
+            self.flush().await;
+            if let Some((_, grace)) = &hangup_done {
+                let outstanding = self.bye_keys.len() + self.calls.len() + self.media_running;
+                if grace.is_over(outstanding, now) {
+                    if let Some((done, _)) = hangup_done.take() {
+                        let _ = done.send(());
+                    }
+                }
+            }
+            wake = self.next_wakeup(now);
         }
         for (_, call) in self.calls.drain() {
             let _ = call.commands.try_send(CallCommand::Stop);
@@ -612,27 +637,22 @@ impl Service {
 
     fn next_wakeup(&mut self, now: Instant) -> Instant {
         let transactions = self.endpoint.poll_timeout().map(Instant::from_std);
-        let answers = self.answer_timers.first_key_value().map(|((at, _), _)| *at);
         let registrations = self.registrations.iter().map(|reg| reg.machine.next_attempt().map(Instant::from_std));
-        let sessions = self.calls.values().map(|call| call.session_expires.map(|(_, at)| at));
-        let ours = [transactions, answers, self.ring_deadlines.next()];
+        let sessions = self.calls.values().map(|call| call.session_expires.map(|timer| timer.expires_at()));
+        let ours = [transactions, self.answer_timers.next(), self.ring_deadlines.next()];
         deadlines::wake_at(now, ours.into_iter().chain(registrations).chain(sessions))
     }
 
     fn handle_timers(&mut self) {
-        let now = Instant::now();
+        let now = self.now;
         self.endpoint.handle_timeout(now.into_std());
         self.cancel_unanswered(now);
-        while let Some(entry) = self.answer_timers.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let ((_, key), _) = entry.remove_entry();
+        for key in self.answer_timers.take_due(now) {
             if let Some(pending) = self.pending_answers.remove(&key) {
                 self.answer(key, pending);
             }
         }
-        let sessions = self.calls.iter().map(|(key, call)| (key, call.session_expires.map(|(_, at)| at)));
+        let sessions = self.calls.iter().map(|(key, call)| (key, call.session_expires.map(|timer| timer.expires_at())));
         for key in deadlines::expired_sessions(sessions, now) {
             tracing::info!(call = %key, "session timer expired without refresh (RFC 4028): hanging up");
             self.hang_up(&key, CallResult::Failed);
@@ -662,7 +682,7 @@ impl Service {
                 if let Some(pending) = self.pending_answers.remove(&invite) {
                     let mut response = Response::for_request(&pending.request, 487, "Request Terminated");
                     response.ensure_to_tag(&pending.local_tag);
-                    self.endpoint.respond(&invite, response, std::time::Instant::now());
+                    self.endpoint.respond(&invite, response, self.now.into_std());
                     self.metrics.count_result(CallResult::Cancelled);
                     tracing::info!(call_id = pending.request.call_id(), "caller cancelled before answer");
                 }
@@ -677,7 +697,7 @@ impl Service {
                     if response.status >= 200 {
                         reg.pending = None;
                     }
-                    reg.machine.handle_response(&response, std::time::Instant::now());
+                    reg.machine.handle_response(&response, self.now.into_std());
                     self.report_registration(index);
                 } else if response.status >= 200 {
                     self.bye_keys.remove(&key);
@@ -762,7 +782,7 @@ impl Service {
         dialog: Dialog,
         local_ip: IpAddr,
         session_id: u64,
-        session_expires: Option<(Duration, Instant)>,
+        session_expires: Option<deadlines::SessionTimer>,
     ) {
         let key = CallKey::from(&dialog.id);
         setup.key = key.clone();
@@ -799,17 +819,16 @@ impl Service {
         if call.dialog.state == voicera_sip::dialog::DialogState::Early {
             // A call we placed, still ringing with early media: CANCEL its INVITE (BYE is for confirmed
             // dialogs); the 487 that follows settles it.
-            let now = std::time::Instant::now();
             if let Some((invite, outbound)) = self.outbound.iter_mut().find(|(_, o)| o.is_early(key)) {
                 outbound.cancelled = true;
-                self.endpoint.cancel(invite, now);
+                self.endpoint.cancel(invite, self.now.into_std());
             }
             return;
         }
         self.metrics.call_ended(result);
         let via = self.via_to(&call.dialog.peer, call.local_ip);
         let bye = call.dialog.request(Method::Bye, &via);
-        match self.endpoint.send_request(bye, call.dialog.peer, std::time::Instant::now()) {
+        match self.endpoint.send_request(bye, call.dialog.peer, self.now.into_std()) {
             Ok(client_key) => {
                 self.bye_keys.insert(client_key, key.clone());
             }

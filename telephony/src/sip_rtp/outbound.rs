@@ -318,7 +318,7 @@ impl Service {
     }
 
     fn send_invite(&mut self, call: OutboundCall) {
-        let now = tokio::time::Instant::now();
+        let now = self.now;
         match self.endpoint.send_request(call.invite.clone(), call.peer, now.into_std()) {
             Ok(key) => {
                 if let Some(timeout) = call.ring_timeout {
@@ -374,14 +374,15 @@ impl Service {
     /// Ring timeouts that have passed: CANCEL those INVITEs (RFC 3261 §9.1). The INVITE transaction then ends
     /// with 487, reported as [`PlaceCallError::NoAnswer`].
     pub(super) fn cancel_unanswered(&mut self, now: tokio::time::Instant) {
-        for key in self.ring_deadlines.take_due(now) {
-            if let Some(call) = self.outbound.get_mut(&key) {
+        let outbound = &mut self.outbound;
+        let ringing = |key: &ClientKey| match outbound.get_mut(key) {
+            Some(call) => {
                 call.cancelled = true;
-                if self.endpoint.cancel(&key, now.into_std()).is_none() {
-                    tracing::debug!(%key, "INVITE already final; nothing to cancel");
-                }
+                true
             }
-        }
+            None => false,
+        };
+        super::deadlines::cancel_unanswered(&mut self.ring_deadlines, &mut self.endpoint, ringing, now);
     }
 
     /// The INVITE got no final response (timer B).

@@ -108,7 +108,7 @@ impl Service {
         refer.headers.push("Refer-To", format!("<{refer_to}>"));
         refer.headers.push("Referred-By", call.dialog.local.split(";tag=").next().unwrap_or_default().to_string());
         tracing::info!(call = %call_key, %refer_to, "transferring call (REFER)");
-        match self.endpoint.send_request(refer, peer, std::time::Instant::now()) {
+        match self.endpoint.send_request(refer, peer, self.now.into_std()) {
             Ok(key) => {
                 self.refers.insert(key, PendingRefer { call: call_key, reply });
             }
@@ -147,7 +147,7 @@ impl Service {
 
     /// An in-dialog NOTIFY: for `Event: refer`, the sipfrag body reports the transfer's progress.
     pub(super) fn handle_notify(&mut self, key: ServerKey, request: Request, call_key: CallKey) {
-        let now = std::time::Instant::now();
+        let now = self.now.into_std();
         let is_refer = request.headers.get("Event").is_some_and(|e| e.trim().to_ascii_lowercase().starts_with("refer"));
         if !is_refer {
             let response = Response::for_request(&request, 489, "Bad Event");
@@ -173,7 +173,7 @@ const REFER_RING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6
 impl Service {
     /// An in-dialog REFER: the peer asks us to call someone else (we are the transferee).
     pub(super) async fn handle_refer(&mut self, key: ServerKey, request: Request, call_key: CallKey) {
-        let now = std::time::Instant::now();
+        let now = self.now.into_std();
         let target = match refer_target(&request) {
             Ok(target) => target,
             Err((status, reason)) => {
@@ -253,7 +253,7 @@ impl Service {
         notify.headers.push("Subscription-State", state);
         notify.headers.push("Content-Type", "message/sipfrag;version=2.0");
         notify.body = format!("SIP/2.0 {status} {reason}\r\n").into_bytes();
-        if let Err(err) = self.endpoint.send_request(notify, peer, std::time::Instant::now()) {
+        if let Err(err) = self.endpoint.send_request(notify, peer, self.now.into_std()) {
             tracing::warn!(%err, call = %call_key, "cannot send NOTIFY");
         }
     }
