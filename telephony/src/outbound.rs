@@ -102,6 +102,7 @@ impl Dialer {
                     from: from.map(String::from),
                     ring_timeout: Some(std::time::Duration::from_secs(60)),
                     agent: Some(agent_ref),
+                    variables: Vec::new(),
                 };
                 let call_id = sip.place_call(request).await?;
                 Ok(PlacedCall { call_id: call_id.into() })
