@@ -9,6 +9,7 @@ mod migrate;
 mod numbers;
 mod serve;
 mod storage;
+mod webhooks;
 
 use clap::{Parser, Subcommand};
 
