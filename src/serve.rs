@@ -209,10 +209,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
 
     let draining = Arc::new(AtomicBool::new(false));
     let files = recording_sink(&config, &blobs);
-    // Nodes that take calls log each one in the store (through the spool when the store is away), and close
-    // the calls a crash of their last run left open before taking new ones.
-    let node_id =
-        voicera_records::node::node_id(&config.data_dir, std::env::var("VOICERA_NODE_ID").ok().as_deref())?;
+    let node_id = voicera_records::node::node_id(&config.data_dir, std::env::var("VOICERA_NODE_ID").ok().as_deref())?;
     // Every node delivers customer webhooks from the shared queue.
     let (webhooks, webhooks_task) = voicera_webhooks::worker::spawn(
         store.clone(),
@@ -221,6 +218,8 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         shutdown.clone(),
     );
     let mut calls_org = None;
+    // Nodes that take calls log each one in the store (through the spool when the store is away), and close
+    // the calls a crash of their last run left open before taking new ones.
     let records = if role.runs_sip() {
         let node_id = node_id.clone();
         let org_id = records_org(&store, bootstrapped_org).await;
@@ -243,7 +242,9 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     };
     // Call events for the calls' org: the same org their records go to.
     let recordings = match calls_org {
-        Some(org) => crate::webhooks::CallEvents::wrap(recordings, webhooks, org, &config.public_url, master_key.clone()),
+        Some(org) => {
+            crate::webhooks::CallEvents::wrap(recordings, webhooks, org, &config.public_url, master_key.clone())
+        }
         None => recordings,
     };
     let mut telephony = None;

@@ -100,12 +100,15 @@ impl CallEvents {
     fn ended(&self, record: &CallRecord) {
         let mut emitted = Vec::with_capacity(2);
         if record.end_reason == "transferred" {
-            emitted.push((events::CALL_TRANSFER, json!({
-                "call_id": record.record_id,
-                "transport_call_id": record.call_id,
-                "agent": record.agent,
-                "transferred_at": utc_text(record.ended_at as i64 * 1000),
-            })));
+            emitted.push((
+                events::CALL_TRANSFER,
+                json!({
+                    "call_id": record.record_id,
+                    "transport_call_id": record.call_id,
+                    "agent": record.agent,
+                    "transferred_at": utc_text(record.ended_at as i64 * 1000),
+                }),
+            ));
         }
         emitted.push((events::CALL_ENDED, self.ended_data(record)));
         self.emit(emitted);

@@ -25,7 +25,13 @@ fn encode(text: &str) -> String {
 
 /// A link to `meeting_id`'s recording in `org_id` that works until `expires` (Unix seconds), below
 /// `public_url` (the console's origin, `[server] public_url`).
-pub fn recording_link(public_url: &str, master_key: &MasterKey, org_id: &str, meeting_id: &str, expires: u64) -> String {
+pub fn recording_link(
+    public_url: &str,
+    master_key: &MasterKey,
+    org_id: &str,
+    meeting_id: &str,
+    expires: u64,
+) -> String {
     let key = master_key.derive(RECORDING_LINK_PURPOSE);
     format!(
         "{}{}/meetings/{}/recording/signed?org_id={}&expires={expires}&sig={}",
@@ -40,8 +46,8 @@ pub fn recording_link(public_url: &str, master_key: &MasterKey, org_id: &str, me
 /// Whether a link's signature is right and it has not expired at `now_secs`.
 pub fn verify(master_key: &MasterKey, org_id: &str, meeting_id: &str, expires: u64, sig: &str, now_secs: u64) -> bool {
     let expected = signature(&master_key.derive(RECORDING_LINK_PURPOSE), org_id, meeting_id, expires);
-    let same = sig.len() == expected.len()
-        && sig.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    let same =
+        sig.len() == expected.len() && sig.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
     same && now_secs <= expires
 }
 

@@ -566,7 +566,10 @@ pub mod conformance {
             let delivery = record("org1", &format!("170000000000{i}-x"), json!({"endpoint_id": endpoint, "n": i}));
             store.put(Collection::WebhookDeliveries, &delivery).await.unwrap();
         }
-        store.put(Collection::WebhookDeliveries, &record("org2", "1800000000000-x", json!({"endpoint_id": "we_a"}))).await.unwrap();
+        store
+            .put(Collection::WebhookDeliveries, &record("org2", "1800000000000-x", json!({"endpoint_id": "we_a"})))
+            .await
+            .unwrap();
         let (page, total) =
             store.list_newest_where(Collection::WebhookDeliveries, "org1", "endpoint_id", "we_a", 1, 5).await.unwrap();
         let ns: Vec<&Value> = page.iter().map(|r| &r.doc["n"]).collect();

@@ -200,7 +200,8 @@ impl SqliteStore {
             None => ("$".to_string(), String::new()),
         };
         let filtered = field_equals.is_some();
-        let condition = if filtered { "org_id = ?1 AND json_extract(doc, ?2) = ?3" } else { "org_id = ?1 AND ?2 = ?2 AND ?3 = ?3" };
+        let condition =
+            if filtered { "org_id = ?1 AND json_extract(doc, ?2) = ?3" } else { "org_id = ?1 AND ?2 = ?2 AND ?3 = ?3" };
         let (skip, limit) = (i64::try_from(skip).unwrap_or(i64::MAX), i64::try_from(limit).unwrap_or(i64::MAX));
         let (rows, total) = self
             .with(move |c| {

@@ -19,7 +19,7 @@ pub mod worker;
 
 pub use outbox::{emit, Endpoint};
 pub use schedule::{Deliveries, Next, Outcome, Pending, RetryPolicy};
-pub use worker::{WorkerConfig, Webhooks};
+pub use worker::{Webhooks, WorkerConfig};
 
 /// What went wrong with a webhook operation.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +53,9 @@ pub fn check_url(url: &str, allow_http_loopback: bool) -> Result<(), &'static st
     match scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(()),
         "http" if allow_http_loopback && is_loopback(authority) => Ok(()),
-        "http" if allow_http_loopback => Err("https://, or http:// only to a loopback address (127.0.0.1, [::1], localhost)"),
+        "http" if allow_http_loopback => {
+            Err("https://, or http:// only to a loopback address (127.0.0.1, [::1], localhost)")
+        }
         _ => Err("an https:// URL (plain http is not accepted: deliveries carry call transcripts)"),
     }
 }
@@ -64,8 +66,7 @@ fn is_loopback(authority: &str) -> bool {
         Some(rest) => rest.split(']').next().unwrap_or_default(),
         None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
     };
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -138,8 +138,8 @@ pub async fn replay(
         return Ok(None);
     };
     let Some(endpoint) = Endpoint::from_record(&endpoint) else { return Ok(None) };
-    let id = enqueue(store, &endpoint, &text("event"), &text("event_id"), text("body"), now_ms, Some(delivery_id))
-        .await?;
+    let id =
+        enqueue(store, &endpoint, &text("event"), &text("event_id"), text("body"), now_ms, Some(delivery_id)).await?;
     Ok(Some(id))
 }
 
@@ -173,7 +173,9 @@ async fn enqueue(
     store.put(Collection::WebhookDeliveries, &Record { org_id: endpoint.org_id.clone(), id: id.clone(), doc }).await?;
     let entry = json!({"rev": 0, "endpoint_id": endpoint.id, "created_ms": now_ms, "due_ms": now_ms, "attempts": 0,
                        "lease_owner": null, "lease_until_ms": 0});
-    store.put(Collection::WebhookQueue, &Record { org_id: endpoint.org_id.clone(), id: id.clone(), doc: entry }).await?;
+    store
+        .put(Collection::WebhookQueue, &Record { org_id: endpoint.org_id.clone(), id: id.clone(), doc: entry })
+        .await?;
     Ok(id)
 }
 
@@ -461,13 +463,8 @@ mod tests {
         assert_eq!(deliveries.due(1_000).len(), 1);
         let next = deliveries.outcome(&id, Outcome::Failed, 1_500).unwrap();
         assert_eq!(next, Next::RetryAt(2_500));
-        let attempt = Attempt {
-            started_ms: 1_000,
-            latency_ms: 500,
-            status: Some(500),
-            response: "oops".into(),
-            error: None,
-        };
+        let attempt =
+            Attempt { started_ms: 1_000, latency_ms: 500, status: Some(500), response: "oops".into(), error: None };
         record_attempt(&store, &claim, "n", &attempt, next).await.unwrap();
         assert!(claim_due(&store, "n", 2_499, 60_000, 10).await.unwrap().is_empty(), "not due yet");
         let claim = claim_due(&store, "n", 2_500, 60_000, 10).await.unwrap().remove(0);

@@ -50,7 +50,13 @@ impl RetryPolicy {
 
     /// When the next attempt starts after `failed_attempts` failures, the last one ending at `now_ms`, for a
     /// delivery created at `created_ms`; `None` when that is past the give-up time.
-    pub fn next_attempt_ms(&self, delivery_id: &str, created_ms: u64, failed_attempts: u32, now_ms: u64) -> Option<u64> {
+    pub fn next_attempt_ms(
+        &self,
+        delivery_id: &str,
+        created_ms: u64,
+        failed_attempts: u32,
+        now_ms: u64,
+    ) -> Option<u64> {
         let at = now_ms.saturating_add(self.delay_ms(delivery_id, failed_attempts));
         (at <= created_ms.saturating_add(self.give_up_after_ms)).then_some(at)
     }

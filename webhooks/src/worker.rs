@@ -82,7 +82,13 @@ pub fn spawn(
     (handle, task)
 }
 
-async fn run(store: Store, master_key: MasterKey, config: WorkerConfig, wake: Arc<Notify>, shutdown: CancellationToken) {
+async fn run(
+    store: Store,
+    master_key: MasterKey,
+    config: WorkerConfig,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -167,7 +173,13 @@ async fn attempt(
         Err(err) => {
             // Sent unsigned it would be refused anyway; the log says why, and retries follow (a key fixed
             // within the day still delivers).
-            let made = Attempt { started_ms, latency_ms: 0, status: None, response: String::new(), error: Some(err.to_string()) };
+            let made = Attempt {
+                started_ms,
+                latency_ms: 0,
+                status: None,
+                response: String::new(),
+                error: Some(err.to_string()),
+            };
             return Ok(Some((made, Outcome::Failed)));
         }
     };
@@ -227,6 +239,8 @@ fn post(agent: &ureq::Agent, url: &str, secret: &str, event: &str, delivery_id: 
             let error = read.err().map(|e| format!("reading the answer: {e}"));
             Sent { latency_ms: elapsed(started), status: Some(status), response, error }
         }
-        Err(err) => Sent { latency_ms: elapsed(started), status: None, response: String::new(), error: Some(err.to_string()) },
+        Err(err) => {
+            Sent { latency_ms: elapsed(started), status: None, response: String::new(), error: Some(err.to_string()) }
+        }
     }
 }

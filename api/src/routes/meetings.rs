@@ -451,7 +451,12 @@ pub async fn signed_recording(
 }
 
 /// A call's recording, whole or the one `Range` asked for.
-async fn stream_recording(state: &ApiState, record: &Record, id: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+async fn stream_recording(
+    state: &ApiState,
+    record: &Record,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let id = id.to_string();
     let url = stored_recording(&record.doc)
         .ok_or_else(|| ApiError::not_found(format!("meeting {id:?} has no recording stored here")))?

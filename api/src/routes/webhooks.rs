@@ -51,7 +51,10 @@ fn check_events(events: &[String]) -> Result<Vec<String>, ApiError> {
         if !events::is_valid_subscription(event) {
             return Err(ApiError::invalid(
                 "events",
-                format!("unknown event {event:?}: one of {}, a family (call.*, campaign.*) or *", events::EVENTS.join(", ")),
+                format!(
+                    "unknown event {event:?}: one of {}, a family (call.*, campaign.*) or *",
+                    events::EVENTS.join(", ")
+                ),
             ));
         }
         if !out.iter().any(|e| e == event) {
@@ -111,7 +114,8 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin, "manage webhooks")?;
     let url = check_url(&state, body.url.as_deref().ok_or_else(|| ApiError::invalid("url", "url is required"))?)?;
-    let subscriptions = check_events(body.events.as_deref().ok_or_else(|| ApiError::invalid("events", "events is required"))?)?;
+    let subscriptions =
+        check_events(body.events.as_deref().ok_or_else(|| ApiError::invalid("events", "events is required"))?)?;
     let description = check_description(body.description.as_deref().unwrap_or_default())?;
     let store = state.store();
     if store.list(Collection::WebhookEndpoints, &caller.org_id).await?.len() >= MAX_ENDPOINTS {
