@@ -431,6 +431,19 @@ mod tests {
     #[tokio::test]
     async fn one_node_claims_each_attempt_and_a_dead_nodes_lease_runs_out() {
         let (_dir, store) = store().await;
+        claims_are_exclusive(&store).await;
+    }
+
+    /// The same on MongoDB (SecantusDB), where the claim is one conditional `replaceOne`.
+    #[tokio::test]
+    async fn one_node_claims_each_attempt_on_mongodb() {
+        let server = voicera_store::testing::SecantusServer::start();
+        let mongo = voicera_store::mongo::MongoStore::connect(&server.uri, Some("webhooks")).await.unwrap();
+        claims_are_exclusive(&Store::Mongo(mongo)).await;
+    }
+
+    async fn claims_are_exclusive(store: &Store) {
+        let store = store.clone();
         let key = MasterKey::from_bytes([7; 32]);
         endpoint(&store, &key, "org1", &["call.ended"], true).await;
         for _ in 0..5 {
