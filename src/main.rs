@@ -13,6 +13,7 @@ mod providers;
 mod serve;
 mod speech_models;
 mod storage;
+mod webhooks;
 
 use clap::{Parser, Subcommand};
 

@@ -170,6 +170,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         let api_config = voicera_api::ApiConfig {
             public_url: Some(config.public_url.clone()),
             mail: mail_config(&config.data_dir),
+            webhooks_allow_http_loopback: crate::webhooks::allow_http_loopback(),
             ..Default::default()
         };
         // A bad SMTP URL stops the start here, not at the first reset mail.
@@ -208,12 +209,21 @@ async fn serve(config: Config, role: Role) -> Result<()> {
 
     let draining = Arc::new(AtomicBool::new(false));
     let files = recording_sink(&config, &blobs);
+    let node_id = voicera_records::node::node_id(&config.data_dir, std::env::var("VOICERA_NODE_ID").ok().as_deref())?;
+    // Every node delivers customer webhooks from the shared queue.
+    let (webhooks, webhooks_task) = voicera_webhooks::worker::spawn(
+        store.clone(),
+        master_key.clone(),
+        crate::webhooks::worker_config(node_id.clone()),
+        shutdown.clone(),
+    );
+    let mut calls_org = None;
     // Nodes that take calls log each one in the store (through the spool when the store is away), and close
     // the calls a crash of their last run left open before taking new ones.
     let records = if role.runs_sip() {
-        let node_id =
-            voicera_records::node::node_id(&config.data_dir, std::env::var("VOICERA_NODE_ID").ok().as_deref())?;
+        let node_id = node_id.clone();
         let org_id = records_org(&store, bootstrapped_org).await;
+        calls_org = Some(org_id.clone());
         tracing::info!(%node_id, %org_id, "call records go to the store");
         let records_config = voicera_records::RecordsConfig {
             spool_dir: config.data_dir.join("spool"),
@@ -229,6 +239,13 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let recordings: Arc<dyn RecordingSink> = match &records {
         Some(records) => records.sink.clone(),
         None => files,
+    };
+    // Call events for the calls' org: the same org their records go to.
+    let recordings = match calls_org {
+        Some(org) => {
+            crate::webhooks::CallEvents::wrap(recordings, webhooks, org, &config.public_url, master_key.clone())
+        }
+        None => recordings,
     };
     let mut telephony = None;
     let mut calls_router = None;
@@ -393,6 +410,8 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         // The writer spools what is still queued, so the next start delivers it.
         let _ = tokio::time::timeout(Duration::from_secs(5), records.task).await;
     }
+    // Attempts under way finish or are retried by the next start (their leases run out).
+    let _ = tokio::time::timeout(Duration::from_secs(5), webhooks_task).await;
     tracing::info!("stopped");
     Ok(())
 }
