@@ -251,7 +251,10 @@ fn assert_call_wav(wav: &[u8]) {
     let data_len = u32::from_le_bytes(wav[40..44].try_into().unwrap()) as usize;
     assert_eq!(data_len, wav.len() - 44, "data size fixed up");
     let seconds = data_len as f64 / 64_000.0;
-    assert!((seconds - CALL_PAUSE.as_secs_f64()).abs() <= 0.5, "recording {seconds:.2} s; the call was up {CALL_PAUSE:?}");
+    assert!(
+        (seconds - CALL_PAUSE.as_secs_f64()).abs() <= 0.5,
+        "recording {seconds:.2} s; the call was up {CALL_PAUSE:?}"
+    );
     let energy = |channel: usize| {
         wav[44..]
             .chunks_exact(4)
@@ -315,7 +318,8 @@ fn with_s3_down_the_call_completes_and_its_recording_and_transcript_arrive_once_
 
     // S3 again, on the same port and objects: the spool drains, each object uploaded once.
     s3.restart();
-    server.wait_for("the blob spool to drain", Duration::from_secs(60), |s| s.metric("voicera_blob_spool_items") == 0.0);
+    server
+        .wait_for("the blob spool to drain", Duration::from_secs(60), |s| s.metric("voicera_blob_spool_items") == 0.0);
     assert_eq!(server.metric("voicera_blob_uploads_total"), 2.0, "exactly once each");
     assert!(!segment.exists(), "the segment file is gone once uploaded");
     let runtime = tokio::runtime::Runtime::new().unwrap();

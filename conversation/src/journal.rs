@@ -233,7 +233,9 @@ impl FinishedCall {
     pub fn store(mut self) {
         if !self.content {
             match self.sink.store_log_only(&mut self.record) {
-                Ok(()) => tracing::debug!(record_id = %self.record.record_id, "call logged (its agent keeps no transcript)"),
+                Ok(()) => {
+                    tracing::debug!(record_id = %self.record.record_id, "call logged (its agent keeps no transcript)")
+                }
                 Err(err) => tracing::error!(%err, record_id = %self.record.record_id, "cannot log the call"),
             }
             return;

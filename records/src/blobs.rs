@@ -147,7 +147,11 @@ impl BlobUploads {
             .map_err(|e| RecordsError::Task(e.to_string()))??;
         let backlog = spool.backlog();
         if backlog.items > 0 {
-            tracing::info!(items = backlog.items, bytes = backlog.bytes, "spooled uploads from the last run: uploading them");
+            tracing::info!(
+                items = backlog.items,
+                bytes = backlog.bytes,
+                "spooled uploads from the last run: uploading them"
+            );
         }
         let delivery = BlobDelivery { store: Arc::clone(&store) };
         let (writer, task) = RecordWriter::spawn(config, spool, delivery, shutdown);
@@ -279,7 +283,10 @@ mod tests {
             .await
             .unwrap()
         };
-        assert_eq!((recording_url.as_str(), transcript_url.as_str()), ("fs://recordings/d/a.wav", "fs://transcripts/d/a.txt"));
+        assert_eq!(
+            (recording_url.as_str(), transcript_url.as_str()),
+            ("fs://recordings/d/a.wav", "fs://transcripts/d/a.txt")
+        );
         wait_until("both spooled", || uploads.writer().backlog().items == 2).await;
         assert!(uploads.writer().degraded());
         assert!(segment.exists(), "the recording waits on disk, not in memory");
@@ -329,7 +336,10 @@ mod tests {
         let url = {
             let uploads = uploads.clone();
             let segment = segment.clone();
-            tokio::task::spawn_blocking(move || uploads.upload("recordings", "x/seg.ogg", segment)).await.unwrap().unwrap()
+            tokio::task::spawn_blocking(move || uploads.upload("recordings", "x/seg.ogg", segment))
+                .await
+                .unwrap()
+                .unwrap()
         };
         assert_eq!(url, "fs://recordings/x/seg.ogg");
         assert_eq!(read(store.as_ref(), "recordings", "x/seg.ogg").await.unwrap(), b"OggS");
@@ -338,7 +348,11 @@ mod tests {
         let bad = {
             let uploads = uploads.clone();
             tokio::task::spawn_blocking(move || {
-                uploads.put(BlobUpload { bucket: "recordings".into(), key: "../x".into(), body: BlobBody::Text { text: String::new() } })
+                uploads.put(BlobUpload {
+                    bucket: "recordings".into(),
+                    key: "../x".into(),
+                    body: BlobBody::Text { text: String::new() },
+                })
             })
             .await
             .unwrap()

@@ -160,7 +160,6 @@ pub async fn start(
         Err(_) => tracing::warn!("the store did not list calls left in progress in time; they stay open"),
     }
     let (uploads, uploads_task) = uploads;
-    let sink =
-        Arc::new(StoreRecordingSink::new(files, uploads.clone(), writer.clone(), config.org_id, config.node_id));
+    let sink = Arc::new(StoreRecordingSink::new(files, uploads.clone(), writer.clone(), config.org_id, config.node_id));
     Ok(Records { sink, writer, task, uploads, uploads_task })
 }

@@ -58,7 +58,8 @@ pub struct Expired {
 /// before [`cutoff`] and not in progress. Logs without a time are kept: their age is unknown.
 pub fn select(logs: &[Record], days: u32, now_ms: u64) -> Vec<Expired> {
     let cutoff = cutoff(now_ms, days);
-    let text = |doc: &Value, key: &str| doc.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string);
+    let text =
+        |doc: &Value, key: &str| doc.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string);
     logs.iter()
         .filter(|r| !call_log::is_in_progress(&r.doc))
         .filter_map(|r| {
@@ -128,8 +129,7 @@ impl Sweeper {
 
     /// Each org's retention: its own, else the default; orgs keeping calls for ever are left out.
     async fn policies(&self) -> Result<BTreeMap<String, u32>, StoreError> {
-        let mut own: BTreeMap<String, Option<u32>> =
-            self.also_orgs.iter().map(|org| (org.clone(), None)).collect();
+        let mut own: BTreeMap<String, Option<u32>> = self.also_orgs.iter().map(|org| (org.clone(), None)).collect();
         for org in self.store.list_all(Collection::Orgs).await? {
             own.insert(org.org_id.clone(), org_days(&org.doc));
         }
@@ -282,7 +282,13 @@ mod tests {
     #[test]
     fn an_orgs_own_retention_is_a_positive_whole_number() {
         assert_eq!(org_days(&json!({ORG_FIELD: 30})), Some(30));
-        for none in [json!({}), json!({ORG_FIELD: 0}), json!({ORG_FIELD: -3}), json!({ORG_FIELD: "30"}), json!({ORG_FIELD: 1.5})] {
+        for none in [
+            json!({}),
+            json!({ORG_FIELD: 0}),
+            json!({ORG_FIELD: -3}),
+            json!({ORG_FIELD: "30"}),
+            json!({ORG_FIELD: 1.5}),
+        ] {
             assert_eq!(org_days(&none), None, "{none}");
         }
         assert_eq!(cutoff(NOW, 1), "2026-12-04T00:00:00.000Z");

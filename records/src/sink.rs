@@ -192,10 +192,14 @@ mod tests {
         let spool = Spool::open(dir.path().join("spool")).unwrap();
         let (writer, task) = RecordWriter::spawn(WriterConfig::default(), spool, collected.clone(), shutdown.clone());
         let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(dir.path().join("blobs")));
-        let (uploads, uploads_task) =
-            BlobUploads::start(dir.path().join("spool/blobs"), Arc::clone(&blobs), blob_writer_config(), shutdown.clone())
-                .await
-                .unwrap();
+        let (uploads, uploads_task) = BlobUploads::start(
+            dir.path().join("spool/blobs"),
+            Arc::clone(&blobs),
+            blob_writer_config(),
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
         let calls = dir.path().join("calls");
         let sink =
             Arc::new(StoreRecordingSink::new(Arc::new(FsRecordingSink::new(&calls)), uploads, writer, "org1", "n1"));

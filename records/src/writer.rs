@@ -239,8 +239,18 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> RecordWriter<T> {
         let mut metric = |name: &str, kind: &str, help: String, value: String| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{value}");
         };
-        metric(n.spool_items, "gauge", format!("Items waiting in the spool for the {what}."), format!(" {}", backlog.items));
-        metric(n.spool_bytes, "gauge", format!("Bytes of the items spooled for the {what}."), format!(" {}", backlog.bytes));
+        metric(
+            n.spool_items,
+            "gauge",
+            format!("Items waiting in the spool for the {what}."),
+            format!(" {}", backlog.items),
+        );
+        metric(
+            n.spool_bytes,
+            "gauge",
+            format!("Bytes of the items spooled for the {what}."),
+            format!(" {}", backlog.bytes),
+        );
         metric(
             n.spool_oldest_seconds,
             "gauge",

@@ -77,7 +77,9 @@ pub(super) fn compile_s3(raw: RawStorage, env: impl Fn(&str) -> Option<String>) 
 pub(super) fn compile_retention(raw: &RawStorage, env: impl Fn(&str) -> Option<String>) -> Result<Option<u32>> {
     let days = match env("VOICERA_RECORDING_RETENTION_DAYS").filter(|v| !v.trim().is_empty()) {
         Some(text) => text.trim().parse::<u32>().map_err(|_| {
-            anyhow::anyhow!("VOICERA_RECORDING_RETENTION_DAYS {text:?} must be a whole number of days (0: keep for ever)")
+            anyhow::anyhow!(
+                "VOICERA_RECORDING_RETENTION_DAYS {text:?} must be a whole number of days (0: keep for ever)"
+            )
         })?,
         None => raw.recording_retention_days.unwrap_or(0),
     };

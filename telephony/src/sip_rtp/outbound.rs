@@ -559,8 +559,12 @@ impl Service {
             extra: Vec::new(),
         };
         // Every agent call has a log; its agent decides whether a transcript and recording come with it.
-        let recording =
-            self.config.recordings.clone().map(|sink| super::media::RecordingPlan { sink, caller, called, outbound: true });
+        let recording = self.config.recordings.clone().map(|sink| super::media::RecordingPlan {
+            sink,
+            caller,
+            called,
+            outbound: true,
+        });
         (CallService::Agent(Box::new(Conversation::for_call(agent, &context))), recording)
     }
 
