@@ -184,6 +184,12 @@ impl RecordingSink for CallEvents {
         stored
     }
 
+    fn store_log_only(&self, record: &mut CallRecord) -> std::io::Result<()> {
+        let stored = self.inner.store_log_only(record);
+        self.ended(record);
+        stored
+    }
+
     fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()> {
         self.inner.store_provider_report(report)
     }

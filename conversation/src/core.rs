@@ -150,8 +150,15 @@ impl CallCore {
         conversation.start();
         let Some(plan) = self.recording.take() else { return };
         let agent = conversation.agent();
-        self.journal =
-            Some(Journal::new(plan, self.transport, call_id, &agent.id, conversation.greeting(), agent.record_audio));
+        self.journal = Some(Journal::new(
+            plan,
+            self.transport,
+            call_id,
+            &agent.id,
+            conversation.greeting(),
+            agent.record_transcript,
+            agent.record_audio,
+        ));
     }
 
     /// Whether [`CallCore::start`] has run.

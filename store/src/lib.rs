@@ -641,7 +641,6 @@ pub mod conformance {
         assert_eq!(store.list_prefix(Collection::BatchContacts, "org2", "b1:").await.unwrap().len(), 1);
         assert!(store.delete_prefix(Collection::BatchContacts, "org1", "").await.is_err());
     }
-    }
 
     /// `replace_if` replaces only when the field holds what the caller saw, so of two racing claims one wins.
     async fn compare_and_set(store: &Store) {

@@ -569,16 +569,13 @@ impl Service {
             called_number: called.clone(),
             extra: variables,
         };
-        let recording = if agent.record_transcript {
-            self.config.recordings.clone().map(|sink| super::media::RecordingPlan {
-                sink,
-                caller,
-                called,
-                outbound: true,
-            })
-        } else {
-            None
-        };
+        // Every agent call has a log; its agent decides whether a transcript and recording come with it.
+        let recording = self.config.recordings.clone().map(|sink| super::media::RecordingPlan {
+            sink,
+            caller,
+            called,
+            outbound: true,
+        });
         (CallService::Agent(Box::new(Conversation::for_call(agent, &context))), recording)
     }
 
