@@ -4,6 +4,7 @@ mod agents;
 mod calls;
 mod config;
 mod console;
+mod live;
 mod local;
 mod migrate;
 mod numbers;

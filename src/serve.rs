@@ -43,6 +43,15 @@ impl Role {
     fn runs_api(self) -> bool {
         matches!(self, Role::All | Role::Api)
     }
+
+    /// What the process runs, as the System page lists it.
+    fn names(self) -> Vec<&'static str> {
+        match self {
+            Role::All => vec!["api", "sip", "media"],
+            Role::Media => vec!["sip", "media"],
+            Role::Api => vec!["api"],
+        }
+    }
 }
 
 pub fn run(args: NodeArgs, role: Role) -> Result<()> {
@@ -210,10 +219,12 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let files = recording_sink(&config, &blobs);
     // Nodes that take calls log each one in the store (through the spool when the store is away), and close
     // the calls a crash of their last run left open before taking new ones.
+    let (mut node_id_seen, mut calls_org) = (None, DEFAULT_ORG.to_string());
     let records = if role.runs_sip() {
         let node_id =
             voicera_records::node::node_id(&config.data_dir, std::env::var("VOICERA_NODE_ID").ok().as_deref())?;
         let org_id = records_org(&store, bootstrapped_org).await;
+        (node_id_seen, calls_org) = (Some(node_id.clone()), org_id.clone());
         tracing::info!(%node_id, %org_id, "call records go to the store");
         let records_config = voicera_records::RecordsConfig {
             spool_dir: config.data_dir.join("spool"),
@@ -233,7 +244,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let mut telephony = None;
     let mut calls_router = None;
     let sip = if role.runs_sip() {
-        let Some(directory) = directory else {
+        let Some(directory) = directory.clone() else {
             anyhow::bail!("a role that takes calls has an agent directory");
         };
         let agents: Arc<dyn Router> = directory;
@@ -313,6 +324,26 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         store_up,
         records: records.as_ref().map(|r| r.writer.clone()),
     });
+    if let Some(api) = &api_state {
+        let parts = crate::live::NodeConsole {
+            node_id: node_id_seen,
+            roles: role.names(),
+            started: std::time::Instant::now(),
+            started_at_ms: voicera_records::unix_ms(),
+            directory: directory.clone(),
+            calls_org,
+            store: store.clone(),
+            store_up: Arc::clone(&status.store_up),
+            records: status.records.clone(),
+            blobs: Arc::clone(&blobs),
+            models_dir: local::models_dir(&config.data_dir),
+            sip: sip.clone(),
+            sip_tls: config.sip_security.tls.as_ref().map(|tls| tls.listen),
+            trunks: config.trunks.clone(),
+            metrics: metrics.clone(),
+        };
+        api.set_node_console(Arc::new(parts));
+    }
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
         .with_context(|| format!("cannot bind HTTP on {}", config.http))?;
