@@ -114,7 +114,7 @@ export async function page(root, ctx) {
       ? h("button", { type: "button", class: "danger small", dataset: { hangup: call.id }, "aria-label": `Hang up the call with ${call.agent_type}`, disabled: call.hangup_requested }, "Hang up")
       : null;
     if (hang) hang.addEventListener("click", () => hangUp(call, hang));
-    return h("tr", { dataset: { call: call.id }, "aria-current": transcript.current() === call.id ? "true" : null },
+    return h("tr", { dataset: { call: call.id } },
       h("td", {}, call.agent_type || "—"),
       h("td", {}, badge(call.transport || "?", "info")),
       h("td", {}, call.direction || "—"),
@@ -126,25 +126,60 @@ export async function page(root, ctx) {
       h("td", { class: "row-actions" }, follow, hang));
   };
 
+  // Rows are kept and updated in place (not redrawn), so focus and a click in progress survive a refresh.
+  const rows = new Map();
+  let tbody = null;
   const draw = async () => {
     let answer;
     try {
       answer = await api("/calls/live");
     } catch (err) {
+      tbody = null;
+      rows.clear();
       body.replaceChildren(failure("Live calls", err));
       return !err.unavailable;
     }
     const calls = answer.calls || [];
     if (!calls.length) {
-      body.replaceChildren(empty("No calls in progress", "Calls show here while they last."));
+      if (tbody || !body.querySelector("[data-state=empty]")) {
+        tbody = null;
+        rows.clear();
+        body.replaceChildren(empty("No calls in progress", "Calls show here while they last."));
+      }
       return true;
     }
-    body.replaceChildren(h("div", { class: "table-wrap" }, h("table", { id: "live-calls" },
-      h("caption", { class: "sr-only" }, "Calls in progress"),
-      h("thead", {}, h("tr", {}, ["Agent", "Transport", "Direction", "From", "To", "Started", "Duration", "Node", ""]
-        .map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, calls.map(row)))));
-    if (!transcript.current()) {
+    if (!tbody) {
+      tbody = h("tbody", {});
+      body.replaceChildren(h("div", { class: "table-wrap" }, h("table", { id: "live-calls" },
+        h("caption", { class: "sr-only" }, "Calls in progress"),
+        h("thead", {}, h("tr", {}, ["Agent", "Transport", "Direction", "From", "To", "Started", "Duration", "Node", ""]
+          .map((t) => h("th", { scope: "col" }, t)))),
+        tbody)));
+    }
+    const seen = new Set();
+    for (const call of calls) {
+      seen.add(call.id);
+      let tr = rows.get(call.id);
+      if (!tr) {
+        tr = row(call);
+        rows.set(call.id, tr);
+      } else {
+        tr.querySelector(".duration").textContent = fmt.duration(call.duration);
+        const hang = tr.querySelector("button[data-hangup]");
+        if (hang && call.hangup_requested) hang.disabled = true;
+      }
+      tr.setAttribute("aria-current", transcript.current() === call.id ? "true" : "false");
+      if (!tr.isConnected) tbody.append(tr);
+    }
+    for (const [id, tr] of rows) {
+      if (!seen.has(id)) {
+        tr.remove();
+        rows.delete(id);
+      }
+    }
+    // Nothing followed yet, or the followed call is over: follow the oldest call.
+    const followed = transcript.current();
+    if (!followed || (!seen.has(followed) && transcript.panel.dataset.state === "ended")) {
       transcript.panel.hidden = false;
       transcript.follow(calls[0]);
     }
