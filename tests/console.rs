@@ -2,7 +2,8 @@
 //! create an agent with the wizard (an API refusal shown at its field on its step), edit it, talk to an agent
 //! in the browser with a fake microphone and see the live transcript, open the calls page and export it,
 //! visit every page (each shows its data, or says plainly that this node does not serve its API route yet),
-//! light and dark, at phone width, sign out. No page may log a JavaScript error. A screenshot of every page
+//! light and dark, at phone width, sign out; follow a call on the Live page as it is said and hang it up from
+//! there, and read the node on the System page. No page may log a JavaScript error. A screenshot of every page
 //! goes to `<target>/console-screenshots/`.
 
 mod common;
@@ -616,7 +617,8 @@ fn the_live_page_follows_a_call_as_it_is_said_and_hangs_it_up_and_the_system_pag
     let record = server.call_records().into_iter().find(|r| r["call_id"] == call_id.as_str()).unwrap();
     assert_eq!(record["end_reason"], "agent_hangup:operator", "{record}");
 
-    // System: the node, its store, SIP listener and the model cache.
+    // System: the node, its store, SIP listener and the model cache (once the hang-up's toast has gone).
+    ui.browser.wait_for("the toast to go", PAGE_TIMEOUT, "return document.querySelector('.toast') === null");
     ui.nav("/system");
     ui.browser.element("#model-cache tbody tr", PAGE_TIMEOUT);
     ui.browser.wait_for("the health", PAGE_TIMEOUT, "return document.querySelector('#health .badge')?.innerText === 'ok'");
