@@ -111,7 +111,9 @@ impl NodeConsole {
         let mut listeners = Vec::new();
         if let Some(sip) = &self.sip {
             for transport in ["udp", "tcp"] {
-                listeners.push(json!({"transport": transport, "address": sip.local_addr.to_string(), "up": sip.is_running()}));
+                listeners.push(
+                    json!({"transport": transport, "address": sip.local_addr.to_string(), "up": sip.is_running()}),
+                );
             }
             if let Some(tls) = self.sip_tls {
                 listeners.push(json!({"transport": "tls", "address": tls.to_string(), "up": sip.is_running()}));

@@ -613,7 +613,9 @@ fn the_live_page_follows_a_call_as_it_is_said_and_hangs_it_up_and_the_system_pag
         &format!("return document.querySelector({}) === null", json!(row)),
     );
     ui.no_errors("live after the hang-up");
-    server.wait_for("the call record", PAGE_TIMEOUT, |s| s.call_records().iter().any(|r| r["call_id"] == call_id.as_str()));
+    server.wait_for("the call record", PAGE_TIMEOUT, |s| {
+        s.call_records().iter().any(|r| r["call_id"] == call_id.as_str())
+    });
     let record = server.call_records().into_iter().find(|r| r["call_id"] == call_id.as_str()).unwrap();
     assert_eq!(record["end_reason"], "agent_hangup:operator", "{record}");
 
@@ -621,7 +623,11 @@ fn the_live_page_follows_a_call_as_it_is_said_and_hangs_it_up_and_the_system_pag
     ui.browser.wait_for("the toast to go", PAGE_TIMEOUT, "return document.querySelector('.toast') === null");
     ui.nav("/system");
     ui.browser.element("#model-cache tbody tr", PAGE_TIMEOUT);
-    ui.browser.wait_for("the health", PAGE_TIMEOUT, "return document.querySelector('#health .badge')?.innerText === 'ok'");
+    ui.browser.wait_for(
+        "the health",
+        PAGE_TIMEOUT,
+        "return document.querySelector('#health .badge')?.innerText === 'ok'",
+    );
     let node = ui.text("#node");
     assert!(node.contains(env!("CARGO_PKG_VERSION")) && node.contains("api, sip, media"), "{node}");
     assert!(ui.text("#storage").contains("sqlite"), "{}", ui.text("#storage"));

@@ -75,8 +75,15 @@ impl Harness {
         assert!(self.state.set_node_console(self.node.clone()));
     }
 
-    async fn request(&self, method: Method, path: &str, token: &str, headers: &[(&str, &str)]) -> axum::response::Response {
-        let mut request = Request::builder().method(method).uri(path).header(header::AUTHORIZATION, format!("Bearer {token}"));
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> axum::response::Response {
+        let mut request =
+            Request::builder().method(method).uri(path).header(header::AUTHORIZATION, format!("Bearer {token}"));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -127,7 +134,11 @@ async fn each_org_sees_only_its_own_calls_with_their_transcripts_and_other_nodes
     let h = harness().await;
     let (org_a, viewer_a) = h.account("viewer@a.example", Role::Viewer, None).await;
     let (org_b, admin_b) = h.account("admin@b.example", Role::Admin, None).await;
-    assert_eq!(h.call(Method::GET, "/api/v1/calls/live", &viewer_a).await.0, StatusCode::SERVICE_UNAVAILABLE, "no node plugged in");
+    assert_eq!(
+        h.call(Method::GET, "/api/v1/calls/live", &viewer_a).await.0,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no node plugged in"
+    );
     h.plug_in();
     let mine = h.start_call("call-a1", "desk_a", &org_a);
     mine.call().said("user", 1, "When do you open?", false, 1_700_000_003_000);
@@ -276,7 +287,8 @@ async fn the_transcript_streams_as_it_is_said_until_the_call_ends() {
     // A reconnecting browser sends the last id it had and gets only what followed.
     let entry = h.start_call("call-resume", "desk", &org);
     entry.call().said("user", 1, "Hi", false, 1);
-    let response = h.request(Method::GET, "/api/v1/calls/live/call-resume/events", &viewer, &[("Last-Event-ID", "0")]).await;
+    let response =
+        h.request(Method::GET, "/api/v1/calls/live/call-resume/events", &viewer, &[("Last-Event-ID", "0")]).await;
     let reader = tokio::spawn(read_events(response, Duration::from_secs(10)));
     tokio::time::sleep(Duration::from_millis(50)).await;
     drop(entry);

@@ -107,17 +107,23 @@ fn my_calls(state: &ApiState, caller: &Caller) -> Result<Vec<NodeCall>, ApiError
     Ok(node.live_calls().into_iter().filter(|c| c.org_id == caller.org_id).collect())
 }
 
-/// This node's call `id` of the caller's org (another org's call is as unknown as a call that does not exist).
+/// This node's call `id` of the caller's org (another org's call is as unknown as a call that does not exist;
+/// so is any call on a node that reports none).
 fn my_call(state: &ApiState, caller: &Caller, id: &str) -> Result<Arc<LiveCall>, ApiError> {
-    my_calls(state, caller)?
+    let calls = state.0.node_console.get().map(|node| node.live_calls()).unwrap_or_default();
+    calls
         .into_iter()
-        .find(|c| c.call.id() == id)
+        .find(|c| c.org_id == caller.org_id && c.call.id() == id)
         .map(|c| c.call)
         .ok_or_else(|| ApiError::not_found(format!("no call {id:?} in progress on this node in your org")))
 }
 
 /// Other nodes' in-progress logs of the caller's org.
-async fn remote_calls(state: &ApiState, caller: &Caller, node_id: Option<&str>) -> Result<Vec<(String, Value)>, ApiError> {
+async fn remote_calls(
+    state: &ApiState,
+    caller: &Caller,
+    node_id: Option<&str>,
+) -> Result<Vec<(String, Value)>, ApiError> {
     let query = CallLogQuery {
         org_id: caller.org_id.clone(),
         status: Some(CallStatus::InProgress),
@@ -152,7 +158,11 @@ pub async fn list(caller: Caller, State(state): State<ApiState>) -> Result<Json<
 }
 
 /// `GET /calls/live/{id}`: one call of this node with its transcript so far.
-pub async fn get(caller: Caller, State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get(
+    caller: Caller,
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let call = my_call(&state, &caller, &id)?;
     let node_id = state.node_console()?.node_id();
     Ok(Json(local_view(&call, node_id.as_deref(), state.now())))
@@ -168,9 +178,11 @@ pub async fn hang_up(
     let call = match my_call(&state, &caller, &id) {
         Ok(call) => call,
         Err(not_here) => {
-            let node_id = state.node_console()?.node_id();
+            let Ok(node) = state.node_console() else { return Err(not_here) };
+            let node_id = node.node_id();
             // A call of the org on another node: say where, since only that node can end it.
-            let elsewhere = remote_calls(&state, &caller, node_id.as_deref()).await?.into_iter().find(|(rid, _)| *rid == id);
+            let elsewhere =
+                remote_calls(&state, &caller, node_id.as_deref()).await?.into_iter().find(|(rid, _)| *rid == id);
             return Err(match elsewhere {
                 Some((_, doc)) => ApiError::new(
                     StatusCode::CONFLICT,
