@@ -596,7 +596,7 @@ fn the_live_page_follows_a_call_as_it_is_said_and_hangs_it_up_and_the_system_pag
     let greeting = ui.text("#live-transcript .bubble.agent");
     assert!(!greeting.trim().is_empty(), "the greeting opens the transcript");
     ui.no_errors("live");
-    ui.shot("live");
+    ui.shot("live-call");
 
     // Hang up from the page: the caller's page sees the call end, the page sees it go.
     ui.browser.click(&format!("{row} button[data-hangup]"));
