@@ -137,6 +137,15 @@ impl Directory {
         RESERVED_AGENT_IDS.contains(&id) || self.slots.read().is_ok_and(|s| s.contains_key(id))
     }
 
+    /// The org of the stored agent a call with `agent` belongs to; `None` for built-in and configured agents
+    /// (they belong to the node's owner).
+    pub fn org_of(&self, agent: &str) -> Option<String> {
+        if self.is_configured(agent) {
+            return None;
+        }
+        self.stored().agents.get(agent).map(|a| a.org_id.clone())
+    }
+
     /// Asks [`sync_store`] to reload the store now and waits (at most `bound`) until it has.
     pub async fn refreshed(&self, bound: Duration) {
         let target = self.refresh.requested.fetch_add(1, Ordering::SeqCst) + 1;

@@ -35,7 +35,7 @@ pub const DEMO_STT: &str = "whisper-tiny.en";
 pub const DEMO_LLM: &str = "smollm2-135m";
 /// Silero, the VAD every agent on local models listens with (the demo included).
 const SILERO_VAD: &str = "silero-vad";
-const DEMO_MODELS: [&str; 4] = [DEMO_STT, DEMO_LLM, SILERO_VAD, PIPER_VOICE];
+pub(crate) const DEMO_MODELS: [&str; 4] = [DEMO_STT, DEMO_LLM, SILERO_VAD, PIPER_VOICE];
 
 /// `voicera models ...`
 #[derive(Debug, clap::Subcommand)]
@@ -202,7 +202,7 @@ pub fn run(command: ModelsCommand) -> Result<()> {
     }
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
+pub(crate) fn dir_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|entries| entries.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
         .unwrap_or(0)

@@ -6,6 +6,7 @@ mod campaign_cli;
 mod campaigns;
 mod config;
 mod console;
+mod live;
 mod local;
 mod migrate;
 mod numbers;

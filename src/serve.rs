@@ -43,6 +43,15 @@ impl Role {
     fn runs_api(self) -> bool {
         matches!(self, Role::All | Role::Api)
     }
+
+    /// What the process runs, as the System page lists it.
+    fn names(self) -> Vec<&'static str> {
+        match self {
+            Role::All => vec!["api", "sip", "media"],
+            Role::Media => vec!["sip", "media"],
+            Role::Api => vec!["api"],
+        }
+    }
 }
 
 pub fn run(args: NodeArgs, role: Role) -> Result<()> {
@@ -260,7 +269,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let mut telephony = None;
     let mut calls_router = None;
     let sip = if role.runs_sip() {
-        let Some(directory) = directory else {
+        let Some(directory) = directory.clone() else {
             anyhow::bail!("a role that takes calls has an agent directory");
         };
         let agents: Arc<dyn Router> = directory;
@@ -268,7 +277,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             anyhow::bail!("a role that takes calls keeps call records");
         };
         // Call events for the calls' org: the same org their records go to.
-        let recordings = match calls_org.take() {
+        let recordings = match calls_org.clone() {
             Some(org) => {
                 crate::webhooks::CallEvents::wrap(recordings, webhooks.clone(), org, &config.public_url, master_key.clone())
             }
@@ -362,6 +371,26 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         records: records.as_ref().map(|r| r.writer.clone()),
         uploads: records.as_ref().map(|r| r.uploads.writer().clone()),
     });
+    if let Some(api) = &api_state {
+        let parts = crate::live::NodeConsole {
+            node_id: role.runs_sip().then(|| node_id.clone()),
+            roles: role.names(),
+            started: std::time::Instant::now(),
+            started_at_ms: voicera_records::unix_ms(),
+            directory: directory.clone(),
+            calls_org: calls_org.clone().unwrap_or_else(|| DEFAULT_ORG.to_string()),
+            store: store.clone(),
+            store_up: Arc::clone(&status.store_up),
+            records: status.records.clone(),
+            blobs: Arc::clone(&blobs),
+            models_dir: local::models_dir(&config.data_dir),
+            sip: sip.clone(),
+            sip_tls: config.sip_security.tls.as_ref().map(|tls| tls.listen),
+            trunks: config.trunks.clone(),
+            metrics: metrics.clone(),
+        };
+        api.set_node_console(Arc::new(parts));
+    }
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
         .with_context(|| format!("cannot bind HTTP on {}", config.http))?;

@@ -2,7 +2,8 @@
 //! create an agent with the wizard (an API refusal shown at its field on its step), edit it, talk to an agent
 //! in the browser with a fake microphone and see the live transcript, open the calls page and export it,
 //! visit every page (each shows its data, or says plainly that this node does not serve its API route yet),
-//! light and dark, at phone width, sign out. No page may log a JavaScript error. A screenshot of every page
+//! light and dark, at phone width, sign out; follow a call on the Live page as it is said and hang it up from
+//! there, and read the node on the System page. No page may log a JavaScript error. A screenshot of every page
 //! goes to `<target>/console-screenshots/`.
 
 mod common;
@@ -26,8 +27,10 @@ fn get(addr: SocketAddr, path: &str, extra: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    // Bytes, not text: a gzip body is not UTF-8 (its head still is).
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    let response = String::from_utf8_lossy(&bytes).into_owned();
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     (status, head.to_lowercase(), body.to_string())
@@ -183,6 +186,11 @@ fn the_console_serves_its_assets_with_types_etags_and_client_routes() {
     let etag = header(&head, "etag").expect("an ETag").to_string();
     let (status, _, body) = get(server.http, "/assets/app.js", &format!("If-None-Match: {etag}\r\n"));
     assert_eq!((status, body.as_str()), (304, ""), "revalidation without a body");
+    // Browsers that take gzip get it, with their own ETag; the representation varies by Accept-Encoding.
+    let (status, head, _) = get(server.http, "/assets/app.js", "Accept-Encoding: gzip, br\r\n");
+    assert_eq!((status, header(&head, "content-encoding")), (200, Some("gzip")), "{head}");
+    assert_eq!(header(&head, "vary"), Some("accept-encoding"));
+    assert_ne!(header(&head, "etag"), Some(etag.as_str()));
     let (status, head, _) = get(server.http, "/assets/style.css", "");
     assert_eq!((status, header(&head, "content-type")), (200, Some("text/css; charset=utf-8")));
     // The call module the console imports is the /call-test one.
@@ -543,6 +551,90 @@ fn the_owner_runs_the_console_in_chromium_and_no_page_logs_an_error() {
         ui.no_errors("invited member");
     }
     eprintln!("screenshots in {}; server log:\n{}", screenshots().display(), ui.log().lines().count());
+}
+
+/// Signs the owner in on the console's sign-in page and waits for the agents page.
+fn sign_in_owner(ui: &Console) {
+    ui.browser.open(ui.server.http, "/signin");
+    ui.ready("/signin");
+    ui.browser.type_into("input[name=email]", OWNER[0].1);
+    ui.browser.type_into("input[name=password]", OWNER[1].1);
+    ui.browser.click("#sign-in");
+    ui.ready("/agents");
+}
+
+#[test]
+fn the_live_page_follows_a_call_as_it_is_said_and_hangs_it_up_and_the_system_page_shows_the_node() {
+    let server = Server::start_env("console-live", "[bench]\nrecord = true\n", false, &OWNER);
+    // The caller: the /call-test page in a browser of its own, calling the bench agent over the browser socket.
+    let wav = common::browser::speech_wav(&server.dir, "Hello, what time is it?", 1.5);
+    let caller = Browser::start(&wav);
+    caller.open(server.http, "/call-test?agent=bench&transport=ws");
+    caller.wait_for("the call page", PAGE_TIMEOUT, "return document.getElementById('keypad').children.length === 12");
+    caller.run("document.getElementById('call').click()", json!([]));
+    caller.wait_for(
+        "the call to go live",
+        Duration::from_secs(20),
+        "const c = window.voiceraCall; if (c && c.state === 'failed') throw new Error(document.getElementById('status').textContent); return c && c.state === 'live'",
+    );
+    let call_id = caller.run("return window.voiceraCall.callId", json!([])).as_str().unwrap().to_string();
+
+    // The operator: the Live page lists the call and follows its transcript as it is said.
+    let ui = Console { server: &server, browser: Browser::start_with(&wav, &["--window-size=1280,900"]) };
+    sign_in_owner(&ui);
+    ui.nav("/live");
+    let row = format!("#live-calls tr[data-call='{call_id}']");
+    ui.browser.element(&row, PAGE_TIMEOUT);
+    let listed = ui.text(&row);
+    assert!(listed.contains("bench") && listed.contains("browser") && listed.contains("this node"), "{listed}");
+    ui.browser.wait_for(
+        "the caller's words and the agent's answer in the live transcript",
+        Duration::from_secs(60),
+        "const b = [...document.querySelectorAll('#live-transcript .bubble')]; \
+         return b.some(li => li.classList.contains('user')) && b.filter(li => li.classList.contains('agent')).length >= 2",
+    );
+    let greeting = ui.text("#live-transcript .bubble.agent");
+    assert!(!greeting.trim().is_empty(), "the greeting opens the transcript");
+    ui.no_errors("live");
+    ui.shot("live-call");
+
+    // Hang up from the page: the caller's page sees the call end, the page sees it go.
+    ui.browser.click(&format!("{row} button[data-hangup]"));
+    ui.browser.click("dialog .actions .danger");
+    caller.wait_for("the caller's call to end", PAGE_TIMEOUT, "return window.voiceraCall.state === 'ended'");
+    ui.browser.wait_for(
+        "the transcript to say the call ended",
+        PAGE_TIMEOUT,
+        "return document.getElementById('live-transcript-panel').dataset.state === 'ended'",
+    );
+    ui.browser.wait_for(
+        "the call to leave the list",
+        PAGE_TIMEOUT,
+        &format!("return document.querySelector({}) === null", json!(row)),
+    );
+    ui.no_errors("live after the hang-up");
+    server.wait_for("the call record", PAGE_TIMEOUT, |s| {
+        s.call_records().iter().any(|r| r["call_id"] == call_id.as_str())
+    });
+    let record = server.call_records().into_iter().find(|r| r["call_id"] == call_id.as_str()).unwrap();
+    assert_eq!(record["end_reason"], "agent_hangup:operator", "{record}");
+
+    // System: the node, its store, SIP listener and the model cache (once the hang-up's toast has gone).
+    ui.browser.wait_for("the toast to go", PAGE_TIMEOUT, "return document.querySelector('.toast') === null");
+    ui.nav("/system");
+    ui.browser.element("#model-cache tbody tr", PAGE_TIMEOUT);
+    ui.browser.wait_for(
+        "the health",
+        PAGE_TIMEOUT,
+        "return document.querySelector('#health .badge')?.innerText === 'ok'",
+    );
+    let node = ui.text("#node");
+    assert!(node.contains(env!("CARGO_PKG_VERSION")) && node.contains("api, sip, media"), "{node}");
+    assert!(ui.text("#storage").contains("sqlite"), "{}", ui.text("#storage"));
+    assert!(ui.text("#sip-listeners").contains(&server.sip.port().to_string()), "{}", ui.text("#sip-listeners"));
+    assert!(ui.text("#model-cache").contains("whisper-tiny.en"), "{}", ui.text("#model-cache"));
+    ui.no_errors("system");
+    ui.shot("system");
 }
 
 /// Runs `sql` on the node's SQLite store (fixtures the API has no route for yet).

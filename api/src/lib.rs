@@ -75,8 +75,8 @@ pub use auth::{authenticate_header, Caller, Credential, Role};
 pub use error::ApiError;
 pub use outbox::{FileOutbox, Mail, Outbox, SmtpOutbox};
 pub use state::{
-    AgentDirectory, AgentValidator, ApiConfig, ApiState, ConfigAgent, FieldError, MailConfig, Resources,
-    TOKEN_KEY_PURPOSE,
+    AgentDirectory, AgentValidator, ApiConfig, ApiState, ConfigAgent, FieldError, MailConfig, NodeCall, NodeConsole,
+    Resources, TOKEN_KEY_PURPOSE,
 };
 
 /// The control-plane REST API, `/api/v1/...`, to merge into the node's router. Unknown paths under the prefix

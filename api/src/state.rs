@@ -240,6 +240,8 @@ pub(crate) struct Inner {
     pub outbox: Option<Arc<dyn Outbox>>,
     /// Orders audit records written within one millisecond on this node.
     pub audit_sequence: AtomicU64,
+    /// The node's calls in progress and make-up ([`NodeConsole`]), once the binary has plugged them in.
+    pub node_console: OnceLock<Arc<dyn NodeConsole>>,
 }
 
 /// What the call history, integrations and knowledge routes need beyond the store. Until the binary attaches
@@ -315,6 +317,7 @@ impl ApiState {
             reset_limits: Mutex::new(reset_limits),
             outbox,
             audit_sequence: AtomicU64::new(0),
+            node_console: OnceLock::new(),
         }))
     }
 
@@ -360,3 +363,45 @@ impl ApiState {
 
 /// The purpose string the binary derives the token key with: `master_key.derive(TOKEN_KEY_PURPOSE)`.
 pub const TOKEN_KEY_PURPOSE: &str = "voicera api access tokens v1";
+
+/// One call in progress on this node, with the org it belongs to (its agent's).
+#[derive(Clone)]
+pub struct NodeCall {
+    /// The org whose members see it.
+    pub org_id: String,
+    /// The call, its transcript so far and its hang-up switch.
+    pub call: Arc<voicera_conversation::live::LiveCall>,
+}
+
+/// What the console's Live and System pages read from the node (`/api/v1/calls/live`, `/api/v1/system`): its
+/// id, the calls in progress on it (from the process's [`voicera_conversation::live::LiveCalls`]), and its
+/// make-up. The binary plugs it in with [`ApiState::set_node_console`]; without one, those routes answer 503.
+pub trait NodeConsole: Send + Sync + 'static {
+    /// This node's id (what its call logs carry as `node_id`), when it takes calls.
+    fn node_id(&self) -> Option<String>;
+
+    /// The calls in progress on this node, each with its org.
+    fn live_calls(&self) -> Vec<NodeCall>;
+
+    /// The node's state as `GET /api/v1/system` answers it (id, version, uptime, roles, store, spool, blob
+    /// store, model cache, SIP listeners and trunks).
+    fn system(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Value> + Send + '_>>;
+}
+
+impl ApiState {
+    /// Plugs in the node's [`NodeConsole`] (once; a second call is ignored and returns false).
+    pub fn set_node_console(&self, node: Arc<dyn NodeConsole>) -> bool {
+        self.0.node_console.set(node).is_ok()
+    }
+
+    /// The node's [`NodeConsole`], or a 503 saying this server has none.
+    pub(crate) fn node_console(&self) -> Result<&Arc<dyn NodeConsole>, crate::error::ApiError> {
+        self.0.node_console.get().ok_or_else(|| {
+            crate::error::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "not_configured",
+                "this server reports no calls or node state to its API",
+            )
+        })
+    }
+}

@@ -30,6 +30,7 @@ use voicera_media::stream::ENGINE_FRAME;
 use crate::agent::{HttpTool, ToolRequest};
 use crate::engine::{AudioSink, Conversation, ConversationNote, HangUpReason};
 use crate::journal::{account_notes, FinishedCall, Journal, RecordingPlan};
+use crate::live::{LiveCallInfo, LiveCalls, LiveEntry};
 
 /// What runs on a call's audio.
 pub enum CallService {
@@ -117,6 +118,8 @@ pub struct CallCore {
     actions: VecDeque<CallAction>,
     /// Tool calls handed out and not yet answered.
     tools_running: u32,
+    /// Its place among the node's calls in progress ([`LiveCalls::node`]) from its start to its end.
+    live: Option<LiveEntry>,
 }
 
 impl CallCore {
@@ -137,6 +140,7 @@ impl CallCore {
             started: false,
             actions: VecDeque::with_capacity(8),
             tools_running: 0,
+            live: None,
         }
     }
 
@@ -146,6 +150,7 @@ impl CallCore {
         if std::mem::replace(&mut self.started, true) {
             return;
         }
+        self.register_live(call_id);
         let CallService::Agent(conversation) = &mut self.service else { return };
         conversation.start();
         let Some(plan) = self.recording.take() else { return };
@@ -224,9 +229,35 @@ impl CallCore {
         self.tools_running
     }
 
-    /// The next thing to carry out, oldest first.
+    /// The next thing to carry out, oldest first; an operator's hang-up ([`crate::live`]) before anything.
     pub fn poll_action(&mut self) -> Option<CallAction> {
+        if self.live.as_ref().is_some_and(|entry| entry.call().take_hang_up()) {
+            tracing::info!("an operator hung the call up");
+            return Some(CallAction::HangUp(HangUpReason::Operator));
+        }
         self.actions.pop_front()
+    }
+
+    /// Joins the node's calls in progress: who, over what, and the greeting as the transcript's first words.
+    fn register_live(&mut self, call_id: &str) {
+        let (agent, greeting) = match &self.service {
+            CallService::Agent(conversation) => (conversation.agent().id.clone(), conversation.greeting()),
+            CallService::Echo => ("echo".to_string(), ""),
+        };
+        let (caller, called, outbound) = match &self.recording {
+            Some(plan) => (plan.caller.clone(), plan.called.clone(), plan.outbound),
+            None => Default::default(),
+        };
+        let info = LiveCallInfo {
+            call_id: call_id.to_string(),
+            agent,
+            transport: self.transport.to_string(),
+            caller,
+            called,
+            outbound,
+            started_at_ms: crate::journal::unix_now_ms(),
+        };
+        self.live = Some(LiveCalls::node().register(info, greeting));
     }
 
     /// The call is over: the agent's words of a reply it was in the middle of are recorded (only what `out`
@@ -239,6 +270,8 @@ impl CallCore {
                 journal.on_notes(&notes);
             }
         }
+        // The call leaves the live view now that its words are all in.
+        self.live = None;
         self.journal.take().map(|journal| journal.finish(reason))
     }
 
@@ -248,6 +281,18 @@ impl CallCore {
             journal.on_notes(&notes);
         }
         let hang_up = account_notes(&self.metrics, &notes);
+        if let Some(entry) = &self.live {
+            let now = crate::journal::unix_now_ms();
+            for note in &notes {
+                match note {
+                    ConversationNote::UserSaid { turn, text } => entry.call().said("user", *turn, text, false, now),
+                    ConversationNote::AgentSaid { turn, text, interrupted } => {
+                        entry.call().said("agent", *turn, text, *interrupted, now)
+                    }
+                    _ => {}
+                }
+            }
+        }
         for note in notes {
             let action = match note {
                 ConversationNote::UserSaid { turn, text } => {

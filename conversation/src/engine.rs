@@ -191,6 +191,8 @@ pub enum HangUpReason {
     Transferred,
     /// The engine itself failed (a bug, or a model that panicked): the call ends cleanly, its record kept.
     EngineFailed,
+    /// An operator hung the call up from the console or the API (`POST /api/v1/calls/live/{id}/hangup`).
+    Operator,
 }
 
 impl HangUpReason {
@@ -204,6 +206,7 @@ impl HangUpReason {
             HangUpReason::EndCallTool => "end_call",
             HangUpReason::Transferred => "transferred",
             HangUpReason::EngineFailed => "engine_failed",
+            HangUpReason::Operator => "operator",
         }
     }
 }

@@ -210,7 +210,7 @@ impl Journal {
 }
 
 /// Unix milliseconds now: when words of the transcript were said.
-fn unix_now_ms() -> u64 {
+pub(crate) fn unix_now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 

@@ -11,6 +11,7 @@
 //! | [`engine`] | the per-call conversation: VAD, STT, LLM, TTS one 20 ms frame at a time, barge-in, tools |
 //! | [`turn`] | the turn-taking machine (a pure transition function) |
 //! | [`knowledge`] | an agent's documents behind its `knowledge_lookup` tool (BM25 passages) |
+//! | [`live`] | the calls in progress on this node: live transcripts and hang-up from outside |
 //! | [`journal`] | what a call leaves behind (transcript, timings, stereo recording), and its logs and metrics |
 //! | [`recorder`] | call records, stereo WAV and the sinks they are stored in |
 
@@ -22,6 +23,7 @@ pub mod dial_policy;
 pub mod engine;
 pub mod journal;
 pub mod knowledge;
+pub mod live;
 pub mod recorder;
 pub mod routing;
 pub mod turn;

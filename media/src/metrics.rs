@@ -227,6 +227,11 @@ impl Metrics {
         }
     }
 
+    /// Each trunk that registers, and whether its registration is current (the System page's list).
+    pub fn registrations(&self) -> Vec<(String, bool)> {
+        self.registrations.lock().map(|regs| regs.clone()).unwrap_or_default()
+    }
+
     /// Adds a call's counters (taken since its last flush).
     pub fn add(&self, c: &MediaCounters) {
         self.rtp_packets_in.fetch_add(c.rtp_packets_in, Relaxed);
@@ -418,6 +423,7 @@ mod tests {
         m.add(&MediaCounters { rtp_packets_in: 5, ..Default::default() });
         m.call_ended(CallResult::Completed);
         m.set_registration("vobiz", true);
+        assert_eq!(m.registrations(), [("vobiz".to_string(), true)]);
         m.observe_turn_latency(250);
         m.observe_turn_latency(900);
         let text = m.render();

@@ -8,9 +8,11 @@ pub mod batches;
 pub mod integrations;
 pub mod keys;
 pub mod knowledge;
+pub mod live;
 pub mod meetings;
 pub mod members;
 pub mod numbers;
+pub mod system;
 pub mod users;
 pub mod webhooks;
 
@@ -1024,6 +1026,59 @@ pub fn operations() -> Vec<Operation> {
                 get(meetings::signed_recording),
             )
         },
+        op(
+            M::GET,
+            "/calls/live",
+            "list_live_calls",
+            "calls",
+            viewer,
+            "The org's calls in progress: this node's with their transcript so far, other nodes' from the store",
+            None,
+            get(live::list),
+        ),
+        op(
+            M::GET,
+            "/calls/live/{id}",
+            "get_live_call",
+            "calls",
+            viewer,
+            "One call in progress on this node, with its transcript so far",
+            None,
+            get(live::get),
+        ),
+        op(
+            M::GET,
+            "/calls/live/{id}/events",
+            "live_call_events",
+            "calls",
+            viewer,
+            "The call's transcript as Server-Sent Events (`turn`, then `ended`); Last-Event-ID resumes",
+            None,
+            get(live::events),
+        ),
+        Operation {
+            success: 202,
+            ..op(
+                M::POST,
+                "/calls/live/{id}/hangup",
+                "hangup_live_call",
+                "calls",
+                admin,
+                "End a call in progress (BYE, the stream's stop, WebRTC close); audit-logged",
+                None,
+                post(live::hang_up),
+            )
+        },
+        op(
+            M::GET,
+            "/system",
+            "system",
+            "system",
+            admin,
+            "This node: id, version, uptime, roles, store and spool health, blob store, model cache, SIP and trunks",
+            None,
+            get(system::system),
+        ),
     ]
     .into_iter()
     .chain(campaign_operations())
