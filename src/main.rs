@@ -8,6 +8,7 @@ mod console;
 mod local;
 mod migrate;
 mod numbers;
+mod provider_keys;
 mod providers;
 mod serve;
 mod speech_models;

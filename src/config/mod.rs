@@ -18,6 +18,7 @@ use voicera_telephony::ws_stream::{AudioFormat, Provider, ProviderAccount};
 
 mod agents;
 mod policy;
+mod providers;
 mod sip_security;
 mod speech;
 mod storage;
@@ -27,6 +28,7 @@ pub use agents::{
     TurnDetection, PIPER_VOICE,
 };
 pub(crate) use agents::{provider_env, OPENAI_COMPATIBLE};
+pub use providers::Providers;
 pub use speech::{CloudSpeech, SpeechProvider, SPEECH_PROVIDERS};
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
@@ -105,6 +107,8 @@ struct RawConfig {
     dial_policy: policy::RawDialPolicy,
     #[serde(default)]
     storage: storage::RawStorage,
+    #[serde(default)]
+    providers: std::collections::BTreeMap<String, providers::RawProvider>,
 }
 
 /// `[telephony]`: provider media streams and their webhooks.
@@ -249,6 +253,8 @@ pub struct Config {
     pub agents: Vec<AgentConfig>,
     /// `[dial_policy]`: where outbound calls, transfers and REFERs may go (trunk registrars included).
     pub dial_policy: std::sync::Arc<voicera_conversation::dial_policy::DialPolicy>,
+    /// `[providers.<name>]`: cloud providers' API roots and the variables holding their keys.
+    pub providers: std::sync::Arc<Providers>,
     /// `[server] log_content` / `VOICERA_LOG_CONTENT`: transcripts, DTMF digits and tool arguments are logged
     /// at INFO (else at DEBUG; they are personal data).
     pub log_content: bool,
@@ -281,6 +287,7 @@ impl fmt::Debug for Config {
             .field("sip_security", &self.sip_security)
             .field("metrics", &self.metrics)
             .field("dial_policy", &self.dial_policy)
+            .field("providers", &self.providers)
             .field("bench_record", &self.bench_record)
             .field("inference_threads", &self.inference_threads)
             .field("whisper_backend", &self.whisper_backend)
@@ -332,6 +339,17 @@ impl Config {
         };
         compile(raw, args, source)
     }
+}
+
+/// `[providers]` of the configuration file `config` (or `./voicera.toml` when present), for tools that need no
+/// more of it (`voicera providers check`).
+pub fn load_providers(config: Option<&Path>) -> Result<Providers> {
+    let raw = match config {
+        Some(path) => read_file(path)?,
+        None if Path::new("voicera.toml").exists() => read_file(Path::new("voicera.toml"))?,
+        None => RawConfig::default(),
+    };
+    providers::compile_providers(raw.providers)
 }
 
 fn read_file(path: &Path) -> Result<RawConfig> {
@@ -441,6 +459,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         });
     }
     let dial_policy = policy::compile_dial_policy(raw.dial_policy, &trunks)?;
+    let providers = providers::compile_providers(raw.providers)?;
     Ok(Config {
         data_dir: args.data_dir.clone().or(raw.server.data_dir).unwrap_or_else(|| PathBuf::from("./data")),
         mongodb_uri: std::env::var("VOICERA_MONGODB_URI")
@@ -486,8 +505,10 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
             raw.agents,
             source.as_deref().and_then(Path::parent).unwrap_or_else(|| Path::new(".")),
             &dial_policy,
+            agents::Clouds { providers: &providers, keys_now: true },
         )?,
         dial_policy: std::sync::Arc::new(dial_policy),
+        providers: std::sync::Arc::new(providers),
         s3: storage::compile_s3(raw.storage, |var| std::env::var(var).ok())?,
         recording_format: storage::compile_recording_format(raw.server.recording_format, |var| {
             std::env::var(var).ok()
@@ -680,7 +701,9 @@ mod tests {
             LlmChoice::OpenAiCompatible {
                 base_url: "https://api.openai.com/v1".into(),
                 model: "gpt-4o-mini".into(),
-                api_key_env: None
+                api_key_env: None,
+                integration: None,
+                needs_key: false,
             }
         );
     }
