@@ -183,6 +183,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         let api_config = voicera_api::ApiConfig {
             public_url: Some(config.public_url.clone()),
             mail: mail_config(&config.data_dir),
+            open_signup: config.open_signup,
             ..Default::default()
         };
         // A bad SMTP URL stops the start here, not at the first reset mail.

@@ -109,6 +109,16 @@ struct RawConfig {
     storage: storage::RawStorage,
     #[serde(default)]
     providers: std::collections::BTreeMap<String, providers::RawProvider>,
+    #[serde(default)]
+    api: RawApi,
+}
+
+/// `[api]`: the control plane.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    /// Anyone may sign up, creating a new org (else only while no user exists).
+    open_signup: Option<bool>,
 }
 
 /// `[telephony]`: provider media streams and their webhooks.
@@ -255,6 +265,8 @@ pub struct Config {
     pub dial_policy: std::sync::Arc<voicera_conversation::dial_policy::DialPolicy>,
     /// `[providers.<name>]`: cloud providers' API roots and the variables holding their keys.
     pub providers: std::sync::Arc<Providers>,
+    /// `[api] open_signup`: anyone may sign up, creating a new org (else only while no user exists).
+    pub open_signup: bool,
     /// `[server] log_content` / `VOICERA_LOG_CONTENT`: transcripts, DTMF digits and tool arguments are logged
     /// at INFO (else at DEBUG; they are personal data).
     pub log_content: bool,
@@ -288,6 +300,7 @@ impl fmt::Debug for Config {
             .field("metrics", &self.metrics)
             .field("dial_policy", &self.dial_policy)
             .field("providers", &self.providers)
+            .field("open_signup", &self.open_signup)
             .field("bench_record", &self.bench_record)
             .field("inference_threads", &self.inference_threads)
             .field("whisper_backend", &self.whisper_backend)
@@ -509,6 +522,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         )?,
         dial_policy: std::sync::Arc::new(dial_policy),
         providers: std::sync::Arc::new(providers),
+        open_signup: raw.api.open_signup.unwrap_or(false),
         s3: storage::compile_s3(raw.storage, |var| std::env::var(var).ok())?,
         recording_format: storage::compile_recording_format(raw.server.recording_format, |var| {
             std::env::var(var).ok()
