@@ -643,6 +643,14 @@ mod tests {
         assert_eq!(status(&d, "sales").as_deref(), Some("agent bench"));
         let (_, build) = snapshot(&d, &d.stored(), &compiler(), &agents, &numbers, &HashMap::new());
         assert!(build.is_empty());
+        // Org o1 stores a provider key: its agent is rebuilt with it, o2's is not.
+        let master = MasterKey::from_bytes([5; 32]);
+        let sealed = master.seal("dg-org-key", "integrations/o1/Deepgram").unwrap();
+        let integration = record("o1", "Deepgram", json!({"api_key": sealed}));
+        let keys = HashMap::from([("o1".to_string(), Arc::new(OrgKeys::open(&[&integration], &master)))]);
+        let (_, build) = snapshot(&d, &d.stored(), &compiler(), &agents, &numbers, &keys);
+        assert_eq!(build.iter().map(|(c, _)| c.id.as_str()).collect::<Vec<_>>(), ["sales"]);
+        assert_eq!(build[0].1.get("deepgram"), Some("dg-org-key"));
         let changed = [record("o1", "sales", agent_doc("Welcome back")), agents[1].clone()];
         let (next, build) = snapshot(&d, &d.stored(), &compiler(), &changed, &numbers, &HashMap::new());
         assert_eq!(

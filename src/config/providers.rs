@@ -173,6 +173,9 @@ mod tests {
             );
         }
         assert!(format!("{providers:?}").contains("DG_TEST_KEY_UNSET (not set)"));
+        std::env::set_var("VOICERA_TEST_PROVIDERS_KEY", "dg-secret-value-123456");
+        let shown = format!("{:?}", parse("[providers.x]\napi_key_env = \"VOICERA_TEST_PROVIDERS_KEY\"\n").unwrap());
+        assert!(shown.contains("VOICERA_TEST_PROVIDERS_KEY = ") && !shown.contains("dg-secret-value"), "{shown}");
         assert!(providers.key_places("deepgram").contains("DG_TEST_KEY_UNSET"));
 
         let err = parse("[providers.openai]\napi_key = \"sk-live-123\"\n").unwrap_err().to_string();
