@@ -305,7 +305,7 @@ struct StoreSync {
     models: Arc<SharedModels>,
     master_key: MasterKey,
     /// Each org's opened provider keys, and the integrations revision they were read at.
-    org_keys: Option<(Option<u64>, Arc<HashMap<String, Arc<OrgKeys>>>)>,
+    org_keys: Option<(Option<u64>, Arc<KeysByOrg>)>,
     /// The revisions of agents, numbers and integrations the snapshot was read at.
     applied: Option<(u64, u64, u64)>,
     /// The last refresh request served.
@@ -375,11 +375,11 @@ async fn revisions(store: &Store) -> voicera_store::Result<(u64, u64, u64)> {
     ))
 }
 
+/// Each org's opened provider keys, by org id.
+type KeysByOrg = HashMap<String, Arc<OrgKeys>>;
+
 /// Every org's provider keys (its `integrations`), opened.
-async fn open_org_keys(
-    store: &Store,
-    master_key: &MasterKey,
-) -> voicera_store::Result<Arc<HashMap<String, Arc<OrgKeys>>>> {
+async fn open_org_keys(store: &Store, master_key: &MasterKey) -> voicera_store::Result<Arc<KeysByOrg>> {
     let records = store.list_all(Collection::Integrations).await?;
     let mut by_org: HashMap<&str, Vec<&Record>> = HashMap::new();
     for record in &records {
@@ -400,7 +400,7 @@ async fn reload(
     store: &Store,
     compiler: &AgentCompiler,
     models: &Arc<SharedModels>,
-    org_keys: &HashMap<String, Arc<OrgKeys>>,
+    org_keys: &KeysByOrg,
 ) -> voicera_store::Result<()> {
     let agents = store.list_all(Collection::Agents).await?;
     let numbers = store.list_all(Collection::PhoneNumbers).await?;
@@ -440,7 +440,7 @@ fn snapshot(
     compiler: &AgentCompiler,
     agents: &[Record],
     numbers: &[Record],
-    org_keys: &HashMap<String, Arc<OrgKeys>>,
+    org_keys: &KeysByOrg,
 ) -> (Stored, Vec<(AgentConfig, Arc<OrgKeys>)>) {
     let mut next = Stored::default();
     let mut to_build = Vec::new();
@@ -587,7 +587,10 @@ mod tests {
     use super::*;
 
     fn compiler() -> AgentCompiler {
-        AgentCompiler { policy: Arc::new(voicera_conversation::dial_policy::DialPolicy::default()), providers: Default::default() }
+        AgentCompiler {
+            policy: Arc::new(voicera_conversation::dial_policy::DialPolicy::default()),
+            providers: Default::default(),
+        }
     }
 
     fn record(org: &str, id: &str, doc: Value) -> Record {

@@ -26,10 +26,10 @@ use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
 use voicera_models_local::whisper::{default_device, to_16k, Transcribe, WhisperBackend, WhisperStt};
 use voicera_models_local::{wav, InferencePool, ModelCache};
 
-use crate::provider_keys::{key_for, OrgKeys};
 use crate::config::{
     AgentConfig, LlmChoice, NativeLlm, SpeechModelChoice, SttChoice, TtsChoice, TurnDetection, PIPER_VOICE,
 };
+use crate::provider_keys::{key_for, OrgKeys};
 
 /// The models the `demo` agent uses.
 pub const DEMO_STT: &str = "whisper-tiny.en";

@@ -98,7 +98,9 @@ pub fn key_for(
         return Ok(Some(key.to_string()));
     }
     match api_key_env {
-        Some(var) => Ok(Some(std::env::var(var).ok().filter(|v| !v.is_empty()).with_context(|| format!("{var} is not set"))?)),
+        Some(var) => {
+            Ok(Some(std::env::var(var).ok().filter(|v| !v.is_empty()).with_context(|| format!("{var} is not set"))?))
+        }
         None if needs_key => {
             let provider = provider.unwrap_or(name);
             bail!(
@@ -131,7 +133,10 @@ mod tests {
         assert_eq!(keys.get("deepgram"), None, "an empty key is no key");
         assert_eq!(keys.get("elevenlabs"), None, "a key sealed for another record does not open");
         assert!(!format!("{keys:?}").contains("sk-org"));
-        assert_eq!(key_for(&keys, "openai:gpt-4o-mini", Some("openai"), None, true).unwrap().as_deref(), Some("sk-org"));
+        assert_eq!(
+            key_for(&keys, "openai:gpt-4o-mini", Some("openai"), None, true).unwrap().as_deref(),
+            Some("sk-org")
+        );
         let err = key_for(&keys, "groq:llama", Some("groq"), None, true).unwrap_err().to_string();
         assert!(err.contains("groq integration") && err.contains("VOICERA_GROQ_API_KEY"), "{err}");
         assert_eq!(key_for(&keys, "ollama:llama3.2", Some("ollama"), None, false).unwrap(), None);

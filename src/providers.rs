@@ -91,9 +91,7 @@ pub fn run(command: ProvidersCommand) -> Result<()> {
         ProvidersCommand::Check { config } => {
             let providers = configured(&crate::config::load_providers(config.as_deref())?);
             if providers.is_empty() {
-                println!(
-                    "no provider keys configured (VOICERA_<PROVIDER>_API_KEY, or [providers.<name>] api_key_env)"
-                );
+                println!("no provider keys configured (VOICERA_<PROVIDER>_API_KEY, or [providers.<name>] api_key_env)");
                 return Ok(());
             }
             let mut failed = 0;

@@ -167,7 +167,8 @@ fn call(server: &Server, user: &str) -> Value {
 /// The keys the fake saw for requests to say `greeting`.
 fn keys_for(seen: &Seen, greeting: &str) -> Vec<String> {
     let seen = seen.lock().unwrap();
-    let mut keys: Vec<String> = seen.iter().filter(|(_, text)| text == greeting).map(|(auth, _)| auth.clone()).collect();
+    let mut keys: Vec<String> =
+        seen.iter().filter(|(_, text)| text == greeting).map(|(auth, _)| auth.clone()).collect();
     keys.dedup();
     keys
 }

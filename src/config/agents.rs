@@ -474,9 +474,13 @@ pub(super) fn compile_agents(
         let language = a.language.unwrap_or_else(|| "en".into());
         voicera_models_local::espeak::voice_for(&language).map_err(|e| anyhow::anyhow!("{at}.language: {e}"))?;
         let stt = match a.stt_model {
-            Some(names) => {
-                model_chain(&at, "stt_model", names, |n| stt_link(&at, n, &language, base_dir, clouds), SttChoice::Chain)?
-            }
+            Some(names) => model_chain(
+                &at,
+                "stt_model",
+                names,
+                |n| stt_link(&at, n, &language, base_dir, clouds),
+                SttChoice::Chain,
+            )?,
             None if language == "en" => SttChoice::Local("whisper-tiny.en".into()),
             None => SttChoice::Local("whisper-base".into()),
         };
@@ -485,7 +489,9 @@ pub(super) fn compile_agents(
         }
         let llm = match (a.llm_base_url, a.llm_model) {
             (None, None) => LlmChoice::Local { model: crate::local::DEMO_LLM.to_string() },
-            (None, Some(names)) => model_chain(&at, "llm_model", names, |n| llm_link(&at, n, clouds), LlmChoice::Chain)?,
+            (None, Some(names)) => {
+                model_chain(&at, "llm_model", names, |n| llm_link(&at, n, clouds), LlmChoice::Chain)?
+            }
             (Some(_), Some(ModelNames::Chain(_))) => {
                 bail!("{at}.llm_model: a chain names its links as provider:model; drop llm_base_url")
             }
@@ -1001,7 +1007,8 @@ mod tests {
             assert!(err.contains("VOICERA_AI4BHARAT_BASE_URL"), "{err}");
         }
         // The API's check is the same compile step: its error names the field.
-        let compiler = AgentCompiler { policy: std::sync::Arc::new(DialPolicy::default()), providers: Default::default() };
+        let compiler =
+            AgentCompiler { policy: std::sync::Arc::new(DialPolicy::default()), providers: Default::default() };
         let config = serde_json::json!({"system_prompt": "x", "stt_model": ["mystery:x", "whisper-tiny.en"]});
         let err = compiler.compile("api-agent", &config).unwrap_err();
         assert_eq!(err.field, "stt_model", "{}", err.message);
