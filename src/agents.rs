@@ -19,10 +19,12 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use voicera_conversation::agent::Agent;
 use voicera_conversation::routing::{Destination, Listing, Router};
+use voicera_store::secret::MasterKey;
 use voicera_store::{Collection, Record, Store, RESERVED_AGENT_IDS};
 
 use crate::config::{normalize_number, AgentCompiler, AgentConfig, LlmChoice, SttChoice, TtsChoice};
 use crate::local::{self, LocalModels};
+use crate::provider_keys::OrgKeys;
 
 /// How often a node checks the store's revisions for other nodes' changes.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -234,7 +236,8 @@ pub fn spawn_loader(directory: Arc<Directory>, models: Arc<LocalModels>, demo: b
             load(&directory, "demo", || local::demo_agent(&models));
         }
         for config in &agents {
-            load(&directory, &config.id, || local::configured_agent(&models, config));
+            // The file's agents call with the node's keys (`[providers]`, environment).
+            load(&directory, &config.id, || local::configured_agent(&models, config, &OrgKeys::none()));
         }
     });
 }
@@ -269,7 +272,9 @@ fn compile_input(doc: &Value) -> Value {
 }
 
 /// Keeps `directory`'s stored agents and numbers current: reloads when this node asks
-/// ([`Directory::refreshed`]) or when the store's revisions of agents or numbers move (another node wrote);
+/// ([`Directory::refreshed`]) or when the store's revisions of agents, numbers or integrations move (another
+/// node wrote); each org's provider keys are opened with `master_key` once per change of the integrations and
+/// its agents call with them (an agent is rebuilt when its org's keys change);
 /// compiles new and changed agents and loads their models, keeping an updated agent's previous version
 /// callable until the new one is ready. Runs until `shutdown`.
 pub async fn sync_store(
@@ -277,9 +282,20 @@ pub async fn sync_store(
     store: Store,
     compiler: AgentCompiler,
     models: Arc<SharedModels>,
+    master_key: MasterKey,
     shutdown: CancellationToken,
 ) {
-    let mut sync = StoreSync { directory, store, compiler, models, applied: None, served: 0, store_down: false };
+    let mut sync = StoreSync {
+        directory,
+        store,
+        compiler,
+        models,
+        master_key,
+        org_keys: None,
+        applied: None,
+        served: 0,
+        store_down: false,
+    };
     loop {
         sync.step().await;
         tokio::select! {
@@ -296,8 +312,11 @@ struct StoreSync {
     store: Store,
     compiler: AgentCompiler,
     models: Arc<SharedModels>,
-    /// The revisions of agents and numbers the snapshot was read at.
-    applied: Option<(u64, u64)>,
+    master_key: MasterKey,
+    /// Each org's opened provider keys, and the integrations revision they were read at.
+    org_keys: Option<(Option<u64>, Arc<KeysByOrg>)>,
+    /// The revisions of agents, numbers and integrations the snapshot was read at.
+    applied: Option<(u64, u64, u64)>,
     /// The last refresh request served.
     served: u64,
     store_down: bool,
@@ -327,7 +346,25 @@ impl StoreSync {
         if asked <= self.served && (revision.is_none() || revision == self.applied) {
             return false;
         }
-        match reload(&self.directory, &self.store, &self.compiler, &self.models).await {
+        let keys_revision = revision.map(|(_, _, integrations)| integrations);
+        let org_keys = match &self.org_keys {
+            Some((read_at, keys)) if read_at.is_some() && *read_at == keys_revision => Ok(Arc::clone(keys)),
+            _ => open_org_keys(&self.store, &self.master_key).await,
+        };
+        let org_keys = match org_keys {
+            Ok(keys) => {
+                self.org_keys = Some((keys_revision, Arc::clone(&keys)));
+                keys
+            }
+            Err(e) => {
+                // Read again at the next poll; meanwhile the keys last read (or the node's) serve.
+                tracing::error!(error = %e, "agent routing: cannot read the orgs' provider keys");
+                let last = self.org_keys.take().map(|(_, keys)| keys).unwrap_or_default();
+                self.org_keys = Some((None, Arc::clone(&last)));
+                last
+            }
+        };
+        match reload(&self.directory, &self.store, &self.compiler, &self.models, &org_keys).await {
             Ok(()) => self.applied = revision,
             Err(e) => {
                 tracing::error!(error = %e, "agent routing: cannot read agents from the store; routing as before")
@@ -339,8 +376,30 @@ impl StoreSync {
     }
 }
 
-async fn revisions(store: &Store) -> voicera_store::Result<(u64, u64)> {
-    Ok((store.revision(Collection::Agents).await?, store.revision(Collection::PhoneNumbers).await?))
+async fn revisions(store: &Store) -> voicera_store::Result<(u64, u64, u64)> {
+    Ok((
+        store.revision(Collection::Agents).await?,
+        store.revision(Collection::PhoneNumbers).await?,
+        store.revision(Collection::Integrations).await?,
+    ))
+}
+
+/// Each org's opened provider keys, by org id.
+type KeysByOrg = HashMap<String, Arc<OrgKeys>>;
+
+/// Every org's provider keys (its `integrations`), opened.
+async fn open_org_keys(store: &Store, master_key: &MasterKey) -> voicera_store::Result<Arc<KeysByOrg>> {
+    let records = store.list_all(Collection::Integrations).await?;
+    let mut by_org: HashMap<&str, Vec<&Record>> = HashMap::new();
+    for record in &records {
+        by_org.entry(record.org_id.as_str()).or_default().push(record);
+    }
+    Ok(Arc::new(
+        by_org
+            .into_iter()
+            .map(|(org, records)| (org.to_string(), Arc::new(OrgKeys::open(&records, master_key))))
+            .collect(),
+    ))
 }
 
 /// One reload: publishes the new snapshot at once (new agents loading, changed ones still on their previous
@@ -350,10 +409,11 @@ async fn reload(
     store: &Store,
     compiler: &AgentCompiler,
     models: &Arc<SharedModels>,
+    org_keys: &KeysByOrg,
 ) -> voicera_store::Result<()> {
     let agents = store.list_all(Collection::Agents).await?;
     let numbers = store.list_all(Collection::PhoneNumbers).await?;
-    let (next, to_build) = snapshot(directory, &directory.stored(), compiler, &agents, &numbers);
+    let (next, to_build) = snapshot(directory, &directory.stored(), compiler, &agents, &numbers, org_keys);
     directory.publish(next);
     if to_build.is_empty() {
         return Ok(());
@@ -363,8 +423,8 @@ async fn reload(
         let models = models.get();
         to_build
             .into_iter()
-            .map(|config| {
-                let slot = built(&config.id, || local::configured_agent(&models, &config));
+            .map(|(config, keys)| {
+                let slot = built(&config.id, || local::configured_agent(&models, &config, &keys));
                 (config.id, slot)
             })
             .collect::<Vec<_>>()
@@ -381,15 +441,16 @@ async fn reload(
     Ok(())
 }
 
-/// The snapshot of `agents` and `numbers` (all orgs), reusing `current`'s compiled agents that did not change,
-/// and the agents to build.
+/// The snapshot of `agents` and `numbers` (all orgs), reusing `current`'s compiled agents that did not change
+/// (nor did their org's keys), and the agents to build, each with its org's keys.
 fn snapshot(
     directory: &Directory,
     current: &Stored,
     compiler: &AgentCompiler,
     agents: &[Record],
     numbers: &[Record],
-) -> (Stored, Vec<AgentConfig>) {
+    org_keys: &KeysByOrg,
+) -> (Stored, Vec<(AgentConfig, Arc<OrgKeys>)>) {
     let mut next = Stored::default();
     let mut to_build = Vec::new();
     let mut owners: HashMap<&str, &str> = HashMap::new();
@@ -403,7 +464,7 @@ fn snapshot(
             // An id must lead to one agent: two orgs holding it (imported data) route to neither.
             let reason = format!("agent id {id:?} is used by orgs {other} and {}; rename one", record.org_id);
             tracing::error!(agent = id, "{reason}");
-            to_build.retain(|c: &AgentConfig| c.id != id);
+            to_build.retain(|(c, _): &(AgentConfig, Arc<OrgKeys>)| c.id != id);
             next.agents.insert(
                 id.to_string(),
                 StoredAgent { org_id: record.org_id.clone(), source: String::new(), slot: Slot::Failed(reason) },
@@ -411,7 +472,9 @@ fn snapshot(
             continue;
         }
         let input = compile_input(&record.doc);
-        let source = input.to_string();
+        let keys = org_keys.get(&record.org_id).cloned().unwrap_or_default();
+        // The org's keys are part of what the agent is built from: a new key rebuilds its clients.
+        let source = format!("{input}#{:x}", keys.fingerprint());
         let old = current.agents.get(id).filter(|old| old.org_id == record.org_id);
         let slot = match old {
             Some(old) if old.source == source => old.slot.clone(),
@@ -422,7 +485,7 @@ fn snapshot(
                     Slot::Failed(format!("{field}{}", e.message))
                 }
                 Ok(config) => {
-                    to_build.push(config);
+                    to_build.push((config, keys));
                     match old.map(|o| &o.slot) {
                         Some(ready @ Slot::Ready(_)) => ready.clone(),
                         _ => Slot::Loading,
@@ -533,7 +596,10 @@ mod tests {
     use super::*;
 
     fn compiler() -> AgentCompiler {
-        AgentCompiler { policy: Arc::new(voicera_conversation::dial_policy::DialPolicy::default()) }
+        AgentCompiler {
+            policy: Arc::new(voicera_conversation::dial_policy::DialPolicy::default()),
+            providers: Default::default(),
+        }
     }
 
     fn record(org: &str, id: &str, doc: Value) -> Record {
@@ -568,9 +634,9 @@ mod tests {
             // Another org's agent: a number leads only within its org.
             record("o1", "918000000003", json!({"agent_id": "support"})),
         ];
-        let (next, build) = snapshot(&d, &d.stored(), &compiler(), &agents, &numbers);
-        assert_eq!(build.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["sales", "support"]);
-        assert_eq!(build[0].greeting, "Hi");
+        let (next, build) = snapshot(&d, &d.stored(), &compiler(), &agents, &numbers, &HashMap::new());
+        assert_eq!(build.iter().map(|(c, _)| c.id.as_str()).collect::<Vec<_>>(), ["sales", "support"]);
+        assert_eq!(build[0].0.greeting, "Hi");
         d.publish(next);
         assert!(status(&d, "sales").unwrap().contains("still loading"));
         assert!(status(&d, "+918000000001").unwrap().contains("\"+918000000001\" is still loading"));
@@ -587,12 +653,20 @@ mod tests {
         }
         d.publish(next);
         assert_eq!(status(&d, "sales").as_deref(), Some("agent bench"));
-        let (_, build) = snapshot(&d, &d.stored(), &compiler(), &agents, &numbers);
+        let (_, build) = snapshot(&d, &d.stored(), &compiler(), &agents, &numbers, &HashMap::new());
         assert!(build.is_empty());
+        // Org o1 stores a provider key: its agent is rebuilt with it, o2's is not.
+        let master = MasterKey::from_bytes([5; 32]);
+        let sealed = master.seal("dg-org-key", "integrations/o1/Deepgram").unwrap();
+        let integration = record("o1", "Deepgram", json!({"api_key": sealed}));
+        let keys = HashMap::from([("o1".to_string(), Arc::new(OrgKeys::open(&[&integration], &master)))]);
+        let (_, build) = snapshot(&d, &d.stored(), &compiler(), &agents, &numbers, &keys);
+        assert_eq!(build.iter().map(|(c, _)| c.id.as_str()).collect::<Vec<_>>(), ["sales"]);
+        assert_eq!(build[0].1.get("deepgram"), Some("dg-org-key"));
         let changed = [record("o1", "sales", agent_doc("Welcome back")), agents[1].clone()];
-        let (next, build) = snapshot(&d, &d.stored(), &compiler(), &changed, &numbers);
+        let (next, build) = snapshot(&d, &d.stored(), &compiler(), &changed, &numbers, &HashMap::new());
         assert_eq!(
-            build.iter().map(|c| (c.id.as_str(), c.greeting.as_str())).collect::<Vec<_>>(),
+            build.iter().map(|(c, _)| (c.id.as_str(), c.greeting.as_str())).collect::<Vec<_>>(),
             [("sales", "Welcome back")]
         );
         d.publish(next);
@@ -603,7 +677,7 @@ mod tests {
         );
 
         // Deleted: gone, with its number.
-        let (next, _) = snapshot(&d, &d.stored(), &compiler(), &changed[1..], &numbers);
+        let (next, _) = snapshot(&d, &d.stored(), &compiler(), &changed[1..], &numbers, &HashMap::new());
         d.publish(next);
         assert_eq!(status(&d, "sales"), None);
         assert_eq!(status(&d, "918000000001"), None);
@@ -622,7 +696,7 @@ mod tests {
             // A built-in's id: the built-in answers.
             record("o1", "demo", agent_doc("C")),
         ];
-        let (next, build) = snapshot(&d, &d.stored(), &compiler(), &agents, &[]);
+        let (next, build) = snapshot(&d, &d.stored(), &compiler(), &agents, &[], &HashMap::new());
         assert!(build.is_empty());
         d.publish(next);
         let broken = status(&d, "broken").unwrap();
@@ -649,6 +723,8 @@ mod tests {
             store,
             compiler: compiler(),
             models,
+            master_key: MasterKey::from_bytes([3; 32]),
+            org_keys: None,
             applied: None,
             served: 0,
             store_down: false,

@@ -29,6 +29,7 @@ use voicera_models_local::{wav, InferencePool, ModelCache};
 use crate::config::{
     AgentConfig, LlmChoice, NativeLlm, SpeechModelChoice, SttChoice, TtsChoice, TurnDetection, PIPER_VOICE,
 };
+use crate::provider_keys::{key_for, OrgKeys};
 
 /// The models the `demo` agent uses.
 pub const DEMO_STT: &str = "whisper-tiny.en";
@@ -411,21 +412,25 @@ pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
 }
 
 /// An agent's language model: one, or a fallback chain of them.
-fn language_model(models: &LocalModels, config: &AgentConfig, choice: &LlmChoice) -> Result<Arc<dyn LanguageModel>> {
+fn language_model(
+    models: &LocalModels,
+    config: &AgentConfig,
+    choice: &LlmChoice,
+    keys: &OrgKeys,
+) -> Result<Arc<dyn LanguageModel>> {
     Ok(match choice {
         LlmChoice::Local { model } => {
             models.local_llm_for(model, &config.system_prompt, &config.greeting, &config.tools)?
         }
-        LlmChoice::OpenAiCompatible { base_url, model, api_key_env } => {
-            let api_key = match api_key_env {
-                Some(var) => Some(std::env::var(var).with_context(|| format!("{var} is not set"))?),
-                None => None,
-            };
+        LlmChoice::OpenAiCompatible { base_url, model, api_key_env, integration, needs_key } => {
+            let name = integration.as_ref().map_or_else(|| model.clone(), |p| format!("{p}:{model}"));
+            let api_key = key_for(keys, &name, integration.as_deref(), api_key_env.as_deref(), *needs_key)?;
             tracing::info!(agent = %config.id, %base_url, %model, "language model on an OpenAI-compatible server");
             Arc::new(OpenAiChat::new(OpenAiConfig::new(base_url, model, api_key)))
         }
-        LlmChoice::Native { provider, base_url, model, api_key_env } => {
-            let key = std::env::var(api_key_env).with_context(|| format!("{api_key_env} is not set"))?;
+        LlmChoice::Native { provider, base_url, model, api_key_env, integration } => {
+            let name = format!("{integration}:{model}");
+            let key = key_for(keys, &name, Some(integration), api_key_env.as_deref(), true)?.unwrap_or_default();
             tracing::info!(agent = %config.id, ?provider, %base_url, %model, "language model in the cloud");
             match provider {
                 NativeLlm::Anthropic => Arc::new(AnthropicChat::new(AnthropicConfig::new(base_url, model, &key))),
@@ -436,7 +441,7 @@ fn language_model(models: &LocalModels, config: &AgentConfig, choice: &LlmChoice
             let links = links
                 .iter()
                 .map(|(name, link)| {
-                    let model = language_model(models, config, link)?;
+                    let model = language_model(models, config, link, keys)?;
                     Ok(Link::new(name.clone(), model, BreakerPolicy::default()))
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -448,7 +453,12 @@ fn language_model(models: &LocalModels, config: &AgentConfig, choice: &LlmChoice
 }
 
 /// An agent's recogniser: a local model, a cloud one, or a fallback chain of them.
-fn speech_to_text(models: &LocalModels, config: &AgentConfig, choice: &SttChoice) -> Result<Arc<dyn SpeechToText>> {
+fn speech_to_text(
+    models: &LocalModels,
+    config: &AgentConfig,
+    choice: &SttChoice,
+    keys: &OrgKeys,
+) -> Result<Arc<dyn SpeechToText>> {
     Ok(match choice {
         SttChoice::Local(model) => {
             let whisper = models.speech_to_text(model, config.stt_decoding)?;
@@ -457,18 +467,23 @@ fn speech_to_text(models: &LocalModels, config: &AgentConfig, choice: &SttChoice
             }
             Arc::new(WhisperStt::shared(whisper, models.pool().clone()))
         }
-        SttChoice::Cloud(speech) => crate::speech_models::cloud_stt(speech)?,
+        SttChoice::Cloud(speech) => crate::speech_models::cloud_stt(speech, keys)?,
         SttChoice::Chain(links) => crate::speech_models::stt_chain(
             links
                 .iter()
-                .map(|(name, link)| Ok((name.clone(), speech_to_text(models, config, link)?)))
+                .map(|(name, link)| Ok((name.clone(), speech_to_text(models, config, link, keys)?)))
                 .collect::<Result<_>>()?,
         ),
     })
 }
 
 /// An agent's voice: a local engine, a cloud one, or a fallback chain of them.
-fn text_to_speech(models: &LocalModels, config: &AgentConfig, choice: &TtsChoice) -> Result<Arc<dyn TextToSpeech>> {
+fn text_to_speech(
+    models: &LocalModels,
+    config: &AgentConfig,
+    choice: &TtsChoice,
+    keys: &OrgKeys,
+) -> Result<Arc<dyn TextToSpeech>> {
     Ok(match (choice, &config.tts_voice) {
         (TtsChoice::Piper, _) => Arc::new(models.piper_tts(&config.greeting, &config.limits)?),
         (TtsChoice::Parler(dir), voice) => {
@@ -479,22 +494,22 @@ fn text_to_speech(models: &LocalModels, config: &AgentConfig, choice: &TtsChoice
         }
         (TtsChoice::Espeak, Some(voice)) => Arc::new(EspeakTts::with_voice(voice, models.pool().clone())),
         (TtsChoice::Espeak, None) => Arc::new(EspeakTts::new(&config.language, models.pool().clone())?),
-        (TtsChoice::Cloud(speech), _) => crate::speech_models::cloud_tts(speech, &config.language)?,
+        (TtsChoice::Cloud(speech), _) => crate::speech_models::cloud_tts(speech, &config.language, keys)?,
         (TtsChoice::Chain(links), _) => crate::speech_models::tts_chain(
             links
                 .iter()
-                .map(|(name, link)| Ok((name.clone(), text_to_speech(models, config, link)?)))
+                .map(|(name, link)| Ok((name.clone(), text_to_speech(models, config, link, keys)?)))
                 .collect::<Result<_>>()?,
         ),
     })
 }
 
 /// Builds a `[[agents]]` agent: its speech models local, in the cloud or chained, and its language model in
-/// process or on a provider.
-pub fn configured_agent(models: &LocalModels, config: &AgentConfig) -> Result<Agent> {
-    let stt = speech_to_text(models, config, &config.stt)?;
-    let llm = language_model(models, config, &config.llm)?;
-    let tts = text_to_speech(models, config, &config.tts)?;
+/// process or on a provider; cloud links call with the org's key from `keys` where it has one.
+pub fn configured_agent(models: &LocalModels, config: &AgentConfig, keys: &OrgKeys) -> Result<Agent> {
+    let stt = speech_to_text(models, config, &config.stt, keys)?;
+    let llm = language_model(models, config, &config.llm, keys)?;
+    let tts = text_to_speech(models, config, &config.tts, keys)?;
     Ok(Agent {
         id: config.id.clone(),
         system_prompt: config.system_prompt.clone(),

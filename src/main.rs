@@ -10,6 +10,7 @@ mod live;
 mod local;
 mod migrate;
 mod numbers;
+mod provider_keys;
 mod providers;
 mod serve;
 mod speech_models;

@@ -1,18 +1,26 @@
-//! `voicera providers check`: every provider with a key in the environment (`VOICERA_<NAME>_API_KEY`) gets
-//! its cheapest authenticated request ([`voicera_models_cloud::check`]); one line each, ok or the provider's
-//! own error, and a non-zero exit when any fails.
+//! `voicera providers check`: every provider with a key (`VOICERA_<NAME>_API_KEY`, or the variable its
+//! `[providers.<name>] api_key_env` names) gets its cheapest authenticated request
+//! ([`voicera_models_cloud::check`]) at its API root (`VOICERA_<NAME>_BASE_URL`, `[providers.<name>]
+//! base_url`, else the public one): the resolution calls use. One line each, ok or the provider's own error,
+//! and a non-zero exit when any fails.
+
+use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use voicera_models_cloud::check::{check, CheckedApi};
 
-use crate::config::{provider_env, SpeechProvider, OPENAI_COMPATIBLE, SPEECH_PROVIDERS};
+use crate::config::{provider_env, Providers, SpeechProvider, OPENAI_COMPATIBLE, SPEECH_PROVIDERS};
 
 /// `voicera providers ...`
 #[derive(Debug, clap::Subcommand)]
 pub enum ProvidersCommand {
-    /// Verify each provider key in the environment with the provider's cheapest authenticated request (list
-    /// models or equivalent); exits non-zero when any fails.
-    Check,
+    /// Verify each configured provider key with the provider's cheapest authenticated request (list models
+    /// or equivalent); exits non-zero when any fails.
+    Check {
+        /// Configuration file whose `[providers]` tables apply (default: ./voicera.toml when present).
+        #[arg(long, env = "VOICERA_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 /// A provider to check: its name, API family and root, and its key.
@@ -23,9 +31,9 @@ struct Configured {
     key: String,
 }
 
-/// The providers with a key in the environment: the known ones (their public roots unless
-/// `VOICERA_<NAME>_BASE_URL` says otherwise), then any other OpenAI-compatible one with both variables set.
-fn configured() -> Vec<Configured> {
+/// The providers with a key: the known ones (their public roots unless the environment or `[providers]` says
+/// otherwise), then any other OpenAI-compatible one with a root and a key.
+fn configured(providers: &Providers) -> Vec<Configured> {
     let mut known: Vec<(String, CheckedApi, &str)> =
         OPENAI_COMPATIBLE.iter().map(|(name, url, _)| (name.to_string(), CheckedApi::OpenAiCompatible, *url)).collect();
     known.push(("anthropic".into(), CheckedApi::Anthropic, voicera_models_cloud::anthropic::DEFAULT_BASE_URL));
@@ -45,9 +53,8 @@ fn configured() -> Vec<Configured> {
     let mut found: Vec<Configured> = known
         .into_iter()
         .filter_map(|(name, api, url)| {
-            let env = provider_env(&name);
-            let key = var(&format!("{env}_API_KEY"))?;
-            let base_url = var(&format!("{env}_BASE_URL")).unwrap_or_else(|| url.to_string());
+            let key = var(&providers.key_var(&name)?)?;
+            let base_url = providers.base_url(&name).map_or_else(|| url.to_string(), |(url, _)| url);
             Some(Configured { name, api, base_url, key })
         })
         .collect();
@@ -63,6 +70,17 @@ fn configured() -> Vec<Configured> {
             Some(Configured { name: provider, api: CheckedApi::OpenAiCompatible, base_url, key })
         })
         .collect();
+    // Tables of other servers (`[providers.vllm-eu]`), when the environment did not name them already.
+    for name in providers.settings().keys() {
+        if found.iter().chain(&others).any(|c| provider_env(&c.name) == provider_env(name)) {
+            continue;
+        }
+        let (Some(key_var), Some((base_url, _))) = (providers.key_var(name), providers.base_url(name)) else {
+            continue;
+        };
+        let Some(key) = var(&key_var) else { continue };
+        others.push(Configured { name: name.clone(), api: CheckedApi::OpenAiCompatible, base_url, key });
+    }
     others.sort_by(|a, b| a.name.cmp(&b.name));
     found.append(&mut others);
     found
@@ -70,10 +88,10 @@ fn configured() -> Vec<Configured> {
 
 pub fn run(command: ProvidersCommand) -> Result<()> {
     match command {
-        ProvidersCommand::Check => {
-            let providers = configured();
+        ProvidersCommand::Check { config } => {
+            let providers = configured(&crate::config::load_providers(config.as_deref())?);
             if providers.is_empty() {
-                println!("no provider keys in the environment (VOICERA_<PROVIDER>_API_KEY)");
+                println!("no provider keys configured (VOICERA_<PROVIDER>_API_KEY, or [providers.<name>] api_key_env)");
                 return Ok(());
             }
             let mut failed = 0;

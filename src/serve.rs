@@ -173,8 +173,18 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         if config.demo_agent || !config.agents.is_empty() {
             agents::spawn_loader(Arc::clone(&directory), models.get(), config.demo_agent, config.agents.clone());
         }
-        let compiler = crate::config::AgentCompiler { policy: Arc::clone(&config.dial_policy) };
-        tokio::spawn(agents::sync_store(Arc::clone(&directory), store.clone(), compiler, models, shutdown.clone()));
+        let compiler = crate::config::AgentCompiler {
+            policy: Arc::clone(&config.dial_policy),
+            providers: Arc::clone(&config.providers),
+        };
+        tokio::spawn(agents::sync_store(
+            Arc::clone(&directory),
+            store.clone(),
+            compiler,
+            models,
+            master_key.clone(),
+            shutdown.clone(),
+        ));
         Some(directory)
     } else {
         None
@@ -183,11 +193,15 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let blobs = voicera_blob::open(&config.data_dir, config.s3.as_ref()).await.context("cannot open the blob store")?;
     let mut api_state = None;
     let control_plane = if role.runs_api() {
-        let validator = Arc::new(crate::config::AgentCompiler { policy: Arc::clone(&config.dial_policy) });
+        let validator = Arc::new(crate::config::AgentCompiler {
+            policy: Arc::clone(&config.dial_policy),
+            providers: Arc::clone(&config.providers),
+        });
         let api_config = voicera_api::ApiConfig {
             public_url: Some(config.public_url.clone()),
             mail: mail_config(&config.data_dir),
             webhooks_allow_http_loopback: crate::webhooks::allow_http_loopback(),
+            open_signup: config.open_signup,
             ..Default::default()
         };
         // A bad SMTP URL stops the start here, not at the first reset mail.

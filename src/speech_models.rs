@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use voicera_media::dsp::Resampler;
 use voicera_models::fallback::{BreakerPolicy, ChainBudget, Link, SystemClock};
 use voicera_models::speech_chain::{FallbackStt, FallbackTts};
@@ -17,21 +17,21 @@ use voicera_models_cloud::openai_tts::{OpenAiTts, OpenAiTtsConfig};
 use voicera_models_cloud::sarvam::{SarvamStt, SarvamTts, SarvamTtsConfig};
 
 use crate::config::{CloudSpeech, SpeechProvider};
+use crate::provider_keys::{key_for, OrgKeys};
 
 /// The rate every link of a TTS chain speaks at: the engine's, so a switch never changes the speed.
 const CHAIN_RATE: u32 = 16_000;
 
-/// The key of `speech`, read from its variable now (never logged).
-fn key(speech: &CloudSpeech) -> Result<String> {
-    match &speech.api_key_env {
-        Some(var) => std::env::var(var).with_context(|| format!("{var} is not set")),
-        None => Ok(String::new()),
-    }
+/// The key of `speech`: the org's, else read from its variable now (never logged).
+fn key(speech: &CloudSpeech, keys: &OrgKeys) -> Result<String> {
+    let provider = speech.name.split_once(':').map(|(provider, _)| provider);
+    let key = key_for(keys, &speech.name, provider, speech.api_key_env.as_deref(), speech.needs_key)?;
+    Ok(key.unwrap_or_default())
 }
 
-/// The recogniser for a cloud link.
-pub fn cloud_stt(speech: &CloudSpeech) -> Result<Arc<dyn SpeechToText>> {
-    let (base, model, key) = (speech.base_url.as_str(), speech.model.as_str(), key(speech)?);
+/// The recogniser for a cloud link, calling with the org's key when `keys` has one.
+pub fn cloud_stt(speech: &CloudSpeech, keys: &OrgKeys) -> Result<Arc<dyn SpeechToText>> {
+    let (base, model, key) = (speech.base_url.as_str(), speech.model.as_str(), key(speech, keys)?);
     tracing::info!(model = %speech.name, %base, "speech to text in the cloud");
     Ok(match speech.provider {
         SpeechProvider::Deepgram => Arc::new(DeepgramStt::new(DeepgramSttConfig::new(base, model, &key))),
@@ -43,9 +43,9 @@ pub fn cloud_stt(speech: &CloudSpeech) -> Result<Arc<dyn SpeechToText>> {
     })
 }
 
-/// The voice for a cloud link speaking `language`.
-pub fn cloud_tts(speech: &CloudSpeech, language: &str) -> Result<Arc<dyn TextToSpeech>> {
-    let (base, model, key) = (speech.base_url.as_str(), speech.model.as_str(), key(speech)?);
+/// The voice for a cloud link speaking `language`, calling with the org's key when `keys` has one.
+pub fn cloud_tts(speech: &CloudSpeech, language: &str, keys: &OrgKeys) -> Result<Arc<dyn TextToSpeech>> {
+    let (base, model, key) = (speech.base_url.as_str(), speech.model.as_str(), key(speech, keys)?);
     let voice = speech.voice.as_deref().unwrap_or_default();
     tracing::info!(model = %speech.name, %base, voice, "text to speech in the cloud");
     Ok(match speech.provider {

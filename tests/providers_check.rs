@@ -134,3 +134,39 @@ fn with_no_keys_there_is_nothing_to_check() {
     assert_eq!(code, 0);
     assert!(stdout.contains("no provider keys"), "{stdout}");
 }
+
+/// `voicera providers check --config <file>` with `text` as the file and `env`.
+fn providers_check_with(text: &str, env: &[(&str, String)]) -> (i32, String, String) {
+    let path = std::env::temp_dir().join(format!("voicera-providers-check-{}-{}.toml", std::process::id(), text.len()));
+    std::fs::write(&path, text).unwrap();
+    let mut env = env.to_vec();
+    env.push(("VOICERA_CONFIG", path.display().to_string()));
+    let out = providers_check(&env);
+    let _ = std::fs::remove_file(&path);
+    out
+}
+
+#[test]
+fn provider_tables_give_roots_and_key_variables_and_the_environment_wins() {
+    let fake = fake_providers(2);
+    let text = format!(
+        "[providers.deepgram]\nbase_url = \"http://{fake}/deepgram\"\napi_key_env = \"TABLE_DEEPGRAM_KEY\"\n\n\
+         [providers.openai]\nbase_url = \"http://{fake}/openai/v1\"\napi_key_env = \"TABLE_OPENAI_KEY\"\n"
+    );
+    let env = [
+        ("TABLE_DEEPGRAM_KEY", GOOD.to_string()),
+        // The table names a bad key; VOICERA_OPENAI_API_KEY overrides it.
+        ("TABLE_OPENAI_KEY", "bad-key".to_string()),
+        ("VOICERA_OPENAI_API_KEY", GOOD.to_string()),
+    ];
+    let (code, stdout, stderr) = providers_check_with(&text, &env);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(line(&stdout, "deepgram").contains(" ok ") && line(&stdout, "deepgram").contains("/deepgram/v1/projects"));
+    assert!(line(&stdout, "openai").contains(" ok "), "{stdout}");
+
+    // A key written into the file is refused, and not echoed.
+    let (code, stdout, stderr) = providers_check_with("[providers.openai]\napi_key = \"sk-in-the-file\"\n", &[]);
+    assert_ne!(code, 0, "{stdout}");
+    assert!(stderr.contains("providers.openai.api_key") && stderr.contains("api_key_env"), "{stderr}");
+    assert!(!stderr.contains("sk-in-the-file") && !stdout.contains("sk-in-the-file"));
+}

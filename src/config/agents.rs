@@ -13,6 +13,8 @@ use voicera_conversation::turn::TurnPolicy;
 use voicera_media::vad::VadParams;
 use voicera_store::RESERVED_AGENT_IDS;
 
+use super::providers::Providers;
+
 use super::speech::{self, CloudSpeech};
 
 /// `[[agents]]`: an agent on local models, with the original VoicEra's field names.
@@ -109,11 +111,18 @@ pub enum TurnDetection {
 pub enum LlmChoice {
     /// A local model in process, by its cache name (`smollm2-135m`, `qwen2.5-coder-0.5b`).
     Local { model: String },
-    /// A model on an OpenAI-compatible server; the key is read from `api_key_env` when the agent loads.
-    OpenAiCompatible { base_url: String, model: String, api_key_env: Option<String> },
-    /// A model on a provider with its own protocol (Anthropic Messages, Gemini); the key is read from
-    /// `api_key_env` when the agent loads.
-    Native { provider: NativeLlm, base_url: String, model: String, api_key_env: String },
+    /// A model on an OpenAI-compatible server; the key is the agent's org's for `integration` when it has
+    /// one, else read from `api_key_env` when the agent loads (`needs_key`: one of them must give a key).
+    OpenAiCompatible {
+        base_url: String,
+        model: String,
+        api_key_env: Option<String>,
+        integration: Option<String>,
+        needs_key: bool,
+    },
+    /// A model on a provider with its own protocol (Anthropic Messages, Gemini); the key is the agent's org's
+    /// for `integration` when it has one, else read from `api_key_env` when the agent loads.
+    Native { provider: NativeLlm, base_url: String, model: String, api_key_env: Option<String>, integration: String },
     /// An ordered fallback chain (`llm_model = ["openai:gpt-4o-mini", "smollm2-135m"]`): each link by the name
     /// the configuration gave it, never itself a chain.
     Chain(Vec<(String, LlmChoice)>),
@@ -154,8 +163,17 @@ pub(crate) fn provider_env(provider: &str) -> String {
     format!("VOICERA_{}", provider.to_ascii_uppercase().replace('-', "_"))
 }
 
+/// Where the compile step finds cloud providers' roots and keys: `[providers]` and the environment, and
+/// whether a key must be there now (`[[agents]]`) or may come from the agent's org when it is built (stored
+/// agents: an org's integrations are read by the node's routing, and a missing key fails the agent's load).
+#[derive(Clone, Copy)]
+pub(super) struct Clouds<'a> {
+    pub(super) providers: &'a Providers,
+    pub(super) keys_now: bool,
+}
+
 /// One link of `llm_model`: a local model, or `provider:model` on an OpenAI-compatible provider.
-fn llm_link(at: &str, name: &str) -> Result<LlmChoice> {
+fn llm_link(at: &str, name: &str, clouds: Clouds<'_>) -> Result<LlmChoice> {
     let Some((provider, model)) = name.split_once(':') else {
         if voicera_models_local::cache::language_models().any(|m| m.name == name) {
             return Ok(LlmChoice::Local { model: name.to_string() });
@@ -176,45 +194,37 @@ fn llm_link(at: &str, name: &str) -> Result<LlmChoice> {
         "gemini" | "google" => Some((NativeLlm::Gemini, voicera_models_cloud::gemini::DEFAULT_BASE_URL)),
         _ => None,
     };
-    if let Some((native, default_url)) = native {
-        let base_url = std::env::var(format!("{env}_BASE_URL")).ok().filter(|v| !v.is_empty());
-        let base_url = base_url.unwrap_or_else(|| default_url.to_string());
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            bail!("{env}_BASE_URL: {base_url:?} must start with http:// or https://");
-        }
-        let key_var = format!("{env}_API_KEY");
-        if std::env::var(&key_var).map_or(true, |v| v.is_empty()) {
-            bail!("{at}.llm_model: {name:?} needs a key in the environment variable {key_var}");
-        }
-        return Ok(LlmChoice::Native {
-            provider: native,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            model: model.to_string(),
-            api_key_env: key_var,
-        });
-    }
     let known = OPENAI_COMPATIBLE.iter().find(|(p, _, _)| *p == provider);
-    let base_url = match (std::env::var(format!("{env}_BASE_URL")).ok().filter(|v| !v.is_empty()), known) {
-        (Some(url), _) => url,
-        (None, Some((_, url, _))) => url.to_string(),
-        (None, None) => bail!(
+    let (base_url, from) = match (clouds.providers.base_url(provider), native, known) {
+        (Some(found), _, _) => found,
+        (None, Some((_, url)), _) | (None, None, Some(&(_, url, _))) => (url.to_string(), String::new()),
+        (None, None, None) => bail!(
             "{at}.llm_model: unknown provider {provider:?} (known: anthropic, gemini, {}); for another \
-             OpenAI-compatible server set {env}_BASE_URL",
+             OpenAI-compatible server set {env}_BASE_URL or [providers.{provider}] base_url",
             OPENAI_COMPATIBLE.iter().map(|(p, _, _)| *p).collect::<Vec<_>>().join(", ")
         ),
     };
     if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        bail!("{env}_BASE_URL: {base_url:?} must start with http:// or https://");
+        bail!("{from}: {base_url:?} must start with http:// or https://");
     }
-    let key_var = format!("{env}_API_KEY");
-    let has_key = std::env::var(&key_var).is_ok_and(|v| !v.is_empty());
-    if !has_key && known.is_some_and(|(_, _, needs_key)| *needs_key) {
-        bail!("{at}.llm_model: {name:?} needs a key in the environment variable {key_var}");
+    let api_key_env = clouds.providers.key_var(provider);
+    let needs_key = native.is_some() || known.is_some_and(|(_, _, needs_key)| *needs_key);
+    if needs_key && api_key_env.is_none() && clouds.keys_now {
+        bail!("{at}.llm_model: {name:?} needs a key in {}", clouds.providers.key_places(provider));
     }
-    Ok(LlmChoice::OpenAiCompatible {
-        base_url: base_url.trim_end_matches('/').to_string(),
-        model: model.to_string(),
-        api_key_env: has_key.then_some(key_var),
+    let base_url = base_url.trim_end_matches('/').to_string();
+    let integration = provider.to_string();
+    Ok(match native {
+        Some((provider, _)) => {
+            LlmChoice::Native { provider, base_url, model: model.to_string(), api_key_env, integration }
+        }
+        None => LlmChoice::OpenAiCompatible {
+            base_url,
+            model: model.to_string(),
+            api_key_env,
+            integration: Some(integration),
+            needs_key,
+        },
     })
 }
 
@@ -291,10 +301,11 @@ fn cloud_name(name: &str) -> Option<(&str, &str)> {
 }
 
 /// One link of `stt_model`: a local model, or `provider:model` on a speech provider.
-fn stt_link(at: &str, name: &str, language: &str, base_dir: &Path) -> Result<SttChoice> {
+fn stt_link(at: &str, name: &str, language: &str, base_dir: &Path, clouds: Clouds<'_>) -> Result<SttChoice> {
     if let Some((provider, model)) = cloud_name(name) {
         let none = std::collections::BTreeMap::new();
-        return Ok(SttChoice::Cloud(speech::cloud_link(at, "stt_model", speech::Stage::Stt, provider, model, &none)?));
+        let stage = speech::Stage::Stt;
+        return Ok(SttChoice::Cloud(speech::cloud_link(at, "stt_model", stage, provider, model, &none, clouds)?));
     }
     Ok(SttChoice::Local(match name {
         "whisper-tiny.en" if language != "en" => {
@@ -334,9 +345,11 @@ fn tts_link(
     base_dir: &Path,
     local_voice: Option<&str>,
     voices: &std::collections::BTreeMap<String, String>,
+    clouds: Clouds<'_>,
 ) -> Result<TtsChoice> {
     if let Some((provider, model)) = cloud_name(name) {
-        return Ok(TtsChoice::Cloud(speech::cloud_link(at, "tts_model", speech::Stage::Tts, provider, model, voices)?));
+        let stage = speech::Stage::Tts;
+        return Ok(TtsChoice::Cloud(speech::cloud_link(at, "tts_model", stage, provider, model, voices, clouds)?));
     }
     Ok(match name {
         "espeak" | "espeak-ng" => TtsChoice::Espeak,
@@ -429,7 +442,12 @@ fn load_knowledge(at: &str, base: &Path, files: &[PathBuf]) -> Result<KnowledgeB
     Ok(base)
 }
 
-pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path, policy: &DialPolicy) -> Result<Vec<AgentConfig>> {
+pub(super) fn compile_agents(
+    raw: Vec<RawAgent>,
+    base_dir: &Path,
+    policy: &DialPolicy,
+    clouds: Clouds<'_>,
+) -> Result<Vec<AgentConfig>> {
     let mut agents: Vec<AgentConfig> = Vec::new();
     for a in raw {
         let at = format!("agents.{}", a.id);
@@ -456,9 +474,13 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path, policy: &DialP
         let language = a.language.unwrap_or_else(|| "en".into());
         voicera_models_local::espeak::voice_for(&language).map_err(|e| anyhow::anyhow!("{at}.language: {e}"))?;
         let stt = match a.stt_model {
-            Some(names) => {
-                model_chain(&at, "stt_model", names, |n| stt_link(&at, n, &language, base_dir), SttChoice::Chain)?
-            }
+            Some(names) => model_chain(
+                &at,
+                "stt_model",
+                names,
+                |n| stt_link(&at, n, &language, base_dir, clouds),
+                SttChoice::Chain,
+            )?,
             None if language == "en" => SttChoice::Local("whisper-tiny.en".into()),
             None => SttChoice::Local("whisper-base".into()),
         };
@@ -467,7 +489,9 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path, policy: &DialP
         }
         let llm = match (a.llm_base_url, a.llm_model) {
             (None, None) => LlmChoice::Local { model: crate::local::DEMO_LLM.to_string() },
-            (None, Some(names)) => model_chain(&at, "llm_model", names, |n| llm_link(&at, n), LlmChoice::Chain)?,
+            (None, Some(names)) => {
+                model_chain(&at, "llm_model", names, |n| llm_link(&at, n, clouds), LlmChoice::Chain)?
+            }
             (Some(_), Some(ModelNames::Chain(_))) => {
                 bail!("{at}.llm_model: a chain names its links as provider:model; drop llm_base_url")
             }
@@ -487,7 +511,13 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path, policy: &DialP
                         bail!("{at}.llm_api_key_env: the environment variable {var} is not set");
                     }
                 }
-                LlmChoice::OpenAiCompatible { base_url, model, api_key_env: a.llm_api_key_env }
+                LlmChoice::OpenAiCompatible {
+                    base_url,
+                    model,
+                    needs_key: a.llm_api_key_env.is_some(),
+                    api_key_env: a.llm_api_key_env,
+                    integration: None,
+                }
             }
         };
         let tts_names = a.tts_model.unwrap_or_else(|| ModelNames::One("espeak".into()));
@@ -497,7 +527,7 @@ pub(super) fn compile_agents(raw: Vec<RawAgent>, base_dir: &Path, policy: &DialP
         };
         speech::check_voices(&at, &a.tts_voices, &used)?;
         let voice = a.tts_voice.as_deref();
-        let tts_link = |n: &str| tts_link(&at, n, &language, base_dir, voice, &a.tts_voices);
+        let tts_link = |n: &str| tts_link(&at, n, &language, base_dir, voice, &a.tts_voices, clouds);
         let tts = model_chain(&at, "tts_model", tts_names, tts_link, TtsChoice::Chain)?;
         let mode = match a.interaction_mode.as_deref().unwrap_or("conversational") {
             "conversational" => InteractionMode::Conversational,
@@ -704,6 +734,8 @@ fn parse_utc_offset(text: &str) -> Option<i32> {
 /// know (the original's provider settings) are left to the API to store.
 pub struct AgentCompiler {
     pub policy: std::sync::Arc<DialPolicy>,
+    /// `[providers]`: cloud providers' roots and key variables.
+    pub providers: std::sync::Arc<Providers>,
 }
 
 /// Keys of `agent_config` that mean the same as `[[agents]]` keys.
@@ -762,7 +794,9 @@ impl AgentCompiler {
         raw.entry("system_prompt").or_insert_with(|| "".into());
         let raw: RawAgent = serde_json::from_value(serde_json::Value::Object(raw))
             .map_err(|err| field_error(&unknown_field_of(&err.to_string()), err.to_string()))?;
-        match compile_agents(vec![raw], Path::new("."), &self.policy) {
+        // A stored agent's keys may be its org's (integrations), read when routing builds it.
+        let clouds = Clouds { providers: &self.providers, keys_now: false };
+        match compile_agents(vec![raw], Path::new("."), &self.policy, clouds) {
             Ok(mut agents) if agents.len() == 1 => Ok(agents.remove(0)),
             Ok(_) => Err(field_error("", "the compile step returned no agent".into())),
             Err(err) => {
@@ -801,7 +835,8 @@ mod tests {
             agents: Vec<RawAgent>,
         }
         let file: File = toml::from_str(toml_text)?;
-        compile_agents(file.agents, Path::new("."), policy)
+        let providers = Providers::default();
+        compile_agents(file.agents, Path::new("."), policy, Clouds { providers: &providers, keys_now: true })
     }
 
     fn transfer_targets(agent: &AgentConfig) -> Option<&[String]> {
@@ -826,7 +861,9 @@ mod tests {
                     LlmChoice::OpenAiCompatible {
                         base_url: "http://127.0.0.1:11434/v1".into(),
                         model: "llama3.2".into(),
-                        api_key_env: None
+                        api_key_env: None,
+                        integration: Some("ollama".into()),
+                        needs_key: false,
                     }
                 ),
                 ("smollm2-135m".into(), LlmChoice::Local { model: "smollm2-135m".into() }),
@@ -925,6 +962,7 @@ mod tests {
                     base_url: "https://api.deepgram.com".into(),
                     model: "nova-3".into(),
                     api_key_env: Some("VOICERA_DEEPGRAM_API_KEY".into()),
+                    needs_key: true,
                     voice: None,
                 })
             )
@@ -969,7 +1007,8 @@ mod tests {
             assert!(err.contains("VOICERA_AI4BHARAT_BASE_URL"), "{err}");
         }
         // The API's check is the same compile step: its error names the field.
-        let compiler = AgentCompiler { policy: std::sync::Arc::new(DialPolicy::default()) };
+        let compiler =
+            AgentCompiler { policy: std::sync::Arc::new(DialPolicy::default()), providers: Default::default() };
         let config = serde_json::json!({"system_prompt": "x", "stt_model": ["mystery:x", "whisper-tiny.en"]});
         let err = compiler.compile("api-agent", &config).unwrap_err();
         assert_eq!(err.field, "stt_model", "{}", err.message);

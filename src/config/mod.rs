@@ -18,6 +18,7 @@ use voicera_telephony::ws_stream::{AudioFormat, Provider, ProviderAccount};
 
 mod agents;
 mod policy;
+mod providers;
 mod sip_security;
 mod speech;
 mod storage;
@@ -27,6 +28,7 @@ pub use agents::{
     TurnDetection, PIPER_VOICE,
 };
 pub(crate) use agents::{provider_env, OPENAI_COMPATIBLE};
+pub use providers::Providers;
 pub use speech::{CloudSpeech, SpeechProvider, SPEECH_PROVIDERS};
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
@@ -105,6 +107,18 @@ struct RawConfig {
     dial_policy: policy::RawDialPolicy,
     #[serde(default)]
     storage: storage::RawStorage,
+    #[serde(default)]
+    providers: std::collections::BTreeMap<String, providers::RawProvider>,
+    #[serde(default)]
+    api: RawApi,
+}
+
+/// `[api]`: the control plane.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    /// Anyone may sign up, creating a new org (else only while no user exists).
+    open_signup: Option<bool>,
 }
 
 /// `[telephony]`: provider media streams and their webhooks.
@@ -249,6 +263,10 @@ pub struct Config {
     pub agents: Vec<AgentConfig>,
     /// `[dial_policy]`: where outbound calls, transfers and REFERs may go (trunk registrars included).
     pub dial_policy: std::sync::Arc<voicera_conversation::dial_policy::DialPolicy>,
+    /// `[providers.<name>]`: cloud providers' API roots and the variables holding their keys.
+    pub providers: std::sync::Arc<Providers>,
+    /// `[api] open_signup`: anyone may sign up, creating a new org (else only while no user exists).
+    pub open_signup: bool,
     /// `[server] log_content` / `VOICERA_LOG_CONTENT`: transcripts, DTMF digits and tool arguments are logged
     /// at INFO (else at DEBUG; they are personal data).
     pub log_content: bool,
@@ -284,6 +302,8 @@ impl fmt::Debug for Config {
             .field("sip_security", &self.sip_security)
             .field("metrics", &self.metrics)
             .field("dial_policy", &self.dial_policy)
+            .field("providers", &self.providers)
+            .field("open_signup", &self.open_signup)
             .field("bench_record", &self.bench_record)
             .field("inference_threads", &self.inference_threads)
             .field("whisper_backend", &self.whisper_backend)
@@ -336,6 +356,17 @@ impl Config {
         };
         compile(raw, args, source)
     }
+}
+
+/// `[providers]` of the configuration file `config` (or `./voicera.toml` when present), for tools that need no
+/// more of it (`voicera providers check`).
+pub fn load_providers(config: Option<&Path>) -> Result<Providers> {
+    let raw = match config {
+        Some(path) => read_file(path)?,
+        None if Path::new("voicera.toml").exists() => read_file(Path::new("voicera.toml"))?,
+        None => RawConfig::default(),
+    };
+    providers::compile_providers(raw.providers)
 }
 
 fn read_file(path: &Path) -> Result<RawConfig> {
@@ -445,6 +476,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         });
     }
     let dial_policy = policy::compile_dial_policy(raw.dial_policy, &trunks)?;
+    let providers = providers::compile_providers(raw.providers)?;
     Ok(Config {
         data_dir: args.data_dir.clone().or(raw.server.data_dir).unwrap_or_else(|| PathBuf::from("./data")),
         mongodb_uri: std::env::var("VOICERA_MONGODB_URI")
@@ -490,9 +522,12 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
             raw.agents,
             source.as_deref().and_then(Path::parent).unwrap_or_else(|| Path::new(".")),
             &dial_policy,
+            agents::Clouds { providers: &providers, keys_now: true },
         )?,
         dial_policy: std::sync::Arc::new(dial_policy),
         recording_retention_days: storage::compile_retention(&raw.storage, |var| std::env::var(var).ok())?,
+        providers: std::sync::Arc::new(providers),
+        open_signup: raw.api.open_signup.unwrap_or(false),
         s3: storage::compile_s3(raw.storage, |var| std::env::var(var).ok())?,
         recording_format: storage::compile_recording_format(raw.server.recording_format, |var| {
             std::env::var(var).ok()
@@ -685,7 +720,9 @@ mod tests {
             LlmChoice::OpenAiCompatible {
                 base_url: "https://api.openai.com/v1".into(),
                 model: "gpt-4o-mini".into(),
-                api_key_env: None
+                api_key_env: None,
+                integration: None,
+                needs_key: false,
             }
         );
     }

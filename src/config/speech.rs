@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
 
-use super::agents::provider_env;
+use super::agents::{provider_env, Clouds};
 
 /// Speech providers with a client in `models-cloud`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,8 +117,11 @@ pub struct CloudSpeech {
     pub base_url: String,
     /// The provider's model name.
     pub model: String,
-    /// The variable holding the key, read when the agent loads (keys stay out of the configuration).
+    /// The variable holding the key, read when the agent loads (keys stay out of the configuration); the
+    /// agent's org's own key for the provider wins.
     pub api_key_env: Option<String>,
+    /// The provider takes no call without a key.
+    pub needs_key: bool,
     /// The voice (TTS only).
     pub voice: Option<String>,
 }
@@ -138,6 +141,7 @@ pub(super) fn cloud_link(
     provider: &str,
     model: &str,
     voices: &BTreeMap<String, String>,
+    clouds: Clouds<'_>,
 ) -> Result<CloudSpeech> {
     let name = format!("{provider}:{model}");
     if model.trim().is_empty() {
@@ -158,22 +162,29 @@ pub(super) fn cloud_link(
     }
     let env = provider_env(provider);
     // The Parler server is a WebSocket of its own, apart from the STT server.
-    let url_var = match (spec.provider, stage) {
-        (SpeechProvider::Ai4Bharat, Stage::Tts) => format!("{env}_TTS_URL"),
-        _ => format!("{env}_BASE_URL"),
-    };
-    let base_url = match (std::env::var(&url_var).ok().filter(|v| !v.is_empty()), spec.base_url) {
-        (Some(url), _) => url,
-        (None, Some(url)) if url_var.ends_with("_BASE_URL") => url.to_string(),
-        _ => bail!("{at}.{key}: {name:?} is the operator's own server: set its URL in {url_var}"),
+    let (base_url, from) = match (spec.provider, stage) {
+        (SpeechProvider::Ai4Bharat, Stage::Tts) => {
+            let var = format!("{env}_TTS_URL");
+            match std::env::var(&var).ok().filter(|v| !v.is_empty()) {
+                Some(url) => (url, var),
+                None => bail!("{at}.{key}: {name:?} is the operator's own server: set its URL in {var}"),
+            }
+        }
+        _ => match (clouds.providers.base_url(provider), spec.base_url) {
+            (Some(found), _) => found,
+            (None, Some(url)) => (url.to_string(), String::new()),
+            (None, None) => bail!(
+                "{at}.{key}: {name:?} is the operator's own server: set its URL in {env}_BASE_URL or \
+                 [providers.{provider}] base_url"
+            ),
+        },
     };
     if !["http://", "https://", "ws://", "wss://"].iter().any(|s| base_url.starts_with(s)) {
-        bail!("{url_var}: {base_url:?} must start with http://, https://, ws:// or wss://");
+        bail!("{from}: {base_url:?} must start with http://, https://, ws:// or wss://");
     }
-    let key_var = format!("{env}_API_KEY");
-    let has_key = std::env::var(&key_var).is_ok_and(|v| !v.is_empty());
-    if spec.needs_key && !has_key {
-        bail!("{at}.{key}: {name:?} needs a key in the environment variable {key_var}");
+    let api_key_env = clouds.providers.key_var(provider);
+    if spec.needs_key && api_key_env.is_none() && clouds.keys_now {
+        bail!("{at}.{key}: {name:?} needs a key in {}", clouds.providers.key_places(provider));
     }
     let voice = match stage {
         Stage::Stt => None,
@@ -189,7 +200,8 @@ pub(super) fn cloud_link(
         provider: spec.provider,
         base_url: base_url.trim_end_matches('/').to_string(),
         model: model.to_string(),
-        api_key_env: has_key.then_some(key_var),
+        api_key_env,
+        needs_key: spec.needs_key,
         voice,
     })
 }

@@ -26,10 +26,12 @@ use serde_json::Value;
 pub const AGENT_REFERENCES: [Collection; 4] =
     [Collection::PhoneNumbers, Collection::CallLogs, Collection::Batches, Collection::BatchContacts];
 
-/// Collections whose changes alter call routing (which agent an id or a number leads to). Every write to them
+/// Collections whose changes alter call routing (which agent an id or a number leads to, and the provider keys
+/// an org's agents call with). Every write to them
 /// through [`Store`] bumps the collection's revision ([`Store::revision`]) after it lands, so a node polling
 /// one small counter learns that it must reload, however many nodes share the store.
-pub const ROUTING_COLLECTIONS: [Collection; 2] = [Collection::Agents, Collection::PhoneNumbers];
+pub const ROUTING_COLLECTIONS: [Collection; 3] =
+    [Collection::Agents, Collection::PhoneNumbers, Collection::Integrations];
 
 /// Agent ids the platform keeps for its built-in services (`echo`, and the `bench` and `demo` agents): a
 /// configured agent may not take one, and an imported agent with one of them is renamed.

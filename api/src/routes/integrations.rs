@@ -95,6 +95,8 @@ pub async fn upsert(
     seal_into(&state, Collection::Integrations, &mut record, key)?;
     store.put(Collection::Integrations, &record).await?;
     crate::audit::record(&state, &caller, "upsert_integration", &record.id).await?;
+    // The org's agents call with the new key from their next call on.
+    super::agents::routing_changed(&state).await;
     let status = if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(masked(&record))))
 }
@@ -131,6 +133,7 @@ pub async fn remove(
         return Err(ApiError::not_found(format!("no {model:?} key in your org")));
     }
     crate::audit::record(&state, &caller, "delete_integration", &model).await?;
+    super::agents::routing_changed(&state).await;
     Ok(Json(json!({"status": "success", "message": format!("{model} key deleted")})))
 }
 
