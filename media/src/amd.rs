@@ -4,8 +4,10 @@
 //!
 //! Why these rules: a person answering says something short ("Hello?", "Hi, this is Asha") and then waits for
 //! the caller; a voicemail greeting talks on ("Hi, you've reached …, leave a message after the tone") and ends
-//! with a beep. So the detector segments the audio into speech with the energy VAD model ([`EnergyModel`] and
-//! [`volume`], the same gate the call's VAD uses) and decides:
+//! with a beep. So the detector segments the audio into speech with an energy gate: a frame is speech when its level
+//! ([`rms`]) is `SPEECH_SNR_DB` above a noise floor seeded from the first frame (the VAD's
+//! [`crate::vad::EnergyModel`] starts from a quiet line and learns a noisy one over seconds, too slowly for a
+//! decision due in 3 s) and its [`volume`] reaches the VAD's speech range. It decides:
 //!
 //! - **Machine** when the greeting (speech from its onset, gaps shorter than `after_greeting_silence` included)
 //!   runs longer than `max_human_greeting`, or when it holds more than `max_words` words (machine cadence:
@@ -25,7 +27,7 @@
 use std::time::Duration;
 
 use crate::dsp::rms;
-use crate::vad::{volume, EnergyModel, SpeechProbability};
+use crate::vad::volume;
 
 /// Lowest candidate beep frequency (Hz). Voicemail beeps sit between 400 Hz and 2 kHz, most at 1000–1400.
 const BEEP_LOW_HZ: f32 = 400.0;
@@ -41,8 +43,14 @@ const BEEP_BINS: usize = ((BEEP_HIGH_HZ - BEEP_LOW_HZ) / BEEP_STEP_HZ) as usize 
 const TONE_PURITY: f32 = 0.6;
 /// How far (in candidates) the tone's frequency may wander between frames and still be the same tone.
 const TONE_DRIFT_BINS: usize = 1;
-/// Speech probability at which a frame counts as speech.
-const SPEECH_PROBABILITY: f32 = 0.5;
+/// How far above the noise floor a frame's level must be to count as speech.
+const SPEECH_SNR_DB: f32 = 9.0;
+/// How fast the noise floor falls to a quieter frame (per frame): at once, nearly.
+const FLOOR_FALL: f32 = 0.3;
+/// How fast it rises to a louder one (per frame): a time constant of four seconds, so a steady sound that is
+/// not silence (hold music, a chord intro) keeps counting as the greeting. The line's noise is learnt from the
+/// first frame instead: a call's audio starts with the line, before anyone speaks.
+const FLOOR_RISE: f32 = 0.005;
 /// Volume (see [`volume`]) a frame needs to count as speech or tone: −39 dBFS, below any phone greeting.
 const MIN_VOLUME: f32 = 0.35;
 /// Silence that separates two words.
@@ -144,7 +152,8 @@ struct ToneRun {
 pub struct AmdDetector {
     params: AmdParams,
     sample_rate_hz: u32,
-    model: EnergyModel,
+    /// Noise floor, linear RMS; None until the first frame.
+    floor: Option<f32>,
     /// Goertzel coefficients `2·cos(2πf/fs)` of the candidate beep frequencies.
     coefficients: [f32; BEEP_BINS],
     verdict: AmdVerdict,
@@ -178,7 +187,7 @@ impl AmdDetector {
         Self {
             params,
             sample_rate_hz: sample_rate_hz.max(1),
-            model: EnergyModel::default(),
+            floor: None,
             coefficients,
             verdict: AmdVerdict::Undecided,
             reason: AmdReason::None,
@@ -220,7 +229,11 @@ impl AmdDetector {
             return self.verdict;
         }
         let frame_len = Duration::from_micros(frame.len() as u64 * 1_000_000 / u64::from(self.sample_rate_hz));
-        let probability = self.model.probability(frame);
+        let level = rms(frame).max(1e-6);
+        let floor = *self.floor.get_or_insert(level);
+        let rate = if level < floor { FLOOR_FALL } else { FLOOR_RISE };
+        self.floor = Some(floor + (level - floor) * rate);
+        let above_floor = 20.0 * (level / floor.max(1e-6)).log10() >= SPEECH_SNR_DB;
         let loud = volume(frame) >= MIN_VOLUME;
         let tone_bin = if loud { self.tone_bin(frame) } else { None };
 
@@ -244,7 +257,7 @@ impl AmdDetector {
         }
 
         // Speech segmentation: tone frames are not speech.
-        let speech = tone_bin.is_none() && loud && probability >= SPEECH_PROBABILITY;
+        let speech = tone_bin.is_none() && loud && above_floor;
         if speech {
             self.silence_run = Duration::ZERO;
             self.last_speech = Some(at);
