@@ -112,7 +112,12 @@ pub(crate) fn run(clips: &Path) -> Result<AmdReport> {
         confusion[row][col] += 1;
     }
     let decided = |label: &str| -> Vec<f64> {
-        results.iter().filter(|r| r.label == label && r.verdict == label).filter_map(|r| r.decided_ms).map(|m| m as f64).collect()
+        results
+            .iter()
+            .filter(|r| r.label == label && r.verdict == label)
+            .filter_map(|r| r.decided_ms)
+            .map(|m| m as f64)
+            .collect()
     };
     let mut human_ms = decided("human");
     let mut machine_ms = decided("machine");
@@ -168,12 +173,22 @@ pub(crate) fn markdown(report: &AmdReport) -> String {
          | clip | label | beep | verdict | reason | decided ms | message cue ms |\n|---|---|---|---|---|---|---|\n",
         report.clips,
         report.accuracy_percent,
-        c[0][0], c[0][1], c[0][2], c[1][0], c[1][1], c[1][2],
-        report.humans_decided_within_3s, report.humans,
-        report.human_decided_ms_p50, report.human_decided_ms_max,
-        report.machine_decided_ms_p50, report.machine_decided_ms_max,
-        report.beeps_heard, report.beep_clips,
-        report.no_beep_cued, report.no_beep_clips,
+        c[0][0],
+        c[0][1],
+        c[0][2],
+        c[1][0],
+        c[1][1],
+        c[1][2],
+        report.humans_decided_within_3s,
+        report.humans,
+        report.human_decided_ms_p50,
+        report.human_decided_ms_max,
+        report.machine_decided_ms_p50,
+        report.machine_decided_ms_max,
+        report.beeps_heard,
+        report.beep_clips,
+        report.no_beep_cued,
+        report.no_beep_clips,
         report.build,
         report.frame_us_p50,
         report.frame_us_p99,
@@ -183,7 +198,13 @@ pub(crate) fn markdown(report: &AmdReport) -> String {
         let ms = |v: Option<u64>| v.map_or("-".to_string(), |m| m.to_string());
         md.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} |\n",
-            r.file, r.label, r.beep, r.verdict, r.reason, ms(r.decided_ms), ms(r.message_cue_ms)
+            r.file,
+            r.label,
+            r.beep,
+            r.verdict,
+            r.reason,
+            ms(r.decided_ms),
+            ms(r.message_cue_ms)
         ));
     }
     md
