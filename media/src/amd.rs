@@ -14,7 +14,8 @@
 //!   many short words in one breath);
 //! - **Human** when a greeting no longer than `max_human_greeting` is followed by `after_greeting_silence`
 //!   of silence, or when `decision_deadline` passes with nobody speaking (initial silence: the callee waits
-//!   for us to speak — connect rather than hang up on a person);
+//!   for us to speak — connect rather than hang up on a person). A greeting begun before the deadline is heard
+//!   out: it is decided by its onset + `max_human_greeting` (machine) or its end + `after_greeting_silence`;
 //! - **MachineBeep** when a steady single tone (Goertzel on 400–2000 Hz, one bin holding most of the frame's
 //!   energy) lasts `min_beep`–`max_beep` and stops: the machine is recording, leave the message now.
 //!
@@ -494,6 +495,27 @@ mod tests {
         let decided = first_decision(&trace).expect("decided");
         assert_eq!(decided.1, AmdVerdict::Human);
         assert!(trace.iter().skip_while(|(at, _)| *at < decided.0).all(|(_, v)| *v == AmdVerdict::Human));
+    }
+
+    proptest::proptest! {
+        /// Any audio, any frame size, any clock: no panic, and a decision once made is never taken back.
+        #[test]
+        fn arbitrary_audio_never_panics_and_decisions_stick(
+            frames in proptest::collection::vec(proptest::collection::vec(proptest::num::i16::ANY, 0..400), 1..200),
+            rate in proptest::sample::select(vec![8000_u32, 16000]),
+        ) {
+            let mut detector = AmdDetector::new(rate, AmdParams::default());
+            let mut previous = AmdVerdict::Undecided;
+            for (i, frame) in frames.iter().enumerate() {
+                let verdict = detector.process(frame, Duration::from_millis(20 * (i as u64 + 1)));
+                match previous {
+                    AmdVerdict::Undecided => {}
+                    AmdVerdict::Human => proptest::prop_assert_eq!(verdict, AmdVerdict::Human),
+                    AmdVerdict::Machine | AmdVerdict::MachineBeep => proptest::prop_assert!(verdict.is_machine()),
+                }
+                previous = verdict;
+            }
+        }
     }
 
     #[test]
