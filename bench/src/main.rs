@@ -9,6 +9,7 @@
 //!
 //! Run: `cargo build --release && cargo run --release -p voicera-bench -- sip --calls 10,100 --seconds 60`
 
+mod amd;
 mod api;
 mod barge_in;
 mod barge_in_run;
@@ -144,6 +145,14 @@ enum Scenario {
         /// Measure MongoDB at this URI instead of SQLite (a database `voicera_bench_api` is filled).
         #[arg(long)]
         mongodb_uri: Option<String>,
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
+    },
+    /// Answering-machine detection accuracy on the labelled set `scripts/amd-clips.sh` builds.
+    Amd {
+        /// The clips and their labels.csv.
+        #[arg(long, default_value = "/tmp/amd-clips")]
+        clips: PathBuf,
         #[arg(long, default_value = "bench/results")]
         out: PathBuf,
     },
@@ -324,6 +333,14 @@ fn main() -> Result<()> {
             std::fs::write(out.join(format!("{name}.json")), serde_json::to_string_pretty(&report)?)?;
             std::fs::write(out.join(format!("{name}.md")), api::markdown(&report))?;
             println!("{}", api::markdown(&report));
+            Ok(())
+        }
+        Scenario::Amd { clips, out } => {
+            let report = amd::run(&clips)?;
+            std::fs::create_dir_all(&out)?;
+            std::fs::write(out.join("amd.json"), serde_json::to_string_pretty(&report)?)?;
+            std::fs::write(out.join("amd.md"), amd::markdown(&report))?;
+            println!("{}", amd::markdown(&report));
             Ok(())
         }
         Scenario::Models { models_dir, jfk, runs, out } => {

@@ -16,11 +16,13 @@
 //! | [`negotiate`] | SDP offer/answer |
 //! | [`ports`] | RTP port pool with leases |
 //! | [`vad`] | voice activity: speech probability models and the start/stop gate |
+//! | [`amd`] | answering-machine detection on an answered call's first seconds (greeting rules, beep) |
 //! | [`metrics`] | the node's counters for `/metrics` (a leaf every layer above writes to) |
 
 // Unsafe code is denied except in two modules, each with a `// SAFETY:` comment on every block.
 #![deny(unsafe_code)]
 
+pub mod amd;
 pub mod codec;
 // AVX2/FMA intrinsics for the resampler's filter and a float-to-int conversion that vectorises.
 #[allow(unsafe_code)]

@@ -1,0 +1,529 @@
+//! Answering-machine detection, sans-IO: the first seconds of an answered outbound call's audio in (20 ms PCM
+//! frames at 8 or 16 kHz, with the time since answer passed in), a verdict out — [`AmdVerdict::Human`],
+//! [`AmdVerdict::Machine`], [`AmdVerdict::MachineBeep`] or [`AmdVerdict::Undecided`].
+//!
+//! Why these rules: a person answering says something short ("Hello?", "Hi, this is Asha") and then waits for
+//! the caller; a voicemail greeting talks on ("Hi, you've reached …, leave a message after the tone") and ends
+//! with a beep. So the detector segments the audio into speech with an energy gate: a frame is speech when its level
+//! ([`rms`]) is `SPEECH_SNR_DB` above a noise floor seeded from the first frame (the VAD's
+//! [`crate::vad::EnergyModel`] starts from a quiet line and learns a noisy one over seconds, too slowly for a
+//! decision due in 3 s) and its [`volume`] reaches the VAD's speech range. It decides:
+//!
+//! - **Machine** when the greeting (speech from its onset, gaps shorter than `after_greeting_silence` included)
+//!   runs longer than `max_human_greeting`, or when it holds more than `max_words` words (machine cadence:
+//!   many short words in one breath);
+//! - **Human** when a greeting no longer than `max_human_greeting` is followed by `after_greeting_silence`
+//!   of silence, or when `decision_deadline` passes with nobody speaking (initial silence: the callee waits
+//!   for us to speak — connect rather than hang up on a person). A greeting begun before the deadline is heard
+//!   out: it is decided by its onset + `max_human_greeting` (machine) or its end + `after_greeting_silence`;
+//! - **MachineBeep** when a steady single tone (Goertzel on 400–2000 Hz, one bin holding most of the frame's
+//!   energy) lasts `min_beep`–`max_beep` and stops: the machine is recording, leave the message now.
+//!
+//! A Human verdict is final. A Machine verdict is final as a classification, but the detector keeps listening
+//! so the call knows when to speak: [`AmdDetector::leave_message_now`] turns true when the beep is heard
+//! (verdict `MachineBeep`) or when the greeting ends without one (`message_silence` of silence).
+//!
+//! The per-frame path does no allocation: the Goertzel coefficients are computed once, in the constructor.
+
+use std::time::Duration;
+
+use crate::dsp::rms;
+use crate::vad::volume;
+
+/// Lowest candidate beep frequency (Hz). Voicemail beeps sit between 400 Hz and 2 kHz, most at 1000–1400.
+const BEEP_LOW_HZ: f32 = 400.0;
+/// Highest candidate beep frequency (Hz).
+const BEEP_HIGH_HZ: f32 = 2000.0;
+/// Spacing of the candidate frequencies (Hz): half the 50 Hz resolution of a 20 ms frame, so a tone between
+/// two candidates still keeps ~80 % of its power in the nearer one.
+const BEEP_STEP_HZ: f32 = 25.0;
+/// Number of candidate frequencies.
+const BEEP_BINS: usize = ((BEEP_HIGH_HZ - BEEP_LOW_HZ) / BEEP_STEP_HZ) as usize + 1;
+/// Share of a frame's energy one candidate must hold for the frame to count as tone: speech and chords
+/// spread their energy over several harmonics and stay well below.
+const TONE_PURITY: f32 = 0.6;
+/// How far (in candidates) the tone's frequency may wander between frames and still be the same tone.
+const TONE_DRIFT_BINS: usize = 1;
+/// How far above the noise floor a frame's level must be to count as speech.
+const SPEECH_SNR_DB: f32 = 9.0;
+/// How fast the noise floor falls to a quieter frame (per frame): at once, nearly.
+const FLOOR_FALL: f32 = 0.3;
+/// How fast it rises to a louder one (per frame): a time constant of four seconds, so a steady sound that is
+/// not silence (hold music, a chord intro) keeps counting as the greeting. The line's noise is learnt from the
+/// first frame instead: a call's audio starts with the line, before anyone speaks.
+const FLOOR_RISE: f32 = 0.005;
+/// Volume (see [`volume`]) a frame needs to count as speech or tone: −39 dBFS, below any phone greeting.
+const MIN_VOLUME: f32 = 0.35;
+/// Silence that separates two words.
+const WORD_GAP: Duration = Duration::from_millis(100);
+/// Speech a word needs to count (shorter bursts are clicks).
+const MIN_WORD: Duration = Duration::from_millis(60);
+
+/// The detector's tunables. Defaults decide a human within 3 s of answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AmdParams {
+    /// With nobody speaking by then, the callee is a person waiting for us: Human.
+    pub decision_deadline: Duration,
+    /// A greeting longer than this is a machine's.
+    pub max_human_greeting: Duration,
+    /// Silence that ends a greeting.
+    pub after_greeting_silence: Duration,
+    /// More words than this in one greeting is a machine's cadence.
+    pub max_words: u32,
+    /// After a Machine verdict, silence this long without a beep means the greeting is over: speak now.
+    pub message_silence: Duration,
+    /// Shortest tone that is a beep.
+    pub min_beep: Duration,
+    /// Longest tone that is a beep (longer steady tones are not a voicemail beep).
+    pub max_beep: Duration,
+}
+
+impl Default for AmdParams {
+    fn default() -> Self {
+        Self {
+            decision_deadline: Duration::from_secs(3),
+            max_human_greeting: Duration::from_millis(1900),
+            after_greeting_silence: Duration::from_millis(650),
+            max_words: 6,
+            message_silence: Duration::from_millis(1500),
+            min_beep: Duration::from_millis(100),
+            max_beep: Duration::from_millis(1500),
+        }
+    }
+}
+
+/// What the detector has decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AmdVerdict {
+    /// Not yet: keep feeding frames.
+    Undecided,
+    /// A person answered.
+    Human,
+    /// An answering machine answered; its beep has not been heard (yet).
+    Machine,
+    /// An answering machine answered and its beep was heard: leave the message now.
+    MachineBeep,
+}
+
+impl AmdVerdict {
+    /// Whether this is a machine verdict (with or without the beep).
+    pub fn is_machine(self) -> bool {
+        matches!(self, AmdVerdict::Machine | AmdVerdict::MachineBeep)
+    }
+
+    /// The verdict's name in records and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AmdVerdict::Undecided => "undecided",
+            AmdVerdict::Human => "human",
+            AmdVerdict::Machine => "machine",
+            AmdVerdict::MachineBeep => "machine-beep",
+        }
+    }
+}
+
+/// Why the detector decided what it did (for logs, the bench report and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AmdReason {
+    /// No decision yet.
+    None,
+    /// A short greeting followed by silence.
+    ShortGreeting,
+    /// Nobody spoke before the decision deadline.
+    InitialSilence,
+    /// The greeting ran longer than a person's.
+    LongGreeting,
+    /// The greeting held more words than a person's.
+    ManyWords,
+    /// A beep was heard.
+    Beep,
+}
+
+/// A steady tone being followed across frames.
+#[derive(Debug, Clone, Copy)]
+struct ToneRun {
+    /// Candidate index of the tone's frequency in the latest frame.
+    bin: usize,
+    /// How long the tone has lasted.
+    length: Duration,
+}
+
+/// One call's answering-machine detector. Feed every frame from answer on to [`AmdDetector::process`].
+#[derive(Debug, Clone)]
+pub struct AmdDetector {
+    params: AmdParams,
+    sample_rate_hz: u32,
+    /// Noise floor, linear RMS; None until the first frame.
+    floor: Option<f32>,
+    /// Goertzel coefficients `2·cos(2πf/fs)` of the candidate beep frequencies.
+    coefficients: [f32; BEEP_BINS],
+    verdict: AmdVerdict,
+    reason: AmdReason,
+    decided_at: Option<Duration>,
+    /// When the current greeting's first speech started (None: no greeting yet, or it ended).
+    greeting_start: Option<Duration>,
+    /// When speech was last heard.
+    last_speech: Option<Duration>,
+    /// Consecutive speech in the current word, and whether it has counted as a word yet.
+    word_run: Duration,
+    word_counted: bool,
+    /// Silence since the last speech frame.
+    silence_run: Duration,
+    /// Words in the current greeting.
+    words: u32,
+    tone: Option<ToneRun>,
+    /// The beep was heard, or the machine's greeting ended without one.
+    message_cue: bool,
+}
+
+impl AmdDetector {
+    /// A detector for audio at `sample_rate_hz` (8000 or 16000 on calls; any rate above 4 kHz works).
+    pub fn new(sample_rate_hz: u32, params: AmdParams) -> Self {
+        let rate = sample_rate_hz.max(4001) as f32;
+        let mut coefficients = [0.0; BEEP_BINS];
+        for (i, c) in coefficients.iter_mut().enumerate() {
+            let freq = BEEP_LOW_HZ + i as f32 * BEEP_STEP_HZ;
+            *c = 2.0 * (std::f32::consts::TAU * freq / rate).cos();
+        }
+        Self {
+            params,
+            sample_rate_hz: sample_rate_hz.max(1),
+            floor: None,
+            coefficients,
+            verdict: AmdVerdict::Undecided,
+            reason: AmdReason::None,
+            decided_at: None,
+            greeting_start: None,
+            last_speech: None,
+            word_run: Duration::ZERO,
+            word_counted: false,
+            silence_run: Duration::ZERO,
+            words: 0,
+            tone: None,
+            message_cue: false,
+        }
+    }
+
+    /// The verdict so far.
+    pub fn verdict(&self) -> AmdVerdict {
+        self.verdict
+    }
+
+    /// Why the verdict was reached.
+    pub fn reason(&self) -> AmdReason {
+        self.reason
+    }
+
+    /// Time since answer at which the first non-Undecided verdict was reached.
+    pub fn decided_at(&self) -> Option<Duration> {
+        self.decided_at
+    }
+
+    /// For a machine: the beep was heard or its greeting ended, so a message recorded now is heard in full.
+    pub fn leave_message_now(&self) -> bool {
+        self.message_cue
+    }
+
+    /// Feeds one frame of mono PCM; `at` is the time since answer at the frame's end. Returns the verdict.
+    pub fn process(&mut self, frame: &[i16], at: Duration) -> AmdVerdict {
+        if frame.is_empty() || self.verdict == AmdVerdict::Human || self.message_cue {
+            return self.verdict;
+        }
+        let frame_len = Duration::from_micros(frame.len() as u64 * 1_000_000 / u64::from(self.sample_rate_hz));
+        let level = rms(frame).max(1e-6);
+        let floor = *self.floor.get_or_insert(level);
+        let rate = if level < floor { FLOOR_FALL } else { FLOOR_RISE };
+        self.floor = Some(floor + (level - floor) * rate);
+        let above_floor = 20.0 * (level / floor.max(1e-6)).log10() >= SPEECH_SNR_DB;
+        let loud = volume(frame) >= MIN_VOLUME;
+        let tone_bin = if loud { self.tone_bin(frame) } else { None };
+
+        // The beep: a steady tone that lasted min_beep..=max_beep and has now stopped.
+        match (tone_bin, self.tone) {
+            (Some(bin), Some(run)) if bin.abs_diff(run.bin) <= TONE_DRIFT_BINS => {
+                self.tone = Some(ToneRun { bin, length: run.length + frame_len });
+            }
+            (Some(bin), _) => {
+                self.tone = Some(ToneRun { bin, length: frame_len });
+            }
+            (None, Some(run)) => {
+                self.tone = None;
+                if run.length >= self.params.min_beep && run.length <= self.params.max_beep {
+                    self.message_cue = true;
+                    self.decide(AmdVerdict::MachineBeep, AmdReason::Beep, at);
+                    return self.verdict;
+                }
+            }
+            (None, None) => {}
+        }
+
+        // Speech segmentation: tone frames are not speech.
+        let speech = tone_bin.is_none() && loud && above_floor;
+        if speech {
+            self.silence_run = Duration::ZERO;
+            self.last_speech = Some(at);
+            self.greeting_start.get_or_insert(at.saturating_sub(frame_len));
+            self.word_run += frame_len;
+            if !self.word_counted && self.word_run >= MIN_WORD {
+                self.word_counted = true;
+                self.words += 1;
+            }
+        } else {
+            self.silence_run += frame_len;
+            if self.silence_run >= WORD_GAP {
+                self.word_run = Duration::ZERO;
+                self.word_counted = false;
+            }
+        }
+
+        if self.verdict.is_machine() {
+            // Decided; wait for the greeting to end so the message is not spoken over it.
+            if self.silence_run >= self.params.message_silence && tone_bin.is_none() {
+                self.message_cue = true;
+            }
+            return self.verdict;
+        }
+
+        if let (Some(start), Some(last)) = (self.greeting_start, self.last_speech) {
+            let greeting = last.saturating_sub(start);
+            if greeting > self.params.max_human_greeting {
+                self.decide(AmdVerdict::Machine, AmdReason::LongGreeting, at);
+            } else if self.words > self.params.max_words {
+                self.decide(AmdVerdict::Machine, AmdReason::ManyWords, at);
+            } else if self.silence_run >= self.params.after_greeting_silence {
+                self.decide(AmdVerdict::Human, AmdReason::ShortGreeting, at);
+            }
+        } else if at >= self.params.decision_deadline && self.tone.is_none() {
+            self.decide(AmdVerdict::Human, AmdReason::InitialSilence, at);
+        }
+        self.verdict
+    }
+
+    fn decide(&mut self, verdict: AmdVerdict, reason: AmdReason, at: Duration) {
+        if self.decided_at.is_none() {
+            self.decided_at = Some(at);
+        }
+        if !self.verdict.is_machine() || verdict == AmdVerdict::MachineBeep {
+            self.reason = reason;
+        }
+        self.verdict = verdict;
+    }
+
+    /// The candidate frequency holding at least [`TONE_PURITY`] of the frame's energy, if one does.
+    fn tone_bin(&self, frame: &[i16]) -> Option<usize> {
+        let level = rms(frame);
+        let energy = level * level * frame.len() as f32;
+        if energy <= 0.0 {
+            return None;
+        }
+        let mut best = (0, 0.0_f32);
+        for (bin, &coefficient) in self.coefficients.iter().enumerate() {
+            let (mut s1, mut s2) = (0.0_f32, 0.0_f32);
+            for &sample in frame {
+                let s0 = f32::from(sample) / 32768.0 + coefficient * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+            let power = s1 * s1 + s2 * s2 - coefficient * s1 * s2;
+            if power > best.1 {
+                best = (bin, power);
+            }
+        }
+        // A full-scale sine holding all the energy gives power = (N/2)²·A² and energy = N·A²/2.
+        let purity = 2.0 * best.1 / (frame.len() as f32 * energy);
+        (purity >= TONE_PURITY).then_some(best.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: u32 = 8000;
+    const FRAME: usize = 160;
+
+    /// Runs `signal` through a detector in 20 ms frames; returns the verdict after each frame's end time.
+    fn run(signal: &[i16], rate: u32) -> (AmdDetector, Vec<(Duration, AmdVerdict)>) {
+        let frame = rate as usize / 50;
+        let mut detector = AmdDetector::new(rate, AmdParams::default());
+        let mut trace = Vec::new();
+        for (i, chunk) in signal.chunks_exact(frame).enumerate() {
+            let at = Duration::from_millis((i as u64 + 1) * 20);
+            trace.push((at, detector.process(chunk, at)));
+        }
+        (detector, trace)
+    }
+
+    fn tone(freq: f32, rate: u32, ms: u32, amplitude: f32) -> Vec<i16> {
+        let n = (rate * ms / 1000) as usize;
+        (0..n)
+            .map(|i| ((i as f32 * freq * std::f32::consts::TAU / rate as f32).sin() * amplitude * 32767.0) as i16)
+            .collect()
+    }
+
+    fn silence(rate: u32, ms: u32) -> Vec<i16> {
+        vec![0; (rate * ms / 1000) as usize]
+    }
+
+    /// Speech-like bursts: a 140 Hz buzz with harmonics, amplitude-modulated like syllables.
+    fn babble(rate: u32, ms: u32) -> Vec<i16> {
+        let n = (rate * ms / 1000) as usize;
+        (0..n)
+            .map(|i| {
+                let t = i as f32 / rate as f32;
+                let pitch = 140.0 + 20.0 * (t * 3.0).sin();
+                let mut v = 0.0;
+                for h in 1..12 {
+                    v += (t * pitch * h as f32 * std::f32::consts::TAU).sin() / h as f32;
+                }
+                let syllable = 0.55 + 0.45 * (t * 4.0 * std::f32::consts::TAU).sin();
+                (v * syllable * 0.15 * 32767.0) as i16
+            })
+            .collect()
+    }
+
+    fn first_decision(trace: &[(Duration, AmdVerdict)]) -> Option<(Duration, AmdVerdict)> {
+        trace.iter().copied().find(|(_, v)| *v != AmdVerdict::Undecided)
+    }
+
+    #[test]
+    fn silence_is_undecided_until_the_deadline_then_human() {
+        let (detector, trace) = run(&silence(RATE, 4000), RATE);
+        for (at, verdict) in &trace {
+            if *at < Duration::from_secs(3) {
+                assert_eq!(*verdict, AmdVerdict::Undecided, "at {at:?}");
+            }
+        }
+        assert_eq!(first_decision(&trace), Some((Duration::from_secs(3), AmdVerdict::Human)));
+        assert_eq!(detector.reason(), AmdReason::InitialSilence);
+    }
+
+    #[test]
+    fn a_pure_tone_that_stops_is_a_beep() {
+        for freq in [440.0, 1000.0, 1400.0, 1930.0] {
+            let mut signal = silence(RATE, 300);
+            signal.extend(tone(freq, RATE, 500, 0.3));
+            signal.extend(silence(RATE, 200));
+            let (detector, trace) = run(&signal, RATE);
+            let (at, verdict) = first_decision(&trace).expect("decided");
+            assert_eq!(verdict, AmdVerdict::MachineBeep, "{freq} Hz");
+            assert_eq!(at, Duration::from_millis(820), "{freq} Hz: decided on the first frame after the tone");
+            assert!(detector.leave_message_now());
+            assert_eq!(detector.reason(), AmdReason::Beep);
+        }
+    }
+
+    #[test]
+    fn a_beep_at_16_khz_is_heard_too() {
+        let mut signal = silence(16000, 200);
+        signal.extend(tone(1000.0, 16000, 400, 0.3));
+        signal.extend(silence(16000, 100));
+        let (_, trace) = run(&signal, 16000);
+        assert_eq!(first_decision(&trace).map(|d| d.1), Some(AmdVerdict::MachineBeep));
+    }
+
+    #[test]
+    fn tones_too_short_or_too_long_are_not_beeps() {
+        let mut signal = silence(RATE, 200);
+        signal.extend(tone(1000.0, RATE, 60, 0.3));
+        signal.extend(silence(RATE, 400));
+        signal.extend(tone(1000.0, RATE, 2500, 0.3));
+        signal.extend(silence(RATE, 100));
+        let (_, trace) = run(&signal, RATE);
+        assert!(trace.iter().all(|(_, v)| *v != AmdVerdict::MachineBeep));
+    }
+
+    #[test]
+    fn a_chord_is_not_a_beep() {
+        let a = tone(523.0, RATE, 600, 0.15);
+        let b = tone(659.0, RATE, 600, 0.15);
+        let c = tone(784.0, RATE, 600, 0.15);
+        let mut signal = silence(RATE, 200);
+        signal.extend(a.iter().zip(&b).zip(&c).map(|((x, y), z)| x + y + z));
+        signal.extend(silence(RATE, 100));
+        let (_, trace) = run(&signal, RATE);
+        assert!(trace.iter().all(|(_, v)| *v != AmdVerdict::MachineBeep));
+    }
+
+    #[test]
+    fn a_short_greeting_then_silence_is_human() {
+        let mut signal = silence(RATE, 400);
+        signal.extend(babble(RATE, 700));
+        signal.extend(silence(RATE, 2000));
+        let (detector, trace) = run(&signal, RATE);
+        let (at, verdict) = first_decision(&trace).expect("decided");
+        assert_eq!(verdict, AmdVerdict::Human);
+        assert_eq!(detector.reason(), AmdReason::ShortGreeting);
+        assert!(at < Duration::from_secs(3), "decided at {at:?}");
+    }
+
+    #[test]
+    fn a_long_greeting_is_a_machine_then_the_beep_cues_the_message() {
+        let mut signal = silence(RATE, 300);
+        signal.extend(babble(RATE, 4000));
+        signal.extend(silence(RATE, 300));
+        signal.extend(tone(1400.0, RATE, 400, 0.3));
+        signal.extend(silence(RATE, 300));
+        let (detector, trace) = run(&signal, RATE);
+        let (at, verdict) = first_decision(&trace).expect("decided");
+        assert_eq!(verdict, AmdVerdict::Machine);
+        assert!(at <= Duration::from_millis(2300), "decided at {at:?}");
+        let cue = trace.iter().find(|(_, v)| *v == AmdVerdict::MachineBeep).expect("beep");
+        assert_eq!(cue.0, Duration::from_millis(5020));
+        assert!(detector.leave_message_now());
+        assert_eq!(detector.decided_at(), Some(at));
+    }
+
+    #[test]
+    fn a_machine_without_a_beep_cues_the_message_when_its_greeting_ends() {
+        let mut signal = babble(RATE, 3000);
+        signal.extend(silence(RATE, 2000));
+        let (detector, trace) = run(&signal, RATE);
+        assert_eq!(first_decision(&trace).map(|d| d.1), Some(AmdVerdict::Machine));
+        assert!(detector.leave_message_now());
+        assert_eq!(detector.verdict(), AmdVerdict::Machine);
+    }
+
+    #[test]
+    fn a_human_verdict_is_final() {
+        let mut signal = babble(RATE, 500);
+        signal.extend(silence(RATE, 1000));
+        signal.extend(babble(RATE, 3000));
+        signal.extend(tone(1000.0, RATE, 300, 0.3));
+        signal.extend(silence(RATE, 200));
+        let (_, trace) = run(&signal, RATE);
+        let decided = first_decision(&trace).expect("decided");
+        assert_eq!(decided.1, AmdVerdict::Human);
+        assert!(trace.iter().skip_while(|(at, _)| *at < decided.0).all(|(_, v)| *v == AmdVerdict::Human));
+    }
+
+    proptest::proptest! {
+        /// Any audio, any frame size, any clock: no panic, and a decision once made is never taken back.
+        #[test]
+        fn arbitrary_audio_never_panics_and_decisions_stick(
+            frames in proptest::collection::vec(proptest::collection::vec(proptest::num::i16::ANY, 0..400), 1..200),
+            rate in proptest::sample::select(vec![8000_u32, 16000]),
+        ) {
+            let mut detector = AmdDetector::new(rate, AmdParams::default());
+            let mut previous = AmdVerdict::Undecided;
+            for (i, frame) in frames.iter().enumerate() {
+                let verdict = detector.process(frame, Duration::from_millis(20 * (i as u64 + 1)));
+                match previous {
+                    AmdVerdict::Undecided => {}
+                    AmdVerdict::Human => proptest::prop_assert_eq!(verdict, AmdVerdict::Human),
+                    AmdVerdict::Machine | AmdVerdict::MachineBeep => proptest::prop_assert!(verdict.is_machine()),
+                }
+                previous = verdict;
+            }
+        }
+    }
+
+    #[test]
+    fn odd_frames_do_not_panic() {
+        let mut detector = AmdDetector::new(0, AmdParams::default());
+        assert_eq!(detector.process(&[], Duration::ZERO), AmdVerdict::Undecided);
+        assert_eq!(detector.process(&[i16::MAX; 7], Duration::from_millis(1)), AmdVerdict::Undecided);
+        let mut detector = AmdDetector::new(RATE, AmdParams::default());
+        detector.process(&[i16::MIN; FRAME], Duration::from_millis(20));
+    }
+}
