@@ -88,6 +88,30 @@ impl MongoStore {
         Ok(written)
     }
 
+    /// [`crate::Store::insert_if_absent`] on MongoDB: an insert that the unique (`org_id`, `id`) index refuses
+    /// with a duplicate-key error when the id is taken.
+    pub async fn insert_if_absent(&self, collection: Collection, record: &Record) -> Result<bool> {
+        let body = mongodb::bson::to_bson(&record.doc)
+            .map_err(|e| StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), record.org_id, record.id)))?;
+        let stored = doc! {
+            "org_id": &record.org_id,
+            "id": &record.id,
+            "doc": body,
+            "updated_at": mongodb::bson::DateTime::now(),
+        };
+        match self.collection(collection).insert_one(stored).await {
+            Ok(_) => Ok(true),
+            Err(err) if is_duplicate_key(&err) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// [`crate::Store::delete_expired`] on MongoDB.
+    pub async fn delete_expired(&self, collection: Collection, now_secs: i64) -> Result<u64> {
+        let filter = doc! {"doc.expires_at": {"$lt": now_secs}};
+        Ok(self.collection(collection).delete_many(filter).await?.deleted_count)
+    }
+
     /// [`crate::Store::get`] on MongoDB.
     pub async fn get(&self, collection: Collection, org_id: &str, id: &str) -> Result<Option<Record>> {
         let found = self.collection(collection).find_one(doc! {"org_id": org_id, "id": id}).await?;
@@ -234,6 +258,17 @@ impl MongoStore {
     /// [`crate::Store::count`] on MongoDB.
     pub async fn count(&self, collection: Collection) -> Result<u64> {
         Ok(self.collection(collection).count_documents(doc! {}).await?)
+    }
+}
+
+/// Whether `err` is the server refusing a second document with a unique index's key (code 11000).
+fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    const DUPLICATE_KEY: i32 = 11000;
+    match err.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == DUPLICATE_KEY,
+        ErrorKind::Command(command) => command.code == DUPLICATE_KEY,
+        _ => false,
     }
 }
 

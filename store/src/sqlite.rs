@@ -113,6 +113,36 @@ impl SqliteStore {
         .await
     }
 
+    /// [`crate::Store::insert_if_absent`] on SQLite: `INSERT OR IGNORE` on the (`org_id`, `id`) key.
+    pub async fn insert_if_absent(&self, collection: Collection, record: &Record) -> Result<bool> {
+        let table = collection.name();
+        let (org, id, doc) = (record.org_id.clone(), record.id.clone(), record.doc.to_string());
+        self.with(move |c| {
+            c.execute(
+                &format!("INSERT OR IGNORE INTO {table} (org_id, id, doc, updated_at) VALUES (?1, ?2, ?3, ?4)"),
+                params![org, id, doc, unix_millis()],
+            )
+        })
+        .await
+        .map(|inserted| inserted == 1)
+    }
+
+    /// [`crate::Store::delete_expired`] on SQLite.
+    pub async fn delete_expired(&self, collection: Collection, now_secs: i64) -> Result<u64> {
+        let table = collection.name();
+        self.with(move |c| {
+            c.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE json_type(doc, '$.expires_at') IN ('integer', 'real')
+                       AND json_extract(doc, '$.expires_at') < ?1"
+                ),
+                params![now_secs],
+            )
+        })
+        .await
+        .map(|n| n as u64)
+    }
+
     /// [`crate::Store::get`] on SQLite.
     pub async fn get(&self, collection: Collection, org_id: &str, id: &str) -> Result<Option<Record>> {
         let table = collection.name();
@@ -546,6 +576,15 @@ mod tests {
         drop(store);
         let reopened = crate::Store::Sqlite(SqliteStore::open(&path).await.unwrap());
         assert_eq!(reopened.count(Collection::Agents).await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn one_use_ids_are_spent_once_across_two_handles_on_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let a = crate::Store::Sqlite(SqliteStore::open(&path).await.unwrap());
+        let b = crate::Store::Sqlite(SqliteStore::open(&path).await.unwrap());
+        crate::one_use::conformance(&a, &b).await;
     }
 
     #[tokio::test]
