@@ -19,6 +19,7 @@ use voicera_records::{BlobUpload, RecordWriter, SpoolItem};
 use voicera_sip::transaction::TimerConfig;
 use voicera_telephony::outbound::Dialer;
 use voicera_telephony::sip_rtp::{self, SipServiceConfig, SipServiceHandle};
+use voicera_telephony::ws_stream::signature::SpentTokens;
 use voicera_telephony::ws_stream::{Telephony, TelephonyConfig, TokenKey};
 
 use crate::agents::{self, Directory};
@@ -125,6 +126,15 @@ impl NodeStatus for Status {
 
 /// The purpose the stream-token key is derived from the master key for (changing it voids live tokens).
 const STREAM_TOKEN_KEY_PURPOSE: &str = "telephony stream tokens";
+
+/// The record of spent stream and session tokens: the store's one-use ids, shared by every node.
+fn spent_tokens_in(store: &voicera_store::Store) -> Arc<dyn SpentTokens> {
+    let used = Arc::new(voicera_store::one_use::OneUseIds::new(store.clone()));
+    Arc::new(move |id: String, expires: u64, now: u64| {
+        let used = Arc::clone(&used);
+        async move { used.spend(&id, expires, now).await.map_err(|err| err.to_string()) }
+    })
+}
 
 /// How often readiness re-checks the store.
 const STORE_PING_INTERVAL: Duration = Duration::from_secs(5);
@@ -336,6 +346,8 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             // Every node with the same master key signs and accepts the same stream tokens.
             stream_token_key: TokenKey::new(master_key.derive(STREAM_TOKEN_KEY_PURPOSE)),
             dial_policy: Arc::clone(&config.dial_policy),
+            // ... and spend them once in the deployment: in the store every node shares.
+            spent_tokens: Some(spent_tokens_in(&store)),
         };
         let dialer = Dialer {
             router: Arc::clone(&agents),

@@ -230,9 +230,16 @@ pub struct SipTransport {
 struct Registry {
     writers: HashMap<u64, mpsc::Sender<Vec<u8>>>,
     /// Outgoing connections by destination, so requests to one trunk share a connection (and one handshake).
-    outgoing: HashMap<(SocketAddr, bool), u64>,
-    /// Destinations reached over TLS: the name their certificate must carry, and how to verify it.
+    /// TLS connections are keyed by the name and trust they were verified with too: two trunks at one address
+    /// with different names each get their own connection, never one verified for the other's name.
+    outgoing: HashMap<OutgoingKey, u64>,
+    /// Destinations reached over TLS, for peers that name no connection: the name their certificate must carry,
+    /// and how to verify it (the last route to the address).
     tls_routes: HashMap<SocketAddr, TlsRoute>,
+    /// TLS connection ids handed out by [`SipTransport::route_with`], with the destination and route each is
+    /// (re)opened for. They outlive their connections, so a dialog's later requests reconnect to the same name.
+    /// One per (address, name, trust) routed to: trunks and permitted targets, not strangers.
+    tls_handles: HashMap<u64, (SocketAddr, TlsRoute)>,
     admission: Admission,
 }
 
@@ -242,6 +249,27 @@ struct TlsRoute {
     name: ServerName<'static>,
     /// The trust this destination is verified with (a trunk's own CA); `None`: the transport's client config.
     connector: Option<TlsConnector>,
+}
+
+/// What an outgoing connection may be shared by: plain TCP by address; TLS by address, the server name the
+/// certificate was checked against, and the trust it was checked with.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct OutgoingKey {
+    addr: SocketAddr,
+    tls: Option<(ServerName<'static>, TrustId)>,
+}
+
+/// Which client configuration verified a TLS connection: the transport's own (0) or a trunk's, by identity.
+type TrustId = usize;
+
+impl OutgoingKey {
+    fn new(addr: SocketAddr, route: Option<&TlsRoute>) -> Self {
+        let tls = route.map(|route| {
+            let trust = route.connector.as_ref().map_or(0, |c| Arc::as_ptr(c.config()) as usize);
+            (route.name.clone(), trust)
+        });
+        OutgoingKey { addr, tls }
+    }
 }
 
 impl SipTransport {
@@ -351,12 +379,26 @@ impl SipTransport {
         server_name: &str,
         client: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<Peer, TlsError> {
-        if protocol == SipProtocol::Tls {
-            let name = crate::tls::server_name(server_name)?;
-            let connector = client.map(TlsConnector::from);
-            self.registry().tls_routes.insert(addr, TlsRoute { name, connector });
+        if protocol != SipProtocol::Tls {
+            return Ok(Peer { transport: protocol.kind(), addr, connection: None });
         }
-        Ok(Peer { transport: protocol.kind(), addr, connection: None })
+        let name = crate::tls::server_name(server_name)?;
+        let route = TlsRoute { name, connector: client.map(TlsConnector::from) };
+        let mut registry = self.registry();
+        registry.tls_routes.insert(addr, route.clone());
+        // The peer names the connection for this (address, name, trust): messages sent to it use that
+        // connection, or reopen it verified for this name, whatever was routed to the address since.
+        let key = OutgoingKey::new(addr, Some(&route));
+        let id = match registry.outgoing.get(&key) {
+            Some(id) => *id,
+            None => {
+                let id = self.new_connection_id(true);
+                registry.outgoing.insert(key, id);
+                registry.tls_handles.insert(id, (addr, route));
+                id
+            }
+        };
+        Ok(Peer { transport: TransportKind::Tcp, addr, connection: Some(id) })
     }
 
     /// [`SipTransport::route`] for a resolved destination ([`crate::resolve::Resolver::resolve`]).
@@ -390,23 +432,46 @@ impl SipTransport {
         let peer = transmit.peer;
         let writer = {
             let mut registry = self.registry();
-            let tls_route = registry.tls_routes.get(&peer.addr).cloned();
-            let open = peer.connection.and_then(|id| registry.writers.get(&id).cloned());
-            let reused = || {
-                let id = registry.outgoing.get(&(peer.addr, tls_route.is_some()))?;
-                registry.writers.get(id).cloned()
-            };
-            match open.or_else(reused) {
-                Some(writer) => writer,
-                None if peer.connection.is_some_and(is_tls_connection) && tls_route.is_none() => {
-                    // The TLS connection this answer belonged to is gone, and there is no verified way back.
-                    tracing::warn!(peer = %peer.addr, "SIP TLS connection closed; message dropped");
-                    return;
+            let named = peer.connection.map(|id| (id, registry.writers.get(&id).cloned()));
+            match named {
+                Some((_, Some(writer))) => writer,
+                Some((id, None)) if registry.tls_handles.contains_key(&id) => {
+                    // A routed TLS destination whose connection is not open: reopen it under its id, verified
+                    // for its own name.
+                    let Some((addr, route)) = registry.tls_handles.get(&id).cloned() else { return };
+                    match self.open(&mut registry, id, addr, Some(route)) {
+                        Some(writer) => writer,
+                        None => return,
+                    }
                 }
-                None => match self.open(&mut registry, peer.addr, tls_route) {
-                    Some(writer) => writer,
-                    None => return,
-                },
+                _ => {
+                    let tls_route = registry.tls_routes.get(&peer.addr).cloned();
+                    if peer.connection.is_some_and(is_tls_connection) && tls_route.is_none() {
+                        // The TLS connection this answer belonged to is gone, and there is no verified way back.
+                        tracing::warn!(peer = %peer.addr, "SIP TLS connection closed; message dropped");
+                        return;
+                    }
+                    let key = OutgoingKey::new(peer.addr, tls_route.as_ref());
+                    let open = registry.outgoing.get(&key).copied();
+                    match open.map(|id| (id, registry.writers.get(&id).cloned())) {
+                        Some((_, Some(writer))) => writer,
+                        Some((id, None)) => match self.open(&mut registry, id, peer.addr, tls_route) {
+                            Some(writer) => writer,
+                            None => return,
+                        },
+                        None => {
+                            let id = self.new_connection_id(tls_route.is_some());
+                            if let Some(route) = &tls_route {
+                                registry.tls_handles.insert(id, (peer.addr, route.clone()));
+                            }
+                            registry.outgoing.insert(key, id);
+                            match self.open(&mut registry, id, peer.addr, tls_route) {
+                                Some(writer) => writer,
+                                None => return,
+                            }
+                        }
+                    }
+                }
             }
         };
         if writer.try_send(transmit.bytes).is_err() {
@@ -414,10 +479,11 @@ impl SipTransport {
         }
     }
 
-    /// Registers an outgoing connection (its queue takes messages at once) and starts connecting.
+    /// Registers outgoing connection `id` (its queue takes messages at once) and starts connecting.
     fn open(
         self: &Arc<Self>,
         registry: &mut Registry,
+        id: u64,
         addr: SocketAddr,
         route: Option<TlsRoute>,
     ) -> Option<mpsc::Sender<Vec<u8>>> {
@@ -433,10 +499,8 @@ impl SipTransport {
                 }
             },
         };
-        let id = self.new_connection_id(tls.is_some());
         let (writer, outgoing) = mpsc::channel(STREAM_WRITE_QUEUE);
         registry.writers.insert(id, writer.clone());
-        registry.outgoing.insert((addr, tls.is_some()), id);
         let this = self.clone();
         tokio::spawn(async move {
             let timeout = this.limits.handshake_timeout;
@@ -604,7 +668,10 @@ impl SipTransport {
     fn forget(&self, id: u64) {
         let mut registry = self.registry();
         registry.writers.remove(&id);
-        registry.outgoing.retain(|_, open| *open != id);
+        // A TLS handle keeps its place: the next message to it reconnects under the same id and name.
+        if !registry.tls_handles.contains_key(&id) {
+            registry.outgoing.retain(|_, open| *open != id);
+        }
     }
 
     fn registry(&self) -> MutexGuard<'_, Registry> {

@@ -183,3 +183,57 @@ async fn a_route_carries_its_own_trust_and_failed_connections_are_reported() {
     let failed = tokio::time::timeout(PATIENCE, failures.recv()).await.expect("in time").expect("a report");
     assert_eq!((failed.addr, failed.tls), (closed, false));
 }
+
+/// Reads from a server-side TLS stream until `wanted` bytes have arrived.
+async fn read_exactly<S: tokio::io::AsyncRead + Unpin>(stream: &mut S, wanted: usize) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut bytes = vec![0; wanted];
+    tokio::time::timeout(PATIENCE, stream.read_exact(&mut bytes)).await.expect("in time").expect("read");
+    bytes
+}
+
+#[tokio::test]
+async fn two_names_at_one_address_never_share_a_connection() {
+    // One address (an SBC fronting two trunks) whose certificate is for a.example only.
+    let server = identity("a.example");
+    let listener = TcpListener::bind(loopback()).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let acceptor = tokio_rustls::TlsAcceptor::from(
+        tls::server_config_from_pem(server.cert_pem.as_bytes(), server.key_pem.as_bytes()).expect("config"),
+    );
+    let (failures_tx, mut failures) = mpsc::channel(8);
+    let client_tls = tls::client_config_trusting_pem(server.cert_pem.as_bytes()).expect("client config");
+    let config = TransportConfig {
+        tls_client: Some(client_tls),
+        stream_failures: Some(failures_tx),
+        ..TransportConfig::new(loopback())
+    };
+    let (client, _inbound) = SipTransport::bind_with(config, CancellationToken::new()).await.expect("bind client");
+
+    let a = client.route(SipProtocol::Tls, addr, "a.example").expect("route a");
+    let b = client.route(SipProtocol::Tls, addr, "b.example").expect("route b");
+    assert_ne!(a.connection, b.connection, "each name has a connection of its own");
+    assert_eq!(client.route(SipProtocol::Tls, addr, "a.example").expect("route a again"), a, "reused per name");
+    assert_eq!((client.protocol(&a), client.protocol(&b)), (SipProtocol::Tls, SipProtocol::Tls));
+
+    // a.example's connection opens, verified for its name.
+    client.send(Transmit { peer: a, bytes: OPTIONS.to_vec() });
+    let (stream, _) = tokio::time::timeout(PATIENCE, listener.accept()).await.expect("in time").expect("accept");
+    let mut for_a = tokio::time::timeout(PATIENCE, acceptor.accept(stream)).await.expect("in time").expect("a");
+    assert_eq!(read_exactly(&mut for_a, OPTIONS.len()).await, OPTIONS);
+
+    // With it open, a message for b.example opens its own connection, which fails verification (the
+    // certificate is not b.example's), instead of riding the connection verified for a.example.
+    let for_b_only = b"OPTIONS sips:b@b.example SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+    client.send(Transmit { peer: b, bytes: for_b_only.to_vec() });
+    let (stream, _) = tokio::time::timeout(PATIENCE, listener.accept()).await.expect("in time").expect("accept b");
+    let refused = tokio::time::timeout(PATIENCE, acceptor.accept(stream)).await.expect("in time");
+    assert!(refused.is_err(), "the client refused the certificate for b.example");
+    let failure = tokio::time::timeout(PATIENCE, failures.recv()).await.expect("in time").expect("reported");
+    assert!(failure.tls && failure.addr == addr, "{failure:?}");
+    assert!(failure.reason.contains("TLS handshake failed"), "{failure:?}");
+
+    // a.example's connection carried nothing of b.example's: the next bytes on it are a.example's next request.
+    client.send(Transmit { peer: a, bytes: REPLY.to_vec() });
+    assert_eq!(read_exactly(&mut for_a, REPLY.len()).await, REPLY);
+}

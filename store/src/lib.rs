@@ -15,6 +15,7 @@
 pub mod call_logs;
 pub mod migrate;
 pub mod mongo;
+pub mod one_use;
 pub mod secret;
 pub mod sqlite;
 
@@ -128,11 +129,15 @@ pub enum Collection {
     /// delivery's id. Nodes claim an entry with a lease ([`Store::replace_if`]) before sending, so several
     /// nodes sharing a store never send one attempt twice.
     WebhookQueue,
+    /// One-use tokens already spent (provider stream tokens, browser and WebRTC session tokens), shared by every
+    /// node so that a token spent on one is refused on all: `id` names what the token was for, `doc.expires_at`
+    /// (unix seconds) is when it stops mattering and may be removed ([`Store::delete_expired`]).
+    UsedTokens,
 }
 
 impl Collection {
     /// Every collection, for creating tables/indexes and for imports and counts that walk them all.
-    pub const ALL: [Collection; 19] = [
+    pub const ALL: [Collection; 20] = [
         Collection::Users,
         Collection::Members,
         Collection::Agents,
@@ -152,6 +157,7 @@ impl Collection {
         Collection::WebhookEndpoints,
         Collection::WebhookDeliveries,
         Collection::WebhookQueue,
+        Collection::UsedTokens,
     ];
 
     /// Table / collection name, the same in both backends.
@@ -176,6 +182,7 @@ impl Collection {
             Collection::WebhookEndpoints => "webhook_endpoints",
             Collection::WebhookDeliveries => "webhook_deliveries",
             Collection::WebhookQueue => "webhook_queue",
+            Collection::UsedTokens => "used_tokens",
         }
     }
 }
@@ -299,15 +306,11 @@ impl Store {
         record: &Record,
         expected_version: Option<u64>,
     ) -> Result<bool> {
-        record.check(collection)?;
-        let written = match self {
-            Store::Sqlite(s) => s.put_if_version(collection, record, expected_version).await?,
-            Store::Mongo(m) => m.put_if_version(collection, record, expected_version).await?,
-        };
-        if written {
-            self.changed(collection).await?;
+        // Both are the general primitives below: a compare-and-set on `version`, or insert-if-absent.
+        match expected_version {
+            Some(version) => self.replace_if(collection, record, "version", &Value::from(version)).await,
+            None => self.insert_if_absent(collection, record).await,
         }
-        Ok(written)
     }
 
     /// A tenant's documents whose id starts with `prefix`, by id (a campaign's contacts: `"<batch_id>:"`).
@@ -378,6 +381,35 @@ impl Store {
             self.changed(collection).await?;
         }
         Ok(replaced)
+    }
+
+    /// Stores `record` only if no document has its (`org_id`, `id`); whether it did. Atomic in both backends (a
+    /// unique key, not a read then a write), so of any number of nodes claiming one id at once exactly one gets
+    /// `true`: what one-use tokens are spent with ([`one_use::OneUseIds`]).
+    pub async fn insert_if_absent(&self, collection: Collection, record: &Record) -> Result<bool> {
+        record.check(collection)?;
+        let inserted = match self {
+            Store::Sqlite(s) => s.insert_if_absent(collection, record).await?,
+            Store::Mongo(m) => m.insert_if_absent(collection, record).await?,
+        };
+        if inserted {
+            self.changed(collection).await?;
+        }
+        Ok(inserted)
+    }
+
+    /// Removes the documents of `collection`, all tenants, whose `expires_at` (a number, unix seconds) is before
+    /// `now_secs`; how many. Documents without `expires_at` stay.
+    pub async fn delete_expired(&self, collection: Collection, now_secs: u64) -> Result<u64> {
+        let now = i64::try_from(now_secs).unwrap_or(i64::MAX);
+        let deleted = match self {
+            Store::Sqlite(s) => s.delete_expired(collection, now).await?,
+            Store::Mongo(m) => m.delete_expired(collection, now).await?,
+        };
+        if deleted > 0 {
+            self.changed(collection).await?;
+        }
+        Ok(deleted)
     }
 
     /// A tenant's document by id, or `None`.
@@ -602,6 +634,7 @@ pub mod conformance {
         revisions(store).await;
         bulk_and_conditional_writes(store).await;
         compare_and_set(store).await;
+        insert_if_absent(store).await;
     }
 
     /// `put_many` loads many documents at once (replacing those it finds), `put_if_version` writes only over
@@ -683,6 +716,27 @@ pub mod conformance {
             store.list_newest_where(Collection::WebhookDeliveries, "org1", "endpoint_id", "we_c", 0, 5).await.unwrap();
         assert_eq!((page.len(), total), (0, 0));
         assert!(store.list_newest_where(Collection::WebhookDeliveries, "org1", "a'b", "x", 0, 5).await.is_err());
+    }
+
+    /// Insert-if-absent stores a document only under a free key; expired documents go, others stay.
+    async fn insert_if_absent(store: &Store) {
+        let spent = record("_platform", "token-1", json!({"expires_at": 1_300}));
+        assert!(store.insert_if_absent(Collection::UsedTokens, &spent).await.unwrap(), "a free key");
+        let again = record("_platform", "token-1", json!({"expires_at": 9_999}));
+        assert!(!store.insert_if_absent(Collection::UsedTokens, &again).await.unwrap(), "a taken key");
+        assert_eq!(store.get(Collection::UsedTokens, "_platform", "token-1").await.unwrap(), Some(spent));
+        let elsewhere = record("org1", "token-1", json!({"expires_at": 1_500}));
+        assert!(store.insert_if_absent(Collection::UsedTokens, &elsewhere).await.unwrap(), "keys are per tenant");
+        let no_expiry = record("org1", "token-2", json!({"note": "kept"}));
+        assert!(store.insert_if_absent(Collection::UsedTokens, &no_expiry).await.unwrap());
+        assert!(store.insert_if_absent(Collection::UsedTokens, &record("", "x", json!({}))).await.is_err());
+        assert_eq!(store.delete_expired(Collection::UsedTokens, 1_300).await.unwrap(), 0, "not before expiry");
+        assert_eq!(store.delete_expired(Collection::UsedTokens, 1_301).await.unwrap(), 1);
+        assert_eq!(store.delete_expired(Collection::UsedTokens, 99_999).await.unwrap(), 1);
+        let left: Vec<String> =
+            store.list_all(Collection::UsedTokens).await.unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(left, ["token-2"], "documents without an expiry stay");
+        assert!(store.delete(Collection::UsedTokens, "org1", "token-2").await.unwrap());
     }
 
     /// Every landed write to a routing collection bumps its revision; no-op writes and other collections do not.

@@ -124,33 +124,6 @@ impl MongoStore {
         Ok(records.len() as u64)
     }
 
-    /// [`crate::Store::put_if_version`] on MongoDB: `replace_one` filtered on the version read, or
-    /// `insert_one` refused by the unique (`org_id`, `id`) index.
-    pub async fn put_if_version(&self, collection: Collection, record: &Record, expected: Option<u64>) -> Result<bool> {
-        let body = mongodb::bson::to_bson(&record.doc)
-            .map_err(|e| StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), record.org_id, record.id)))?;
-        let stored = doc! {
-            "org_id": &record.org_id,
-            "id": &record.id,
-            "doc": body,
-            "updated_at": mongodb::bson::DateTime::now(),
-        };
-        let handle = self.collection(collection);
-        match expected {
-            Some(version) => {
-                let version = i64::try_from(version).unwrap_or(i64::MAX);
-                // A version stored as a 32-bit, 64-bit or floating number compares equal to the same i64.
-                let filter = doc! {"org_id": &record.org_id, "id": &record.id, "doc.version": version};
-                Ok(handle.replace_one(filter, stored).await?.matched_count == 1)
-            }
-            None => match handle.insert_one(stored).await {
-                Ok(_) => Ok(true),
-                Err(error) if is_duplicate_key(&error) => Ok(false),
-                Err(error) => Err(error.into()),
-            },
-        }
-    }
-
     /// [`crate::Store::replace_if`] on MongoDB: one `replaceOne` whose filter holds the expected value, which
     /// the server applies atomically (a missing field matches `null`, as in SQLite).
     pub async fn replace_if(
@@ -207,6 +180,30 @@ impl MongoStore {
     /// [`crate::Store::delete_prefix`] on MongoDB.
     pub async fn delete_prefix(&self, collection: Collection, org_id: &str, prefix: &str) -> Result<u64> {
         Ok(self.collection(collection).delete_many(prefix_filter(org_id, prefix)).await?.deleted_count)
+    }
+
+    /// [`crate::Store::insert_if_absent`] on MongoDB: an insert that the unique (`org_id`, `id`) index refuses
+    /// with a duplicate-key error when the id is taken.
+    pub async fn insert_if_absent(&self, collection: Collection, record: &Record) -> Result<bool> {
+        let body = mongodb::bson::to_bson(&record.doc)
+            .map_err(|e| StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), record.org_id, record.id)))?;
+        let stored = doc! {
+            "org_id": &record.org_id,
+            "id": &record.id,
+            "doc": body,
+            "updated_at": mongodb::bson::DateTime::now(),
+        };
+        match self.collection(collection).insert_one(stored).await {
+            Ok(_) => Ok(true),
+            Err(err) if is_duplicate_key(&err) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// [`crate::Store::delete_expired`] on MongoDB.
+    pub async fn delete_expired(&self, collection: Collection, now_secs: i64) -> Result<u64> {
+        let filter = doc! {"doc.expires_at": {"$lt": now_secs}};
+        Ok(self.collection(collection).delete_many(filter).await?.deleted_count)
     }
 
     /// [`crate::Store::get`] on MongoDB.
@@ -352,6 +349,8 @@ const DUPLICATE_KEY: i32 = 11000;
 fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
     match error.kind.as_ref() {
         mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
+        // Some servers (and bulk paths) report it as a command error.
+        mongodb::error::ErrorKind::Command(command) => command.code == DUPLICATE_KEY,
         _ => false,
     }
 }

@@ -135,29 +135,6 @@ impl SqliteStore {
         .await
     }
 
-    /// [`crate::Store::put_if_version`] on SQLite: one conditional statement.
-    pub async fn put_if_version(&self, collection: Collection, record: &Record, expected: Option<u64>) -> Result<bool> {
-        let table = collection.name();
-        let (org, id, doc) = (record.org_id.clone(), record.id.clone(), record.doc.to_string());
-        self.with(move |c| {
-            let changed = match expected {
-                Some(version) => c.execute(
-                    &format!(
-                        "UPDATE {table} SET doc = ?3, updated_at = ?4
-                         WHERE org_id = ?1 AND id = ?2 AND json_extract(doc, '$.version') = ?5"
-                    ),
-                    params![org, id, doc, unix_millis(), i64::try_from(version).unwrap_or(i64::MAX)],
-                )?,
-                None => c.execute(
-                    &format!("INSERT OR IGNORE INTO {table} (org_id, id, doc, updated_at) VALUES (?1, ?2, ?3, ?4)"),
-                    params![org, id, doc, unix_millis()],
-                )?,
-            };
-            Ok(changed == 1)
-        })
-        .await
-    }
-
     /// [`crate::Store::replace_if`] on SQLite: read, compare and write in one immediate transaction (the write
     /// lock is taken first, so another process on the same file cannot interleave).
     pub async fn replace_if(
@@ -260,6 +237,36 @@ impl SqliteStore {
             c.execute(
                 &format!("DELETE FROM {table} WHERE org_id = ?1 AND id >= ?2 AND substr(id, 1, length(?2)) = ?2"),
                 params![org, prefix],
+            )
+        })
+        .await
+        .map(|n| n as u64)
+    }
+
+    /// [`crate::Store::insert_if_absent`] on SQLite: `INSERT OR IGNORE` on the (`org_id`, `id`) key.
+    pub async fn insert_if_absent(&self, collection: Collection, record: &Record) -> Result<bool> {
+        let table = collection.name();
+        let (org, id, doc) = (record.org_id.clone(), record.id.clone(), record.doc.to_string());
+        self.with(move |c| {
+            c.execute(
+                &format!("INSERT OR IGNORE INTO {table} (org_id, id, doc, updated_at) VALUES (?1, ?2, ?3, ?4)"),
+                params![org, id, doc, unix_millis()],
+            )
+        })
+        .await
+        .map(|inserted| inserted == 1)
+    }
+
+    /// [`crate::Store::delete_expired`] on SQLite.
+    pub async fn delete_expired(&self, collection: Collection, now_secs: i64) -> Result<u64> {
+        let table = collection.name();
+        self.with(move |c| {
+            c.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE json_type(doc, '$.expires_at') IN ('integer', 'real')
+                       AND json_extract(doc, '$.expires_at') < ?1"
+                ),
+                params![now_secs],
             )
         })
         .await
@@ -682,6 +689,15 @@ mod tests {
         drop(store);
         let reopened = crate::Store::Sqlite(SqliteStore::open(&path).await.unwrap());
         assert_eq!(reopened.count(Collection::Agents).await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn one_use_ids_are_spent_once_across_two_handles_on_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let a = crate::Store::Sqlite(SqliteStore::open(&path).await.unwrap());
+        let b = crate::Store::Sqlite(SqliteStore::open(&path).await.unwrap());
+        crate::one_use::conformance(&a, &b).await;
     }
 
     #[tokio::test]

@@ -20,6 +20,14 @@ async fn mongodb_store_passes_the_conformance_suite() {
 }
 
 #[tokio::test]
+async fn one_use_ids_are_spent_once_across_two_nodes_on_mongodb() {
+    let server = SecantusServer::start();
+    let a = Store::Mongo(MongoStore::connect(&server.uri, Some("one_use")).await.unwrap());
+    let b = Store::Mongo(MongoStore::connect(&server.uri, Some("one_use")).await.unwrap());
+    voicera_store::one_use::conformance(&a, &b).await;
+}
+
+#[tokio::test]
 async fn an_unreachable_mongodb_is_a_clear_error_in_seconds() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let uri = format!("mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=1000");

@@ -158,6 +158,7 @@ mod tests {
             open_agents: Vec::new(),
             media_ip: [127, 0, 0, 1].into(),
             stream_token_key: crate::ws_stream::TokenKey::new([7; 32]),
+            spent_tokens: None,
             dial_policy: Arc::new(DialPolicy::default()),
         };
         let dialer = Dialer { router: router.clone(), sip: None, telephony, policy: Arc::new(policy) };

@@ -35,7 +35,9 @@ use voicera_conversation::routing::{Destination, Router};
 use voicera_media::metrics::{CallResult, Metrics};
 
 use super::session::{SessionEvent, StreamSession};
-use super::signature::{self, Delivery, ReplayGuard, SignedRequest, StreamTokens, TokenError, TokenKey};
+use super::signature::{
+    self, Delivery, ReplayGuard, SignedRequest, SpentTokens, StreamTokens, TokenError, TokenKey,
+};
 use crate::grid::aligned_start;
 use crate::tools::{ToolOutcome, ToolResults};
 
@@ -87,6 +89,9 @@ pub struct TelephonyConfig {
     pub stream_token_key: TokenKey,
     /// Where transfers may go (`[dial_policy]`), the same policy as outbound calls and SIP REFER.
     pub dial_policy: Arc<voicera_conversation::dial_policy::DialPolicy>,
+    /// The record of spent stream and session tokens every node shares (the store), so a token is used once in
+    /// the deployment, not once per node; `None`: once per node.
+    pub spent_tokens: Option<Arc<dyn SpentTokens>>,
 }
 
 /// What a browser needs to open a test call.
@@ -226,10 +231,27 @@ impl Telephony {
 
     /// Spends the stream token of a call over `scope` (a provider's name, or `browser` for the socket and
     /// WebRTC): it must have been issued for this agent and call, unexpired, and this call's first stream.
-    fn redeem(&self, scope: &str, agent: &str, call_id: &str, token: Option<&str>) -> Result<(), TokenError> {
+    /// This node's memory answers first (a token it spent is refused without a round trip), then the record all
+    /// nodes share: a token spent on another node is refused here too. When that record cannot be reached the
+    /// stream is let in on this node's word alone (logged): refusing every call while the store is away would
+    /// turn a store outage into a call outage, and the token is still bound to its call and expires in minutes.
+    async fn redeem(&self, scope: &str, agent: &str, call_id: &str, token: Option<&str>) -> Result<(), TokenError> {
         let token = token.filter(|t| !t.is_empty()).ok_or(TokenError::Missing)?;
-        let mut tokens = self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        tokens.redeem(token, scope, agent, call_id, unix_now())
+        let now = unix_now();
+        let (expires, shared_id) = {
+            let mut tokens = self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let expires = tokens.check(token, scope, agent, call_id, now)?;
+            (expires, tokens.spend_here(scope, agent, call_id, expires, now)?)
+        };
+        let Some(shared) = &self.config.spent_tokens else { return Ok(()) };
+        match shared.spend(shared_id, expires, now).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TokenError::Used),
+            Err(err) => {
+                tracing::warn!(%err, %call_id, "the shared record of spent tokens is unreachable: token checked on this node only");
+                Ok(())
+            }
+        }
     }
 
     /// A stream token for `agent` on `call_id` over `scope`.
@@ -764,7 +786,7 @@ async fn run_provider_stream(
         start.parameters.insert(DIRECTION_PARAM.to_string(), direction);
     }
     if !t.is_open(&agent) {
-        if let Err(err) = t.redeem(provider.as_str(), &agent, &start.call_id, token.as_deref()) {
+        if let Err(err) = t.redeem(provider.as_str(), &agent, &start.call_id, token.as_deref()).await {
             tracing::warn!(call_id = %start.call_id, %err, "stream refused");
             t.metrics.count_result(CallResult::Rejected);
             close(&mut socket, 1008, &err.to_string()).await;
@@ -779,7 +801,7 @@ async fn run_browser_stream(t: Arc<Telephony>, agent: String, query: StreamQuery
     let call_id =
         query.call_id.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("browser-{:016x}", rand::random::<u64>()));
     if !t.is_open(&agent) {
-        if let Err(err) = t.redeem("browser", &agent, &call_id, query.token.as_deref()) {
+        if let Err(err) = t.redeem("browser", &agent, &call_id, query.token.as_deref()).await {
             tracing::warn!(%call_id, %err, "browser call refused");
             t.metrics.count_result(CallResult::Rejected);
             close(&mut socket, 1008, &format!("{err}: get one from POST /browser/session")).await;
@@ -968,7 +990,7 @@ async fn webrtc_offer(
         return json_problem(StatusCode::BAD_REQUEST, "the offer's sdp is not an SDP session description (v=0 …)");
     }
     // Every offer, open agents' included, needs a session token: each call takes a media port.
-    if let Err(err) = t.redeem("browser", &agent, &call_id, query.token.as_deref()) {
+    if let Err(err) = t.redeem("browser", &agent, &call_id, query.token.as_deref()).await {
         tracing::warn!(%agent, %call_id, %err, "WebRTC call refused");
         t.metrics.count_result(CallResult::Rejected);
         return json_problem(StatusCode::FORBIDDEN, format!("{err}: get one from POST /browser/session"));

@@ -10,10 +10,13 @@
 //! - Media streams are opened by the provider with a URL *we* handed out in the answer document; it carries a
 //!   [`StreamTokens`] token bound to the provider, agent and call, valid for [`REPLAY_WINDOW`] and good for
 //!   one stream: the first stream of a call spends it. Tokens are signed with a [`TokenKey`] every node of a
-//!   deployment derives from the shared master key, so a stream may land on any node.
+//!   deployment derives from the shared master key, so a stream may land on any node; and they are spent in a
+//!   record every node shares ([`SpentTokens`], the store), so a token spent on one node is refused on all.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -326,6 +329,34 @@ pub enum TokenError {
     Full,
 }
 
+/// A boxed future that can cross tasks, as [`SpentTokens::spend`] returns.
+pub type SpendFuture = Pin<Box<dyn Future<Output = Result<bool, String>> + Send>>;
+
+/// The record of spent one-use tokens that every node of a deployment shares (the store's one-use ids), so a
+/// token spent on one node is refused on every other. Each node's memory ([`StreamTokens`]) stays the fast
+/// path in front of it. Any `Fn(id, expires, now) -> future` is one.
+pub trait SpentTokens: Send + Sync {
+    /// Records `id` as spent until `expires` (unix seconds) at `now`: `Ok(true)` for its first spend anywhere,
+    /// `Ok(false)` while an earlier spend (on any node) has not expired, `Err` when the record is unreachable.
+    fn spend(&self, id: String, expires: u64, now: u64) -> SpendFuture;
+}
+
+impl<F, Fut> SpentTokens for F
+where
+    F: Fn(String, u64, u64) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<bool, String>> + Send + 'static,
+{
+    fn spend(&self, id: String, expires: u64, now: u64) -> SpendFuture {
+        Box::pin(self(id, expires, now))
+    }
+}
+
+impl fmt::Debug for dyn SpentTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SpentTokens")
+    }
+}
+
 /// Issues and redeems the tokens in the stream URLs we hand to providers (and to browsers).
 pub struct StreamTokens {
     key: TokenKey,
@@ -384,6 +415,21 @@ impl StreamTokens {
         now_secs: u64,
     ) -> Result<(), TokenError> {
         let expires = self.check(token, scope, agent, call_id, now_secs)?;
+        self.spend_here(scope, agent, call_id, expires, now_secs).map(drop)
+    }
+
+    /// Spends, on this node, the token of the call (`scope`, `agent`, `call_id`) that expires at `expires` (from
+    /// [`StreamTokens::check`]): refused when this node has spent it already. Returns the id the spend is
+    /// recorded under for the whole deployment ([`SpentTokens`]): a digest of the call, so its length is fixed
+    /// whatever the call id.
+    pub fn spend_here(
+        &mut self,
+        scope: &str,
+        agent: &str,
+        call_id: &str,
+        expires: u64,
+        now_secs: u64,
+    ) -> Result<String, TokenError> {
         let call = format!("{scope}\n{agent}\n{call_id}");
         if self.spent.get(&call).is_some_and(|until| *until >= now_secs) {
             return Err(TokenError::Used);
@@ -396,8 +442,9 @@ impl StreamTokens {
             }
         }
         let until = self.spent.get(&call).map_or(expires, |previous| expires.max(*previous));
+        let shared_id = format!("stream:{}", B64URL.encode(Sha256::digest(call.as_bytes())));
         self.spent.insert(call, until);
-        Ok(())
+        Ok(shared_id)
     }
 }
 
