@@ -48,6 +48,8 @@ pub struct LlmTurnsReport {
     with_cache: Vec<TurnFigures>,
     /// Whether both modes gave the same replies, token piece by piece, in every round.
     same_replies: bool,
+    /// Where they first differed: (round, turn), from 1.
+    first_difference: Option<(usize, usize)>,
     /// The conversation cache after the last round.
     cache_entries: usize,
     cache_bytes: usize,
@@ -98,6 +100,7 @@ pub fn run(models_dir: &Path, name: &str, rounds: usize) -> Result<LlmTurnsRepor
     let mut cold_turns: Vec<Vec<(usize, usize, f64)>> = vec![Vec::new(); CALLER.len()];
     let mut warm_turns: Vec<Vec<(usize, usize, f64)>> = vec![Vec::new(); CALLER.len()];
     let mut same_replies = true;
+    let mut first_difference = None;
     let mut replies = Vec::new();
     let mut warm_model = None;
     for round in 0..rounds {
@@ -113,7 +116,10 @@ pub fn run(models_dir: &Path, name: &str, rounds: usize) -> Result<LlmTurnsRepor
             (conversation(&cold)?, w)
         };
         for (i, (c, w)) in cold_run.iter().zip(&warm_run).enumerate() {
-            same_replies &= c.3 == w.3;
+            if c.3 != w.3 && same_replies {
+                same_replies = false;
+                first_difference = Some((round + 1, i + 1));
+            }
             cold_turns[i].push((c.0, c.1, c.2));
             warm_turns[i].push((w.0, w.1, w.2));
         }
@@ -140,6 +146,7 @@ pub fn run(models_dir: &Path, name: &str, rounds: usize) -> Result<LlmTurnsRepor
         without_cache: figures(&cold_turns),
         with_cache: figures(&warm_turns),
         same_replies,
+        first_difference,
         cache_entries: stats.entries,
         cache_bytes: stats.bytes,
         replies,
@@ -173,9 +180,12 @@ pub fn markdown(report: &LlmTurnsReport) -> String {
             cold.first_token_ms / warm.first_token_ms.max(1e-9)
         ));
     }
+    let same = match report.first_difference {
+        None => "yes".to_string(),
+        Some((round, turn)) => format!("no, first at turn {turn} of round {round}"),
+    };
     md.push_str(&format!(
-        "\nSame replies in both modes, piece by piece: {}. Cache after the call: {} entries, {:.1} MB.\n",
-        if report.same_replies { "yes" } else { "NO" },
+        "\nSame replies in both modes, piece by piece: {same}. Cache after the call: {} entries, {:.1} MB.\n",
         report.cache_entries,
         report.cache_bytes as f64 / 1e6
     ));
