@@ -14,6 +14,7 @@ mod api;
 mod barge_in;
 mod barge_in_run;
 mod c_baseline;
+mod llm_turns;
 mod models;
 mod pcap;
 mod procfs;
@@ -166,6 +167,21 @@ enum Scenario {
         jfk: PathBuf,
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
+    },
+    /// The local LLM's first token on each turn of a six-turn call, with and without the conversation cache
+    /// (in process, back to back).
+    LlmTurns {
+        /// Model cache (default: $VOICERA_MODELS_DIR or target/models-cache).
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+        /// Local language models, comma-separated.
+        #[arg(long, default_value = "smollm2-135m", value_delimiter = ',')]
+        model: Vec<String>,
+        /// Conversations per mode (the modes alternate).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
         #[arg(long, default_value = "bench/results")]
         out: PathBuf,
     },
@@ -349,6 +365,16 @@ fn main() -> Result<()> {
             std::fs::write(out.join("models.json"), serde_json::to_string_pretty(&report)?)?;
             std::fs::write(out.join("models.md"), models::markdown(&report))?;
             println!("{}", models::markdown(&report));
+            Ok(())
+        }
+        Scenario::LlmTurns { models_dir, model, rounds, out } => {
+            let models_dir = models_dir.unwrap_or_else(models::default_models_dir);
+            std::fs::create_dir_all(&out)?;
+            for name in model {
+                let report = llm_turns::run(&models_dir, &name, rounds)?;
+                std::fs::write(out.join(format!("llm-turns-{name}.json")), serde_json::to_string_pretty(&report)?)?;
+                println!("{}", llm_turns::markdown(&report));
+            }
             Ok(())
         }
     }

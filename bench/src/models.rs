@@ -80,12 +80,13 @@ pub(crate) struct LlmFigures {
     answers: Vec<(String, String)>,
 }
 
-const DEMO_PROMPT: &str = "You are the VoiceERA demo assistant, speaking with a caller on the phone. Answer in one or \
+pub(crate) const DEMO_PROMPT: &str =
+    "You are the VoiceERA demo assistant, speaking with a caller on the phone. Answer in one or \
                            two short sentences of plain spoken English, without lists, markdown or emojis.";
 const SHOP_PROMPT: &str = "You are the phone assistant of Rosa's Bakery, 12 Market Street. Opening hours: Monday to \
                            Saturday 7 am to 6 pm, closed on Sunday. You can book cake orders and pickup appointments. \
                            Answer in one or two short sentences of plain spoken English.";
-const GREETING: &str = "Hello! This is the VoiceERA demo agent. How can I help you today?";
+pub(crate) const GREETING: &str = "Hello! This is the VoiceERA demo agent. How can I help you today?";
 
 /// Simple caller questions whose answers show whether a model is usable for a phone agent (system prompt, question).
 const LLM_CHECKS: &[(&str, &str)] = &[
@@ -105,7 +106,8 @@ fn conversation(system: &str, question: &str) -> Vec<ChatMessage> {
 
 fn time_llm(cache: &ModelCache, name: &'static str, device: &candle_core::Device, runs: usize) -> Result<LlmFigures> {
     let started = Instant::now();
-    let llm = SmolLm::load(&cache.require(name)?.join("model.gguf"), device)?;
+    // Without the conversation cache: each run is a first turn, not a repeat of the last one.
+    let llm = SmolLm::load(&cache.require(name)?.join("model.gguf"), device)?.with_conversation_cache(0);
     let load_ms = ms(started.elapsed());
     let history = conversation(DEMO_PROMPT, "How many days are in a week?");
     let prompt_tokens = llm.prompt_tokens(&history)?.len();

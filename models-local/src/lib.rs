@@ -5,8 +5,8 @@
 //!   transcriptions of all calls go through one queue per model (`stt_queue`), which batches and drops stale work;
 //! - AI4Bharat models from an operator's directory: IndicWhisper (a Hugging Face Whisper, through [`whisper`]),
 //!   [`indic_conformer`] (ONNX, CTC and RNNT) and [`parler`] (Indic Parler-TTS);
-//! - [`smollm`]: GGUF chat models (SmolLM2 on candle's quantized llama, Qwen2.5 on [`qwen2`]), streamed
-//!   token by token;
+//! - [`smollm`]: GGUF chat models (SmolLM2, Qwen2.5) on our [`decoder`], streamed token by token, each
+//!   call's attention cache kept between its turns ([`prefix_cache`]);
 //! - [`espeak`]: espeak-ng speech in every language it has (the always-available voice);
 //! - [`piper`]: Piper VITS voices on ONNX Runtime ([`onnx`]: the runtime's one-time loader and sessions,
 //!   shared with IndicConformer);
@@ -21,6 +21,7 @@
 pub mod cache;
 mod clause_audio;
 pub mod ct2;
+pub mod decoder;
 pub mod espeak;
 pub mod ggml;
 pub mod indic_conformer;
@@ -29,7 +30,7 @@ pub mod onnx;
 pub mod parler;
 pub mod piper;
 pub mod pool;
-pub mod qwen2;
+pub mod prefix_cache;
 pub mod silero;
 pub mod smollm;
 mod stt_queue;

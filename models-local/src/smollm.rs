@@ -1,6 +1,10 @@
 //! Small local LLMs in GGUF (4/5-bit) on candle, streaming tokens: SmolLM2-135M-Instruct (`llama`
-//! architecture, candle's quantized llama) and Qwen2.5-Coder-0.5B-Instruct (`qwen2`, our [`crate::qwen2`]).
-//! The architecture is read from the file, so one engine serves both.
+//! architecture) and Qwen2.5-Coder-0.5B-Instruct (`qwen2`), both on our [`crate::decoder`]. The architecture
+//! is read from the file, so one engine serves both.
+//!
+//! A call's prompt is its whole history, and on CPU a prompt token costs about as much as a generated one.
+//! The model state after each reply is kept ([`crate::prefix_cache`]), so the next turn runs only the tokens
+//! its history added (the caller's words, and the reply as it was heard when a barge-in cut it).
 //!
 //! The GGUF file carries its own tokenizer (GPT-2 style byte-level BPE: tokens, merges, control tokens); we
 //! build a `tokenizers` tokenizer from that metadata, so the model is one file. Prompts use the models' shared
@@ -11,12 +15,12 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::LogitsProcessor;
-use candle_transformers::models::quantized_llama;
 use tokenizers::models::bpe::BPE;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::sequence::Sequence;
@@ -25,7 +29,9 @@ use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior, Tokeni
 use voicera_models::toolcall::{self, ToolCallScanner};
 use voicera_models::{ChatMessage, FailureKind, LanguageModel, LlmEvent, LlmStream, ModelError, Role, ToolSpec};
 
+use crate::decoder::{Architecture, ModelWeights};
 use crate::pool::{InferencePool, Priority};
+use crate::prefix_cache::{common_prefix, PrefixCache, PrefixCacheStats};
 use crate::Error;
 
 /// Generation settings.
@@ -50,27 +56,19 @@ impl Default for GenerationParams {
 /// Prompt budget in tokens; older turns are dropped (the system prompt is always kept).
 const PROMPT_BUDGET: usize = 1536;
 
-/// The decoder of a GGUF file, by its `general.architecture`. Cloning shares the weights and copies the
-/// attention cache.
-#[derive(Clone)]
-enum Weights {
-    Llama(quantized_llama::ModelWeights),
-    Qwen2(crate::qwen2::ModelWeights),
-}
+/// Default byte budget of the conversations' attention caches: SmolLM2-135M keeps 46 KB per token (30
+/// layers × 3 KV heads × 64 × f32 keys and values), so a six-turn call of ~600 tokens holds ~28 MB; Qwen2.5-0.5B
+/// 24 KB per token.
+pub const DEFAULT_CONVERSATION_CACHE_BYTES: usize = 512 << 20;
 
-impl Weights {
-    fn forward(&mut self, x: &Tensor, position: usize) -> candle_core::Result<Tensor> {
-        match self {
-            Weights::Llama(w) => w.forward(x, position),
-            Weights::Qwen2(w) => w.forward(x, position),
-        }
-    }
-}
+/// Conversations unused this long (their call ended) leave the cache.
+const CONVERSATION_IDLE: Duration = Duration::from_secs(600);
 
 /// A loaded GGUF chat model (weights shared, cheap to clone).
 #[derive(Clone)]
 pub struct SmolLm {
-    weights: Weights,
+    /// The decoder, with an empty attention cache.
+    weights: ModelWeights,
     tokenizer: Arc<Tokenizer>,
     /// The vocabulary's control tokens as text, longest first: removed from message text before rendering.
     control_tokens: Arc<Vec<String>>,
@@ -79,7 +77,10 @@ pub struct SmolLm {
     /// A prompt prefix already run through the model (an agent's system prompt and greeting), with the model
     /// state after it: replies whose prompt starts with these tokens skip their prefill. Prefill costs as much
     /// per token as generation on CPU, so this takes ~1 s off an agent's first answer.
-    prefix: Option<Arc<(Vec<u32>, Weights)>>,
+    prefix: Option<Arc<(Vec<u32>, ModelWeights)>>,
+    /// The model state after each recent conversation, shared by every clone (all agents on this model):
+    /// the next turn of a call prefills only what its history added since (see [`crate::prefix_cache`]).
+    conversations: Arc<Mutex<PrefixCache<ModelWeights>>>,
 }
 
 impl SmolLm {
@@ -94,16 +95,13 @@ impl SmolLm {
             Some(v) => v.to_string()?.clone(),
             None => "llama".into(),
         };
-        let weights = match architecture.as_str() {
-            "llama" => Weights::Llama(load_llama(content, &mut file, device)?),
-            "qwen2" => Weights::Qwen2(crate::qwen2::ModelWeights::from_gguf(content, &mut file, device)?),
-            other => {
-                return Err(Error::Unsupported(format!(
-                    "{}: GGUF architecture {other:?} (supported: llama, qwen2)",
-                    path.display()
-                )))
-            }
+        let Some(architecture) = Architecture::from_name(&architecture) else {
+            return Err(Error::Unsupported(format!(
+                "{}: GGUF architecture {architecture:?} (supported: llama, qwen2)",
+                path.display()
+            )));
         };
+        let weights = ModelWeights::from_gguf(architecture, content, &mut file, device)?;
         let stop: Vec<u32> = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tokenizer.token_to_id(t)).collect();
         if stop.is_empty() {
             return Err(Error::Format("the model's tokenizer has no <|im_end|> or <|endoftext|> token".into()));
@@ -115,7 +113,25 @@ impl SmolLm {
             stop,
             device: device.clone(),
             prefix: None,
+            conversations: Arc::new(Mutex::new(PrefixCache::new(DEFAULT_CONVERSATION_CACHE_BYTES, CONVERSATION_IDLE))),
         })
+    }
+
+    /// The same model with a new conversation cache of at most `max_bytes` (0: no reuse between turns, every
+    /// reply prefills its whole prompt), shared by the clones made from it.
+    pub fn with_conversation_cache(mut self, max_bytes: usize) -> SmolLm {
+        self.conversations = Arc::new(Mutex::new(PrefixCache::new(max_bytes, CONVERSATION_IDLE)));
+        self
+    }
+
+    /// How the conversation cache is doing (entries, bytes, hits, evictions, tokens reused and prefilled).
+    pub fn conversation_cache_stats(&self) -> PrefixCacheStats {
+        self.lock_conversations().stats()
+    }
+
+    fn lock_conversations(&self) -> MutexGuard<'_, PrefixCache<ModelWeights>> {
+        // Every update leaves the cache consistent, so a poisoned lock still guards a usable cache.
+        self.conversations.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// `text` without any control token of the vocabulary, so that it renders as plain message text.
@@ -181,13 +197,25 @@ impl SmolLm {
         mut on_text: impl FnMut(&str) -> bool,
     ) -> Result<(), Error> {
         let prompt = self.prompt_tokens(history)?;
-        let (mut weights, mut input, mut position) = match &self.prefix {
-            // The cached prefix must be followed by at least one new token (the logits come from the input).
-            Some(cached) if prompt.len() > cached.0.len() && prompt.starts_with(&cached.0) => {
-                (cached.1.clone(), prompt[cached.0.len()..].to_vec(), cached.0.len())
-            }
-            _ => (self.weights.clone(), prompt.clone(), 0),
+        // Start from the state sharing the longest prefix with the prompt: this conversation's previous turn
+        // (or another history that begins alike), else the agent's prefilled prefix, else nothing.
+        let reused = self.lock_conversations().lookup(&prompt, Instant::now());
+        let from_prefix = self.prefix.as_ref().map(|p| (common_prefix(&p.0, &prompt), &p.1));
+        let (mut weights, common, replaces) = match (reused, from_prefix) {
+            (Some(r), Some((p, _))) if r.common >= p => (r.state, r.common, Some(r.entry)),
+            (Some(r), None) => (r.state, r.common, Some(r.entry)),
+            (_, Some((p, state))) if p > 0 => (state.clone(), p, None),
+            _ => (self.weights.clone(), 0, None),
         };
+        // At least the prompt's last token runs: its logits choose the first token of the reply. The cache
+        // is cut back to the shared prefix (a reply a barge-in cut, a longer cached continuation).
+        let common = common.min(prompt.len().saturating_sub(1));
+        weights.truncate_cache(common)?;
+        let mut input = prompt[common..].to_vec();
+        let mut position = common;
+        // The tokens whose keys and values the cache holds.
+        let mut context: Vec<u32> = prompt[..common].to_vec();
+        self.lock_conversations().record_prefill(common, input.len());
         let temperature = (params.temperature > 0.0).then_some(params.temperature);
         let mut sampler = LogitsProcessor::new(params.seed, temperature, None);
         let mut generated: Vec<u32> = Vec::with_capacity(params.max_tokens);
@@ -196,6 +224,7 @@ impl SmolLm {
             let x = Tensor::new(input.as_slice(), &self.device)?.unsqueeze(0)?;
             let logits = weights.forward(&x, position)?.squeeze(0)?;
             position += input.len();
+            context.extend_from_slice(&input);
             let recent = &generated[generated.len().saturating_sub(64)..];
             let logits = if params.repeat_penalty != 1.0 && !recent.is_empty() {
                 candle_transformers::utils::apply_repeat_penalty(&logits, params.repeat_penalty, recent)?
@@ -217,10 +246,14 @@ impl SmolLm {
                 let piece = &text[emitted..];
                 emitted = text.len();
                 if !on_text(piece) {
-                    return Ok(());
+                    break;
                 }
             }
         }
+        // Kept even when the listener stopped early: a barge-in's history keeps what was heard, and the
+        // next turn cuts the cache back to it.
+        let bytes = weights.cache_bytes();
+        self.lock_conversations().store(context, weights, bytes, replaces, Instant::now());
         Ok(())
     }
 }
@@ -239,30 +272,6 @@ fn remove_all(text: &str, tokens: &[String]) -> String {
             return text;
         }
     }
-}
-
-/// candle's quantized llama on `content`; when some of its matrices are in a format candle multiplies without
-/// SIMD (SmolLM2-135M is Q4_1 throughout), the file is first rewritten in memory with those requantised to Q8_0
-/// (see [`crate::qwen2::needs_requantising`]): the loader reads tensors only from a GGUF stream.
-fn load_llama(
-    content: gguf_file::Content,
-    file: &mut std::fs::File,
-    device: &Device,
-) -> Result<quantized_llama::ModelWeights, Error> {
-    if !content.tensor_infos.values().any(|t| crate::qwen2::needs_requantising(t.ggml_dtype)) {
-        return Ok(quantized_llama::ModelWeights::from_gguf(content, file, device)?);
-    }
-    let mut tensors = Vec::with_capacity(content.tensor_infos.len());
-    for name in content.tensor_infos.keys() {
-        tensors.push((name.as_str(), crate::qwen2::fast_format(content.tensor(file, name, device)?)?));
-    }
-    let metadata: Vec<(&str, &gguf_file::Value)> = content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let tensor_refs: Vec<(&str, &candle_core::quantized::QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
-    let mut rewritten = std::io::Cursor::new(Vec::new());
-    gguf_file::write(&mut rewritten, &metadata, &tensor_refs)?;
-    rewritten.set_position(0);
-    let content = gguf_file::Content::read(&mut rewritten)?;
-    Ok(quantized_llama::ModelWeights::from_gguf(content, &mut rewritten, device)?)
 }
 
 /// Qwen2's pre-tokenizer split (`tokenizer.ggml.pre = "qwen2"`): like GPT-2's but digits one at a time and

@@ -397,3 +397,78 @@ fn piper_speech_is_transcribed_back_by_whisper() {
     // Nothing to say is no audio, not an error.
     assert!(voice.synthesize("  ...  ").unwrap().is_empty());
 }
+
+/// The reply to `history` from `model`, token piece by token piece (greedy); with `cut_after`, the listener
+/// stops after that many pieces, as a barge-in stops the reply.
+fn pieces(model: &SmolLm, history: &[ChatMessage], cut_after: Option<usize>) -> Vec<String> {
+    let mut pieces = Vec::new();
+    model
+        .generate(history, GenerationParams::default(), |piece| {
+            pieces.push(piece.to_string());
+            cut_after.is_none_or(|n| pieces.len() < n)
+        })
+        .unwrap();
+    pieces
+}
+
+/// A call's later turns start from the attention cache its earlier turns left (prefix reuse) and answer with
+/// exactly the tokens a cold prefill of the same history gives: over five turns, one of them a reply a
+/// barge-in cut short (the history keeps only what the caller heard, so the cache is cut back inside it).
+#[test]
+#[ignore = "heavy: real SmolLM2 weights"]
+fn cached_turns_answer_exactly_as_a_cold_prefill() {
+    let path = cache().require("smollm2-135m").unwrap().join("model.gguf");
+    let loaded = SmolLm::load(&path, &candle_core::Device::Cpu).unwrap();
+    let cold = loaded.clone().with_conversation_cache(0);
+    let mut history = vec![
+        ChatMessage {
+            role: Role::System,
+            content: "You are a phone assistant. Answer in one or two short sentences.".into(),
+        },
+        ChatMessage { role: Role::Assistant, content: "Hello! How can I help you today?".into() },
+    ];
+    // As an agent runs: the system prompt and greeting prefilled once, the call's own cache between turns.
+    let warm = loaded.with_prefix(&history).unwrap();
+    let turns = [
+        ("How many days are in a week?", None),
+        ("Tell me about the history of the city of Paris.", Some(6)),
+        ("Sorry, I meant: what is the capital of Italy?", None),
+        ("And how many hours are in a day?", None),
+        ("Thanks. Goodbye!", None),
+    ];
+    for (turn, (line, cut)) in turns.into_iter().enumerate() {
+        history.push(ChatMessage { role: Role::User, content: line.into() });
+        let before = warm.conversation_cache_stats();
+        let cached = pieces(&warm, &history, cut);
+        let after = warm.conversation_cache_stats();
+        let uncached = pieces(&cold, &history, cut);
+        eprintln!(
+            "turn {}: {} prompt tokens, {} reused, {} prefilled: {:?}",
+            turn + 1,
+            warm.prompt_tokens(&history).unwrap().len(),
+            after.reused_tokens - before.reused_tokens,
+            after.prefilled_tokens - before.prefilled_tokens,
+            cached.concat()
+        );
+        assert!(!cached.is_empty(), "turn {}: an empty reply proves nothing", turn + 1);
+        assert_eq!(cached, uncached, "turn {}: the cached state answers as a cold prefill does", turn + 1);
+        if turn > 0 {
+            // Only this turn's new tokens (and, after the cut, the heard part's tail) are prefilled.
+            let prefilled = (after.prefilled_tokens - before.prefilled_tokens) as usize;
+            let prompt = warm.prompt_tokens(&history).unwrap().len();
+            assert!(prefilled * 3 < prompt, "turn {}: {prefilled} of {prompt} tokens prefilled", turn + 1);
+        }
+        // The engine keeps what the caller heard: all of a finished reply, the first words of a cut one.
+        let heard = match cut {
+            Some(n) => cached[..n.min(cached.len()) / 2].concat(),
+            None => cached.concat(),
+        };
+        history.push(ChatMessage { role: Role::Assistant, content: heard.trim().to_string() });
+    }
+    let stats = warm.conversation_cache_stats();
+    assert_eq!(stats.hits, turns.len() as u64 - 1, "every turn after the first found the call's state");
+    assert_eq!(stats.entries, 1, "one call, one entry: each turn replaced the one before");
+    let tokens = warm.prompt_tokens(&history).unwrap().len();
+    assert!(stats.bytes > 0 && stats.bytes <= tokens * 64 * 1024, "{} bytes for ~{tokens} tokens", stats.bytes);
+    assert_eq!(cold.conversation_cache_stats().entries, 0, "a zero budget keeps nothing");
+}
