@@ -22,9 +22,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use voicera_conversation::core::{CallAction, CallCore};
-use voicera_conversation::journal::WallClock;
 pub use voicera_conversation::core::{CallService, EndReason};
 pub use voicera_conversation::journal::RecordingPlan;
+use voicera_conversation::journal::WallClock;
 use voicera_media::metrics::{MediaCounters, Metrics};
 use voicera_media::negotiate::MediaPlan;
 use voicera_media::ports::PortLease;

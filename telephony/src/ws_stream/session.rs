@@ -505,7 +505,13 @@ mod tests {
 
     fn bench_agent(metrics: &Arc<Metrics>) -> CallCore {
         let agent = Arc::new(Agent::bench(false));
-        CallCore::new(CallService::Agent(Box::new(Conversation::new(agent))), Arc::clone(metrics), None, "test", clock())
+        CallCore::new(
+            CallService::Agent(Box::new(Conversation::new(agent))),
+            Arc::clone(metrics),
+            None,
+            "test",
+            clock(),
+        )
     }
 
     /// One tick, 20 ms after the session's last.
