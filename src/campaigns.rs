@@ -255,7 +255,7 @@ async fn drive(
         }
         for DialAction::Dial { contact, attempt, .. } in campaign.poll(now) {
             match claim(runner, org_id, &slots[contact].store_id, now).await? {
-                Claimed::Yes => {
+                Claimed::Yes(variables) => {
                     live.insert(contact);
                     deltas.attempted += 1;
                     tracing::debug!(batch = %batch_id, contact = %slots[contact].number, attempt, "campaign: dialling");
@@ -266,6 +266,7 @@ async fn drive(
                         number: slots[contact].number.clone(),
                         caller_id: config.caller_id.clone(),
                         ring_timeout: Duration::from_secs(u64::from(config.ring_timeout_seconds)),
+                        variables,
                     };
                     let ended = ended_tx.clone();
                     calls.spawn(async move {
@@ -384,8 +385,8 @@ async fn finish_batch(
 
 /// The outcome of a claim.
 enum Claimed {
-    /// This node holds the lease: dial.
-    Yes,
+    /// This node holds the lease: dial, with the contact's other CSV columns for `{{contact.<column>}}`.
+    Yes(Vec<(String, String)>),
     /// Another node finished the contact.
     DoneElsewhere(Disposition),
     /// Another node holds it, or the store changed under us: look again then.
@@ -407,7 +408,7 @@ async fn claim(runner: &CampaignRunner, org_id: &str, store_id: &str, now: i64) 
         Err(_) => return Ok(Claimed::NotNow(doc.next_attempt_at.max(now + 1000))),
     };
     if write_contact(&runner.store, &record, &claimed, doc.version).await? {
-        Ok(Claimed::Yes)
+        Ok(Claimed::Yes(claimed.dynamic_fields.into_iter().collect()))
     } else {
         Ok(Claimed::NotNow(now + 1000))
     }
@@ -569,6 +570,8 @@ struct Call {
     number: String,
     caller_id: Option<String>,
     ring_timeout: Duration,
+    /// The contact's other CSV columns, by header name: the agent's `{{contact.<column>}}`.
+    variables: Vec<(String, String)>,
 }
 
 impl Call {
@@ -595,6 +598,7 @@ impl Call {
             from: self.caller_id.clone(),
             ring_timeout: Some(self.ring_timeout),
             agent,
+            variables: self.variables,
         };
         match self.runner.sip.place_call(request).await {
             Ok(key) => {

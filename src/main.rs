@@ -2,6 +2,7 @@
 
 mod agents;
 mod calls;
+mod campaign_cli;
 mod campaigns;
 mod config;
 mod console;
@@ -12,6 +13,7 @@ mod providers;
 mod serve;
 mod speech_models;
 mod storage;
+mod webhooks;
 
 use clap::{Parser, Subcommand};
 
@@ -40,6 +42,11 @@ enum Command {
     },
     /// Place an outbound call with an agent, through the running server (owner credentials from the environment).
     Call(calls::CallArgs),
+    /// Outbound campaigns over the running server's API: create (upload a contact list), run, status, stop.
+    Campaign {
+        #[command(subcommand)]
+        command: campaign_cli::CampaignCommand,
+    },
     /// Provider numbers and applications: list, buy, attach to an agent, detach.
     Numbers {
         #[command(subcommand)]
@@ -73,6 +80,7 @@ fn main() -> std::process::ExitCode {
         Command::Api(args) => serve::run(args, serve::Role::Api),
         Command::Models { command } => local::run(command),
         Command::Call(args) => calls::run(args),
+        Command::Campaign { command } => campaign_cli::run(command),
         Command::Numbers { command } => numbers::run(command),
         Command::Providers { command } => providers::run(command),
         Command::Migrate(args) => migrate::run(args),

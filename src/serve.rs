@@ -9,13 +9,13 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 use voicera_api::{Check, NodeStatus};
-use voicera_blob::recording::{BlobRecordingSink, RecordingFormat};
+use voicera_blob::recording::BlobRecordingSink;
 use voicera_blob::BlobStore;
 use voicera_conversation::agent::Agent;
-use voicera_conversation::recorder::{FsRecordingSink, RecordingSink};
+use voicera_conversation::recorder::RecordingSink;
 use voicera_conversation::routing::Router;
 use voicera_media::metrics::Metrics;
-use voicera_records::{RecordWriter, SpoolItem};
+use voicera_records::{BlobUpload, RecordWriter, SpoolItem};
 use voicera_sip::transaction::TimerConfig;
 use voicera_telephony::outbound::Dialer;
 use voicera_telephony::sip_rtp::{self, SipServiceConfig, SipServiceHandle};
@@ -74,6 +74,8 @@ struct Status {
     /// The call records' writer on nodes that take calls: while it spools, the store is `degraded`, not
     /// down (calls still work and their records wait).
     records: Option<RecordWriter<SpoolItem>>,
+    /// The blob uploads' writer on nodes that take calls: while it spools, `blobs` is `degraded`.
+    uploads: Option<RecordWriter<BlobUpload>>,
 }
 
 impl NodeStatus for Status {
@@ -90,6 +92,9 @@ impl NodeStatus for Status {
             Some(records) => Check { name: "store", up: true, degraded: !store_up || records.degraded() },
             None => Check::new("store", store_up),
         });
+        if let Some(uploads) = &self.uploads {
+            checks.push(Check { name: "blobs", up: true, degraded: uploads.degraded() });
+        }
         checks
     }
 
@@ -101,6 +106,9 @@ impl NodeStatus for Status {
         let mut text = self.metrics.render();
         if let Some(records) = &self.records {
             text.push_str(&records.render_metrics(voicera_records::unix_ms()));
+        }
+        if let Some(uploads) = &self.uploads {
+            text.push_str(&uploads.render_metrics(voicera_records::unix_ms()));
         }
         text
     }
@@ -170,6 +178,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         let api_config = voicera_api::ApiConfig {
             public_url: Some(config.public_url.clone()),
             mail: mail_config(&config.data_dir),
+            webhooks_allow_http_loopback: crate::webhooks::allow_http_loopback(),
             ..Default::default()
         };
         // A bad SMTP URL stops the start here, not at the first reset mail.
@@ -207,29 +216,47 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     };
 
     let draining = Arc::new(AtomicBool::new(false));
-    let files = recording_sink(&config, &blobs);
+    let node_id = voicera_records::node::node_id(&config.data_dir, std::env::var("VOICERA_NODE_ID").ok().as_deref())?;
+    // Every node delivers customer webhooks from the shared queue.
+    let (webhooks, webhooks_task) = voicera_webhooks::worker::spawn(
+        store.clone(),
+        master_key.clone(),
+        crate::webhooks::worker_config(node_id.clone()),
+        shutdown.clone(),
+    );
+    let mut calls_org = None;
     // Nodes that take calls log each one in the store (through the spool when the store is away), and close
-    // the calls a crash of their last run left open before taking new ones.
+    // the calls a crash of their last run left open before taking new ones. Recordings and transcripts go to
+    // the blob store, spooled while it is away.
+    let mut swept_orgs = vec![DEFAULT_ORG.to_string()];
     let records = if role.runs_sip() {
-        let node_id =
-            voicera_records::node::node_id(&config.data_dir, std::env::var("VOICERA_NODE_ID").ok().as_deref())?;
+        let node_id = node_id.clone();
         let org_id = records_org(&store, bootstrapped_org).await;
+        calls_org = Some(org_id.clone());
         tracing::info!(%node_id, %org_id, "call records go to the store");
+        swept_orgs.push(org_id.clone());
+        let spool_dir = config.data_dir.join("spool");
+        let uploads = voicera_records::start_uploads(&spool_dir, Arc::clone(&blobs), shutdown.clone()).await?;
+        let files = recording_sink(&config, &blobs, &uploads.0);
         let records_config = voicera_records::RecordsConfig {
-            spool_dir: config.data_dir.join("spool"),
-            calls_root: config.data_dir.join("calls"),
+            spool_dir,
             node_id,
             org_id,
             writer: voicera_records::WriterConfig::default(),
         };
-        Some(voicera_records::start(records_config, store.clone(), Arc::clone(&files), shutdown.clone()).await?)
+        Some(voicera_records::start(records_config, store.clone(), files, uploads, shutdown.clone()).await?)
     } else {
         None
     };
-    let recordings: Arc<dyn RecordingSink> = match &records {
-        Some(records) => records.sink.clone(),
-        None => files,
-    };
+    // Retention: expired calls' recordings, transcripts and logs go together (orgs' own days, else the default).
+    let sweeper = voicera_records::retention::Sweeper::new(
+        store.clone(),
+        Arc::clone(&blobs),
+        &config.data_dir,
+        config.recording_retention_days,
+        swept_orgs,
+    );
+    tokio::spawn(voicera_records::retention::run(sweeper, voicera_records::unix_ms, shutdown.clone()));
     let mut telephony = None;
     let mut calls_router = None;
     let sip = if role.runs_sip() {
@@ -237,6 +264,16 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             anyhow::bail!("a role that takes calls has an agent directory");
         };
         let agents: Arc<dyn Router> = directory;
+        let Some(recordings) = records.as_ref().map(|r| -> Arc<dyn RecordingSink> { r.sink.clone() }) else {
+            anyhow::bail!("a role that takes calls keeps call records");
+        };
+        // Call events for the calls' org: the same org their records go to.
+        let recordings = match calls_org.take() {
+            Some(org) => {
+                crate::webhooks::CallEvents::wrap(recordings, webhooks.clone(), org, &config.public_url, master_key.clone())
+            }
+            None => recordings,
+        };
         let mut sip_config = SipServiceConfig::new(config.sip);
         sip_config.external_ip = config.external_ip;
         sip_config.rtp_ports = config.rtp_ports;
@@ -323,6 +360,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         draining: Arc::clone(&draining),
         store_up,
         records: records.as_ref().map(|r| r.writer.clone()),
+        uploads: records.as_ref().map(|r| r.uploads.writer().clone()),
     });
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
@@ -390,29 +428,33 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
     if let Some(records) = records {
-        // The writer spools what is still queued, so the next start delivers it.
+        // The writers spool what is still queued, so the next start delivers it.
         let _ = tokio::time::timeout(Duration::from_secs(5), records.task).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), records.uploads_task).await;
     }
+    // Attempts under way finish or are retried by the next start (their leases run out).
+    let _ = tokio::time::timeout(Duration::from_secs(5), webhooks_task).await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Where call records and recordings go. Records stay JSON files under `<data>/calls/<date>/`; recordings go
-/// to the blob store (the `recordings` bucket, as WAV or Ogg Opus) when S3 is configured or Opus asked for,
-/// else beside the records as WAV, as before.
-fn recording_sink(config: &Config, blobs: &Arc<dyn BlobStore>) -> Arc<dyn RecordingSink> {
-    let calls = config.data_dir.join("calls");
-    if config.s3.is_none() && config.recording_format == RecordingFormat::Wav {
-        return Arc::new(FsRecordingSink::new(calls));
-    }
-    Arc::new(BlobRecordingSink::new(
+/// Where call records and recordings go. Records stay JSON files under `<data>/calls/<date>/`; recordings
+/// stream to a segment file under `<data>/recordings/` as the call runs and go to the blob store's
+/// `recordings` bucket (WAV or Ogg Opus) when it ends: S3 when configured, else `<data>/blobs/` (a rename, no
+/// copy). An upload that fails leaves the segment file to the blob spool.
+fn recording_sink(
+    config: &Config,
+    blobs: &Arc<dyn BlobStore>,
+    uploads: &voicera_records::BlobUploads,
+) -> Arc<dyn RecordingSink> {
+    let sink = BlobRecordingSink::new(
         Arc::clone(blobs),
         tokio::runtime::Handle::current(),
-        calls,
-        // Segment files wait here for their upload (and stay, for a spool, when it fails).
+        config.data_dir.join("calls"),
         config.data_dir.join("recordings"),
         config.recording_format,
-    ))
+    );
+    Arc::new(sink.with_uploader(Arc::new(uploads.clone())))
 }
 
 /// The org a node's calls are logged under: agents from voicera.toml belong to no org of their own, so the

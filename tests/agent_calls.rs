@@ -20,8 +20,11 @@ fn bench_agent_greets_replies_and_yields_to_barge_in() {
     assert!(server.metric("voicera_turn_latency_seconds_count") >= 1.0);
     // The call record and the stereo recording are in the data dir once the call has ended.
     server.wait_for("the call record", std::time::Duration::from_secs(10), |s| s.log().contains("call record stored"));
-    let days =
-        std::fs::read_dir(server.dir.join("data/calls")).unwrap().flatten().map(|e| e.path()).collect::<Vec<_>>();
+    // Records under `calls/<day>/`, recordings in the filesystem blob store's `recordings/<day>/`.
+    let days = ["data/calls", "data/blobs/recordings"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(server.dir.join(dir)).unwrap().flatten().map(|e| e.path()))
+        .collect::<Vec<_>>();
     let files: Vec<_> = days.iter().flat_map(|d| std::fs::read_dir(d).unwrap().flatten().map(|e| e.path())).collect();
     let json = files.iter().find(|p| p.extension().is_some_and(|e| e == "json")).expect("a call record");
     let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();

@@ -194,17 +194,46 @@ fn a_sip_call_is_in_the_history_with_its_duration_and_transcript() {
     let (status, detail) = request(server.http, "GET", &path, Some(&token), None).expect("the detail answered");
     assert_eq!(status, 200, "{detail}");
     assert_eq!(detail["transcript"][0]["role"], "agent", "{detail}");
-    // The transcript file beside the recording, where `transcript_url` points.
+    // The transcript is an object of the (filesystem) blob store's `transcripts` bucket, where `transcript_url`
+    // points; the recording is the same call's object in `recordings`.
     let url = call["transcript_url"].as_str().expect("a transcript url");
-    let file = std::fs::read_to_string(server.dir.join("data").join(url)).expect("the transcript file");
+    let key = url.strip_prefix("fs://transcripts/").unwrap_or_else(|| panic!("a transcripts object: {url}"));
+    let blobs = server.dir.join("data/blobs");
+    let file = std::fs::read_to_string(blobs.join("transcripts").join(key)).expect("the transcript object");
     assert_eq!(file, content);
-    assert!(server.dir.join("data").join(url.replace(".txt", ".wav")).exists(), "the recording beside it");
+    assert!(blobs.join("recordings").join(key.replace(".txt", ".wav")).exists(), "the recording object");
     assert!(call["recording_url"].as_str().is_some_and(|u| u.contains("/recording")), "{call}");
     // Nothing waited in the spool.
     assert_eq!(server.metric("voicera_spool_items"), 0.0);
     assert!(server.metric("voicera_store_writes_total") >= 2.0, "the start and the end");
     let (code, health) = health(server.http);
     assert_eq!((code, &health["checks"]["store"]), (200, &json!("up")), "{health}");
+}
+
+#[test]
+fn a_call_whose_agent_keeps_no_records_still_has_its_log() {
+    // The bench agent as shipped: no transcript, no recording.
+    let server = Server::start_env("records-off", "", false, &OWNER);
+    let token = login(server.http);
+    let out = sipp(&server, "basic_call.xml", &["-s", "bench", "-m", "1"]);
+    assert_sipp_ok(&server, &out, "bench call");
+    let page = wait_for_meeting(
+        || server.log(),
+        server.http,
+        &token,
+        "the completed call",
+        Duration::from_secs(20),
+        |p| status_is(p, "completed"),
+    );
+    let call = only_call(&page);
+    assert_eq!((&call["agent_id"], &call["inbound"]), (&json!("bench"), &json!(true)), "{call}");
+    assert!(call["duration"].as_f64().is_some_and(|d| (2.0..=10.0).contains(&d)), "{call}");
+    // What was said stays out of it: no transcript, no recording, no files.
+    assert_eq!(call["transcript_content"], Value::Null, "{call}");
+    assert_eq!(call["transcript_url"], Value::Null, "{call}");
+    assert_eq!(call["recording_url"], Value::Null, "{call}");
+    assert!(server.call_records().is_empty(), "no record file");
+    assert!(!server.dir.join("data/blobs/transcripts").read_dir().is_ok_and(|mut d| d.next().is_some()));
 }
 
 /// SecantusDB on a fixed port and data directory, so that it can be killed and started again on the same

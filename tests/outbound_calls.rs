@@ -174,7 +174,10 @@ fn a_provider_call_asks_the_provider_to_fetch_the_agents_answer_url() {
     let body: serde_json::Value = serde_json::from_str(request.split_once("\r\n\r\n").unwrap().1).unwrap();
     assert_eq!(body["to"], "+919876543210");
     assert_eq!(body["from"], "+918000000001");
-    assert_eq!(body["answer_url"], format!("http://{}/telephony/vobiz/answer?agent_id=bench", server.http));
+    assert_eq!(
+        body["answer_url"],
+        format!("http://{}/telephony/vobiz/answer?agent_id=bench&direction=outbound", server.http)
+    );
 }
 
 #[test]

@@ -241,6 +241,7 @@ async fn vobiz_call_answers_barge_in_clears_dtmf_and_record() {
     assert_eq!(record["call_id"], "vz-call-1");
     assert_eq!(record["caller"], "+919000000001", "numbers carried from the answer webhook: {record}");
     assert_eq!(record["called"], "+918000000001");
+    assert_eq!(record["outbound"], false, "Direction=inbound: {record}");
     assert_eq!(record["turns"][0]["user_text"], "what time is it", "{record}");
     assert!(record["turns"].as_array().unwrap().iter().any(|t| t["interrupted"] == true), "{record}");
     let turns = record["turns"].as_array().unwrap();
@@ -255,7 +256,14 @@ async fn vobiz_call_answers_barge_in_clears_dtmf_and_record() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twilio_stream_speaks_twiml_media_clear_and_mark() {
     let server = Server::start("twilio-stream", CONFIG);
-    let pairs = [("CallSid", "CA0001"), ("From", "+15550001"), ("To", "bench"), ("AccountSid", "AC_TWILIO")];
+    // A call the agent placed (Twilio says `outbound-api`): its record is not inbound.
+    let pairs = [
+        ("CallSid", "CA0001"),
+        ("From", "+15550001"),
+        ("To", "bench"),
+        ("AccountSid", "AC_TWILIO"),
+        ("Direction", "outbound-api"),
+    ];
     let url = format!("http://{}/telephony/twilio/answer", server.http);
     let sig = twilio_sig("twilio-token", &url, &pairs);
     let (status, twiml) =
@@ -263,6 +271,7 @@ async fn twilio_stream_speaks_twiml_media_clear_and_mark() {
     assert_eq!(status, 200, "{twiml}");
     assert!(twiml.contains("<Connect><Stream url=\"ws://"), "{twiml}");
     let token = twiml.split("name=\"token\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert!(twiml.contains(r#"<Parameter name="direction" value="outbound"/>"#), "{twiml}");
     let ws_url = stream_url(&twiml);
     assert!(!ws_url.contains('?'), "Twilio stream URLs carry no query: {ws_url}");
     let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
@@ -270,7 +279,7 @@ async fn twilio_stream_speaks_twiml_media_clear_and_mark() {
         .await
         .unwrap();
     drop(ws); // a stream that never starts is simply dropped; the real one follows
-    let start = json!({"event":"start","sequenceNumber":"1","start":{"accountSid":"AC_TWILIO","streamSid":"MZ01","callSid":"CA0001","tracks":["inbound"],"customParameters":{"token":token},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"streamSid":"MZ01"});
+    let start = json!({"event":"start","sequenceNumber":"1","start":{"accountSid":"AC_TWILIO","streamSid":"MZ01","callSid":"CA0001","tracks":["inbound"],"customParameters":{"token":token,"direction":"outbound"},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"streamSid":"MZ01"});
     let frame = |chunk: &[u8]| json!({"event":"media","sequenceNumber":"2","streamSid":"MZ01","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":B64.encode(chunk)}});
     let shapes = Shapes { play: "media", clear: "clear" };
     let stop = json!({"event":"stop","sequenceNumber":"9","streamSid":"MZ01","stop":{"accountSid":"AC_TWILIO","callSid":"CA0001"}});
@@ -279,6 +288,8 @@ async fn twilio_stream_speaks_twiml_media_clear_and_mark() {
     let media = heard.events.iter().find(|(_, e, _)| e == "media").unwrap();
     assert_eq!(media.2["streamSid"], "MZ01");
     assert!(heard.events.iter().any(|(_, e, v)| e == "mark" && v["mark"]["name"].is_string()));
+    server.wait_for("the call record", Duration::from_secs(10), |s| !s.call_records().is_empty());
+    assert_eq!(server.call_records()[0]["outbound"], true, "an outbound-placed stream is not inbound");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,8 @@
 //! agent with recording on, the server pointed at a real S3 server (s3s-fs on 127.0.0.1, started here) through
 //! `VOICERA_S3_*`. The call's stereo recording must be an object in the prefixed `recordings` bucket, named
 //! by the call record, decoding to two channels and the call's length; ranges of it read back byte-exact. With
-//! the server down the call is unaffected and the recording waits on disk for a spool.
+//! the server killed mid-call the call is unaffected, its recording (a file on disk) and transcript wait in
+//! the blob spool, and both arrive once each when the server is back, where the call log's URLs said.
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_sipp_ok, require_tool, sipp, Server};
+use common::{assert_sipp_ok, http_get, require_tool, sipp, Server};
 use tokio::io::AsyncReadExt;
 use voicera_blob::{get_url, parse_blob_url, BlobStore, ByteRange, S3BlobStore, S3Config};
 
@@ -22,13 +23,35 @@ const CALL_PAUSE: Duration = Duration::from_millis(2500);
 
 /// A running s3s-fs (from scripts/setup.sh; `S3S_FS` names another binary), killed on drop.
 struct S3Server {
-    child: Child,
+    child: Option<Child>,
     endpoint: String,
+    root: std::path::PathBuf,
+    port: u16,
 }
 
 impl S3Server {
     fn start(name: &str) -> Self {
-        let root = common::test_dir(&format!("{name}-s3s"));
+        Self::start_at(common::test_dir(&format!("{name}-s3s")), 0)
+    }
+
+    /// Stops the server (its objects stay on disk).
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The server again, on the same port and objects.
+    fn restart(&mut self) {
+        self.kill();
+        let again = Self::start_at(self.root.clone(), self.port);
+        assert_eq!(again.endpoint, self.endpoint);
+        *self = again;
+    }
+
+    /// On `port` (0: any), objects under `root`.
+    fn start_at(root: std::path::PathBuf, port: u16) -> Self {
         let binary = std::env::var("S3S_FS").unwrap_or_else(|_| {
             let home = std::env::var("CARGO_HOME")
                 .map(std::path::PathBuf::from)
@@ -41,7 +64,8 @@ impl S3Server {
             }
         });
         let mut child = Command::new(&binary)
-            .args(["--host", "127.0.0.1", "--port", "0", "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", ACCESS_KEY])
+            .args(["--secret-key", SECRET_KEY])
             .arg(&root)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
@@ -58,7 +82,8 @@ impl S3Server {
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        Self { child, endpoint }
+        let port = endpoint.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).unwrap_or(port);
+        Self { child: Some(child), endpoint, root, port }
     }
 
     fn env(&self) -> Vec<(&'static str, String)> {
@@ -79,8 +104,7 @@ impl S3Server {
 
 impl Drop for S3Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
@@ -191,25 +215,127 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
 }
 
+const OWNER: [(&str, &str); 2] =
+    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
+
+/// One HTTP request to the node's API: (status, body bytes).
+fn api(addr: std::net::SocketAddr, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let head_end = response.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response") + 4;
+    let head = String::from_utf8_lossy(&response[..head_end]).to_string();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    assert!(!head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "{head}");
+    (status, response[head_end..].to_vec())
+}
+
+fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap_or(serde_json::Value::Null)
+}
+
+/// Checks a stereo 16 kHz WAV of about the basic call's length with audio on both sides.
+fn assert_call_wav(wav: &[u8]) {
+    assert_eq!(&wav[..4], b"RIFF");
+    assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 2, "stereo");
+    assert_eq!(u32::from_le_bytes(wav[24..28].try_into().unwrap()), 16_000);
+    let data_len = u32::from_le_bytes(wav[40..44].try_into().unwrap()) as usize;
+    assert_eq!(data_len, wav.len() - 44, "data size fixed up");
+    let seconds = data_len as f64 / 64_000.0;
+    assert!(
+        (seconds - CALL_PAUSE.as_secs_f64()).abs() <= 0.5,
+        "recording {seconds:.2} s; the call was up {CALL_PAUSE:?}"
+    );
+    let energy = |channel: usize| {
+        wav[44..]
+            .chunks_exact(4)
+            .map(|f| i16::from_le_bytes([f[channel * 2], f[channel * 2 + 1]]).unsigned_abs() as u64)
+            .sum::<u64>()
+    };
+    assert!(energy(0) > 0 && energy(1) > 0, "both sides recorded");
+}
+
 #[test]
-fn with_s3_down_the_call_completes_and_its_recording_waits_on_disk() {
-    let s3 = S3Server::start("recordings-s3-down");
-    let env = s3.env();
+fn with_s3_down_the_call_completes_and_its_recording_and_transcript_arrive_once_s3_is_back() {
+    require_tool("sipp");
+    let mut s3 = S3Server::start("recordings-s3-down");
+    let mut env = s3.env();
+    env.extend(OWNER.iter().map(|(k, v)| (*k, v.to_string())));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = Server::start_env("recordings-s3-down", "[bench]\nrecord = true\n", false, &env);
-    drop(s3);
-    let out = sipp(&server, "basic_call.xml", &["-s", "bench", "-m", "1"]);
+    let (status, login) = api(
+        server.http,
+        "POST",
+        "/api/v1/users/login",
+        None,
+        &serde_json::json!({"email": OWNER[0].1, "password": OWNER[1].1}).to_string(),
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&login));
+    let token = json(&login)["access_token"].as_str().unwrap().to_string();
+
+    // S3 goes away while the call is up (basic_call.xml holds it 2.5 s after the ACK).
+    let out = std::thread::scope(|scope| {
+        let call = scope.spawn(|| sipp(&server, "basic_call.xml", &["-s", "bench", "-m", "1"]));
+        std::thread::sleep(Duration::from_millis(1200));
+        s3.kill();
+        call.join().unwrap()
+    });
     assert_sipp_ok(&server, &out, "a call while S3 is down");
-    server.wait_for("the call record", Duration::from_secs(20), |s| s.log().contains("cannot store call record"));
+    server.wait_for("the call record", Duration::from_secs(20), |s| s.log().contains("call record stored"));
     assert_eq!(server.metric("voicera_calls_total{result=\"completed\"}"), 1.0, "the call itself is unaffected");
-    let log = server.log();
-    assert!(log.contains("not uploaded (kept at"), "{log}");
-    // The record is on disk and points at the kept recording, ready for a spool to upload.
+    // Recording and transcript wait in the blob spool; the recording as its segment file on disk.
+    server.wait_for("both uploads spooled", Duration::from_secs(20), |s| s.metric("voicera_blob_spool_items") == 2.0);
+    let (code, health) = http_get(server.http, "/health").unwrap();
+    let health = json(health.as_bytes());
+    assert_eq!((code, &health["checks"]["blobs"]), (200, &serde_json::json!("degraded")), "{health}");
     let records = server.call_records();
     assert_eq!(records.len(), 1, "{records:?}");
-    let kept = std::path::PathBuf::from(records[0]["recording"].as_str().unwrap());
-    let kept = if kept.is_absolute() { kept } else { server.dir.join(kept) };
-    let wav = std::fs::read(&kept).unwrap_or_else(|e| panic!("{}: {e}", kept.display()));
-    assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 2);
-    assert_eq!(u32::from_le_bytes(wav[40..44].try_into().unwrap()) as usize, wav.len() - 44);
+    let url = records[0]["recording"].as_str().unwrap().to_string();
+    let parsed = parse_blob_url(&url).unwrap();
+    assert_eq!((parsed.scheme, parsed.bucket.as_str()), ("s3", "e2e-recordings"), "the object's URL from the start");
+    let segment = server.dir.join("data/recordings").join(&parsed.key);
+    assert!(segment.exists(), "the recording waits as a file: {}", segment.display());
+    // The call log has both URLs already.
+    let (status, page) = api(server.http, "GET", "/api/v1/meetings", Some(&token), "");
+    assert_eq!(status, 200);
+    let page = json(&page);
+    let log = &page["items"][0];
+    assert_eq!(log["status"], "completed", "{page}");
+    let transcript_url = log["transcript_url"].as_str().expect("a transcript URL").to_string();
+    let transcript = parse_blob_url(&transcript_url).unwrap();
+    assert_eq!(transcript.bucket, "e2e-transcripts");
+    assert_eq!(transcript.key, parsed.key.replace(".wav", ".txt"));
+    let meeting = log["meeting_id"].as_str().unwrap().to_string();
+
+    // S3 again, on the same port and objects: the spool drains, each object uploaded once.
+    s3.restart();
+    server
+        .wait_for("the blob spool to drain", Duration::from_secs(60), |s| s.metric("voicera_blob_spool_items") == 0.0);
+    assert_eq!(server.metric("voicera_blob_uploads_total"), 2.0, "exactly once each");
+    assert!(!segment.exists(), "the segment file is gone once uploaded");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = s3.store();
+    let wav = runtime.block_on(read_object(&store, &url, None));
+    assert_call_wav(&wav);
+    let listed = runtime.block_on(store.list("e2e-recordings", "")).unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let text = String::from_utf8(runtime.block_on(read_object(&store, &transcript_url, None))).unwrap();
+    assert_eq!(serde_json::Value::String(text.clone()), log["transcript_content"], "the same transcript");
+    assert!(text.starts_with('[') && text.contains("] assistant: "), "{text}");
+    // The API serves the recording from the URL its log kept.
+    let (status, served) = api(server.http, "GET", &format!("/api/v1/meetings/{meeting}/recording"), Some(&token), "");
+    assert_eq!(status, 200);
+    assert!(served == wav, "the API serves the uploaded object");
+    server.wait_for("blobs up again", Duration::from_secs(10), |s| {
+        json(http_get(s.http, "/health").unwrap().1.as_bytes())["checks"]["blobs"] == "up"
+    });
 }

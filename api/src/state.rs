@@ -93,6 +93,9 @@ pub struct ApiConfig {
     pub invite_ttl: Duration,
     /// Where mail goes.
     pub mail: MailConfig,
+    /// Webhook endpoints may be `http://` to a loopback address (tests, a local relay); otherwise only
+    /// `https://` (`VOICERA_WEBHOOKS_ALLOW_HTTP_LOOPBACK`).
+    pub webhooks_allow_http_loopback: bool,
 }
 
 /// Where the control plane's mail (reset links, invitations) goes.
@@ -203,6 +206,7 @@ impl Default for ApiConfig {
             reset_window: Duration::from_secs(3600),
             invite_ttl: Duration::from_secs(7 * 24 * 3600),
             mail: MailConfig::Disabled,
+            webhooks_allow_http_loopback: false,
         }
     }
 }

@@ -552,6 +552,7 @@ fn sample_body(schema: &Value) -> Value {
     for field in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
         let value = match schema["properties"][field]["type"].as_str() {
             Some("object") => json!({"language": "en"}),
+            Some("array") => json!([format!("sweep-{field}")]),
             _ => json!(format!("sweep-{field}@x.io")),
         };
         body.insert(field.into(), value);

@@ -124,6 +124,38 @@ impl BlobStore for FsBlobStore {
         Ok(())
     }
 
+    /// A rename when the file and the store share a disk (the data dir's segment files do); else a copy.
+    async fn move_file(&self, bucket: &str, key: &str, from: &Path) -> Result<(), BlobError> {
+        let path = self.path(bucket, key)?;
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(|e| BlobError::io(dir, e))?;
+        }
+        match tokio::fs::rename(from, &path).await {
+            Ok(()) => {
+                // The rename is durable once the bucket's directory is.
+                if let Some(dir) = path.parent() {
+                    let dir = dir.to_path_buf();
+                    let synced = tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all()).await;
+                    if let Ok(Err(e)) = synced {
+                        return Err(BlobError::io(&path, e));
+                    }
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::io(from, e)),
+            // Another disk (EXDEV) or a rename the system refuses: copy, then remove.
+            Err(_) => {
+                let file = tokio::fs::File::open(from).await.map_err(|e| BlobError::io(from, e))?;
+                self.put_stream(bucket, key, Box::pin(file)).await?;
+                match tokio::fs::remove_file(from).await {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(BlobError::io(from, e)),
+                }
+            }
+        }
+    }
+
     async fn get(&self, bucket: &str, key: &str, range: Option<ByteRange>) -> Result<BlobRead, BlobError> {
         let path = self.path(bucket, key)?;
         let not_found = || BlobError::NotFound { bucket: bucket.to_string(), key: key.to_string() };

@@ -261,6 +261,19 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
         self.put_stream(bucket, key, Box::pin(file)).await
     }
 
+    /// Stores a local file as an object and removes the file: a recording's segment file once its call is
+    /// over. The default uploads and then removes; the filesystem store renames the file into place when it
+    /// is on the same disk (no copy of an hour of audio). A file that is gone is an error, the object intact.
+    async fn move_file(&self, bucket: &str, key: &str, path: &Path) -> Result<(), BlobError> {
+        self.put_file(bucket, key, path).await?;
+        match tokio::fs::remove_file(path).await {
+            Ok(()) => Ok(()),
+            // Removed by a concurrent retry of the same upload: the object is there all the same.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(BlobError::io(path, e)),
+        }
+    }
+
     /// Stores bytes held in memory (small objects: transcripts, records).
     async fn put_bytes(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), BlobError> {
         self.put_stream(bucket, key, Box::pin(std::io::Cursor::new(bytes))).await

@@ -18,7 +18,7 @@ use voicera_conversation::recorder::{
     new_record_id, CallRecord, FsRecordingSink, ProviderReport, RecordingSink, RecordingWriter,
 };
 
-use crate::{upload_file, BlobError, BlobStore, Bucket, OggOpusWriter};
+use crate::{validate_key, BlobError, BlobStore, Bucket, OggOpusWriter};
 
 /// Recordings' sample rate: the engine's.
 pub const RECORDING_RATE: u32 = 16_000;
@@ -211,11 +211,52 @@ pub struct RecordingUploadFailed {
     pub source: Box<BlobError>,
 }
 
+/// Where a finished recording's segment file goes: the `recordings` bucket, now or later.
+pub trait SegmentUploader: Send + Sync {
+    /// Takes the finished segment file at `path` for `bucket/key` (it is the uploader's from now on: moved
+    /// into the store, or kept until it is) and returns the URL the object has, or will have once a queued
+    /// upload is through. An error means the recording is neither stored nor queued: the file is kept where
+    /// it is. Blocking: called from the thread that stores the call's record.
+    fn upload(&self, bucket: &str, key: &str, path: PathBuf) -> Result<String, RecordingUploadFailed>;
+}
+
+/// Uploads at once on the sink's runtime and reports a failure (the file kept): the sink on its own, without
+/// a spool (`voicera-records` queues failed uploads instead).
+pub struct DirectUpload {
+    store: Arc<dyn BlobStore>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl DirectUpload {
+    /// Uploads to `store`, run on `runtime`.
+    pub fn new(store: Arc<dyn BlobStore>, runtime: tokio::runtime::Handle) -> Self {
+        Self { store, runtime }
+    }
+}
+
+impl SegmentUploader for DirectUpload {
+    fn upload(&self, bucket: &str, key: &str, path: PathBuf) -> Result<String, RecordingUploadFailed> {
+        let moved = self.runtime.block_on(async {
+            validate_key(key)?;
+            self.store.move_file(bucket, key, &path).await
+        });
+        match moved {
+            Ok(()) => Ok(self.store.url(bucket, key)),
+            Err(source) => Err(RecordingUploadFailed {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                path,
+                source: Box::new(source),
+            }),
+        }
+    }
+}
+
 /// Records go where they went before (JSON under `<data>/calls/<date>/`); recordings go to the blob store's
 /// `recordings` bucket as `<date>/<record id>.wav|.ogg`, and the record's `recording` is the object's URL.
 pub struct BlobRecordingSink {
     store: Arc<dyn BlobStore>,
-    runtime: tokio::runtime::Handle,
+    uploader: Arc<dyn SegmentUploader>,
     records: FsRecordingSink,
     segments: PathBuf,
     format: RecordingFormat,
@@ -303,14 +344,21 @@ impl BlobRecordingSink {
             tracing::error!(%err, "cannot start the recording writer thread: recordings stay in memory");
         }
         Self {
+            uploader: Arc::new(DirectUpload::new(Arc::clone(&store), runtime)),
             store,
-            runtime,
             records: FsRecordingSink::new(records_dir),
             segments: segments_dir.into(),
             format,
             writer,
             next_stream: AtomicU64::new(0),
         }
+    }
+
+    /// Finished segment files go through `uploader` (a spool that retries failed uploads) instead of being
+    /// uploaded once, at the call's end, on the sink's runtime.
+    pub fn with_uploader(mut self, uploader: Arc<dyn SegmentUploader>) -> Self {
+        self.uploader = uploader;
+        self
     }
 
     /// The object key and segment file of `record`'s recording.
@@ -334,18 +382,10 @@ impl BlobRecordingSink {
         Ok(self.upload(key, path))
     }
 
-    /// Uploads a finished segment file and removes it; or the failure, with the file kept.
+    /// Hands a finished segment file to the uploader; the object's URL, or the failure with the file kept.
     fn upload(&self, key: String, path: PathBuf) -> Result<String, RecordingUploadFailed> {
         let bucket = self.store.bucket_name(Bucket::Recordings);
-        match self.runtime.block_on(upload_file(self.store.as_ref(), &bucket, &key, &path)) {
-            Ok(url) => {
-                if let Err(err) = std::fs::remove_file(&path) {
-                    tracing::warn!(path = %path.display(), %err, "uploaded recording's segment file not removed");
-                }
-                Ok(url)
-            }
-            Err(source) => Err(RecordingUploadFailed { bucket, key, path, source: Box::new(source) }),
-        }
+        self.uploader.upload(&bucket, &key, path)
     }
 
     /// Puts the upload's outcome in the record, stores the record, and returns the failure for a spool.
@@ -445,7 +485,7 @@ fn safe_stem(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FsBlobStore;
+    use crate::{upload_file, FsBlobStore};
     use tokio::io::AsyncReadExt;
 
     fn record() -> CallRecord {

@@ -162,15 +162,7 @@ impl CallCore {
         let Some(plan) = self.recording.take() else { return };
         let agent = conversation.agent();
         let started_ms = self.clock.unix_ms(now);
-        self.journal = Some(Journal::new(
-            plan,
-            self.transport,
-            call_id,
-            &agent.id,
-            conversation.greeting(),
-            agent.record_audio,
-            started_ms,
-        ));
+        self.journal = Some(Journal::new(plan, self.transport, call_id, agent, conversation.greeting(), started_ms));
     }
 
     /// Whether [`CallCore::start`] has run.
@@ -401,8 +393,8 @@ mod tests {
             called: "bench".into(),
             outbound: false,
         };
-        let agent = Arc::new(Agent::bench(false));
-        let service = CallService::Agent(Box::new(Conversation::new(agent)));
+        let agent = Agent { record_transcript: true, ..Agent::bench(false) };
+        let service = CallService::Agent(Box::new(Conversation::new(Arc::new(agent))));
         let mut core = CallCore::new(service, Arc::new(Metrics::default()), Some(plan), "test", clock);
         let answered = t0 + Duration::from_secs(5);
         core.start("call-1", answered);

@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime};
 
 use voicera_media::metrics::Metrics;
 
-use crate::agent::ToolRequest;
+use crate::agent::{Agent, ToolRequest};
 use crate::core::EndReason;
 use crate::engine::{ConversationNote, HangUpReason};
 use crate::recorder::{
@@ -94,24 +94,27 @@ pub struct Journal {
     plan: RecordingPlan,
     record: CallRecord,
     audio: Option<StereoRecorder>,
+    /// The agent keeps transcripts: else only the call's log is stored, its texts blanked.
+    content: bool,
 }
 
 impl Journal {
-    /// Starts the journal of one call at `started_ms` (Unix milliseconds): `key` is the transport's call id,
-    /// `audio` whether to record stereo audio.
+    /// Starts the journal of one call to `agent` at `started_ms` (Unix milliseconds): `key` is the transport's
+    /// call id, `greeting` as said. What is kept follows the agent: with `record_transcript` off only the
+    /// call's log is kept; `record_audio` (with transcripts) adds the stereo recording.
     pub fn new(
         plan: RecordingPlan,
         transport: &'static str,
         key: &str,
-        agent: &str,
+        agent: &Agent,
         greeting: &str,
-        audio: bool,
         started_ms: u64,
     ) -> Self {
+        let (content, audio) = (agent.record_transcript, agent.record_audio);
         let record = CallRecord {
             record_id: record_id_at(started_ms),
             call_id: key.to_string(),
-            agent: agent.to_string(),
+            agent: agent.id.clone(),
             caller: plan.caller.clone(),
             called: plan.called.clone(),
             outbound: plan.outbound,
@@ -130,11 +133,11 @@ impl Journal {
         plan.sink.call_started(&record);
         // A sink that takes the recording as it is made keeps memory bounded however long the call; others get
         // it whole at the end.
-        let audio = audio.then(|| match plan.sink.open_recording(&record) {
+        let audio = (audio && content).then(|| match plan.sink.open_recording(&record) {
             Some(writer) => StereoRecorder::streaming(writer),
             None => StereoRecorder::default(),
         });
-        Self { plan, record, audio }
+        Self { plan, record, audio, content }
     }
 
     /// Audio of either side as it happens: the caller's as the engine hears it, the agent's as it plays.
@@ -226,7 +229,15 @@ impl Journal {
             other => format!("{other:?}"),
         };
         self.record.recording_truncated = self.audio.as_ref().is_some_and(|a| a.truncated);
-        FinishedCall { sink: self.plan.sink, record: self.record, audio: self.audio }
+        if !self.content {
+            // What was said stays out of the log; the turns keep their timings.
+            self.record.greeting.clear();
+            for turn in &mut self.record.turns {
+                turn.user_text.clear();
+                turn.agent_text.clear();
+            }
+        }
+        FinishedCall { sink: self.plan.sink, record: self.record, audio: self.audio, content: self.content }
     }
 }
 
@@ -235,6 +246,7 @@ pub struct FinishedCall {
     sink: Arc<dyn RecordingSink>,
     record: CallRecord,
     audio: Option<StereoRecorder>,
+    content: bool,
 }
 
 impl FinishedCall {
@@ -246,6 +258,15 @@ impl FinishedCall {
     /// Stores the record and recording. Blocking (file or network I/O): transports run it on a blocking
     /// thread. A failure is logged with the record itself, so the transcript is never silently lost.
     pub fn store(mut self) {
+        if !self.content {
+            match self.sink.store_log_only(&mut self.record) {
+                Ok(()) => {
+                    tracing::debug!(record_id = %self.record.record_id, "call logged (its agent keeps no transcript)")
+                }
+                Err(err) => tracing::error!(%err, record_id = %self.record.record_id, "cannot log the call"),
+            }
+            return;
+        }
         let stored = match self.audio.take() {
             Some(audio) if audio.is_streaming() => match audio.finish() {
                 Some(writer) => self.sink.store_streamed(&mut self.record, writer),

@@ -167,6 +167,13 @@ pub trait RecordingSink: Send + Sync {
     /// Stores the record and the interleaved stereo recording (if any). Blocking: call from a blocking task.
     fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()>;
 
+    /// Stores what is kept of a call whose agent keeps no transcript (`record_transcript` off): its log
+    /// alone (who, when, how long, why it ended), no record file, no transcript, no recording; `record`'s
+    /// texts are already blank. Blocking. The default keeps nothing (a file sink has no call log).
+    fn store_log_only(&self, _record: &mut CallRecord) -> std::io::Result<()> {
+        Ok(())
+    }
+
     /// Stores a provider's end-of-call report. Blocking.
     fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()>;
 

@@ -34,6 +34,16 @@ pub struct LogContext {
     pub transcript_url: Option<String>,
 }
 
+/// `YYYY-MM-DD` (UTC) of Unix seconds: the day directory of a call's objects.
+pub fn day_of(unix_secs: u64) -> String {
+    utc_text(unix_secs as i64 * 1000).chars().take(10).collect()
+}
+
+/// A record id as it names files and objects: letters, digits, `-` and `_` only (ours are `rec-<ms>-<hex>`).
+pub fn file_stem(record_id: &str) -> String {
+    record_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+}
+
 /// The transcript as the original wrote it: one `[ISO ts] role: text` line per utterance, `role` being
 /// `user` or `assistant`; the greeting first.
 pub fn transcript(record: &CallRecord) -> String {

@@ -8,17 +8,22 @@
 //! with [`backoff`] once it is back, exactly once ([`item`]: idempotent upserts keyed by the call's record
 //! id). A node that died mid-call closes its orphans on the next start, by its [`node`] id.
 //!
+//! Recordings and transcripts go to the blob store the same way, through a spool of their own ([`blobs`]),
+//! and [`retention`] deletes a call's objects and log together once its org's retention has passed.
+//!
 //! Crate map: `spool.rs` the directory of items · `backoff.rs` retry timing (sans-IO) · `writer.rs` the
 //! queue, the writer task and its metrics · `item.rs` what is spooled and how each kind reaches the store,
-//! the orphan sweeps · `call_log.rs` the document and transcript · `sink.rs` the recording sink ·
-//! `node.rs` the node id.
+//! the orphan sweeps · `blobs.rs` uploads to the blob store and their spool · `call_log.rs` the document and
+//! transcript · `sink.rs` the recording sink · `retention.rs` the retention sweeper · `node.rs` the node id.
 
 #![forbid(unsafe_code)]
 
 pub mod backoff;
+pub mod blobs;
 pub mod call_log;
 pub mod item;
 pub mod node;
+pub mod retention;
 pub mod sink;
 pub mod spool;
 pub mod writer;
@@ -31,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use voicera_conversation::recorder::RecordingSink;
 use voicera_store::Store;
 
+pub use blobs::{BlobUpload, BlobUploads};
 pub use item::{SpoolItem, StoreDelivery};
 pub use sink::StoreRecordingSink;
 pub use spool::Spool;
@@ -76,10 +82,8 @@ pub fn unix_ms() -> u64 {
 /// How a node keeps its call records.
 #[derive(Debug, Clone)]
 pub struct RecordsConfig {
-    /// The spool's directory (`<data-dir>/spool`).
+    /// The spool's directory (`<data-dir>/spool`; blob uploads spool in its `blobs/`).
     pub spool_dir: PathBuf,
-    /// Where the file sink writes (`<data-dir>/calls`): transcripts go beside the recordings.
-    pub calls_root: PathBuf,
     /// This node's id ([`node::node_id`]).
     pub node_id: String,
     /// The org the node's calls belong to (agents from voicera.toml have no org of their own).
@@ -96,18 +100,34 @@ pub struct Records {
     pub writer: RecordWriter<SpoolItem>,
     /// The writer task; await it after shutdown so queued records reach the spool.
     pub task: tokio::task::JoinHandle<()>,
+    /// Uploads of recordings and transcripts, for the backlog and the degraded state.
+    pub uploads: BlobUploads,
+    /// The uploads' writer task; await it after shutdown too.
+    pub uploads_task: tokio::task::JoinHandle<()>,
 }
 
 /// How long the start-up sweep may take before the node starts without it (logged).
 const SWEEP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Starts a node's blob uploads: the spool under `<spool_dir>/blobs` (resumed from the last run) and its
+/// writer on `blobs`. Run before the recording sink is made: its segment files go through them.
+pub async fn start_uploads(
+    spool_dir: &Path,
+    store: Arc<dyn voicera_blob::BlobStore>,
+    shutdown: CancellationToken,
+) -> Result<(BlobUploads, tokio::task::JoinHandle<()>), RecordsError> {
+    BlobUploads::start(spool_dir.join("blobs"), store, blobs::blob_writer_config(), shutdown).await
+}
+
 /// Starts a node's call records: opens the spool (closing calls the last run left open in it), starts the
-/// writer on `store`, closes this node's orphans in the store, and wraps `files` in the store sink. Run
-/// before the node takes calls.
+/// writer on `store`, closes this node's orphans in the store, and wraps `files` (records and recordings)
+/// in the store sink, with transcripts through `uploads` (from [`start_uploads`]). Run before the node
+/// takes calls.
 pub async fn start(
     config: RecordsConfig,
     store: Store,
     files: Arc<dyn RecordingSink>,
+    uploads: (BlobUploads, tokio::task::JoinHandle<()>),
     shutdown: CancellationToken,
 ) -> Result<Records, RecordsError> {
     let spool_dir = config.spool_dir.clone();
@@ -139,7 +159,7 @@ pub async fn start(
         Ok(Err(err)) => tracing::warn!(%err, "cannot look for calls left in progress; they stay open"),
         Err(_) => tracing::warn!("the store did not list calls left in progress in time; they stay open"),
     }
-    let sink =
-        Arc::new(StoreRecordingSink::new(files, config.calls_root, writer.clone(), config.org_id, config.node_id));
-    Ok(Records { sink, writer, task })
+    let (uploads, uploads_task) = uploads;
+    let sink = Arc::new(StoreRecordingSink::new(files, uploads.clone(), writer.clone(), config.org_id, config.node_id));
+    Ok(Records { sink, writer, task, uploads, uploads_task })
 }

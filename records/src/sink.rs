@@ -1,16 +1,17 @@
 //! The recording sink that puts every call into the store: the one place all transports report a call's
 //! start ([`RecordingSink::call_started`], from the journal as the call is answered) and end
-//! ([`RecordingSink::store`], from the transport's blocking thread once the call is over). Files (record
-//! JSON, stereo WAV) still go to the wrapped sink; the transcript is written beside them in the original's
-//! `[ISO ts] role: text` form; the call-log document goes to the [`RecordWriter`], so the store's state
-//! never holds up a call.
+//! ([`RecordingSink::store`], from the transport's blocking thread once the call is over). The record JSON and
+//! the recording go to the wrapped sink (the blob recording sink: the recording streamed to a segment file
+//! and uploaded through [`BlobUploads`]); the transcript goes to the `transcripts` bucket in the original's
+//! `[ISO ts] role: text` form; the call-log document, with both URLs, goes to the [`RecordWriter`], so neither
+//! the store's state nor the blob store's ever holds up a call.
 
-use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 
+use voicera_blob::Bucket;
 use voicera_conversation::recorder::{CallRecord, ProviderReport, RecordingSink, RecordingWriter};
 
+use crate::blobs::{BlobBody, BlobUpload, BlobUploads};
 use crate::call_log::{self, LogContext};
 use crate::item::{CallLogWrite, SpoolItem};
 use crate::writer::RecordWriter;
@@ -18,29 +19,24 @@ use crate::writer::RecordWriter;
 /// A [`RecordingSink`] that writes each call's log to the store through the writer, around a file sink.
 pub struct StoreRecordingSink {
     files: Arc<dyn RecordingSink>,
-    /// The directory the file sink writes under (`<data-dir>/calls`): transcripts go beside recordings.
-    calls_root: PathBuf,
+    /// Where transcripts go (the `transcripts` bucket), spooled when the blob store is away.
+    uploads: BlobUploads,
     writer: RecordWriter<SpoolItem>,
     org_id: String,
     node_id: String,
 }
 
 impl StoreRecordingSink {
-    /// Logs of `org_id`'s calls taken by `node_id`, with files through `files` under `calls_root`.
+    /// Logs of `org_id`'s calls taken by `node_id`, with records and recordings through `files` and
+    /// transcripts through `uploads`.
     pub fn new(
         files: Arc<dyn RecordingSink>,
-        calls_root: impl Into<PathBuf>,
+        uploads: BlobUploads,
         writer: RecordWriter<SpoolItem>,
         org_id: impl Into<String>,
         node_id: impl Into<String>,
     ) -> StoreRecordingSink {
-        StoreRecordingSink {
-            files,
-            calls_root: calls_root.into(),
-            writer,
-            org_id: org_id.into(),
-            node_id: node_id.into(),
-        }
+        StoreRecordingSink { files, uploads, writer, org_id: org_id.into(), node_id: node_id.into() }
     }
 
     fn context(&self) -> LogContext {
@@ -51,20 +47,21 @@ impl StoreRecordingSink {
         CallLogWrite { org_id: self.org_id.clone(), id: record.record_id.clone(), doc }
     }
 
-    /// `<calls>/<YYYY-MM-DD>/<record id>.txt`, written atomically; its path relative to the data dir.
-    fn write_transcript(&self, record: &CallRecord, text: &str) -> std::io::Result<String> {
-        let day: String = voicera_store::utc_text(record.started_at as i64 * 1000).chars().take(10).collect();
-        let stem: String =
-            record.record_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
-        let dir = self.calls_root.join(&day);
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("{stem}.txt"));
-        let tmp = path.with_extension("txt.partial");
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        Ok(format!("calls/{day}/{stem}.txt"))
+    /// Puts the transcript in the `transcripts` bucket as `<YYYY-MM-DD>/<record id>.txt` (uploaded now, or
+    /// spooled); its URL.
+    fn put_transcript(&self, record: &CallRecord, text: &str) -> Option<String> {
+        let day = call_log::day_of(record.started_at);
+        let key = format!("{day}/{}.txt", call_log::file_stem(&record.record_id));
+        let bucket = self.uploads.store().bucket_name(Bucket::Transcripts);
+        let upload = BlobUpload { bucket, key, body: BlobBody::Text { text: text.to_string() } };
+        match self.uploads.put(upload) {
+            Ok(url) => Some(url),
+            Err(err) => {
+                // The text is still in the log document's `transcript_content`.
+                tracing::error!(%err, record_id = %record.record_id, "the transcript cannot be stored as an object");
+                None
+            }
+        }
     }
 }
 
@@ -79,7 +76,7 @@ impl RecordingSink for StoreRecordingSink {
 
     fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()> {
         let stored = self.files.store(record, stereo);
-        self.log_finished(record);
+        self.log_finished(record, true);
         stored
     }
 
@@ -90,8 +87,14 @@ impl RecordingSink for StoreRecordingSink {
 
     fn store_streamed(&self, record: &mut CallRecord, recording: Box<dyn RecordingWriter>) -> std::io::Result<()> {
         let stored = self.files.store_streamed(record, recording);
-        self.log_finished(record);
+        self.log_finished(record, true);
         stored
+    }
+
+    /// No files, no transcript: the call's log alone.
+    fn store_log_only(&self, record: &mut CallRecord) -> std::io::Result<()> {
+        self.log_finished(record, false);
+        Ok(())
     }
 
     /// The report goes to the files; a call that never connected also becomes a busy log in the store.
@@ -106,16 +109,14 @@ impl RecordingSink for StoreRecordingSink {
 }
 
 impl StoreRecordingSink {
-    /// Writes the transcript file and hands the finished call's log to the writer (a full queue spools).
-    fn log_finished(&self, record: &CallRecord) {
-        let text = call_log::transcript(record);
-        let transcript_url = match self.write_transcript(record, &text) {
-            Ok(url) => Some(url),
-            Err(err) => {
-                // The text is still in the log document's `transcript_content`.
-                tracing::error!(%err, record_id = %record.record_id, "cannot write the transcript file");
-                None
-            }
+    /// Stores the transcript (when the call keeps one) and hands the finished call's log to the writer (a
+    /// full queue spools).
+    fn log_finished(&self, record: &CallRecord, transcribed: bool) {
+        let transcript_url = if transcribed {
+            let text = call_log::transcript(record);
+            self.put_transcript(record, &text)
+        } else {
+            None
         };
         let context = LogContext {
             recording_url: record.recording.as_ref().map(|r| {
@@ -128,7 +129,11 @@ impl StoreRecordingSink {
             transcript_url,
             ..self.context()
         };
-        let doc = call_log::finished(record, &context);
+        let mut doc = call_log::finished(record, &context);
+        if !transcribed {
+            // Its agent keeps no transcripts: what was said stays out of the store.
+            doc["transcript_content"] = serde_json::Value::Null;
+        }
         // Blocking thread: a full queue spools here.
         self.writer.submit(SpoolItem::CallFinished(self.write(record, doc)));
     }
@@ -139,9 +144,11 @@ mod tests {
     use std::sync::Mutex;
 
     use tokio_util::sync::CancellationToken;
+    use voicera_blob::{BlobStore, FsBlobStore};
     use voicera_conversation::recorder::FsRecordingSink;
 
     use super::*;
+    use crate::blobs::blob_writer_config;
     use crate::spool::Spool;
     use crate::writer::{Deliver, DeliveryError, WriterConfig};
 
@@ -156,16 +163,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_call_is_logged_at_its_start_and_end_with_its_transcript_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let collected = Collect::default();
-        let shutdown = CancellationToken::new();
-        let spool = Spool::open(dir.path().join("spool")).unwrap();
-        let (writer, task) = RecordWriter::spawn(WriterConfig::default(), spool, collected.clone(), shutdown.clone());
-        let calls = dir.path().join("calls");
-        let sink = StoreRecordingSink::new(Arc::new(FsRecordingSink::new(&calls)), &calls, writer, "org1", "n1");
-        let mut record = CallRecord {
+    fn record() -> CallRecord {
+        CallRecord {
             record_id: "rec-1".into(),
             call_id: "c@h".into(),
             agent: "bench".into(),
@@ -182,17 +181,46 @@ mod tests {
             recording_truncated: false,
             model_failures: vec![],
             model_fallbacks: vec![],
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_is_logged_at_its_start_and_end_with_its_transcript_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let collected = Collect::default();
+        let shutdown = CancellationToken::new();
+        let spool = Spool::open(dir.path().join("spool")).unwrap();
+        let (writer, task) = RecordWriter::spawn(WriterConfig::default(), spool, collected.clone(), shutdown.clone());
+        let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(dir.path().join("blobs")));
+        let (uploads, uploads_task) = BlobUploads::start(
+            dir.path().join("spool/blobs"),
+            Arc::clone(&blobs),
+            blob_writer_config(),
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
+        let calls = dir.path().join("calls");
+        let sink =
+            Arc::new(StoreRecordingSink::new(Arc::new(FsRecordingSink::new(&calls)), uploads, writer, "org1", "n1"));
+        let mut call = record();
+        sink.call_started(&call);
+        let stored = {
+            let sink = Arc::clone(&sink);
+            tokio::task::spawn_blocking(move || sink.store(&mut call, Some(&[0i16; 640])).map(|()| call))
+                .await
+                .unwrap()
+                .unwrap()
         };
-        sink.call_started(&record);
-        let stored = tokio::task::spawn_blocking(move || sink.store(&mut record, Some(&[0i16; 640])).map(|()| record))
-            .await
-            .unwrap()
-            .unwrap();
+        // A call whose agent keeps no transcript: its log alone.
+        let mut quiet = CallRecord { record_id: "rec-2".into(), ..record() };
+        tokio::task::spawn_blocking(move || sink.store_log_only(&mut quiet)).await.unwrap().unwrap();
         shutdown.cancel();
         task.await.unwrap();
+        uploads_task.await.unwrap();
 
         let items = collected.0.lock().unwrap().clone();
-        assert_eq!(items.len(), 2);
+        assert_eq!(items.len(), 3);
         assert!(
             matches!(&items[0], SpoolItem::CallStarted(w) if w.doc["status"] == "in-progress" && w.org_id == "org1")
         );
@@ -200,9 +228,14 @@ mod tests {
         assert_eq!(end.id, "rec-1");
         assert_eq!(end.doc["duration"], 3.0);
         assert_eq!(end.doc["recording_url"], format!("calls/{}", stored.recording.unwrap()));
-        assert_eq!(end.doc["transcript_url"], "calls/2024-11-19/rec-1.txt");
-        let text = std::fs::read_to_string(calls.join("2024-11-19/rec-1.txt")).unwrap();
+        assert_eq!(end.doc["transcript_url"], "fs://transcripts/2024-11-19/rec-1.txt");
+        let text = std::fs::read_to_string(dir.path().join("blobs/transcripts/2024-11-19/rec-1.txt")).unwrap();
         assert_eq!(text, "[2024-11-19T07:06:40.000Z] assistant: Hi\n");
         assert_eq!(end.doc["transcript_content"], text);
+        let SpoolItem::CallFinished(quiet) = &items[2] else { panic!("{items:?}") };
+        assert_eq!((quiet.id.as_str(), &quiet.doc["status"]), ("rec-2", &serde_json::json!("completed")));
+        assert_eq!(quiet.doc["transcript_content"], serde_json::Value::Null);
+        assert_eq!(quiet.doc["transcript_url"], serde_json::Value::Null);
+        assert!(!dir.path().join("blobs/transcripts/2024-11-19/rec-2.txt").exists());
     }
 }

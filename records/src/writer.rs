@@ -47,6 +47,43 @@ pub trait Deliver<T>: Send + Sync + 'static {
     fn deliver(&self, item: &T) -> impl Future<Output = Result<(), DeliveryError>> + Send;
 }
 
+/// What a writer's logs and metrics call its dependency and its figures: one writer delivers call logs to
+/// the store, another recordings and transcripts to the blob store, each with its own spool and metrics.
+#[derive(Debug)]
+pub struct WriterNames {
+    /// The dependency, in log lines (`store`, `blob store`).
+    pub dependency: &'static str,
+    /// Gauge: items waiting in the spool.
+    pub spool_items: &'static str,
+    /// Gauge: their bytes.
+    pub spool_bytes: &'static str,
+    /// Gauge: the oldest item's age in seconds.
+    pub spool_oldest_seconds: &'static str,
+    /// Counter: items delivered.
+    pub delivered_total: &'static str,
+    /// Counter: deliveries that failed or timed out.
+    pub failures_total: &'static str,
+    /// Counter: items refused and moved to `rejected/`.
+    pub rejected_total: &'static str,
+    /// Counter: items the spool could not write.
+    pub spool_errors_total: &'static str,
+    /// Summary: time of successful deliveries.
+    pub delivery_seconds: &'static str,
+}
+
+/// The call logs' writer (to the store): the names `/metrics` has always had.
+pub static STORE_NAMES: WriterNames = WriterNames {
+    dependency: "store",
+    spool_items: "voicera_spool_items",
+    spool_bytes: "voicera_spool_bytes",
+    spool_oldest_seconds: "voicera_spool_oldest_seconds",
+    delivered_total: "voicera_store_writes_total",
+    failures_total: "voicera_store_write_failures_total",
+    rejected_total: "voicera_spool_rejected_total",
+    spool_errors_total: "voicera_spool_write_errors_total",
+    delivery_seconds: "voicera_store_write_seconds",
+};
+
 /// The writer's timing and queue.
 #[derive(Debug, Clone, Copy)]
 pub struct WriterConfig {
@@ -58,6 +95,8 @@ pub struct WriterConfig {
     pub backoff_initial: Duration,
     /// Longest retry delay.
     pub backoff_max: Duration,
+    /// How logs and metrics name the dependency and figures.
+    pub names: &'static WriterNames,
 }
 
 impl Default for WriterConfig {
@@ -67,6 +106,7 @@ impl Default for WriterConfig {
             attempt_timeout: Duration::from_secs(3),
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
+            names: &STORE_NAMES,
         }
     }
 }
@@ -83,6 +123,7 @@ struct Counters {
 }
 
 struct Shared<T> {
+    names: &'static WriterNames,
     spool: Mutex<Spool<T>>,
     counters: Counters,
     /// The last delivery attempt failed (cleared by a success).
@@ -120,6 +161,7 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> RecordWriter<T> {
     ) -> (RecordWriter<T>, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let shared = Arc::new(Shared {
+            names: config.names,
             spool: Mutex::new(spool),
             counters: Counters::default(),
             failing: AtomicBool::new(false),
@@ -157,6 +199,23 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> RecordWriter<T> {
         self.tx.try_send(item).is_ok()
     }
 
+    /// Counts a delivery its caller made itself, outside the writer (a recording uploaded before its call is
+    /// reported stored): `Some(time taken)` when it succeeded, `None` when it failed (the caller then
+    /// submits the item).
+    pub fn count_direct(&self, delivered_in: Option<Duration>) {
+        let c = &self.shared.counters;
+        match delivered_in {
+            Some(took) => {
+                c.delivered.fetch_add(1, Relaxed);
+                c.write_micros.fetch_add(took.as_micros() as u64, Relaxed);
+                c.writes_timed.fetch_add(1, Relaxed);
+            }
+            None => {
+                c.failures.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
     /// The spool's backlog.
     pub fn backlog(&self) -> Backlog {
         self.shared.spool().backlog()
@@ -168,64 +227,68 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> RecordWriter<T> {
         self.shared.failing.load(Relaxed) || !self.shared.spool().is_empty()
     }
 
-    /// Prometheus text: the spool's backlog and the store's write latency and failures.
+    /// Prometheus text: the spool's backlog and the dependency's write latency and failures, under the
+    /// writer's [`WriterNames`].
     pub fn render_metrics(&self, now_ms: u64) -> String {
         let backlog = self.backlog();
         let c = &self.shared.counters;
+        let n = self.shared.names;
+        let what = n.dependency;
         let oldest = backlog.oldest_ms.map_or(0.0, |t| now_ms.saturating_sub(t) as f64 / 1000.0);
         let mut out = String::with_capacity(1024);
-        let mut metric = |name: &str, kind: &str, help: &str, lines: String| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{lines}");
+        let mut metric = |name: &str, kind: &str, help: String, value: String| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{value}");
         };
         metric(
-            "voicera_spool_items",
+            n.spool_items,
             "gauge",
-            "Records waiting in the spool.",
-            format!("voicera_spool_items {}", backlog.items),
+            format!("Items waiting in the spool for the {what}."),
+            format!(" {}", backlog.items),
         );
         metric(
-            "voicera_spool_bytes",
+            n.spool_bytes,
             "gauge",
-            "Bytes of the spooled records.",
-            format!("voicera_spool_bytes {}", backlog.bytes),
+            format!("Bytes of the items spooled for the {what}."),
+            format!(" {}", backlog.bytes),
         );
         metric(
-            "voicera_spool_oldest_seconds",
+            n.spool_oldest_seconds,
             "gauge",
-            "Age of the oldest spooled record (0 when none).",
-            format!("voicera_spool_oldest_seconds {oldest:.3}"),
+            format!("Age of the oldest item spooled for the {what} (0 when none)."),
+            format!(" {oldest:.3}"),
         );
         metric(
-            "voicera_store_writes_total",
+            n.delivered_total,
             "counter",
-            "Records delivered to the store.",
-            format!("voicera_store_writes_total {}", c.delivered.load(Relaxed)),
+            format!("Items delivered to the {what}."),
+            format!(" {}", c.delivered.load(Relaxed)),
         );
         metric(
-            "voicera_store_write_failures_total",
+            n.failures_total,
             "counter",
-            "Record deliveries that failed or timed out (each retried later).",
-            format!("voicera_store_write_failures_total {}", c.failures.load(Relaxed)),
+            format!("Deliveries to the {what} that failed or timed out (each retried later)."),
+            format!(" {}", c.failures.load(Relaxed)),
         );
         metric(
-            "voicera_spool_rejected_total",
+            n.rejected_total,
             "counter",
-            "Records the store refused as invalid, moved to spool/rejected/.",
-            format!("voicera_spool_rejected_total {}", c.rejected.load(Relaxed)),
+            format!("Items the {what} refused as invalid, moved to the spool's rejected/."),
+            format!(" {}", c.rejected.load(Relaxed)),
         );
         metric(
-            "voicera_spool_write_errors_total",
+            n.spool_errors_total,
             "counter",
-            "Records the spool could not write (disk full or unwritable): these are only in the log.",
-            format!("voicera_spool_write_errors_total {}", c.spool_errors.load(Relaxed)),
+            format!("Items for the {what} the spool could not write (disk full or unwritable): only in the log."),
+            format!(" {}", c.spool_errors.load(Relaxed)),
         );
         metric(
-            "voicera_store_write_seconds",
+            n.delivery_seconds,
             "summary",
-            "Time of successful record deliveries to the store.",
+            format!("Time of successful deliveries to the {what}."),
             format!(
-                "voicera_store_write_seconds_sum {:.6}\nvoicera_store_write_seconds_count {}",
+                "_sum {:.6}\n{}_count {}",
                 c.write_micros.load(Relaxed) as f64 / 1e6,
+                n.delivery_seconds,
                 c.writes_timed.load(Relaxed)
             ),
         );
@@ -295,7 +358,7 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static, D: Deliver<T>> Tas
                 self.shared.counters.rejected.fetch_add(1, Relaxed);
                 // The record is in the log, as content, so it is not lost without a trace.
                 let json = serde_json::to_string(&item).unwrap_or_default();
-                tracing::error!(%reason, "the store refused a record");
+                tracing::error!(%reason, dependency = self.shared.names.dependency, "a record was refused");
                 voicera_conversation::content_event!(record = %json, "the refused record");
             }
         }
@@ -326,7 +389,7 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static, D: Deliver<T>> Tas
             Err(DeliveryError::Retry(_)) => {}
             Err(DeliveryError::Reject(reason)) => {
                 self.shared.counters.rejected.fetch_add(1, Relaxed);
-                tracing::error!(%reason, seq = entry.seq, "the store refused a spooled record: moved to rejected/");
+                tracing::error!(%reason, seq = entry.seq, dependency = self.shared.names.dependency, "a spooled record was refused: moved to rejected/");
                 self.set_aside_front().await;
             }
         }
@@ -363,7 +426,7 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static, D: Deliver<T>> Tas
                 c.write_micros.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
                 c.writes_timed.fetch_add(1, Relaxed);
                 if self.shared.failing.swap(false, Relaxed) {
-                    tracing::info!("the store takes records again");
+                    tracing::info!(dependency = self.shared.names.dependency, "records are delivered again");
                 }
                 self.backoff.succeeded();
             }
@@ -371,7 +434,8 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static, D: Deliver<T>> Tas
                 c.failures.fetch_add(1, Relaxed);
                 let retry_in = self.backoff.failed(self.now_ms()).saturating_sub(self.now_ms());
                 if !self.shared.failing.swap(true, Relaxed) {
-                    tracing::warn!(%reason, "the store does not take records: spooling them");
+                    let dependency = self.shared.names.dependency;
+                    tracing::warn!(%reason, dependency, "the {dependency} does not take records: spooling them");
                 }
                 tracing::debug!(%reason, retry_in_ms = retry_in, failures = self.backoff.failures(), "record delivery failed");
             }
@@ -447,6 +511,7 @@ mod tests {
             attempt_timeout: Duration::from_secs(1),
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_millis(800),
+            names: &STORE_NAMES,
         }
     }
 

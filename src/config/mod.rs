@@ -257,6 +257,9 @@ pub struct Config {
     pub s3: Option<voicera_blob::S3Config>,
     /// `[server] recording_format` / `VOICERA_RECORDING_FORMAT`: WAV (default) or Opus in Ogg.
     pub recording_format: voicera_blob::recording::RecordingFormat,
+    /// `[storage] recording_retention_days` / `VOICERA_RECORDING_RETENTION_DAYS`: days calls are kept for orgs
+    /// that set none of their own (`None`: for ever).
+    pub recording_retention_days: Option<u32>,
     /// Where the configuration came from, for the start-up log.
     pub source: Option<PathBuf>,
 }
@@ -290,6 +293,7 @@ impl fmt::Debug for Config {
             .field("log_content", &self.log_content)
             .field("s3", &self.s3)
             .field("recording_format", &self.recording_format)
+            .field("recording_retention_days", &self.recording_retention_days)
             .field("source", &self.source)
             .finish()
     }
@@ -488,6 +492,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
             &dial_policy,
         )?,
         dial_policy: std::sync::Arc::new(dial_policy),
+        recording_retention_days: storage::compile_retention(&raw.storage, |var| std::env::var(var).ok())?,
         s3: storage::compile_s3(raw.storage, |var| std::env::var(var).ok())?,
         recording_format: storage::compile_recording_format(raw.server.recording_format, |var| {
             std::env::var(var).ok()

@@ -12,6 +12,9 @@ use voicera_blob::S3Config;
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStorage {
     s3: Option<RawS3>,
+    /// Days a call's recording, transcript and log are kept before the sweeper deletes them, for orgs that
+    /// set none of their own (`VOICERA_RECORDING_RETENTION_DAYS`); unset or 0: kept for ever.
+    recording_retention_days: Option<u32>,
 }
 
 /// `[storage.s3]`.
@@ -67,6 +70,20 @@ pub(super) fn compile_s3(raw: RawStorage, env: impl Fn(&str) -> Option<String>) 
         S3Config::new(&endpoint, region.as_deref(), prefix.as_deref(), &access_key, &secret_key, style.as_deref())
             .map_err(|e| anyhow::anyhow!("[storage.s3] / VOICERA_S3_*: {e}"))?;
     Ok(Some(config))
+}
+
+/// `[storage] recording_retention_days` (`VOICERA_RECORDING_RETENTION_DAYS` wins): `None` (keep for ever) when
+/// unset or 0.
+pub(super) fn compile_retention(raw: &RawStorage, env: impl Fn(&str) -> Option<String>) -> Result<Option<u32>> {
+    let days = match env("VOICERA_RECORDING_RETENTION_DAYS").filter(|v| !v.trim().is_empty()) {
+        Some(text) => text.trim().parse::<u32>().map_err(|_| {
+            anyhow::anyhow!(
+                "VOICERA_RECORDING_RETENTION_DAYS {text:?} must be a whole number of days (0: keep for ever)"
+            )
+        })?,
+        None => raw.recording_retention_days.unwrap_or(0),
+    };
+    Ok((days > 0).then_some(days))
 }
 
 /// `[server] recording_format` (`VOICERA_RECORDING_FORMAT`): `wav` (default) or `opus`.
@@ -136,6 +153,17 @@ mod tests {
             compile_s3(raw("[s3]\nendpoint = \"x:9000\"\naccess_key = \"a\"\nsecret_key = \"b\"\n"), env(&[])).is_err()
         );
         assert!(toml::from_str::<RawStorage>("[s3]\nendpoint_url = \"x\"\n").is_err(), "unknown keys are errors");
+    }
+
+    #[test]
+    fn retention_days() {
+        assert_eq!(compile_retention(&RawStorage::default(), env(&[])).unwrap(), None);
+        assert_eq!(compile_retention(&raw("recording_retention_days = 90\n"), env(&[])).unwrap(), Some(90));
+        assert_eq!(compile_retention(&raw("recording_retention_days = 0\n"), env(&[])).unwrap(), None);
+        let env_wins = env(&[("VOICERA_RECORDING_RETENTION_DAYS", "7")]);
+        assert_eq!(compile_retention(&raw("recording_retention_days = 90\n"), env_wins).unwrap(), Some(7));
+        let bad = compile_retention(&RawStorage::default(), env(&[("VOICERA_RECORDING_RETENTION_DAYS", "a week")]));
+        assert!(bad.unwrap_err().to_string().contains("whole number of days"));
     }
 
     #[test]

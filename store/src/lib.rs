@@ -117,11 +117,20 @@ pub enum Collection {
     /// Password-reset requests: `id` is the request's public id (part of the emailed token), the secret stored
     /// hashed.
     PasswordResets,
+    /// Customer webhook endpoints: `id` is the endpoint's id (`we_…`), the signing secret sealed.
+    WebhookEndpoints,
+    /// The webhook delivery log: one document per delivery (an event to one endpoint) with its attempts; `id`
+    /// sorts by time (`<unix ms, 13 digits>-<random>`), newest first in descending id order.
+    WebhookDeliveries,
+    /// Webhook deliveries still to be attempted (small: delivered and dead ones leave it); `id` is the
+    /// delivery's id. Nodes claim an entry with a lease ([`Store::replace_if`]) before sending, so several
+    /// nodes sharing a store never send one attempt twice.
+    WebhookQueue,
 }
 
 impl Collection {
     /// Every collection, for creating tables/indexes and for imports and counts that walk them all.
-    pub const ALL: [Collection; 16] = [
+    pub const ALL: [Collection; 19] = [
         Collection::Users,
         Collection::Members,
         Collection::Agents,
@@ -138,6 +147,9 @@ impl Collection {
         Collection::AuditLog,
         Collection::Invites,
         Collection::PasswordResets,
+        Collection::WebhookEndpoints,
+        Collection::WebhookDeliveries,
+        Collection::WebhookQueue,
     ];
 
     /// Table / collection name, the same in both backends.
@@ -159,6 +171,9 @@ impl Collection {
             Collection::AuditLog => "audit_log",
             Collection::Invites => "invites",
             Collection::PasswordResets => "password_resets",
+            Collection::WebhookEndpoints => "webhook_endpoints",
+            Collection::WebhookDeliveries => "webhook_deliveries",
+            Collection::WebhookQueue => "webhook_queue",
         }
     }
 }
@@ -341,6 +356,28 @@ impl Store {
         }
     }
 
+    /// Replaces a stored document only if its top-level `field` currently equals `expected` (a missing field
+    /// counts as `null`): a compare-and-set, atomic in both backends, so two nodes racing to claim or update
+    /// one document (a webhook delivery's lease) cannot both win. Whether it was replaced; `false` also when
+    /// no document has this id.
+    pub async fn replace_if(
+        &self,
+        collection: Collection,
+        record: &Record,
+        field: &str,
+        expected: &Value,
+    ) -> Result<bool> {
+        record.check(collection)?;
+        let replaced = match self {
+            Store::Sqlite(s) => s.replace_if(collection, record, field, expected).await?,
+            Store::Mongo(m) => m.replace_if(collection, record, field, expected).await?,
+        };
+        if replaced {
+            self.changed(collection).await?;
+        }
+        Ok(replaced)
+    }
+
     /// A tenant's document by id, or `None`.
     pub async fn get(&self, collection: Collection, org_id: &str, id: &str) -> Result<Option<Record>> {
         match self {
@@ -361,6 +398,27 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.list_newest(collection, org_id, skip, limit).await,
             Store::Mongo(m) => m.list_newest(collection, org_id, skip, limit).await,
+        }
+    }
+
+    /// [`Store::list_newest`] of only the documents whose top-level text `field` equals `value` (a webhook
+    /// endpoint's deliveries), with their total. `field` is a plain name (letters, digits, `_`).
+    pub async fn list_newest_where(
+        &self,
+        collection: Collection,
+        org_id: &str,
+        field: &str,
+        value: &str,
+        skip: u64,
+        limit: u64,
+    ) -> Result<(Vec<Record>, u64)> {
+        if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(StoreError::Invalid(format!("{}: cannot filter on the field {field:?}", collection.name())));
+        }
+        let filter = Some((field, value));
+        match self {
+            Store::Sqlite(s) => s.list_newest_where(collection, org_id, filter, skip, limit).await,
+            Store::Mongo(m) => m.list_newest_where(collection, org_id, filter, skip, limit).await,
         }
     }
 
@@ -541,6 +599,7 @@ pub mod conformance {
         store.ping().await.unwrap();
         revisions(store).await;
         bulk_and_conditional_writes(store).await;
+        compare_and_set(store).await;
     }
 
     /// `put_many` loads many documents at once (replacing those it finds), `put_if_version` writes only over
@@ -581,6 +640,47 @@ pub mod conformance {
         assert_eq!(store.list_prefix(Collection::BatchContacts, "org1", "b10:").await.unwrap().len(), 1);
         assert_eq!(store.list_prefix(Collection::BatchContacts, "org2", "b1:").await.unwrap().len(), 1);
         assert!(store.delete_prefix(Collection::BatchContacts, "org1", "").await.is_err());
+    }
+
+    /// `replace_if` replaces only when the field holds what the caller saw, so of two racing claims one wins.
+    async fn compare_and_set(store: &Store) {
+        let entry = record("org1", "d1", json!({"rev": 0, "due_ms": 5}));
+        let claim = record("org1", "d1", json!({"rev": 1, "due_ms": 5, "lease_owner": "node-a"}));
+        assert!(!store.replace_if(Collection::WebhookQueue, &claim, "rev", &json!(0)).await.unwrap(), "no document");
+        store.put(Collection::WebhookQueue, &entry).await.unwrap();
+        assert!(store.replace_if(Collection::WebhookQueue, &claim, "rev", &json!(0)).await.unwrap());
+        let late = record("org1", "d1", json!({"rev": 1, "due_ms": 5, "lease_owner": "node-b"}));
+        assert!(!store.replace_if(Collection::WebhookQueue, &late, "rev", &json!(0)).await.unwrap(), "stale rev");
+        assert_eq!(store.get(Collection::WebhookQueue, "org1", "d1").await.unwrap(), Some(claim.clone()));
+        // Another tenant's document with the same id is not touched.
+        let other = record("org2", "d1", json!({"rev": 1}));
+        assert!(!store.replace_if(Collection::WebhookQueue, &other, "rev", &json!(1)).await.unwrap());
+        // A missing field compares as null; strings compare as strings.
+        let owned = record("org1", "d1", json!({"rev": 2, "lease_owner": "node-a"}));
+        assert!(!store.replace_if(Collection::WebhookQueue, &owned, "absent", &json!("x")).await.unwrap());
+        assert!(store.replace_if(Collection::WebhookQueue, &owned, "absent", &Value::Null).await.unwrap());
+        let freed = record("org1", "d1", json!({"rev": 3}));
+        assert!(store.replace_if(Collection::WebhookQueue, &freed, "lease_owner", &json!("node-a")).await.unwrap());
+        assert_eq!(store.get(Collection::WebhookQueue, "org1", "d1").await.unwrap(), Some(freed));
+        assert!(store.delete(Collection::WebhookQueue, "org1", "d1").await.unwrap());
+
+        // Newest first, filtered on a field, with the filtered total.
+        for (i, endpoint) in ["we_a", "we_b", "we_a", "we_a"].iter().enumerate() {
+            let delivery = record("org1", &format!("170000000000{i}-x"), json!({"endpoint_id": endpoint, "n": i}));
+            store.put(Collection::WebhookDeliveries, &delivery).await.unwrap();
+        }
+        store
+            .put(Collection::WebhookDeliveries, &record("org2", "1800000000000-x", json!({"endpoint_id": "we_a"})))
+            .await
+            .unwrap();
+        let (page, total) =
+            store.list_newest_where(Collection::WebhookDeliveries, "org1", "endpoint_id", "we_a", 1, 5).await.unwrap();
+        let ns: Vec<&Value> = page.iter().map(|r| &r.doc["n"]).collect();
+        assert_eq!((ns, total), (vec![&json!(2), &json!(0)], 3));
+        let (page, total) =
+            store.list_newest_where(Collection::WebhookDeliveries, "org1", "endpoint_id", "we_c", 0, 5).await.unwrap();
+        assert_eq!((page.len(), total), (0, 0));
+        assert!(store.list_newest_where(Collection::WebhookDeliveries, "org1", "a'b", "x", 0, 5).await.is_err());
     }
 
     /// Every landed write to a routing collection bumps its revision; no-op writes and other collections do not.

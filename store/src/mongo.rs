@@ -151,6 +151,54 @@ impl MongoStore {
         }
     }
 
+    /// [`crate::Store::replace_if`] on MongoDB: one `replaceOne` whose filter holds the expected value, which
+    /// the server applies atomically (a missing field matches `null`, as in SQLite).
+    pub async fn replace_if(
+        &self,
+        collection: Collection,
+        record: &Record,
+        field: &str,
+        expected: &Value,
+    ) -> Result<bool> {
+        let invalid = |e: mongodb::bson::ser::Error| {
+            StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), record.org_id, record.id))
+        };
+        let body = mongodb::bson::to_bson(&record.doc).map_err(invalid)?;
+        let expected = mongodb::bson::to_bson(expected).map_err(invalid)?;
+        let mut filter = doc! {"org_id": &record.org_id, "id": &record.id};
+        filter.insert(format!("doc.{field}"), expected);
+        let replacement = doc! {
+            "org_id": &record.org_id,
+            "id": &record.id,
+            "doc": body,
+            "updated_at": mongodb::bson::DateTime::now(),
+        };
+        let result = self.collection(collection).replace_one(filter, replacement).await?;
+        Ok(result.matched_count > 0)
+    }
+
+    /// [`crate::Store::list_newest_where`] on MongoDB.
+    pub async fn list_newest_where(
+        &self,
+        collection: Collection,
+        org_id: &str,
+        field_equals: Option<(&str, &str)>,
+        skip: u64,
+        limit: u64,
+    ) -> Result<(Vec<Record>, u64)> {
+        let handle = self.collection(collection);
+        let mut filter = doc! {"org_id": org_id};
+        if let Some((field, value)) = field_equals {
+            filter.insert(format!("doc.{field}"), value);
+        }
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let docs: Vec<Document> =
+            handle.find(filter.clone()).sort(doc! {"id": -1}).skip(skip).limit(limit).await?.try_collect().await?;
+        let total = handle.count_documents(filter).await?;
+        let records = docs.iter().map(|d| to_record(collection, d)).collect::<Result<Vec<_>>>()?;
+        Ok((records, total))
+    }
+
     /// [`crate::Store::list_prefix`] on MongoDB: a range of the (`org_id`, `id`) index.
     pub async fn list_prefix(&self, collection: Collection, org_id: &str, prefix: &str) -> Result<Vec<Record>> {
         self.find(collection, prefix_filter(org_id, prefix), doc! {"id": 1}).await
@@ -180,19 +228,7 @@ impl MongoStore {
         skip: u64,
         limit: u64,
     ) -> Result<(Vec<Record>, u64)> {
-        let handle = self.collection(collection);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let docs: Vec<Document> = handle
-            .find(doc! {"org_id": org_id})
-            .sort(doc! {"id": -1})
-            .skip(skip)
-            .limit(limit)
-            .await?
-            .try_collect()
-            .await?;
-        let total = handle.count_documents(doc! {"org_id": org_id}).await?;
-        let records = docs.iter().map(|d| to_record(collection, d)).collect::<Result<Vec<_>>>()?;
-        Ok((records, total))
+        self.list_newest_where(collection, org_id, None, skip, limit).await
     }
 
     /// [`crate::Store::find_id`] on MongoDB.

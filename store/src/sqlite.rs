@@ -158,6 +158,83 @@ impl SqliteStore {
         .await
     }
 
+    /// [`crate::Store::replace_if`] on SQLite: read, compare and write in one immediate transaction (the write
+    /// lock is taken first, so another process on the same file cannot interleave).
+    pub async fn replace_if(
+        &self,
+        collection: Collection,
+        record: &Record,
+        field: &str,
+        expected: &serde_json::Value,
+    ) -> Result<bool> {
+        let table = collection.name();
+        let (org, id, doc) = (record.org_id.clone(), record.id.clone(), record.doc.to_string());
+        let (field, expected) = (field.to_string(), expected.clone());
+        self.with(move |c| {
+            let tx = rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Immediate)?;
+            let old: Option<String> = tx
+                .query_row(&format!("SELECT doc FROM {table} WHERE org_id = ?1 AND id = ?2"), params![org, id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let Some(old) = old else { return Ok(false) };
+            let current = serde_json::from_str::<serde_json::Value>(&old)
+                .ok()
+                .and_then(|d| d.get(&field).cloned())
+                .unwrap_or(serde_json::Value::Null);
+            if current != expected {
+                return Ok(false);
+            }
+            tx.execute(
+                &format!("UPDATE {table} SET doc = ?3, updated_at = ?4 WHERE org_id = ?1 AND id = ?2"),
+                params![org, id, doc, unix_millis()],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// [`crate::Store::list_newest_where`] on SQLite.
+    pub async fn list_newest_where(
+        &self,
+        collection: Collection,
+        org_id: &str,
+        field_equals: Option<(&str, &str)>,
+        skip: u64,
+        limit: u64,
+    ) -> Result<(Vec<Record>, u64)> {
+        let table = collection.name();
+        let org = org_id.to_string();
+        // Without a filter the condition compares a constant with itself (a JSON path and value both bound).
+        let (path, value) = match field_equals {
+            Some((field, value)) => (format!("$.{field}"), value.to_string()),
+            None => ("$".to_string(), String::new()),
+        };
+        let filtered = field_equals.is_some();
+        let condition =
+            if filtered { "org_id = ?1 AND json_extract(doc, ?2) = ?3" } else { "org_id = ?1 AND ?2 = ?2 AND ?3 = ?3" };
+        let (skip, limit) = (i64::try_from(skip).unwrap_or(i64::MAX), i64::try_from(limit).unwrap_or(i64::MAX));
+        let (rows, total) = self
+            .with(move |c| {
+                let mut stmt = c.prepare(&format!(
+                    "SELECT org_id, id, doc FROM {table} WHERE {condition} ORDER BY id DESC LIMIT ?4 OFFSET ?5"
+                ))?;
+                let rows = stmt
+                    .query_map(params![org, path, value, limit, skip], row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let total: i64 = c.query_row(
+                    &format!("SELECT COUNT(*) FROM {table} WHERE {condition}"),
+                    params![org, path, value],
+                    |r| r.get(0),
+                )?;
+                Ok((rows, total))
+            })
+            .await?;
+        let records = rows.into_iter().map(|r| parse(collection, r)).collect::<Result<Vec<_>>>()?;
+        Ok((records, u64::try_from(total).unwrap_or(0)))
+    }
+
     /// [`crate::Store::list_prefix`] on SQLite: a range of the primary key.
     pub async fn list_prefix(&self, collection: Collection, org_id: &str, prefix: &str) -> Result<Vec<Record>> {
         let table = collection.name();
@@ -219,24 +296,7 @@ impl SqliteStore {
         skip: u64,
         limit: u64,
     ) -> Result<(Vec<Record>, u64)> {
-        let table = collection.name();
-        let org = org_id.to_string();
-        let (skip, limit) = (i64::try_from(skip).unwrap_or(i64::MAX), i64::try_from(limit).unwrap_or(i64::MAX));
-        let (rows, total) = self
-            .with(move |c| {
-                let mut stmt = c.prepare(&format!(
-                    "SELECT org_id, id, doc FROM {table} WHERE org_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
-                ))?;
-                let rows = stmt.query_map(params![org, limit, skip], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-                let total: i64 =
-                    c.query_row(&format!("SELECT COUNT(*) FROM {table} WHERE org_id = ?1"), params![org], |r| {
-                        r.get(0)
-                    })?;
-                Ok((rows, total))
-            })
-            .await?;
-        let records = rows.into_iter().map(|r| parse(collection, r)).collect::<Result<Vec<_>>>()?;
-        Ok((records, u64::try_from(total).unwrap_or(0)))
+        self.list_newest_where(collection, org_id, None, skip, limit).await
     }
 
     /// [`crate::Store::find_id`] on SQLite.

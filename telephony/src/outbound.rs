@@ -102,6 +102,7 @@ impl Dialer {
                     from: from.map(String::from),
                     ring_timeout: Some(std::time::Duration::from_secs(60)),
                     agent: Some(agent_ref),
+                    variables: Vec::new(),
                 };
                 let call_id = sip.place_call(request).await?;
                 Ok(PlacedCall { call_id: call_id.into() })
@@ -113,7 +114,10 @@ impl Dialer {
                     ProviderRest::new(provider, account.api_base.as_deref(), &account.auth_id, &account.auth_token);
                 let base = &self.telephony.public_url;
                 let agent_id: String = form_urlencoded::byte_serialize(agent_ref.id.as_bytes()).collect();
-                let answer = format!("{base}/telephony/{}/answer?agent_id={agent_id}", provider.as_str());
+                // `direction=outbound`: the stream's call log says the agent placed the call, whatever the
+                // provider's webhook says (Exotel's says nothing).
+                let answer =
+                    format!("{base}/telephony/{}/answer?agent_id={agent_id}&direction=outbound", provider.as_str());
                 let hangup = format!("{base}/telephony/{}/hangup", provider.as_str());
                 let placed = tokio::task::spawn_blocking(move || rest.place_call(&from, &to, &answer, &hangup))
                     .await

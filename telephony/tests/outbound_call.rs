@@ -89,6 +89,7 @@ async fn outbound_call_through_a_digest_challenge() {
         from: None,
         ring_timeout: None,
         agent: None,
+        variables: Vec::new(),
     };
     let key = tokio::time::timeout(Duration::from_secs(20), handle.place_call(request)).await.unwrap();
     assert!(key.is_ok(), "{key:?}");
@@ -127,6 +128,7 @@ async fn wrong_password_is_reported_as_auth_failure() {
         from: Some("2000".into()),
         ring_timeout: None,
         agent: None,
+        variables: Vec::new(),
     };
     let result = tokio::time::timeout(Duration::from_secs(20), handle.place_call(request)).await.unwrap();
     assert_eq!(result, Err(PlaceCallError::Rejected { status: 403, reason: "Forbidden".into() }));
@@ -138,6 +140,7 @@ async fn wrong_password_is_reported_as_auth_failure() {
             from: None,
             ring_timeout: None,
             agent: None,
+            variables: Vec::new(),
         })
         .await;
     assert_eq!(unknown, Err(PlaceCallError::UnknownTrunk("nope".into())));
@@ -170,6 +173,7 @@ async fn unanswered_call_is_cancelled_after_the_ring_timeout() {
         from: None,
         ring_timeout: Some(Duration::from_millis(800)),
         agent: None,
+        variables: Vec::new(),
     };
     let result = tokio::time::timeout(Duration::from_secs(20), handle.place_call(request)).await.unwrap();
     assert_eq!(result, Err(PlaceCallError::NoAnswer));

@@ -101,7 +101,14 @@ async fn start(config: SipServiceConfig, shutdown: &CancellationToken) -> sip_rt
 }
 
 fn call(trunk: &str) -> OutboundRequest {
-    OutboundRequest { trunk: trunk.into(), to: "echo".into(), from: None, ring_timeout: None, agent: None }
+    OutboundRequest {
+        trunk: trunk.into(),
+        to: "echo".into(),
+        from: None,
+        ring_timeout: None,
+        agent: None,
+        variables: Vec::new(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

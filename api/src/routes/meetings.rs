@@ -418,6 +418,46 @@ pub async fn recording(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let record = meeting(&state, &caller, &id).await?;
+    stream_recording(&state, &record, &id, &headers).await
+}
+
+/// The query of a signed recording link ([`crate::links`]).
+#[derive(Debug, Deserialize)]
+pub struct SignedLinkQuery {
+    org_id: String,
+    expires: u64,
+    sig: String,
+}
+
+/// `GET /meetings/{meeting_id}/recording/signed`: the recording by a signed link, without a credential
+/// (webhook receivers get one in `call.ended`); 403 when the link is wrong or expired.
+pub async fn signed_recording(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<SignedLinkQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let now_secs = u64::try_from(state.now() / 1000).unwrap_or(0);
+    let key = &state.resources()?.master_key;
+    if !crate::links::verify(key, &query.org_id, &id, query.expires, &query.sig, now_secs) {
+        return Err(ApiError::forbidden("the recording link is invalid or has expired").at("sig"));
+    }
+    let record = state
+        .store()
+        .get(Collection::CallLogs, &query.org_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no meeting {id:?}")))?;
+    stream_recording(&state, &record, &id, &headers).await
+}
+
+/// A call's recording, whole or the one `Range` asked for.
+async fn stream_recording(
+    state: &ApiState,
+    record: &Record,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = id.to_string();
     let url = stored_recording(&record.doc)
         .ok_or_else(|| ApiError::not_found(format!("meeting {id:?} has no recording stored here")))?
         .to_string();

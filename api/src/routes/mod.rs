@@ -12,6 +12,7 @@ pub mod meetings;
 pub mod members;
 pub mod numbers;
 pub mod users;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -103,6 +104,21 @@ const ADD_MEMBER: Fields = &[
 const REVOKE_INVITE: Fields = &[("invite_id", "string", true)];
 const MEMBER_REF: Fields = &[("email", "string", true), ("org_id", "string", false)];
 const UPDATE_ROLE: Fields = &[("email", "string", true), ("org_id", "string", false), ("role", "string", true)];
+const WEBHOOK_CREATE: Fields = &[
+    ("url", "string", true),
+    ("events", "array", true),
+    ("description", "string", false),
+    ("enabled", "boolean", false),
+];
+const WEBHOOK_UPDATE: Fields = &[
+    ("url", "string", false),
+    ("events", "array", false),
+    ("description", "string", false),
+    ("enabled", "boolean", false),
+    ("rotate_secret", "boolean", false),
+];
+const SIGNED_LINK_QUERY: &[(&str, &str)] = &[("org_id", "string"), ("expires", "integer"), ("sig", "string")];
+const DELIVERIES_QUERY: &[(&str, &str)] = &[("page", "integer"), ("limit", "integer")];
 const AUDIT_QUERY: &[(&str, &str)] = &[("page", "integer"), ("limit", "integer")];
 const API_KEY: Fields = &[("name", "string", true), ("role", "string", false)];
 const AGENT_CREATE: Fields = &[
@@ -902,6 +918,112 @@ pub fn operations() -> Vec<Operation> {
             Some(RAG_RETRIEVE),
             post(knowledge::retrieve),
         ),
+        op(
+            M::POST,
+            "/webhooks",
+            "create_webhook",
+            "webhooks",
+            admin,
+            "Add a webhook endpoint (https URL, subscribed events); the answer shows its signing secret once",
+            Some(WEBHOOK_CREATE),
+            post(webhooks::create),
+        ),
+        op(
+            M::GET,
+            "/webhooks",
+            "list_webhooks",
+            "webhooks",
+            viewer,
+            "The org's webhook endpoints, secrets masked, and the events they may subscribe to",
+            None,
+            get(webhooks::list),
+        ),
+        op(
+            M::GET,
+            "/webhooks/{endpoint_id}",
+            "get_webhook",
+            "webhooks",
+            viewer,
+            "One webhook endpoint, secret masked",
+            None,
+            get(webhooks::get),
+        ),
+        op(
+            M::PUT,
+            "/webhooks/{endpoint_id}",
+            "update_webhook",
+            "webhooks",
+            admin,
+            "Change a webhook endpoint (URL, events, description, enabled); rotate_secret shows a new secret once",
+            Some(WEBHOOK_UPDATE),
+            put(webhooks::update),
+        ),
+        op(
+            M::DELETE,
+            "/webhooks/{endpoint_id}",
+            "delete_webhook",
+            "webhooks",
+            admin,
+            "Remove a webhook endpoint (its queued deliveries are cancelled)",
+            None,
+            delete(webhooks::remove),
+        ),
+        Operation {
+            query: DELIVERIES_QUERY,
+            ..op(
+                M::GET,
+                "/webhooks/{endpoint_id}/deliveries",
+                "list_webhook_deliveries",
+                "webhooks",
+                viewer,
+                "The endpoint's delivery log, newest first (status, attempts made, next attempt)",
+                None,
+                get(webhooks::deliveries),
+            )
+        },
+        op(
+            M::GET,
+            "/webhooks/{endpoint_id}/deliveries/{delivery_id}",
+            "get_webhook_delivery",
+            "webhooks",
+            viewer,
+            "One delivery: its body and every attempt (status, latency, first KB of the answer, error)",
+            None,
+            get(webhooks::delivery_detail),
+        ),
+        op(
+            M::POST,
+            "/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay",
+            "replay_webhook_delivery",
+            "webhooks",
+            admin,
+            "Send a delivery's event again as a new delivery (same event id and body)",
+            None,
+            post(webhooks::replay),
+        ),
+        op(
+            M::POST,
+            "/webhooks/{endpoint_id}/test",
+            "test_webhook",
+            "webhooks",
+            admin,
+            "Queue a webhook.test event to this endpoint",
+            None,
+            post(webhooks::test),
+        ),
+        Operation {
+            query: SIGNED_LINK_QUERY,
+            ..op(
+                M::GET,
+                "/meetings/{meeting_id}/recording/signed",
+                "get_meeting_recording_signed",
+                "meetings",
+                Access::Public,
+                "The call's audio by a short-lived signed link (as in webhooks' call.ended), no credential; 403 when invalid or expired",
+                None,
+                get(meetings::signed_recording),
+            )
+        },
     ]
     .into_iter()
     .chain(campaign_operations())

@@ -199,14 +199,13 @@ impl Service {
                     called_number: user.clone(),
                     extra: Vec::new(),
                 };
-                if agent.record_transcript {
-                    recording = self.config.recordings.clone().map(|sink| RecordingPlan {
-                        sink,
-                        caller,
-                        called: user.clone(),
-                        outbound: false,
-                    });
-                }
+                // Every agent call has a log; its agent decides whether a transcript and recording come with it.
+                recording = self.config.recordings.clone().map(|sink| RecordingPlan {
+                    sink,
+                    caller,
+                    called: user.clone(),
+                    outbound: false,
+                });
                 CallService::Agent(Box::new(Conversation::for_call(agent, &context)))
             }
         };

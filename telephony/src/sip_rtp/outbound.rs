@@ -37,6 +37,9 @@ pub struct OutboundRequest {
     pub ring_timeout: Option<std::time::Duration>,
     /// The agent that talks once the call is answered (None: the echo service, for tests and probes).
     pub agent: Option<std::sync::Arc<voicera_conversation::agent::Agent>>,
+    /// Values for the agent's `{{contact.<name>}}` variables on this call (a campaign contact's CSV columns,
+    /// by column name). Caller-controlled data: rendering bounds and cleans them.
+    pub variables: Vec<(String, String)>,
 }
 
 /// Why an outgoing call did not connect.
@@ -150,6 +153,8 @@ pub(super) struct Dialing {
     pub(super) agent: Option<std::sync::Arc<voicera_conversation::agent::Agent>>,
     /// (caller, called) for the agent's variables and the call record.
     pub(super) numbers: (String, String),
+    /// The agent's `{{contact.<name>}}` values ([`OutboundRequest::variables`]).
+    pub(super) variables: Vec<(String, String)>,
     /// Whether the offer is RTP/SAVP (the trunk's `srtp`, else [`SrtpPolicy::for_calls_we_place`]).
     pub(super) srtp: SrtpPolicy,
 }
@@ -182,6 +187,7 @@ pub(super) struct OutboundCall {
     pub(super) cancelled: bool,
     agent: Option<std::sync::Arc<voicera_conversation::agent::Agent>>,
     numbers: (String, String),
+    variables: Vec<(String, String)>,
     /// SRTP: the policy, and the `a=crypto` lines we offered (empty: a plain RTP/AVP offer).
     srtp: SrtpPolicy,
     crypto: Vec<CryptoAttribute>,
@@ -231,6 +237,7 @@ impl Service {
             ring_timeout: request.ring_timeout,
             agent: request.agent,
             numbers: (from_user, request.to),
+            variables: request.variables,
             srtp: trunk.srtp.unwrap_or(self.config.srtp.for_calls_we_place()),
         };
         self.resolve_for(target, RouteFor::Dial(Box::new((leg, dialing)))).await;
@@ -238,7 +245,7 @@ impl Service {
 
     /// Sends an INVITE with our SDP offer along `leg`; its responses arrive in [`Self::handle_outbound_response`].
     pub(super) async fn dial(&mut self, leg: Leg, dialing: Dialing) {
-        let Dialing { requester, ring_timeout, agent, numbers, srtp } = dialing;
+        let Dialing { requester, ring_timeout, agent, numbers, variables, srtp } = dialing;
         if self.draining {
             return self.settle(requester, Err(PlaceCallError::Draining));
         }
@@ -299,6 +306,7 @@ impl Service {
             cancelled: false,
             agent,
             numbers,
+            variables,
             srtp,
             crypto,
         };
@@ -506,7 +514,8 @@ impl Service {
         call.early = Some(early_key.clone());
         let (local_ip, session_id) = (call.local_ip, call.session_id);
         let (agent, call_id, numbers) = (call.agent.clone(), call.invite.call_id().to_string(), call.numbers.clone());
-        let (service, recording) = self.service_for(agent, &call_id, numbers);
+        let variables = call.variables.clone();
+        let (service, recording) = self.service_for(agent, &call_id, numbers, variables);
         tracing::info!(call = %early_key, codec = ?stream.plan().codec, "early media: listening until the answer");
         let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, true);
         self.start_call(setup, dialog, local_ip, session_id, None);
@@ -551,24 +560,22 @@ impl Service {
         agent: Option<std::sync::Arc<voicera_conversation::agent::Agent>>,
         call_id: &str,
         (caller, called): (String, String),
+        variables: Vec<(String, String)>,
     ) -> (CallService, Option<super::media::RecordingPlan>) {
         let Some(agent) = agent else { return (CallService::Echo, None) };
         let context = CallContext {
             call_id: call_id.to_string(),
             caller_number: caller.clone(),
             called_number: called.clone(),
-            extra: Vec::new(),
+            extra: variables,
         };
-        let recording = if agent.record_transcript {
-            self.config.recordings.clone().map(|sink| super::media::RecordingPlan {
-                sink,
-                caller,
-                called,
-                outbound: true,
-            })
-        } else {
-            None
-        };
+        // Every agent call has a log; its agent decides whether a transcript and recording come with it.
+        let recording = self.config.recordings.clone().map(|sink| super::media::RecordingPlan {
+            sink,
+            caller,
+            called,
+            outbound: true,
+        });
         (CallService::Agent(Box::new(Conversation::for_call(agent, &context))), recording)
     }
 
@@ -583,6 +590,7 @@ impl Service {
             session_id,
             agent,
             numbers,
+            variables,
             srtp,
             crypto,
             ..
@@ -642,7 +650,7 @@ impl Service {
             Err(err) => return self.abandon_answered(requester, dialog, (local_ip, lease.port(), session_id), err),
         };
         tracing::info!(call = %key, codec = ?stream.plan().codec, "outbound call answered");
-        let (service, recording) = self.service_for(agent, invite.call_id(), numbers);
+        let (service, recording) = self.service_for(agent, invite.call_id(), numbers, variables);
         let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false);
         self.start_call(setup, dialog, local_ip, session_id, None);
         self.connected(requester, key);

@@ -230,6 +230,8 @@ impl Service {
             ring_timeout: Some(REFER_RING_TIMEOUT),
             agent,
             numbers,
+            // The transfer target is no campaign contact.
+            variables: Vec::new(),
             srtp: self.config.srtp.for_calls_we_place(),
         };
         self.resolve_for(Target::from_uri(&target), RouteFor::Refer(Box::new((leg, dialing)))).await;

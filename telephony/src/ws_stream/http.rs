@@ -193,7 +193,7 @@ impl Telephony {
                     extra: start
                         .parameters
                         .iter()
-                        .filter(|(k, _)| !["token", "from", "to"].contains(&k.as_str()))
+                        .filter(|(k, _)| !["token", "from", "to", DIRECTION_PARAM].contains(&k.as_str()))
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect(),
                 };
@@ -214,16 +214,17 @@ impl Telephony {
         }
     }
 
-    /// Where the call's record goes, when its agent keeps transcripts.
-    fn recording_for(&self, agent: &Agent, start: &StreamStart) -> Option<RecordingPlan> {
-        let sink = self.recordings.as_ref().filter(|_| agent.record_transcript)?;
+    /// Where the call's record goes (every agent call has a log; its agent decides whether a transcript and
+    /// recording come with it).
+    fn recording_for(&self, _agent: &Agent, start: &StreamStart) -> Option<RecordingPlan> {
+        let sink = self.recordings.as_ref()?;
         Some(RecordingPlan {
             sink: Arc::clone(sink),
             caller: start.from.clone().unwrap_or_default(),
             called: start.to.clone().unwrap_or_default(),
-            // The stream's start message does not say who dialled; provider-placed outbound calls are told
-            // apart by their answer webhook's `Direction` in the provider report kept beside the record.
-            outbound: false,
+            // The start message does not say who dialled: the answer webhook's `Direction` (or our dialler's
+            // answer URL) rode along on the stream URL ([`DIRECTION_PARAM`]).
+            outbound: start.parameters.get(DIRECTION_PARAM).is_some_and(|d| d == OUTBOUND),
         })
     }
 
@@ -472,6 +473,11 @@ async fn read_webhook(t: &Telephony, provider: Provider, request: Request) -> Re
     authenticate(t, provider, &parts.method, &parts.uri, &parts.headers, &body)
 }
 
+/// The stream URL's parameter (a Twilio custom parameter) saying the agent placed the call: `outbound`.
+pub const DIRECTION_PARAM: &str = "direction";
+/// [`DIRECTION_PARAM`]'s value for a call the agent placed.
+const OUTBOUND: &str = "outbound";
+
 async fn answer(t: &Telephony, provider: Provider, paths: Paths, request: Request) -> Response {
     match read_webhook(t, provider, request).await {
         Ok(hook) => {
@@ -517,9 +523,13 @@ async fn answer_call(t: &Telephony, provider: Provider, paths: Paths, hook: &Web
             let token = t.issue_token(provider.as_str(), &agent, &call_id);
             let url = format!("{}{}", t.ws_base(), stream_path(provider, paths, &agent));
             let format = if provider.negotiates_format() { t.config.format } else { provider.default_format() };
-            // The numbers ride along: Vobiz's and Plivo's `start` events do not carry them.
+            // The numbers ride along: Vobiz's and Plivo's `start` events do not carry them. So does the
+            // direction: the provider's (`outbound`, Twilio's `outbound-api`), or our dialler's answer URL's.
             let from = hook.field(&["From", "from", "CallFrom"]).unwrap_or("");
-            let params = [("token", token.as_str()), ("from", from), ("to", to.as_str())];
+            let mut params = vec![("token", token.as_str()), ("from", from), ("to", to.as_str())];
+            if hook.field(&["Direction", "direction"]).is_some_and(|d| d.to_ascii_lowercase().starts_with(OUTBOUND)) {
+                params.push((DIRECTION_PARAM, OUTBOUND));
+            }
             let (content_type, body) = answer_document(provider, &url, format, &params);
             tracing::info!(provider = provider.as_str(), %agent, %call_id, from = hook.field(&["From", "from"]).unwrap_or(""), %to, "answering with a stream");
             ([(header::CONTENT_TYPE, content_type)], body).into_response()
@@ -645,6 +655,8 @@ struct StreamQuery {
     token: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    /// `outbound` when the agent placed the call ([`DIRECTION_PARAM`]).
+    direction: Option<String>,
     /// Browser calls: the call id the token was issued for.
     call_id: Option<String>,
 }
@@ -752,6 +764,9 @@ async fn run_provider_stream(
     start.from =
         start.from.take().or(query.from).or_else(|| start.parameters.get("from").cloned()).filter(|s| !s.is_empty());
     start.to = start.to.take().or(query.to).or_else(|| start.parameters.get("to").cloned()).filter(|s| !s.is_empty());
+    if let Some(direction) = query.direction {
+        start.parameters.insert(DIRECTION_PARAM.to_string(), direction);
+    }
     if !t.is_open(&agent) {
         if let Err(err) = t.redeem(provider.as_str(), &agent, &start.call_id, token.as_deref()) {
             tracing::warn!(call_id = %start.call_id, %err, "stream refused");

@@ -1,0 +1,82 @@
+//! Retention on the filesystem blob store and SQLite: a sweep deletes expired calls' recordings,
+//! transcripts, record files and logs together, per org, and leaves everything else.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use voicera_blob::{BlobStore, FsBlobStore};
+use voicera_records::retention::{Sweeper, ORG_FIELD};
+use voicera_store::{utc_text, Collection, Record, Store};
+
+/// 2026-12-05T00:00:00Z, the sweep's (virtual) now.
+const NOW: u64 = 1_796_428_800_000;
+const DAY_MS: u64 = 86_400_000;
+
+/// A call of `org` started `days_ago`, with its recording and transcript in `blobs` and its record file.
+async fn call(store: &Store, blobs: &FsBlobStore, data: &std::path::Path, org: &str, id: &str, days_ago: u64) {
+    let at = utc_text((NOW - days_ago * DAY_MS) as i64);
+    let day = &day_of(days_ago);
+    blobs.put_bytes("recordings", &format!("{day}/{id}.wav"), b"RIFF".to_vec()).await.unwrap();
+    blobs.put_bytes("transcripts", &format!("{day}/{id}.txt"), b"[t] user: hi\n".to_vec()).await.unwrap();
+    std::fs::create_dir_all(data.join("calls").join(day)).unwrap();
+    std::fs::write(data.join("calls").join(day).join(format!("{id}.json")), b"{}").unwrap();
+    let doc = json!({
+        "meeting_id": id, "record_id": id, "org_id": org, "status": "completed",
+        "start_time_utc": at, "created_at": at, "end_time_utc": at, "duration": 3.0, "call_busy": false,
+        "recording_url": blobs.url("recordings", &format!("{day}/{id}.wav")),
+        "transcript_url": blobs.url("transcripts", &format!("{day}/{id}.txt")),
+    });
+    store.put(Collection::CallLogs, &Record { org_id: org.into(), id: id.into(), doc }).await.unwrap();
+}
+
+fn day_of(days_ago: u64) -> String {
+    utc_text((NOW - days_ago * DAY_MS) as i64)[..10].to_string()
+}
+
+async fn exists(blobs: &FsBlobStore, bucket: &str, key: &str) -> bool {
+    blobs.head(bucket, key).await.unwrap().is_some()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_deletes_expired_calls_objects_and_logs_together_per_org() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let store = Store::open(data, None).await.unwrap();
+    let blobs = FsBlobStore::new(data.join("blobs"));
+    // Org o1 keeps calls 30 days; the node's default org, with no document, the default of 10.
+    let org = json!({"org_id": "o1", ORG_FIELD: 30});
+    store.put(Collection::Orgs, &Record { org_id: "o1".into(), id: "o1".into(), doc: org }).await.unwrap();
+    // o2 keeps its calls ten years.
+    let long = json!({"org_id": "o2", ORG_FIELD: 3650});
+    store.put(Collection::Orgs, &Record { org_id: "o2".into(), id: "o2".into(), doc: long }).await.unwrap();
+    call(&store, &blobs, data, "o1", "rec-o1-old", 40).await;
+    call(&store, &blobs, data, "o1", "rec-o1-new", 20).await;
+    call(&store, &blobs, data, "default", "rec-d-old", 11).await;
+    call(&store, &blobs, data, "default", "rec-d-new", 9).await;
+    call(&store, &blobs, data, "o2", "rec-o2-old", 400).await;
+
+    let shared: Arc<dyn BlobStore> = Arc::new(blobs.clone());
+    let sweeper = Sweeper::new(store.clone(), shared, data, Some(10), vec!["default".into()]);
+    let report = sweeper.sweep(NOW).await.unwrap();
+    assert_eq!((report.calls, report.blobs, report.kept), (2, 4, 0), "{report:?}");
+
+    for (org, id, days_ago, gone) in [
+        ("o1", "rec-o1-old", 40, true),
+        ("o1", "rec-o1-new", 20, false),
+        ("default", "rec-d-old", 11, true),
+        ("default", "rec-d-new", 9, false),
+        ("o2", "rec-o2-old", 400, false),
+    ] {
+        let log = store.get(Collection::CallLogs, org, id).await.unwrap();
+        assert_eq!(log.is_none(), gone, "{id}'s log");
+        let day = day_of(days_ago);
+        assert_eq!(!exists(&blobs, "recordings", &format!("{day}/{id}.wav")).await, gone, "{id}'s recording");
+        assert_eq!(!exists(&blobs, "transcripts", &format!("{day}/{id}.txt")).await, gone, "{id}'s transcript");
+        assert_eq!(!data.join("calls").join(&day).join(format!("{id}.json")).exists(), gone, "{id}'s record file");
+    }
+
+    // The same sweep again finds nothing; ten days on, o1's other call and the default org's go too.
+    assert_eq!(sweeper.sweep(NOW).await.unwrap().calls, 0);
+    assert_eq!(sweeper.sweep(NOW + 11 * DAY_MS).await.unwrap().calls, 2);
+    assert_eq!(store.count(Collection::CallLogs).await.unwrap(), 1, "o2's call is within its ten years");
+}

@@ -1,0 +1,206 @@
+//! Customer webhooks on a node: the delivery worker ([`voicera_webhooks::worker`]) every node runs, and a
+//! recording sink around the call records' that emits `call.started` when a call is answered and
+//! `call.transfer` / `call.ended` when it is over (with the transcript, per-turn latency and a signed
+//! recording link). Emitting queues deliveries in the store off the call's path; a failure is logged and
+//! never touches the call.
+//!
+//! Settings (environment): `VOICERA_WEBHOOKS_ALLOW_HTTP_LOOPBACK=1` lets endpoints be `http://` to loopback
+//! (tests, a local relay); `VOICERA_WEBHOOKS_RETRY_FIRST_MS` (default 30000), `VOICERA_WEBHOOKS_RETRY_MAX_MS`
+//! (3600000), `VOICERA_WEBHOOKS_GIVE_UP_MS` (86400000) shape the back-off; `VOICERA_WEBHOOKS_TIMEOUT_MS`
+//! (10000) bounds one attempt; `VOICERA_WEBHOOKS_POLL_MS` (2000) is how often the queue is read.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use voicera_conversation::recorder::{CallRecord, ProviderReport, RecordingSink, RecordingWriter};
+use voicera_records::call_log::{self, LogContext};
+use voicera_store::secret::MasterKey;
+use voicera_store::utc_text;
+use voicera_webhooks::{events, RetryPolicy, Webhooks, WorkerConfig};
+
+/// How long a `call.ended` recording link works: the 24 h of retries and a day to fetch it.
+const RECORDING_LINK_TTL: Duration = Duration::from_secs(48 * 3600);
+
+fn env_ms(name: &str) -> Option<u64> {
+    let value = std::env::var(name).ok()?;
+    match value.trim().parse::<u64>() {
+        Ok(ms) if ms > 0 => Some(ms),
+        _ => {
+            tracing::warn!(%name, %value, "not a positive number of milliseconds: ignored");
+            None
+        }
+    }
+}
+
+/// Whether endpoints may be `http://` to loopback (`VOICERA_WEBHOOKS_ALLOW_HTTP_LOOPBACK`).
+pub fn allow_http_loopback() -> bool {
+    std::env::var("VOICERA_WEBHOOKS_ALLOW_HTTP_LOOPBACK").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+}
+
+/// The worker's settings from the environment, for `node_id`.
+pub fn worker_config(node_id: String) -> WorkerConfig {
+    let defaults = WorkerConfig::default();
+    let policy = RetryPolicy {
+        first_delay_ms: env_ms("VOICERA_WEBHOOKS_RETRY_FIRST_MS").unwrap_or(defaults.policy.first_delay_ms),
+        max_delay_ms: env_ms("VOICERA_WEBHOOKS_RETRY_MAX_MS").unwrap_or(defaults.policy.max_delay_ms),
+        give_up_after_ms: env_ms("VOICERA_WEBHOOKS_GIVE_UP_MS").unwrap_or(defaults.policy.give_up_after_ms),
+        ..defaults.policy
+    };
+    WorkerConfig {
+        policy,
+        attempt_timeout: env_ms("VOICERA_WEBHOOKS_TIMEOUT_MS").map_or(defaults.attempt_timeout, Duration::from_millis),
+        poll_interval: env_ms("VOICERA_WEBHOOKS_POLL_MS").map_or(defaults.poll_interval, Duration::from_millis),
+        node_id,
+        ..defaults
+    }
+}
+
+/// A [`RecordingSink`] that emits call events around another sink (the call records').
+pub struct CallEvents {
+    inner: Arc<dyn RecordingSink>,
+    webhooks: Webhooks,
+    org_id: String,
+    public_url: String,
+    master_key: MasterKey,
+    runtime: tokio::runtime::Handle,
+}
+
+impl CallEvents {
+    /// Call events of `org_id`'s calls (the org their records go to), recording links below `public_url`.
+    /// Call from within the runtime.
+    pub fn wrap(
+        inner: Arc<dyn RecordingSink>,
+        webhooks: Webhooks,
+        org_id: String,
+        public_url: &str,
+        master_key: MasterKey,
+    ) -> Arc<dyn RecordingSink> {
+        Arc::new(CallEvents {
+            inner,
+            webhooks,
+            org_id,
+            public_url: public_url.to_string(),
+            master_key,
+            runtime: tokio::runtime::Handle::current(),
+        })
+    }
+
+    fn emit(&self, emitted: Vec<(&'static str, Value)>) {
+        let (webhooks, org) = (self.webhooks.clone(), self.org_id.clone());
+        self.runtime.spawn(async move {
+            for (event, data) in emitted {
+                webhooks.emit(&org, event, data).await;
+            }
+        });
+    }
+
+    /// After the inner sink stored the call (its recording's place is known): `call.transfer` when the
+    /// agent transferred it, then `call.ended`.
+    fn ended(&self, record: &CallRecord) {
+        let mut emitted = Vec::with_capacity(2);
+        if record.end_reason == "transferred" {
+            emitted.push((
+                events::CALL_TRANSFER,
+                json!({
+                    "call_id": record.record_id,
+                    "transport_call_id": record.call_id,
+                    "agent": record.agent,
+                    "transferred_at": utc_text(record.ended_at as i64 * 1000),
+                }),
+            ));
+        }
+        emitted.push((events::CALL_ENDED, self.ended_data(record)));
+        self.emit(emitted);
+    }
+
+    fn ended_data(&self, record: &CallRecord) -> Value {
+        let mut data = call_data(record);
+        let log = call_log::finished(record, &LogContext::default());
+        let transcript: Vec<Value> = std::iter::once(json!({
+            "role": "assistant", "text": record.greeting, "at": utc_text(record.started_at as i64 * 1000),
+        }))
+        .filter(|_| !record.greeting.trim().is_empty())
+        .chain(record.turns.iter().flat_map(|t| {
+            [
+                json!({"role": "user", "text": t.user_text, "at": utc_text(t.user_at_ms as i64), "turn": t.turn}),
+                json!({"role": "assistant", "text": t.agent_text, "interrupted": t.interrupted,
+                       "at": utc_text(t.agent_at_ms.unwrap_or(t.user_at_ms) as i64), "turn": t.turn}),
+            ]
+        }))
+        .filter(|line| line["text"].as_str().is_some_and(|t| !t.trim().is_empty()))
+        .collect();
+        let (recording_url, recording_expires_at) = match &record.recording {
+            Some(_) => {
+                let expires = voicera_webhooks::unix_ms() / 1000 + RECORDING_LINK_TTL.as_secs();
+                let link = voicera_api::links::recording_link(
+                    &self.public_url,
+                    &self.master_key,
+                    &self.org_id,
+                    &record.record_id,
+                    expires,
+                );
+                (json!(link), json!(utc_text(expires as i64 * 1000)))
+            }
+            None => (Value::Null, Value::Null),
+        };
+        if let Some(map) = data.as_object_mut() {
+            map.insert("ended_at".into(), json!(utc_text(record.ended_at as i64 * 1000)));
+            map.insert("duration_secs".into(), json!(record.ended_at.saturating_sub(record.started_at)));
+            map.insert("end_reason".into(), json!(record.end_reason));
+            map.insert("transcript".into(), json!(transcript));
+            map.insert("transcript_text".into(), log.get("transcript_content").cloned().unwrap_or(Value::Null));
+            map.insert("latency".into(), log.get("latency_metrics").cloned().unwrap_or(Value::Null));
+            map.insert("recording_url".into(), recording_url);
+            map.insert("recording_expires_at".into(), recording_expires_at);
+        }
+        data
+    }
+}
+
+/// What `call.started` and `call.ended` both say about a call.
+fn call_data(record: &CallRecord) -> Value {
+    json!({
+        "call_id": record.record_id,
+        "transport_call_id": record.call_id,
+        "transport": record.transport,
+        "agent": record.agent,
+        "direction": if record.outbound { "outbound" } else { "inbound" },
+        "from_number": record.caller,
+        "to_number": record.called,
+        "started_at": utc_text(record.started_at as i64 * 1000),
+    })
+}
+
+impl RecordingSink for CallEvents {
+    fn call_started(&self, record: &CallRecord) {
+        self.inner.call_started(record);
+        self.emit(vec![(events::CALL_STARTED, call_data(record))]);
+    }
+
+    fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()> {
+        let stored = self.inner.store(record, stereo);
+        self.ended(record);
+        stored
+    }
+
+    fn store_log_only(&self, record: &mut CallRecord) -> std::io::Result<()> {
+        let stored = self.inner.store_log_only(record);
+        self.ended(record);
+        stored
+    }
+
+    fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()> {
+        self.inner.store_provider_report(report)
+    }
+
+    fn open_recording(&self, record: &CallRecord) -> Option<Box<dyn RecordingWriter>> {
+        self.inner.open_recording(record)
+    }
+
+    fn store_streamed(&self, record: &mut CallRecord, recording: Box<dyn RecordingWriter>) -> std::io::Result<()> {
+        let stored = self.inner.store_streamed(record, recording);
+        self.ended(record);
+        stored
+    }
+}
