@@ -29,7 +29,7 @@ const CALLER: [&str; 6] = [
 
 /// One turn in one mode: medians over the rounds.
 #[derive(Debug, Serialize)]
-pub struct TurnFigures {
+pub(crate) struct TurnFigures {
     turn: usize,
     prompt_tokens: usize,
     /// Prompt tokens the model ran on this turn (the rest came from a cache).
@@ -39,7 +39,7 @@ pub struct TurnFigures {
 
 /// The report of one model.
 #[derive(Debug, Serialize)]
-pub struct LlmTurnsReport {
+pub(crate) struct LlmTurnsReport {
     model: String,
     rounds: usize,
     /// Whole history prefilled each turn (system prompt and greeting prefilled at load).
@@ -87,7 +87,7 @@ fn conversation(model: &SmolLm) -> Result<Vec<(usize, usize, f64, Vec<String>)>>
 }
 
 /// Runs `rounds` rounds of the conversation in each mode on `name` from `models_dir`.
-pub fn run(models_dir: &Path, name: &str, rounds: usize) -> Result<LlmTurnsReport> {
+pub(crate) fn run(models_dir: &Path, name: &str, rounds: usize) -> Result<LlmTurnsReport> {
     let cache = ModelCache::new(models_dir.to_path_buf());
     let spec = cache::spec(name).with_context(|| format!("no model {name} in the catalogue"))?;
     cache.fetch(spec).with_context(|| format!("fetch {name}"))?;
@@ -161,7 +161,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 /// The report as a Markdown table.
-pub fn markdown(report: &LlmTurnsReport) -> String {
+pub(crate) fn markdown(report: &LlmTurnsReport) -> String {
     let mut md = format!(
         "### {} — first token per turn, {} rounds (median), {} threads, {}\n\n\
          | turn | prompt tokens | prefilled without cache | first token without cache | prefilled with cache | \

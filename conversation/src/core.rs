@@ -20,16 +20,22 @@
 //!
 //! The core also keeps the call's journal (what the call leaves behind) and counts its notes in the node's
 //! metrics, so every transport records and counts a call the same way.
+//!
+//! The core reads no clock. Each input that can end in the journal (start, a heard frame, the end) comes with
+//! the driver's monotonic `now`, and the call's [`WallClock`] (the wall time the driver read once, when it
+//! made the core) turns that into the record's dates and the transcript's times: on virtual time they are
+//! exactly what the virtual clock says.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 use voicera_media::metrics::Metrics;
 use voicera_media::stream::ENGINE_FRAME;
 
 use crate::agent::{HttpTool, ToolRequest};
 use crate::engine::{AudioSink, Conversation, ConversationNote, HangUpReason};
-use crate::journal::{account_notes, FinishedCall, Journal, RecordingPlan};
+use crate::journal::{account_notes, FinishedCall, Journal, RecordingPlan, WallClock};
 use crate::live::{LiveCallInfo, LiveCalls, LiveEntry};
 
 /// What runs on a call's audio.
@@ -113,6 +119,8 @@ pub struct CallCore {
     /// What to record, until the call starts and the journal opens with it.
     recording: Option<RecordingPlan>,
     journal: Option<Journal>,
+    /// Wall time of the driver's monotonic instants, for the journal's dates.
+    clock: WallClock,
     transport: &'static str,
     started: bool,
     actions: VecDeque<CallAction>,
@@ -124,18 +132,21 @@ pub struct CallCore {
 
 impl CallCore {
     /// A call's core. `recording` is where its record goes when the agent keeps one; `transport` names the
-    /// transport in that record (`sip`, `vobiz`, `browser`, `webrtc`, …).
+    /// transport in that record (`sip`, `vobiz`, `browser`, `webrtc`, …); `clock` dates the record from the
+    /// driver's monotonic instants.
     pub fn new(
         service: CallService,
         metrics: Arc<Metrics>,
         recording: Option<RecordingPlan>,
         transport: &'static str,
+        clock: WallClock,
     ) -> Self {
         CallCore {
             service,
             metrics,
             recording,
             journal: None,
+            clock,
             transport,
             started: false,
             actions: VecDeque::with_capacity(8),
@@ -144,26 +155,19 @@ impl CallCore {
         }
     }
 
-    /// The call is answered (or the stream started) as `call_id`: an agent greets, and its journal opens
-    /// when it keeps records. Later calls do nothing.
-    pub fn start(&mut self, call_id: &str) {
+    /// The call is answered (or the stream started) as `call_id` at `now`: an agent greets, and its journal
+    /// opens when it keeps records. Later calls do nothing.
+    pub fn start(&mut self, call_id: &str, now: Instant) {
         if std::mem::replace(&mut self.started, true) {
             return;
         }
-        self.register_live(call_id);
+        self.register_live(call_id, self.clock.unix_ms(now));
         let CallService::Agent(conversation) = &mut self.service else { return };
         conversation.start();
         let Some(plan) = self.recording.take() else { return };
         let agent = conversation.agent();
-        self.journal = Some(Journal::new(
-            plan,
-            self.transport,
-            call_id,
-            &agent.id,
-            conversation.greeting(),
-            agent.record_transcript,
-            agent.record_audio,
-        ));
+        let started_ms = self.clock.unix_ms(now);
+        self.journal = Some(Journal::new(plan, self.transport, call_id, agent, conversation.greeting(), started_ms));
     }
 
     /// Whether [`CallCore::start`] has run.
@@ -176,6 +180,11 @@ impl CallCore {
         &self.service
     }
 
+    /// The call's wall clock (a driver dates its own events on the call's time with it).
+    pub fn clock(&self) -> WallClock {
+        self.clock
+    }
+
     /// The greeting the agent opens with (empty for echo).
     pub fn greeting(&self) -> &str {
         match &self.service {
@@ -184,9 +193,10 @@ impl CallCore {
         }
     }
 
-    /// One 20 ms frame of the caller's audio at 16 kHz, as heard now: echo queues it back into `out`; an
-    /// agent hears it and speaks into `out` (flushing it on barge-in). The journal records it.
-    pub fn hear(&mut self, frame: &[i16; ENGINE_FRAME], out: &mut dyn AudioSink) {
+    /// One 20 ms frame of the caller's audio at 16 kHz, heard at `now`: echo queues it back into `out`; an
+    /// agent hears it and speaks into `out` (flushing it on barge-in). The journal records it, and dates the
+    /// words that became final in it at `now`.
+    pub fn hear(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant, out: &mut dyn AudioSink) {
         if let Some(journal) = self.journal.as_mut() {
             journal.on_audio(frame, &[]);
         }
@@ -195,7 +205,7 @@ impl CallCore {
             CallService::Agent(conversation) => {
                 let notes = conversation.on_frame(frame, out);
                 if !notes.is_empty() {
-                    self.absorb(notes);
+                    self.absorb(notes, now);
                 }
             }
         }
@@ -239,7 +249,7 @@ impl CallCore {
     }
 
     /// Joins the node's calls in progress: who, over what, and the greeting as the transcript's first words.
-    fn register_live(&mut self, call_id: &str) {
+    fn register_live(&mut self, call_id: &str, started_at_ms: u64) {
         let (agent, greeting) = match &self.service {
             CallService::Agent(conversation) => (conversation.agent().id.clone(), conversation.greeting()),
             CallService::Echo => ("echo".to_string(), ""),
@@ -255,34 +265,35 @@ impl CallCore {
             caller,
             called,
             outbound,
-            started_at_ms: crate::journal::unix_now_ms(),
+            started_at_ms,
         };
         self.live = Some(LiveCalls::node().register(info, greeting));
     }
 
-    /// The call is over: the agent's words of a reply it was in the middle of are recorded (only what `out`
-    /// played), and the journal closes. The record comes back for the transport to store off its reactor
+    /// The call is over at `now`: the agent's words of a reply it was in the middle of are recorded (only what
+    /// `out` played), and the journal closes. The record comes back for the transport to store off its reactor
     /// ([`FinishedCall::store`] blocks).
-    pub fn finish(&mut self, out: &dyn AudioSink, reason: &EndReason) -> Option<FinishedCall> {
+    pub fn finish(&mut self, out: &dyn AudioSink, reason: &EndReason, now: Instant) -> Option<FinishedCall> {
+        let at_ms = self.clock.unix_ms(now);
         if let CallService::Agent(conversation) = &mut self.service {
             let notes = conversation.finish(out);
             if let Some(journal) = self.journal.as_mut() {
-                journal.on_notes(&notes);
+                journal.on_notes(&notes, at_ms);
             }
         }
         // The call leaves the live view now that its words are all in.
         self.live = None;
-        self.journal.take().map(|journal| journal.finish(reason))
+        self.journal.take().map(|journal| journal.finish(reason, at_ms))
     }
 
-    /// Records, counts and turns into actions what the engine reported.
-    fn absorb(&mut self, notes: Vec<ConversationNote>) {
+    /// Records (dated `now`), counts and turns into actions what the engine reported.
+    fn absorb(&mut self, notes: Vec<ConversationNote>, now: Instant) {
         if let Some(journal) = self.journal.as_mut() {
-            journal.on_notes(&notes);
+            journal.on_notes(&notes, self.clock.unix_ms(now));
         }
         let hang_up = account_notes(&self.metrics, &notes);
         if let Some(entry) = &self.live {
-            let now = crate::journal::unix_now_ms();
+            let now = self.clock.unix_ms(now);
             for note in &notes {
                 match note {
                     ConversationNote::UserSaid { turn, text } => entry.call().said("user", *turn, text, false, now),
@@ -335,7 +346,12 @@ impl CallCore {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+    use std::time::{Duration, SystemTime};
+
     use super::*;
+    use crate::agent::Agent;
+    use crate::recorder::{CallRecord, ProviderReport, RecordingSink};
 
     /// A sink that keeps what it was given.
     #[derive(Default)]
@@ -357,23 +373,123 @@ mod tests {
         fn resume_audio(&mut self) {}
     }
 
+    /// A record sink that keeps what it is given.
+    #[derive(Default)]
+    struct Kept {
+        started: Mutex<Vec<CallRecord>>,
+        stored: Mutex<Vec<CallRecord>>,
+    }
+
+    impl RecordingSink for Kept {
+        fn call_started(&self, record: &CallRecord) {
+            self.started.lock().unwrap().push(record.clone());
+        }
+        fn store(&self, record: &mut CallRecord, _stereo: Option<&[i16]>) -> std::io::Result<()> {
+            self.stored.lock().unwrap().push(record.clone());
+            Ok(())
+        }
+        fn store_provider_report(&self, _report: &ProviderReport) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    const TICK: Duration = Duration::from_millis(20);
+
+    /// A clock whose origin is `wall_ms` (Unix milliseconds), and that origin's monotonic instant.
+    fn clock_at(wall_ms: u64) -> (WallClock, Instant) {
+        let origin = Instant::now();
+        (WallClock::new(origin, SystemTime::UNIX_EPOCH + Duration::from_millis(wall_ms)), origin)
+    }
+
     #[test]
     fn echo_queues_the_callers_frame_back_and_asks_for_nothing() {
-        let mut core = CallCore::new(CallService::Echo, Arc::new(Metrics::default()), None, "test");
-        core.start("call-1");
+        let (clock, t0) = clock_at(0);
+        let mut core = CallCore::new(CallService::Echo, Arc::new(Metrics::default()), None, "test", clock);
+        core.start("call-1", t0);
         let mut out = Collect::default();
         let frame = [7i16; ENGINE_FRAME];
-        core.hear(&frame, &mut out);
-        core.hear(&frame, &mut out);
+        core.hear(&frame, t0, &mut out);
+        core.hear(&frame, t0 + TICK, &mut out);
         assert_eq!(out.queued.len(), 2 * ENGINE_FRAME);
         assert!(out.queued.iter().all(|s| *s == 7));
         assert_eq!(core.poll_action(), None);
-        assert!(core.finish(&out, &EndReason::Stopped).is_none(), "echo keeps no record");
+        assert!(core.finish(&out, &EndReason::Stopped, t0 + 2 * TICK).is_none(), "echo keeps no record");
+    }
+
+    /// The caller's 200 Hz voice for frame `tick`.
+    fn voice(tick: u32) -> [i16; ENGINE_FRAME] {
+        let mut frame = [0i16; ENGINE_FRAME];
+        for (i, s) in frame.iter_mut().enumerate() {
+            let t = (tick as usize * ENGINE_FRAME + i) as f32 / 16000.0;
+            *s = ((t * 200.0 * std::f32::consts::TAU).sin() * 6000.0) as i16;
+        }
+        frame
+    }
+
+    #[test]
+    fn the_record_and_transcript_are_dated_by_the_drivers_clock() {
+        // The wall clock reads 2026-11-25 04:37:02.250 at the origin; the call is answered 5 s later.
+        let origin_ms = 1_795_588_622_250;
+        let (clock, t0) = clock_at(origin_ms);
+        let sink = Arc::new(Kept::default());
+        let plan = RecordingPlan {
+            sink: Arc::clone(&sink) as Arc<dyn RecordingSink>,
+            caller: "100".into(),
+            called: "bench".into(),
+            outbound: false,
+        };
+        let agent = Agent { record_transcript: true, ..Agent::bench(false) };
+        let service = CallService::Agent(Box::new(Conversation::new(Arc::new(agent))));
+        let mut core = CallCore::new(service, Arc::new(Metrics::default()), Some(plan), "test", clock);
+        let answered = t0 + Duration::from_secs(5);
+        core.start("call-1", answered);
+        let started = sink.started.lock().unwrap().pop().expect("the sink heard of the start");
+        assert_eq!(started.started_at, (origin_ms + 5_000) / 1000);
+        assert!(started.record_id.starts_with(&format!("rec-{}-", origin_ms + 5_000)), "{}", started.record_id);
+
+        // The greeting plays (ticks 0..30), the caller talks for a second (30..80), then is quiet. Frame `tick`
+        // is heard at `answered + tick × 20 ms`.
+        let mut out = Collect::default();
+        let mut caller_said_at = None;
+        let mut agent_said_at = None;
+        for tick in 0..200u32 {
+            out.flush_audio();
+            let frame = if (30..80).contains(&tick) { voice(tick) } else { [3i16; ENGINE_FRAME] };
+            let now = answered + TICK * tick;
+            core.hear(&frame, now, &mut out);
+            while let Some(action) = core.poll_action() {
+                if let CallAction::Said { speaker, turn: 1, .. } = action {
+                    let at = Some(origin_ms + 5_000 + 20 * u64::from(tick));
+                    match speaker {
+                        Speaker::Caller => caller_said_at = caller_said_at.or(at),
+                        Speaker::Agent => agent_said_at = agent_said_at.or(at),
+                    }
+                }
+            }
+        }
+        let caller_said_at = caller_said_at.expect("the caller's words became final");
+        assert!(agent_said_at.is_some(), "the agent answered");
+
+        // The call ends 7.9 s after its last frame: its end is the driver's `now`, not the audio's.
+        let ended = answered + TICK * 199 + Duration::from_millis(7_900);
+        let finished = core.finish(&out, &EndReason::Stopped, ended).expect("an agent call keeps a record");
+        finished.store();
+        let record = sink.stored.lock().unwrap().pop().expect("the record was stored");
+        assert_eq!(record.record_id, started.record_id);
+        assert_eq!(record.started_at, 1_795_588_627);
+        assert_eq!(record.ended_at, (origin_ms + 5_000 + 199 * 20 + 7_900) / 1000);
+        assert_eq!(record.ended_at, 1_795_588_639);
+        let turn = record.turns.first().expect("a turn");
+        assert_eq!(turn.user_text, "what time is it");
+        assert_eq!(turn.user_at_ms, caller_said_at, "dated at the frame its words became final in");
+        // The stand-in models answer in the tick the turn ends: the answer's first audio is dated there too.
+        assert_eq!(turn.agent_at_ms, Some(caller_said_at));
     }
 
     #[test]
     fn pending_actions_are_bounded_and_drop_transcript_words_first() {
-        let mut core = CallCore::new(CallService::Echo, Arc::new(Metrics::default()), None, "test");
+        let (clock, _) = clock_at(0);
+        let mut core = CallCore::new(CallService::Echo, Arc::new(Metrics::default()), None, "test", clock);
         core.push(CallAction::HangUp(HangUpReason::Farewell));
         for turn in 0..(2 * MAX_PENDING_ACTIONS as u64) {
             core.push(CallAction::Said { speaker: Speaker::Caller, turn, text: "x".into(), interrupted: false });

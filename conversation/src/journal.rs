@@ -9,15 +9,16 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use voicera_media::metrics::Metrics;
 
-use crate::agent::ToolRequest;
+use crate::agent::{Agent, ToolRequest};
 use crate::core::EndReason;
 use crate::engine::{ConversationNote, HangUpReason};
 use crate::recorder::{
-    new_record_id, unix_now, BargeInRecord, CallRecord, ModelFailureRecord, ModelFallbackRecord, RecordingSink,
-    StereoRecorder, TurnRecord, MAX_MODEL_FAILURES,
+    record_id_at, BargeInRecord, CallRecord, ModelFailureRecord, ModelFallbackRecord, RecordingSink, StereoRecorder,
+    TurnRecord, MAX_MODEL_FAILURES,
 };
 
 /// Whether call content is logged at INFO: one switch for the process, set once at start-up by the binary.
@@ -48,6 +49,34 @@ macro_rules! content_event {
     };
 }
 
+/// A call's wall clock, read once: a wall time and the monotonic instant it was read at. Wall times of later
+/// instants follow the monotonic clock from there, so the call's core needs no clock of its own, an NTP step
+/// during the call cannot reorder its transcript, and on a virtual clock every date is exactly what that clock
+/// says. The transport's driver makes it when it makes the call's core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WallClock {
+    anchor: Instant,
+    anchor_unix_ms: u64,
+}
+
+impl WallClock {
+    /// A clock on which the monotonic instant `anchor` is the wall time `wall` (the two read together).
+    pub fn new(anchor: Instant, wall: SystemTime) -> Self {
+        let anchor_unix_ms = wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        Self { anchor, anchor_unix_ms }
+    }
+
+    /// The monotonic instant the wall time was read at.
+    pub fn anchor(&self) -> Instant {
+        self.anchor
+    }
+
+    /// Unix milliseconds at the monotonic instant `now` (an instant before the anchor is the anchor's time).
+    pub fn unix_ms(&self, now: Instant) -> u64 {
+        self.anchor_unix_ms + now.saturating_duration_since(self.anchor).as_millis() as u64
+    }
+}
+
 /// Where and what to record of an agent call.
 pub struct RecordingPlan {
     /// Where the record and recording go when the call ends.
@@ -70,26 +99,27 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Starts the journal of one call: `key` is the transport's call id, `content` whether the agent keeps
-    /// transcripts (else only the call's log is kept), `audio` whether to record stereo audio (with `content`).
+    /// Starts the journal of one call to `agent` at `started_ms` (Unix milliseconds): `key` is the transport's
+    /// call id, `greeting` as said. What is kept follows the agent: with `record_transcript` off only the
+    /// call's log is kept; `record_audio` (with transcripts) adds the stereo recording.
     pub fn new(
         plan: RecordingPlan,
         transport: &'static str,
         key: &str,
-        agent: &str,
+        agent: &Agent,
         greeting: &str,
-        content: bool,
-        audio: bool,
+        started_ms: u64,
     ) -> Self {
+        let (content, audio) = (agent.record_transcript, agent.record_audio);
         let record = CallRecord {
-            record_id: new_record_id(),
+            record_id: record_id_at(started_ms),
             call_id: key.to_string(),
-            agent: agent.to_string(),
+            agent: agent.id.clone(),
             caller: plan.caller.clone(),
             called: plan.called.clone(),
             outbound: plan.outbound,
             transport,
-            started_at: unix_now(),
+            started_at: started_ms / 1000,
             ended_at: 0,
             end_reason: String::new(),
             greeting: greeting.to_string(),
@@ -119,8 +149,9 @@ impl Journal {
         }
     }
 
-    /// Adds the conversation's notes (turns, latencies, barge-ins) to the record.
-    pub fn on_notes(&mut self, notes: &[ConversationNote]) {
+    /// Adds the conversation's notes (turns, latencies, barge-ins) to the record; words said are dated `at_ms`
+    /// (Unix milliseconds).
+    pub fn on_notes(&mut self, notes: &[ConversationNote], at_ms: u64) {
         for note in notes {
             match note {
                 ConversationNote::UserSaid { turn, text } => self.record.turns.push(TurnRecord {
@@ -133,13 +164,13 @@ impl Journal {
                     llm_first_token_ms: None,
                     tts_first_audio_ms: None,
                     barge_ins: Vec::new(),
-                    user_at_ms: unix_now_ms(),
+                    user_at_ms: at_ms,
                     agent_at_ms: None,
                 }),
                 ConversationNote::AgentStarted { turn, ticks_since_end_of_speech, stages } => {
                     if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
                         t.end_of_speech_to_audio_ms = Some(ticks_since_end_of_speech * 20);
-                        t.agent_at_ms = Some(unix_now_ms());
+                        t.agent_at_ms = Some(at_ms);
                         t.stt_ms = stages.stt_ms;
                         t.llm_first_token_ms = stages.llm_first_token_ms;
                         t.tts_first_audio_ms = stages.tts_first_audio_ms;
@@ -149,7 +180,7 @@ impl Journal {
                     if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
                         t.agent_text = text.clone();
                         t.interrupted = *interrupted;
-                        t.agent_at_ms.get_or_insert_with(unix_now_ms);
+                        t.agent_at_ms.get_or_insert(at_ms);
                     }
                 }
                 ConversationNote::BargeIn { paused_ms, .. } => self.barge_in("interrupted", *paused_ms),
@@ -189,9 +220,10 @@ impl Journal {
         }
     }
 
-    /// Closes the journal at the call's end: the record is complete and ready for the sink.
-    pub fn finish(mut self, reason: &EndReason) -> FinishedCall {
-        self.record.ended_at = unix_now();
+    /// Closes the journal at the call's end, `ended_ms` (Unix milliseconds): the record is complete and ready
+    /// for the sink.
+    pub fn finish(mut self, reason: &EndReason, ended_ms: u64) -> FinishedCall {
+        self.record.ended_at = ended_ms / 1000;
         self.record.end_reason = match reason {
             EndReason::AgentHangUp(why) => format!("agent_hangup:{}", why.as_str()),
             other => format!("{other:?}"),
@@ -207,11 +239,6 @@ impl Journal {
         }
         FinishedCall { sink: self.plan.sink, record: self.record, audio: self.audio, content: self.content }
     }
-}
-
-/// Unix milliseconds now: when words of the transcript were said.
-pub(crate) fn unix_now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// A call's record and recording, complete, on their way to the recording sink.

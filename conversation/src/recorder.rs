@@ -205,16 +205,23 @@ pub trait RecordingWriter: Send {
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
 }
 
-/// A new record id, `rec-<unix ms>-<16 hex>`: ordered by time in a directory listing, unique across calls
-/// and processes (a per-process counter mixed with the process id and the clock under a random SipHash key).
+/// A new record id made now, `rec-<unix ms>-<16 hex>` (see [`record_id_at`]); for sinks that get a record
+/// without one.
 pub fn new_record_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    record_id_at(now.as_millis() as u64)
+}
+
+/// The id of a record that starts at `unix_ms`, `rec-<unix ms>-<16 hex>`: ordered by time in a directory
+/// listing, unique across calls and processes (a per-process counter mixed with the process id and the
+/// start time under a random SipHash key).
+pub fn record_id_at(unix_ms: u64) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     hasher.write_u32(std::process::id());
-    hasher.write_u128(now.as_nanos());
-    format!("rec-{}-{:016x}", now.as_millis(), hasher.finish())
+    hasher.write_u64(unix_ms);
+    format!("rec-{unix_ms}-{:016x}", hasher.finish())
 }
 
 /// Records under a directory: `<root>/<YYYY-MM-DD>/<record id>.json` and `.wav`.

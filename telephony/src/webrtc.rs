@@ -153,9 +153,9 @@ impl WebRtcSession {
         Ok(session)
     }
 
-    /// Starts the call: the agent's greeting is queued, its journal opens.
-    pub fn begin(&mut self) {
-        self.core.start(&self.call_id);
+    /// Starts the call at `now`: the agent's greeting is queued, its journal opens.
+    pub fn begin(&mut self, now: Instant) {
+        self.core.start(&self.call_id, now);
     }
 
     /// The call's core.
@@ -311,7 +311,7 @@ impl WebRtcSession {
     pub fn tick(&mut self, now: Instant) -> Result<(), WebRtcError> {
         // Heard on the tick, not on arrival: agent audio leaves on the tick anyway (one RTP frame per 20 ms).
         self.caller.clear_heard();
-        self.caller.tick(&mut self.core, &mut self.egress);
+        self.caller.tick(&mut self.core, &mut self.egress, now);
         while let Some(action) = self.core.poll_action() {
             if let Some(event) = transcript_event(&action) {
                 if self.pending_control.len() < MAX_PENDING_CONTROL {
@@ -357,7 +357,7 @@ pub(crate) async fn run(
 ) -> (EndReason, Option<FinishedCall>) {
     let reason = drive(&mut session, &socket, metrics, shutdown).await;
     tracing::info!(?reason, unusable_inputs = session.errors(), "WebRTC call ended");
-    let finished = session.core.finish(&session.egress, &reason);
+    let finished = session.core.finish(&session.egress, &reason, Instant::now());
     (reason, finished)
 }
 
@@ -407,7 +407,7 @@ async fn drive(
                 if !begun {
                     // The greeting starts once the browser can hear it.
                     begun = true;
-                    session.begin();
+                    session.begin(now);
                 }
                 if let Err(err) = session.tick(now) {
                     return EndReason::MediaError(err.to_string());
@@ -468,7 +468,8 @@ mod tests {
     use voicera_conversation::engine::Conversation;
 
     fn core(service: CallService) -> CallCore {
-        CallCore::new(service, Arc::new(Metrics::default()), None, "webrtc")
+        let clock = voicera_conversation::journal::WallClock::new(Instant::now(), std::time::SystemTime::UNIX_EPOCH);
+        CallCore::new(service, Arc::new(Metrics::default()), None, "webrtc", clock)
     }
 
     /// A browser stand-in: a full (controlling) str0m peer with an audio track and a data channel.
@@ -611,7 +612,7 @@ mod tests {
         let (mut browser, mut session, start) = connect(core(CallService::Agent(Box::new(Conversation::new(agent)))));
         let mut encoder = CodecKind::Opus.build().unwrap();
         let pt = browser.rtc.writer(browser.mid).unwrap().payload_params().next().unwrap().pt();
-        session.begin();
+        session.begin(start);
         let mut now = start;
         for tick in 0..200 {
             now += Duration::from_millis(20);

@@ -15,7 +15,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use voicera_conversation::core::{CallAction, CallCore};
 pub use voicera_conversation::core::{CallService, EndReason};
 pub use voicera_conversation::journal::RecordingPlan;
+use voicera_conversation::journal::WallClock;
 use voicera_media::metrics::{MediaCounters, Metrics};
 use voicera_media::negotiate::MediaPlan;
 use voicera_media::ports::PortLease;
@@ -380,9 +381,12 @@ impl CallMedia {
         // RTCP is read once a second and sent every RTCP_INTERVAL from the tick, the same way.
         let rtcp = RtpSocket::new(rtcp).map_err(|err| EndReason::MediaError(format!("RTCP socket: {err}")))?;
         let answered = !early;
-        let mut core = CallCore::new(service, Arc::clone(&metrics), recording, "sip");
+        // The call's wall clock, read once: the core dates its record from the ticks' monotonic `now`.
+        let set_up_at = Instant::now();
+        let clock = WallClock::new(set_up_at.into_std(), SystemTime::now());
+        let mut core = CallCore::new(service, Arc::clone(&metrics), recording, "sip", clock);
         if answered {
-            core.start(&key);
+            core.start(&key, set_up_at.into_std());
         }
         let ptime = Duration::from_millis(stream.plan().ptime.max(10) as u64);
         let srtp = match &stream.plan().srtp {
@@ -414,7 +418,7 @@ impl CallMedia {
             next_tick: aligned_start(ptime),
             phase: TickPhase::new(ptime),
             rtcp_every: (RTCP_INTERVAL.as_millis() as u64 / ptime.as_millis().max(1) as u64).max(1),
-            started: Instant::now(),
+            started: set_up_at,
             ticks: 0,
             rtp_buffers: Box::new([[0u8; DATAGRAM]; BATCH]),
             datagrams: [Datagram::EMPTY; BATCH],
@@ -434,7 +438,7 @@ impl CallMedia {
                 self.key = confirmed;
                 self.answered = true;
                 self.started = now;
-                self.core.start(&self.key);
+                self.core.start(&self.key, now.into_std());
             }
             CallCommand::UpdatePlan(plan) => {
                 let suite = plan.srtp.as_ref().map_or("none", |k| k.suite().name());
@@ -578,7 +582,7 @@ impl CallMedia {
                     None => break,
                 }
             };
-            self.core.hear(&frame, &mut self.stream);
+            self.core.hear(&frame, arrival_now, &mut self.stream);
         }
         // The packet leaves room at the end of the buffer for the SRTP tag and MKI (at most 20 bytes).
         let len = self.stream.send_frame(&mut self.packet[..1400]);
@@ -713,7 +717,7 @@ impl CallMedia {
             let counters = self.take_counters();
             self.metrics.add(&counters);
             tracing::info!(?reason, "media ended");
-            if let Some(finished) = self.core.finish(&self.stream, &reason) {
+            if let Some(finished) = self.core.finish(&self.stream, &reason, Instant::now().into_std()) {
                 if let Err(err) = tokio::task::spawn_blocking(move || finished.store()).await {
                     tracing::error!(%err, "call record task failed");
                 }

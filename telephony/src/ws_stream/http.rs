@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -29,7 +29,7 @@ use super::rest::{dial_document, ProviderRest};
 use voicera_conversation::agent::{Agent, CallContext};
 use voicera_conversation::core::{CallAction, CallCore, CallService, EndReason};
 use voicera_conversation::engine::Conversation;
-use voicera_conversation::journal::{FinishedCall, RecordingPlan};
+use voicera_conversation::journal::{FinishedCall, RecordingPlan, WallClock};
 use voicera_conversation::recorder::{unix_now, RecordingSink};
 use voicera_conversation::routing::{Destination, Router};
 use voicera_media::metrics::{CallResult, Metrics};
@@ -187,6 +187,8 @@ impl Telephony {
     /// The call core for a call to `agent` over `transport`, or the WebSocket close code and reason to
     /// refuse it with (1008 unknown agent, 1013 not ready yet).
     fn core_for(&self, agent: &str, transport: &'static str, start: &StreamStart) -> Result<CallCore, (u16, String)> {
+        // The call's wall clock, read once: the core dates its record from the session's monotonic ticks.
+        let clock = WallClock::new(tokio::time::Instant::now().into_std(), SystemTime::now());
         match self.router.route(agent) {
             Some(Destination::Agent(a)) => {
                 let context = CallContext {
@@ -201,9 +203,11 @@ impl Telephony {
                         .collect(),
                 };
                 let service = CallService::Agent(Box::new(Conversation::for_call(Arc::clone(&a), &context)));
-                Ok(CallCore::new(service, Arc::clone(&self.metrics), self.recording_for(&a, start), transport))
+                Ok(CallCore::new(service, Arc::clone(&self.metrics), self.recording_for(&a, start), transport, clock))
             }
-            Some(Destination::Echo) => Ok(CallCore::new(CallService::Echo, Arc::clone(&self.metrics), None, transport)),
+            Some(Destination::Echo) => {
+                Ok(CallCore::new(CallService::Echo, Arc::clone(&self.metrics), None, transport, clock))
+            }
             Some(Destination::Unavailable { reason, .. }) => {
                 self.metrics.count_result(CallResult::Rejected);
                 Err((1013, reason))
@@ -891,7 +895,7 @@ async fn drive(t: &Telephony, peer: Peer, session: &mut StreamSession, socket: &
                 Some(Ok(_)) => continue,
                 Some(Err(err)) => return EndReason::MediaError(err.to_string()),
             },
-            _ = tick.tick() => session.tick(),
+            _ = tick.tick() => session.tick(tokio::time::Instant::now().into_std()),
             _ = t.shutdown.cancelled() => {
                 say_goodbye(session.stop_message("the server is shutting down"), socket).await;
                 return EndReason::Stopped;

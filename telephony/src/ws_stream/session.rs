@@ -10,6 +10,7 @@
 //! checkpoint/mark after each burst corrects it when the provider reports that everything played.
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use voicera_conversation::core::{CallAction, CallCore, EndReason, Speaker};
 use voicera_conversation::engine::AudioSink;
@@ -115,6 +116,9 @@ pub struct StreamSession {
     checkpoint: Option<String>,
     checkpoints_sent: u64,
     protocol_errors: u64,
+    /// The session's time: its last tick's (the core's clock anchor before the first). Input between ticks is
+    /// heard, and dated in the call's record, at it.
+    now: Instant,
 }
 
 impl StreamSession {
@@ -123,6 +127,7 @@ impl StreamSession {
     pub fn new(peer: Peer, start: StreamStart, requested: AudioFormat, core: CallCore) -> Self {
         let format = start.format.unwrap_or(requested);
         let writer = Writer::new(peer, &start.stream_id, format);
+        let core_clock_anchor = core.clock().anchor();
         Self {
             writer,
             core,
@@ -147,6 +152,7 @@ impl StreamSession {
             checkpoint: None,
             checkpoints_sent: 0,
             protocol_errors: 0,
+            now: core_clock_anchor,
             start,
         }
     }
@@ -173,7 +179,7 @@ impl StreamSession {
 
     /// Starts the call: the agent's greeting is queued, its journal opens.
     pub fn begin(&mut self) {
-        self.core.start(&self.start.call_id);
+        self.core.start(&self.start.call_id, self.now);
     }
 
     /// Handles one text frame from the provider. A frame that cannot be understood is an error for the
@@ -195,7 +201,7 @@ impl StreamSession {
                 self.upsampled.resize(self.upsampler.max_output(self.decoded.len()), 0);
                 let n = self.upsampler.process(&self.decoded, &mut self.upsampled);
                 self.caller.push(&self.upsampled[..n]);
-                self.caller.hear_arrived(&mut self.core, &mut self.egress);
+                self.caller.hear_arrived(&mut self.core, &mut self.egress, self.now);
                 self.after_engine();
                 SessionEvent::None
             }
@@ -224,16 +230,17 @@ impl StreamSession {
         self.upsampled.resize(self.upsampler.max_output(self.decoded.len()), 0);
         let n = self.upsampler.process(&self.decoded, &mut self.upsampled);
         self.caller.push(&self.upsampled[..n]);
-        self.caller.hear_arrived(&mut self.core, &mut self.egress);
+        self.caller.hear_arrived(&mut self.core, &mut self.egress, self.now);
         self.after_engine();
     }
 
-    /// One 20 ms step of wall time: the provider's playback advances, the engine hears silence if the
-    /// caller's audio is late, and agent audio is topped up. Messages to send are then in
+    /// One 20 ms step of wall time, to `now`: the provider's playback advances, the engine hears silence if
+    /// the caller's audio is late, and agent audio is topped up. Messages to send are then in
     /// [`StreamSession::take_outgoing`], what the call core asks for in [`StreamSession::take_actions`].
-    pub fn tick(&mut self) {
+    pub fn tick(&mut self, now: Instant) {
+        self.now = now;
         self.begin_input();
-        self.caller.tick(&mut self.core, &mut self.egress);
+        self.caller.tick(&mut self.core, &mut self.egress, now);
         self.advance_playback();
         self.core.on_agent_audio(&self.agent_frame);
         self.ticked = true;
@@ -340,10 +347,10 @@ impl StreamSession {
         self.core.on_tool_result(id, result, transferred);
     }
 
-    /// The stream is over: the agent's words of a reply it was in the middle of are recorded (what the
-    /// caller heard), and the call's record comes back to be stored.
+    /// The stream is over (at its last tick): the agent's words of a reply it was in the middle of are
+    /// recorded (what the caller heard), and the call's record comes back to be stored.
     pub fn finish(&mut self, reason: &EndReason) -> Option<FinishedCall> {
-        self.core.finish(&self.egress, reason)
+        self.core.finish(&self.egress, reason, self.now)
     }
 
     /// Our closing message, if the peer's protocol has one (else closing the socket ends the stream).
@@ -398,33 +405,33 @@ impl CallerAudio {
         self.fifo.extend(&pcm[pcm.len() - keep..]);
     }
 
-    /// Hears every complete frame that has arrived.
-    pub(crate) fn hear_arrived(&mut self, core: &mut CallCore, sink: &mut dyn AudioSink) {
+    /// Hears every complete frame that has arrived, at `now`.
+    pub(crate) fn hear_arrived(&mut self, core: &mut CallCore, sink: &mut dyn AudioSink, now: Instant) {
         while self.fifo.len() >= ENGINE_FRAME {
             for (slot, sample) in self.frame.iter_mut().zip(self.fifo.drain(..ENGINE_FRAME)) {
                 *slot = sample;
             }
-            self.hear_frame(core, sink);
+            self.hear_frame(core, sink, now);
         }
     }
 
     /// One 20 ms tick of wall time: what has arrived is heard, and silence stands in for audio that is more
     /// than [`LATE_FRAMES`] late.
-    pub(crate) fn tick(&mut self, core: &mut CallCore, sink: &mut dyn AudioSink) {
+    pub(crate) fn tick(&mut self, core: &mut CallCore, sink: &mut dyn AudioSink, now: Instant) {
         self.ticks += 1;
-        self.hear_arrived(core, sink);
+        self.hear_arrived(core, sink, now);
         while self.frames_heard + LATE_FRAMES < self.ticks {
             self.frame = [0; ENGINE_FRAME];
-            self.hear_frame(core, sink);
+            self.hear_frame(core, sink, now);
         }
     }
 
-    fn hear_frame(&mut self, core: &mut CallCore, sink: &mut dyn AudioSink) {
+    fn hear_frame(&mut self, core: &mut CallCore, sink: &mut dyn AudioSink, now: Instant) {
         self.frames_heard += 1;
         if self.heard.len() < MAX_INBOUND_SAMPLES {
             self.heard.extend_from_slice(&self.frame);
         }
-        core.hear(&self.frame, sink);
+        core.hear(&self.frame, now, sink);
     }
 
     /// The caller audio heard since the last [`CallerAudio::clear_heard`].
@@ -484,15 +491,33 @@ mod tests {
     use voicera_conversation::agent::Agent;
     use voicera_conversation::core::CallService;
     use voicera_conversation::engine::Conversation;
+    use voicera_conversation::journal::WallClock;
     use voicera_media::metrics::Metrics;
 
+    /// The tests' virtual clock: its origin, read once, and 20 ms per tick from there.
+    fn clock() -> WallClock {
+        WallClock::new(Instant::now(), std::time::SystemTime::UNIX_EPOCH)
+    }
+
     fn echo() -> CallCore {
-        CallCore::new(CallService::Echo, Arc::new(Metrics::default()), None, "test")
+        CallCore::new(CallService::Echo, Arc::new(Metrics::default()), None, "test", clock())
     }
 
     fn bench_agent(metrics: &Arc<Metrics>) -> CallCore {
         let agent = Arc::new(Agent::bench(false));
-        CallCore::new(CallService::Agent(Box::new(Conversation::new(agent))), Arc::clone(metrics), None, "test")
+        CallCore::new(
+            CallService::Agent(Box::new(Conversation::new(agent))),
+            Arc::clone(metrics),
+            None,
+            "test",
+            clock(),
+        )
+    }
+
+    /// One tick, 20 ms after the session's last.
+    fn step(session: &mut StreamSession) {
+        let now = session.now + std::time::Duration::from_millis(20);
+        session.tick(now);
     }
 
     fn caller_said(action: &CallAction, wanted_turn: Option<u64>) -> bool {
@@ -531,7 +556,7 @@ mod tests {
         let mut sent = Vec::new();
         for tick in 0..50 {
             session.on_text(&media_frame(format, &tone(tick))).unwrap();
-            session.tick();
+            step(&mut session);
             sent.extend(session.take_outgoing().filter_map(|m| m.text().map(String::from)));
         }
         let plays = events(&sent).iter().filter(|e| *e == "playAudio").count();
@@ -558,7 +583,7 @@ mod tests {
             let speaking = (30..80).contains(&tick) || (110..150).contains(&tick);
             let pcm = if speaking { tone(tick) } else { vec![0; 160] };
             session.on_text(&media_frame(format, &pcm)).unwrap();
-            session.tick();
+            step(&mut session);
             actions.extend(session.take_actions());
             if barge.is_none() && metrics.barge_ins() > 0 {
                 barge = Some(tick);
@@ -590,7 +615,7 @@ mod tests {
             if said_user {
                 first_reply = Some((frame, plays));
             }
-            session.tick();
+            step(&mut session);
             session.take_actions().for_each(drop);
             session.take_outgoing().for_each(drop);
         }
@@ -606,22 +631,22 @@ mod tests {
         let speech: Vec<i16> = (0..10 * ENGINE_FRAME).map(|i| (i % 300) as i16 * 20).collect();
         session.egress.queue_audio(&speech);
         // The first tick sends the lead; the second plays a frame of it and tops it up.
-        session.tick();
-        session.tick();
+        step(&mut session);
+        step(&mut session);
         assert_eq!(session.egress.at_provider.len(), PROVIDER_LEAD_SAMPLES);
         session.take_outgoing().for_each(drop);
         let sent_before: Vec<i16> = session.egress.at_provider.iter().copied().collect();
         // The caller's voice: the provider drops what it holds, we keep it, nothing more is sent.
         session.egress.pause_audio();
-        session.tick();
+        step(&mut session);
         let sent: Vec<String> = session.take_outgoing().filter_map(|m| m.text().map(String::from)).collect();
         assert_eq!(events(&sent), ["clearAudio"]);
         assert_eq!(session.egress.queued_audio(), speech.len() - ENGINE_FRAME, "one frame played before the pause");
-        session.tick();
+        step(&mut session);
         assert_eq!(session.take_outgoing().count(), 0, "silence while paused");
         // A cough after all: the audio the provider dropped is sent again, from where playback stopped.
         session.egress.resume_audio();
-        session.tick();
+        step(&mut session);
         let resent: Vec<i16> = session.egress.at_provider.iter().copied().collect();
         assert_eq!(resent[..ENGINE_FRAME], sent_before[..ENGINE_FRAME], "the first unplayed frame goes again");
         let sent: Vec<String> = session.take_outgoing().filter_map(|m| m.text().map(String::from)).collect();
@@ -633,7 +658,7 @@ mod tests {
         let format = AudioFormat::MULAW_8K;
         let mut session = StreamSession::new(Peer::Provider(Provider::Vobiz), start(Provider::Vobiz), format, echo());
         for _ in 0..10 {
-            session.tick();
+            step(&mut session);
         }
         // Nothing arrived for 200 ms: the engine heard silence for all but the last 60 ms.
         assert_eq!(session.caller.frames_heard, 10 - LATE_FRAMES);
@@ -641,7 +666,7 @@ mod tests {
             session.on_text(&media_frame(format, &tone(frame))).unwrap();
         }
         assert_eq!(session.caller.frames_heard, 15 - LATE_FRAMES, "late audio is heard on arrival");
-        session.tick();
+        step(&mut session);
         assert_eq!(session.caller.frames_heard, 15 - LATE_FRAMES, "no silence while the engine is ahead");
     }
 
@@ -668,7 +693,7 @@ mod tests {
         // 10 frames arrived at once: each was heard as it came, nothing waits for ticks.
         assert!(session.caller.waiting() < ENGINE_FRAME);
         assert_eq!(session.caller.frames_heard, 10);
-        session.tick();
+        step(&mut session);
         assert!(session.on_text("not json").is_err());
         assert!(session.on_text(r#"{"event":"media","media":{"payload":"***"}}"#).is_err());
         assert_eq!(session.protocol_errors(), 2);
@@ -711,7 +736,7 @@ mod tests {
             };
             let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
             session.on_binary(&bytes);
-            session.tick();
+            step(&mut session);
             for message in session.take_outgoing() {
                 match message {
                     Outgoing::Binary(frame) => {
