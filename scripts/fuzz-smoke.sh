@@ -28,8 +28,12 @@ for dir in fuzz/seeds/*/; do
   cp "$dir"* "fuzz/corpus/$name/"
 done
 # Build all targets first, with the compiler's messages in full (the runs below show only their last lines).
-(cd fuzz && cargo fuzz build --sanitizer none 2>&1 | grep -v '^ *Compiling ')
+# --dev: an unoptimised build of the ~270 crates the targets reach (telephony, the model clients) takes a
+# fraction of the release build's time on a 2-core CI machine, and a 10-second smoke run needs coverage
+# feedback and debug assertions, not speed. Long runs: FUZZ_PROFILE=--release.
+profile="${FUZZ_PROFILE:---dev}"
+(cd fuzz && cargo fuzz build "$profile" --sanitizer none 2>&1 | grep -v '^ *Compiling ')
 for target in $targets; do
   echo "fuzz: $target for ${seconds}s"
-  (cd fuzz && cargo fuzz run --sanitizer none "$target" -- -max_total_time="$seconds" -max_len=8192 2>&1 | tail -3)
+  (cd fuzz && cargo fuzz run "$profile" --sanitizer none "$target" -- -max_total_time="$seconds" -max_len=8192 2>&1 | tail -3)
 done
