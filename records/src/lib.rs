@@ -23,6 +23,7 @@ pub mod blobs;
 pub mod call_log;
 pub mod item;
 pub mod node;
+pub mod orgs;
 pub mod retention;
 pub mod sink;
 pub mod spool;
@@ -38,6 +39,7 @@ use voicera_store::Store;
 
 pub use blobs::{BlobUpload, BlobUploads};
 pub use item::{SpoolItem, StoreDelivery};
+pub use orgs::{AgentOrgs, CallOrgs};
 pub use sink::StoreRecordingSink;
 pub use spool::Spool;
 pub use writer::{RecordWriter, WriterConfig};
@@ -86,7 +88,8 @@ pub struct RecordsConfig {
     pub spool_dir: PathBuf,
     /// This node's id ([`node::node_id`]).
     pub node_id: String,
-    /// The org the node's calls belong to (agents from voicera.toml have no org of their own).
+    /// The org of calls whose agent has none of its own (the built-in agents, `[[agents]]` from
+    /// voicera.toml); a store agent's calls go to its org ([`StoreRecordingSink::agent_orgs`]).
     pub org_id: String,
     /// Queue and retry timing.
     pub writer: WriterConfig,

@@ -14,6 +14,7 @@ use voicera_conversation::recorder::{CallRecord, ProviderReport, RecordingSink, 
 use crate::blobs::{BlobBody, BlobUpload, BlobUploads};
 use crate::call_log::{self, LogContext};
 use crate::item::{CallLogWrite, SpoolItem};
+use crate::orgs::{AgentOrgs, CallOrgs};
 use crate::writer::RecordWriter;
 
 /// A [`RecordingSink`] that writes each call's log to the store through the writer, around a file sink.
@@ -22,12 +23,13 @@ pub struct StoreRecordingSink {
     /// Where transcripts go (the `transcripts` bucket), spooled when the blob store is away.
     uploads: BlobUploads,
     writer: RecordWriter<SpoolItem>,
-    org_id: String,
+    /// Each call's org: its agent's, else the records org.
+    orgs: CallOrgs,
     node_id: String,
 }
 
 impl StoreRecordingSink {
-    /// Logs of `org_id`'s calls taken by `node_id`, with records and recordings through `files` and
+    /// Logs of the calls taken by `node_id` (under `org_id` until [`Self::agent_orgs`] names agents' orgs), with records and recordings through `files` and
     /// transcripts through `uploads`.
     pub fn new(
         files: Arc<dyn RecordingSink>,
@@ -36,15 +38,17 @@ impl StoreRecordingSink {
         org_id: impl Into<String>,
         node_id: impl Into<String>,
     ) -> StoreRecordingSink {
-        StoreRecordingSink { files, uploads, writer, org_id: org_id.into(), node_id: node_id.into() }
+        StoreRecordingSink { files, uploads, writer, orgs: CallOrgs::new(org_id), node_id: node_id.into() }
     }
 
-    fn context(&self) -> LogContext {
-        LogContext { org_id: self.org_id.clone(), node_id: self.node_id.clone(), ..LogContext::default() }
+    /// From now on a call is logged under its agent's org as `agents` names it (a store agent's org), else
+    /// under the records org.
+    pub fn agent_orgs(&self, agents: AgentOrgs) {
+        self.orgs.resolve_with(agents);
     }
 
-    fn write(&self, record: &CallRecord, doc: serde_json::Value) -> CallLogWrite {
-        CallLogWrite { org_id: self.org_id.clone(), id: record.record_id.clone(), doc }
+    fn context(&self, org_id: String) -> LogContext {
+        LogContext { org_id, node_id: self.node_id.clone(), ..LogContext::default() }
     }
 
     /// Puts the transcript in the `transcripts` bucket as `<YYYY-MM-DD>/<record id>.txt` (uploaded now, or
@@ -68,8 +72,10 @@ impl StoreRecordingSink {
 impl RecordingSink for StoreRecordingSink {
     /// Runs on the call's task: only queues (a full queue drops the start; the end still comes).
     fn call_started(&self, record: &CallRecord) {
-        let doc = call_log::started(record, &self.context());
-        if !self.writer.try_submit(SpoolItem::CallStarted(self.write(record, doc))) {
+        let org_id = self.orgs.started(record);
+        let doc = call_log::started(record, &self.context(org_id.clone()));
+        let write = CallLogWrite { org_id, id: record.record_id.clone(), doc };
+        if !self.writer.try_submit(SpoolItem::CallStarted(write)) {
             tracing::warn!(record_id = %record.record_id, "record queue full: the call's start is not logged (its end will be)");
         }
     }
@@ -101,8 +107,9 @@ impl RecordingSink for StoreRecordingSink {
     fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()> {
         let stored = self.files.store_provider_report(report);
         if report.unanswered {
-            let (id, doc) = call_log::unanswered(report, &self.context());
-            self.writer.submit(SpoolItem::CallFinished(CallLogWrite { org_id: self.org_id.clone(), id, doc }));
+            let org_id = self.orgs.fallback().to_string();
+            let (id, doc) = call_log::unanswered(report, &self.context(org_id.clone()));
+            self.writer.submit(SpoolItem::CallFinished(CallLogWrite { org_id, id, doc }));
         }
         stored
     }
@@ -112,6 +119,7 @@ impl StoreRecordingSink {
     /// Stores the transcript (when the call keeps one) and hands the finished call's log to the writer (a
     /// full queue spools).
     fn log_finished(&self, record: &CallRecord, transcribed: bool) {
+        let org_id = self.orgs.ended(record);
         let transcript_url = if transcribed {
             let text = call_log::transcript(record);
             self.put_transcript(record, &text)
@@ -127,7 +135,7 @@ impl StoreRecordingSink {
                 }
             }),
             transcript_url,
-            ..self.context()
+            ..self.context(org_id.clone())
         };
         let mut doc = call_log::finished(record, &context);
         if !transcribed {
@@ -135,7 +143,7 @@ impl StoreRecordingSink {
             doc["transcript_content"] = serde_json::Value::Null;
         }
         // Blocking thread: a full queue spools here.
-        self.writer.submit(SpoolItem::CallFinished(self.write(record, doc)));
+        self.writer.submit(SpoolItem::CallFinished(CallLogWrite { org_id, id: record.record_id.clone(), doc }));
     }
 }
 
