@@ -296,14 +296,23 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         let Some(directory) = directory.clone() else {
             anyhow::bail!("a role that takes calls has an agent directory");
         };
-        let agents: Arc<dyn Router> = directory;
+        let agents: Arc<dyn Router> = directory.clone();
         let Some(recordings) = records.as_ref().map(|r| -> Arc<dyn RecordingSink> { r.sink.clone() }) else {
             anyhow::bail!("a role that takes calls keeps call records");
         };
-        // Call events for the calls' org: the same org their records go to.
+        // A store agent's calls belong to its org (records and events alike); the rest to the records org.
+        let agent_orgs: voicera_records::AgentOrgs = {
+            let directory = Arc::clone(&directory);
+            Arc::new(move |agent: &str| directory.org_of(agent))
+        };
+        if let Some(records) = records.as_ref() {
+            records.sink.agent_orgs(Arc::clone(&agent_orgs));
+        }
         let recordings = match calls_org.clone() {
             Some(org) => {
-                crate::webhooks::CallEvents::wrap(recordings, webhooks.clone(), org, &config.public_url, master_key.clone())
+                let orgs = voicera_records::CallOrgs::new(org);
+                orgs.resolve_with(agent_orgs);
+                crate::webhooks::CallEvents::wrap(recordings, webhooks.clone(), orgs, &config.public_url, master_key.clone())
             }
             None => recordings,
         };

@@ -60,34 +60,35 @@ pub fn worker_config(node_id: String) -> WorkerConfig {
 pub struct CallEvents {
     inner: Arc<dyn RecordingSink>,
     webhooks: Webhooks,
-    org_id: String,
+    /// Each call's org (its agent's, else the records org): the org its events go to.
+    orgs: voicera_records::CallOrgs,
     public_url: String,
     master_key: MasterKey,
     runtime: tokio::runtime::Handle,
 }
 
 impl CallEvents {
-    /// Call events of `org_id`'s calls (the org their records go to), recording links below `public_url`.
-    /// Call from within the runtime.
+    /// Call events, each to its call's org as `orgs` settles it (the org its record goes to), recording links
+    /// below `public_url`. Call from within the runtime.
     pub fn wrap(
         inner: Arc<dyn RecordingSink>,
         webhooks: Webhooks,
-        org_id: String,
+        orgs: voicera_records::CallOrgs,
         public_url: &str,
         master_key: MasterKey,
     ) -> Arc<dyn RecordingSink> {
         Arc::new(CallEvents {
             inner,
             webhooks,
-            org_id,
+            orgs,
             public_url: public_url.to_string(),
             master_key,
             runtime: tokio::runtime::Handle::current(),
         })
     }
 
-    fn emit(&self, emitted: Vec<(&'static str, Value)>) {
-        let (webhooks, org) = (self.webhooks.clone(), self.org_id.clone());
+    fn emit(&self, org: String, emitted: Vec<(&'static str, Value)>) {
+        let webhooks = self.webhooks.clone();
         self.runtime.spawn(async move {
             for (event, data) in emitted {
                 webhooks.emit(&org, event, data).await;
@@ -98,6 +99,7 @@ impl CallEvents {
     /// After the inner sink stored the call (its recording's place is known): `call.transfer` when the
     /// agent transferred it, then `call.ended`.
     fn ended(&self, record: &CallRecord) {
+        let org = self.orgs.ended(record);
         let mut emitted = Vec::with_capacity(2);
         if record.end_reason == "transferred" {
             emitted.push((
@@ -110,11 +112,11 @@ impl CallEvents {
                 }),
             ));
         }
-        emitted.push((events::CALL_ENDED, self.ended_data(record)));
-        self.emit(emitted);
+        emitted.push((events::CALL_ENDED, self.ended_data(record, &org)));
+        self.emit(org, emitted);
     }
 
-    fn ended_data(&self, record: &CallRecord) -> Value {
+    fn ended_data(&self, record: &CallRecord, org_id: &str) -> Value {
         let mut data = call_data(record);
         let log = call_log::finished(record, &LogContext::default());
         let transcript: Vec<Value> = std::iter::once(json!({
@@ -136,7 +138,7 @@ impl CallEvents {
                 let link = voicera_api::links::recording_link(
                     &self.public_url,
                     &self.master_key,
-                    &self.org_id,
+                    org_id,
                     &record.record_id,
                     expires,
                 );
@@ -175,7 +177,8 @@ fn call_data(record: &CallRecord) -> Value {
 impl RecordingSink for CallEvents {
     fn call_started(&self, record: &CallRecord) {
         self.inner.call_started(record);
-        self.emit(vec![(events::CALL_STARTED, call_data(record))]);
+        let org = self.orgs.started(record);
+        self.emit(org, vec![(events::CALL_STARTED, call_data(record))]);
     }
 
     fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()> {

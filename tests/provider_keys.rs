@@ -164,6 +164,15 @@ fn call(server: &Server, user: &str) -> Value {
     new().expect("a call record")
 }
 
+/// The call history of `token`'s org (`GET /api/v1/meetings`): each call's meeting id and status.
+fn meetings(server: &Server, token: &str) -> Vec<(String, String)> {
+    let (status, page) = request(server.http, "GET", "/api/v1/meetings?limit=50", token, None);
+    assert_eq!(status, 200, "{page}");
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    page["items"].as_array().map(|items| items.iter().map(|m| (text(&m["meeting_id"]), text(&m["status"]))).collect())
+        .unwrap_or_default()
+}
+
 /// The keys the fake saw for requests to say `greeting`.
 fn keys_for(seen: &Seen, greeting: &str) -> Vec<String> {
     let seen = seen.lock().unwrap();
@@ -215,9 +224,23 @@ api_key_env = "TEST_DEEPGRAM_NODE_KEY"
 
     let record = call(&server, "a_notice");
     assert_eq!(record["greeting"], greeting_a, "{record}");
+    let call_a = record["record_id"].as_str().unwrap_or_default().to_string();
     assert_eq!(keys_for(&seen, greeting_a), [format!("Token {ORG_KEY}")], "org A's calls carry org A's key");
     let record = call(&server, "b_notice");
     assert_eq!(record["greeting"], greeting_b, "{record}");
+    let call_b = record["record_id"].as_str().unwrap_or_default().to_string();
+    // Each call is logged in its agent's org: B's history has B's call, and only B's.
+    let completed = |id: &str| (id.to_string(), "completed".to_string());
+    server.wait_for("org B's call in org B's history", Duration::from_secs(10), |_| {
+        meetings(&server, &token_b).contains(&completed(&call_b))
+    });
+    server.wait_for("org A's call in org A's history", Duration::from_secs(10), |_| {
+        meetings(&server, &token_a).contains(&completed(&call_a))
+    });
+    let history_a = meetings(&server, &token_a);
+    assert!(history_a.iter().all(|(id, _)| *id != call_b), "org B's call leaked to org A: {history_a:?}");
+    let history_b = meetings(&server, &token_b);
+    assert!(history_b.iter().all(|(id, _)| *id != call_a), "org A's call leaked to org B: {history_b:?}");
     assert_eq!(keys_for(&seen, greeting_b), [format!("Token {NODE_KEY}")], "org B has no key: the node's");
     // Nothing fell back: Aura answered both (a wrong key would have moved the turn to espeak-ng).
     let metrics = server.metrics();
