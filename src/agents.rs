@@ -227,6 +227,11 @@ impl SharedModels {
     pub fn get(&self) -> Arc<LocalModels> {
         Arc::clone(self.models.get_or_init(|| Arc::new((self.make)())))
     }
+
+    /// The models if something has loaded them (`/metrics` must not load them).
+    pub fn loaded(&self) -> Option<Arc<LocalModels>> {
+        self.models.get().cloned()
+    }
 }
 
 /// Loads the demo agent and the configured agents on a blocking thread, one after the other (models shared).

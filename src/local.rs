@@ -21,6 +21,7 @@ use voicera_models_local::espeak::{self, EspeakTts};
 use voicera_models_local::indic_conformer::{Decoding, IndicConformer};
 use voicera_models_local::parler::{IndicParler, ParlerTts};
 use voicera_models_local::piper::{PiperTts, PiperVoice};
+use voicera_models_local::prefix_cache::PrefixCacheStats;
 use voicera_models_local::silero::SileroModel;
 use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
 use voicera_models_local::whisper::{default_device, to_16k, Transcribe, WhisperBackend, WhisperStt};
@@ -203,6 +204,47 @@ pub fn run(command: ModelsCommand) -> Result<()> {
     }
 }
 
+/// The `/metrics` series of the local language models' conversation caches, one sample per model (`model`
+/// label); nothing while no local language model is loaded.
+pub fn render_llm_cache_metrics(models: &[(String, PrefixCacheStats)]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if models.is_empty() {
+        return out;
+    }
+    let label = |name: &str| name.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    let series: [(&str, &str, &str, fn(&PrefixCacheStats) -> u64); 6] = [
+        ("voicera_llm_cache_bytes", "gauge", "Bytes of attention state the conversation cache holds.", |s| {
+            s.bytes as u64
+        }),
+        ("voicera_llm_cache_max_bytes", "gauge", "The conversation cache's byte budget.", |s| s.max_bytes as u64),
+        ("voicera_llm_cache_entries", "gauge", "Conversations whose attention state is cached.", |s| s.entries as u64),
+        ("voicera_llm_cache_hits_total", "counter", "Prompts that found a cached prefix.", |s| s.hits),
+        ("voicera_llm_cache_misses_total", "counter", "Prompts that found no cached prefix.", |s| s.misses),
+        ("voicera_llm_cache_evictions_total", "counter", "Cached conversations dropped for room or idleness.", |s| {
+            s.evictions
+        }),
+    ];
+    for (name, kind, help, value) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (model, stats) in models {
+            let _ = writeln!(out, "{name}{{model=\"{}\"}} {}", label(model), value(stats));
+        }
+    }
+    let name = "voicera_llm_prompt_tokens_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Prompt tokens taken from the cache (reused) or run through the model (prefilled)."
+    );
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for (model, stats) in models {
+        let model = label(model);
+        let _ = writeln!(out, "{name}{{model=\"{model}\",source=\"reused\"}} {}", stats.reused_tokens);
+        let _ = writeln!(out, "{name}{{model=\"{model}\",source=\"prefilled\"}} {}", stats.prefilled_tokens);
+    }
+    out
+}
+
 pub(crate) fn dir_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|entries| entries.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
@@ -231,6 +273,8 @@ pub struct LocalModels {
     cache: ModelCache,
     pool: InferencePool,
     whisper_backend: WhisperBackend,
+    /// Byte budget of each language model's conversation cache (`[models] llm_cache_mb`).
+    llm_cache_bytes: usize,
     whisper: Mutex<HashMap<String, Arc<dyn Transcribe>>>,
     /// Local language models by cache name, loaded once and shared by every agent on them.
     llms: Mutex<std::collections::HashMap<String, SmolLm>>,
@@ -245,11 +289,28 @@ impl LocalModels {
             cache,
             pool,
             whisper_backend,
+            llm_cache_bytes: voicera_models_local::smollm::DEFAULT_CONVERSATION_CACHE_BYTES,
             whisper: Mutex::new(HashMap::new()),
             llms: Mutex::new(std::collections::HashMap::new()),
             silero: Mutex::new(None),
             piper: Mutex::new(None),
         }
+    }
+
+    /// The same tables, loading language models with a conversation cache of `bytes` each (0: none).
+    pub fn with_llm_cache(mut self, bytes: usize) -> LocalModels {
+        self.llm_cache_bytes = bytes;
+        self
+    }
+
+    /// The conversation cache of each loaded local language model, by model name (sorted), for `/metrics`.
+    pub fn llm_cache_stats(&self) -> Vec<(String, PrefixCacheStats)> {
+        // A poisoned table still holds usable models: the stats are read-only.
+        let loaded = self.llms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut stats: Vec<_> =
+            loaded.iter().map(|(name, model)| (name.clone(), model.conversation_cache_stats())).collect();
+        stats.sort_by(|a, b| a.0.cmp(&b.0));
+        stats
     }
 
     /// The cached directory of `name`, fetching it first when missing (logged: a call never waits on this).
@@ -309,10 +370,11 @@ impl LocalModels {
     ) -> Result<Arc<dyn LanguageModel>> {
         let mut loaded = self.llms.lock().map_err(|_| anyhow::anyhow!("model table poisoned"))?;
         if !loaded.contains_key(name) {
-            let model = SmolLm::load(&self.ensure(name)?.join("model.gguf"), &default_device())?;
+            let model = SmolLm::load(&self.ensure(name)?.join("model.gguf"), &default_device())?
+                .with_conversation_cache(self.llm_cache_bytes);
             let hello = [ChatMessage { role: Role::User, content: "Hi".into() }];
             model.generate(&hello, GenerationParams { max_tokens: 1, ..GenerationParams::default() }, |_| true)?;
-            tracing::info!(model = name, "language model loaded");
+            tracing::info!(model = name, cache_mb = self.llm_cache_bytes >> 20, "language model loaded");
             loaded.insert(name.to_string(), model);
         }
         let model = loaded.get(name).cloned().context("the language model was loaded above")?;
@@ -532,4 +594,45 @@ pub fn configured_agent(models: &LocalModels, config: &AgentConfig, keys: &OrgKe
         llm,
         tts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_llm_cache_metrics_carry_each_models_stats() {
+        assert_eq!(render_llm_cache_metrics(&[]), "");
+        let stats = PrefixCacheStats {
+            entries: 3,
+            bytes: 4_600_000,
+            max_bytes: 512 << 20,
+            hits: 7,
+            misses: 2,
+            evictions: 1,
+            too_large: 0,
+            reused_tokens: 900,
+            prefilled_tokens: 120,
+        };
+        let other = PrefixCacheStats { hits: 5, ..PrefixCacheStats::default() };
+        let text = render_llm_cache_metrics(&[("smollm2-135m".into(), stats), ("qwen\"2".into(), other)]);
+        for line in [
+            "# TYPE voicera_llm_cache_bytes gauge",
+            "voicera_llm_cache_bytes{model=\"smollm2-135m\"} 4600000",
+            "voicera_llm_cache_max_bytes{model=\"smollm2-135m\"} 536870912",
+            "voicera_llm_cache_entries{model=\"smollm2-135m\"} 3",
+            "# TYPE voicera_llm_cache_hits_total counter",
+            "voicera_llm_cache_hits_total{model=\"smollm2-135m\"} 7",
+            "voicera_llm_cache_hits_total{model=\"qwen\\\"2\"} 5",
+            "voicera_llm_cache_misses_total{model=\"smollm2-135m\"} 2",
+            "voicera_llm_cache_evictions_total{model=\"smollm2-135m\"} 1",
+            "# TYPE voicera_llm_prompt_tokens_total counter",
+            "voicera_llm_prompt_tokens_total{model=\"smollm2-135m\",source=\"reused\"} 900",
+            "voicera_llm_prompt_tokens_total{model=\"smollm2-135m\",source=\"prefilled\"} 120",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
+        }
+        // One HELP and TYPE per series, whatever the number of models.
+        assert_eq!(text.matches("# TYPE voicera_llm_cache_hits_total").count(), 1);
+    }
 }

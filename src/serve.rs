@@ -86,6 +86,8 @@ struct Status {
     records: Option<RecordWriter<SpoolItem>>,
     /// The blob uploads' writer on nodes that take calls: while it spools, `blobs` is `degraded`.
     uploads: Option<RecordWriter<BlobUpload>>,
+    /// The local models on nodes that take calls, for the language models' conversation-cache series.
+    models: Option<Arc<agents::SharedModels>>,
 }
 
 impl NodeStatus for Status {
@@ -119,6 +121,9 @@ impl NodeStatus for Status {
         }
         if let Some(uploads) = &self.uploads {
             text.push_str(&uploads.render_metrics(voicera_records::unix_ms()));
+        }
+        if let Some(models) = self.models.as_ref().and_then(|m| m.loaded()) {
+            text.push_str(&local::render_llm_cache_metrics(&models.llm_cache_stats()));
         }
         text
     }
@@ -174,11 +179,13 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let mut bootstrapped_org = None;
     // One directory of agents for every transport: configured agents, and the store's agents of every org,
     // kept current by `sync_store` (at once after this node's API writes, by polling for other nodes').
-    let directory = if role.runs_sip() {
+    let (directory, shared_models) = if role.runs_sip() {
         let directory = Arc::new(Directory::new(Agent::bench(config.bench_record), config.demo_agent, &config.agents));
         let (data_dir, threads, backend) = (config.data_dir.clone(), config.inference_threads, config.whisper_backend);
+        let llm_cache_bytes = config.llm_cache_bytes;
         let models = Arc::new(agents::SharedModels::new(move || {
             LocalModels::new(ModelCache::new(local::models_dir(&data_dir)), InferencePool::new(threads, 256), backend)
+                .with_llm_cache(llm_cache_bytes)
         }));
         if config.demo_agent || !config.agents.is_empty() {
             agents::spawn_loader(Arc::clone(&directory), models.get(), config.demo_agent, config.agents.clone());
@@ -191,13 +198,13 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             Arc::clone(&directory),
             store.clone(),
             compiler,
-            models,
+            Arc::clone(&models),
             master_key.clone(),
             shutdown.clone(),
         ));
-        Some(directory)
+        (Some(directory), Some(models))
     } else {
-        None
+        (None, None)
     };
     // Recordings, transcripts and documents: S3 when configured, else files under the data dir.
     let blobs = voicera_blob::open(&config.data_dir, config.s3.as_ref()).await.context("cannot open the blob store")?;
@@ -405,6 +412,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         store_up,
         records: records.as_ref().map(|r| r.writer.clone()),
         uploads: records.as_ref().map(|r| r.uploads.writer().clone()),
+        models: shared_models,
     });
     if let Some(api) = &api_state {
         let parts = crate::live::NodeConsole {

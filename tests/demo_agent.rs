@@ -189,6 +189,17 @@ fn demo_agent_answers_a_spoken_question() {
         assert!(turn[stage].as_u64().is_some_and(|ms| ms < latency.max(1)), "{stage}: {turn}");
     }
     assert!(server.metric("voicera_turn_latency_seconds_count") >= 1.0);
+    // The LLM's conversation cache: its load-time warm-up and the turn looked it up; the turn reused the
+    // agent's prefilled prompt and greeting.
+    let cache = |series: &str| server.metric(&format!("{series}{{model=\"smollm2-135m\"}}"));
+    assert_eq!(cache("voicera_llm_cache_max_bytes"), (512u64 << 20) as f64);
+    assert!(cache("voicera_llm_cache_hits_total") + cache("voicera_llm_cache_misses_total") >= 2.0);
+    assert!(cache("voicera_llm_cache_entries") >= 1.0 && cache("voicera_llm_cache_bytes") > 0.0);
+    let tokens = |source: &str| {
+        server.metric(&format!("voicera_llm_prompt_tokens_total{{model=\"smollm2-135m\",source=\"{source}\"}}"))
+    };
+    assert!(tokens("reused") > 0.0 && tokens("prefilled") > 0.0, "{}", server.metrics());
+    let _ = cache("voicera_llm_cache_evictions_total");
 }
 
 /// An OpenAI-compatible chat-completions server on loopback that answers every request with `reply`,

@@ -149,6 +149,7 @@ struct RawAccount {
 struct RawModels {
     inference_threads: Option<usize>,
     whisper_backend: Option<String>,
+    llm_cache_mb: Option<u64>,
     demo_agent: Option<bool>,
 }
 
@@ -255,6 +256,9 @@ pub struct Config {
     pub inference_threads: usize,
     /// `[models] whisper_backend` (`VOICERA_WHISPER_BACKEND`): candle (default) or whisper.cpp.
     pub whisper_backend: voicera_models_local::whisper::WhisperBackend,
+    /// `[models] llm_cache_mb` (`VOICERA_LLM_CACHE_MB`), in bytes: the budget of each local language model's
+    /// cache of conversations' attention state between turns (0: none, every turn prefills its whole prompt).
+    pub llm_cache_bytes: usize,
     /// Load the built-in `demo` agent (local models, fetched on first use).
     pub demo_agent: bool,
     /// Provider accounts (webhook signature keys), stream format, open agents.
@@ -307,6 +311,7 @@ impl fmt::Debug for Config {
             .field("bench_record", &self.bench_record)
             .field("inference_threads", &self.inference_threads)
             .field("whisper_backend", &self.whisper_backend)
+            .field("llm_cache_bytes", &self.llm_cache_bytes)
             .field("demo_agent", &self.demo_agent)
             .field("telephony", &self.telephony)
             .field("agents", &self.agents)
@@ -512,6 +517,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
             .map(|name| name.parse().map_err(|e| anyhow::anyhow!("[models] whisper_backend: {e}")))
             .transpose()?
             .unwrap_or_default(),
+        llm_cache_bytes: compile_llm_cache(raw.models.llm_cache_mb, std::env::var("VOICERA_LLM_CACHE_MB").ok())?,
         demo_agent: match std::env::var("VOICERA_DEMO_AGENT").ok().as_deref() {
             Some("0" | "false" | "off") => false,
             Some(_) => true,
@@ -555,6 +561,25 @@ impl fmt::Debug for TelephonySettings {
             .field("open_agents", &self.open_agents)
             .finish()
     }
+}
+
+/// Default of `[models] llm_cache_mb`: the local LLM's conversation cache for all calls.
+const DEFAULT_LLM_CACHE_MB: u64 = 512;
+/// Above this (1 TiB) a value is taken for bytes typed as megabytes.
+const MAX_LLM_CACHE_MB: u64 = 1 << 20;
+
+/// `[models] llm_cache_mb`, overridden by a non-empty `VOICERA_LLM_CACHE_MB`, in bytes (512 MiB by default).
+fn compile_llm_cache(file: Option<u64>, env: Option<String>) -> Result<usize> {
+    let mb = match env.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        Some(text) => text.parse::<u64>().map_err(|_| {
+            anyhow::anyhow!("VOICERA_LLM_CACHE_MB ([models] llm_cache_mb): {text:?} is not a whole number of megabytes")
+        })?,
+        None => file.unwrap_or(DEFAULT_LLM_CACHE_MB),
+    };
+    if mb > MAX_LLM_CACHE_MB {
+        bail!("[models] llm_cache_mb: {mb} MB is more than {MAX_LLM_CACHE_MB} (1 TiB); the value is in megabytes");
+    }
+    usize::try_from(mb << 20).map_err(|_| anyhow::anyhow!("[models] llm_cache_mb: {mb} MB does not fit in memory"))
 }
 
 fn compile_telephony(raw: RawTelephony) -> Result<TelephonySettings> {
@@ -653,6 +678,25 @@ mod tests {
             let err = compiled(&trunk(extra)).unwrap_err();
             assert!(err.contains(expected), "{extra}: {err}");
         }
+    }
+
+    #[test]
+    fn the_llm_cache_budget_is_read_in_megabytes_and_mistakes_name_the_key() {
+        let compiled = |toml_text: &str| compile(toml::from_str(toml_text).unwrap(), &NodeArgs::default(), None);
+        assert_eq!(compiled("").unwrap().llm_cache_bytes, 512 << 20);
+        assert_eq!(compiled("[models]\nllm_cache_mb = 64").unwrap().llm_cache_bytes, 64 << 20);
+        assert_eq!(compiled("[models]\nllm_cache_mb = 0").unwrap().llm_cache_bytes, 0);
+        let err = format!("{:#}", compiled("[models]\nllm_cache_mb = 4000000").unwrap_err());
+        assert!(err.contains("[models] llm_cache_mb") && err.contains("megabytes"), "{err}");
+        // A negative or textual value fails to parse, on the key's line.
+        let err = toml::from_str::<RawConfig>("[models]\nllm_cache_mb = -1").unwrap_err().to_string();
+        assert!(err.contains("llm_cache_mb"), "{err}");
+        // The environment wins over the file; empty means unset.
+        assert_eq!(compile_llm_cache(Some(64), Some("128".into())).unwrap(), 128 << 20);
+        assert_eq!(compile_llm_cache(Some(64), Some("0".into())).unwrap(), 0);
+        assert_eq!(compile_llm_cache(Some(64), Some(String::new())).unwrap(), 64 << 20);
+        let err = format!("{:#}", compile_llm_cache(None, Some("1GB".into())).unwrap_err());
+        assert!(err.contains("VOICERA_LLM_CACHE_MB") && err.contains("llm_cache_mb"), "{err}");
     }
 
     #[test]
