@@ -86,6 +86,8 @@ struct Status {
     records: Option<RecordWriter<SpoolItem>>,
     /// The blob uploads' writer on nodes that take calls: while it spools, `blobs` is `degraded`.
     uploads: Option<RecordWriter<BlobUpload>>,
+    /// The campaign runner's figures on nodes that dial.
+    campaigns: Option<Arc<crate::campaigns::CampaignMetrics>>,
 }
 
 impl NodeStatus for Status {
@@ -119,6 +121,9 @@ impl NodeStatus for Status {
         }
         if let Some(uploads) = &self.uploads {
             text.push_str(&uploads.render_metrics(voicera_records::unix_ms()));
+        }
+        if let Some(campaigns) = &self.campaigns {
+            text.push_str(&campaigns.render());
         }
         text
     }
@@ -165,6 +170,7 @@ async fn watch_store(store: voicera_store::Store, up: Arc<AtomicBool>, shutdown:
 async fn serve(config: Config, role: Role) -> Result<()> {
     let shutdown = CancellationToken::new();
     let metrics = Arc::new(Metrics::default());
+    let campaign_metrics = Arc::new(crate::campaigns::CampaignMetrics::default());
     tracing::info!(?role, config = ?config.source, data_dir = %config.data_dir.display(), "starting voicera");
 
     // The store is opened before anything listens: a node that cannot reach it must not take calls.
@@ -364,6 +370,8 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             sip: handle.clone(),
             router: Arc::clone(&agents),
             policy: Arc::clone(&config.dial_policy),
+            webhooks: webhooks.clone(),
+            metrics: Arc::clone(&campaign_metrics),
         };
         crate::campaigns::spawn(runner, shutdown.clone());
         let owner = calls::owner_from_env();
@@ -396,6 +404,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         store_up,
         records: records.as_ref().map(|r| r.writer.clone()),
         uploads: records.as_ref().map(|r| r.uploads.writer().clone()),
+        campaigns: role.runs_sip().then(|| Arc::clone(&campaign_metrics)),
     });
     if let Some(api) = &api_state {
         let parts = crate::live::NodeConsole {
