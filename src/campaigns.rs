@@ -444,7 +444,8 @@ async fn finish_batch(
 
 /// `campaign.completed`: the batch and its contacts' count per disposition (as the store has them).
 async fn emit_completed(runner: &CampaignRunner, batch: &Record) -> Result<(), RunError> {
-    let contacts = runner.store.list_prefix(Collection::BatchContacts, &batch.org_id, &contact_prefix(&batch.id)).await?;
+    let contacts =
+        runner.store.list_prefix(Collection::BatchContacts, &batch.org_id, &contact_prefix(&batch.id)).await?;
     let mut counts = serde_json::Map::new();
     for contact in &contacts {
         let disposition = text(&contact.doc, "disposition");

@@ -308,9 +308,13 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         };
         // Call events for the calls' org: the same org their records go to.
         let recordings = match calls_org.clone() {
-            Some(org) => {
-                crate::webhooks::CallEvents::wrap(recordings, webhooks.clone(), org, &config.public_url, master_key.clone())
-            }
+            Some(org) => crate::webhooks::CallEvents::wrap(
+                recordings,
+                webhooks.clone(),
+                org,
+                &config.public_url,
+                master_key.clone(),
+            ),
             None => recordings,
         };
         let mut sip_config = SipServiceConfig::new(config.sip);

@@ -739,8 +739,17 @@ pub async fn cancel_schedule(
     changes.insert("execution_status".into(), json!(status::NOT_STARTED));
     changes.insert("scheduled_status".into(), json!("canceled"));
     changes.insert("schedule_mode".into(), json!("run_now"));
-    transition(&state, &caller, &batch_id, &[status::SCHEDULED], "cancel a schedule", changes, "cancel_batch_schedule", None)
-        .await
+    transition(
+        &state,
+        &caller,
+        &batch_id,
+        &[status::SCHEDULED],
+        "cancel a schedule",
+        changes,
+        "cancel_batch_schedule",
+        None,
+    )
+    .await
 }
 
 /// `DELETE /batches/{batch_id}`: the batch and its contacts (not while it dials).
