@@ -576,7 +576,9 @@ fn conflict_status(doc: &Map<String, Value>, allowed: &[&str], what: &str) -> Re
     }
 }
 
-/// Writes `changes` and the new status, if the batch's status is one of `allowed`.
+/// Writes `changes` and the new status, if the batch's status is one of `allowed`; then emits `event` (the
+/// `campaign.*` webhook this transition means, if any).
+#[allow(clippy::too_many_arguments)]
 async fn transition(
     state: &ApiState,
     caller: &Caller,
