@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use voicera_api::routes::batches::{campaign_of, contact_prefix, status, update_batch};
+use voicera_api::routes::batches::{campaign_event_data, campaign_of, contact_prefix, status, update_batch};
 use voicera_conversation::dial_policy::{DialPolicy, NormalizedTarget};
 use voicera_conversation::routing::{Destination, Router};
 use voicera_dialer::campaign::{
@@ -26,6 +26,7 @@ use voicera_dialer::campaign::{
 use voicera_dialer::lease::{AfterAttempt, ContactDocument, ContactStatus};
 use voicera_store::{utc_text, Collection, Record, Store, StoreError};
 use voicera_telephony::sip_rtp::{OutboundRequest, PlaceCallError, SipServiceHandle};
+use voicera_webhooks::{events, Webhooks};
 
 /// How often the supervisor looks for batches to run, and a task re-reads its batch (status, pacing).
 const POLL: Duration = Duration::from_secs(1);
@@ -47,6 +48,52 @@ pub struct CampaignRunner {
     pub router: Arc<dyn Router>,
     /// Where calls may go (`[dial_policy]`).
     pub policy: Arc<DialPolicy>,
+    /// Queues the `campaign.*` webhooks this node's writes decide (see [`CampaignMetrics`] for the figures).
+    pub webhooks: Webhooks,
+    /// The campaign figures `/metrics` shows.
+    pub metrics: Arc<CampaignMetrics>,
+}
+
+/// Campaign calls on this node for `/metrics`: attempts by outcome, and calls up now.
+#[derive(Default)]
+pub struct CampaignMetrics {
+    calls: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+    live: std::sync::atomic::AtomicI64,
+}
+
+impl CampaignMetrics {
+    /// An attempt ended as `outcome` (`failed(reason)` counts as `failed`: reasons would make a label per
+    /// error text).
+    fn ended(&self, outcome: &str) {
+        let class = outcome.split('(').next().unwrap_or(outcome).to_string();
+        if let Ok(mut calls) = self.calls.lock() {
+            *calls.entry(class).or_default() += 1;
+        }
+        self.live.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn dialled(&self) {
+        self.live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The Prometheus text of `voicera_campaign_calls_total{disposition}` and `voicera_campaign_live_calls`.
+    pub fn render(&self) -> String {
+        let mut text = String::from(
+            "# HELP voicera_campaign_calls_total Campaign call attempts this node placed, by outcome.\n\
+             # TYPE voicera_campaign_calls_total counter\n",
+        );
+        if let Ok(calls) = self.calls.lock() {
+            for (disposition, count) in calls.iter() {
+                text.push_str(&format!("voicera_campaign_calls_total{{disposition=\"{disposition}\"}} {count}\n"));
+            }
+        }
+        let live = self.live.load(std::sync::atomic::Ordering::Relaxed).max(0);
+        text.push_str(&format!(
+            "# HELP voicera_campaign_live_calls Campaign calls this node has up now.\n\
+             # TYPE voicera_campaign_live_calls gauge\nvoicera_campaign_live_calls {live}\n"
+        ));
+        text
+    }
 }
 
 fn now_ms() -> i64 {
@@ -84,7 +131,7 @@ async fn supervise(runner: Arc<CampaignRunner>, shutdown: CancellationToken) {
                 if !due {
                     continue;
                 }
-                match start_scheduled(&runner.store, &batch).await {
+                match start_scheduled(&runner, &batch).await {
                     Ok(true) => execution = status::RUNNING.to_string(),
                     Ok(false) => continue,
                     Err(error) => {
@@ -104,10 +151,11 @@ async fn supervise(runner: Arc<CampaignRunner>, shutdown: CancellationToken) {
     }
 }
 
-/// A due scheduled batch becomes running (once, whichever node gets there first).
-async fn start_scheduled(store: &Store, batch: &Record) -> Result<bool, StoreError> {
+/// A due scheduled batch becomes running (once, whichever node gets there first: that node emits
+/// `campaign.started`).
+async fn start_scheduled(runner: &CampaignRunner, batch: &Record) -> Result<bool, StoreError> {
     let mut started = false;
-    update_batch(store, &batch.org_id, &batch.id, |doc| {
+    let written = update_batch(&runner.store, &batch.org_id, &batch.id, |doc| {
         started = doc.get("execution_status").and_then(Value::as_str) == Some(status::SCHEDULED);
         if started {
             doc.insert("execution_status".into(), json!(status::RUNNING));
@@ -118,6 +166,9 @@ async fn start_scheduled(store: &Store, batch: &Record) -> Result<bool, StoreErr
         Ok::<(), StoreError>(())
     })
     .await?;
+    if let Some(record) = written.filter(|_| started) {
+        runner.webhooks.emit(&record.org_id, events::CAMPAIGN_STARTED, campaign_event_data(&record)).await;
+    }
     Ok(started)
 }
 
@@ -257,6 +308,7 @@ async fn drive(
             match claim(runner, org_id, &slots[contact].store_id, now).await? {
                 Claimed::Yes(variables) => {
                     live.insert(contact);
+                    runner.metrics.dialled();
                     deltas.attempted += 1;
                     tracing::debug!(batch = %batch_id, contact = %slots[contact].number, attempt, "campaign: dialling");
                     let call = Call {
@@ -290,7 +342,10 @@ async fn drive(
             if let Some(final_status) = finished {
                 close_outside_window(runner, org_id, &slots, &campaign).await?;
                 if !deleted {
-                    finish_batch(store, org_id, batch_id, &mut deltas, final_status).await?;
+                    let finished = finish_batch(store, org_id, batch_id, &mut deltas, final_status).await?;
+                    if let Some(batch) = finished.filter(|_| final_status == status::COMPLETED) {
+                        emit_completed(runner, &batch).await?;
+                    }
                 }
                 tracing::info!(batch = %batch_id, status = final_status, progress = ?campaign.progress(), "campaign: ended");
                 return Ok(());
@@ -359,19 +414,23 @@ fn add_counts(doc: &mut serde_json::Map<String, Value>, deltas: &Deltas) {
     }
 }
 
+/// Writes the last counters and `final_status`; the batch when this write ended its run (a compare-and-set:
+/// one node's, once), so that node alone emits `campaign.completed`.
 async fn finish_batch(
     store: &Store,
     org_id: &str,
     batch_id: &str,
     deltas: &mut Deltas,
     final_status: &str,
-) -> Result<(), StoreError> {
-    update_batch(store, org_id, batch_id, |doc| {
+) -> Result<Option<Record>, StoreError> {
+    let mut ended = false;
+    let written = update_batch(store, org_id, batch_id, |doc| {
         add_counts(doc, deltas);
         doc.insert("live_calls".into(), json!(0));
         let current = doc.get("execution_status").and_then(Value::as_str).unwrap_or_default();
         // A batch run again or rescheduled meanwhile keeps its new status.
-        if [status::RUNNING, status::PAUSED, status::STOPPING].contains(&current) {
+        ended = [status::RUNNING, status::PAUSED, status::STOPPING].contains(&current);
+        if ended {
             doc.insert("execution_status".into(), json!(final_status));
             doc.insert("status".into(), json!("completed"));
             doc.insert("finished_at".into(), json!(utc_text(now_ms())));
@@ -380,7 +439,45 @@ async fn finish_batch(
     })
     .await?;
     *deltas = Deltas::default();
+    Ok(written.filter(|_| ended))
+}
+
+/// `campaign.completed`: the batch and its contacts' count per disposition (as the store has them).
+async fn emit_completed(runner: &CampaignRunner, batch: &Record) -> Result<(), RunError> {
+    let contacts =
+        runner.store.list_prefix(Collection::BatchContacts, &batch.org_id, &contact_prefix(&batch.id)).await?;
+    let mut counts = serde_json::Map::new();
+    for contact in &contacts {
+        let disposition = text(&contact.doc, "disposition");
+        let key = if disposition.is_empty() { "none".to_string() } else { disposition };
+        let count = counts.get(&key).and_then(Value::as_u64).unwrap_or(0);
+        counts.insert(key, json!(count + 1));
+    }
+    let mut data = campaign_event_data(batch);
+    if let Some(map) = data.as_object_mut() {
+        map.insert("total_contacts".into(), json!(contacts.len()));
+        map.insert("dispositions".into(), Value::Object(counts));
+        for field in ["attempted_calls", "successful_calls", "failed_calls", "finished_at"] {
+            map.insert(field.into(), batch.doc.get(field).cloned().unwrap_or(Value::Null));
+        }
+    }
+    runner.webhooks.emit(&batch.org_id, events::CAMPAIGN_COMPLETED, data).await;
     Ok(())
+}
+
+/// `campaign.contact_finished` for a contact whose final disposition this node just wrote (a
+/// compare-and-set on the contact: once, whichever node wrote it).
+async fn emit_contact_finished(runner: &CampaignRunner, record: &Record, doc: &ContactDocument) {
+    let data = json!({
+        "batch_id": doc.batch_id,
+        "contact_id": record.id,
+        "row_number": doc.row_number,
+        "contact_number": doc.contact_number,
+        "disposition": doc.disposition,
+        "attempts": doc.attempts,
+        "last_call_id": record.doc.get("last_call_id").cloned().unwrap_or(Value::Null),
+    });
+    runner.webhooks.emit(&record.org_id, events::CAMPAIGN_CONTACT_FINISHED, data).await;
 }
 
 /// The outcome of a claim.
@@ -476,6 +573,9 @@ async fn settle_dialing(
     next.version += 1;
     if write_contact(&runner.store, record, &next, doc.version).await? {
         tracing::warn!(contact = %record.id, "campaign: an attempt lost with its node recorded as failed(node lost)");
+        if next.status == ContactStatus::Done {
+            emit_contact_finished(runner, record, &next).await;
+        }
         Ok(next)
     } else {
         // Someone else settled it first: take what is stored now.
@@ -504,6 +604,7 @@ async fn record_outcome(
         _ => deltas.failed += 1,
     }
     let outcome_text = Disposition::Attempted(outcome.clone()).to_string();
+    runner.metrics.ended(&outcome_text);
     campaign.on_outcome(contact, outcome, now)?;
     let after = match &campaign.contact(contact).map(|c| c.state.clone()) {
         Some(ContactState::Pending { not_before }) => AfterAttempt::RetryAt(*not_before),
@@ -528,6 +629,9 @@ async fn record_outcome(
             map.insert("last_call_id".into(), json!(key));
         }
         if write_contact(&runner.store, &record, &next, doc.version).await? {
+            if next.status == ContactStatus::Done {
+                emit_contact_finished(runner, &record, &next).await;
+            }
             return Ok(());
         }
     }
@@ -557,7 +661,9 @@ async fn close_outside_window(
         next.status = ContactStatus::Done;
         next.disposition = Some(Disposition::OutsideWindow.to_string());
         next.version += 1;
-        write_contact(&runner.store, &record, &next, doc.version).await?;
+        if write_contact(&runner.store, &record, &next, doc.version).await? {
+            emit_contact_finished(runner, &record, &next).await;
+        }
     }
     Ok(())
 }

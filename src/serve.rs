@@ -88,6 +88,8 @@ struct Status {
     uploads: Option<RecordWriter<BlobUpload>>,
     /// The local models on nodes that take calls, for the language models' conversation-cache series.
     models: Option<Arc<agents::SharedModels>>,
+    /// The campaign runner's figures on nodes that dial.
+    campaigns: Option<Arc<crate::campaigns::CampaignMetrics>>,
 }
 
 impl NodeStatus for Status {
@@ -124,6 +126,9 @@ impl NodeStatus for Status {
         }
         if let Some(models) = self.models.as_ref().and_then(|m| m.loaded()) {
             text.push_str(&local::render_llm_cache_metrics(&models.llm_cache_stats()));
+        }
+        if let Some(campaigns) = &self.campaigns {
+            text.push_str(&campaigns.render());
         }
         text
     }
@@ -170,6 +175,7 @@ async fn watch_store(store: voicera_store::Store, up: Arc<AtomicBool>, shutdown:
 async fn serve(config: Config, role: Role) -> Result<()> {
     let shutdown = CancellationToken::new();
     let metrics = Arc::new(Metrics::default());
+    let campaign_metrics = Arc::new(crate::campaigns::CampaignMetrics::default());
     tracing::info!(?role, config = ?config.source, data_dir = %config.data_dir.display(), "starting voicera");
 
     // The store is opened before anything listens: a node that cannot reach it must not take calls.
@@ -380,6 +386,8 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             sip: handle.clone(),
             router: Arc::clone(&agents),
             policy: Arc::clone(&config.dial_policy),
+            webhooks: webhooks.clone(),
+            metrics: Arc::clone(&campaign_metrics),
         };
         crate::campaigns::spawn(runner, shutdown.clone());
         let owner = calls::owner_from_env();
@@ -413,6 +421,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         records: records.as_ref().map(|r| r.writer.clone()),
         uploads: records.as_ref().map(|r| r.uploads.writer().clone()),
         models: shared_models,
+        campaigns: role.runs_sip().then(|| Arc::clone(&campaign_metrics)),
     });
     if let Some(api) = &api_state {
         let parts = crate::live::NodeConsole {

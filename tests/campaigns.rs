@@ -12,11 +12,16 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::hooks::{signature_ok, AcceptingReceiver};
 use common::{free_port, repo_path, require_tool, Server};
 use serde_json::{json, Value};
 
 const OWNER: [(&str, &str); 2] =
     [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
+
+/// Webhooks to a loopback receiver, read from the queue every 200 ms.
+const WEBHOOK_ENV: [(&str, &str); 2] =
+    [("VOICERA_WEBHOOKS_ALLOW_HTTP_LOOPBACK", "1"), ("VOICERA_WEBHOOKS_POLL_MS", "200")];
 
 /// One HTTP request; the status and the JSON body (Null when the body is not JSON).
 fn request(addr: SocketAddr, method: &str, path: &str, token: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
@@ -150,7 +155,8 @@ fn start(name: &str) -> (Server, u16) {
     let config = format!(
         "[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\nusername = \"1001\"\npassword = \"secret\"\n"
     );
-    (Server::start_env(name, &config, false, &OWNER), trunk_port)
+    let env: Vec<(&str, &str)> = OWNER.iter().chain(WEBHOOK_ENV.iter()).copied().collect();
+    (Server::start_env(name, &config, false, &env), trunk_port)
 }
 
 /// Polls the batch until its `execution_status` is `wanted`; its last view.
@@ -207,6 +213,11 @@ fn a_campaign_dials_through_the_trunk_with_dispositions_and_retries() {
                                                     "reason": "the same number is on line 2"})
     );
     let batch = uploaded["batch_id"].as_str().unwrap().to_string();
+    let receiver = AcceptingReceiver::start();
+    let hook = json!({"url": format!("http://{}/hook", receiver.addr), "events": ["campaign.*"]});
+    let (status, endpoint) = json_request(&server, "POST", "/api/v1/webhooks", &token, hook);
+    assert_eq!(status, 201, "{endpoint}");
+    let secret = endpoint["secret"].as_str().unwrap().to_string();
 
     // Busy numbers get a second try a second later; nothing else is retried.
     let campaign = json!({"max_live_calls": 3, "calls_per_second": 5, "ring_timeout_seconds": 5, "trunk": "carrier",
@@ -215,8 +226,93 @@ fn a_campaign_dials_through_the_trunk_with_dispositions_and_retries() {
     assert_eq!(status, 200, "{answer}");
     let (status, answer) = json_request(&server, "POST", &format!("/api/v1/batches/{batch}/run"), &token, json!({}));
     assert_eq!(status, 200, "{answer}");
+    // A pause and a resume on the way (calls up finish; nobody new is dialled meanwhile).
+    let (status, answer) =
+        json_request(&server, "POST", &format!("/api/v1/campaigns/{batch}/pause"), &token, json!({}));
+    assert_eq!(status, 200, "{answer}");
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, answer) =
+        json_request(&server, "POST", &format!("/api/v1/campaigns/{batch}/resume"), &token, json!({}));
+    assert_eq!(status, 200, "{answer}");
     let view = wait_status(&server, &token, &batch, "completed", Duration::from_secs(90));
     assert_eq!(view["progress"]["by_outcome"], json!({"answered-human": 2, "busy": 1, "no-answer": 1}), "{view}");
+
+    // The campaign's webhooks: each event once, signed, to the batch's org.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !receiver.received().iter().any(|d| d.event == "campaign.completed") {
+        assert!(Instant::now() < deadline, "no campaign.completed: {:#?}\n{}", receiver.received(), server.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500)); // anything sent twice would be here by now
+    let deliveries = receiver.received();
+    let delivery_ids: HashSet<&str> = deliveries.iter().map(|d| d.delivery_id.as_str()).collect();
+    assert_eq!(delivery_ids.len(), deliveries.len(), "each delivery once: {deliveries:#?}");
+    let mut events: Vec<Value> = deliveries
+        .iter()
+        .map(|d| {
+            assert!(signature_ok(&secret, &d.signature, &d.body), "signed: {d:?}");
+            let envelope = d.json();
+            assert_eq!(envelope["type"].as_str(), Some(d.event.as_str()), "{envelope}");
+            assert_eq!(envelope["data"]["batch_id"], json!(batch), "{envelope}");
+            envelope
+        })
+        .collect();
+    // In the order they were emitted (a tie in the millisecond goes to the order they must have).
+    let rank = |kind: &str| {
+        ["campaign.started", "campaign.paused", "campaign.resumed", "campaign.contact_finished", "campaign.completed"]
+            .iter()
+            .position(|k| *k == kind)
+    };
+    events
+        .sort_by_key(|e| (e["created_at"].as_str().unwrap_or_default().to_string(), rank(e["type"].as_str().unwrap())));
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let count = |kind: &str| kinds.iter().filter(|k| **k == kind).count();
+    assert_eq!(
+        [count("campaign.started"), count("campaign.paused"), count("campaign.resumed")],
+        [1, 1, 1],
+        "{kinds:?}"
+    );
+    assert_eq!([count("campaign.contact_finished"), count("campaign.completed"), kinds.len()], [4, 1, 8], "{kinds:?}");
+    assert_eq!(kinds[0], "campaign.started", "{kinds:?}");
+    assert_eq!(kinds[7], "campaign.completed", "{kinds:?}");
+    let finished: BTreeMap<String, (Value, Value)> = events
+        .iter()
+        .filter(|e| e["type"] == "campaign.contact_finished")
+        .map(|e| {
+            let data = &e["data"];
+            (
+                data["contact_number"].as_str().unwrap().to_string(),
+                (data["disposition"].clone(), data["attempts"].clone()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        finished,
+        BTreeMap::from([
+            ("+15551000001".to_string(), (json!("answered-human"), json!(1))),
+            ("+15551000004".to_string(), (json!("answered-human"), json!(1))),
+            ("+15552000002".to_string(), (json!("busy"), json!(2))),
+            ("+15553000003".to_string(), (json!("no-answer"), json!(1))),
+        ]),
+        "{events:#?}"
+    );
+    let answered = events.iter().find(|e| e["data"]["contact_number"] == "+15551000001").unwrap();
+    assert!(answered["data"]["last_call_id"].as_str().is_some_and(|id| !id.is_empty()), "{answered}");
+    let completed = &events[7]["data"];
+    assert_eq!(completed["dispositions"], json!({"answered-human": 2, "busy": 1, "no-answer": 1}), "{completed}");
+    assert_eq!(completed["total_contacts"], 4, "{completed}");
+
+    // The node's campaign figures.
+    let (status, metrics) = common::http_get(server.http, "/metrics").expect("/metrics answers");
+    assert_eq!(status, 200);
+    for line in [
+        "voicera_campaign_calls_total{disposition=\"answered-human\"} 2",
+        "voicera_campaign_calls_total{disposition=\"busy\"} 2",
+        "voicera_campaign_calls_total{disposition=\"no-answer\"} 1",
+        "voicera_campaign_live_calls 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
     assert_eq!(view["progress"]["percent_done"], 100.0);
     assert_eq!((view["attempted_calls"].as_u64(), view["successful_calls"].as_u64()), (Some(5), Some(2)), "{view}");
 

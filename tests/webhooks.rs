@@ -13,10 +13,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::hooks::signature_ok;
 use common::{assert_sipp_ok, sipp, Server};
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 const OWNER: [(&str, &str); 2] =
     [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
@@ -192,22 +191,6 @@ fn login(http: SocketAddr) -> String {
     let (status, session, _) = request(http, "POST", "/api/v1/users/login", None, Some(body));
     assert_eq!(status, 200, "{session}");
     session["access_token"].as_str().expect("an access token").to_string()
-}
-
-/// Verifies a `Voicera-Signature` header as the README tells receivers to.
-fn signature_ok(secret: &str, header: &str, body: &[u8]) -> bool {
-    let Some((t, v1)) = header.split_once(',') else { return false };
-    let (Some(t), Some(v1)) = (t.strip_prefix("t="), v1.strip_prefix("v1=")) else { return false };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    if t.parse::<u64>().map_or(true, |t| now.abs_diff(t) > 300) {
-        return false;
-    }
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(t.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    expected == v1
 }
 
 #[test]

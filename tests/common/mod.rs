@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod browser;
+pub mod hooks;
 pub mod provider;
 
 use std::io::{Read, Write};

@@ -101,6 +101,30 @@ pub async fn update_batch<E: From<voicera_store::StoreError>>(
     }
 }
 
+/// What every `campaign.*` webhook says about its batch.
+pub fn campaign_event_data(batch: &Record) -> Value {
+    let field = |name: &str| batch.doc.get(name).cloned().unwrap_or(Value::Null);
+    json!({
+        "batch_id": batch.id,
+        "batch_name": field("batch_name"),
+        "agent_id": field("agent_id"),
+        "agent_type": field("agent_type"),
+        "execution_status": field("execution_status"),
+    })
+}
+
+/// Emits a `campaign.*` webhook about `batch` to its org (queued in the store; each node's worker delivers
+/// it). A store error loses the webhook, never the action: it is logged.
+pub async fn emit_campaign_event(store: &Store, batch: &Record, event: &str, extra: Map<String, Value>, now_ms: i64) {
+    let mut data = campaign_event_data(batch);
+    if let Some(map) = data.as_object_mut() {
+        map.extend(extra);
+    }
+    if let Err(error) = voicera_webhooks::emit(store, &batch.org_id, event, data, now_ms.max(0) as u64).await {
+        tracing::warn!(%error, batch = %batch.id, %event, "cannot queue a campaign webhook");
+    }
+}
+
 /// The org's batch, or 404.
 async fn batch_of(state: &ApiState, org_id: &str, batch_id: &str) -> Result<Record, ApiError> {
     state
@@ -552,7 +576,9 @@ fn conflict_status(doc: &Map<String, Value>, allowed: &[&str], what: &str) -> Re
     }
 }
 
-/// Writes `changes` and the new status, if the batch's status is one of `allowed`.
+/// Writes `changes` and the new status, if the batch's status is one of `allowed`; then emits `event` (the
+/// `campaign.*` webhook this transition means, if any).
+#[allow(clippy::too_many_arguments)]
 async fn transition(
     state: &ApiState,
     caller: &Caller,
@@ -561,6 +587,7 @@ async fn transition(
     what: &str,
     changes: Map<String, Value>,
     operation: &str,
+    event: Option<&str>,
 ) -> Result<Json<Value>, ApiError> {
     let now = utc_text(state.now());
     let record = update_batch(state.store(), &caller.org_id, batch_id, |doc| {
@@ -573,6 +600,11 @@ async fn transition(
     })
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no batch {batch_id:?} in your org")))?;
+    // The write is a compare-and-set on the batch's version: exactly one request makes this transition,
+    // so its event is emitted once whatever the number of API nodes.
+    if let Some(event) = event {
+        emit_campaign_event(state.store(), &record, event, Map::new(), state.now()).await;
+    }
     crate::audit::record(state, caller, operation, batch_id).await?;
     Ok(Json(json!({"status": "success", "batch": summary(&record)})))
 }
@@ -608,7 +640,8 @@ pub async fn run(
     changes.insert("status".into(), json!("processing"));
     changes.insert("error_message".into(), Value::Null);
     changes.insert("started_at".into(), json!(utc_text(state.now())));
-    transition(&state, &caller, &batch_id, STARTABLE, "run", changes, "run_batch").await
+    let started = Some(voicera_webhooks::events::CAMPAIGN_STARTED);
+    transition(&state, &caller, &batch_id, STARTABLE, "run", changes, "run_batch", started).await
 }
 
 /// `POST /batches/{batch_id}/stop`: no new calls; live calls finish.
@@ -627,7 +660,9 @@ pub async fn stop(
         changes.insert("scheduled_status".into(), json!("canceled"));
     }
     let allowed = [status::RUNNING, status::PAUSED, status::SCHEDULED];
-    transition(&state, &caller, &batch_id, &allowed, "stop", changes, "stop_batch").await
+    // A scheduled batch never started: stopping it cancels no campaign.
+    let cancelled = (current != status::SCHEDULED).then_some(voicera_webhooks::events::CAMPAIGN_CANCELLED);
+    transition(&state, &caller, &batch_id, &allowed, "stop", changes, "stop_batch", cancelled).await
 }
 
 /// Reads a schedule body's time and zone: (Unix ms, zone name).
@@ -671,7 +706,7 @@ async fn schedule_with(
     changes.insert("scheduled_timezone".into(), json!(zone));
     changes.insert("scheduled_status".into(), json!("scheduled"));
     changes.insert("scheduled_by".into(), json!(caller.email));
-    transition(&state, &caller, &batch_id, allowed, "be scheduled", changes, operation).await
+    transition(&state, &caller, &batch_id, allowed, "be scheduled", changes, operation, None).await
 }
 
 /// `POST /batches/{batch_id}/schedule`: run once at a future local time.
@@ -706,8 +741,17 @@ pub async fn cancel_schedule(
     changes.insert("execution_status".into(), json!(status::NOT_STARTED));
     changes.insert("scheduled_status".into(), json!("canceled"));
     changes.insert("schedule_mode".into(), json!("run_now"));
-    transition(&state, &caller, &batch_id, &[status::SCHEDULED], "cancel a schedule", changes, "cancel_batch_schedule")
-        .await
+    transition(
+        &state,
+        &caller,
+        &batch_id,
+        &[status::SCHEDULED],
+        "cancel a schedule",
+        changes,
+        "cancel_batch_schedule",
+        None,
+    )
+    .await
 }
 
 /// `DELETE /batches/{batch_id}`: the batch and its contacts (not while it dials).
@@ -770,7 +814,7 @@ pub async fn put_campaign(
         status::COMPLETED,
         status::FAILED,
     ];
-    transition(&state, &caller, &batch_id, &any, "be changed", changes, "update_campaign").await
+    transition(&state, &caller, &batch_id, &any, "be changed", changes, "update_campaign", None).await
 }
 
 /// `POST /campaigns/{batch_id}/pause`: no new calls until resumed; live calls continue.
@@ -782,7 +826,8 @@ pub async fn pause(
     caller.require(Role::Member, "pausing campaigns")?;
     let mut changes = Map::new();
     changes.insert("execution_status".into(), json!(status::PAUSED));
-    transition(&state, &caller, &batch_id, &[status::RUNNING], "pause", changes, "pause_campaign").await
+    let paused = Some(voicera_webhooks::events::CAMPAIGN_PAUSED);
+    transition(&state, &caller, &batch_id, &[status::RUNNING], "pause", changes, "pause_campaign", paused).await
 }
 
 /// `POST /campaigns/{batch_id}/resume`: dialling continues after a pause.
@@ -794,5 +839,6 @@ pub async fn resume(
     caller.require(Role::Member, "resuming campaigns")?;
     let mut changes = Map::new();
     changes.insert("execution_status".into(), json!(status::RUNNING));
-    transition(&state, &caller, &batch_id, &[status::PAUSED], "resume", changes, "resume_campaign").await
+    let resumed = Some(voicera_webhooks::events::CAMPAIGN_RESUMED);
+    transition(&state, &caller, &batch_id, &[status::PAUSED], "resume", changes, "resume_campaign", resumed).await
 }
