@@ -27,16 +27,16 @@ use crate::local::{self, LocalModels};
 use crate::provider_keys::OrgKeys;
 
 /// How often a node checks the store's revisions for other nodes' changes.
-pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// How long an API write waits for this node's routing to follow it: a compiled agent's build takes well under
 /// a second once its models are loaded; a new agent whose models load for longer answers 503 with Retry-After
 /// meanwhile, and an updated one keeps its previous version until the new one is ready.
-pub const CHANGE_WAIT: Duration = Duration::from_secs(8);
+pub(crate) const CHANGE_WAIT: Duration = Duration::from_secs(8);
 
 /// An agent as routing sees it while its models load.
 #[derive(Clone)]
-pub enum Slot {
+pub(crate) enum Slot {
     Loading,
     Ready(Arc<Agent>),
     Failed(String),
@@ -77,7 +77,7 @@ struct Refresh {
 }
 
 /// Agents by id, and attached numbers.
-pub struct Directory {
+pub(crate) struct Directory {
     bench: Arc<Agent>,
     slots: RwLock<HashMap<String, Slot>>,
     /// Normalised number → configured agent id.
@@ -88,7 +88,7 @@ pub struct Directory {
 
 impl Directory {
     /// A directory with the built-ins, `demo` (when enabled) and `agents`, all loading.
-    pub fn new(bench: Agent, demo: bool, agents: &[AgentConfig]) -> Directory {
+    pub(crate) fn new(bench: Agent, demo: bool, agents: &[AgentConfig]) -> Directory {
         let mut slots = HashMap::new();
         slots.insert(
             "demo".to_string(),
@@ -141,7 +141,7 @@ impl Directory {
 
     /// The org of the stored agent a call with `agent` belongs to; `None` for built-in and configured agents
     /// (they belong to the node's owner).
-    pub fn org_of(&self, agent: &str) -> Option<String> {
+    pub(crate) fn org_of(&self, agent: &str) -> Option<String> {
         if self.is_configured(agent) {
             return None;
         }
@@ -149,7 +149,7 @@ impl Directory {
     }
 
     /// Asks [`sync_store`] to reload the store now and waits (at most `bound`) until it has.
-    pub async fn refreshed(&self, bound: Duration) {
+    pub(crate) async fn refreshed(&self, bound: Duration) {
         let target = self.refresh.requested.fetch_add(1, Ordering::SeqCst) + 1;
         let mut done = self.refresh.done.subscribe();
         self.refresh.wake.notify_one();
@@ -214,28 +214,28 @@ impl Router for Directory {
 
 /// The node's local models, made on first use (their inference threads cost nothing until an agent needs
 /// them) and shared by every agent.
-pub struct SharedModels {
+pub(crate) struct SharedModels {
     models: OnceLock<Arc<LocalModels>>,
     make: Box<dyn Fn() -> LocalModels + Send + Sync>,
 }
 
 impl SharedModels {
-    pub fn new(make: impl Fn() -> LocalModels + Send + Sync + 'static) -> SharedModels {
+    pub(crate) fn new(make: impl Fn() -> LocalModels + Send + Sync + 'static) -> SharedModels {
         SharedModels { models: OnceLock::new(), make: Box::new(make) }
     }
 
-    pub fn get(&self) -> Arc<LocalModels> {
+    pub(crate) fn get(&self) -> Arc<LocalModels> {
         Arc::clone(self.models.get_or_init(|| Arc::new((self.make)())))
     }
 
     /// The models if something has loaded them (`/metrics` must not load them).
-    pub fn loaded(&self) -> Option<Arc<LocalModels>> {
+    pub(crate) fn loaded(&self) -> Option<Arc<LocalModels>> {
         self.models.get().cloned()
     }
 }
 
 /// Loads the demo agent and the configured agents on a blocking thread, one after the other (models shared).
-pub fn spawn_loader(directory: Arc<Directory>, models: Arc<LocalModels>, demo: bool, agents: Vec<AgentConfig>) {
+pub(crate) fn spawn_loader(directory: Arc<Directory>, models: Arc<LocalModels>, demo: bool, agents: Vec<AgentConfig>) {
     tokio::task::spawn_blocking(move || {
         if demo {
             load(&directory, "demo", || local::demo_agent(&models));
@@ -282,7 +282,7 @@ fn compile_input(doc: &Value) -> Value {
 /// its agents call with them (an agent is rebuilt when its org's keys change);
 /// compiles new and changed agents and loads their models, keeping an updated agent's previous version
 /// callable until the new one is ready. Runs until `shutdown`.
-pub async fn sync_store(
+pub(crate) async fn sync_store(
     directory: Arc<Directory>,
     store: Store,
     compiler: AgentCompiler,
@@ -521,15 +521,19 @@ fn snapshot(
 
 /// The control plane's view of this node's routing: the configured agents (read-only in the API, listed in
 /// the owner's org) and the hook that makes an API write reach this node's calls at once.
-pub struct ApiAgents {
-    pub config_org: Option<String>,
-    pub config_agents: Vec<voicera_api::ConfigAgent>,
+pub(crate) struct ApiAgents {
+    pub(crate) config_org: Option<String>,
+    pub(crate) config_agents: Vec<voicera_api::ConfigAgent>,
     /// This node's directory (None on an API-only node: media nodes notice by polling).
-    pub directory: Option<Arc<Directory>>,
+    pub(crate) directory: Option<Arc<Directory>>,
 }
 
 impl ApiAgents {
-    pub fn new(config_org: Option<String>, agents: &[AgentConfig], directory: Option<Arc<Directory>>) -> ApiAgents {
+    pub(crate) fn new(
+        config_org: Option<String>,
+        agents: &[AgentConfig],
+        directory: Option<Arc<Directory>>,
+    ) -> ApiAgents {
         let config_agents = agents
             .iter()
             .map(|a| voicera_api::ConfigAgent {

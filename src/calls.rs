@@ -21,10 +21,10 @@ use voicera_telephony::outbound::{DialError, Dialer, Route};
 use voicera_telephony::ws_stream::{Provider, Telephony};
 
 /// The owner's credentials (email, password).
-pub type Owner = Option<(String, String)>;
+pub(crate) type Owner = Option<(String, String)>;
 
 /// The owner account from the environment, if set.
-pub fn owner_from_env() -> Owner {
+pub(crate) fn owner_from_env() -> Owner {
     let email = std::env::var("VOICERA_ADMIN_EMAIL").ok().filter(|v| !v.is_empty())?;
     let password = std::env::var("VOICERA_ADMIN_PASSWORD").ok().filter(|v| !v.is_empty())?;
     Some((email, password))
@@ -38,7 +38,12 @@ struct CallsState {
     telephony: Arc<Telephony>,
 }
 
-pub fn router(dialer: Dialer, owner: Owner, api: Option<voicera_api::ApiState>, telephony: Arc<Telephony>) -> Router {
+pub(crate) fn router(
+    dialer: Dialer,
+    owner: Owner,
+    api: Option<voicera_api::ApiState>,
+    telephony: Arc<Telephony>,
+) -> Router {
     Router::new()
         .route("/outbound/call/", post(outbound_call))
         .route("/browser/agents", get(browser_agents))
@@ -247,7 +252,7 @@ async fn outbound_call(State(state): State<Arc<CallsState>>, headers: HeaderMap,
 
 /// `voicera call`: asks the running server to place a call.
 #[derive(Debug, clap::Args)]
-pub struct CallArgs {
+pub(crate) struct CallArgs {
     /// The agent that talks on the call.
     #[arg(long)]
     agent: String,
@@ -268,7 +273,7 @@ pub struct CallArgs {
     http: String,
 }
 
-pub fn run(args: CallArgs) -> Result<()> {
+pub(crate) fn run(args: CallArgs) -> Result<()> {
     let (email, password) = owner_from_env()
         .context("set VOICERA_ADMIN_EMAIL and VOICERA_ADMIN_PASSWORD (the owner account) to place calls")?;
     let host = args.http.replace("0.0.0.0", "127.0.0.1");

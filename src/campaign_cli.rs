@@ -15,14 +15,14 @@ use crate::calls::owner_from_env;
 
 /// Where the server is; shared by every subcommand.
 #[derive(Debug, Args)]
-pub struct ServerArgs {
+pub(crate) struct ServerArgs {
     /// The server's base URL.
     #[arg(long, env = "VOICERA_URL", default_value = "http://127.0.0.1:8080")]
     url: String,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum CampaignCommand {
+pub(crate) enum CampaignCommand {
     /// Upload a contact list (CSV with a `contact_number` column; the other columns fill the agent's
     /// `{{contact.<column>}}`) as a new campaign, with its settings. Prints the batch id first.
     Create {
@@ -150,7 +150,7 @@ impl ApiClient {
 }
 
 /// Runs a `voicera campaign` subcommand.
-pub fn run(command: CampaignCommand) -> Result<()> {
+pub(crate) fn run(command: CampaignCommand) -> Result<()> {
     match command {
         CampaignCommand::Create {
             server,

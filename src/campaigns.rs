@@ -37,26 +37,26 @@ const LEASE_TTL_MS: i64 = 60_000;
 const CALL_END_POLL: Duration = Duration::from_millis(200);
 
 /// What the runner needs from the node.
-pub struct CampaignRunner {
+pub(crate) struct CampaignRunner {
     /// Contacts, batches and leases.
-    pub store: Store,
+    pub(crate) store: Store,
     /// This node's id: the holder named in its leases.
-    pub node_id: String,
+    pub(crate) node_id: String,
     /// Places the calls.
-    pub sip: SipServiceHandle,
+    pub(crate) sip: SipServiceHandle,
     /// Finds the agent a batch names.
-    pub router: Arc<dyn Router>,
+    pub(crate) router: Arc<dyn Router>,
     /// Where calls may go (`[dial_policy]`).
-    pub policy: Arc<DialPolicy>,
+    pub(crate) policy: Arc<DialPolicy>,
     /// Queues the `campaign.*` webhooks this node's writes decide (see [`CampaignMetrics`] for the figures).
-    pub webhooks: Webhooks,
+    pub(crate) webhooks: Webhooks,
     /// The campaign figures `/metrics` shows.
-    pub metrics: Arc<CampaignMetrics>,
+    pub(crate) metrics: Arc<CampaignMetrics>,
 }
 
 /// Campaign calls on this node for `/metrics`: attempts by outcome, and calls up now.
 #[derive(Default)]
-pub struct CampaignMetrics {
+pub(crate) struct CampaignMetrics {
     calls: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     live: std::sync::atomic::AtomicI64,
 }
@@ -77,7 +77,7 @@ impl CampaignMetrics {
     }
 
     /// The Prometheus text of `voicera_campaign_calls_total{disposition}` and `voicera_campaign_live_calls`.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut text = String::from(
             "# HELP voicera_campaign_calls_total Campaign call attempts this node placed, by outcome.\n\
              # TYPE voicera_campaign_calls_total counter\n",
@@ -105,7 +105,7 @@ fn text(doc: &Value, field: &str) -> String {
 }
 
 /// Starts the supervisor: it runs until `shutdown`.
-pub fn spawn(runner: CampaignRunner, shutdown: CancellationToken) {
+pub(crate) fn spawn(runner: CampaignRunner, shutdown: CancellationToken) {
     tokio::spawn(supervise(Arc::new(runner), shutdown));
 }
 

@@ -114,7 +114,7 @@ const CSP: &str = "default-src 'self'; script-src 'self' blob:; style-src 'self'
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The console's routes, to merge into the node's router.
-pub fn router() -> Router {
+pub(crate) fn router() -> Router {
     let mut router = Router::new().route("/", get(index)).route("/assets/{*path}", get(asset_at));
     for page in PAGES {
         router = router.route(page, get(index));

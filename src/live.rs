@@ -21,37 +21,37 @@ use crate::agents::Directory;
 use crate::local::{dir_bytes, DEMO_MODELS};
 
 /// The node as the console sees it. Built once the listeners are up.
-pub struct NodeConsole {
+pub(crate) struct NodeConsole {
     /// This node's id (`VOICERA_NODE_ID` or the one kept in its data dir), on nodes that take calls.
-    pub node_id: Option<String>,
+    pub(crate) node_id: Option<String>,
     /// `api`, `sip`, `media` (what `serve`, `media` and `api` run).
-    pub roles: Vec<&'static str>,
+    pub(crate) roles: Vec<&'static str>,
     /// When the process started serving.
-    pub started: Instant,
+    pub(crate) started: Instant,
     /// The same, Unix milliseconds.
-    pub started_at_ms: u64,
+    pub(crate) started_at_ms: u64,
     /// Routing: which org a stored agent (and so its calls) belongs to.
-    pub directory: Option<Arc<Directory>>,
+    pub(crate) directory: Option<Arc<Directory>>,
     /// The org of calls to built-in and configured agents (the org their call logs go to).
-    pub calls_org: String,
+    pub(crate) calls_org: String,
     /// The store and whether it answered its last ping.
-    pub store: Store,
+    pub(crate) store: Store,
     /// Set by the store's watcher.
-    pub store_up: Arc<AtomicBool>,
+    pub(crate) store_up: Arc<AtomicBool>,
     /// The call records' writer and its spool, on nodes that take calls.
-    pub records: Option<RecordWriter<SpoolItem>>,
+    pub(crate) records: Option<RecordWriter<SpoolItem>>,
     /// Where recordings and documents go.
-    pub blobs: Arc<dyn BlobStore>,
+    pub(crate) blobs: Arc<dyn BlobStore>,
     /// The model cache directory.
-    pub models_dir: PathBuf,
+    pub(crate) models_dir: PathBuf,
     /// The SIP service, on nodes that take calls.
-    pub sip: Option<SipServiceHandle>,
+    pub(crate) sip: Option<SipServiceHandle>,
     /// The SIP-over-TLS listener, when configured.
-    pub sip_tls: Option<SocketAddr>,
+    pub(crate) sip_tls: Option<SocketAddr>,
     /// The configured trunks.
-    pub trunks: Vec<TrunkConfig>,
+    pub(crate) trunks: Vec<TrunkConfig>,
     /// Where trunk registrations are reported.
-    pub metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl voicera_api::NodeConsole for NodeConsole {

@@ -33,15 +33,15 @@ use crate::config::{
 use crate::provider_keys::{key_for, OrgKeys};
 
 /// The models the `demo` agent uses.
-pub const DEMO_STT: &str = "whisper-tiny.en";
-pub const DEMO_LLM: &str = "smollm2-135m";
+pub(crate) const DEMO_STT: &str = "whisper-tiny.en";
+pub(crate) const DEMO_LLM: &str = "smollm2-135m";
 /// Silero, the VAD every agent on local models listens with (the demo included).
 const SILERO_VAD: &str = "silero-vad";
 pub(crate) const DEMO_MODELS: [&str; 4] = [DEMO_STT, DEMO_LLM, SILERO_VAD, PIPER_VOICE];
 
 /// `voicera models ...`
 #[derive(Debug, clap::Subcommand)]
-pub enum ModelsCommand {
+pub(crate) enum ModelsCommand {
     /// Fetch, verify and convert weights into the cache (no names: the default set).
     Fetch {
         names: Vec<String>,
@@ -94,7 +94,7 @@ pub enum ModelsCommand {
 
 /// Where the model cache is.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ModelDirs {
+pub(crate) struct ModelDirs {
     /// Data directory; the cache is `<data-dir>/models` unless VOICERA_MODELS_DIR says otherwise.
     #[arg(long, env = "VOICERA_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
@@ -107,11 +107,11 @@ impl ModelDirs {
 }
 
 /// The model cache directory: `VOICERA_MODELS_DIR`, else `<data-dir>/models`.
-pub fn models_dir(data_dir: &Path) -> PathBuf {
+pub(crate) fn models_dir(data_dir: &Path) -> PathBuf {
     std::env::var_os("VOICERA_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| data_dir.join("models"))
 }
 
-pub fn run(command: ModelsCommand) -> Result<()> {
+pub(crate) fn run(command: ModelsCommand) -> Result<()> {
     match command {
         ModelsCommand::Fetch { names, dirs } => {
             let mut cache = dirs.cache();
@@ -206,7 +206,7 @@ pub fn run(command: ModelsCommand) -> Result<()> {
 
 /// The `/metrics` series of the local language models' conversation caches, one sample per model (`model`
 /// label); nothing while no local language model is loaded.
-pub fn render_llm_cache_metrics(models: &[(String, PrefixCacheStats)]) -> String {
+pub(crate) fn render_llm_cache_metrics(models: &[(String, PrefixCacheStats)]) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     if models.is_empty() {
@@ -258,7 +258,7 @@ When the caller wants to end the call, say goodbye.";
 const DEMO_GREETING: &str = "Hello! This is the VoiceERA demo agent. How can I help you today?";
 
 /// Whether `dir` holds an IndicConformer (its language masks, at the top or in `assets/`).
-pub fn is_indic_conformer(dir: &Path) -> bool {
+pub(crate) fn is_indic_conformer(dir: &Path) -> bool {
     dir.join("language_masks.json").is_file() || dir.join("assets/language_masks.json").is_file()
 }
 
@@ -269,7 +269,7 @@ fn whisper_threads() -> usize {
 }
 
 /// Local models loaded once and shared by every agent that uses them (weights are reference-counted).
-pub struct LocalModels {
+pub(crate) struct LocalModels {
     cache: ModelCache,
     pool: InferencePool,
     whisper_backend: WhisperBackend,
@@ -283,7 +283,7 @@ pub struct LocalModels {
 }
 
 impl LocalModels {
-    pub fn new(mut cache: ModelCache, pool: InferencePool, whisper_backend: WhisperBackend) -> LocalModels {
+    pub(crate) fn new(mut cache: ModelCache, pool: InferencePool, whisper_backend: WhisperBackend) -> LocalModels {
         cache.progress = false;
         LocalModels {
             cache,
@@ -298,13 +298,13 @@ impl LocalModels {
     }
 
     /// The same tables, loading language models with a conversation cache of `bytes` each (0: none).
-    pub fn with_llm_cache(mut self, bytes: usize) -> LocalModels {
+    pub(crate) fn with_llm_cache(mut self, bytes: usize) -> LocalModels {
         self.llm_cache_bytes = bytes;
         self
     }
 
     /// The conversation cache of each loaded local language model, by model name (sorted), for `/metrics`.
-    pub fn llm_cache_stats(&self) -> Vec<(String, PrefixCacheStats)> {
+    pub(crate) fn llm_cache_stats(&self) -> Vec<(String, PrefixCacheStats)> {
         // A poisoned table still holds usable models: the stats are read-only.
         let loaded = self.llms.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut stats: Vec<_> =
@@ -325,7 +325,7 @@ impl LocalModels {
     }
 
     /// Fetches every default model that is missing (interfaces.md: `serve` fetches missing defaults).
-    pub fn fetch_defaults(&self) -> Result<()> {
+    pub(crate) fn fetch_defaults(&self) -> Result<()> {
         for spec in cache::defaults() {
             self.ensure(spec.name)?;
         }
@@ -334,7 +334,7 @@ impl LocalModels {
 
     /// The speech-to-text model `name`: a cached Whisper, or a checkpoint directory (Hugging Face Whisper such
     /// as IndicWhisper, or IndicConformer with `decoding`).
-    pub fn speech_to_text(&self, name: &str, decoding: Decoding) -> Result<Arc<dyn Transcribe>> {
+    pub(crate) fn speech_to_text(&self, name: &str, decoding: Decoding) -> Result<Arc<dyn Transcribe>> {
         let key = format!("{name}#{decoding:?}");
         let mut loaded = self.whisper.lock().map_err(|_| anyhow::anyhow!("model table poisoned"))?;
         if let Some(model) = loaded.get(&key) {
@@ -361,7 +361,7 @@ impl LocalModels {
 
     /// The local language model `name` (SmolLM2, Qwen2) with `system_prompt` and `greeting` prefilled (prefix
     /// cache), as an agent's language model.
-    pub fn local_llm_for(
+    pub(crate) fn local_llm_for(
         &self,
         name: &str,
         system_prompt: &str,
@@ -432,13 +432,13 @@ impl LocalModels {
         slot.clone().context("Piper loaded above")
     }
 
-    pub fn pool(&self) -> &InferencePool {
+    pub(crate) fn pool(&self) -> &InferencePool {
         &self.pool
     }
 }
 
 /// Builds the `demo` agent (Whisper tiny.en, SmolLM2-135M, the Piper voice).
-pub fn demo_agent(models: &LocalModels) -> Result<Agent> {
+pub(crate) fn demo_agent(models: &LocalModels) -> Result<Agent> {
     // The demo's own models first, then the rest of the default set.
     let whisper = models.speech_to_text(DEMO_STT, Decoding::default())?;
     let llm = models.local_llm_for(DEMO_LLM, DEMO_PROMPT, DEMO_GREETING, &[])?;
@@ -568,7 +568,7 @@ fn text_to_speech(
 
 /// Builds a `[[agents]]` agent: its speech models local, in the cloud or chained, and its language model in
 /// process or on a provider; cloud links call with the org's key from `keys` where it has one.
-pub fn configured_agent(models: &LocalModels, config: &AgentConfig, keys: &OrgKeys) -> Result<Agent> {
+pub(crate) fn configured_agent(models: &LocalModels, config: &AgentConfig, keys: &OrgKeys) -> Result<Agent> {
     let stt = speech_to_text(models, config, &config.stt, keys)?;
     let llm = language_model(models, config, &config.llm, keys)?;
     let tts = text_to_speech(models, config, &config.tts, keys)?;

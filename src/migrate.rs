@@ -9,25 +9,25 @@ use voicera_store::migrate::{self, Options};
 use crate::config::{Config, NodeArgs};
 
 #[derive(Debug, clap::Args)]
-pub struct MigrateArgs {
+pub(crate) struct MigrateArgs {
     /// The original VoicEra's MongoDB, e.g. mongodb://admin:PASSWORD@host:27017/voicera?authSource=admin
     #[arg(long = "from-mongodb", value_name = "URI")]
-    pub from_mongodb: String,
+    pub(crate) from_mongodb: String,
     /// Database to read (default: the URI's, else `voicera`).
     #[arg(long)]
-    pub database: Option<String>,
+    pub(crate) database: Option<String>,
     /// Read and map everything, say what would change, write nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Configuration file of the node to import into (default: ./voicera.toml when present).
     #[arg(long, env = "VOICERA_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Data directory of the node to import into (its SQLite store and master key).
     #[arg(long, env = "VOICERA_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
 }
 
-pub fn run(args: MigrateArgs) -> Result<()> {
+pub(crate) fn run(args: MigrateArgs) -> Result<()> {
     crate::serve::init_logging(crate::config::LogFormat::Human);
     let node = NodeArgs { config: args.config.clone(), data_dir: args.data_dir.clone(), ..NodeArgs::default() };
     let config = Config::load(&node)?;

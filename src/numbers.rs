@@ -12,7 +12,7 @@ use crate::config::{Config, NodeArgs};
 
 /// The provider account every subcommand works on, and the node configuration that holds it.
 #[derive(Debug, Args)]
-pub struct Account {
+pub(crate) struct Account {
     #[arg(long)]
     provider: String,
     #[command(flatten)]
@@ -20,7 +20,7 @@ pub struct Account {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum NumbersCommand {
+pub(crate) enum NumbersCommand {
     /// The account's numbers and the application each is attached to.
     List {
         #[command(flatten)]
@@ -71,7 +71,7 @@ fn client(Account { provider, node }: &Account) -> Result<(ProviderRest, Provide
     Ok((rest, provider_kind, config.public_url))
 }
 
-pub fn run(command: NumbersCommand) -> Result<()> {
+pub(crate) fn run(command: NumbersCommand) -> Result<()> {
     match command {
         NumbersCommand::List { account } => {
             let provider = &account.provider;

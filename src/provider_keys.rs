@@ -21,19 +21,19 @@ fn normalised(name: &str) -> String {
 
 /// One org's opened provider keys, by normalised provider name.
 #[derive(Clone, Default)]
-pub struct OrgKeys {
+pub(crate) struct OrgKeys {
     keys: HashMap<String, String>,
 }
 
 impl OrgKeys {
     /// No org keys: the node's keys serve (configured agents).
-    pub fn none() -> OrgKeys {
+    pub(crate) fn none() -> OrgKeys {
         OrgKeys::default()
     }
 
     /// Opens `records` (one org's `integrations`). One that does not open (another master key, damaged) is
     /// skipped with a warning naming it, never its contents: the node's key serves instead.
-    pub fn open(records: &[&Record], master_key: &MasterKey) -> OrgKeys {
+    pub(crate) fn open(records: &[&Record], master_key: &MasterKey) -> OrgKeys {
         let mut keys = HashMap::new();
         for record in records {
             let Some(sealed) = record.doc.get("api_key").and_then(serde_json::Value::as_str) else { continue };
@@ -53,7 +53,7 @@ impl OrgKeys {
     }
 
     /// The org's key for `provider` (`provider:model`'s name).
-    pub fn get(&self, provider: &str) -> Option<&str> {
+    pub(crate) fn get(&self, provider: &str) -> Option<&str> {
         let name = normalised(provider);
         if let Some(key) = self.keys.get(&name) {
             return Some(key);
@@ -67,7 +67,7 @@ impl OrgKeys {
 
     /// A digest that changes when any key changes (agents built with the old keys are rebuilt); not a way
     /// back to the keys.
-    pub fn fingerprint(&self) -> u64 {
+    pub(crate) fn fingerprint(&self) -> u64 {
         let mut entries: Vec<(&String, &String)> = self.keys.iter().collect();
         entries.sort();
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -86,7 +86,7 @@ impl fmt::Debug for OrgKeys {
 
 /// The key a link `name` on `provider` calls with: the org's, else the one in `api_key_env`; none when the
 /// provider takes calls without one (`needs_key` false), an error naming where to put one otherwise.
-pub fn key_for(
+pub(crate) fn key_for(
     keys: &OrgKeys,
     name: &str,
     provider: Option<&str>,

@@ -13,7 +13,7 @@ use crate::config::{provider_env, Providers, SpeechProvider, OPENAI_COMPATIBLE, 
 
 /// `voicera providers ...`
 #[derive(Debug, clap::Subcommand)]
-pub enum ProvidersCommand {
+pub(crate) enum ProvidersCommand {
     /// Verify each configured provider key with the provider's cheapest authenticated request (list models
     /// or equivalent); exits non-zero when any fails.
     Check {
@@ -86,7 +86,7 @@ fn configured(providers: &Providers) -> Vec<Configured> {
     found
 }
 
-pub fn run(command: ProvidersCommand) -> Result<()> {
+pub(crate) fn run(command: ProvidersCommand) -> Result<()> {
     match command {
         ProvidersCommand::Check { config } => {
             let providers = configured(&crate::config::load_providers(config.as_deref())?);

@@ -30,7 +30,7 @@ use voicera_models_local::{InferencePool, ModelCache};
 
 /// Which listeners a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     All,
     Media,
     Api,
@@ -55,7 +55,7 @@ impl Role {
     }
 }
 
-pub fn run(args: NodeArgs, role: Role) -> Result<()> {
+pub(crate) fn run(args: NodeArgs, role: Role) -> Result<()> {
     init_logging(args.log_format);
     let config = Config::load(&args)?;
     voicera_conversation::journal::set_log_content(config.log_content);
@@ -325,7 +325,13 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             Some(org) => {
                 let orgs = voicera_records::CallOrgs::new(org);
                 orgs.resolve_with(agent_orgs);
-                crate::webhooks::CallEvents::wrap(recordings, webhooks.clone(), orgs, &config.public_url, master_key.clone())
+                crate::webhooks::CallEvents::wrap(
+                    recordings,
+                    webhooks.clone(),
+                    orgs,
+                    &config.public_url,
+                    master_key.clone(),
+                )
             }
             None => recordings,
         };

@@ -30,7 +30,7 @@ fn key(speech: &CloudSpeech, keys: &OrgKeys) -> Result<String> {
 }
 
 /// The recogniser for a cloud link, calling with the org's key when `keys` has one.
-pub fn cloud_stt(speech: &CloudSpeech, keys: &OrgKeys) -> Result<Arc<dyn SpeechToText>> {
+pub(crate) fn cloud_stt(speech: &CloudSpeech, keys: &OrgKeys) -> Result<Arc<dyn SpeechToText>> {
     let (base, model, key) = (speech.base_url.as_str(), speech.model.as_str(), key(speech, keys)?);
     tracing::info!(model = %speech.name, %base, "speech to text in the cloud");
     Ok(match speech.provider {
@@ -44,7 +44,7 @@ pub fn cloud_stt(speech: &CloudSpeech, keys: &OrgKeys) -> Result<Arc<dyn SpeechT
 }
 
 /// The voice for a cloud link speaking `language`, calling with the org's key when `keys` has one.
-pub fn cloud_tts(speech: &CloudSpeech, language: &str, keys: &OrgKeys) -> Result<Arc<dyn TextToSpeech>> {
+pub(crate) fn cloud_tts(speech: &CloudSpeech, language: &str, keys: &OrgKeys) -> Result<Arc<dyn TextToSpeech>> {
     let (base, model, key) = (speech.base_url.as_str(), speech.model.as_str(), key(speech, keys)?);
     let voice = speech.voice.as_deref().unwrap_or_default();
     tracing::info!(model = %speech.name, %base, voice, "text to speech in the cloud");
@@ -59,7 +59,7 @@ pub fn cloud_tts(speech: &CloudSpeech, language: &str, keys: &OrgKeys) -> Result
 }
 
 /// A recogniser chain over named links.
-pub fn stt_chain(links: Vec<(String, Arc<dyn SpeechToText>)>) -> Arc<dyn SpeechToText> {
+pub(crate) fn stt_chain(links: Vec<(String, Arc<dyn SpeechToText>)>) -> Arc<dyn SpeechToText> {
     let names: Vec<&str> = links.iter().map(|(name, _)| name.as_str()).collect();
     tracing::info!(chain = ?names, "speech-to-text fallback chain");
     let links = links.into_iter().map(|(name, model)| Link::new(name, model, BreakerPolicy::default())).collect();
@@ -67,7 +67,7 @@ pub fn stt_chain(links: Vec<(String, Arc<dyn SpeechToText>)>) -> Arc<dyn SpeechT
 }
 
 /// A voice chain over named links, each resampled to [`CHAIN_RATE`].
-pub fn tts_chain(links: Vec<(String, Arc<dyn TextToSpeech>)>) -> Arc<dyn TextToSpeech> {
+pub(crate) fn tts_chain(links: Vec<(String, Arc<dyn TextToSpeech>)>) -> Arc<dyn TextToSpeech> {
     let names: Vec<&str> = links.iter().map(|(name, _)| name.as_str()).collect();
     tracing::info!(chain = ?names, "text-to-speech fallback chain");
     let links = links

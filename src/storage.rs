@@ -8,7 +8,7 @@ use voicera_store::Store;
 
 use crate::config::Config;
 
-pub async fn open(config: &Config) -> Result<(Store, MasterKey)> {
+pub(crate) async fn open(config: &Config) -> Result<(Store, MasterKey)> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let store = Store::open(&config.data_dir, config.mongodb_uri.as_deref()).await.context("cannot open the store")?;

@@ -34,12 +34,12 @@ fn env_ms(name: &str) -> Option<u64> {
 }
 
 /// Whether endpoints may be `http://` to loopback (`VOICERA_WEBHOOKS_ALLOW_HTTP_LOOPBACK`).
-pub fn allow_http_loopback() -> bool {
+pub(crate) fn allow_http_loopback() -> bool {
     std::env::var("VOICERA_WEBHOOKS_ALLOW_HTTP_LOOPBACK").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
 }
 
 /// The worker's settings from the environment, for `node_id`.
-pub fn worker_config(node_id: String) -> WorkerConfig {
+pub(crate) fn worker_config(node_id: String) -> WorkerConfig {
     let defaults = WorkerConfig::default();
     let policy = RetryPolicy {
         first_delay_ms: env_ms("VOICERA_WEBHOOKS_RETRY_FIRST_MS").unwrap_or(defaults.policy.first_delay_ms),
@@ -57,7 +57,7 @@ pub fn worker_config(node_id: String) -> WorkerConfig {
 }
 
 /// A [`RecordingSink`] that emits call events around another sink (the call records').
-pub struct CallEvents {
+pub(crate) struct CallEvents {
     inner: Arc<dyn RecordingSink>,
     webhooks: Webhooks,
     /// Each call's org (its agent's, else the records org): the org its events go to.
@@ -70,7 +70,7 @@ pub struct CallEvents {
 impl CallEvents {
     /// Call events, each to its call's org as `orgs` settles it (the org its record goes to), recording links
     /// below `public_url`. Call from within the runtime.
-    pub fn wrap(
+    pub(crate) fn wrap(
         inner: Arc<dyn RecordingSink>,
         webhooks: Webhooks,
         orgs: voicera_records::CallOrgs,

@@ -169,7 +169,9 @@ fn meetings(server: &Server, token: &str) -> Vec<(String, String)> {
     let (status, page) = request(server.http, "GET", "/api/v1/meetings?limit=50", token, None);
     assert_eq!(status, 200, "{page}");
     let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    page["items"].as_array().map(|items| items.iter().map(|m| (text(&m["meeting_id"]), text(&m["status"]))).collect())
+    page["items"]
+        .as_array()
+        .map(|items| items.iter().map(|m| (text(&m["meeting_id"]), text(&m["status"]))).collect())
         .unwrap_or_default()
 }
 

@@ -90,7 +90,7 @@ struct RawHttpTool {
 
 /// The VAD's speech model for an agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpeechModelChoice {
+pub(crate) enum SpeechModelChoice {
     /// Silero VAD v6 (accurate; ~36 µs per 20 ms frame, bench/results/models.md).
     Silero,
     /// The adaptive energy model (cheapest).
@@ -99,7 +99,7 @@ pub enum SpeechModelChoice {
 
 /// What ends a caller's turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TurnDetection {
+pub(crate) enum TurnDetection {
     /// The VAD's stop time alone (the original's behaviour).
     Silence,
     /// A finished sentence in the transcript, after a short pause; else the stop time.
@@ -108,7 +108,7 @@ pub enum TurnDetection {
 
 /// Which language model an agent thinks with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LlmChoice {
+pub(crate) enum LlmChoice {
     /// A local model in process, by its cache name (`smollm2-135m`, `qwen2.5-coder-0.5b`).
     Local { model: String },
     /// A model on an OpenAI-compatible server; the key is the agent's org's for `integration` when it has
@@ -130,7 +130,7 @@ pub enum LlmChoice {
 
 /// Language-model providers with a protocol of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NativeLlm {
+pub(crate) enum NativeLlm {
     /// Anthropic's Messages API (`anthropic:claude-…`).
     Anthropic,
     /// Google's Gemini API (`gemini:gemini-…`).
@@ -229,11 +229,11 @@ fn llm_link(at: &str, name: &str, clouds: Clouds<'_>) -> Result<LlmChoice> {
 }
 
 /// The local Piper voice (model cache name).
-pub const PIPER_VOICE: &str = "piper-en_US-joe-medium";
+pub(crate) const PIPER_VOICE: &str = "piper-en_US-joe-medium";
 
 /// Which local text-to-speech speaks for an agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TtsChoice {
+pub(crate) enum TtsChoice {
     /// espeak-ng: every language it has, instant, robotic.
     Espeak,
     /// Piper (VITS, ONNX Runtime): a natural English voice.
@@ -250,7 +250,7 @@ pub enum TtsChoice {
 
 /// Which recogniser an agent listens with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SttChoice {
+pub(crate) enum SttChoice {
     /// A local model: a cache name (`whisper-base`) or a checkpoint directory (IndicWhisper, IndicConformer).
     Local(String),
     /// A model on a speech provider (`stt_model = "deepgram:nova-3"`).
@@ -262,7 +262,7 @@ pub enum SttChoice {
 
 impl SttChoice {
     /// The local models it uses (the one, or the chain's local links).
-    pub fn local_models(&self) -> Vec<&str> {
+    pub(crate) fn local_models(&self) -> Vec<&str> {
         match self {
             SttChoice::Local(model) => vec![model.as_str()],
             SttChoice::Cloud(_) => Vec::new(),
@@ -378,33 +378,33 @@ fn tts_link(
 
 /// A configured agent, checked.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AgentConfig {
-    pub id: String,
+pub(crate) struct AgentConfig {
+    pub(crate) id: String,
     /// Attached numbers, digits only (a leading `+` and spaces are ignored when matching).
-    pub numbers: Vec<String>,
-    pub system_prompt: String,
-    pub greeting: String,
-    pub language: String,
-    pub stt: SttChoice,
+    pub(crate) numbers: Vec<String>,
+    pub(crate) system_prompt: String,
+    pub(crate) greeting: String,
+    pub(crate) language: String,
+    pub(crate) stt: SttChoice,
     /// IndicConformer's decoder (`stt_decoding`: ctc, the default, or rnnt).
-    pub stt_decoding: voicera_models_local::indic_conformer::Decoding,
-    pub llm: LlmChoice,
-    pub tts: TtsChoice,
+    pub(crate) stt_decoding: voicera_models_local::indic_conformer::Decoding,
+    pub(crate) llm: LlmChoice,
+    pub(crate) tts: TtsChoice,
     /// espeak-ng voice (None: the language's default voice).
-    pub tts_voice: Option<String>,
-    pub mode: InteractionMode,
-    pub policy: TurnPolicy,
-    pub vad: VadParams,
-    pub speech_model: SpeechModelChoice,
-    pub turn_detection: TurnDetection,
-    pub limits: CallLimits,
-    pub utc_offset_minutes: i32,
-    pub record: bool,
-    pub tools: Vec<AgentTool>,
+    pub(crate) tts_voice: Option<String>,
+    pub(crate) mode: InteractionMode,
+    pub(crate) policy: TurnPolicy,
+    pub(crate) vad: VadParams,
+    pub(crate) speech_model: SpeechModelChoice,
+    pub(crate) turn_detection: TurnDetection,
+    pub(crate) limits: CallLimits,
+    pub(crate) utc_offset_minutes: i32,
+    pub(crate) record: bool,
+    pub(crate) tools: Vec<AgentTool>,
 }
 
 /// Digits of a phone number, for matching `+91 80000 00001` with `918000000001`.
-pub fn normalize_number(text: &str) -> String {
+pub(crate) fn normalize_number(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
 }
 
@@ -732,10 +732,10 @@ fn parse_utc_offset(text: &str) -> Option<i32> {
 /// as `[[agents]]`, so the API refuses what a call could not run. The original nests model choices as
 /// objects (`"llm_model": {"name": …}`); their names are what this node compiles. Keys this node does not
 /// know (the original's provider settings) are left to the API to store.
-pub struct AgentCompiler {
-    pub policy: std::sync::Arc<DialPolicy>,
+pub(crate) struct AgentCompiler {
+    pub(crate) policy: std::sync::Arc<DialPolicy>,
     /// `[providers]`: cloud providers' roots and key variables.
-    pub providers: std::sync::Arc<Providers>,
+    pub(crate) providers: std::sync::Arc<Providers>,
 }
 
 /// Keys of `agent_config` that mean the same as `[[agents]]` keys.
@@ -767,7 +767,7 @@ impl AgentCompiler {
     /// `[[agents]]` compile step, so the API's check and the calls it routes cannot disagree. `id` is the
     /// agent's id; numbers come from the store's phone numbers, not from here. The error names the field
     /// inside `agent_config`.
-    pub fn compile(
+    pub(crate) fn compile(
         &self,
         id: &str,
         agent_config: &serde_json::Value,

@@ -23,63 +23,63 @@ mod sip_security;
 mod speech;
 mod storage;
 use agents::{compile_agents, RawAgent};
-pub use agents::{
+pub(crate) use agents::{
     normalize_number, AgentCompiler, AgentConfig, LlmChoice, NativeLlm, SpeechModelChoice, SttChoice, TtsChoice,
     TurnDetection, PIPER_VOICE,
 };
 pub(crate) use agents::{provider_env, OPENAI_COMPATIBLE};
-pub use providers::Providers;
-pub use speech::{CloudSpeech, SpeechProvider, SPEECH_PROVIDERS};
+pub(crate) use providers::Providers;
+pub(crate) use speech::{CloudSpeech, SpeechProvider, SPEECH_PROVIDERS};
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
-pub const DEFAULT_HTTP: &str = "0.0.0.0:8080";
+pub(crate) const DEFAULT_HTTP: &str = "0.0.0.0:8080";
 /// SIP's registered port (RFC 3261 §19.1.2).
-pub const DEFAULT_SIP: &str = "0.0.0.0:5060";
+pub(crate) const DEFAULT_SIP: &str = "0.0.0.0:5060";
 /// RTP range: 5000 port pairs, enough for the 1000-call target with room for ports other programs hold.
-pub const DEFAULT_RTP_PORTS: (u16, u16) = (10000, 20000);
+pub(crate) const DEFAULT_RTP_PORTS: (u16, u16) = (10000, 20000);
 /// Drain time on SIGTERM before remaining calls get a BYE: long enough for most calls to end naturally
 /// behind a dispatcher that stopped sending new ones.
-pub const DEFAULT_DRAIN_SECS: u64 = 30;
+pub(crate) const DEFAULT_DRAIN_SECS: u64 = 30;
 /// End a call after this much RTP silence from a peer that should be sending (dead peer, NAT timeout).
-pub const DEFAULT_RTP_TIMEOUT_SECS: u64 = 60;
+pub(crate) const DEFAULT_RTP_TIMEOUT_SECS: u64 = 60;
 
 /// Flags and environment common to `serve`, `media` and `api` (interfaces.md).
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct NodeArgs {
+pub(crate) struct NodeArgs {
     /// Configuration file (default: ./voicera.toml when present).
     #[arg(long, env = "VOICERA_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Data directory: SQLite DB, blobs, model cache, spool. Created if missing.
     #[arg(long, env = "VOICERA_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// HTTP listen address (API, console, webhooks, media WebSockets, /metrics, /health).
     #[arg(long, env = "VOICERA_HTTP")]
-    pub http: Option<SocketAddr>,
+    pub(crate) http: Option<SocketAddr>,
     /// SIP listen address, UDP and TCP.
     #[arg(long, env = "VOICERA_SIP")]
-    pub sip: Option<SocketAddr>,
+    pub(crate) sip: Option<SocketAddr>,
     /// Serve `/metrics` only on this address (e.g. 127.0.0.1:9090), not on the public HTTP port.
     #[arg(long, env = "VOICERA_METRICS")]
-    pub metrics: Option<SocketAddr>,
+    pub(crate) metrics: Option<SocketAddr>,
     /// SIP over TLS listen address (default 0.0.0.0:5061 once `[sip.tls] cert` and `key` are set).
     #[arg(long, env = "VOICERA_SIP_TLS")]
-    pub sip_tls: Option<SocketAddr>,
+    pub(crate) sip_tls: Option<SocketAddr>,
     /// RTP port range LO-HI.
     #[arg(long, env = "VOICERA_RTP_PORTS")]
-    pub rtp_ports: Option<String>,
+    pub(crate) rtp_ports: Option<String>,
     /// Public base URL used to build webhook and stream URLs.
     #[arg(long, env = "VOICERA_PUBLIC_URL")]
-    pub public_url: Option<String>,
+    pub(crate) public_url: Option<String>,
     /// Address put in SDP and Contact (for NAT).
     #[arg(long, env = "VOICERA_EXTERNAL_IP")]
-    pub external_ip: Option<IpAddr>,
+    pub(crate) external_ip: Option<IpAddr>,
     /// Log format: human or json.
     #[arg(long, env = "VOICERA_LOG_FORMAT", default_value = "human")]
-    pub log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     #[default]
     Human,
     Json,
@@ -230,60 +230,60 @@ struct RawTrunk {
 
 /// The checked configuration of a node. Its Debug output masks every secret.
 #[derive(Clone)]
-pub struct Config {
-    pub data_dir: PathBuf,
+pub(crate) struct Config {
+    pub(crate) data_dir: PathBuf,
     /// `VOICERA_MONGODB_URI` / `[server] mongodb_uri`: the store is MongoDB; else SQLite in the data dir.
-    pub mongodb_uri: Option<String>,
-    pub http: SocketAddr,
-    pub sip: SocketAddr,
-    pub rtp_ports: (u16, u16),
-    pub public_url: String,
-    pub external_ip: Option<IpAddr>,
-    pub drain: Duration,
-    pub codecs: Vec<CodecKind>,
-    pub answer_delay: Duration,
-    pub rtp_timeout: Duration,
-    pub t1: Duration,
-    pub trunks: Vec<TrunkConfig>,
-    pub inbound_auth: InboundAuth,
+    pub(crate) mongodb_uri: Option<String>,
+    pub(crate) http: SocketAddr,
+    pub(crate) sip: SocketAddr,
+    pub(crate) rtp_ports: (u16, u16),
+    pub(crate) public_url: String,
+    pub(crate) external_ip: Option<IpAddr>,
+    pub(crate) drain: Duration,
+    pub(crate) codecs: Vec<CodecKind>,
+    pub(crate) answer_delay: Duration,
+    pub(crate) rtp_timeout: Duration,
+    pub(crate) t1: Duration,
+    pub(crate) trunks: Vec<TrunkConfig>,
+    pub(crate) inbound_auth: InboundAuth,
     /// `/metrics` on its own address (None: on the HTTP port).
-    pub metrics: Option<SocketAddr>,
+    pub(crate) metrics: Option<SocketAddr>,
     /// Limits, REFER policy, registrar trust and rate limits of the SIP user agent.
-    pub sip_security: sip_security::SipSecurity,
+    pub(crate) sip_security: sip_security::SipSecurity,
     /// Whether the built-in `bench` agent stores transcripts and recordings (off: it measures the server).
-    pub bench_record: bool,
+    pub(crate) bench_record: bool,
     /// Threads of the model inference pool (0: one per core).
-    pub inference_threads: usize,
+    pub(crate) inference_threads: usize,
     /// `[models] whisper_backend` (`VOICERA_WHISPER_BACKEND`): candle (default) or whisper.cpp.
-    pub whisper_backend: voicera_models_local::whisper::WhisperBackend,
+    pub(crate) whisper_backend: voicera_models_local::whisper::WhisperBackend,
     /// `[models] llm_cache_mb` (`VOICERA_LLM_CACHE_MB`), in bytes: the budget of each local language model's
     /// cache of conversations' attention state between turns (0: none, every turn prefills its whole prompt).
-    pub llm_cache_bytes: usize,
+    pub(crate) llm_cache_bytes: usize,
     /// Load the built-in `demo` agent (local models, fetched on first use).
-    pub demo_agent: bool,
+    pub(crate) demo_agent: bool,
     /// Provider accounts (webhook signature keys), stream format, open agents.
-    pub telephony: TelephonySettings,
+    pub(crate) telephony: TelephonySettings,
     /// `[[agents]]`.
-    pub agents: Vec<AgentConfig>,
+    pub(crate) agents: Vec<AgentConfig>,
     /// `[dial_policy]`: where outbound calls, transfers and REFERs may go (trunk registrars included).
-    pub dial_policy: std::sync::Arc<voicera_conversation::dial_policy::DialPolicy>,
+    pub(crate) dial_policy: std::sync::Arc<voicera_conversation::dial_policy::DialPolicy>,
     /// `[providers.<name>]`: cloud providers' API roots and the variables holding their keys.
-    pub providers: std::sync::Arc<Providers>,
+    pub(crate) providers: std::sync::Arc<Providers>,
     /// `[api] open_signup`: anyone may sign up, creating a new org (else only while no user exists).
-    pub open_signup: bool,
+    pub(crate) open_signup: bool,
     /// `[server] log_content` / `VOICERA_LOG_CONTENT`: transcripts, DTMF digits and tool arguments are logged
     /// at INFO (else at DEBUG; they are personal data).
-    pub log_content: bool,
+    pub(crate) log_content: bool,
     /// `[storage.s3]` / `VOICERA_S3_*`: recordings, transcripts and documents on this S3 server; else on the
     /// filesystem under the data dir.
-    pub s3: Option<voicera_blob::S3Config>,
+    pub(crate) s3: Option<voicera_blob::S3Config>,
     /// `[server] recording_format` / `VOICERA_RECORDING_FORMAT`: WAV (default) or Opus in Ogg.
-    pub recording_format: voicera_blob::recording::RecordingFormat,
+    pub(crate) recording_format: voicera_blob::recording::RecordingFormat,
     /// `[storage] recording_retention_days` / `VOICERA_RECORDING_RETENTION_DAYS`: days calls are kept for orgs
     /// that set none of their own (`None`: for ever).
-    pub recording_retention_days: Option<u32>,
+    pub(crate) recording_retention_days: Option<u32>,
     /// Where the configuration came from, for the start-up log.
-    pub source: Option<PathBuf>,
+    pub(crate) source: Option<PathBuf>,
 }
 
 impl fmt::Debug for Config {
@@ -339,7 +339,7 @@ impl fmt::Debug for MaskedAccount<'_> {
 }
 
 /// A URI with the password of its userinfo masked (`mongodb://user:****@host/db`); other URIs unchanged.
-pub fn mask_uri_password(uri: &str) -> String {
+pub(crate) fn mask_uri_password(uri: &str) -> String {
     let Some((scheme, rest)) = uri.split_once("://") else { return uri.to_string() };
     // The userinfo ends at the last '@' before the query; a password with an unescaped '/' or '@' (invalid,
     // yet seen) is masked whole rather than cut at its first '/'.
@@ -351,7 +351,7 @@ pub fn mask_uri_password(uri: &str) -> String {
 
 impl Config {
     /// Loads and checks the configuration for `args`.
-    pub fn load(args: &NodeArgs) -> Result<Config> {
+    pub(crate) fn load(args: &NodeArgs) -> Result<Config> {
         let (raw, source) = match &args.config {
             Some(path) => (read_file(path)?, Some(path.clone())),
             None if Path::new("voicera.toml").exists() => {
@@ -365,7 +365,7 @@ impl Config {
 
 /// `[providers]` of the configuration file `config` (or `./voicera.toml` when present), for tools that need no
 /// more of it (`voicera providers check`).
-pub fn load_providers(config: Option<&Path>) -> Result<Providers> {
+pub(crate) fn load_providers(config: Option<&Path>) -> Result<Providers> {
     let raw = match config {
         Some(path) => read_file(path)?,
         None if Path::new("voicera.toml").exists() => read_file(Path::new("voicera.toml"))?,
@@ -544,10 +544,10 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
 
 /// `[telephony]` compiled: what the telephony endpoints need besides the public URL. Debug masks the tokens.
 #[derive(Clone)]
-pub struct TelephonySettings {
-    pub accounts: HashMap<Provider, ProviderAccount>,
-    pub stream_format: AudioFormat,
-    pub open_agents: Vec<String>,
+pub(crate) struct TelephonySettings {
+    pub(crate) accounts: HashMap<Provider, ProviderAccount>,
+    pub(crate) stream_format: AudioFormat,
+    pub(crate) open_agents: Vec<String>,
 }
 
 impl fmt::Debug for TelephonySettings {
@@ -626,7 +626,7 @@ fn parse_default(text: &str) -> SocketAddr {
 }
 
 /// Parses `LO-HI`.
-pub fn parse_port_range(text: &str) -> Result<(u16, u16)> {
+pub(crate) fn parse_port_range(text: &str) -> Result<(u16, u16)> {
     let (lo, hi) = text.split_once('-').with_context(|| format!("RTP port range {text:?} must be LO-HI"))?;
     let lo: u16 = lo.trim().parse().with_context(|| format!("RTP port range {text:?}: bad low port"))?;
     let hi: u16 = hi.trim().parse().with_context(|| format!("RTP port range {text:?}: bad high port"))?;

@@ -25,16 +25,16 @@ pub(super) struct RawProvider {
 
 /// One provider's settings from `voicera.toml`.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct ProviderSettings {
+pub(crate) struct ProviderSettings {
     /// Its API root (`[providers.<name>] base_url`).
-    pub base_url: Option<String>,
+    pub(crate) base_url: Option<String>,
     /// The environment variable holding its key (`[providers.<name>] api_key_env`).
-    pub api_key_env: Option<String>,
+    pub(crate) api_key_env: Option<String>,
 }
 
 /// Every `[providers.<name>]` table, by provider name (`openai`, `deepgram`, ...).
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Providers {
+pub(crate) struct Providers {
     settings: BTreeMap<String, ProviderSettings>,
 }
 
@@ -88,13 +88,13 @@ fn env(var: &str) -> Option<String> {
 
 impl Providers {
     /// The tables, by provider name.
-    pub fn settings(&self) -> &BTreeMap<String, ProviderSettings> {
+    pub(crate) fn settings(&self) -> &BTreeMap<String, ProviderSettings> {
         &self.settings
     }
 
     /// `provider`'s API root: `VOICERA_<NAME>_BASE_URL`, else `[providers.<name>] base_url`; with where it
     /// came from (for error messages).
-    pub fn base_url(&self, provider: &str) -> Option<(String, String)> {
+    pub(crate) fn base_url(&self, provider: &str) -> Option<(String, String)> {
         let var = format!("{}_BASE_URL", provider_env(provider));
         if let Some(url) = env(&var) {
             return Some((url, var));
@@ -105,7 +105,7 @@ impl Providers {
 
     /// The variable holding `provider`'s key, when it is set: `VOICERA_<NAME>_API_KEY`, else the one
     /// `[providers.<name>] api_key_env` names.
-    pub fn key_var(&self, provider: &str) -> Option<String> {
+    pub(crate) fn key_var(&self, provider: &str) -> Option<String> {
         let var = format!("{}_API_KEY", provider_env(provider));
         if env(&var).is_some() {
             return Some(var);
@@ -115,7 +115,7 @@ impl Providers {
     }
 
     /// Where a key for `provider` may go, for an error message.
-    pub fn key_places(&self, provider: &str) -> String {
+    pub(crate) fn key_places(&self, provider: &str) -> String {
         let var = format!("{}_API_KEY", provider_env(provider));
         match self.settings.get(provider).and_then(|s| s.api_key_env.as_deref()) {
             Some(named) => format!("the environment variable {var} or {named} ([providers.{provider}] api_key_env)"),

@@ -49,15 +49,15 @@ pub(super) struct RawRefer {
 
 /// The SIP user agent's security settings, checked.
 #[derive(Debug, Clone)]
-pub struct SipSecurity {
-    pub caps: CallCaps,
-    pub refer: ReferPolicy,
-    pub trust_registrars_over_udp: bool,
-    pub rate_limit: bool,
-    pub rate_limit_exempt: Vec<IpAddr>,
-    pub tls: Option<SipTls>,
-    pub connection_limits: ConnectionLimits,
-    pub srtp: SrtpPolicy,
+pub(crate) struct SipSecurity {
+    pub(crate) caps: CallCaps,
+    pub(crate) refer: ReferPolicy,
+    pub(crate) trust_registrars_over_udp: bool,
+    pub(crate) rate_limit: bool,
+    pub(crate) rate_limit_exempt: Vec<IpAddr>,
+    pub(crate) tls: Option<SipTls>,
+    pub(crate) connection_limits: ConnectionLimits,
+    pub(crate) srtp: SrtpPolicy,
 }
 
 /// `srtp = "off" | "offer" | "required"` (`key` names the setting in the error).

@@ -11,7 +11,7 @@ use super::agents::{provider_env, Clouds};
 
 /// Speech providers with a client in `models-cloud`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpeechProvider {
+pub(crate) enum SpeechProvider {
     /// Deepgram: live STT (`deepgram:nova-3`), Aura TTS (`deepgram:aura-2-thalia-en`; the voice is the model).
     Deepgram,
     /// ElevenLabs: realtime Scribe STT, streaming TTS.
@@ -27,27 +27,27 @@ pub enum SpeechProvider {
 }
 
 /// What the configuration knows of a speech provider.
-pub struct SpeechProviderSpec {
+pub(crate) struct SpeechProviderSpec {
     /// The name in `provider:model`, and in `VOICERA_<NAME>_…`.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// The provider.
-    pub provider: SpeechProvider,
+    pub(crate) provider: SpeechProvider,
     /// The public API root (`VOICERA_<NAME>_BASE_URL` overrides); `None`: the operator's server, the variable
     /// is required.
-    pub base_url: Option<&'static str>,
+    pub(crate) base_url: Option<&'static str>,
     /// A key is required (`VOICERA_<NAME>_API_KEY`).
-    pub needs_key: bool,
+    pub(crate) needs_key: bool,
     /// Speech to text is offered.
-    pub stt: bool,
+    pub(crate) stt: bool,
     /// Text to speech is offered.
-    pub tts: bool,
+    pub(crate) tts: bool,
     /// The voice used when `tts_voices` names none; `None` with `tts`: a voice must be named (or, for
     /// Deepgram, the model is the voice).
-    pub default_voice: Option<&'static str>,
+    pub(crate) default_voice: Option<&'static str>,
 }
 
 /// Every speech provider, in the order `voicera providers check` lists them.
-pub const SPEECH_PROVIDERS: &[SpeechProviderSpec] = &[
+pub(crate) const SPEECH_PROVIDERS: &[SpeechProviderSpec] = &[
     SpeechProviderSpec {
         name: "deepgram",
         provider: SpeechProvider::Deepgram,
@@ -108,22 +108,22 @@ pub const SPEECH_PROVIDERS: &[SpeechProviderSpec] = &[
 
 /// A model on a speech provider, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloudSpeech {
+pub(crate) struct CloudSpeech {
     /// The name the configuration gave it (`deepgram:nova-3`).
-    pub name: String,
+    pub(crate) name: String,
     /// The provider.
-    pub provider: SpeechProvider,
+    pub(crate) provider: SpeechProvider,
     /// Its API root (for AI4Bharat's TTS: the Parler server's WebSocket URL).
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// The provider's model name.
-    pub model: String,
+    pub(crate) model: String,
     /// The variable holding the key, read when the agent loads (keys stay out of the configuration); the
     /// agent's org's own key for the provider wins.
-    pub api_key_env: Option<String>,
+    pub(crate) api_key_env: Option<String>,
     /// The provider takes no call without a key.
-    pub needs_key: bool,
+    pub(crate) needs_key: bool,
     /// The voice (TTS only).
-    pub voice: Option<String>,
+    pub(crate) voice: Option<String>,
 }
 
 /// Which stage a link serves.

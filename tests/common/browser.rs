@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{free_port, require_tool};
 
 /// One Chromium session; the driver and browser stop on drop.
-pub struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     base: String,
     session: String,
@@ -19,13 +19,13 @@ pub struct Browser {
 
 impl Browser {
     /// Starts headless Chromium whose microphone plays `microphone_wav` once (then silence).
-    pub fn start(microphone_wav: &Path) -> Browser {
+    pub(crate) fn start(microphone_wav: &Path) -> Browser {
         Browser::start_with(microphone_wav, &[])
     }
 
     /// [`Browser::start`] with more Chromium arguments (e.g. `--window-size=1280,900`); the browser's console
     /// log is kept for [`Browser::console_log`].
-    pub fn start_with(microphone_wav: &Path, extra_args: &[&str]) -> Browser {
+    pub(crate) fn start_with(microphone_wav: &Path, extra_args: &[&str]) -> Browser {
         require_tool("chromium");
         require_tool("chromedriver");
         let port = free_port();
@@ -81,17 +81,17 @@ impl Browser {
         value["value"].clone()
     }
 
-    pub fn open(&self, server: SocketAddr, path: &str) {
+    pub(crate) fn open(&self, server: SocketAddr, path: &str) {
         self.post(&format!("/session/{}/url", self.session), json!({"url": format!("http://{server}{path}")}));
     }
 
     /// Runs `script` (a function body; `arguments` as given) in the page and returns its value.
-    pub fn run(&self, script: &str, args: Value) -> Value {
+    pub(crate) fn run(&self, script: &str, args: Value) -> Value {
         self.post(&format!("/session/{}/execute/sync", self.session), json!({"script": script, "args": args}))
     }
 
     /// Polls `script` until it returns something truthy, or fails with `what` after `timeout`.
-    pub fn wait_for(&self, what: &str, timeout: Duration, script: &str) -> Value {
+    pub(crate) fn wait_for(&self, what: &str, timeout: Duration, script: &str) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let value = self.run(script, json!([]));
@@ -126,7 +126,7 @@ impl Browser {
     }
 
     /// The first element matching `css`, waiting up to `timeout` for it to exist.
-    pub fn element(&self, css: &str, timeout: Duration) -> String {
+    pub(crate) fn element(&self, css: &str, timeout: Duration) -> String {
         let found = self.wait_for(
             &format!("an element {css}"),
             timeout,
@@ -139,25 +139,25 @@ impl Browser {
     }
 
     /// Clicks the element matching `css` as a user would (it must be visible and not covered).
-    pub fn click(&self, css: &str) {
+    pub(crate) fn click(&self, css: &str) {
         let id = self.element(css, Duration::from_secs(10));
         self.post(&format!("/session/{}/element/{id}/click", self.session), json!({}));
     }
 
     /// Clears the field matching `css` and types `text` into it, key by key.
-    pub fn type_into(&self, css: &str, text: &str) {
+    pub(crate) fn type_into(&self, css: &str, text: &str) {
         let id = self.element(css, Duration::from_secs(10));
         self.post(&format!("/session/{}/element/{id}/clear", self.session), json!({}));
         self.post(&format!("/session/{}/element/{id}/value", self.session), json!({"text": text}));
     }
 
     /// Resizes the window (CSS pixels of the outer window).
-    pub fn resize(&self, width: u32, height: u32) {
+    pub(crate) fn resize(&self, width: u32, height: u32) {
         self.post(&format!("/session/{}/window/rect", self.session), json!({"width": width, "height": height}));
     }
 
     /// Saves a PNG of the viewport to `path`.
-    pub fn screenshot(&self, path: &Path) {
+    pub(crate) fn screenshot(&self, path: &Path) {
         use base64::Engine as _;
         let encoded = self.get(&format!("/session/{}/screenshot", self.session));
         let png = base64::engine::general_purpose::STANDARD
@@ -171,7 +171,7 @@ impl Browser {
 
     /// The browser console's entries since the last call (`level`, `source`, `message`): script errors, failed
     /// loads, `console.*` output. Needs a browser from [`Browser::start_with`] or [`Browser::start`].
-    pub fn console_log(&self) -> Vec<Value> {
+    pub(crate) fn console_log(&self) -> Vec<Value> {
         let entries = self.post(&format!("/session/{}/se/log", self.session), json!({"type": "browser"}));
         entries.as_array().cloned().unwrap_or_default()
     }
@@ -189,7 +189,7 @@ impl Drop for Browser {
 
 /// Speech for the fake microphone: `lead_secs` of silence (the greeting plays), then espeak-ng saying
 /// `text`, as a 16-bit mono WAV at 16 kHz.
-pub fn speech_wav(dir: &Path, text: &str, lead_secs: f32) -> std::path::PathBuf {
+pub(crate) fn speech_wav(dir: &Path, text: &str, lead_secs: f32) -> std::path::PathBuf {
     require_tool("espeak-ng");
     require_tool("sox");
     let spoken = dir.join("spoken.wav");

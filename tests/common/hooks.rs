@@ -11,27 +11,27 @@ use sha2::Sha256;
 
 /// One delivery: its `Voicera-*` headers (lower-cased names) and body.
 #[derive(Debug, Clone)]
-pub struct Delivery {
-    pub event: String,
-    pub delivery_id: String,
-    pub signature: String,
-    pub body: Vec<u8>,
+pub(crate) struct Delivery {
+    pub(crate) event: String,
+    pub(crate) delivery_id: String,
+    pub(crate) signature: String,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Delivery {
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
     }
 }
 
 /// Accepts every request with 200 and keeps it.
-pub struct AcceptingReceiver {
-    pub addr: SocketAddr,
+pub(crate) struct AcceptingReceiver {
+    pub(crate) addr: SocketAddr,
     received: Arc<Mutex<Vec<Delivery>>>,
 }
 
 impl AcceptingReceiver {
-    pub fn start() -> AcceptingReceiver {
+    pub(crate) fn start() -> AcceptingReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -45,7 +45,7 @@ impl AcceptingReceiver {
         AcceptingReceiver { addr, received }
     }
 
-    pub fn received(&self) -> Vec<Delivery> {
+    pub(crate) fn received(&self) -> Vec<Delivery> {
         self.received.lock().unwrap().clone()
     }
 }
@@ -91,7 +91,7 @@ fn accept(mut stream: TcpStream, received: &Mutex<Vec<Delivery>>) {
 
 /// Verifies a `Voicera-Signature` header (`t=<unix secs>,v1=<hex HMAC-SHA256 of "t.body">`, at most 5 minutes
 /// old) as the README tells receivers to.
-pub fn signature_ok(secret: &str, header: &str, body: &[u8]) -> bool {
+pub(crate) fn signature_ok(secret: &str, header: &str, body: &[u8]) -> bool {
     let Some((t, v1)) = header.split_once(',') else { return false };
     let (Some(t), Some(v1)) = (t.strip_prefix("t="), v1.strip_prefix("v1=")) else { return false };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();

@@ -3,9 +3,9 @@
 //! not installed: run `scripts/setup.sh`.
 #![allow(dead_code)] // each test binary uses a different subset
 
-pub mod browser;
-pub mod hooks;
-pub mod provider;
+pub(crate) mod browser;
+pub(crate) mod hooks;
+pub(crate) mod provider;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -15,18 +15,18 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 /// A running `voicera serve` with its own data dir and ports; killed on drop.
-pub struct Server {
+pub(crate) struct Server {
     child: Option<Child>,
-    pub sip: SocketAddr,
-    pub http: SocketAddr,
-    pub dir: PathBuf,
-    pub rtp_ports: (u16, u16),
+    pub(crate) sip: SocketAddr,
+    pub(crate) http: SocketAddr,
+    pub(crate) dir: PathBuf,
+    pub(crate) rtp_ports: (u16, u16),
 }
 
 static NEXT_RTP_BLOCK: AtomicU16 = AtomicU16::new(0);
 
 /// A port free for both UDP and TCP on 127.0.0.1.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     for _ in 0..100 {
         let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
         let port = udp.local_addr().unwrap().port();
@@ -46,7 +46,7 @@ fn rtp_block() -> (u16, u16) {
 
 /// Runs a pjsua2 peer script from tests/peers with `args`; panics with its output and the server log unless
 /// it exits 0 and prints `OK`. Returns its stdout.
-pub fn run_peer(server: &Server, script: &str, args: &[&std::ffi::OsStr]) -> String {
+pub(crate) fn run_peer(server: &Server, script: &str, args: &[&std::ffi::OsStr]) -> String {
     let python = repo_path(".venv/bin/python");
     assert!(python.exists(), "{} missing: run scripts/setup.sh", python.display());
     let out = Command::new(python).arg(repo_path(&format!("tests/peers/{script}"))).args(args).output().unwrap();
@@ -62,13 +62,13 @@ pub fn run_peer(server: &Server, script: &str, args: &[&std::ffi::OsStr]) -> Str
 }
 
 /// The model cache shared by every test (and kept between runs).
-pub fn models_cache() -> PathBuf {
+pub(crate) fn models_cache() -> PathBuf {
     std::env::var_os("VOICERA_MODELS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/models-cache"))
 }
 
-pub fn test_dir(name: &str) -> PathBuf {
+pub(crate) fn test_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -77,18 +77,18 @@ pub fn test_dir(name: &str) -> PathBuf {
 
 impl Server {
     /// Starts the server with `config` as its voicera.toml (demo agent off: it loads models).
-    pub fn start(name: &str, config: &str) -> Server {
+    pub(crate) fn start(name: &str, config: &str) -> Server {
         Server::start_with(name, config, false)
     }
 
     /// Starts the server; `demo` loads the `demo` agent from the shared model cache (`target/models-cache`,
     /// fetched on first use) and waits until it is ready.
-    pub fn start_with(name: &str, config: &str, demo: bool) -> Server {
+    pub(crate) fn start_with(name: &str, config: &str, demo: bool) -> Server {
         Server::start_env(name, config, demo, &[])
     }
 
     /// Starts the server with extra environment variables.
-    pub fn start_env(name: &str, config: &str, demo: bool, env: &[(&str, &str)]) -> Server {
+    pub(crate) fn start_env(name: &str, config: &str, demo: bool, env: &[(&str, &str)]) -> Server {
         let dir = test_dir(name);
         std::fs::write(dir.join("voicera.toml"), config).unwrap();
         // A port found free can be taken by another test before the server binds it; the server then exits
@@ -141,7 +141,7 @@ impl Server {
         false
     }
 
-    pub fn wait_healthy(&self, timeout: Duration) {
+    pub(crate) fn wait_healthy(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Some((200, _)) = http_get(self.http, "/health") {
@@ -153,7 +153,7 @@ impl Server {
     }
 
     /// The call records stored under the data dir (`calls/<date>/<call>.json`).
-    pub fn call_records(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn call_records(&self) -> Vec<serde_json::Value> {
         let mut records = Vec::new();
         for day in std::fs::read_dir(self.dir.join("data/calls")).into_iter().flatten().flatten() {
             for file in std::fs::read_dir(day.path()).into_iter().flatten().flatten() {
@@ -169,7 +169,7 @@ impl Server {
     }
 
     /// CPU time (user + system) the server process has used so far, from /proc.
-    pub fn cpu_time(&self) -> Duration {
+    pub(crate) fn cpu_time(&self) -> Duration {
         let pid = self.child.as_ref().map(|c| c.id()).expect("a running server");
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         // Fields after the command name (which may hold spaces) start at the last ')'.
@@ -180,16 +180,16 @@ impl Server {
         Duration::from_millis(ticks * 10)
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }
 
-    pub fn metrics(&self) -> String {
+    pub(crate) fn metrics(&self) -> String {
         http_get(self.http, "/metrics").map(|(_, body)| body).unwrap_or_default()
     }
 
     /// Value of a metric line (exact name with labels).
-    pub fn metric(&self, name: &str) -> f64 {
+    pub(crate) fn metric(&self, name: &str) -> f64 {
         self.metrics()
             .lines()
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
@@ -197,7 +197,7 @@ impl Server {
     }
 
     /// Polls until `check` holds or `timeout` passes.
-    pub fn wait_for(&self, what: &str, timeout: Duration, check: impl Fn(&Server) -> bool) {
+    pub(crate) fn wait_for(&self, what: &str, timeout: Duration, check: impl Fn(&Server) -> bool) {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if check(self) {
@@ -208,14 +208,14 @@ impl Server {
         panic!("timed out waiting for {what}; log:\n{}", self.log());
     }
 
-    pub fn signal(&self, signal: &str) {
+    pub(crate) fn signal(&self, signal: &str) {
         if let Some(child) = &self.child {
             let _ = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
         }
     }
 
     /// Waits for the process to exit; returns its exit code.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
         let child = self.child.as_mut()?;
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
@@ -239,7 +239,7 @@ impl Drop for Server {
 }
 
 /// Minimal HTTP/1.1 GET: returns (status, body).
-pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+pub(crate) fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
@@ -252,7 +252,7 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
 
 /// espeak-ng speech at `rate` Hz (linear interpolation from its 22.05 kHz is plenty for a VAD and a
 /// recogniser).
-pub fn espeak_speech(text: &str, rate: u32) -> Vec<i16> {
+pub(crate) fn espeak_speech(text: &str, rate: u32) -> Vec<i16> {
     require_tool("espeak-ng");
     let out = Command::new("espeak-ng").args(["--stdout", "-v", "en-us", text]).output().unwrap();
     let wav = out.stdout;
@@ -262,17 +262,17 @@ pub fn espeak_speech(text: &str, rate: u32) -> Vec<i16> {
     (0..(pcm.len() as f64 / ratio) as usize).map(|i| pcm[((i as f64 * ratio) as usize).min(pcm.len() - 1)]).collect()
 }
 
-pub fn require_tool(tool: &str) {
+pub(crate) fn require_tool(tool: &str) {
     let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map(|o| o.status.success());
     assert!(found.unwrap_or(false), "{tool} is not installed: run scripts/setup.sh");
 }
 
-pub fn repo_path(rel: &str) -> PathBuf {
+pub(crate) fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
 /// Runs a sipp scenario from tests/sipp against the server; returns its output.
-pub fn sipp(server: &Server, scenario: &str, args: &[&str]) -> Output {
+pub(crate) fn sipp(server: &Server, scenario: &str, args: &[&str]) -> Output {
     require_tool("sipp");
     // A port found free can be taken by another test before sipp binds it: then sipp exits at once, having
     // sent nothing, and a new pair of ports is tried.
@@ -301,7 +301,7 @@ pub fn sipp(server: &Server, scenario: &str, args: &[&str]) -> Output {
 }
 
 /// Asserts sipp finished with all calls successful, printing its traces otherwise.
-pub fn assert_sipp_ok(server: &Server, out: &Output, what: &str) {
+pub(crate) fn assert_sipp_ok(server: &Server, out: &Output, what: &str) {
     if out.status.code() != Some(0) {
         let traces: String = std::fs::read_dir(&server.dir)
             .into_iter()
@@ -326,7 +326,7 @@ pub fn assert_sipp_ok(server: &Server, out: &Output, what: &str) {
 }
 
 /// Runs a scenario template from tests/sipp after replacing `@KEY@` placeholders.
-pub fn sipp_template(server: &Server, scenario: &str, replacements: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) fn sipp_template(server: &Server, scenario: &str, replacements: &[(&str, &str)], args: &[&str]) -> Output {
     let mut text = std::fs::read_to_string(repo_path(&format!("tests/sipp/{scenario}"))).unwrap();
     for (key, value) in replacements {
         text = text.replace(&format!("@{key}@"), value);

@@ -13,7 +13,13 @@ use super::Server;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// One HTTP/1.1 request; returns (status, body).
-pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, String)], body: &str) -> (u16, String) {
+pub(crate) fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -33,7 +39,7 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, String
     (status, body)
 }
 
-pub fn form(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
     let mut s = form_urlencoded_serializer();
     for (k, v) in pairs {
         s.append_pair(k, v);
@@ -46,7 +52,7 @@ fn form_urlencoded_serializer() -> form_urlencoded::Serializer<'static, String> 
 }
 
 /// Plivo/Vobiz V3 signature, computed here independently of the server (plivo SDK rules).
-pub fn plivo_v3(token: &str, url: &str, pairs: &[(&str, &str)], nonce: &str) -> String {
+pub(crate) fn plivo_v3(token: &str, url: &str, pairs: &[(&str, &str)], nonce: &str) -> String {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut q: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     q.sort();
@@ -68,7 +74,7 @@ pub fn plivo_v3(token: &str, url: &str, pairs: &[(&str, &str)], nonce: &str) -> 
     B64.encode(mac.finalize().into_bytes())
 }
 
-pub fn twilio_sig(token: &str, url: &str, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn twilio_sig(token: &str, url: &str, pairs: &[(&str, &str)]) -> String {
     let mut p: Vec<(&str, &str)> = pairs.to_vec();
     p.sort();
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).unwrap();
@@ -81,7 +87,7 @@ pub fn twilio_sig(token: &str, url: &str, pairs: &[(&str, &str)]) -> String {
 }
 
 /// A signed Vobiz/Plivo answer request; returns (status, body).
-pub fn answer_v3(
+pub(crate) fn answer_v3(
     server: &Server,
     header: &str,
     token: &str,
@@ -97,7 +103,7 @@ pub fn answer_v3(
 }
 
 /// The stream URL inside an answer document.
-pub fn stream_url(document: &str) -> String {
+pub(crate) fn stream_url(document: &str) -> String {
     if let Ok(json) = serde_json::from_str::<Value>(document) {
         return json["url"].as_str().unwrap().to_string();
     }
@@ -113,7 +119,7 @@ pub fn stream_url(document: &str) -> String {
 
 /// A provider's REST API played by the test: answers `count` requests with `reply(request)` and hands back
 /// the raw requests.
-pub fn fake_rest(
+pub(crate) fn fake_rest(
     count: usize,
     reply: impl Fn(&str) -> (u16, String) + Send + 'static,
 ) -> (u16, std::thread::JoinHandle<Vec<String>>) {
