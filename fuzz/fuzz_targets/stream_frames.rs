@@ -4,9 +4,11 @@
 #![no_main]
 
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
 use voicera_conversation::core::{CallCore, CallService};
+use voicera_conversation::journal::WallClock;
 use voicera_media::metrics::Metrics;
 use voicera_telephony::ws_stream::protocol::{parse_event, AudioFormat, Inbound};
 use voicera_telephony::ws_stream::session::StreamSession;
@@ -21,6 +23,9 @@ fuzz_target!(|data: &[u8]| {
     let requested = if selector & 0x80 == 0 { AudioFormat::MULAW_8K } else { AudioFormat::L16_16K };
     let mut scratch = Vec::new();
     let mut session: Option<StreamSession> = None;
+    // A virtual clock: each frame is one 20 ms tick after the one before.
+    let mut now = Instant::now();
+    let clock = WallClock::new(now, SystemTime::UNIX_EPOCH);
     for frame in rest.split(|b| *b == b'\n') {
         let Ok(text) = std::str::from_utf8(frame) else {
             // Not UTF-8: what a binary WebSocket frame would carry.
@@ -33,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
             None => {
                 scratch.clear();
                 if let Ok(Inbound::Start(start)) = parse_event(text, &mut scratch) {
-                    let core = CallCore::new(CallService::Echo, Arc::new(Metrics::default()), None, "fuzz");
+                    let core = CallCore::new(CallService::Echo, Arc::new(Metrics::default()), None, "fuzz", clock);
                     let mut started = StreamSession::new(peer, *start, requested, core);
                     started.begin();
                     session = Some(started);
@@ -41,7 +46,8 @@ fuzz_target!(|data: &[u8]| {
             }
             Some(session) => {
                 let _ = session.on_text(text);
-                session.tick();
+                now += Duration::from_millis(20);
+                session.tick(now);
                 for _ in session.take_outgoing() {}
                 for _ in session.take_actions() {}
                 let _ = session.send_dtmf(text);
