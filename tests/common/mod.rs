@@ -3,6 +3,7 @@
 //! not installed: run `scripts/setup.sh`.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub(crate) mod api;
 pub(crate) mod browser;
 pub(crate) mod hooks;
 pub(crate) mod provider;
