@@ -9,8 +9,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::provider::{answer_v3, stream_url};
 use common::api::{call_record, login, request, wait_agent_ready, OWNER};
+use common::provider::{answer_v3, stream_url};
 use common::{assert_sipp_ok, sipp_template, Server};
 use serde_json::{json, Value};
 

@@ -143,8 +143,7 @@ fn call_events_are_signed_retried_logged_and_delivered_once() {
     assert_eq!(request(server.http, "GET", &tampered, "", None).0, 403);
 
     // The delivery log: both deliveries, each attempt with its status, latency and the answer's start.
-    let (status, log) =
-        request(server.http, "GET", &format!("/api/v1/webhooks/{endpoint}/deliveries"), &token, None);
+    let (status, log) = request(server.http, "GET", &format!("/api/v1/webhooks/{endpoint}/deliveries"), &token, None);
     assert_eq!((status, log["total"].clone()), (200, json!(2)), "{log}");
     let ended_id =
         accepted.iter().find(|r| r.header("voicera-event") == "call.ended").unwrap().header("voicera-delivery");
@@ -179,8 +178,7 @@ fn call_events_are_signed_retried_logged_and_delivered_once() {
     assert!(per_delivery.values().all(|n| *n == 3), "three attempts each, none after the 200: {per_delivery:?}");
 
     // A test event answered 410 Gone disables the endpoint; the audit log has the writes.
-    let (status, test) =
-        request(server.http, "POST", &format!("/api/v1/webhooks/{endpoint}/test"), &token, None);
+    let (status, test) = request(server.http, "POST", &format!("/api/v1/webhooks/{endpoint}/test"), &token, None);
     assert_eq!(status, 200, "{test}");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
