@@ -270,10 +270,7 @@ impl Secantus {
     }
 
     fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        common::stop(&mut self.child);
     }
 
     fn restart(&mut self) {

@@ -7,17 +7,14 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::hooks::{signature_ok, AcceptingReceiver};
+use common::api::{owner_token, wait_agent_ready, OWNER};
+use common::hooks::{signature_ok, Receiver};
 use common::{free_port, repo_path, require_tool, Server};
 use serde_json::{json, Value};
-
-const OWNER: [(&str, &str); 2] =
-    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
 
 /// Webhooks to a loopback receiver, read from the queue every 200 ms.
 const WEBHOOK_ENV: [(&str, &str); 2] =
@@ -25,22 +22,8 @@ const WEBHOOK_ENV: [(&str, &str); 2] =
 
 /// One HTTP request; the status and the JSON body (Null when the body is not JSON).
 fn request(addr: SocketAddr, method: &str, path: &str, token: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    // A refused upload may be answered before the whole body is read.
-    let _ = stream.write_all(body);
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let response = String::from_utf8_lossy(&response);
-    let status = response.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let (status, answer, _) = common::api::send(addr, method, path, token, content_type, body);
+    (status, answer)
 }
 
 fn json_request(server: &Server, method: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
@@ -48,14 +31,7 @@ fn json_request(server: &Server, method: &str, path: &str, token: &str, body: Va
 }
 
 fn login(server: &Server) -> String {
-    login_at(server.http)
-}
-
-fn login_at(http: SocketAddr) -> String {
-    let body = json!({"email": OWNER[0].1, "password": OWNER[1].1}).to_string();
-    let (status, answer) = request(http, "POST", "/api/v1/users/login", "", "application/json", body.as_bytes());
-    assert_eq!(status, 200, "{answer}");
-    answer["access_token"].as_str().unwrap().to_string()
+    owner_token(server.http)
 }
 
 fn upload(server: &Server, token: &str, name: &str, csv: &[u8]) -> (u16, Value) {
@@ -213,7 +189,7 @@ fn a_campaign_dials_through_the_trunk_with_dispositions_and_retries() {
                                                     "reason": "the same number is on line 2"})
     );
     let batch = uploaded["batch_id"].as_str().unwrap().to_string();
-    let receiver = AcceptingReceiver::start();
+    let receiver = Receiver::accepting();
     let hook = json!({"url": format!("http://{}/hook", receiver.addr), "events": ["campaign.*"]});
     let (status, endpoint) = json_request(&server, "POST", "/api/v1/webhooks", &token, hook);
     assert_eq!(status, 201, "{endpoint}");
@@ -239,20 +215,20 @@ fn a_campaign_dials_through_the_trunk_with_dispositions_and_retries() {
 
     // The campaign's webhooks: each event once, signed, to the batch's org.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !receiver.received().iter().any(|d| d.event == "campaign.completed") {
+    while !receiver.received().iter().any(|d| d.event() == "campaign.completed") {
         assert!(Instant::now() < deadline, "no campaign.completed: {:#?}\n{}", receiver.received(), server.log());
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(1500)); // anything sent twice would be here by now
     let deliveries = receiver.received();
-    let delivery_ids: HashSet<&str> = deliveries.iter().map(|d| d.delivery_id.as_str()).collect();
+    let delivery_ids: HashSet<&str> = deliveries.iter().map(|d| d.delivery_id()).collect();
     assert_eq!(delivery_ids.len(), deliveries.len(), "each delivery once: {deliveries:#?}");
     let mut events: Vec<Value> = deliveries
         .iter()
         .map(|d| {
-            assert!(signature_ok(&secret, &d.signature, &d.body), "signed: {d:?}");
+            assert!(signature_ok(&secret, d.signature(), &d.body), "signed: {d:?}");
             let envelope = d.json();
-            assert_eq!(envelope["type"].as_str(), Some(d.event.as_str()), "{envelope}");
+            assert_eq!(envelope["type"].as_str(), Some(d.event()), "{envelope}");
             assert_eq!(envelope["data"]["batch_id"], json!(batch), "{envelope}");
             envelope
         })
@@ -515,7 +491,7 @@ fn a_restart_mid_campaign_resumes_without_dialling_anyone_twice() {
         assert!(Instant::now() < deadline, "the restarted server never became healthy");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let token = login_at(http);
+    let token = owner_token(http);
     let view = wait_until(http, &token, &batch, Duration::from_secs(90), |v| v["execution_status"] == "completed");
     let by_outcome = view["progress"]["by_outcome"].as_object().unwrap().clone();
     let answered = by_outcome.get("answered-human").and_then(Value::as_u64).unwrap_or(0);
@@ -556,21 +532,6 @@ fn campaign_cli(server: &Server, args: &[&str]) -> (bool, String, String) {
         .unwrap();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (out.status.success(), text(&out.stdout), text(&out.stderr))
-}
-
-/// Waits until the node's routing has agent `id` ready (it loads local models from the shared cache).
-fn wait_agent_ready(server: &Server, id: &str) {
-    use base64::Engine;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", OWNER[0].1, OWNER[1].1));
-    let auth = [("Authorization", format!("Basic {basic}"))];
-    server.wait_for(&format!("agent {id} ready"), Duration::from_secs(300), |s| {
-        let (status, body) = common::provider::http(s.http, "GET", "/browser/agents", &auth, "");
-        assert_eq!(status, 200, "{body}");
-        let listing: Value = serde_json::from_str(&body).unwrap();
-        let status = listing.as_array().unwrap().iter().find(|a| a["id"] == id).map(|a| a["status"].clone());
-        assert!(!status.as_ref().and_then(Value::as_str).is_some_and(|s| s.starts_with("failed")), "{listing}");
-        status.as_ref().and_then(Value::as_str) == Some("ready")
-    });
 }
 
 /// A campaign made, run, watched and stopped with the `voicera campaign` commands; its agent's greeting names

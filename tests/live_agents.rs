@@ -7,16 +7,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use common::api::{call_record, login, request, wait_agent_ready, OWNER};
 use common::provider::{answer_v3, stream_url};
-use common::{assert_sipp_ok, sipp, sipp_template, Server};
+use common::{assert_sipp_ok, sipp_template, Server};
 use serde_json::{json, Value};
-
-const OWNER: [(&str, &str); 2] =
-    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
 
 const CONFIG: &str = r#"
 [telephony.vobiz]
@@ -31,71 +27,10 @@ greeting_message = "Front desk notice."
 interaction_mode = "non_conversational"
 "#;
 
-/// One JSON request; returns (status, body as JSON or Null).
-fn request(addr: SocketAddr, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    // Writes wait for this node's routing to follow them (model loads included, bounded).
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let text = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(text.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-fn login(server: &Server) -> (String, String) {
-    let addr = server.http;
-    let body = json!({"email": OWNER[0].1, "password": OWNER[1].1}).to_string();
-    let (status, text) = common::provider::http(
-        addr,
-        "POST",
-        "/api/v1/users/login",
-        &[("Content-Type", "application/json".to_string())],
-        &body,
-    );
-    assert_eq!(status, 200, "{text}");
-    let session: Value = serde_json::from_str(&text).unwrap();
-    (session["access_token"].as_str().unwrap().to_string(), session["org_id"].as_str().unwrap().to_string())
-}
-
 /// A non-conversational agent that says `greeting` and hangs up.
 fn notice(greeting: &str) -> Value {
     json!({"system_prompt": "You read notices.", "greeting_message": greeting, "language": "en",
            "llm_model": {"name": "smollm2-135m"}, "interaction_mode": "non_conversational"})
-}
-
-/// Calls `user` with sipp (which stays on the line until the agent's BYE) and returns the call's record.
-fn call(server: &Server, user: &str) -> Value {
-    let id = |r: &Value| r["record_id"].as_str().unwrap_or_default().to_string();
-    let before: Vec<String> = server.call_records().iter().map(id).collect();
-    let out = sipp(server, "wait_for_bye.xml", &["-s", user, "-m", "1"]);
-    assert_sipp_ok(server, &out, &format!("a call to {user}"));
-    let new = || server.call_records().into_iter().find(|r| !before.contains(&id(r)));
-    server.wait_for("the call record", Duration::from_secs(10), |_| new().is_some());
-    new().expect("a call record")
-}
-
-/// Waits until the node's routing has `id` ready (the first agent on local models loads them: seconds, or
-/// longer on a machine whose model cache is cold).
-fn wait_ready(server: &Server, id: &str) {
-    use base64::Engine;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", OWNER[0].1, OWNER[1].1));
-    let auth = [("Authorization", format!("Basic {basic}"))];
-    server.wait_for(&format!("agent {id} ready"), Duration::from_secs(300), |s| {
-        let (status, body) = common::provider::http(s.http, "GET", "/browser/agents", &auth, "");
-        assert_eq!(status, 200, "{body}");
-        let listing: Value = serde_json::from_str(&body).unwrap();
-        let status = listing.as_array().unwrap().iter().find(|a| a["id"] == id).map(|a| a["status"].clone());
-        assert!(!status.as_ref().and_then(Value::as_str).is_some_and(|s| s.starts_with("failed")), "{listing}");
-        status.as_ref().and_then(Value::as_str) == Some("ready")
-    });
 }
 
 fn refused_with_404(server: &Server, user: &str) {
@@ -107,7 +42,7 @@ fn refused_with_404(server: &Server, user: &str) {
 fn an_agent_created_over_the_api_takes_calls_at_once_and_follows_its_updates_numbers_and_deletion() {
     common::require_tool("espeak-ng");
     let server = Server::start_env("live-agents", CONFIG, false, &OWNER);
-    let (token, org) = login(&server);
+    let common::api::Session { token, org_id: org } = login(server.http, OWNER[0].1, OWNER[1].1);
     let http = server.http;
 
     // The configured agent is listed, read-only, in the owner's org; its id is not for the taking.
@@ -135,9 +70,9 @@ fn an_agent_created_over_the_api_takes_calls_at_once_and_follows_its_updates_num
         (Some("live_notice"), Some("store"))
     );
     // The write returned once this node routed it (bounded: a cold model cache takes longer).
-    wait_ready(&server, "live_notice");
+    wait_agent_ready(&server, "live_notice");
     println!("created → ready: {:?}", started.elapsed());
-    let record = call(&server, "live_notice");
+    let record = call_record(&server, "live_notice");
     println!("created → call answered and ended: {:?}", started.elapsed());
     assert_eq!(
         (record["agent"].as_str(), record["greeting"].as_str()),
@@ -149,7 +84,7 @@ fn an_agent_created_over_the_api_takes_calls_at_once_and_follows_its_updates_num
     let update = json!({"agent_config": notice("Live agent two speaking.")});
     let (status, updated) = request(http, "PUT", "/api/v1/agents/id/live_notice", &token, Some(update));
     assert_eq!(status, 200, "{updated}");
-    let record = call(&server, "live_notice");
+    let record = call_record(&server, "live_notice");
     assert_eq!(record["greeting"], "Live agent two speaking.", "{record}");
 
     // A number attached over the API leads SIP calls and provider streams to the agent; the configured
@@ -164,7 +99,7 @@ fn an_agent_created_over_the_api_takes_calls_at_once_and_follows_its_updates_num
     let (status, numbers) = request(http, "GET", "/api/v1/phone-numbers/agent/Live%20Notice", &token, None);
     assert_eq!(status, 200, "{numbers}");
     assert_eq!(numbers.as_array().map(Vec::len), Some(1), "{numbers}");
-    let record = call(&server, "+918000000031");
+    let record = call_record(&server, "+918000000031");
     assert_eq!(
         (record["agent"].as_str(), record["greeting"].as_str()),
         (Some("live_notice"), Some("Live agent two speaking."))

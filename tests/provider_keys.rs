@@ -9,11 +9,12 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{assert_sipp_ok, sipp, Server};
+use common::api::{call_record, login, request, wait_agent_ready_as};
+use common::Server;
 use serde_json::{json, Value};
 
 const OWNER: [(&str, &str); 2] =
@@ -103,65 +104,11 @@ fn fake_aura(keys: &'static [&'static str]) -> (SocketAddr, Seen) {
     (address, seen)
 }
 
-/// One JSON request; returns (status, body as JSON or Null).
-fn request(addr: SocketAddr, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let text = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(text.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-/// Logs in; returns the access token.
-fn login(server: &Server, email: &str, password: &str) -> String {
-    let body = json!({"email": email, "password": password}).to_string();
-    let headers = [("Content-Type", "application/json".to_string())];
-    let (status, text) = common::provider::http(server.http, "POST", "/api/v1/users/login", &headers, &body);
-    assert_eq!(status, 200, "{text}");
-    let session: Value = serde_json::from_str(&text).unwrap();
-    session["access_token"].as_str().unwrap().to_string()
-}
-
 /// A non-conversational agent that says `greeting` with Aura (espeak-ng behind it) and hangs up.
 fn notice(greeting: &str) -> Value {
     json!({"system_prompt": "You read notices.", "greeting_message": greeting, "language": "en",
            "llm_model": {"name": "smollm2-135m"}, "interaction_mode": "non_conversational",
            "tts_model": ["deepgram:aura-2-thalia-en", "espeak"]})
-}
-
-/// Waits until the node's routing has `id` ready.
-fn wait_ready(server: &Server, id: &str) {
-    use base64::Engine;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", OWNER[0].1, OWNER[1].1));
-    let auth = [("Authorization", format!("Basic {basic}"))];
-    server.wait_for(&format!("agent {id} ready"), Duration::from_secs(300), |s| {
-        let (status, body) = common::provider::http(s.http, "GET", "/browser/agents", &auth, "");
-        assert_eq!(status, 200, "{body}");
-        let listing: Value = serde_json::from_str(&body).unwrap();
-        let status = listing.as_array().unwrap().iter().find(|a| a["id"] == id).map(|a| a["status"].clone());
-        assert!(!status.as_ref().and_then(Value::as_str).is_some_and(|s| s.starts_with("failed")), "{listing}");
-        status.as_ref().and_then(Value::as_str) == Some("ready")
-    });
-}
-
-/// Calls `user` with sipp (on the line until the agent's BYE); returns the call's record.
-fn call(server: &Server, user: &str) -> Value {
-    let id = |r: &Value| r["record_id"].as_str().unwrap_or_default().to_string();
-    let before: Vec<String> = server.call_records().iter().map(id).collect();
-    let out = sipp(server, "wait_for_bye.xml", &["-s", user, "-m", "1"]);
-    assert_sipp_ok(server, &out, &format!("a call to {user}"));
-    let new = || server.call_records().into_iter().find(|r| !before.contains(&id(r)));
-    server.wait_for("the call record", Duration::from_secs(10), |_| new().is_some());
-    new().expect("a call record")
 }
 
 /// The call history of `token`'s org (`GET /api/v1/meetings`): each call's meeting id and status.
@@ -201,12 +148,12 @@ api_key_env = "TEST_DEEPGRAM_NODE_KEY"
     let env = [OWNER[0], OWNER[1], ("TEST_DEEPGRAM_NODE_KEY", NODE_KEY)];
     let server = Server::start_env("provider-keys", &config, false, &env);
     let http = server.http;
-    let token_a = login(&server, OWNER[0].1, OWNER[1].1);
+    let token_a = login(server.http, OWNER[0].1, OWNER[1].1).token;
     let signup = json!({"email": "owner-b@example.com", "password": "s3cret-pass-b", "name": "B",
                         "company_name": "Org B"});
     let (status, created) = request(http, "POST", "/api/v1/users/signup", "", Some(signup));
     assert_eq!(status, 201, "{created}");
-    let token_b = login(&server, "owner-b@example.com", "s3cret-pass-b");
+    let token_b = login(server.http, "owner-b@example.com", "s3cret-pass-b").token;
 
     // Org A's own Deepgram key, by the console's provider name; answered masked.
     let key = json!({"model": "Deepgram", "api_key": ORG_KEY});
@@ -221,14 +168,14 @@ api_key_env = "TEST_DEEPGRAM_NODE_KEY"
     let create = json!({"agent_type": "B Notice", "agent_config": notice(greeting_b)});
     let (status, created) = request(http, "POST", "/api/v1/agents", &token_b, Some(create));
     assert_eq!(status, 201, "{created}");
-    wait_ready(&server, "a_notice");
-    wait_ready(&server, "b_notice");
+    wait_agent_ready_as(&server, OWNER, "a_notice");
+    wait_agent_ready_as(&server, OWNER, "b_notice");
 
-    let record = call(&server, "a_notice");
+    let record = call_record(&server, "a_notice");
     assert_eq!(record["greeting"], greeting_a, "{record}");
     let call_a = record["record_id"].as_str().unwrap_or_default().to_string();
     assert_eq!(keys_for(&seen, greeting_a), [format!("Token {ORG_KEY}")], "org A's calls carry org A's key");
-    let record = call(&server, "b_notice");
+    let record = call_record(&server, "b_notice");
     assert_eq!(record["greeting"], greeting_b, "{record}");
     let call_b = record["record_id"].as_str().unwrap_or_default().to_string();
     // Each call is logged in its agent's org: B's history has B's call, and only B's.
@@ -253,7 +200,7 @@ api_key_env = "TEST_DEEPGRAM_NODE_KEY"
     let (status, stored) = request(http, "POST", "/api/v1/integrations", &token_a, Some(key));
     assert_eq!(status, 200, "{stored}");
     seen.lock().unwrap().clear();
-    call(&server, "a_notice");
+    call_record(&server, "a_notice");
     assert_eq!(keys_for(&seen, greeting_a), [format!("Token {ORG_KEY_2}")]);
 
     let log = server.log();

@@ -36,10 +36,7 @@ impl S3Server {
 
     /// Stops the server (its objects stay on disk).
     fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        common::stop(&mut self.child);
     }
 
     /// The server again, on the same port and objects.

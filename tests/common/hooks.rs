@@ -1,6 +1,7 @@
-//! A webhook receiver on loopback that accepts every delivery (200), and the signature check the README
-//! tells receivers to make. (tests/webhooks.rs has its own receiver that fails on purpose to test retries.)
+//! A webhook receiver on loopback that answers each delivery by a policy the test chooses (accept every one,
+//! or fail on purpose to test retries), and the signature check the README tells receivers to make.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -9,29 +10,56 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// One delivery: its `Voicera-*` headers (lower-cased names) and body.
+/// One request the receiver got: its headers (lower-cased names), body and what it answered.
 #[derive(Debug, Clone)]
 pub(crate) struct Delivery {
-    pub(crate) event: String,
-    pub(crate) delivery_id: String,
-    pub(crate) signature: String,
+    pub(crate) headers: BTreeMap<String, String>,
     pub(crate) body: Vec<u8>,
+    /// What the receiver answered: a status, or None when it kept silent past the sender's timeout.
+    pub(crate) answered: Option<u16>,
 }
 
 impl Delivery {
+    /// A header's value ("" when absent); the name in any case.
+    pub(crate) fn header(&self, name: &str) -> &str {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str).unwrap_or_default()
+    }
+
+    pub(crate) fn event(&self) -> &str {
+        self.header("voicera-event")
+    }
+
+    pub(crate) fn delivery_id(&self) -> &str {
+        self.header("voicera-delivery")
+    }
+
+    pub(crate) fn signature(&self) -> &str {
+        self.header("voicera-signature")
+    }
+
     pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
     }
 }
 
-/// Accepts every request with 200 and keeps it.
-pub(crate) struct AcceptingReceiver {
+/// How the receiver answers a request, given the request and how many earlier requests carried the same
+/// delivery id: a status, or None to keep silent for 4 s (past the sender's timeout) and hang up.
+pub(crate) type AnswerPolicy = fn(&Delivery, usize) -> Option<u16>;
+
+/// A webhook receiver on loopback that keeps every request it gets.
+pub(crate) struct Receiver {
     pub(crate) addr: SocketAddr,
     received: Arc<Mutex<Vec<Delivery>>>,
 }
 
-impl AcceptingReceiver {
-    pub(crate) fn start() -> AcceptingReceiver {
+impl Receiver {
+    /// A receiver that accepts every request with 200.
+    pub(crate) fn accepting() -> Receiver {
+        Receiver::start(|_, _| Some(200))
+    }
+
+    /// A receiver answering by `policy`.
+    pub(crate) fn start(policy: AnswerPolicy) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -39,18 +67,28 @@ impl AcceptingReceiver {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let shared = Arc::clone(&shared);
-                std::thread::spawn(move || accept(stream, &shared));
+                std::thread::spawn(move || serve(stream, &shared, policy));
             }
         });
-        AcceptingReceiver { addr, received }
+        Receiver { addr, received }
     }
 
     pub(crate) fn received(&self) -> Vec<Delivery> {
         self.received.lock().unwrap().clone()
     }
+
+    /// Requests of one delivery, in order.
+    pub(crate) fn attempts(&self, delivery: &str) -> Vec<Delivery> {
+        self.received().into_iter().filter(|r| r.delivery_id() == delivery).collect()
+    }
+
+    /// The requests answered 200.
+    pub(crate) fn accepted(&self) -> Vec<Delivery> {
+        self.received().into_iter().filter(|r| r.answered == Some(200)).collect()
+    }
 }
 
-fn accept(mut stream: TcpStream, received: &Mutex<Vec<Delivery>>) {
+fn serve(mut stream: TcpStream, received: &Mutex<Vec<Delivery>>, policy: AnswerPolicy) {
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
@@ -65,14 +103,13 @@ fn accept(mut stream: TcpStream, received: &Mutex<Vec<Delivery>>) {
         }
     };
     let head = String::from_utf8_lossy(&data[..head_end]).to_string();
-    let header = |name: &str| {
-        head.lines()
-            .filter_map(|l| l.split_once(':'))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    let length: usize = header("content-length").parse().unwrap_or(0);
+    let headers: BTreeMap<String, String> = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     while data.len() < head_end + length {
         let Ok(n) = stream.read(&mut buf) else { return };
         if n == 0 {
@@ -80,13 +117,30 @@ fn accept(mut stream: TcpStream, received: &Mutex<Vec<Delivery>>) {
         }
         data.extend_from_slice(&buf[..n]);
     }
-    received.lock().unwrap().push(Delivery {
-        event: header("voicera-event"),
-        delivery_id: header("voicera-delivery"),
-        signature: header("voicera-signature"),
-        body: data[head_end..].to_vec(),
-    });
-    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let mut delivery = Delivery { headers, body: data[head_end..].to_vec(), answered: None };
+    let answered = {
+        let mut received = received.lock().unwrap();
+        let earlier = received.iter().filter(|r| r.delivery_id() == delivery.delivery_id()).count();
+        delivery.answered = policy(&delivery, earlier);
+        received.push(delivery.clone());
+        delivery.answered
+    };
+    match answered {
+        Some(status) => {
+            let reason = match status {
+                200 => "OK",
+                410 => "Gone",
+                _ => "Internal Server Error",
+            };
+            let text = format!("receiver says {status}");
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+        None => std::thread::sleep(Duration::from_secs(4)),
+    }
 }
 
 /// Verifies a `Voicera-Signature` header (`t=<unix secs>,v1=<hex HMAC-SHA256 of "t.body">`, at most 5 minutes

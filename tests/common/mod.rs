@@ -3,6 +3,7 @@
 //! not installed: run `scripts/setup.sh`.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub(crate) mod api;
 pub(crate) mod browser;
 pub(crate) mod hooks;
 pub(crate) mod provider;
@@ -229,12 +230,18 @@ impl Server {
     }
 }
 
+/// Kills and reaps a helper process (the server, a fake, a database), if it still runs; a second call is a
+/// no-op.
+pub(crate) fn stop(child: &mut Option<Child>) {
+    if let Some(mut child) = child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        stop(&mut self.child);
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
 use serde::Deserialize;
@@ -22,6 +22,7 @@ use voicera_dialer::phone::{to_e164, CountryPlan};
 use voicera_store::{utc_text, Collection, Record, Store};
 
 use super::agents::{find_by_name, Found};
+use super::upload::{self, UploadLimit};
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::state::ApiState;
@@ -174,22 +175,8 @@ pub struct UploadFields {
     do_not_call: Option<String>,
 }
 
-fn too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        format!("a contact list may be at most {} MB", MAX_FILE_BYTES / (1024 * 1024)),
-    )
-    .at("file")
-}
-
-fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
-    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        too_large()
-    } else {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("the multipart body: {}", error.body_text()))
-    }
-}
+/// What the contact-list upload accepts.
+const CONTACT_LIST: UploadLimit = UploadLimit { max_bytes: MAX_FILE_BYTES, what: "a contact list" };
 
 /// `POST /batches/upload`: multipart (`file`, `batch_name`, `agent_type`, optional `org_id`, `default_country`,
 /// `do_not_call`), or the CSV as the raw body with those fields in the query.
@@ -209,25 +196,16 @@ pub async fn upload(
     let mut fields = query;
     let mut filename = None;
     let bytes = if content_type.starts_with("multipart/form-data") {
-        let mut multipart = Multipart::from_request(request, &state).await.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("the multipart body: {}", e.body_text()))
-        })?;
+        let mut multipart = upload::multipart(request, &state).await?;
         let mut file = None;
-        while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        while let Some(mut field) = CONTACT_LIST.next_field(&mut multipart).await? {
             let name = field.name().unwrap_or_default().to_string();
             if name == "file" {
                 filename = field.file_name().map(str::to_string);
-                let mut bytes = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                    if bytes.len() + chunk.len() > MAX_FILE_BYTES {
-                        return Err(too_large());
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                file = Some(bytes);
+                file = Some(CONTACT_LIST.file_bytes(&mut field).await?);
                 continue;
             }
-            let value = field.text().await.map_err(multipart_error)?;
+            let value = CONTACT_LIST.field_text(field).await?;
             let slot = match name.as_str() {
                 "batch_name" => &mut fields.batch_name,
                 "agent_type" => &mut fields.agent_type,
@@ -240,11 +218,7 @@ pub async fn upload(
         }
         file.ok_or_else(|| ApiError::invalid("file", "the upload has no `file` part"))?
     } else {
-        let body = axum::body::to_bytes(request.into_body(), MAX_FILE_BYTES + 1).await.map_err(|_| too_large())?;
-        if body.len() > MAX_FILE_BYTES {
-            return Err(too_large());
-        }
-        body.to_vec()
+        CONTACT_LIST.raw_body(request).await?
     };
     if fields.org_id.as_deref().is_some_and(|o| !o.trim().is_empty() && o.trim() != caller.org_id) {
         return Err(ApiError::forbidden("org_id is not your org").at("org_id"));
@@ -281,7 +255,7 @@ pub async fn upload(
         return Err(ApiError::conflict("batch_name", format!("your org already has a batch named {batch_name:?}")));
     }
     let list = contacts::load(&bytes, &ListOptions { country, do_not_call }).map_err(|e| match e {
-        voicera_dialer::DialerError::TooLarge { .. } => too_large(),
+        voicera_dialer::DialerError::TooLarge { .. } => CONTACT_LIST.too_large(),
         other => ApiError::invalid("file", other.to_string()),
     })?;
 

@@ -6,7 +6,7 @@
 
 use std::path::{Path as FsPath, PathBuf};
 
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
 use serde::Deserialize;
@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use voicera_conversation::knowledge::KnowledgeBase;
 use voicera_store::{Collection, Record};
 
+use super::upload::{self, UploadLimit};
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiJson};
 use crate::state::ApiState;
@@ -101,22 +102,8 @@ fn unsupported(detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", detail).at("file")
 }
 
-fn too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        format!("a knowledge document may be at most {} MB", MAX_DOCUMENT_BYTES / (1024 * 1024)),
-    )
-    .at("file")
-}
-
-fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
-    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        too_large()
-    } else {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("the multipart body: {}", error.body_text()))
-    }
-}
+/// What the knowledge upload accepts.
+const DOCUMENT: UploadLimit = UploadLimit { max_bytes: MAX_DOCUMENT_BYTES, what: "a knowledge document" };
 
 /// A tenant's directory name: org ids are generated hex, but an imported one may be anything.
 fn org_dir(root: &FsPath, org_id: &str) -> PathBuf {
@@ -158,28 +145,20 @@ pub async fn upload(
     if !is_multipart {
         return Err(unsupported("send the document as multipart/form-data with a `file` part"));
     }
-    let mut multipart = Multipart::from_request(request, &state).await.map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("the multipart body: {}", e.body_text()))
-    })?;
+    let mut multipart = upload::multipart(request, &state).await?;
     let mut file: Option<(String, DocumentKind, Vec<u8>)> = None;
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+    while let Some(mut field) = DOCUMENT.next_field(&mut multipart).await? {
         match field.name() {
             Some("file") => {
                 let filename = field.file_name().unwrap_or("document").trim().to_string();
                 let kind = DocumentKind::of(&filename, field.content_type()).ok_or_else(|| {
                     unsupported(format!("{filename:?} is not a PDF, a text file or Markdown (.pdf, .txt, .md)"))
                 })?;
-                let mut bytes = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                    if bytes.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                        return Err(too_large());
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
+                let bytes = DOCUMENT.file_bytes(&mut field).await?;
                 file = Some((filename, kind, bytes));
             }
             Some("org_id") => {
-                let org = field.text().await.map_err(multipart_error)?;
+                let org = DOCUMENT.field_text(field).await?;
                 if !org.trim().is_empty() && org.trim() != caller.org_id {
                     return Err(ApiError::forbidden("org_id is not your org").at("org_id"));
                 }

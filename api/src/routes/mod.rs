@@ -13,6 +13,7 @@ pub mod meetings;
 pub mod members;
 pub mod numbers;
 pub mod system;
+mod upload;
 pub mod users;
 pub mod webhooks;
 
