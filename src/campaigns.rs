@@ -96,8 +96,9 @@ impl CampaignMetrics {
     }
 }
 
+/// Unix milliseconds now, signed as the dialer's and the store's times are.
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    i64::try_from(voicera_records::unix_ms()).unwrap_or(i64::MAX)
 }
 
 fn text(doc: &Value, field: &str) -> String {
