@@ -819,6 +819,7 @@ mod tests {
             hold_timeout: Duration::from_secs(900),
             max_duration: Duration::from_secs(3600),
             recording: None,
+            parties: CallParties::default(),
             early: false,
         }
     }

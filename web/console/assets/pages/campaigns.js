@@ -289,6 +289,7 @@ function detailPanel(ctx, act) {
       lastContacts = "";
       contactsBody.replaceChildren();
       outcomes.replaceChildren();
+      delete outcomes.dataset.key;
       message.replaceChildren();
       panel.dataset.batch = batchId;
     }
@@ -300,7 +301,7 @@ function detailPanel(ctx, act) {
     title.textContent = b.batch_name;
     const p = b.progress || {};
     bar.set(progressOf(b));
-    facts.replaceChildren(
+    facts.replaceChildren(...[
       h("dt", {}, "Agent"), h("dd", {}, b.agent_type || "—"),
       h("dt", {}, "Queued"), h("dd", {}, fmt.number(p.queued)),
       h("dt", {}, "Dialling"), h("dd", {}, fmt.number(p.dialing)),
@@ -309,11 +310,17 @@ function detailPanel(ctx, act) {
       h("dt", {}, "Time left"), h("dd", {}, p.eta_seconds != null ? `about ${fmt.duration(p.eta_seconds)}` : "—"),
       b.scheduled_at_utc && s === "scheduled" ? [h("dt", {}, "Starts"), h("dd", {}, `${fmt.date(b.scheduled_at_utc)} (${b.scheduled_timezone || "UTC"})`)] : null,
       h("dt", {}, "Not loaded"), h("dd", {}, `${fmt.number(b.invalid_contacts)} invalid, ${fmt.number(b.duplicate_contacts)} duplicate`),
-      h("dt", {}, "Do not call"), h("dd", {}, fmt.number(b.dnc_contacts)));
+      h("dt", {}, "Do not call"), h("dd", {}, fmt.number(b.dnc_contacts)),
+    ].flat().filter(Boolean));
+    // Redrawn only when a count changed: the list is a live region, announced on change.
     const byOutcome = Object.entries(p.by_outcome || {});
-    outcomes.replaceChildren(...(byOutcome.length
-      ? byOutcome.flatMap(([name, count]) => [h("dt", {}, name), h("dd", { dataset: { outcome: name } }, fmt.number(count))])
-      : [h("dt", {}, "None yet"), h("dd", {}, "—")]));
+    const outcomesKey = JSON.stringify(byOutcome);
+    if (outcomes.dataset.key !== outcomesKey) {
+      outcomes.dataset.key = outcomesKey;
+      outcomes.replaceChildren(...(byOutcome.length
+        ? byOutcome.flatMap(([name, count]) => [h("dt", {}, name), h("dd", { dataset: { outcome: name } }, fmt.number(count))])
+        : [h("dt", {}, "None yet"), h("dd", {}, "—")]));
+    }
     if (s !== shownStatus) {
       shownStatus = s;
       status.replaceChildren(statusBadge(s));
@@ -410,9 +417,9 @@ export async function page(root, ctx) {
       tr.batch = next;
       bar.set(progressOf(next));
       tr.querySelector(".contacts").replaceChildren(`${fmt.number(next.valid_contacts)} to call`,
-        next.invalid_contacts || next.duplicate_contacts || next.dnc_contacts
-          ? h("div", { class: "muted small" }, `${fmt.number(next.invalid_contacts)} invalid · ${fmt.number(next.duplicate_contacts)} dup · ${fmt.number(next.dnc_contacts)} DNC`)
-          : null);
+        ...(next.invalid_contacts || next.duplicate_contacts || next.dnc_contacts
+          ? [h("div", { class: "muted small" }, `${fmt.number(next.invalid_contacts)} invalid · ${fmt.number(next.duplicate_contacts)} dup · ${fmt.number(next.dnc_contacts)} DNC`)]
+          : []));
       const s = statusOf(next);
       if (tr.dataset.status !== s) {
         tr.dataset.status = s;

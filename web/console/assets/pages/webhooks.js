@@ -136,7 +136,7 @@ function deliveryLog(ctx) {
       const attempt = await lastAttempt(id, d);
       tr.dataset.status = d.status;
       tr.querySelector(".status").replaceChildren(badge(d.status, DELIVERY_KIND[d.status] || ""),
-        d.status === "pending" && d.next_attempt_at && d.attempt_count ? h("div", { class: "muted small" }, `retry ${fmt.date(d.next_attempt_at)}`) : null);
+        ...(d.status === "pending" && d.next_attempt_at && d.attempt_count ? [h("div", { class: "muted small" }, `retry ${fmt.date(d.next_attempt_at)}`)] : []));
       tr.querySelector(".http").textContent = attempt && attempt.status ? String(attempt.status) : "—";
       tr.querySelector(".latency").textContent = attempt ? fmt.ms(attempt.latency_ms) : "—";
       tr.querySelector(".attempts").textContent = String(d.attempt_count ?? 0);
