@@ -145,7 +145,11 @@ impl CallCore {
     ) -> Self {
         let parties = recording
             .as_ref()
-            .map(|plan| CallParties { caller: plan.caller.clone(), called: plan.called.clone(), outbound: plan.outbound })
+            .map(|plan| CallParties {
+                caller: plan.caller.clone(),
+                called: plan.called.clone(),
+                outbound: plan.outbound,
+            })
             .unwrap_or_default();
         CallCore {
             service,

@@ -40,7 +40,9 @@ impl Carrier {
     pub(crate) fn invites(&self) -> usize {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         text.split("\n-----------------------------------------------")
-            .filter(|block| block.contains("message received") && block.lines().any(|l| l.trim().starts_with("INVITE ")))
+            .filter(|block| {
+                block.contains("message received") && block.lines().any(|l| l.trim().starts_with("INVITE "))
+            })
             .count()
     }
 }

@@ -36,9 +36,7 @@ use voicera_conversation::routing::{Destination, Router};
 use voicera_media::metrics::{CallResult, Metrics};
 
 use super::session::{SessionEvent, StreamSession};
-use super::signature::{
-    self, Delivery, ReplayGuard, SignedRequest, SpentTokens, StreamTokens, TokenError, TokenKey,
-};
+use super::signature::{self, Delivery, ReplayGuard, SignedRequest, SpentTokens, StreamTokens, TokenError, TokenKey};
 use crate::grid::aligned_start;
 use crate::tools::{ToolOutcome, ToolResults};
 
@@ -204,11 +202,14 @@ impl Telephony {
                         .collect(),
                 };
                 let service = CallService::Agent(Box::new(Conversation::for_call(Arc::clone(&a), &context)));
-                let core = CallCore::new(service, Arc::clone(&self.metrics), self.recording_for(&a, start), transport, clock);
+                let core =
+                    CallCore::new(service, Arc::clone(&self.metrics), self.recording_for(&a, start), transport, clock);
                 Ok(core.with_parties(parties_of(start)))
             }
-            Some(Destination::Echo) => Ok(CallCore::new(CallService::Echo, Arc::clone(&self.metrics), None, transport, clock)
-                .with_parties(parties_of(start))),
+            Some(Destination::Echo) => {
+                Ok(CallCore::new(CallService::Echo, Arc::clone(&self.metrics), None, transport, clock)
+                    .with_parties(parties_of(start)))
+            }
             Some(Destination::Unavailable { reason, .. }) => {
                 self.metrics.count_result(CallResult::Rejected);
                 Err((1013, reason))
@@ -1054,4 +1055,3 @@ fn parties_of(start: &StreamStart) -> CallParties {
         outbound: start.parameters.get(DIRECTION_PARAM).is_some_and(|d| d == OUTBOUND),
     }
 }
-
