@@ -785,6 +785,7 @@ fn a_campaign_is_uploaded_run_paused_resumed_and_followed_to_the_end_from_the_ca
         "return [...document.querySelectorAll('.toast')].some(t => t.innerText === 'Settings saved')",
     );
     ui.browser.click("#campaign-actions [data-action=run]");
+    ui.browser.element("#run-form", PAGE_TIMEOUT);
     let trunk = ui.browser.run("return document.querySelector('#run-form [name=trunk]').value", json!([]));
     assert_eq!(trunk, json!("carrier"), "the run dialog offers the campaign's trunk");
     ui.shot("campaign-run-dialog");
@@ -854,6 +855,31 @@ fn a_campaign_is_uploaded_run_paused_resumed_and_followed_to_the_end_from_the_ca
     assert_eq!(toggle_theme(&ui), "dark");
     ui.shot("campaigns-dark");
     assert_eq!(toggle_theme(&ui), "light");
+
+    // Scheduled for later from the run dialog, then the schedule cancelled behind a confirm dialog.
+    ui.browser.click("#campaign-actions [data-action=run]");
+    ui.browser.element("#run-form [name=when]", PAGE_TIMEOUT);
+    ui.browser.run(
+        "const w = document.querySelector('#run-form [name=when]'); w.value = 'later'; w.dispatchEvent(new Event('change')); \
+         document.querySelector('#run-form [name=scheduled_at_local]').value = '2099-01-05T10:00'",
+        json!([]),
+    );
+    ui.browser.type_into("#run-form [name=timezone]", "Asia/Kolkata");
+    ui.browser.click("#run-confirm");
+    ui.browser.wait_for(
+        "the campaign to be scheduled",
+        PAGE_TIMEOUT,
+        "return document.getElementById('campaign-detail').dataset.status === 'scheduled'",
+    );
+    assert!(ui.text("#campaign-facts").contains("Asia/Kolkata"), "{}", ui.text("#campaign-facts"));
+    ui.browser.click("#campaign-actions [data-action=cancel]");
+    ui.browser.click("dialog .actions .danger");
+    ui.browser.wait_for(
+        "the schedule cancelled",
+        PAGE_TIMEOUT,
+        "return document.getElementById('campaign-detail').dataset.status === 'not_started'",
+    );
+    ui.no_errors("scheduled and cancelled");
 
     // Delete behind a confirm dialog: Cancel keeps it, Delete removes it.
     ui.browser.click("#campaigns tbody tr [data-action=delete]");
