@@ -1060,3 +1060,45 @@ fn the_first_paint_of_each_console_page_is_measured() {
     std::fs::write(&path, serde_json::to_string_pretty(&Value::Object(figures)).unwrap()).unwrap();
     eprintln!("written to {}", path.display());
 }
+
+#[test]
+fn the_live_page_shows_the_numbers_of_a_sip_call_that_keeps_no_record() {
+    // A SIP call from +15551230001 to the echo service: nothing is recorded, and the Live page still shows who
+    // is talking to whom.
+    common::require_tool("sipp");
+    let (server, wav) = start_console("console-live-numbers", "");
+    let template = std::fs::read_to_string(common::repo_path("tests/sipp/call_for.xml")).unwrap();
+    let scenario = server.dir.join("call.xml");
+    std::fs::write(&scenario, template.replace("@PAUSE_MS@", "30000").replace("sip:sipp@", "sip:+15551230001@"))
+        .unwrap();
+    let mut caller = Some(
+        std::process::Command::new("timeout")
+            .arg("60")
+            .arg("sipp")
+            .arg(server.sip.to_string())
+            .args(["-sf", scenario.to_str().unwrap(), "-s", "echo", "-m", "1"])
+            .args(["-i", "127.0.0.1", "-p", &common::free_port().to_string(), "-mp", &common::free_port().to_string()])
+            .args(["-timeout", "60", "-nostdin"])
+            .current_dir(&server.dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let ui = Console { server: &server, browser: Browser::start_with(&wav, &["--window-size=1280,900"]) };
+    sign_in_owner(&ui);
+    ui.nav("/live");
+    let row = ui.browser.wait_for(
+        "the SIP call on the Live page",
+        Duration::from_secs(20),
+        "const r = document.querySelector('#live-calls tbody tr'); return r && [...r.cells].map(c => c.innerText)",
+    );
+    common::stop(&mut caller);
+    // Agent, transport, direction, from, to: the numbers masked but there.
+    assert_eq!(row[0], "echo", "{row}");
+    assert_eq!(row[1], "sip", "{row}");
+    assert_eq!(row[2], "inbound", "{row}");
+    assert!(row[3].as_str().unwrap().ends_with("0001") && row[3] != "—", "{row}");
+    assert_eq!(row[4], "echo", "{row}");
+    ui.no_errors("live numbers");
+}
