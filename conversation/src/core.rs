@@ -36,7 +36,7 @@ use voicera_media::stream::ENGINE_FRAME;
 use crate::agent::{HttpTool, ToolRequest};
 use crate::engine::{AudioSink, Conversation, ConversationNote, HangUpReason};
 use crate::journal::{account_notes, FinishedCall, Journal, RecordingPlan, WallClock};
-use crate::live::{LiveCallInfo, LiveCalls, LiveEntry};
+use crate::live::{CallParties, LiveCallInfo, LiveCalls, LiveEntry};
 
 /// What runs on a call's audio.
 pub enum CallService {
@@ -128,6 +128,8 @@ pub struct CallCore {
     tools_running: u32,
     /// Its place among the node's calls in progress ([`LiveCalls::node`]) from its start to its end.
     live: Option<LiveEntry>,
+    /// Who is on the call, for the live view (set by the transport; the recording plan's numbers otherwise).
+    parties: CallParties,
 }
 
 impl CallCore {
@@ -141,6 +143,14 @@ impl CallCore {
         transport: &'static str,
         clock: WallClock,
     ) -> Self {
+        let parties = recording
+            .as_ref()
+            .map(|plan| CallParties {
+                caller: plan.caller.clone(),
+                called: plan.called.clone(),
+                outbound: plan.outbound,
+            })
+            .unwrap_or_default();
         CallCore {
             service,
             metrics,
@@ -152,7 +162,16 @@ impl CallCore {
             actions: VecDeque::with_capacity(8),
             tools_running: 0,
             live: None,
+            parties,
         }
+    }
+
+    /// Who is on the call, as the transport knows them: the live view shows them for every call (echo, an
+    /// agent that keeps no record, a node without a record store), not only for calls that are recorded.
+    #[must_use]
+    pub fn with_parties(mut self, parties: CallParties) -> Self {
+        self.parties = parties;
+        self
     }
 
     /// The call is answered (or the stream started) as `call_id` at `now`: an agent greets, and its journal
@@ -254,10 +273,7 @@ impl CallCore {
             CallService::Agent(conversation) => (conversation.agent().id.clone(), conversation.greeting()),
             CallService::Echo => ("echo".to_string(), ""),
         };
-        let (caller, called, outbound) = match &self.recording {
-            Some(plan) => (plan.caller.clone(), plan.called.clone(), plan.outbound),
-            None => Default::default(),
-        };
+        let CallParties { caller, called, outbound } = self.parties.clone();
         let info = LiveCallInfo {
             call_id: call_id.to_string(),
             agent,
@@ -414,6 +430,21 @@ mod tests {
         assert!(out.queued.iter().all(|s| *s == 7));
         assert_eq!(core.poll_action(), None);
         assert!(core.finish(&out, &EndReason::Stopped, t0 + 2 * TICK).is_none(), "echo keeps no record");
+    }
+
+    #[test]
+    fn a_call_that_keeps_no_record_shows_its_numbers_in_the_live_view() {
+        let (clock, t0) = clock_at(0);
+        let parties = CallParties { caller: "+15551230001".into(), called: "+15559870002".into(), outbound: true };
+        let mut core =
+            CallCore::new(CallService::Echo, Arc::new(Metrics::default()), None, "test", clock).with_parties(parties);
+        core.start("call-parties-unrecorded", t0);
+        let live = LiveCalls::node().list().into_iter().find(|c| c.info().call_id == "call-parties-unrecorded");
+        let info = live.expect("the call is in the live view").info().clone();
+        assert_eq!((info.caller.as_str(), info.called.as_str(), info.outbound), ("+15551230001", "+15559870002", true));
+        assert!(core.finish(&Collect::default(), &EndReason::Stopped, t0 + TICK).is_none(), "echo keeps no record");
+        let gone = LiveCalls::node().list().into_iter().all(|c| c.info().call_id != "call-parties-unrecorded");
+        assert!(gone, "the call leaves the live view when it ends");
     }
 
     /// The caller's 200 Hz voice for frame `tick`.

@@ -40,6 +40,18 @@ pub struct LiveCallInfo {
     pub started_at_ms: u64,
 }
 
+/// Who is on a call, as its transport knows them: what the Live view shows for every call, whether or not the
+/// agent keeps a record of it (the record's plan carries the same numbers, for the record).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallParties {
+    /// The caller's number or URI user (empty when the transport does not say).
+    pub caller: String,
+    /// The called number or agent (empty when the transport does not say).
+    pub called: String,
+    /// The agent placed the call rather than answered it.
+    pub outbound: bool,
+}
+
 /// One utterance of a live transcript.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LiveTurn {

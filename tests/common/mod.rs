@@ -5,6 +5,7 @@
 
 pub(crate) mod api;
 pub(crate) mod browser;
+pub(crate) mod carrier;
 pub(crate) mod hooks;
 pub(crate) mod provider;
 

@@ -15,6 +15,7 @@ use super::media::{CallCommand, CallKey, CallService, RecordingPlan};
 use super::{PendingAnswer, Service, ALLOW, MIN_SE, SUPPORTED};
 use voicera_conversation::agent::CallContext;
 use voicera_conversation::engine::Conversation;
+use voicera_conversation::live::CallParties;
 use voicera_conversation::routing::Destination;
 use voicera_media::metrics::CallResult;
 use voicera_media::negotiate::{answer_sdp, negotiate_with, SrtpPolicy};
@@ -178,24 +179,27 @@ impl Service {
         let answer = answer_sdp(&plan, local_ip, lease.port(), session_id, 1);
         let local_tag = random_token();
         let mut recording = None;
+        let caller = request.headers.get("From").and_then(NameAddr::parse).map(|f| f.uri).unwrap_or_default();
+        // The user part of the caller's URI is the number (sip:+9198…@carrier).
+        let caller_number = caller
+            .split(['@', ';'])
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("sip:")
+            .trim_start_matches("sips:")
+            .trim_start_matches("tel:")
+            .to_string();
+        // Who is on the call, for the live view, whatever runs on it and whether or not it is recorded.
+        let parties = CallParties { caller: caller_number.clone(), called: user.clone(), outbound: false };
         let service = match destination {
             Destination::Echo => CallService::Echo,
             // Answered with 503 above; unreachable here, but refusing again is the safe outcome.
             Destination::Unavailable { .. } => return reject(self, 503, "Service Unavailable"),
             Destination::Agent(agent) => {
                 tracing::info!(agent = %agent.id, "routing to agent");
-                let caller = request.headers.get("From").and_then(NameAddr::parse).map(|f| f.uri).unwrap_or_default();
                 let context = CallContext {
                     call_id: request.call_id().to_string(),
-                    // The user part of the caller's URI is the number (sip:+9198…@carrier).
-                    caller_number: caller
-                        .split(['@', ';'])
-                        .next()
-                        .unwrap_or("")
-                        .trim_start_matches("sip:")
-                        .trim_start_matches("sips:")
-                        .trim_start_matches("tel:")
-                        .to_string(),
+                    caller_number,
                     called_number: user.clone(),
                     extra: Vec::new(),
                 };
@@ -209,7 +213,8 @@ impl Service {
                 CallService::Agent(Box::new(Conversation::for_call(agent, &context)))
             }
         };
-        let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false);
+        let mut setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false);
+        setup.parties = parties;
         let srtp = plan.srtp.as_ref().map_or("none", |k| k.suite().name());
         tracing::info!(%user, call_id = request.call_id(), from = %peer.addr, codec = ?plan.codec, srtp, "INVITE accepted");
         let pending = PendingAnswer { request, peer, local_tag, setup, local_ip, answer, session_timer };

@@ -25,6 +25,7 @@ use voicera_conversation::core::{CallAction, CallCore};
 pub use voicera_conversation::core::{CallService, EndReason};
 pub use voicera_conversation::journal::RecordingPlan;
 use voicera_conversation::journal::WallClock;
+use voicera_conversation::live::CallParties;
 use voicera_media::metrics::{MediaCounters, Metrics};
 use voicera_media::negotiate::MediaPlan;
 use voicera_media::ports::PortLease;
@@ -113,6 +114,8 @@ pub struct CallSetup {
     pub max_duration: Duration,
     /// Transcript/recording of an agent call, when the agent asks for one.
     pub recording: Option<RecordingPlan>,
+    /// Who is on the call (the live view shows them for every call, recorded or not).
+    pub parties: CallParties,
     /// Early media of a call we placed (RFC 3960): until [`CallCommand::Answered`] the task only listens
     /// (ringback, announcements), sends nothing, and the service has not started.
     pub early: bool,
@@ -374,6 +377,7 @@ impl CallMedia {
             hold_timeout,
             max_duration,
             recording,
+            parties,
             early,
         } = setup;
         // RTP is read on the tick, outside the runtime's reactor: arriving packets wake nobody.
@@ -384,7 +388,7 @@ impl CallMedia {
         // The call's wall clock, read once: the core dates its record from the ticks' monotonic `now`.
         let set_up_at = Instant::now();
         let clock = WallClock::new(set_up_at.into_std(), SystemTime::now());
-        let mut core = CallCore::new(service, Arc::clone(&metrics), recording, "sip", clock);
+        let mut core = CallCore::new(service, Arc::clone(&metrics), recording, "sip", clock).with_parties(parties);
         if answered {
             core.start(&key, set_up_at.into_std());
         }
@@ -815,6 +819,7 @@ mod tests {
             hold_timeout: Duration::from_secs(900),
             max_duration: Duration::from_secs(3600),
             recording: None,
+            parties: CallParties::default(),
             early: false,
         }
     }

@@ -771,6 +771,7 @@ impl Service {
             hold_timeout: self.config.caps.hold_timeout,
             max_duration: self.config.caps.max_duration,
             recording,
+            parties: Default::default(),
             early,
         }
     }

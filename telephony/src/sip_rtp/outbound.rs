@@ -20,6 +20,7 @@ use super::routes::RouteFor;
 use super::{CallEntry, Service, ALLOW, SUPPORTED};
 use voicera_conversation::agent::CallContext;
 use voicera_conversation::engine::Conversation;
+use voicera_conversation::live::CallParties;
 use voicera_media::negotiate::{accept_answer_with, offer_crypto, offer_sdp, secure_offer_sdp, SrtpPolicy};
 use voicera_media::ports::PortLease;
 use voicera_media::stream::RtpStream;
@@ -515,9 +516,11 @@ impl Service {
         let (local_ip, session_id) = (call.local_ip, call.session_id);
         let (agent, call_id, numbers) = (call.agent.clone(), call.invite.call_id().to_string(), call.numbers.clone());
         let variables = call.variables.clone();
+        let parties = CallParties { caller: numbers.0.clone(), called: numbers.1.clone(), outbound: true };
         let (service, recording) = self.service_for(agent, &call_id, numbers, variables);
         tracing::info!(call = %early_key, codec = ?stream.plan().codec, "early media: listening until the answer");
-        let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, true);
+        let mut setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, true);
+        setup.parties = parties;
         self.start_call(setup, dialog, local_ip, session_id, None);
     }
 
@@ -650,8 +653,10 @@ impl Service {
             Err(err) => return self.abandon_answered(requester, dialog, (local_ip, lease.port(), session_id), err),
         };
         tracing::info!(call = %key, codec = ?stream.plan().codec, "outbound call answered");
+        let parties = CallParties { caller: numbers.0.clone(), called: numbers.1.clone(), outbound: true };
         let (service, recording) = self.service_for(agent, invite.call_id(), numbers, variables);
-        let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false);
+        let mut setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false);
+        setup.parties = parties;
         self.start_call(setup, dialog, local_ip, session_id, None);
         self.connected(requester, key);
     }

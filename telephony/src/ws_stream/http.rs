@@ -30,14 +30,13 @@ use voicera_conversation::agent::{Agent, CallContext};
 use voicera_conversation::core::{CallAction, CallCore, CallService, EndReason};
 use voicera_conversation::engine::Conversation;
 use voicera_conversation::journal::{FinishedCall, RecordingPlan, WallClock};
+use voicera_conversation::live::CallParties;
 use voicera_conversation::recorder::{unix_now, RecordingSink};
 use voicera_conversation::routing::{Destination, Router};
 use voicera_media::metrics::{CallResult, Metrics};
 
 use super::session::{SessionEvent, StreamSession};
-use super::signature::{
-    self, Delivery, ReplayGuard, SignedRequest, SpentTokens, StreamTokens, TokenError, TokenKey,
-};
+use super::signature::{self, Delivery, ReplayGuard, SignedRequest, SpentTokens, StreamTokens, TokenError, TokenKey};
 use crate::grid::aligned_start;
 use crate::tools::{ToolOutcome, ToolResults};
 
@@ -203,10 +202,13 @@ impl Telephony {
                         .collect(),
                 };
                 let service = CallService::Agent(Box::new(Conversation::for_call(Arc::clone(&a), &context)));
-                Ok(CallCore::new(service, Arc::clone(&self.metrics), self.recording_for(&a, start), transport, clock))
+                let core =
+                    CallCore::new(service, Arc::clone(&self.metrics), self.recording_for(&a, start), transport, clock);
+                Ok(core.with_parties(parties_of(start)))
             }
             Some(Destination::Echo) => {
-                Ok(CallCore::new(CallService::Echo, Arc::clone(&self.metrics), None, transport, clock))
+                Ok(CallCore::new(CallService::Echo, Arc::clone(&self.metrics), None, transport, clock)
+                    .with_parties(parties_of(start)))
             }
             Some(Destination::Unavailable { reason, .. }) => {
                 self.metrics.count_result(CallResult::Rejected);
@@ -223,14 +225,8 @@ impl Telephony {
     /// recording come with it).
     fn recording_for(&self, _agent: &Agent, start: &StreamStart) -> Option<RecordingPlan> {
         let sink = self.recordings.as_ref()?;
-        Some(RecordingPlan {
-            sink: Arc::clone(sink),
-            caller: start.from.clone().unwrap_or_default(),
-            called: start.to.clone().unwrap_or_default(),
-            // The start message does not say who dialled: the answer webhook's `Direction` (or our dialler's
-            // answer URL) rode along on the stream URL ([`DIRECTION_PARAM`]).
-            outbound: start.parameters.get(DIRECTION_PARAM).is_some_and(|d| d == OUTBOUND),
-        })
+        let CallParties { caller, called, outbound } = parties_of(start);
+        Some(RecordingPlan { sink: Arc::clone(sink), caller, called, outbound })
     }
 
     /// Spends the stream token of a call over `scope` (a provider's name, or `browser` for the socket and
@@ -1047,4 +1043,15 @@ async fn webrtc_offer(
     };
     tokio::spawn(tracing::Instrument::instrument(task, span));
     axum::Json(serde_json::json!({"type": "answer", "sdp": answer})).into_response()
+}
+
+/// Who is on a stream's call, from its start message: the live view shows them for every call, recorded or not.
+fn parties_of(start: &StreamStart) -> CallParties {
+    CallParties {
+        caller: start.from.clone().unwrap_or_default(),
+        called: start.to.clone().unwrap_or_default(),
+        // The start message does not say who dialled: the answer webhook's `Direction` (or our dialler's answer
+        // URL) rode along on the stream URL ([`DIRECTION_PARAM`]).
+        outbound: start.parameters.get(DIRECTION_PARAM).is_some_and(|d| d == OUTBOUND),
+    }
 }

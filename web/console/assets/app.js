@@ -11,6 +11,7 @@ const NAV = [
   ["/live", "Live"],
   ["/numbers", "Numbers"],
   ["/campaigns", "Campaigns"],
+  ["/webhooks", "Webhooks"],
   ["/knowledge", "Knowledge"],
   ["/integrations", "Integrations"],
   ["/members", "Members"],
@@ -33,6 +34,7 @@ const ROUTES = [
   [/^\/live$/, "live", "page"],
   [/^\/numbers$/, "numbers", "page"],
   [/^\/campaigns$/, "campaigns", "page"],
+  [/^\/webhooks$/, "webhooks", "page"],
   [/^\/knowledge$/, "knowledge", "page"],
   [/^\/integrations$/, "integrations", "page"],
   [/^\/members$/, "members", "page"],
@@ -66,10 +68,11 @@ function context(params, query) {
   };
 }
 
+/** Shows `path`; the promise settles once its page has rendered. */
 export function navigate(path, { replace = false } = {}) {
   if (replace) history.replaceState(null, "", path);
   else history.pushState(null, "", path);
-  render();
+  return render();
 }
 
 function themeToggle() {

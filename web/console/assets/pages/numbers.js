@@ -1,18 +1,52 @@
 // Numbers: the org's phone numbers with their agent, attach (number → agent) and detach; the provider's
-// numbers when its account is linked. The original's `/phone-numbers/...` routes.
+// numbers when its account is linked. The original's `/phone-numbers/...` routes. Below them, the node's SIP
+// trunks and their registration (`GET /api/v1/system`, which only admins may read).
 
 import { api } from "../api.js";
-import { h, field, select, pageHeader, failure, empty, loading, errorBox, confirm, toast, showFormError, clearFormErrors, formValues } from "../ui.js";
+import { h, field, select, badge, pageHeader, failure, empty, loading, errorBox, confirm, toast, showFormError, clearFormErrors, formValues } from "../ui.js";
+
+const REGISTRATION_KIND = { registered: "ok", pending: "warn", failed: "bad", not_registering: "" };
+const REGISTRATION_WORDS = {
+  registered: "registered", pending: "registering…", failed: "registration failed", not_registering: "does not register",
+};
+
+/** The trunks calls go out (and come in) through, with their registration as this node sees it. */
+async function trunksSection(ctx) {
+  const section = h("section", { class: "panel", id: "trunks" }, h("h2", {}, "SIP trunks"));
+  if (!ctx.canAdmin) {
+    section.append(h("p", { class: "muted" }, "Trunks and their registration are shown to admins."));
+    return section;
+  }
+  let trunks;
+  try {
+    trunks = ((await api("/system")).sip || {}).trunks || [];
+  } catch (err) {
+    section.append(failure("Trunks", err));
+    return section;
+  }
+  section.append(trunks.length
+    ? h("div", { class: "table-wrap" }, h("table", { id: "trunk-status" },
+      h("caption", { class: "sr-only" }, "SIP trunks"),
+      h("thead", {}, h("tr", {}, ["Trunk", "Registrar", "Registration"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, trunks.map((t) => h("tr", { dataset: { trunk: t.name, registration: t.registration } },
+        h("td", {}, t.name), h("td", {}, h("code", {}, t.registrar)),
+        h("td", {}, badge(REGISTRATION_WORDS[t.registration] || t.registration, REGISTRATION_KIND[t.registration] ?? "")))))))
+    : h("p", { class: "muted" }, "This node has no [[trunks]] configured."));
+  return section;
+}
 
 export async function page(root, ctx) {
   const body = h("div", {}, loading());
-  root.append(pageHeader("Numbers", "Phone numbers and the agents that answer them."), body);
+  const trunks = h("div", {}, loading());
+  root.append(pageHeader("Numbers", "Phone numbers and the agents that answer them."), body, trunks);
+  const trunksDrawn = trunksSection(ctx).then((section) => trunks.replaceChildren(section));
   let numbers;
   try {
     const answer = await api(`/phone-numbers/org/${encodeURIComponent(ctx.orgId)}`);
     numbers = Array.isArray(answer) ? answer : answer.phone_numbers || answer.numbers || answer.items || [];
   } catch (err) {
     body.replaceChildren(failure("Phone numbers", err));
+    await trunksDrawn;
     return;
   }
   let agents = [];
@@ -57,4 +91,5 @@ export async function page(root, ctx) {
     });
     body.append(form);
   }
+  await trunksDrawn;
 }
