@@ -1200,7 +1200,21 @@ mod timeouts {
         let budget = ChainBudget { first_token: Duration::from_secs(30), stall: Duration::from_secs(30) };
         let chain = FallbackLlm::new(links, budget, Arc::new(SystemClock));
         let started = Instant::now();
-        let events = collect_reply(chain.reply(&history(), &[]));
+        // A switch notice does not end the reply: collect until its end.
+        let mut reply = chain.reply(&history(), &[]);
+        let mut events = Vec::new();
+        while started.elapsed() < DEADLINE {
+            match reply.poll_event() {
+                Some(event) => {
+                    let end = matches!(event, LlmEvent::Done | LlmEvent::Failed(_) | LlmEvent::ToolCall { .. });
+                    events.push(event);
+                    if end {
+                        break;
+                    }
+                }
+                None => std::thread::sleep(Duration::from_millis(2)),
+            }
+        }
         let switched = events
             .iter()
             .find_map(|e| match e {
@@ -1358,7 +1372,9 @@ mod elevenlabs_ws {
         assert!(failure.message.contains("Invalid API key") && !failure.message.contains("xi-bad"), "{failure}");
 
         let (address, _server) = ws_server(check, |socket| {
-            let _ = socket.read();
+            for _ in 0..3 {
+                let _ = socket.read();
+            }
             let error = json!({"message": "Quota exceeded for this voice", "error": "quota_exceeded", "code": 1008});
             socket.send(Message::Text(error.to_string().into())).unwrap();
         });
@@ -1367,7 +1383,9 @@ mod elevenlabs_ws {
         assert!(failure.message.contains("Quota exceeded"), "{failure}");
 
         let (address, _server) = ws_server(check, |socket| {
-            let _ = socket.read();
+            for _ in 0..3 {
+                let _ = socket.read();
+            }
             let frame = tungstenite::protocol::CloseFrame {
                 code: tungstenite::protocol::frame::coding::CloseCode::Policy,
                 reason: "Input timeout exceeded".into(),
