@@ -249,3 +249,70 @@ impl TtsStream for AtRateStream {
         self.stream.take_switch()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+    use crate::config::SpeechProvider;
+
+    /// A one-request HTTP server answering `status` and `body`; returns the request's head.
+    fn fake(status: &str, body: &'static str) -> (String, std::thread::JoinHandle<String>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let status = status.to_string();
+        let handle = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = socket.read(&mut buf).unwrap();
+                head.extend_from_slice(&buf[..n]);
+            }
+            let answer = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(answer.as_bytes()).unwrap();
+            String::from_utf8_lossy(&head).into_owned()
+        });
+        (format!("http://{address}"), handle)
+    }
+
+    fn speech(provider: SpeechProvider, base_url: &str, timeout: Option<Duration>) -> CloudSpeech {
+        CloudSpeech {
+            name: "deepgram:nova-3".into(),
+            provider,
+            base_url: base_url.into(),
+            model: "nova-3".into(),
+            api_key_env: Some("VOICERA_TEST_CARE_KEY".into()),
+            needs_key: true,
+            voice: None,
+            account: "deepgram",
+            timeout,
+        }
+    }
+
+    #[test]
+    fn a_cloud_links_care_is_its_timeout_and_its_providers_check_as_the_probe() {
+        std::env::set_var("VOICERA_TEST_CARE_KEY", "dg-care-key");
+        let (base, server) = fake("200 OK", r#"{"projects":[]}"#);
+        let care = cloud_care(&speech(SpeechProvider::Deepgram, &base, Some(Duration::from_millis(900))), &OrgKeys::none())
+            .unwrap();
+        assert_eq!(care.timeout, Some(Duration::from_millis(900)));
+        let probe = care.probe.expect("a probe");
+        assert!(probe().is_ok());
+        let head = server.join().unwrap();
+        assert!(head.starts_with("GET /v1/projects HTTP/1.1"), "{head}");
+        assert!(head.to_ascii_lowercase().contains("authorization: token dg-care-key"), "{head}");
+        // A failing provider fails its probe with its own words.
+        let (base, _server) = fake("503 Service Unavailable", r#"{"err_code":"BUSY","err_msg":"Try later"}"#);
+        let error = (cloud_care(&speech(SpeechProvider::Deepgram, &base, None), &OrgKeys::none()).unwrap().probe.unwrap())()
+            .unwrap_err();
+        assert!(error.message.contains("Try later"), "{error}");
+        // The AI4Bharat servers have no cheap request: no probe, a caller half-opens their breaker.
+        let care = cloud_care(&speech(SpeechProvider::Ai4Bharat, &base, None), &OrgKeys::none()).unwrap();
+        assert!(care.probe.is_none());
+    }
+}
