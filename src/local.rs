@@ -544,7 +544,12 @@ fn llm_care(link: &LlmChoice, keys: &OrgKeys) -> Result<crate::speech_models::Li
             let key = key_for(keys, &name, integration.as_deref(), api_key_env.as_deref(), *needs_key)?;
             crate::speech_models::LinkCare {
                 timeout: *timeout,
-                probe: Some(probe(CheckedApi::OpenAiCompatible, base_url, key.as_deref().unwrap_or_default(), *timeout)),
+                probe: Some(probe(
+                    CheckedApi::OpenAiCompatible,
+                    base_url,
+                    key.as_deref().unwrap_or_default(),
+                    *timeout,
+                )),
             }
         }
         LlmChoice::Native { provider, base_url, model, api_key_env, integration, timeout } => {

@@ -84,10 +84,7 @@ pub(crate) fn cloud_care(speech: &CloudSpeech, keys: &OrgKeys) -> Result<LinkCar
         SpeechProvider::Bhashini => Some((CheckedApi::Bhashini, base.to_string())),
         SpeechProvider::Ai4Bharat => None,
     };
-    Ok(LinkCare {
-        timeout: speech.timeout,
-        probe: check.map(|(api, base)| probe(api, &base, &key, speech.timeout)),
-    })
+    Ok(LinkCare { timeout: speech.timeout, probe: check.map(|(api, base)| probe(api, &base, &key, speech.timeout)) })
 }
 
 /// The key of `speech`: the org's, else read from its variable now (never logged).
@@ -298,8 +295,9 @@ mod tests {
     fn a_cloud_links_care_is_its_timeout_and_its_providers_check_as_the_probe() {
         std::env::set_var("VOICERA_TEST_CARE_KEY", "dg-care-key");
         let (base, server) = fake("200 OK", r#"{"projects":[]}"#);
-        let care = cloud_care(&speech(SpeechProvider::Deepgram, &base, Some(Duration::from_millis(900))), &OrgKeys::none())
-            .unwrap();
+        let care =
+            cloud_care(&speech(SpeechProvider::Deepgram, &base, Some(Duration::from_millis(900))), &OrgKeys::none())
+                .unwrap();
         assert_eq!(care.timeout, Some(Duration::from_millis(900)));
         let probe = care.probe.expect("a probe");
         assert!(probe().is_ok());
@@ -308,8 +306,9 @@ mod tests {
         assert!(head.to_ascii_lowercase().contains("authorization: token dg-care-key"), "{head}");
         // A failing provider fails its probe with its own words.
         let (base, _server) = fake("503 Service Unavailable", r#"{"err_code":"BUSY","err_msg":"Try later"}"#);
-        let error = (cloud_care(&speech(SpeechProvider::Deepgram, &base, None), &OrgKeys::none()).unwrap().probe.unwrap())()
-            .unwrap_err();
+        let error =
+            (cloud_care(&speech(SpeechProvider::Deepgram, &base, None), &OrgKeys::none()).unwrap().probe.unwrap())()
+                .unwrap_err();
         assert!(error.message.contains("Try later"), "{error}");
         // The AI4Bharat servers have no cheap request: no probe, a caller half-opens their breaker.
         let care = cloud_care(&speech(SpeechProvider::Ai4Bharat, &base, None), &OrgKeys::none()).unwrap();

@@ -157,7 +157,11 @@ fn read_json(url: &str, sent: Result<ureq::http::Response<ureq::Body>, ureq::Err
 
 impl Pipeline {
     fn new(account: BhashiniAccount, timeout: Duration) -> Pipeline {
-        Pipeline { account, agent: http::agent_within(timeout.min(Duration::from_secs(5)), timeout), targets: Mutex::default() }
+        Pipeline {
+            account,
+            agent: http::agent_within(timeout.min(Duration::from_secs(5)), timeout),
+            targets: Mutex::default(),
+        }
     }
 
     /// The config call (or its kept answer) for `task` in `language`.
@@ -252,7 +256,9 @@ impl SpeechToText for BhashiniStt {
             match response["output"][0]["source"].as_str() {
                 Some(text) => Ok(text.trim().to_string()),
                 None if response["output"].as_array().is_some_and(Vec::is_empty) => Ok(String::new()),
-                None => Err(ModelError::new(FailureKind::Malformed, "Bhashini: an asr answer without output[0].source")),
+                None => {
+                    Err(ModelError::new(FailureKind::Malformed, "Bhashini: an asr answer without output[0].source"))
+                }
             }
         });
         buffered_stream("bhashini-stt", language, transcriber)
@@ -309,7 +315,13 @@ fn send(events: &Sender<AudioEvent>, result: Result<Vec<i16>, ModelError>) {
     };
 }
 
-fn synthesise(pipeline: &Pipeline, language: &str, gender: &str, rate: u32, text: &str) -> Result<Vec<i16>, ModelError> {
+fn synthesise(
+    pipeline: &Pipeline,
+    language: &str,
+    gender: &str,
+    rate: u32,
+    text: &str,
+) -> Result<Vec<i16>, ModelError> {
     let config = json!({"gender": gender, "samplingRate": rate});
     let input = json!({"input": [{"source": text}]});
     let response = pipeline.compute("tts", language, config, input)?;

@@ -1179,7 +1179,9 @@ mod timeouts {
             .iter()
             .map(|w| format!("data: {}\n\n", json!({"choices": [{"index": 0, "delta": {"content": w}}]})).into_bytes())
             .collect();
-        body.push(b"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n".to_vec());
+        body.push(
+            b"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n".to_vec(),
+        );
         body
     }
 
@@ -1347,7 +1349,8 @@ mod elevenlabs_ws {
             }
             for audio in chunks {
                 let alignment = json!({"chars": ["N"], "charStartTimesMs": [0], "charDurationsMs": [50]});
-                let message = json!({"audio": audio, "isFinal": null, "normalizedAlignment": alignment, "alignment": alignment});
+                let message =
+                    json!({"audio": audio, "isFinal": null, "normalizedAlignment": alignment, "alignment": alignment});
                 socket.send(Message::Text(message.to_string().into())).unwrap();
             }
             socket.send(Message::Text(json!({"isFinal": true}).to_string().into())).unwrap();
@@ -1423,7 +1426,8 @@ mod google {
             body["config"],
             json!({"encoding": "LINEAR16", "sampleRateHertz": 16000, "languageCode": "hi-IN", "model": "latest_short", "enableAutomaticPunctuation": true})
         );
-        let sent = base64::engine::general_purpose::STANDARD.decode(body["audio"]["content"].as_str().unwrap()).unwrap();
+        let sent =
+            base64::engine::general_purpose::STANDARD.decode(body["audio"]["content"].as_str().unwrap()).unwrap();
         assert_eq!(sent, pcm_bytes(&audio));
 
         let error = r#"{"error":{"code":403,"message":"API key not valid. Please pass a valid API key.","status":"PERMISSION_DENIED"}}"#;
@@ -1497,7 +1501,8 @@ mod bhashini {
             json_answer(&json!({"pipelineResponse": [{"taskType": "asr", "config": null, "output": [{"source": text}], "audio": null}]}).to_string())
         };
         let (compute, compute_server) = http_sequence(vec![answer("ꯈꯨꯔꯨꯝꯖꯔꯤ"), answer("ꯊꯥꯒꯠꯆꯔꯤ")]);
-        let (config, config_server) = http_server(config_answer("asr", "ai4bharat/conformer-multilingual-all--gpu-t4", compute), vec![]);
+        let (config, config_server) =
+            http_server(config_answer("asr", "ai4bharat/conformer-multilingual-all--gpu-t4", compute), vec![]);
         let account = BhashiniAccount::new(&format!("http://{config}"), "", "user-1:ulca-key").unwrap();
         let mut stream = BhashiniStt::new(account, Duration::from_secs(5)).stream("mni");
         let audio: Vec<i16> = (0..800).map(|i| i as i16).collect();
@@ -1526,7 +1531,9 @@ mod bhashini {
             body["pipelineTasks"],
             json!([{"taskType": "asr", "config": {"language": {"sourceLanguage": "mni"}, "serviceId": "ai4bharat/conformer-multilingual-all--gpu-t4", "audioFormat": "wav", "samplingRate": 16000}}])
         );
-        let wav = base64::engine::general_purpose::STANDARD.decode(body["inputData"]["audio"][0]["audioContent"].as_str().unwrap()).unwrap();
+        let wav = base64::engine::general_purpose::STANDARD
+            .decode(body["inputData"]["audio"][0]["audioContent"].as_str().unwrap())
+            .unwrap();
         assert_eq!(wav_data(&wav), pcm_bytes(&audio));
     }
 
@@ -1547,9 +1554,11 @@ mod bhashini {
                    "inputData": {"input": [{"source": "ꯈꯨꯔꯨꯝꯖꯔꯤ"}]}})
         );
 
-        let (config, _server) = http_server(error_head("401 Unauthorized", r#"{"message":"Invalid ulcaApiKey"}"#), vec![]);
+        let (config, _server) =
+            http_server(error_head("401 Unauthorized", r#"{"message":"Invalid ulcaApiKey"}"#), vec![]);
         let account = BhashiniAccount::new(&format!("http://{config}"), "", "user-1:bad").unwrap();
-        let failure = collect_audio(BhashiniTts::new(account, "hi", "female", Duration::from_secs(5)).speak("x")).1.unwrap();
+        let failure =
+            collect_audio(BhashiniTts::new(account, "hi", "female", Duration::from_secs(5)).speak("x")).1.unwrap();
         assert_eq!(failure.kind, FailureKind::Rejected);
         assert!(failure.message.contains("Invalid ulcaApiKey"), "{failure}");
     }

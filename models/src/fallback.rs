@@ -878,10 +878,8 @@ mod tests {
             [tokens(&["back."]), vec![done()]].concat(),
         ]);
         let backup = Scripted::new((0..5).map(|_| [tokens(&["ok."]), vec![done()]].concat()).collect());
-        let answers = Arc::new(Mutex::new(VecDeque::from([
-            Err(ModelError::new(FailureKind::Overloaded, "HTTP 503")),
-            Ok(()),
-        ])));
+        let answers =
+            Arc::new(Mutex::new(VecDeque::from([Err(ModelError::new(FailureKind::Overloaded, "HTTP 503")), Ok(())])));
         let probes = Arc::clone(&answers);
         let probe: Probe = Arc::new(move || probes.lock().unwrap().pop_front().unwrap_or(Ok(())));
         let links = vec![

@@ -1060,7 +1060,12 @@ mod tests {
             agents: Vec<RawAgent>,
         }
         let file: File = toml::from_str(toml_text)?;
-        compile_agents(file.agents, Path::new("."), &DialPolicy::default(), Clouds { providers: &providers, keys_now: true })
+        compile_agents(
+            file.agents,
+            Path::new("."),
+            &DialPolicy::default(),
+            Clouds { providers: &providers, keys_now: true },
+        )
     }
 
     #[test]
@@ -1071,13 +1076,25 @@ mod tests {
         let refused =
             |text: &str| format!("{:#}", agents(&format!("{AGENT}{text}"), &DialPolicy::default()).unwrap_err());
         // Santali: Deepgram cannot hear it, Sarvam cannot say it; the error names the key and who can.
-        let err = refused("language = \"sat\"\nstt_model = [\"deepgram:nova-3\", \"bhashini:asr\"]\ntts_model = \"bhashini:tts\"");
-        assert!(err.starts_with("agents.desk.stt_model: \"deepgram:nova-3\" serves no Santali (sat) speech to text"), "{err}");
+        let err = refused(
+            "language = \"sat\"\nstt_model = [\"deepgram:nova-3\", \"bhashini:asr\"]\ntts_model = \"bhashini:tts\"",
+        );
+        assert!(
+            err.starts_with("agents.desk.stt_model: \"deepgram:nova-3\" serves no Santali (sat) speech to text"),
+            "{err}"
+        );
         assert!(err.contains("bhashini") && err.contains("ai4bharat"), "{err}");
         let err = refused("language = \"sat\"\nstt_model = \"bhashini:asr\"\ntts_model = \"sarvam:bulbul:v2\"");
-        assert!(err.starts_with("agents.desk.tts_model: \"sarvam:bulbul:v2\" serves no Santali (sat) text to speech"), "{err}");
+        assert!(
+            err.starts_with("agents.desk.tts_model: \"sarvam:bulbul:v2\" serves no Santali (sat) text to speech"),
+            "{err}"
+        );
         // A region is the same language; Odia on Sarvam is served.
-        assert!(agents(&format!("{AGENT}language = \"or\"\nstt_model = \"sarvam:saarika:v2.5\"\ntts_model = \"sarvam:bulbul:v2\""), &DialPolicy::default()).is_ok());
+        assert!(agents(
+            &format!("{AGENT}language = \"or\"\nstt_model = \"sarvam:saarika:v2.5\"\ntts_model = \"sarvam:bulbul:v2\""),
+            &DialPolicy::default()
+        )
+        .is_ok());
         let err = refused("language = \"ta-IN\"\ntts_model = \"deepgram:aura-2-thalia-en\"");
         assert!(err.contains("serves no Tamil (ta) text to speech"), "{err}");
         // A language espeak-ng lacks is served when the chain does not use espeak-ng (Manipuri on Bhashini).
@@ -1099,7 +1116,11 @@ mod tests {
     #[test]
     fn the_readme_shows_the_language_table_as_the_code_has_it() {
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-        assert!(readme.contains(&speech::language_table()), "README.md's table differs from speech::SERVED:\n{}", speech::language_table());
+        assert!(
+            readme.contains(&speech::language_table()),
+            "README.md's table differs from speech::SERVED:\n{}",
+            speech::language_table()
+        );
     }
 
     #[test]
@@ -1124,9 +1145,21 @@ mod tests {
         assert_eq!(stt.base_url, "https://speech.googleapis.com");
         let err = format!("{:#}", agents_with("[providers.openai]\ntimeout_ms = 5\n", AGENT).unwrap_err());
         assert!(err.starts_with("providers.openai.timeout_ms: "), "{err}");
-        let config = agents_with("[providers.groq]\ntimeout_ms = 900\napi_key_env = \"VOICERA_TEST_GROQ_KEY\"\n", &format!("{AGENT}llm_model = [\"ollama:llama3.2\", \"smollm2-135m\"]")).unwrap();
-        assert!(matches!(&config[0].llm, LlmChoice::Chain(links) if matches!(&links[0].1, LlmChoice::OpenAiCompatible { timeout: None, .. })));
-        let config = agents_with("[providers.ollama]\ntimeout_ms = 900\n", &format!("{AGENT}llm_model = [\"ollama:llama3.2\", \"smollm2-135m\"]")).unwrap();
-        assert!(matches!(&config[0].llm, LlmChoice::Chain(links) if matches!(&links[0].1, LlmChoice::OpenAiCompatible { timeout: Some(t), .. } if t.as_millis() == 900)));
+        let config = agents_with(
+            "[providers.groq]\ntimeout_ms = 900\napi_key_env = \"VOICERA_TEST_GROQ_KEY\"\n",
+            &format!("{AGENT}llm_model = [\"ollama:llama3.2\", \"smollm2-135m\"]"),
+        )
+        .unwrap();
+        assert!(
+            matches!(&config[0].llm, LlmChoice::Chain(links) if matches!(&links[0].1, LlmChoice::OpenAiCompatible { timeout: None, .. }))
+        );
+        let config = agents_with(
+            "[providers.ollama]\ntimeout_ms = 900\n",
+            &format!("{AGENT}llm_model = [\"ollama:llama3.2\", \"smollm2-135m\"]"),
+        )
+        .unwrap();
+        assert!(
+            matches!(&config[0].llm, LlmChoice::Chain(links) if matches!(&links[0].1, LlmChoice::OpenAiCompatible { timeout: Some(t), .. } if t.as_millis() == 900))
+        );
     }
 }

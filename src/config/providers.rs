@@ -217,7 +217,8 @@ mod tests {
 
     #[test]
     fn timeout_ms_is_a_providers_budget_in_range_and_errors_name_the_key() {
-        let providers = parse("[providers.deepgram]\ntimeout_ms = 800\n[providers.groq]\nbase_url = \"http://x\"\n").unwrap();
+        let providers =
+            parse("[providers.deepgram]\ntimeout_ms = 800\n[providers.groq]\nbase_url = \"http://x\"\n").unwrap();
         assert_eq!(providers.timeout("deepgram"), Some(Duration::from_millis(800)));
         assert_eq!(providers.timeout("groq"), None);
         assert_eq!(providers.timeout("openai"), None);

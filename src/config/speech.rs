@@ -318,11 +318,7 @@ pub(crate) fn language_table() -> String {
     let mut out = String::from("| Language | Cloud STT | Cloud TTS |\n|---|---|---|\n");
     for (code, name) in LANGUAGES {
         let list = |stage: Stage| {
-            let names: Vec<&str> = SERVED
-                .iter()
-                .filter(|s| s.list(stage).contains(code))
-                .map(|s| s.provider)
-                .collect();
+            let names: Vec<&str> = SERVED.iter().filter(|s| s.list(stage).contains(code)).map(|s| s.provider).collect();
             if names.is_empty() {
                 "—".to_string()
             } else {
@@ -333,7 +329,6 @@ pub(crate) fn language_table() -> String {
     }
     out
 }
-
 
 /// Which stage a link serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -375,11 +370,8 @@ pub(super) fn cloud_link(
     if serves(provider, stage, language) == Some(false) {
         let code = base_language(language);
         let named = LANGUAGES.iter().find(|(c, _)| *c == code).map_or("", |(_, n)| n);
-        let others: Vec<&str> = SERVED
-            .iter()
-            .filter(|s| s.list(stage).contains(&code.as_str()))
-            .map(|s| s.provider)
-            .collect();
+        let others: Vec<&str> =
+            SERVED.iter().filter(|s| s.list(stage).contains(&code.as_str())).map(|s| s.provider).collect();
         let what = if stage == Stage::Stt { "speech to text" } else { "text to speech" };
         let others = if others.is_empty() { "none".to_string() } else { others.join(", ") };
         bail!(
