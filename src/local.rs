@@ -484,19 +484,35 @@ fn language_model(
         LlmChoice::Local { model } => {
             models.local_llm_for(model, &config.system_prompt, &config.greeting, &config.tools)?
         }
-        LlmChoice::OpenAiCompatible { base_url, model, api_key_env, integration, needs_key } => {
+        LlmChoice::OpenAiCompatible { base_url, model, api_key_env, integration, needs_key, timeout } => {
             let name = integration.as_ref().map_or_else(|| model.clone(), |p| format!("{p}:{model}"));
             let api_key = key_for(keys, &name, integration.as_deref(), api_key_env.as_deref(), *needs_key)?;
             tracing::info!(agent = %config.id, %base_url, %model, "language model on an OpenAI-compatible server");
-            Arc::new(OpenAiChat::new(OpenAiConfig::new(base_url, model, api_key)))
+            let client = OpenAiChat::new(OpenAiConfig::new(base_url, model, api_key));
+            Arc::new(match timeout {
+                Some(timeout) => client.with_timeout(*timeout),
+                None => client,
+            })
         }
-        LlmChoice::Native { provider, base_url, model, api_key_env, integration } => {
+        LlmChoice::Native { provider, base_url, model, api_key_env, integration, timeout } => {
             let name = format!("{integration}:{model}");
             let key = key_for(keys, &name, Some(integration), api_key_env.as_deref(), true)?.unwrap_or_default();
             tracing::info!(agent = %config.id, ?provider, %base_url, %model, "language model in the cloud");
             match provider {
-                NativeLlm::Anthropic => Arc::new(AnthropicChat::new(AnthropicConfig::new(base_url, model, &key))),
-                NativeLlm::Gemini => Arc::new(GeminiChat::new(GeminiConfig::new(base_url, model, &key))),
+                NativeLlm::Anthropic => {
+                    let client = AnthropicChat::new(AnthropicConfig::new(base_url, model, &key));
+                    Arc::new(match timeout {
+                        Some(timeout) => client.with_timeout(*timeout),
+                        None => client,
+                    })
+                }
+                NativeLlm::Gemini => {
+                    let client = GeminiChat::new(GeminiConfig::new(base_url, model, &key));
+                    Arc::new(match timeout {
+                        Some(timeout) => client.with_timeout(*timeout),
+                        None => client,
+                    })
+                }
             }
         }
         LlmChoice::Chain(links) => {
@@ -504,14 +520,57 @@ fn language_model(
                 .iter()
                 .map(|(name, link)| {
                     let model = language_model(models, config, link, keys)?;
-                    Ok(Link::new(name.clone(), model, BreakerPolicy::default()))
+                    let care = llm_care(link, keys)?;
+                    Ok(care.apply(Link::new(name.clone(), model, BreakerPolicy::default())))
                 })
                 .collect::<Result<Vec<_>>>()?;
             let names: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();
             tracing::info!(agent = %config.id, chain = ?names, "language model fallback chain");
-            Arc::new(FallbackLlm::new(links, ChainBudget::default(), Arc::new(SystemClock)))
+            let chain = FallbackLlm::new(links, ChainBudget::default(), Arc::new(SystemClock));
+            chain.spawn_prober(std::time::Duration::from_secs(1));
+            Arc::new(chain)
         }
     })
+}
+
+/// A language-model link's care in a chain: its provider's `timeout_ms` and the probe `voicera providers
+/// check` makes for it (listing models).
+fn llm_care(link: &LlmChoice, keys: &OrgKeys) -> Result<crate::speech_models::LinkCare> {
+    use voicera_models_cloud::check::CheckedApi;
+    let probe = crate::speech_models::probe;
+    Ok(match link {
+        LlmChoice::OpenAiCompatible { base_url, model, api_key_env, integration, needs_key, timeout } => {
+            let name = integration.as_ref().map_or_else(|| model.clone(), |p| format!("{p}:{model}"));
+            let key = key_for(keys, &name, integration.as_deref(), api_key_env.as_deref(), *needs_key)?;
+            crate::speech_models::LinkCare {
+                timeout: *timeout,
+                probe: Some(probe(
+                    CheckedApi::OpenAiCompatible,
+                    base_url,
+                    key.as_deref().unwrap_or_default(),
+                    *timeout,
+                )),
+            }
+        }
+        LlmChoice::Native { provider, base_url, model, api_key_env, integration, timeout } => {
+            let name = format!("{integration}:{model}");
+            let key = key_for(keys, &name, Some(integration), api_key_env.as_deref(), true)?.unwrap_or_default();
+            let api = match provider {
+                NativeLlm::Anthropic => CheckedApi::Anthropic,
+                NativeLlm::Gemini => CheckedApi::Gemini,
+            };
+            crate::speech_models::LinkCare { timeout: *timeout, probe: Some(probe(api, base_url, &key, *timeout)) }
+        }
+        LlmChoice::Local { .. } | LlmChoice::Chain(_) => crate::speech_models::LinkCare::default(),
+    })
+}
+
+/// A speech link's care in a chain (cloud links: timeout and probe; local ones: none).
+fn speech_care(cloud: Option<&crate::config::CloudSpeech>, keys: &OrgKeys) -> Result<crate::speech_models::LinkCare> {
+    match cloud {
+        Some(speech) => crate::speech_models::cloud_care(speech, keys),
+        None => Ok(crate::speech_models::LinkCare::default()),
+    }
 }
 
 /// An agent's recogniser: a local model, a cloud one, or a fallback chain of them.
@@ -533,7 +592,10 @@ fn speech_to_text(
         SttChoice::Chain(links) => crate::speech_models::stt_chain(
             links
                 .iter()
-                .map(|(name, link)| Ok((name.clone(), speech_to_text(models, config, link, keys)?)))
+                .map(|(name, link)| {
+                    let cloud = if let SttChoice::Cloud(speech) = link { Some(speech) } else { None };
+                    Ok((name.clone(), speech_to_text(models, config, link, keys)?, speech_care(cloud, keys)?))
+                })
                 .collect::<Result<_>>()?,
         ),
     })
@@ -560,7 +622,10 @@ fn text_to_speech(
         (TtsChoice::Chain(links), _) => crate::speech_models::tts_chain(
             links
                 .iter()
-                .map(|(name, link)| Ok((name.clone(), text_to_speech(models, config, link, keys)?)))
+                .map(|(name, link)| {
+                    let cloud = if let TtsChoice::Cloud(speech) = link { Some(speech) } else { None };
+                    Ok((name.clone(), text_to_speech(models, config, link, keys)?, speech_care(cloud, keys)?))
+                })
                 .collect::<Result<_>>()?,
         ),
     })

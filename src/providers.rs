@@ -21,6 +21,9 @@ pub(crate) enum ProvidersCommand {
         #[arg(long, env = "VOICERA_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Print which cloud provider serves which of the original's languages, for speech to text and text to
+    /// speech (the table an agent's `stt_model` and `tts_model` are checked against).
+    Languages,
 }
 
 /// A provider to check: its name, API family and root, and its key.
@@ -44,10 +47,14 @@ fn configured(providers: &Providers) -> Vec<Configured> {
             SpeechProvider::ElevenLabs => CheckedApi::ElevenLabs,
             SpeechProvider::Cartesia => CheckedApi::Cartesia,
             SpeechProvider::Sarvam => CheckedApi::Sarvam,
-            // OpenAI is checked as a chat provider; the AI4Bharat servers take no key.
-            SpeechProvider::OpenAi | SpeechProvider::Ai4Bharat => continue,
+            SpeechProvider::Google => CheckedApi::GoogleTts,
+            SpeechProvider::Bhashini => CheckedApi::Bhashini,
+            // OpenAI is checked as a chat provider, ElevenLabs' WebSocket as ElevenLabs; the AI4Bharat servers
+            // take no key.
+            SpeechProvider::OpenAi | SpeechProvider::Ai4Bharat | SpeechProvider::ElevenLabsWs => continue,
         };
-        known.push((spec.name.into(), api, spec.base_url.unwrap_or_default()));
+        // Google's voice list is on its Text-to-Speech root.
+        known.push((spec.name.into(), api, spec.tts_base_url.or(spec.base_url).unwrap_or_default()));
     }
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut found: Vec<Configured> = known
@@ -88,6 +95,10 @@ fn configured(providers: &Providers) -> Vec<Configured> {
 
 pub(crate) fn run(command: ProvidersCommand) -> Result<()> {
     match command {
+        ProvidersCommand::Languages => {
+            print!("{}", crate::config::language_table());
+            Ok(())
+        }
         ProvidersCommand::Check { config } => {
             let providers = configured(&crate::config::load_providers(config.as_deref())?);
             if providers.is_empty() {

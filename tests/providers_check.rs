@@ -50,6 +50,25 @@ fn answer(request: &str) -> (u16, String) {
         "POST /sarvam/text-lid" => {
             (403, r#"{"error":{"message":"Invalid API key or subscription","code":"invalid_api_key_error"}}"#)
         }
+        // Google Cloud Text-to-Speech: `x-goog-api-key`, the voice list (its key serves Speech-to-Text too).
+        "GET /google/v1/voices?languageCode=en-US" if header(request, "x-goog-api-key") == Some(GOOD) => (
+            200,
+            r#"{"voices":[{"languageCodes":["en-US"],"name":"en-US-Neural2-A","ssmlGender":"MALE","naturalSampleRateHertz":24000}]}"#,
+        ),
+        "GET /google/v1/voices?languageCode=en-US" => (
+            400,
+            r#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}}"#,
+        ),
+        // Bhashini: the ULCA pipeline config call with `userID` and `ulcaApiKey`.
+        "POST /bhashini/ulca/apis/v0/model/getModelsPipeline"
+            if header(request, "userid") == Some("user-1") && header(request, "ulcaapikey") == Some(GOOD) =>
+        {
+            (
+                200,
+                r#"{"pipelineResponseConfig":[{"taskType":"asr","config":[{"serviceId":"ai4bharat/conformer-hi-gpu--t4","modelId":"m","language":{"sourceLanguage":"hi"}}]}],"pipelineInferenceAPIEndPoint":{"callbackUrl":"https://dhruva-api.bhashini.gov.in/services/inference/pipeline","inferenceApiKey":{"name":"Authorization","value":"inference-key"}}}"#,
+            )
+        }
+        "POST /bhashini/ulca/apis/v0/model/getModelsPipeline" => (401, r#"{"message":"Invalid ulcaApiKey or userID"}"#),
         _ => (404, r#"{"error":{"message":"no such route"}}"#),
     };
     (status, body.to_string())
@@ -169,4 +188,25 @@ fn provider_tables_give_roots_and_key_variables_and_the_environment_wins() {
     assert_ne!(code, 0, "{stdout}");
     assert!(stderr.contains("providers.openai.api_key") && stderr.contains("api_key_env"), "{stderr}");
     assert!(!stderr.contains("sk-in-the-file") && !stdout.contains("sk-in-the-file"));
+}
+
+#[test]
+fn google_and_bhashini_keys_are_checked_with_their_own_requests() {
+    let env = |google: &str, bhashini: &str, fake: std::net::SocketAddr| {
+        vec![
+            ("VOICERA_GOOGLE_BASE_URL", format!("http://{fake}/google")),
+            ("VOICERA_GOOGLE_API_KEY", google.to_string()),
+            ("VOICERA_BHASHINI_BASE_URL", format!("http://{fake}/bhashini")),
+            ("VOICERA_BHASHINI_API_KEY", bhashini.to_string()),
+        ]
+    };
+    let (code, stdout, stderr) = providers_check(&env(GOOD, &format!("user-1:{GOOD}"), fake_providers(2)));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(line(&stdout, "google").contains(" ok ") && line(&stdout, "google").contains("/google/v1/voices"));
+    assert!(line(&stdout, "bhashini").contains("ai4bharat/conformer-hi-gpu--t4"), "{stdout}");
+    let (code, stdout, stderr) = providers_check(&env("bad-key", "user-1:bad-key", fake_providers(2)));
+    assert_ne!(code, 0, "{stdout}");
+    assert!(line(&stdout, "google").contains("HTTP 400: API key not valid"), "{stdout}");
+    assert!(line(&stdout, "bhashini").contains("HTTP 401: Invalid ulcaApiKey"), "{stdout}");
+    assert!(!stdout.contains("bad-key") && !stderr.contains("bad-key"), "keys are never printed");
 }

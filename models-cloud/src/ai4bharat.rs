@@ -57,6 +57,12 @@ impl Ai4BharatStt {
         let agent = http::agent(config.timeout);
         Self { config: Arc::new(config), agent }
     }
+
+    /// Connects and waits for the answer's first byte at most `timeout` each (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.agent = http::agent_within(timeout, timeout);
+        self
+    }
 }
 
 impl SpeechToText for Ai4BharatStt {
@@ -106,21 +112,28 @@ impl ParlerConfig {
 #[derive(Debug, Clone)]
 pub struct ParlerTts {
     config: Arc<ParlerConfig>,
+    connect_timeout: Duration,
 }
 
 impl ParlerTts {
     /// A client for `config`.
     pub fn new(config: ParlerConfig) -> Self {
-        Self { config: Arc::new(config) }
+        Self { config: Arc::new(config), connect_timeout: ws::CONNECT_TIMEOUT }
+    }
+
+    /// Connects (TCP, TLS and the WebSocket handshake) within `timeout` (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
     }
 }
 
 impl TextToSpeech for ParlerTts {
     fn speak(&self, text: &str) -> Box<dyn TtsStream> {
         let config = Arc::clone(&self.config);
-        let text = text.to_string();
+        let (text, timeout) = (text.to_string(), self.connect_timeout);
         spawn_audio("parler-speak", config.sample_rate, move |events, cancelled| {
-            if let Err(err) = synthesise(&config, &text, events, cancelled) {
+            if let Err(err) = synthesise(&config, &text, timeout, events, cancelled) {
                 let _ = events.send(AudioEvent::Failed(err));
             }
         })
@@ -147,12 +160,13 @@ pub fn f32_frame_to_pcm16(bytes: &[u8]) -> Option<Vec<i16>> {
 fn synthesise(
     config: &ParlerConfig,
     text: &str,
+    connect_timeout: Duration,
     events: &Sender<AudioEvent>,
     cancelled: &AtomicBool,
 ) -> Result<(), ModelError> {
     let url = config.url.as_str();
     let malformed = |what: String| ModelError::new(FailureKind::Malformed, format!("{url}: {what}"));
-    let mut socket = ws::connect(url, &[])?;
+    let mut socket = ws::connect_within(url, &[], connect_timeout)?;
     let request = json!({"prompt": text, "description": config.description, "language": config.language});
     socket.send(Message::Text(request.to_string().into())).map_err(|e| ws::error(url, e))?;
     let mut started = false;

@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -68,12 +69,19 @@ impl CartesiaConfig {
 #[derive(Debug, Clone)]
 pub struct CartesiaTts {
     config: Arc<CartesiaConfig>,
+    connect_timeout: Duration,
 }
 
 impl CartesiaTts {
     /// A client for `config`.
     pub fn new(config: CartesiaConfig) -> Self {
-        Self { config: Arc::new(config) }
+        Self { config: Arc::new(config), connect_timeout: ws::CONNECT_TIMEOUT }
+    }
+
+    /// Connects (TCP, TLS and the WebSocket handshake) within `timeout` (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
     }
 }
 
@@ -93,9 +101,9 @@ pub fn request(config: &CartesiaConfig, text: &str, context_id: &str) -> Value {
 impl TextToSpeech for CartesiaTts {
     fn speak(&self, text: &str) -> Box<dyn TtsStream> {
         let config = Arc::clone(&self.config);
-        let text = text.to_string();
+        let (text, timeout) = (text.to_string(), self.connect_timeout);
         spawn_audio("cartesia-speak", config.sample_rate, move |events, cancelled| {
-            if let Err(err) = synthesise(&config, &text, events, cancelled) {
+            if let Err(err) = synthesise(&config, &text, timeout, events, cancelled) {
                 let _ = events.send(AudioEvent::Failed(err));
             }
         })
@@ -105,6 +113,7 @@ impl TextToSpeech for CartesiaTts {
 fn synthesise(
     config: &CartesiaConfig,
     text: &str,
+    connect_timeout: Duration,
     events: &Sender<AudioEvent>,
     cancelled: &AtomicBool,
 ) -> Result<(), ModelError> {
@@ -112,9 +121,10 @@ fn synthesise(
     // The key as the REST API takes it (`X-API-Key`) and as current docs name it (`Authorization: Bearer`),
     // in headers rather than the `?api_key=` browsers need, so it never reaches a URL in a log.
     let bearer = format!("Bearer {}", config.api_key);
-    let mut socket = ws::connect(
+    let mut socket = ws::connect_within(
         &url,
         &[("X-API-Key", &config.api_key), ("Authorization", &bearer), ("Cartesia-Version", API_VERSION)],
+        connect_timeout,
     )?;
     let context_id = format!(
         "voicera-{:x}",

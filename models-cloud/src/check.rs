@@ -1,6 +1,8 @@
 //! `voicera providers check`: each provider's cheapest authenticated request, so an operator learns that a
 //! key is wrong before a caller does. Listing models where the API has it (nothing is generated, nothing
-//! billed); Deepgram's projects; Sarvam, which lists nothing, identifies the language of one word.
+//! billed); Deepgram's projects; Google's voices; Bhashini's pipeline config; Sarvam, which lists nothing,
+//! identifies the language of one word. The same requests probe a provider whose breaker is open
+//! ([`check_within`]).
 
 use std::time::Duration;
 
@@ -23,8 +25,17 @@ pub enum CheckedApi {
     ElevenLabs,
     /// `GET {base}/voices?limit=1` (the WebSocket root as `https://`) with `X-API-Key` and `Cartesia-Version`.
     Cartesia,
-    /// `POST {base}/text-lid` with `api-subscription-key` and `{"input": "hello"}`.
+    /// `POST {base}/text-lid` with `api-subscription-key` and `{"input": "hello"}`: Sarvam's language
+    /// identification (docs.sarvam.ai/api-reference-docs/text/identify-language: `POST
+    /// https://api.sarvam.ai/text-lid`, header `api-subscription-key`, body `{"input"}`, answer `{"request_id",
+    /// "language_code", "script_code"}`), its cheapest authenticated call.
     Sarvam,
+    /// `GET {base}/v1/voices?languageCode=en-US` with `x-goog-api-key` (Text-to-Speech's voice list; the key
+    /// serves Speech-to-Text too).
+    GoogleTts,
+    /// Bhashini's pipeline config call for Hindi ASR with `userID` and `ulcaApiKey` (the key is
+    /// `<userID>:<ulcaApiKey>`).
+    Bhashini,
 }
 
 /// The largest answer read (model lists of aggregators run to megabytes).
@@ -35,8 +46,13 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Makes `api`'s check against `base_url` with `api_key`: `Ok` with what was verified, or the failure with the
 /// provider's own message.
 pub fn check(api: CheckedApi, base_url: &str, api_key: &str) -> Result<String, ModelError> {
+    check_within(api, base_url, api_key, CHECK_TIMEOUT)
+}
+
+/// [`check`] waiting at most `timeout` to connect and for the answer's first byte.
+pub fn check_within(api: CheckedApi, base_url: &str, api_key: &str, timeout: Duration) -> Result<String, ModelError> {
     let base = base_url.trim_end_matches('/');
-    let agent = http::agent(CHECK_TIMEOUT);
+    let agent = http::agent_within(timeout, timeout);
     let (url, sent) = match api {
         CheckedApi::OpenAiCompatible => {
             let url = format!("{base}/models");
@@ -72,6 +88,11 @@ pub fn check(api: CheckedApi, base_url: &str, api_key: &str) -> Result<String, M
             let request = agent.post(&url).header("api-subscription-key", api_key);
             (url.clone(), request.header("Content-Type", "application/json").send(r#"{"input":"hello"}"#))
         }
+        CheckedApi::GoogleTts => {
+            let url = format!("{base}/v1/voices?languageCode=en-US");
+            (url.clone(), agent.get(&url).header("x-goog-api-key", api_key).call())
+        }
+        CheckedApi::Bhashini => return crate::bhashini::check(base, api_key, timeout),
     };
     let response = sent.map_err(|e| http::transport_error(&url, &e))?;
     let status = response.status().as_u16();

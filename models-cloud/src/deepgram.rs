@@ -108,12 +108,19 @@ pub(crate) fn encode(value: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct DeepgramStt {
     config: Arc<DeepgramSttConfig>,
+    connect_timeout: Duration,
 }
 
 impl DeepgramStt {
     /// A client for `config`.
     pub fn new(config: DeepgramSttConfig) -> Self {
-        Self { config: Arc::new(config) }
+        Self { config: Arc::new(config), connect_timeout: crate::ws::CONNECT_TIMEOUT }
+    }
+
+    /// Connects (TCP, TLS and the WebSocket handshake) within `timeout` (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
     }
 }
 
@@ -121,7 +128,8 @@ impl SpeechToText for DeepgramStt {
     fn stream(&self, language: &str) -> Box<dyn SttStream> {
         let url = self.config.listen_url(language);
         let key = format!("Token {}", self.config.api_key);
-        live::spawn("deepgram-listen", url, vec![("Authorization".into(), key)], DeepgramProtocol)
+        let headers = vec![("Authorization".into(), key)];
+        live::spawn_within("deepgram-listen", url, headers, DeepgramProtocol, self.connect_timeout)
     }
 }
 
@@ -227,6 +235,12 @@ impl DeepgramTts {
     /// A client for `config`.
     pub fn new(config: DeepgramTtsConfig) -> Self {
         Self { config: Arc::new(config), agent: http::agent(Duration::from_secs(10)) }
+    }
+
+    /// Connects and waits for the answer's first byte at most `timeout` each (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.agent = http::agent_within(timeout, timeout);
+        self
     }
 }
 

@@ -1,8 +1,11 @@
-//! ElevenLabs: Scribe realtime speech to text ([`ElevenLabsStt`], below) and text to speech over HTTP streaming: `POST {base}/v1/text-to-speech/{voice_id}/stream?
+//! ElevenLabs: Scribe realtime speech to text ([`ElevenLabsStt`], below), text to speech over its WebSocket
+//! ([`ElevenLabsWsTts`], below), and text to speech over HTTP streaming: `POST {base}/v1/text-to-speech/{voice_id}/stream?
 //! output_format=pcm_16000` with `xi-api-key` and `{"text", "model_id", "voice_settings"}`, answered by raw
 //! 16-bit PCM as it is made (elevenlabs.io/docs/api-reference/text-to-speech/stream). Errors come as
 //! `{"detail": {"status", "message"}}`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +17,8 @@ use voicera_models::{FailureKind, ModelError, TextToSpeech, TtsStream};
 use crate::deepgram::{encode, speak_http};
 use crate::http;
 use crate::live::{self, Heard, LiveProtocol};
-use crate::streams::spawn_audio;
+use crate::streams::{spawn_audio, AudioEvent, Pcm16Decoder};
+use crate::ws;
 
 /// ElevenLabs' API root.
 pub const DEFAULT_BASE_URL: &str = "https://api.elevenlabs.io";
@@ -79,6 +83,12 @@ impl ElevenLabsTts {
     pub fn new(config: ElevenLabsConfig) -> Self {
         Self { config: Arc::new(config), agent: http::agent(Duration::from_secs(10)) }
     }
+
+    /// Connects and waits for the answer's first byte at most `timeout` each (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.agent = http::agent_within(timeout, timeout);
+        self
+    }
 }
 
 /// The request body.
@@ -123,6 +133,7 @@ pub struct ElevenLabsStt {
     base_url: String,
     api_key: String,
     model: String,
+    connect_timeout: Duration,
 }
 
 impl std::fmt::Debug for ElevenLabsStt {
@@ -143,7 +154,14 @@ impl ElevenLabsStt {
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key: api_key.to_string(),
             model: model.to_string(),
+            connect_timeout: crate::ws::CONNECT_TIMEOUT,
         }
+    }
+
+    /// Connects (TCP, TLS and the WebSocket handshake) within `timeout` (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
     }
 
     /// The WebSocket URL for a stream in `language`.
@@ -167,7 +185,8 @@ impl ElevenLabsStt {
 impl voicera_models::SpeechToText for ElevenLabsStt {
     fn stream(&self, language: &str) -> Box<dyn voicera_models::SttStream> {
         let headers = vec![("xi-api-key".to_string(), self.api_key.clone())];
-        live::spawn("elevenlabs-listen", self.realtime_url(language), headers, ScribeProtocol)
+        let url = self.realtime_url(language);
+        live::spawn_within("elevenlabs-listen", url, headers, ScribeProtocol, self.connect_timeout)
     }
 }
 
@@ -226,6 +245,144 @@ impl LiveProtocol for ScribeProtocol {
             Some("error" | "transcriber_error" | "session_time_limit_exceeded") => error(FailureKind::Engine),
             Some(_) => Ok(Heard::Nothing), // session_started, committed_transcript_with_timestamps, commit_throttled
             None => Err(ModelError::new(FailureKind::Malformed, "a message without a message_type")),
+        }
+    }
+}
+
+/// The WebSocket root for an API root: `https://` becomes `wss://`, `http://` `ws://`.
+fn ws_root(base_url: &str) -> String {
+    if let Some(rest) = base_url.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = base_url.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        base_url.to_string()
+    }
+}
+
+/// ElevenLabs text to speech over its stream-input WebSocket
+/// (elevenlabs.io/docs/api-reference/text-to-speech/v-1-text-to-speech-voice-id-stream-input):
+/// `{base}/v1/text-to-speech/{voice_id}/stream-input?model_id=…&output_format=pcm_16000` upgraded with
+/// `xi-api-key`; the client sends the beginning of stream `{"text": " ", "voice_settings"}`, the clause as
+/// `{"text": "… ", "flush": true}` (text ends with a space), and the end of stream `{"text": ""}`; the server
+/// answers `{"audio": <base64 PCM>, "isFinal": null, "normalizedAlignment", "alignment"}` messages and ends
+/// with `{"isFinal": true}`. A refused key or bad input closes the socket with 1008 and a reason, or sends
+/// `{"message", "error", "code"}` first. Audio starts as soon as the first chunk is made, without waiting
+/// for an HTTP response head; a dropped stream closes the socket (the server stops generating).
+#[derive(Debug, Clone)]
+pub struct ElevenLabsWsTts {
+    config: Arc<ElevenLabsConfig>,
+    connect_timeout: Duration,
+}
+
+impl ElevenLabsWsTts {
+    /// A client for `config` (its `base_url` as `https://`/`http://` or `wss://`/`ws://`).
+    pub fn new(config: ElevenLabsConfig) -> Self {
+        Self { config: Arc::new(config), connect_timeout: ws::CONNECT_TIMEOUT }
+    }
+
+    /// Connects (TCP, TLS and the WebSocket handshake) within `timeout` (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The socket's URL.
+    pub fn stream_input_url(&self) -> String {
+        format!(
+            "{}/v1/text-to-speech/{}/stream-input?model_id={}&output_format=pcm_{}",
+            ws_root(&self.config.base_url),
+            encode(&self.config.voice_id),
+            encode(&self.config.model),
+            self.config.sample_rate
+        )
+    }
+}
+
+/// The messages one clause sends, in order: beginning of stream, the text, end of stream.
+pub fn stream_input_messages(config: &ElevenLabsConfig, text: &str) -> [Value; 3] {
+    let mut begin = json!({"text": " "});
+    if let Some(speed) = config.speed {
+        begin["voice_settings"] = json!({"speed": speed});
+    }
+    // The API wants each text piece to end with a space; the flush makes it speak all of it now.
+    let text = format!("{} ", text.trim_end());
+    [begin, json!({"text": text, "flush": true}), json!({"text": ""})]
+}
+
+impl TextToSpeech for ElevenLabsWsTts {
+    fn speak(&self, text: &str) -> Box<dyn TtsStream> {
+        let (config, timeout, url) = (Arc::clone(&self.config), self.connect_timeout, self.stream_input_url());
+        let text = text.to_string();
+        spawn_audio("elevenlabs-ws-speak", config.sample_rate, move |events, cancelled| {
+            if let Err(err) = stream_input(&config, &url, &text, timeout, events, cancelled) {
+                let _ = events.send(AudioEvent::Failed(err));
+            }
+        })
+    }
+}
+
+fn stream_input(
+    config: &ElevenLabsConfig,
+    url: &str,
+    text: &str,
+    connect_timeout: Duration,
+    events: &Sender<AudioEvent>,
+    cancelled: &AtomicBool,
+) -> Result<(), ModelError> {
+    let shown = url.split('?').next().unwrap_or(url).to_string();
+    let mut socket = ws::connect_within(url, &[("xi-api-key", &config.api_key)], connect_timeout)?;
+    for message in stream_input_messages(config, text) {
+        socket.send(Message::Text(message.to_string().into())).map_err(|e| ws::error(&shown, e))?;
+    }
+    let mut decoder = Pcm16Decoder::default();
+    loop {
+        if cancelled.load(Ordering::Relaxed) {
+            let _ = socket.close(None);
+            let _ = socket.flush();
+            return Ok(());
+        }
+        let message = match socket.read() {
+            Ok(message) => message,
+            Err(err) if ws::is_idle(&err) => continue,
+            Err(err) => return Err(ws::error(&shown, err)),
+        };
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Close(frame) => return Err(ws::close_error(&shown, frame.as_ref())),
+            Message::Binary(_) => {
+                return Err(ModelError::new(FailureKind::Malformed, format!("{shown}: an unexpected binary message")))
+            }
+            _ => continue,
+        };
+        let malformed = || {
+            let quoted: String = text.chars().take(200).collect();
+            ModelError::new(FailureKind::Malformed, format!("{shown}: unreadable message: {quoted}"))
+        };
+        let message: Value = serde_json::from_str(text.as_str()).map_err(|_| malformed())?;
+        if let Some(error) = message.get("error").filter(|e| !e.is_null()) {
+            let reason = message["message"].as_str().or(error.as_str()).unwrap_or("an error message");
+            let kind = match error.as_str().unwrap_or_default() {
+                "quota_exceeded" | "rate_limited" | "too_many_concurrent_requests" => FailureKind::Overloaded,
+                "invalid_api_key" | "unauthorized" | "voice_not_found" | "input_timeout_exceeded" => {
+                    FailureKind::Rejected
+                }
+                _ if message["code"].as_u64() == Some(1008) => FailureKind::Rejected,
+                _ => FailureKind::Engine,
+            };
+            return Err(ModelError::new(kind, format!("{shown}: {reason}")));
+        }
+        if let Some(audio) = message["audio"].as_str().filter(|a| !a.is_empty()) {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(audio).map_err(|_| malformed())?;
+            if events.send(AudioEvent::Samples(decoder.push(&bytes))).is_err() {
+                return Ok(());
+            }
+        }
+        if message["isFinal"].as_bool() == Some(true) {
+            let _ = events.send(AudioEvent::Done);
+            let _ = socket.close(None);
+            let _ = socket.flush();
+            return Ok(());
         }
     }
 }

@@ -77,6 +77,12 @@ impl GeminiChat {
         let agent = http::agent(config.first_byte_timeout);
         Self { config: Arc::new(config), agent }
     }
+
+    /// Connects and waits for the answer's first byte at most `timeout` each (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.agent = http::agent_within(timeout, timeout);
+        self
+    }
 }
 
 impl LanguageModel for GeminiChat {

@@ -15,8 +15,14 @@ pub(crate) const MAX_ERROR_BODY: u64 = 64 * 1024;
 /// An agent with a 5 s connect timeout, `first_byte` for the response head, [`STREAM_TIMEOUT`] for the body,
 /// and error statuses returned as responses (their bodies carry the provider's message).
 pub(crate) fn agent(first_byte: Duration) -> ureq::Agent {
+    agent_within(Duration::from_secs(5), first_byte)
+}
+
+/// An agent with `connect` to connect (and TLS), `first_byte` for the response head (a provider's
+/// `timeout_ms` sets both), [`STREAM_TIMEOUT`] for the body, error statuses returned as responses.
+pub(crate) fn agent_within(connect: Duration, first_byte: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_connect(Some(connect))
         .timeout_recv_response(Some(first_byte))
         .timeout_recv_body(Some(STREAM_TIMEOUT))
         .http_status_as_error(false)

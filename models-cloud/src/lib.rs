@@ -4,10 +4,15 @@
 //! - language models: [`openai::OpenAiChat`] (any OpenAI-compatible chat endpoint: OpenAI, Groq, vLLM,
 //!   llama.cpp's server, Ollama), [`anthropic::AnthropicChat`], [`gemini::GeminiChat`];
 //! - speech to text: [`deepgram::DeepgramStt`] and [`elevenlabs::ElevenLabsStt`] (live WebSockets), [`sarvam::SarvamStt`],
-//!   [`openai_stt::OpenAiStt`], [`ai4bharat::Ai4BharatStt`] (the original's IndicConformer server);
-//! - text to speech: [`elevenlabs::ElevenLabsTts`], [`deepgram::DeepgramTts`] (Aura), [`cartesia::CartesiaTts`],
-//!   [`openai_tts::OpenAiTts`], [`sarvam::SarvamTts`] (Bulbul), [`ai4bharat::ParlerTts`] (the original's Indic
+//!   [`openai_stt::OpenAiStt`], [`google::GoogleStt`], [`bhashini::BhashiniStt`], [`ai4bharat::Ai4BharatStt`] (the
+//!   original's IndicConformer server);
+//! - text to speech: [`elevenlabs::ElevenLabsTts`] (HTTP) and [`elevenlabs::ElevenLabsWsTts`] (WebSocket),
+//!   [`deepgram::DeepgramTts`] (Aura), [`cartesia::CartesiaTts`], [`openai_tts::OpenAiTts`], [`sarvam::SarvamTts`]
+//!   (Bulbul), [`google::GoogleTts`], [`bhashini::BhashiniTts`], [`ai4bharat::ParlerTts`] (the original's Indic
 //!   Parler server).
+//!
+//! Every client takes `with_timeout` (`[providers.<name>] timeout_ms`): the budget to connect and to the
+//! answer's first byte (HTTP) or to connect and finish the handshake (WebSocket).
 //!
 //! Each request or stream runs on a thread of its own with blocking I/O and short read timeouts, and hands
 //! events to the stream object through a channel, so the call's engine only ever polls; dropping the stream
@@ -19,11 +24,13 @@
 
 pub mod ai4bharat;
 pub mod anthropic;
+pub mod bhashini;
 pub mod cartesia;
 pub mod check;
 pub mod deepgram;
 pub mod elevenlabs;
 pub mod gemini;
+pub mod google;
 pub mod http;
 pub mod live;
 pub mod openai;

@@ -162,13 +162,24 @@ pub fn spawn<P: LiveProtocol>(
     headers: Vec<(String, String)>,
     protocol: P,
 ) -> Box<dyn SttStream> {
+    spawn_within(name, url, headers, protocol, ws::CONNECT_TIMEOUT)
+}
+
+/// [`spawn`], connecting within `connect_timeout` (the provider's `timeout_ms`).
+pub fn spawn_within<P: LiveProtocol>(
+    name: &str,
+    url: String,
+    headers: Vec<(String, String)>,
+    protocol: P,
+    connect_timeout: Duration,
+) -> Box<dyn SttStream> {
     let (commands, command_receiver) = mpsc::channel();
     let (results, receiver) = mpsc::channel();
     let cancelled = Arc::new(AtomicBool::new(false));
     let stop = Arc::clone(&cancelled);
     let spawned = std::thread::Builder::new()
         .name(name.into())
-        .spawn(move || run(&url, &headers, &protocol, &command_receiver, &results, &stop));
+        .spawn(move || run(&url, &headers, connect_timeout, &protocol, &command_receiver, &results, &stop));
     let failure = spawned.err().map(|e| ModelError::new(FailureKind::Engine, format!("cannot start: {e}")));
     Box::new(LiveStream { commands, receiver, cancelled, failure })
 }
@@ -211,6 +222,7 @@ impl Drop for LiveStream {
 fn run(
     url: &str,
     headers: &[(String, String)],
+    connect_timeout: Duration,
     protocol: &dyn LiveProtocol,
     commands: &Receiver<Command>,
     results: &Sender<Transcript>,
@@ -219,7 +231,7 @@ fn run(
     let shown = url.split('?').next().unwrap_or(url).to_string();
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let mut state = LiveTranscript::default();
-    let failure = match ws::connect(url, &headers) {
+    let failure = match ws::connect_within(url, &headers, connect_timeout) {
         Ok(mut socket) => match listen(&shown, &mut socket, protocol, &mut state, commands, results, cancelled) {
             Ok(()) => {
                 if let Some(close) = protocol.close() {

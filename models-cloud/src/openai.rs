@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use voicera_models::{ChatMessage, FailureKind, LanguageModel, LlmEvent, LlmStream, ModelError, Role, ToolSpec};
 
+use crate::http;
 use crate::sse::SseParser;
 use crate::streams::spawn_reply;
 
@@ -88,6 +89,12 @@ impl OpenAiChat {
             .build()
             .into();
         Self { config: Arc::new(config), agent }
+    }
+
+    /// Connects and waits for the answer's first byte at most `timeout` each (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.agent = http::agent_within(timeout, timeout);
+        self
     }
 }
 

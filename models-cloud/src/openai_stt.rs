@@ -41,6 +41,12 @@ impl OpenAiStt {
             agent: http::agent(Duration::from_secs(15)),
         }
     }
+
+    /// Connects and waits for the answer's first byte at most `timeout` each (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.agent = http::agent_within(timeout, timeout);
+        self
+    }
 }
 
 impl SpeechToText for OpenAiStt {

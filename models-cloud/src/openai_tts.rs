@@ -73,6 +73,12 @@ impl OpenAiTts {
     pub fn new(config: OpenAiTtsConfig) -> Self {
         Self { config: Arc::new(config), agent: http::agent(Duration::from_secs(10)) }
     }
+
+    /// Connects and waits for the answer's first byte at most `timeout` each (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.agent = http::agent_within(timeout, timeout);
+        self
+    }
 }
 
 /// The request body.

@@ -117,6 +117,12 @@ impl SarvamTts {
     pub fn new(config: SarvamTtsConfig) -> Self {
         Self { config: Arc::new(config), agent: http::agent(Duration::from_secs(15)) }
     }
+
+    /// Connects and waits for the answer's first byte at most `timeout` each (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.agent = http::agent_within(timeout, timeout);
+        self
+    }
 }
 
 impl TextToSpeech for SarvamTts {
@@ -227,6 +233,12 @@ impl SarvamStt {
             model: model.to_string(),
             agent: http::agent(Duration::from_secs(15)),
         }
+    }
+
+    /// Connects and waits for the answer's first byte at most `timeout` each (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.agent = http::agent_within(timeout, timeout);
+        self
     }
 }
 

@@ -86,6 +86,12 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
 /// Connects to `url` with `headers` (the key goes in one of them, or in the URL where the provider wants it
 /// there); `url` is never logged with its query. A refused handshake keeps the provider's status and message.
 pub fn connect(url: &str, headers: &[(&str, &str)]) -> Result<Socket, ModelError> {
+    connect_within(url, headers, CONNECT_TIMEOUT)
+}
+
+/// [`connect`] with `timeout` for the TCP connect, and again for the TLS and WebSocket handshakes (a
+/// provider's `timeout_ms`): a server that accepts and then stalls is a [`FailureKind::TimedOut`].
+pub fn connect_within(url: &str, headers: &[(&str, &str)], timeout: Duration) -> Result<Socket, ModelError> {
     let shown = url.split('?').next().unwrap_or(url).to_string();
     let unreachable = |message: String| ModelError::new(FailureKind::Unreachable, format!("{shown}: {message}"));
     let mut request = url.into_client_request().map_err(|e| ModelError::new(FailureKind::Rejected, e.to_string()))?;
@@ -104,7 +110,7 @@ pub fn connect(url: &str, headers: &[(&str, &str)]) -> Result<Socket, ModelError
     let mut last = None;
     let mut tcp = None;
     for address in addresses {
-        match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
+        match TcpStream::connect_timeout(&address, timeout) {
             Ok(stream) => {
                 tcp = Some(stream);
                 break;
@@ -118,8 +124,8 @@ pub fn connect(url: &str, headers: &[(&str, &str)]) -> Result<Socket, ModelError
         None => unreachable("no address".into()),
     })?;
     let _ = tcp.set_nodelay(true);
-    tcp.set_read_timeout(Some(CONNECT_TIMEOUT)).map_err(|e| unreachable(e.to_string()))?;
-    tcp.set_write_timeout(Some(CONNECT_TIMEOUT)).map_err(|e| unreachable(e.to_string()))?;
+    tcp.set_read_timeout(Some(timeout)).map_err(|e| unreachable(e.to_string()))?;
+    tcp.set_write_timeout(Some(timeout)).map_err(|e| unreachable(e.to_string()))?;
     let conn = if tls {
         let config = tls_config().map_err(|e| ModelError::new(FailureKind::Engine, e))?;
         let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| unreachable(e.to_string()))?;

@@ -1128,3 +1128,438 @@ mod scribe {
         }
     }
 }
+
+/// An HTTP server answering one request per connection with `answers` in turn (each a whole response with
+/// `Connection: close`); returns the requests it read.
+fn http_sequence(answers: Vec<String>) -> (SocketAddr, JoinHandle<Vec<HttpRequest>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let handle = std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        for answer in answers {
+            let (mut socket, _) = listener.accept().unwrap();
+            requests.push(read_request(&mut socket));
+            socket.write_all(answer.as_bytes()).unwrap();
+        }
+        requests
+    });
+    (address, handle)
+}
+
+/// A server that accepts connections and never answers (a stalled provider); it holds them for `hold`.
+fn stalling_server(hold: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let until = Instant::now() + hold;
+        listener.set_nonblocking(true).unwrap();
+        while Instant::now() < until {
+            if let Ok((socket, _)) = listener.accept() {
+                held.push(socket);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    address
+}
+
+mod timeouts {
+    use std::sync::Arc;
+
+    use voicera_models::fallback::{BreakerPolicy, ChainBudget, FallbackLlm, Link, SystemClock};
+    use voicera_models_cloud::deepgram::{DeepgramStt, DeepgramSttConfig};
+    use voicera_models_cloud::elevenlabs::{ElevenLabsConfig, ElevenLabsWsTts};
+    use voicera_models_cloud::openai::{OpenAiChat, OpenAiConfig};
+
+    use super::*;
+
+    fn sse_answer(words: &[&str]) -> Vec<Vec<u8>> {
+        let mut body: Vec<Vec<u8>> = words
+            .iter()
+            .map(|w| format!("data: {}\n\n", json!({"choices": [{"index": 0, "delta": {"content": w}}]})).into_bytes())
+            .collect();
+        body.push(
+            b"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n".to_vec(),
+        );
+        body
+    }
+
+    #[test]
+    fn a_stalled_provider_fails_after_its_timeout_and_the_chain_answers_from_the_next_link() {
+        let stalled = stalling_server(Duration::from_secs(20));
+        let (backup, backup_server) = http_server(stream_head("text/event-stream"), sse_answer(&["It is ", "three."]));
+        let timeout = Duration::from_millis(300);
+        let primary = OpenAiChat::new(OpenAiConfig::new(&format!("http://{stalled}/v1"), "gpt-4o-mini", None))
+            .with_timeout(timeout);
+        let secondary = OpenAiChat::new(OpenAiConfig::new(&format!("http://{backup}/v1"), "llama", None));
+        let links = vec![
+            Link::new("openai:gpt-4o-mini", Arc::new(primary) as Arc<dyn LanguageModel>, BreakerPolicy::default())
+                .with_first_result(timeout),
+            Link::new("groq:llama", Arc::new(secondary) as Arc<dyn LanguageModel>, BreakerPolicy::default()),
+        ];
+        // The chain's own budget is far longer: the switch comes from the provider's timeout_ms.
+        let budget = ChainBudget { first_token: Duration::from_secs(30), stall: Duration::from_secs(30) };
+        let chain = FallbackLlm::new(links, budget, Arc::new(SystemClock));
+        let started = Instant::now();
+        // A switch notice does not end the reply: collect until its end.
+        let mut reply = chain.reply(&history(), &[]);
+        let mut events = Vec::new();
+        while started.elapsed() < DEADLINE {
+            match reply.poll_event() {
+                Some(event) => {
+                    let end = matches!(event, LlmEvent::Done | LlmEvent::Failed(_) | LlmEvent::ToolCall { .. });
+                    events.push(event);
+                    if end {
+                        break;
+                    }
+                }
+                None => std::thread::sleep(Duration::from_millis(2)),
+            }
+        }
+        let switched = events
+            .iter()
+            .find_map(|e| match e {
+                LlmEvent::Switched { from, to, reason } => Some((from.clone(), to.clone(), reason.kind)),
+                _ => None,
+            })
+            .expect("a switch");
+        assert_eq!(switched, ("openai:gpt-4o-mini".into(), "groq:llama".into(), FailureKind::TimedOut));
+        let text: String =
+            events.iter().filter_map(|e| if let LlmEvent::Token(t) = e { Some(t.as_str()) } else { None }).collect();
+        assert_eq!(text, "It is three.");
+        assert!(started.elapsed() < Duration::from_secs(10), "switched long before the chain's 30 s");
+        assert_eq!(backup_server.join().unwrap().line, "POST /v1/chat/completions HTTP/1.1");
+    }
+
+    #[test]
+    fn http_and_websocket_clients_give_up_on_a_stalled_provider_as_timed_out() {
+        let stalled = stalling_server(Duration::from_secs(20));
+        let timeout = Duration::from_millis(250);
+        let chat = OpenAiChat::new(OpenAiConfig::new(&format!("http://{stalled}/v1"), "m", None)).with_timeout(timeout);
+        let events = collect_reply(chat.reply(&history(), &[]));
+        assert_eq!(failure_of(&events).kind, FailureKind::TimedOut, "{events:?}");
+        // A WebSocket whose handshake never comes back.
+        let config = ElevenLabsConfig::new(&format!("ws://{stalled}"), "eleven_flash_v2_5", "v", "xi-test");
+        let failure = collect_audio(ElevenLabsWsTts::new(config).with_timeout(timeout).speak("Hi")).1.unwrap();
+        assert_eq!(failure.kind, FailureKind::TimedOut, "{failure}");
+        let stt = DeepgramStt::new(DeepgramSttConfig::new(&format!("http://{stalled}"), "nova-3", "dg"))
+            .with_timeout(timeout);
+        let mut stream = stt.stream("en");
+        stream.push_audio(&[0; 160]);
+        stream.end_of_speech();
+        match next_transcript(stream.as_mut()) {
+            Transcript::Failed(err) => assert_eq!(err.kind, FailureKind::TimedOut, "{err}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+mod probes {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use voicera_models::fallback::{BreakerPolicy, BreakerState, ChainBudget, Clock, FallbackLlm, Link, Probe};
+    use voicera_models_cloud::check::{check_within, CheckedApi};
+    use voicera_models_cloud::openai::{OpenAiChat, OpenAiConfig};
+
+    use super::*;
+
+    struct VirtualClock {
+        base: Instant,
+        ms: AtomicU64,
+    }
+
+    impl Clock for VirtualClock {
+        fn now(&self) -> Instant {
+            self.base + Duration::from_millis(self.ms.load(Ordering::Relaxed))
+        }
+    }
+
+    #[test]
+    fn the_probe_reopens_on_a_failing_provider_and_closes_when_it_recovers() {
+        // The provider: a turn gets 503, the first probe of its model list 503, the second the list.
+        let busy = error_head("503 Service Unavailable", r#"{"error":{"message":"The server is overloaded"}}"#);
+        let (provider, server) = http_sequence(vec![
+            busy.clone(),
+            busy,
+            json_answer(r#"{"object":"list","data":[{"id":"gpt-4o-mini","object":"model"}]}"#),
+        ]);
+        let base = format!("http://{provider}/v1");
+        let probe_base = base.clone();
+        let probe: Probe = Arc::new(move || {
+            check_within(CheckedApi::OpenAiCompatible, &probe_base, "sk-test", Duration::from_secs(5)).map(|_| ())
+        });
+        let clock = Arc::new(VirtualClock { base: Instant::now(), ms: AtomicU64::new(0) });
+        let chat = OpenAiChat::new(OpenAiConfig::new(&base, "gpt-4o-mini", Some("sk-test".into())));
+        let policy = BreakerPolicy { failures_to_open: 1, open_for: Duration::from_secs(30) };
+        let link = Link::new("openai:gpt-4o-mini", Arc::new(chat) as Arc<dyn LanguageModel>, policy).with_probe(probe);
+        let chain = FallbackLlm::new(vec![link], ChainBudget::default(), clock.clone());
+        // A turn fails: the breaker opens.
+        let events = collect_reply(chain.reply(&history(), &[]));
+        assert_eq!(failure_of(&events).kind, FailureKind::Overloaded);
+        let link = &chain.links()[0];
+        assert!(matches!(link.breaker_state(), BreakerState::Open { .. }));
+        assert_eq!(chain.probe_now(), 0, "no probe within the hold");
+        clock.ms.fetch_add(30_000, Ordering::Relaxed);
+        assert_eq!(chain.probe_now(), 1, "the hold is over: one probe");
+        assert!(matches!(link.breaker_state(), BreakerState::Open { .. }), "the provider still fails: open again");
+        assert_eq!(chain.probe_now(), 0);
+        clock.ms.fetch_add(30_000, Ordering::Relaxed);
+        assert_eq!(chain.probe_now(), 1);
+        assert_eq!(link.breaker_state(), BreakerState::Closed { failures: 0 }, "the provider is back");
+        let requests = server.join().unwrap();
+        assert_eq!(requests[0].line, "POST /v1/chat/completions HTTP/1.1");
+        for request in &requests[1..] {
+            assert_eq!(request.line, "GET /v1/models HTTP/1.1");
+            assert_eq!(request.header("authorization"), Some("Bearer sk-test"));
+        }
+    }
+}
+
+mod elevenlabs_ws {
+    use voicera_models_cloud::elevenlabs::{ElevenLabsConfig, ElevenLabsWsTts};
+
+    use super::*;
+
+    fn check(request: &Request) -> Result<(), ErrorResponse> {
+        assert_eq!(
+            request.uri().to_string(),
+            "/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM/stream-input?model_id=eleven_flash_v2_5&output_format=pcm_16000"
+        );
+        if header(request, "xi-api-key") != "xi-test" {
+            return Err(refuse(401, r#"{"detail":{"status":"invalid_api_key","message":"Invalid API key"}}"#));
+        }
+        Ok(())
+    }
+
+    fn config(address: SocketAddr, key: &str) -> ElevenLabsConfig {
+        ElevenLabsConfig::new(&format!("http://{address}"), "eleven_flash_v2_5", "21m00Tcm4TlvDq8ikWAM", key)
+    }
+
+    #[test]
+    fn begin_text_and_end_of_stream_are_answered_by_base64_audio_until_is_final() {
+        let samples: Vec<i16> = (0..1200).map(|i| (i * 7) as i16).collect();
+        let chunks: Vec<String> =
+            samples.chunks(500).map(|c| base64::engine::general_purpose::STANDARD.encode(pcm_bytes(c))).collect();
+        let (address, server) = ws_server(check, move |socket| {
+            let mut sent = Vec::new();
+            for _ in 0..3 {
+                sent.push(serde_json::from_str::<Value>(socket.read().unwrap().to_text().unwrap()).unwrap());
+            }
+            for audio in chunks {
+                let alignment = json!({"chars": ["N"], "charStartTimesMs": [0], "charDurationsMs": [50]});
+                let message =
+                    json!({"audio": audio, "isFinal": null, "normalizedAlignment": alignment, "alignment": alignment});
+                socket.send(Message::Text(message.to_string().into())).unwrap();
+            }
+            socket.send(Message::Text(json!({"isFinal": true}).to_string().into())).unwrap();
+            sent
+        });
+        let mut config = config(address, "xi-test");
+        config.speed = Some(1.1);
+        let (audio, failure) = collect_audio(ElevenLabsWsTts::new(config).speak("Namaste."));
+        assert_eq!((audio, failure), (samples, None));
+        let sent = server.join().unwrap().unwrap();
+        assert_eq!(sent[0]["text"], " ", "beginning of stream");
+        assert!((sent[0]["voice_settings"]["speed"].as_f64().unwrap() - 1.1).abs() < 1e-6);
+        assert_eq!(sent[1], json!({"text": "Namaste. ", "flush": true}), "the text ends with a space");
+        assert_eq!(sent[2], json!({"text": ""}), "end of stream");
+    }
+
+    #[test]
+    fn a_refused_key_an_error_message_and_a_policy_close_fail() {
+        let (address, _server) = ws_server(check, |_| ());
+        let failure = collect_audio(ElevenLabsWsTts::new(config(address, "xi-bad")).speak("Hi")).1.unwrap();
+        assert_eq!(failure.kind, FailureKind::Rejected);
+        assert!(failure.message.contains("Invalid API key") && !failure.message.contains("xi-bad"), "{failure}");
+
+        let (address, _server) = ws_server(check, |socket| {
+            for _ in 0..3 {
+                let _ = socket.read();
+            }
+            let error = json!({"message": "Quota exceeded for this voice", "error": "quota_exceeded", "code": 1008});
+            socket.send(Message::Text(error.to_string().into())).unwrap();
+        });
+        let failure = collect_audio(ElevenLabsWsTts::new(config(address, "xi-test")).speak("Hi")).1.unwrap();
+        assert_eq!(failure.kind, FailureKind::Overloaded);
+        assert!(failure.message.contains("Quota exceeded"), "{failure}");
+
+        let (address, _server) = ws_server(check, |socket| {
+            for _ in 0..3 {
+                let _ = socket.read();
+            }
+            let frame = tungstenite::protocol::CloseFrame {
+                code: tungstenite::protocol::frame::coding::CloseCode::Policy,
+                reason: "Input timeout exceeded".into(),
+            };
+            let _ = socket.close(Some(frame));
+            let _ = socket.flush();
+            let _ = socket.read();
+        });
+        let failure = collect_audio(ElevenLabsWsTts::new(config(address, "xi-test")).speak("Hi")).1.unwrap();
+        assert_eq!(failure.kind, FailureKind::Rejected);
+        assert!(failure.message.contains("1008") && failure.message.contains("Input timeout"), "{failure}");
+    }
+}
+
+mod google {
+    use voicera_models_cloud::google::{GoogleStt, GoogleTts, GoogleTtsConfig};
+    use voicera_models_cloud::utterance::wav_file;
+
+    use super::*;
+
+    #[test]
+    fn recognize_posts_linear16_in_base64_and_joins_the_results() {
+        let answer = r#"{"results":[{"alternatives":[{"transcript":"मुझे टिकट","confidence":0.93}],"resultEndTime":"1.2s","languageCode":"hi-in"},{"alternatives":[{"transcript":" चाहिए","confidence":0.9}],"languageCode":"hi-in"}],"totalBilledTime":"2s","requestId":"123"}"#;
+        let (address, server) = http_server(json_answer(answer), vec![]);
+        let mut stream = GoogleStt::new(&format!("http://{address}"), "latest_short", "g-test").stream("hi");
+        let audio: Vec<i16> = (0..640).map(|i| (i * 3) as i16).collect();
+        stream.push_audio(&audio);
+        stream.end_of_speech();
+        assert_eq!(next_transcript(stream.as_mut()), Transcript::Final("मुझे टिकट चाहिए".into()));
+        let request = server.join().unwrap();
+        assert_eq!(request.line, "POST /v1/speech:recognize HTTP/1.1");
+        assert_eq!(request.header("x-goog-api-key"), Some("g-test"));
+        let body = request.json();
+        assert_eq!(
+            body["config"],
+            json!({"encoding": "LINEAR16", "sampleRateHertz": 16000, "languageCode": "hi-IN", "model": "latest_short", "enableAutomaticPunctuation": true})
+        );
+        let sent =
+            base64::engine::general_purpose::STANDARD.decode(body["audio"]["content"].as_str().unwrap()).unwrap();
+        assert_eq!(sent, pcm_bytes(&audio));
+
+        let error = r#"{"error":{"code":403,"message":"API key not valid. Please pass a valid API key.","status":"PERMISSION_DENIED"}}"#;
+        let (address, _server) = http_server(error_head("403 Forbidden", error), vec![]);
+        let mut stream = GoogleStt::new(&format!("http://{address}"), "latest_short", "bad").stream("en");
+        stream.end_of_speech();
+        match next_transcript(stream.as_mut()) {
+            Transcript::Failed(err) => {
+                assert_eq!(err.kind, FailureKind::Rejected);
+                assert!(err.message.contains("API key not valid"), "{err}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn synthesize_sends_voice_and_audio_config_and_plays_the_wav() {
+        let samples: Vec<i16> = (0..900).map(|i| (i * 11) as i16).collect();
+        let answer = json!({"audioContent": base64::engine::general_purpose::STANDARD.encode(wav_file(&samples))});
+        let (address, server) = http_server(json_answer(&answer.to_string()), vec![]);
+        let mut config = GoogleTtsConfig::new(&format!("http://{address}"), "hi-IN-Neural2-A", "hi", "g-test");
+        (config.speaking_rate, config.pitch, config.volume_gain_db) = (Some(1.25), Some(-2.0), Some(3.0));
+        assert_eq!(collect_audio(GoogleTts::new(config).speak("नमस्ते")), (samples, None));
+        let request = server.join().unwrap();
+        assert_eq!(request.line, "POST /v1/text:synthesize HTTP/1.1");
+        assert_eq!(request.header("x-goog-api-key"), Some("g-test"));
+        assert_eq!(
+            request.json(),
+            json!({
+                "input": {"text": "नमस्ते"},
+                "voice": {"languageCode": "hi-IN", "name": "hi-IN-Neural2-A"},
+                "audioConfig": {"audioEncoding": "LINEAR16", "sampleRateHertz": 16000, "speakingRate": 1.25, "pitch": -2.0, "volumeGainDb": 3.0}
+            })
+        );
+        let (address, _server) = http_server(json_answer(r#"{"audioContent":"not base64!"}"#), vec![]);
+        let config = GoogleTtsConfig::new(&format!("http://{address}"), "", "ta", "g-test");
+        assert_eq!(collect_audio(GoogleTts::new(config).speak("x")).1.unwrap().kind, FailureKind::Malformed);
+    }
+}
+
+mod bhashini {
+    use voicera_models_cloud::bhashini::{BhashiniAccount, BhashiniStt, BhashiniTts};
+    use voicera_models_cloud::utterance::wav_file;
+
+    use super::*;
+
+    /// A config answer pointing compute calls at `compute`.
+    fn config_answer(task: &str, service: &str, compute: SocketAddr) -> String {
+        json_answer(
+            &json!({
+                "languages": [{"sourceLanguage": "mni", "targetLanguageList": []}],
+                "pipelineResponseConfig": [{"taskType": task, "config": [
+                    {"serviceId": service, "modelId": "6411746956e9de23f65b5426", "language": {"sourceLanguage": "mni", "sourceScriptCode": "Beng"}}
+                ]}],
+                "feedbackUrl": "https://dhruva-api.bhashini.gov.in/services/feedback/submit",
+                "pipelineInferenceAPIEndPoint": {
+                    "callbackUrl": format!("http://{compute}/services/inference/pipeline"),
+                    "inferenceApiKey": {"name": "Authorization", "value": "inference-key-1"},
+                    "isMultilingualEnabled": true,
+                    "isSyncApi": true
+                },
+                "pipelineInferenceSocketEndPoint": {"callbackUrl": "wss://dhruva-api.bhashini.gov.in", "isSyncApi": true}
+            })
+            .to_string(),
+        )
+    }
+
+    #[test]
+    fn asr_asks_the_pipeline_config_once_then_computes_with_the_inference_key() {
+        let answer = |text: &str| {
+            json_answer(&json!({"pipelineResponse": [{"taskType": "asr", "config": null, "output": [{"source": text}], "audio": null}]}).to_string())
+        };
+        let (compute, compute_server) = http_sequence(vec![answer("ꯈꯨꯔꯨꯝꯖꯔꯤ"), answer("ꯊꯥꯒꯠꯆꯔꯤ")]);
+        let (config, config_server) =
+            http_server(config_answer("asr", "ai4bharat/conformer-multilingual-all--gpu-t4", compute), vec![]);
+        let account = BhashiniAccount::new(&format!("http://{config}"), "", "user-1:ulca-key").unwrap();
+        let mut stream = BhashiniStt::new(account, Duration::from_secs(5)).stream("mni");
+        let audio: Vec<i16> = (0..800).map(|i| i as i16).collect();
+        stream.push_audio(&audio);
+        stream.end_of_speech();
+        assert_eq!(next_transcript(stream.as_mut()), Transcript::Final("ꯈꯨꯔꯨꯝꯖꯔꯤ".into()));
+        stream.push_audio(&audio);
+        stream.end_of_speech();
+        assert_eq!(next_transcript(stream.as_mut()), Transcript::Final("ꯊꯥꯒꯠꯆꯔꯤ".into()));
+        let request = config_server.join().unwrap();
+        assert_eq!(request.line, "POST /ulca/apis/v0/model/getModelsPipeline HTTP/1.1");
+        assert_eq!((request.header("userID"), request.header("ulcaApiKey")), (Some("user-1"), Some("ulca-key")));
+        assert_eq!(
+            request.json(),
+            json!({"pipelineTasks": [{"taskType": "asr", "config": {"language": {"sourceLanguage": "mni"}}}],
+                   "pipelineRequestConfig": {"pipelineId": "64392f96daac500b55c543cd"}})
+        );
+        let computed = compute_server.join().unwrap();
+        assert_eq!(computed.len(), 2, "one config call served both utterances");
+        let request = &computed[0];
+        assert_eq!(request.line, "POST /services/inference/pipeline HTTP/1.1");
+        assert_eq!(request.header("authorization"), Some("inference-key-1"));
+        assert_eq!(request.header("ulcaApiKey"), None, "the account key stays with the config call");
+        let body = request.json();
+        assert_eq!(
+            body["pipelineTasks"],
+            json!([{"taskType": "asr", "config": {"language": {"sourceLanguage": "mni"}, "serviceId": "ai4bharat/conformer-multilingual-all--gpu-t4", "audioFormat": "wav", "samplingRate": 16000}}])
+        );
+        let wav = base64::engine::general_purpose::STANDARD
+            .decode(body["inputData"]["audio"][0]["audioContent"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(wav_data(&wav), pcm_bytes(&audio));
+    }
+
+    #[test]
+    fn tts_computes_a_wav_and_a_refused_config_fails_with_the_providers_words() {
+        let samples: Vec<i16> = (0..700).map(|i| (i * 5) as i16).collect();
+        let audio = base64::engine::general_purpose::STANDARD.encode(wav_file(&samples));
+        let answer = json!({"pipelineResponse": [{"taskType": "tts", "config": {"language": {"sourceLanguage": "mni"}, "audioFormat": "wav", "encoding": "base64", "samplingRate": 16000}, "output": null, "audio": [{"audioContent": audio, "audioUri": null}]}]});
+        let (compute, compute_server) = http_server(json_answer(&answer.to_string()), vec![]);
+        let (config, _config_server) = http_server(config_answer("tts", "Bhashini/IITM/TTS", compute), vec![]);
+        let account = BhashiniAccount::new(&format!("http://{config}"), "", "user-1:ulca-key").unwrap();
+        let tts = BhashiniTts::new(account, "mni", "male", Duration::from_secs(5));
+        assert_eq!(collect_audio(tts.speak("ꯈꯨꯔꯨꯝꯖꯔꯤ")), (samples, None));
+        let body = compute_server.join().unwrap().json();
+        assert_eq!(
+            body,
+            json!({"pipelineTasks": [{"taskType": "tts", "config": {"language": {"sourceLanguage": "mni"}, "serviceId": "Bhashini/IITM/TTS", "gender": "male", "samplingRate": 16000}}],
+                   "inputData": {"input": [{"source": "ꯈꯨꯔꯨꯝꯖꯔꯤ"}]}})
+        );
+
+        let (config, _server) =
+            http_server(error_head("401 Unauthorized", r#"{"message":"Invalid ulcaApiKey"}"#), vec![]);
+        let account = BhashiniAccount::new(&format!("http://{config}"), "", "user-1:bad").unwrap();
+        let failure =
+            collect_audio(BhashiniTts::new(account, "hi", "female", Duration::from_secs(5)).speak("x")).1.unwrap();
+        assert_eq!(failure.kind, FailureKind::Rejected);
+        assert!(failure.message.contains("Invalid ulcaApiKey"), "{failure}");
+    }
+}

@@ -11,8 +11,14 @@
 //!
 //! The breaker ([`Breaker`]) is a pure state machine with time passed in; the chain reads time through a
 //! [`Clock`], so tests run it on a virtual one.
+//!
+//! A link may carry its provider's own budget ([`Link::with_first_result`], from `[providers.<name>]
+//! timeout_ms`) and a probe ([`Link::with_probe`]: the provider's cheapest authenticated request). A link with
+//! a probe is never half-opened by a caller: when its hold ends, the chain's prober ([`Chain::probe_due`],
+//! run by [`Chain::spawn_prober`]) makes the probe and closes or re-opens the breaker, so the first caller
+//! after an outage does not pay for finding out.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use crate::{ChatMessage, FailureKind, LanguageModel, LlmEvent, LlmStream, ModelError, Role, ToolSpec};
@@ -72,12 +78,33 @@ pub enum BreakerState {
 pub struct Breaker {
     policy: BreakerPolicy,
     state: BreakerState,
+    /// A background probe decides when an open breaker closes: callers never half-open it.
+    probed: bool,
 }
 
 impl Breaker {
     /// A closed breaker.
     pub fn new(policy: BreakerPolicy) -> Breaker {
-        Breaker { policy, state: BreakerState::Closed { failures: 0 } }
+        Breaker { policy, state: BreakerState::Closed { failures: 0 }, probed: false }
+    }
+
+    /// A closed breaker whose open state only a background probe ends ([`Breaker::probe_due`]): callers are
+    /// refused while it is open, even after its hold.
+    pub fn probed(policy: BreakerPolicy) -> Breaker {
+        Breaker { probed: true, ..Breaker::new(policy) }
+    }
+
+    /// Whether a background probe should be made at `now`: the breaker is open and its hold is over. It then
+    /// turns half-open (callers are still refused) until the probe reports through [`Breaker::on_success`]
+    /// or [`Breaker::on_failure`]/[`Breaker::on_error`].
+    pub fn probe_due(&mut self, now: Instant) -> bool {
+        match self.state {
+            BreakerState::Open { until } if now >= until => {
+                self.state = BreakerState::HalfOpen;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The current state.
@@ -90,7 +117,7 @@ impl Breaker {
     pub fn allow(&mut self, now: Instant) -> bool {
         match self.state {
             BreakerState::Closed { .. } => true,
-            BreakerState::Open { until } if now >= until => {
+            BreakerState::Open { until } if now >= until && !self.probed => {
                 self.state = BreakerState::HalfOpen;
                 true
             }
@@ -160,12 +187,39 @@ pub struct Link<M: ?Sized = dyn LanguageModel> {
     /// The model.
     pub model: Arc<M>,
     breaker: Mutex<Breaker>,
+    /// This link's budget to its first result (token, final, audio), instead of the chain's.
+    first_result: Option<Duration>,
+    probe: Option<Probe>,
 }
+
+/// A provider's cheapest authenticated request (what `voicera providers check` makes): `Ok` when it answers.
+/// Called on the prober's thread; it may block up to its own timeout.
+pub type Probe = Arc<dyn Fn() -> Result<(), ModelError> + Send + Sync>;
 
 impl<M: ?Sized> Link<M> {
     /// `model`, named `name`, behind a breaker with `policy`.
     pub fn new(name: impl Into<String>, model: Arc<M>, policy: BreakerPolicy) -> Link<M> {
-        Link { name: name.into(), model, breaker: Mutex::new(Breaker::new(policy)) }
+        Link { name: name.into(), model, breaker: Mutex::new(Breaker::new(policy)), first_result: None, probe: None }
+    }
+
+    /// The link waits at most `budget` for its first result (the provider's `timeout_ms`), whatever the
+    /// chain's budget.
+    pub fn with_first_result(mut self, budget: Duration) -> Link<M> {
+        self.first_result = Some(budget);
+        self
+    }
+
+    /// When its breaker's hold ends, `probe` (not a caller) decides whether the provider is back.
+    pub fn with_probe(mut self, probe: Probe) -> Link<M> {
+        let policy = self.breaker().policy;
+        self.breaker = Mutex::new(Breaker::probed(policy));
+        self.probe = Some(probe);
+        self
+    }
+
+    /// The budget to this link's first result: its own, else `chain`'s.
+    pub fn first_result_budget(&self, chain: &ChainBudget) -> Duration {
+        self.first_result.unwrap_or(chain.first_token)
     }
 
     pub(crate) fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
@@ -218,6 +272,75 @@ impl<M: ?Sized> Chain<M> {
     pub fn links(&self) -> &[Link<M>] {
         &self.links
     }
+
+    /// The links whose probe is due at `now` (their breakers turn half-open: the caller must make each probe
+    /// and report it with [`Chain::probe_result`]).
+    pub fn probe_due(&self, now: Instant) -> Vec<usize> {
+        probes_due(&self.links, now)
+    }
+
+    /// Link `index`'s probe answered `result` at `now`: its breaker closes, or opens for another hold.
+    pub fn probe_result(&self, index: usize, now: Instant, result: &Result<(), ModelError>) {
+        probe_result(&self.links, index, now, result);
+    }
+
+    /// Makes every probe due now, one after the other, and reports each; returns how many were made.
+    pub fn probe_now(&self) -> usize {
+        probe_round(&self.links, &*self.clock)
+    }
+}
+
+impl<M: ?Sized + Send + Sync + 'static> Chain<M> {
+    /// Starts a thread that makes the due probes every `every` for as long as the chain exists (it holds only
+    /// a weak reference). Nothing is started when no link has a probe.
+    pub fn spawn_prober(&self, every: Duration) {
+        if !self.links.iter().any(|link| link.probe.is_some()) {
+            return;
+        }
+        let links: Weak<[Link<M>]> = Arc::downgrade(&self.links);
+        let clock = Arc::clone(&self.clock);
+        let spawned = std::thread::Builder::new().name("breaker-probe".into()).spawn(move || loop {
+            std::thread::sleep(every);
+            let Some(links) = links.upgrade() else { return };
+            probe_round(&links, &*clock);
+        });
+        if let Err(err) = spawned {
+            tracing::warn!(error = %err, "cannot start the providers' breaker probe; callers half-open breakers");
+            for link in self.links.iter() {
+                link.breaker().probed = false;
+            }
+        }
+    }
+}
+
+fn probes_due<M: ?Sized>(links: &[Link<M>], now: Instant) -> Vec<usize> {
+    (0..links.len()).filter(|&i| links[i].probe.is_some() && links[i].breaker().probe_due(now)).collect()
+}
+
+fn probe_result<M: ?Sized>(links: &[Link<M>], index: usize, now: Instant, result: &Result<(), ModelError>) {
+    let Some(link) = links.get(index) else { return };
+    match result {
+        Ok(()) => {
+            tracing::info!(link = %link.name, "the provider answers its probe again: its breaker closes");
+            link.breaker().on_success();
+        }
+        Err(error) => {
+            tracing::info!(link = %link.name, %error, "the provider still fails its probe: its breaker stays open");
+            link.breaker().on_error(now, error);
+        }
+    }
+}
+
+fn probe_round<M: ?Sized>(links: &[Link<M>], clock: &dyn Clock) -> usize {
+    let due = probes_due(links, clock.now());
+    for &index in &due {
+        let result = match &links[index].probe {
+            Some(probe) => probe(),
+            None => Ok(()),
+        };
+        probe_result(links, index, clock.now(), &result);
+    }
+    due.len()
 }
 
 impl LanguageModel for FallbackLlm {
@@ -345,7 +468,11 @@ impl LlmStream for ChainStream {
                 }
                 None => {
                     let (waited, budget, what) = match active.last_token {
-                        None => (now.saturating_duration_since(active.started), self.budget.first_token, "first token"),
+                        None => (
+                            now.saturating_duration_since(active.started),
+                            self.links[active.index].first_result_budget(&self.budget),
+                            "first token",
+                        ),
                         Some(at) => (now.saturating_duration_since(at), self.budget.stall, "next token"),
                     };
                     if waited <= budget {
@@ -697,5 +824,88 @@ mod tests {
         assert!(!breaker.allow(t0 + Duration::from_secs(10)), "only one probe at a time");
         breaker.on_failure(t0 + Duration::from_secs(11));
         assert_eq!(breaker.state(), BreakerState::Open { until: t0 + Duration::from_secs(21) });
+    }
+
+    #[test]
+    fn a_probed_breaker_waits_for_its_probe_and_callers_never_half_open_it() {
+        let t0 = Instant::now();
+        let policy = BreakerPolicy { failures_to_open: 1, open_for: Duration::from_secs(10) };
+        let mut breaker = Breaker::probed(policy);
+        assert!(!breaker.probe_due(t0), "closed: nothing to probe");
+        breaker.on_failure(t0);
+        assert!(!breaker.probe_due(t0 + Duration::from_millis(9_999)), "still in its hold");
+        assert!(!breaker.allow(t0 + Duration::from_secs(10)), "a caller after the hold is not the probe");
+        assert!(breaker.probe_due(t0 + Duration::from_secs(10)));
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        assert!(!breaker.probe_due(t0 + Duration::from_secs(11)), "one probe at a time");
+        assert!(!breaker.allow(t0 + Duration::from_secs(11)), "callers wait for the probe's answer");
+        breaker.on_failure(t0 + Duration::from_secs(12));
+        assert_eq!(breaker.state(), BreakerState::Open { until: t0 + Duration::from_secs(22) }, "re-opened");
+        assert!(breaker.probe_due(t0 + Duration::from_secs(22)));
+        breaker.on_success();
+        assert!(breaker.allow(t0 + Duration::from_secs(22)), "closed by the probe");
+        // An unprobed breaker is half-opened by a caller, as before.
+        let mut plain = Breaker::new(policy);
+        plain.on_failure(t0);
+        assert!(plain.allow(t0 + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn a_links_own_timeout_switches_before_the_chains_budget() {
+        let clock = VirtualClock::new();
+        let silent = Scripted::new(vec![vec![Step::Nothing; 10_000]]);
+        let backup = Scripted::new(vec![[tokens(&["Three."]), vec![done()]].concat()]);
+        let links = vec![
+            Link::new("slow", silent as Arc<dyn LanguageModel>, BreakerPolicy::default())
+                .with_first_result(Duration::from_millis(500)),
+            Link::new("backup", backup as Arc<dyn LanguageModel>, BreakerPolicy::default()),
+        ];
+        let llm = FallbackLlm::new(links, ChainBudget::default(), clock.clone());
+        let events = drain(&mut *llm.reply(&history(), &[]), &clock, 50);
+        assert_eq!(text(&events), "Three.");
+        assert_eq!(switches(&events), [("slow".into(), "backup".into(), FailureKind::TimedOut)]);
+        let waited = clock.ms.load(Ordering::Relaxed);
+        assert!((500..=550).contains(&waited), "switched once its 500 ms passed, not the chain's 2 s: {waited} ms");
+    }
+
+    #[test]
+    fn after_an_outage_the_probe_closes_the_breaker_and_no_caller_pays_for_it() {
+        let clock = VirtualClock::new();
+        let flaky = Scripted::new(vec![
+            vec![failed(FailureKind::Engine)],
+            vec![failed(FailureKind::Engine)],
+            vec![failed(FailureKind::Engine)],
+            [tokens(&["back."]), vec![done()]].concat(),
+        ]);
+        let backup = Scripted::new((0..5).map(|_| [tokens(&["ok."]), vec![done()]].concat()).collect());
+        let answers =
+            Arc::new(Mutex::new(VecDeque::from([Err(ModelError::new(FailureKind::Overloaded, "HTTP 503")), Ok(())])));
+        let probes = Arc::clone(&answers);
+        let probe: Probe = Arc::new(move || probes.lock().unwrap().pop_front().unwrap_or(Ok(())));
+        let links = vec![
+            Link::new("flaky", flaky.clone() as Arc<dyn LanguageModel>, BreakerPolicy::default()).with_probe(probe),
+            Link::new("backup", backup as Arc<dyn LanguageModel>, BreakerPolicy::default()),
+        ];
+        let llm = FallbackLlm::new(links, ChainBudget::default(), clock.clone());
+        for _ in 0..3 {
+            assert_eq!(text(&drain(&mut *llm.reply(&history(), &[]), &clock, 10)), "ok.");
+        }
+        assert!(matches!(llm.links()[0].breaker_state(), BreakerState::Open { .. }));
+        assert_eq!(llm.probe_now(), 0, "no probe during the hold");
+        clock.advance(30_000);
+        // The hold is over, but a caller is not the probe: the backup answers and the flaky link is not asked.
+        assert_eq!(text(&drain(&mut *llm.reply(&history(), &[]), &clock, 10)), "ok.");
+        assert_eq!(flaky.asked.lock().unwrap().len(), 3);
+        assert_eq!(llm.probe_now(), 1, "the probe runs");
+        assert!(matches!(llm.links()[0].breaker_state(), BreakerState::Open { .. }), "it failed: open again");
+        assert_eq!(llm.probe_now(), 0);
+        clock.advance(30_000);
+        assert_eq!(llm.probe_now(), 1);
+        assert_eq!(llm.links()[0].breaker_state(), BreakerState::Closed { failures: 0 }, "the probe closed it");
+        assert!(answers.lock().unwrap().is_empty());
+        // The first caller after the outage is served by the recovered link at once.
+        let events = drain(&mut *llm.reply(&history(), &[]), &clock, 10);
+        assert_eq!(text(&events), "back.");
+        assert!(switches(&events).is_empty());
     }
 }

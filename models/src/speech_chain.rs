@@ -185,11 +185,12 @@ impl SttStream for SttChainStream {
                 }
                 None => {
                     let (_, sent) = self.awaiting.front()?;
-                    if now.saturating_duration_since(*sent) <= self.budget.first_token {
+                    let budget = self.links[self.index].first_result_budget(&self.budget);
+                    if now.saturating_duration_since(*sent) <= budget {
                         return None;
                     }
                     let name = &self.links[self.index].name;
-                    let message = format!("{name}: no final within {} ms", self.budget.first_token.as_millis());
+                    let message = format!("{name}: no final within {} ms", budget.as_millis());
                     if !self.fail_over(now, ModelError::new(FailureKind::TimedOut, message)) {
                         return None; // the last link: its own timeouts end the wait
                     }
@@ -307,7 +308,7 @@ impl TtsStream for TtsChainStream {
                 let (budget, what) = if self.heard {
                     (self.budget.stall, "next audio")
                 } else {
-                    (self.budget.first_token, "first audio")
+                    (self.links[self.index].first_result_budget(&self.budget), "first audio")
                 };
                 if now.saturating_duration_since(since) > budget {
                     let name = &self.links[self.index].name;

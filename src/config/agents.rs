@@ -119,10 +119,20 @@ pub(crate) enum LlmChoice {
         api_key_env: Option<String>,
         integration: Option<String>,
         needs_key: bool,
+        /// `[providers.<name>] timeout_ms`.
+        timeout: Option<Duration>,
     },
     /// A model on a provider with its own protocol (Anthropic Messages, Gemini); the key is the agent's org's
     /// for `integration` when it has one, else read from `api_key_env` when the agent loads.
-    Native { provider: NativeLlm, base_url: String, model: String, api_key_env: Option<String>, integration: String },
+    Native {
+        provider: NativeLlm,
+        base_url: String,
+        model: String,
+        api_key_env: Option<String>,
+        integration: String,
+        /// `[providers.<name>] timeout_ms`.
+        timeout: Option<Duration>,
+    },
     /// An ordered fallback chain (`llm_model = ["openai:gpt-4o-mini", "smollm2-135m"]`): each link by the name
     /// the configuration gave it, never itself a chain.
     Chain(Vec<(String, LlmChoice)>),
@@ -214,9 +224,10 @@ fn llm_link(at: &str, name: &str, clouds: Clouds<'_>) -> Result<LlmChoice> {
     }
     let base_url = base_url.trim_end_matches('/').to_string();
     let integration = provider.to_string();
+    let timeout = clouds.providers.timeout(provider);
     Ok(match native {
         Some((provider, _)) => {
-            LlmChoice::Native { provider, base_url, model: model.to_string(), api_key_env, integration }
+            LlmChoice::Native { provider, base_url, model: model.to_string(), api_key_env, integration, timeout }
         }
         None => LlmChoice::OpenAiCompatible {
             base_url,
@@ -224,6 +235,7 @@ fn llm_link(at: &str, name: &str, clouds: Clouds<'_>) -> Result<LlmChoice> {
             api_key_env,
             integration: Some(integration),
             needs_key,
+            timeout,
         },
     })
 }
@@ -305,7 +317,8 @@ fn stt_link(at: &str, name: &str, language: &str, base_dir: &Path, clouds: Cloud
     if let Some((provider, model)) = cloud_name(name) {
         let none = std::collections::BTreeMap::new();
         let stage = speech::Stage::Stt;
-        return Ok(SttChoice::Cloud(speech::cloud_link(at, "stt_model", stage, provider, model, &none, clouds)?));
+        let link = speech::cloud_link(at, "stt_model", stage, provider, model, language, &none, clouds)?;
+        return Ok(SttChoice::Cloud(link));
     }
     Ok(SttChoice::Local(match name {
         "whisper-tiny.en" if language != "en" => {
@@ -349,10 +362,18 @@ fn tts_link(
 ) -> Result<TtsChoice> {
     if let Some((provider, model)) = cloud_name(name) {
         let stage = speech::Stage::Tts;
-        return Ok(TtsChoice::Cloud(speech::cloud_link(at, "tts_model", stage, provider, model, voices, clouds)?));
+        let link = speech::cloud_link(at, "tts_model", stage, provider, model, language, voices, clouds)?;
+        return Ok(TtsChoice::Cloud(link));
     }
     Ok(match name {
-        "espeak" | "espeak-ng" => TtsChoice::Espeak,
+        "espeak" | "espeak-ng" => {
+            // espeak-ng must have a voice for the language only when it is the one speaking it.
+            if local_voice.is_none() {
+                voicera_models_local::espeak::voice_for(language)
+                    .map_err(|e| anyhow::anyhow!("{at}.language: {e} (tts_model uses espeak)"))?;
+            }
+            TtsChoice::Espeak
+        }
         "piper" | PIPER_VOICE => {
             if !language.to_ascii_lowercase().starts_with("en") {
                 bail!("{at}.tts_model: the Piper voice speaks English; use espeak for {language:?}");
@@ -472,7 +493,14 @@ pub(super) fn compile_agents(
         check_template(&a.system_prompt).map_err(|e| anyhow::anyhow!("{at}.system_prompt: {e}"))?;
         check_template(&a.greeting_message).map_err(|e| anyhow::anyhow!("{at}.greeting_message: {e}"))?;
         let language = a.language.unwrap_or_else(|| "en".into());
-        voicera_models_local::espeak::voice_for(&language).map_err(|e| anyhow::anyhow!("{at}.language: {e}"))?;
+        // Each engine of the agent's chains is checked against the language where it is named (espeak-ng's
+        // voices, Piper's English, the cloud providers' table); a language neither the table nor espeak-ng
+        // knows is a typo.
+        if !speech::LANGUAGES.iter().any(|(code, _)| language.split('-').next() == Some(*code))
+            && voicera_models_local::espeak::voice_for(&language).is_err()
+        {
+            bail!("{at}.language: {language:?} is not a language code this node knows (en, hi, ta, mni, ...)");
+        }
         let stt = match a.stt_model {
             Some(names) => model_chain(
                 &at,
@@ -517,6 +545,7 @@ pub(super) fn compile_agents(
                     needs_key: a.llm_api_key_env.is_some(),
                     api_key_env: a.llm_api_key_env,
                     integration: None,
+                    timeout: None,
                 }
             }
         };
@@ -864,6 +893,7 @@ mod tests {
                         api_key_env: None,
                         integration: Some("ollama".into()),
                         needs_key: false,
+                        timeout: None,
                     }
                 ),
                 ("smollm2-135m".into(), LlmChoice::Local { model: "smollm2-135m".into() }),
@@ -964,6 +994,8 @@ mod tests {
                     api_key_env: Some("VOICERA_DEEPGRAM_API_KEY".into()),
                     needs_key: true,
                     voice: None,
+                    account: "deepgram",
+                    timeout: None,
                 })
             )
         );
@@ -1003,7 +1035,7 @@ mod tests {
             assert!(err.starts_with("agents.desk.stt_model: ") && err.contains("VOICERA_SARVAM_API_KEY"), "{err}");
         }
         if std::env::var_os("VOICERA_AI4BHARAT_BASE_URL").is_none() {
-            let err = refused("stt_model = \"ai4bharat:indic-conformer\"");
+            let err = refused("language = \"hi\"\nstt_model = \"ai4bharat:indic-conformer\"");
             assert!(err.contains("VOICERA_AI4BHARAT_BASE_URL"), "{err}");
         }
         // The API's check is the same compile step: its error names the field.
@@ -1013,5 +1045,121 @@ mod tests {
         let err = compiler.compile("api-agent", &config).unwrap_err();
         assert_eq!(err.field, "stt_model", "{}", err.message);
         assert!(err.message.contains("unknown provider"), "{}", err.message);
+    }
+
+    /// `agents` with `[providers]` tables.
+    fn agents_with(providers: &str, toml_text: &str) -> Result<Vec<AgentConfig>> {
+        #[derive(Deserialize)]
+        struct Tables {
+            providers: std::collections::BTreeMap<String, super::super::providers::RawProvider>,
+        }
+        let tables: Tables = toml::from_str(providers)?;
+        let providers = super::super::providers::compile_providers(tables.providers)?;
+        #[derive(Deserialize)]
+        struct File {
+            agents: Vec<RawAgent>,
+        }
+        let file: File = toml::from_str(toml_text)?;
+        compile_agents(
+            file.agents,
+            Path::new("."),
+            &DialPolicy::default(),
+            Clouds { providers: &providers, keys_now: true },
+        )
+    }
+
+    #[test]
+    fn the_language_table_refuses_a_cloud_link_that_cannot_serve_the_agents_language() {
+        std::env::set_var("VOICERA_SARVAM_API_KEY", "sv-test-key");
+        std::env::set_var("VOICERA_BHASHINI_API_KEY", "user:ulca-test-key");
+        std::env::set_var("VOICERA_DEEPGRAM_API_KEY", "dg-test-key");
+        let refused =
+            |text: &str| format!("{:#}", agents(&format!("{AGENT}{text}"), &DialPolicy::default()).unwrap_err());
+        // Santali: Deepgram cannot hear it, Sarvam cannot say it; the error names the key and who can.
+        let err = refused(
+            "language = \"sat\"\nstt_model = [\"deepgram:nova-3\", \"bhashini:asr\"]\ntts_model = \"bhashini:tts\"",
+        );
+        assert!(
+            err.starts_with("agents.desk.stt_model: \"deepgram:nova-3\" serves no Santali (sat) speech to text"),
+            "{err}"
+        );
+        assert!(err.contains("bhashini") && err.contains("ai4bharat"), "{err}");
+        let err = refused("language = \"sat\"\nstt_model = \"bhashini:asr\"\ntts_model = \"sarvam:bulbul:v2\"");
+        assert!(
+            err.starts_with("agents.desk.tts_model: \"sarvam:bulbul:v2\" serves no Santali (sat) text to speech"),
+            "{err}"
+        );
+        // A region is the same language; Odia on Sarvam is served.
+        assert!(agents(
+            &format!("{AGENT}language = \"or\"\nstt_model = \"sarvam:saarika:v2.5\"\ntts_model = \"sarvam:bulbul:v2\""),
+            &DialPolicy::default()
+        )
+        .is_ok());
+        let err = refused("language = \"ta-IN\"\ntts_model = \"deepgram:aura-2-thalia-en\"");
+        assert!(err.contains("serves no Tamil (ta) text to speech"), "{err}");
+        // A language espeak-ng lacks is served when the chain does not use espeak-ng (Manipuri on Bhashini).
+        let config = agents(
+            &format!("{AGENT}language = \"mni\"\nstt_model = \"bhashini:asr\"\ntts_model = \"bhashini:tts\""),
+            &DialPolicy::default(),
+        )
+        .unwrap();
+        assert!(matches!(&config[0].tts, TtsChoice::Cloud(c) if c.voice.as_deref() == Some("female")));
+        let err = refused("language = \"mni\"\nstt_model = \"bhashini:asr\"");
+        assert!(err.starts_with("agents.desk.language: ") && err.contains("espeak"), "{err}");
+        let err = refused("language = \"qq\"\ntts_model = \"bhashini:tts\"\nstt_model = \"bhashini:asr\"");
+        assert!(err.starts_with("agents.desk.language: \"qq\""), "{err}");
+        for (code, _) in speech::LANGUAGES {
+            assert!(speech::language_table().contains(&format!("(`{code}`)")));
+        }
+    }
+
+    #[test]
+    fn the_readme_shows_the_language_table_as_the_code_has_it() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        assert!(
+            readme.contains(&speech::language_table()),
+            "README.md's table differs from speech::SERVED:\n{}",
+            speech::language_table()
+        );
+    }
+
+    #[test]
+    fn a_providers_timeout_and_account_reach_its_links() {
+        std::env::set_var("VOICERA_ELEVENLABS_API_KEY", "xi-test-key");
+        std::env::set_var("VOICERA_GOOGLE_API_KEY", "g-test-key");
+        let config = agents_with(
+            "[providers.elevenlabs]\ntimeout_ms = 700\nbase_url = \"http://127.0.0.1:9\"\n",
+            &format!("{AGENT}language = \"hi\"\nstt_model = \"google:latest_short\"\ntts_model = [\"elevenlabs-ws:eleven_flash_v2_5\", \"google:hi-IN-Neural2-A\", \"espeak\"]\ntts_voices = {{ elevenlabs-ws = \"v1\" }}"),
+        )
+        .unwrap();
+        let TtsChoice::Chain(links) = &config[0].tts else { panic!("{:?}", config[0].tts) };
+        let TtsChoice::Cloud(ws) = &links[0].1 else { panic!() };
+        assert_eq!((ws.account, ws.timeout), ("elevenlabs", Some(std::time::Duration::from_millis(700))));
+        assert_eq!(ws.base_url, "http://127.0.0.1:9", "the account's root");
+        assert_eq!(ws.api_key_env.as_deref(), Some("VOICERA_ELEVENLABS_API_KEY"));
+        assert_eq!(ws.voice.as_deref(), Some("v1"));
+        let TtsChoice::Cloud(google) = &links[1].1 else { panic!() };
+        assert_eq!(google.base_url, "https://texttospeech.googleapis.com", "Google's TTS root");
+        assert_eq!((google.voice.as_deref(), google.timeout), (None, None), "the model is the voice");
+        let SttChoice::Cloud(stt) = &config[0].stt else { panic!() };
+        assert_eq!(stt.base_url, "https://speech.googleapis.com");
+        let err = format!("{:#}", agents_with("[providers.openai]\ntimeout_ms = 5\n", AGENT).unwrap_err());
+        assert!(err.starts_with("providers.openai.timeout_ms: "), "{err}");
+        let config = agents_with(
+            "[providers.groq]\ntimeout_ms = 900\napi_key_env = \"VOICERA_TEST_GROQ_KEY\"\n",
+            &format!("{AGENT}llm_model = [\"ollama:llama3.2\", \"smollm2-135m\"]"),
+        )
+        .unwrap();
+        assert!(
+            matches!(&config[0].llm, LlmChoice::Chain(links) if matches!(&links[0].1, LlmChoice::OpenAiCompatible { timeout: None, .. }))
+        );
+        let config = agents_with(
+            "[providers.ollama]\ntimeout_ms = 900\n",
+            &format!("{AGENT}llm_model = [\"ollama:llama3.2\", \"smollm2-135m\"]"),
+        )
+        .unwrap();
+        assert!(
+            matches!(&config[0].llm, LlmChoice::Chain(links) if matches!(&links[0].1, LlmChoice::OpenAiCompatible { timeout: Some(t), .. } if t.as_millis() == 900))
+        );
     }
 }

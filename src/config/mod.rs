@@ -29,7 +29,7 @@ pub(crate) use agents::{
 };
 pub(crate) use agents::{provider_env, OPENAI_COMPATIBLE};
 pub(crate) use providers::Providers;
-pub(crate) use speech::{CloudSpeech, SpeechProvider, SPEECH_PROVIDERS};
+pub(crate) use speech::{language_table, CloudSpeech, SpeechProvider, SPEECH_PROVIDERS};
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
 pub(crate) const DEFAULT_HTTP: &str = "0.0.0.0:8080";
@@ -767,6 +767,7 @@ mod tests {
                 api_key_env: None,
                 integration: None,
                 needs_key: false,
+                timeout: None,
             }
         );
     }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 use serde::de::IgnoredAny;
@@ -19,6 +20,7 @@ use super::agents::provider_env;
 pub(super) struct RawProvider {
     base_url: Option<String>,
     api_key_env: Option<String>,
+    timeout_ms: Option<u64>,
     /// Refused with a message that says where a key goes.
     api_key: Option<IgnoredAny>,
 }
@@ -30,7 +32,14 @@ pub(crate) struct ProviderSettings {
     pub(crate) base_url: Option<String>,
     /// The environment variable holding its key (`[providers.<name>] api_key_env`).
     pub(crate) api_key_env: Option<String>,
+    /// Its budget to connect and to the first byte or result (`[providers.<name>] timeout_ms`): past it, the
+    /// request fails and a fallback chain moves on.
+    pub(crate) timeout: Option<Duration>,
 }
+
+/// The shortest and longest `timeout_ms` taken: under 100 ms no provider answers; over two minutes a caller
+/// has hung up.
+pub(crate) const TIMEOUT_MS_RANGE: std::ops::RangeInclusive<u64> = 100..=120_000;
 
 /// Every `[providers.<name>]` table, by provider name (`openai`, `deepgram`, ...).
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -76,7 +85,15 @@ pub(super) fn compile_providers(raw: BTreeMap<String, RawProvider>) -> Result<Pr
                 bail!("{at}.api_key_env: {var:?} is not an environment variable name (letters, digits, '_')");
             }
         }
-        settings.insert(name, ProviderSettings { base_url, api_key_env });
+        let timeout = match table.timeout_ms {
+            Some(ms) if !TIMEOUT_MS_RANGE.contains(&ms) => bail!(
+                "{at}.timeout_ms: {ms} is out of range ({} to {} milliseconds)",
+                TIMEOUT_MS_RANGE.start(),
+                TIMEOUT_MS_RANGE.end()
+            ),
+            ms => ms.map(Duration::from_millis),
+        };
+        settings.insert(name, ProviderSettings { base_url, api_key_env, timeout });
     }
     Ok(Providers { settings })
 }
@@ -114,6 +131,11 @@ impl Providers {
         env(&named).is_some().then_some(named)
     }
 
+    /// `provider`'s `timeout_ms`, when its table sets one.
+    pub(crate) fn timeout(&self, provider: &str) -> Option<Duration> {
+        self.settings.get(provider)?.timeout
+    }
+
     /// Where a key for `provider` may go, for an error message.
     pub(crate) fn key_places(&self, provider: &str) -> String {
         let var = format!("{}_API_KEY", provider_env(provider));
@@ -141,7 +163,11 @@ impl fmt::Debug for ProviderSettings {
             Some(value) => format!("{var} = {}", mask_secret(&value)),
             None => format!("{var} (not set)"),
         });
-        f.debug_struct("ProviderSettings").field("base_url", &self.base_url).field("api_key_env", &key).finish()
+        f.debug_struct("ProviderSettings")
+            .field("base_url", &self.base_url)
+            .field("api_key_env", &key)
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 
@@ -187,5 +213,20 @@ mod tests {
         assert!(err.contains("providers.openai.api_key_env"), "{err}");
         let err = parse("[providers.OpenAI]\n").unwrap_err().to_string();
         assert!(err.contains("providers.OpenAI"), "{err}");
+    }
+
+    #[test]
+    fn timeout_ms_is_a_providers_budget_in_range_and_errors_name_the_key() {
+        let providers =
+            parse("[providers.deepgram]\ntimeout_ms = 800\n[providers.groq]\nbase_url = \"http://x\"\n").unwrap();
+        assert_eq!(providers.timeout("deepgram"), Some(Duration::from_millis(800)));
+        assert_eq!(providers.timeout("groq"), None);
+        assert_eq!(providers.timeout("openai"), None);
+        for bad in ["timeout_ms = 0", "timeout_ms = 99", "timeout_ms = 120001"] {
+            let err = parse(&format!("[providers.sarvam]\n{bad}\n")).unwrap_err().to_string();
+            assert!(err.starts_with("providers.sarvam.timeout_ms: ") && err.contains("100 to 120000"), "{err}");
+        }
+        let err = parse("[providers.sarvam]\ntimeout_ms = \"fast\"\n").unwrap_err().to_string();
+        assert!(err.contains("timeout_ms"), "{err}");
     }
 }
