@@ -329,6 +329,9 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         };
         if let Some(records) = records.as_ref() {
             records.sink.agent_orgs(Arc::clone(&agent_orgs));
+            // Their logs show a stored agent's name as `agent_type`, as the original's did.
+            let directory = Arc::clone(&directory);
+            records.sink.agent_names(Arc::new(move |agent: &str| directory.name_of(agent)));
         }
         let recordings = match calls_org.clone() {
             Some(org) => {
