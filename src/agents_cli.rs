@@ -220,7 +220,10 @@ mod tests {
         let text = list_text(&agents);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>()[..3], ["AGENT_ID", "NAME", "SOURCE"]);
-        assert!(lines[1].starts_with("sales     Sales Agent  store   +918000000001  en        OpenAI:gpt-4o"), "{text}");
+        assert!(
+            lines[1].starts_with("sales     Sales Agent  store   +918000000001  en        OpenAI:gpt-4o"),
+            "{text}"
+        );
         assert!(lines[2].contains("openai:gpt-4o-mini > smollm2-135m"), "{text}");
         let one = agent_text(&agents[0]);
         assert!(one.contains("\nllm_model         OpenAI:gpt-4o\n"), "{one}");

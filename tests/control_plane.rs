@@ -125,7 +125,8 @@ fn the_agents_and_keys_commands_manage_the_org_over_the_api() {
     assert_eq!(agent["agent_config"]["greeting_message"], "Applied notice.");
 
     // Refusals: detail, field and status; exit 1.
-    std::fs::write(server.dir.join("bad.toml"), toml.replace("language = \"en\"", "language = \"xx-nowhere\"")).unwrap();
+    std::fs::write(server.dir.join("bad.toml"), toml.replace("language = \"en\"", "language = \"xx-nowhere\""))
+        .unwrap();
     let (ok, out, err) = cli(&server, Some(&key), &["agents", "create", "bad.toml"]);
     assert!(!ok && out.is_empty(), "{out}{err}");
     assert!(err.starts_with("voicera: error: ") && err.contains("(field agent_config.language; HTTP 422)"), "{err}");
@@ -228,7 +229,10 @@ fn reset_mail_goes_through_the_smtp_table_and_bad_settings_name_the_key() {
     let dir = common::test_dir("smtp-errors");
     for (table, key) in [
         ("host = \"smtp.acme.io\"\nstarttls = false\n", "smtp.starttls"),
-        ("host = \"smtp.acme.io\"\nusername = \"mailer\"\npassword_env = \"VOICERA_TEST_UNSET_PASSWORD\"\n", "smtp.password_env"),
+        (
+            "host = \"smtp.acme.io\"\nusername = \"mailer\"\npassword_env = \"VOICERA_TEST_UNSET_PASSWORD\"\n",
+            "smtp.password_env",
+        ),
         ("host = \"smtp.acme.io\"\nport = 70000\n", "smtp.port"),
     ] {
         std::fs::write(dir.join("voicera.toml"), format!("[smtp]\n{table}")).unwrap();

@@ -120,7 +120,14 @@ fn replay(store: &str) {
     shape(
         "User",
         &me,
-        &[("email", "string"), ("name", "string"), ("org_id", "string"), ("company_name", "string"), ("created_at", "string"), ("is_owner", "boolean")],
+        &[
+            ("email", "string"),
+            ("name", "string"),
+            ("org_id", "string"),
+            ("company_name", "string"),
+            ("created_at", "string"),
+            ("is_owner", "boolean"),
+        ],
     );
     assert_eq!((me["is_owner"].as_bool(), me["org_id"].as_str()), (Some(true), Some(org.as_str())));
 
@@ -143,13 +150,21 @@ fn replay(store: &str) {
     let integrations = integrations.as_array().unwrap_or_else(|| panic!("Integration[]: {integrations}"));
     assert_eq!(integrations.len(), 5);
     for integration in integrations {
-        shape("Integration", integration, &[("org_id", "string"), ("model", "string"), ("created_at", "string?"), ("updated_at", "string?")]);
+        shape(
+            "Integration",
+            integration,
+            &[("org_id", "string"), ("model", "string"), ("created_at", "string?"), ("updated_at", "string?")],
+        );
     }
     let llm = json!({"org_id": org, "name": "Office vLLM", "base_url": "http://127.0.0.1:9", "api_key": "vllm-key-0005", "model": "qwen"});
     let (status, custom) = call("POST", "/api/v1/custom-llm-integrations", &token, Some(llm));
     assert_eq!(status, 201, "{custom}");
     shape("createCustomLLMIntegration", &custom, &[("status", "string"), ("integration", "object")]);
-    shape("CustomLLMIntegration", &custom["integration"], &[("id", "string"), ("org_id", "string"), ("name", "string"), ("base_url", "string"), ("model", "string")]);
+    shape(
+        "CustomLLMIntegration",
+        &custom["integration"],
+        &[("id", "string"), ("org_id", "string"), ("name", "string"), ("base_url", "string"), ("model", "string")],
+    );
     assert_eq!(custom["integration"]["base_url"], "http://127.0.0.1:9/v1");
     let (_, customs) = call("GET", "/api/v1/custom-llm-integrations", &token, None);
     assert_eq!(customs.as_array().map(Vec::len), Some(1), "CustomLLMIntegration[]: {customs}");
@@ -199,8 +214,16 @@ fn replay(store: &str) {
         shape(
             "Agent",
             agent,
-            &[("org_id", "string"), ("agent_type", "string"), ("agent_id", "string"), ("agent_category", "string?"),
-              ("agent_config", "object"), ("created_at", "string"), ("updated_at", "string"), ("telephony_provider", "string?")],
+            &[
+                ("org_id", "string"),
+                ("agent_type", "string"),
+                ("agent_id", "string"),
+                ("agent_category", "string?"),
+                ("agent_config", "object"),
+                ("created_at", "string"),
+                ("updated_at", "string"),
+                ("telephony_provider", "string?"),
+            ],
         );
     }
     let sales = agents.iter().find(|a| a["agent_id"] == "sales_agent").unwrap();
@@ -233,14 +256,20 @@ fn replay(store: &str) {
     assert_eq!(sent.len(), 5);
     for request in &sent {
         let lower = request.to_ascii_lowercase();
-        assert!(lower.contains("x-auth-id: ma_org") && lower.contains("x-auth-token: vobiz-org-token-0004"), "{request}");
+        assert!(
+            lower.contains("x-auth-id: ma_org") && lower.contains("x-auth-token: vobiz-org-token-0004"),
+            "{request}"
+        );
     }
     let app_body: Value = serde_json::from_str(&sent[1][sent[1].find("\r\n\r\n").unwrap() + 4..]).unwrap();
     assert_eq!(
         (app_body["app_name"].as_str(), app_body["answer_url"].as_str(), app_body["answer_method"].as_str()),
         (Some("Notice Line"), Some("https://voice.acme.io/answer?agent_id=notice_line"), Some("POST"))
     );
-    assert_eq!(serde_json::from_str::<Value>(&sent[2][sent[2].find("\r\n\r\n").unwrap() + 4..]).unwrap()["application_id"], "app-77");
+    assert_eq!(
+        serde_json::from_str::<Value>(&sent[2][sent[2].find("\r\n\r\n").unwrap() + 4..]).unwrap()["application_id"],
+        "app-77"
+    );
 
     // Attach the number to the notice line; the org's numbers; a call to it.
     let attach = json!({"phone_number": "+918000000042", "provider": "Vobiz", "agent_type": "Notice Line"});
@@ -249,7 +278,11 @@ fn replay(store: &str) {
     shape("attach", &attached, &[("status", "string"), ("message", "string")]);
     let (_, numbers) = call("GET", &format!("/api/v1/phone-numbers/org/{org}"), &token, None);
     let number = &numbers.as_array().unwrap_or_else(|| panic!("PhoneNumber[]: {numbers}"))[0];
-    shape("PhoneNumber", number, &[("phone_number", "string"), ("provider", "string"), ("agent_type", "string"), ("org_id", "string")]);
+    shape(
+        "PhoneNumber",
+        number,
+        &[("phone_number", "string"), ("provider", "string"), ("agent_type", "string"), ("org_id", "string")],
+    );
     wait_agent_ready(&server, "notice_line");
     let record = call_record(&server, "918000000042");
     assert_eq!(record["agent"], "notice_line", "{record}");
@@ -265,22 +298,50 @@ fn replay(store: &str) {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    shape("PaginatedMeetings", &page, &[("items", "array"), ("total", "number"), ("page", "number"), ("limit", "number")]);
-    assert_eq!((page["total"].as_u64(), page["page"].as_u64(), page["limit"].as_u64()), (Some(1), Some(1), Some(50)), "{page}");
+    shape(
+        "PaginatedMeetings",
+        &page,
+        &[("items", "array"), ("total", "number"), ("page", "number"), ("limit", "number")],
+    );
+    assert_eq!(
+        (page["total"].as_u64(), page["page"].as_u64(), page["limit"].as_u64()),
+        (Some(1), Some(1), Some(50)),
+        "{page}"
+    );
     let meeting = &page["items"][0];
     shape(
         "Meeting",
         meeting,
-        &[("meeting_id", "string"), ("agent_type", "string"), ("org_id", "string"), ("inbound", "boolean"),
-          ("from_number", "string"), ("to_number", "string"), ("created_at", "string"), ("start_time_utc", "string"),
-          ("end_time_utc", "string"), ("recording_url", "string"), ("transcript_url", "string?"), ("duration", "number"),
-          ("call_busy", "boolean")],
+        &[
+            ("meeting_id", "string"),
+            ("agent_type", "string"),
+            ("org_id", "string"),
+            ("inbound", "boolean"),
+            ("from_number", "string"),
+            ("to_number", "string"),
+            ("created_at", "string"),
+            ("start_time_utc", "string"),
+            ("end_time_utc", "string"),
+            ("recording_url", "string"),
+            ("transcript_url", "string?"),
+            ("duration", "number"),
+            ("call_busy", "boolean"),
+        ],
     );
     assert_eq!((meeting["agent_type"].as_str(), meeting["org_id"].as_str()), (Some("Notice Line"), Some(org.as_str())));
     let (_, options) = call("GET", "/api/v1/meetings/filter-options", &token, None);
-    shape("MeetingFilterOptions", &options, &[("agent_types", "array"), ("from_numbers", "array"), ("to_numbers", "array")]);
+    shape(
+        "MeetingFilterOptions",
+        &options,
+        &[("agent_types", "array"), ("from_numbers", "array"), ("to_numbers", "array")],
+    );
     assert_eq!(options["agent_types"], json!(["Notice Line"]), "{options}");
-    let (_, filtered) = call("GET", "/api/v1/meetings?page=1&limit=50&agent_type=Notice%20Line&inbound=true&date_sort_order=latest", &token, None);
+    let (_, filtered) = call(
+        "GET",
+        "/api/v1/meetings?page=1&limit=50&agent_type=Notice%20Line&inbound=true&date_sort_order=latest",
+        &token,
+        None,
+    );
     assert_eq!(filtered["total"], 1, "{filtered}");
     let id = meeting["meeting_id"].as_str().unwrap();
     let (status, detail) = call("GET", &format!("/api/v1/meetings/{id}"), &token, None);
@@ -309,11 +370,24 @@ fn replay(store: &str) {
     shape(
         "Analytics",
         &analytics,
-        &[("org_id", "string"), ("calls_attempted", "number"), ("calls_connected", "number"), ("average_call_duration", "number"),
-          ("total_minutes_connected", "number"), ("most_used_agent", "string?"), ("most_used_agent_count", "number"),
-          ("agent_breakdown", "array"), ("calculated_at", "string"), ("start_date", "string?"), ("end_date", "string?")],
+        &[
+            ("org_id", "string"),
+            ("calls_attempted", "number"),
+            ("calls_connected", "number"),
+            ("average_call_duration", "number"),
+            ("total_minutes_connected", "number"),
+            ("most_used_agent", "string?"),
+            ("most_used_agent_count", "number"),
+            ("agent_breakdown", "array"),
+            ("calculated_at", "string"),
+            ("start_date", "string?"),
+            ("end_date", "string?"),
+        ],
     );
-    assert_eq!((analytics["calls_attempted"].as_u64(), analytics["most_used_agent"].as_str()), (Some(1), Some("Notice Line")));
+    assert_eq!(
+        (analytics["calls_attempted"].as_u64(), analytics["most_used_agent"].as_str()),
+        (Some(1), Some("Notice Line"))
+    );
     shape("AgentBreakdown", &analytics["agent_breakdown"][0], &[("agent_type", "string"), ("call_count", "number")]);
 
     // Members.
@@ -323,18 +397,34 @@ fn replay(store: &str) {
     shape(
         "Member",
         &members["members"][0],
-        &[("email", "string"), ("name", "string"), ("org_id", "string"), ("company_name", "string"), ("created_at", "string"), ("is_owner", "boolean")],
+        &[
+            ("email", "string"),
+            ("name", "string"),
+            ("org_id", "string"),
+            ("company_name", "string"),
+            ("created_at", "string"),
+            ("is_owner", "boolean"),
+        ],
     );
 
     // Knowledge: upload (multipart `file` + `org_id`), list, delete.
     let (content_type, body) = multipart(&org, "faq.txt", "text/plain", b"Refunds take five working days.\n");
     let (status, uploaded, _) = send(http, "POST", "/api/v1/knowledge/upload", &token, &content_type, &body);
     assert!((200..300).contains(&status), "{uploaded}");
-    shape("KnowledgeUploadResponse", &uploaded, &[("document_id", "string"), ("org_id", "string"), ("original_filename", "string"), ("status", "string")]);
+    shape(
+        "KnowledgeUploadResponse",
+        &uploaded,
+        &[("document_id", "string"), ("org_id", "string"), ("original_filename", "string"), ("status", "string")],
+    );
     let (_, documents) = call("GET", "/api/v1/knowledge", &token, None);
     let document = &documents.as_array().unwrap_or_else(|| panic!("KnowledgeDocument[]: {documents}"))[0];
-    shape("KnowledgeDocument", document, &[("document_id", "string"), ("org_id", "string"), ("original_filename", "string"), ("status", "string")]);
-    let (status, removed) = call("DELETE", &format!("/api/v1/knowledge/{}", uploaded["document_id"].as_str().unwrap()), &token, None);
+    shape(
+        "KnowledgeDocument",
+        document,
+        &[("document_id", "string"), ("org_id", "string"), ("original_filename", "string"), ("status", "string")],
+    );
+    let (status, removed) =
+        call("DELETE", &format!("/api/v1/knowledge/{}", uploaded["document_id"].as_str().unwrap()), &token, None);
     assert_eq!((status, removed["deleted"].as_bool()), (200, Some(true)), "{removed}");
 
     // Deleting an agent the way the console does: by name in the query.

@@ -840,7 +840,8 @@ fn original_model<'a>(
     name: &'a str,
     model: &'a serde_json::Map<String, serde_json::Value>,
 ) -> (String, Option<(&'static str, &'a str)>) {
-    let text = |value: Option<&'a serde_json::Value>| value.and_then(serde_json::Value::as_str).filter(|t| !t.is_empty());
+    let text =
+        |value: Option<&'a serde_json::Value>| value.and_then(serde_json::Value::as_str).filter(|t| !t.is_empty());
     let args = model.get("args");
     let chosen = text(model.get("model")).or_else(|| text(args.and_then(|a| a.get("model"))));
     let normal: String = name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect();
@@ -1126,10 +1127,16 @@ mod tests {
         });
         let agent = compiler.compile("orig", &config).unwrap();
         assert_eq!(agent.language, "en-IN");
-        assert!(matches!(&agent.llm, LlmChoice::OpenAiCompatible { model, .. } if model == "gpt-4o-mini"), "{:?}", agent.llm);
+        assert!(
+            matches!(&agent.llm, LlmChoice::OpenAiCompatible { model, .. } if model == "gpt-4o-mini"),
+            "{:?}",
+            agent.llm
+        );
         assert!(matches!(&agent.stt, SttChoice::Cloud(c) if c.name == "deepgram:nova-2"), "{:?}", agent.stt);
         match &agent.tts {
-            TtsChoice::Cloud(c) => assert_eq!((c.name.as_str(), c.voice.as_deref()), ("cartesia:sonic-2", Some("v-123"))),
+            TtsChoice::Cloud(c) => {
+                assert_eq!((c.name.as_str(), c.voice.as_deref()), ("cartesia:sonic-2", Some("v-123")))
+            }
             other => panic!("{other:?}"),
         }
         // Defaults where the original had them; Sarvam's speaker is the voice; Hindi is `hi`.
@@ -1138,9 +1145,12 @@ mod tests {
         let agent = compiler.compile("orig", &config).unwrap();
         assert_eq!(agent.language, "hi");
         assert!(matches!(&agent.llm, LlmChoice::Native { model, .. } if model == "claude-sonnet-4-5-20250929"));
-        assert!(matches!(&agent.tts, TtsChoice::Cloud(c) if c.name == "sarvam:bulbul:v2" && c.voice.as_deref() == Some("meera")));
+        assert!(
+            matches!(&agent.tts, TtsChoice::Cloud(c) if c.name == "sarvam:bulbul:v2" && c.voice.as_deref() == Some("meera"))
+        );
         // Providers without a client here are refused naming the field; local names pass through.
-        let err = compiler.compile("orig", &serde_json::json!({"system_prompt": "x", "llm_model": {"name": "Kenpath"}}));
+        let err =
+            compiler.compile("orig", &serde_json::json!({"system_prompt": "x", "llm_model": {"name": "Kenpath"}}));
         assert_eq!(err.unwrap_err().field, "llm_model");
         let local = serde_json::json!({"system_prompt": "x", "llm_model": {"name": "smollm2-135m"}});
         assert!(matches!(compiler.compile("orig", &local).unwrap().llm, LlmChoice::Local { .. }));

@@ -41,10 +41,7 @@ fn loopback(host: &str) -> bool {
 }
 
 /// Checks `[smtp]` (None when the table is absent); `env` reads the environment.
-pub(super) fn compile_smtp(
-    raw: Option<RawSmtp>,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<Option<SmtpSettings>> {
+pub(super) fn compile_smtp(raw: Option<RawSmtp>, env: impl Fn(&str) -> Option<String>) -> Result<Option<SmtpSettings>> {
     let Some(raw) = raw else { return Ok(None) };
     let host = raw.host.as_deref().map(str::trim).unwrap_or_default().to_string();
     if host.is_empty() || host.contains(['/', ' ', '@']) {
@@ -143,6 +140,8 @@ mod tests {
             let err = refused(text);
             assert!(err.starts_with(&format!("{key}: ")), "{text}: {err}");
         }
-        assert!(refused("host = \"smtp.acme.io\"\nusername = \"bot\"\npassword_env = \"UNSET_VAR\"").contains("UNSET_VAR"));
+        assert!(
+            refused("host = \"smtp.acme.io\"\nusername = \"bot\"\npassword_env = \"UNSET_VAR\"").contains("UNSET_VAR")
+        );
     }
 }

@@ -87,7 +87,9 @@ async fn call<T: Send + 'static>(
         tracing::warn!(%error, "provider REST request failed");
         match error {
             RestError::Status { status: 404, .. } => ApiError::not_found(error.to_string()),
-            RestError::Unsupported { .. } => ApiError::new(StatusCode::NOT_IMPLEMENTED, "unsupported", error.to_string()),
+            RestError::Unsupported { .. } => {
+                ApiError::new(StatusCode::NOT_IMPLEMENTED, "unsupported", error.to_string())
+            }
             _ => ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", error.to_string()),
         }
     })
