@@ -56,6 +56,8 @@ impl Slot {
 #[derive(Clone)]
 struct StoredAgent {
     org_id: String,
+    /// Its name (`agent_type`), what its calls' logs show.
+    name: Option<String>,
     /// What it was compiled from (its `agent_config` as text): a change means a rebuild.
     source: String,
     slot: Slot,
@@ -146,6 +148,15 @@ impl Directory {
             return None;
         }
         self.stored().agents.get(agent).map(|a| a.org_id.clone())
+    }
+
+    /// The name (`agent_type`) of the stored agent `agent`; `None` for built-in and configured agents (their
+    /// id is their name).
+    pub(crate) fn name_of(&self, agent: &str) -> Option<String> {
+        if self.is_configured(agent) {
+            return None;
+        }
+        self.stored().agents.get(agent).and_then(|a| a.name.clone())
     }
 
     /// Asks [`sync_store`] to reload the store now and waits (at most `bound`) until it has.
@@ -472,7 +483,12 @@ fn snapshot(
             to_build.retain(|(c, _): &(AgentConfig, Arc<OrgKeys>)| c.id != id);
             next.agents.insert(
                 id.to_string(),
-                StoredAgent { org_id: record.org_id.clone(), source: String::new(), slot: Slot::Failed(reason) },
+                StoredAgent {
+                    org_id: record.org_id.clone(),
+                    name: None,
+                    source: String::new(),
+                    slot: Slot::Failed(reason),
+                },
             );
             continue;
         }
@@ -498,7 +514,8 @@ fn snapshot(
                 }
             },
         };
-        next.agents.insert(id.to_string(), StoredAgent { org_id: record.org_id.clone(), source, slot });
+        let name = record.doc.get("agent_type").and_then(Value::as_str).map(str::to_string);
+        next.agents.insert(id.to_string(), StoredAgent { org_id: record.org_id.clone(), name, source, slot });
     }
     for record in numbers {
         let Some(agent_id) = record.doc.get("agent_id").and_then(Value::as_str).filter(|a| !a.is_empty()) else {

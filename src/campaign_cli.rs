@@ -1,25 +1,14 @@
 //! `voicera campaign create|run|status|stop`: campaigns over the running server's `/api/v1` (the batches and
-//! campaigns routes), as an operator's script would use them. The server's address is `--url` or
-//! `VOICERA_URL` (default `http://127.0.0.1:8080`); the credentials an API key (`VOICERA_API_KEY`), or the
-//! owner's `VOICERA_ADMIN_EMAIL`/`VOICERA_ADMIN_PASSWORD`, logged in for an access token. A refusal prints
-//! the API's `detail` (and the field it names) and exits non-zero.
+//! campaigns routes), as an operator's script would use them, through [`ApiClient`] (address and credentials
+//! from the environment). A refusal prints the API's `detail` (and the field it names) and exits non-zero.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand};
-use serde_json::{json, Map, Value};
+use clap::Subcommand;
+use serde_json::{Map, Value};
 
-use crate::calls::owner_from_env;
-
-/// Where the server is; shared by every subcommand.
-#[derive(Debug, Args)]
-pub(crate) struct ServerArgs {
-    /// The server's base URL.
-    #[arg(long, env = "VOICERA_URL", default_value = "http://127.0.0.1:8080")]
-    url: String,
-}
+use crate::api_client::{ApiClient, ServerArgs};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CampaignCommand {
@@ -85,68 +74,6 @@ pub(crate) enum CampaignCommand {
         server: ServerArgs,
         batch_id: String,
     },
-}
-
-/// An authenticated client of the server's `/api/v1`.
-struct ApiClient {
-    base: String,
-    http: ureq::Agent,
-    bearer: String,
-}
-
-impl ApiClient {
-    /// Connects with `VOICERA_API_KEY`, or logs the owner in.
-    fn connect(server: &ServerArgs) -> Result<ApiClient> {
-        let base = format!("{}/api/v1", server.url.trim_end_matches('/'));
-        let http: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(120)))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut client = ApiClient { base, http, bearer: String::new() };
-        if let Some(key) = std::env::var("VOICERA_API_KEY").ok().filter(|k| !k.is_empty()) {
-            client.bearer = key;
-            return Ok(client);
-        }
-        let (email, password) = owner_from_env()
-            .context("set VOICERA_API_KEY, or VOICERA_ADMIN_EMAIL and VOICERA_ADMIN_PASSWORD, to use the API")?;
-        let session = client.send(
-            "POST",
-            "/users/login",
-            Some(("application/json", json!({"email": email, "password": password}).to_string().into_bytes())),
-        )?;
-        client.bearer = session["access_token"].as_str().context("the login answer has no access_token")?.to_string();
-        Ok(client)
-    }
-
-    /// One request; the answer's JSON, or the API's `detail` as the error.
-    fn send(&self, method: &str, path: &str, body: Option<(&str, Vec<u8>)>) -> Result<Value> {
-        let url = format!("{}{path}", self.base);
-        let auth = format!("Bearer {}", self.bearer);
-        let reached = match (method, body) {
-            ("GET", _) => self.http.get(&url).header("Authorization", &auth).call(),
-            (_, body) => {
-                let (content_type, bytes) = body.unwrap_or(("application/json", b"{}".to_vec()));
-                let request = match method {
-                    "PUT" => self.http.put(&url),
-                    _ => self.http.post(&url),
-                };
-                request.header("Authorization", &auth).header("Content-Type", content_type).send(&bytes[..])
-            }
-        };
-        let mut response = reached.with_context(|| format!("cannot reach the server at {url}"))?;
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if !(200..300).contains(&status) {
-            let detail = value["detail"].as_str().map(str::to_string).unwrap_or_else(|| text.trim().to_string());
-            match value["field"].as_str() {
-                Some(field) => bail!("{detail} (field {field}; HTTP {status})"),
-                None => bail!("{detail} (HTTP {status})"),
-            }
-        }
-        Ok(value)
-    }
 }
 
 /// Runs a `voicera campaign` subcommand.
@@ -252,13 +179,9 @@ pub(crate) fn run(command: CampaignCommand) -> Result<()> {
     }
 }
 
-/// A batch id as one URL path segment: ids are letters, digits, `-` and `_` (`create` prints them), so
-/// anything else from the command line is a mistake, not something to escape.
+/// A batch id as one URL path segment (`create` prints it).
 fn path_segment(id: &str) -> Result<&str> {
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')) {
-        bail!("{id:?} is not a batch id (letters, digits, '-' and '_'; `voicera campaign create` prints it)");
-    }
-    Ok(id)
+    crate::api_client::path_segment("a batch id (`voicera campaign create` prints it)", id)
 }
 
 /// The lines `status` prints for a batch's view (`GET /api/v1/batches/{id}`).
@@ -298,6 +221,7 @@ fn status_text(view: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn status_shows_progress_and_counts_per_disposition() {

@@ -1,11 +1,14 @@
 //! The `voicera` binary: command-line wiring only. Each role lives in its own module.
 
 mod agents;
+mod agents_cli;
+mod api_client;
 mod calls;
 mod campaign_cli;
 mod campaigns;
 mod config;
 mod console;
+mod keys_cli;
 mod live;
 mod local;
 mod migrate;
@@ -49,6 +52,16 @@ enum Command {
         #[command(subcommand)]
         command: campaign_cli::CampaignCommand,
     },
+    /// Agents over the running server's API: list, get, create/update/apply from a file, delete.
+    Agents {
+        #[command(subcommand)]
+        command: agents_cli::AgentsCommand,
+    },
+    /// API keys over the running server's API: list, create (shown once), revoke.
+    Keys {
+        #[command(subcommand)]
+        command: keys_cli::KeysCommand,
+    },
     /// Provider numbers and applications: list, buy, attach to an agent, detach.
     Numbers {
         #[command(subcommand)]
@@ -83,6 +96,8 @@ fn main() -> std::process::ExitCode {
         Command::Models { command } => local::run(command),
         Command::Call(args) => calls::run(args),
         Command::Campaign { command } => campaign_cli::run(command),
+        Command::Agents { command } => agents_cli::run(command),
+        Command::Keys { command } => keys_cli::run(command),
         Command::Numbers { command } => numbers::run(command),
         Command::Providers { command } => providers::run(command),
         Command::Migrate(args) => migrate::run(args),

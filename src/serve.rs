@@ -222,13 +222,22 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         });
         let api_config = voicera_api::ApiConfig {
             public_url: Some(config.public_url.clone()),
-            mail: mail_config(&config.data_dir),
+            mail: mail_config(&config.data_dir, config.smtp.as_ref()),
             webhooks_allow_http_loopback: crate::webhooks::allow_http_loopback(),
             open_signup: config.open_signup,
+            // The `/vobiz` and `/plivo` number routes reach these accounts' REST APIs.
+            telephony_accounts: config.telephony.accounts.iter().map(|(p, a)| (*p, a.clone())).collect(),
             ..Default::default()
         };
-        // A bad SMTP URL stops the start here, not at the first reset mail.
-        api_config.mail.outbox().map_err(|err| anyhow::anyhow!("VOICERA_SMTP_URL: {err}"))?;
+        // A bad SMTP setting stops the start here, not at the first reset mail.
+        api_config.mail.outbox().map_err(|err| {
+            let key = if matches!(api_config.mail, voicera_api::MailConfig::SmtpServer { .. }) {
+                "smtp"
+            } else {
+                "VOICERA_SMTP_URL"
+            };
+            anyhow::anyhow!("{key}: {err}")
+        })?;
         let api = voicera_api::ApiState::new(
             store.clone(),
             master_key.derive(voicera_api::TOKEN_KEY_PURPOSE),
@@ -320,6 +329,9 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         };
         if let Some(records) = records.as_ref() {
             records.sink.agent_orgs(Arc::clone(&agent_orgs));
+            // Their logs show a stored agent's name as `agent_type`, as the original's did.
+            let directory = Arc::clone(&directory);
+            records.sink.agent_names(Arc::new(move |agent: &str| directory.name_of(agent)));
         }
         let recordings = match calls_org.clone() {
             Some(org) => {
@@ -607,15 +619,18 @@ async fn wait_for_signal() {
 }
 
 /// Where the control plane's mail (reset links, invitations) goes: the SMTP server of `VOICERA_SMTP_URL`, else
-/// `.eml` files under `<data>/outbox` for the operator to read or forward.
-fn mail_config(data_dir: &std::path::Path) -> voicera_api::MailConfig {
+/// `[smtp]`'s, else `.eml` files under `<data>/outbox` for the operator to read or forward. The sender is
+/// `VOICERA_SMTP_FROM`, else `[smtp] from`.
+fn mail_config(data_dir: &std::path::Path, smtp: Option<&crate::config::SmtpSettings>) -> voicera_api::MailConfig {
     let from = std::env::var("VOICERA_SMTP_FROM")
         .ok()
         .filter(|v| !v.trim().is_empty())
+        .or_else(|| smtp.and_then(|s| s.from.clone()))
         .unwrap_or_else(|| "VoiceERA <noreply@voicera.invalid>".into());
-    match std::env::var("VOICERA_SMTP_URL").ok().filter(|v| !v.trim().is_empty()) {
-        Some(url) => voicera_api::MailConfig::Smtp { url, from },
-        None => voicera_api::MailConfig::Files { dir: data_dir.join("outbox"), from },
+    match (std::env::var("VOICERA_SMTP_URL").ok().filter(|v| !v.trim().is_empty()), smtp) {
+        (Some(url), _) => voicera_api::MailConfig::Smtp { url, from },
+        (None, Some(smtp)) => voicera_api::MailConfig::SmtpServer { server: smtp.server.clone(), from },
+        (None, None) => voicera_api::MailConfig::Files { dir: data_dir.join("outbox"), from },
     }
 }
 

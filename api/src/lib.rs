@@ -73,7 +73,7 @@ pub trait NodeStatus: Send + Sync + 'static {
 pub use accounts::{bootstrap_owner, Bootstrap};
 pub use auth::{authenticate_header, Caller, Credential, Role};
 pub use error::ApiError;
-pub use outbox::{FileOutbox, Mail, Outbox, SmtpOutbox};
+pub use outbox::{FileOutbox, Mail, Outbox, SmtpOutbox, SmtpSecurity, SmtpServer};
 pub use state::{
     AgentDirectory, AgentValidator, ApiConfig, ApiState, ConfigAgent, FieldError, MailConfig, NodeCall, NodeConsole,
     Resources, TOKEN_KEY_PURPOSE,

@@ -1,11 +1,12 @@
-//! Where the control plane's mail goes (password-reset links, invitations): an [`Outbox`]. With `[smtp] url`
-//! (`VOICERA_SMTP_URL`) set, [`SmtpOutbox`] hands each message to that server; otherwise [`FileOutbox`] writes it
+//! Where the control plane's mail goes (password-reset links, invitations): an [`Outbox`]. With an SMTP server
+//! (`[smtp]` host, port, ... in voicera.toml, or `VOICERA_SMTP_URL`), [`SmtpOutbox`] hands each message to it; otherwise [`FileOutbox`] writes it
 //! as an RFC 5322 file, `<data dir>/outbox/<time>-<id>.eml`, which operators (and tests) read. Either way the
 //! secrets in a message never appear in an HTTP answer.
 //!
 //! The SMTP client is deliberately small: one message per connection, `EHLO`, STARTTLS when the server offers
-//! it (`smtp://`) or TLS from the start (`smtps://`), `AUTH PLAIN` when the URL carries credentials (never over
-//! a clear connection except to a loopback relay), `MAIL`/`RCPT`/`DATA`, `QUIT`.
+//! it (`smtp://`; required with `[smtp] starttls = true`) or TLS from the start (`smtps://`, port 465), `AUTH
+//! PLAIN` when credentials are set (never over a clear connection except to a loopback relay),
+//! `MAIL`/`RCPT`/`DATA`, `QUIT`.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -185,11 +186,42 @@ impl Outbox for FileOutbox {
 
 /// How the SMTP connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Security {
-    /// `smtps://`: TLS from the first byte.
+pub enum SmtpSecurity {
+    /// TLS from the first byte (`smtps://`, port 465).
     Implicit,
-    /// `smtp://`: STARTTLS when the server offers it.
+    /// STARTTLS when the server offers it (`smtp://` URLs).
     StartTls,
+    /// STARTTLS or nothing: a server that does not offer it gets no message (`[smtp] starttls = true`).
+    RequireStartTls,
+    /// No TLS at all, for a relay on this machine (`[smtp] starttls = false` to a loopback host).
+    Plain,
+}
+
+use SmtpSecurity as Security;
+
+/// An SMTP server named by its parts (`[smtp]` in voicera.toml) rather than by a URL.
+#[derive(Clone)]
+pub struct SmtpServer {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// How the connection is protected.
+    pub security: SmtpSecurity,
+    /// `AUTH PLAIN` user and password, when the server wants them.
+    pub credentials: Option<(String, String)>,
+}
+
+/// The password never reaches a log line.
+impl std::fmt::Debug for SmtpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpServer")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("user", &self.credentials.as_ref().map(|c| &c.0))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Hands messages to an SMTP server (`smtp://[user:password@]host[:port]`, port 25 by default, STARTTLS when
@@ -271,20 +303,29 @@ impl SmtpOutbox {
             Some(p) => p.parse().map_err(|_| bad("the port is not a number"))?,
             None => default_port,
         };
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| OutboxError::Tls(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         Ok(SmtpOutbox {
             host,
             port,
             security,
             credentials,
             from: from.into(),
-            tls: Arc::new(tls),
+            tls: web_roots()?,
+            timeout: Duration::from_secs(30),
+        })
+    }
+
+    /// An outbox for `server` (named by its parts), sending as `from`.
+    pub fn to_server(server: SmtpServer, from: impl Into<String>) -> Result<SmtpOutbox, OutboxError> {
+        if server.host.is_empty() {
+            return Err(OutboxError::Url("no host".into()));
+        }
+        Ok(SmtpOutbox {
+            host: server.host,
+            port: server.port,
+            security: server.security,
+            credentials: server.credentials,
+            from: from.into(),
+            tls: web_roots()?,
             timeout: Duration::from_secs(30),
         })
     }
@@ -304,13 +345,20 @@ impl SmtpOutbox {
         let tcp = TcpStream::connect((self.host.as_str(), self.port)).await?;
         let mut conn = match self.security {
             Security::Implicit => Conn::new(Box::new(self.tls_over(tcp).await?)),
-            Security::StartTls => Conn::new(Box::new(tcp)),
+            Security::StartTls | Security::RequireStartTls | Security::Plain => Conn::new(Box::new(tcp)),
         };
         conn.expect("the greeting", 220).await?;
         let hello = format!("EHLO {}\r\n", hello_name(&self.from));
         let mut extensions = conn.command(&hello, "EHLO", 250).await?;
         let mut secure = self.security == Security::Implicit;
-        if !secure && offers(&extensions, "STARTTLS") {
+        let offered = offers(&extensions, "STARTTLS");
+        if self.security == Security::RequireStartTls && !offered {
+            return Err(OutboxError::Tls(format!(
+                "{} does not offer STARTTLS, which [smtp] starttls = true requires",
+                self.host
+            )));
+        }
+        if !secure && self.security != Security::Plain && offered {
             conn.command("STARTTLS\r\n", "STARTTLS", 220).await?;
             let plain = conn.into_plain().ok_or_else(|| OutboxError::Tls("STARTTLS on a TLS stream".into()))?;
             conn = Conn::new(Box::new(self.tls_over(plain).await?));
@@ -359,6 +407,18 @@ impl Outbox for SmtpOutbox {
             tokio::time::timeout(self.timeout, self.deliver(mail)).await.map_err(|_| OutboxError::Timeout)?
         })
     }
+}
+
+/// A TLS client trusting the public web roots.
+fn web_roots() -> Result<Arc<rustls::ClientConfig>, OutboxError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| OutboxError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(tls))
 }
 
 /// The name given in `EHLO`: the sender address's domain.
@@ -712,6 +772,37 @@ mod tests {
         });
         let outbox = SmtpOutbox::new(&format!("smtps://bot:pw@127.0.0.1:{port}"), DEFAULT_FROM).unwrap();
         assert!(matches!(outbox.send(&mail("x\n")).await, Err(OutboxError::Tls(_))));
+    }
+
+    #[tokio::test]
+    async fn required_starttls_sends_nothing_without_it_and_plain_never_upgrades() {
+        let (port, server) = fake_server(true).await;
+        let required = SmtpServer {
+            host: "127.0.0.1".into(),
+            port,
+            security: SmtpSecurity::RequireStartTls,
+            credentials: Some(("bot".into(), "pw".into())),
+        };
+        let outbox = SmtpOutbox::to_server(required.clone(), DEFAULT_FROM).unwrap();
+        let refused = outbox.send(&mail("x\n")).await.unwrap_err();
+        assert!(matches!(&refused, OutboxError::Tls(m) if m.contains("STARTTLS")), "{refused}");
+        server.abort();
+        let (acceptor, _) = tls_pair();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            // Offers STARTTLS; a plain client must not take it.
+            let (_, upgraded) = converse(socket, true, true, &mut seen).await;
+            drop(acceptor);
+            (seen, upgraded)
+        });
+        let plain = SmtpServer { port, security: SmtpSecurity::Plain, ..required };
+        assert!(format!("{plain:?}").contains("bot") && !format!("{plain:?}").contains("pw"));
+        SmtpOutbox::to_server(plain, DEFAULT_FROM).unwrap().send(&mail("plain\n")).await.unwrap();
+        let (seen, upgraded) = server.await.unwrap();
+        assert!(!upgraded && seen.iter().any(|l| l.starts_with("AUTH PLAIN")) && seen.contains(&"plain".to_string()));
     }
 
     #[tokio::test]

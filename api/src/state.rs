@@ -96,6 +96,10 @@ pub struct ApiConfig {
     /// Webhook endpoints may be `http://` to a loopback address (tests, a local relay); otherwise only
     /// `https://` (`VOICERA_WEBHOOKS_ALLOW_HTTP_LOOPBACK`).
     pub webhooks_allow_http_loopback: bool,
+    /// The node's telephony provider accounts (`[telephony.<provider>]`): the number routes (`/vobiz/...`,
+    /// `/plivo/...`) send to their `api_base`, and the owner's org uses their credentials when it stored none.
+    pub telephony_accounts:
+        Vec<(voicera_telephony::ws_stream::Provider, voicera_telephony::ws_stream::ProviderAccount)>,
 }
 
 /// Where the control plane's mail (reset links, invitations) goes.
@@ -118,6 +122,13 @@ pub enum MailConfig {
         /// The `From` header.
         from: String,
     },
+    /// An SMTP server named by its parts (`[smtp]` in voicera.toml).
+    SmtpServer {
+        /// Host, port, TLS, credentials.
+        server: crate::outbox::SmtpServer,
+        /// The `From` header.
+        from: String,
+    },
     /// An outbox of the embedder's (tests, other transports).
     Custom(Arc<dyn Outbox>),
 }
@@ -129,6 +140,9 @@ impl std::fmt::Debug for MailConfig {
             MailConfig::Files { dir, from } => f.debug_struct("Files").field("dir", dir).field("from", from).finish(),
             // The URL may carry a password.
             MailConfig::Smtp { from, .. } => f.debug_struct("Smtp").field("from", from).finish_non_exhaustive(),
+            MailConfig::SmtpServer { server, from } => {
+                f.debug_struct("SmtpServer").field("server", server).field("from", from).finish()
+            }
             MailConfig::Custom(_) => f.write_str("Custom(..)"),
         }
     }
@@ -141,6 +155,9 @@ impl MailConfig {
             MailConfig::Disabled => None,
             MailConfig::Files { dir, from } => Some(Arc::new(FileOutbox::new(dir.clone(), from_or_default(from)))),
             MailConfig::Smtp { url, from } => Some(Arc::new(SmtpOutbox::new(url, from_or_default(from))?)),
+            MailConfig::SmtpServer { server, from } => {
+                Some(Arc::new(SmtpOutbox::to_server(server.clone(), from_or_default(from))?))
+            }
             MailConfig::Custom(outbox) => Some(Arc::clone(outbox)),
         })
     }
@@ -207,6 +224,7 @@ impl Default for ApiConfig {
             invite_ttl: Duration::from_secs(7 * 24 * 3600),
             mail: MailConfig::Disabled,
             webhooks_allow_http_loopback: false,
+            telephony_accounts: Vec::new(),
         }
     }
 }

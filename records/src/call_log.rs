@@ -32,6 +32,8 @@ pub struct LogContext {
     pub recording_url: Option<String>,
     /// Where the transcript file is, when written.
     pub transcript_url: Option<String>,
+    /// The agent's name (a stored agent's `agent_type`), the log's `agent_type`; else its id.
+    pub agent_name: Option<String>,
 }
 
 /// `YYYY-MM-DD` (UTC) of Unix seconds: the day directory of a call's objects.
@@ -141,7 +143,7 @@ fn common(record: &CallRecord, context: &LogContext) -> Map<String, Value> {
         "meeting_id": record.record_id,
         "record_id": record.record_id,
         "call_id": record.call_id,
-        "agent_type": record.agent,
+        "agent_type": context.agent_name.as_deref().unwrap_or(&record.agent),
         "agent_id": record.agent,
         "org_id": context.org_id,
         "node_id": context.node_id,
@@ -246,8 +248,13 @@ mod tests {
             node_id: "node-a".into(),
             recording_url: Some("calls/2024-11-19/rec-1.wav".into()),
             transcript_url: Some("calls/2024-11-19/rec-1.txt".into()),
+            agent_name: None,
         };
         let doc = finished(&record(), &context);
+        assert_eq!(doc["agent_type"], doc["agent_id"], "a configured agent's name is its id");
+        let named = LogContext { agent_name: Some("Sales Agent".into()), ..context.clone() };
+        assert_eq!(finished(&record(), &named)["agent_type"], "Sales Agent", "a stored agent's name");
+        assert_eq!(finished(&record(), &named)["agent_id"], record().agent);
         assert_eq!(doc["meeting_id"], "rec-1");
         assert_eq!(doc["call_id"], "abc@host");
         assert_eq!(doc["status"], COMPLETED);

@@ -25,6 +25,8 @@ pub struct StoreRecordingSink {
     writer: RecordWriter<SpoolItem>,
     /// Each call's org: its agent's, else the records org.
     orgs: CallOrgs,
+    /// A stored agent's name (`agent_type`, as the original's call logs carry it), by agent id.
+    names: std::sync::OnceLock<AgentOrgs>,
     node_id: String,
 }
 
@@ -38,7 +40,14 @@ impl StoreRecordingSink {
         org_id: impl Into<String>,
         node_id: impl Into<String>,
     ) -> StoreRecordingSink {
-        StoreRecordingSink { files, uploads, writer, orgs: CallOrgs::new(org_id), node_id: node_id.into() }
+        StoreRecordingSink {
+            files,
+            uploads,
+            writer,
+            orgs: CallOrgs::new(org_id),
+            names: std::sync::OnceLock::new(),
+            node_id: node_id.into(),
+        }
     }
 
     /// From now on a call is logged under its agent's org as `agents` names it (a store agent's org), else
@@ -47,8 +56,15 @@ impl StoreRecordingSink {
         self.orgs.resolve_with(agents);
     }
 
-    fn context(&self, org_id: String) -> LogContext {
-        LogContext { org_id, node_id: self.node_id.clone(), ..LogContext::default() }
+    /// From now on a call's log names its agent by `names` (a stored agent's `agent_type`), else by its id
+    /// (set once; a second call is ignored).
+    pub fn agent_names(&self, names: AgentOrgs) {
+        let _ = self.names.set(names);
+    }
+
+    fn context(&self, org_id: String, record: &CallRecord) -> LogContext {
+        let agent_name = self.names.get().and_then(|names| names(&record.agent));
+        LogContext { org_id, node_id: self.node_id.clone(), agent_name, ..LogContext::default() }
     }
 
     /// Puts the transcript in the `transcripts` bucket as `<YYYY-MM-DD>/<record id>.txt` (uploaded now, or
@@ -73,7 +89,7 @@ impl RecordingSink for StoreRecordingSink {
     /// Runs on the call's task: only queues (a full queue drops the start; the end still comes).
     fn call_started(&self, record: &CallRecord) {
         let org_id = self.orgs.started(record);
-        let doc = call_log::started(record, &self.context(org_id.clone()));
+        let doc = call_log::started(record, &self.context(org_id.clone(), record));
         let write = CallLogWrite { org_id, id: record.record_id.clone(), doc };
         if !self.writer.try_submit(SpoolItem::CallStarted(write)) {
             tracing::warn!(record_id = %record.record_id, "record queue full: the call's start is not logged (its end will be)");
@@ -108,7 +124,8 @@ impl RecordingSink for StoreRecordingSink {
         let stored = self.files.store_provider_report(report);
         if report.unanswered {
             let org_id = self.orgs.fallback().to_string();
-            let (id, doc) = call_log::unanswered(report, &self.context(org_id.clone()));
+            let context = LogContext { org_id: org_id.clone(), node_id: self.node_id.clone(), ..LogContext::default() };
+            let (id, doc) = call_log::unanswered(report, &context);
             self.writer.submit(SpoolItem::CallFinished(CallLogWrite { org_id, id, doc }));
         }
         stored
@@ -135,7 +152,7 @@ impl StoreRecordingSink {
                 }
             }),
             transcript_url,
-            ..self.context(org_id.clone())
+            ..self.context(org_id.clone(), record)
         };
         let mut doc = call_log::finished(record, &context);
         if !transcribed {

@@ -807,18 +807,35 @@ impl AgentCompiler {
         };
         let mut raw = serde_json::Map::new();
         raw.insert("id".into(), id.into());
+        // Voices the original's `tts_model` objects name; `tts_voices` given explicitly wins.
+        let mut voices = serde_json::Map::new();
         for key in SHARED_AGENT_KEYS {
             let Some(value) = config.get(*key) else { continue };
-            // `{"name": "smollm2-135m", …}` (the original's model objects) or a plain name.
+            // `{"name": "smollm2-135m", …}` or the original's `{"name": "OpenAI", "model": "gpt-4o"}` model
+            // objects, or a plain name; the original's language display names ("English (India)").
             let value = match value {
-                serde_json::Value::Object(model) if key.ends_with("_model") => match model.get("name") {
-                    Some(name) => name.clone(),
-                    None => return Err(field_error(&format!("{key}.name"), "a model needs a name".into())),
-                },
+                serde_json::Value::Object(model) if key.ends_with("_model") => {
+                    let Some(name) = model.get("name").and_then(serde_json::Value::as_str) else {
+                        return Err(field_error(&format!("{key}.name"), "a model needs a name".into()));
+                    };
+                    let (link, voice) = original_model(key, name, model);
+                    if let Some((provider, voice)) = voice {
+                        voices.insert(provider.into(), voice.into());
+                    }
+                    link.into()
+                }
+                serde_json::Value::String(language) if *key == "language" => {
+                    original_language(language).unwrap_or(language).into()
+                }
                 serde_json::Value::Null => continue,
                 other => other.clone(),
             };
             raw.insert((*key).into(), value);
+        }
+        if !voices.is_empty() {
+            let explicit = raw.remove("tts_voices").and_then(|v| v.as_object().cloned()).unwrap_or_default();
+            voices.extend(explicit);
+            raw.insert("tts_voices".into(), voices.into());
         }
         raw.entry("system_prompt").or_insert_with(|| "".into());
         let raw: RawAgent = serde_json::from_value(serde_json::Value::Object(raw))
@@ -840,6 +857,86 @@ impl AgentCompiler {
             }
         }
     }
+}
+
+/// The original VoicEra's model objects in this node's terms: `{"name": "OpenAI", "model": "gpt-4o"}` is
+/// `openai:gpt-4o` (the original's default model when none is named), a TTS object's voice (`args.voice_id`,
+/// `voice_id` or `speaker`) goes to `tts_voices` under its provider. Names the original's console did not
+/// offer (local engines, `provider:model` links) are kept as they are; so are its providers this node has no
+/// client for (Kenpath, Bhashini, a custom LLM), which the compile step then refuses naming the field.
+fn original_model<'a>(
+    key: &str,
+    name: &'a str,
+    model: &'a serde_json::Map<String, serde_json::Value>,
+) -> (String, Option<(&'static str, &'a str)>) {
+    let text =
+        |value: Option<&'a serde_json::Value>| value.and_then(serde_json::Value::as_str).filter(|t| !t.is_empty());
+    let args = model.get("args");
+    let chosen = text(model.get("model")).or_else(|| text(args.and_then(|a| a.get("model"))));
+    let normal: String = name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect();
+    // (provider, the original's default model) per stage.
+    let provider = match (key, normal.as_str()) {
+        ("llm_model", "openai") => Some(("openai", Some("gpt-4o"))),
+        ("llm_model", "anthropic") => Some(("anthropic", Some("claude-sonnet-4-5-20250929"))),
+        ("llm_model", "grok") => Some(("xai", Some("grok-3-beta"))),
+        ("llm_model", "groq") => Some(("groq", None)),
+        ("llm_model", "google" | "googlegemini" | "gemini") => Some(("gemini", None)),
+        ("stt_model", "deepgram") => Some(("deepgram", Some("nova-3"))),
+        ("stt_model", "sarvam") => Some(("sarvam", Some("saarika:v2.5"))),
+        ("stt_model", "elevenlabs") => Some(("elevenlabs", Some("scribe_v2_realtime"))),
+        ("stt_model", "openai") => Some(("openai", Some("whisper-1"))),
+        ("tts_model", "cartesia") => Some(("cartesia", Some("sonic-2"))),
+        ("tts_model", "deepgram") => Some(("deepgram", Some("aura-2-thalia-en"))),
+        ("tts_model", "elevenlabs") => Some(("elevenlabs", Some("eleven_turbo_v2_5"))),
+        ("tts_model", "sarvam") => Some(("sarvam", Some("bulbul:v2"))),
+        ("tts_model", "openai") => Some(("openai", Some("gpt-4o-mini-tts"))),
+        _ => None,
+    };
+    let Some((provider, default)) = provider else { return (name.to_string(), None) };
+    let Some(chosen) = chosen.or(default) else { return (name.to_string(), None) };
+    let voice = (key == "tts_model" && provider != "deepgram")
+        .then(|| {
+            text(args.and_then(|a| a.get("voice_id")))
+                .or_else(|| text(model.get("voice_id")))
+                .or_else(|| text(model.get("speaker")))
+        })
+        .flatten()
+        .map(|voice| (provider, voice));
+    (format!("{provider}:{chosen}"), voice)
+}
+
+/// The language code of one of the original console's language display names ("English (India)" → `en-IN`).
+fn original_language(name: &str) -> Option<&'static str> {
+    const NAMES: &[(&str, &str)] = &[
+        ("english", "en"),
+        ("english (us)", "en"),
+        ("english (india)", "en-IN"),
+        ("hindi", "hi"),
+        ("bengali", "bn"),
+        ("tamil", "ta"),
+        ("telugu", "te"),
+        ("marathi", "mr"),
+        ("gujarati", "gu"),
+        ("kannada", "kn"),
+        ("malayalam", "ml"),
+        ("punjabi", "pa"),
+        ("odia", "or"),
+        ("assamese", "as"),
+        ("urdu", "ur"),
+        ("nepali", "ne"),
+        ("sanskrit", "sa"),
+        ("manipuri", "mni"),
+        ("bodo", "brx"),
+        ("dogri", "doi"),
+        ("konkani", "kok"),
+        ("kashmiri", "ks"),
+        ("maithili", "mai"),
+        ("santali", "sat"),
+        ("sindhi", "sd"),
+        ("bhili", "bhb"),
+    ];
+    let name = name.trim().to_lowercase();
+    NAMES.iter().find(|(display, _)| *display == name).map(|(_, code)| *code)
 }
 
 impl voicera_api::AgentValidator for AgentCompiler {
@@ -1047,6 +1144,7 @@ mod tests {
         assert!(err.message.contains("unknown provider"), "{}", err.message);
     }
 
+<<<<<<< HEAD
     /// `agents` with `[providers]` tables.
     fn agents_with(providers: &str, toml_text: &str) -> Result<Vec<AgentConfig>> {
         #[derive(Deserialize)]
@@ -1161,5 +1259,49 @@ mod tests {
         assert!(
             matches!(&config[0].llm, LlmChoice::Chain(links) if matches!(&links[0].1, LlmChoice::OpenAiCompatible { timeout: Some(t), .. } if t.as_millis() == 900))
         );
+=======
+    /// What the original console's wizard saves compiles to the same cloud links an operator would write.
+    #[test]
+    fn the_original_consoles_model_objects_and_language_names_compile() {
+        let compiler =
+            AgentCompiler { policy: std::sync::Arc::new(DialPolicy::default()), providers: Default::default() };
+        let config = serde_json::json!({
+            "interaction_mode": "conversational", "system_prompt": "You help.", "greeting_message": "Hi.",
+            "language": "English (India)",
+            "llm_model": {"name": "OpenAI", "model": "gpt-4o-mini"},
+            "stt_model": {"name": "Deepgram", "model": "nova-2", "keywords": "Acme"},
+            "tts_model": {"name": "Cartesia", "speaker": "", "args": {"model": "sonic-2", "voice_id": "v-123"}},
+            "knowledge_base_enabled": false,
+        });
+        let agent = compiler.compile("orig", &config).unwrap();
+        assert_eq!(agent.language, "en-IN");
+        assert!(
+            matches!(&agent.llm, LlmChoice::OpenAiCompatible { model, .. } if model == "gpt-4o-mini"),
+            "{:?}",
+            agent.llm
+        );
+        assert!(matches!(&agent.stt, SttChoice::Cloud(c) if c.name == "deepgram:nova-2"), "{:?}", agent.stt);
+        match &agent.tts {
+            TtsChoice::Cloud(c) => {
+                assert_eq!((c.name.as_str(), c.voice.as_deref()), ("cartesia:sonic-2", Some("v-123")))
+            }
+            other => panic!("{other:?}"),
+        }
+        // Defaults where the original had them; Sarvam's speaker is the voice; Hindi is `hi`.
+        let config = serde_json::json!({"system_prompt": "x", "language": "Hindi",
+            "llm_model": {"name": "Anthropic"}, "tts_model": {"name": "Sarvam", "speaker": "meera"}});
+        let agent = compiler.compile("orig", &config).unwrap();
+        assert_eq!(agent.language, "hi");
+        assert!(matches!(&agent.llm, LlmChoice::Native { model, .. } if model == "claude-sonnet-4-5-20250929"));
+        assert!(
+            matches!(&agent.tts, TtsChoice::Cloud(c) if c.name == "sarvam:bulbul:v2" && c.voice.as_deref() == Some("meera"))
+        );
+        // Providers without a client here are refused naming the field; local names pass through.
+        let err =
+            compiler.compile("orig", &serde_json::json!({"system_prompt": "x", "llm_model": {"name": "Kenpath"}}));
+        assert_eq!(err.unwrap_err().field, "llm_model");
+        let local = serde_json::json!({"system_prompt": "x", "llm_model": {"name": "smollm2-135m"}});
+        assert!(matches!(compiler.compile("orig", &local).unwrap().llm, LlmChoice::Local { .. }));
+>>>>>>> refs/heads/api
     }
 }

@@ -20,6 +20,7 @@ mod agents;
 mod policy;
 mod providers;
 mod sip_security;
+mod smtp;
 mod speech;
 mod storage;
 use agents::{compile_agents, RawAgent};
@@ -29,6 +30,7 @@ pub(crate) use agents::{
 };
 pub(crate) use agents::{provider_env, OPENAI_COMPATIBLE};
 pub(crate) use providers::Providers;
+pub(crate) use smtp::SmtpSettings;
 pub(crate) use speech::{language_table, CloudSpeech, SpeechProvider, SPEECH_PROVIDERS};
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
@@ -111,6 +113,8 @@ struct RawConfig {
     providers: std::collections::BTreeMap<String, providers::RawProvider>,
     #[serde(default)]
     api: RawApi,
+    /// `[smtp]`: where reset and invitation mail goes.
+    smtp: Option<smtp::RawSmtp>,
 }
 
 /// `[api]`: the control plane.
@@ -271,6 +275,8 @@ pub(crate) struct Config {
     pub(crate) providers: std::sync::Arc<Providers>,
     /// `[api] open_signup`: anyone may sign up, creating a new org (else only while no user exists).
     pub(crate) open_signup: bool,
+    /// `[smtp]`: the server reset and invitation mail goes through (`VOICERA_SMTP_URL` wins); None: none set.
+    pub(crate) smtp: Option<smtp::SmtpSettings>,
     /// `[server] log_content` / `VOICERA_LOG_CONTENT`: transcripts, DTMF digits and tool arguments are logged
     /// at INFO (else at DEBUG; they are personal data).
     pub(crate) log_content: bool,
@@ -308,6 +314,7 @@ impl fmt::Debug for Config {
             .field("dial_policy", &self.dial_policy)
             .field("providers", &self.providers)
             .field("open_signup", &self.open_signup)
+            .field("smtp", &self.smtp)
             .field("bench_record", &self.bench_record)
             .field("inference_threads", &self.inference_threads)
             .field("whisper_backend", &self.whisper_backend)
@@ -534,6 +541,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         recording_retention_days: storage::compile_retention(&raw.storage, |var| std::env::var(var).ok())?,
         providers: std::sync::Arc::new(providers),
         open_signup: raw.api.open_signup.unwrap_or(false),
+        smtp: smtp::compile_smtp(raw.smtp, |var| std::env::var(var).ok())?,
         s3: storage::compile_s3(raw.storage, |var| std::env::var(var).ok())?,
         recording_format: storage::compile_recording_format(raw.server.recording_format, |var| {
             std::env::var(var).ok()

@@ -65,6 +65,28 @@ fn seal_into(state: &ApiState, collection: Collection, record: &mut Record, key:
     Ok(())
 }
 
+/// The org's key for integration `model` (`VobizAuthToken`), opened with the master key; `None` when the org
+/// stored none. Names compare as the console writes them or normalised (`vobiz auth-token`).
+pub(crate) async fn org_key(state: &ApiState, org_id: &str, model: &str) -> Result<Option<String>, ApiError> {
+    let normal = |name: &str| name.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
+    let record = match state.store().get(Collection::Integrations, org_id, model).await? {
+        Some(record) => Some(record),
+        None => {
+            let records = state.store().list(Collection::Integrations, org_id).await?;
+            records.into_iter().find(|r| normal(&r.id) == normal(model))
+        }
+    };
+    let Some(record) = record else { return Ok(None) };
+    let Some(sealed) = record.doc.get("api_key").and_then(Value::as_str) else { return Ok(None) };
+    let context = format!("{}/{}/{}", Collection::Integrations.name(), record.org_id, record.id);
+    let key = state
+        .resources()?
+        .master_key
+        .open(sealed, &context)
+        .map_err(|e| ApiError::internal(&format!("opening the {model} key"), e))?;
+    Ok(Some(key).filter(|k| !k.is_empty()))
+}
+
 /// A stored integration as answered: `api_key` is the masked hint.
 fn masked(record: &Record) -> Value {
     let mut doc = record.doc.clone();
@@ -98,14 +120,17 @@ pub async fn upsert(
     // The org's agents call with the new key from their next call on.
     super::agents::routing_changed(&state).await;
     let status = if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(masked(&record))))
+    // The original answered `{status, message}`; the masked integration rides along.
+    let mut answer = masked(&record);
+    answer["status"] = json!("success");
+    answer["message"] = json!(format!("{} key saved", record.id));
+    Ok((status, Json(answer)))
 }
 
-/// `GET /integrations`: the org's provider keys, masked.
-pub async fn list(caller: Caller, State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+/// `GET /integrations`: the org's provider keys, masked; a JSON array, as the original answered.
+pub async fn list(caller: Caller, State(state): State<ApiState>) -> Result<Json<Vec<Value>>, ApiError> {
     let records = state.store().list(Collection::Integrations, &caller.org_id).await?;
-    let items: Vec<Value> = records.iter().map(masked).collect();
-    Ok(Json(json!({"integrations": items, "count": items.len()})))
+    Ok(Json(records.iter().map(masked).collect()))
 }
 
 /// `GET /integrations/{model}`: one provider's key, masked.
@@ -198,14 +223,18 @@ pub async fn create_custom_llm(
     seal_into(&state, Collection::CustomLlms, &mut record, key)?;
     state.store().put(Collection::CustomLlms, &record).await?;
     crate::audit::record(&state, &caller, "create_custom_llm", &record.id).await?;
-    Ok((StatusCode::CREATED, Json(custom_llm_view(&record))))
+    // The original answered `{status, integration}`; its fields also sit at the top level.
+    let view = custom_llm_view(&record);
+    let mut answer = view.clone();
+    answer["status"] = json!("success");
+    answer["integration"] = view;
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
-/// `GET /custom-llm-integrations`.
-pub async fn list_custom_llms(caller: Caller, State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+/// `GET /custom-llm-integrations`: a JSON array, as the original answered.
+pub async fn list_custom_llms(caller: Caller, State(state): State<ApiState>) -> Result<Json<Vec<Value>>, ApiError> {
     let records = state.store().list(Collection::CustomLlms, &caller.org_id).await?;
-    let items: Vec<Value> = records.iter().map(custom_llm_view).collect();
-    Ok(Json(json!({"integrations": items, "count": items.len()})))
+    Ok(Json(records.iter().map(custom_llm_view).collect()))
 }
 
 /// `PUT /custom-llm-integrations/{id}`.

@@ -227,13 +227,12 @@ async fn process(
     Ok(record)
 }
 
-/// `GET /knowledge`: the org's documents, newest first.
-pub async fn list(caller: Caller, State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+/// `GET /knowledge`: the org's documents, newest first; a JSON array, as the original answered.
+pub async fn list(caller: Caller, State(state): State<ApiState>) -> Result<Json<Vec<Value>>, ApiError> {
     let mut records = state.store().list(Collection::KnowledgeDocuments, &caller.org_id).await?;
     let created = |r: &Record| r.doc.get("created_at").and_then(Value::as_str).unwrap_or_default().to_string();
     records.sort_by_key(|r| std::cmp::Reverse(created(r)));
-    let documents: Vec<Value> = records.iter().map(view).collect();
-    Ok(Json(json!({"documents": documents, "count": documents.len()})))
+    Ok(Json(records.iter().map(view).collect()))
 }
 
 /// `DELETE /knowledge/{document_id}`: the record and its files.
@@ -256,7 +255,7 @@ pub async fn remove(
         let _ = tokio::fs::remove_file(dir.join(format!("{}.{extension}", record.id))).await;
     }
     crate::audit::record(&state, &caller, "delete_knowledge_document", &record.id).await?;
-    Ok(Json(json!({"status": "success", "message": "document deleted", "document_id": record.id})))
+    Ok(Json(json!({"status": "success", "message": "document deleted", "document_id": record.id, "deleted": true})))
 }
 
 /// `POST /rag/retrieve`: the original's body.

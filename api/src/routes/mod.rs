@@ -12,6 +12,7 @@ pub mod live;
 pub mod meetings;
 pub mod members;
 pub mod numbers;
+pub mod provider_numbers;
 pub mod system;
 mod upload;
 pub mod users;
@@ -232,6 +233,120 @@ const CAMPAIGN: Fields = &[
     ("trunk", "string", false),
     ("caller_id", "string", false),
 ];
+
+const PROVIDER_APPLICATION: Fields = &[("agent_type", "string", true), ("answer_url", "string", true)];
+const PROVIDER_LINK: Fields = &[("phone_number", "string", true), ("application_id", "string", true)];
+const PROVIDER_UNLINK: Fields = &[("phone_number", "string", true)];
+
+/// The original's Vobiz and Plivo proxies (the org's account on the provider's REST API), after campaigns.
+fn provider_number_operations() -> Vec<Operation> {
+    use provider_numbers as p;
+    use Method as M;
+    let viewer = Access::AtLeast(Role::Viewer);
+    let member = Access::AtLeast(Role::Member);
+    vec![
+        op(
+            M::POST,
+            "/vobiz/application",
+            "create_vobiz_application",
+            "vobiz",
+            member,
+            "Create a Vobiz application named after an agent, with its answer URL (the org's Vobiz account)",
+            Some(PROVIDER_APPLICATION),
+            post(p::vobiz_create_application),
+        ),
+        op(
+            M::DELETE,
+            "/vobiz/application/{application_id}",
+            "delete_vobiz_application",
+            "vobiz",
+            member,
+            "Delete a Vobiz application (one already gone is not an error)",
+            None,
+            delete(p::vobiz_delete_application),
+        ),
+        op(
+            M::GET,
+            "/vobiz/numbers",
+            "list_vobiz_numbers",
+            "vobiz",
+            viewer,
+            "The numbers on the org's Vobiz account (`numbers`), each with its application (`items`)",
+            None,
+            get(p::vobiz_numbers),
+        ),
+        op(
+            M::POST,
+            "/vobiz/numbers/link",
+            "link_vobiz_number",
+            "vobiz",
+            member,
+            "Send a Vobiz number's calls to an application",
+            Some(PROVIDER_LINK),
+            post(p::vobiz_link),
+        ),
+        op(
+            M::DELETE,
+            "/vobiz/numbers/unlink",
+            "unlink_vobiz_number",
+            "vobiz",
+            member,
+            "Detach a Vobiz number from its application",
+            Some(PROVIDER_UNLINK),
+            delete(p::vobiz_unlink),
+        ),
+        op(
+            M::POST,
+            "/plivo/application",
+            "create_plivo_application",
+            "plivo",
+            member,
+            "Create a Plivo application named after an agent, with its answer URL (the org's Plivo account)",
+            Some(PROVIDER_APPLICATION),
+            post(p::plivo_create_application),
+        ),
+        op(
+            M::DELETE,
+            "/plivo/application/{application_id}",
+            "delete_plivo_application",
+            "plivo",
+            member,
+            "Delete a Plivo application (one already gone is not an error)",
+            None,
+            delete(p::plivo_delete_application),
+        ),
+        op(
+            M::GET,
+            "/plivo/numbers",
+            "list_plivo_numbers",
+            "plivo",
+            viewer,
+            "The numbers on the org's Plivo account (`numbers`), each with its application (`items`)",
+            None,
+            get(p::plivo_numbers),
+        ),
+        op(
+            M::POST,
+            "/plivo/numbers/link",
+            "link_plivo_number",
+            "plivo",
+            member,
+            "Send a Plivo number's calls to an application",
+            Some(PROVIDER_LINK),
+            post(p::plivo_link),
+        ),
+        op(
+            M::DELETE,
+            "/plivo/numbers/unlink",
+            "unlink_plivo_number",
+            "plivo",
+            member,
+            "Detach a Plivo number from its application",
+            Some(PROVIDER_UNLINK),
+            delete(p::plivo_unlink),
+        ),
+    ]
+}
 
 /// The campaign operations (`batches`, the original's paths, and `campaigns`), at the end of the table.
 fn campaign_operations() -> Vec<Operation> {
@@ -1083,6 +1198,7 @@ pub fn operations() -> Vec<Operation> {
     ]
     .into_iter()
     .chain(campaign_operations())
+    .chain(provider_number_operations())
     .collect()
 }
 
