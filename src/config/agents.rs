@@ -1144,7 +1144,6 @@ mod tests {
         assert!(err.message.contains("unknown provider"), "{}", err.message);
     }
 
-<<<<<<< HEAD
     /// `agents` with `[providers]` tables.
     fn agents_with(providers: &str, toml_text: &str) -> Result<Vec<AgentConfig>> {
         #[derive(Deserialize)]
@@ -1259,7 +1258,8 @@ mod tests {
         assert!(
             matches!(&config[0].llm, LlmChoice::Chain(links) if matches!(&links[0].1, LlmChoice::OpenAiCompatible { timeout: Some(t), .. } if t.as_millis() == 900))
         );
-=======
+    }
+
     /// What the original console's wizard saves compiles to the same cloud links an operator would write.
     #[test]
     fn the_original_consoles_model_objects_and_language_names_compile() {
@@ -1302,6 +1302,5 @@ mod tests {
         assert_eq!(err.unwrap_err().field, "llm_model");
         let local = serde_json::json!({"system_prompt": "x", "llm_model": {"name": "smollm2-135m"}});
         assert!(matches!(compiler.compile("orig", &local).unwrap().llm, LlmChoice::Local { .. }));
->>>>>>> refs/heads/api
     }
 }
