@@ -246,6 +246,16 @@ fn machines_are_hung_up_on_or_left_a_message_after_the_beep_and_people_get_the_a
     wait_agent_ready(&server, "caller");
     let token = owner_token(server.http);
 
+    // Bad settings name their field.
+    let path = "/api/v1/batches/upload?batch_name=settings&agent_type=caller&default_country=US";
+    let (_, uploaded, _) = send(server.http, "POST", path, &token, "text/csv", b"contact_number\n+15551000009\n");
+    let settings = format!("/api/v1/campaigns/{}", uploaded["batch_id"].as_str().unwrap());
+    let (status, e) = api(&server, "PUT", &settings, &token, json!({"amd": "maybe"}));
+    assert_eq!((status, e["field"].as_str()), (422, Some("amd")), "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("`off`, `hangup`, `leave_message`, `connect`"), "{e}");
+    let (status, e) = api(&server, "PUT", &settings, &token, json!({"amd": "leave_message", "voicemail_message": ""}));
+    assert_eq!((status, e["field"].as_str()), (422, Some("voicemail_message")), "{e}");
+
     // amd = hangup: the machine is hung up on before its greeting ends, nothing said to it; the person gets
     // the agent's greeting once the verdict is in.
     let (view, contacts) = run_campaign(
