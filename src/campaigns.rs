@@ -18,15 +18,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use voicera_api::routes::batches::{campaign_event_data, campaign_of, contact_prefix, status, update_batch};
+use voicera_conversation::amd::{AmdEvent, MachineAction};
 use voicera_conversation::dial_policy::{DialPolicy, NormalizedTarget};
 use voicera_conversation::routing::{Destination, Router};
 use voicera_dialer::campaign::{
     AttemptOutcome, Campaign, CampaignContact, ContactId, ContactState, DialAction, Disposition, RunState,
 };
+use voicera_dialer::config::AmdMode;
 use voicera_dialer::lease::{AfterAttempt, ContactDocument, ContactStatus};
 use voicera_store::{utc_text, Collection, Record, Store, StoreError};
-use voicera_conversation::amd::{AmdEvent, MachineAction};
-use voicera_dialer::config::AmdMode;
 use voicera_telephony::sip_rtp::{AmdRequest, OutboundRequest, PlaceCallError, SipServiceHandle};
 use voicera_webhooks::{events, Webhooks};
 

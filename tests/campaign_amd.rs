@@ -102,7 +102,8 @@ impl MediaPeer {
                     while stream.started + Duration::from_millis(20 * stream.sent as u64) <= now {
                         let mut packet = [0u8; 172];
                         let seq = stream.sent as u16;
-                        let h = voicera_media::rtp::write_rtp_header(&mut packet, seq == 0, 8, seq, seq as u32 * 160, 77);
+                        let h =
+                            voicera_media::rtp::write_rtp_header(&mut packet, seq == 0, 8, seq, seq as u32 * 160, 77);
                         match payloads.get(stream.sent) {
                             Some(payload) => packet[h..h + payload.len()].copy_from_slice(payload),
                             None => packet[h..h + 160].fill(linear_to_alaw(0)),
@@ -274,7 +275,10 @@ fn machines_are_hung_up_on_or_left_a_message_after_the_beep_and_people_get_the_a
     );
     assert_eq!(view["progress"]["by_outcome"], json!({"answered-machine": 1, "answered-human": 1}), "{view}");
     let asha = &contact(&contacts, "+15554000001")["last_amd"];
-    assert_eq!((&asha["verdict"], &asha["action"], &asha["message_left"]), (&json!("machine"), &json!("hangup"), &json!(false)));
+    assert_eq!(
+        (&asha["verdict"], &asha["action"], &asha["message_left"]),
+        (&json!("machine"), &json!("hangup"), &json!(false))
+    );
     let ben = &contact(&contacts, "+15551000001")["last_amd"];
     assert_eq!((&ben["verdict"], &ben["action"]), (&json!("human"), &json!("agent")), "{ben}");
     assert_eq!(contact(&contacts, "+15554000001")["disposition"], "answered-machine");
@@ -296,11 +300,18 @@ fn machines_are_hung_up_on_or_left_a_message_after_the_beep_and_people_get_the_a
     let machine_heard = machine.heard();
     assert_eq!(machine_heard.len(), 1, "one machine call so far");
     assert_eq!(machine_heard[0].voiced().count(), 0, "nothing said to the machine");
-    assert!(machine_heard[0].last() < beep_end_ms - 1000, "hung up before the greeting ended: {}", machine_heard[0].last());
+    assert!(
+        machine_heard[0].last() < beep_end_ms - 1000,
+        "hung up before the greeting ended: {}",
+        machine_heard[0].last()
+    );
     let human_heard = human.heard();
     assert_eq!(human_heard.len(), 1);
     let first_voiced = human_heard[0].voiced().next().expect("the person heard the greeting");
-    assert!(first_voiced >= person_decided, "the greeting waited for the verdict ({first_voiced} ms, {person_decided} ms)");
+    assert!(
+        first_voiced >= person_decided,
+        "the greeting waited for the verdict ({first_voiced} ms, {person_decided} ms)"
+    );
     assert!(human_heard[0].voiced().count() >= 50, "a second or more of greeting");
 
     // amd = leave_message: the message starts after the beep and is heard in full; the record says so.
@@ -321,11 +332,18 @@ fn machines_are_hung_up_on_or_left_a_message_after_the_beep_and_people_get_the_a
     assert_eq!(record["end_reason"], "agent_hangup:voicemail_left", "{record}");
     assert_eq!(record["greeting"], "Hello Chen, this is Green Valley Dental. Please call us back today.");
     let message_at = amd["message_after_ms"].as_u64().unwrap();
-    assert!((beep_end_ms..beep_end_ms + 1000).contains(&message_at), "cued by the beep ({message_at} ms, beep ends at {beep_end_ms} ms)");
+    assert!(
+        (beep_end_ms..beep_end_ms + 1000).contains(&message_at),
+        "cued by the beep ({message_at} ms, beep ends at {beep_end_ms} ms)"
+    );
     let machine_heard = machine.heard();
     assert_eq!(machine_heard.len(), 2);
     let left = &machine_heard[1];
-    assert_eq!(left.voiced().filter(|at| *at < beep_end_ms).count(), 0, "nothing over the greeting or the beep: {left:?}");
+    assert_eq!(
+        left.voiced().filter(|at| *at < beep_end_ms).count(),
+        0,
+        "nothing over the greeting or the beep: {left:?}"
+    );
     let after_beep = left.voiced().filter(|at| *at >= beep_end_ms).count();
     println!("beep ends at {beep_end_ms} ms; message cued at {message_at} ms; {after_beep} voiced packets after it");
     assert!(after_beep >= 75, "the message (1.5 s or more) reached the machine after the beep: {after_beep} packets");

@@ -675,7 +675,8 @@ fn a_number_put_on_the_do_not_call_list_after_the_upload_is_never_dialled() {
     let (status, uploaded) = upload(&server, &token, "dnc", csv);
     assert_eq!((status, uploaded["dnc_contacts"].as_u64()), (201, Some(0)), "{uploaded}");
     let batch = uploaded["batch_id"].as_str().unwrap().to_string();
-    let (status, answer) = json_request(&server, "POST", "/api/v1/dnc", &token, json!({"numbers": ["+1 555 100 0002"]}));
+    let (status, answer) =
+        json_request(&server, "POST", "/api/v1/dnc", &token, json!({"numbers": ["+1 555 100 0002"]}));
     assert_eq!((status, answer["numbers"].clone()), (200, json!(["+15551000002"])), "{answer}");
     let settings = json!({"max_live_calls": 2, "calls_per_second": 5, "trunk": "carrier"});
     let (status, answer) = json_request(&server, "PUT", &format!("/api/v1/campaigns/{batch}"), &token, settings);
@@ -684,7 +685,8 @@ fn a_number_put_on_the_do_not_call_list_after_the_upload_is_never_dialled() {
     assert_eq!(status, 200, "{answer}");
     let view = wait_status(&server, &token, &batch, "completed", Duration::from_secs(60));
     assert_eq!(view["progress"]["by_outcome"], json!({"answered-human": 2, "dnc-skipped": 1}), "{view}");
-    let skipped = contacts(&server, &token, &batch).into_iter().find(|c| c["contact_number"] == "+15551000002").unwrap();
+    let skipped =
+        contacts(&server, &token, &batch).into_iter().find(|c| c["contact_number"] == "+15551000002").unwrap();
     assert_eq!(skipped["disposition"], "dnc-skipped", "{skipped}");
     assert_eq!(skipped["history"], json!([]), "never attempted: {skipped}");
     let (calls, _) = carrier.calls();

@@ -51,7 +51,14 @@ async fn harness(kind: &str) -> Harness {
 }
 
 impl Harness {
-    async fn send(&self, method: Method, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
         let request = Request::builder()
             .method(method)
             .uri(path)
@@ -114,7 +121,9 @@ async fn the_do_not_call_list_is_normalised_scoped_audited_and_used_by_uploads(k
     let bad = json!({"numbers": ["+15551000009", "12"], "default_country": "US"});
     let (status, e) = h.json(Method::POST, "/api/v1/dnc", &owner, bad).await;
     assert_eq!((status, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("numbers[1]")), "{e}");
-    let (status, e) = h.json(Method::POST, "/api/v1/dnc", &owner, json!({"numbers": ["+15551000009"], "default_country": "XX"})).await;
+    let (status, e) = h
+        .json(Method::POST, "/api/v1/dnc", &owner, json!({"numbers": ["+15551000009"], "default_country": "XX"}))
+        .await;
     assert_eq!((status, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("default_country")), "{e}");
     let (status, e) = h.json(Method::POST, "/api/v1/dnc", &owner, json!({"numbers": []})).await;
     assert_eq!((status, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("numbers")), "{e}");
@@ -148,7 +157,11 @@ async fn the_do_not_call_list_is_normalised_scoped_audited_and_used_by_uploads(k
     let path = "/api/v1/batches/upload?batch_name=spring&agent_type=echo&default_country=US&do_not_call=%2B15551000008";
     let (status, uploaded) = h.send(Method::POST, path, &owner, "text/csv", contacts.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{uploaded}");
-    assert_eq!((uploaded["valid_contacts"].as_u64(), uploaded["dnc_contacts"].as_u64()), (Some(1), Some(2)), "{uploaded}");
+    assert_eq!(
+        (uploaded["valid_contacts"].as_u64(), uploaded["dnc_contacts"].as_u64()),
+        (Some(1), Some(2)),
+        "{uploaded}"
+    );
     assert_eq!(
         uploaded["dnc_rows"],
         json!([{"line": 2, "contact_number": "+15551000001"}, {"line": 4, "contact_number": "+15551000008"}])
@@ -159,7 +172,8 @@ async fn the_do_not_call_list_is_normalised_scoped_audited_and_used_by_uploads(k
     assert_eq!(theirs["dnc_contacts"], 0, "{theirs}");
 
     // Removal in any spelling; twice is a 404.
-    let (status, removed) = h.json(Method::DELETE, "/api/v1/dnc/555-100-0002?default_country=US", &owner, Value::Null).await;
+    let (status, removed) =
+        h.json(Method::DELETE, "/api/v1/dnc/555-100-0002?default_country=US", &owner, Value::Null).await;
     assert_eq!((status, removed["removed"].as_str()), (StatusCode::OK, Some("+15551000002")), "{removed}");
     let (status, e) = h.json(Method::DELETE, "/api/v1/dnc/%2B15551000002", &owner, Value::Null).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{e}");

@@ -37,8 +37,8 @@ use crate::agent::{HttpTool, ToolRequest};
 use crate::amd::{AmdDecision, AmdEvent, AmdGate, GateStep};
 use crate::engine::{AudioSink, Conversation, ConversationNote, HangUpReason};
 use crate::journal::{account_notes, FinishedCall, Journal, RecordingPlan, WallClock};
-use crate::recorder::AmdRecord;
 use crate::live::{LiveCallInfo, LiveCalls, LiveEntry};
+use crate::recorder::AmdRecord;
 
 /// What runs on a call's audio.
 pub enum CallService {
@@ -278,14 +278,19 @@ impl CallCore {
             return;
         }
         let since_ms = since_answer.as_millis() as u64;
-        let decision = amd.gate.decision().unwrap_or(AmdDecision {
-            verdict: voicera_media::amd::AmdVerdict::Undecided,
-            decided_after_ms: since_ms,
-        });
+        let decision = amd
+            .gate
+            .decision()
+            .unwrap_or(AmdDecision { verdict: voicera_media::amd::AmdVerdict::Undecided, decided_after_ms: since_ms });
         amd.decided = Some(AmdEvent::Decided { decision, step });
         let message = std::mem::take(&mut amd.message);
         let action = step.action(decision.verdict);
-        tracing::info!(verdict = decision.verdict.as_str(), decided_after_ms = decision.decided_after_ms, action, "answering-machine detection");
+        tracing::info!(
+            verdict = decision.verdict.as_str(),
+            decided_after_ms = decision.decided_after_ms,
+            action,
+            "answering-machine detection"
+        );
         let record = AmdRecord {
             verdict: decision.verdict.as_str(),
             decided_after_ms: decision.decided_after_ms,

@@ -17,8 +17,8 @@ use crate::agent::{Agent, ToolRequest};
 use crate::core::EndReason;
 use crate::engine::{ConversationNote, HangUpReason};
 use crate::recorder::{
-    record_id_at, AmdRecord, BargeInRecord, CallRecord, ModelFailureRecord, ModelFallbackRecord, RecordingSink, StereoRecorder,
-    TurnRecord, MAX_MODEL_FAILURES,
+    record_id_at, AmdRecord, BargeInRecord, CallRecord, ModelFailureRecord, ModelFallbackRecord, RecordingSink,
+    StereoRecorder, TurnRecord, MAX_MODEL_FAILURES,
 };
 
 /// Whether call content is logged at INFO: one switch for the process, set once at start-up by the binary.

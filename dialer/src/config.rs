@@ -355,7 +355,10 @@ mod tests {
         let long = "x".repeat(MAX_VOICEMAIL_CHARS + 1);
         assert_eq!(bad(serde_json::json!({"voicemail_message": long})), "voicemail_message");
         let unknown = serde_json::from_value::<CampaignConfig>(serde_json::json!({"amd": "maybe"})).unwrap_err();
-        assert!(unknown.to_string().contains("expected one of `off`, `hangup`, `leave_message`, `connect`"), "{unknown}");
+        assert!(
+            unknown.to_string().contains("expected one of `off`, `hangup`, `leave_message`, `connect`"),
+            "{unknown}"
+        );
         assert!(serde_json::from_value::<CampaignConfig>(serde_json::json!({"pace": 1})).is_err());
     }
 

@@ -135,8 +135,8 @@ pub async fn add(
         let country = country(body.default_country.as_deref().or(query.default_country.as_deref()))?;
         let mut numbers = Vec::with_capacity(body.numbers.len());
         for (i, raw) in body.numbers.iter().enumerate() {
-            let number =
-                to_e164(raw, &country).map_err(|e| ApiError::invalid(format!("numbers[{i}]"), format!("{raw:?}: {e}")))?;
+            let number = to_e164(raw, &country)
+                .map_err(|e| ApiError::invalid(format!("numbers[{i}]"), format!("{raw:?}: {e}")))?;
             numbers.push(number);
         }
         (numbers, body.reason.or(query.reason))
@@ -209,7 +209,8 @@ mod tests {
     #[test]
     fn text_lists_skip_a_header_and_name_bad_lines() {
         let us = CountryPlan::for_country("US").unwrap();
-        let numbers = numbers_of_text(b"\xef\xbb\xbfnumber,note\n(555) 100-0001,x\n\n\"+1 555 100 0002\"\n", &us).unwrap();
+        let numbers =
+            numbers_of_text(b"\xef\xbb\xbfnumber,note\n(555) 100-0001,x\n\n\"+1 555 100 0002\"\n", &us).unwrap();
         assert_eq!(numbers, ["+15551000001", "+15551000002"]);
         let error = numbers_of_text(b"+15551000001\n12\n", &us).unwrap_err();
         assert_eq!(error.field.as_deref(), Some("file"));

@@ -235,7 +235,8 @@ const CAMPAIGN: Fields = &[
     ("amd", "string", false),
     ("voicemail_message", "string", false),
 ];
-const DNC_ADD: Fields = &[("numbers", "array", true), ("default_country", "string", false), ("reason", "string", false)];
+const DNC_ADD: Fields =
+    &[("numbers", "array", true), ("default_country", "string", false), ("reason", "string", false)];
 
 /// The campaign operations (`batches`, the original's paths, and `campaigns`), at the end of the table.
 fn campaign_operations() -> Vec<Operation> {

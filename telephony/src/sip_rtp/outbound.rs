@@ -21,8 +21,8 @@ use super::{CallEntry, Service, ALLOW, SUPPORTED};
 use voicera_conversation::agent::{render_template, CallContext};
 use voicera_conversation::amd::{AmdEvent, AmdGate, MachineAction};
 use voicera_conversation::engine::Conversation;
-use voicera_media::negotiate::{accept_answer_with, offer_crypto, offer_sdp, secure_offer_sdp, SrtpPolicy};
 use voicera_media::amd::AmdParams;
+use voicera_media::negotiate::{accept_answer_with, offer_crypto, offer_sdp, secure_offer_sdp, SrtpPolicy};
 use voicera_media::ports::PortLease;
 use voicera_media::stream::{RtpStream, ENGINE_RATE};
 
@@ -595,7 +595,9 @@ impl Service {
         };
         let amd = amd.map(|request| {
             let message = match &agent {
-                Some(agent) => render_template(&request.message, agent, &context, voicera_conversation::recorder::unix_now()),
+                Some(agent) => {
+                    render_template(&request.message, agent, &context, voicera_conversation::recorder::unix_now())
+                }
                 None => String::new(),
             };
             let gate = AmdGate::new(ENGINE_RATE, request.on_machine, AmdParams::default());
