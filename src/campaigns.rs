@@ -18,14 +18,16 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use voicera_api::routes::batches::{campaign_event_data, campaign_of, contact_prefix, status, update_batch};
+use voicera_conversation::amd::{AmdEvent, MachineAction};
 use voicera_conversation::dial_policy::{DialPolicy, NormalizedTarget};
 use voicera_conversation::routing::{Destination, Router};
 use voicera_dialer::campaign::{
     AttemptOutcome, Campaign, CampaignContact, ContactId, ContactState, DialAction, Disposition, RunState,
 };
+use voicera_dialer::config::AmdMode;
 use voicera_dialer::lease::{AfterAttempt, ContactDocument, ContactStatus};
 use voicera_store::{utc_text, Collection, Record, Store, StoreError};
-use voicera_telephony::sip_rtp::{OutboundRequest, PlaceCallError, SipServiceHandle};
+use voicera_telephony::sip_rtp::{AmdRequest, OutboundRequest, PlaceCallError, SipServiceHandle};
 use voicera_webhooks::{events, Webhooks};
 
 /// How often the supervisor looks for batches to run, and a task re-reads its batch (status, pacing).
@@ -221,8 +223,9 @@ impl Deltas {
     }
 }
 
-/// A finished call: the contact, how it ended, the SIP call key when it was answered.
-type Ended = (ContactId, AttemptOutcome, Option<String>);
+/// A finished call: the contact, how it ended, the SIP call key when it was answered, and what answering-machine
+/// detection decided (JSON for the contact's `last_amd`).
+type Ended = (ContactId, AttemptOutcome, Option<String>, Option<Value>);
 
 async fn drive(
     runner: &Arc<CampaignRunner>,
@@ -320,11 +323,13 @@ async fn drive(
                         caller_id: config.caller_id.clone(),
                         ring_timeout: Duration::from_secs(u64::from(config.ring_timeout_seconds)),
                         variables,
+                        amd: config.amd,
+                        voicemail_message: config.voicemail_message.clone(),
                     };
                     let ended = ended_tx.clone();
                     calls.spawn(async move {
-                        let (outcome, key) = call.place().await;
-                        let _ = ended.send((contact, outcome, key));
+                        let (outcome, key, amd) = call.place().await;
+                        let _ = ended.send((contact, outcome, key, amd));
                     });
                 }
                 Claimed::DoneElsewhere(disposition) => {
@@ -359,9 +364,10 @@ async fn drive(
             _ = shutdown.cancelled() => return Ok(()),
             ended = ended_rx.recv() => {
                 let mut next = ended;
-                while let Some((contact, outcome, key)) = next {
+                while let Some((contact, outcome, key, amd)) = next {
                     live.remove(&contact);
-                    record_outcome(runner, org_id, &slots[contact], &mut campaign, contact, outcome, key, &mut deltas).await?;
+                    let call = (outcome, key, amd);
+                    record_outcome(runner, org_id, &slots[contact], &mut campaign, contact, call, &mut deltas).await?;
                     next = ended_rx.try_recv().ok();
                 }
             }
@@ -485,7 +491,7 @@ async fn emit_contact_finished(runner: &CampaignRunner, record: &Record, doc: &C
 enum Claimed {
     /// This node holds the lease: dial, with the contact's other CSV columns for `{{contact.<column>}}`.
     Yes(Vec<(String, String)>),
-    /// Another node finished the contact.
+    /// Another node finished the contact, or it is on the org's do-not-call list now (`dnc-skipped`).
     DoneElsewhere(Disposition),
     /// Another node holds it, or the store changed under us: look again then.
     NotNow(i64),
@@ -499,6 +505,20 @@ async fn claim(runner: &CampaignRunner, org_id: &str, store_id: &str, now: i64) 
     if doc.status == ContactStatus::Done {
         let disposition = doc.disposition.as_deref().unwrap_or("failed(unknown)").parse()?;
         return Ok(Claimed::DoneElsewhere(disposition));
+    }
+    // Listed after the upload (or since the last attempt): skipped, never dialled.
+    if voicera_api::routes::dnc::is_listed(&runner.store, org_id, &doc.contact_number).await? {
+        let mut next = doc.clone();
+        next.status = ContactStatus::Done;
+        next.disposition = Some(Disposition::DncSkipped.to_string());
+        next.lease = None;
+        next.version += 1;
+        if !write_contact(&runner.store, &record, &next, doc.version).await? {
+            return Ok(Claimed::NotNow(now + 1000));
+        }
+        tracing::info!(contact = %doc.contact_number, "campaign: on the do-not-call list; skipped");
+        emit_contact_finished(runner, &record, &next).await;
+        return Ok(Claimed::DoneElsewhere(Disposition::DncSkipped));
     }
     let claimed = match doc.claim(&runner.node_id, now, LEASE_TTL_MS) {
         Ok(claimed) => claimed,
@@ -588,15 +608,13 @@ async fn settle_dialing(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn record_outcome(
     runner: &CampaignRunner,
     org_id: &str,
     slot: &Slot,
     campaign: &mut Campaign,
     contact: ContactId,
-    outcome: AttemptOutcome,
-    call_key: Option<String>,
+    (outcome, call_key, amd): (AttemptOutcome, Option<String>, Option<Value>),
     deltas: &mut Deltas,
 ) -> Result<(), RunError> {
     let now = now_ms();
@@ -628,6 +646,9 @@ async fn record_outcome(
         let mut record = record;
         if let (Some(map), Some(key)) = (record.doc.as_object_mut(), &call_key) {
             map.insert("last_call_id".into(), json!(key));
+        }
+        if let (Some(map), Some(amd)) = (record.doc.as_object_mut(), &amd) {
+            map.insert("last_amd".into(), amd.clone());
         }
         if write_contact(&runner.store, &record, &next, doc.version).await? {
             if next.status == ContactStatus::Done {
@@ -679,25 +700,88 @@ struct Call {
     ring_timeout: Duration,
     /// The contact's other CSV columns, by header name: the agent's `{{contact.<column>}}`.
     variables: Vec<(String, String)>,
+    /// Answering-machine detection, and what a machine gets.
+    amd: AmdMode,
+    /// The campaign's voicemail message (else the agent's greeting).
+    voicemail_message: Option<String>,
+}
+
+/// What answering-machine detection reported on one call.
+#[derive(Debug, Default)]
+struct AmdHeard {
+    /// The verdict (`human`, `machine`, `machine-beep`, `undecided`), when one came.
+    verdict: Option<&'static str>,
+    decided_after_ms: u64,
+    /// What the call did with it.
+    action: &'static str,
+    message_left: bool,
+}
+
+impl AmdHeard {
+    /// Takes in the events a call sent.
+    fn read(events: &mut mpsc::UnboundedReceiver<AmdEvent>) -> AmdHeard {
+        let mut heard = AmdHeard { action: "none", ..AmdHeard::default() };
+        while let Ok(event) = events.try_recv() {
+            match event {
+                AmdEvent::Decided { decision, step } => {
+                    heard.verdict = Some(decision.verdict.as_str());
+                    heard.decided_after_ms = decision.decided_after_ms;
+                    heard.action = step.action(decision.verdict);
+                }
+                AmdEvent::MessageLeft => heard.message_left = true,
+            }
+        }
+        heard
+    }
+
+    /// A machine answered (a call with no verdict counts as a person's: the agent was started).
+    fn machine(&self) -> bool {
+        matches!(self.verdict, Some("machine" | "machine-beep"))
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "verdict": self.verdict.unwrap_or("undecided"),
+            "decided_after_ms": self.decided_after_ms,
+            "action": self.action,
+            "message_left": self.message_left,
+        })
+    }
 }
 
 impl Call {
-    /// Places the call and waits for its end: the outcome, and the call's key when it was answered.
-    async fn place(self) -> (AttemptOutcome, Option<String>) {
+    /// Places the call and waits for its end: the outcome, the call's key when it was answered, and what
+    /// answering-machine detection reported (when it was on and the call was answered).
+    async fn place(self) -> (AttemptOutcome, Option<String>, Option<Value>) {
+        let failed = |reason: String| (AttemptOutcome::Failed(reason), None, None);
         let to = match self.runner.policy.check(&self.number) {
-            Ok(NormalizedTarget::Sip(_)) => {
-                return (AttemptOutcome::Failed(format!("{} is not a phone number", self.number)), None)
-            }
+            Ok(NormalizedTarget::Sip(_)) => return failed(format!("{} is not a phone number", self.number)),
             Ok(target) => target.dial_string().to_string(),
-            Err(refused) => return (AttemptOutcome::Failed(format!("dial policy: {refused}")), None),
+            Err(refused) => return failed(format!("dial policy: {refused}")),
         };
         let agent = match self.runner.router.route(&self.agent_id) {
             Some(Destination::Agent(agent)) => Some(agent),
             Some(Destination::Echo) => None,
-            Some(Destination::Unavailable { reason, .. }) => {
-                return (AttemptOutcome::Failed(format!("agent unavailable: {reason}")), None)
+            Some(Destination::Unavailable { reason, .. }) => return failed(format!("agent unavailable: {reason}")),
+            None => return failed(format!("no agent {:?}", self.agent_id)),
+        };
+        let on_machine = match self.amd {
+            AmdMode::Off => None,
+            AmdMode::Hangup => Some(MachineAction::HangUp),
+            AmdMode::LeaveMessage => Some(MachineAction::LeaveMessage),
+            AmdMode::Connect => Some(MachineAction::Connect),
+        };
+        let (amd, mut amd_events) = match on_machine {
+            Some(on_machine) => {
+                let (events, heard) = mpsc::unbounded_channel();
+                let message = self
+                    .voicemail_message
+                    .clone()
+                    .or_else(|| agent.as_ref().map(|a| a.greeting.clone()))
+                    .unwrap_or_default();
+                (Some(AmdRequest { on_machine, message, events: Some(events) }), Some(heard))
             }
-            None => return (AttemptOutcome::Failed(format!("no agent {:?}", self.agent_id)), None),
+            None => (None, None),
         };
         let request = OutboundRequest {
             trunk: self.trunk.clone(),
@@ -706,6 +790,7 @@ impl Call {
             ring_timeout: Some(self.ring_timeout),
             agent,
             variables: self.variables,
+            amd,
         };
         match self.runner.sip.place_call(request).await {
             Ok(key) => {
@@ -716,12 +801,17 @@ impl Call {
                         break;
                     }
                 }
-                (AttemptOutcome::AnsweredHuman, Some(key.as_str().to_string()))
+                let heard = amd_events.as_mut().map(AmdHeard::read);
+                let outcome = match &heard {
+                    Some(heard) if heard.machine() => AttemptOutcome::AnsweredMachine,
+                    _ => AttemptOutcome::AnsweredHuman,
+                };
+                (outcome, Some(key.as_str().to_string()), heard.map(|h| h.to_json()))
             }
-            Err(PlaceCallError::Rejected { status, .. }) => (AttemptOutcome::from_sip_status(status), None),
-            Err(PlaceCallError::NoAnswer) => (AttemptOutcome::NoAnswer, None),
-            Err(PlaceCallError::Timeout) => (AttemptOutcome::from_sip_status(408), None),
-            Err(other) => (AttemptOutcome::Failed(other.to_string()), None),
+            Err(PlaceCallError::Rejected { status, .. }) => (AttemptOutcome::from_sip_status(status), None, None),
+            Err(PlaceCallError::NoAnswer) => (AttemptOutcome::NoAnswer, None, None),
+            Err(PlaceCallError::Timeout) => (AttemptOutcome::from_sip_status(408), None, None),
+            Err(other) => failed(other.to_string()),
         }
     }
 }

@@ -662,3 +662,35 @@ fn the_cli_runs_a_campaign_whose_greeting_names_each_contact() {
     let (calls, _) = carrier.calls();
     assert_eq!(calls.len(), 4, "one more call, the one stopped while ringing: {calls:?}");
 }
+
+/// The org's do-not-call list is checked again at dial time: a number listed after the upload (which flagged
+/// nothing) is skipped as `dnc-skipped` and never reaches the trunk.
+#[test]
+fn a_number_put_on_the_do_not_call_list_after_the_upload_is_never_dialled() {
+    require_tool("sipp");
+    let (server, trunk_port) = start("campaign-dnc");
+    let carrier = Carrier::start(&server, trunk_port);
+    let token = login(&server);
+    let csv = b"contact_number\n+15551000001\n+15551000002\n+15551000003\n";
+    let (status, uploaded) = upload(&server, &token, "dnc", csv);
+    assert_eq!((status, uploaded["dnc_contacts"].as_u64()), (201, Some(0)), "{uploaded}");
+    let batch = uploaded["batch_id"].as_str().unwrap().to_string();
+    let (status, answer) =
+        json_request(&server, "POST", "/api/v1/dnc", &token, json!({"numbers": ["+1 555 100 0002"]}));
+    assert_eq!((status, answer["numbers"].clone()), (200, json!(["+15551000002"])), "{answer}");
+    let settings = json!({"max_live_calls": 2, "calls_per_second": 5, "trunk": "carrier"});
+    let (status, answer) = json_request(&server, "PUT", &format!("/api/v1/campaigns/{batch}"), &token, settings);
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = json_request(&server, "POST", &format!("/api/v1/batches/{batch}/run"), &token, json!({}));
+    assert_eq!(status, 200, "{answer}");
+    let view = wait_status(&server, &token, &batch, "completed", Duration::from_secs(60));
+    assert_eq!(view["progress"]["by_outcome"], json!({"answered-human": 2, "dnc-skipped": 1}), "{view}");
+    let skipped =
+        contacts(&server, &token, &batch).into_iter().find(|c| c["contact_number"] == "+15551000002").unwrap();
+    assert_eq!(skipped["disposition"], "dnc-skipped", "{skipped}");
+    assert_eq!(skipped["history"], json!([]), "never attempted: {skipped}");
+    let (calls, _) = carrier.calls();
+    let mut dialled: Vec<String> = calls.into_iter().map(|c| c.0).collect();
+    dialled.sort();
+    assert_eq!(dialled, ["+15551000001", "+15551000003"], "{}", server.log());
+}

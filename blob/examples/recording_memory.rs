@@ -64,6 +64,7 @@ fn record() -> CallRecord {
         recording_truncated: false,
         model_failures: Vec::new(),
         model_fallbacks: Vec::new(),
+        amd: None,
     }
 }
 

@@ -506,6 +506,7 @@ mod tests {
             recording_truncated: false,
             model_failures: Vec::new(),
             model_fallbacks: Vec::new(),
+            amd: None,
         }
     }
 

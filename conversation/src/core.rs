@@ -34,9 +34,11 @@ use voicera_media::metrics::Metrics;
 use voicera_media::stream::ENGINE_FRAME;
 
 use crate::agent::{HttpTool, ToolRequest};
+use crate::amd::{AmdDecision, AmdEvent, AmdGate, GateStep};
 use crate::engine::{AudioSink, Conversation, ConversationNote, HangUpReason};
 use crate::journal::{account_notes, FinishedCall, Journal, RecordingPlan, WallClock};
 use crate::live::{CallParties, LiveCallInfo, LiveCalls, LiveEntry};
+use crate::recorder::AmdRecord;
 
 /// What runs on a call's audio.
 pub enum CallService {
@@ -130,6 +132,21 @@ pub struct CallCore {
     live: Option<LiveEntry>,
     /// Who is on the call, for the live view (set by the transport; the recording plan's numbers otherwise).
     parties: CallParties,
+    /// Answering-machine detection holding the agent's start (a call we placed with it on).
+    amd: Option<AmdHold>,
+}
+
+/// A call held for answering-machine detection: the gate, the message to leave, and what to report.
+struct AmdHold {
+    gate: AmdGate,
+    /// The voicemail message, its variables filled (taken when spoken).
+    message: String,
+    /// When the call was answered ([`CallCore::start`]): the detector's time zero.
+    answered_at: Option<Instant>,
+    /// The verdict, not yet taken by the transport.
+    decided: Option<AmdEvent>,
+    /// The message was left, not yet told to the transport.
+    message_left: bool,
 }
 
 impl CallCore {
@@ -163,6 +180,7 @@ impl CallCore {
             tools_running: 0,
             live: None,
             parties,
+            amd: None,
         }
     }
 
@@ -174,6 +192,29 @@ impl CallCore {
         self
     }
 
+    /// Holds the agent's start until answering-machine detection decides (before [`CallCore::start`]): from
+    /// the answer on, the caller's audio goes to `gate`; a person (or a machine the campaign connects) gets
+    /// the agent, a machine gets a hang-up or `message` (spoken once it records). The journal keeps the verdict.
+    pub fn hold_for_amd(&mut self, gate: AmdGate, message: String) {
+        if !self.started {
+            self.amd = Some(AmdHold { gate, message, answered_at: None, decided: None, message_left: false });
+        }
+    }
+
+    /// The next detection event for the transport to report (the verdict, then a message left), once each.
+    pub fn take_amd_event(&mut self) -> Option<AmdEvent> {
+        let amd = self.amd.as_mut()?;
+        if let Some(event) = amd.decided.take() {
+            return Some(event);
+        }
+        std::mem::take(&mut amd.message_left).then_some(AmdEvent::MessageLeft)
+    }
+
+    /// Whether the agent is held for answering-machine detection.
+    pub fn held_for_amd(&self) -> bool {
+        self.amd.as_ref().is_some_and(|amd| amd.gate.holding())
+    }
+
     /// The call is answered (or the stream started) as `call_id` at `now`: an agent greets, and its journal
     /// opens when it keeps records. Later calls do nothing.
     pub fn start(&mut self, call_id: &str, now: Instant) {
@@ -181,12 +222,23 @@ impl CallCore {
             return;
         }
         self.register_live(call_id, self.clock.unix_ms(now));
+        let held = match self.amd.as_mut() {
+            Some(amd) => {
+                amd.answered_at = Some(now);
+                true
+            }
+            None => false,
+        };
         let CallService::Agent(conversation) = &mut self.service else { return };
-        conversation.start();
+        if !held {
+            conversation.start();
+        }
         let Some(plan) = self.recording.take() else { return };
         let agent = conversation.agent();
         let started_ms = self.clock.unix_ms(now);
-        self.journal = Some(Journal::new(plan, self.transport, call_id, agent, conversation.greeting(), started_ms));
+        // A held call's first words are said (and recorded) once the verdict is in.
+        let greeting = if held { "" } else { conversation.greeting() };
+        self.journal = Some(Journal::new(plan, self.transport, call_id, agent, greeting, started_ms));
     }
 
     /// Whether [`CallCore::start`] has run.
@@ -219,6 +271,11 @@ impl CallCore {
         if let Some(journal) = self.journal.as_mut() {
             journal.on_audio(frame, &[]);
         }
+        if self.held_for_amd() {
+            // The detector hears the frame; the agent hears nothing until the verdict.
+            self.hear_held(frame, now);
+            return;
+        }
         match &mut self.service {
             CallService::Echo => out.queue_audio(frame),
             CallService::Agent(conversation) => {
@@ -226,6 +283,59 @@ impl CallCore {
                 if !notes.is_empty() {
                     self.absorb(notes, now);
                 }
+            }
+        }
+    }
+
+    /// A frame for the answering-machine detector; on its verdict, the agent starts, the call hangs up, or the
+    /// voicemail message is spoken, and the journal and the transport learn of it.
+    fn hear_held(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant) {
+        let Some(amd) = self.amd.as_mut() else { return };
+        let since_answer = now.saturating_duration_since(amd.answered_at.unwrap_or(now));
+        let step = amd.gate.hear(frame, since_answer);
+        if step == GateStep::Hold {
+            return;
+        }
+        let since_ms = since_answer.as_millis() as u64;
+        let decision = amd
+            .gate
+            .decision()
+            .unwrap_or(AmdDecision { verdict: voicera_media::amd::AmdVerdict::Undecided, decided_after_ms: since_ms });
+        amd.decided = Some(AmdEvent::Decided { decision, step });
+        let message = std::mem::take(&mut amd.message);
+        let action = step.action(decision.verdict);
+        tracing::info!(
+            verdict = decision.verdict.as_str(),
+            decided_after_ms = decision.decided_after_ms,
+            action,
+            "answering-machine detection"
+        );
+        let record = AmdRecord {
+            verdict: decision.verdict.as_str(),
+            decided_after_ms: decision.decided_after_ms,
+            action,
+            message_left: false,
+            message_after_ms: (step == GateStep::LeaveMessage).then_some(since_ms),
+        };
+        let mut said = None;
+        match (step, &mut self.service) {
+            (GateStep::StartAgent, CallService::Agent(conversation)) => {
+                conversation.start();
+                said = Some(conversation.greeting().to_string());
+            }
+            (GateStep::LeaveMessage, CallService::Agent(conversation)) => {
+                conversation.leave_message(&message);
+                said = Some(message);
+            }
+            (GateStep::HangUp, _) | (GateStep::LeaveMessage, CallService::Echo) => {
+                self.push(CallAction::HangUp(HangUpReason::AnsweringMachine))
+            }
+            (GateStep::StartAgent, CallService::Echo) | (GateStep::Hold, _) => {}
+        }
+        if let Some(journal) = self.journal.as_mut() {
+            journal.set_amd(record);
+            if let Some(said) = &said {
+                journal.set_greeting(said);
             }
         }
     }
@@ -270,6 +380,8 @@ impl CallCore {
     /// Joins the node's calls in progress: who, over what, and the greeting as the transcript's first words.
     fn register_live(&mut self, call_id: &str, started_at_ms: u64) {
         let (agent, greeting) = match &self.service {
+            // A call held for answering-machine detection has said nothing yet.
+            CallService::Agent(conversation) if self.amd.is_some() => (conversation.agent().id.clone(), ""),
             CallService::Agent(conversation) => (conversation.agent().id.clone(), conversation.greeting()),
             CallService::Echo => ("echo".to_string(), ""),
         };
@@ -297,6 +409,18 @@ impl CallCore {
                 journal.on_notes(&notes, at_ms);
             }
         }
+        // Ended while still held (the callee hung up during detection): the record says how far it got.
+        if let (Some(amd), Some(journal)) = (self.amd.as_ref().filter(|a| a.gate.holding()), self.journal.as_mut()) {
+            let decision = amd.gate.decision();
+            let since = amd.answered_at.map_or(0, |at| now.saturating_duration_since(at).as_millis() as u64);
+            journal.set_amd(AmdRecord {
+                verdict: decision.map_or("undecided", |d| d.verdict.as_str()),
+                decided_after_ms: decision.map_or(since, |d| d.decided_after_ms),
+                action: "none",
+                message_left: false,
+                message_after_ms: None,
+            });
+        }
         // The call leaves the live view now that its words are all in.
         self.live = None;
         self.journal.take().map(|journal| journal.finish(reason, at_ms))
@@ -308,6 +432,9 @@ impl CallCore {
             journal.on_notes(&notes, self.clock.unix_ms(now));
         }
         let hang_up = account_notes(&self.metrics, &notes);
+        if hang_up == Some(HangUpReason::VoicemailLeft) {
+            self.message_left();
+        }
         if let Some(entry) = &self.live {
             let now = self.clock.unix_ms(now);
             for note in &notes {
@@ -347,6 +474,19 @@ impl CallCore {
         }
         if let Some(reason) = hang_up {
             self.push(CallAction::HangUp(reason));
+        }
+    }
+
+    /// The voicemail message played to the end: the journal and the transport learn of it.
+    fn message_left(&mut self) {
+        if let Some(amd) = self.amd.as_mut() {
+            amd.message_left = true;
+        }
+        if let Some(journal) = self.journal.as_mut() {
+            if let Some(mut record) = journal.amd().cloned() {
+                record.message_left = true;
+                journal.set_amd(record);
+            }
         }
     }
 
@@ -515,6 +655,143 @@ mod tests {
         assert_eq!(turn.user_at_ms, caller_said_at, "dated at the frame its words became final in");
         // The stand-in models answer in the tick the turn ends: the answer's first audio is dated there too.
         assert_eq!(turn.agent_at_ms, Some(caller_said_at));
+    }
+
+    /// Speech-like bursts at 16 kHz (a buzz with harmonics, modulated like syllables), `ms` long.
+    fn babble(ms: u32) -> Vec<i16> {
+        (0..(16 * ms) as usize)
+            .map(|i| {
+                let t = i as f32 / 16000.0;
+                let v: f32 = (1..12).map(|h| (t * 140.0 * h as f32 * std::f32::consts::TAU).sin() / h as f32).sum();
+                (v * (0.55 + 0.45 * (t * 4.0 * std::f32::consts::TAU).sin()) * 0.15 * 32767.0) as i16
+            })
+            .collect()
+    }
+
+    fn quiet(ms: u32) -> Vec<i16> {
+        vec![0; (16 * ms) as usize]
+    }
+
+    fn beep(ms: u32) -> Vec<i16> {
+        (0..(16 * ms) as usize)
+            .map(|i| ((i as f32 * 1000.0 * std::f32::consts::TAU / 16000.0).sin() * 0.3 * 32767.0) as i16)
+            .collect()
+    }
+
+    /// An agent call held for detection, answered at `t0`, its record kept in `sink`.
+    fn held_call(action: crate::amd::MachineAction, sink: &Arc<Kept>) -> (CallCore, Instant) {
+        let (clock, t0) = clock_at(1_795_588_622_000);
+        let plan = RecordingPlan {
+            sink: Arc::clone(sink) as Arc<dyn RecordingSink>,
+            caller: "voicera".into(),
+            called: "+15551000001".into(),
+            outbound: true,
+        };
+        let agent = Agent { record_transcript: true, ..Agent::bench(false) };
+        let service = CallService::Agent(Box::new(Conversation::new(Arc::new(agent))));
+        let mut core = CallCore::new(service, Arc::new(Metrics::default()), Some(plan), "test", clock);
+        let gate = AmdGate::new(16000, action, voicera_media::amd::AmdParams::default());
+        core.hold_for_amd(gate, "Please call us back today.".into());
+        core.start("call-amd", t0);
+        (core, t0)
+    }
+
+    /// Plays `signal` to the call in 20 ms frames on the virtual clock from `t0`, the sink playing one frame a
+    /// tick; per frame: (ms since answer, samples the agent queued by then, actions).
+    fn play(core: &mut CallCore, t0: Instant, signal: &[i16]) -> Vec<(u64, usize, Vec<CallAction>)> {
+        let mut out = Collect::default();
+        let mut played = 0;
+        let mut trace = Vec::new();
+        for (i, frame) in signal.chunks_exact(ENGINE_FRAME).enumerate() {
+            let frame: &[i16; ENGINE_FRAME] = frame.try_into().unwrap();
+            let ms = (i as u64 + 1) * 20;
+            core.hear(frame, t0 + Duration::from_millis(ms), &mut out);
+            let n = out.queued.len().min(ENGINE_FRAME);
+            out.queued.drain(..n);
+            played += n;
+            let actions: Vec<CallAction> = std::iter::from_fn(|| core.poll_action()).collect();
+            trace.push((ms, played, actions));
+        }
+        trace
+    }
+
+    fn hang_up_at(trace: &[(u64, usize, Vec<CallAction>)]) -> Option<(u64, HangUpReason)> {
+        trace.iter().find_map(|(ms, _, actions)| {
+            actions.iter().find_map(|a| match a {
+                CallAction::HangUp(reason) => Some((*ms, *reason)),
+                _ => None,
+            })
+        })
+    }
+
+    #[test]
+    fn a_machine_gets_the_message_after_its_beep_and_the_record_says_so() {
+        let sink = Arc::new(Kept::default());
+        let (mut core, t0) = held_call(crate::amd::MachineAction::LeaveMessage, &sink);
+        assert!(core.held_for_amd());
+        let mut signal = quiet(300);
+        signal.extend(babble(4000));
+        signal.extend(quiet(300));
+        signal.extend(beep(500));
+        signal.extend(quiet(3000));
+        let trace = play(&mut core, t0, &signal);
+        // Nothing is said over the greeting or the beep (which ends at 5.1 s); the message follows at once.
+        let first_audio = trace.iter().find(|(_, played, _)| *played > 0).map(|t| t.0).expect("the message");
+        assert!((5120..=5200).contains(&first_audio), "the message started at {first_audio} ms");
+        let (hung_up, reason) = hang_up_at(&trace).expect("a hang-up");
+        assert_eq!(reason, HangUpReason::VoicemailLeft);
+        // Five words of the stand-in voice (300 ms), played in full.
+        assert!(hung_up >= first_audio + 300, "{hung_up}");
+        let decided = match core.take_amd_event() {
+            Some(AmdEvent::Decided { decision, step: GateStep::LeaveMessage }) => decision,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(decided.verdict, voicera_media::amd::AmdVerdict::Machine);
+        assert!(decided.decided_after_ms <= 2300, "{decided:?}");
+        assert_eq!(core.take_amd_event(), Some(AmdEvent::MessageLeft));
+        assert_eq!(core.take_amd_event(), None);
+        let finished = core.finish(&Collect::default(), &EndReason::AgentHangUp(reason), t0 + Duration::from_secs(9));
+        finished.expect("a record").store();
+        let record = sink.stored.lock().unwrap().pop().unwrap();
+        let amd = record.amd.expect("the record has the detection");
+        assert_eq!((amd.verdict, amd.action, amd.message_left), ("machine", "leave_message", true));
+        assert_eq!(amd.decided_after_ms, decided.decided_after_ms);
+        assert_eq!(amd.message_after_ms, Some(5120));
+        assert_eq!(record.greeting, "Please call us back today.");
+    }
+
+    #[test]
+    fn a_person_gets_the_greeting_after_the_verdict_and_a_machine_a_hang_up() {
+        let sink = Arc::new(Kept::default());
+        let (mut core, t0) = held_call(crate::amd::MachineAction::HangUp, &sink);
+        let mut hello = quiet(400);
+        hello.extend(babble(600));
+        hello.extend(quiet(2000));
+        let trace = play(&mut core, t0, &hello);
+        let first_audio = trace.iter().find(|(_, played, _)| *played > 0).map(|t| t.0).expect("the greeting");
+        let decision = match core.take_amd_event() {
+            Some(AmdEvent::Decided { decision, step: GateStep::StartAgent }) => decision,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(decision.verdict, voicera_media::amd::AmdVerdict::Human);
+        assert!(decision.decided_after_ms < 3000 && first_audio >= decision.decided_after_ms, "{decision:?}");
+        assert!(!core.held_for_amd());
+        assert_eq!(hang_up_at(&trace), None);
+        core.finish(&Collect::default(), &EndReason::Stopped, t0 + Duration::from_secs(3)).unwrap().store();
+        let record = sink.stored.lock().unwrap().pop().unwrap();
+        assert_eq!(record.amd.as_ref().map(|a| (a.verdict, a.action)), Some(("human", "agent")));
+        assert!(!record.greeting.is_empty(), "the greeting said after the verdict is recorded");
+
+        let (mut core, t0) = held_call(crate::amd::MachineAction::HangUp, &sink);
+        let trace = play(&mut core, t0, &babble(4000));
+        assert!(trace.iter().all(|(_, played, _)| *played == 0), "nothing said to the machine");
+        let (at, reason) = hang_up_at(&trace).expect("a hang-up");
+        assert_eq!(reason, HangUpReason::AnsweringMachine);
+        assert!(at <= 2300, "{at}");
+        core.finish(&Collect::default(), &EndReason::AgentHangUp(reason), t0 + Duration::from_secs(3)).unwrap().store();
+        let record = sink.stored.lock().unwrap().pop().unwrap();
+        assert_eq!(record.amd.map(|a| (a.verdict, a.action, a.message_left)), Some(("machine", "hangup", false)));
+        assert_eq!(record.greeting, "");
     }
 
     #[test]

@@ -193,6 +193,10 @@ pub enum HangUpReason {
     EngineFailed,
     /// An operator hung the call up from the console or the API (`POST /api/v1/calls/live/{id}/hangup`).
     Operator,
+    /// An answering machine answered a campaign call whose `amd` setting hangs up on machines.
+    AnsweringMachine,
+    /// The campaign's voicemail message was left on an answering machine.
+    VoicemailLeft,
 }
 
 impl HangUpReason {
@@ -207,6 +211,8 @@ impl HangUpReason {
             HangUpReason::Transferred => "transferred",
             HangUpReason::EngineFailed => "engine_failed",
             HangUpReason::Operator => "operator",
+            HangUpReason::AnsweringMachine => "answering_machine",
+            HangUpReason::VoicemailLeft => "voicemail_left",
         }
     }
 }
@@ -281,6 +287,9 @@ pub struct Conversation {
     idle_prompted: bool,
     /// Hang up once the queued audio has played.
     hang_up_after_audio: Option<HangUpReason>,
+    /// Leaving a voicemail message ([`Conversation::leave_message`]): the caller is a machine recording, so
+    /// nothing it plays is listened to; the call ends when the message has played.
+    message_only: bool,
     hung_up: bool,
     /// The engine panicked once; it does nothing more.
     failed: bool,
@@ -351,6 +360,7 @@ impl Conversation {
             silent_ticks: 0,
             idle_prompted: false,
             hang_up_after_audio: None,
+            message_only: false,
             hung_up: false,
             failed: false,
             last_flush_dropped: 0,
@@ -374,6 +384,22 @@ impl Conversation {
             self.speak(&greeting);
             self.history.push(ChatMessage { role: Role::Assistant, content: greeting });
         }
+    }
+
+    /// Instead of [`Conversation::start`], on an answering machine that records now: speaks `message` (its
+    /// `{{variables}}` already filled), listens to nothing, and hangs up with [`HangUpReason::VoicemailLeft`]
+    /// once the message has played. An empty message hangs up at once (as [`HangUpReason::AnsweringMachine`]:
+    /// nothing was left).
+    pub fn leave_message(&mut self, message: &str) {
+        self.message_only = true;
+        let message = message.trim();
+        if message.is_empty() {
+            self.hang_up_after_audio = Some(HangUpReason::AnsweringMachine);
+            return;
+        }
+        self.speak(message);
+        self.history.push(ChatMessage { role: Role::Assistant, content: message.to_string() });
+        self.hang_up_after_audio = Some(HangUpReason::VoicemailLeft);
     }
 
     /// Where the conversation is in its turn-taking.
@@ -437,6 +463,16 @@ impl Conversation {
             return;
         }
         notes.append(&mut self.deferred);
+        if self.message_only {
+            // A machine recording the message: its audio is not a turn, only the message's playing matters.
+            self.pump_tts(out, notes);
+            if self.utterances.is_empty() && out.queued_audio() == 0 {
+                self.hung_up = true;
+                let reason = self.hang_up_after_audio.unwrap_or(HangUpReason::VoicemailLeft);
+                notes.push(ConversationNote::HangUp { reason });
+            }
+            return;
+        }
         self.stt.push_audio(frame);
         match self.vad.process(frame) {
             Some(VadEvent::SpeechStarted) => self.apply(TurnEvent::SpeechStarted, out, notes),
@@ -1086,6 +1122,25 @@ mod tests {
         assert!((18..=22).contains(&tick), "{tick}");
         assert_eq!(speaker.played, 6 * 60 * 16);
         assert!(!notes.iter().any(|(_, n)| matches!(n, ConversationNote::UserSaid { .. })));
+    }
+
+    #[test]
+    fn a_voicemail_message_is_spoken_over_a_machine_and_then_the_call_hangs_up() {
+        let mut conv = Conversation::new(Arc::new(Agent::bench(false)));
+        let mut speaker = Speaker::default();
+        conv.leave_message("  Please call us back today.  ");
+        // The machine keeps making noise while the message plays: nothing of it is a turn or a barge-in.
+        let notes = run(&mut conv, &mut speaker, 0..100, |_| true);
+        let (tick, reason) = hang_up_tick(&notes).expect("hang-up");
+        assert_eq!(reason, HangUpReason::VoicemailLeft);
+        // Five words = 300 ms of the stand-in voice, played in full before the hang-up.
+        assert_eq!(speaker.played, 5 * 60 * 16);
+        assert!((15..=19).contains(&tick), "{tick}");
+        assert!(notes.iter().all(|(_, n)| matches!(n, ConversationNote::HangUp { .. })), "{notes:?}");
+        let mut empty = Conversation::new(Arc::new(Agent::bench(false)));
+        empty.leave_message(" ");
+        let notes = run(&mut empty, &mut Speaker::default(), 0..3, |_| false);
+        assert_eq!(hang_up_tick(&notes), Some((0, HangUpReason::AnsweringMachine)));
     }
 
     /// A scripted LLM that thinks for `delay` polls (one per tick), then says `text`; it keeps every history

@@ -17,8 +17,8 @@ use crate::agent::{Agent, ToolRequest};
 use crate::core::EndReason;
 use crate::engine::{ConversationNote, HangUpReason};
 use crate::recorder::{
-    record_id_at, BargeInRecord, CallRecord, ModelFailureRecord, ModelFallbackRecord, RecordingSink, StereoRecorder,
-    TurnRecord, MAX_MODEL_FAILURES,
+    record_id_at, AmdRecord, BargeInRecord, CallRecord, ModelFailureRecord, ModelFallbackRecord, RecordingSink,
+    StereoRecorder, TurnRecord, MAX_MODEL_FAILURES,
 };
 
 /// Whether call content is logged at INFO: one switch for the process, set once at start-up by the binary.
@@ -128,6 +128,7 @@ impl Journal {
             recording_truncated: false,
             model_failures: Vec::new(),
             model_fallbacks: Vec::new(),
+            amd: None,
         };
         // Every transport's call starts here: the one place the sink hears of it before the end.
         plan.sink.call_started(&record);
@@ -211,6 +212,22 @@ impl Journal {
                 }
             }
         }
+    }
+
+    /// The agent's first words, when they are said after the journal opened (a call held for answering-machine
+    /// detection greets, or leaves its message, once the verdict is in).
+    pub fn set_greeting(&mut self, greeting: &str) {
+        self.record.greeting = greeting.to_string();
+    }
+
+    /// What answering-machine detection decided, and what came of it so far.
+    pub fn set_amd(&mut self, amd: AmdRecord) {
+        self.record.amd = Some(amd);
+    }
+
+    /// The detection record so far, if any.
+    pub fn amd(&self) -> Option<&AmdRecord> {
+        self.record.amd.as_ref()
     }
 
     /// A barge-in belongs to the reply it cut into: the latest turn's.

@@ -5,6 +5,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`core`] | [`CallCore`](core::CallCore): one call's service (echo or an agent), journal and actions |
+//! | [`amd`] | answering-machine detection on calls we place: the gate holding the agent until the verdict |
 //! | [`agent`] | what an agent is: prompt, behaviour, limits, tools, `{{variables}}`, farewells |
 //! | [`routing`] | where a call goes: the [`Router`](routing::Router) every transport asks the same way |
 //! | [`dial_policy`] | where calls may go out: the number and SIP-host policy of the dialer, transfers and REFER |
@@ -18,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod amd;
 pub mod core;
 pub mod dial_policy;
 pub mod engine;

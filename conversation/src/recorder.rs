@@ -97,6 +97,25 @@ pub struct CallRecord {
     /// Fallback-chain switches during the call, in order; at most [`MAX_MODEL_FAILURES`] are kept.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub model_fallbacks: Vec<ModelFallbackRecord>,
+    /// Answering-machine detection on a campaign call placed with it on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amd: Option<AmdRecord>,
+}
+
+/// What answering-machine detection decided on a call, and what came of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AmdRecord {
+    /// `human`, `machine`, `machine-beep`, or `undecided` (no verdict in time: treated as a person).
+    pub verdict: &'static str,
+    /// From the answer to the verdict.
+    pub decided_after_ms: u64,
+    /// What the call did: `agent` (the agent started), `hangup`, `leave_message`, `connect`.
+    pub action: &'static str,
+    /// The voicemail message was spoken to the end.
+    pub message_left: bool,
+    /// From the answer to the message's start (the beep, or the greeting's end), when one was started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_after_ms: Option<u64>,
 }
 
 /// A fallback chain's switch to its next model, as kept in the call record.
@@ -499,6 +518,7 @@ mod tests {
             recording_truncated: false,
             model_failures: Vec::new(),
             model_fallbacks: Vec::new(),
+            amd: None,
         };
         let mut rec = StereoRecorder::default();
         rec.push(&[1; ENGINE_FRAME], &[2; ENGINE_FRAME]);
@@ -535,6 +555,7 @@ mod tests {
             recording_truncated: false,
             model_failures: Vec::new(),
             model_fallbacks: Vec::new(),
+            amd: None,
         };
         let (mut first, mut second) = (record("first"), record("second"));
         assert_ne!(first.record_id, second.record_id);

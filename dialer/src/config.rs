@@ -45,6 +45,25 @@ pub struct RetryConfig {
     pub machine: RuleConfig,
 }
 
+/// Longest voicemail message a campaign may leave (characters).
+pub const MAX_VOICEMAIL_CHARS: usize = 1000;
+
+/// What a campaign does about answering machines: `off` (no detection: the agent starts at the answer), or
+/// detect and, on a machine, `hangup`, `leave_message` (after the beep), or `connect` (the agent anyway).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmdMode {
+    /// No detection.
+    #[default]
+    Off,
+    /// Hang up on machines (disposition `answered-machine`).
+    Hangup,
+    /// Wait for the machine's beep (or the end of its greeting), speak the voicemail message, hang up.
+    LeaveMessage,
+    /// Start the agent on machines too (the disposition still says `answered-machine`).
+    Connect,
+}
+
 /// A daily calling window, local `HH:MM` to `HH:MM` (`24:00` is the day's end).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,6 +100,11 @@ pub struct CampaignConfig {
     pub trunk: Option<String>,
     /// The caller id (From user); the trunk's username when absent.
     pub caller_id: Option<String>,
+    /// Answering-machine detection and what to do on a machine.
+    pub amd: AmdMode,
+    /// What `amd = leave_message` says to a machine (`{{contact.<column>}}` filled per contact); absent: the
+    /// agent's greeting.
+    pub voicemail_message: Option<String>,
 }
 
 impl Default for CampaignConfig {
@@ -97,6 +121,8 @@ impl Default for CampaignConfig {
             end_at: None,
             trunk: None,
             caller_id: None,
+            amd: AmdMode::Off,
+            voicemail_message: None,
         }
     }
 }
@@ -198,6 +224,14 @@ impl CampaignConfig {
                 && caller_id.chars().all(|c| c.is_ascii_alphanumeric() || "+-_.*#".contains(c));
             if !ok {
                 return Err(problem("caller_id", format!("{caller_id:?} is not a number or SIP user")));
+            }
+        }
+        if let Some(message) = &self.voicemail_message {
+            if message.trim().is_empty() {
+                return Err(problem("voicemail_message", "is empty (leave it out to use the agent's greeting)"));
+            }
+            if message.chars().count() > MAX_VOICEMAIL_CHARS {
+                return Err(problem("voicemail_message", format!("must be at most {MAX_VOICEMAIL_CHARS} characters")));
             }
         }
         Ok(CampaignSettings {
@@ -317,7 +351,34 @@ mod tests {
         assert_eq!(bad(serde_json::json!({"utc_offset_minutes": 2000})), "utc_offset_minutes");
         assert_eq!(bad(serde_json::json!({"start_at": 10, "end_at": 5})), "end_at");
         assert_eq!(bad(serde_json::json!({"caller_id": "a b"})), "caller_id");
+        assert_eq!(bad(serde_json::json!({"amd": "leave_message", "voicemail_message": " "})), "voicemail_message");
+        let long = "x".repeat(MAX_VOICEMAIL_CHARS + 1);
+        assert_eq!(bad(serde_json::json!({"voicemail_message": long})), "voicemail_message");
+        let unknown = serde_json::from_value::<CampaignConfig>(serde_json::json!({"amd": "maybe"})).unwrap_err();
+        assert!(
+            unknown.to_string().contains("expected one of `off`, `hangup`, `leave_message`, `connect`"),
+            "{unknown}"
+        );
         assert!(serde_json::from_value::<CampaignConfig>(serde_json::json!({"pace": 1})).is_err());
+    }
+
+    #[test]
+    fn amd_modes_read_and_default_to_off() {
+        assert_eq!(CampaignConfig::default().amd, AmdMode::Off);
+        for (text, mode) in [
+            ("off", AmdMode::Off),
+            ("hangup", AmdMode::Hangup),
+            ("leave_message", AmdMode::LeaveMessage),
+            ("connect", AmdMode::Connect),
+        ] {
+            let config: CampaignConfig = serde_json::from_value(serde_json::json!({"amd": text})).unwrap();
+            assert_eq!(config.amd, mode);
+            assert_eq!(serde_json::to_value(mode).unwrap(), serde_json::json!(text));
+        }
+        let config: CampaignConfig =
+            serde_json::from_value(serde_json::json!({"amd": "leave_message", "voicemail_message": "Call us back"}))
+                .unwrap();
+        assert!(config.settings().is_ok());
     }
 
     #[test]

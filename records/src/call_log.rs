@@ -91,6 +91,9 @@ pub fn finished(record: &CallRecord, context: &LogContext) -> Value {
     if !record.model_failures.is_empty() {
         doc.insert("model_failures".into(), json!(record.model_failures));
     }
+    if let Some(amd) = &record.amd {
+        doc.insert("amd".into(), json!(amd));
+    }
     Value::Object(doc)
 }
 
@@ -238,6 +241,7 @@ mod tests {
             recording_truncated: false,
             model_failures: vec![],
             model_fallbacks: vec![],
+            amd: None,
         }
     }
 

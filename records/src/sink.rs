@@ -206,6 +206,7 @@ mod tests {
             recording_truncated: false,
             model_failures: vec![],
             model_fallbacks: vec![],
+            amd: None,
         }
     }
 

@@ -133,11 +133,13 @@ pub enum Collection {
     /// node so that a token spent on one is refused on all: `id` names what the token was for, `doc.expires_at`
     /// (unix seconds) is when it stops mattering and may be removed ([`Store::delete_expired`]).
     UsedTokens,
+    /// An org's do-not-call list: `id` is the number in E.164; campaigns never dial a listed number.
+    DoNotCall,
 }
 
 impl Collection {
     /// Every collection, for creating tables/indexes and for imports and counts that walk them all.
-    pub const ALL: [Collection; 20] = [
+    pub const ALL: [Collection; 21] = [
         Collection::Users,
         Collection::Members,
         Collection::Agents,
@@ -158,6 +160,7 @@ impl Collection {
         Collection::WebhookDeliveries,
         Collection::WebhookQueue,
         Collection::UsedTokens,
+        Collection::DoNotCall,
     ];
 
     /// Table / collection name, the same in both backends.
@@ -183,6 +186,7 @@ impl Collection {
             Collection::WebhookDeliveries => "webhook_deliveries",
             Collection::WebhookQueue => "webhook_queue",
             Collection::UsedTokens => "used_tokens",
+            Collection::DoNotCall => "do_not_call",
         }
     }
 }

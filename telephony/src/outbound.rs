@@ -103,6 +103,7 @@ impl Dialer {
                     ring_timeout: Some(std::time::Duration::from_secs(60)),
                     agent: Some(agent_ref),
                     variables: Vec::new(),
+                    amd: None,
                 };
                 let call_id = sip.place_call(request).await?;
                 Ok(PlacedCall { call_id: call_id.into() })

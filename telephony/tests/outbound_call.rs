@@ -90,6 +90,7 @@ async fn outbound_call_through_a_digest_challenge() {
         ring_timeout: None,
         agent: None,
         variables: Vec::new(),
+        amd: None,
     };
     let key = tokio::time::timeout(Duration::from_secs(20), handle.place_call(request)).await.unwrap();
     assert!(key.is_ok(), "{key:?}");
@@ -129,6 +130,7 @@ async fn wrong_password_is_reported_as_auth_failure() {
         ring_timeout: None,
         agent: None,
         variables: Vec::new(),
+        amd: None,
     };
     let result = tokio::time::timeout(Duration::from_secs(20), handle.place_call(request)).await.unwrap();
     assert_eq!(result, Err(PlaceCallError::Rejected { status: 403, reason: "Forbidden".into() }));
@@ -141,6 +143,7 @@ async fn wrong_password_is_reported_as_auth_failure() {
             ring_timeout: None,
             agent: None,
             variables: Vec::new(),
+            amd: None,
         })
         .await;
     assert_eq!(unknown, Err(PlaceCallError::UnknownTrunk("nope".into())));
@@ -174,6 +177,7 @@ async fn unanswered_call_is_cancelled_after_the_ring_timeout() {
         ring_timeout: Some(Duration::from_millis(800)),
         agent: None,
         variables: Vec::new(),
+        amd: None,
     };
     let result = tokio::time::timeout(Duration::from_secs(20), handle.place_call(request)).await.unwrap();
     assert_eq!(result, Err(PlaceCallError::NoAnswer));

@@ -108,6 +108,7 @@ fn call(trunk: &str) -> OutboundRequest {
         ring_timeout: None,
         agent: None,
         variables: Vec::new(),
+        amd: None,
     }
 }
 

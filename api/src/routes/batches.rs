@@ -250,6 +250,8 @@ pub async fn upload(
         let number = to_e164(raw, &country).map_err(|e| ApiError::invalid("do_not_call", format!("{raw:?}: {e}")))?;
         do_not_call.insert(number);
     }
+    // The org's do-not-call list (`/dnc`) as well as the upload's own.
+    do_not_call.extend(super::dnc::org_numbers(&state.store(), &caller.org_id).await?);
     let existing = state.store().list(Collection::Batches, &caller.org_id).await?;
     if existing.iter().any(|r| text(&r.doc, "batch_name").as_deref() == Some(batch_name.as_str())) {
         return Err(ApiError::conflict("batch_name", format!("your org already has a batch named {batch_name:?}")));

@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod analytics;
 pub mod batches;
+pub mod dnc;
 pub mod integrations;
 pub mod keys;
 pub mod knowledge;
@@ -232,7 +233,11 @@ const CAMPAIGN: Fields = &[
     ("end_at", "integer", false),
     ("trunk", "string", false),
     ("caller_id", "string", false),
+    ("amd", "string", false),
+    ("voicemail_message", "string", false),
 ];
+const DNC_ADD: Fields =
+    &[("numbers", "array", true), ("default_country", "string", false), ("reason", "string", false)];
 
 const PROVIDER_APPLICATION: Fields = &[("agent_type", "string", true), ("answer_url", "string", true)];
 const PROVIDER_LINK: Fields = &[("phone_number", "string", true), ("application_id", "string", true)];
@@ -495,6 +500,33 @@ fn campaign_operations() -> Vec<Operation> {
             None,
             post(batches::resume),
         ),
+        op(M::GET, "/dnc", "list_dnc", "dnc", viewer, "The org's do-not-call numbers (E.164)", None, get(dnc::list)),
+        Operation {
+            query: &[("default_country", "string"), ("reason", "string")],
+            ..op(
+                M::POST,
+                "/dnc",
+                "add_dnc",
+                "dnc",
+                member,
+                "Add numbers to the org's do-not-call list (JSON, or a text/CSV body: one number per line); campaigns never dial them",
+                Some(DNC_ADD),
+                post(dnc::add),
+            )
+        },
+        Operation {
+            query: &[("default_country", "string")],
+            ..op(
+                M::DELETE,
+                "/dnc/{number}",
+                "remove_dnc",
+                "dnc",
+                member,
+                "Take a number off the org's do-not-call list",
+                None,
+                delete(dnc::remove),
+            )
+        },
     ]
 }
 

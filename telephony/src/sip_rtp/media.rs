@@ -21,6 +21,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use voicera_conversation::amd::{AmdEvent, AmdGate};
 use voicera_conversation::core::{CallAction, CallCore};
 pub use voicera_conversation::core::{CallService, EndReason};
 pub use voicera_conversation::journal::RecordingPlan;
@@ -78,6 +79,16 @@ pub enum CallNotice {
         /// The key the peer pressed (RFC 4733).
         digit: char,
     },
+    /// Answering-machine detection on a call we placed reached its verdict (the agent starts, the call hangs
+    /// up, or the voicemail message is left, as the call's [`AmdSetup`] said).
+    Amd {
+        /// Which call.
+        call: CallKey,
+        /// The verdict (`Undecided` when none came in time: the agent was started).
+        verdict: voicera_media::amd::AmdVerdict,
+        /// From the answer to the verdict.
+        decided_after_ms: u64,
+    },
     /// The agent transfers the caller (REFER); the reply says whether the other side accepted.
     Transfer {
         /// Which call.
@@ -119,6 +130,18 @@ pub struct CallSetup {
     /// Early media of a call we placed (RFC 3960): until [`CallCommand::Answered`] the task only listens
     /// (ringback, announcements), sends nothing, and the service has not started.
     pub early: bool,
+    /// Answering-machine detection holding the service's start (a call we placed with it on).
+    pub amd: Option<AmdSetup>,
+}
+
+/// Answering-machine detection on a call: the gate, the voicemail message, and who hears the events.
+pub struct AmdSetup {
+    /// The detector and the campaign's action on machines.
+    pub gate: AmdGate,
+    /// The voicemail message, its variables filled.
+    pub message: String,
+    /// Where the detection events go (the dialer that placed the call), besides signalling and the record.
+    pub events: Option<mpsc::UnboundedSender<AmdEvent>>,
 }
 
 /// Upper bound on datagrams read from the RTP socket per tick, so a flood cannot starve the loop (a normal
@@ -323,6 +346,8 @@ pub struct CallMedia {
     srtp: Option<SrtpSession>,
     /// SRTP packets dropped since the last flush into the metrics.
     srtp_drops: SrtpDrops,
+    /// Where answering-machine detection events go (the dialer that placed the call).
+    amd_events: Option<mpsc::UnboundedSender<AmdEvent>>,
 }
 
 /// SRTP/SRTCP packets a call dropped, by why.
@@ -379,6 +404,7 @@ impl CallMedia {
             recording,
             parties,
             early,
+            amd,
         } = setup;
         // RTP is read on the tick, outside the runtime's reactor: arriving packets wake nobody.
         let rtp = RtpSocket::new(rtp).map_err(|err| EndReason::MediaError(format!("RTP socket: {err}")))?;
@@ -389,6 +415,10 @@ impl CallMedia {
         let set_up_at = Instant::now();
         let clock = WallClock::new(set_up_at.into_std(), SystemTime::now());
         let mut core = CallCore::new(service, Arc::clone(&metrics), recording, "sip", clock).with_parties(parties);
+        let amd_events = amd.and_then(|AmdSetup { gate, message, events }| {
+            core.hold_for_amd(gate, message);
+            events
+        });
         if answered {
             core.start(&key, set_up_at.into_std());
         }
@@ -429,6 +459,7 @@ impl CallMedia {
             packet: [0u8; 1500],
             srtp,
             srtp_drops: SrtpDrops::default(),
+            amd_events,
         })
     }
 
@@ -596,6 +627,9 @@ impl CallMedia {
             }
         }
         self.core.on_agent_audio(self.stream.last_outbound_frame());
+        while let Some(event) = self.core.take_amd_event() {
+            self.report_amd(event);
+        }
         while let Some(action) = self.core.poll_action() {
             match action {
                 CallAction::SendDtmf(digits) => self.send_dtmf(&digits),
@@ -658,6 +692,22 @@ impl CallMedia {
             }
         }
         None
+    }
+
+    /// An answering-machine detection event: to the dialer that placed the call, and the verdict to signalling
+    /// (once per call; neither send waits).
+    fn report_amd(&mut self, event: AmdEvent) {
+        if let AmdEvent::Decided { decision, .. } = event {
+            let notice = CallNotice::Amd {
+                call: self.key.clone(),
+                verdict: decision.verdict,
+                decided_after_ms: decision.decided_after_ms,
+            };
+            let _ = self.notices.try_send(notice);
+        }
+        if let Some(events) = &self.amd_events {
+            let _ = events.send(event);
+        }
     }
 
     /// Asks the signalling task to REFER the caller to `target`; its answer comes back as the tool's result.
@@ -821,6 +871,7 @@ mod tests {
             recording: None,
             parties: CallParties::default(),
             early: false,
+            amd: None,
         }
     }
 

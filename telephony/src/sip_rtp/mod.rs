@@ -51,7 +51,7 @@ mod transfer;
 use media::{CallCommand, CallKey, CallNotice, CallService, CallSetup, EndReason, MediaWorkers};
 
 use outbound::OutboundCall;
-pub use outbound::{OutboundRequest, PlaceCallError};
+pub use outbound::{AmdRequest, OutboundRequest, PlaceCallError};
 pub use policy::{CallCaps, ReferPolicy};
 use registrations::TrunkRegistration;
 use routes::{RouteAnswer, RouteFor};
@@ -744,6 +744,9 @@ impl Service {
                 }
             }
             CallNotice::Dtmf { call, digit } => tracing::debug!(%call, %digit, "DTMF"),
+            CallNotice::Amd { call, verdict, decided_after_ms } => {
+                tracing::info!(%call, verdict = verdict.as_str(), decided_after_ms, "answering-machine detection decided")
+            }
             CallNotice::Transfer { call, target, reply } => {
                 tracing::info!(%call, %target, "the agent transfers the call");
                 self.transfer(call, target, reply);
@@ -773,6 +776,7 @@ impl Service {
             recording,
             parties: Default::default(),
             early,
+            amd: None,
         }
     }
 

@@ -18,12 +18,14 @@ use voicera_sip::{ClientKey, Headers, Method, Peer, Request, Response};
 use super::media::{CallCommand, CallKey, CallService};
 use super::routes::RouteFor;
 use super::{CallEntry, Service, ALLOW, SUPPORTED};
-use voicera_conversation::agent::CallContext;
+use voicera_conversation::agent::{render_template, CallContext};
+use voicera_conversation::amd::{AmdEvent, AmdGate, MachineAction};
 use voicera_conversation::engine::Conversation;
 use voicera_conversation::live::CallParties;
+use voicera_media::amd::AmdParams;
 use voicera_media::negotiate::{accept_answer_with, offer_crypto, offer_sdp, secure_offer_sdp, SrtpPolicy};
 use voicera_media::ports::PortLease;
-use voicera_media::stream::RtpStream;
+use voicera_media::stream::{RtpStream, ENGINE_RATE};
 
 /// A call to place.
 #[derive(Debug, Clone)]
@@ -41,6 +43,21 @@ pub struct OutboundRequest {
     /// Values for the agent's `{{contact.<name>}}` variables on this call (a campaign contact's CSV columns,
     /// by column name). Caller-controlled data: rendering bounds and cleans them.
     pub variables: Vec<(String, String)>,
+    /// Answering-machine detection on this call (None: off, the agent starts at the answer).
+    pub amd: Option<AmdRequest>,
+}
+
+/// Answering-machine detection on a call we place: the agent's start waits for the verdict.
+#[derive(Debug, Clone)]
+pub struct AmdRequest {
+    /// What to do when a machine answers.
+    pub on_machine: MachineAction,
+    /// The voicemail message for [`MachineAction::LeaveMessage`]; its `{{variables}}` are filled from the
+    /// call's context (the contact's columns) as the greeting's are.
+    pub message: String,
+    /// Where the call's detection events go as they happen (the verdict, then a message left): the dialer
+    /// that placed the call. The call record keeps them too.
+    pub events: Option<tokio::sync::mpsc::UnboundedSender<AmdEvent>>,
 }
 
 /// Why an outgoing call did not connect.
@@ -158,6 +175,8 @@ pub(super) struct Dialing {
     pub(super) variables: Vec<(String, String)>,
     /// Whether the offer is RTP/SAVP (the trunk's `srtp`, else [`SrtpPolicy::for_calls_we_place`]).
     pub(super) srtp: SrtpPolicy,
+    /// Answering-machine detection ([`OutboundRequest::amd`]).
+    pub(super) amd: Option<AmdRequest>,
 }
 
 /// An INVITE in flight.
@@ -192,6 +211,8 @@ pub(super) struct OutboundCall {
     /// SRTP: the policy, and the `a=crypto` lines we offered (empty: a plain RTP/AVP offer).
     srtp: SrtpPolicy,
     crypto: Vec<CryptoAttribute>,
+    /// Answering-machine detection, handed to the call's media at the answer (or with its early media).
+    amd: Option<AmdRequest>,
 }
 
 impl OutboundCall {
@@ -240,13 +261,14 @@ impl Service {
             numbers: (from_user, request.to),
             variables: request.variables,
             srtp: trunk.srtp.unwrap_or(self.config.srtp.for_calls_we_place()),
+            amd: request.amd,
         };
         self.resolve_for(target, RouteFor::Dial(Box::new((leg, dialing)))).await;
     }
 
     /// Sends an INVITE with our SDP offer along `leg`; its responses arrive in [`Self::handle_outbound_response`].
     pub(super) async fn dial(&mut self, leg: Leg, dialing: Dialing) {
-        let Dialing { requester, ring_timeout, agent, numbers, variables, srtp } = dialing;
+        let Dialing { requester, ring_timeout, agent, numbers, variables, srtp, amd } = dialing;
         if self.draining {
             return self.settle(requester, Err(PlaceCallError::Draining));
         }
@@ -310,6 +332,7 @@ impl Service {
             variables,
             srtp,
             crypto,
+            amd,
         };
         self.send_invite(call);
     }
@@ -517,9 +540,11 @@ impl Service {
         let (agent, call_id, numbers) = (call.agent.clone(), call.invite.call_id().to_string(), call.numbers.clone());
         let variables = call.variables.clone();
         let parties = CallParties { caller: numbers.0.clone(), called: numbers.1.clone(), outbound: true };
-        let (service, recording) = self.service_for(agent, &call_id, numbers, variables);
+        let amd = call.amd.take();
+        let (service, recording, amd) = self.service_for(agent, &call_id, (numbers, variables), amd);
         tracing::info!(call = %early_key, codec = ?stream.plan().codec, "early media: listening until the answer");
         let mut setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, true);
+        setup.amd = amd;
         setup.parties = parties;
         self.start_call(setup, dialog, local_ip, session_id, None);
     }
@@ -557,21 +582,31 @@ impl Service {
         self.settle(requester, Err(err));
     }
 
-    /// What runs on a call we placed once it is answered, and its record.
+    /// What runs on a call we placed once it is answered, its record, and its answering-machine detection.
     fn service_for(
         &self,
         agent: Option<std::sync::Arc<voicera_conversation::agent::Agent>>,
         call_id: &str,
-        (caller, called): (String, String),
-        variables: Vec<(String, String)>,
-    ) -> (CallService, Option<super::media::RecordingPlan>) {
-        let Some(agent) = agent else { return (CallService::Echo, None) };
+        ((caller, called), variables): ((String, String), Vec<(String, String)>),
+        amd: Option<AmdRequest>,
+    ) -> (CallService, Option<super::media::RecordingPlan>, Option<super::media::AmdSetup>) {
         let context = CallContext {
             call_id: call_id.to_string(),
             caller_number: caller.clone(),
             called_number: called.clone(),
             extra: variables,
         };
+        let amd = amd.map(|request| {
+            let message = match &agent {
+                Some(agent) => {
+                    render_template(&request.message, agent, &context, voicera_conversation::recorder::unix_now())
+                }
+                None => String::new(),
+            };
+            let gate = AmdGate::new(ENGINE_RATE, request.on_machine, AmdParams::default());
+            super::media::AmdSetup { gate, message, events: request.events }
+        });
+        let Some(agent) = agent else { return (CallService::Echo, None, amd) };
         // Every agent call has a log; its agent decides whether a transcript and recording come with it.
         let recording = self.config.recordings.clone().map(|sink| super::media::RecordingPlan {
             sink,
@@ -579,7 +614,7 @@ impl Service {
             called,
             outbound: true,
         });
-        (CallService::Agent(Box::new(Conversation::for_call(agent, &context))), recording)
+        (CallService::Agent(Box::new(Conversation::for_call(agent, &context))), recording, amd)
     }
 
     fn outbound_answered(&mut self, call: OutboundCall, response: Response) {
@@ -596,6 +631,7 @@ impl Service {
             variables,
             srtp,
             crypto,
+            amd,
             ..
         } = call;
         let Some(dialog) = Dialog::uac(&invite, &response, peer) else {
@@ -654,8 +690,9 @@ impl Service {
         };
         tracing::info!(call = %key, codec = ?stream.plan().codec, "outbound call answered");
         let parties = CallParties { caller: numbers.0.clone(), called: numbers.1.clone(), outbound: true };
-        let (service, recording) = self.service_for(agent, invite.call_id(), numbers, variables);
+        let (service, recording, amd) = self.service_for(agent, invite.call_id(), (numbers, variables), amd);
         let mut setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false);
+        setup.amd = amd;
         setup.parties = parties;
         self.start_call(setup, dialog, local_ip, session_id, None);
         self.connected(requester, key);

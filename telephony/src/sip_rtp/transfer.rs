@@ -232,6 +232,7 @@ impl Service {
             numbers,
             // The transfer target is no campaign contact.
             variables: Vec::new(),
+            amd: None,
             srtp: self.config.srtp.for_calls_we_place(),
         };
         self.resolve_for(Target::from_uri(&target), RouteFor::Refer(Box::new((leg, dialing)))).await;

@@ -1,0 +1,358 @@
+//! Answering-machine detection on real campaign calls: the server dials through a `[[trunks]]` entry played by
+//! sipp (tests/sipp/uas_amd.xml: answers, stays on the line until our BYE), whose answer points the media at
+//! this test's RTP sockets. One plays a voicemail greeting (espeak-ng speech, then a 1 kHz beep), the other a
+//! person's "Hello?"; both record every packet the server sends. Campaigns with `amd = hangup` and
+//! `amd = leave_message` are run through `/api/v1`; the dispositions, the contacts' `last_amd`, the call
+//! records' `amd` and — at the far end — when the agent's audio arrived relative to the beep are checked.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::api::{owner_token, send, wait_agent_ready, OWNER};
+use common::{espeak_speech, free_port, repo_path, require_tool, Server};
+use serde_json::{json, Value};
+use voicera_media::codec::g711::{alaw_to_linear, linear_to_alaw};
+
+/// Packets (20 ms of PCMA) louder than this RMS carry speech; the server's silence decodes to ±8.
+const VOICED_RMS: f64 = 200.0;
+
+/// What the far end heard of one call (one RTP stream, by SSRC): per packet, ms since its first packet and the
+/// packet's level (RMS of the decoded samples).
+#[derive(Debug, Clone, Default)]
+struct Heard {
+    packets: Vec<(u64, f64)>,
+}
+
+impl Heard {
+    fn voiced(&self) -> impl Iterator<Item = u64> + '_ {
+        self.packets.iter().filter(|(_, rms)| *rms > VOICED_RMS).map(|(at, _)| *at)
+    }
+
+    fn last(&self) -> u64 {
+        self.packets.last().map_or(0, |p| p.0)
+    }
+}
+
+/// The test's end of the calls' media: an RTP socket that plays `clip` (8 kHz PCM, sent as PCMA every 20 ms,
+/// then silence) to each new stream it hears, from that stream's first packet on, and keeps what each sent.
+struct MediaPeer {
+    port: u16,
+    heard: Arc<Mutex<Vec<Heard>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A stream being played to.
+struct Playing {
+    ssrc: u32,
+    from: SocketAddr,
+    started: Instant,
+    sent: usize,
+    last_heard: Instant,
+    index: usize,
+}
+
+impl MediaPeer {
+    fn start(clip: Vec<i16>) -> MediaPeer {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(2))).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let heard: Arc<Mutex<Vec<Heard>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (kept, stopped) = (Arc::clone(&heard), Arc::clone(&stop));
+        let payloads: Vec<Vec<u8>> = clip.chunks(160).map(|c| c.iter().map(|s| linear_to_alaw(*s)).collect()).collect();
+        let thread = std::thread::spawn(move || {
+            let mut playing: Vec<Playing> = Vec::new();
+            let mut buf = [0u8; 2048];
+            while !stopped.load(Ordering::Relaxed) {
+                if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                    let now = Instant::now();
+                    let header = 12 + 4 * usize::from(buf[0] & 0x0f);
+                    if n > header && buf[1] & 0x7f == 8 {
+                        let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+                        let stream = match playing.iter_mut().position(|p| p.ssrc == ssrc) {
+                            Some(at) => &mut playing[at],
+                            None => {
+                                let mut heard = kept.lock().unwrap();
+                                heard.push(Heard::default());
+                                let index = heard.len() - 1;
+                                playing.push(Playing { ssrc, from, started: now, sent: 0, last_heard: now, index });
+                                playing.last_mut().unwrap()
+                            }
+                        };
+                        stream.last_heard = now;
+                        stream.from = from;
+                        let samples: Vec<f64> = buf[header..n].iter().map(|b| f64::from(alaw_to_linear(*b))).collect();
+                        let rms = (samples.iter().map(|s| s * s).sum::<f64>() / samples.len() as f64).sqrt();
+                        let at = now.duration_since(stream.started).as_millis() as u64;
+                        kept.lock().unwrap()[stream.index].packets.push((at, rms));
+                    }
+                }
+                let now = Instant::now();
+                for stream in &mut playing {
+                    // A stream unheard for a second has hung up: nothing more is sent to it.
+                    if now.duration_since(stream.last_heard) > Duration::from_secs(1) {
+                        continue;
+                    }
+                    while stream.started + Duration::from_millis(20 * stream.sent as u64) <= now {
+                        let mut packet = [0u8; 172];
+                        let seq = stream.sent as u16;
+                        let h =
+                            voicera_media::rtp::write_rtp_header(&mut packet, seq == 0, 8, seq, seq as u32 * 160, 77);
+                        match payloads.get(stream.sent) {
+                            Some(payload) => packet[h..h + payload.len()].copy_from_slice(payload),
+                            None => packet[h..h + 160].fill(linear_to_alaw(0)),
+                        }
+                        let _ = socket.send_to(&packet[..h + 160], stream.from);
+                        stream.sent += 1;
+                    }
+                }
+            }
+        });
+        MediaPeer { port, heard, stop, thread: Some(thread) }
+    }
+
+    fn heard(&self) -> Vec<Heard> {
+        self.heard.lock().unwrap().clone()
+    }
+}
+
+impl Drop for MediaPeer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn silence(ms: usize) -> Vec<i16> {
+    vec![0; ms * 8]
+}
+
+/// espeak-ng's speech without the silence it pads around it (a recorded greeting's beep follows its last word).
+fn spoken(text: &str) -> Vec<i16> {
+    let speech = espeak_speech(text, 8000);
+    let first = speech.iter().position(|s| s.unsigned_abs() > 300).unwrap_or(0);
+    let last = speech.iter().rposition(|s| s.unsigned_abs() > 300).map_or(speech.len(), |at| at + 1);
+    speech[first..last].to_vec()
+}
+
+/// A voicemail greeting (8 kHz): 300 ms of line, the greeting, 300 ms, a 500 ms 1 kHz beep; and the beep's end
+/// in ms from the clip's start.
+fn machine_greeting() -> (Vec<i16>, u64) {
+    let mut clip = silence(300);
+    clip.extend(spoken(
+        "Hi, you have reached the voicemail of Alex Morgan. I cannot take your call right now. \
+         Please leave a message after the tone.",
+    ));
+    clip.extend(silence(300));
+    clip.extend((0..4000).map(|i| ((i as f32 * 1000.0 * std::f32::consts::TAU / 8000.0).sin() * 0.4 * 32767.0) as i16));
+    let beep_end = clip.len() as u64 / 8;
+    (clip, beep_end)
+}
+
+/// A person answering: 400 ms of line, "Hello?", then waiting.
+fn person_answering() -> Vec<i16> {
+    let mut clip = silence(400);
+    clip.extend(spoken("Hello?"));
+    clip
+}
+
+/// sipp as the carrier (tests/sipp/uas_amd.xml) on `port`, sending each call's media to the peers.
+struct Carrier(Child);
+
+impl Carrier {
+    fn start(server: &Server, port: u16, machine: &MediaPeer, human: &MediaPeer) -> Carrier {
+        let dir = server.dir.join("carrier");
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new("timeout")
+            .args(["300", "sipp", "-sf"])
+            .arg(repo_path("tests/sipp/uas_amd.xml"))
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &free_port().to_string()])
+            .args(["-set", "machine_port", &machine.port.to_string(), "-set", "human_port", &human.port.to_string()])
+            .args(["-nostdin", "-trace_msg"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        Carrier(child)
+    }
+}
+
+impl Drop for Carrier {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn api(server: &Server, method: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let (status, answer, _) = send(server.http, method, path, token, "application/json", body.to_string().as_bytes());
+    (status, answer)
+}
+
+/// Uploads `csv` for the `caller` agent, sets `campaign`, runs it and waits for its end; the batch's view and
+/// its contacts by number.
+fn run_campaign(server: &Server, token: &str, name: &str, csv: &str, campaign: Value) -> (Value, Vec<Value>) {
+    let path = format!("/api/v1/batches/upload?batch_name={name}&agent_type=caller&default_country=US");
+    let (status, uploaded, _) = send(server.http, "POST", &path, token, "text/csv", csv.as_bytes());
+    assert_eq!(status, 201, "{uploaded}");
+    let batch = uploaded["batch_id"].as_str().unwrap().to_string();
+    let (status, answer) = api(server, "PUT", &format!("/api/v1/campaigns/{batch}"), token, campaign);
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = api(server, "POST", &format!("/api/v1/batches/{batch}/run"), token, json!({}));
+    assert_eq!(status, 200, "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let view = loop {
+        let (status, view) = api(server, "GET", &format!("/api/v1/batches/{batch}"), token, Value::Null);
+        assert_eq!(status, 200, "{view}");
+        if view["execution_status"] == "completed" {
+            break view;
+        }
+        assert!(Instant::now() < deadline, "the campaign never completed: {view}\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (status, page) = api(server, "GET", &format!("/api/v1/batches/{batch}/contacts"), token, Value::Null);
+    assert_eq!(status, 200, "{page}");
+    (view, page["items"].as_array().unwrap().clone())
+}
+
+fn contact<'a>(contacts: &'a [Value], number: &str) -> &'a Value {
+    contacts.iter().find(|c| c["contact_number"] == number).unwrap_or_else(|| panic!("{number} in {contacts:?}"))
+}
+
+/// The call record of the call to `number` (waiting for it to be written).
+fn record_of(server: &Server, number: &str) -> Value {
+    let find = || server.call_records().into_iter().find(|r| r["called"].as_str().is_some_and(|c| c.ends_with(number)));
+    server.wait_for(&format!("the record of the call to {number}"), Duration::from_secs(20), |_| find().is_some());
+    find().unwrap()
+}
+
+#[test]
+fn machines_are_hung_up_on_or_left_a_message_after_the_beep_and_people_get_the_agent() {
+    require_tool("sipp");
+    let (machine_clip, beep_end_ms) = machine_greeting();
+    let machine = MediaPeer::start(machine_clip);
+    let human = MediaPeer::start(person_answering());
+    let trunk_port = free_port();
+    let config = format!(
+        "[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\nusername = \"1001\"\npassword = \"secret\"\n\n\
+         [[agents]]\nid = \"caller\"\nsystem_prompt = \"You remind {{{{contact.name}}}} of an appointment.\"\n\
+         greeting_message = \"Hello {{{{contact.name}}}}, this is Green Valley Dental about your appointment.\"\n\
+         interaction_mode = \"non_conversational\"\n"
+    );
+    let server = Server::start_env("campaign-amd", &config, false, &OWNER);
+    let _carrier = Carrier::start(&server, trunk_port, &machine, &human);
+    wait_agent_ready(&server, "caller");
+    let token = owner_token(server.http);
+
+    // Bad settings name their field.
+    let path = "/api/v1/batches/upload?batch_name=settings&agent_type=caller&default_country=US";
+    let (_, uploaded, _) = send(server.http, "POST", path, &token, "text/csv", b"contact_number\n+15551000009\n");
+    let settings = format!("/api/v1/campaigns/{}", uploaded["batch_id"].as_str().unwrap());
+    let (status, e) = api(&server, "PUT", &settings, &token, json!({"amd": "maybe"}));
+    assert_eq!((status, e["field"].as_str()), (422, Some("amd")), "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("`off`, `hangup`, `leave_message`, `connect`"), "{e}");
+    let (status, e) = api(&server, "PUT", &settings, &token, json!({"amd": "leave_message", "voicemail_message": ""}));
+    assert_eq!((status, e["field"].as_str()), (422, Some("voicemail_message")), "{e}");
+
+    // amd = hangup: the machine is hung up on before its greeting ends, nothing said to it; the person gets
+    // the agent's greeting once the verdict is in.
+    let (view, contacts) = run_campaign(
+        &server,
+        &token,
+        "hangup",
+        "contact_number,name\n+15554000001,Asha\n+15551000001,Ben\n",
+        json!({"max_live_calls": 1, "calls_per_second": 5, "trunk": "carrier", "amd": "hangup"}),
+    );
+    assert_eq!(view["progress"]["by_outcome"], json!({"answered-machine": 1, "answered-human": 1}), "{view}");
+    let asha = &contact(&contacts, "+15554000001")["last_amd"];
+    assert_eq!(
+        (&asha["verdict"], &asha["action"], &asha["message_left"]),
+        (&json!("machine"), &json!("hangup"), &json!(false))
+    );
+    let ben = &contact(&contacts, "+15551000001")["last_amd"];
+    assert_eq!((&ben["verdict"], &ben["action"]), (&json!("human"), &json!("agent")), "{ben}");
+    assert_eq!(contact(&contacts, "+15554000001")["disposition"], "answered-machine");
+
+    let record = record_of(&server, "15554000001");
+    let amd = &record["amd"];
+    assert_eq!((&amd["verdict"], &amd["action"]), (&json!("machine"), &json!("hangup")), "{record}");
+    assert!(amd["decided_after_ms"].as_u64().unwrap() <= 3000, "decided within 3 s: {record}");
+    assert_eq!(record["end_reason"], "agent_hangup:answering_machine", "{record}");
+    assert_eq!(record["greeting"], "", "nothing said to the machine: {record}");
+    let record = record_of(&server, "15551000001");
+    assert_eq!(record["amd"]["verdict"], "human", "{record}");
+    let person_decided = record["amd"]["decided_after_ms"].as_u64().unwrap();
+    assert!(person_decided < 3000, "a person is decided within 3 s: {record}");
+    assert_eq!(record["greeting"], "Hello Ben, this is Green Valley Dental about your appointment.", "{record}");
+
+    // At the far end: the machine heard nothing from us and was hung up on mid-greeting; the person heard the
+    // greeting, and only after the verdict.
+    let machine_heard = machine.heard();
+    assert_eq!(machine_heard.len(), 1, "one machine call so far");
+    assert_eq!(machine_heard[0].voiced().count(), 0, "nothing said to the machine");
+    assert!(
+        machine_heard[0].last() < beep_end_ms - 1000,
+        "hung up before the greeting ended: {}",
+        machine_heard[0].last()
+    );
+    let human_heard = human.heard();
+    assert_eq!(human_heard.len(), 1);
+    let first_voiced = human_heard[0].voiced().next().expect("the person heard the greeting");
+    assert!(
+        first_voiced >= person_decided,
+        "the greeting waited for the verdict ({first_voiced} ms, {person_decided} ms)"
+    );
+    assert!(human_heard[0].voiced().count() >= 50, "a second or more of greeting");
+
+    // amd = leave_message: the message starts after the beep and is heard in full; the record says so.
+    let message = "Hello {{contact.name}}, this is Green Valley Dental. Please call us back today.";
+    let (view, contacts) = run_campaign(
+        &server,
+        &token,
+        "voicemail",
+        "contact_number,name\n+15554000002,Chen\n",
+        json!({"max_live_calls": 1, "trunk": "carrier", "amd": "leave_message", "voicemail_message": message}),
+    );
+    assert_eq!(view["progress"]["by_outcome"], json!({"answered-machine": 1}), "{view}");
+    let chen = &contact(&contacts, "+15554000002")["last_amd"];
+    assert_eq!((&chen["action"], &chen["message_left"]), (&json!("leave_message"), &json!(true)), "{chen}");
+    let record = record_of(&server, "15554000002");
+    let amd = &record["amd"];
+    assert_eq!((&amd["verdict"], &amd["message_left"]), (&json!("machine"), &json!(true)), "{record}");
+    assert_eq!(record["end_reason"], "agent_hangup:voicemail_left", "{record}");
+    assert_eq!(record["greeting"], "Hello Chen, this is Green Valley Dental. Please call us back today.");
+    let message_at = amd["message_after_ms"].as_u64().unwrap();
+    assert!(
+        (beep_end_ms..beep_end_ms + 1000).contains(&message_at),
+        "cued by the beep ({message_at} ms, beep ends at {beep_end_ms} ms)"
+    );
+    let machine_heard = machine.heard();
+    assert_eq!(machine_heard.len(), 2);
+    let left = &machine_heard[1];
+    assert_eq!(
+        left.voiced().filter(|at| *at < beep_end_ms).count(),
+        0,
+        "nothing over the greeting or the beep: {left:?}"
+    );
+    let after_beep = left.voiced().filter(|at| *at >= beep_end_ms).count();
+    println!("beep ends at {beep_end_ms} ms; message cued at {message_at} ms; {after_beep} voiced packets after it");
+    assert!(after_beep >= 75, "the message (1.5 s or more) reached the machine after the beep: {after_beep} packets");
+
+    let (_, metrics) = common::http_get(server.http, "/metrics").expect("/metrics answers");
+    for line in [
+        "voicera_campaign_calls_total{disposition=\"answered-machine\"} 2",
+        "voicera_campaign_calls_total{disposition=\"answered-human\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
+}
