@@ -601,7 +601,7 @@ fn knowledge_documents_are_objects_in_the_s3_knowledge_bucket() {
     assert!(!server.dir.join("data/knowledge").exists(), "nothing on the node's disk");
 
     // Retrieval reads the text from S3.
-    let ask = serde_json::json!({"question": "how long does a refund take"}).to_string();
+    let ask = serde_json::json!({"question": "when do refunds reach the bank"}).to_string();
     let (status, found) = api(server.http, "POST", "/api/v1/rag/retrieve", Some(&token), &ask);
     assert_eq!(status, 200);
     let found = json(&found);
