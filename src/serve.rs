@@ -694,10 +694,7 @@ impl voicera_api::recording::RecordingSource for BlobRecordings {
 }
 
 /// A local file opened at `offset` (clamped to its length), with its whole length.
-async fn open_file_at(
-    path: &std::path::Path,
-    offset: u64,
-) -> std::io::Result<voicera_api::recording::OpenRecording> {
+async fn open_file_at(path: &std::path::Path, offset: u64) -> std::io::Result<voicera_api::recording::OpenRecording> {
     use tokio::io::AsyncSeekExt;
     let mut file = tokio::fs::File::open(path).await?;
     let length = file.metadata().await?.len();

@@ -483,9 +483,8 @@ fn a_node_killed_mid_call_uploads_the_calls_recording_once_on_its_next_start_and
     let mut server = Server::start_env("recordings-crash", "[bench]\nrecord = true\n", false, &env);
     let token = login(server.http);
     let call = BackgroundCall::start(&server.dir, server.sip, 30_000);
-    let started = wait_for_log(server.http, &token, "the call in progress", || server.log(), |l| {
-        l["status"] == "in-progress"
-    });
+    let started =
+        wait_for_log(server.http, &token, "the call in progress", || server.log(), |l| l["status"] == "in-progress");
     let meeting = started["meeting_id"].as_str().unwrap().to_string();
     // A second and a half of audio on disk, then the node is killed without a chance to finish anything.
     let segments = server.dir.join("data/recordings");
@@ -506,14 +505,19 @@ fn a_node_killed_mid_call_uploads_the_calls_recording_once_on_its_next_start_and
     s3.kill();
     let restarted = Restarted::start(&server.dir, &env);
     let token = login(restarted.http);
-    let closed = wait_for_log(restarted.http, &token, "the orphan closed with its recording", || restarted.log(), |l| {
-        l["status"] == "completed"
-    });
+    let closed = wait_for_log(
+        restarted.http,
+        &token,
+        "the orphan closed with its recording",
+        || restarted.log(),
+        |l| l["status"] == "completed",
+    );
     assert_eq!(closed["end_reason"], "node_restarted", "{closed}");
     assert_eq!(closed["meeting_id"], meeting.as_str());
     // The history links recordings through the API; the store keeps the object's URL.
     assert_eq!(closed["recording_url"], format!("/api/v1/meetings/{meeting}/recording"), "{closed}");
-    restarted.wait_for("the recording spooled", Duration::from_secs(20), |r| r.metric("voicera_blob_spool_items") == 1.0);
+    restarted
+        .wait_for("the recording spooled", Duration::from_secs(20), |r| r.metric("voicera_blob_spool_items") == 1.0);
     assert!(segment.exists(), "kept on disk while S3 is away");
     // Meanwhile the API serves the completed file.
     let (status, pending) =

@@ -636,19 +636,34 @@ async fn an_admin_sets_and_clears_the_orgs_recording_retention(kind: &str) {
     assert_eq!(h.call(Method::GET, path, &viewer, None).await.1["recording_retention_days"], 7);
     // Tenant-scoped: another org's admin sees and changes only their own.
     let (_, theirs) = h.call(Method::GET, path, &stranger, None).await;
-    assert_eq!((theirs["org_id"].as_str(), theirs["recording_retention_days"].clone()), (Some(other_org.as_str()), Value::Null));
+    assert_eq!(
+        (theirs["org_id"].as_str(), theirs["recording_retention_days"].clone()),
+        (Some(other_org.as_str()), Value::Null)
+    );
     h.call(Method::PUT, path, &stranger, Some(json!({"recording_retention_days": 400}))).await;
     assert_eq!(h.call(Method::GET, path, &admin, None).await.1["recording_retention_days"], 7);
 
     // Viewers cannot write; bad values name the field.
     let (code, _) = h.call(Method::PUT, path, &viewer, Some(json!({"recording_retention_days": 1}))).await;
     assert_eq!(code, StatusCode::FORBIDDEN);
-    for bad in [json!({"recording_retention_days": 0}), json!({"recording_retention_days": "7"}),
-                json!({"recording_retention_days": 36_501}), json!({})] {
+    for bad in [
+        json!({"recording_retention_days": 0}),
+        json!({"recording_retention_days": "7"}),
+        json!({"recording_retention_days": 36_501}),
+        json!({}),
+    ] {
         let (code, error) = h.call(Method::PUT, path, &admin, Some(bad.clone())).await;
-        assert_eq!((code, error["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("recording_retention_days")), "{bad}: {error}");
+        assert_eq!(
+            (code, error["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("recording_retention_days")),
+            "{bad}: {error}"
+        );
     }
-    assert_eq!(h.call(Method::GET, path, &admin, None).await.1["recording_retention_days"], 7, "refused writes change nothing");
+    assert_eq!(
+        h.call(Method::GET, path, &admin, None).await.1["recording_retention_days"],
+        7,
+        "refused writes change nothing"
+    );
 
     // Null clears it: the node's default applies again.
     let (code, cleared) = h.call(Method::PUT, path, &admin, Some(json!({"recording_retention_days": null}))).await;
@@ -658,6 +673,10 @@ async fn an_admin_sets_and_clears_the_orgs_recording_retention(kind: &str) {
 
     // Both writes are in the org's audit log.
     let (_, audit) = h.call(Method::GET, "/api/v1/audit", &admin, None).await;
-    let operations: Vec<&str> = audit["items"].as_array().unwrap().iter().filter_map(|i| i["operation"].as_str()).collect();
-    assert!(operations.contains(&"set_recording_retention") && operations.contains(&"clear_recording_retention"), "{audit}");
+    let operations: Vec<&str> =
+        audit["items"].as_array().unwrap().iter().filter_map(|i| i["operation"].as_str()).collect();
+    assert!(
+        operations.contains(&"set_recording_retention") && operations.contains(&"clear_recording_retention"),
+        "{audit}"
+    );
 }

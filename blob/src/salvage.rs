@@ -55,9 +55,10 @@ fn finalise_wav(path: &Path) -> std::io::Result<Finalised> {
     let data = (len - WAV_HEADER) / WAV_FRAME * WAV_FRAME;
     let data_len = u32::try_from(data).map_err(|_| invalid("a WAV over 4 GiB"))?;
     let riff_len = data_len.saturating_add(36);
-    let had = (u32::from_le_bytes([header[4], header[5], header[6], header[7]]), u32::from_le_bytes([
-        header[40], header[41], header[42], header[43],
-    ]));
+    let had = (
+        u32::from_le_bytes([header[4], header[5], header[6], header[7]]),
+        u32::from_le_bytes([header[40], header[41], header[42], header[43]]),
+    );
     if had == (riff_len, data_len) && len == WAV_HEADER + data {
         return Ok(Finalised { len, repaired: false });
     }
@@ -165,7 +166,8 @@ mod tests {
     #[test]
     fn files_that_are_not_ours_are_refused_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
-        for (name, bytes) in [("a.wav", b"RIFX0000WAVE".to_vec()), ("b.wav", vec![0; 10]), ("c.ogg", b"OggS".to_vec())] {
+        for (name, bytes) in [("a.wav", b"RIFX0000WAVE".to_vec()), ("b.wav", vec![0; 10]), ("c.ogg", b"OggS".to_vec())]
+        {
             let path = dir.path().join(name);
             std::fs::write(&path, &bytes).unwrap();
             assert_eq!(finalise_segment(&path).unwrap_err().kind(), std::io::ErrorKind::InvalidData, "{name}");

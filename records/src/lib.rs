@@ -171,7 +171,9 @@ pub async fn start(
     .await
     .map_err(|e| RecordsError::Task(e.to_string()))??;
     let (writer, task) = RecordWriter::spawn(config.writer, spool, StoreDelivery::new(store.clone()), shutdown);
-    match tokio::time::timeout(SWEEP_TIMEOUT, item::orphans_in_store(&store, &config.node_id, unix_ms(), &leftovers)).await {
+    match tokio::time::timeout(SWEEP_TIMEOUT, item::orphans_in_store(&store, &config.node_id, unix_ms(), &leftovers))
+        .await
+    {
         Ok(Ok(orphans)) => {
             if !orphans.is_empty() {
                 tracing::info!(calls = orphans.len(), node_id = %config.node_id, "closing calls left in progress by this node's last run");

@@ -215,14 +215,10 @@ mod tests {
 
         let store: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(dir.path().join("blobs")));
         let shutdown = CancellationToken::new();
-        let (uploads, task) = BlobUploads::start(
-            spool_dir,
-            Arc::clone(&store),
-            crate::blobs::blob_writer_config(),
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
+        let (uploads, task) =
+            BlobUploads::start(spool_dir, Arc::clone(&store), crate::blobs::blob_writer_config(), shutdown.clone())
+                .await
+                .unwrap();
         let recovering = uploads.clone();
         let recovery_dir = segments.clone();
         let leftovers =

@@ -195,7 +195,13 @@ impl Sweeper {
             }
         }
         if report.calls > 0 || report.kept > 0 {
-            tracing::info!(calls = report.calls, blobs = report.blobs, kept = report.kept, elsewhere = report.elsewhere, "retention sweep");
+            tracing::info!(
+                calls = report.calls,
+                blobs = report.blobs,
+                kept = report.kept,
+                elsewhere = report.elsewhere,
+                "retention sweep"
+            );
         }
         Ok(report)
     }

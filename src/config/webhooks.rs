@@ -99,7 +99,8 @@ pub(super) fn compile_webhooks(raw: RawWebhooks, env: impl Fn(&str) -> Option<St
     };
     let retry_first_ms =
         millis("VOICERA_WEBHOOKS_RETRY_FIRST_MS", "retry_first_ms", raw.retry_first_ms, defaults.retry_first_ms)?;
-    let retry_max_ms = millis("VOICERA_WEBHOOKS_RETRY_MAX_MS", "retry_max_ms", raw.retry_max_ms, defaults.retry_max_ms)?;
+    let retry_max_ms =
+        millis("VOICERA_WEBHOOKS_RETRY_MAX_MS", "retry_max_ms", raw.retry_max_ms, defaults.retry_max_ms)?;
     let give_up_ms = millis("VOICERA_WEBHOOKS_GIVE_UP_MS", "give_up_ms", raw.give_up_ms, defaults.give_up_ms)?;
     let timeout_ms = millis("VOICERA_WEBHOOKS_TIMEOUT_MS", "timeout_ms", raw.timeout_ms, defaults.timeout_ms)?;
     let poll_ms = millis("VOICERA_WEBHOOKS_POLL_MS", "poll_ms", raw.poll_ms, defaults.poll_ms)?;

@@ -19,9 +19,9 @@ pub mod schedule;
 pub mod signing;
 pub mod worker;
 
+pub use metrics::WebhookMetrics;
 pub use outbox::{emit, Endpoint};
 pub use schedule::{Deliveries, Next, Outcome, Pending, RetryPolicy};
-pub use metrics::WebhookMetrics;
 pub use worker::{Webhooks, WorkerConfig};
 
 /// What went wrong with a webhook operation.

@@ -16,10 +16,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
 use voicera_blob::{BlobStore, Bucket};
 use voicera_conversation::knowledge::KnowledgeBase;
 use voicera_store::{Collection, Record};
-use tokio::io::AsyncReadExt;
 
 use super::upload::{self, UploadLimit};
 use crate::auth::{Caller, Role};

@@ -75,11 +75,12 @@ pub async fn put_retention(
     caller.require(Role::Admin, "setting the org's retention")?;
     let days = requested_days(&body)?;
     let now = utc_text(state.now());
-    let mut org = state.store().get(Collection::Orgs, &caller.org_id, &caller.org_id).await?.unwrap_or_else(|| Record {
-        org_id: caller.org_id.clone(),
-        id: caller.org_id.clone(),
-        doc: json!({"org_id": caller.org_id, "created_at": now}),
-    });
+    let mut org =
+        state.store().get(Collection::Orgs, &caller.org_id, &caller.org_id).await?.unwrap_or_else(|| Record {
+            org_id: caller.org_id.clone(),
+            id: caller.org_id.clone(),
+            doc: json!({"org_id": caller.org_id, "created_at": now}),
+        });
     if !org.doc.is_object() {
         org.doc = Value::Object(Map::new());
     }
