@@ -90,6 +90,8 @@ struct Status {
     models: Option<Arc<agents::SharedModels>>,
     /// The campaign runner's figures on nodes that dial.
     campaigns: Option<Arc<crate::campaigns::CampaignMetrics>>,
+    /// This node's webhook deliveries (every node runs the worker).
+    webhooks: Arc<voicera_webhooks::WebhookMetrics>,
 }
 
 impl NodeStatus for Status {
@@ -130,6 +132,7 @@ impl NodeStatus for Status {
         if let Some(campaigns) = &self.campaigns {
             text.push_str(&campaigns.render());
         }
+        text.push_str(&self.webhooks.render());
         text
     }
 }
@@ -223,7 +226,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         let api_config = voicera_api::ApiConfig {
             public_url: Some(config.public_url.clone()),
             mail: mail_config(&config.data_dir, config.smtp.as_ref()),
-            webhooks_allow_http_loopback: crate::webhooks::allow_http_loopback(),
+            webhooks_allow_http_loopback: config.webhooks.allow_http_loopback,
             open_signup: config.open_signup,
             // The `/vobiz` and `/plivo` number routes reach these accounts' REST APIs.
             telephony_accounts: config.telephony.accounts.iter().map(|(p, a)| (*p, a.clone())).collect(),
@@ -249,7 +252,10 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         resources.recordings = Arc::new(BlobRecordings {
             blobs: Arc::clone(&blobs),
             files: voicera_api::recording::FsRecordings::new(config.data_dir.join("calls")),
+            pending: config.data_dir.join("recordings"),
         });
+        // Knowledge documents in the blob store's `knowledge` bucket, like recordings.
+        resources.blobs = Arc::clone(&blobs);
         let _ = api.attach(resources);
         let mut owner_org = None;
         if let Some((email, password)) = calls::owner_from_env() {
@@ -276,9 +282,19 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let (webhooks, webhooks_task) = voicera_webhooks::worker::spawn(
         store.clone(),
         master_key.clone(),
-        crate::webhooks::worker_config(node_id.clone()),
+        crate::webhooks::worker_config(&config.webhooks, node_id.clone()),
         shutdown.clone(),
     );
+    // The delivery log keeps finished deliveries `[webhooks] log_retention_days`.
+    if let Some(days) = config.webhooks.log_retention_days {
+        tokio::spawn(voicera_webhooks::retention::run(
+            store.clone(),
+            days,
+            Arc::clone(webhooks.metrics()),
+            voicera_webhooks::unix_ms,
+            shutdown.clone(),
+        ));
+    }
     let mut calls_org = None;
     // Nodes that take calls log each one in the store (through the spool when the store is away), and close
     // the calls a crash of their last run left open before taking new ones. Recordings and transcripts go to
@@ -298,6 +314,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             node_id,
             org_id,
             writer: voicera_records::WriterConfig::default(),
+            segments_dir: Some(config.data_dir.join("recordings")),
         };
         Some(voicera_records::start(records_config, store.clone(), files, uploads, shutdown.clone()).await?)
     } else {
@@ -310,7 +327,8 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         &config.data_dir,
         config.recording_retention_days,
         swept_orgs,
-    );
+    )
+    .on_node(node_id.clone());
     tokio::spawn(voicera_records::retention::run(sweeper, voicera_records::unix_ms, shutdown.clone()));
     let mut telephony = None;
     let mut calls_router = None;
@@ -440,6 +458,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         uploads: records.as_ref().map(|r| r.uploads.writer().clone()),
         models: shared_models,
         campaigns: role.runs_sip().then(|| Arc::clone(&campaign_metrics)),
+        webhooks: Arc::clone(webhooks.metrics()),
     });
     if let Some(api) = &api_state {
         let parts = crate::live::NodeConsole {
@@ -635,10 +654,26 @@ fn mail_config(data_dir: &std::path::Path, smtp: Option<&crate::config::SmtpSett
 }
 
 /// Recordings for the API: objects in the blob store (`s3://…`, `minio://…`, `fs://…` links) and files under
-/// `<data>/calls` (plain paths, as the file sink names them).
+/// `<data>/calls` (plain paths, as the file sink names them). A recording whose upload is still pending (the
+/// blob store was away when its call ended, or a killed run left it) is served from its segment file under
+/// `<data>/recordings/<key>`: the log carries the object's URL from the call's end, and the file is there
+/// until the upload lands (then it is gone and the object answers).
 struct BlobRecordings {
     blobs: Arc<dyn BlobStore>,
     files: voicera_api::recording::FsRecordings,
+    /// Segment files waiting for their upload, by object key (`<day>/<record id>.<ext>`).
+    pending: std::path::PathBuf,
+}
+
+impl BlobRecordings {
+    /// The segment file of a `recordings` object whose upload has not landed, if this node holds one.
+    fn pending_file(&self, url: &str) -> Option<std::path::PathBuf> {
+        let parsed = voicera_blob::parse_blob_url(url).ok()?;
+        // Keys are validated by the parse (relative, no `..`): the path stays under the segments dir.
+        (parsed.bucket == self.blobs.bucket_name(voicera_blob::Bucket::Recordings))
+            .then(|| self.pending.join(&parsed.key))
+            .filter(|path| path.is_file())
+    }
 }
 
 impl voicera_api::recording::RecordingSource for BlobRecordings {
@@ -648,6 +683,15 @@ impl voicera_api::recording::RecordingSource for BlobRecordings {
             return self.files.open(url, offset);
         }
         Box::pin(async move {
+            // Pending first: asking a blob store that is away would only fail (or time out) before this.
+            if let Some(path) = self.pending_file(url) {
+                match open_file_at(&path, offset).await {
+                    Ok(open) => return Ok(open),
+                    // Uploaded (moved away) between the look and the open: the object has it now.
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(source) => return Err(RecordingError::Io { url: url.to_string(), source }),
+                }
+            }
             let range = Some(voicera_blob::ByteRange::From(offset));
             match voicera_blob::get_url(&*self.blobs, url, range).await {
                 Ok(read) => Ok(OpenRecording { length: read.total_len, reader: read.reader }),
@@ -662,4 +706,13 @@ impl voicera_api::recording::RecordingSource for BlobRecordings {
             }
         })
     }
+}
+
+/// A local file opened at `offset` (clamped to its length), with its whole length.
+async fn open_file_at(path: &std::path::Path, offset: u64) -> std::io::Result<voicera_api::recording::OpenRecording> {
+    use tokio::io::AsyncSeekExt;
+    let mut file = tokio::fs::File::open(path).await?;
+    let length = file.metadata().await?.len();
+    file.seek(std::io::SeekFrom::Start(offset.min(length))).await?;
+    Ok(voicera_api::recording::OpenRecording { length, reader: Box::pin(file) })
 }

@@ -4,10 +4,10 @@
 //! recording link). Emitting queues deliveries in the store off the call's path; a failure is logged and
 //! never touches the call.
 //!
-//! Settings (environment): `VOICERA_WEBHOOKS_ALLOW_HTTP_LOOPBACK=1` lets endpoints be `http://` to loopback
-//! (tests, a local relay); `VOICERA_WEBHOOKS_RETRY_FIRST_MS` (default 30000), `VOICERA_WEBHOOKS_RETRY_MAX_MS`
-//! (3600000), `VOICERA_WEBHOOKS_GIVE_UP_MS` (86400000) shape the back-off; `VOICERA_WEBHOOKS_TIMEOUT_MS`
-//! (10000) bounds one attempt; `VOICERA_WEBHOOKS_POLL_MS` (2000) is how often the queue is read.
+//! Settings: `[webhooks]` in voicera.toml, each key overridable by its `VOICERA_WEBHOOKS_*` variable
+//! ([`crate::config::WebhookSettings`]): `allow_http_loopback`, `retry_first_ms`, `retry_max_ms`,
+//! `give_up_ms`, `timeout_ms`, `poll_ms`, and `log_retention_days` (the delivery-log sweeper,
+//! [`voicera_webhooks::retention`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,35 +22,19 @@ use voicera_webhooks::{events, RetryPolicy, Webhooks, WorkerConfig};
 /// How long a `call.ended` recording link works: the 24 h of retries and a day to fetch it.
 const RECORDING_LINK_TTL: Duration = Duration::from_secs(48 * 3600);
 
-fn env_ms(name: &str) -> Option<u64> {
-    let value = std::env::var(name).ok()?;
-    match value.trim().parse::<u64>() {
-        Ok(ms) if ms > 0 => Some(ms),
-        _ => {
-            tracing::warn!(%name, %value, "not a positive number of milliseconds: ignored");
-            None
-        }
-    }
-}
-
-/// Whether endpoints may be `http://` to loopback (`VOICERA_WEBHOOKS_ALLOW_HTTP_LOOPBACK`).
-pub(crate) fn allow_http_loopback() -> bool {
-    std::env::var("VOICERA_WEBHOOKS_ALLOW_HTTP_LOOPBACK").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
-}
-
-/// The worker's settings from the environment, for `node_id`.
-pub(crate) fn worker_config(node_id: String) -> WorkerConfig {
+/// The worker's settings from `[webhooks]`, for `node_id`.
+pub(crate) fn worker_config(settings: &crate::config::WebhookSettings, node_id: String) -> WorkerConfig {
     let defaults = WorkerConfig::default();
     let policy = RetryPolicy {
-        first_delay_ms: env_ms("VOICERA_WEBHOOKS_RETRY_FIRST_MS").unwrap_or(defaults.policy.first_delay_ms),
-        max_delay_ms: env_ms("VOICERA_WEBHOOKS_RETRY_MAX_MS").unwrap_or(defaults.policy.max_delay_ms),
-        give_up_after_ms: env_ms("VOICERA_WEBHOOKS_GIVE_UP_MS").unwrap_or(defaults.policy.give_up_after_ms),
+        first_delay_ms: settings.retry_first_ms,
+        max_delay_ms: settings.retry_max_ms,
+        give_up_after_ms: settings.give_up_ms,
         ..defaults.policy
     };
     WorkerConfig {
         policy,
-        attempt_timeout: env_ms("VOICERA_WEBHOOKS_TIMEOUT_MS").map_or(defaults.attempt_timeout, Duration::from_millis),
-        poll_interval: env_ms("VOICERA_WEBHOOKS_POLL_MS").map_or(defaults.poll_interval, Duration::from_millis),
+        attempt_timeout: Duration::from_millis(settings.timeout_ms),
+        poll_interval: Duration::from_millis(settings.poll_ms),
         node_id,
         ..defaults
     }

@@ -3,7 +3,9 @@
 //! `VOICERA_S3_*`. The call's stereo recording must be an object in the prefixed `recordings` bucket, named
 //! by the call record, decoding to two channels and the call's length; ranges of it read back byte-exact. With
 //! the server killed mid-call the call is unaffected, its recording (a file on disk) and transcript wait in
-//! the blob spool, and both arrive once each when the server is back, where the call log's URLs said.
+//! the blob spool (the API serving the recording from its file meanwhile), and both arrive once each when the
+//! server is back, where the call log's URLs said. A node killed mid-call completes the call's half-written
+//! recording on its next start, links it into the orphan's closed log and uploads it once S3 answers.
 
 mod common;
 
@@ -312,6 +314,11 @@ fn with_s3_down_the_call_completes_and_its_recording_and_transcript_arrive_once_
     assert_eq!(transcript.bucket, "e2e-transcripts");
     assert_eq!(transcript.key, parsed.key.replace(".wav", ".txt"));
     let meeting = log["meeting_id"].as_str().unwrap().to_string();
+    // While the upload is pending the API serves the recording from its segment file (it used to be a 404).
+    let (status, pending) = api(server.http, "GET", &format!("/api/v1/meetings/{meeting}/recording"), Some(&token), "");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&pending));
+    assert!(pending == std::fs::read(&segment).unwrap(), "the pending segment file's bytes");
+    assert_call_wav(&pending);
 
     // S3 again, on the same port and objects: the spool drains, each object uploaded once.
     s3.restart();
@@ -332,7 +339,281 @@ fn with_s3_down_the_call_completes_and_its_recording_and_transcript_arrive_once_
     let (status, served) = api(server.http, "GET", &format!("/api/v1/meetings/{meeting}/recording"), Some(&token), "");
     assert_eq!(status, 200);
     assert!(served == wav, "the API serves the uploaded object");
+    assert!(served == pending, "the same recording before and after its upload");
     server.wait_for("blobs up again", Duration::from_secs(10), |s| {
         json(http_get(s.http, "/health").unwrap().1.as_bytes())["checks"]["blobs"] == "up"
     });
+}
+
+/// A `voicera serve` started again on an existing test dir (its data dir, node id and SQLite store kept);
+/// killed on drop.
+struct Restarted {
+    child: Child,
+    http: std::net::SocketAddr,
+    log: std::path::PathBuf,
+}
+
+impl Restarted {
+    fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Restarted {
+        let http = std::net::SocketAddr::from(([127, 0, 0, 1], common::free_port()));
+        let sip = common::free_port();
+        let log = dir.join("server-restarted.log");
+        let rtp = 40000 + (std::process::id() % 100) as u16 * 100;
+        let child = Command::new(env!("CARGO_BIN_EXE_voicera"))
+            .args(["serve", "--config", "voicera.toml", "--data-dir", "data"])
+            .args(["--sip", &format!("127.0.0.1:{sip}"), "--http", &http.to_string()])
+            .args(["--rtp-ports", &format!("{rtp}-{}", rtp + 99)])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .env("VOICERA_DEMO_AGENT", "0")
+            .envs(env.iter().copied())
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn voicera");
+        let restarted = Restarted { child, http, log };
+        restarted.wait_for("the restarted node to be healthy", Duration::from_secs(30), |r| {
+            matches!(http_get(r.http, "/health"), Some((200, _)))
+        });
+        restarted
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn metric(&self, name: &str) -> f64 {
+        let metrics = http_get(self.http, "/metrics").map(|(_, body)| body).unwrap_or_default();
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("metric {name} missing"))
+    }
+
+    fn wait_for(&self, what: &str, timeout: Duration, check: impl Fn(&Restarted) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if check(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}; log:\n{}", self.log());
+    }
+}
+
+impl Drop for Restarted {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A sipp call of `pause_ms` to `bench` in the background (tests/sipp/call_for.xml); killed on drop.
+struct BackgroundCall(Option<Child>);
+
+impl BackgroundCall {
+    fn start(dir: &std::path::Path, sip: std::net::SocketAddr, pause_ms: u64) -> BackgroundCall {
+        let template = std::fs::read_to_string(common::repo_path("tests/sipp/call_for.xml")).unwrap();
+        let dir = dir.join(format!("sipp-call-{}", common::free_port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let scenario = dir.join("call.xml");
+        std::fs::write(&scenario, template.replace("@PAUSE_MS@", &pause_ms.to_string())).unwrap();
+        let child = Command::new("timeout")
+            .arg("120")
+            .arg("sipp")
+            .arg(sip.to_string())
+            .args(["-sf", &scenario.to_string_lossy(), "-s", "bench", "-m", "1"])
+            .args(["-i", "127.0.0.1", "-p", &common::free_port().to_string(), "-mp", &common::free_port().to_string()])
+            .args(["-timeout", "60", "-nostdin"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run sipp");
+        BackgroundCall(Some(child))
+    }
+}
+
+impl Drop for BackgroundCall {
+    fn drop(&mut self) {
+        common::stop(&mut self.0);
+    }
+}
+
+fn login(http: std::net::SocketAddr) -> String {
+    let body = serde_json::json!({"email": OWNER[0].1, "password": OWNER[1].1}).to_string();
+    let (status, login) = api(http, "POST", "/api/v1/users/login", None, &body);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&login));
+    json(&login)["access_token"].as_str().unwrap().to_string()
+}
+
+/// The owner's only call log, once `check` holds for it.
+fn wait_for_log(
+    http: std::net::SocketAddr,
+    token: &str,
+    what: &str,
+    server_log: impl Fn() -> String,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = serde_json::Value::Null;
+    while Instant::now() < deadline {
+        let (status, page) = api(http, "GET", "/api/v1/meetings", Some(token), "");
+        if status == 200 {
+            let page = json(&page);
+            if page["total"] == 1 && check(&page["items"][0]) {
+                return page["items"][0].clone();
+            }
+            last = page;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("timed out waiting for {what}; last page: {last}\nlog:\n{}", server_log());
+}
+
+#[test]
+fn a_node_killed_mid_call_uploads_the_calls_recording_once_on_its_next_start_and_links_it_to_the_log() {
+    require_tool("sipp");
+    let mut s3 = S3Server::start("recordings-crash");
+    let mut env = s3.env();
+    env.extend(OWNER.iter().map(|(k, v)| (*k, v.to_string())));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut server = Server::start_env("recordings-crash", "[bench]\nrecord = true\n", false, &env);
+    let token = login(server.http);
+    let call = BackgroundCall::start(&server.dir, server.sip, 30_000);
+    let started =
+        wait_for_log(server.http, &token, "the call in progress", || server.log(), |l| l["status"] == "in-progress");
+    let meeting = started["meeting_id"].as_str().unwrap().to_string();
+    // A second and a half of audio on disk, then the node is killed without a chance to finish anything.
+    let segments = server.dir.join("data/recordings");
+    server.wait_for("audio in the segment file", Duration::from_secs(20), |_| {
+        walk(&segments).iter().any(|p| std::fs::metadata(p).is_ok_and(|m| m.len() >= 44 + 96_000))
+    });
+    server.signal("KILL");
+    assert!(server.wait_exit(Duration::from_secs(10)).is_none(), "killed by a signal, no exit code");
+    drop(call);
+    let files = walk(&segments);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let segment = files[0].clone();
+    let unfinished = std::fs::read(&segment).unwrap();
+    assert_eq!(&unfinished[40..44], &[0, 0, 0, 0], "the killed run never wrote the WAV's data size");
+    assert!(segment.to_string_lossy().contains(&meeting), "{} is the call's", segment.display());
+
+    // The node starts again while S3 is down.
+    s3.kill();
+    let restarted = Restarted::start(&server.dir, &env);
+    let token = login(restarted.http);
+    let closed = wait_for_log(
+        restarted.http,
+        &token,
+        "the orphan closed with its recording",
+        || restarted.log(),
+        |l| l["status"] == "completed",
+    );
+    assert_eq!(closed["end_reason"], "node_restarted", "{closed}");
+    assert_eq!(closed["meeting_id"], meeting.as_str());
+    // The history links recordings through the API; the store keeps the object's URL.
+    assert_eq!(closed["recording_url"], format!("/api/v1/meetings/{meeting}/recording"), "{closed}");
+    restarted
+        .wait_for("the recording spooled", Duration::from_secs(20), |r| r.metric("voicera_blob_spool_items") == 1.0);
+    assert!(segment.exists(), "kept on disk while S3 is away");
+    // Meanwhile the API serves the completed file.
+    let (status, pending) =
+        api(restarted.http, "GET", &format!("/api/v1/meetings/{meeting}/recording"), Some(&token), "");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&pending));
+    let data_len = u32::from_le_bytes(pending[40..44].try_into().unwrap()) as usize;
+    assert_eq!(data_len, pending.len() - 44, "the data size fixed up");
+    assert_eq!(u32::from_le_bytes(pending[4..8].try_into().unwrap()) as usize, pending.len() - 8, "RIFF size");
+    assert_eq!(data_len % 4, 0, "whole stereo frames");
+    assert!(data_len >= 96_000, "at least the 1.5 s seen before the kill: {data_len} bytes");
+    assert!(unfinished.len() - 44 - data_len < 4, "nothing but a cut frame dropped");
+    assert_eq!(&pending[44..], &unfinished[44..44 + data_len], "the audio as the killed run wrote it");
+    let caller_energy: u64 =
+        pending[44..].chunks_exact(4).map(|f| i16::from_le_bytes([f[0], f[1]]).unsigned_abs() as u64).sum();
+    assert!(caller_energy > 0, "sipp's audio on the caller's side");
+
+    // S3 is back: uploaded once, the file gone, the object the same bytes.
+    s3.restart();
+    restarted
+        .wait_for("the blob spool to drain", Duration::from_secs(60), |r| r.metric("voicera_blob_spool_items") == 0.0);
+    assert_eq!(restarted.metric("voicera_blob_uploads_total"), 1.0, "exactly once");
+    assert!(!segment.exists(), "the segment file is gone once uploaded");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = s3.store();
+    let listed = runtime.block_on(store.list("e2e-recordings", "")).unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let key = segment.strip_prefix(&segments).unwrap().to_string_lossy().into_owned();
+    assert_eq!(listed[0].key, key);
+    let object = runtime.block_on(read_object(&store, &format!("s3://e2e-recordings/{key}"), None));
+    assert!(object == pending, "the object is the completed recording");
+    let (status, served) =
+        api(restarted.http, "GET", &format!("/api/v1/meetings/{meeting}/recording"), Some(&token), "");
+    assert_eq!(status, 200);
+    assert!(served == object, "served from S3 now");
+    assert!(restarted.log().contains("a recording left by the last run"), "{}", restarted.log());
+}
+
+/// A multipart upload of one `file` part to the node's API: (status, body as JSON).
+fn upload(addr: std::net::SocketAddr, token: &str, filename: &str, bytes: &[u8]) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let boundary = "voicera-e2e-boundary-7MA4YWxkTrZu0gW";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+         Content-Type: text/plain\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let head = format!(
+        "POST /api/v1/knowledge/upload HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let head_end = response.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response") + 4;
+    let status = String::from_utf8_lossy(&response[..head_end]).split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, json(&response[head_end..]))
+}
+
+#[test]
+fn knowledge_documents_are_objects_in_the_s3_knowledge_bucket() {
+    let s3 = S3Server::start("knowledge-s3");
+    let mut env = s3.env();
+    env.extend(OWNER.iter().map(|(k, v)| (*k, v.to_string())));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start_env("knowledge-s3", "", false, &env);
+    let token = login(server.http);
+    let faq = b"Refunds reach the customer's bank within seven working days of the return.";
+    let (status, document) = upload(server.http, &token, "faq.txt", faq);
+    assert_eq!(status, 201, "{document}");
+    assert_eq!(document["status"], "ready", "{document}");
+    let (org, id) = (document["org_id"].as_str().unwrap(), document["document_id"].as_str().unwrap());
+    let object_url = format!("s3://e2e-knowledge/{org}/{id}/original.txt");
+    assert_eq!(document["object_url"], object_url.as_str(), "{document}");
+    let text_url = document["text_url"].as_str().unwrap().to_string();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = s3.store();
+    assert_eq!(runtime.block_on(read_object(&store, &object_url, None)), faq, "the original in S3");
+    assert_eq!(runtime.block_on(read_object(&store, &text_url, None)), faq, "its text beside it");
+    assert!(!server.dir.join("data/knowledge").exists(), "nothing on the node's disk");
+
+    // Retrieval reads the text from S3.
+    let ask = serde_json::json!({"question": "when do refunds reach the bank"}).to_string();
+    let (status, found) = api(server.http, "POST", "/api/v1/rag/retrieve", Some(&token), &ask);
+    assert_eq!(status, 200);
+    let found = json(&found);
+    assert!(found["chunks"][0]["text"].as_str().is_some_and(|t| t.contains("seven working days")), "{found}");
+
+    // Deleting the document deletes both objects.
+    let (status, _) = api(server.http, "DELETE", &format!("/api/v1/knowledge/{id}"), Some(&token), "");
+    assert_eq!(status, 200);
+    let listed = runtime.block_on(store.list("e2e-knowledge", "")).unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
 }

@@ -15,18 +15,14 @@ use common::hooks::{signature_ok, Delivery, Receiver};
 use common::{assert_sipp_ok, sipp, Server};
 use serde_json::{json, Value};
 
-/// The bench agent keeps a recording.
-const RECORDING: &str = "[bench]\nrecord = true\n";
+/// The bench agent keeps a recording; `[webhooks]` lets the receiver be plain http on loopback and retries
+/// fast (the environment below sets the rest: both ways of configuring work).
+const RECORDING: &str =
+    "[bench]\nrecord = true\n\n[webhooks]\nallow_http_loopback = true\nretry_first_ms = 300\nretry_max_ms = 1000\n";
 
 /// A short back-off so the test sees three attempts in seconds (the 24 h schedule is the scheduler's
 /// unit tests'), and a 1.5 s attempt timeout for the receiver's silent attempt to exceed.
-const WEBHOOK_ENV: [(&str, &str); 5] = [
-    ("VOICERA_WEBHOOKS_ALLOW_HTTP_LOOPBACK", "1"),
-    ("VOICERA_WEBHOOKS_RETRY_FIRST_MS", "300"),
-    ("VOICERA_WEBHOOKS_RETRY_MAX_MS", "1000"),
-    ("VOICERA_WEBHOOKS_TIMEOUT_MS", "1500"),
-    ("VOICERA_WEBHOOKS_POLL_MS", "200"),
-];
+const WEBHOOK_ENV: [(&str, &str); 2] = [("VOICERA_WEBHOOKS_TIMEOUT_MS", "1500"), ("VOICERA_WEBHOOKS_POLL_MS", "200")];
 
 /// Per delivery id: attempt 1 → 500, attempt 2 → silence for 4 s (the sender times out), attempt 3 and
 /// later → 200; a `webhook.test` event → 410 Gone.
@@ -176,6 +172,14 @@ fn call_events_are_signed_retried_logged_and_delivered_once() {
     });
     assert_eq!(per_delivery.len(), 3, "{per_delivery:?}");
     assert!(per_delivery.values().all(|n| *n == 3), "three attempts each, none after the 200: {per_delivery:?}");
+    // `/metrics` counts them: per delivery a retry after the 500, one after the timeout, then delivered.
+    server.wait_for("the queue empty", Duration::from_secs(10), |s| s.metric("voicera_webhook_pending") == 0.0);
+    assert_eq!(server.metric("voicera_webhook_deliveries_total{outcome=\"retry\"}"), 6.0);
+    assert_eq!(server.metric("voicera_webhook_deliveries_total{outcome=\"delivered\"}"), 3.0);
+    assert_eq!(server.metric("voicera_webhook_attempt_seconds_count"), 9.0);
+    assert!(server.metric("voicera_webhook_attempt_seconds_bucket{le=\"+Inf\"}") == 9.0);
+    assert!(server.metric("voicera_webhook_attempt_seconds_sum") >= 1.0, "the timed-out attempts took 1.5 s each");
+    assert_eq!(server.metric("voicera_webhook_dead_letters_total"), 0.0);
 
     // A test event answered 410 Gone disables the endpoint; the audit log has the writes.
     let (status, test) = request(server.http, "POST", &format!("/api/v1/webhooks/{endpoint}/test"), &token, None);
@@ -190,6 +194,8 @@ fn call_events_are_signed_retried_logged_and_delivered_once() {
         assert!(Instant::now() < deadline, "the endpoint was not disabled: {shown}\n{}", server.log());
         std::thread::sleep(Duration::from_millis(200));
     }
+    assert_eq!(server.metric("voicera_webhook_deliveries_total{outcome=\"gone\"}"), 1.0);
+    assert_eq!(server.metric("voicera_webhook_dead_letters_total"), 1.0, "410 Gone ends the delivery");
     let (_, audit) = request(server.http, "GET", "/api/v1/audit", &token, None);
     let operations: Vec<&str> =
         audit["items"].as_array().unwrap().iter().filter_map(|i| i["operation"].as_str()).collect();

@@ -269,18 +269,22 @@ pub struct Resources {
     pub master_key: MasterKey,
     /// Where recordings are read by their call record's `recording_url`.
     pub recordings: Arc<dyn crate::recording::RecordingSource>,
-    /// Where uploaded knowledge documents and their extracted text are kept (`<dir>/<org>/<document id>.…`).
+    /// Where documents uploaded before the blob store kept them are read from (`<dir>/<org>/<document id>.…`).
     pub documents_dir: std::path::PathBuf,
+    /// Where uploaded knowledge documents and their extracted text go: the blob store's `knowledge` bucket
+    /// (`<org>/<document id>/original.<ext>`, `<org>/<document id>/text.txt`), S3 or the filesystem.
+    pub blobs: Arc<dyn voicera_blob::BlobStore>,
 }
 
 impl Resources {
     /// A node's resources under its data dir: recordings in `<data>/calls` (where the recorder writes them),
-    /// documents in `<data>/knowledge`.
+    /// documents in the filesystem blob store `<data>/blobs` (older ones in `<data>/knowledge`).
     pub fn under_data_dir(data_dir: &std::path::Path, master_key: MasterKey) -> Resources {
         Resources {
             master_key,
             recordings: Arc::new(crate::recording::FsRecordings::new(data_dir.join("calls"))),
             documents_dir: data_dir.join("knowledge"),
+            blobs: Arc::new(voicera_blob::FsBlobStore::new(data_dir.join("blobs"))),
         }
     }
 }

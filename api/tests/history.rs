@@ -162,6 +162,7 @@ on_both_stores!(
     analytics_figures_match_a_hand_computed_set,
     provider_keys_are_sealed_masked_and_scoped,
     knowledge_documents_upload_report_status_retrieve_and_delete,
+    an_admin_sets_and_clears_the_orgs_recording_retention,
 );
 
 async fn meetings_export_as_quoted_csv_and_parse_turns_with_their_latency(kind: &str) {
@@ -519,6 +520,33 @@ async fn knowledge_documents_upload_report_status_retrieve_and_delete(kind: &str
     let text = text.json();
     assert_eq!((text["status"].as_str(), text["original_filename"].as_str()), (Some("ready"), Some("faq.txt")));
     assert!(text["chunk_count"].as_u64().unwrap() >= 1, "{text}");
+    // The document and its text are objects in the blob store's `knowledge` bucket; the store keeps their URLs.
+    let faq_id = text["document_id"].as_str().unwrap().to_string();
+    let prefix = format!("knowledge/{org}/{faq_id}");
+    assert_eq!(text["object_url"], format!("fs://{prefix}/original.txt"), "{text}");
+    assert_eq!(text["text_url"], format!("fs://{prefix}/text.txt"), "{text}");
+    let objects = h.data.path().join("blobs").join(&prefix);
+    assert_eq!(std::fs::read(objects.join("original.txt")).unwrap(), faq.as_bytes());
+    assert_eq!(std::fs::read_to_string(objects.join("text.txt")).unwrap(), faq);
+    let stored = h.state.store().get(Collection::KnowledgeDocuments, &org, &faq_id).await.unwrap().unwrap();
+    assert_eq!(stored.doc["object_url"], text["object_url"], "metadata in the store");
+    // A document uploaded before the blob store (its text a file under `<data>/knowledge/<org>/`) still answers.
+    let legacy_dir = h.data.path().join("knowledge").join(&org);
+    std::fs::create_dir_all(&legacy_dir).unwrap();
+    std::fs::write(legacy_dir.join("legacy1.txt"), "Gift cards never expire and can be used online.").unwrap();
+    let legacy = json!({"original_filename": "gifts.txt", "status": "ready", "chunk_count": 1,
+                        "created_at": "2024-01-01T00:00:00.000Z"});
+    h.state
+        .store()
+        .put(Collection::KnowledgeDocuments, &Record { org_id: org.clone(), id: "legacy1".into(), doc: legacy })
+        .await
+        .unwrap();
+    let (_, found) =
+        h.call(Method::POST, "/api/v1/rag/retrieve", &viewer, Some(json!({"question": "do gift cards expire"}))).await;
+    assert_eq!(found["chunks"][0]["document_id"], "legacy1", "{found}");
+    let (code, _) = h.call(Method::DELETE, "/api/v1/knowledge/legacy1", &member, None).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(!legacy_dir.join("legacy1.txt").exists(), "an older upload's file goes with it");
     let markdown =
         h.upload(&member, "warranty.md", "application/octet-stream", b"# Warranty\n\nTwo years on every kettle.").await;
     assert_eq!(markdown.json()["status"], "ready");
@@ -578,6 +606,77 @@ async fn knowledge_documents_upload_report_status_retrieve_and_delete(kind: &str
     let (_, found) =
         h.call(Method::POST, "/api/v1/rag/retrieve", &viewer, Some(json!({"question": "refund bank"}))).await;
     assert!(!found.to_string().contains("seven working days"), "a deleted document is not retrieved: {found}");
-    let dir = h.data.path().join("knowledge").join(&org);
-    assert!(!dir.join(format!("{}.txt", text["document_id"].as_str().unwrap())).exists());
+    assert!(!objects.join("original.txt").exists() && !objects.join("text.txt").exists(), "its objects are gone");
+    // A failed document keeps its original (linked, so deleting it removes it) and no text.
+    assert_eq!(scan["text_url"], Value::Null, "{scan}");
+    let scan_original = h.data.path().join("blobs/knowledge").join(&org).join(scan["document_id"].as_str().unwrap());
+    assert!(scan_original.join("original.pdf").exists());
+    let path = format!("/api/v1/knowledge/{}", scan["document_id"].as_str().unwrap());
+    assert_eq!(h.call(Method::DELETE, &path, &member, None).await.0, StatusCode::OK);
+    assert!(!scan_original.join("original.pdf").exists());
+}
+
+async fn an_admin_sets_and_clears_the_orgs_recording_retention(kind: &str) {
+    let h = harness(kind).await;
+    let (org, admin) = h.org("admin@acme.io", Role::Admin).await;
+    let (_, viewer) = h.user("viewer@acme.io", &org, Role::Viewer).await;
+    let (other_org, stranger) = h.org("admin@other.io", Role::Admin).await;
+    let path = "/api/v1/org/retention";
+
+    let (code, shown) = h.call(Method::GET, path, &viewer, None).await;
+    assert_eq!(code, StatusCode::OK, "{shown}");
+    assert_eq!(shown, json!({"org_id": org, "recording_retention_days": null, "source": "node_default"}));
+
+    let (code, set) = h.call(Method::PUT, path, &admin, Some(json!({"recording_retention_days": 7}))).await;
+    assert_eq!(code, StatusCode::OK, "{set}");
+    assert_eq!((set["recording_retention_days"].clone(), set["source"].clone()), (json!(7), json!("org")));
+    // Where the retention sweeper reads it: the org's document.
+    let stored = h.state.store().get(Collection::Orgs, &org, &org).await.unwrap().unwrap();
+    assert_eq!(stored.doc["recording_retention_days"], 7);
+    assert_eq!(h.call(Method::GET, path, &viewer, None).await.1["recording_retention_days"], 7);
+    // Tenant-scoped: another org's admin sees and changes only their own.
+    let (_, theirs) = h.call(Method::GET, path, &stranger, None).await;
+    assert_eq!(
+        (theirs["org_id"].as_str(), theirs["recording_retention_days"].clone()),
+        (Some(other_org.as_str()), Value::Null)
+    );
+    h.call(Method::PUT, path, &stranger, Some(json!({"recording_retention_days": 400}))).await;
+    assert_eq!(h.call(Method::GET, path, &admin, None).await.1["recording_retention_days"], 7);
+
+    // Viewers cannot write; bad values name the field.
+    let (code, _) = h.call(Method::PUT, path, &viewer, Some(json!({"recording_retention_days": 1}))).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    for bad in [
+        json!({"recording_retention_days": 0}),
+        json!({"recording_retention_days": "7"}),
+        json!({"recording_retention_days": 36_501}),
+        json!({}),
+    ] {
+        let (code, error) = h.call(Method::PUT, path, &admin, Some(bad.clone())).await;
+        assert_eq!(
+            (code, error["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("recording_retention_days")),
+            "{bad}: {error}"
+        );
+    }
+    assert_eq!(
+        h.call(Method::GET, path, &admin, None).await.1["recording_retention_days"],
+        7,
+        "refused writes change nothing"
+    );
+
+    // Null clears it: the node's default applies again.
+    let (code, cleared) = h.call(Method::PUT, path, &admin, Some(json!({"recording_retention_days": null}))).await;
+    assert_eq!((code, cleared["source"].clone()), (StatusCode::OK, json!("node_default")), "{cleared}");
+    let stored = h.state.store().get(Collection::Orgs, &org, &org).await.unwrap().unwrap();
+    assert_eq!(stored.doc["recording_retention_days"], Value::Null);
+
+    // Both writes are in the org's audit log.
+    let (_, audit) = h.call(Method::GET, "/api/v1/audit", &admin, None).await;
+    let operations: Vec<&str> =
+        audit["items"].as_array().unwrap().iter().filter_map(|i| i["operation"].as_str()).collect();
+    assert!(
+        operations.contains(&"set_recording_retention") && operations.contains(&"clear_recording_retention"),
+        "{audit}"
+    );
 }

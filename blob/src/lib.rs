@@ -24,6 +24,7 @@ mod ogg;
 #[cfg(feature = "recording")]
 pub mod recording;
 mod s3;
+pub mod salvage;
 
 pub use config::{S3Config, S3ConfigError, UrlStyle};
 pub use fs::FsBlobStore;

@@ -105,7 +105,7 @@ impl<W: Write> OggOpusWriter<W> {
 }
 
 /// Ogg's CRC-32: polynomial 0x04C11DB7, initial value 0, no reflection, no final xor.
-fn crc32(bytes: &[u8]) -> u32 {
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
     const TABLE: [u32; 256] = {
         let mut table = [0u32; 256];
         let mut i = 0;

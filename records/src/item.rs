@@ -15,6 +15,7 @@ use serde_json::Value;
 use voicera_store::{Collection, Record, Store, StoreError};
 
 use crate::call_log;
+use crate::recovery::Leftovers;
 use crate::spool::Spool;
 use crate::writer::{Deliver, DeliveryError};
 use crate::RecordsError;
@@ -93,7 +94,14 @@ impl Deliver<SpoolItem> for StoreDelivery {
 /// A restart's review of what the previous run left in the spool: a call that started there and whose end
 /// never came (the process died mid-call) is closed as an orphan instead of being opened in progress
 /// forever. Returns how many were closed.
-pub fn close_spooled_orphans(spool: &mut Spool<SpoolItem>, now_ms: u64) -> Result<usize, RecordsError> {
+///
+/// A recording the start recovered for such a call (`recordings`, [`crate::recovery`]) is linked into its
+/// closing log.
+pub fn close_spooled_orphans(
+    spool: &mut Spool<SpoolItem>,
+    now_ms: u64,
+    recordings: &Leftovers,
+) -> Result<usize, RecordsError> {
     let mut items = Vec::new();
     for entry in spool.entries().collect::<Vec<_>>() {
         match spool.read(entry.seq) {
@@ -108,7 +116,8 @@ pub fn close_spooled_orphans(spool: &mut Spool<SpoolItem>, now_ms: u64) -> Resul
         let ended_later =
             items[at + 1..].iter().any(|(_, later)| matches!(later, SpoolItem::CallFinished(w) if w.id == write.id));
         if !ended_later {
-            let doc = call_log::closed_as_orphan(&write.doc, now_ms);
+            let mut doc = call_log::closed_as_orphan(&write.doc, now_ms);
+            recordings.link_into(&mut doc);
             spool.replace(*seq, &SpoolItem::CallOrphaned(CallLogWrite { doc, ..write.clone() }))?;
             closed += 1;
         }
@@ -119,16 +128,20 @@ pub fn close_spooled_orphans(spool: &mut Spool<SpoolItem>, now_ms: u64) -> Resul
 /// The start-up sweep: this node's logs still in progress in the store are calls of a run that died; each
 /// is closed with end reason `node_restarted`. Run before the node takes calls. Returns the closing writes
 /// for the writer (they go through the spool like any other write, so a store that fails now loses nothing).
-pub async fn orphans_in_store(store: &Store, node_id: &str, now_ms: u64) -> Result<Vec<SpoolItem>, StoreError> {
+/// A recording the start recovered for such a call (`recordings`) is linked into its closing log.
+pub async fn orphans_in_store(
+    store: &Store,
+    node_id: &str,
+    now_ms: u64,
+    recordings: &Leftovers,
+) -> Result<Vec<SpoolItem>, StoreError> {
     let open = store.call_logs_in_progress_on(node_id).await?;
     Ok(open
         .into_iter()
         .map(|r| {
-            SpoolItem::CallOrphaned(CallLogWrite {
-                doc: call_log::closed_as_orphan(&r.doc, now_ms),
-                org_id: r.org_id,
-                id: r.id,
-            })
+            let mut doc = call_log::closed_as_orphan(&r.doc, now_ms);
+            recordings.link_into(&mut doc);
+            SpoolItem::CallOrphaned(CallLogWrite { doc, org_id: r.org_id, id: r.id })
         })
         .collect())
 }
@@ -188,13 +201,13 @@ mod tests {
         let mut theirs = write("theirs", "in-progress");
         theirs.doc["node_id"] = json!("n2");
         delivery.deliver(&SpoolItem::CallStarted(theirs)).await.unwrap();
-        let closing = orphans_in_store(&store, "n1", 1_732_000_000_000).await.unwrap();
+        let closing = orphans_in_store(&store, "n1", 1_732_000_000_000, &Leftovers::default()).await.unwrap();
         assert_eq!(closing.len(), 1);
         assert_eq!(closing[0].call_log().id, "mine");
         assert_eq!(closing[0].call_log().doc["end_reason"], call_log::NODE_RESTARTED);
         delivery.deliver(&closing[0]).await.unwrap();
         assert_eq!(status(&store, "mine").await, Some(json!("completed")));
-        assert!(orphans_in_store(&store, "n1", 0).await.unwrap().is_empty());
+        assert!(orphans_in_store(&store, "n1", 0, &Leftovers::default()).await.unwrap().is_empty());
     }
 
     #[test]
@@ -204,9 +217,12 @@ mod tests {
         spool.push(&SpoolItem::CallStarted(write("lost", "in-progress")), 1).unwrap();
         spool.push(&SpoolItem::CallStarted(write("ended", "in-progress")), 2).unwrap();
         spool.push(&SpoolItem::CallFinished(write("ended", "completed")), 3).unwrap();
-        assert_eq!(close_spooled_orphans(&mut spool, 1_732_000_000_000).unwrap(), 1);
+        // The killed run's recording of the lost call was recovered from its segment file.
+        let recovered = Leftovers::new([("lost".to_string(), "fs://recordings/d/lost.wav".to_string())]);
+        assert_eq!(close_spooled_orphans(&mut spool, 1_732_000_000_000, &recovered).unwrap(), 1);
         let kinds: Vec<SpoolItem> = spool.entries().map(|e| spool.read(e.seq).unwrap()).collect();
         assert!(matches!(&kinds[0], SpoolItem::CallOrphaned(w) if w.doc["end_reason"] == call_log::NODE_RESTARTED));
+        assert_eq!(kinds[0].call_log().doc["recording_url"], "fs://recordings/d/lost.wav");
         assert!(matches!(&kinds[1], SpoolItem::CallStarted(_)));
         assert!(matches!(&kinds[2], SpoolItem::CallFinished(_)));
     }

@@ -14,7 +14,7 @@
 //! Crate map: `spool.rs` the directory of items · `backoff.rs` retry timing (sans-IO) · `writer.rs` the
 //! queue, the writer task and its metrics · `item.rs` what is spooled and how each kind reaches the store,
 //! the orphan sweeps · `blobs.rs` uploads to the blob store and their spool · `call_log.rs` the document and
-//! transcript · `sink.rs` the recording sink · `retention.rs` the retention sweeper · `node.rs` the node id.
+//! transcript · `sink.rs` the recording sink · `retention.rs` the retention sweeper · `recovery.rs` recordings a killed run left · `node.rs` the node id.
 
 #![forbid(unsafe_code)]
 
@@ -24,6 +24,7 @@ pub mod call_log;
 pub mod item;
 pub mod node;
 pub mod orgs;
+pub mod recovery;
 pub mod retention;
 pub mod sink;
 pub mod spool;
@@ -93,6 +94,10 @@ pub struct RecordsConfig {
     pub org_id: String,
     /// Queue and retry timing.
     pub writer: WriterConfig,
+    /// Where recordings' segment files are written (`<data-dir>/recordings`): the files a killed run left
+    /// there are completed, uploaded and linked to their calls' logs at start ([`recovery`]). `None`: no
+    /// recovery (a node that records nothing).
+    pub segments_dir: Option<PathBuf>,
 }
 
 /// A node's running call records: the sink for the transports, the writer for `/metrics` and `/health`.
@@ -133,10 +138,25 @@ pub async fn start(
     uploads: (BlobUploads, tokio::task::JoinHandle<()>),
     shutdown: CancellationToken,
 ) -> Result<Records, RecordsError> {
+    // Recordings a killed run left half-written: completed and queued before anything else is uploaded.
+    let (uploads, uploads_task) = uploads;
+    let leftovers = match config.segments_dir.clone() {
+        Some(dir) => {
+            let recovering = uploads.clone();
+            tokio::task::spawn_blocking(move || recovery::recover_segments(&dir, &recovering))
+                .await
+                .map_err(|e| RecordsError::Task(e.to_string()))?
+        }
+        None => recovery::Leftovers::default(),
+    };
+    if !leftovers.is_empty() {
+        tracing::info!(recordings = leftovers.len(), "recordings of calls the last run lost: uploading them");
+    }
     let spool_dir = config.spool_dir.clone();
+    let spooled_leftovers = leftovers.clone();
     let spool = tokio::task::spawn_blocking(move || -> Result<Spool<SpoolItem>, RecordsError> {
         let mut spool = Spool::open(spool_dir)?;
-        let closed = item::close_spooled_orphans(&mut spool, unix_ms())?;
+        let closed = item::close_spooled_orphans(&mut spool, unix_ms(), &spooled_leftovers)?;
         let backlog = spool.backlog();
         if backlog.items > 0 {
             tracing::info!(
@@ -151,7 +171,9 @@ pub async fn start(
     .await
     .map_err(|e| RecordsError::Task(e.to_string()))??;
     let (writer, task) = RecordWriter::spawn(config.writer, spool, StoreDelivery::new(store.clone()), shutdown);
-    match tokio::time::timeout(SWEEP_TIMEOUT, item::orphans_in_store(&store, &config.node_id, unix_ms())).await {
+    match tokio::time::timeout(SWEEP_TIMEOUT, item::orphans_in_store(&store, &config.node_id, unix_ms(), &leftovers))
+        .await
+    {
         Ok(Ok(orphans)) => {
             if !orphans.is_empty() {
                 tracing::info!(calls = orphans.len(), node_id = %config.node_id, "closing calls left in progress by this node's last run");
@@ -162,7 +184,6 @@ pub async fn start(
         Ok(Err(err)) => tracing::warn!(%err, "cannot look for calls left in progress; they stay open"),
         Err(_) => tracing::warn!("the store did not list calls left in progress in time; they stay open"),
     }
-    let (uploads, uploads_task) = uploads;
     let sink = Arc::new(StoreRecordingSink::new(files, uploads.clone(), writer.clone(), config.org_id, config.node_id));
     Ok(Records { sink, writer, task, uploads, uploads_task })
 }

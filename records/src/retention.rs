@@ -6,6 +6,11 @@
 //! [`Sweeper`] reads pages from the store and deletes, blobs first: a log is removed only once every object
 //! it points at is gone, so a failure leaves it for the next sweep rather than an object nobody can find.
 //! [`run`] sweeps on a clock it is given, every [`SWEEP_INTERVAL`].
+//!
+//! With filesystem blobs each node holds the files of the calls it took, so a node sweeps only the calls
+//! whose objects it can see ([`Sweeper::on_node`]): a log of another node's call that links `fs://` objects
+//! is left for that node's sweeper (not deleted here, which would orphan the files there, and no failure of
+//! the sweep). Logs with `s3://` links, or of no known node, are swept by any node.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -52,6 +57,8 @@ pub struct Expired {
     pub blobs: Vec<String>,
     /// Files under the data dir it points at or has (`calls/<day>/<id>.json`, a recording kept there).
     pub files: Vec<PathBuf>,
+    /// The node that took the call (`node_id`), when the log names one.
+    pub node_id: Option<String>,
 }
 
 /// The calls of `logs` that an org keeping `days` of them deletes at `now_ms`: those started (else created)
@@ -80,7 +87,7 @@ pub fn select(logs: &[Record], days: u32, now_ms: u64) -> Vec<Expired> {
                     let day: String = started.chars().take(10).collect();
                     files.push(Path::new("calls").join(day).join(format!("{}.json", call_log::file_stem(&record_id))));
                 }
-                Expired { org_id: r.org_id.clone(), id: r.id.clone(), blobs, files }
+                Expired { org_id: r.org_id.clone(), id: r.id.clone(), blobs, files, node_id: text(&r.doc, "node_id") }
             })
         })
         .collect()
@@ -101,6 +108,8 @@ pub struct SweepReport {
     pub blobs: u64,
     /// Expired calls kept because an object could not be deleted (retried next sweep).
     pub kept: u64,
+    /// Expired calls left to the node holding their files (filesystem blobs on another node).
+    pub elsewhere: u64,
 }
 
 /// Deletes expired calls: their objects in the blob store, their files under the data dir, their logs.
@@ -111,6 +120,8 @@ pub struct Sweeper {
     default_days: Option<u32>,
     /// Orgs swept even without a document of their own (a node's `default` org).
     also_orgs: Vec<String>,
+    /// This node's id: filesystem objects of other nodes' calls are theirs to sweep.
+    node_id: Option<String>,
 }
 
 impl Sweeper {
@@ -124,7 +135,21 @@ impl Sweeper {
         default_days: Option<u32>,
         also_orgs: Vec<String>,
     ) -> Sweeper {
-        Sweeper { store, blobs, data_dir: data_dir.into(), default_days, also_orgs }
+        Sweeper { store, blobs, data_dir: data_dir.into(), default_days, also_orgs, node_id: None }
+    }
+
+    /// This sweeper runs on node `node_id`: calls another node took whose objects are `fs://` (on that node's
+    /// disk) are left to it.
+    pub fn on_node(mut self, node_id: impl Into<String>) -> Sweeper {
+        self.node_id = Some(node_id.into());
+        self
+    }
+
+    /// Whether `expired`'s objects are files on another node's disk (its log names another node and links
+    /// `fs://` objects).
+    fn on_another_node(&self, expired: &Expired) -> bool {
+        let (Some(mine), Some(theirs)) = (&self.node_id, &expired.node_id) else { return false };
+        mine != theirs && expired.blobs.iter().any(|url| parse_blob_url(url).is_ok_and(|b| b.scheme == "fs"))
     }
 
     /// Each org's retention: its own, else the default; orgs keeping calls for ever are left out.
@@ -154,6 +179,10 @@ impl Sweeper {
                 let read = page.records.len() as u64;
                 let mut deleted = 0;
                 for expired in select(&page.records, days, now_ms) {
+                    if self.on_another_node(&expired) {
+                        report.elsewhere += 1;
+                        continue;
+                    }
                     if self.delete(&expired, &mut report).await? {
                         deleted += 1;
                     }
@@ -166,7 +195,13 @@ impl Sweeper {
             }
         }
         if report.calls > 0 || report.kept > 0 {
-            tracing::info!(calls = report.calls, blobs = report.blobs, kept = report.kept, "retention sweep");
+            tracing::info!(
+                calls = report.calls,
+                blobs = report.blobs,
+                kept = report.kept,
+                elsewhere = report.elsewhere,
+                "retention sweep"
+            );
         }
         Ok(report)
     }

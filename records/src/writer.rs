@@ -216,6 +216,13 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> RecordWriter<T> {
         }
     }
 
+    /// Every item waiting in the spool, oldest first (unreadable ones skipped): a start-up's look at what
+    /// the last run left, e.g. which recordings' files are already queued. Blocking (reads the files).
+    pub fn spooled(&self) -> Vec<T> {
+        let spool = self.shared.spool();
+        spool.entries().filter_map(|entry| spool.read(entry.seq).ok()).collect()
+    }
+
     /// The spool's backlog.
     pub fn backlog(&self) -> Backlog {
         self.shared.spool().backlog()

@@ -80,3 +80,39 @@ async fn a_sweep_deletes_expired_calls_objects_and_logs_together_per_org() {
     assert_eq!(sweeper.sweep(NOW + 11 * DAY_MS).await.unwrap().calls, 2);
     assert_eq!(store.count(Collection::CallLogs).await.unwrap(), 1, "o2's call is within its ten years");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_filesystem_blobs_each_node_sweeps_the_calls_whose_files_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("shared")).unwrap();
+    let store = Store::open(&dir.path().join("shared"), None).await.unwrap();
+    // Two nodes sharing a store, each with its own data dir and filesystem blobs.
+    let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
+    let (blobs_a, blobs_b) = (FsBlobStore::new(data_a.join("blobs")), FsBlobStore::new(data_b.join("blobs")));
+    call(&store, &blobs_a, &data_a, "default", "rec-a", 40).await;
+    call(&store, &blobs_b, &data_b, "default", "rec-b", 40).await;
+    for (id, node) in [("rec-a", "node-a"), ("rec-b", "node-b")] {
+        let mut log = store.get(Collection::CallLogs, "default", id).await.unwrap().unwrap();
+        log.doc["node_id"] = json!(node);
+        store.put(Collection::CallLogs, &log).await.unwrap();
+    }
+    let sweeper = |blobs: &FsBlobStore, data: &std::path::Path, node: &str| {
+        let shared: Arc<dyn BlobStore> = Arc::new(blobs.clone());
+        Sweeper::new(store.clone(), shared, data, Some(30), vec!["default".into()]).on_node(node)
+    };
+
+    // Node A sweeps first: its own call goes, B's is left to B (not an error, not deleted blind).
+    let report = sweeper(&blobs_a, &data_a, "node-a").sweep(NOW).await.unwrap();
+    assert_eq!((report.calls, report.blobs, report.kept, report.elsewhere), (1, 2, 0, 1), "{report:?}");
+    assert!(store.get(Collection::CallLogs, "default", "rec-a").await.unwrap().is_none());
+    assert!(store.get(Collection::CallLogs, "default", "rec-b").await.unwrap().is_some(), "B's log stays for B");
+    let day = day_of(40);
+    assert!(exists(&blobs_b, "recordings", &format!("{day}/rec-b.wav")).await);
+
+    // Node B's sweep deletes its call with its files.
+    let report = sweeper(&blobs_b, &data_b, "node-b").sweep(NOW).await.unwrap();
+    assert_eq!((report.calls, report.blobs, report.elsewhere), (1, 2, 0), "{report:?}");
+    assert!(!exists(&blobs_b, "recordings", &format!("{day}/rec-b.wav")).await);
+    assert!(!data_b.join("calls").join(&day).join("rec-b.json").exists());
+    assert_eq!(store.count(Collection::CallLogs).await.unwrap(), 0);
+}

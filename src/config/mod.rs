@@ -23,6 +23,7 @@ mod sip_security;
 mod smtp;
 mod speech;
 mod storage;
+mod webhooks;
 use agents::{compile_agents, RawAgent};
 pub(crate) use agents::{
     normalize_number, AgentCompiler, AgentConfig, LlmChoice, NativeLlm, SpeechModelChoice, SttChoice, TtsChoice,
@@ -32,6 +33,7 @@ pub(crate) use agents::{provider_env, OPENAI_COMPATIBLE};
 pub(crate) use providers::Providers;
 pub(crate) use smtp::SmtpSettings;
 pub(crate) use speech::{language_table, CloudSpeech, SpeechProvider, SPEECH_PROVIDERS};
+pub(crate) use webhooks::WebhookSettings;
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
 pub(crate) const DEFAULT_HTTP: &str = "0.0.0.0:8080";
@@ -115,6 +117,8 @@ struct RawConfig {
     api: RawApi,
     /// `[smtp]`: where reset and invitation mail goes.
     smtp: Option<smtp::RawSmtp>,
+    #[serde(default)]
+    webhooks: webhooks::RawWebhooks,
 }
 
 /// `[api]`: the control plane.
@@ -288,6 +292,8 @@ pub(crate) struct Config {
     /// `[storage] recording_retention_days` / `VOICERA_RECORDING_RETENTION_DAYS`: days calls are kept for orgs
     /// that set none of their own (`None`: for ever).
     pub(crate) recording_retention_days: Option<u32>,
+    /// `[webhooks]` / `VOICERA_WEBHOOKS_*`: delivery timing, http-to-loopback, delivery-log retention.
+    pub(crate) webhooks: WebhookSettings,
     /// Where the configuration came from, for the start-up log.
     pub(crate) source: Option<PathBuf>,
 }
@@ -326,6 +332,7 @@ impl fmt::Debug for Config {
             .field("s3", &self.s3)
             .field("recording_format", &self.recording_format)
             .field("recording_retention_days", &self.recording_retention_days)
+            .field("webhooks", &self.webhooks)
             .field("source", &self.source)
             .finish()
     }
@@ -539,6 +546,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         )?,
         dial_policy: std::sync::Arc::new(dial_policy),
         recording_retention_days: storage::compile_retention(&raw.storage, |var| std::env::var(var).ok())?,
+        webhooks: webhooks::compile_webhooks(raw.webhooks, |var| std::env::var(var).ok())?,
         providers: std::sync::Arc::new(providers),
         open_signup: raw.api.open_signup.unwrap_or(false),
         smtp: smtp::compile_smtp(raw.smtp, |var| std::env::var(var).ok())?,

@@ -7,16 +7,19 @@
 //!
 //! Crate map: `events.rs` names and envelope · `signing.rs` HMAC headers and verification · `schedule.rs`
 //! back-off and the scheduler · `outbox.rs` endpoints, deliveries and the queue in the store · `worker.rs`
-//! the sending task.
+//! the sending task · `metrics.rs` its `/metrics` figures · `retention.rs` the delivery log's sweeper.
 
 #![forbid(unsafe_code)]
 
 pub mod events;
+pub mod metrics;
 pub mod outbox;
+pub mod retention;
 pub mod schedule;
 pub mod signing;
 pub mod worker;
 
+pub use metrics::WebhookMetrics;
 pub use outbox::{emit, Endpoint};
 pub use schedule::{Deliveries, Next, Outcome, Pending, RetryPolicy};
 pub use worker::{Webhooks, WorkerConfig};

@@ -11,8 +11,9 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use voicera_store::secret::MasterKey;
-use voicera_store::Store;
+use voicera_store::{Collection, Store};
 
+use crate::metrics::WebhookMetrics;
 use crate::outbox::{self, Attempt, Claim, Loaded, RESPONSE_SNIPPET_BYTES};
 use crate::schedule::{Deliveries, Next, Outcome, RetryPolicy};
 use crate::signing::{signature_header, DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER};
@@ -50,6 +51,7 @@ impl Default for WorkerConfig {
 pub struct Webhooks {
     store: Store,
     wake: Arc<Notify>,
+    metrics: Arc<WebhookMetrics>,
 }
 
 impl Webhooks {
@@ -67,6 +69,11 @@ impl Webhooks {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// This node's webhook figures (for `/metrics`, and the delivery-log sweeper's count).
+    pub fn metrics(&self) -> &Arc<WebhookMetrics> {
+        &self.metrics
+    }
 }
 
 /// Starts the worker; the handle emits events, the task ends at shutdown.
@@ -77,8 +84,9 @@ pub fn spawn(
     shutdown: CancellationToken,
 ) -> (Webhooks, tokio::task::JoinHandle<()>) {
     let wake = Arc::new(Notify::new());
-    let handle = Webhooks { store: store.clone(), wake: Arc::clone(&wake) };
-    let task = tokio::spawn(run(store, master_key, config, wake, shutdown));
+    let metrics = Arc::new(WebhookMetrics::default());
+    let handle = Webhooks { store: store.clone(), wake: Arc::clone(&wake), metrics: Arc::clone(&metrics) };
+    let task = tokio::spawn(run(store, master_key, config, wake, metrics, shutdown));
     (handle, task)
 }
 
@@ -87,6 +95,7 @@ async fn run(
     master_key: MasterKey,
     config: WorkerConfig,
     wake: Arc<Notify>,
+    metrics: Arc<WebhookMetrics>,
     shutdown: CancellationToken,
 ) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -122,13 +131,14 @@ async fn run(
                         Ok(Some((made, outcome))) => {
                             let ended = made.started_ms + made.latency_ms;
                             if let Some(next) = deliveries.outcome(&id, outcome, ended) {
+                                metrics.attempt(next, made.latency_ms);
                                 log_attempt(&claim, &made, next);
                                 if let Err(err) = outbox::record_attempt(&store, &claim, &node, &made, next).await {
                                     tracing::error!(%err, delivery = %id, "cannot record a webhook attempt");
                                 }
                             }
                         }
-                        Ok(None) => {}
+                        Ok(None) => metrics.cancelled(),
                         Err(err) => tracing::error!(%err, delivery = %id, "webhook delivery failed to load"),
                     }
                     // The store holds the retry; any node may take it.
@@ -136,6 +146,10 @@ async fn run(
                 }
             }
             Err(err) => tracing::warn!(%err, "cannot read the webhook queue"),
+        }
+        // What still waits (retries, other nodes' claims), for the pending gauge.
+        if let Ok(entries) = store.count(Collection::WebhookQueue).await {
+            metrics.set_pending(entries);
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

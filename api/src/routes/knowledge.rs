@@ -1,6 +1,10 @@
 //! `knowledge` documents and `/rag/retrieve`. An upload (multipart `file`: PDF up to 25 MB, plain text or
-//! Markdown) is kept under the data dir with its extracted text; its record says `processing` while the text is
-//! read, then `ready` (with its passage count) or `failed` (with the reason: e.g. a PDF without a text layer).
+//! Markdown) goes to the blob store's `knowledge` bucket as the original did with MinIO (S3 when configured,
+//! else the filesystem under the data dir): `<org>/<document id>/original.<ext>` and its extracted text
+//! `<org>/<document id>/text.txt`; the store keeps the metadata (`object_url`, `text_url`, size, status). Its
+//! record says `processing` while the text is read, then `ready` (with its passage count) or `failed` (with
+//! the reason: e.g. a PDF without a text layer, or a blob store that refused it). Documents uploaded before
+//! (files under `<data>/knowledge/<org>/`) are still read and deleted there.
 //! Retrieval ranks the org's ready documents' passages with the same BM25 index the agents' `knowledge_lookup`
 //! tool uses ([`voicera_conversation::knowledge`]), answering the original's `chunks` shape.
 
@@ -12,6 +16,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+use voicera_blob::{BlobStore, Bucket};
 use voicera_conversation::knowledge::KnowledgeBase;
 use voicera_store::{Collection, Record};
 
@@ -105,14 +111,47 @@ fn unsupported(detail: impl Into<String>) -> ApiError {
 /// What the knowledge upload accepts.
 const DOCUMENT: UploadLimit = UploadLimit { max_bytes: MAX_DOCUMENT_BYTES, what: "a knowledge document" };
 
-/// A tenant's directory name: org ids are generated hex, but an imported one may be anything.
-fn org_dir(root: &FsPath, org_id: &str) -> PathBuf {
+/// A tenant's directory name (and key prefix): org ids are generated hex, but an imported one may be anything.
+fn org_segment(org_id: &str) -> String {
     let safe = org_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') && !org_id.is_empty();
     if safe {
-        root.join(org_id)
+        org_id.to_string()
     } else {
         let digest = Sha256::digest(org_id.as_bytes());
-        root.join(format!("org-{}", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>()))
+        format!("org-{}", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>())
+    }
+}
+
+/// Where an org's documents were kept before the blob store (still read and deleted there).
+fn org_dir(root: &FsPath, org_id: &str) -> PathBuf {
+    root.join(org_segment(org_id))
+}
+
+/// The keys of a document's original and its extracted text in the `knowledge` bucket.
+fn object_keys(org_id: &str, document_id: &str, kind: DocumentKind) -> (String, String) {
+    let prefix = format!("{}/{document_id}", org_segment(org_id));
+    (format!("{prefix}/original.{}", kind.extension()), format!("{prefix}/text.txt"))
+}
+
+/// A document's extracted text: from the blob store (`text_url`), else from the file an older upload kept.
+async fn read_text(blobs: &dyn BlobStore, documents_dir: &FsPath, record: &Record) -> Option<String> {
+    match record.doc.get("text_url").and_then(Value::as_str) {
+        Some(url) => {
+            let read = voicera_blob::get_url(blobs, url, None).await;
+            let mut reader = match read {
+                Ok(read) => read.reader,
+                Err(err) => {
+                    tracing::warn!(%err, document = %record.id, "a knowledge document's text cannot be read");
+                    return None;
+                }
+            };
+            let mut text = String::new();
+            reader.read_to_string(&mut text).await.ok().map(|_| text)
+        }
+        None => {
+            let path = org_dir(documents_dir, &record.org_id).join(format!("{}.txt", record.id));
+            tokio::fs::read_to_string(path).await.ok()
+        }
     }
 }
 
@@ -136,7 +175,7 @@ pub async fn upload(
     request: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Member, "upload knowledge documents")?;
-    let documents_dir = state.resources()?.documents_dir.clone();
+    let blobs = std::sync::Arc::clone(&state.resources()?.blobs);
     let is_multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -176,49 +215,59 @@ pub async fn upload(
                     "uploaded_by": caller.email, "created_at": now, "updated_at": now}),
     };
     state.store().put(Collection::KnowledgeDocuments, &record).await?;
-    let dir = org_dir(&documents_dir, &caller.org_id);
     // Its own task: a client that hangs up does not leave the document `processing` for ever.
-    let task = tokio::spawn(process(state.clone(), record, kind, bytes, dir));
+    let task = tokio::spawn(process(state.clone(), record, kind, bytes, blobs));
     let record = task.await.map_err(|e| ApiError::internal("processing a knowledge document", e))??;
     crate::audit::record(&state, &caller, "upload_knowledge_document", &record.id).await?;
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
 
-/// Keeps the document, reads its text and records the outcome.
+/// Keeps the document in the blob store, reads its text (kept beside it) and records the outcome.
 async fn process(
     state: ApiState,
     mut record: Record,
     kind: DocumentKind,
     bytes: Vec<u8>,
-    dir: PathBuf,
+    blobs: std::sync::Arc<dyn BlobStore>,
 ) -> Result<Record, ApiError> {
     let id = record.id.clone();
-    let (stored, extracted) = tokio::task::spawn_blocking(move || {
-        let stored = std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(dir.join(format!("{id}.{}", kind.extension())), &bytes));
-        let extracted = extract_text(kind, &bytes).and_then(|text| {
+    let bucket = blobs.bucket_name(Bucket::Knowledge);
+    let (original_key, text_key) = object_keys(&record.org_id, &id, kind);
+    let size = bytes.len();
+    let stored = blobs.put_bytes(&bucket, &original_key, bytes.clone()).await;
+    let original_kept = stored.is_ok();
+    let extracted = tokio::task::spawn_blocking(move || {
+        extract_text(kind, &bytes).map(|text| {
             let passages = KnowledgeBase::from_documents([(id.as_str(), text.as_str())]).passages();
-            std::fs::write(dir.join(format!("{id}.txt")), &text)
-                .map(|()| passages)
-                .map_err(|e| format!("the text could not be stored: {e}"))
-        });
-        (stored, extracted)
+            (text, passages)
+        })
     })
     .await
     .map_err(|e| ApiError::internal("processing a knowledge document", e))?;
     let outcome = match (stored, extracted) {
         (Err(e), _) => Err(format!("the document could not be stored: {e}")),
-        (Ok(()), result) => result,
+        (Ok(()), Err(reason)) => Err(reason),
+        (Ok(()), Ok((text, passages))) => match blobs.put_bytes(&bucket, &text_key, text.into_bytes()).await {
+            Ok(()) => Ok(passages),
+            Err(e) => Err(format!("the text could not be stored: {e}")),
+        },
     };
     if let Some(doc) = record.doc.as_object_mut() {
+        doc.insert("size_bytes".into(), json!(size));
         match outcome {
             Ok(passages) => {
                 doc.insert("status".into(), json!("ready"));
                 doc.insert("chunk_count".into(), json!(passages));
+                doc.insert("object_url".into(), json!(blobs.url(&bucket, &original_key)));
+                doc.insert("text_url".into(), json!(blobs.url(&bucket, &text_key)));
             }
             Err(reason) => {
                 doc.insert("status".into(), json!("failed"));
                 doc.insert("error_message".into(), json!(reason));
+                // The original, when it was stored, stays linked so deleting the record removes it.
+                if original_kept {
+                    doc.insert("object_url".into(), json!(blobs.url(&bucket, &original_key)));
+                }
             }
         }
         doc.insert("updated_at".into(), json!(voicera_store::utc_text(state.now())));
@@ -248,10 +297,22 @@ pub async fn remove(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no knowledge document {document_id:?} in your org")))?;
     let documents_dir = state.resources()?.documents_dir.clone();
+    let blobs = std::sync::Arc::clone(&state.resources()?.blobs);
     store.delete(Collection::KnowledgeDocuments, &caller.org_id, &record.id).await?;
+    for url in ["object_url", "text_url"].iter().filter_map(|k| record.doc.get(*k).and_then(Value::as_str)) {
+        // Deleting a missing object is no error; a store that is away leaves an orphan object (logged), never a
+        // record pointing at nothing.
+        let deleted = match voicera_blob::parse_blob_url(url) {
+            Ok(parsed) => blobs.delete(&parsed.bucket, &parsed.key).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = deleted {
+            tracing::warn!(%err, %url, "a deleted knowledge document's object could not be removed");
+        }
+    }
     let dir = org_dir(&documents_dir, &caller.org_id);
     for extension in ["pdf", "txt", "md"] {
-        // Absent files (a failed upload kept no text) are fine.
+        // An older upload's files; absent ones are fine.
         let _ = tokio::fs::remove_file(dir.join(format!("{}.{extension}", record.id))).await;
     }
     crate::audit::record(&state, &caller, "delete_knowledge_document", &record.id).await?;
@@ -286,17 +347,19 @@ pub async fn retrieve(
         return Err(ApiError::invalid("question", "ask a question"));
     }
     let documents_dir = state.resources()?.documents_dir.clone();
+    let blobs = std::sync::Arc::clone(&state.resources()?.blobs);
     let records = state.store().list(Collection::KnowledgeDocuments, &caller.org_id).await?;
     let wanted = |r: &Record| body.document_ids.as_ref().is_none_or(|ids| ids.contains(&r.id));
     let ready: Vec<Record> =
         records.into_iter().filter(|r| wanted(r) && r.doc.get("status") == Some(&json!("ready"))).collect();
-    let dir = org_dir(&documents_dir, &caller.org_id);
+    let mut texts: Vec<(String, String)> = Vec::with_capacity(ready.len());
+    for record in &ready {
+        if let Some(text) = read_text(blobs.as_ref(), &documents_dir, record).await {
+            texts.push((record.id.clone(), text));
+        }
+    }
     let question = body.question;
     let chunks = tokio::task::spawn_blocking(move || -> Vec<Value> {
-        let texts: Vec<(String, String)> = ready
-            .iter()
-            .filter_map(|r| std::fs::read_to_string(dir.join(format!("{}.txt", r.id))).ok().map(|t| (r.id.clone(), t)))
-            .collect();
         let base = KnowledgeBase::from_documents(texts.iter().map(|(id, text)| (id.as_str(), text.as_str())));
         let filename = |id: &str| {
             ready

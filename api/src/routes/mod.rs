@@ -13,6 +13,7 @@ pub mod live;
 pub mod meetings;
 pub mod members;
 pub mod numbers;
+pub mod org;
 pub mod provider_numbers;
 pub mod system;
 mod upload;
@@ -108,6 +109,7 @@ const ADD_MEMBER: Fields = &[
 ];
 const REVOKE_INVITE: Fields = &[("invite_id", "string", true)];
 const MEMBER_REF: Fields = &[("email", "string", true), ("org_id", "string", false)];
+const ORG_RETENTION: Fields = &[("recording_retention_days", "integer", true)];
 const UPDATE_ROLE: Fields = &[("email", "string", true), ("org_id", "string", false), ("role", "string", true)];
 const WEBHOOK_CREATE: Fields = &[
     ("url", "string", true),
@@ -685,6 +687,26 @@ pub fn operations() -> Vec<Operation> {
             "Make another member the owner (the owner becomes an admin); the org always has exactly one owner",
             Some(MEMBER_REF),
             post(members::transfer_ownership),
+        ),
+        op(
+            M::GET,
+            "/org/retention",
+            "get_org_retention",
+            "org",
+            viewer,
+            "How many days the org keeps its calls, recordings and transcripts (null: the node's default)",
+            None,
+            get(org::get_retention),
+        ),
+        op(
+            M::PUT,
+            "/org/retention",
+            "set_org_retention",
+            "org",
+            admin,
+            "Set (1 to 36500 days) or clear (null) the org's recording retention; the sweeper deletes older calls",
+            Some(ORG_RETENTION),
+            put(org::put_retention),
         ),
         Operation {
             query: AUDIT_QUERY,
