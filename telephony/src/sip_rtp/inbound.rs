@@ -178,6 +178,7 @@ impl Service {
         let answer = answer_sdp(&plan, local_ip, lease.port(), session_id, 1);
         let local_tag = random_token();
         let mut recording = None;
+        let clock = self.call_clock();
         let service = match destination {
             Destination::Echo => CallService::Echo,
             // Answered with 503 above; unreachable here, but refusing again is the safe outcome.
@@ -198,6 +199,7 @@ impl Service {
                         .to_string(),
                     called_number: user.clone(),
                     extra: Vec::new(),
+                    started_at_ms: clock.anchor_unix_ms(),
                 };
                 // Every agent call has a log; its agent decides whether a transcript and recording come with it.
                 recording = self.config.recordings.clone().map(|sink| RecordingPlan {
@@ -209,7 +211,7 @@ impl Service {
                 CallService::Agent(Box::new(Conversation::for_call(agent, &context)))
             }
         };
-        let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false);
+        let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false, clock);
         let srtp = plan.srtp.as_ref().map_or("none", |k| k.suite().name());
         tracing::info!(%user, call_id = request.call_id(), from = %peer.addr, codec = ?plan.codec, srtp, "INVITE accepted");
         let pending = PendingAnswer { request, peer, local_tag, setup, local_ip, answer, session_timer };

@@ -20,6 +20,7 @@ use super::routes::RouteFor;
 use super::{CallEntry, Service, ALLOW, SUPPORTED};
 use voicera_conversation::agent::CallContext;
 use voicera_conversation::engine::Conversation;
+use voicera_conversation::journal::WallClock;
 use voicera_media::negotiate::{accept_answer_with, offer_crypto, offer_sdp, secure_offer_sdp, SrtpPolicy};
 use voicera_media::ports::PortLease;
 use voicera_media::stream::RtpStream;
@@ -515,9 +516,10 @@ impl Service {
         let (local_ip, session_id) = (call.local_ip, call.session_id);
         let (agent, call_id, numbers) = (call.agent.clone(), call.invite.call_id().to_string(), call.numbers.clone());
         let variables = call.variables.clone();
-        let (service, recording) = self.service_for(agent, &call_id, numbers, variables);
+        let clock = self.call_clock();
+        let (service, recording) = self.service_for(agent, &call_id, numbers, variables, &clock);
         tracing::info!(call = %early_key, codec = ?stream.plan().codec, "early media: listening until the answer");
-        let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, true);
+        let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, true, clock);
         self.start_call(setup, dialog, local_ip, session_id, None);
     }
 
@@ -554,13 +556,14 @@ impl Service {
         self.settle(requester, Err(err));
     }
 
-    /// What runs on a call we placed once it is answered, and its record.
+    /// What runs on a call we placed once it is answered, and its record; the call began at `clock`'s anchor.
     fn service_for(
         &self,
         agent: Option<std::sync::Arc<voicera_conversation::agent::Agent>>,
         call_id: &str,
         (caller, called): (String, String),
         variables: Vec<(String, String)>,
+        clock: &WallClock,
     ) -> (CallService, Option<super::media::RecordingPlan>) {
         let Some(agent) = agent else { return (CallService::Echo, None) };
         let context = CallContext {
@@ -568,6 +571,7 @@ impl Service {
             caller_number: caller.clone(),
             called_number: called.clone(),
             extra: variables,
+            started_at_ms: clock.anchor_unix_ms(),
         };
         // Every agent call has a log; its agent decides whether a transcript and recording come with it.
         let recording = self.config.recordings.clone().map(|sink| super::media::RecordingPlan {
@@ -650,8 +654,9 @@ impl Service {
             Err(err) => return self.abandon_answered(requester, dialog, (local_ip, lease.port(), session_id), err),
         };
         tracing::info!(call = %key, codec = ?stream.plan().codec, "outbound call answered");
-        let (service, recording) = self.service_for(agent, invite.call_id(), numbers, variables);
-        let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false);
+        let clock = self.call_clock();
+        let (service, recording) = self.service_for(agent, invite.call_id(), numbers, variables, &clock);
+        let setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false, clock);
         self.start_call(setup, dialog, local_ip, session_id, None);
         self.connected(requester, key);
     }

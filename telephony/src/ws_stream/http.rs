@@ -201,6 +201,7 @@ impl Telephony {
                         .filter(|(k, _)| !["token", "from", "to", DIRECTION_PARAM].contains(&k.as_str()))
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect(),
+                    started_at_ms: clock.anchor_unix_ms(),
                 };
                 let service = CallService::Agent(Box::new(Conversation::for_call(Arc::clone(&a), &context)));
                 Ok(CallCore::new(service, Arc::clone(&self.metrics), self.recording_for(&a, start), transport, clock))
