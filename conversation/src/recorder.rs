@@ -208,8 +208,14 @@ pub trait RecordingWriter: Send {
 /// A new record id made now, `rec-<unix ms>-<16 hex>` (see [`record_id_at`]); for sinks that get a record
 /// without one.
 pub fn new_record_id() -> String {
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    record_id_at(now.as_millis() as u64)
+    record_id_at(unix_ms())
+}
+
+/// Unix milliseconds now: the call side's wall clock (the transports' tokens, replay guards and reports, and
+/// ids of records made outside a call). A call's own times come from its [`WallClock`](crate::journal::WallClock).
+/// The control plane's twin is `voicera_store::unix_ms`: neither crate is below the other.
+pub fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The id of a record that starts at `unix_ms`, `rec-<unix ms>-<16 hex>`: ordered by time in a directory
@@ -460,11 +466,6 @@ impl StereoRecorder {
     pub fn is_streaming(&self) -> bool {
         self.writer.is_some()
     }
-}
-
-/// Unix seconds now.
-pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -545,6 +545,13 @@ impl Store {
     }
 }
 
+/// Unix milliseconds now: the control plane's wall clock (store writes, spool ages, webhook and record times;
+/// the call side's twin is `voicera_conversation::recorder::unix_ms`, a crate this one is not below). A clock
+/// before 1970 reads 0.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 /// A time as stored documents write it: RFC 3339 UTC with milliseconds, always the same width
 /// (`2024-11-19T07:06:40.000Z`), so text order is time order in both backends.
 pub fn utc_text(unix_millis: i64) -> String {
