@@ -426,6 +426,11 @@ impl RecordingSink for BlobRecordingSink {
         self.conclude(record, uploaded)
     }
 
+    /// No recording to upload: what the record files keep of such a call (see [`FsRecordingSink`]).
+    fn store_log_only(&self, record: &mut CallRecord) -> std::io::Result<()> {
+        self.records.store_log_only(record)
+    }
+
     fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()> {
         self.records.store_provider_report(report)
     }

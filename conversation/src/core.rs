@@ -390,6 +390,10 @@ mod tests {
             self.stored.lock().unwrap().push(record.clone());
             Ok(())
         }
+        fn store_log_only(&self, record: &mut CallRecord) -> std::io::Result<()> {
+            self.stored.lock().unwrap().push(record.clone());
+            Ok(())
+        }
         fn store_provider_report(&self, _report: &ProviderReport) -> std::io::Result<()> {
             Ok(())
         }

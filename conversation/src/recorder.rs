@@ -169,10 +169,9 @@ pub trait RecordingSink: Send + Sync {
 
     /// Stores what is kept of a call whose agent keeps no transcript (`record_transcript` off): its log
     /// alone (who, when, how long, why it ended), no record file, no transcript, no recording; `record`'s
-    /// texts are already blank. Blocking. The default keeps nothing (a file sink has no call log).
-    fn store_log_only(&self, _record: &mut CallRecord) -> std::io::Result<()> {
-        Ok(())
-    }
+    /// texts are already blank. Blocking. Every sink decides: one with a call log writes it; one without
+    /// says so.
+    fn store_log_only(&self, record: &mut CallRecord) -> std::io::Result<()>;
 
     /// Stores a provider's end-of-call report. Blocking.
     fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()>;
@@ -258,6 +257,12 @@ impl RecordingSink for FsRecordingSink {
         }
         let json = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
         write_atomically(&dir.join(format!("{stem}.json")), &json)
+    }
+
+    /// Keeps nothing: files are the transcript and recording an agent asked not to keep, and a directory of
+    /// records has no call log (a store sink wrapping this one keeps it).
+    fn store_log_only(&self, _record: &mut CallRecord) -> std::io::Result<()> {
+        Ok(())
     }
 
     /// `<root>/<YYYY-MM-DD>/<call>.hangup.json`: a file of its own, so it never races the call's record.
