@@ -574,6 +574,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Conformance tests every backend passes; the MongoDB run is in `tests/mongodb.rs`.
+#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod conformance {
     use super::*;
@@ -780,6 +781,7 @@ pub mod conformance {
 }
 
 /// A SecantusDB server (MongoDB wire protocol, from PyPI) on a loopback port for tests; killed on drop.
+#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod testing {
     use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
