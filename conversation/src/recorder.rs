@@ -99,6 +99,32 @@ pub struct CallRecord {
     pub model_fallbacks: Vec<ModelFallbackRecord>,
 }
 
+#[cfg(any(test, feature = "test-support"))]
+impl CallRecord {
+    /// A record for tests: an answered 8 s SIP call to the `bench` agent (from `1` to `2`, 2026-11-25
+    /// 04:37:02 UTC) in which nothing was said. Tests change the fields they are about.
+    pub fn example() -> CallRecord {
+        CallRecord {
+            record_id: "rec-1".into(),
+            call_id: "call@host".into(),
+            agent: "bench".into(),
+            caller: "1".into(),
+            called: "2".into(),
+            outbound: false,
+            transport: "sip",
+            started_at: 1_795_588_622,
+            ended_at: 1_795_588_630,
+            end_reason: String::new(),
+            greeting: String::new(),
+            turns: Vec::new(),
+            recording: None,
+            recording_truncated: false,
+            model_failures: Vec::new(),
+            model_fallbacks: Vec::new(),
+        }
+    }
+}
+
 /// A fallback chain's switch to its next model, as kept in the call record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModelFallbackRecord {
@@ -491,20 +517,11 @@ mod tests {
         let mut record = CallRecord {
             record_id: new_record_id(),
             call_id: "abc@host;local=1/2".into(),
-            agent: "bench".into(),
             caller: "sip:a@b".into(),
             called: "bench".into(),
-            outbound: false,
-            transport: "sip",
-            started_at: 1_795_588_622,
-            ended_at: 1_795_588_630,
             end_reason: "caller hung up".into(),
             greeting: "Hello".into(),
-            turns: vec![],
-            recording: None,
-            recording_truncated: false,
-            model_failures: Vec::new(),
-            model_fallbacks: Vec::new(),
+            ..CallRecord::example()
         };
         let mut rec = StereoRecorder::default();
         rec.push(&[1; ENGINE_FRAME], &[2; ENGINE_FRAME]);
@@ -527,20 +544,8 @@ mod tests {
         let record = |greeting: &str| CallRecord {
             record_id: new_record_id(),
             call_id: "same-call-id".into(),
-            agent: "bench".into(),
-            caller: "1".into(),
-            called: "2".into(),
-            outbound: false,
-            transport: "sip",
-            started_at: 1_795_588_622,
-            ended_at: 1_795_588_630,
-            end_reason: String::new(),
             greeting: greeting.into(),
-            turns: vec![],
-            recording: None,
-            recording_truncated: false,
-            model_failures: Vec::new(),
-            model_fallbacks: Vec::new(),
+            ..CallRecord::example()
         };
         let (mut first, mut second) = (record("first"), record("second"));
         assert_ne!(first.record_id, second.record_id);
