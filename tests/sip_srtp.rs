@@ -13,6 +13,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
+use common::api::OWNER;
 use common::{assert_sipp_ok, free_port, repo_path, require_tool, sipp_template, test_dir, Server};
 
 fn venv_python() -> std::path::PathBuf {
@@ -252,9 +253,6 @@ fn invite(server: &Server, profile: &str, attributes: &str) -> String {
     }
     panic!("no final response to the INVITE\nserver log:\n{}", server.log());
 }
-
-const OWNER: [(&str, &str); 2] =
-    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
 
 /// `voicera call` through trunk `carrier` with the bench agent, in the background.
 fn place_call(server: &Server) -> std::thread::JoinHandle<std::process::Output> {
