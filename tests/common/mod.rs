@@ -269,6 +269,21 @@ pub(crate) fn espeak_speech(text: &str, rate: u32) -> Vec<i16> {
     (0..(pcm.len() as f64 / ratio) as usize).map(|i| pcm[((i as f64 * ratio) as usize).min(pcm.len() - 1)]).collect()
 }
 
+/// espeak-ng saying `text` (its own output in `raw`), converted by sox into `out`: a 16-bit WAV at `rate` Hz
+/// on `channels`, with `pad` seconds of quiet before and after.
+pub(crate) fn espeak_wav(text: &str, raw: &Path, out: &Path, (rate, channels): (u32, u32), pad: (f32, f32)) {
+    let espeak = Command::new("espeak-ng").args(["-v", "en-us", "-s", "150", "-w"]).arg(raw).arg(text).status().unwrap();
+    assert!(espeak.success());
+    let sox = Command::new("sox")
+        .arg(raw)
+        .args(["-r", &rate.to_string(), "-c", &channels.to_string(), "-b", "16"])
+        .arg(out)
+        .args(["pad", &pad.0.to_string(), &pad.1.to_string()])
+        .status()
+        .unwrap();
+    assert!(sox.success());
+}
+
 pub(crate) fn require_tool(tool: &str) {
     let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map(|o| o.status.success());
     assert!(found.unwrap_or(false), "{tool} is not installed: run scripts/setup.sh");
