@@ -218,7 +218,7 @@ fn fake_openai_cut(
     reply: &'static str,
     cut_after: Option<usize>,
 ) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -226,33 +226,8 @@ fn fake_openai_cut(
     std::thread::spawn(move || {
         for socket in listener.incoming() {
             let Ok(mut socket) = socket else { continue };
-            let mut request = Vec::new();
-            let mut buf = [0u8; 8192];
-            let body_start = loop {
-                let Ok(n) = socket.read(&mut buf) else { break None };
-                if n == 0 {
-                    break None;
-                }
-                request.extend_from_slice(&buf[..n]);
-                if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-                    break Some(end + 4);
-                }
-            };
-            let Some(body_start) = body_start else { continue };
-            let head = String::from_utf8_lossy(&request[..body_start]).to_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            while request.len() < body_start + length {
-                let Ok(n) = socket.read(&mut buf) else { break };
-                if n == 0 {
-                    break;
-                }
-                request.extend_from_slice(&buf[..n]);
-            }
-            seen.lock().unwrap().push(String::from_utf8_lossy(&request[body_start..]).into_owned());
+            let Some((_, body)) = common::read_request(&mut socket) else { continue };
+            seen.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
             let mut out = String::from(
                 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
             );
