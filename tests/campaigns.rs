@@ -31,7 +31,12 @@ fn upload_to(server: &Server, path: &str, token: &str, csv: &[u8]) -> (u16, Valu
 }
 
 fn upload(server: &Server, token: &str, name: &str, csv: &[u8]) -> (u16, Value) {
-    upload_to(server, &format!("/api/v1/batches/upload?batch_name={name}&agent_type=echo&default_country=US"), token, csv)
+    upload_to(
+        server,
+        &format!("/api/v1/batches/upload?batch_name={name}&agent_type=echo&default_country=US"),
+        token,
+        csv,
+    )
 }
 
 /// Sets batch `batch`'s campaign `settings`, then runs it with `run` (the run request's body); both must succeed.

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::api::OWNER;
-use common::{assert_sipp_ok, free_port, repo_path, require_tool, sipp_template, espeak_wav, test_dir, Server};
+use common::{assert_sipp_ok, espeak_wav, free_port, repo_path, require_tool, sipp_template, test_dir, Server};
 
 fn venv_python() -> std::path::PathBuf {
     let python = repo_path(".venv/bin/python");

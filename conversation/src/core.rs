@@ -499,7 +499,8 @@ mod tests {
         let mut core = CallCore::new(CallService::Echo, Arc::new(Metrics::default()), None, "test", clock);
         core.push(CallAction::HangUp(HangUpReason::Farewell));
         for turn in 0..(2 * MAX_PENDING_ACTIONS as u64) {
-            let said = CallAction::Said { speaker: Speaker::Caller, turn, text: "x".into(), interrupted: false, at_ms: 0 };
+            let said =
+                CallAction::Said { speaker: Speaker::Caller, turn, text: "x".into(), interrupted: false, at_ms: 0 };
             core.push(said);
         }
         assert_eq!(core.actions.len(), MAX_PENDING_ACTIONS);

@@ -300,7 +300,8 @@ pub(crate) fn read_request(socket: &mut impl std::io::Read) -> Option<(String, V
 /// espeak-ng saying `text` (its own output in `raw`), converted by sox into `out`: a 16-bit WAV at `rate` Hz
 /// on `channels`, with `pad` seconds of quiet before and after.
 pub(crate) fn espeak_wav(text: &str, raw: &Path, out: &Path, (rate, channels): (u32, u32), pad: (f32, f32)) {
-    let espeak = Command::new("espeak-ng").args(["-v", "en-us", "-s", "150", "-w"]).arg(raw).arg(text).status().unwrap();
+    let espeak =
+        Command::new("espeak-ng").args(["-v", "en-us", "-s", "150", "-w"]).arg(raw).arg(text).status().unwrap();
     assert!(espeak.success());
     let sox = Command::new("sox")
         .arg(raw)

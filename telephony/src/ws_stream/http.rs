@@ -35,9 +35,7 @@ use voicera_conversation::routing::{Destination, Router};
 use voicera_media::metrics::{CallResult, Metrics};
 
 use super::session::{SessionEvent, StreamSession};
-use super::signature::{
-    self, Delivery, ReplayGuard, SignedRequest, SpentTokens, StreamTokens, TokenError, TokenKey,
-};
+use super::signature::{self, Delivery, ReplayGuard, SignedRequest, SpentTokens, StreamTokens, TokenError, TokenKey};
 use crate::grid::aligned_start;
 use crate::tools::{ToolOutcome, ToolResults};
 
