@@ -7,14 +7,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use common::api::OWNER;
 use common::provider::http;
 use common::Server;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
-
-const OWNER: [(&str, &str); 2] =
-    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
 
 fn basic(email: &str, password: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{email}:{password}")))

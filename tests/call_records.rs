@@ -6,57 +6,21 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::api::{owner_token, request, OWNER};
 use common::{assert_sipp_ok, free_port, http_get, repo_path, require_tool, sipp, Server};
 use serde_json::{json, Value};
-
-const OWNER: [(&str, &str); 2] =
-    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
 
 /// The bench agent keeps records (it does not by default: it measures the server).
 const RECORDING: &str = "[bench]\nrecord = true\n";
 
-/// One JSON request; (status, body as JSON or Null). None when the server does not answer.
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Option<(u16, Value)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    let text = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(text.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
-}
-
-/// The owner's access token.
-fn login(http: SocketAddr) -> String {
-    let body = json!({"email": OWNER[0].1, "password": OWNER[1].1});
-    let (status, session) = request(http, "POST", "/api/v1/users/login", None, Some(body)).expect("login answered");
-    assert_eq!(status, 200, "{session}");
-    session["access_token"].as_str().expect("an access token").to_string()
-}
-
 /// The owner's call history (`GET /api/v1/meetings`), or None while it cannot be read.
 fn meetings(http: SocketAddr, token: &str) -> Option<Value> {
-    match request(http, "GET", "/api/v1/meetings?limit=50", Some(token), None)? {
+    match request(http, "GET", "/api/v1/meetings?limit=50", token, None) {
         (200, page) => Some(page),
         _ => None,
     }
@@ -159,21 +123,19 @@ fn status_is(page: &Value, status: &str) -> bool {
     page["items"].as_array().is_some_and(|items| items.iter().any(|c| c["status"] == status))
 }
 
+/// Calls the bench agent with sipp (about 2.5 s) and waits for the history to have the call completed.
+fn completed_bench_call(server: &Server, token: &str) -> Value {
+    let out = sipp(server, "basic_call.xml", &["-s", "bench", "-m", "1"]);
+    assert_sipp_ok(server, &out, "bench call");
+    let completed = |p: &Value| status_is(p, "completed");
+    wait_for_meeting(|| server.log(), server.http, token, "the completed call", Duration::from_secs(20), completed)
+}
+
 #[test]
 fn a_sip_call_is_in_the_history_with_its_duration_and_transcript() {
     let server = Server::start_env("records-sip", RECORDING, false, &OWNER);
-    let token = login(server.http);
-    let out = sipp(&server, "basic_call.xml", &["-s", "bench", "-m", "1"]);
-    assert_sipp_ok(&server, &out, "bench call");
-
-    let page = wait_for_meeting(
-        || server.log(),
-        server.http,
-        &token,
-        "the completed call",
-        Duration::from_secs(20),
-        |p| status_is(p, "completed"),
-    );
+    let token = owner_token(server.http);
+    let page = completed_bench_call(&server, &token);
     let call = only_call(&page);
     assert_eq!(call["agent_id"], "bench", "{call}");
     assert_eq!(call["transport"], "sip", "{call}");
@@ -191,7 +153,7 @@ fn a_sip_call_is_in_the_history_with_its_duration_and_transcript() {
     assert!(content.starts_with('[') && content.contains("] assistant: "), "{content}");
     // The detail parses it into turns; the greeting is the agent's.
     let path = format!("/api/v1/meetings/{}", call["meeting_id"].as_str().unwrap_or_default());
-    let (status, detail) = request(server.http, "GET", &path, Some(&token), None).expect("the detail answered");
+    let (status, detail) = request(server.http, "GET", &path, &token, None);
     assert_eq!(status, 200, "{detail}");
     assert_eq!(detail["transcript"][0]["role"], "agent", "{detail}");
     // The transcript is an object of the (filesystem) blob store's `transcripts` bucket, where `transcript_url`
@@ -214,17 +176,8 @@ fn a_sip_call_is_in_the_history_with_its_duration_and_transcript() {
 fn a_call_whose_agent_keeps_no_records_still_has_its_log() {
     // The bench agent as shipped: no transcript, no recording.
     let server = Server::start_env("records-off", "", false, &OWNER);
-    let token = login(server.http);
-    let out = sipp(&server, "basic_call.xml", &["-s", "bench", "-m", "1"]);
-    assert_sipp_ok(&server, &out, "bench call");
-    let page = wait_for_meeting(
-        || server.log(),
-        server.http,
-        &token,
-        "the completed call",
-        Duration::from_secs(20),
-        |p| status_is(p, "completed"),
-    );
+    let token = owner_token(server.http);
+    let page = completed_bench_call(&server, &token);
     let call = only_call(&page);
     assert_eq!((&call["agent_id"], &call["inbound"]), (&json!("bench"), &json!(true)), "{call}");
     assert!(call["duration"].as_f64().is_some_and(|d| (2.0..=10.0).contains(&d)), "{call}");
@@ -292,7 +245,7 @@ fn a_call_ending_while_the_store_is_down_is_spooled_and_delivered_once_it_is_bac
     let uri = mongo.uri();
     let env = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str())];
     let server = Server::start_env("records-spool", RECORDING, false, &env);
-    let token = login(server.http);
+    let token = owner_token(server.http);
 
     let mut call = BackgroundCall::start(&server.dir, server.sip, "bench", 6000);
     wait_for_meeting(
@@ -392,7 +345,7 @@ impl Drop for Restarted {
 #[test]
 fn a_node_killed_mid_call_closes_the_call_when_it_starts_again() {
     let mut server = Server::start_env("records-orphan", RECORDING, false, &OWNER);
-    let token = login(server.http);
+    let token = owner_token(server.http);
     let call = BackgroundCall::start(&server.dir, server.sip, "bench", 30_000);
     let page = wait_for_meeting(
         || server.log(),
@@ -410,7 +363,7 @@ fn a_node_killed_mid_call_closes_the_call_when_it_starts_again() {
     drop(call);
 
     let restarted = Restarted::start(&server.dir, &OWNER);
-    let token = login(restarted.http);
+    let token = owner_token(restarted.http);
     let page = wait_for_meeting(
         || restarted.log(),
         restarted.http,

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::api::{owner_token, wait_agent_ready, OWNER};
+use common::api::{owner_token, request, send, wait_agent_ready, OWNER};
 use common::hooks::{signature_ok, Receiver};
 use common::{free_port, repo_path, require_tool, Server};
 use serde_json::{json, Value};
@@ -20,23 +20,31 @@ use serde_json::{json, Value};
 const WEBHOOK_ENV: [(&str, &str); 2] =
     [("VOICERA_WEBHOOKS_ALLOW_HTTP_LOOPBACK", "1"), ("VOICERA_WEBHOOKS_POLL_MS", "200")];
 
-/// One HTTP request; the status and the JSON body (Null when the body is not JSON).
-fn request(addr: SocketAddr, method: &str, path: &str, token: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
-    let (status, answer, _) = common::api::send(addr, method, path, token, content_type, body);
+fn json_request(server: &Server, method: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
+    request(server.http, method, path, token, Some(body))
+}
+
+/// Uploads `csv` as a contact list (CSV) to `path`; the status and the JSON body.
+fn upload_to(server: &Server, path: &str, token: &str, csv: &[u8]) -> (u16, Value) {
+    let (status, answer, _) = send(server.http, "POST", path, token, "text/csv", csv);
     (status, answer)
 }
 
-fn json_request(server: &Server, method: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
-    request(server.http, method, path, token, "application/json", body.to_string().as_bytes())
-}
-
-fn login(server: &Server) -> String {
-    owner_token(server.http)
-}
-
 fn upload(server: &Server, token: &str, name: &str, csv: &[u8]) -> (u16, Value) {
-    let path = format!("/api/v1/batches/upload?batch_name={name}&agent_type=echo&default_country=US");
-    request(server.http, "POST", &path, token, "text/csv", csv)
+    upload_to(
+        server,
+        &format!("/api/v1/batches/upload?batch_name={name}&agent_type=echo&default_country=US"),
+        token,
+        csv,
+    )
+}
+
+/// Sets batch `batch`'s campaign `settings`, then runs it with `run` (the run request's body); both must succeed.
+fn configure_and_run(server: &Server, token: &str, batch: &str, settings: Value, run: Value) {
+    let (status, answer) = json_request(server, "PUT", &format!("/api/v1/campaigns/{batch}"), token, settings);
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = json_request(server, "POST", &format!("/api/v1/batches/{batch}/run"), token, run);
+    assert_eq!(status, 200, "{answer}");
 }
 
 /// The trunk's far end: sipp with tests/sipp/uas_campaign.xml on `port`, every message logged to `log`.
@@ -144,7 +152,7 @@ fn wait_status(server: &Server, token: &str, batch: &str, wanted: &str, timeout:
 fn wait_until(http: SocketAddr, token: &str, batch: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + timeout;
     loop {
-        let (status, view) = request(http, "GET", &format!("/api/v1/batches/{batch}"), token, "application/json", b"");
+        let (status, view) = request(http, "GET", &format!("/api/v1/batches/{batch}"), token, None);
         assert_eq!(status, 200, "{view}");
         if done(&view) {
             return view;
@@ -160,7 +168,7 @@ fn contacts(server: &Server, token: &str, batch: &str) -> Vec<Value> {
 
 fn contacts_at(http: SocketAddr, token: &str, batch: &str) -> Vec<Value> {
     let path = format!("/api/v1/batches/{batch}/contacts?limit=1000");
-    let (status, page) = request(http, "GET", &path, token, "application/json", b"");
+    let (status, page) = request(http, "GET", &path, token, None);
     assert_eq!(status, 200, "{page}");
     page["items"].as_array().unwrap().clone()
 }
@@ -170,7 +178,7 @@ fn a_campaign_dials_through_the_trunk_with_dispositions_and_retries() {
     require_tool("sipp");
     let (server, trunk_port) = start("campaign-dispositions");
     let carrier = Carrier::start(&server, trunk_port);
-    let token = login(&server);
+    let token = owner_token(server.http);
     let csv = "contact_number,name\n\
                +1 555 100 0001,Asha\n\
                +15552000002,Ben\n\
@@ -198,10 +206,7 @@ fn a_campaign_dials_through_the_trunk_with_dispositions_and_retries() {
     // Busy numbers get a second try a second later; nothing else is retried.
     let campaign = json!({"max_live_calls": 3, "calls_per_second": 5, "ring_timeout_seconds": 5, "trunk": "carrier",
                           "retry": {"busy": {"max_attempts": 2, "spacing_seconds": 1}}});
-    let (status, answer) = json_request(&server, "PUT", &format!("/api/v1/campaigns/{batch}"), &token, campaign);
-    assert_eq!(status, 200, "{answer}");
-    let (status, answer) = json_request(&server, "POST", &format!("/api/v1/batches/{batch}/run"), &token, json!({}));
-    assert_eq!(status, 200, "{answer}");
+    configure_and_run(&server, &token, &batch, campaign, json!({}));
     // A pause and a resume on the way (calls up finish; nobody new is dialled meanwhile).
     let (status, answer) =
         json_request(&server, "POST", &format!("/api/v1/campaigns/{batch}/pause"), &token, json!({}));
@@ -339,7 +344,7 @@ fn never_more_than_the_live_call_limit_and_the_limit_is_reached() {
     require_tool("sipp");
     let (server, trunk_port) = start("campaign-concurrency");
     let carrier = Carrier::start(&server, trunk_port);
-    let token = login(&server);
+    let token = owner_token(server.http);
     let mut csv = String::from("contact_number;first name\n");
     for i in 0..50 {
         csv.push_str(&format!("+1555100{i:04};Caller {i}\n"));
@@ -348,16 +353,8 @@ fn never_more_than_the_live_call_limit_and_the_limit_is_reached() {
     assert_eq!((status, uploaded["valid_contacts"].as_u64()), (201, Some(50)), "{uploaded}");
     let batch = uploaded["batch_id"].as_str().unwrap().to_string();
     let run = json!({"concurrency": 5, "trunk": "carrier"});
-    let (status, answer) = json_request(
-        &server,
-        "PUT",
-        &format!("/api/v1/campaigns/{batch}"),
-        &token,
-        json!({"max_live_calls": 5, "calls_per_second": 20, "trunk": "carrier"}),
-    );
-    assert_eq!(status, 200, "{answer}");
-    let (status, answer) = json_request(&server, "POST", &format!("/api/v1/batches/{batch}/run"), &token, run);
-    assert_eq!(status, 200, "{answer}");
+    let settings = json!({"max_live_calls": 5, "calls_per_second": 20, "trunk": "carrier"});
+    configure_and_run(&server, &token, &batch, settings, run);
     let view = wait_status(&server, &token, &batch, "completed", Duration::from_secs(120));
     assert_eq!(view["progress"]["by_outcome"], json!({"answered-human": 50}), "{view}");
     let (calls, most) = carrier.calls();
@@ -371,7 +368,7 @@ fn never_more_than_the_live_call_limit_and_the_limit_is_reached() {
 #[test]
 fn bad_contact_lists_get_precise_errors_and_a_large_one_loads_fully() {
     let (server, _) = start("campaign-uploads");
-    let token = login(&server);
+    let token = owner_token(server.http);
     let (status, e) = upload(&server, &token, "nophone", b"name,phone\nAsha,+15551000001\n");
     assert_eq!((status, e["field"].as_str()), (422, Some("file")), "{e}");
     assert_eq!(e["detail"], "the header has no \"contact_number\" column (found: name, phone)");
@@ -384,7 +381,7 @@ fn bad_contact_lists_get_precise_errors_and_a_large_one_loads_fully() {
     let (status, e) = upload(&server, &token, "", b"contact_number\n+15551000001\n");
     assert_eq!((status, e["field"].as_str()), (422, Some("batch_name")), "{e}");
     let path = "/api/v1/batches/upload?batch_name=x&agent_type=nobody";
-    let (status, e) = request(server.http, "POST", path, &token, "text/csv", b"contact_number\n+15551000001\n");
+    let (status, e) = upload_to(&server, path, &token, b"contact_number\n+15551000001\n");
     assert_eq!((status, e["field"].as_str()), (422, Some("agent_type")), "{e}");
     let big = vec![b'1'; 10 * 1024 * 1024 + 10];
     let (status, e) = upload(&server, &token, "big", &big);
@@ -449,7 +446,7 @@ fn a_restart_mid_campaign_resumes_without_dialling_anyone_twice() {
     require_tool("sipp");
     let (mut server, trunk_port) = start("campaign-restart");
     let carrier = Carrier::start(&server, trunk_port);
-    let token = login(&server);
+    let token = owner_token(server.http);
     let mut csv = String::from("contact_number\n");
     for i in 0..12 {
         csv.push_str(&format!("+1555100{i:04}\n"));
@@ -458,10 +455,7 @@ fn a_restart_mid_campaign_resumes_without_dialling_anyone_twice() {
     assert_eq!(status, 201, "{uploaded}");
     let batch = uploaded["batch_id"].as_str().unwrap().to_string();
     let settings = json!({"max_live_calls": 2, "calls_per_second": 5, "trunk": "carrier"});
-    let (status, answer) = json_request(&server, "PUT", &format!("/api/v1/campaigns/{batch}"), &token, settings);
-    assert_eq!(status, 200, "{answer}");
-    let (status, answer) = json_request(&server, "POST", &format!("/api/v1/batches/{batch}/run"), &token, json!({}));
-    assert_eq!(status, 200, "{answer}");
+    configure_and_run(&server, &token, &batch, settings, json!({}));
     // Kill it while calls are up, a few contacts in.
     wait_until(server.http, &token, &batch, Duration::from_secs(60), |v| {
         v["progress"]["done"].as_u64() >= Some(2) && v["progress"]["dialing"].as_u64() >= Some(1)
@@ -580,7 +574,7 @@ fn the_cli_runs_a_campaign_whose_greeting_names_each_contact() {
     assert!(out.contains("contacts: 3 to call, 1 invalid, 0 duplicate, 0 do-not-call"), "{out}");
     assert!(out.contains("rejected line 6: \"not-a-number\""), "{out}");
     // The settings reached the campaign.
-    let token = login(&server);
+    let token = owner_token(server.http);
     let (_, settings) = json_request(&server, "GET", &format!("/api/v1/campaigns/{batch}"), &token, Value::Null);
     assert_eq!(
         (settings["campaign"]["trunk"].as_str(), settings["campaign"]["max_live_calls"].as_u64()),
@@ -670,7 +664,7 @@ fn a_number_put_on_the_do_not_call_list_after_the_upload_is_never_dialled() {
     require_tool("sipp");
     let (server, trunk_port) = start("campaign-dnc");
     let carrier = Carrier::start(&server, trunk_port);
-    let token = login(&server);
+    let token = owner_token(server.http);
     let csv = b"contact_number\n+15551000001\n+15551000002\n+15551000003\n";
     let (status, uploaded) = upload(&server, &token, "dnc", csv);
     assert_eq!((status, uploaded["dnc_contacts"].as_u64()), (201, Some(0)), "{uploaded}");

@@ -13,12 +13,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use common::api::OWNER;
 use common::browser::Browser;
 use common::Server;
 use serde_json::{json, Value};
-
-const OWNER: [(&str, &str); 2] =
-    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
 
 const PAGE_TIMEOUT: Duration = Duration::from_secs(15);
 

@@ -29,6 +29,12 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     MODELS_IN_USE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The server's first call record, once it is stored.
+fn stored_record(server: &Server) -> serde_json::Value {
+    server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
+    server.call_records().into_iter().next().expect("a call record")
+}
+
 /// Waits until the agent's local models are loaded (first run: fetched into the shared cache).
 fn wait_for_agent(server: &Server, id: &str) {
     let field = format!("agent=\"{id}\"");
@@ -102,8 +108,7 @@ interaction_mode = "non_conversational"
     // "Hello +919876543210, your appointment is confirmed." takes a few seconds to say.
     assert!(plays > 50, "{plays} frames of the message");
     assert!(stopped, "the agent ends the Vobiz stream with stop");
-    server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
-    let record = server.call_records().into_iter().next().expect("a call record");
+    let record = stored_record(&server);
     assert_eq!(record["agent"], "reminder");
     assert_eq!(record["end_reason"], "agent_hangup:message_delivered");
     assert_eq!(record["greeting"], "Hello +919876543210, your appointment is confirmed.");
@@ -128,8 +133,7 @@ interaction_mode = "non_conversational"
     // sipp answers the agent's BYE with 200 (tests/sipp/wait_for_bye.xml); the From user is "sipp".
     let out = common::sipp(&server, "wait_for_bye.xml", &["-s", "+918000000010", "-m", "1"]);
     common::assert_sipp_ok(&server, &out, "the agent hangs up");
-    server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
-    let record = server.call_records().into_iter().next().expect("a call record");
+    let record = stored_record(&server);
     assert_eq!(record["agent"], "notice");
     assert_eq!(record["transport"], "sip");
     assert_eq!(record["end_reason"], "agent_hangup:message_delivered");
@@ -152,8 +156,7 @@ fn demo_agent_answers_a_spoken_question() {
     run_peer(&server, "pjsua_demo.py", &[uri.as_ref(), workdir.as_os_str(), "How many days are in a week?".as_ref()]);
     assert!(server.log().contains("codec=G722"), "the call was not G.722");
 
-    server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
-    let record = server.call_records().into_iter().next().expect("a call record");
+    let record = stored_record(&server);
     println!("call record: {record:#}");
     assert_eq!(record["agent"], "demo");
     let turn = &record["turns"][0];
@@ -215,7 +218,7 @@ fn fake_openai_cut(
     reply: &'static str,
     cut_after: Option<usize>,
 ) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -223,33 +226,8 @@ fn fake_openai_cut(
     std::thread::spawn(move || {
         for socket in listener.incoming() {
             let Ok(mut socket) = socket else { continue };
-            let mut request = Vec::new();
-            let mut buf = [0u8; 8192];
-            let body_start = loop {
-                let Ok(n) = socket.read(&mut buf) else { break None };
-                if n == 0 {
-                    break None;
-                }
-                request.extend_from_slice(&buf[..n]);
-                if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-                    break Some(end + 4);
-                }
-            };
-            let Some(body_start) = body_start else { continue };
-            let head = String::from_utf8_lossy(&request[..body_start]).to_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            while request.len() < body_start + length {
-                let Ok(n) = socket.read(&mut buf) else { break };
-                if n == 0 {
-                    break;
-                }
-                request.extend_from_slice(&buf[..n]);
-            }
-            seen.lock().unwrap().push(String::from_utf8_lossy(&request[body_start..]).into_owned());
+            let Some((_, body)) = common::read_request(&mut socket) else { continue };
+            seen.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
             let mut out = String::from(
                 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
             );
@@ -303,10 +281,7 @@ turn_detection = "punctuation"
     let server = Server::start_env("openai-agent", &config, false, &[("VOICERA_WHISPER_BACKEND", "whisper.cpp")]);
     wait_for_agent(&server, "desk");
     assert!(server.log().contains("backend=WhisperCpp"), "the agent hears with whisper.cpp");
-    let pairs = [("CallUUID", "desk-1"), ("From", "+919876543210"), ("To", "+918000000011")];
-    let (status, xml) = answer_v3(&server, "X-Vobiz-Signature-V3", "tok", "/telephony/vobiz/answer", &pairs, "n2");
-    assert_eq!(status, 200, "{xml}");
-    let replied = ask_over_vobiz(&stream_url(&xml), "desk-1", "What time does the library open?");
+    let replied = ask_on_a_vobiz_call(&server, ["desk-1", "+918000000011", "n2"], "What time does the library open?");
     assert!(replied > 40, "the answer was spoken ({replied} frames)");
     let asked = requests.lock().unwrap().clone();
     let body: serde_json::Value = serde_json::from_str(asked.last().expect("a request")).unwrap();
@@ -316,12 +291,20 @@ turn_detection = "punctuation"
     assert_eq!(messages[0]["role"], "system");
     let question = messages.iter().rev().find(|m| m["role"] == "user").unwrap()["content"].as_str().unwrap();
     assert!(question.to_lowercase().contains("library"), "{messages:?}");
-    server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
-    let record = server.call_records().into_iter().next().expect("a call record");
+    let record = stored_record(&server);
     assert_eq!(record["agent"], "desk");
     let turn = &record["turns"][0];
     assert!(turn["user_text"].as_str().unwrap().to_lowercase().contains("library"), "{record}");
     assert!(turn["agent_text"].as_str().unwrap().starts_with("The library opens at nine"), "{record}");
+}
+
+/// A Vobiz call `uuid` from +919876543210 to the agent's `number`, its answer webhook signed with nonce
+/// `nonce`, in which the caller asks `question` ([`ask_over_vobiz`]); how many `playAudio` frames answered.
+fn ask_on_a_vobiz_call(server: &Server, [uuid, number, nonce]: [&str; 3], question: &str) -> usize {
+    let pairs = [("CallUUID", uuid), ("From", "+919876543210"), ("To", number)];
+    let (status, xml) = answer_v3(server, "X-Vobiz-Signature-V3", "tok", "/telephony/vobiz/answer", &pairs, nonce);
+    assert_eq!(status, 200, "{xml}");
+    ask_over_vobiz(&stream_url(&xml), uuid, question)
 }
 
 /// Over the Vobiz stream at `url` (call `call_id`): 2 s of quiet while the greeting plays, `question` spoken
@@ -402,10 +385,7 @@ turn_detection = "punctuation"
     let env = [("VOICERA_FLAKY_BASE_URL", flaky_url.as_str()), ("VOICERA_STEADY_BASE_URL", steady_url.as_str())];
     let server = Server::start_env("llm-chain", config, false, &env);
     wait_for_agent(&server, "desk");
-    let pairs = [("CallUUID", "desk-2"), ("From", "+919876543210"), ("To", "+918000000011")];
-    let (status, xml) = answer_v3(&server, "X-Vobiz-Signature-V3", "tok", "/telephony/vobiz/answer", &pairs, "n3");
-    assert_eq!(status, 200, "{xml}");
-    let replied = ask_over_vobiz(&stream_url(&xml), "desk-2", "What time does the library open?");
+    let replied = ask_on_a_vobiz_call(&server, ["desk-2", "+918000000011", "n3"], "What time does the library open?");
     assert!(replied > 40, "the answer was spoken ({replied} frames)");
     assert_eq!(flaky_requests.lock().unwrap().len(), 1, "the first link was asked once");
     // The next link was told what the caller already heard, and asked to go on.
@@ -416,8 +396,7 @@ turn_detection = "punctuation"
     assert_eq!(messages[n - 2]["role"], "assistant");
     assert_eq!(messages[n - 2]["content"], "The library opens", "{messages:?}");
     assert!(messages[n - 1]["content"].as_str().unwrap().contains("Continue"), "{messages:?}");
-    server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
-    let record = server.call_records().into_iter().next().expect("a call record");
+    let record = stored_record(&server);
     let said = record["turns"][0]["agent_text"].as_str().unwrap();
     assert_eq!(said, "The library opens at nine.", "the start is not repeated: {record}");
     assert_one_fallback(&server, &record, ["llm", "flaky:test-model", "steady:test-model", "unreachable"]);
@@ -504,10 +483,7 @@ llm_model = "steady:test-model"
     ];
     let server = Server::start_env("stt-chain", config, false, &env);
     wait_for_agent(&server, "desk");
-    let pairs = [("CallUUID", "desk-3"), ("From", "+919876543210"), ("To", "+918000000012")];
-    let (status, xml) = answer_v3(&server, "X-Vobiz-Signature-V3", "tok", "/telephony/vobiz/answer", &pairs, "n4");
-    assert_eq!(status, 200, "{xml}");
-    let replied = ask_over_vobiz(&stream_url(&xml), "desk-3", "What time does the library open?");
+    let replied = ask_on_a_vobiz_call(&server, ["desk-3", "+918000000012", "n4"], "What time does the library open?");
     assert!(replied > 40, "the answer was spoken ({replied} frames)");
     // Deepgram was asked, with its auth scheme, and refused.
     let upgrades = upgrades.lock().unwrap().clone();
@@ -517,8 +493,7 @@ llm_model = "steady:test-model"
     // Whisper heard the question that Deepgram never got, and the language model was asked it.
     let asked = steady_requests.lock().unwrap().clone();
     assert!(asked.iter().any(|body| body.to_lowercase().contains("library")), "{asked:?}");
-    server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
-    let record = server.call_records().into_iter().next().expect("a call record");
+    let record = stored_record(&server);
     assert!(record["turns"][0]["user_text"].as_str().unwrap().to_lowercase().contains("library"), "{record}");
     assert_one_fallback(&server, &record, ["stt", "deepgram:nova-3", "whisper-tiny.en", "overloaded"]);
 }
@@ -671,8 +646,7 @@ fn demo_agent_stops_within_300_ms_when_talked_over_and_plays_on_after_a_hmm() {
         let _ = ws.send(Message::Text(r#"{"event":"stop","streamId":"s1"}"#.into())).await;
         seen
     });
-    server.wait_for("the call record", Duration::from_secs(10), |s| s.log().contains("call record stored"));
-    let record = server.call_records().into_iter().next().expect("a call record");
+    let record = stored_record(&server);
     println!("call record: {record:#}");
     println!(
         "hmm → clearAudio {:?} ms, played on: {}; interruption → clearAudio {:?} ms",

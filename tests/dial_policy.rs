@@ -7,11 +7,9 @@ mod common;
 
 use std::process::{Command, Output};
 
+use common::api::OWNER;
 use common::provider::fake_rest;
 use common::Server;
-
-const OWNER: [(&str, &str); 2] =
-    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
 
 fn voicera_call(server: &Server, to: &str) -> (Output, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_voicera"))

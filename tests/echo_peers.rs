@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{repo_path, require_tool, Server};
+use common::{espeak_wav, repo_path, require_tool, Server};
 
 fn venv_python() -> std::path::PathBuf {
     let python = repo_path(".venv/bin/python");
@@ -65,23 +65,9 @@ fn baresip_echo(codec: &str, rate: u32, channels: u32) {
     let server = Server::start(&format!("baresip-{}", codec.split('/').next().unwrap_or(codec)), "");
     let dir = server.dir.join("baresip");
     std::fs::create_dir_all(dir.join("rec")).unwrap();
-    let speech = dir.join("speech.wav");
-    let raw = dir.join("raw.wav");
-    let espeak = Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "150", "-w"])
-        .arg(&raw)
-        .arg("Testing the voice era echo service with baresip. Seven eight nine ten.")
-        .status()
-        .unwrap();
-    assert!(espeak.success());
-    let sox = Command::new("sox")
-        .arg(&raw)
-        .args(["-r", &rate.to_string(), "-c", &channels.to_string(), "-b", "16"])
-        .arg(&speech)
-        .args(["pad", "0.3", "1.5"])
-        .status()
-        .unwrap();
-    assert!(sox.success());
+    let (raw, speech) = (dir.join("raw.wav"), dir.join("speech.wav"));
+    let text = "Testing the voice era echo service with baresip. Seven eight nine ten.";
+    espeak_wav(text, &raw, &speech, (rate, channels), (0.3, 1.5));
     let config = format!(
         "poll_method epoll\nsip_listen 127.0.0.1:0\naudio_player aufile,{out}\naudio_source aufile,{src}\n\
          audio_alert aufile,{out}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\nmodule g722.so\n\

@@ -8,11 +8,9 @@ mod common;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use common::api::OWNER;
 use common::provider::fake_rest;
 use common::{free_port, repo_path, require_tool, Server};
-
-const OWNER: [(&str, &str); 2] =
-    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
 
 fn voicera_call(server: &Server, password: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_voicera"))

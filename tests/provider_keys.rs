@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,35 +38,14 @@ fn fake_aura(keys: &'static [&'static str]) -> (SocketAddr, Seen) {
         for socket in listener.incoming() {
             let Ok(mut socket) = socket else { continue };
             let _ = socket.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut request = Vec::new();
-            let mut buf = [0u8; 8192];
-            let body_start = loop {
-                let Ok(n) = socket.read(&mut buf) else { break None };
-                if n == 0 {
-                    break None;
-                }
-                request.extend_from_slice(&buf[..n]);
-                if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-                    break Some(end + 4);
-                }
-            };
-            let Some(body_start) = body_start else { continue };
-            let head = String::from_utf8_lossy(&request[..body_start]).into_owned();
+            let Some((head, body)) = common::read_request(&mut socket) else { continue };
             let header = |name: &str| {
                 head.lines()
                     .filter_map(|l| l.split_once(':'))
                     .find(|(n, _)| n.eq_ignore_ascii_case(name))
                     .map(|(_, v)| v.trim().to_string())
             };
-            let length: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-            while request.len() < body_start + length {
-                let Ok(n) = socket.read(&mut buf) else { break };
-                if n == 0 {
-                    break;
-                }
-                request.extend_from_slice(&buf[..n]);
-            }
-            let body: Value = serde_json::from_slice(&request[body_start..]).unwrap_or(Value::Null);
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let line = head.lines().next().unwrap_or_default().to_string();
             let auth = header("authorization").unwrap_or_default();
             log.lock().unwrap().push((auth.clone(), body["text"].as_str().unwrap_or_default().to_string()));

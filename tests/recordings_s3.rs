@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::api::{owner_token, OWNER};
 use common::{assert_sipp_ok, http_get, require_tool, sipp, Server};
 use tokio::io::AsyncReadExt;
 use voicera_blob::{get_url, parse_blob_url, BlobStore, ByteRange, S3BlobStore, S3Config};
@@ -214,10 +215,8 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
 }
 
-const OWNER: [(&str, &str); 2] =
-    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
-
-/// One HTTP request to the node's API: (status, body bytes).
+/// One HTTP request to the node's API: (status, body bytes); a chunked answer fails the test (downloads
+/// have a length).
 fn api(addr: std::net::SocketAddr, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Vec<u8>) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
@@ -271,15 +270,7 @@ fn with_s3_down_the_call_completes_and_its_recording_and_transcript_arrive_once_
     env.extend(OWNER.iter().map(|(k, v)| (*k, v.to_string())));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = Server::start_env("recordings-s3-down", "[bench]\nrecord = true\n", false, &env);
-    let (status, login) = api(
-        server.http,
-        "POST",
-        "/api/v1/users/login",
-        None,
-        &serde_json::json!({"email": OWNER[0].1, "password": OWNER[1].1}).to_string(),
-    );
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&login));
-    let token = json(&login)["access_token"].as_str().unwrap().to_string();
+    let token = owner_token(server.http);
 
     // S3 goes away while the call is up (basic_call.xml holds it 2.5 s after the ACK).
     let out = std::thread::scope(|scope| {

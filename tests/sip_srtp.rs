@@ -13,7 +13,8 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{assert_sipp_ok, free_port, repo_path, require_tool, sipp_template, test_dir, Server};
+use common::api::OWNER;
+use common::{assert_sipp_ok, espeak_wav, free_port, repo_path, require_tool, sipp_template, test_dir, Server};
 
 fn venv_python() -> std::path::PathBuf {
     let python = repo_path(".venv/bin/python");
@@ -104,21 +105,7 @@ fn baresip_srtp_echo_both_ways() {
     let dir = server.dir.join("baresip");
     std::fs::create_dir_all(dir.join("rec")).unwrap();
     let (raw, speech) = (dir.join("raw.wav"), dir.join("speech.wav"));
-    let espeak = Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "150", "-w"])
-        .arg(&raw)
-        .arg("Testing secure media with baresip. Seven eight nine ten.")
-        .status()
-        .unwrap();
-    assert!(espeak.success());
-    let sox = Command::new("sox")
-        .arg(&raw)
-        .args(["-r", "16000", "-c", "1", "-b", "16"])
-        .arg(&speech)
-        .args(["pad", "0.3", "1.5"])
-        .status()
-        .unwrap();
-    assert!(sox.success());
+    espeak_wav("Testing secure media with baresip. Seven eight nine ten.", &raw, &speech, (16000, 1), (0.3, 1.5));
     let config = format!(
         "poll_method epoll\nsip_listen 127.0.0.1:0\naudio_player aufile,{out}\naudio_source aufile,{src}\n\
          audio_alert aufile,{out}\nmodule_path /usr/lib/baresip/modules\nmodule g722.so\nmodule aufile.so\n\
@@ -252,9 +239,6 @@ fn invite(server: &Server, profile: &str, attributes: &str) -> String {
     }
     panic!("no final response to the INVITE\nserver log:\n{}", server.log());
 }
-
-const OWNER: [(&str, &str); 2] =
-    [("VOICERA_ADMIN_EMAIL", "owner@example.com"), ("VOICERA_ADMIN_PASSWORD", "s3cret-pass")];
 
 /// `voicera call` through trunk `carrier` with the bench agent, in the background.
 fn place_call(server: &Server) -> std::thread::JoinHandle<std::process::Output> {

@@ -3,6 +3,9 @@
 //! session and its CSRF token, CORS, the audit log, and the credential check other routes share. Time is a
 //! [`ManualClock`]; mail goes to a file outbox the tests read.
 
+#[macro_use]
+mod common;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -14,10 +17,7 @@ use tower::ServiceExt;
 use voicera_api::auth::password::PasswordCost;
 use voicera_api::clock::ManualClock;
 use voicera_api::{accounts, AgentValidator, ApiConfig, ApiState, Credential, FieldError, MailConfig, Role};
-use voicera_store::mongo::MongoStore;
-use voicera_store::sqlite::SqliteStore;
-use voicera_store::testing::SecantusServer;
-use voicera_store::{Collection, Store};
+use voicera_store::Collection;
 
 struct AnyConfig;
 
@@ -30,20 +30,12 @@ impl AgentValidator for AnyConfig {
     }
 }
 
-/// Keeps a test's store alive (held for its `Drop`).
-#[allow(dead_code)]
-enum Backing {
-    Dir,
-    Mongo(SecantusServer),
-}
-
 struct Harness {
     app: Router,
     state: ApiState,
     clock: Arc<ManualClock>,
     outbox: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-    _backing: Backing,
+    _backing: common::Backing,
 }
 
 const T0: i64 = 1_732_000_000_000;
@@ -51,24 +43,16 @@ const CONSOLE: &str = "https://console.acme.io";
 const MINUTE: i64 = 60 * 1000;
 
 async fn harness(kind: &str, config: ApiConfig) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, backing) = match kind {
-        "sqlite" => (Store::Sqlite(SqliteStore::open(&dir.path().join("voicera.db")).await.unwrap()), Backing::Dir),
-        _ => {
-            let server = SecantusServer::start();
-            let store = Store::Mongo(MongoStore::connect(&server.uri, Some("api")).await.unwrap());
-            (store, Backing::Mongo(server))
-        }
-    };
+    let (store, backing) = common::test_store(kind, "api").await;
     let clock = Arc::new(ManualClock::at(T0));
-    let outbox = dir.path().join("outbox");
+    let outbox = backing.dir.path().join("outbox");
     let config = ApiConfig {
         password_cost: PasswordCost::Minimal,
         mail: MailConfig::Files { dir: outbox.clone(), from: "VoiceERA <noreply@acme.io>".into() },
         ..config
     };
     let state = ApiState::with_clock(store, [9; 32], Arc::new(AnyConfig), config, clock.clone());
-    Harness { app: voicera_api::control_plane(state.clone()), state, clock, outbox, _dir: dir, _backing: backing }
+    Harness { app: voicera_api::control_plane(state.clone()), state, clock, outbox, _backing: backing }
 }
 
 fn console() -> ApiConfig {
@@ -208,17 +192,6 @@ fn cookies(headers: &HeaderMap) -> String {
         .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-macro_rules! on_both_stores {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $scenario() { super::$scenario("sqlite").await } )*
-        }
-        mod mongodb {
-            $( #[tokio::test] async fn $scenario() { super::$scenario("mongodb").await } )*
-        }
-    };
 }
 
 on_both_stores!(

@@ -3,6 +3,9 @@
 //! one agent across orgs and the configuration file; the original's phone-number routes; a rename followed
 //! into numbers; and every write handed to the node's routing ([`AgentDirectory::changed`]).
 
+#[macro_use]
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -14,10 +17,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use voicera_api::auth::password::PasswordCost;
 use voicera_api::{accounts, AgentDirectory, AgentValidator, ApiConfig, ApiState, ConfigAgent, FieldError, Role};
-use voicera_store::mongo::MongoStore;
-use voicera_store::sqlite::SqliteStore;
-use voicera_store::testing::SecantusServer;
-use voicera_store::{Collection, Store};
+use voicera_store::Collection;
 
 /// Accepts any object config (the compile step itself is the binary's, tested there).
 struct AnyConfig;
@@ -53,32 +53,15 @@ impl AgentDirectory for FakeRouting {
     }
 }
 
-#[allow(dead_code)]
-enum Backing {
-    Dir(tempfile::TempDir),
-    Mongo(SecantusServer),
-}
-
 struct Harness {
     app: Router,
     state: ApiState,
     routing: Arc<FakeRouting>,
-    _backing: Backing,
+    _backing: common::Backing,
 }
 
 async fn harness(kind: &str) -> Harness {
-    let (store, backing) = match kind {
-        "sqlite" => {
-            let dir = tempfile::tempdir().unwrap();
-            let store = Store::Sqlite(SqliteStore::open(&dir.path().join("voicera.db")).await.unwrap());
-            (store, Backing::Dir(dir))
-        }
-        _ => {
-            let server = SecantusServer::start();
-            let store = Store::Mongo(MongoStore::connect(&server.uri, Some("routing")).await.unwrap());
-            (store, Backing::Mongo(server))
-        }
-    };
+    let (store, backing) = common::test_store(kind, "routing").await;
     let config = ApiConfig { password_cost: PasswordCost::Minimal, ..ApiConfig::default() };
     let state = ApiState::new(store, [7; 32], Arc::new(AnyConfig), config);
     let routing = Arc::new(FakeRouting { owner_org: Mutex::new(None), changes: AtomicUsize::new(0) });
@@ -126,17 +109,6 @@ impl Harness {
 
 fn agent(name: &str) -> Value {
     json!({"agent_type": name, "agent_config": {"greeting_message": "Hello."}})
-}
-
-macro_rules! on_both_stores {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $scenario() { super::$scenario("sqlite").await } )*
-        }
-        mod mongodb {
-            $( #[tokio::test] async fn $scenario() { super::$scenario("mongodb").await } )*
-        }
-    };
 }
 
 on_both_stores!(

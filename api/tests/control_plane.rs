@@ -1,6 +1,9 @@
 //! The control plane through `oneshot` (no socket), on both stores: every scenario runs on an embedded SQLite
 //! file and on MongoDB (SecantusDB on loopback, as the store's tests start it). Time is a [`ManualClock`].
 
+#[macro_use]
+mod common;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -13,10 +16,7 @@ use voicera_api::auth::password::PasswordCost;
 use voicera_api::clock::ManualClock;
 use voicera_api::routes::Access;
 use voicera_api::{accounts, AgentValidator, ApiConfig, ApiState, FieldError, Role};
-use voicera_store::mongo::MongoStore;
-use voicera_store::sqlite::SqliteStore;
-use voicera_store::testing::SecantusServer;
-use voicera_store::{Collection, Record, Store};
+use voicera_store::{Collection, Record};
 
 /// Stands in for the binary's compile step: `language` must be one it knows, `llm_model.name` too.
 struct CompileStep;
@@ -42,35 +42,17 @@ impl AgentValidator for CompileStep {
     }
 }
 
-/// Keeps a test's store alive (held for its `Drop`).
-#[allow(dead_code)]
-enum Backing {
-    Dir(tempfile::TempDir),
-    Mongo(SecantusServer),
-}
-
 struct Harness {
     app: Router,
     state: ApiState,
     clock: Arc<ManualClock>,
-    _backing: Backing,
+    _backing: common::Backing,
 }
 
 const T0: i64 = 1_732_000_000_000;
 
 async fn harness(kind: &str, config: ApiConfig) -> Harness {
-    let (store, backing) = match kind {
-        "sqlite" => {
-            let dir = tempfile::tempdir().unwrap();
-            let store = Store::Sqlite(SqliteStore::open(&dir.path().join("voicera.db")).await.unwrap());
-            (store, Backing::Dir(dir))
-        }
-        _ => {
-            let server = SecantusServer::start();
-            let store = Store::Mongo(MongoStore::connect(&server.uri, Some("api")).await.unwrap());
-            (store, Backing::Mongo(server))
-        }
-    };
+    let (store, backing) = common::test_store(kind, "api").await;
     let clock = Arc::new(ManualClock::at(T0));
     let config = ApiConfig { password_cost: PasswordCost::Minimal, ..config };
     let state = ApiState::with_clock(store, [9; 32], Arc::new(CompileStep), config, clock.clone());
@@ -135,17 +117,6 @@ impl Harness {
 fn agent_body(name: &str) -> Value {
     json!({"agent_type": name, "agent_config": {"language": "Hindi", "system_prompt": "SECRET-PROMPT-A", "greeting_message": "नमस्ते",
            "llm_model": {"name": "OpenAI", "model": "gpt-4o-mini"}}, "telephony_provider": "Vobiz"})
-}
-
-macro_rules! on_both_stores {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $scenario() { super::$scenario("sqlite").await } )*
-        }
-        mod mongodb {
-            $( #[tokio::test] async fn $scenario() { super::$scenario("mongodb").await } )*
-        }
-    };
 }
 
 on_both_stores!(

@@ -2,6 +2,9 @@
 //! embedded SQLite file and MongoDB: SecantusDB on loopback). Time is a [`ManualClock`]; files live in a
 //! temporary data dir attached as the API's [`Resources`].
 
+#[macro_use]
+mod common;
+
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -13,11 +16,8 @@ use tower::ServiceExt;
 use voicera_api::auth::password::PasswordCost;
 use voicera_api::clock::ManualClock;
 use voicera_api::{accounts, AgentValidator, ApiConfig, ApiState, FieldError, Resources, Role};
-use voicera_store::mongo::MongoStore;
 use voicera_store::secret::MasterKey;
-use voicera_store::sqlite::SqliteStore;
-use voicera_store::testing::SecantusServer;
-use voicera_store::{Collection, Record, Store};
+use voicera_store::{Collection, Record};
 
 struct AnyConfig;
 
@@ -32,7 +32,7 @@ struct Harness {
     state: ApiState,
     data: tempfile::TempDir,
     key: MasterKey,
-    _mongo: Option<SecantusServer>,
+    _mongo: Option<voicera_store::testing::SecantusServer>,
 }
 
 /// 2024-11-19T07:06:40Z.
@@ -55,15 +55,7 @@ impl Answer {
 }
 
 async fn harness(kind: &str) -> Harness {
-    let data = tempfile::tempdir().unwrap();
-    let (store, mongo) = match kind {
-        "sqlite" => (Store::Sqlite(SqliteStore::open(&data.path().join("voicera.db")).await.unwrap()), None),
-        _ => {
-            let server = SecantusServer::start();
-            let store = Store::Mongo(MongoStore::connect(&server.uri, Some("history")).await.unwrap());
-            (store, Some(server))
-        }
-    };
+    let (store, common::Backing { dir: data, mongo }) = common::test_store(kind, "history").await;
     let config = ApiConfig { password_cost: PasswordCost::Minimal, ..ApiConfig::default() };
     let clock = Arc::new(ManualClock::at(T0));
     let state = ApiState::with_clock(store, [7; 32], Arc::new(AnyConfig), config, clock);
@@ -143,17 +135,6 @@ impl Harness {
             .unwrap();
         self.send(request).await
     }
-}
-
-macro_rules! on_both_stores {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $scenario() { super::$scenario("sqlite").await } )*
-        }
-        mod mongodb {
-            $( #[tokio::test] async fn $scenario() { super::$scenario("mongodb").await } )*
-        }
-    };
 }
 
 on_both_stores!(

@@ -46,26 +46,7 @@ const SPEED: u64 = 30;
 const FRAME: usize = 320;
 
 fn record() -> CallRecord {
-    let now = voicera_conversation::recorder::unix_now();
-    CallRecord {
-        record_id: new_record_id(),
-        call_id: "bench".into(),
-        agent: "bench".into(),
-        caller: "1".into(),
-        called: "2".into(),
-        outbound: false,
-        transport: "sip",
-        started_at: now,
-        ended_at: now,
-        end_reason: String::new(),
-        greeting: String::new(),
-        turns: Vec::new(),
-        recording: None,
-        recording_truncated: false,
-        model_failures: Vec::new(),
-        model_fallbacks: Vec::new(),
-        amd: None,
-    }
+    CallRecord { record_id: new_record_id(), call_id: "bench".into(), ..CallRecord::example() }
 }
 
 /// One scenario's figures.

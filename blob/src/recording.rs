@@ -426,6 +426,11 @@ impl RecordingSink for BlobRecordingSink {
         self.conclude(record, uploaded)
     }
 
+    /// No recording to upload: what the record files keep of such a call (see [`FsRecordingSink`]).
+    fn store_log_only(&self, record: &mut CallRecord) -> std::io::Result<()> {
+        self.records.store_log_only(record)
+    }
+
     fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()> {
         self.records.store_provider_report(report)
     }
@@ -489,25 +494,7 @@ mod tests {
     use tokio::io::AsyncReadExt;
 
     fn record() -> CallRecord {
-        CallRecord {
-            record_id: "rec-1-abc".into(),
-            call_id: "call@host".into(),
-            agent: "bench".into(),
-            caller: "1".into(),
-            called: "2".into(),
-            outbound: false,
-            transport: "sip",
-            started_at: 1_795_588_622,
-            ended_at: 1_795_588_630,
-            end_reason: String::new(),
-            greeting: String::new(),
-            turns: vec![],
-            recording: None,
-            recording_truncated: false,
-            model_failures: Vec::new(),
-            model_fallbacks: Vec::new(),
-            amd: None,
-        }
+        CallRecord { record_id: "rec-1-abc".into(), ..CallRecord::example() }
     }
 
     /// One second of stereo: a 440 Hz tone on the left, silence on the right.

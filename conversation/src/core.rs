@@ -108,6 +108,8 @@ pub enum CallAction {
         text: String,
         /// The agent was cut off by the caller (its words are what was sent, not all heard).
         interrupted: bool,
+        /// When the words became final, in Unix milliseconds on the call's [`WallClock`].
+        at_ms: u64,
     },
 }
 
@@ -428,20 +430,20 @@ impl CallCore {
 
     /// Records (dated `now`), counts and turns into actions what the engine reported.
     fn absorb(&mut self, notes: Vec<ConversationNote>, now: Instant) {
+        let at_ms = self.clock.unix_ms(now);
         if let Some(journal) = self.journal.as_mut() {
-            journal.on_notes(&notes, self.clock.unix_ms(now));
+            journal.on_notes(&notes, at_ms);
         }
         let hang_up = account_notes(&self.metrics, &notes);
         if hang_up == Some(HangUpReason::VoicemailLeft) {
             self.message_left();
         }
         if let Some(entry) = &self.live {
-            let now = self.clock.unix_ms(now);
             for note in &notes {
                 match note {
-                    ConversationNote::UserSaid { turn, text } => entry.call().said("user", *turn, text, false, now),
+                    ConversationNote::UserSaid { turn, text } => entry.call().said("user", *turn, text, false, at_ms),
                     ConversationNote::AgentSaid { turn, text, interrupted } => {
-                        entry.call().said("agent", *turn, text, *interrupted, now)
+                        entry.call().said("agent", *turn, text, *interrupted, at_ms)
                     }
                     _ => {}
                 }
@@ -450,10 +452,10 @@ impl CallCore {
         for note in notes {
             let action = match note {
                 ConversationNote::UserSaid { turn, text } => {
-                    CallAction::Said { speaker: Speaker::Caller, turn, text, interrupted: false }
+                    CallAction::Said { speaker: Speaker::Caller, turn, text, interrupted: false, at_ms }
                 }
                 ConversationNote::AgentSaid { turn, text, interrupted } => {
-                    CallAction::Said { speaker: Speaker::Agent, turn, text, interrupted }
+                    CallAction::Said { speaker: Speaker::Agent, turn, text, interrupted, at_ms }
                 }
                 ConversationNote::SendDtmf { digits } => CallAction::SendDtmf(digits),
                 ConversationNote::Tool { id, request } => {
@@ -544,6 +546,10 @@ mod tests {
             self.stored.lock().unwrap().push(record.clone());
             Ok(())
         }
+        fn store_log_only(&self, record: &mut CallRecord) -> std::io::Result<()> {
+            self.stored.lock().unwrap().push(record.clone());
+            Ok(())
+        }
         fn store_provider_report(&self, _report: &ProviderReport) -> std::io::Result<()> {
             Ok(())
         }
@@ -629,8 +635,9 @@ mod tests {
             let now = answered + TICK * tick;
             core.hear(&frame, now, &mut out);
             while let Some(action) = core.poll_action() {
-                if let CallAction::Said { speaker, turn: 1, .. } = action {
+                if let CallAction::Said { speaker, turn: 1, at_ms, .. } = action {
                     let at = Some(origin_ms + 5_000 + 20 * u64::from(tick));
+                    assert_eq!(Some(at_ms), at, "the words are dated on the core's clock");
                     match speaker {
                         Speaker::Caller => caller_said_at = caller_said_at.or(at),
                         Speaker::Agent => agent_said_at = agent_said_at.or(at),
@@ -800,7 +807,9 @@ mod tests {
         let mut core = CallCore::new(CallService::Echo, Arc::new(Metrics::default()), None, "test", clock);
         core.push(CallAction::HangUp(HangUpReason::Farewell));
         for turn in 0..(2 * MAX_PENDING_ACTIONS as u64) {
-            core.push(CallAction::Said { speaker: Speaker::Caller, turn, text: "x".into(), interrupted: false });
+            let said =
+                CallAction::Said { speaker: Speaker::Caller, turn, text: "x".into(), interrupted: false, at_ms: 0 };
+            core.push(said);
         }
         assert_eq!(core.actions.len(), MAX_PENDING_ACTIONS);
         assert_eq!(core.poll_action(), Some(CallAction::HangUp(HangUpReason::Farewell)), "the hang-up survives");

@@ -328,14 +328,15 @@ fn ticks(d: Duration) -> u64 {
 }
 
 impl Conversation {
-    /// A conversation with no call context (variables render empty).
+    /// A conversation with no call context (variables render empty; `{{date}}` is the Unix epoch's).
     pub fn new(agent: Arc<Agent>) -> Self {
         Self::for_call(agent, &CallContext::default())
     }
 
-    /// A conversation for one call: `{{variables}}` in the prompt and greeting are filled from `call`.
+    /// A conversation for one call: `{{variables}}` in the prompt and greeting are filled from `call`
+    /// (`{{date}}` and `{{time}}` from its start on the call's clock, so this reads no clock).
     pub fn for_call(agent: Arc<Agent>, call: &CallContext) -> Self {
-        let now = crate::recorder::unix_now();
+        let now = call.started_at_ms / 1000;
         let greeting = render_template(&agent.greeting, &agent, call, now);
         let system_prompt = render_template(&agent.system_prompt, &agent, call, now);
         let has_greeting = !greeting.trim().is_empty();
@@ -1141,6 +1142,22 @@ mod tests {
         empty.leave_message(" ");
         let notes = run(&mut empty, &mut Speaker::default(), 0..3, |_| false);
         assert_eq!(hang_up_tick(&notes), Some((0, HangUpReason::AnsweringMachine)));
+    }
+
+    #[test]
+    fn date_and_time_are_the_calls_start_on_its_clock() {
+        // The transport read the wall clock once as the call began: 2026-11-25 18:40:00.250 UTC, which is
+        // 2026-11-26 00:10 in India (+5:30). The conversation reads no clock of its own.
+        let wall = std::time::SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_632_000_250);
+        let clock = crate::journal::WallClock::new(std::time::Instant::now(), wall);
+        let mut agent = Agent::bench(false);
+        agent.utc_offset_minutes = 330;
+        agent.greeting = "Today is {{date}}, {{time}}.".into();
+        agent.system_prompt = "The call began on {{date}} at {{time}} local time.".into();
+        let call = CallContext { started_at_ms: clock.anchor_unix_ms(), ..CallContext::default() };
+        let conv = Conversation::for_call(Arc::new(agent), &call);
+        assert_eq!(conv.greeting(), "Today is 2026-11-26, 00:10.");
+        assert_eq!(conv.history[0].content, "The call began on 2026-11-26 at 00:10 local time.");
     }
 
     /// A scripted LLM that thinks for `delay` polls (one per tick), then says `text`; it keeps every history

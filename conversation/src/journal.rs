@@ -71,6 +71,11 @@ impl WallClock {
         self.anchor
     }
 
+    /// Unix milliseconds at the anchor: when the transport read the wall time, as the call began.
+    pub fn anchor_unix_ms(&self) -> u64 {
+        self.anchor_unix_ms
+    }
+
     /// Unix milliseconds at the monotonic instant `now` (an instant before the anchor is the anchor's time).
     pub fn unix_ms(&self, now: Instant) -> u64 {
         self.anchor_unix_ms + now.saturating_duration_since(self.anchor).as_millis() as u64

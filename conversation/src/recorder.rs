@@ -118,6 +118,33 @@ pub struct AmdRecord {
     pub message_after_ms: Option<u64>,
 }
 
+#[cfg(any(test, feature = "test-support"))]
+impl CallRecord {
+    /// A record for tests: an answered 8 s SIP call to the `bench` agent (from `1` to `2`, 2026-11-25
+    /// 04:37:02 UTC) in which nothing was said. Tests change the fields they are about.
+    pub fn example() -> CallRecord {
+        CallRecord {
+            record_id: "rec-1".into(),
+            call_id: "call@host".into(),
+            agent: "bench".into(),
+            caller: "1".into(),
+            called: "2".into(),
+            outbound: false,
+            transport: "sip",
+            started_at: 1_795_588_622,
+            ended_at: 1_795_588_630,
+            end_reason: String::new(),
+            greeting: String::new(),
+            turns: Vec::new(),
+            recording: None,
+            recording_truncated: false,
+            model_failures: Vec::new(),
+            model_fallbacks: Vec::new(),
+            amd: None,
+        }
+    }
+}
+
 /// A fallback chain's switch to its next model, as kept in the call record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModelFallbackRecord {
@@ -188,10 +215,9 @@ pub trait RecordingSink: Send + Sync {
 
     /// Stores what is kept of a call whose agent keeps no transcript (`record_transcript` off): its log
     /// alone (who, when, how long, why it ended), no record file, no transcript, no recording; `record`'s
-    /// texts are already blank. Blocking. The default keeps nothing (a file sink has no call log).
-    fn store_log_only(&self, _record: &mut CallRecord) -> std::io::Result<()> {
-        Ok(())
-    }
+    /// texts are already blank. Blocking. Every sink decides: one with a call log writes it; one without
+    /// says so.
+    fn store_log_only(&self, record: &mut CallRecord) -> std::io::Result<()>;
 
     /// Stores a provider's end-of-call report. Blocking.
     fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()>;
@@ -227,8 +253,14 @@ pub trait RecordingWriter: Send {
 /// A new record id made now, `rec-<unix ms>-<16 hex>` (see [`record_id_at`]); for sinks that get a record
 /// without one.
 pub fn new_record_id() -> String {
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    record_id_at(now.as_millis() as u64)
+    record_id_at(unix_ms())
+}
+
+/// Unix milliseconds now: the call side's wall clock (the transports' tokens, replay guards and reports, and
+/// ids of records made outside a call). A call's own times come from its [`WallClock`](crate::journal::WallClock).
+/// The control plane's twin is `voicera_store::unix_ms`: neither crate is below the other.
+pub fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The id of a record that starts at `unix_ms`, `rec-<unix ms>-<16 hex>`: ordered by time in a directory
@@ -271,6 +303,12 @@ impl RecordingSink for FsRecordingSink {
         }
         let json = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
         write_atomically(&dir.join(format!("{stem}.json")), &json)
+    }
+
+    /// Keeps nothing: files are the transcript and recording an agent asked not to keep, and a directory of
+    /// records has no call log (a store sink wrapping this one keeps it).
+    fn store_log_only(&self, _record: &mut CallRecord) -> std::io::Result<()> {
+        Ok(())
     }
 
     /// `<root>/<YYYY-MM-DD>/<call>.hangup.json`: a file of its own, so it never races the call's record.
@@ -481,11 +519,6 @@ impl StereoRecorder {
     }
 }
 
-/// Unix seconds now.
-pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,21 +537,11 @@ mod tests {
         let mut record = CallRecord {
             record_id: new_record_id(),
             call_id: "abc@host;local=1/2".into(),
-            agent: "bench".into(),
             caller: "sip:a@b".into(),
             called: "bench".into(),
-            outbound: false,
-            transport: "sip",
-            started_at: 1_795_588_622,
-            ended_at: 1_795_588_630,
             end_reason: "caller hung up".into(),
             greeting: "Hello".into(),
-            turns: vec![],
-            recording: None,
-            recording_truncated: false,
-            model_failures: Vec::new(),
-            model_fallbacks: Vec::new(),
-            amd: None,
+            ..CallRecord::example()
         };
         let mut rec = StereoRecorder::default();
         rec.push(&[1; ENGINE_FRAME], &[2; ENGINE_FRAME]);
@@ -541,21 +564,8 @@ mod tests {
         let record = |greeting: &str| CallRecord {
             record_id: new_record_id(),
             call_id: "same-call-id".into(),
-            agent: "bench".into(),
-            caller: "1".into(),
-            called: "2".into(),
-            outbound: false,
-            transport: "sip",
-            started_at: 1_795_588_622,
-            ended_at: 1_795_588_630,
-            end_reason: String::new(),
             greeting: greeting.into(),
-            turns: vec![],
-            recording: None,
-            recording_truncated: false,
-            model_failures: Vec::new(),
-            model_fallbacks: Vec::new(),
-            amd: None,
+            ..CallRecord::example()
         };
         let (mut first, mut second) = (record("first"), record("second"));
         assert_ne!(first.record_id, second.record_id);

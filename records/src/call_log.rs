@@ -213,13 +213,9 @@ mod tests {
 
     fn record() -> CallRecord {
         CallRecord {
-            record_id: "rec-1".into(),
             call_id: "abc@host".into(),
-            agent: "bench".into(),
             caller: "+911".into(),
             called: "bench".into(),
-            outbound: false,
-            transport: "sip",
             started_at: 1_732_000_000,
             ended_at: 1_732_000_042,
             end_reason: "Stopped".into(),
@@ -237,11 +233,7 @@ mod tests {
                 user_at_ms: 1_732_000_010_500,
                 agent_at_ms: Some(1_732_000_011_000),
             }],
-            recording: None,
-            recording_truncated: false,
-            model_failures: vec![],
-            model_fallbacks: vec![],
-            amd: None,
+            ..CallRecord::example()
         }
     }
 

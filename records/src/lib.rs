@@ -77,10 +77,9 @@ impl RecordsError {
     }
 }
 
-/// Unix milliseconds now (spool ages and orphan closing times; retries use tokio's clock).
-pub fn unix_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
+/// Unix milliseconds now (spool ages and orphan closing times; retries use tokio's clock): the store's one
+/// wall-clock helper, named here for this crate's users.
+pub use voicera_store::unix_ms;
 
 /// How a node keeps its call records.
 #[derive(Debug, Clone)]

@@ -69,25 +69,7 @@ mod tests {
     use super::*;
 
     fn record(id: &str, agent: &str) -> CallRecord {
-        CallRecord {
-            record_id: id.into(),
-            call_id: "c".into(),
-            agent: agent.into(),
-            caller: String::new(),
-            called: String::new(),
-            outbound: false,
-            transport: "sip",
-            started_at: 0,
-            ended_at: 0,
-            end_reason: String::new(),
-            greeting: String::new(),
-            turns: Vec::new(),
-            recording: None,
-            recording_truncated: false,
-            model_failures: Vec::new(),
-            model_fallbacks: Vec::new(),
-            amd: None,
-        }
+        CallRecord { record_id: id.into(), agent: agent.into(), ..CallRecord::example() }
     }
 
     #[test]

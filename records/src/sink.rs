@@ -190,23 +190,14 @@ mod tests {
 
     fn record() -> CallRecord {
         CallRecord {
-            record_id: "rec-1".into(),
             call_id: "c@h".into(),
-            agent: "bench".into(),
             caller: "+911".into(),
             called: "bench".into(),
-            outbound: false,
-            transport: "sip",
             started_at: 1_732_000_000,
             ended_at: 1_732_000_003,
             end_reason: "Stopped".into(),
             greeting: "Hi".into(),
-            turns: vec![],
-            recording: None,
-            recording_truncated: false,
-            model_failures: vec![],
-            model_fallbacks: vec![],
-            amd: None,
+            ..CallRecord::example()
         }
     }
 

@@ -293,6 +293,7 @@ mod tests {
 
 /// The call-log query's conformance, run on each backend (SQLite in `sqlite.rs`, MongoDB in
 /// `tests/mongodb.rs`); panics on the first difference.
+#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod conformance {
     use serde_json::json;

@@ -549,6 +549,13 @@ impl Store {
     }
 }
 
+/// Unix milliseconds now: the control plane's wall clock (store writes, spool ages, webhook and record times;
+/// the call side's twin is `voicera_conversation::recorder::unix_ms`, a crate this one is not below). A clock
+/// before 1970 reads 0.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 /// A time as stored documents write it: RFC 3339 UTC with milliseconds, always the same width
 /// (`2024-11-19T07:06:40.000Z`), so text order is time order in both backends.
 pub fn utc_text(unix_millis: i64) -> String {
@@ -571,6 +578,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Conformance tests every backend passes; the MongoDB run is in `tests/mongodb.rs`.
+#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod conformance {
     use super::*;
@@ -777,6 +785,7 @@ pub mod conformance {
 }
 
 /// A SecantusDB server (MongoDB wire protocol, from PyPI) on a loopback port for tests; killed on drop.
+#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod testing {
     use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

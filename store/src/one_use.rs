@@ -73,6 +73,7 @@ impl OneUseIds {
 
 /// Conformance of one-use ids on any backend (the MongoDB run is in `tests/mongodb.rs`); `a` and `b` are two
 /// handles on one store, as two nodes have.
+#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub async fn conformance(a: &Store, b: &Store) {
     let (node_a, node_b) = (OneUseIds::new(a.clone()), OneUseIds::new(b.clone()));

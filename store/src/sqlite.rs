@@ -672,7 +672,7 @@ fn parse(collection: Collection, (org_id, id, text): Row) -> Result<Record> {
 }
 
 fn unix_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    i64::try_from(crate::unix_ms()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

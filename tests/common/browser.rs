@@ -192,18 +192,7 @@ impl Drop for Browser {
 pub(crate) fn speech_wav(dir: &Path, text: &str, lead_secs: f32) -> std::path::PathBuf {
     require_tool("espeak-ng");
     require_tool("sox");
-    let spoken = dir.join("spoken.wav");
-    let status =
-        Command::new("espeak-ng").args(["-v", "en-us", "-s", "150", "-w"]).arg(&spoken).arg(text).status().unwrap();
-    assert!(status.success());
     let out = dir.join("microphone.wav");
-    let status = Command::new("sox")
-        .arg(&spoken)
-        .args(["-r", "16000", "-c", "1", "-b", "16"])
-        .arg(&out)
-        .args(["pad", &lead_secs.to_string(), "3"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    super::espeak_wav(text, &dir.join("spoken.wav"), &out, (16000, 1), (lead_secs, 3.0));
     out
 }

@@ -270,6 +270,50 @@ pub(crate) fn espeak_speech(text: &str, rate: u32) -> Vec<i16> {
     (0..(pcm.len() as f64 / ratio) as usize).map(|i| pcm[((i as f64 * ratio) as usize).min(pcm.len() - 1)]).collect()
 }
 
+/// Reads one HTTP/1.1 request from `socket` (a fake provider's): its head as text, and its body, as long as
+/// its `Content-Length` says or what came before the peer stopped. None when the head never came whole.
+pub(crate) fn read_request(socket: &mut impl std::io::Read) -> Option<(String, Vec<u8>)> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        let n = socket.read(&mut buf).ok().filter(|n| *n > 0)?;
+        data.extend_from_slice(&buf[..n]);
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
+    let length: usize = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    while data.len() < head_end + length {
+        match socket.read(&mut buf) {
+            Ok(n) if n > 0 => data.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    Some((head, data.split_off(head_end)))
+}
+
+/// espeak-ng saying `text` (its own output in `raw`), converted by sox into `out`: a 16-bit WAV at `rate` Hz
+/// on `channels`, with `pad` seconds of quiet before and after.
+pub(crate) fn espeak_wav(text: &str, raw: &Path, out: &Path, (rate, channels): (u32, u32), pad: (f32, f32)) {
+    let espeak =
+        Command::new("espeak-ng").args(["-v", "en-us", "-s", "150", "-w"]).arg(raw).arg(text).status().unwrap();
+    assert!(espeak.success());
+    let sox = Command::new("sox")
+        .arg(raw)
+        .args(["-r", &rate.to_string(), "-c", &channels.to_string(), "-b", "16"])
+        .arg(out)
+        .args(["pad", &pad.0.to_string(), &pad.1.to_string()])
+        .status()
+        .unwrap();
+    assert!(sox.success());
+}
+
 pub(crate) fn require_tool(tool: &str) {
     let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map(|o| o.status.success());
     assert!(found.unwrap_or(false), "{tool} is not installed: run scripts/setup.sh");

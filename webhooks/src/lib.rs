@@ -36,10 +36,8 @@ pub enum WebhookError {
     Task(String),
 }
 
-/// Unix milliseconds now.
-pub fn unix_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
+/// Unix milliseconds now: the store's one wall-clock helper, named here for this crate's users.
+pub use voicera_store::unix_ms;
 
 /// Whether `url` may receive webhooks: `https://…`, or `http://` to a loopback address when
 /// `allow_http_loopback` (tests, a local relay). The error says what is wrong, for the API's 422.

@@ -233,16 +233,39 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_ringing_invite_is_cancelled_at_its_ring_timeout_and_not_before() {
+    /// [`outgoing_invite`] sent to the trunk at `t0`, with a 30 s ring timeout.
+    struct Ringing {
+        t0: Instant,
+        trunk: voicera_sip::Peer,
+        endpoint: Endpoint,
+        invite: ClientKey,
+        rings: Deadlines<ClientKey>,
+    }
+
+    fn ringing() -> Ringing {
         let t0 = Instant::now();
         let trunk = voicera_sip::Peer::udp("192.0.2.20:5060".parse().unwrap());
         let mut endpoint = Endpoint::new(voicera_sip::transaction::TimerConfig::default(), "test");
         let invite = endpoint.send_request(outgoing_invite(), trunk, t0.into_std()).unwrap();
         let mut rings = Deadlines::default();
         rings.start(invite.clone(), Duration::from_secs(30), t0);
-        endpoint.handle_input(&trunk_response("180 Ringing"), trunk, (t0 + Duration::from_secs(1)).into_std());
-        sent(&mut endpoint);
+        Ringing { t0, trunk, endpoint, invite, rings }
+    }
+
+    impl Ringing {
+        /// The trunk answers with `status` `after` the INVITE; what the endpoint sends in return is dropped.
+        fn trunk_answers(&mut self, status: &str, after: Duration) {
+            let at = (self.t0 + after).into_std();
+            self.endpoint.handle_input(&trunk_response(status), self.trunk, at);
+            sent(&mut self.endpoint);
+        }
+    }
+
+    #[test]
+    fn a_ringing_invite_is_cancelled_at_its_ring_timeout_and_not_before() {
+        let mut call = ringing();
+        call.trunk_answers("180 Ringing", Duration::from_secs(1));
+        let Ringing { t0, mut endpoint, invite, mut rings, .. } = call;
         let mut marked = Vec::new();
         let mut ringing = |key: &ClientKey| {
             marked.push(key.clone());
@@ -264,15 +287,10 @@ mod tests {
 
     #[test]
     fn an_invite_already_answered_or_abandoned_gets_no_cancel() {
-        let t0 = Instant::now();
-        let trunk = voicera_sip::Peer::udp("192.0.2.20:5060".parse().unwrap());
-        let mut endpoint = Endpoint::new(voicera_sip::transaction::TimerConfig::default(), "test");
-        let invite = endpoint.send_request(outgoing_invite(), trunk, t0.into_std()).unwrap();
-        let mut rings = Deadlines::default();
-        rings.start(invite.clone(), Duration::from_secs(30), t0);
+        let mut call = ringing();
         // Busy before the timeout: the transaction is final, so there is nothing left to cancel.
-        endpoint.handle_input(&trunk_response("486 Busy Here"), trunk, (t0 + Duration::from_secs(5)).into_std());
-        sent(&mut endpoint);
+        call.trunk_answers("486 Busy Here", Duration::from_secs(5));
+        let Ringing { t0, trunk, mut endpoint, mut rings, .. } = call;
         assert!(cancel_unanswered(&mut rings, &mut endpoint, |_| true, t0 + Duration::from_secs(30)).is_empty());
         assert!(sent(&mut endpoint).iter().all(|m| !m.starts_with("CANCEL")));
         // An INVITE still pending that the service no longer tracks as ringing is not cancelled either.

@@ -191,6 +191,7 @@ impl Service {
             .to_string();
         // Who is on the call, for the live view, whatever runs on it and whether or not it is recorded.
         let parties = CallParties { caller: caller_number.clone(), called: user.clone(), outbound: false };
+        let clock = self.call_clock();
         let service = match destination {
             Destination::Echo => CallService::Echo,
             // Answered with 503 above; unreachable here, but refusing again is the safe outcome.
@@ -202,6 +203,7 @@ impl Service {
                     caller_number,
                     called_number: user.clone(),
                     extra: Vec::new(),
+                    started_at_ms: clock.anchor_unix_ms(),
                 };
                 // Every agent call has a log; its agent decides whether a transcript and recording come with it.
                 recording = self.config.recordings.clone().map(|sink| RecordingPlan {
@@ -213,7 +215,7 @@ impl Service {
                 CallService::Agent(Box::new(Conversation::for_call(agent, &context)))
             }
         };
-        let mut setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false);
+        let mut setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false, clock);
         setup.parties = parties;
         let srtp = plan.srtp.as_ref().map_or("none", |k| k.suite().name());
         tracing::info!(%user, call_id = request.call_id(), from = %peer.addr, codec = ?plan.codec, srtp, "INVITE accepted");

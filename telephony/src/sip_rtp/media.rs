@@ -15,7 +15,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -130,6 +130,9 @@ pub struct CallSetup {
     /// Early media of a call we placed (RFC 3960): until [`CallCommand::Answered`] the task only listens
     /// (ringback, announcements), sends nothing, and the service has not started.
     pub early: bool,
+    /// The call's wall clock, read once when its service was chosen: the core dates its record from the
+    /// ticks' monotonic `now` with it, and the conversation's `{{date}}` is its start.
+    pub clock: WallClock,
     /// Answering-machine detection holding the service's start (a call we placed with it on).
     pub amd: Option<AmdSetup>,
 }
@@ -405,15 +408,14 @@ impl CallMedia {
             parties,
             early,
             amd,
+            clock,
         } = setup;
         // RTP is read on the tick, outside the runtime's reactor: arriving packets wake nobody.
         let rtp = RtpSocket::new(rtp).map_err(|err| EndReason::MediaError(format!("RTP socket: {err}")))?;
         // RTCP is read once a second and sent every RTCP_INTERVAL from the tick, the same way.
         let rtcp = RtpSocket::new(rtcp).map_err(|err| EndReason::MediaError(format!("RTCP socket: {err}")))?;
         let answered = !early;
-        // The call's wall clock, read once: the core dates its record from the ticks' monotonic `now`.
         let set_up_at = Instant::now();
-        let clock = WallClock::new(set_up_at.into_std(), SystemTime::now());
         let mut core = CallCore::new(service, Arc::clone(&metrics), recording, "sip", clock).with_parties(parties);
         let amd_events = amd.and_then(|AmdSetup { gate, message, events }| {
             core.hold_for_amd(gate, message);
@@ -872,6 +874,7 @@ mod tests {
             parties: CallParties::default(),
             early: false,
             amd: None,
+            clock: WallClock::new(std::time::Instant::now(), std::time::SystemTime::UNIX_EPOCH),
         }
     }
 

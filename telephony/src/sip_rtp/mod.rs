@@ -30,6 +30,7 @@ use voicera_sip::uri::SipUri;
 use voicera_sip::{ClientKey, Endpoint, EndpointEvent, Method, Peer, Request, Response, ServerKey};
 
 use voicera_conversation::agent::Agent;
+use voicera_conversation::journal::WallClock;
 use voicera_conversation::routing::Router;
 use voicera_media::codec::CodecKind;
 use voicera_media::jitter::JitterConfig;
@@ -754,13 +755,20 @@ impl Service {
         }
     }
 
-    /// A call's media set-up with this node's metrics and RTP timeout.
+    /// A new call's wall clock: the wall time, read once per call as its service is chosen, at the loop's
+    /// `now`. The call's `{{date}}` and `{{time}}` are its anchor; its record's dates follow from there.
+    fn call_clock(&self) -> WallClock {
+        WallClock::new(self.now.into_std(), std::time::SystemTime::now())
+    }
+
+    /// A call's media set-up with this node's metrics and RTP timeout, dated on `clock`.
     fn call_setup(
         &self,
         (service, stream): (CallService, voicera_media::stream::RtpStream),
         (lease, rtp, rtcp): (voicera_media::ports::PortLease, tokio::net::UdpSocket, tokio::net::UdpSocket),
         recording: Option<media::RecordingPlan>,
         early: bool,
+        clock: WallClock,
     ) -> CallSetup {
         CallSetup {
             key: CallKey::default(), // the dialog's, set by `start_call`
@@ -777,6 +785,7 @@ impl Service {
             parties: Default::default(),
             early,
             amd: None,
+            clock,
         }
     }
 

@@ -23,6 +23,7 @@ use voicera_conversation::amd::{AmdEvent, AmdGate, MachineAction};
 use voicera_conversation::engine::Conversation;
 use voicera_conversation::live::CallParties;
 use voicera_media::amd::AmdParams;
+use voicera_conversation::journal::WallClock;
 use voicera_media::negotiate::{accept_answer_with, offer_crypto, offer_sdp, secure_offer_sdp, SrtpPolicy};
 use voicera_media::ports::PortLease;
 use voicera_media::stream::{RtpStream, ENGINE_RATE};
@@ -541,9 +542,10 @@ impl Service {
         let variables = call.variables.clone();
         let parties = CallParties { caller: numbers.0.clone(), called: numbers.1.clone(), outbound: true };
         let amd = call.amd.take();
-        let (service, recording, amd) = self.service_for(agent, &call_id, (numbers, variables), amd);
+        let clock = self.call_clock();
+        let (service, recording, amd) = self.service_for(agent, &call_id, (numbers, variables), amd, &clock);
         tracing::info!(call = %early_key, codec = ?stream.plan().codec, "early media: listening until the answer");
-        let mut setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, true);
+        let mut setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, true, clock);
         setup.amd = amd;
         setup.parties = parties;
         self.start_call(setup, dialog, local_ip, session_id, None);
@@ -582,24 +584,27 @@ impl Service {
         self.settle(requester, Err(err));
     }
 
-    /// What runs on a call we placed once it is answered, its record, and its answering-machine detection.
+    /// What runs on a call we placed once it is answered, its record, and its answering-machine detection; the
+    /// call began at `clock`'s anchor.
     fn service_for(
         &self,
         agent: Option<std::sync::Arc<voicera_conversation::agent::Agent>>,
         call_id: &str,
         ((caller, called), variables): ((String, String), Vec<(String, String)>),
         amd: Option<AmdRequest>,
+        clock: &WallClock,
     ) -> (CallService, Option<super::media::RecordingPlan>, Option<super::media::AmdSetup>) {
         let context = CallContext {
             call_id: call_id.to_string(),
             caller_number: caller.clone(),
             called_number: called.clone(),
             extra: variables,
+            started_at_ms: clock.anchor_unix_ms(),
         };
         let amd = amd.map(|request| {
             let message = match &agent {
                 Some(agent) => {
-                    render_template(&request.message, agent, &context, voicera_conversation::recorder::unix_now())
+                    render_template(&request.message, agent, &context, context.started_at_ms / 1000)
                 }
                 None => String::new(),
             };
@@ -690,8 +695,9 @@ impl Service {
         };
         tracing::info!(call = %key, codec = ?stream.plan().codec, "outbound call answered");
         let parties = CallParties { caller: numbers.0.clone(), called: numbers.1.clone(), outbound: true };
-        let (service, recording, amd) = self.service_for(agent, invite.call_id(), (numbers, variables), amd);
-        let mut setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false);
+        let clock = self.call_clock();
+        let (service, recording, amd) = self.service_for(agent, invite.call_id(), (numbers, variables), amd, &clock);
+        let mut setup = self.call_setup((service, stream), (lease, rtp, rtcp), recording, false, clock);
         setup.amd = amd;
         setup.parties = parties;
         self.start_call(setup, dialog, local_ip, session_id, None);

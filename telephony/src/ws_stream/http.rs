@@ -31,7 +31,7 @@ use voicera_conversation::core::{CallAction, CallCore, CallService, EndReason};
 use voicera_conversation::engine::Conversation;
 use voicera_conversation::journal::{FinishedCall, RecordingPlan, WallClock};
 use voicera_conversation::live::CallParties;
-use voicera_conversation::recorder::{unix_now, RecordingSink};
+use voicera_conversation::recorder::{unix_ms, RecordingSink};
 use voicera_conversation::routing::{Destination, Router};
 use voicera_media::metrics::{CallResult, Metrics};
 
@@ -200,6 +200,7 @@ impl Telephony {
                         .filter(|(k, _)| !["token", "from", "to", DIRECTION_PARAM].contains(&k.as_str()))
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect(),
+                    started_at_ms: clock.anchor_unix_ms(),
                 };
                 let service = CallService::Agent(Box::new(Conversation::for_call(Arc::clone(&a), &context)));
                 let core =
@@ -237,7 +238,7 @@ impl Telephony {
     /// turn a store outage into a call outage, and the token is still bound to its call and expires in minutes.
     async fn redeem(&self, scope: &str, agent: &str, call_id: &str, token: Option<&str>) -> Result<(), TokenError> {
         let token = token.filter(|t| !t.is_empty()).ok_or(TokenError::Missing)?;
-        let now = unix_now();
+        let now = unix_ms() / 1000;
         let (expires, shared_id) = {
             let mut tokens = self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let expires = tokens.check(token, scope, agent, call_id, now)?;
@@ -257,7 +258,7 @@ impl Telephony {
     /// A stream token for `agent` on `call_id` over `scope`.
     fn issue_token(&self, scope: &str, agent: &str, call_id: &str) -> String {
         let tokens = self.tokens.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        tokens.issue(scope, agent, call_id, unix_now())
+        tokens.issue(scope, agent, call_id, unix_ms() / 1000)
     }
 
     /// Counts a finished call and stores its record off the reactor.
@@ -394,7 +395,7 @@ impl DeliveryClaim<'_> {
         if !self.settled {
             self.settled = true;
             let mut guard = self.guard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            guard.finish(&self.key, handled, unix_now());
+            guard.finish(&self.key, handled, unix_ms() / 1000);
         }
     }
 }
@@ -447,7 +448,7 @@ fn authenticate<'a>(
         Some(key) => {
             let delivery = {
                 let mut guard = telephony.replay.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                guard.begin(&key, unix_now())
+                guard.begin(&key, unix_ms() / 1000)
             };
             match delivery {
                 Delivery::Fresh => Some(DeliveryClaim { guard: &telephony.replay, key, settled: false }),
@@ -610,7 +611,7 @@ async fn transfer_document(
 /// The provider's end-of-call report: the authoritative end of a Vobiz/Plivo call (their sockets just close),
 /// and the only trace of a call that never reached a stream (busy, no answer). Kept beside the call record.
 async fn hangup_logged(t: &Telephony, provider: Provider, hook: &Webhook<'_>) -> Response {
-    let report = provider_report(provider, hook, unix_now());
+    let report = provider_report(provider, hook, unix_ms() / 1000);
     tracing::info!(
         provider = provider.as_str(),
         call_id = %report.call_id,

@@ -457,9 +457,9 @@ impl CallerAudio {
 }
 
 /// A browser's live-transcript event for words said: what the caller said, and what the agent said (on
-/// barge-in, only what was heard).
+/// barge-in, only what was heard), dated on the call's clock.
 pub fn transcript_event(action: &CallAction) -> Option<String> {
-    let CallAction::Said { speaker, turn, text, interrupted } = action else { return None };
+    let CallAction::Said { speaker, turn, text, interrupted, at_ms } = action else { return None };
     let role = match speaker {
         Speaker::Caller => "user",
         Speaker::Agent => "assistant",
@@ -470,13 +470,9 @@ pub fn transcript_event(action: &CallAction) -> Option<String> {
         "content": text,
         "turn": turn,
         "interrupted": interrupted,
-        "timestamp_ms": unix_millis(),
+        "timestamp_ms": at_ms,
     });
     Some(event.to_string())
-}
-
-fn unix_millis() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]
@@ -496,7 +492,12 @@ mod tests {
 
     /// The tests' virtual clock: its origin, read once, and 20 ms per tick from there.
     fn clock() -> WallClock {
-        WallClock::new(Instant::now(), std::time::SystemTime::UNIX_EPOCH)
+        clock_at(0)
+    }
+
+    /// A virtual clock whose origin is the wall time `wall_ms` (Unix milliseconds).
+    fn clock_at(wall_ms: u64) -> WallClock {
+        WallClock::new(Instant::now(), std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(wall_ms))
     }
 
     fn echo() -> CallCore {
@@ -504,14 +505,12 @@ mod tests {
     }
 
     fn bench_agent(metrics: &Arc<Metrics>) -> CallCore {
+        bench_agent_at(metrics, clock())
+    }
+
+    fn bench_agent_at(metrics: &Arc<Metrics>, clock: WallClock) -> CallCore {
         let agent = Arc::new(Agent::bench(false));
-        CallCore::new(
-            CallService::Agent(Box::new(Conversation::new(agent))),
-            Arc::clone(metrics),
-            None,
-            "test",
-            clock(),
-        )
+        CallCore::new(CallService::Agent(Box::new(Conversation::new(agent))), Arc::clone(metrics), None, "test", clock)
     }
 
     /// One tick, 20 ms after the session's last.
@@ -720,9 +719,14 @@ mod tests {
         let l16 = AudioFormat::new(Encoding::L16, 16000).unwrap();
         let start =
             StreamStart { call_id: "b1".into(), stream_id: "b1".into(), format: Some(l16), ..Default::default() };
-        let mut session = StreamSession::new(Peer::Browser, start, l16, bench_agent(&Arc::new(Metrics::default())));
+        // The call's clock read 2026-11-25 04:37:02.250 UTC as the call began; the session ticks from there.
+        const BEGAN_MS: u64 = 1_795_588_622_250;
+        let core = bench_agent_at(&Arc::new(Metrics::default()), clock_at(BEGAN_MS));
+        let anchor = core.clock().anchor();
+        let mut session = StreamSession::new(Peer::Browser, start, l16, core);
         session.begin();
         let mut binary = 0;
+        // Each text the session sent, with the wall time of the virtual clock when it was sent.
         let mut texts = Vec::new();
         for tick in 0..150 {
             let pcm: Vec<i16> = if (30..80).contains(&tick) {
@@ -735,22 +739,37 @@ mod tests {
                 vec![0; 320]
             };
             let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
-            session.on_binary(&bytes);
-            step(&mut session);
-            for message in session.take_outgoing() {
-                match message {
-                    Outgoing::Binary(frame) => {
-                        assert_eq!(frame.len(), 640, "20 ms of L16 at 16 kHz");
-                        binary += 1;
+            for input in 0..2 {
+                if input == 0 {
+                    session.on_binary(&bytes);
+                } else {
+                    step(&mut session);
+                }
+                let sent_at_ms = BEGAN_MS + session.now.duration_since(anchor).as_millis() as u64;
+                for message in session.take_outgoing() {
+                    match message {
+                        Outgoing::Binary(frame) => {
+                            assert_eq!(frame.len(), 640, "20 ms of L16 at 16 kHz");
+                            binary += 1;
+                        }
+                        Outgoing::Text(text) => texts.push((serde_json::from_str::<Value>(&text).unwrap(), sent_at_ms)),
                     }
-                    Outgoing::Text(text) => texts.push(serde_json::from_str::<Value>(&text).unwrap()),
                 }
             }
         }
+        let texts: Vec<Value> = texts
+            .into_iter()
+            .map(|(text, sent_at_ms)| {
+                if text["event"] == "transcript" {
+                    assert_eq!(text["timestamp_ms"], sent_at_ms, "dated on the call's clock: {text}");
+                }
+                text
+            })
+            .collect();
         assert!(binary > 10, "the greeting and the reply arrive as binary frames ({binary})");
         let user = texts.iter().find(|t| t["event"] == "transcript" && t["role"] == "user").expect("user transcript");
         assert_eq!(user["turn"], 1);
-        assert!(user["timestamp_ms"].as_u64().unwrap() > 1_600_000_000_000);
+        assert!(user["timestamp_ms"].as_u64().unwrap() > BEGAN_MS);
         assert!(texts.iter().any(|t| t["event"] == "transcript" && t["role"] == "assistant"), "{texts:?}");
         assert!(texts.iter().any(|t| t["event"] == "mark"), "marks follow bursts");
         session.on_text(r#"{"event":"dtmf","dtmf":{"digit":"7"}}"#).unwrap();
