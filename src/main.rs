@@ -6,6 +6,9 @@ mod campaign_cli;
 mod campaigns;
 mod config;
 mod console;
+// Linux on x86-64 only: the check reads CPUID and runs from ELF's `.init_array`.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod cpu_check;
 mod live;
 mod local;
 mod migrate;

@@ -284,7 +284,13 @@ impl Filter {
     /// The block's outputs into `scratch.produced`, by the kernel that fits the ratio (the output walk alone
     /// when `walk_only`, for tests); returns the outputs and the next position.
     #[inline(always)]
-    fn filter_block<L: Lanes>(&self, n: usize, position: usize, walk_only: bool, scratch: &mut Scratch) -> (usize, usize) {
+    fn filter_block<L: Lanes>(
+        &self,
+        n: usize,
+        position: usize,
+        walk_only: bool,
+        scratch: &mut Scratch,
+    ) -> (usize, usize) {
         if walk_only {
             self.resample_block::<L>(n, position, scratch)
         } else if self.down == 1 {

@@ -713,14 +713,12 @@ mod tests {
             assert!(text.contains("RTP/AVPF"), "{text}");
         }
         assert_eq!(negotiate_with(&avpf, &PREFS, SrtpPolicy::Required, None), Err(NegotiationError::SrtpRequired));
-        assert_eq!(
-            NegotiationError::SrtpRequired.to_string(),
-            "SRTP is required: offer RTP/SAVP with a=crypto (SDES)"
-        );
+        assert_eq!(NegotiationError::SrtpRequired.to_string(), "SRTP is required: offer RTP/SAVP with a=crypto (SDES)");
         assert_eq!(
             (RtpProfile::Avp, RtpProfile::Savp),
             (negotiate(&offer("m=audio 1 RTP/AVP 0", ""), &PREFS).unwrap().profile(), {
-                let plain = offer("m=audio 1 RTP/SAVP 0", &format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"));
+                let plain =
+                    offer("m=audio 1 RTP/SAVP 0", &format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"));
                 negotiate_with(&plain, &PREFS, SrtpPolicy::Offer, None).unwrap().profile()
             })
         );
@@ -734,12 +732,15 @@ mod tests {
         for policy in [SrtpPolicy::Off, SrtpPolicy::Offer, SrtpPolicy::Required] {
             assert_eq!(negotiate_with(&webrtc, &PREFS, policy, None), Err(NegotiationError::DtlsSrtp), "{policy:?}");
         }
-        assert!(NegotiationError::DtlsSrtp.to_string().starts_with("DTLS-SRTP (a=fingerprint, UDP/TLS/RTP/SAVPF) is not supported"));
+        assert!(NegotiationError::DtlsSrtp
+            .to_string()
+            .starts_with("DTLS-SRTP (a=fingerprint, UDP/TLS/RTP/SAVPF) is not supported"));
         // RTP/SAVPF keyed by DTLS only (a fingerprint, no a=crypto).
         let dtls_only = offer("m=audio 9 RTP/SAVPF 0", fingerprint);
         assert_eq!(negotiate_with(&dtls_only, &PREFS, SrtpPolicy::Offer, None), Err(NegotiationError::DtlsSrtp));
         // A fingerprint beside an unusable a=crypto: the a=crypto line is what to fix.
-        let both = offer("m=audio 9 RTP/SAVPF 0", &format!("{fingerprint}a=crypto:1 F8_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"));
+        let both =
+            offer("m=audio 9 RTP/SAVPF 0", &format!("{fingerprint}a=crypto:1 F8_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"));
         assert_eq!(
             negotiate_with(&both, &PREFS, SrtpPolicy::Offer, None),
             Err(NegotiationError::NoUsableCrypto("tag 1 F8_128_HMAC_SHA1_80: unknown suite".into()))

@@ -285,7 +285,10 @@ mod tests {
             assert_eq!(read(&skipped), Ok(Said::Nothing), "{skipped}");
         }
         // A last chunk that says it is the last.
-        assert_eq!(read(r#"{"type":"chunk","data":"AAE=","done":true}"#), Ok(Said::Audio { pcm: vec![0, 1], done: true }));
+        assert_eq!(
+            read(r#"{"type":"chunk","data":"AAE=","done":true}"#),
+            Ok(Said::Audio { pcm: vec![0, 1], done: true })
+        );
         // `context_id` is optional (connection-level messages) and may be null.
         assert_eq!(read(r#"{"type":"done","context_id":null}"#), Ok(Said::Done));
     }
@@ -297,7 +300,10 @@ mod tests {
             r#"{{"type":"error","done":true,"error":"Invalid model: The model is not valid.","status_code":400,"context_id":"{CONTEXT}"}}"#
         );
         let err = read(&old).unwrap_err();
-        assert_eq!((err.kind, err.message.as_str()), (FailureKind::Rejected, "400: Invalid model: The model is not valid."));
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (FailureKind::Rejected, "400: Invalid model: The model is not valid.")
+        );
         let current = r#"{"type":"error","done":true,"title":"Invalid model","message":"The model is not valid.","error_code":"model_not_found","status_code":400}"#;
         let err = read(current).unwrap_err();
         assert_eq!(err.message, "400: Invalid model: The model is not valid. (model_not_found)");
@@ -311,7 +317,11 @@ mod tests {
             r#"{"type":"error","status_code":"400"}"#,
         ] {
             let err = read(text).unwrap_err();
-            assert_eq!((err.kind, err.message.as_str()), (FailureKind::Engine, "500: an error message without words"), "{text}");
+            assert_eq!(
+                (err.kind, err.message.as_str()),
+                (FailureKind::Engine, "500: an error message without words"),
+                "{text}"
+            );
         }
         let long = format!(r#"{{"type":"error","status_code":400,"error":"{}"}}"#, "x".repeat(5000));
         assert_eq!(read(&long).unwrap_err().message.len(), "400: ".len() + 500, "a long reason is cut");
@@ -327,7 +337,10 @@ mod tests {
         assert_eq!(malformed(r#"{"data":"AAE="}"#), r#"a message without a type: {"data":"AAE="}"#);
         assert_eq!(malformed(r#"{"type":7}"#), r#"a message whose type is not a string: {"type":7}"#);
         assert_eq!(malformed(r#"{"type":"chunk"}"#), r#"a chunk without base64 "data": {"type":"chunk"}"#);
-        assert_eq!(malformed(r#"{"type":"chunk","data":null}"#), r#"a chunk without base64 "data": {"type":"chunk","data":null}"#);
+        assert_eq!(
+            malformed(r#"{"type":"chunk","data":null}"#),
+            r#"a chunk without base64 "data": {"type":"chunk","data":null}"#
+        );
         assert!(malformed(r#"{"type":"chunk","data":"%%%"}"#).starts_with("a chunk whose data is not base64 (Invalid"));
         let other = r#"{"type":"chunk","data":"AAE=","context_id":"someone-else"}"#;
         assert_eq!(malformed(other), format!("a message for another context than {CONTEXT}: {other}"));
@@ -336,7 +349,11 @@ mod tests {
         let huge = format!(r#"{{"type":"chunk","data":"{}!"}}"#, "A".repeat(100_000));
         assert!(malformed(&huge).chars().count() < 300);
         let multibyte = format!("{}\u{fffd}", "é".repeat(300));
-        assert_eq!(malformed(&multibyte), format!("a message that is not JSON: {}", "é".repeat(200)), "cut by characters");
+        assert_eq!(
+            malformed(&multibyte),
+            format!("a message that is not JSON: {}", "é".repeat(200)),
+            "cut by characters"
+        );
     }
 
     /// A chunk may end mid-sample: the bytes are returned as sent, the PCM decoder carries the odd byte.
