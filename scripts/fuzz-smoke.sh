@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A short fuzz run of every parser target that takes strangers' bytes: SIP datagrams, SIP TCP streams, SDP,
 # RTP/RTCP, digest headers, provider media-stream frames, provider webhook forms and signatures, the SSE parser
-# with the model providers' decoders, live STT provider frames, and WebRTC offers; seeded with the end-to-end
-# scenarios and the committed corpora in fuzz/seeds/. Each target runs FUZZ_SECONDS (10 s by default, so the ten
+# with the model providers' decoders, live STT and Cartesia TTS provider frames, and WebRTC offers; seeded with
+# the end-to-end scenarios and the committed corpora in fuzz/seeds/. Each target runs FUZZ_SECONDS (10 s by default, so the ten
 # targets take the CI time the first five did). Longer runs: FUZZ_SECONDS=600 scripts/fuzz-smoke.sh; one target:
 # FUZZ_TARGETS=sse_events scripts/fuzz-smoke.sh.
 # cargo-fuzz needs nightly compiler flags; RUSTC_BOOTSTRAP=1 unlocks them on the stable toolchain, and
@@ -21,7 +21,7 @@ for f in tests/sipp/*.xml; do
 done
 # The committed seeds: digest headers (RFC 2617 example, SHA-256, stale, odd quoting), provider stream frames
 # and webhooks (from shared/reference/telephony-streams.md and the providers' documented examples), SSE bodies
-# of each model provider, live STT messages, a browser's WebRTC offer.
+# of each model provider, live STT and Cartesia TTS messages, a browser's WebRTC offer.
 for dir in fuzz/seeds/*/; do
   name="$(basename "$dir")"
   mkdir -p "fuzz/corpus/$name"

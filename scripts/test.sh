@@ -10,6 +10,20 @@ export PATH="$PWD/.venv/bin:$PATH"
 export CARGO_INCREMENTAL=0
 echo "disk before the build: $(df -h --output=avail . | tail -1 | tr -d ' ') free"
 
+# Builds target x86-64-v3 (.cargo/config.toml). On a CPU without it (an old one, or an emulated one such as
+# QEMU's default model) every test binary would die with SIGILL: build for the x86-64 baseline there.
+if [ "$(uname -m)" = x86_64 ]; then
+  cpu_flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+  for flag in sse4_2 popcnt avx avx2 fma f16c bmi1 bmi2 abm movbe xsave; do
+    case "$cpu_flags" in *" $flag "*) ;; *) missing_flags="${missing_flags:-} $flag" ;; esac
+  done
+  if [ -n "${missing_flags:-}" ]; then
+    echo "this CPU lacks${missing_flags}: building for the x86-64 baseline"
+    export RUSTFLAGS="-C target-cpu=x86-64"
+    export GGML_SSE42=OFF GGML_AVX=OFF GGML_AVX2=OFF GGML_BMI2=OFF GGML_FMA=OFF GGML_F16C=OFF
+  fi
+fi
+
 scripts/fuzz-smoke.sh
 
 # The GPU path of the ONNX engines compiles (candle's CUDA backend needs the CUDA toolkit, absent here).

@@ -9,6 +9,9 @@ mod campaigns;
 mod config;
 mod console;
 mod keys_cli;
+// Linux on x86-64 only: the check reads CPUID and runs from ELF's `.init_array`.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod cpu_check;
 mod live;
 mod local;
 mod migrate;

@@ -2,7 +2,8 @@
 //! `srtpUse = PJMEDIA_SRTP_MANDATORY` (over UDP, and over SIP over TLS) and baresip with
 //! `mediaenc=srtp-mand` — call the `echo` service of a server with `[sip] srtp = "required"`, send speech,
 //! record what comes back, and tests/peers/echo_check.py checks it is the same speech: the peer only plays
-//! packets that authenticate under our key, and we only echo packets that authenticate under theirs. Then the
+//! packets that authenticate under our key, and we only echo packets that authenticate under theirs. pjsua2
+//! offering RTCP feedback (RTP/SAVPF, and RTP/AVPF in the clear) is answered in its own profile. Then the
 //! policy's refusals: a plain RTP/AVP offer to `required` (sipp) and an RTP/SAVP offer to `off` get 488 Not
 //! Acceptable Here with a Warning that says why. And calls we place through a trunk: an RTP/SAVP offer whose
 //! media, played by a carrier in this test, authenticates under the key of the line the carrier answered, and
@@ -32,14 +33,17 @@ fn one_real_peer_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 
 /// Runs tests/peers/pjsua_srtp_echo.py against `uri`; returns its output once it passed.
 fn pjsua_srtp_echo(server: &Server, uri: &str, tls: bool) -> String {
+    pjsua_echo_with(server, uri, &if tls { vec!["--tls"] } else { vec![] })
+}
+
+/// Runs tests/peers/pjsua_srtp_echo.py against `uri` with `flags` (`--tls`, `--avpf`, `--plain`); returns its
+/// output once it passed.
+fn pjsua_echo_with(server: &Server, uri: &str, flags: &[&str]) -> String {
     let _one = one_real_peer_at_a_time();
     require_tool("espeak-ng");
     require_tool("sox");
     let mut command = Command::new(venv_python());
-    command.arg(repo_path("tests/peers/pjsua_srtp_echo.py")).arg(uri).arg(server.dir.join("pjsua"));
-    if tls {
-        command.arg("--tls");
-    }
+    command.arg(repo_path("tests/peers/pjsua_srtp_echo.py")).arg(uri).arg(server.dir.join("pjsua")).args(flags);
     let out = command.output().expect("run pjsua_srtp_echo.py");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
@@ -71,6 +75,30 @@ fn pjsua2_srtp_echo_both_ways() {
     assert_srtp_call(&server);
 }
 
+/// A phone offering SRTP with RTCP feedback (RTP/SAVPF, `a=rtcp-fb:* nack`), as WebRTC-minded SIP phones do:
+/// pjsua refuses an answer in any other profile (it used to get RTP/SAVP and hang up), so the call is
+/// answered in RTP/SAVPF with our key, and the speech comes back through SRTP both ways.
+#[test]
+fn pjsua2_savpf_echo_both_ways() {
+    let server = Server::start("srtp-pjsua-savpf", REQUIRED);
+    let stdout = pjsua_echo_with(&server, &format!("sip:echo@{}", server.sip), &["--avpf"]);
+    println!("{stdout}");
+    assert!(stdout.contains("answer profile: RTP/SAVPF suites: AES_256_CM_HMAC_SHA1_80"), "{stdout}");
+    assert_srtp_call(&server);
+}
+
+/// The same phone with SRTP off offers RTP/AVPF: the default server answers RTP/AVPF in the clear, and the
+/// speech comes back.
+#[test]
+fn pjsua2_avpf_echo_both_ways() {
+    let server = Server::start("pjsua-avpf", "");
+    let stdout = pjsua_echo_with(&server, &format!("sip:echo@{}", server.sip), &["--avpf", "--plain"]);
+    println!("{stdout}");
+    assert!(stdout.contains("answer profile: RTP/AVPF suites: \n"), "{stdout}");
+    server.wait_for("the call to end", Duration::from_secs(10), |s| s.metric("voicera_calls_active") == 0.0);
+    assert!(server.metric("voicera_rtp_packets_received_total") > 100.0, "{}", server.metrics());
+}
+
 /// A certificate for `localhost` and 127.0.0.1, written as PEM files into `dir`.
 fn certificate(dir: &std::path::Path) {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
@@ -98,10 +126,36 @@ fn pjsua2_srtp_echo_over_sip_tls() {
 
 #[test]
 fn baresip_srtp_echo_both_ways() {
+    let server = Server::start("srtp-baresip", REQUIRED);
+    baresip_srtp_echo(&server, &format!("sip:echo@{}", server.sip), "");
+}
+
+/// baresip over SIP over TLS (trusting the server's certificate as its CA) with mandatory SRTP.
+#[test]
+fn baresip_srtp_echo_over_sip_tls() {
+    let dir = test_dir("sip-srtp-tls-baresip-certs");
+    certificate(&dir);
+    let config = format!(
+        "{REQUIRED}\n[sip.tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        dir.join("sip-cert.pem").display(),
+        dir.join("sip-key.pem").display()
+    );
+    let tls_addr = format!("127.0.0.1:{}", free_port());
+    let server = Server::start_env("srtp-baresip-tls", &config, false, &[("VOICERA_SIP_TLS", tls_addr.as_str())]);
+    server.wait_for("the TLS listener", Duration::from_secs(10), |s| s.log().contains("SIP over TLS listening"));
+    let cafile = format!("sip_cafile {}\n", dir.join("sip-cert.pem").display());
+    let log = baresip_srtp_echo(&server, &format!("sip:echo@{tls_addr};transport=tls"), &cafile);
+    // The port dialled is the TLS listener's: only a TLS connection gets an answer there.
+    assert!(log.contains(&format!("Call established: sip:echo@{tls_addr};transport=tls")), "{log}");
+}
+
+/// baresip with `mediaenc=srtp-mand` dials `uri` (with `extra_config` lines in its config), plays speech and
+/// records what comes back; echo_check.py compares them, and the server saw a clean SRTP call. Returns
+/// baresip's output.
+fn baresip_srtp_echo(server: &Server, uri: &str, extra_config: &str) -> String {
     require_tool("baresip");
     require_tool("espeak-ng");
     require_tool("sox");
-    let server = Server::start("srtp-baresip", REQUIRED);
     let dir = server.dir.join("baresip");
     std::fs::create_dir_all(dir.join("rec")).unwrap();
     let (raw, speech) = (dir.join("raw.wav"), dir.join("speech.wav"));
@@ -109,7 +163,7 @@ fn baresip_srtp_echo_both_ways() {
     let config = format!(
         "poll_method epoll\nsip_listen 127.0.0.1:0\naudio_player aufile,{out}\naudio_source aufile,{src}\n\
          audio_alert aufile,{out}\nmodule_path /usr/lib/baresip/modules\nmodule g722.so\nmodule aufile.so\n\
-         module sndfile.so\nmodule srtp.so\nmodule_app account.so\nmodule_app menu.so\nsnd_path {rec}\n",
+         module sndfile.so\nmodule srtp.so\nmodule_app account.so\nmodule_app menu.so\nsnd_path {rec}\n{extra_config}",
         out = dir.join("player.wav").display(),
         src = speech.display(),
         rec = dir.join("rec").display()
@@ -121,7 +175,7 @@ fn baresip_srtp_echo_both_ways() {
     let out = Command::new("timeout")
         .args(["40", "baresip", "-f"])
         .arg(&dir)
-        .args(["-e", &format!("/dial sip:echo@{}", server.sip), "-t", "9"])
+        .args(["-e", &format!("/dial {uri}"), "-t", "9"])
         .current_dir(&dir)
         .output()
         .unwrap();
@@ -147,7 +201,8 @@ fn baresip_srtp_echo_both_ways() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "baresip SRTP echo:\n{stdout}\nbaresip:\n{log}\nserver log:\n{}", server.log());
     println!("{stdout}");
-    assert_srtp_call(&server);
+    assert_srtp_call(server);
+    log
 }
 
 /// `required`: sipp's plain RTP/AVP offer of a codec we speak gets 488.
@@ -163,7 +218,8 @@ fn required_refuses_a_plain_offer_with_488() {
     assert!(warning.contains("SRTP is required"), "{warning}");
 }
 
-/// `off`: an RTP/SAVP offer gets 488 saying SRTP is off; `offer` (the default) answers it with SRTP.
+/// `off`: an RTP/SAVP offer gets 488 saying SRTP is off; `offer` (the default) answers it with SRTP, and
+/// refuses with the reason what it cannot answer.
 #[test]
 fn off_refuses_an_srtp_offer_and_the_default_answers_it() {
     let crypto = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n";
@@ -182,6 +238,13 @@ fn off_refuses_an_srtp_offer_and_the_default_answers_it() {
     let response = invite(&default, "RTP/SAVP", unusable);
     assert!(response.starts_with("SIP/2.0 488"), "{response}");
     assert!(response.contains("unsupported session parameter KDR=4"), "{response}");
+    // WebRTC's DTLS keying and RTCP only on the RTP port: refused, saying which.
+    let response = invite(&default, "UDP/TLS/RTP/SAVPF", "a=fingerprint:sha-256 AB:CD\r\na=setup:actpass\r\n");
+    assert!(response.starts_with("SIP/2.0 488"), "{response}");
+    assert!(response.contains("DTLS-SRTP (a=fingerprint, UDP/TLS/RTP/SAVPF) is not supported"), "{response}");
+    let response = invite(&default, "RTP/SAVPF", &format!("{crypto}a=rtcp-mux\r\na=rtcp-mux-only\r\n"));
+    assert!(response.starts_with("SIP/2.0 488"), "{response}");
+    assert!(response.contains("a=rtcp-mux-only: RTCP multiplexed on the RTP port is not supported"), "{response}");
 }
 
 /// Sends one INVITE for `echo` with a PCMU offer under `profile` over UDP (retransmitted as a UDP client

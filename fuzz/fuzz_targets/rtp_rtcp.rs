@@ -30,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
         direction: voicera_sip::sdp::Direction::SendRecv,
         ptime: 20,
         srtp: None,
+        feedback: false,
     };
     let Ok(mut stream) = RtpStream::new(plan, JitterConfig::default()) else { return };
     let t0 = Instant::now();

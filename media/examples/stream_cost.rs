@@ -65,6 +65,7 @@ fn plan(codec: CodecKind, port: u16) -> MediaPlan {
         direction: voicera_sip::sdp::Direction::SendRecv,
         ptime: 20,
         srtp: None,
+        feedback: false,
     }
 }
 

@@ -10,6 +10,11 @@
 //! neighbouring inputs per multiply-add, with no horizontal sum per output. Other ratios (16 ↔ 24 kHz) walk
 //! the outputs one by one. With the work areas shared per thread (`Scratch`), a 20 ms frame 8 → 16 kHz and
 //! back costs 0.46 µs instead of 1.45 µs.
+//!
+//! The inner loops come in two builds, chosen per block at run time ([`Lanes`]): AVX2 with fused
+//! multiply-adds where the CPU has them, portable code (which the compiler vectorises for the build's
+//! baseline, SSE2 on any x86-64) everywhere else, so one binary runs on every x86-64 and is fast on the
+//! CPUs that have AVX2.
 
 use std::sync::{Arc, Mutex};
 
@@ -80,6 +85,9 @@ pub struct Resampler {
     /// Tests compare the column kernels with the output walk.
     #[cfg(test)]
     walk_only: bool,
+    /// Tests compare the portable kernels with the AVX2 ones.
+    #[cfg(test)]
+    portable_only: bool,
 }
 
 fn gcd(a: usize, b: usize) -> usize {
@@ -171,7 +179,8 @@ impl Filter {
     /// Up-sampling by L (`down == 1`): every block starts on phase 0 and yields L outputs per input, so each
     /// phase is a plain FIR over the window; its outputs are then interleaved into `produced`. Returns the
     /// outputs and the next position.
-    fn upsample_block(&self, n: usize, scratch: &mut Scratch) -> (usize, usize) {
+    #[inline(always)]
+    fn upsample_block<L: Lanes>(&self, n: usize, scratch: &mut Scratch) -> (usize, usize) {
         let up = self.up;
         let Scratch { window, produced, columns } = scratch;
         for phase in 0..up {
@@ -185,7 +194,7 @@ impl Filter {
                 None => {
                     column.fill(0.0);
                     let taps = &self.coeffs[phase * TAPS_PER_PHASE..(phase + 1) * TAPS_PER_PHASE];
-                    fir_accumulate(taps, &window[..n + TAPS_PER_PHASE - 1], column);
+                    fir_accumulate::<L>(taps, &window[..n + TAPS_PER_PHASE - 1], column);
                 }
             }
         }
@@ -209,7 +218,8 @@ impl Filter {
     /// Down-sampling by M (`up == 1`): output k starts at window index s + M·k, so split the window into its
     /// M residue streams and run each tap group as a plain FIR over its stream. Groups are added in tap
     /// order whatever s is, so the result does not depend on where blocks begin.
-    fn downsample_block(&self, n: usize, start: usize, scratch: &mut Scratch) -> (usize, usize) {
+    #[inline(always)]
+    fn downsample_block<L: Lanes>(&self, n: usize, start: usize, scratch: &mut Scratch) -> (usize, usize) {
         let down = self.down;
         if start >= n {
             return (0, start);
@@ -242,13 +252,14 @@ impl Filter {
             let (residue, offset) = ((start + group) % down, (start + group) / down);
             let stream = &columns[residue * stream_len..(residue + 1) * stream_len];
             let needed = count + taps.len() - 1;
-            fir_accumulate(taps, &stream[offset..offset + needed], out);
+            fir_accumulate::<L>(taps, &stream[offset..offset + needed], out);
         }
         (count, start + count * down)
     }
 
     /// Any other ratio: walk the outputs by (input index, phase) without a division per sample.
-    fn resample_block(&self, n: usize, position: usize, scratch: &mut Scratch) -> (usize, usize) {
+    #[inline(always)]
+    fn resample_block<L: Lanes>(&self, n: usize, position: usize, scratch: &mut Scratch) -> (usize, usize) {
         let (mut index, mut phase) = (position / self.up, position % self.up);
         let mut count = 0;
         while index < n {
@@ -256,7 +267,7 @@ impl Filter {
                 Some((j, c)) => scratch.window[index + j] * c,
                 None => {
                     let taps = &self.coeffs[phase * TAPS_PER_PHASE..(phase + 1) * TAPS_PER_PHASE];
-                    dot(taps, &scratch.window[index..index + TAPS_PER_PHASE])
+                    L::dot(taps, &scratch.window[index..index + TAPS_PER_PHASE])
                 }
             };
             count += 1;
@@ -269,6 +280,72 @@ impl Filter {
         }
         (count, index * self.up + phase)
     }
+
+    /// The block's outputs into `scratch.produced`, by the kernel that fits the ratio (the output walk alone
+    /// when `walk_only`, for tests); returns the outputs and the next position.
+    #[inline(always)]
+    fn filter_block<L: Lanes>(
+        &self,
+        n: usize,
+        position: usize,
+        walk_only: bool,
+        scratch: &mut Scratch,
+    ) -> (usize, usize) {
+        if walk_only {
+            self.resample_block::<L>(n, position, scratch)
+        } else if self.down == 1 {
+            self.upsample_block::<L>(n, scratch)
+        } else if self.up == 1 && !self.tap_groups.is_empty() {
+            self.downsample_block::<L>(n, position, scratch)
+        } else {
+            self.resample_block::<L>(n, position, scratch)
+        }
+    }
+
+    /// [`Filter::filter_block`] compiled for AVX2 and FMA.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA ([`avx2_fma`]).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn filter_block_avx2_fma(
+        &self,
+        n: usize,
+        position: usize,
+        walk_only: bool,
+        scratch: &mut Scratch,
+    ) -> (usize, usize) {
+        self.filter_block::<Avx2Fma>(n, position, walk_only, scratch)
+    }
+
+    /// [`Filter::filter_block`] with the AVX2 kernels when the CPU has them (and `portable_only` is off),
+    /// else the portable ones.
+    fn filter_block_dispatched(
+        &self,
+        n: usize,
+        position: usize,
+        walk_only: bool,
+        portable_only: bool,
+        scratch: &mut Scratch,
+    ) -> (usize, usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if !portable_only && avx2_fma() {
+                // SAFETY: avx2_fma() says the CPU has both features.
+                return unsafe { self.filter_block_avx2_fma(n, position, walk_only, scratch) };
+            }
+        }
+        let _ = portable_only;
+        self.filter_block::<Portable>(n, position, walk_only, scratch)
+    }
+}
+
+/// Whether this CPU has AVX2 and FMA (std caches the answer: one load and a test per call; a constant when
+/// the build already targets them).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
 impl Resampler {
@@ -281,6 +358,8 @@ impl Resampler {
             silent_history: true,
             #[cfg(test)]
             walk_only: false,
+            #[cfg(test)]
+            portable_only: false,
         }
     }
 
@@ -330,15 +409,8 @@ impl Resampler {
         for (w, s) in scratch.window[HISTORY..HISTORY + n].iter_mut().zip(input) {
             *w = *s as f32;
         }
-        let (count, position) = if self.walk_only() {
-            filter.resample_block(n, self.position, scratch)
-        } else if filter.down == 1 {
-            filter.upsample_block(n, scratch)
-        } else if filter.up == 1 && !filter.tap_groups.is_empty() {
-            filter.downsample_block(n, self.position, scratch)
-        } else {
-            filter.resample_block(n, self.position, scratch)
-        };
+        let (count, position) =
+            filter.filter_block_dispatched(n, self.position, self.walk_only(), self.portable_only(), scratch);
         let written = count.min(out.len());
         for (o, p) in out[..written].iter_mut().zip(&scratch.produced[..written]) {
             // `max` maps NaN to the lower bound, so the value is a finite number within the i16 range and the
@@ -363,6 +435,14 @@ impl Resampler {
         false
     }
 
+    #[inline(always)]
+    fn portable_only(&self) -> bool {
+        #[cfg(test)]
+        return self.portable_only;
+        #[cfg(not(test))]
+        false
+    }
+
     /// Clears the filter state (after a discontinuity such as a flush).
     pub fn reset(&mut self) {
         self.history = [0.0; HISTORY];
@@ -371,133 +451,170 @@ impl Resampler {
     }
 }
 
+/// The inner loops of one instruction set. Every method is `#[inline(always)]`: the block functions are
+/// instantiated once per implementation, the AVX2 one inside a `#[target_feature]` function
+/// ([`Filter::filter_block_avx2_fma`]), so its intrinsics compile as AVX2 without the whole build targeting it.
+trait Lanes {
+    /// The eight-lane part of [`fir_accumulate`]; returns how many outputs it computed.
+    fn fir_columns(taps: &[f32], src: &[f32], out: &mut [f32]) -> usize;
+    /// `c · x + acc` as the lanes compute it (fused with FMA), so the tail agrees exactly with the lanes.
+    fn multiply_add(c: f32, x: f32, acc: f32) -> f32;
+    /// Dot product of one phase's taps with a window of [`TAPS_PER_PHASE`] samples.
+    fn dot(a: &[f32], b: &[f32]) -> f32;
+}
+
 /// `out[k] += Σ_j taps[j] · src[k + j]` for every k, eight outputs at a time: one coefficient broadcast
 /// against eight neighbouring inputs per multiply-add. Each output adds its products in tap order, the same
 /// in the tail, so the result does not depend on which outputs fall in the tail. `src` holds
 /// `out.len() + taps.len() - 1` samples.
 #[inline(always)]
-fn fir_accumulate(taps: &[f32], src: &[f32], out: &mut [f32]) {
-    let columns = fir_columns(taps, src, out);
+fn fir_accumulate<L: Lanes>(taps: &[f32], src: &[f32], out: &mut [f32]) {
+    let columns = L::fir_columns(taps, src, out);
     for (i, o) in out[columns..].iter_mut().enumerate() {
         let mut acc = *o;
         for (c, x) in taps.iter().zip(&src[columns + i..]) {
-            acc = multiply_add(*c, *x, acc);
+            acc = L::multiply_add(*c, *x, acc);
         }
         *o = acc;
     }
 }
 
-/// The eight-lane part of [`fir_accumulate`] with AVX2 FMA; returns how many outputs it computed.
-#[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
-#[inline(always)]
-fn fir_columns(taps: &[f32], src: &[f32], out: &mut [f32]) -> usize {
+/// AVX2 with fused multiply-adds. Only ever used by [`Filter::filter_block_avx2_fma`], which runs only on a
+/// CPU with AVX2 and FMA: that is what makes its calls into the `#[target_feature]` kernels sound.
+#[cfg(target_arch = "x86_64")]
+struct Avx2Fma;
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for Avx2Fma {
+    #[inline(always)]
+    fn fir_columns(taps: &[f32], src: &[f32], out: &mut [f32]) -> usize {
+        // SAFETY: the CPU has AVX2 and FMA (see Avx2Fma).
+        unsafe { fir_columns_avx2_fma(taps, src, out) }
+    }
+
+    /// One rounding, as `_mm256_fmadd_ps` (a single instruction: FMA is enabled where this is inlined).
+    #[inline(always)]
+    fn multiply_add(c: f32, x: f32, acc: f32) -> f32 {
+        c.mul_add(x, acc)
+    }
+
+    #[inline(always)]
+    fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let (Ok(a), Ok(b)) = (<&[f32; TAPS_PER_PHASE]>::try_from(a), <&[f32; TAPS_PER_PHASE]>::try_from(b)) else {
+            return 0.0;
+        };
+        // SAFETY: the CPU has AVX2 and FMA (see Avx2Fma).
+        unsafe { dot_avx2_fma(a, b) }
+    }
+}
+
+/// [`Lanes::fir_columns`] with AVX2 FMA.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn fir_columns_avx2_fma(taps: &[f32], src: &[f32], out: &mut [f32]) -> usize {
     use std::arch::x86_64::*;
     let columns = out.len() / 8 * 8;
     if taps.is_empty() || src.len() < columns + taps.len() - 1 {
         return 0;
     }
-    // SAFETY: for k < columns (a multiple of 8) and j < taps.len(), src[k + j .. k + j + 8] lies within
-    // src (its length is at least columns + taps.len() - 1 + ... checked above: the highest index read is
-    // columns - 8 + taps.len() - 1 + 7 = columns + taps.len() - 2), and out[k .. k + 8] within out; AVX2 and
-    // FMA exist because this is compiled only with them enabled.
-    unsafe {
-        let (src, dst) = (src.as_ptr(), out.as_mut_ptr());
-        // Four columns at a time: a multiply-add waits ~4 cycles for the previous one on its accumulator, so
-        // one column alone would run at a quarter of the FMA units' rate.
-        let quads = columns / 32 * 32;
-        for k in (0..quads).step_by(32) {
-            let mut acc = [0; 4].map(|_| _mm256_setzero_ps());
+    let (src, dst) = (src.as_ptr(), out.as_mut_ptr());
+    // Four columns at a time: a multiply-add waits ~4 cycles for the previous one on its accumulator, so one
+    // column alone would run at a quarter of the FMA units' rate.
+    let quads = columns / 32 * 32;
+    // SAFETY (the loads and stores): for k < columns (a multiple of 8) and j < taps.len(),
+    // src[k + j .. k + j + 8] lies within src (its length is at least columns + taps.len() - 1, checked
+    // above: the highest index read is columns - 8 + taps.len() - 1 + 7 = columns + taps.len() - 2), and
+    // out[k .. k + 8] within out.
+    for k in (0..quads).step_by(32) {
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for (i, a) in acc.iter_mut().enumerate() {
+            *a = unsafe { _mm256_loadu_ps(dst.add(k + 8 * i)) };
+        }
+        for (j, c) in taps.iter().enumerate() {
+            let c = _mm256_set1_ps(*c);
             for (i, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_loadu_ps(dst.add(k + 8 * i));
+                *a = _mm256_fmadd_ps(c, unsafe { _mm256_loadu_ps(src.add(k + 8 * i + j)) }, *a);
             }
+        }
+        for (i, a) in acc.iter().enumerate() {
+            unsafe { _mm256_storeu_ps(dst.add(k + 8 * i), *a) };
+        }
+    }
+    for k in (quads..columns).step_by(8) {
+        let mut acc = unsafe { _mm256_loadu_ps(dst.add(k)) };
+        for (j, c) in taps.iter().enumerate() {
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(*c), unsafe { _mm256_loadu_ps(src.add(k + j)) }, acc);
+        }
+        unsafe { _mm256_storeu_ps(dst.add(k), acc) };
+    }
+    columns
+}
+
+/// [`Lanes::dot`] with AVX2 FMA: four 8-lane steps and one horizontal sum (LLVM's auto-vectoriser only
+/// managed 2-lane loads here).
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn dot_avx2_fma(a: &[f32; TAPS_PER_PHASE], b: &[f32; TAPS_PER_PHASE]) -> f32 {
+    use std::arch::x86_64::*;
+    // SAFETY: both arrays hold TAPS_PER_PHASE (32) floats, so every 8-float unaligned load is in bounds.
+    let (a0, b0) = unsafe { (_mm256_loadu_ps(a.as_ptr()), _mm256_loadu_ps(b.as_ptr())) };
+    let (a1, b1) = unsafe { (_mm256_loadu_ps(a.as_ptr().add(8)), _mm256_loadu_ps(b.as_ptr().add(8))) };
+    let (a2, b2) = unsafe { (_mm256_loadu_ps(a.as_ptr().add(16)), _mm256_loadu_ps(b.as_ptr().add(16))) };
+    let (a3, b3) = unsafe { (_mm256_loadu_ps(a.as_ptr().add(24)), _mm256_loadu_ps(b.as_ptr().add(24))) };
+    let even = _mm256_fmadd_ps(a2, b2, _mm256_mul_ps(a0, b0));
+    let odd = _mm256_fmadd_ps(a3, b3, _mm256_mul_ps(a1, b1));
+    let sum = _mm256_add_ps(even, odd);
+    let quad = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+    let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
+    _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps(pair, pair, 1)))
+}
+
+/// Portable code: the compiler vectorises the lane loops for whatever the build targets.
+struct Portable;
+
+impl Lanes for Portable {
+    #[inline(always)]
+    fn fir_columns(taps: &[f32], src: &[f32], out: &mut [f32]) -> usize {
+        const LANES: usize = 8;
+        let columns = out.len() / LANES * LANES;
+        for (chunk, k) in out[..columns].chunks_exact_mut(LANES).zip((0..).step_by(LANES)) {
+            let mut acc = [0f32; LANES];
+            acc.copy_from_slice(chunk);
             for (j, c) in taps.iter().enumerate() {
-                let c = _mm256_set1_ps(*c);
-                for (i, a) in acc.iter_mut().enumerate() {
-                    *a = _mm256_fmadd_ps(c, _mm256_loadu_ps(src.add(k + 8 * i + j)), *a);
+                for lane in 0..LANES {
+                    acc[lane] = Self::multiply_add(*c, src[k + j + lane], acc[lane]);
                 }
             }
-            for (i, a) in acc.iter().enumerate() {
-                _mm256_storeu_ps(dst.add(k + 8 * i), *a);
+            chunk.copy_from_slice(&acc);
+        }
+        columns
+    }
+
+    /// Unfused: without FMA hardware `f32::mul_add` is a library call per sample.
+    #[inline(always)]
+    fn multiply_add(c: f32, x: f32, acc: f32) -> f32 {
+        c * x + acc
+    }
+
+    /// Eight independent accumulators.
+    #[inline(always)]
+    fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0f32; 8];
+        for (ca, cb) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+            for i in 0..8 {
+                acc[i] += ca[i] * cb[i];
             }
         }
-        for k in (quads..columns).step_by(8) {
-            let mut acc = _mm256_loadu_ps(dst.add(k));
-            for (j, c) in taps.iter().enumerate() {
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(*c), _mm256_loadu_ps(src.add(k + j)), acc);
-            }
-            _mm256_storeu_ps(dst.add(k), acc);
-        }
+        acc.iter().sum()
     }
-    columns
-}
-
-/// The eight-lane part of [`fir_accumulate`], portable (the compiler vectorises the lane loop).
-#[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
-#[inline(always)]
-fn fir_columns(taps: &[f32], src: &[f32], out: &mut [f32]) -> usize {
-    const LANES: usize = 8;
-    let columns = out.len() / LANES * LANES;
-    for (chunk, k) in out[..columns].chunks_exact_mut(LANES).zip((0..).step_by(LANES)) {
-        let mut acc = [0f32; LANES];
-        acc.copy_from_slice(chunk);
-        for (j, c) in taps.iter().enumerate() {
-            for lane in 0..LANES {
-                acc[lane] = multiply_add(*c, src[k + j + lane], acc[lane]);
-            }
-        }
-        chunk.copy_from_slice(&acc);
-    }
-    columns
-}
-
-/// `c · x + acc`, fused where the CPU has FMA (one rounding), so the vector and tail paths agree exactly.
-#[cfg(target_feature = "fma")]
-#[inline(always)]
-fn multiply_add(c: f32, x: f32, acc: f32) -> f32 {
-    c.mul_add(x, acc)
-}
-
-#[cfg(not(target_feature = "fma"))]
-#[inline(always)]
-fn multiply_add(c: f32, x: f32, acc: f32) -> f32 {
-    c * x + acc
-}
-
-/// Dot product of one phase's taps with a window, with AVX2 fused multiply-adds: four 8-lane steps and one
-/// horizontal sum (LLVM's auto-vectoriser only managed 2-lane loads here).
-#[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    use std::arch::x86_64::*;
-    let (Ok(a), Ok(b)) = (<&[f32; TAPS_PER_PHASE]>::try_from(a), <&[f32; TAPS_PER_PHASE]>::try_from(b)) else {
-        return 0.0;
-    };
-    // SAFETY: both arrays hold TAPS_PER_PHASE (32) floats, so every 8-float unaligned load is in bounds; the
-    // instructions exist because this is compiled only with AVX2 and FMA enabled.
-    unsafe {
-        let load = |x: &[f32; TAPS_PER_PHASE], at: usize| _mm256_loadu_ps(x.as_ptr().add(at));
-        let mut even = _mm256_mul_ps(load(a, 0), load(b, 0));
-        let mut odd = _mm256_mul_ps(load(a, 8), load(b, 8));
-        even = _mm256_fmadd_ps(load(a, 16), load(b, 16), even);
-        odd = _mm256_fmadd_ps(load(a, 24), load(b, 24), odd);
-        let sum = _mm256_add_ps(even, odd);
-        let quad = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-        let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
-        _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps(pair, pair, 1)))
-    }
-}
-
-/// Dot product of one phase's taps with a window (portable: eight independent accumulators).
-#[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    for (ca, cb) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
-        for i in 0..8 {
-            acc[i] += ca[i] * cb[i];
-        }
-    }
-    acc.iter().sum()
 }
 
 /// Root-mean-square level of a frame, 0.0–1.0 of full scale.
@@ -601,6 +718,33 @@ mod tests {
                 for (a, b) in out_fast[..n].iter().zip(&out_walk[..n]) {
                     assert!(a.abs_diff(*b) <= 1, "{from} → {to}: {a} vs {b}");
                 }
+            }
+        }
+    }
+
+    /// The AVX2 kernels (when this CPU has them) and the portable ones agree to the rounding of the last bit,
+    /// in every kernel: columns up and down, the output walk.
+    #[test]
+    fn avx2_and_portable_kernels_agree() {
+        let mut input = tone(440.0, 48000.0, 3000);
+        input.extend(tone(3100.0, 48000.0, 3000));
+        for walk_only in [false, true] {
+            for (from, to) in [(8000, 16000), (16000, 8000), (16000, 24000), (24000, 16000), (48000, 8000)] {
+                let (mut fast, mut portable) = (Resampler::new(from, to), Resampler::new(from, to));
+                (fast.walk_only, portable.walk_only, portable.portable_only) = (walk_only, walk_only, true);
+                let mut out_fast = vec![0i16; fast.max_output(333)];
+                let mut out_portable = out_fast.clone();
+                let (mut heard, mut total) = (0, 0);
+                for chunk in input.chunks(333) {
+                    let n = fast.process(chunk, &mut out_fast);
+                    assert_eq!(n, portable.process(chunk, &mut out_portable), "{from} → {to}");
+                    total += n;
+                    for (a, b) in out_fast[..n].iter().zip(&out_portable[..n]) {
+                        assert!(a.abs_diff(*b) <= 1, "{from} → {to}: {a} vs {b}");
+                        heard += usize::from(*a != 0);
+                    }
+                }
+                assert!(heard * 10 > total * 9, "{from} → {to}: the tones came through ({heard} of {total})");
             }
         }
     }

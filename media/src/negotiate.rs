@@ -1,6 +1,12 @@
 //! SDP offer/answer for audio (RFC 3264): pick the codec by our preference among those offered, keep
 //! telephone-event when offered, answer the direction, key SRTP by SDES (RFC 4568) as the [`SrtpPolicy`]
-//! allows, and describe the result as a [`MediaPlan`].
+//! allows, keep the offer's profile (RTP/AVP, RTP/AVPF, RTP/SAVP, RTP/SAVPF) and its `m=` lines, and
+//! describe the result as a [`MediaPlan`].
+//!
+//! The feedback profiles (RFC 4585) differ from the plain ones only in RTCP: feedback messages may arrive
+//! (they are read and skipped, as any RTCP packet we do not use) and the regular report interval may be
+//! shorter. We send none and keep our regular reports, which RFC 4585 §3.5.1 allows, and answer no
+//! `a=rtcp-fb` line, which tells the peer to send none either (§4.2).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -87,16 +93,39 @@ pub struct MediaPlan {
     pub direction: Direction,
     /// Packet time, ms.
     pub ptime: u32,
-    /// SRTP keys (RTP/SAVP); None for plain RTP.
+    /// SRTP keys (RTP/SAVP, RTP/SAVPF); None for plain RTP.
     pub srtp: Option<SrtpKeys>,
+    /// The stream's profile has RTCP feedback (RTP/AVPF, RTP/SAVPF; RFC 4585): our SDP says so too, as an
+    /// answer must keep the offer's profile (RFC 3264 §6).
+    pub feedback: bool,
+}
+
+impl MediaPlan {
+    /// The `m=` line's profile: SRTP or not by [`MediaPlan::srtp`], with feedback or not by
+    /// [`MediaPlan::feedback`].
+    pub fn profile(&self) -> RtpProfile {
+        match (self.srtp.is_some(), self.feedback) {
+            (false, false) => RtpProfile::Avp,
+            (false, true) => RtpProfile::Avpf,
+            (true, false) => RtpProfile::Savp,
+            (true, true) => RtpProfile::Savpf,
+        }
+    }
 }
 
 /// Why an offer cannot be accepted; each maps to `488 Not Acceptable Here`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NegotiationError {
     /// The offer has no audio stream we can carry.
-    #[error("offer has no audio stream over RTP/AVP or RTP/SAVP")]
+    #[error("offer has no audio stream over RTP/AVP, RTP/AVPF, RTP/SAVP or RTP/SAVPF")]
     NoAudio,
+    /// The audio is keyed by DTLS (`UDP/TLS/RTP/SAVPF`, or `a=fingerprint` without `a=crypto`): WebRTC's
+    /// keying, which SIP calls here do not speak.
+    #[error("DTLS-SRTP (a=fingerprint, UDP/TLS/RTP/SAVPF) is not supported on SIP calls: offer SDES keys (a=crypto) over RTP/SAVP or RTP/SAVPF")]
+    DtlsSrtp,
+    /// The offer allows RTCP only on the RTP port (`a=rtcp-mux-only`, RFC 8858); ours is on its own port.
+    #[error("a=rtcp-mux-only: RTCP multiplexed on the RTP port is not supported; RTCP goes to its own port")]
+    RtcpMuxOnly,
     /// `srtp = "required"` and the audio is plain RTP/AVP.
     #[error("SRTP is required: offer RTP/SAVP with a=crypto (SDES)")]
     SrtpRequired,
@@ -133,18 +162,28 @@ pub fn negotiate_with(
     current: Option<&SrtpKeys>,
 ) -> Result<MediaPlan, NegotiationError> {
     let audio = audio_for(offer, policy)?;
+    if audio.other_attributes.iter().any(|a| a == "rtcp-mux-only") {
+        return Err(NegotiationError::RtcpMuxOnly);
+    }
     let mut plan = plan_for(offer, audio, preference)?;
     if audio.rtp_profile().is_some_and(RtpProfile::is_secure) {
         let offered: Vec<CryptoAttribute> = audio.crypto().collect();
-        let chosen =
-            choose_crypto(&offered).ok_or_else(|| NegotiationError::NoUsableCrypto(describe_unusable_crypto(audio)))?;
+        let chosen = choose_crypto(&offered).ok_or_else(|| {
+            // Keys by DTLS only (a fingerprint, no a=crypto line at all): say that, not "no a=crypto".
+            let has = |prefix: &str| audio.other_attributes.iter().any(|a| a.starts_with(prefix));
+            if !has("crypto:") && has("fingerprint:") {
+                NegotiationError::DtlsSrtp
+            } else {
+                NegotiationError::NoUsableCrypto(describe_unusable_crypto(audio))
+            }
+        })?;
         plan.srtp = Some(answer_keys(chosen, current));
     }
     Ok(plan)
 }
 
-/// The audio section `policy` lets us answer: with SRTP allowed, the first RTP/SAVP one, else the first
-/// RTP/AVP one.
+/// The audio section `policy` lets us answer: with SRTP allowed, the first RTP/SAVP or RTP/SAVPF one, else
+/// the first RTP/AVP or RTP/AVPF one.
 fn audio_for(offer: &SessionDescription, policy: SrtpPolicy) -> Result<&MediaDescription, NegotiationError> {
     let mut streams = offer
         .media
@@ -153,15 +192,28 @@ fn audio_for(offer: &SessionDescription, policy: SrtpPolicy) -> Result<&MediaDes
         .filter_map(|m| m.rtp_profile().map(|profile| (m, profile.is_secure())));
     let secure = streams.clone().find(|(_, secure)| *secure).map(|(m, _)| m);
     let plain = streams.find(|(_, secure)| !*secure).map(|(m, _)| m);
-    match policy {
-        SrtpPolicy::Off => {
-            plain.ok_or(if secure.is_some() { NegotiationError::SrtpOff } else { NegotiationError::NoAudio })
+    // Nothing to answer: say so precisely when the audio was WebRTC's DTLS-keyed profile.
+    let none = || {
+        let dtls = offer.media.iter().any(|m| m.media == "audio" && m.port != 0 && is_dtls_profile(&m.protocol));
+        if dtls {
+            NegotiationError::DtlsSrtp
+        } else {
+            NegotiationError::NoAudio
         }
-        SrtpPolicy::Offer => secure.or(plain).ok_or(NegotiationError::NoAudio),
+    };
+    match policy {
+        SrtpPolicy::Off => plain.ok_or_else(|| if secure.is_some() { NegotiationError::SrtpOff } else { none() }),
+        SrtpPolicy::Offer => secure.or(plain).ok_or_else(none),
         SrtpPolicy::Required => {
-            secure.ok_or(if plain.is_some() { NegotiationError::SrtpRequired } else { NegotiationError::NoAudio })
+            secure.ok_or_else(|| if plain.is_some() { NegotiationError::SrtpRequired } else { none() })
         }
     }
+}
+
+/// `UDP/TLS/RTP/SAVP[F]` and `TCP/DTLS/RTP/SAVPF` (RFC 5764, RFC 7850): media keyed by DTLS.
+fn is_dtls_profile(protocol: &str) -> bool {
+    let protocol = protocol.to_ascii_uppercase();
+    protocol.contains("TLS/RTP/SAVP")
 }
 
 /// Our answer's keys for the offered line `chosen` (see [`negotiate_with`]).
@@ -201,6 +253,7 @@ fn plan_for(
         direction: sdp.direction_for(audio).answer(),
         ptime: DEFAULT_PTIME_MS,
         srtp: None,
+        feedback: matches!(audio.rtp_profile(), Some(RtpProfile::Avpf | RtpProfile::Savpf)),
     })
 }
 
@@ -213,8 +266,53 @@ fn describe_formats(audio: &MediaDescription) -> String {
         .join(", ")
 }
 
-/// Our SDP for `plan`, with RTP on `local_ip:local_port`. `session_version` must grow with each new offer or
-/// answer in the dialog (RFC 3264 §8).
+/// Our answer to `offer` for `plan` (from [`negotiate_with`] on that offer): [`answer_sdp`]'s audio section in
+/// the place of the offer's section we took, and every other `m=` line of the offer rejected (port 0, its
+/// media, profile and formats), so the answer has the offer's `m=` lines in the offer's order (RFC 3264 §6):
+/// video, a second audio stream, the plain twin of an SRTP stream.
+pub fn answer_offer_sdp(
+    offer: &SessionDescription,
+    plan: &MediaPlan,
+    local_ip: IpAddr,
+    local_port: u16,
+    session_id: u64,
+    session_version: u64,
+) -> SessionDescription {
+    let mut answer = answer_sdp(plan, local_ip, local_port, session_id, session_version);
+    let Some(ours) = answer.media.pop() else { return answer };
+    // The section negotiate_with took: the first live audio one of the plan's profile (it takes the first
+    // secure, else the first plain one, so no earlier live audio section has that profile).
+    let profile = plan.profile();
+    let taken = offer.media.iter().position(|m| m.media == "audio" && m.port != 0 && m.rtp_profile() == Some(profile));
+    let mut ours = Some(ours);
+    for (index, offered) in offer.media.iter().enumerate() {
+        match ours.take_if(|_| taken == Some(index)) {
+            Some(section) => answer.media.push(section),
+            None => answer.media.push(MediaDescription {
+                media: offered.media.clone(),
+                port: 0,
+                protocol: offered.protocol.clone(),
+                formats: offered.formats.clone(),
+                connection: None,
+                rtpmaps: Vec::new(),
+                fmtps: Vec::new(),
+                direction: None,
+                ptime: None,
+                rtcp_port: None,
+                other_attributes: Vec::new(),
+            }),
+        }
+    }
+    // An offer that does not hold the plan's section (not the offer it was negotiated from): ours alone.
+    if let Some(section) = ours {
+        answer.media = vec![section];
+    }
+    answer
+}
+
+/// Our SDP for `plan` (its audio section alone), with RTP on `local_ip:local_port`. `session_version` must
+/// grow with each new offer or answer in the dialog (RFC 3264 §8). An answer to an offer with several `m=`
+/// lines is [`answer_offer_sdp`].
 pub fn answer_sdp(
     plan: &MediaPlan,
     local_ip: IpAddr,
@@ -244,6 +342,9 @@ pub fn answer_sdp(
     );
     if let Some(keys) = &plan.srtp {
         secure(&mut sdp, std::slice::from_ref(&keys.local));
+    }
+    for media in &mut sdp.media {
+        media.protocol = plan.profile().as_str().to_string();
     }
     sdp
 }
@@ -388,6 +489,8 @@ pub fn accept_answer_with(
     let mut plan = plan_for(answer, audio, &first_ours)?;
     // The answer's direction is theirs; ours is its mirror.
     plan.direction = answer.direction_for(audio).answer();
+    // Our offers are RTP/AVP or RTP/SAVP: the stream is what we offered, whatever profile the answer names.
+    plan.feedback = false;
     let secure = audio.rtp_profile().is_some_and(RtpProfile::is_secure);
     let answered: Vec<CryptoAttribute> = audio.crypto().collect();
     if our_crypto.is_empty() {
@@ -558,6 +661,147 @@ mod tests {
         let gcm = savp_offer(&format!("a=crypto:9 AEAD_AES_256_GCM inline:{gcm_key}\r\n"));
         let new = negotiate_with(&gcm, &PREFS, SrtpPolicy::Required, Some(&keys)).unwrap().srtp.unwrap();
         assert_eq!((new.local.suite, new.local.key_salt.len()), (SrtpSuite::AeadAes256Gcm, 44));
+    }
+
+    /// A Linphone-style offer: SDES-keyed SRTP with RTCP feedback (RTP/SAVPF), `a=rtcp-fb` and `a=rtcp-mux`.
+    fn savpf_offer(m_line: &str, extra: &str) -> SessionDescription {
+        offer(
+            m_line,
+            &format!(
+                "a=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\na=rtcp-fb:* trr-int 1000\r\n\
+                 a=rtcp-fb:* ccm tmmbr\r\na=rtcp-mux\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}\r\n{extra}"
+            ),
+        )
+    }
+
+    fn text_of(sdp: &SessionDescription) -> String {
+        String::from_utf8(sdp.to_bytes()).unwrap()
+    }
+
+    /// RTP/SAVPF and RTP/AVPF offers are answered in their own profile (an answer in RTP/SAVP is refused by
+    /// strict stacks), with our keys, no `a=rtcp-fb` (we send no feedback, so the peer sends none) and no
+    /// `a=rtcp-mux` (RTCP stays on its own port, which the offerer then uses: RFC 5761 §5.1.1).
+    #[test]
+    fn feedback_profiles_are_answered_in_kind() {
+        let o = savpf_offer("m=audio 7078 RTP/SAVPF 96 0 8 101", "");
+        for policy in [SrtpPolicy::Offer, SrtpPolicy::Required] {
+            let plan = negotiate_with(&o, &PREFS, policy, None).unwrap();
+            assert!(plan.feedback && plan.srtp.is_some(), "{policy:?}");
+            assert_eq!(plan.profile(), RtpProfile::Savpf);
+            assert_eq!((plan.codec, plan.payload_type, plan.dtmf_payload_type), (CodecKind::Opus, 96, Some(101)));
+            let text = text_of(&answer_offer_sdp(&o, &plan, "127.0.0.1".parse().unwrap(), 10000, 1, 1));
+            assert!(text.contains("m=audio 10000 RTP/SAVPF 96 101\r\n"), "{text}");
+            assert_eq!(text.matches("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:").count(), 1, "{text}");
+            assert!(!text.contains("rtcp-fb") && !text.contains("rtcp-mux"), "{text}");
+            assert!(text.contains("a=rtcp:10001\r\n"), "{text}");
+            // The answer reads back as the same profile and keys, as the peer will read it.
+            let back = SessionDescription::parse(text.as_bytes()).unwrap();
+            let audio = back.audio().unwrap();
+            assert_eq!(audio.rtp_profile(), Some(RtpProfile::Savpf));
+            assert_eq!(audio.crypto().collect::<Vec<_>>(), [plan.srtp.clone().unwrap().local]);
+        }
+        assert_eq!(negotiate_with(&o, &PREFS, SrtpPolicy::Off, None), Err(NegotiationError::SrtpOff));
+
+        let avpf = offer("m=audio 7078 RTP/AVPF 0 101", "a=rtpmap:101 telephone-event/8000\r\na=rtcp-fb:* nack\r\n");
+        for policy in [SrtpPolicy::Off, SrtpPolicy::Offer] {
+            let plan = negotiate_with(&avpf, &PREFS, policy, None).unwrap();
+            assert_eq!((plan.profile(), plan.srtp.is_none()), (RtpProfile::Avpf, true));
+            let text = text_of(&answer_offer_sdp(&avpf, &plan, "127.0.0.1".parse().unwrap(), 10000, 1, 1));
+            assert!(text.contains("m=audio 10000 RTP/AVPF 0 101\r\n") && !text.contains("crypto"), "{text}");
+            // A session refresh without an offer: our offer of the call's stream keeps its profile.
+            let text = text_of(&answer_sdp(&plan, "127.0.0.1".parse().unwrap(), 10000, 1, 2));
+            assert!(text.contains("RTP/AVPF"), "{text}");
+        }
+        assert_eq!(negotiate_with(&avpf, &PREFS, SrtpPolicy::Required, None), Err(NegotiationError::SrtpRequired));
+        assert_eq!(NegotiationError::SrtpRequired.to_string(), "SRTP is required: offer RTP/SAVP with a=crypto (SDES)");
+        assert_eq!(
+            (RtpProfile::Avp, RtpProfile::Savp),
+            (negotiate(&offer("m=audio 1 RTP/AVP 0", ""), &PREFS).unwrap().profile(), {
+                let plain =
+                    offer("m=audio 1 RTP/SAVP 0", &format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"));
+                negotiate_with(&plain, &PREFS, SrtpPolicy::Offer, None).unwrap().profile()
+            })
+        );
+    }
+
+    /// What we cannot answer is refused with the reason: DTLS keying (WebRTC's), RTCP on the RTP port only.
+    #[test]
+    fn dtls_keying_and_rtcp_mux_only_are_refused_precisely() {
+        let fingerprint = "a=fingerprint:sha-256 AB:CD:EF\r\na=setup:actpass\r\n";
+        let webrtc = offer("m=audio 9 UDP/TLS/RTP/SAVPF 111 0", &format!("a=rtpmap:111 opus/48000/2\r\n{fingerprint}"));
+        for policy in [SrtpPolicy::Off, SrtpPolicy::Offer, SrtpPolicy::Required] {
+            assert_eq!(negotiate_with(&webrtc, &PREFS, policy, None), Err(NegotiationError::DtlsSrtp), "{policy:?}");
+        }
+        assert!(NegotiationError::DtlsSrtp
+            .to_string()
+            .starts_with("DTLS-SRTP (a=fingerprint, UDP/TLS/RTP/SAVPF) is not supported"));
+        // RTP/SAVPF keyed by DTLS only (a fingerprint, no a=crypto).
+        let dtls_only = offer("m=audio 9 RTP/SAVPF 0", fingerprint);
+        assert_eq!(negotiate_with(&dtls_only, &PREFS, SrtpPolicy::Offer, None), Err(NegotiationError::DtlsSrtp));
+        // A fingerprint beside an unusable a=crypto: the a=crypto line is what to fix.
+        let both =
+            offer("m=audio 9 RTP/SAVPF 0", &format!("{fingerprint}a=crypto:1 F8_128_HMAC_SHA1_80 inline:{KEY_80}\r\n"));
+        assert_eq!(
+            negotiate_with(&both, &PREFS, SrtpPolicy::Offer, None),
+            Err(NegotiationError::NoUsableCrypto("tag 1 F8_128_HMAC_SHA1_80: unknown suite".into()))
+        );
+        // Without any a=crypto or fingerprint the old reason stands.
+        assert_eq!(
+            negotiate_with(&offer("m=audio 9 RTP/SAVPF 0", ""), &PREFS, SrtpPolicy::Offer, None),
+            Err(NegotiationError::NoUsableCrypto("no a=crypto line (SDES keys are required for RTP/SAVP)".into()))
+        );
+        let mux_only = savpf_offer("m=audio 7078 RTP/SAVPF 0", "a=rtcp-mux-only\r\n");
+        assert_eq!(negotiate_with(&mux_only, &PREFS, SrtpPolicy::Offer, None), Err(NegotiationError::RtcpMuxOnly));
+        assert_eq!(
+            negotiate(&offer("m=audio 4000 RTP/AVP 0", ""), &PREFS).map(|p| p.feedback),
+            Ok(false),
+            "a plain offer stays plain"
+        );
+    }
+
+    /// The answer has the offer's m= lines in its order: the one we took answered, the others rejected with
+    /// port 0 and their media, profile and formats (RFC 3264 §6).
+    #[test]
+    fn the_answer_keeps_every_m_line_of_the_offer() {
+        let crypto = format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}\r\n");
+        // Audio and video, both SRTP with feedback (a video phone): the video is refused.
+        let o = offer(
+            "m=audio 7078 RTP/SAVPF 0 101",
+            &format!("a=rtpmap:101 telephone-event/8000\r\n{crypto}m=video 9078 RTP/SAVPF 96 97\r\na=rtpmap:96 VP8/90000\r\n{crypto}"),
+        );
+        let plan = negotiate_with(&o, &PREFS, SrtpPolicy::Offer, None).unwrap();
+        let answer = answer_offer_sdp(&o, &plan, "127.0.0.1".parse().unwrap(), 10000, 5, 6);
+        let text = text_of(&answer);
+        let m_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("m=")).collect();
+        assert_eq!(m_lines, ["m=audio 10000 RTP/SAVPF 0 101", "m=video 0 RTP/SAVPF 96 97"], "{text}");
+        assert_eq!(text.matches("a=crypto:").count(), 1, "keys only for the stream we take: {text}");
+        assert!(text.contains("o=voicera 5 6 IN IP4 127.0.0.1"), "{text}");
+        // Best-effort SRTP as two audio lines, the plain twin second: `offer` takes SRTP and rejects the twin,
+        // `off` rejects the SRTP line and takes the twin.
+        let twins = offer("m=audio 7078 RTP/SAVP 0", &format!("{crypto}m=audio 7080 RTP/AVP 0\r\n"));
+        let expected = [
+            (SrtpPolicy::Offer, ["m=audio 10000 RTP/SAVP 0", "m=audio 0 RTP/AVP 0"]),
+            (SrtpPolicy::Off, ["m=audio 0 RTP/SAVP 0", "m=audio 10000 RTP/AVP 0"]),
+        ];
+        for (policy, m_lines) in expected {
+            let plan = negotiate_with(&twins, &PREFS, policy, None).unwrap();
+            assert_eq!(plan.remote_rtp.port(), if policy == SrtpPolicy::Off { 7080 } else { 7078 });
+            let text = text_of(&answer_offer_sdp(&twins, &plan, "127.0.0.1".parse().unwrap(), 10000, 1, 1));
+            assert_eq!(text.lines().filter(|l| l.starts_with("m=")).collect::<Vec<_>>(), m_lines, "{policy:?}: {text}");
+        }
+        // A section the offer had already disabled stays disabled before the one we take.
+        let disabled = offer("m=audio 0 RTP/AVP 0", "m=audio 7080 RTP/AVP 8\r\n");
+        let plan = negotiate(&disabled, &PREFS).unwrap();
+        let text = text_of(&answer_offer_sdp(&disabled, &plan, "127.0.0.1".parse().unwrap(), 10000, 1, 1));
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("m=")).collect::<Vec<_>>(),
+            ["m=audio 0 RTP/AVP 0", "m=audio 10000 RTP/AVP 8"],
+            "{text}"
+        );
+        // Given an offer the plan does not come from, the answer is the plan's section alone.
+        let other = offer("m=video 4000 RTP/AVP 96", "");
+        let text = text_of(&answer_offer_sdp(&other, &plan, "127.0.0.1".parse().unwrap(), 10000, 1, 1));
+        assert_eq!(text.lines().filter(|l| l.starts_with("m=")).collect::<Vec<_>>(), ["m=audio 10000 RTP/AVP 8"]);
     }
 
     /// Our SRTP offer and each kind of answer to it, under each policy that offers.

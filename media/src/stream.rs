@@ -540,6 +540,7 @@ mod tests {
             direction: Direction::SendRecv,
             ptime: 20,
             srtp: None,
+            feedback: false,
         };
         RtpStream::new(plan, JitterConfig::default()).unwrap()
     }

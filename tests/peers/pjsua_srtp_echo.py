@@ -4,7 +4,11 @@ SIP over TLS, plays speech into the call, records what comes back and checks tha
 pjsua_echo.py does). pjsua encrypts what it sends and drops what does not authenticate, so a good echo means
 SRTP worked both ways. Prints the SRTP suite of the server's answer (from the SDP pjsua received).
 
-Usage: pjsua_srtp_echo.py SIP_URI WORKDIR [--tls] [--seconds 6]
+--avpf makes pjsua offer RTCP feedback (RFC 4585: RTP/SAVPF, with `a=rtcp-fb:* nack`), as WebRTC-minded SIP
+phones do; pjsua refuses an answer in another profile, so the call must be answered in RTP/SAVPF. --plain
+turns SRTP off (RTP/AVP, or RTP/AVPF with --avpf).
+
+Usage: pjsua_srtp_echo.py SIP_URI WORKDIR [--tls] [--avpf] [--plain] [--seconds 6]
 Exit 0 when the echo matches.
 """
 import argparse
@@ -20,7 +24,7 @@ from pjsua_echo import make_speech
 from softphone import _Call
 
 
-def call_and_record(uri, play_path, record_path, seconds, tls, log_path):
+def call_and_record(uri, play_path, record_path, seconds, tls, log_path, avpf=False, plain=False):
     ep = pj.Endpoint()
     ep.libCreate()
     cfg = pj.EpConfig()
@@ -48,7 +52,13 @@ def call_and_record(uri, play_path, record_path, seconds, tls, log_path):
     acc = pj.Account()
     acfg = pj.AccountConfig()
     acfg.idUri = "sip:pjsua@127.0.0.1"
-    acfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
+    acfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_DISABLED if plain else pj.PJMEDIA_SRTP_MANDATORY
+    if avpf:
+        acfg.mediaConfig.rtcpFbConfig.dontUseAvpf = False
+        nack = pj.RtcpFbCap()
+        nack.codecId = "*"
+        nack.type = pj.PJMEDIA_RTCP_FB_NACK
+        acfg.mediaConfig.rtcpFbConfig.caps.append(nack)
     # SDES over plain UDP signalling too (the keys travel in the clear there: a test, not a deployment).
     acfg.mediaConfig.srtpSecureSignaling = 0
     acc.create(acfg)
@@ -87,6 +97,8 @@ def main():
     parser.add_argument("uri")
     parser.add_argument("workdir")
     parser.add_argument("--tls", action="store_true")
+    parser.add_argument("--avpf", action="store_true")
+    parser.add_argument("--plain", action="store_true")
     parser.add_argument("--seconds", type=float, default=6.0)
     args = parser.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
@@ -94,15 +106,19 @@ def main():
     record = os.path.join(args.workdir, "echo-srtp.wav")
     make_speech(play)
     confirmed, suites, profiles = call_and_record(
-        args.uri, play, record, args.seconds, args.tls, os.path.join(args.workdir, "pjsua.log"))
+        args.uri, play, record, args.seconds, args.tls, os.path.join(args.workdir, "pjsua.log"),
+        avpf=args.avpf, plain=args.plain)
     print("answer profile:", " ".join(profiles), "suites:", " ".join(suites))
     if not confirmed:
         print("FAIL: call was never confirmed")
         return 1
-    if profiles != ["RTP/SAVP"] or len(suites) != 1:
-        print("FAIL: the answer is not RTP/SAVP with one a=crypto line")
+    profile = ("RTP/AVP" if args.plain else "RTP/SAVP") + ("F" if args.avpf else "")
+    if profiles != [profile] or len(suites) != (0 if args.plain else 1):
+        keys = "no a=crypto line" if args.plain else "one a=crypto line"
+        print("FAIL: the answer is not %s with %s" % (profile, keys))
         return 1
-    return compare(play, record, "PCMU/8000 over SRTP " + suites[0], max_round_trip_ms=600)
+    what = "PCMU/8000 over %s" % profile + ("" if args.plain else " " + suites[0])
+    return compare(play, record, what, max_round_trip_ms=600)
 
 
 if __name__ == "__main__":

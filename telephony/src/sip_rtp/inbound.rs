@@ -18,7 +18,7 @@ use voicera_conversation::engine::Conversation;
 use voicera_conversation::live::CallParties;
 use voicera_conversation::routing::Destination;
 use voicera_media::metrics::CallResult;
-use voicera_media::negotiate::{answer_sdp, negotiate_with, SrtpPolicy};
+use voicera_media::negotiate::{answer_offer_sdp, answer_sdp, negotiate_with, SrtpPolicy};
 use voicera_media::stream::RtpStream;
 
 impl Service {
@@ -176,7 +176,7 @@ impl Service {
         };
         let local_ip = self.local_ip_toward(peer.addr.ip());
         let session_id = rand::random::<u32>() as u64;
-        let answer = answer_sdp(&plan, local_ip, lease.port(), session_id, 1);
+        let answer = answer_offer_sdp(&offer, &plan, local_ip, lease.port(), session_id, 1);
         let local_tag = random_token();
         let mut recording = None;
         let caller = request.headers.get("From").and_then(NameAddr::parse).map(|f| f.uri).unwrap_or_default();
@@ -360,11 +360,14 @@ impl Service {
         if let Some(timer) = call.session_expires.as_mut() {
             timer.refresh(requested_session_interval(&request).ok().flatten(), self.now);
         }
+        let mut re_offer = None;
         if !request.body.is_empty() {
             // An SRTP call stays SRTP: a re-offer in the clear is refused, whatever `[sip] srtp` says.
             let srtp = if call.plan.srtp.is_some() { SrtpPolicy::Required } else { srtp };
             let plan = SessionDescription::parse(&request.body).map_err(|e| e.to_string()).and_then(|offer| {
-                negotiate_with(&offer, &codecs, srtp, call.plan.srtp.as_ref()).map_err(|e| e.to_string())
+                let plan = negotiate_with(&offer, &codecs, srtp, call.plan.srtp.as_ref()).map_err(|e| e.to_string());
+                re_offer = Some(offer);
+                plan
             });
             match plan {
                 Ok(plan) => {
@@ -389,8 +392,14 @@ impl Service {
             response.headers.push("Require", "timer");
         }
         response.headers.push("Content-Type", "application/sdp");
-        response.body =
-            answer_sdp(&call.plan, call.local_ip, call.rtp_port, call.session_id, call.session_version).to_bytes();
+        // An answer to the re-offer keeps its m= lines; without one, our SDP is an offer of the call's stream.
+        let sdp = match &re_offer {
+            Some(offer) => {
+                answer_offer_sdp(offer, &call.plan, call.local_ip, call.rtp_port, call.session_id, call.session_version)
+            }
+            None => answer_sdp(&call.plan, call.local_ip, call.rtp_port, call.session_id, call.session_version),
+        };
+        response.body = sdp.to_bytes();
         self.endpoint.respond(&key, response, now);
     }
 }

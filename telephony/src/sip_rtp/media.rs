@@ -858,6 +858,7 @@ mod tests {
             direction: voicera_sip::sdp::Direction::SendRecv,
             ptime: 20,
             srtp: None,
+            feedback: false,
         };
         CallSetup {
             key: key.into(),

@@ -727,6 +727,7 @@ impl Service {
             direction: voicera_sip::sdp::Direction::Inactive,
             ptime: 20,
             srtp: None,
+            feedback: false,
         };
         let key = CallKey::from(&dialog.id);
         self.calls.insert(
