@@ -472,3 +472,46 @@ fn cached_turns_answer_exactly_as_a_cold_prefill() {
     assert!(stats.bytes > 0 && stats.bytes <= tokens * 64 * 1024, "{} bytes for ~{tokens} tokens", stats.bytes);
     assert_eq!(cold.conversation_cache_stats().entries, 0, "a zero budget keeps nothing");
 }
+
+/// 16 kHz speech of `parts` said by espeak-ng with `pause_s` of silence between them, 0.3 s before and
+/// 0.6 s after (an utterance as the stream hands it over: pre-roll, speech, the VAD's stop time).
+fn spoken_with_pauses(parts: &[&str], pause_s: f32) -> Vec<f32> {
+    let silence = |s: f32| vec![0.0f32; (s * 16000.0) as usize];
+    let mut pcm = silence(0.3);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            pcm.extend(silence(pause_s));
+        }
+        let speech = espeak::synthesize(part, "en-us", 165).unwrap();
+        let speech = to_16k(&speech.iter().map(|&x| x as f32 / 32768.0).collect::<Vec<_>>(), espeak::ESPEAK_RATE);
+        let loud = |x: &&f32| x.abs() > 0.015;
+        let first = speech.iter().position(|x| loud(&x)).unwrap_or(0);
+        let last = speech.iter().rposition(|x| loud(&x)).unwrap_or(speech.len());
+        pcm.extend_from_slice(&speech[first..=last]);
+    }
+    pcm.extend(silence(0.6));
+    pcm
+}
+
+#[test]
+#[ignore = "experiment"]
+fn tail_experiment() {
+    let cases: &[&[&str]] = &[
+        &["How many days are in a week?", "And how many in a month?"],
+        &["I would like to book a table", "for two people tomorrow evening"],
+        &["Please tell me the opening hours", "of the library on Sunday"],
+        &["My name is John.", "I am calling about my order."],
+        &["Yes.", "I want to change my address."],
+        &["Hello.", "Can you hear me?"],
+        &["Okay, thanks.", "What about the weekend?"],
+        &["I see.", "And when does it close?"],
+    ];
+    for parts in cases {
+        for pause in [0.4f32, 0.6, 0.8, 1.0] {
+            let pcm = spoken_with_pauses(parts, pause);
+            let plain = whisper().transcribe(&pcm, "en").unwrap();
+            let whole = voicera_models_local::whisper::complete_tail(whisper(), &pcm, "en", plain.clone());
+            eprintln!("{pause}: {parts:?} -> {plain:?} => {whole:?}");
+        }
+    }
+}
