@@ -246,11 +246,11 @@ fn demo_agent_over_webrtc_in_chromium_stops_when_talked_over_and_answers_the_int
         "return window.bargeIn.step === 'done' && window.bargeIn.step",
     );
     let seen = browser.run(
-        "const s = window.bargeIn; return {error: s.error, agent: s.agent, caller: s.caller, \
+        "const s = window.bargeIn; return {failure: s.error, agent: s.agent, caller: s.caller, \
          transcript: window.voiceraCall ? window.voiceraCall.transcript : null}",
         serde_json::json!([]),
     );
-    assert!(seen["error"].is_null(), "the page's caller failed ({step}): {}", seen["error"]);
+    assert!(seen["failure"].is_null(), "the page's caller failed ({step}): {}", seen["failure"]);
     browser.run("window.voiceraCall.hangUp()", serde_json::json!([]));
     let levels = |side: &str| -> Vec<f64> {
         seen[side].as_array().expect("levels").iter().map(|l| l.as_f64().unwrap_or(0.0)).collect()
@@ -268,7 +268,10 @@ fn demo_agent_over_webrtc_in_chromium_stops_when_talked_over_and_answers_the_int
             .map(|i| i as f64 * frame)
             .collect()
     };
-    assert!(!voiced_at(onset - 0.3, onset).is_empty(), "the agent was not speaking when the caller started at {onset:.2} s");
+    assert!(
+        !voiced_at(onset - 0.3, onset).is_empty(),
+        "the agent was not speaking when the caller started at {onset:.2} s"
+    );
     let stop = voiced_at(onset, said_end).last().map_or(onset, |t| t + frame);
     let stop_ms = (stop - onset) * 1000.0;
     println!("WebRTC (Chromium, Opus) barge-in stop at the caller: {stop_ms:.0} ms");

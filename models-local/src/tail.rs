@@ -85,9 +85,10 @@ pub(crate) fn join(text: &str, tail: &str) -> Option<String> {
         return None;
     }
     // The text may end with the tail's first words (it stopped inside the tail): keep them once.
-    let overlap =
-        (1..=words.len().min(tail_words.len())).rev().find(|&k| tail_words[..k].iter().map(|(_, n)| n).eq(&words[words.len() - k..]))
-            .unwrap_or(0);
+    let overlap = (1..=words.len().min(tail_words.len()))
+        .rev()
+        .find(|&k| tail_words[..k].iter().map(|(_, n)| n).eq(&words[words.len() - k..]))
+        .unwrap_or(0);
     let rest: Vec<&str> = tail_words[overlap..].iter().map(|(w, _)| *w).collect();
     if rest.is_empty() {
         return None;

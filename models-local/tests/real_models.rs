@@ -12,7 +12,7 @@ use voicera_media::codec::g711::{linear_to_ulaw, ulaw_to_linear};
 use voicera_media::dsp::Resampler;
 use voicera_models::{ChatMessage, LanguageModel, LlmEvent, Role, SpeechToText, Transcript};
 use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
-use voicera_models_local::whisper::{to_16k, Transcribe, WhisperModel, WhisperStt};
+use voicera_models_local::whisper::{complete_tail, to_16k, Transcribe, WhisperModel, WhisperStt};
 use voicera_models_local::whisper_cpp::WhisperCpp;
 use voicera_models_local::{cache, espeak, wav, InferencePool, ModelCache};
 
@@ -486,32 +486,30 @@ fn spoken_with_pauses(parts: &[&str], pause_s: f32) -> Vec<f32> {
         let speech = to_16k(&speech.iter().map(|&x| x as f32 / 32768.0).collect::<Vec<_>>(), espeak::ESPEAK_RATE);
         let loud = |x: &&f32| x.abs() > 0.015;
         let first = speech.iter().position(|x| loud(&x)).unwrap_or(0);
-        let last = speech.iter().rposition(|x| loud(&x)).unwrap_or(speech.len());
+        let last = speech.iter().rposition(|x| loud(&x)).unwrap_or(speech.len().saturating_sub(1));
         pcm.extend_from_slice(&speech[first..=last]);
     }
     pcm.extend(silence(0.6));
     pcm
 }
 
+/// Whisper tiny sometimes ends a transcript at a pause inside an utterance. Given such a text (here: the
+/// transcript of the words before the pause alone), the final is completed by decoding the audio again from
+/// the pause; a text that already covers the whole utterance is left as it is.
 #[test]
-#[ignore = "experiment"]
-fn tail_experiment() {
-    let cases: &[&[&str]] = &[
-        &["How many days are in a week?", "And how many in a month?"],
-        &["I would like to book a table", "for two people tomorrow evening"],
-        &["Please tell me the opening hours", "of the library on Sunday"],
-        &["My name is John.", "I am calling about my order."],
-        &["Yes.", "I want to change my address."],
-        &["Hello.", "Can you hear me?"],
-        &["Okay, thanks.", "What about the weekend?"],
-        &["I see.", "And when does it close?"],
-    ];
-    for parts in cases {
-        for pause in [0.4f32, 0.6, 0.8, 1.0] {
-            let pcm = spoken_with_pauses(parts, pause);
-            let plain = whisper().transcribe(&pcm, "en").unwrap();
-            let whole = voicera_models_local::whisper::complete_tail(whisper(), &pcm, "en", plain.clone());
-            eprintln!("{pause}: {parts:?} -> {plain:?} => {whole:?}");
-        }
+#[ignore = "heavy: real Whisper weights"]
+fn a_final_that_stopped_at_a_pause_is_completed_from_the_pause() {
+    let parts = ["How many days are in a week?", "And how many in a month?"];
+    let whole = spoken_with_pauses(&parts, 0.6);
+    let stopped = whisper().transcribe(&spoken_with_pauses(&parts[..1], 0.0), "en").unwrap();
+    assert!(stopped.to_lowercase().contains("week") && !stopped.to_lowercase().contains("month"), "{stopped:?}");
+    let completed = complete_tail(whisper(), &whole, "en", stopped.clone());
+    eprintln!("stopped at the pause: {stopped:?}; completed: {completed:?}");
+    assert!(completed.starts_with(stopped.trim()), "{completed:?}");
+    assert!(completed.to_lowercase().contains("month"), "{completed:?}");
+    let full = whisper().transcribe(&whole, "en").unwrap();
+    eprintln!("the whole utterance at once: {full:?}");
+    if full.to_lowercase().contains("month") {
+        assert_eq!(complete_tail(whisper(), &whole, "en", full.clone()), full);
     }
 }
