@@ -17,10 +17,10 @@ const VOICED_RMS: f32 = 330.0 / 32768.0;
 const MIN_PAUSE_FRAMES: usize = 15;
 /// Voiced speech after a pause worth decoding again: 300 ms.
 const MIN_TAIL_VOICED_FRAMES: usize = 15;
-/// Characters of transcript (letters, spaces, punctuation) per second of speech at a brisk pace (read
-/// English is 12–17): a text shorter than this rate gives for the audio up to the middle of the tail
+/// Characters of transcript (letters, spaces, punctuation) per second of speech at a fast pace (read
+/// English is 12–17, espeak-ng at 165 words a minute about 20): a text shorter than this rate gives for the audio up to the middle of the tail
 /// after a pause is taken to have stopped at the pause.
-const CHARS_PER_SECOND: f32 = 16.0;
+const CHARS_PER_SECOND: f32 = 20.0;
 /// Audio kept before the tail's first voiced frame when decoding it: 200 ms (Whisper clips a word
 /// started cold).
 const TAIL_PRE_ROLL: usize = 3200;
@@ -136,11 +136,11 @@ mod tests {
     fn a_text_that_stops_at_the_pause_is_decoded_again_from_there() {
         // 0.3 s lead-in, 1.6 s of speech, a 0.5 s pause, 1.4 s of speech, 0.6 s of trailing silence.
         let pcm = audio(&[(false, 0.3), (true, 1.6), (false, 0.5), (true, 1.4), (false, 0.6)]);
-        // 28 characters: ~1.75 s of speech, the first part only.
+        // 28 characters: ~1.4 s of speech, the first part only.
         let start = lost_tail(&pcm, "How many days are in a week?").expect("the tail is lost");
         // The pause ends at 2.4 s; decoding starts 200 ms before.
         assert_eq!(start, 38400 - 3200);
-        // The whole of it (53 characters, ~3.3 s) covers the audio.
+        // The whole of it (53 characters, ~2.7 s) covers the audio.
         assert_eq!(lost_tail(&pcm, "How many days are in a week? And how many in a month?"), None);
     }
 
@@ -160,8 +160,8 @@ mod tests {
     fn with_several_pauses_the_one_where_the_text_stops_is_chosen() {
         // Speech 0.3–1.3, pause, 1.8–2.8, pause, 3.3–4.3 s.
         let pcm = audio(&[(false, 0.3), (true, 1.0), (false, 0.5), (true, 1.0), (false, 0.5), (true, 1.0)]);
-        // ~2 s of text (32 characters): stops at the second pause (ends 3.3 s).
-        let start = lost_tail(&pcm, "One two three four five six sev.").expect("the tail is lost");
+        // ~2 s of text (40 characters): stops at the second pause (ends 3.3 s).
+        let start = lost_tail(&pcm, "One two three four five six seven eight.").expect("the tail is lost");
         assert_eq!(start, 165 * 320 - 3200);
         // ~1 s of text: the first pause (ends 1.8 s).
         let start = lost_tail(&pcm, "One two three..").expect("the tail is lost");
