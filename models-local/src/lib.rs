@@ -2,7 +2,8 @@
 //!
 //! - [`whisper`]: Whisper speech-to-text, streaming partials and finals over any [`whisper::Transcribe`]
 //!   backend: candle (with our cached decoder) or [`whisper_cpp`] (whisper.cpp, fed by the [`ggml`] writer);
-//!   transcriptions of all calls go through one queue per model (`stt_queue`), which batches and drops stale work;
+//!   transcriptions of all calls go through one queue per model (`stt_queue`), which batches and drops stale work,
+//!   and completes finals that stopped at a pause (`tail`);
 //! - AI4Bharat models from an operator's directory: IndicWhisper (a Hugging Face Whisper, through [`whisper`]),
 //!   [`indic_conformer`] (ONNX, CTC and RNNT) and [`parler`] (Indic Parler-TTS);
 //! - [`smollm`]: GGUF chat models (SmolLM2, Qwen2.5) on our [`decoder`], streamed token by token, each
@@ -34,6 +35,7 @@ pub mod prefix_cache;
 pub mod silero;
 pub mod smollm;
 mod stt_queue;
+mod tail;
 pub mod wav;
 pub mod whisper;
 #[cfg(feature = "whisper-cpp")]

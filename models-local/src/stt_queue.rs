@@ -9,7 +9,8 @@
 //! when the caller has moved on. Requests of ended calls are skipped.
 //!
 //! A final's drain runs at [`Priority::Final`] and a partial's at [`Priority::Partial`], and every drain takes
-//! the oldest final first: under load a final never waits behind interim transcripts.
+//! the oldest final first: under load a final never waits behind interim transcripts. A final whose text
+//! stops at a pause well before its audio does is completed from that pause (`crate::tail`).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::pool::{InferencePool, PoolFull, Priority};
-use crate::whisper::Transcribe;
+use crate::whisper::{complete_tail, Transcribe};
 use crate::Error;
 
 /// Utterances whose lengths differ by more than this factor are not batched (padding would cost more than
@@ -124,7 +125,12 @@ impl TranscriptionQueue {
         drop(utterances);
         let mut results = results.into_iter();
         for request in batch {
-            let result = results.next().unwrap_or_else(|| Err(Error::Format("a batch result is missing".into())));
+            let mut result = results.next().unwrap_or_else(|| Err(Error::Format("a batch result is missing".into())));
+            if request.is_final {
+                // A final may have stopped at a pause inside the utterance: its tail is decoded again here, on
+                // the same worker, before the caller's turn is handed over.
+                result = result.map(|text| complete_tail(self.model.as_ref(), &request.pcm, &request.language, text));
+            }
             (request.reply)(result);
         }
     }

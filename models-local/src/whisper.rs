@@ -79,6 +79,26 @@ impl Transcribe for WhisperModel {
     }
 }
 
+/// A final transcript of `pcm` completed when Whisper stopped at a pause before the speech did: the audio
+/// from that pause is decoded again and its words joined on (`tail`). `text` is returned unchanged when it
+/// covers the audio, when the second decode fails or when it adds nothing.
+pub fn complete_tail(model: &dyn Transcribe, pcm: &[f32], language: &str, text: String) -> String {
+    let Some(start) = crate::tail::lost_tail(pcm, &text) else { return text };
+    match model.transcribe(&pcm[start..], language) {
+        Ok(tail) => match crate::tail::join(&text, &tail) {
+            Some(whole) => {
+                tracing::debug!(from_ms = start / 16, "whisper: the words after a pause decoded again");
+                whole
+            }
+            None => text,
+        },
+        Err(e) => {
+            tracing::debug!(error = %e, "whisper: decoding the tail again failed");
+            text
+        }
+    }
+}
+
 /// Which engine runs Whisper. Both load the same cached model; whisper.cpp writes its ggml form beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WhisperBackend {
