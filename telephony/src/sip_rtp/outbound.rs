@@ -21,9 +21,9 @@ use super::{CallEntry, Service, ALLOW, SUPPORTED};
 use voicera_conversation::agent::{render_template, CallContext};
 use voicera_conversation::amd::{AmdEvent, AmdGate, MachineAction};
 use voicera_conversation::engine::Conversation;
+use voicera_conversation::journal::WallClock;
 use voicera_conversation::live::CallParties;
 use voicera_media::amd::AmdParams;
-use voicera_conversation::journal::WallClock;
 use voicera_media::negotiate::{accept_answer_with, offer_crypto, offer_sdp, secure_offer_sdp, SrtpPolicy};
 use voicera_media::ports::PortLease;
 use voicera_media::stream::{RtpStream, ENGINE_RATE};
@@ -603,9 +603,7 @@ impl Service {
         };
         let amd = amd.map(|request| {
             let message = match &agent {
-                Some(agent) => {
-                    render_template(&request.message, agent, &context, context.started_at_ms / 1000)
-                }
+                Some(agent) => render_template(&request.message, agent, &context, context.started_at_ms / 1000),
                 None => String::new(),
             };
             let gate = AmdGate::new(ENGINE_RATE, request.on_machine, AmdParams::default());
