@@ -19,6 +19,10 @@ pub(crate) struct ServerArgs {
     /// The server's base URL.
     #[arg(long, env = "VOICERA_URL", default_value = "http://127.0.0.1:8080")]
     pub(crate) url: String,
+    /// Send the credentials over plain `http://` to a host other than this machine (they cross the network
+    /// readable by anyone on the path); without it such a URL is refused.
+    #[arg(long, env = "VOICERA_INSECURE")]
+    pub(crate) insecure: bool,
 }
 
 /// The API's refusal of a request: its HTTP status, `detail` and the `field` it names.
@@ -43,6 +47,13 @@ pub(crate) struct ApiClient {
 impl ApiClient {
     /// Connects with `VOICERA_API_KEY`, or logs the owner in.
     pub(crate) fn connect(server: &ServerArgs) -> Result<ApiClient> {
+        if !server.insecure && !cleartext_is_safe(&server.url) {
+            bail!(
+                "{} is plain http to another machine: the API key or password would cross the network in clear \
+                 text; use https://, or --insecure (VOICERA_INSECURE=true) if the path is private",
+                server.url
+            );
+        }
         let base = format!("{}/api/v1", server.url.trim_end_matches('/'));
         let http: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(120)))
@@ -97,6 +108,17 @@ impl ApiClient {
     pub(crate) fn send_json(&self, method: &str, path: &str, body: &Value) -> Result<Value> {
         self.send(method, path, Some(("application/json", body.to_string().into_bytes())))
     }
+}
+
+/// Whether credentials may go to `url`: over TLS anywhere, in clear text only to this machine (loopback).
+fn cleartext_is_safe(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else { return true };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _port)| host),
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// An id from the command line as one URL path segment: ids are letters, digits, `-` and `_` (what the server
@@ -191,5 +213,16 @@ mod tests {
         std::fs::write(&json_file, "{\"agent_type\": \"x\"}").unwrap();
         assert_eq!(body_file(&json_file).unwrap()["agent_type"], "x");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn credentials_go_in_clear_text_only_to_this_machine() {
+        for url in ["http://127.0.0.1:8080", "http://localhost:8080/", "http://[::1]:8080", "http://127.0.0.2"] {
+            assert!(cleartext_is_safe(url), "{url}");
+        }
+        assert!(cleartext_is_safe("https://voice.example.com"));
+        for url in ["http://voice.example.com", "http://10.0.0.5:8080", "http://[2001:db8::1]:80/api"] {
+            assert!(!cleartext_is_safe(url), "{url}");
+        }
     }
 }

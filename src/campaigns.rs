@@ -506,7 +506,13 @@ async fn claim(runner: &CampaignRunner, org_id: &str, store_id: &str, now: i64) 
         let disposition = doc.disposition.as_deref().unwrap_or("failed(unknown)").parse()?;
         return Ok(Claimed::DoneElsewhere(disposition));
     }
-    // Listed after the upload (or since the last attempt): skipped, never dialled.
+    let claimed = match doc.claim(&runner.node_id, now, LEASE_TTL_MS) {
+        Ok(claimed) => claimed,
+        Err(voicera_dialer::DialerError::Leased { expires_at, .. }) => return Ok(Claimed::NotNow(expires_at)),
+        Err(_) => return Ok(Claimed::NotNow(doc.next_attempt_at.max(now + 1000))),
+    };
+    // Listed after the upload (or since the last attempt): skipped, never dialled. Checked once the lease is
+    // ours to take, so a contact another node is calling right now keeps that node's outcome.
     if voicera_api::routes::dnc::is_listed(&runner.store, org_id, &doc.contact_number).await? {
         let mut next = doc.clone();
         next.status = ContactStatus::Done;
@@ -520,11 +526,6 @@ async fn claim(runner: &CampaignRunner, org_id: &str, store_id: &str, now: i64) 
         emit_contact_finished(runner, &record, &next).await;
         return Ok(Claimed::DoneElsewhere(Disposition::DncSkipped));
     }
-    let claimed = match doc.claim(&runner.node_id, now, LEASE_TTL_MS) {
-        Ok(claimed) => claimed,
-        Err(voicera_dialer::DialerError::Leased { expires_at, .. }) => return Ok(Claimed::NotNow(expires_at)),
-        Err(_) => return Ok(Claimed::NotNow(doc.next_attempt_at.max(now + 1000))),
-    };
     if write_contact(&runner.store, &record, &claimed, doc.version).await? {
         Ok(Claimed::Yes(claimed.dynamic_fields.into_iter().collect()))
     } else {

@@ -334,6 +334,11 @@ impl CallCore {
             }
             (GateStep::StartAgent, CallService::Echo) | (GateStep::Hold, _) => {}
         }
+        // What the agent says first after the verdict is the live view's first words, as a greeting is for
+        // calls that were not held.
+        if let (Some(entry), Some(said)) = (&self.live, said.as_deref().filter(|s| !s.trim().is_empty())) {
+            entry.call().said("agent", 0, said, false, self.clock.unix_ms(now));
+        }
         if let Some(journal) = self.journal.as_mut() {
             journal.set_amd(record);
             if let Some(said) = &said {
@@ -757,6 +762,13 @@ mod tests {
         assert!(decided.decided_after_ms <= 2300, "{decided:?}");
         assert_eq!(core.take_amd_event(), Some(AmdEvent::MessageLeft));
         assert_eq!(core.take_amd_event(), None);
+        // The live view shows the message as the agent's first words (nothing was said before the verdict).
+        let shown = LiveCalls::node()
+            .list()
+            .into_iter()
+            .filter(|c| c.info().call_id == "call-amd")
+            .any(|c| c.transcript().iter().any(|t| t.role == "agent" && t.content == "Please call us back today."));
+        assert!(shown, "the message is in the live transcript");
         let finished = core.finish(&Collect::default(), &EndReason::AgentHangUp(reason), t0 + Duration::from_secs(9));
         finished.expect("a record").store();
         let record = sink.stored.lock().unwrap().pop().unwrap();

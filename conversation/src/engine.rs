@@ -997,6 +997,11 @@ impl Conversation {
             if !more {
                 if let Some(error) = failure {
                     notes.push(ConversationNote::ModelFailed { stage: ModelStage::Tts, error });
+                    if self.message_only {
+                        // The machine did not record the whole message: the call ends as a machine reached,
+                        // not as a message left (the record and the dialer must not count it as delivered).
+                        self.hang_up_after_audio = Some(HangUpReason::AnsweringMachine);
+                    }
                 }
                 self.utterances.pop_front();
             } else if self.scratch.is_empty() {
@@ -1142,6 +1147,39 @@ mod tests {
         empty.leave_message(" ");
         let notes = run(&mut empty, &mut Speaker::default(), 0..3, |_| false);
         assert_eq!(hang_up_tick(&notes), Some((0, HangUpReason::AnsweringMachine)));
+    }
+
+    #[test]
+    fn a_voicemail_whose_voice_fails_is_not_counted_as_left() {
+        use voicera_models::{FailureKind, TextToSpeech};
+        /// A voice whose provider fails every clause before any audio.
+        struct Broken;
+        impl TextToSpeech for Broken {
+            fn speak(&self, _text: &str) -> Box<dyn TtsStream> {
+                struct Stream(ModelError);
+                impl TtsStream for Stream {
+                    fn sample_rate(&self) -> u32 {
+                        16_000
+                    }
+                    fn poll_audio(&mut self, _out: &mut Vec<i16>) -> bool {
+                        false
+                    }
+                    fn failure(&self) -> Option<&ModelError> {
+                        Some(&self.0)
+                    }
+                }
+                Box::new(Stream(ModelError::new(FailureKind::Engine, "HTTP 500")))
+            }
+        }
+        let mut agent = Agent::bench(false);
+        agent.tts = Arc::new(Broken);
+        let mut conv = Conversation::new(Arc::new(agent));
+        let mut speaker = Speaker::default();
+        conv.leave_message("Please call us back today.");
+        let notes = run(&mut conv, &mut speaker, 0..20, |_| true);
+        assert_eq!(speaker.played, 0);
+        assert!(notes.iter().any(|(_, n)| matches!(n, ConversationNote::ModelFailed { .. })), "{notes:?}");
+        assert_eq!(hang_up_tick(&notes).map(|(_, reason)| reason), Some(HangUpReason::AnsweringMachine));
     }
 
     #[test]

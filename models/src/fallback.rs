@@ -324,6 +324,14 @@ fn probe_result<M: ?Sized>(links: &[Link<M>], index: usize, now: Instant, result
             tracing::info!(link = %link.name, "the provider answers its probe again: its breaker closes");
             link.breaker().on_success();
         }
+        Err(error) if error.kind == FailureKind::Rejected => {
+            // The probe's request itself is refused (a key scoped to one API, a proxy without that route): it
+            // can never tell that the provider is back, so callers half-open this breaker again, as unprobed.
+            tracing::warn!(link = %link.name, %error, "the provider refuses its probe; callers half-open its breaker");
+            let mut breaker = link.breaker();
+            breaker.probed = false;
+            breaker.on_error(now, error);
+        }
         Err(error) => {
             tracing::info!(link = %link.name, %error, "the provider still fails its probe: its breaker stays open");
             link.breaker().on_error(now, error);
@@ -334,8 +342,11 @@ fn probe_result<M: ?Sized>(links: &[Link<M>], index: usize, now: Instant, result
 fn probe_round<M: ?Sized>(links: &[Link<M>], clock: &dyn Clock) -> usize {
     let due = probes_due(links, clock.now());
     for &index in &due {
+        // A panicking probe is a failed probe: the prober thread must outlive it, or the breaker would wait for
+        // a probe that never comes.
         let result = match &links[index].probe {
-            Some(probe) => probe(),
+            Some(probe) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| probe()))
+                .unwrap_or_else(|_| Err(ModelError::new(FailureKind::Engine, "the provider's probe panicked"))),
             None => Ok(()),
         };
         probe_result(links, index, clock.now(), &result);
@@ -907,5 +918,42 @@ mod tests {
         let events = drain(&mut *llm.reply(&history(), &[]), &clock, 10);
         assert_eq!(text(&events), "back.");
         assert!(switches(&events).is_empty());
+    }
+
+    #[test]
+    fn a_refused_or_panicking_probe_never_leaves_a_link_shut_for_good() {
+        let clock = VirtualClock::new();
+        let failing = || Scripted::new((0..3).map(|_| vec![failed(FailureKind::Engine)]).collect());
+        let backup = || Scripted::new((0..8).map(|_| [tokens(&["ok."]), vec![done()]].concat()).collect());
+        // A key that may not list voices: its probe is refused, so callers half-open the breaker again.
+        let refused: Probe = Arc::new(|| Err(ModelError::new(FailureKind::Rejected, "HTTP 403")));
+        let links = vec![
+            Link::new("scoped", failing() as Arc<dyn LanguageModel>, BreakerPolicy::default()).with_probe(refused),
+            Link::new("backup", backup() as Arc<dyn LanguageModel>, BreakerPolicy::default()),
+        ];
+        let llm = FallbackLlm::new(links, ChainBudget::default(), clock.clone());
+        for _ in 0..3 {
+            assert_eq!(text(&drain(&mut *llm.reply(&history(), &[]), &clock, 10)), "ok.");
+        }
+        clock.advance(30_000);
+        assert_eq!(llm.probe_now(), 1);
+        assert!(!llm.links()[0].breaker().probed, "callers half-open it now");
+        clock.advance(60_000);
+        assert!(llm.links()[0].breaker().allow(clock.now()), "a caller after the hold is let through");
+        // A probe that panics counts as a failed probe, and the next round probes again.
+        let panicking: Probe = Arc::new(|| panic!("probe bug"));
+        let links = vec![
+            Link::new("buggy", failing() as Arc<dyn LanguageModel>, BreakerPolicy::default()).with_probe(panicking),
+            Link::new("backup", backup() as Arc<dyn LanguageModel>, BreakerPolicy::default()),
+        ];
+        let llm = FallbackLlm::new(links, ChainBudget::default(), clock.clone());
+        for _ in 0..3 {
+            assert_eq!(text(&drain(&mut *llm.reply(&history(), &[]), &clock, 10)), "ok.");
+        }
+        clock.advance(30_000);
+        assert_eq!(llm.probe_now(), 1);
+        assert!(matches!(llm.links()[0].breaker_state(), BreakerState::Open { .. }), "failed: open again");
+        clock.advance(60_000);
+        assert_eq!(llm.probe_now(), 1, "probed again after the next hold");
     }
 }

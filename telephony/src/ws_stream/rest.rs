@@ -33,7 +33,8 @@ pub enum RestError {
     Unreachable {
         /// The provider's name.
         provider: &'static str,
-        /// The request URL.
+        /// The API's origin (scheme, host and port): the path names the account, which is not for logs or
+        /// answers.
         url: String,
         /// The transport error.
         message: String,
@@ -51,6 +52,15 @@ pub enum RestError {
     /// The reply could not be read (the reply text, the provider's name).
     #[error("{provider}: unexpected reply: {0}", provider = .1)]
     Reply(String, &'static str),
+}
+
+/// `https://host:port` of `url`, without the path (which carries the account id).
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(slash) => &url[..after_scheme + slash],
+        None => url,
+    }
 }
 
 /// An account's API client.
@@ -155,8 +165,8 @@ impl ProviderRest {
         };
         let mut response = result.map_err(|e| RestError::Unreachable {
             provider: self.name(),
-            url: url.clone(),
-            message: e.to_string(),
+            url: origin(&url).to_string(),
+            message: e.to_string().replace(url.as_str(), origin(&url)),
         })?;
         let status = response.status().as_u16();
         let text = response.body_mut().with_config().limit(256 * 1024).read_to_string().unwrap_or_default();
@@ -539,9 +549,11 @@ mod tests {
             form[0],
             ("Twiml".into(), "<Response><Dial><Sip>sip:desk@pbx.example</Sip></Dial></Response>".into())
         );
-        // Nothing listening: a clear error naming the URL.
+        // Nothing listening: a clear error naming the API (its origin, not the account's path).
         let closed = ProviderRest::new(Provider::Plivo, Some("http://127.0.0.1:9"), "MA", "t");
         assert!(matches!(closed.hang_up("x"), Err(RestError::Unreachable { .. })));
+        let Err(error) = closed.hang_up("x") else { panic!("a closed port answered") };
+        assert!(!error.to_string().contains("/Account/"), "the account stays out of errors: {error}");
         assert!(matches!(
             ProviderRest::new(Provider::Exotel, None, "k", "t").transfer("x", "y", "z"),
             Err(RestError::Unsupported { .. })
