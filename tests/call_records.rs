@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::api::{owner_token, request, OWNER};
+use common::restarted::Restarted;
 use common::{assert_sipp_ok, free_port, http_get, repo_path, require_tool, sipp, Server};
 use serde_json::{json, Value};
 
@@ -293,53 +294,6 @@ fn a_call_ending_while_the_store_is_down_is_spooled_and_delivered_once_it_is_bac
     assert!(call["transcript_content"].as_str().is_some_and(|t| t.contains("assistant: ")), "{call}");
     assert_ne!(call["end_reason"], "node_restarted");
     server.wait_for("the store up again", Duration::from_secs(30), |s| health(s.http).1["checks"]["store"] == "up");
-}
-
-/// Starts `voicera serve` again on `dir` (its data dir kept) on new ports; killed on drop.
-struct Restarted {
-    child: Child,
-    http: SocketAddr,
-    log: PathBuf,
-}
-
-impl Restarted {
-    fn start(dir: &Path, env: &[(&str, &str)]) -> Restarted {
-        let (sip, http) = (free_port(), free_port());
-        let http = SocketAddr::from(([127, 0, 0, 1], http));
-        let log = dir.join("server-restarted.log");
-        let rtp = 40000 + (std::process::id() % 100) as u16 * 100;
-        let child = Command::new(env!("CARGO_BIN_EXE_voicera"))
-            .args(["serve", "--config", "voicera.toml", "--data-dir", "data"])
-            .args(["--sip", &format!("127.0.0.1:{sip}"), "--http", &http.to_string()])
-            .args(["--rtp-ports", &format!("{rtp}-{}", rtp + 99)])
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env("VOICERA_DEMO_AGENT", "0")
-            .envs(env.iter().copied())
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("spawn voicera");
-        let restarted = Restarted { child, http, log };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !matches!(http_get(http, "/health"), Some((200, _))) {
-            assert!(Instant::now() < deadline, "the restarted node is not healthy:\n{}", restarted.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        restarted
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Restarted {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

@@ -12,8 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::api::{owner_token, request, send, wait_agent_ready, OWNER};
+use common::carrier::Carrier;
 use common::hooks::{signature_ok, Receiver};
-use common::{free_port, repo_path, require_tool, Server};
+use common::{free_port, require_tool, Server};
 use serde_json::{json, Value};
 
 /// Webhooks to a loopback receiver, read from the queue every 200 ms.
@@ -45,93 +46,6 @@ fn configure_and_run(server: &Server, token: &str, batch: &str, settings: Value,
     assert_eq!(status, 200, "{answer}");
     let (status, answer) = json_request(server, "POST", &format!("/api/v1/batches/{batch}/run"), token, run);
     assert_eq!(status, 200, "{answer}");
-}
-
-/// The trunk's far end: sipp with tests/sipp/uas_campaign.xml on `port`, every message logged to `log`.
-struct Carrier {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Carrier {
-    fn start(server: &Server, port: u16) -> Carrier {
-        let dir = server.dir.join("carrier");
-        std::fs::create_dir_all(&dir).unwrap();
-        let log = dir.join("messages.log");
-        let child = Command::new("timeout")
-            .args(["300", "sipp", "-sf"])
-            .arg(repo_path("tests/sipp/uas_campaign.xml"))
-            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &free_port().to_string()])
-            .args(["-nostdin", "-trace_msg", "-message_file"])
-            .arg(&log)
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(300));
-        Carrier { child, log }
-    }
-
-    /// The calls sipp saw, in the order its log has them: (dialled user, final status it sent or 200) and the
-    /// most calls up at once. A call is up from its INVITE's arrival to its final failure response, or, when
-    /// answered, to the BYE's 200 (or a BYE from us).
-    fn calls(&self) -> (Vec<(String, u16)>, usize) {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let mut up: HashSet<String> = HashSet::new();
-        let mut calls: BTreeMap<String, (usize, String, u16)> = BTreeMap::new();
-        let mut most = 0;
-        for block in text.split("\n-----------------------------------------------") {
-            let received = block.contains("message received");
-            let sent = block.contains("message sent");
-            let Some(start) = block.lines().map(str::trim).find(|l| l.contains("SIP/2.0") && !l.starts_with("Via"))
-            else {
-                continue;
-            };
-            let header = |name: &str| {
-                block
-                    .lines()
-                    .find(|l| l.to_ascii_lowercase().starts_with(&format!("{}:", name.to_ascii_lowercase())))
-                    .map(|l| l.split_once(':').map(|x| x.1).unwrap_or_default().trim().to_string())
-                    .unwrap_or_default()
-            };
-            let call_id = header("Call-ID");
-            let cseq = header("CSeq");
-            if received && start.starts_with("INVITE ") {
-                if !calls.contains_key(&call_id) {
-                    let user =
-                        start.split(['@', ' ']).nth(1).unwrap_or_default().trim_start_matches("sip:").to_string();
-                    calls.insert(call_id.clone(), (calls.len(), user, 0));
-                    up.insert(call_id.clone());
-                }
-            } else if let Some(status) = start.strip_prefix("SIP/2.0 ").and_then(|s| s.get(..3)?.parse::<u16>().ok()) {
-                if sent && cseq.ends_with("INVITE") && status >= 200 {
-                    if let Some(call) = calls.get_mut(&call_id) {
-                        call.2 = status;
-                    }
-                    if status >= 300 {
-                        up.remove(&call_id);
-                    }
-                }
-                if received && cseq.ends_with("BYE") {
-                    up.remove(&call_id);
-                }
-            } else if received && start.starts_with("BYE ") {
-                up.remove(&call_id);
-            }
-            most = most.max(up.len());
-        }
-        let mut ordered: Vec<(usize, String, u16)> = calls.into_values().collect();
-        ordered.sort();
-        (ordered.into_iter().map(|(_, user, status)| (user, status)).collect(), most)
-    }
-}
-
-impl Drop for Carrier {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start(name: &str) -> (Server, u16) {
@@ -177,7 +91,7 @@ fn contacts_at(http: SocketAddr, token: &str, batch: &str) -> Vec<Value> {
 fn a_campaign_dials_through_the_trunk_with_dispositions_and_retries() {
     require_tool("sipp");
     let (server, trunk_port) = start("campaign-dispositions");
-    let carrier = Carrier::start(&server, trunk_port);
+    let carrier = Carrier::start(&server.dir, trunk_port);
     let token = owner_token(server.http);
     let csv = "contact_number,name\n\
                +1 555 100 0001,Asha\n\
@@ -343,7 +257,7 @@ fn a_campaign_dials_through_the_trunk_with_dispositions_and_retries() {
 fn never_more_than_the_live_call_limit_and_the_limit_is_reached() {
     require_tool("sipp");
     let (server, trunk_port) = start("campaign-concurrency");
-    let carrier = Carrier::start(&server, trunk_port);
+    let carrier = Carrier::start(&server.dir, trunk_port);
     let token = owner_token(server.http);
     let mut csv = String::from("contact_number;first name\n");
     for i in 0..50 {
@@ -445,7 +359,7 @@ fn bad_contact_lists_get_precise_errors_and_a_large_one_loads_fully() {
 fn a_restart_mid_campaign_resumes_without_dialling_anyone_twice() {
     require_tool("sipp");
     let (mut server, trunk_port) = start("campaign-restart");
-    let carrier = Carrier::start(&server, trunk_port);
+    let carrier = Carrier::start(&server.dir, trunk_port);
     let token = owner_token(server.http);
     let mut csv = String::from("contact_number\n");
     for i in 0..12 {
@@ -543,7 +457,7 @@ fn the_cli_runs_a_campaign_whose_greeting_names_each_contact() {
          interaction_mode = \"non_conversational\"\n"
     );
     let server = Server::start_env("campaign-cli", &config, false, &OWNER);
-    let carrier = Carrier::start(&server, trunk_port);
+    let carrier = Carrier::start(&server.dir, trunk_port);
     wait_agent_ready(&server, "notifier");
 
     // The second contact's name tries to speak as the system: it reaches the greeting cleaned, on one line.
@@ -663,7 +577,7 @@ fn the_cli_runs_a_campaign_whose_greeting_names_each_contact() {
 fn a_number_put_on_the_do_not_call_list_after_the_upload_is_never_dialled() {
     require_tool("sipp");
     let (server, trunk_port) = start("campaign-dnc");
-    let carrier = Carrier::start(&server, trunk_port);
+    let carrier = Carrier::start(&server.dir, trunk_port);
     let token = owner_token(server.http);
     let csv = b"contact_number\n+15551000001\n+15551000002\n+15551000003\n";
     let (status, uploaded) = upload(&server, &token, "dnc", csv);

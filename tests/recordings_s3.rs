@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::api::{owner_token, OWNER};
+use common::restarted::Restarted;
 use common::{assert_sipp_ok, http_get, require_tool, sipp, Server};
 use tokio::io::AsyncReadExt;
 use voicera_blob::{get_url, parse_blob_url, BlobStore, ByteRange, S3BlobStore, S3Config};
@@ -334,71 +335,6 @@ fn with_s3_down_the_call_completes_and_its_recording_and_transcript_arrive_once_
     server.wait_for("blobs up again", Duration::from_secs(10), |s| {
         json(http_get(s.http, "/health").unwrap().1.as_bytes())["checks"]["blobs"] == "up"
     });
-}
-
-/// A `voicera serve` started again on an existing test dir (its data dir, node id and SQLite store kept);
-/// killed on drop.
-struct Restarted {
-    child: Child,
-    http: std::net::SocketAddr,
-    log: std::path::PathBuf,
-}
-
-impl Restarted {
-    fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Restarted {
-        let http = std::net::SocketAddr::from(([127, 0, 0, 1], common::free_port()));
-        let sip = common::free_port();
-        let log = dir.join("server-restarted.log");
-        let rtp = 40000 + (std::process::id() % 100) as u16 * 100;
-        let child = Command::new(env!("CARGO_BIN_EXE_voicera"))
-            .args(["serve", "--config", "voicera.toml", "--data-dir", "data"])
-            .args(["--sip", &format!("127.0.0.1:{sip}"), "--http", &http.to_string()])
-            .args(["--rtp-ports", &format!("{rtp}-{}", rtp + 99)])
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env("VOICERA_DEMO_AGENT", "0")
-            .envs(env.iter().copied())
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("spawn voicera");
-        let restarted = Restarted { child, http, log };
-        restarted.wait_for("the restarted node to be healthy", Duration::from_secs(30), |r| {
-            matches!(http_get(r.http, "/health"), Some((200, _)))
-        });
-        restarted
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn metric(&self, name: &str) -> f64 {
-        let metrics = http_get(self.http, "/metrics").map(|(_, body)| body).unwrap_or_default();
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or_else(|| panic!("metric {name} missing"))
-    }
-
-    fn wait_for(&self, what: &str, timeout: Duration, check: impl Fn(&Restarted) -> bool) {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if check(self) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("timed out waiting for {what}; log:\n{}", self.log());
-    }
-}
-
-impl Drop for Restarted {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A sipp call of `pause_ms` to `bench` in the background (tests/sipp/call_for.xml); killed on drop.

@@ -1,6 +1,7 @@
 //! A campaign's far end: sipp playing tests/sipp/uas_campaign.xml (answers, 486 busy, or rings until cancelled,
 //! by the dialled number) on a trunk's registrar port, every message logged. Stopped on drop.
 
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -44,6 +45,59 @@ impl Carrier {
                 block.contains("message received") && block.lines().any(|l| l.trim().starts_with("INVITE "))
             })
             .count()
+    }
+
+    /// The calls sipp saw, in the order its log has them: (dialled user, final status it sent or 200) and the
+    /// most calls up at once. A call is up from its INVITE's arrival to its final failure response, or, when
+    /// answered, to the BYE's 200 (or a BYE from us).
+    pub(crate) fn calls(&self) -> (Vec<(String, u16)>, usize) {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut up: HashSet<String> = HashSet::new();
+        let mut calls: BTreeMap<String, (usize, String, u16)> = BTreeMap::new();
+        let mut most = 0;
+        for block in text.split("\n-----------------------------------------------") {
+            let received = block.contains("message received");
+            let sent = block.contains("message sent");
+            let Some(start) = block.lines().map(str::trim).find(|l| l.contains("SIP/2.0") && !l.starts_with("Via"))
+            else {
+                continue;
+            };
+            let header = |name: &str| {
+                block
+                    .lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with(&format!("{}:", name.to_ascii_lowercase())))
+                    .map(|l| l.split_once(':').map(|x| x.1).unwrap_or_default().trim().to_string())
+                    .unwrap_or_default()
+            };
+            let call_id = header("Call-ID");
+            let cseq = header("CSeq");
+            if received && start.starts_with("INVITE ") {
+                if !calls.contains_key(&call_id) {
+                    let user =
+                        start.split(['@', ' ']).nth(1).unwrap_or_default().trim_start_matches("sip:").to_string();
+                    calls.insert(call_id.clone(), (calls.len(), user, 0));
+                    up.insert(call_id.clone());
+                }
+            } else if let Some(status) = start.strip_prefix("SIP/2.0 ").and_then(|s| s.get(..3)?.parse::<u16>().ok()) {
+                if sent && cseq.ends_with("INVITE") && status >= 200 {
+                    if let Some(call) = calls.get_mut(&call_id) {
+                        call.2 = status;
+                    }
+                    if status >= 300 {
+                        up.remove(&call_id);
+                    }
+                }
+                if received && cseq.ends_with("BYE") {
+                    up.remove(&call_id);
+                }
+            } else if received && start.starts_with("BYE ") {
+                up.remove(&call_id);
+            }
+            most = most.max(up.len());
+        }
+        let mut ordered: Vec<(usize, String, u16)> = calls.into_values().collect();
+        ordered.sort();
+        (ordered.into_iter().map(|(_, user, status)| (user, status)).collect(), most)
     }
 }
 

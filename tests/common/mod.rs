@@ -8,6 +8,7 @@ pub(crate) mod browser;
 pub(crate) mod carrier;
 pub(crate) mod hooks;
 pub(crate) mod provider;
+pub(crate) mod restarted;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
