@@ -44,21 +44,9 @@ pub fn language_code(language: &str) -> String {
 /// The largest answer read (a long clause of WAV in base64).
 const MAX_ANSWER: u64 = 16 << 20;
 
+/// The answer of `sent` to `url` as JSON (at most [`MAX_ANSWER`] bytes).
 fn read_json(url: &str, sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value, ModelError> {
-    let response = sent.map_err(|e| http::transport_error(url, &e))?;
-    if !response.status().is_success() {
-        return Err(http::status_error(url, response));
-    }
-    let text = response
-        .into_body()
-        .with_config()
-        .limit(MAX_ANSWER)
-        .read_to_string()
-        .map_err(|e| ModelError::new(FailureKind::Unreachable, format!("{url}: {e}")))?;
-    serde_json::from_str(&text).map_err(|_| {
-        let shown: String = text.chars().take(200).collect();
-        ModelError::new(FailureKind::Malformed, format!("{url}: not JSON: {shown}"))
-    })
+    http::json_answer(url, sent, MAX_ANSWER)
 }
 
 /// The recogniser: one `speech:recognize` request per utterance.

@@ -51,6 +51,29 @@ pub(crate) fn transport_error(url: &str, err: &ureq::Error) -> ModelError {
     ModelError::new(kind, format!("{url}: {err}"))
 }
 
+/// A provider's JSON answer of at most `limit` bytes: a failed send, an error status (its message kept), a
+/// broken read or a body that is not JSON each become the [`ModelError`] that says so.
+pub(crate) fn json_answer(
+    url: &str,
+    sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    limit: u64,
+) -> Result<serde_json::Value, ModelError> {
+    let response = sent.map_err(|e| transport_error(url, &e))?;
+    if !response.status().is_success() {
+        return Err(status_error(url, response));
+    }
+    let text = response
+        .into_body()
+        .with_config()
+        .limit(limit)
+        .read_to_string()
+        .map_err(|e| ModelError::new(FailureKind::Unreachable, format!("{url}: {e}")))?;
+    serde_json::from_str(&text).map_err(|_| {
+        let shown: String = text.chars().take(200).collect();
+        ModelError::new(FailureKind::Malformed, format!("{url}: not JSON: {shown}"))
+    })
+}
+
 /// A read of a body that broke.
 pub(crate) fn read_error(url: &str, err: &std::io::Error) -> ModelError {
     let kind = if is_timeout(err) { FailureKind::TimedOut } else { FailureKind::Unreachable };

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 
-use serde_json::Value;
 use voicera_models::{FailureKind, ModelError, SttStream, Transcript};
 
 use crate::http;
@@ -130,19 +129,8 @@ pub fn text_answer(
     sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     field: &str,
 ) -> Result<String, ModelError> {
-    let response = sent.map_err(|e| http::transport_error(url, &e))?;
-    if !response.status().is_success() {
-        return Err(http::status_error(url, response));
-    }
-    let text = response
-        .into_body()
-        .with_config()
-        .limit(http::MAX_ERROR_BODY)
-        .read_to_string()
-        .map_err(|e| ModelError::new(FailureKind::Unreachable, format!("{url}: {e}")))?;
-    let shown = || text.chars().take(200).collect::<String>();
-    let answer: Value = serde_json::from_str(&text)
-        .map_err(|_| ModelError::new(FailureKind::Malformed, format!("{url}: not JSON: {}", shown())))?;
+    let answer = http::json_answer(url, sent, http::MAX_ERROR_BODY)?;
+    let shown = || answer.to_string().chars().take(200).collect::<String>();
     match answer[field].as_str() {
         Some(text) => Ok(text.trim().to_string()),
         None => Err(ModelError::new(FailureKind::Malformed, format!("{url}: no {field} in {}", shown()))),
