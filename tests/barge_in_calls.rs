@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{require_tool, run_peer, Server};
 
@@ -285,4 +285,189 @@ fn demo_agent_over_webrtc_in_chromium_stops_when_talked_over_and_answers_the_int
     drop(browser);
     let record = assert_record_shows_the_cut(&server, &["wait", "stop", "ask", "else"]);
     assert_eq!(record["transport"], "webrtc");
+}
+
+/// The Vobiz account the stream test signs its answer webhook with.
+const VOBIZ: &str = r#"
+[telephony.vobiz]
+auth_id = "MA_VOBIZ"
+auth_token = "vobiz-token"
+"#;
+
+/// What a Vobiz caller (this test) heard of the agent, on the provider's playout clock: each `playAudio`
+/// chunk plays after the audio queued before it, and `clearAudio` drops what has not played yet.
+#[derive(Default)]
+struct Playout {
+    /// RMS of each 20 ms frame the caller heard, by frame index since the stream started.
+    levels: Vec<f64>,
+    /// When the audio queued so far ends (seconds since the stream started).
+    queued_until: f64,
+    /// When each `clearAudio` arrived.
+    clears: Vec<f64>,
+}
+
+impl Playout {
+    const FRAME_S: f64 = 0.02;
+
+    fn play(&mut self, at: f64, ulaw_audio: &[u8]) {
+        self.queued_until = self.queued_until.max(at);
+        for frame in ulaw_audio.chunks(160) {
+            let energy: f64 = frame.iter().map(|&b| f64::from(common::provider::ulaw_sample(b)).powi(2)).sum();
+            let index = (self.queued_until / Self::FRAME_S).round() as usize;
+            if self.levels.len() <= index {
+                self.levels.resize(index + 1, 0.0);
+            }
+            self.levels[index] = (energy / frame.len() as f64).sqrt();
+            self.queued_until += Self::FRAME_S;
+        }
+    }
+
+    fn clear(&mut self, at: f64) {
+        self.clears.push(at);
+        let from = (at / Self::FRAME_S).ceil() as usize;
+        self.levels.iter_mut().skip(from).for_each(|l| *l = 0.0);
+        self.queued_until = at;
+    }
+
+    /// Start times of the voiced frames heard in `[from, to)`.
+    fn voiced(&self, from: f64, to: f64) -> Vec<f64> {
+        let to = ((to / Self::FRAME_S) as usize).min(self.levels.len());
+        ((from / Self::FRAME_S) as usize..to)
+            .filter(|&i| self.levels[i] >= 600.0)
+            .map(|i| i as f64 * Self::FRAME_S)
+            .collect()
+    }
+}
+
+/// A Vobiz call to `demo` (signed answer webhook, then the media stream at real pace): the caller asks for a
+/// long story once the greeting has played out and talks over the reply once it has played for a second and
+/// is mid-word. Measured on the provider's playout clock: `clearAudio` soon after the caller's onset (printed
+/// as the stop time; bound 1.5 s), no agent audio while the caller goes on, an answer after the caller has
+/// finished; the call record shows the story's turn cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "heavy: local models on real weights"]
+async fn demo_agent_over_a_vobiz_stream_stops_when_talked_over_and_answers_the_interruption() {
+    use base64::Engine as _;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    require_tool("espeak-ng");
+    let server = Server::start_with("barge-in-vobiz", VOBIZ, true);
+    wait_for_agent(&server, "demo");
+    let pairs =
+        [("CallUUID", "vz-barge-1"), ("From", "+919000000001"), ("To", "+918000000001"), ("Direction", "inbound")];
+    let (status, xml) = common::provider::answer_v3(
+        &server,
+        "X-Vobiz-Signature-V3",
+        "vobiz-token",
+        "/telephony/vobiz/answer?agent_id=demo",
+        &pairs,
+        "nonce-barge-1",
+    );
+    assert_eq!(status, 200, "{xml}");
+    let url = common::provider::stream_url(&xml);
+    // The caller's lines, trimmed to where they are audible, so a line's first frame is its onset.
+    let line = |text: &str| {
+        let pcm = common::espeak_speech(text, 8000);
+        let first = pcm.iter().position(|s| s.unsigned_abs() > 500).unwrap_or(0);
+        let last = pcm.iter().rposition(|s| s.unsigned_abs() > 500).unwrap_or(pcm.len() - 1);
+        common::provider::ulaw(&pcm[first..=last])
+    };
+    let question = line("Please tell me a long story about a brave knight and a dragon.");
+    let interruption = line("Wait, stop, I want to ask you something else");
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.expect("the stream connects");
+    let start = serde_json::json!({"sequenceNumber":0,"event":"start","start":{"callId":"vz-barge-1","streamId":"st-barge","accountId":"MA_VOBIZ","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000}},"extra_headers":"{}"});
+    ws.send(Message::Text(start.to_string().into())).await.expect("start");
+    let began = Instant::now();
+    let mut playout = Playout::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let (mut step, mut speaking): (&str, Option<(&[u8], usize)>) = ("greeting", None);
+    let (mut asked_end, mut onset, mut said_end, mut done_at) = (None, None, None, None);
+    let mut sequence = 1u64;
+    while step != "done" {
+        tokio::select! {
+            message = ws.next() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    let at = began.elapsed().as_secs_f64();
+                    let value: serde_json::Value = serde_json::from_str(text.as_str()).expect("server frames are JSON");
+                    match value["event"].as_str() {
+                        Some("playAudio") => {
+                            let payload = value["media"]["payload"].as_str().unwrap_or_default();
+                            playout.play(at, &b64.decode(payload).expect("base64 audio"));
+                        }
+                        Some("clearAudio") => playout.clear(at),
+                        _ => {}
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => panic!("the stream ended in step {step}"),
+                Some(Ok(_)) => {}
+            },
+            _ = tick.tick() => {
+                let now = began.elapsed().as_secs_f64();
+                let heard_voice = |from: f64| !playout.voiced(from, now).is_empty();
+                match step {
+                    "greeting" if heard_voice(0.0) && playout.voiced(now - 1.2, now + 60.0).is_empty() => {
+                        (step, speaking) = ("asking", Some((&question[..], 0)));
+                    }
+                    "replying" => {
+                        let asked = asked_end.expect("asked");
+                        let reply = playout.voiced(asked, now);
+                        // Talk over the reply once it has played a second, on a voiced frame (mid-word).
+                        if reply.first().is_some_and(|&f| now - f >= 1.0) && heard_voice(now - Playout::FRAME_S) {
+                            onset = Some(now);
+                            (step, speaking) = ("talking over", Some((&interruption[..], 0)));
+                        }
+                    }
+                    "awaiting answer" => {
+                        let end = said_end.expect("said");
+                        if done_at.is_none() && playout.voiced(end, now).len() as f64 * Playout::FRAME_S >= 0.5 {
+                            done_at = Some(now + 1.0);
+                        }
+                        if done_at.is_some_and(|d| now >= d) || now > end + 30.0 {
+                            step = "done";
+                        }
+                    }
+                    _ => {}
+                }
+                assert!(now < 240.0, "the conversation did not finish (step {step})");
+                let mut frame = [0xffu8; 160];
+                if let Some((audio, at)) = speaking.as_mut() {
+                    let chunk = &audio[*at..(*at + 160).min(audio.len())];
+                    frame[..chunk.len()].copy_from_slice(chunk);
+                    *at += 160;
+                    if *at >= audio.len() {
+                        speaking = None;
+                        match step {
+                            "asking" => (step, asked_end) = ("replying", Some(now + Playout::FRAME_S)),
+                            _ => (step, said_end) = ("awaiting answer", Some(now + Playout::FRAME_S)),
+                        }
+                    }
+                }
+                let media = serde_json::json!({"sequenceNumber":sequence,"streamId":"st-barge","event":"media","media":{"track":"inbound","timestamp":(sequence * 20).to_string(),"chunk":sequence,"payload":b64.encode(frame)},"extra_headers":"{}"});
+                sequence += 1;
+                ws.send(Message::Text(media.to_string().into())).await.expect("media");
+            }
+        }
+    }
+    let stop = serde_json::json!({"sequenceNumber":sequence,"streamId":"st-barge","event":"stop"});
+    let _ = ws.send(Message::Text(stop.to_string().into())).await;
+    let _ = ws.close(None).await;
+    let (onset, said_end) = (onset.expect("talked over the reply"), said_end.expect("finished talking"));
+    let clear = playout.clears.iter().copied().find(|&c| c >= onset).expect("clearAudio after the caller's onset");
+    let stop_ms = (clear - onset) * 1000.0;
+    println!("Vobiz stream barge-in stop (clearAudio after the caller's onset): {stop_ms:.0} ms");
+    assert!(stop_ms <= 1500.0, "the agent went on {stop_ms:.0} ms over the caller");
+    let over_the_caller = playout.voiced(clear + 0.1, said_end);
+    assert!(over_the_caller.is_empty(), "agent audio while the caller still spoke, at {over_the_caller:.2?} s");
+    let answer = playout.voiced(said_end, f64::MAX);
+    assert!(answer.len() as f64 * Playout::FRAME_S >= 0.3, "no answer after the caller stopped at {said_end:.2} s");
+    println!("answer starts {:.0} ms after the caller stopped", (answer[0] - said_end) * 1000.0);
+    let record = tokio::task::spawn_blocking(move || {
+        let record = assert_record_shows_the_cut(&server, &["wait", "stop", "ask", "else"]);
+        drop(server);
+        record
+    })
+    .await
+    .expect("the record check");
+    assert_eq!(record["transport"], "vobiz");
 }

@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::provider::{answer_v3, form, http, plivo_v3, stream_url, twilio_sig};
+use common::provider::{answer_v3, form, http, plivo_v3, stream_url, twilio_sig, ulaw};
 use common::Server;
 use futures_util::{SinkExt, StreamExt};
 
@@ -38,23 +38,6 @@ auth_token = "twilio-token"
 
 fn speech_8k(text: &str) -> Vec<i16> {
     common::espeak_speech(text, 8000)
-}
-
-fn ulaw(pcm: &[i16]) -> Vec<u8> {
-    pcm.iter()
-        .map(|&s| {
-            // G.711 μ-law (the same table any provider uses).
-            let sign = if s < 0 { 0x80u8 } else { 0 };
-            let mut x = (s as i32).abs().min(32635) + 0x84;
-            let mut exponent = 7u8;
-            while exponent > 0 && x & 0x4000 == 0 {
-                x <<= 1;
-                exponent -= 1;
-            }
-            let mantissa = ((x >> 10) & 0x0f) as u8;
-            !(sign | (exponent << 4) | mantissa)
-        })
-        .collect()
 }
 
 /// What the provider side saw of one call.

@@ -159,3 +159,29 @@ pub(crate) fn fake_rest(
     });
     (port, handle)
 }
+
+/// G.711 μ-law bytes of 16-bit samples (the same table every provider uses).
+pub(crate) fn ulaw(pcm: &[i16]) -> Vec<u8> {
+    pcm.iter()
+        .map(|&s| {
+            let sign = if s < 0 { 0x80u8 } else { 0 };
+            let mut x = (s as i32).abs().min(32635) + 0x84;
+            let mut exponent = 7u8;
+            while exponent > 0 && x & 0x4000 == 0 {
+                x <<= 1;
+                exponent -= 1;
+            }
+            let mantissa = ((x >> 10) & 0x0f) as u8;
+            !(sign | (exponent << 4) | mantissa)
+        })
+        .collect()
+}
+
+/// The 16-bit sample of a G.711 μ-law byte.
+pub(crate) fn ulaw_sample(byte: u8) -> i16 {
+    let byte = !byte;
+    let exponent = (byte >> 4) & 0x07;
+    let magnitude = ((((byte & 0x0f) as i32) << 3) + 0x84) << exponent;
+    let sample = magnitude - 0x84;
+    (if byte & 0x80 != 0 { -sample } else { sample }) as i16
+}
