@@ -646,7 +646,9 @@ async fn record_outcome(
 ) -> Result<(), RunError> {
     let now = now_ms();
     match outcome {
-        AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine => deltas.successful += 1,
+        AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine | AttemptOutcome::MessageLeft => {
+            deltas.successful += 1
+        }
         _ => deltas.failed += 1,
     }
     let outcome_text = Disposition::Attempted(outcome.clone()).to_string();
