@@ -83,7 +83,8 @@ fn a_node_killed_mid_campaign_loses_no_contact_and_its_calls_are_redialled_only_
                           "retry": {"failed": {"max_attempts": 2, "spacing_seconds": FAILED_SPACING_MS / 1000}}});
     let (status, answer) = request(node_a.http, "PUT", &format!("/api/v1/campaigns/{batch}"), &token, Some(settings));
     assert_eq!(status, 200, "{answer}");
-    let (status, answer) = request(node_a.http, "POST", &format!("/api/v1/batches/{batch}/run"), &token, Some(json!({})));
+    let (status, answer) =
+        request(node_a.http, "POST", &format!("/api/v1/batches/{batch}/run"), &token, Some(json!({})));
     assert_eq!(status, 200, "{answer}");
 
     // Both nodes dialling, a few contacts done, and node A holding leases on calls in flight: kill it.

@@ -215,10 +215,14 @@ async fn the_do_not_call_list_is_paged_and_adding_keeps_what_is_listed(kind: &st
         csv.push_str(&format!("+1555100{i:04}\n"));
     }
     csv.push_str("+15551000007\n");
-    let (status, added) =
-        h.send(Method::POST, "/api/v1/dnc?reason=bulk", &owner, "text/csv", csv.into_bytes()).await;
+    let (status, added) = h.send(Method::POST, "/api/v1/dnc?reason=bulk", &owner, "text/csv", csv.into_bytes()).await;
     assert_eq!(status, StatusCode::OK, "{added}");
-    assert_eq!((added["added"].as_u64(), added["already_listed"].as_u64()), (Some(2_499), Some(1)), "{}", added["already_listed"]);
+    assert_eq!(
+        (added["added"].as_u64(), added["already_listed"].as_u64()),
+        (Some(2_499), Some(1)),
+        "{}",
+        added["already_listed"]
+    );
     let new = added["numbers"].as_array().unwrap();
     assert_eq!((new.len(), new[0].as_str(), new[99].as_str()), (2_499, Some("+15551000000"), Some("+15551000099")));
     assert_eq!(new[100], "+15551000101", "the listed number is not among the new ones");
@@ -226,9 +230,13 @@ async fn the_do_not_call_list_is_paged_and_adding_keeps_what_is_listed(kind: &st
     // Pages of 1,000 in number order, each with the total; the number listed first kept its reason.
     let mut seen = Vec::new();
     for page in 1..=3 {
-        let (status, list) = h.json(Method::GET, &format!("/api/v1/dnc?page={page}&limit=1000"), &owner, Value::Null).await;
+        let (status, list) =
+            h.json(Method::GET, &format!("/api/v1/dnc?page={page}&limit=1000"), &owner, Value::Null).await;
         assert_eq!(status, StatusCode::OK, "{list}");
-        assert_eq!((list["total"].as_u64(), list["page"].as_u64(), list["limit"].as_u64()), (Some(2_500), Some(page), Some(1000)));
+        assert_eq!(
+            (list["total"].as_u64(), list["page"].as_u64(), list["limit"].as_u64()),
+            (Some(2_500), Some(page), Some(1000))
+        );
         seen.extend(list["numbers"].as_array().unwrap().iter().map(|n| n["number"].as_str().unwrap().to_string()));
     }
     let expected: Vec<String> = (0..2_500).map(|i| format!("+1555100{i:04}")).collect();
@@ -241,7 +249,10 @@ async fn the_do_not_call_list_is_paged_and_adding_keeps_what_is_listed(kind: &st
     assert_eq!((default["numbers"].as_array().unwrap().len(), default["count"].as_u64()), (100, Some(2_500)));
     assert_eq!(default["numbers"][0]["number"], "+15551000000");
     let (_, listed) = h.json(Method::GET, "/api/v1/dnc?page=11&limit=10", &owner, Value::Null).await;
-    assert_eq!((listed["numbers"][0]["number"].as_str(), listed["numbers"][0]["reason"].as_str()), (Some("+15551000100"), Some("first")));
+    assert_eq!(
+        (listed["numbers"][0]["number"].as_str(), listed["numbers"][0]["reason"].as_str()),
+        (Some("+15551000100"), Some("first"))
+    );
     assert_eq!(listed["numbers"][1]["reason"], "bulk");
     let (_, past) = h.json(Method::GET, "/api/v1/dnc?page=99&limit=1000", &owner, Value::Null).await;
     assert_eq!((past["numbers"].as_array().unwrap().len(), past["total"].as_u64()), (0, Some(2_500)), "{past}");

@@ -182,8 +182,7 @@ pub(crate) fn run(voicera: &Path, limit: u32, settings: &Settings, work: &Path) 
     let calls = carrier_calls(&std::fs::read_to_string(&log).context("the carrier's log")?);
     let answered = calls.iter().filter(|c| c.ok_at.is_some()).count();
     let setup = percentiles(calls.iter().filter_map(|c| Some((c.ok_at? - c.invited_at) as f64 / 1000.0)).collect());
-    let ack =
-        percentiles(calls.iter().filter_map(|c| Some((c.ack_at? - c.ok_at?) as f64 / 1000.0)).collect());
+    let ack = percentiles(calls.iter().filter_map(|c| Some((c.ack_at? - c.ok_at?) as f64 / 1000.0)).collect());
     let dial = percentiles(
         calls
             .iter()
@@ -393,7 +392,14 @@ fn send_json(http: SocketAddr, method: &str, path: &str, token: &str, body: Valu
 }
 
 /// One HTTP/1.1 request (`Connection: close`); the status and the body as JSON (Null when it is not).
-fn send(http: SocketAddr, method: &str, path: &str, token: &str, content_type: &str, body: &[u8]) -> Result<(u16, Value)> {
+fn send(
+    http: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Result<(u16, Value)> {
     let mut stream = TcpStream::connect_timeout(&http, Duration::from_secs(2)).context("connect to the server")?;
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
     let auth = if token.is_empty() { String::new() } else { format!("Authorization: Bearer {token}\r\n") };
@@ -484,7 +490,10 @@ UDP message received (300 bytes):\n\nSIP/2.0 200 OK\nCall-ID: a\nCSeq: 1 BYE\n\n
         let a = &calls[0];
         assert_eq!(a.number, "+15550000001");
         assert_eq!(a.invited_at, 1_796_527_896_500_000, "2026-12-06T03:31:36.5Z");
-        assert_eq!((a.ok_at.map(|t| t - a.invited_at), a.ack_at.map(|t| t - a.invited_at)), (Some(2_000), Some(10_000)));
+        assert_eq!(
+            (a.ok_at.map(|t| t - a.invited_at), a.ack_at.map(|t| t - a.invited_at)),
+            (Some(2_000), Some(10_000))
+        );
         assert_eq!(a.ended_at - a.invited_at, 3_010_000, "ends at the BYE, not its answer");
         assert_eq!((calls[1].ok_at, calls[1].ended_at), (None, calls[1].invited_at));
         assert_eq!(peak_rate(&calls), 2);

@@ -158,7 +158,11 @@ impl ContactDocument {
             return Err(DialerError::Leased { holder: lease.node.clone(), expires_at: lease.expires_at });
         }
         if self.status != ContactStatus::Dialing {
-            return Err(DialerError::Document(format!("contact {} is {:?}, not dialling", self.store_id(), self.status)));
+            return Err(DialerError::Document(format!(
+                "contact {} is {:?}, not dialling",
+                self.store_id(),
+                self.status
+            )));
         }
         let mut next = self.clone();
         if let Some(open) = next.history.last_mut().filter(|a| a.outcome.is_none()) {

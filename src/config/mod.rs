@@ -31,11 +31,11 @@ pub(crate) use agents::{
     TurnDetection, PIPER_VOICE,
 };
 pub(crate) use agents::{provider_env, OPENAI_COMPATIBLE};
+pub(crate) use campaigns::CampaignSettings;
 pub(crate) use providers::Providers;
 pub(crate) use smtp::SmtpSettings;
 pub(crate) use speech::{language_table, CloudSpeech, SpeechProvider, SPEECH_PROVIDERS};
 pub(crate) use webhooks::WebhookSettings;
-pub(crate) use campaigns::CampaignSettings;
 
 /// HTTP listen address: all interfaces, the port the original's docs use for the voice server's API.
 pub(crate) const DEFAULT_HTTP: &str = "0.0.0.0:8080";
