@@ -26,6 +26,8 @@ const LEASE_MS: i64 = 8_000;
 /// The `failed` rule's spacing: the lost attempt's retry waits this long after the lease lapsed.
 const FAILED_SPACING_MS: i64 = 1_000;
 const CONTACTS: usize = 24;
+/// The deployment's master key (64 hex digits), the same on both nodes.
+const MASTER_KEY: &str = "8f1c2d3e4a5b6c7d8e9f00112233445566778899aabbccddeeff001122334455";
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
@@ -64,8 +66,10 @@ fn a_node_killed_mid_campaign_loses_no_contact_and_its_calls_are_redialled_only_
         "[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\nusername = \"1001\"\npassword = \"secret\"\n\n\
          [campaigns]\nlease_ms = {LEASE_MS}\n"
     );
-    let env_a = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str()), ("VOICERA_NODE_ID", "node-a")];
-    let env_b = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str()), ("VOICERA_NODE_ID", "node-b")];
+    // One deployment: one store and one master key (a token from either node is good at both).
+    let shared = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str()), ("VOICERA_MASTER_KEY", MASTER_KEY)];
+    let env_a: Vec<(&str, &str)> = shared.iter().copied().chain([("VOICERA_NODE_ID", "node-a")]).collect();
+    let env_b: Vec<(&str, &str)> = shared.iter().copied().chain([("VOICERA_NODE_ID", "node-b")]).collect();
     let mut node_a = Server::start_env("nodes-a", &config, false, &env_a);
     let node_b = Server::start_env("nodes-b", &config, false, &env_b);
     let carrier = Carrier::start_with(&node_b.dir, trunk_port, &["-max_invite_retrans", "2"]);
