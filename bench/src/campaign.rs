@@ -105,10 +105,10 @@ pub(crate) fn run(voicera: &Path, limit: u32, settings: &Settings, work: &Path) 
     let pid = server.pid();
 
     // The carrier: sipp answering on the trunk's port, its log on UTC so it compares with the store's times.
-    let pcap = work.join("reply-pcmu.pcap");
-    pcap::speech_pcap(&pcap, (settings.hold_ms as f64 / 1000.0).max(0.5))?;
+    let reply = work.join("reply-pcmu.pcap");
+    pcap::speech_pcap(&reply, (settings.hold_ms as f64 / 1000.0).max(0.5))?;
     let scenario = dir.join("carrier.xml");
-    let action = format!("<exec play_pcap_audio=\"{}\"/>", pcap.canonicalize()?.display());
+    let action = format!("<exec play_pcap_audio=\"{}\"/>", reply.canonicalize()?.display());
     std::fs::write(
         &scenario,
         include_str!("../scenarios/campaign_uas.xml")
