@@ -454,7 +454,7 @@ pub(crate) fn markdown(reports: &[CampaignReport]) -> String {
              the mean and the share at the limit cover the dialling (first to last INVITE), not the tail. CPU is \
              the server process's (/proc) from `run` to completed.\n\n\
              Reproduce: `cargo build --release && cargo run --release -p voicera-bench -- campaign --contacts {} \
-             --limits {} --hold-ms {}`\n",
+             --limits {} --hold-ms {} --calls-per-second {}`\n",
             r.machine,
             r.build,
             r.call_hold_ms,
@@ -462,6 +462,7 @@ pub(crate) fn markdown(reports: &[CampaignReport]) -> String {
             r.contacts,
             reports.iter().map(|r| r.max_live_calls.to_string()).collect::<Vec<_>>().join(","),
             r.call_hold_ms,
+            r.calls_per_second_limit,
         ));
     }
     out
