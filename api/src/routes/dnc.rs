@@ -200,8 +200,8 @@ pub async fn add(
     let inserted = state.store().insert_many_if_absent(Collection::DoNotCall, &records).await?;
     let new: Vec<&String> = requested.iter().zip(&inserted).filter(|(_, new)| **new).map(|(n, _)| n).collect();
     if !new.is_empty() {
-        let target = match new.iter().next() {
-            Some(first) if new.len() == 1 => (*first).clone(),
+        let target = match new.as_slice() {
+            [only] => (*only).clone(),
             _ => format!("{} numbers", new.len()),
         };
         crate::audit::record(&state, &caller, "add_dnc", &target).await?;
