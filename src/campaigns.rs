@@ -22,7 +22,7 @@ use voicera_conversation::amd::{AmdEvent, MachineAction};
 use voicera_conversation::dial_policy::{DialPolicy, NormalizedTarget};
 use voicera_conversation::routing::{Destination, Router};
 use voicera_dialer::campaign::{
-    AttemptOutcome, Campaign, CampaignContact, ContactId, ContactState, DialAction, Disposition, RunState,
+    AttemptOutcome, Campaign, CampaignContact, ContactId, ContactState, DialAction, Disposition, RetryRule, RunState,
 };
 use voicera_dialer::config::AmdMode;
 use voicera_dialer::lease::{AfterAttempt, ContactDocument, ContactStatus};
@@ -32,9 +32,12 @@ use voicera_webhooks::{events, Webhooks};
 
 /// How often the supervisor looks for batches to run, and a task re-reads its batch (status, pacing).
 const POLL: Duration = Duration::from_secs(1);
-/// A contact lease's length; renewed every third of it while the call is up. Longer than a poll and a store
-/// round trip by far, short enough that a dead node's contacts are settled soon.
-const LEASE_TTL_MS: i64 = 60_000;
+/// A contact lease's default length (`[campaigns] lease_ms`); renewed every third of it while the call is up.
+/// Longer than a poll and a store round trip by far, and than a dead node's call can outlive the node at the
+/// carrier (see [`voicera_dialer::lease`]); short enough that a dead node's contacts are settled soon.
+pub(crate) const DEFAULT_LEASE_MS: i64 = 60_000;
+/// How soon a contact whose stored state changed under a claim is looked at again.
+const RECHECK_MS: i64 = 1000;
 /// How often a call's end is looked for once it is answered.
 const CALL_END_POLL: Duration = Duration::from_millis(200);
 
@@ -44,6 +47,8 @@ pub(crate) struct CampaignRunner {
     pub(crate) store: Store,
     /// This node's id: the holder named in its leases.
     pub(crate) node_id: String,
+    /// How long a contact lease lasts unless renewed (`[campaigns] lease_ms`).
+    pub(crate) lease_ms: i64,
     /// Places the calls.
     pub(crate) sip: SipServiceHandle,
     /// Finds the agent a batch names.
@@ -248,7 +253,7 @@ async fn drive(
     for record in records {
         let mut doc = ContactDocument::from_json(&record.doc)?;
         if doc.status == ContactStatus::Dialing {
-            doc = settle_dialing(runner, &record, doc, now, settings.retry.failed.max_attempts).await?;
+            doc = settle_dialing(runner, &record, doc, now, settings.retry.failed).await?;
         }
         let state = match doc.status {
             ContactStatus::Queued => ContactState::Pending { not_before: doc.next_attempt_at },
@@ -302,15 +307,17 @@ async fn drive(
                 }
             }
         }
-        if now - last_renew >= LEASE_TTL_MS / 3 {
+        if now - last_renew >= runner.lease_ms / 3 {
             last_renew = now;
             for contact in &live {
                 renew(runner, org_id, &slots[*contact].store_id, now).await;
             }
         }
-        for DialAction::Dial { contact, attempt, .. } in campaign.poll(now) {
-            match claim(runner, org_id, &slots[contact].store_id, now).await? {
-                Claimed::Yes(variables) => {
+        for DialAction::Dial { contact, .. } in campaign.poll(now) {
+            let failed_rule = campaign.retry_rule(&AttemptOutcome::Failed(String::new()));
+            match claim(runner, org_id, &slots[contact].store_id, now, failed_rule).await? {
+                Claimed::Yes { variables, attempt } => {
+                    campaign.count_attempt_as(contact, attempt)?;
                     live.insert(contact);
                     runner.metrics.dialled();
                     deltas.attempted += 1;
@@ -489,27 +496,52 @@ async fn emit_contact_finished(runner: &CampaignRunner, record: &Record, doc: &C
 
 /// The outcome of a claim.
 enum Claimed {
-    /// This node holds the lease: dial, with the contact's other CSV columns for `{{contact.<column>}}`.
-    Yes(Vec<(String, String)>),
+    /// This node holds the lease: dial.
+    Yes {
+        /// The contact's other CSV columns, for `{{contact.<column>}}`.
+        variables: Vec<(String, String)>,
+        /// Which attempt the store counts this one as (other nodes' attempts included).
+        attempt: u32,
+    },
     /// Another node finished the contact, or it is on the org's do-not-call list now (`dnc-skipped`).
     DoneElsewhere(Disposition),
     /// Another node holds it, or the store changed under us: look again then.
     NotNow(i64),
 }
 
-async fn claim(runner: &CampaignRunner, org_id: &str, store_id: &str, now: i64) -> Result<Claimed, RunError> {
-    let Some(record) = runner.store.get(Collection::BatchContacts, org_id, store_id).await? else {
+async fn claim(
+    runner: &CampaignRunner,
+    org_id: &str,
+    store_id: &str,
+    now: i64,
+    failed_rule: RetryRule,
+) -> Result<Claimed, RunError> {
+    let Some(mut record) = runner.store.get(Collection::BatchContacts, org_id, store_id).await? else {
         return Ok(Claimed::DoneElsewhere(Disposition::Attempted(AttemptOutcome::Failed("contact deleted".into()))));
     };
-    let doc = ContactDocument::from_json(&record.doc)?;
+    let mut doc = ContactDocument::from_json(&record.doc)?;
+    if doc.lost(now) {
+        // Left dialling by a node whose lease lapsed: its call died with it. The attempt counts under the
+        // failure rule before anyone may call again (see `voicera_dialer::lease`).
+        let settled = doc.settle_lost(now, failed_rule)?;
+        if !write_contact(&runner.store, &record, &settled, doc.version).await? {
+            return Ok(Claimed::NotNow(now + RECHECK_MS));
+        }
+        tracing::warn!(contact = %record.id, next = ?settled.status, "campaign: an attempt lost with its node recorded as failed(node lost)");
+        record = with_contact(&record, &settled);
+        if settled.status == ContactStatus::Done {
+            emit_contact_finished(runner, &record, &settled).await;
+        }
+        doc = settled;
+    }
     if doc.status == ContactStatus::Done {
         let disposition = doc.disposition.as_deref().unwrap_or("failed(unknown)").parse()?;
         return Ok(Claimed::DoneElsewhere(disposition));
     }
-    let claimed = match doc.claim(&runner.node_id, now, LEASE_TTL_MS) {
+    let claimed = match doc.claim(&runner.node_id, now, runner.lease_ms) {
         Ok(claimed) => claimed,
         Err(voicera_dialer::DialerError::Leased { expires_at, .. }) => return Ok(Claimed::NotNow(expires_at)),
-        Err(_) => return Ok(Claimed::NotNow(doc.next_attempt_at.max(now + 1000))),
+        Err(_) => return Ok(Claimed::NotNow(doc.next_attempt_at.max(now + RECHECK_MS))),
     };
     // Listed after the upload (or since the last attempt): skipped, never dialled. Checked once the lease is
     // ours to take, so a contact another node is calling right now keeps that node's outcome.
@@ -520,17 +552,26 @@ async fn claim(runner: &CampaignRunner, org_id: &str, store_id: &str, now: i64) 
         next.lease = None;
         next.version += 1;
         if !write_contact(&runner.store, &record, &next, doc.version).await? {
-            return Ok(Claimed::NotNow(now + 1000));
+            return Ok(Claimed::NotNow(now + RECHECK_MS));
         }
         tracing::info!(contact = %doc.contact_number, "campaign: on the do-not-call list; skipped");
         emit_contact_finished(runner, &record, &next).await;
         return Ok(Claimed::DoneElsewhere(Disposition::DncSkipped));
     }
     if write_contact(&runner.store, &record, &claimed, doc.version).await? {
-        Ok(Claimed::Yes(claimed.dynamic_fields.into_iter().collect()))
+        Ok(Claimed::Yes { attempt: claimed.attempts, variables: claimed.dynamic_fields.into_iter().collect() })
     } else {
-        Ok(Claimed::NotNow(now + 1000))
+        Ok(Claimed::NotNow(now + RECHECK_MS))
     }
+}
+
+/// `record` with `next`'s fields written over it (the API's extra fields kept).
+fn with_contact(record: &Record, next: &ContactDocument) -> Record {
+    let mut doc = record.doc.clone();
+    if let (Some(map), Value::Object(fields)) = (doc.as_object_mut(), next.to_json()) {
+        map.extend(fields);
+    }
+    Record { org_id: record.org_id.clone(), id: record.id.clone(), doc }
 }
 
 /// Writes `next` over `record` (keeping the API's extra fields) if the stored version is still `expected`.
@@ -540,12 +581,7 @@ async fn write_contact(
     next: &ContactDocument,
     expected: u64,
 ) -> Result<bool, StoreError> {
-    let mut doc = record.doc.clone();
-    if let (Some(map), Value::Object(fields)) = (doc.as_object_mut(), next.to_json()) {
-        map.extend(fields);
-    }
-    let written = Record { org_id: record.org_id.clone(), id: record.id.clone(), doc };
-    store.put_if_version(Collection::BatchContacts, &written, Some(expected)).await
+    store.put_if_version(Collection::BatchContacts, &with_contact(record, next), Some(expected)).await
 }
 
 async fn renew(runner: &CampaignRunner, org_id: &str, store_id: &str, now: i64) {
@@ -554,7 +590,7 @@ async fn renew(runner: &CampaignRunner, org_id: &str, store_id: &str, now: i64) 
             return Ok(());
         };
         let doc = ContactDocument::from_json(&record.doc)?;
-        let renewed = doc.renew(&runner.node_id, now, LEASE_TTL_MS)?;
+        let renewed = doc.renew(&runner.node_id, now, runner.lease_ms)?;
         write_contact(&runner.store, &record, &renewed, doc.version).await?;
         Ok::<(), RunError>(())
     }
@@ -566,33 +602,23 @@ async fn renew(runner: &CampaignRunner, org_id: &str, store_id: &str, now: i64) 
 
 /// A contact stored as dialling when the campaign (re)starts. Its call died with the node that placed it
 /// when that node is this one (a restart) or its lease lapsed: the attempt ends as `failed(node lost)`, and
-/// the contact is retried only if the failure policy has attempts left. A live lease of another node is left.
+/// the contact is retried only if the failure rule has attempts left (after its spacing). A live lease of
+/// another node is left.
 async fn settle_dialing(
     runner: &CampaignRunner,
     record: &Record,
     doc: ContactDocument,
     now: i64,
-    failed_attempts: u32,
+    failed_rule: RetryRule,
 ) -> Result<ContactDocument, RunError> {
     let lease_live = doc.lease.as_ref().is_some_and(|l| l.expires_at > now);
     let mine = doc.lease.as_ref().is_some_and(|l| l.node == runner.node_id);
     if lease_live && !mine {
         return Ok(doc);
     }
-    let mut next = doc.clone();
-    if let Some(open) = next.history.last_mut().filter(|a| a.outcome.is_none()) {
-        open.ended_at = Some(now);
-        open.outcome = Some("failed(node lost)".into());
-    }
-    next.lease = None;
-    if next.attempts < failed_attempts {
-        next.status = ContactStatus::Queued;
-        next.next_attempt_at = now;
-    } else {
-        next.status = ContactStatus::Done;
-        next.disposition = Some("failed(node lost)".into());
-    }
-    next.version += 1;
+    // This node's own lease, from before its restart, is not waited out: nothing of that process is calling.
+    let lapsed = ContactDocument { lease: None, ..doc.clone() };
+    let next = lapsed.settle_lost(now, failed_rule)?;
     if write_contact(&runner.store, record, &next, doc.version).await? {
         tracing::warn!(contact = %record.id, "campaign: an attempt lost with its node recorded as failed(node lost)");
         if next.status == ContactStatus::Done {
@@ -620,7 +646,9 @@ async fn record_outcome(
 ) -> Result<(), RunError> {
     let now = now_ms();
     match outcome {
-        AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine => deltas.successful += 1,
+        AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine | AttemptOutcome::MessageLeft => {
+            deltas.successful += 1
+        }
         _ => deltas.failed += 1,
     }
     let outcome_text = Disposition::Attempted(outcome.clone()).to_string();
@@ -804,6 +832,8 @@ impl Call {
                 }
                 let heard = amd_events.as_mut().map(AmdHeard::read);
                 let outcome = match &heard {
+                    // A message left is final: a retry would leave a second one.
+                    Some(heard) if heard.machine() && heard.message_left => AttemptOutcome::MessageLeft,
                     Some(heard) if heard.machine() => AttemptOutcome::AnsweredMachine,
                     _ => AttemptOutcome::AnsweredHuman,
                 };

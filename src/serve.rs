@@ -419,6 +419,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         let runner = crate::campaigns::CampaignRunner {
             store: store.clone(),
             node_id,
+            lease_ms: i64::try_from(config.campaigns.lease_ms).unwrap_or(crate::campaigns::DEFAULT_LEASE_MS),
             sip: handle.clone(),
             router: Arc::clone(&agents),
             policy: Arc::clone(&config.dial_policy),

@@ -314,16 +314,19 @@ fn machines_are_hung_up_on_or_left_a_message_after_the_beep_and_people_get_the_a
     );
     assert!(human_heard[0].voiced().count() >= 50, "a second or more of greeting");
 
-    // amd = leave_message: the message starts after the beep and is heard in full; the record says so.
+    // amd = leave_message: the message starts after the beep and is heard in full; the record says so. A message
+    // left is final (`voicemail-left`): the machine retries the campaign allows are not used.
     let message = "Hello {{contact.name}}, this is Green Valley Dental. Please call us back today.";
     let (view, contacts) = run_campaign(
         &server,
         &token,
         "voicemail",
         "contact_number,name\n+15554000002,Chen\n",
-        json!({"max_live_calls": 1, "trunk": "carrier", "amd": "leave_message", "voicemail_message": message}),
+        json!({"max_live_calls": 1, "trunk": "carrier", "amd": "leave_message", "voicemail_message": message,
+               "retry": {"machine": {"max_attempts": 3, "spacing_seconds": 1}}}),
     );
-    assert_eq!(view["progress"]["by_outcome"], json!({"answered-machine": 1}), "{view}");
+    assert_eq!(view["progress"]["by_outcome"], json!({"voicemail-left": 1}), "{view}");
+    assert_eq!(contact(&contacts, "+15554000002")["history"].as_array().map(Vec::len), Some(1), "called once");
     let chen = &contact(&contacts, "+15554000002")["last_amd"];
     assert_eq!((&chen["action"], &chen["message_left"]), (&json!("leave_message"), &json!(true)), "{chen}");
     let record = record_of(&server, "15554000002");
@@ -354,7 +357,8 @@ fn machines_are_hung_up_on_or_left_a_message_after_the_beep_and_people_get_the_a
 
     let (_, metrics) = common::http_get(server.http, "/metrics").expect("/metrics answers");
     for line in [
-        "voicera_campaign_calls_total{disposition=\"answered-machine\"} 2",
+        "voicera_campaign_calls_total{disposition=\"answered-machine\"} 1",
+        "voicera_campaign_calls_total{disposition=\"voicemail-left\"} 1",
         "voicera_campaign_calls_total{disposition=\"answered-human\"} 1",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");

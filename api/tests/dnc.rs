@@ -97,7 +97,10 @@ macro_rules! on_both_stores {
     };
 }
 
-on_both_stores!(the_do_not_call_list_is_normalised_scoped_audited_and_used_by_uploads);
+on_both_stores!(
+    the_do_not_call_list_is_normalised_scoped_audited_and_used_by_uploads,
+    the_do_not_call_list_is_paged_and_adding_keeps_what_is_listed
+);
 
 async fn the_do_not_call_list_is_normalised_scoped_audited_and_used_by_uploads(kind: &str) {
     let h = harness(kind).await;
@@ -195,4 +198,68 @@ async fn the_do_not_call_list_is_normalised_scoped_audited_and_used_by_uploads(k
     assert!(entries.contains(&("add_dnc".into(), "2 numbers".into())), "{entries:?}");
     assert!(entries.contains(&("add_dnc".into(), "+15551000003".into())), "{entries:?}");
     assert!(entries.contains(&("remove_dnc".into(), "+15551000002".into())), "{entries:?}");
+}
+
+/// `GET /dnc` pages through the list in number order with its total; `POST` adds only the absent numbers
+/// (a number listed before keeps its entry) and says which.
+async fn the_do_not_call_list_is_paged_and_adding_keeps_what_is_listed(kind: &str) {
+    let h = harness(kind).await;
+    let org = accounts::create_org(&h.state, "Acme").await.unwrap();
+    let owner = h.user("asha@acme.io", &org, Role::Owner).await;
+    let first = json!({"numbers": ["+15551000100"], "reason": "first"});
+    let (status, added) = h.json(Method::POST, "/api/v1/dnc", &owner, first).await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    // 2,500 numbers in one request, one of them listed already and one given twice.
+    let mut csv = String::from("number\n");
+    for i in (0..2_500).rev() {
+        csv.push_str(&format!("+1555100{i:04}\n"));
+    }
+    csv.push_str("+15551000007\n");
+    let (status, added) = h.send(Method::POST, "/api/v1/dnc?reason=bulk", &owner, "text/csv", csv.into_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    assert_eq!(
+        (added["added"].as_u64(), added["already_listed"].as_u64()),
+        (Some(2_499), Some(1)),
+        "{}",
+        added["already_listed"]
+    );
+    let new = added["numbers"].as_array().unwrap();
+    assert_eq!((new.len(), new[0].as_str(), new[99].as_str()), (2_499, Some("+15551000000"), Some("+15551000099")));
+    assert_eq!(new[100], "+15551000101", "the listed number is not among the new ones");
+
+    // Pages of 1,000 in number order, each with the total; the number listed first kept its reason.
+    let mut seen = Vec::new();
+    for page in 1..=3 {
+        let (status, list) =
+            h.json(Method::GET, &format!("/api/v1/dnc?page={page}&limit=1000"), &owner, Value::Null).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        assert_eq!(
+            (list["total"].as_u64(), list["page"].as_u64(), list["limit"].as_u64()),
+            (Some(2_500), Some(page), Some(1000))
+        );
+        seen.extend(list["numbers"].as_array().unwrap().iter().map(|n| n["number"].as_str().unwrap().to_string()));
+    }
+    let expected: Vec<String> = (0..2_500).map(|i| format!("+1555100{i:04}")).collect();
+    assert_eq!(seen, expected);
+    let (_, list) = h.json(Method::GET, "/api/v1/dnc?page=2&limit=50", &owner, Value::Null).await;
+    let numbers = list["numbers"].as_array().unwrap();
+    assert_eq!((numbers.len(), numbers[0]["number"].as_str()), (50, Some("+15551000050")), "{list}");
+    assert_eq!(numbers[49]["number"], "+15551000099");
+    let (_, default) = h.json(Method::GET, "/api/v1/dnc", &owner, Value::Null).await;
+    assert_eq!((default["numbers"].as_array().unwrap().len(), default["count"].as_u64()), (100, Some(2_500)));
+    assert_eq!(default["numbers"][0]["number"], "+15551000000");
+    let (_, listed) = h.json(Method::GET, "/api/v1/dnc?page=11&limit=10", &owner, Value::Null).await;
+    assert_eq!(
+        (listed["numbers"][0]["number"].as_str(), listed["numbers"][0]["reason"].as_str()),
+        (Some("+15551000100"), Some("first"))
+    );
+    assert_eq!(listed["numbers"][1]["reason"], "bulk");
+    let (_, past) = h.json(Method::GET, "/api/v1/dnc?page=99&limit=1000", &owner, Value::Null).await;
+    assert_eq!((past["numbers"].as_array().unwrap().len(), past["total"].as_u64()), (0, Some(2_500)), "{past}");
+
+    // Bad paging names its field.
+    for (query, field) in [("page=0", "page"), ("limit=0", "limit"), ("limit=1001", "limit"), ("size=3", "size")] {
+        let (status, e) = h.json(Method::GET, &format!("/api/v1/dnc?{query}"), &owner, Value::Null).await;
+        assert_eq!((status, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)), "{query}: {e}");
+    }
 }

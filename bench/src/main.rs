@@ -14,6 +14,7 @@ mod api;
 mod barge_in;
 mod barge_in_run;
 mod c_baseline;
+mod campaign;
 mod llm_turns;
 mod models;
 mod pcap;
@@ -113,6 +114,30 @@ enum Scenario {
         /// Model cache (default: $VOICERA_MODELS_DIR or target/models-cache).
         #[arg(long)]
         models_dir: Option<PathBuf>,
+        /// The voicera binary (default: target/release/voicera).
+        #[arg(long)]
+        voicera: Option<PathBuf>,
+        /// How that binary was built, written into the report.
+        #[arg(long, default_value = "release")]
+        build: String,
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
+    },
+    /// An outbound campaign of N contacts against a sipp carrier that answers with a short reply, for each
+    /// live-call limit: concurrency reached at the carrier, calls/s, set-up latency, the server's CPU.
+    Campaign {
+        /// Contacts in the list.
+        #[arg(long, default_value_t = 1000)]
+        contacts: usize,
+        /// Live-call limits (`max_live_calls`), comma-separated: one run each.
+        #[arg(long, default_value = "50,100", value_delimiter = ',')]
+        limits: Vec<u32>,
+        /// The campaign's `calls_per_second` (1 to 100).
+        #[arg(long, default_value_t = 100)]
+        calls_per_second: u32,
+        /// How long the carrier holds each answered call (its reply plays meanwhile), ms.
+        #[arg(long, default_value_t = 3000)]
+        hold_ms: u64,
         /// The voicera binary (default: target/release/voicera).
         #[arg(long)]
         voicera: Option<PathBuf>,
@@ -325,6 +350,28 @@ fn main() -> Result<()> {
                     std::fs::write(out.join("barge-in.md"), barge_in_run::markdown(&out)?)?;
                 }
             }
+            Ok(())
+        }
+        Scenario::Campaign { contacts, limits, calls_per_second, hold_ms, voicera, build, out } => {
+            let voicera = release_binary(voicera)?;
+            if !(1..=100).contains(&calls_per_second) {
+                bail!("--calls-per-second {calls_per_second}: 1 to 100");
+            }
+            std::fs::create_dir_all(out.join("work"))?;
+            // sipp runs inside the work directory: every path handed to it must be absolute.
+            let out = out.canonicalize()?;
+            let settings = campaign::Settings { contacts, calls_per_second, hold_ms, build };
+            let mut reports = Vec::new();
+            for limit in limits {
+                eprintln!("== campaign: {contacts} contacts, at most {limit} live calls");
+                let report = campaign::run(&voicera, limit, &settings, &out.join("work"))?;
+                let json = serde_json::to_string_pretty(&report)?;
+                eprintln!("{json}");
+                std::fs::write(out.join(format!("campaign-{limit}.json")), json)?;
+                reports.push(report);
+            }
+            std::fs::write(out.join("campaign.md"), campaign::markdown(&reports))?;
+            println!("{}", campaign::markdown(&reports));
             Ok(())
         }
         Scenario::CBaseline { flows, seconds, out } => {

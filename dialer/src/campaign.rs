@@ -21,8 +21,12 @@ pub type ContactId = usize;
 pub enum AttemptOutcome {
     /// A person answered.
     AnsweredHuman,
-    /// An answering machine or voicemail answered.
+    /// An answering machine or voicemail answered (and was hung up on, connected, or could not be left a
+    /// message): retried under the `machine` rule.
     AnsweredMachine,
+    /// An answering machine answered and the campaign's voicemail message was left on it: final, never
+    /// retried (a retry would leave a second message).
+    MessageLeft,
     /// The callee was busy (SIP 486/600).
     Busy,
     /// Nobody answered before the ring timeout (SIP 408/480/487 after our CANCEL).
@@ -59,6 +63,7 @@ impl fmt::Display for Disposition {
         match self {
             Disposition::Attempted(AttemptOutcome::AnsweredHuman) => f.write_str("answered-human"),
             Disposition::Attempted(AttemptOutcome::AnsweredMachine) => f.write_str("answered-machine"),
+            Disposition::Attempted(AttemptOutcome::MessageLeft) => f.write_str("voicemail-left"),
             Disposition::Attempted(AttemptOutcome::Busy) => f.write_str("busy"),
             Disposition::Attempted(AttemptOutcome::NoAnswer) => f.write_str("no-answer"),
             Disposition::Attempted(AttemptOutcome::Failed(reason)) => write!(f, "failed({reason})"),
@@ -76,6 +81,7 @@ impl std::str::FromStr for Disposition {
         Ok(match text {
             "answered-human" => Disposition::Attempted(AttemptOutcome::AnsweredHuman),
             "answered-machine" => Disposition::Attempted(AttemptOutcome::AnsweredMachine),
+            "voicemail-left" => Disposition::Attempted(AttemptOutcome::MessageLeft),
             "busy" => Disposition::Attempted(AttemptOutcome::Busy),
             "no-answer" => Disposition::Attempted(AttemptOutcome::NoAnswer),
             "dnc-skipped" => Disposition::DncSkipped,
@@ -129,7 +135,7 @@ impl RetryRule {
     pub const NEVER: RetryRule = RetryRule { max_attempts: 1, spacing_ms: 0 };
 }
 
-/// Retry rules per outcome. A human answer is final.
+/// Retry rules per outcome. A human answer and a message left on a machine are final.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// After a busy signal.
@@ -138,7 +144,7 @@ pub struct RetryPolicy {
     pub no_answer: RetryRule,
     /// After a failure.
     pub failed: RetryRule,
-    /// After an answering machine (the campaign's machine action decides whether a message was left).
+    /// After an answering machine that was not left a message (one that was is final).
     pub machine: RetryRule,
 }
 
@@ -155,7 +161,7 @@ impl RetryPolicy {
 
     fn rule(&self, outcome: &AttemptOutcome) -> RetryRule {
         match outcome {
-            AttemptOutcome::AnsweredHuman => RetryRule::NEVER,
+            AttemptOutcome::AnsweredHuman | AttemptOutcome::MessageLeft => RetryRule::NEVER,
             AttemptOutcome::AnsweredMachine => self.machine,
             AttemptOutcome::Busy => self.busy,
             AttemptOutcome::NoAnswer => self.no_answer,
@@ -405,6 +411,19 @@ impl Campaign {
             entry.state = ContactState::Done(Disposition::Attempted(outcome));
         }
         self.finish_if_done();
+        Ok(())
+    }
+
+    /// The store numbers the dial just returned by [`poll`](Self::poll) as the contact's attempt `attempt`
+    /// (attempts other nodes made, and one lost with a dead node, are counted there): its retries are counted
+    /// from that number, so several nodes together make no more attempts than the policy allows.
+    pub fn count_attempt_as(&mut self, contact: ContactId, attempt: u32) -> Result<(), DialerError> {
+        let entry = self.contacts.get_mut(contact).ok_or(DialerError::NoSuchContact(contact))?;
+        if !matches!(entry.state, ContactState::Dialing { .. }) {
+            return Err(DialerError::NotDialing { contact, state: entry.state.to_string() });
+        }
+        self.attempts = (self.attempts + u64::from(attempt)).saturating_sub(u64::from(entry.attempts));
+        entry.attempts = attempt;
         Ok(())
     }
 
@@ -831,6 +850,45 @@ mod tests {
             assert_eq!(text.parse::<Disposition>().unwrap().to_string(), text);
         }
         assert!("maybe".parse::<Disposition>().is_err());
+    }
+
+    #[test]
+    fn a_machine_left_a_message_is_final_and_one_without_is_retried_under_the_machine_rule() {
+        let mut s = settings(5, 10);
+        s.retry.machine = RetryRule { max_attempts: 3, spacing_ms: 10 * MINUTE };
+        let mut campaign = Campaign::new(s, numbers(2)).unwrap();
+        // Contact 0: a machine, hung up on, then a machine that took the message. Contact 1: a machine each time.
+        let run = simulate(&mut campaign, MONDAY, i64::MAX, &mut |c, attempt| match (c, attempt) {
+            (0, 1) => (20 * SECOND, AttemptOutcome::AnsweredMachine),
+            (0, _) => (30 * SECOND, AttemptOutcome::MessageLeft),
+            _ => (20 * SECOND, AttemptOutcome::AnsweredMachine),
+        });
+        let attempts = |c| run.dials.iter().filter(|d| d.1 == c).count();
+        assert_eq!([attempts(0), attempts(1)], [2, 3], "no third call after the message");
+        assert_eq!(done(&campaign, 0), Disposition::Attempted(AttemptOutcome::MessageLeft));
+        assert_eq!(done(&campaign, 0).to_string(), "voicemail-left");
+        assert_eq!(done(&campaign, 1).to_string(), "answered-machine");
+        assert_eq!(campaign.progress().done, [("answered-machine".into(), 1), ("voicemail-left".into(), 1)]);
+        // Even with machine retries left, a message left is never followed by another call.
+        assert_eq!(campaign.retry_rule(&AttemptOutcome::MessageLeft), RetryRule::NEVER);
+        assert_eq!("voicemail-left".parse::<Disposition>().unwrap(), done(&campaign, 0));
+    }
+
+    #[test]
+    fn attempts_another_node_made_count_toward_the_retry_rule() {
+        let mut s = settings(1, 10);
+        s.retry.failed = RetryRule { max_attempts: 2, spacing_ms: 0 };
+        let mut campaign = Campaign::new(s, numbers(1)).unwrap();
+        assert!(matches!(campaign.poll(MONDAY)[..], [DialAction::Dial { attempt: 1, .. }]));
+        // The store says this is the second attempt (the first died with another node).
+        campaign.count_attempt_as(0, 2).unwrap();
+        assert_eq!(campaign.progress().attempts, 2);
+        campaign.on_outcome(0, AttemptOutcome::Failed("SIP 503".into()), MONDAY + SECOND).unwrap();
+        assert_eq!(done(&campaign, 0).to_string(), "failed(SIP 503)", "two attempts in all, not three");
+        assert_eq!(
+            campaign.count_attempt_as(0, 3),
+            Err(DialerError::NotDialing { contact: 0, state: "done: failed(SIP 503)".into() })
+        );
     }
 
     #[test]

@@ -58,7 +58,8 @@ pub enum AmdMode {
     Off,
     /// Hang up on machines (disposition `answered-machine`).
     Hangup,
-    /// Wait for the machine's beep (or the end of its greeting), speak the voicemail message, hang up.
+    /// Wait for the machine's beep (or the end of its greeting), speak the voicemail message, hang up
+    /// (disposition `voicemail-left`, final; `answered-machine` when the message could not be left).
     LeaveMessage,
     /// Start the agent on machines too (the disposition still says `answered-machine`).
     Connect,

@@ -8,6 +8,12 @@
 //! lasts longer than the time a dead node's call can outlive it (the far end's session timer; give the lease at
 //! least the renewal interval plus that margin).
 //!
+//! **What a call in flight on a dead node counts as.** The store cannot know how far that call got (it may have
+//! been answered), so the attempt is recorded as `failed(node lost)` and counted under the campaign's `failed`
+//! retry rule ([`ContactDocument::settle_lost`]): with `failed.max_attempts` 1 the contact is done as
+//! `failed(node lost)` and nobody calls it again; with more, it is queued again after the rule's spacing,
+//! counted from when the lease lapsed. An operator who must never risk a second call keeps `failed` at 1.
+//!
 //! These functions are pure: each takes a document as read and returns the document to write. Two nodes can
 //! read the same document and both compute a claim, so the write must be conditional on the document not having
 //! changed since the read: [`ContactDocument::version`] is bumped by every transition, and the store adapter
@@ -18,7 +24,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::campaign::RetryRule;
 use crate::{DialerError, UnixMillis};
+
+/// The outcome (and, when no retry is left, the disposition) of an attempt that died with its node.
+pub const NODE_LOST: &str = "failed(node lost)";
 
 /// A node's claim on a contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,17 +138,50 @@ impl ContactDocument {
         self.lease.as_ref().filter(|l| l.expires_at > now)
     }
 
-    /// Whether `node` may claim the contact at `now`: queued and due, or dialling under a lapsed lease.
+    /// Whether a node may claim the contact at `now`: queued, due, and leased to nobody. (A contact left dialling
+    /// under a lapsed lease must be settled by [`settle_lost`](Self::settle_lost) first.)
     pub fn claimable(&self, now: UnixMillis) -> bool {
-        match self.status {
-            ContactStatus::Queued => self.next_attempt_at <= now && self.live_lease(now).is_none(),
-            ContactStatus::Dialing => self.live_lease(now).is_none(),
-            ContactStatus::Done => false,
-        }
+        self.status == ContactStatus::Queued && self.next_attempt_at <= now && self.live_lease(now).is_none()
     }
 
-    /// `node` claims the contact for an attempt starting at `now`, leased until `now + ttl_ms`. A contact left
-    /// dialling by a node whose lease lapsed has that attempt recorded as `failed(node lost)` first.
+    /// Whether the contact was left dialling by a node whose lease lapsed by `now` (its call died with it).
+    pub fn lost(&self, now: UnixMillis) -> bool {
+        self.status == ContactStatus::Dialing && self.live_lease(now).is_none()
+    }
+
+    /// Settles an attempt that died with its node (see the module documentation): the open attempt ends at `now`
+    /// as `failed(node lost)`, and the contact is queued again `failed.spacing_ms` after `now` while
+    /// `failed.max_attempts` allows another attempt, else done as `failed(node lost)`. Refused while the lease
+    /// is live (its node may still be calling).
+    pub fn settle_lost(&self, now: UnixMillis, failed: RetryRule) -> Result<ContactDocument, DialerError> {
+        if let Some(lease) = self.live_lease(now) {
+            return Err(DialerError::Leased { holder: lease.node.clone(), expires_at: lease.expires_at });
+        }
+        if self.status != ContactStatus::Dialing {
+            return Err(DialerError::Document(format!(
+                "contact {} is {:?}, not dialling",
+                self.store_id(),
+                self.status
+            )));
+        }
+        let mut next = self.clone();
+        if let Some(open) = next.history.last_mut().filter(|a| a.outcome.is_none()) {
+            open.ended_at = Some(now);
+            open.outcome = Some(NODE_LOST.into());
+        }
+        next.lease = None;
+        if next.attempts < failed.max_attempts {
+            next.status = ContactStatus::Queued;
+            next.next_attempt_at = now.saturating_add(failed.spacing_ms);
+        } else {
+            next.status = ContactStatus::Done;
+            next.disposition = Some(NODE_LOST.into());
+        }
+        next.version += 1;
+        Ok(next)
+    }
+
+    /// `node` claims the contact for an attempt starting at `now`, leased until `now + ttl_ms`.
     pub fn claim(&self, node: &str, now: UnixMillis, ttl_ms: i64) -> Result<ContactDocument, DialerError> {
         if let Some(lease) = self.live_lease(now) {
             return Err(DialerError::Leased { holder: lease.node.clone(), expires_at: lease.expires_at });
@@ -152,10 +195,6 @@ impl ContactDocument {
             )));
         }
         let mut next = self.clone();
-        if let Some(open) = next.history.last_mut().filter(|a| a.outcome.is_none()) {
-            open.ended_at = Some(now);
-            open.outcome = Some("failed(node lost)".into());
-        }
         next.status = ContactStatus::Dialing;
         next.attempts += 1;
         next.lease = Some(Lease { node: node.to_string(), expires_at: now + ttl_ms });
@@ -246,17 +285,40 @@ mod tests {
     }
 
     #[test]
-    fn a_dead_nodes_contact_is_taken_over_once_its_lease_lapses() {
+    fn a_dead_nodes_contact_is_taken_over_once_its_lease_lapses_if_the_failure_rule_allows() {
+        let retry_once = RetryRule { max_attempts: 2, spacing_ms: 5_000 };
         let a = contact().claim("node-a", 1_000, TTL).unwrap();
-        assert!(!a.claimable(30_999));
-        assert!(a.claimable(31_000));
-        let b = a.claim("node-b", 31_000, TTL).unwrap();
-        assert_eq!(b.attempts, 2);
-        assert_eq!(b.history[0].outcome.as_deref(), Some("failed(node lost)"));
+        // Renewed at 20 s: live until 50 s.
+        let a = a.renew("node-a", 20_000, TTL).unwrap();
+        assert!(!a.lost(49_999) && a.lost(50_000));
+        assert!(matches!(a.settle_lost(49_999, retry_once), Err(DialerError::Leased { expires_at: 50_000, .. })));
+        assert!(!a.claimable(60_000), "a lapsed lease is settled before anyone claims");
+        assert!(a.claim("node-b", 60_000, TTL).is_err());
+        let settled = a.settle_lost(50_000, retry_once).unwrap();
+        assert_eq!((settled.status, settled.lease.clone(), settled.attempts), (ContactStatus::Queued, None, 1));
+        assert_eq!(settled.history[0].outcome.as_deref(), Some(NODE_LOST));
+        assert_eq!(settled.history[0].ended_at, Some(50_000));
+        // The failure rule's spacing, from the lapse.
+        assert!(!settled.claimable(54_999));
+        let b = settled.claim("node-b", 55_000, TTL).unwrap();
+        assert_eq!((b.attempts, b.history.len()), (2, 2));
         assert_eq!(b.history[1].node, "node-b");
         // The dead node, back, can neither renew nor report.
-        assert_eq!(b.renew("node-a", 32_000, TTL), Err(DialerError::LeaseLost { node: "node-a".into() }));
-        assert!(b.finish("node-a", "busy", AfterAttempt::RetryAt(0), 32_000).is_err());
+        assert_eq!(b.renew("node-a", 56_000, TTL), Err(DialerError::LeaseLost { node: "node-a".into() }));
+        assert!(b.finish("node-a", "busy", AfterAttempt::RetryAt(0), 56_000).is_err());
+        assert!(b.settle_lost(56_000, retry_once).is_err(), "node-b's lease is live");
+    }
+
+    #[test]
+    fn a_dead_nodes_contact_without_a_retry_left_is_done_as_node_lost() {
+        let a = contact().claim("node-a", 1_000, TTL).unwrap();
+        let settled = a.settle_lost(31_000, RetryRule::NEVER).unwrap();
+        assert_eq!(settled.status, ContactStatus::Done);
+        assert_eq!(settled.disposition.as_deref(), Some(NODE_LOST));
+        assert!(!settled.claimable(i64::MAX));
+        assert!(settled.settle_lost(40_000, RetryRule::NEVER).is_err(), "settled once");
+        let queued = contact();
+        assert!(queued.settle_lost(0, RetryRule::NEVER).is_err(), "only a dialling contact is lost");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use voicera_telephony::sip_rtp::{InboundAuth, TrunkConfig};
 use voicera_telephony::ws_stream::{AudioFormat, Provider, ProviderAccount};
 
 mod agents;
+mod campaigns;
 mod policy;
 mod providers;
 mod sip_security;
@@ -30,6 +31,7 @@ pub(crate) use agents::{
     TurnDetection, PIPER_VOICE,
 };
 pub(crate) use agents::{provider_env, OPENAI_COMPATIBLE};
+pub(crate) use campaigns::CampaignSettings;
 pub(crate) use providers::Providers;
 pub(crate) use smtp::SmtpSettings;
 pub(crate) use speech::{language_table, CloudSpeech, SpeechProvider, SPEECH_PROVIDERS};
@@ -119,6 +121,8 @@ struct RawConfig {
     smtp: Option<smtp::RawSmtp>,
     #[serde(default)]
     webhooks: webhooks::RawWebhooks,
+    #[serde(default)]
+    campaigns: campaigns::RawCampaigns,
 }
 
 /// `[api]`: the control plane.
@@ -294,6 +298,8 @@ pub(crate) struct Config {
     pub(crate) recording_retention_days: Option<u32>,
     /// `[webhooks]` / `VOICERA_WEBHOOKS_*`: delivery timing, http-to-loopback, delivery-log retention.
     pub(crate) webhooks: WebhookSettings,
+    /// `[campaigns]` / `VOICERA_CAMPAIGNS_*`: the contact lease of outbound campaigns.
+    pub(crate) campaigns: CampaignSettings,
     /// Where the configuration came from, for the start-up log.
     pub(crate) source: Option<PathBuf>,
 }
@@ -333,6 +339,7 @@ impl fmt::Debug for Config {
             .field("recording_format", &self.recording_format)
             .field("recording_retention_days", &self.recording_retention_days)
             .field("webhooks", &self.webhooks)
+            .field("campaigns", &self.campaigns)
             .field("source", &self.source)
             .finish()
     }
@@ -547,6 +554,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         dial_policy: std::sync::Arc::new(dial_policy),
         recording_retention_days: storage::compile_retention(&raw.storage, |var| std::env::var(var).ok())?,
         webhooks: webhooks::compile_webhooks(raw.webhooks, |var| std::env::var(var).ok())?,
+        campaigns: campaigns::compile_campaigns(raw.campaigns, |var| std::env::var(var).ok())?,
         providers: std::sync::Arc::new(providers),
         open_signup: raw.api.open_signup.unwrap_or(false),
         smtp: smtp::compile_smtp(raw.smtp, |var| std::env::var(var).ok())?,

@@ -402,6 +402,27 @@ impl Store {
         Ok(inserted)
     }
 
+    /// Stores each of `records` whose (`org_id`, `id`) no document has, leaving taken ids as they are (one
+    /// SQLite transaction of `INSERT OR IGNORE`, or one unordered MongoDB `insert_many` whose duplicate keys are
+    /// the taken ids): whether each was stored, in order. Adding many keys this way never reads what is there
+    /// (a do-not-call list of a million numbers is not loaded to add ten).
+    pub async fn insert_many_if_absent(&self, collection: Collection, records: &[Record]) -> Result<Vec<bool>> {
+        for record in records {
+            record.check(collection)?;
+        }
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inserted = match self {
+            Store::Sqlite(s) => s.insert_many_if_absent(collection, records).await?,
+            Store::Mongo(m) => m.insert_many_if_absent(collection, records).await?,
+        };
+        if inserted.iter().any(|i| *i) {
+            self.changed(collection).await?;
+        }
+        Ok(inserted)
+    }
+
     /// Removes the documents of `collection`, all tenants, whose `expires_at` (a number, unix seconds) is before
     /// `now_secs`; how many. Documents without `expires_at` stay.
     pub async fn delete_expired(&self, collection: Collection, now_secs: u64) -> Result<u64> {
@@ -436,6 +457,21 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.list_newest(collection, org_id, skip, limit).await,
             Store::Mongo(m) => m.list_newest(collection, org_id, skip, limit).await,
+        }
+    }
+
+    /// One page of a tenant's documents in ascending id order (a do-not-call list by number), skipping `skip`,
+    /// and the tenant's total in the collection.
+    pub async fn list_page(
+        &self,
+        collection: Collection,
+        org_id: &str,
+        skip: u64,
+        limit: u64,
+    ) -> Result<(Vec<Record>, u64)> {
+        match self {
+            Store::Sqlite(s) => s.list_page(collection, org_id, skip, limit).await,
+            Store::Mongo(m) => m.list_page(collection, org_id, skip, limit).await,
         }
     }
 
@@ -647,6 +683,7 @@ pub mod conformance {
         bulk_and_conditional_writes(store).await;
         compare_and_set(store).await;
         insert_if_absent(store).await;
+        insert_many_if_absent_and_pages(store).await;
     }
 
     /// `put_many` loads many documents at once (replacing those it finds), `put_if_version` writes only over
@@ -749,6 +786,35 @@ pub mod conformance {
             store.list_all(Collection::UsedTokens).await.unwrap().into_iter().map(|r| r.id).collect();
         assert_eq!(left, ["token-2"], "documents without an expiry stay");
         assert!(store.delete(Collection::UsedTokens, "org1", "token-2").await.unwrap());
+    }
+
+    /// Many keys added at once without reading what is there; ascending pages with the total.
+    async fn insert_many_if_absent_and_pages(store: &Store) {
+        let listed = record("org1", "+15551000002", json!({"reason": "first"}));
+        assert!(store.insert_if_absent(Collection::DoNotCall, &listed).await.unwrap());
+        let batch: Vec<Record> = ["+15551000003", "+15551000002", "+15551000001", "+15551000004"]
+            .iter()
+            .map(|n| record("org1", n, json!({"reason": "batch"})))
+            .collect();
+        let inserted = store.insert_many_if_absent(Collection::DoNotCall, &batch).await.unwrap();
+        assert_eq!(inserted, [true, false, true, true]);
+        let kept = store.get(Collection::DoNotCall, "org1", "+15551000002").await.unwrap().unwrap();
+        assert_eq!(kept.doc["reason"], "first", "a taken id keeps its document");
+        assert_eq!(store.insert_many_if_absent(Collection::DoNotCall, &batch).await.unwrap(), [false; 4]);
+        assert!(store.insert_many_if_absent(Collection::DoNotCall, &[]).await.unwrap().is_empty());
+        assert!(store.insert_many_if_absent(Collection::DoNotCall, &[record("", "x", json!({}))]).await.is_err());
+        let other = record("org2", "+15551000001", json!({}));
+        assert_eq!(store.insert_many_if_absent(Collection::DoNotCall, &[other]).await.unwrap(), [true]);
+
+        let ids = |page: &[Record]| page.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        let (page, total) = store.list_page(Collection::DoNotCall, "org1", 0, 3).await.unwrap();
+        assert_eq!((ids(&page), total), (vec!["+15551000001".into(), "+15551000002".into(), "+15551000003".into()], 4));
+        let (page, total) = store.list_page(Collection::DoNotCall, "org1", 3, 3).await.unwrap();
+        assert_eq!((ids(&page), total), (vec!["+15551000004".to_string()], 4));
+        let (page, total) = store.list_page(Collection::DoNotCall, "org1", 9, 3).await.unwrap();
+        assert_eq!((page.len(), total), (0, 4));
+        assert_eq!(store.delete_prefix(Collection::DoNotCall, "org1", "+1555").await.unwrap(), 4);
+        assert_eq!(store.delete_prefix(Collection::DoNotCall, "org2", "+1555").await.unwrap(), 1);
     }
 
     /// Every landed write to a routing collection bumps its revision; no-op writes and other collections do not.

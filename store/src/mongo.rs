@@ -159,14 +159,37 @@ impl MongoStore {
         skip: u64,
         limit: u64,
     ) -> Result<(Vec<Record>, u64)> {
-        let handle = self.collection(collection);
         let mut filter = doc! {"org_id": org_id};
         if let Some((field, value)) = field_equals {
             filter.insert(format!("doc.{field}"), value);
         }
+        self.list_ordered(collection, filter, skip, limit, -1).await
+    }
+
+    /// [`crate::Store::list_page`] on MongoDB.
+    pub async fn list_page(
+        &self,
+        collection: Collection,
+        org_id: &str,
+        skip: u64,
+        limit: u64,
+    ) -> Result<(Vec<Record>, u64)> {
+        self.list_ordered(collection, doc! {"org_id": org_id}, skip, limit, 1).await
+    }
+
+    /// A page of `filter`'s documents by id (`order` 1 ascending, -1 descending), with the filter's total.
+    async fn list_ordered(
+        &self,
+        collection: Collection,
+        filter: Document,
+        skip: u64,
+        limit: u64,
+        order: i32,
+    ) -> Result<(Vec<Record>, u64)> {
+        let handle = self.collection(collection);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let docs: Vec<Document> =
-            handle.find(filter.clone()).sort(doc! {"id": -1}).skip(skip).limit(limit).await?.try_collect().await?;
+            handle.find(filter.clone()).sort(doc! {"id": order}).skip(skip).limit(limit).await?.try_collect().await?;
         let total = handle.count_documents(filter).await?;
         let records = docs.iter().map(|d| to_record(collection, d)).collect::<Result<Vec<_>>>()?;
         Ok((records, total))
@@ -198,6 +221,38 @@ impl MongoStore {
             Err(err) if is_duplicate_key(&err) => Ok(false),
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// [`crate::Store::insert_many_if_absent`] on MongoDB: one unordered `insert_many`; the unique (`org_id`,
+    /// `id`) index refuses the taken ids with duplicate-key errors, which name their positions.
+    pub async fn insert_many_if_absent(&self, collection: Collection, records: &[Record]) -> Result<Vec<bool>> {
+        let now = mongodb::bson::DateTime::now();
+        let stored = records
+            .iter()
+            .map(|r| {
+                let body = mongodb::bson::to_bson(&r.doc)
+                    .map_err(|e| StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), r.org_id, r.id)))?;
+                Ok(doc! {"org_id": &r.org_id, "id": &r.id, "doc": body, "updated_at": now})
+            })
+            .collect::<Result<Vec<Document>>>()?;
+        let mut inserted = vec![true; records.len()];
+        if let Err(error) = self.collection(collection).insert_many(stored.iter()).ordered(false).await {
+            let mongodb::error::ErrorKind::InsertMany(failure) = error.kind.as_ref() else {
+                return Err(error.into());
+            };
+            if failure.write_concern_error.is_some() {
+                return Err(error.into());
+            }
+            for write_error in failure.write_errors.iter().flatten() {
+                if write_error.code != DUPLICATE_KEY {
+                    return Err(error.into());
+                }
+                if let Some(slot) = inserted.get_mut(write_error.index) {
+                    *slot = false;
+                }
+            }
+        }
+        Ok(inserted)
     }
 
     /// [`crate::Store::delete_expired`] on MongoDB.

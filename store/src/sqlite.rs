@@ -181,6 +181,30 @@ impl SqliteStore {
         skip: u64,
         limit: u64,
     ) -> Result<(Vec<Record>, u64)> {
+        self.list_ordered(collection, org_id, field_equals, skip, limit, "DESC").await
+    }
+
+    /// [`crate::Store::list_page`] on SQLite.
+    pub async fn list_page(
+        &self,
+        collection: Collection,
+        org_id: &str,
+        skip: u64,
+        limit: u64,
+    ) -> Result<(Vec<Record>, u64)> {
+        self.list_ordered(collection, org_id, None, skip, limit, "ASC").await
+    }
+
+    /// A page in `order` (`ASC` or `DESC`) of id, optionally filtered on one field, with the filtered total.
+    async fn list_ordered(
+        &self,
+        collection: Collection,
+        org_id: &str,
+        field_equals: Option<(&str, &str)>,
+        skip: u64,
+        limit: u64,
+        order: &'static str,
+    ) -> Result<(Vec<Record>, u64)> {
         let table = collection.name();
         let org = org_id.to_string();
         // Without a filter the condition compares a constant with itself (a JSON path and value both bound).
@@ -195,7 +219,7 @@ impl SqliteStore {
         let (rows, total) = self
             .with(move |c| {
                 let mut stmt = c.prepare(&format!(
-                    "SELECT org_id, id, doc FROM {table} WHERE {condition} ORDER BY id DESC LIMIT ?4 OFFSET ?5"
+                    "SELECT org_id, id, doc FROM {table} WHERE {condition} ORDER BY id {order} LIMIT ?4 OFFSET ?5"
                 ))?;
                 let rows = stmt
                     .query_map(params![org, path, value, limit, skip], row)?
@@ -255,6 +279,29 @@ impl SqliteStore {
         })
         .await
         .map(|inserted| inserted == 1)
+    }
+
+    /// [`crate::Store::insert_many_if_absent`] on SQLite: one transaction of `INSERT OR IGNORE`.
+    pub async fn insert_many_if_absent(&self, collection: Collection, records: &[Record]) -> Result<Vec<bool>> {
+        let table = collection.name();
+        let rows: Vec<(String, String, String)> =
+            records.iter().map(|r| (r.org_id.clone(), r.id.clone(), r.doc.to_string())).collect();
+        self.with(move |c| {
+            let tx = c.unchecked_transaction()?;
+            let now = unix_millis();
+            let mut inserted = Vec::with_capacity(rows.len());
+            {
+                let mut insert = tx.prepare_cached(&format!(
+                    "INSERT OR IGNORE INTO {table} (org_id, id, doc, updated_at) VALUES (?1, ?2, ?3, ?4)"
+                ))?;
+                for (org, id, doc) in &rows {
+                    inserted.push(insert.execute(params![org, id, doc, now])? == 1);
+                }
+            }
+            tx.commit()?;
+            Ok(inserted)
+        })
+        .await
     }
 
     /// [`crate::Store::delete_expired`] on SQLite.

@@ -82,12 +82,42 @@ fn view(record: &Record) -> Value {
     })
 }
 
-/// `GET /dnc`: the org's do-not-call numbers, in order.
-pub async fn list(caller: Caller, State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    let mut records = state.store().list(Collection::DoNotCall, &caller.org_id).await?;
-    records.sort_by(|a, b| a.id.cmp(&b.id));
+/// Numbers per page of `GET /dnc` unless `limit` says otherwise.
+const DEFAULT_PAGE_SIZE: u64 = 100;
+/// Most numbers per page.
+const MAX_PAGE_SIZE: u64 = 1000;
+
+/// The query of `GET /dnc`: the audit log's and contacts' paging.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// 1-based page.
+    #[serde(default)]
+    page: Option<u64>,
+    /// Numbers per page (1 to 1000, default 100).
+    #[serde(default)]
+    limit: Option<u64>,
+}
+
+/// `GET /dnc?page=&limit=`: one page of the org's do-not-call numbers in number order, and how many there are
+/// in all (`total`; `count` says the same, as before paging).
+pub async fn list(
+    caller: Caller,
+    State(state): State<ApiState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let page = query.page.unwrap_or(1);
+    if page == 0 {
+        return Err(ApiError::invalid("page", "pages start at 1"));
+    }
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(ApiError::invalid("limit", format!("limit is 1 to {MAX_PAGE_SIZE}")));
+    }
+    let skip = (page - 1).saturating_mul(limit);
+    let (records, total) = state.store().list_page(Collection::DoNotCall, &caller.org_id, skip, limit).await?;
     let numbers: Vec<Value> = records.iter().map(view).collect();
-    Ok(Json(json!({"numbers": numbers, "count": numbers.len()})))
+    Ok(Json(json!({"numbers": numbers, "total": total, "count": total, "page": page, "limit": limit})))
 }
 
 /// The numbers of a text or CSV body: the first field of each line (`,` or `;` separated, quotes dropped); a
@@ -155,11 +185,11 @@ pub async fn add(
     if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS || r.chars().any(char::is_control)) {
         return Err(ApiError::invalid("reason", format!("one line of at most {MAX_REASON_CHARS} characters")));
     }
-    let listed = org_numbers(&state.store(), &caller.org_id).await?;
+    // Each number inserted only where absent: the org's list is never read to find the new ones (it may hold
+    // millions), and a number listed meanwhile by another request keeps its first entry.
     let requested: BTreeSet<String> = numbers.into_iter().collect();
-    let new: BTreeSet<String> = requested.difference(&listed).cloned().collect();
     let now = utc_text(state.now());
-    let records: Vec<Record> = new
+    let records: Vec<Record> = requested
         .iter()
         .map(|number| Record {
             org_id: caller.org_id.clone(),
@@ -167,10 +197,11 @@ pub async fn add(
             doc: json!({"number": number, "added_at": now, "added_by": caller.email, "reason": reason}),
         })
         .collect();
-    if !records.is_empty() {
-        state.store().put_many(Collection::DoNotCall, &records).await?;
-        let target = match new.iter().next() {
-            Some(first) if new.len() == 1 => first.clone(),
+    let inserted = state.store().insert_many_if_absent(Collection::DoNotCall, &records).await?;
+    let new: Vec<&String> = requested.iter().zip(&inserted).filter(|(_, new)| **new).map(|(n, _)| n).collect();
+    if !new.is_empty() {
+        let target = match new.as_slice() {
+            [only] => (*only).clone(),
             _ => format!("{} numbers", new.len()),
         };
         crate::audit::record(&state, &caller, "add_dnc", &target).await?;

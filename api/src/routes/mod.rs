@@ -502,7 +502,19 @@ fn campaign_operations() -> Vec<Operation> {
             None,
             post(batches::resume),
         ),
-        op(M::GET, "/dnc", "list_dnc", "dnc", viewer, "The org's do-not-call numbers (E.164)", None, get(dnc::list)),
+        Operation {
+            query: AUDIT_QUERY,
+            ..op(
+                M::GET,
+                "/dnc",
+                "list_dnc",
+                "dnc",
+                viewer,
+                "The org's do-not-call numbers (E.164), one page in number order, with the total",
+                None,
+                get(dnc::list),
+            )
+        },
         Operation {
             query: &[("default_country", "string"), ("reason", "string")],
             ..op(
