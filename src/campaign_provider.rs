@@ -11,21 +11,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use voicera_carrier_rest::{AnsweredBy, CallEnd, CallProgress, CallRequest, Provider, ProviderAccount, ProviderRest};
+use voicera_carrier_rest::{CallRequest, Provider, ProviderAccount, ProviderRest};
 use voicera_dialer::campaign::AttemptOutcome;
 use voicera_store::secret::MasterKey;
 use voicera_store::{Collection, Store};
 use voicera_telephony::sip_rtp::AmdRequest;
-use voicera_telephony::ws_stream::{DialEvent, DialledCall, DialledCalls, DIAL_PARAM};
+use voicera_telephony::ws_stream::dialled::{follow, DialledCall, DialledCalls, DIAL_PARAM};
 
 /// How long a placed call may go without a word from the provider beyond its ring time-out: no stream and no
 /// final status by then, and it is hung up and counted failed.
 const SETUP_GRACE: Duration = Duration::from_secs(20);
-/// How long the final status callback is waited for once the stream has ended (then the stream's end stands
-/// for the call's, and the call is hung up through the API in case it is still up).
-const END_GRACE: Duration = Duration::from_secs(5);
-/// How long a stream's end is waited for once the final status says the call is over.
-const STREAM_GRACE: Duration = Duration::from_secs(2);
 
 /// What the provider arm needs from the node.
 pub(crate) struct ProviderCalls {
@@ -44,7 +39,6 @@ pub(crate) struct ProviderCalls {
 /// One provider call to place for a campaign contact.
 pub(crate) struct ProviderCall {
     pub(crate) provider: Provider,
-    pub(crate) org_id: String,
     pub(crate) agent_id: String,
     /// The number to call, as the dial policy normalised it.
     pub(crate) to: String,
@@ -113,10 +107,8 @@ impl ProviderCalls {
         let rest = ProviderRest::new(provider, account.api_base.as_deref(), &account.auth_id, &account.auth_token);
         let (events, mut heard) = mpsc::unbounded_channel();
         // Followed before it is placed: the provider may answer before its reply to the request reaches us.
-        self.dialled.insert(
-            &dial_id,
-            DialledCall { provider, account, variables: call.variables, amd: call.amd, events },
-        );
+        self.dialled
+            .insert(&dial_id, DialledCall { provider, account, variables: call.variables, amd: call.amd, events });
         let placing = rest.clone();
         let placed = tokio::task::spawn_blocking(move || placing.place_call(&request)).await;
         let placed = match placed {
@@ -128,13 +120,17 @@ impl ProviderCalls {
             }
             Err(error) => {
                 self.dialled.remove(&dial_id);
-                return ProviderCallEnd { outcome: AttemptOutcome::Failed(format!("dial task: {error}")), call_id: None };
+                return ProviderCallEnd {
+                    outcome: AttemptOutcome::Failed(format!("dial task: {error}")),
+                    call_id: None,
+                };
             }
         };
         tracing::debug!(provider = name, call_id = %placed.call_id, %dial_id, "campaign: provider call placed");
-        let followed = follow(&mut heard, call.ring_timeout + SETUP_GRACE).await;
+        let setup_limit = call.ring_timeout + SETUP_GRACE;
+        let followed = follow(&mut heard, setup_limit).await;
         self.dialled.remove(&dial_id);
-        let call_id = followed.stream_call_id.clone().unwrap_or(placed.call_id);
+        let call_id = followed.call_id.clone().unwrap_or(placed.call_id);
         if followed.hang_up {
             // The provider went quiet: make sure the call is down before its slot is given back.
             let id = call_id.clone();
@@ -143,7 +139,15 @@ impl ProviderCalls {
                 tracing::warn!(%error, %call_id, "campaign: cannot hang up a call whose provider went quiet");
             }
         }
-        ProviderCallEnd { outcome: followed.outcome, call_id: Some(call_id) }
+        let outcome = match &followed.end {
+            // Our own detection's verdict is added by the runner (it reads the stream's detection events).
+            Some(end) => AttemptOutcome::from_provider_end(end, false),
+            None => AttemptOutcome::Failed(format!(
+                "no answer or status from the provider within {} s",
+                setup_limit.as_secs()
+            )),
+        };
+        ProviderCallEnd { outcome, call_id: Some(call_id) }
     }
 }
 
@@ -154,142 +158,4 @@ fn dial_id() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{:x}{n:04x}", nanos & 0xffff_ffff_ffff_ffff)
-}
-
-/// What following a call found.
-struct Followed {
-    outcome: AttemptOutcome,
-    stream_call_id: Option<String>,
-    /// No final word from the provider: hang up through the API.
-    hang_up: bool,
-}
-
-/// Follows a placed call's events to its end: its final status callback, or its stream's end (then
-/// [`END_GRACE`] for the final status), or `setup_limit` without a stream or final status.
-async fn follow(heard: &mut mpsc::UnboundedReceiver<DialEvent>, setup_limit: Duration) -> Followed {
-    let mut stream_call_id = None;
-    let mut streaming = false;
-    let mut machine = None;
-    let mut deadline = tokio::time::Instant::now() + setup_limit;
-    let mut ended: Option<CallEnd> = None;
-    loop {
-        let event = tokio::time::timeout_at(deadline, heard.recv()).await;
-        match event {
-            Ok(Some(DialEvent::StreamStarted { call_id })) => {
-                stream_call_id = Some(call_id);
-                streaming = true;
-                // A stream is up: the call lasts as long as the conversation does.
-                deadline = tokio::time::Instant::now() + Duration::from_secs(24 * 3600);
-            }
-            Ok(Some(DialEvent::StreamEnded)) => {
-                if let Some(end) = ended.take() {
-                    return finished(&end, machine, stream_call_id, false);
-                }
-                // The conversation is over; the final status normally follows at once. Without it, the call
-                // was answered (it streamed), and is hung up through the API in case it is still up.
-                return match tokio::time::timeout(END_GRACE, next_end(heard, &mut machine)).await {
-                    Ok(Some(reported)) => finished(&reported, machine, stream_call_id, false),
-                    _ => finished(&answered_end(), machine, stream_call_id, true),
-                };
-            }
-            Ok(Some(DialEvent::Status(CallProgress::Going { answered_by, .. }))) => {
-                machine = answered_by.or(machine);
-            }
-            Ok(Some(DialEvent::Status(CallProgress::Ended(end)))) => {
-                machine = end.answered_by.or(machine);
-                if !streaming {
-                    return finished(&end, machine, stream_call_id, false);
-                }
-                // The stream is still closing: its last detection events come with its end.
-                ended = Some(end);
-                deadline = tokio::time::Instant::now() + STREAM_GRACE;
-            }
-            Ok(None) => {
-                let end = ended.take().unwrap_or_else(answered_end);
-                return finished(&end, machine, stream_call_id, false);
-            }
-            Err(_) => {
-                if let Some(end) = ended.take() {
-                    return finished(&end, machine, stream_call_id, false);
-                }
-                let limit = setup_limit.as_secs();
-                let outcome = AttemptOutcome::Failed(format!("no answer or status from the provider within {limit} s"));
-                return Followed { outcome, stream_call_id, hang_up: true };
-            }
-        }
-    }
-}
-
-/// The next final status (remembering machine detection on the way); None when the channel closed.
-async fn next_end(heard: &mut mpsc::UnboundedReceiver<DialEvent>, machine: &mut Option<AnsweredBy>) -> Option<CallEnd> {
-    loop {
-        match heard.recv().await? {
-            DialEvent::Status(CallProgress::Ended(end)) => return Some(end),
-            DialEvent::Status(CallProgress::Going { answered_by, .. }) => *machine = answered_by.or(*machine),
-            DialEvent::StreamStarted { .. } | DialEvent::StreamEnded => {}
-        }
-    }
-}
-
-/// The end of a call whose stream ran and whose final status never came: it was answered.
-fn answered_end() -> CallEnd {
-    CallEnd {
-        kind: voicera_carrier_rest::EndKind::Completed,
-        cause: "stream ended".into(),
-        answered_by: None,
-        duration_secs: None,
-    }
-}
-
-fn finished(end: &CallEnd, machine: Option<AnsweredBy>, stream_call_id: Option<String>, hang_up: bool) -> Followed {
-    let end = CallEnd { answered_by: end.answered_by.or(machine), ..end.clone() };
-    // Our own detection's verdict is added by the runner (it reads the stream's detection events).
-    Followed { outcome: AttemptOutcome::from_provider_end(&end, false), stream_call_id, hang_up }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use voicera_carrier_rest::EndKind;
-
-    fn end(kind: EndKind) -> DialEvent {
-        DialEvent::Status(CallProgress::Ended(CallEnd { kind, cause: "x".into(), answered_by: None, duration_secs: None }))
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_busy_status_ends_the_call_and_a_silent_provider_times_out() {
-        let (events, mut heard) = mpsc::unbounded_channel();
-        events.send(DialEvent::Status(CallProgress::Going { status: "ringing".into(), answered_by: None })).unwrap();
-        events.send(end(EndKind::Busy)).unwrap();
-        let followed = follow(&mut heard, Duration::from_secs(30)).await;
-        assert_eq!((followed.outcome, followed.hang_up), (AttemptOutcome::Busy, false));
-
-        let (_events, mut heard) = mpsc::unbounded_channel();
-        let started = tokio::time::Instant::now();
-        let followed = follow(&mut heard, Duration::from_secs(30)).await;
-        assert!(followed.hang_up);
-        assert!(matches!(followed.outcome, AttemptOutcome::Failed(ref r) if r.contains("within 30 s")));
-        assert_eq!(started.elapsed(), Duration::from_secs(30));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_streamed_call_ends_with_its_stream_and_takes_the_status_if_it_comes() {
-        let (events, mut heard) = mpsc::unbounded_channel();
-        events.send(DialEvent::StreamStarted { call_id: "CA1".into() }).unwrap();
-        events.send(DialEvent::StreamEnded).unwrap();
-        events.send(end(EndKind::Completed)).unwrap();
-        let followed = follow(&mut heard, Duration::from_secs(30)).await;
-        assert_eq!(followed.outcome, AttemptOutcome::AnsweredHuman);
-        assert_eq!((followed.stream_call_id.as_deref(), followed.hang_up), (Some("CA1"), false));
-
-        // No status after the stream: answered, and hung up through the API in case.
-        let (events, mut heard) = mpsc::unbounded_channel();
-        events.send(DialEvent::StreamStarted { call_id: "CA2".into() }).unwrap();
-        events
-            .send(DialEvent::Status(CallProgress::Going { status: "in-progress".into(), answered_by: Some(AnsweredBy::Machine) }))
-            .unwrap();
-        events.send(DialEvent::StreamEnded).unwrap();
-        let followed = follow(&mut heard, Duration::from_secs(30)).await;
-        assert_eq!((followed.outcome, followed.hang_up), (AttemptOutcome::AnsweredMachine, true));
-    }
 }

@@ -861,7 +861,6 @@ impl Call {
         };
         let call = crate::campaign_provider::ProviderCall {
             provider,
-            org_id: self.org_id.clone(),
             agent_id: self.agent_id.clone(),
             to,
             caller_id,

@@ -267,7 +267,8 @@ impl ProviderRest {
                 uuid.map(|call_id| PlacedCall { call_id }).ok_or(RestError::Reply(text, self.name()))
             }
             Provider::Twilio => {
-                let (_, text) = self.send("POST", &format!("/Accounts/{id}/Calls.json"), Body::Form(call.twilio_form()))?;
+                let (_, text) =
+                    self.send("POST", &format!("/Accounts/{id}/Calls.json"), Body::Form(call.twilio_form()))?;
                 let reply = self.json_reply(&text)?;
                 let sid = reply.get("sid").and_then(|s| s.as_str()).map(String::from);
                 sid.map(|call_id| PlacedCall { call_id }).ok_or(RestError::Reply(text, self.name()))
@@ -574,7 +575,10 @@ mod tests {
             }
         });
         let rest = ProviderRest::new(Provider::Twilio, Some(&format!("http://127.0.0.1:{port}")), "AC1", "tok");
-        assert_eq!(rest.place_call(&CallRequest::new("+1444", "+1555", "https://me/a", "https://me/h")).unwrap().call_id, "CA123");
+        assert_eq!(
+            rest.place_call(&CallRequest::new("+1444", "+1555", "https://me/a", "https://me/h")).unwrap().call_id,
+            "CA123"
+        );
         rest.transfer("CA123", "sip:desk@pbx.example", "").unwrap();
         let err = rest.hang_up("CA123").unwrap_err();
         assert_eq!(err, RestError::Status { provider: "twilio", status: 429, message: "Too Many Requests".into() });

@@ -60,7 +60,8 @@ pub enum CallProgress {
 }
 
 /// Statuses that mean the call is still going.
-const GOING: [&str; 8] = ["queued", "initiated", "ringing", "ring", "in-progress", "answered", "early-media", "started"];
+const GOING: [&str; 8] =
+    ["queued", "initiated", "ringing", "ring", "in-progress", "answered", "early-media", "started"];
 
 /// Reads one status callback; `field(name)` gives a form field's value.
 pub fn read_callback<'a>(field: impl Fn(&str) -> Option<&'a str>) -> CallProgress {
@@ -102,8 +103,7 @@ pub fn read_callback<'a>(field: impl Fn(&str) -> Option<&'a str>) -> CallProgres
         _ if !cause.is_empty() => cause,
         _ => status,
     };
-    let duration_secs =
-        first(&["CallDuration", "Duration", "BillDuration"]).and_then(|d| d.parse().ok());
+    let duration_secs = first(&["CallDuration", "Duration", "BillDuration"]).and_then(|d| d.parse().ok());
     CallProgress::Ended(CallEnd { kind, cause: reason, answered_by, duration_secs })
 }
 
@@ -126,11 +126,19 @@ mod tests {
     fn twilio_statuses_map_to_their_ends() {
         assert!(matches!(read(&[("CallStatus", "ringing")]), CallProgress::Going { .. }));
         let answered = read(&[("CallStatus", "in-progress"), ("AnsweredBy", "machine_end_beep")]);
-        assert_eq!(answered, CallProgress::Going { status: "in-progress".into(), answered_by: Some(AnsweredBy::Machine) });
+        assert_eq!(
+            answered,
+            CallProgress::Going { status: "in-progress".into(), answered_by: Some(AnsweredBy::Machine) }
+        );
         let end = ended(&[("CallStatus", "completed"), ("CallDuration", "42"), ("AnsweredBy", "human")]);
         assert_eq!(
             end,
-            CallEnd { kind: EndKind::Completed, cause: "completed".into(), answered_by: Some(AnsweredBy::Human), duration_secs: Some(42) }
+            CallEnd {
+                kind: EndKind::Completed,
+                cause: "completed".into(),
+                answered_by: Some(AnsweredBy::Human),
+                duration_secs: Some(42)
+            }
         );
         assert_eq!(ended(&[("CallStatus", "busy")]).kind, EndKind::Busy);
         assert_eq!(ended(&[("CallStatus", "no-answer")]).kind, EndKind::NoAnswer);

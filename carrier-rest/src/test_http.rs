@@ -8,10 +8,7 @@ use std::thread::JoinHandle;
 
 /// Serves `count` requests; `respond(request_text)` gives (status, body). Returns the port and a handle
 /// that yields the requests as text.
-pub fn serve(
-    count: usize,
-    respond: impl Fn(&str) -> (u16, String) + Send + 'static,
-) -> (u16, JoinHandle<Vec<String>>) {
+pub fn serve(count: usize, respond: impl Fn(&str) -> (u16, String) + Send + 'static) -> (u16, JoinHandle<Vec<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let port = listener.local_addr().expect("local addr").port();
     let handle = std::thread::spawn(move || {

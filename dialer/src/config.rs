@@ -256,7 +256,10 @@ impl CampaignConfig {
                 return Err(problem("provider", "a campaign dials through a trunk or a provider, not both"));
             }
             if self.caller_id.is_none() {
-                return Err(problem("caller_id", format!("calls through {name} need a caller id: a number on its account")));
+                return Err(problem(
+                    "caller_id",
+                    format!("calls through {name} need a caller id: a number on its account"),
+                ));
             }
         }
         if let Some(caller_id) = &self.caller_id {
@@ -410,7 +413,10 @@ mod tests {
     fn a_route_is_a_trunk_or_a_provider() {
         let read = |json: serde_json::Value| serde_json::from_value::<CampaignConfig>(json).unwrap();
         assert_eq!(CampaignConfig::default().route(), None);
-        assert_eq!(read(serde_json::json!({"trunk": " carrier "})).route(), Some(CampaignRoute::Trunk("carrier".into())));
+        assert_eq!(
+            read(serde_json::json!({"trunk": " carrier "})).route(),
+            Some(CampaignRoute::Trunk("carrier".into()))
+        );
         let config = read(serde_json::json!({"provider": "Vobiz", "caller_id": "+918000000001"}));
         assert!(config.settings().is_ok());
         assert_eq!(config.route(), Some(CampaignRoute::Provider("vobiz".into())));

@@ -10,8 +10,8 @@ use voicera_conversation::dial_policy::{DialPolicy, NormalizedTarget, PolicyErro
 use voicera_conversation::routing::{Destination, Router};
 
 use crate::sip_rtp::{OutboundRequest, SipServiceHandle};
-use voicera_carrier_rest::{CallRequest, PlacedCall, ProviderRest};
 use crate::ws_stream::{Provider, TelephonyConfig};
+use voicera_carrier_rest::{CallRequest, PlacedCall, ProviderRest};
 
 /// How an outbound call leaves the node.
 #[derive(Debug, Clone, PartialEq, Eq)]

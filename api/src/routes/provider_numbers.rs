@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use voicera_carrier_rest::{ProviderAccount, ProviderRest, RestError};
 use voicera_carrier_rest::Provider;
+use voicera_carrier_rest::{ProviderAccount, ProviderRest, RestError};
 
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiJson};

@@ -11,9 +11,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
-use voicera_carrier_rest::{CallProgress, Provider, ProviderAccount};
+use voicera_carrier_rest::{AnsweredBy, CallEnd, CallProgress, EndKind, Provider, ProviderAccount};
 
 use crate::sip_rtp::AmdRequest;
 
@@ -103,9 +104,171 @@ impl DialledCalls {
     }
 }
 
+/// How long the final status callback is waited for once the stream has ended (then the stream's end stands
+/// for the call's, and the call is to be hung up through the API in case it is still up).
+pub const END_GRACE: Duration = Duration::from_secs(5);
+/// How long a stream's end is waited for once the final status says the call is over (its last detection
+/// events come with it).
+pub const STREAM_GRACE: Duration = Duration::from_secs(2);
+
+/// What following a dialled call found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Followed {
+    /// How it ended, by its final status callback (the provider's machine detection merged in), or by its
+    /// stream's end when no status followed; None: the provider went quiet (no stream, no final status).
+    pub end: Option<CallEnd>,
+    /// The provider's call id, from the stream's start.
+    pub call_id: Option<String>,
+    /// No final word from the provider: the call should be hung up through the API.
+    pub hang_up: bool,
+}
+
+/// Follows a placed call's events to its end: its final status callback (once its stream, if one is up, has
+/// ended or [`STREAM_GRACE`] passed), or its stream's end (then [`END_GRACE`] for the final status), or
+/// `setup_limit` without a stream or a final status. A stream keeps the call going as long as it runs.
+pub async fn follow(events: &mut mpsc::UnboundedReceiver<DialEvent>, setup_limit: Duration) -> Followed {
+    let mut call_id = None;
+    let mut streaming = false;
+    let mut machine = None;
+    let mut ended: Option<CallEnd> = None;
+    let mut deadline = Some(tokio::time::Instant::now() + setup_limit);
+    loop {
+        let next = match deadline {
+            Some(at) => tokio::time::timeout_at(at, events.recv()).await,
+            None => Ok(events.recv().await),
+        };
+        match next {
+            Ok(Some(DialEvent::StreamStarted { call_id: id })) => {
+                call_id = Some(id);
+                streaming = true;
+                deadline = None;
+            }
+            Ok(Some(DialEvent::StreamEnded)) => {
+                if let Some(end) = ended.take() {
+                    return finished(end, machine, call_id, false);
+                }
+                // The conversation is over and the final status normally follows at once. Without it, the call
+                // was answered (it streamed), and may still be up.
+                return match tokio::time::timeout(END_GRACE, next_end(events, &mut machine)).await {
+                    Ok(Some(end)) => finished(end, machine, call_id, false),
+                    _ => finished(answered_end(), machine, call_id, true),
+                };
+            }
+            Ok(Some(DialEvent::Status(CallProgress::Going { answered_by, .. }))) => {
+                machine = answered_by.or(machine);
+            }
+            Ok(Some(DialEvent::Status(CallProgress::Ended(end)))) => {
+                if !streaming {
+                    return finished(end, machine, call_id, false);
+                }
+                ended = Some(end);
+                deadline = Some(tokio::time::Instant::now() + STREAM_GRACE);
+            }
+            Ok(None) => {
+                let end = ended.take().unwrap_or_else(answered_end);
+                return finished(end, machine, call_id, false);
+            }
+            Err(_) => {
+                return match ended.take() {
+                    Some(end) => finished(end, machine, call_id, false),
+                    None => Followed { end: None, call_id, hang_up: true },
+                };
+            }
+        }
+    }
+}
+
+/// The next final status (remembering machine detection on the way); None when the channel closed.
+async fn next_end(
+    events: &mut mpsc::UnboundedReceiver<DialEvent>,
+    machine: &mut Option<AnsweredBy>,
+) -> Option<CallEnd> {
+    loop {
+        match events.recv().await? {
+            DialEvent::Status(CallProgress::Ended(end)) => return Some(end),
+            DialEvent::Status(CallProgress::Going { answered_by, .. }) => *machine = answered_by.or(*machine),
+            DialEvent::StreamStarted { .. } | DialEvent::StreamEnded => {}
+        }
+    }
+}
+
+/// The end of a call whose stream ran and whose final status never came: it was answered.
+fn answered_end() -> CallEnd {
+    CallEnd { kind: EndKind::Completed, cause: "stream ended".into(), answered_by: None, duration_secs: None }
+}
+
+fn finished(end: CallEnd, machine: Option<AnsweredBy>, call_id: Option<String>, hang_up: bool) -> Followed {
+    let answered_by = end.answered_by.or(machine);
+    Followed { end: Some(CallEnd { answered_by, ..end }), call_id, hang_up }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ended(kind: EndKind) -> DialEvent {
+        DialEvent::Status(CallProgress::Ended(CallEnd {
+            kind,
+            cause: "x".into(),
+            answered_by: None,
+            duration_secs: None,
+        }))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_final_status_ends_the_call_and_a_silent_provider_times_out() {
+        let (events, mut heard) = mpsc::unbounded_channel();
+        events.send(DialEvent::Status(CallProgress::Going { status: "ringing".into(), answered_by: None })).unwrap();
+        events.send(ended(EndKind::Busy)).unwrap();
+        let followed = follow(&mut heard, Duration::from_secs(30)).await;
+        assert_eq!((followed.end.map(|e| e.kind), followed.hang_up), (Some(EndKind::Busy), false));
+
+        let (_events, mut heard) = mpsc::unbounded_channel();
+        let started = tokio::time::Instant::now();
+        let followed = follow(&mut heard, Duration::from_secs(30)).await;
+        assert_eq!(followed, Followed { end: None, call_id: None, hang_up: true });
+        assert_eq!(started.elapsed(), Duration::from_secs(30), "given up on at the limit, not before");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_streamed_call_lasts_as_long_as_its_stream_and_takes_the_status_that_follows() {
+        let (events, mut heard) = mpsc::unbounded_channel();
+        events.send(DialEvent::StreamStarted { call_id: "CA1".into() }).unwrap();
+        let sender = events.clone();
+        tokio::spawn(async move {
+            // A conversation far longer than the set-up limit.
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            sender.send(DialEvent::StreamEnded).unwrap();
+            sender.send(ended(EndKind::Completed)).unwrap();
+        });
+        let followed = follow(&mut heard, Duration::from_secs(30)).await;
+        assert_eq!(followed.end.map(|e| e.kind), Some(EndKind::Completed));
+        assert_eq!((followed.call_id.as_deref(), followed.hang_up), (Some("CA1"), false));
+
+        // No status after the stream: answered (the provider's machine detection kept), hung up in case.
+        let (events, mut heard) = mpsc::unbounded_channel();
+        events.send(DialEvent::StreamStarted { call_id: "CA2".into() }).unwrap();
+        let machine = CallProgress::Going { status: "in-progress".into(), answered_by: Some(AnsweredBy::Machine) };
+        events.send(DialEvent::Status(machine)).unwrap();
+        events.send(DialEvent::StreamEnded).unwrap();
+        let started = tokio::time::Instant::now();
+        let followed = follow(&mut heard, Duration::from_secs(30)).await;
+        let end = followed.end.unwrap();
+        assert_eq!(
+            (end.kind, end.answered_by, followed.hang_up),
+            (EndKind::Completed, Some(AnsweredBy::Machine), true)
+        );
+        assert_eq!(started.elapsed(), END_GRACE);
+
+        // The final status while the stream still closes: the stream's end is waited for, briefly.
+        let (events, mut heard) = mpsc::unbounded_channel();
+        events.send(DialEvent::StreamStarted { call_id: "CA3".into() }).unwrap();
+        events.send(ended(EndKind::Completed)).unwrap();
+        let started = tokio::time::Instant::now();
+        let followed = follow(&mut heard, Duration::from_secs(30)).await;
+        assert_eq!((followed.end.map(|e| e.kind), followed.hang_up), (Some(EndKind::Completed), false));
+        assert_eq!(started.elapsed(), STREAM_GRACE);
+    }
 
     #[test]
     fn events_reach_the_dialler_of_a_followed_call_only() {

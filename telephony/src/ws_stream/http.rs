@@ -30,15 +30,15 @@ pub use voicera_carrier_rest::ProviderAccount;
 use voicera_carrier_rest::ProviderRest;
 use voicera_conversation::agent::{render_template, Agent, CallContext};
 use voicera_conversation::amd::{AmdEvent, AmdGate};
-use voicera_media::amd::AmdParams;
-use voicera_media::stream::ENGINE_RATE;
 use voicera_conversation::core::{CallAction, CallCore, CallService, EndReason};
 use voicera_conversation::engine::Conversation;
 use voicera_conversation::journal::{FinishedCall, RecordingPlan, WallClock};
 use voicera_conversation::live::CallParties;
 use voicera_conversation::recorder::{unix_ms, RecordingSink};
 use voicera_conversation::routing::{Destination, Router};
+use voicera_media::amd::AmdParams;
 use voicera_media::metrics::{CallResult, Metrics};
+use voicera_media::stream::ENGINE_RATE;
 
 use super::dialled::{DialEvent, DialledCall, DialledCalls, DIAL_PARAM};
 use super::session::{SessionEvent, StreamSession};
