@@ -7,7 +7,6 @@
 //! (hung up through the API, best effort), so no slot leaks.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;

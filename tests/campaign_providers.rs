@@ -12,7 +12,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::api::{owner_token, send, wait_agent_ready, OWNER};
-use common::fake_carrier::{Callee, FakeCarrier};
+use common::fake_carrier::{Callee, FakeCarrier, Flavor};
 use common::greetings::{machine_greeting, person_answering};
 use common::Server;
 use serde_json::{json, Value};
@@ -28,7 +28,12 @@ fn api(server: &Server, method: &str, path: &str, token: &str, body: Value) -> (
 
 /// Uploads `csv` for the `caller` agent and stores `campaign`; the batch id.
 fn upload(server: &Server, token: &str, name: &str, csv: &str, campaign: Value) -> String {
-    let path = format!("/api/v1/batches/upload?batch_name={name}&agent_type=caller&default_country=US");
+    upload_for(server, token, "caller", name, csv, campaign)
+}
+
+/// Uploads `csv` for `agent` and stores `campaign`; the batch id.
+fn upload_for(server: &Server, token: &str, agent: &str, name: &str, csv: &str, campaign: Value) -> String {
+    let path = format!("/api/v1/batches/upload?batch_name={name}&agent_type={agent}&default_country=US");
     let (status, uploaded, _) = send(server.http, "POST", &path, token, "text/csv", csv.as_bytes());
     assert_eq!(status, 201, "{uploaded}");
     let batch = uploaded["batch_id"].as_str().unwrap().to_string();
@@ -71,7 +76,7 @@ fn record_of(server: &Server, number: &str) -> Value {
 fn campaign_calls_through_a_providers_api_get_dispositions_retries_and_amd_from_its_callbacks() {
     let (machine_clip, beep_end_ms) = machine_greeting();
     let person = person_answering();
-    let carrier = FakeCarrier::start(move |number, attempt| {
+    let carrier = FakeCarrier::start(Flavor::Vobiz, move |number, attempt| {
         let answers =
             |audio: &Vec<i16>| Callee::Answers { audio: audio.clone(), hang_up_after: Duration::from_secs(20) };
         match (number, attempt) {
@@ -209,4 +214,40 @@ fn campaign_calls_through_a_providers_api_get_dispositions_retries_and_amd_from_
     assert_eq!(carrier.requests().len() - before, 10);
     assert_eq!(carrier.max_live(), 3, "the limit of 3 live calls was reached and never passed");
     assert!(carrier.faults().is_empty(), "{:?}", carrier.faults());
+}
+
+#[test]
+fn twilio_campaign_calls_follow_its_status_callbacks_and_stream() {
+    let person = person_answering();
+    let carrier = FakeCarrier::start(Flavor::Twilio, move |number, _| match number {
+        "+15551000001" => Callee::Answers { audio: person.clone(), hang_up_after: Duration::from_secs(4) },
+        "+15552000001" => Callee::Busy { after: Duration::from_millis(300) },
+        _ => Callee::RingsOut { after: Duration::from_millis(300) },
+    });
+    let config = format!("[bench]\nrecord = true\n\n{}", carrier.config());
+    let server = Server::start_env("campaign-twilio", &config, false, &OWNER);
+    let token = owner_token(server.http);
+    let csv = "contact_number\n+15551000001\n+15552000001\n+15553000001\n";
+    let campaign = json!({"max_live_calls": 3, "calls_per_second": 5, "provider": "twilio", "caller_id": "+15550000000",
+        "ring_timeout_seconds": 20});
+    let batch = upload_for(&server, &token, "bench", "through-twilio", csv, campaign);
+    let (view, contacts) = run(&server, &token, &batch);
+    assert!(carrier.faults().is_empty(), "{:?}", carrier.faults());
+    assert_eq!(view["progress"]["by_outcome"], json!({"answered-human": 1, "busy": 1, "no-answer": 1}), "{view}");
+    let requests = carrier.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(
+        (requests[0].body["Timeout"].as_str(), requests[0].body["From"].as_str()),
+        (Some("20"), Some("+15550000000"))
+    );
+    // The person heard the agent (the bench agent's greeting is a tone) until they hung up.
+    let heard = carrier.heard("+15551000001");
+    assert_eq!(heard.len(), 1);
+    assert!(heard[0].voiced().count() >= 10, "the agent spoke: {:?}", heard[0].frames.len());
+    assert!(!heard[0].ended_by_server, "the callee hung up");
+    let record = record_of(&server, "+15551000001");
+    assert_eq!((record["transport"].as_str(), record["outbound"].as_bool()), (Some("twilio"), Some(true)), "{record}");
+    let answered = contact(&contacts, "+15551000001");
+    assert_eq!(answered["last_call_id"], json!(requests.iter().find(|r| r.body["To"] == "+15551000001").unwrap().uuid));
+    assert_eq!(carrier.live(), 0);
 }
