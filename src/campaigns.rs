@@ -1,5 +1,6 @@
 //! The campaign runner: a tokio task per running batch, driving the sans-IO [`Campaign`] on real time and
-//! placing its calls through a `[[trunks]]` entry with the node's SIP service.
+//! placing its calls through a `[[trunks]]` entry with the node's SIP service, or through a provider's REST API
+//! ([`crate::campaign_provider`]), as the campaign's route says.
 //!
 //! The API only changes a batch's `execution_status` (run, pause, stop, schedule); every calling node's
 //! supervisor polls the store each second and starts a task for each batch that should be dialling. A task
@@ -24,7 +25,7 @@ use voicera_conversation::routing::{Destination, Router};
 use voicera_dialer::campaign::{
     AttemptOutcome, Campaign, CampaignContact, ContactId, ContactState, DialAction, Disposition, RetryRule, RunState,
 };
-use voicera_dialer::config::AmdMode;
+use voicera_dialer::config::{AmdMode, CampaignRoute};
 use voicera_dialer::lease::{AfterAttempt, ContactDocument, ContactStatus};
 use voicera_store::{utc_text, Collection, Record, Store, StoreError};
 use voicera_telephony::sip_rtp::{AmdRequest, OutboundRequest, PlaceCallError, SipServiceHandle};
@@ -59,6 +60,8 @@ pub(crate) struct CampaignRunner {
     pub(crate) webhooks: Webhooks,
     /// The campaign figures `/metrics` shows.
     pub(crate) metrics: Arc<CampaignMetrics>,
+    /// Places the calls of campaigns whose route is a provider's REST API.
+    pub(crate) provider_calls: Arc<crate::campaign_provider::ProviderCalls>,
 }
 
 /// Campaign calls on this node for `/metrics`: attempts by outcome, and calls up now.
@@ -324,8 +327,9 @@ async fn drive(
                     tracing::debug!(batch = %batch_id, contact = %slots[contact].number, attempt, "campaign: dialling");
                     let call = Call {
                         runner: Arc::clone(runner),
+                        org_id: org_id.to_string(),
                         agent_id: agent_id.clone(),
-                        trunk: config.trunk.clone().unwrap_or_default(),
+                        route: config.route(),
                         number: slots[contact].number.clone(),
                         caller_id: config.caller_id.clone(),
                         ring_timeout: Duration::from_secs(u64::from(config.ring_timeout_seconds)),
@@ -722,8 +726,11 @@ async fn close_outside_window(
 /// One call to place.
 struct Call {
     runner: Arc<CampaignRunner>,
+    /// The campaign's org (a provider route dials with its account).
+    org_id: String,
     agent_id: String,
-    trunk: String,
+    /// A `[[trunks]]` entry or a provider's REST API (None: the campaign names neither).
+    route: Option<CampaignRoute>,
     number: String,
     caller_id: Option<String>,
     ring_timeout: Duration,
@@ -812,8 +819,16 @@ impl Call {
             }
             None => (None, None),
         };
+        let trunk = match self.route.clone() {
+            Some(CampaignRoute::Trunk(trunk)) => trunk,
+            Some(CampaignRoute::Provider(provider)) => {
+                let heard = self.through_provider(&provider, to, agent.is_some(), amd, amd_events.as_mut()).await;
+                return heard;
+            }
+            None => return failed("the campaign names no trunk or provider".into()),
+        };
         let request = OutboundRequest {
-            trunk: self.trunk.clone(),
+            trunk,
             to,
             from: self.caller_id.clone(),
             ring_timeout: Some(self.ring_timeout),
@@ -844,5 +859,53 @@ impl Call {
             Err(PlaceCallError::Timeout) => (AttemptOutcome::from_sip_status(408), None, None),
             Err(other) => failed(other.to_string()),
         }
+    }
+}
+
+impl Call {
+    /// The provider arm of [`Call::place`]: the call goes out through `provider`'s REST API with the org's
+    /// account and is followed to its end; the outcome takes our own detection's verdict on the stream.
+    async fn through_provider(
+        &self,
+        provider: &str,
+        to: String,
+        has_agent: bool,
+        amd: Option<AmdRequest>,
+        amd_events: Option<&mut mpsc::UnboundedReceiver<AmdEvent>>,
+    ) -> (AttemptOutcome, Option<String>, Option<Value>) {
+        let failed = |reason: String| (AttemptOutcome::Failed(reason), None, None);
+        let Some(provider) = voicera_carrier_rest::Provider::parse(provider).filter(|p| p.places_calls()) else {
+            return failed(format!("{provider} places no calls"));
+        };
+        if !has_agent {
+            return failed("provider calls need an agent".into());
+        }
+        let Some(caller_id) = self.caller_id.clone() else {
+            return failed(format!("calls through {} need a caller id", provider.as_str()));
+        };
+        let calls = &self.runner.provider_calls;
+        let account = match calls.account(&self.runner.store, &self.org_id, provider).await {
+            Ok(Some(account)) => account,
+            Ok(None) => return failed(format!("the org has no {} account", provider.as_str())),
+            Err(error) => return failed(format!("reading the org's {} account: {error}", provider.as_str())),
+        };
+        let call = crate::campaign_provider::ProviderCall {
+            provider,
+            agent_id: self.agent_id.clone(),
+            to,
+            caller_id,
+            ring_timeout: self.ring_timeout,
+            variables: self.variables.clone(),
+            amd,
+        };
+        let ended = calls.place(account, call).await;
+        let heard = amd_events.map(AmdHeard::read);
+        let outcome = match (&ended.outcome, &heard) {
+            (AttemptOutcome::AnsweredHuman, Some(heard)) if heard.machine() => AttemptOutcome::AnsweredMachine,
+            (outcome, _) => outcome.clone(),
+        };
+        let answered = matches!(outcome, AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine);
+        let amd = heard.filter(|_| answered).map(|h| h.to_json());
+        (outcome, ended.call_id, amd)
     }
 }

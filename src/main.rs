@@ -5,6 +5,7 @@ mod agents_cli;
 mod api_client;
 mod calls;
 mod campaign_cli;
+mod campaign_provider;
 mod campaigns;
 mod config;
 mod console;

@@ -5,8 +5,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use voicera_telephony::ws_stream::rest::ProviderRest;
-use voicera_telephony::ws_stream::Provider;
+use voicera_carrier_rest::{Provider, ProviderRest};
 
 use crate::config::{Config, NodeArgs};
 

@@ -406,6 +406,8 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             dial_policy: Arc::clone(&config.dial_policy),
             // ... and spend them once in the deployment: in the store every node shares.
             spent_tokens: Some(spent_tokens_in(&store)),
+            // Campaign calls placed through a provider's REST API, shared with the campaign runner.
+            dialled: voicera_telephony::ws_stream::DialledCalls::default(),
         };
         let dialer = Dialer {
             router: Arc::clone(&agents),
@@ -425,6 +427,13 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             policy: Arc::clone(&config.dial_policy),
             webhooks: webhooks.clone(),
             metrics: Arc::clone(&campaign_metrics),
+            provider_calls: Arc::new(crate::campaign_provider::ProviderCalls {
+                dialled: telephony_config.dialled.clone(),
+                public_url: config.public_url.clone(),
+                node_accounts: settings.accounts.clone(),
+                master_key: master_key.clone(),
+                owner_org: calls_org.clone(),
+            }),
         };
         crate::campaigns::spawn(runner, shutdown.clone());
         let owner = calls::owner_from_env();

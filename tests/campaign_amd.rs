@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::api::{owner_token, send, wait_agent_ready, OWNER};
-use common::{espeak_speech, free_port, repo_path, require_tool, Server};
+use common::greetings::{machine_greeting, person_answering};
+use common::{free_port, repo_path, require_tool, Server};
 use serde_json::{json, Value};
 use voicera_media::codec::g711::{alaw_to_linear, linear_to_alaw};
 
@@ -129,39 +130,6 @@ impl Drop for MediaPeer {
             let _ = thread.join();
         }
     }
-}
-
-fn silence(ms: usize) -> Vec<i16> {
-    vec![0; ms * 8]
-}
-
-/// espeak-ng's speech without the silence it pads around it (a recorded greeting's beep follows its last word).
-fn spoken(text: &str) -> Vec<i16> {
-    let speech = espeak_speech(text, 8000);
-    let first = speech.iter().position(|s| s.unsigned_abs() > 300).unwrap_or(0);
-    let last = speech.iter().rposition(|s| s.unsigned_abs() > 300).map_or(speech.len(), |at| at + 1);
-    speech[first..last].to_vec()
-}
-
-/// A voicemail greeting (8 kHz): 300 ms of line, the greeting, 300 ms, a 500 ms 1 kHz beep; and the beep's end
-/// in ms from the clip's start.
-fn machine_greeting() -> (Vec<i16>, u64) {
-    let mut clip = silence(300);
-    clip.extend(spoken(
-        "Hi, you have reached the voicemail of Alex Morgan. I cannot take your call right now. \
-         Please leave a message after the tone.",
-    ));
-    clip.extend(silence(300));
-    clip.extend((0..4000).map(|i| ((i as f32 * 1000.0 * std::f32::consts::TAU / 8000.0).sin() * 0.4 * 32767.0) as i16));
-    let beep_end = clip.len() as u64 / 8;
-    (clip, beep_end)
-}
-
-/// A person answering: 400 ms of line, "Hello?", then waiting.
-fn person_answering() -> Vec<i16> {
-    let mut clip = silence(400);
-    clip.extend(spoken("Hello?"));
-    clip
 }
 
 /// sipp as the carrier (tests/sipp/uas_amd.xml) on `port`, sending each call's media to the peers.

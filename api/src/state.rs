@@ -99,7 +99,7 @@ pub struct ApiConfig {
     /// The node's telephony provider accounts (`[telephony.<provider>]`): the number routes (`/vobiz/...`,
     /// `/plivo/...`) send to their `api_base`, and the owner's org uses their credentials when it stored none.
     pub telephony_accounts:
-        Vec<(voicera_telephony::ws_stream::Provider, voicera_telephony::ws_stream::ProviderAccount)>,
+        Vec<(voicera_carrier_rest::Provider, voicera_carrier_rest::ProviderAccount)>,
 }
 
 /// Where the control plane's mail (reset links, invitations) goes.

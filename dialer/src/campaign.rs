@@ -45,6 +45,24 @@ impl AttemptOutcome {
             other => AttemptOutcome::Failed(format!("SIP {other}")),
         }
     }
+
+    /// The outcome of a call placed through a provider's REST API, from the end its status callback reported:
+    /// busy, no answer and failures as the provider names them (a call cancelled before the answer is a
+    /// failure naming it); an answered call is a machine's when `machine_heard` (our own detection on the
+    /// stream) or the provider's machine detection says so, a person's otherwise.
+    pub fn from_provider_end(end: &voicera_carrier_rest::CallEnd, machine_heard: bool) -> AttemptOutcome {
+        use voicera_carrier_rest::{AnsweredBy, EndKind};
+        match end.kind {
+            EndKind::Busy => AttemptOutcome::Busy,
+            EndKind::NoAnswer => AttemptOutcome::NoAnswer,
+            EndKind::Canceled => AttemptOutcome::Failed(format!("canceled: {}", end.cause)),
+            EndKind::Failed => AttemptOutcome::Failed(end.cause.clone()),
+            EndKind::Completed if machine_heard || end.answered_by == Some(AnsweredBy::Machine) => {
+                AttemptOutcome::AnsweredMachine
+            }
+            EndKind::Completed => AttemptOutcome::AnsweredHuman,
+        }
+    }
 }
 
 /// Where a contact ended up.
@@ -546,6 +564,29 @@ mod tests {
     use super::*;
     use crate::schedule::{DailyWindow, Weekday};
     use std::collections::{BTreeMap, HashSet};
+
+    #[test]
+    fn provider_status_callbacks_become_dispositions() {
+        use voicera_carrier_rest::{read_callback, CallProgress};
+        let outcome = |pairs: &[(&str, &str)], machine_heard: bool| {
+            let CallProgress::Ended(end) = read_callback(|n| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| *v))
+            else {
+                panic!("{pairs:?} is no end")
+            };
+            let outcome = AttemptOutcome::from_provider_end(&end, machine_heard);
+            Disposition::Attempted(outcome).to_string()
+        };
+        assert_eq!(outcome(&[("CallStatus", "busy")], false), "busy");
+        assert_eq!(outcome(&[("Event", "Hangup"), ("HangupCause", "USER_BUSY")], false), "busy");
+        assert_eq!(outcome(&[("CallStatus", "no-answer")], false), "no-answer");
+        assert_eq!(outcome(&[("Event", "Hangup"), ("HangupCause", "NO_ANSWER")], false), "no-answer");
+        assert_eq!(outcome(&[("CallStatus", "failed"), ("SipResponseCode", "404")], false), "failed(SIP 404)");
+        assert_eq!(outcome(&[("CallStatus", "canceled")], false), "failed(canceled: canceled)");
+        assert_eq!(outcome(&[("CallStatus", "completed")], false), "answered-human");
+        assert_eq!(outcome(&[("CallStatus", "completed")], true), "answered-machine");
+        assert_eq!(outcome(&[("CallStatus", "completed"), ("AnsweredBy", "machine_start")], false), "answered-machine");
+        assert_eq!(outcome(&[("Event", "Hangup"), ("HangupCause", "NORMAL_CLEARING")], false), "answered-human");
+    }
 
     const SECOND: i64 = 1000;
     const MINUTE: i64 = 60 * SECOND;

@@ -99,7 +99,10 @@ pub struct CampaignConfig {
     pub end_at: Option<UnixMillis>,
     /// The `[[trunks]]` entry the calls go through.
     pub trunk: Option<String>,
-    /// The caller id (From user); the trunk's username when absent.
+    /// Instead of a trunk: the provider whose REST API places the calls (one of [`PROVIDER_ROUTES`]), with the
+    /// org's account on it (the node's `[telephony.<provider>]` one for the owner's org). Needs `caller_id`.
+    pub provider: Option<String>,
+    /// The caller id (From user); the trunk's username when absent. With a provider: a number on its account.
     pub caller_id: Option<String>,
     /// Answering-machine detection and what to do on a machine.
     pub amd: AmdMode,
@@ -121,11 +124,25 @@ impl Default for CampaignConfig {
             start_at: None,
             end_at: None,
             trunk: None,
+            provider: None,
             caller_id: None,
             amd: AmdMode::Off,
             voicemail_message: None,
         }
     }
+}
+
+/// Providers whose REST API can place a campaign's calls.
+pub const PROVIDER_ROUTES: [&str; 3] = ["vobiz", "plivo", "twilio"];
+
+/// How a campaign's calls leave the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CampaignRoute {
+    /// Through this `[[trunks]]` entry (the node's SIP user agent).
+    Trunk(String),
+    /// Through this provider's REST API (one of [`PROVIDER_ROUTES`], lowercase): the provider calls the number
+    /// and streams the answered call to the agent.
+    Provider(String),
 }
 
 /// A setting that cannot work: the field (dotted path) and why.
@@ -158,6 +175,15 @@ fn weekday(text: &str) -> Option<Weekday> {
 }
 
 impl CampaignConfig {
+    /// The route the calls take, if one is set (the settings are checked by [`CampaignConfig::settings`]).
+    pub fn route(&self) -> Option<CampaignRoute> {
+        match (&self.provider, &self.trunk) {
+            (Some(provider), _) => Some(CampaignRoute::Provider(provider.trim().to_ascii_lowercase())),
+            (None, Some(trunk)) if !trunk.trim().is_empty() => Some(CampaignRoute::Trunk(trunk.trim().to_string())),
+            _ => None,
+        }
+    }
+
     /// The settings the campaign state machine runs with, or the first setting that cannot work.
     pub fn settings(&self) -> Result<CampaignSettings, ConfigProblem> {
         if !(1..=MAX_LIVE_CALLS).contains(&self.max_live_calls) {
@@ -217,6 +243,24 @@ impl CampaignConfig {
         if let Some(trunk) = &self.trunk {
             if trunk.trim().is_empty() {
                 return Err(problem("trunk", "names no trunk"));
+            }
+        }
+        if let Some(provider) = &self.provider {
+            let name = provider.trim().to_ascii_lowercase();
+            if !PROVIDER_ROUTES.contains(&name.as_str()) {
+                return Err(problem(
+                    "provider",
+                    format!("{provider:?} places no calls here (one of {})", PROVIDER_ROUTES.join(", ")),
+                ));
+            }
+            if self.trunk.is_some() {
+                return Err(problem("provider", "a campaign dials through a trunk or a provider, not both"));
+            }
+            if self.caller_id.is_none() {
+                return Err(problem(
+                    "caller_id",
+                    format!("calls through {name} need a caller id: a number on its account"),
+                ));
             }
         }
         if let Some(caller_id) = &self.caller_id {
@@ -352,6 +396,9 @@ mod tests {
         assert_eq!(bad(serde_json::json!({"utc_offset_minutes": 2000})), "utc_offset_minutes");
         assert_eq!(bad(serde_json::json!({"start_at": 10, "end_at": 5})), "end_at");
         assert_eq!(bad(serde_json::json!({"caller_id": "a b"})), "caller_id");
+        assert_eq!(bad(serde_json::json!({"provider": "exotel", "caller_id": "+1555"})), "provider");
+        assert_eq!(bad(serde_json::json!({"provider": "twilio", "trunk": "t", "caller_id": "+1555"})), "provider");
+        assert_eq!(bad(serde_json::json!({"provider": "twilio"})), "caller_id");
         assert_eq!(bad(serde_json::json!({"amd": "leave_message", "voicemail_message": " "})), "voicemail_message");
         let long = "x".repeat(MAX_VOICEMAIL_CHARS + 1);
         assert_eq!(bad(serde_json::json!({"voicemail_message": long})), "voicemail_message");
@@ -361,6 +408,19 @@ mod tests {
             "{unknown}"
         );
         assert!(serde_json::from_value::<CampaignConfig>(serde_json::json!({"pace": 1})).is_err());
+    }
+
+    #[test]
+    fn a_route_is_a_trunk_or_a_provider() {
+        let read = |json: serde_json::Value| serde_json::from_value::<CampaignConfig>(json).unwrap();
+        assert_eq!(CampaignConfig::default().route(), None);
+        assert_eq!(
+            read(serde_json::json!({"trunk": " carrier "})).route(),
+            Some(CampaignRoute::Trunk("carrier".into()))
+        );
+        let config = read(serde_json::json!({"provider": "Vobiz", "caller_id": "+918000000001"}));
+        assert!(config.settings().is_ok());
+        assert_eq!(config.route(), Some(CampaignRoute::Provider("vobiz".into())));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`sip_rtp`] | the node's SIP user agent (signalling task: answers, dialogs, registrations, REFER) and the media workers that tick SIP calls' RTP (`sip_rtp::media`) |
-//! | [`ws_stream`] | provider media streams (Vobiz, Plivo, Twilio, Exotel) and the browser socket: webhooks, signatures, stream sessions, provider REST clients |
+//! | [`ws_stream`] | provider media streams (Vobiz, Plivo, Twilio, Exotel) and the browser socket: webhooks, signatures, stream sessions (the REST clients are `voicera-carrier-rest`'s) |
 //! | [`webrtc`] | browser calls over WebRTC (str0m): offer/answer, Opus, data-channel control |
 //! | [`outbound`] | outbound calls for agents: through a trunk or a provider's REST API |
 //! | [`tools`] | the operator webhooks an agent's tools call, run off the media path for any transport |
@@ -17,8 +17,6 @@
 pub mod grid;
 pub mod outbound;
 pub mod sip_rtp;
-#[cfg(test)]
-mod test_http;
 pub mod tools;
 pub mod webrtc;
 pub mod ws_stream;

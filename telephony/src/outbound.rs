@@ -10,8 +10,8 @@ use voicera_conversation::dial_policy::{DialPolicy, NormalizedTarget, PolicyErro
 use voicera_conversation::routing::{Destination, Router};
 
 use crate::sip_rtp::{OutboundRequest, SipServiceHandle};
-use crate::ws_stream::rest::{PlacedCall, ProviderRest};
 use crate::ws_stream::{Provider, TelephonyConfig};
+use voicera_carrier_rest::{CallRequest, PlacedCall, ProviderRest};
 
 /// How an outbound call leaves the node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub enum DialError {
     Sip(#[from] crate::sip_rtp::PlaceCallError),
     /// The provider's REST API refused or failed the call.
     #[error(transparent)]
-    Provider(#[from] crate::ws_stream::rest::RestError),
+    Provider(#[from] voicera_carrier_rest::RestError),
 }
 
 /// Places outbound calls for the node's agents.
@@ -120,7 +120,8 @@ impl Dialer {
                 let answer =
                     format!("{base}/telephony/{}/answer?agent_id={agent_id}&direction=outbound", provider.as_str());
                 let hangup = format!("{base}/telephony/{}/hangup", provider.as_str());
-                let placed = tokio::task::spawn_blocking(move || rest.place_call(&from, &to, &answer, &hangup))
+                let call = CallRequest::new(&from, &to, &answer, &hangup);
+                let placed = tokio::task::spawn_blocking(move || rest.place_call(&call))
                     .await
                     .map_err(|e| DialError::AgentUnavailable(format!("dialer task failed: {e}")))??;
                 Ok(placed)
@@ -161,6 +162,7 @@ mod tests {
             stream_token_key: crate::ws_stream::TokenKey::new([7; 32]),
             spent_tokens: None,
             dial_policy: Arc::new(DialPolicy::default()),
+            dialled: Default::default(),
         };
         let dialer = Dialer { router: router.clone(), sip: None, telephony, policy: Arc::new(policy) };
         (dialer, router)

@@ -141,7 +141,7 @@ mod tests {
     use std::net::TcpListener;
 
     use super::*;
-    use crate::test_http::{body, header, serve};
+    use voicera_carrier_rest::test_http::{body, header, serve};
 
     fn tool(port: u16, method: &str) -> HttpTool {
         HttpTool {

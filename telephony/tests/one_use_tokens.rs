@@ -54,6 +54,7 @@ async fn node(store: &Store) -> (SocketAddr, Arc<Telephony>) {
         stream_token_key: TokenKey::new([5; 32]),
         dial_policy: Arc::new(DialPolicy::default()),
         spent_tokens: Some(spent_tokens_in(store)),
+        dialled: Default::default(),
     };
     let telephony = Telephony::new(
         config,

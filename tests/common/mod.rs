@@ -6,6 +6,8 @@
 pub(crate) mod api;
 pub(crate) mod browser;
 pub(crate) mod carrier;
+pub(crate) mod fake_carrier;
+pub(crate) mod greetings;
 pub(crate) mod hooks;
 pub(crate) mod provider;
 pub(crate) mod restarted;

@@ -15,7 +15,7 @@ use axum::http::{header, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use voicera_dialer::config::{local_time_to_unix, utc_offset_of, CampaignConfig};
+use voicera_dialer::config::{local_time_to_unix, utc_offset_of, CampaignConfig, CampaignRoute};
 use voicera_dialer::contacts::{self, ListOptions, RowProblem, MAX_FILE_BYTES};
 use voicera_dialer::lease::{ContactDocument, ContactStatus};
 use voicera_dialer::phone::{to_e164, CountryPlan};
@@ -503,11 +503,9 @@ async fn apply_run_body(
     if body.org_id.as_deref().is_some_and(|o| !o.trim().is_empty() && o.trim() != caller.org_id) {
         return Err(ApiError::forbidden("org_id is not your org").at("org_id"));
     }
-    if body.provider.as_deref().is_some_and(|p| !p.trim().is_empty()) {
-        return Err(ApiError::invalid(
-            "provider",
-            "campaigns dial through a [[trunks]] entry (`trunk`); provider REST routes are not supported for campaigns yet",
-        ));
+    let provider = body.provider.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    if provider.is_some() && body.trunk.as_deref().is_some_and(|t| !t.trim().is_empty()) {
+        return Err(ApiError::invalid("provider", "a campaign dials through a trunk or a provider, not both"));
     }
     let mut changes = Map::new();
     let mut campaign = campaign_of(&batch.doc).map_err(|e| ApiError::invalid("campaign", e))?;
@@ -526,19 +524,27 @@ async fn apply_run_body(
         campaign.max_live_calls = concurrency;
         changes.insert("concurrency".into(), json!(concurrency));
     }
+    // A route given here replaces the stored one, whichever kind it was.
     if let Some(trunk) = &body.trunk {
         campaign.trunk = Some(trunk.trim().to_string());
+        campaign.provider = None;
+    }
+    if let Some(provider) = provider {
+        campaign.provider = Some(provider.to_ascii_lowercase());
+        campaign.trunk = None;
     }
     if let Some(caller_id) = &body.caller_id {
         campaign.caller_id = Some(caller_id.trim().to_string()).filter(|c| !c.is_empty());
     }
-    if campaign.trunk.as_deref().is_none_or(|t| t.trim().is_empty()) {
+    if campaign.route().is_none() {
         return Err(ApiError::invalid(
             "trunk",
-            "name the [[trunks]] entry the calls go through (here or in PUT /campaigns/{batch_id})",
+            "name the [[trunks]] entry the calls go through, or a `provider` (vobiz, plivo, twilio) with a \
+             `caller_id` (here or in PUT /campaigns/{batch_id})",
         ));
     }
     campaign.settings().map_err(|p| ApiError::invalid(p.field, p.message))?;
+    check_provider_account(state, &caller.org_id, &campaign).await?;
     changes.insert("campaign".into(), json!(campaign));
     Ok(changes)
 }
@@ -768,6 +774,26 @@ pub async fn get_campaign(
     })))
 }
 
+/// A campaign that dials through a provider needs an account on it: the org's, or (the owner's org) the
+/// node's; else a 422 naming `provider` and the integrations to add.
+async fn check_provider_account(state: &ApiState, org_id: &str, campaign: &CampaignConfig) -> Result<(), ApiError> {
+    let Some(CampaignRoute::Provider(name)) = campaign.route() else { return Ok(()) };
+    let Some(provider) = voicera_carrier_rest::Provider::parse(&name) else {
+        return Err(ApiError::invalid("provider", format!("{name:?} places no calls here")));
+    };
+    if super::provider_numbers::org_account(state, org_id, provider).await?.is_none() {
+        let (id_name, token_name) = provider.integration_names();
+        return Err(ApiError::invalid(
+            "provider",
+            format!(
+                "your org has no {name} account to place the calls with: add the {id_name} and {token_name} \
+                 integrations (POST /api/v1/integrations)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `PUT /campaigns/{batch_id}`: pacing, windows, retries, trunk and caller id; a running campaign follows
 /// within a second (live calls above a lowered limit are not cut).
 pub async fn put_campaign(
@@ -778,6 +804,7 @@ pub async fn put_campaign(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Member, "changing campaigns")?;
     campaign.settings().map_err(|p| ApiError::invalid(p.field, p.message))?;
+    check_provider_account(&state, &caller.org_id, &campaign).await?;
     let mut changes = Map::new();
     changes.insert("concurrency".into(), json!(campaign.max_live_calls));
     changes.insert("campaign".into(), json!(campaign));

@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use voicera_telephony::ws_stream::rest::{ProviderRest, RestError};
-use voicera_telephony::ws_stream::Provider;
+use voicera_carrier_rest::Provider;
+use voicera_carrier_rest::{ProviderAccount, ProviderRest, RestError};
 
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiJson};
@@ -40,38 +40,46 @@ pub struct Unlink {
     phone_number: String,
 }
 
-/// The integration names (the original console's) of a provider's account: (id, token).
-fn integration_names(provider: Provider) -> (&'static str, &'static str) {
-    match provider {
-        Provider::Plivo => ("PlivoAuthId", "PlivoAuthToken"),
-        _ => ("VobizAuthId", "VobizAuthToken"),
+/// The account `org_id` uses on `provider`: its own (the provider's id and token integrations, e.g.
+/// `VobizAuthId`/`VobizAuthToken`), else, for the owner's org only, the node's `[telephony.<provider>]`
+/// account. Requests go to the node's `api_base` for the provider when it sets one. None: no account.
+pub(crate) async fn org_account(
+    state: &ApiState,
+    org_id: &str,
+    provider: Provider,
+) -> Result<Option<ProviderAccount>, ApiError> {
+    let (id_name, token_name) = provider.integration_names();
+    let node = state.config().telephony_accounts.iter().find(|(p, _)| *p == provider).map(|(_, a)| a);
+    let api_base = node.and_then(|a| a.api_base.clone());
+    let id = super::integrations::org_key(state, org_id, id_name).await?;
+    let token = super::integrations::org_key(state, org_id, token_name).await?;
+    if let (Some(auth_id), Some(auth_token)) = (id, token) {
+        return Ok(Some(ProviderAccount { auth_id, auth_token, api_base }));
     }
+    // The owner's org may use the node's own account (voicera.toml).
+    let owners = state.agent_directory().and_then(|d| d.config_org()).is_some_and(|org| org == org_id);
+    Ok(node.filter(|_| owners).cloned())
 }
 
 /// The REST client for the caller's org's account on `provider` (resolved before the body is checked, so an
 /// org without an account always hears that first).
 async fn client(state: &ApiState, caller: &Caller, provider: Provider) -> Result<ProviderRest, ApiError> {
-    let (id_name, token_name) = integration_names(provider);
-    let node = state.config().telephony_accounts.iter().find(|(p, _)| *p == provider).map(|(_, a)| a);
-    let base = node.and_then(|a| a.api_base.as_deref());
-    let id = super::integrations::org_key(state, &caller.org_id, id_name).await?;
-    let token = super::integrations::org_key(state, &caller.org_id, token_name).await?;
-    if let (Some(id), Some(token)) = (id, token) {
-        return Ok(ProviderRest::new(provider, base, &id, &token));
-    }
-    // The owner's org may use the node's own account (voicera.toml).
-    let owners = state.agent_directory().and_then(|d| d.config_org()).is_some_and(|org| org == caller.org_id);
-    match node {
-        Some(account) if owners => Ok(ProviderRest::new(provider, base, &account.auth_id, &account.auth_token)),
-        _ => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no_provider_account",
-            format!(
-                "your org has no {} account: add the {id_name} and {token_name} integrations (POST /api/v1/integrations)",
-                provider.as_str()
-            ),
-        )
-        .at("model")),
+    match org_account(state, &caller.org_id, provider).await? {
+        Some(account) => {
+            Ok(ProviderRest::new(provider, account.api_base.as_deref(), &account.auth_id, &account.auth_token))
+        }
+        None => {
+            let (id_name, token_name) = provider.integration_names();
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "no_provider_account",
+                format!(
+                    "your org has no {} account: add the {id_name} and {token_name} integrations (POST /api/v1/integrations)",
+                    provider.as_str()
+                ),
+            )
+            .at("model"))
+        }
     }
 }
 

@@ -24,17 +24,23 @@ use axum::routing::{any, get, post};
 use tokio::time::{interval_at, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{answer_document, AudioFormat, Inbound, Outgoing, Peer, Provider, StreamStart};
-use super::rest::{dial_document, ProviderRest};
-use voicera_conversation::agent::{Agent, CallContext};
+use super::protocol::{answer_document, AudioFormat, Inbound, Outgoing, Peer, Provider, StreamFormats, StreamStart};
+use voicera_carrier_rest::document::dial_document;
+pub use voicera_carrier_rest::ProviderAccount;
+use voicera_carrier_rest::ProviderRest;
+use voicera_conversation::agent::{render_template, Agent, CallContext};
+use voicera_conversation::amd::{AmdEvent, AmdGate};
 use voicera_conversation::core::{CallAction, CallCore, CallService, EndReason};
 use voicera_conversation::engine::Conversation;
 use voicera_conversation::journal::{FinishedCall, RecordingPlan, WallClock};
 use voicera_conversation::live::CallParties;
 use voicera_conversation::recorder::{unix_ms, RecordingSink};
 use voicera_conversation::routing::{Destination, Router};
+use voicera_media::amd::AmdParams;
 use voicera_media::metrics::{CallResult, Metrics};
+use voicera_media::stream::ENGINE_RATE;
 
+use super::dialled::{DialEvent, DialledCall, DialledCalls, DIAL_PARAM};
 use super::session::{SessionEvent, StreamSession};
 use super::signature::{self, Delivery, ReplayGuard, SignedRequest, SpentTokens, StreamTokens, TokenError, TokenKey};
 use crate::grid::aligned_start;
@@ -46,28 +52,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_WEBHOOK_BODY: usize = 64 * 1024;
 /// Largest WebSocket frame we accept: a second of L16 at 24 kHz in base64 is 64 KB.
 const MAX_FRAME: usize = 256 * 1024;
-
-/// A provider account: the credentials its webhooks are signed with.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ProviderAccount {
-    /// The account id (Plivo/Vobiz Auth ID, Twilio Account SID, ...).
-    pub auth_id: String,
-    /// The account secret: webhooks are signed with it and REST calls authenticate with it (masked in Debug).
-    pub auth_token: String,
-    /// The provider's REST API base (None: its public API); a local fake in tests.
-    pub api_base: Option<String>,
-}
-
-/// The token never reaches a log line.
-impl std::fmt::Debug for ProviderAccount {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderAccount")
-            .field("auth_id", &self.auth_id)
-            .field("auth_token", &voicera_conversation::agent::mask_secret(&self.auth_token))
-            .field("api_base", &self.api_base)
-            .finish()
-    }
-}
 
 /// Settings of the telephony endpoints.
 #[derive(Debug, Clone)]
@@ -91,6 +75,10 @@ pub struct TelephonyConfig {
     /// The record of spent stream and session tokens every node shares (the store), so a token is used once in
     /// the deployment, not once per node; `None`: once per node.
     pub spent_tokens: Option<Arc<dyn SpentTokens>>,
+    /// Calls this node placed through a provider's REST API (a campaign's): their streams get the contact's
+    /// variables and answering-machine detection, their webhooks are checked with the placing account's token,
+    /// and their stream and status callbacks are reported to the dialer.
+    pub dialled: DialledCalls,
 }
 
 /// What a browser needs to open a test call.
@@ -185,7 +173,13 @@ impl Telephony {
 
     /// The call core for a call to `agent` over `transport`, or the WebSocket close code and reason to
     /// refuse it with (1008 unknown agent, 1013 not ready yet).
-    fn core_for(&self, agent: &str, transport: &'static str, start: &StreamStart) -> Result<CallCore, (u16, String)> {
+    fn core_for(
+        &self,
+        agent: &str,
+        transport: &'static str,
+        start: &StreamStart,
+        dialled: Option<&DialledCall>,
+    ) -> Result<CallCore, (u16, String)> {
         // The call's wall clock, read once: the core dates its record from the session's monotonic ticks.
         let clock = WallClock::new(tokio::time::Instant::now().into_std(), SystemTime::now());
         match self.router.route(agent) {
@@ -197,14 +191,22 @@ impl Telephony {
                     extra: start
                         .parameters
                         .iter()
-                        .filter(|(k, _)| !["token", "from", "to", DIRECTION_PARAM].contains(&k.as_str()))
+                        .filter(|(k, _)| !["token", "from", "to", DIRECTION_PARAM, DIAL_PARAM].contains(&k.as_str()))
                         .map(|(k, v)| (k.clone(), v.clone()))
+                        // A dialled call's contact: its CSV columns, as a SIP campaign call gets them.
+                        .chain(dialled.into_iter().flat_map(|d| d.variables.iter().cloned()))
                         .collect(),
                     started_at_ms: clock.anchor_unix_ms(),
                 };
                 let service = CallService::Agent(Box::new(Conversation::for_call(Arc::clone(&a), &context)));
-                let core =
+                let mut core =
                     CallCore::new(service, Arc::clone(&self.metrics), self.recording_for(&a, start), transport, clock);
+                // The same hold as a SIP campaign call's: the stream's audio goes to the detector first.
+                if let Some(amd) = dialled.and_then(|d| d.amd.as_ref()) {
+                    let message = render_template(&amd.message, &a, &context, context.started_at_ms / 1000);
+                    let gate = AmdGate::new(ENGINE_RATE, amd.on_machine, AmdParams::default());
+                    core.hold_for_amd(gate, message);
+                }
                 Ok(core.with_parties(parties_of(start)))
             }
             Some(Destination::Echo) => {
@@ -432,7 +434,14 @@ fn authenticate<'a>(
         form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let url = format!("{}{path_and_query}", telephony.config.public_url);
-    let Some(account) = telephony.config.accounts.get(&provider) else {
+    // A call we placed with an org's own account is signed with that account's token.
+    let dialled = query
+        .iter()
+        .find(|(k, _)| k == DIAL_PARAM)
+        .and_then(|(_, id)| telephony.config.dialled.get(id))
+        .filter(|call| call.provider == provider);
+    let Some(account) = dialled.as_ref().map(|call| &call.account).or_else(|| telephony.config.accounts.get(&provider))
+    else {
         let err = signature::SignatureError::NotConfigured(provider.as_str());
         tracing::warn!(provider = provider.as_str(), path = uri.path(), %err, "webhook refused");
         return Err(Refusal(StatusCode::FORBIDDEN, err.to_string()));
@@ -549,6 +558,10 @@ async fn answer_call(t: &Telephony, provider: Provider, paths: Paths, hook: &Web
             if hook.field(&["Direction", "direction"]).is_some_and(|d| d.to_ascii_lowercase().starts_with(OUTBOUND)) {
                 params.push((DIRECTION_PARAM, OUTBOUND));
             }
+            // A call our dialer placed: its stream finds the call's contact and detection by it.
+            if let Some(dial) = hook.query.iter().find(|(k, _)| k == DIAL_PARAM).map(|(_, v)| v.as_str()) {
+                params.push((DIAL_PARAM, dial));
+            }
             let (content_type, body) = answer_document(provider, &url, format, &params);
             tracing::info!(provider = provider.as_str(), %agent, %call_id, from = hook.field(&["From", "from"]).unwrap_or(""), %to, "answering with a stream");
             ([(header::CONTENT_TYPE, content_type)], body).into_response()
@@ -570,6 +583,19 @@ async fn hangup_plivo_compat(State(t): State<Arc<Telephony>>, request: Request) 
 async fn hangup(t: &Telephony, provider: Provider, request: Request) -> Response {
     match read_webhook(t, provider, request).await {
         Ok(hook) => {
+            // A call our dialer placed: its status goes to the dialer; a progress report (Twilio's
+            // `initiated`, `ringing`, `answered`) is no end of the call and leaves no report.
+            let dial = hook.query.iter().find(|(k, _)| k == DIAL_PARAM).map(|(_, v)| v.clone());
+            if let Some(dial) = dial {
+                let progress = voicera_carrier_rest::read_callback(|name| hook.field(&[name]));
+                let going = matches!(progress, voicera_carrier_rest::CallProgress::Going { .. });
+                if !t.config.dialled.report(&dial, DialEvent::Status(progress)) {
+                    tracing::info!(provider = provider.as_str(), %dial, "status of a dialled call no longer followed");
+                }
+                if going {
+                    return hook.settle(plain(StatusCode::OK, ""));
+                }
+            }
             let response = hangup_logged(t, provider, &hook).await;
             hook.settle(response)
         }
@@ -678,6 +704,8 @@ struct StreamQuery {
     direction: Option<String>,
     /// Browser calls: the call id the token was issued for.
     call_id: Option<String>,
+    /// A call our dialer placed ([`DIAL_PARAM`]).
+    dial: Option<String>,
 }
 
 async fn stream_canonical(
@@ -786,6 +814,7 @@ async fn run_provider_stream(
     if let Some(direction) = query.direction {
         start.parameters.insert(DIRECTION_PARAM.to_string(), direction);
     }
+    let dial = query.dial.or_else(|| start.parameters.get(DIAL_PARAM).cloned());
     if !t.is_open(&agent) {
         if let Err(err) = t.redeem(provider.as_str(), &agent, &start.call_id, token.as_deref()).await {
             tracing::warn!(call_id = %start.call_id, %err, "stream refused");
@@ -795,7 +824,15 @@ async fn run_provider_stream(
         }
     }
     let requested = if provider.negotiates_format() { t.config.format } else { provider.default_format() };
-    run_call(t, Peer::Provider(provider), agent, start, requested, socket).await;
+    let dialled = dial.as_deref().and_then(|id| t.config.dialled.get(id)).filter(|call| call.provider == provider);
+    if let (Some(call), Some(id)) = (&dialled, &dial) {
+        tracing::info!(dial = %id, call_id = %start.call_id, "stream of a dialled call");
+        let _ = call.events.send(DialEvent::StreamStarted { call_id: start.call_id.clone() });
+    }
+    run_call(t, Peer::Provider(provider), agent, start, requested, socket, dialled.as_deref()).await;
+    if let Some(call) = dialled {
+        let _ = call.events.send(DialEvent::StreamEnded);
+    }
 }
 
 async fn run_browser_stream(t: Arc<Telephony>, agent: String, query: StreamQuery, mut socket: WebSocket) {
@@ -810,7 +847,7 @@ async fn run_browser_stream(t: Arc<Telephony>, agent: String, query: StreamQuery
         }
     }
     let start = browser_start(call_id, &agent, Some(AudioFormat::L16_16K));
-    run_call(t, Peer::Browser, agent, start, AudioFormat::L16_16K, socket).await;
+    run_call(t, Peer::Browser, agent, start, AudioFormat::L16_16K, socket, None).await;
 }
 
 /// A browser call as the engine and the call record see it: the browser calls the agent.
@@ -834,8 +871,9 @@ async fn run_call(
     start: StreamStart,
     requested: AudioFormat,
     mut socket: WebSocket,
+    dialled: Option<&DialledCall>,
 ) {
-    let core = match t.core_for(&agent, peer.as_str(), &start) {
+    let core = match t.core_for(&agent, peer.as_str(), &start, dialled) {
         Ok(core) => core,
         Err((code, reason)) => {
             close(&mut socket, code, &reason).await;
@@ -860,7 +898,8 @@ async fn run_call(
     }
     t.metrics.call_started();
     session.begin();
-    let reason = drive(&t, peer, &mut session, &mut socket).await;
+    let amd_events = dialled.and_then(|d| d.amd.as_ref()).and_then(|amd| amd.events.as_ref());
+    let reason = drive(&t, peer, &mut session, &mut socket, amd_events).await;
     tracing::info!(%call_id, ?reason, protocol_errors = session.protocol_errors(), "stream ended");
     let finished = session.finish(&reason);
     t.finish_call(&reason, finished).await;
@@ -869,7 +908,13 @@ async fn run_call(
 /// The stream's loop: peer frames in (caller audio is heard as it arrives), a tick per 20 ms on the node's
 /// grid (agent audio paced out, silence for late audio), and after either, what the call core asked for is
 /// carried out.
-async fn drive(t: &Telephony, peer: Peer, session: &mut StreamSession, socket: &mut WebSocket) -> EndReason {
+async fn drive(
+    t: &Telephony,
+    peer: Peer,
+    session: &mut StreamSession,
+    socket: &mut WebSocket,
+    amd_events: Option<&tokio::sync::mpsc::UnboundedSender<AmdEvent>>,
+) -> EndReason {
     let ptime = Duration::from_millis(20);
     let mut tick = interval_at(aligned_start(ptime), ptime);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -896,6 +941,12 @@ async fn drive(t: &Telephony, peer: Peer, session: &mut StreamSession, socket: &
             _ = t.shutdown.cancelled() => {
                 say_goodbye(session.stop_message("the server is shutting down"), socket).await;
                 return EndReason::Stopped;
+            }
+        }
+        // Answering-machine detection's verdict (then a message left) to the dialer, as a SIP call reports it.
+        while let Some(event) = session.take_amd_event() {
+            if let Some(events) = amd_events {
+                let _ = events.send(event);
             }
         }
         if let Some(reason) = carry_out(t, peer, session, socket, &tools).await {
@@ -997,7 +1048,7 @@ async fn webrtc_offer(
         return json_problem(StatusCode::FORBIDDEN, format!("{err}: get one from POST /browser/session"));
     }
     let start = browser_start(call_id.clone(), &agent, None);
-    let core = match t.core_for(&agent, "webrtc", &start) {
+    let core = match t.core_for(&agent, "webrtc", &start, None) {
         Ok(core) => core,
         Err((1013, reason)) => return json_problem(StatusCode::SERVICE_UNAVAILABLE, reason),
         Err((_, reason)) => return json_problem(StatusCode::NOT_FOUND, reason),

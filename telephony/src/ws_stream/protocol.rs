@@ -18,48 +18,27 @@ use voicera_media::codec::g711::{linear_to_ulaw, ulaw_to_linear};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// A telephony provider whose media-stream protocol we speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Provider {
-    /// Vobiz (Plivo's stream protocol).
-    Vobiz,
-    /// Plivo audio streams.
-    Plivo,
-    /// Twilio Media Streams.
-    Twilio,
-    /// Exotel voicebot streams.
-    Exotel,
+pub use voicera_carrier_rest::document::xml_escape;
+pub use voicera_carrier_rest::Provider;
+
+/// What a provider's media streams carry: the stream side of [`Provider`] (the REST side lives with the
+/// provider in `voicera-carrier-rest`).
+pub trait StreamFormats {
+    /// Audio the provider sends when nothing else is asked for: μ-law 8 kHz, except Exotel (raw 16-bit PCM).
+    fn default_format(self) -> AudioFormat;
+    /// Whether the provider can be asked for another format in the answer document.
+    fn negotiates_format(self) -> bool;
 }
 
-impl Provider {
-    /// Every provider, in a fixed order.
-    pub const ALL: [Provider; 4] = [Provider::Vobiz, Provider::Plivo, Provider::Twilio, Provider::Exotel];
-
-    /// The provider's name in URLs, config sections and records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Vobiz => "vobiz",
-            Provider::Plivo => "plivo",
-            Provider::Twilio => "twilio",
-            Provider::Exotel => "exotel",
-        }
-    }
-
-    /// The provider named `name` (any case).
-    pub fn parse(name: &str) -> Option<Provider> {
-        Provider::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(name))
-    }
-
-    /// Audio the provider sends when nothing else is asked for: μ-law 8 kHz, except Exotel (raw 16-bit PCM).
-    pub fn default_format(self) -> AudioFormat {
+impl StreamFormats for Provider {
+    fn default_format(self) -> AudioFormat {
         match self {
             Provider::Exotel => AudioFormat { encoding: Encoding::L16, rate: 8000 },
             _ => AudioFormat::MULAW_8K,
         }
     }
 
-    /// Whether the provider can be asked for another format in the answer document.
-    pub fn negotiates_format(self) -> bool {
+    fn negotiates_format(self) -> bool {
         matches!(self, Provider::Vobiz | Provider::Plivo)
     }
 }
@@ -546,22 +525,6 @@ pub fn answer_document(
             ("application/json", serde_json::json!({ "url": url }).to_string())
         }
     }
-}
-
-/// Escapes `& < > " '` for text inside XML answer documents.
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn url_encode(text: &str) -> String {

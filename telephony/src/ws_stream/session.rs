@@ -182,6 +182,11 @@ impl StreamSession {
         self.core.start(&self.start.call_id, self.now);
     }
 
+    /// The next answering-machine detection event of the call (the verdict, then a message left), once each.
+    pub fn take_amd_event(&mut self) -> Option<voicera_conversation::amd::AmdEvent> {
+        self.core.take_amd_event()
+    }
+
     /// Handles one text frame from the provider. A frame that cannot be understood is an error for the
     /// caller to log; the stream goes on.
     pub fn on_text(&mut self, text: &str) -> Result<SessionEvent, ProtocolError> {
@@ -483,7 +488,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::ws_stream::protocol::{Encoding, Provider};
+    use crate::ws_stream::protocol::{Encoding, Provider, StreamFormats};
     use voicera_conversation::agent::Agent;
     use voicera_conversation::core::CallService;
     use voicera_conversation::engine::Conversation;

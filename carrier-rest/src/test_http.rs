@@ -8,10 +8,7 @@ use std::thread::JoinHandle;
 
 /// Serves `count` requests; `respond(request_text)` gives (status, body). Returns the port and a handle
 /// that yields the requests as text.
-pub(crate) fn serve(
-    count: usize,
-    respond: impl Fn(&str) -> (u16, String) + Send + 'static,
-) -> (u16, JoinHandle<Vec<String>>) {
+pub fn serve(count: usize, respond: impl Fn(&str) -> (u16, String) + Send + 'static) -> (u16, JoinHandle<Vec<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let port = listener.local_addr().expect("local addr").port();
     let handle = std::thread::spawn(move || {
@@ -55,7 +52,7 @@ fn read_request(stream: &mut std::net::TcpStream) -> String {
 }
 
 /// The value of a header in a raw request (case-insensitive name).
-pub(crate) fn header<'a>(request: &'a str, name: &str) -> Option<&'a str> {
+pub fn header<'a>(request: &'a str, name: &str) -> Option<&'a str> {
     request.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
         k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
@@ -63,6 +60,6 @@ pub(crate) fn header<'a>(request: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// The body of a raw request.
-pub(crate) fn body(request: &str) -> &str {
+pub fn body(request: &str) -> &str {
     request.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("")
 }

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use super::protocol::{xml_escape, Provider};
+use crate::account::{masked, Provider};
+use crate::document::dial_document;
 
 /// How long a provider may take to answer one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -80,7 +81,7 @@ impl std::fmt::Debug for ProviderRest {
             .field("provider", &self.provider)
             .field("base", &self.base)
             .field("auth_id", &self.auth_id)
-            .field("auth_token", &voicera_conversation::agent::mask_secret(&self.auth_token))
+            .field("auth_token", &masked(&self.auth_token))
             .finish()
     }
 }
@@ -99,6 +100,73 @@ pub struct ProviderNumber {
 pub struct PlacedCall {
     /// The provider's call id (UUID / SID).
     pub call_id: String,
+}
+
+/// A call to place through a provider's API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRequest {
+    /// The caller id shown to the callee (a number on the account).
+    pub from: String,
+    /// The number to call (E.164).
+    pub to: String,
+    /// Fetched (POST) when the callee answers: our document that opens the media stream to the agent.
+    pub answer_url: String,
+    /// Where the provider reports the call's end (POST): Vobiz/Plivo `hangup_url`, Twilio `StatusCallback`.
+    pub status_url: String,
+    /// Seconds the call may ring before the provider gives up (a no-answer); None: the provider's default.
+    pub ring_timeout_secs: Option<u32>,
+    /// Twilio: also report the call's progress (`initiated`, `ringing`, `answered`) to the status URL, not only
+    /// its end. Vobiz and Plivo report the end only.
+    pub progress_events: bool,
+}
+
+impl CallRequest {
+    /// A call from `from` to `to` with the provider's defaults for ringing and no progress reports.
+    pub fn new(from: &str, to: &str, answer_url: &str, status_url: &str) -> CallRequest {
+        CallRequest {
+            from: from.to_string(),
+            to: to.to_string(),
+            answer_url: answer_url.to_string(),
+            status_url: status_url.to_string(),
+            ring_timeout_secs: None,
+            progress_events: false,
+        }
+    }
+
+    /// The Vobiz/Plivo `POST /Account/{auth_id}/Call/` body (JSON; `ring_timeout` in seconds).
+    pub fn plivo_json(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "from": self.from, "to": self.to,
+            "answer_url": self.answer_url, "answer_method": "POST",
+            "hangup_url": self.status_url, "hangup_method": "POST",
+        });
+        if let (Some(seconds), Some(map)) = (self.ring_timeout_secs, body.as_object_mut()) {
+            map.insert("ring_timeout".into(), serde_json::json!(seconds));
+        }
+        body
+    }
+
+    /// The Twilio `POST /Accounts/{sid}/Calls.json` form: `Url` answers, `StatusCallback` reports (one
+    /// `StatusCallbackEvent` field per event, as Twilio's API takes a list), `Timeout` bounds the ringing.
+    pub fn twilio_form(&self) -> Vec<(String, String)> {
+        let mut form = vec![
+            ("From".to_string(), self.from.clone()),
+            ("To".to_string(), self.to.clone()),
+            ("Url".to_string(), self.answer_url.clone()),
+            ("Method".to_string(), "POST".to_string()),
+            ("StatusCallback".to_string(), self.status_url.clone()),
+            ("StatusCallbackMethod".to_string(), "POST".to_string()),
+        ];
+        if self.progress_events {
+            for event in ["initiated", "ringing", "answered", "completed"] {
+                form.push(("StatusCallbackEvent".to_string(), event.to_string()));
+            }
+        }
+        if let Some(seconds) = self.ring_timeout_secs {
+            form.push(("Timeout".to_string(), seconds.to_string()));
+        }
+        form
+    }
 }
 
 impl ProviderRest {
@@ -182,22 +250,13 @@ impl ProviderRest {
         }
     }
 
-    /// Places a call from `from` to `to`; the provider fetches `answer_url` when it is answered.
-    pub fn place_call(
-        &self,
-        from: &str,
-        to: &str,
-        answer_url: &str,
-        hangup_url: &str,
-    ) -> Result<PlacedCall, RestError> {
+    /// Places `call`; the provider fetches its answer URL when the callee answers and reports the end to its
+    /// status URL. Resolves when the provider has accepted the request (its id of the call).
+    pub fn place_call(&self, call: &CallRequest) -> Result<PlacedCall, RestError> {
         let id = &self.auth_id;
         match self.provider {
             Provider::Vobiz | Provider::Plivo => {
-                let body = serde_json::json!({
-                    "from": from, "to": to,
-                    "answer_url": answer_url, "answer_method": "POST",
-                    "hangup_url": hangup_url, "hangup_method": "POST",
-                });
+                let body = call.plivo_json();
                 let (_, text) = self.send("POST", &format!("/Account/{id}/Call/"), Body::Json(body))?;
                 let reply = self.json_reply(&text)?;
                 let uuid = reply.get("request_uuid").and_then(|u| {
@@ -208,15 +267,8 @@ impl ProviderRest {
                 uuid.map(|call_id| PlacedCall { call_id }).ok_or(RestError::Reply(text, self.name()))
             }
             Provider::Twilio => {
-                let form = vec![
-                    ("From".to_string(), from.to_string()),
-                    ("To".to_string(), to.to_string()),
-                    ("Url".to_string(), answer_url.to_string()),
-                    ("Method".to_string(), "POST".to_string()),
-                    ("StatusCallback".to_string(), hangup_url.to_string()),
-                    ("StatusCallbackMethod".to_string(), "POST".to_string()),
-                ];
-                let (_, text) = self.send("POST", &format!("/Accounts/{id}/Calls.json"), Body::Form(form))?;
+                let (_, text) =
+                    self.send("POST", &format!("/Accounts/{id}/Calls.json"), Body::Form(call.twilio_form()))?;
                 let reply = self.json_reply(&text)?;
                 let sid = reply.get("sid").and_then(|s| s.as_str()).map(String::from);
                 sid.map(|call_id| PlacedCall { call_id }).ok_or(RestError::Reply(text, self.name()))
@@ -469,26 +521,14 @@ enum Body {
     Empty,
 }
 
-/// The document that connects the caller to `target`: `<Dial><Number>` for numbers, `<User>`/`<Sip>` for SIP.
-pub fn dial_document(provider: Provider, target: &str) -> String {
-    let sip = target.starts_with("sip:") || target.starts_with("sips:");
-    let target = xml_escape(target);
-    match (provider, sip) {
-        (Provider::Twilio, true) => format!("<Response><Dial><Sip>{target}</Sip></Dial></Response>"),
-        (Provider::Twilio, false) => format!("<Response><Dial><Number>{target}</Number></Dial></Response>"),
-        (_, true) => format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Dial><User>{target}</User></Dial></Response>\n"
-        ),
-        (_, false) => format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Dial><Number>{target}</Number></Dial></Response>\n"
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_http::{body, header, serve};
+
+    fn call(to: &str, answer: &str, hangup: &str) -> CallRequest {
+        CallRequest::new("14155551234", to, answer, hangup)
+    }
 
     #[test]
     fn vobiz_requests_carry_its_headers_paths_and_json() {
@@ -504,7 +544,7 @@ mod tests {
             }
         });
         let rest = ProviderRest::new(Provider::Vobiz, Some(&format!("http://127.0.0.1:{port}/api/v1")), "MA1", "tok");
-        let placed = rest.place_call("14155551234", "+919876543210", "https://me/answer", "https://me/hangup").unwrap();
+        let placed = rest.place_call(&call("+919876543210", "https://me/answer", "https://me/hangup")).unwrap();
         assert_eq!(placed.call_id, "uuid-9");
         rest.hang_up("uuid-9").unwrap();
         rest.hang_up("gone").unwrap(); // already ended: fine
@@ -535,7 +575,10 @@ mod tests {
             }
         });
         let rest = ProviderRest::new(Provider::Twilio, Some(&format!("http://127.0.0.1:{port}")), "AC1", "tok");
-        assert_eq!(rest.place_call("+1444", "+1555", "https://me/a", "https://me/h").unwrap().call_id, "CA123");
+        assert_eq!(
+            rest.place_call(&CallRequest::new("+1444", "+1555", "https://me/a", "https://me/h")).unwrap().call_id,
+            "CA123"
+        );
         rest.transfer("CA123", "sip:desk@pbx.example", "").unwrap();
         let err = rest.hang_up("CA123").unwrap_err();
         assert_eq!(err, RestError::Status { provider: "twilio", status: 429, message: "Too Many Requests".into() });
@@ -619,8 +662,23 @@ mod tests {
     }
 
     #[test]
-    fn dial_documents_escape_the_target() {
-        assert!(dial_document(Provider::Vobiz, "+91800").contains("<Dial><Number>+91800</Number></Dial>"));
-        assert!(dial_document(Provider::Plivo, "sip:a&b@h").contains("<User>sip:a&amp;b@h</User>"));
+    fn call_requests_are_built_as_each_provider_documents_them() {
+        let mut call = CallRequest::new("+918000000001", "+919000000002", "https://me/a?x=1", "https://me/h");
+        assert_eq!(
+            call.plivo_json(),
+            serde_json::json!({"from": "+918000000001", "to": "+919000000002", "answer_url": "https://me/a?x=1",
+                "answer_method": "POST", "hangup_url": "https://me/h", "hangup_method": "POST"})
+        );
+        call.ring_timeout_secs = Some(25);
+        call.progress_events = true;
+        assert_eq!(call.plivo_json()["ring_timeout"], 25);
+        let form = call.twilio_form();
+        let text = form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
+        assert_eq!(
+            text,
+            "From=%2B918000000001&To=%2B919000000002&Url=https%3A%2F%2Fme%2Fa%3Fx%3D1&Method=POST&\
+             StatusCallback=https%3A%2F%2Fme%2Fh&StatusCallbackMethod=POST&StatusCallbackEvent=initiated&\
+             StatusCallbackEvent=ringing&StatusCallbackEvent=answered&StatusCallbackEvent=completed&Timeout=25"
+        );
     }
 }
