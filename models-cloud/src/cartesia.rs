@@ -121,7 +121,8 @@ fn synthesise(
     // The key as the REST API takes it (`X-API-Key`) and as current docs name it (`Authorization: Bearer`),
     // in headers rather than the `?api_key=` browsers need, so it never reaches a URL in a log.
     let bearer = format!("Bearer {}", config.api_key);
-    let headers = [("X-API-Key", config.api_key.as_str()), ("Authorization", &bearer), ("Cartesia-Version", API_VERSION)];
+    let headers =
+        [("X-API-Key", config.api_key.as_str()), ("Authorization", bearer.as_str()), ("Cartesia-Version", API_VERSION)];
     let context_id = format!(
         "voicera-{:x}",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
@@ -129,7 +130,7 @@ fn synthesise(
     let socket = SpeechSocket { url: &url, shown: &url, headers: &headers, connect_timeout };
     let opening = [request(config, text, &context_id).to_string()];
     let cancel = json!({"context_id": context_id, "cancel": true}).to_string();
-    let read = |message: &str| {
+    let read = |message: &str| -> Result<Spoken, ModelError> {
         let said = read_message(message, &context_id)
             .map_err(|err| ModelError { message: format!("{url}: {}", err.message), ..err })?;
         Ok(match said {
@@ -219,6 +220,7 @@ pub fn read_message(text: &str, context_id: &str) -> Result<Said, ModelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::streams::Pcm16Decoder;
 
     const CONTEXT: &str = "50dc3b5e-5841-4aa1-9f94-60cfb9aead79";
 

@@ -4,7 +4,7 @@
 //! 16-bit PCM as it is made (elevenlabs.io/docs/api-reference/text-to-speech/stream). Errors come as
 //! `{"detail": {"status", "message"}}`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use voicera_models::{FailureKind, ModelError, TextToSpeech, TtsStream};
 use crate::deepgram::{encode, speak_http};
 use crate::http;
 use crate::live::{self, Heard, LiveProtocol};
-use crate::streams::{spawn_audio, AudioEvent, Pcm16Decoder};
+use crate::streams::{spawn_audio, AudioEvent};
 use crate::ws;
 use crate::ws_speech::{self, SpeechSocket, Spoken};
 

@@ -115,8 +115,10 @@ impl SpeechToText for GoogleStt {
         let transcriber: Transcriber = Arc::new(move |language: &str, audio: &[i16]| {
             let url = account.url("/v1/speech:recognize");
             let body = recognize_body(&account.model, language, audio).to_string();
-            let request =
-                account.post(&url).header("Content-Type", "application/json").header("x-goog-api-key", &account.api_key);
+            let request = account
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .header("x-goog-api-key", &account.api_key);
             let answer = read_json(&url, request.send(body))?;
             recognized_text(&answer).map_err(|what| ModelError::new(FailureKind::Malformed, format!("{url}: {what}")))
         });
