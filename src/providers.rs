@@ -86,7 +86,13 @@ fn configured(providers: &Providers) -> Vec<Configured> {
             }
             let base_url = var(&format!("VOICERA_{upper}_BASE_URL"))?;
             let key = var(&name)?;
-            Some(Configured { label: provider.clone(), name: provider, api: CheckedApi::OpenAiCompatible, base_url, key })
+            Some(Configured {
+                label: provider.clone(),
+                name: provider,
+                api: CheckedApi::OpenAiCompatible,
+                base_url,
+                key,
+            })
         })
         .collect();
     // Tables of other servers (`[providers.vllm-eu]`), when the environment did not name them already.

@@ -294,9 +294,12 @@ mod tests {
     fn a_cloud_links_care_is_its_timeout_and_its_providers_check_as_the_probe() {
         std::env::set_var("VOICERA_TEST_CARE_KEY", "dg-care-key");
         let (base, server) = fake("200 OK", r#"{"projects":[]}"#);
-        let care =
-            cloud_care(&speech(SpeechProvider::Deepgram, &base, Some(Duration::from_millis(900))), ModelStage::Stt, &OrgKeys::none())
-                .unwrap();
+        let care = cloud_care(
+            &speech(SpeechProvider::Deepgram, &base, Some(Duration::from_millis(900))),
+            ModelStage::Stt,
+            &OrgKeys::none(),
+        )
+        .unwrap();
         assert_eq!(care.timeout, Some(Duration::from_millis(900)));
         let probe = care.probe.expect("a probe");
         assert!(probe().is_ok());
@@ -305,12 +308,15 @@ mod tests {
         assert!(head.to_ascii_lowercase().contains("authorization: token dg-care-key"), "{head}");
         // A failing provider fails its probe with its own words.
         let (base, _server) = fake("503 Service Unavailable", r#"{"err_code":"BUSY","err_msg":"Try later"}"#);
-        let error =
-            (cloud_care(&speech(SpeechProvider::Deepgram, &base, None), ModelStage::Stt, &OrgKeys::none()).unwrap().probe.unwrap())()
-                .unwrap_err();
+        let error = (cloud_care(&speech(SpeechProvider::Deepgram, &base, None), ModelStage::Stt, &OrgKeys::none())
+            .unwrap()
+            .probe
+            .unwrap())()
+        .unwrap_err();
         assert!(error.message.contains("Try later"), "{error}");
         // The AI4Bharat servers have no cheap request: no probe, a caller half-opens their breaker.
-        let care = cloud_care(&speech(SpeechProvider::Ai4Bharat, &base, None), ModelStage::Stt, &OrgKeys::none()).unwrap();
+        let care =
+            cloud_care(&speech(SpeechProvider::Ai4Bharat, &base, None), ModelStage::Stt, &OrgKeys::none()).unwrap();
         assert!(care.probe.is_none());
     }
 

@@ -52,7 +52,12 @@ fn answer(request: &str) -> (u16, String) {
         "POST /sarvam/text-lid" => {
             (403, r#"{"error":{"message":"Invalid API key or subscription","code":"invalid_api_key_error"}}"#)
         }
-        // Google Cloud Text-to-Speech: `x-goog-api-key`, the voice list (its key serves Speech-to-Text too).
+        // Google Cloud Text-to-Speech: `x-goog-api-key`, the voice list; a key restricted to Speech-to-Text is
+        // refused as Google does.
+        "GET /google/v1/voices?languageCode=en-US" if header(request, "x-goog-api-key") == Some(STT_ONLY) => (
+            403,
+            r#"{"error":{"code":403,"message":"Requests to this API texttospeech.googleapis.com method google.cloud.texttospeech.v1.TextToSpeech.ListVoices are blocked.","status":"PERMISSION_DENIED"}}"#,
+        ),
         "GET /google/v1/voices?languageCode=en-US" if header(request, "x-goog-api-key") == Some(GOOD) => (
             200,
             r#"{"voices":[{"languageCodes":["en-US"],"name":"en-US-Neural2-A","ssmlGender":"MALE","naturalSampleRateHertz":24000}]}"#,
@@ -72,10 +77,6 @@ fn answer(request: &str) -> (u16, String) {
         "POST /google/v1/speech:recognize" => (
             400,
             r#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}}"#,
-        ),
-        "GET /google/v1/voices?languageCode=en-US" if header(request, "x-goog-api-key") == Some(STT_ONLY) => (
-            403,
-            r#"{"error":{"code":403,"message":"Requests to this API texttospeech.googleapis.com method google.cloud.texttospeech.v1.TextToSpeech.ListVoices are blocked.","status":"PERMISSION_DENIED"}}"#,
         ),
         // Bhashini: the ULCA pipeline config call with `userID` and `ulcaApiKey`.
         "POST /bhashini/ulca/apis/v0/model/getModelsPipeline"

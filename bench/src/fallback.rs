@@ -22,9 +22,7 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 use voicera_models::fallback::{BreakerPolicy, ChainBudget, FallbackLlm, Link, SystemClock};
 use voicera_models::speech_chain::{FallbackStt, FallbackTts};
-use voicera_models::{
-    ChatMessage, LanguageModel, LlmEvent, Role, SpeechToText, TextToSpeech, Transcript, TtsStream,
-};
+use voicera_models::{ChatMessage, LanguageModel, LlmEvent, Role, SpeechToText, TextToSpeech, Transcript, TtsStream};
 use voicera_models_cloud::openai::{OpenAiChat, OpenAiConfig};
 use voicera_models_cloud::openai_stt::OpenAiStt;
 use voicera_models_cloud::openai_tts::{OpenAiTts, OpenAiTtsConfig};
@@ -176,7 +174,8 @@ fn stt_client(root: SocketAddr, timeout: Option<Duration>) -> Arc<dyn SpeechToTe
 }
 
 fn llm_client(root: SocketAddr, timeout: Option<Duration>) -> Arc<dyn LanguageModel> {
-    let client = OpenAiChat::new(OpenAiConfig::new(&format!("http://{root}/v1"), "gpt-4o-mini", Some("sk-bench".into())));
+    let client =
+        OpenAiChat::new(OpenAiConfig::new(&format!("http://{root}/v1"), "gpt-4o-mini", Some("sk-bench".into())));
     Arc::new(match timeout {
         Some(timeout) => client.with_timeout(timeout),
         None => client,
@@ -184,7 +183,8 @@ fn llm_client(root: SocketAddr, timeout: Option<Duration>) -> Arc<dyn LanguageMo
 }
 
 fn tts_client(root: SocketAddr, timeout: Option<Duration>) -> Arc<dyn TextToSpeech> {
-    let client = OpenAiTts::new(OpenAiTtsConfig::new(&format!("http://{root}/v1"), "gpt-4o-mini-tts", "alloy", "sk-bench"));
+    let client =
+        OpenAiTts::new(OpenAiTtsConfig::new(&format!("http://{root}/v1"), "gpt-4o-mini-tts", "alloy", "sk-bench"));
     Arc::new(match timeout {
         Some(timeout) => client.with_timeout(timeout),
         None => client,
