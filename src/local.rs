@@ -566,9 +566,13 @@ fn llm_care(link: &LlmChoice, keys: &OrgKeys) -> Result<crate::speech_models::Li
 }
 
 /// A speech link's care in a chain (cloud links: timeout and probe; local ones: none).
-fn speech_care(cloud: Option<&crate::config::CloudSpeech>, keys: &OrgKeys) -> Result<crate::speech_models::LinkCare> {
+fn speech_care(
+    cloud: Option<&crate::config::CloudSpeech>,
+    stage: voicera_models::ModelStage,
+    keys: &OrgKeys,
+) -> Result<crate::speech_models::LinkCare> {
     match cloud {
-        Some(speech) => crate::speech_models::cloud_care(speech, keys),
+        Some(speech) => crate::speech_models::cloud_care(speech, stage, keys),
         None => Ok(crate::speech_models::LinkCare::default()),
     }
 }
@@ -594,7 +598,8 @@ fn speech_to_text(
                 .iter()
                 .map(|(name, link)| {
                     let cloud = if let SttChoice::Cloud(speech) = link { Some(speech) } else { None };
-                    Ok((name.clone(), speech_to_text(models, config, link, keys)?, speech_care(cloud, keys)?))
+                    let care = speech_care(cloud, voicera_models::ModelStage::Stt, keys)?;
+                    Ok((name.clone(), speech_to_text(models, config, link, keys)?, care))
                 })
                 .collect::<Result<_>>()?,
         ),
@@ -624,7 +629,8 @@ fn text_to_speech(
                 .iter()
                 .map(|(name, link)| {
                     let cloud = if let TtsChoice::Cloud(speech) = link { Some(speech) } else { None };
-                    Ok((name.clone(), text_to_speech(models, config, link, keys)?, speech_care(cloud, keys)?))
+                    let care = speech_care(cloud, voicera_models::ModelStage::Tts, keys)?;
+                    Ok((name.clone(), text_to_speech(models, config, link, keys)?, care))
                 })
                 .collect::<Result<_>>()?,
         ),

@@ -26,9 +26,11 @@ pub(crate) enum ProvidersCommand {
     Languages,
 }
 
-/// A provider to check: its name, API family and root, and its key.
+/// A provider to check: its name, the line's label, API family and root, and its key.
 struct Configured {
     name: String,
+    /// The name, or for a provider with two APIs checked apart, `<name>-stt` / `<name>-tts`.
+    label: String,
     api: CheckedApi,
     base_url: String,
     key: String,
@@ -37,32 +39,42 @@ struct Configured {
 /// The providers with a key: the known ones (their public roots unless the environment or `[providers]` says
 /// otherwise), then any other OpenAI-compatible one with a root and a key.
 fn configured(providers: &Providers) -> Vec<Configured> {
-    let mut known: Vec<(String, CheckedApi, &str)> =
-        OPENAI_COMPATIBLE.iter().map(|(name, url, _)| (name.to_string(), CheckedApi::OpenAiCompatible, *url)).collect();
-    known.push(("anthropic".into(), CheckedApi::Anthropic, voicera_models_cloud::anthropic::DEFAULT_BASE_URL));
-    known.push(("gemini".into(), CheckedApi::Gemini, voicera_models_cloud::gemini::DEFAULT_BASE_URL));
+    // (name, label, API, public root)
+    let mut known: Vec<(String, String, CheckedApi, &str)> = OPENAI_COMPATIBLE
+        .iter()
+        .map(|(name, url, _)| (name.to_string(), name.to_string(), CheckedApi::OpenAiCompatible, *url))
+        .collect();
+    let anthropic = voicera_models_cloud::anthropic::DEFAULT_BASE_URL;
+    known.push(("anthropic".into(), "anthropic".into(), CheckedApi::Anthropic, anthropic));
+    known.push(("gemini".into(), "gemini".into(), CheckedApi::Gemini, voicera_models_cloud::gemini::DEFAULT_BASE_URL));
     for spec in SPEECH_PROVIDERS {
+        let (name, root) = (spec.name.to_string(), spec.base_url.unwrap_or_default());
         let api = match spec.provider {
             SpeechProvider::Deepgram => CheckedApi::Deepgram,
             SpeechProvider::ElevenLabs => CheckedApi::ElevenLabs,
             SpeechProvider::Cartesia => CheckedApi::Cartesia,
             SpeechProvider::Sarvam => CheckedApi::Sarvam,
-            SpeechProvider::Google => CheckedApi::GoogleTts,
+            // Two APIs a key may be scoped to one of: each checked with its own request at its own root.
+            SpeechProvider::Google => {
+                known.push((name.clone(), format!("{name}-stt"), CheckedApi::GoogleStt, root));
+                let tts_root = spec.tts_base_url.unwrap_or(root);
+                known.push((name.clone(), format!("{name}-tts"), CheckedApi::GoogleTts, tts_root));
+                continue;
+            }
             SpeechProvider::Bhashini => CheckedApi::Bhashini,
             // OpenAI is checked as a chat provider, ElevenLabs' WebSocket as ElevenLabs; the AI4Bharat servers
             // take no key.
             SpeechProvider::OpenAi | SpeechProvider::Ai4Bharat | SpeechProvider::ElevenLabsWs => continue,
         };
-        // Google's voice list is on its Text-to-Speech root.
-        known.push((spec.name.into(), api, spec.tts_base_url.or(spec.base_url).unwrap_or_default()));
+        known.push((name.clone(), name, api, root));
     }
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut found: Vec<Configured> = known
         .into_iter()
-        .filter_map(|(name, api, url)| {
+        .filter_map(|(name, label, api, url)| {
             let key = var(&providers.key_var(&name)?)?;
             let base_url = providers.base_url(&name).map_or_else(|| url.to_string(), |(url, _)| url);
-            Some(Configured { name, api, base_url, key })
+            Some(Configured { name, label, api, base_url, key })
         })
         .collect();
     let mut others: Vec<Configured> = std::env::vars()
@@ -74,7 +86,13 @@ fn configured(providers: &Providers) -> Vec<Configured> {
             }
             let base_url = var(&format!("VOICERA_{upper}_BASE_URL"))?;
             let key = var(&name)?;
-            Some(Configured { name: provider, api: CheckedApi::OpenAiCompatible, base_url, key })
+            Some(Configured {
+                label: provider.clone(),
+                name: provider,
+                api: CheckedApi::OpenAiCompatible,
+                base_url,
+                key,
+            })
         })
         .collect();
     // Tables of other servers (`[providers.vllm-eu]`), when the environment did not name them already.
@@ -86,7 +104,8 @@ fn configured(providers: &Providers) -> Vec<Configured> {
             continue;
         };
         let Some(key) = var(&key_var) else { continue };
-        others.push(Configured { name: name.clone(), api: CheckedApi::OpenAiCompatible, base_url, key });
+        let (name, label) = (name.clone(), name.clone());
+        others.push(Configured { name, label, api: CheckedApi::OpenAiCompatible, base_url, key });
     }
     others.sort_by(|a, b| a.name.cmp(&b.name));
     found.append(&mut others);
@@ -108,10 +127,10 @@ pub(crate) fn run(command: ProvidersCommand) -> Result<()> {
             let mut failed = 0;
             for provider in &providers {
                 match check(provider.api, &provider.base_url, &provider.key) {
-                    Ok(what) => println!("{:<12} ok      {what}", provider.name),
+                    Ok(what) => println!("{:<12} ok      {what}", provider.label),
                     Err(error) => {
                         failed += 1;
-                        println!("{:<12} FAILED  {error}", provider.name);
+                        println!("{:<12} FAILED  {error}", provider.label);
                     }
                 }
             }

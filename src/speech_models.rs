@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use voicera_media::dsp::Resampler;
 use voicera_models::fallback::{BreakerPolicy, ChainBudget, Link, Probe, SystemClock};
 use voicera_models::speech_chain::{FallbackStt, FallbackTts};
-use voicera_models::{ModelError, SpeechToText, Switch, TextToSpeech, TtsStream};
+use voicera_models::{ModelError, ModelStage, SpeechToText, Switch, TextToSpeech, TtsStream};
 use voicera_models_cloud::ai4bharat::{Ai4BharatStt, Ai4BharatSttConfig, ParlerConfig, ParlerTts};
 use voicera_models_cloud::bhashini::{BhashiniAccount, BhashiniStt, BhashiniTts};
 use voicera_models_cloud::cartesia::{CartesiaConfig, CartesiaTts};
@@ -59,9 +59,9 @@ pub(crate) fn probe(api: CheckedApi, base_url: &str, key: &str, timeout: Option<
     Arc::new(move || check_within(api, &base_url, &key, timeout).map(|_| ()))
 }
 
-/// The care of a cloud link: its timeout, and the probe its provider's check makes (none for the AI4Bharat
-/// servers, which have no cheap request).
-pub(crate) fn cloud_care(speech: &CloudSpeech, keys: &OrgKeys) -> Result<LinkCare> {
+/// The care of a cloud link of `stage` (speech to text or text to speech): its timeout, and the probe its
+/// provider's check makes (none for the AI4Bharat servers, which have no cheap request).
+pub(crate) fn cloud_care(speech: &CloudSpeech, stage: ModelStage, keys: &OrgKeys) -> Result<LinkCare> {
     let key = key(speech, keys)?;
     let base = speech.base_url.as_str();
     let http_root = |url: &str| {
@@ -76,10 +76,9 @@ pub(crate) fn cloud_care(speech: &CloudSpeech, keys: &OrgKeys) -> Result<LinkCar
         SpeechProvider::Cartesia => Some((CheckedApi::Cartesia, base.to_string())),
         SpeechProvider::Sarvam => Some((CheckedApi::Sarvam, base.to_string())),
         SpeechProvider::OpenAi => Some((CheckedApi::OpenAiCompatible, base.to_string())),
-        // The voice list lives on the Text-to-Speech root; a proxy root serves both.
-        SpeechProvider::Google if base == voicera_models_cloud::google::DEFAULT_STT_BASE_URL => {
-            Some((CheckedApi::GoogleTts, voicera_models_cloud::google::DEFAULT_TTS_BASE_URL.to_string()))
-        }
+        // Each of Google's two APIs is probed with its own request at the link's root, so a key scoped to
+        // one of them is probed by what it may call.
+        SpeechProvider::Google if stage == ModelStage::Stt => Some((CheckedApi::GoogleStt, base.to_string())),
         SpeechProvider::Google => Some((CheckedApi::GoogleTts, base.to_string())),
         SpeechProvider::Bhashini => Some((CheckedApi::Bhashini, base.to_string())),
         SpeechProvider::Ai4Bharat => None,
@@ -295,9 +294,12 @@ mod tests {
     fn a_cloud_links_care_is_its_timeout_and_its_providers_check_as_the_probe() {
         std::env::set_var("VOICERA_TEST_CARE_KEY", "dg-care-key");
         let (base, server) = fake("200 OK", r#"{"projects":[]}"#);
-        let care =
-            cloud_care(&speech(SpeechProvider::Deepgram, &base, Some(Duration::from_millis(900))), &OrgKeys::none())
-                .unwrap();
+        let care = cloud_care(
+            &speech(SpeechProvider::Deepgram, &base, Some(Duration::from_millis(900))),
+            ModelStage::Stt,
+            &OrgKeys::none(),
+        )
+        .unwrap();
         assert_eq!(care.timeout, Some(Duration::from_millis(900)));
         let probe = care.probe.expect("a probe");
         assert!(probe().is_ok());
@@ -306,12 +308,31 @@ mod tests {
         assert!(head.to_ascii_lowercase().contains("authorization: token dg-care-key"), "{head}");
         // A failing provider fails its probe with its own words.
         let (base, _server) = fake("503 Service Unavailable", r#"{"err_code":"BUSY","err_msg":"Try later"}"#);
-        let error =
-            (cloud_care(&speech(SpeechProvider::Deepgram, &base, None), &OrgKeys::none()).unwrap().probe.unwrap())()
-                .unwrap_err();
+        let error = (cloud_care(&speech(SpeechProvider::Deepgram, &base, None), ModelStage::Stt, &OrgKeys::none())
+            .unwrap()
+            .probe
+            .unwrap())()
+        .unwrap_err();
         assert!(error.message.contains("Try later"), "{error}");
         // The AI4Bharat servers have no cheap request: no probe, a caller half-opens their breaker.
-        let care = cloud_care(&speech(SpeechProvider::Ai4Bharat, &base, None), &OrgKeys::none()).unwrap();
+        let care =
+            cloud_care(&speech(SpeechProvider::Ai4Bharat, &base, None), ModelStage::Stt, &OrgKeys::none()).unwrap();
         assert!(care.probe.is_none());
+    }
+
+    /// A Google link is probed by its own API: recognition for speech to text, the voice list for speech.
+    #[test]
+    fn a_google_stt_link_is_probed_by_a_recognition_and_a_tts_link_by_the_voice_list() {
+        std::env::set_var("VOICERA_TEST_CARE_KEY", "g-care-key");
+        let (base, server) = fake("200 OK", r#"{"totalBilledTime":"1s","requestId":"42"}"#);
+        let google = speech(SpeechProvider::Google, &base, None);
+        assert!((cloud_care(&google, ModelStage::Stt, &OrgKeys::none()).unwrap().probe.unwrap())().is_ok());
+        let head = server.join().unwrap();
+        assert!(head.starts_with("POST /v1/speech:recognize HTTP/1.1"), "{head}");
+        assert!(head.to_ascii_lowercase().contains("x-goog-api-key: g-care-key"), "{head}");
+        let (base, server) = fake("200 OK", r#"{"voices":[]}"#);
+        let google = speech(SpeechProvider::Google, &base, None);
+        assert!((cloud_care(&google, ModelStage::Tts, &OrgKeys::none()).unwrap().probe.unwrap())().is_ok());
+        assert!(server.join().unwrap().starts_with("GET /v1/voices?languageCode=en-US HTTP/1.1"));
     }
 }

@@ -11,6 +11,8 @@ use common::provider::fake_rest;
 
 /// The key every fake accepts.
 const GOOD: &str = "good-key";
+/// A Google key restricted to Speech-to-Text.
+const STT_ONLY: &str = "stt-only-key";
 
 /// The value of header `name` in a raw request.
 fn header<'a>(request: &'a str, name: &str) -> Option<&'a str> {
@@ -50,12 +52,29 @@ fn answer(request: &str) -> (u16, String) {
         "POST /sarvam/text-lid" => {
             (403, r#"{"error":{"message":"Invalid API key or subscription","code":"invalid_api_key_error"}}"#)
         }
-        // Google Cloud Text-to-Speech: `x-goog-api-key`, the voice list (its key serves Speech-to-Text too).
+        // Google Cloud Text-to-Speech: `x-goog-api-key`, the voice list; a key restricted to Speech-to-Text is
+        // refused as Google does.
+        "GET /google/v1/voices?languageCode=en-US" if header(request, "x-goog-api-key") == Some(STT_ONLY) => (
+            403,
+            r#"{"error":{"code":403,"message":"Requests to this API texttospeech.googleapis.com method google.cloud.texttospeech.v1.TextToSpeech.ListVoices are blocked.","status":"PERMISSION_DENIED"}}"#,
+        ),
         "GET /google/v1/voices?languageCode=en-US" if header(request, "x-goog-api-key") == Some(GOOD) => (
             200,
             r#"{"voices":[{"languageCodes":["en-US"],"name":"en-US-Neural2-A","ssmlGender":"MALE","naturalSampleRateHertz":24000}]}"#,
         ),
         "GET /google/v1/voices?languageCode=en-US" => (
+            400,
+            r#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}}"#,
+        ),
+        // Google Cloud Speech-to-Text: `x-goog-api-key`, a recognition of 100 ms of silence (no words, no
+        // `results`). A key restricted to Speech-to-Text is refused by Text-to-Speech as Google does.
+        "POST /google/v1/speech:recognize"
+            if [Some(GOOD), Some(STT_ONLY)].contains(&header(request, "x-goog-api-key"))
+                && request.contains(r#""sampleRateHertz":16000"#) =>
+        {
+            (200, r#"{"totalBilledTime":"1s","requestId":"4711"}"#)
+        }
+        "POST /google/v1/speech:recognize" => (
             400,
             r#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}}"#,
         ),
@@ -200,13 +219,22 @@ fn google_and_bhashini_keys_are_checked_with_their_own_requests() {
             ("VOICERA_BHASHINI_API_KEY", bhashini.to_string()),
         ]
     };
-    let (code, stdout, stderr) = providers_check(&env(GOOD, &format!("user-1:{GOOD}"), fake_providers(2)));
+    let (code, stdout, stderr) = providers_check(&env(GOOD, &format!("user-1:{GOOD}"), fake_providers(3)));
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(line(&stdout, "google").contains(" ok ") && line(&stdout, "google").contains("/google/v1/voices"));
+    let (stt, tts) = (line(&stdout, "google-stt"), line(&stdout, "google-tts"));
+    assert!(stt.contains(" ok ") && stt.contains("/google/v1/speech:recognize"), "{stdout}");
+    assert!(tts.contains(" ok ") && tts.contains("/google/v1/voices"), "{stdout}");
     assert!(line(&stdout, "bhashini").contains("ai4bharat/conformer-hi-gpu--t4"), "{stdout}");
-    let (code, stdout, stderr) = providers_check(&env("bad-key", "user-1:bad-key", fake_providers(2)));
+    let (code, stdout, stderr) = providers_check(&env("bad-key", "user-1:bad-key", fake_providers(3)));
     assert_ne!(code, 0, "{stdout}");
-    assert!(line(&stdout, "google").contains("HTTP 400: API key not valid"), "{stdout}");
+    assert!(line(&stdout, "google-stt").contains("HTTP 400: API key not valid"), "{stdout}");
+    assert!(line(&stdout, "google-tts").contains("HTTP 400: API key not valid"), "{stdout}");
     assert!(line(&stdout, "bhashini").contains("HTTP 401: Invalid ulcaApiKey"), "{stdout}");
     assert!(!stdout.contains("bad-key") && !stderr.contains("bad-key"), "keys are never printed");
+    // A key scoped to Speech-to-Text: its own API is verified; the voice list says what it may not do.
+    let (code, stdout, _) = providers_check(&env(STT_ONLY, &format!("user-1:{GOOD}"), fake_providers(3)));
+    assert_ne!(code, 0, "{stdout}");
+    assert!(line(&stdout, "google-stt").contains(" ok "), "{stdout}");
+    let tts = line(&stdout, "google-tts");
+    assert!(tts.contains("FAILED") && tts.contains("HTTP 403: Requests to this API texttospeech"), "{stdout}");
 }

@@ -15,6 +15,7 @@ mod barge_in;
 mod barge_in_run;
 mod c_baseline;
 mod campaign;
+mod fallback;
 mod llm_turns;
 mod models;
 mod pcap;
@@ -192,6 +193,22 @@ enum Scenario {
         jfk: PathBuf,
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
+    },
+    /// Fallback chains: the time to a turn's first result for a single client, a healthy chain, a first link
+    /// that is refused, one that stalls until its `timeout_ms`, and one whose breaker is open, for STT, LLM and
+    /// TTS, against local fakes of the providers.
+    Fallback {
+        /// Measured runs per scenario.
+        #[arg(long, default_value_t = 1000)]
+        runs: usize,
+        /// Measured runs of the stalled-first-link scenario (each waits its timeout).
+        #[arg(long, default_value_t = 50)]
+        stall_runs: usize,
+        /// The stalled link's `timeout_ms`.
+        #[arg(long, default_value_t = 250)]
+        stall_timeout_ms: u64,
         #[arg(long, default_value = "bench/results")]
         out: PathBuf,
     },
@@ -412,6 +429,19 @@ fn main() -> Result<()> {
             std::fs::write(out.join("models.json"), serde_json::to_string_pretty(&report)?)?;
             std::fs::write(out.join("models.md"), models::markdown(&report))?;
             println!("{}", models::markdown(&report));
+            Ok(())
+        }
+        Scenario::Fallback { runs, stall_runs, stall_timeout_ms, out } => {
+            if runs == 0 || stall_runs == 0 || stall_timeout_ms == 0 {
+                bail!("--runs, --stall-runs and --stall-timeout-ms must be at least 1");
+            }
+            let settings =
+                fallback::Settings { runs, stall_runs, stall_timeout: Duration::from_millis(stall_timeout_ms) };
+            let report = fallback::run(&settings)?;
+            std::fs::create_dir_all(&out)?;
+            std::fs::write(out.join("fallback.json"), serde_json::to_string_pretty(&report)?)?;
+            std::fs::write(out.join("fallback.md"), fallback::markdown(&report))?;
+            println!("{}", fallback::markdown(&report));
             Ok(())
         }
         Scenario::LlmTurns { models_dir, model, rounds, out } => {

@@ -269,19 +269,38 @@ impl std::fmt::Debug for BhashiniTts {
             .field("account", &self.pipeline.account)
             .field("language", &self.language)
             .field("gender", &self.gender)
+            .field("sample_rate", &self.sample_rate)
             .finish()
     }
 }
 
+/// The rate asked of Bhashini's TTS (`samplingRate`) when none is set: the engine's, so nothing is
+/// resampled on the way in.
+pub const DEFAULT_TTS_RATE: u32 = 16_000;
+
 impl BhashiniTts {
-    /// A voice of `gender` (`female`, `male`) speaking `language` on `account`, at 16 kHz.
+    /// A voice of `gender` (`female`, `male`) speaking `language` on `account`, at [`DEFAULT_TTS_RATE`].
     pub fn new(account: BhashiniAccount, language: &str, gender: &str, timeout: Duration) -> Self {
         Self {
             pipeline: Arc::new(Pipeline::new(account, timeout)),
             language: bhashini_language(language),
             gender: gender.to_string(),
-            sample_rate: 16000,
+            sample_rate: DEFAULT_TTS_RATE,
         }
+    }
+
+    /// Asks for audio at `rate` (the compute call's `samplingRate`; 8 kHz for a telephony-only path, 22.05 or
+    /// 44.1 kHz for a service's native rate) and declares it on every stream, so the pipeline resamples it to
+    /// the engine's and the call's rates. A service that answers another rate than asked fails the clause
+    /// naming both (never played at the wrong speed and pitch).
+    pub fn with_sample_rate(mut self, rate: u32) -> Self {
+        self.sample_rate = rate;
+        self
+    }
+
+    /// The rate asked for and declared.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
     }
 }
 

@@ -5,17 +5,17 @@
 //! by `{"type": "chunk", "data": <base64 PCM>}` messages, then `{"type": "done"}`, or `{"type": "error",
 //! "error", "status_code"}`. `timestamps` and `flush_done` messages are skipped.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use tungstenite::Message;
 use voicera_models::{FailureKind, ModelError, TextToSpeech, TtsStream};
 
-use crate::streams::{spawn_audio, AudioEvent, Pcm16Decoder};
+use crate::streams::{spawn_audio, AudioEvent};
+use crate::ws_speech::{self, SpeechSocket, Spoken};
 use crate::{http, ws};
 
 /// Cartesia's API root.
@@ -121,62 +121,25 @@ fn synthesise(
     // The key as the REST API takes it (`X-API-Key`) and as current docs name it (`Authorization: Bearer`),
     // in headers rather than the `?api_key=` browsers need, so it never reaches a URL in a log.
     let bearer = format!("Bearer {}", config.api_key);
-    let mut socket = ws::connect_within(
-        &url,
-        &[("X-API-Key", &config.api_key), ("Authorization", &bearer), ("Cartesia-Version", API_VERSION)],
-        connect_timeout,
-    )?;
+    let headers =
+        [("X-API-Key", config.api_key.as_str()), ("Authorization", bearer.as_str()), ("Cartesia-Version", API_VERSION)];
     let context_id = format!(
         "voicera-{:x}",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
     );
-    socket
-        .send(Message::Text(request(config, text, &context_id).to_string().into()))
-        .map_err(|e| ws::error(&url, e))?;
-    let mut decoder = Pcm16Decoder::default();
-    loop {
-        if cancelled.load(Ordering::Relaxed) {
-            let _ = socket.send(Message::Text(json!({"context_id": context_id, "cancel": true}).to_string().into()));
-            let _ = socket.close(None);
-            let _ = socket.flush();
-            return Ok(());
-        }
-        let message = match socket.read() {
-            Ok(message) => message,
-            Err(err) if ws::is_idle(&err) => continue,
-            Err(err) => return Err(ws::error(&url, err)),
-        };
-        let text = match message {
-            Message::Text(text) => text,
-            Message::Close(frame) => return Err(ws::close_error(&url, frame.as_ref())),
-            Message::Binary(_) => {
-                return Err(ModelError::new(FailureKind::Malformed, format!("{url}: an unexpected binary message")))
-            }
-            _ => continue,
-        };
-        let said = read_message(text.as_str(), &context_id)
+    let socket = SpeechSocket { url: &url, shown: &url, headers: &headers, connect_timeout };
+    let opening = [request(config, text, &context_id).to_string()];
+    let cancel = json!({"context_id": context_id, "cancel": true}).to_string();
+    let read = |message: &str| -> Result<Spoken, ModelError> {
+        let said = read_message(message, &context_id)
             .map_err(|err| ModelError { message: format!("{url}: {}", err.message), ..err })?;
-        match said {
-            Said::Audio { pcm, done } => {
-                if events.send(AudioEvent::Samples(decoder.push(&pcm))).is_err() {
-                    return Ok(());
-                }
-                if done {
-                    let _ = events.send(AudioEvent::Done);
-                    let _ = socket.close(None);
-                    let _ = socket.flush();
-                    return Ok(());
-                }
-            }
-            Said::Done => {
-                let _ = events.send(AudioEvent::Done);
-                let _ = socket.close(None);
-                let _ = socket.flush();
-                return Ok(());
-            }
-            Said::Nothing => {}
-        }
-    }
+        Ok(match said {
+            Said::Audio { pcm, done } => Spoken { pcm, done },
+            Said::Done => Spoken { pcm: Vec::new(), done: true },
+            Said::Nothing => Spoken::default(),
+        })
+    };
+    ws_speech::speak(&socket, &opening, Some(&cancel), read, events, cancelled)
 }
 
 /// What one message on Cartesia's socket says about the generation.
@@ -257,6 +220,7 @@ pub fn read_message(text: &str, context_id: &str) -> Result<Said, ModelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::streams::Pcm16Decoder;
 
     const CONTEXT: &str = "50dc3b5e-5841-4aa1-9f94-60cfb9aead79";
 

@@ -1,6 +1,7 @@
 //! `voicera providers check`: each provider's cheapest authenticated request, so an operator learns that a
 //! key is wrong before a caller does. Listing models where the API has it (nothing is generated, nothing
-//! billed); Deepgram's projects; Google's voices; Bhashini's pipeline config; Sarvam, which lists nothing,
+//! billed); Deepgram's projects; Google's voices (Text-to-Speech) and a recognition of 100 ms of silence
+//! (Speech-to-Text); Bhashini's pipeline config; Sarvam, which lists nothing,
 //! identifies the language of one word. The same requests probe a provider whose breaker is open
 //! ([`check_within`]).
 
@@ -33,6 +34,10 @@ pub enum CheckedApi {
     /// `GET {base}/v1/voices?languageCode=en-US` with `x-goog-api-key` (Text-to-Speech's voice list; the key
     /// serves Speech-to-Text too).
     GoogleTts,
+    /// `POST {base}/v1/speech:recognize` with `x-goog-api-key` and 100 ms of silence (LINEAR16, 16 kHz,
+    /// `en-US`), answered `{}` or `{"totalBilledTime", "requestId"}`: Speech-to-Text's own cheapest call, so a
+    /// key scoped to Speech-to-Text alone is verified (and its link probed) without the voice list.
+    GoogleStt,
     /// Bhashini's pipeline config call for Hindi ASR with `userID` and `ulcaApiKey` (the key is
     /// `<userID>:<ulcaApiKey>`).
     Bhashini,
@@ -91,6 +96,12 @@ pub fn check_within(api: CheckedApi, base_url: &str, api_key: &str, timeout: Dur
         CheckedApi::GoogleTts => {
             let url = format!("{base}/v1/voices?languageCode=en-US");
             (url.clone(), agent.get(&url).header("x-goog-api-key", api_key).call())
+        }
+        CheckedApi::GoogleStt => {
+            let url = format!("{base}/v1/speech:recognize");
+            let body = crate::google::recognize_probe_body().to_string();
+            let request = agent.post(&url).header("x-goog-api-key", api_key);
+            (url.clone(), request.header("Content-Type", "application/json").send(body))
         }
         CheckedApi::Bhashini => return crate::bhashini::check(base, api_key, timeout),
     };

@@ -4,7 +4,7 @@
 //! 16-bit PCM as it is made (elevenlabs.io/docs/api-reference/text-to-speech/stream). Errors come as
 //! `{"detail": {"status", "message"}}`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +17,9 @@ use voicera_models::{FailureKind, ModelError, TextToSpeech, TtsStream};
 use crate::deepgram::{encode, speak_http};
 use crate::http;
 use crate::live::{self, Heard, LiveProtocol};
-use crate::streams::{spawn_audio, AudioEvent, Pcm16Decoder};
+use crate::streams::{spawn_audio, AudioEvent};
 use crate::ws;
+use crate::ws_speech::{self, SpeechSocket, Spoken};
 
 /// ElevenLabs' API root.
 pub const DEFAULT_BASE_URL: &str = "https://api.elevenlabs.io";
@@ -331,58 +332,33 @@ fn stream_input(
     cancelled: &AtomicBool,
 ) -> Result<(), ModelError> {
     let shown = url.split('?').next().unwrap_or(url).to_string();
-    let mut socket = ws::connect_within(url, &[("xi-api-key", &config.api_key)], connect_timeout)?;
-    for message in stream_input_messages(config, text) {
-        socket.send(Message::Text(message.to_string().into())).map_err(|e| ws::error(&shown, e))?;
+    let headers = [("xi-api-key", config.api_key.as_str())];
+    let socket = SpeechSocket { url, shown: &shown, headers: &headers, connect_timeout };
+    let opening = stream_input_messages(config, text).map(|message| message.to_string());
+    ws_speech::speak(&socket, &opening, None, |message| read_stream_output(&shown, message), events, cancelled)
+}
+
+/// Reads one message of the stream-input socket (sans-IO): its audio and whether it is the last, or the
+/// provider's error in its own words.
+fn read_stream_output(shown: &str, text: &str) -> Result<Spoken, ModelError> {
+    let malformed = || {
+        let quoted: String = text.chars().take(200).collect();
+        ModelError::new(FailureKind::Malformed, format!("{shown}: unreadable message: {quoted}"))
+    };
+    let message: Value = serde_json::from_str(text).map_err(|_| malformed())?;
+    if let Some(error) = message.get("error").filter(|e| !e.is_null()) {
+        let reason = message["message"].as_str().or(error.as_str()).unwrap_or("an error message");
+        let kind = match error.as_str().unwrap_or_default() {
+            "quota_exceeded" | "rate_limited" | "too_many_concurrent_requests" => FailureKind::Overloaded,
+            "invalid_api_key" | "unauthorized" | "voice_not_found" | "input_timeout_exceeded" => FailureKind::Rejected,
+            _ if message["code"].as_u64() == Some(1008) => FailureKind::Rejected,
+            _ => FailureKind::Engine,
+        };
+        return Err(ModelError::new(kind, format!("{shown}: {reason}")));
     }
-    let mut decoder = Pcm16Decoder::default();
-    loop {
-        if cancelled.load(Ordering::Relaxed) {
-            let _ = socket.close(None);
-            let _ = socket.flush();
-            return Ok(());
-        }
-        let message = match socket.read() {
-            Ok(message) => message,
-            Err(err) if ws::is_idle(&err) => continue,
-            Err(err) => return Err(ws::error(&shown, err)),
-        };
-        let text = match message {
-            Message::Text(text) => text,
-            Message::Close(frame) => return Err(ws::close_error(&shown, frame.as_ref())),
-            Message::Binary(_) => {
-                return Err(ModelError::new(FailureKind::Malformed, format!("{shown}: an unexpected binary message")))
-            }
-            _ => continue,
-        };
-        let malformed = || {
-            let quoted: String = text.chars().take(200).collect();
-            ModelError::new(FailureKind::Malformed, format!("{shown}: unreadable message: {quoted}"))
-        };
-        let message: Value = serde_json::from_str(text.as_str()).map_err(|_| malformed())?;
-        if let Some(error) = message.get("error").filter(|e| !e.is_null()) {
-            let reason = message["message"].as_str().or(error.as_str()).unwrap_or("an error message");
-            let kind = match error.as_str().unwrap_or_default() {
-                "quota_exceeded" | "rate_limited" | "too_many_concurrent_requests" => FailureKind::Overloaded,
-                "invalid_api_key" | "unauthorized" | "voice_not_found" | "input_timeout_exceeded" => {
-                    FailureKind::Rejected
-                }
-                _ if message["code"].as_u64() == Some(1008) => FailureKind::Rejected,
-                _ => FailureKind::Engine,
-            };
-            return Err(ModelError::new(kind, format!("{shown}: {reason}")));
-        }
-        if let Some(audio) = message["audio"].as_str().filter(|a| !a.is_empty()) {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(audio).map_err(|_| malformed())?;
-            if events.send(AudioEvent::Samples(decoder.push(&bytes))).is_err() {
-                return Ok(());
-            }
-        }
-        if message["isFinal"].as_bool() == Some(true) {
-            let _ = events.send(AudioEvent::Done);
-            let _ = socket.close(None);
-            let _ = socket.flush();
-            return Ok(());
-        }
-    }
+    let pcm = match message["audio"].as_str().filter(|a| !a.is_empty()) {
+        Some(audio) => base64::engine::general_purpose::STANDARD.decode(audio).map_err(|_| malformed())?,
+        None => Vec::new(),
+    };
+    Ok(Spoken { pcm, done: message["isFinal"].as_bool() == Some(true) })
 }

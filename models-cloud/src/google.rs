@@ -21,7 +21,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use voicera_models::{FailureKind, ModelError, SpeechToText, SttStream, TextToSpeech, TtsStream};
 
-use crate::http;
+use crate::http::{self, RestAccount};
 use crate::sarvam::wav_pcm16;
 use crate::streams::{pcm16_bytes, spawn_audio, AudioEvent, Pcm16Decoder};
 use crate::utterance::{buffered_stream, Transcriber};
@@ -50,39 +50,20 @@ fn read_json(url: &str, sent: Result<ureq::http::Response<ureq::Body>, ureq::Err
 }
 
 /// The recogniser: one `speech:recognize` request per utterance.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct GoogleStt {
-    base_url: String,
-    api_key: String,
-    model: String,
-    agent: ureq::Agent,
-}
-
-impl std::fmt::Debug for GoogleStt {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GoogleStt")
-            .field("base_url", &self.base_url)
-            .field("api_key", &"***")
-            .field("model", &self.model)
-            .finish()
-    }
+    account: RestAccount,
 }
 
 impl GoogleStt {
     /// `model` (`latest_short`, `telephony`, `default`, …) at `base_url`.
     pub fn new(base_url: &str, model: &str, api_key: &str) -> Self {
-        Self {
-            base_url: base_url.trim_end_matches('/').to_string(),
-            api_key: api_key.to_string(),
-            model: model.to_string(),
-            agent: http::agent(Duration::from_secs(15)),
-        }
+        Self { account: RestAccount::new(base_url, model, api_key) }
     }
 
     /// Connects and waits for the answer's first byte at most `timeout` each (`[providers.<name>] timeout_ms`).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.agent = http::agent_within(timeout, timeout);
-        self
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self { account: self.account.with_timeout(timeout) }
     }
 }
 
@@ -98,6 +79,20 @@ pub fn recognize_body(model: &str, language: &str, audio: &[i16]) -> Value {
         },
         "audio": {"content": base64::engine::general_purpose::STANDARD.encode(pcm16_bytes(audio))},
     })
+}
+
+/// The samples of the probe's silence: 100 ms at 16 kHz, the least Speech-to-Text bills.
+const PROBE_SILENCE: usize = 1_600;
+
+/// The body of the Speech-to-Text check and probe ([`crate::check::CheckedApi::GoogleStt`]): 100 ms of
+/// silence in `en-US` with the default model, which any key allowed to recognise can ask for.
+pub fn recognize_probe_body() -> Value {
+    let mut body = recognize_body("", "en", &[0; PROBE_SILENCE]);
+    if let Some(config) = body["config"].as_object_mut() {
+        config.remove("model");
+        config.remove("enableAutomaticPunctuation");
+    }
+    body
 }
 
 /// The text of a `speech:recognize` answer: each result's first alternative, joined.
@@ -116,15 +111,14 @@ pub fn recognized_text(answer: &Value) -> Result<String, String> {
 
 impl SpeechToText for GoogleStt {
     fn stream(&self, language: &str) -> Box<dyn SttStream> {
-        let this = self.clone();
+        let account = self.account.clone();
         let transcriber: Transcriber = Arc::new(move |language: &str, audio: &[i16]| {
-            let url = format!("{}/v1/speech:recognize", this.base_url);
-            let body = recognize_body(&this.model, language, audio).to_string();
-            let request = this
-                .agent
+            let url = account.url("/v1/speech:recognize");
+            let body = recognize_body(&account.model, language, audio).to_string();
+            let request = account
                 .post(&url)
                 .header("Content-Type", "application/json")
-                .header("x-goog-api-key", &this.api_key);
+                .header("x-goog-api-key", &account.api_key);
             let answer = read_json(&url, request.send(body))?;
             recognized_text(&answer).map_err(|what| ModelError::new(FailureKind::Malformed, format!("{url}: {what}")))
         });

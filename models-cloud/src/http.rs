@@ -31,6 +31,61 @@ pub(crate) fn agent_within(connect: Duration, first_byte: Duration) -> ureq::Age
         .into()
 }
 
+/// An account at a REST provider whose clients post one request per utterance (Google, Sarvam and OpenAI
+/// transcription): the API root, the key, the model, and the HTTP agent every request shares. `Debug` masks
+/// the key.
+#[derive(Clone)]
+pub struct RestAccount {
+    /// The API root, without a trailing `/`.
+    pub base_url: String,
+    /// The provider's key (sent the way each provider wants it).
+    pub api_key: String,
+    /// The model asked for.
+    pub model: String,
+    agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for RestAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestAccount")
+            .field("base_url", &self.base_url)
+            .field("api_key", &"***")
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+impl RestAccount {
+    /// How long an answer's first byte may take when no `timeout_ms` is set.
+    pub const DEFAULT_FIRST_BYTE: Duration = Duration::from_secs(15);
+
+    /// `model` at `base_url` with `api_key`: 5 s to connect, [`Self::DEFAULT_FIRST_BYTE`] to the first byte.
+    pub fn new(base_url: &str, model: &str, api_key: &str) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_key: api_key.to_string(),
+            model: model.to_string(),
+            agent: agent(Self::DEFAULT_FIRST_BYTE),
+        }
+    }
+
+    /// Connects and waits for the answer's first byte at most `timeout` each (`[providers.<name>] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.agent = agent_within(timeout, timeout);
+        self
+    }
+
+    /// `path` (starting with `/`) under the API root.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A `POST` to `url` with the shared agent.
+    pub(crate) fn post(&self, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+        self.agent.post(url)
+    }
+}
+
 /// What an HTTP error status means for the next try: 429, 503 and Anthropic's 529 are a busy provider, other
 /// 4xx a request it will keep refusing, other 5xx its own failure.
 pub fn status_kind(status: u16) -> FailureKind {

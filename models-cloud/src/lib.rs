@@ -41,3 +41,4 @@ pub mod sse;
 pub mod streams;
 pub mod utterance;
 pub mod ws;
+mod ws_speech;

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use voicera_models::{FailureKind, ModelError, TextToSpeech, TtsStream};
 
-use crate::http;
+use crate::http::{self, RestAccount};
 use crate::streams::{spawn_audio, AudioEvent, Pcm16Decoder};
 use crate::utterance::{buffered_stream, multipart, text_answer, Transcriber, BOUNDARY};
 
@@ -206,54 +206,34 @@ pub fn wav_pcm16(wav: &[u8]) -> Option<(u32, &[u8])> {
 /// `POST {base}/speech-to-text`, `multipart/form-data` with `file` (WAV), `model` and `language_code`
 /// (`hi-IN`, or `unknown` to detect), answered `{"request_id", "transcript", "language_code"}`. Each utterance
 /// is posted when the VAD ends it.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct SarvamStt {
-    base_url: String,
-    api_key: String,
-    model: String,
-    agent: ureq::Agent,
-}
-
-impl std::fmt::Debug for SarvamStt {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SarvamStt")
-            .field("base_url", &self.base_url)
-            .field("api_key", &"***")
-            .field("model", &self.model)
-            .finish()
-    }
+    account: RestAccount,
 }
 
 impl SarvamStt {
     /// `model` (`saarika:v2.5`, the original's default) at `base_url`.
     pub fn new(base_url: &str, model: &str, api_key: &str) -> Self {
-        Self {
-            base_url: base_url.trim_end_matches('/').to_string(),
-            api_key: api_key.to_string(),
-            model: model.to_string(),
-            agent: http::agent(Duration::from_secs(15)),
-        }
+        Self { account: RestAccount::new(base_url, model, api_key) }
     }
 
     /// Connects and waits for the answer's first byte at most `timeout` each (`[providers.<name>] timeout_ms`).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.agent = http::agent_within(timeout, timeout);
-        self
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self { account: self.account.with_timeout(timeout) }
     }
 }
 
 impl voicera_models::SpeechToText for SarvamStt {
     fn stream(&self, language: &str) -> Box<dyn voicera_models::SttStream> {
-        let this = self.clone();
+        let account = self.account.clone();
         let transcriber: Transcriber = Arc::new(move |language: &str, audio: &[i16]| {
-            let url = format!("{}/speech-to-text", this.base_url);
+            let url = account.url("/speech-to-text");
             let language = SarvamTtsConfig::new("", "", "", language, "").language;
-            let body = multipart(&[("model", &this.model), ("language_code", &language)], audio);
-            let request = this
-                .agent
+            let body = multipart(&[("model", &account.model), ("language_code", &language)], audio);
+            let request = account
                 .post(&url)
                 .header("Content-Type", &format!("multipart/form-data; boundary={BOUNDARY}"))
-                .header("api-subscription-key", &this.api_key);
+                .header("api-subscription-key", &account.api_key);
             text_answer(&url, request.send(&body[..]), "transcript")
         });
         buffered_stream("sarvam-stt", language, transcriber)

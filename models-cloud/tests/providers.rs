@@ -884,29 +884,30 @@ mod openai_tts {
     }
 }
 
+/// A 16-bit mono PCM WAV file at `rate`.
+fn wav(rate: u32, samples: &[i16]) -> Vec<u8> {
+    let data = pcm_bytes(samples);
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&(rate * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&data);
+    wav
+}
+
 mod sarvam {
     use voicera_models_cloud::sarvam::{SarvamTts, SarvamTtsConfig};
 
     use super::*;
-
-    fn wav(rate: u32, samples: &[i16]) -> Vec<u8> {
-        let data = pcm_bytes(samples);
-        let mut wav = Vec::new();
-        wav.extend_from_slice(b"RIFF");
-        wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-        wav.extend_from_slice(b"WAVEfmt ");
-        wav.extend_from_slice(&16u32.to_le_bytes());
-        wav.extend_from_slice(&1u16.to_le_bytes());
-        wav.extend_from_slice(&1u16.to_le_bytes());
-        wav.extend_from_slice(&rate.to_le_bytes());
-        wav.extend_from_slice(&(rate * 2).to_le_bytes());
-        wav.extend_from_slice(&2u16.to_le_bytes());
-        wav.extend_from_slice(&16u16.to_le_bytes());
-        wav.extend_from_slice(b"data");
-        wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        wav.extend_from_slice(&data);
-        wav
-    }
 
     fn answer(wav: &[u8]) -> String {
         let body =
@@ -1317,6 +1318,73 @@ mod probes {
     }
 }
 
+mod google_probe {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use voicera_models::fallback::{BreakerPolicy, BreakerState, ChainBudget, Clock, Link, Probe};
+    use voicera_models::speech_chain::FallbackStt;
+    use voicera_models_cloud::check::{check_within, CheckedApi};
+    use voicera_models_cloud::google::GoogleStt;
+
+    use super::*;
+
+    struct VirtualClock {
+        base: Instant,
+        ms: AtomicU64,
+    }
+
+    impl Clock for VirtualClock {
+        fn now(&self) -> Instant {
+            self.base + Duration::from_millis(self.ms.load(Ordering::Relaxed))
+        }
+    }
+
+    /// A key allowed Speech-to-Text only: the link's probe is a recognition of silence, never the voice list
+    /// (which such a key is refused), so the probe closes the breaker instead of handing it to a caller.
+    #[test]
+    fn a_google_stt_link_is_probed_by_a_recognition_of_silence_and_closes() {
+        let busy = error_head(
+            "503 Service Unavailable",
+            r#"{"error":{"code":503,"message":"The service is currently unavailable.","status":"UNAVAILABLE"}}"#,
+        );
+        let (provider, server) =
+            http_sequence(vec![busy, json_answer(r#"{"totalBilledTime":"1s","requestId":"4711"}"#)]);
+        let base = format!("http://{provider}");
+        let probe_base = base.clone();
+        let probe: Probe = Arc::new(move || {
+            check_within(CheckedApi::GoogleStt, &probe_base, "stt-only", Duration::from_secs(5)).map(|_| ())
+        });
+        let clock = Arc::new(VirtualClock { base: Instant::now(), ms: AtomicU64::new(0) });
+        let stt = GoogleStt::new(&base, "latest_short", "stt-only");
+        let policy = BreakerPolicy { failures_to_open: 1, open_for: Duration::from_secs(30) };
+        let link = Link::new("google:latest_short", Arc::new(stt) as Arc<dyn SpeechToText>, policy).with_probe(probe);
+        let chain = FallbackStt::new(vec![link], ChainBudget::default(), clock.clone());
+        // An utterance fails with 503: the breaker opens.
+        let mut stream = chain.stream("en");
+        stream.push_audio(&[0; 1600]);
+        stream.end_of_speech();
+        let deadline = Instant::now() + DEADLINE;
+        while !matches!(chain.links()[0].breaker_state(), BreakerState::Open { .. }) {
+            assert!(Instant::now() < deadline, "the breaker never opened");
+            let _ = stream.poll_transcript();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(chain.probe_now(), 0, "no probe within the hold");
+        clock.ms.fetch_add(30_000, Ordering::Relaxed);
+        assert_eq!(chain.probe_now(), 1);
+        assert_eq!(chain.links()[0].breaker_state(), BreakerState::Closed { failures: 0 }, "the probe closed it");
+        let requests = server.join().unwrap();
+        let probe = &requests[1];
+        assert_eq!(probe.line, "POST /v1/speech:recognize HTTP/1.1");
+        assert_eq!(probe.header("x-goog-api-key"), Some("stt-only"));
+        let body = probe.json();
+        assert_eq!(body["config"], json!({"encoding": "LINEAR16", "sampleRateHertz": 16000, "languageCode": "en-US"}));
+        let audio = base64::engine::general_purpose::STANDARD.decode(body["audio"]["content"].as_str().unwrap());
+        assert_eq!(audio.unwrap(), vec![0u8; 3200], "100 ms of 16 kHz silence");
+    }
+}
+
 mod elevenlabs_ws {
     use voicera_models_cloud::elevenlabs::{ElevenLabsConfig, ElevenLabsWsTts};
 
@@ -1535,6 +1603,93 @@ mod bhashini {
             .decode(body["inputData"]["audio"][0]["audioContent"].as_str().unwrap())
             .unwrap();
         assert_eq!(wav_data(&wav), pcm_bytes(&audio));
+    }
+
+    /// A compute server for `count` TTS calls that synthesises `TONE_HZ` for `TONE_MS` at the `samplingRate`
+    /// each request asks (or at `answer_rate` when set: a service that ignores it); returns the rates asked.
+    fn tone_compute(count: usize, answer_rate: Option<u32>) -> (SocketAddr, JoinHandle<Vec<u64>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            let mut asked = Vec::new();
+            for _ in 0..count {
+                let (mut socket, _) = listener.accept().unwrap();
+                let request = read_request(&mut socket);
+                let rate = request.json()["pipelineTasks"][0]["config"]["samplingRate"].as_u64().unwrap();
+                asked.push(rate);
+                let rate = answer_rate.unwrap_or(rate as u32);
+                let samples: Vec<i16> = (0..(rate as usize * TONE_MS / 1000))
+                    .map(|n| {
+                        let phase = 2.0 * std::f64::consts::PI * TONE_HZ * n as f64 / f64::from(rate);
+                        (phase.sin() * 12_000.0) as i16
+                    })
+                    .collect();
+                let audio = base64::engine::general_purpose::STANDARD.encode(wav(rate, &samples));
+                let answer = json!({"pipelineResponse": [{"taskType": "tts", "config": {"language": {"sourceLanguage": "hi"}, "audioFormat": "wav", "encoding": "base64", "samplingRate": rate}, "output": null, "audio": [{"audioContent": audio, "audioUri": null}]}]});
+                socket.write_all(json_answer(&answer.to_string()).as_bytes()).unwrap();
+            }
+            asked
+        });
+        (address, handle)
+    }
+
+    const TONE_HZ: f64 = 1000.0;
+    const TONE_MS: usize = 300;
+
+    /// The frequency of a tone from its rising zero crossings, away from the resamplers' edges.
+    fn tone_frequency(samples: &[i16], rate: u32) -> f64 {
+        let edge = rate as usize / 50;
+        let middle = &samples[edge..samples.len() - edge];
+        let rising: Vec<usize> = (1..middle.len()).filter(|&i| middle[i - 1] < 0 && middle[i] >= 0).collect();
+        let (first, last) = (rising[0], rising[rising.len() - 1]);
+        (rising.len() - 1) as f64 * f64::from(rate) / (last - first) as f64
+    }
+
+    /// Whatever rate is asked of Bhashini, the stream declares the rate of its audio, so the call's path (the
+    /// engine to 16 kHz, then the transport to 8 kHz telephony or 24 kHz WebRTC, with the media resampler)
+    /// keeps the voice's length and pitch.
+    #[test]
+    fn tts_at_any_asked_rate_reaches_8_and_24_khz_calls_with_its_length_and_pitch() {
+        use voicera_media::dsp::Resampler;
+        use voicera_media::stream::ENGINE_RATE;
+
+        let through = |samples: &[i16], from: u32, to: u32| -> Vec<i16> {
+            if from == to {
+                return samples.to_vec();
+            }
+            let mut resampler = Resampler::new(from, to);
+            let mut out = vec![0; resampler.max_output(samples.len())];
+            let n = resampler.process(samples, &mut out);
+            out.truncate(n);
+            out
+        };
+        for asked in [8_000, 16_000, 22_050] {
+            let (compute, compute_server) = tone_compute(2, None);
+            let (config, _config_server) = http_server(config_answer("tts", "Bhashini/IITM/TTS", compute), vec![]);
+            let account = BhashiniAccount::new(&format!("http://{config}"), "", "user-1:ulca-key").unwrap();
+            let tts = BhashiniTts::new(account, "hi", "female", Duration::from_secs(5)).with_sample_rate(asked);
+            for call_rate in [8_000, 24_000] {
+                let stream = tts.speak("नमस्ते");
+                let declared = stream.sample_rate();
+                assert_eq!(declared, asked);
+                let (audio, failure) = collect_audio(stream);
+                assert_eq!(failure, None);
+                let at_call = through(&through(&audio, declared, ENGINE_RATE), ENGINE_RATE, call_rate);
+                let ms = at_call.len() as f64 * 1000.0 / f64::from(call_rate);
+                assert!((ms - TONE_MS as f64).abs() <= 5.0, "asked {asked}, call {call_rate}: {ms} ms");
+                let hz = tone_frequency(&at_call, call_rate);
+                assert!((hz - TONE_HZ).abs() <= 10.0, "asked {asked}, call {call_rate}: {hz} Hz");
+            }
+            assert_eq!(compute_server.join().unwrap(), vec![u64::from(asked); 2], "samplingRate is the rate asked");
+        }
+        // A service that answers at its own rate instead is refused, naming both: never played at the wrong pitch.
+        let (compute, _compute_server) = tone_compute(1, Some(22_050));
+        let (config, _config_server) = http_server(config_answer("tts", "Bhashini/IITM/TTS", compute), vec![]);
+        let account = BhashiniAccount::new(&format!("http://{config}"), "", "user-1:ulca-key").unwrap();
+        let tts = BhashiniTts::new(account, "hi", "female", Duration::from_secs(5)).with_sample_rate(8_000);
+        let failure = collect_audio(tts.speak("नमस्ते")).1.expect("a failure");
+        assert_eq!(failure.kind, FailureKind::Malformed);
+        assert!(failure.message.contains("22050 Hz, asked for 8000"), "{failure}");
     }
 
     #[test]

@@ -492,7 +492,9 @@ pub(super) fn compile_agents(
         }
         check_template(&a.system_prompt).map_err(|e| anyhow::anyhow!("{at}.system_prompt: {e}"))?;
         check_template(&a.greeting_message).map_err(|e| anyhow::anyhow!("{at}.greeting_message: {e}"))?;
-        let language = a.language.unwrap_or_else(|| "en".into());
+        // A code (`hi`, `en-IN`) or one of the original's display names ("Hindi", "English (India)"), in
+        // `[[agents]]` and in stored agents alike.
+        let language = a.language.as_deref().map_or_else(|| "en".into(), language_code);
         // Each engine of the agent's chains is checked against the language where it is named (espeak-ng's
         // voices, Piper's English, the cloud providers' table); a language neither the table nor espeak-ng
         // knows is a typo.
@@ -812,7 +814,7 @@ impl AgentCompiler {
         for key in SHARED_AGENT_KEYS {
             let Some(value) = config.get(*key) else { continue };
             // `{"name": "smollm2-135m", …}` or the original's `{"name": "OpenAI", "model": "gpt-4o"}` model
-            // objects, or a plain name; the original's language display names ("English (India)").
+            // objects, or a plain name. Language display names ("English (India)") are read by the compile step.
             let value = match value {
                 serde_json::Value::Object(model) if key.ends_with("_model") => {
                     let Some(name) = model.get("name").and_then(serde_json::Value::as_str) else {
@@ -823,9 +825,6 @@ impl AgentCompiler {
                         voices.insert(provider.into(), voice.into());
                     }
                     link.into()
-                }
-                serde_json::Value::String(language) if *key == "language" => {
-                    original_language(language).unwrap_or(language).into()
                 }
                 serde_json::Value::Null => continue,
                 other => other.clone(),
@@ -903,6 +902,13 @@ fn original_model<'a>(
         .flatten()
         .map(|voice| (provider, voice));
     (format!("{provider}:{chosen}"), voice)
+}
+
+/// An agent's language as a code: one of the original console's display names becomes its code ("English
+/// (India)" → `en-IN`, "Hindi" → `hi`, in any case); anything else is kept as written (a code, checked later).
+/// The one mapping for `[[agents]]` and for agents stored through the API.
+fn language_code(language: &str) -> String {
+    original_language(language).map_or_else(|| language.to_string(), str::to_string)
 }
 
 /// The language code of one of the original console's language display names ("English (India)" → `en-IN`).
@@ -1302,5 +1308,21 @@ mod tests {
         assert_eq!(err.unwrap_err().field, "llm_model");
         let local = serde_json::json!({"system_prompt": "x", "llm_model": {"name": "smollm2-135m"}});
         assert!(matches!(compiler.compile("orig", &local).unwrap().llm, LlmChoice::Local { .. }));
+    }
+
+    /// `[[agents]]` takes the original's language display names as the API does, through the same mapping.
+    #[test]
+    fn a_toml_agent_and_an_api_agent_with_a_display_name_compile_to_one_language() {
+        let compiler =
+            AgentCompiler { policy: std::sync::Arc::new(DialPolicy::default()), providers: Default::default() };
+        for (name, code) in [("English (India)", "en-IN"), ("Hindi", "hi"), ("tamil", "ta"), ("hi", "hi")] {
+            let toml_agent = &agents(&format!("{AGENT}language = \"{name}\"\n"), &DialPolicy::default()).unwrap()[0];
+            let api_agent = compiler.compile("desk", &serde_json::json!({"system_prompt": "x", "language": name}));
+            let api_agent = api_agent.unwrap();
+            assert_eq!((toml_agent.language.as_str(), api_agent.language.as_str()), (code, code), "{name}");
+        }
+        // A name the original did not have is still refused as an unknown code, naming the field.
+        let err = agents(&format!("{AGENT}language = \"Klingon\"\n"), &DialPolicy::default()).unwrap_err();
+        assert!(format!("{err:#}").starts_with("agents.desk.language: \"Klingon\""), "{err:#}");
     }
 }
