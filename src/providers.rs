@@ -49,9 +49,13 @@ fn configured(providers: &Providers) -> Vec<Configured> {
             SpeechProvider::Sarvam => CheckedApi::Sarvam,
             SpeechProvider::Google => CheckedApi::GoogleTts,
             SpeechProvider::Bhashini => CheckedApi::Bhashini,
+            SpeechProvider::Dhruva => CheckedApi::Dhruva,
             // OpenAI is checked as a chat provider, ElevenLabs' WebSocket as ElevenLabs; the AI4Bharat servers
-            // take no key.
-            SpeechProvider::OpenAi | SpeechProvider::Ai4Bharat | SpeechProvider::ElevenLabsWs => continue,
+            // take no key, Google's streaming recogniser shares Google's key.
+            SpeechProvider::OpenAi
+            | SpeechProvider::Ai4Bharat
+            | SpeechProvider::ElevenLabsWs
+            | SpeechProvider::GoogleStream => continue,
         };
         // Google's voice list is on its Text-to-Speech root.
         known.push((spec.name.into(), api, spec.tts_base_url.or(spec.base_url).unwrap_or_default()));
