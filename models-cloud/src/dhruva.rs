@@ -74,7 +74,12 @@ impl DhruvaConfig {
     pub fn new(base_url: &str, model: &str, api_key: &str) -> Self {
         let model = model.trim();
         let service_id = if model.contains('/') { model.to_string() } else { format!("bhashini/ai4b/{model}/grpc") };
-        Self { base_url: base_url.trim_end_matches('/').to_string(), api_key: api_key.to_string(), service_id, chunk_ms: 100 }
+        Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_key: api_key.to_string(),
+            service_id,
+            chunk_ms: 100,
+        }
     }
 
     /// The WebSocket URL with the key in its query.
@@ -562,7 +567,10 @@ mod tests {
         assert_eq!(start["config"]["samplingRate"], 16000);
         assert_eq!(start["streamingConfig"]["endOfStreamPolicy"], "client_signal");
         assert_eq!(start["streamingConfig"]["interimResults"], true);
-        assert_eq!(float32_bytes(&[0, 16384, -32768]), [0.0f32, 0.5, -1.0].iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<_>>());
+        assert_eq!(
+            float32_bytes(&[0, 16384, -32768]),
+            [0.0f32, 0.5, -1.0].iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<_>>()
+        );
         assert!(!format!("{config:?}").contains("k&y"));
         assert_eq!(DhruvaConfig::new("wss://h", "a/b/c", "k").service_id, "a/b/c");
     }

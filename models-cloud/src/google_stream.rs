@@ -87,7 +87,13 @@ impl GoogleStreamConfig {
     pub fn new(base_url: &str, model: &str, project: &str, api_key: &str) -> Self {
         let base_url = base_url.trim_end_matches('/').to_string();
         let location = location_of(&base_url);
-        Self { base_url, api_key: api_key.to_string(), model: model.to_string(), project: project.to_string(), location }
+        Self {
+            base_url,
+            api_key: api_key.to_string(),
+            model: model.to_string(),
+            project: project.to_string(),
+            location,
+        }
     }
 
     /// The default recognizer of the project and location.

@@ -154,8 +154,9 @@ impl GrpcChannel {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let request =
-            request.body(()).map_err(|e| ModelError::new(FailureKind::Rejected, format!("{shown}: a bad header: {e}")))?;
+        let request = request
+            .body(())
+            .map_err(|e| ModelError::new(FailureKind::Rejected, format!("{shown}: a bad header: {e}")))?;
         let mut pooled = self.connection.lock().await;
         if let Some(connection) = pooled.as_ref() {
             match connection.clone().ready().await {
@@ -183,7 +184,8 @@ impl GrpcChannel {
     /// stalls fails here, within the budget.
     async fn connect(&self) -> Result<SendRequest<Bytes>, ModelError> {
         let origin = self.origin();
-        let unreachable = |e: &dyn std::fmt::Display| ModelError::new(FailureKind::Unreachable, format!("{origin}: {e}"));
+        let unreachable =
+            |e: &dyn std::fmt::Display| ModelError::new(FailureKind::Unreachable, format!("{origin}: {e}"));
         let tcp = tokio::net::TcpStream::connect((self.target.host.as_str(), self.target.port))
             .await
             .map_err(|e| unreachable(&e))?;
@@ -192,13 +194,13 @@ impl GrpcChannel {
         builder.initial_window_size(1 << 20).initial_connection_window_size(4 << 20);
         if self.target.tls {
             let config = tls_config().map_err(|e| ModelError::new(FailureKind::Engine, e))?;
-            let name = rustls::pki_types::ServerName::try_from(self.target.host.clone()).map_err(|e| unreachable(&e))?;
+            let name =
+                rustls::pki_types::ServerName::try_from(self.target.host.clone()).map_err(|e| unreachable(&e))?;
             let tls = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await.map_err(|e| unreachable(&e))?;
             if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
                 return Err(unreachable(&"the server does not speak HTTP/2 (ALPN h2 refused)"));
             }
-            let (send, mut connection) =
-                builder.handshake::<_, Bytes>(tls).await.map_err(|e| h2_error(&origin, &e))?;
+            let (send, mut connection) = builder.handshake::<_, Bytes>(tls).await.map_err(|e| h2_error(&origin, &e))?;
             let ping = connection.ping_pong();
             tokio::spawn(async move {
                 let _ = connection.await;
@@ -206,8 +208,7 @@ impl GrpcChannel {
             answer_ping(&origin, ping).await?;
             Ok(send)
         } else {
-            let (send, mut connection) =
-                builder.handshake::<_, Bytes>(tcp).await.map_err(|e| h2_error(&origin, &e))?;
+            let (send, mut connection) = builder.handshake::<_, Bytes>(tcp).await.map_err(|e| h2_error(&origin, &e))?;
             let ping = connection.ping_pong();
             tokio::spawn(async move {
                 let _ = connection.await;
@@ -492,10 +493,16 @@ mod tests {
         headers.insert("grpc-status", http::HeaderValue::from_static("0"));
         assert!(status_error("u", &headers).is_none());
         headers.insert("grpc-status", http::HeaderValue::from_static("16"));
-        headers.insert("grpc-message", http::HeaderValue::from_static("API%20key%20not%20valid.%20Please%20pass%20a%20valid%20API%20key."));
+        headers.insert(
+            "grpc-message",
+            http::HeaderValue::from_static("API%20key%20not%20valid.%20Please%20pass%20a%20valid%20API%20key."),
+        );
         let err = status_error("https://speech.googleapis.com", &headers).unwrap();
         assert_eq!(err.kind, FailureKind::Rejected);
-        assert!(err.message.ends_with("gRPC 16 UNAUTHENTICATED: API key not valid. Please pass a valid API key."), "{err}");
+        assert!(
+            err.message.ends_with("gRPC 16 UNAUTHENTICATED: API key not valid. Please pass a valid API key."),
+            "{err}"
+        );
         headers.insert("grpc-status", http::HeaderValue::from_static("8"));
         assert_eq!(status_error("u", &headers).unwrap().kind, FailureKind::Overloaded);
         assert_eq!(percent_decode("100%"), "100%");

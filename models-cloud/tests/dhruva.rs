@@ -89,7 +89,9 @@ mod dhruva {
     }
 
     fn transcript(text: &str, is_final: bool) -> Message {
-        Message::Text(json!({"type": "transcript", "output": [{"source": text}], "isFinal": is_final}).to_string().into())
+        Message::Text(
+            json!({"type": "transcript", "output": [{"source": text}], "isFinal": is_final}).to_string().into(),
+        )
     }
 
     fn ready() -> Message {
@@ -127,7 +129,8 @@ mod dhruva {
             socket.send(transcript("नमस्ते दोस्तों", true)).unwrap();
             (start, heard)
         });
-        let second: Box<dyn FnOnce(&mut Socket) -> (Value, Vec<f32>) + Send> = Box::new(|socket| (text(socket), vec![]));
+        let second: Box<dyn FnOnce(&mut Socket) -> (Value, Vec<f32>) + Send> =
+            Box::new(|socket| (text(socket), vec![]));
         let (address, server) = dhruva_server(vec![first, second]);
         let mut stream = client(address, KEY).stream("hi-IN");
         let samples: Vec<i16> = (0..2000).map(|i| ((i * 37) % 2000) as i16 - 1000).collect();
@@ -140,9 +143,15 @@ mod dhruva {
         assert_eq!(start["type"], "start");
         assert_eq!(start["config"]["serviceId"], DEFAULT_SERVICE_ID);
         assert_eq!(start["config"]["language"]["sourceLanguage"], "hi");
-        assert_eq!((start["config"]["audioFormat"].as_str(), start["config"]["encoding"].as_str()), (Some("pcm"), Some("raw")));
+        assert_eq!(
+            (start["config"]["audioFormat"].as_str(), start["config"]["encoding"].as_str()),
+            (Some("pcm"), Some("raw"))
+        );
         assert_eq!(start["config"]["samplingRate"], 16000);
-        assert_eq!(start["streamingConfig"], json!({"chunkDurationMs": 100, "interimResults": true, "endOfStreamPolicy": "client_signal"}));
+        assert_eq!(
+            start["streamingConfig"],
+            json!({"chunkDurationMs": 100, "interimResults": true, "endOfStreamPolicy": "client_signal"})
+        );
         let expected: Vec<f32> = samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
         assert_eq!(heard, expected, "every sample, as float32, in 100 ms chunks and the rest before the end");
         // The next utterance's socket was opened and started right after the final.
@@ -152,7 +161,8 @@ mod dhruva {
 
     #[test]
     fn a_refused_key_and_an_error_message_keep_dhruvas_words() {
-        let (address, _server) = dhruva_server(vec![Box::new(|_: &mut Socket| ()) as Box<dyn FnOnce(&mut Socket) + Send>]);
+        let (address, _server) =
+            dhruva_server(vec![Box::new(|_: &mut Socket| ()) as Box<dyn FnOnce(&mut Socket) + Send>]);
         let mut stream = client(address, "wrong-key").stream("hi");
         stream.push_audio(&[0; 320]);
         stream.end_of_speech();
@@ -176,7 +186,10 @@ mod dhruva {
         match next_transcript(stream.as_mut()) {
             Transcript::Failed(err) => {
                 assert_eq!(err.kind, FailureKind::Engine);
-                assert!(err.message.ends_with("Language 'xx' is not supported by bhashini/ai4b/indic-conformer/grpc"), "{err}");
+                assert!(
+                    err.message.ends_with("Language 'xx' is not supported by bhashini/ai4b/indic-conformer/grpc"),
+                    "{err}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -187,10 +200,12 @@ mod dhruva {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         // Accepts and never answers the upgrade.
-        let held = std::thread::spawn(move || listener.accept().map(|(socket, _)| {
-            std::thread::sleep(Duration::from_secs(3));
-            drop(socket);
-        }));
+        let held = std::thread::spawn(move || {
+            listener.accept().map(|(socket, _)| {
+                std::thread::sleep(Duration::from_secs(3));
+                drop(socket);
+            })
+        });
         let started = Instant::now();
         let mut stream = client(address, KEY).with_timeout(Duration::from_millis(250)).stream("hi");
         stream.push_audio(&[0; 160]);
@@ -206,9 +221,11 @@ mod dhruva {
 
     #[test]
     fn dropping_the_stream_closes_its_socket_at_once() {
-        let (address, server) = dhruva_server(vec![Box::new(|socket: &mut Socket| {
+        let (started, start_came) = std::sync::mpsc::channel();
+        let (address, server) = dhruva_server(vec![Box::new(move |socket: &mut Socket| {
             text(socket);
             socket.send(ready()).unwrap();
+            let _ = started.send(());
             loop {
                 match socket.read() {
                     Ok(Message::Close(_)) | Err(_) => return Instant::now(),
@@ -218,7 +235,7 @@ mod dhruva {
         }) as Box<dyn FnOnce(&mut Socket) -> Instant + Send>]);
         let mut stream = client(address, KEY).stream("hi");
         stream.push_audio(&[0; 3200]);
-        std::thread::sleep(Duration::from_millis(100));
+        start_came.recv_timeout(DEADLINE).expect("the start message");
         let dropped = Instant::now();
         drop(stream);
         let closed = server.join().unwrap()[0].unwrap();
@@ -233,11 +250,12 @@ mod dhruva {
             text(socket);
             socket.send(ready()).unwrap();
             let _ = audio_until_end(socket);
-            socket.send(Message::Close(Some(tungstenite::protocol::CloseFrame {
-                code: tungstenite::protocol::frame::coding::CloseCode::Again,
-                reason: "server overloaded".into(),
-            })))
-            .unwrap();
+            socket
+                .send(Message::Close(Some(tungstenite::protocol::CloseFrame {
+                    code: tungstenite::protocol::frame::coding::CloseCode::Again,
+                    reason: "server overloaded".into(),
+                })))
+                .unwrap();
         }) as Box<dyn FnOnce(&mut Socket) + Send>]);
         let (working, working_server) = dhruva_server(vec![Box::new(|socket: &mut Socket| {
             text(socket);

@@ -256,7 +256,9 @@ mod google_stream {
 
     /// Reads the first message of the next call and keeps it open until the client leaves.
     fn warm() -> Handler {
-        handler(|(request, _respond): Call| async move {
+        handler(|(request, respond): Call| async move {
+            // Unanswered but open: the response handle lives until the client leaves.
+            let _open = respond;
             let mut seen = head(&request);
             let mut body = request.into_body();
             read_messages(&mut body, &mut seen, |_| false).await;
@@ -316,7 +318,10 @@ mod google_stream {
         match next_transcript(stream.as_mut()) {
             Transcript::Failed(err) => {
                 assert_eq!(err.kind, FailureKind::Rejected, "{err}");
-                assert!(err.message.contains("UNAUTHENTICATED: API key not valid. Please pass a valid API key."), "{err}");
+                assert!(
+                    err.message.contains("UNAUTHENTICATED: API key not valid. Please pass a valid API key."),
+                    "{err}"
+                );
                 assert!(!err.message.contains("AIza-wrong"), "{err}");
             }
             other => panic!("{other:?}"),
@@ -331,7 +336,10 @@ mod google_stream {
             let mut answer = respond.send_response(grpc_head(), false).unwrap();
             answer.send_data(response(&[("hello", false)]), false).unwrap();
             answer
-                .send_trailers(trailers(3, "Invalid%20recognizer%20name%3A%20model%20%22chirp_9%22%20does%20not%20exist."))
+                .send_trailers(trailers(
+                    3,
+                    "Invalid%20recognizer%20name%3A%20model%20%22chirp_9%22%20does%20not%20exist.",
+                ))
                 .unwrap();
             seen
         })]);
@@ -342,7 +350,11 @@ mod google_stream {
         match next_transcript(stream.as_mut()) {
             Transcript::Failed(err) => {
                 assert_eq!(err.kind, FailureKind::Rejected, "{err}");
-                assert!(err.message.ends_with("INVALID_ARGUMENT: Invalid recognizer name: model \"chirp_9\" does not exist."), "{err}");
+                assert!(
+                    err.message
+                        .ends_with("INVALID_ARGUMENT: Invalid recognizer name: model \"chirp_9\" does not exist."),
+                    "{err}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -372,10 +384,19 @@ mod google_stream {
 
     #[test]
     fn dropping_the_stream_resets_its_call_at_once() {
-        let (address, server) = grpc_server(vec![warm()]);
+        let (heard, audio_came) = std::sync::mpsc::channel();
+        let (address, server) = grpc_server(vec![handler(move |(request, respond): Call| async move {
+            let _open = respond;
+            let mut seen = head(&request);
+            let mut body = request.into_body();
+            read_messages(&mut body, &mut seen, |s| s.messages.len() >= 2).await;
+            let _ = heard.send(());
+            read_messages(&mut body, &mut seen, |_| false).await;
+            seen
+        })]);
         let mut stream = client(address, KEY).stream("hi");
         stream.push_audio(&[1; 320]);
-        std::thread::sleep(Duration::from_millis(100));
+        audio_came.recv_timeout(DEADLINE).expect("the call's config and audio");
         let dropped = Instant::now();
         drop(stream);
         let seen = server.join().unwrap();
@@ -388,7 +409,8 @@ mod google_stream {
 
     #[test]
     fn a_failing_streaming_link_falls_back_to_the_next_with_the_utterance_replayed() {
-        let (failing, _failing_server) = grpc_server(vec![refusal(14, "The%20service%20is%20currently%20unavailable.")]);
+        let (failing, _failing_server) =
+            grpc_server(vec![refusal(14, "The%20service%20is%20currently%20unavailable.")]);
         let (working, working_server) = grpc_server(vec![answering("book", "book a table")]);
         let link = |name: &str, address: SocketAddr| {
             Link::new(name, Arc::new(client(address, KEY)) as Arc<dyn SpeechToText>, BreakerPolicy::default())
@@ -409,7 +431,11 @@ mod google_stream {
         let switch = stream.take_switch().expect("a switch");
         assert_eq!((switch.from.as_str(), switch.to.as_str()), ("google-stream:chirp_2", "google-stream:long"));
         assert_eq!(switch.reason.kind, FailureKind::Overloaded, "{}", switch.reason);
-        assert!(switch.reason.message.contains("UNAVAILABLE: The service is currently unavailable."), "{}", switch.reason);
+        assert!(
+            switch.reason.message.contains("UNAVAILABLE: The service is currently unavailable."),
+            "{}",
+            switch.reason
+        );
         drop(stream);
         let seen = working_server.join().unwrap();
         let audio: usize = seen[0].messages[1..].iter().map(|m| get(&fields(m), 5).len()).sum();
