@@ -68,9 +68,23 @@ mod google_stream {
                 let (socket, _) = listener.accept().await.unwrap();
                 let mut connection = h2::server::handshake(socket).await.unwrap();
                 let (calls, mut incoming) = tokio::sync::mpsc::unbounded_channel();
-                tokio::spawn(async move {
-                    while let Some(Ok(call)) = connection.accept().await {
-                        let _ = calls.send(call);
+                let (shut, mut shutdown) = tokio::sync::oneshot::channel::<()>();
+                let driver = tokio::spawn(async move {
+                    let mut closing = false;
+                    loop {
+                        tokio::select! {
+                            call = connection.accept() => match call {
+                                Some(Ok(call)) => {
+                                    let _ = calls.send(call);
+                                }
+                                _ => return,
+                            },
+                            _ = &mut shutdown, if !closing => {
+                                // GOAWAY, then the answers written so far are flushed before the connection ends.
+                                connection.graceful_shutdown();
+                                closing = true;
+                            }
+                        }
                     }
                 });
                 let mut seen = Vec::new();
@@ -78,6 +92,8 @@ mod google_stream {
                     let call = tokio::time::timeout(DEADLINE, incoming.recv()).await.unwrap().unwrap();
                     seen.push(tokio::time::timeout(DEADLINE, handler(call)).await.unwrap());
                 }
+                let _ = shut.send(());
+                let _ = tokio::time::timeout(Duration::from_secs(2), driver).await;
                 seen
             })
         });
@@ -275,6 +291,8 @@ mod google_stream {
         stream.push_audio(&samples[800..]);
         assert_eq!(next_transcript(stream.as_mut()), Transcript::Partial("मुझे टिकट".into()));
         stream.end_of_speech();
+        // The final result shows as soon as it comes; the call's OK status completes the utterance.
+        assert_eq!(next_transcript(stream.as_mut()), Transcript::Partial("मुझे टिकट चाहिए".into()));
         assert_eq!(next_transcript(stream.as_mut()), Transcript::Final("मुझे टिकट चाहिए".into()));
         // The next utterance's call opens on the same connection (the fake takes only one).
         std::thread::sleep(Duration::from_millis(100));
