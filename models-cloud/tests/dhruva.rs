@@ -24,6 +24,8 @@ mod dhruva {
     const KEY: &str = "dh-inference-key";
 
     type Socket = WebSocket<TcpStream>;
+    /// One connection's script on the fake.
+    type Session<T> = Box<dyn FnOnce(&mut Socket) -> T + Send>;
 
     /// A WebSocket server taking `sessions.len()` connections in turn, each checked like Dhruva's upgrade
     /// (path, `api_key`) and handed to its script.
@@ -115,7 +117,7 @@ mod dhruva {
 
     #[test]
     fn interim_and_final_transcripts_and_a_warm_socket_for_the_next_utterance() {
-        let first: Box<dyn FnOnce(&mut Socket) -> (Value, Vec<f32>) + Send> = Box::new(|socket| {
+        let first: Session<(Value, Vec<f32>)> = Box::new(|socket| {
             let start = text(socket);
             socket.send(ready()).unwrap();
             let mut heard = Vec::new();
@@ -129,8 +131,7 @@ mod dhruva {
             socket.send(transcript("नमस्ते दोस्तों", true)).unwrap();
             (start, heard)
         });
-        let second: Box<dyn FnOnce(&mut Socket) -> (Value, Vec<f32>) + Send> =
-            Box::new(|socket| (text(socket), vec![]));
+        let second: Session<(Value, Vec<f32>)> = Box::new(|socket| (text(socket), vec![]));
         let (address, server) = dhruva_server(vec![first, second]);
         let mut stream = client(address, KEY).stream("hi-IN");
         let samples: Vec<i16> = (0..2000).map(|i| ((i * 37) % 2000) as i16 - 1000).collect();
