@@ -62,9 +62,13 @@ fn configured(providers: &Providers) -> Vec<Configured> {
                 continue;
             }
             SpeechProvider::Bhashini => CheckedApi::Bhashini,
+            SpeechProvider::Dhruva => CheckedApi::Dhruva,
             // OpenAI is checked as a chat provider, ElevenLabs' WebSocket as ElevenLabs; the AI4Bharat servers
-            // take no key.
-            SpeechProvider::OpenAi | SpeechProvider::Ai4Bharat | SpeechProvider::ElevenLabsWs => continue,
+            // take no key, Google's streaming recogniser shares Google's key.
+            SpeechProvider::OpenAi
+            | SpeechProvider::Ai4Bharat
+            | SpeechProvider::ElevenLabsWs
+            | SpeechProvider::GoogleStream => continue,
         };
         known.push((name.clone(), name, api, root));
     }

@@ -14,8 +14,10 @@ use voicera_models_cloud::bhashini::{BhashiniAccount, BhashiniStt, BhashiniTts};
 use voicera_models_cloud::cartesia::{CartesiaConfig, CartesiaTts};
 use voicera_models_cloud::check::{check_within, CheckedApi};
 use voicera_models_cloud::deepgram::{DeepgramStt, DeepgramSttConfig, DeepgramTts, DeepgramTtsConfig};
+use voicera_models_cloud::dhruva::{DhruvaConfig, DhruvaStt};
 use voicera_models_cloud::elevenlabs::{ElevenLabsConfig, ElevenLabsStt, ElevenLabsTts, ElevenLabsWsTts};
 use voicera_models_cloud::google::{GoogleStt, GoogleTts, GoogleTtsConfig};
+use voicera_models_cloud::google_stream::{GoogleStreamConfig, GoogleStreamStt};
 use voicera_models_cloud::openai_stt::OpenAiStt;
 use voicera_models_cloud::openai_tts::{OpenAiTts, OpenAiTtsConfig};
 use voicera_models_cloud::sarvam::{SarvamStt, SarvamTts, SarvamTtsConfig};
@@ -77,10 +79,14 @@ pub(crate) fn cloud_care(speech: &CloudSpeech, stage: ModelStage, keys: &OrgKeys
         SpeechProvider::Sarvam => Some((CheckedApi::Sarvam, base.to_string())),
         SpeechProvider::OpenAi => Some((CheckedApi::OpenAiCompatible, base.to_string())),
         // Each of Google's two APIs is probed with its own request at the link's root, so a key scoped to
-        // one of them is probed by what it may call.
-        SpeechProvider::Google if stage == ModelStage::Stt => Some((CheckedApi::GoogleStt, base.to_string())),
-        SpeechProvider::Google => Some((CheckedApi::GoogleTts, base.to_string())),
+        // one of them is probed by what it may call; the streaming recogniser's key is the same API's (a REST
+        // recognition of silence at its root).
+        SpeechProvider::Google | SpeechProvider::GoogleStream if stage == ModelStage::Stt => {
+            Some((CheckedApi::GoogleStt, base.to_string()))
+        }
+        SpeechProvider::Google | SpeechProvider::GoogleStream => Some((CheckedApi::GoogleTts, base.to_string())),
         SpeechProvider::Bhashini => Some((CheckedApi::Bhashini, base.to_string())),
+        SpeechProvider::Dhruva => Some((CheckedApi::Dhruva, base.to_string())),
         SpeechProvider::Ai4Bharat => None,
     };
     Ok(LinkCare { timeout: speech.timeout, probe: check.map(|(api, base)| probe(api, &base, &key, speech.timeout)) })
@@ -105,6 +111,18 @@ fn bhashini(speech: &CloudSpeech, key: &str) -> Result<BhashiniAccount> {
     BhashiniAccount::new(&speech.base_url, "", key).map_err(|e| anyhow::anyhow!("{}: {}", speech.name, e.message))
 }
 
+/// The Google Cloud project a `google-stream:` link recognises in (`VOICERA_GOOGLE_PROJECT`): v2 recognizers
+/// are named by project, which an API key does not tell.
+fn google_project(speech: &CloudSpeech) -> Result<String> {
+    match std::env::var(GOOGLE_PROJECT_ENV).ok().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()) {
+        Some(project) => Ok(project),
+        None => bail!("{}: set the Google Cloud project of the key in {GOOGLE_PROJECT_ENV}", speech.name),
+    }
+}
+
+/// Where `google-stream:` links find their project.
+pub(crate) const GOOGLE_PROJECT_ENV: &str = "VOICERA_GOOGLE_PROJECT";
+
 /// The recogniser for a cloud link, calling with the org's key when `keys` has one.
 pub(crate) fn cloud_stt(speech: &CloudSpeech, keys: &OrgKeys) -> Result<Arc<dyn SpeechToText>> {
     let (base, model, key) = (speech.base_url.as_str(), speech.model.as_str(), key(speech, keys)?);
@@ -122,6 +140,14 @@ pub(crate) fn cloud_stt(speech: &CloudSpeech, keys: &OrgKeys) -> Result<Arc<dyn 
         SpeechProvider::Google => Arc::new(timed(GoogleStt::new(base, model, &key), t, GoogleStt::with_timeout)),
         SpeechProvider::Bhashini => {
             Arc::new(BhashiniStt::new(bhashini(speech, &key)?, t.unwrap_or(Duration::from_secs(15))))
+        }
+        SpeechProvider::Dhruva => {
+            Arc::new(timed(DhruvaStt::new(DhruvaConfig::new(base, model, &key)), t, DhruvaStt::with_timeout))
+        }
+        SpeechProvider::GoogleStream => {
+            let project = google_project(speech)?;
+            let client = GoogleStreamStt::new(GoogleStreamConfig::new(base, model, &project, &key));
+            Arc::new(timed(client, t, GoogleStreamStt::with_timeout))
         }
         SpeechProvider::Ai4Bharat => {
             let mut config = Ai4BharatSttConfig::new(base);
@@ -171,6 +197,9 @@ pub(crate) fn cloud_tts(speech: &CloudSpeech, language: &str, keys: &OrgKeys) ->
         SpeechProvider::Bhashini => {
             let timeout = t.unwrap_or(Duration::from_secs(15));
             Arc::new(BhashiniTts::new(bhashini(speech, &key)?, language, voice, timeout))
+        }
+        SpeechProvider::Dhruva | SpeechProvider::GoogleStream => {
+            bail!("{}: the provider offers no text to speech", speech.name)
         }
         SpeechProvider::Ai4Bharat => {
             Arc::new(timed(ParlerTts::new(ParlerConfig::new(base, voice, language)), t, ParlerTts::with_timeout))

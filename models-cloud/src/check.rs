@@ -41,6 +41,9 @@ pub enum CheckedApi {
     /// Bhashini's pipeline config call for Hindi ASR with `userID` and `ulcaApiKey` (the key is
     /// `<userID>:<ulcaApiKey>`).
     Bhashini,
+    /// Dhruva's streaming ASR: the WebSocket opened with the inference key and started for Hindi, answered by
+    /// `ready`, then ended without audio ([`crate::dhruva::check`]).
+    Dhruva,
 }
 
 /// The largest answer read (model lists of aggregators run to megabytes).
@@ -104,6 +107,7 @@ pub fn check_within(api: CheckedApi, base_url: &str, api_key: &str, timeout: Dur
             (url.clone(), request.header("Content-Type", "application/json").send(body))
         }
         CheckedApi::Bhashini => return crate::bhashini::check(base, api_key, timeout),
+        CheckedApi::Dhruva => return crate::dhruva::check(base, api_key, timeout),
     };
     let response = sent.map_err(|e| http::transport_error(&url, &e))?;
     let status = response.status().as_u16();

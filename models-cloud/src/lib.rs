@@ -5,7 +5,8 @@
 //!   llama.cpp's server, Ollama), [`anthropic::AnthropicChat`], [`gemini::GeminiChat`];
 //! - speech to text: [`deepgram::DeepgramStt`] and [`elevenlabs::ElevenLabsStt`] (live WebSockets), [`sarvam::SarvamStt`],
 //!   [`openai_stt::OpenAiStt`], [`google::GoogleStt`], [`bhashini::BhashiniStt`], [`ai4bharat::Ai4BharatStt`] (the
-//!   original's IndicConformer server);
+//!   original's IndicConformer server), and streaming [`dhruva::DhruvaStt`] (Bhashini's Dhruva WebSocket ASR) and
+//!   [`google_stream::GoogleStreamStt`] (Speech-to-Text v2 `StreamingRecognize` over gRPC, [`grpc`]);
 //! - text to speech: [`elevenlabs::ElevenLabsTts`] (HTTP) and [`elevenlabs::ElevenLabsWsTts`] (WebSocket),
 //!   [`deepgram::DeepgramTts`] (Aura), [`cartesia::CartesiaTts`], [`openai_tts::OpenAiTts`], [`sarvam::SarvamTts`]
 //!   (Bulbul), [`google::GoogleTts`], [`bhashini::BhashiniTts`], [`ai4bharat::ParlerTts`] (the original's Indic
@@ -28,9 +29,12 @@ pub mod bhashini;
 pub mod cartesia;
 pub mod check;
 pub mod deepgram;
+pub mod dhruva;
 pub mod elevenlabs;
 pub mod gemini;
 pub mod google;
+pub mod google_stream;
+pub mod grpc;
 pub mod http;
 pub mod live;
 pub mod openai;

@@ -1217,6 +1217,33 @@ mod tests {
     }
 
     #[test]
+    fn dhruva_and_google_stream_are_streaming_recognisers_with_their_own_accounts() {
+        std::env::set_var("VOICERA_DHRUVA_API_KEY", "dh-test-key");
+        std::env::set_var("VOICERA_GOOGLE_API_KEY", "AIza-test-key");
+        let text = format!(
+            "{AGENT}language = \"hi\"\nstt_model = [\"dhruva:indic-conformer\", \"google-stream:chirp_2\"]\n\
+             tts_model = \"espeak\""
+        );
+        let config = agents(&text, &DialPolicy::default()).unwrap();
+        let SttChoice::Chain(links) = &config[0].stt else { panic!("a chain: {:?}", config[0].stt) };
+        let clouds: Vec<&CloudSpeech> =
+            links.iter().filter_map(|(_, l)| if let SttChoice::Cloud(c) = l { Some(c) } else { None }).collect();
+        assert_eq!(clouds[0].provider, speech::SpeechProvider::Dhruva);
+        assert_eq!((clouds[0].account, clouds[0].model.as_str()), ("dhruva", "indic-conformer"));
+        if std::env::var_os("VOICERA_DHRUVA_BASE_URL").is_none() {
+            assert_eq!(clouds[0].base_url, "wss://dhruva-api.bhashini.gov.in");
+        }
+        assert_eq!(clouds[1].provider, speech::SpeechProvider::GoogleStream);
+        assert_eq!((clouds[1].account, clouds[1].model.as_str()), ("google", "chirp_2"), "Google's key and table");
+        let refused =
+            |text: &str| format!("{:#}", agents(&format!("{AGENT}{text}"), &DialPolicy::default()).unwrap_err());
+        let err = refused("language = \"hi\"\ntts_model = \"dhruva:indic-conformer\"");
+        assert!(err.contains("dhruva offers no text to speech"), "{err}");
+        let err = refused("language = \"sat\"\nstt_model = \"google-stream:chirp_2\"\ntts_model = \"bhashini:tts\"");
+        assert!(err.contains("serves no Santali (sat) speech to text") && err.contains("dhruva"), "{err}");
+    }
+
+    #[test]
     fn the_readme_shows_the_language_table_as_the_code_has_it() {
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
         assert!(

@@ -26,6 +26,12 @@ pub(crate) enum SpeechProvider {
     Google,
     /// Bhashini's ULCA pipeline (`bhashini:asr`, `bhashini:tts`); the key is `<userID>:<ulcaApiKey>`.
     Bhashini,
+    /// Bhashini's Dhruva streaming ASR over its WebSocket (`dhruva:indic-conformer`, or a full service id
+    /// `dhruva:bhashini/ai4b/indic-conformer/grpc`); the key is the inference API key.
+    Dhruva,
+    /// Google Speech-to-Text v2 streaming over gRPC (`google-stream:chirp_2`, `google-stream:long`); Google's
+    /// key, API root and `[providers.google]` table, the project in `VOICERA_GOOGLE_PROJECT`.
+    GoogleStream,
     /// Cartesia: WebSocket TTS.
     Cartesia,
     /// Sarvam: Saarika STT, Bulbul TTS.
@@ -154,6 +160,28 @@ pub(crate) const SPEECH_PROVIDERS: &[SpeechProviderSpec] = &[
         default_voice: Some("female"),
     },
     SpeechProviderSpec {
+        name: "dhruva",
+        provider: SpeechProvider::Dhruva,
+        base_url: Some(voicera_models_cloud::dhruva::DEFAULT_BASE_URL),
+        tts_base_url: None,
+        account: "dhruva",
+        needs_key: true,
+        stt: true,
+        tts: false,
+        default_voice: None,
+    },
+    SpeechProviderSpec {
+        name: "google-stream",
+        provider: SpeechProvider::GoogleStream,
+        base_url: Some(voicera_models_cloud::google_stream::DEFAULT_BASE_URL),
+        tts_base_url: None,
+        account: "google",
+        needs_key: true,
+        stt: true,
+        tts: false,
+        default_voice: None,
+    },
+    SpeechProviderSpec {
         name: "ai4bharat",
         provider: SpeechProvider::Ai4Bharat,
         base_url: None,
@@ -274,6 +302,22 @@ pub(crate) const SERVED: &[ServedLanguages] = &[
             "sa", "sat", "sd", "ta", "te", "ur",
         ],
         tts: &["en", "as", "bn", "brx", "gu", "hi", "kn", "ml", "mni", "mr", "or", "pa", "ta", "te"],
+    },
+    // Dhruva's streaming IndicConformer (bhashini/ai4b/indic-conformer/grpc): the 22 scheduled languages.
+    ServedLanguages {
+        provider: "dhruva",
+        stt: &[
+            "as", "bn", "brx", "doi", "gu", "hi", "kn", "kok", "ks", "mai", "ml", "mni", "mr", "ne", "or", "pa", "sa",
+            "sat", "sd", "ta", "te", "ur",
+        ],
+        tts: &[],
+    },
+    // cloud.google.com/speech-to-text/v2/docs/speech-to-text-supported-languages: streaming takes the same
+    // xx-IN languages as `google:`.
+    ServedLanguages {
+        provider: "google-stream",
+        stt: &["en", "hi", "bn", "ta", "te", "mr", "gu", "kn", "ml", "pa", "ur", "ne"],
+        tts: &[],
     },
     // The original's servers: IndicConformer (the 22 scheduled languages; Bhili on /transcribe/bhili) and
     // Indic Parler-TTS (its 21 officially supported languages).
