@@ -240,10 +240,23 @@ mod tests {
         .await
         .unwrap();
         let calls = dir.path().join("calls");
-        let sink =
-            Arc::new(StoreRecordingSink::new(Arc::new(FsRecordingSink::new(&calls)), uploads, writer, "org1", "n1"));
+        let live = LiveTranscripts::start(dir.path().join("recordings")).unwrap();
+        let sink = Arc::new(
+            StoreRecordingSink::new(Arc::new(FsRecordingSink::new(&calls)), uploads, writer, "org1", "n1")
+                .with_live_transcripts(live.clone()),
+        );
         let mut call = record();
         sink.call_started(&call);
+        // What is said reaches the call's live transcript file as the call runs.
+        sink.transcript_line(&call, call.started_at * 1000, "assistant", "Hi");
+        let live_file = live.path_of(&call);
+        for _ in 0..500 {
+            if live_file.exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(std::fs::read_to_string(&live_file).unwrap(), "[2024-11-19T07:06:40.000Z] assistant: Hi\n");
         let stored = {
             let sink = Arc::clone(&sink);
             tokio::task::spawn_blocking(move || sink.store(&mut call, Some(&[0i16; 640])).map(|()| call))
@@ -258,6 +271,7 @@ mod tests {
         task.await.unwrap();
         uploads_task.await.unwrap();
 
+        assert!(!live_file.exists(), "a call that ended keeps its transcript in the log and object, not the file");
         let items = collected.0.lock().unwrap().clone();
         assert_eq!(items.len(), 3);
         assert!(
