@@ -86,6 +86,8 @@ struct Status {
     records: Option<RecordWriter<SpoolItem>>,
     /// The blob uploads' writer on nodes that take calls: while it spools, `blobs` is `degraded`.
     uploads: Option<RecordWriter<BlobUpload>>,
+    /// What the start recovered of calls a killed run left, on nodes that take calls.
+    recovered: Option<voicera_records::recovery::Leftovers>,
     /// The local models on nodes that take calls, for the language models' conversation-cache series.
     models: Option<Arc<agents::SharedModels>>,
     /// The campaign runner's figures on nodes that dial.
@@ -125,6 +127,9 @@ impl NodeStatus for Status {
         }
         if let Some(uploads) = &self.uploads {
             text.push_str(&uploads.render_metrics(voicera_records::unix_ms()));
+        }
+        if let Some(recovered) = &self.recovered {
+            text.push_str(&recovered.render_metrics());
         }
         if let Some(models) = self.models.as_ref().and_then(|m| m.loaded()) {
             text.push_str(&local::render_llm_cache_metrics(&models.llm_cache_stats()));
@@ -316,7 +321,16 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             writer: voicera_records::WriterConfig::default(),
             segments_dir: Some(config.data_dir.join("recordings")),
         };
-        Some(voicera_records::start(records_config, store.clone(), files, uploads, shutdown.clone()).await?)
+        let mut records =
+            voicera_records::start(records_config, store.clone(), files, uploads, shutdown.clone()).await?;
+        // The calls the last run left open ended when it died: their customers hear so now.
+        crate::webhooks::emit_orphans_ended(
+            &webhooks,
+            std::mem::take(&mut records.closed_orphans),
+            &config.public_url,
+            &master_key,
+        );
+        Some(records)
     } else {
         None
     };
@@ -466,6 +480,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         store_up,
         records: records.as_ref().map(|r| r.writer.clone()),
         uploads: records.as_ref().map(|r| r.uploads.writer().clone()),
+        recovered: records.as_ref().map(|r| r.recovered.clone()),
         models: shared_models,
         campaigns: role.runs_sip().then(|| Arc::clone(&campaign_metrics)),
         webhooks: Arc::clone(webhooks.metrics()),

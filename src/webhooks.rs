@@ -144,6 +144,69 @@ impl CallEvents {
     }
 }
 
+/// Emits the `call.ended` each call a killed run left owes its customer, from its closing log (`orphans`,
+/// [`voicera_records::Records::closed_orphans`]): `end_reason: "node_restarted"`, `ended_at` when the log
+/// was closed, `duration_secs` and `latency` null (unknown), the transcript as recovered from disk, and a
+/// signed recording link when a recording was recovered. Queued in the background: the start goes on.
+pub(crate) fn emit_orphans_ended(
+    webhooks: &Webhooks,
+    orphans: Vec<voicera_records::CallLogWrite>,
+    public_url: &str,
+    master_key: &MasterKey,
+) {
+    if orphans.is_empty() {
+        return;
+    }
+    let emitted: Vec<(String, Value)> = orphans
+        .iter()
+        .map(|o| (o.org_id.clone(), orphan_ended_data(&o.doc, &o.org_id, public_url, master_key)))
+        .collect();
+    let webhooks = webhooks.clone();
+    tokio::spawn(async move {
+        for (org, data) in emitted {
+            webhooks.emit(&org, events::CALL_ENDED, data).await;
+        }
+    });
+}
+
+/// `call.ended`'s data for an orphan's closing log (the same fields as a call that ended; what is unknown
+/// is null).
+fn orphan_ended_data(doc: &Value, org_id: &str, public_url: &str, master_key: &MasterKey) -> Value {
+    let text = |field: &str| doc.get(field).cloned().unwrap_or(Value::Null);
+    let id = doc.get("meeting_id").and_then(Value::as_str).unwrap_or_default();
+    let transcript_text = doc.get("transcript_content").and_then(Value::as_str);
+    let transcript: Vec<Value> = call_log::parse_transcript(transcript_text.unwrap_or_default())
+        .into_iter()
+        .map(|(at, role, text)| json!({"role": role, "text": text, "at": at}))
+        .collect();
+    let (recording_url, recording_expires_at) = match doc.get("recording_url") {
+        Some(Value::String(_)) => {
+            let expires = voicera_webhooks::unix_ms() / 1000 + RECORDING_LINK_TTL.as_secs();
+            let link = voicera_api::links::recording_link(public_url, master_key, org_id, id, expires);
+            (json!(link), json!(utc_text(expires as i64 * 1000)))
+        }
+        _ => (Value::Null, Value::Null),
+    };
+    json!({
+        "call_id": id,
+        "transport_call_id": text("call_id"),
+        "transport": text("transport"),
+        "agent": text("agent_id"),
+        "direction": if doc.get("inbound") == Some(&Value::Bool(false)) { "outbound" } else { "inbound" },
+        "from_number": text("from_number"),
+        "to_number": text("to_number"),
+        "started_at": text("start_time_utc"),
+        "ended_at": text("end_time_utc"),
+        "duration_secs": Value::Null,
+        "end_reason": text("end_reason"),
+        "transcript": transcript,
+        "transcript_text": transcript_text,
+        "latency": Value::Null,
+        "recording_url": recording_url,
+        "recording_expires_at": recording_expires_at,
+    })
+}
+
 /// What `call.started` and `call.ended` both say about a call.
 fn call_data(record: &CallRecord) -> Value {
     json!({
@@ -163,6 +226,10 @@ impl RecordingSink for CallEvents {
         self.inner.call_started(record);
         let org = self.orgs.started(record);
         self.emit(org, vec![(events::CALL_STARTED, call_data(record))]);
+    }
+
+    fn transcript_line(&self, record: &CallRecord, at_ms: u64, role: &'static str, text: &str) {
+        self.inner.transcript_line(record, at_ms, role, text);
     }
 
     fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()> {

@@ -5,7 +5,9 @@
 //! the server killed mid-call the call is unaffected, its recording (a file on disk) and transcript wait in
 //! the blob spool (the API serving the recording from its file meanwhile), and both arrive once each when the
 //! server is back, where the call log's URLs said. A node killed mid-call completes the call's half-written
-//! recording on its next start, links it into the orphan's closed log and uploads it once S3 answers.
+//! recording (WAV or Ogg) and its transcript on its next start, links both into the orphan's closed log,
+//! sends the customer its `call.ended`, and uploads them once S3 answers; an Ogg with no whole page is
+//! quarantined once.
 
 mod common;
 
@@ -400,37 +402,100 @@ fn wait_for_log(
     panic!("timed out waiting for {what}; last page: {last}\nlog:\n{}", server_log());
 }
 
-#[test]
-fn a_node_killed_mid_call_uploads_the_calls_recording_once_on_its_next_start_and_links_it_to_the_log() {
+/// The bench agent records; webhooks may go to a plain-http receiver on loopback, polled often.
+const KILLED_CONFIG: &str = "[bench]\nrecord = true\n\n[webhooks]\nallow_http_loopback = true\n";
+
+/// A node (S3 on `s3`, `extra_env` besides) killed by SIGKILL while a sipp call is up, once `ready` holds for
+/// the files under its `data/recordings`: its data dir, the environment to restart it with, the call's
+/// meeting id, and the webhook receiver and secret registered (for `call.ended`) before the call.
+struct KilledNode {
+    dir: std::path::PathBuf,
+    env: Vec<(&'static str, String)>,
+    meeting: String,
+    receiver: common::hooks::Receiver,
+    secret: String,
+}
+
+impl KilledNode {
+    fn segments(&self) -> std::path::PathBuf {
+        self.dir.join("data/recordings")
+    }
+
+    fn env(&self) -> Vec<(&str, &str)> {
+        self.env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+}
+
+fn kill_mid_call(
+    name: &str,
+    s3: &S3Server,
+    extra_env: &[(&'static str, String)],
+    ready: impl Fn(&[std::path::PathBuf]) -> bool,
+) -> KilledNode {
     require_tool("sipp");
-    let mut s3 = S3Server::start("recordings-crash");
     let mut env = s3.env();
     env.extend(OWNER.iter().map(|(k, v)| (*k, v.to_string())));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut server = Server::start_env("recordings-crash", "[bench]\nrecord = true\n", false, &env);
+    env.push(("VOICERA_WEBHOOKS_POLL_MS", "200".to_string()));
+    env.extend(extra_env.iter().cloned());
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut server = Server::start_env(name, KILLED_CONFIG, false, &pairs);
     let token = login(server.http);
+    let receiver = common::hooks::Receiver::accepting();
+    let hook = serde_json::json!({"url": format!("http://{}/hook", receiver.addr), "events": ["call.ended"]});
+    let (status, created) = common::api::request(server.http, "POST", "/api/v1/webhooks", &token, Some(hook));
+    assert_eq!(status, 201, "{created}");
+    let secret = created["secret"].as_str().unwrap().to_string();
     let call = BackgroundCall::start(&server.dir, server.sip, 30_000);
     let started =
         wait_for_log(server.http, &token, "the call in progress", || server.log(), |l| l["status"] == "in-progress");
     let meeting = started["meeting_id"].as_str().unwrap().to_string();
-    // A second and a half of audio on disk, then the node is killed without a chance to finish anything.
     let segments = server.dir.join("data/recordings");
-    server.wait_for("audio in the segment file", Duration::from_secs(20), |_| {
-        walk(&segments).iter().any(|p| std::fs::metadata(p).is_ok_and(|m| m.len() >= 44 + 96_000))
-    });
+    server.wait_for("the call's files on disk", Duration::from_secs(20), |_| ready(&walk(&segments)));
+    // The node is killed without a chance to finish anything.
     server.signal("KILL");
     assert!(server.wait_exit(Duration::from_secs(10)).is_none(), "killed by a signal, no exit code");
     drop(call);
+    KilledNode { dir: server.dir.clone(), env, meeting, receiver, secret }
+}
+
+fn with_extension(files: &[std::path::PathBuf], extension: &str) -> Vec<std::path::PathBuf> {
+    files.iter().filter(|p| p.extension().is_some_and(|e| e == extension)).cloned().collect()
+}
+
+fn file_len_at_least(files: &[std::path::PathBuf], extension: &str, len: u64) -> bool {
+    with_extension(files, extension).iter().any(|p| std::fs::metadata(p).is_ok_and(|m| m.len() >= len))
+}
+
+/// The bench agent's greeting as its transcript line says it.
+const GREETING_LINE: &str = "assistant: Hello, how can I help you?";
+
+#[test]
+fn a_node_killed_mid_call_uploads_the_calls_recording_and_transcript_once_and_sends_its_call_ended() {
+    let mut s3 = S3Server::start("recordings-crash");
+    // A second and a half of audio and the greeting's transcript line on disk.
+    let killed = kill_mid_call("recordings-crash", &s3, &[], |files| {
+        file_len_at_least(files, "wav", 44 + 96_000)
+            && with_extension(files, "txt")
+                .iter()
+                .any(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains(GREETING_LINE)))
+    });
+    let (meeting, segments) = (killed.meeting.clone(), killed.segments());
     let files = walk(&segments);
-    assert_eq!(files.len(), 1, "{files:?}");
-    let segment = files[0].clone();
+    let (wavs, texts) = (with_extension(&files, "wav"), with_extension(&files, "txt"));
+    assert_eq!((wavs.len(), texts.len(), files.len()), (1, 1, 2), "{files:?}");
+    let segment = wavs[0].clone();
+    let transcript_file = texts[0].clone();
+    assert_eq!(transcript_file.with_extension("wav"), segment, "the transcript beside its recording");
     let unfinished = std::fs::read(&segment).unwrap();
     assert_eq!(&unfinished[40..44], &[0, 0, 0, 0], "the killed run never wrote the WAV's data size");
     assert!(segment.to_string_lossy().contains(&meeting), "{} is the call's", segment.display());
+    let said = std::fs::read_to_string(&transcript_file).unwrap();
+    assert!(said.starts_with('[') && said.ends_with('\n'), "whole `[ts] role: text` lines: {said:?}");
 
     // The node starts again while S3 is down.
     s3.kill();
-    let restarted = Restarted::start(&server.dir, &env);
+    let env = killed.env();
+    let restarted = Restarted::start(&killed.dir, &env);
     let token = login(restarted.http);
     let closed = wait_for_log(
         restarted.http,
@@ -443,9 +508,15 @@ fn a_node_killed_mid_call_uploads_the_calls_recording_once_on_its_next_start_and
     assert_eq!(closed["meeting_id"], meeting.as_str());
     // The history links recordings through the API; the store keeps the object's URL.
     assert_eq!(closed["recording_url"], format!("/api/v1/meetings/{meeting}/recording"), "{closed}");
-    restarted
-        .wait_for("the recording spooled", Duration::from_secs(20), |r| r.metric("voicera_blob_spool_items") == 1.0);
-    assert!(segment.exists(), "kept on disk while S3 is away");
+    // What was said before the kill is the log's transcript, linked to its object.
+    assert_eq!(closed["transcript_content"], said.as_str(), "{closed}");
+    assert!(closed["transcript_url"].as_str().is_some_and(|u| !u.is_empty()), "{closed}");
+    restarted.wait_for("the recording and transcript spooled", Duration::from_secs(20), |r| {
+        r.metric("voicera_blob_spool_items") == 2.0
+    });
+    assert_eq!(restarted.metric("voicera_recovery_recordings_total"), 1.0);
+    assert_eq!(restarted.metric("voicera_recovery_transcripts_total"), 1.0);
+    assert!(segment.exists() && transcript_file.exists(), "kept on disk while S3 is away");
     // Meanwhile the API serves the completed file.
     let (status, pending) =
         api(restarted.http, "GET", &format!("/api/v1/meetings/{meeting}/recording"), Some(&token), "");
@@ -461,12 +532,31 @@ fn a_node_killed_mid_call_uploads_the_calls_recording_once_on_its_next_start_and
         pending[44..].chunks_exact(4).map(|f| i16::from_le_bytes([f[0], f[1]]).unsigned_abs() as u64).sum();
     assert!(caller_energy > 0, "sipp's audio on the caller's side");
 
-    // S3 is back: uploaded once, the file gone, the object the same bytes.
+    // The customer hears the call ended, once, signed, with what was recovered.
+    let receiver = &killed.receiver;
+    restarted.wait_for("call.ended delivered", Duration::from_secs(30), |_| !receiver.accepted().is_empty());
+    std::thread::sleep(Duration::from_secs(1));
+    let accepted = receiver.accepted();
+    assert_eq!(accepted.len(), 1, "exactly one delivery: {accepted:#?}");
+    let ended = &accepted[0];
+    assert_eq!(ended.event(), "call.ended");
+    assert!(common::hooks::signature_ok(&killed.secret, ended.signature(), &ended.body), "signed");
+    let data = &ended.json()["data"];
+    assert_eq!(data["call_id"], meeting.as_str(), "{data}");
+    assert_eq!(data["end_reason"], "node_restarted", "{data}");
+    assert_eq!(data["transcript_text"], said.as_str(), "{data}");
+    assert_eq!(data["transcript"][0]["role"], "assistant", "{data}");
+    assert_eq!(data["transcript"][0]["text"], "Hello, how can I help you?", "{data}");
+    assert_eq!(data["duration_secs"], serde_json::Value::Null, "unknown: {data}");
+    let link = data["recording_url"].as_str().unwrap_or_else(|| panic!("a signed recording link: {data}"));
+    assert!(link.contains("/recording/signed?"), "{link}");
+
+    // S3 is back: each uploaded once, the files gone, the objects the same bytes.
     s3.restart();
     restarted
         .wait_for("the blob spool to drain", Duration::from_secs(60), |r| r.metric("voicera_blob_spool_items") == 0.0);
-    assert_eq!(restarted.metric("voicera_blob_uploads_total"), 1.0, "exactly once");
-    assert!(!segment.exists(), "the segment file is gone once uploaded");
+    assert_eq!(restarted.metric("voicera_blob_uploads_total"), 2.0, "exactly once each");
+    assert!(!segment.exists() && !transcript_file.exists(), "the files are gone once uploaded");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let store = s3.store();
     let listed = runtime.block_on(store.list("e2e-recordings", "")).unwrap();
@@ -479,7 +569,63 @@ fn a_node_killed_mid_call_uploads_the_calls_recording_once_on_its_next_start_and
         api(restarted.http, "GET", &format!("/api/v1/meetings/{meeting}/recording"), Some(&token), "");
     assert_eq!(status, 200);
     assert!(served == object, "served from S3 now");
+    let transcripts = runtime.block_on(store.list("e2e-transcripts", "")).unwrap();
+    let text_key = transcript_file.strip_prefix(&segments).unwrap().to_string_lossy().into_owned();
+    assert_eq!(transcripts.iter().map(|m| m.key.as_str()).collect::<Vec<_>>(), [text_key.as_str()]);
+    let text = runtime.block_on(read_object(&store, &format!("s3://e2e-transcripts/{text_key}"), None));
+    assert_eq!(String::from_utf8_lossy(&text), said, "the transcript object is what was said");
     assert!(restarted.log().contains("a recording left by the last run"), "{}", restarted.log());
+    assert_eq!(receiver.accepted().len(), 1, "never sent again");
+}
+
+#[test]
+fn a_killed_opus_call_is_served_as_an_ogg_that_decodes_and_a_pageless_ogg_is_quarantined_once() {
+    require_tool("ffmpeg");
+    let s3 = S3Server::start("recordings-crash-opus");
+    // Opus at 4 kB/s through an 8 kB write buffer: a few seconds of whole pages on disk.
+    let killed = kill_mid_call("recordings-crash-opus", &s3, &[("VOICERA_RECORDING_FORMAT", "opus".into())], |files| {
+        file_len_at_least(files, "ogg", 16_000)
+    });
+    let (meeting, segments) = (killed.meeting.clone(), killed.segments());
+    let oggs = with_extension(&walk(&segments), "ogg");
+    assert_eq!(oggs.len(), 1, "{oggs:?}");
+    let segment = oggs[0].clone();
+    // A recording killed before its first whole page (a node killed as a call started): nothing to keep.
+    let pageless = segment.with_file_name("rec-1-pageless.ogg");
+    std::fs::write(&pageless, b"OggS\0\x02").unwrap();
+
+    let env = killed.env();
+    let restarted = Restarted::start(&killed.dir, &env);
+    let token = login(restarted.http);
+    let closed =
+        wait_for_log(restarted.http, &token, "the orphan closed", || restarted.log(), |l| l["status"] == "completed");
+    assert_eq!(closed["end_reason"], "node_restarted", "{closed}");
+    restarted.wait_for("the repaired Ogg uploaded", Duration::from_secs(30), |_| !segment.exists());
+    let (status, served) =
+        api(restarted.http, "GET", &format!("/api/v1/meetings/{meeting}/recording"), Some(&token), "");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&served));
+    assert_eq!(&served[..4], b"OggS");
+    let path = killed.dir.join("repaired.ogg");
+    std::fs::write(&path, &served).unwrap();
+    let decoded =
+        Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&path).args(["-f", "null", "-"]).output().unwrap();
+    let errors = String::from_utf8_lossy(&decoded.stderr);
+    assert!(decoded.status.success() && errors.trim().is_empty(), "ffmpeg decodes it cleanly: {errors}");
+    // The last page ends the stream.
+    let last_page = served.windows(4).rposition(|w| w == b"OggS").unwrap();
+    assert_eq!(served[last_page + 5] & 0x04, 0x04, "end-of-stream flag on the last page");
+
+    // The pageless one is moved aside once and counted; the next start neither sees nor logs it.
+    let quarantined = segments.join("quarantine").join(pageless.strip_prefix(&segments).unwrap());
+    assert!(!pageless.exists() && quarantined.exists(), "{}", quarantined.display());
+    assert_eq!(restarted.metric("voicera_recovery_quarantined_total"), 1.0);
+    assert_eq!(restarted.log().matches("quarantined").count(), 1, "{}", restarted.log());
+    drop(restarted);
+    let again = Restarted::start(&killed.dir, &env);
+    assert_eq!(again.metric("voicera_recovery_quarantined_total"), 0.0);
+    assert_eq!(again.metric("voicera_recovery_recordings_total"), 0.0);
+    assert!(!again.log().contains("cannot be completed"), "{}", again.log());
+    assert!(quarantined.exists(), "kept for the operator");
 }
 
 /// A multipart upload of one `file` part to the node's API: (status, body as JSON).

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod clock;
 mod cors;
 pub mod error;
+pub mod knowledge_texts;
 pub mod links;
 pub mod openapi;
 pub mod outbox;

@@ -274,6 +274,9 @@ pub struct Resources {
     /// Where uploaded knowledge documents and their extracted text go: the blob store's `knowledge` bucket
     /// (`<org>/<document id>/original.<ext>`, `<org>/<document id>/text.txt`), S3 or the filesystem.
     pub blobs: Arc<dyn voicera_blob::BlobStore>,
+    /// Documents' extracted texts kept between retrievals (bounded in bytes, keyed by object URL and
+    /// document version), so a question does not read every document from the blob store.
+    pub knowledge_texts: Arc<crate::knowledge_texts::KnowledgeTexts>,
 }
 
 impl Resources {
@@ -285,6 +288,7 @@ impl Resources {
             recordings: Arc::new(crate::recording::FsRecordings::new(data_dir.join("calls"))),
             documents_dir: data_dir.join("knowledge"),
             blobs: Arc::new(voicera_blob::FsBlobStore::new(data_dir.join("blobs"))),
+            knowledge_texts: Arc::new(crate::knowledge_texts::KnowledgeTexts::default()),
         }
     }
 }

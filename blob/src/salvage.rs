@@ -4,7 +4,8 @@
 //! leaves the file without that step: a WAV whose header says zero bytes of audio (players show an empty
 //! file), an Ogg whose last page may be cut off. [`finalise_segment`] makes such a file what `finish` would
 //! have made of the audio that reached the disk, so the next start can upload it like any other recording.
-//! It is idempotent: a finished file is left as it is.
+//! It is idempotent: a finished file is left as it is. A call's transcript, appended a line at a time beside
+//! its recording (`.txt`), is completed the same way: a line cut by the kill is dropped.
 
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -28,16 +29,33 @@ pub struct Finalised {
     pub repaired: bool,
 }
 
-/// Completes a segment file by its extension (`.wav` or `.ogg`) in place: a WAV's header gets the length of
-/// the audio on disk (a trailing partial frame cut), an Ogg is cut after its last whole page, which is
-/// flagged end-of-stream. A file that is not one of ours (wrong magic, no whole page) is an error, left as it
-/// is. Blocking.
+/// Completes a segment file by its extension (`.wav`, `.ogg` or a transcript's `.txt`) in place: a WAV's
+/// header gets the length of the audio on disk (a trailing partial frame cut), an Ogg is cut after its last
+/// whole page, which is flagged end-of-stream, a transcript after its last whole line. A file that is not
+/// one of ours (wrong magic, no whole page or line) is an error, left as it is. Blocking.
 pub fn finalise_segment(path: &Path) -> std::io::Result<Finalised> {
     match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("wav") => finalise_wav(path),
         Some("ogg") => finalise_ogg(path),
-        _ => Err(invalid("not a .wav or .ogg segment file")),
+        Some("txt") => finalise_transcript(path),
+        _ => Err(invalid("not a .wav, .ogg or .txt segment file")),
     }
+}
+
+/// A transcript is written a whole line per write; only a power loss (or a full disk) cuts one.
+fn finalise_transcript(path: &Path) -> std::io::Result<Finalised> {
+    let bytes = std::fs::read(path)?;
+    let Some(last_newline) = bytes.iter().rposition(|&b| b == b'\n') else {
+        return Err(invalid("a transcript without a whole line"));
+    };
+    let len = last_newline as u64 + 1;
+    if len == bytes.len() as u64 {
+        return Ok(Finalised { len, repaired: false });
+    }
+    let file = OpenOptions::new().write(true).open(path)?;
+    file.set_len(len)?;
+    file.sync_all()?;
+    Ok(Finalised { len, repaired: true })
 }
 
 fn invalid(what: &str) -> std::io::Error {
@@ -173,9 +191,12 @@ mod tests {
             assert_eq!(finalise_segment(&path).unwrap_err().kind(), std::io::ErrorKind::InvalidData, "{name}");
             assert_eq!(std::fs::read(&path).unwrap(), bytes, "{name} untouched");
         }
-        let other = dir.path().join("d.txt");
+        let other = dir.path().join("d.json");
         std::fs::write(&other, b"x").unwrap();
         assert!(finalise_segment(&other).is_err());
+        let no_line = dir.path().join("e.txt");
+        std::fs::write(&no_line, b"[2026-12-06T").unwrap();
+        assert_eq!(finalise_segment(&no_line).unwrap_err().kind(), std::io::ErrorKind::InvalidData);
     }
 
     #[test]
@@ -204,5 +225,15 @@ mod tests {
         // The finished file needs nothing.
         std::fs::write(&path, &finished).unwrap();
         assert_eq!(finalise_segment(&path).unwrap(), Finalised { len: finished.len() as u64, repaired: false });
+    }
+
+    #[test]
+    fn a_killed_transcript_keeps_its_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.txt");
+        std::fs::write(&path, b"[a] assistant: Hello\n[b] user: hi\n[c] assis").unwrap();
+        assert_eq!(finalise_segment(&path).unwrap(), Finalised { len: 34, repaired: true });
+        assert_eq!(std::fs::read(&path).unwrap(), b"[a] assistant: Hello\n[b] user: hi\n");
+        assert_eq!(finalise_segment(&path).unwrap(), Finalised { len: 34, repaired: false }, "idempotent");
     }
 }

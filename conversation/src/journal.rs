@@ -137,6 +137,9 @@ impl Journal {
         };
         // Every transport's call starts here: the one place the sink hears of it before the end.
         plan.sink.call_started(&record);
+        if content {
+            plan.sink.transcript_line(&record, record.started_at * 1000, "assistant", &record.greeting);
+        }
         // A sink that takes the recording as it is made keeps memory bounded however long the call; others get
         // it whole at the end.
         let audio = (audio && content).then(|| match plan.sink.open_recording(&record) {
@@ -160,19 +163,24 @@ impl Journal {
     pub fn on_notes(&mut self, notes: &[ConversationNote], at_ms: u64) {
         for note in notes {
             match note {
-                ConversationNote::UserSaid { turn, text } => self.record.turns.push(TurnRecord {
-                    turn: *turn,
-                    user_text: text.clone(),
-                    agent_text: String::new(),
-                    interrupted: false,
-                    end_of_speech_to_audio_ms: None,
-                    stt_ms: None,
-                    llm_first_token_ms: None,
-                    tts_first_audio_ms: None,
-                    barge_ins: Vec::new(),
-                    user_at_ms: at_ms,
-                    agent_at_ms: None,
-                }),
+                ConversationNote::UserSaid { turn, text } => {
+                    if self.content {
+                        self.plan.sink.transcript_line(&self.record, at_ms, "user", text);
+                    }
+                    self.record.turns.push(TurnRecord {
+                        turn: *turn,
+                        user_text: text.clone(),
+                        agent_text: String::new(),
+                        interrupted: false,
+                        end_of_speech_to_audio_ms: None,
+                        stt_ms: None,
+                        llm_first_token_ms: None,
+                        tts_first_audio_ms: None,
+                        barge_ins: Vec::new(),
+                        user_at_ms: at_ms,
+                        agent_at_ms: None,
+                    })
+                }
                 ConversationNote::AgentStarted { turn, ticks_since_end_of_speech, stages } => {
                     if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
                         t.end_of_speech_to_audio_ms = Some(ticks_since_end_of_speech * 20);
@@ -186,7 +194,10 @@ impl Journal {
                     if let Some(t) = self.record.turns.iter_mut().find(|t| t.turn == *turn) {
                         t.agent_text = text.clone();
                         t.interrupted = *interrupted;
-                        t.agent_at_ms.get_or_insert(at_ms);
+                        let said_at = *t.agent_at_ms.get_or_insert(at_ms);
+                        if self.content {
+                            self.plan.sink.transcript_line(&self.record, said_at, "assistant", text);
+                        }
                     }
                 }
                 ConversationNote::BargeIn { paused_ms, .. } => self.barge_in("interrupted", *paused_ms),
@@ -223,6 +234,9 @@ impl Journal {
     /// detection greets, or leaves its message, once the verdict is in).
     pub fn set_greeting(&mut self, greeting: &str) {
         self.record.greeting = greeting.to_string();
+        if self.content {
+            self.plan.sink.transcript_line(&self.record, self.record.started_at * 1000, "assistant", greeting);
+        }
     }
 
     /// What answering-machine detection decided, and what came of it so far.

@@ -210,6 +210,13 @@ pub trait RecordingSink: Send + Sync {
     /// the call's own task: must not block (queue, don't write). The default does nothing.
     fn call_started(&self, _record: &CallRecord) {}
 
+    /// One utterance of the call's transcript as it is said (`role` is `user` or `assistant`, `at_ms` Unix
+    /// milliseconds), for a sink that keeps the transcript on disk as the call runs, so a process killed
+    /// mid-call does not lose it. Only calls whose agent keeps transcripts report lines. Called on the call's
+    /// own task: must not block (queue, don't write). The default does nothing: the record at the end holds
+    /// every line.
+    fn transcript_line(&self, _record: &CallRecord, _at_ms: u64, _role: &'static str, _text: &str) {}
+
     /// Stores the record and the interleaved stereo recording (if any). Blocking: call from a blocking task.
     fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()>;
 

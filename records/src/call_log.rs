@@ -51,10 +51,8 @@ pub fn file_stem(record_id: &str) -> String {
 pub fn transcript(record: &CallRecord) -> String {
     let mut out = String::new();
     let mut line = |at_ms: u64, role: &str, text: &str| {
-        if !text.trim().is_empty() {
-            // One line per utterance: line breaks inside would start a new speaker's line.
-            let text = text.replace(['\r', '\n'], " ");
-            out.push_str(&format!("[{}] {role}: {}\n", utc_text(at_ms as i64), text.trim()));
+        if let Some(line) = transcript_line(at_ms, role, text) {
+            out.push_str(&line);
         }
     };
     line(record.started_at * 1000, "assistant", &record.greeting);
@@ -63,6 +61,28 @@ pub fn transcript(record: &CallRecord) -> String {
         line(turn.agent_at_ms.unwrap_or(turn.user_at_ms), "assistant", &turn.agent_text);
     }
     out
+}
+
+/// One line of [`transcript`], `[ISO ts] role: text\n`; `None` for blank text (nothing said).
+pub fn transcript_line(at_ms: u64, role: &str, text: &str) -> Option<String> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    // One line per utterance: line breaks inside would start a new speaker's line.
+    let text = text.replace(['\r', '\n'], " ");
+    Some(format!("[{}] {role}: {}\n", utc_text(at_ms as i64), text.trim()))
+}
+
+/// The lines of a transcript in [`transcript`]'s form as `(at, role, text)`, `at` as written (ISO UTC);
+/// lines not in that form are skipped. For a transcript read back from a file (a salvaged call's).
+pub fn parse_transcript(text: &str) -> Vec<(&str, &str, &str)> {
+    text.lines()
+        .filter_map(|line| {
+            let (at, rest) = line.strip_prefix('[')?.split_once("] ")?;
+            let (role, said) = rest.split_once(": ")?;
+            Some((at, role, said))
+        })
+        .collect()
 }
 
 /// The log of a call that has started: `status: "in-progress"`, no end.

@@ -93,7 +93,7 @@ impl Deliver<SpoolItem> for StoreDelivery {
 
 /// A restart's review of what the previous run left in the spool: a call that started there and whose end
 /// never came (the process died mid-call) is closed as an orphan instead of being opened in progress
-/// forever. Returns how many were closed.
+/// forever. Returns the closing writes (for the `call.ended` each orphan still owes its customer).
 ///
 /// A recording the start recovered for such a call (`recordings`, [`crate::recovery`]) is linked into its
 /// closing log.
@@ -101,7 +101,7 @@ pub fn close_spooled_orphans(
     spool: &mut Spool<SpoolItem>,
     now_ms: u64,
     recordings: &Leftovers,
-) -> Result<usize, RecordsError> {
+) -> Result<Vec<CallLogWrite>, RecordsError> {
     let mut items = Vec::new();
     for entry in spool.entries().collect::<Vec<_>>() {
         match spool.read(entry.seq) {
@@ -110,7 +110,7 @@ pub fn close_spooled_orphans(
             Err(err) => tracing::warn!(%err, seq = entry.seq, "unreadable spool item"),
         }
     }
-    let mut closed = 0;
+    let mut closed = Vec::new();
     for (at, (seq, item)) in items.iter().enumerate() {
         let SpoolItem::CallStarted(write) = item else { continue };
         let ended_later =
@@ -118,8 +118,9 @@ pub fn close_spooled_orphans(
         if !ended_later {
             let mut doc = call_log::closed_as_orphan(&write.doc, now_ms);
             recordings.link_into(&mut doc);
-            spool.replace(*seq, &SpoolItem::CallOrphaned(CallLogWrite { doc, ..write.clone() }))?;
-            closed += 1;
+            let write = CallLogWrite { doc, ..write.clone() };
+            spool.replace(*seq, &SpoolItem::CallOrphaned(write.clone()))?;
+            closed.push(write);
         }
     }
     Ok(closed)
@@ -219,7 +220,9 @@ mod tests {
         spool.push(&SpoolItem::CallFinished(write("ended", "completed")), 3).unwrap();
         // The killed run's recording of the lost call was recovered from its segment file.
         let recovered = Leftovers::new([("lost".to_string(), "fs://recordings/d/lost.wav".to_string())]);
-        assert_eq!(close_spooled_orphans(&mut spool, 1_732_000_000_000, &recovered).unwrap(), 1);
+        let closed = close_spooled_orphans(&mut spool, 1_732_000_000_000, &recovered).unwrap();
+        assert_eq!(closed.len(), 1);
+        assert_eq!((closed[0].id.as_str(), &closed[0].doc["end_reason"]), ("lost", &json!(call_log::NODE_RESTARTED)));
         let kinds: Vec<SpoolItem> = spool.entries().map(|e| spool.read(e.seq).unwrap()).collect();
         assert!(matches!(&kinds[0], SpoolItem::CallOrphaned(w) if w.doc["end_reason"] == call_log::NODE_RESTARTED));
         assert_eq!(kinds[0].call_log().doc["recording_url"], "fs://recordings/d/lost.wav");

@@ -14,7 +14,7 @@
 //! Crate map: `spool.rs` the directory of items · `backoff.rs` retry timing (sans-IO) · `writer.rs` the
 //! queue, the writer task and its metrics · `item.rs` what is spooled and how each kind reaches the store,
 //! the orphan sweeps · `blobs.rs` uploads to the blob store and their spool · `call_log.rs` the document and
-//! transcript · `sink.rs` the recording sink · `retention.rs` the retention sweeper · `recovery.rs` recordings a killed run left · `node.rs` the node id.
+//! transcript · `sink.rs` the recording sink · `retention.rs` the retention sweeper · `recovery.rs` recordings and transcripts a killed run left · `live_transcript.rs` transcripts written as calls run · `node.rs` the node id.
 
 #![forbid(unsafe_code)]
 
@@ -22,6 +22,7 @@ pub mod backoff;
 pub mod blobs;
 pub mod call_log;
 pub mod item;
+pub mod live_transcript;
 pub mod node;
 pub mod orgs;
 pub mod recovery;
@@ -39,7 +40,7 @@ use voicera_conversation::recorder::RecordingSink;
 use voicera_store::Store;
 
 pub use blobs::{BlobUpload, BlobUploads};
-pub use item::{SpoolItem, StoreDelivery};
+pub use item::{CallLogWrite, SpoolItem, StoreDelivery};
 pub use orgs::{AgentOrgs, CallOrgs};
 pub use sink::StoreRecordingSink;
 pub use spool::Spool;
@@ -111,6 +112,12 @@ pub struct Records {
     pub uploads: BlobUploads,
     /// The uploads' writer task; await it after shutdown too.
     pub uploads_task: tokio::task::JoinHandle<()>,
+    /// What this start recovered of the calls a killed run left (recordings, transcripts, quarantined
+    /// files), for `/metrics`.
+    pub recovered: recovery::Leftovers,
+    /// The calls this start closed as orphans (`end_reason: "node_restarted"`), their closing logs with what
+    /// was recovered of them linked in: each still owes its customer a `call.ended`.
+    pub closed_orphans: Vec<CallLogWrite>,
 }
 
 /// How long the start-up sweep may take before the node starts without it (logged).
@@ -149,11 +156,15 @@ pub async fn start(
         None => recovery::Leftovers::default(),
     };
     if !leftovers.is_empty() {
-        tracing::info!(recordings = leftovers.len(), "recordings of calls the last run lost: uploading them");
+        tracing::info!(
+            recordings = leftovers.len(),
+            transcripts = leftovers.transcripts(),
+            "recordings and transcripts of calls the last run lost: uploading them"
+        );
     }
     let spool_dir = config.spool_dir.clone();
     let spooled_leftovers = leftovers.clone();
-    let spool = tokio::task::spawn_blocking(move || -> Result<Spool<SpoolItem>, RecordsError> {
+    let (spool, mut closed_orphans) = tokio::task::spawn_blocking(move || -> Result<_, RecordsError> {
         let mut spool = Spool::open(spool_dir)?;
         let closed = item::close_spooled_orphans(&mut spool, unix_ms(), &spooled_leftovers)?;
         let backlog = spool.backlog();
@@ -161,11 +172,11 @@ pub async fn start(
             tracing::info!(
                 items = backlog.items,
                 bytes = backlog.bytes,
-                closed,
+                closed = closed.len(),
                 "spooled records from the last run: delivering them"
             );
         }
-        Ok(spool)
+        Ok((spool, closed))
     })
     .await
     .map_err(|e| RecordsError::Task(e.to_string()))??;
@@ -177,12 +188,20 @@ pub async fn start(
             if !orphans.is_empty() {
                 tracing::info!(calls = orphans.len(), node_id = %config.node_id, "closing calls left in progress by this node's last run");
             }
+            closed_orphans.extend(orphans.iter().map(|o| o.call_log().clone()));
             let submitter = writer.clone();
             let _ = tokio::task::spawn_blocking(move || orphans.into_iter().for_each(|o| submitter.submit(o))).await;
         }
         Ok(Err(err)) => tracing::warn!(%err, "cannot look for calls left in progress; they stay open"),
         Err(_) => tracing::warn!("the store did not list calls left in progress in time; they stay open"),
     }
-    let sink = Arc::new(StoreRecordingSink::new(files, uploads.clone(), writer.clone(), config.org_id, config.node_id));
-    Ok(Records { sink, writer, task, uploads, uploads_task })
+    let mut sink = StoreRecordingSink::new(files, uploads.clone(), writer.clone(), config.org_id, config.node_id);
+    if let Some(dir) = &config.segments_dir {
+        match live_transcript::LiveTranscripts::start(dir) {
+            Ok(live) => sink = sink.with_live_transcripts(live),
+            // Calls still keep their transcripts, stored at their end; a kill mid-call loses them.
+            Err(err) => tracing::error!(%err, "cannot start the transcript writer: transcripts kept in memory only"),
+        }
+    }
+    Ok(Records { sink: Arc::new(sink), writer, task, uploads, uploads_task, recovered: leftovers, closed_orphans })
 }

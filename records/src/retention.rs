@@ -11,6 +11,14 @@
 //! whose objects it can see ([`Sweeper::on_node`]): a log of another node's call that links `fs://` objects
 //! is left for that node's sweeper (not deleted here, which would orphan the files there, and no failure of
 //! the sweep). Logs with `s3://` links, or of no known node, are swept by any node.
+//!
+//! A node also keeps each call it took as a record file (`<data-dir>/calls/<day>/<record id>.json`, with
+//! the call's transcript). Once the log is in the store that file is only a local copy, and with S3 the node
+//! sweeping the log may not be the node holding the file; so every node sweeps its own record files by age
+//! ([`Sweeper::sweep`], [`stale_record_days`]): a day's `.json` files go once the whole day is older than the
+//! shortest retention of any org, so no copy outlives the log it mirrors, whichever node swept that. Other
+//! files there (recordings an older layout kept beside the records) are the calls' own and stay for the
+//! log's sweep.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -110,6 +118,8 @@ pub struct SweepReport {
     pub kept: u64,
     /// Expired calls left to the node holding their files (filesystem blobs on another node).
     pub elsewhere: u64,
+    /// This node's local record files (`calls/<day>/*.json`) removed by age.
+    pub local_files: u64,
 }
 
 /// Deletes expired calls: their objects in the blob store, their files under the data dir, their logs.
@@ -164,7 +174,8 @@ impl Sweeper {
     /// One sweep at `now_ms`: every org's expired calls deleted, blobs first.
     pub async fn sweep(&self, now_ms: u64) -> Result<SweepReport, StoreError> {
         let mut report = SweepReport::default();
-        for (org_id, days) in self.policies().await? {
+        let policies = self.policies().await?;
+        for (org_id, days) in policies.clone() {
             let mut offset = 0;
             loop {
                 let query = CallLogQuery {
@@ -194,12 +205,20 @@ impl Sweeper {
                 }
             }
         }
-        if report.calls > 0 || report.kept > 0 {
+        if let Some(shortest) = policies.values().min().copied() {
+            let calls_dir = self.data_dir.join("calls");
+            let before = cutoff(now_ms, shortest).chars().take(10).collect::<String>();
+            report.local_files = tokio::task::spawn_blocking(move || sweep_record_files(&calls_dir, &before))
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))?;
+        }
+        if report.calls > 0 || report.kept > 0 || report.local_files > 0 {
             tracing::info!(
                 calls = report.calls,
                 blobs = report.blobs,
                 kept = report.kept,
                 elsewhere = report.elsewhere,
+                local_files = report.local_files,
                 "retention sweep"
             );
         }
@@ -242,6 +261,45 @@ impl Sweeper {
         report.calls += 1;
         Ok(true)
     }
+}
+
+/// The day directories under `calls_dir` (`YYYY-MM-DD`) before the day `before` (`YYYY-MM-DD`): every call
+/// in them started before the cutoff whose date `before` is, so every org's log of them is past retention.
+pub fn stale_record_days(calls_dir: &Path, before: &str) -> Vec<PathBuf> {
+    let is_day = |name: &str| {
+        name.len() == 10
+            && name.char_indices().all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() })
+    };
+    let mut days: Vec<PathBuf> = std::fs::read_dir(calls_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|entry| entry.file_name().to_str().is_some_and(|name| is_day(name) && name < before))
+        .map(|entry| entry.path())
+        .collect();
+    days.sort();
+    days
+}
+
+/// Removes the record files (`*.json`) of the day directories [`stale_record_days`] names, and a day
+/// directory left empty; how many files. Blocking.
+fn sweep_record_files(calls_dir: &Path, before: &str) -> u64 {
+    let mut removed = 0;
+    for day in stale_record_days(calls_dir, before) {
+        for entry in std::fs::read_dir(&day).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "json") && entry.file_type().is_ok_and(|t| t.is_file()) {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(err) => tracing::warn!(%err, path = %path.display(), "retention: record file not deleted"),
+                }
+            }
+        }
+        // Only when empty: a recording kept beside the records stays.
+        let _ = std::fs::remove_dir(&day);
+    }
+    removed
 }
 
 /// Sweeps now and every [`SWEEP_INTERVAL`] until `shutdown`, at the times `now_ms` gives (Unix ms).

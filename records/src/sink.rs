@@ -14,6 +14,7 @@ use voicera_conversation::recorder::{CallRecord, ProviderReport, RecordingSink, 
 use crate::blobs::{BlobBody, BlobUpload, BlobUploads};
 use crate::call_log::{self, LogContext};
 use crate::item::{CallLogWrite, SpoolItem};
+use crate::live_transcript::LiveTranscripts;
 use crate::orgs::{AgentOrgs, CallOrgs};
 use crate::writer::RecordWriter;
 
@@ -28,6 +29,8 @@ pub struct StoreRecordingSink {
     /// A stored agent's name (`agent_type`, as the original's call logs carry it), by agent id.
     names: std::sync::OnceLock<AgentOrgs>,
     node_id: String,
+    /// Where transcripts are written as calls run (salvaged after a kill); `None`: only at the end.
+    live: Option<LiveTranscripts>,
 }
 
 impl StoreRecordingSink {
@@ -47,7 +50,15 @@ impl StoreRecordingSink {
             orgs: CallOrgs::new(org_id),
             names: std::sync::OnceLock::new(),
             node_id: node_id.into(),
+            live: None,
         }
+    }
+
+    /// Calls' transcripts are also written to files through `live` as they are said, so a killed process
+    /// leaves them for the next start's recovery ([`crate::recovery`]).
+    pub fn with_live_transcripts(mut self, live: LiveTranscripts) -> StoreRecordingSink {
+        self.live = Some(live);
+        self
     }
 
     /// From now on a call is logged under its agent's org as `agents` names it (a store agent's org), else
@@ -93,6 +104,13 @@ impl RecordingSink for StoreRecordingSink {
         let write = CallLogWrite { org_id, id: record.record_id.clone(), doc };
         if !self.writer.try_submit(SpoolItem::CallStarted(write)) {
             tracing::warn!(record_id = %record.record_id, "record queue full: the call's start is not logged (its end will be)");
+        }
+    }
+
+    /// On the call's task: queued for the live transcript's writer thread.
+    fn transcript_line(&self, record: &CallRecord, at_ms: u64, role: &'static str, text: &str) {
+        if let Some(live) = &self.live {
+            live.line(record, at_ms, role, text);
         }
     }
 
@@ -143,6 +161,10 @@ impl StoreRecordingSink {
         } else {
             None
         };
+        if let Some(live) = &self.live {
+            // The record has every line now (uploaded or spooled above, and in the log below).
+            live.finish(record);
+        }
         let context = LogContext {
             recording_url: record.recording.as_ref().map(|r| {
                 if r.contains("://") {
@@ -218,10 +240,23 @@ mod tests {
         .await
         .unwrap();
         let calls = dir.path().join("calls");
-        let sink =
-            Arc::new(StoreRecordingSink::new(Arc::new(FsRecordingSink::new(&calls)), uploads, writer, "org1", "n1"));
+        let live = LiveTranscripts::start(dir.path().join("recordings")).unwrap();
+        let sink = Arc::new(
+            StoreRecordingSink::new(Arc::new(FsRecordingSink::new(&calls)), uploads, writer, "org1", "n1")
+                .with_live_transcripts(live.clone()),
+        );
         let mut call = record();
         sink.call_started(&call);
+        // What is said reaches the call's live transcript file as the call runs.
+        sink.transcript_line(&call, call.started_at * 1000, "assistant", "Hi");
+        let live_file = live.path_of(&call);
+        for _ in 0..500 {
+            if live_file.exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(std::fs::read_to_string(&live_file).unwrap(), "[2024-11-19T07:06:40.000Z] assistant: Hi\n");
         let stored = {
             let sink = Arc::clone(&sink);
             tokio::task::spawn_blocking(move || sink.store(&mut call, Some(&[0i16; 640])).map(|()| call))
@@ -236,6 +271,7 @@ mod tests {
         task.await.unwrap();
         uploads_task.await.unwrap();
 
+        assert!(!live_file.exists(), "a call that ended keeps its transcript in the log and object, not the file");
         let items = collected.0.lock().unwrap().clone();
         assert_eq!(items.len(), 3);
         assert!(

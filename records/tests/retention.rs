@@ -60,6 +60,9 @@ async fn a_sweep_deletes_expired_calls_objects_and_logs_together_per_org() {
     let report = sweeper.sweep(NOW).await.unwrap();
     assert_eq!((report.calls, report.blobs, report.kept), (2, 4, 0), "{report:?}");
 
+    // Record files are local copies of the logs: those older than the shortest retention (10 days) go too,
+    // o1's 20-day and o2's 400-day ones by age (the two expired calls' went with their logs).
+    assert_eq!(report.local_files, 2, "{report:?}");
     for (org, id, days_ago, gone) in [
         ("o1", "rec-o1-old", 40, true),
         ("o1", "rec-o1-new", 20, false),
@@ -67,12 +70,14 @@ async fn a_sweep_deletes_expired_calls_objects_and_logs_together_per_org() {
         ("default", "rec-d-new", 9, false),
         ("o2", "rec-o2-old", 400, false),
     ] {
+        let file_gone = days_ago > 10;
         let log = store.get(Collection::CallLogs, org, id).await.unwrap();
         assert_eq!(log.is_none(), gone, "{id}'s log");
         let day = day_of(days_ago);
         assert_eq!(!exists(&blobs, "recordings", &format!("{day}/{id}.wav")).await, gone, "{id}'s recording");
         assert_eq!(!exists(&blobs, "transcripts", &format!("{day}/{id}.txt")).await, gone, "{id}'s transcript");
-        assert_eq!(!data.join("calls").join(&day).join(format!("{id}.json")).exists(), gone, "{id}'s record file");
+        let file = data.join("calls").join(&day).join(format!("{id}.json"));
+        assert_eq!(!file.exists(), file_gone, "{id}'s record file (a copy of its log)");
     }
 
     // The same sweep again finds nothing; ten days on, o1's other call and the default org's go too.
@@ -115,4 +120,45 @@ async fn with_filesystem_blobs_each_node_sweeps_the_calls_whose_files_it_holds()
     assert!(!exists(&blobs_b, "recordings", &format!("{day}/rec-b.wav")).await);
     assert!(!data_b.join("calls").join(&day).join("rec-b.json").exists());
     assert_eq!(store.count(Collection::CallLogs).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nodes_record_files_do_not_outlive_the_logs_another_node_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("shared")).unwrap();
+    let store = Store::open(&dir.path().join("shared"), None).await.unwrap();
+    // Two nodes on one store and one object store (S3 in production: any node sweeps any log, so the node
+    // that took a call is often not the one that deletes its log).
+    let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
+    let objects = FsBlobStore::new(dir.path().join("objects"));
+    call(&store, &objects, &data_b, "default", "rec-b-old", 40).await;
+    call(&store, &objects, &data_b, "default", "rec-b-new", 5).await;
+    // B's logs name no node here: like logs linking `s3://` objects, any node sweeps them (an `fs://` link
+    // with B's node id would be left to B, see the test above).
+    // An older layout's recording beside B's records: the call's own file, not a copy.
+    let old_day = data_b.join("calls").join(day_of(40));
+    std::fs::write(old_day.join("rec-b-old.wav"), b"RIFF").unwrap();
+    let sweeper = |data: &std::path::Path, node: &str| {
+        let shared: Arc<dyn BlobStore> = Arc::new(objects.clone());
+        Sweeper::new(store.clone(), shared, data, Some(30), vec!["default".into()]).on_node(node)
+    };
+
+    // A sweeps B's expired call: log and objects go; B's record file is on B's disk, out of A's reach.
+    let report = sweeper(&data_a, "node-a").sweep(NOW).await.unwrap();
+    assert_eq!((report.calls, report.blobs, report.local_files), (1, 2, 0), "{report:?}");
+    assert!(store.get(Collection::CallLogs, "default", "rec-b-old").await.unwrap().is_none());
+    assert!(old_day.join("rec-b-old.json").exists());
+
+    // B's own sweep has no log left to find, and still removes its copy of it by age.
+    let report = sweeper(&data_b, "node-b").sweep(NOW).await.unwrap();
+    assert_eq!((report.calls, report.local_files), (0, 1), "{report:?}");
+    assert!(!old_day.join("rec-b-old.json").exists(), "the copy does not outlive the log");
+    assert!(old_day.join("rec-b-old.wav").exists(), "a file that is not a record copy stays");
+    let new_file = data_b.join("calls").join(day_of(5)).join("rec-b-new.json");
+    assert!(new_file.exists(), "a call within retention keeps its record file");
+    assert!(store.get(Collection::CallLogs, "default", "rec-b-new").await.unwrap().is_some());
+    // Every org keeping calls for ever: no record file is swept.
+    let keep_all = Sweeper::new(store.clone(), Arc::new(objects.clone()), &data_b, None, vec!["default".into()]);
+    assert_eq!(keep_all.sweep(NOW + 1000 * DAY_MS).await.unwrap().local_files, 0);
+    assert!(new_file.exists());
 }

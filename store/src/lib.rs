@@ -224,6 +224,44 @@ impl Record {
     }
 }
 
+/// A page of [`Store::list_finished_before`]: documents of every tenant whose `status` is one of `statuses`
+/// and whose time (`time_field`, else `fallback_time_field` where the document has none or null) is text
+/// before `before`, in (org, id) order from just after `after`. A sweeper pages through a log of any size
+/// with memory for one page, deleting as it goes (a key cursor, so deletions do not shift the pages).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FinishedBefore {
+    /// The `status` values that count as finished.
+    pub statuses: Vec<String>,
+    /// The top-level text field holding when the document finished (`finished_at`).
+    pub time_field: String,
+    /// The field read when `time_field` is missing or null (`created_at`, older documents).
+    pub fallback_time_field: String,
+    /// Stored-time text ([`utc_text`]): documents strictly before it match.
+    pub before: String,
+    /// The last (org, id) of the previous page; `None` for the first page.
+    pub after: Option<(String, String)>,
+    /// Documents per page (at least 1).
+    pub limit: u64,
+}
+
+impl FinishedBefore {
+    fn check(&self, collection: Collection) -> Result<()> {
+        let plain = |f: &str| !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !plain(&self.time_field) || !plain(&self.fallback_time_field) {
+            return Err(StoreError::Invalid(format!(
+                "{}: cannot filter on the time fields {:?}/{:?}",
+                collection.name(),
+                self.time_field,
+                self.fallback_time_field
+            )));
+        }
+        if self.limit == 0 {
+            return Err(StoreError::Invalid(format!("{}: a page of at least one document", collection.name())));
+        }
+        Ok(())
+    }
+}
+
 /// What a [`Store::put`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
@@ -521,6 +559,16 @@ impl Store {
         }
     }
 
+    /// One page of the finished documents of `collection` (all tenants) older than a time, filtered and
+    /// ordered in the store ([`FinishedBefore`]): a delivery-log sweep reads a page at a time, never the log.
+    pub async fn list_finished_before(&self, collection: Collection, query: &FinishedBefore) -> Result<Vec<Record>> {
+        query.check(collection)?;
+        match self {
+            Store::Sqlite(s) => s.list_finished_before(collection, query).await,
+            Store::Mongo(m) => m.list_finished_before(collection, query).await,
+        }
+    }
+
     /// Removes a document; whether it existed.
     pub async fn delete(&self, collection: Collection, org_id: &str, id: &str) -> Result<bool> {
         let existed = match self {
@@ -684,6 +732,71 @@ pub mod conformance {
         compare_and_set(store).await;
         insert_if_absent(store).await;
         insert_many_if_absent_and_pages(store).await;
+        finished_before(store).await;
+    }
+
+    /// [`Store::list_finished_before`]: filtered by status and time (the fallback where the time is missing
+    /// or null), all tenants, in (org, id) pages that deleting between pages does not shift.
+    pub async fn finished_before(store: &Store) {
+        let coll = Collection::WebhookDeliveries;
+        let at = |day: u32| format!("2026-11-{day:02}T00:00:00.000Z");
+        // Earlier parts of the suite left documents of their own here: none matches, and they stay.
+        let before = store.count(coll).await.unwrap();
+        for (org, id, doc) in [
+            ("org1", "d1", json!({"status": "delivered", "finished_at": at(1), "created_at": at(1)})),
+            ("org1", "d2", json!({"status": "failed", "finished_at": at(2), "created_at": at(1)})),
+            ("org1", "d3", json!({"status": "delivered", "finished_at": at(20), "created_at": at(1)})),
+            ("org1", "d4", json!({"status": "pending", "created_at": at(1)})),
+            ("org1", "d5", json!({"status": "delivered", "created_at": at(3)})),
+            ("org1", "d6", json!({"status": "cancelled", "finished_at": null, "created_at": at(4)})),
+            ("org2", "d1", json!({"status": "delivered", "finished_at": at(5)})),
+            ("org2", "d2", json!({"status": "delivered", "finished_at": 5})),
+            ("org2", "d3", json!({"status": "delivered"})),
+        ] {
+            store.put(coll, &record(org, id, doc)).await.unwrap();
+        }
+        let query = |after: Option<(&str, &str)>, limit: u64| FinishedBefore {
+            statuses: vec!["delivered".into(), "failed".into(), "cancelled".into()],
+            time_field: "finished_at".into(),
+            fallback_time_field: "created_at".into(),
+            before: at(10),
+            after: after.map(|(o, i)| (o.to_string(), i.to_string())),
+            limit,
+        };
+        let keys = |page: &[Record]| page.iter().map(|r| (r.org_id.clone(), r.id.clone())).collect::<Vec<_>>();
+        let key = |o: &str, i: &str| (o.to_string(), i.to_string());
+        let all = store.list_finished_before(coll, &query(None, 100)).await.unwrap();
+        assert_eq!(
+            keys(&all),
+            [key("org1", "d1"), key("org1", "d2"), key("org1", "d5"), key("org1", "d6"), key("org2", "d1")],
+            "finished before the time (else created before it), not pending, a number is no time"
+        );
+        // Pages of two, deleting each page before reading the next: nothing skipped, nothing twice.
+        let mut seen = Vec::new();
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let page = store
+                .list_finished_before(coll, &query(after.as_ref().map(|(o, i)| (o.as_str(), i.as_str())), 2))
+                .await
+                .unwrap();
+            assert!(page.len() <= 2);
+            for r in &page {
+                assert!(store.delete(coll, &r.org_id, &r.id).await.unwrap());
+            }
+            seen.extend(keys(&page));
+            match page.last() {
+                Some(last) if page.len() == 2 => after = Some((last.org_id.clone(), last.id.clone())),
+                _ => break,
+            }
+        }
+        assert_eq!(seen, keys(&all));
+        assert_eq!(store.count(coll).await.unwrap(), before + 4, "the pending, recent and untimed ones stay");
+        let bad = FinishedBefore { time_field: "a.b".into(), ..query(None, 1) };
+        assert!(store.list_finished_before(coll, &bad).await.is_err());
+        assert!(store.list_finished_before(coll, &query(None, 0)).await.is_err());
+        for (org, id) in [("org1", "d3"), ("org1", "d4"), ("org2", "d2"), ("org2", "d3")] {
+            store.delete(coll, org, id).await.unwrap();
+        }
     }
 
     /// `put_many` loads many documents at once (replacing those it finds), `put_if_version` writes only over

@@ -195,6 +195,41 @@ impl MongoStore {
         Ok((records, total))
     }
 
+    /// [`crate::Store::list_finished_before`] on MongoDB: one filter (the fallback time where the time is
+    /// missing or null), a key cursor on the (`org_id`, `id`) index.
+    pub async fn list_finished_before(
+        &self,
+        collection: Collection,
+        query: &crate::FinishedBefore,
+    ) -> Result<Vec<Record>> {
+        let (time, fallback) = (format!("doc.{}", query.time_field), format!("doc.{}", query.fallback_time_field));
+        let (after_org, after_id) = query.after.clone().unwrap_or_default();
+        let mut timed = Document::new();
+        timed.insert(time.as_str(), doc! {"$lt": query.before.as_str()});
+        let mut untimed = Document::new();
+        // `null` matches a missing field too.
+        untimed.insert(time.as_str(), Bson::Null);
+        untimed.insert(fallback.as_str(), doc! {"$lt": query.before.as_str()});
+        let filter = doc! {"$and": [
+            {"doc.status": {"$in": query.statuses.clone()}},
+            {"$or": [timed, untimed]},
+            {"$or": [
+                {"org_id": {"$gt": after_org.as_str()}},
+                {"org_id": after_org.as_str(), "id": {"$gt": after_id.as_str()}},
+            ]},
+        ]};
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let docs: Vec<Document> = self
+            .collection(collection)
+            .find(filter)
+            .sort(doc! {"org_id": 1, "id": 1})
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?;
+        docs.iter().map(|d| to_record(collection, d)).collect()
+    }
+
     /// [`crate::Store::list_prefix`] on MongoDB: a range of the (`org_id`, `id`) index.
     pub async fn list_prefix(&self, collection: Collection, org_id: &str, prefix: &str) -> Result<Vec<Record>> {
         self.find(collection, prefix_filter(org_id, prefix), doc! {"id": 1}).await

@@ -236,6 +236,39 @@ impl SqliteStore {
         Ok((records, u64::try_from(total).unwrap_or(0)))
     }
 
+    /// [`crate::Store::list_finished_before`] on SQLite: the statuses as a JSON array (`json_each`), the
+    /// time as text, a key cursor on the primary key.
+    pub async fn list_finished_before(
+        &self,
+        collection: Collection,
+        query: &crate::FinishedBefore,
+    ) -> Result<Vec<Record>> {
+        let table = collection.name();
+        let statuses = serde_json::to_string(&query.statuses)
+            .map_err(|e| StoreError::Invalid(format!("{table}: statuses: {e}")))?;
+        let (time, fallback) = (format!("$.{}", query.time_field), format!("$.{}", query.fallback_time_field));
+        let before = query.before.clone();
+        let (after_org, after_id) = query.after.clone().unwrap_or_default();
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let rows = self
+            .with(move |c| {
+                let mut stmt = c.prepare(&format!(
+                    "SELECT org_id, id, doc FROM {table} \
+                     WHERE json_extract(doc, '$.status') IN (SELECT value FROM json_each(?1)) \
+                     AND typeof(COALESCE(json_extract(doc, ?2), json_extract(doc, ?3))) = 'text' \
+                     AND COALESCE(json_extract(doc, ?2), json_extract(doc, ?3)) < ?4 \
+                     AND (org_id > ?5 OR (org_id = ?5 AND id > ?6)) \
+                     ORDER BY org_id, id LIMIT ?7"
+                ))?;
+                let rows = stmt
+                    .query_map(params![statuses, time, fallback, before, after_org, after_id, limit], row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await?;
+        rows.into_iter().map(|r| parse(collection, r)).collect()
+    }
+
     /// [`crate::Store::list_prefix`] on SQLite: a range of the primary key.
     pub async fn list_prefix(&self, collection: Collection, org_id: &str, prefix: &str) -> Result<Vec<Record>> {
         let table = collection.name();

@@ -2,16 +2,18 @@
 //! the log `[webhooks] log_retention_days` after it finished (default 30; 0 keeps them for ever). Pending
 //! deliveries are never touched: their queue entries still point at them.
 //!
-//! The choice is pure ([`select`]: the log's documents and the time, passed in); [`sweep`] reads the log
-//! and deletes; [`run`] sweeps at start and every [`SWEEP_INTERVAL`] on a clock it is given. Every node
-//! sweeps the shared log; deleting what another node already deleted is no error.
+//! The choice is pure ([`select`]: the log's documents and the time, passed in); [`sweep`] asks the store
+//! for the same choice a page of [`PAGE`] at a time ([`Store::list_finished_before`]: filtered in the store,
+//! a key cursor), so its memory is one page whatever the log's size, and deletes; [`run`] sweeps at start
+//! and every [`SWEEP_INTERVAL`] on a clock it is given. Every node sweeps the shared log; deleting what
+//! another node already deleted is no error.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use voicera_store::{utc_text, Collection, Record, Store};
+use voicera_store::{utc_text, Collection, FinishedBefore, Record, Store};
 
 use crate::metrics::WebhookMetrics;
 use crate::outbox::{CANCELLED, DELIVERED, FAILED};
@@ -21,6 +23,8 @@ use crate::WebhookError;
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60 * 60);
 /// Milliseconds in a day.
 const DAY_MS: u64 = 86_400_000;
+/// Deliveries read (and deleted) per page.
+pub const PAGE: u64 = 500;
 
 /// The deliveries of `log` to delete at `now_ms` when finished ones are kept `days`: those whose status is
 /// final and that finished (else, for logs written before `finished_at` existed, were created) before the
@@ -31,23 +35,45 @@ pub fn select(log: &[Record], days: u32, now_ms: u64) -> Vec<(String, String)> {
         .filter(|record| {
             let doc = &record.doc;
             let status = doc.get("status").and_then(Value::as_str).unwrap_or_default();
-            let finished = doc.get("finished_at").or_else(|| doc.get("created_at")).and_then(Value::as_str);
+            let finished = doc
+                .get("finished_at")
+                .filter(|at| !at.is_null())
+                .or_else(|| doc.get("created_at"))
+                .and_then(Value::as_str);
             [DELIVERED, FAILED, CANCELLED].contains(&status) && finished.is_some_and(|at| at < cutoff.as_str())
         })
         .map(|record| (record.org_id.clone(), record.id.clone()))
         .collect()
 }
 
-/// Deletes the finished deliveries older than `days` at `now_ms`; how many.
+/// Deletes the finished deliveries older than `days` at `now_ms`, `page` at a time; how many.
 pub async fn sweep(store: &Store, days: u32, now_ms: u64) -> Result<u64, WebhookError> {
-    let log = store.list_all(Collection::WebhookDeliveries).await?;
+    sweep_in_pages(store, days, now_ms, PAGE).await
+}
+
+async fn sweep_in_pages(store: &Store, days: u32, now_ms: u64, page: u64) -> Result<u64, WebhookError> {
+    let mut query = FinishedBefore {
+        statuses: [DELIVERED, FAILED, CANCELLED].map(String::from).to_vec(),
+        time_field: "finished_at".into(),
+        fallback_time_field: "created_at".into(),
+        before: utc_text(now_ms.saturating_sub(u64::from(days) * DAY_MS) as i64),
+        after: None,
+        limit: page,
+    };
     let mut deleted = 0;
-    for (org_id, id) in select(&log, days, now_ms) {
-        if store.delete(Collection::WebhookDeliveries, &org_id, &id).await? {
-            deleted += 1;
+    loop {
+        let found = store.list_finished_before(Collection::WebhookDeliveries, &query).await?;
+        // The store filtered; `select` is the same rule, kept as the one definition the tests pin down.
+        for (org_id, id) in select(&found, days, now_ms) {
+            if store.delete(Collection::WebhookDeliveries, &org_id, &id).await? {
+                deleted += 1;
+            }
+        }
+        match found.last() {
+            Some(last) if found.len() as u64 == page => query.after = Some((last.org_id.clone(), last.id.clone())),
+            _ => return Ok(deleted),
         }
     }
-    Ok(deleted)
 }
 
 /// Sweeps at start and every [`SWEEP_INTERVAL`] until `shutdown`, reading the time from `clock` (Unix ms);
@@ -132,6 +158,13 @@ mod tests {
         }
         assert_eq!(sweep(&store, 30, NOW).await.unwrap(), 1);
         assert_eq!(sweep(&store, 30, NOW).await.unwrap(), 0);
+        // Many old deliveries in pages smaller than the log: every one goes, the recent and pending stay.
+        for n in 0..23 {
+            let org = if n % 2 == 0 { "org1" } else { "org2" };
+            let old = delivery(&format!("old-{n:02}"), DELIVERED, Some(NOW - 40 * DAY_MS), NOW - 40 * DAY_MS);
+            store.put(Collection::WebhookDeliveries, &Record { org_id: org.into(), ..old }).await.unwrap();
+        }
+        assert_eq!(sweep_in_pages(&store, 30, NOW, 5).await.unwrap(), 23);
         let left: Vec<String> =
             store.list_all(Collection::WebhookDeliveries).await.unwrap().into_iter().map(|r| r.id).collect();
         assert_eq!(left.len(), 2, "{left:?}");

@@ -9,6 +9,7 @@
 //! tool uses ([`voicera_conversation::knowledge`]), answering the original's `chunks` shape.
 
 use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
@@ -24,6 +25,7 @@ use voicera_store::{Collection, Record};
 use super::upload::{self, UploadLimit};
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiJson};
+use crate::knowledge_texts::KnowledgeTexts;
 use crate::state::ApiState;
 
 /// Largest document accepted (the original's PDF limit, for every kind).
@@ -133,10 +135,21 @@ fn object_keys(org_id: &str, document_id: &str, kind: DocumentKind) -> (String, 
     (format!("{prefix}/original.{}", kind.extension()), format!("{prefix}/text.txt"))
 }
 
-/// A document's extracted text: from the blob store (`text_url`), else from the file an older upload kept.
-async fn read_text(blobs: &dyn BlobStore, documents_dir: &FsPath, record: &Record) -> Option<String> {
+/// A document's extracted text: from `cache` when it holds this version, else from the blob store
+/// (`text_url`, then kept in `cache`), else from the file an older upload kept.
+async fn read_text(
+    blobs: &dyn BlobStore,
+    cache: &KnowledgeTexts,
+    documents_dir: &FsPath,
+    record: &Record,
+) -> Option<Arc<str>> {
     match record.doc.get("text_url").and_then(Value::as_str) {
         Some(url) => {
+            // The record's last write is the text's version: a document changed on any node misses.
+            let version = record.doc.get("updated_at").and_then(Value::as_str).unwrap_or_default();
+            if let Some(text) = cache.get(url, version) {
+                return Some(text);
+            }
             let read = voicera_blob::get_url(blobs, url, None).await;
             let mut reader = match read {
                 Ok(read) => read.reader,
@@ -146,11 +159,14 @@ async fn read_text(blobs: &dyn BlobStore, documents_dir: &FsPath, record: &Recor
                 }
             };
             let mut text = String::new();
-            reader.read_to_string(&mut text).await.ok().map(|_| text)
+            reader.read_to_string(&mut text).await.ok()?;
+            let text: Arc<str> = Arc::from(text);
+            cache.insert(url, version, Arc::clone(&text));
+            Some(text)
         }
         None => {
             let path = org_dir(documents_dir, &record.org_id).join(format!("{}.txt", record.id));
-            tokio::fs::read_to_string(path).await.ok()
+            tokio::fs::read_to_string(path).await.ok().map(Arc::from)
         }
     }
 }
@@ -299,6 +315,9 @@ pub async fn remove(
     let documents_dir = state.resources()?.documents_dir.clone();
     let blobs = std::sync::Arc::clone(&state.resources()?.blobs);
     store.delete(Collection::KnowledgeDocuments, &caller.org_id, &record.id).await?;
+    if let Some(url) = record.doc.get("text_url").and_then(Value::as_str) {
+        state.resources()?.knowledge_texts.forget(url);
+    }
     for url in ["object_url", "text_url"].iter().filter_map(|k| record.doc.get(*k).and_then(Value::as_str)) {
         // Deleting a missing object is no error; a store that is away leaves an orphan object (logged), never a
         // record pointing at nothing.
@@ -348,19 +367,20 @@ pub async fn retrieve(
     }
     let documents_dir = state.resources()?.documents_dir.clone();
     let blobs = std::sync::Arc::clone(&state.resources()?.blobs);
+    let cache = Arc::clone(&state.resources()?.knowledge_texts);
     let records = state.store().list(Collection::KnowledgeDocuments, &caller.org_id).await?;
     let wanted = |r: &Record| body.document_ids.as_ref().is_none_or(|ids| ids.contains(&r.id));
     let ready: Vec<Record> =
         records.into_iter().filter(|r| wanted(r) && r.doc.get("status") == Some(&json!("ready"))).collect();
-    let mut texts: Vec<(String, String)> = Vec::with_capacity(ready.len());
+    let mut texts: Vec<(String, Arc<str>)> = Vec::with_capacity(ready.len());
     for record in &ready {
-        if let Some(text) = read_text(blobs.as_ref(), &documents_dir, record).await {
+        if let Some(text) = read_text(blobs.as_ref(), &cache, &documents_dir, record).await {
             texts.push((record.id.clone(), text));
         }
     }
     let question = body.question;
     let chunks = tokio::task::spawn_blocking(move || -> Vec<Value> {
-        let base = KnowledgeBase::from_documents(texts.iter().map(|(id, text)| (id.as_str(), text.as_str())));
+        let base = KnowledgeBase::from_documents(texts.iter().map(|(id, text)| (id.as_str(), &**text)));
         let filename = |id: &str| {
             ready
                 .iter()
@@ -391,6 +411,106 @@ pub async fn retrieve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A blob store that counts the reads it passes on to a filesystem store.
+    #[derive(Debug)]
+    struct CountingReads {
+        inner: voicera_blob::FsBlobStore,
+        gets: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl BlobStore for CountingReads {
+        fn describe(&self) -> String {
+            self.inner.describe()
+        }
+        fn bucket_name(&self, bucket: Bucket) -> String {
+            self.inner.bucket_name(bucket)
+        }
+        fn url(&self, bucket: &str, key: &str) -> String {
+            self.inner.url(bucket, key)
+        }
+        async fn ensure_buckets(&self) -> Result<(), voicera_blob::BlobError> {
+            self.inner.ensure_buckets().await
+        }
+        async fn put_stream(
+            &self,
+            bucket: &str,
+            key: &str,
+            body: voicera_blob::BlobReader,
+        ) -> Result<(), voicera_blob::BlobError> {
+            self.inner.put_stream(bucket, key, body).await
+        }
+        async fn get(
+            &self,
+            bucket: &str,
+            key: &str,
+            range: Option<voicera_blob::ByteRange>,
+        ) -> Result<voicera_blob::BlobRead, voicera_blob::BlobError> {
+            self.gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.get(bucket, key, range).await
+        }
+        async fn head(
+            &self,
+            bucket: &str,
+            key: &str,
+        ) -> Result<Option<voicera_blob::BlobMeta>, voicera_blob::BlobError> {
+            self.inner.head(bucket, key).await
+        }
+        async fn delete(&self, bucket: &str, key: &str) -> Result<(), voicera_blob::BlobError> {
+            self.inner.delete(bucket, key).await
+        }
+        async fn list(
+            &self,
+            bucket: &str,
+            prefix: &str,
+        ) -> Result<Vec<voicera_blob::BlobMeta>, voicera_blob::BlobError> {
+            self.inner.list(bucket, prefix).await
+        }
+        fn signed_get_url(
+            &self,
+            bucket: &str,
+            key: &str,
+            ttl: std::time::Duration,
+            now: std::time::SystemTime,
+        ) -> Result<String, voicera_blob::BlobError> {
+            self.inner.signed_get_url(bucket, key, ttl, now)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_second_retrieval_reads_the_text_from_the_cache_until_the_document_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = CountingReads { inner: voicera_blob::FsBlobStore::new(dir.path()), gets: Default::default() };
+        let gets = || blobs.gets.load(std::sync::atomic::Ordering::SeqCst);
+        blobs.put_bytes("knowledge", "org/doc1/text.txt", b"Refunds take five days.".to_vec()).await.unwrap();
+        let record = Record {
+            org_id: "org".into(),
+            id: "doc1".into(),
+            doc: json!({"text_url": blobs.url("knowledge", "org/doc1/text.txt"), "updated_at": "2026-12-06T00:00:00.000Z"}),
+        };
+        let cache = KnowledgeTexts::new(1024);
+        let first = read_text(&blobs, &cache, dir.path(), &record).await.unwrap();
+        assert_eq!(&*first, "Refunds take five days.");
+        assert_eq!(gets(), 1);
+        let second = read_text(&blobs, &cache, dir.path(), &record).await.unwrap();
+        assert_eq!(&*second, "Refunds take five days.");
+        assert_eq!(gets(), 1, "the second retrieval does not read the blob store");
+        // The document rewritten (on any node): its record's version moves on and the new text is read.
+        blobs.put_bytes("knowledge", "org/doc1/text.txt", b"Refunds take two days.".to_vec()).await.unwrap();
+        let mut changed = record.clone();
+        changed.doc["updated_at"] = json!("2026-12-06T01:00:00.000Z");
+        assert_eq!(&*read_text(&blobs, &cache, dir.path(), &changed).await.unwrap(), "Refunds take two days.");
+        assert_eq!(gets(), 2);
+        // Deleted on this node: forgotten at once.
+        cache.forget(changed.doc["text_url"].as_str().unwrap());
+        assert_eq!(cache.bytes(), 0);
+        // A cache too small for the text still answers, from the store each time.
+        let tiny = KnowledgeTexts::new(4);
+        read_text(&blobs, &tiny, dir.path(), &changed).await.unwrap();
+        read_text(&blobs, &tiny, dir.path(), &changed).await.unwrap();
+        assert_eq!(gets(), 4);
+    }
 
     #[test]
     fn kinds_come_from_the_extension_then_the_content_type() {
