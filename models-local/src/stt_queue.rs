@@ -494,9 +494,15 @@ mod tests {
     fn question_with_a_pause() -> Vec<f32> {
         speech(&[(false, 0.3), (true, 1.6), (false, 0.5), (true, 1.4), (false, 0.6)])
     }
-    const QUESTION_LEN: usize = 70400;
-    /// Decoded again from 200 ms before the pause's end (`tail::lost_tail`).
-    const TAIL_LEN: usize = QUESTION_LEN - (38400 - 3200);
+
+    fn question_len() -> usize {
+        question_with_a_pause().len()
+    }
+
+    /// The tail is decoded again from 200 ms before the pause's end (`tail::lost_tail`).
+    fn tail_len() -> usize {
+        question_len() - (38400 - 3200)
+    }
 
     struct Bench {
         clock: Arc<VirtualClock>,
@@ -515,7 +521,7 @@ mod tests {
             let model = Scripted {
                 clock: Arc::clone(&clock),
                 pass_ms,
-                texts: vec![(QUESTION_LEN, "How many days are in a week?"), (TAIL_LEN, tail)],
+                texts: vec![(question_len(), "How many days are in a week?"), (tail_len(), tail)],
                 log: Arc::clone(&log),
             };
             let now = Arc::clone(&clock);
@@ -584,11 +590,11 @@ mod tests {
         assert_eq!(
             log,
             [
-                Pass(vec![QUESTION_LEN, 64000, 72000]),
+                Pass(vec![question_len(), 64000, 72000]),
                 // The other calls' finals go out when their pass ends, not after the tail's decode.
                 Reply("b", 300, "64000".into()),
                 Reply("c", 300, "72000".into()),
-                Pass(vec![TAIL_LEN]),
+                Pass(vec![tail_len()]),
                 // The first call's final, once, completed.
                 Reply("a", 600, "How many days are in a week? And how many in a month?".into()),
             ]
@@ -609,8 +615,8 @@ mod tests {
         assert_eq!(
             log,
             [
-                Pass(vec![QUESTION_LEN]),
-                Pass(vec![TAIL_LEN, 30000]),
+                Pass(vec![question_len()]),
+                Pass(vec![tail_len(), 30000]),
                 Reply("a", 600, "How many days are in a week?".into()),
                 Reply("b", 600, "30000".into()),
             ]
@@ -641,7 +647,7 @@ mod tests {
         assert_eq!(
             log,
             [
-                Pass(vec![QUESTION_LEN, QUESTION_LEN, 64000]),
+                Pass(vec![question_len(), question_len(), 64000]),
                 Reply("other", 400, "64000".into()),
                 Reply("late", 400, "How many days are in a week?".into()),
             ],
