@@ -158,6 +158,12 @@ fn demo_agent_over_sip_pauses_for_a_cough_and_plays_the_same_reply_on() {
     assert!(reply["barge_ins"][0]["paused_ms"].as_u64().is_some_and(|ms| ms > 0), "{record}");
     assert!(server.metric("voicera_barge_ins_resumed_total") >= 1.0, "{}", server.metrics());
     assert_eq!(server.metric("voicera_barge_ins_total"), 0.0, "{}", server.metrics());
+    // The local recogniser's tail decodes are counted by outcome (whether any ran depends on Whisper).
+    let metrics = server.metrics();
+    for outcome in ["joined", "unchanged", "failed", "dropped"] {
+        let series = format!("voicera_stt_tail_redecodes_total{{outcome=\"{outcome}\"}} ");
+        assert!(metrics.lines().any(|l| l.starts_with(&series)), "no {series:?} in:\n{metrics}");
+    }
     let text = reply["agent_text"].as_str().expect("the reply's text");
     let uninterrupted = piper_voiced_seconds(&server, text);
     let difference = heard - uninterrupted;
