@@ -484,7 +484,11 @@ mod tests {
             let start = pcm.len();
             pcm.extend((0..n).map(|i| {
                 let phase = (start + i) as f32 * 2.0 * std::f32::consts::PI * 200.0 / 16000.0;
-                if voiced { 0.3 * phase.sin() } else { 0.0 }
+                if voiced {
+                    0.3 * phase.sin()
+                } else {
+                    0.0
+                }
             }));
         }
         pcm
