@@ -24,7 +24,9 @@ use voicera_models_local::piper::{PiperTts, PiperVoice};
 use voicera_models_local::prefix_cache::PrefixCacheStats;
 use voicera_models_local::silero::SileroModel;
 use voicera_models_local::smollm::{GenerationParams, LocalLlm, SmolLm};
-use voicera_models_local::whisper::{default_device, to_16k, Transcribe, WhisperBackend, WhisperStt};
+use voicera_models_local::whisper::{
+    default_device, to_16k, TailRedecodeCounts, TailRedecodes, Transcribe, WhisperBackend, WhisperStt,
+};
 use voicera_models_local::{wav, InferencePool, ModelCache};
 
 use crate::config::{
@@ -245,6 +247,27 @@ pub(crate) fn render_llm_cache_metrics(models: &[(String, PrefixCacheStats)]) ->
     out
 }
 
+/// The `/metrics` series of the local recognisers' tail decodes (a final that stopped at a pause decoded again
+/// from there, `voicera_models_local::whisper`), by outcome.
+pub(crate) fn render_stt_tail_metrics(counts: TailRedecodeCounts) -> String {
+    use std::fmt::Write as _;
+    let name = "voicera_stt_tail_redecodes_total";
+    let mut out = format!(
+        "# HELP {name} Finals of local speech-to-text decoded again from a pause, by outcome: joined (words \
+         added), unchanged (nothing added), failed, dropped (no time left: the first decode went out).\n# TYPE \
+         {name} counter\n"
+    );
+    for (outcome, n) in [
+        ("joined", counts.joined),
+        ("unchanged", counts.unchanged),
+        ("failed", counts.failed),
+        ("dropped", counts.dropped),
+    ] {
+        let _ = writeln!(out, "{name}{{outcome=\"{outcome}\"}} {n}");
+    }
+    out
+}
+
 pub(crate) fn dir_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|entries| entries.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
@@ -276,6 +299,8 @@ pub(crate) struct LocalModels {
     /// Byte budget of each language model's conversation cache (`[models] llm_cache_mb`).
     llm_cache_bytes: usize,
     whisper: Mutex<HashMap<String, Arc<dyn Transcribe>>>,
+    /// How the tail decodes of every local recogniser's finals ended (`/metrics`).
+    stt_tails: Arc<TailRedecodes>,
     /// Local language models by cache name, loaded once and shared by every agent on them.
     llms: Mutex<std::collections::HashMap<String, SmolLm>>,
     silero: Mutex<Option<SileroModel>>,
@@ -291,6 +316,7 @@ impl LocalModels {
             whisper_backend,
             llm_cache_bytes: voicera_models_local::smollm::DEFAULT_CONVERSATION_CACHE_BYTES,
             whisper: Mutex::new(HashMap::new()),
+            stt_tails: Arc::default(),
             llms: Mutex::new(std::collections::HashMap::new()),
             silero: Mutex::new(None),
             piper: Mutex::new(None),
@@ -311,6 +337,16 @@ impl LocalModels {
             loaded.iter().map(|(name, model)| (name.clone(), model.conversation_cache_stats())).collect();
         stats.sort_by(|a, b| a.0.cmp(&b.0));
         stats
+    }
+
+    /// How the local recognisers' tail decodes have ended so far, for `/metrics`.
+    pub(crate) fn stt_tail_redecodes(&self) -> TailRedecodeCounts {
+        self.stt_tails.counts()
+    }
+
+    /// A recogniser streaming over `model` on the shared pool, its tail decodes counted with the others.
+    fn whisper_stt(&self, model: Arc<dyn Transcribe>) -> WhisperStt {
+        WhisperStt::shared(model, self.pool.clone()).counting_tail_redecodes_in(Arc::clone(&self.stt_tails))
     }
 
     /// The cached directory of `name`, fetching it first when missing (logged: a call never waits on this).
@@ -464,7 +500,7 @@ pub(crate) fn demo_agent(models: &LocalModels) -> Result<Agent> {
         tools: Vec::new(), // tool instructions would cost the 135M model its prefix cache and its focus
         record_transcript: true,
         record_audio: true,
-        stt: Arc::new(WhisperStt::shared(whisper, models.pool().clone())),
+        stt: Arc::new(models.whisper_stt(whisper)),
         // The VAD's stop time: Whisper tiny punctuates its partials of unfinished sentences too ("How many
         // days are we."), which made the punctuation detector cut the caller off mid-question in CI.
         turn_detector: Arc::new(SilenceTurn),
@@ -590,7 +626,7 @@ fn speech_to_text(
             if config.language != "en" && !whisper.is_multilingual() {
                 bail!("{model} understands English only; agent {} speaks {:?}", config.id, config.language);
             }
-            Arc::new(WhisperStt::shared(whisper, models.pool().clone()))
+            Arc::new(models.whisper_stt(whisper))
         }
         SttChoice::Cloud(speech) => crate::speech_models::cloud_stt(speech, keys)?,
         SttChoice::Chain(links) => crate::speech_models::stt_chain(
@@ -705,5 +741,19 @@ mod tests {
         }
         // One HELP and TYPE per series, whatever the number of models.
         assert_eq!(text.matches("# TYPE voicera_llm_cache_hits_total").count(), 1);
+    }
+
+    #[test]
+    fn the_tail_decode_metrics_carry_each_outcome() {
+        let text = render_stt_tail_metrics(TailRedecodeCounts { joined: 3, unchanged: 5, failed: 0, dropped: 1 });
+        for line in [
+            "# TYPE voicera_stt_tail_redecodes_total counter",
+            "voicera_stt_tail_redecodes_total{outcome=\"joined\"} 3",
+            "voicera_stt_tail_redecodes_total{outcome=\"unchanged\"} 5",
+            "voicera_stt_tail_redecodes_total{outcome=\"failed\"} 0",
+            "voicera_stt_tail_redecodes_total{outcome=\"dropped\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
+        }
     }
 }

@@ -133,6 +133,7 @@ impl NodeStatus for Status {
         }
         if let Some(models) = self.models.as_ref().and_then(|m| m.loaded()) {
             text.push_str(&local::render_llm_cache_metrics(&models.llm_cache_stats()));
+            text.push_str(&local::render_stt_tail_metrics(models.stt_tail_redecodes()));
         }
         if let Some(campaigns) = &self.campaigns {
             text.push_str(&campaigns.render());

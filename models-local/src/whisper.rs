@@ -21,6 +21,7 @@ use voicera_models::{SpeechToText, SttStream, Transcript};
 
 use crate::pool::InferencePool;
 use crate::stt_queue::{Request, TranscriptionQueue};
+pub use crate::stt_queue::{TailRedecodeCounts, TailRedecodes};
 use crate::whisper_decoder::CachedDecoder;
 use crate::Error;
 
@@ -80,7 +81,8 @@ impl Transcribe for WhisperModel {
 }
 
 /// A final transcript of `pcm` completed when Whisper stopped at a pause before the speech did: the audio
-/// from that pause is decoded again and its words joined on (`tail`). `text` is returned unchanged when it
+/// from that pause is decoded again and its words joined on (`tail`), at once, on the calling thread (the
+/// streams' queue runs the same steps as a job of its own, [`WhisperStt`]). `text` is returned unchanged when it
 /// covers the audio, when the second decode fails or when it adds nothing.
 pub fn complete_tail(model: &dyn Transcribe, pcm: &[f32], language: &str, text: String) -> String {
     let Some(start) = crate::tail::lost_tail(pcm, &text) else { return text };
@@ -415,7 +417,20 @@ impl WhisperStt {
     /// A backend already shared with other engines. Every stream of this `WhisperStt` (and its clones) goes
     /// through one queue, so utterances of different calls can share an encoder pass.
     pub fn shared(model: Arc<dyn Transcribe>, pool: InferencePool) -> WhisperStt {
-        WhisperStt { queue: TranscriptionQueue::new(model, MAX_BATCH), pool }
+        WhisperStt { queue: TranscriptionQueue::new(model, MAX_BATCH, Arc::default()), pool }
+    }
+
+    /// The same recogniser counting how its finals' tail decodes end in `tails` (one set of counters for all
+    /// of a node's recognisers, for `/metrics`). Call it before streaming: clones made earlier keep counting
+    /// apart.
+    pub fn counting_tail_redecodes_in(self, tails: Arc<TailRedecodes>) -> WhisperStt {
+        let model = Arc::clone(self.queue.model());
+        WhisperStt { queue: TranscriptionQueue::new(model, MAX_BATCH, tails), pool: self.pool }
+    }
+
+    /// How this recogniser's tail decodes have ended so far.
+    pub fn tail_redecodes(&self) -> TailRedecodeCounts {
+        self.queue.tails().counts()
     }
 }
 
