@@ -13,7 +13,7 @@ use voicera_models::{
 };
 
 use crate::agent::{is_farewell, render_template, Agent, AgentTool, CallContext, InteractionMode, ToolRequest};
-use crate::turn::{Phase, TurnAction, TurnEvent, TurnMachine};
+use crate::turn::{words_fit_voiced_time, Phase, TurnAction, TurnEvent, TurnMachine};
 use voicera_media::dsp::Resampler;
 use voicera_media::stream::{ENGINE_FRAME, ENGINE_RATE};
 use voicera_media::vad::{EnergyModel, SpeechProbability, VadEvent, VadGate};
@@ -525,6 +525,7 @@ impl Conversation {
 
     fn take_transcripts(&mut self, out: &mut dyn AudioSink, notes: &mut Vec<ConversationNote>) {
         while let Some(transcript) = self.stt.poll_transcript() {
+            let transcript = self.without_invented_words(transcript);
             let event = match transcript {
                 Transcript::Partial(text) => {
                     self.turn_text.truncate(self.turn_finals);
@@ -548,6 +549,25 @@ impl Conversation {
         }
         while let Some(Switch { from, to, reason }) = self.stt.take_switch() {
             notes.push(ConversationNote::ModelFallback { stage: ModelStage::Stt, from, to, reason });
+        }
+    }
+
+    /// While the agent is paused under the caller's voice, a transcript with more words than the caller's voiced
+    /// time since the pause could carry is the recogniser inventing speech from noise (a cough heard as a
+    /// sentence): it counts as no words, so the paused reply plays on instead of being cut.
+    fn without_invented_words(&self, transcript: Transcript) -> Transcript {
+        let Some(pause) = &self.pause else { return transcript };
+        let voiced_ms = pause.voiced_ticks * (1000 / TICKS_PER_SECOND);
+        match transcript {
+            Transcript::Partial(text) if !words_fit_voiced_time(&text, voiced_ms) => {
+                tracing::debug!(voiced_ms, "partial with more words than the caller's voice could carry ignored");
+                Transcript::Partial(String::new())
+            }
+            Transcript::Final(text) if !words_fit_voiced_time(&text, voiced_ms) => {
+                tracing::debug!(voiced_ms, "final with more words than the caller's voice could carry ignored");
+                Transcript::Final(String::new())
+            }
+            other => other,
         }
     }
 

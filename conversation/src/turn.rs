@@ -144,6 +144,17 @@ fn word_count(text: &str) -> u32 {
         .count() as u32
 }
 
+/// Words a fast talker says per second of voice, with room to spare (conversational speech is 2–3).
+const MAX_WORDS_PER_VOICED_SECOND: u32 = 5;
+
+/// Whether `transcript` has no more words than `voiced_ms` of the caller's voice could carry (one word of slack
+/// for the voice before the VAD's onset). A recogniser given a cough or line noise may invent a whole sentence
+/// (Whisper tiny has heard "I'm a fan of the game." in 300 ms of noise); such a transcript is no interruption.
+pub fn words_fit_voiced_time(transcript: &str, voiced_ms: u64) -> bool {
+    let most = 1 + voiced_ms.saturating_mul(u64::from(MAX_WORDS_PER_VOICED_SECOND)) / 1000;
+    u64::from(word_count(transcript)) <= most
+}
+
 impl TurnMachine {
     /// Starts in `Greeting` when the agent has a greeting, else `Listening`.
     pub fn new(policy: TurnPolicy, has_greeting: bool) -> Self {
@@ -503,6 +514,20 @@ mod tests {
         assert_eq!(word_count("wait (coughs) what"), 2);
         assert_eq!(word_count("it's 5 o'clock"), 3);
         assert_eq!(word_count("Hmm. Mm-hm, uh-huh..."), 0);
+    }
+
+    #[test]
+    fn a_sentence_in_a_cough_is_the_recogniser_inventing_words() {
+        // 300 ms of voice carries at most 2 words (1 + 1.5): Whisper's sentence for a cough does not fit.
+        assert!(!words_fit_voiced_time("I'm a fan of the game.", 300));
+        assert!(words_fit_voiced_time("Wait, stop", 300));
+        assert!(words_fit_voiced_time("", 0));
+        assert!(words_fit_voiced_time("Stop", 0));
+        // A real interruption: nine words over 2.4 s of voice.
+        assert!(words_fit_voiced_time("Wait, stop, I want to ask you something else", 2400));
+        assert!(!words_fit_voiced_time("Wait, stop, I want to ask you something else", 1000));
+        // Fillers and annotations are no words at all.
+        assert!(words_fit_voiced_time("(coughs) hmm uh-huh [BLANK_AUDIO]", 0));
         assert_eq!(word_count("Um, stop."), 1);
     }
 
