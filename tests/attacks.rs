@@ -553,3 +553,64 @@ fn a_trunk_registrar_is_trusted_by_address_over_tcp_and_over_udp_only_when_confi
     let answer = uac.call("echo", "udp-trusted", "", "");
     uac.hang_up("echo", "udp-trusted", &answer.to_tag());
 }
+
+/// A transfer a trusted peer asks for, to an allowed target behind a trunk: the node calls the target, but
+/// answers its digest challenge with the trunk's credentials only when the trunk lends them to transfers
+/// (`refer_credentials`); otherwise a trusted peer's REFER could spend the operator's account anywhere on it.
+#[test]
+fn a_trusted_refer_gets_the_trunks_credentials_only_when_the_trunk_lends_them() {
+    for lend in [false, true] {
+        let (target, target_port) = carrier();
+        let config = format!(
+            "[sip.refer]\ntrusted_peers = [\"127.0.0.1\"]\nallowed_targets = [\"127.0.0.1:{target_port}\"]\n\n\
+             [[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{target_port}\"\nusername = \"1001\"\n\
+             password = \"secret\"\nrefer_credentials = {lend}\n"
+        );
+        let server = Server::start(&format!("attack-refer-credentials-{lend}"), &config);
+        let uac = Uac::new(&server);
+        let call = format!("lend-{lend}");
+        let answer = uac.call("echo", &call, "", "");
+        let refer_to = format!("Refer-To: <sip:+15550001111@127.0.0.1:{target_port}>\n");
+        let refer = uac.in_dialog("REFER", "echo", &call, &answer.to_tag(), 2, &refer_to);
+        let accepted = uac.request(&refer, Duration::from_secs(10)).expect("an answer to the REFER");
+        assert_eq!(accepted.status, 202, "{}", accepted.text);
+
+        // The target challenges the node's INVITE, as a carrier does.
+        target.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = vec![0u8; 65_536];
+        let (n, node) = target.recv_from(&mut buf).expect("the transfer's INVITE");
+        let invite = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(invite.starts_with("INVITE ") && !invite.contains("Authorization:"), "{invite}");
+        let header = |name: &str| {
+            invite.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::trim)).unwrap_or_default()
+        };
+        let challenge = format!(
+            "SIP/2.0 401 Unauthorized\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=c1\r\nCall-ID: {}\r\nCSeq: {}\r\n\
+             WWW-Authenticate: Digest realm=\"carrier.test\", nonce=\"n-{lend}\", algorithm=MD5\r\nContent-Length: 0\r\n\r\n",
+            header("Via"),
+            header("From"),
+            header("To"),
+            header("Call-ID"),
+            header("CSeq")
+        );
+        target.send_to(challenge.as_bytes(), node).unwrap();
+        // What the node sends next within 3 s: an ACK for the 401, and a second INVITE only if it may answer.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut answered_with = None;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            target.set_read_timeout(Some(left.max(Duration::from_millis(1)))).unwrap();
+            let Ok((n, _)) = target.recv_from(&mut buf) else { break };
+            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if message.starts_with("INVITE ") {
+                answered_with = message.lines().find(|l| l.starts_with("Authorization:")).map(str::to_string);
+                break;
+            }
+        }
+        if lend {
+            let authorization = answered_with.expect("the trunk lends its credentials: the challenge is answered");
+            assert!(authorization.contains("username=\"1001\""), "{authorization}");
+        } else {
+            assert_eq!(answered_with, None, "the trunk's credentials went to a transfer the trunk does not allow");
+        }
+    }
+}
