@@ -1,14 +1,12 @@
-//! What this CPU can run of this build: a refusal before `main` when it lacks instructions the build was
-//! compiled for (instead of a SIGILL), and, for the operator, what a CPU without AVX2/FMA loses.
+//! Refuses to start on a CPU that lacks instructions the build was compiled for, with a message instead of a
+//! SIGILL.
 //!
-//! The default build (`cargo build`) targets the x86-64 baseline and runs on any x86-64 CPU: candle chooses
-//! its AVX2/FMA kernels (the local LLM's quantized matmuls, f32 dot products) at run time, as our resampler
-//! and gemm do; only whisper.cpp's instructions are fixed when it is compiled, and [`voicera_models_local`]
-//! refuses to load it on a CPU without them. A build with `RUSTFLAGS="-C target-cpu=…"` (x86-64-v3, `native`)
-//! lets the compiler use those instructions anywhere, so such a binary copied to an older or emulated CPU
-//! (QEMU's default `qemu64` model has no AVX) would die at the first one, possibly mid-call. This check runs
-//! before `main`, from `.init_array`, and reads CPUID itself: with the features enabled at build time,
-//! `is_x86_feature_detected!` answers "yes" without asking the CPU. For a baseline build it is empty.
+//! `.cargo/config.toml` builds for x86-64-v3 (AVX2, FMA, BMI2…; candle chooses its quantized kernels at run
+//! time, bench/results/cpu-dispatch.md). Such a binary copied to an older or emulated CPU (QEMU's default
+//! `qemu64` model has no AVX) would die at the compiler's first AVX2 or BMI2 instruction,
+//! anywhere, possibly mid-call. This check runs before `main`, from `.init_array`, and reads CPUID itself:
+//! with the features enabled at build time, `is_x86_feature_detected!` answers "yes" without asking the CPU.
+//! A build for the x86-64 baseline enables nothing beyond SSE2 and the check is then empty.
 //!
 //! The check is compiled with the build's features like any other code, so it keeps to what every x86-64
 //! executes: CPUID, tests of constant masks (no variable shifts, which BMI2 builds emit as `shlx`) kept from
@@ -188,17 +186,18 @@ extern "C" fn refuse_a_cpu_without_the_builds_features() {
         }
     }
     let _ = stderr.write_all(
-        b".\nIt was built with RUSTFLAGS=\"-C target-cpu=...\". The default build (cargo build --release, \
-          without RUSTFLAGS) runs on any x86-64 and picks AVX2/FMA kernels at run time; the image built by \
-          docker/Dockerfile is such a build. README: \"CPU requirements\".\n",
+        b".\nBuilds target x86-64-v3 by default (.cargo/config.toml). For this CPU, build for the x86-64 baseline: \
+          RUSTFLAGS=\"-C target-cpu=x86-64\" GGML_AVX=OFF GGML_AVX2=OFF GGML_FMA=OFF GGML_F16C=OFF GGML_BMI2=OFF \
+          GGML_SSE42=OFF cargo build --release, or use the image built by docker/Dockerfile (portable by default). \
+          README: \"CPU requirements\".\n",
     );
     let _ = stderr.flush();
     std::process::exit(1);
 }
 
-/// What this CPU loses in this build, for the operator (logged once at start), or `None` when it has AVX2
-/// and FMA: candle's local models then run their SSE kernels (bench/results/cpu-dispatch.md gives the cost)
-/// and whisper.cpp, whose instructions were fixed when it was compiled, cannot run at all.
+/// What this CPU loses, for the operator (logged once at start), or `None` when it has AVX2 and FMA. Only a
+/// build for an older baseline gets here on such a CPU (a v3 build stops before `main`): candle's local models
+/// then run their SSE kernels and whisper.cpp, unless built for this CPU too, cannot load.
 pub(crate) fn what_this_cpu_loses() -> Option<String> {
     let lacking = missing(AVX2 | FMA, features_of(read_cpuid()));
     if lacking == 0 {
@@ -206,9 +205,9 @@ pub(crate) fn what_this_cpu_loses() -> Option<String> {
     }
     let names: Vec<&str> = FEATURES.iter().filter(|f| lacking & f.bit != 0).map(|f| f.name).collect();
     Some(format!(
-        "this CPU lacks {}: the local LLM and candle's Whisper run their SSE kernels, several times slower \
-         (bench/results/cpu-dispatch.md), and whisper.cpp (whisper_backend = \"whisper.cpp\") cannot load; \
-         cloud providers and the media path are unaffected",
+        "this CPU lacks {}: the local LLM and candle's Whisper run their SSE kernels, slower \
+         (bench/results/cpu-dispatch.md), and whisper.cpp (whisper_backend = \"whisper.cpp\") cannot load unless \
+         built for this CPU (GGML_AVX2=OFF …); cloud providers and the media path are unaffected",
         names.join(", ")
     ))
 }
