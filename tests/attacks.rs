@@ -467,13 +467,20 @@ fn a_cross_site_post_places_no_call_and_no_refusal_asks_a_browser_for_a_password
     let (trunk, trunk_port) = carrier();
     let config = format!("[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\n");
     let server = Server::start_env("attack-csrf", &config, false, &common::api::OWNER);
-    let owner = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{}", common::api::OWNER[0].1, common::api::OWNER[1].1));
+    let owner = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        common::api::OWNER[0].1,
+        common::api::OWNER[1].1
+    ));
     let credentials = [("Authorization", format!("Basic {owner}")), ("Origin", "https://evil.example".into())];
     let call = r#"{"agent_id":"echo","customer_number":"+15550001111","trunk":"carrier"}"#;
-    for content_type in
-        ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""]
-    {
+    for content_type in [
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "",
+    ] {
         let (status, response) = post(server.http, "/outbound/call/", &credentials, content_type, call);
         assert_eq!(status, 415, "{content_type:?}: {response}");
         let (status, response) =

@@ -156,12 +156,14 @@ async fn tls_registrar(listener: tokio::net::TcpListener, dir: std::path::PathBu
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     let cert = tokio_rustls::rustls::pki_types::CertificateDer::from_pem_file(dir.join("sip-cert.pem")).unwrap();
     let key = tokio_rustls::rustls::pki_types::PrivateKeyDer::from_pem_file(dir.join("sip-key.pem")).unwrap();
-    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(tokio_rustls::rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let mut vias = Vec::new();
     let nonce = "tls-registrar-nonce";
@@ -202,7 +204,10 @@ async fn tls_registrar(listener: tokio::net::TcpListener, dir: std::path::PathBu
             let right = digest_param(&authorization, "username").as_deref() == Some("1001")
                 && digest_param(&authorization, "response") == Some(md5_hex(&format!("{ha1}:{nonce}:{ha2}")));
             let answer = if right {
-                format!("SIP/2.0 200 OK\r\n{echo}Contact: {};expires=60\r\nContent-Length: 0\r\n\r\n", header("Contact"))
+                format!(
+                    "SIP/2.0 200 OK\r\n{echo}Contact: {};expires=60\r\nContent-Length: 0\r\n\r\n",
+                    header("Contact")
+                )
             } else {
                 format!("SIP/2.0 403 Forbidden\r\n{echo}Content-Length: 0\r\n\r\n")
             };

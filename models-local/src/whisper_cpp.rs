@@ -196,4 +196,3 @@ mod tests {
         assert_eq!(without_repeated_tail(""), "");
     }
 }
-
