@@ -121,12 +121,15 @@ fn no_owner(what: &str) -> Response {
     )
 }
 
-/// 401 for missing or wrong credentials, logged without them.
+/// 401 for missing or wrong credentials, logged without them. The challenge names a scheme no browser answers
+/// with a password dialog: a `Basic` one would have the browser ask for the owner's password and then send it
+/// by itself with every later request to this node, including the ones another site's page makes (CSRF).
+/// Clients send their credentials up front (`voicera call`, the console).
 fn refused(what: &str) -> Response {
     tracing::warn!("{what}: refused, bad or missing owner credentials");
     (
         StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Basic realm=\"voicera\"")],
+        [(header::WWW_AUTHENTICATE, "Bearer realm=\"voicera\"")],
         Json(json!({"status": "error", "message": "owner credentials required"})),
     )
         .into_response()
@@ -161,6 +164,25 @@ async fn call_test_module() -> Response {
     static_asset("text/javascript; charset=utf-8", CALL_TEST_MODULE)
 }
 
+/// 415 unless the body is declared JSON. Another site's page can send a `text/plain` (or form) POST to this node
+/// without the browser asking this node first (no CORS preflight); a JSON one it cannot. With ambient
+/// credentials (a cookie) that would let any page the owner visits place calls.
+fn json_body_only(headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        return Ok(());
+    }
+    Err(Box::new(
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            [(header::ACCEPT, "application/json")],
+            Json(json!({ "status": "error", "message": "the body must be JSON (Content-Type: application/json)" })),
+        )
+            .into_response(),
+    ))
+}
+
 /// The agents a browser test call can reach, with their readiness.
 async fn browser_agents(State(state): State<Arc<CallsState>>, headers: HeaderMap) -> Response {
     if let Err(refusal) = require_owner(&state, &headers, "list agents").await {
@@ -181,6 +203,9 @@ async fn browser_session(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    if let Err(refusal) = json_body_only(&headers) {
+        return *refusal;
+    }
     let request: BrowserSession = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return problem(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")),
@@ -199,6 +224,9 @@ async fn browser_session(
 }
 
 async fn outbound_call(State(state): State<Arc<CallsState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Err(refusal) = json_body_only(&headers) {
+        return *refusal;
+    }
     if let Err(refusal) = require_owner(&state, &headers, "place calls").await {
         return *refusal;
     }

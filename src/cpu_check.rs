@@ -1,9 +1,9 @@
 //! Refuses to start on a CPU that lacks instructions the build was compiled for, with a message instead of a
 //! SIGILL.
 //!
-//! `.cargo/config.toml` builds for x86-64-v3 (AVX2, FMA, BMI2…): candle selects its quantized kernels at
-//! compile time, so the local LLM needs it to be fast. Such a binary copied to an older or emulated CPU
-//! (QEMU's default `qemu64` model has no AVX) would die at the compiler's first AVX2 or BMI2 instruction,
+//! `.cargo/config.toml` builds for x86-64-v3 (AVX2, FMA, BMI2…; candle chooses its quantized kernels at run
+//! time, bench/results/cpu-dispatch.md). Such a binary copied to an older or emulated CPU (QEMU's default
+//! `qemu64` model has no AVX) would die at the compiler's first AVX2 or BMI2 instruction,
 //! anywhere, possibly mid-call. This check runs before `main`, from `.init_array`, and reads CPUID itself:
 //! with the features enabled at build time, `is_x86_feature_detected!` answers "yes" without asking the CPU.
 //! A build for the x86-64 baseline enables nothing beyond SSE2 and the check is then empty.
@@ -195,6 +195,23 @@ extern "C" fn refuse_a_cpu_without_the_builds_features() {
     std::process::exit(1);
 }
 
+/// What this CPU loses, for the operator (logged once at start), or `None` when it has AVX2 and FMA. Only a
+/// build for an older baseline gets here on such a CPU (a v3 build stops before `main`): candle's local models
+/// then run their SSE kernels and whisper.cpp, unless built for this CPU too, cannot load.
+pub(crate) fn what_this_cpu_loses() -> Option<String> {
+    let lacking = missing(AVX2 | FMA, features_of(read_cpuid()));
+    if lacking == 0 {
+        return None;
+    }
+    let names: Vec<&str> = FEATURES.iter().filter(|f| lacking & f.bit != 0).map(|f| f.name).collect();
+    Some(format!(
+        "this CPU lacks {}: the local LLM and candle's Whisper run their SSE kernels, slower \
+         (bench/results/cpu-dispatch.md), and whisper.cpp (whisper_backend = \"whisper.cpp\") cannot load unless \
+         built for this CPU (GGML_AVX2=OFF …); cloud providers and the media path are unaffected",
+        names.join(", ")
+    ))
+}
+
 /// Registers the check to run before `main`, as C constructors do.
 #[used]
 #[link_section = ".init_array"]
@@ -276,6 +293,13 @@ mod tests {
         assert_eq!(names(missing(AVX512F, features_of(no_zmm))), ["avx512f"]);
         let zmm = CpuId { xcr0: 0b1110_0111, ..no_zmm };
         assert_eq!(missing(AVX512F, features_of(zmm)), 0);
+    }
+
+    #[test]
+    fn the_operator_is_told_what_a_cpu_without_avx2_loses() {
+        assert_eq!(missing(AVX2 | FMA, features_of(HASWELL)), 0);
+        let no_avx = CpuId { xcr0: 0, ..HASWELL };
+        assert_eq!(names(missing(AVX2 | FMA, features_of(no_avx))), ["avx2", "fma"]);
     }
 
     /// This build's needs are what the compiler was told, and the machine running the tests has them (or

@@ -186,6 +186,9 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let metrics = Arc::new(Metrics::default());
     let campaign_metrics = Arc::new(crate::campaigns::CampaignMetrics::default());
     tracing::info!(?role, config = ?config.source, data_dir = %config.data_dir.display(), "starting voicera");
+    if let Some(loss) = crate::cpu_check::what_this_cpu_loses() {
+        tracing::warn!("{loss}");
+    }
 
     // The store is opened before anything listens: a node that cannot reach it must not take calls.
     let (store, master_key) = crate::storage::open(&config).await?;

@@ -8,6 +8,7 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use common::Server;
 
 /// A SIP user agent client on a UDP socket of its own, speaking raw messages.
@@ -433,4 +434,190 @@ fn a_unique_options_flood_costs_bounded_cpu_and_calls_still_set_up() {
     // take minutes.
     assert!(used < Duration::from_secs(8), "the flood cost {used:?} of CPU");
     println!("20,000 unique OPTIONS cost {used:?} of server CPU");
+}
+
+/// One HTTP/1.1 POST with these headers and a declared `content_type` ("" for none); the status and the whole
+/// response (head and body).
+fn post(addr: SocketAddr, path: &str, headers: &[(&str, String)], content_type: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut request = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !content_type.is_empty() {
+        request.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("an HTTP status");
+    (status, response)
+}
+
+/// Cross-site request forgery: a page on another site, open in the owner's browser, posts a call to the node
+/// as `text/plain` or a form (kinds a browser sends cross-site without asking the node first) and relies on the
+/// browser adding the owner's credentials. Refused with 415 before anything is dialled. And no refusal asks a
+/// browser for a password: a `Basic` challenge would make the browser keep the owner's password and add it
+/// by itself to every later request to the node, other sites' included.
+#[test]
+fn a_cross_site_post_places_no_call_and_no_refusal_asks_a_browser_for_a_password() {
+    let (trunk, trunk_port) = carrier();
+    let config = format!("[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\n");
+    let server = Server::start_env("attack-csrf", &config, false, &common::api::OWNER);
+    let owner = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        common::api::OWNER[0].1,
+        common::api::OWNER[1].1
+    ));
+    let credentials = [("Authorization", format!("Basic {owner}")), ("Origin", "https://evil.example".into())];
+    let call = r#"{"agent_id":"echo","customer_number":"+15550001111","trunk":"carrier"}"#;
+    for content_type in [
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "",
+    ] {
+        let (status, response) = post(server.http, "/outbound/call/", &credentials, content_type, call);
+        assert_eq!(status, 415, "{content_type:?}: {response}");
+        let (status, response) =
+            post(server.http, "/browser/session", &credentials, content_type, r#"{"agent_id":"echo"}"#);
+        assert_eq!(status, 415, "{content_type:?}: {response}");
+    }
+    trunk.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
+    let mut buf = [0u8; 2048];
+    assert!(trunk.recv_from(&mut buf).is_err(), "an INVITE left the node for the trunk");
+    // The same credentials with a JSON body are the owner's and reach the dialler (an unknown agent here).
+    let (status, response) = post(
+        server.http,
+        "/outbound/call/",
+        &credentials,
+        "application/json; charset=utf-8",
+        r#"{"agent_id":"nobody","customer_number":"+15550001111","trunk":"carrier"}"#,
+    );
+    assert_eq!(status, 404, "{response}");
+    // Without credentials: 401, with a challenge no browser answers by asking for a password.
+    for (path, body) in [("/outbound/call/", call), ("/browser/session", r#"{"agent_id":"echo"}"#)] {
+        let (status, response) = post(server.http, path, &[], "application/json", body);
+        assert_eq!(status, 401, "{path}: {response}");
+        let head = response.split("\r\n\r\n").next().unwrap_or_default().to_ascii_lowercase();
+        let challenge = head.lines().find_map(|l| l.strip_prefix("www-authenticate:")).map(str::trim);
+        assert!(challenge.is_some_and(|c| !c.starts_with("basic")), "{path}: {challenge:?}");
+    }
+}
+
+/// With digest authentication on, a trunk's registrar is let in by its address only where an address cannot be
+/// forged: over TCP (a handshake proves it). Over UDP anyone can send from the registrar's address, so its
+/// INVITEs are challenged like a stranger's, unless the operator says the network is trusted
+/// (`trust_registrars_over_udp`).
+#[test]
+fn a_trunk_registrar_is_trusted_by_address_over_tcp_and_over_udp_only_when_configured() {
+    use std::io::{Read, Write};
+    let config = |udp: bool| {
+        format!(
+            "[sip]\nauth = \"digest\"\nrealm = \"voicera.test\"\ntrust_registrars_over_udp = {udp}\n\n\
+             [[sip.users]]\nusername = \"alice\"\npassword = \"wonderland\"\n\n\
+             [[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:9\"\n"
+        )
+    };
+    let server = Server::start("attack-registrar-trust", &config(false));
+    let uac = Uac::new(&server);
+    let forged = uac
+        .request(&uac.invite("echo", "udp-registrar", "ur1", "", ""), Duration::from_secs(10))
+        .expect("an answer over UDP");
+    assert_eq!(forged.status, 401, "an INVITE over UDP from the registrar's address skipped the challenge");
+
+    // The same INVITE over TCP from that address: let in.
+    let mut tcp = std::net::TcpStream::connect(server.sip).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let invite = uac
+        .invite("echo", "tcp-registrar", "tr1", "", "")
+        .replace(&format!("SIP/2.0/UDP 127.0.0.1:{}", uac.port), &format!("SIP/2.0/TCP 127.0.0.1:{port}"))
+        .replace('\n', "\r\n");
+    let (head, body) = invite.split_once("\r\n\r\n").unwrap();
+    tcp.write_all(format!("{head}\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes()).unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 8192];
+    let status = loop {
+        let n = tcp.read(&mut buf).expect("an answer over TCP");
+        assert!(n > 0, "the connection closed: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        let finals: Vec<&str> =
+            seen.split("SIP/2.0 ").skip(1).map(|r| &r[..3]).filter(|s| !s.starts_with('1')).collect();
+        if let Some(status) = finals.first() {
+            break status.to_string();
+        }
+    };
+    assert_eq!(status, "200", "{seen}");
+    drop(tcp);
+
+    let trusting = Server::start("attack-registrar-trust-udp", &config(true));
+    let uac = Uac::new(&trusting);
+    let answer = uac.call("echo", "udp-trusted", "", "");
+    uac.hang_up("echo", "udp-trusted", &answer.to_tag());
+}
+
+/// A transfer a trusted peer asks for, to an allowed target behind a trunk: the node calls the target, but
+/// answers its digest challenge with the trunk's credentials only when the trunk lends them to transfers
+/// (`refer_credentials`); otherwise a trusted peer's REFER could spend the operator's account anywhere on it.
+#[test]
+fn a_trusted_refer_gets_the_trunks_credentials_only_when_the_trunk_lends_them() {
+    for lend in [false, true] {
+        let (target, target_port) = carrier();
+        let config = format!(
+            "[sip.refer]\ntrusted_peers = [\"127.0.0.1\"]\nallowed_targets = [\"127.0.0.1:{target_port}\"]\n\n\
+             [[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{target_port}\"\nusername = \"1001\"\n\
+             password = \"secret\"\nrefer_credentials = {lend}\n"
+        );
+        let server = Server::start(&format!("attack-refer-credentials-{lend}"), &config);
+        let uac = Uac::new(&server);
+        let call = format!("lend-{lend}");
+        let answer = uac.call("echo", &call, "", "");
+        let refer_to = format!("Refer-To: <sip:+15550001111@127.0.0.1:{target_port}>\n");
+        let refer = uac.in_dialog("REFER", "echo", &call, &answer.to_tag(), 2, &refer_to);
+        let accepted = uac.request(&refer, Duration::from_secs(10)).expect("an answer to the REFER");
+        assert_eq!(accepted.status, 202, "{}", accepted.text);
+
+        // The target challenges the node's INVITE, as a carrier does.
+        target.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = vec![0u8; 65_536];
+        let (n, node) = target.recv_from(&mut buf).expect("the transfer's INVITE");
+        let invite = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(invite.starts_with("INVITE ") && !invite.contains("Authorization:"), "{invite}");
+        let header = |name: &str| {
+            invite.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::trim)).unwrap_or_default()
+        };
+        let challenge = format!(
+            "SIP/2.0 401 Unauthorized\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=c1\r\nCall-ID: {}\r\nCSeq: {}\r\n\
+             WWW-Authenticate: Digest realm=\"carrier.test\", nonce=\"n-{lend}\", algorithm=MD5\r\nContent-Length: 0\r\n\r\n",
+            header("Via"),
+            header("From"),
+            header("To"),
+            header("Call-ID"),
+            header("CSeq")
+        );
+        target.send_to(challenge.as_bytes(), node).unwrap();
+        // What the node sends next within 3 s: an ACK for the 401, and a second INVITE only if it may answer.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut answered_with = None;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            target.set_read_timeout(Some(left.max(Duration::from_millis(1)))).unwrap();
+            let Ok((n, _)) = target.recv_from(&mut buf) else { break };
+            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if message.starts_with("INVITE ") {
+                answered_with = message.lines().find(|l| l.starts_with("Authorization:")).map(str::to_string);
+                break;
+            }
+        }
+        if lend {
+            let authorization = answered_with.expect("the trunk lends its credentials: the challenge is answered");
+            assert!(authorization.contains("username=\"1001\""), "{authorization}");
+        } else {
+            assert_eq!(answered_with, None, "the trunk's credentials went to a transfer the trunk does not allow");
+        }
+    }
 }

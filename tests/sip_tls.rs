@@ -135,3 +135,111 @@ fn a_call_to_echo_over_verified_tls() {
     });
     server.wait_for("the call's end", Duration::from_secs(5), |s| s.log().contains("media ended"));
 }
+
+fn md5_hex(text: &str) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The value of `name` in a Digest header (`name="v"` or `name=v`).
+fn digest_param(header: &str, name: &str) -> Option<String> {
+    header.trim_start_matches("Digest").split(',').find_map(|p| {
+        let (key, value) = p.trim().split_once('=')?;
+        (key.trim() == name).then(|| value.trim().trim_matches('"').to_string())
+    })
+}
+
+/// A registrar that only speaks TLS (as a carrier that requires it), with the certificate written by
+/// [`certificate`]: it challenges the first REGISTER with digest and answers the second with 200 when its
+/// Authorization is right for user 1001, password "secret". Returns whether it did, and the REGISTERs' Vias.
+async fn tls_registrar(listener: tokio::net::TcpListener, dir: std::path::PathBuf) -> (bool, Vec<String>) {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let cert = tokio_rustls::rustls::pki_types::CertificateDer::from_pem_file(dir.join("sip-cert.pem")).unwrap();
+    let key = tokio_rustls::rustls::pki_types::PrivateKeyDer::from_pem_file(dir.join("sip-key.pem")).unwrap();
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let mut vias = Vec::new();
+    let nonce = "tls-registrar-nonce";
+    loop {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let Ok(mut tls) = acceptor.accept(tcp).await else { continue };
+        let mut pending = Vec::new();
+        loop {
+            let register = read_message(&mut tls, &mut pending).await;
+            assert!(register.starts_with("REGISTER "), "{register}");
+            let header = |name: &str| {
+                register
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
+                    .unwrap_or_default()
+            };
+            vias.push(header("Via"));
+            let echo = format!(
+                "Via: {}\r\nFrom: {}\r\nTo: {};tag=reg\r\nCall-ID: {}\r\nCSeq: {}\r\n",
+                header("Via"),
+                header("From"),
+                header("To"),
+                header("Call-ID"),
+                header("CSeq")
+            );
+            let authorization = header("Authorization");
+            if authorization.is_empty() {
+                let challenge = format!(
+                    "SIP/2.0 401 Unauthorized\r\n{echo}WWW-Authenticate: Digest realm=\"carrier.test\", \
+                     nonce=\"{nonce}\", algorithm=MD5\r\nContent-Length: 0\r\n\r\n"
+                );
+                tls.write_all(challenge.as_bytes()).await.unwrap();
+                continue;
+            }
+            let uri = digest_param(&authorization, "uri").unwrap_or_default();
+            let ha1 = md5_hex("1001:carrier.test:secret");
+            let ha2 = md5_hex(&format!("REGISTER:{uri}"));
+            let right = digest_param(&authorization, "username").as_deref() == Some("1001")
+                && digest_param(&authorization, "response") == Some(md5_hex(&format!("{ha1}:{nonce}:{ha2}")));
+            let answer = if right {
+                format!(
+                    "SIP/2.0 200 OK\r\n{echo}Contact: {};expires=60\r\nContent-Length: 0\r\n\r\n",
+                    header("Contact")
+                )
+            } else {
+                format!("SIP/2.0 403 Forbidden\r\n{echo}Content-Length: 0\r\n\r\n")
+            };
+            tls.write_all(answer.as_bytes()).await.unwrap();
+            return (right, vias);
+        }
+    }
+}
+
+/// A trunk whose carrier requires TLS (`transport = "tls"`, its CA in `tls_ca`) registers over a verified TLS
+/// connection through the carrier's digest challenge, and the node reports it registered.
+#[test]
+fn a_trunk_that_requires_tls_registers_over_verified_tls() {
+    let dir = test_dir("sip-tls-registrar");
+    certificate(&dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let registrar = runtime.spawn(tls_registrar(listener, dir.clone()));
+    let config = format!(
+        "[[trunks]]\nname = \"tls-carrier\"\nregistrar = \"127.0.0.1:{port}\"\ntransport = \"tls\"\n\
+         tls_ca = \"{}\"\nusername = \"1001\"\npassword = \"secret\"\nregister = true\nexpires = 60\n",
+        dir.join("sip-cert.pem").display()
+    );
+    let server = Server::start("sip-tls-register", &config);
+    let (right, vias) = runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(20), registrar).await })
+        .expect("the node registers within 20 s")
+        .unwrap();
+    assert!(right, "the REGISTER's digest answer was wrong");
+    assert!(vias.len() >= 2 && vias.iter().all(|v| v.starts_with("SIP/2.0/TLS ")), "{vias:?}");
+    server.wait_for("registration", Duration::from_secs(10), |s| {
+        s.metrics().contains("voicera_trunk_registered{trunk=\"tls-carrier\"} 1")
+    });
+}

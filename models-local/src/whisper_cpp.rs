@@ -34,6 +34,16 @@ impl WhisperCpp {
     /// Loads the converted model in `dir`, writing its ggml form first if it is not there yet. `threads`:
     /// whisper.cpp's threads per transcription.
     pub fn load(dir: &Path, threads: usize) -> Result<WhisperCpp, Error> {
+        let missing = missing_cpu_features();
+        if !missing.is_empty() {
+            return Err(Error::Unsupported(format!(
+                "whisper.cpp in this build was compiled to use {} and this CPU lacks {}: use the candle backend \
+                 ([models] whisper_backend = \"candle\", the default), or build for this CPU with GGML_AVX=OFF \
+                 GGML_AVX2=OFF GGML_FMA=OFF GGML_F16C=OFF GGML_BMI2=OFF (README \"CPU requirements\")",
+                compiled_for().join(", "),
+                missing.join(", ")
+            )));
+        }
         let path = crate::ggml::ensure_whisper_ggml(dir)?;
         quiet_logging();
         let path_text = path.to_str().ok_or_else(|| Error::Format(format!("{} is not UTF-8", path.display())))?;
@@ -126,6 +136,49 @@ fn without_repeated_tail(text: &str) -> String {
 fn quiet_logging() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(whisper_rs::install_logging_hooks);
+}
+
+/// The x86 instructions whisper.cpp's CPU code was compiled to use, as its ggml reports them. Unlike candle,
+/// ggml picks its instructions when it is compiled (`GGML_AVX2`… in `.cargo/config.toml`): it chooses at run time
+/// only between CPU backends built as separate shared libraries (`GGML_BACKEND_DL`, `GGML_CPU_ALL_VARIANTS`),
+/// which whisper-rs-sys cannot build (it links ggml statically).
+pub fn compiled_for() -> Vec<&'static str> {
+    ggml_features().into_iter().filter(|(_, compiled, _)| *compiled).map(|(name, _, _)| name).collect()
+}
+
+/// Those of [`compiled_for`] that this CPU lacks: whisper.cpp would stop the process with SIGILL on its first
+/// transcription, so [`WhisperCpp::load`] refuses instead. Empty when it can run here.
+pub fn missing_cpu_features() -> Vec<&'static str> {
+    ggml_features().into_iter().filter(|(_, compiled, here)| *compiled && !here).map(|(name, _, _)| name).collect()
+}
+
+/// (name, compiled into ggml, present on this CPU) for each x86 feature ggml can be built for.
+#[cfg(target_arch = "x86_64")]
+fn ggml_features() -> Vec<(&'static str, bool, bool)> {
+    use std::is_x86_feature_detected as has;
+    use whisper_rs_sys as ggml;
+    // SAFETY: each `ggml_cpu_has_*` returns a constant fixed when ggml was compiled (`#if defined(__AVX2__)`…):
+    // it runs no instruction of the feature it names, so it is safe to call on any CPU.
+    let compiled = |f: unsafe extern "C" fn() -> std::os::raw::c_int| unsafe { f() } != 0;
+    vec![
+        ("sse3", compiled(ggml::ggml_cpu_has_sse3), has!("sse3")),
+        ("ssse3", compiled(ggml::ggml_cpu_has_ssse3), has!("ssse3")),
+        ("avx", compiled(ggml::ggml_cpu_has_avx), has!("avx")),
+        ("avx2", compiled(ggml::ggml_cpu_has_avx2), has!("avx2")),
+        ("fma", compiled(ggml::ggml_cpu_has_fma), has!("fma")),
+        ("f16c", compiled(ggml::ggml_cpu_has_f16c), has!("f16c")),
+        ("bmi2", compiled(ggml::ggml_cpu_has_bmi2), has!("bmi2")),
+        ("avxvnni", compiled(ggml::ggml_cpu_has_avx_vnni), has!("avxvnni")),
+        ("avx512f", compiled(ggml::ggml_cpu_has_avx512), has!("avx512f")),
+        ("avx512vbmi", compiled(ggml::ggml_cpu_has_avx512_vbmi), has!("avx512vbmi")),
+        ("avx512vnni", compiled(ggml::ggml_cpu_has_avx512_vnni), has!("avx512vnni")),
+        ("avx512bf16", compiled(ggml::ggml_cpu_has_avx512_bf16), has!("avx512bf16")),
+    ]
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn ggml_features() -> Vec<(&'static str, bool, bool)> {
+    Vec::new()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use super::Server;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// One HTTP/1.1 request; returns (status, body).
+/// One HTTP/1.1 request; returns (status, body). A body that starts with `{` is declared JSON, any other a form.
 pub(crate) fn http(
     addr: SocketAddr,
     method: &str,
@@ -27,7 +27,10 @@ pub(crate) fn http(
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
-    if !body.is_empty() {
+    // Providers post forms; the node's own JSON routes refuse any other declared type (CSRF, `src/calls.rs`).
+    if body.starts_with('{') {
+        request.push_str("Content-Type: application/json\r\n");
+    } else if !body.is_empty() {
         request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
     }
     request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
