@@ -211,7 +211,8 @@ mod tests {
                     return Some(doc.slot);
                 }
                 SlotClaim::Replace { expected_version, next } => {
-                    if let Some(stored) = store.iter_mut().find(|s| s.slot == next.slot && s.version == *expected_version)
+                    if let Some(stored) =
+                        store.iter_mut().find(|s| s.slot == next.slot && s.version == *expected_version)
                     {
                         *stored = next.clone();
                         return Some(next.slot);
