@@ -49,7 +49,10 @@ const RECHECK_MS: i64 = 1000;
 /// How often a call's end is looked for once it is answered.
 const CALL_END_POLL: Duration = Duration::from_millis(200);
 /// How soon a contact is looked at again when every live-call slot of the campaign is taken (by any node).
-const SLOT_RECHECK_MS: i64 = 250;
+const SLOT_RECHECK_MS: i64 = 100;
+/// How long a node that freed a slot waits before it claims one again: a node freeing and re-claiming at once
+/// would keep every slot from nodes that look only every [`SLOT_RECHECK_MS`], so it hands the slot over first.
+const SLOT_HANDOVER_MS: i64 = 3 * SLOT_RECHECK_MS;
 /// The outcome reason of a call hung up because its lease was lost.
 const LEASE_LOST: &str = "lease lost";
 
@@ -296,6 +299,8 @@ async fn drive(
     // What this node holds for each live call: its slot, its lease as last renewed, and how to hang it up.
     let mut held: HashMap<ContactId, LiveLease> = HashMap::new();
     let mut max_live = campaign_limit(&config);
+    // No slot claimed before this time (see SLOT_HANDOVER_MS).
+    let mut claim_after = i64::MIN;
     let mut deltas = Deltas::default();
     let (mut last_check, mut last_renew) = (now_ms(), now_ms());
     let mut deleted = false;
@@ -332,14 +337,14 @@ async fn drive(
             }
         }
         // Every slot taken (by any node): the rest of this turn's contacts wait too, without a store read each.
-        let mut slots_full = false;
+        let mut slots_full = now < claim_after;
         for DialAction::Dial { contact, .. } in campaign.poll(now) {
             let store_id = &slots[contact].store_id;
             let slot =
                 if slots_full { None } else { claim_slot(runner, org_id, batch_id, store_id, max_live, now).await? };
             let Some(slot) = slot else {
                 slots_full = true;
-                campaign.release(contact, now + SLOT_RECHECK_MS)?;
+                campaign.release(contact, (now + SLOT_RECHECK_MS).max(claim_after))?;
                 continue;
             };
             let failed_rule = campaign.retry_rule(&AttemptOutcome::Failed(String::new()));
@@ -413,6 +418,7 @@ async fn drive(
                     record_outcome(runner, org_id, &slots[contact], &mut campaign, contact, call, &mut deltas).await?;
                     if let Some(lease) = held.remove(&contact) {
                         release_slot(runner, org_id, batch_id, lease.slot, &slots[contact].store_id).await;
+                        claim_after = now_ms() + SLOT_HANDOVER_MS;
                     }
                     next = ended_rx.try_recv().ok();
                 }
