@@ -289,6 +289,7 @@ async fn drive(
         contacts.push(CampaignContact { number: doc.contact_number.clone(), state, attempts });
         slots.push(Slot { store_id: record.id, number: doc.contact_number });
     }
+    free_own_slots(runner, org_id, batch_id).await?;
     let mut campaign = Campaign::restore(settings, contacts)?;
     let mut execution = text(&batch.doc, "execution_status");
     follow_status(&mut campaign, &execution);
@@ -669,6 +670,20 @@ async fn claim_slot(
         }
     }
     Ok(None)
+}
+
+/// Frees the campaign's slots this node's previous process left held (a restart): its calls died with it, as
+/// [`settle_dialing`] settles their contacts.
+async fn free_own_slots(runner: &CampaignRunner, org_id: &str, batch_id: &str) -> Result<(), RunError> {
+    let records = runner.store.list_prefix(Collection::CampaignSlots, org_id, &SlotDocument::prefix(batch_id)).await?;
+    for record in records {
+        let Ok(doc) = SlotDocument::from_json(&record.doc) else { continue };
+        if let Some(next) = doc.free_own(&runner.node_id) {
+            let freed = Record { org_id: org_id.to_string(), id: record.id.clone(), doc: next.to_json() };
+            runner.store.put_if_version(Collection::CampaignSlots, &freed, Some(doc.version)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Frees the slot the call to `contact` held (logged, not fatal: a slot left held lapses with its lease).

@@ -117,6 +117,20 @@ impl SlotDocument {
         }
     }
 
+    /// The slot freed, if `node` holds it (lapsed or not): what a node restarting a campaign does with the slots
+    /// its previous process left (nothing of that process is calling any more).
+    pub fn free_own(&self, node: &str) -> Option<SlotDocument> {
+        let lease = self.lease.as_ref()?;
+        if lease.node != node {
+            return None;
+        }
+        let mut next = self.clone();
+        next.lease = None;
+        next.contact = None;
+        next.version += 1;
+        Some(next)
+    }
+
     fn check_holder(&self, node: &str, contact: &str, now: UnixMillis) -> Result<(), DialerError> {
         match &self.lease {
             Some(lease) if lease.node == node && lease.expires_at > now && self.contact.as_deref() == Some(contact) => {
@@ -263,6 +277,11 @@ mod tests {
         let renewed = store[0].renew("b", "c9", TTL + 5_000, TTL).unwrap();
         assert!(renewed.held(TTL * 2) && !renewed.held(TTL * 2 + 5_000));
         assert!(renewed.renew("b", "other", TTL + 6_000, TTL).is_err(), "held for another call");
+        // A restarted node frees what its previous process held, live or not, and nobody else's.
+        assert_eq!(renewed.free_own("dead"), None);
+        let freed = renewed.free_own("b").unwrap();
+        assert!(!freed.held(0) && freed.version == renewed.version + 1);
+        assert_eq!(freed.free_own("b"), None);
     }
 
     #[test]
