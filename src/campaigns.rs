@@ -13,7 +13,8 @@
 //! numbered slots in the store (`campaign_slots`, [`voicera_dialer::slots`]), renews it with the contact's lease
 //! and frees it when the call ends. A task that loses a lease (another node took the contact or the slot, or
 //! the store stayed unreachable until little of the lease was left) hangs the call up (`failed(lease lost)`),
-//! so no second node can ever overlap it. Pacing (`calls_per_second`) stays per node: a campaign run by N
+//! so no second node can ever overlap it. A call still ringing then is hung up the moment it is answered (the
+//! SIP service settles an INVITE only once it is answered or failed); its ring timeout bounds the wait. Pacing (`calls_per_second`) stays per node: a campaign run by N
 //! nodes starts up to N × that many calls a second.
 
 use std::collections::{HashMap, HashSet};
