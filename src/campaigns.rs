@@ -51,8 +51,9 @@ const RECHECK_MS: i64 = 1000;
 const CALL_END_POLL: Duration = Duration::from_millis(200);
 /// How soon a contact is looked at again when every live-call slot of the campaign is taken (by any node).
 const SLOT_RECHECK_MS: i64 = 100;
-/// How long a node that freed a slot waits before it claims one again: a node freeing and re-claiming at once
-/// would keep every slot from nodes that look only every [`SLOT_RECHECK_MS`], so it hands the slot over first.
+/// How long a node that freed a slot waits before it claims one again, on a store several nodes share: a node
+/// freeing and re-claiming at once would keep every slot from nodes that look only every [`SLOT_RECHECK_MS`],
+/// so it hands the slot over first.
 const SLOT_HANDOVER_MS: i64 = 3 * SLOT_RECHECK_MS;
 /// The outcome reason of a call hung up because its lease was lost.
 const LEASE_LOST: &str = "lease lost";
@@ -420,7 +421,10 @@ async fn drive(
                     record_outcome(runner, org_id, &slots[contact], &mut campaign, contact, call, &mut deltas).await?;
                     if let Some(lease) = held.remove(&contact) {
                         release_slot(runner, org_id, batch_id, lease.slot, &slots[contact].store_id).await;
-                        claim_after = now_ms() + SLOT_HANDOVER_MS;
+                        // One node on SQLite has nobody to hand over to.
+                        if matches!(runner.store, Store::Mongo(_)) {
+                            claim_after = now_ms() + SLOT_HANDOVER_MS;
+                        }
                     }
                     next = ended_rx.try_recv().ok();
                 }
