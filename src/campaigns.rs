@@ -9,6 +9,14 @@
 //! contact's next step (retry time or disposition) back the same way. So a restart resumes where the store
 //! says, and a contact left `dialing` by a node that died is settled as `failed(node lost)` (retried only if
 //! the failure policy allows) instead of being dialled again behind the operator's back.
+//!
+//! The live-call limit holds per campaign, across nodes: before a contact, a task claims one of the campaign's
+//! numbered slots in the store (`campaign_slots`, [`voicera_dialer::slots`]), renews it with the contact's lease
+//! and frees it when the call ends. A task that loses a lease (another node took the contact or the slot, or
+//! the store stayed unreachable until little of the lease was left) hangs the call up (`failed(lease lost)`),
+//! so no second node can ever overlap it. A call still ringing then is hung up the moment it is answered (the
+//! SIP service settles an INVITE only once it is answered or failed); its ring timeout bounds the wait. Pacing (`calls_per_second`) stays per node: a campaign run by N
+//! nodes starts up to N × that many calls a second.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -27,6 +35,7 @@ use voicera_dialer::campaign::{
 };
 use voicera_dialer::config::{AmdMode, CampaignRoute};
 use voicera_dialer::lease::{AfterAttempt, ContactDocument, ContactStatus};
+use voicera_dialer::slots::{plan_claim, HeldLease, SlotClaim, SlotDocument};
 use voicera_store::{utc_text, Collection, Record, Store, StoreError};
 use voicera_telephony::sip_rtp::{AmdRequest, OutboundRequest, PlaceCallError, SipServiceHandle};
 use voicera_webhooks::{events, Webhooks};
@@ -41,6 +50,14 @@ pub(crate) const DEFAULT_LEASE_MS: i64 = 60_000;
 const RECHECK_MS: i64 = 1000;
 /// How often a call's end is looked for once it is answered.
 const CALL_END_POLL: Duration = Duration::from_millis(200);
+/// How soon a contact is looked at again when every live-call slot of the campaign is taken (by any node).
+const SLOT_RECHECK_MS: i64 = 100;
+/// How long a node that freed a slot waits before it claims one again, on a store several nodes share: a node
+/// freeing and re-claiming at once would keep every slot from nodes that look only every [`SLOT_RECHECK_MS`],
+/// so it hands the slot over first.
+const SLOT_HANDOVER_MS: i64 = 3 * SLOT_RECHECK_MS;
+/// The outcome reason of a call hung up because its lease was lost.
+const LEASE_LOST: &str = "lease lost";
 
 /// What the runner needs from the node.
 pub(crate) struct CampaignRunner {
@@ -277,6 +294,7 @@ async fn drive(
         contacts.push(CampaignContact { number: doc.contact_number.clone(), state, attempts });
         slots.push(Slot { store_id: record.id, number: doc.contact_number });
     }
+    free_own_slots(runner, org_id, batch_id).await?;
     let mut campaign = Campaign::restore(settings, contacts)?;
     let mut execution = text(&batch.doc, "execution_status");
     follow_status(&mut campaign, &execution);
@@ -284,6 +302,11 @@ async fn drive(
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<Ended>();
     let mut calls = JoinSet::new();
     let mut live: HashSet<ContactId> = HashSet::new();
+    // What this node holds for each live call: its slot, its lease as last renewed, and how to hang it up.
+    let mut held: HashMap<ContactId, LiveLease> = HashMap::new();
+    let mut max_live = campaign_limit(&config);
+    // No slot claimed before this time (see SLOT_HANDOVER_MS).
+    let mut claim_after = i64::MIN;
     let mut deltas = Deltas::default();
     let (mut last_check, mut last_renew) = (now_ms(), now_ms());
     let mut deleted = false;
@@ -303,6 +326,7 @@ async fn drive(
                         if latest != config {
                             if let Ok(s) = latest.settings() {
                                 campaign.set_pacing(s.pacing)?;
+                                max_live = s.pacing.max_live_calls;
                             }
                             config = latest;
                         }
@@ -313,15 +337,34 @@ async fn drive(
         if now - last_renew >= runner.lease_ms / 3 {
             last_renew = now;
             for contact in &live {
-                renew(runner, org_id, &slots[*contact].store_id, now).await;
+                if let Some(lease) = held.get_mut(contact) {
+                    keep_lease(runner, org_id, batch_id, &slots[*contact].store_id, lease, now).await;
+                }
             }
         }
+        // Every slot taken (by any node): the rest of this turn's contacts wait too, without a store read each.
+        let mut slots_full = now < claim_after;
         for DialAction::Dial { contact, .. } in campaign.poll(now) {
+            let store_id = &slots[contact].store_id;
+            let slot =
+                if slots_full { None } else { claim_slot(runner, org_id, batch_id, store_id, max_live, now).await? };
+            let Some(slot) = slot else {
+                slots_full = true;
+                campaign.release(contact, (now + SLOT_RECHECK_MS).max(claim_after))?;
+                continue;
+            };
             let failed_rule = campaign.retry_rule(&AttemptOutcome::Failed(String::new()));
-            match claim(runner, org_id, &slots[contact].store_id, now, failed_rule).await? {
+            let claimed = claim(runner, org_id, store_id, now, failed_rule).await;
+            if !matches!(claimed, Ok(Claimed::Yes { .. })) {
+                release_slot(runner, org_id, batch_id, slot, store_id).await;
+            }
+            match claimed? {
                 Claimed::Yes { variables, attempt } => {
                     campaign.count_attempt_as(contact, attempt)?;
                     live.insert(contact);
+                    let lost = CancellationToken::new();
+                    let lease = HeldLease::taken(now, runner.lease_ms);
+                    held.insert(contact, LiveLease { slot, lease, lost: lost.clone() });
                     runner.metrics.dialled();
                     deltas.attempted += 1;
                     tracing::debug!(batch = %batch_id, contact = %slots[contact].number, attempt, "campaign: dialling");
@@ -336,6 +379,7 @@ async fn drive(
                         variables,
                         amd: config.amd,
                         voicemail_message: config.voicemail_message.clone(),
+                        lost,
                     };
                     let ended = ended_tx.clone();
                     calls.spawn(async move {
@@ -379,6 +423,13 @@ async fn drive(
                     live.remove(&contact);
                     let call = (outcome, key, amd);
                     record_outcome(runner, org_id, &slots[contact], &mut campaign, contact, call, &mut deltas).await?;
+                    if let Some(lease) = held.remove(&contact) {
+                        release_slot(runner, org_id, batch_id, lease.slot, &slots[contact].store_id).await;
+                        // One node on SQLite has nobody to hand over to.
+                        if matches!(runner.store, Store::Mongo(_)) {
+                            claim_after = now_ms() + SLOT_HANDOVER_MS;
+                        }
+                    }
                     next = ended_rx.try_recv().ok();
                 }
             }
@@ -588,20 +639,151 @@ async fn write_contact(
     store.put_if_version(Collection::BatchContacts, &with_contact(record, next), Some(expected)).await
 }
 
-async fn renew(runner: &CampaignRunner, org_id: &str, store_id: &str, now: i64) {
+/// What this node holds for one of its live calls.
+struct LiveLease {
+    /// The campaign slot the call counts in.
+    slot: u32,
+    /// The contact's lease (and the slot's: renewed together) as last renewed.
+    lease: HeldLease,
+    /// Cancelled to hang the call up: its lease is lost.
+    lost: CancellationToken,
+}
+
+/// The campaign's live-call limit as configured (1 if the settings do not parse: the task refuses those).
+fn campaign_limit(config: &voicera_dialer::config::CampaignConfig) -> u32 {
+    config.settings().map_or(1, |s| s.pacing.max_live_calls)
+}
+
+/// Claims a free live-call slot of the campaign for the call to `contact` (see [`voicera_dialer::slots`]):
+/// its number, or `None` when `limit` calls are up across the nodes (or every free slot went to another node
+/// first).
+async fn claim_slot(
+    runner: &CampaignRunner,
+    org_id: &str,
+    batch_id: &str,
+    contact: &str,
+    limit: u32,
+    now: i64,
+) -> Result<Option<u32>, RunError> {
+    let records = runner.store.list_prefix(Collection::CampaignSlots, org_id, &SlotDocument::prefix(batch_id)).await?;
+    let stored: Vec<SlotDocument> = records.iter().filter_map(|r| SlotDocument::from_json(&r.doc).ok()).collect();
+    for claim in plan_claim(batch_id, &stored, limit, &runner.node_id, contact, now, runner.lease_ms) {
+        let slot = claim.document();
+        let record = Record { org_id: org_id.to_string(), id: slot.store_id(), doc: slot.to_json() };
+        let expected = match &claim {
+            SlotClaim::Insert(_) => None,
+            SlotClaim::Replace { expected_version, .. } => Some(*expected_version),
+        };
+        if runner.store.put_if_version(Collection::CampaignSlots, &record, expected).await? {
+            return Ok(Some(slot.slot));
+        }
+    }
+    Ok(None)
+}
+
+/// Frees the campaign's slots this node's previous process left held (a restart): its calls died with it, as
+/// [`settle_dialing`] settles their contacts.
+async fn free_own_slots(runner: &CampaignRunner, org_id: &str, batch_id: &str) -> Result<(), RunError> {
+    let records = runner.store.list_prefix(Collection::CampaignSlots, org_id, &SlotDocument::prefix(batch_id)).await?;
+    for record in records {
+        let Ok(doc) = SlotDocument::from_json(&record.doc) else { continue };
+        if let Some(next) = doc.free_own(&runner.node_id) {
+            let freed = Record { org_id: org_id.to_string(), id: record.id.clone(), doc: next.to_json() };
+            runner.store.put_if_version(Collection::CampaignSlots, &freed, Some(doc.version)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Frees the slot the call to `contact` held (logged, not fatal: a slot left held lapses with its lease).
+async fn release_slot(runner: &CampaignRunner, org_id: &str, batch_id: &str, slot: u32, contact: &str) {
     let result: Result<(), RunError> = async {
-        let Some(record) = runner.store.get(Collection::BatchContacts, org_id, store_id).await? else {
+        let id = SlotDocument::store_id_of(batch_id, slot);
+        let Some(record) = runner.store.get(Collection::CampaignSlots, org_id, &id).await? else {
             return Ok(());
         };
-        let doc = ContactDocument::from_json(&record.doc)?;
-        let renewed = doc.renew(&runner.node_id, now, runner.lease_ms)?;
-        write_contact(&runner.store, &record, &renewed, doc.version).await?;
-        Ok::<(), RunError>(())
+        let doc = SlotDocument::from_json(&record.doc)?;
+        let next = doc.release(&runner.node_id, contact)?;
+        let record = Record { org_id: org_id.to_string(), id, doc: next.to_json() };
+        runner.store.put_if_version(Collection::CampaignSlots, &record, Some(doc.version)).await?;
+        Ok(())
     }
     .await;
     if let Err(error) = result {
-        tracing::warn!(%error, contact = store_id, "campaign: cannot renew a lease");
+        tracing::warn!(%error, contact, slot, "campaign: cannot free a live-call slot (it lapses with its lease)");
     }
+}
+
+/// Renews a live call's contact lease and slot. A lease another node holds now (or that lapsed) hangs the
+/// call up at once; a store that does not answer hangs it up once too little of the lease is left
+/// ([`HeldLease::must_hang_up`]), before another node could take the contact over.
+async fn keep_lease(
+    runner: &CampaignRunner,
+    org_id: &str,
+    batch_id: &str,
+    contact: &str,
+    live: &mut LiveLease,
+    now: i64,
+) {
+    if live.lost.is_cancelled() {
+        return;
+    }
+    // A store that hangs must not hold the loop past the hang-up time: give each renewal part of an interval.
+    let budget = Duration::from_millis(u64::try_from(live.lease.renew_every() / 2).unwrap_or(1).max(1));
+    let renewal = tokio::time::timeout(budget, renew(runner, org_id, batch_id, contact, live.slot, now)).await;
+    let why = match renewal {
+        Ok(Ok(())) => {
+            live.lease.renewed(now);
+            return;
+        }
+        Ok(Err(RunError::Dialer(voicera_dialer::DialerError::LeaseLost { .. }))) => "the lease is another's",
+        Ok(Err(error)) => {
+            tracing::warn!(%error, contact, "campaign: cannot renew a lease");
+            if !live.lease.must_hang_up(now) {
+                return;
+            }
+            "the store did not answer for two thirds of the lease"
+        }
+        Err(_) => {
+            tracing::warn!(contact, "campaign: renewing a lease timed out");
+            if !live.lease.must_hang_up(now) {
+                return;
+            }
+            "the store did not answer for two thirds of the lease"
+        }
+    };
+    tracing::warn!(contact, why, "campaign: lease lost; hanging the call up");
+    live.lost.cancel();
+}
+
+/// Renews the contact's lease, then its slot's.
+async fn renew(
+    runner: &CampaignRunner,
+    org_id: &str,
+    batch_id: &str,
+    store_id: &str,
+    slot: u32,
+    now: i64,
+) -> Result<(), RunError> {
+    let Some(record) = runner.store.get(Collection::BatchContacts, org_id, store_id).await? else {
+        return Ok(());
+    };
+    let doc = ContactDocument::from_json(&record.doc)?;
+    let renewed = doc.renew(&runner.node_id, now, runner.lease_ms)?;
+    if !write_contact(&runner.store, &record, &renewed, doc.version).await? {
+        return Err(voicera_dialer::DialerError::LeaseLost { node: runner.node_id.clone() }.into());
+    }
+    let id = SlotDocument::store_id_of(batch_id, slot);
+    let Some(record) = runner.store.get(Collection::CampaignSlots, org_id, &id).await? else {
+        return Err(voicera_dialer::DialerError::LeaseLost { node: runner.node_id.clone() }.into());
+    };
+    let doc = SlotDocument::from_json(&record.doc)?;
+    let next = doc.renew(&runner.node_id, store_id, now, runner.lease_ms)?;
+    let record = Record { org_id: org_id.to_string(), id, doc: next.to_json() };
+    if !runner.store.put_if_version(Collection::CampaignSlots, &record, Some(doc.version)).await? {
+        return Err(voicera_dialer::DialerError::LeaseLost { node: runner.node_id.clone() }.into());
+    }
+    Ok(())
 }
 
 /// A contact stored as dialling when the campaign (re)starts. Its call died with the node that placed it
@@ -740,6 +922,8 @@ struct Call {
     amd: AmdMode,
     /// The campaign's voicemail message (else the agent's greeting).
     voicemail_message: Option<String>,
+    /// Cancelled when this node lost the call's lease: the call is hung up.
+    lost: CancellationToken,
 }
 
 /// What answering-machine detection reported on one call.
@@ -838,9 +1022,17 @@ impl Call {
         };
         match self.runner.sip.place_call(request).await {
             Ok(key) => {
-                // Answered: the call is live until the SIP service no longer lists it (a BYE either way).
+                // Answered: the call is live until the SIP service no longer lists it (a BYE either way), or
+                // until this node loses its lease (then it hangs up: another node may take the contact).
                 loop {
-                    tokio::time::sleep(CALL_END_POLL).await;
+                    tokio::select! {
+                        _ = self.lost.cancelled() => {
+                            let hung_up = self.runner.sip.hangup(key.clone()).await;
+                            tracing::warn!(call = %key, hung_up, "campaign: hung up a call whose lease was lost");
+                            return (AttemptOutcome::Failed(LEASE_LOST.into()), Some(key.as_str().to_string()), None);
+                        }
+                        _ = tokio::time::sleep(CALL_END_POLL) => {}
+                    }
                     if !self.runner.sip.calls().await.contains(&key) {
                         break;
                     }

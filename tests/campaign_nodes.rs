@@ -7,13 +7,19 @@
 //! under the campaign's `failed` retry rule, settled only once its lease lapsed. Here that rule allows a second
 //! attempt a second later, so the survivor calls those contacts again — after the lease, never while the dead
 //! node's call could still be up at the carrier — and everyone else exactly once.
+//!
+//! The campaign's live-call limit (3) holds across both nodes (slots in the store, `voicera_dialer::slots`): the
+//! carrier never has more than 3 of its calls up at once, and has 3.
+//!
+//! A node that loses a call's lease (here another holder is written into the store) hangs the call up: the
+//! carrier gets our BYE.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::api::{owner_token, request, send, OWNER};
+use common::api::{login, owner_token, request, send, OWNER};
 use common::carrier::{Carrier, CarrierCall};
 use common::{free_port, require_tool, Server};
 use serde_json::{json, Value};
@@ -26,6 +32,8 @@ const LEASE_MS: i64 = 8_000;
 /// The `failed` rule's spacing: the lost attempt's retry waits this long after the lease lapsed.
 const FAILED_SPACING_MS: i64 = 1_000;
 const CONTACTS: usize = 24;
+/// The campaign's live-call limit, shared by the two nodes.
+const MAX_LIVE: usize = 3;
 /// The deployment's master key (64 hex digits), the same on both nodes.
 const MASTER_KEY: &str = "8f1c2d3e4a5b6c7d8e9f00112233445566778899aabbccddeeff001122334455";
 
@@ -83,7 +91,7 @@ fn a_node_killed_mid_campaign_loses_no_contact_and_its_calls_are_redialled_only_
     let (status, uploaded, _) = send(node_a.http, "POST", path, &token, "text/csv", csv.as_bytes());
     assert_eq!((status, uploaded["valid_contacts"].as_u64()), (201, Some(CONTACTS as u64)), "{uploaded}");
     let batch = uploaded["batch_id"].as_str().unwrap().to_string();
-    let settings = json!({"max_live_calls": 2, "calls_per_second": 5, "trunk": "carrier",
+    let settings = json!({"max_live_calls": MAX_LIVE, "calls_per_second": 5, "trunk": "carrier",
                           "retry": {"failed": {"max_attempts": 2, "spacing_seconds": FAILED_SPACING_MS / 1000}}});
     let (status, answer) = request(node_a.http, "PUT", &format!("/api/v1/campaigns/{batch}"), &token, Some(settings));
     assert_eq!(status, 200, "{answer}");
@@ -174,5 +182,97 @@ fn a_node_killed_mid_campaign_loses_no_contact_and_its_calls_are_redialled_only_
             );
         }
     }
+    // The limit held across both nodes, the dead node's calls included (they count until the carrier ended
+    // them, and their slots until their lease lapsed), and was reached.
+    let most = most_up_at_once(&calls);
+    println!("most calls up at the carrier at once: {most} (limit {MAX_LIVE})");
+    assert_eq!(most, MAX_LIVE, "the campaign-wide limit, reached and never passed: {calls:#?}");
     drop(mongo);
+}
+
+/// The most calls up at the carrier at once, each from its INVITE's arrival to its end there (a call that ends
+/// when another's INVITE arrives at the same instant does not overlap it).
+fn most_up_at_once(calls: &[CarrierCall]) -> usize {
+    let mut edges: Vec<(i64, i32)> = Vec::new();
+    for call in calls {
+        edges.push((call.invited_at_us, 1));
+        edges.push((call.ended_at_us, -1));
+    }
+    // Ends before starts at the same instant.
+    edges.sort();
+    let (mut up, mut most) = (0i32, 0i32);
+    for (_, change) in edges {
+        up += change;
+        most = most.max(up);
+    }
+    most as usize
+}
+
+#[test]
+fn a_node_that_loses_a_calls_lease_hangs_the_call_up() {
+    require_tool("sipp");
+    // Renewed every second: a lease stolen is noticed within about a second.
+    const LEASE_MS: i64 = 3_000;
+    let trunk_port = free_port();
+    let config = format!(
+        "[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\nusername = \"1001\"\npassword = \"secret\"\n\n\
+         [campaigns]\nlease_ms = {LEASE_MS}\n"
+    );
+    let env: Vec<(&str, &str)> = vec![OWNER[0], OWNER[1], ("VOICERA_NODE_ID", "node-a")];
+    let node = Server::start_env("lease-lost", &config, false, &env);
+    let carrier = Carrier::start(&node.dir, trunk_port);
+    let session = login(node.http, OWNER[0].1, OWNER[1].1);
+    let token = session.token.clone();
+    // +1555400xxxx: the carrier answers and keeps the call until we hang up.
+    let csv = "contact_number\n+15554000001\n";
+    let path = "/api/v1/batches/upload?batch_name=lease-lost&agent_type=echo&default_country=US";
+    let (status, uploaded, _) = send(node.http, "POST", path, &token, "text/csv", csv.as_bytes());
+    assert_eq!(status, 201, "{uploaded}");
+    let batch = uploaded["batch_id"].as_str().unwrap().to_string();
+    let settings = json!({"max_live_calls": 1, "calls_per_second": 5, "trunk": "carrier"});
+    let (status, answer) = request(node.http, "PUT", &format!("/api/v1/campaigns/{batch}"), &token, Some(settings));
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = request(node.http, "POST", &format!("/api/v1/batches/{batch}/run"), &token, Some(json!({})));
+    assert_eq!(status, 200, "{answer}");
+
+    // The call is up at the carrier (answered, not hung up).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !carrier.timed_calls().iter().any(|c| c.status == 200) {
+        assert!(Instant::now() < deadline, "the call was never answered:\n{}", node.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(received_byes(&carrier), 0, "nobody hung up yet");
+
+    // Another holder takes the contact's lease, as a node that took it over would.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = runtime.block_on(voicera_store::Store::open(&node.dir.join("data"), None)).unwrap();
+    let prefix = format!("{batch}:");
+    let listed =
+        runtime.block_on(store.list_prefix(voicera_store::Collection::BatchContacts, &session.org_id, &prefix));
+    let mut record = listed.unwrap().pop().expect("the contact");
+    assert_eq!(record.doc["lease"]["node"], "node-a", "{}", record.doc);
+    let version = record.doc["version"].as_u64().unwrap();
+    record.doc["lease"] = json!({"node": "thief", "expires_at": now_ms() + 600_000});
+    record.doc["version"] = json!(version + 1);
+    let stolen =
+        runtime.block_on(store.put_if_version(voicera_store::Collection::BatchContacts, &record, Some(version)));
+    assert!(stolen.unwrap(), "the lease was written over");
+
+    // Within a renewal (and well within the lease), node A hangs up: the carrier receives its BYE.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while received_byes(&carrier) == 0 {
+        assert!(Instant::now() < deadline, "no BYE after the lease was lost:\n{}", node.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = node.log();
+    assert!(log.contains("hung up a call whose lease was lost"), "{log}");
+    assert_eq!(carrier.timed_calls().len(), 1, "one call");
+}
+
+/// BYEs the carrier received (from us).
+fn received_byes(carrier: &Carrier) -> usize {
+    let text = std::fs::read_to_string(&carrier.log).unwrap_or_default();
+    text.split("-----------------------------------------------")
+        .filter(|block| block.contains("message received") && block.lines().any(|l| l.trim().starts_with("BYE ")))
+        .count()
 }

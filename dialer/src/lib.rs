@@ -8,6 +8,8 @@
 //!   [`campaign::Campaign::poll`] and [`campaign::Campaign::on_outcome`] with the time passed in.
 //! - [`config`]: campaign settings as the API takes and the store keeps them, each fault named by field.
 //! - [`lease`]: per-contact leases, so several nodes can share a campaign without dialling anyone twice.
+//! - [`slots`]: live-call slots, so a campaign's live-call limit holds across nodes, and when a node must hang
+//!   up a call whose lease it can no longer renew.
 //!
 //! Time everywhere is Unix milliseconds ([`UnixMillis`]); no function reads a clock.
 
@@ -18,6 +20,7 @@ pub mod error;
 pub mod lease;
 pub mod phone;
 pub mod schedule;
+pub mod slots;
 
 /// A point in time: milliseconds since 1970-01-01T00:00:00Z. Passed in by the driver, never read from a clock.
 pub type UnixMillis = i64;

@@ -135,11 +135,16 @@ pub enum Collection {
     UsedTokens,
     /// An org's do-not-call list: `id` is the number in E.164; campaigns never dial a listed number.
     DoNotCall,
+    /// A campaign's live-call slots, shared by every node dialling it: `id` is `<batch_id>:<slot>` (slot
+    /// `0..max_live_calls`). A node holds a slot (a lease in the document, see `voicera_dialer::slots`) for each
+    /// call it has up, so the campaign's limit holds across nodes. Claimed with [`Store::insert_if_absent`] or
+    /// [`Store::put_if_version`].
+    CampaignSlots,
 }
 
 impl Collection {
     /// Every collection, for creating tables/indexes and for imports and counts that walk them all.
-    pub const ALL: [Collection; 21] = [
+    pub const ALL: [Collection; 22] = [
         Collection::Users,
         Collection::Members,
         Collection::Agents,
@@ -161,6 +166,7 @@ impl Collection {
         Collection::WebhookQueue,
         Collection::UsedTokens,
         Collection::DoNotCall,
+        Collection::CampaignSlots,
     ];
 
     /// Table / collection name, the same in both backends.
@@ -187,6 +193,7 @@ impl Collection {
             Collection::WebhookQueue => "webhook_queue",
             Collection::UsedTokens => "used_tokens",
             Collection::DoNotCall => "do_not_call",
+            Collection::CampaignSlots => "campaign_slots",
         }
     }
 }
@@ -733,6 +740,7 @@ pub mod conformance {
         insert_if_absent(store).await;
         insert_many_if_absent_and_pages(store).await;
         finished_before(store).await;
+        campaign_slots(store).await;
     }
 
     /// [`Store::list_finished_before`]: filtered by status and time (the fallback where the time is missing
@@ -797,6 +805,53 @@ pub mod conformance {
         for (org, id) in [("org1", "d3"), ("org1", "d4"), ("org2", "d2"), ("org2", "d3")] {
             store.delete(coll, org, id).await.unwrap();
         }
+    }
+
+    /// Live-call slots: of many claimers racing for `limit` slot ids (insert-if-absent, then compare-and-set on
+    /// `version` to take over a lapsed one), each slot goes to exactly one, and a batch's prefix lists its own
+    /// slots only (`b1:` is not `b10:`).
+    async fn campaign_slots(store: &Store) {
+        let limit = 3;
+        let mut racers = Vec::new();
+        for node in 0..8 {
+            let store = store.clone();
+            racers.push(tokio::spawn(async move {
+                for slot in 0..limit {
+                    let claim = record("org1", &format!("b1:{slot}"), json!({"node": node, "version": 1}));
+                    if store.insert_if_absent(Collection::CampaignSlots, &claim).await.unwrap() {
+                        return Some(slot);
+                    }
+                }
+                None
+            }));
+        }
+        let mut won = Vec::new();
+        for racer in racers {
+            if let Some(slot) = racer.await.unwrap() {
+                won.push(slot);
+            }
+        }
+        won.sort_unstable();
+        assert_eq!(won, [0, 1, 2], "each slot to exactly one claimer");
+        store.put(Collection::CampaignSlots, &record("org1", "b10:0", json!({"version": 1}))).await.unwrap();
+        let listed: Vec<String> = store
+            .list_prefix(Collection::CampaignSlots, "org1", "b1:")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(listed, ["b1:0", "b1:1", "b1:2"]);
+        // A lapsed slot is taken over by compare-and-set on the version read: two takeovers, one winner.
+        let a = record("org1", "b1:1", json!({"node": "a", "version": 2}));
+        let b = record("org1", "b1:1", json!({"node": "b", "version": 2}));
+        let (a, b) = tokio::join!(
+            store.put_if_version(Collection::CampaignSlots, &a, Some(1)),
+            store.put_if_version(Collection::CampaignSlots, &b, Some(1))
+        );
+        assert!(a.unwrap() ^ b.unwrap(), "one takeover wins");
+        assert_eq!(store.delete_prefix(Collection::CampaignSlots, "org1", "b1:").await.unwrap(), 3);
+        assert!(store.delete(Collection::CampaignSlots, "org1", "b10:0").await.unwrap());
     }
 
     /// `put_many` loads many documents at once (replacing those it finds), `put_if_version` writes only over

@@ -264,6 +264,7 @@ pub enum ServiceError {
 enum ServiceCommand {
     Drain,
     HangupAll(oneshot::Sender<()>),
+    Hangup(CallKey, oneshot::Sender<bool>),
     PlaceCall(OutboundRequest, oneshot::Sender<Result<CallKey, PlaceCallError>>),
     Transfer(CallKey, String, oneshot::Sender<Result<(), TransferError>>),
     ListCalls(oneshot::Sender<Vec<CallKey>>),
@@ -320,6 +321,16 @@ impl SipServiceHandle {
             return Vec::new();
         }
         rx.await.unwrap_or_default()
+    }
+
+    /// Hangs up one call: BYE once answered, CANCEL while it rings with early media. Whether the service had the
+    /// call (false: it had ended already, or the service stopped).
+    pub async fn hangup(&self, call: CallKey) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(ServiceCommand::Hangup(call, tx)).await.is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
     }
 
     /// Hang up every call (BYE) and wait briefly for the BYEs to complete.
@@ -600,6 +611,14 @@ impl Service {
                     ServiceCommand::Transfer(call, target, reply) => self.transfer(call, target, reply),
                     ServiceCommand::ListCalls(reply) => {
                         let _ = reply.send(self.calls.keys().cloned().collect());
+                    }
+                    ServiceCommand::Hangup(key, reply) => {
+                        let known = self.calls.contains_key(&key);
+                        if known {
+                            tracing::info!(call = %key, "hanging up on request");
+                            self.hang_up(&key, CallResult::Failed);
+                        }
+                        let _ = reply.send(known);
                     }
                     ServiceCommand::HangupAll(done) => {
                         self.draining = true;
