@@ -141,7 +141,7 @@ fn replay(store: &str) {
     ] {
         let (status, saved) =
             call("POST", "/api/v1/integrations", &token, Some(json!({"org_id": org, "model": model, "api_key": key})));
-        assert!(status == 201 || status == 200, "{model}: {saved}");
+        assert_eq!(status, 201, "{model}: {saved}");
         shape("createIntegration", &saved, &[("status", "string"), ("message", "string")]);
         assert!(!saved.to_string().contains(key), "a key is never answered: {saved}");
     }
@@ -239,12 +239,12 @@ fn replay(store: &str) {
     assert_eq!(numbers["numbers"], json!(["+918000000042"]));
     let app = json!({"agent_type": "Notice Line", "answer_url": "https://voice.acme.io/answer?agent_id=notice_line"});
     let (status, app) = call("POST", "/api/v1/vobiz/application", &token, Some(app));
-    assert!((200..300).contains(&status), "{app}");
+    assert_eq!(status, 201, "{app}");
     shape("createVobizApplication", &app, &[("status", "string"), ("message", "string"), ("app_id", "string")]);
     assert_eq!(app["app_id"], "app-77");
     let link = json!({"phone_number": "+918000000042", "application_id": "app-77"});
     let (status, linked) = call("POST", "/api/v1/vobiz/numbers/link", &token, Some(link));
-    assert_eq!(status, 200, "{linked}");
+    assert_eq!(status, 201, "{linked}");
     shape("linkVobizNumber", &linked, &[("status", "string"), ("message", "string")]);
     let (status, unlinked) =
         call("DELETE", "/api/v1/vobiz/numbers/unlink", &token, Some(json!({"phone_number": "+918000000042"})));
@@ -274,9 +274,29 @@ fn replay(store: &str) {
     // Attach the number to the notice line; the org's numbers; a call to it.
     let attach = json!({"phone_number": "+918000000042", "provider": "Vobiz", "agent_type": "Notice Line"});
     let (status, attached) = call("POST", "/api/v1/phone-numbers/attach", &token, Some(attach));
-    assert!((200..300).contains(&status), "{attached}");
+    assert_eq!(status, 201, "{attached}");
     shape("attach", &attached, &[("status", "string"), ("message", "string")]);
-    let (_, numbers) = call("GET", &format!("/api/v1/phone-numbers/org/{org}"), &token, None);
+    // The agent's number: one `PhoneNumberResponse` object (not a list), exactly its fields.
+    let (status, by_agent) = call("GET", "/api/v1/phone-numbers/agent/Notice%20Line", &token, None);
+    assert_eq!(status, 200, "{by_agent}");
+    let mut fields: Vec<&str> =
+        by_agent.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["agent_type", "created_at", "org_id", "phone_number", "provider", "updated_at"],
+        "PhoneNumberResponse: {by_agent}"
+    );
+    assert_eq!(
+        (by_agent["phone_number"].as_str(), by_agent["provider"].as_str(), by_agent["agent_type"].as_str()),
+        (Some("+918000000042"), Some("Vobiz"), Some("Notice Line")),
+        "{by_agent}"
+    );
+    let (status, none) = call("GET", "/api/v1/phone-numbers/agent/Sales%20Agent", &token, None);
+    assert_eq!(status, 404, "an agent without a number: {none}");
+    assert_eq!(none["detail"], "No phone number attached to this agent", "{none}");
+    let (status, numbers) = call("GET", &format!("/api/v1/phone-numbers/org/{org}"), &token, None);
+    assert_eq!(status, 200, "{numbers}");
     let number = &numbers.as_array().unwrap_or_else(|| panic!("PhoneNumber[]: {numbers}"))[0];
     shape(
         "PhoneNumber",
@@ -410,7 +430,7 @@ fn replay(store: &str) {
     // Knowledge: upload (multipart `file` + `org_id`), list, delete.
     let (content_type, body) = multipart(&org, "faq.txt", "text/plain", b"Refunds take five working days.\n");
     let (status, uploaded, _) = send(http, "POST", "/api/v1/knowledge/upload", &token, &content_type, &body);
-    assert!((200..300).contains(&status), "{uploaded}");
+    assert_eq!(status, 201, "{uploaded}");
     shape(
         "KnowledgeUploadResponse",
         &uploaded,

@@ -356,7 +356,7 @@ async fn agents_are_created_validated_read_changed_and_deleted_within_the_org(ki
     );
     assert_eq!(
         h.call(Method::GET, &format!("/api/v1/agents/org/{org}"), Some(&stranger), None).await.0,
-        StatusCode::NOT_FOUND
+        StatusCode::FORBIDDEN
     );
     let (code, theirs) = h.call(Method::GET, &format!("/api/v1/agents/org/{other}"), Some(&stranger), None).await;
     assert_eq!((code, theirs), (StatusCode::OK, json!([])));
@@ -396,7 +396,7 @@ async fn agents_are_created_validated_read_changed_and_deleted_within_the_org(ki
     assert_eq!(members["members"][0]["is_owner"], true);
     assert_eq!(
         h.call(Method::GET, &format!("/api/v1/members/{org}"), Some(&stranger), None).await.0,
-        StatusCode::NOT_FOUND
+        StatusCode::FORBIDDEN
     );
     let (code, user) = h.call(Method::GET, "/api/v1/users/Asha@acme.io", Some(&owner), None).await;
     assert_eq!((code, user["email"].as_str()), (StatusCode::OK, Some("asha@acme.io")));

@@ -31,7 +31,8 @@ pub async fn list(
     Path(org_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     if org_id != caller.org_id {
-        return Err(ApiError::not_found(format!("no org {org_id:?} of yours")));
+        // 403 with the original's words (the path names an org; nothing of it is read).
+        return Err(ApiError::forbidden("Not authorized to access members of this organization").at("org_id"));
     }
     let members: Vec<Value> =
         accounts::members_of(state.store(), &caller.org_id).await?.iter().map(member_view).collect();
