@@ -588,7 +588,7 @@ async fn ownership_moves_only_from_the_owner_and_the_org_always_has_exactly_one(
         (&admin, to("m@acme.io"), StatusCode::FORBIDDEN),
         (&owner, to("asha@acme.io"), StatusCode::UNPROCESSABLE_ENTITY),
         (&owner, to("o@other.io"), StatusCode::NOT_FOUND),
-        (&other_token, to("m@acme.io"), StatusCode::NOT_FOUND),
+        (&other_token, to("m@acme.io"), StatusCode::FORBIDDEN),
     ] {
         let (code, answer) =
             h.call(Method::POST, "/api/v1/members/transfer-ownership", Some(caller), Some(body.clone())).await;

@@ -39,10 +39,12 @@ pub async fn list(
     Ok(Json(json!({"members": members, "count": members.len()})))
 }
 
-/// Refuses an `org_id` in a body that is not the caller's (404, as for any other org's things).
+/// Refuses an `org_id` in a body that is not the caller's (403, as the original: nothing of it is read).
 fn own_org(caller: &Caller, org_id: Option<&str>) -> Result<(), ApiError> {
     match org_id {
-        Some(org) if org != caller.org_id => Err(ApiError::not_found(format!("no org {org:?} of yours")).at("org_id")),
+        Some(org) if org != caller.org_id => {
+            Err(ApiError::forbidden("Not authorized for this organization").at("org_id"))
+        }
         _ => Ok(()),
     }
 }
