@@ -518,7 +518,8 @@ async fn roles_change_and_members_leave_within_what_the_caller_may_do(kind: &str
     elsewhere["org_id"] = json!("ffffffffffff");
     assert_eq!(
         h.call(Method::POST, "/api/v1/members/update-role", Some(&owner), Some(elsewhere)).await.0,
-        StatusCode::NOT_FOUND
+        StatusCode::FORBIDDEN,
+        "another org named in the body: 403, as the original"
     );
 
     // The admin's key and sessions die with their membership.

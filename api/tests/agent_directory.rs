@@ -253,7 +253,10 @@ async fn numbers_attach_to_one_agent_of_one_org_and_follow_renames_and_deletes(k
     let (_, by_agent) = h.call(Method::GET, "/api/v1/phone-numbers/agent/desk", &owner, None).await;
     assert_eq!((by_agent["phone_number"].as_str(), by_agent.is_object()), (Some("+918000000020"), true));
     let (code, none) = h.call(Method::GET, "/api/v1/phone-numbers/agent/Support", &owner, None).await;
-    assert_eq!((code, none["detail"].as_str()), (StatusCode::NOT_FOUND, Some("No phone number attached to this agent")));
+    assert_eq!(
+        (code, none["detail"].as_str()),
+        (StatusCode::NOT_FOUND, Some("No phone number attached to this agent"))
+    );
     let (code, _) = h.call(Method::GET, "/api/v1/phone-numbers/agent/Sales", &other, None).await;
     assert_eq!(code, StatusCode::NOT_FOUND, "another org has no agent of that name");
     assert_eq!(

@@ -244,8 +244,9 @@ async fn mongo_store(uri: &str) -> Result<Store> {
 /// `host:port` of a MongoDB URI, without credentials or options (the report names the server, not the keys).
 fn host_of(uri: &str) -> String {
     let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, hosts)| hosts);
-    rest.split(['/', '?']).next().unwrap_or_default().to_string()
+    // Credentials are percent-encoded in a URI, so the authority ends at the first `/` or `?`.
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    authority.rsplit_once('@').map_or(authority, |(_, hosts)| hosts).to_string()
 }
 
 /// Runs the benchmark with `work` as scratch space.
@@ -542,4 +543,16 @@ pub(crate) fn markdown(r: &ApiReport) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_names_the_mongodb_host_without_credentials() {
+        assert_eq!(host_of("mongodb://bench:s%40cret@db1:27017,db2/voicera?tls=true"), "db1:27017,db2");
+        assert_eq!(host_of("mongodb://127.0.0.1:4242/?directConnection=true"), "127.0.0.1:4242");
+        assert_eq!(host_of("mongodb+srv://u:p@cluster.example.net"), "cluster.example.net");
+    }
 }

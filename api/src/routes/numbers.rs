@@ -181,7 +181,9 @@ pub async fn attach(
     tracing::info!(org_id = %caller.org_id, number = %digits, agent = ?new_agent, by = %caller.email, "number attached");
     Ok((
         StatusCode::CREATED,
-        Json(json!({"status": "success", "message": "Phone number attached successfully", "phone_number": view(&record)})),
+        Json(
+            json!({"status": "success", "message": "Phone number attached successfully", "phone_number": view(&record)}),
+        ),
     ))
 }
 
