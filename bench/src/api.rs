@@ -346,7 +346,10 @@ async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiRep
         list("list, page 1, longest first", "page=1&limit=50&duration_sort_order=longest".into()),
         list("list, last page, longest first", format!("page={last_page}&limit=50&duration_sort_order=longest")),
         list("list, one agent, page 1", "agent_type=Agent%2007&page=1&limit=50".into()),
-        list("list, one agent, last page", format!("agent_type=Agent%2007&page={}&limit=50", last_page / AGENTS)),
+        list(
+            "list, one agent, last page",
+            format!("agent_type=Agent%2007&page={}&limit=50", (last_page / AGENTS).max(1)),
+        ),
         list("list, one caller's number", "from_number=%2B919900000042".into()),
         list(
             "list, inbound completed, oldest first",
