@@ -89,9 +89,26 @@ fn replay(store: &str) {
             (404, format!(r#"{{"error":"unexpected {line}"}}"#))
         }
     });
+    // The fake Plivo API answers the same five, in Plivo's shapes (Basic auth, `objects`, `app_id`).
+    let (plivo_port, plivo_requests) = fake_rest(5, |request| {
+        let line = request.lines().next().unwrap_or_default().to_string();
+        if line.starts_with("GET /v1/Account/MA_PLIVO_ORG/Number/ ") {
+            let number = r#"{"number":"918000000043","application":"/v1/Account/MA_PLIVO_ORG/Application/29986316/"}"#;
+            (200, format!(r#"{{"api_id":"x","meta":{{"total_count":1}},"objects":[{number}]}}"#))
+        } else if line.starts_with("POST /v1/Account/MA_PLIVO_ORG/Application/ ") {
+            (201, r#"{"api_id":"x","app_id":"29986316","message":"created"}"#.into())
+        } else if line.starts_with("POST /v1/Account/MA_PLIVO_ORG/Number/918000000043/ ") {
+            (202, r#"{"api_id":"x","message":"changed"}"#.into())
+        } else if line.starts_with("DELETE /v1/Account/MA_PLIVO_ORG/Application/29986316/ ") {
+            (204, String::new())
+        } else {
+            (404, format!(r#"{{"error":"unexpected {line}"}}"#))
+        }
+    });
     let config = format!(
         "[api]\nopen_signup = true\n\n[telephony.vobiz]\nauth_id = \"MA_NODE\"\nauth_token = \"node-token\"\n\
-         api_base = \"http://127.0.0.1:{vobiz_port}/api/v1\"\n"
+         api_base = \"http://127.0.0.1:{vobiz_port}/api/v1\"\n\n[telephony.plivo]\nauth_id = \"MA_PNODE\"\n\
+         auth_token = \"plivo-node-token\"\napi_base = \"http://127.0.0.1:{plivo_port}/v1\"\n"
     );
     let uri = mongo.as_ref().map(|m| m.uri.clone()).unwrap_or_default();
     let mut env = OWNER.to_vec();
@@ -138,17 +155,19 @@ fn replay(store: &str) {
         ("Cartesia", "ct-org-0003"),
         ("VobizAuthId", "MA_ORG"),
         ("VobizAuthToken", "vobiz-org-token-0004"),
+        ("PlivoAuthId", "MA_PLIVO_ORG"),
+        ("PlivoAuthToken", "plivo-org-token-0005"),
     ] {
         let (status, saved) =
             call("POST", "/api/v1/integrations", &token, Some(json!({"org_id": org, "model": model, "api_key": key})));
-        assert!(status == 201 || status == 200, "{model}: {saved}");
+        assert_eq!(status, 201, "{model}: {saved}");
         shape("createIntegration", &saved, &[("status", "string"), ("message", "string")]);
         assert!(!saved.to_string().contains(key), "a key is never answered: {saved}");
     }
     let (status, integrations) = call("GET", "/api/v1/integrations", &token, None);
     assert_eq!(status, 200, "{integrations}");
     let integrations = integrations.as_array().unwrap_or_else(|| panic!("Integration[]: {integrations}"));
-    assert_eq!(integrations.len(), 5);
+    assert_eq!(integrations.len(), 7);
     for integration in integrations {
         shape(
             "Integration",
@@ -239,12 +258,12 @@ fn replay(store: &str) {
     assert_eq!(numbers["numbers"], json!(["+918000000042"]));
     let app = json!({"agent_type": "Notice Line", "answer_url": "https://voice.acme.io/answer?agent_id=notice_line"});
     let (status, app) = call("POST", "/api/v1/vobiz/application", &token, Some(app));
-    assert!((200..300).contains(&status), "{app}");
+    assert_eq!(status, 201, "{app}");
     shape("createVobizApplication", &app, &[("status", "string"), ("message", "string"), ("app_id", "string")]);
     assert_eq!(app["app_id"], "app-77");
     let link = json!({"phone_number": "+918000000042", "application_id": "app-77"});
     let (status, linked) = call("POST", "/api/v1/vobiz/numbers/link", &token, Some(link));
-    assert_eq!(status, 200, "{linked}");
+    assert_eq!(status, 201, "{linked}");
     shape("linkVobizNumber", &linked, &[("status", "string"), ("message", "string")]);
     let (status, unlinked) =
         call("DELETE", "/api/v1/vobiz/numbers/unlink", &token, Some(json!({"phone_number": "+918000000042"})));
@@ -271,12 +290,61 @@ fn replay(store: &str) {
         "app-77"
     );
 
+    // The same page on Plivo: the original's `/plivo/...` paths, statuses and shapes, the org's Plivo account.
+    let (status, numbers) = call("GET", "/api/v1/plivo/numbers", &token, None);
+    assert_eq!(status, 200, "{numbers}");
+    shape("getPlivoNumbers", &numbers, &[("status", "string"), ("numbers", "array")]);
+    assert_eq!(numbers["items"][0]["application_id"], "29986316", "{numbers}");
+    let app = json!({"agent_type": "Notice Line", "answer_url": "https://voice.acme.io/answer?agent_id=notice_line"});
+    let (status, app) = call("POST", "/api/v1/plivo/application", &token, Some(app));
+    assert_eq!(status, 201, "{app}");
+    shape("createPlivoApplication", &app, &[("status", "string"), ("message", "string"), ("app_id", "string")]);
+    assert_eq!(app["app_id"], "29986316");
+    let link = json!({"phone_number": "+918000000043", "application_id": "29986316"});
+    let (status, linked) = call("POST", "/api/v1/plivo/numbers/link", &token, Some(link));
+    assert_eq!(status, 201, "{linked}");
+    shape("linkPlivoNumber", &linked, &[("status", "string"), ("message", "string")]);
+    let (status, unlinked) =
+        call("DELETE", "/api/v1/plivo/numbers/unlink", &token, Some(json!({"phone_number": "+918000000043"})));
+    assert_eq!(status, 200, "{unlinked}");
+    let (status, gone) = call("DELETE", "/api/v1/plivo/application/29986316", &token, None);
+    assert_eq!(status, 200, "{gone}");
+    let sent = plivo_requests.join().unwrap();
+    assert_eq!(sent.len(), 5, "{sent:#?}");
+    for request in &sent {
+        // Basic MA_PLIVO_ORG:plivo-org-token-0005 (the org's account, not the node's).
+        assert!(request.contains("Basic TUFfUExJVk9fT1JHOnBsaXZvLW9yZy10b2tlbi0wMDA1"), "{request}");
+    }
+    let body_of = |request: &str| serde_json::from_str::<Value>(&request[request.find("\r\n\r\n").unwrap() + 4..]);
+    assert_eq!(body_of(&sent[2]).unwrap()["app_id"], "29986316", "link: {}", sent[2]);
+    assert_eq!(body_of(&sent[3]).unwrap()["app_id"], "", "unlink: {}", sent[3]);
+
     // Attach the number to the notice line; the org's numbers; a call to it.
     let attach = json!({"phone_number": "+918000000042", "provider": "Vobiz", "agent_type": "Notice Line"});
     let (status, attached) = call("POST", "/api/v1/phone-numbers/attach", &token, Some(attach));
-    assert!((200..300).contains(&status), "{attached}");
+    assert_eq!(status, 201, "{attached}");
     shape("attach", &attached, &[("status", "string"), ("message", "string")]);
-    let (_, numbers) = call("GET", &format!("/api/v1/phone-numbers/org/{org}"), &token, None);
+    // The agent's number: one `PhoneNumberResponse` object (not a list), exactly its fields.
+    let (status, by_agent) = call("GET", "/api/v1/phone-numbers/agent/Notice%20Line", &token, None);
+    assert_eq!(status, 200, "{by_agent}");
+    let mut fields: Vec<&str> =
+        by_agent.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["agent_type", "created_at", "org_id", "phone_number", "provider", "updated_at"],
+        "PhoneNumberResponse: {by_agent}"
+    );
+    assert_eq!(
+        (by_agent["phone_number"].as_str(), by_agent["provider"].as_str(), by_agent["agent_type"].as_str()),
+        (Some("+918000000042"), Some("Vobiz"), Some("Notice Line")),
+        "{by_agent}"
+    );
+    let (status, none) = call("GET", "/api/v1/phone-numbers/agent/Sales%20Agent", &token, None);
+    assert_eq!(status, 404, "an agent without a number: {none}");
+    assert_eq!(none["detail"], "No phone number attached to this agent", "{none}");
+    let (status, numbers) = call("GET", &format!("/api/v1/phone-numbers/org/{org}"), &token, None);
+    assert_eq!(status, 200, "{numbers}");
     let number = &numbers.as_array().unwrap_or_else(|| panic!("PhoneNumber[]: {numbers}"))[0];
     shape(
         "PhoneNumber",
@@ -410,7 +478,7 @@ fn replay(store: &str) {
     // Knowledge: upload (multipart `file` + `org_id`), list, delete.
     let (content_type, body) = multipart(&org, "faq.txt", "text/plain", b"Refunds take five working days.\n");
     let (status, uploaded, _) = send(http, "POST", "/api/v1/knowledge/upload", &token, &content_type, &body);
-    assert!((200..300).contains(&status), "{uploaded}");
+    assert_eq!(status, 201, "{uploaded}");
     shape(
         "KnowledgeUploadResponse",
         &uploaded,

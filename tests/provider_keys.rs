@@ -177,7 +177,7 @@ api_key_env = "TEST_DEEPGRAM_NODE_KEY"
     // A new key for org A: its next call carries it (the write returns once this node routes by it).
     let key = json!({"model": "Deepgram", "api_key": ORG_KEY_2});
     let (status, stored) = request(http, "POST", "/api/v1/integrations", &token_a, Some(key));
-    assert_eq!(status, 200, "{stored}");
+    assert_eq!(status, 201, "{stored} (a replaced key answers 201, as the original)");
     seen.lock().unwrap().clear();
     call_record(&server, "a_notice");
     assert_eq!(keys_for(&seen, greeting_a), [format!("Token {ORG_KEY_2}")]);

@@ -518,7 +518,8 @@ async fn roles_change_and_members_leave_within_what_the_caller_may_do(kind: &str
     elsewhere["org_id"] = json!("ffffffffffff");
     assert_eq!(
         h.call(Method::POST, "/api/v1/members/update-role", Some(&owner), Some(elsewhere)).await.0,
-        StatusCode::NOT_FOUND
+        StatusCode::FORBIDDEN,
+        "another org named in the body: 403, as the original"
     );
 
     // The admin's key and sessions die with their membership.
@@ -588,7 +589,7 @@ async fn ownership_moves_only_from_the_owner_and_the_org_always_has_exactly_one(
         (&admin, to("m@acme.io"), StatusCode::FORBIDDEN),
         (&owner, to("asha@acme.io"), StatusCode::UNPROCESSABLE_ENTITY),
         (&owner, to("o@other.io"), StatusCode::NOT_FOUND),
-        (&other_token, to("m@acme.io"), StatusCode::NOT_FOUND),
+        (&other_token, to("m@acme.io"), StatusCode::FORBIDDEN),
     ] {
         let (code, answer) =
             h.call(Method::POST, "/api/v1/members/transfer-ownership", Some(caller), Some(body.clone())).await;

@@ -191,7 +191,7 @@ async fn numbers_attach_to_one_agent_of_one_org_and_follow_renames_and_deletes(k
     // The original's body; the number is kept as written, keyed by its digits.
     let attach = json!({"phone_number": "+91 80000 00001", "provider": "Vobiz", "agent_type": "Sales"});
     let (code, body) = h.call(Method::POST, "/api/v1/phone-numbers/attach", &owner, Some(attach.clone())).await;
-    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(code, StatusCode::CREATED, "{body} (201, as the original)");
     let number = &body["phone_number"];
     assert_eq!(
         (number["agent_id"].as_str(), number["agent_type"].as_str(), number["last_link_action"].as_str()),
@@ -242,13 +242,26 @@ async fn numbers_attach_to_one_agent_of_one_org_and_follow_renames_and_deletes(k
         .map(|n| (n["phone_number"].as_str().unwrap(), n["source"].as_str().unwrap()))
         .collect();
     assert_eq!(rows, [("+918000000020", "config"), ("+91 80000 00001", "store")]);
-    let (_, by_agent) = h.call(Method::GET, "/api/v1/phone-numbers/agent/Sales", &owner, None).await;
-    assert_eq!(by_agent.as_array().map(Vec::len), Some(1), "{by_agent}");
+    // By agent: one object, the original's `PhoneNumberResponse` fields only; 404 for an agent without one.
+    let (code, by_agent) = h.call(Method::GET, "/api/v1/phone-numbers/agent/Sales", &owner, None).await;
+    assert_eq!(code, StatusCode::OK, "{by_agent}");
+    assert_eq!(
+        by_agent,
+        json!({"phone_number": "+91 80000 00001", "provider": "Vobiz", "agent_type": "Sales", "org_id": org,
+               "created_at": stored.doc["created_at"], "updated_at": stored.doc["updated_at"]})
+    );
     let (_, by_agent) = h.call(Method::GET, "/api/v1/phone-numbers/agent/desk", &owner, None).await;
-    assert_eq!(by_agent[0]["phone_number"], "+918000000020");
+    assert_eq!((by_agent["phone_number"].as_str(), by_agent.is_object()), (Some("+918000000020"), true));
+    let (code, none) = h.call(Method::GET, "/api/v1/phone-numbers/agent/Support", &owner, None).await;
+    assert_eq!(
+        (code, none["detail"].as_str()),
+        (StatusCode::NOT_FOUND, Some("No phone number attached to this agent"))
+    );
+    let (code, _) = h.call(Method::GET, "/api/v1/phone-numbers/agent/Sales", &other, None).await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "another org has no agent of that name");
     assert_eq!(
         h.call(Method::GET, &format!("/api/v1/phone-numbers/org/{org}"), &other, None).await.0,
-        StatusCode::NOT_FOUND
+        StatusCode::FORBIDDEN
     );
     let (_, theirs) = h.call(Method::GET, &format!("/api/v1/phone-numbers/org/{other_org}"), &other, None).await;
     assert_eq!(theirs, json!([]));
@@ -256,7 +269,7 @@ async fn numbers_attach_to_one_agent_of_one_org_and_follow_renames_and_deletes(k
     // Moved to another agent: one agent holds it, the first no longer shows it.
     let mv = json!({"phone_number": "+918000000001", "provider": "Vobiz", "agent_type": "Support"});
     let (code, body) = h.call(Method::POST, "/api/v1/phone-numbers/attach", &owner, Some(mv)).await;
-    assert_eq!((code, body["phone_number"]["agent_id"].as_str()), (StatusCode::OK, Some("support")), "{body}");
+    assert_eq!((code, body["phone_number"]["agent_id"].as_str()), (StatusCode::CREATED, Some("support")), "{body}");
     let (_, sales) = h.call(Method::GET, "/api/v1/agents/id/sales", &owner, None).await;
     assert_eq!(sales["phone_number"], Value::Null);
     assert_eq!(h.state.store().find_id(Collection::PhoneNumbers, "918000000001").await.unwrap().len(), 1);
@@ -288,7 +301,7 @@ async fn numbers_attach_to_one_agent_of_one_org_and_follow_renames_and_deletes(k
 
     // Deleting an agent detaches its numbers: a later agent with the same id does not inherit them.
     let again = json!({"phone_number": "+918000000001", "agent_type": "Sales"});
-    assert_eq!(h.call(Method::POST, "/api/v1/phone-numbers/attach", &owner, Some(again)).await.0, StatusCode::OK);
+    assert_eq!(h.call(Method::POST, "/api/v1/phone-numbers/attach", &owner, Some(again)).await.0, StatusCode::CREATED);
     let changes = h.changes();
     assert_eq!(h.call(Method::DELETE, "/api/v1/agents/id/sales", &owner, None).await.0, StatusCode::OK);
     assert_eq!(h.changes(), changes + 1);

@@ -356,7 +356,7 @@ async fn agents_are_created_validated_read_changed_and_deleted_within_the_org(ki
     );
     assert_eq!(
         h.call(Method::GET, &format!("/api/v1/agents/org/{org}"), Some(&stranger), None).await.0,
-        StatusCode::NOT_FOUND
+        StatusCode::FORBIDDEN
     );
     let (code, theirs) = h.call(Method::GET, &format!("/api/v1/agents/org/{other}"), Some(&stranger), None).await;
     assert_eq!((code, theirs), (StatusCode::OK, json!([])));
@@ -396,11 +396,11 @@ async fn agents_are_created_validated_read_changed_and_deleted_within_the_org(ki
     assert_eq!(members["members"][0]["is_owner"], true);
     assert_eq!(
         h.call(Method::GET, &format!("/api/v1/members/{org}"), Some(&stranger), None).await.0,
-        StatusCode::NOT_FOUND
+        StatusCode::FORBIDDEN
     );
     let (code, user) = h.call(Method::GET, "/api/v1/users/Asha@acme.io", Some(&owner), None).await;
     assert_eq!((code, user["email"].as_str()), (StatusCode::OK, Some("asha@acme.io")));
-    assert_eq!(h.call(Method::GET, "/api/v1/users/asha@acme.io", Some(&stranger), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(h.call(Method::GET, "/api/v1/users/asha@acme.io", Some(&stranger), None).await.0, StatusCode::FORBIDDEN);
 
     // A viewer reads but does not write.
     let viewer = h.member("v@acme.io", &org, Role::Viewer).await;
@@ -679,4 +679,79 @@ async fn the_router_serves_exactly_the_documented_operations_and_limits_bodies()
     assert_eq!((code, body["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large")), "{body}");
     let (code, body) = h.call(Method::POST, "/api/v1/agents", Some(&owner), Some(json!("not an object"))).await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
+
+/// The original's routes answer success with the original's status (its FastAPI decorators' `status_code`):
+/// its front end and scripts may test for 201. Each is documented so in the route table, which the replay of
+/// the original's flows (`tests/original_client.rs`) and the scenarios above check against the handlers.
+#[test]
+fn the_originals_routes_keep_its_success_statuses() {
+    const ORIGINAL: &[(&str, &str, u16)] = &[
+        ("POST", "/users/signup", 201),
+        ("POST", "/users/login", 200),
+        ("GET", "/users/me", 200),
+        ("GET", "/users/{email}", 200),
+        ("POST", "/users/forgot-password", 200),
+        ("POST", "/users/reset-password", 200),
+        ("POST", "/members/add-member", 201),
+        ("GET", "/members/{org_id}", 200),
+        ("POST", "/members/delete-member", 200),
+        ("POST", "/members/transfer-ownership", 200),
+        ("POST", "/agents", 201),
+        ("GET", "/agents/org/{org_id}", 200),
+        ("GET", "/agents/{agent_type}", 200),
+        ("PUT", "/agents/{agent_type}", 200),
+        ("DELETE", "/agents/{agent_type}", 200),
+        ("DELETE", "/agents", 200),
+        ("GET", "/meetings/filter-options", 200),
+        ("GET", "/meetings", 200),
+        ("GET", "/meetings/{meeting_id}", 200),
+        ("GET", "/meetings/{meeting_id}/recording", 200),
+        ("GET", "/phone-numbers/org/{org_id}", 200),
+        ("GET", "/phone-numbers/agent/{agent_type}", 200),
+        ("POST", "/phone-numbers/attach", 201),
+        ("DELETE", "/phone-numbers/detach", 200),
+        ("POST", "/vobiz/application", 201),
+        ("GET", "/vobiz/numbers", 200),
+        ("DELETE", "/vobiz/application/{application_id}", 200),
+        ("POST", "/vobiz/numbers/link", 201),
+        ("DELETE", "/vobiz/numbers/unlink", 200),
+        ("POST", "/plivo/application", 201),
+        ("GET", "/plivo/numbers", 200),
+        ("DELETE", "/plivo/application/{application_id}", 200),
+        ("POST", "/plivo/numbers/link", 201),
+        ("DELETE", "/plivo/numbers/unlink", 200),
+        ("GET", "/analytics", 200),
+        ("POST", "/integrations", 201),
+        ("GET", "/integrations", 200),
+        ("GET", "/integrations/{model}", 200),
+        ("DELETE", "/integrations/{model}", 200),
+        ("GET", "/custom-llm-integrations", 200),
+        ("POST", "/custom-llm-integrations", 201),
+        ("PUT", "/custom-llm-integrations/{custom_llm_id}", 200),
+        ("DELETE", "/custom-llm-integrations/{custom_llm_id}", 200),
+        ("GET", "/knowledge", 200),
+        ("POST", "/knowledge/upload", 201),
+        ("DELETE", "/knowledge/{document_id}", 200),
+        ("POST", "/rag/retrieve", 200),
+        ("GET", "/batches", 200),
+        ("POST", "/batches/upload", 201),
+        ("DELETE", "/batches/{batch_id}", 200),
+        ("POST", "/batches/{batch_id}/run", 200),
+        ("POST", "/batches/{batch_id}/stop", 200),
+        ("POST", "/batches/{batch_id}/schedule", 200),
+        ("POST", "/batches/{batch_id}/schedule/reschedule", 200),
+        ("POST", "/batches/{batch_id}/schedule/cancel", 200),
+    ];
+    let operations = voicera_api::routes::operations();
+    let document = voicera_api::openapi::document();
+    for (method, path, status) in ORIGINAL {
+        let operation = operations
+            .iter()
+            .find(|o| o.method.as_str() == *method && o.path == *path)
+            .unwrap_or_else(|| panic!("the original's {method} {path} is not served"));
+        assert_eq!(operation.success, *status, "{method} {path}");
+        let documented = &document["paths"][format!("/api/v1{path}")][method.to_lowercase()]["responses"];
+        assert!(documented[status.to_string()].is_object(), "{method} {path} documents {documented}");
+    }
 }

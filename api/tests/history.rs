@@ -377,7 +377,7 @@ async fn provider_keys_are_sealed_masked_and_scoped(kind: &str) {
     assert_eq!((created["model"].as_str(), created["api_key"].as_str()), (Some("OpenAI"), Some("••••wxyz")));
     assert!(!created.to_string().contains("SECRET"), "{created}");
     let (code, _) = h.call(Method::POST, "/api/v1/integrations", &admin, Some(body)).await;
-    assert_eq!(code, StatusCode::OK, "a second POST replaces the key");
+    assert_eq!(code, StatusCode::CREATED, "a second POST replaces the key, 201 as the original answered");
     // At rest: sealed for this record, opening to the key.
     let stored = h.state.store().get(Collection::Integrations, &org, "OpenAI").await.unwrap().unwrap();
     let sealed = stored.doc["api_key"].as_str().unwrap();

@@ -1,11 +1,13 @@
 //! `voicera-bench api`: the control plane's read paths over a large call history. It fills a store (SQLite
-//! in a temporary data dir, or the MongoDB at `--mongodb-uri`) with N call records of one org plus a
+//! in a temporary data dir; with `--mongodb` a SecantusDB it starts, storage in the work dir; or the MongoDB
+//! at `--mongodb-uri`, database `voicera_bench_api`, emptied first) with N call records of one org plus a
 //! smaller second org, then drives the API's router in process (`tower::oneshot`, no socket, so the figures
 //! are the handlers' and the store's, not the network's): the meetings list with filters, sorts, page 1 and
 //! the last page, the filter drop-downs, analytics over the whole history, agent reads and logins (argon2id
 //! at its production cost). Each scenario is timed one request at a time (p50/p99) and then with several
 //! requests in flight (requests/s).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,9 +30,32 @@ pub(crate) struct Settings {
     pub(crate) requests: usize,
     /// Requests in flight for the throughput figure.
     pub(crate) concurrency: usize,
-    /// MongoDB instead of SQLite.
-    pub(crate) mongodb_uri: Option<String>,
+    /// The store measured.
+    pub(crate) backend: Backend,
 }
+
+/// The store the API runs on.
+pub(crate) enum Backend {
+    /// An embedded SQLite file in the work directory (the default deployment).
+    Sqlite,
+    /// A SecantusDB (MongoDB wire protocol) the bench starts with this program, storage in the work directory.
+    Secantus(PathBuf),
+    /// The MongoDB at this URI; its database [`MONGO_DATABASE`] is emptied and filled.
+    Mongo(String),
+}
+
+impl Backend {
+    /// The results' file stem: `api` or `api-mongodb`.
+    pub(crate) fn file_stem(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "api",
+            Backend::Secantus(_) | Backend::Mongo(_) => "api-mongodb",
+        }
+    }
+}
+
+/// The database the MongoDB runs fill (dropped first, so every run starts empty).
+pub(crate) const MONGO_DATABASE: &str = "voicera_bench_api";
 
 /// One scenario's figures.
 #[derive(Debug, Serialize)]
@@ -53,9 +78,13 @@ pub(crate) struct ScenarioReport {
 #[derive(Debug, Serialize)]
 pub(crate) struct ApiReport {
     pub(crate) backend: String,
+    /// What answered the store's requests (the SQLite file, the SecantusDB started, the MongoDB's host).
+    pub(crate) server: String,
     pub(crate) records: usize,
     pub(crate) other_org_records: usize,
     pub(crate) fill_seconds: f64,
+    /// Requests per scenario (`--requests`).
+    pub(crate) requests: usize,
     pub(crate) concurrency: usize,
     pub(crate) build: String,
     pub(crate) machine: String,
@@ -203,6 +232,23 @@ async fn measure(app: &Router, s: &Scenario, concurrency: usize) -> Result<Scena
     })
 }
 
+/// Records written per `put_many` while filling.
+const FILL_BATCH: usize = 1000;
+
+/// The store on the MongoDB at `uri`, its bench database emptied first (a run never reads an earlier run's).
+async fn mongo_store(uri: &str) -> Result<Store> {
+    voicera_store::mongo::database_at(uri, Some(MONGO_DATABASE)).await?.drop().await?;
+    Ok(Store::Mongo(voicera_store::mongo::MongoStore::connect(uri, Some(MONGO_DATABASE)).await?))
+}
+
+/// `host:port` of a MongoDB URI, without credentials or options (the report names the server, not the keys).
+fn host_of(uri: &str) -> String {
+    let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+    // Credentials are percent-encoded in a URI, so the authority ends at the first `/` or `?`.
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    authority.rsplit_once('@').map_or(authority, |(_, hosts)| hosts).to_string()
+}
+
 /// Runs the benchmark with `work` as scratch space.
 pub(crate) fn run(settings: &Settings, work: &std::path::Path) -> Result<ApiReport> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -215,14 +261,26 @@ async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiRep
         std::fs::remove_dir_all(&dir)?;
     }
     std::fs::create_dir_all(&dir)?;
-    let (store, backend) = match &settings.mongodb_uri {
-        Some(uri) => {
-            let store = voicera_store::mongo::MongoStore::connect(uri, Some("voicera_bench_api")).await?;
-            (Store::Mongo(store), "MongoDB".to_string())
-        }
-        None => {
+    // Killed when the run ends (dropped after the store).
+    let mut secantus = None;
+    let (store, backend, server) = match &settings.backend {
+        Backend::Sqlite => {
             let store = voicera_store::sqlite::SqliteStore::open(&dir.join("voicera.db")).await?;
-            (Store::Sqlite(store), "SQLite".to_string())
+            (Store::Sqlite(store), "SQLite".to_string(), "an embedded SQLite file (WAL) in the work directory".into())
+        }
+        Backend::Secantus(program) => {
+            let started = crate::secantus::Secantus::start(program, &dir.join("secantus"))?;
+            let store = mongo_store(&started.uri).await?;
+            let server = format!(
+                "SecantusDB (`{}`, MongoDB wire protocol) started by the bench, storage on disk in the work directory",
+                started.program.display()
+            );
+            secantus = Some(started);
+            (store, "MongoDB (SecantusDB)".to_string(), server)
+        }
+        Backend::Mongo(uri) => {
+            let store = mongo_store(uri).await?;
+            (store, "MongoDB".to_string(), format!("the MongoDB at {}", host_of(uri)))
         }
     };
     let state = ApiState::new(store.clone(), [3; 32], Arc::new(AcceptAll), ApiConfig::default());
@@ -256,23 +314,18 @@ async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiRep
     eprintln!("filling {backend} with {} + {other_org_records} call records", settings.records);
     let fill = Instant::now();
     let total = settings.records + other_org_records;
-    let mut in_flight = Vec::new();
+    // In batches (`put_many`: one transaction on SQLite, one unordered `insert_many` on MongoDB).
+    let mut batch = Vec::with_capacity(FILL_BATCH);
     for i in 0..total {
         let owner = if i < settings.records { org.clone() } else { "other-org".to_string() };
-        let record = Record { org_id: owner, id: format!("CA-{i:08}"), doc: call_record(i, &agents) };
-        let store = store.clone();
-        in_flight.push(tokio::spawn(async move { store.put(Collection::CallLogs, &record).await }));
-        if in_flight.len() == 64 {
-            for task in in_flight.drain(..) {
-                task.await??;
-            }
+        batch.push(Record { org_id: owner, id: format!("CA-{i:08}"), doc: call_record(i, &agents) });
+        if batch.len() == FILL_BATCH || i + 1 == total {
+            store.put_many(Collection::CallLogs, &batch).await?;
+            batch.clear();
         }
         if i > 0 && i % 20_000 == 0 {
             eprintln!("  {i} records ({:.0} s)", fill.elapsed().as_secs_f64());
         }
-    }
-    for task in in_flight {
-        task.await??;
     }
     let fill_seconds = fill.elapsed().as_secs_f64();
     eprintln!("filled in {fill_seconds:.1} s");
@@ -293,7 +346,10 @@ async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiRep
         list("list, page 1, longest first", "page=1&limit=50&duration_sort_order=longest".into()),
         list("list, last page, longest first", format!("page={last_page}&limit=50&duration_sort_order=longest")),
         list("list, one agent, page 1", "agent_type=Agent%2007&page=1&limit=50".into()),
-        list("list, one agent, last page", format!("agent_type=Agent%2007&page={}&limit=50", last_page / AGENTS)),
+        list(
+            "list, one agent, last page",
+            format!("agent_type=Agent%2007&page={}&limit=50", (last_page / AGENTS).max(1)),
+        ),
         list("list, one caller's number", "from_number=%2B919900000042".into()),
         list(
             "list, inbound completed, oldest first",
@@ -312,7 +368,8 @@ async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiRep
         Scenario {
             name: "meeting detail",
             method: Method::GET,
-            path: "/api/v1/meetings/CA-00004242".into(),
+            // A call of the measured org (ids `CA-00000000` up), also in small runs.
+            path: format!("/api/v1/meetings/CA-{:08}", 4242.min(settings.records.saturating_sub(1))),
             body: None,
             requests: n,
             token: Some(token.clone()),
@@ -405,16 +462,19 @@ async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiRep
     drop(app);
     drop(state);
     drop(store);
+    drop(secantus);
     tokio::time::sleep(Duration::from_millis(10)).await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(ApiReport {
         backend,
+        server,
         records: settings.records,
         other_org_records,
         fill_seconds,
+        requests: settings.requests,
         concurrency: settings.concurrency,
         build: if cfg!(debug_assertions) {
-            "debug (SQLite, argon2 and the API's dependencies optimised)".into()
+            "debug (SQLite, the MongoDB driver's dependencies, argon2 and the API's dependencies optimised)".into()
         } else {
             "release".into()
         },
@@ -424,20 +484,48 @@ async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiRep
     })
 }
 
+/// How the SQLite store answers the list and analytics.
+const SQLITE_HOW: &str = "the list's sort keys and filter fields are columns beside each document (kept by \
+    triggers), indexed per tenant in both sort orders with every filter field, so a page's total and its keys \
+    come from one covering index and the page's 50 documents by key; analytics groups by agent and day in SQL \
+    over the same columns (turn latencies kept as a column too), parsing no document.";
+
+/// How the MongoDB store answers the list and analytics.
+const MONGO_HOW: &str = "documents are `{org_id, id, doc}`; the list is one `countDocuments` and one \
+    `find().sort().skip().limit()` with the filters on `doc.*`, served by the indexes `{org_id, doc.created_at, \
+    id}`, `{org_id, doc.duration, doc.created_at}` and `{org_id, doc.agent_type, doc.created_at}` (a deep page \
+    skips through the index); filter options are `distinct`; analytics reads the matching calls through a \
+    cursor projected to the fields it needs and groups them in the API. SecantusDB is a MongoDB-compatible \
+    server in Python: its figures bound what the driver and the queries cost, not what a MongoDB would answer.";
+
+/// The command line that makes this report again (the release build; the store as measured).
+fn reproduce(r: &ApiReport) -> String {
+    let store = match r.backend.as_str() {
+        "SQLite" => String::new(),
+        "MongoDB" => " --mongodb-uri <uri>".into(),
+        _ => " --mongodb".into(),
+    };
+    format!(
+        "cargo run --release -p voicera-bench -- api --records {} --requests {} --concurrency {}{store}",
+        r.records, r.requests, r.concurrency
+    )
+}
+
 /// The report as Markdown.
 pub(crate) fn markdown(r: &ApiReport) -> String {
     let mut out = format!(
-        "# Control-plane API: call history, analytics, agents, login\n\n\
-         {backend}, {records} call records in the measured org (+{other} in another org), filled in {fill:.0} s. \
-         The API's router driven in process (no socket), {build} build, {machine}, load average at the end \
-         {load}. Latency: one request at a time; throughput also with {c} requests in flight. Pages are 50 \
-         calls. `store only` rows time `Store::query_call_logs` without HTTP or JSON out.\n\n\
-         How: the list's sort keys and filter fields are columns beside each document (kept by triggers), \
-         indexed per tenant in both sort orders with every filter field, so a page's total and its keys come \
-         from one covering index and the page's 50 documents by key; analytics groups by agent and day in SQL \
-         over the same columns (turn latencies kept as a column too), parsing no document.\n\n\
+        "# Control-plane API: call history, analytics, agents, login ({backend})\n\n\
+         {backend} ({server}), {records} call records in the measured org (+{other} in another org), filled in \
+         {fill:.0} s. The API's router driven in process (no socket), {build} build, {machine}, load average at \
+         the end {load}. Latency: one request at a time; throughput also with {c} requests in flight. Pages are \
+         50 calls. `store only` rows time `Store::query_call_logs` without HTTP or JSON out.\n\n\
+         How: {how}\n\n\
+         Reproduce: `{reproduce}`\n\n\
          | scenario | p50 ms | p99 ms | max ms | req/s (1) | req/s ({c}) | answer |\n|---|---|---|---|---|---|---|\n",
         backend = r.backend,
+        server = r.server,
+        how = if r.backend == "SQLite" { SQLITE_HOW } else { MONGO_HOW },
+        reproduce = reproduce(r),
         records = r.records,
         other = r.other_org_records,
         fill = r.fill_seconds,
@@ -459,4 +547,16 @@ pub(crate) fn markdown(r: &ApiReport) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_names_the_mongodb_host_without_credentials() {
+        assert_eq!(host_of("mongodb://bench:s%40cret@db1:27017,db2/voicera?tls=true"), "db1:27017,db2");
+        assert_eq!(host_of("mongodb://127.0.0.1:4242/?directConnection=true"), "127.0.0.1:4242");
+        assert_eq!(host_of("mongodb+srv://u:p@cluster.example.net"), "cluster.example.net");
+    }
 }

@@ -20,6 +20,7 @@ mod llm_turns;
 mod models;
 mod pcap;
 mod procfs;
+mod secantus;
 mod sip_agent;
 mod turns;
 mod ws;
@@ -169,7 +170,16 @@ enum Scenario {
         /// Requests in flight for the throughput figure.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
-        /// Measure MongoDB at this URI instead of SQLite (a database `voicera_bench_api` is filled).
+        /// Measure MongoDB: a SecantusDB (MongoDB wire protocol) the bench starts, storage in the work
+        /// directory; results in `api-mongodb.{json,md}`.
+        #[arg(long, conflicts_with = "mongodb_uri")]
+        mongodb: bool,
+        /// The SecantusDB program `--mongodb` starts (default: the workspace's `.venv/bin/secantusd-py`, else
+        /// `secantusd-py` on PATH).
+        #[arg(long, requires = "mongodb")]
+        secantusd: Option<PathBuf>,
+        /// Measure the MongoDB at this URI instead of SQLite (its database `voicera_bench_api` is dropped and
+        /// filled); results in `api-mongodb.{json,md}`.
         #[arg(long)]
         mongodb_uri: Option<String>,
         #[arg(long, default_value = "bench/results")]
@@ -405,10 +415,15 @@ fn main() -> Result<()> {
             std::fs::write(out.join("c-baseline.md"), c_baseline::markdown(&reports))?;
             Ok(())
         }
-        Scenario::Api { records, requests, concurrency, mongodb_uri, out } => {
+        Scenario::Api { records, requests, concurrency, mongodb, secantusd, mongodb_uri, out } => {
             std::fs::create_dir_all(out.join("work"))?;
-            let name = if mongodb_uri.is_some() { "api-mongodb" } else { "api" };
-            let settings = api::Settings { records, requests, concurrency: concurrency.max(1), mongodb_uri };
+            let backend = match (mongodb, mongodb_uri) {
+                (_, Some(uri)) => api::Backend::Mongo(uri),
+                (true, None) => api::Backend::Secantus(secantus::program(secantusd.as_deref())),
+                (false, None) => api::Backend::Sqlite,
+            };
+            let name = backend.file_stem();
+            let settings = api::Settings { records, requests, concurrency: concurrency.max(1), backend };
             let report = api::run(&settings, &out.join("work"))?;
             std::fs::write(out.join(format!("{name}.json")), serde_json::to_string_pretty(&report)?)?;
             std::fs::write(out.join(format!("{name}.md")), api::markdown(&report))?;

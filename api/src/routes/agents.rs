@@ -291,7 +291,8 @@ pub async fn list_by_org(
     Path(org_id): Path<String>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     if org_id != caller.org_id {
-        return Err(ApiError::not_found(format!("no org {org_id:?} of yours")));
+        // 403 with the original's words (the path names an org; nothing of it is read).
+        return Err(ApiError::forbidden("Not authorized to access this organization's agents").at("org_id"));
     }
     let agents = state.store().list(Collection::Agents, &caller.org_id).await?;
     let configured = config_agents_of(&state, &caller.org_id);

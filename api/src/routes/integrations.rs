@@ -98,7 +98,7 @@ fn masked(record: &Record) -> Value {
     doc
 }
 
-/// `POST /integrations`: stores (or replaces) the org's key for a provider.
+/// `POST /integrations`: stores (or replaces) the org's key for a provider; 201 either way, as the original.
 pub async fn upsert(
     caller: Caller,
     State(state): State<ApiState>,
@@ -119,12 +119,12 @@ pub async fn upsert(
     crate::audit::record(&state, &caller, "upsert_integration", &record.id).await?;
     // The org's agents call with the new key from their next call on.
     super::agents::routing_changed(&state).await;
-    let status = if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED };
-    // The original answered `{status, message}`; the masked integration rides along.
+    // The original answered 201 `{status, message}` for a new key and a replaced one alike; the masked
+    // integration rides along.
     let mut answer = masked(&record);
     answer["status"] = json!("success");
     answer["message"] = json!(format!("{} key saved", record.id));
-    Ok((status, Json(answer)))
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 /// `GET /integrations`: the org's provider keys, masked; a JSON array, as the original answered.

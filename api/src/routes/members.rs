@@ -31,17 +31,20 @@ pub async fn list(
     Path(org_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     if org_id != caller.org_id {
-        return Err(ApiError::not_found(format!("no org {org_id:?} of yours")));
+        // 403 with the original's words (the path names an org; nothing of it is read).
+        return Err(ApiError::forbidden("Not authorized to access members of this organization").at("org_id"));
     }
     let members: Vec<Value> =
         accounts::members_of(state.store(), &caller.org_id).await?.iter().map(member_view).collect();
     Ok(Json(json!({"members": members, "count": members.len()})))
 }
 
-/// Refuses an `org_id` in a body that is not the caller's (404, as for any other org's things).
+/// Refuses an `org_id` in a body that is not the caller's (403, as the original: nothing of it is read).
 fn own_org(caller: &Caller, org_id: Option<&str>) -> Result<(), ApiError> {
     match org_id {
-        Some(org) if org != caller.org_id => Err(ApiError::not_found(format!("no org {org:?} of yours")).at("org_id")),
+        Some(org) if org != caller.org_id => {
+            Err(ApiError::forbidden("Not authorized for this organization").at("org_id"))
+        }
         _ => Ok(()),
     }
 }

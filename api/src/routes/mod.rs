@@ -282,16 +282,19 @@ fn provider_number_operations() -> Vec<Operation> {
             None,
             get(p::vobiz_numbers),
         ),
-        op(
-            M::POST,
-            "/vobiz/numbers/link",
-            "link_vobiz_number",
-            "vobiz",
-            member,
-            "Send a Vobiz number's calls to an application",
-            Some(PROVIDER_LINK),
-            post(p::vobiz_link),
-        ),
+        Operation {
+            success: 201,
+            ..op(
+                M::POST,
+                "/vobiz/numbers/link",
+                "link_vobiz_number",
+                "vobiz",
+                member,
+                "Send a Vobiz number's calls to an application",
+                Some(PROVIDER_LINK),
+                post(p::vobiz_link),
+            )
+        },
         op(
             M::DELETE,
             "/vobiz/numbers/unlink",
@@ -332,16 +335,19 @@ fn provider_number_operations() -> Vec<Operation> {
             None,
             get(p::plivo_numbers),
         ),
-        op(
-            M::POST,
-            "/plivo/numbers/link",
-            "link_plivo_number",
-            "plivo",
-            member,
-            "Send a Plivo number's calls to an application",
-            Some(PROVIDER_LINK),
-            post(p::plivo_link),
-        ),
+        Operation {
+            success: 201,
+            ..op(
+                M::POST,
+                "/plivo/numbers/link",
+                "link_plivo_number",
+                "plivo",
+                member,
+                "Send a Plivo number's calls to an application",
+                Some(PROVIDER_LINK),
+                post(p::plivo_link),
+            )
+        },
         op(
             M::DELETE,
             "/plivo/numbers/unlink",
@@ -873,16 +879,19 @@ pub fn operations() -> Vec<Operation> {
             None,
             delete(agents::delete_by_id),
         ),
-        op(
-            M::POST,
-            "/phone-numbers/attach",
-            "attach_phone_number",
-            "phone-numbers",
-            member,
-            "Attach a number to an agent (calls to it reach the agent at once); a number belongs to one org",
-            Some(NUMBER_ATTACH),
-            post(numbers::attach),
-        ),
+        Operation {
+            success: 201,
+            ..op(
+                M::POST,
+                "/phone-numbers/attach",
+                "attach_phone_number",
+                "phone-numbers",
+                member,
+                "Attach a number to an agent (calls to it reach the agent at once); a number belongs to one org",
+                Some(NUMBER_ATTACH),
+                post(numbers::attach),
+            )
+        },
         op(
             M::DELETE,
             "/phone-numbers/detach",
@@ -906,12 +915,12 @@ pub fn operations() -> Vec<Operation> {
         op(
             M::GET,
             "/phone-numbers/agent/{agent_type}",
-            "list_agent_phone_numbers",
+            "get_agent_phone_number",
             "phone-numbers",
             viewer,
-            "The numbers attached to an agent, by name",
+            "The number attached to an agent, by name (the original's one object; 404 when none)",
             None,
-            get(numbers::list_by_agent),
+            get(numbers::get_by_agent),
         ),
         Operation {
             query: MEETINGS_QUERY,

@@ -5,6 +5,7 @@
 //! is handed to the node's routing before the answer.
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -108,12 +109,12 @@ fn mark_detached(doc: &mut Map<String, Value>, caller: &Caller, now: &str) {
 }
 
 /// `POST /phone-numbers/attach`: takes the number for the caller's org and attaches it to the named agent
-/// (moving it from another agent of the org).
+/// (moving it from another agent of the org). 201, as the original answered (also when the number was there).
 pub async fn attach(
     caller: Caller,
     State(state): State<ApiState>,
     ApiJson(body): ApiJson<Attach>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Member, "attaching numbers")?;
     let number = body.phone_number.trim().to_string();
     let digits = digits_of(&number)?;
@@ -178,8 +179,11 @@ pub async fn attach(
     routing_changed(&state).await;
     crate::audit::record(&state, &caller, "attach_phone_number", &digits).await?;
     tracing::info!(org_id = %caller.org_id, number = %digits, agent = ?new_agent, by = %caller.email, "number attached");
-    Ok(Json(
-        json!({"status": "success", "message": "Phone number attached successfully", "phone_number": view(&record)}),
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"status": "success", "message": "Phone number attached successfully", "phone_number": view(&record)}),
+        ),
     ))
 }
 
@@ -248,7 +252,8 @@ pub async fn list_by_org(
     Path(org_id): Path<String>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     if org_id != caller.org_id {
-        return Err(ApiError::not_found(format!("no org {org_id:?} of yours")));
+        // 403 with the original's words (the path names an org; nothing of it is read).
+        return Err(ApiError::forbidden("Not authorized to access this organization's phone numbers").at("org_id"));
     }
     let configured = config_agents_of(&state, &caller.org_id);
     let mut numbers: Vec<Value> =
@@ -258,26 +263,42 @@ pub async fn list_by_org(
     Ok(Json(numbers))
 }
 
-/// `GET /phone-numbers/agent/{agent_type}`: the numbers attached to the org's agent of that name.
-pub async fn list_by_agent(
+/// The fields of the original's `PhoneNumberResponse` (FastAPI dropped every other field of the document).
+const ORIGINAL_FIELDS: [&str; 6] = ["phone_number", "provider", "agent_type", "org_id", "created_at", "updated_at"];
+
+/// `number` cut down to the original's `PhoneNumberResponse`.
+fn original_view(number: &Value) -> Value {
+    let fields = ORIGINAL_FIELDS.iter().map(|f| ((*f).to_string(), number.get(*f).cloned().unwrap_or(Value::Null)));
+    Value::Object(fields.collect())
+}
+
+/// `GET /phone-numbers/agent/{agent_type}`: the number attached to the org's agent of that name, one object
+/// in the original's `PhoneNumberResponse` shape; 404 when the agent has none. An agent may hold several
+/// numbers here (the original kept one): the one on the agent (the last attached) is answered, else the
+/// first; `GET /phone-numbers/org/{org_id}` lists them all with their `agent_id`.
+pub async fn get_by_agent(
     caller: Caller,
     State(state): State<ApiState>,
     Path(name): Path<String>,
-) -> Result<Json<Vec<Value>>, ApiError> {
-    match find_by_name(&state, &caller.org_id, &name).await? {
-        Found::Config(agent) => {
-            Ok(Json(agent.numbers.iter().map(|n| config_view(&caller.org_id, &agent.id, n)).collect()))
-        }
+) -> Result<Json<Value>, ApiError> {
+    let number = match find_by_name(&state, &caller.org_id, &name).await? {
+        Found::Config(agent) => agent.numbers.first().map(|n| config_view(&caller.org_id, &agent.id, n)),
         Found::Stored(agent) => {
+            let digits = |n: &str| n.chars().filter(char::is_ascii_digit).collect::<String>();
+            let on_agent = text(&agent.doc, "phone_number").map(|n| digits(&n));
             let stored = state.store().list(Collection::PhoneNumbers, &caller.org_id).await?;
-            Ok(Json(
-                stored
-                    .iter()
-                    .filter(|r| text(&r.doc, "agent_id").as_deref() == Some(agent.id.as_str()))
-                    .map(view)
-                    .collect(),
-            ))
+            let attached: Vec<&Record> =
+                stored.iter().filter(|r| text(&r.doc, "agent_id").as_deref() == Some(agent.id.as_str())).collect();
+            attached
+                .iter()
+                .find(|r| on_agent.as_deref() == Some(r.id.as_str()))
+                .or_else(|| attached.first())
+                .map(|r| view(r))
         }
+    };
+    match number {
+        Some(number) => Ok(Json(original_view(&number))),
+        None => Err(ApiError::not_found("No phone number attached to this agent")),
     }
 }
 

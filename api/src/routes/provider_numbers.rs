@@ -179,7 +179,12 @@ async fn numbers(caller: Caller, state: ApiState, provider: Provider) -> Result<
     Ok(Json(json!({"status": "success", "numbers": numbers, "items": items})))
 }
 
-async fn link(caller: Caller, state: ApiState, provider: Provider, body: Link) -> Result<Json<Value>, ApiError> {
+async fn link(
+    caller: Caller,
+    state: ApiState,
+    provider: Provider,
+    body: Link,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Member, "linking numbers")?;
     let rest = client(&state, &caller, provider).await?;
     let number = check_number(&body.phone_number)?;
@@ -187,7 +192,9 @@ async fn link(caller: Caller, state: ApiState, provider: Provider, body: Link) -
     let (n, a) = (number.clone(), app_id.clone());
     call(rest, move |rest| rest.attach_number(&n, &a)).await?;
     crate::audit::record(&state, &caller, &format!("link_{}_number", provider.as_str()), &number).await?;
-    Ok(Json(json!({"status": "success", "message": format!("{number} linked to application {app_id}")})))
+    // 201, as the original answered a link.
+    let message = format!("{number} linked to application {app_id}");
+    Ok((StatusCode::CREATED, Json(json!({"status": "success", "message": message}))))
 }
 
 async fn unlink(caller: Caller, state: ApiState, provider: Provider, body: Unlink) -> Result<Json<Value>, ApiError> {
@@ -223,12 +230,12 @@ pub async fn vobiz_numbers(caller: Caller, State(state): State<ApiState>) -> Res
     numbers(caller, state, Provider::Vobiz).await
 }
 
-/// `POST /vobiz/numbers/link`.
+/// `POST /vobiz/numbers/link` (201).
 pub async fn vobiz_link(
     caller: Caller,
     State(state): State<ApiState>,
     ApiJson(body): ApiJson<Link>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     link(caller, state, Provider::Vobiz, body).await
 }
 
@@ -264,12 +271,12 @@ pub async fn plivo_numbers(caller: Caller, State(state): State<ApiState>) -> Res
     numbers(caller, state, Provider::Plivo).await
 }
 
-/// `POST /plivo/numbers/link`.
+/// `POST /plivo/numbers/link` (201).
 pub async fn plivo_link(
     caller: Caller,
     State(state): State<ApiState>,
     ApiJson(body): ApiJson<Link>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     link(caller, state, Provider::Plivo, body).await
 }
 

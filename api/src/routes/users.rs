@@ -163,7 +163,8 @@ pub async fn by_email(
     Path(email): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     if accounts::normalize_email(&email) != caller.email {
-        return Err(ApiError::not_found("no such user of yours (this route shows only your own account)"));
+        // 403 with the original's words: this route shows only the caller's own account.
+        return Err(ApiError::forbidden("Not authorized to access this user's data").at("email"));
     }
     me(caller, State(state)).await
 }
