@@ -88,7 +88,14 @@ impl ProviderCalls {
     }
 
     /// Places `call` with `account` and follows it to its end.
-    pub(crate) async fn place(&self, account: ProviderAccount, call: ProviderCall) -> ProviderCallEnd {
+    /// `lost` is cancelled when this node loses the contact's lease: the call is hung up through the API (another
+    /// node may take the contact), as a SIP campaign call is.
+    pub(crate) async fn place(
+        &self,
+        account: ProviderAccount,
+        call: ProviderCall,
+        lost: &tokio_util::sync::CancellationToken,
+    ) -> ProviderCallEnd {
         let provider = call.provider;
         let dial_id = dial_id();
         let base = self.public_url.trim_end_matches('/');
@@ -106,8 +113,17 @@ impl ProviderCalls {
         let rest = ProviderRest::new(provider, account.api_base.as_deref(), &account.auth_id, &account.auth_token);
         let (events, mut heard) = mpsc::unbounded_channel();
         // Followed before it is placed: the provider may answer before its reply to the request reaches us.
-        self.dialled
-            .insert(&dial_id, DialledCall { provider, account, variables: call.variables, amd: call.amd, events });
+        self.dialled.insert(
+            &dial_id,
+            DialledCall {
+                provider,
+                account,
+                agent: call.agent_id.clone(),
+                variables: call.variables,
+                amd: call.amd,
+                events,
+            },
+        );
         let placing = rest.clone();
         let placed = tokio::task::spawn_blocking(move || placing.place_call(&request)).await;
         let placed = match placed {
@@ -127,7 +143,19 @@ impl ProviderCalls {
         };
         tracing::debug!(provider = name, call_id = %placed.call_id, %dial_id, "campaign: provider call placed");
         let setup_limit = call.ring_timeout + SETUP_GRACE;
-        let followed = follow(&mut heard, setup_limit).await;
+        let followed = tokio::select! {
+            followed = follow(&mut heard, setup_limit) => followed,
+            _ = lost.cancelled() => {
+                self.dialled.remove(&dial_id);
+                let id = placed.call_id.clone();
+                let hung_up = tokio::task::spawn_blocking(move || rest.hang_up(&id)).await;
+                tracing::warn!(call_id = %placed.call_id, ok = matches!(hung_up, Ok(Ok(_))), "campaign: hung up a provider call whose lease was lost");
+                return ProviderCallEnd {
+                    outcome: AttemptOutcome::Failed(crate::campaigns::LEASE_LOST.into()),
+                    call_id: Some(placed.call_id),
+                };
+            }
+        };
         self.dialled.remove(&dial_id);
         let call_id = followed.call_id.clone().unwrap_or(placed.call_id);
         if followed.hang_up {
@@ -150,11 +178,9 @@ impl ProviderCalls {
     }
 }
 
-/// A fresh dial id: this process's time in nanoseconds and a counter (unique on the node; it names the call
-/// in our URLs and authorises nothing: every webhook is still signed).
+/// A fresh dial id: 128 random bits. It names the call in our URLs and picks the account whose token must sign
+/// the call's webhooks, so nobody may guess another org's live id.
 fn dial_id() -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{:x}{n:04x}", nanos & 0xffff_ffff_ffff_ffff)
+    let bits: u128 = rand::random();
+    format!("{bits:032x}")
 }

@@ -57,7 +57,7 @@ const SLOT_RECHECK_MS: i64 = 100;
 /// so it hands the slot over first.
 const SLOT_HANDOVER_MS: i64 = 3 * SLOT_RECHECK_MS;
 /// The outcome reason of a call hung up because its lease was lost.
-const LEASE_LOST: &str = "lease lost";
+pub(crate) const LEASE_LOST: &str = "lease lost";
 
 /// What the runner needs from the node.
 pub(crate) struct CampaignRunner {
@@ -1090,13 +1090,23 @@ impl Call {
             variables: self.variables.clone(),
             amd,
         };
-        let ended = calls.place(account, call).await;
+        let ended = calls.place(account, call, &self.lost).await;
         let heard = amd_events.map(AmdHeard::read);
         let outcome = match (&ended.outcome, &heard) {
+            // A message was left (after our detection's or the provider's machine verdict): final, as on SIP,
+            // so no machine gets a second message.
+            (AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine, Some(heard))
+                if heard.machine() && heard.message_left =>
+            {
+                AttemptOutcome::MessageLeft
+            }
             (AttemptOutcome::AnsweredHuman, Some(heard)) if heard.machine() => AttemptOutcome::AnsweredMachine,
             (outcome, _) => outcome.clone(),
         };
-        let answered = matches!(outcome, AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine);
+        let answered = matches!(
+            outcome,
+            AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine | AttemptOutcome::MessageLeft
+        );
         let amd = heard.filter(|_| answered).map(|h| h.to_json());
         (outcome, ended.call_id, amd)
     }

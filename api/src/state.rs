@@ -98,8 +98,7 @@ pub struct ApiConfig {
     pub webhooks_allow_http_loopback: bool,
     /// The node's telephony provider accounts (`[telephony.<provider>]`): the number routes (`/vobiz/...`,
     /// `/plivo/...`) send to their `api_base`, and the owner's org uses their credentials when it stored none.
-    pub telephony_accounts:
-        Vec<(voicera_carrier_rest::Provider, voicera_carrier_rest::ProviderAccount)>,
+    pub telephony_accounts: Vec<(voicera_carrier_rest::Provider, voicera_carrier_rest::ProviderAccount)>,
 }
 
 /// Where the control plane's mail (reset links, invitations) goes.

@@ -144,8 +144,10 @@ fn word_count(text: &str) -> u32 {
         .count() as u32
 }
 
-/// Words a fast talker says per second of voice, with room to spare (conversational speech is 2–3).
-const MAX_WORDS_PER_VOICED_SECOND: u32 = 5;
+/// Words per second of voice the VAD counted that a caller may say: conversational speech is 2–3, a fast
+/// "no no no wait stop" 6–8, and the VAD can count soft or quick speech short; so the bound is generous, and a
+/// recogniser's invented sentence (six words in a 300 ms cough) still fails it.
+const MAX_WORDS_PER_VOICED_SECOND: u32 = 10;
 
 /// Whether `transcript` has no more words than `voiced_ms` of the caller's voice could carry (one word of slack
 /// for the voice before the VAD's onset). A recogniser given a cough or line noise may invent a whole sentence
@@ -518,14 +520,15 @@ mod tests {
 
     #[test]
     fn a_sentence_in_a_cough_is_the_recogniser_inventing_words() {
-        // 300 ms of voice carries at most 2 words (1 + 1.5): Whisper's sentence for a cough does not fit.
+        // 300 ms of voice carries at most 4 words (1 + 3): Whisper's sentence for a cough does not fit.
         assert!(!words_fit_voiced_time("I'm a fan of the game.", 300));
+        assert!(words_fit_voiced_time("no no no wait stop", 600));
         assert!(words_fit_voiced_time("Wait, stop", 300));
         assert!(words_fit_voiced_time("", 0));
         assert!(words_fit_voiced_time("Stop", 0));
         // A real interruption: nine words over 2.4 s of voice.
         assert!(words_fit_voiced_time("Wait, stop, I want to ask you something else", 2400));
-        assert!(!words_fit_voiced_time("Wait, stop, I want to ask you something else", 1000));
+        assert!(!words_fit_voiced_time("Wait, stop, I want to ask you something else", 500));
         // Fillers and annotations are no words at all.
         assert!(words_fit_voiced_time("(coughs) hmm uh-huh [BLANK_AUDIO]", 0));
         assert_eq!(word_count("Um, stop."), 1);

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
+use voicera_carrier_rest::{Provider, ProviderAccount};
 use voicera_conversation::agent::mask_secret;
 use voicera_media::codec::CodecKind;
 use voicera_sip::transport::SipProtocol;
 use voicera_telephony::sip_rtp::{InboundAuth, TrunkConfig};
-use voicera_carrier_rest::{Provider, ProviderAccount};
 use voicera_telephony::ws_stream::AudioFormat;
 
 mod agents;

@@ -42,6 +42,9 @@ pub struct DialledCall {
     pub provider: Provider,
     /// The account that placed it: its token signs the call's webhooks.
     pub account: ProviderAccount,
+    /// The agent the call was placed for: the only one its answer webhook may open a stream to (the account
+    /// that signs it is the placing org's own).
+    pub agent: String,
     /// Values for the agent's `{{contact.<name>}}` variables on the call.
     pub variables: Vec<(String, String)>,
     /// Answering-machine detection on the call's stream (None: the agent starts when the stream does).
@@ -275,7 +278,14 @@ mod tests {
         let calls = DialledCalls::default();
         let (events, mut heard) = mpsc::unbounded_channel();
         let account = ProviderAccount { auth_id: "MA1".into(), auth_token: "t".into(), api_base: None };
-        let call = DialledCall { provider: Provider::Vobiz, account, variables: Vec::new(), amd: None, events };
+        let call = DialledCall {
+            provider: Provider::Vobiz,
+            account,
+            agent: "bench".into(),
+            variables: Vec::new(),
+            amd: None,
+            events,
+        };
         calls.insert("d-1", call);
         assert!(calls.report("d-1", DialEvent::StreamEnded));
         assert!(!calls.report("d-2", DialEvent::StreamEnded));

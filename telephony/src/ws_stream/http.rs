@@ -528,6 +528,20 @@ async fn answer_call(t: &Telephony, provider: Provider, paths: Paths, hook: &Web
     let call_id = hook.field(&["CallUUID", "CallSid", "call_sid", "CallId"]).unwrap_or("").to_string();
     let to = hook.field(&["To", "to", "CallTo"]).unwrap_or("").to_string();
     let agent = hook.field(&["agent_id", "agent_type"]).map(String::from).unwrap_or_else(|| to.clone());
+    // A call our dialer placed was signed with the placing org's own account: it may reach only the agent it
+    // was placed for, never another org's by a changed `agent_id`.
+    let dialled = hook
+        .query
+        .iter()
+        .find(|(k, _)| k == DIAL_PARAM)
+        .and_then(|(_, id)| t.config.dialled.get(id))
+        .filter(|call| call.provider == provider);
+    if let Some(call) = &dialled {
+        if call.agent != agent {
+            tracing::warn!(provider = provider.as_str(), %agent, %call_id, "answer: a dialled call names another agent");
+            return plain(StatusCode::FORBIDDEN, "this call was placed for another agent");
+        }
+    }
     if agent.is_empty() {
         return plain(StatusCode::BAD_REQUEST, "no agent: pass ?agent_id= or attach the called number to an agent");
     }
@@ -589,10 +603,13 @@ async fn hangup(t: &Telephony, provider: Provider, request: Request) -> Response
             if let Some(dial) = dial {
                 let progress = voicera_carrier_rest::read_callback(|name| hook.field(&[name]));
                 let going = matches!(progress, voicera_carrier_rest::CallProgress::Going { .. });
-                if !t.config.dialled.report(&dial, DialEvent::Status(progress)) {
+                let followed = t.config.dialled.report(&dial, DialEvent::Status(progress));
+                if !followed {
                     tracing::info!(provider = provider.as_str(), %dial, "status of a dialled call no longer followed");
                 }
-                if going {
+                // A followed call's end is the dialer's to record, in its campaign's org (its contact's outcome;
+                // an answered call's log comes from its stream): never a report in the node owner's call log.
+                if going || followed {
                     return hook.settle(plain(StatusCode::OK, ""));
                 }
             }
