@@ -297,8 +297,8 @@ mod tests {
         let mut gate = AmdGate::new(RATE, MachineAction::LeaveMessage, AmdParams::default());
         let (at, step) = run(&mut gate, &machine_with_beep()).expect("a step");
         assert_eq!(step, GateStep::LeaveMessage);
-        // The beep runs 4.6–5.1 s; it is heard on the first frame after it.
-        assert_eq!(at, Duration::from_millis(5120));
+        // The beep runs 4.6–5.1 s; it is over once it has been gone two frames (a lost frame is no end).
+        assert_eq!(at, Duration::from_millis(5140));
         assert_eq!(gate.cued_at(), Some(at));
         let decision = gate.decision().unwrap();
         assert_eq!(decision.verdict, AmdVerdict::Machine, "the verdict is the first one, before the beep");

@@ -775,7 +775,7 @@ mod tests {
         let amd = record.amd.expect("the record has the detection");
         assert_eq!((amd.verdict, amd.action, amd.message_left), ("machine", "leave_message", true));
         assert_eq!(amd.decided_after_ms, decided.decided_after_ms);
-        assert_eq!(amd.message_after_ms, Some(5120));
+        assert_eq!(amd.message_after_ms, Some(5140));
         assert_eq!(record.greeting, "Please call us back today.");
     }
 

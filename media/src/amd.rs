@@ -146,7 +146,13 @@ struct ToneRun {
     bin: usize,
     /// How long the tone has lasted.
     length: Duration,
+    /// How long it has been missing since its last frame: a frame or two lost to the network (concealed as
+    /// silence or noise) is no end of the beep, or a message would start over the rest of it.
+    gap: Duration,
 }
+
+/// How long a tone must be missing before it counts as stopped.
+const TONE_GAP: Duration = Duration::from_millis(40);
 
 /// One call's answering-machine detector. Feed every frame from answer on to [`AmdDetector::process`].
 #[derive(Debug, Clone)]
@@ -241,10 +247,14 @@ impl AmdDetector {
         // The beep: a steady tone that lasted min_beep..=max_beep and has now stopped.
         match (tone_bin, self.tone) {
             (Some(bin), Some(run)) if bin.abs_diff(run.bin) <= TONE_DRIFT_BINS => {
-                self.tone = Some(ToneRun { bin, length: run.length + frame_len });
+                // A short gap inside the tone (a lost packet) is part of it.
+                self.tone = Some(ToneRun { bin, length: run.length + run.gap + frame_len, gap: Duration::ZERO });
             }
             (Some(bin), _) => {
-                self.tone = Some(ToneRun { bin, length: frame_len });
+                self.tone = Some(ToneRun { bin, length: frame_len, gap: Duration::ZERO });
+            }
+            (None, Some(run)) if run.gap + frame_len < TONE_GAP => {
+                self.tone = Some(ToneRun { gap: run.gap + frame_len, ..run });
             }
             (None, Some(run)) => {
                 self.tone = None;
@@ -407,7 +417,7 @@ mod tests {
             let (detector, trace) = run(&signal, RATE);
             let (at, verdict) = first_decision(&trace).expect("decided");
             assert_eq!(verdict, AmdVerdict::MachineBeep, "{freq} Hz");
-            assert_eq!(at, Duration::from_millis(820), "{freq} Hz: decided on the first frame after the tone");
+            assert_eq!(at, Duration::from_millis(840), "{freq} Hz: decided once the tone has been gone two frames");
             assert!(detector.leave_message_now());
             assert_eq!(detector.reason(), AmdReason::Beep);
         }
@@ -420,6 +430,28 @@ mod tests {
         signal.extend(silence(16000, 100));
         let (_, trace) = run(&signal, 16000);
         assert_eq!(first_decision(&trace).map(|d| d.1), Some(AmdVerdict::MachineBeep));
+    }
+
+    #[test]
+    fn a_frame_lost_inside_the_beep_does_not_end_it() {
+        // 300 ms of tone, one 20 ms frame of silence (a lost packet, concealed as silence), 200 ms more tone.
+        let tone = |ms: usize| -> Vec<i16> {
+            (0..ms * 8).map(|i| ((i as f32 * 1000.0 * std::f32::consts::TAU / 8000.0).sin() * 12000.0) as i16).collect()
+        };
+        let mut signal = tone(300);
+        signal.extend(std::iter::repeat(0i16).take(160));
+        signal.extend(tone(200));
+        signal.extend(std::iter::repeat(0i16).take(8 * 400));
+        let mut detector = AmdDetector::new(8000, AmdParams::default());
+        let mut cue_at = None;
+        for (i, frame) in signal.chunks(160).enumerate() {
+            let at = Duration::from_millis(20 * (i as u64 + 1));
+            if detector.process(frame, at) == AmdVerdict::MachineBeep && cue_at.is_none() {
+                cue_at = Some(at);
+            }
+        }
+        let cue_at = cue_at.expect("the beep is heard");
+        assert!(cue_at >= Duration::from_millis(520), "cued at {cue_at:?}, inside the beep (ends at 520 ms)");
     }
 
     #[test]
@@ -469,7 +501,7 @@ mod tests {
         assert_eq!(verdict, AmdVerdict::Machine);
         assert!(at <= Duration::from_millis(2300), "decided at {at:?}");
         let cue = trace.iter().find(|(_, v)| *v == AmdVerdict::MachineBeep).expect("beep");
-        assert_eq!(cue.0, Duration::from_millis(5020));
+        assert_eq!(cue.0, Duration::from_millis(5040));
         assert!(detector.leave_message_now());
         assert_eq!(detector.decided_at(), Some(at));
     }

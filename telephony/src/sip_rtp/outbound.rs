@@ -497,7 +497,11 @@ impl Service {
             ("Proxy-Authenticate", "Proxy-Authorization")
         };
         let challenge = response.headers.get_all(challenge_header).find_map(|h| Challenge::parse(h).ok());
-        let (Some(challenge), true) = (challenge, call.auth_attempts < MAX_AUTH_ATTEMPTS && call.media.is_some())
+        // A call with no credentials (a transfer to a trunk that does not lend them, a call to a bare address)
+        // has nothing to answer a challenge with: it fails rather than send an empty username.
+        let has_credentials = !call.digest.username.is_empty();
+        let (Some(challenge), true) =
+            (challenge, has_credentials && call.auth_attempts < MAX_AUTH_ATTEMPTS && call.media.is_some())
         else {
             return self.settle(call.requester, Err(PlaceCallError::AuthFailed(response.status)));
         };
