@@ -321,7 +321,8 @@ mod tests {
 
     #[test]
     fn a_cloud_links_care_is_its_timeout_and_its_providers_check_as_the_probe() {
-        std::env::set_var("VOICERA_TEST_CARE_KEY", "dg-care-key");
+        // One value for every test of this module: they run in parallel and share the variable.
+        std::env::set_var("VOICERA_TEST_CARE_KEY", "care-key");
         let (base, server) = fake("200 OK", r#"{"projects":[]}"#);
         let care = cloud_care(
             &speech(SpeechProvider::Deepgram, &base, Some(Duration::from_millis(900))),
@@ -334,7 +335,7 @@ mod tests {
         assert!(probe().is_ok());
         let head = server.join().unwrap();
         assert!(head.starts_with("GET /v1/projects HTTP/1.1"), "{head}");
-        assert!(head.to_ascii_lowercase().contains("authorization: token dg-care-key"), "{head}");
+        assert!(head.to_ascii_lowercase().contains("authorization: token care-key"), "{head}");
         // A failing provider fails its probe with its own words.
         let (base, _server) = fake("503 Service Unavailable", r#"{"err_code":"BUSY","err_msg":"Try later"}"#);
         let error = (cloud_care(&speech(SpeechProvider::Deepgram, &base, None), ModelStage::Stt, &OrgKeys::none())
@@ -352,13 +353,13 @@ mod tests {
     /// A Google link is probed by its own API: recognition for speech to text, the voice list for speech.
     #[test]
     fn a_google_stt_link_is_probed_by_a_recognition_and_a_tts_link_by_the_voice_list() {
-        std::env::set_var("VOICERA_TEST_CARE_KEY", "g-care-key");
+        std::env::set_var("VOICERA_TEST_CARE_KEY", "care-key");
         let (base, server) = fake("200 OK", r#"{"totalBilledTime":"1s","requestId":"42"}"#);
         let google = speech(SpeechProvider::Google, &base, None);
         assert!((cloud_care(&google, ModelStage::Stt, &OrgKeys::none()).unwrap().probe.unwrap())().is_ok());
         let head = server.join().unwrap();
         assert!(head.starts_with("POST /v1/speech:recognize HTTP/1.1"), "{head}");
-        assert!(head.to_ascii_lowercase().contains("x-goog-api-key: g-care-key"), "{head}");
+        assert!(head.to_ascii_lowercase().contains("x-goog-api-key: care-key"), "{head}");
         let (base, server) = fake("200 OK", r#"{"voices":[]}"#);
         let google = speech(SpeechProvider::Google, &base, None);
         assert!((cloud_care(&google, ModelStage::Tts, &OrgKeys::none()).unwrap().probe.unwrap())().is_ok());

@@ -122,6 +122,9 @@ pub(crate) struct CarrierCall {
     pub(crate) ended_at_us: i64,
     /// The final status the carrier sent (0: none).
     pub(crate) status: u16,
+    /// Whether the caller acknowledged the carrier's answer (ACK): a caller killed between the 200 OK and its
+    /// ACK leaves the carrier retransmitting the answer until its Timer H (32 s) gives up.
+    pub(crate) acknowledged: bool,
 }
 
 impl Carrier {
@@ -154,7 +157,14 @@ impl Carrier {
                 if received && start.starts_with("INVITE ") {
                     let number =
                         start.split(['@', ' ']).nth(1).unwrap_or_default().trim_start_matches("sip:").to_string();
-                    calls.push(CarrierCall { number, call_id, invited_at_us: at, ended_at_us: at, status: 0 });
+                    calls.push(CarrierCall {
+                        number,
+                        call_id,
+                        invited_at_us: at,
+                        ended_at_us: at,
+                        status: 0,
+                        acknowledged: false,
+                    });
                 }
                 continue;
             };
@@ -163,6 +173,7 @@ impl Carrier {
                 continue;
             }
             call.ended_at_us = at;
+            call.acknowledged |= received && start.starts_with("ACK ");
             let status = start.strip_prefix("SIP/2.0 ").and_then(|s| s.get(..3)?.parse::<u16>().ok());
             let ends = match status {
                 Some(status) if header("CSeq").ends_with("INVITE") && status >= 200 => {
