@@ -195,10 +195,7 @@ impl Server {
 
     /// Value of a metric line (exact name with labels).
     pub(crate) fn metric(&self, name: &str) -> f64 {
-        self.metrics()
-            .lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or_else(|| panic!("metric {name} missing"))
+        metric_value(&self.metrics(), name)
     }
 
     /// Polls until `check` holds or `timeout` passes.
@@ -247,6 +244,14 @@ impl Drop for Server {
     fn drop(&mut self) {
         stop(&mut self.child);
     }
+}
+
+/// The value of the `/metrics` line named `name` exactly (labels included); panics when it is missing.
+pub(crate) fn metric_value(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("metric {name} missing"))
 }
 
 /// Minimal HTTP/1.1 GET: returns (status, body).

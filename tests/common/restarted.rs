@@ -51,10 +51,7 @@ impl Restarted {
     /// One unlabelled series of its `/metrics`.
     pub(crate) fn metric(&self, name: &str) -> f64 {
         let metrics = http_get(self.http, "/metrics").map(|(_, body)| body).unwrap_or_default();
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or_else(|| panic!("metric {name} missing"))
+        super::metric_value(&metrics, name)
     }
 
     /// Polls `check` until it holds; panics with the log after `timeout`.
