@@ -17,22 +17,33 @@
 //!   audio's final results and ends the call with `grpc-status` 0; a refusal comes as a `grpc-status` with
 //!   Google's `grpc-message` (`API key not valid…`, `INVALID_ARGUMENT: …`).
 //!
-//! Each utterance is one call on the shared connection; the next call opens as soon as the previous one is
-//! answered, so it is warm when the caller speaks again. Dropping the stream object resets its call
+//! Each utterance is one call on the client's connections ([`crate::grpc_pool`]: up to 100 calls on one
+//! connection, more connections past that, PINGs on idle ones); the next call opens as soon as the previous
+//! one is answered, so it is warm when the caller speaks again. Dropping the stream object resets its call
 //! (`RST_STREAM`), which stops the network work at once.
+//!
+//! Google ends a streaming call after about five minutes (`OUT_OF_RANGE`, "Exceeded maximum allowed stream
+//! duration of 305 seconds"), and an idle one sooner. A call carries over instead of failing: the client
+//! replaces it by itself once it has carried [`DEFAULT_STREAM_LIMIT`] of audio, and replaces it when Google
+//! ends it that way; the new call gets the same config, then the audio since the end of the last final
+//! result (`result_end_offset`, [`CallAudio`]), then the rest. Finals already heard stand, and the audio they
+//! cover is not sent again, so no word is lost or said twice.
 
+use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use h2::client::ResponseFuture;
+use h2::SendStream;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 use voicera_models::{FailureKind, ModelError, SpeechToText, SttStream, Transcript};
 
 use crate::deepgram::encode;
-use crate::grpc::{self, GrpcChannel, GrpcDecoder, ProtoReader, ProtoValue, ProtoWriter};
+use crate::grpc::{self, Activity, GrpcChannel, GrpcDecoder, ProtoReader, ProtoValue, ProtoWriter, StreamLease};
+use crate::grpc_pool::PoolConfig;
 use crate::streams::pcm16_bytes;
 
 /// Speech-to-Text's API root (the global location).
@@ -45,6 +56,17 @@ const END_TIMEOUT: Duration = Duration::from_millis(1500);
 const STATUS_GRACE: Duration = Duration::from_millis(200);
 /// The most audio per request (the API's limit is 15 KB).
 const MAX_AUDIO: usize = 15 * 1024;
+/// Audio one call carries before the client replaces it: under Google's 305 s per streaming call, with room
+/// for the audio resent at the start of a call.
+pub const DEFAULT_STREAM_LIMIT: Duration = Duration::from_secs(290);
+/// The most audio kept for a new call to hear again (words longer than this without a final are rare: Google
+/// ends a result at each pause).
+const MAX_CARRIED: Duration = Duration::from_secs(10);
+/// New audio a call must have carried before Google's ending it counts as the stream limit again (a call
+/// ended at once, twice in a row, is a failure, not a limit).
+const MIN_PROGRESS: Duration = Duration::from_secs(1);
+/// Bytes of 16 kHz 16-bit mono audio per second.
+const BYTES_PER_SECOND: u64 = 32_000;
 
 /// Where and how to recognise.
 #[derive(Clone, PartialEq)]
@@ -131,6 +153,8 @@ pub struct StreamingResult {
     pub is_final: bool,
     /// How likely an interim result is to stay (0 when not given).
     pub stability: f32,
+    /// Where the result ends in the call's audio (`result_end_offset`), when Google says.
+    pub end_offset: Option<Duration>,
 }
 
 /// The results of one `StreamingRecognizeResponse` (none for a speech event or metadata only).
@@ -139,7 +163,7 @@ pub fn read_response(message: &[u8]) -> Result<Vec<StreamingResult>, ModelError>
     let mut response = ProtoReader::new(message);
     while let Some((field, value)) = response.next_field()? {
         let (6, ProtoValue::Bytes(bytes)) = (field, value) else { continue };
-        let mut result = StreamingResult { transcript: String::new(), is_final: false, stability: 0.0 };
+        let mut result = StreamingResult { transcript: String::new(), is_final: false, stability: 0.0, end_offset: None };
         let mut first_alternative = true;
         let mut reader = ProtoReader::new(bytes);
         while let Some((field, value)) = reader.next_field()? {
@@ -157,12 +181,97 @@ pub fn read_response(message: &[u8]) -> Result<Vec<StreamingResult>, ModelError>
                 }
                 (2, ProtoValue::Varint(flag)) => result.is_final = flag != 0,
                 (3, ProtoValue::Fixed32(bits)) => result.stability = f32::from_bits(bits),
+                (4, ProtoValue::Bytes(duration)) => result.end_offset = Some(read_duration(duration)?),
                 _ => {}
             }
         }
         results.push(result);
     }
     Ok(results)
+}
+
+/// A `google.protobuf.Duration` (`seconds` 1, `nanos` 2); negative values read as 0.
+fn read_duration(message: &[u8]) -> Result<Duration, ModelError> {
+    let (mut seconds, mut nanos) = (0u64, 0u64);
+    let mut reader = ProtoReader::new(message);
+    while let Some((field, value)) = reader.next_field()? {
+        match (field, value) {
+            // int64 and int32 on the wire: a negative one is a ten-byte varint, over i64::MAX here.
+            (1, ProtoValue::Varint(v)) => seconds = if v > i64::MAX as u64 { 0 } else { v },
+            (2, ProtoValue::Varint(v)) => nanos = if v >= 1_000_000_000 { 0 } else { v },
+            _ => {}
+        }
+    }
+    Ok(Duration::from_secs(seconds) + Duration::from_nanos(nanos))
+}
+
+/// The audio of the current call that no final result covers yet, sans-IO: what the next call must hear
+/// again when this one is replaced (the client's stream limit, or Google's). Offsets in a call's results
+/// count from the start of that call's audio, so a new call's start is the audio resent to it.
+#[derive(Debug)]
+pub struct CallAudio {
+    /// Bytes a call may carry before it is replaced.
+    limit: usize,
+    /// The most bytes kept.
+    keep: usize,
+    /// Bytes sent on the current call, those resent at its start included.
+    sent: usize,
+    /// Where in the current call `kept` starts.
+    kept_from: usize,
+    /// The call's audio since the end of its last final (the newest `keep` bytes of it).
+    kept: VecDeque<u8>,
+}
+
+impl CallAudio {
+    /// Calls replaced after `limit` of audio; at most 10 s (or half the limit) kept for the next.
+    pub fn new(limit: Duration) -> CallAudio {
+        let limit = to_bytes(limit).max(2);
+        let keep = to_bytes(MAX_CARRIED).min(limit / 2) & !1;
+        CallAudio { limit, keep, sent: 0, kept_from: 0, kept: VecDeque::new() }
+    }
+
+    /// Audio sent on the call.
+    pub fn sent(&mut self, pcm: &[u8]) {
+        self.sent += pcm.len();
+        self.kept.extend(pcm);
+        let excess = self.kept.len().saturating_sub(self.keep);
+        self.kept.drain(..excess);
+        self.kept_from += excess;
+    }
+
+    /// A final result ending at `end` of the call's audio (without an offset: all audio sent so far): the
+    /// audio before it is covered.
+    pub fn finalised(&mut self, end: Option<Duration>) {
+        let end = end.map_or(self.sent, |end| to_bytes(end).min(self.sent));
+        if end > self.kept_from {
+            let covered = (end - self.kept_from).min(self.kept.len());
+            self.kept.drain(..covered);
+            self.kept_from = end;
+        }
+    }
+
+    /// The call carried its limit: replace it.
+    pub fn due(&self) -> bool {
+        self.sent >= self.limit
+    }
+
+    /// Bytes sent on the current call.
+    pub fn sent_on_call(&self) -> usize {
+        self.sent
+    }
+
+    /// A new call replaces the current one: the audio to send it first, from which its offsets count.
+    pub fn next_call(&mut self) -> Vec<u8> {
+        self.sent = self.kept.len();
+        self.kept_from = 0;
+        self.kept.iter().copied().collect()
+    }
+}
+
+/// Bytes of audio in `duration`, whole samples.
+fn to_bytes(duration: Duration) -> usize {
+    let bytes = duration.as_nanos() * u128::from(BYTES_PER_SECOND) / 1_000_000_000;
+    usize::try_from(bytes).unwrap_or(usize::MAX) & !1
 }
 
 /// One call's utterance, sans-IO: puts results together into what the engine is told.
@@ -188,6 +297,12 @@ impl GoogleTranscript {
     /// Google's answer began (its headers came): it is alive.
     pub fn answered(&mut self) {
         self.answered = true;
+    }
+
+    /// The call is replaced by a new one hearing the audio since the last final: the finals stand, the
+    /// interim result is heard again.
+    pub fn carry_over(&mut self) {
+        self.interim.clear();
     }
 
     fn joined(&self) -> String {
@@ -252,24 +367,68 @@ impl GoogleTranscript {
     }
 }
 
-/// The streaming client; its HTTP/2 connection is shared by every call's stream.
+/// The streaming client; its HTTP/2 connections ([`crate::grpc_pool`]) are shared by every call's stream.
 #[derive(Debug, Clone)]
 pub struct GoogleStreamStt {
     config: Arc<GoogleStreamConfig>,
+    connect_timeout: Duration,
+    pool: PoolConfig,
+    stream_limit: Duration,
+    /// Where calls run: the process's `voicera-grpc` thread unless told otherwise.
+    runtime: Option<tokio::runtime::Handle>,
     channel: Result<Arc<GrpcChannel>, ModelError>,
 }
 
 impl GoogleStreamStt {
-    /// A client for `config`, connecting within 5 s.
+    /// A client for `config`, connecting within 5 s, with the default pool and stream limit.
     pub fn new(config: GoogleStreamConfig) -> Self {
-        let channel = GrpcChannel::new(&config.base_url, crate::ws::CONNECT_TIMEOUT).map(Arc::new);
-        Self { config: Arc::new(config), channel }
+        let mut client = Self {
+            config: Arc::new(config),
+            connect_timeout: crate::ws::CONNECT_TIMEOUT,
+            pool: PoolConfig::default(),
+            stream_limit: DEFAULT_STREAM_LIMIT,
+            runtime: None,
+            channel: Err(ModelError::new(FailureKind::Engine, "not built")),
+        };
+        client.rebuild();
+        client
+    }
+
+    fn rebuild(&mut self) {
+        self.channel =
+            GrpcChannel::with_pool(&self.config.base_url, self.connect_timeout, self.pool).map(Arc::new);
     }
 
     /// Connects (TCP, TLS, HTTP/2 and a PING answered) within `timeout` (`[providers.google] timeout_ms`).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.channel = GrpcChannel::new(&self.config.base_url, timeout).map(Arc::new);
+        self.connect_timeout = timeout;
+        self.rebuild();
         self
+    }
+
+    /// The connection pool's limits and keepalive (tests shorten them; operators keep the defaults).
+    pub fn with_pool(mut self, pool: PoolConfig) -> Self {
+        self.pool = pool;
+        self.rebuild();
+        self
+    }
+
+    /// The audio a call carries before the client replaces it ([`DEFAULT_STREAM_LIMIT`]).
+    pub fn with_stream_limit(mut self, limit: Duration) -> Self {
+        self.stream_limit = limit;
+        self
+    }
+
+    /// Runs the calls and connections on `runtime` instead of the process's `voicera-grpc` thread (a test
+    /// drives them on its paused clock).
+    pub fn on_runtime(mut self, runtime: tokio::runtime::Handle) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// HTTP/2 connections taking calls, and the calls on every connection.
+    pub fn usage(&self) -> (usize, usize) {
+        self.channel.as_ref().map_or((0, 0), |channel| channel.usage())
     }
 }
 
@@ -284,9 +443,17 @@ impl SpeechToText for GoogleStreamStt {
         let (results, receiver) = std::sync::mpsc::channel();
         let (cancel, cancelled) = oneshot::channel();
         let started = self.channel.clone().and_then(|channel| {
-            let runtime = grpc::runtime()?;
-            let (config, language) = (Arc::clone(&self.config), language.to_string());
-            runtime.spawn(drive(channel, config, language, command_receiver, results, cancelled));
+            let runtime = match &self.runtime {
+                Some(runtime) => runtime.clone(),
+                None => grpc::runtime()?,
+            };
+            let recognition = Recognition {
+                channel,
+                config: Arc::clone(&self.config),
+                language: language.to_string(),
+                stream_limit: self.stream_limit,
+            };
+            runtime.spawn(recognition.drive(command_receiver, results, cancelled));
             Ok(())
         });
         Box::new(GoogleStream { commands, receiver, _cancel: cancel, failure: started.err(), unreported: 1 })
@@ -337,10 +504,24 @@ enum Answer {
     /// The call ended with status OK.
     Done,
     /// The call failed: Google's status, a broken connection, garbage.
-    Failed(ModelError),
+    Failed(Ending),
 }
 
-/// How one call ended.
+/// Why a call failed, and whether a new call can take over from it.
+struct Ending {
+    error: ModelError,
+    /// Google ended the call at its stream limit (`OUT_OF_RANGE`), or refused it unprocessed (a GOAWAY or
+    /// `REFUSED_STREAM` before any answer): the recognition goes on, on a new call.
+    carries_over: bool,
+}
+
+impl Ending {
+    fn fatal(error: ModelError) -> Ending {
+        Ending { error, carries_over: false }
+    }
+}
+
+/// How one utterance ended.
 enum Flow {
     /// Open the next call.
     Next,
@@ -357,54 +538,97 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// A call's task: one gRPC call per utterance until the stream object goes; after a failure each later
-/// utterance fails with it.
-async fn drive(
+/// A gRPC call in progress. Fields drop in order: the request stream (resetting the call), the reader, then
+/// the call's place on its connection.
+struct OpenCall {
+    send: SendStream<Bytes>,
+    answers: UnboundedReceiver<Answer>,
+    _reader: AbortOnDrop,
+    lease: StreamLease,
+    /// Bytes of audio resent at its start (what it carried over from the call before).
+    resent: usize,
+}
+
+/// What one wake-up of an utterance's loop brought.
+enum Event {
+    Cancelled,
+    Command(Option<Command>),
+    Answer(Option<Answer>),
+    EndTimedOut,
+}
+
+/// One stream's recognition: what every call of it needs.
+struct Recognition {
     channel: Arc<GrpcChannel>,
     config: Arc<GoogleStreamConfig>,
     language: String,
-    mut commands: UnboundedReceiver<Command>,
-    results: Sender<Transcript>,
-    mut cancelled: oneshot::Receiver<()>,
-) {
-    let shown = format!("{}{STREAMING_RECOGNIZE}", channel.origin());
-    let mut state = GoogleTranscript::default();
-    let failure = loop {
-        let call = Call { channel: &channel, config: &config, language: &language, shown: &shown };
-        match call.utterance(&mut state, &mut commands, &results, &mut cancelled).await {
-            Ok(Flow::Next) => {}
-            Ok(Flow::Stop) => return,
-            Err(err) => break err,
-        }
-    };
-    tracing::warn!(error = %failure, "google streaming recognition failed");
-    if state.ended() {
-        let _ = results.send(state.broken(failure.clone()));
-    }
-    loop {
-        tokio::select! {
-            _ = &mut cancelled => return,
-            command = commands.recv() => match command {
-                Some(Command::End) => {
-                    let _ = results.send(Transcript::Failed(failure.clone()));
-                }
-                Some(Command::Audio(_)) => {}
-                None => return,
-            },
-        }
-    }
+    stream_limit: Duration,
 }
 
-/// What one call needs.
-struct Call<'a> {
-    channel: &'a GrpcChannel,
-    config: &'a GoogleStreamConfig,
-    language: &'a str,
-    shown: &'a str,
-}
+impl Recognition {
+    fn shown(&self) -> String {
+        format!("{}{STREAMING_RECOGNIZE}", self.channel.origin())
+    }
 
-impl Call<'_> {
-    /// One gRPC call: the config, then audio until the engine's end of speech, then the final results.
+    /// The stream's task: one gRPC call per utterance (more when one carries over) until the stream object
+    /// goes; after a failure each later utterance fails with it.
+    async fn drive(
+        self,
+        mut commands: UnboundedReceiver<Command>,
+        results: Sender<Transcript>,
+        mut cancelled: oneshot::Receiver<()>,
+    ) {
+        let mut state = GoogleTranscript::default();
+        let failure = loop {
+            match self.utterance(&mut state, &mut commands, &results, &mut cancelled).await {
+                Ok(Flow::Next) => {}
+                Ok(Flow::Stop) => return,
+                Err(err) => break err,
+            }
+        };
+        tracing::warn!(error = %failure, "google streaming recognition failed");
+        if state.ended() {
+            let _ = results.send(state.broken(failure.clone()));
+        }
+        loop {
+            tokio::select! {
+                _ = &mut cancelled => return,
+                command = commands.recv() => match command {
+                    Some(Command::End) => {
+                        let _ = results.send(Transcript::Failed(failure.clone()));
+                    }
+                    Some(Command::Audio(_)) => {}
+                    None => return,
+                },
+            }
+        }
+    }
+
+    /// Opens a call: the config, then the audio carried over from the call before (and the end, when the
+    /// utterance already ended).
+    async fn open(&self, audio: &mut CallAudio, ended: bool) -> Result<OpenCall, ModelError> {
+        let shown = self.shown();
+        let params = format!("recognizer={}", encode(&self.config.recognizer()));
+        let headers = [("x-goog-api-key", self.config.api_key.as_str()), ("x-goog-request-params", params.as_str())];
+        let grpc::Call { response, mut send, lease } = self.channel.open(STREAMING_RECOGNIZE, &headers).await?;
+        let (answers_sender, mut answers) = unbounded_channel();
+        let reader = AbortOnDrop(tokio::spawn(read_answer(shown.clone(), response, answers_sender, lease.activity())));
+        let carried = audio.next_call();
+        let mut sent = send.send_data(grpc::frame(&self.config.config_request(&self.language)), false);
+        for piece in carried.chunks(MAX_AUDIO) {
+            sent = sent.and_then(|()| send.send_data(grpc::frame(&audio_request(piece)), false));
+        }
+        if ended {
+            sent = sent.and_then(|()| send.send_data(Bytes::new(), true));
+        }
+        if let Err(err) = sent {
+            return Err(lease.explain(status_or(&mut answers, grpc::h2_error(&shown, &err)).await.error));
+        }
+        Ok(OpenCall { send, answers, _reader: reader, lease, resent: carried.len() })
+    }
+
+    /// One utterance: the config, then audio until the engine's end of speech, then the final results; the
+    /// call replaced by a new one whenever it reaches its stream limit.
     async fn utterance(
         &self,
         state: &mut GoogleTranscript,
@@ -412,64 +636,94 @@ impl Call<'_> {
         results: &Sender<Transcript>,
         cancelled: &mut oneshot::Receiver<()>,
     ) -> Result<Flow, ModelError> {
-        let shown = self.shown;
-        let params = format!("recognizer={}", encode(&self.config.recognizer()));
-        let headers = [("x-goog-api-key", self.config.api_key.as_str()), ("x-goog-request-params", params.as_str())];
-        let (response, mut send) = tokio::select! {
+        let shown = self.shown();
+        let mut audio = CallAudio::new(self.stream_limit);
+        let mut call = tokio::select! {
             _ = &mut *cancelled => return Ok(Flow::Stop),
-            opened = self.channel.open(STREAMING_RECOGNIZE, &headers) => opened?,
+            opened = self.open(&mut audio, false) => opened?,
         };
-        let (answers_sender, mut answers) = unbounded_channel();
-        let _reader = AbortOnDrop(tokio::spawn(read_answer(shown.to_string(), response, answers_sender)));
-        let first = grpc::frame(&self.config.config_request(self.language));
-        if let Err(err) = send.send_data(first, false) {
-            return Err(status_or(&mut answers, grpc::h2_error(shown, &err)).await);
-        }
+        // Calls in a row that Google ended before they carried MIN_PROGRESS of new audio.
+        let mut cut_short = 0u32;
         let mut end_deadline: Option<tokio::time::Instant> = None;
         loop {
             let deadline = end_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
-            tokio::select! {
-                _ = &mut *cancelled => return Ok(Flow::Stop),
-                command = commands.recv(), if end_deadline.is_none() => {
-                    let sent = match command {
-                        None => return Ok(Flow::Stop),
-                        Some(Command::Audio(pcm)) => pcm
-                            .chunks(MAX_AUDIO)
-                            .try_for_each(|piece| send.send_data(grpc::frame(&audio_request(piece)), false)),
-                        Some(Command::End) => {
-                            state.end();
-                            end_deadline = Some(tokio::time::Instant::now() + END_TIMEOUT);
-                            send.send_data(Bytes::new(), true)
+            let event = tokio::select! {
+                _ = &mut *cancelled => Event::Cancelled,
+                command = commands.recv(), if end_deadline.is_none() => Event::Command(command),
+                answer = call.answers.recv() => Event::Answer(answer),
+                _ = tokio::time::sleep_until(deadline), if end_deadline.is_some() => Event::EndTimedOut,
+            };
+            // A call that failed: carried over to a new call when it may be, else the utterance's failure.
+            let ending = match event {
+                Event::Cancelled | Event::Command(None) => return Ok(Flow::Stop),
+                Event::Command(Some(Command::Audio(pcm))) => {
+                    let sent = pcm
+                        .chunks(MAX_AUDIO)
+                        .try_for_each(|piece| call.send.send_data(grpc::frame(&audio_request(piece)), false));
+                    // Counted even when the write failed: a call that carries over sends it again.
+                    audio.sent(&pcm);
+                    match sent {
+                        Ok(()) if !audio.due() => continue,
+                        Ok(()) => {
+                            // The client's own limit: replace the call before Google ends it.
+                            tracing::debug!(bytes = audio.sent_on_call(), "google streaming call replaced at its limit");
+                            state.carry_over();
+                            drop(call);
+                            match self.reopen(&mut audio, state, &mut end_deadline, cancelled).await? {
+                                Some(next) => call = next,
+                                None => return Ok(Flow::Stop),
+                            }
+                            continue;
                         }
-                    };
-                    if let Err(err) = sent {
-                        return Err(status_or(&mut answers, grpc::h2_error(shown, &err)).await);
+                        Err(err) => status_or(&mut call.answers, grpc::h2_error(&shown, &err)).await,
                     }
                 }
-                answer = answers.recv() => match answer {
-                    Some(Answer::Headers) => state.answered(),
-                    Some(Answer::Results(list)) => {
-                        if let Some(transcript) = state.on_results(&list) {
-                            if results.send(transcript).is_err() {
-                                return Ok(Flow::Stop);
-                            }
+                Event::Command(Some(Command::End)) => {
+                    state.end();
+                    end_deadline = Some(tokio::time::Instant::now() + END_TIMEOUT);
+                    match call.send.send_data(Bytes::new(), true) {
+                        Ok(()) => continue,
+                        Err(err) => status_or(&mut call.answers, grpc::h2_error(&shown, &err)).await,
+                    }
+                }
+                Event::Answer(Some(Answer::Headers)) => {
+                    state.answered();
+                    continue;
+                }
+                Event::Answer(Some(Answer::Results(list))) => {
+                    cut_short = 0;
+                    for result in list.iter().filter(|r| r.is_final) {
+                        audio.finalised(result.end_offset);
+                    }
+                    if let Some(transcript) = state.on_results(&list) {
+                        if results.send(transcript).is_err() {
+                            return Ok(Flow::Stop);
                         }
                     }
-                    Some(Answer::Done) => {
-                        // After the end: the utterance is answered. Before it: Google closed the call on its
-                        // own (its stream length limit); the words heard carry over to the next call.
-                        if state.ended() && results.send(state.complete()).is_err() {
+                    continue;
+                }
+                Event::Answer(Some(Answer::Done)) => {
+                    if state.ended() {
+                        // The utterance is answered.
+                        if results.send(state.complete()).is_err() {
                             return Ok(Flow::Stop);
                         }
                         return Ok(Flow::Next);
                     }
-                    Some(Answer::Failed(err)) => return Err(err),
-                    None => {
-                        return Err(ModelError::new(FailureKind::Unreachable, format!("{shown}: the answer stopped")))
+                    // Google closed the call on its own before the end: the words heard stand and the rest
+                    // goes on a new call.
+                    Ending {
+                        error: ModelError::new(FailureKind::Unreachable, format!("{shown}: the call ended early")),
+                        carries_over: true,
                     }
-                },
-                _ = tokio::time::sleep_until(deadline), if end_deadline.is_some() => {
-                    let given_up = state.give_up(shown);
+                }
+                Event::Answer(Some(Answer::Failed(ending))) => ending,
+                Event::Answer(None) => Ending::fatal(ModelError::new(
+                    FailureKind::Unreachable,
+                    format!("{shown}: the answer stopped"),
+                )),
+                Event::EndTimedOut => {
+                    let given_up = state.give_up(&shown);
                     let failed = matches!(given_up, Transcript::Failed(_));
                     if results.send(given_up).is_err() {
                         return Ok(Flow::Stop);
@@ -479,47 +733,100 @@ impl Call<'_> {
                     }
                     return Ok(Flow::Next);
                 }
+            };
+            let progressed = audio.sent_on_call().saturating_sub(call.resent) >= to_bytes(MIN_PROGRESS);
+            if !ending.carries_over || (cut_short > 0 && !progressed) {
+                return Err(call.lease.explain(ending.error));
+            }
+            cut_short = if progressed { 0 } else { cut_short + 1 };
+            tracing::info!(reason = %ending.error, "google streaming call carried over to a new call");
+            state.carry_over();
+            drop(call);
+            match self.reopen(&mut audio, state, &mut end_deadline, cancelled).await? {
+                Some(next) => call = next,
+                None => return Ok(Flow::Stop),
             }
         }
+    }
+
+    /// A new call in place of one that reached its limit, hearing the audio no final covered (and the end
+    /// again, with a fresh wait for its answer, when the utterance had ended); `None` when the stream object
+    /// went meanwhile.
+    async fn reopen(
+        &self,
+        audio: &mut CallAudio,
+        state: &GoogleTranscript,
+        end_deadline: &mut Option<tokio::time::Instant>,
+        cancelled: &mut oneshot::Receiver<()>,
+    ) -> Result<Option<OpenCall>, ModelError> {
+        let call = tokio::select! {
+            _ = &mut *cancelled => return Ok(None),
+            opened = self.open(audio, state.ended()) => opened?,
+        };
+        if state.ended() {
+            *end_deadline = Some(tokio::time::Instant::now() + END_TIMEOUT);
+        }
+        Ok(Some(call))
     }
 }
 
 /// A write failed (the call was reset): Google's status says why, if it comes soon; else `err`.
-async fn status_or(answers: &mut UnboundedReceiver<Answer>, err: ModelError) -> ModelError {
+async fn status_or(answers: &mut UnboundedReceiver<Answer>, err: ModelError) -> Ending {
     let waited = tokio::time::timeout(STATUS_GRACE, async {
         while let Some(answer) = answers.recv().await {
-            if let Answer::Failed(status) = answer {
-                return Some(status);
+            if let Answer::Failed(ending) = answer {
+                return Some(ending);
             }
         }
         None
     });
-    waited.await.ok().flatten().unwrap_or(err)
+    waited.await.ok().flatten().unwrap_or_else(|| Ending::fatal(err))
 }
 
-/// Reads a call's answer into `answers`, ending with [`Answer::Done`] or [`Answer::Failed`].
-async fn read_answer(shown: String, response: ResponseFuture, answers: UnboundedSender<Answer>) {
-    let last = match read(&shown, response, &answers).await {
+/// Reads a call's answer into `answers`, ending with [`Answer::Done`] or [`Answer::Failed`]; each message
+/// heard is noted on the connection's `activity` for its keepalive.
+async fn read_answer(shown: String, response: ResponseFuture, answers: UnboundedSender<Answer>, activity: Arc<Activity>) {
+    let last = match read(&shown, response, &answers, &activity).await {
         Ok(()) => Answer::Done,
-        Err(err) => Answer::Failed(err),
+        Err(ending) => Answer::Failed(ending),
     };
     let _ = answers.send(last);
 }
 
-async fn read(shown: &str, response: ResponseFuture, answers: &UnboundedSender<Answer>) -> Result<(), ModelError> {
-    let response = response.await.map_err(|e| grpc::h2_error(shown, &e))?;
+/// Google's status `OUT_OF_RANGE`: the stream's length limit (or its idle limit) was reached.
+const OUT_OF_RANGE: u32 = 11;
+
+/// Whether an HTTP/2 failure left the call unprocessed by the server, so a new call may take over.
+fn refused_unprocessed(err: &h2::Error) -> bool {
+    err.is_go_away() || err.reason() == Some(h2::Reason::REFUSED_STREAM)
+}
+
+async fn read(
+    shown: &str,
+    response: ResponseFuture,
+    answers: &UnboundedSender<Answer>,
+    activity: &Activity,
+) -> Result<(), Ending> {
+    let response = response.await.map_err(|e| Ending {
+        error: grpc::h2_error(shown, &e),
+        carries_over: refused_unprocessed(&e),
+    })?;
+    activity.heard();
     let (head, mut body) = response.into_parts();
     // A trailers-only answer: the status is in the headers.
-    if let Some(err) = grpc::status_error(shown, &head.headers) {
-        return Err(err);
+    if let Some(error) = grpc::status_error(shown, &head.headers) {
+        return Err(Ending { error, carries_over: grpc::status_code(&head.headers) == Some(OUT_OF_RANGE) });
     }
     if head.status != http::StatusCode::OK {
         let status = head.status.as_u16();
-        return Err(ModelError::new(crate::http::status_kind(status), format!("{shown}: HTTP {status}")));
+        return Err(Ending::fatal(ModelError::new(crate::http::status_kind(status), format!("{shown}: HTTP {status}"))));
     }
     let content_type = head.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !content_type.starts_with("application/grpc") {
-        return Err(ModelError::new(FailureKind::Malformed, format!("{shown}: not a gRPC answer ({content_type:?})")));
+        return Err(Ending::fatal(ModelError::new(
+            FailureKind::Malformed,
+            format!("{shown}: not a gRPC answer ({content_type:?})"),
+        )));
     }
     if grpc::status_code(&head.headers) == Some(0) {
         return Ok(());
@@ -527,27 +834,34 @@ async fn read(shown: &str, response: ResponseFuture, answers: &UnboundedSender<A
     let _ = answers.send(Answer::Headers);
     let mut decoder = GrpcDecoder::default();
     while let Some(data) = body.data().await {
-        let data = data.map_err(|e| grpc::h2_error(shown, &e))?;
+        let data = data.map_err(|e| Ending::fatal(grpc::h2_error(shown, &e)))?;
+        activity.heard();
         let _ = body.flow_control().release_capacity(data.len());
         decoder.push(&data);
-        while let Some(message) = decoder.next_message().map_err(|e| in_context(shown, e))? {
-            let results = read_response(&message).map_err(|e| in_context(shown, e))?;
+        while let Some(message) = decoder.next_message().map_err(|e| Ending::fatal(in_context(shown, e)))? {
+            let results = read_response(&message).map_err(|e| Ending::fatal(in_context(shown, e)))?;
             if !results.is_empty() {
                 let _ = answers.send(Answer::Results(results));
             }
         }
     }
     if decoder.pending() > 0 {
-        return Err(ModelError::new(FailureKind::Malformed, format!("{shown}: the answer ended inside a message")));
+        return Err(Ending::fatal(ModelError::new(
+            FailureKind::Malformed,
+            format!("{shown}: the answer ended inside a message"),
+        )));
     }
-    let trailers = body.trailers().await.map_err(|e| grpc::h2_error(shown, &e))?;
+    let trailers = body.trailers().await.map_err(|e| Ending::fatal(grpc::h2_error(shown, &e)))?;
     let Some(trailers) = trailers else {
-        return Err(ModelError::new(FailureKind::Malformed, format!("{shown}: the answer ended without a status")));
+        return Err(Ending::fatal(ModelError::new(
+            FailureKind::Malformed,
+            format!("{shown}: the answer ended without a status"),
+        )));
     };
     match (grpc::status_error(shown, &trailers), grpc::status_code(&trailers)) {
-        (Some(err), _) => Err(err),
+        (Some(error), code) => Err(Ending { error, carries_over: code == Some(OUT_OF_RANGE) }),
         (None, Some(0)) => Ok(()),
-        (None, _) => Err(ModelError::new(FailureKind::Malformed, format!("{shown}: trailers without grpc-status"))),
+        (None, _) => Err(Ending::fatal(ModelError::new(FailureKind::Malformed, format!("{shown}: trailers without grpc-status")))),
     }
 }
 
@@ -626,8 +940,57 @@ mod tests {
         state.end();
         assert!(matches!(state.give_up("u"), Transcript::Failed(e) if e.kind == FailureKind::TimedOut));
         state.answered();
-        state.on_results(&[StreamingResult { transcript: "hello".into(), is_final: false, stability: 0.1 }]);
+        state.on_results(&[StreamingResult {
+            transcript: "hello".into(),
+            is_final: false,
+            stability: 0.1,
+            end_offset: None,
+        }]);
         state.end();
         assert_eq!(state.give_up("u"), Transcript::Final("hello".into()));
+    }
+
+    #[test]
+    fn a_new_call_hears_the_audio_since_the_last_final_and_counts_its_offsets_from_there() {
+        // 1 s of audio per call (32,000 bytes); half of it at most kept.
+        let mut audio = CallAudio::new(Duration::from_secs(1));
+        let pcm: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        audio.sent(&pcm[..10_000]);
+        audio.finalised(Some(Duration::from_millis(250))); // 8,000 bytes covered
+        audio.sent(&pcm[10_000..]);
+        assert!(!audio.due());
+        assert_eq!(audio.next_call(), pcm[8_000..].to_vec());
+        assert_eq!(audio.sent_on_call(), 12_000, "the resent audio counts toward the new call's limit");
+        // The new call's offsets start at the resent audio.
+        audio.finalised(Some(Duration::from_millis(125))); // 4,000 bytes of it
+        audio.sent(&pcm[..2_000]);
+        let mut expected = pcm[12_000..].to_vec();
+        expected.extend_from_slice(&pcm[..2_000]);
+        assert_eq!(audio.next_call(), expected);
+        // A final without an offset covers everything sent; one past the audio is clamped.
+        audio.finalised(None);
+        assert!(audio.next_call().is_empty());
+        audio.sent(&[1; 100]);
+        audio.finalised(Some(Duration::from_secs(9)));
+        assert!(audio.next_call().is_empty());
+        // Past the limit the call is due, and only the newest half-limit is kept.
+        audio.sent(&vec![3u8; 40_000]);
+        assert!(audio.due());
+        assert_eq!(audio.next_call().len(), 16_000);
+        assert!(!audio.due());
+    }
+
+    #[test]
+    fn a_results_end_offset_is_read() {
+        let duration = ProtoWriter::default().uint(1, 2).uint(2, 500_000_000).finish();
+        let alternative = ProtoWriter::default().string(1, "hello").finish();
+        let result = ProtoWriter::default().bytes(1, &alternative).uint(2, 1).bytes(4, &duration).finish();
+        let message = ProtoWriter::default().bytes(6, &result).finish();
+        let results = read_response(&message).unwrap();
+        assert_eq!(results[0].end_offset, Some(Duration::from_millis(2_500)));
+        assert!(results[0].is_final);
+        // A negative duration (a ten-byte varint) reads as zero, not as centuries.
+        let negative = ProtoWriter::default().uint(1, u64::MAX).finish();
+        assert_eq!(read_duration(&negative).unwrap(), Duration::ZERO);
     }
 }

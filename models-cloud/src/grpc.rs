@@ -1,7 +1,9 @@
-//! gRPC over HTTP/2 for the streaming providers that speak it (Google Speech-to-Text v2): one pooled HTTP/2
-//! connection per client (h2 over rustls with ALPN `h2`, or cleartext HTTP/2 with prior knowledge for an
-//! `http://` root), each call's stream multiplexed on it, driven by one small tokio runtime on a thread of
-//! its own so the call's engine never blocks.
+//! gRPC over HTTP/2 for the streaming providers that speak it (Google Speech-to-Text v2): a small pool of
+//! HTTP/2 connections per client (h2 over rustls with ALPN `h2`, or cleartext HTTP/2 with prior knowledge
+//! for an `http://` root), each call's stream multiplexed on one of them, driven by one small tokio runtime
+//! on a thread of its own so the call's engine never blocks. Which connection a call goes on, when a new one
+//! opens, and when one is pinged or given up is decided sans-IO by [`crate::grpc_pool`]; here each
+//! connection's task drives it, sends the PINGs and closes it when told.
 //!
 //! The wire format (grpc.io/docs/guides/wire, "gRPC over HTTP2"): a `POST` to `/{package.Service}/{Method}`
 //! with `content-type: application/grpc` and `te: trailers`; each message in either direction is a
@@ -11,13 +13,17 @@
 //! protobuf encoding (protobuf.dev/programming-guides/encoding) is written by hand here for the few
 //! messages a provider needs ([`ProtoWriter`], [`ProtoReader`]).
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use h2::client::{ResponseFuture, SendRequest};
 use h2::SendStream;
+use tokio::sync::oneshot;
 use voicera_models::{FailureKind, ModelError};
+
+use crate::grpc_pool::{CloseReason, ConnectionId, Keepalive, Placement, Pool, PoolConfig};
 
 /// The largest message taken from a provider (gRPC's own default limit).
 pub const MAX_MESSAGE: usize = 4 * 1024 * 1024;
@@ -108,122 +114,447 @@ fn tls_config() -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
         .clone()
 }
 
-/// One provider's HTTP/2 connection, opened on first use and again after it breaks; every call's stream
-/// shares it.
+/// One provider's HTTP/2 connections ([`Pool`]): made on first use, more when the calls on them reach their
+/// stream limit, each kept alive by PINGs, and dropped when they break, go away or stop answering.
 pub struct GrpcChannel {
     target: Target,
     /// The budget to connect: TCP, TLS, the HTTP/2 preface and a PING answered (`timeout_ms`).
     connect_timeout: Duration,
-    connection: tokio::sync::Mutex<Option<SendRequest<Bytes>>>,
+    shared: Arc<Shared>,
+}
+
+/// What the channel, its connections' drivers and its calls' leases share.
+struct Shared {
+    origin: String,
+    pool: Mutex<Connections>,
+    /// One connect at a time: a burst of calls waits for the connection being made instead of each making
+    /// its own.
+    opening: tokio::sync::Mutex<()>,
+}
+
+/// The pool's decisions and the connections they are about. Locked only for bookkeeping, never across an
+/// await.
+struct Connections {
+    pool: Pool,
+    handles: Vec<(ConnectionId, SendRequest<Bytes>, Arc<Activity>)>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Connections> {
+        // A panic elsewhere while bookkeeping leaves the counts usable: keep going with them.
+        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Connections {
+    /// Drops the handle of a connection that left the pool, so the connection can end once its calls do.
+    fn forget(&mut self, id: ConnectionId) {
+        self.handles.retain(|(handle, _, _)| *handle != id);
+    }
+}
+
+/// When a connection last heard from the server, written by its calls' readers (one store per response,
+/// not per audio packet) and read by its keepalive.
+#[derive(Debug)]
+pub struct Activity {
+    epoch: tokio::time::Instant,
+    millis: AtomicU64,
+}
+
+impl Activity {
+    fn new(now: tokio::time::Instant) -> Activity {
+        Activity { epoch: now, millis: AtomicU64::new(0) }
+    }
+
+    /// Something came from the server now.
+    pub fn heard(&self) {
+        let millis = now().saturating_duration_since(self.epoch).as_millis();
+        self.millis.fetch_max(u64::try_from(millis).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    fn last(&self) -> tokio::time::Instant {
+        self.epoch + Duration::from_millis(self.millis.load(Ordering::Relaxed))
+    }
+}
+
+/// The runtime's clock (virtual under a paused test runtime).
+fn now() -> tokio::time::Instant {
+    tokio::time::Instant::now()
 }
 
 impl std::fmt::Debug for GrpcChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GrpcChannel")
-            .field("origin", &format!("{}://{}", self.target.scheme(), self.target.authority()))
+            .field("origin", &self.shared.origin)
             .field("connect_timeout", &self.connect_timeout)
             .finish()
     }
 }
 
-/// A call opened on a channel: the answer to come and the request stream to write.
-pub type Call = (ResponseFuture, SendStream<Bytes>);
+/// A call opened on a channel: the answer to come, the request stream to write, and its place on its
+/// connection (given back when the call is dropped).
+#[derive(Debug)]
+pub struct Call {
+    /// The answer's head, then its body.
+    pub response: ResponseFuture,
+    /// The request messages.
+    pub send: SendStream<Bytes>,
+    /// The call's stream counted on its connection.
+    pub lease: StreamLease,
+}
 
-impl GrpcChannel {
-    /// A channel to `base_url` (`https://host[:port]` or `http://host:port` for cleartext HTTP/2), connecting
-    /// within `connect_timeout`.
-    pub fn new(base_url: &str, connect_timeout: Duration) -> Result<GrpcChannel, ModelError> {
-        Ok(GrpcChannel { target: Target::parse(base_url)?, connect_timeout, connection: tokio::sync::Mutex::new(None) })
+/// One call counted on its connection until dropped.
+pub struct StreamLease {
+    shared: Arc<Shared>,
+    id: ConnectionId,
+    activity: Arc<Activity>,
+}
+
+impl std::fmt::Debug for StreamLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamLease").field("connection", &self.id).finish()
+    }
+}
+
+impl StreamLease {
+    /// Where the call's reader notes what it hears, for the connection's keepalive.
+    pub fn activity(&self) -> Arc<Activity> {
+        Arc::clone(&self.activity)
     }
 
-    /// The origin, for messages (`https://speech.googleapis.com`).
-    pub fn origin(&self) -> String {
-        format!("{}://{}", self.target.scheme(), self.target.authority())
+    /// Why the call's connection was given up, if it was: a call failing on a connection the keepalive
+    /// dropped says so instead of "connection closed".
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.shared.lock().pool.close_reason(self.id).cloned()
     }
 
-    /// Opens a call to `path` (`/google.cloud.speech.v2.Speech/StreamingRecognize`) with `headers`, on the
-    /// pooled connection (made now if there is none or it broke).
-    pub async fn open(&self, path: &str, headers: &[(&str, &str)]) -> Result<Call, ModelError> {
-        let shown = format!("{}{path}", self.origin());
-        let mut request = http::Request::builder()
-            .method(http::Method::POST)
-            .uri(format!("{}{path}", self.origin()))
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .header("user-agent", concat!("voicera/", env!("CARGO_PKG_VERSION"), " grpc-h2"));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let request = request
-            .body(())
-            .map_err(|e| ModelError::new(FailureKind::Rejected, format!("{shown}: a bad header: {e}")))?;
-        let mut pooled = self.connection.lock().await;
-        if let Some(connection) = pooled.as_ref() {
-            match connection.clone().ready().await {
-                Ok(mut ready) => {
-                    return ready.send_request(request, false).map_err(|e| h2_error(&shown, &e));
-                }
-                Err(_) => *pooled = None, // broken: connect again
+    /// `err`, or the reason the connection was given up when that explains it better.
+    pub fn explain(&self, err: ModelError) -> ModelError {
+        match self.close_reason() {
+            Some(reason @ CloseReason::PingUnanswered(_)) => {
+                ModelError::new(FailureKind::Unreachable, format!("{}: {reason}", self.shared.origin))
             }
-        }
-        let connection = match tokio::time::timeout(self.connect_timeout, self.connect()).await {
-            Ok(connection) => connection?,
-            Err(_) => {
-                return Err(ModelError::new(
-                    FailureKind::TimedOut,
-                    format!("{shown}: no HTTP/2 connection within {} ms", self.connect_timeout.as_millis()),
-                ))
-            }
-        };
-        *pooled = Some(connection.clone());
-        let mut ready = connection.ready().await.map_err(|e| h2_error(&shown, &e))?;
-        ready.send_request(request, false).map_err(|e| h2_error(&shown, &e))
-    }
-
-    /// TCP, TLS with ALPN `h2`, the HTTP/2 handshake, and a PING round trip: a server that accepts and then
-    /// stalls fails here, within the budget.
-    async fn connect(&self) -> Result<SendRequest<Bytes>, ModelError> {
-        let origin = self.origin();
-        let unreachable =
-            |e: &dyn std::fmt::Display| ModelError::new(FailureKind::Unreachable, format!("{origin}: {e}"));
-        let tcp = tokio::net::TcpStream::connect((self.target.host.as_str(), self.target.port))
-            .await
-            .map_err(|e| unreachable(&e))?;
-        let _ = tcp.set_nodelay(true);
-        let mut builder = h2::client::Builder::new();
-        builder.initial_window_size(1 << 20).initial_connection_window_size(4 << 20);
-        if self.target.tls {
-            let config = tls_config().map_err(|e| ModelError::new(FailureKind::Engine, e))?;
-            let name =
-                rustls::pki_types::ServerName::try_from(self.target.host.clone()).map_err(|e| unreachable(&e))?;
-            let tls = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await.map_err(|e| unreachable(&e))?;
-            if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
-                return Err(unreachable(&"the server does not speak HTTP/2 (ALPN h2 refused)"));
-            }
-            let (send, mut connection) = builder.handshake::<_, Bytes>(tls).await.map_err(|e| h2_error(&origin, &e))?;
-            let ping = connection.ping_pong();
-            tokio::spawn(async move {
-                let _ = connection.await;
-            });
-            answer_ping(&origin, ping).await?;
-            Ok(send)
-        } else {
-            let (send, mut connection) = builder.handshake::<_, Bytes>(tcp).await.map_err(|e| h2_error(&origin, &e))?;
-            let ping = connection.ping_pong();
-            tokio::spawn(async move {
-                let _ = connection.await;
-            });
-            answer_ping(&origin, ping).await?;
-            Ok(send)
+            _ => err,
         }
     }
 }
 
-async fn answer_ping(origin: &str, ping: Option<h2::PingPong>) -> Result<(), ModelError> {
-    if let Some(mut ping) = ping {
-        ping.ping(h2::Ping::opaque()).await.map_err(|e| h2_error(origin, &e))?;
+impl Drop for StreamLease {
+    fn drop(&mut self) {
+        let mut connections = self.shared.lock();
+        if connections.pool.release(self.id) {
+            connections.forget(self.id);
+        }
     }
-    Ok(())
+}
+
+impl GrpcChannel {
+    /// A channel to `base_url` (`https://host[:port]` or `http://host:port` for cleartext HTTP/2), connecting
+    /// within `connect_timeout`, with the default pool ([`PoolConfig::default`]).
+    pub fn new(base_url: &str, connect_timeout: Duration) -> Result<GrpcChannel, ModelError> {
+        GrpcChannel::with_pool(base_url, connect_timeout, PoolConfig::default())
+    }
+
+    /// A channel with its pool's limits and keepalive set.
+    pub fn with_pool(base_url: &str, connect_timeout: Duration, pool: PoolConfig) -> Result<GrpcChannel, ModelError> {
+        let target = Target::parse(base_url)?;
+        let origin = format!("{}://{}", target.scheme(), target.authority());
+        let shared = Arc::new(Shared {
+            origin,
+            pool: Mutex::new(Connections { pool: Pool::new(pool), handles: Vec::new() }),
+            opening: tokio::sync::Mutex::new(()),
+        });
+        Ok(GrpcChannel { target, connect_timeout, shared })
+    }
+
+    /// The origin, for messages (`https://speech.googleapis.com`).
+    pub fn origin(&self) -> String {
+        self.shared.origin.clone()
+    }
+
+    /// Connections taking calls or being made, and the calls on every connection.
+    pub fn usage(&self) -> (usize, usize) {
+        let connections = self.shared.lock();
+        (connections.pool.connections(), connections.pool.streams())
+    }
+
+    /// Opens a call to `path` (`/google.cloud.speech.v2.Speech/StreamingRecognize`) with `headers`, on the
+    /// pool's connection with room, or on a new one. A connection found gone away or broken here is given up
+    /// and the call goes on another; when every connection carries its most calls the call fails
+    /// ([`FailureKind::Overloaded`]).
+    pub async fn open(&self, path: &str, headers: &[(&str, &str)]) -> Result<Call, ModelError> {
+        let shown = format!("{}{path}", self.shared.origin);
+        let request = || {
+            let mut request = http::Request::builder()
+                .method(http::Method::POST)
+                .uri(format!("{}{path}", self.shared.origin))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .header("user-agent", concat!("voicera/", env!("CARGO_PKG_VERSION"), " grpc-h2"));
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            request.body(()).map_err(|e| ModelError::new(FailureKind::Rejected, format!("{shown}: a bad header: {e}")))
+        };
+        let _opening = self.shared.opening.lock().await;
+        // Each failed try gives a connection up, so the bound on connections bounds the tries.
+        let tries = self.shared.lock().pool.config().max_connections + 1;
+        let mut last_failure = None;
+        for _ in 0..tries {
+            let placement = {
+                let mut connections = self.shared.lock();
+                let Connections { pool, handles } = &mut *connections;
+                for (id, handle, _) in handles.iter() {
+                    pool.server_max(*id, handle.current_max_send_streams());
+                }
+                pool.place(now().into_std())
+            };
+            let placement =
+                placement.map_err(|full| ModelError::new(FailureKind::Overloaded, format!("{shown}: {full}")))?;
+            let (id, fresh) = match placement {
+                Placement::Existing(id) => (id, false),
+                Placement::Connect(id) => (id, true),
+            };
+            if fresh {
+                if let Err(err) = self.connect(id).await {
+                    self.shared.lock().pool.connect_failed(id);
+                    return Err(err);
+                }
+            }
+            let found = {
+                let connections = self.shared.lock();
+                let handle = connections.handles.iter().find(|(handle, _, _)| *handle == id);
+                handle.map(|(_, send, activity)| (send.clone(), Arc::clone(activity)))
+            };
+            let Some((send, activity)) = found else {
+                // Gone between the placement and now (it closed): count nothing on it and try again.
+                self.shared.lock().pool.release(id);
+                continue;
+            };
+            let lease = StreamLease { shared: Arc::clone(&self.shared), id, activity };
+            let sent = match send.ready().await {
+                Ok(mut ready) => ready.send_request(request()?, false),
+                Err(err) => Err(err),
+            };
+            match sent {
+                Ok((response, send)) => return Ok(Call { response, send, lease }),
+                Err(err) if fresh => return Err(h2_error(&shown, &err)),
+                Err(err) => {
+                    // An existing connection that went away or broke: give it up and go on another.
+                    let reason = if err.is_go_away() {
+                        CloseReason::GoingAway
+                    } else {
+                        CloseReason::Broken(err.to_string())
+                    };
+                    tracing::info!(origin = %self.shared.origin, %reason, "gRPC connection given up");
+                    let mut connections = self.shared.lock();
+                    if connections.pool.close(id, reason) {
+                        connections.forget(id);
+                    }
+                    drop(connections);
+                    last_failure = Some(h2_error(&shown, &err));
+                }
+            }
+        }
+        Err(last_failure.unwrap_or_else(|| ModelError::new(FailureKind::Unreachable, format!("{shown}: no usable connection"))))
+    }
+
+    /// Makes connection `id` within the budget: TCP, TLS with ALPN `h2`, the HTTP/2 handshake, and a PING
+    /// round trip (a server that accepts and then stalls fails here). The connection's driver then runs on
+    /// its own task, with its keepalive.
+    async fn connect(&self, id: ConnectionId) -> Result<(), ModelError> {
+        let budget = self.connect_timeout;
+        let made = tokio::time::timeout(budget, async {
+            let origin = &self.shared.origin;
+            let unreachable =
+                |e: &dyn std::fmt::Display| ModelError::new(FailureKind::Unreachable, format!("{origin}: {e}"));
+            let tcp = tokio::net::TcpStream::connect((self.target.host.as_str(), self.target.port))
+                .await
+                .map_err(|e| unreachable(&e))?;
+            let _ = tcp.set_nodelay(true);
+            if self.target.tls {
+                let config = tls_config().map_err(|e| ModelError::new(FailureKind::Engine, e))?;
+                let name =
+                    rustls::pki_types::ServerName::try_from(self.target.host.clone()).map_err(|e| unreachable(&e))?;
+                let tls =
+                    tokio_rustls::TlsConnector::from(config).connect(name, tcp).await.map_err(|e| unreachable(&e))?;
+                if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+                    return Err(unreachable(&"the server does not speak HTTP/2 (ALPN h2 refused)"));
+                }
+                self.handshake(id, tls).await
+            } else {
+                self.handshake(id, tcp).await
+            }
+        });
+        match made.await {
+            Ok(made) => made,
+            Err(_) => Err(ModelError::new(
+                FailureKind::TimedOut,
+                format!("{}: no HTTP/2 connection within {} ms", self.shared.origin, budget.as_millis()),
+            )),
+        }
+    }
+
+    async fn handshake<T>(&self, id: ConnectionId, io: T) -> Result<(), ModelError>
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let origin = &self.shared.origin;
+        let mut builder = h2::client::Builder::new();
+        builder.initial_window_size(1 << 20).initial_connection_window_size(4 << 20);
+        let (send, mut connection) = builder.handshake::<_, Bytes>(io).await.map_err(|e| h2_error(origin, &e))?;
+        let Some(ping) = connection.ping_pong() else {
+            return Err(ModelError::new(FailureKind::Engine, format!("{origin}: no PING handle on a new connection")));
+        };
+        let (answered_sender, answered) = oneshot::channel();
+        let activity = Arc::new(Activity::new(now()));
+        let driver = Driver { shared: Arc::downgrade(&self.shared), id, ping, activity: Arc::clone(&activity) };
+        tokio::spawn(driver.run(connection, answered_sender));
+        match answered.await {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => return Err(ModelError::new(FailureKind::Unreachable, format!("{origin}: {why}"))),
+            Err(_) => {
+                return Err(ModelError::new(FailureKind::Unreachable, format!("{origin}: the connection ended at once")))
+            }
+        }
+        let mut connections = self.shared.lock();
+        connections.pool.connected(id, send.current_max_send_streams(), now().into_std());
+        connections.handles.push((id, send, activity));
+        Ok(())
+    }
+}
+
+/// A connection's task: drives the HTTP/2 connection, answers the connect's PING, then keeps the connection
+/// alive as the pool says, and tells the pool when the connection ends. Dropping the connection (a dead
+/// PING, the channel gone) closes its socket and fails the calls still on it.
+struct Driver {
+    shared: Weak<Shared>,
+    id: ConnectionId,
+    ping: h2::PingPong,
+    activity: Arc<Activity>,
+}
+
+impl Driver {
+    async fn run<T>(
+        mut self,
+        connection: h2::client::Connection<T, Bytes>,
+        answered: oneshot::Sender<Result<(), String>>,
+    ) where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        tokio::pin!(connection);
+        // The connect's PING: answered, the connection is usable (and the server's SETTINGS applied).
+        let mut connecting = Some(answered);
+        let mut awaiting_pong = match self.ping.send_ping(h2::Ping::opaque()) {
+            Ok(()) => true,
+            Err(err) => {
+                if let Some(answered) = connecting.take() {
+                    let _ = answered.send(Err(err.to_string()));
+                }
+                return;
+            }
+        };
+        loop {
+            let wake = if connecting.is_some() {
+                None
+            } else {
+                match self.keepalive() {
+                    Some(Keepalive::Wait(at)) => Some(tokio::time::Instant::from_std(at)),
+                    Some(Keepalive::Ping) => {
+                        if let Err(err) = self.ping.send_ping(h2::Ping::opaque()) {
+                            self.ended(CloseReason::Broken(err.to_string()));
+                            return;
+                        }
+                        awaiting_pong = true;
+                        continue;
+                    }
+                    Some(Keepalive::Dead) | Some(Keepalive::Gone) | None => return,
+                }
+            };
+            tokio::select! {
+                ended = &mut connection => {
+                    let why = match ended {
+                        Ok(()) => "the server closed it".to_string(),
+                        Err(err) => err.to_string(),
+                    };
+                    if let Some(answered) = connecting.take() {
+                        let _ = answered.send(Err(why));
+                        return;
+                    }
+                    self.ended(CloseReason::Broken(why));
+                    return;
+                }
+                pong = std::future::poll_fn(|cx| self.ping.poll_pong(cx)), if awaiting_pong => {
+                    awaiting_pong = false;
+                    match (pong, connecting.take()) {
+                        (Ok(_), Some(answered)) => {
+                            if answered.send(Ok(())).is_err() {
+                                return; // the connect gave up (its budget passed)
+                            }
+                        }
+                        (Ok(_), None) => {
+                            if let Some(shared) = self.shared.upgrade() {
+                                shared.lock().pool.pong(self.id, now().into_std());
+                            }
+                        }
+                        (Err(err), Some(answered)) => {
+                            let _ = answered.send(Err(err.to_string()));
+                            return;
+                        }
+                        (Err(err), None) => {
+                            self.ended(CloseReason::Broken(err.to_string()));
+                            return;
+                        }
+                    }
+                }
+                _ = closed(&mut connecting) => return, // the connect gave up (its budget passed)
+                _ = sleep_until(wake) => {}
+            }
+        }
+    }
+
+    /// The keepalive's next step; `None` when the channel is gone (nobody can use the connection).
+    fn keepalive(&self) -> Option<Keepalive> {
+        let shared = self.shared.upgrade()?;
+        let mut connections = shared.lock();
+        connections.pool.heard(self.id, self.activity.last().into_std());
+        let step = connections.pool.keepalive(self.id, now().into_std());
+        match step {
+            Keepalive::Dead => {
+                connections.forget(self.id);
+                let reason = connections.pool.close_reason(self.id).map(|r| r.to_string()).unwrap_or_default();
+                tracing::warn!(origin = %shared.origin, connection = self.id.0, %reason, "gRPC connection dropped");
+            }
+            Keepalive::Gone => connections.forget(self.id),
+            Keepalive::Wait(_) | Keepalive::Ping => {}
+        }
+        Some(step)
+    }
+
+    /// The connection ended on its own: no new calls on it; those on it fail with the HTTP/2 error.
+    fn ended(&self, reason: CloseReason) {
+        let Some(shared) = self.shared.upgrade() else { return };
+        tracing::info!(origin = %shared.origin, connection = self.id.0, %reason, "gRPC connection ended");
+        let mut connections = shared.lock();
+        connections.pool.close(self.id, reason);
+        connections.forget(self.id);
+    }
+}
+
+/// Resolves when the connect waiting on `connecting` gave up; never once it was answered.
+async fn closed(connecting: &mut Option<oneshot::Sender<Result<(), String>>>) {
+    match connecting {
+        Some(answered) => answered.closed().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `at`, or for ever.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// What an HTTP/2 failure means for the call.

@@ -35,6 +35,7 @@ pub mod gemini;
 pub mod google;
 pub mod google_stream;
 pub mod grpc;
+pub mod grpc_pool;
 pub mod http;
 pub mod live;
 pub mod openai;

@@ -6,12 +6,18 @@
 //! `grpc-status` trailers (or a trailers-only refusal). The protobuf bytes here are written and read by the
 //! test's own few lines, not by the client's encoder. The production client runs unchanged, pointed at the
 //! fake by base URL.
+//!
+//! The fake also takes several connections (counting them), can advertise a `SETTINGS_MAX_CONCURRENT_STREAMS`,
+//! can stop driving its connections (no frame read or written, PINGs unanswered: a NAT that dropped the
+//! path), and its recogniser can end a call with Google's `OUT_OF_RANGE` stream-limit status after so many
+//! bytes of audio. The keepalive test runs client and fake on one paused tokio clock.
 
 mod google_stream {
     use std::future::Future;
     use std::net::{SocketAddr, TcpListener};
     use std::pin::Pin;
-    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
     use std::thread::JoinHandle;
     use std::time::{Duration, Instant};
 
@@ -22,6 +28,7 @@ mod google_stream {
     use voicera_models::speech_chain::FallbackStt;
     use voicera_models::{FailureKind, SpeechToText, SttStream, Transcript};
     use voicera_models_cloud::google_stream::{GoogleStreamConfig, GoogleStreamStt};
+    use voicera_models_cloud::grpc_pool::PoolConfig;
 
     const DEADLINE: Duration = Duration::from_secs(10);
     const KEY: &str = "AIza-test-key";
@@ -37,6 +44,10 @@ mod google_stream {
         half_closed: bool,
         /// The client reset the call, and when the fake saw it.
         reset: Option<(h2::Reason, Instant)>,
+        /// Which of the fake's connections carried it (0 for the first accepted).
+        connection: usize,
+        /// Bytes of a request message not yet whole.
+        pending: Vec<u8>,
     }
 
     impl Seen {
@@ -56,48 +67,184 @@ mod google_stream {
         Box::new(move |call| Box::pin(f(call)))
     }
 
-    /// An HTTP/2 server taking one connection and handing its calls, in order, to `handlers`.
+    /// How the fake serves.
+    #[derive(Debug, Clone, Default)]
+    struct FakeOptions {
+        /// Its `SETTINGS_MAX_CONCURRENT_STREAMS`.
+        max_streams: Option<u32>,
+        /// No per-step deadline (on a paused clock virtual time runs ahead of the fake's steps).
+        no_deadline: bool,
+        /// The handler of every call after the listed ones, until [`Fake::finish`].
+        every_call: Option<fn() -> Handler>,
+    }
+
+    /// What the test sees of a running fake and can do to it.
+    #[derive(Debug, Clone)]
+    struct Fake {
+        connections: Arc<AtomicUsize>,
+        calls: Arc<AtomicUsize>,
+        /// Connections with an index below this are no longer driven.
+        frozen_below: Arc<tokio::sync::watch::Sender<usize>>,
+        /// Set when the test expects no more calls.
+        finished: Arc<tokio::sync::watch::Sender<bool>>,
+    }
+
+    impl Fake {
+        fn new() -> Fake {
+            Fake {
+                connections: Arc::default(),
+                calls: Arc::default(),
+                frozen_below: Arc::new(tokio::sync::watch::channel(0).0),
+                finished: Arc::new(tokio::sync::watch::channel(false).0),
+            }
+        }
+
+        /// No more calls are expected: the fake stops waiting for them.
+        fn finish(&self) {
+            self.finished.send_replace(true);
+        }
+
+        /// Connections accepted.
+        fn connections(&self) -> usize {
+            self.connections.load(Ordering::SeqCst)
+        }
+
+        /// Calls accepted, on every connection.
+        fn calls(&self) -> usize {
+            self.calls.load(Ordering::SeqCst)
+        }
+
+        /// The connections made so far stop being driven: nothing read, nothing written, no PING answered.
+        fn freeze(&self) {
+            self.frozen_below.send_replace(self.connections());
+        }
+
+        /// They are driven again.
+        fn thaw(&self) {
+            self.frozen_below.send_replace(0);
+        }
+    }
+
+    /// An HTTP/2 server on a thread of its own handing its calls, in order, to `handlers`.
     fn grpc_server(handlers: Vec<Handler>) -> (SocketAddr, JoinHandle<Vec<Seen>>) {
+        let (address, _, server) = grpc_server_with(FakeOptions::default(), handlers);
+        (address, server)
+    }
+
+    fn grpc_server_with(options: FakeOptions, handlers: Vec<Handler>) -> (SocketAddr, Fake, JoinHandle<Vec<Seen>>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
+        let fake = Fake::new();
+        let served = fake.clone();
         let handle = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let (socket, _) = listener.accept().await.unwrap();
-                let mut connection = h2::server::handshake(socket).await.unwrap();
-                let (calls, mut incoming) = tokio::sync::mpsc::unbounded_channel();
-                let (shut, mut shutdown) = tokio::sync::oneshot::channel::<()>();
-                let driver = tokio::spawn(async move {
-                    let mut closing = false;
-                    loop {
-                        tokio::select! {
-                            call = connection.accept() => match call {
-                                Some(Ok(call)) => {
-                                    let _ = calls.send(call);
-                                }
-                                _ => return,
-                            },
-                            _ = &mut shutdown, if !closing => {
-                                // GOAWAY, then the answers written so far are flushed before the connection ends.
-                                connection.graceful_shutdown();
-                                closing = true;
-                            }
-                        }
-                    }
-                });
-                let mut seen = Vec::new();
-                for handler in handlers {
-                    let call = tokio::time::timeout(DEADLINE, incoming.recv()).await.unwrap().unwrap();
-                    seen.push(tokio::time::timeout(DEADLINE, handler(call)).await.unwrap());
-                }
-                let _ = shut.send(());
-                let _ = tokio::time::timeout(Duration::from_secs(2), driver).await;
-                seen
+                serve(listener, options, handlers, served).await
             })
         });
-        (address, handle)
+        (address, fake, handle)
+    }
+
+    async fn within<F: Future>(options: &FakeOptions, future: F) -> F::Output {
+        if options.no_deadline {
+            future.await
+        } else {
+            tokio::time::timeout(DEADLINE, future).await.expect("the fake's step within its deadline")
+        }
+    }
+
+    /// Accepts connections (any number) and hands their calls, in the order they come, to `handlers`, each
+    /// running on its own task; then says GOAWAY on every connection and lets them finish.
+    async fn serve(
+        listener: tokio::net::TcpListener,
+        options: FakeOptions,
+        handlers: Vec<Handler>,
+        fake: Fake,
+    ) -> Vec<Seen> {
+        let (calls, mut incoming) = tokio::sync::mpsc::unbounded_channel();
+        let (shut, shutdown) = tokio::sync::watch::channel(false);
+        let drivers = Arc::new(Mutex::new(Vec::new()));
+        let acceptor = {
+            let (fake, drivers, options) = (fake.clone(), Arc::clone(&drivers), options.clone());
+            tokio::spawn(async move {
+                while let Ok((socket, _)) = listener.accept().await {
+                    let index = fake.connections.fetch_add(1, Ordering::SeqCst);
+                    let (calls, mut shutdown) = (calls.clone(), shutdown.clone());
+                    let mut frozen = fake.frozen_below.subscribe();
+                    let counted = Arc::clone(&fake.calls);
+                    let max_streams = options.max_streams;
+                    let driver = tokio::spawn(async move {
+                        let mut builder = h2::server::Builder::new();
+                        if let Some(max) = max_streams {
+                            builder.max_concurrent_streams(max);
+                        }
+                        let Ok(mut connection) = builder.handshake::<_, Bytes>(socket).await else { return };
+                        let mut closing = false;
+                        loop {
+                            if index < *frozen.borrow_and_update() {
+                                // Not driven: the connection's frames stay in the socket, unread and unanswered.
+                                if frozen.wait_for(|below| index >= *below).await.is_err() {
+                                    return;
+                                }
+                            }
+                            tokio::select! {
+                                call = connection.accept() => match call {
+                                    Some(Ok(call)) => {
+                                        counted.fetch_add(1, Ordering::SeqCst);
+                                        let _ = calls.send((index, call));
+                                    }
+                                    _ => return,
+                                },
+                                _ = shutdown.changed(), if !closing => {
+                                    // GOAWAY, then the answers written so far are flushed before the connection ends.
+                                    connection.graceful_shutdown();
+                                    closing = true;
+                                }
+                                _ = frozen.changed() => {}
+                            }
+                        }
+                    });
+                    drivers.lock().unwrap().push(driver);
+                }
+            })
+        };
+        let mut tasks = Vec::new();
+        let mut handlers = handlers.into_iter();
+        let mut finished = fake.finished.subscribe();
+        loop {
+            let (handler, listed) = match (handlers.next(), options.every_call) {
+                (Some(handler), _) => (handler, true),
+                (None, Some(make)) => (make(), false),
+                (None, None) => break,
+            };
+            let (index, call) = if listed {
+                within(&options, incoming.recv()).await.unwrap()
+            } else {
+                tokio::select! {
+                    call = incoming.recv() => call.unwrap(),
+                    _ = finished.wait_for(|done| *done) => break,
+                }
+            };
+            let options = options.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut seen = within(&options, handler(call)).await;
+                seen.connection = index;
+                seen
+            }));
+        }
+        let mut seen = Vec::new();
+        for task in tasks {
+            seen.push(task.await.unwrap());
+        }
+        let _ = shut.send(true);
+        acceptor.abort();
+        let drivers: Vec<_> = drivers.lock().unwrap().drain(..).collect();
+        for driver in drivers {
+            let _ = tokio::time::timeout(Duration::from_secs(2), driver).await;
+        }
+        seen
     }
 
     /// The request's head as seen, checked like Google's front end; `None` when the key is wrong.
@@ -114,17 +261,18 @@ mod google_stream {
 
     /// Reads request messages until `enough` says so or the client half-closes.
     async fn read_messages(body: &mut RecvStream, seen: &mut Seen, mut enough: impl FnMut(&Seen) -> bool) {
-        let mut buffer = Vec::new();
         while !enough(seen) {
             match body.data().await {
                 Some(Ok(data)) => {
                     let _ = body.flow_control().release_capacity(data.len());
+                    let buffer = &mut seen.pending;
                     buffer.extend_from_slice(&data);
                     while buffer.len() >= 5 && buffer.len() >= 5 + be32(&buffer[1..5]) {
                         assert_eq!(buffer[0], 0, "messages are not compressed");
                         let length = be32(&buffer[1..5]);
-                        seen.messages.push(buffer[5..5 + length].to_vec());
+                        let message = buffer[5..5 + length].to_vec();
                         buffer.drain(..5 + length);
+                        seen.messages.push(message);
                     }
                 }
                 Some(Err(err)) => {
@@ -132,7 +280,7 @@ mod google_stream {
                     return;
                 }
                 None => {
-                    assert!(buffer.is_empty(), "the request ended inside a message");
+                    assert!(seen.pending.is_empty(), "the request ended inside a message");
                     seen.half_closed = true;
                     return;
                 }
@@ -458,5 +606,335 @@ mod google_stream {
         let seen = working_server.join().unwrap();
         let audio: usize = seen[0].messages[1..].iter().map(|m| get(&fields(m), 5).len()).sum();
         assert_eq!(audio, 3200 * 2, "the whole utterance was replayed to the next link");
+    }
+
+    /// A `StreamingRecognizeResponse` with one result ending `end` bytes into the call's audio
+    /// (`result_end_offset`, a `google.protobuf.Duration`), framed.
+    fn response_at(text: &str, is_final: bool, end: usize) -> Bytes {
+        let mut alternative = Vec::new();
+        field(&mut alternative, 1, text.as_bytes());
+        let mut result = Vec::new();
+        field(&mut result, 1, &alternative);
+        if is_final {
+            result.extend_from_slice(&[0x10, 1]);
+        }
+        // 32,000 bytes a second: 31,250 ns a byte.
+        let nanos = end as u64 * 31_250;
+        let mut duration = Vec::new();
+        varint(&mut duration, 1 << 3);
+        varint(&mut duration, nanos / 1_000_000_000);
+        varint(&mut duration, 2 << 3);
+        varint(&mut duration, nanos % 1_000_000_000);
+        field(&mut result, 4, &duration);
+        let mut message = Vec::new();
+        field(&mut message, 6, &result);
+        let mut framed = vec![0];
+        framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        framed.extend_from_slice(&message);
+        Bytes::from(framed)
+    }
+
+    /// Samples of one word of the recogniser's test language: word `k` is a run of the value `1000 k`, then
+    /// a pause of zeros. 2,560 samples: 8 frames of 20 ms.
+    const WORD_RUN: usize = 1920;
+    const WORD_PAUSE: usize = 640;
+    const FRAME: usize = 320;
+
+    fn word_audio(k: usize) -> Vec<i16> {
+        let mut samples = vec![(1000 * k) as i16; WORD_RUN];
+        samples.resize(WORD_RUN + WORD_PAUSE, 0);
+        samples
+    }
+
+    fn bytes_of(samples: &[i16]) -> Vec<u8> {
+        samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+    }
+
+    /// A recogniser of that language, as Google streams: after the config, an interim result (`~k`) when a
+    /// word starts, its final (`wordk`, with where it ends in this call's audio) when the pause after it
+    /// starts, and at the half-close the last word's final and status OK. With `cut_after`, the call ends
+    /// with `OUT_OF_RANGE` once that many bytes of audio came (the rest unheard), as Google's at 305 s.
+    fn recogniser(cut_after: Option<usize>, cut: Option<std::sync::mpsc::Sender<()>>) -> Handler {
+        handler(move |(request, mut respond): Call| async move {
+            let mut seen = head(&request);
+            let mut body = request.into_body();
+            read_messages(&mut body, &mut seen, |s| !s.messages.is_empty()).await;
+            let mut answer = respond.send_response(grpc_head(), false).unwrap();
+            let (mut position, mut word, mut heard) = (0usize, None::<(i16, usize)>, 1usize);
+            loop {
+                read_messages(&mut body, &mut seen, |s| s.messages.len() > heard).await;
+                if seen.messages.len() == heard {
+                    if seen.half_closed {
+                        if let Some((value, end)) = word.take() {
+                            let _ = answer.send_data(response_at(&format!("word{}", value / 1000), true, end), false);
+                        }
+                        let _ = answer.send_trailers(trailers(0, ""));
+                    }
+                    return seen;
+                }
+                let audio: Vec<u8> = seen.messages[heard..].iter().flat_map(|m| get(&fields(m), 5)).collect();
+                heard = seen.messages.len();
+                for pair in audio.chunks(2) {
+                    if Some(position) == cut_after {
+                        let limit = "Exceeded%20maximum%20allowed%20stream%20duration%20of%20305%20seconds.";
+                        answer.send_trailers(trailers(11, limit)).unwrap();
+                        if let Some(cut) = &cut {
+                            let _ = cut.send(());
+                        }
+                        return seen;
+                    }
+                    let sample = i16::from_le_bytes([pair[0], pair[1]]);
+                    position += 2;
+                    match (sample != 0, word) {
+                        (true, None) => {
+                            word = Some((sample, position));
+                            let interim = response_at(&format!("~{}", sample / 1000), false, position);
+                            if let Err(err) = answer.send_data(interim, false) {
+                                // The client replaced the call meanwhile (its reset came first).
+                                seen.reset = Some((err.reason().unwrap_or(h2::Reason::CANCEL), Instant::now()));
+                                return seen;
+                            }
+                        }
+                        (true, Some((value, _))) => word = Some((value, position)),
+                        (false, Some((value, end))) => {
+                            let last = response_at(&format!("word{}", value / 1000), true, end);
+                            if let Err(err) = answer.send_data(last, false) {
+                                // The client replaced the call meanwhile (its reset came first).
+                                seen.reset = Some((err.reason().unwrap_or(h2::Reason::CANCEL), Instant::now()));
+                                return seen;
+                            }
+                            word = None;
+                        }
+                        (false, None) => {}
+                    }
+                }
+            }
+        })
+    }
+
+    /// Pushes word `k` frame by frame, then waits until the stream's transcript ends with its final.
+    fn say_word(stream: &mut dyn SttStream, k: usize) {
+        for frame in word_audio(k).chunks(FRAME) {
+            stream.push_audio(frame);
+        }
+        let word = format!("word{k}");
+        loop {
+            match next_transcript(stream) {
+                Transcript::Partial(text) if text.ends_with(&word) => return,
+                Transcript::Partial(_) => {}
+                other => panic!("{other:?} while saying {word}"),
+            }
+        }
+    }
+
+    fn final_transcript(stream: &mut dyn SttStream) -> String {
+        loop {
+            match next_transcript(stream) {
+                Transcript::Final(text) => return text,
+                Transcript::Partial(_) => {}
+                Transcript::Failed(err) => panic!("{err}"),
+            }
+        }
+    }
+
+    fn audio_of(seen: &Seen) -> Vec<u8> {
+        seen.messages.iter().skip(1).flat_map(|m| get(&fields(m), 5)).collect()
+    }
+
+    fn waited(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn a_call_google_ends_at_its_stream_limit_carries_over_without_losing_or_repeating_words() {
+        let word_bytes = (WORD_RUN + WORD_PAUSE) * 2;
+        // Google's limit falls in the middle of word 4 (after 3 frames of its 6).
+        let cut_at = 3 * word_bytes + 3 * FRAME * 2;
+        let (cut, cut_seen) = std::sync::mpsc::channel();
+        let handlers = vec![recogniser(Some(cut_at), Some(cut)), recogniser(None, None), warm()];
+        let (address, fake, server) = grpc_server_with(FakeOptions::default(), handlers);
+        let mut stream = client(address, KEY).stream("en");
+        for k in 1..=3 {
+            say_word(stream.as_mut(), k);
+        }
+        for frame in word_audio(4).chunks(FRAME) {
+            stream.push_audio(frame);
+        }
+        cut_seen.recv_timeout(DEADLINE).expect("the call cut at the limit");
+        // Word 4 is recognised on the new call, from the audio resent; 5 to 8 are spoken after the switch.
+        let word = "word4";
+        loop {
+            match next_transcript(stream.as_mut()) {
+                Transcript::Partial(text) if text.ends_with(word) => break,
+                Transcript::Partial(_) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        for k in 5..=8 {
+            say_word(stream.as_mut(), k);
+        }
+        stream.end_of_speech();
+        assert_eq!(final_transcript(stream.as_mut()), "word1 word2 word3 word4 word5 word6 word7 word8");
+        waited("the next utterance's call", || fake.calls() >= 3);
+        drop(stream);
+        let seen = server.join().unwrap();
+        let spoken: Vec<u8> = (1..=8).flat_map(|k| bytes_of(&word_audio(k))).collect();
+        assert_eq!(seen[1].messages[0], seen[0].messages[0], "the new call has the same config");
+        let first = audio_of(&seen[0]);
+        assert!(first.len() >= cut_at && spoken.starts_with(&first), "the first call heard the audio in order");
+        // The new call starts where word 3's final ended: its run's end, in the first call's audio.
+        let word3_end = 2 * word_bytes + WORD_RUN * 2;
+        assert_eq!(audio_of(&seen[1]), spoken[word3_end..].to_vec(), "nothing lost, nothing finalised resent");
+        assert!(seen[1].half_closed);
+    }
+
+    #[test]
+    fn a_long_call_is_replaced_at_the_clients_own_limit_before_google_ends_it() {
+        let limit = Duration::from_millis(400); // 12,800 bytes a call
+        let options = FakeOptions { every_call: Some(|| recogniser(None, None)), ..FakeOptions::default() };
+        let (address, fake, server) = grpc_server_with(options, Vec::new());
+        let mut stream = client(address, KEY).with_stream_limit(limit).stream("en");
+        for k in 1..=8 {
+            say_word(stream.as_mut(), k);
+        }
+        stream.end_of_speech();
+        assert_eq!(final_transcript(stream.as_mut()), "word1 word2 word3 word4 word5 word6 word7 word8");
+        drop(stream);
+        fake.finish();
+        let seen = server.join().unwrap();
+        // 8 words of 5,120 bytes, at most 12,800 a call with what each resends (about four calls), then the
+        // next utterance's call.
+        let calls: Vec<usize> = seen.iter().map(|s| audio_of(s).len()).take_while(|n| *n > 0).collect();
+        assert!(calls.len() >= 4, "{calls:?}");
+        assert!(calls.iter().all(|n| *n <= 12_800), "no call carried more than the limit: {calls:?}");
+        assert!(seen[..calls.len() - 1].iter().all(|s| s.reset.is_some()), "each replaced call was reset");
+        assert!(seen[calls.len() - 1].half_closed, "the last one heard the end");
+        for pair in seen[..calls.len()].windows(2) {
+            assert_eq!(pair[1].messages[0], pair[0].messages[0], "each new call has the same config");
+        }
+    }
+
+    #[test]
+    fn a_third_call_opens_a_second_connection_when_the_server_allows_two_streams() {
+        let options = FakeOptions { max_streams: Some(2), ..FakeOptions::default() };
+        let (address, fake, server) =
+            grpc_server_with(options, vec![warm(), warm(), answering(" hello", " hello there")]);
+        let client = client(address, KEY);
+        let mut streams = Vec::new();
+        for n in 1..=3 {
+            streams.push(client.stream("en"));
+            waited("the call reaches the fake", || fake.calls() >= n);
+        }
+        assert_eq!(fake.connections(), 2);
+        assert_eq!(client.usage(), (2, 3));
+        let third = streams[2].as_mut();
+        third.push_audio(&[500; 1600]);
+        assert_eq!(next_transcript(third), Transcript::Partial("hello".into()));
+        third.end_of_speech();
+        assert_eq!(final_transcript(third), "hello there");
+        drop(streams);
+        let seen = server.join().unwrap();
+        assert_eq!(seen.iter().map(|s| s.connection).collect::<Vec<_>>(), vec![0, 0, 1]);
+        assert_eq!(fake.connections(), 2, "the third call's successor found room on the second");
+    }
+
+    #[test]
+    fn when_every_connection_is_full_a_call_fails_saying_so() {
+        let options = FakeOptions { max_streams: Some(2), ..FakeOptions::default() };
+        let (address, fake, _server) = grpc_server_with(options, vec![warm(), warm()]);
+        let pool = PoolConfig { max_connections: 1, ..PoolConfig::default() };
+        let client = client(address, KEY).with_pool(pool);
+        let _first = client.stream("en");
+        let _second = client.stream("en");
+        waited("two calls reach the fake", || fake.calls() >= 2);
+        let mut third = client.stream("en");
+        third.push_audio(&[0; 320]);
+        third.end_of_speech();
+        match next_transcript(third.as_mut()) {
+            Transcript::Failed(err) => {
+                assert_eq!(err.kind, FailureKind::Overloaded, "{err}");
+                assert!(err.message.ends_with("all 1 HTTP/2 connections carry their most calls (2 in all)"), "{err}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(fake.connections(), 1);
+    }
+
+    /// The next transcript on the paused clock (at most 10 s of virtual time).
+    async fn next_transcript_paused(stream: &mut dyn SttStream) -> Transcript {
+        for _ in 0..1000 {
+            if let Some(transcript) = stream.poll_transcript() {
+                return transcript;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no transcript");
+    }
+
+    async fn final_paused(stream: &mut dyn SttStream) -> Transcript {
+        loop {
+            match next_transcript_paused(stream).await {
+                Transcript::Partial(_) => {}
+                other => return other,
+            }
+        }
+    }
+
+    #[test]
+    fn an_unanswered_ping_drops_the_connection_within_its_timeout_and_the_next_stream_gets_a_new_one() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let fake = Fake::new();
+            let options = FakeOptions { no_deadline: true, ..FakeOptions::default() };
+            let handlers = vec![answering(" one", " one two"), warm(), answering(" three", " three four")];
+            let server = tokio::spawn(serve(listener, options, handlers, fake.clone()));
+            let client = client(address, KEY).on_runtime(tokio::runtime::Handle::current());
+            let mut first = client.stream("en");
+            first.push_audio(&[100; 1600]);
+            first.push_audio(&[100; 1600]);
+            assert_eq!(next_transcript_paused(first.as_mut()).await, Transcript::Partial("one".into()));
+            first.end_of_speech();
+            assert_eq!(final_paused(first.as_mut()).await, Transcript::Final("one two".into()));
+            // Idle (the next utterance's call open, nothing said) for over two minutes: the PINGs every 30 s
+            // are answered and the connection stays.
+            tokio::time::sleep(Duration::from_secs(125)).await;
+            assert_eq!(client.usage(), (1, 1));
+            assert_eq!(fake.connections(), 1);
+            // The path dies silently (last heard at the PING answered at about 120 s).
+            fake.freeze();
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            assert_eq!(client.usage().0, 1, "not given up before its PING's timeout");
+            // Within the interval and the timeout (30 s + 10 s) of the last answer it is dropped.
+            tokio::time::sleep(Duration::from_secs(21)).await;
+            assert_eq!(client.usage(), (0, 0), "the dead connection and its call are gone");
+            first.end_of_speech();
+            match final_paused(first.as_mut()).await {
+                Transcript::Failed(err) => {
+                    assert_eq!(err.kind, FailureKind::Unreachable, "{err}");
+                    assert!(
+                        err.message.ends_with("the HTTP/2 connection answered no PING within 10000 ms and was dropped"),
+                        "{err}"
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+            // The next stream works, on a new connection.
+            let mut second = client.stream("en");
+            second.push_audio(&[200; 1600]);
+            assert_eq!(next_transcript_paused(second.as_mut()).await, Transcript::Partial("three".into()));
+            second.end_of_speech();
+            assert_eq!(final_paused(second.as_mut()).await, Transcript::Final("three four".into()));
+            assert_eq!(fake.connections(), 2);
+            drop((first, second));
+            fake.thaw();
+            let seen = tokio::time::timeout(Duration::from_secs(30), server).await.unwrap().unwrap();
+            assert_eq!(seen.iter().map(|s| s.connection).collect::<Vec<_>>(), vec![0, 0, 1]);
+        });
     }
 }
