@@ -163,7 +163,8 @@ pub fn read_response(message: &[u8]) -> Result<Vec<StreamingResult>, ModelError>
     let mut response = ProtoReader::new(message);
     while let Some((field, value)) = response.next_field()? {
         let (6, ProtoValue::Bytes(bytes)) = (field, value) else { continue };
-        let mut result = StreamingResult { transcript: String::new(), is_final: false, stability: 0.0, end_offset: None };
+        let mut result =
+            StreamingResult { transcript: String::new(), is_final: false, stability: 0.0, end_offset: None };
         let mut first_alternative = true;
         let mut reader = ProtoReader::new(bytes);
         while let Some((field, value)) = reader.next_field()? {
@@ -395,8 +396,7 @@ impl GoogleStreamStt {
     }
 
     fn rebuild(&mut self) {
-        self.channel =
-            GrpcChannel::with_pool(&self.config.base_url, self.connect_timeout, self.pool).map(Arc::new);
+        self.channel = GrpcChannel::with_pool(&self.config.base_url, self.connect_timeout, self.pool).map(Arc::new);
     }
 
     /// Connects (TCP, TLS, HTTP/2 and a PING answered) within `timeout` (`[providers.google] timeout_ms`).
@@ -666,7 +666,10 @@ impl Recognition {
                         Ok(()) if !audio.due() => continue,
                         Ok(()) => {
                             // The client's own limit: replace the call before Google ends it.
-                            tracing::debug!(bytes = audio.sent_on_call(), "google streaming call replaced at its limit");
+                            tracing::debug!(
+                                bytes = audio.sent_on_call(),
+                                "google streaming call replaced at its limit"
+                            );
                             state.carry_over();
                             drop(call);
                             match self.reopen(&mut audio, state, &mut end_deadline, cancelled).await? {
@@ -718,10 +721,9 @@ impl Recognition {
                     }
                 }
                 Event::Answer(Some(Answer::Failed(ending))) => ending,
-                Event::Answer(None) => Ending::fatal(ModelError::new(
-                    FailureKind::Unreachable,
-                    format!("{shown}: the answer stopped"),
-                )),
+                Event::Answer(None) => {
+                    Ending::fatal(ModelError::new(FailureKind::Unreachable, format!("{shown}: the answer stopped")))
+                }
                 Event::EndTimedOut => {
                     let given_up = state.give_up(&shown);
                     let failed = matches!(given_up, Transcript::Failed(_));
@@ -785,7 +787,12 @@ async fn status_or(answers: &mut UnboundedReceiver<Answer>, err: ModelError) -> 
 
 /// Reads a call's answer into `answers`, ending with [`Answer::Done`] or [`Answer::Failed`]; each message
 /// heard is noted on the connection's `activity` for its keepalive.
-async fn read_answer(shown: String, response: ResponseFuture, answers: UnboundedSender<Answer>, activity: Arc<Activity>) {
+async fn read_answer(
+    shown: String,
+    response: ResponseFuture,
+    answers: UnboundedSender<Answer>,
+    activity: Arc<Activity>,
+) {
     let last = match read(&shown, response, &answers, &activity).await {
         Ok(()) => Answer::Done,
         Err(ending) => Answer::Failed(ending),
@@ -807,10 +814,9 @@ async fn read(
     answers: &UnboundedSender<Answer>,
     activity: &Activity,
 ) -> Result<(), Ending> {
-    let response = response.await.map_err(|e| Ending {
-        error: grpc::h2_error(shown, &e),
-        carries_over: refused_unprocessed(&e),
-    })?;
+    let response = response
+        .await
+        .map_err(|e| Ending { error: grpc::h2_error(shown, &e), carries_over: refused_unprocessed(&e) })?;
     activity.heard();
     let (head, mut body) = response.into_parts();
     // A trailers-only answer: the status is in the headers.
@@ -819,7 +825,10 @@ async fn read(
     }
     if head.status != http::StatusCode::OK {
         let status = head.status.as_u16();
-        return Err(Ending::fatal(ModelError::new(crate::http::status_kind(status), format!("{shown}: HTTP {status}"))));
+        return Err(Ending::fatal(ModelError::new(
+            crate::http::status_kind(status),
+            format!("{shown}: HTTP {status}"),
+        )));
     }
     let content_type = head.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !content_type.starts_with("application/grpc") {
@@ -861,7 +870,10 @@ async fn read(
     match (grpc::status_error(shown, &trailers), grpc::status_code(&trailers)) {
         (Some(error), code) => Err(Ending { error, carries_over: code == Some(OUT_OF_RANGE) }),
         (None, Some(0)) => Ok(()),
-        (None, _) => Err(Ending::fatal(ModelError::new(FailureKind::Malformed, format!("{shown}: trailers without grpc-status")))),
+        (None, _) => Err(Ending::fatal(ModelError::new(
+            FailureKind::Malformed,
+            format!("{shown}: trailers without grpc-status"),
+        ))),
     }
 }
 

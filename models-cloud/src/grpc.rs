@@ -341,11 +341,8 @@ impl GrpcChannel {
                 Err(err) if fresh => return Err(h2_error(&shown, &err)),
                 Err(err) => {
                     // An existing connection that went away or broke: give it up and go on another.
-                    let reason = if err.is_go_away() {
-                        CloseReason::GoingAway
-                    } else {
-                        CloseReason::Broken(err.to_string())
-                    };
+                    let reason =
+                        if err.is_go_away() { CloseReason::GoingAway } else { CloseReason::Broken(err.to_string()) };
                     tracing::info!(origin = %self.shared.origin, %reason, "gRPC connection given up");
                     let mut connections = self.shared.lock();
                     if connections.pool.close(id, reason) {
@@ -356,7 +353,8 @@ impl GrpcChannel {
                 }
             }
         }
-        Err(last_failure.unwrap_or_else(|| ModelError::new(FailureKind::Unreachable, format!("{shown}: no usable connection"))))
+        Err(last_failure
+            .unwrap_or_else(|| ModelError::new(FailureKind::Unreachable, format!("{shown}: no usable connection"))))
     }
 
     /// Makes connection `id` within the budget: TCP, TLS with ALPN `h2`, the HTTP/2 handshake, and a PING
@@ -414,7 +412,10 @@ impl GrpcChannel {
             Ok(Ok(())) => {}
             Ok(Err(why)) => return Err(ModelError::new(FailureKind::Unreachable, format!("{origin}: {why}"))),
             Err(_) => {
-                return Err(ModelError::new(FailureKind::Unreachable, format!("{origin}: the connection ended at once")))
+                return Err(ModelError::new(
+                    FailureKind::Unreachable,
+                    format!("{origin}: the connection ended at once"),
+                ))
             }
         }
         let mut connections = self.shared.lock();
