@@ -76,6 +76,8 @@ mod google_stream {
         no_deadline: bool,
         /// The handler of every call after the listed ones, until [`Fake::finish`].
         every_call: Option<fn() -> Handler>,
+        /// Each connection says GOAWAY (graceful) as it accepts this many calls.
+        goaway_after_calls: Option<usize>,
     }
 
     /// What the test sees of a running fake and can do to it.
@@ -174,14 +176,14 @@ mod google_stream {
                     let (calls, mut shutdown) = (calls.clone(), shutdown.clone());
                     let mut frozen = fake.frozen_below.subscribe();
                     let counted = Arc::clone(&fake.calls);
-                    let max_streams = options.max_streams;
+                    let (max_streams, goaway_after) = (options.max_streams, options.goaway_after_calls);
                     let driver = tokio::spawn(async move {
                         let mut builder = h2::server::Builder::new();
                         if let Some(max) = max_streams {
                             builder.max_concurrent_streams(max);
                         }
                         let Ok(mut connection) = builder.handshake::<_, Bytes>(socket).await else { return };
-                        let mut closing = false;
+                        let (mut closing, mut accepted) = (false, 0);
                         loop {
                             if index < *frozen.borrow_and_update() {
                                 // Not driven: the connection's frames stay in the socket, unread and unanswered.
@@ -193,6 +195,12 @@ mod google_stream {
                                 call = connection.accept() => match call {
                                     Some(Ok(call)) => {
                                         counted.fetch_add(1, Ordering::SeqCst);
+                                        accepted += 1;
+                                        if goaway_after == Some(accepted) && !closing {
+                                            // GOAWAY goes out before the call's answer: the client knows first.
+                                            connection.graceful_shutdown();
+                                            closing = true;
+                                        }
                                         let _ = calls.send((index, call));
                                     }
                                     _ => return,
@@ -936,5 +944,27 @@ mod google_stream {
             let seen = tokio::time::timeout(Duration::from_secs(30), server).await.unwrap().unwrap();
             assert_eq!(seen.iter().map(|s| s.connection).collect::<Vec<_>>(), vec![0, 0, 1]);
         });
+    }
+
+    #[test]
+    fn a_connection_the_server_sends_away_takes_no_new_calls_and_the_next_goes_on_a_fresh_one() {
+        let options = FakeOptions { goaway_after_calls: Some(1), ..FakeOptions::default() };
+        let handlers = vec![answering(" one", " one two"), answering(" three", " three four"), warm()];
+        let (address, fake, server) = grpc_server_with(options, handlers);
+        let client = client(address, KEY);
+        let mut stream = client.stream("en");
+        stream.push_audio(&[100; 1600]);
+        assert_eq!(next_transcript(stream.as_mut()), Transcript::Partial("one".into()));
+        stream.end_of_speech();
+        assert_eq!(final_transcript(stream.as_mut()), "one two");
+        // The next utterance's call went on a new connection, and works.
+        stream.push_audio(&[100; 1600]);
+        assert_eq!(next_transcript(stream.as_mut()), Transcript::Partial("three".into()));
+        stream.end_of_speech();
+        assert_eq!(final_transcript(stream.as_mut()), "three four");
+        waited("the next utterance's call", || fake.calls() >= 3);
+        drop(stream);
+        let seen = server.join().unwrap();
+        assert_eq!(seen.iter().map(|s| s.connection).collect::<Vec<_>>(), vec![0, 1, 2]);
     }
 }
