@@ -967,4 +967,25 @@ mod google_stream {
         let seen = server.join().unwrap();
         assert_eq!(seen.iter().map(|s| s.connection).collect::<Vec<_>>(), vec![0, 1, 2]);
     }
+
+    #[test]
+    fn a_call_google_ends_at_once_twice_in_a_row_is_a_failure_not_a_limit() {
+        let limit = "Exceeded%20maximum%20allowed%20stream%20duration%20of%20305%20seconds.";
+        let (address, fake, server) =
+            grpc_server_with(FakeOptions::default(), vec![refusal(11, limit), refusal(11, limit)]);
+        let mut stream = client(address, KEY).stream("en");
+        stream.push_audio(&[100; 1600]);
+        stream.end_of_speech();
+        match next_transcript(stream.as_mut()) {
+            Transcript::Failed(err) => {
+                assert_eq!(err.kind, FailureKind::Rejected, "{err}");
+                assert!(err
+                    .message
+                    .ends_with("OUT_OF_RANGE: Exceeded maximum allowed stream duration of 305 seconds."));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(server.join().unwrap().len(), 2);
+        assert_eq!(fake.calls(), 2, "the first carried over, the second failed: no third call");
+    }
 }
