@@ -462,9 +462,12 @@ impl Driver {
                 match self.keepalive() {
                     Some(Keepalive::Wait(at)) => Some(tokio::time::Instant::from_std(at)),
                     Some(Keepalive::Ping) => {
-                        if let Err(err) = self.ping.send_ping(h2::Ping::opaque()) {
-                            self.ended(CloseReason::Broken(err.to_string()));
-                            return;
+                        // One PING at a time (h2 allows no more): one still unanswered stands for this one.
+                        if !awaiting_pong {
+                            if let Err(err) = self.ping.send_ping(h2::Ping::opaque()) {
+                                self.ended(CloseReason::Broken(err.to_string()));
+                                return;
+                            }
                         }
                         awaiting_pong = true;
                         continue;

@@ -6,7 +6,8 @@
 //! - speech to text: [`deepgram::DeepgramStt`] and [`elevenlabs::ElevenLabsStt`] (live WebSockets), [`sarvam::SarvamStt`],
 //!   [`openai_stt::OpenAiStt`], [`google::GoogleStt`], [`bhashini::BhashiniStt`], [`ai4bharat::Ai4BharatStt`] (the
 //!   original's IndicConformer server), and streaming [`dhruva::DhruvaStt`] (Bhashini's Dhruva WebSocket ASR) and
-//!   [`google_stream::GoogleStreamStt`] (Speech-to-Text v2 `StreamingRecognize` over gRPC, [`grpc`]);
+//!   [`google_stream::GoogleStreamStt`] (Speech-to-Text v2 `StreamingRecognize` over gRPC, [`grpc`], on a pool of
+//!   HTTP/2 connections kept alive by PINGs, [`grpc_pool`]);
 //! - text to speech: [`elevenlabs::ElevenLabsTts`] (HTTP) and [`elevenlabs::ElevenLabsWsTts`] (WebSocket),
 //!   [`deepgram::DeepgramTts`] (Aura), [`cartesia::CartesiaTts`], [`openai_tts::OpenAiTts`], [`sarvam::SarvamTts`]
 //!   (Bulbul), [`google::GoogleTts`], [`bhashini::BhashiniTts`], [`ai4bharat::ParlerTts`] (the original's Indic
