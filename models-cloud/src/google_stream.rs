@@ -555,6 +555,8 @@ enum Event {
     Command(Option<Command>),
     Answer(Option<Answer>),
     EndTimedOut,
+    /// A write failed and no status came within [`STATUS_GRACE`].
+    NoStatus,
 }
 
 /// One stream's recognition: what every call of it needs.
@@ -645,13 +647,19 @@ impl Recognition {
         // Calls in a row that Google ended before they carried MIN_PROGRESS of new audio.
         let mut cut_short = 0u32;
         let mut end_deadline: Option<tokio::time::Instant> = None;
+        // A write failed (the call was reset): Google's status, which says why better, is awaited a moment,
+        // the answers before it handled as usual.
+        let mut broken: Option<(ModelError, tokio::time::Instant)> = None;
         loop {
-            let deadline = end_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            let far = || tokio::time::Instant::now() + Duration::from_secs(3600);
+            let deadline = end_deadline.unwrap_or_else(far);
+            let grace = broken.as_ref().map_or_else(far, |(_, until)| *until);
             let event = tokio::select! {
                 _ = &mut *cancelled => Event::Cancelled,
-                command = commands.recv(), if end_deadline.is_none() => Event::Command(command),
+                command = commands.recv(), if end_deadline.is_none() && broken.is_none() => Event::Command(command),
                 answer = call.answers.recv() => Event::Answer(answer),
                 _ = tokio::time::sleep_until(deadline), if end_deadline.is_some() => Event::EndTimedOut,
+                _ = tokio::time::sleep_until(grace), if broken.is_some() => Event::NoStatus,
             };
             // A call that failed: carried over to a new call when it may be, else the utterance's failure.
             let ending = match event {
@@ -678,16 +686,19 @@ impl Recognition {
                             }
                             continue;
                         }
-                        Err(err) => status_or(&mut call.answers, grpc::h2_error(&shown, &err)).await,
+                        Err(err) => {
+                            broken = Some((grpc::h2_error(&shown, &err), tokio::time::Instant::now() + STATUS_GRACE));
+                            continue;
+                        }
                     }
                 }
                 Event::Command(Some(Command::End)) => {
                     state.end();
                     end_deadline = Some(tokio::time::Instant::now() + END_TIMEOUT);
-                    match call.send.send_data(Bytes::new(), true) {
-                        Ok(()) => continue,
-                        Err(err) => status_or(&mut call.answers, grpc::h2_error(&shown, &err)).await,
+                    if let Err(err) = call.send.send_data(Bytes::new(), true) {
+                        broken = Some((grpc::h2_error(&shown, &err), tokio::time::Instant::now() + STATUS_GRACE));
                     }
+                    continue;
                 }
                 Event::Answer(Some(Answer::Headers)) => {
                     state.answered();
@@ -721,6 +732,10 @@ impl Recognition {
                     }
                 }
                 Event::Answer(Some(Answer::Failed(ending))) => ending,
+                Event::NoStatus => match broken.take() {
+                    Some((error, _)) => Ending::fatal(error),
+                    None => continue,
+                },
                 Event::Answer(None) => {
                     Ending::fatal(ModelError::new(FailureKind::Unreachable, format!("{shown}: the answer stopped")))
                 }
@@ -743,6 +758,7 @@ impl Recognition {
             cut_short = if progressed { 0 } else { cut_short + 1 };
             tracing::info!(reason = %ending.error, "google streaming call carried over to a new call");
             state.carry_over();
+            broken = None;
             drop(call);
             match self.reopen(&mut audio, state, &mut end_deadline, cancelled).await? {
                 Some(next) => call = next,

@@ -988,4 +988,27 @@ mod google_stream {
         assert_eq!(server.join().unwrap().len(), 2);
         assert_eq!(fake.calls(), 2, "the first carried over, the second failed: no third call");
     }
+
+    #[test]
+    fn a_call_cut_around_the_end_of_speech_still_gives_the_whole_utterance() {
+        // Everything is sent at once, the end too: Google's limit falls in word 2, most likely after the
+        // half-close was sent, so the new call hears the rest and the end again.
+        let cut_at = (WORD_RUN + WORD_PAUSE) * 2 + 3 * FRAME * 2;
+        let handlers = vec![recogniser(Some(cut_at), None), recogniser(None, None), warm()];
+        let (address, fake, server) = grpc_server_with(FakeOptions::default(), handlers);
+        let mut stream = client(address, KEY).stream("en");
+        for k in 1..=3 {
+            for frame in word_audio(k).chunks(FRAME) {
+                stream.push_audio(frame);
+            }
+        }
+        stream.end_of_speech();
+        assert_eq!(final_transcript(stream.as_mut()), "word1 word2 word3");
+        waited("the next utterance's call", || fake.calls() >= 3);
+        drop(stream);
+        let seen = server.join().unwrap();
+        let spoken: Vec<u8> = (1..=3).flat_map(|k| bytes_of(&word_audio(k))).collect();
+        assert_eq!(audio_of(&seen[1]), spoken[WORD_RUN * 2..].to_vec(), "from the end of word 1's final on");
+        assert!(seen[1].half_closed);
+    }
 }
