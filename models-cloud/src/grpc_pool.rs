@@ -229,11 +229,6 @@ impl Pool {
         false
     }
 
-    /// The connection's driver ended (the socket is closed): it leaves the pool now.
-    pub fn closed(&mut self, id: ConnectionId) {
-        self.connections.retain(|c| c.id != id);
-    }
-
     /// Why the connection takes no new calls, if it is closing.
     pub fn close_reason(&self, id: ConnectionId) -> Option<&CloseReason> {
         match &self.connections.iter().find(|c| c.id == id)?.health {
