@@ -5,22 +5,11 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
+use common::heard::transcribe;
 use common::provider::{answer_v3, stream_url};
-use common::{models_cache, require_tool, run_peer, Server};
-
-fn transcribe(path: &std::path::Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_voicera"))
-        .args(["models", "stt"])
-        .arg(path)
-        .env("VOICERA_MODELS_DIR", models_cache())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "models stt: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_lowercase()
-}
+use common::{require_tool, run_peer, Server};
 
 /// The real-time model tests of this file run one at a time: two servers running Whisper side by side on a
 /// 2-core machine starve each other's calls (late packets, garbled audio), which is not what they test.

@@ -664,8 +664,17 @@ fn knowledge_documents_are_objects_in_the_s3_knowledge_bucket() {
     let server = Server::start_env("knowledge-s3", "", false, &env);
     let token = login(server.http);
     let faq = b"Refunds reach the customer's bank within seven working days of the return.";
-    let (status, document) = upload(server.http, &token, "faq.txt", faq);
-    assert_eq!(status, 201, "{document}");
+    let (status, uploaded) = upload(server.http, &token, "faq.txt", faq);
+    assert_eq!((status, uploaded["status"].as_str()), (201, Some("processing")), "{uploaded}");
+    // Stored and read in the background: the list says when it is done.
+    let listed = |id: &str| {
+        let (status, list) = api(server.http, "GET", "/api/v1/knowledge", Some(&token), "");
+        assert_eq!(status, 200);
+        json(&list).as_array().unwrap().iter().find(|d| d["document_id"] == id).cloned().unwrap_or_default()
+    };
+    let id = uploaded["document_id"].as_str().unwrap();
+    server.wait_for("the document to be read", Duration::from_secs(15), |_| listed(id)["status"] != "processing");
+    let document = listed(id);
     assert_eq!(document["status"], "ready", "{document}");
     let (org, id) = (document["org_id"].as_str().unwrap(), document["document_id"].as_str().unwrap());
     let object_url = format!("s3://e2e-knowledge/{org}/{id}/original.txt");

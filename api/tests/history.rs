@@ -32,6 +32,7 @@ struct Harness {
     state: ApiState,
     data: tempfile::TempDir,
     key: MasterKey,
+    clock: Arc<ManualClock>,
     _mongo: Option<voicera_store::testing::SecantusServer>,
 }
 
@@ -55,13 +56,25 @@ impl Answer {
 }
 
 async fn harness(kind: &str) -> Harness {
+    harness_with_blobs(kind, |_| None).await
+}
+
+/// [`harness`] whose blob store is `blobs(data dir)` when it gives one (else the filesystem store under it).
+async fn harness_with_blobs(
+    kind: &str,
+    blobs: impl FnOnce(&std::path::Path) -> Option<Arc<dyn voicera_blob::BlobStore>>,
+) -> Harness {
     let (store, common::Backing { dir: data, mongo }) = common::test_store(kind, "history").await;
     let config = ApiConfig { password_cost: PasswordCost::Minimal, ..ApiConfig::default() };
     let clock = Arc::new(ManualClock::at(T0));
-    let state = ApiState::with_clock(store, [7; 32], Arc::new(AnyConfig), config, clock);
+    let state = ApiState::with_clock(store, [7; 32], Arc::new(AnyConfig), config, clock.clone());
     let key = MasterKey::from_bytes([42; 32]);
-    assert!(state.attach(Resources::under_data_dir(data.path(), key.clone())).is_ok());
-    Harness { app: voicera_api::control_plane(state.clone()), state, data, key, _mongo: mongo }
+    let mut resources = Resources::under_data_dir(data.path(), key.clone());
+    if let Some(blobs) = blobs(data.path()) {
+        resources.blobs = blobs;
+    }
+    assert!(state.attach(resources).is_ok());
+    Harness { app: voicera_api::control_plane(state.clone()), state, data, key, clock, _mongo: mongo }
 }
 
 impl Harness {
@@ -135,6 +148,139 @@ impl Harness {
             .unwrap();
         self.send(request).await
     }
+
+    /// Uploads a document, asserting the answer is the record as first written (`processing`, no passages
+    /// yet); its document id.
+    async fn upload_processing(&self, token: &str, filename: &str, content_type: &str, bytes: &[u8]) -> String {
+        let answer = self.upload(token, filename, content_type, bytes).await;
+        let body = answer.json();
+        assert_eq!(answer.status, StatusCode::CREATED, "{body}");
+        assert_eq!(
+            (body["status"].as_str(), body["chunk_count"].as_u64(), body["original_filename"].as_str()),
+            (Some("processing"), Some(0), Some(filename)),
+            "{body}"
+        );
+        body["document_id"].as_str().unwrap().to_string()
+    }
+
+    /// Document `id` as `GET /knowledge` lists it (Null when it is not listed).
+    async fn listed(&self, token: &str, id: &str) -> Value {
+        let (code, list) = self.call(Method::GET, "/api/v1/knowledge", token, None).await;
+        assert_eq!(code, StatusCode::OK, "{list}");
+        list.as_array().unwrap().iter().find(|d| d["document_id"] == id).cloned().unwrap_or(Value::Null)
+    }
+
+    /// Polls `GET /knowledge` until document `id` is no longer `processing` (as a client would); the
+    /// document then. Fails after 20 s.
+    async fn settled(&self, token: &str, id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let document = self.listed(token, id).await;
+            if document["status"] != "processing" {
+                return document;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "document {id} is still processing: {document}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A filesystem blob store whose writes wait until the test opens its gate (a slow S3 upload, held for as long
+/// as the test needs), or are refused; it notes each write and delete that went through, in order.
+#[derive(Debug)]
+struct GatedBlobs {
+    inner: voicera_blob::FsBlobStore,
+    open: tokio::sync::watch::Sender<bool>,
+    refuse: std::sync::atomic::AtomicBool,
+    done: std::sync::Mutex<Vec<String>>,
+}
+
+impl GatedBlobs {
+    fn new(dir: &std::path::Path) -> GatedBlobs {
+        GatedBlobs {
+            inner: voicera_blob::FsBlobStore::new(dir),
+            open: tokio::sync::watch::channel(false).0,
+            refuse: Default::default(),
+            done: Default::default(),
+        }
+    }
+
+    fn set_open(&self, open: bool) {
+        self.open.send_replace(open);
+    }
+
+    /// "put KEY" and "delete KEY" for each write and delete done so far.
+    fn done(&self) -> Vec<String> {
+        self.done.lock().unwrap().clone()
+    }
+
+    /// Waits (20 s at most) until `what` has been done.
+    async fn wait_done(&self, what: &str) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !self.done().iter().any(|d| d == what) {
+            assert!(tokio::time::Instant::now() < deadline, "never done: {what}; done: {:?}", self.done());
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl voicera_blob::BlobStore for GatedBlobs {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn bucket_name(&self, bucket: voicera_blob::Bucket) -> String {
+        self.inner.bucket_name(bucket)
+    }
+    fn url(&self, bucket: &str, key: &str) -> String {
+        self.inner.url(bucket, key)
+    }
+    async fn ensure_buckets(&self) -> Result<(), voicera_blob::BlobError> {
+        self.inner.ensure_buckets().await
+    }
+    async fn put_stream(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: voicera_blob::BlobReader,
+    ) -> Result<(), voicera_blob::BlobError> {
+        let mut open = self.open.subscribe();
+        open.wait_for(|open| *open).await.expect("the gate's sender lives as long as the store");
+        if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(voicera_blob::BlobError::InvalidBucket(format!("{bucket} (refused by the test)")));
+        }
+        self.inner.put_stream(bucket, key, body).await?;
+        self.done.lock().unwrap().push(format!("put {key}"));
+        Ok(())
+    }
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<voicera_blob::ByteRange>,
+    ) -> Result<voicera_blob::BlobRead, voicera_blob::BlobError> {
+        self.inner.get(bucket, key, range).await
+    }
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<voicera_blob::BlobMeta>, voicera_blob::BlobError> {
+        self.inner.head(bucket, key).await
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), voicera_blob::BlobError> {
+        self.inner.delete(bucket, key).await?;
+        self.done.lock().unwrap().push(format!("delete {key}"));
+        Ok(())
+    }
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<voicera_blob::BlobMeta>, voicera_blob::BlobError> {
+        self.inner.list(bucket, prefix).await
+    }
+    fn signed_get_url(
+        &self,
+        bucket: &str,
+        key: &str,
+        ttl: std::time::Duration,
+        now: std::time::SystemTime,
+    ) -> Result<String, voicera_blob::BlobError> {
+        self.inner.signed_get_url(bucket, key, ttl, now)
+    }
 }
 
 on_both_stores!(
@@ -143,6 +289,7 @@ on_both_stores!(
     analytics_figures_match_a_hand_computed_set,
     provider_keys_are_sealed_masked_and_scoped,
     knowledge_documents_upload_report_status_retrieve_and_delete,
+    a_knowledge_document_lists_as_processing_until_it_is_stored_and_read,
     an_admin_sets_and_clears_the_orgs_recording_retention,
 );
 
@@ -496,13 +643,11 @@ async fn knowledge_documents_upload_report_status_retrieve_and_delete(kind: &str
 
     let faq = "Refunds\n\nA refund reaches the customer's bank within seven working days of the return.\n\n\
                Shipping\n\nOrders ship from Pune every weekday before noon.";
-    let text = h.upload(&member, "faq.txt", "text/plain", faq.as_bytes()).await;
-    assert_eq!(text.status, StatusCode::CREATED, "{}", text.json());
-    let text = text.json();
+    let faq_id = h.upload_processing(&member, "faq.txt", "text/plain", faq.as_bytes()).await;
+    let text = h.settled(&member, &faq_id).await;
     assert_eq!((text["status"].as_str(), text["original_filename"].as_str()), (Some("ready"), Some("faq.txt")));
     assert!(text["chunk_count"].as_u64().unwrap() >= 1, "{text}");
     // The document and its text are objects in the blob store's `knowledge` bucket; the store keeps their URLs.
-    let faq_id = text["document_id"].as_str().unwrap().to_string();
     let prefix = format!("knowledge/{org}/{faq_id}");
     assert_eq!(text["object_url"], format!("fs://{prefix}/original.txt"), "{text}");
     assert_eq!(text["text_url"], format!("fs://{prefix}/text.txt"), "{text}");
@@ -528,15 +673,22 @@ async fn knowledge_documents_upload_report_status_retrieve_and_delete(kind: &str
     let (code, _) = h.call(Method::DELETE, "/api/v1/knowledge/legacy1", &member, None).await;
     assert_eq!(code, StatusCode::OK);
     assert!(!legacy_dir.join("legacy1.txt").exists(), "an older upload's file goes with it");
-    let markdown =
-        h.upload(&member, "warranty.md", "application/octet-stream", b"# Warranty\n\nTwo years on every kettle.").await;
-    assert_eq!(markdown.json()["status"], "ready");
-    let with_text =
-        h.upload(&member, "policy.pdf", "application/pdf", &pdf("Kettles are descaled with citric acid")).await;
-    assert_eq!(with_text.status, StatusCode::CREATED);
-    let with_text = with_text.json();
+    let markdown = h
+        .upload_processing(
+            &member,
+            "warranty.md",
+            "application/octet-stream",
+            b"# Warranty\n\nTwo years on every kettle.",
+        )
+        .await;
+    assert_eq!(h.settled(&member, &markdown).await["status"], "ready");
+    let with_text = h
+        .upload_processing(&member, "policy.pdf", "application/pdf", &pdf("Kettles are descaled with citric acid"))
+        .await;
+    let with_text = h.settled(&member, &with_text).await;
     assert_eq!(with_text["status"], "ready", "{with_text}");
-    let scan = h.upload(&member, "scan.pdf", "application/pdf", &pdf("")).await.json();
+    let scan = h.upload_processing(&member, "scan.pdf", "application/pdf", &pdf("")).await;
+    let scan = h.settled(&member, &scan).await;
     assert_eq!(scan["status"], "failed", "{scan}");
     assert!(scan["error_message"].as_str().unwrap().contains("no text layer"), "{scan}");
 
@@ -595,6 +747,86 @@ async fn knowledge_documents_upload_report_status_retrieve_and_delete(kind: &str
     let path = format!("/api/v1/knowledge/{}", scan["document_id"].as_str().unwrap());
     assert_eq!(h.call(Method::DELETE, &path, &member, None).await.0, StatusCode::OK);
     assert!(!scan_original.join("original.pdf").exists());
+}
+
+/// The document's life as a client sees it, held at each step by a blob store that writes only when the test
+/// lets it: the upload answers `processing` at once; the document lists so (and is not retrieved) until it is
+/// stored and its text read, then `ready`; one the blob store refuses ends `failed` with the reason; one
+/// deleted while it is processed stays deleted, and what was written for it is removed; one whose processing
+/// outlives the limit (its node stopped) is listed `failed`.
+async fn a_knowledge_document_lists_as_processing_until_it_is_stored_and_read(kind: &str) {
+    let gate = Arc::new(std::sync::OnceLock::<Arc<GatedBlobs>>::new());
+    let h = harness_with_blobs(kind, |dir| {
+        let blobs = Arc::new(GatedBlobs::new(&dir.join("blobs")));
+        gate.set(Arc::clone(&blobs)).unwrap();
+        Some(blobs as Arc<dyn voicera_blob::BlobStore>)
+    })
+    .await;
+    let blobs = Arc::clone(gate.get().unwrap());
+    let (org, member) = h.org("member@acme.io", Role::Member).await;
+    let ask = || Some(json!({"question": "How long does a refund take?"}));
+
+    let faq = b"A refund reaches the customer's bank within seven working days of the return.";
+    let id = h.upload_processing(&member, "faq.txt", "text/plain", faq).await;
+    // Held: however often it is listed, it is processing, has no text and answers no question.
+    for _ in 0..3 {
+        let listed = h.listed(&member, &id).await;
+        assert_eq!((listed["status"].as_str(), listed["chunk_count"].as_u64()), (Some("processing"), Some(0)));
+        assert_eq!((listed["text_url"].clone(), listed["error_message"].clone()), (Value::Null, Value::Null));
+        tokio::task::yield_now().await;
+    }
+    let (_, found) = h.call(Method::POST, "/api/v1/rag/retrieve", &member, ask()).await;
+    assert_eq!(found["chunks"], json!([]), "a processing document is not retrieved: {found}");
+    assert_eq!(blobs.done(), Vec::<String>::new());
+    blobs.set_open(true);
+    let ready = h.settled(&member, &id).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert!(ready["chunk_count"].as_u64().unwrap() >= 1, "{ready}");
+    assert_eq!(ready["text_url"], format!("fs://knowledge/{org}/{id}/text.txt"), "{ready}");
+    let (_, found) = h.call(Method::POST, "/api/v1/rag/retrieve", &member, ask()).await;
+    assert_eq!(found["chunks"][0]["document_id"], id.as_str(), "{found}");
+
+    // Refused by the blob store: failed, with the reason, and nothing to retrieve.
+    blobs.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused = h.upload_processing(&member, "refused.txt", "text/plain", b"Gift cards never expire.").await;
+    let refused = h.settled(&member, &refused).await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    let reason = refused["error_message"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("the document could not be stored") && reason.contains("refused by the test"),
+        "{refused}"
+    );
+    assert_eq!(refused["text_url"], Value::Null, "{refused}");
+    blobs.refuse.store(false, std::sync::atomic::Ordering::SeqCst);
+
+    // Deleted while it is processed: gone for good, and its objects with it.
+    blobs.set_open(false);
+    let doomed = h.upload_processing(&member, "doomed.txt", "text/plain", b"Stores open at nine.").await;
+    let path = format!("/api/v1/knowledge/{doomed}");
+    assert_eq!(h.call(Method::DELETE, &path, &member, None).await.0, StatusCode::OK);
+    blobs.set_open(true);
+    let prefix = format!("{org}/{doomed}");
+    blobs.wait_done(&format!("delete {prefix}/text.txt")).await;
+    let done: Vec<String> = blobs.done().into_iter().filter(|d| d.contains(&doomed)).collect();
+    let expected = ["put", "put", "delete", "delete"].map(String::from);
+    assert_eq!(done.iter().map(|d| d.split(' ').next().unwrap().to_string()).collect::<Vec<_>>(), expected);
+    assert_eq!(h.listed(&member, &doomed).await, Value::Null, "a deleted document stays deleted");
+    let objects = h.data.path().join("blobs/knowledge").join(&prefix);
+    assert!(!objects.join("original.txt").exists() && !objects.join("text.txt").exists(), "its objects are gone");
+
+    // Abandoned (the node reading it stopped): still processing at the limit, failed after it, and an outcome
+    // that comes after all does not bring it back.
+    blobs.set_open(false);
+    let stuck = h.upload_processing(&member, "stuck.txt", "text/plain", b"Parking is free on Sundays.").await;
+    h.clock.advance(voicera_api::routes::knowledge::PROCESSING_LIMIT_MS - 1);
+    assert_eq!(h.listed(&member, &stuck).await["status"], "processing");
+    h.clock.advance(1);
+    let abandoned = h.listed(&member, &stuck).await;
+    assert_eq!(abandoned["status"], "failed", "{abandoned}");
+    assert!(abandoned["error_message"].as_str().unwrap().contains("upload it again"), "{abandoned}");
+    blobs.set_open(true);
+    blobs.wait_done(&format!("delete {org}/{stuck}/text.txt")).await;
+    assert_eq!(h.listed(&member, &stuck).await, abandoned, "the late outcome is not recorded");
 }
 
 async fn an_admin_sets_and_clears_the_orgs_recording_retention(kind: &str) {

@@ -8,6 +8,7 @@ pub(crate) mod browser;
 pub(crate) mod carrier;
 pub(crate) mod fake_carrier;
 pub(crate) mod greetings;
+pub(crate) mod heard;
 pub(crate) mod hooks;
 pub(crate) mod provider;
 pub(crate) mod restarted;

@@ -1,10 +1,13 @@
 //! `knowledge` documents and `/rag/retrieve`. An upload (multipart `file`: PDF up to 25 MB, plain text or
 //! Markdown) goes to the blob store's `knowledge` bucket as the original did with MinIO (S3 when configured,
 //! else the filesystem under the data dir): `<org>/<document id>/original.<ext>` and its extracted text
-//! `<org>/<document id>/text.txt`; the store keeps the metadata (`object_url`, `text_url`, size, status). Its
-//! record says `processing` while the text is read, then `ready` (with its passage count) or `failed` (with
-//! the reason: e.g. a PDF without a text layer, or a blob store that refused it). Documents uploaded before
-//! (files under `<data>/knowledge/<org>/`) are still read and deleted there.
+//! `<org>/<document id>/text.txt`; the store keeps the metadata (`object_url`, `text_url`, size, status). As
+//! the original's ingestion was a background task, the upload answers at once with the record as written,
+//! `processing`; the document lists so while it is stored and its text read, then `ready` (with its passage
+//! count) or `failed` (with the reason: e.g. a PDF without a text layer, or a blob store that refused it).
+//! Clients poll `GET /knowledge` for the outcome. A document deleted while it is processed stays deleted (the
+//! outcome is written only over a record still `processing`), and the objects written for it are removed.
+//! Documents uploaded before (files under `<data>/knowledge/<org>/`) are still read and deleted there.
 //! Retrieval ranks the org's ready documents' passages with the same BM25 index the agents' `knowledge_lookup`
 //! tool uses ([`voicera_conversation::knowledge`]), answering the original's `chunks` shape.
 
@@ -30,6 +33,10 @@ use crate::state::ApiState;
 
 /// Largest document accepted (the original's PDF limit, for every kind).
 pub const MAX_DOCUMENT_BYTES: usize = 25 * 1024 * 1024;
+
+/// How long a document may say `processing`: reading a 25 MB PDF takes seconds, so one still processing after
+/// this was being read by a node that stopped (its task died with it), and is listed as `failed`.
+pub const PROCESSING_LIMIT_MS: i64 = 10 * 60 * 1000;
 
 /// The upload route's body limit: the document plus room for the multipart framing and the other fields.
 pub const UPLOAD_BODY_LIMIT: usize = MAX_DOCUMENT_BYTES + 64 * 1024;
@@ -231,21 +238,28 @@ pub async fn upload(
                     "uploaded_by": caller.email, "created_at": now, "updated_at": now}),
     };
     state.store().put(Collection::KnowledgeDocuments, &record).await?;
-    // Its own task: a client that hangs up does not leave the document `processing` for ever.
-    let task = tokio::spawn(process(state.clone(), record, kind, bytes, blobs));
-    let record = task.await.map_err(|e| ApiError::internal("processing a knowledge document", e))??;
     crate::audit::record(&state, &caller, "upload_knowledge_document", &record.id).await?;
+    // Its own task, not this request's: the answer does not wait for a 25 MB PDF's text, and a client that
+    // hangs up does not leave the document `processing` for ever.
+    let (task_state, task_record) = (state.clone(), record.clone());
+    tokio::spawn(async move {
+        let id = task_record.id.clone();
+        if let Err(err) = process(task_state, task_record, kind, bytes, blobs).await {
+            tracing::error!(document = %id, %err, "a knowledge document's outcome could not be recorded");
+        }
+    });
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
 
-/// Keeps the document in the blob store, reads its text (kept beside it) and records the outcome.
+/// Keeps the document in the blob store, reads its text (kept beside it) and records the outcome over the
+/// `processing` record; when the document was deleted meanwhile, removes what it wrote instead.
 async fn process(
     state: ApiState,
     mut record: Record,
     kind: DocumentKind,
     bytes: Vec<u8>,
     blobs: std::sync::Arc<dyn BlobStore>,
-) -> Result<Record, ApiError> {
+) -> Result<(), ApiError> {
     let id = record.id.clone();
     let bucket = blobs.bucket_name(Bucket::Knowledge);
     let (original_key, text_key) = object_keys(&record.org_id, &id, kind);
@@ -288,16 +302,52 @@ async fn process(
         }
         doc.insert("updated_at".into(), json!(voicera_store::utc_text(state.now())));
     }
-    state.store().put(Collection::KnowledgeDocuments, &record).await?;
-    Ok(record)
+    let processing = json!("processing");
+    if !state.store().replace_if(Collection::KnowledgeDocuments, &record, "status", &processing).await? {
+        // Deleted while it was processed (the delete found no objects yet): nothing may point at these.
+        for key in [&original_key, &text_key] {
+            if let Err(err) = blobs.delete(&bucket, key).await {
+                tracing::warn!(%err, document = %record.id, "an object of a deleted knowledge document stays");
+            }
+        }
+    }
+    Ok(())
 }
 
-/// `GET /knowledge`: the org's documents, newest first; a JSON array, as the original answered.
+/// `GET /knowledge`: the org's documents, newest first; a JSON array, as the original answered. A document
+/// `processing` for longer than [`PROCESSING_LIMIT_MS`] is recorded `failed` first.
 pub async fn list(caller: Caller, State(state): State<ApiState>) -> Result<Json<Vec<Value>>, ApiError> {
-    let mut records = state.store().list(Collection::KnowledgeDocuments, &caller.org_id).await?;
+    let mut records = Vec::new();
+    for record in state.store().list(Collection::KnowledgeDocuments, &caller.org_id).await? {
+        records.extend(fail_if_abandoned(&state, record).await?);
+    }
     let created = |r: &Record| r.doc.get("created_at").and_then(Value::as_str).unwrap_or_default().to_string();
     records.sort_by_key(|r| std::cmp::Reverse(created(r)));
     Ok(Json(records.iter().map(view).collect()))
+}
+
+/// `record`, recorded `failed` when it has been `processing` for longer than [`PROCESSING_LIMIT_MS`]; as stored
+/// now when its outcome was written meanwhile (None when it was deleted meanwhile).
+async fn fail_if_abandoned(state: &ApiState, record: Record) -> Result<Option<Record>, ApiError> {
+    let processing = json!("processing");
+    if record.doc.get("status") != Some(&processing) {
+        return Ok(Some(record));
+    }
+    let since = record.doc.get("updated_at").and_then(Value::as_str).and_then(super::live::parse_utc_ms);
+    if since.is_some_and(|since| state.now() - since < PROCESSING_LIMIT_MS) {
+        return Ok(Some(record));
+    }
+    let mut failed = record.clone();
+    if let Some(doc) = failed.doc.as_object_mut() {
+        doc.insert("status".into(), json!("failed"));
+        let reason = "processing stopped before the text was read (the node reading it stopped); upload it again";
+        doc.insert("error_message".into(), json!(reason));
+        doc.insert("updated_at".into(), json!(voicera_store::utc_text(state.now())));
+    }
+    if state.store().replace_if(Collection::KnowledgeDocuments, &failed, "status", &processing).await? {
+        return Ok(Some(failed));
+    }
+    Ok(state.store().get(Collection::KnowledgeDocuments, &record.org_id, &record.id).await?)
 }
 
 /// `DELETE /knowledge/{document_id}`: the record and its files.

@@ -79,7 +79,7 @@ fn remote_view(doc: &Value, id: &str, now_ms: i64) -> Value {
 }
 
 /// Unix milliseconds of the store's UTC text (`2024-11-19T07:06:40.000Z`, fraction optional).
-fn parse_utc_ms(text: &str) -> Option<i64> {
+pub(super) fn parse_utc_ms(text: &str) -> Option<i64> {
     let text = text.trim().strip_suffix('Z')?;
     let (date, time) = text.split_once('T')?;
     let mut d = date.split('-').map(|p| p.parse::<i64>().ok());

@@ -1087,7 +1087,8 @@ pub fn operations() -> Vec<Operation> {
             "create_knowledge_document",
             "knowledge",
             member,
-            "Upload a document (multipart `file`: PDF up to 25 MB, text or Markdown; 415 for others, 413 when larger)",
+            "Upload a document (multipart `file`: PDF up to 25 MB, text or Markdown; 415 for others, 413 when larger); \
+             answered at once with status `processing`: list the documents for `ready` or `failed`",
             None,
             post(knowledge::upload).layer(DefaultBodyLimit::max(knowledge::UPLOAD_BODY_LIMIT)),
         ),

@@ -32,8 +32,23 @@ export async function page(root, ctx) {
       return h("tr", {}, h("td", {}, d.original_filename || d.filename || id, d.error_message ? h("div", { class: "muted small" }, d.error_message) : null),
         h("td", {}, badge(d.status || "—", kind[d.status] || "")), h("td", {}, fmt.number(d.chunk_count)), h("td", {}, fmt.date(d.created_at)), h("td", {}, remove));
     })))) : empty("No documents yet", "Upload a PDF, text or Markdown file."));
+  // A document is stored and read after its upload answers: while any is processing, look again every 2 s
+  // and redraw once one has settled (unless a file is being chosen for the next upload).
+  const processing = docs.filter((d) => d.status === "processing").map((d) => d.document_id || d.id);
+  let form = null;
+  const watch = () => setTimeout(async () => {
+    if (!ctx.alive()) return;
+    try {
+      const now = await api("/knowledge");
+      const list = Array.isArray(now) ? now : now.documents || now.items || [];
+      const settled = processing.some((id) => !list.some((d) => (d.document_id || d.id) === id && d.status === "processing"));
+      if (settled && ctx.alive() && !(form && form.elements.file.files.length)) return ctx.navigate("/knowledge", { replace: true });
+    } catch (err) { /* the next look may succeed */ }
+    watch();
+  }, 2000);
+  if (processing.length) watch();
   if (!ctx.canWrite) return;
-  const form = h("form", { class: "panel", id: "knowledge-upload", novalidate: true }, h("h2", {}, "Upload"),
+  form = h("form", { class: "panel", id: "knowledge-upload", novalidate: true }, h("h2", {}, "Upload"),
     field("File", h("input", { type: "file", name: "file", accept: ".pdf,.txt,.md,application/pdf,text/plain,text/markdown", required: true }), "Up to 25 MB."),
     h("div", { class: "form-message" }), h("div", { class: "actions end" }, h("button", { type: "submit", class: "primary" }, "Upload")));
   form.addEventListener("submit", async (e) => {
