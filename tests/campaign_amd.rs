@@ -292,15 +292,20 @@ fn early_media_is_heard_greetings_from_their_start_ringback_as_no_speech_and_ann
     // At the far end (the peer's clock starts at our first packet, just after the answer): nothing over the
     // greeting or the beep, the message after it.
     let beep_end = beep_end_ms - EARLY_MS;
-    let heard = machine.heard();
-    assert_eq!(heard.len(), 1, "one machine call");
-    assert_eq!(heard[0].voiced().filter(|at| *at < beep_end).count(), 0, "nothing over the greeting: {:?}", heard[0]);
-    let after_beep = heard[0].voiced().filter(|at| *at >= beep_end).count();
-    assert!(after_beep >= 75, "the message reached the machine after the beep: {after_beep} packets");
     let message_at = amd["message_after_ms"].as_u64().unwrap();
     println!(
         "early greeting: decided {decided} ms after the answer, message at {message_at} ms (beep ends {beep_end})"
     );
+    let heard = machine.heard();
+    assert_eq!(heard.len(), 1, "one machine call");
+    assert_eq!(
+        heard[0].voiced().filter(|at| *at < beep_end).count(),
+        0,
+        "nothing over the greeting (message at {message_at} ms, beep ends {beep_end} ms): {:?}",
+        heard[0]
+    );
+    let after_beep = heard[0].voiced().filter(|at| *at >= beep_end).count();
+    assert!(after_beep >= 75, "the message reached the machine after the beep: {after_beep} packets");
 
     // The person: a ringback is no voice, and "Hello?" after it is a person's.
     let eli = &contact(&contacts, "+15551000011")["last_amd"];
