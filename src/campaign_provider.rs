@@ -108,6 +108,9 @@ impl ProviderCalls {
         let request = CallRequest {
             ring_timeout_secs: Some(ring_secs),
             progress_events: true,
+            // With the campaign's AMD on, the provider's own detection too; its verdict comes to the status URL
+            // and counts where ours has none (see `Call::through_provider`).
+            machine_detection_url: call.amd.is_some().then(|| status_url.clone()),
             ..CallRequest::new(&call.caller_id, &call.to, &answer_url, &status_url)
         };
         let rest = ProviderRest::new(provider, account.api_base.as_deref(), &account.auth_id, &account.auth_token);

@@ -58,6 +58,8 @@ const SLOT_RECHECK_MS: i64 = 100;
 const SLOT_HANDOVER_MS: i64 = 3 * SLOT_RECHECK_MS;
 /// The outcome reason of a call hung up because its lease was lost.
 pub(crate) const LEASE_LOST: &str = "lease lost";
+/// Why an attempt failed when early media carried voice and nobody answered (see [`Call::place`]).
+pub(crate) const ANNOUNCEMENT: &str = "announcement";
 
 /// What the runner needs from the node.
 pub(crate) struct CampaignRunner {
@@ -935,6 +937,8 @@ struct AmdHeard {
     /// What the call did with it.
     action: &'static str,
     message_left: bool,
+    /// Voice (an announcement, a greeting, a caller tune) was heard in early media, before any answer.
+    early_voice: bool,
 }
 
 impl AmdHeard {
@@ -949,6 +953,7 @@ impl AmdHeard {
                     heard.action = step.action(decision.verdict);
                 }
                 AmdEvent::MessageLeft => heard.message_left = true,
+                AmdEvent::EarlyVoice => heard.early_voice = true,
             }
         }
         heard
@@ -965,6 +970,7 @@ impl AmdHeard {
             "decided_after_ms": self.decided_after_ms,
             "action": self.action,
             "message_left": self.message_left,
+            "early_voice": self.early_voice,
         })
     }
 }
@@ -1046,10 +1052,23 @@ impl Call {
                 };
                 (outcome, Some(key.as_str().to_string()), heard.map(|h| h.to_json()))
             }
-            Err(PlaceCallError::Rejected { status, .. }) => (AttemptOutcome::from_sip_status(status), None, None),
-            Err(PlaceCallError::NoAnswer) => (AttemptOutcome::NoAnswer, None, None),
-            Err(PlaceCallError::Timeout) => (AttemptOutcome::from_sip_status(408), None, None),
-            Err(other) => failed(other.to_string()),
+            Err(err) => {
+                let outcome = match err {
+                    PlaceCallError::Rejected { status, .. } => AttemptOutcome::from_sip_status(status),
+                    PlaceCallError::NoAnswer => AttemptOutcome::NoAnswer,
+                    PlaceCallError::Timeout => AttemptOutcome::from_sip_status(408),
+                    other => return failed(other.to_string()),
+                };
+                // Voice in early media and no answer: the network played an announcement ("the number you are
+                // calling is switched off") or the callee's voicemail greeting over the ringing, whatever the
+                // final status says. `failed(announcement)`, retried under `retry.failed`.
+                let announced = amd_events.as_mut().map(AmdHeard::read).is_some_and(|heard| heard.early_voice);
+                if announced {
+                    tracing::info!(ended = ?outcome, "campaign: an announcement in early media, no answer");
+                    return failed(ANNOUNCEMENT.into());
+                }
+                (outcome, None, None)
+            }
         }
     }
 }
@@ -1100,7 +1119,13 @@ impl Call {
             {
                 AttemptOutcome::MessageLeft
             }
+            // Ours wins where both decided: it heard the stream the agent talks on, and it is what gated the
+            // agent (a person it connected was talked to as one). The provider's counts where ours has no
+            // verdict (`undecided`, or detection ended by a hang-up before it decided).
             (AttemptOutcome::AnsweredHuman, Some(heard)) if heard.machine() => AttemptOutcome::AnsweredMachine,
+            (AttemptOutcome::AnsweredMachine, Some(heard)) if heard.verdict == Some("human") => {
+                AttemptOutcome::AnsweredHuman
+            }
             (outcome, _) => outcome.clone(),
         };
         let answered = matches!(

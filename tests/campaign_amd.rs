@@ -7,130 +7,14 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::api::{owner_token, send, wait_agent_ready, OWNER};
-use common::greetings::{machine_greeting, person_answering};
+use common::greetings::{announcement, machine_greeting, person_answering, ringback};
+use common::media_peer::MediaPeer;
 use common::{free_port, repo_path, require_tool, Server};
 use serde_json::{json, Value};
-use voicera_media::codec::g711::{alaw_to_linear, linear_to_alaw};
-
-/// Packets (20 ms of PCMA) louder than this RMS carry speech; the server's silence decodes to ±8.
-const VOICED_RMS: f64 = 200.0;
-
-/// What the far end heard of one call (one RTP stream, by SSRC): per packet, ms since its first packet and the
-/// packet's level (RMS of the decoded samples).
-#[derive(Debug, Clone, Default)]
-struct Heard {
-    packets: Vec<(u64, f64)>,
-}
-
-impl Heard {
-    fn voiced(&self) -> impl Iterator<Item = u64> + '_ {
-        self.packets.iter().filter(|(_, rms)| *rms > VOICED_RMS).map(|(at, _)| *at)
-    }
-
-    fn last(&self) -> u64 {
-        self.packets.last().map_or(0, |p| p.0)
-    }
-}
-
-/// The test's end of the calls' media: an RTP socket that plays `clip` (8 kHz PCM, sent as PCMA every 20 ms,
-/// then silence) to each new stream it hears, from that stream's first packet on, and keeps what each sent.
-struct MediaPeer {
-    port: u16,
-    heard: Arc<Mutex<Vec<Heard>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-/// A stream being played to.
-struct Playing {
-    ssrc: u32,
-    from: SocketAddr,
-    started: Instant,
-    sent: usize,
-    last_heard: Instant,
-    index: usize,
-}
-
-impl MediaPeer {
-    fn start(clip: Vec<i16>) -> MediaPeer {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_read_timeout(Some(Duration::from_millis(2))).unwrap();
-        let port = socket.local_addr().unwrap().port();
-        let heard: Arc<Mutex<Vec<Heard>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (kept, stopped) = (Arc::clone(&heard), Arc::clone(&stop));
-        let payloads: Vec<Vec<u8>> = clip.chunks(160).map(|c| c.iter().map(|s| linear_to_alaw(*s)).collect()).collect();
-        let thread = std::thread::spawn(move || {
-            let mut playing: Vec<Playing> = Vec::new();
-            let mut buf = [0u8; 2048];
-            while !stopped.load(Ordering::Relaxed) {
-                if let Ok((n, from)) = socket.recv_from(&mut buf) {
-                    let now = Instant::now();
-                    let header = 12 + 4 * usize::from(buf[0] & 0x0f);
-                    if n > header && buf[1] & 0x7f == 8 {
-                        let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
-                        let stream = match playing.iter_mut().position(|p| p.ssrc == ssrc) {
-                            Some(at) => &mut playing[at],
-                            None => {
-                                let mut heard = kept.lock().unwrap();
-                                heard.push(Heard::default());
-                                let index = heard.len() - 1;
-                                playing.push(Playing { ssrc, from, started: now, sent: 0, last_heard: now, index });
-                                playing.last_mut().unwrap()
-                            }
-                        };
-                        stream.last_heard = now;
-                        stream.from = from;
-                        let samples: Vec<f64> = buf[header..n].iter().map(|b| f64::from(alaw_to_linear(*b))).collect();
-                        let rms = (samples.iter().map(|s| s * s).sum::<f64>() / samples.len() as f64).sqrt();
-                        let at = now.duration_since(stream.started).as_millis() as u64;
-                        kept.lock().unwrap()[stream.index].packets.push((at, rms));
-                    }
-                }
-                let now = Instant::now();
-                for stream in &mut playing {
-                    // A stream unheard for a second has hung up: nothing more is sent to it.
-                    if now.duration_since(stream.last_heard) > Duration::from_secs(1) {
-                        continue;
-                    }
-                    while stream.started + Duration::from_millis(20 * stream.sent as u64) <= now {
-                        let mut packet = [0u8; 172];
-                        let seq = stream.sent as u16;
-                        let h =
-                            voicera_media::rtp::write_rtp_header(&mut packet, seq == 0, 8, seq, seq as u32 * 160, 77);
-                        match payloads.get(stream.sent) {
-                            Some(payload) => packet[h..h + payload.len()].copy_from_slice(payload),
-                            None => packet[h..h + 160].fill(linear_to_alaw(0)),
-                        }
-                        let _ = socket.send_to(&packet[..h + 160], stream.from);
-                        stream.sent += 1;
-                    }
-                }
-            }
-        });
-        MediaPeer { port, heard, stop, thread: Some(thread) }
-    }
-
-    fn heard(&self) -> Vec<Heard> {
-        self.heard.lock().unwrap().clone()
-    }
-}
-
-impl Drop for MediaPeer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 /// sipp as the carrier (tests/sipp/uas_amd.xml) on `port`, sending each call's media to the peers.
 struct Carrier(Child);
@@ -145,6 +29,31 @@ impl Carrier {
             .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &free_port().to_string()])
             .args(["-set", "machine_port", &machine.port.to_string(), "-set", "human_port", &human.port.to_string()])
             .args(["-nostdin", "-trace_msg"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        Carrier(child)
+    }
+}
+
+impl Carrier {
+    /// sipp as a carrier whose calls play early media (tests/sipp/uas_early_amd.xml), its audio written as
+    /// pcaps into sipp's directory: the first `early` of the machine's greeting, a ringback, an announcement.
+    fn start_early(server: &Server, port: u16, (machine, early): (&MediaPeer, &[i16]), human: &MediaPeer) -> Carrier {
+        let dir = server.dir.join("early-carrier");
+        std::fs::create_dir_all(&dir).unwrap();
+        common::pcap::write_pcma(&dir.join("machine_early.pcap"), early);
+        common::pcap::write_pcma(&dir.join("ringback.pcap"), &ringback(500));
+        common::pcap::write_pcma(&dir.join("announcement.pcap"), &announcement(2));
+        let child = Command::new("timeout")
+            .args(["300", "sipp", "-sf"])
+            .arg(repo_path("tests/sipp/uas_early_amd.xml"))
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &free_port().to_string()])
+            .args(["-set", "machine_port", &machine.port.to_string(), "-set", "human_port", &human.port.to_string()])
+            .args(["-nostdin", "-trace_msg", "-trace_err"])
             .current_dir(&dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -331,4 +240,101 @@ fn machines_are_hung_up_on_or_left_a_message_after_the_beep_and_people_get_the_a
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
     }
+}
+
+/// Early media (a 183 with SDP, played by sipp from pcaps) is heard by the detector before the answer: a
+/// voicemail greeting that starts in early media and goes on after the 200 OK is judged from its real start
+/// (decided well before a greeting heard from the answer could be) and left the message after its beep; a
+/// ringback before a person's "Hello?" is no speech (a person, no voice in early media); an announcement with
+/// no answer after it — 480, 486, or ringing until our CANCEL — is `failed(announcement)`, retried under the
+/// `failed` rule and no other.
+#[test]
+fn early_media_is_heard_greetings_from_their_start_ringback_as_no_speech_and_announcements_fail_the_attempt() {
+    require_tool("sipp");
+    let (machine_clip, beep_end_ms) = machine_greeting();
+    // The machine's first 2 s (300 ms of line, then its greeting) play as early media; the rest after the answer.
+    const EARLY_MS: u64 = 2000;
+    let split = EARLY_MS as usize * 8;
+    let machine = MediaPeer::start(machine_clip[split..].to_vec());
+    let human = MediaPeer::start(person_answering());
+    let trunk_port = free_port();
+    let config = format!(
+        "[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\nusername = \"1001\"\npassword = \"secret\"\n\n\
+         [[agents]]\nid = \"caller\"\nsystem_prompt = \"You remind {{{{contact.name}}}} of an appointment.\"\n\
+         greeting_message = \"Hello {{{{contact.name}}}}, this is Green Valley Dental about your appointment.\"\n\
+         interaction_mode = \"non_conversational\"\n"
+    );
+    let server = Server::start_env("campaign-amd-early", &config, false, &OWNER);
+    let _carrier = Carrier::start_early(&server, trunk_port, (&machine, &machine_clip[..split]), &human);
+    wait_agent_ready(&server, "caller");
+    let token = owner_token(server.http);
+
+    let message = "Hello {{contact.name}}, this is Green Valley Dental. Please call us back today.";
+    let (view, contacts) = run_campaign(
+        &server,
+        &token,
+        "early",
+        "contact_number,name\n+15554000011,Dana\n+15551000011,Eli\n",
+        json!({"max_live_calls": 1, "trunk": "carrier", "amd": "leave_message", "voicemail_message": message}),
+    );
+    assert_eq!(view["progress"]["by_outcome"], json!({"voicemail-left": 1, "answered-human": 1}), "{view}");
+
+    // The machine: decided soon after the answer, its greeting counted from its start in early media.
+    let dana = &contact(&contacts, "+15554000011")["last_amd"];
+    assert_eq!((&dana["verdict"], &dana["early_voice"]), (&json!("machine"), &json!(true)), "{dana}");
+    let record = record_of(&server, "15554000011");
+    let amd = &record["amd"];
+    assert_eq!((&amd["verdict"], &amd["message_left"]), (&json!("machine"), &json!(true)), "{record}");
+    let decided = amd["decided_after_ms"].as_u64().unwrap();
+    // 1.7 s of its greeting came before the answer: the 1.9 s of a person's longest greeting is passed a
+    // fraction of a second after it (heard from the answer only, it would take 1.9 s or more).
+    assert!(decided <= 1200, "decided {decided} ms after the answer: {record}");
+    // At the far end (the peer's clock starts at our first packet, just after the answer): nothing over the
+    // greeting or the beep, the message after it.
+    let beep_end = beep_end_ms - EARLY_MS;
+    let message_at = amd["message_after_ms"].as_u64().unwrap();
+    println!(
+        "early greeting: decided {decided} ms after the answer, message at {message_at} ms (beep ends {beep_end})"
+    );
+    let heard = machine.heard();
+    assert_eq!(heard.len(), 1, "one machine call");
+    assert_eq!(
+        heard[0].voiced().filter(|at| *at < beep_end).count(),
+        0,
+        "nothing over the greeting (message at {message_at} ms, beep ends {beep_end} ms): {:?}",
+        heard[0]
+    );
+    let after_beep = heard[0].voiced().filter(|at| *at >= beep_end).count();
+    assert!(after_beep >= 75, "the message reached the machine after the beep: {after_beep} packets");
+
+    // The person: a ringback is no voice, and "Hello?" after it is a person's.
+    let eli = &contact(&contacts, "+15551000011")["last_amd"];
+    assert_eq!((&eli["verdict"], &eli["early_voice"]), (&json!("human"), &json!(false)), "{eli}");
+    let record = record_of(&server, "15551000011");
+    assert!(record["amd"]["decided_after_ms"].as_u64().unwrap() < 3000, "{record}");
+    assert_eq!(record["greeting"], "Hello Eli, this is Green Valley Dental about your appointment.", "{record}");
+
+    // Announcements, then 480, 486, or ringing until our CANCEL (ring timeout 5 s): `failed(announcement)`,
+    // twice each under `retry.failed`; the busy and no-answer rules (one attempt) do not apply.
+    let (view, contacts) = run_campaign(
+        &server,
+        &token,
+        "announcements",
+        "contact_number,name\n+15554800001,Fay\n+15554860001,Gus\n+15554870001,Hal\n",
+        json!({"max_live_calls": 3, "trunk": "carrier", "amd": "hangup", "ring_timeout_seconds": 5,
+               "retry": {"failed": {"max_attempts": 2, "spacing_seconds": 1},
+                         "busy": {"max_attempts": 1}, "no_answer": {"max_attempts": 1}}}),
+    );
+    assert_eq!(view["progress"]["by_outcome"], json!({"failed(announcement)": 3}), "{view}\n{}", server.log());
+    for number in ["+15554800001", "+15554860001", "+15554870001"] {
+        let contact = contact(&contacts, number);
+        assert_eq!(contact["disposition"], "failed(announcement)", "{contact}");
+        let history = contact["history"].as_array().unwrap();
+        let outcomes: Vec<&str> = history.iter().map(|a| a["outcome"].as_str().unwrap_or("")).collect();
+        assert_eq!(outcomes, ["failed(announcement)", "failed(announcement)"], "{number}: {contact}");
+    }
+    let (_, metrics) = common::http_get(server.http, "/metrics").expect("/metrics answers");
+    // `failed(<reason>)` counts as `failed` in the metric (a label per reason would grow without bound).
+    let line = "voicera_campaign_calls_total{disposition=\"failed\"} 6";
+    assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
 }

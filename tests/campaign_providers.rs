@@ -136,6 +136,8 @@ fn campaign_calls_through_a_providers_api_get_dispositions_retries_and_amd_from_
         .as_str()
         .unwrap()
         .starts_with(&format!("http://{}/telephony/vobiz/hangup?dial=", server.http)));
+    // The campaign's AMD is on: Vobiz's own detection is asked too, its verdict posted to the status URL.
+    assert_eq!((&first["machine_detection"], &first["machine_detection_url"]), (&json!("true"), &first["hangup_url"]));
 
     let by_outcome = view["progress"]["by_outcome"].as_object().unwrap();
     for (outcome, count) in [("answered-human", 2), ("answered-machine", 1), ("busy", 1)] {
@@ -212,6 +214,7 @@ fn campaign_calls_through_a_providers_api_get_dispositions_retries_and_amd_from_
     let (view, _) = run(&server, &token, &batch);
     assert_eq!(view["progress"]["by_outcome"], json!({"no-answer": 10}), "{view}");
     assert_eq!(carrier.requests().len() - before, 10);
+    assert!(carrier.requests()[before].body.get("machine_detection").is_none(), "AMD off: not asked of Vobiz either");
     assert_eq!(carrier.max_live(), 3, "the limit of 3 live calls was reached and never passed");
     assert!(carrier.faults().is_empty(), "{:?}", carrier.faults());
 }
@@ -240,6 +243,7 @@ fn twilio_campaign_calls_follow_its_status_callbacks_and_stream() {
         (requests[0].body["Timeout"].as_str(), requests[0].body["From"].as_str()),
         (Some("20"), Some("+15550000000"))
     );
+    assert!(requests[0].body.get("MachineDetection").is_none(), "AMD off: not asked of Twilio either");
     // The person heard the agent (the bench agent's greeting is a tone) until they hung up.
     let heard = carrier.heard("+15551000001");
     assert_eq!(heard.len(), 1);
@@ -250,4 +254,80 @@ fn twilio_campaign_calls_follow_its_status_callbacks_and_stream() {
     let answered = contact(&contacts, "+15551000001");
     assert_eq!(answered["last_call_id"], json!(requests.iter().find(|r| r.body["To"] == "+15551000001").unwrap().uuid));
     assert_eq!(carrier.live(), 0);
+}
+
+/// With the campaign's AMD on, the provider's own machine detection is asked in the placement (Vobiz
+/// `machine_detection` + `machine_detection_url`, Twilio `MachineDetection` + `AsyncAmd` +
+/// `AsyncAmdStatusCallback`; the fake refuses a half-asked one) and its verdict, posted to our status URL during
+/// the call, combines with ours: ours wins where both decided (the provider calls a person a machine: the
+/// person, whom our detection heard and handed to the agent, stays `answered-human`), the provider's counts
+/// where ours has none (the callee hung up in silence before ours could decide: `answered-machine`).
+#[test]
+fn the_providers_machine_detection_is_asked_and_ours_wins_where_both_decided() {
+    for (flavor, machine) in [(Flavor::Vobiz, "true"), (Flavor::Twilio, "machine_start")] {
+        let person = person_answering();
+        let carrier = FakeCarrier::start(flavor, move |number, _| match number {
+            "+15551000001" => Callee::Detected {
+                audio: person.clone(),
+                hang_up_after: Duration::from_secs(20),
+                verdict: machine,
+                after: Duration::from_millis(500),
+            },
+            _ => Callee::Detected {
+                audio: vec![0; 800],
+                hang_up_after: Duration::from_millis(1500),
+                verdict: machine,
+                after: Duration::from_millis(300),
+            },
+        });
+        let config = format!("{}\n{AGENT}", carrier.config());
+        let server = Server::start_env("campaign-provider-amd", &config, false, &OWNER);
+        wait_agent_ready(&server, "caller");
+        let token = owner_token(server.http);
+        let provider = if flavor == Flavor::Vobiz { "vobiz" } else { "twilio" };
+        let campaign = json!({"max_live_calls": 2, "provider": provider, "caller_id": "+15550000000", "amd": "hangup"});
+        let batch = upload(
+            &server,
+            &token,
+            "provider-amd",
+            "contact_number,name\n+15551000001,Ben\n+15556000001,Ida\n",
+            campaign,
+        );
+        let (view, contacts) = run(&server, &token, &batch);
+        assert!(carrier.faults().is_empty(), "{provider}: {:?}", carrier.faults());
+        let requests = carrier.requests();
+        assert_eq!(requests.len(), 2, "{provider}");
+        for request in &requests {
+            let body = &request.body;
+            match flavor {
+                Flavor::Vobiz => {
+                    assert_eq!(body["machine_detection"], "true", "{body}");
+                    assert_eq!(body["machine_detection_url"], body["hangup_url"], "{body}");
+                }
+                Flavor::Twilio => {
+                    assert_eq!(
+                        (body["MachineDetection"].as_str(), body["AsyncAmd"].as_str()),
+                        (Some("Enable"), Some("true"))
+                    );
+                    assert_eq!(body["AsyncAmdStatusCallback"], body["StatusCallback"], "{body}");
+                }
+            }
+        }
+        assert_eq!(
+            view["progress"]["by_outcome"],
+            json!({"answered-human": 1, "answered-machine": 1}),
+            "{provider}: {view}"
+        );
+        let ben = contact(&contacts, "+15551000001");
+        assert_eq!(
+            (&ben["disposition"], &ben["last_amd"]["verdict"]),
+            (&json!("answered-human"), &json!("human")),
+            "{ben}"
+        );
+        let ida = contact(&contacts, "+15556000001");
+        assert_eq!(ida["disposition"], "answered-machine", "{provider}: {ida}");
+        assert_eq!(ida["last_amd"]["verdict"], "undecided", "{provider}: {ida}");
+        let heard = carrier.heard("+15551000001");
+        assert!(heard[0].voiced().count() >= 50, "{provider}: the person got the agent's greeting");
+    }
 }

@@ -1100,3 +1100,110 @@ fn the_live_page_shows_the_numbers_of_a_sip_call_that_keeps_no_record() {
     assert_eq!(row[4], "echo", "{row}");
     ui.no_errors("live numbers");
 }
+
+/// The campaign form offers a provider's API as the route (Vobiz, Plivo, Twilio, with a caller id) beside a
+/// trunk: choosing one hides the trunk, a missing caller id is shown on its field, the saved campaign names the
+/// provider and no trunk, the run dialog keeps the route, and the calls reach the provider (a fake Vobiz API,
+/// its callee ringing out) from the caller id.
+#[test]
+fn a_campaign_goes_out_through_a_providers_api_chosen_in_the_campaign_form() {
+    use common::fake_carrier::{Callee, FakeCarrier, Flavor};
+    let carrier = FakeCarrier::start(Flavor::Vobiz, |_, _| Callee::RingsOut { after: Duration::from_millis(300) });
+    let config = format!(
+        "{}\n[[agents]]\nid = \"caller\"\nsystem_prompt = \"You remind people of appointments.\"\n\
+         greeting_message = \"Hello, this is Green Valley Dental.\"\ninteraction_mode = \"non_conversational\"\n",
+        carrier.config()
+    );
+    let (server, wav) = start_console("console-campaign-provider", &config);
+    common::api::wait_agent_ready(&server, "caller");
+    let ui = Console { server: &server, browser: Browser::start_with(&wav, &["--window-size=1280,1000"]) };
+    sign_in_owner(&ui);
+    ui.nav("/campaigns");
+    let csv = server.dir.join("provider.csv");
+    std::fs::write(&csv, "contact_number,name\n+15553000001,Asha\n+15553000002,Ben\n").unwrap();
+    ui.browser.type_into("#campaign-upload [name=batch_name]", "Through Vobiz");
+    ui.browser.run(
+        "const s = document.querySelector('#campaign-upload [name=agent_type]'); s.value = 'caller'; s.dispatchEvent(new Event('change'))",
+        json!([]),
+    );
+    ui.browser.type_into("#campaign-upload [name=default_country]", "US");
+    ui.browser.type_into("#campaign-upload [name=file]", csv.to_str().unwrap());
+    ui.browser.click("#upload-campaign");
+    ui.browser.element("#upload-result", PAGE_TIMEOUT);
+    ui.browser.wait_for(
+        "the campaign's panel",
+        PAGE_TIMEOUT,
+        "const d = document.getElementById('campaign-detail'); return !d.hidden && d.dataset.status === 'not_started'",
+    );
+
+    // Settings: the route is a provider; the trunk's field goes away, and the caller id becomes required.
+    ui.browser.click("#campaign-settings-box summary");
+    let trunk_hidden = "return document.querySelector('#campaign-settings [name=trunk]').closest('.field').hidden";
+    assert_eq!(ui.browser.run(trunk_hidden, json!([])), json!(false), "a trunk by default");
+    ui.browser.run(
+        "const s = document.querySelector('#campaign-settings [name=provider]'); s.value = 'vobiz'; s.dispatchEvent(new Event('change'))",
+        json!([]),
+    );
+    assert_eq!(ui.browser.run(trunk_hidden, json!([])), json!(true), "no trunk for a provider route");
+    ui.browser.type_into("#campaign-settings [name=ring_timeout_seconds]", "5");
+    ui.browser.click("#save-settings");
+    ui.browser.wait_for(
+        "the caller id's error",
+        PAGE_TIMEOUT,
+        "const e = document.querySelector('#campaign-settings [name=caller_id]').closest('.field').querySelector('.field-error'); \
+         return !e.hidden && e.innerText.length > 0",
+    );
+    ui.shot("campaign-provider-caller-id");
+    ui.browser.type_into("#campaign-settings [name=caller_id]", "+15550000000");
+    ui.browser.click("#save-settings");
+    ui.browser.wait_for(
+        "the settings saved",
+        PAGE_TIMEOUT,
+        "return [...document.querySelectorAll('.toast')].some(t => t.innerText === 'Settings saved')",
+    );
+    let token = common::api::owner_token(server.http);
+    let (_, batches, _) = common::api::send(server.http, "GET", "/api/v1/batches", &token, "application/json", b"");
+    let batch = batches
+        .as_array()
+        .or_else(|| batches["batches"].as_array())
+        .and_then(|list| list.iter().find(|b| b["batch_name"] == "Through Vobiz"))
+        .and_then(|b| b["batch_id"].as_str())
+        .unwrap_or_else(|| panic!("the batch in {batches}"))
+        .to_string();
+    let (_, stored, _) =
+        common::api::send(server.http, "GET", &format!("/api/v1/campaigns/{batch}"), &token, "application/json", b"");
+    let campaign = &stored["campaign"];
+    assert_eq!(
+        (&campaign["provider"], &campaign["trunk"], &campaign["caller_id"]),
+        (&json!("vobiz"), &Value::Null, &json!("+15550000000")),
+        "{stored}"
+    );
+
+    // The run dialog keeps the route; the calls go to Vobiz from the caller id.
+    ui.browser.click("#campaign-actions [data-action=run]");
+    ui.browser.element("#run-form", PAGE_TIMEOUT);
+    let route = ui.browser.run(
+        "const f = document.getElementById('run-form'); \
+         return [f.querySelector('[name=provider]').value, f.querySelector('[name=trunk]').closest('.field').hidden, f.querySelector('[name=caller_id]').value]",
+        json!([]),
+    );
+    assert_eq!(route, json!(["vobiz", true, "+15550000000"]), "the run dialog offers the campaign's route");
+    ui.shot("campaign-provider-run-dialog");
+    ui.browser.click("#run-confirm");
+    ui.browser.wait_for(
+        "the campaign to finish",
+        Duration::from_secs(90),
+        "const s = document.getElementById('campaign-detail').dataset.status; \
+         if (s === 'failed') throw new Error(document.getElementById('campaign-detail').innerText); return s === 'completed'",
+    );
+    let outcomes = ui.browser.run(
+        "return Object.fromEntries([...document.querySelectorAll('#campaign-outcomes dd[data-outcome]')].map(d => [d.dataset.outcome, d.innerText]))",
+        json!([]),
+    );
+    assert_eq!(outcomes["no-answer"], "2", "{outcomes}");
+    let requests = carrier.requests();
+    assert_eq!(requests.len(), 2, "both contacts called through Vobiz");
+    assert!(requests.iter().all(|r| r.body["from"] == "+15550000000"), "{requests:?}");
+    assert!(carrier.faults().is_empty(), "{:?}", carrier.faults());
+    ui.no_errors("provider campaign completed");
+}

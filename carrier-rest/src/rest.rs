@@ -118,6 +118,10 @@ pub struct CallRequest {
     /// Twilio: also report the call's progress (`initiated`, `ringing`, `answered`) to the status URL, not only
     /// its end. Vobiz and Plivo report the end only.
     pub progress_events: bool,
+    /// Ask the provider's own answering-machine detection, run asynchronously (the call is connected at once,
+    /// the verdict posted here when it comes): Vobiz/Plivo `machine_detection=true` + `machine_detection_url`,
+    /// Twilio `MachineDetection=Enable` + `AsyncAmd` + `AsyncAmdStatusCallback`. None: not asked.
+    pub machine_detection_url: Option<String>,
 }
 
 impl CallRequest {
@@ -130,18 +134,27 @@ impl CallRequest {
             status_url: status_url.to_string(),
             ring_timeout_secs: None,
             progress_events: false,
+            machine_detection_url: None,
         }
     }
 
-    /// The Vobiz/Plivo `POST /Account/{auth_id}/Call/` body (JSON; `ring_timeout` in seconds).
+    /// The Vobiz/Plivo `POST /Account/{auth_id}/Call/` body (JSON; `ring_timeout` in seconds; machine
+    /// detection `"true"` — not `"hangup"`: the campaign decides what a machine gets — with its asynchronous
+    /// callback, in the provider's own 2–10 s window at its 5 s default).
     pub fn plivo_json(&self) -> serde_json::Value {
         let mut body = serde_json::json!({
             "from": self.from, "to": self.to,
             "answer_url": self.answer_url, "answer_method": "POST",
             "hangup_url": self.status_url, "hangup_method": "POST",
         });
-        if let (Some(seconds), Some(map)) = (self.ring_timeout_secs, body.as_object_mut()) {
+        let Some(map) = body.as_object_mut() else { return body };
+        if let Some(seconds) = self.ring_timeout_secs {
             map.insert("ring_timeout".into(), serde_json::json!(seconds));
+        }
+        if let Some(url) = &self.machine_detection_url {
+            map.insert("machine_detection".into(), serde_json::json!("true"));
+            map.insert("machine_detection_url".into(), serde_json::json!(url));
+            map.insert("machine_detection_method".into(), serde_json::json!("POST"));
         }
         body
     }
@@ -164,6 +177,13 @@ impl CallRequest {
         }
         if let Some(seconds) = self.ring_timeout_secs {
             form.push(("Timeout".to_string(), seconds.to_string()));
+        }
+        if let Some(url) = &self.machine_detection_url {
+            // `Enable` answers as soon as it knows (`DetectMessageEnd` would wait for the beep: ours does that).
+            form.push(("MachineDetection".to_string(), "Enable".to_string()));
+            form.push(("AsyncAmd".to_string(), "true".to_string()));
+            form.push(("AsyncAmdStatusCallback".to_string(), url.clone()));
+            form.push(("AsyncAmdStatusCallbackMethod".to_string(), "POST".to_string()));
         }
         form
     }
@@ -679,6 +699,22 @@ mod tests {
             "From=%2B918000000001&To=%2B919000000002&Url=https%3A%2F%2Fme%2Fa%3Fx%3D1&Method=POST&\
              StatusCallback=https%3A%2F%2Fme%2Fh&StatusCallbackMethod=POST&StatusCallbackEvent=initiated&\
              StatusCallbackEvent=ringing&StatusCallbackEvent=answered&StatusCallbackEvent=completed&Timeout=25"
+        );
+        assert!(call.plivo_json().get("machine_detection").is_none(), "not asked unless the campaign's AMD is on");
+        call.machine_detection_url = Some("https://me/h?dial=7".into());
+        let json = call.plivo_json();
+        assert_eq!(
+            (&json["machine_detection"], &json["machine_detection_url"], &json["machine_detection_method"]),
+            (&serde_json::json!("true"), &serde_json::json!("https://me/h?dial=7"), &serde_json::json!("POST"))
+        );
+        let form = call.twilio_form();
+        let text = form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
+        assert!(
+            text.ends_with(
+                "&Timeout=25&MachineDetection=Enable&AsyncAmd=true&\
+                 AsyncAmdStatusCallback=https%3A%2F%2Fme%2Fh%3Fdial%3D7&AsyncAmdStatusCallbackMethod=POST"
+            ),
+            "{text}"
         );
     }
 }

@@ -5,6 +5,11 @@
 //! usual; a machine gets what the campaign asked for ([`MachineAction`]) — a hang-up, the agent anyway, or a
 //! message left once the machine records (its beep, or the silence after its greeting). The gate decides; the
 //! [`CallCore`](crate::core::CallCore) carries its steps out. Allocation-free per frame.
+//!
+//! A call with early media (a 183 with SDP) is heard from its first early frame ([`AmdGate::listen_early`],
+//! [`AmdGate::hear_early`], [`AmdGate::answered`]): a greeting begun before the answer is judged from its real
+//! start, ringback is no speech, and voice heard before any answer is reported ([`AmdEvent::EarlyVoice`]) so
+//! that a call which then fails or rings out is known to have played an announcement.
 
 use std::time::Duration;
 
@@ -16,6 +21,10 @@ pub const MAX_DETECTION: Duration = Duration::from_secs(6);
 /// After a machine verdict, the message is left at the latest this long after the verdict, cue or none (a
 /// greeting that never ends must not keep the line forever).
 pub const MAX_CUE_WAIT: Duration = Duration::from_secs(30);
+/// Speech in early media that makes it voice (an announcement, a greeting, a caller tune) rather than a click
+/// or a stray word: the shortest carrier announcement ("The number you have dialled is switched off") takes
+/// two seconds; one second of it is enough to know.
+pub const EARLY_VOICE: Duration = Duration::from_secs(1);
 
 /// What to do when a machine answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +95,9 @@ pub enum AmdEvent {
     },
     /// The voicemail message was spoken to the end; the call hangs up next.
     MessageLeft,
+    /// Voice was heard in early media, before any answer ([`EARLY_VOICE`] of speech, never ringback): a call
+    /// that then fails or rings out played an announcement. Sent once, before the answer.
+    EarlyVoice,
 }
 
 /// Where the gate is.
@@ -111,6 +123,10 @@ pub struct AmdGate {
     decision: Option<AmdDecision>,
     /// Time since answer at which the message cue came (beep or end of greeting).
     cued_at: Option<Duration>,
+    /// Where the answer is on the gate's timeline (zero unless early media came first).
+    answered_at: Duration,
+    /// [`AmdEvent::EarlyVoice`] was reported.
+    early_voice: bool,
 }
 
 impl AmdGate {
@@ -122,7 +138,43 @@ impl AmdGate {
             state: GateState::Detecting,
             decision: None,
             cued_at: None,
+            answered_at: Duration::ZERO,
+            early_voice: false,
         }
+    }
+
+    /// The call has early media: the gate hears it from its first frame ([`AmdGate::hear_early`]) on a
+    /// timeline that starts there, until [`AmdGate::answered`]. Call before any frame.
+    pub fn listen_early(&mut self) {
+        self.detector.expect_early_media();
+    }
+
+    /// One frame of early media `at` its end on the gate's timeline. Returns true once, when the speech heard
+    /// before the answer reaches [`EARLY_VOICE`].
+    pub fn hear_early(&mut self, frame: &[i16], at: Duration) -> bool {
+        if self.detector.answered() {
+            return false;
+        }
+        self.detector.process(frame, at);
+        if self.early_voice || self.detector.early_speech() < EARLY_VOICE {
+            return false;
+        }
+        self.early_voice = true;
+        true
+    }
+
+    /// The call was answered `at` on the gate's timeline (after [`AmdGate::listen_early`]); from here on
+    /// [`AmdGate::hear`] takes frames on the same timeline, and the deadlines count from the answer.
+    pub fn answered(&mut self, at: Duration) {
+        if !self.detector.answered() {
+            self.answered_at = at;
+            self.detector.answer(at);
+        }
+    }
+
+    /// Speech heard in early media before the answer.
+    pub fn early_speech(&self) -> Duration {
+        self.detector.early_speech()
     }
 
     /// What the campaign does with machines.
@@ -145,14 +197,16 @@ impl AmdGate {
         self.cued_at
     }
 
-    /// One frame heard `since_answer` after the answer (at the frame's end). Returns what the call does now;
-    /// after a step other than [`GateStep::Hold`] the gate is released ([`AmdGate::holding`] is false) and
-    /// answers `Hold` to anything more.
-    pub fn hear(&mut self, frame: &[i16], since_answer: Duration) -> GateStep {
+    /// One frame of answered audio `at` its end on the gate's timeline (the time since the answer, unless
+    /// early media came first: then since its first frame). Returns what the call does now; after a step other
+    /// than [`GateStep::Hold`] the gate is released ([`AmdGate::holding`] is false) and answers `Hold` to
+    /// anything more.
+    pub fn hear(&mut self, frame: &[i16], at: Duration) -> GateStep {
+        let since_answer = at.saturating_sub(self.answered_at);
         match self.state {
             GateState::Released => GateStep::Hold,
             GateState::Detecting => {
-                let verdict = self.detector.process(frame, since_answer);
+                let verdict = self.detector.process(frame, at);
                 match verdict {
                     AmdVerdict::Undecided => {
                         if since_answer < MAX_DETECTION {
@@ -179,7 +233,7 @@ impl AmdGate {
                 }
             }
             GateState::WaitingForCue { .. } => {
-                self.detector.process(frame, since_answer);
+                self.detector.process(frame, at);
                 self.cue(since_answer)
             }
         }
@@ -332,5 +386,55 @@ mod tests {
         let (at, step) = run(&mut gate, &tone(700.0, 10_000)).expect("a step");
         assert_eq!((at, step), (MAX_DETECTION, GateStep::StartAgent));
         assert_eq!(gate.decision(), Some(AmdDecision { verdict: AmdVerdict::Undecided, decided_after_ms: 6000 }));
+    }
+
+    #[test]
+    fn early_voice_is_reported_once_and_a_greeting_across_the_answer_is_timed_from_the_answer() {
+        let mut gate = AmdGate::new(RATE, MachineAction::LeaveMessage, AmdParams::default());
+        gate.listen_early();
+        // 600 ms of line, then a greeting: 1.6 s of it before the answer.
+        let mut early = silence(600);
+        let greeting = babble(4000);
+        early.extend(&greeting[..RATE as usize * 1600 / 1000]);
+        let mut at = Duration::ZERO;
+        let mut reported = Vec::new();
+        for frame in early.chunks_exact(FRAME) {
+            at += Duration::from_millis(20);
+            if gate.hear_early(frame, at) {
+                reported.push(at);
+            }
+        }
+        assert_eq!(reported.len(), 1, "reported once: {reported:?}");
+        assert!(
+            reported[0] >= Duration::from_millis(1600) && reported[0] <= Duration::from_millis(1900),
+            "{reported:?}"
+        );
+        assert!(gate.holding(), "nothing decided before the answer");
+        let answered_at = at;
+        gate.answered(answered_at);
+        let mut rest = greeting[RATE as usize * 1600 / 1000..].to_vec();
+        rest.extend(silence(300));
+        rest.extend(tone(1000.0, 500));
+        rest.extend(silence(2000));
+        let mut first = None;
+        let mut step = GateStep::Hold;
+        for frame in rest.chunks_exact(FRAME) {
+            at += Duration::from_millis(20);
+            assert!(!gate.hear_early(frame, at), "no early voice after the answer");
+            step = gate.hear(frame, at);
+            if gate.decision().is_some() && first.is_none() {
+                first = gate.decision();
+            }
+            if step != GateStep::Hold {
+                break;
+            }
+        }
+        assert_eq!(step, GateStep::LeaveMessage);
+        let decision = first.expect("a verdict");
+        assert_eq!(decision.verdict, AmdVerdict::Machine);
+        // 1.9 s of greeting is reached 0.3 s after the answer: its first 1.6 s came in early media.
+        assert!(decision.decided_after_ms <= 500, "{decision:?}");
+        // The beep ends 2.4 + 0.3 + 0.5 s after the answer; cued two frames later.
+        assert_eq!(gate.cued_at(), Some(Duration::from_millis(3240)));
     }
 }

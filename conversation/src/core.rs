@@ -143,8 +143,12 @@ struct AmdHold {
     gate: AmdGate,
     /// The voicemail message, its variables filled (taken when spoken).
     message: String,
-    /// When the call was answered ([`CallCore::start`]): the detector's time zero.
+    /// When the call was answered ([`CallCore::start`]): the records' time zero.
     answered_at: Option<Instant>,
+    /// The detector's time zero: the first frame of early media, or the answer.
+    heard_from: Option<Instant>,
+    /// Voice was heard in early media, not yet told to the transport.
+    early_voice: bool,
     /// The verdict, not yet taken by the transport.
     decided: Option<AmdEvent>,
     /// The message was left, not yet told to the transport.
@@ -199,17 +203,50 @@ impl CallCore {
     /// the agent, a machine gets a hang-up or `message` (spoken once it records). The journal keeps the verdict.
     pub fn hold_for_amd(&mut self, gate: AmdGate, message: String) {
         if !self.started {
-            self.amd = Some(AmdHold { gate, message, answered_at: None, decided: None, message_left: false });
+            self.amd = Some(AmdHold {
+                gate,
+                message,
+                answered_at: None,
+                heard_from: None,
+                early_voice: false,
+                decided: None,
+                message_left: false,
+            });
         }
     }
 
-    /// The next detection event for the transport to report (the verdict, then a message left), once each.
+    /// The next detection event for the transport to report (voice in early media, the verdict, then a
+    /// message left), once each.
     pub fn take_amd_event(&mut self) -> Option<AmdEvent> {
         let amd = self.amd.as_mut()?;
+        if std::mem::take(&mut amd.early_voice) {
+            return Some(AmdEvent::EarlyVoice);
+        }
         if let Some(event) = amd.decided.take() {
             return Some(event);
         }
         std::mem::take(&mut amd.message_left).then_some(AmdEvent::MessageLeft)
+    }
+
+    /// One 20 ms frame of early media (RFC 3960: before the answer of a call we placed) at 16 kHz, heard at
+    /// `now`: the answering-machine detector hears it (ringback, an announcement, a greeting that may go on
+    /// past the answer); nothing else does, and nothing is recorded. Without detection it is dropped.
+    pub fn hear_early(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant) {
+        if self.started {
+            return;
+        }
+        let Some(amd) = self.amd.as_mut() else { return };
+        let from = match amd.heard_from {
+            Some(from) => from,
+            None => {
+                amd.gate.listen_early();
+                *amd.heard_from.insert(now)
+            }
+        };
+        if amd.gate.hear_early(frame, now.saturating_duration_since(from)) {
+            amd.early_voice = true;
+            tracing::info!("answering-machine detection: voice in early media, before the answer");
+        }
     }
 
     /// Whether the agent is held for answering-machine detection.
@@ -227,6 +264,10 @@ impl CallCore {
         let held = match self.amd.as_mut() {
             Some(amd) => {
                 amd.answered_at = Some(now);
+                match amd.heard_from {
+                    Some(from) => amd.gate.answered(now.saturating_duration_since(from)),
+                    None => amd.heard_from = Some(now),
+                }
                 true
             }
             None => false,
@@ -294,7 +335,8 @@ impl CallCore {
     fn hear_held(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant) {
         let Some(amd) = self.amd.as_mut() else { return };
         let since_answer = now.saturating_duration_since(amd.answered_at.unwrap_or(now));
-        let step = amd.gate.hear(frame, since_answer);
+        let heard_for = now.saturating_duration_since(amd.heard_from.or(amd.answered_at).unwrap_or(now));
+        let step = amd.gate.hear(frame, heard_for);
         if step == GateStep::Hold {
             return;
         }

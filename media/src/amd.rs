@@ -23,6 +23,17 @@
 //! so the call knows when to speak: [`AmdDetector::leave_message_now`] turns true when the beep is heard
 //! (verdict `MachineBeep`) or when the greeting ends without one (`message_silence` of silence).
 //!
+//! **Early media** (RFC 3960: a 183 with SDP before the answer) is heard too when the detector is told to expect
+//! it ([`AmdDetector::expect_early_media`]), on one timeline from the first early frame, with
+//! [`AmdDetector::answer`] marking the answer on it. Before the answer nothing is decided (a person cannot speak
+//! before picking up) and no tone is a beep or speech: ringback and special information tones are call progress
+//! (a single tone by the Goertzel bank, or a frame whose energy sits in the 300–650 Hz band of the world's
+//! ringback tones: 425 Hz, 400+450, 440+480, 400×25). Speech heard before the answer is counted
+//! ([`AmdDetector::early_speech`]: an announcement, a voicemail greeting, a caller tune) and, when it is still
+//! going at the answer, the greeting is measured from its real start: a machine that began its greeting in
+//! early media is judged on the whole greeting. Early speech that ended before the answer (a "please hold"
+//! announcement) is forgotten there, and the deadline counts from the answer as before.
+//!
 //! The per-frame path does no allocation: the Goertzel coefficients are computed once, in the constructor.
 
 use std::time::Duration;
@@ -30,7 +41,10 @@ use std::time::Duration;
 use crate::dsp::rms;
 use crate::vad::volume;
 
-/// Lowest candidate beep frequency (Hz). Voicemail beeps sit between 400 Hz and 2 kHz, most at 1000–1400.
+/// Lowest candidate tone frequency (Hz): below the lowest ringback component (350 Hz), so a ringback's
+/// energy stays in the bank.
+const TONE_LOW_HZ: f32 = 300.0;
+/// Lowest beep frequency (Hz). Voicemail beeps sit between 400 Hz and 2 kHz, most at 1000–1400.
 const BEEP_LOW_HZ: f32 = 400.0;
 /// Highest candidate beep frequency (Hz).
 const BEEP_HIGH_HZ: f32 = 2000.0;
@@ -38,7 +52,15 @@ const BEEP_HIGH_HZ: f32 = 2000.0;
 /// two candidates still keeps ~80 % of its power in the nearer one.
 const BEEP_STEP_HZ: f32 = 25.0;
 /// Number of candidate frequencies.
-const BEEP_BINS: usize = ((BEEP_HIGH_HZ - BEEP_LOW_HZ) / BEEP_STEP_HZ) as usize + 1;
+const BEEP_BINS: usize = ((BEEP_HIGH_HZ - TONE_LOW_HZ) / BEEP_STEP_HZ) as usize + 1;
+/// First candidate that may be a beep.
+const FIRST_BEEP_BIN: usize = ((BEEP_LOW_HZ - TONE_LOW_HZ) / BEEP_STEP_HZ) as usize;
+/// Last candidate of the ringback band (650 Hz): 425 Hz (most of Europe and Asia), 400+450 (UK), 440+480
+/// (North America), 400 Hz modulated by 25 Hz (India) all sit inside 350–500 Hz, with leakage to ±75 Hz.
+const RINGBACK_LAST_BIN: usize = ((650.0 - TONE_LOW_HZ) / BEEP_STEP_HZ) as usize;
+/// Share of a frame's energy in the ringback band that makes it call progress in early media. Speech spreads
+/// over harmonics and formants up to 3.4 kHz and keeps well below; a ringback holds nearly all of it.
+const RINGBACK_SHARE: f32 = 0.75;
 /// Share of a frame's energy one candidate must hold for the frame to count as tone: speech and chords
 /// spread their energy over several harmonics and stay well below.
 const TONE_PURITY: f32 = 0.6;
@@ -180,6 +202,11 @@ pub struct AmdDetector {
     tone: Option<ToneRun>,
     /// The beep was heard, or the machine's greeting ended without one.
     message_cue: bool,
+    /// Where the answer is on the detector's timeline: zero for a detector that hears answered audio only,
+    /// None while early media plays.
+    answered_at: Option<Duration>,
+    /// Speech heard before the answer.
+    early_speech: Duration,
 }
 
 impl AmdDetector {
@@ -188,7 +215,7 @@ impl AmdDetector {
         let rate = sample_rate_hz.max(4001) as f32;
         let mut coefficients = [0.0; BEEP_BINS];
         for (i, c) in coefficients.iter_mut().enumerate() {
-            let freq = BEEP_LOW_HZ + i as f32 * BEEP_STEP_HZ;
+            let freq = TONE_LOW_HZ + i as f32 * BEEP_STEP_HZ;
             *c = 2.0 * (std::f32::consts::TAU * freq / rate).cos();
         }
         Self {
@@ -207,7 +234,50 @@ impl AmdDetector {
             words: 0,
             tone: None,
             message_cue: false,
+            answered_at: Some(Duration::ZERO),
+            early_speech: Duration::ZERO,
         }
+    }
+
+    /// The call has early media: frames come before the answer, on a timeline from the first of them, until
+    /// [`AmdDetector::answer`]. Call before the first frame.
+    pub fn expect_early_media(&mut self) {
+        if self.floor.is_none() && self.tone.is_none() && self.greeting_start.is_none() {
+            self.answered_at = None;
+        }
+    }
+
+    /// The call was answered at `at` on the detector's timeline. A greeting still going then (speech within
+    /// `after_greeting_silence`) is kept, measured from its start in early media; anything older is forgotten,
+    /// and a tone running across the answer (ringback) is not a beep's start.
+    pub fn answer(&mut self, at: Duration) {
+        if self.answered_at.is_some() {
+            return;
+        }
+        self.answered_at = Some(at);
+        self.tone = None;
+        let ongoing = self.last_speech.is_some_and(|last| at.saturating_sub(last) < self.params.after_greeting_silence);
+        if !ongoing {
+            self.forget_greeting();
+        }
+    }
+
+    /// Whether the answer has come (always, for a detector that was not told to expect early media).
+    pub fn answered(&self) -> bool {
+        self.answered_at.is_some()
+    }
+
+    /// Speech heard before the answer: an announcement, a greeting, a caller tune — never a ringback tone.
+    pub fn early_speech(&self) -> Duration {
+        self.early_speech
+    }
+
+    fn forget_greeting(&mut self) {
+        self.greeting_start = None;
+        self.last_speech = None;
+        self.words = 0;
+        self.word_run = Duration::ZERO;
+        self.word_counted = false;
     }
 
     /// The verdict so far.
@@ -220,7 +290,7 @@ impl AmdDetector {
         self.reason
     }
 
-    /// Time since answer at which the first non-Undecided verdict was reached.
+    /// Time since the answer at which the first non-Undecided verdict was reached.
     pub fn decided_at(&self) -> Option<Duration> {
         self.decided_at
     }
@@ -230,22 +300,29 @@ impl AmdDetector {
         self.message_cue
     }
 
-    /// Feeds one frame of mono PCM; `at` is the time since answer at the frame's end. Returns the verdict.
+    /// Feeds one frame of mono PCM; `at` is the frame's end on the detector's timeline: the time since the
+    /// answer, or since the first early frame when early media was expected. Returns the verdict (always
+    /// Undecided before the answer).
     pub fn process(&mut self, frame: &[i16], at: Duration) -> AmdVerdict {
         if frame.is_empty() || self.verdict == AmdVerdict::Human || self.message_cue {
             return self.verdict;
         }
         let frame_len = Duration::from_micros(frame.len() as u64 * 1_000_000 / u64::from(self.sample_rate_hz));
         let level = rms(frame).max(1e-6);
-        let floor = *self.floor.get_or_insert(level);
-        let rate = if level < floor { FLOOR_FALL } else { FLOOR_RISE };
-        self.floor = Some(floor + (level - floor) * rate);
-        let above_floor = 20.0 * (level / floor.max(1e-6)).log10() >= SPEECH_SNR_DB;
         let loud = volume(frame) >= MIN_VOLUME;
+        let Some(answered_at) = self.answered_at else {
+            let call_progress = loud && self.call_progress(frame);
+            self.process_early(level, loud, call_progress, at, frame_len);
+            return self.verdict;
+        };
+        let since_answer = at.saturating_sub(answered_at);
+        let above_floor = self.follow_floor(level);
         let tone_bin = if loud { self.tone_bin(frame) } else { None };
+        // Tones below the beep band (a late ringback burst, a dial tone) are not speech, and not a beep.
+        let beep_bin = tone_bin.filter(|bin| *bin >= FIRST_BEEP_BIN);
 
         // The beep: a steady tone that lasted min_beep..=max_beep and has now stopped.
-        match (tone_bin, self.tone) {
+        match (beep_bin, self.tone) {
             (Some(bin), Some(run)) if bin.abs_diff(run.bin) <= TONE_DRIFT_BINS => {
                 // A short gap inside the tone (a lost packet) is part of it.
                 self.tone = Some(ToneRun { bin, length: run.length + run.gap + frame_len, gap: Duration::ZERO });
@@ -260,7 +337,7 @@ impl AmdDetector {
                 self.tone = None;
                 if run.length >= self.params.min_beep && run.length <= self.params.max_beep {
                     self.message_cue = true;
-                    self.decide(AmdVerdict::MachineBeep, AmdReason::Beep, at);
+                    self.decide(AmdVerdict::MachineBeep, AmdReason::Beep, since_answer);
                     return self.verdict;
                 }
             }
@@ -269,6 +346,60 @@ impl AmdDetector {
 
         // Speech segmentation: tone frames are not speech.
         let speech = tone_bin.is_none() && loud && above_floor;
+        self.segment(speech, at, frame_len);
+
+        if self.verdict.is_machine() {
+            // Decided; wait for the greeting to end so the message is not spoken over it.
+            if self.silence_run >= self.params.message_silence && tone_bin.is_none() {
+                self.message_cue = true;
+            }
+            return self.verdict;
+        }
+
+        if let (Some(start), Some(last)) = (self.greeting_start, self.last_speech) {
+            // From the greeting's real start, early media included.
+            let greeting = last.saturating_sub(start);
+            if greeting > self.params.max_human_greeting {
+                self.decide(AmdVerdict::Machine, AmdReason::LongGreeting, since_answer);
+            } else if self.words > self.params.max_words {
+                self.decide(AmdVerdict::Machine, AmdReason::ManyWords, since_answer);
+            } else if self.silence_run >= self.params.after_greeting_silence {
+                self.decide(AmdVerdict::Human, AmdReason::ShortGreeting, since_answer);
+            }
+        } else if since_answer >= self.params.decision_deadline && self.tone.is_none() {
+            self.decide(AmdVerdict::Human, AmdReason::InitialSilence, since_answer);
+        }
+        self.verdict
+    }
+
+    /// A frame of early media: speech is counted and segmented into a greeting (ended by
+    /// `after_greeting_silence`), call-progress tones are neither speech nor line noise, nothing is decided.
+    fn process_early(&mut self, level: f32, loud: bool, call_progress: bool, at: Duration, frame_len: Duration) {
+        if call_progress {
+            // A ringback is no silence: it ends no word or greeting, and is no noise floor either.
+            return;
+        }
+        let above_floor = self.follow_floor(level);
+        let speech = loud && above_floor;
+        self.segment(speech, at, frame_len);
+        if speech {
+            self.early_speech += frame_len;
+        } else if self.silence_run >= self.params.after_greeting_silence {
+            // An announcement's sentence that ended is no greeting the answer could continue.
+            self.forget_greeting();
+        }
+    }
+
+    /// Follows the noise floor with a frame's level; whether the frame stands `SPEECH_SNR_DB` above it.
+    fn follow_floor(&mut self, level: f32) -> bool {
+        let floor = *self.floor.get_or_insert(level);
+        let rate = if level < floor { FLOOR_FALL } else { FLOOR_RISE };
+        self.floor = Some(floor + (level - floor) * rate);
+        20.0 * (level / floor.max(1e-6)).log10() >= SPEECH_SNR_DB
+    }
+
+    /// Speech segmentation: words, the greeting's start and last speech, the silence since.
+    fn segment(&mut self, speech: bool, at: Duration, frame_len: Duration) {
         if speech {
             self.silence_run = Duration::ZERO;
             self.last_speech = Some(at);
@@ -285,28 +416,6 @@ impl AmdDetector {
                 self.word_counted = false;
             }
         }
-
-        if self.verdict.is_machine() {
-            // Decided; wait for the greeting to end so the message is not spoken over it.
-            if self.silence_run >= self.params.message_silence && tone_bin.is_none() {
-                self.message_cue = true;
-            }
-            return self.verdict;
-        }
-
-        if let (Some(start), Some(last)) = (self.greeting_start, self.last_speech) {
-            let greeting = last.saturating_sub(start);
-            if greeting > self.params.max_human_greeting {
-                self.decide(AmdVerdict::Machine, AmdReason::LongGreeting, at);
-            } else if self.words > self.params.max_words {
-                self.decide(AmdVerdict::Machine, AmdReason::ManyWords, at);
-            } else if self.silence_run >= self.params.after_greeting_silence {
-                self.decide(AmdVerdict::Human, AmdReason::ShortGreeting, at);
-            }
-        } else if at >= self.params.decision_deadline && self.tone.is_none() {
-            self.decide(AmdVerdict::Human, AmdReason::InitialSilence, at);
-        }
-        self.verdict
     }
 
     fn decide(&mut self, verdict: AmdVerdict, reason: AmdReason, at: Duration) {
@@ -319,15 +428,15 @@ impl AmdDetector {
         self.verdict = verdict;
     }
 
-    /// The candidate frequency holding at least [`TONE_PURITY`] of the frame's energy, if one does.
-    fn tone_bin(&self, frame: &[i16]) -> Option<usize> {
+    /// Goertzel power of every candidate frequency over `frame`, as a share of a pure tone's (see `purity`).
+    fn purities(&self, frame: &[i16]) -> Option<[f32; BEEP_BINS]> {
         let level = rms(frame);
         let energy = level * level * frame.len() as f32;
         if energy <= 0.0 {
             return None;
         }
-        let mut best = (0, 0.0_f32);
-        for (bin, &coefficient) in self.coefficients.iter().enumerate() {
+        let mut purities = [0.0_f32; BEEP_BINS];
+        for (purity, &coefficient) in purities.iter_mut().zip(&self.coefficients) {
             let (mut s1, mut s2) = (0.0_f32, 0.0_f32);
             for &sample in frame {
                 let s0 = f32::from(sample) / 32768.0 + coefficient * s1 - s2;
@@ -335,13 +444,41 @@ impl AmdDetector {
                 s1 = s0;
             }
             let power = s1 * s1 + s2 * s2 - coefficient * s1 * s2;
-            if power > best.1 {
-                best = (bin, power);
-            }
+            // A full-scale sine holding all the energy gives power = (N/2)²·A² and energy = N·A²/2.
+            *purity = 2.0 * power / (frame.len() as f32 * energy);
         }
-        // A full-scale sine holding all the energy gives power = (N/2)²·A² and energy = N·A²/2.
-        let purity = 2.0 * best.1 / (frame.len() as f32 * energy);
-        (purity >= TONE_PURITY).then_some(best.0)
+        Some(purities)
+    }
+
+    /// The candidate frequency holding at least [`TONE_PURITY`] of the frame's energy, if one does.
+    fn tone_bin(&self, frame: &[i16]) -> Option<usize> {
+        let purities = self.purities(frame)?;
+        let (bin, purity) =
+            purities.iter().copied().enumerate().fold(
+                (0, 0.0_f32),
+                |best, (bin, p)| {
+                    if p > best.1 {
+                        (bin, p)
+                    } else {
+                        best
+                    }
+                },
+            );
+        (purity >= TONE_PURITY).then_some(bin)
+    }
+
+    /// Whether a frame is a call-progress tone: one steady tone (a special information tone, a single-frequency
+    /// ringback), or nearly all its energy in the ringback band (a dual-tone ringback).
+    fn call_progress(&self, frame: &[i16]) -> bool {
+        let Some(purities) = self.purities(frame) else { return false };
+        if purities.iter().any(|p| *p >= TONE_PURITY) {
+            return true;
+        }
+        // The bank samples the spectrum every BEEP_STEP_HZ, finer than the frame's resolution (rate / length):
+        // each component shows in about resolution / step candidates, so the sum is scaled back by that.
+        let resolution = self.sample_rate_hz as f32 / frame.len() as f32;
+        let band: f32 = purities.iter().take(RINGBACK_LAST_BIN + 1).sum();
+        band * (BEEP_STEP_HZ / resolution) >= RINGBACK_SHARE
     }
 }
 
@@ -527,6 +664,133 @@ mod tests {
         let decided = first_decision(&trace).expect("decided");
         assert_eq!(decided.1, AmdVerdict::Human);
         assert!(trace.iter().skip_while(|(at, _)| *at < decided.0).all(|(_, v)| *v == AmdVerdict::Human));
+    }
+
+    /// Runs `early` as early media from the first frame, answers, then runs `answered`; the trace's times are
+    /// since the answer.
+    fn run_early(early: &[i16], answered: &[i16]) -> (AmdDetector, Vec<(Duration, AmdVerdict)>) {
+        let mut detector = AmdDetector::new(RATE, AmdParams::default());
+        detector.expect_early_media();
+        let mut at = Duration::ZERO;
+        for chunk in early.chunks_exact(FRAME) {
+            at += Duration::from_millis(20);
+            assert_eq!(detector.process(chunk, at), AmdVerdict::Undecided, "nothing is decided before the answer");
+        }
+        let answered_at = at;
+        detector.answer(answered_at);
+        let mut trace = Vec::new();
+        for chunk in answered.chunks_exact(FRAME) {
+            at += Duration::from_millis(20);
+            trace.push((at - answered_at, detector.process(chunk, at)));
+        }
+        (detector, trace)
+    }
+
+    fn mix(a: &[i16], b: &[i16]) -> Vec<i16> {
+        a.iter().zip(b).map(|(x, y)| x.saturating_add(*y)).collect()
+    }
+
+    /// Six seconds of the ringbacks of North America (440+480 Hz, 2 s on, 4 s off), the UK (400+450, 0.4 on 0.2
+    /// off 0.4 on 2 off), India (400 Hz × 25 Hz: 375+425) and Europe (425 Hz, 1 s on, 4 s off).
+    fn ringbacks() -> Vec<Vec<i16>> {
+        let dual = |f1: f32, f2: f32, ms: u32| mix(&tone(f1, RATE, ms, 0.2), &tone(f2, RATE, ms, 0.2));
+        let mut north_america = dual(440.0, 480.0, 2000);
+        north_america.extend(silence(RATE, 4000));
+        let mut uk = Vec::new();
+        for _ in 0..2 {
+            uk.extend(dual(400.0, 450.0, 400));
+            uk.extend(silence(RATE, 200));
+            uk.extend(dual(400.0, 450.0, 400));
+            uk.extend(silence(RATE, 2000));
+        }
+        let mut india = Vec::new();
+        for _ in 0..2 {
+            india.extend(dual(375.0, 425.0, 400));
+            india.extend(silence(RATE, 200));
+            india.extend(dual(375.0, 425.0, 400));
+            india.extend(silence(RATE, 2000));
+        }
+        let mut europe = tone(425.0, RATE, 1000, 0.3);
+        europe.extend(silence(RATE, 4000));
+        europe.extend(tone(425.0, RATE, 1000, 0.3));
+        vec![north_america, uk, india, europe]
+    }
+
+    #[test]
+    fn ringback_in_early_media_is_not_speech_and_a_person_answering_after_it_is_human() {
+        for (i, ringback) in ringbacks().into_iter().enumerate() {
+            let mut answered = silence(RATE, 400);
+            answered.extend(babble(RATE, 700));
+            answered.extend(silence(RATE, 2000));
+            let (detector, trace) = run_early(&ringback, &answered);
+            assert_eq!(detector.early_speech(), Duration::ZERO, "ringback {i} is no speech");
+            let (at, verdict) = first_decision(&trace).expect("decided");
+            assert_eq!((verdict, detector.reason()), (AmdVerdict::Human, AmdReason::ShortGreeting), "ringback {i}");
+            assert!(at < Duration::from_secs(3), "ringback {i}: decided {at:?} after the answer");
+        }
+    }
+
+    #[test]
+    fn a_ringback_cut_by_the_answer_is_no_beep() {
+        // A 425 Hz ringback still sounding when the call is answered, then the person's line.
+        let (_, trace) = run_early(&tone(425.0, RATE, 800, 0.3), &silence(RATE, 3200));
+        assert!(trace.iter().all(|(_, v)| *v != AmdVerdict::MachineBeep));
+        assert_eq!(first_decision(&trace), Some((Duration::from_secs(3), AmdVerdict::Human)));
+    }
+
+    #[test]
+    fn a_greeting_begun_in_early_media_is_measured_from_its_real_start() {
+        // The machine starts its greeting 1 s into early media; the answer comes 1.2 s later, mid-greeting.
+        let mut early = silence(RATE, 1000);
+        let greeting = babble(RATE, 4000);
+        early.extend(&greeting[..(RATE as usize * 1200 / 1000)]);
+        let (detector, trace) = run_early(&early, &greeting[(RATE as usize * 1200 / 1000)..]);
+        let (at, verdict) = first_decision(&trace).expect("decided");
+        assert_eq!((verdict, detector.reason()), (AmdVerdict::Machine, AmdReason::LongGreeting));
+        // Heard from the answer only, the greeting would be judged at 1.9 s; from its start, 0.7 s after.
+        assert!(at <= Duration::from_millis(800), "decided {at:?} after the answer");
+        assert_eq!(detector.decided_at(), Some(at));
+        // Frames in the syllables' troughs are too quiet to count: most of the 1.2 s, not all of it.
+        assert!(detector.early_speech() >= Duration::from_millis(700), "{:?}", detector.early_speech());
+    }
+
+    #[test]
+    fn an_announcement_over_before_the_answer_is_forgotten_there() {
+        // "Please hold while we connect you" (1.5 s), a second of line, then a person answers "Hello?".
+        let mut early = babble(RATE, 1500);
+        early.extend(silence(RATE, 1000));
+        let mut answered = silence(RATE, 300);
+        answered.extend(babble(RATE, 600));
+        answered.extend(silence(RATE, 1500));
+        let (detector, trace) = run_early(&early, &answered);
+        assert_eq!(first_decision(&trace).map(|d| d.1), Some(AmdVerdict::Human));
+        assert_eq!(detector.reason(), AmdReason::ShortGreeting);
+        // Speech from the very first frame seeds the noise floor: counted once the floor has fallen to the troughs.
+        assert!(detector.early_speech() >= Duration::from_millis(500), "{:?}", detector.early_speech());
+    }
+
+    #[test]
+    fn an_announcement_that_is_never_answered_counts_as_early_speech_and_decides_nothing() {
+        // A special information tone (913.8, 1370.6, 1776.7 Hz), then "the number you are calling is switched
+        // off" twice.
+        let mut early = tone(913.8, RATE, 330, 0.3);
+        early.extend(tone(1370.6, RATE, 330, 0.3));
+        early.extend(tone(1776.7, RATE, 330, 0.3));
+        early.extend(silence(RATE, 300));
+        for _ in 0..2 {
+            early.extend(babble(RATE, 2500));
+            early.extend(silence(RATE, 800));
+        }
+        let mut detector = AmdDetector::new(RATE, AmdParams::default());
+        detector.expect_early_media();
+        for (i, chunk) in early.chunks_exact(FRAME).enumerate() {
+            detector.process(chunk, Duration::from_millis(20 * (i as u64 + 1)));
+        }
+        assert_eq!(detector.verdict(), AmdVerdict::Undecided);
+        assert!(!detector.answered());
+        let speech = detector.early_speech();
+        // Most of the 5 s of words (not the troughs between syllables, nor the tones).
+        assert!((Duration::from_millis(2500)..=Duration::from_millis(5000)).contains(&speech), "{speech:?}");
     }
 
     proptest::proptest! {

@@ -11,6 +11,12 @@
 //! `X-Twilio-Signature`; status callbacks `initiated`, `ringing`, then `in-progress` or the end (`completed`,
 //! `busy`, `no-answer`); `POST …/Calls/{sid}.json Status=completed` hangs up.
 //!
+//! Machine detection, when the request asks for it: Vobiz `machine_detection` (`true`|`hangup`) with
+//! `machine_detection_url` (method POST), Twilio `MachineDetection` (`Enable`|`DetectMessageEnd`) with
+//! `AsyncAmd=true` and `AsyncAmdStatusCallback` (method POST); a half-asked detection is a fault. A callee
+//! scripted [`Callee::Detected`] then gets the provider's verdict posted (signed) to that URL during the call:
+//! Vobiz `Machine=true|false`, Twilio `AnsweredBy` and `MachineDetectionDuration`.
+//!
 //! Per the callee's script the fake reports a busy line or a ring-out, or answers: it fetches the answer URL
 //! (signed), opens the media WebSocket the document names, sends the provider's `start` (Twilio: `connected`
 //! first, the document's `<Parameter>`s as `customParameters`) and 20 ms μ-law `media` frames of the callee's
@@ -38,6 +44,10 @@ pub(crate) enum Callee {
     /// Answers and plays this 8 kHz audio (then line silence); hangs up after `hang_up_after` if our side has
     /// not ended the call first.
     Answers { audio: Vec<i16>, hang_up_after: Duration },
+    /// Answers as [`Callee::Answers`], and the provider's machine detection, when the request asked for it,
+    /// posts `verdict` (Vobiz `Machine`: `true`/`false`; Twilio `AnsweredBy`: `human`, `machine_start`…)
+    /// `after` the answer.
+    Detected { audio: Vec<i16>, hang_up_after: Duration, verdict: &'static str, after: Duration },
     /// The line is busy: a `USER_BUSY` report after `after`.
     Busy { after: Duration },
     /// Rings out: a `NO_ANSWER` report after `after`.
@@ -225,6 +235,16 @@ fn handle_vobiz(state: &Arc<Mutex<State>>, script: &Script, head: &str, body: &[
     if !documented {
         return fault(format!("body {body}"));
     }
+    let amd_url = match body.get("machine_detection").map(|v| v.as_str().unwrap_or_default()) {
+        None => None,
+        Some("true" | "hangup")
+            if !text("machine_detection_url").is_empty()
+                && matches!(body.get("machine_detection_method").and_then(Value::as_str), None | Some("POST")) =>
+        {
+            Some(text("machine_detection_url"))
+        }
+        Some(_) => return fault(format!("machine detection in {body}")),
+    };
     let uuid = format!("{:08x}-call", rand_u32());
     let call = PlacedCall {
         flavor: Flavor::Vobiz,
@@ -233,6 +253,7 @@ fn handle_vobiz(state: &Arc<Mutex<State>>, script: &Script, head: &str, body: &[
         to: text("to"),
         answer_url: text("answer_url"),
         status_url: text("hangup_url"),
+        amd_url,
     };
     accept(state, script, call, body);
     (201, json!({"api_id": format!("api-{uuid}"), "message": "call fired", "request_uuid": uuid}).to_string())
@@ -276,6 +297,17 @@ fn handle_twilio(state: &Arc<Mutex<State>>, script: &Script, head: &str, body: &
     if !documented {
         return fault(format!("form {form:?}"));
     }
+    let amd_url = match one("MachineDetection").as_str() {
+        "" if ["AsyncAmd", "AsyncAmdStatusCallback"].iter().all(|k| one(k).is_empty()) => None,
+        "Enable" | "DetectMessageEnd"
+            if one("AsyncAmd") == "true"
+                && !one("AsyncAmdStatusCallback").is_empty()
+                && matches!(one("AsyncAmdStatusCallbackMethod").as_str(), "" | "POST") =>
+        {
+            Some(one("AsyncAmdStatusCallback"))
+        }
+        _ => return fault(format!("machine detection (the fake plays asynchronous AMD) in {form:?}")),
+    };
     let sid = format!("CA{:08x}", rand_u32());
     let call = PlacedCall {
         flavor: Flavor::Twilio,
@@ -284,6 +316,7 @@ fn handle_twilio(state: &Arc<Mutex<State>>, script: &Script, head: &str, body: &
         to: one("To"),
         answer_url: one("Url"),
         status_url: one("StatusCallback"),
+        amd_url,
     };
     let body = json!(form.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>());
     accept(state, script, call, body);
@@ -299,6 +332,8 @@ struct PlacedCall {
     to: String,
     answer_url: String,
     status_url: String,
+    /// Where the provider's machine detection posts its verdict (None: not asked).
+    amd_url: Option<String>,
 }
 
 /// Counts an accepted call and sets its network going.
@@ -382,6 +417,10 @@ fn run_call(state: &Arc<Mutex<State>>, callee: Callee, call: &PlacedCall) {
     };
     progress("initiated");
     progress("ringing");
+    let detected = match &callee {
+        Callee::Detected { verdict, after, .. } => Some((*verdict, *after)),
+        _ => None,
+    };
     match callee {
         Callee::Busy { after } => {
             std::thread::sleep(after);
@@ -392,7 +431,7 @@ fn run_call(state: &Arc<Mutex<State>>, callee: Callee, call: &PlacedCall) {
             report("no-answer", "NO_ANSWER", "0");
         }
         Callee::Silent => {}
-        Callee::Answers { audio, hang_up_after } => {
+        Callee::Answers { audio, hang_up_after } | Callee::Detected { audio, hang_up_after, .. } => {
             std::thread::sleep(Duration::from_millis(200));
             let mut pairs = base.clone();
             match flavor {
@@ -407,12 +446,45 @@ fn run_call(state: &Arc<Mutex<State>>, callee: Callee, call: &PlacedCall) {
                 return;
             }
             progress("in-progress");
+            // The provider's machine detection runs beside the stream and posts its verdict when it has one.
+            let detection = match (&call.amd_url, detected) {
+                (Some(url), Some((verdict, after))) => {
+                    let url = url.clone();
+                    let mut pairs: Vec<(String, String)> =
+                        base.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                    match flavor {
+                        Flavor::Vobiz => pairs
+                            .extend([("Machine".into(), verdict.into()), ("CallStatus".into(), "in-progress".into())]),
+                        Flavor::Twilio => pairs.extend([
+                            ("AnsweredBy".into(), verdict.into()),
+                            ("MachineDetectionDuration".into(), after.as_millis().to_string()),
+                        ]),
+                    }
+                    let (state, nonce) = (Arc::clone(state), format!("{uuid}-amd"));
+                    Some(std::thread::spawn(move || {
+                        std::thread::sleep(after);
+                        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                        let (code, answer) = post_signed(flavor, &url, &pairs, &nonce);
+                        if code != 200 {
+                            state
+                                .lock()
+                                .unwrap()
+                                .faults
+                                .push(format!("machine detection callback answered {code}: {answer}"));
+                        }
+                    }))
+                }
+                _ => None,
+            };
             let began = Instant::now();
             let heard = stream(flavor, &document, uuid, &audio, hang_up_after);
             let seconds = began.elapsed().as_secs().to_string();
             match heard {
                 Ok(heard) => state.lock().unwrap().heard.entry(call.to.clone()).or_default().push(heard),
                 Err(error) => state.lock().unwrap().faults.push(format!("stream of {uuid}: {error}")),
+            }
+            if let Some(detection) = detection {
+                let _ = detection.join();
             }
             report("completed", "NORMAL_CLEARING", &seconds);
         }

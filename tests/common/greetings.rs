@@ -36,3 +36,36 @@ pub(crate) fn person_answering() -> Vec<i16> {
     clip.extend(spoken("Hello?"));
     clip
 }
+
+/// A North American ringback (8 kHz): 440 + 480 Hz at −24 dBFS each, 2 s on, then `off_ms` of line.
+pub(crate) fn ringback(off_ms: usize) -> Vec<i16> {
+    let mut clip: Vec<i16> = (0..16_000)
+        .map(|i| {
+            let t = i as f32 / 8000.0;
+            let v = (t * 440.0 * std::f32::consts::TAU).sin() + (t * 480.0 * std::f32::consts::TAU).sin();
+            (v * 0.06 * 32767.0) as i16
+        })
+        .collect();
+    clip.extend(silence(off_ms));
+    clip
+}
+
+/// A network's announcement over early media (8 kHz): the special information tone (913.8, 1370.6,
+/// 1776.7 Hz, 330 ms each), then "The number you are calling is switched off. Please try again later." and
+/// 700 ms of line, `times` times.
+pub(crate) fn announcement(times: usize) -> Vec<i16> {
+    let tone = |freq: f32| -> Vec<i16> {
+        (0..2640).map(|i| ((i as f32 * freq * std::f32::consts::TAU / 8000.0).sin() * 0.2 * 32767.0) as i16).collect()
+    };
+    let mut clip = silence(200);
+    for freq in [913.8, 1370.6, 1776.7] {
+        clip.extend(tone(freq));
+    }
+    clip.extend(silence(300));
+    let words = spoken("The number you are calling is switched off. Please try again later.");
+    for _ in 0..times {
+        clip.extend(&words);
+        clip.extend(silence(700));
+    }
+    clip
+}

@@ -10,6 +10,8 @@ pub(crate) mod fake_carrier;
 pub(crate) mod greetings;
 pub(crate) mod heard;
 pub(crate) mod hooks;
+pub(crate) mod media_peer;
+pub(crate) mod pcap;
 pub(crate) mod provider;
 pub(crate) mod restarted;
 

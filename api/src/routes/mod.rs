@@ -211,6 +211,7 @@ const BATCH_RUN: Fields = &[
     ("agent_type", "string", false),
     ("concurrency", "integer", false),
     ("trunk", "string", false),
+    ("provider", "string", false),
     ("caller_id", "string", false),
     ("org_id", "string", false),
 ];
@@ -220,6 +221,7 @@ const BATCH_SCHEDULE: Fields = &[
     ("agent_type", "string", false),
     ("concurrency", "integer", false),
     ("trunk", "string", false),
+    ("provider", "string", false),
     ("caller_id", "string", false),
     ("org_id", "string", false),
 ];
@@ -234,6 +236,7 @@ const CAMPAIGN: Fields = &[
     ("start_at", "integer", false),
     ("end_at", "integer", false),
     ("trunk", "string", false),
+    ("provider", "string", false),
     ("caller_id", "string", false),
     ("amd", "string", false),
     ("voicemail_message", "string", false),

@@ -604,8 +604,13 @@ impl CallMedia {
         }
         if !self.answered {
             // Early media is listened to, not answered: nothing is sent, no service runs yet, and a silent
-            // ringing line is no RTP timeout.
-            let _ = self.stream.hear();
+            // ringing line is no RTP timeout. Answering-machine detection hears it (ringback, announcements, a
+            // greeting begun before the answer) and reports voice in it at once: the INVITE may fail any moment.
+            let frame = *self.stream.hear();
+            self.core.hear_early(&frame, arrival_now);
+            while let Some(event) = self.core.take_amd_event() {
+                self.report_amd(event);
+            }
             return None;
         }
         // The caller's frame (and any surplus), the engine, then our packet: a reply (or echo) leaves in the

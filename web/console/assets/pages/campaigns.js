@@ -1,7 +1,7 @@
 // Campaigns (the original's batches, `/api/v1/batches...`, with `/api/v1/campaigns/{id}` for what the original
 // lacked): the org's campaigns with status and progress; a CSV upload whose every refused row is listed by line
 // and reason (bad numbers, duplicates) with the do-not-call numbers it kept out; run now or at a time through a
-// trunk, pause, resume, stop and cancel a schedule (destructive ones behind a confirm dialog); the chosen
+// trunk or a provider's API (Vobiz, Plivo, Twilio, with a caller id), pause, resume, stop and cancel a schedule (destructive ones behind a confirm dialog); the chosen
 // campaign's progress, counts per disposition and contacts with outcome and attempts. Everything is refreshed
 // in place every two seconds (rows and panels are kept, so focus and a click in progress survive), and a
 // viewer sees no write controls.
@@ -14,6 +14,37 @@ const CONTACTS_PER_PAGE = 50;
 const STATUS_KIND = { running: "ok", completed: "ok", scheduled: "info", paused: "warn", stopping: "warn", failed: "bad", stopped: "" };
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const RETRIES = [["busy", "Busy"], ["no_answer", "No answer"], ["failed", "Failed"], ["machine", "Machine"]];
+/** Where a campaign's calls go out: a `[[trunks]]` entry (the value ""), or a provider's REST API. */
+const ROUTES = [["", "SIP trunk"], ["vobiz", "Vobiz"], ["plivo", "Plivo"], ["twilio", "Twilio"]];
+const AMD_MODES = [["off", "Off"], ["hangup", "Hang up on machines"], ["leave_message", "Leave the message after the beep"], ["connect", "Connect machines to the agent"]];
+
+/**
+ * The route controls: a `provider` select (a trunk or a provider) and the trunk's field, shown only for a trunk.
+ * A provider needs a caller id (a number on its account); the caller id's hint says which applies.
+ */
+function routeFields(campaign, trunks, listId, trunkRequired) {
+  const provider = select({ name: "provider" }, ROUTES, campaign.provider || "");
+  const trunkInput = h("input", { name: "trunk", list: listId, required: trunkRequired, value: campaign.trunk || (trunkRequired && !campaign.provider && trunks[0] && trunks[0].name) || "", autocomplete: "off" });
+  const trunk = field("Trunk", trunkInput, "The [[trunks]] entry the calls go through.");
+  const callerId = h("input", { name: "caller_id", value: campaign.caller_id || "", autocomplete: "off" });
+  const callerHint = h("span");
+  const follow = () => {
+    const viaTrunk = provider.value === "";
+    trunk.hidden = !viaTrunk;
+    trunkInput.required = trunkRequired && viaTrunk;
+    callerId.required = !viaTrunk;
+    callerHint.textContent = viaTrunk ? "Empty: the trunk's username." : "Required: a number on your account with the provider.";
+  };
+  provider.addEventListener("change", follow);
+  follow();
+  return { route: field("Route", provider, "A SIP trunk, or a provider's API with your org's account on it."), trunk, callerId: field("Caller id", callerId, callerHint) };
+}
+
+/** The route part of a request body: a trunk, or a provider (the other one cleared). */
+function routeBody(v) {
+  const provider = v.provider.value;
+  return provider ? { provider, trunk: null } : { trunk: v.trunk.value.trim() || null, provider: null };
+}
 
 /** Statuses whose progress moves: the list counts their contacts on each refresh. */
 const ACTIVE = new Set(["running", "paused", "stopping"]);
@@ -112,10 +143,10 @@ function runDialog(b, campaign, trunks, done) {
       field("Time zone", h("input", { name: "timezone", value: "UTC", autocomplete: "off" }), "UTC, +05:30, or a zone like Asia/Kolkata."));
     when.addEventListener("change", () => { later.hidden = when.value !== "later"; });
     const trunkList = h("datalist", { id: "run-trunks" }, trunks.map((t) => h("option", { value: t.name }, `${t.name} (${words(t.registration)})`)));
+    const route = routeFields(campaign, trunks, "run-trunks", true);
     const form = h("form", { id: "run-form", novalidate: true },
       h("div", { class: "grid2" },
-        field("Trunk", h("input", { name: "trunk", list: "run-trunks", required: true, value: campaign.trunk || (trunks[0] && trunks[0].name) || "", autocomplete: "off" }), "The [[trunks]] entry the calls go through."),
-        field("Caller id", h("input", { name: "caller_id", value: campaign.caller_id || "", autocomplete: "off" }), "Empty: the trunk's username."),
+        route.route, route.trunk, route.callerId,
         field("Live calls at most", h("input", { name: "concurrency", type: "number", min: 1, max: 1000, value: campaign.max_live_calls || b.concurrency || 5 })),
         field("Start", when)),
       trunkList, later,
@@ -127,7 +158,9 @@ function runDialog(b, campaign, trunks, done) {
       e.preventDefault();
       clearFormErrors(form);
       const v = form.elements;
-      const body = { trunk: v.trunk.value.trim(), caller_id: v.caller_id.value.trim() };
+      // The run body takes a trunk or a provider (the one given replaces the stored route).
+      const chosen = routeBody(v);
+      const body = chosen.provider ? { provider: chosen.provider, caller_id: v.caller_id.value.trim() } : { trunk: v.trunk.value.trim(), caller_id: v.caller_id.value.trim() };
       if (v.concurrency.value !== "") body.concurrency = Number(v.concurrency.value);
       let path = `/batches/${encodeURIComponent(b.batch_id)}/run`;
       if (v.when.value === "later") {
@@ -146,20 +179,21 @@ function runDialog(b, campaign, trunks, done) {
     });
     return form;
   });
-  el.querySelector("[name=trunk]").focus();
+  el.querySelector("[name=provider]").focus();
 }
 
-/** The campaign's settings (`PUT /campaigns/{id}`): pacing, ring time, retries, days and windows, route. */
+/** The campaign's settings (`PUT /campaigns/{id}`): pacing, ring time, route, machine detection, retries, days and windows. */
 function settingsForm(ctx, b, campaign, trunks, saved) {
   const c = campaign;
   const retry = c.retry || {};
+  const route = routeFields(c, trunks, "settings-trunks", false);
   const form = h("form", { class: ctx.canWrite ? "" : "readonly", id: "campaign-settings", novalidate: true },
     h("div", { class: "grid3" },
       field("Live calls at most", h("input", { name: "max_live_calls", type: "number", min: 1, max: 1000, value: c.max_live_calls })),
       field("New calls per second", h("input", { name: "calls_per_second", type: "number", min: 1, max: 100, value: c.calls_per_second })),
       field("Ring for (seconds)", h("input", { name: "ring_timeout_seconds", type: "number", min: 1, value: c.ring_timeout_seconds })),
-      field("Trunk", h("input", { name: "trunk", list: "settings-trunks", value: c.trunk || "", autocomplete: "off" })),
-      field("Caller id", h("input", { name: "caller_id", value: c.caller_id || "", autocomplete: "off" })),
+      route.route, route.trunk, route.callerId,
+      field("Answering machines", select({ name: "amd" }, AMD_MODES, c.amd || "off"), "Detected on early and answered audio, decided within 3 s."),
       field("Time zone (minutes east of UTC)", h("input", { name: "utc_offset_minutes", type: "number", value: c.utc_offset_minutes || 0 }), "India: 330.")),
     h("datalist", { id: "settings-trunks" }, trunks.map((t) => h("option", { value: t.name }))),
     h("fieldset", { class: "inner" }, h("legend", {}, "Retries per outcome"),
@@ -188,7 +222,8 @@ function settingsForm(ctx, b, campaign, trunks, saved) {
     }
     const body = {
       max_live_calls: num("max_live_calls"), calls_per_second: num("calls_per_second"), ring_timeout_seconds: num("ring_timeout_seconds"),
-      utc_offset_minutes: num("utc_offset_minutes") ?? 0, trunk: v.trunk.value.trim() || null, caller_id: v.caller_id.value.trim() || null,
+      utc_offset_minutes: num("utc_offset_minutes") ?? 0, ...routeBody(v), caller_id: v.caller_id.value.trim() || null,
+      amd: v.amd.value, voicemail_message: c.voicemail_message ?? null,
       retry: Object.fromEntries(RETRIES.map(([key]) => [key, { max_attempts: num(`retry.${key}.max_attempts`) ?? 1, spacing_seconds: num(`retry.${key}.spacing_seconds`) ?? 0 }])),
       days: DAYS.filter((d) => v[`day.${d}`].checked), windows,
       start_at: c.start_at ?? null, end_at: c.end_at ?? null,
