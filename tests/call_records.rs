@@ -426,7 +426,7 @@ fn restart_env(uri: &str) -> [(&str, &str); 1] {
 
 #[test]
 fn a_call_the_store_missed_gets_its_real_call_ended_once_after_a_restart() {
-    let dir = common::test_dir("records-missed-call");
+    let dir = common::test_dir("records-missed-call-db");
     let mut mongo = Secantus::start(free_port(), &dir.join("secantus"));
     let uri = mongo.uri();
     let env = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str())];
@@ -480,7 +480,7 @@ fn a_call_the_store_missed_gets_its_real_call_ended_once_after_a_restart() {
 
 #[test]
 fn an_orphan_found_while_the_store_is_down_is_closed_when_it_is_back_and_its_call_ended_sent_once() {
-    let dir = common::test_dir("records-orphan-store-down");
+    let dir = common::test_dir("records-orphan-store-down-db");
     let mut mongo = Secantus::start(free_port(), &dir.join("secantus"));
     let uri = mongo.uri();
     let env = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str())];
