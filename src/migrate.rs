@@ -33,7 +33,7 @@ pub(crate) fn run(args: MigrateArgs) -> Result<()> {
     let config = Config::load(&node)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let (store, key) = crate::storage::open(&config).await?;
+        let (store, key) = crate::storage::open(&config, false).await?;
         println!(
             "importing VoicEra from {} into {} (secrets sealed with master key {}){}",
             without_credentials(&args.from_mongodb),

@@ -190,8 +190,9 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         tracing::warn!("{loss}");
     }
 
-    // The store is opened before anything listens: a node that cannot reach it must not take calls.
-    let (store, master_key) = crate::storage::open(&config).await?;
+    // The store is opened before anything listens. A node that takes calls starts while MongoDB is away (its
+    // calls' records wait in the spool, `/health` says `degraded`); the API alone needs it at once.
+    let (store, master_key) = crate::storage::open(&config, role.runs_sip()).await?;
     let store_up = Arc::new(AtomicBool::new(true));
     tokio::spawn(watch_store(store.clone(), Arc::clone(&store_up), shutdown.clone()));
     let mut bootstrapped_org = None;
@@ -263,8 +264,11 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             files: voicera_api::recording::FsRecordings::new(config.data_dir.join("calls")),
             pending: config.data_dir.join("recordings"),
         });
-        // Knowledge documents in the blob store's `knowledge` bucket, like recordings.
+        // Knowledge documents in the blob store's `knowledge` bucket, like recordings; their texts cached
+        // `[storage] knowledge_cache_mib`.
         resources.blobs = Arc::clone(&blobs);
+        resources.knowledge_texts =
+            Arc::new(voicera_api::knowledge_texts::KnowledgeTexts::new(config.knowledge_cache_bytes));
         let _ = api.attach(resources);
         let mut owner_org = None;
         if let Some((email, password)) = calls::owner_from_env() {
@@ -306,8 +310,8 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     }
     let mut calls_org = None;
     // Nodes that take calls log each one in the store (through the spool when the store is away), and close
-    // the calls a crash of their last run left open before taking new ones. Recordings and transcripts go to
-    // the blob store, spooled while it is away.
+    // the calls a crash of their last run left open (before taking new ones, or in the background once a
+    // store that is away answers). Recordings and transcripts go to the blob store, spooled while it is away.
     let mut swept_orgs = vec![DEFAULT_ORG.to_string()];
     let records = if role.runs_sip() {
         let node_id = node_id.clone();
@@ -325,15 +329,11 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             writer: voicera_records::WriterConfig::default(),
             segments_dir: Some(config.data_dir.join("recordings")),
         };
-        let mut records =
-            voicera_records::start(records_config, store.clone(), files, uploads, shutdown.clone()).await?;
-        // The calls the last run left open ended when it died: their customers hear so now.
-        crate::webhooks::emit_orphans_ended(
-            &webhooks,
-            std::mem::take(&mut records.closed_orphans),
-            &config.public_url,
-            &master_key,
-        );
+        // Call events ride with the logs; the calls the last run left open owe a `call.ended` once closed.
+        let events = crate::webhooks::orphan_outlet(&webhooks, &config.public_url, &master_key);
+        let records =
+            voicera_records::start(records_config, store.clone(), files, uploads, Some(events), shutdown.clone())
+                .await?;
         Some(records)
     } else {
         None
@@ -369,19 +369,19 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             let directory = Arc::clone(&directory);
             records.sink.agent_names(Arc::new(move |agent: &str| directory.name_of(agent)));
         }
-        let recordings = match calls_org.clone() {
-            Some(org) => {
+        let recordings = match (calls_org.clone(), records.as_ref()) {
+            (Some(org), Some(records)) => {
                 let orgs = voicera_records::CallOrgs::new(org);
                 orgs.resolve_with(agent_orgs);
                 crate::webhooks::CallEvents::wrap(
                     recordings,
-                    webhooks.clone(),
+                    records.writer.clone(),
                     orgs,
                     &config.public_url,
                     master_key.clone(),
                 )
             }
-            None => recordings,
+            _ => recordings,
         };
         let mut sip_config = SipServiceConfig::new(config.sip);
         sip_config.external_ip = config.external_ip;

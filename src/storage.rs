@@ -8,10 +8,17 @@ use voicera_store::Store;
 
 use crate::config::Config;
 
-pub(crate) async fn open(config: &Config) -> Result<(Store, MasterKey)> {
+/// `takes_calls`: a node whose calls' records can wait in its spool starts while MongoDB is unreachable
+/// ([`Store::open_or_later`]); other uses (the API alone, `migrate`) need it at once.
+pub(crate) async fn open(config: &Config, takes_calls: bool) -> Result<(Store, MasterKey)> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
-    let store = Store::open(&config.data_dir, config.mongodb_uri.as_deref()).await.context("cannot open the store")?;
+    let uri = config.mongodb_uri.as_deref();
+    let store = match takes_calls {
+        true => Store::open_or_later(&config.data_dir, uri).await,
+        false => Store::open(&config.data_dir, uri).await,
+    }
+    .context("cannot open the store")?;
     let env_key = std::env::var("VOICERA_MASTER_KEY").ok();
     let (key, source) = MasterKey::load_or_create(&config.data_dir, env_key.as_deref())?;
     match &source {

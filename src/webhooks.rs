@@ -1,8 +1,10 @@
 //! Customer webhooks on a node: the delivery worker ([`voicera_webhooks::worker`]) every node runs, and a
 //! recording sink around the call records' that emits `call.started` when a call is answered and
 //! `call.transfer` / `call.ended` when it is over (with the transcript, per-turn latency and a signed
-//! recording link). Emitting queues deliveries in the store off the call's path; a failure is logged and
-//! never touches the call.
+//! recording link). A call's events ride in the call records' spool behind its log
+//! ([`voicera_records::SpoolItem::Event`], each with an id fixed by the call and the event): a store that is
+//! down delays them, a restart resumes them, and none is queued twice. An orphan's `call.ended` is made by
+//! [`orphan_outlet`] when its closing lands.
 //!
 //! Settings: `[webhooks]` in voicera.toml, each key overridable by its `VOICERA_WEBHOOKS_*` variable
 //! ([`crate::config::WebhookSettings`]): `allow_http_loopback`, `retry_first_ms`, `retry_max_ms`,
@@ -15,7 +17,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use voicera_conversation::recorder::{CallRecord, ProviderReport, RecordingSink, RecordingWriter};
 use voicera_records::call_log::{self, LogContext};
+use voicera_records::{EventWrite, RecordWriter, SpoolItem};
 use voicera_store::secret::MasterKey;
+use voicera_store::unix_ms;
 use voicera_store::utc_text;
 use voicera_webhooks::{events, RetryPolicy, Webhooks, WorkerConfig};
 
@@ -43,41 +47,33 @@ pub(crate) fn worker_config(settings: &crate::config::WebhookSettings, node_id: 
 /// A [`RecordingSink`] that emits call events around another sink (the call records').
 pub(crate) struct CallEvents {
     inner: Arc<dyn RecordingSink>,
-    webhooks: Webhooks,
+    /// The call records' writer: events queue behind their call's log.
+    writer: RecordWriter<SpoolItem>,
     /// Each call's org (its agent's, else the records org): the org its events go to.
     orgs: voicera_records::CallOrgs,
     public_url: String,
     master_key: MasterKey,
-    runtime: tokio::runtime::Handle,
 }
 
 impl CallEvents {
     /// Call events, each to its call's org as `orgs` settles it (the org its record goes to), recording links
-    /// below `public_url`. Call from within the runtime.
+    /// below `public_url`, queued through the call records' `writer`.
     pub(crate) fn wrap(
         inner: Arc<dyn RecordingSink>,
-        webhooks: Webhooks,
+        writer: RecordWriter<SpoolItem>,
         orgs: voicera_records::CallOrgs,
         public_url: &str,
         master_key: MasterKey,
     ) -> Arc<dyn RecordingSink> {
-        Arc::new(CallEvents {
-            inner,
-            webhooks,
-            orgs,
-            public_url: public_url.to_string(),
-            master_key,
-            runtime: tokio::runtime::Handle::current(),
-        })
+        Arc::new(CallEvents { inner, writer, orgs, public_url: public_url.to_string(), master_key })
     }
 
-    fn emit(&self, org: String, emitted: Vec<(&'static str, Value)>) {
-        let webhooks = self.webhooks.clone();
-        self.runtime.spawn(async move {
-            for (event, data) in emitted {
-                webhooks.emit(&org, event, data).await;
-            }
-        });
+    /// Queues a call's events behind its log. From the transport's blocking thread (a full queue spools).
+    fn emit(&self, org: &str, record_id: &str, emitted: Vec<(&'static str, Value)>) {
+        let now = unix_ms();
+        for (event, data) in emitted {
+            self.writer.submit(SpoolItem::Event(EventWrite::about_call(org, event, record_id, data, now)));
+        }
     }
 
     /// After the inner sink stored the call (its recording's place is known): `call.transfer` when the
@@ -97,7 +93,7 @@ impl CallEvents {
             ));
         }
         emitted.push((events::CALL_ENDED, self.ended_data(record, &org)));
-        self.emit(org, emitted);
+        self.emit(&org, &record.record_id, emitted);
     }
 
     fn ended_data(&self, record: &CallRecord, org_id: &str) -> Value {
@@ -144,29 +140,22 @@ impl CallEvents {
     }
 }
 
-/// Emits the `call.ended` each call a killed run left owes its customer, from its closing log (`orphans`,
-/// [`voicera_records::Records::closed_orphans`]): `end_reason: "node_restarted"`, `ended_at` when the log
-/// was closed, `duration_secs` and `latency` null (unknown), the transcript as recovered from disk, and a
-/// signed recording link when a recording was recovered. Queued in the background: the start goes on.
-pub(crate) fn emit_orphans_ended(
+/// Where the call records' writer queues call events: `webhooks`, an orphan's `call.ended` made from its
+/// closing log when that closing lands (`end_reason: "node_restarted"`, `ended_at` when the log was closed,
+/// `duration_secs` and `latency` null (unknown), the transcript as recovered from disk, and a signed
+/// recording link when a recording was recovered).
+pub(crate) fn orphan_outlet(
     webhooks: &Webhooks,
-    orphans: Vec<voicera_records::CallLogWrite>,
     public_url: &str,
     master_key: &MasterKey,
-) {
-    if orphans.is_empty() {
-        return;
+) -> voicera_records::EventOutlet {
+    let (public_url, master_key) = (public_url.to_string(), master_key.clone());
+    voicera_records::EventOutlet {
+        webhooks: webhooks.clone(),
+        orphan_ended: Arc::new(move |closing: &voicera_records::CallLogWrite| {
+            orphan_ended_data(&closing.doc, &closing.org_id, &public_url, &master_key)
+        }),
     }
-    let emitted: Vec<(String, Value)> = orphans
-        .iter()
-        .map(|o| (o.org_id.clone(), orphan_ended_data(&o.doc, &o.org_id, public_url, master_key)))
-        .collect();
-    let webhooks = webhooks.clone();
-    tokio::spawn(async move {
-        for (org, data) in emitted {
-            webhooks.emit(&org, events::CALL_ENDED, data).await;
-        }
-    });
 }
 
 /// `call.ended`'s data for an orphan's closing log (the same fields as a call that ended; what is unknown
@@ -222,10 +211,14 @@ fn call_data(record: &CallRecord) -> Value {
 }
 
 impl RecordingSink for CallEvents {
+    /// On the call's task: queued without waiting (a full queue drops the event, logged).
     fn call_started(&self, record: &CallRecord) {
         self.inner.call_started(record);
         let org = self.orgs.started(record);
-        self.emit(org, vec![(events::CALL_STARTED, call_data(record))]);
+        let event = EventWrite::about_call(&org, events::CALL_STARTED, &record.record_id, call_data(record), unix_ms());
+        if !self.writer.try_submit(SpoolItem::Event(event)) {
+            tracing::warn!(record_id = %record.record_id, "record queue full: the call's call.started is not sent");
+        }
     }
 
     fn transcript_line(&self, record: &CallRecord, at_ms: u64, role: &'static str, text: &str) {

@@ -3,6 +3,11 @@
 //! the call ends, the call still completes, its record waits in the spool while `/health` says the store is
 //! `degraded`, and arrives exactly once when SecantusDB is back on the same data; a node killed mid-call
 //! closes the call it left in progress when it starts again.
+//!
+//! With a webhook receiver (checking every signature) and restarts while SecantusDB is down: a call the
+//! store missed entirely gets exactly one `call.ended`, its real one, after the restart; an orphan found
+//! while the store is down is closed once the store is back, and its `call.ended` goes out once, also across
+//! a second restart.
 
 mod common;
 
@@ -12,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::api::{owner_token, request, OWNER};
+use common::hooks::{signature_ok, Receiver};
 use common::restarted::Restarted;
 use common::{assert_sipp_ok, free_port, http_get, repo_path, require_tool, sipp, Server};
 use serde_json::{json, Value};
@@ -261,16 +267,21 @@ fn a_call_ending_while_the_store_is_down_is_spooled_and_delivered_once_it_is_bac
 
     // The call carries on and ends normally; its record waits in the spool.
     assert_eq!(call.wait(Duration::from_secs(60)), Some(0), "sipp: {}\nlog:\n{}", call.errors(), server.log());
-    server.wait_for("the record in the spool", Duration::from_secs(30), |s| s.metric("voicera_spool_items") >= 1.0);
-    let spooled: Vec<PathBuf> = std::fs::read_dir(server.dir.join("data/spool"))
-        .unwrap()
-        .flatten()
-        .map(|f| f.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "item"))
-        .collect();
-    assert!(!spooled.is_empty(), "spool files");
-    let record = std::fs::read_to_string(&spooled[spooled.len() - 1]).unwrap();
-    assert!(record.contains("\"call_finished\"") && record.contains("\"completed\""), "{record}");
+    // Its end (and its call.ended behind it) in the spool's files.
+    let spooled_end = |s: &Server| {
+        std::fs::read_dir(s.dir.join("data/spool"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|f| f.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "item"))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .find(|item| item.contains("\"call_finished\""))
+    };
+    server.wait_for("the record in the spool", Duration::from_secs(30), |s| spooled_end(s).is_some());
+    let record = spooled_end(&server).unwrap();
+    assert!(record.contains("\"completed\""), "{record}");
+    assert!(server.metric("voicera_spool_items") >= 1.0);
     assert!(server.metric("voicera_store_write_failures_total") >= 1.0);
     assert!(server.metric("voicera_spool_bytes") > 0.0);
     let (code, body) = health(server.http);
@@ -332,4 +343,206 @@ fn a_node_killed_mid_call_closes_the_call_when_it_starts_again() {
     assert_eq!(call["end_reason"], "node_restarted", "{call}");
     assert!(call["end_time_utc"].as_str().is_some_and(|t| t.ends_with('Z')), "{call}");
     assert!(restarted.log().contains("closing calls left in progress"), "{}", restarted.log());
+}
+
+/// Records on, `call.*` webhooks to plain http on loopback, polled often (retries are not under test here).
+const WEBHOOKS: &str = "[bench]\nrecord = true\n\n[webhooks]\nallow_http_loopback = true\npoll_ms = 200\n";
+
+/// Registers a `call.*` endpoint at `receiver` in the owner's org; its id and secret.
+fn register_endpoint(http: SocketAddr, token: &str, receiver: &Receiver) -> (String, String) {
+    let url = format!("http://{}/hook", receiver.addr);
+    let (status, created) =
+        request(http, "POST", "/api/v1/webhooks", token, Some(json!({"url": url, "events": ["call.*"]})));
+    assert_eq!(status, 201, "{created}");
+    (created["id"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string())
+}
+
+/// Waits until everything the node owes is out: the sweep for orphans has run (its log line), the spool is
+/// empty, and every delivery in the endpoint's log is delivered and was accepted by the receiver. Then what
+/// the receiver holds is all it will get. The delivery log's items.
+fn wait_until_settled(node: &Restarted, token: &str, endpoint: &str, receiver: &Receiver) -> Vec<Value> {
+    node.wait_for("the sweep for orphans", Duration::from_secs(60), |n| {
+        n.log().contains("looked for calls left in progress by earlier runs")
+    });
+    node.wait_for("the spool to drain", Duration::from_secs(60), |n| n.metric("voicera_spool_items") == 0.0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = Value::Null;
+    while Instant::now() < deadline {
+        let (status, log) =
+            request(node.http, "GET", &format!("/api/v1/webhooks/{endpoint}/deliveries?limit=100"), token, None);
+        if status == 200 {
+            let items = log["items"].as_array().cloned().unwrap_or_default();
+            let all_delivered = items.iter().all(|d| d["status"] == "delivered");
+            let received: Vec<String> = receiver.accepted().iter().map(|d| d.delivery_id().to_string()).collect();
+            if all_delivered
+                && items.iter().all(|d| d["id"].as_str().is_some_and(|id| received.iter().any(|r| r == id)))
+            {
+                return items;
+            }
+            last = log;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("deliveries never settled; log: {last}\nreceived: {:#?}\nnode log:\n{}", receiver.received(), node.log());
+}
+
+/// The `call.ended` bodies the receiver accepted, each signature checked.
+fn call_ended_received(receiver: &Receiver, secret: &str) -> Vec<Value> {
+    receiver
+        .accepted()
+        .iter()
+        .filter(|d| d.event() == "call.ended")
+        .map(|d| {
+            assert!(signature_ok(secret, d.signature(), &d.body), "signed with the endpoint's secret: {d:?}");
+            d.json()
+        })
+        .collect()
+}
+
+/// The owner's token once the node reaches the store again (its client reconnects within a second or so).
+fn owner_token_when_the_store_answers(http: SocketAddr) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, session) = request(
+            http,
+            "POST",
+            "/api/v1/users/login",
+            "",
+            Some(json!({"email": OWNER[0].1, "password": OWNER[1].1})),
+        );
+        if status == 200 {
+            return session["access_token"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "no login within 30 s of the store's return: {status} {session}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The node's environment on a restart: the store, fast webhook polls; no owner account (bootstrapping one
+/// needs the store, which may be down).
+fn restart_env(uri: &str) -> [(&str, &str); 1] {
+    [("VOICERA_MONGODB_URI", uri)]
+}
+
+#[test]
+fn a_call_the_store_missed_gets_its_real_call_ended_once_after_a_restart() {
+    let dir = common::test_dir("records-missed-call-db");
+    let mut mongo = Secantus::start(free_port(), &dir.join("secantus"));
+    let uri = mongo.uri();
+    let env = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str())];
+    let mut server = Server::start_env("records-missed-call", WEBHOOKS, false, &env);
+    let token = owner_token(server.http);
+    let receiver = Receiver::accepting();
+    let (endpoint, secret) = register_endpoint(server.http, &token, &receiver);
+
+    // The store is down for the whole call: its start, end and events all wait in the spool.
+    mongo.kill();
+    let mut call = BackgroundCall::start(&server.dir, server.sip, "bench", 3000);
+    assert_eq!(call.wait(Duration::from_secs(60)), Some(0), "sipp: {}\nlog:\n{}", call.errors(), server.log());
+    // call started, call.started, call finished, call.ended.
+    server.wait_for("the call's writes in the spool", Duration::from_secs(30), |s| {
+        s.metric("voicera_spool_items") >= 4.0
+    });
+    server.signal("KILL");
+    server.wait_exit(Duration::from_secs(10));
+
+    // The node comes back while the store is still down, then the store does.
+    let restarted = Restarted::start(&server.dir, &restart_env(&uri));
+    assert!(restarted.log().contains("looking again in the background"), "{}", restarted.log());
+    mongo.restart();
+    let token = owner_token_when_the_store_answers(restarted.http);
+    let deliveries = wait_until_settled(&restarted, &token, &endpoint, &receiver);
+
+    let ended = call_ended_received(&receiver, &secret);
+    assert_eq!(ended.len(), 1, "one call.ended: {ended:#?}\n{}", restarted.log());
+    let data = &ended[0]["data"];
+    let reason = data["end_reason"].as_str().unwrap_or_default();
+    assert!(!reason.is_empty() && reason != "node_restarted", "the call's real end: {data}");
+    assert!(data["duration_secs"].as_u64().is_some_and(|d| d >= 2), "{data}");
+    let mut events: Vec<&str> = deliveries.iter().filter_map(|d| d["event"].as_str()).collect();
+    events.sort_unstable();
+    assert_eq!(events, ["call.ended", "call.started"], "{deliveries:#?}");
+
+    let page = wait_for_meeting(
+        || restarted.log(),
+        restarted.http,
+        &token,
+        "the completed call",
+        Duration::from_secs(30),
+        |p| status_is(p, "completed"),
+    );
+    let log = only_call(&page);
+    assert_eq!(log["meeting_id"], data["call_id"], "{log}");
+    assert_eq!(log["end_reason"], data["end_reason"], "{log}");
+    assert!(log["transcript_content"].as_str().is_some_and(|t| t.contains("assistant: ")), "{log}");
+    assert!(!restarted.log().contains("closing calls left in progress"), "{}", restarted.log());
+}
+
+#[test]
+fn an_orphan_found_while_the_store_is_down_is_closed_when_it_is_back_and_its_call_ended_sent_once() {
+    let dir = common::test_dir("records-orphan-store-down-db");
+    let mut mongo = Secantus::start(free_port(), &dir.join("secantus"));
+    let uri = mongo.uri();
+    let env = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str())];
+    let mut server = Server::start_env("records-orphan-store-down", WEBHOOKS, false, &env);
+    let token = owner_token(server.http);
+    let receiver = Receiver::accepting();
+    let (endpoint, secret) = register_endpoint(server.http, &token, &receiver);
+
+    let call = BackgroundCall::start(&server.dir, server.sip, "bench", 30_000);
+    let page = wait_for_meeting(
+        || server.log(),
+        server.http,
+        &token,
+        "the call in progress",
+        Duration::from_secs(20),
+        |p| status_is(p, "in-progress"),
+    );
+    let id = only_call(&page)["meeting_id"].clone();
+    // Its call.started is out before the kill (a delivery the dead node held would wait out its lease).
+    let started = || receiver.accepted().iter().any(|d| d.event() == "call.started");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !started() {
+        assert!(
+            Instant::now() < deadline,
+            "no call.started: {:#?}
+{}",
+            receiver.received(),
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.signal("KILL");
+    server.wait_exit(Duration::from_secs(10));
+    drop(call);
+
+    // The store goes down too; the node starts without it and takes calls, and looks for its orphans again
+    // until the store answers.
+    mongo.kill();
+    let restarted = Restarted::start(&server.dir, &restart_env(&uri));
+    assert!(restarted.log().contains("looking again in the background"), "{}", restarted.log());
+    // Ready to take calls meanwhile (the store's first ping marks it degraded, within seconds).
+    restarted.wait_for("the store degraded, the node ready", Duration::from_secs(30), |r| {
+        let (code, health) = health(r.http);
+        code == 200 && health["checks"]["store"] == "degraded"
+    });
+    mongo.restart();
+    let token = owner_token_when_the_store_answers(restarted.http);
+    wait_until_settled(&restarted, &token, &endpoint, &receiver);
+    let ended = call_ended_received(&receiver, &secret);
+    assert_eq!(ended.len(), 1, "one call.ended: {ended:#?}\n{}", restarted.log());
+    assert_eq!(ended[0]["data"]["call_id"], id);
+    assert_eq!(ended[0]["data"]["end_reason"], "node_restarted", "{:#}", ended[0]);
+    let page = meetings(restarted.http, &token).expect("the history");
+    let log = only_call(&page);
+    assert_eq!((log["status"].clone(), log["end_reason"].clone()), (json!("completed"), json!("node_restarted")));
+
+    // Another restart, the store up: nothing is left open and nothing more is sent.
+    drop(restarted);
+    let again = Restarted::start(&server.dir, &restart_env(&uri));
+    let token = owner_token(again.http);
+    let deliveries = wait_until_settled(&again, &token, &endpoint, &receiver);
+    assert!(again.log().contains("looked for calls left in progress by earlier runs closed=0"), "{}", again.log());
+    assert_eq!(call_ended_received(&receiver, &secret).len(), 1, "{deliveries:#?}");
+    assert_eq!(deliveries.iter().filter(|d| d["event"] == "call.ended").count(), 1, "{deliveries:#?}");
 }

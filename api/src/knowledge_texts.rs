@@ -37,7 +37,7 @@ struct Entry {
 }
 
 impl KnowledgeTexts {
-    /// A cache holding at most `capacity` bytes of text.
+    /// A cache holding at most `capacity` bytes of text; 0 keeps nothing (`[storage] knowledge_cache_mib = 0`).
     pub fn new(capacity: usize) -> KnowledgeTexts {
         KnowledgeTexts { capacity, inner: Mutex::new(Entries::default()) }
     }
@@ -55,7 +55,8 @@ impl KnowledgeTexts {
     /// Keeps `text` as the object at `url` at `version`, making room by dropping the least recently used; a
     /// text over the capacity is not kept. Older versions of the same URL go.
     pub fn insert(&self, url: &str, version: &str, text: Arc<str>) {
-        if text.len() > self.capacity {
+        // A cache of no bytes keeps no entry at all, not even an empty text's.
+        if self.capacity == 0 || text.len() > self.capacity {
             return;
         }
         let mut entries = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -126,6 +127,15 @@ mod tests {
         cache.insert("s3://k/huge", "v1", text(101));
         assert!(cache.get("s3://k/huge", "v1").is_none());
         assert_eq!(cache.bytes(), 80);
+    }
+
+    #[test]
+    fn a_cache_of_no_bytes_keeps_nothing() {
+        let off = KnowledgeTexts::new(0);
+        off.insert("s3://k/a", "v1", text(1));
+        off.insert("s3://k/empty", "v1", text(0));
+        assert!(off.get("s3://k/a", "v1").is_none() && off.get("s3://k/empty", "v1").is_none());
+        assert_eq!(off.bytes(), 0);
     }
 
     #[test]

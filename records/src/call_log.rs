@@ -34,6 +34,10 @@ pub struct LogContext {
     pub transcript_url: Option<String>,
     /// The agent's name (a stored agent's `agent_type`), the log's `agent_type`; else its id.
     pub agent_name: Option<String>,
+    /// The node's run (one per process start) that took the call, the log's `run_id`: the start-up sweep
+    /// closes in-progress logs of earlier runs only, so a sweep that waits for the store never closes a
+    /// live call. Empty: not written.
+    pub run_id: String,
 }
 
 /// `YYYY-MM-DD` (UTC) of Unix seconds: the day directory of a call's objects.
@@ -155,6 +159,15 @@ pub fn unanswered(report: &ProviderReport, context: &LogContext) -> (String, Val
     (id, doc)
 }
 
+/// Whether `stored` is the orphan closing `closing` (the same `node_restarted` end at the same instant): a
+/// closing delivered again after a crash finds its own write there, not another sweep's or the call's end.
+pub fn is_same_closing(stored: &Value, closing: &Value) -> bool {
+    let field = |doc: &Value, key: &str| doc.get(key).cloned().unwrap_or(Value::Null);
+    field(stored, "end_reason") == json!(NODE_RESTARTED)
+        && field(stored, "status") == json!(COMPLETED)
+        && field(stored, "end_time_utc") == field(closing, "end_time_utc")
+}
+
 /// Whether a stored log is still in progress.
 pub fn is_in_progress(doc: &Value) -> bool {
     doc.get("status").and_then(Value::as_str) == Some(IN_PROGRESS)
@@ -181,7 +194,12 @@ fn common(record: &CallRecord, context: &LogContext) -> Map<String, Value> {
         "transcript_url": context.transcript_url,
     });
     match doc {
-        Value::Object(map) => map,
+        Value::Object(mut map) => {
+            if !context.run_id.is_empty() {
+                map.insert("run_id".into(), json!(context.run_id));
+            }
+            map
+        }
         _ => Map::new(),
     }
 }
@@ -265,8 +283,10 @@ mod tests {
             recording_url: Some("calls/2024-11-19/rec-1.wav".into()),
             transcript_url: Some("calls/2024-11-19/rec-1.txt".into()),
             agent_name: None,
+            run_id: "run-1".into(),
         };
         let doc = finished(&record(), &context);
+        assert_eq!(doc["run_id"], "run-1", "the run that took the call");
         assert_eq!(doc["agent_type"], doc["agent_id"], "a configured agent's name is its id");
         let named = LogContext { agent_name: Some("Sales Agent".into()), ..context.clone() };
         assert_eq!(finished(&record(), &named)["agent_type"], "Sales Agent", "a stored agent's name");

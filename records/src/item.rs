@@ -5,14 +5,21 @@
 //! - [`SpoolItem::CallStarted`] inserts the in-progress log only if the store has none for the call (a
 //!   re-delivery, or a start that arrives after its end, changes nothing);
 //! - [`SpoolItem::CallFinished`] replaces the log with the complete one;
-//! - [`SpoolItem::CallOrphaned`] replaces the log only while it is still in progress (a call whose real end
-//!   has landed keeps it).
+//! - [`SpoolItem::CallOrphaned`] replaces the log only while it is still in progress (a compare-and-set on
+//!   `status`: a call whose real end has landed keeps it), and only then queues the orphan's `call.ended`;
+//! - [`SpoolItem::Event`] queues a customer webhook event about a call (`call.started`, `call.transfer`,
+//!   `call.ended`) in the store's outbox, its id fixed so a second delivery makes no second event.
 //!
-//! The blob store's uploads join as another variant (`Blob { bucket, key, path }`) with its own delivery.
+//! So a call's webhooks ride in the same ordered spool as its log: a store that is down when a call ends
+//! delays its `call.ended`, never loses it, and never sends it ahead of the log it describes.
+
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 use voicera_store::{Collection, Record, Store, StoreError};
+use voicera_webhooks::{events, Webhooks};
 
 use crate::call_log;
 use crate::recovery::Leftovers;
@@ -29,6 +36,47 @@ pub struct CallLogWrite {
     pub id: String,
     /// The document.
     pub doc: Value,
+    /// An orphan's closing: when it was closed (Unix ms), the time of the `call.ended` it owes. Fixed when
+    /// the closing is made, so a closing delivered twice names one event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at_ms: Option<u64>,
+}
+
+impl CallLogWrite {
+    /// A write of `doc` as `org_id`'s log `id`.
+    pub fn new(org_id: impl Into<String>, id: impl Into<String>, doc: Value) -> CallLogWrite {
+        CallLogWrite { org_id: org_id.into(), id: id.into(), doc, closed_at_ms: None }
+    }
+}
+
+/// A customer webhook event about a call, waiting to be queued in the store's outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventWrite {
+    /// The org whose endpoints get it.
+    pub org_id: String,
+    /// Its name (`call.ended`, ...).
+    pub event: String,
+    /// Its id, fixed when it was made ([`voicera_webhooks::outbox::event_id_for`]): one event however often
+    /// it is delivered.
+    pub event_id: String,
+    /// Its `data`.
+    pub data: Value,
+    /// When it happened (Unix ms): its `created_at`.
+    pub at_ms: u64,
+}
+
+impl EventWrite {
+    /// The event `event` about the call `record_id` of `org_id`, made at `at_ms`: its id follows from the
+    /// three, so the same event made twice (a call's real end and its closing as an orphan) is one.
+    pub fn about_call(org_id: &str, event: &str, record_id: &str, data: Value, at_ms: u64) -> EventWrite {
+        EventWrite {
+            org_id: org_id.to_string(),
+            event: event.to_string(),
+            event_id: voicera_webhooks::outbox::event_id_for(event, org_id, record_id),
+            data,
+            at_ms,
+        }
+    }
 }
 
 /// Something waiting to reach a dependency of the node.
@@ -39,29 +87,90 @@ pub enum SpoolItem {
     CallStarted(CallLogWrite),
     /// A call ended: its complete log, replacing the in-progress one.
     CallFinished(CallLogWrite),
-    /// A call its node lost (crash): closed, replacing the log only while it is in progress.
+    /// A call its node lost (crash): closed, replacing the log only while it is in progress; its
+    /// `call.ended` is queued when (and only when) this closing is what ended the call.
     CallOrphaned(CallLogWrite),
+    /// A customer webhook event about a call.
+    Event(EventWrite),
 }
 
 impl SpoolItem {
-    /// The call-log write it carries.
-    pub fn call_log(&self) -> &CallLogWrite {
+    /// The call-log write it carries, if it is one.
+    pub fn call_log(&self) -> Option<&CallLogWrite> {
         match self {
-            SpoolItem::CallStarted(w) | SpoolItem::CallFinished(w) | SpoolItem::CallOrphaned(w) => w,
+            SpoolItem::CallStarted(w) | SpoolItem::CallFinished(w) | SpoolItem::CallOrphaned(w) => Some(w),
+            SpoolItem::Event(_) => None,
         }
     }
+}
+
+/// Makes an orphan's `call.ended` data from its closing log (the node's: it signs the recording link).
+pub type OrphanEnded = Arc<dyn Fn(&CallLogWrite) -> Value + Send + Sync>;
+
+/// Where call events go: the node's webhooks, and how an orphan's `call.ended` reads.
+#[derive(Clone)]
+pub struct EventOutlet {
+    /// The webhook outbox (and its worker's wake-up).
+    pub webhooks: Webhooks,
+    /// An orphan's `call.ended` data.
+    pub orphan_ended: OrphanEnded,
 }
 
 /// Delivers [`SpoolItem`]s to the [`Store`].
 #[derive(Clone)]
 pub struct StoreDelivery {
     store: Store,
+    events: Option<EventOutlet>,
 }
 
 impl StoreDelivery {
-    /// Deliveries into `store`.
+    /// Deliveries into `store`; events are dropped (a node without webhooks).
     pub fn new(store: Store) -> StoreDelivery {
-        StoreDelivery { store }
+        StoreDelivery { store, events: None }
+    }
+
+    /// Events are queued through `outlet`.
+    pub fn with_events(mut self, outlet: EventOutlet) -> StoreDelivery {
+        self.events = Some(outlet);
+        self
+    }
+
+    async fn emit(&self, event: &EventWrite) -> Result<(), DeliveryError> {
+        let Some(outlet) = &self.events else { return Ok(()) };
+        outlet
+            .webhooks
+            .emit_once(&event.org_id, &event.event, &event.event_id, event.data.clone(), event.at_ms)
+            .await
+            .map_err(|err| DeliveryError::Retry(err.to_string()))
+    }
+
+    /// Closes an orphan's log if it is still in progress (or absent: its start never landed), then queues its
+    /// `call.ended`. The event also goes out when the stored log is this very closing (a delivery again after
+    /// a crash between the write and the event; the event's fixed id keeps it one); a log closed any other
+    /// way (its real end, another sweep) gets nothing.
+    async fn close_orphan(&self, write: &CallLogWrite) -> Result<(), DeliveryError> {
+        let record = Record { org_id: write.org_id.clone(), id: write.id.clone(), doc: write.doc.clone() };
+        let logs = Collection::CallLogs;
+        let mut closed_now =
+            self.store.replace_if(logs, &record, "status", &json!(call_log::IN_PROGRESS)).await.map_err(classify)?;
+        if !closed_now {
+            closed_now = self.store.insert_if_absent(logs, &record).await.map_err(classify)?;
+        }
+        let ours = closed_now
+            || self
+                .store
+                .get(logs, &write.org_id, &write.id)
+                .await
+                .map_err(classify)?
+                .is_some_and(|stored| call_log::is_same_closing(&stored.doc, &write.doc));
+        if !ours {
+            tracing::debug!(record_id = %write.id, "an orphan's log was already closed: no call.ended from here");
+            return Ok(());
+        }
+        let Some(outlet) = &self.events else { return Ok(()) };
+        let at_ms = write.closed_at_ms.unwrap_or_default();
+        let data = (outlet.orphan_ended)(write);
+        self.emit(&EventWrite::about_call(&write.org_id, events::CALL_ENDED, &write.id, data, at_ms)).await
     }
 }
 
@@ -75,25 +184,34 @@ fn classify(err: StoreError) -> DeliveryError {
 
 impl Deliver<SpoolItem> for StoreDelivery {
     async fn deliver(&self, item: &SpoolItem) -> Result<(), DeliveryError> {
-        let write = item.call_log();
-        let record = Record { org_id: write.org_id.clone(), id: write.id.clone(), doc: write.doc.clone() };
-        let existing =
-            || async { self.store.get(Collection::CallLogs, &write.org_id, &write.id).await.map_err(classify) };
-        let put = match item {
-            SpoolItem::CallStarted(_) => existing().await?.is_none(),
-            SpoolItem::CallFinished(_) => true,
-            SpoolItem::CallOrphaned(_) => existing().await?.is_none_or(|r| call_log::is_in_progress(&r.doc)),
-        };
-        if put {
-            self.store.put(Collection::CallLogs, &record).await.map_err(classify)?;
+        let record = |w: &CallLogWrite| Record { org_id: w.org_id.clone(), id: w.id.clone(), doc: w.doc.clone() };
+        match item {
+            SpoolItem::CallStarted(w) => {
+                self.store.insert_if_absent(Collection::CallLogs, &record(w)).await.map_err(classify)?;
+            }
+            SpoolItem::CallFinished(w) => {
+                self.store.put(Collection::CallLogs, &record(w)).await.map_err(classify)?;
+            }
+            SpoolItem::CallOrphaned(w) => self.close_orphan(w).await?,
+            SpoolItem::Event(event) => self.emit(event).await?,
         }
         Ok(())
     }
 }
 
+/// The ids of the calls whose logs wait in the spool: the start-up sweep leaves them to it (their end, or
+/// their closing, is already there). Unreadable items are skipped (the writer moves them aside).
+pub fn spooled_call_ids(spool: &Spool<SpoolItem>) -> HashSet<String> {
+    spool
+        .entries()
+        .filter_map(|entry| spool.read(entry.seq).ok())
+        .filter_map(|item| item.call_log().map(|w| w.id.clone()))
+        .collect()
+}
+
 /// A restart's review of what the previous run left in the spool: a call that started there and whose end
 /// never came (the process died mid-call) is closed as an orphan instead of being opened in progress
-/// forever. Returns the closing writes (for the `call.ended` each orphan still owes its customer).
+/// forever. Returns the closing writes.
 ///
 /// A recording the start recovered for such a call (`recordings`, [`crate::recovery`]) is linked into its
 /// closing log.
@@ -116,9 +234,7 @@ pub fn close_spooled_orphans(
         let ended_later =
             items[at + 1..].iter().any(|(_, later)| matches!(later, SpoolItem::CallFinished(w) if w.id == write.id));
         if !ended_later {
-            let mut doc = call_log::closed_as_orphan(&write.doc, now_ms);
-            recordings.link_into(&mut doc);
-            let write = CallLogWrite { doc, ..write.clone() };
+            let write = closing(write.org_id.clone(), write.id.clone(), &write.doc, now_ms, recordings);
             spool.replace(*seq, &SpoolItem::CallOrphaned(write.clone()))?;
             closed.push(write);
         }
@@ -126,24 +242,40 @@ pub fn close_spooled_orphans(
     Ok(closed)
 }
 
-/// The start-up sweep: this node's logs still in progress in the store are calls of a run that died; each
-/// is closed with end reason `node_restarted`. Run before the node takes calls. Returns the closing writes
-/// for the writer (they go through the spool like any other write, so a store that fails now loses nothing).
+/// An orphan's closing write: its log closed `node_restarted` at `now_ms`, what was recovered linked in.
+fn closing(org_id: String, id: String, doc: &Value, now_ms: u64, recordings: &Leftovers) -> CallLogWrite {
+    let mut doc = call_log::closed_as_orphan(doc, now_ms);
+    recordings.link_into(&mut doc);
+    CallLogWrite { closed_at_ms: Some(now_ms), ..CallLogWrite::new(org_id, id, doc) }
+}
+
+/// What the start-up sweep leaves alone.
+#[derive(Debug, Clone, Default)]
+pub struct SweepScope {
+    /// This run's id: logs it wrote are of live calls ([`call_log::LogContext::run_id`]).
+    pub run_id: String,
+    /// Calls whose logs waited in the spool at start ([`spooled_call_ids`]): the spool ends them.
+    pub spooled: HashSet<String>,
+}
+
+/// The start-up sweep: this node's logs still in progress in the store, written by an earlier run and not
+/// waiting in the spool (`scope`), are calls of a run that died; each is closed with end reason
+/// `node_restarted`. Returns the closing writes for the writer (they go through the spool like any other
+/// write, so a store that fails now loses nothing; each queues its `call.ended` when it lands).
 /// A recording the start recovered for such a call (`recordings`) is linked into its closing log.
 pub async fn orphans_in_store(
     store: &Store,
     node_id: &str,
+    scope: &SweepScope,
     now_ms: u64,
     recordings: &Leftovers,
 ) -> Result<Vec<SpoolItem>, StoreError> {
     let open = store.call_logs_in_progress_on(node_id).await?;
     Ok(open
         .into_iter()
-        .map(|r| {
-            let mut doc = call_log::closed_as_orphan(&r.doc, now_ms);
-            recordings.link_into(&mut doc);
-            SpoolItem::CallOrphaned(CallLogWrite { doc, org_id: r.org_id, id: r.id })
-        })
+        .filter(|r| !scope.spooled.contains(&r.id))
+        .filter(|r| scope.run_id.is_empty() || r.doc.get("run_id").and_then(Value::as_str) != Some(&scope.run_id))
+        .map(|r| SpoolItem::CallOrphaned(closing(r.org_id, r.id, &r.doc, now_ms, recordings)))
         .collect())
 }
 
@@ -151,13 +283,14 @@ pub async fn orphans_in_store(
 mod tests {
     use super::*;
     use serde_json::json;
+    use voicera_store::secret::MasterKey;
 
     fn write(id: &str, status: &str) -> CallLogWrite {
-        CallLogWrite {
-            org_id: "org1".into(),
-            id: id.into(),
-            doc: json!({"meeting_id": id, "status": status, "node_id": "n1", "created_at": "2024-11-19T07:00:00.000Z"}),
-        }
+        CallLogWrite::new(
+            "org1",
+            id,
+            json!({"meeting_id": id, "status": status, "node_id": "n1", "created_at": "2024-11-19T07:00:00.000Z"}),
+        )
     }
 
     async fn sqlite() -> (tempfile::TempDir, Store) {
@@ -193,8 +326,101 @@ mod tests {
         assert!(matches!(delivery.deliver(&bad).await, Err(DeliveryError::Reject(_))));
     }
 
+    /// The webhook deliveries `call.ended` made, by the `end_reason` of their bodies.
+    async fn ended_events(store: &Store) -> Vec<String> {
+        let mut reasons: Vec<String> = store
+            .list(Collection::WebhookDeliveries, "org1")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.doc["event"] == events::CALL_ENDED)
+            .map(|r| {
+                let body: Value = serde_json::from_str(r.doc["body"].as_str().unwrap()).unwrap();
+                body["data"]["end_reason"].as_str().unwrap_or_default().to_string()
+            })
+            .collect();
+        reasons.sort();
+        reasons
+    }
+
+    /// A delivery with the node's webhooks: an endpoint of org1 subscribed to every event.
+    async fn with_events(store: &Store) -> (StoreDelivery, tokio_util::sync::CancellationToken) {
+        let key = MasterKey::from_bytes([3; 32]);
+        let id = voicera_webhooks::outbox::new_id("we");
+        let sealed = key.seal("whsec_x", &voicera_webhooks::outbox::secret_context("org1", &id)).unwrap();
+        let doc = json!({"url": "http://127.0.0.1:9/hook", "events": ["*"], "enabled": true, "secret": sealed});
+        store.put(Collection::WebhookEndpoints, &Record { org_id: "org1".into(), id, doc }).await.unwrap();
+        // A worker that claims nothing: the deliveries stay in the log as they were queued.
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let config = voicera_webhooks::WorkerConfig { max_claims: 0, ..Default::default() };
+        let (webhooks, _task) = voicera_webhooks::worker::spawn(store.clone(), key, config, shutdown.clone());
+        let outlet = EventOutlet {
+            webhooks,
+            orphan_ended: Arc::new(|w: &CallLogWrite| json!({"call_id": w.id, "end_reason": w.doc["end_reason"]})),
+        };
+        (StoreDelivery::new(store.clone()).with_events(outlet), shutdown)
+    }
+
+    /// The orphan closing's compare-and-set, on any backend: the closing that ends a call in progress queues
+    /// its `call.ended` once (also when it is delivered again after a crash), and a closing that finds the
+    /// call already ended (its real end, another sweep's closing) changes nothing and sends nothing.
+    async fn an_orphans_call_ended_goes_out_only_when_its_closing_ended_the_call(store: &Store) {
+        let (delivery, shutdown) = with_events(store).await;
+        delivery.deliver(&SpoolItem::CallStarted(write("lost", "in-progress"))).await.unwrap();
+        let first =
+            closing("org1".into(), "lost".into(), &write("lost", "in-progress").doc, 1_000, &Leftovers::default());
+        let orphan = SpoolItem::CallOrphaned(first.clone());
+        delivery.deliver(&orphan).await.unwrap();
+        assert_eq!(status(store, "lost").await, Some(json!("completed")));
+        assert_eq!(ended_events(store).await, [call_log::NODE_RESTARTED]);
+        // Delivered again (the node died before the spool's delete): the same event, not a second.
+        delivery.deliver(&orphan).await.unwrap();
+        assert_eq!(ended_events(store).await, [call_log::NODE_RESTARTED]);
+        // A second sweep (another start, another node with this id) closes nothing and sends nothing.
+        let second =
+            closing("org1".into(), "lost".into(), &write("lost", "in-progress").doc, 9_000, &Leftovers::default());
+        delivery.deliver(&SpoolItem::CallOrphaned(second)).await.unwrap();
+        assert_eq!(ended_events(store).await, [call_log::NODE_RESTARTED]);
+        let stored = store.get(Collection::CallLogs, "org1", "lost").await.unwrap().unwrap().doc;
+        assert_eq!(stored["end_time_utc"], first.doc["end_time_utc"], "the first closing stays");
+
+        // A call whose real end landed first: its closing changes nothing and owes nothing.
+        delivery.deliver(&SpoolItem::CallStarted(write("ended", "in-progress"))).await.unwrap();
+        let real_end = json!({"call_id": "ended", "end_reason": "Stopped"});
+        delivery.deliver(&SpoolItem::CallFinished(write("ended", "completed"))).await.unwrap();
+        let event = EventWrite::about_call("org1", events::CALL_ENDED, "ended", real_end, 2_000);
+        delivery.deliver(&SpoolItem::Event(event.clone())).await.unwrap();
+        delivery.deliver(&SpoolItem::Event(event)).await.unwrap();
+        let late =
+            closing("org1".into(), "ended".into(), &write("ended", "in-progress").doc, 3_000, &Leftovers::default());
+        delivery.deliver(&SpoolItem::CallOrphaned(late)).await.unwrap();
+        assert_eq!(status(store, "ended").await, Some(json!("completed")));
+        assert_eq!(ended_events(store).await, ["Stopped", call_log::NODE_RESTARTED], "one call.ended each");
+
+        // A closing whose call's start never reached the store (both were in the spool): inserted, and owed.
+        let unseen =
+            closing("org1".into(), "unseen".into(), &write("unseen", "in-progress").doc, 4_000, &Leftovers::default());
+        delivery.deliver(&SpoolItem::CallOrphaned(unseen)).await.unwrap();
+        assert_eq!(status(store, "unseen").await, Some(json!("completed")));
+        assert_eq!(ended_events(store).await.len(), 3);
+        shutdown.cancel();
+    }
+
     #[tokio::test]
-    async fn the_sweep_closes_this_nodes_open_calls_only() {
+    async fn an_orphan_is_closed_by_compare_and_set_and_owes_one_call_ended_on_sqlite() {
+        let (_dir, store) = sqlite().await;
+        an_orphans_call_ended_goes_out_only_when_its_closing_ended_the_call(&store).await;
+    }
+
+    #[tokio::test]
+    async fn an_orphan_is_closed_by_compare_and_set_and_owes_one_call_ended_on_mongodb() {
+        let server = voicera_store::testing::SecantusServer::start();
+        let mongo = voicera_store::mongo::MongoStore::connect(&server.uri, Some("orphans")).await.unwrap();
+        an_orphans_call_ended_goes_out_only_when_its_closing_ended_the_call(&Store::Mongo(mongo)).await;
+    }
+
+    #[tokio::test]
+    async fn the_sweep_closes_this_nodes_open_calls_of_earlier_runs_not_in_the_spool() {
         let (_dir, store) = sqlite().await;
         let delivery = StoreDelivery::new(store.clone());
         delivery.deliver(&SpoolItem::CallStarted(write("mine", "in-progress"))).await.unwrap();
@@ -202,13 +428,22 @@ mod tests {
         let mut theirs = write("theirs", "in-progress");
         theirs.doc["node_id"] = json!("n2");
         delivery.deliver(&SpoolItem::CallStarted(theirs)).await.unwrap();
-        let closing = orphans_in_store(&store, "n1", 1_732_000_000_000, &Leftovers::default()).await.unwrap();
-        assert_eq!(closing.len(), 1);
-        assert_eq!(closing[0].call_log().id, "mine");
-        assert_eq!(closing[0].call_log().doc["end_reason"], call_log::NODE_RESTARTED);
+        // A call of this run (live), and one whose end waits in the spool.
+        let mut live = write("live", "in-progress");
+        live.doc["run_id"] = json!("run-now");
+        delivery.deliver(&SpoolItem::CallStarted(live)).await.unwrap();
+        delivery.deliver(&SpoolItem::CallStarted(write("spooled", "in-progress"))).await.unwrap();
+        let scope = SweepScope { run_id: "run-now".into(), spooled: HashSet::from(["spooled".to_string()]) };
+        let closing = orphans_in_store(&store, "n1", &scope, 1_732_000_000_000, &Leftovers::default()).await.unwrap();
+        assert_eq!(closing.len(), 1, "{closing:?}");
+        let write = closing[0].call_log().unwrap();
+        assert_eq!(write.id, "mine");
+        assert_eq!(write.doc["end_reason"], call_log::NODE_RESTARTED);
+        assert_eq!(write.closed_at_ms, Some(1_732_000_000_000));
         delivery.deliver(&closing[0]).await.unwrap();
         assert_eq!(status(&store, "mine").await, Some(json!("completed")));
-        assert!(orphans_in_store(&store, "n1", 0, &Leftovers::default()).await.unwrap().is_empty());
+        let again = orphans_in_store(&store, "n1", &scope, 0, &Leftovers::default()).await.unwrap();
+        assert!(again.is_empty(), "{again:?}");
     }
 
     #[test]
@@ -225,8 +460,20 @@ mod tests {
         assert_eq!((closed[0].id.as_str(), &closed[0].doc["end_reason"]), ("lost", &json!(call_log::NODE_RESTARTED)));
         let kinds: Vec<SpoolItem> = spool.entries().map(|e| spool.read(e.seq).unwrap()).collect();
         assert!(matches!(&kinds[0], SpoolItem::CallOrphaned(w) if w.doc["end_reason"] == call_log::NODE_RESTARTED));
-        assert_eq!(kinds[0].call_log().doc["recording_url"], "fs://recordings/d/lost.wav");
+        assert_eq!(kinds[0].call_log().unwrap().doc["recording_url"], "fs://recordings/d/lost.wav");
         assert!(matches!(&kinds[1], SpoolItem::CallStarted(_)));
         assert!(matches!(&kinds[2], SpoolItem::CallFinished(_)));
+        assert_eq!(spooled_call_ids(&spool), HashSet::from(["lost".to_string(), "ended".to_string()]));
+    }
+
+    #[test]
+    fn a_spool_file_of_an_earlier_version_still_reads() {
+        let old = r#"{"kind":"call_orphaned","org_id":"o","id":"rec-1","doc":{"status":"completed"}}"#;
+        let item: SpoolItem = serde_json::from_str(old).unwrap();
+        assert_eq!(item.call_log().unwrap().closed_at_ms, None);
+        let event = SpoolItem::Event(EventWrite::about_call("o", "call.ended", "rec-1", json!({}), 5));
+        let text = serde_json::to_string(&event).unwrap();
+        assert!(text.starts_with(r#"{"kind":"event""#), "{text}");
+        assert_eq!(serde_json::from_str::<SpoolItem>(&text).unwrap(), event);
     }
 }

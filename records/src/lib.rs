@@ -6,7 +6,9 @@
 //! the call at once for a background [`writer`] that delivers them in order; when the store is down or slow
 //! they wait in a local [`spool`] (fsync'd files under `<data-dir>/spool/`) and a reconciler delivers them
 //! with [`backoff`] once it is back, exactly once ([`item`]: idempotent upserts keyed by the call's record
-//! id). A node that died mid-call closes its orphans on the next start, by its [`node`] id.
+//! id). A call's customer webhook events ride in the same spool behind its log ([`SpoolItem::Event`]). A
+//! node that died mid-call closes its orphans on the next start, by its [`node`] id ([`start`] says in
+//! which order, and what happens when the store is away then).
 //!
 //! Recordings and transcripts go to the blob store the same way, through a spool of their own ([`blobs`]),
 //! and [`retention`] deletes a call's objects and log together once its org's retention has passed.
@@ -40,7 +42,7 @@ use voicera_conversation::recorder::RecordingSink;
 use voicera_store::Store;
 
 pub use blobs::{BlobUpload, BlobUploads};
-pub use item::{CallLogWrite, SpoolItem, StoreDelivery};
+pub use item::{CallLogWrite, EventOutlet, EventWrite, OrphanEnded, SpoolItem, StoreDelivery};
 pub use orgs::{AgentOrgs, CallOrgs};
 pub use sink::StoreRecordingSink;
 pub use spool::Spool;
@@ -104,7 +106,7 @@ pub struct RecordsConfig {
 pub struct Records {
     /// The sink every transport's journal reports to.
     pub sink: Arc<StoreRecordingSink>,
-    /// The writer, for the backlog and the degraded state.
+    /// The writer, for the backlog and the degraded state (and the call events that ride with the logs).
     pub writer: RecordWriter<SpoolItem>,
     /// The writer task; await it after shutdown so queued records reach the spool.
     pub task: tokio::task::JoinHandle<()>,
@@ -115,13 +117,14 @@ pub struct Records {
     /// What this start recovered of the calls a killed run left (recordings, transcripts, quarantined
     /// files), for `/metrics`.
     pub recovered: recovery::Leftovers,
-    /// The calls this start closed as orphans (`end_reason: "node_restarted"`), their closing logs with what
-    /// was recovered of them linked in: each still owes its customer a `call.ended`.
-    pub closed_orphans: Vec<CallLogWrite>,
 }
 
-/// How long the start-up sweep may take before the node starts without it (logged).
+/// How long the start-up sweep may wait for the store before the node starts without it; the sweep then
+/// carries on in the background ([`sweep_when_the_store_answers`]).
 const SWEEP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The background sweep's first retry and longest wait between retries.
+const SWEEP_RETRY_INITIAL: Duration = Duration::from_millis(500);
+const SWEEP_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Starts a node's blob uploads: the spool under `<spool_dir>/blobs` (resumed from the last run) and its
 /// writer on `blobs`. Run before the recording sink is made: its segment files go through them.
@@ -133,15 +136,24 @@ pub async fn start_uploads(
     BlobUploads::start(spool_dir.join("blobs"), store, blobs::blob_writer_config(), shutdown).await
 }
 
-/// Starts a node's call records: opens the spool (closing calls the last run left open in it), starts the
-/// writer on `store`, closes this node's orphans in the store, and wraps `files` (records and recordings)
-/// in the store sink, with transcripts through `uploads` (from [`start_uploads`]). Run before the node
-/// takes calls.
+/// Starts a node's call records: opens the spool (closing calls the last run left open in it), closes this
+/// node's orphans in the store, starts the writer on `store`, and wraps `files` (records and recordings) in
+/// the store sink, with transcripts through `uploads` (from [`start_uploads`]). Call events (`events`) ride
+/// in the writer's spool with the logs. Run before the node takes calls.
+///
+/// The order matters. The sweep runs before the writer delivers anything, and leaves the calls whose logs
+/// wait in the spool to it: a call whose start and end were both spooled (the store was down through it)
+/// would otherwise be seen in progress once its start landed, and closed `node_restarted` beside its real
+/// end. Each orphan's `call.ended` is queued by its closing's delivery, only when that closing is what
+/// ended the call (a compare-and-set on its status), so a second sweep, or a run that dies before its
+/// closing lands, sends none twice. A store that does not answer within [`SWEEP_TIMEOUT`] does not hold
+/// the node up: the sweep retries in the background until it answers, and closes only logs of earlier runs.
 pub async fn start(
     config: RecordsConfig,
     store: Store,
     files: Arc<dyn RecordingSink>,
     uploads: (BlobUploads, tokio::task::JoinHandle<()>),
+    events: Option<item::EventOutlet>,
     shutdown: CancellationToken,
 ) -> Result<Records, RecordsError> {
     // Recordings a killed run left half-written: completed and queued before anything else is uploaded.
@@ -162,9 +174,10 @@ pub async fn start(
             "recordings and transcripts of calls the last run lost: uploading them"
         );
     }
+    let run_id = format!("run-{:016x}", rand::random::<u64>());
     let spool_dir = config.spool_dir.clone();
     let spooled_leftovers = leftovers.clone();
-    let (spool, mut closed_orphans) = tokio::task::spawn_blocking(move || -> Result<_, RecordsError> {
+    let (mut spool, spooled) = tokio::task::spawn_blocking(move || -> Result<_, RecordsError> {
         let mut spool = Spool::open(spool_dir)?;
         let closed = item::close_spooled_orphans(&mut spool, unix_ms(), &spooled_leftovers)?;
         let backlog = spool.backlog();
@@ -176,26 +189,58 @@ pub async fn start(
                 "spooled records from the last run: delivering them"
             );
         }
-        Ok((spool, closed))
+        let spooled = item::spooled_call_ids(&spool);
+        Ok((spool, spooled))
     })
     .await
     .map_err(|e| RecordsError::Task(e.to_string()))??;
-    let (writer, task) = RecordWriter::spawn(config.writer, spool, StoreDelivery::new(store.clone()), shutdown);
-    match tokio::time::timeout(SWEEP_TIMEOUT, item::orphans_in_store(&store, &config.node_id, unix_ms(), &leftovers))
-        .await
-    {
-        Ok(Ok(orphans)) => {
-            if !orphans.is_empty() {
-                tracing::info!(calls = orphans.len(), node_id = %config.node_id, "closing calls left in progress by this node's last run");
-            }
-            closed_orphans.extend(orphans.iter().map(|o| o.call_log().clone()));
-            let submitter = writer.clone();
-            let _ = tokio::task::spawn_blocking(move || orphans.into_iter().for_each(|o| submitter.submit(o))).await;
+    let scope = item::SweepScope { run_id: run_id.clone(), spooled };
+    let swept = tokio::time::timeout(
+        SWEEP_TIMEOUT,
+        item::orphans_in_store(&store, &config.node_id, &scope, unix_ms(), &leftovers),
+    )
+    .await;
+    let swept = match swept {
+        Ok(Ok(orphans)) => Some(orphans),
+        Ok(Err(err)) => {
+            tracing::warn!(%err, "cannot look for calls left in progress: looking again in the background");
+            None
         }
-        Ok(Err(err)) => tracing::warn!(%err, "cannot look for calls left in progress; they stay open"),
-        Err(_) => tracing::warn!("the store did not list calls left in progress in time; they stay open"),
+        Err(_) => {
+            tracing::warn!("the store did not list calls left in progress in time: looking again in the background");
+            None
+        }
+    };
+    if let Some(orphans) = &swept {
+        log_orphans(orphans.len(), &config.node_id);
+        // Into the spool behind what the last run left, before the writer delivers any of it.
+        let orphans = orphans.clone();
+        spool = tokio::task::spawn_blocking(move || -> Result<_, RecordsError> {
+            for orphan in &orphans {
+                spool.push(orphan, unix_ms())?;
+            }
+            Ok(spool)
+        })
+        .await
+        .map_err(|e| RecordsError::Task(e.to_string()))??;
     }
-    let mut sink = StoreRecordingSink::new(files, uploads.clone(), writer.clone(), config.org_id, config.node_id);
+    let delivery = match events {
+        Some(outlet) => StoreDelivery::new(store.clone()).with_events(outlet),
+        None => StoreDelivery::new(store.clone()),
+    };
+    let (writer, task) = RecordWriter::spawn(config.writer, spool, delivery, shutdown.clone());
+    if swept.is_none() {
+        tokio::spawn(sweep_when_the_store_answers(
+            store.clone(),
+            config.node_id.clone(),
+            scope,
+            leftovers.clone(),
+            writer.clone(),
+            shutdown,
+        ));
+    }
+    let mut sink =
+        StoreRecordingSink::new(files, uploads.clone(), writer.clone(), config.org_id, config.node_id).in_run(run_id);
     if let Some(dir) = &config.segments_dir {
         match live_transcript::LiveTranscripts::start(dir) {
             Ok(live) => sink = sink.with_live_transcripts(live),
@@ -203,5 +248,51 @@ pub async fn start(
             Err(err) => tracing::error!(%err, "cannot start the transcript writer: transcripts kept in memory only"),
         }
     }
-    Ok(Records { sink: Arc::new(sink), writer, task, uploads, uploads_task, recovered: leftovers, closed_orphans })
+    Ok(Records { sink: Arc::new(sink), writer, task, uploads, uploads_task, recovered: leftovers })
+}
+
+/// The sweep's outcome, in the log (tests wait for the second line: the sweep is over).
+fn log_orphans(count: usize, node_id: &str) {
+    if count > 0 {
+        tracing::info!(calls = count, %node_id, "closing calls left in progress by this node's last run");
+    }
+    tracing::info!(closed = count, %node_id, "looked for calls left in progress by earlier runs");
+}
+
+/// The start-up sweep the store could not answer at start: retried with back-off (calls go on meanwhile)
+/// until the store lists this node's in-progress logs, whose orphans (logs of earlier runs, not waiting in
+/// the spool: `scope`) are then handed to the writer. Ends after one successful sweep, or at shutdown.
+pub async fn sweep_when_the_store_answers(
+    store: Store,
+    node_id: String,
+    scope: item::SweepScope,
+    leftovers: recovery::Leftovers,
+    writer: RecordWriter<SpoolItem>,
+    shutdown: CancellationToken,
+) {
+    let epoch = tokio::time::Instant::now();
+    let mut backoff = backoff::Backoff::new(SWEEP_RETRY_INITIAL.as_millis() as u64, SWEEP_RETRY_MAX.as_millis() as u64);
+    backoff.failed(0);
+    loop {
+        let wake = epoch + Duration::from_millis(backoff.due_ms().unwrap_or(0));
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+        let attempt = tokio::time::timeout(
+            SWEEP_TIMEOUT,
+            item::orphans_in_store(&store, &node_id, &scope, unix_ms(), &leftovers),
+        )
+        .await;
+        match attempt {
+            Ok(Ok(orphans)) => {
+                log_orphans(orphans.len(), &node_id);
+                let _ = tokio::task::spawn_blocking(move || orphans.into_iter().for_each(|o| writer.submit(o))).await;
+                return;
+            }
+            Ok(Err(err)) => tracing::debug!(%err, "the store still cannot list calls left in progress"),
+            Err(_) => tracing::debug!("the store still does not list calls left in progress in time"),
+        }
+        backoff.failed(epoch.elapsed().as_millis() as u64);
+    }
 }

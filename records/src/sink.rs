@@ -29,6 +29,8 @@ pub struct StoreRecordingSink {
     /// A stored agent's name (`agent_type`, as the original's call logs carry it), by agent id.
     names: std::sync::OnceLock<AgentOrgs>,
     node_id: String,
+    /// This process's run ([`LogContext::run_id`]).
+    run_id: String,
     /// Where transcripts are written as calls run (salvaged after a kill); `None`: only at the end.
     live: Option<LiveTranscripts>,
 }
@@ -50,8 +52,15 @@ impl StoreRecordingSink {
             orgs: CallOrgs::new(org_id),
             names: std::sync::OnceLock::new(),
             node_id: node_id.into(),
+            run_id: String::new(),
             live: None,
         }
+    }
+
+    /// Calls' logs name `run_id` as the run that took them, so this run's start-up sweep leaves them.
+    pub fn in_run(mut self, run_id: impl Into<String>) -> StoreRecordingSink {
+        self.run_id = run_id.into();
+        self
     }
 
     /// Calls' transcripts are also written to files through `live` as they are said, so a killed process
@@ -75,7 +84,13 @@ impl StoreRecordingSink {
 
     fn context(&self, org_id: String, record: &CallRecord) -> LogContext {
         let agent_name = self.names.get().and_then(|names| names(&record.agent));
-        LogContext { org_id, node_id: self.node_id.clone(), agent_name, ..LogContext::default() }
+        LogContext {
+            org_id,
+            node_id: self.node_id.clone(),
+            agent_name,
+            run_id: self.run_id.clone(),
+            ..LogContext::default()
+        }
     }
 
     /// Puts the transcript in the `transcripts` bucket as `<YYYY-MM-DD>/<record id>.txt` (uploaded now, or
@@ -101,7 +116,7 @@ impl RecordingSink for StoreRecordingSink {
     fn call_started(&self, record: &CallRecord) {
         let org_id = self.orgs.started(record);
         let doc = call_log::started(record, &self.context(org_id.clone(), record));
-        let write = CallLogWrite { org_id, id: record.record_id.clone(), doc };
+        let write = CallLogWrite::new(org_id, record.record_id.clone(), doc);
         if !self.writer.try_submit(SpoolItem::CallStarted(write)) {
             tracing::warn!(record_id = %record.record_id, "record queue full: the call's start is not logged (its end will be)");
         }
@@ -144,7 +159,7 @@ impl RecordingSink for StoreRecordingSink {
             let org_id = self.orgs.fallback().to_string();
             let context = LogContext { org_id: org_id.clone(), node_id: self.node_id.clone(), ..LogContext::default() };
             let (id, doc) = call_log::unanswered(report, &context);
-            self.writer.submit(SpoolItem::CallFinished(CallLogWrite { org_id, id, doc }));
+            self.writer.submit(SpoolItem::CallFinished(CallLogWrite::new(org_id, id, doc)));
         }
         stored
     }
@@ -182,7 +197,7 @@ impl StoreRecordingSink {
             doc["transcript_content"] = serde_json::Value::Null;
         }
         // Blocking thread: a full queue spools here.
-        self.writer.submit(SpoolItem::CallFinished(CallLogWrite { org_id, id: record.record_id.clone(), doc }));
+        self.writer.submit(SpoolItem::CallFinished(CallLogWrite::new(org_id, record.record_id.clone(), doc)));
     }
 }
 

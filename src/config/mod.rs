@@ -297,6 +297,9 @@ pub(crate) struct Config {
     /// `[storage] recording_retention_days` / `VOICERA_RECORDING_RETENTION_DAYS`: days calls are kept for orgs
     /// that set none of their own (`None`: for ever).
     pub(crate) recording_retention_days: Option<u32>,
+    /// `[storage] knowledge_cache_mib` / `VOICERA_KNOWLEDGE_CACHE_MIB`, in bytes: knowledge documents' texts
+    /// kept in memory between retrievals (0: none).
+    pub(crate) knowledge_cache_bytes: usize,
     /// `[webhooks]` / `VOICERA_WEBHOOKS_*`: delivery timing, http-to-loopback, delivery-log retention.
     pub(crate) webhooks: WebhookSettings,
     /// `[campaigns]` / `VOICERA_CAMPAIGNS_*`: the contact lease of outbound campaigns.
@@ -339,6 +342,7 @@ impl fmt::Debug for Config {
             .field("s3", &self.s3)
             .field("recording_format", &self.recording_format)
             .field("recording_retention_days", &self.recording_retention_days)
+            .field("knowledge_cache_bytes", &self.knowledge_cache_bytes)
             .field("webhooks", &self.webhooks)
             .field("campaigns", &self.campaigns)
             .field("source", &self.source)
@@ -554,6 +558,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         )?,
         dial_policy: std::sync::Arc::new(dial_policy),
         recording_retention_days: storage::compile_retention(&raw.storage, |var| std::env::var(var).ok())?,
+        knowledge_cache_bytes: storage::compile_knowledge_cache(&raw.storage, |var| std::env::var(var).ok())?,
         webhooks: webhooks::compile_webhooks(raw.webhooks, |var| std::env::var(var).ok())?,
         campaigns: campaigns::compile_campaigns(raw.campaigns, |var| std::env::var(var).ok())?,
         providers: std::sync::Arc::new(providers),

@@ -15,7 +15,15 @@ pub(super) struct RawStorage {
     /// Days a call's recording, transcript and log are kept before the sweeper deletes them, for orgs that
     /// set none of their own (`VOICERA_RECORDING_RETENTION_DAYS`); unset or 0: kept for ever.
     recording_retention_days: Option<u32>,
+    /// MiB of knowledge documents' extracted texts kept in memory between retrievals
+    /// (`VOICERA_KNOWLEDGE_CACHE_MIB`); 0: none kept (every retrieval reads the blob store).
+    knowledge_cache_mib: Option<u64>,
 }
+
+/// The knowledge-text cache's size when none is set: the API's default, 64 MiB.
+const DEFAULT_KNOWLEDGE_CACHE_MIB: u64 = (voicera_api::knowledge_texts::DEFAULT_CAPACITY_BYTES >> 20) as u64;
+/// The largest accepted: 1 TiB, far above any node's memory, so a value meant in bytes is caught.
+const MAX_KNOWLEDGE_CACHE_MIB: u64 = 1 << 20;
 
 /// `[storage.s3]`.
 #[derive(Default, Deserialize)]
@@ -84,6 +92,24 @@ pub(super) fn compile_retention(raw: &RawStorage, env: impl Fn(&str) -> Option<S
         None => raw.recording_retention_days.unwrap_or(0),
     };
     Ok((days > 0).then_some(days))
+}
+
+/// `[storage] knowledge_cache_mib` (`VOICERA_KNOWLEDGE_CACHE_MIB` wins) in bytes: default 64 MiB, 0 keeps
+/// none.
+pub(super) fn compile_knowledge_cache(raw: &RawStorage, env: impl Fn(&str) -> Option<String>) -> Result<usize> {
+    let mib = match env("VOICERA_KNOWLEDGE_CACHE_MIB").filter(|v| !v.trim().is_empty()) {
+        Some(text) => text.trim().parse::<u64>().map_err(|_| {
+            anyhow::anyhow!(
+                "VOICERA_KNOWLEDGE_CACHE_MIB ([storage] knowledge_cache_mib): {text:?} is not a whole number of MiB"
+            )
+        })?,
+        None => raw.knowledge_cache_mib.unwrap_or(DEFAULT_KNOWLEDGE_CACHE_MIB),
+    };
+    if mib > MAX_KNOWLEDGE_CACHE_MIB {
+        bail!("[storage] knowledge_cache_mib: {mib} MiB is more than {MAX_KNOWLEDGE_CACHE_MIB} (1 TiB); the value is in MiB");
+    }
+    usize::try_from(mib << 20)
+        .map_err(|_| anyhow::anyhow!("[storage] knowledge_cache_mib: {mib} MiB does not fit in memory"))
 }
 
 /// `[server] recording_format` (`VOICERA_RECORDING_FORMAT`): `wav` (default) or `opus`.
@@ -164,6 +190,19 @@ mod tests {
         assert_eq!(compile_retention(&raw("recording_retention_days = 90\n"), env_wins).unwrap(), Some(7));
         let bad = compile_retention(&RawStorage::default(), env(&[("VOICERA_RECORDING_RETENTION_DAYS", "a week")]));
         assert!(bad.unwrap_err().to_string().contains("whole number of days"));
+    }
+
+    #[test]
+    fn knowledge_cache_size() {
+        assert_eq!(compile_knowledge_cache(&RawStorage::default(), env(&[])).unwrap(), 64 << 20);
+        assert_eq!(compile_knowledge_cache(&raw("knowledge_cache_mib = 16\n"), env(&[])).unwrap(), 16 << 20);
+        assert_eq!(compile_knowledge_cache(&raw("knowledge_cache_mib = 0\n"), env(&[])).unwrap(), 0, "off");
+        let env_wins = env(&[("VOICERA_KNOWLEDGE_CACHE_MIB", " 8 ")]);
+        assert_eq!(compile_knowledge_cache(&raw("knowledge_cache_mib = 16\n"), env_wins).unwrap(), 8 << 20);
+        let bad = compile_knowledge_cache(&RawStorage::default(), env(&[("VOICERA_KNOWLEDGE_CACHE_MIB", "64MB")]));
+        assert!(bad.unwrap_err().to_string().contains("VOICERA_KNOWLEDGE_CACHE_MIB"));
+        let huge = compile_knowledge_cache(&raw("knowledge_cache_mib = 67108864\n"), env(&[]));
+        assert!(huge.unwrap_err().to_string().contains("in MiB"));
     }
 
     #[test]

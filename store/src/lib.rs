@@ -298,6 +298,16 @@ impl Store {
         }
     }
 
+    /// [`Store::open`] for a node that takes calls: a MongoDB server that cannot be reached at start does not
+    /// stop it ([`mongo::MongoStore::connect_or_later`]); `/health` says the store is away, and call records
+    /// wait in the spool until it answers.
+    pub async fn open_or_later(data_dir: &Path, mongodb_uri: Option<&str>) -> Result<Store> {
+        match mongodb_uri {
+            Some(uri) => Ok(Store::Mongo(mongo::MongoStore::connect_or_later(uri, None).await?)),
+            None => Store::open(data_dir, None).await,
+        }
+    }
+
     /// Where the documents live, for logs (no credentials).
     pub fn describe(&self) -> String {
         match self {

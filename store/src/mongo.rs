@@ -30,6 +30,49 @@ impl MongoStore {
     pub async fn connect(uri: &str, database: Option<&str>) -> Result<MongoStore> {
         let db = database_at(uri, database).await?;
         let store = MongoStore { db };
+        store.ensure_indexes().await?;
+        Ok(store)
+    }
+
+    /// [`MongoStore::connect`] for a node that must start while the server is away (its calls' records then
+    /// wait in the spool): a server that cannot be reached (server selection fails) is no error; the store
+    /// is returned and its indexes are made in the background once the server answers (retried with
+    /// back-off from 500 ms to 30 s). A bad URI or any other error still fails.
+    pub async fn connect_or_later(uri: &str, database: Option<&str>) -> Result<MongoStore> {
+        let db = database_at(uri, database).await?;
+        let store = MongoStore { db };
+        match store.ensure_indexes().await {
+            Ok(()) => Ok(store),
+            Err(StoreError::Mongo(err)) if matches!(*err.kind, mongodb::error::ErrorKind::ServerSelection { .. }) => {
+                tracing::error!(
+                    database = store.database_name(),
+                    %err,
+                    "MongoDB unreachable at start: call records spool until it answers"
+                );
+                let later = store.clone();
+                tokio::spawn(async move {
+                    let mut delay = std::time::Duration::from_millis(500);
+                    loop {
+                        tokio::time::sleep(delay).await;
+                        match later.ensure_indexes().await {
+                            Ok(()) => {
+                                tracing::info!(database = later.database_name(), "MongoDB answers: indexes ready");
+                                return;
+                            }
+                            Err(err) => tracing::debug!(%err, "MongoDB still unreachable"),
+                        }
+                        delay = (delay * 2).min(std::time::Duration::from_secs(30));
+                    }
+                });
+                Ok(store)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Pings the server and makes the indexes the store relies on (the unique key, the history's orders).
+    async fn ensure_indexes(&self) -> Result<()> {
+        let store = self;
         store.ping().await?;
         for collection in Collection::ALL {
             let index = IndexModel::builder()
@@ -49,7 +92,7 @@ impl MongoStore {
                 IndexModel::builder().keys(keys).options(IndexOptions::builder().name(name.to_string()).build());
             call_logs.create_index(index.build()).await?;
         }
-        Ok(store)
+        Ok(())
     }
 
     /// The database in use, for logs.

@@ -111,6 +111,65 @@ pub async fn emit(
     Ok(ids)
 }
 
+/// The id of the one event of kind `event` about `subject` (a call's record id): the same on every node and
+/// every retry, so a caller that may emit it twice (a spool delivered again after a crash, an orphan closed
+/// by two sweeps) can make it once with [`emit_once`]. `evt_` and 12 bytes of SHA-256 in hex, the shape of
+/// [`new_id`]'s.
+pub fn event_id_for(event: &str, org_id: &str, subject: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{event}\n{org_id}\n{subject}").as_bytes());
+    format!("evt_{}", hex(&digest[..12]))
+}
+
+/// [`emit`] made idempotent: the event's id is its caller's (`event_id`, from [`event_id_for`]) and each
+/// delivery's id follows from it and the endpoint, inserted only if absent; so emitting the same event again
+/// (with the same `at_ms`) makes no second delivery. The ids of the deliveries made now.
+///
+/// A delivery logged by an earlier emission whose queue entry never landed (a crash between the two writes)
+/// gets it now, while it has had no attempt: after its first attempt the worker has written the log, and
+/// re-queuing could send it twice.
+pub async fn emit_once(
+    store: &Store,
+    org_id: &str,
+    event: &str,
+    event_id: &str,
+    data: Value,
+    at_ms: u64,
+) -> Result<Vec<String>, WebhookError> {
+    let endpoints = store.list(Collection::WebhookEndpoints, org_id).await?;
+    let subscribed: Vec<Endpoint> = endpoints
+        .iter()
+        .filter_map(Endpoint::from_record)
+        .filter(|e| e.enabled && events::subscribed(&e.events, event))
+        .collect();
+    if subscribed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let body = events::envelope(event_id, event, &utc_text(at_ms as i64), org_id, data).to_string();
+    let mut made = Vec::with_capacity(subscribed.len());
+    for endpoint in &subscribed {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("{event_id}\n{}", endpoint.id).as_bytes());
+        let id = format!("{at_ms:013}-{}", hex(&digest[..6]));
+        let (log, entry) = delivery_docs(endpoint, &id, event, event_id, body.clone(), at_ms, None);
+        let key = |doc: Value| Record { org_id: endpoint.org_id.clone(), id: id.clone(), doc };
+        if store.insert_if_absent(Collection::WebhookDeliveries, &key(log)).await? {
+            store.put(Collection::WebhookQueue, &key(entry)).await?;
+            made.push(id);
+            continue;
+        }
+        let logged = store.get(Collection::WebhookDeliveries, &endpoint.org_id, &id).await?;
+        let untried = logged.is_some_and(|r| {
+            r.doc.get("status").and_then(Value::as_str) == Some(PENDING) && number(&r.doc, "attempt_count") == 0
+        });
+        if untried && store.insert_if_absent(Collection::WebhookQueue, &key(entry)).await? {
+            tracing::warn!(delivery = %id, "a logged webhook delivery had no queue entry: queued now");
+            made.push(id);
+        }
+    }
+    Ok(made)
+}
+
 /// Sends a `webhook.test` event to one endpoint, whatever it subscribes to (disabled ones too: the test is
 /// how an operator checks a fixed receiver); the delivery's id.
 pub async fn send_test(store: &Store, endpoint: &Endpoint, now_ms: u64) -> Result<String, WebhookError> {
@@ -154,6 +213,25 @@ async fn enqueue(
     replay_of: Option<&str>,
 ) -> Result<String, WebhookError> {
     let id = delivery_id(now_ms);
+    let (doc, entry) = delivery_docs(endpoint, &id, event, event_id, body, now_ms, replay_of);
+    // The log first: a queue entry never points at a delivery that is not logged.
+    store.put(Collection::WebhookDeliveries, &Record { org_id: endpoint.org_id.clone(), id: id.clone(), doc }).await?;
+    store
+        .put(Collection::WebhookQueue, &Record { org_id: endpoint.org_id.clone(), id: id.clone(), doc: entry })
+        .await?;
+    Ok(id)
+}
+
+/// A new delivery's log document and its queue entry (first attempt due at `now_ms`).
+fn delivery_docs(
+    endpoint: &Endpoint,
+    id: &str,
+    event: &str,
+    event_id: &str,
+    body: String,
+    now_ms: u64,
+    replay_of: Option<&str>,
+) -> (Value, Value) {
     let doc = json!({
         "id": id,
         "endpoint_id": endpoint.id,
@@ -169,14 +247,9 @@ async fn enqueue(
         "attempts": [],
         "replay_of": replay_of,
     });
-    // The log first: a queue entry never points at a delivery that is not logged.
-    store.put(Collection::WebhookDeliveries, &Record { org_id: endpoint.org_id.clone(), id: id.clone(), doc }).await?;
     let entry = json!({"rev": 0, "endpoint_id": endpoint.id, "created_ms": now_ms, "due_ms": now_ms, "attempts": 0,
                        "lease_owner": null, "lease_until_ms": 0});
-    store
-        .put(Collection::WebhookQueue, &Record { org_id: endpoint.org_id.clone(), id: id.clone(), doc: entry })
-        .await?;
-    Ok(id)
+    (doc, entry)
 }
 
 /// A queue entry this node holds the lease on.
@@ -424,6 +497,44 @@ mod tests {
         assert_eq!(ids.len(), 1);
         assert_eq!(emit(&store, "org3", events::CALL_ENDED, json!({}), 1_000).await.unwrap(), Vec::<String>::new());
         let _ = campaigns;
+    }
+
+    #[tokio::test]
+    async fn an_event_emitted_once_makes_one_delivery_however_often_it_is_emitted() {
+        let (_dir, store) = store().await;
+        let key = MasterKey::from_bytes([7; 32]);
+        endpoint(&store, &key, "org1", &["call.ended"], true).await;
+        endpoint(&store, &key, "org1", &["*"], true).await;
+        let event_id = event_id_for(events::CALL_ENDED, "org1", "rec-1");
+        assert_eq!(event_id, event_id_for(events::CALL_ENDED, "org1", "rec-1"));
+        assert_ne!(event_id, event_id_for(events::CALL_ENDED, "org1", "rec-2"));
+        assert_ne!(event_id, event_id_for(events::CALL_STARTED, "org1", "rec-1"));
+        assert_eq!(event_id.len(), 4 + 24);
+        let made = emit_once(&store, "org1", events::CALL_ENDED, &event_id, json!({"n": 1}), 5_000).await.unwrap();
+        assert_eq!(made.len(), 2);
+        // Emitted again (a spool delivered twice): nothing more, and the first body stays.
+        let again = emit_once(&store, "org1", events::CALL_ENDED, &event_id, json!({"n": 2}), 5_000).await.unwrap();
+        assert!(again.is_empty(), "{again:?}");
+        assert_eq!(store.count(Collection::WebhookDeliveries).await.unwrap(), 2);
+        assert_eq!(store.count(Collection::WebhookQueue).await.unwrap(), 2);
+        let log = store.get(Collection::WebhookDeliveries, "org1", &made[0]).await.unwrap().unwrap().doc;
+        let body: Value = serde_json::from_str(log["body"].as_str().unwrap()).unwrap();
+        assert_eq!((body["id"].clone(), body["data"]["n"].clone()), (json!(event_id), json!(1)));
+        // A crash between a delivery's log and its queue entry: the next emission queues it, once.
+        store.delete(Collection::WebhookQueue, "org1", &made[0]).await.unwrap();
+        let healed = emit_once(&store, "org1", events::CALL_ENDED, &event_id, json!({}), 5_000).await.unwrap();
+        assert_eq!(healed, [made[0].clone()]);
+        assert_eq!(store.count(Collection::WebhookQueue).await.unwrap(), 2);
+        // Once attempted and delivered (queue entry gone, attempt logged), it is never queued again.
+        let claims = claim_due(&store, "n", 5_000, 60_000, 10).await.unwrap();
+        for claim in &claims {
+            let attempt =
+                Attempt { started_ms: 5_000, latency_ms: 5, status: Some(200), response: String::new(), error: None };
+            record_attempt(&store, claim, "n", &attempt, Next::Delivered).await.unwrap();
+        }
+        assert_eq!(store.count(Collection::WebhookQueue).await.unwrap(), 0);
+        assert!(emit_once(&store, "org1", events::CALL_ENDED, &event_id, json!({}), 5_000).await.unwrap().is_empty());
+        assert_eq!(store.count(Collection::WebhookQueue).await.unwrap(), 0);
     }
 
     /// Two nodes polling the same store: each due attempt is claimed by one of them only, and a lease that

@@ -65,6 +65,24 @@ impl Webhooks {
         }
     }
 
+    /// Emits an event whose id is fixed ([`outbox::emit_once`]: emitting it again makes nothing more) and
+    /// wakes the worker; the store's error is the caller's, who keeps the event to emit again (the call
+    /// records' spool does).
+    pub async fn emit_once(
+        &self,
+        org_id: &str,
+        event: &str,
+        event_id: &str,
+        data: Value,
+        at_ms: u64,
+    ) -> Result<(), crate::WebhookError> {
+        let made = outbox::emit_once(&self.store, org_id, event, event_id, data, at_ms).await?;
+        if !made.is_empty() {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
     /// Wakes the worker (after the API queued a test or a replay on this node).
     pub fn wake(&self) {
         self.wake.notify_one();
