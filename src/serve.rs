@@ -18,7 +18,7 @@ use voicera_media::metrics::Metrics;
 use voicera_records::{BlobUpload, RecordWriter, SpoolItem};
 use voicera_sip::transaction::TimerConfig;
 use voicera_telephony::outbound::Dialer;
-use voicera_telephony::sip_rtp::{self, SipServiceConfig, SipServiceHandle};
+use voicera_telephony::sip_rtp::{self, InboundAuth, SipServiceConfig, SipServiceHandle};
 use voicera_telephony::ws_stream::signature::SpentTokens;
 use voicera_telephony::ws_stream::{Telephony, TelephonyConfig, TokenKey};
 
@@ -393,6 +393,14 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         sip_config.trunks = config.trunks.clone();
         sip_config.auth = config.inbound_auth.clone();
         let security = &config.sip_security;
+        sip_config.agent_sources = security.agent_sources.clone();
+        if config.inbound_auth == InboundAuth::None && !config.sip.ip().is_loopback() {
+            let sources: Vec<String> = security.agent_sources.blocks.iter().map(ToString::to_string).collect();
+            tracing::info!(
+                agent_sources = %sources.join(", "),
+                "sip.auth = \"none\": agents answer callers from these addresses and the trunks only (others get 403)"
+            );
+        }
         sip_config.caps = security.caps;
         sip_config.refer = security.refer.clone();
         sip_config.trust_registrars_over_udp = security.trust_registrars_over_udp;

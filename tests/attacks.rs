@@ -1,6 +1,7 @@
 //! The node attacked as a stranger on the internet would, in its default configuration unless a test says
 //! otherwise: toll fraud by REFER, calls beyond the node's capacity, a port pair held by an `inactive` call, a
-//! replayed digest answer, and a media hijack from another port. Each attack fails; the node keeps serving.
+//! replayed digest answer, a media hijack from another port, and model inference asked of an agent by a caller
+//! without credentials. Each attack fails; the node keeps serving.
 //! A raw SIP client over UDP plays the attacker, so every byte on the wire is the test's own.
 
 mod common;
@@ -172,6 +173,41 @@ fn an_unauthenticated_refer_is_refused_and_nothing_is_dialled() {
     assert!(trunk.recv_from(&mut buf).is_err(), "an INVITE left the node for the trunk");
     assert!(server.log().contains("REFER refused"));
     uac.hang_up("echo", "refer-1", &tag);
+}
+
+/// Free inference for scanners: with `auth = "none"` (the default) an agent answers only callers on the
+/// operator's own networks (`[sip] agent_sources`, loopback and private ranges unless configured) and the
+/// trunks. Tests may only use loopback, so here the list leaves loopback out and 127.0.0.1 stands for an address
+/// on the internet: its INVITE to an agent gets 403 naming what to change, before any port or model is taken,
+/// while `echo` (no model) still answers it. The same address is let in once it is a trunk's.
+#[test]
+fn an_unauthenticated_stranger_reaches_no_agent_but_echo_and_a_trunk_do() {
+    let config = "[sip]\nagent_sources = [\"10.0.0.0/8\"]\n";
+    let server = Server::start("attack-agent-strangers", config);
+    let stranger = Uac::new(&server);
+    let refused = stranger
+        .request(&stranger.invite("bench", "stranger-bench", "sb1", "", ""), Duration::from_secs(10))
+        .expect("an answer to the INVITE");
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    let warning = refused.header("Warning").unwrap_or_default();
+    assert!(warning.contains("sip.agent_sources") && warning.contains("sip.auth = 'digest'"), "{warning}");
+    assert!(server.log().contains("INVITE to an agent refused"), "{}", server.log());
+    assert!(!server.log().contains("routing to agent"), "the agent was started:\n{}", server.log());
+    assert_eq!(server.metric("voicera_calls_total{result=\"rejected\"}"), 1.0);
+    // echo runs no model: open to everyone (the call caps bound it). A new socket: the 403 above is
+    // retransmitted to the first one until its ACK, which a raw client does not send.
+    let echo_caller = Uac::new(&server);
+    let answer = echo_caller.call("echo", "stranger-echo", "", "");
+    echo_caller.hang_up("echo", "stranger-echo", &answer.to_tag());
+
+    // A trunk's address reaches agents without being listed: the carrier's calls to the operator's numbers.
+    let trunk = format!("{config}\n[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:9\"\n");
+    let server = Server::start("attack-agent-trunk", &trunk);
+    server.wait_for("the trunk's address", Duration::from_secs(10), |s| s.log().contains("trunk registrar resolved"));
+    let carrier = Uac::new(&server);
+    let answer = carrier.call("bench", "trunk-bench", "", "");
+    carrier.hang_up("bench", "trunk-bench", &answer.to_tag());
+    assert!(server.log().contains("routing to agent"), "{}", server.log());
 }
 
 /// Calls beyond `max_calls` are refused with 503 and Retry-After; the calls already up go on.

@@ -2,7 +2,7 @@
 //! token, an HTTP tool's credential and an owner password goes through a registration, authenticated and
 //! refused calls, signed and forged webhooks and owner requests, and none of those values appears anywhere
 //! in its log (at the debug levels the tests run with). `voicera config check` prints them masked. What
-//! callers type (DTMF digits) is logged at INFO only when the operator asks for it.
+//! callers say and type (transcripts, DTMF digits) is logged at INFO only when the operator asks for it.
 
 mod common;
 
@@ -214,27 +214,47 @@ fn config_check_prints_secrets_masked() {
     }
 }
 
-/// A call with DTMF (RFC 4733 and SIP INFO) to `echo` on a node logging at INFO, once the call has ended.
-fn dtmf_call(name: &str, env: &[(&str, &str)]) -> Server {
+/// A call to the bench agent in which the caller speaks (the agent hears "what time is it" and answers) and
+/// types (RFC 4733 and SIP INFO digits), on a node at the default log level (`info`: what `serve` logs without
+/// RUST_LOG) keeping transcripts; returns the node once the call has ended and its record is stored.
+fn spoken_call(name: &str, env: &[(&str, &str)]) -> Server {
     let mut env = env.to_vec();
     env.push(("RUST_LOG", "info"));
-    let server = Server::start_env(name, "", false, &env);
-    let out = sipp(&server, "dtmf.xml", &["-s", "echo", "-m", "1"]);
-    assert_sipp_ok(&server, &out, "DTMF");
-    server.wait_for("the call to end", Duration::from_secs(5), |s| {
-        s.metric("voicera_calls_active") == 0.0 && s.metric("voicera_dtmf_events_total") == 3.0
+    let server = Server::start_env(name, "[bench]\nrecord = true\n", false, &env);
+    let out = sipp(&server, "speech_dtmf.xml", &["-s", "bench", "-m", "1"]);
+    assert_sipp_ok(&server, &out, "speech and DTMF");
+    server.wait_for("the call to end, its digits counted and its record stored", Duration::from_secs(10), |s| {
+        s.metric("voicera_calls_active") == 0.0
+            && s.metric("voicera_dtmf_events_total") == 3.0
+            && !s.call_records().is_empty()
     });
     server
 }
 
+/// What callers say and type is personal data: the transcript (both sides) and the digits reach the log only
+/// when the operator sets `log_content`; either way the call record keeps the transcript.
 #[test]
-fn digits_are_logged_at_info_only_when_the_operator_asks() {
-    let loud = dtmf_call("content-on", &[("VOICERA_LOG_CONTENT", "1")]);
-    loud.wait_for("the digits in the log", Duration::from_secs(2), |s| {
-        let log = s.log();
-        log.contains("DTMF (RFC 4733) digit=1") && log.contains("DTMF (SIP INFO) digit=5")
-    });
-    let quiet = dtmf_call("content-off", &[]).log();
-    assert!(quiet.contains("INVITE accepted"), "{quiet}");
-    assert!(!quiet.contains("digit="), "digits at INFO without log_content:\n{quiet}");
+fn transcripts_and_digits_are_logged_at_info_only_when_the_operator_asks() {
+    const CALLER_SAID: &str = "what time is it";
+    const AGENT_SAID: &str = "three in the afternoon";
+    let quiet = spoken_call("content-off", &[]);
+    let record = &quiet.call_records()[0];
+    assert_eq!(record["turns"][0]["user_text"], CALLER_SAID, "the agent heard the caller: {record}");
+    let log = quiet.log();
+    assert!(log.contains("INVITE accepted") && log.contains("routing to agent"), "{log}");
+    for content in [CALLER_SAID, AGENT_SAID, "digit="] {
+        assert!(!log.contains(content), "{content:?} logged without log_content:\n{log}");
+    }
+
+    let loud = spoken_call("content-on", &[("VOICERA_LOG_CONTENT", "1")]);
+    let log = loud.log();
+    for content in [
+        &format!("caller said turn=1 text={CALLER_SAID}"),
+        AGENT_SAID,
+        "DTMF (RFC 4733) digit=1",
+        "DTMF (RFC 4733) digit=#",
+        "DTMF (SIP INFO) digit=5",
+    ] {
+        assert!(log.contains(content), "{content:?} missing with log_content on:\n{log}");
+    }
 }

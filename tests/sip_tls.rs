@@ -1,14 +1,19 @@
 //! SIP over TLS end to end: the server, given a certificate in `[sip.tls]`, listens on `--sip-tls`; a client
 //! that trusts that certificate (and only it) answers OPTIONS and sets up, and hangs up, a call to `echo`
 //! over one verified TLS connection, with our Contact and Via naming TLS. A client that does not trust the
-//! certificate cannot even connect.
+//! certificate cannot even connect. Then a real SIP stack: sipp over TLS (`sipp-tls`, built from
+//! third_party/sipp by scripts/setup.sh) calls `echo` with audio, answers a digest challenge over TLS, and
+//! plays a carrier that only speaks TLS, which the node dials through a `transport = "tls"` trunk.
 
 mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{free_port, test_dir, Server};
+use common::api::OWNER;
+use common::{free_port, repo_path, test_dir, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A certificate for `localhost` and 127.0.0.1, written as PEM files into `dir`.
@@ -242,4 +247,225 @@ fn a_trunk_that_requires_tls_registers_over_verified_tls() {
     server.wait_for("registration", Duration::from_secs(10), |s| {
         s.metrics().contains("voicera_trunk_registered{trunk=\"tls-carrier\"} 1")
     });
+}
+
+/// sipp with TLS: `sipp-tls` on the PATH or in Cargo's bin directory, where scripts/setup.sh builds it from
+/// third_party/sipp (Debian's sipp has no TLS). Missing, the test says it is skipped and returns None — but
+/// never in CI or under scripts/test.sh (`CI` or `VOICERA_REQUIRE_PEERS` set), where it must be there.
+fn sipp_tls() -> Option<PathBuf> {
+    let on_path = Command::new("sh")
+        .args(["-c", "command -v sipp-tls"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    let in_cargo_bin = cargo_home.map(|dir| dir.join("bin/sipp-tls")).filter(|path| path.is_file());
+    if let Some(found) = on_path.or(in_cargo_bin) {
+        return Some(found);
+    }
+    let required = std::env::var_os("CI").is_some() || std::env::var_os("VOICERA_REQUIRE_PEERS").is_some();
+    assert!(!required, "sipp-tls is not installed: run scripts/setup.sh");
+    eprintln!("skipped: sipp-tls is not installed (scripts/setup.sh builds it from third_party/sipp)");
+    None
+}
+
+/// The sipp options naming its certificate and key (sipp loads both in client mode too) from `certificate`'s
+/// files in `dir`.
+fn sipp_certificate(dir: &Path) -> Vec<String> {
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    vec!["-tls_cert".into(), path("sip-cert.pem"), "-tls_key".into(), path("sip-key.pem")]
+}
+
+/// Runs sipp over TLS (`-t l1`) as a caller of `target` with `scenario` (a path), trusting only our
+/// certificate (`-tls_ca`: sipp verifies the server's chain); returns its output. Its message log is in the
+/// returned directory.
+fn sipp_tls_call(sipp: &Path, server: &Server, target: &str, scenario: &Path, args: &[&str]) -> (Output, PathBuf) {
+    // A port found free can be taken by another test before sipp binds it: then sipp exits at once, having
+    // sent nothing, and a new port is tried.
+    for attempt in 0.. {
+        let port = free_port();
+        let dir = server.dir.join(format!("sipp-tls-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = Command::new("timeout")
+            .arg("120")
+            .arg(sipp)
+            .arg(target)
+            .arg("-sf")
+            .arg(scenario)
+            .args(["-t", "l1"])
+            .args(sipp_certificate(&server.dir))
+            .arg("-tls_ca")
+            .arg(server.dir.join("sip-cert.pem"))
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &free_port().to_string()])
+            .args(["-timeout", "60", "-nostdin", "-trace_err", "-trace_msg"])
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("run sipp-tls");
+        let raced = String::from_utf8_lossy(&out.stderr).contains("Address already in use");
+        if !raced || attempt == 4 {
+            return (out, dir);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    unreachable!("the loop returns")
+}
+
+/// Everything sipp wrote in `dir` (its message and error logs).
+fn sipp_logs(dir: &Path) -> String {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|f| f.path().extension().is_some_and(|e| e == "log"))
+        .map(|f| format!("== {}\n{}", f.path().display(), std::fs::read_to_string(f.path()).unwrap_or_default()))
+        .collect()
+}
+
+fn assert_sipp_tls_ok(server: &Server, out: &Output, dir: &Path, what: &str) {
+    assert!(
+        out.status.code() == Some(0),
+        "{what}: sipp-tls exit {:?}\nstdout:\n{}\nstderr:\n{}\n{}\nserver log:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        sipp_logs(dir),
+        server.log()
+    );
+}
+
+/// A server with a TLS listener on a free port, its certificate written into its directory; and that
+/// listener's address.
+fn tls_server(name: &str, extra_config: &str) -> (Server, String) {
+    let certs = test_dir(&format!("{name}-certs"));
+    certificate(&certs);
+    let tls_addr = format!("127.0.0.1:{}", free_port());
+    let config = format!(
+        "{extra_config}\n[sip.tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        certs.join("sip-cert.pem").display(),
+        certs.join("sip-key.pem").display()
+    );
+    let server = Server::start_env(name, &config, false, &[("VOICERA_SIP_TLS", tls_addr.as_str())]);
+    server.wait_for("the TLS listener", Duration::from_secs(10), |s| s.log().contains("SIP over TLS listening"));
+    // sipp reads the certificate from the server's directory (its -tls_ca, and its own -tls_cert/-tls_key).
+    for file in ["sip-cert.pem", "sip-key.pem"] {
+        std::fs::copy(certs.join(file), server.dir.join(file)).unwrap();
+    }
+    (server, tls_addr)
+}
+
+/// sipp over TLS calls `echo` (tests/sipp/basic_call.xml: INVITE, 2 s of PCMA speech from a pcap, BYE),
+/// verifying our certificate: the call is set up and torn down over TLS, with our Via and Contact naming TLS,
+/// and the echo carries the audio both ways.
+#[test]
+fn sipp_over_tls_calls_echo_with_audio_both_ways() {
+    let Some(sipp) = sipp_tls() else { return };
+    let (server, tls_addr) = tls_server("sipp-tls-echo", "");
+    let scenario = repo_path("tests/sipp/basic_call.xml");
+    let (out, dir) = sipp_tls_call(&sipp, &server, &tls_addr, &scenario, &["-s", "echo", "-m", "1"]);
+    assert_sipp_tls_ok(&server, &out, &dir, "an echo call over TLS");
+    server.wait_for("the call to end", Duration::from_secs(5), |s| s.metric("voicera_calls_active") == 0.0);
+    assert_eq!(server.metric("voicera_calls_total{result=\"completed\"}"), 1.0);
+    // sipp's pcap is about 2 s of PCMA; the echo sends a frame every 20 ms for the whole call.
+    assert!(server.metric("voicera_rtp_packets_received_total") >= 50.0, "{}", server.metrics());
+    assert!(server.metric("voicera_rtp_packets_sent_total") >= 100.0, "{}", server.metrics());
+    let messages = sipp_logs(&dir);
+    let tls_port = tls_addr.rsplit(':').next().unwrap_or_default();
+    assert!(messages.contains("INVITE sip:echo@") && messages.contains("Via: SIP/2.0/TLS "), "{messages}");
+    assert!(messages.contains(&format!(":{tls_port};transport=tls>")), "our Contact names TLS: {messages}");
+}
+
+const DIGEST_CONFIG: &str =
+    "[sip]\nauth = \"digest\"\nrealm = \"voicera.test\"\n\n[[sip.users]]\nusername = \"alice\"\npassword = \"wonderland\"\n";
+
+/// A node that demands digest authentication, over TLS: sipp answers the challenge with the right password
+/// and its call goes through; with a wrong one it gets no call.
+#[test]
+fn sipp_over_tls_answers_a_digest_challenge_and_a_wrong_password_gets_no_call() {
+    let Some(sipp) = sipp_tls() else { return };
+    let (server, tls_addr) = tls_server("sipp-tls-digest", DIGEST_CONFIG);
+    let scenario = repo_path("tests/sipp/invite_auth.xml");
+    let (out, dir) = sipp_tls_call(&sipp, &server, &tls_addr, &scenario, &["-m", "1"]);
+    assert_sipp_tls_ok(&server, &out, &dir, "an authenticated call over TLS");
+    server.wait_for("the call to end", Duration::from_secs(5), |s| s.metric("voicera_calls_active") == 0.0);
+    assert_eq!(server.metric("voicera_calls_total{result=\"completed\"}"), 1.0);
+
+    // The scenario names its credentials itself: a copy with the wrong password.
+    let wrong_scenario = server.dir.join("invite_wrong_password.xml");
+    let text = std::fs::read_to_string(&scenario).unwrap();
+    assert!(text.contains("password=wonderland"), "the scenario's credentials moved");
+    std::fs::write(&wrong_scenario, text.replace("password=wonderland", "password=not-the-password")).unwrap();
+    let (out, dir) = sipp_tls_call(&sipp, &server, &tls_addr, &wrong_scenario, &["-m", "1", "-timeout", "10"]);
+    assert_ne!(out.status.code(), Some(0), "a wrong password got a call: {}", sipp_logs(&dir));
+    assert_eq!(server.metric("voicera_calls_total{result=\"completed\"}"), 1.0, "no second call");
+}
+
+/// The node dials a carrier that only speaks TLS (sipp over TLS with its own certificate, which the trunk's
+/// `tls_ca` trusts): `voicera call` places the bench agent's call through the `transport = "tls"` trunk, which
+/// answers the carrier's digest challenge over TLS; the carrier answers, sends 2 s of audio and hangs up
+/// (tests/sipp/uas_digest.xml, its Contact naming TLS so the node's in-dialog requests stay on it).
+#[test]
+fn the_node_calls_out_through_a_trunk_that_only_speaks_tls() {
+    let Some(sipp) = sipp_tls() else { return };
+    let certs = test_dir("sipp-tls-carrier-certs");
+    certificate(&certs);
+    let trunk_port = free_port();
+    let config = format!(
+        "[bench]\nrecord = true\n\n[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\n\
+         transport = \"tls\"\ntls_ca = \"{}\"\nusername = \"1001\"\npassword = \"secret\"\n",
+        certs.join("sip-cert.pem").display()
+    );
+    let server = Server::start_env("sipp-tls-carrier", &config, false, &OWNER);
+    let scenario = std::fs::read_to_string(repo_path("tests/sipp/uas_digest.xml")).unwrap().replace(
+        "Contact: <sip:callee@[local_ip]:[local_port]>",
+        "Contact: <sip:callee@[local_ip]:[local_port];transport=tls>",
+    );
+    let carrier_dir = server.dir.join("carrier");
+    std::fs::create_dir_all(&carrier_dir).unwrap();
+    std::fs::write(carrier_dir.join("uas_tls.xml"), scenario).unwrap();
+    let carrier = Command::new("timeout")
+        .arg("60")
+        .arg(&sipp)
+        .args(["-sf", "uas_tls.xml", "-t", "l1"])
+        .args(sipp_certificate(&certs))
+        .args(["-i", "127.0.0.1", "-p", &trunk_port.to_string(), "-mp", &free_port().to_string()])
+        .args(["-m", "1", "-nostdin", "-trace_err", "-trace_msg"])
+        .current_dir(&carrier_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let out = Command::new(env!("CARGO_BIN_EXE_voicera"))
+        .args(["call", "--agent", "bench", "--to", "+15551230000", "--trunk", "carrier"])
+        .args(["--http", &server.http.to_string()])
+        .env("VOICERA_ADMIN_EMAIL", OWNER[0].1)
+        .env("VOICERA_ADMIN_PASSWORD", OWNER[1].1)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "voicera call: {stdout} {}\n{}", String::from_utf8_lossy(&out.stderr), server.log());
+    assert!(stdout.contains("\"status\":\"success\""), "{stdout}");
+    let finished = carrier.wait_with_output().unwrap();
+    assert!(
+        finished.status.success(),
+        "the carrier's scenario: {}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&finished.stderr),
+        sipp_logs(&carrier_dir),
+        server.log()
+    );
+    let messages = sipp_logs(&carrier_dir);
+    let invites: Vec<&str> = messages.split("INVITE sip:").skip(1).collect();
+    assert!(invites.len() >= 2, "a challenged INVITE and its answer: {messages}");
+    assert!(invites.iter().all(|i| i.contains("Via: SIP/2.0/TLS ")), "INVITEs over TLS: {messages}");
+    server.wait_for("the call record", Duration::from_secs(10), |s| !s.call_records().is_empty());
+    let record = &server.call_records()[0];
+    assert_eq!(
+        (record["agent"].as_str(), record["called"].as_str()),
+        (Some("bench"), Some("+15551230000")),
+        "{record}"
+    );
 }

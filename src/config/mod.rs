@@ -210,6 +210,7 @@ struct RawSip {
     trust_registrars_over_udp: Option<bool>,
     rate_limit: Option<bool>,
     rate_limit_exempt: Option<Vec<IpAddr>>,
+    agent_sources: Option<Vec<String>>,
     refer: Option<sip_security::RawRefer>,
     tls: Option<sip_security::RawTls>,
     limits: Option<sip_security::RawConnectionLimits>,
@@ -870,6 +871,19 @@ header = "Authorization: Bearer crm-key-5555555"
                 assert!(shown.contains(kept), "{kept} missing:\n{shown}");
             }
         }
+    }
+
+    #[test]
+    fn agent_sources_default_to_local_networks_and_bad_entries_are_named() {
+        let parse = |toml: &str| compile(toml::from_str(toml).unwrap(), &NodeArgs::default(), None);
+        let local = parse("").unwrap().sip_security.agent_sources;
+        assert!(local.admits("192.168.1.20".parse().unwrap()) && !local.admits("8.8.8.8".parse().unwrap()));
+        let listed = parse("[sip]\nagent_sources = [\"203.0.113.0/24\", \"2001:db8::7\"]\n").unwrap();
+        let listed = listed.sip_security.agent_sources;
+        assert!(listed.admits("203.0.113.9".parse().unwrap()) && listed.admits("2001:db8::7".parse().unwrap()));
+        assert!(!listed.admits("127.0.0.1".parse().unwrap()), "a list replaces the default");
+        let err = parse("[sip]\nagent_sources = [\"10.0.0.0/40\"]\n").unwrap_err().to_string();
+        assert!(err.contains("sip.agent_sources") && err.contains("10.0.0.0/40"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `[sip]` keys that keep strangers out and the node up: call caps, the longest call, the hold timeout,
-//! registrar trust over UDP, per-source rate limits, `[sip.refer]` (who may make us place calls by REFER),
-//! `[sip.tls]` (SIP over TLS), `[sip.limits]` (TCP/TLS connections) and `srtp` (SRTP keyed by SDES, also per
-//! trunk).
+//! registrar trust over UDP, per-source rate limits, `agent_sources` (who reaches an agent without auth),
+//! `[sip.refer]` (who may make us place calls by REFER), `[sip.tls]` (SIP over TLS), `[sip.limits]` (TCP/TLS
+//! connections) and `srtp` (SRTP keyed by SDES, also per trunk).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use voicera_sip::transport::ConnectionLimits;
-use voicera_telephony::sip_rtp::{CallCaps, ReferPolicy, SipTls, SrtpPolicy};
+use voicera_telephony::sip_rtp::{AddressBlock, AgentSources, CallCaps, ReferPolicy, SipTls, SrtpPolicy};
 
 use super::{NodeArgs, RawSip};
 
@@ -55,6 +55,7 @@ pub(crate) struct SipSecurity {
     pub(crate) trust_registrars_over_udp: bool,
     pub(crate) rate_limit: bool,
     pub(crate) rate_limit_exempt: Vec<IpAddr>,
+    pub(crate) agent_sources: AgentSources,
     pub(crate) tls: Option<SipTls>,
     pub(crate) connection_limits: ConnectionLimits,
     pub(crate) srtp: SrtpPolicy,
@@ -92,6 +93,19 @@ fn compile_tls(raw: &RawSip, args: &NodeArgs, sip: SocketAddr, config_dir: &Path
     }
     let listen = args.sip_tls.unwrap_or_else(|| SocketAddr::new(sip.ip(), DEFAULT_SIP_TLS_PORT));
     Ok(Some(SipTls { listen, cert, key }))
+}
+
+/// `[sip] agent_sources`: addresses or CIDR blocks (default: loopback and private networks).
+fn compile_agent_sources(raw: Option<&Vec<String>>) -> Result<AgentSources> {
+    let Some(entries) = raw else { return Ok(AgentSources::default()) };
+    let mut blocks = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match AddressBlock::parse(entry) {
+            Some(block) => blocks.push(block),
+            None => bail!("sip.agent_sources: {entry:?} is neither an address nor a CIDR block (like \"10.0.0.0/8\")"),
+        }
+    }
+    Ok(AgentSources { blocks })
 }
 
 fn compile_connection_limits(raw: Option<&RawConnectionLimits>) -> Result<ConnectionLimits> {
@@ -174,6 +188,7 @@ pub(super) fn compile(raw: &RawSip, args: &NodeArgs, sip: SocketAddr, config_dir
             .rate_limit_exempt
             .clone()
             .unwrap_or_else(|| vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from(std::net::Ipv6Addr::LOCALHOST)]),
+        agent_sources: compile_agent_sources(raw.agent_sources.as_ref())?,
         tls: compile_tls(raw, args, sip, config_dir)?,
         connection_limits: compile_connection_limits(raw.limits.as_ref())?,
         srtp: raw.srtp.as_deref().map(|v| parse_srtp("sip.srtp", v)).transpose()?.unwrap_or_default(),

@@ -21,6 +21,11 @@ use voicera_media::metrics::CallResult;
 use voicera_media::negotiate::{answer_offer_sdp, answer_sdp, negotiate_with, SrtpPolicy};
 use voicera_media::stream::RtpStream;
 
+/// The Warning text of the 403 a stranger's INVITE to an agent gets while `[sip] auth = "none"`: what the
+/// operator changes to let such callers in.
+const STRANGER_REFUSED: &str =
+    "agents answer unauthenticated callers only from sip.agent_sources and trunks; set sip.auth = 'digest' or list the address";
+
 impl Service {
     pub(super) async fn handle_request(&mut self, key: ServerKey, request: Request, peer: Peer) {
         let now = self.now.into_std();
@@ -113,6 +118,15 @@ impl Service {
             },
         };
         let source = peer.addr.ip();
+        if matches!(destination, Destination::Agent(_)) && !self.may_reach_agents(source) {
+            tracing::info!(%user, from = %peer.addr, "INVITE to an agent refused: unauthenticated caller outside sip.agent_sources");
+            self.metrics.count_result(CallResult::Rejected);
+            let mut response = Response::for_request(&request, 403, "Forbidden");
+            response.ensure_to_tag(&random_token());
+            response.headers.push("Warning", format!("399 voicera \"{STRANGER_REFUSED}\""));
+            self.endpoint.respond(&key, response, self.now.into_std());
+            return;
+        }
         let (total, from_source) = self.calls_up(source);
         if let Err(why) = self.config.caps.admit(total, from_source) {
             tracing::warn!(%user, from = %peer.addr, total, from_source, why, "INVITE refused with 503");
@@ -230,6 +244,12 @@ impl Service {
             self.answer_timers.start(key.clone(), self.config.answer_delay, self.now);
             self.pending_answers.insert(key, pending);
         }
+    }
+
+    /// Whether a caller at `source` may reach an agent: with digest authentication on it has passed it by now;
+    /// without, it must be a trunk or in `[sip] agent_sources` (loopback and private networks by default).
+    fn may_reach_agents(&self, source: IpAddr) -> bool {
+        self.digest.is_some() || self.trusted_sources.contains(&source) || self.config.agent_sources.admits(source)
     }
 
     /// Calls up now (ringing and answered, both directions) in total and from `source`.

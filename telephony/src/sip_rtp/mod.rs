@@ -53,7 +53,7 @@ use media::{CallCommand, CallKey, CallNotice, CallService, CallSetup, EndReason,
 
 use outbound::OutboundCall;
 pub use outbound::{AmdRequest, OutboundRequest, PlaceCallError};
-pub use policy::{CallCaps, ReferPolicy};
+pub use policy::{AddressBlock, AgentSources, CallCaps, ReferPolicy};
 use registrations::TrunkRegistration;
 use routes::{RouteAnswer, RouteFor};
 use transfer::PendingRefer;
@@ -124,6 +124,8 @@ pub struct SipServiceConfig {
     pub user_agent: String,
     /// Who may place calls to us.
     pub auth: InboundAuth,
+    /// With [`InboundAuth::None`]: the callers who may reach an agent (others get 403; trunks always may).
+    pub agent_sources: AgentSources,
     /// SIP over TLS: the listener and its certificate (None: no TLS listener).
     pub tls: Option<SipTls>,
     /// Caps on TCP and TLS connections (total, per address, idle time, message size, handshake time).
@@ -164,7 +166,8 @@ pub struct SipTls {
 /// Authentication of incoming INVITEs.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub enum InboundAuth {
-    /// Anyone may call agent ids, attached numbers and `echo`.
+    /// Anyone may call `echo`; agent ids and attached numbers answer callers in
+    /// [`SipServiceConfig::agent_sources`] and the trunks' addresses.
     #[default]
     None,
     /// INVITEs must pass a digest challenge with one of these (username, password) pairs, except those from a
@@ -227,6 +230,7 @@ impl SipServiceConfig {
             trunks: Vec::new(),
             user_agent: format!("voicera/{}", env!("CARGO_PKG_VERSION")),
             auth: InboundAuth::None,
+            agent_sources: AgentSources::default(),
             tls: None,
             connection_limits: voicera_sip::transport::ConnectionLimits::default(),
             dial_policy: Arc::new(voicera_conversation::dial_policy::DialPolicy::default()),

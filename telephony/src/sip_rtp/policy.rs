@@ -3,7 +3,9 @@
 //! clock, so every rule is tested on plain values.
 //!
 //! Defaults are closed: with no `[sip.refer]` configured every incoming REFER is refused (a caller of `echo`
-//! could otherwise make the node dial anything, with a trunk's credentials, at the operator's cost).
+//! could otherwise make the node dial anything, with a trunk's credentials, at the operator's cost); and with
+//! `[sip] auth = "none"` only callers on the operator's own networks reach an agent ([`AgentSources`]): a SIP
+//! scanner on the internet would otherwise run model inference for free.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -106,9 +108,128 @@ impl CallCaps {
     }
 }
 
+/// An address block: an address and how many leading bits of it a source must share (`10.0.0.0/8`,
+/// `2001:db8::/32`; a plain address is the block of that address alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressBlock {
+    network: IpAddr,
+    prefix_len: u8,
+}
+
+impl AddressBlock {
+    /// Parses `ADDRESS` or `ADDRESS/BITS`; None when it is neither, or the prefix is longer than the address.
+    pub fn parse(text: &str) -> Option<AddressBlock> {
+        let (address, bits) = match text.trim().split_once('/') {
+            Some((address, bits)) => (address, Some(bits)),
+            None => (text.trim(), None),
+        };
+        let network: IpAddr = address.parse().ok()?;
+        let width = if network.is_ipv4() { 32 } else { 128 };
+        let prefix_len = match bits {
+            Some(bits) => bits.parse::<u8>().ok().filter(|b| *b <= width)?,
+            None => width,
+        };
+        Some(AddressBlock { network, prefix_len })
+    }
+
+    /// Whether `source` is in the block. An IPv4 source reaching an IPv6 socket (`::ffff:a.b.c.d`) is compared
+    /// as the IPv4 address it is.
+    pub fn contains(&self, source: IpAddr) -> bool {
+        let leading = |a: u128, b: u128, width: u32| {
+            let shift = width - u32::from(self.prefix_len);
+            // A /0 block shifts every bit out: any address matches.
+            shift >= width || (a >> shift) == (b >> shift)
+        };
+        match (self.network, source.to_canonical()) {
+            (IpAddr::V4(n), IpAddr::V4(s)) => leading(u32::from(n).into(), u32::from(s).into(), 32),
+            (IpAddr::V6(n), IpAddr::V6(s)) => leading(u128::from(n), u128::from(s), 128),
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for AddressBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix_len)
+    }
+}
+
+/// The blocks [`AgentSources::default`] admits: loopback, the private ranges (RFC 1918, RFC 4193) and
+/// link-local — networks the operator's own machines, PBXs, SBCs and dispatchers sit on, and that no scanner
+/// on the internet can send from (its packets carry a public source address).
+pub const LOCAL_NETWORKS: [&str; 8] = [
+    "127.0.0.0/8",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "::1/128",
+    "fc00::/7",
+    "fe80::/10",
+];
+
+/// Who may reach an agent without authenticating when `[sip] auth = "none"` (`[sip] agent_sources`): an agent
+/// call runs speech recognition, a language model and speech synthesis, paid for by the operator, so by default
+/// only callers on local networks ([`LOCAL_NETWORKS`]) and the trunks' addresses get one; anyone else is
+/// refused with 403 before a port or a model is taken. `echo` stays open to all (it runs no model, and the call
+/// caps bound it). With `auth = "digest"` a caller's credentials decide instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSources {
+    /// The blocks admitted (empty: only trunks).
+    pub blocks: Vec<AddressBlock>,
+}
+
+impl Default for AgentSources {
+    fn default() -> Self {
+        AgentSources { blocks: LOCAL_NETWORKS.iter().filter_map(|b| AddressBlock::parse(b)).collect() }
+    }
+}
+
+impl AgentSources {
+    /// Whether an unauthenticated caller at `source` may reach an agent.
+    pub fn admits(&self, source: IpAddr) -> bool {
+        self.blocks.iter().any(|block| block.contains(source))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn by_default_agents_answer_local_networks_and_no_one_on_the_internet() {
+        let sources = AgentSources::default();
+        for local in ["127.0.0.1", "10.1.2.3", "172.16.0.9", "172.31.255.1", "192.168.1.20", "169.254.3.4", "::1"] {
+            assert!(sources.admits(ip(local)), "{local}");
+        }
+        for local in ["fd12:3456::1", "fe80::1", "::ffff:192.168.1.20", "::ffff:127.0.0.1"] {
+            assert!(sources.admits(ip(local)), "{local}");
+        }
+        for public in ["8.8.8.8", "203.0.113.9", "172.32.0.1", "100.64.0.1", "2001:db8::1", "::ffff:8.8.8.8"] {
+            assert!(!sources.admits(ip(public)), "{public}");
+        }
+    }
+
+    #[test]
+    fn address_blocks_parse_and_match_by_their_prefix() {
+        let block = AddressBlock::parse("198.51.100.0/24").unwrap();
+        assert!(block.contains(ip("198.51.100.77")) && !block.contains(ip("198.51.101.1")));
+        assert_eq!(block.to_string(), "198.51.100.0/24");
+        let one = AddressBlock::parse(" 203.0.113.9 ").unwrap();
+        assert!(one.contains(ip("203.0.113.9")) && !one.contains(ip("203.0.113.10")));
+        let everyone = AgentSources { blocks: vec![AddressBlock::parse("0.0.0.0/0").unwrap()] };
+        assert!(everyone.admits(ip("8.8.8.8")) && !everyone.admits(ip("2001:db8::1")), "IPv4 only");
+        let v6 = AddressBlock::parse("2001:db8::/32").unwrap();
+        assert!(v6.contains(ip("2001:db8:1::5")) && !v6.contains(ip("2001:db9::1")) && !v6.contains(ip("10.0.0.1")));
+        for bad in ["", "10.0.0.0/33", "::/129", "10.0.0.0/x", "example.com", "10.0.0/8"] {
+            assert_eq!(AddressBlock::parse(bad), None, "{bad:?}");
+        }
+        assert!(!AgentSources { blocks: Vec::new() }.admits(ip("127.0.0.1")), "empty: trunks only");
+    }
 
     fn uri(text: &str) -> SipUri {
         SipUri::parse(text).unwrap()
