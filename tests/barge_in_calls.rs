@@ -293,6 +293,9 @@ const OVER_THE_REPLY_ANYWAY_S: f64 = 8.2;
 /// The reply is over once the agent has been quiet this long after speaking again (under load a clause's
 /// synthesis has come 7.5 s after the one before).
 const REPLY_OVER_QUIET_S: f64 = 10.0;
+/// How long a caller who talked over the reply waits for the answer: on two cores shared with builds, Whisper's
+/// final, SmolLM2's first clause and Piper have together taken 29 s (end of speech → reply audio, load 20).
+const ANSWER_WAIT_S: f64 = 60.0;
 
 /// The owner of the node: `/browser/session` tokens for `demo` need its credentials.
 const OWNER: [(&str, &str); 2] =
@@ -334,7 +337,7 @@ fn wav_file(pcm: &[i16], rate: u32) -> Vec<u8> {
 /// it listens until the reply is over (quiet `replyOverQuiet` seconds after speaking again). Everything is
 /// kept in `window.bargeIn` for the test to read.
 const BROWSER_CALLER: &str = r#"
-const [email, password, questionWav, overWav, mode, midClause, overAnyway, wordGap, replyOverQuiet, maxSounds] = arguments;
+const [email, password, questionWav, overWav, mode, midClause, overAnyway, wordGap, replyOverQuiet, maxSounds, answerWait] = arguments;
 // `serverBargeIns`: the barge-ins the server has counted, kept up to date by the test.
 const state = window.bargeIn = { step: "connecting", agent: [], caller: [], error: null, failure: null, attempts: 0, serverBargeIns: 0 };
 (async () => {
@@ -423,7 +426,7 @@ const state = window.bargeIn = { step: "connecting", agent: [], caller: [], erro
         if (now > end + 120) { state.failure = "the reply did not end within 120 s of the cough"; state.step = "done"; }
       } else {
         if (doneAt === null && voicedSince(end) >= 0.5) doneAt = now + 1.0;
-        if ((doneAt !== null && now >= doneAt) || now > end + 20) state.step = "done";
+        if ((doneAt !== null && now >= doneAt) || now > end + answerWait) state.step = "done";
       }
     }
   };
@@ -472,7 +475,8 @@ fn browser_call(server: &Server, question: &[u8], over: &[u8], mode: &str) -> Br
             OVER_THE_REPLY_ANYWAY_S,
             WORD_GAP_S,
             REPLY_OVER_QUIET_S,
-            MAX_SOUNDS_OVER_THE_REPLY
+            MAX_SOUNDS_OVER_THE_REPLY,
+            ANSWER_WAIT_S
         ]),
     );
     // A story on two loaded cores: the greeting, the question, a reply of 20–40 s, 10 s of quiet after it.
@@ -827,7 +831,7 @@ async fn vobiz_call(server: &Server, id: &str, question: &[u8], over: &[u8], unt
                         if done_at.is_none() && playout.voiced(end, now).len() as f64 * Playout::FRAME_S >= 0.5 {
                             done_at = Some(now + 1.0);
                         }
-                        if done_at.is_some_and(|d| now >= d) || now > end + 30.0 {
+                        if done_at.is_some_and(|d| now >= d) || now > end + ANSWER_WAIT_S {
                             step = "done";
                         }
                     }
