@@ -367,6 +367,22 @@ const state = window.bargeIn = { step: "connecting", agent: [], caller: [], erro
   muted.gain.value = 0;
   meter.connect(muted).connect(ctx.destination);
   const microphone = ctx.createMediaStreamDestination();
+  // A real microphone is never digitally silent: a noise floor at -70 dBFS (far below the VAD's volume gate and
+  // the meter's threshold; not metered) keeps the browser sending audio between the caller's lines, as a
+  // caller's line does. Digital zeros let the browser stop sending, and a server whose reply takes longer
+  // than its media timeout (30 s on a loaded machine) hangs the call up.
+  const floor = ctx.createBuffer(1, ctx.sampleRate, ctx.sampleRate);
+  const floorSamples = floor.getChannelData(0);
+  let seed = 12345;
+  for (let i = 0; i < floorSamples.length; i++) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    floorSamples[i] = (seed / 1073741824 - 1) * 0.00055;
+  }
+  const floorSource = ctx.createBufferSource();
+  floorSource.buffer = floor;
+  floorSource.loop = true;
+  floorSource.connect(microphone);
+  floorSource.start();
   const decode = (b64) => ctx.decodeAudioData(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)).buffer);
   const question = await decode(questionWav), over = await decode(overWav);
   const say = (buffer) => {
