@@ -147,7 +147,8 @@ fn clause_voiced_seconds(server: &Server, text: &str, line: Line) -> f64 {
     let at = |tag: &[u8]| bytes.windows(4).position(|w| w == tag).expect("a WAV chunk");
     let fmt = at(b"fmt ") + 8;
     let rate = u32::from_le_bytes([bytes[fmt + 4], bytes[fmt + 5], bytes[fmt + 6], bytes[fmt + 7]]) as usize;
-    let mut pcm: Vec<i16> = bytes[at(b"data") + 8..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    let mut pcm: Vec<i16> =
+        bytes[at(b"data") + 8..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
     if let Line::Opus = line {
         let mut opus = voicera_media::codec::CodecKind::Opus.build().expect("an Opus codec");
         let (mut payload, mut decoded) = (vec![0u8; 1500], vec![0i16; 1920]);
@@ -254,9 +255,10 @@ fn cough(dir: &std::path::Path, rate: u32) -> Vec<i16> {
     let synth = ["-n", "-r", rate.as_str(), "-c", "1", "-b", "16"];
     run(Command::new("sox").args(synth).arg(&noise).args(["synth", "0.3", "pinknoise"]));
     run(Command::new("sox").args(synth).arg(&buzz).args(["synth", "0.3", "sawtooth", "130"]));
-    run(Command::new("sox").arg("-m").args([&noise, &buzz, &out]).args([
-        "bandpass", "900", "1.2q", "fade", "t", "0.01", "0.3", "0.2", "norm", "-4",
-    ]));
+    run(Command::new("sox")
+        .arg("-m")
+        .args([&noise, &buzz, &out])
+        .args(["bandpass", "900", "1.2q", "fade", "t", "0.01", "0.3", "0.2", "norm", "-4"]));
     let bytes = std::fs::read(&out).expect("the cough");
     let data = bytes.windows(4).position(|w| w == b"data").expect("a WAV data chunk") + 8;
     bytes[data..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
@@ -966,7 +968,10 @@ async fn demo_agent_over_a_vobiz_stream_pauses_for_a_cough_and_plays_the_same_re
         println!("clearAudio dropped {} frames {dropped:.0?}; then played {after:.0?}", dropped.len());
         if dropped.iter().any(|&l| l >= 600.0) {
             let shift = resume_shift(dropped, after);
-            assert!(shift.is_some(), "the audio after the pause is not what clearAudio dropped: {dropped:.0?} then {after:.0?}");
+            assert!(
+                shift.is_some(),
+                "the audio after the pause is not what clearAudio dropped: {dropped:.0?} then {after:.0?}"
+            );
             println!("resumed at a shift of {} frames", shift.unwrap_or_default());
         }
     }
