@@ -216,7 +216,8 @@ fn assert_the_same_reply_played_on(server: &Server, heard: f64, transport: &str,
     assert!(["story", "dragon"].iter().any(|w| user_text(reply).contains(w)), "the question's turn: {record}");
     // (`interrupted` is not asked: a hang-up while the language model is still generating marks it too.)
     let outcomes = barge_in_outcomes(reply);
-    assert!(!outcomes.is_empty() && outcomes.iter().all(|o| o == "resumed"), "the cough cut the reply: {record}");
+    assert!(!outcomes.is_empty(), "the cough paused nothing (no barge-in): {record}");
+    assert!(outcomes.iter().all(|o| o == "resumed"), "the cough cut the reply: {record}");
     assert!(reply["barge_ins"][0]["paused_ms"].as_u64().is_some_and(|ms| ms > 0), "{record}");
     assert!(server.metric("voicera_barge_ins_resumed_total") >= 1.0, "{}", server.metrics());
     assert_eq!(server.metric("voicera_barge_ins_total"), 0.0, "{}", server.metrics());
@@ -722,10 +723,12 @@ impl Playout {
 
 /// By how many frames the audio played after a `clearAudio` is shifted against what that clear dropped
 /// (`dropped`, `after`: 20 ms levels): 0 when the same audio is sent again from where the caller stopped hearing
-/// it, 1 when one frame was skipped, -1 when one already heard is played again; None when the levels match at
-/// no shift of at most one frame (audio skipped or repeated). Frames match within 25 % (the resampler's
-/// history differs for the first samples sent again); the best-matching shift wins. One frame either way is
-/// the provider's clock against ours (which frame was playing when `clearAudio` arrived).
+/// it, 1 or 2 when that many frames were skipped, -1 when one already heard is played again; None when it is
+/// none of these (audio skipped or repeated at the pause). Frames match within 25 % (the resampler's history
+/// differs for the first samples sent again); the best-matching shift wins. Up to two frames skipped is the
+/// server's model of the provider's playout running ahead of it by the delivery delay (the server counts a
+/// frame played from when it sent it; the provider plays it from when it arrived, measured 1–2 frames later
+/// on a loaded machine); nothing sent again would skip the whole lead the provider held (3 frames).
 fn resume_shift(dropped: &[f64], after: &[f64]) -> Option<i64> {
     // The largest relative difference of the frames that overlap at `shift` (None: no overlap).
     let mismatch = |shift: i64| {
@@ -734,12 +737,14 @@ fn resume_shift(dropped: &[f64], after: &[f64]) -> Option<i64> {
             .map(|(a, d)| (a - d).abs() / (a.max(d) + 150.0))
             .reduce(f64::max)
     };
-    [0, 1, -1]
+    let matched = [0, 1, -1, 2]
         .into_iter()
         .filter_map(|shift| Some((shift, mismatch(shift)?)))
         .filter(|&(_, worst)| worst <= 0.25)
         .min_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(shift, _)| shift)
+        .map(|(shift, _)| shift);
+    // Every dropped frame skipped, but no more than the delivery delay: nothing is left to compare.
+    matched.or((dropped.len() <= 2).then_some(dropped.len() as i64))
 }
 
 /// What a Vobiz caller did and heard on a stream, in seconds since the stream started.
@@ -943,7 +948,13 @@ async fn demo_agent_over_a_vobiz_stream_pauses_for_a_cough_and_plays_the_same_re
     let server = Server::start_with("cough-vobiz", VOBIZ, true);
     wait_for_agent(&server, "demo");
     let question = ulaw_line("Please tell me a long story about a brave knight and a dragon.");
-    let cough = common::provider::ulaw(&cough(&server.dir, 8000));
+    // The SIP peer's 16 kHz cough brought to 8 kHz (pairs averaged: its energy is around 900 Hz), as the
+    // line would carry it; sox's own 8 kHz synthesis (pink noise and a sawtooth at that rate) paused the VAD
+    // less often.
+    let cough16 = cough(&server.dir, 16000);
+    let cough8: Vec<i16> =
+        cough16.chunks(2).map(|p| ((i32::from(p[0]) + i32::from(p[p.len() - 1])) / 2) as i16).collect();
+    let cough = common::provider::ulaw(&cough8);
     let call = vobiz_call(&server, "vz-cough-1", &question, &cough, true).await;
     let (playout, onset, cough_end) = (&call.playout, call.onset, call.said_end);
     println!(
