@@ -42,7 +42,9 @@ use tokio::sync::oneshot;
 use voicera_models::{FailureKind, ModelError, SpeechToText, SttStream, Transcript};
 
 use crate::deepgram::encode;
-use crate::grpc::{self, Activity, GrpcChannel, GrpcDecoder, ProtoReader, ProtoValue, ProtoWriter, StreamLease};
+use crate::grpc::{
+    self, Activity, Connector, GrpcChannel, GrpcDecoder, ProtoReader, ProtoValue, ProtoWriter, StreamLease,
+};
 use crate::grpc_pool::PoolConfig;
 use crate::streams::pcm16_bytes;
 
@@ -392,6 +394,8 @@ pub struct GoogleStreamStt {
     stream_limit: Duration,
     /// Where calls run: the process's `voicera-grpc` thread unless told otherwise.
     runtime: Option<tokio::runtime::Handle>,
+    /// Connections made by this instead of TCP (tests).
+    connector: Option<Connector>,
     channel: Result<Arc<GrpcChannel>, ModelError>,
 }
 
@@ -404,6 +408,7 @@ impl GoogleStreamStt {
             pool: PoolConfig::default(),
             stream_limit: DEFAULT_STREAM_LIMIT,
             runtime: None,
+            connector: None,
             channel: Err(ModelError::new(FailureKind::Engine, "not built")),
         };
         client.rebuild();
@@ -411,7 +416,12 @@ impl GoogleStreamStt {
     }
 
     fn rebuild(&mut self) {
-        self.channel = GrpcChannel::with_pool(&self.config.base_url, self.connect_timeout, self.pool).map(Arc::new);
+        let channel = GrpcChannel::with_pool(&self.config.base_url, self.connect_timeout, self.pool);
+        let connector = self.connector.clone();
+        self.channel = channel.map(|channel| match connector {
+            Some(connector) => Arc::new(channel.with_connector(connector)),
+            None => Arc::new(channel),
+        });
     }
 
     /// Connects (TCP, TLS, HTTP/2 and a PING answered) within `timeout` (`[providers.google] timeout_ms`).
@@ -438,6 +448,13 @@ impl GoogleStreamStt {
     /// drives them on its paused clock).
     pub fn on_runtime(mut self, runtime: tokio::runtime::Handle) -> Self {
         self.runtime = Some(runtime);
+        self
+    }
+
+    /// Makes its connections with `connector` instead of TCP (a test connects in memory).
+    pub fn with_connector(mut self, connector: Connector) -> Self {
+        self.connector = Some(connector);
+        self.rebuild();
         self
     }
 

@@ -114,12 +114,43 @@ fn tls_config() -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
         .clone()
 }
 
+/// The byte stream under a connection.
+pub trait Transport: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Transport for T {}
+
+type Connecting = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Box<dyn Transport>>> + Send>>;
+
+/// Makes each new connection's byte stream in place of TCP (and TLS) to the target, spoken as cleartext
+/// HTTP/2: a test connects in memory, so its paused clock never runs ahead of bytes still in a socket.
+#[derive(Clone)]
+pub struct Connector(Arc<dyn Fn() -> Connecting + Send + Sync>);
+
+impl Connector {
+    /// A connector making each connection with `connect`.
+    pub fn new<F, Fut>(connect: F) -> Connector
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = std::io::Result<Box<dyn Transport>>> + Send + 'static,
+    {
+        Connector(Arc::new(move || -> Connecting { Box::pin(connect()) }))
+    }
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connector")
+    }
+}
+
 /// One provider's HTTP/2 connections ([`Pool`]): made on first use, more when the calls on them reach their
 /// stream limit, each kept alive by PINGs, and dropped when they break, go away or stop answering.
 pub struct GrpcChannel {
     target: Target,
     /// The budget to connect: TCP, TLS, the HTTP/2 preface and a PING answered (`timeout_ms`).
     connect_timeout: Duration,
+    /// Connections made by this instead of TCP (tests).
+    connector: Option<Connector>,
     shared: Arc<Shared>,
 }
 
@@ -128,10 +159,6 @@ struct Shared {
     origin: String,
     pool: Mutex<Connections>,
 }
-
-/// How long a failed connect stands for the connects asked for after it: during an outage callers fail at
-/// once instead of each waiting out its own connect budget.
-pub const CONNECT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// What a connect in progress ended with, for the calls waiting on it (`None` while it runs; the sender
 /// dropped when its caller hung up).
@@ -322,7 +349,13 @@ impl GrpcChannel {
                 failed: None,
             }),
         });
-        Ok(GrpcChannel { target, connect_timeout, shared })
+        Ok(GrpcChannel { target, connect_timeout, connector: None, shared })
+    }
+
+    /// Makes connections with `connector` instead of TCP to the target.
+    pub fn with_connector(mut self, connector: Connector) -> GrpcChannel {
+        self.connector = Some(connector);
+        self
     }
 
     fn placed(&self, id: ConnectionId, connecting: bool) -> Placed {
@@ -388,10 +421,13 @@ impl GrpcChannel {
             };
             let id = placed.id;
             if let (Placement::Connect(_), Some(done)) = (placement, done) {
-                let recent = self.shared.lock().failed.clone();
+                let (recent, backoff) = {
+                    let connections = self.shared.lock();
+                    (connections.failed.clone(), connections.pool.config().connect_backoff)
+                };
                 let (made, tried) = match recent {
                     // A connect failed a moment ago: fail at once rather than each caller waiting it out.
-                    Some((at, err)) if now() < at + CONNECT_BACKOFF => (Err(err), false),
+                    Some((at, err)) if now() < at + backoff => (Err(err), false),
                     _ => (self.connect(id).await, true),
                 };
                 placed.connecting = false;
@@ -472,6 +508,10 @@ impl GrpcChannel {
             let origin = &self.shared.origin;
             let unreachable =
                 |e: &dyn std::fmt::Display| ModelError::new(FailureKind::Unreachable, format!("{origin}: {e}"));
+            if let Some(Connector(connect)) = &self.connector {
+                let io = connect().await.map_err(|e| unreachable(&e))?;
+                return self.handshake(id, io).await;
+            }
             let tcp = tokio::net::TcpStream::connect((self.target.host.as_str(), self.target.port))
                 .await
                 .map_err(|e| unreachable(&e))?;

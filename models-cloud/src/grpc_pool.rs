@@ -34,6 +34,9 @@ pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection carrying no calls is kept: it is not pinged meanwhile, so it is closed before a
 /// NAT may have forgotten it (a call put on a silently dead path would fail only at its first PING).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a failed connect stands for the connects asked for after it: during an outage callers fail at
+/// once instead of each waiting out its own connect budget.
+pub const DEFAULT_CONNECT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// The pool's limits and keepalive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +51,8 @@ pub struct PoolConfig {
     pub keepalive_timeout: Duration,
     /// How long a connection without calls is kept.
     pub idle_timeout: Duration,
+    /// How long a failed connect stands for the connects asked for after it.
+    pub connect_backoff: Duration,
 }
 
 impl Default for PoolConfig {
@@ -58,6 +63,7 @@ impl Default for PoolConfig {
             keepalive_interval: DEFAULT_KEEPALIVE_INTERVAL,
             keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            connect_backoff: DEFAULT_CONNECT_BACKOFF,
         }
     }
 }

@@ -28,6 +28,7 @@ mod google_stream {
     use voicera_models::speech_chain::FallbackStt;
     use voicera_models::{FailureKind, SpeechToText, SttStream, Transcript};
     use voicera_models_cloud::google_stream::{GoogleStreamConfig, GoogleStreamStt};
+    use voicera_models_cloud::grpc::{Connector, Transport};
     use voicera_models_cloud::grpc_pool::PoolConfig;
 
     const DEADLINE: Duration = Duration::from_secs(10);
@@ -143,10 +144,43 @@ mod google_stream {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                serve(listener, options, handlers, served).await
+                serve(Listener::Tcp(listener), options, handlers, served).await
             })
         });
         (address, fake, handle)
+    }
+
+    /// Where the fake's connections come from: TCP, or in memory (a paused clock cannot run ahead of bytes in
+    /// a kernel socket buffer that way).
+    enum Listener {
+        Tcp(tokio::net::TcpListener),
+        Memory(tokio::sync::mpsc::UnboundedReceiver<tokio::io::DuplexStream>),
+    }
+
+    trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
+    impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+    impl Listener {
+        async fn accept(&mut self) -> Option<Box<dyn Io>> {
+            match self {
+                Listener::Tcp(listener) => Some(Box::new(listener.accept().await.ok()?.0)),
+                Listener::Memory(incoming) => Some(Box::new(incoming.recv().await?)),
+            }
+        }
+    }
+
+    /// An in-memory listener, and the connector whose connections it accepts.
+    fn in_memory() -> (Listener, Connector) {
+        let (dial, incoming) = tokio::sync::mpsc::unbounded_channel();
+        let connector = Connector::new(move || {
+            let (client, server) = tokio::io::duplex(1 << 20);
+            let sent = dial.send(server).map_err(|_| std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+            async move {
+                sent?;
+                Ok(Box::new(client) as Box<dyn Transport>)
+            }
+        });
+        (Listener::Memory(incoming), connector)
     }
 
     async fn within<F: Future>(options: &FakeOptions, future: F) -> F::Output {
@@ -159,19 +193,14 @@ mod google_stream {
 
     /// Accepts connections (any number) and hands their calls, in the order they come, to `handlers`, each
     /// running on its own task; then says GOAWAY on every connection and lets them finish.
-    async fn serve(
-        listener: tokio::net::TcpListener,
-        options: FakeOptions,
-        handlers: Vec<Handler>,
-        fake: Fake,
-    ) -> Vec<Seen> {
+    async fn serve(mut listener: Listener, options: FakeOptions, handlers: Vec<Handler>, fake: Fake) -> Vec<Seen> {
         let (calls, mut incoming) = tokio::sync::mpsc::unbounded_channel();
         let (shut, shutdown) = tokio::sync::watch::channel(false);
         let drivers = Arc::new(Mutex::new(Vec::new()));
         let acceptor = {
             let (fake, drivers, options) = (fake.clone(), Arc::clone(&drivers), options.clone());
             tokio::spawn(async move {
-                while let Ok((socket, _)) = listener.accept().await {
+                while let Some(socket) = listener.accept().await {
                     let index = fake.connections.fetch_add(1, Ordering::SeqCst);
                     let (calls, mut shutdown) = (calls.clone(), shutdown.clone());
                     let mut frozen = fake.frozen_below.subscribe();
@@ -844,6 +873,9 @@ mod google_stream {
         assert_eq!(next_transcript(third), Transcript::Partial("hello".into()));
         third.end_of_speech();
         assert_eq!(final_transcript(third), "hello there");
+        // The third stream's next call is placed before the streams go.
+        waited("the next utterance's call", || fake.calls() >= 4);
+        assert_eq!(client.usage(), (2, 3));
         drop(streams);
         let seen = server.join().unwrap();
         assert_eq!(seen.iter().map(|s| s.connection).collect::<Vec<_>>(), vec![0, 0, 1]);
@@ -896,13 +928,13 @@ mod google_stream {
     fn an_unanswered_ping_drops_the_connection_within_its_timeout_and_the_next_stream_gets_a_new_one() {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
         runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let address = listener.local_addr().unwrap();
+            let (listener, connector) = in_memory();
             let fake = Fake::new();
             let options = FakeOptions { no_deadline: true, ..FakeOptions::default() };
             let handlers = vec![answering(" one", " one two"), warm(), answering(" three", " three four")];
             let server = tokio::spawn(serve(listener, options, handlers, fake.clone()));
-            let client = client(address, KEY).on_runtime(tokio::runtime::Handle::current());
+            let address: SocketAddr = "127.0.0.1:9".parse().unwrap();
+            let client = client(address, KEY).with_connector(connector).on_runtime(tokio::runtime::Handle::current());
             let mut first = client.stream("en");
             first.push_audio(&[100; 1600]);
             first.push_audio(&[100; 1600]);
@@ -1010,5 +1042,64 @@ mod google_stream {
         let spoken: Vec<u8> = (1..=3).flat_map(|k| bytes_of(&word_audio(k))).collect();
         assert_eq!(audio_of(&seen[1]), spoken[WORD_RUN * 2..].to_vec(), "from the end of word 1's final on");
         assert!(seen[1].half_closed);
+    }
+
+    /// A server that accepts connections and never speaks HTTP/2; the count of connections accepted.
+    fn stalling_server() -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept() {
+                held.push(socket);
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        (address, accepted)
+    }
+
+    #[test]
+    fn a_stream_dropped_while_its_connection_is_being_made_leaves_no_place_counted() {
+        let (address, accepted) = stalling_server();
+        let pool = PoolConfig { max_connections: 1, ..PoolConfig::default() };
+        let client = client(address, KEY).with_timeout(Duration::from_secs(60)).with_pool(pool);
+        for n in 1..=3 {
+            let stream = client.stream("en");
+            waited("the connect reaches the server", || accepted.load(Ordering::SeqCst) >= n);
+            assert_eq!(client.usage(), (1, 1), "the connection being made and its call");
+            drop(stream);
+            // The caller hung up mid-connect: its place and the connection are given back, so the next
+            // stream (the pool holds one connection) may connect again.
+            waited("the place given back", || client.usage() == (0, 0));
+        }
+    }
+
+    #[test]
+    fn calls_during_an_outage_share_the_connect_in_progress_and_then_fail_at_once() {
+        let (address, accepted) = stalling_server();
+        let pool = PoolConfig { connect_backoff: Duration::from_secs(60), ..PoolConfig::default() };
+        let client = client(address, KEY).with_timeout(Duration::from_millis(300)).with_pool(pool);
+        let mut first = client.stream("en");
+        waited("the connect reaches the server", || accepted.load(Ordering::SeqCst) >= 1);
+        let mut second = client.stream("en");
+        waited("the second call waits on the same connect", || client.usage() == (1, 2));
+        for stream in [&mut first, &mut second] {
+            stream.end_of_speech();
+            match next_transcript(stream.as_mut()) {
+                Transcript::Failed(err) => assert_eq!(err.kind, FailureKind::TimedOut, "{err}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(client.usage(), (0, 0));
+        // Within the back-off after the failure a new call fails with it, without connecting again.
+        let mut third = client.stream("en");
+        third.end_of_speech();
+        match next_transcript(third.as_mut()) {
+            Transcript::Failed(err) => assert_eq!(err.kind, FailureKind::TimedOut, "{err}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "one connect for the three calls");
     }
 }
