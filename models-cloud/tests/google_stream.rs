@@ -1102,4 +1102,39 @@ mod google_stream {
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1, "one connect for the three calls");
     }
+
+    /// Answers the config with an interim result, then ends the call at Google's stream limit at once.
+    fn a_result_then_cut() -> Handler {
+        handler(|(request, respond): Call| async move {
+            let mut respond = respond;
+            let mut seen = head(&request);
+            let mut body = request.into_body();
+            read_messages(&mut body, &mut seen, |s| !s.messages.is_empty()).await;
+            let mut answer = respond.send_response(grpc_head(), false).unwrap();
+            answer.send_data(response(&[(" again", false)]), false).unwrap();
+            answer.send_trailers(trailers(11, "Exceeded%20maximum%20allowed%20stream%20duration")).unwrap();
+            seen
+        })
+    }
+
+    #[test]
+    fn results_alone_do_not_let_a_call_google_keeps_ending_at_once_reopen_for_ever() {
+        let (address, fake, server) =
+            grpc_server_with(FakeOptions::default(), vec![a_result_then_cut(), a_result_then_cut()]);
+        let mut stream = client(address, KEY).stream("en");
+        stream.push_audio(&[100; 320]);
+        server.join().unwrap();
+        stream.end_of_speech();
+        let failed = loop {
+            match next_transcript(stream.as_mut()) {
+                Transcript::Partial(_) => {}
+                other => break other,
+            }
+        };
+        match failed {
+            Transcript::Failed(err) => assert_eq!(err.kind, FailureKind::Rejected, "{err}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(fake.calls(), 2, "the first carried over, the second (no new audio) failed: no third call");
+    }
 }
