@@ -1137,4 +1137,53 @@ mod google_stream {
         }
         assert_eq!(fake.calls(), 2, "the first carried over, the second (no new audio) failed: no third call");
     }
+
+    #[test]
+    fn a_connection_without_calls_is_not_pinged_and_closes_once_idle() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        runtime.block_on(async {
+            let (listener, connector) = in_memory();
+            let fake = Fake::new();
+            // The next utterance's call is kept open (until the stream goes), so the connection stays.
+            let options = FakeOptions { no_deadline: true, every_call: Some(warm), ..FakeOptions::default() };
+            let server = tokio::spawn(serve(listener, options, vec![answering(" one", " one two")], fake.clone()));
+            let address: SocketAddr = "127.0.0.1:9".parse().unwrap();
+            let pool = PoolConfig { idle_timeout: Duration::from_secs(300), ..PoolConfig::default() };
+            let client = client(address, KEY)
+                .with_pool(pool)
+                .with_connector(connector)
+                .on_runtime(tokio::runtime::Handle::current());
+            let mut stream = client.stream("en");
+            stream.push_audio(&[100; 1600]);
+            assert_eq!(next_transcript_paused(stream.as_mut()).await, Transcript::Partial("one".into()));
+            stream.end_of_speech();
+            assert_eq!(final_paused(stream.as_mut()).await, Transcript::Final("one two".into()));
+            for _ in 0..100 {
+                if fake.calls() >= 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(fake.calls(), 2, "the next utterance's call reached the fake");
+            drop(stream);
+            for _ in 0..100 {
+                if client.usage() == (1, 0) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(client.usage(), (1, 0), "the connection stays, carrying no calls");
+            // Nothing answers from now on: a PING would go unanswered and drop the connection within 40 s.
+            fake.freeze();
+            tokio::time::sleep(Duration::from_secs(200)).await;
+            assert_eq!(client.usage(), (1, 0), "not pinged without calls");
+            tokio::time::sleep(Duration::from_secs(101)).await;
+            assert_eq!(client.usage(), (0, 0), "closed after 300 s without calls");
+            fake.thaw();
+            fake.finish();
+            let seen = tokio::time::timeout(Duration::from_secs(30), server).await.unwrap().unwrap();
+            assert_eq!(seen.len(), 2, "the utterance's call and the next, reset when the stream went");
+            assert_eq!(fake.connections(), 1);
+        });
+    }
 }
