@@ -1186,4 +1186,24 @@ mod google_stream {
             assert_eq!(fake.connections(), 1);
         });
     }
+
+    #[test]
+    fn a_call_refused_unprocessed_as_it_opens_goes_on_a_new_call() {
+        let refused = handler(|(request, mut respond): Call| async move {
+            let seen = head(&request);
+            respond.send_reset(h2::Reason::REFUSED_STREAM);
+            seen
+        });
+        let handlers = vec![refused, answering(" hello", " hello there"), warm()];
+        let (address, fake, server) = grpc_server_with(FakeOptions::default(), handlers);
+        let mut stream = client(address, KEY).stream("en");
+        waited("the refused call and the next", || fake.calls() >= 2);
+        stream.push_audio(&[100; 1600]);
+        assert_eq!(next_transcript(stream.as_mut()), Transcript::Partial("hello".into()));
+        stream.end_of_speech();
+        assert_eq!(final_transcript(stream.as_mut()), "hello there");
+        waited("the next utterance's call", || fake.calls() >= 3);
+        drop(stream);
+        assert_eq!(server.join().unwrap().len(), 3);
+    }
 }
