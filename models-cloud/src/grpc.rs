@@ -453,7 +453,18 @@ impl GrpcChannel {
                     None => None,
                 };
                 match outcome {
-                    Some(Ok(())) => {}
+                    Some(Ok(())) => {
+                        let mut connections = self.shared.lock();
+                        if connections.pool.streams_on(id) > connections.pool.limit_of(id) {
+                            // The server allows fewer streams than waited on it: place again rather than
+                            // queue inside HTTP/2 for a stream it may never free.
+                            if connections.pool.release(id, now().into_std()) {
+                                connections.forget(id);
+                            }
+                            placed.armed = false;
+                            continue;
+                        }
+                    }
                     Some(Err(err)) => {
                         // The connect failed and took this call's place with it.
                         placed.armed = false;

@@ -171,12 +171,18 @@ mod google_stream {
 
     /// An in-memory listener, and the connector whose connections it accepts.
     fn in_memory() -> (Listener, Connector) {
+        in_memory_gated(tokio::sync::watch::channel(true).1)
+    }
+
+    /// An in-memory listener whose connects wait until `gate` is open.
+    fn in_memory_gated(gate: tokio::sync::watch::Receiver<bool>) -> (Listener, Connector) {
         let (dial, incoming) = tokio::sync::mpsc::unbounded_channel();
         let connector = Connector::new(move || {
-            let (client, server) = tokio::io::duplex(1 << 20);
-            let sent = dial.send(server).map_err(|_| std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+            let (dial, mut gate) = (dial.clone(), gate.clone());
             async move {
-                sent?;
+                let _ = gate.wait_for(|open| *open).await;
+                let (client, server) = tokio::io::duplex(1 << 20);
+                dial.send(server).map_err(|_| std::io::Error::from(std::io::ErrorKind::ConnectionRefused))?;
                 Ok(Box::new(client) as Box<dyn Transport>)
             }
         });
@@ -1205,5 +1211,43 @@ mod google_stream {
         waited("the next utterance's call", || fake.calls() >= 3);
         drop(stream);
         assert_eq!(server.join().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn calls_waiting_on_a_connect_beyond_the_servers_stream_limit_go_on_a_new_connection() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        runtime.block_on(async {
+            let (gate, gated) = tokio::sync::watch::channel(false);
+            let (listener, connector) = in_memory_gated(gated);
+            let fake = Fake::new();
+            let options = FakeOptions { no_deadline: true, max_streams: Some(1), ..FakeOptions::default() };
+            let server = tokio::spawn(serve(listener, options, vec![warm(), warm()], fake.clone()));
+            let address: SocketAddr = "127.0.0.1:9".parse().unwrap();
+            let client = client(address, KEY).with_connector(connector).on_runtime(tokio::runtime::Handle::current());
+            let first = client.stream("en");
+            let second = client.stream("en");
+            for _ in 0..100 {
+                if client.usage() == (1, 2) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(client.usage(), (1, 2), "the second call waits on the first's connect");
+            gate.send_replace(true);
+            for _ in 0..100 {
+                if fake.calls() >= 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(fake.calls(), 2);
+            assert_eq!(fake.connections(), 2, "the server allows one stream: the waiter made a second connection");
+            assert_eq!(client.usage(), (2, 2));
+            drop((first, second));
+            let seen = tokio::time::timeout(Duration::from_secs(30), server).await.unwrap().unwrap();
+            let mut on: Vec<usize> = seen.iter().map(|s| s.connection).collect();
+            on.sort();
+            assert_eq!(on, vec![0, 1]);
+        });
     }
 }
