@@ -552,9 +552,12 @@ mod google_stream {
                 .unwrap();
             seen
         })]);
-        let mut stream = client(address, KEY).stream("en");
+        let client = client(address, KEY);
+        let mut stream = client.stream("en");
         stream.push_audio(&[7; 320]);
         assert_eq!(next_transcript(stream.as_mut()), Transcript::Partial("hello".into()));
+        // The status ends the call before the end of speech (after it, the words heard would stand).
+        waited("the call ended by its status", || client.usage().1 == 0);
         stream.end_of_speech();
         match next_transcript(stream.as_mut()) {
             Transcript::Failed(err) => {
