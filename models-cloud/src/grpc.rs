@@ -376,7 +376,9 @@ impl GrpcChannel {
     /// Opens a call to `path` (`/google.cloud.speech.v2.Speech/StreamingRecognize`) with `headers`, on the
     /// pool's connection with room, or on a new one. A connection found gone away or broken here is given up
     /// and the call goes on another; when every connection carries its most calls the call fails
-    /// ([`FailureKind::Overloaded`]).
+    /// ([`FailureKind::Overloaded`]). A call finding a connection being made waits for that connect and
+    /// shares its outcome; within `connect_backoff` of a failed connect a new one fails at once with that
+    /// failure. Dropped before it opens (the caller hung up), the call gives its place back.
     pub async fn open(&self, path: &str, headers: &[(&str, &str)]) -> Result<Call, ModelError> {
         let shown = format!("{}{path}", self.shared.origin);
         let request = || {
