@@ -458,6 +458,11 @@ impl GoogleStreamStt {
         self
     }
 
+    /// Silence before a keepalive PING now (doubled each time Google said `ENHANCE_YOUR_CALM`).
+    pub fn keepalive_interval(&self) -> Option<Duration> {
+        self.channel.as_ref().ok().map(|channel| channel.keepalive_interval())
+    }
+
     /// HTTP/2 connections taking calls, and the calls on every connection.
     pub fn usage(&self) -> (usize, usize) {
         self.channel.as_ref().map_or((0, 0), |channel| channel.usage())

@@ -367,6 +367,11 @@ impl GrpcChannel {
         self.shared.origin.clone()
     }
 
+    /// Silence before a PING now (doubled each time a server said `ENHANCE_YOUR_CALM`).
+    pub fn keepalive_interval(&self) -> Duration {
+        self.shared.lock().pool.keepalive_interval()
+    }
+
     /// Connections taking calls or being made, and the calls on every connection.
     pub fn usage(&self) -> (usize, usize) {
         let connections = self.shared.lock();

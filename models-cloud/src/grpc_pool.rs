@@ -343,6 +343,11 @@ impl Pool {
         Keepalive::Wait(due)
     }
 
+    /// Silence before a PING now (the configured interval, doubled per `ENHANCE_YOUR_CALM`).
+    pub fn keepalive_interval(&self) -> Duration {
+        self.keepalive_interval
+    }
+
     /// Connections taking calls or being made (not those closing).
     pub fn connections(&self) -> usize {
         self.connections.iter().filter(|c| !matches!(c.health, Health::Closing(_))).count()

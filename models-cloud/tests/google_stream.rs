@@ -79,6 +79,8 @@ mod google_stream {
         every_call: Option<fn() -> Handler>,
         /// Each connection says GOAWAY (graceful) as it accepts this many calls.
         goaway_after_calls: Option<usize>,
+        /// Each connection says GOAWAY `ENHANCE_YOUR_CALM` (too many pings) as it accepts this many calls.
+        calm_after_calls: Option<usize>,
     }
 
     /// What the test sees of a running fake and can do to it.
@@ -212,6 +214,7 @@ mod google_stream {
                     let mut frozen = fake.frozen_below.subscribe();
                     let counted = Arc::clone(&fake.calls);
                     let (max_streams, goaway_after) = (options.max_streams, options.goaway_after_calls);
+                    let calm_after = options.calm_after_calls;
                     let driver = tokio::spawn(async move {
                         let mut builder = h2::server::Builder::new();
                         if let Some(max) = max_streams {
@@ -231,6 +234,10 @@ mod google_stream {
                                     Some(Ok(call)) => {
                                         counted.fetch_add(1, Ordering::SeqCst);
                                         accepted += 1;
+                                        if calm_after == Some(accepted) && !closing {
+                                            connection.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                                            closing = true;
+                                        }
                                         if goaway_after == Some(accepted) && !closing {
                                             // GOAWAY goes out before the call's answer: the client knows first.
                                             connection.graceful_shutdown();
@@ -1252,5 +1259,16 @@ mod google_stream {
             on.sort();
             assert_eq!(on, vec![0, 1]);
         });
+    }
+
+    #[test]
+    fn a_server_saying_enhance_your_calm_gets_pings_half_as_often() {
+        let options = FakeOptions { calm_after_calls: Some(1), ..FakeOptions::default() };
+        let (address, fake, _server) = grpc_server_with(options, vec![warm(), warm()]);
+        let client = client(address, KEY);
+        assert_eq!(client.keepalive_interval(), Some(Duration::from_secs(30)));
+        let _stream = client.stream("en");
+        waited("the call reaches the fake", || fake.calls() >= 1);
+        waited("the interval doubled", || client.keepalive_interval() == Some(Duration::from_secs(60)));
     }
 }
