@@ -42,7 +42,9 @@ use tokio::sync::oneshot;
 use voicera_models::{FailureKind, ModelError, SpeechToText, SttStream, Transcript};
 
 use crate::deepgram::encode;
-use crate::grpc::{self, Activity, GrpcChannel, GrpcDecoder, ProtoReader, ProtoValue, ProtoWriter, StreamLease};
+use crate::grpc::{
+    self, Activity, Connector, GrpcChannel, GrpcDecoder, ProtoReader, ProtoValue, ProtoWriter, StreamLease,
+};
 use crate::grpc_pool::PoolConfig;
 use crate::streams::pcm16_bytes;
 
@@ -221,6 +223,8 @@ pub struct CallAudio {
     kept_from: usize,
     /// The call's audio since the end of its last final (the newest `keep` bytes of it).
     kept: VecDeque<u8>,
+    /// Audio no final covered was let go to stay within `keep`: a new call will not hear all of it.
+    truncated: bool,
 }
 
 impl CallAudio {
@@ -228,7 +232,7 @@ impl CallAudio {
     pub fn new(limit: Duration) -> CallAudio {
         let limit = to_bytes(limit).max(2);
         let keep = to_bytes(MAX_CARRIED).min(limit / 2) & !1;
-        CallAudio { limit, keep, sent: 0, kept_from: 0, kept: VecDeque::new() }
+        CallAudio { limit, keep, sent: 0, kept_from: 0, kept: VecDeque::new(), truncated: false }
     }
 
     /// Audio sent on the call.
@@ -236,8 +240,11 @@ impl CallAudio {
         self.sent += pcm.len();
         self.kept.extend(pcm);
         let excess = self.kept.len().saturating_sub(self.keep);
-        self.kept.drain(..excess);
-        self.kept_from += excess;
+        if excess > 0 {
+            self.kept.drain(..excess);
+            self.kept_from += excess;
+            self.truncated = true;
+        }
     }
 
     /// A final result ending at `end` of the call's audio (without an offset: all audio sent so far): the
@@ -248,6 +255,8 @@ impl CallAudio {
             let covered = (end - self.kept_from).min(self.kept.len());
             self.kept.drain(..covered);
             self.kept_from = end;
+            // The audio let go before `kept_from` is covered by this final.
+            self.truncated = false;
         }
     }
 
@@ -261,8 +270,16 @@ impl CallAudio {
         self.sent
     }
 
-    /// A new call replaces the current one: the audio to send it first, from which its offsets count.
+    /// A new call replaces the current one: the audio to send it first, from which its offsets count. Only
+    /// the newest `MAX_CARRIED` (10 s) of speech without a final is carried: older words of it are lost to
+    /// the new call, which is logged as a warning.
     pub fn next_call(&mut self) -> Vec<u8> {
+        if std::mem::take(&mut self.truncated) && self.sent > self.kept.len() {
+            tracing::warn!(
+                carried_ms = self.kept.len() as u64 * 1000 / BYTES_PER_SECOND,
+                "google streaming call replaced inside long speech without a final: older audio is not heard again"
+            );
+        }
         self.sent = self.kept.len();
         self.kept_from = 0;
         self.kept.iter().copied().collect()
@@ -377,6 +394,8 @@ pub struct GoogleStreamStt {
     stream_limit: Duration,
     /// Where calls run: the process's `voicera-grpc` thread unless told otherwise.
     runtime: Option<tokio::runtime::Handle>,
+    /// Connections made by this instead of TCP (tests).
+    connector: Option<Connector>,
     channel: Result<Arc<GrpcChannel>, ModelError>,
 }
 
@@ -389,6 +408,7 @@ impl GoogleStreamStt {
             pool: PoolConfig::default(),
             stream_limit: DEFAULT_STREAM_LIMIT,
             runtime: None,
+            connector: None,
             channel: Err(ModelError::new(FailureKind::Engine, "not built")),
         };
         client.rebuild();
@@ -396,7 +416,12 @@ impl GoogleStreamStt {
     }
 
     fn rebuild(&mut self) {
-        self.channel = GrpcChannel::with_pool(&self.config.base_url, self.connect_timeout, self.pool).map(Arc::new);
+        let channel = GrpcChannel::with_pool(&self.config.base_url, self.connect_timeout, self.pool);
+        let connector = self.connector.clone();
+        self.channel = channel.map(|channel| match connector {
+            Some(connector) => Arc::new(channel.with_connector(connector)),
+            None => Arc::new(channel),
+        });
     }
 
     /// Connects (TCP, TLS, HTTP/2 and a PING answered) within `timeout` (`[providers.google] timeout_ms`).
@@ -424,6 +449,18 @@ impl GoogleStreamStt {
     pub fn on_runtime(mut self, runtime: tokio::runtime::Handle) -> Self {
         self.runtime = Some(runtime);
         self
+    }
+
+    /// Makes its connections with `connector` instead of TCP (a test connects in memory).
+    pub fn with_connector(mut self, connector: Connector) -> Self {
+        self.connector = Some(connector);
+        self.rebuild();
+        self
+    }
+
+    /// Silence before a keepalive PING now (doubled each time Google said `ENHANCE_YOUR_CALM`).
+    pub fn keepalive_interval(&self) -> Option<Duration> {
+        self.channel.as_ref().ok().map(|channel| channel.keepalive_interval())
     }
 
     /// HTTP/2 connections taking calls, and the calls on every connection.
@@ -609,10 +646,22 @@ impl Recognition {
     /// Opens a call: the config, then the audio carried over from the call before (and the end, when the
     /// utterance already ended).
     async fn open(&self, audio: &mut CallAudio, ended: bool) -> Result<OpenCall, ModelError> {
+        match self.open_once(audio, ended).await {
+            // Refused unprocessed (GOAWAY, REFUSED_STREAM) right as it opened: once more, on another connection.
+            Err(ending) if ending.carries_over => {
+                tracing::info!(reason = %ending.error, "google streaming call refused as it opened; opened again");
+                self.open_once(audio, ended).await.map_err(|ending| ending.error)
+            }
+            opened => opened.map_err(|ending| ending.error),
+        }
+    }
+
+    async fn open_once(&self, audio: &mut CallAudio, ended: bool) -> Result<OpenCall, Ending> {
         let shown = self.shown();
         let params = format!("recognizer={}", encode(&self.config.recognizer()));
         let headers = [("x-goog-api-key", self.config.api_key.as_str()), ("x-goog-request-params", params.as_str())];
-        let grpc::Call { response, mut send, lease } = self.channel.open(STREAMING_RECOGNIZE, &headers).await?;
+        let grpc::Call { response, mut send, lease } =
+            self.channel.open(STREAMING_RECOGNIZE, &headers).await.map_err(Ending::fatal)?;
         let (answers_sender, mut answers) = unbounded_channel();
         let reader = AbortOnDrop(tokio::spawn(read_answer(shown.clone(), response, answers_sender, lease.activity())));
         let carried = audio.next_call();
@@ -624,7 +673,12 @@ impl Recognition {
             sent = sent.and_then(|()| send.send_data(Bytes::new(), true));
         }
         if let Err(err) = sent {
-            return Err(lease.explain(status_or(&mut answers, grpc::h2_error(&shown, &err)).await.error));
+            let carries_over = refused_unprocessed(&err);
+            let ending = status_or(&mut answers, grpc::h2_error(&shown, &err)).await;
+            return Err(Ending {
+                error: lease.explain(ending.error),
+                carries_over: carries_over || ending.carries_over,
+            });
         }
         Ok(OpenCall { send, answers, _reader: reader, lease, resent: carried.len() })
     }
@@ -705,7 +759,8 @@ impl Recognition {
                     continue;
                 }
                 Event::Answer(Some(Answer::Results(list))) => {
-                    cut_short = 0;
+                    // Results alone do not clear `cut_short`: only new audio carried does (below), so a call
+                    // Google keeps ending at once cannot reopen for ever on the strength of its results.
                     for result in list.iter().filter(|r| r.is_final) {
                         audio.finalised(result.end_offset);
                     }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use h2::client::{ResponseFuture, SendRequest};
 use h2::SendStream;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use voicera_models::{FailureKind, ModelError};
 
 use crate::grpc_pool::{CloseReason, ConnectionId, Keepalive, Placement, Pool, PoolConfig};
@@ -114,12 +114,43 @@ fn tls_config() -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
         .clone()
 }
 
+/// The byte stream under a connection.
+pub trait Transport: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Transport for T {}
+
+type Connecting = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Box<dyn Transport>>> + Send>>;
+
+/// Makes each new connection's byte stream in place of TCP (and TLS) to the target, spoken as cleartext
+/// HTTP/2: a test connects in memory, so its paused clock never runs ahead of bytes still in a socket.
+#[derive(Clone)]
+pub struct Connector(Arc<dyn Fn() -> Connecting + Send + Sync>);
+
+impl Connector {
+    /// A connector making each connection with `connect`.
+    pub fn new<F, Fut>(connect: F) -> Connector
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = std::io::Result<Box<dyn Transport>>> + Send + 'static,
+    {
+        Connector(Arc::new(move || -> Connecting { Box::pin(connect()) }))
+    }
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connector")
+    }
+}
+
 /// One provider's HTTP/2 connections ([`Pool`]): made on first use, more when the calls on them reach their
 /// stream limit, each kept alive by PINGs, and dropped when they break, go away or stop answering.
 pub struct GrpcChannel {
     target: Target,
     /// The budget to connect: TCP, TLS, the HTTP/2 preface and a PING answered (`timeout_ms`).
     connect_timeout: Duration,
+    /// Connections made by this instead of TCP (tests).
+    connector: Option<Connector>,
     shared: Arc<Shared>,
 }
 
@@ -127,16 +158,21 @@ pub struct GrpcChannel {
 struct Shared {
     origin: String,
     pool: Mutex<Connections>,
-    /// One connect at a time: a burst of calls waits for the connection being made instead of each making
-    /// its own.
-    opening: tokio::sync::Mutex<()>,
 }
+
+/// What a connect in progress ended with, for the calls waiting on it (`None` while it runs; the sender
+/// dropped when its caller hung up).
+type ConnectResult = Option<Result<(), ModelError>>;
 
 /// The pool's decisions and the connections they are about. Locked only for bookkeeping, never across an
 /// await.
 struct Connections {
     pool: Pool,
     handles: Vec<(ConnectionId, SendRequest<Bytes>, Arc<Activity>)>,
+    /// The connects in progress, for calls placed to wait on them.
+    pending: Vec<(ConnectionId, watch::Receiver<ConnectResult>)>,
+    /// The last connect that failed, when, and why.
+    failed: Option<(tokio::time::Instant, ModelError)>,
 }
 
 impl Shared {
@@ -150,6 +186,51 @@ impl Connections {
     /// Drops the handle of a connection that left the pool, so the connection can end once its calls do.
     fn forget(&mut self, id: ConnectionId) {
         self.handles.retain(|(handle, _, _)| *handle != id);
+    }
+
+    /// A server that says GOAWAY `ENHANCE_YOUR_CALM` was pinged too often: PINGs come half as often.
+    fn calm_down_on(&mut self, origin: &str, err: &h2::Error) {
+        if err.is_go_away() && err.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM) {
+            let interval = self.pool.calm_down();
+            tracing::warn!(origin, interval_ms = interval.as_millis() as u64, "gRPC server asked for fewer PINGs");
+        }
+    }
+}
+
+/// A call's place on a connection from its placement until its call opens ([`StreamLease`]): an open
+/// dropped before (the caller hung up during a connect) gives the place back, and a connect it was making
+/// fails, so no slot stays counted for a call that never came.
+struct Placed {
+    shared: Arc<Shared>,
+    id: ConnectionId,
+    /// This call is making the connection.
+    connecting: bool,
+    /// The place is still this call's to give back.
+    armed: bool,
+}
+
+impl Placed {
+    /// The call opened on its connection: the place goes on as its lease.
+    fn lease(mut self, activity: Arc<Activity>) -> StreamLease {
+        self.armed = false;
+        StreamLease { shared: Arc::clone(&self.shared), id: self.id, activity }
+    }
+}
+
+impl Drop for Placed {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut connections = self.shared.lock();
+        if self.connecting {
+            // The connect is abandoned: its connection leaves, and calls waiting on it place again.
+            connections.pool.connect_failed(self.id);
+            connections.pending.retain(|(pending, _)| *pending != self.id);
+            connections.forget(self.id);
+        } else if connections.pool.release(self.id, now().into_std()) {
+            connections.forget(self.id);
+        }
     }
 }
 
@@ -242,7 +323,7 @@ impl StreamLease {
 impl Drop for StreamLease {
     fn drop(&mut self) {
         let mut connections = self.shared.lock();
-        if connections.pool.release(self.id) {
+        if connections.pool.release(self.id, now().into_std()) {
             connections.forget(self.id);
         }
     }
@@ -261,15 +342,34 @@ impl GrpcChannel {
         let origin = format!("{}://{}", target.scheme(), target.authority());
         let shared = Arc::new(Shared {
             origin,
-            pool: Mutex::new(Connections { pool: Pool::new(pool), handles: Vec::new() }),
-            opening: tokio::sync::Mutex::new(()),
+            pool: Mutex::new(Connections {
+                pool: Pool::new(pool),
+                handles: Vec::new(),
+                pending: Vec::new(),
+                failed: None,
+            }),
         });
-        Ok(GrpcChannel { target, connect_timeout, shared })
+        Ok(GrpcChannel { target, connect_timeout, connector: None, shared })
+    }
+
+    /// Makes connections with `connector` instead of TCP to the target.
+    pub fn with_connector(mut self, connector: Connector) -> GrpcChannel {
+        self.connector = Some(connector);
+        self
+    }
+
+    fn placed(&self, id: ConnectionId, connecting: bool) -> Placed {
+        Placed { shared: Arc::clone(&self.shared), id, connecting, armed: true }
     }
 
     /// The origin, for messages (`https://speech.googleapis.com`).
     pub fn origin(&self) -> String {
         self.shared.origin.clone()
+    }
+
+    /// Silence before a PING now (doubled each time a server said `ENHANCE_YOUR_CALM`).
+    pub fn keepalive_interval(&self) -> Duration {
+        self.shared.lock().pool.keepalive_interval()
     }
 
     /// Connections taking calls or being made, and the calls on every connection.
@@ -281,7 +381,9 @@ impl GrpcChannel {
     /// Opens a call to `path` (`/google.cloud.speech.v2.Speech/StreamingRecognize`) with `headers`, on the
     /// pool's connection with room, or on a new one. A connection found gone away or broken here is given up
     /// and the call goes on another; when every connection carries its most calls the call fails
-    /// ([`FailureKind::Overloaded`]).
+    /// ([`FailureKind::Overloaded`]). A call finding a connection being made waits for that connect and
+    /// shares its outcome; within `connect_backoff` of a failed connect a new one fails at once with that
+    /// failure. Dropped before it opens (the caller hung up), the call gives its place back.
     pub async fn open(&self, path: &str, headers: &[(&str, &str)]) -> Result<Call, ModelError> {
         let shown = format!("{}{path}", self.shared.origin);
         let request = || {
@@ -296,29 +398,87 @@ impl GrpcChannel {
             }
             request.body(()).map_err(|e| ModelError::new(FailureKind::Rejected, format!("{shown}: a bad header: {e}")))
         };
-        let _opening = self.shared.opening.lock().await;
-        // Each failed try gives a connection up, so the bound on connections bounds the tries.
+        // Each failed try gives a connection up (or finds a connect abandoned), so the bound on connections
+        // bounds the tries.
         let tries = self.shared.lock().pool.config().max_connections + 1;
         let mut last_failure = None;
         for _ in 0..tries {
-            let placement = {
+            let (placement, done) = {
                 let mut connections = self.shared.lock();
-                let Connections { pool, handles } = &mut *connections;
+                let Connections { pool, handles, pending, .. } = &mut *connections;
                 for (id, handle, _) in handles.iter() {
                     pool.server_max(*id, handle.current_max_send_streams());
                 }
-                pool.place(now().into_std())
+                match pool.place(now().into_std()) {
+                    Ok(Placement::Connect(id)) => {
+                        // Noted with the placement, under one lock: a caller placed to wait finds it.
+                        let (done, result) = watch::channel(None);
+                        pending.push((id, result));
+                        (Ok(Placement::Connect(id)), Some(done))
+                    }
+                    other => (other, None),
+                }
             };
             let placement =
                 placement.map_err(|full| ModelError::new(FailureKind::Overloaded, format!("{shown}: {full}")))?;
-            let (id, fresh) = match placement {
-                Placement::Existing(id) => (id, false),
-                Placement::Connect(id) => (id, true),
+            // From here a dropped open (the caller hung up) gives the place back.
+            let (mut placed, fresh) = match placement {
+                Placement::Existing(id) | Placement::Wait(id) => (self.placed(id, false), false),
+                Placement::Connect(id) => (self.placed(id, true), true),
             };
-            if fresh {
-                if let Err(err) = self.connect(id).await {
-                    self.shared.lock().pool.connect_failed(id);
+            let id = placed.id;
+            if let (Placement::Connect(_), Some(done)) = (placement, done) {
+                let (recent, backoff) = {
+                    let connections = self.shared.lock();
+                    (connections.failed.clone(), connections.pool.config().connect_backoff)
+                };
+                let (made, tried) = match recent {
+                    // A connect failed a moment ago: fail at once rather than each caller waiting it out.
+                    Some((at, err)) if now() < at + backoff => (Err(err), false),
+                    _ => (self.connect(id).await, true),
+                };
+                placed.connecting = false;
+                let mut connections = self.shared.lock();
+                connections.pending.retain(|(pending, _)| *pending != id);
+                if let Err(err) = made {
+                    connections.pool.connect_failed(id);
+                    if tried {
+                        connections.failed = Some((now(), err.clone()));
+                    }
+                    placed.armed = false;
+                    drop(connections);
+                    let _ = done.send(Some(Err(err.clone())));
                     return Err(err);
+                }
+                drop(connections);
+                let _ = done.send(Some(Ok(())));
+            } else if let Placement::Wait(_) = placement {
+                let result =
+                    self.shared.lock().pending.iter().find(|(pending, _)| *pending == id).map(|(_, r)| r.clone());
+                let outcome = match result {
+                    Some(mut result) => result.wait_for(Option::is_some).await.ok().and_then(|r| r.clone()),
+                    None => None,
+                };
+                match outcome {
+                    Some(Ok(())) => {
+                        let mut connections = self.shared.lock();
+                        if connections.pool.streams_on(id) > connections.pool.limit_of(id) {
+                            // The server allows fewer streams than waited on it: place again rather than
+                            // queue inside HTTP/2 for a stream it may never free.
+                            if connections.pool.release(id, now().into_std()) {
+                                connections.forget(id);
+                            }
+                            placed.armed = false;
+                            continue;
+                        }
+                    }
+                    Some(Err(err)) => {
+                        // The connect failed and took this call's place with it.
+                        placed.armed = false;
+                        return Err(err);
+                    }
+                    // The caller making it hung up: its connection left with it; place again.
+                    None => continue,
                 }
             }
             let found = {
@@ -328,10 +488,9 @@ impl GrpcChannel {
             };
             let Some((send, activity)) = found else {
                 // Gone between the placement and now (it closed): count nothing on it and try again.
-                self.shared.lock().pool.release(id);
                 continue;
             };
-            let lease = StreamLease { shared: Arc::clone(&self.shared), id, activity };
+            let lease = placed.lease(activity);
             let sent = match send.ready().await {
                 Ok(mut ready) => ready.send_request(request()?, false),
                 Err(err) => Err(err),
@@ -345,6 +504,7 @@ impl GrpcChannel {
                         if err.is_go_away() { CloseReason::GoingAway } else { CloseReason::Broken(err.to_string()) };
                     tracing::info!(origin = %self.shared.origin, %reason, "gRPC connection given up");
                     let mut connections = self.shared.lock();
+                    connections.calm_down_on(&self.shared.origin, &err);
                     if connections.pool.close(id, reason) {
                         connections.forget(id);
                     }
@@ -366,6 +526,10 @@ impl GrpcChannel {
             let origin = &self.shared.origin;
             let unreachable =
                 |e: &dyn std::fmt::Display| ModelError::new(FailureKind::Unreachable, format!("{origin}: {e}"));
+            if let Some(Connector(connect)) = &self.connector {
+                let io = connect().await.map_err(|e| unreachable(&e))?;
+                return self.handshake(id, io).await;
+            }
             let tcp = tokio::net::TcpStream::connect((self.target.host.as_str(), self.target.port))
                 .await
                 .map_err(|e| unreachable(&e))?;
@@ -419,7 +583,10 @@ impl GrpcChannel {
             }
         }
         let mut connections = self.shared.lock();
-        connections.pool.connected(id, send.current_max_send_streams(), now().into_std());
+        if !connections.pool.connected(id, send.current_max_send_streams(), now().into_std()) {
+            // Closed while being made: dropping the handle ends the connection.
+            return Err(ModelError::new(FailureKind::Unreachable, format!("{origin}: the connection closed at once")));
+        }
         connections.handles.push((id, send, activity));
         Ok(())
     }
@@ -472,14 +639,19 @@ impl Driver {
                         awaiting_pong = true;
                         continue;
                     }
-                    Some(Keepalive::Dead) | Some(Keepalive::Gone) | None => return,
+                    Some(Keepalive::Dead | Keepalive::Idle | Keepalive::Gone) | None => return,
                 }
             };
             tokio::select! {
                 ended = &mut connection => {
                     let why = match ended {
                         Ok(()) => "the server closed it".to_string(),
-                        Err(err) => err.to_string(),
+                        Err(err) => {
+                            if let Some(shared) = self.shared.upgrade() {
+                                shared.lock().calm_down_on(&shared.origin, &err);
+                            }
+                            err.to_string()
+                        }
                     };
                     if let Some(answered) = connecting.take() {
                         let _ = answered.send(Err(why));
@@ -528,6 +700,10 @@ impl Driver {
                 connections.forget(self.id);
                 let reason = connections.pool.close_reason(self.id).map(|r| r.to_string()).unwrap_or_default();
                 tracing::warn!(origin = %shared.origin, connection = self.id.0, %reason, "gRPC connection dropped");
+            }
+            Keepalive::Idle => {
+                connections.forget(self.id);
+                tracing::debug!(origin = %shared.origin, connection = self.id.0, "idle gRPC connection closed");
             }
             Keepalive::Gone => connections.forget(self.id),
             Keepalive::Wait(_) | Keepalive::Ping => {}

@@ -9,9 +9,15 @@
 //! to go away (GOAWAY) or left a PING unanswered takes no new calls; it leaves the pool when its last call
 //! ends, and why it closed is kept until then, so its calls fail with that reason.
 //!
-//! Keepalive: a connection on which nothing was heard for `keepalive_interval` is sent a PING, and one that
-//! does not answer within `keepalive_timeout` is dead. A NAT that dropped its mapping swallows packets
-//! without a word, and TCP alone would take many minutes (its retransmission limit) to notice.
+//! Keepalive: a connection carrying calls on which nothing was heard for `keepalive_interval` is sent a
+//! PING, and one that does not answer within `keepalive_timeout` is dead. A NAT that dropped its mapping
+//! swallows packets without a word, and TCP alone would take many minutes (its retransmission limit) to
+//! notice. A connection without calls is not pinged (gRPC servers answer PINGs without data, more often
+//! than every 5 minutes, with GOAWAY `ENHANCE_YOUR_CALM` "too_many_pings"); it is closed once it carried
+//! none for `idle_timeout`. A server that says `ENHANCE_YOUR_CALM` anyway doubles the interval (gRPC A8).
+//!
+//! While a connection is being made, further calls wait for it (up to its expected stream limit) rather
+//! than each making one of its own.
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +31,12 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
 pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a PING may go unanswered before the connection is given up (a round trip is milliseconds).
 pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection carrying no calls is kept: it is not pinged meanwhile, so it is closed before a
+/// NAT may have forgotten it (a call put on a silently dead path would fail only at its first PING).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a failed connect stands for the connects asked for after it: during an outage callers fail at
+/// once instead of each waiting out its own connect budget.
+pub const DEFAULT_CONNECT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// The pool's limits and keepalive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +49,10 @@ pub struct PoolConfig {
     pub keepalive_interval: Duration,
     /// The wait for a PING's answer.
     pub keepalive_timeout: Duration,
+    /// How long a connection without calls is kept.
+    pub idle_timeout: Duration,
+    /// How long a failed connect stands for the connects asked for after it.
+    pub connect_backoff: Duration,
 }
 
 impl Default for PoolConfig {
@@ -46,6 +62,8 @@ impl Default for PoolConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             keepalive_interval: DEFAULT_KEEPALIVE_INTERVAL,
             keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            connect_backoff: DEFAULT_CONNECT_BACKOFF,
         }
     }
 }
@@ -61,6 +79,8 @@ pub enum Placement {
     Existing(ConnectionId),
     /// On a connection to make now: report [`Pool::connected`] or [`Pool::connect_failed`].
     Connect(ConnectionId),
+    /// On the connection being made: wait for its connect (its failure takes this call with it).
+    Wait(ConnectionId),
 }
 
 /// Every connection carries its most calls and no more may open.
@@ -82,6 +102,8 @@ pub enum CloseReason {
     GoingAway,
     /// The connection failed or ended, as described.
     Broken(String),
+    /// It carried no calls for this long.
+    Idle(Duration),
 }
 
 impl std::fmt::Display for CloseReason {
@@ -92,6 +114,9 @@ impl std::fmt::Display for CloseReason {
             }
             CloseReason::GoingAway => f.write_str("the server sent GOAWAY on the HTTP/2 connection"),
             CloseReason::Broken(why) => write!(f, "the HTTP/2 connection broke: {why}"),
+            CloseReason::Idle(idle) => {
+                write!(f, "the HTTP/2 connection carried no calls for {} ms and was closed", idle.as_millis())
+            }
         }
     }
 }
@@ -105,6 +130,8 @@ pub enum Keepalive {
     Ping,
     /// The PING went unanswered: close the connection (the pool has marked it).
     Dead,
+    /// The connection carried no calls for the idle timeout: close it (the pool has let it go).
+    Idle,
     /// The connection left the pool: stop.
     Gone,
 }
@@ -125,6 +152,8 @@ struct Connection {
     /// The server's `SETTINGS_MAX_CONCURRENT_STREAMS` (unbounded until it says).
     server_max: usize,
     last_heard: Instant,
+    /// When its last call ended (or it opened).
+    idle_since: Instant,
     ping_sent: Option<Instant>,
 }
 
@@ -134,12 +163,15 @@ pub struct Pool {
     config: PoolConfig,
     connections: Vec<Connection>,
     next_id: u64,
+    /// Silence before a PING: the configured interval, doubled each time a server said it was pinged too
+    /// often.
+    keepalive_interval: Duration,
 }
 
 impl Pool {
     /// An empty pool.
     pub fn new(config: PoolConfig) -> Pool {
-        Pool { config, connections: Vec::new(), next_id: 0 }
+        Pool { config, connections: Vec::new(), next_id: 0, keepalive_interval: config.keepalive_interval }
     }
 
     /// The limits it was made with.
@@ -155,8 +187,8 @@ impl Pool {
         connection.server_max.min(self.config.max_streams_per_connection)
     }
 
-    /// Places a new call: on the oldest open connection with room, else on a new connection while fewer
-    /// than `max_connections` are open or being made.
+    /// Places a new call: on the oldest open connection with room, else on a connection being made with
+    /// room, else on a new connection while fewer than `max_connections` are open or being made.
     pub fn place(&mut self, now: Instant) -> Result<Placement, PoolFull> {
         let cap = self.config.max_streams_per_connection;
         if let Some(connection) =
@@ -164,6 +196,12 @@ impl Pool {
         {
             connection.streams += 1;
             return Ok(Placement::Existing(connection.id));
+        }
+        if let Some(connection) =
+            self.connections.iter_mut().find(|c| c.health == Health::Connecting && c.streams < cap)
+        {
+            connection.streams += 1;
+            return Ok(Placement::Wait(connection.id));
         }
         let live: Vec<&Connection> =
             self.connections.iter().filter(|c| !matches!(c.health, Health::Closing(_))).collect();
@@ -178,18 +216,31 @@ impl Pool {
             streams: 1,
             server_max: usize::MAX,
             last_heard: now,
+            idle_since: now,
             ping_sent: None,
         });
         Ok(Placement::Connect(id))
     }
 
-    /// The connection is made (the server's settings and a PING answered): it takes calls.
-    pub fn connected(&mut self, id: ConnectionId, server_max: usize, now: Instant) {
-        if let Some(connection) = self.find(id) {
-            connection.health = Health::Open;
-            connection.server_max = server_max;
-            connection.last_heard = now;
+    /// The connection is made (the server's settings and a PING answered): it takes calls. False when it
+    /// is no longer wanted (it left the pool or was closed meanwhile): the connect fails.
+    pub fn connected(&mut self, id: ConnectionId, server_max: usize, now: Instant) -> bool {
+        let Some(connection) = self.find(id) else { return false };
+        if connection.health != Health::Connecting {
+            return false;
         }
+        connection.health = Health::Open;
+        connection.server_max = server_max;
+        connection.last_heard = now;
+        connection.idle_since = now;
+        true
+    }
+
+    /// The server said GOAWAY `ENHANCE_YOUR_CALM` (pinged too often): PINGs from now on come half as
+    /// often (gRPC A8).
+    pub fn calm_down(&mut self) -> Duration {
+        self.keepalive_interval = self.keepalive_interval.saturating_mul(2);
+        self.keepalive_interval
     }
 
     /// The connection could not be made: it leaves the pool with the call that asked for it.
@@ -204,13 +255,17 @@ impl Pool {
         }
     }
 
-    /// A call on `id` ended; true when the connection left the pool with it (closing, no calls left).
-    pub fn release(&mut self, id: ConnectionId) -> bool {
+    /// A call on `id` ended at `now` (or gave up its place before it opened); true when the connection
+    /// left the pool with it (closing or still being made, no calls left).
+    pub fn release(&mut self, id: ConnectionId, now: Instant) -> bool {
         let Some(connection) = self.find(id) else { return false };
         connection.streams = connection.streams.saturating_sub(1);
-        if connection.streams == 0 && matches!(connection.health, Health::Closing(_)) {
-            self.connections.retain(|c| c.id != id);
-            return true;
+        if connection.streams == 0 {
+            if connection.health != Health::Open {
+                self.connections.retain(|c| c.id != id);
+                return true;
+            }
+            connection.idle_since = now;
         }
         false
     }
@@ -254,8 +309,20 @@ impl Pool {
 
     /// What the keepalive of `id` does now.
     pub fn keepalive(&mut self, id: ConnectionId, now: Instant) -> Keepalive {
-        let PoolConfig { keepalive_interval, keepalive_timeout, .. } = self.config;
+        let PoolConfig { keepalive_timeout, idle_timeout, .. } = self.config;
+        let keepalive_interval = self.keepalive_interval;
         let Some(connection) = self.find(id) else { return Keepalive::Gone };
+        if connection.streams == 0 && connection.health == Health::Open {
+            // No calls: no PING (one without data is abuse to a gRPC server), and closed once idle long.
+            connection.ping_sent = None;
+            let idle_until = connection.idle_since.max(connection.last_heard) + idle_timeout;
+            if now >= idle_until {
+                self.close(id, CloseReason::Idle(idle_timeout));
+                return Keepalive::Idle;
+            }
+            // Woken within the interval, to ping as soon as a call comes on it.
+            return Keepalive::Wait(idle_until.min(now + keepalive_interval));
+        }
         if let Some(sent) = connection.ping_sent {
             if connection.last_heard >= sent {
                 // Heard since the PING went (a response): the path works.
@@ -274,6 +341,11 @@ impl Pool {
             return Keepalive::Ping;
         }
         Keepalive::Wait(due)
+    }
+
+    /// Silence before a PING now (the configured interval, doubled per `ENHANCE_YOUR_CALM`).
+    pub fn keepalive_interval(&self) -> Duration {
+        self.keepalive_interval
     }
 
     /// Connections taking calls or being made (not those closing).
@@ -322,7 +394,7 @@ mod tests {
         assert_ne!(first, second);
         assert_eq!(pool.connections(), 2);
         // One call on the first ends: the next call goes back to the oldest with room.
-        assert!(!pool.release(first));
+        assert!(!pool.release(first, now));
         assert_eq!(pool.place(now), Ok(Placement::Existing(first)));
         // The server lowers its limit: the first is full at 1, calls go to the second.
         pool.server_max(first, 1);
@@ -353,7 +425,7 @@ mod tests {
         let now = Instant::now();
         let mut pool = Pool::new(config(100, 1));
         let Ok(Placement::Connect(id)) = pool.place(now) else { panic!() };
-        assert_eq!(pool.place(now), Err(PoolFull { connections: 1, streams: 1 }), "no second while connecting");
+        assert_eq!(pool.place(now), Ok(Placement::Wait(id)), "a second call waits for the connect");
         pool.connect_failed(id);
         assert_eq!(pool.connections(), 0);
         assert!(matches!(pool.place(now), Ok(Placement::Connect(next)) if next != id), "ids are not reused");
@@ -370,14 +442,14 @@ mod tests {
         // A closing connection is not counted against the bound: a fresh one opens beside it.
         let fresh = connect(&mut pool, now, 100);
         assert_eq!(pool.place(now), Ok(Placement::Existing(fresh)));
-        assert!(!pool.release(old));
-        assert!(pool.release(old), "the last call gone, the connection leaves");
+        assert!(!pool.release(old, now));
+        assert!(pool.release(old, now), "the last call gone, the connection leaves");
         assert_eq!(pool.streams_on(old), 0);
         assert_eq!(pool.close_reason(old), None);
         assert_eq!(pool.streams(), 2);
         // Closed with no calls: it leaves at once.
-        pool.release(fresh);
-        pool.release(fresh);
+        pool.release(fresh, now);
+        pool.release(fresh, now);
         assert!(pool.close(fresh, CloseReason::Broken("reset".into())));
         assert_eq!(pool.connections(), 0);
     }
@@ -406,7 +478,7 @@ mod tests {
         );
         // Dead, it takes no calls: the next call makes a new connection.
         assert!(matches!(pool.place(at(92)), Ok(Placement::Connect(next)) if next != id));
-        assert!(pool.release(id), "its last call gone, the dead connection leaves");
+        assert!(pool.release(id, at(92)), "its last call gone, the dead connection leaves");
         assert_eq!(pool.keepalive(id, at(93)), Keepalive::Gone);
     }
 
@@ -419,5 +491,55 @@ mod tests {
         assert_eq!(pool.keepalive(id, at(30)), Keepalive::Ping);
         pool.heard(id, at(35));
         assert_eq!(pool.keepalive(id, at(40)), Keepalive::Wait(at(65)));
+    }
+
+    #[test]
+    fn a_connection_being_made_takes_waiters_up_to_the_cap_and_leaves_when_all_give_up() {
+        let now = Instant::now();
+        let mut pool = Pool::new(config(2, 1));
+        let Ok(Placement::Connect(id)) = pool.place(now) else { panic!() };
+        assert_eq!(pool.place(now), Ok(Placement::Wait(id)));
+        assert_eq!(pool.place(now), Err(PoolFull { connections: 1, streams: 2 }));
+        // Both callers hang up before the connect ends: nothing stays counted.
+        assert!(!pool.release(id, now));
+        assert!(pool.release(id, now), "a connection being made leaves with its last caller");
+        assert_eq!((pool.connections(), pool.streams()), (0, 0));
+        assert!(!pool.connected(id, 100, now), "a connect nobody waits for is not kept");
+        // One made and then closed before its connect reported: it stays closing.
+        let Ok(Placement::Connect(next)) = pool.place(now) else { panic!() };
+        assert!(!pool.close(next, CloseReason::GoingAway));
+        assert!(!pool.connected(next, 100, now));
+        assert_eq!(pool.close_reason(next), Some(&CloseReason::GoingAway));
+    }
+
+    #[test]
+    fn a_connection_without_calls_is_not_pinged_and_closes_once_idle() {
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let mut pool = Pool::new(PoolConfig { idle_timeout: Duration::from_secs(60), ..PoolConfig::default() });
+        let id = connect(&mut pool, start, 100);
+        assert!(!pool.release(id, at(10)));
+        assert_eq!(pool.keepalive(id, at(10)), Keepalive::Wait(at(40)), "woken within the interval");
+        assert_eq!(pool.keepalive(id, at(40)), Keepalive::Wait(at(70)), "no PING without calls");
+        // A call comes: it is pinged as usual, from the last thing heard.
+        assert_eq!(pool.place(at(45)), Ok(Placement::Existing(id)));
+        assert_eq!(pool.keepalive(id, at(45)), Keepalive::Ping);
+        pool.pong(id, at(46));
+        assert!(!pool.release(id, at(50)));
+        assert_eq!(pool.keepalive(id, at(109)), Keepalive::Wait(at(110)));
+        assert_eq!(pool.keepalive(id, at(110)), Keepalive::Idle);
+        assert_eq!(pool.connections(), 0);
+        assert_eq!(pool.keepalive(id, at(111)), Keepalive::Gone);
+    }
+
+    #[test]
+    fn a_server_saying_enhance_your_calm_gets_pings_half_as_often() {
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let mut pool = Pool::new(PoolConfig::default());
+        assert_eq!(pool.calm_down(), Duration::from_secs(60));
+        let id = connect(&mut pool, start, 100);
+        assert_eq!(pool.keepalive(id, at(30)), Keepalive::Wait(at(60)));
+        assert_eq!(pool.keepalive(id, at(60)), Keepalive::Ping);
     }
 }

@@ -28,6 +28,7 @@ mod google_stream {
     use voicera_models::speech_chain::FallbackStt;
     use voicera_models::{FailureKind, SpeechToText, SttStream, Transcript};
     use voicera_models_cloud::google_stream::{GoogleStreamConfig, GoogleStreamStt};
+    use voicera_models_cloud::grpc::{Connector, Transport};
     use voicera_models_cloud::grpc_pool::PoolConfig;
 
     const DEADLINE: Duration = Duration::from_secs(10);
@@ -78,6 +79,8 @@ mod google_stream {
         every_call: Option<fn() -> Handler>,
         /// Each connection says GOAWAY (graceful) as it accepts this many calls.
         goaway_after_calls: Option<usize>,
+        /// Each connection says GOAWAY `ENHANCE_YOUR_CALM` (too many pings) as it accepts this many calls.
+        calm_after_calls: Option<usize>,
     }
 
     /// What the test sees of a running fake and can do to it.
@@ -143,10 +146,49 @@ mod google_stream {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                serve(listener, options, handlers, served).await
+                serve(Listener::Tcp(listener), options, handlers, served).await
             })
         });
         (address, fake, handle)
+    }
+
+    /// Where the fake's connections come from: TCP, or in memory (a paused clock cannot run ahead of bytes in
+    /// a kernel socket buffer that way).
+    enum Listener {
+        Tcp(tokio::net::TcpListener),
+        Memory(tokio::sync::mpsc::UnboundedReceiver<tokio::io::DuplexStream>),
+    }
+
+    trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
+    impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+    impl Listener {
+        async fn accept(&mut self) -> Option<Box<dyn Io>> {
+            match self {
+                Listener::Tcp(listener) => Some(Box::new(listener.accept().await.ok()?.0)),
+                Listener::Memory(incoming) => Some(Box::new(incoming.recv().await?)),
+            }
+        }
+    }
+
+    /// An in-memory listener, and the connector whose connections it accepts.
+    fn in_memory() -> (Listener, Connector) {
+        in_memory_gated(tokio::sync::watch::channel(true).1)
+    }
+
+    /// An in-memory listener whose connects wait until `gate` is open.
+    fn in_memory_gated(gate: tokio::sync::watch::Receiver<bool>) -> (Listener, Connector) {
+        let (dial, incoming) = tokio::sync::mpsc::unbounded_channel();
+        let connector = Connector::new(move || {
+            let (dial, mut gate) = (dial.clone(), gate.clone());
+            async move {
+                let _ = gate.wait_for(|open| *open).await;
+                let (client, server) = tokio::io::duplex(1 << 20);
+                dial.send(server).map_err(|_| std::io::Error::from(std::io::ErrorKind::ConnectionRefused))?;
+                Ok(Box::new(client) as Box<dyn Transport>)
+            }
+        });
+        (Listener::Memory(incoming), connector)
     }
 
     async fn within<F: Future>(options: &FakeOptions, future: F) -> F::Output {
@@ -159,24 +201,20 @@ mod google_stream {
 
     /// Accepts connections (any number) and hands their calls, in the order they come, to `handlers`, each
     /// running on its own task; then says GOAWAY on every connection and lets them finish.
-    async fn serve(
-        listener: tokio::net::TcpListener,
-        options: FakeOptions,
-        handlers: Vec<Handler>,
-        fake: Fake,
-    ) -> Vec<Seen> {
+    async fn serve(mut listener: Listener, options: FakeOptions, handlers: Vec<Handler>, fake: Fake) -> Vec<Seen> {
         let (calls, mut incoming) = tokio::sync::mpsc::unbounded_channel();
         let (shut, shutdown) = tokio::sync::watch::channel(false);
         let drivers = Arc::new(Mutex::new(Vec::new()));
         let acceptor = {
             let (fake, drivers, options) = (fake.clone(), Arc::clone(&drivers), options.clone());
             tokio::spawn(async move {
-                while let Ok((socket, _)) = listener.accept().await {
+                while let Some(socket) = listener.accept().await {
                     let index = fake.connections.fetch_add(1, Ordering::SeqCst);
                     let (calls, mut shutdown) = (calls.clone(), shutdown.clone());
                     let mut frozen = fake.frozen_below.subscribe();
                     let counted = Arc::clone(&fake.calls);
                     let (max_streams, goaway_after) = (options.max_streams, options.goaway_after_calls);
+                    let calm_after = options.calm_after_calls;
                     let driver = tokio::spawn(async move {
                         let mut builder = h2::server::Builder::new();
                         if let Some(max) = max_streams {
@@ -196,6 +234,10 @@ mod google_stream {
                                     Some(Ok(call)) => {
                                         counted.fetch_add(1, Ordering::SeqCst);
                                         accepted += 1;
+                                        if calm_after == Some(accepted) && !closing {
+                                            connection.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                                            closing = true;
+                                        }
                                         if goaway_after == Some(accepted) && !closing {
                                             // GOAWAY goes out before the call's answer: the client knows first.
                                             connection.graceful_shutdown();
@@ -517,9 +559,12 @@ mod google_stream {
                 .unwrap();
             seen
         })]);
-        let mut stream = client(address, KEY).stream("en");
+        let client = client(address, KEY);
+        let mut stream = client.stream("en");
         stream.push_audio(&[7; 320]);
         assert_eq!(next_transcript(stream.as_mut()), Transcript::Partial("hello".into()));
+        // The status ends the call before the end of speech (after it, the words heard would stand).
+        waited("the call ended by its status", || client.usage().1 == 0);
         stream.end_of_speech();
         match next_transcript(stream.as_mut()) {
             Transcript::Failed(err) => {
@@ -844,6 +889,9 @@ mod google_stream {
         assert_eq!(next_transcript(third), Transcript::Partial("hello".into()));
         third.end_of_speech();
         assert_eq!(final_transcript(third), "hello there");
+        // The third stream's next call is placed before the streams go.
+        waited("the next utterance's call", || fake.calls() >= 4);
+        assert_eq!(client.usage(), (2, 3));
         drop(streams);
         let seen = server.join().unwrap();
         assert_eq!(seen.iter().map(|s| s.connection).collect::<Vec<_>>(), vec![0, 0, 1]);
@@ -896,13 +944,13 @@ mod google_stream {
     fn an_unanswered_ping_drops_the_connection_within_its_timeout_and_the_next_stream_gets_a_new_one() {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
         runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let address = listener.local_addr().unwrap();
+            let (listener, connector) = in_memory();
             let fake = Fake::new();
             let options = FakeOptions { no_deadline: true, ..FakeOptions::default() };
             let handlers = vec![answering(" one", " one two"), warm(), answering(" three", " three four")];
             let server = tokio::spawn(serve(listener, options, handlers, fake.clone()));
-            let client = client(address, KEY).on_runtime(tokio::runtime::Handle::current());
+            let address: SocketAddr = "127.0.0.1:9".parse().unwrap();
+            let client = client(address, KEY).with_connector(connector).on_runtime(tokio::runtime::Handle::current());
             let mut first = client.stream("en");
             first.push_audio(&[100; 1600]);
             first.push_audio(&[100; 1600]);
@@ -1010,5 +1058,217 @@ mod google_stream {
         let spoken: Vec<u8> = (1..=3).flat_map(|k| bytes_of(&word_audio(k))).collect();
         assert_eq!(audio_of(&seen[1]), spoken[WORD_RUN * 2..].to_vec(), "from the end of word 1's final on");
         assert!(seen[1].half_closed);
+    }
+
+    /// A server that accepts connections and never speaks HTTP/2; the count of connections accepted.
+    fn stalling_server() -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept() {
+                held.push(socket);
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        (address, accepted)
+    }
+
+    #[test]
+    fn a_stream_dropped_while_its_connection_is_being_made_leaves_no_place_counted() {
+        let (address, accepted) = stalling_server();
+        let pool = PoolConfig { max_connections: 1, ..PoolConfig::default() };
+        let client = client(address, KEY).with_timeout(Duration::from_secs(60)).with_pool(pool);
+        for n in 1..=3 {
+            let stream = client.stream("en");
+            waited("the connect reaches the server", || accepted.load(Ordering::SeqCst) >= n);
+            assert_eq!(client.usage(), (1, 1), "the connection being made and its call");
+            drop(stream);
+            // The caller hung up mid-connect: its place and the connection are given back, so the next
+            // stream (the pool holds one connection) may connect again.
+            waited("the place given back", || client.usage() == (0, 0));
+        }
+    }
+
+    #[test]
+    fn calls_during_an_outage_share_the_connect_in_progress_and_then_fail_at_once() {
+        let (address, accepted) = stalling_server();
+        let pool = PoolConfig { connect_backoff: Duration::from_secs(60), ..PoolConfig::default() };
+        let client = client(address, KEY).with_timeout(Duration::from_millis(300)).with_pool(pool);
+        let mut first = client.stream("en");
+        waited("the connect reaches the server", || accepted.load(Ordering::SeqCst) >= 1);
+        let mut second = client.stream("en");
+        waited("the second call waits on the same connect", || client.usage() == (1, 2));
+        for stream in [&mut first, &mut second] {
+            stream.end_of_speech();
+            match next_transcript(stream.as_mut()) {
+                Transcript::Failed(err) => assert_eq!(err.kind, FailureKind::TimedOut, "{err}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(client.usage(), (0, 0));
+        // Within the back-off after the failure a new call fails with it, without connecting again.
+        let mut third = client.stream("en");
+        third.end_of_speech();
+        match next_transcript(third.as_mut()) {
+            Transcript::Failed(err) => assert_eq!(err.kind, FailureKind::TimedOut, "{err}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "one connect for the three calls");
+    }
+
+    /// Answers the config with an interim result, then ends the call at Google's stream limit at once.
+    fn a_result_then_cut() -> Handler {
+        handler(|(request, respond): Call| async move {
+            let mut respond = respond;
+            let mut seen = head(&request);
+            let mut body = request.into_body();
+            read_messages(&mut body, &mut seen, |s| !s.messages.is_empty()).await;
+            let mut answer = respond.send_response(grpc_head(), false).unwrap();
+            answer.send_data(response(&[(" again", false)]), false).unwrap();
+            answer.send_trailers(trailers(11, "Exceeded%20maximum%20allowed%20stream%20duration")).unwrap();
+            seen
+        })
+    }
+
+    #[test]
+    fn results_alone_do_not_let_a_call_google_keeps_ending_at_once_reopen_for_ever() {
+        let (address, fake, server) =
+            grpc_server_with(FakeOptions::default(), vec![a_result_then_cut(), a_result_then_cut()]);
+        let mut stream = client(address, KEY).stream("en");
+        stream.push_audio(&[100; 320]);
+        server.join().unwrap();
+        stream.end_of_speech();
+        let failed = loop {
+            match next_transcript(stream.as_mut()) {
+                Transcript::Partial(_) => {}
+                other => break other,
+            }
+        };
+        match failed {
+            Transcript::Failed(err) => assert_eq!(err.kind, FailureKind::Rejected, "{err}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(fake.calls(), 2, "the first carried over, the second (no new audio) failed: no third call");
+    }
+
+    #[test]
+    fn a_connection_without_calls_is_not_pinged_and_closes_once_idle() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        runtime.block_on(async {
+            let (listener, connector) = in_memory();
+            let fake = Fake::new();
+            // The next utterance's call is kept open (until the stream goes), so the connection stays.
+            let options = FakeOptions { no_deadline: true, every_call: Some(warm), ..FakeOptions::default() };
+            let server = tokio::spawn(serve(listener, options, vec![answering(" one", " one two")], fake.clone()));
+            let address: SocketAddr = "127.0.0.1:9".parse().unwrap();
+            let pool = PoolConfig { idle_timeout: Duration::from_secs(300), ..PoolConfig::default() };
+            let client = client(address, KEY)
+                .with_pool(pool)
+                .with_connector(connector)
+                .on_runtime(tokio::runtime::Handle::current());
+            let mut stream = client.stream("en");
+            stream.push_audio(&[100; 1600]);
+            assert_eq!(next_transcript_paused(stream.as_mut()).await, Transcript::Partial("one".into()));
+            stream.end_of_speech();
+            assert_eq!(final_paused(stream.as_mut()).await, Transcript::Final("one two".into()));
+            for _ in 0..100 {
+                if fake.calls() >= 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(fake.calls(), 2, "the next utterance's call reached the fake");
+            drop(stream);
+            for _ in 0..100 {
+                if client.usage() == (1, 0) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(client.usage(), (1, 0), "the connection stays, carrying no calls");
+            // Nothing answers from now on: a PING would go unanswered and drop the connection within 40 s.
+            fake.freeze();
+            tokio::time::sleep(Duration::from_secs(200)).await;
+            assert_eq!(client.usage(), (1, 0), "not pinged without calls");
+            tokio::time::sleep(Duration::from_secs(101)).await;
+            assert_eq!(client.usage(), (0, 0), "closed after 300 s without calls");
+            fake.thaw();
+            fake.finish();
+            let seen = tokio::time::timeout(Duration::from_secs(30), server).await.unwrap().unwrap();
+            assert_eq!(seen.len(), 2, "the utterance's call and the next, reset when the stream went");
+            assert_eq!(fake.connections(), 1);
+        });
+    }
+
+    #[test]
+    fn a_call_refused_unprocessed_as_it_opens_goes_on_a_new_call() {
+        let refused = handler(|(request, mut respond): Call| async move {
+            let seen = head(&request);
+            respond.send_reset(h2::Reason::REFUSED_STREAM);
+            seen
+        });
+        let handlers = vec![refused, answering(" hello", " hello there"), warm()];
+        let (address, fake, server) = grpc_server_with(FakeOptions::default(), handlers);
+        let mut stream = client(address, KEY).stream("en");
+        waited("the refused call and the next", || fake.calls() >= 2);
+        stream.push_audio(&[100; 1600]);
+        assert_eq!(next_transcript(stream.as_mut()), Transcript::Partial("hello".into()));
+        stream.end_of_speech();
+        assert_eq!(final_transcript(stream.as_mut()), "hello there");
+        waited("the next utterance's call", || fake.calls() >= 3);
+        drop(stream);
+        assert_eq!(server.join().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn calls_waiting_on_a_connect_beyond_the_servers_stream_limit_go_on_a_new_connection() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        runtime.block_on(async {
+            let (gate, gated) = tokio::sync::watch::channel(false);
+            let (listener, connector) = in_memory_gated(gated);
+            let fake = Fake::new();
+            let options = FakeOptions { no_deadline: true, max_streams: Some(1), ..FakeOptions::default() };
+            let server = tokio::spawn(serve(listener, options, vec![warm(), warm()], fake.clone()));
+            let address: SocketAddr = "127.0.0.1:9".parse().unwrap();
+            let client = client(address, KEY).with_connector(connector).on_runtime(tokio::runtime::Handle::current());
+            let first = client.stream("en");
+            let second = client.stream("en");
+            for _ in 0..100 {
+                if client.usage() == (1, 2) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(client.usage(), (1, 2), "the second call waits on the first's connect");
+            gate.send_replace(true);
+            for _ in 0..100 {
+                if fake.calls() >= 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(fake.calls(), 2);
+            assert_eq!(fake.connections(), 2, "the server allows one stream: the waiter made a second connection");
+            assert_eq!(client.usage(), (2, 2));
+            drop((first, second));
+            let seen = tokio::time::timeout(Duration::from_secs(30), server).await.unwrap().unwrap();
+            let mut on: Vec<usize> = seen.iter().map(|s| s.connection).collect();
+            on.sort();
+            assert_eq!(on, vec![0, 1]);
+        });
+    }
+
+    #[test]
+    fn a_server_saying_enhance_your_calm_gets_pings_half_as_often() {
+        let options = FakeOptions { calm_after_calls: Some(1), ..FakeOptions::default() };
+        let (address, fake, _server) = grpc_server_with(options, vec![warm(), warm()]);
+        let client = client(address, KEY);
+        assert_eq!(client.keepalive_interval(), Some(Duration::from_secs(30)));
+        let _stream = client.stream("en");
+        waited("the call reaches the fake", || fake.calls() >= 1);
+        waited("the interval doubled", || client.keepalive_interval() == Some(Duration::from_secs(60)));
     }
 }
