@@ -919,6 +919,30 @@ async fn knowledge_processing_is_bounded_in_number_and_time_and_settles_after_a_
     assert_eq!(blobs.done().iter().filter(|d| d.starts_with("put")).count(), 2, "{:?}", blobs.done());
 }
 
+/// The store refuses audit records after the document is stored (a SQLite trigger; MongoDB has no such
+/// switch): the upload still answers `processing` and the document is read (not left `processing` with a 500
+/// the client would repeat); its delete still deletes it.
+#[tokio::test]
+async fn a_failed_audit_record_fails_neither_the_upload_nor_its_processing() {
+    let h = harness("sqlite").await;
+    let (_, member) = h.org("member@acme.io", Role::Member).await;
+    let db = rusqlite::Connection::open(h.data.path().join("voicera.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    )
+    .unwrap();
+    let refused = db.execute("INSERT INTO audit_log (org_id, id, doc, updated_at) VALUES ('o', 'i', '{}', 0)", []);
+    assert!(refused.is_err(), "the trigger refuses audit records");
+
+    let id = h.upload_processing(&member, "faq.txt", "text/plain", b"Refunds take seven days.").await;
+    assert_eq!(h.settled(&member, &id).await["status"], "ready");
+    let audited: i64 = db.query_row("SELECT count(*) FROM audit_log", [], |row| row.get(0)).unwrap();
+    assert_eq!(audited, 0, "no audit record was written");
+    let path = format!("/api/v1/knowledge/{id}");
+    assert_eq!(h.call(Method::DELETE, &path, &member, None).await.0, StatusCode::OK);
+    assert_eq!(h.listed(&member, &id).await, Value::Null);
+}
+
 async fn an_admin_sets_and_clears_the_orgs_recording_retention(kind: &str) {
     let h = harness(kind).await;
     let (org, admin) = h.org("admin@acme.io", Role::Admin).await;
