@@ -99,6 +99,11 @@ pub struct ApiConfig {
     /// The node's telephony provider accounts (`[telephony.<provider>]`): the number routes (`/vobiz/...`,
     /// `/plivo/...`) send to their `api_base`, and the owner's org uses their credentials when it stored none.
     pub telephony_accounts: Vec<(voicera_carrier_rest::Provider, voicera_carrier_rest::ProviderAccount)>,
+    /// Knowledge uploads processed at once on this node (each holds up to 25 MB and a blocking thread while
+    /// its text is read); an upload beyond them is refused with 429 and `Retry-After` before its body is read.
+    pub knowledge_processing_slots: usize,
+    /// How long one knowledge document may take to be stored and read before it is recorded `failed`.
+    pub knowledge_processing_timeout: Duration,
 }
 
 /// Where the control plane's mail (reset links, invitations) goes.
@@ -224,6 +229,11 @@ impl Default for ApiConfig {
             mail: MailConfig::Disabled,
             webhooks_allow_http_loopback: false,
             telephony_accounts: Vec::new(),
+            // The node also carries calls: a few documents at once bound the memory (~25 MB each) and the
+            // blocking threads uploads can take.
+            knowledge_processing_slots: 2,
+            // A 25 MB PDF reads in seconds; well under the 10 minutes after which a listing calls it abandoned.
+            knowledge_processing_timeout: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -259,6 +269,9 @@ pub(crate) struct Inner {
     pub audit_sequence: AtomicU64,
     /// The node's calls in progress and make-up ([`NodeConsole`]), once the binary has plugged them in.
     pub node_console: OnceLock<Arc<dyn NodeConsole>>,
+    /// The slots of [`ApiConfig::knowledge_processing_slots`]: an upload takes one before its body is read and
+    /// its processing task gives it back when done.
+    pub knowledge_processing: Arc<tokio::sync::Semaphore>,
 }
 
 /// What the call history, integrations and knowledge routes need beyond the store. Until the binary attaches
@@ -327,7 +340,9 @@ impl ApiState {
             tracing::error!(%error, "the mail settings are unusable: mail is disabled");
             None
         });
+        let knowledge_processing = Arc::new(tokio::sync::Semaphore::new(config.knowledge_processing_slots.max(1)));
         ApiState(Arc::new(Inner {
+            knowledge_processing,
             store,
             tokens: TokenKey::new(token_key),
             clock,

@@ -64,8 +64,17 @@ async fn harness_with_blobs(
     kind: &str,
     blobs: impl FnOnce(&std::path::Path) -> Option<Arc<dyn voicera_blob::BlobStore>>,
 ) -> Harness {
+    harness_with(kind, ApiConfig::default(), blobs).await
+}
+
+/// [`harness_with_blobs`] with `config` (its password cost made minimal).
+async fn harness_with(
+    kind: &str,
+    config: ApiConfig,
+    blobs: impl FnOnce(&std::path::Path) -> Option<Arc<dyn voicera_blob::BlobStore>>,
+) -> Harness {
     let (store, common::Backing { dir: data, mongo }) = common::test_store(kind, "history").await;
-    let config = ApiConfig { password_cost: PasswordCost::Minimal, ..ApiConfig::default() };
+    let config = ApiConfig { password_cost: PasswordCost::Minimal, ..config };
     let clock = Arc::new(ManualClock::at(T0));
     let state = ApiState::with_clock(store, [7; 32], Arc::new(AnyConfig), config, clock.clone());
     let key = MasterKey::from_bytes([42; 32]);
@@ -163,6 +172,19 @@ impl Harness {
         body["document_id"].as_str().unwrap().to_string()
     }
 
+    /// Uploads as a client told to retry would: again while the answer is 429 (20 s at most); the answer.
+    async fn upload_when_free(&self, token: &str, filename: &str, bytes: &[u8]) -> Answer {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let answer = self.upload(token, filename, "text/plain", bytes).await;
+            if answer.status != StatusCode::TOO_MANY_REQUESTS {
+                return answer;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no processing slot came free: {}", answer.json());
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Document `id` as `GET /knowledge` lists it (Null when it is not listed).
     async fn listed(&self, token: &str, id: &str) -> Value {
         let (code, list) = self.call(Method::GET, "/api/v1/knowledge", token, None).await;
@@ -186,12 +208,14 @@ impl Harness {
 }
 
 /// A filesystem blob store whose writes wait until the test opens its gate (a slow S3 upload, held for as long
-/// as the test needs), or are refused; it notes each write and delete that went through, in order.
+/// as the test needs), or are refused, or panic (a bug in processing); it notes each write and delete that went
+/// through, in order.
 #[derive(Debug)]
 struct GatedBlobs {
     inner: voicera_blob::FsBlobStore,
     open: tokio::sync::watch::Sender<bool>,
     refuse: std::sync::atomic::AtomicBool,
+    panic: std::sync::atomic::AtomicBool,
     done: std::sync::Mutex<Vec<String>>,
 }
 
@@ -201,6 +225,7 @@ impl GatedBlobs {
             inner: voicera_blob::FsBlobStore::new(dir),
             open: tokio::sync::watch::channel(false).0,
             refuse: Default::default(),
+            panic: Default::default(),
             done: Default::default(),
         }
     }
@@ -246,6 +271,7 @@ impl voicera_blob::BlobStore for GatedBlobs {
     ) -> Result<(), voicera_blob::BlobError> {
         let mut open = self.open.subscribe();
         open.wait_for(|open| *open).await.expect("the gate's sender lives as long as the store");
+        assert!(!self.panic.load(std::sync::atomic::Ordering::SeqCst), "the blob store panics (told to by the test)");
         if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(voicera_blob::BlobError::InvalidBucket(format!("{bucket} (refused by the test)")));
         }
@@ -290,6 +316,7 @@ on_both_stores!(
     provider_keys_are_sealed_masked_and_scoped,
     knowledge_documents_upload_report_status_retrieve_and_delete,
     a_knowledge_document_lists_as_processing_until_it_is_stored_and_read,
+    knowledge_processing_is_bounded_in_number_and_time_and_settles_after_a_panic,
     an_admin_sets_and_clears_the_orgs_recording_retention,
 );
 
@@ -799,16 +826,26 @@ async fn a_knowledge_document_lists_as_processing_until_it_is_stored_and_read(ki
     assert_eq!(refused["text_url"], Value::Null, "{refused}");
     blobs.refuse.store(false, std::sync::atomic::Ordering::SeqCst);
 
-    // Deleted while it is processed: gone for good, and its objects with it.
+    // Deleted while it is processed: gone for good, and its objects with it. The delete removes the objects a
+    // document of its kind has though the record it read named none yet (its outcome, with their URLs, may be
+    // written between that read and the delete); the outcome, finding no record, removes what it wrote.
     blobs.set_open(false);
     let doomed = h.upload_processing(&member, "doomed.txt", "text/plain", b"Stores open at nine.").await;
     let path = format!("/api/v1/knowledge/{doomed}");
     assert_eq!(h.call(Method::DELETE, &path, &member, None).await.0, StatusCode::OK);
-    blobs.set_open(true);
     let prefix = format!("{org}/{doomed}");
-    blobs.wait_done(&format!("delete {prefix}/text.txt")).await;
+    let removed_by_delete = [format!("delete {prefix}/original.txt"), format!("delete {prefix}/text.txt")];
     let done: Vec<String> = blobs.done().into_iter().filter(|d| d.contains(&doomed)).collect();
-    let expected = ["put", "put", "delete", "delete"].map(String::from);
+    assert_eq!(done, removed_by_delete, "the delete removes the known objects whatever the record said");
+    blobs.set_open(true);
+    blobs.wait_done(&format!("put {prefix}/text.txt")).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while blobs.done().iter().filter(|d| d.contains(&doomed)).count() < 6 {
+        assert!(tokio::time::Instant::now() < deadline, "{:?}", blobs.done());
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let done: Vec<String> = blobs.done().into_iter().filter(|d| d.contains(&doomed)).collect();
+    let expected = ["delete", "delete", "put", "put", "delete", "delete"].map(String::from);
     assert_eq!(done.iter().map(|d| d.split(' ').next().unwrap().to_string()).collect::<Vec<_>>(), expected);
     assert_eq!(h.listed(&member, &doomed).await, Value::Null, "a deleted document stays deleted");
     let objects = h.data.path().join("blobs/knowledge").join(&prefix);
@@ -827,6 +864,83 @@ async fn a_knowledge_document_lists_as_processing_until_it_is_stored_and_read(ki
     blobs.set_open(true);
     blobs.wait_done(&format!("delete {org}/{stuck}/text.txt")).await;
     assert_eq!(h.listed(&member, &stuck).await, abandoned, "the late outcome is not recorded");
+}
+
+/// One processing slot and a 3 s limit: while a document is processed another upload is refused (429, with
+/// `Retry-After` and the error shape) and nothing of it is stored; a document whose blob store never answers
+/// ends `failed` at the limit and frees its slot; one whose processing panics ends `failed` too (not
+/// `processing` until a listing calls it abandoned) and frees its slot; the next document is read as usual.
+async fn knowledge_processing_is_bounded_in_number_and_time_and_settles_after_a_panic(kind: &str) {
+    let gate = Arc::new(std::sync::OnceLock::<Arc<GatedBlobs>>::new());
+    let config = ApiConfig {
+        knowledge_processing_slots: 1,
+        knowledge_processing_timeout: std::time::Duration::from_secs(3),
+        ..ApiConfig::default()
+    };
+    let h = harness_with(kind, config, |dir| {
+        let blobs = Arc::new(GatedBlobs::new(&dir.join("blobs")));
+        gate.set(Arc::clone(&blobs)).unwrap();
+        Some(blobs as Arc<dyn voicera_blob::BlobStore>)
+    })
+    .await;
+    let blobs = Arc::clone(gate.get().unwrap());
+    let (_, member) = h.org("member@acme.io", Role::Member).await;
+
+    let held = h.upload_processing(&member, "held.txt", "text/plain", b"Stores open at nine.").await;
+    let refused = h.upload(&member, "second.txt", "text/plain", b"Parking is free on Sundays.").await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.json());
+    assert_eq!(refused.header(header::RETRY_AFTER), "5");
+    let body = refused.json();
+    assert_eq!((body["code"].as_str(), body["field"].as_str()), (Some("busy"), Some("file")), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("try again"), "{body}");
+    assert_eq!(body.as_object().unwrap().len(), 3, "{body}");
+    let (_, list) = h.call(Method::GET, "/api/v1/knowledge", &member, None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "the refused upload is not stored: {list}");
+
+    // The blob store never answers: failed at the limit, with the reason, and the slot is free again.
+    let timed_out = h.settled(&member, &held).await;
+    assert_eq!(timed_out["status"], "failed", "{timed_out}");
+    assert!(timed_out["error_message"].as_str().unwrap().contains("took longer than 3 s"), "{timed_out}");
+
+    // Processing panics: failed with a reason, and the slot is free again.
+    blobs.panic.store(true, std::sync::atomic::Ordering::SeqCst);
+    blobs.set_open(true);
+    let panicked = h.upload_when_free(&member, "panics.txt", b"Gift cards never expire.").await;
+    assert_eq!(panicked.status, StatusCode::CREATED, "{}", panicked.json());
+    let panicked = h.settled(&member, panicked.json()["document_id"].as_str().unwrap()).await;
+    assert_eq!(panicked["status"], "failed", "{panicked}");
+    assert!(panicked["error_message"].as_str().unwrap().contains("internal error"), "{panicked}");
+    blobs.panic.store(false, std::sync::atomic::Ordering::SeqCst);
+
+    let fine = h.upload_when_free(&member, "fine.txt", b"Refunds reach the bank within seven days.").await;
+    assert_eq!(fine.status, StatusCode::CREATED, "{}", fine.json());
+    let fine = h.settled(&member, fine.json()["document_id"].as_str().unwrap()).await;
+    assert_eq!(fine["status"], "ready", "{fine}");
+    assert_eq!(blobs.done().iter().filter(|d| d.starts_with("put")).count(), 2, "{:?}", blobs.done());
+}
+
+/// The store refuses audit records after the document is stored (a SQLite trigger; MongoDB has no such
+/// switch): the upload still answers `processing` and the document is read (not left `processing` with a 500
+/// the client would repeat); its delete still deletes it.
+#[tokio::test]
+async fn a_failed_audit_record_fails_neither_the_upload_nor_its_processing() {
+    let h = harness("sqlite").await;
+    let (_, member) = h.org("member@acme.io", Role::Member).await;
+    let db = rusqlite::Connection::open(h.data.path().join("voicera.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    )
+    .unwrap();
+    let refused = db.execute("INSERT INTO audit_log (org_id, id, doc, updated_at) VALUES ('o', 'i', '{}', 0)", []);
+    assert!(refused.is_err(), "the trigger refuses audit records");
+
+    let id = h.upload_processing(&member, "faq.txt", "text/plain", b"Refunds take seven days.").await;
+    assert_eq!(h.settled(&member, &id).await["status"], "ready");
+    let audited: i64 = db.query_row("SELECT count(*) FROM audit_log", [], |row| row.get(0)).unwrap();
+    assert_eq!(audited, 0, "no audit record was written");
+    let path = format!("/api/v1/knowledge/{id}");
+    assert_eq!(h.call(Method::DELETE, &path, &member, None).await.0, StatusCode::OK);
+    assert_eq!(h.listed(&member, &id).await, Value::Null);
 }
 
 async fn an_admin_sets_and_clears_the_orgs_recording_retention(kind: &str) {

@@ -5,8 +5,13 @@
 //! the original's ingestion was a background task, the upload answers at once with the record as written,
 //! `processing`; the document lists so while it is stored and its text read, then `ready` (with its passage
 //! count) or `failed` (with the reason: e.g. a PDF without a text layer, or a blob store that refused it).
-//! Clients poll `GET /knowledge` for the outcome. A document deleted while it is processed stays deleted (the
-//! outcome is written only over a record still `processing`), and the objects written for it are removed.
+//! Clients poll `GET /knowledge` for the outcome. A node processes a few documents at once
+//! ([`crate::ApiConfig::knowledge_processing_slots`]); an upload beyond them is refused (429 `busy`, with
+//! `Retry-After`) before its body is read. Processing that panics or outlives
+//! [`crate::ApiConfig::knowledge_processing_timeout`] ends `failed` with the reason. A document deleted while it
+//! is processed stays deleted (the outcome is written only over a record still `processing`), and the objects
+//! written for it are removed: by the delete (the known keys of its kind, whatever the record said) or by the
+//! outcome that finds no record.
 //! Documents uploaded before (files under `<data>/knowledge/<org>/`) are still read and deleted there.
 //! Retrieval ranks the org's ready documents' passages with the same BM25 index the agents' `knowledge_lookup`
 //! tool uses ([`voicera_conversation::knowledge`]), answering the original's `chunks` shape.
@@ -191,6 +196,9 @@ fn view(record: &Record) -> Value {
     doc
 }
 
+/// Seconds a client refused for want of a processing slot is told to wait: a document takes seconds.
+const BUSY_RETRY_SECS: u64 = 5;
+
 /// `POST /knowledge/upload`: multipart `file` (and the original's `org_id`, which must be the caller's).
 pub async fn upload(
     caller: Caller,
@@ -207,6 +215,17 @@ pub async fn upload(
     if !is_multipart {
         return Err(unsupported("send the document as multipart/form-data with a `file` part"));
     }
+    // A slot before the body is read: the bytes and the blocking thread reading them are what is bounded.
+    let permit = Arc::clone(&state.0.knowledge_processing).try_acquire_owned().map_err(|_| {
+        let mut busy = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "busy",
+            "this server is processing as many knowledge documents as it may; try again shortly",
+        )
+        .at("file");
+        busy.retry_after_secs = Some(BUSY_RETRY_SECS);
+        busy
+    })?;
     let mut multipart = upload::multipart(request, &state).await?;
     let mut file: Option<(String, DocumentKind, Vec<u8>)> = None;
     while let Some(mut field) = DOCUMENT.next_field(&mut multipart).await? {
@@ -238,42 +257,94 @@ pub async fn upload(
                     "uploaded_by": caller.email, "created_at": now, "updated_at": now}),
     };
     state.store().put(Collection::KnowledgeDocuments, &record).await?;
-    crate::audit::record(&state, &caller, "upload_knowledge_document", &record.id).await?;
     // Its own task, not this request's: the answer does not wait for a 25 MB PDF's text, and a client that
-    // hangs up does not leave the document `processing` for ever.
-    let (task_state, task_record) = (state.clone(), record.clone());
-    tokio::spawn(async move {
-        let id = task_record.id.clone();
-        if let Err(err) = process(task_state, task_record, kind, bytes, blobs).await {
-            tracing::error!(document = %id, %err, "a knowledge document's outcome could not be recorded");
-        }
-    });
+    // hangs up does not leave the document `processing` for ever. Spawned before anything else can fail, so a
+    // stored record always has a task that settles it.
+    tokio::spawn(supervise(state.clone(), record.clone(), kind, bytes, blobs, permit));
+    // The document is stored and being processed: an audit write that fails now is logged, not answered as a
+    // failed upload the client would repeat.
+    if let Err(err) = crate::audit::record(&state, &caller, "upload_knowledge_document", &record.id).await {
+        tracing::error!(%err, document = %record.id, "the upload of a knowledge document was not audited");
+    }
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
 
-/// Keeps the document in the blob store, reads its text (kept beside it) and records the outcome over the
-/// `processing` record; when the document was deleted meanwhile, removes what it wrote instead.
+/// Runs [`process`] in a task of its own, within the configured time, holding `permit` (the processing slot)
+/// until it and any text reading it started are done; a processing that panics, fails to record its outcome
+/// or takes too long leaves the document `failed` with the reason rather than `processing`.
+async fn supervise(
+    state: ApiState,
+    record: Record,
+    kind: DocumentKind,
+    bytes: Vec<u8>,
+    blobs: Arc<dyn BlobStore>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let limit = state.config().knowledge_processing_timeout;
+    let permit = Arc::new(permit);
+    let mut task = tokio::spawn(process(state.clone(), record.clone(), kind, bytes, blobs, Arc::clone(&permit)));
+    let failure = match tokio::time::timeout(limit, &mut task).await {
+        Ok(Ok(Ok(()))) => None,
+        Ok(Ok(Err(err))) => Some(format!("processing failed: {}", err.detail)),
+        Ok(Err(join)) => {
+            tracing::error!(err = %join, document = %record.id, "processing a knowledge document stopped");
+            Some("processing stopped on an internal error; upload it again".to_string())
+        }
+        Err(_) => {
+            task.abort();
+            Some(format!("processing took longer than {} s; upload it again", limit.as_secs()))
+        }
+    };
+    if let Some(reason) = failure {
+        tracing::warn!(document = %record.id, %reason, "a knowledge document failed");
+        if let Err(err) = record_failed(&state, &record, &reason).await {
+            tracing::error!(%err, document = %record.id, "a knowledge document's failure could not be recorded");
+        }
+    }
+    drop(permit);
+}
+
+/// Records `record` `failed` with `reason`, over the record only while it is still `processing` (a deleted or
+/// settled document is left as it is); whether it was written.
+async fn record_failed(state: &ApiState, record: &Record, reason: &str) -> Result<bool, ApiError> {
+    let mut failed = record.clone();
+    if let Some(doc) = failed.doc.as_object_mut() {
+        doc.insert("status".into(), json!("failed"));
+        doc.insert("error_message".into(), json!(reason));
+        doc.insert("updated_at".into(), json!(voicera_store::utc_text(state.now())));
+    }
+    let processing = json!("processing");
+    Ok(state.store().replace_if(Collection::KnowledgeDocuments, &failed, "status", &processing).await?)
+}
+
+/// Reads the document's text, keeps the document in the blob store (and its text beside it) and records the
+/// outcome over the `processing` record; when the document was deleted meanwhile, removes what it wrote
+/// instead. `slot` is held by the text reading too, which outlives this future when it is aborted.
 async fn process(
     state: ApiState,
     mut record: Record,
     kind: DocumentKind,
     bytes: Vec<u8>,
     blobs: std::sync::Arc<dyn BlobStore>,
+    slot: Arc<tokio::sync::OwnedSemaphorePermit>,
 ) -> Result<(), ApiError> {
     let id = record.id.clone();
     let bucket = blobs.bucket_name(Bucket::Knowledge);
     let (original_key, text_key) = object_keys(&record.org_id, &id, kind);
     let size = bytes.len();
-    let stored = blobs.put_bytes(&bucket, &original_key, bytes.clone()).await;
-    let original_kept = stored.is_ok();
-    let extracted = tokio::task::spawn_blocking(move || {
-        extract_text(kind, &bytes).map(|text| {
+    // The text first, from the bytes lent to the blocking thread and handed back: one copy of the document.
+    let (bytes, extracted) = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let extracted = extract_text(kind, &bytes).map(|text| {
             let passages = KnowledgeBase::from_documents([(id.as_str(), text.as_str())]).passages();
             (text, passages)
-        })
+        });
+        (bytes, extracted)
     })
     .await
     .map_err(|e| ApiError::internal("processing a knowledge document", e))?;
+    let stored = blobs.put_bytes(&bucket, &original_key, bytes).await;
+    let original_kept = stored.is_ok();
     let outcome = match (stored, extracted) {
         (Err(e), _) => Err(format!("the document could not be stored: {e}")),
         (Ok(()), Err(reason)) => Err(reason),
@@ -365,18 +436,41 @@ pub async fn remove(
     let documents_dir = state.resources()?.documents_dir.clone();
     let blobs = std::sync::Arc::clone(&state.resources()?.blobs);
     store.delete(Collection::KnowledgeDocuments, &caller.org_id, &record.id).await?;
-    if let Some(url) = record.doc.get("text_url").and_then(Value::as_str) {
-        state.resources()?.knowledge_texts.forget(url);
+    // The objects a document of its kind has, whatever the record said when it was read: a document read here
+    // while `processing` (no URLs yet) may have been settled `ready`, its objects written, before the delete
+    // above; one deleted before that removes its own objects when its outcome finds no record.
+    let bucket = blobs.bucket_name(Bucket::Knowledge);
+    let content_type = record.doc.get("content_type").and_then(Value::as_str);
+    let kinds = match DocumentKind::of("", content_type) {
+        Some(kind) => vec![kind],
+        None => vec![DocumentKind::Pdf, DocumentKind::Text, DocumentKind::Markdown],
+    };
+    let mut objects: Vec<(String, String)> = Vec::new();
+    for kind in kinds {
+        let (original_key, text_key) = object_keys(&record.org_id, &record.id, kind);
+        for key in [original_key, text_key] {
+            if !objects.iter().any(|(_, k)| *k == key) {
+                objects.push((bucket.clone(), key));
+            }
+        }
     }
+    // URLs the record names elsewhere (another bucket name at the time it was written).
     for url in ["object_url", "text_url"].iter().filter_map(|k| record.doc.get(*k).and_then(Value::as_str)) {
+        match voicera_blob::parse_blob_url(url) {
+            Ok(parsed) if !objects.iter().any(|(b, k)| *b == parsed.bucket && *k == parsed.key) => {
+                objects.push((parsed.bucket, parsed.key));
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, %url, "a deleted knowledge document names an unreadable object URL"),
+        }
+    }
+    let texts = &state.resources()?.knowledge_texts;
+    for (bucket, key) in &objects {
+        texts.forget(&blobs.url(bucket, key));
         // Deleting a missing object is no error; a store that is away leaves an orphan object (logged), never a
         // record pointing at nothing.
-        let deleted = match voicera_blob::parse_blob_url(url) {
-            Ok(parsed) => blobs.delete(&parsed.bucket, &parsed.key).await,
-            Err(err) => Err(err),
-        };
-        if let Err(err) = deleted {
-            tracing::warn!(%err, %url, "a deleted knowledge document's object could not be removed");
+        if let Err(err) = blobs.delete(bucket, key).await {
+            tracing::warn!(%err, %key, "a deleted knowledge document's object could not be removed");
         }
     }
     let dir = org_dir(&documents_dir, &caller.org_id);
@@ -384,7 +478,10 @@ pub async fn remove(
         // An older upload's files; absent ones are fine.
         let _ = tokio::fs::remove_file(dir.join(format!("{}.{extension}", record.id))).await;
     }
-    crate::audit::record(&state, &caller, "delete_knowledge_document", &record.id).await?;
+    // The document is gone: an audit write that fails now is logged, not answered as a failed delete.
+    if let Err(err) = crate::audit::record(&state, &caller, "delete_knowledge_document", &record.id).await {
+        tracing::error!(%err, document = %record.id, "the delete of a knowledge document was not audited");
+    }
     Ok(Json(json!({"status": "success", "message": "document deleted", "document_id": record.id, "deleted": true})))
 }
 

@@ -1091,7 +1091,8 @@ pub fn operations() -> Vec<Operation> {
             "knowledge",
             member,
             "Upload a document (multipart `file`: PDF up to 25 MB, text or Markdown; 415 for others, 413 when larger); \
-             answered at once with status `processing`: list the documents for `ready` or `failed`",
+             answered at once with status `processing`: list the documents for `ready` or `failed`; 429 `busy` with \
+             `Retry-After` while the node processes as many documents as it may",
             None,
             post(knowledge::upload).layer(DefaultBodyLimit::max(knowledge::UPLOAD_BODY_LIMIT)),
         ),
