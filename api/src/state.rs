@@ -99,6 +99,9 @@ pub struct ApiConfig {
     /// The node's telephony provider accounts (`[telephony.<provider>]`): the number routes (`/vobiz/...`,
     /// `/plivo/...`) send to their `api_base`, and the owner's org uses their credentials when it stored none.
     pub telephony_accounts: Vec<(voicera_carrier_rest::Provider, voicera_carrier_rest::ProviderAccount)>,
+    /// The dialer nodes' contact lease (`[campaigns] lease_ms`): a campaign's `ring_timeout_seconds` must stay
+    /// under two thirds of it, so a ringing call never outlives a lease its node could not renew.
+    pub campaign_lease_ms: u64,
 }
 
 /// Where the control plane's mail (reset links, invitations) goes.
@@ -224,6 +227,8 @@ impl Default for ApiConfig {
             mail: MailConfig::Disabled,
             webhooks_allow_http_loopback: false,
             telephony_accounts: Vec::new(),
+            // The dialer's default lease (`voicera`'s `[campaigns] lease_ms`).
+            campaign_lease_ms: 60_000,
         }
     }
 }
