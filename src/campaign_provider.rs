@@ -339,13 +339,16 @@ impl DialReader {
             tokio::time::sleep(DIAL_POLL).await;
             let record = match self.store.get(Collection::CampaignDials, &self.org_id, &self.dial_id).await {
                 Ok(Some(record)) => record,
-                Ok(None) => return,
+                Ok(None) => return self.registration_lost("it is gone").await,
                 Err(error) => {
                     tracing::warn!(%error, dial_id = %self.dial_id, "campaign: cannot read a dial's progress");
                     continue;
                 }
             };
-            let Ok(doc) = DialDocument::from_json(&record.doc) else { return };
+            let doc = match DialDocument::from_json(&record.doc) {
+                Ok(doc) => doc,
+                Err(error) => return self.registration_lost(&error.to_string()).await,
+            };
             for note in doc.unread(seen) {
                 self.deliver(note);
             }
@@ -363,6 +366,18 @@ impl DialReader {
         }
     }
 
+    /// Nothing more can be heard of the call: it ends as failed (not as answered, which is what a closed
+    /// channel means to [`follow`]); the channel stays open until the reader is aborted.
+    async fn registration_lost(&self, why: &str) {
+        tracing::warn!(dial_id = %self.dial_id, %why, "campaign: a dial's registration is lost");
+        let lost = vec![
+            ("CallStatus".to_string(), "failed".to_string()),
+            ("HangupCause".to_string(), "dial registration lost".to_string()),
+        ];
+        let _ = self.events.send(DialEvent::Status(lost));
+        std::future::pending::<()>().await;
+    }
+
     fn deliver(&self, note: &DialNote) {
         let event = match note {
             DialNote::StreamStarted { call_id, .. } => DialEvent::StreamStarted { call_id: call_id.clone() },
@@ -371,7 +386,7 @@ impl DialReader {
             DialNote::AmdDecided { verdict, decided_after_ms, step } => {
                 let verdicts = [AmdVerdict::Undecided, AmdVerdict::Human, AmdVerdict::Machine, AmdVerdict::MachineBeep];
                 let steps = [GateStep::Hold, GateStep::StartAgent, GateStep::HangUp, GateStep::LeaveMessage];
-                let verdict = verdicts.into_iter().find(|v| v.as_str() == verdict);
+                let verdict = verdicts.into_iter().find(|v| v.as_str() == verdict.as_str());
                 let step = steps.into_iter().find(|s| format!("{s:?}") == *step);
                 if let (Some(verdict), Some(step), Some(amd)) = (verdict, step, &self.amd_events) {
                     let decision = AmdDecision { verdict, decided_after_ms: *decided_after_ms };

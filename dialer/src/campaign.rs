@@ -843,10 +843,11 @@ mod tests {
     fn a_released_dial_does_not_count_against_the_call_rate() {
         let mut campaign = Campaign::new(settings(10, 2), numbers(4)).unwrap();
         assert_eq!(campaign.poll(MONDAY).len(), 2);
-        // Campaign-wide pacing let one start: the other is released and may go as soon as pacing allows.
+        // Campaign-wide pacing let one start: the other is released, and its place in this second's rate is
+        // free again (the next contact in line takes it as soon as pacing allows).
         campaign.release(1, MONDAY + 500).unwrap();
         let next = campaign.poll(MONDAY + 500);
-        assert!(matches!(next[..], [DialAction::Dial { contact: 1, .. }]), "{next:?}");
+        assert!(matches!(next[..], [DialAction::Dial { contact: 2, .. }]), "{next:?}");
         assert!(campaign.poll(MONDAY + 999).is_empty(), "two starts in this second");
     }
 

@@ -195,8 +195,8 @@ mod tests {
         assert_eq!(plan_start("b1", Some(&doc), 3, 10_100), Pace::WaitUntil(10_334));
         let Pace::Start(second) = plan_start("b1", Some(&doc), 3, 10_334) else { panic!("due") };
         assert_eq!(second.expected_version(), Some(1));
-        // Due from the last start's slot, not from the late claim: no drift, and no catching up either.
-        assert_eq!(second.document().next_at_us, 10_666_666);
+        // A late claim counts from when it was made: missed starts are not caught up on (never over the rate).
+        assert_eq!(second.document().next_at_us, 10_667_333);
         // After a minute idle, one start at once, then the interval again.
         let idle = second.document().clone();
         let Pace::Start(after_idle) = plan_start("b1", Some(&idle), 3, 70_000) else { panic!("idle") };
@@ -205,7 +205,7 @@ mod tests {
         // A raised rate applies from the next claim.
         assert_eq!(plan_start("b1", Some(after_idle.document()), 100, 70_000), Pace::WaitUntil(70_334));
         let Pace::Start(fast) = plan_start("b1", Some(after_idle.document()), 100, 70_334) else { panic!("due") };
-        assert_eq!(fast.document().next_at_us, 70_343_333);
+        assert_eq!(fast.document().next_at_us, 70_344_000);
     }
 
     #[test]

@@ -415,6 +415,7 @@ fn authenticate<'a>(
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
+    dialled: Option<DialledCall>,
 ) -> Result<Webhook<'a>, Refusal> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
@@ -435,10 +436,6 @@ fn authenticate<'a>(
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let url = format!("{}{path_and_query}", telephony.config.public_url);
     // A call we placed with an org's own account is signed with that account's token.
-    let dialled = match query.iter().find(|(k, _)| k == DIAL_PARAM) {
-        Some((_, id)) => telephony.config.dialled.find(id, provider).await,
-        None => None,
-    };
     let Some(account) = dialled.as_ref().map(|call| &call.account).or_else(|| telephony.config.accounts.get(&provider))
     else {
         let err = signature::SignatureError::NotConfigured(provider.as_str());
@@ -497,7 +494,15 @@ async fn read_webhook(t: &Telephony, provider: Provider, request: Request) -> Re
     let body = axum::body::to_bytes(body, MAX_WEBHOOK_BODY)
         .await
         .map_err(|_| Refusal(StatusCode::PAYLOAD_TOO_LARGE, format!("webhook body over {MAX_WEBHOOK_BODY} bytes")))?;
-    authenticate(t, provider, &parts.method, &parts.uri, &parts.headers, &body)
+    // A call our dialer placed (on any node) is signed with the placing account's token.
+    let dial = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == DIAL_PARAM)
+        .map(|(_, id)| id.into_owned());
+    let dialled = match dial {
+        Some(id) => t.config.dialled.find(&id, provider).await,
+        None => None,
+    };
+    authenticate(t, provider, &parts.method, &parts.uri, &parts.headers, &body, dialled)
 }
 
 /// The stream URL's parameter (a Twilio custom parameter) saying the agent placed the call: `outbound`.
