@@ -148,7 +148,7 @@ pub(crate) fn spawn(runner: CampaignRunner, shutdown: CancellationToken) {
 
 async fn supervise(runner: Arc<CampaignRunner>, shutdown: CancellationToken) {
     let mut tasks: HashMap<(String, String), tokio::task::JoinHandle<()>> = HashMap::new();
-    let mut swept_at = i64::MIN;
+    let mut swept_at = 0;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
