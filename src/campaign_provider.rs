@@ -5,26 +5,47 @@
 //! end. The call holds its place among the campaign's live calls from the request until its final status
 //! callback or the end of its stream, and a call whose provider goes quiet is given up on after a time-out
 //! (hung up through the API, best effort), so no slot leaks.
+//!
+//! The provider may call back any node of the deployment (a load balancer in front of several): each call is
+//! registered in the store (`campaign_dials`, [`voicera_dialer::dials`]) before it is placed, so any node
+//! answers its webhook (with the placing org's account and only for its agent), runs its stream and records
+//! its status callbacks there; the placing node reads them back ([`DIAL_POLL`]) and follows the call to its
+//! end as if it had heard them itself, holding the contact's lease and the campaign's slot until then.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use voicera_carrier_rest::{CallRequest, Provider, ProviderAccount, ProviderRest};
+use voicera_conversation::amd::{AmdDecision, AmdEvent, GateStep, MachineAction};
 use voicera_dialer::campaign::AttemptOutcome;
+use voicera_dialer::dials::{DialAmd, DialDocument, DialNote, NewDial};
+use voicera_media::amd::AmdVerdict;
 use voicera_store::secret::MasterKey;
-use voicera_store::{Collection, Store};
+use voicera_store::{Collection, Record, Store};
 use voicera_telephony::sip_rtp::AmdRequest;
-use voicera_telephony::ws_stream::dialled::{follow, DialledCall, DialledCalls, DIAL_PARAM};
+use voicera_telephony::ws_stream::dialled::{
+    follow, DialEvent, DialFuture, DialRegistry, DialledCall, DIAL_PARAM,
+};
 
 /// How long a placed call may go without a word from the provider beyond its ring time-out: no stream and no
 /// final status by then, and it is hung up and counted failed.
 const SETUP_GRACE: Duration = Duration::from_secs(20);
+/// How often the placing node reads what other nodes (or its own endpoints) recorded of a call it follows:
+/// how late it learns the call's end, and so frees its slot, at most.
+pub(crate) const DIAL_POLL: Duration = Duration::from_millis(200);
+/// Tries at recording a note when other nodes keep writing the same dial (each try re-reads it).
+const NOTE_TRIES: usize = 8;
 
-/// What the provider arm needs from the node.
+/// What the provider arm needs from the node. It is also the node's [`DialRegistry`]: the telephony endpoints
+/// find dialled calls, and report on them, through it.
 pub(crate) struct ProviderCalls {
-    /// The calls the telephony endpoints report on.
-    pub(crate) dialled: DialledCalls,
+    /// Where dialled calls are registered (the deployment's store).
+    pub(crate) store: Store,
+    /// This node's id: the holder named in its dials' leases.
+    pub(crate) node_id: String,
+    /// A dial's lease length (`[campaigns] lease_ms`), renewed every third of it while the call is followed.
+    pub(crate) lease_ms: i64,
     /// This node's public URL: the provider fetches the answer and posts the status here.
     pub(crate) public_url: String,
     /// The node's `[telephony.<provider>]` accounts (the owner's org may dial with them).
@@ -37,6 +58,10 @@ pub(crate) struct ProviderCalls {
 
 /// One provider call to place for a campaign contact.
 pub(crate) struct ProviderCall {
+    /// The campaign's org, batch and the contact's store id (the dial's registry entry names them).
+    pub(crate) org_id: String,
+    pub(crate) batch_id: String,
+    pub(crate) contact: String,
     pub(crate) provider: Provider,
     pub(crate) agent_id: String,
     /// The number to call, as the dial policy normalised it.
@@ -114,30 +139,55 @@ impl ProviderCalls {
             ..CallRequest::new(&call.caller_id, &call.to, &answer_url, &status_url)
         };
         let rest = ProviderRest::new(provider, account.api_base.as_deref(), &account.auth_id, &account.auth_token);
+        // Registered before it is placed: the provider may answer before its reply to the request reaches us.
+        let dial = NewDial {
+            batch_id: call.batch_id.clone(),
+            contact: call.contact.clone(),
+            agent: call.agent_id.clone(),
+            provider: name.to_string(),
+            auth_id: account.auth_id.clone(),
+            variables: call.variables,
+            amd: call.amd.as_ref().map(|amd| DialAmd {
+                on_machine: amd.on_machine.as_str().to_string(),
+                message: amd.message.clone(),
+            }),
+        };
+        let doc = DialDocument::placed(dial, &self.node_id, crate::campaigns::now_ms(), self.lease_ms);
+        let record = Record { org_id: call.org_id.clone(), id: dial_id.clone(), doc: doc.to_json() };
+        match self.store.insert_if_absent(Collection::CampaignDials, &record).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return ProviderCallEnd { outcome: AttemptOutcome::Failed("dial id taken".into()), call_id: None };
+            }
+            Err(error) => {
+                return ProviderCallEnd {
+                    outcome: AttemptOutcome::Failed(format!("registering the call: {error}")),
+                    call_id: None,
+                };
+            }
+        }
         let (events, mut heard) = mpsc::unbounded_channel();
-        // Followed before it is placed: the provider may answer before its reply to the request reaches us.
-        self.dialled.insert(
-            &dial_id,
-            DialledCall {
-                provider,
-                account,
-                agent: call.agent_id.clone(),
-                variables: call.variables,
-                amd: call.amd,
-                events,
-            },
-        );
+        let reader = DialReader {
+            store: self.store.clone(),
+            org_id: call.org_id.clone(),
+            dial_id: dial_id.clone(),
+            node_id: self.node_id.clone(),
+            lease_ms: self.lease_ms,
+            events,
+            amd_events: call.amd.and_then(|amd| amd.events),
+        };
+        let reading = tokio::spawn(reader.run());
         let placing = rest.clone();
         let placed = tokio::task::spawn_blocking(move || placing.place_call(&request)).await;
         let placed = match placed {
             Ok(Ok(placed)) => placed,
             Ok(Err(error)) => {
-                self.dialled.remove(&dial_id);
+                self.unregister(&call.org_id, &dial_id, reading).await;
                 tracing::warn!(%error, to = %call.to, "campaign: the provider refused the call");
                 return ProviderCallEnd { outcome: AttemptOutcome::Failed(error.to_string()), call_id: None };
             }
             Err(error) => {
-                self.dialled.remove(&dial_id);
+                self.unregister(&call.org_id, &dial_id, reading).await;
                 return ProviderCallEnd {
                     outcome: AttemptOutcome::Failed(format!("dial task: {error}")),
                     call_id: None,
@@ -149,7 +199,7 @@ impl ProviderCalls {
         let followed = tokio::select! {
             followed = follow(&mut heard, setup_limit) => followed,
             _ = lost.cancelled() => {
-                self.dialled.remove(&dial_id);
+                self.unregister(&call.org_id, &dial_id, reading).await;
                 let id = placed.call_id.clone();
                 let hung_up = tokio::task::spawn_blocking(move || rest.hang_up(&id)).await;
                 tracing::warn!(call_id = %placed.call_id, ok = matches!(hung_up, Ok(Ok(_))), "campaign: hung up a provider call whose lease was lost");
@@ -159,7 +209,7 @@ impl ProviderCalls {
                 };
             }
         };
-        self.dialled.remove(&dial_id);
+        self.unregister(&call.org_id, &dial_id, reading).await;
         let call_id = followed.call_id.clone().unwrap_or(placed.call_id);
         if followed.hang_up {
             // The provider went quiet: make sure the call is down before its slot is given back.
@@ -178,6 +228,183 @@ impl ProviderCalls {
             )),
         };
         ProviderCallEnd { outcome, call_id: Some(call_id) }
+    }
+
+    /// Stops following a dial: its reader ends, and its registry entry goes (a late callback then finds no
+    /// call, as for a call never ours). A store that fails here leaves the entry to lapse with its lease.
+    async fn unregister(&self, org_id: &str, dial_id: &str, reading: tokio::task::JoinHandle<()>) {
+        reading.abort();
+        if let Err(error) = self.store.delete(Collection::CampaignDials, org_id, dial_id).await {
+            tracing::warn!(%error, %dial_id, "campaign: cannot remove a finished dial (it lapses with its lease)");
+        }
+    }
+
+    /// The dial registered as `dial_id`, if it is still followed: its org and document.
+    async fn followed_dial(&self, dial_id: &str) -> Option<(Record, DialDocument)> {
+        let records = match self.store.find_id(Collection::CampaignDials, dial_id).await {
+            Ok(records) => records,
+            Err(error) => {
+                tracing::warn!(%error, %dial_id, "dialled call: cannot read the registry");
+                return None;
+            }
+        };
+        let record = records.into_iter().next()?;
+        let doc = DialDocument::from_json(&record.doc).ok()?;
+        doc.followed(crate::campaigns::now_ms()).then_some((record, doc))
+    }
+}
+
+impl DialRegistry for ProviderCalls {
+    fn find<'a>(&'a self, dial_id: &'a str, provider: Provider) -> DialFuture<'a, Option<DialledCall>> {
+        Box::pin(async move {
+            let (record, doc) = self.followed_dial(dial_id).await?;
+            if Provider::parse(&doc.provider) != Some(provider) {
+                return None;
+            }
+            // The account is the org's as this node resolves it: it must be the one that placed the call.
+            let account = match self.account(&self.store, &record.org_id, provider).await {
+                Ok(Some(account)) if account.auth_id == doc.auth_id => account,
+                Ok(_) => {
+                    tracing::warn!(%dial_id, org = %record.org_id, "dialled call: this node has not the account that placed it");
+                    return None;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, %dial_id, "dialled call: cannot read the org's account");
+                    return None;
+                }
+            };
+            let amd = match doc.amd {
+                Some(amd) => {
+                    let on_machine = [MachineAction::HangUp, MachineAction::LeaveMessage, MachineAction::Connect]
+                        .into_iter()
+                        .find(|action| action.as_str() == amd.on_machine)?;
+                    Some(AmdRequest { on_machine, message: amd.message, events: None })
+                }
+                None => None,
+            };
+            Some(DialledCall { provider, account, agent: doc.agent, variables: doc.variables, amd })
+        })
+    }
+
+    fn report<'a>(&'a self, dial_id: &'a str, event: DialEvent) -> DialFuture<'a, bool> {
+        Box::pin(async move {
+            let node = self.node_id.clone();
+            let note = match event {
+                DialEvent::StreamStarted { call_id } => DialNote::StreamStarted { call_id, node },
+                DialEvent::StreamEnded => DialNote::StreamEnded { node },
+                DialEvent::Status(fields) => DialNote::Status { fields, node },
+                DialEvent::Amd(AmdEvent::Decided { decision, step }) => DialNote::AmdDecided {
+                    verdict: decision.verdict.as_str().to_string(),
+                    decided_after_ms: decision.decided_after_ms,
+                    step: format!("{step:?}"),
+                },
+                DialEvent::Amd(AmdEvent::MessageLeft) => DialNote::AmdMessageLeft,
+            };
+            for _ in 0..NOTE_TRIES {
+                let Some((record, doc)) = self.followed_dial(dial_id).await else { return false };
+                let Ok(next) = doc.with_note(note.clone(), crate::campaigns::now_ms()) else { return false };
+                if next.version == doc.version {
+                    return true;
+                }
+                let written = Record { org_id: record.org_id, id: record.id, doc: next.to_json() };
+                match self.store.put_if_version(Collection::CampaignDials, &written, Some(doc.version)).await {
+                    Ok(true) => return true,
+                    Ok(false) => continue,
+                    Err(error) => {
+                        tracing::warn!(%error, %dial_id, "dialled call: cannot record what was heard");
+                        return false;
+                    }
+                }
+            }
+            tracing::warn!(%dial_id, "dialled call: the registry entry kept changing; a note was not recorded");
+            false
+        })
+    }
+}
+
+/// The placing node's side of a dial: reads what any node recorded of the call, in order, into the channel
+/// [`follow`] reads (and detection events into the runner's), and renews the dial's lease.
+struct DialReader {
+    store: Store,
+    org_id: String,
+    dial_id: String,
+    node_id: String,
+    lease_ms: i64,
+    events: mpsc::UnboundedSender<DialEvent>,
+    amd_events: Option<mpsc::UnboundedSender<AmdEvent>>,
+}
+
+impl DialReader {
+    async fn run(self) {
+        let mut seen = 0;
+        let mut renewed_at = crate::campaigns::now_ms();
+        loop {
+            tokio::time::sleep(DIAL_POLL).await;
+            let record = match self.store.get(Collection::CampaignDials, &self.org_id, &self.dial_id).await {
+                Ok(Some(record)) => record,
+                Ok(None) => return self.registration_lost("it is gone").await,
+                Err(error) => {
+                    tracing::warn!(%error, dial_id = %self.dial_id, "campaign: cannot read a dial's progress");
+                    continue;
+                }
+            };
+            let doc = match DialDocument::from_json(&record.doc) {
+                Ok(doc) => doc,
+                Err(error) => return self.registration_lost(&error.to_string()).await,
+            };
+            for note in doc.unread(seen) {
+                self.deliver(note);
+            }
+            seen = doc.notes.len();
+            let now = crate::campaigns::now_ms();
+            if now - renewed_at >= self.lease_ms / 3 {
+                if let Ok(next) = doc.renew(&self.node_id, now, self.lease_ms) {
+                    let renewed = Record { org_id: record.org_id, id: record.id, doc: next.to_json() };
+                    // A note written meanwhile wins; the renewal is tried again at the next read.
+                    if let Ok(true) = self.store.put_if_version(Collection::CampaignDials, &renewed, Some(doc.version)).await {
+                        renewed_at = now;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Nothing more can be heard of the call: it ends as failed (not as answered, which is what a closed
+    /// channel means to [`follow`]); the channel stays open until the reader is aborted.
+    async fn registration_lost(&self, why: &str) {
+        tracing::warn!(dial_id = %self.dial_id, %why, "campaign: a dial's registration is lost");
+        let lost = vec![
+            ("CallStatus".to_string(), "failed".to_string()),
+            ("HangupCause".to_string(), "dial registration lost".to_string()),
+        ];
+        let _ = self.events.send(DialEvent::Status(lost));
+        std::future::pending::<()>().await;
+    }
+
+    fn deliver(&self, note: &DialNote) {
+        let event = match note {
+            DialNote::StreamStarted { call_id, .. } => DialEvent::StreamStarted { call_id: call_id.clone() },
+            DialNote::StreamEnded { .. } => DialEvent::StreamEnded,
+            DialNote::Status { fields, .. } => DialEvent::Status(fields.clone()),
+            DialNote::AmdDecided { verdict, decided_after_ms, step } => {
+                let verdicts = [AmdVerdict::Undecided, AmdVerdict::Human, AmdVerdict::Machine, AmdVerdict::MachineBeep];
+                let steps = [GateStep::Hold, GateStep::StartAgent, GateStep::HangUp, GateStep::LeaveMessage];
+                let verdict = verdicts.into_iter().find(|v| v.as_str() == verdict.as_str());
+                let step = steps.into_iter().find(|s| format!("{s:?}") == *step);
+                if let (Some(verdict), Some(step), Some(amd)) = (verdict, step, &self.amd_events) {
+                    let decision = AmdDecision { verdict, decided_after_ms: *decided_after_ms };
+                    let _ = amd.send(AmdEvent::Decided { decision, step });
+                }
+                return;
+            }
+            DialNote::AmdMessageLeft => {
+                if let Some(amd) = &self.amd_events {
+                    let _ = amd.send(AmdEvent::MessageLeft);
+                }
+                return;
+            }
+        };
+        let _ = self.events.send(event);
     }
 }
 

@@ -15,8 +15,12 @@
 //! and frees it when the call ends. A task that loses a lease (another node took the contact or the slot, or
 //! the store stayed unreachable until little of the lease was left) hangs the call up (`failed(lease lost)`),
 //! so no second node can ever overlap it. A call still ringing then is hung up the moment it is answered (the
-//! SIP service settles an INVITE only once it is answered or failed); its ring timeout bounds the wait. Pacing (`calls_per_second`) stays per node: a campaign run by N
-//! nodes starts up to N × that many calls a second.
+//! SIP service settles an INVITE only once it is answered or failed); its ring timeout bounds the wait, and
+//! the API keeps it under two thirds of the lease (`ring_timeout_seconds`).
+//!
+//! Pacing (`calls_per_second`) holds per campaign, across nodes: before each call a task claims a start in the
+//! campaign's pacing document (`campaign_pacing`, [`voicera_dialer::pacing`]), a compare-and-set on the
+//! earliest time the next call may start; too soon, and the contact waits until then.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -35,6 +39,7 @@ use voicera_dialer::campaign::{
 };
 use voicera_dialer::config::{AmdMode, CampaignRoute};
 use voicera_dialer::lease::{AfterAttempt, ContactDocument, ContactStatus};
+use voicera_dialer::pacing::{plan_start, Pace, PacingDocument};
 use voicera_dialer::slots::{plan_claim, HeldLease, SlotClaim, SlotDocument};
 use voicera_store::{utc_text, Collection, Record, Store, StoreError};
 use voicera_telephony::sip_rtp::{AmdRequest, OutboundRequest, PlaceCallError, SipServiceHandle};
@@ -56,6 +61,10 @@ const SLOT_RECHECK_MS: i64 = 100;
 /// freeing and re-claiming at once would keep every slot from nodes that look only every [`SLOT_RECHECK_MS`],
 /// so it hands the slot over first.
 const SLOT_HANDOVER_MS: i64 = 3 * SLOT_RECHECK_MS;
+/// Tries at claiming a start when other nodes claim at the same time (each try re-reads the pacing document).
+const PACE_TRIES: usize = 4;
+/// How often a node sweeps dial registrations left by dead nodes (`campaign_dials`, long lapsed).
+const DIAL_SWEEP_MS: i64 = 60_000;
 /// The outcome reason of a call hung up because its lease was lost.
 pub(crate) const LEASE_LOST: &str = "lease lost";
 /// Why an attempt failed when early media carried voice and nobody answered (see [`Call::place`]).
@@ -126,7 +135,7 @@ impl CampaignMetrics {
 }
 
 /// Unix milliseconds now, signed as the dialer's and the store's times are.
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     i64::try_from(voicera_records::unix_ms()).unwrap_or(i64::MAX)
 }
 
@@ -141,10 +150,18 @@ pub(crate) fn spawn(runner: CampaignRunner, shutdown: CancellationToken) {
 
 async fn supervise(runner: Arc<CampaignRunner>, shutdown: CancellationToken) {
     let mut tasks: HashMap<(String, String), tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut swept_at = 0;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(POLL) => {}
+        }
+        if now_ms() - swept_at >= DIAL_SWEEP_MS {
+            swept_at = now_ms();
+            let now_secs = u64::try_from(swept_at / 1000).unwrap_or(0);
+            if let Err(error) = runner.store.delete_expired(Collection::CampaignDials, now_secs).await {
+                tracing::warn!(%error, "campaigns: cannot sweep lapsed dial registrations");
+            }
         }
         tasks.retain(|_, task| !task.is_finished());
         let batches = match runner.store.list_all(Collection::Batches).await {
@@ -346,7 +363,20 @@ async fn drive(
         }
         // Every slot taken (by any node): the rest of this turn's contacts wait too, without a store read each.
         let mut slots_full = now < claim_after;
+        // Campaign-wide pacing said no start before this: likewise.
+        let mut paced_until = None;
         for DialAction::Dial { contact, .. } in campaign.poll(now) {
+            if let Some(at) = paced_until {
+                campaign.release(contact, at)?;
+                continue;
+            }
+            if !slots_full {
+                if let Some(at) = claim_start(runner, org_id, batch_id, campaign_rate(&config), now).await? {
+                    paced_until = Some(at);
+                    campaign.release(contact, at)?;
+                    continue;
+                }
+            }
             let store_id = &slots[contact].store_id;
             let slot =
                 if slots_full { None } else { claim_slot(runner, org_id, batch_id, store_id, max_live, now).await? };
@@ -373,6 +403,8 @@ async fn drive(
                     let call = Call {
                         runner: Arc::clone(runner),
                         org_id: org_id.to_string(),
+                        batch_id: batch_id.to_string(),
+                        contact_id: store_id.clone(),
                         agent_id: agent_id.clone(),
                         route: config.route(),
                         number: slots[contact].number.clone(),
@@ -651,6 +683,36 @@ struct LiveLease {
     lost: CancellationToken,
 }
 
+/// The campaign's call rate as configured (1 a second if the settings do not parse: the task refuses those).
+fn campaign_rate(config: &voicera_dialer::config::CampaignConfig) -> u32 {
+    config.settings().map_or(1, |s| s.pacing.max_new_calls_per_second)
+}
+
+/// Claims the next call start of the campaign at `calls_per_second`, campaign-wide (see
+/// [`voicera_dialer::pacing`]): `None` when this node may start a call now, else when to try again.
+async fn claim_start(
+    runner: &CampaignRunner,
+    org_id: &str,
+    batch_id: &str,
+    calls_per_second: u32,
+    now: i64,
+) -> Result<Option<i64>, RunError> {
+    for _ in 0..PACE_TRIES {
+        let stored = runner.store.get(Collection::CampaignPacing, org_id, batch_id).await?;
+        let stored = stored.map(|r| PacingDocument::from_json(&r.doc)).transpose()?;
+        let claim = match plan_start(batch_id, stored.as_ref(), calls_per_second, now) {
+            Pace::Start(claim) => claim,
+            Pace::WaitUntil(at) => return Ok(Some(at)),
+        };
+        let record = Record { org_id: org_id.to_string(), id: batch_id.to_string(), doc: claim.document().to_json() };
+        if runner.store.put_if_version(Collection::CampaignPacing, &record, claim.expected_version()).await? {
+            return Ok(None);
+        }
+    }
+    // Other nodes took every start we read: they are dialling; look again shortly.
+    Ok(Some(now + SLOT_RECHECK_MS))
+}
+
 /// The campaign's live-call limit as configured (1 if the settings do not parse: the task refuses those).
 fn campaign_limit(config: &voicera_dialer::config::CampaignConfig) -> u32 {
     config.settings().map_or(1, |s| s.pacing.max_live_calls)
@@ -912,6 +974,9 @@ struct Call {
     runner: Arc<CampaignRunner>,
     /// The campaign's org (a provider route dials with its account).
     org_id: String,
+    /// The campaign, and the contact's store id (a provider call's registration names them).
+    batch_id: String,
+    contact_id: String,
     agent_id: String,
     /// A `[[trunks]]` entry or a provider's REST API (None: the campaign names neither).
     route: Option<CampaignRoute>,
@@ -1101,6 +1166,9 @@ impl Call {
             Err(error) => return failed(format!("reading the org's {} account: {error}", provider.as_str())),
         };
         let call = crate::campaign_provider::ProviderCall {
+            org_id: self.org_id.clone(),
+            batch_id: self.batch_id.clone(),
+            contact: self.contact_id.clone(),
             provider,
             agent_id: self.agent_id.clone(),
             to,

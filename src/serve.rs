@@ -240,6 +240,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             open_signup: config.open_signup,
             // The `/vobiz` and `/plivo` number routes reach these accounts' REST APIs.
             telephony_accounts: config.telephony.accounts.iter().map(|(p, a)| (*p, a.clone())).collect(),
+            campaign_lease_ms: config.campaigns.lease_ms,
             ..Default::default()
         };
         // A bad SMTP setting stops the start here, not at the first reset mail.
@@ -421,6 +422,21 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         if settings.accounts.is_empty() {
             tracing::info!("no provider accounts configured ([telephony.<provider>]): provider webhooks answer 403");
         }
+        // Outbound campaigns: this node dials the batches the API marks running (leases in the store).
+        let node_id =
+            voicera_records::node::node_id(&config.data_dir, std::env::var("VOICERA_NODE_ID").ok().as_deref())?;
+        let lease_ms = i64::try_from(config.campaigns.lease_ms).unwrap_or(crate::campaigns::DEFAULT_LEASE_MS);
+        // Campaign calls placed through a provider's REST API: registered in the store, so that any node serves
+        // their webhooks and streams (the telephony endpoints find them here).
+        let provider_calls = Arc::new(crate::campaign_provider::ProviderCalls {
+            store: store.clone(),
+            node_id: node_id.clone(),
+            lease_ms,
+            public_url: config.public_url.clone(),
+            node_accounts: settings.accounts.clone(),
+            master_key: master_key.clone(),
+            owner_org: calls_org.clone(),
+        });
         let telephony_config = TelephonyConfig {
             public_url: config.public_url.clone(),
             accounts: settings.accounts.clone(),
@@ -432,8 +448,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             dial_policy: Arc::clone(&config.dial_policy),
             // ... and spend them once in the deployment: in the store every node shares.
             spent_tokens: Some(spent_tokens_in(&store)),
-            // Campaign calls placed through a provider's REST API, shared with the campaign runner.
-            dialled: voicera_telephony::ws_stream::DialledCalls::default(),
+            dialled: voicera_telephony::ws_stream::DialledCalls::new(provider_calls.clone()),
         };
         let dialer = Dialer {
             router: Arc::clone(&agents),
@@ -441,27 +456,22 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             telephony: telephony_config.clone(),
             policy: Arc::clone(&config.dial_policy),
         };
-        // Outbound campaigns: this node dials the batches the API marks running (leases in the store).
-        let node_id =
-            voicera_records::node::node_id(&config.data_dir, std::env::var("VOICERA_NODE_ID").ok().as_deref())?;
         let runner = crate::campaigns::CampaignRunner {
             store: store.clone(),
             node_id,
-            lease_ms: i64::try_from(config.campaigns.lease_ms).unwrap_or(crate::campaigns::DEFAULT_LEASE_MS),
+            lease_ms,
             sip: handle.clone(),
             router: Arc::clone(&agents),
             policy: Arc::clone(&config.dial_policy),
             webhooks: webhooks.clone(),
             metrics: Arc::clone(&campaign_metrics),
-            provider_calls: Arc::new(crate::campaign_provider::ProviderCalls {
-                dialled: telephony_config.dialled.clone(),
-                public_url: config.public_url.clone(),
-                node_accounts: settings.accounts.clone(),
-                master_key: master_key.clone(),
-                owner_org: calls_org.clone(),
-            }),
+            provider_calls,
         };
-        crate::campaigns::spawn(runner, shutdown.clone());
+        if config.campaigns.dial {
+            crate::campaigns::spawn(runner, shutdown.clone());
+        } else {
+            tracing::info!("[campaigns] dial = false: this node dials no campaign (it serves their provider webhooks)");
+        }
         let owner = calls::owner_from_env();
         if owner.is_none() {
             tracing::info!("no owner account (VOICERA_ADMIN_EMAIL/VOICERA_ADMIN_PASSWORD): outbound calls are off");

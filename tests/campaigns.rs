@@ -308,6 +308,11 @@ fn bad_contact_lists_get_precise_errors_and_a_large_one_loads_fully() {
     assert_eq!(put(json!({"windows": [{"start": "18:00", "end": "09:00"}]})).1["field"], "windows[0]");
     assert_eq!(put(json!({"retry": {"busy": {"max_attempts": 99}}})).1["field"], "retry.busy.max_attempts");
     assert_eq!(put(json!({"pace": 3})).1["field"], "pace");
+    // A ring time-out a lost lease could outlast (two thirds of the default 60 s lease: 40 s).
+    let (status, e) = put(json!({"ring_timeout_seconds": 40}));
+    assert_eq!((status, e["field"].as_str()), (422, Some("ring_timeout_seconds")), "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("at most 39 seconds"), "{e}");
+    assert_eq!(put(json!({"ring_timeout_seconds": 39})).0, 200);
     let (status, e) = json_request(&server, "POST", &format!("/api/v1/batches/{batch}/run"), &token, json!({}));
     assert_eq!((status, e["field"].as_str()), (422, Some("trunk")), "no trunk named: {e}");
     let schedule = json!({"scheduled_at_local": "2020-01-01T10:00", "timezone": "Asia/Kolkata", "trunk": "carrier"});

@@ -104,6 +104,9 @@ pub struct ApiConfig {
     pub knowledge_processing_slots: usize,
     /// How long one knowledge document may take to be stored and read before it is recorded `failed`.
     pub knowledge_processing_timeout: Duration,
+    /// The dialer nodes' contact lease (`[campaigns] lease_ms`): a campaign's `ring_timeout_seconds` must stay
+    /// under two thirds of it, so a ringing call never outlives a lease its node could not renew.
+    pub campaign_lease_ms: u64,
 }
 
 /// Where the control plane's mail (reset links, invitations) goes.
@@ -234,6 +237,8 @@ impl Default for ApiConfig {
             knowledge_processing_slots: 2,
             // A 25 MB PDF reads in seconds; well under the 10 minutes after which a listing calls it abandoned.
             knowledge_processing_timeout: Duration::from_secs(5 * 60),
+            // The dialer's default lease (`voicera`'s `[campaigns] lease_ms`).
+            campaign_lease_ms: 60_000,
         }
     }
 }

@@ -447,12 +447,16 @@ impl Campaign {
 
     /// A dial returned by [`poll`](Self::poll) did not happen: another node holds the contact's lease (see
     /// [`crate::lease`]), or the driver could not start it for a reason that is not the callee's. The attempt is
-    /// not counted, its live-call slot is freed, and the contact waits until `not_before` (when the driver
-    /// should have re-read the contact's stored state).
+    /// not counted, its live-call slot and its place in the call rate are freed (no call started: the
+    /// campaign-wide pacing, or a slot, said not yet), and the contact waits until `not_before` (when the
+    /// driver should have re-read the contact's stored state).
     pub fn release(&mut self, contact: ContactId, not_before: UnixMillis) -> Result<(), DialerError> {
         let entry = self.contacts.get_mut(contact).ok_or(DialerError::NoSuchContact(contact))?;
-        if !matches!(entry.state, ContactState::Dialing { .. }) {
+        let ContactState::Dialing { since } = entry.state else {
             return Err(DialerError::NotDialing { contact, state: entry.state.to_string() });
+        };
+        if let Some(at) = self.recent_starts.iter().rposition(|t| *t == since) {
+            self.recent_starts.remove(at);
         }
         self.live -= 1;
         self.attempts -= 1;
@@ -833,6 +837,18 @@ mod tests {
         assert_eq!(AttemptOutcome::from_sip_status(480), AttemptOutcome::NoAnswer);
         assert_eq!(AttemptOutcome::from_sip_status(487), AttemptOutcome::NoAnswer);
         assert_eq!(AttemptOutcome::from_sip_status(503), AttemptOutcome::Failed("SIP 503".into()));
+    }
+
+    #[test]
+    fn a_released_dial_does_not_count_against_the_call_rate() {
+        let mut campaign = Campaign::new(settings(10, 2), numbers(4)).unwrap();
+        assert_eq!(campaign.poll(MONDAY).len(), 2);
+        // Campaign-wide pacing let one start: the other is released, and its place in this second's rate is
+        // free again (the next contact in line takes it as soon as pacing allows).
+        campaign.release(1, MONDAY + 500).unwrap();
+        let next = campaign.poll(MONDAY + 500);
+        assert!(matches!(next[..], [DialAction::Dial { contact: 2, .. }]), "{next:?}");
+        assert!(campaign.poll(MONDAY + 999).is_empty(), "two starts in this second");
     }
 
     #[test]

@@ -10,14 +10,19 @@
 //! - [`lease`]: per-contact leases, so several nodes can share a campaign without dialling anyone twice.
 //! - [`slots`]: live-call slots, so a campaign's live-call limit holds across nodes, and when a node must hang
 //!   up a call whose lease it can no longer renew.
+//! - [`pacing`]: the campaign-wide call rate, so `calls_per_second` holds across nodes.
+//! - [`dials`]: calls placed through a provider's REST API, shared so that any node can serve their
+//!   webhooks and stream while the placing node follows them.
 //!
 //! Time everywhere is Unix milliseconds ([`UnixMillis`]); no function reads a clock.
 
 pub mod campaign;
 pub mod config;
 pub mod contacts;
+pub mod dials;
 pub mod error;
 pub mod lease;
+pub mod pacing;
 pub mod phone;
 pub mod schedule;
 pub mod slots;

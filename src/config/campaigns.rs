@@ -16,6 +16,8 @@ pub(crate) const MAX_LEASE_MS: u64 = 3_600_000;
 pub(super) struct RawCampaigns {
     /// A contact lease's length (`VOICERA_CAMPAIGNS_LEASE_MS`).
     lease_ms: Option<u64>,
+    /// Whether this node dials campaigns (`VOICERA_CAMPAIGNS_DIAL`); default true.
+    dial: Option<bool>,
 }
 
 /// `[campaigns]` compiled.
@@ -25,11 +27,14 @@ pub(crate) struct CampaignSettings {
     /// up): how long a dead node's contacts wait before another node settles them. It must outlast what a dead
     /// node's call can still be doing at the carrier (see `voicera_dialer::lease`).
     pub(crate) lease_ms: u64,
+    /// Whether this node dials campaigns. A node that does not still serves the provider webhooks and streams
+    /// of campaign calls other nodes placed (the dial registry is in the store), and its API still runs them.
+    pub(crate) dial: bool,
 }
 
 impl Default for CampaignSettings {
     fn default() -> Self {
-        CampaignSettings { lease_ms: crate::campaigns::DEFAULT_LEASE_MS as u64 }
+        CampaignSettings { lease_ms: crate::campaigns::DEFAULT_LEASE_MS as u64, dial: true }
     }
 }
 
@@ -48,7 +53,16 @@ pub(super) fn compile_campaigns(raw: RawCampaigns, env: impl Fn(&str) -> Option<
         Some((ms, _)) if (MIN_LEASE_MS..=MAX_LEASE_MS).contains(&ms) => ms,
         Some((ms, name)) => bail!("{name} = {ms} must be {MIN_LEASE_MS} to {MAX_LEASE_MS} milliseconds"),
     };
-    Ok(CampaignSettings { lease_ms })
+    const DIAL_VAR: &str = "VOICERA_CAMPAIGNS_DIAL";
+    let dial = match env(DIAL_VAR).map(|v| v.trim().to_ascii_lowercase()).filter(|v| !v.is_empty()) {
+        Some(text) => match text.as_str() {
+            "1" | "true" | "yes" => true,
+            "0" | "false" | "no" => false,
+            _ => bail!("{DIAL_VAR}={text:?} must be true or false (it sets [campaigns] dial)"),
+        },
+        None => raw.dial.unwrap_or(true),
+    };
+    Ok(CampaignSettings { lease_ms, dial })
 }
 
 #[cfg(test)]
@@ -66,6 +80,18 @@ mod tests {
         assert_eq!(compile_campaigns(raw(), no_env).unwrap().lease_ms, 8_000);
         let env = |var: &str| (var == "VOICERA_CAMPAIGNS_LEASE_MS").then(|| "5000".to_string());
         assert_eq!(compile_campaigns(raw(), env).unwrap().lease_ms, 5_000);
+    }
+
+    #[test]
+    fn a_node_dials_unless_told_not_to() {
+        assert!(compile_campaigns(RawCampaigns::default(), no_env).unwrap().dial);
+        let raw = || toml::from_str::<RawCampaigns>("dial = false").unwrap();
+        assert!(!compile_campaigns(raw(), no_env).unwrap().dial);
+        let env = |var: &str| (var == "VOICERA_CAMPAIGNS_DIAL").then(|| "TRUE".to_string());
+        assert!(compile_campaigns(raw(), env).unwrap().dial);
+        let env = |var: &str| (var == "VOICERA_CAMPAIGNS_DIAL").then(|| "maybe".to_string());
+        let error = compile_campaigns(raw(), env).unwrap_err().to_string();
+        assert!(error.starts_with("VOICERA_CAMPAIGNS_DIAL=\"maybe\""), "{error}");
     }
 
     #[test]

@@ -79,6 +79,10 @@ pub enum StoreError {
     Task(String),
 }
 
+/// Ids per query of [`Store::get_many`]: under SQLite's default limit of 32,766 bound parameters with room
+/// to spare, and a MongoDB filter far below its 16 MB document limit (1,000 numbers are ~20 KB).
+pub const GET_MANY_CHUNK: usize = 1000;
+
 /// The store's result: every operation fails with a [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -140,11 +144,22 @@ pub enum Collection {
     /// call it has up, so the campaign's limit holds across nodes. Claimed with [`Store::insert_if_absent`] or
     /// [`Store::put_if_version`].
     CampaignSlots,
+    /// Campaign calls placed through a provider's REST API, shared by every node: `id` is the call's dial id
+    /// (128 random bits, in the answer, stream and status URLs). Any node the provider reaches finds the call
+    /// by it ([`Store::find_id`]: the webhook does not name the org), checks the agent and account, and
+    /// appends what it saw (stream start and end, status callbacks, machine detection) by compare-and-set on
+    /// `version`; the placing node reads those events and keeps the call's lease (see `voicera_dialer::dials`).
+    /// `doc.expires_at` (unix seconds) lets a dead node's documents be swept ([`Store::delete_expired`]).
+    CampaignDials,
+    /// A campaign's call-rate state, one document per campaign (`id` is the batch id): the earliest time the
+    /// next call may start, claimed by compare-and-set on `version` so `calls_per_second` holds across every
+    /// node dialling it (see `voicera_dialer::pacing`).
+    CampaignPacing,
 }
 
 impl Collection {
     /// Every collection, for creating tables/indexes and for imports and counts that walk them all.
-    pub const ALL: [Collection; 22] = [
+    pub const ALL: [Collection; 24] = [
         Collection::Users,
         Collection::Members,
         Collection::Agents,
@@ -167,6 +182,8 @@ impl Collection {
         Collection::UsedTokens,
         Collection::DoNotCall,
         Collection::CampaignSlots,
+        Collection::CampaignDials,
+        Collection::CampaignPacing,
     ];
 
     /// Table / collection name, the same in both backends.
@@ -194,6 +211,8 @@ impl Collection {
             Collection::UsedTokens => "used_tokens",
             Collection::DoNotCall => "do_not_call",
             Collection::CampaignSlots => "campaign_slots",
+            Collection::CampaignDials => "campaign_dials",
+            Collection::CampaignPacing => "campaign_pacing",
         }
     }
 }
@@ -370,6 +389,25 @@ impl Store {
             Some(version) => self.replace_if(collection, record, "version", &Value::from(version)).await,
             None => self.insert_if_absent(collection, record).await,
         }
+    }
+
+    /// A tenant's documents among `ids`, by id, in one query (`id IN (…)` / `$in`) for each
+    /// [`GET_MANY_CHUNK`] ids: which of an upload's numbers are on the do-not-call list, without reading the
+    /// list. Ids with no document are left out; a repeated id is returned once.
+    pub async fn get_many(&self, collection: Collection, org_id: &str, ids: &[String]) -> Result<Vec<Record>> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(GET_MANY_CHUNK) {
+            let mut chunk = chunk.to_vec();
+            chunk.sort_unstable();
+            chunk.dedup();
+            found.extend(match self {
+                Store::Sqlite(s) => s.get_many(collection, org_id, chunk).await?,
+                Store::Mongo(m) => m.get_many(collection, org_id, chunk).await?,
+            });
+        }
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        found.dedup_by(|a, b| a.id == b.id);
+        Ok(found)
     }
 
     /// A tenant's documents whose id starts with `prefix`, by id (a campaign's contacts: `"<batch_id>:"`).
@@ -751,6 +789,98 @@ pub mod conformance {
         insert_many_if_absent_and_pages(store).await;
         finished_before(store).await;
         campaign_slots(store).await;
+        campaign_dials(store).await;
+        campaign_pacing(store).await;
+        get_many(store).await;
+    }
+
+    /// The dial registry's use of the store: a dial registered by one node is found by its id alone from any
+    /// node (the webhook does not name the org), and notes appended at once by many nodes (compare-and-set on
+    /// `version`, re-read on a lost race) are all kept, in one order.
+    async fn campaign_dials(store: &Store) {
+        let coll = Collection::CampaignDials;
+        let dial = record("org1", "5f0e", json!({"agent": "caller", "notes": [], "version": 1, "expires_at": 10}));
+        assert!(store.insert_if_absent(coll, &dial).await.unwrap());
+        assert!(!store.insert_if_absent(coll, &dial).await.unwrap(), "a dial id is registered once");
+        let found = store.find_id(coll, "5f0e").await.unwrap();
+        assert_eq!(found, vec![dial.clone()], "found without its org");
+        assert!(store.find_id(coll, "5f0").await.unwrap().is_empty(), "by the whole id only");
+        let mut writers = Vec::new();
+        for node in 0..8 {
+            let store = store.clone();
+            writers.push(tokio::spawn(async move {
+                for _ in 0..50 {
+                    let current = store.find_id(coll, "5f0e").await.unwrap().pop().unwrap();
+                    let version = current.doc["version"].as_u64().unwrap();
+                    let mut next = current.clone();
+                    next.doc["notes"].as_array_mut().unwrap().push(json!({"node": node}));
+                    next.doc["version"] = json!(version + 1);
+                    if store.put_if_version(coll, &next, Some(version)).await.unwrap() {
+                        return true;
+                    }
+                }
+                false
+            }));
+        }
+        for writer in writers {
+            assert!(writer.await.unwrap(), "every note is recorded after a few re-reads");
+        }
+        let stored = store.get(coll, "org1", "5f0e").await.unwrap().unwrap();
+        let mut nodes: Vec<u64> = stored.doc["notes"].as_array().unwrap().iter().map(|n| n["node"].as_u64().unwrap()).collect();
+        assert_eq!(stored.doc["version"], json!(9));
+        nodes.sort_unstable();
+        assert_eq!(nodes, (0..8).collect::<Vec<u64>>(), "no note lost to a concurrent writer");
+        // A dead node's dial lapses and is swept; a live one stays.
+        store.put(coll, &record("org2", "77aa", json!({"expires_at": 1_000_000}))).await.unwrap();
+        assert_eq!(store.delete_expired(coll, 500).await.unwrap(), 1);
+        assert_eq!(store.find_id(coll, "5f0e").await.unwrap(), vec![]);
+        assert!(store.delete(coll, "org2", "77aa").await.unwrap());
+    }
+
+    /// The campaign-wide pacing claim: nodes claiming the same start at once (insert-if-absent for the
+    /// first, compare-and-set on `version` after) get it exactly once, round after round.
+    async fn campaign_pacing(store: &Store) {
+        let coll = Collection::CampaignPacing;
+        for round in 0..5_u64 {
+            let read = store.get(coll, "org1", "b1").await.unwrap();
+            let mut racers = Vec::new();
+            for node in 0..8 {
+                let (store, read) = (store.clone(), read.clone());
+                racers.push(tokio::spawn(async move {
+                    let next = record("org1", "b1", json!({"next_at_us": round * 1000, "version": round + 1, "node": node}));
+                    let expected = read.map(|r| r.doc["version"].as_u64().unwrap());
+                    store.put_if_version(coll, &next, expected).await.unwrap()
+                }));
+            }
+            let mut won = 0;
+            for racer in racers {
+                won += usize::from(racer.await.unwrap());
+            }
+            assert_eq!(won, 1, "round {round}: one start for eight claims on one read");
+        }
+        let stored = store.get(coll, "org1", "b1").await.unwrap().unwrap();
+        assert_eq!((stored.doc["version"].as_u64(), stored.doc["next_at_us"].as_u64()), (Some(5), Some(4000)));
+        assert!(store.delete(coll, "org1", "b1").await.unwrap());
+    }
+
+    /// [`Store::get_many`]: a tenant's documents among many ids, by id, across chunks, each once.
+    async fn get_many(store: &Store) {
+        let coll = Collection::DoNotCall;
+        let listed: Vec<Record> =
+            (0..1_500).step_by(3).map(|i| record("org9", &format!("+1555{i:07}"), json!({"n": i}))).collect();
+        store.put_many(coll, &listed).await.unwrap();
+        store.put(coll, &record("org8", "+15550000001", json!({}))).await.unwrap();
+        let mut asked: Vec<String> = (0..2_500).map(|i| format!("+1555{i:07}")).collect();
+        asked.push("+15550000003".into());
+        let found = store.get_many(coll, "org9", &asked).await.unwrap();
+        let ids: Vec<&str> = found.iter().map(|r| r.id.as_str()).collect();
+        let expected: Vec<String> = (0..1_500).step_by(3).map(|i| format!("+1555{i:07}")).collect();
+        assert_eq!(ids, expected, "every listed number once, in id order, nobody else's");
+        assert_eq!(found[1].doc["n"], json!(3));
+        assert!(store.get_many(coll, "org8", &asked[..1]).await.unwrap().is_empty());
+        assert!(store.get_many(coll, "org9", &[]).await.unwrap().is_empty());
+        assert_eq!(store.delete_prefix(coll, "org9", "+1555").await.unwrap(), 500);
+        assert!(store.delete(coll, "org8", "+15550000001").await.unwrap());
     }
 
     /// [`Store::list_finished_before`]: filtered by status and time (the fallback where the time is missing

@@ -81,6 +81,9 @@ impl MongoStore {
                 .build();
             store.db.collection::<Document>(collection.name()).create_index(index).await?;
         }
+        // A provider's webhook finds its dialled call by the dial id alone (`find_id`), on any node.
+        let index = IndexModel::builder().keys(doc! {"id": 1}).options(IndexOptions::builder().name("id".to_string()).build());
+        store.db.collection::<Document>(Collection::CampaignDials.name()).create_index(index.build()).await?;
         // The call history's two sort orders per tenant.
         let call_logs = store.db.collection::<Document>(Collection::CallLogs.name());
         for (name, keys) in [
@@ -364,6 +367,14 @@ impl MongoStore {
     /// [`crate::Store::find_id`] on MongoDB.
     pub async fn find_id(&self, collection: Collection, id: &str) -> Result<Vec<Record>> {
         self.find(collection, doc! {"id": id}, doc! {"org_id": 1}).await
+    }
+
+    /// [`crate::Store::get_many`] on MongoDB: one `$in` query for at most [`crate::GET_MANY_CHUNK`] ids.
+    pub async fn get_many(&self, collection: Collection, org_id: &str, ids: Vec<String>) -> Result<Vec<Record>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.find(collection, doc! {"org_id": org_id, "id": {"$in": ids}}, doc! {"id": 1}).await
     }
 
     /// [`crate::Store::list_all`] on MongoDB.

@@ -391,6 +391,27 @@ impl SqliteStore {
         self.select(collection, "id = ?1 ORDER BY org_id", id).await
     }
 
+    /// [`crate::Store::get_many`] on SQLite: one `IN` query for at most [`crate::GET_MANY_CHUNK`] ids.
+    pub async fn get_many(&self, collection: Collection, org_id: &str, ids: Vec<String>) -> Result<Vec<Record>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let table = collection.name();
+        let org = org_id.to_string();
+        let rows = self
+            .with(move |c| {
+                let marks = (2..ids.len() + 2).map(|n| format!("?{n}")).collect::<Vec<_>>().join(",");
+                let mut stmt = c.prepare(&format!(
+                    "SELECT org_id, id, doc FROM {table} WHERE org_id = ?1 AND id IN ({marks}) ORDER BY id"
+                ))?;
+                let params = std::iter::once(org).chain(ids);
+                let rows = stmt.query_map(rusqlite::params_from_iter(params), row)?.collect::<rusqlite::Result<Vec<_>>>();
+                rows
+            })
+            .await?;
+        rows.into_iter().map(|r| parse(collection, r)).collect()
+    }
+
     /// [`crate::Store::list_all`] on SQLite.
     pub async fn list_all(&self, collection: Collection) -> Result<Vec<Record>> {
         self.select(collection, "?1 = ?1 ORDER BY org_id, id", "").await

@@ -94,6 +94,11 @@ struct State {
     hung_up: Vec<String>,
     /// Requests that broke the documented shape, and failed steps: the test asserts there are none.
     faults: Vec<String>,
+    /// Where webhooks and streams go instead of the address in their URL: a load balancer in front of
+    /// several nodes that sends this node every request (the URL, and so the signature, stay as given).
+    deliver_to: Option<SocketAddr>,
+    /// When each call request arrived (since the fake started), in order.
+    requested_at: Vec<Duration>,
 }
 
 /// The fake provider; its thread stops with the test process.
@@ -101,6 +106,7 @@ pub(crate) struct FakeCarrier {
     pub(crate) port: u16,
     flavor: Flavor,
     state: Arc<Mutex<State>>,
+    started: Instant,
 }
 
 /// Which provider the fake plays.
@@ -134,6 +140,7 @@ impl FakeCarrier {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let state: Arc<Mutex<State>> = Arc::default();
+        let started = Instant::now();
         let script = Arc::new(script);
         let shared = Arc::clone(&state);
         std::thread::spawn(move || {
@@ -142,6 +149,9 @@ impl FakeCarrier {
                 let (state, script) = (Arc::clone(&shared), Arc::clone(&script));
                 std::thread::spawn(move || {
                     let Some((head, body)) = super::read_request(&mut stream) else { return };
+                    if is_placement(flavor, &head) {
+                        state.lock().unwrap().requested_at.push(started.elapsed());
+                    }
                     let (status, reply) = match flavor {
                         Flavor::Vobiz => handle_vobiz(&state, &*script, &head, &body),
                         Flavor::Twilio => handle_twilio(&state, &*script, &head, &body),
@@ -154,7 +164,18 @@ impl FakeCarrier {
                 });
             }
         });
-        FakeCarrier { port, flavor, state }
+        FakeCarrier { port, flavor, state, started }
+    }
+
+    /// Sends every webhook and stream to `node` from now on, whatever address their URL names (the URL is
+    /// still what is signed): a load balancer that picks another node than the one that placed the call.
+    pub(crate) fn deliver_to(&self, node: SocketAddr) {
+        self.state.lock().unwrap().deliver_to = Some(node);
+    }
+
+    /// When each call request arrived, since the fake started.
+    pub(crate) fn requested_at(&self) -> Vec<Duration> {
+        self.state.lock().unwrap().requested_at.clone()
     }
 
     /// `[telephony.<provider>]` pointing at the fake.
@@ -200,6 +221,15 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 type Script = dyn Fn(&str, usize) -> Callee + Send + Sync;
+
+/// Whether a request is a call placement (not a hang-up).
+fn is_placement(flavor: Flavor, head: &str) -> bool {
+    let line = head.lines().next().unwrap_or_default();
+    match flavor {
+        Flavor::Vobiz => line.starts_with("POST ") && line.ends_with("/Call/ HTTP/1.1"),
+        Flavor::Twilio => line.starts_with("POST ") && line.ends_with("/Calls.json HTTP/1.1"),
+    }
+}
 
 /// One Vobiz REST request: (status, JSON reply).
 fn handle_vobiz(state: &Arc<Mutex<State>>, script: &Script, head: &str, body: &[u8]) -> (u16, String) {
@@ -360,10 +390,16 @@ fn rand_u32() -> u32 {
 
 /// A webhook to our server, signed as the provider signs (Vobiz V3 with a nonce, Twilio's HMAC-SHA1); its
 /// status and body.
-fn post_signed(flavor: Flavor, url: &str, pairs: &[(&str, &str)], nonce: &str) -> (u16, String) {
+fn post_signed(
+    flavor: Flavor,
+    url: &str,
+    pairs: &[(&str, &str)],
+    nonce: &str,
+    deliver_to: Option<SocketAddr>,
+) -> (u16, String) {
     let rest = url.strip_prefix("http://").expect("http URL");
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let addr: SocketAddr = authority.parse().expect("loopback address");
+    let addr: SocketAddr = deliver_to.unwrap_or_else(|| authority.parse().expect("loopback address"));
     let headers = match flavor {
         Flavor::Vobiz => {
             let sig = plivo_v3(flavor.token(), url, pairs, nonce);
@@ -378,6 +414,7 @@ fn post_signed(flavor: Flavor, url: &str, pairs: &[(&str, &str)], nonce: &str) -
 fn run_call(state: &Arc<Mutex<State>>, callee: Callee, call: &PlacedCall) {
     let flavor = call.flavor;
     let uuid = call.uuid.as_str();
+    let deliver_to = state.lock().unwrap().deliver_to;
     let base: Vec<(&str, &str)> = match flavor {
         Flavor::Vobiz => vec![("CallUUID", uuid), ("From", &call.from), ("To", &call.to), ("Direction", "outbound")],
         Flavor::Twilio => vec![
@@ -389,7 +426,7 @@ fn run_call(state: &Arc<Mutex<State>>, callee: Callee, call: &PlacedCall) {
         ],
     };
     let post = |pairs: &[(&str, &str)], what: &str| {
-        let (code, answer) = post_signed(flavor, &call.status_url, pairs, &format!("{uuid}-{what}"));
+        let (code, answer) = post_signed(flavor, &call.status_url, pairs, &format!("{uuid}-{what}"), deliver_to);
         if code != 200 {
             state.lock().unwrap().faults.push(format!("{what} callback answered {code}: {answer}"));
         }
@@ -438,7 +475,8 @@ fn run_call(state: &Arc<Mutex<State>>, callee: Callee, call: &PlacedCall) {
                 Flavor::Vobiz => pairs.extend([("Event", "StartApp"), ("CallStatus", "in-progress")]),
                 Flavor::Twilio => pairs.push(("CallStatus", "in-progress")),
             }
-            let (code, document) = post_signed(flavor, &call.answer_url, &pairs, &format!("{uuid}-answer"));
+            let (code, document) =
+                post_signed(flavor, &call.answer_url, &pairs, &format!("{uuid}-answer"), deliver_to);
             let opens = document.contains(r#"bidirectional="true""#) || document.contains("<Connect><Stream");
             if code != 200 || !opens {
                 state.lock().unwrap().faults.push(format!("answer URL answered {code}: {document}"));
@@ -477,7 +515,7 @@ fn run_call(state: &Arc<Mutex<State>>, callee: Callee, call: &PlacedCall) {
                 _ => None,
             };
             let began = Instant::now();
-            let heard = stream(flavor, &document, uuid, &audio, hang_up_after);
+            let heard = stream(flavor, &document, uuid, &audio, hang_up_after, deliver_to);
             let seconds = began.elapsed().as_secs().to_string();
             match heard {
                 Ok(heard) => state.lock().unwrap().heard.entry(call.to.clone()).or_default().push(heard),
@@ -514,8 +552,15 @@ fn stream(
     uuid: &str,
     audio: &[i16],
     hang_up_after: Duration,
+    deliver_to: Option<SocketAddr>,
 ) -> Result<HeardAudio, String> {
-    let url = stream_url(document);
+    let mut url = stream_url(document);
+    if let Some(node) = deliver_to {
+        // ws://<authority>/path: the same path on the node the balancer picked.
+        let rest = url.split_once("://").map(|(_, r)| r.to_string()).unwrap_or_default();
+        let path = rest.find('/').map_or("/", |at| &rest[at..]).to_string();
+        url = format!("ws://{node}{path}");
+    }
     let (mut ws, _) = tungstenite::connect(url.as_str()).map_err(|e| format!("connect {url}: {e}"))?;
     if let tungstenite::stream::MaybeTlsStream::Plain(socket) = ws.get_mut() {
         socket.set_read_timeout(Some(Duration::from_millis(2))).map_err(|e| e.to_string())?;

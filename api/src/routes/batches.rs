@@ -250,16 +250,21 @@ pub async fn upload(
         let number = to_e164(raw, &country).map_err(|e| ApiError::invalid("do_not_call", format!("{raw:?}: {e}")))?;
         do_not_call.insert(number);
     }
-    // The org's do-not-call list (`/dnc`) as well as the upload's own.
-    do_not_call.extend(super::dnc::org_numbers(&state.store(), &caller.org_id).await?);
     let existing = state.store().list(Collection::Batches, &caller.org_id).await?;
     if existing.iter().any(|r| text(&r.doc, "batch_name").as_deref() == Some(batch_name.as_str())) {
         return Err(ApiError::conflict("batch_name", format!("your org already has a batch named {batch_name:?}")));
     }
-    let list = contacts::load(&bytes, &ListOptions { country, do_not_call }).map_err(|e| match e {
+    let mut list = contacts::load(&bytes, &ListOptions { country, do_not_call }).map_err(|e| match e {
         voicera_dialer::DialerError::TooLarge { .. } => CONTACT_LIST.too_large(),
         other => ApiError::invalid("file", other.to_string()),
     })?;
+    // The org's do-not-call list (`/dnc`) as well as the upload's own: the list's numbers looked up in it (a
+    // query per thousand), never the whole list read.
+    let numbers: Vec<String> = list.contacts.iter().map(|c| c.number.clone()).collect();
+    let listed = super::dnc::listed_among(&state.store(), &caller.org_id, &numbers).await?;
+    for contact in &mut list.contacts {
+        contact.do_not_call |= listed.contains(&contact.number);
+    }
 
     let batch_id = new_batch_id();
     let now = utc_text(state.now());
@@ -544,9 +549,29 @@ async fn apply_run_body(
         ));
     }
     campaign.settings().map_err(|p| ApiError::invalid(p.field, p.message))?;
+    check_ring_timeout(state, &campaign)?;
     check_provider_account(state, &caller.org_id, &campaign).await?;
     changes.insert("campaign".into(), json!(campaign));
     Ok(changes)
+}
+
+/// A campaign call rings at most `ring_timeout_seconds`, and a node that cannot renew a call's lease hangs it
+/// up once two thirds of the lease are gone: a SIP call still ringing then can only be hung up once it is
+/// answered, so the ring time-out must end first, or another node could call the contact while it still rings.
+fn check_ring_timeout(state: &ApiState, campaign: &CampaignConfig) -> Result<(), ApiError> {
+    let lease_ms = state.config().campaign_lease_ms;
+    let limit_ms = lease_ms.saturating_mul(2) / 3;
+    if u64::from(campaign.ring_timeout_seconds) * 1000 >= limit_ms {
+        return Err(ApiError::invalid(
+            "ring_timeout_seconds",
+            format!(
+                "must be under two thirds of the dialer's lease ([campaigns] lease_ms = {lease_ms} ms): at most {} \
+                 seconds",
+                limit_ms.saturating_sub(1) / 1000
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn conflict_status(doc: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<(), ApiError> {
@@ -804,6 +829,7 @@ pub async fn put_campaign(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Member, "changing campaigns")?;
     campaign.settings().map_err(|p| ApiError::invalid(p.field, p.message))?;
+    check_ring_timeout(&state, &campaign)?;
     check_provider_account(&state, &caller.org_id, &campaign).await?;
     let mut changes = Map::new();
     changes.insert("concurrency".into(), json!(campaign.max_live_calls));

@@ -63,9 +63,10 @@ fn country(code: Option<&str>) -> Result<CountryPlan, ApiError> {
     })
 }
 
-/// The org's listed numbers (E.164): what uploads and the campaign runner check.
-pub async fn org_numbers(store: &Store, org_id: &str) -> Result<BTreeSet<String>, StoreError> {
-    Ok(store.list(Collection::DoNotCall, org_id).await?.into_iter().map(|r| r.id).collect())
+/// Which of `numbers` (E.164) are on the org's list: what an upload flags, looked up in batches
+/// ([`Store::get_many`]) so the cost follows the upload, not the list.
+pub async fn listed_among(store: &Store, org_id: &str, numbers: &[String]) -> Result<BTreeSet<String>, StoreError> {
+    Ok(store.get_many(Collection::DoNotCall, org_id, numbers).await?.into_iter().map(|r| r.id).collect())
 }
 
 /// Whether `number` (E.164) is on the org's list.

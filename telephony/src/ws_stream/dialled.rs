@@ -1,20 +1,22 @@
-//! Calls this node placed through a provider's REST API and still follows (a campaign's): what their stream
+//! Calls our dialer placed through a provider's REST API and still follows (a campaign's): what their stream
 //! needs (the contact's variables, answering-machine detection), the account whose token signs their
 //! webhooks, and where their progress goes. Each is known by a dial id of ours that rides in the answer and
 //! status URLs we hand the provider (`?dial=`), and from the answer document in the stream's URL (or Twilio's
 //! custom parameters): the answer, the stream and every status callback find the call by it, before and
 //! whatever the provider's own id of the call.
 //!
-//! The registry is this node's: a provider that sends a call's answer or stream to another node (a load
-//! balancer in front of several) reaches the agent without the contact's variables or detection, and the
-//! placing node learns the call's end only from its own status callbacks (else its time-out).
+//! The registry is a [`DialRegistry`] the node wires in: the deployment's store, so that a provider behind a
+//! load balancer may send a call's answer, stream and callbacks to any node, and what that node hears reaches
+//! the node that placed the call (which holds the call's campaign slot until its end).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use voicera_carrier_rest::{AnsweredBy, CallEnd, CallProgress, EndKind, Provider, ProviderAccount};
+use voicera_conversation::amd::AmdEvent;
 
 use crate::sip_rtp::AmdRequest;
 
@@ -31,8 +33,11 @@ pub enum DialEvent {
     },
     /// Its media stream ended (either side closed it).
     StreamEnded,
-    /// A signed status callback arrived.
-    Status(CallProgress),
+    /// A signed status callback arrived: its form fields, read by
+    /// [`voicera_carrier_rest::read_callback`] where the call is followed.
+    Status(Vec<(String, String)>),
+    /// Answering-machine detection on its stream decided, or left the message.
+    Amd(AmdEvent),
 }
 
 /// A call placed through a provider and what its endpoints need.
@@ -47,63 +52,72 @@ pub struct DialledCall {
     pub agent: String,
     /// Values for the agent's `{{contact.<name>}}` variables on the call.
     pub variables: Vec<(String, String)>,
-    /// Answering-machine detection on the call's stream (None: the agent starts when the stream does).
+    /// Answering-machine detection on the call's stream (None: the agent starts when the stream does). Its
+    /// `events` are the stream's to set: they go back through [`DialRegistry::report`].
     pub amd: Option<AmdRequest>,
-    /// Where its events go (the dialer that placed it).
-    pub events: mpsc::UnboundedSender<DialEvent>,
 }
 
-/// The node's dialled calls, by dial id. Cheap to clone: one registry shared by the dialer and the endpoints.
+/// The status-callback fields a dialled call's end is read from ([`voicera_carrier_rest::read_callback`]):
+/// what a [`DialEvent::Status`] keeps of a callback (not the numbers or the provider's other fields).
+pub const STATUS_FIELDS: [&str; 12] = [
+    "CallStatus",
+    "Status",
+    "call_status",
+    "HangupCause",
+    "HangupCauseName",
+    "Event",
+    "AnsweredBy",
+    "Machine",
+    "SipResponseCode",
+    "CallDuration",
+    "Duration",
+    "BillDuration",
+];
+
+/// A registry's answer, boxed (the trait is used as `dyn`).
+pub type DialFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where the endpoints find dialled calls and report what they hear of them.
+pub trait DialRegistry: Send + Sync {
+    /// The call followed as `dial_id`, placed through `provider`, whichever node placed it; None when no call
+    /// is (or is any longer) followed as `dial_id`, or it cannot be read.
+    fn find<'a>(&'a self, dial_id: &'a str, provider: Provider) -> DialFuture<'a, Option<DialledCall>>;
+    /// Tells the call's dialer of `event`; false when no call is followed as `dial_id`.
+    fn report<'a>(&'a self, dial_id: &'a str, event: DialEvent) -> DialFuture<'a, bool>;
+}
+
+/// The node's registry of dialled calls. Cheap to clone. The default has none: every dial id is unknown.
 #[derive(Clone, Default)]
 pub struct DialledCalls {
-    calls: Arc<Mutex<HashMap<String, Arc<DialledCall>>>>,
+    registry: Option<Arc<dyn DialRegistry>>,
 }
 
 impl std::fmt::Debug for DialledCalls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DialledCalls").field("calls", &self.lock().len()).finish()
+        f.debug_struct("DialledCalls").field("registry", &self.registry.is_some()).finish()
     }
 }
 
 impl DialledCalls {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<DialledCall>>> {
-        self.calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Dialled calls found in and reported to `registry`.
+    pub fn new(registry: Arc<dyn DialRegistry>) -> DialledCalls {
+        DialledCalls { registry: Some(registry) }
     }
 
-    /// Follows `call` as `dial_id` (before it is placed: the provider may call back at once).
-    pub fn insert(&self, dial_id: &str, call: DialledCall) {
-        self.lock().insert(dial_id.to_string(), Arc::new(call));
-    }
-
-    /// Stops following a call (its end is known, or the dialer gave up on it).
-    pub fn remove(&self, dial_id: &str) {
-        self.lock().remove(dial_id);
-    }
-
-    /// The call followed as `dial_id`, if any.
-    pub fn get(&self, dial_id: &str) -> Option<Arc<DialledCall>> {
-        self.lock().get(dial_id).cloned()
-    }
-
-    /// Tells the call's dialer of `event`; false when no call is followed as `dial_id`.
-    pub fn report(&self, dial_id: &str, event: DialEvent) -> bool {
-        match self.get(dial_id) {
-            Some(call) => {
-                let _ = call.events.send(event);
-                true
-            }
-            None => false,
+    /// The call followed as `dial_id` and placed through `provider`, if any.
+    pub async fn find(&self, dial_id: &str, provider: Provider) -> Option<DialledCall> {
+        match &self.registry {
+            Some(registry) => registry.find(dial_id, provider).await,
+            None => None,
         }
     }
 
-    /// Calls followed now.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether no call is followed.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Tells the call's dialer of `event`; false when no call is followed as `dial_id`.
+    pub async fn report(&self, dial_id: &str, event: DialEvent) -> bool {
+        match &self.registry {
+            Some(registry) => registry.report(dial_id, event).await,
+            None => false,
+        }
     }
 }
 
@@ -157,16 +171,18 @@ pub async fn follow(events: &mut mpsc::UnboundedReceiver<DialEvent>, setup_limit
                     _ => finished(answered_end(), machine, call_id, true),
                 };
             }
-            Ok(Some(DialEvent::Status(CallProgress::Going { answered_by, .. }))) => {
-                machine = answered_by.or(machine);
-            }
-            Ok(Some(DialEvent::Status(CallProgress::Ended(end)))) => {
-                if !streaming {
-                    return finished(end, machine, call_id, false);
+            Ok(Some(DialEvent::Status(fields))) => match progress_of(&fields) {
+                CallProgress::Going { answered_by, .. } => machine = answered_by.or(machine),
+                CallProgress::Ended(end) => {
+                    if !streaming {
+                        return finished(end, machine, call_id, false);
+                    }
+                    ended = Some(end);
+                    deadline = Some(tokio::time::Instant::now() + STREAM_GRACE);
                 }
-                ended = Some(end);
-                deadline = Some(tokio::time::Instant::now() + STREAM_GRACE);
-            }
+            },
+            // The dialer reads detection events apart (they are the stream's, not the call's progress).
+            Ok(Some(DialEvent::Amd(_))) => {}
             Ok(None) => {
                 let end = ended.take().unwrap_or_else(answered_end);
                 return finished(end, machine, call_id, false);
@@ -188,11 +204,18 @@ async fn next_end(
 ) -> Option<CallEnd> {
     loop {
         match events.recv().await? {
-            DialEvent::Status(CallProgress::Ended(end)) => return Some(end),
-            DialEvent::Status(CallProgress::Going { answered_by, .. }) => *machine = answered_by.or(*machine),
-            DialEvent::StreamStarted { .. } | DialEvent::StreamEnded => {}
+            DialEvent::Status(fields) => match progress_of(&fields) {
+                CallProgress::Ended(end) => return Some(end),
+                CallProgress::Going { answered_by, .. } => *machine = answered_by.or(*machine),
+            },
+            DialEvent::StreamStarted { .. } | DialEvent::StreamEnded | DialEvent::Amd(_) => {}
         }
     }
+}
+
+/// A status callback's fields read as the provider's progress report.
+fn progress_of(fields: &[(String, String)]) -> CallProgress {
+    voicera_carrier_rest::read_callback(|name| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()))
 }
 
 /// The end of a call whose stream ran and whose final status never came: it was answered.
@@ -209,19 +232,25 @@ fn finished(end: CallEnd, machine: Option<AnsweredBy>, call_id: Option<String>, 
 mod tests {
     use super::*;
 
+    fn status(pairs: &[(&str, &str)]) -> DialEvent {
+        DialEvent::Status(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
     fn ended(kind: EndKind) -> DialEvent {
-        DialEvent::Status(CallProgress::Ended(CallEnd {
-            kind,
-            cause: "x".into(),
-            answered_by: None,
-            duration_secs: None,
-        }))
+        let status = match kind {
+            EndKind::Busy => "busy",
+            EndKind::NoAnswer => "no-answer",
+            EndKind::Completed => "completed",
+            EndKind::Canceled => "canceled",
+            EndKind::Failed => "failed",
+        };
+        self::status(&[("CallStatus", status)])
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_final_status_ends_the_call_and_a_silent_provider_times_out() {
         let (events, mut heard) = mpsc::unbounded_channel();
-        events.send(DialEvent::Status(CallProgress::Going { status: "ringing".into(), answered_by: None })).unwrap();
+        events.send(status(&[("CallStatus", "ringing")])).unwrap();
         events.send(ended(EndKind::Busy)).unwrap();
         let followed = follow(&mut heard, Duration::from_secs(30)).await;
         assert_eq!((followed.end.map(|e| e.kind), followed.hang_up), (Some(EndKind::Busy), false));
@@ -251,8 +280,8 @@ mod tests {
         // No status after the stream: answered (the provider's machine detection kept), hung up in case.
         let (events, mut heard) = mpsc::unbounded_channel();
         events.send(DialEvent::StreamStarted { call_id: "CA2".into() }).unwrap();
-        let machine = CallProgress::Going { status: "in-progress".into(), answered_by: Some(AnsweredBy::Machine) };
-        events.send(DialEvent::Status(machine)).unwrap();
+        events.send(status(&[("CallStatus", "in-progress"), ("AnsweredBy", "machine_start")])).unwrap();
+        events.send(DialEvent::Amd(AmdEvent::MessageLeft)).unwrap();
         events.send(DialEvent::StreamEnded).unwrap();
         let started = tokio::time::Instant::now();
         let followed = follow(&mut heard, Duration::from_secs(30)).await;
@@ -271,26 +300,5 @@ mod tests {
         let followed = follow(&mut heard, Duration::from_secs(30)).await;
         assert_eq!((followed.end.map(|e| e.kind), followed.hang_up), (Some(EndKind::Completed), false));
         assert_eq!(started.elapsed(), STREAM_GRACE);
-    }
-
-    #[test]
-    fn events_reach_the_dialler_of_a_followed_call_only() {
-        let calls = DialledCalls::default();
-        let (events, mut heard) = mpsc::unbounded_channel();
-        let account = ProviderAccount { auth_id: "MA1".into(), auth_token: "t".into(), api_base: None };
-        let call = DialledCall {
-            provider: Provider::Vobiz,
-            account,
-            agent: "bench".into(),
-            variables: Vec::new(),
-            amd: None,
-            events,
-        };
-        calls.insert("d-1", call);
-        assert!(calls.report("d-1", DialEvent::StreamEnded));
-        assert!(!calls.report("d-2", DialEvent::StreamEnded));
-        assert_eq!(heard.try_recv(), Ok(DialEvent::StreamEnded));
-        calls.remove("d-1");
-        assert!(calls.is_empty() && !calls.report("d-1", DialEvent::StreamEnded));
     }
 }

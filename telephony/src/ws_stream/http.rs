@@ -40,7 +40,7 @@ use voicera_media::amd::AmdParams;
 use voicera_media::metrics::{CallResult, Metrics};
 use voicera_media::stream::ENGINE_RATE;
 
-use super::dialled::{DialEvent, DialledCall, DialledCalls, DIAL_PARAM};
+use super::dialled::{DialEvent, DialledCall, DialledCalls, DIAL_PARAM, STATUS_FIELDS};
 use super::session::{SessionEvent, StreamSession};
 use super::signature::{self, Delivery, ReplayGuard, SignedRequest, SpentTokens, StreamTokens, TokenError, TokenKey};
 use crate::grid::aligned_start;
@@ -75,9 +75,9 @@ pub struct TelephonyConfig {
     /// The record of spent stream and session tokens every node shares (the store), so a token is used once in
     /// the deployment, not once per node; `None`: once per node.
     pub spent_tokens: Option<Arc<dyn SpentTokens>>,
-    /// Calls this node placed through a provider's REST API (a campaign's): their streams get the contact's
-    /// variables and answering-machine detection, their webhooks are checked with the placing account's token,
-    /// and their stream and status callbacks are reported to the dialer.
+    /// Calls our dialer placed through a provider's REST API (a campaign's), on this node or another: their
+    /// streams get the contact's variables and answering-machine detection, their webhooks are checked with
+    /// the placing account's token, and their stream and status callbacks are reported to the dialer.
     pub dialled: DialledCalls,
 }
 
@@ -415,6 +415,7 @@ fn authenticate<'a>(
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
+    dialled: Option<DialledCall>,
 ) -> Result<Webhook<'a>, Refusal> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
@@ -435,11 +436,6 @@ fn authenticate<'a>(
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let url = format!("{}{path_and_query}", telephony.config.public_url);
     // A call we placed with an org's own account is signed with that account's token.
-    let dialled = query
-        .iter()
-        .find(|(k, _)| k == DIAL_PARAM)
-        .and_then(|(_, id)| telephony.config.dialled.get(id))
-        .filter(|call| call.provider == provider);
     let Some(account) = dialled.as_ref().map(|call| &call.account).or_else(|| telephony.config.accounts.get(&provider))
     else {
         let err = signature::SignatureError::NotConfigured(provider.as_str());
@@ -498,7 +494,15 @@ async fn read_webhook(t: &Telephony, provider: Provider, request: Request) -> Re
     let body = axum::body::to_bytes(body, MAX_WEBHOOK_BODY)
         .await
         .map_err(|_| Refusal(StatusCode::PAYLOAD_TOO_LARGE, format!("webhook body over {MAX_WEBHOOK_BODY} bytes")))?;
-    authenticate(t, provider, &parts.method, &parts.uri, &parts.headers, &body)
+    // A call our dialer placed (on any node) is signed with the placing account's token.
+    let dial = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == DIAL_PARAM)
+        .map(|(_, id)| id.into_owned());
+    let dialled = match dial {
+        Some(id) => t.config.dialled.find(&id, provider).await,
+        None => None,
+    };
+    authenticate(t, provider, &parts.method, &parts.uri, &parts.headers, &body, dialled)
 }
 
 /// The stream URL's parameter (a Twilio custom parameter) saying the agent placed the call: `outbound`.
@@ -530,13 +534,14 @@ async fn answer_call(t: &Telephony, provider: Provider, paths: Paths, hook: &Web
     let agent = hook.field(&["agent_id", "agent_type"]).map(String::from).unwrap_or_else(|| to.clone());
     // A call our dialer placed was signed with the placing org's own account: it may reach only the agent it
     // was placed for, never another org's by a changed `agent_id`.
-    let dialled = hook
-        .query
-        .iter()
-        .find(|(k, _)| k == DIAL_PARAM)
-        .and_then(|(_, id)| t.config.dialled.get(id))
-        .filter(|call| call.provider == provider);
-    if let Some(call) = &dialled {
+    // The call may have been placed by another node: the registry is the deployment's.
+    let dial = hook.query.iter().find(|(k, _)| k == DIAL_PARAM).map(|(_, v)| v.as_str());
+    if let Some(dial) = dial {
+        let Some(call) = t.config.dialled.find(dial, provider).await else {
+            // No dialer follows it (its node lost the call, or the id is made up): nobody would record it.
+            tracing::warn!(provider = provider.as_str(), %agent, %call_id, "answer: a dialled call nobody follows");
+            return plain(StatusCode::NOT_FOUND, "no dialled call is followed under this id");
+        };
         if call.agent != agent {
             tracing::warn!(provider = provider.as_str(), %agent, %call_id, "answer: a dialled call names another agent");
             return plain(StatusCode::FORBIDDEN, "this call was placed for another agent");
@@ -573,7 +578,7 @@ async fn answer_call(t: &Telephony, provider: Provider, paths: Paths, hook: &Web
                 params.push((DIRECTION_PARAM, OUTBOUND));
             }
             // A call our dialer placed: its stream finds the call's contact and detection by it.
-            if let Some(dial) = hook.query.iter().find(|(k, _)| k == DIAL_PARAM).map(|(_, v)| v.as_str()) {
+            if let Some(dial) = dial {
                 params.push((DIAL_PARAM, dial));
             }
             let (content_type, body) = answer_document(provider, &url, format, &params);
@@ -603,7 +608,12 @@ async fn hangup(t: &Telephony, provider: Provider, request: Request) -> Response
             if let Some(dial) = dial {
                 let progress = voicera_carrier_rest::read_callback(|name| hook.field(&[name]));
                 let going = matches!(progress, voicera_carrier_rest::CallProgress::Going { .. });
-                let followed = t.config.dialled.report(&dial, DialEvent::Status(progress));
+                let fields = STATUS_FIELDS
+                    .iter()
+                    .copied()
+                    .filter_map(|name| hook.field(&[name]).map(|value| (name.to_string(), value.to_string())))
+                    .collect();
+                let followed = t.config.dialled.report(&dial, DialEvent::Status(fields)).await;
                 if !followed {
                     tracing::info!(provider = provider.as_str(), %dial, "status of a dialled call no longer followed");
                 }
@@ -841,15 +851,35 @@ async fn run_provider_stream(
         }
     }
     let requested = if provider.negotiates_format() { t.config.format } else { provider.default_format() };
-    let dialled = dial.as_deref().and_then(|id| t.config.dialled.get(id)).filter(|call| call.provider == provider);
-    if let (Some(call), Some(id)) = (&dialled, &dial) {
-        tracing::info!(dial = %id, call_id = %start.call_id, "stream of a dialled call");
-        let _ = call.events.send(DialEvent::StreamStarted { call_id: start.call_id.clone() });
+    let mut dialled = match &dial {
+        Some(id) => t.config.dialled.find(id, provider).await,
+        None => None,
+    };
+    let Some((mut call, id)) = dialled.take().zip(dial) else {
+        run_call(t, Peer::Provider(provider), agent, start, requested, socket, None).await;
+        return;
+    };
+    tracing::info!(dial = %id, call_id = %start.call_id, "stream of a dialled call");
+    let registry = t.config.dialled.clone();
+    registry.report(&id, DialEvent::StreamStarted { call_id: start.call_id.clone() }).await;
+    // Detection events go to the dialer through the registry, in order, and all of them before the stream's
+    // end (the dialer reads the verdict once it learns the call ended).
+    let forwarder = call.amd.as_mut().map(|amd| {
+        let (events, mut heard) = tokio::sync::mpsc::unbounded_channel();
+        amd.events = Some(events);
+        let (registry, id) = (registry.clone(), id.clone());
+        tokio::spawn(async move {
+            while let Some(event) = heard.recv().await {
+                registry.report(&id, DialEvent::Amd(event)).await;
+            }
+        })
+    });
+    run_call(Arc::clone(&t), Peer::Provider(provider), agent, start, requested, socket, Some(&call)).await;
+    drop(call);
+    if let Some(forwarder) = forwarder {
+        let _ = forwarder.await;
     }
-    run_call(t, Peer::Provider(provider), agent, start, requested, socket, dialled.as_deref()).await;
-    if let Some(call) = dialled {
-        let _ = call.events.send(DialEvent::StreamEnded);
-    }
+    registry.report(&id, DialEvent::StreamEnded).await;
 }
 
 async fn run_browser_stream(t: Arc<Telephony>, agent: String, query: StreamQuery, mut socket: WebSocket) {

@@ -11,7 +11,7 @@ pub mod protocol;
 pub mod session;
 pub mod signature;
 
-pub use dialled::{follow, DialEvent, DialledCall, DialledCalls, Followed, DIAL_PARAM};
+pub use dialled::{follow, DialEvent, DialFuture, DialRegistry, DialledCall, DialledCalls, Followed, DIAL_PARAM};
 pub use http::{router, BrowserCall, ProviderAccount, Telephony, TelephonyConfig};
 pub use protocol::{AudioFormat, Encoding, Outgoing, Peer, Provider, StreamFormats};
 pub use signature::TokenKey;
