@@ -37,8 +37,21 @@ use crate::ws_stream::session::{transcript_event, CallerAudio, MAX_EGRESS_SAMPLE
 const MAX_PENDING_CONTROL: usize = 64;
 /// Opus runs on a 48 kHz RTP clock whatever the audio bandwidth: 960 ticks per 20 ms frame.
 const RTP_TICKS_PER_FRAME: u64 = 960;
-/// The call ends when no media has arrived for this long after it started flowing.
+/// The call ends when nothing at all (STUN consent checks, RTCP, RTP, DTLS) has come from the browser for this
+/// long. Not media alone: a browser sends no RTP while its microphone is silent (Opus DTX, a muted track),
+/// but keeps answering consent freshness every few seconds for as long as the page is alive.
 pub const MEDIA_TIMEOUT: Duration = Duration::from_secs(30);
+/// Packets str0m holds back waiting for a missing one before it lets later packets past the gap. Its default
+/// (15 packets, up to 1 s) put a lost packet's whole wait in front of the caller's next words: a cough was
+/// heard stretched by 300 ms, and speech after a quiet spell (one DTX packet per 400 ms) up to 1 s late. Audio
+/// is better concealed than waited for: two packets absorb a local reorder.
+const REORDER_HOLD_PACKETS: usize = 2;
+/// The longest str0m waits for a missing audio packet, whatever the count.
+const REORDER_TIMEOUT: Duration = Duration::from_millis(40);
+/// A gap in the RTP timeline at most this long (16 kHz samples, 60 ms) is a lost packet and is concealed by
+/// the decoder for its exact length; a longer one is a quiet spell (DTX) for which the tick has already let
+/// the engine hear silence (see `CallerAudio`), so filling it again would only delay what follows.
+const MAX_CONCEALED_SAMPLES: usize = 3 * ENGINE_FRAME;
 /// The browser must complete ICE and DTLS within this time after our answer.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -80,6 +93,8 @@ pub fn answer_offer(offer_sdp: &str, local: SocketAddr, now: Instant) -> Result<
         .set_ice_lite(true)
         .clear_codecs()
         .enable_opus(true, false)
+        .set_reordering_size_audio(REORDER_HOLD_PACKETS)
+        .set_reordering_timeout_audio(Some(REORDER_TIMEOUT))
         .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
         .build(now);
     let candidate = Candidate::host(local, "udp").map_err(|e| WebRtcError::Offer(format!("host candidate: {e}")))?;
@@ -107,7 +122,9 @@ pub struct WebRtcSession {
     decoded: Vec<i16>,
     encoded: Vec<u8>,
     agent_frame: [i16; ENGINE_FRAME],
-    last_media_at: Option<Instant>,
+    /// When the browser last sent anything str0m accepted (consent checks included).
+    last_heard_at: Option<Instant>,
+    timeline: RtpTimeline,
     ended: Option<PeerEnd>,
     dtmf: Vec<char>,
     transmits: Vec<(SocketAddr, Vec<u8>)>,
@@ -142,7 +159,8 @@ impl WebRtcSession {
             decoded: vec![0; 6 * ENGINE_FRAME],
             encoded: vec![0; 1500],
             agent_frame: [0; ENGINE_FRAME],
-            last_media_at: None,
+            last_heard_at: None,
+            timeline: RtpTimeline::default(),
             ended: None,
             dtmf: Vec::new(),
             transmits: Vec::new(),
@@ -186,6 +204,7 @@ impl WebRtcSession {
             return Ok(());
         }
         self.rtc.handle_input(input)?;
+        self.last_heard_at = Some(now);
         self.drain()
     }
 
@@ -218,7 +237,7 @@ impl WebRtcSession {
     /// Whether the browser ended the call, and how.
     pub fn peer_end(&self, now: Instant) -> Option<PeerEnd> {
         self.ended.or_else(|| {
-            self.last_media_at
+            self.last_heard_at
                 .filter(|at| now.saturating_duration_since(*at) > MEDIA_TIMEOUT)
                 .map(|_| PeerEnd::MediaTimeout)
         })
@@ -255,9 +274,29 @@ impl WebRtcSession {
                 self.audio_out = pt.map(|pt| (added.mid, pt));
             }
             Event::MediaData(data) => {
-                self.last_media_at = Some(data.network_time);
+                let timestamp = data.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
+                let Some(missing) = self.timeline.missing_before(timestamp) else {
+                    // A duplicate or a packet older than audio already heard.
+                    self.errors += 1;
+                    return;
+                };
+                if missing > 0 {
+                    // A lost packet: the decoder's concealment, of the lost audio's length, keeps what
+                    // follows in its place.
+                    match self.opus.conceal(missing, &mut self.decoded) {
+                        Ok(Some(n)) => self.caller.push(&self.decoded[..n]),
+                        Ok(None) | Err(_) => {
+                            self.decoded[..missing].fill(0);
+                            self.caller.push(&self.decoded[..missing]);
+                        }
+                    }
+                }
+                // The packet's length is what it decodes to (its TOC says 10 to 120 ms).
                 match self.opus.decode(&data.data, &mut self.decoded) {
-                    Ok(n) => self.caller.push(&self.decoded[..n]),
+                    Ok(n) => {
+                        self.caller.push(&self.decoded[..n]);
+                        self.timeline.played(timestamp, n);
+                    }
                     Err(_) => self.errors += 1,
                 }
             }
@@ -347,6 +386,37 @@ impl WebRtcSession {
         self.drain()
     }
 }
+
+/// Where the browser's packets fall on the caller's timeline, by RTP timestamp (48 kHz for Opus whatever the
+/// audio bandwidth): what was lost in between, and what is stale. Sans-IO; timestamps are str0m's extended
+/// ones, so wrap-around does not arise.
+#[derive(Debug, Default)]
+pub(crate) struct RtpTimeline {
+    /// The timestamp the next packet should carry: where the last one heard ended.
+    next: Option<u64>,
+}
+
+impl RtpTimeline {
+    /// 16 kHz samples missing between the audio heard and a packet stamped `timestamp`: a lost packet's worth
+    /// to conceal (at most [`MAX_CONCEALED_SAMPLES`]), 0 for the next packet or after a quiet spell, `None`
+    /// for a packet whose audio starts before what was already heard (duplicate, or overtaken).
+    pub(crate) fn missing_before(&self, timestamp: u64) -> Option<usize> {
+        let Some(next) = self.next else { return Some(0) };
+        if timestamp < next {
+            return None;
+        }
+        let missing = ((timestamp - next) / RTP_TICKS_PER_SAMPLE) as usize;
+        Some(if missing > MAX_CONCEALED_SAMPLES { 0 } else { missing })
+    }
+
+    /// A packet stamped `timestamp` was heard and decoded to `samples` at 16 kHz.
+    pub(crate) fn played(&mut self, timestamp: u64, samples: usize) {
+        self.next = Some(timestamp + samples as u64 * RTP_TICKS_PER_SAMPLE);
+    }
+}
+
+/// 48 kHz RTP ticks per 16 kHz engine sample.
+const RTP_TICKS_PER_SAMPLE: u64 = 3;
 
 /// Runs a WebRTC call to its end; the call's record comes back to be stored.
 pub(crate) async fn run(
@@ -636,6 +706,67 @@ mod tests {
         assert!(transcripts.iter().any(|t| t["event"] == "transcript" && t["role"] == "user"), "{transcripts:?}");
         assert!(transcripts.iter().any(|t| t["event"] == "transcript" && t["role"] == "assistant"), "{transcripts:?}");
         assert!(browser.heard_audio_frames > 100);
+    }
+
+    #[test]
+    fn packets_are_placed_by_their_rtp_timestamps() {
+        let mut timeline = RtpTimeline::default();
+        // The first packet starts the timeline wherever its timestamp is.
+        assert_eq!(timeline.missing_before(1_000_000), Some(0));
+        timeline.played(1_000_000, ENGINE_FRAME);
+        // The next 20 ms packet follows with nothing missing.
+        assert_eq!(timeline.missing_before(1_000_960), Some(0));
+        // A 40 ms packet (two Opus frames) is as long as it decodes to: the one after it follows on.
+        timeline.played(1_000_960, 2 * ENGINE_FRAME);
+        assert_eq!(timeline.missing_before(1_002_880), Some(0));
+        timeline.played(1_002_880, ENGINE_FRAME);
+        // One lost 20 ms packet: exactly its length is concealed, not a whole tick more or less.
+        assert_eq!(timeline.missing_before(1_004_800), Some(ENGINE_FRAME));
+        // Two lost 20 ms packets.
+        assert_eq!(timeline.missing_before(1_005_760), Some(2 * ENGINE_FRAME));
+        timeline.played(1_005_760, ENGINE_FRAME);
+        // A duplicate, or a packet that arrives after the audio that followed it, is not heard twice.
+        assert_eq!(timeline.missing_before(1_005_760), None);
+        assert_eq!(timeline.missing_before(1_004_800), None);
+        // A quiet spell (DTX: nothing for 400 ms) is not filled again: the tick let the engine hear silence
+        // while it lasted, so the words after it are heard at once.
+        assert_eq!(timeline.missing_before(1_006_720 + 400 * 48), Some(0));
+    }
+
+    #[test]
+    fn a_silent_browser_is_not_timed_out_while_its_session_is_alive() {
+        let (mut browser, mut session, start) = connect(core(CallService::Echo));
+        let mut encoder = CodecKind::Opus.build().unwrap();
+        let pt = browser.rtc.writer(browser.mid).unwrap().payload_params().next().unwrap().pt();
+        let mut now = start;
+        let mut spoken = 0;
+        // A second of speech once connected...
+        while spoken < 50 {
+            now += Duration::from_millis(20);
+            exchange(&mut browser, &mut session, now);
+            if browser.rtc.is_connected() {
+                let time = MediaTime::new(spoken as u64 * 960, Frequency::FORTY_EIGHT_KHZ);
+                let payload = tone_opus(&mut encoder, spoken);
+                browser.rtc.writer(browser.mid).unwrap().write(pt, now, time, payload).unwrap();
+                browser.drain();
+                spoken += 1;
+            }
+            session.tick(now).unwrap();
+        }
+        let start = now;
+        // ...then no RTP at all for far longer than the media timeout (a muted microphone, or Opus
+        // DTX): the browser's consent checks keep the call.
+        let quiet = MEDIA_TIMEOUT + Duration::from_secs(15);
+        while now < start + quiet {
+            now += Duration::from_millis(500);
+            exchange(&mut browser, &mut session, now);
+            session.tick(now).unwrap();
+        }
+        assert!(session.is_connected());
+        assert_eq!(session.peer_end(now), None, "a silent but live browser keeps its call");
+        // The page vanishes: nothing more arrives, and the call ends once the timeout has passed.
+        assert_eq!(session.peer_end(now + Duration::from_secs(5)), None);
+        assert_eq!(session.peer_end(now + MEDIA_TIMEOUT + Duration::from_secs(1)), Some(PeerEnd::MediaTimeout));
     }
 
     #[test]
