@@ -1053,21 +1053,29 @@ impl Call {
                 (outcome, Some(key.as_str().to_string()), heard.map(|h| h.to_json()))
             }
             Err(err) => {
-                let outcome = match err {
-                    PlaceCallError::Rejected { status, .. } => AttemptOutcome::from_sip_status(status),
-                    PlaceCallError::NoAnswer => AttemptOutcome::NoAnswer,
-                    PlaceCallError::Timeout => AttemptOutcome::from_sip_status(408),
+                // Whether the final status says nothing precise of the callee (480, 404, 5xx, our CANCEL at
+                // the ring timeout, 408): then voice in early media is what tells what happened.
+                let (outcome, unspecific) = match err {
+                    PlaceCallError::Rejected { status, .. } => {
+                        (AttemptOutcome::from_sip_status(status), matches!(status, 404 | 480 | 500..=599))
+                    }
+                    PlaceCallError::NoAnswer => (AttemptOutcome::NoAnswer, true),
+                    PlaceCallError::Timeout => (AttemptOutcome::from_sip_status(408), true),
                     other => return failed(other.to_string()),
                 };
-                // Voice in early media and no answer: the network played an announcement ("the number you are
-                // calling is switched off") or the callee's voicemail greeting over the ringing, whatever the
-                // final status says. `failed(announcement)`, retried under `retry.failed`.
-                let announced = amd_events.as_mut().map(AmdHeard::read).is_some_and(|heard| heard.early_voice);
-                if announced {
-                    tracing::info!(ended = ?outcome, "campaign: an announcement in early media, no answer");
-                    return failed(ANNOUNCEMENT.into());
+                // Voice in early media and no answer: with a final status that says nothing precise, the
+                // network played an announcement ("the number you are calling is switched off") over the
+                // ringing: `failed(announcement)`, retried under `retry.failed`. A precise status (486/600/603
+                // busy or declined) stands, with the early voice noted in the attempt's `amd`.
+                let heard = amd_events.as_mut().map(AmdHeard::read).filter(|heard| heard.early_voice);
+                match heard {
+                    Some(_) if unspecific => {
+                        tracing::info!(ended = ?outcome, "campaign: an announcement in early media, no answer");
+                        failed(ANNOUNCEMENT.into())
+                    }
+                    Some(heard) => (outcome, None, Some(heard.to_json())),
+                    None => (outcome, None, None),
                 }
-                (outcome, None, None)
             }
         }
     }

@@ -149,13 +149,14 @@ impl AmdGate {
         self.detector.expect_early_media();
     }
 
-    /// One frame of early media `at` its end on the gate's timeline. Returns true once, when the speech heard
-    /// before the answer reaches [`EARLY_VOICE`].
-    pub fn hear_early(&mut self, frame: &[i16], at: Duration) -> bool {
+    /// One frame of early media `at` its end on the gate's timeline; `packet` says whether packets were behind
+    /// it (false: padding before any RTP, concealment). Returns true once, when the speech heard before the
+    /// answer reaches [`EARLY_VOICE`].
+    pub fn hear_early(&mut self, frame: &[i16], at: Duration, packet: bool) -> bool {
         if self.detector.answered() {
             return false;
         }
-        self.detector.process(frame, at);
+        self.detector.process_frame(frame, at, packet);
         if self.early_voice || self.detector.early_speech() < EARLY_VOICE {
             return false;
         }
@@ -170,6 +171,11 @@ impl AmdGate {
             self.answered_at = at;
             self.detector.answer(at);
         }
+    }
+
+    /// The media source changed after the answer (a new SSRC): early speech is not the answering party's.
+    pub fn source_changed(&mut self) {
+        self.detector.source_changed();
     }
 
     /// Speech heard in early media before the answer.
@@ -202,11 +208,16 @@ impl AmdGate {
     /// than [`GateStep::Hold`] the gate is released ([`AmdGate::holding`] is false) and answers `Hold` to
     /// anything more.
     pub fn hear(&mut self, frame: &[i16], at: Duration) -> GateStep {
+        self.hear_frame(frame, at, true)
+    }
+
+    /// [`AmdGate::hear`] for a frame that may have no packet behind it (`packet` false: concealment, padding).
+    pub fn hear_frame(&mut self, frame: &[i16], at: Duration, packet: bool) -> GateStep {
         let since_answer = at.saturating_sub(self.answered_at);
         match self.state {
             GateState::Released => GateStep::Hold,
             GateState::Detecting => {
-                let verdict = self.detector.process(frame, at);
+                let verdict = self.detector.process_frame(frame, at, packet);
                 match verdict {
                     AmdVerdict::Undecided => {
                         if since_answer < MAX_DETECTION {
@@ -233,7 +244,7 @@ impl AmdGate {
                 }
             }
             GateState::WaitingForCue { .. } => {
-                self.detector.process(frame, at);
+                self.detector.process_frame(frame, at, packet);
                 self.cue(since_answer)
             }
         }
@@ -400,7 +411,7 @@ mod tests {
         let mut reported = Vec::new();
         for frame in early.chunks_exact(FRAME) {
             at += Duration::from_millis(20);
-            if gate.hear_early(frame, at) {
+            if gate.hear_early(frame, at, true) {
                 reported.push(at);
             }
         }
@@ -420,7 +431,7 @@ mod tests {
         let mut step = GateStep::Hold;
         for frame in rest.chunks_exact(FRAME) {
             at += Duration::from_millis(20);
-            assert!(!gate.hear_early(frame, at), "no early voice after the answer");
+            assert!(!gate.hear_early(frame, at, true), "no early voice after the answer");
             step = gate.hear(frame, at);
             if gate.decision().is_some() && first.is_none() {
                 first = gate.decision();

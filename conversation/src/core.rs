@@ -231,7 +231,8 @@ impl CallCore {
     /// One 20 ms frame of early media (RFC 3960: before the answer of a call we placed) at 16 kHz, heard at
     /// `now`: the answering-machine detector hears it (ringback, an announcement, a greeting that may go on
     /// past the answer); nothing else does, and nothing is recorded. Without detection it is dropped.
-    pub fn hear_early(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant) {
+    /// `packet` says whether packets were behind the frame (false: padding before any RTP, concealment).
+    pub fn hear_early(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant, packet: bool) {
         if self.started {
             return;
         }
@@ -243,9 +244,17 @@ impl CallCore {
                 *amd.heard_from.insert(now)
             }
         };
-        if amd.gate.hear_early(frame, now.saturating_duration_since(from)) {
+        if amd.gate.hear_early(frame, now.saturating_duration_since(from), packet) {
             amd.early_voice = true;
             tracing::info!("answering-machine detection: voice in early media, before the answer");
+        }
+    }
+
+    /// The media source changed after the answer of an early-media call (a new SSRC): the answering-machine
+    /// detector does not count the early speech as the answering party's greeting.
+    pub fn amd_source_changed(&mut self) {
+        if let Some(amd) = self.amd.as_mut() {
+            amd.gate.source_changed();
         }
     }
 
@@ -311,12 +320,18 @@ impl CallCore {
     /// agent hears it and speaks into `out` (flushing it on barge-in). The journal records it, and dates the
     /// words that became final in it at `now`.
     pub fn hear(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant, out: &mut dyn AudioSink) {
+        self.hear_frame(frame, now, true, out);
+    }
+
+    /// [`CallCore::hear`] for a frame that may have no packet behind it (`packet` false: the silence padded
+    /// in when nothing came, concealment of a loss): answering-machine detection learns nothing from it.
+    pub fn hear_frame(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant, packet: bool, out: &mut dyn AudioSink) {
         if let Some(journal) = self.journal.as_mut() {
             journal.on_audio(frame, &[]);
         }
         if self.held_for_amd() {
             // The detector hears the frame; the agent hears nothing until the verdict.
-            self.hear_held(frame, now);
+            self.hear_held(frame, now, packet);
             return;
         }
         match &mut self.service {
@@ -332,11 +347,11 @@ impl CallCore {
 
     /// A frame for the answering-machine detector; on its verdict, the agent starts, the call hangs up, or the
     /// voicemail message is spoken, and the journal and the transport learn of it.
-    fn hear_held(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant) {
+    fn hear_held(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant, packet: bool) {
         let Some(amd) = self.amd.as_mut() else { return };
         let since_answer = now.saturating_duration_since(amd.answered_at.unwrap_or(now));
         let heard_for = now.saturating_duration_since(amd.heard_from.or(amd.answered_at).unwrap_or(now));
-        let step = amd.gate.hear(frame, heard_for);
+        let step = amd.gate.hear_frame(frame, heard_for, packet);
         if step == GateStep::Hold {
             return;
         }

@@ -401,7 +401,9 @@ impl AmdDetector {
         // The early call-progress tone going on after the answer.
         let progress_tone = self
             .progress_tone
-            .filter(|(progress_bin, until)| at <= *until && tone_bin.is_some_and(|b| b.abs_diff(*progress_bin) <= TONE_DRIFT_BINS))
+            .filter(|(progress_bin, until)| {
+                at <= *until && tone_bin.is_some_and(|b| b.abs_diff(*progress_bin) <= TONE_DRIFT_BINS)
+            })
             .is_some();
 
         // The beep: a steady tone that lasted min_beep..=max_beep and has now stopped.
@@ -867,7 +869,11 @@ mod tests {
             answered.extend(silence(RATE, 2000));
             let (detector, trace) = run_early(&early, &answered);
             let (at, verdict) = first_decision(&trace).expect("decided");
-            assert_eq!((verdict, detector.reason()), (AmdVerdict::Human, AmdReason::ShortGreeting), "tune {tune_ms} ms");
+            assert_eq!(
+                (verdict, detector.reason()),
+                (AmdVerdict::Human, AmdReason::ShortGreeting),
+                "tune {tune_ms} ms"
+            );
             assert!(at >= Duration::from_millis(900), "tune {tune_ms} ms: decided {at:?}, before the Hello ended");
         }
     }
@@ -933,7 +939,11 @@ mod tests {
             detector.process(chunk, at);
         }
         assert_eq!((detector.verdict(), detector.reason()), (AmdVerdict::Human, AmdReason::ShortGreeting));
-        assert!(detector.decided_at().is_some_and(|d| d < Duration::from_secs(2)), "{:?} after {answered_at:?}", detector.decided_at());
+        assert!(
+            detector.decided_at().is_some_and(|d| d < Duration::from_secs(2)),
+            "{:?} after {answered_at:?}",
+            detector.decided_at()
+        );
     }
 
     #[test]
