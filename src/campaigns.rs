@@ -939,6 +939,8 @@ struct AmdHeard {
     message_left: bool,
     /// Voice (an announcement, a greeting, a caller tune) was heard in early media, before any answer.
     early_voice: bool,
+    /// A special information tone was heard (before or after the answer): the network announced a failure.
+    sit: bool,
 }
 
 impl AmdHeard {
@@ -954,6 +956,7 @@ impl AmdHeard {
                 }
                 AmdEvent::MessageLeft => heard.message_left = true,
                 AmdEvent::EarlyVoice => heard.early_voice = true,
+                AmdEvent::SpecialInformationTone => heard.sit = true,
             }
         }
         heard
@@ -971,6 +974,7 @@ impl AmdHeard {
             "action": self.action,
             "message_left": self.message_left,
             "early_voice": self.early_voice,
+            "sit": self.sit,
         })
     }
 }
@@ -1045,6 +1049,8 @@ impl Call {
                 }
                 let heard = amd_events.as_mut().map(AmdHeard::read);
                 let outcome = match &heard {
+                    // A special information tone on the answered line: the network's announcement answered.
+                    Some(heard) if heard.sit && !heard.message_left => AttemptOutcome::Failed(ANNOUNCEMENT.into()),
                     // A message left is final: a retry would leave a second one.
                     Some(heard) if heard.machine() && heard.message_left => AttemptOutcome::MessageLeft,
                     Some(heard) if heard.machine() => AttemptOutcome::AnsweredMachine,
@@ -1054,7 +1060,12 @@ impl Call {
             }
             Err(err) => {
                 // Whether the final status says nothing precise of the callee (480, 404, 5xx, our CANCEL at
-                // the ring timeout, 408): then voice in early media is what tells what happened.
+                // the ring timeout, 408): then voice in early media is what tells what happened. Busy and
+                // declined (486/600/603) always stand.
+                let err_status = match &err {
+                    PlaceCallError::Rejected { status, .. } => Some(*status),
+                    _ => None,
+                };
                 let (outcome, unspecific) = match err {
                     PlaceCallError::Rejected { status, .. } => {
                         (AttemptOutcome::from_sip_status(status), matches!(status, 404 | 480 | 500..=599))
@@ -1067,9 +1078,10 @@ impl Call {
                 // network played an announcement ("the number you are calling is switched off") over the
                 // ringing: `failed(announcement)`, retried under `retry.failed`. A precise status (486/600/603
                 // busy or declined) stands, with the early voice noted in the attempt's `amd`.
-                let heard = amd_events.as_mut().map(AmdHeard::read).filter(|heard| heard.early_voice);
+                let heard = amd_events.as_mut().map(AmdHeard::read).filter(|heard| heard.early_voice || heard.sit);
+                let precise_busy = matches!(err_status, Some(486 | 600 | 603));
                 match heard {
-                    Some(_) if unspecific => {
+                    Some(heard) if !precise_busy && (heard.sit || unspecific) => {
                         tracing::info!(ended = ?outcome, "campaign: an announcement in early media, no answer");
                         failed(ANNOUNCEMENT.into())
                     }

@@ -353,6 +353,7 @@ fn early_media_is_heard_greetings_from_their_start_ringback_as_no_speech_and_ann
     assert_eq!(gus["disposition"], "busy", "{gus}");
     assert_eq!(gus["history"].as_array().unwrap().len(), 1, "{gus}");
     assert_eq!(gus["last_amd"]["early_voice"], json!(true), "the announcement before the 486 is noted: {gus}");
+    assert_eq!(gus["last_amd"]["sit"], json!(true), "its special information tone too: {gus}");
     let (_, metrics) = common::http_get(server.http, "/metrics").expect("/metrics answers");
     // `failed(<reason>)` counts as `failed` in the metric (a label per reason would grow without bound).
     let line = "voicera_campaign_calls_total{disposition=\"failed\"} 4";

@@ -98,6 +98,9 @@ pub enum AmdEvent {
     /// Voice was heard in early media, before any answer ([`EARLY_VOICE`] of speech, never ringback): a call
     /// that then fails or rings out played an announcement. Sent once, before the answer.
     EarlyVoice,
+    /// A special information tone (a tone sequence) was heard, before or after the answer: the network's
+    /// announcement that the call cannot go through. Sent once.
+    SpecialInformationTone,
 }
 
 /// Where the gate is.
@@ -176,6 +179,11 @@ impl AmdGate {
     /// The media source changed after the answer (a new SSRC): early speech is not the answering party's.
     pub fn source_changed(&mut self) {
         self.detector.source_changed();
+    }
+
+    /// Whether a special information tone was heard (early media, or after the answer while detecting).
+    pub fn heard_sit(&self) -> bool {
+        self.detector.heard_tone_sequence()
     }
 
     /// Speech heard in early media before the answer.

@@ -149,6 +149,8 @@ struct AmdHold {
     heard_from: Option<Instant>,
     /// Voice was heard in early media, not yet told to the transport.
     early_voice: bool,
+    /// A special information tone was told to the transport.
+    sit_reported: bool,
     /// The verdict, not yet taken by the transport.
     decided: Option<AmdEvent>,
     /// The message was left, not yet told to the transport.
@@ -209,6 +211,7 @@ impl CallCore {
                 answered_at: None,
                 heard_from: None,
                 early_voice: false,
+                sit_reported: false,
                 decided: None,
                 message_left: false,
             });
@@ -221,6 +224,10 @@ impl CallCore {
         let amd = self.amd.as_mut()?;
         if std::mem::take(&mut amd.early_voice) {
             return Some(AmdEvent::EarlyVoice);
+        }
+        if !amd.sit_reported && amd.gate.heard_sit() {
+            amd.sit_reported = true;
+            return Some(AmdEvent::SpecialInformationTone);
         }
         if let Some(event) = amd.decided.take() {
             return Some(event);

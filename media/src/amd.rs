@@ -189,6 +189,12 @@ const TONE_GAP: Duration = Duration::from_millis(100);
 const MAX_HOLE: Duration = Duration::from_millis(200);
 /// How long after the answer a tone at the early call-progress tone's frequency is still that tone.
 const PROGRESS_AFTER_ANSWER: Duration = Duration::from_secs(1);
+/// Lowest step of a special information tone (Hz): its three steps sit at 913.8/985.2, 1370.6/1428.5 and
+/// 1776.7 Hz, well above any ringback (whose beating components can look like a tone changing pitch).
+const SIT_LOW_HZ: f32 = 850.0;
+const SIT_LOW_BIN: usize = ((SIT_LOW_HZ - TONE_LOW_HZ) / BEEP_STEP_HZ) as usize;
+/// How long one step of a tone sequence must last (a SIT step lasts 274–380 ms).
+const MIN_SEQUENCE_STEP: Duration = Duration::from_millis(200);
 /// How recent the early call-progress tone must be at the answer to be carried across it.
 const PROGRESS_AT_ANSWER: Duration = Duration::from_millis(200);
 
@@ -224,8 +230,8 @@ pub struct AmdDetector {
     /// Speech heard before the answer.
     early_speech: Duration,
     /// The single-frequency call-progress tone (a ringback, a SIT step) last heard before the answer: its
-    /// candidate and when.
-    early_tone: Option<(usize, Duration)>,
+    /// candidate, when, and how long it had lasted.
+    early_tone: Option<(usize, Duration, Duration)>,
     /// After the answer: a tone at this candidate (± drift) before that time continues the early tone.
     progress_tone: Option<(usize, Duration)>,
     /// A greeting going on at the answer is kept only if the same source's speech resumes within
@@ -295,8 +301,8 @@ impl AmdDetector {
         self.missing_run = Duration::ZERO;
         self.progress_tone = self
             .early_tone
-            .filter(|(_, heard)| at.saturating_sub(*heard) <= PROGRESS_AT_ANSWER)
-            .map(|(bin, _)| (bin, at + PROGRESS_AFTER_ANSWER));
+            .filter(|(_, heard, _)| at.saturating_sub(*heard) <= PROGRESS_AT_ANSWER)
+            .map(|(bin, _, _)| (bin, at + PROGRESS_AFTER_ANSWER));
         let ongoing = self.last_speech.is_some_and(|last| at.saturating_sub(last) < self.params.after_greeting_silence);
         if ongoing {
             self.carry_pending = true;
@@ -315,8 +321,9 @@ impl AmdDetector {
         }
     }
 
-    /// Whether a tone sequence (a special information tone) was heard after the answer: the "answer" was an
-    /// announcement's, not a person's or a machine's.
+    /// Whether a tone sequence (a special information tone: one steady tone replaced by another with no gap)
+    /// was heard, in early media or after the answer: the network is announcing why the call cannot go
+    /// through, and an "answer" after it is the announcement's, not a person's or a machine's.
     pub fn heard_tone_sequence(&self) -> bool {
         self.heard_tone_sequence
     }
@@ -387,7 +394,7 @@ impl AmdDetector {
         let loud = volume(frame) >= MIN_VOLUME;
         let Some(answered_at) = self.answered_at else {
             if packet {
-                let call_progress = loud && self.call_progress(frame, at);
+                let call_progress = loud && self.call_progress(frame, at, frame_len);
                 self.process_early(level, loud, call_progress, at, frame_len);
             }
             return self.verdict;
@@ -570,11 +577,29 @@ impl AmdDetector {
     /// Whether a frame is a call-progress tone: one steady tone (a special information tone, a single-frequency
     /// ringback), or nearly all its energy in the ringback band (a dual-tone ringback). A single tone is
     /// remembered (`early_tone`) so its continuation after the answer is not taken for a beep.
-    fn call_progress(&mut self, frame: &[i16], at: Duration) -> bool {
+    fn call_progress(&mut self, frame: &[i16], at: Duration, frame_len: Duration) -> bool {
         let Some(purities) = self.purities(frame) else { return false };
         let (bin, purity) = strongest(&purities);
         if purity >= TONE_PURITY {
-            self.early_tone = Some((bin, at));
+            let length = match self.early_tone {
+                // The same tone, one frame on.
+                Some((previous, heard, length))
+                    if bin.abs_diff(previous) <= TONE_DRIFT_BINS && at.saturating_sub(heard) <= frame_len * 2 =>
+                {
+                    length + frame_len
+                }
+                // Another tone right after a steady one, both above any ringback: a SIT step.
+                Some((previous, heard, length))
+                    if at.saturating_sub(heard) <= frame_len * 2
+                        && previous.min(bin) >= SIT_LOW_BIN
+                        && length >= MIN_SEQUENCE_STEP =>
+                {
+                    self.heard_tone_sequence = true;
+                    frame_len
+                }
+                _ => frame_len,
+            };
+            self.early_tone = Some((bin, at, length));
             return true;
         }
         // The bank samples the spectrum every BEEP_STEP_HZ, finer than the frame's resolution (rate / length):
@@ -986,6 +1011,29 @@ mod tests {
         let (detector, trace) = run(&answered, RATE);
         assert!(trace.iter().all(|(_, v)| *v != AmdVerdict::MachineBeep));
         assert!(detector.heard_tone_sequence());
+    }
+
+    #[test]
+    fn a_special_information_tone_in_early_media_is_heard_and_ringbacks_are_not_one() {
+        let mut early = silence(RATE, 200);
+        early.extend(tone(913.8, RATE, 330, 0.3));
+        early.extend(tone(1370.6, RATE, 330, 0.3));
+        early.extend(tone(1776.7, RATE, 330, 0.3));
+        early.extend(silence(RATE, 500));
+        let (detector, _) = run_early(&early, &silence(RATE, 100));
+        assert!(detector.heard_tone_sequence());
+        for (i, ringback) in ringbacks().into_iter().enumerate() {
+            let (detector, _) = run_early(&ringback, &silence(RATE, 100));
+            assert!(!detector.heard_tone_sequence(), "ringback {i}");
+        }
+        // A beep after a greeting is no sequence either.
+        let mut answered = babble(RATE, 2500);
+        answered.extend(silence(RATE, 300));
+        answered.extend(tone(1000.0, RATE, 400, 0.3));
+        answered.extend(silence(RATE, 300));
+        let (detector, _) = run(&answered, RATE);
+        assert!(!detector.heard_tone_sequence());
+        assert_eq!(detector.verdict(), AmdVerdict::MachineBeep);
     }
 
     #[test]
