@@ -1004,6 +1004,8 @@ struct AmdHeard {
     message_left: bool,
     /// Voice (an announcement, a greeting, a caller tune) was heard in early media, before any answer.
     early_voice: bool,
+    /// A special information tone was heard (before or after the answer): the network announced a failure.
+    sit: bool,
 }
 
 impl AmdHeard {
@@ -1019,6 +1021,7 @@ impl AmdHeard {
                 }
                 AmdEvent::MessageLeft => heard.message_left = true,
                 AmdEvent::EarlyVoice => heard.early_voice = true,
+                AmdEvent::SpecialInformationTone => heard.sit = true,
             }
         }
         heard
@@ -1036,6 +1039,7 @@ impl AmdHeard {
             "action": self.action,
             "message_left": self.message_left,
             "early_voice": self.early_voice,
+            "sit": self.sit,
         })
     }
 }
@@ -1110,6 +1114,8 @@ impl Call {
                 }
                 let heard = amd_events.as_mut().map(AmdHeard::read);
                 let outcome = match &heard {
+                    // A special information tone on the answered line: the network's announcement answered.
+                    Some(heard) if heard.sit && !heard.message_left => AttemptOutcome::Failed(ANNOUNCEMENT.into()),
                     // A message left is final: a retry would leave a second one.
                     Some(heard) if heard.machine() && heard.message_left => AttemptOutcome::MessageLeft,
                     Some(heard) if heard.machine() => AttemptOutcome::AnsweredMachine,
@@ -1118,21 +1124,35 @@ impl Call {
                 (outcome, Some(key.as_str().to_string()), heard.map(|h| h.to_json()))
             }
             Err(err) => {
-                let outcome = match err {
-                    PlaceCallError::Rejected { status, .. } => AttemptOutcome::from_sip_status(status),
-                    PlaceCallError::NoAnswer => AttemptOutcome::NoAnswer,
-                    PlaceCallError::Timeout => AttemptOutcome::from_sip_status(408),
+                // Whether the final status says nothing precise of the callee (480, 404, 5xx, our CANCEL at
+                // the ring timeout, 408): then voice in early media is what tells what happened. Busy and
+                // declined (486/600/603) always stand.
+                let err_status = match &err {
+                    PlaceCallError::Rejected { status, .. } => Some(*status),
+                    _ => None,
+                };
+                let (outcome, unspecific) = match err {
+                    PlaceCallError::Rejected { status, .. } => {
+                        (AttemptOutcome::from_sip_status(status), matches!(status, 404 | 480 | 500..=599))
+                    }
+                    PlaceCallError::NoAnswer => (AttemptOutcome::NoAnswer, true),
+                    PlaceCallError::Timeout => (AttemptOutcome::from_sip_status(408), true),
                     other => return failed(other.to_string()),
                 };
-                // Voice in early media and no answer: the network played an announcement ("the number you are
-                // calling is switched off") or the callee's voicemail greeting over the ringing, whatever the
-                // final status says. `failed(announcement)`, retried under `retry.failed`.
-                let announced = amd_events.as_mut().map(AmdHeard::read).is_some_and(|heard| heard.early_voice);
-                if announced {
-                    tracing::info!(ended = ?outcome, "campaign: an announcement in early media, no answer");
-                    return failed(ANNOUNCEMENT.into());
+                // Voice in early media and no answer: with a final status that says nothing precise, the
+                // network played an announcement ("the number you are calling is switched off") over the
+                // ringing: `failed(announcement)`, retried under `retry.failed`. A precise status (486/600/603
+                // busy or declined) stands, with the early voice noted in the attempt's `amd`.
+                let heard = amd_events.as_mut().map(AmdHeard::read).filter(|heard| heard.early_voice || heard.sit);
+                let precise_busy = matches!(err_status, Some(486 | 600 | 603));
+                match heard {
+                    Some(heard) if !precise_busy && (heard.sit || unspecific) => {
+                        tracing::info!(ended = ?outcome, "campaign: an announcement in early media, no answer");
+                        failed(ANNOUNCEMENT.into())
+                    }
+                    Some(heard) => (outcome, None, Some(heard.to_json())),
+                    None => (outcome, None, None),
                 }
-                (outcome, None, None)
             }
         }
     }

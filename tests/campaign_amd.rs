@@ -34,7 +34,7 @@ impl Carrier {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        wait_bound(port);
         Carrier(child)
     }
 }
@@ -59,8 +59,17 @@ impl Carrier {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        wait_bound(port);
         Carrier(child)
+    }
+}
+
+/// Waits until sipp holds its SIP port (binding it ourselves fails), at most 10 s.
+fn wait_bound(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(Instant::now() < deadline, "sipp never bound 127.0.0.1:{port}");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -246,8 +255,8 @@ fn machines_are_hung_up_on_or_left_a_message_after_the_beep_and_people_get_the_a
 /// voicemail greeting that starts in early media and goes on after the 200 OK is judged from its real start
 /// (decided well before a greeting heard from the answer could be) and left the message after its beep; a
 /// ringback before a person's "Hello?" is no speech (a person, no voice in early media); an announcement with
-/// no answer after it — 480, 486, or ringing until our CANCEL — is `failed(announcement)`, retried under the
-/// `failed` rule and no other.
+/// no answer after it — 480, or ringing until our CANCEL — is `failed(announcement)`, retried under the
+/// `failed` rule and no other, while a 486 after it stays busy.
 #[test]
 fn early_media_is_heard_greetings_from_their_start_ringback_as_no_speech_and_announcements_fail_the_attempt() {
     require_tool("sipp");
@@ -314,27 +323,39 @@ fn early_media_is_heard_greetings_from_their_start_ringback_as_no_speech_and_ann
     assert!(record["amd"]["decided_after_ms"].as_u64().unwrap() < 3000, "{record}");
     assert_eq!(record["greeting"], "Hello Eli, this is Green Valley Dental about your appointment.", "{record}");
 
-    // Announcements, then 480, 486, or ringing until our CANCEL (ring timeout 5 s): `failed(announcement)`,
-    // twice each under `retry.failed`; the busy and no-answer rules (one attempt) do not apply.
+    // Announcements, then 480 or ringing until our CANCEL (ring timeout 8 s, after the 6 s at which sipp sends
+    // 480 or 486): final statuses that say nothing precise, so `failed(announcement)`, twice each under
+    // `retry.failed`; the no-answer rule (one attempt) does not apply. Then 486: busy is precise and stands (one
+    // attempt under `retry.busy`), the voice noted.
     let (view, contacts) = run_campaign(
         &server,
         &token,
         "announcements",
         "contact_number,name\n+15554800001,Fay\n+15554860001,Gus\n+15554870001,Hal\n",
-        json!({"max_live_calls": 3, "trunk": "carrier", "amd": "hangup", "ring_timeout_seconds": 5,
+        json!({"max_live_calls": 3, "trunk": "carrier", "amd": "hangup", "ring_timeout_seconds": 8,
                "retry": {"failed": {"max_attempts": 2, "spacing_seconds": 1},
                          "busy": {"max_attempts": 1}, "no_answer": {"max_attempts": 1}}}),
     );
-    assert_eq!(view["progress"]["by_outcome"], json!({"failed(announcement)": 3}), "{view}\n{}", server.log());
-    for number in ["+15554800001", "+15554860001", "+15554870001"] {
+    assert_eq!(
+        view["progress"]["by_outcome"],
+        json!({"failed(announcement)": 2, "busy": 1}),
+        "{view}\n{}",
+        server.log()
+    );
+    for number in ["+15554800001", "+15554870001"] {
         let contact = contact(&contacts, number);
         assert_eq!(contact["disposition"], "failed(announcement)", "{contact}");
         let history = contact["history"].as_array().unwrap();
         let outcomes: Vec<&str> = history.iter().map(|a| a["outcome"].as_str().unwrap_or("")).collect();
         assert_eq!(outcomes, ["failed(announcement)", "failed(announcement)"], "{number}: {contact}");
     }
+    let gus = contact(&contacts, "+15554860001");
+    assert_eq!(gus["disposition"], "busy", "{gus}");
+    assert_eq!(gus["history"].as_array().unwrap().len(), 1, "{gus}");
+    assert_eq!(gus["last_amd"]["early_voice"], json!(true), "the announcement before the 486 is noted: {gus}");
+    assert_eq!(gus["last_amd"]["sit"], json!(true), "its special information tone too: {gus}");
     let (_, metrics) = common::http_get(server.http, "/metrics").expect("/metrics answers");
     // `failed(<reason>)` counts as `failed` in the metric (a label per reason would grow without bound).
-    let line = "voicera_campaign_calls_total{disposition=\"failed\"} 6";
+    let line = "voicera_campaign_calls_total{disposition=\"failed\"} 4";
     assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
 }

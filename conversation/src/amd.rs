@@ -98,6 +98,9 @@ pub enum AmdEvent {
     /// Voice was heard in early media, before any answer ([`EARLY_VOICE`] of speech, never ringback): a call
     /// that then fails or rings out played an announcement. Sent once, before the answer.
     EarlyVoice,
+    /// A special information tone (a tone sequence) was heard, before or after the answer: the network's
+    /// announcement that the call cannot go through. Sent once.
+    SpecialInformationTone,
 }
 
 /// Where the gate is.
@@ -149,13 +152,14 @@ impl AmdGate {
         self.detector.expect_early_media();
     }
 
-    /// One frame of early media `at` its end on the gate's timeline. Returns true once, when the speech heard
-    /// before the answer reaches [`EARLY_VOICE`].
-    pub fn hear_early(&mut self, frame: &[i16], at: Duration) -> bool {
+    /// One frame of early media `at` its end on the gate's timeline; `packet` says whether packets were behind
+    /// it (false: padding before any RTP, concealment). Returns true once, when the speech heard before the
+    /// answer reaches [`EARLY_VOICE`].
+    pub fn hear_early(&mut self, frame: &[i16], at: Duration, packet: bool) -> bool {
         if self.detector.answered() {
             return false;
         }
-        self.detector.process(frame, at);
+        self.detector.process_frame(frame, at, packet);
         if self.early_voice || self.detector.early_speech() < EARLY_VOICE {
             return false;
         }
@@ -170,6 +174,16 @@ impl AmdGate {
             self.answered_at = at;
             self.detector.answer(at);
         }
+    }
+
+    /// The media source changed after the answer (a new SSRC): early speech is not the answering party's.
+    pub fn source_changed(&mut self) {
+        self.detector.source_changed();
+    }
+
+    /// Whether a special information tone was heard (early media, or after the answer while detecting).
+    pub fn heard_sit(&self) -> bool {
+        self.detector.heard_tone_sequence()
     }
 
     /// Speech heard in early media before the answer.
@@ -202,11 +216,16 @@ impl AmdGate {
     /// than [`GateStep::Hold`] the gate is released ([`AmdGate::holding`] is false) and answers `Hold` to
     /// anything more.
     pub fn hear(&mut self, frame: &[i16], at: Duration) -> GateStep {
+        self.hear_frame(frame, at, true)
+    }
+
+    /// [`AmdGate::hear`] for a frame that may have no packet behind it (`packet` false: concealment, padding).
+    pub fn hear_frame(&mut self, frame: &[i16], at: Duration, packet: bool) -> GateStep {
         let since_answer = at.saturating_sub(self.answered_at);
         match self.state {
             GateState::Released => GateStep::Hold,
             GateState::Detecting => {
-                let verdict = self.detector.process(frame, at);
+                let verdict = self.detector.process_frame(frame, at, packet);
                 match verdict {
                     AmdVerdict::Undecided => {
                         if since_answer < MAX_DETECTION {
@@ -233,7 +252,7 @@ impl AmdGate {
                 }
             }
             GateState::WaitingForCue { .. } => {
-                self.detector.process(frame, at);
+                self.detector.process_frame(frame, at, packet);
                 self.cue(since_answer)
             }
         }
@@ -351,8 +370,8 @@ mod tests {
         let mut gate = AmdGate::new(RATE, MachineAction::LeaveMessage, AmdParams::default());
         let (at, step) = run(&mut gate, &machine_with_beep()).expect("a step");
         assert_eq!(step, GateStep::LeaveMessage);
-        // The beep runs 4.6–5.1 s; it is over once it has been gone two frames (a lost frame is no end).
-        assert_eq!(at, Duration::from_millis(5140));
+        // The beep runs 4.6–5.1 s; it is over once it has been gone 100 ms (a few lost frames are no end).
+        assert_eq!(at, Duration::from_millis(5200));
         assert_eq!(gate.cued_at(), Some(at));
         let decision = gate.decision().unwrap();
         assert_eq!(decision.verdict, AmdVerdict::Machine, "the verdict is the first one, before the beep");
@@ -400,7 +419,7 @@ mod tests {
         let mut reported = Vec::new();
         for frame in early.chunks_exact(FRAME) {
             at += Duration::from_millis(20);
-            if gate.hear_early(frame, at) {
+            if gate.hear_early(frame, at, true) {
                 reported.push(at);
             }
         }
@@ -420,7 +439,7 @@ mod tests {
         let mut step = GateStep::Hold;
         for frame in rest.chunks_exact(FRAME) {
             at += Duration::from_millis(20);
-            assert!(!gate.hear_early(frame, at), "no early voice after the answer");
+            assert!(!gate.hear_early(frame, at, true), "no early voice after the answer");
             step = gate.hear(frame, at);
             if gate.decision().is_some() && first.is_none() {
                 first = gate.decision();
@@ -434,7 +453,7 @@ mod tests {
         assert_eq!(decision.verdict, AmdVerdict::Machine);
         // 1.9 s of greeting is reached 0.3 s after the answer: its first 1.6 s came in early media.
         assert!(decision.decided_after_ms <= 500, "{decision:?}");
-        // The beep ends 2.4 + 0.3 + 0.5 s after the answer; cued two frames later.
-        assert_eq!(gate.cued_at(), Some(Duration::from_millis(3240)));
+        // The beep ends 2.4 + 0.3 + 0.5 s after the answer; cued 100 ms later.
+        assert_eq!(gate.cued_at(), Some(Duration::from_millis(3300)));
     }
 }

@@ -149,6 +149,8 @@ struct AmdHold {
     heard_from: Option<Instant>,
     /// Voice was heard in early media, not yet told to the transport.
     early_voice: bool,
+    /// A special information tone was told to the transport.
+    sit_reported: bool,
     /// The verdict, not yet taken by the transport.
     decided: Option<AmdEvent>,
     /// The message was left, not yet told to the transport.
@@ -209,6 +211,7 @@ impl CallCore {
                 answered_at: None,
                 heard_from: None,
                 early_voice: false,
+                sit_reported: false,
                 decided: None,
                 message_left: false,
             });
@@ -222,6 +225,10 @@ impl CallCore {
         if std::mem::take(&mut amd.early_voice) {
             return Some(AmdEvent::EarlyVoice);
         }
+        if !amd.sit_reported && amd.gate.heard_sit() {
+            amd.sit_reported = true;
+            return Some(AmdEvent::SpecialInformationTone);
+        }
         if let Some(event) = amd.decided.take() {
             return Some(event);
         }
@@ -231,7 +238,8 @@ impl CallCore {
     /// One 20 ms frame of early media (RFC 3960: before the answer of a call we placed) at 16 kHz, heard at
     /// `now`: the answering-machine detector hears it (ringback, an announcement, a greeting that may go on
     /// past the answer); nothing else does, and nothing is recorded. Without detection it is dropped.
-    pub fn hear_early(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant) {
+    /// `packet` says whether packets were behind the frame (false: padding before any RTP, concealment).
+    pub fn hear_early(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant, packet: bool) {
         if self.started {
             return;
         }
@@ -243,9 +251,17 @@ impl CallCore {
                 *amd.heard_from.insert(now)
             }
         };
-        if amd.gate.hear_early(frame, now.saturating_duration_since(from)) {
+        if amd.gate.hear_early(frame, now.saturating_duration_since(from), packet) {
             amd.early_voice = true;
             tracing::info!("answering-machine detection: voice in early media, before the answer");
+        }
+    }
+
+    /// The media source changed after the answer of an early-media call (a new SSRC): the answering-machine
+    /// detector does not count the early speech as the answering party's greeting.
+    pub fn amd_source_changed(&mut self) {
+        if let Some(amd) = self.amd.as_mut() {
+            amd.gate.source_changed();
         }
     }
 
@@ -311,12 +327,18 @@ impl CallCore {
     /// agent hears it and speaks into `out` (flushing it on barge-in). The journal records it, and dates the
     /// words that became final in it at `now`.
     pub fn hear(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant, out: &mut dyn AudioSink) {
+        self.hear_frame(frame, now, true, out);
+    }
+
+    /// [`CallCore::hear`] for a frame that may have no packet behind it (`packet` false: the silence padded
+    /// in when nothing came, concealment of a loss): answering-machine detection learns nothing from it.
+    pub fn hear_frame(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant, packet: bool, out: &mut dyn AudioSink) {
         if let Some(journal) = self.journal.as_mut() {
             journal.on_audio(frame, &[]);
         }
         if self.held_for_amd() {
             // The detector hears the frame; the agent hears nothing until the verdict.
-            self.hear_held(frame, now);
+            self.hear_held(frame, now, packet);
             return;
         }
         match &mut self.service {
@@ -332,11 +354,11 @@ impl CallCore {
 
     /// A frame for the answering-machine detector; on its verdict, the agent starts, the call hangs up, or the
     /// voicemail message is spoken, and the journal and the transport learn of it.
-    fn hear_held(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant) {
+    fn hear_held(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant, packet: bool) {
         let Some(amd) = self.amd.as_mut() else { return };
         let since_answer = now.saturating_duration_since(amd.answered_at.unwrap_or(now));
         let heard_for = now.saturating_duration_since(amd.heard_from.or(amd.answered_at).unwrap_or(now));
-        let step = amd.gate.hear(frame, heard_for);
+        let step = amd.gate.hear_frame(frame, heard_for, packet);
         if step == GateStep::Hold {
             return;
         }
@@ -791,7 +813,7 @@ mod tests {
         let trace = play(&mut core, t0, &signal);
         // Nothing is said over the greeting or the beep (which ends at 5.1 s); the message follows at once.
         let first_audio = trace.iter().find(|(_, played, _)| *played > 0).map(|t| t.0).expect("the message");
-        assert!((5120..=5200).contains(&first_audio), "the message started at {first_audio} ms");
+        assert!((5180..=5260).contains(&first_audio), "the message started at {first_audio} ms");
         let (hung_up, reason) = hang_up_at(&trace).expect("a hang-up");
         assert_eq!(reason, HangUpReason::VoicemailLeft);
         // Five words of the stand-in voice (300 ms), played in full.
@@ -817,7 +839,7 @@ mod tests {
         let amd = record.amd.expect("the record has the detection");
         assert_eq!((amd.verdict, amd.action, amd.message_left), ("machine", "leave_message", true));
         assert_eq!(amd.decided_after_ms, decided.decided_after_ms);
-        assert_eq!(amd.message_after_ms, Some(5140));
+        assert_eq!(amd.message_after_ms, Some(5200));
         assert_eq!(record.greeting, "Please call us back today.");
     }
 

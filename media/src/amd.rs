@@ -30,9 +30,13 @@
 //! (a single tone by the Goertzel bank, or a frame whose energy sits in the 300–650 Hz band of the world's
 //! ringback tones: 425 Hz, 400+450, 440+480, 400×25). Speech heard before the answer is counted
 //! ([`AmdDetector::early_speech`]: an announcement, a voicemail greeting, a caller tune) and, when it is still
-//! going at the answer, the greeting is measured from its real start: a machine that began its greeting in
-//! early media is judged on the whole greeting. Early speech that ended before the answer (a "please hold"
-//! announcement) is forgotten there, and the deadline counts from the answer as before.
+//! going at the answer and resumes within `WORD_GAP` of it from the same source, the greeting is measured from
+//! its real start: a machine that began its greeting in early media is judged on the whole greeting. Otherwise
+//! (a caller tune cut by the pickup, a "please hold" announcement, early media from another SSRC) it is
+//! forgotten there with the noise floor learnt before the answer, and the deadline counts from the answer as
+//! before. A single-frequency call-progress tone sounding at the answer is followed across it: its
+//! continuation is never a beep, nor is a tone sequence (a special information tone). Frames without a packet
+//! behind them ([`AmdDetector::process_frame`]) teach nothing before the answer and hold a tone run after it.
 //!
 //! The per-frame path does no allocation: the Goertzel coefficients are computed once, in the constructor.
 
@@ -171,10 +175,28 @@ struct ToneRun {
     /// How long it has been missing since its last frame: a frame or two lost to the network (concealed as
     /// silence or noise) is no end of the beep, or a message would start over the rest of it.
     gap: Duration,
+    /// Call progress, never a beep: the continuation of a tone that sounded before the answer (a ringback cut
+    /// by it), or one step of a tone sequence (a special information tone: one frequency replaced by another
+    /// with no gap between them).
+    call_progress: bool,
 }
 
-/// How long a tone must be missing before it counts as stopped.
-const TONE_GAP: Duration = Duration::from_millis(40);
+/// How long a tone must be missing before it counts as stopped: a few frames lost in a row (a burst of
+/// loss, a late packet the jitter buffer gave up on) are no end of the beep.
+const TONE_GAP: Duration = Duration::from_millis(100);
+/// How long frames without a packet (concealment, padding) leave a tone run as it was. Longer holes count as
+/// the tone's gap: a machine that stops sending after its beep still gets its beep heard.
+const MAX_HOLE: Duration = Duration::from_millis(200);
+/// How long after the answer a tone at the early call-progress tone's frequency is still that tone.
+const PROGRESS_AFTER_ANSWER: Duration = Duration::from_secs(1);
+/// Lowest step of a special information tone (Hz): its three steps sit at 913.8/985.2, 1370.6/1428.5 and
+/// 1776.7 Hz, well above any ringback (whose beating components can look like a tone changing pitch).
+const SIT_LOW_HZ: f32 = 850.0;
+const SIT_LOW_BIN: usize = ((SIT_LOW_HZ - TONE_LOW_HZ) / BEEP_STEP_HZ) as usize;
+/// How long one step of a tone sequence must last (a SIT step lasts 274–380 ms).
+const MIN_SEQUENCE_STEP: Duration = Duration::from_millis(200);
+/// How recent the early call-progress tone must be at the answer to be carried across it.
+const PROGRESS_AT_ANSWER: Duration = Duration::from_millis(200);
 
 /// One call's answering-machine detector. Feed every frame from answer on to [`AmdDetector::process`].
 #[derive(Debug, Clone)]
@@ -207,6 +229,19 @@ pub struct AmdDetector {
     answered_at: Option<Duration>,
     /// Speech heard before the answer.
     early_speech: Duration,
+    /// The single-frequency call-progress tone (a ringback, a SIT step) last heard before the answer: its
+    /// candidate, when, and how long it had lasted.
+    early_tone: Option<(usize, Duration, Duration)>,
+    /// After the answer: a tone at this candidate (± drift) before that time continues the early tone.
+    progress_tone: Option<(usize, Duration)>,
+    /// A greeting going on at the answer is kept only if the same source's speech resumes within
+    /// [`WORD_GAP`] of it: a caller tune cut by the pickup, or early media from another source (an
+    /// announcement server, a forked leg), is no greeting of the party that answered.
+    carry_pending: bool,
+    /// Frames in a row without a packet behind them.
+    missing_run: Duration,
+    /// A tone sequence (a special information tone) was heard after the answer: an announcement answered.
+    heard_tone_sequence: bool,
 }
 
 impl AmdDetector {
@@ -236,6 +271,11 @@ impl AmdDetector {
             message_cue: false,
             answered_at: Some(Duration::ZERO),
             early_speech: Duration::ZERO,
+            early_tone: None,
+            progress_tone: None,
+            carry_pending: false,
+            missing_run: Duration::ZERO,
+            heard_tone_sequence: false,
         }
     }
 
@@ -248,18 +288,51 @@ impl AmdDetector {
     }
 
     /// The call was answered at `at` on the detector's timeline. A greeting still going then (speech within
-    /// `after_greeting_silence`) is kept, measured from its start in early media; anything older is forgotten,
-    /// and a tone running across the answer (ringback) is not a beep's start.
+    /// `after_greeting_silence`) is kept, measured from its start in early media, provided speech resumes
+    /// within [`WORD_GAP`] of the answer from the same source (see [`AmdDetector::source_changed`]); otherwise
+    /// it is forgotten, with the noise floor learnt before the answer. A call-progress tone sounding at the
+    /// answer (a ringback) is followed across it for a second: its continuation is never a beep.
     pub fn answer(&mut self, at: Duration) {
         if self.answered_at.is_some() {
             return;
         }
         self.answered_at = Some(at);
         self.tone = None;
+        self.missing_run = Duration::ZERO;
+        self.progress_tone = self
+            .early_tone
+            .filter(|(_, heard, _)| at.saturating_sub(*heard) <= PROGRESS_AT_ANSWER)
+            .map(|(bin, _, _)| (bin, at + PROGRESS_AFTER_ANSWER));
         let ongoing = self.last_speech.is_some_and(|last| at.saturating_sub(last) < self.params.after_greeting_silence);
-        if !ongoing {
-            self.forget_greeting();
+        if ongoing {
+            self.carry_pending = true;
+        } else {
+            self.drop_early_greeting();
         }
+    }
+
+    /// The media source changed after the answer (a new SSRC, the jitter buffer reset): a greeting heard in
+    /// early media is not the answering party's, so it is forgotten unless already confirmed by speech that
+    /// resumed at once from the old source.
+    pub fn source_changed(&mut self) {
+        if self.carry_pending {
+            self.carry_pending = false;
+            self.drop_early_greeting();
+        }
+    }
+
+    /// Whether a tone sequence (a special information tone: one steady tone replaced by another with no gap)
+    /// was heard, in early media or after the answer: the network is announcing why the call cannot go
+    /// through, and an "answer" after it is the announcement's, not a person's or a machine's.
+    pub fn heard_tone_sequence(&self) -> bool {
+        self.heard_tone_sequence
+    }
+
+    fn drop_early_greeting(&mut self) {
+        self.forget_greeting();
+        self.silence_run = Duration::ZERO;
+        // The floor learnt in early media (ringback gaps, a quiet tune) is not this line's.
+        self.floor = None;
     }
 
     /// Whether the answer has come (always, for a detector that was not told to expect early media).
@@ -300,42 +373,70 @@ impl AmdDetector {
         self.message_cue
     }
 
-    /// Feeds one frame of mono PCM; `at` is the frame's end on the detector's timeline: the time since the
-    /// answer, or since the first early frame when early media was expected. Returns the verdict (always
-    /// Undecided before the answer).
+    /// Feeds one frame of mono PCM decoded from packets; `at` is the frame's end on the detector's timeline:
+    /// the time since the answer, or since the first early frame when early media was expected. Returns the
+    /// verdict (always Undecided before the answer).
     pub fn process(&mut self, frame: &[i16], at: Duration) -> AmdVerdict {
+        self.process_frame(frame, at, true)
+    }
+
+    /// Feeds one frame; `packet` says whether packets were behind it (false: concealment of a loss, or the
+    /// silence a receiver pads with when nothing came). A frame without a packet is no evidence of the line:
+    /// before the answer it is skipped, and after it a tone run stands still over it (for up to `MAX_HOLE`)
+    /// rather than ending, and it teaches the noise floor nothing.
+    pub fn process_frame(&mut self, frame: &[i16], at: Duration, packet: bool) -> AmdVerdict {
         if frame.is_empty() || self.verdict == AmdVerdict::Human || self.message_cue {
             return self.verdict;
         }
         let frame_len = Duration::from_micros(frame.len() as u64 * 1_000_000 / u64::from(self.sample_rate_hz));
+        self.missing_run = if packet { Duration::ZERO } else { self.missing_run + frame_len };
         let level = rms(frame).max(1e-6);
         let loud = volume(frame) >= MIN_VOLUME;
         let Some(answered_at) = self.answered_at else {
-            let call_progress = loud && self.call_progress(frame);
-            self.process_early(level, loud, call_progress, at, frame_len);
+            if packet {
+                let call_progress = loud && self.call_progress(frame, at, frame_len);
+                self.process_early(level, loud, call_progress, at, frame_len);
+            }
             return self.verdict;
         };
         let since_answer = at.saturating_sub(answered_at);
-        let above_floor = self.follow_floor(level);
-        let tone_bin = if loud { self.tone_bin(frame) } else { None };
+        let hole = !packet && self.missing_run <= MAX_HOLE;
+        let above_floor = if packet { self.follow_floor(level) } else { false };
+        let tone_bin = if loud && packet { self.tone_bin(frame) } else { None };
         // Tones below the beep band (a late ringback burst, a dial tone) are not speech, and not a beep.
         let beep_bin = tone_bin.filter(|bin| *bin >= FIRST_BEEP_BIN);
+        // The early call-progress tone going on after the answer.
+        let progress_tone = self
+            .progress_tone
+            .filter(|(progress_bin, until)| {
+                at <= *until && tone_bin.is_some_and(|b| b.abs_diff(*progress_bin) <= TONE_DRIFT_BINS)
+            })
+            .is_some();
 
         // The beep: a steady tone that lasted min_beep..=max_beep and has now stopped.
         match (beep_bin, self.tone) {
+            // A hole in the audio (packets lost) neither lengthens the tone nor ends it.
+            (_, Some(_)) if hole => {}
             (Some(bin), Some(run)) if bin.abs_diff(run.bin) <= TONE_DRIFT_BINS => {
                 // A short gap inside the tone (a lost packet) is part of it.
-                self.tone = Some(ToneRun { bin, length: run.length + run.gap + frame_len, gap: Duration::ZERO });
+                self.tone = Some(ToneRun { bin, length: run.length + run.gap + frame_len, gap: Duration::ZERO, ..run });
+            }
+            (Some(bin), Some(run)) if run.gap.is_zero() && run.length >= self.params.min_beep => {
+                // One steady tone replaced by another with no gap: a tone sequence (a special information
+                // tone), call progress; neither step is a beep.
+                self.heard_tone_sequence = true;
+                self.tone = Some(ToneRun { bin, length: frame_len, gap: Duration::ZERO, call_progress: true });
             }
             (Some(bin), _) => {
-                self.tone = Some(ToneRun { bin, length: frame_len, gap: Duration::ZERO });
+                self.tone = Some(ToneRun { bin, length: frame_len, gap: Duration::ZERO, call_progress: progress_tone });
             }
             (None, Some(run)) if run.gap + frame_len < TONE_GAP => {
                 self.tone = Some(ToneRun { gap: run.gap + frame_len, ..run });
             }
             (None, Some(run)) => {
                 self.tone = None;
-                if run.length >= self.params.min_beep && run.length <= self.params.max_beep {
+                let beep_length = run.length >= self.params.min_beep && run.length <= self.params.max_beep;
+                if beep_length && !run.call_progress {
                     self.message_cue = true;
                     self.decide(AmdVerdict::MachineBeep, AmdReason::Beep, since_answer);
                     return self.verdict;
@@ -346,7 +447,19 @@ impl AmdDetector {
 
         // Speech segmentation: tone frames are not speech.
         let speech = tone_bin.is_none() && loud && above_floor;
-        self.segment(speech, at, frame_len);
+        if self.carry_pending {
+            if speech {
+                // The greeting goes on across the answer: the machine's, heard from its start.
+                self.carry_pending = false;
+            } else if since_answer >= WORD_GAP {
+                // Music or an announcement cut by the pickup: the answering party has not spoken yet.
+                self.carry_pending = false;
+                self.drop_early_greeting();
+            }
+        }
+        if packet || !hole {
+            self.segment(speech, at, frame_len);
+        }
 
         if self.verdict.is_machine() {
             // Decided; wait for the greeting to end so the message is not spoken over it.
@@ -356,6 +469,10 @@ impl AmdDetector {
             return self.verdict;
         }
 
+        if self.carry_pending {
+            // Whether the early greeting is the answering party's is not known yet.
+            return self.verdict;
+        }
         if let (Some(start), Some(last)) = (self.greeting_start, self.last_speech) {
             // From the greeting's real start, early media included.
             let greeting = last.saturating_sub(start);
@@ -453,25 +570,36 @@ impl AmdDetector {
     /// The candidate frequency holding at least [`TONE_PURITY`] of the frame's energy, if one does.
     fn tone_bin(&self, frame: &[i16]) -> Option<usize> {
         let purities = self.purities(frame)?;
-        let (bin, purity) =
-            purities.iter().copied().enumerate().fold(
-                (0, 0.0_f32),
-                |best, (bin, p)| {
-                    if p > best.1 {
-                        (bin, p)
-                    } else {
-                        best
-                    }
-                },
-            );
+        let (bin, purity) = strongest(&purities);
         (purity >= TONE_PURITY).then_some(bin)
     }
 
     /// Whether a frame is a call-progress tone: one steady tone (a special information tone, a single-frequency
-    /// ringback), or nearly all its energy in the ringback band (a dual-tone ringback).
-    fn call_progress(&self, frame: &[i16]) -> bool {
+    /// ringback), or nearly all its energy in the ringback band (a dual-tone ringback). A single tone is
+    /// remembered (`early_tone`) so its continuation after the answer is not taken for a beep.
+    fn call_progress(&mut self, frame: &[i16], at: Duration, frame_len: Duration) -> bool {
         let Some(purities) = self.purities(frame) else { return false };
-        if purities.iter().any(|p| *p >= TONE_PURITY) {
+        let (bin, purity) = strongest(&purities);
+        if purity >= TONE_PURITY {
+            let length = match self.early_tone {
+                // The same tone, one frame on.
+                Some((previous, heard, length))
+                    if bin.abs_diff(previous) <= TONE_DRIFT_BINS && at.saturating_sub(heard) <= frame_len * 2 =>
+                {
+                    length + frame_len
+                }
+                // Another tone right after a steady one, both above any ringback: a SIT step.
+                Some((previous, heard, length))
+                    if at.saturating_sub(heard) <= frame_len * 2
+                        && previous.min(bin) >= SIT_LOW_BIN
+                        && length >= MIN_SEQUENCE_STEP =>
+                {
+                    self.heard_tone_sequence = true;
+                    frame_len
+                }
+                _ => frame_len,
+            };
+            self.early_tone = Some((bin, at, length));
             return true;
         }
         // The bank samples the spectrum every BEEP_STEP_HZ, finer than the frame's resolution (rate / length):
@@ -480,6 +608,11 @@ impl AmdDetector {
         let band: f32 = purities.iter().take(RINGBACK_LAST_BIN + 1).sum();
         band * (BEEP_STEP_HZ / resolution) >= RINGBACK_SHARE
     }
+}
+
+/// The candidate holding the largest share of the frame's energy, and that share.
+fn strongest(purities: &[f32; BEEP_BINS]) -> (usize, f32) {
+    purities.iter().copied().enumerate().fold((0, 0.0_f32), |best, (bin, p)| if p > best.1 { (bin, p) } else { best })
 }
 
 #[cfg(test)]
@@ -554,7 +687,7 @@ mod tests {
             let (detector, trace) = run(&signal, RATE);
             let (at, verdict) = first_decision(&trace).expect("decided");
             assert_eq!(verdict, AmdVerdict::MachineBeep, "{freq} Hz");
-            assert_eq!(at, Duration::from_millis(840), "{freq} Hz: decided once the tone has been gone two frames");
+            assert_eq!(at, Duration::from_millis(900), "{freq} Hz: decided once the tone has been gone TONE_GAP");
             assert!(detector.leave_message_now());
             assert_eq!(detector.reason(), AmdReason::Beep);
         }
@@ -638,7 +771,7 @@ mod tests {
         assert_eq!(verdict, AmdVerdict::Machine);
         assert!(at <= Duration::from_millis(2300), "decided at {at:?}");
         let cue = trace.iter().find(|(_, v)| *v == AmdVerdict::MachineBeep).expect("beep");
-        assert_eq!(cue.0, Duration::from_millis(5040));
+        assert_eq!(cue.0, Duration::from_millis(5100));
         assert!(detector.leave_message_now());
         assert_eq!(detector.decided_at(), Some(at));
     }
@@ -732,10 +865,175 @@ mod tests {
 
     #[test]
     fn a_ringback_cut_by_the_answer_is_no_beep() {
-        // A 425 Hz ringback still sounding when the call is answered, then the person's line.
-        let (_, trace) = run_early(&tone(425.0, RATE, 800, 0.3), &silence(RATE, 3200));
+        // A 425 Hz ringback still sounding when the call is answered, and still heard 150–400 ms after it (the
+        // network's ringback reaching us after the 200 OK), then the person's quiet line.
+        for after in [150, 200, 300, 400] {
+            let mut answered = tone(425.0, RATE, after, 0.3);
+            answered.extend(silence(RATE, 3200));
+            let (detector, trace) = run_early(&tone(425.0, RATE, 800, 0.3), &answered);
+            assert!(trace.iter().all(|(_, v)| *v != AmdVerdict::MachineBeep), "{after} ms after the answer");
+            assert_eq!(first_decision(&trace).map(|d| d.1), Some(AmdVerdict::Human), "{after} ms");
+            assert_eq!(detector.reason(), AmdReason::InitialSilence, "{after} ms");
+        }
+        // Control: the same tone heard after the answer only (no ringback before it) is a beep.
+        let mut answered = tone(425.0, RATE, 300, 0.3);
+        answered.extend(silence(RATE, 400));
+        let (_, trace) = run_early(&silence(RATE, 800), &answered);
+        assert_eq!(first_decision(&trace).map(|d| d.1), Some(AmdVerdict::MachineBeep));
+    }
+
+    #[test]
+    fn a_call_answered_during_a_caller_tune_is_judged_from_the_answer() {
+        // A caller tune (music, singing) plays in early media right up to the pickup; the person's line is
+        // quiet for 300 ms, then "Hello?".
+        for tune_ms in [1000, 2500, 6000] {
+            let mut early = silence(RATE, 200);
+            early.extend(babble(RATE, tune_ms));
+            let mut answered = silence(RATE, 300);
+            answered.extend(babble(RATE, 600));
+            answered.extend(silence(RATE, 2000));
+            let (detector, trace) = run_early(&early, &answered);
+            let (at, verdict) = first_decision(&trace).expect("decided");
+            assert_eq!(
+                (verdict, detector.reason()),
+                (AmdVerdict::Human, AmdReason::ShortGreeting),
+                "tune {tune_ms} ms"
+            );
+            assert!(at >= Duration::from_millis(900), "tune {tune_ms} ms: decided {at:?}, before the Hello ended");
+        }
+    }
+
+    #[test]
+    fn a_greeting_across_the_answer_from_a_new_source_is_not_carried() {
+        // Speech up to the answer, then the answered leg's (another SSRC) "Hello?" at once.
+        let mut detector = AmdDetector::new(RATE, AmdParams::default());
+        detector.expect_early_media();
+        let mut at = Duration::ZERO;
+        for chunk in babble(RATE, 2000).chunks_exact(FRAME) {
+            at += Duration::from_millis(20);
+            detector.process(chunk, at);
+        }
+        detector.answer(at);
+        detector.source_changed();
+        let mut answered = babble(RATE, 600);
+        answered.extend(silence(RATE, 1500));
+        for chunk in answered.chunks_exact(FRAME) {
+            at += Duration::from_millis(20);
+            detector.process(chunk, at);
+        }
+        assert_eq!((detector.verdict(), detector.reason()), (AmdVerdict::Human, AmdReason::ShortGreeting));
+    }
+
+    /// Deterministic white noise at `amplitude` (share of full scale).
+    fn noise(ms: u32, amplitude: f32, seed: u32) -> Vec<i16> {
+        let mut state = seed.max(1);
+        (0..RATE * ms / 1000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                ((state as f32 / u32::MAX as f32 * 2.0 - 1.0) * amplitude * 32767.0) as i16
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_noisy_line_after_ringback_is_not_a_greeting() {
+        // Padding before any RTP (no packet), a ringback with silent gaps, then a noisy line and "Hello?".
+        let mut detector = AmdDetector::new(RATE, AmdParams::default());
+        detector.expect_early_media();
+        let mut at = Duration::ZERO;
+        for chunk in silence(RATE, 500).chunks_exact(FRAME) {
+            at += Duration::from_millis(20);
+            detector.process_frame(chunk, at, false);
+        }
+        let mut ringback = tone(425.0, RATE, 1000, 0.3);
+        ringback.extend(silence(RATE, 1500));
+        for chunk in ringback.chunks_exact(FRAME) {
+            at += Duration::from_millis(20);
+            detector.process(chunk, at);
+        }
+        detector.answer(at);
+        let answered_at = at;
+        let line = noise(3500, 0.03, 7);
+        let mut answered = line.clone();
+        let hello = babble(RATE, 600);
+        answered[RATE as usize * 400 / 1000..][..hello.len()].copy_from_slice(&mix(&line[..hello.len()], &hello));
+        for chunk in answered.chunks_exact(FRAME) {
+            at += Duration::from_millis(20);
+            detector.process(chunk, at);
+        }
+        assert_eq!((detector.verdict(), detector.reason()), (AmdVerdict::Human, AmdReason::ShortGreeting));
+        assert!(
+            detector.decided_at().is_some_and(|d| d < Duration::from_secs(2)),
+            "{:?} after {answered_at:?}",
+            detector.decided_at()
+        );
+    }
+
+    #[test]
+    fn a_concealed_hole_inside_the_beep_does_not_end_it() {
+        for hole_ms in [60_u64, 160] {
+            let mut detector = AmdDetector::new(RATE, AmdParams::default());
+            let beep = tone(1000.0, RATE, 500, 0.3);
+            let mut at = Duration::ZERO;
+            let mut cue_at = None;
+            let mut feed = |detector: &mut AmdDetector, frame: &[i16], packet: bool, at: &mut Duration| {
+                *at += Duration::from_millis(20);
+                if detector.process_frame(frame, *at, packet) == AmdVerdict::MachineBeep && cue_at.is_none() {
+                    cue_at = Some(*at);
+                }
+            };
+            for chunk in silence(RATE, 300).chunks_exact(FRAME) {
+                feed(&mut detector, chunk, true, &mut at);
+            }
+            for (i, chunk) in beep.chunks_exact(FRAME).enumerate() {
+                // From 200 ms into the beep, `hole_ms` of frames with no packet (concealed as silence).
+                let missing = (10..10 + hole_ms as usize / 20).contains(&i);
+                feed(&mut detector, if missing { &[0; FRAME] } else { chunk }, !missing, &mut at);
+            }
+            for chunk in silence(RATE, 400).chunks_exact(FRAME) {
+                feed(&mut detector, chunk, true, &mut at);
+            }
+            let cue_at = cue_at.expect("the beep is heard");
+            assert!(cue_at > Duration::from_millis(800), "{hole_ms} ms hole: cued at {cue_at:?}, inside the beep");
+            assert_eq!(detector.reason(), AmdReason::Beep);
+        }
+    }
+
+    #[test]
+    fn a_special_information_tone_after_the_answer_is_no_beep() {
+        let mut answered = silence(RATE, 200);
+        answered.extend(tone(913.8, RATE, 340, 0.3));
+        answered.extend(tone(1370.6, RATE, 340, 0.3));
+        answered.extend(tone(1776.7, RATE, 340, 0.3));
+        answered.extend(silence(RATE, 3000));
+        let (detector, trace) = run(&answered, RATE);
         assert!(trace.iter().all(|(_, v)| *v != AmdVerdict::MachineBeep));
-        assert_eq!(first_decision(&trace), Some((Duration::from_secs(3), AmdVerdict::Human)));
+        assert!(detector.heard_tone_sequence());
+    }
+
+    #[test]
+    fn a_special_information_tone_in_early_media_is_heard_and_ringbacks_are_not_one() {
+        let mut early = silence(RATE, 200);
+        early.extend(tone(913.8, RATE, 330, 0.3));
+        early.extend(tone(1370.6, RATE, 330, 0.3));
+        early.extend(tone(1776.7, RATE, 330, 0.3));
+        early.extend(silence(RATE, 500));
+        let (detector, _) = run_early(&early, &silence(RATE, 100));
+        assert!(detector.heard_tone_sequence());
+        for (i, ringback) in ringbacks().into_iter().enumerate() {
+            let (detector, _) = run_early(&ringback, &silence(RATE, 100));
+            assert!(!detector.heard_tone_sequence(), "ringback {i}");
+        }
+        // A beep after a greeting is no sequence either.
+        let mut answered = babble(RATE, 2500);
+        answered.extend(silence(RATE, 300));
+        answered.extend(tone(1000.0, RATE, 400, 0.3));
+        answered.extend(silence(RATE, 300));
+        let (detector, _) = run(&answered, RATE);
+        assert!(!detector.heard_tone_sequence());
+        assert_eq!(detector.verdict(), AmdVerdict::MachineBeep);
     }
 
     #[test]

@@ -78,6 +78,11 @@ pub struct RtpStream {
     /// Last good engine-rate frame and how many concealments followed it (repetition with fade).
     last_frame: [i16; ENGINE_FRAME],
     concealed_in_row: u32,
+    /// The last audio queued came from concealment (a loss), not from a packet.
+    concealing: bool,
+    /// The frame last handed out by `hear`/`hear_surplus` was decoded from packets (not padding or
+    /// concealment).
+    heard_packet: bool,
     // Sender state.
     ssrc: u32,
     out_sequence: u16,
@@ -122,6 +127,8 @@ impl RtpStream {
             outbound: EgressQueue::new(EGRESS_CAPACITY),
             last_frame: [0; ENGINE_FRAME],
             concealed_in_row: 0,
+            concealing: false,
+            heard_packet: false,
             ssrc: rand::random(),
             out_sequence: rand::random(),
             out_timestamp: rand::random(),
@@ -315,9 +322,23 @@ impl RtpStream {
     /// First half of the 20 ms tick: the caller's audio for this tick (engine rate, silence if none).
     pub fn hear(&mut self) -> &[i16; ENGINE_FRAME] {
         self.play_inbound();
+        self.heard_packet = self.inbound.len() >= ENGINE_FRAME && !self.concealing;
         // `pop_frame` pads with silence itself.
         self.inbound.pop_frame(&mut self.frame);
         &self.frame
+    }
+
+    /// Whether the frame last heard ([`RtpStream::hear`], [`RtpStream::hear_surplus`]) was decoded from
+    /// packets: false for the silence padded in when nothing came and for concealment of a loss. Answering-
+    /// machine detection learns nothing of the line from such frames.
+    pub fn heard_packet(&self) -> bool {
+        self.heard_packet
+    }
+
+    /// The SSRC of the source being played, once a packet came (it changes when another source takes over:
+    /// the answered leg after early media from an announcement server, for one).
+    pub fn remote_ssrc(&self) -> Option<u32> {
+        self.remote_ssrc
     }
 
     /// More caller audio in the same tick, when more has arrived than the jitter buffer needs to hold (a late
@@ -331,6 +352,7 @@ impl RtpStream {
         if self.inbound.len() < ENGINE_FRAME {
             return None;
         }
+        self.heard_packet = !self.concealing;
         self.inbound.pop_frame(&mut self.frame);
         Some(&self.frame)
     }
@@ -352,6 +374,7 @@ impl RtpStream {
                 Playout::Packet { payload, .. } => match self.codec.decode(payload, &mut self.decoded) {
                     Ok(n) => {
                         self.concealed_in_row = 0;
+                        self.concealing = false;
                         n
                     }
                     Err(_) => {
@@ -377,6 +400,7 @@ impl RtpStream {
     /// fade (halved each time, silent after three).
     fn conceal(&mut self) -> usize {
         self.counters.jitter_concealed += 1;
+        self.concealing = true;
         let samples = (self.codec.pcm_rate() as usize * self.plan.ptime as usize / 1000).min(MAX_DECODED);
         if let Ok(Some(n)) = self.codec.conceal(samples, &mut self.decoded) {
             return n;

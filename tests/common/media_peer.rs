@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use voicera_media::codec::g711::{alaw_to_linear, linear_to_alaw};
 
+/// The SSRC the peer sends as (and the pcaps sipp plays as early media before it: one source across the answer).
+pub(crate) const PEER_SSRC: u32 = 77;
+
 /// Packets (20 ms of PCMA) louder than this RMS carry speech; the server's silence decodes to ±8.
 pub(crate) const VOICED_RMS: f64 = 200.0;
 
@@ -92,8 +95,14 @@ impl MediaPeer {
                     while stream.started + Duration::from_millis(20 * stream.sent as u64) <= now {
                         let mut packet = [0u8; 172];
                         let seq = stream.sent as u16;
-                        let h =
-                            voicera_media::rtp::write_rtp_header(&mut packet, seq == 0, 8, seq, seq as u32 * 160, 77);
+                        let h = voicera_media::rtp::write_rtp_header(
+                            &mut packet,
+                            seq == 0,
+                            8,
+                            seq,
+                            seq as u32 * 160,
+                            PEER_SSRC,
+                        );
                         match payloads.get(stream.sent) {
                             Some(payload) => packet[h..h + payload.len()].copy_from_slice(payload),
                             None => packet[h..h + 160].fill(linear_to_alaw(0)),

@@ -6,12 +6,16 @@ use std::path::Path;
 
 use voicera_media::codec::g711::linear_to_alaw;
 
-/// Writes `pcm` (8 kHz) to `path` as PCMA RTP in a pcap. Sequence numbers end just below the 16-bit wrap, so a
-/// stream that carries on after this one from sequence 0 (the test's own media peer after the answer) follows
-/// it in order.
+use super::media_peer::PEER_SSRC;
+
+/// Writes `pcm` (8 kHz) to `path` as PCMA RTP in a pcap, as the media peer's source ([`PEER_SSRC`]). Sequence
+/// numbers and timestamps end just before the 16-bit (32-bit) wrap, so the test's own media peer, carrying on
+/// after the answer from sequence and timestamp 0, continues the same stream in order: one source, as a
+/// phone or voicemail system that answers its own early media is.
 pub(crate) fn write_pcma(path: &Path, pcm: &[i16]) {
     let frames: Vec<&[i16]> = pcm.chunks(160).collect();
-    let first_sequence = (u16::MAX - 16).wrapping_sub(frames.len() as u16);
+    let first_sequence = 0u16.wrapping_sub(frames.len() as u16);
+    let first_timestamp = 0u32.wrapping_sub(frames.len() as u32 * 160);
     let mut out = Vec::with_capacity(24 + frames.len() * 230);
     // Global header: magic, version 2.4, GMT offset, accuracy, snaplen, link type Ethernet.
     out.extend_from_slice(&0xa1b2_c3d4_u32.to_le_bytes());
@@ -24,7 +28,8 @@ pub(crate) fn write_pcma(path: &Path, pcm: &[i16]) {
     for (i, frame) in frames.iter().enumerate() {
         let mut rtp = [0u8; 12 + 160];
         let sequence = first_sequence.wrapping_add(i as u16);
-        voicera_media::rtp::write_rtp_header(&mut rtp, i == 0, 8, sequence, i as u32 * 160, 0x5eed_0001);
+        let timestamp = first_timestamp.wrapping_add(i as u32 * 160);
+        voicera_media::rtp::write_rtp_header(&mut rtp, i == 0, 8, sequence, timestamp, PEER_SSRC);
         for (byte, sample) in rtp[12..].iter_mut().zip(frame.iter().chain(std::iter::repeat(&0))) {
             *byte = linear_to_alaw(*sample);
         }

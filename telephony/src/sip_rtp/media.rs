@@ -351,6 +351,9 @@ pub struct CallMedia {
     srtp_drops: SrtpDrops,
     /// Where answering-machine detection events go (the dialer that placed the call).
     amd_events: Option<mpsc::UnboundedSender<AmdEvent>>,
+    /// The source (SSRC) played when an early-media call was answered, until it changes or detection ends:
+    /// a greeting heard in early media counts as the answering party's only while the source is the same.
+    ssrc_at_answer: Option<u32>,
 }
 
 /// SRTP/SRTCP packets a call dropped, by why.
@@ -462,6 +465,7 @@ impl CallMedia {
             srtp,
             srtp_drops: SrtpDrops::default(),
             amd_events,
+            ssrc_at_answer: None,
         })
     }
 
@@ -474,6 +478,7 @@ impl CallMedia {
                 tracing::info!(early_packets = self.early_packets, call = %confirmed, "answered after early media");
                 self.key = confirmed;
                 self.answered = true;
+                self.ssrc_at_answer = self.stream.remote_ssrc();
                 self.started = now;
                 self.core.start(&self.key, now.into_std());
             }
@@ -606,12 +611,30 @@ impl CallMedia {
             // Early media is listened to, not answered: nothing is sent, no service runs yet, and a silent
             // ringing line is no RTP timeout. Answering-machine detection hears it (ringback, announcements, a
             // greeting begun before the answer) and reports voice in it at once: the INVITE may fail any moment.
-            let frame = *self.stream.hear();
-            self.core.hear_early(&frame, arrival_now);
+            for heard in 0..MAX_FRAMES_HEARD_PER_TICK {
+                let frame = if heard == 0 {
+                    *self.stream.hear()
+                } else {
+                    match self.stream.hear_surplus() {
+                        Some(frame) => *frame,
+                        None => break,
+                    }
+                };
+                self.core.hear_early(&frame, arrival_now, self.stream.heard_packet());
+            }
             while let Some(event) = self.core.take_amd_event() {
                 self.report_amd(event);
             }
             return None;
+        }
+        if let Some(at_answer) = self.ssrc_at_answer {
+            if !self.core.held_for_amd() {
+                self.ssrc_at_answer = None;
+            } else if self.stream.remote_ssrc() != Some(at_answer) {
+                tracing::debug!("another media source after the answer: early speech is not the answerer's");
+                self.core.amd_source_changed();
+                self.ssrc_at_answer = None;
+            }
         }
         // The caller's frame (and any surplus), the engine, then our packet: a reply (or echo) leaves in the
         // tick that produced it.
@@ -624,7 +647,8 @@ impl CallMedia {
                     None => break,
                 }
             };
-            self.core.hear(&frame, arrival_now, &mut self.stream);
+            let packet = self.stream.heard_packet();
+            self.core.hear_frame(&frame, arrival_now, packet, &mut self.stream);
         }
         // The packet leaves room at the end of the buffer for the SRTP tag and MKI (at most 20 bytes).
         let len = self.stream.send_frame(&mut self.packet[..1400]);
