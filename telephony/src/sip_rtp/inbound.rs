@@ -118,7 +118,7 @@ impl Service {
             },
         };
         let source = peer.addr.ip();
-        if matches!(destination, Destination::Agent(_)) && !self.may_reach_agents(source) {
+        if matches!(destination, Destination::Agent(_)) && !self.may_reach_agents(peer) {
             tracing::info!(%user, from = %peer.addr, "INVITE to an agent refused: unauthenticated caller outside sip.agent_sources");
             self.metrics.count_result(CallResult::Rejected);
             let mut response = Response::for_request(&request, 403, "Forbidden");
@@ -246,10 +246,19 @@ impl Service {
         }
     }
 
-    /// Whether a caller at `source` may reach an agent: with digest authentication on it has passed it by now;
-    /// without, it must be a trunk or in `[sip] agent_sources` (loopback and private networks by default).
-    fn may_reach_agents(&self, source: IpAddr) -> bool {
-        self.digest.is_some() || self.trusted_sources.contains(&source) || self.config.agent_sources.admits(source)
+    /// Whether a caller at `peer` may reach an agent: with digest authentication on it has passed it by now;
+    /// without, it must be in `[sip] agent_sources` (loopback and private networks by default) or a trunk's
+    /// registrar trusted by address under the same rule as [`Self::authenticate`]: over TCP/TLS, or over UDP
+    /// only with `trust_registrars_over_udp` (a UDP source address can be forged, so a trunk's address alone
+    /// would let a spoofer in).
+    fn may_reach_agents(&self, peer: Peer) -> bool {
+        self.digest.is_some() || self.trusted_by_address(peer) || self.config.agent_sources.admits(peer.addr.ip())
+    }
+
+    /// Whether `peer` is a trunk's registrar that is trusted by its address on the transport it came over.
+    fn trusted_by_address(&self, peer: Peer) -> bool {
+        let by_address = peer.transport != TransportKind::Udp || self.config.trust_registrars_over_udp;
+        by_address && self.trusted_sources.contains(&peer.addr.ip())
     }
 
     /// Calls up now (ringing and answered, both directions) in total and from `source`.
@@ -266,11 +275,10 @@ impl Service {
     /// configured: a UDP source can be forged). Returns true when the request may proceed; otherwise it has
     /// been answered (401 with a fresh challenge, or 403 while the source is blocked).
     fn authenticate(&mut self, key: &ServerKey, request: &Request, peer: Peer) -> bool {
-        let Some(digest) = self.digest.as_mut() else { return true };
-        let by_address = peer.transport != TransportKind::Udp || self.config.trust_registrars_over_udp;
-        if by_address && self.trusted_sources.contains(&peer.addr.ip()) {
+        if self.digest.is_none() || self.trusted_by_address(peer) {
             return true;
         }
+        let Some(digest) = self.digest.as_mut() else { return true };
         let now = self.now.into_std();
         let rejection = match digest.verify(request, peer.addr.ip(), now) {
             Ok(user) => {
