@@ -179,7 +179,8 @@ fn an_unauthenticated_refer_is_refused_and_nothing_is_dialled() {
 /// operator's own networks (`[sip] agent_sources`, loopback and private ranges unless configured) and the
 /// trunks. Tests may only use loopback, so here the list leaves loopback out and 127.0.0.1 stands for an address
 /// on the internet: its INVITE to an agent gets 403 naming what to change, before any port or model is taken,
-/// while `echo` (no model) still answers it. The same address is let in once it is a trunk's, over UDP only
+/// and so does one to a name that is no agent (no 404 to enumerate agents by), while `echo` (no model) still
+/// answers it. The same address is let in once it is a trunk's, over UDP only
 /// with `trust_registrars_over_udp` (the rule digest authentication applies to trunks).
 #[test]
 fn an_unauthenticated_stranger_reaches_no_agent_but_echo_and_a_trunk_do() {
@@ -192,9 +193,21 @@ fn an_unauthenticated_stranger_reaches_no_agent_but_echo_and_a_trunk_do() {
     assert_eq!(refused.status, 403, "{}", refused.text);
     let warning = refused.header("Warning").unwrap_or_default();
     assert!(warning.contains("sip.agent_sources") && warning.contains("sip.auth = 'digest'"), "{warning}");
-    assert!(server.log().contains("INVITE to an agent refused"), "{}", server.log());
+    assert!(server.log().contains("INVITE refused: unauthenticated caller"), "{}", server.log());
     assert!(!server.log().contains("routing to agent"), "the agent was started:\n{}", server.log());
     assert_eq!(server.metric("voicera_calls_total{result=\"rejected\"}"), 1.0);
+    // A name that is no agent gets the very same answer (not 404): a scanner cannot tell which names exist.
+    let scanner = Uac::new(&server);
+    let unknown = scanner
+        .request(&scanner.invite("no-such-agent", "stranger-unknown", "su1", "", ""), Duration::from_secs(10))
+        .expect("an answer to the INVITE");
+    assert_eq!(
+        (unknown.status, unknown.header("Warning")),
+        (refused.status, refused.header("Warning")),
+        "{}",
+        unknown.text
+    );
+    assert_eq!(server.metric("voicera_calls_total{result=\"rejected\"}"), 2.0);
     // echo runs no model: open to everyone (the call caps bound it). A new socket: the 403 above is
     // retransmitted to the first one until its ACK, which a raw client does not send.
     let echo_caller = Uac::new(&server);

@@ -106,20 +106,15 @@ impl Service {
             Err(UriError::UnsupportedScheme(_)) => return reject(self, 416, "Unsupported URI Scheme"),
             Err(UriError::Malformed) => return reject(self, 400, "Bad Request-URI"),
         };
-        let (user, destination) = match self.router.route(&user) {
-            Some(destination) => (user, destination),
-            // A trunk may put its own account in the Request-URI and the dialled number only in To.
-            None => match called_number(&request).and_then(|to| self.router.route(&to).map(|d| (to, d))) {
-                Some(found) => found,
-                None => {
-                    tracing::info!(%user, "INVITE for unknown user");
-                    return reject(self, 404, "Not Found");
-                }
-            },
+        // A trunk may put its own account in the Request-URI and the dialled number only in To.
+        let routed = match self.router.route(&user) {
+            Some(destination) => Some((user.clone(), destination)),
+            None => called_number(&request).and_then(|to| self.router.route(&to).map(|d| (to, d))),
         };
-        let source = peer.addr.ip();
-        if matches!(destination, Destination::Agent(_)) && !self.may_reach_agents(peer) {
-            tracing::info!(%user, from = %peer.addr, "INVITE to an agent refused: unauthenticated caller outside sip.agent_sources");
+        // Whoever may not reach agents gets one answer whatever it dialled (echo aside, open to all): a 404 for
+        // unknown names, or a 503 naming why an agent is still loading, would let a scanner list the agents.
+        if !matches!(routed, Some((_, Destination::Echo))) && !self.may_reach_agents(peer) {
+            tracing::info!(%user, from = %peer.addr, "INVITE refused: unauthenticated caller outside sip.agent_sources");
             self.metrics.count_result(CallResult::Rejected);
             let mut response = Response::for_request(&request, 403, "Forbidden");
             response.ensure_to_tag(&random_token());
@@ -127,6 +122,11 @@ impl Service {
             self.endpoint.respond(&key, response, self.now.into_std());
             return;
         }
+        let Some((user, destination)) = routed else {
+            tracing::info!(%user, "INVITE for unknown user");
+            return reject(self, 404, "Not Found");
+        };
+        let source = peer.addr.ip();
         let (total, from_source) = self.calls_up(source);
         if let Err(why) = self.config.caps.admit(total, from_source) {
             tracing::warn!(%user, from = %peer.addr, total, from_source, why, "INVITE refused with 503");
