@@ -258,15 +258,18 @@ impl Service {
     /// Whether `peer` is a trunk's registrar that is trusted by its address on the transport it came over.
     fn trusted_by_address(&self, peer: Peer) -> bool {
         let by_address = peer.transport != TransportKind::Udp || self.config.trust_registrars_over_udp;
-        by_address && self.trusted_sources.contains(&peer.addr.ip())
+        // Trunk addresses are kept canonical (routes.rs); an IPv4 peer on a dual-stack socket arrives mapped.
+        by_address && self.trusted_sources.contains(&peer.addr.ip().to_canonical())
     }
 
-    /// Calls up now (ringing and answered, both directions) in total and from `source`.
+    /// Calls up now (ringing and answered, both directions) in total and from `source` (compared canonically:
+    /// `::ffff:a.b.c.d` on a dual-stack socket is the IPv4 caller a.b.c.d).
     fn calls_up(&self, source: IpAddr) -> (usize, usize) {
+        let source = source.to_canonical();
         let answered = self.calls.values().map(|c| c.dialog.peer.addr.ip());
         let ringing = self.pending_answers.values().map(|p| p.peer.addr.ip());
         let total = self.calls.len() + self.pending_answers.len() + self.outbound.len();
-        (total, answered.chain(ringing).filter(|ip| *ip == source).count())
+        (total, answered.chain(ringing).filter(|ip| ip.to_canonical() == source).count())
     }
 
     /// Digest authentication of an INVITE (RFC 3261 §22.2) when `[sip] auth = "digest"`: nonces we issued,
