@@ -243,9 +243,11 @@ fn transcripts_and_digits_are_logged_at_info_only_when_the_operator_asks() {
     // The reply was spoken in this call (in some turn: the caller's audio may barge into the first), so its
     // absence from the log below means the log kept it out.
     let replied = |record: &serde_json::Value| {
-        record["turns"].as_array().into_iter().flatten().any(|turn| {
-            turn["agent_text"].as_str().is_some_and(|text| text.contains(AGENT_SAID))
-        })
+        record["turns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|turn| turn["agent_text"].as_str().is_some_and(|text| text.contains(AGENT_SAID)))
     };
     assert!(replied(record), "the agent answered: {record}");
     let log = quiet.log();

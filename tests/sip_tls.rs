@@ -403,7 +403,11 @@ fn sipp_over_tls_answers_a_digest_challenge_and_a_wrong_password_gets_no_call() 
     assert_ne!(out.status.code(), Some(0), "a wrong password got a call: {messages}");
     // It failed for the right reason: sipp connected, was challenged, and the node refused the INVITE that
     // carried the (wrong) credentials.
-    assert!(refused_with_credentials(&messages), "no refusal of the INVITE with credentials:\n{messages}\n{}", server.log());
+    assert!(
+        refused_with_credentials(&messages),
+        "no refusal of the INVITE with credentials:\n{messages}\n{}",
+        server.log()
+    );
     assert_eq!(server.metric("voicera_calls_total{result=\"completed\"}"), 1.0, "no second call");
 }
 
@@ -412,7 +416,10 @@ fn sipp_over_tls_answers_a_digest_challenge_and_a_wrong_password_gets_no_call() 
 fn refused_with_credentials(messages: &str) -> bool {
     let chunks: Vec<&str> = messages.split("-----------------------------------------------").collect();
     let sent = chunks.iter().any(|m| {
-        m.contains("TLS message sent") && m.contains("INVITE sip:") && m.contains("Authorization: Digest") && m.contains("CSeq: 2 INVITE")
+        m.contains("TLS message sent")
+            && m.contains("INVITE sip:")
+            && m.contains("Authorization: Digest")
+            && m.contains("CSeq: 2 INVITE")
     });
     let refused = chunks.iter().any(|m| {
         m.contains("TLS message received")
