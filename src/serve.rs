@@ -399,7 +399,10 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             let sources: Vec<String> = security.agent_sources.blocks.iter().map(ToString::to_string).collect();
             tracing::info!(
                 agent_sources = %sources.join(", "),
-                "sip.auth = \"none\": agents answer callers from these addresses and the trunks only (others get 403)"
+                "sip.auth = \"none\": agents answer callers from these addresses and the trunks' resolved registrar \
+                 addresses (over UDP only with sip.trust_registrars_over_udp) only; others get 403. Behind a SIP \
+                 dispatcher, a Docker port proxy or Kubernetes SNAT every caller arrives from a private address and \
+                 is let in: list the real allowed sources instead, or set sip.auth = \"digest\""
             );
         }
         sip_config.caps = security.caps;

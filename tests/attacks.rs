@@ -179,7 +179,9 @@ fn an_unauthenticated_refer_is_refused_and_nothing_is_dialled() {
 /// operator's own networks (`[sip] agent_sources`, loopback and private ranges unless configured) and the
 /// trunks. Tests may only use loopback, so here the list leaves loopback out and 127.0.0.1 stands for an address
 /// on the internet: its INVITE to an agent gets 403 naming what to change, before any port or model is taken,
-/// while `echo` (no model) still answers it. The same address is let in once it is a trunk's.
+/// and so does one to a name that is no agent (no 404 to enumerate agents by), while `echo` (no model) still
+/// answers it. The same address is let in once it is a trunk's, over UDP only
+/// with `trust_registrars_over_udp` (the rule digest authentication applies to trunks).
 #[test]
 fn an_unauthenticated_stranger_reaches_no_agent_but_echo_and_a_trunk_do() {
     let config = "[sip]\nagent_sources = [\"10.0.0.0/8\"]\n";
@@ -191,18 +193,44 @@ fn an_unauthenticated_stranger_reaches_no_agent_but_echo_and_a_trunk_do() {
     assert_eq!(refused.status, 403, "{}", refused.text);
     let warning = refused.header("Warning").unwrap_or_default();
     assert!(warning.contains("sip.agent_sources") && warning.contains("sip.auth = 'digest'"), "{warning}");
-    assert!(server.log().contains("INVITE to an agent refused"), "{}", server.log());
+    assert!(server.log().contains("INVITE refused: unauthenticated caller"), "{}", server.log());
     assert!(!server.log().contains("routing to agent"), "the agent was started:\n{}", server.log());
     assert_eq!(server.metric("voicera_calls_total{result=\"rejected\"}"), 1.0);
+    // A name that is no agent gets the very same answer (not 404): a scanner cannot tell which names exist.
+    let scanner = Uac::new(&server);
+    let unknown = scanner
+        .request(&scanner.invite("no-such-agent", "stranger-unknown", "su1", "", ""), Duration::from_secs(10))
+        .expect("an answer to the INVITE");
+    assert_eq!(
+        (unknown.status, unknown.header("Warning")),
+        (refused.status, refused.header("Warning")),
+        "{}",
+        unknown.text
+    );
+    assert_eq!(server.metric("voicera_calls_total{result=\"rejected\"}"), 2.0);
     // echo runs no model: open to everyone (the call caps bound it). A new socket: the 403 above is
     // retransmitted to the first one until its ACK, which a raw client does not send.
     let echo_caller = Uac::new(&server);
     let answer = echo_caller.call("echo", "stranger-echo", "", "");
     echo_caller.hang_up("echo", "stranger-echo", &answer.to_tag());
 
-    // A trunk's address reaches agents without being listed: the carrier's calls to the operator's numbers.
+    // A trunk's address over UDP is no credential (a UDP source can be forged): a spoofer of the carrier's
+    // address still gets 403, as digest authentication would refuse it, unless the operator trusts
+    // registrars over UDP.
     let trunk = format!("{config}\n[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:9\"\n");
-    let server = Server::start("attack-agent-trunk", &trunk);
+    let server = Server::start("attack-agent-trunk-udp", &trunk);
+    server.wait_for("the trunk's address", Duration::from_secs(10), |s| s.log().contains("trunk registrar resolved"));
+    let spoofer = Uac::new(&server);
+    let refused = spoofer
+        .request(&spoofer.invite("bench", "spoofed-trunk", "st1", "", ""), Duration::from_secs(10))
+        .expect("an answer to the INVITE");
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert!(!server.log().contains("routing to agent"), "the agent was started:\n{}", server.log());
+
+    // With the operator's say-so, the trunk's address reaches agents without being listed: the carrier's
+    // calls to the operator's numbers.
+    let trusted = trunk.replace("[sip]\n", "[sip]\ntrust_registrars_over_udp = true\n");
+    let server = Server::start("attack-agent-trunk", &trusted);
     server.wait_for("the trunk's address", Duration::from_secs(10), |s| s.log().contains("trunk registrar resolved"));
     let carrier = Uac::new(&server);
     let answer = carrier.call("bench", "trunk-bench", "", "");

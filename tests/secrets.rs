@@ -240,6 +240,16 @@ fn transcripts_and_digits_are_logged_at_info_only_when_the_operator_asks() {
     let quiet = spoken_call("content-off", &[]);
     let record = &quiet.call_records()[0];
     assert_eq!(record["turns"][0]["user_text"], CALLER_SAID, "the agent heard the caller: {record}");
+    // The reply was spoken in this call (in some turn: the caller's audio may barge into the first), so its
+    // absence from the log below means the log kept it out.
+    let replied = |record: &serde_json::Value| {
+        record["turns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|turn| turn["agent_text"].as_str().is_some_and(|text| text.contains(AGENT_SAID)))
+    };
+    assert!(replied(record), "the agent answered: {record}");
     let log = quiet.log();
     assert!(log.contains("INVITE accepted") && log.contains("routing to agent"), "{log}");
     for content in [CALLER_SAID, AGENT_SAID, "digit="] {
@@ -247,6 +257,8 @@ fn transcripts_and_digits_are_logged_at_info_only_when_the_operator_asks() {
     }
 
     let loud = spoken_call("content-on", &[("VOICERA_LOG_CONTENT", "1")]);
+    let record = &loud.call_records()[0];
+    assert!(replied(record), "the agent answered: {record}");
     let log = loud.log();
     for content in [
         &format!("caller said turn=1 text={CALLER_SAID}"),

@@ -399,8 +399,45 @@ fn sipp_over_tls_answers_a_digest_challenge_and_a_wrong_password_gets_no_call() 
     assert!(text.contains("password=wonderland"), "the scenario's credentials moved");
     std::fs::write(&wrong_scenario, text.replace("password=wonderland", "password=not-the-password")).unwrap();
     let (out, dir) = sipp_tls_call(&sipp, &server, &tls_addr, &wrong_scenario, &["-m", "1", "-timeout", "10"]);
-    assert_ne!(out.status.code(), Some(0), "a wrong password got a call: {}", sipp_logs(&dir));
+    let messages = sipp_logs(&dir);
+    assert_ne!(out.status.code(), Some(0), "a wrong password got a call: {messages}");
+    // It failed for the right reason: sipp connected, was challenged, and the node refused the INVITE that
+    // carried the (wrong) credentials.
+    assert!(
+        refused_with_credentials(&messages),
+        "no refusal of the INVITE with credentials:\n{messages}\n{}",
+        server.log()
+    );
     assert_eq!(server.metric("voicera_calls_total{result=\"completed\"}"), 1.0, "no second call");
+}
+
+/// Whether sipp's message log shows the INVITE carrying `Authorization` (CSeq 2) sent over TLS and answered
+/// 401 or 403 (sipp's log separates messages with a line of dashes).
+fn refused_with_credentials(messages: &str) -> bool {
+    let chunks: Vec<&str> = messages.split("-----------------------------------------------").collect();
+    let sent = chunks.iter().any(|m| {
+        m.contains("TLS message sent")
+            && m.contains("INVITE sip:")
+            && m.contains("Authorization: Digest")
+            && m.contains("CSeq: 2 INVITE")
+    });
+    let refused = chunks.iter().any(|m| {
+        m.contains("TLS message received")
+            && (m.contains("SIP/2.0 401 ") || m.contains("SIP/2.0 403 "))
+            && m.contains("CSeq: 2 INVITE")
+    });
+    sent && refused
+}
+
+/// Whether something listens on TCP `port` at 127.0.0.1 (/proc/net/tcp, state 0A). Read rather than probed:
+/// sipp's TLS server exits on a connection that closes before the handshake.
+fn listening(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A")
+    })
 }
 
 /// The node dials a carrier that only speaks TLS (sipp over TLS with its own certificate, which the trunk's
@@ -412,33 +449,51 @@ fn the_node_calls_out_through_a_trunk_that_only_speaks_tls() {
     let Some(sipp) = sipp_tls() else { return };
     let certs = test_dir("sipp-tls-carrier-certs");
     certificate(&certs);
-    let trunk_port = free_port();
+    let scenario = std::fs::read_to_string(repo_path("tests/sipp/uas_digest.xml")).unwrap().replace(
+        "Contact: <sip:callee@[local_ip]:[local_port]>",
+        "Contact: <sip:callee@[local_ip]:[local_port];transport=tls>",
+    );
+    let carrier_dir = test_dir("sipp-tls-carrier-uas");
+    std::fs::write(carrier_dir.join("uas_tls.xml"), scenario).unwrap();
+    // The carrier listens before the node is told its port: wait until it does; a port found free can be
+    // taken before sipp binds it (sipp then exits), so a new one is tried.
+    let (carrier, trunk_port) = (0..5)
+        .find_map(|_| {
+            let port = free_port();
+            let mut carrier = Command::new("timeout")
+                .arg("60")
+                .arg(&sipp)
+                .args(["-sf", "uas_tls.xml", "-t", "l1"])
+                .args(sipp_certificate(&certs))
+                .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &free_port().to_string()])
+                .args(["-m", "1", "-nostdin", "-trace_err", "-trace_msg"])
+                .current_dir(&carrier_dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                if listening(port) {
+                    return Some((carrier, port));
+                }
+                if let Some(status) = carrier.try_wait().unwrap() {
+                    let out = carrier.wait_with_output().unwrap();
+                    let stderr = String::from_utf8_lossy(&out.stderr);
+                    assert!(stderr.contains("Address already in use"), "the carrier exited ({status}): {stderr}");
+                    return None;
+                }
+                assert!(std::time::Instant::now() < deadline, "the carrier never listened on {port}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+        .expect("a free port for the carrier in 5 tries");
     let config = format!(
         "[bench]\nrecord = true\n\n[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\n\
          transport = \"tls\"\ntls_ca = \"{}\"\nusername = \"1001\"\npassword = \"secret\"\n",
         certs.join("sip-cert.pem").display()
     );
     let server = Server::start_env("sipp-tls-carrier", &config, false, &OWNER);
-    let scenario = std::fs::read_to_string(repo_path("tests/sipp/uas_digest.xml")).unwrap().replace(
-        "Contact: <sip:callee@[local_ip]:[local_port]>",
-        "Contact: <sip:callee@[local_ip]:[local_port];transport=tls>",
-    );
-    let carrier_dir = server.dir.join("carrier");
-    std::fs::create_dir_all(&carrier_dir).unwrap();
-    std::fs::write(carrier_dir.join("uas_tls.xml"), scenario).unwrap();
-    let carrier = Command::new("timeout")
-        .arg("60")
-        .arg(&sipp)
-        .args(["-sf", "uas_tls.xml", "-t", "l1"])
-        .args(sipp_certificate(&certs))
-        .args(["-i", "127.0.0.1", "-p", &trunk_port.to_string(), "-mp", &free_port().to_string()])
-        .args(["-m", "1", "-nostdin", "-trace_err", "-trace_msg"])
-        .current_dir(&carrier_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
     let out = Command::new(env!("CARGO_BIN_EXE_voicera"))
         .args(["call", "--agent", "bench", "--to", "+15551230000", "--trunk", "carrier"])
         .args(["--http", &server.http.to_string()])

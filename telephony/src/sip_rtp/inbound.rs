@@ -106,20 +106,15 @@ impl Service {
             Err(UriError::UnsupportedScheme(_)) => return reject(self, 416, "Unsupported URI Scheme"),
             Err(UriError::Malformed) => return reject(self, 400, "Bad Request-URI"),
         };
-        let (user, destination) = match self.router.route(&user) {
-            Some(destination) => (user, destination),
-            // A trunk may put its own account in the Request-URI and the dialled number only in To.
-            None => match called_number(&request).and_then(|to| self.router.route(&to).map(|d| (to, d))) {
-                Some(found) => found,
-                None => {
-                    tracing::info!(%user, "INVITE for unknown user");
-                    return reject(self, 404, "Not Found");
-                }
-            },
+        // A trunk may put its own account in the Request-URI and the dialled number only in To.
+        let routed = match self.router.route(&user) {
+            Some(destination) => Some((user.clone(), destination)),
+            None => called_number(&request).and_then(|to| self.router.route(&to).map(|d| (to, d))),
         };
-        let source = peer.addr.ip();
-        if matches!(destination, Destination::Agent(_)) && !self.may_reach_agents(source) {
-            tracing::info!(%user, from = %peer.addr, "INVITE to an agent refused: unauthenticated caller outside sip.agent_sources");
+        // Whoever may not reach agents gets one answer whatever it dialled (echo aside, open to all): a 404 for
+        // unknown names, or a 503 naming why an agent is still loading, would let a scanner list the agents.
+        if !matches!(routed, Some((_, Destination::Echo))) && !self.may_reach_agents(peer) {
+            tracing::info!(%user, from = %peer.addr, "INVITE refused: unauthenticated caller outside sip.agent_sources");
             self.metrics.count_result(CallResult::Rejected);
             let mut response = Response::for_request(&request, 403, "Forbidden");
             response.ensure_to_tag(&random_token());
@@ -127,6 +122,11 @@ impl Service {
             self.endpoint.respond(&key, response, self.now.into_std());
             return;
         }
+        let Some((user, destination)) = routed else {
+            tracing::info!(%user, "INVITE for unknown user");
+            return reject(self, 404, "Not Found");
+        };
+        let source = peer.addr.ip();
         let (total, from_source) = self.calls_up(source);
         if let Err(why) = self.config.caps.admit(total, from_source) {
             tracing::warn!(%user, from = %peer.addr, total, from_source, why, "INVITE refused with 503");
@@ -246,18 +246,30 @@ impl Service {
         }
     }
 
-    /// Whether a caller at `source` may reach an agent: with digest authentication on it has passed it by now;
-    /// without, it must be a trunk or in `[sip] agent_sources` (loopback and private networks by default).
-    fn may_reach_agents(&self, source: IpAddr) -> bool {
-        self.digest.is_some() || self.trusted_sources.contains(&source) || self.config.agent_sources.admits(source)
+    /// Whether a caller at `peer` may reach an agent: with digest authentication on it has passed it by now;
+    /// without, it must be in `[sip] agent_sources` (loopback and private networks by default) or a trunk's
+    /// registrar trusted by address under the same rule as [`Self::authenticate`]: over TCP/TLS, or over UDP
+    /// only with `trust_registrars_over_udp` (a UDP source address can be forged, so a trunk's address alone
+    /// would let a spoofer in).
+    fn may_reach_agents(&self, peer: Peer) -> bool {
+        self.digest.is_some() || self.trusted_by_address(peer) || self.config.agent_sources.admits(peer.addr.ip())
     }
 
-    /// Calls up now (ringing and answered, both directions) in total and from `source`.
+    /// Whether `peer` is a trunk's registrar that is trusted by its address on the transport it came over.
+    fn trusted_by_address(&self, peer: Peer) -> bool {
+        let by_address = peer.transport != TransportKind::Udp || self.config.trust_registrars_over_udp;
+        // Trunk addresses are kept canonical (routes.rs); an IPv4 peer on a dual-stack socket arrives mapped.
+        by_address && self.trusted_sources.contains(&peer.addr.ip().to_canonical())
+    }
+
+    /// Calls up now (ringing and answered, both directions) in total and from `source` (compared canonically:
+    /// `::ffff:a.b.c.d` on a dual-stack socket is the IPv4 caller a.b.c.d).
     fn calls_up(&self, source: IpAddr) -> (usize, usize) {
+        let source = source.to_canonical();
         let answered = self.calls.values().map(|c| c.dialog.peer.addr.ip());
         let ringing = self.pending_answers.values().map(|p| p.peer.addr.ip());
         let total = self.calls.len() + self.pending_answers.len() + self.outbound.len();
-        (total, answered.chain(ringing).filter(|ip| *ip == source).count())
+        (total, answered.chain(ringing).filter(|ip| ip.to_canonical() == source).count())
     }
 
     /// Digest authentication of an INVITE (RFC 3261 §22.2) when `[sip] auth = "digest"`: nonces we issued,
@@ -266,11 +278,10 @@ impl Service {
     /// configured: a UDP source can be forged). Returns true when the request may proceed; otherwise it has
     /// been answered (401 with a fresh challenge, or 403 while the source is blocked).
     fn authenticate(&mut self, key: &ServerKey, request: &Request, peer: Peer) -> bool {
-        let Some(digest) = self.digest.as_mut() else { return true };
-        let by_address = peer.transport != TransportKind::Udp || self.config.trust_registrars_over_udp;
-        if by_address && self.trusted_sources.contains(&peer.addr.ip()) {
+        if self.digest.is_none() || self.trusted_by_address(peer) {
             return true;
         }
+        let Some(digest) = self.digest.as_mut() else { return true };
         let now = self.now.into_std();
         let rejection = match digest.verify(request, peer.addr.ip(), now) {
             Ok(user) => {

@@ -117,7 +117,10 @@ pub struct AddressBlock {
 }
 
 impl AddressBlock {
-    /// Parses `ADDRESS` or `ADDRESS/BITS`; None when it is neither, or the prefix is longer than the address.
+    /// Parses `ADDRESS` or `ADDRESS/BITS` (BITS: decimal digits only); None when it is neither, or the prefix
+    /// is longer than the address. An IPv4-mapped IPv6 block (`::ffff:10.0.0.0/104`) becomes the IPv4 block it
+    /// names, since sources are compared as IPv4 ([`Self::contains`]); one wider than the mapped range (a
+    /// prefix under 96) is refused rather than kept as a block that could never match.
     pub fn parse(text: &str) -> Option<AddressBlock> {
         let (address, bits) = match text.trim().split_once('/') {
             Some((address, bits)) => (address, Some(bits)),
@@ -126,10 +129,18 @@ impl AddressBlock {
         let network: IpAddr = address.parse().ok()?;
         let width = if network.is_ipv4() { 32 } else { 128 };
         let prefix_len = match bits {
+            // u8's parser takes a leading '+', which is no CIDR prefix.
+            Some(bits) if bits.is_empty() || !bits.bytes().all(|b| b.is_ascii_digit()) => return None,
             Some(bits) => bits.parse::<u8>().ok().filter(|b| *b <= width)?,
             None => width,
         };
-        Some(AddressBlock { network, prefix_len })
+        match network {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Some(AddressBlock { network: IpAddr::V4(v4), prefix_len: prefix_len.checked_sub(96)? }),
+                None => Some(AddressBlock { network, prefix_len }),
+            },
+            IpAddr::V4(_) => Some(AddressBlock { network, prefix_len }),
+        }
     }
 
     /// Whether `source` is in the block. An IPv4 source reaching an IPv6 socket (`::ffff:a.b.c.d`) is compared
@@ -211,6 +222,20 @@ mod tests {
         }
         for public in ["8.8.8.8", "203.0.113.9", "172.32.0.1", "100.64.0.1", "2001:db8::1", "::ffff:8.8.8.8"] {
             assert!(!sources.admits(ip(public)), "{public}");
+        }
+    }
+
+    #[test]
+    fn ipv4_mapped_blocks_become_ipv4_and_a_signed_prefix_is_refused() {
+        let mapped = AddressBlock::parse("::ffff:10.0.0.0/104").unwrap();
+        assert_eq!(mapped, AddressBlock::parse("10.0.0.0/8").unwrap());
+        assert!(mapped.contains(ip("10.1.2.3")) && mapped.contains(ip("::ffff:10.1.2.3")));
+        assert!(!mapped.contains(ip("11.0.0.1")));
+        assert_eq!(AddressBlock::parse("::ffff:203.0.113.9"), AddressBlock::parse("203.0.113.9/32"));
+        // Wider than the mapped range: no IPv4 block says it, and as IPv6 it would never match.
+        assert_eq!(AddressBlock::parse("::ffff:0.0.0.0/95"), None);
+        for signed in ["10.0.0.0/+8", "10.0.0.0/-8", "10.0.0.0/", "10.0.0.0/ 8", "2001:db8::/+32"] {
+            assert_eq!(AddressBlock::parse(signed), None, "{signed}");
         }
     }
 

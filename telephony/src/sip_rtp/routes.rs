@@ -117,7 +117,8 @@ impl Service {
     /// sends every call from one address: its calls are limited by the call caps, not by rate).
     fn learn_trunk_addresses(&mut self, trunk: String, destinations: &[Destination]) {
         for destination in destinations {
-            let ip = destination.addr.ip();
+            // Canonical, as the sources they are compared with are.
+            let ip = destination.addr.ip().to_canonical();
             if !self.trusted_sources.contains(&ip) {
                 self.trusted_sources.push(ip);
                 if let Some(limiter) = self.endpoint.rate_limiter_mut() {
