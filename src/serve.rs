@@ -369,20 +369,10 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             let directory = Arc::clone(&directory);
             records.sink.agent_names(Arc::new(move |agent: &str| directory.name_of(agent)));
         }
-        let recordings = match (calls_org.clone(), records.as_ref()) {
-            (Some(org), Some(records)) => {
-                let orgs = voicera_records::CallOrgs::new(org);
-                orgs.resolve_with(agent_orgs);
-                crate::webhooks::CallEvents::wrap(
-                    recordings,
-                    records.writer.clone(),
-                    orgs,
-                    &config.public_url,
-                    master_key.clone(),
-                )
-            }
-            _ => recordings,
-        };
+        if let (Some(_), Some(records)) = (calls_org.as_ref(), records.as_ref()) {
+            // Each call's events ride inside its log's writes, to the org its log goes to.
+            records.sink.call_events(crate::webhooks::CallEvents::new(&config.public_url, master_key.clone()));
+        }
         let mut sip_config = SipServiceConfig::new(config.sip);
         sip_config.external_ip = config.external_ip;
         sip_config.rtp_ports = config.rtp_ports;
