@@ -45,13 +45,19 @@ impl MongoStore {
     pub async fn connect_or_later(uri: &str, database: Option<&str>) -> Result<MongoStore> {
         let db = database_at(uri, database).await?;
         let store = MongoStore { db, indexes_ready: Default::default() };
-        match store.ensure_indexes().await {
-            Ok(()) => Ok(store),
-            Err(StoreError::Mongo(err)) if matches!(*err.kind, mongodb::error::ErrorKind::ServerSelection { .. }) => {
+        // The start waits seconds, not the driver's whole server-selection timeout: writes make the indexes
+        // themselves until they exist.
+        let attempt = tokio::time::timeout(std::time::Duration::from_secs(5), store.ensure_indexes()).await;
+        let unreachable = |err: &mongodb::error::Error| {
+            matches!(*err.kind, mongodb::error::ErrorKind::ServerSelection { .. })
+        };
+        match attempt {
+            Ok(Ok(())) => Ok(store),
+            Ok(Err(err)) if !matches!(&err, StoreError::Mongo(e) if unreachable(e)) => Err(err),
+            Ok(Err(_)) | Err(_) => {
                 tracing::error!(
                     database = store.database_name(),
-                    %err,
-                    "MongoDB unreachable at start: call records spool until it answers"
+                    "MongoDB unreachable at start (or slower than 5 s): call records spool until it answers"
                 );
                 let later = store.clone();
                 tokio::spawn(async move {
@@ -79,7 +85,6 @@ impl MongoStore {
                 });
                 Ok(store)
             }
-            Err(err) => Err(err),
         }
     }
 
