@@ -420,10 +420,10 @@ fn owner_token_when_the_store_answers(http: SocketAddr) -> String {
     }
 }
 
-/// The node's environment on a restart: the store, fast webhook polls; no owner account (bootstrapping one
-/// needs the store, which may be down).
-fn restart_env(uri: &str) -> [(&str, &str); 1] {
-    [("VOICERA_MONGODB_URI", uri)]
+/// The node's environment on a restart: the store and the owner account (made, or found, once a store that is
+/// down answers: the node starts without it).
+fn restart_env(uri: &str) -> [(&str, &str); 3] {
+    [("VOICERA_MONGODB_URI", uri), OWNER[0], OWNER[1]]
 }
 
 #[test]
@@ -523,9 +523,10 @@ fn an_orphan_found_while_the_store_is_down_is_closed_when_it_is_back_and_its_cal
     mongo.kill();
     let restarted = Restarted::start(&server.dir, &restart_env(&uri));
     assert!(restarted.log().contains("looking again in the background"), "{}", restarted.log());
-    // Ready to take calls meanwhile (the store's first ping marks it degraded, within seconds).
+    // Ready to take calls meanwhile, the store degraded from the start (never `ok` while it is down).
     restarted.wait_for("the store degraded, the node ready", Duration::from_secs(30), |r| {
         let (code, health) = health(r.http);
+        assert_ne!(health["checks"]["store"], "ok", "{health}");
         code == 200 && health["checks"]["store"] == "degraded"
     });
     mongo.restart();
