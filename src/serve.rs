@@ -278,7 +278,9 @@ async fn serve(config: Config, role: Role) -> Result<()> {
                 Ok(bootstrap) => {
                     tracing::info!(?bootstrap, "owner account");
                     owner_org = Some(match bootstrap {
-                        voicera_api::Bootstrap::Created { org_id } | voicera_api::Bootstrap::Exists { org_id } => org_id,
+                        voicera_api::Bootstrap::Created { org_id } | voicera_api::Bootstrap::Exists { org_id } => {
+                            org_id
+                        }
                     });
                 }
                 // A node that takes calls starts while the store is away: the owner is made once it answers.
@@ -618,7 +620,9 @@ async fn records_org(store: &voicera_store::Store, bootstrapped: Option<String>)
                 tracing::warn!(%email, "no account for VOICERA_ADMIN_EMAIL yet: call records go to org \"default\"")
             }
             Ok(Err(err)) => tracing::warn!(%err, "cannot look up the owner's org: call records go to org \"default\""),
-            Err(_) => tracing::warn!("the store did not name the owner's org in time: call records go to org \"default\""),
+            Err(_) => {
+                tracing::warn!("the store did not name the owner's org in time: call records go to org \"default\"")
+            }
         }
     }
     DEFAULT_ORG.to_string()

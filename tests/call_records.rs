@@ -373,8 +373,8 @@ fn wait_until_settled(node: &Restarted, token: &str, endpoint: &str, receiver: &
             request(node.http, "GET", &format!("/api/v1/webhooks/{endpoint}/deliveries?limit=100"), token, None);
         if status == 200 {
             let items = log["items"].as_array().cloned().unwrap_or_default();
-            let all_delivered = items.iter().all(|d| d["status"] == "delivered")
-                && items.iter().any(|d| d["event"] == "call.ended");
+            let all_delivered =
+                items.iter().all(|d| d["status"] == "delivered") && items.iter().any(|d| d["event"] == "call.ended");
             let received: Vec<String> = receiver.accepted().iter().map(|d| d.delivery_id().to_string()).collect();
             if all_delivered
                 && items.iter().all(|d| d["id"].as_str().is_some_and(|id| received.iter().any(|r| r == id)))

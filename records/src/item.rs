@@ -551,7 +551,9 @@ mod tests {
         assert_eq!(item.call_log().unwrap().closed_at_ms, None);
         assert!(item.call_log().unwrap().events.is_empty());
         let old_start = r#"{"kind":"call_started","org_id":"o","id":"rec-1","doc":{"status":"in-progress"}}"#;
-        assert!(matches!(serde_json::from_str::<SpoolItem>(old_start).unwrap(), SpoolItem::CallStarted(w) if w.events.is_empty()));
+        assert!(
+            matches!(serde_json::from_str::<SpoolItem>(old_start).unwrap(), SpoolItem::CallStarted(w) if w.events.is_empty())
+        );
         let event = SpoolItem::Event(EventWrite::about_call("o", "call.ended", "rec-1", json!({}), 5));
         let text = serde_json::to_string(&event).unwrap();
         assert!(text.starts_with(r#"{"kind":"event""#), "{text}");

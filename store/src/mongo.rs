@@ -48,9 +48,8 @@ impl MongoStore {
         // The start waits seconds, not the driver's whole server-selection timeout: writes make the indexes
         // themselves until they exist.
         let attempt = tokio::time::timeout(std::time::Duration::from_secs(5), store.ensure_indexes()).await;
-        let unreachable = |err: &mongodb::error::Error| {
-            matches!(*err.kind, mongodb::error::ErrorKind::ServerSelection { .. })
-        };
+        let unreachable =
+            |err: &mongodb::error::Error| matches!(*err.kind, mongodb::error::ErrorKind::ServerSelection { .. });
         match attempt {
             Ok(Ok(())) => Ok(store),
             Ok(Err(err)) if !matches!(&err, StoreError::Mongo(e) if unreachable(e)) => Err(err),
