@@ -193,7 +193,9 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     // The store is opened before anything listens. A node that takes calls starts while MongoDB is away (its
     // calls' records wait in the spool, `/health` says `degraded`); the API alone needs it at once.
     let (store, master_key) = crate::storage::open(&config, role.runs_sip()).await?;
-    let store_up = Arc::new(AtomicBool::new(true));
+    // `/health` says what the store is from the start (a node that starts with MongoDB away is degraded).
+    let up_at_start = matches!(tokio::time::timeout(START_STORE_TIMEOUT, store.ping()).await, Ok(Ok(())));
+    let store_up = Arc::new(AtomicBool::new(up_at_start));
     tokio::spawn(watch_store(store.clone(), Arc::clone(&store_up), shutdown.clone()));
     let mut bootstrapped_org = None;
     // One directory of agents for every transport: configured agents, and the store's agents of every org,
@@ -273,13 +275,22 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         let _ = api.attach(resources);
         let mut owner_org = None;
         if let Some((email, password)) = calls::owner_from_env() {
-            let bootstrap = voicera_api::bootstrap_owner(&api, &email, &password)
-                .await
-                .map_err(|err| anyhow::anyhow!("the owner account from VOICERA_ADMIN_EMAIL: {err}"))?;
-            tracing::info!(?bootstrap, "owner account");
-            owner_org = Some(match bootstrap {
-                voicera_api::Bootstrap::Created { org_id } | voicera_api::Bootstrap::Exists { org_id } => org_id,
-            });
+            match voicera_api::bootstrap_owner(&api, &email, &password).await {
+                Ok(bootstrap) => {
+                    tracing::info!(?bootstrap, "owner account");
+                    owner_org = Some(match bootstrap {
+                        voicera_api::Bootstrap::Created { org_id } | voicera_api::Bootstrap::Exists { org_id } => {
+                            org_id
+                        }
+                    });
+                }
+                // A node that takes calls starts while the store is away: the owner is made once it answers.
+                Err(err) if role.runs_sip() && err.status == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
+                    tracing::error!(%err, "the owner account from VOICERA_ADMIN_EMAIL: made once the store answers");
+                    tokio::spawn(bootstrap_owner_later(api.clone(), email, password, shutdown.clone()));
+                }
+                Err(err) => anyhow::bail!("the owner account from VOICERA_ADMIN_EMAIL: {err}"),
+            }
         }
         bootstrapped_org.clone_from(&owner_org);
         // The configured agents show (read-only) in the owner's org; API writes reach this node's calls at once.
@@ -370,20 +381,10 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             let directory = Arc::clone(&directory);
             records.sink.agent_names(Arc::new(move |agent: &str| directory.name_of(agent)));
         }
-        let recordings = match (calls_org.clone(), records.as_ref()) {
-            (Some(org), Some(records)) => {
-                let orgs = voicera_records::CallOrgs::new(org);
-                orgs.resolve_with(agent_orgs);
-                crate::webhooks::CallEvents::wrap(
-                    recordings,
-                    records.writer.clone(),
-                    orgs,
-                    &config.public_url,
-                    master_key.clone(),
-                )
-            }
-            _ => recordings,
-        };
+        if let (Some(_), Some(records)) = (calls_org.as_ref(), records.as_ref()) {
+            // Each call's events ride inside its log's writes, to the org its log goes to.
+            records.sink.call_events(crate::webhooks::CallEvents::new(&config.public_url, master_key.clone()));
+        }
         let mut sip_config = SipServiceConfig::new(config.sip);
         sip_config.external_ip = config.external_ip;
         sip_config.rtp_ports = config.rtp_ports;
@@ -632,15 +633,55 @@ async fn records_org(store: &voicera_store::Store, bootstrapped: Option<String>)
         return org;
     }
     if let Some((email, _)) = calls::owner_from_env() {
-        match store.find_id(voicera_store::Collection::Users, &email.to_lowercase()).await {
-            Ok(found) if !found.is_empty() => return found[0].org_id.clone(),
-            Ok(_) => {
+        let email = email.to_lowercase();
+        let lookup = store.find_id(voicera_store::Collection::Users, &email);
+        match tokio::time::timeout(START_STORE_TIMEOUT, lookup).await {
+            Ok(Ok(found)) if !found.is_empty() => return found[0].org_id.clone(),
+            Ok(Ok(_)) => {
                 tracing::warn!(%email, "no account for VOICERA_ADMIN_EMAIL yet: call records go to org \"default\"")
             }
-            Err(err) => tracing::warn!(%err, "cannot look up the owner's org: call records go to org \"default\""),
+            Ok(Err(err)) => tracing::warn!(%err, "cannot look up the owner's org: call records go to org \"default\""),
+            Err(_) => {
+                tracing::warn!("the store did not name the owner's org in time: call records go to org \"default\"")
+            }
         }
     }
     DEFAULT_ORG.to_string()
+}
+
+/// How long the start waits for the store's answer to a question (is it up, the owner's org) before going on
+/// without it.
+const START_STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The owner account from VOICERA_ADMIN_* on a node that started while the store was away: made (or found)
+/// once the store answers, retried with back-off from 1 s to 60 s until then or shutdown.
+async fn bootstrap_owner_later(
+    api: voicera_api::ApiState,
+    email: String,
+    password: String,
+    shutdown: CancellationToken,
+) {
+    let mut delay = std::time::Duration::from_secs(1);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        match voicera_api::bootstrap_owner(&api, &email, &password).await {
+            Ok(bootstrap) => {
+                tracing::info!(?bootstrap, "owner account (the store answers)");
+                return;
+            }
+            Err(err) if err.status == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::debug!(%err, "the owner account still cannot be made")
+            }
+            Err(err) => {
+                tracing::error!(%err, "the owner account from VOICERA_ADMIN_EMAIL cannot be made");
+                return;
+            }
+        }
+        delay = (delay * 2).min(std::time::Duration::from_secs(60));
+    }
 }
 
 /// The org of call records on a node without an owner account.

@@ -1,9 +1,10 @@
 //! Customer webhooks on a node: the delivery worker ([`voicera_webhooks::worker`]) every node runs, and a
-//! recording sink around the call records' that emits `call.started` when a call is answered and
+//! maker of call events for the call records' sink: `call.started` when a call is answered and
 //! `call.transfer` / `call.ended` when it is over (with the transcript, per-turn latency and a signed
-//! recording link). A call's events ride in the call records' spool behind its log
-//! ([`voicera_records::SpoolItem::Event`], each with an id fixed by the call and the event): a store that is
-//! down delays them, a restart resumes them, and none is queued twice. An orphan's `call.ended` is made by
+//! recording link). A call's events ride inside its log's writes in the call records' spool
+//! ([`voicera_records::CallLogWrite::events`], each with an id fixed by the call and the event), queued in
+//! the delivery that writes the log: a store that is down delays them, a restart resumes them, none
+//! overtakes its log and none is queued twice. An orphan's `call.ended` is made by
 //! [`orphan_outlet`] when its closing lands.
 //!
 //! Settings: `[webhooks]` in voicera.toml, each key overridable by its `VOICERA_WEBHOOKS_*` variable
@@ -15,9 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use voicera_conversation::recorder::{CallRecord, ProviderReport, RecordingSink, RecordingWriter};
+use voicera_conversation::recorder::CallRecord;
 use voicera_records::call_log::{self, LogContext};
-use voicera_records::{EventWrite, RecordWriter, SpoolItem};
+use voicera_records::{CallEventSource, EventWrite};
 use voicera_store::secret::MasterKey;
 use voicera_store::unix_ms;
 use voicera_store::utc_text;
@@ -44,56 +45,24 @@ pub(crate) fn worker_config(settings: &crate::config::WebhookSettings, node_id: 
     }
 }
 
-/// A [`RecordingSink`] that emits call events around another sink (the call records').
+/// Makes a call's events for the call records' sink, which carries them inside the call's log writes
+/// ([`voicera_records::CallLogWrite::events`]): `call.started` when it is answered, `call.transfer` /
+/// `call.ended` when it is over (its recording stored).
 pub(crate) struct CallEvents {
-    inner: Arc<dyn RecordingSink>,
-    /// The call records' writer: events queue behind their call's log.
-    writer: RecordWriter<SpoolItem>,
-    /// Each call's org (its agent's, else the records org): the org its events go to.
-    orgs: voicera_records::CallOrgs,
     public_url: String,
     master_key: MasterKey,
 }
 
 impl CallEvents {
-    /// Call events, each to its call's org as `orgs` settles it (the org its record goes to), recording links
-    /// below `public_url`, queued through the call records' `writer`.
-    pub(crate) fn wrap(
-        inner: Arc<dyn RecordingSink>,
-        writer: RecordWriter<SpoolItem>,
-        orgs: voicera_records::CallOrgs,
-        public_url: &str,
-        master_key: MasterKey,
-    ) -> Arc<dyn RecordingSink> {
-        Arc::new(CallEvents { inner, writer, orgs, public_url: public_url.to_string(), master_key })
+    /// Call events whose recording links are below `public_url`.
+    pub(crate) fn new(public_url: &str, master_key: MasterKey) -> Arc<dyn CallEventSource> {
+        Arc::new(CallEvents { public_url: public_url.to_string(), master_key })
     }
 
-    /// Queues a call's events behind its log. From the transport's blocking thread (a full queue spools).
-    fn emit(&self, org: &str, record_id: &str, emitted: Vec<(&'static str, Value)>) {
-        let now = unix_ms();
-        for (event, data) in emitted {
-            self.writer.submit(SpoolItem::Event(EventWrite::about_call(org, event, record_id, data, now)));
-        }
-    }
-
-    /// After the inner sink stored the call (its recording's place is known): `call.transfer` when the
-    /// agent transferred it, then `call.ended`.
-    fn ended(&self, record: &CallRecord) {
-        let org = self.orgs.ended(record);
-        let mut emitted = Vec::with_capacity(2);
-        if record.end_reason == "transferred" {
-            emitted.push((
-                events::CALL_TRANSFER,
-                json!({
-                    "call_id": record.record_id,
-                    "transport_call_id": record.call_id,
-                    "agent": record.agent,
-                    "transferred_at": utc_text(record.ended_at as i64 * 1000),
-                }),
-            ));
-        }
-        emitted.push((events::CALL_ENDED, self.ended_data(record, &org)));
-        self.emit(&org, &record.record_id, emitted);
+    fn call_started(&self, record: &CallRecord, org: &str) -> EventWrite {
+        // At the call's start whenever it is made (at its end too, when its start was never queued).
+        let at_ms = record.started_at * 1000;
+        EventWrite::about_call(org, events::CALL_STARTED, &record.record_id, call_data(record), at_ms)
     }
 
     fn ended_data(&self, record: &CallRecord, org_id: &str) -> Value {
@@ -210,44 +179,27 @@ fn call_data(record: &CallRecord) -> Value {
     })
 }
 
-impl RecordingSink for CallEvents {
-    /// On the call's task: queued without waiting (a full queue drops the event, logged).
-    fn call_started(&self, record: &CallRecord) {
-        self.inner.call_started(record);
-        let org = self.orgs.started(record);
-        let event = EventWrite::about_call(&org, events::CALL_STARTED, &record.record_id, call_data(record), unix_ms());
-        if !self.writer.try_submit(SpoolItem::Event(event)) {
-            tracing::warn!(record_id = %record.record_id, "record queue full: the call's call.started is not sent");
+impl CallEventSource for CallEvents {
+    fn started(&self, record: &CallRecord, org_id: &str) -> Vec<EventWrite> {
+        vec![self.call_started(record, org_id)]
+    }
+
+    /// `call.started` (a no-op when it went out already), `call.transfer` when the agent transferred the
+    /// call, then `call.ended`.
+    fn ended(&self, record: &CallRecord, org_id: &str) -> Vec<EventWrite> {
+        let now = unix_ms();
+        let mut emitted = vec![self.call_started(record, org_id)];
+        if record.end_reason == "transferred" {
+            let data = json!({
+                "call_id": record.record_id,
+                "transport_call_id": record.call_id,
+                "agent": record.agent,
+                "transferred_at": utc_text(record.ended_at as i64 * 1000),
+            });
+            emitted.push(EventWrite::about_call(org_id, events::CALL_TRANSFER, &record.record_id, data, now));
         }
-    }
-
-    fn transcript_line(&self, record: &CallRecord, at_ms: u64, role: &'static str, text: &str) {
-        self.inner.transcript_line(record, at_ms, role, text);
-    }
-
-    fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()> {
-        let stored = self.inner.store(record, stereo);
-        self.ended(record);
-        stored
-    }
-
-    fn store_log_only(&self, record: &mut CallRecord) -> std::io::Result<()> {
-        let stored = self.inner.store_log_only(record);
-        self.ended(record);
-        stored
-    }
-
-    fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()> {
-        self.inner.store_provider_report(report)
-    }
-
-    fn open_recording(&self, record: &CallRecord) -> Option<Box<dyn RecordingWriter>> {
-        self.inner.open_recording(record)
-    }
-
-    fn store_streamed(&self, record: &mut CallRecord, recording: Box<dyn RecordingWriter>) -> std::io::Result<()> {
-        let stored = self.inner.store_streamed(record, recording);
-        self.ended(record);
-        stored
+        let data = self.ended_data(record, org_id);
+        emitted.push(EventWrite::about_call(org_id, events::CALL_ENDED, &record.record_id, data, now));
+        emitted
     }
 }

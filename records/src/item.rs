@@ -40,12 +40,24 @@ pub struct CallLogWrite {
     /// the closing is made, so a closing delivered twice names one event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at_ms: Option<u64>,
+    /// The call's webhook events this write carries (`call.started` with its start; `call.started`,
+    /// `call.transfer`, `call.ended` with its end), queued in the same delivery once the log is written: one
+    /// spool item, so a crash loses neither without the other and no event overtakes its log. Spool files
+    /// from before carry none (their events are [`SpoolItem::Event`] items).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventWrite>,
 }
 
 impl CallLogWrite {
     /// A write of `doc` as `org_id`'s log `id`.
     pub fn new(org_id: impl Into<String>, id: impl Into<String>, doc: Value) -> CallLogWrite {
-        CallLogWrite { org_id: org_id.into(), id: id.into(), doc, closed_at_ms: None }
+        CallLogWrite { org_id: org_id.into(), id: id.into(), doc, closed_at_ms: None, events: Vec::new() }
+    }
+
+    /// The same write carrying `events`.
+    pub fn with_events(mut self, events: Vec<EventWrite>) -> CallLogWrite {
+        self.events = events;
+        self
     }
 }
 
@@ -90,7 +102,8 @@ pub enum SpoolItem {
     /// A call its node lost (crash): closed, replacing the log only while it is in progress; its
     /// `call.ended` is queued when (and only when) this closing is what ended the call.
     CallOrphaned(CallLogWrite),
-    /// A customer webhook event about a call.
+    /// A customer webhook event about a call: how spool files written before events rode inside their log's
+    /// write ([`CallLogWrite::events`]) carry them; still delivered, no longer made.
     Event(EventWrite),
 }
 
@@ -141,7 +154,18 @@ impl StoreDelivery {
             .webhooks
             .emit_once(&event.org_id, &event.event, &event.event_id, event.data.clone(), event.at_ms)
             .await
-            .map_err(|err| DeliveryError::Retry(err.to_string()))
+            .map_err(|err| match err {
+                voicera_webhooks::WebhookError::Store(err) => classify(err),
+                other => DeliveryError::Retry(other.to_string()),
+            })
+    }
+
+    /// Queues the events a log write carries, in order, after the write landed.
+    async fn emit_all(&self, events: &[EventWrite]) -> Result<(), DeliveryError> {
+        for event in events {
+            self.emit(event).await?;
+        }
+        Ok(())
     }
 
     /// Closes an orphan's log if it is still in progress (or absent: its start never landed), then queues its
@@ -168,7 +192,10 @@ impl StoreDelivery {
             return Ok(());
         }
         let Some(outlet) = &self.events else { return Ok(()) };
-        let at_ms = write.closed_at_ms.unwrap_or_default();
+        // Its `call.started` first, when the closing replaced a start that never got out of the spool.
+        self.emit_all(&write.events).await?;
+        // A closing spooled before `closed_at_ms` existed: now (never 1970).
+        let at_ms = write.closed_at_ms.unwrap_or_else(voicera_store::unix_ms);
         let data = (outlet.orphan_ended)(write);
         self.emit(&EventWrite::about_call(&write.org_id, events::CALL_ENDED, &write.id, data, at_ms)).await
     }
@@ -188,9 +215,11 @@ impl Deliver<SpoolItem> for StoreDelivery {
         match item {
             SpoolItem::CallStarted(w) => {
                 self.store.insert_if_absent(Collection::CallLogs, &record(w)).await.map_err(classify)?;
+                self.emit_all(&w.events).await?;
             }
             SpoolItem::CallFinished(w) => {
                 self.store.put(Collection::CallLogs, &record(w)).await.map_err(classify)?;
+                self.emit_all(&w.events).await?;
             }
             SpoolItem::CallOrphaned(w) => self.close_orphan(w).await?,
             SpoolItem::Event(event) => self.emit(event).await?,
@@ -234,7 +263,9 @@ pub fn close_spooled_orphans(
         let ended_later =
             items[at + 1..].iter().any(|(_, later)| matches!(later, SpoolItem::CallFinished(w) if w.id == write.id));
         if !ended_later {
-            let write = closing(write.org_id.clone(), write.id.clone(), &write.doc, now_ms, recordings);
+            // The start's `call.started` rides on with the closing, ahead of its `call.ended`.
+            let write = closing(write.org_id.clone(), write.id.clone(), &write.doc, now_ms, recordings)
+                .with_events(write.events.clone());
             spool.replace(*seq, &SpoolItem::CallOrphaned(write.clone()))?;
             closed.push(write);
         }
@@ -466,11 +497,63 @@ mod tests {
         assert_eq!(spooled_call_ids(&spool), HashSet::from(["lost".to_string(), "ended".to_string()]));
     }
 
+    /// The events of the deliveries made, in the order they were queued (`created_ms`, then id).
+    async fn events_made(store: &Store) -> Vec<String> {
+        let mut made: Vec<(u64, String, String)> = store
+            .list(Collection::WebhookDeliveries, "org1")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.doc["created_ms"].as_u64().unwrap(), r.id, r.doc["event"].as_str().unwrap().to_string()))
+            .collect();
+        made.sort();
+        made.into_iter().map(|(_, _, event)| event).collect()
+    }
+
+    /// A call's events ride inside its log writes: queued in the delivery that writes the log, once however
+    /// often it is delivered; a start closed as an orphan in the spool keeps its `call.started`, ahead of the
+    /// closing's `call.ended`.
+    #[tokio::test]
+    async fn a_calls_events_ride_inside_its_log_writes_and_go_out_once_in_order() {
+        let (_dir, store) = sqlite().await;
+        let (delivery, shutdown) = with_events(&store).await;
+        let started = |id: &str| EventWrite::about_call("org1", events::CALL_STARTED, id, json!({}), 1_000);
+        let ended = EventWrite::about_call("org1", events::CALL_ENDED, "c1", json!({"end_reason": "Stopped"}), 2_000);
+        let start = SpoolItem::CallStarted(write("c1", "in-progress").with_events(vec![started("c1")]));
+        let end = SpoolItem::CallFinished(write("c1", "completed").with_events(vec![started("c1"), ended]));
+        // The end delivered before its start (a start dropped from a full queue), then everything again.
+        for item in [&end, &start, &end] {
+            delivery.deliver(item).await.unwrap();
+        }
+        assert_eq!(events_made(&store).await, [events::CALL_STARTED, events::CALL_ENDED]);
+        assert_eq!(status(&store, "c1").await, Some(json!("completed")));
+
+        // A start left in the spool by a killed run: its closing carries its call.started.
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::<SpoolItem>::open(dir.path()).unwrap();
+        let lost = SpoolItem::CallStarted(write("lost", "in-progress").with_events(vec![started("lost")]));
+        spool.push(&lost, 1).unwrap();
+        close_spooled_orphans(&mut spool, 3_000, &Leftovers::default()).unwrap();
+        let closing = spool.read(spool.entries().next().unwrap().seq).unwrap();
+        delivery.deliver(&closing).await.unwrap();
+        delivery.deliver(&closing).await.unwrap();
+        let made = events_made(&store).await;
+        let expected = [events::CALL_STARTED, events::CALL_STARTED, events::CALL_ENDED, events::CALL_ENDED];
+        assert_eq!(made, expected, "one call.started (at 1 s) and one call.ended (at 3 s) more");
+        assert_eq!(ended_events(&store).await, ["Stopped", call_log::NODE_RESTARTED]);
+        shutdown.cancel();
+    }
+
     #[test]
     fn a_spool_file_of_an_earlier_version_still_reads() {
         let old = r#"{"kind":"call_orphaned","org_id":"o","id":"rec-1","doc":{"status":"completed"}}"#;
         let item: SpoolItem = serde_json::from_str(old).unwrap();
         assert_eq!(item.call_log().unwrap().closed_at_ms, None);
+        assert!(item.call_log().unwrap().events.is_empty());
+        let old_start = r#"{"kind":"call_started","org_id":"o","id":"rec-1","doc":{"status":"in-progress"}}"#;
+        assert!(
+            matches!(serde_json::from_str::<SpoolItem>(old_start).unwrap(), SpoolItem::CallStarted(w) if w.events.is_empty())
+        );
         let event = SpoolItem::Event(EventWrite::about_call("o", "call.ended", "rec-1", json!({}), 5));
         let text = serde_json::to_string(&event).unwrap();
         assert!(text.starts_with(r#"{"kind":"event""#), "{text}");

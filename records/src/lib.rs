@@ -44,7 +44,7 @@ use voicera_store::Store;
 pub use blobs::{BlobUpload, BlobUploads};
 pub use item::{CallLogWrite, EventOutlet, EventWrite, OrphanEnded, SpoolItem, StoreDelivery};
 pub use orgs::{AgentOrgs, CallOrgs};
-pub use sink::StoreRecordingSink;
+pub use sink::{CallEventSource, StoreRecordingSink};
 pub use spool::Spool;
 pub use writer::{RecordWriter, WriterConfig};
 

@@ -13,10 +13,19 @@ use voicera_conversation::recorder::{CallRecord, ProviderReport, RecordingSink, 
 
 use crate::blobs::{BlobBody, BlobUpload, BlobUploads};
 use crate::call_log::{self, LogContext};
-use crate::item::{CallLogWrite, SpoolItem};
+use crate::item::{CallLogWrite, EventWrite, SpoolItem};
 use crate::live_transcript::LiveTranscripts;
 use crate::orgs::{AgentOrgs, CallOrgs};
 use crate::writer::RecordWriter;
+
+/// Makes a call's customer webhook events, which ride inside its log's writes ([`CallLogWrite::events`]).
+pub trait CallEventSource: Send + Sync {
+    /// The events of a call that started (`call.started`), for `org_id`.
+    fn started(&self, record: &CallRecord, org_id: &str) -> Vec<EventWrite>;
+    /// The events of a call that ended (its recording stored), for `org_id`: `call.started` again (its start
+    /// may never have been queued; the fixed event id keeps it one), then `call.transfer` / `call.ended`.
+    fn ended(&self, record: &CallRecord, org_id: &str) -> Vec<EventWrite>;
+}
 
 /// A [`RecordingSink`] that writes each call's log to the store through the writer, around a file sink.
 pub struct StoreRecordingSink {
@@ -33,6 +42,8 @@ pub struct StoreRecordingSink {
     run_id: String,
     /// Where transcripts are written as calls run (salvaged after a kill); `None`: only at the end.
     live: Option<LiveTranscripts>,
+    /// Each call's webhook events, carried in its log's writes (set once; none until then).
+    events: std::sync::OnceLock<Arc<dyn CallEventSource>>,
 }
 
 impl StoreRecordingSink {
@@ -54,6 +65,7 @@ impl StoreRecordingSink {
             node_id: node_id.into(),
             run_id: String::new(),
             live: None,
+            events: std::sync::OnceLock::new(),
         }
     }
 
@@ -80,6 +92,12 @@ impl StoreRecordingSink {
     /// (set once; a second call is ignored).
     pub fn agent_names(&self, names: AgentOrgs) {
         let _ = self.names.set(names);
+    }
+
+    /// From now on each call's log writes carry its webhook events as `source` makes them (set once; a
+    /// second call is ignored).
+    pub fn call_events(&self, source: Arc<dyn CallEventSource>) {
+        let _ = self.events.set(source);
     }
 
     fn context(&self, org_id: String, record: &CallRecord) -> LogContext {
@@ -112,11 +130,13 @@ impl StoreRecordingSink {
 }
 
 impl RecordingSink for StoreRecordingSink {
-    /// Runs on the call's task: only queues (a full queue drops the start; the end still comes).
+    /// Runs on the call's task: only queues (a full queue drops the start and its `call.started`; the end
+    /// carries both).
     fn call_started(&self, record: &CallRecord) {
         let org_id = self.orgs.started(record);
         let doc = call_log::started(record, &self.context(org_id.clone(), record));
-        let write = CallLogWrite::new(org_id, record.record_id.clone(), doc);
+        let events = self.events.get().map(|source| source.started(record, &org_id)).unwrap_or_default();
+        let write = CallLogWrite::new(org_id, record.record_id.clone(), doc).with_events(events);
         if !self.writer.try_submit(SpoolItem::CallStarted(write)) {
             tracing::warn!(record_id = %record.record_id, "record queue full: the call's start is not logged (its end will be)");
         }
@@ -196,8 +216,10 @@ impl StoreRecordingSink {
             // Its agent keeps no transcripts: what was said stays out of the store.
             doc["transcript_content"] = serde_json::Value::Null;
         }
+        let events = self.events.get().map(|source| source.ended(record, &org_id)).unwrap_or_default();
         // Blocking thread: a full queue spools here.
-        self.writer.submit(SpoolItem::CallFinished(CallLogWrite::new(org_id, record.record_id.clone(), doc)));
+        let write = CallLogWrite::new(org_id, record.record_id.clone(), doc).with_events(events);
+        self.writer.submit(SpoolItem::CallFinished(write));
     }
 }
 

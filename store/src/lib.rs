@@ -1300,9 +1300,14 @@ pub mod testing {
         /// Starts `secantusd-py` (on PATH, or in the workspace's `.venv` made by scripts/setup.sh) with in-memory
         /// storage and waits until it accepts connections.
         pub fn start() -> SecantusServer {
+            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
+            SecantusServer::start_on(port)
+        }
+
+        /// [`SecantusServer::start`] on `port` (a server that comes up where a node already looks for it).
+        pub fn start_on(port: u16) -> SecantusServer {
             let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/secantusd-py");
             let program = if venv.exists() { venv } else { PathBuf::from("secantusd-py") };
-            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
             let child = Command::new(&program)
                 .args([
                     "--host",

@@ -22,6 +22,10 @@ pub const DEFAULT_DATABASE: &str = "voicera";
 #[derive(Clone)]
 pub struct MongoStore {
     db: Database,
+    /// Whether the indexes exist (the unique (`org_id`, `id`) key above all, which [`Self::insert_if_absent`]
+    /// relies on): until then every write makes them first, so a store that came up empty after the node
+    /// started never takes a duplicate.
+    indexes_ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl MongoStore {
@@ -29,7 +33,7 @@ impl MongoStore {
     /// are created if missing. Fails within the driver's server-selection timeout when nothing answers.
     pub async fn connect(uri: &str, database: Option<&str>) -> Result<MongoStore> {
         let db = database_at(uri, database).await?;
-        let store = MongoStore { db };
+        let store = MongoStore { db, indexes_ready: Default::default() };
         store.ensure_indexes().await?;
         Ok(store)
     }
@@ -40,14 +44,19 @@ impl MongoStore {
     /// back-off from 500 ms to 30 s). A bad URI or any other error still fails.
     pub async fn connect_or_later(uri: &str, database: Option<&str>) -> Result<MongoStore> {
         let db = database_at(uri, database).await?;
-        let store = MongoStore { db };
-        match store.ensure_indexes().await {
-            Ok(()) => Ok(store),
-            Err(StoreError::Mongo(err)) if matches!(*err.kind, mongodb::error::ErrorKind::ServerSelection { .. }) => {
+        let store = MongoStore { db, indexes_ready: Default::default() };
+        // The start waits seconds, not the driver's whole server-selection timeout: writes make the indexes
+        // themselves until they exist.
+        let attempt = tokio::time::timeout(std::time::Duration::from_secs(5), store.ensure_indexes()).await;
+        let unreachable =
+            |err: &mongodb::error::Error| matches!(*err.kind, mongodb::error::ErrorKind::ServerSelection { .. });
+        match attempt {
+            Ok(Ok(())) => Ok(store),
+            Ok(Err(err)) if !matches!(&err, StoreError::Mongo(e) if unreachable(e)) => Err(err),
+            Ok(Err(_)) | Err(_) => {
                 tracing::error!(
                     database = store.database_name(),
-                    %err,
-                    "MongoDB unreachable at start: call records spool until it answers"
+                    "MongoDB unreachable at start (or slower than 5 s): call records spool until it answers"
                 );
                 let later = store.clone();
                 tokio::spawn(async move {
@@ -59,14 +68,22 @@ impl MongoStore {
                                 tracing::info!(database = later.database_name(), "MongoDB answers: indexes ready");
                                 return;
                             }
-                            Err(err) => tracing::debug!(%err, "MongoDB still unreachable"),
+                            Err(StoreError::Mongo(err))
+                                if matches!(*err.kind, mongodb::error::ErrorKind::ServerSelection { .. }) =>
+                            {
+                                tracing::debug!(%err, "MongoDB still unreachable")
+                            }
+                            // Not a server that is away: retrying will not help (writes try again themselves).
+                            Err(err) => {
+                                tracing::error!(%err, "MongoDB answers but its indexes cannot be made");
+                                return;
+                            }
                         }
                         delay = (delay * 2).min(std::time::Duration::from_secs(30));
                     }
                 });
                 Ok(store)
             }
-            Err(err) => Err(err),
         }
     }
 
@@ -95,7 +112,17 @@ impl MongoStore {
                 IndexModel::builder().keys(keys).options(IndexOptions::builder().name(name.to_string()).build());
             call_logs.create_index(index.build()).await?;
         }
+        self.indexes_ready.store(true, std::sync::atomic::Ordering::Release);
         Ok(())
+    }
+
+    /// Makes the indexes if they are not known to exist yet (a store that was away at connect): a write
+    /// waits for them rather than land without its unique key.
+    async fn indexes_first(&self) -> Result<()> {
+        if self.indexes_ready.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(());
+        }
+        self.ensure_indexes().await
     }
 
     /// The database in use, for logs.
@@ -115,6 +142,7 @@ impl MongoStore {
 
     /// [`crate::Store::put`] on MongoDB.
     pub async fn put(&self, collection: Collection, record: &Record) -> Result<Written> {
+        self.indexes_first().await?;
         let key = doc! {"org_id": &record.org_id, "id": &record.id};
         let old = self.collection(collection).find_one(key.clone()).await?;
         let written = match old {
@@ -179,6 +207,7 @@ impl MongoStore {
         field: &str,
         expected: &Value,
     ) -> Result<bool> {
+        self.indexes_first().await?;
         let invalid = |e: mongodb::bson::ser::Error| {
             StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), record.org_id, record.id))
         };
@@ -289,6 +318,7 @@ impl MongoStore {
     /// [`crate::Store::insert_if_absent`] on MongoDB: an insert that the unique (`org_id`, `id`) index refuses
     /// with a duplicate-key error when the id is taken.
     pub async fn insert_if_absent(&self, collection: Collection, record: &Record) -> Result<bool> {
+        self.indexes_first().await?;
         let body = mongodb::bson::to_bson(&record.doc)
             .map_err(|e| StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), record.org_id, record.id)))?;
         let stored = doc! {

@@ -37,6 +37,29 @@ async fn an_unreachable_mongodb_is_a_clear_error_in_seconds() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
+/// A store that was away when the node connected and comes up empty: the first write makes the indexes
+/// (the unique key `insert_if_absent` relies on) before it lands, whether or not the background retry has
+/// made them yet, so a record inserted twice is one.
+#[tokio::test]
+async fn a_store_that_comes_up_after_connect_gets_its_unique_key_before_the_first_write() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true&serverSelectionTimeoutMS=1000");
+    let mongo = MongoStore::connect_or_later(&uri, Some("late")).await.expect("a store that is away is no error");
+    let _server = SecantusServer::start_on(port);
+    let record = voicera_store::Record { org_id: "o".into(), id: "r".into(), doc: json!({"n": 1}) };
+    assert!(mongo.insert_if_absent(Collection::CallLogs, &record).await.unwrap());
+    let indexes = database_at(&uri, Some("late"))
+        .await
+        .unwrap()
+        .collection::<Document>(Collection::CallLogs.name())
+        .list_index_names()
+        .await
+        .unwrap();
+    assert!(indexes.iter().any(|name| name == "org_id_id"), "{indexes:?}");
+    assert!(!mongo.insert_if_absent(Collection::CallLogs, &record).await.unwrap());
+    assert_eq!(Store::Mongo(mongo).count(Collection::CallLogs).await.unwrap(), 1);
+}
+
 fn file_contains(path: &std::path::Path, needle: &str) -> bool {
     std::fs::read(path).map(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes())).unwrap_or(false)
 }

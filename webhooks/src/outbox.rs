@@ -121,9 +121,14 @@ pub fn event_id_for(event: &str, org_id: &str, subject: &str) -> String {
     format!("evt_{}", hex(&digest[..12]))
 }
 
-/// [`emit`] made idempotent: the event's id is its caller's (`event_id`, from [`event_id_for`]) and each
-/// delivery's id follows from it and the endpoint, inserted only if absent; so emitting the same event again
-/// (with the same `at_ms`) makes no second delivery. The ids of the deliveries made now.
+/// How long [`emit_once`] remembers an event it made (in [`Collection::UsedTokens`]): longer than anything
+/// that emits one again (a spool waiting on a store that was down, an orphan sweep) waits.
+const EMITTED_MARKER_TTL_SECS: u64 = 30 * 24 * 3600;
+
+/// [`emit`] made idempotent: the event's id is its caller's (`event_id`, from [`event_id_for`]); the first
+/// emission to an endpoint leaves a marker keyed by (event id, endpoint) alone, inserted only if absent, that
+/// names its delivery (its id `<at_ms>-<hash>`, so the log still orders by time); so emitting the same event
+/// again, at any `at_ms`, makes no second delivery. The ids of the deliveries made now.
 ///
 /// A delivery logged by an earlier emission whose queue entry never landed (a crash between the two writes)
 /// gets it now, while it has had no attempt: after its first attempt the worker has written the log, and
@@ -150,7 +155,25 @@ pub async fn emit_once(
     for endpoint in &subscribed {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(format!("{event_id}\n{}", endpoint.id).as_bytes());
-        let id = format!("{at_ms:013}-{}", hex(&digest[..6]));
+        // The first emission's marker names its delivery: a later one (another `at_ms`: the same call's end
+        // made again, an orphan closed by two sweeps) finds it and makes none.
+        let marker_id = format!("webhook-event:{event_id}:{}", endpoint.id);
+        let fresh_id = format!("{at_ms:013}-{}", hex(&digest[..6]));
+        let marker = Record {
+            org_id: endpoint.org_id.clone(),
+            id: marker_id.clone(),
+            doc: json!({"delivery_id": fresh_id, "expires_at": at_ms / 1000 + EMITTED_MARKER_TTL_SECS}),
+        };
+        let id = if store.insert_if_absent(Collection::UsedTokens, &marker).await? {
+            fresh_id
+        } else {
+            let marked = store.get(Collection::UsedTokens, &endpoint.org_id, &marker_id).await?;
+            match marked.as_ref().and_then(|m| m.doc.get("delivery_id")).and_then(Value::as_str) {
+                Some(id) => id.to_string(),
+                // Not readable as ours: the event counts as made.
+                None => continue,
+            }
+        };
         let (log, entry) = delivery_docs(endpoint, &id, event, event_id, body.clone(), at_ms, None);
         let key = |doc: Value| Record { org_id: endpoint.org_id.clone(), id: id.clone(), doc };
         if store.insert_if_absent(Collection::WebhookDeliveries, &key(log)).await? {
@@ -515,6 +538,9 @@ mod tests {
         // Emitted again (a spool delivered twice): nothing more, and the first body stays.
         let again = emit_once(&store, "org1", events::CALL_ENDED, &event_id, json!({"n": 2}), 5_000).await.unwrap();
         assert!(again.is_empty(), "{again:?}");
+        // Made again at another time (a call's end made twice, an orphan closed by two sweeps): nothing more.
+        let later = emit_once(&store, "org1", events::CALL_ENDED, &event_id, json!({"n": 3}), 9_000).await.unwrap();
+        assert!(later.is_empty(), "{later:?}");
         assert_eq!(store.count(Collection::WebhookDeliveries).await.unwrap(), 2);
         assert_eq!(store.count(Collection::WebhookQueue).await.unwrap(), 2);
         let log = store.get(Collection::WebhookDeliveries, "org1", &made[0]).await.unwrap().unwrap().doc;
