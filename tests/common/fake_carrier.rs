@@ -502,7 +502,7 @@ fn run_call(state: &Arc<Mutex<State>>, callee: Callee, call: &PlacedCall) {
                     Some(std::thread::spawn(move || {
                         std::thread::sleep(after);
                         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                        let (code, answer) = post_signed(flavor, &url, &pairs, &nonce);
+                        let (code, answer) = post_signed(flavor, &url, &pairs, &nonce, deliver_to);
                         if code != 200 {
                             state
                                 .lock()
