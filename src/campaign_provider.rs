@@ -287,7 +287,7 @@ impl DialRegistry for ProviderCalls {
         })
     }
 
-    fn report<'a>(&'a self, dial_id: &'a str, event: DialEvent) -> DialFuture<'a, bool> {
+    fn report<'a>(&'a self, dial_id: &'a str, call: &'a DialledCall, event: DialEvent) -> DialFuture<'a, bool> {
         Box::pin(async move {
             let node = self.node_id.clone();
             let note = match event {
@@ -303,6 +303,11 @@ impl DialRegistry for ProviderCalls {
             };
             for _ in 0..NOTE_TRIES {
                 let Some((record, doc)) = self.followed_dial(dial_id).await else { return false };
+                // Only what was heard of this dial's own call (its provider, signed by its placing account).
+                if Provider::parse(&doc.provider) != Some(call.provider) || doc.auth_id != call.account.auth_id {
+                    tracing::warn!(%dial_id, "dialled call: a report for another provider or account refused");
+                    return false;
+                }
                 let Ok(next) = doc.with_note(note.clone(), crate::campaigns::now_ms()) else { return false };
                 if next.version == doc.version {
                     return true;
