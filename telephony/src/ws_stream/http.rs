@@ -537,6 +537,9 @@ async fn answer(t: &Telephony, provider: Provider, paths: Paths, request: Reques
 async fn answer_call(t: &Telephony, provider: Provider, paths: Paths, hook: &Webhook<'_>) -> Response {
     // The original's Vobiz app posted hangups to the answer URL with Event=Hangup.
     if hook.field(&["Event"]).is_some_and(|e| e.eq_ignore_ascii_case("hangup")) {
+        if let Some(response) = dialled_status(t, provider, hook).await {
+            return response;
+        }
         return hangup_logged(t, provider, hook).await;
     }
     if t.draining.load(Ordering::Relaxed) {
@@ -611,28 +614,8 @@ async fn hangup_plivo_compat(State(t): State<Arc<Telephony>>, request: Request) 
 async fn hangup(t: &Telephony, provider: Provider, request: Request) -> Response {
     match read_webhook(t, provider, request).await {
         Ok(hook) => {
-            // A call our dialer placed: its status goes to the dialer; a progress report (Twilio's
-            // `initiated`, `ringing`, `answered`) is no end of the call and leaves no report.
-            if let Some((dial, call)) = &hook.dialled {
-                let progress = voicera_carrier_rest::read_callback(|name| hook.field(&[name]));
-                let going = matches!(progress, voicera_carrier_rest::CallProgress::Going { .. });
-                let fields = STATUS_FIELDS
-                    .iter()
-                    .copied()
-                    .filter_map(|name| hook.field(&[name]).map(|value| (name.to_string(), value.to_string())))
-                    .collect();
-                let recorded = t.config.dialled.report(dial, call, DialEvent::Status(fields)).await;
-                // A dialled call's end is the dialer's to record, in its campaign's org (its contact's outcome;
-                // an answered call's log comes from its stream): never a report in the node owner's call log.
-                // Not recorded (the store failed or kept changing): the provider is asked to try again.
-                if going || recorded {
-                    return hook.settle(plain(StatusCode::OK, ""));
-                }
-                tracing::warn!(provider = provider.as_str(), %dial, "status of a dialled call not recorded: provider to retry");
-                return hook.settle(
-                    (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], "status not recorded; retry")
-                        .into_response(),
-                );
+            if let Some(response) = dialled_status(t, provider, &hook).await {
+                return hook.settle(response);
             }
             let response = hangup_logged(t, provider, &hook).await;
             hook.settle(response)
@@ -808,6 +791,28 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
 }
 
 /// Waits for the provider's `start` (skipping `connected` and anything before it).
+/// A status callback of a call our dialer placed goes to the dialer (a progress report, Twilio's `initiated`,
+/// `ringing`, `answered`, is no end of the call and needs no record): the response, None when the webhook names
+/// no dial. A dialled call's end is the dialer's to record, in its campaign's org (its contact's outcome; an
+/// answered call's log comes from its stream): never a report in the node owner's call log. One that could not
+/// be recorded (the store failed or kept changing) asks the provider to try again.
+async fn dialled_status(t: &Telephony, provider: Provider, hook: &Webhook<'_>) -> Option<Response> {
+    let (dial, call) = hook.dialled.as_ref()?;
+    let progress = voicera_carrier_rest::read_callback(|name| hook.field(&[name]));
+    let going = matches!(progress, voicera_carrier_rest::CallProgress::Going { .. });
+    let fields = STATUS_FIELDS
+        .iter()
+        .copied()
+        .filter_map(|name| hook.field(&[name]).map(|value| (name.to_string(), value.to_string())))
+        .collect();
+    let recorded = t.config.dialled.report(dial, call, DialEvent::Status(fields)).await;
+    if going || recorded {
+        return Some(plain(StatusCode::OK, ""));
+    }
+    tracing::warn!(provider = provider.as_str(), %dial, "status of a dialled call not recorded: provider to retry");
+    Some((StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], "status not recorded; retry").into_response())
+}
+
 async fn wait_for_start(socket: &mut WebSocket) -> Result<StreamStart, String> {
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     let mut scratch = Vec::new();
