@@ -13,6 +13,8 @@
 //! end as if it had heard them itself, holding the contact's lease and the campaign's slot until then.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -167,6 +169,7 @@ impl ProviderCalls {
             }
         }
         let (events, mut heard) = mpsc::unbounded_channel();
+        let registration_lost = Arc::new(AtomicBool::new(false));
         let reader = DialReader {
             store: self.store.clone(),
             org_id: call.org_id.clone(),
@@ -175,19 +178,28 @@ impl ProviderCalls {
             lease_ms: self.lease_ms,
             events,
             amd_events: call.amd.and_then(|amd| amd.events),
+            registration_lost: registration_lost.clone(),
         };
-        let reading = tokio::spawn(reader.run());
+        // Whatever ends this call's following (its end, or this future dropped), the reader stops and the dial
+        // leaves the registry: no task renews the lease of a call nobody follows.
+        let reading = FollowedDial {
+            reader: tokio::spawn(reader.run()),
+            store: self.store.clone(),
+            org_id: call.org_id.clone(),
+            dial_id: dial_id.clone(),
+            removed: false,
+        };
         let placing = rest.clone();
         let placed = tokio::task::spawn_blocking(move || placing.place_call(&request)).await;
         let placed = match placed {
             Ok(Ok(placed)) => placed,
             Ok(Err(error)) => {
-                self.unregister(&call.org_id, &dial_id, reading).await;
+                reading.unregister().await;
                 tracing::warn!(%error, to = %call.to, "campaign: the provider refused the call");
                 return ProviderCallEnd { outcome: AttemptOutcome::Failed(error.to_string()), call_id: None };
             }
             Err(error) => {
-                self.unregister(&call.org_id, &dial_id, reading).await;
+                reading.unregister().await;
                 return ProviderCallEnd {
                     outcome: AttemptOutcome::Failed(format!("dial task: {error}")),
                     call_id: None,
@@ -199,7 +211,7 @@ impl ProviderCalls {
         let followed = tokio::select! {
             followed = follow(&mut heard, setup_limit) => followed,
             _ = lost.cancelled() => {
-                self.unregister(&call.org_id, &dial_id, reading).await;
+                reading.unregister().await;
                 let id = placed.call_id.clone();
                 let hung_up = tokio::task::spawn_blocking(move || rest.hang_up(&id)).await;
                 tracing::warn!(call_id = %placed.call_id, ok = matches!(hung_up, Ok(Ok(_))), "campaign: hung up a provider call whose lease was lost");
@@ -209,9 +221,10 @@ impl ProviderCalls {
                 };
             }
         };
-        self.unregister(&call.org_id, &dial_id, reading).await;
+        reading.unregister().await;
         let call_id = followed.call_id.clone().unwrap_or(placed.call_id);
-        if followed.hang_up {
+        // A lost registration (the entry gone or unreadable) is no word on the call's end: it may be up.
+        if followed.hang_up || registration_lost.load(Ordering::Relaxed) {
             // The provider went quiet: make sure the call is down before its slot is given back.
             let id = call_id.clone();
             let hung_up = tokio::task::spawn_blocking(move || rest.hang_up(&id)).await;
@@ -228,15 +241,6 @@ impl ProviderCalls {
             )),
         };
         ProviderCallEnd { outcome, call_id: Some(call_id) }
-    }
-
-    /// Stops following a dial: its reader ends, and its registry entry goes (a late callback then finds no
-    /// call, as for a call never ours). A store that fails here leaves the entry to lapse with its lease.
-    async fn unregister(&self, org_id: &str, dial_id: &str, reading: tokio::task::JoinHandle<()>) {
-        reading.abort();
-        if let Err(error) = self.store.delete(Collection::CampaignDials, org_id, dial_id).await {
-            tracing::warn!(%error, %dial_id, "campaign: cannot remove a finished dial (it lapses with its lease)");
-        }
     }
 
     /// The dial registered as `dial_id`, if it is still followed: its org and document.
@@ -286,7 +290,7 @@ impl DialRegistry for ProviderCalls {
         })
     }
 
-    fn report<'a>(&'a self, dial_id: &'a str, event: DialEvent) -> DialFuture<'a, bool> {
+    fn report<'a>(&'a self, dial_id: &'a str, call: &'a DialledCall, event: DialEvent) -> DialFuture<'a, bool> {
         Box::pin(async move {
             let node = self.node_id.clone();
             let note = match event {
@@ -306,6 +310,11 @@ impl DialRegistry for ProviderCalls {
             };
             for _ in 0..NOTE_TRIES {
                 let Some((record, doc)) = self.followed_dial(dial_id).await else { return false };
+                // Only what was heard of this dial's own call (its provider, signed by its placing account).
+                if Provider::parse(&doc.provider) != Some(call.provider) || doc.auth_id != call.account.auth_id {
+                    tracing::warn!(%dial_id, "dialled call: a report for another provider or account refused");
+                    return false;
+                }
                 let Ok(next) = doc.with_note(note.clone(), crate::campaigns::now_ms()) else { return false };
                 if next.version == doc.version {
                     return true;
@@ -326,6 +335,45 @@ impl DialRegistry for ProviderCalls {
     }
 }
 
+/// A dial this node follows: its reader task and its registry entry, both ended when it is dropped (the
+/// entry's removal then spawned, best effort) unless [`FollowedDial::unregister`] did so first.
+struct FollowedDial {
+    reader: tokio::task::JoinHandle<()>,
+    store: Store,
+    org_id: String,
+    dial_id: String,
+    removed: bool,
+}
+
+impl FollowedDial {
+    /// Stops following the dial: its reader ends, and its registry entry goes (a late callback then finds no
+    /// call, as for a call never ours). A store that fails here leaves the entry to lapse with its lease.
+    async fn unregister(mut self) {
+        self.reader.abort();
+        self.removed = true;
+        remove_dial(&self.store, &self.org_id, &self.dial_id).await;
+    }
+}
+
+impl Drop for FollowedDial {
+    fn drop(&mut self) {
+        self.reader.abort();
+        if self.removed {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (store, org_id, dial_id) = (self.store.clone(), self.org_id.clone(), self.dial_id.clone());
+            runtime.spawn(async move { remove_dial(&store, &org_id, &dial_id).await });
+        }
+    }
+}
+
+async fn remove_dial(store: &Store, org_id: &str, dial_id: &str) {
+    if let Err(error) = store.delete(Collection::CampaignDials, org_id, dial_id).await {
+        tracing::warn!(%error, %dial_id, "campaign: cannot remove a finished dial (it lapses with its lease)");
+    }
+}
+
 /// The placing node's side of a dial: reads what any node recorded of the call, in order, into the channel
 /// [`follow`] reads (and detection events into the runner's), and renews the dial's lease.
 struct DialReader {
@@ -336,14 +384,20 @@ struct DialReader {
     lease_ms: i64,
     events: mpsc::UnboundedSender<DialEvent>,
     amd_events: Option<mpsc::UnboundedSender<AmdEvent>>,
+    /// Set when the dial's registration is lost: the call is then hung up through the API.
+    registration_lost: Arc<AtomicBool>,
 }
 
 impl DialReader {
     async fn run(self) {
-        let mut seen = 0;
+        let mut last_seq = 0;
         let mut renewed_at = crate::campaigns::now_ms();
         loop {
-            tokio::time::sleep(DIAL_POLL).await;
+            tokio::select! {
+                _ = tokio::time::sleep(DIAL_POLL) => {}
+                // Nobody follows the call any more.
+                _ = self.events.closed() => return,
+            }
             let record = match self.store.get(Collection::CampaignDials, &self.org_id, &self.dial_id).await {
                 Ok(Some(record)) => record,
                 Ok(None) => return self.registration_lost("it is gone").await,
@@ -356,12 +410,12 @@ impl DialReader {
                 Ok(doc) => doc,
                 Err(error) => return self.registration_lost(&error.to_string()).await,
             };
-            for note in doc.unread(seen) {
-                self.deliver(note);
+            for note in doc.unread(last_seq) {
+                self.deliver(&note.note);
+                last_seq = note.seq;
             }
-            seen = doc.notes.len();
             let now = crate::campaigns::now_ms();
-            if now - renewed_at >= self.lease_ms / 3 {
+            if now.saturating_sub(renewed_at) >= self.lease_ms / 3 {
                 if let Ok(next) = doc.renew(&self.node_id, now, self.lease_ms) {
                     let renewed = Record { org_id: record.org_id, id: record.id, doc: next.to_json() };
                     // A note written meanwhile wins; the renewal is tried again at the next read.
@@ -374,15 +428,16 @@ impl DialReader {
     }
 
     /// Nothing more can be heard of the call: it ends as failed (not as answered, which is what a closed
-    /// channel means to [`follow`]); the channel stays open until the reader is aborted.
+    /// channel means to [`follow`]), and is hung up through the API; the reader waits for the channel to close.
     async fn registration_lost(&self, why: &str) {
+        self.registration_lost.store(true, Ordering::Relaxed);
         tracing::warn!(dial_id = %self.dial_id, %why, "campaign: a dial's registration is lost");
         let lost = vec![
             ("CallStatus".to_string(), "failed".to_string()),
             ("HangupCause".to_string(), "dial registration lost".to_string()),
         ];
         let _ = self.events.send(DialEvent::Status(lost));
-        std::future::pending::<()>().await;
+        self.events.closed().await;
     }
 
     fn deliver(&self, note: &DialNote) {

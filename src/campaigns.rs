@@ -697,20 +697,30 @@ async fn claim_start(
     calls_per_second: u32,
     now: i64,
 ) -> Result<Option<i64>, RunError> {
+    // A store that fails is no fault of the campaign's: its next start is tried again shortly.
+    let retry = |error: StoreError| {
+        tracing::warn!(%error, %batch_id, "campaign: cannot claim a start (trying again shortly)");
+        Ok(Some(now.saturating_add(SLOT_RECHECK_MS)))
+    };
     for _ in 0..PACE_TRIES {
-        let stored = runner.store.get(Collection::CampaignPacing, org_id, batch_id).await?;
+        let stored = match runner.store.get(Collection::CampaignPacing, org_id, batch_id).await {
+            Ok(stored) => stored,
+            Err(error) => return retry(error),
+        };
         let stored = stored.map(|r| PacingDocument::from_json(&r.doc)).transpose()?;
-        let claim = match plan_start(batch_id, stored.as_ref(), calls_per_second, now) {
+        let claim = match plan_start(batch_id, stored.as_ref(), calls_per_second, now)? {
             Pace::Start(claim) => claim,
             Pace::WaitUntil(at) => return Ok(Some(at)),
         };
         let record = Record { org_id: org_id.to_string(), id: batch_id.to_string(), doc: claim.document().to_json() };
-        if runner.store.put_if_version(Collection::CampaignPacing, &record, claim.expected_version()).await? {
-            return Ok(None);
+        match runner.store.put_if_version(Collection::CampaignPacing, &record, claim.expected_version()).await {
+            Ok(true) => return Ok(None),
+            Ok(false) => {}
+            Err(error) => return retry(error),
         }
     }
     // Other nodes took every start we read: they are dialling; look again shortly.
-    Ok(Some(now + SLOT_RECHECK_MS))
+    Ok(Some(now.saturating_add(SLOT_RECHECK_MS)))
 }
 
 /// The campaign's live-call limit as configured (1 if the settings do not parse: the task refuses those).

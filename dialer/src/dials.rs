@@ -71,6 +71,16 @@ pub enum DialNote {
     AmdMessageLeft,
 }
 
+/// A note as recorded: numbered in the order the dial's nodes recorded them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedNote {
+    /// The note's number, from the document's counter: strictly increasing, never reused (the placing node
+    /// reads what is numbered after the last it read, whatever was dropped or kept apart meanwhile).
+    pub seq: u64,
+    /// What was heard.
+    pub note: DialNote,
+}
+
 /// A dialled call, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DialDocument {
@@ -91,8 +101,18 @@ pub struct DialDocument {
     pub amd: Option<DialAmd>,
     /// The placing node, and until when it follows the call unless it renews.
     pub lease: Lease,
-    /// What nodes heard of the call, oldest first.
-    pub notes: Vec<DialNote>,
+    /// What nodes heard of the call on its way, oldest first (at most [`MAX_NOTES`]; later progress is
+    /// dropped). The call's end is kept apart, in `final_status` and `stream_ended`, so it is never crowded out.
+    pub notes: Vec<RecordedNote>,
+    /// The call's first final status callback (completed, busy, failed, ...).
+    #[serde(default)]
+    pub final_status: Option<RecordedNote>,
+    /// The first end of its stream.
+    #[serde(default)]
+    pub stream_ended: Option<RecordedNote>,
+    /// The number the next note gets.
+    #[serde(default)]
+    pub next_seq: u64,
     /// Bumped by every write; writes are conditional on it.
     pub version: u64,
     /// When the document may be swept (Unix seconds), well after the lease.
@@ -122,7 +142,7 @@ impl DialDocument {
     /// A call `node` is about to place at `now`, leased for `ttl_ms` (inserted before the request: the
     /// provider may call back before its reply to the request arrives).
     pub fn placed(dial: NewDial, node: &str, now: UnixMillis, ttl_ms: i64) -> DialDocument {
-        let expires_at = now + ttl_ms;
+        let expires_at = now.saturating_add(ttl_ms);
         DialDocument {
             batch_id: dial.batch_id,
             contact: dial.contact,
@@ -133,6 +153,9 @@ impl DialDocument {
             amd: dial.amd,
             lease: Lease { node: node.to_string(), expires_at },
             notes: Vec::new(),
+            final_status: None,
+            stream_ended: None,
+            next_seq: 1,
             version: 1,
             expires_at: sweep_at(expires_at),
         }
@@ -154,25 +177,28 @@ impl DialDocument {
     }
 
     /// The document with `note` added, as a node that heard it at `now` writes it. Refused once the placing
-    /// node's lease lapsed (nobody follows the call any more). Past [`MAX_NOTES`] the note is dropped, except
-    /// a final status or a stream's end (what the placing node waits for), which replace the oldest progress.
+    /// node's lease lapsed (nobody follows the call any more). A final status or a stream's end (what the
+    /// placing node waits for) is kept apart, the first of each; other notes past [`MAX_NOTES`] are dropped.
+    /// The document is returned unchanged (same version) when the note is dropped.
     pub fn with_note(&self, note: DialNote, now: UnixMillis) -> Result<DialDocument, DialerError> {
         if !self.followed(now) {
             return Err(DialerError::LeaseLost { node: self.lease.node.clone() });
         }
         let mut next = self.clone();
-        if next.notes.len() >= MAX_NOTES {
-            let ends = matches!(note, DialNote::StreamEnded { .. } | DialNote::Status { .. });
-            let oldest_progress = next.notes.iter().position(|n| matches!(n, DialNote::Status { .. }));
-            match oldest_progress.filter(|_| ends) {
-                Some(at) => {
-                    next.notes.remove(at);
-                }
-                None => return Ok(self.clone()),
-            }
+        let recorded = RecordedNote { seq: next.next_seq, note };
+        let slot = match &recorded.note {
+            DialNote::StreamEnded { .. } => Some(&mut next.stream_ended),
+            DialNote::Status { fields, .. } if is_final(fields) => Some(&mut next.final_status),
+            _ => None,
+        };
+        match slot {
+            Some(slot) if slot.is_some() => return Ok(self.clone()),
+            Some(slot) => *slot = Some(recorded),
+            None if next.notes.len() >= MAX_NOTES => return Ok(self.clone()),
+            None => next.notes.push(recorded),
         }
-        next.notes.push(note);
-        next.version += 1;
+        next.next_seq = bumped(self.next_seq, "note counter")?;
+        next.version = bumped(self.version, "version")?;
         Ok(next)
     }
 
@@ -182,22 +208,38 @@ impl DialDocument {
             return Err(DialerError::LeaseLost { node: node.to_string() });
         }
         let mut next = self.clone();
-        next.lease.expires_at = now + ttl_ms;
+        next.lease.expires_at = now.saturating_add(ttl_ms);
         next.expires_at = sweep_at(next.lease.expires_at);
-        next.version += 1;
+        next.version = bumped(self.version, "version")?;
         Ok(next)
     }
 
-    /// The notes after the first `seen`: what the placing node has not read yet. Notes are only appended
-    /// (or, past [`MAX_NOTES`], an old progress report is dropped, which may skip one unread report).
-    pub fn unread(&self, seen: usize) -> &[DialNote] {
-        self.notes.get(seen..).unwrap_or(&[])
+    /// The notes numbered after `last_seq` (the last the placing node read), in the order they were recorded,
+    /// the call's end included.
+    pub fn unread(&self, last_seq: u64) -> Vec<&RecordedNote> {
+        let ends = self.final_status.iter().chain(self.stream_ended.iter());
+        let mut unread: Vec<&RecordedNote> = self.notes.iter().chain(ends).filter(|n| n.seq > last_seq).collect();
+        unread.sort_by_key(|n| n.seq);
+        unread
     }
+}
+
+/// Whether a status callback's fields say the call is over.
+fn is_final(fields: &[(String, String)]) -> bool {
+    let progress = voicera_carrier_rest::read_callback(|name| {
+        fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    });
+    matches!(progress, voicera_carrier_rest::CallProgress::Ended(_))
+}
+
+/// A stored counter plus one; a counter at its limit is a corrupt document, not a wrap to an old value.
+fn bumped(counter: u64, what: &str) -> Result<u64, DialerError> {
+    counter.checked_add(1).ok_or_else(|| DialerError::Document(format!("dial {what} at its limit")))
 }
 
 /// The sweep time (Unix seconds) of a lease lapsing at `lease_expires_at` (Unix milliseconds).
 fn sweep_at(lease_expires_at: UnixMillis) -> i64 {
-    lease_expires_at.div_euclid(1000) + SWEEP_AFTER_SECS
+    lease_expires_at.div_euclid(1000).saturating_add(SWEEP_AFTER_SECS)
 }
 
 #[cfg(test)]
@@ -223,6 +265,10 @@ mod tests {
         DialNote::Status { fields: vec![("CallStatus".into(), value.into())], node: "node-b".into() }
     }
 
+    fn notes(unread: Vec<&RecordedNote>) -> Vec<(u64, DialNote)> {
+        unread.into_iter().map(|n| (n.seq, n.note.clone())).collect()
+    }
+
     #[test]
     fn notes_from_any_node_reach_the_placing_node_in_order_while_it_follows_the_call() {
         let doc = dial();
@@ -231,8 +277,8 @@ mod tests {
         let doc = doc.with_note(started.clone(), 2_000).unwrap();
         let doc = doc.with_note(status("in-progress"), 2_100).unwrap();
         assert_eq!(doc.version, 3);
-        assert_eq!(doc.unread(0), [started, status("in-progress")]);
-        assert_eq!(doc.unread(1), [status("in-progress")]);
+        assert_eq!(notes(doc.unread(0)), [(1, started), (2, status("in-progress"))]);
+        assert_eq!(notes(doc.unread(1)), [(2, status("in-progress"))]);
         assert!(doc.unread(2).is_empty() && doc.unread(7).is_empty());
         // The placing node renews; another node cannot.
         let renewed = doc.renew("node-a", 8_000, TTL).unwrap();
@@ -247,22 +293,50 @@ mod tests {
     #[test]
     fn a_chatty_provider_cannot_grow_a_dial_past_its_notes_limit_nor_crowd_out_its_end() {
         let mut doc = dial();
-        for _ in 0..MAX_NOTES + 5 {
+        let mut last_seq = 0;
+        let mut read = Vec::new();
+        for _ in 0..40 {
             doc = doc.with_note(status("ringing"), 2_000).unwrap();
+            // The placing node reads as it goes, remembering the last number it read.
+            for note in doc.unread(last_seq) {
+                last_seq = note.seq;
+                read.push(note.note.clone());
+            }
         }
         assert_eq!(doc.notes.len(), MAX_NOTES);
+        assert_eq!(read.len(), MAX_NOTES, "progress past the limit is dropped");
         let verdict = DialNote::AmdDecided { verdict: "human".into(), decided_after_ms: 900, step: "agent".into() };
-        assert_eq!(doc.with_note(verdict, 2_000).unwrap().notes.len(), MAX_NOTES, "dropped when full");
-        let ended = doc.with_note(DialNote::StreamEnded { node: "node-b".into() }, 2_000).unwrap();
-        assert_eq!(ended.notes.last(), Some(&DialNote::StreamEnded { node: "node-b".into() }));
-        assert_eq!(ended.notes.len(), MAX_NOTES);
+        assert_eq!(doc.with_note(verdict, 2_000).unwrap(), doc, "dropped when full");
+        // The final status and the stream's end still reach a reader that read everything before them.
+        let doc = doc.with_note(status("completed"), 2_100).unwrap();
+        let doc = doc.with_note(DialNote::StreamEnded { node: "node-b".into() }, 2_200).unwrap();
+        assert_eq!(notes(doc.unread(last_seq)), [
+            (MAX_NOTES as u64 + 1, status("completed")),
+            (MAX_NOTES as u64 + 2, DialNote::StreamEnded { node: "node-b".into() }),
+        ]);
+        // Only the first of each end is kept.
+        assert_eq!(doc.with_note(status("busy"), 2_300).unwrap(), doc);
+        assert_eq!(doc.notes.len(), MAX_NOTES);
+    }
+
+    #[test]
+    fn a_counter_at_its_limit_is_a_corrupt_document_not_a_wrap() {
+        let mut doc = dial();
+        doc.version = u64::MAX;
+        assert!(matches!(doc.with_note(status("ringing"), 2_000), Err(DialerError::Document(_))));
+        assert!(matches!(doc.renew("node-a", 2_000, TTL), Err(DialerError::Document(_))));
+        let mut doc = dial();
+        doc.next_seq = u64::MAX;
+        assert!(matches!(doc.with_note(status("completed"), 2_000), Err(DialerError::Document(_))));
+        assert_eq!(dial().renew("node-a", 2_000, i64::MAX).unwrap().lease.expires_at, i64::MAX);
     }
 
     #[test]
     fn dial_documents_round_trip() {
         let doc = dial().with_note(DialNote::AmdMessageLeft, 2_000).unwrap();
         let json = doc.to_json();
-        assert_eq!(json["notes"][0]["kind"], "amd_message_left");
+        assert_eq!(json["notes"][0]["note"]["kind"], "amd_message_left");
+        assert_eq!(json["notes"][0]["seq"], 1);
         assert_eq!(DialDocument::from_json(&json).unwrap(), doc);
         assert!(DialDocument::from_json(&serde_json::json!({"agent": 1})).is_err());
     }

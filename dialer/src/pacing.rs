@@ -91,26 +91,34 @@ pub fn interval_us(calls_per_second: u32) -> i64 {
 }
 
 /// Whether campaign `batch_id` may start a call at `now` at `calls_per_second`, given its `stored` pacing
-/// document (None: never written): the write that takes the start, or when to ask again.
-pub fn plan_start(batch_id: &str, stored: Option<&PacingDocument>, calls_per_second: u32, now: UnixMillis) -> Pace {
+/// document (None: never written): the write that takes the start, or when to ask again. A stored document
+/// whose values would overflow is corrupt (never wrapped into an old time or version).
+pub fn plan_start(
+    batch_id: &str,
+    stored: Option<&PacingDocument>,
+    calls_per_second: u32,
+    now: UnixMillis,
+) -> Result<Pace, DialerError> {
     let interval = interval_us(calls_per_second);
     let now_us = now.saturating_mul(1000);
-    let tolerance = interval * i64::from(BURST.saturating_sub(1));
+    let tolerance = interval.saturating_mul(i64::from(BURST.saturating_sub(1)));
     let Some(doc) = stored else {
-        let next = PacingDocument { batch_id: batch_id.to_string(), next_at_us: now_us + interval, version: 1 };
-        return Pace::Start(PaceClaim::Insert(next));
+        let next =
+            PacingDocument { batch_id: batch_id.to_string(), next_at_us: now_us.saturating_add(interval), version: 1 };
+        return Ok(Pace::Start(PaceClaim::Insert(next)));
     };
-    let earliest = doc.next_at_us - tolerance;
+    let corrupt = |what: &str| DialerError::Document(format!("campaign {batch_id}'s pacing {what} is out of range"));
+    let earliest = doc.next_at_us.checked_sub(tolerance).ok_or_else(|| corrupt("time"))?;
     if earliest > now_us {
         // Rounded up: waking a millisecond early would only find it too soon again.
-        return Pace::WaitUntil((earliest + 999).div_euclid(1000));
+        return Ok(Pace::WaitUntil(earliest.div_euclid(1000).saturating_add(i64::from(earliest.rem_euclid(1000) > 0))));
     }
     let next = PacingDocument {
         batch_id: batch_id.to_string(),
-        next_at_us: doc.next_at_us.max(now_us) + interval,
-        version: doc.version + 1,
+        next_at_us: doc.next_at_us.max(now_us).checked_add(interval).ok_or_else(|| corrupt("time"))?,
+        version: doc.version.checked_add(1).ok_or_else(|| corrupt("version"))?,
     };
-    Pace::Start(PaceClaim::Replace { expected_version: doc.version, next })
+    Ok(Pace::Start(PaceClaim::Replace { expected_version: doc.version, next }))
 }
 
 #[cfg(test)]
@@ -149,7 +157,7 @@ mod tests {
                     continue;
                 }
                 let read = if stale_reads { snapshot.clone() } else { store.0.clone() };
-                match plan_start("b1", read.as_ref(), rate, now) {
+                match plan_start("b1", read.as_ref(), rate, now).unwrap() {
                     Pace::Start(claim) => {
                         if store.write(&claim) {
                             starts.push((now, node));
@@ -188,23 +196,23 @@ mod tests {
     fn starts_are_an_interval_apart_and_an_idle_spell_gives_one_burst() {
         let interval = interval_us(3);
         assert_eq!(interval, 333_333);
-        let Pace::Start(first) = plan_start("b1", None, 3, 10_000) else { panic!("the first start is free") };
+        let Pace::Start(first) = plan_start("b1", None, 3, 10_000).unwrap() else { panic!("the first start is free") };
         assert_eq!(first, PaceClaim::Insert(PacingDocument { batch_id: "b1".into(), next_at_us: 10_333_333, version: 1 }));
         let doc = first.document().clone();
         // Too soon: wait until the interval is over (rounded up to the millisecond).
-        assert_eq!(plan_start("b1", Some(&doc), 3, 10_100), Pace::WaitUntil(10_334));
-        let Pace::Start(second) = plan_start("b1", Some(&doc), 3, 10_334) else { panic!("due") };
+        assert_eq!(plan_start("b1", Some(&doc), 3, 10_100).unwrap(), Pace::WaitUntil(10_334));
+        let Pace::Start(second) = plan_start("b1", Some(&doc), 3, 10_334).unwrap() else { panic!("due") };
         assert_eq!(second.expected_version(), Some(1));
         // A late claim counts from when it was made: missed starts are not caught up on (never over the rate).
         assert_eq!(second.document().next_at_us, 10_667_333);
         // After a minute idle, one start at once, then the interval again.
         let idle = second.document().clone();
-        let Pace::Start(after_idle) = plan_start("b1", Some(&idle), 3, 70_000) else { panic!("idle") };
+        let Pace::Start(after_idle) = plan_start("b1", Some(&idle), 3, 70_000).unwrap() else { panic!("idle") };
         assert_eq!(after_idle.document().next_at_us, 70_333_333);
-        assert_eq!(plan_start("b1", Some(after_idle.document()), 3, 70_000), Pace::WaitUntil(70_334));
+        assert_eq!(plan_start("b1", Some(after_idle.document()), 3, 70_000).unwrap(), Pace::WaitUntil(70_334));
         // A raised rate applies from the next claim.
-        assert_eq!(plan_start("b1", Some(after_idle.document()), 100, 70_000), Pace::WaitUntil(70_334));
-        let Pace::Start(fast) = plan_start("b1", Some(after_idle.document()), 100, 70_334) else { panic!("due") };
+        assert_eq!(plan_start("b1", Some(after_idle.document()), 100, 70_000).unwrap(), Pace::WaitUntil(70_334));
+        let Pace::Start(fast) = plan_start("b1", Some(after_idle.document()), 100, 70_334).unwrap() else { panic!("due") };
         assert_eq!(fast.document().next_at_us, 70_344_000);
     }
 
@@ -213,5 +221,16 @@ mod tests {
         let doc = PacingDocument { batch_id: "b1".into(), next_at_us: 1_700_000_000_123_456, version: 7 };
         assert_eq!(PacingDocument::from_json(&doc.to_json()).unwrap(), doc);
         assert!(PacingDocument::from_json(&serde_json::json!({"batch_id": 3})).is_err());
+    }
+
+    #[test]
+    fn a_pacing_document_out_of_range_is_corrupt_not_wrapped() {
+        let at = |next_at_us, version| PacingDocument { batch_id: "b1".into(), next_at_us, version };
+        // (With a burst above one, a time at the bottom of the range would be too: `next_at_us - tolerance`.)
+        assert!(matches!(plan_start("b1", Some(&at(i64::MIN, 1)), 3, 10_000), Ok(Pace::Start(_))));
+        assert!(matches!(plan_start("b1", Some(&at(i64::MAX, 1)), 3, i64::MAX), Err(DialerError::Document(_))));
+        assert!(matches!(plan_start("b1", Some(&at(0, u64::MAX)), 3, 10_000), Err(DialerError::Document(_))));
+        // A clock at its limit saturates rather than wraps into the past.
+        assert!(matches!(plan_start("b1", None, 3, i64::MAX), Ok(Pace::Start(_))));
     }
 }

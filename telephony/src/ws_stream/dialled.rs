@@ -82,8 +82,10 @@ pub trait DialRegistry: Send + Sync {
     /// The call followed as `dial_id`, placed through `provider`, whichever node placed it; None when no call
     /// is (or is any longer) followed as `dial_id`, or it cannot be read.
     fn find<'a>(&'a self, dial_id: &'a str, provider: Provider) -> DialFuture<'a, Option<DialledCall>>;
-    /// Tells the call's dialer of `event`; false when no call is followed as `dial_id`.
-    fn report<'a>(&'a self, dial_id: &'a str, event: DialEvent) -> DialFuture<'a, bool>;
+    /// Tells the call's dialer of `event`, heard of the call `call` found (its provider and placing account
+    /// must still be the dial's); false when no such call is followed as `dial_id`, or the event could not be
+    /// recorded.
+    fn report<'a>(&'a self, dial_id: &'a str, call: &'a DialledCall, event: DialEvent) -> DialFuture<'a, bool>;
 }
 
 /// The node's registry of dialled calls. Cheap to clone. The default has none: every dial id is unknown.
@@ -112,10 +114,11 @@ impl DialledCalls {
         }
     }
 
-    /// Tells the call's dialer of `event`; false when no call is followed as `dial_id`.
-    pub async fn report(&self, dial_id: &str, event: DialEvent) -> bool {
+    /// Tells the call's dialer of `event` heard of `call` (as [`DialledCalls::find`] found it); false when no
+    /// such call is followed as `dial_id`, or the event could not be recorded.
+    pub async fn report(&self, dial_id: &str, call: &DialledCall, event: DialEvent) -> bool {
         match &self.registry {
-            Some(registry) => registry.report(dial_id, event).await,
+            Some(registry) => registry.report(dial_id, call, event).await,
             None => false,
         }
     }

@@ -361,6 +361,8 @@ struct Webhook<'a> {
     form: Vec<(String, String)>,
     query: Vec<(String, String)>,
     claim: Option<DeliveryClaim<'a>>,
+    /// A call our dialer placed (`?dial=`): its dial id and the call, whose account signed the webhook.
+    dialled: Option<(String, DialledCall)>,
 }
 
 impl Webhook<'_> {
@@ -415,7 +417,7 @@ fn authenticate<'a>(
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
-    dialled: Option<DialledCall>,
+    dialled: Option<(String, DialledCall)>,
 ) -> Result<Webhook<'a>, Refusal> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
@@ -435,9 +437,12 @@ fn authenticate<'a>(
         form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let url = format!("{}{path_and_query}", telephony.config.public_url);
-    // A call we placed with an org's own account is signed with that account's token.
-    let Some(account) = dialled.as_ref().map(|call| &call.account).or_else(|| telephony.config.accounts.get(&provider))
-    else {
+    // A call we placed is signed with the placing account's token, and only that (never the node's own).
+    let account = match &dialled {
+        Some((_, call)) => Some(&call.account),
+        None => telephony.config.accounts.get(&provider),
+    };
+    let Some(account) = account else {
         let err = signature::SignatureError::NotConfigured(provider.as_str());
         tracing::warn!(provider = provider.as_str(), path = uri.path(), %err, "webhook refused");
         return Err(Refusal(StatusCode::FORBIDDEN, err.to_string()));
@@ -470,7 +475,7 @@ fn authenticate<'a>(
             }
         }
     };
-    Ok(Webhook { form, query, claim })
+    Ok(Webhook { form, query, claim, dialled })
 }
 
 async fn answer_canonical(State(t): State<Arc<Telephony>>, Path(provider): Path<String>, request: Request) -> Response {
@@ -499,7 +504,15 @@ async fn read_webhook(t: &Telephony, provider: Provider, request: Request) -> Re
         .find(|(k, _)| k == DIAL_PARAM)
         .map(|(_, id)| id.into_owned());
     let dialled = match dial {
-        Some(id) => t.config.dialled.find(&id, provider).await,
+        Some(id) => match t.config.dialled.find(&id, provider).await {
+            Some(call) => Some((id, call)),
+            None => {
+                // No dialer follows it (its node lost the call, it ended, or the id is made up): there is no
+                // account to check the signature with, and nobody would record what it says.
+                tracing::warn!(provider = provider.as_str(), path = parts.uri.path(), "webhook of a dialled call nobody follows");
+                return Err(Refusal(StatusCode::NOT_FOUND, "no dialled call is followed under this id".into()));
+            }
+        },
         None => None,
     };
     authenticate(t, provider, &parts.method, &parts.uri, &parts.headers, &body, dialled)
@@ -524,6 +537,9 @@ async fn answer(t: &Telephony, provider: Provider, paths: Paths, request: Reques
 async fn answer_call(t: &Telephony, provider: Provider, paths: Paths, hook: &Webhook<'_>) -> Response {
     // The original's Vobiz app posted hangups to the answer URL with Event=Hangup.
     if hook.field(&["Event"]).is_some_and(|e| e.eq_ignore_ascii_case("hangup")) {
+        if let Some(response) = dialled_status(t, provider, hook).await {
+            return response;
+        }
         return hangup_logged(t, provider, hook).await;
     }
     if t.draining.load(Ordering::Relaxed) {
@@ -535,13 +551,9 @@ async fn answer_call(t: &Telephony, provider: Provider, paths: Paths, hook: &Web
     // A call our dialer placed was signed with the placing org's own account: it may reach only the agent it
     // was placed for, never another org's by a changed `agent_id`.
     // The call may have been placed by another node: the registry is the deployment's.
-    let dial = hook.query.iter().find(|(k, _)| k == DIAL_PARAM).map(|(_, v)| v.as_str());
-    if let Some(dial) = dial {
-        let Some(call) = t.config.dialled.find(dial, provider).await else {
-            // No dialer follows it (its node lost the call, or the id is made up): nobody would record it.
-            tracing::warn!(provider = provider.as_str(), %agent, %call_id, "answer: a dialled call nobody follows");
-            return plain(StatusCode::NOT_FOUND, "no dialled call is followed under this id");
-        };
+    // (`read_webhook` found it, or refused the webhook.)
+    let dial = hook.dialled.as_ref().map(|(id, _)| id.as_str());
+    if let Some((_, call)) = &hook.dialled {
         if call.agent != agent {
             tracing::warn!(provider = provider.as_str(), %agent, %call_id, "answer: a dialled call names another agent");
             return plain(StatusCode::FORBIDDEN, "this call was placed for another agent");
@@ -602,26 +614,8 @@ async fn hangup_plivo_compat(State(t): State<Arc<Telephony>>, request: Request) 
 async fn hangup(t: &Telephony, provider: Provider, request: Request) -> Response {
     match read_webhook(t, provider, request).await {
         Ok(hook) => {
-            // A call our dialer placed: its status goes to the dialer; a progress report (Twilio's
-            // `initiated`, `ringing`, `answered`) is no end of the call and leaves no report.
-            let dial = hook.query.iter().find(|(k, _)| k == DIAL_PARAM).map(|(_, v)| v.clone());
-            if let Some(dial) = dial {
-                let progress = voicera_carrier_rest::read_callback(|name| hook.field(&[name]));
-                let going = matches!(progress, voicera_carrier_rest::CallProgress::Going { .. });
-                let fields = STATUS_FIELDS
-                    .iter()
-                    .copied()
-                    .filter_map(|name| hook.field(&[name]).map(|value| (name.to_string(), value.to_string())))
-                    .collect();
-                let followed = t.config.dialled.report(&dial, DialEvent::Status(fields)).await;
-                if !followed {
-                    tracing::info!(provider = provider.as_str(), %dial, "status of a dialled call no longer followed");
-                }
-                // A followed call's end is the dialer's to record, in its campaign's org (its contact's outcome;
-                // an answered call's log comes from its stream): never a report in the node owner's call log.
-                if going || followed {
-                    return hook.settle(plain(StatusCode::OK, ""));
-                }
+            if let Some(response) = dialled_status(t, provider, &hook).await {
+                return hook.settle(response);
             }
             let response = hangup_logged(t, provider, &hook).await;
             hook.settle(response)
@@ -797,6 +791,28 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
 }
 
 /// Waits for the provider's `start` (skipping `connected` and anything before it).
+/// A status callback of a call our dialer placed goes to the dialer (a progress report, Twilio's `initiated`,
+/// `ringing`, `answered`, is no end of the call and needs no record): the response, None when the webhook names
+/// no dial. A dialled call's end is the dialer's to record, in its campaign's org (its contact's outcome; an
+/// answered call's log comes from its stream): never a report in the node owner's call log. One that could not
+/// be recorded (the store failed or kept changing) asks the provider to try again.
+async fn dialled_status(t: &Telephony, provider: Provider, hook: &Webhook<'_>) -> Option<Response> {
+    let (dial, call) = hook.dialled.as_ref()?;
+    let progress = voicera_carrier_rest::read_callback(|name| hook.field(&[name]));
+    let going = matches!(progress, voicera_carrier_rest::CallProgress::Going { .. });
+    let fields = STATUS_FIELDS
+        .iter()
+        .copied()
+        .filter_map(|name| hook.field(&[name]).map(|value| (name.to_string(), value.to_string())))
+        .collect();
+    let recorded = t.config.dialled.report(dial, call, DialEvent::Status(fields)).await;
+    if going || recorded {
+        return Some(plain(StatusCode::OK, ""));
+    }
+    tracing::warn!(provider = provider.as_str(), %dial, "status of a dialled call not recorded: provider to retry");
+    Some((StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], "status not recorded; retry").into_response())
+}
+
 async fn wait_for_start(socket: &mut WebSocket) -> Result<StreamStart, String> {
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     let mut scratch = Vec::new();
@@ -851,26 +867,52 @@ async fn run_provider_stream(
         }
     }
     let requested = if provider.negotiates_format() { t.config.format } else { provider.default_format() };
-    let mut dialled = match &dial {
-        Some(id) => t.config.dialled.find(id, provider).await,
-        None => None,
-    };
-    let Some((mut call, id)) = dialled.take().zip(dial) else {
+    let Some(id) = dial else {
         run_call(t, Peer::Provider(provider), agent, start, requested, socket, None).await;
         return;
     };
+    // A stream naming a dial is that call's or nothing: never a plain call with its caller's choice of dial.
+    let Some(mut call) = t.config.dialled.find(&id, provider).await else {
+        tracing::warn!(dial = %id, call_id = %start.call_id, "stream refused: a dialled call nobody follows");
+        t.metrics.count_result(CallResult::Rejected);
+        close(&mut socket, 1011, "no dialled call is followed under this id").await;
+        return;
+    };
+    // The stream's token was issued for `agent`: the dial must be a call placed for that agent (as its answer
+    // webhook checks), so no stream borrows another org's call, contact variables and detection.
+    if call.agent != agent {
+        tracing::warn!(dial = %id, call_id = %start.call_id, %agent, "stream refused: the dialled call names another agent");
+        t.metrics.count_result(CallResult::Rejected);
+        close(&mut socket, 1008, "this call was placed for another agent").await;
+        return;
+    }
     tracing::info!(dial = %id, call_id = %start.call_id, "stream of a dialled call");
     let registry = t.config.dialled.clone();
-    registry.report(&id, DialEvent::StreamStarted { call_id: start.call_id.clone() }).await;
+    // What the registry checks a report against (the call's provider and placing account).
+    let reporter = DialledCall {
+        provider: call.provider,
+        account: call.account.clone(),
+        agent: call.agent.clone(),
+        variables: Vec::new(),
+        amd: None,
+    };
+    registry.report(&id, &reporter, DialEvent::StreamStarted { call_id: start.call_id.clone() }).await;
     // Detection events go to the dialer through the registry, in order, and all of them before the stream's
     // end (the dialer reads the verdict once it learns the call ended).
     let forwarder = call.amd.as_mut().map(|amd| {
         let (events, mut heard) = tokio::sync::mpsc::unbounded_channel();
         amd.events = Some(events);
         let (registry, id) = (registry.clone(), id.clone());
+        let reporter = DialledCall {
+            provider: reporter.provider,
+            account: reporter.account.clone(),
+            agent: reporter.agent.clone(),
+            variables: Vec::new(),
+            amd: None,
+        };
         tokio::spawn(async move {
             while let Some(event) = heard.recv().await {
-                registry.report(&id, DialEvent::Amd(event)).await;
+                registry.report(&id, &reporter, DialEvent::Amd(event)).await;
             }
         })
     });
@@ -879,7 +921,7 @@ async fn run_provider_stream(
     if let Some(forwarder) = forwarder {
         let _ = forwarder.await;
     }
-    registry.report(&id, DialEvent::StreamEnded).await;
+    registry.report(&id, &reporter, DialEvent::StreamEnded).await;
 }
 
 async fn run_browser_stream(t: Arc<Telephony>, agent: String, query: StreamQuery, mut socket: WebSocket) {
