@@ -84,6 +84,16 @@ fn delivery_id(now_ms: u64) -> String {
     format!("{now_ms:013}-{}", hex(&bytes))
 }
 
+/// The enabled endpoints of `org_id` that subscribe to `event`.
+async fn subscribed_endpoints(store: &Store, org_id: &str, event: &str) -> Result<Vec<Endpoint>, WebhookError> {
+    let endpoints = store.list(Collection::WebhookEndpoints, org_id).await?;
+    Ok(endpoints
+        .iter()
+        .filter_map(Endpoint::from_record)
+        .filter(|e| e.enabled && events::subscribed(&e.events, event))
+        .collect())
+}
+
 /// Emits `event` with `data` to every enabled endpoint of `org_id` that subscribes to it; the ids of the
 /// deliveries made (none when no endpoint wants it). The dialer calls this with the `campaign.*` events.
 pub async fn emit(
@@ -93,12 +103,7 @@ pub async fn emit(
     data: Value,
     now_ms: u64,
 ) -> Result<Vec<String>, WebhookError> {
-    let endpoints = store.list(Collection::WebhookEndpoints, org_id).await?;
-    let subscribed: Vec<Endpoint> = endpoints
-        .iter()
-        .filter_map(Endpoint::from_record)
-        .filter(|e| e.enabled && events::subscribed(&e.events, event))
-        .collect();
+    let subscribed = subscribed_endpoints(store, org_id, event).await?;
     if subscribed.is_empty() {
         return Ok(Vec::new());
     }
@@ -141,12 +146,7 @@ pub async fn emit_once(
     data: Value,
     at_ms: u64,
 ) -> Result<Vec<String>, WebhookError> {
-    let endpoints = store.list(Collection::WebhookEndpoints, org_id).await?;
-    let subscribed: Vec<Endpoint> = endpoints
-        .iter()
-        .filter_map(Endpoint::from_record)
-        .filter(|e| e.enabled && events::subscribed(&e.events, event))
-        .collect();
+    let subscribed = subscribed_endpoints(store, org_id, event).await?;
     if subscribed.is_empty() {
         return Ok(Vec::new());
     }

@@ -390,6 +390,17 @@ fn protect_rtp(srtp: &mut Option<SrtpSession>, buffer: &mut [u8], len: usize) ->
 }
 
 impl CallMedia {
+    /// The `nth` frame heard in this tick: the first is always one (the jitter buffer's, padded or concealed
+    /// when nothing came), the rest only while surplus audio waits (a burst after a stall), so a late tick
+    /// catches up instead of letting the caller's audio lag.
+    fn next_heard(&mut self, nth: usize) -> Option<[i16; voicera_media::stream::ENGINE_FRAME]> {
+        if nth == 0 {
+            Some(*self.stream.hear())
+        } else {
+            self.stream.hear_surplus().copied()
+        }
+    }
+
     fn new(
         setup: CallSetup,
         commands: mpsc::Receiver<CallCommand>,
@@ -612,14 +623,7 @@ impl CallMedia {
             // ringing line is no RTP timeout. Answering-machine detection hears it (ringback, announcements, a
             // greeting begun before the answer) and reports voice in it at once: the INVITE may fail any moment.
             for heard in 0..MAX_FRAMES_HEARD_PER_TICK {
-                let frame = if heard == 0 {
-                    *self.stream.hear()
-                } else {
-                    match self.stream.hear_surplus() {
-                        Some(frame) => *frame,
-                        None => break,
-                    }
-                };
+                let Some(frame) = self.next_heard(heard) else { break };
                 self.core.hear_early(&frame, arrival_now, self.stream.heard_packet());
             }
             while let Some(event) = self.core.take_amd_event() {
@@ -639,14 +643,7 @@ impl CallMedia {
         // The caller's frame (and any surplus), the engine, then our packet: a reply (or echo) leaves in the
         // tick that produced it.
         for heard in 0..MAX_FRAMES_HEARD_PER_TICK {
-            let frame = if heard == 0 {
-                *self.stream.hear()
-            } else {
-                match self.stream.hear_surplus() {
-                    Some(frame) => *frame,
-                    None => break,
-                }
-            };
+            let Some(frame) = self.next_heard(heard) else { break };
             let packet = self.stream.heard_packet();
             self.core.hear_frame(&frame, arrival_now, packet, &mut self.stream);
         }
