@@ -10,7 +10,9 @@
 //! - stop time: the onset of the caller's speech (the frame holding its first voiced sample is sent) → the
 //!   agent's audio is silent at the caller. On RTP, the first of a run of quiet frames (mean magnitude below
 //!   [`QUIET_LEVEL`]) that lasts [`STOP_HOLD`]: a word gap in the reply is shorter, a pause or a flush longer.
-//!   On a provider stream, `clearAudio` arriving (the provider drops what it buffered on that message).
+//!   On a provider stream the same, on the provider's playback as [`ProviderPlayout`] models it from the
+//!   `playAudio` durations: `clearAudio` arriving (the provider drops what it buffered), or the buffer
+//!   running dry and staying so for [`STOP_HOLD`] (the server had nothing buffered to clear and sent no more).
 //! - reply time: the end of the caller's speech (the frame holding its last voiced sample is sent) → the
 //!   first agent audio after it (RTP: a frame above the quiet level; streams: a `playAudio`). This includes the
 //!   VAD's stop time; it is what the caller waits.
@@ -113,6 +115,33 @@ impl Script {
 
     pub(crate) fn new(utterances: Vec<Utterance>) -> Self {
         Self { utterances, hiss: hiss_frames() }
+    }
+}
+
+/// What a provider plays to the caller, modelled from the `playAudio` messages: each adds its duration after
+/// what is already buffered, `clearAudio` drops the buffer. A stream caller hears agent audio while the buffer
+/// lasts, not only when a message arrives: a server that sends a clause ahead of time keeps talking after its
+/// last message, and one that had nothing buffered when the caller cut in has stopped without any `clearAudio`.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct ProviderPlayout {
+    until: Option<Instant>,
+}
+
+impl ProviderPlayout {
+    /// `audio` more arrived at `now`.
+    pub(crate) fn play(&mut self, now: Instant, audio: Duration) {
+        let from = self.until.filter(|&u| u > now).unwrap_or(now);
+        self.until = Some(from + audio);
+    }
+
+    /// The provider dropped what it held.
+    pub(crate) fn clear(&mut self, now: Instant) {
+        self.until = Some(now);
+    }
+
+    /// Whether agent audio is playing at `now`; `None` before the first audio.
+    pub(crate) fn playing(&self, now: Instant) -> Option<bool> {
+        self.until.map(|u| u > now)
     }
 }
 
@@ -427,6 +456,53 @@ mod tests {
         // The second cut-in is cleared 60 ms after its onset.
         caller.agent_cleared(onsets[1] + Duration::from_millis(60));
         assert_eq!(caller.stats.stop_ms, vec![60.0]);
+    }
+
+    #[test]
+    fn a_stream_caller_hears_the_provider_buffer_play_out_and_its_running_dry_is_a_stop() {
+        let s = script();
+        let mut now = Instant::now();
+        let mut caller = Caller::new(&s, Duration::from_millis(200), Duration::from_secs(30), now);
+        let mut playout = ProviderPlayout::default();
+        assert_eq!(playout.playing(now), None);
+        // Ticks as `ws_call` runs them: the caller hears whatever the modelled buffer holds.
+        let tick = |caller: &mut Caller, playout: &ProviderPlayout, now: &mut Instant, frames: usize| {
+            for _ in 0..frames {
+                match playout.playing(*now) {
+                    Some(true) => caller.agent_audio(*now),
+                    Some(false) => caller.agent_quiet(*now),
+                    None => {}
+                }
+                caller.next_frame(*now);
+                *now += FRAME;
+            }
+        };
+        // A 400 ms greeting in one message, then the caller waits 1.5 s after it has played and asks.
+        playout.play(now, Duration::from_millis(400));
+        tick(&mut caller, &playout, &mut now, 20);
+        assert_eq!(playout.playing(now), Some(false));
+        tick(&mut caller, &playout, &mut now, 76 + 13);
+        // The reply: 1 s of audio sent in two messages at once; the caller cuts in 200 ms into it, while the
+        // buffer still plays though no message has arrived since.
+        playout.play(now, Duration::from_millis(500));
+        playout.play(now, Duration::from_millis(500));
+        caller.agent_audio(now);
+        assert_eq!(caller.stats.question_reply_ms.len(), 1);
+        tick(&mut caller, &playout, &mut now, 11);
+        assert_eq!(caller.stats.barge_ins, 1);
+        let onset = now - FRAME;
+        // The server sends neither more audio nor `clearAudio`: the stop is where the buffer ran dry, once it
+        // has stayed dry for the hold.
+        tick(&mut caller, &playout, &mut now, 40 + STOP_HOLD.as_millis() as usize / 20);
+        assert_eq!(caller.stats.not_stopped, 0);
+        assert_eq!(caller.stats.stop_ms.len(), 1);
+        let dry = onset + Duration::from_millis(1000 - 200);
+        let expected = dry.duration_since(onset).as_secs_f64() * 1000.0;
+        assert!((caller.stats.stop_ms[0] - expected).abs() <= 20.0, "{:?} vs {expected}", caller.stats.stop_ms);
+        // A clear drops the rest at once.
+        playout.play(now, Duration::from_millis(500));
+        playout.clear(now + FRAME);
+        assert_eq!(playout.playing(now + FRAME), Some(false));
     }
 
     #[test]

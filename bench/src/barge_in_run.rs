@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::UdpSocket;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::barge_in::{CallStats, Caller, Script, QUIET_LEVEL, STOP_HOLD};
+use crate::barge_in::{CallStats, Caller, ProviderPlayout, Script, QUIET_LEVEL, STOP_HOLD};
 use crate::sip_agent::{answer_media, cseq_method, mean_magnitude, Dialog};
 use crate::{procfs, start_server_with, Server};
 
@@ -284,6 +284,7 @@ async fn ws_call(
     ws.send(Message::Text(start.to_string().into())).await?;
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut playout = ProviderPlayout::default();
     let mut n = 0usize;
     let finished = loop {
         tokio::select! {
@@ -292,8 +293,10 @@ async fn ws_call(
                     let now = Instant::now();
                     let text = text.as_str();
                     if text.contains("\"playAudio\"") {
+                        playout.play(now, play_audio_duration(text)?);
                         caller.agent_audio(now);
                     } else if text.contains("\"clearAudio\"") {
+                        playout.clear(now);
                         caller.agent_cleared(now);
                     }
                 }
@@ -304,6 +307,12 @@ async fn ws_call(
                 let now = Instant::now();
                 if now >= deadline {
                     break false;
+                }
+                // The caller hears the provider's buffer play out, 20 ms at a time, as an RTP caller hears frames.
+                match playout.playing(now) {
+                    Some(true) => caller.agent_audio(now),
+                    Some(false) => caller.agent_quiet(now),
+                    None => {}
                 }
                 let Some(frame) = caller.next_frame(now) else { break true };
                 let media = format!(r#"{{"sequenceNumber":{},"streamId":"{stream_id}","event":"media","media":{{"track":"inbound","timestamp":"{}","chunk":{n},"payload":"{}"}}}}"#, n + 1, n * 20, b64.encode(frame));
@@ -316,6 +325,17 @@ async fn ws_call(
     let _ = ws.send(Message::Text(stop.into())).await;
     let _ = ws.close(None).await;
     Ok(finished)
+}
+
+/// How much audio a Vobiz `playAudio` carries (`media.payload`, base64, at `media.sampleRate`; μ-law or L16).
+fn play_audio_duration(text: &str) -> Result<Duration> {
+    let message: serde_json::Value = serde_json::from_str(text).context("playAudio is not JSON")?;
+    let media = &message["media"];
+    let payload = media["payload"].as_str().context("playAudio without media.payload")?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(payload).context("playAudio payload is not base64")?;
+    let rate = media["sampleRate"].as_u64().filter(|&r| r > 0).unwrap_or(8000);
+    let bytes_per_sample = if media["contentType"].as_str().is_some_and(|c| c.contains("l16")) { 2 } else { 1 };
+    Ok(Duration::from_secs_f64(bytes.len() as f64 / bytes_per_sample as f64 / rate as f64))
 }
 
 /// Counts the barge-in verdicts in the stored call records (`data/calls/<day>/<call>.json`).
@@ -510,7 +530,8 @@ pub(crate) fn markdown(out: &Path) -> Result<String> {
              100 ms apart. Stop time = the caller's speech onset (the frame with its first voiced sample is sent) \
              → the agent's audio is silent at the caller: on SIP the first of a run of RTP frames below −60 dBFS \
              (mean magnitude {QUIET_LEVEL}) that lasts {} ms (a word gap in the reply is shorter); on the Vobiz \
-             stream `clearAudio` arriving. A barge-in the agent had not stopped for within 3 s counts as not \
+             stream `clearAudio` arriving, or the provider's buffer (modelled from the `playAudio` durations) \
+             running dry for as long (the server had nothing buffered to clear). A barge-in the agent had not stopped for within 3 s counts as not \
              stopped; a stop sooner than {MIN_REACTION_MS} ms after the onset (before the server's next tick \
              could be silent) is \"quiet already\": the agent's clause ended there, so it says nothing of the \
              server and is left out of the stop percentiles. Reply time = end of the caller's speech (the frame with its last voiced sample is sent) → \
@@ -527,4 +548,19 @@ pub(crate) fn markdown(out: &Path) -> Result<String> {
         ));
     }
     Ok(md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_play_audio_lasts_as_long_as_its_payload_at_its_rate() {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mulaw = format!(r#"{{"event":"playAudio","media":{{"contentType":"audio/x-mulaw","sampleRate":8000,"payload":"{}"}}}}"#, b64.encode([0xffu8; 160]));
+        assert_eq!(play_audio_duration(&mulaw).unwrap(), Duration::from_millis(20));
+        let l16 = format!(r#"{{"event":"playAudio","media":{{"contentType":"audio/x-l16","sampleRate":16000,"payload":"{}"}}}}"#, b64.encode([0u8; 1280]));
+        assert_eq!(play_audio_duration(&l16).unwrap(), Duration::from_millis(40));
+        assert!(play_audio_duration(r#"{"event":"playAudio","media":{}}"#).is_err());
+    }
 }
