@@ -25,13 +25,22 @@ use common::{free_port, Server};
 use serde_json::{json, Value};
 use voicera_store::testing::SecantusServer;
 
+/// A notice agent (it speaks its message, then hangs up) whose message outlasts the test's first calls by far:
+/// only a hang-up ends them before the kill has been noticed.
 const AGENT: &str = "[[agents]]\nid = \"caller\"\nsystem_prompt = \"You remind {{contact.name}} of an appointment.\"\n\
-    greeting_message = \"Hello {{contact.name}}, this is Green Valley Dental about your appointment.\"\n\
+    greeting_message = \"Hello {{contact.name}}, this is Green Valley Dental about your appointment next week. \
+    We would like to remind you that your appointment is on Tuesday morning at half past nine, with doctor Rivera, \
+    at our clinic on Main Street, next to the public library and across from the park. Please arrive fifteen \
+    minutes early so that we can update your records, and bring your insurance card and a list of the medicines \
+    you take. If you cannot come, please call us at least one day before, so that another patient can have your \
+    time. Parking is free behind the building, and the entrance is on the side street. We look forward to seeing \
+    you, and we wish you a very pleasant day. Thank you for choosing Green Valley Dental, goodbye.\"\n\
     interaction_mode = \"non_conversational\"\n";
 /// The deployment's master key (64 hex digits), the same on both nodes.
 const MASTER_KEY: &str = "8f1c2d3e4a5b6c7d8e9f00112233445566778899aabbccddeeff001122334455";
-/// The contact and dial leases: short, so that a dead node's calls are noticed within seconds.
-const LEASE_MS: u64 = 6_000;
+/// The contact and dial leases: short, so that a dead node's calls are noticed within seconds (the API keeps
+/// the ring time-out, at least 5 s, under two thirds of it).
+const LEASE_MS: u64 = 8_000;
 const CONTACTS: usize = 3;
 
 /// The deployment: node A dials, node B (`dial = false`) gets every webhook and stream. Returns A, B, A's env.
@@ -76,7 +85,7 @@ fn start_campaign(node: &Server, token: &str) -> String {
     assert_eq!(status, 201, "{uploaded}");
     let batch = uploaded["batch_id"].as_str().unwrap().to_string();
     let campaign = json!({
-        "max_live_calls": CONTACTS, "calls_per_second": 5, "ring_timeout_seconds": 3,
+        "max_live_calls": CONTACTS, "calls_per_second": 5, "ring_timeout_seconds": 5,
         "provider": "vobiz", "caller_id": "+15550000000",
         "retry": {"failed": {"max_attempts": 2, "spacing_seconds": 1}},
     });
@@ -97,6 +106,28 @@ fn kill_mid_call(node_a: &mut Server, node_b: &Server, carrier: &FakeCarrier) {
     node_a.signal("KILL");
     assert!(node_a.wait_exit(Duration::from_secs(10)).is_none(), "killed, no exit code");
     assert_eq!(carrier.live(), CONTACTS, "the calls outlive their placing node at the carrier");
+}
+
+/// Pauses the campaign (through node B's API: A is dead), so that the node coming back settles the lost
+/// attempts at once but retries nothing before its agent is ready.
+fn pause(node_b: &Server, token: &str, batch: &str) {
+    let (status, answer) = request(node_b.http, "POST", &format!("/api/v1/campaigns/{batch}/pause"), token, None);
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// Once the restarted node's agent is ready (its models loaded), resumes the campaign.
+fn resume_when_ready(restarted: &Restarted, token: &str, batch: &str) {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", OWNER[0].1, OWNER[1].1));
+    let auth = [("Authorization", format!("Basic {basic}"))];
+    restarted.wait_for("the restarted node's agent to be ready", Duration::from_secs(300), |r| {
+        let (status, body) = common::provider::http(r.http, "GET", "/browser/agents", &auth, "");
+        let listing: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        status == 200 && listing.as_array().is_some_and(|a| a.iter().any(|a| a["id"] == "caller" && a["status"] == "ready"))
+    });
+    let (status, answer) =
+        request(restarted.http, "POST", &format!("/api/v1/campaigns/{batch}/resume"), token, None);
+    assert_eq!(status, 200, "{answer}");
 }
 
 /// Waits for the campaign to complete on the restarted node: its contacts.
@@ -167,8 +198,10 @@ fn a_placing_node_killed_mid_call_has_its_calls_hung_up_by_the_serving_node_then
     assert_eq!(hung_up_by_b, CONTACTS, "{}", node_b.log());
 
     // A comes back and settles the lost attempts; the `failed` rule retries each once.
+    pause(&node_b, &token, &batch);
     let env: Vec<(&str, &str)> = env_a.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let restarted = Restarted::start(&node_a.dir, &env);
+    resume_when_ready(&restarted, &token, &batch);
     let contacts = finish(&restarted, &node_b, &token, &batch);
     assert_called_once_at_a_time(&contacts, &carrier);
     drop(mongo);
@@ -185,8 +218,12 @@ fn a_placing_node_back_at_once_hangs_its_lost_calls_up_through_the_api_before_it
 
     // Back at once, its leases still live: its own are not waited out (nothing of the old process is calling),
     // so the calls B still serves must be ended before the contacts are settled and retried.
+    pause(&node_b, &token, &batch);
     let env: Vec<(&str, &str)> = env_a.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let restarted = Restarted::start(&node_a.dir, &env);
+    // The lost calls are hung up as the campaign's task starts, before its agent is even ready.
+    restarted.wait_for("the restarted node to hang up the lost calls", Duration::from_secs(30), |_| carrier.live() == 0);
+    resume_when_ready(&restarted, &token, &batch);
     let contacts = finish(&restarted, &node_b, &token, &batch);
     let by_reclaimer = restarted.log().matches("hanging up a call whose placing node was lost").count();
     assert_eq!(by_reclaimer, CONTACTS, "{}", restarted.log());
