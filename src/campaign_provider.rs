@@ -214,6 +214,9 @@ impl ProviderCalls {
             }
         };
         tracing::debug!(provider = name, call_id = %placed.call_id, %dial_id, "campaign: provider call placed");
+        // Recorded so that a node settling the dial after this one died can hang the call up by it, even while
+        // it still rings or if its stream never starts.
+        self.record_placed(&call.org_id, &dial_id, &placed.call_id).await;
         let setup_limit = call.ring_timeout + SETUP_GRACE;
         let followed = tokio::select! {
             followed = follow(&mut heard, setup_limit) => followed,
@@ -402,12 +405,39 @@ impl ProviderCalls {
         Ok(record.and_then(|r| DialDocument::from_json(&r.doc).ok()))
     }
 
+    /// Records the provider's id of the call from its reply to the request in dial `dial_id` (best effort: a
+    /// dial that cannot be written keeps the stream's call id as the one to hang up by).
+    async fn record_placed(&self, org_id: &str, dial_id: &str, call_id: &str) {
+        for _ in 0..NOTE_TRIES {
+            let record = match self.store.get(Collection::CampaignDials, org_id, dial_id).await {
+                Ok(Some(record)) => record,
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::warn!(%error, %dial_id, "campaign: cannot record a placed call's id");
+                    return;
+                }
+            };
+            let Ok(doc) = DialDocument::from_json(&record.doc) else { return };
+            let Ok(next) = doc.with_placed_call_id(&self.node_id, call_id, crate::campaigns::now_ms()) else { return };
+            let written = Record { org_id: record.org_id, id: record.id, doc: next.to_json() };
+            match self.store.put_if_version(Collection::CampaignDials, &written, Some(doc.version)).await {
+                Ok(false) => continue,
+                Ok(true) => return,
+                Err(error) => {
+                    tracing::warn!(%error, %dial_id, "campaign: cannot record a placed call's id");
+                    return;
+                }
+            }
+        }
+    }
+
     /// Ends the calls still registered for `contact` of `org_id`, whose placing node was lost: what the node
     /// that settles the contact `failed(node lost)` does first, so that its retry never overlaps them. Each
-    /// dial is marked settled by this node (its serving node then ends its stream), and its provider call, once
-    /// it has an id (its stream started), is hung up through the provider's API with the account that placed
-    /// it. A call still ringing has no id yet: its ring time-out (under two thirds of the lease) ended it
-    /// before the lease lapsed, and a late answer finds the dial settled. Best effort: failures are logged.
+    /// dial is marked settled by this node (its serving node then ends its stream, and a late answer finds no
+    /// call to serve), and its provider call is hung up through the provider's API with the account that placed
+    /// it, by the id its stream or the provider's reply gave (a dial with neither was never placed, or its
+    /// node died before the reply: its ring time-out, under two thirds of the lease, ended it before the lease
+    /// lapsed). Best effort: failures are logged.
     pub(crate) async fn end_lost_calls(&self, org_id: &str, contact: &str) {
         let records = match self.store.list(Collection::CampaignDials, org_id).await {
             Ok(records) => records,

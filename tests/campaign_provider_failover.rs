@@ -123,7 +123,8 @@ fn resume_when_ready(restarted: &Restarted, token: &str, batch: &str) {
     restarted.wait_for("the restarted node's agent to be ready", Duration::from_secs(300), |r| {
         let (status, body) = common::provider::http(r.http, "GET", "/browser/agents", &auth, "");
         let listing: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-        status == 200 && listing.as_array().is_some_and(|a| a.iter().any(|a| a["id"] == "caller" && a["status"] == "ready"))
+        let ready = |agent: &Value| agent["id"] == "caller" && agent["status"] == "ready";
+        status == 200 && listing.as_array().is_some_and(|agents| agents.iter().any(ready))
     });
     let (status, answer) =
         request(restarted.http, "POST", &format!("/api/v1/campaigns/{batch}/resume"), token, None);
@@ -222,7 +223,8 @@ fn a_placing_node_back_at_once_hangs_its_lost_calls_up_through_the_api_before_it
     let env: Vec<(&str, &str)> = env_a.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let restarted = Restarted::start(&node_a.dir, &env);
     // The lost calls are hung up as the campaign's task starts, before its agent is even ready.
-    restarted.wait_for("the restarted node to hang up the lost calls", Duration::from_secs(30), |_| carrier.live() == 0);
+    let hung_up = |_: &Restarted| carrier.live() == 0;
+    restarted.wait_for("the restarted node to hang up the lost calls", Duration::from_secs(30), hung_up);
     resume_when_ready(&restarted, &token, &batch);
     let contacts = finish(&restarted, &node_b, &token, &batch);
     let by_reclaimer = restarted.log().matches("hanging up a call whose placing node was lost").count();

@@ -138,6 +138,10 @@ pub struct DialDocument {
     /// the reader's own setting then).
     #[serde(default)]
     pub lease_ms: i64,
+    /// The provider's id of the call from its reply to the placing request, once the placing node recorded it:
+    /// a node settling the dial can hang the call up by it even before (or without) a stream.
+    #[serde(default)]
+    pub placed_call_id: Option<String>,
     /// The serving node's heartbeat, once its stream started (older documents have none).
     #[serde(default)]
     pub served: Option<Heartbeat>,
@@ -189,6 +193,7 @@ impl DialDocument {
             stream_ended: None,
             next_seq: 1,
             lease_ms: ttl_ms,
+            placed_call_id: None,
             served: None,
             settled_by: None,
             version: 1,
@@ -241,14 +246,29 @@ impl DialDocument {
         Ok(Some(next))
     }
 
-    /// The provider's id of the call, once its stream started (from the stream's start note, else from the
-    /// serving node's heartbeat): what a node hangs it up by through the REST API.
+    /// The document with the provider's id of the call from its reply to the request, as the placing node
+    /// `node` records it while it follows the call.
+    pub fn with_placed_call_id(&self, node: &str, call_id: &str, now: UnixMillis) -> Result<DialDocument, DialerError> {
+        if self.lease.node != node || !self.followed(now) {
+            return Err(DialerError::LeaseLost { node: node.to_string() });
+        }
+        let mut next = self.clone();
+        next.placed_call_id = Some(call_id.to_string());
+        next.version = bumped(self.version, "version")?;
+        Ok(next)
+    }
+
+    /// The provider's id of the call: from the stream's start note, else the serving node's heartbeat, else
+    /// the provider's reply to the request (a call that never streamed). What a node hangs it up by through
+    /// the REST API.
     pub fn provider_call_id(&self) -> Option<&str> {
         let noted = self.notes.iter().find_map(|n| match &n.note {
             DialNote::StreamStarted { call_id, .. } => Some(call_id.as_str()),
             _ => None,
         });
-        noted.or_else(|| self.served.as_ref().map(|beat| beat.call_id.as_str()))
+        noted
+            .or_else(|| self.served.as_ref().map(|beat| beat.call_id.as_str()))
+            .or(self.placed_call_id.as_deref())
     }
 
     /// The document with `note` added, as a node that heard it at `now` writes it. Refused once the placing
@@ -409,7 +429,11 @@ mod tests {
     #[test]
     fn a_settled_dial_is_followed_by_nobody_and_names_the_call_to_hang_up() {
         let doc = dial();
-        assert_eq!(doc.provider_call_id(), None, "no stream yet: nothing to hang up by id");
+        assert_eq!(doc.provider_call_id(), None, "not placed yet: nothing to hang up by id");
+        assert!(doc.with_placed_call_id("node-b", "CA7", 1_500).is_err(), "only the placing node records it");
+        let placed = doc.with_placed_call_id("node-a", "CA7", 1_500).unwrap();
+        assert_eq!((placed.provider_call_id(), placed.version), (Some("CA7"), doc.version + 1));
+        let doc = placed;
         let started = DialNote::StreamStarted { call_id: "CA7".into(), node: "node-b".into() };
         let doc = doc.with_note(started, 2_000).unwrap();
         assert_eq!(doc.provider_call_id(), Some("CA7"));
