@@ -9,8 +9,15 @@
 //! The provider may call back any node of the deployment (a load balancer in front of several): each call is
 //! registered in the store (`campaign_dials`, [`voicera_dialer::dials`]) before it is placed, so any node
 //! answers its webhook (with the placing org's account and only for its agent), runs its stream and records
-//! its status callbacks there; the placing node reads them back ([`DIAL_POLL`]) and follows the call to its
-//! end as if it had heard them itself, holding the contact's lease and the campaign's slot until then.
+//! its status callbacks there; the placing node reads them back and follows the call to its end as if it had
+//! heard them itself, holding the contact's lease and the campaign's slot until then. Its reads are fast while
+//! it waits for the answer and the stream and back off while the call is up ([`DialFollow`]).
+//!
+//! When the placing node dies, the call is not left up behind a contact another node may dial again: the node
+//! serving the stream watches the dial ([`ServingWatch`], [`DialRegistry::watch`]) and hangs up once the dial
+//! lapsed or was settled, and the node that settles the contact `failed(node lost)` first settles the dial
+//! and hangs its call up through the provider's API ([`ProviderCalls::end_lost_calls`]). The serving node's
+//! heartbeat on the dial lets the placing node give up on a stream whose end notes never came.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +28,7 @@ use tokio::sync::mpsc;
 use voicera_carrier_rest::{CallRequest, Provider, ProviderAccount, ProviderRest};
 use voicera_conversation::amd::{AmdDecision, AmdEvent, GateStep, MachineAction};
 use voicera_dialer::campaign::AttemptOutcome;
+use voicera_dialer::dial_watch::{DialFollow, FollowStep, ServingWatch, WatchStep, FAST_READ_MS};
 use voicera_dialer::dials::{DialAmd, DialDocument, DialNote, NewDial};
 use voicera_media::amd::AmdVerdict;
 use voicera_store::secret::MasterKey;
@@ -33,11 +41,10 @@ use voicera_telephony::ws_stream::dialled::{
 /// How long a placed call may go without a word from the provider beyond its ring time-out: no stream and no
 /// final status by then, and it is hung up and counted failed.
 const SETUP_GRACE: Duration = Duration::from_secs(20);
-/// How often the placing node reads what other nodes (or its own endpoints) recorded of a call it follows:
-/// how late it learns the call's end, and so frees its slot, at most.
-pub(crate) const DIAL_POLL: Duration = Duration::from_millis(200);
 /// Tries at recording a note when other nodes keep writing the same dial (each try re-reads it).
 const NOTE_TRIES: usize = 8;
+/// Tries at a heartbeat or a settlement when other nodes keep writing the same dial (each re-reads it).
+const BEAT_TRIES: usize = 3;
 
 /// What the provider arm needs from the node. It is also the node's [`DialRegistry`]: the telephony endpoints
 /// find dialled calls, and report on them, through it.
@@ -207,6 +214,9 @@ impl ProviderCalls {
             }
         };
         tracing::debug!(provider = name, call_id = %placed.call_id, %dial_id, "campaign: provider call placed");
+        // Recorded so that a node settling the dial after this one died can hang the call up by it, even while
+        // it still rings or if its stream never starts.
+        self.record_placed(&call.org_id, &dial_id, &placed.call_id).await;
         let setup_limit = call.ring_timeout + SETUP_GRACE;
         let followed = tokio::select! {
             followed = follow(&mut heard, setup_limit) => followed,
@@ -333,6 +343,172 @@ impl DialRegistry for ProviderCalls {
             false
         })
     }
+
+    fn watch<'a>(&'a self, dial_id: &'a str, call: &'a DialledCall, call_id: &'a str) -> DialFuture<'a, String> {
+        Box::pin(async move {
+            let mut watch = ServingWatch::new(self.lease_ms, crate::campaigns::now_ms());
+            loop {
+                let wait = watch.next_check_at().saturating_sub(crate::campaigns::now_ms()).max(0);
+                tokio::time::sleep(Duration::from_millis(u64::try_from(wait).unwrap_or(0))).await;
+                let now = crate::campaigns::now_ms();
+                // A store that hangs counts as one that fails: the decision to hang up must not wait on it.
+                let budget = Duration::from_millis(u64::try_from(watch.check_every() / 2).unwrap_or(1).max(1));
+                let step = match tokio::time::timeout(budget, self.beat(dial_id, call_id, now)).await {
+                    Ok(Ok(doc)) => watch.on_read(doc.as_ref(), now),
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, %dial_id, "dialled call: cannot read the dial it streams for");
+                        watch.on_read_failed(now)
+                    }
+                    Err(_) => {
+                        tracing::warn!(%dial_id, "dialled call: reading the dial it streams for timed out");
+                        watch.on_read_failed(now)
+                    }
+                };
+                let WatchStep::HangUp(cause) = step else { continue };
+                tracing::warn!(%dial_id, %call_id, %cause, "dialled call: hanging up a call nobody follows any more");
+                let rest = ProviderRest::new(
+                    call.provider,
+                    call.account.api_base.as_deref(),
+                    &call.account.auth_id,
+                    &call.account.auth_token,
+                );
+                hang_up_provider_call(rest, call_id.to_string()).await;
+                return cause.to_string();
+            }
+        })
+    }
+}
+
+impl ProviderCalls {
+    /// The serving node's read of dial `dial_id` at `now`, with its heartbeat written while the dial is
+    /// followed: the dial as read (None: gone). A heartbeat that loses to other writers is skipped (the next
+    /// read beats again); a store that fails is an error.
+    async fn beat(
+        &self,
+        dial_id: &str,
+        call_id: &str,
+        now: i64,
+    ) -> Result<Option<DialDocument>, voicera_store::StoreError> {
+        for _ in 0..BEAT_TRIES {
+            let Some(record) = self.store.find_id(Collection::CampaignDials, dial_id).await?.into_iter().next() else {
+                return Ok(None);
+            };
+            let Ok(doc) = DialDocument::from_json(&record.doc) else { return Ok(None) };
+            let Ok(next) = doc.with_heartbeat(&self.node_id, call_id, now) else { return Ok(Some(doc)) };
+            let written = Record { org_id: record.org_id, id: record.id, doc: next.to_json() };
+            if self.store.put_if_version(Collection::CampaignDials, &written, Some(doc.version)).await? {
+                return Ok(Some(next));
+            }
+        }
+        // Others kept writing (notes, renewals): the dial is there and changing, which is what the watch reads.
+        let record = self.store.find_id(Collection::CampaignDials, dial_id).await?.into_iter().next();
+        Ok(record.and_then(|r| DialDocument::from_json(&r.doc).ok()))
+    }
+
+    /// Records the provider's id of the call from its reply to the request in dial `dial_id` (best effort: a
+    /// dial that cannot be written keeps the stream's call id as the one to hang up by).
+    async fn record_placed(&self, org_id: &str, dial_id: &str, call_id: &str) {
+        for _ in 0..NOTE_TRIES {
+            let record = match self.store.get(Collection::CampaignDials, org_id, dial_id).await {
+                Ok(Some(record)) => record,
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::warn!(%error, %dial_id, "campaign: cannot record a placed call's id");
+                    return;
+                }
+            };
+            let Ok(doc) = DialDocument::from_json(&record.doc) else { return };
+            let Ok(next) = doc.with_placed_call_id(&self.node_id, call_id, crate::campaigns::now_ms()) else { return };
+            let written = Record { org_id: record.org_id, id: record.id, doc: next.to_json() };
+            match self.store.put_if_version(Collection::CampaignDials, &written, Some(doc.version)).await {
+                Ok(false) => continue,
+                Ok(true) => return,
+                Err(error) => {
+                    tracing::warn!(%error, %dial_id, "campaign: cannot record a placed call's id");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Ends the calls still registered for `contact` of `org_id`, whose placing node was lost: what the node
+    /// that settles the contact `failed(node lost)` does first, so that its retry never overlaps them. Each
+    /// dial is marked settled by this node (its serving node then ends its stream, and a late answer finds no
+    /// call to serve), and its provider call is hung up through the provider's API with the account that placed
+    /// it, by the id its stream or the provider's reply gave (a dial with neither was never placed, or its
+    /// node died before the reply: its ring time-out, under two thirds of the lease, ended it before the lease
+    /// lapsed). Best effort: failures are logged.
+    pub(crate) async fn end_lost_calls(&self, org_id: &str, contact: &str) {
+        let records = match self.store.list(Collection::CampaignDials, org_id).await {
+            Ok(records) => records,
+            Err(error) => {
+                tracing::warn!(%error, %contact, "campaign: cannot list the dials of a lost contact");
+                return;
+            }
+        };
+        for record in records {
+            let Ok(doc) = DialDocument::from_json(&record.doc) else { continue };
+            if doc.contact != contact {
+                continue;
+            }
+            let doc = self.settle_dial(record, doc).await;
+            let (Some(call_id), Some(provider)) = (doc.provider_call_id(), Provider::parse(&doc.provider)) else {
+                continue;
+            };
+            let account = match self.account(&self.store, org_id, provider).await {
+                Ok(Some(account)) if account.auth_id == doc.auth_id => account,
+                Ok(_) => {
+                    tracing::warn!(%contact, %call_id, "campaign: cannot hang up a lost call: the org's account that placed it is gone");
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, %contact, "campaign: cannot read the account of a lost call");
+                    continue;
+                }
+            };
+            let rest = ProviderRest::new(provider, account.api_base.as_deref(), &account.auth_id, &account.auth_token);
+            tracing::warn!(%contact, %call_id, "campaign: hanging up a call whose placing node was lost");
+            hang_up_provider_call(rest, call_id.to_string()).await;
+        }
+    }
+
+    /// Marks a lost dial settled by this node (a compare-and-set, re-read when another write won): the
+    /// document as it stands after.
+    async fn settle_dial(&self, mut record: Record, mut doc: DialDocument) -> DialDocument {
+        for _ in 0..BEAT_TRIES {
+            let next = match doc.settled(&self.node_id, crate::campaigns::now_ms()) {
+                Ok(Some(next)) => next,
+                Ok(None) | Err(_) => return doc,
+            };
+            let written = Record { org_id: record.org_id.clone(), id: record.id.clone(), doc: next.to_json() };
+            match self.store.put_if_version(Collection::CampaignDials, &written, Some(doc.version)).await {
+                Ok(true) => return next,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, dial = %record.id, "campaign: cannot settle a lost dial");
+                    return doc;
+                }
+            }
+            match self.store.get(Collection::CampaignDials, &record.org_id, &record.id).await {
+                Ok(Some(stored)) => match DialDocument::from_json(&stored.doc) {
+                    Ok(stored_doc) => (record, doc) = (stored, stored_doc),
+                    Err(_) => return doc,
+                },
+                Ok(None) | Err(_) => return doc,
+            }
+        }
+        doc
+    }
+}
+
+/// Hangs a provider's call up through its REST API (a call already over is no error), logging a failure.
+async fn hang_up_provider_call(rest: ProviderRest, call_id: String) {
+    let id = call_id.clone();
+    match tokio::task::spawn_blocking(move || rest.hang_up(&id)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, %call_id, "campaign: the provider did not hang the call up"),
+        Err(error) => tracing::warn!(%error, %call_id, "campaign: the hang-up task failed"),
+    }
 }
 
 /// A dial this node follows: its reader task and its registry entry, both ended when it is dropped (the
@@ -392,9 +568,16 @@ impl DialReader {
     async fn run(self) {
         let mut last_seq = 0;
         let mut renewed_at = crate::campaigns::now_ms();
+        let mut reads = DialFollow::new(self.lease_ms, renewed_at);
         loop {
+            // The next read comes at the follow's pace, but no later than the lease's renewal is due (the node
+            // serving the stream takes a dial it sees unrenewed for a whole lease as its placing node's death),
+            // and no sooner than a fast read while a renewal keeps failing.
+            let renewal_due = renewed_at.saturating_add(self.lease_ms / 3).saturating_sub(crate::campaigns::now_ms());
+            let wait = reads.read_in().min(renewal_due.max(FAST_READ_MS));
+            let wait = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
             tokio::select! {
-                _ = tokio::time::sleep(DIAL_POLL) => {}
+                _ = tokio::time::sleep(wait) => {}
                 // Nobody follows the call any more.
                 _ = self.events.closed() => return,
             }
@@ -410,15 +593,29 @@ impl DialReader {
                 Ok(doc) => doc,
                 Err(error) => return self.registration_lost(&error.to_string()).await,
             };
-            for note in doc.unread(last_seq) {
+            if let Some(by) = &doc.settled_by {
+                // Another node took this node for dead (its clock far ahead, or this node's store writes lost):
+                // the call is no longer this node's to follow; it is hung up.
+                return self.registration_lost(&format!("node {by} settled it")).await;
+            }
+            let unread = doc.unread(last_seq);
+            for note in &unread {
                 self.deliver(&note.note);
                 last_seq = note.seq;
             }
             let now = crate::campaigns::now_ms();
+            if reads.on_read(&doc, &unread, now) == FollowStep::ServingLost {
+                // The stream's node stopped beating for a whole lease: it died, or cannot write the call's end.
+                // The stream's end stands for the call's ([`follow`] then waits briefly for a final status and
+                // asks for the call to be hung up through the API in case it is still up): the slot is freed.
+                tracing::warn!(dial_id = %self.dial_id, "campaign: the node serving a dialled call stopped its heartbeat");
+                let _ = self.events.send(DialEvent::StreamEnded);
+            }
             if now.saturating_sub(renewed_at) >= self.lease_ms / 3 {
                 if let Ok(next) = doc.renew(&self.node_id, now, self.lease_ms) {
                     let renewed = Record { org_id: record.org_id, id: record.id, doc: next.to_json() };
-                    // A note written meanwhile wins; the renewal is tried again at the next read.
+                    // A note or heartbeat written meanwhile wins; the renewal is tried again at the next read,
+                    // a fast one (it is due).
                     if let Ok(true) = self.store.put_if_version(Collection::CampaignDials, &renewed, Some(doc.version)).await {
                         renewed_at = now;
                     }

@@ -38,6 +38,7 @@ use voicera_dialer::campaign::{
     AttemptOutcome, Campaign, CampaignContact, ContactId, ContactState, DialAction, Disposition, RetryRule, RunState,
 };
 use voicera_dialer::config::{AmdMode, CampaignRoute};
+use voicera_dialer::dial_watch::MAX_CLOCK_SKEW_MS;
 use voicera_dialer::lease::{AfterAttempt, ContactDocument, ContactStatus};
 use voicera_dialer::pacing::{plan_start, Pace, PacingDocument};
 use voicera_dialer::slots::{plan_claim, HeldLease, SlotClaim, SlotDocument};
@@ -609,9 +610,13 @@ async fn claim(
         return Ok(Claimed::DoneElsewhere(Disposition::Attempted(AttemptOutcome::Failed("contact deleted".into()))));
     };
     let mut doc = ContactDocument::from_json(&record.doc)?;
-    if doc.lost(now) {
-        // Left dialling by a node whose lease lapsed: its call died with it. The attempt counts under the
-        // failure rule before anyone may call again (see `voicera_dialer::lease`).
+    // Lapsed by more than two clocks may disagree (`MAX_CLOCK_SKEW_MS`): a node whose clock runs ahead must not
+    // take a live node's contact; within the margin the contact is looked at again shortly.
+    if doc.lost(now.saturating_sub(MAX_CLOCK_SKEW_MS)) {
+        // Left dialling by a node whose lease lapsed: its call died with it, or (a provider call served by
+        // another node) is ended now, before the attempt is settled and anyone may call again.
+        runner.provider_calls.end_lost_calls(org_id, store_id).await;
+        // The attempt counts under the failure rule before anyone may call again (see `voicera_dialer::lease`).
         let settled = doc.settle_lost(now, failed_rule)?;
         if !write_contact(&runner.store, &record, &settled, doc.version).await? {
             return Ok(Claimed::NotNow(now + RECHECK_MS));
@@ -861,9 +866,9 @@ async fn renew(
 }
 
 /// A contact stored as dialling when the campaign (re)starts. Its call died with the node that placed it
-/// when that node is this one (a restart) or its lease lapsed: the attempt ends as `failed(node lost)`, and
-/// the contact is retried only if the failure rule has attempts left (after its spacing). A live lease of
-/// another node is left.
+/// when that node is this one (a restart) or its lease lapsed (a provider call another node still serves is
+/// hung up first): the attempt ends as `failed(node lost)`, and the contact is retried only if the failure
+/// rule has attempts left (after its spacing). A live lease of another node is left.
 async fn settle_dialing(
     runner: &CampaignRunner,
     record: &Record,
@@ -871,11 +876,15 @@ async fn settle_dialing(
     now: i64,
     failed_rule: RetryRule,
 ) -> Result<ContactDocument, RunError> {
-    let lease_live = doc.lease.as_ref().is_some_and(|l| l.expires_at > now);
+    // Another node's lease is taken as live until it lapsed by more than two clocks may disagree.
+    let lease_live = doc.lease.as_ref().is_some_and(|l| l.expires_at > now.saturating_sub(MAX_CLOCK_SKEW_MS));
     let mine = doc.lease.as_ref().is_some_and(|l| l.node == runner.node_id);
     if lease_live && !mine {
         return Ok(doc);
     }
+    // A provider call of the lost attempt may still be up, served by another node: it is settled and hung up
+    // through the provider's API before the contact may be called again.
+    runner.provider_calls.end_lost_calls(&record.org_id, &record.id).await;
     // This node's own lease, from before its restart, is not waited out: nothing of that process is calling.
     let lapsed = ContactDocument { lease: None, ..doc.clone() };
     let next = lapsed.settle_lost(now, failed_rule)?;

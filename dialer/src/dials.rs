@@ -11,7 +11,11 @@
 //! live-call slot until then.
 //!
 //! The placing node renews the dial's lease while it follows the call. A lapsed lease (the node died) makes
-//! the call unknown to every node: its contact is settled `failed(node lost)` as any call of a dead node.
+//! the call unknown to every node: its contact is settled `failed(node lost)` as any call of a dead node. The
+//! node that settles it first marks the dial settled ([`DialDocument::settled`]) and hangs the provider's call
+//! up through the REST API (by the call id of the [`DialNote::StreamStarted`] note); the node serving the
+//! call's stream watches the dial and hangs up too when it lapsed or was settled, and writes a heartbeat
+//! ([`Heartbeat`]) the placing node watches in turn (see [`crate::dial_watch`]).
 //!
 //! Functions here are pure; the runner and the endpoints do the reads and writes.
 
@@ -71,6 +75,22 @@ pub enum DialNote {
     AmdMessageLeft,
 }
 
+/// The serving node's sign of life on a dialled call: rewritten every third of the lease while the call's
+/// stream runs, so that the placing node can tell a call still served from one whose serving node died or
+/// could no longer write (its end notes then never come).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// The node running the stream.
+    pub node: String,
+    /// The provider's call id (the stream's `callId`/`callSid`).
+    pub call_id: String,
+    /// Beats so far. Readers look for a change of this counter on their own clock, never compare `at` with
+    /// it: two nodes' clocks may disagree.
+    pub beats: u64,
+    /// When the last beat was written, on the serving node's clock (for the operator).
+    pub at: UnixMillis,
+}
+
 /// A note as recorded: numbered in the order the dial's nodes recorded them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordedNote {
@@ -113,6 +133,22 @@ pub struct DialDocument {
     /// The number the next note gets.
     #[serde(default)]
     pub next_seq: u64,
+    /// The lease's length (ms), renewed every third of it: the pace the serving node expects renewals at, so
+    /// that nodes configured with another `lease_ms` still judge this dial by its own (0 in older documents:
+    /// the reader's own setting then).
+    #[serde(default)]
+    pub lease_ms: i64,
+    /// The provider's id of the call from its reply to the placing request, once the placing node recorded it:
+    /// a node settling the dial can hang the call up by it even before (or without) a stream.
+    #[serde(default)]
+    pub placed_call_id: Option<String>,
+    /// The serving node's heartbeat, once its stream started (older documents have none).
+    #[serde(default)]
+    pub served: Option<Heartbeat>,
+    /// The node that settled the dial after its placing node was lost: nobody follows the call any more, and
+    /// the node serving it must hang it up.
+    #[serde(default)]
+    pub settled_by: Option<String>,
     /// Bumped by every write; writes are conditional on it.
     pub version: u64,
     /// When the document may be swept (Unix seconds), well after the lease.
@@ -156,6 +192,10 @@ impl DialDocument {
             final_status: None,
             stream_ended: None,
             next_seq: 1,
+            lease_ms: ttl_ms,
+            placed_call_id: None,
+            served: None,
+            settled_by: None,
             version: 1,
             expires_at: sweep_at(expires_at),
         }
@@ -171,9 +211,64 @@ impl DialDocument {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 
-    /// Whether the placing node still follows the call at `now` (its lease has not lapsed).
+    /// Whether the placing node still follows the call at `now`: its lease has not lapsed, and no other node
+    /// settled the dial.
     pub fn followed(&self, now: UnixMillis) -> bool {
-        self.lease.expires_at > now
+        self.settled_by.is_none() && self.lease.expires_at > now
+    }
+
+    /// The serving node `node` beats at `now` for the provider's call `call_id`. Refused once the dial is no
+    /// longer followed (the serving node then hangs up instead).
+    pub fn with_heartbeat(&self, node: &str, call_id: &str, now: UnixMillis) -> Result<DialDocument, DialerError> {
+        if !self.followed(now) {
+            return Err(DialerError::LeaseLost { node: self.lease.node.clone() });
+        }
+        let beats = match &self.served {
+            Some(beat) => bumped(beat.beats, "heartbeat")?,
+            None => 1,
+        };
+        let mut next = self.clone();
+        next.served = Some(Heartbeat { node: node.to_string(), call_id: call_id.to_string(), beats, at: now });
+        next.version = bumped(self.version, "version")?;
+        Ok(next)
+    }
+
+    /// The dial settled by `node` at `now`, its placing node lost: its lease ends now (if not before), and no
+    /// node records, renews or serves it any more. None when it was settled already.
+    pub fn settled(&self, node: &str, now: UnixMillis) -> Result<Option<DialDocument>, DialerError> {
+        if self.settled_by.is_some() {
+            return Ok(None);
+        }
+        let mut next = self.clone();
+        next.settled_by = Some(node.to_string());
+        next.lease.expires_at = self.lease.expires_at.min(now);
+        next.version = bumped(self.version, "version")?;
+        Ok(Some(next))
+    }
+
+    /// The document with the provider's id of the call from its reply to the request, as the placing node
+    /// `node` records it while it follows the call.
+    pub fn with_placed_call_id(&self, node: &str, call_id: &str, now: UnixMillis) -> Result<DialDocument, DialerError> {
+        if self.lease.node != node || !self.followed(now) {
+            return Err(DialerError::LeaseLost { node: node.to_string() });
+        }
+        let mut next = self.clone();
+        next.placed_call_id = Some(call_id.to_string());
+        next.version = bumped(self.version, "version")?;
+        Ok(next)
+    }
+
+    /// The provider's id of the call: from the stream's start note, else the serving node's heartbeat, else
+    /// the provider's reply to the request (a call that never streamed). What a node hangs it up by through
+    /// the REST API.
+    pub fn provider_call_id(&self) -> Option<&str> {
+        let noted = self.notes.iter().find_map(|n| match &n.note {
+            DialNote::StreamStarted { call_id, .. } => Some(call_id.as_str()),
+            _ => None,
+        });
+        noted
+            .or_else(|| self.served.as_ref().map(|beat| beat.call_id.as_str()))
+            .or(self.placed_call_id.as_deref())
     }
 
     /// The document with `note` added, as a node that heard it at `now` writes it. Refused once the placing
@@ -329,6 +424,38 @@ mod tests {
         doc.next_seq = u64::MAX;
         assert!(matches!(doc.with_note(status("completed"), 2_000), Err(DialerError::Document(_))));
         assert_eq!(dial().renew("node-a", 2_000, i64::MAX).unwrap().lease.expires_at, i64::MAX);
+    }
+
+    #[test]
+    fn a_settled_dial_is_followed_by_nobody_and_names_the_call_to_hang_up() {
+        let doc = dial();
+        assert_eq!(doc.provider_call_id(), None, "not placed yet: nothing to hang up by id");
+        assert!(doc.with_placed_call_id("node-b", "CA7", 1_500).is_err(), "only the placing node records it");
+        let placed = doc.with_placed_call_id("node-a", "CA7", 1_500).unwrap();
+        assert_eq!((placed.provider_call_id(), placed.version), (Some("CA7"), doc.version + 1));
+        let doc = placed;
+        let started = DialNote::StreamStarted { call_id: "CA7".into(), node: "node-b".into() };
+        let doc = doc.with_note(started, 2_000).unwrap();
+        assert_eq!(doc.provider_call_id(), Some("CA7"));
+        let beat = doc.with_heartbeat("node-b", "CA7", 2_100).unwrap();
+        let beat = beat.with_heartbeat("node-b", "CA7", 5_100).unwrap();
+        assert_eq!(beat.served.as_ref().map(|b| (b.beats, b.at)), Some((2, 5_100)));
+        assert_eq!(beat.version, doc.version + 2);
+        // Another node settles it while the lease would still run: nobody follows, renews or serves it now.
+        let settled = beat.settled("node-c", 6_000).unwrap().unwrap();
+        assert_eq!((settled.settled_by.as_deref(), settled.lease.expires_at), (Some("node-c"), 6_000));
+        assert!(!settled.followed(5_000), "settled, whatever the clock");
+        assert!(settled.with_heartbeat("node-b", "CA7", 6_001).is_err());
+        assert!(settled.with_note(status("completed"), 6_001).is_err());
+        assert!(settled.renew("node-a", 6_001, TTL).is_err());
+        assert_eq!(settled.settled("node-d", 7_000), Ok(None), "settled once");
+        // A lapsed lease is not moved later by settling.
+        let lapsed = beat.settled("node-c", 20_000).unwrap().unwrap();
+        assert_eq!(lapsed.lease.expires_at, beat.lease.expires_at);
+        // The call id still comes from the heartbeat when the start note was crowded out.
+        let mut crowded = settled.clone();
+        crowded.notes.clear();
+        assert_eq!(crowded.provider_call_id(), Some("CA7"));
     }
 
     #[test]

@@ -13,12 +13,16 @@
 //! - [`pacing`]: the campaign-wide call rate, so `calls_per_second` holds across nodes.
 //! - [`dials`]: calls placed through a provider's REST API, shared so that any node can serve their
 //!   webhooks and stream while the placing node follows them.
+//! - [`dial_watch`]: how the node serving a dialled call and the node that placed it watch each other through
+//!   the dial (the serving node hangs up when the placing node is gone; the placing node gives up on a call
+//!   whose serving node stopped beating), and how often the placing node reads it.
 //!
 //! Time everywhere is Unix milliseconds ([`UnixMillis`]); no function reads a clock.
 
 pub mod campaign;
 pub mod config;
 pub mod contacts;
+pub mod dial_watch;
 pub mod dials;
 pub mod error;
 pub mod lease;

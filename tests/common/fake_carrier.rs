@@ -22,7 +22,8 @@
 //! first, the document's `<Parameter>`s as `customParameters`) and 20 ms μ-law `media` frames of the callee's
 //! audio, keeps the level of every agent audio frame our server sends (`playAudio` / `media`), and when either
 //! side ends the stream reports the call completed. Calls "up at the carrier" are counted from the request to
-//! the final report.
+//! the final report or a hang-up through the API, which also ends the call's stream (as the network tears the
+//! call down), and per number as well: a number never has two calls up at once unless the test sees it.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -71,6 +72,8 @@ pub(crate) struct HeardAudio {
     pub(crate) frames: Vec<(u64, f64)>,
     /// Whether our server ended the stream (`stop` or a close before the callee hung up).
     pub(crate) ended_by_server: bool,
+    /// Whether a hang-up through the REST API ended it (the network tore the call down).
+    pub(crate) ended_by_api: bool,
 }
 
 impl HeardAudio {
@@ -88,6 +91,9 @@ struct State {
     /// Calls up now at the carrier (by id), and the most at once.
     open: std::collections::HashSet<String>,
     max_live: usize,
+    /// The number each call (by id) went to, and the most calls up at once to one number.
+    numbers: HashMap<String, String>,
+    max_live_per_number: usize,
     /// What each answered call's callee heard, by number (one entry per answered attempt).
     heard: HashMap<String, Vec<HeardAudio>>,
     /// Calls hung up through the API.
@@ -194,6 +200,11 @@ impl FakeCarrier {
 
     pub(crate) fn max_live(&self) -> usize {
         self.state.lock().unwrap().max_live
+    }
+
+    /// The most calls up at once to any one number.
+    pub(crate) fn max_live_per_number(&self) -> usize {
+        self.state.lock().unwrap().max_live_per_number
     }
 
     pub(crate) fn live(&self) -> usize {
@@ -373,6 +384,9 @@ fn accept(state: &Arc<Mutex<State>>, script: &Script, call: PlacedCall, body: Va
         state.requests.push(CallRequestSeen { body, uuid: call.uuid.clone() });
         state.open.insert(call.uuid.clone());
         state.max_live = state.max_live.max(state.open.len());
+        state.numbers.insert(call.uuid.clone(), call.to.clone());
+        let to_number = state.open.iter().filter(|id| state.numbers.get(*id) == Some(&call.to)).count();
+        state.max_live_per_number = state.max_live_per_number.max(to_number);
         let attempts = state.attempts.entry(call.to.clone()).or_default();
         *attempts += 1;
         *attempts - 1
@@ -515,7 +529,8 @@ fn run_call(state: &Arc<Mutex<State>>, callee: Callee, call: &PlacedCall) {
                 _ => None,
             };
             let began = Instant::now();
-            let heard = stream(flavor, &document, uuid, &audio, hang_up_after, deliver_to);
+            let hung_up = || state.lock().unwrap().hung_up.iter().any(|id| id == uuid);
+            let heard = stream(flavor, &document, uuid, &audio, hang_up_after, deliver_to, &hung_up);
             let seconds = began.elapsed().as_secs().to_string();
             match heard {
                 Ok(heard) => state.lock().unwrap().heard.entry(call.to.clone()).or_default().push(heard),
@@ -553,6 +568,7 @@ fn stream(
     audio: &[i16],
     hang_up_after: Duration,
     deliver_to: Option<SocketAddr>,
+    hung_up: &dyn Fn() -> bool,
 ) -> Result<HeardAudio, String> {
     let mut url = stream_url(document);
     if let Some(node) = deliver_to {
@@ -585,6 +601,12 @@ fn stream(
     let silence = [linear_to_ulaw(0); 160];
     loop {
         let now = began.elapsed();
+        if hung_up() {
+            heard.ended_by_api = true;
+            let _ = ws.close(None);
+            let _ = ws.flush();
+            return Ok(heard);
+        }
         if now >= hang_up_after {
             let _ = ws.close(None);
             let _ = ws.flush();

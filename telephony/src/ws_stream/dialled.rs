@@ -86,6 +86,15 @@ pub trait DialRegistry: Send + Sync {
     /// must still be the dial's); false when no such call is followed as `dial_id`, or the event could not be
     /// recorded.
     fn report<'a>(&'a self, dial_id: &'a str, call: &'a DialledCall, event: DialEvent) -> DialFuture<'a, bool>;
+    /// Watches the call `call` found, whose stream runs on this node as the provider's call `call_id`, for as
+    /// long as the stream runs: resolves (with why) once the call must be hung up because nobody follows it
+    /// any more (its placing node died and the dial lapsed, or another node settled it), the registry having
+    /// hung the provider's call up through its API first; the stream then ends. Never resolves by default (a
+    /// registry whose dials cannot outlive their dialer).
+    fn watch<'a>(&'a self, dial_id: &'a str, call: &'a DialledCall, call_id: &'a str) -> DialFuture<'a, String> {
+        let _ = (dial_id, call, call_id);
+        Box::pin(std::future::pending())
+    }
 }
 
 /// The node's registry of dialled calls. Cheap to clone. The default has none: every dial id is unknown.
@@ -120,6 +129,17 @@ impl DialledCalls {
         match &self.registry {
             Some(registry) => registry.report(dial_id, call, event).await,
             None => false,
+        }
+    }
+}
+
+impl DialledCalls {
+    /// Resolves (with why) once the dialled call `call`, streaming here as `call_id`, must be hung up: see
+    /// [`DialRegistry::watch`]. Never resolves without a registry.
+    pub fn watch<'a>(&'a self, dial_id: &'a str, call: &'a DialledCall, call_id: &'a str) -> DialFuture<'a, String> {
+        match &self.registry {
+            Some(registry) => registry.watch(dial_id, call, call_id),
+            None => Box::pin(std::future::pending()),
         }
     }
 }

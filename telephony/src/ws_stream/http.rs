@@ -40,7 +40,7 @@ use voicera_media::amd::AmdParams;
 use voicera_media::metrics::{CallResult, Metrics};
 use voicera_media::stream::ENGINE_RATE;
 
-use super::dialled::{DialEvent, DialledCall, DialledCalls, DIAL_PARAM, STATUS_FIELDS};
+use super::dialled::{DialEvent, DialFuture, DialledCall, DialledCalls, DIAL_PARAM, STATUS_FIELDS};
 use super::session::{SessionEvent, StreamSession};
 use super::signature::{self, Delivery, ReplayGuard, SignedRequest, SpentTokens, StreamTokens, TokenError, TokenKey};
 use crate::grid::aligned_start;
@@ -868,7 +868,7 @@ async fn run_provider_stream(
     }
     let requested = if provider.negotiates_format() { t.config.format } else { provider.default_format() };
     let Some(id) = dial else {
-        run_call(t, Peer::Provider(provider), agent, start, requested, socket, None).await;
+        run_call(t, Peer::Provider(provider), agent, start, requested, socket, None, None).await;
         return;
     };
     // A stream naming a dial is that call's or nothing: never a plain call with its caller's choice of dial.
@@ -916,7 +916,11 @@ async fn run_provider_stream(
             }
         })
     });
-    run_call(Arc::clone(&t), Peer::Provider(provider), agent, start, requested, socket, Some(&call)).await;
+    // The node serving the stream watches the dial for as long as it runs: a call whose placing node died (or
+    // whose contact another node settled) is hung up here, so its contact is never called twice at once.
+    let call_id = start.call_id.clone();
+    let watch = registry.watch(&id, &reporter, &call_id);
+    run_call(Arc::clone(&t), Peer::Provider(provider), agent, start, requested, socket, Some(&call), Some(watch)).await;
     drop(call);
     if let Some(forwarder) = forwarder {
         let _ = forwarder.await;
@@ -936,7 +940,7 @@ async fn run_browser_stream(t: Arc<Telephony>, agent: String, query: StreamQuery
         }
     }
     let start = browser_start(call_id, &agent, Some(AudioFormat::L16_16K));
-    run_call(t, Peer::Browser, agent, start, AudioFormat::L16_16K, socket, None).await;
+    run_call(t, Peer::Browser, agent, start, AudioFormat::L16_16K, socket, None, None).await;
 }
 
 /// A browser call as the engine and the call record see it: the browser calls the agent.
@@ -952,7 +956,9 @@ fn browser_start(call_id: String, agent: &str, format: Option<AudioFormat>) -> S
 }
 
 /// Runs an authorised stream to its end: the agent (or echo) on the call, a journal when the agent records,
-/// metrics, and the call record at the end.
+/// metrics, and the call record at the end. A dialled call's `dialer_gone` resolves when its dialer no longer
+/// follows it (see [`DialledCalls::watch`]): the stream then ends.
+#[allow(clippy::too_many_arguments)] // one call's parts, each from a different source; a struct would only rename them
 async fn run_call(
     t: Arc<Telephony>,
     peer: Peer,
@@ -961,6 +967,7 @@ async fn run_call(
     requested: AudioFormat,
     mut socket: WebSocket,
     dialled: Option<&DialledCall>,
+    dialer_gone: Option<DialFuture<'_, String>>,
 ) {
     let core = match t.core_for(&agent, peer.as_str(), &start, dialled) {
         Ok(core) => core,
@@ -988,7 +995,7 @@ async fn run_call(
     t.metrics.call_started();
     session.begin();
     let amd_events = dialled.and_then(|d| d.amd.as_ref()).and_then(|amd| amd.events.as_ref());
-    let reason = drive(&t, peer, &mut session, &mut socket, amd_events).await;
+    let reason = drive(&t, peer, &mut session, &mut socket, amd_events, dialer_gone).await;
     tracing::info!(%call_id, ?reason, protocol_errors = session.protocol_errors(), "stream ended");
     let finished = session.finish(&reason);
     t.finish_call(&reason, finished).await;
@@ -1003,7 +1010,9 @@ async fn drive(
     session: &mut StreamSession,
     socket: &mut WebSocket,
     amd_events: Option<&tokio::sync::mpsc::UnboundedSender<AmdEvent>>,
+    dialer_gone: Option<DialFuture<'_, String>>,
 ) -> EndReason {
+    let mut dialer_gone = dialer_gone.unwrap_or_else(|| Box::pin(std::future::pending()));
     let ptime = Duration::from_millis(20);
     let mut tick = interval_at(aligned_start(ptime), ptime);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -1029,6 +1038,13 @@ async fn drive(
             _ = tick.tick() => session.tick(tokio::time::Instant::now().into_std()),
             _ = t.shutdown.cancelled() => {
                 say_goodbye(session.stop_message("the server is shutting down"), socket).await;
+                return EndReason::Stopped;
+            }
+            // Nobody follows this dialled call any more (the registry hung it up at the provider): end the
+            // stream too, rather than talk on a call the provider no longer carries.
+            why = &mut dialer_gone => {
+                tracing::warn!(%why, "a dialled call's dialer is gone: hanging up");
+                say_goodbye(session.stop_message("the call's dialer is gone"), socket).await;
                 return EndReason::Stopped;
             }
         }
