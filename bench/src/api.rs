@@ -459,10 +459,8 @@ async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiRep
     // The store alone (no HTTP, no JSON out), to show where a list request's time goes. The last page by key
     // starts after the last call of the page before it.
     let whole = voicera_store::call_logs::CallLogQuery { org_id: org.clone(), limit: 50, ..Default::default() };
-    let before_last = voicera_store::call_logs::CallLogQuery {
-        offset: (last_page as u64).saturating_sub(2) * 50,
-        ..whole.clone()
-    };
+    let before_last =
+        voicera_store::call_logs::CallLogQuery { offset: (last_page as u64).saturating_sub(2) * 50, ..whole.clone() };
     let last_key = store.query_call_logs(&before_last).await?.last_key(whole.sort);
     for (name, offset, after) in [
         ("store only: page 1, newest first", 0, None),
@@ -553,8 +551,8 @@ const MONGO_HOW: &str = "documents are `{org_id, id, doc}`; the list is one `cou
     `find().sort().limit()` with the filters on `doc.*`, served by the indexes `{org_id, doc.created_at, id}`, \
     `{org_id, doc.duration, doc.created_at, id}` (longest first), `{org_id, doc.duration: 1, doc.created_at: -1, \
     id}` (shortest first), `{org_id, doc.agent_type, doc.created_at}` and `{org_id, doc.call_busy, \
-    doc.created_at, id}`; a page by cursor seeks after the previous page's last key (one `find` per stretch of \
-    the order), a page by number skips from whichever end is nearer; filter options are `distinct`; analytics reads the matching calls through a \
+    doc.created_at, id}`; a page by cursor seeks after the previous page's last key (one `find` of the stretches \
+    of the order after it), a page by number skips from whichever end is nearer; filter options are `distinct`; analytics reads the matching calls through a \
     cursor projected to the fields it needs and groups them in the API. SecantusDB is a MongoDB-compatible \
     server in Python: its figures bound what the driver and the queries cost, not what a MongoDB would answer.";
 

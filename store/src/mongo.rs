@@ -464,8 +464,8 @@ impl MongoStore {
 
     /// [`crate::Store::query_call_logs`] on MongoDB: the total by `countDocuments`, the page by `find` on the
     /// order's index. A page after a key ([`CallLogQuery::after`]) seeks the index ([`seek_segments`]: one
-    /// `find` per stretch until the page is full); a page by offset skips from whichever end of the order is
-    /// nearer (the last page is read backwards).
+    /// `find` of the stretches after the key); a page by offset skips from whichever end of the order is nearer
+    /// (the last page is read backwards).
     pub async fn query_call_logs(&self, query: &CallLogQuery) -> Result<CallLogPage> {
         let filter = call_log_filter(query);
         let calls = self.collection(Collection::CallLogs);
@@ -473,23 +473,18 @@ impl MongoStore {
         let limit = query.limit.min(i64::MAX as u64 - 1);
         let (docs, more) = match &query.after {
             Some(key) => {
-                // One past the page, to know whether more follow.
-                let mut docs: Vec<Document> = Vec::new();
-                for segment in seek_segments(query.sort, key, MONGO_CLASSES) {
-                    let wanted = limit + 1 - docs.len() as u64;
-                    if wanted == 0 {
-                        break;
-                    }
-                    let filter = doc! {"$and": [filter.clone(), segment_filter(&segment)]};
-                    let found: Vec<Document> = calls
-                        .find(filter)
-                        .sort(call_log_order(query.sort, false))
-                        .limit(wanted as i64)
-                        .await?
-                        .try_collect()
-                        .await?;
-                    docs.extend(found);
-                }
+                // The stretches after the key are disjoint and each an index range in the order: one `find` of
+                // their union, which the server answers by merging the ranges' index scans (one round trip),
+                // one past the page to know whether more follow.
+                let after: Vec<Document> =
+                    seek_segments(query.sort, key, MONGO_CLASSES).iter().map(segment_filter).collect();
+                let mut docs: Vec<Document> = calls
+                    .find(doc! {"$and": [filter, {"$or": after}]})
+                    .sort(call_log_order(query.sort, false))
+                    .limit((limit + 1) as i64)
+                    .await?
+                    .try_collect()
+                    .await?;
                 let more = docs.len() as u64 > limit;
                 docs.truncate(limit as usize);
                 (docs, more)
