@@ -704,9 +704,9 @@ fn turn_latencies_sql() -> String {
     format!("(SELECT group_concat({latency}) FROM json_each(doc, {path}) WHERE type = 'object')")
 }
 
-/// The filtered columns, as the wide indexes carry them after their keys (and the duration, so that those led
-/// by another column answer a seek in duration order from the index too).
-const FACETS: &str = "cl_agent, cl_agent_id, cl_from, cl_to, cl_inbound, cl_status, cl_time, cl_turns, cl_duration";
+/// The filtered columns, as the wide indexes carry them after their keys (those not led by the duration carry it
+/// too, so that a seek in duration order is answered from the index).
+const FACETS: &str = "cl_agent, cl_agent_id, cl_from, cl_to, cl_inbound, cl_status, cl_time, cl_turns";
 const CREATED: &str = "cl_created";
 const DURATION: &str = "cl_duration";
 
@@ -720,14 +720,14 @@ fn call_log_indexes() -> [(&'static str, String); 10] {
     [
         ("call_logs_newest", "org_id, cl_created, id".into()),
         ("call_logs_longest", "org_id, cl_duration, cl_created, id".into()),
-        ("call_logs_by_created", format!("org_id, cl_created, id, {FACETS}")),
+        ("call_logs_by_created", format!("org_id, cl_created, id, {FACETS}, cl_duration")),
         ("call_logs_by_duration", format!("org_id, cl_duration, cl_created, id, {FACETS}")),
         ("call_logs_by_shortest", format!("org_id, cl_duration, cl_created DESC, id DESC, {FACETS}")),
-        ("call_logs_by_status", format!("org_id, cl_status, cl_created, id, {FACETS}")),
-        ("call_logs_by_agent", format!("org_id, cl_agent, cl_created, id, {FACETS}")),
-        ("call_logs_by_from", format!("org_id, cl_from, cl_created, id, {FACETS}")),
-        ("call_logs_by_to", format!("org_id, cl_to, cl_created, id, {FACETS}")),
-        ("call_logs_by_time", format!("org_id, cl_time, cl_created, id, {FACETS}")),
+        ("call_logs_by_status", format!("org_id, cl_status, cl_created, id, {FACETS}, cl_duration")),
+        ("call_logs_by_agent", format!("org_id, cl_agent, cl_created, id, {FACETS}, cl_duration")),
+        ("call_logs_by_from", format!("org_id, cl_from, cl_created, id, {FACETS}, cl_duration")),
+        ("call_logs_by_to", format!("org_id, cl_to, cl_created, id, {FACETS}, cl_duration")),
+        ("call_logs_by_time", format!("org_id, cl_time, cl_created, id, {FACETS}, cl_duration")),
     ]
 }
 
