@@ -240,6 +240,8 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             mail: mail_config(&config.data_dir, config.smtp.as_ref()),
             webhooks_allow_http_loopback: config.webhooks.allow_http_loopback,
             open_signup: config.open_signup,
+            knowledge_processing_slots: config.knowledge_processing_slots,
+            knowledge_processing_timeout: config.knowledge_processing_timeout,
             // The `/vobiz` and `/plivo` number routes reach these accounts' REST APIs.
             telephony_accounts: config.telephony.accounts.iter().map(|(p, a)| (*p, a.clone())).collect(),
             campaign_lease_ms: config.campaigns.lease_ms,

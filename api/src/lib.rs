@@ -6,14 +6,15 @@
 //! source) and one handler module per area · `openapi.rs` the document · `auth/` credentials and the
 //! [`Caller`] extractor · `accounts.rs` users, orgs, sessions, the owner bootstrap · `state.rs` [`ApiState`],
 //! [`ApiConfig`], the [`AgentValidator`] the binary plugs in · `error.rs` the one error type · `clock.rs` ·
-//! `audit.rs` the audit log every change writes · `outbox.rs` where mail goes (SMTP or `.eml` files) ·
-//! `cors.rs` CORS for the console's origin only.
+//! `call_log_cursor.rs` the meetings list's signed keyset cursor · `audit.rs` the audit log every change
+//! writes · `outbox.rs` where mail goes (SMTP or `.eml` files) · `cors.rs` CORS for the console's origin only.
 
 #![forbid(unsafe_code)]
 
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod call_log_cursor;
 pub mod clock;
 mod cors;
 pub mod error;

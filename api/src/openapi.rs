@@ -34,14 +34,19 @@ fn build() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for op in operations() {
         let mut parameters = path_parameters(op.path);
-        parameters.extend(
-            op.query
-                .iter()
-                .map(|(name, kind)| json!({"name": name, "in": "query", "required": false, "schema": {"type": kind}})),
-        );
+        parameters.extend(op.query.iter().map(|(name, kind)| {
+            let mut parameter = json!({"name": name, "in": "query", "required": false, "schema": {"type": kind}});
+            if let Some((_, description)) = op.query_docs.iter().find(|(documented, _)| documented == name) {
+                parameter["description"] = json!(description);
+            }
+            parameter
+        }));
         let mut responses = Map::new();
-        responses
-            .insert(op.success.to_string(), json!({"description": "success", "content": {"application/json": {}}}));
+        let content = match op.response_schema {
+            Some(schema) => json!({"application/json": {"schema": schema()}}),
+            None => json!({"application/json": {}}),
+        };
+        responses.insert(op.success.to_string(), json!({"description": "success", "content": content}));
         let mut operation = json!({
             "operationId": op.operation_id,
             "summary": op.summary,

@@ -100,9 +100,11 @@ pub struct ApiConfig {
     /// `/plivo/...`) send to their `api_base`, and the owner's org uses their credentials when it stored none.
     pub telephony_accounts: Vec<(voicera_carrier_rest::Provider, voicera_carrier_rest::ProviderAccount)>,
     /// Knowledge uploads processed at once on this node (each holds up to 25 MB and a blocking thread while
-    /// its text is read); an upload beyond them is refused with 429 and `Retry-After` before its body is read.
+    /// its text is read); an upload beyond them is refused with 429 and `Retry-After` before its body is read
+    /// (`[api] knowledge_processing_slots`).
     pub knowledge_processing_slots: usize,
-    /// How long one knowledge document may take to be stored and read before it is recorded `failed`.
+    /// How long one knowledge document may take to be stored and read before it is recorded `failed`
+    /// (`[api] knowledge_processing_timeout_secs`; under [`crate::routes::knowledge::PROCESSING_LIMIT_MS`]).
     pub knowledge_processing_timeout: Duration,
     /// The dialer nodes' contact lease (`[campaigns] lease_ms`): a campaign's `ring_timeout_seconds` must stay
     /// under two thirds of it, so a ringing call never outlives a lease its node could not renew.

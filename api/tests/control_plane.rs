@@ -126,6 +126,7 @@ on_both_stores!(
     api_keys_are_shown_once_act_with_their_role_and_revoke,
     agents_are_created_validated_read_changed_and_deleted_within_the_org,
     meetings_are_filtered_paged_and_parsed_within_the_org,
+    meetings_page_by_signed_cursor_in_every_order_and_filter_within_the_org,
     the_owner_from_the_environment_is_created_once,
     every_documented_operation_refuses_strangers_forgeries_other_orgs_and_viewers,
 );
@@ -498,6 +499,192 @@ async fn meetings_are_filtered_paged_and_parsed_within_the_org(kind: &str) {
     let (code, body) = h.call(Method::GET, "/api/v1/meetings/CB-1", Some(&owner), None).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
     assert!(!body.to_string().contains("2024-11-19"), "{body}");
+}
+
+/// The `meeting_id`s of a meetings page.
+fn meeting_ids(page: &Value) -> Vec<String> {
+    page["items"].as_array().unwrap().iter().map(|m| m["meeting_id"].as_str().unwrap().to_string()).collect()
+}
+
+async fn meetings_page_by_signed_cursor_in_every_order_and_filter_within_the_org(kind: &str) {
+    let h = harness(kind, ApiConfig::default()).await;
+    let org = h.signup("asha@acme.io", "Acme").await;
+    let owner = h.token("asha@acme.io").await;
+    let (other_org, stranger) = h.other_org("ravi@other.io").await;
+    // Ties on every sort key (four creation times, three durations), calls with no duration or creation time.
+    for i in 0..14u32 {
+        let mut doc = json!({"meeting_id": format!("CA-{i:02}"), "agent_type": if i % 3 == 0 { "Sales" } else { "Support" },
+                             "inbound": i % 2 == 0, "from_number": "+919900000001", "to_number": "+918000000001",
+                             "call_busy": i % 5 == 0, "latency_metrics": {"turns": if i % 4 == 0 { json!([{"stt_ms": 90}]) } else { json!([]) }}});
+        if i != 13 {
+            doc["created_at"] = json!(format!("2024-11-1{}T07:00:00.000Z", i % 4));
+        }
+        if i % 7 != 6 {
+            doc["duration"] = json!([10.0, 25.5, 10.0][i as usize % 3]);
+        }
+        if i % 5 != 0 && i % 3 != 2 {
+            doc["end_time_utc"] = json!("2024-11-19T07:10:00.000Z");
+        }
+        h.state
+            .store()
+            .put(Collection::CallLogs, &Record { org_id: org.clone(), id: format!("CA-{i:02}"), doc })
+            .await
+            .unwrap();
+    }
+    let theirs = json!({"meeting_id": "CB-01", "agent_type": "Sales", "created_at": "2024-11-12T07:00:00.000Z", "duration": 10.0});
+    h.state
+        .store()
+        .put(Collection::CallLogs, &Record { org_id: other_org.clone(), id: "CB-01".into(), doc: theirs })
+        .await
+        .unwrap();
+    let h = &h;
+    let get = |path: String, token: String| async move {
+        let (code, body) = h.call(Method::GET, &path, Some(&token), None).await;
+        assert_eq!(code, StatusCode::OK, "{path}: {body}");
+        body
+    };
+
+    // Equal creation times are ordered by id, the same on every page.
+    let whole = get("/api/v1/meetings?limit=50".into(), owner.clone()).await;
+    let newest: Vec<String> =
+        [11, 7, 3, 10, 6, 2, 9, 5, 1, 12, 8, 4, 0, 13].iter().map(|i| format!("CA-{i:02}")).collect();
+    assert_eq!((meeting_ids(&whole), whole["next_cursor"].clone()), (newest, Value::Null));
+
+    let sorts = ["", "date_sort_order=oldest", "duration_sort_order=longest", "duration_sort_order=shortest"];
+    let filters = [
+        "",
+        "call_status=Busy",
+        "call_status=Completed",
+        "call_status=In%20Progress",
+        "inbound=true",
+        "agent_type=Sales&inbound=false",
+        "date_from=2024-11-11&date_to=2024-11-12",
+        "has_latency_metrics=true",
+    ];
+    for sort in sorts {
+        for filter in filters {
+            let selection = format!("{sort}&{filter}");
+            let whole = get(format!("/api/v1/meetings?{selection}&limit=50"), owner.clone()).await;
+            let expected = meeting_ids(&whole);
+            for limit in [1, 2, 3] {
+                let mut walked = Vec::new();
+                let mut page = get(format!("/api/v1/meetings?{selection}&limit={limit}"), owner.clone()).await;
+                for n in 1.. {
+                    assert_eq!(
+                        (page["total"].clone(), page["page"].as_u64(), page["limit"].as_u64()),
+                        (whole["total"].clone(), Some(n), Some(limit)),
+                        "{selection} by {limit}: {page}"
+                    );
+                    walked.extend(meeting_ids(&page));
+                    assert!(walked.len() <= expected.len(), "{selection} by {limit}: {walked:?}");
+                    let Some(cursor) = page["next_cursor"].as_str() else { break };
+                    page =
+                        get(format!("/api/v1/meetings?{selection}&limit={limit}&cursor={cursor}"), owner.clone()).await;
+                }
+                assert_eq!(walked, expected, "{selection}: walked by cursor, {limit} a page");
+            }
+            // The original's page numbers still page the same order, and give a cursor to continue by.
+            let second = get(format!("/api/v1/meetings?{selection}&limit=2&page=2"), owner.clone()).await;
+            assert_eq!(
+                meeting_ids(&second),
+                expected.iter().skip(2).take(2).cloned().collect::<Vec<_>>(),
+                "{selection}"
+            );
+            assert_eq!(second["next_cursor"].is_string(), expected.len() > 4, "{selection}: {second}");
+            if let Some(cursor) = second["next_cursor"].as_str() {
+                let third = get(format!("/api/v1/meetings?{selection}&limit=2&cursor={cursor}"), owner.clone()).await;
+                assert_eq!(meeting_ids(&third), expected.iter().skip(4).take(2).cloned().collect::<Vec<_>>());
+                assert_eq!(third["page"], 3);
+            }
+        }
+    }
+
+    // A call added while a client walks neither repeats nor skips one.
+    let first = get("/api/v1/meetings?limit=5".into(), owner.clone()).await;
+    let newer = json!({"meeting_id": "CA-99", "agent_type": "Sales", "created_at": "2024-11-19T07:00:00.000Z", "duration": 1.0});
+    h.state
+        .store()
+        .put(Collection::CallLogs, &Record { org_id: org.clone(), id: "CA-99".into(), doc: newer })
+        .await
+        .unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let rest = get(format!("/api/v1/meetings?limit=50&cursor={cursor}"), owner.clone()).await;
+    let mut walked = meeting_ids(&first);
+    walked.extend(meeting_ids(&rest));
+    assert_eq!(walked, meeting_ids(&whole), "the newer call is on page 1 now, not in the walk");
+
+    // Forged, altered, mismatched: 422 naming the cursor, never a page.
+    let refused = |path: String, token: String| async move {
+        let (code, body) = h.call(Method::GET, &path, Some(&token), None).await;
+        assert_eq!(
+            (code, body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("cursor")),
+            "{path}: {body}"
+        );
+        assert!(body.get("items").is_none() && !body.to_string().contains("CA-"), "{body}");
+        body["code"].as_str().unwrap().to_string()
+    };
+    let (payload, tag) = cursor.split_once('.').unwrap();
+    let mut altered = payload.as_bytes().to_vec();
+    altered[3] = if altered[3] == b'A' { b'B' } else { b'A' };
+    let altered = format!("{}.{tag}", String::from_utf8(altered).unwrap());
+    for forged in [altered.as_str(), "bm90IGEgY3Vyc29y.AAAA", "nonsense", ".", &format!("{payload}.{}", &tag[1..])] {
+        assert_eq!(
+            refused(format!("/api/v1/meetings?cursor={forged}"), owner.clone()).await,
+            "invalid_cursor",
+            "{forged}"
+        );
+    }
+    // Signed with another node's key (not this deployment's token key).
+    let foreign = voicera_api::call_log_cursor::encode(
+        &voicera_api::auth::token::TokenKey::new([1; 32]),
+        &voicera_store::call_logs::CallLogQuery { org_id: org.clone(), ..Default::default() },
+        &voicera_api::call_log_cursor::Cursor { key: None, position: 3 },
+    );
+    assert_eq!(refused(format!("/api/v1/meetings?cursor={foreign}"), owner.clone()).await, "invalid_cursor");
+    for other in [
+        "call_status=Busy",
+        "date_sort_order=oldest",
+        "duration_sort_order=longest",
+        "inbound=true",
+        "agent_type=Sales",
+    ] {
+        assert_eq!(
+            refused(format!("/api/v1/meetings?{other}&cursor={cursor}"), owner.clone()).await,
+            "cursor_mismatch",
+            "{other}"
+        );
+    }
+    // Another org's cursor shows nothing of either org.
+    assert_eq!(refused(format!("/api/v1/meetings?cursor={cursor}"), stranger.clone()).await, "cursor_mismatch");
+    let theirs = get("/api/v1/meetings?limit=1".into(), stranger.clone()).await;
+    assert_eq!(
+        (meeting_ids(&theirs), theirs["total"].as_u64(), theirs["next_cursor"].clone()),
+        (vec!["CB-01".to_string()], Some(1), Value::Null)
+    );
+    // A page number and a cursor together are ambiguous.
+    let (code, body) =
+        h.call(Method::GET, &format!("/api/v1/meetings?page=2&cursor={cursor}"), Some(&owner), None).await;
+    assert_eq!((code, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("page")), "{body}");
+    // The export starts at a cursor too.
+    let request = Request::get(format!("/api/v1/meetings/export?limit=2&cursor={cursor}"))
+        .header(header::AUTHORIZATION, format!("Bearer {owner}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = h.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let csv = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(rows, meeting_ids(&whole)[5..7].iter().map(String::as_str).collect::<Vec<_>>());
+
+    // The document describes the cursor and the answer that carries the next one.
+    let document = voicera_api::openapi::document();
+    let list = &document["paths"]["/api/v1/meetings"]["get"];
+    let cursor_doc = list["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "cursor").unwrap();
+    assert!(cursor_doc["description"].as_str().unwrap().contains("cursor_mismatch"), "{cursor_doc}");
+    let answer = &list["responses"]["200"]["content"]["application/json"]["schema"];
+    assert_eq!(answer["properties"]["next_cursor"]["type"], json!(["string", "null"]));
+    assert_eq!(answer["required"], json!(["items", "total", "page", "limit", "next_cursor"]));
 }
 
 async fn the_owner_from_the_environment_is_created_once(kind: &str) {

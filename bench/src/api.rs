@@ -249,6 +249,38 @@ fn host_of(uri: &str) -> String {
     authority.rsplit_once('@').map_or(authority, |(_, hosts)| hosts).to_string()
 }
 
+/// The list's total for `selection` (a query string without page or limit).
+async fn list_total(app: &Router, token: &str, selection: &str) -> Result<u64> {
+    let path = format!("/api/v1/meetings?{selection}&page=1&limit=50");
+    let (status, body) = request(app, Method::GET, &path, Some(token), None).await?;
+    if status != StatusCode::OK {
+        bail!("GET {path}: {status} {}", String::from_utf8_lossy(&body));
+    }
+    serde_json::from_slice::<Value>(&body)?["total"].as_u64().context("no total")
+}
+
+/// The query string of `selection`'s last page of 50 by page number.
+async fn last_page_by_number(app: &Router, token: &str, selection: &str) -> Result<String> {
+    let pages = list_total(app, token, selection).await?.div_ceil(50).max(1);
+    Ok(format!("{selection}&page={pages}&limit=50"))
+}
+
+/// The query string of `selection`'s last page of 50 by cursor: the `next_cursor` of the page before it.
+async fn last_page_by_cursor(app: &Router, token: &str, selection: String) -> Result<String> {
+    let pages = list_total(app, token, &selection).await?.div_ceil(50);
+    if pages < 2 {
+        bail!("{selection}: one page only, no cursor to follow (fill more records)");
+    }
+    let path = format!("/api/v1/meetings?{selection}&page={}&limit=50", pages - 1);
+    let (status, body) = request(app, Method::GET, &path, Some(token), None).await?;
+    if status != StatusCode::OK {
+        bail!("GET {path}: {status} {}", String::from_utf8_lossy(&body));
+    }
+    let body: Value = serde_json::from_slice(&body)?;
+    let cursor = body["next_cursor"].as_str().with_context(|| format!("GET {path}: no next_cursor"))?;
+    Ok(format!("{selection}&cursor={cursor}&limit=50").trim_start_matches('&').to_string())
+}
+
 /// Runs the benchmark with `work` as scratch space.
 pub(crate) fn run(settings: &Settings, work: &std::path::Path) -> Result<ApiReport> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -340,11 +372,18 @@ async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiRep
         requests: n,
         token: Some(token.clone()),
     };
+    // The last page by cursor: the cursor the page before it answers with (as a client walking by cursor holds).
+    let by_cursor = |selection: &str| last_page_by_cursor(&app, &token, selection.to_string());
     let mut scenarios = vec![
         list("list, page 1, newest first", "page=1&limit=50".into()),
         list("list, last page, newest first", format!("page={last_page}&limit=50")),
+        list("list, last page by cursor, newest first", by_cursor("").await?),
+        // The page number's worst case: as far from either end as a page can be.
+        list("list, middle page, newest first", format!("page={}&limit=50", last_page.div_ceil(2))),
         list("list, page 1, longest first", "page=1&limit=50&duration_sort_order=longest".into()),
         list("list, last page, longest first", format!("page={last_page}&limit=50&duration_sort_order=longest")),
+        list("list, last page by cursor, longest first", by_cursor("duration_sort_order=longest").await?),
+        list("list, last page by cursor, shortest first", by_cursor("duration_sort_order=shortest").await?),
         list("list, one agent, page 1", "agent_type=Agent%2007&page=1&limit=50".into()),
         list(
             "list, one agent, last page",
@@ -355,6 +394,15 @@ async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiRep
             "list, inbound completed, oldest first",
             "inbound=true&call_status=Completed&date_sort_order=oldest".into(),
         ),
+        list(
+            "list, inbound completed, oldest first, last page",
+            last_page_by_number(&app, &token, "inbound=true&call_status=Completed&date_sort_order=oldest").await?,
+        ),
+        list(
+            "list, inbound completed, oldest first, last page by cursor",
+            by_cursor("inbound=true&call_status=Completed&date_sort_order=oldest").await?,
+        ),
+        list("list, busy, newest first, last page by cursor", by_cursor("call_status=Busy").await?),
         list("list, one week", "date_from=2024-09-10&date_to=2024-09-16".into()),
         list("list, one agent in one week", "agent_type=Agent%2003&date_from=2024-09-10&date_to=2024-09-16".into()),
         Scenario {
@@ -408,12 +456,18 @@ async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiRep
         },
     ];
     let mut reports = Vec::new();
-    // The store alone (no HTTP, no JSON out), to show where a list request's time goes.
-    for (name, offset) in
-        [("store only: page 1, newest first", 0), ("store only: last page, newest first", (last_page as u64 - 1) * 50)]
-    {
-        let query =
-            voicera_store::call_logs::CallLogQuery { org_id: org.clone(), offset, limit: 50, ..Default::default() };
+    // The store alone (no HTTP, no JSON out), to show where a list request's time goes. The last page by key
+    // starts after the last call of the page before it.
+    let whole = voicera_store::call_logs::CallLogQuery { org_id: org.clone(), limit: 50, ..Default::default() };
+    let before_last =
+        voicera_store::call_logs::CallLogQuery { offset: (last_page as u64).saturating_sub(2) * 50, ..whole.clone() };
+    let last_key = store.query_call_logs(&before_last).await?.last_key(whole.sort);
+    for (name, offset, after) in [
+        ("store only: page 1, newest first", 0, None),
+        ("store only: last page, newest first", (last_page as u64 - 1) * 50, None),
+        ("store only: last page by key, newest first", 0, last_key),
+    ] {
+        let query = voicera_store::call_logs::CallLogQuery { offset, after, ..whole.clone() };
         let mut times = Vec::with_capacity(n);
         let began = Instant::now();
         for _ in 0..n {
@@ -486,15 +540,19 @@ async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiRep
 
 /// How the SQLite store answers the list and analytics.
 const SQLITE_HOW: &str = "the list's sort keys and filter fields are columns beside each document (kept by \
-    triggers), indexed per tenant in both sort orders with every filter field, so a page's total and its keys \
-    come from one covering index and the page's 50 documents by key; analytics groups by agent and day in SQL \
-    over the same columns (turn latencies kept as a column too), parsing no document.";
+    triggers), indexed per tenant in every sort order (and by status) with every filter field, so a page's total \
+    and its keys come from one covering index and the page's 50 documents by key. A page by cursor seeks the \
+    index after the previous page's last key (no OFFSET: the last page costs what the first does); a page by \
+    number skips through the index from whichever end is nearer. Analytics groups by agent and day in SQL over \
+    the same columns (turn latencies kept as a column too), parsing no document.";
 
 /// How the MongoDB store answers the list and analytics.
-const MONGO_HOW: &str = "documents are `{org_id, id, doc}`; the list is one `countDocuments` and one \
-    `find().sort().skip().limit()` with the filters on `doc.*`, served by the indexes `{org_id, doc.created_at, \
-    id}`, `{org_id, doc.duration, doc.created_at}` and `{org_id, doc.agent_type, doc.created_at}` (a deep page \
-    skips through the index); filter options are `distinct`; analytics reads the matching calls through a \
+const MONGO_HOW: &str = "documents are `{org_id, id, doc}`; the list is one `countDocuments` and \
+    `find().sort().limit()` with the filters on `doc.*`, served by the indexes `{org_id, doc.created_at, id}`, \
+    `{org_id, doc.duration, doc.created_at, id}` (longest first), `{org_id, doc.duration: 1, doc.created_at: -1, \
+    id}` (shortest first), `{org_id, doc.agent_type, doc.created_at}` and `{org_id, doc.call_busy, \
+    doc.created_at, id}`; a page by cursor seeks after the previous page's last key (one `find` of the stretches \
+    of the order after it), a page by number skips from whichever end is nearer; filter options are `distinct`; analytics reads the matching calls through a \
     cursor projected to the fields it needs and groups them in the API. SecantusDB is a MongoDB-compatible \
     server in Python: its figures bound what the driver and the queries cost, not what a MongoDB would answer.";
 

@@ -132,6 +132,43 @@ struct RawConfig {
 struct RawApi {
     /// Anyone may sign up, creating a new org (else only while no user exists).
     open_signup: Option<bool>,
+    /// Knowledge uploads processed at once on this node.
+    knowledge_processing_slots: Option<u64>,
+    /// How long one knowledge document may take to be stored and read, in seconds.
+    knowledge_processing_timeout_secs: Option<u64>,
+}
+
+/// `[api] knowledge_processing_slots`: at least one, or no upload could ever be read; at most this many, as
+/// each holds up to 25 MB and a blocking thread on a node that also carries calls.
+const KNOWLEDGE_SLOTS: std::ops::RangeInclusive<u64> = 1..=32;
+/// `[api] knowledge_processing_timeout_secs`: long enough for a 25 MB PDF on a slow disk or S3, and under the
+/// 10 minutes after which a listing records a document still `processing` as failed (its node presumed gone),
+/// with a minute to spare.
+const KNOWLEDGE_TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 10..=540;
+
+/// `[api]`'s knowledge-processing keys, checked: (slots, timeout); absent keys take the API's defaults.
+fn compile_knowledge_processing(raw: &RawApi) -> Result<(usize, Duration)> {
+    let defaults = voicera_api::ApiConfig::default();
+    let slots = match raw.knowledge_processing_slots {
+        None => defaults.knowledge_processing_slots,
+        Some(n) if KNOWLEDGE_SLOTS.contains(&n) => n as usize,
+        Some(n) => bail!(
+            "[api] knowledge_processing_slots = {n}: must be {} to {} (uploads processed at once on this node)",
+            KNOWLEDGE_SLOTS.start(),
+            KNOWLEDGE_SLOTS.end()
+        ),
+    };
+    let timeout = match raw.knowledge_processing_timeout_secs {
+        None => defaults.knowledge_processing_timeout,
+        Some(secs) if KNOWLEDGE_TIMEOUT_SECS.contains(&secs) => Duration::from_secs(secs),
+        Some(secs) => bail!(
+            "[api] knowledge_processing_timeout_secs = {secs}: must be {} to {} seconds (a listing records a \
+             document still processing after 10 minutes as failed)",
+            KNOWLEDGE_TIMEOUT_SECS.start(),
+            KNOWLEDGE_TIMEOUT_SECS.end()
+        ),
+    };
+    Ok((slots, timeout))
 }
 
 /// `[telephony]`: provider media streams and their webhooks.
@@ -285,6 +322,10 @@ pub(crate) struct Config {
     pub(crate) providers: std::sync::Arc<Providers>,
     /// `[api] open_signup`: anyone may sign up, creating a new org (else only while no user exists).
     pub(crate) open_signup: bool,
+    /// `[api] knowledge_processing_slots`: knowledge uploads processed at once on this node.
+    pub(crate) knowledge_processing_slots: usize,
+    /// `[api] knowledge_processing_timeout_secs`: how long one knowledge document may take to be stored and read.
+    pub(crate) knowledge_processing_timeout: Duration,
     /// `[smtp]`: the server reset and invitation mail goes through (`VOICERA_SMTP_URL` wins); None: none set.
     pub(crate) smtp: Option<smtp::SmtpSettings>,
     /// `[server] log_content` / `VOICERA_LOG_CONTENT`: transcripts, DTMF digits and tool arguments are logged
@@ -331,6 +372,8 @@ impl fmt::Debug for Config {
             .field("dial_policy", &self.dial_policy)
             .field("providers", &self.providers)
             .field("open_signup", &self.open_signup)
+            .field("knowledge_processing_slots", &self.knowledge_processing_slots)
+            .field("knowledge_processing_timeout", &self.knowledge_processing_timeout)
             .field("smtp", &self.smtp)
             .field("bench_record", &self.bench_record)
             .field("inference_threads", &self.inference_threads)
@@ -509,6 +552,7 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
     }
     let dial_policy = policy::compile_dial_policy(raw.dial_policy, &trunks)?;
     let providers = providers::compile_providers(raw.providers)?;
+    let (knowledge_processing_slots, knowledge_processing_timeout) = compile_knowledge_processing(&raw.api)?;
     Ok(Config {
         data_dir: args.data_dir.clone().or(raw.server.data_dir).unwrap_or_else(|| PathBuf::from("./data")),
         mongodb_uri: std::env::var("VOICERA_MONGODB_URI")
@@ -564,6 +608,8 @@ fn compile(raw: RawConfig, args: &NodeArgs, source: Option<PathBuf>) -> Result<C
         campaigns: campaigns::compile_campaigns(raw.campaigns, |var| std::env::var(var).ok())?,
         providers: std::sync::Arc::new(providers),
         open_signup: raw.api.open_signup.unwrap_or(false),
+        knowledge_processing_slots,
+        knowledge_processing_timeout,
         smtp: smtp::compile_smtp(raw.smtp, |var| std::env::var(var).ok())?,
         s3: storage::compile_s3(raw.storage, |var| std::env::var(var).ok())?,
         recording_format: storage::compile_recording_format(raw.server.recording_format, |var| {
@@ -712,6 +758,37 @@ mod tests {
     }
 
     #[test]
+    fn knowledge_processing_slots_and_timeout_are_read_from_api_and_bounded() {
+        let compiled = |toml_text: &str| {
+            compile(toml::from_str(toml_text).unwrap(), &NodeArgs::default(), None).map_err(|e| format!("{e:#}"))
+        };
+        let defaults = compiled("").unwrap();
+        assert_eq!(
+            (defaults.knowledge_processing_slots, defaults.knowledge_processing_timeout),
+            (2, Duration::from_secs(300))
+        );
+        let set = compiled("[api]\nknowledge_processing_slots = 4\nknowledge_processing_timeout_secs = 120").unwrap();
+        assert_eq!((set.knowledge_processing_slots, set.knowledge_processing_timeout), (4, Duration::from_secs(120)));
+        let edges = compiled("[api]\nknowledge_processing_slots = 1\nknowledge_processing_timeout_secs = 540").unwrap();
+        assert_eq!((edges.knowledge_processing_slots, edges.knowledge_processing_timeout.as_secs()), (1, 540));
+        for (text, key) in [
+            ("knowledge_processing_slots = 0", "[api] knowledge_processing_slots = 0: must be 1 to 32"),
+            ("knowledge_processing_slots = 33", "[api] knowledge_processing_slots = 33: must be 1 to 32"),
+            ("knowledge_processing_timeout_secs = 9", "[api] knowledge_processing_timeout_secs = 9: must be 10 to 540"),
+            (
+                "knowledge_processing_timeout_secs = 600",
+                "[api] knowledge_processing_timeout_secs = 600: must be 10 to 540",
+            ),
+        ] {
+            let err = compiled(&format!("[api]\n{text}")).unwrap_err();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+        // A misspelt key is refused, naming it.
+        let err = format!("{:#}", toml::from_str::<RawConfig>("[api]\nknowledge_slots = 4").unwrap_err());
+        assert!(err.contains("knowledge_slots"), "{err}");
+    }
+
+    #[test]
     fn the_llm_cache_budget_is_read_in_megabytes_and_mistakes_name_the_key() {
         let compiled = |toml_text: &str| compile(toml::from_str(toml_text).unwrap(), &NodeArgs::default(), None);
         assert_eq!(compiled("").unwrap().llm_cache_bytes, 512 << 20);
@@ -739,6 +816,7 @@ mod tests {
         let config = compile(raw, &NodeArgs::default(), None).unwrap();
         assert_eq!(config.inbound_auth, InboundAuth::None);
         assert_eq!(config.codecs.len(), 4);
+        assert_eq!((config.knowledge_processing_slots, config.knowledge_processing_timeout.as_secs()), (2, 300));
     }
 
     #[test]

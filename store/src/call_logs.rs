@@ -64,10 +64,211 @@ pub struct CallLogQuery {
     pub with_latency: bool,
     /// The page's order.
     pub sort: CallLogSort,
-    /// Calls skipped before the page starts.
+    /// Calls skipped before the page starts (ignored when `after` is set).
     pub offset: u64,
     /// Most calls on the page.
     pub limit: u64,
+    /// Keyset paging: the page starts right after the call with this key (the previous page's
+    /// [`CallLogPage::last_key`]), found by seeking the sort order's index instead of skipping `offset` calls.
+    /// Its values must be of the query's `sort` ([`CallLogSort::key_fields`]).
+    pub after: Option<CallLogKey>,
+}
+
+/// A call-log field a sort orders by (before the call id, which breaks ties).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyField {
+    /// `created_at`.
+    Created,
+    /// `duration`.
+    Duration,
+}
+
+impl KeyField {
+    /// The document field.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyField::Created => "created_at",
+            KeyField::Duration => "duration",
+        }
+    }
+}
+
+/// Which way a sort goes through a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Smallest first.
+    Ascending,
+    /// Largest first.
+    Descending,
+}
+
+impl Direction {
+    /// The other way.
+    pub fn reversed(self) -> Direction {
+        match self {
+            Direction::Ascending => Direction::Descending,
+            Direction::Descending => Direction::Ascending,
+        }
+    }
+}
+
+impl CallLogSort {
+    /// The fields this order sorts by, in order, each with its direction; the call id breaks ties
+    /// ([`CallLogSort::id_direction`]).
+    pub fn key_fields(self) -> &'static [(KeyField, Direction)] {
+        use Direction::*;
+        match self {
+            CallLogSort::Latest => &[(KeyField::Created, Descending)],
+            CallLogSort::Oldest => &[(KeyField::Created, Ascending)],
+            CallLogSort::Longest => &[(KeyField::Duration, Descending), (KeyField::Created, Descending)],
+            CallLogSort::Shortest => &[(KeyField::Duration, Ascending), (KeyField::Created, Descending)],
+        }
+    }
+
+    /// The direction of the call id, the last tie-breaker.
+    pub fn id_direction(self) -> Direction {
+        match self {
+            CallLogSort::Oldest => Direction::Ascending,
+            _ => Direction::Descending,
+        }
+    }
+}
+
+/// A sort field's value as both stores order it: missing or null first, then numbers, then text (SQLite
+/// orders `NULL < numbers < text`, MongoDB `null < numbers < strings < objects < ...`). Values of other JSON
+/// types have no key ([`CallLogKey::of`] gives none), and a page after such a call is read by offset.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortValue {
+    /// Missing or `null`.
+    Null,
+    /// A JSON number.
+    Number(f64),
+    /// A JSON string.
+    Text(String),
+}
+
+/// The kinds of [`SortValue`] (and, on MongoDB, everything that sorts after text), in sort order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ValueClass {
+    /// Missing or `null`.
+    Null,
+    /// Numbers.
+    Number,
+    /// Text.
+    Text,
+    /// Objects, arrays, booleans (MongoDB only: SQLite reads them as numbers or text).
+    Other,
+}
+
+impl SortValue {
+    /// Its kind.
+    pub fn class(&self) -> ValueClass {
+        match self {
+            SortValue::Null => ValueClass::Null,
+            SortValue::Number(_) => ValueClass::Number,
+            SortValue::Text(_) => ValueClass::Text,
+        }
+    }
+
+    /// The value of a JSON field (`None`: a type no key represents).
+    pub fn of(value: Option<&Value>) -> Option<SortValue> {
+        match value {
+            None | Some(Value::Null) => Some(SortValue::Null),
+            Some(Value::Number(n)) => n.as_f64().filter(|f| f.is_finite()).map(SortValue::Number),
+            Some(Value::String(s)) => Some(SortValue::Text(s.clone())),
+            Some(_) => None,
+        }
+    }
+}
+
+/// Where a call stands in a sort order: its values of the order's [`CallLogSort::key_fields`] and its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallLogKey {
+    /// One per key field, in order.
+    pub values: Vec<SortValue>,
+    /// The call's id.
+    pub id: String,
+}
+
+impl CallLogKey {
+    /// The key of `record` in `sort` (`None` when a key field holds an object, array or boolean).
+    pub fn of(sort: CallLogSort, record: &Record) -> Option<CallLogKey> {
+        let values = sort
+            .key_fields()
+            .iter()
+            .map(|(field, _)| SortValue::of(record.doc.get(field.name())))
+            .collect::<Option<Vec<_>>>()?;
+        Some(CallLogKey { values, id: record.id.clone() })
+    }
+}
+
+/// One contiguous stretch of a sort order's index after a key: the calls equal to the key on the first
+/// `equal.len()` key fields and, on the next field (or on the id, when every key field is equal), within
+/// `range`. [`seek_segments`] lists them in the order's order, so a page is the first of them that are
+/// not empty, each read with one index seek.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// Key fields held equal to the key's values.
+    pub equal: Vec<(KeyField, SortValue)>,
+    /// The range on the next field.
+    pub range: SegmentRange,
+}
+
+/// The range of a [`Segment`] on its free field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SegmentRange {
+    /// Ids strictly after `after` going `direction`.
+    Id {
+        /// The key's id.
+        after: String,
+        /// The id's direction in the order.
+        direction: Direction,
+    },
+    /// Values of `field` of one class; with `after`, only those strictly after that value going `direction`.
+    Class {
+        /// The field.
+        field: KeyField,
+        /// The class.
+        class: ValueClass,
+        /// The bound (same class) and the field's direction.
+        after: Option<(SortValue, Direction)>,
+    },
+}
+
+/// The stretches of `sort`'s order that follow `key`, in order: ties on every key field with later ids, then
+/// ties on all but the last key field with later values of it (its own class first, then the classes that
+/// follow in the field's direction), and so on out to the first field. `classes` are the kinds of value the
+/// store orders, in order.
+pub fn seek_segments(sort: CallLogSort, key: &CallLogKey, classes: &[ValueClass]) -> Vec<Segment> {
+    let fields = sort.key_fields();
+    let mut segments = Vec::new();
+    for level in (0..=fields.len()).rev() {
+        let equal: Vec<(KeyField, SortValue)> =
+            fields.iter().zip(&key.values).take(level).map(|((field, _), value)| (*field, value.clone())).collect();
+        let Some(&(field, direction)) = fields.get(level) else {
+            let range = SegmentRange::Id { after: key.id.clone(), direction: sort.id_direction() };
+            segments.push(Segment { equal, range });
+            continue;
+        };
+        let Some(value) = key.values.get(level) else { continue };
+        let own = value.class();
+        // Within its own class a value has successors, except null (all nulls are equal).
+        if own != ValueClass::Null {
+            let after = Some((value.clone(), direction));
+            segments.push(Segment { equal: equal.clone(), range: SegmentRange::Class { field, class: own, after } });
+        }
+        let mut later: Vec<ValueClass> = match direction {
+            Direction::Ascending => classes.iter().copied().filter(|c| *c > own).collect(),
+            Direction::Descending => classes.iter().copied().filter(|c| *c < own).collect(),
+        };
+        if direction == Direction::Descending {
+            later.reverse();
+        }
+        for class in later {
+            segments.push(Segment { equal: equal.clone(), range: SegmentRange::Class { field, class, after: None } });
+        }
+    }
+    segments
 }
 
 /// A call-log field the History tab offers as a filter drop-down.
@@ -99,6 +300,16 @@ pub struct CallLogPage {
     pub records: Vec<Record>,
     /// Calls matching the filters on all pages, for the pager.
     pub total: u64,
+    /// More calls follow the page (the store read one call past it).
+    pub more: bool,
+}
+
+impl CallLogPage {
+    /// The key of the page's last call in `sort`, where the next page starts (`None` when the page is empty
+    /// or the call's key fields hold values no key represents).
+    pub fn last_key(&self, sort: CallLogSort) -> Option<CallLogKey> {
+        self.records.last().and_then(|r| CallLogKey::of(sort, r))
+    }
 }
 
 /// What analytics needs of one call, read from its stored document (the original's `CallLogs` fields, and the
@@ -445,6 +656,125 @@ pub mod conformance {
         for (org, id, _, _) in open.iter().chain(&others) {
             store.delete(Collection::CallLogs, org, id).await.unwrap();
         }
+        keyset(store).await;
+    }
+
+    /// Keyset paging over ties, missing and null sort values, text where numbers are expected and a value no
+    /// key represents: walking by keys, or by offsets, gives the order of one big page, for every sort and filter.
+    async fn keyset(store: &Store) {
+        let calls = [
+            (
+                "k1",
+                json!({"agent_type": "A", "created_at": "2024-01-01T00:00:00.000Z", "duration": 10, "inbound": true, "end_time_utc": "x"}),
+            ),
+            (
+                "k2",
+                json!({"agent_type": "A", "created_at": "2024-01-01T00:00:00.000Z", "duration": 10.0, "inbound": true, "end_time_utc": "x"}),
+            ),
+            (
+                "k3",
+                json!({"agent_type": "A", "created_at": "2024-01-02T00:00:00.000Z", "call_busy": true, "inbound": false}),
+            ),
+            ("k4", json!({"agent_type": "A", "duration": 5, "inbound": true})),
+            (
+                "k5",
+                json!({"agent_type": "A", "created_at": "2024-01-02T00:00:00.000Z", "duration": "7", "end_time_utc": "x"}),
+            ),
+            (
+                "k6",
+                json!({"agent_type": "A", "created_at": "2024-01-03T00:00:00.000Z", "duration": 10, "inbound": false, "end_time_utc": "x"}),
+            ),
+            ("k7", json!({"agent_type": "A", "created_at": null, "duration": null, "inbound": true})),
+            (
+                "k8",
+                json!({"agent_type": "A", "created_at": "2024-01-01T00:00:00.000Z", "duration": 2.5, "call_busy": true}),
+            ),
+            // SQLite reads `true` as 1, MongoDB sorts booleans after strings: no key represents it.
+            (
+                "k9",
+                json!({"agent_type": "B", "created_at": "2024-01-02T00:00:00.000Z", "duration": true, "end_time_utc": "x"}),
+            ),
+        ];
+        for (id, doc) in calls {
+            store.put(Collection::CallLogs, &Record { org_id: "keys".into(), id: id.into(), doc }).await.unwrap();
+        }
+        let theirs = json!({"agent_type": "A", "created_at": "2024-01-02T00:00:00.000Z", "duration": 10});
+        store
+            .put(Collection::CallLogs, &Record { org_id: "keys2".into(), id: "k5".into(), doc: theirs })
+            .await
+            .unwrap();
+        let ids = |page: &CallLogPage| page.records.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        let base =
+            CallLogQuery { org_id: "keys".into(), agent_type: Some("A".into()), limit: 100, ..CallLogQuery::default() };
+        for (sort, expected) in [
+            (CallLogSort::Latest, ["k6", "k5", "k3", "k8", "k2", "k1", "k7", "k4"]),
+            (CallLogSort::Oldest, ["k4", "k7", "k1", "k2", "k8", "k3", "k5", "k6"]),
+            (CallLogSort::Longest, ["k5", "k6", "k2", "k1", "k4", "k8", "k3", "k7"]),
+            (CallLogSort::Shortest, ["k3", "k7", "k8", "k4", "k6", "k2", "k1", "k5"]),
+        ] {
+            let page = store.query_call_logs(&CallLogQuery { sort, ..base.clone() }).await.unwrap();
+            assert_eq!(
+                (ids(&page), page.total, page.more),
+                (expected.map(String::from).to_vec(), 8, false),
+                "{sort:?}"
+            );
+        }
+        let statuses = [None, Some(CallStatus::Busy), Some(CallStatus::Completed), Some(CallStatus::InProgress)];
+        for sort in [CallLogSort::Latest, CallLogSort::Oldest, CallLogSort::Longest, CallLogSort::Shortest] {
+            for (agent, inbound, status) in statuses.iter().flat_map(|s| {
+                [(None, None, *s), (Some("A"), None, *s), (None, Some(true), *s), (None, Some(false), *s)]
+            }) {
+                let query = CallLogQuery {
+                    org_id: "keys".into(),
+                    agent_type: agent.map(String::from),
+                    inbound,
+                    status,
+                    sort,
+                    limit: 100,
+                    ..CallLogQuery::default()
+                };
+                let whole = store.query_call_logs(&query).await.unwrap();
+                let what = format!("{sort:?} {agent:?} {inbound:?} {status:?}");
+                for limit in [1, 2, 3] {
+                    // By keys (by position after a call no key represents), as a client follows cursors.
+                    let (mut walked, mut position, mut after) = (Vec::new(), 0, None);
+                    loop {
+                        let q = CallLogQuery { limit, offset: position, after: after.clone(), ..query.clone() };
+                        let page = store.query_call_logs(&q).await.unwrap();
+                        assert_eq!(page.total, whole.total, "{what}");
+                        walked.extend(ids(&page));
+                        position += page.records.len() as u64;
+                        after = page.last_key(sort);
+                        assert!(walked.len() <= whole.records.len(), "{what} by {limit}: {walked:?}");
+                        if !page.more {
+                            break;
+                        }
+                    }
+                    assert_eq!(walked, ids(&whole), "{what}: walked by keys, {limit} at a time");
+                    // By offsets (pages past the middle are read backwards).
+                    let mut paged = Vec::new();
+                    for n in 0..whole.total.div_ceil(limit) {
+                        let page = store
+                            .query_call_logs(&CallLogQuery { limit, offset: n * limit, ..query.clone() })
+                            .await
+                            .unwrap();
+                        assert_eq!(page.more, (n + 1) * limit < whole.total, "{what}");
+                        paged.extend(ids(&page));
+                    }
+                    assert_eq!(paged, ids(&whole), "{what}: paged by offset, {limit} at a time");
+                }
+            }
+        }
+        // A key never reaches across tenants: the same key in another org pages that org's calls only.
+        let first = store.query_call_logs(&CallLogQuery { limit: 1, ..base.clone() }).await.unwrap();
+        let after = first.last_key(CallLogSort::Latest);
+        let theirs = CallLogQuery { org_id: "keys2".into(), agent_type: None, after, ..base.clone() };
+        let page = store.query_call_logs(&theirs).await.unwrap();
+        assert_eq!((ids(&page), page.total), (vec!["k5".to_string()], 1));
+        for id in ["k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"] {
+            store.delete(Collection::CallLogs, "keys", id).await.unwrap();
+        }
+        store.delete(Collection::CallLogs, "keys2", "k5").await.unwrap();
     }
 }
 

@@ -826,7 +826,8 @@ pub mod conformance {
             assert!(writer.await.unwrap(), "every note is recorded after a few re-reads");
         }
         let stored = store.get(coll, "org1", "5f0e").await.unwrap().unwrap();
-        let mut nodes: Vec<u64> = stored.doc["notes"].as_array().unwrap().iter().map(|n| n["node"].as_u64().unwrap()).collect();
+        let mut nodes: Vec<u64> =
+            stored.doc["notes"].as_array().unwrap().iter().map(|n| n["node"].as_u64().unwrap()).collect();
         assert_eq!(stored.doc["version"], json!(9));
         nodes.sort_unstable();
         assert_eq!(nodes, (0..8).collect::<Vec<u64>>(), "no note lost to a concurrent writer");
@@ -847,7 +848,8 @@ pub mod conformance {
             for node in 0..8 {
                 let (store, read) = (store.clone(), read.clone());
                 racers.push(tokio::spawn(async move {
-                    let next = record("org1", "b1", json!({"next_at_us": round * 1000, "version": round + 1, "node": node}));
+                    let next =
+                        record("org1", "b1", json!({"next_at_us": round * 1000, "version": round + 1, "node": node}));
                     let expected = read.map(|r| r.doc["version"].as_u64().unwrap());
                     store.put_if_version(coll, &next, expected).await.unwrap()
                 }));

@@ -8,7 +8,10 @@ use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Database, IndexModel};
 use serde_json::Value;
 
-use crate::call_logs::{CallFacts, CallLogPage, CallLogQuery, CallLogSort, CallStats, CallStatus, FilterField};
+use crate::call_logs::{
+    seek_segments, CallFacts, CallLogPage, CallLogQuery, CallLogSort, CallStats, CallStatus, Direction, FilterField,
+    KeyField, Segment, SegmentRange, SortValue, ValueClass,
+};
 use crate::{Collection, Record, Result, StoreError, Written};
 
 /// The collection of change counters of [`crate::ROUTING_COLLECTIONS`].
@@ -99,14 +102,23 @@ impl MongoStore {
             store.db.collection::<Document>(collection.name()).create_index(index).await?;
         }
         // A provider's webhook finds its dialled call by the dial id alone (`find_id`), on any node.
-        let index = IndexModel::builder().keys(doc! {"id": 1}).options(IndexOptions::builder().name("id".to_string()).build());
+        let index =
+            IndexModel::builder().keys(doc! {"id": 1}).options(IndexOptions::builder().name("id".to_string()).build());
         store.db.collection::<Document>(Collection::CampaignDials.name()).create_index(index.build()).await?;
-        // The call history's two sort orders per tenant.
+        // The call history's sort orders per tenant, each with the id that breaks its ties (an index is read
+        // either way: one serves newest and oldest first, one longest first; shortest first breaks ties newest
+        // first, so it has its own), and the agent and busy filters ahead of the creation order.
         let call_logs = store.db.collection::<Document>(Collection::CallLogs.name());
+        // Replaced by `org_longest` (which has the id); gone already on a database made since.
+        if let Err(err) = call_logs.drop_index("org_duration").await {
+            tracing::debug!(%err, "no index org_duration to drop");
+        }
         for (name, keys) in [
             ("org_created", doc! {"org_id": 1, "doc.created_at": -1, "id": -1}),
-            ("org_duration", doc! {"org_id": 1, "doc.duration": -1, "doc.created_at": -1}),
+            ("org_longest", doc! {"org_id": 1, "doc.duration": -1, "doc.created_at": -1, "id": -1}),
+            ("org_shortest", doc! {"org_id": 1, "doc.duration": 1, "doc.created_at": -1, "id": -1}),
             ("org_agent", doc! {"org_id": 1, "doc.agent_type": 1, "doc.created_at": -1}),
+            ("org_busy", doc! {"org_id": 1, "doc.call_busy": 1, "doc.created_at": -1, "id": -1}),
         ] {
             let index =
                 IndexModel::builder().keys(keys).options(IndexOptions::builder().name(name.to_string()).build());
@@ -450,22 +462,55 @@ impl MongoStore {
         Ok(result.deleted_count > 0)
     }
 
-    /// [`crate::Store::query_call_logs`] on MongoDB.
+    /// [`crate::Store::query_call_logs`] on MongoDB: the total by `countDocuments`, the page by `find` on the
+    /// order's index. A page after a key ([`CallLogQuery::after`]) seeks the index ([`seek_segments`]: one
+    /// `find` of the stretches after the key); a page by offset skips from whichever end of the order is nearer
+    /// (the last page is read backwards).
     pub async fn query_call_logs(&self, query: &CallLogQuery) -> Result<CallLogPage> {
         let filter = call_log_filter(query);
-        let sort = match query.sort {
-            CallLogSort::Latest => doc! {"doc.created_at": -1, "id": -1},
-            CallLogSort::Oldest => doc! {"doc.created_at": 1, "id": 1},
-            CallLogSort::Longest => doc! {"doc.duration": -1, "doc.created_at": -1, "id": -1},
-            CallLogSort::Shortest => doc! {"doc.duration": 1, "doc.created_at": -1, "id": -1},
-        };
         let calls = self.collection(Collection::CallLogs);
         let total = calls.count_documents(filter.clone()).await?;
-        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-        let docs: Vec<Document> =
-            calls.find(filter).sort(sort).skip(query.offset).limit(limit).await?.try_collect().await?;
+        let limit = query.limit.min(i64::MAX as u64 - 1);
+        let (docs, more) = match &query.after {
+            Some(key) => {
+                // The stretches after the key are disjoint and each an index range in the order: one `find` of
+                // their union, which the server answers by merging the ranges' index scans (one round trip),
+                // one past the page to know whether more follow.
+                let after: Vec<Document> =
+                    seek_segments(query.sort, key, MONGO_CLASSES).iter().map(segment_filter).collect();
+                let mut docs: Vec<Document> = calls
+                    .find(doc! {"$and": [filter, {"$or": after}]})
+                    .sort(call_log_order(query.sort, false))
+                    .limit((limit + 1) as i64)
+                    .await?
+                    .try_collect()
+                    .await?;
+                let more = docs.len() as u64 > limit;
+                docs.truncate(limit as usize);
+                (docs, more)
+            }
+            None if query.offset >= total || limit == 0 => (Vec::new(), query.offset < total),
+            None => {
+                let end = query.offset.saturating_add(limit).min(total);
+                // Calls after the page; fewer than before it: skip from the far end, backwards.
+                let backwards = total - end < query.offset;
+                let (skip, take) = if backwards { (total - end, end - query.offset) } else { (query.offset, limit) };
+                let mut docs: Vec<Document> = calls
+                    .find(filter)
+                    .sort(call_log_order(query.sort, backwards))
+                    .skip(skip)
+                    .limit(take as i64)
+                    .await?
+                    .try_collect()
+                    .await?;
+                if backwards {
+                    docs.reverse();
+                }
+                (docs, end < total)
+            }
+        };
         let records = docs.iter().map(|d| to_record(Collection::CallLogs, d)).collect::<Result<Vec<_>>>()?;
-        Ok(CallLogPage { records, total })
+        Ok(CallLogPage { records, total, more })
     }
 
     /// [`crate::Store::call_stats`] on MongoDB: one pass over a cursor of the matching calls, each projected
@@ -591,6 +636,76 @@ fn call_log_filter(query: &CallLogQuery) -> Document {
     if query.with_latency {
         clauses.push(doc! {"doc.latency_metrics.turns.0": {"$exists": true}});
     }
+    doc! {"$and": clauses}
+}
+
+/// The kinds of value MongoDB orders a sort field by: null (or missing), numbers, strings, then the rest
+/// (objects, arrays, booleans, ...).
+const MONGO_CLASSES: &[ValueClass] = &[ValueClass::Null, ValueClass::Number, ValueClass::Text, ValueClass::Other];
+
+fn key_path(field: KeyField) -> String {
+    format!("doc.{}", field.name())
+}
+
+/// `sort`'s order over the stored documents (`backwards`: every direction reversed).
+fn call_log_order(sort: CallLogSort, backwards: bool) -> Document {
+    let sign = |d: Direction| match if backwards { d.reversed() } else { d } {
+        Direction::Ascending => 1,
+        Direction::Descending => -1,
+    };
+    let mut order = Document::new();
+    for (field, direction) in sort.key_fields() {
+        order.insert(key_path(*field), sign(*direction));
+    }
+    order.insert("id", sign(sort.id_direction()));
+    order
+}
+
+fn sort_bson(value: &SortValue) -> Bson {
+    match value {
+        SortValue::Null => Bson::Null,
+        SortValue::Number(n) => Bson::Double(*n),
+        SortValue::Text(t) => Bson::String(t.clone()),
+    }
+}
+
+/// A seek segment as a filter. Comparisons are type-bracketed (`$gt: 5` matches numbers only), so a bound
+/// keeps to its value's kind; a whole kind is a `$type` (null: `null`, which also matches a missing field).
+fn segment_filter(segment: &Segment) -> Document {
+    let mut clauses: Vec<Document> = Vec::new();
+    for (field, value) in &segment.equal {
+        let mut clause = Document::new();
+        clause.insert(key_path(*field), sort_bson(value));
+        clauses.push(clause);
+    }
+    let range = match &segment.range {
+        SegmentRange::Id { after, direction } => {
+            let op = if *direction == Direction::Ascending { "$gt" } else { "$lt" };
+            let mut bound = Document::new();
+            bound.insert(op, after.as_str());
+            doc! {"id": bound}
+        }
+        SegmentRange::Class { field, class, after } => {
+            let condition = match (class, after) {
+                (ValueClass::Null, _) => Bson::Null,
+                (_, Some((value, direction))) => {
+                    let op = if *direction == Direction::Ascending { "$gt" } else { "$lt" };
+                    let mut bound = Document::new();
+                    bound.insert(op, sort_bson(value));
+                    Bson::Document(bound)
+                }
+                (ValueClass::Number, None) => Bson::Document(doc! {"$type": "number"}),
+                (ValueClass::Text, None) => Bson::Document(doc! {"$type": "string"}),
+                (ValueClass::Other, None) => {
+                    Bson::Document(doc! {"$exists": true, "$not": {"$type": ["null", "number", "string"]}})
+                }
+            };
+            let mut clause = Document::new();
+            clause.insert(key_path(*field), condition);
+            clause
+        }
+    };
+    clauses.push(range);
     doc! {"$and": clauses}
 }
 

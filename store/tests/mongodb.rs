@@ -20,6 +20,39 @@ async fn mongodb_store_passes_the_conformance_suite() {
 }
 
 #[tokio::test]
+async fn the_call_history_has_an_index_per_sort_order_with_the_tie_breaking_id() {
+    let server = SecantusServer::start();
+    let db = database_at(&server.uri, Some("history_indexes")).await.unwrap();
+    // A database of an earlier version: its longest-first index had no id.
+    db.collection::<Document>("call_logs")
+        .create_index(
+            mongodb::IndexModel::builder()
+                .keys(doc! {"org_id": 1, "doc.duration": -1, "doc.created_at": -1})
+                .options(mongodb::options::IndexOptions::builder().name("org_duration".to_string()).build())
+                .build(),
+        )
+        .await
+        .unwrap();
+    MongoStore::connect(&server.uri, Some("history_indexes")).await.unwrap();
+    let mut keys = std::collections::BTreeMap::new();
+    let mut cursor = db.collection::<Document>("call_logs").list_indexes().await.unwrap();
+    while cursor.advance().await.unwrap() {
+        let index = cursor.deserialize_current().unwrap();
+        keys.insert(index.options.and_then(|o| o.name).unwrap_or_default(), index.keys);
+    }
+    let expected = [
+        ("org_created", doc! {"org_id": 1, "doc.created_at": -1, "id": -1}),
+        ("org_longest", doc! {"org_id": 1, "doc.duration": -1, "doc.created_at": -1, "id": -1}),
+        ("org_shortest", doc! {"org_id": 1, "doc.duration": 1, "doc.created_at": -1, "id": -1}),
+        ("org_busy", doc! {"org_id": 1, "doc.call_busy": 1, "doc.created_at": -1, "id": -1}),
+    ];
+    for (name, spec) in expected {
+        assert_eq!(keys.get(name), Some(&spec), "{name}: {keys:?}");
+    }
+    assert!(!keys.contains_key("org_duration"), "the index without the id is dropped: {keys:?}");
+}
+
+#[tokio::test]
 async fn one_use_ids_are_spent_once_across_two_nodes_on_mongodb() {
     let server = SecantusServer::start();
     let a = Store::Mongo(MongoStore::connect(&server.uri, Some("one_use")).await.unwrap());

@@ -15,6 +15,7 @@ use voicera_store::call_logs::{turn_latency_ms, CallLogQuery, CallLogSort, CallS
 use voicera_store::{Collection, Record};
 
 use crate::auth::Caller;
+use crate::call_log_cursor::{self, Cursor};
 use crate::error::{ApiError, ApiQuery};
 use crate::recording::{content_type, parse_range, OpenRecording, RangeRequest, RecordingError, RecordingSource};
 use crate::state::ApiState;
@@ -40,6 +41,8 @@ pub struct MeetingsQuery {
     date_sort_order: Option<String>,
     duration_sort_order: Option<String>,
     has_latency_metrics: Option<bool>,
+    /// Keyset paging: the previous answer's `next_cursor` ([`crate::call_log_cursor`]).
+    cursor: Option<String>,
 }
 
 /// `YYYY-MM-DD` (the whole day, from its start or to its end) or an RFC 3339 UTC time, as the stored
@@ -117,6 +120,7 @@ fn query_of(org_id: &str, q: MeetingsQuery) -> Result<(CallLogQuery, u64, u64), 
         sort,
         offset: (page - 1).saturating_mul(limit),
         limit,
+        after: None,
     };
     Ok((query, page, limit))
 }
@@ -267,16 +271,46 @@ fn detail_view(record: Record) -> Value {
     doc
 }
 
-/// `GET /meetings`: one page of the org's call history.
+/// A page of the selection: the store's query (its start from `page` or from `cursor`), the page's number
+/// and size, and the calls before it.
+struct PageRequest {
+    query: CallLogQuery,
+    page: u64,
+    limit: u64,
+    position: u64,
+}
+
+fn page_request(state: &ApiState, org_id: &str, mut q: MeetingsQuery) -> Result<PageRequest, ApiError> {
+    let cursor = q.cursor.take().map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
+    if cursor.is_some() && q.page.is_some() {
+        return Err(ApiError::invalid("page", "send page or cursor, not both: a cursor says where its page starts"));
+    }
+    let (mut query, page, limit) = query_of(org_id, q)?;
+    let Some(cursor) = cursor else {
+        let position = query.offset;
+        return Ok(PageRequest { query, page, limit, position });
+    };
+    let cursor = call_log_cursor::decode(&state.0.tokens, &query, &cursor)?;
+    // A cursor without a key (its call's sort field holds no sortable value) continues by position.
+    query.offset = cursor.position;
+    query.after = cursor.key;
+    Ok(PageRequest { query, page: cursor.position / limit + 1, limit, position: cursor.position })
+}
+
+/// `GET /meetings`: one page of the org's call history, by `page` or by `cursor`, with the cursor of the next.
 pub async fn list(
     caller: Caller,
     State(state): State<ApiState>,
     ApiQuery(q): ApiQuery<MeetingsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (query, page, limit) = query_of(&caller.org_id, q)?;
+    let PageRequest { query, page, limit, position } = page_request(&state, &caller.org_id, q)?;
     let found = state.store().query_call_logs(&query).await?;
+    let next_cursor = found.more.then(|| {
+        let next = Cursor { key: found.last_key(query.sort), position: position + found.records.len() as u64 };
+        call_log_cursor::encode(&state.0.tokens, &query, &next)
+    });
     let items: Vec<Value> = found.records.into_iter().map(list_view).collect();
-    Ok(Json(json!({"items": items, "total": found.total, "page": page, "limit": limit})))
+    Ok(Json(json!({"items": items, "total": found.total, "page": page, "limit": limit, "next_cursor": next_cursor})))
 }
 
 /// The History tab's drop-downs: the distinct agents and numbers of the org's calls, and the statuses the
@@ -390,7 +424,7 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     q.for_export = Some(true);
     q.limit = Some(q.limit.unwrap_or(MAX_EXPORT_PAGE));
-    let (query, _, _) = query_of(&caller.org_id, q)?;
+    let query = page_request(&state, &caller.org_id, q)?.query;
     let found = state.store().query_call_logs(&query).await?;
     let mut csv = CSV_COLUMNS.join(",");
     csv.push_str("\r\n");

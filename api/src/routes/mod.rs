@@ -61,8 +61,12 @@ pub struct Operation {
     pub body: Option<Fields>,
     /// Query parameters: name, JSON type.
     pub query: &'static [(&'static str, &'static str)],
+    /// Descriptions of some query parameters, by name (the OpenAPI `description`).
+    pub query_docs: &'static [(&'static str, &'static str)],
     /// Status of a successful answer.
     pub success: u16,
+    /// The successful answer's JSON schema, where documented.
+    pub response_schema: Option<fn() -> Value>,
     /// The axum handler that serves it.
     pub handler: MethodRouter<ApiState>,
 }
@@ -83,7 +87,20 @@ fn op(
     } else {
         200
     };
-    Operation { method, path, operation_id, summary, tag, access, body, query: &[], success, handler }
+    Operation {
+        method,
+        path,
+        operation_id,
+        summary,
+        tag,
+        access,
+        body,
+        query: &[],
+        query_docs: &[],
+        success,
+        response_schema: None,
+        handler,
+    }
 }
 
 const SIGNUP: Fields = &[
@@ -174,7 +191,42 @@ const MEETINGS_QUERY: &[(&str, &str)] = &[
     ("date_sort_order", "string"),
     ("duration_sort_order", "string"),
     ("has_latency_metrics", "boolean"),
+    ("cursor", "string"),
 ];
+
+const MEETINGS_QUERY_DOCS: &[(&str, &str)] = &[
+    ("page", "the original's page number, from 1 (with `limit`); not with `cursor`"),
+    ("limit", "calls per page: at most 50 (10,000 with `for_export`); default 50"),
+    (
+        "cursor",
+        "keyset paging: `next_cursor` of the previous answer, sent with the same filters and sort (`limit` may \
+         change). The page starts right after the previous page's last call, found by seeking the sort order's \
+         index, so a deep page costs what the first does and calls added meanwhile neither repeat nor skip a \
+         call. Opaque and signed: an altered or made-up cursor is a 422 with code `invalid_cursor`, one sent \
+         with other filters, another sort or by another org a 422 with code `cursor_mismatch` (`field`: \
+         `cursor`). Not with `page`",
+    ),
+    ("call_status", "Busy, Completed or In Progress"),
+    ("date_from", "YYYY-MM-DD or an RFC 3339 UTC time, inclusive"),
+    ("date_to", "YYYY-MM-DD (the whole day) or an RFC 3339 UTC time, inclusive"),
+    ("date_sort_order", "latest (default) or oldest; ties by meeting id"),
+    ("duration_sort_order", "longest or shortest (ties newest first); wins over date_sort_order"),
+];
+
+/// The meetings list's answer: the original's `{items, total, page, limit}` and `next_cursor`.
+fn meetings_page_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["items", "total", "page", "limit", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": {"type": "object"}, "description": "the page's call logs"},
+            "total": {"type": "integer", "description": "calls matching the filters on all pages"},
+            "page": {"type": "integer", "description": "the page's number (from a cursor: its position / limit + 1, counted along the walk)"},
+            "limit": {"type": "integer", "description": "the page size applied"},
+            "next_cursor": {"type": ["string", "null"], "description": "pass as `cursor` for the next page; null when no call follows"},
+        },
+    })
+}
 
 const ANALYTICS_QUERY: &[(&str, &str)] =
     &[("agent_type", "string"), ("phone_number", "string"), ("start_date", "string"), ("end_date", "string")];
@@ -927,13 +979,15 @@ pub fn operations() -> Vec<Operation> {
         ),
         Operation {
             query: MEETINGS_QUERY,
+            query_docs: MEETINGS_QUERY_DOCS,
+            response_schema: Some(meetings_page_schema),
             ..op(
                 M::GET,
                 "/meetings",
                 "list_meetings",
                 "meetings",
                 viewer,
-                "The call history: filtered, sorted, one page, with the total",
+                "The call history: filtered, sorted, one page (by `page` or by `cursor`), with the total and the next page's cursor",
                 None,
                 get(meetings::list),
             )
@@ -960,6 +1014,7 @@ pub fn operations() -> Vec<Operation> {
         ),
         Operation {
             query: MEETINGS_QUERY,
+            query_docs: MEETINGS_QUERY_DOCS,
             ..op(
                 M::GET,
                 "/meetings/export",
