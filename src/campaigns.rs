@@ -1281,6 +1281,13 @@ impl Call {
         let ended = calls.place(account, call, &self.lost).await;
         let heard = amd_events.map(AmdHeard::read);
         let outcome = match (&ended.outcome, &heard) {
+            // A special information tone on the answered stream (heard on whichever node ran it): the
+            // network's announcement answered, as on SIP.
+            (AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine, Some(heard))
+                if heard.sit && !heard.message_left =>
+            {
+                AttemptOutcome::Failed(ANNOUNCEMENT.into())
+            }
             // A message was left (after our detection's or the provider's machine verdict): final, as on SIP,
             // so no machine gets a second message.
             (AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine, Some(heard))
@@ -1301,7 +1308,7 @@ impl Call {
             outcome,
             AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine | AttemptOutcome::MessageLeft
         );
-        let amd = heard.filter(|_| answered).map(|h| h.to_json());
+        let amd = heard.filter(|h| answered || h.sit).map(|h| h.to_json());
         (outcome, ended.call_id, amd)
     }
 }

@@ -69,6 +69,9 @@ pub enum DialNote {
     },
     /// The voicemail message was spoken to the end.
     AmdMessageLeft,
+    /// A special information tone was heard on the stream, after the provider's answer: the network's
+    /// announcement answered, not the callee (the attempt is `failed(announcement)`, as on SIP).
+    SpecialInformationTone,
 }
 
 /// A note as recorded: numbered in the order the dial's nodes recorded them.
