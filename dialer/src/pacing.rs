@@ -187,14 +187,14 @@ mod tests {
         for now in 0..until {
             // With `stale_reads`, every node reads the store before any writes: they race on one version.
             let snapshot = store.0.clone();
-            for node in 0..nodes {
-                if wake[node] > now {
+            for wake_at in wake.iter_mut() {
+                if *wake_at > now {
                     continue;
                 }
                 let read = if stale_reads { snapshot.clone() } else { store.0.clone() };
                 if let Some(from) = claim_from(read.as_ref(), now) {
                     assert!(from > now, "a wait ends in the future");
-                    wake[node] = from;
+                    *wake_at = from;
                     continue;
                 }
                 // The contact and slot are held: reserve until a write lands (a lost race reads again).
