@@ -313,10 +313,10 @@ impl DialRegistry for ProviderCalls {
                     step: format!("{step:?}"),
                 },
                 DialEvent::Amd(AmdEvent::MessageLeft) => DialNote::AmdMessageLeft,
-                // A provider's stream starts at the answer: it has no early media, so no early voice; a special
-                // information tone after a provider's answer is not carried to the placing node yet (its outcome
-                // then follows the provider's status).
-                DialEvent::Amd(AmdEvent::EarlyVoice | AmdEvent::SpecialInformationTone) => return true,
+                // A tone after the provider's answer: the placing node's outcome is `failed(announcement)`.
+                DialEvent::Amd(AmdEvent::SpecialInformationTone) => DialNote::SpecialInformationTone,
+                // A provider's stream starts at the answer: it has no early media, so no early voice.
+                DialEvent::Amd(AmdEvent::EarlyVoice) => return true,
             };
             for _ in 0..NOTE_TRIES {
                 let Some((record, doc)) = self.followed_dial(dial_id).await else { return false };
@@ -656,6 +656,12 @@ impl DialReader {
             DialNote::AmdMessageLeft => {
                 if let Some(amd) = &self.amd_events {
                     let _ = amd.send(AmdEvent::MessageLeft);
+                }
+                return;
+            }
+            DialNote::SpecialInformationTone => {
+                if let Some(amd) = &self.amd_events {
+                    let _ = amd.send(AmdEvent::SpecialInformationTone);
                 }
                 return;
             }

@@ -18,9 +18,11 @@
 //! SIP service settles an INVITE only once it is answered or failed); its ring timeout bounds the wait, and
 //! the API keeps it under two thirds of the lease (`ring_timeout_seconds`).
 //!
-//! Pacing (`calls_per_second`) holds per campaign, across nodes: before each call a task claims a start in the
-//! campaign's pacing document (`campaign_pacing`, [`voicera_dialer::pacing`]), a compare-and-set on the
-//! earliest time the next call may start; too soon, and the contact waits until then.
+//! Pacing (`calls_per_second`) holds per campaign, across nodes, through the campaign's pacing document
+//! (`campaign_pacing`, [`voicera_dialer::pacing`]): the earliest time the next call may start. A task claims
+//! nothing while that start is more than a lead away (the contact waits until then); else it takes a slot and
+//! the contact's lease, and only then reserves the start (a compare-and-set), so that no start is spent on a
+//! contact another node just leased. The call leaves at its reserved start.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -40,7 +42,7 @@ use voicera_dialer::campaign::{
 use voicera_dialer::config::{AmdMode, CampaignRoute};
 use voicera_dialer::dial_watch::MAX_CLOCK_SKEW_MS;
 use voicera_dialer::lease::{AfterAttempt, ContactDocument, ContactStatus};
-use voicera_dialer::pacing::{plan_start, Pace, PacingDocument};
+use voicera_dialer::pacing::{claim_from, PacingDocument, CLAIM_LEAD_MS};
 use voicera_dialer::slots::{plan_claim, HeldLease, SlotClaim, SlotDocument};
 use voicera_store::{utc_text, Collection, Record, Store, StoreError};
 use voicera_telephony::sip_rtp::{AmdRequest, OutboundRequest, PlaceCallError, SipServiceHandle};
@@ -62,8 +64,11 @@ const SLOT_RECHECK_MS: i64 = 100;
 /// freeing and re-claiming at once would keep every slot from nodes that look only every [`SLOT_RECHECK_MS`],
 /// so it hands the slot over first.
 const SLOT_HANDOVER_MS: i64 = 3 * SLOT_RECHECK_MS;
-/// Tries at claiming a start when other nodes claim at the same time (each try re-reads the pacing document).
-const PACE_TRIES: usize = 4;
+/// Tries at reserving a start when other nodes reserve at the same time (each try re-reads the pacing
+/// document; each lost try is another node's start, so a few suffice); past them the call's task tries on.
+const PACE_TRIES: usize = 8;
+/// How soon a call whose start could not be reserved (the store failing) tries again.
+const PACE_RETRY: Duration = Duration::from_millis(100);
 /// How often a node sweeps dial registrations left by dead nodes (`campaign_dials`, long lapsed).
 const DIAL_SWEEP_MS: i64 = 60_000;
 /// The outcome reason of a call hung up because its lease was lost.
@@ -229,6 +234,8 @@ enum RunError {
     Settings(String),
     #[error(transparent)]
     Dialer(#[from] voicera_dialer::DialerError),
+    #[error("other nodes took every start this node read {0} times in a row")]
+    Contended(usize),
 }
 
 async fn run(runner: Arc<CampaignRunner>, org_id: String, batch_id: String, shutdown: CancellationToken) {
@@ -316,6 +323,8 @@ async fn drive(
     }
     free_own_slots(runner, org_id, batch_id).await?;
     let mut campaign = Campaign::restore(settings, contacts)?;
+    // Contacts are claimed up to a lead before the campaign-wide start they get (see `voicera_dialer::pacing`).
+    campaign.set_claim_lead(CLAIM_LEAD_MS);
     let mut execution = text(&batch.doc, "execution_status");
     follow_status(&mut campaign, &execution);
 
@@ -364,15 +373,17 @@ async fn drive(
         }
         // Every slot taken (by any node): the rest of this turn's contacts wait too, without a store read each.
         let mut slots_full = now < claim_after;
-        // Campaign-wide pacing said no start before this: likewise.
+        // Campaign-wide pacing said no claim before this: likewise.
         let mut paced_until = None;
         for DialAction::Dial { contact, .. } in campaign.poll(now) {
             if let Some(at) = paced_until {
                 campaign.release(contact, at)?;
                 continue;
             }
+            // The next start more than a lead away: claim nothing yet (no start is reserved before the contact
+            // and a slot are this node's, see `voicera_dialer::pacing`).
             if !slots_full {
-                if let Some(at) = claim_start(runner, org_id, batch_id, campaign_rate(&config), now).await? {
+                if let Some(at) = pacing_claim_from(runner, org_id, batch_id, now).await? {
                     paced_until = Some(at);
                     campaign.release(contact, at)?;
                     continue;
@@ -394,6 +405,19 @@ async fn drive(
             match claimed? {
                 Claimed::Yes { variables, attempt } => {
                     campaign.count_attempt_as(contact, attempt)?;
+                    // The contact and its slot are ours: reserve the start (a store that fails leaves it to the
+                    // call's task, which holds them meanwhile).
+                    let rate = campaign_rate(&config);
+                    let start_at = match reserve_start(runner, org_id, batch_id, rate).await {
+                        Ok(at) => {
+                            campaign.start_reserved(contact, at)?;
+                            Some(at)
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, %batch_id, "campaign: cannot reserve a start yet (the call tries on)");
+                            None
+                        }
+                    };
                     live.insert(contact);
                     let lost = CancellationToken::new();
                     let lease = HeldLease::taken(now, runner.lease_ms);
@@ -415,10 +439,15 @@ async fn drive(
                         amd: config.amd,
                         voicemail_message: config.voicemail_message.clone(),
                         lost,
+                        calls_per_second: rate,
+                        start_at,
                     };
                     let ended = ended_tx.clone();
                     calls.spawn(async move {
-                        let (outcome, key, amd) = call.place().await;
+                        let (outcome, key, amd) = match call.wait_for_start().await {
+                            Ok(()) => call.place().await,
+                            Err(outcome) => (outcome, None, None),
+                        };
                         let _ = ended.send((contact, outcome, key, amd));
                     });
                 }
@@ -693,39 +722,50 @@ fn campaign_rate(config: &voicera_dialer::config::CampaignConfig) -> u32 {
     config.settings().map_or(1, |s| s.pacing.max_new_calls_per_second)
 }
 
-/// Claims the next call start of the campaign at `calls_per_second`, campaign-wide (see
-/// [`voicera_dialer::pacing`]): `None` when this node may start a call now, else when to try again.
-async fn claim_start(
+/// Whether this node may claim a contact (and a slot) of the campaign for its next start at `now` (see
+/// [`voicera_dialer::pacing::claim_from`]): `None` when it may, else when to look again. A read only.
+async fn pacing_claim_from(
+    runner: &CampaignRunner,
+    org_id: &str,
+    batch_id: &str,
+    now: i64,
+) -> Result<Option<i64>, RunError> {
+    match runner.store.get(Collection::CampaignPacing, org_id, batch_id).await {
+        Ok(stored) => {
+            let stored = stored.map(|r| PacingDocument::from_json(&r.doc)).transpose()?;
+            Ok(claim_from(stored.as_ref(), now))
+        }
+        // A store that fails is no fault of the campaign's: its next claim is tried again shortly.
+        Err(error) => {
+            tracing::warn!(%error, %batch_id, "campaign: cannot read the pacing (trying again shortly)");
+            Ok(Some(now.saturating_add(SLOT_RECHECK_MS)))
+        }
+    }
+}
+
+/// Reserves the campaign's next start at `calls_per_second` for a call whose contact and slot this node holds
+/// (see [`voicera_dialer::pacing::reserve_start`]): when the call may start (Unix ms; now, or a little later).
+async fn reserve_start(
     runner: &CampaignRunner,
     org_id: &str,
     batch_id: &str,
     calls_per_second: u32,
-    now: i64,
-) -> Result<Option<i64>, RunError> {
-    // A store that fails is no fault of the campaign's: its next start is tried again shortly.
-    let retry = |error: StoreError| {
-        tracing::warn!(%error, %batch_id, "campaign: cannot claim a start (trying again shortly)");
-        Ok(Some(now.saturating_add(SLOT_RECHECK_MS)))
-    };
+) -> Result<i64, RunError> {
     for _ in 0..PACE_TRIES {
-        let stored = match runner.store.get(Collection::CampaignPacing, org_id, batch_id).await {
-            Ok(stored) => stored,
-            Err(error) => return retry(error),
-        };
+        let stored = runner.store.get(Collection::CampaignPacing, org_id, batch_id).await?;
         let stored = stored.map(|r| PacingDocument::from_json(&r.doc)).transpose()?;
-        let claim = match plan_start(batch_id, stored.as_ref(), calls_per_second, now)? {
-            Pace::Start(claim) => claim,
-            Pace::WaitUntil(at) => return Ok(Some(at)),
-        };
-        let record = Record { org_id: org_id.to_string(), id: batch_id.to_string(), doc: claim.document().to_json() };
-        match runner.store.put_if_version(Collection::CampaignPacing, &record, claim.expected_version()).await {
-            Ok(true) => return Ok(None),
-            Ok(false) => {}
-            Err(error) => return retry(error),
+        let reservation = voicera_dialer::pacing::reserve_start(batch_id, stored.as_ref(), calls_per_second, now_ms())?;
+        let doc = reservation.claim.document().to_json();
+        let record = Record { org_id: org_id.to_string(), id: batch_id.to_string(), doc };
+        if runner
+            .store
+            .put_if_version(Collection::CampaignPacing, &record, reservation.claim.expected_version())
+            .await?
+        {
+            return Ok(reservation.start_at);
         }
     }
-    // Other nodes took every start we read: they are dialling; look again shortly.
-    Ok(Some(now.saturating_add(SLOT_RECHECK_MS)))
+    Err(RunError::Contended(PACE_TRIES))
 }
 
 /// The campaign's live-call limit as configured (1 if the settings do not parse: the task refuses those).
@@ -1010,6 +1050,11 @@ struct Call {
     voicemail_message: Option<String>,
     /// Cancelled when this node lost the call's lease: the call is hung up.
     lost: CancellationToken,
+    /// The campaign's call rate, for a start still to reserve.
+    calls_per_second: u32,
+    /// The call's reserved start (Unix ms); None: still to reserve (the store failed when the contact was
+    /// claimed).
+    start_at: Option<i64>,
 }
 
 /// What answering-machine detection reported on one call.
@@ -1064,6 +1109,32 @@ impl AmdHeard {
 }
 
 impl Call {
+    /// Waits for the call's reserved start, reserving it first if that is still to do (trying until the store
+    /// answers). A lease lost meanwhile ends the attempt before any call (`failed(lease lost)`), as does a
+    /// pacing document that cannot be read.
+    async fn wait_for_start(&self) -> Result<(), AttemptOutcome> {
+        let start_at = match self.start_at {
+            Some(at) => at,
+            None => loop {
+                let reserved = reserve_start(&self.runner, &self.org_id, &self.batch_id, self.calls_per_second);
+                match reserved.await {
+                    Ok(at) => break at,
+                    Err(RunError::Dialer(error)) => return Err(AttemptOutcome::Failed(format!("pacing: {error}"))),
+                    Err(error) => tracing::warn!(%error, batch_id = %self.batch_id, "campaign: cannot reserve a start"),
+                }
+                tokio::select! {
+                    _ = self.lost.cancelled() => return Err(AttemptOutcome::Failed(LEASE_LOST.into())),
+                    _ = tokio::time::sleep(PACE_RETRY) => {}
+                }
+            },
+        };
+        let wait = Duration::from_millis(u64::try_from(start_at.saturating_sub(now_ms())).unwrap_or(0));
+        tokio::select! {
+            _ = self.lost.cancelled() => Err(AttemptOutcome::Failed(LEASE_LOST.into())),
+            _ = tokio::time::sleep(wait) => Ok(()),
+        }
+    }
+
     /// Places the call and waits for its end: the outcome, the call's key when it was answered, and what
     /// answering-machine detection reported (when it was on and the call was answered).
     async fn place(self) -> (AttemptOutcome, Option<String>, Option<Value>) {
@@ -1219,6 +1290,13 @@ impl Call {
         let ended = calls.place(account, call, &self.lost).await;
         let heard = amd_events.map(AmdHeard::read);
         let outcome = match (&ended.outcome, &heard) {
+            // A special information tone on the answered stream (heard on whichever node ran it): the
+            // network's announcement answered, as on SIP.
+            (AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine, Some(heard))
+                if heard.sit && !heard.message_left =>
+            {
+                AttemptOutcome::Failed(ANNOUNCEMENT.into())
+            }
             // A message was left (after our detection's or the provider's machine verdict): final, as on SIP,
             // so no machine gets a second message.
             (AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine, Some(heard))
@@ -1239,7 +1317,7 @@ impl Call {
             outcome,
             AttemptOutcome::AnsweredHuman | AttemptOutcome::AnsweredMachine | AttemptOutcome::MessageLeft
         );
-        let amd = heard.filter(|_| answered).map(|h| h.to_json());
+        let amd = heard.filter(|h| answered || h.sit).map(|h| h.to_json());
         (outcome, ended.call_id, amd)
     }
 }

@@ -359,3 +359,74 @@ fn early_media_is_heard_greetings_from_their_start_ringback_as_no_speech_and_ann
     let line = "voicera_campaign_calls_total{disposition=\"failed\"} 4";
     assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
 }
+
+/// Early media is in the call recording: a call answered after 2.5 s of ringback in early media (183 with SDP)
+/// is recorded from the ringback on, the caller's side only (the agent silent until the answer), and its record
+/// and call log say how far into the recording the answer is (`early_media_ms`).
+#[test]
+fn early_media_opens_the_recording_of_a_dialled_call_and_is_marked() {
+    require_tool("sipp");
+    let (machine_clip, _) = machine_greeting();
+    let machine = MediaPeer::start(machine_clip.clone());
+    let human = MediaPeer::start(person_answering());
+    let trunk_port = free_port();
+    let config = format!(
+        "[[trunks]]\nname = \"carrier\"\nregistrar = \"127.0.0.1:{trunk_port}\"\nusername = \"1001\"\npassword = \"secret\"\n\n\
+         [[agents]]\nid = \"caller\"\nsystem_prompt = \"You remind {{{{contact.name}}}} of an appointment.\"\n\
+         greeting_message = \"Hello {{{{contact.name}}}}, this is Green Valley Dental about your appointment.\"\n\
+         interaction_mode = \"non_conversational\"\n"
+    );
+    let server = Server::start_env("campaign-early-recording", &config, false, &OWNER);
+    let _carrier = Carrier::start_early(&server, trunk_port, (&machine, &machine_clip[..16_000]), &human);
+    wait_agent_ready(&server, "caller");
+    let token = owner_token(server.http);
+    let (view, _) = run_campaign(
+        &server,
+        &token,
+        "early-recording",
+        "contact_number,name\n+15551000021,Fay\n",
+        json!({"max_live_calls": 1, "trunk": "carrier", "amd": "hangup"}),
+    );
+    assert_eq!(view["progress"]["by_outcome"], json!({"answered-human": 1}), "{view}");
+
+    let record = record_of(&server, "15551000021");
+    // sipp plays 2.5 s of ringback (2 s of tone, then line) between its 183 and its 200 OK.
+    let early_ms = record["early_media_ms"].as_u64().unwrap_or_else(|| panic!("no early media marked: {record}"));
+    assert!((1500..=3500).contains(&early_ms), "early media of {early_ms} ms: {record}");
+    // The filesystem blob store: `fs://<bucket>/<key>` under the data dir's blobs.
+    let url = record["recording"].as_str().expect("a recording");
+    let path = match url.strip_prefix("fs://") {
+        Some(blob) => server.dir.join("data/blobs").join(blob),
+        None => server.dir.join("data/calls").join(url),
+    };
+    let wav = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let channels = u16::from_le_bytes([wav[22], wav[23]]) as usize;
+    let rate = u32::from_le_bytes([wav[24], wav[25], wav[26], wav[27]]) as usize;
+    assert_eq!(channels, 2, "caller left, agent right");
+    let samples: Vec<i16> = wav[44..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    let side = |channel: usize, from_ms: usize, to_ms: usize| -> f64 {
+        let frames = samples.chunks_exact(2).skip(from_ms * rate / 1000).take((to_ms - from_ms) * rate / 1000);
+        let (sum, n) = frames.fold((0f64, 0usize), |(sum, n), f| (sum + f64::from(f[channel]).powi(2), n + 1));
+        (sum / n.max(1) as f64).sqrt()
+    };
+    // The ringback's tone in the recording's first second, on the caller's side; the agent silent until the
+    // answer; after it, the greeting on the agent's side.
+    let early_ms = early_ms as usize;
+    assert!(side(0, 100, 1000) > 500.0, "the ringback is recorded: rms {}", side(0, 100, 1000));
+    assert_eq!(side(1, 0, early_ms), 0.0, "the agent is silent before the answer");
+    assert!(side(1, early_ms, early_ms + 6000) > 100.0, "the greeting after the answer");
+    // The call log carries the mark too.
+    let marked = |page: &Value| {
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        items.iter().any(|log| log["early_media_ms"].as_u64() == Some(early_ms as u64))
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, page) = api(&server, "GET", "/api/v1/meetings", &token, Value::Null);
+        if status == 200 && marked(&page) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the call log never marked the early media: {page}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

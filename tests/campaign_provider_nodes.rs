@@ -200,3 +200,39 @@ fn two_nodes_together_start_no_more_calls_a_second_than_the_campaign_allows() {
     assert!(carrier.faults().is_empty(), "{:?}", carrier.faults());
     drop(mongo);
 }
+
+/// A network announcement answering a provider call (a special information tone, then "the number you are
+/// calling is switched off"): node B runs the stream and hears the tone; node A, which placed the call and
+/// learns of it only through the dial registry, records the attempt as `failed(announcement)`, as the SIP path
+/// does, where a provider reports the call `completed`.
+#[test]
+fn a_special_information_tone_heard_on_another_node_fails_the_attempt_as_an_announcement() {
+    let person = person_answering();
+    let carrier = FakeCarrier::start(Flavor::Vobiz, move |number, _| match number {
+        "+15556000001" => Callee::Answers {
+            audio: common::greetings::announcement(2),
+            hang_up_after: Duration::from_secs(15),
+        },
+        _ => Callee::Answers { audio: person.clone(), hang_up_after: Duration::from_secs(6) },
+    });
+    let mongo = SecantusServer::start();
+    let (node_a, node_b) = two_nodes("sit-nodes", &mongo, &carrier, "", "[campaigns]\ndial = false\n");
+    carrier.deliver_to(node_b.http);
+    let token = owner_token(node_a.http);
+    let csv = "contact_number,name\n+15556000001,Announced\n+15551000001,Ben\n";
+    let campaign = json!({
+        "max_live_calls": 2, "calls_per_second": 5, "ring_timeout_seconds": 5,
+        "provider": "vobiz", "caller_id": "+15550000000", "amd": "hangup",
+    });
+    let (view, contacts) = run_campaign(&node_a, &token, "announced", csv, campaign);
+    let expected = json!({"failed(announcement)": 1, "answered-human": 1});
+    assert_eq!(view["progress"]["by_outcome"], expected, "{view}\n{}\n{}", node_a.log(), node_b.log());
+    let announced = contacts.iter().find(|c| c["contact_number"] == "+15556000001").unwrap();
+    assert_eq!(announced["disposition"], "failed(announcement)", "{announced}");
+    assert_eq!(placed_by(announced), ["node-a"], "placed by A: {announced}");
+    assert_eq!(announced["last_amd"]["sit"], json!(true), "the tone B heard is noted on A's attempt: {announced}");
+    let streams = |server: &Server| server.log().matches("stream of a dialled call").count();
+    assert_eq!((streams(&node_a), streams(&node_b)), (0, 2), "B ran both streams");
+    assert!(carrier.faults().is_empty(), "{:?}", carrier.faults());
+    drop(mongo);
+}

@@ -136,7 +136,14 @@ pub struct CallCore {
     parties: CallParties,
     /// Answering-machine detection holding the agent's start (a call we placed with it on).
     amd: Option<AmdHold>,
+    /// Early media kept for the recording until the answer opens it (a call we placed, recording audio): at
+    /// most [`MAX_EARLY_RECORDED_FRAMES`], the latest, from the first frame a packet was behind.
+    early_recorded: Option<VecDeque<[i16; ENGINE_FRAME]>>,
 }
+
+/// Most early media a recording opens with: 10 s, the latest before the answer (an announcement or a greeting
+/// begun before the answer, and the ringing just before it). Allocated once, at the first early frame.
+pub const MAX_EARLY_RECORDED_FRAMES: usize = 10 * 50;
 
 /// A call held for answering-machine detection: the gate, the message to leave, and what to report.
 struct AmdHold {
@@ -189,6 +196,7 @@ impl CallCore {
             live: None,
             parties,
             amd: None,
+            early_recorded: None,
         }
     }
 
@@ -237,12 +245,13 @@ impl CallCore {
 
     /// One 20 ms frame of early media (RFC 3960: before the answer of a call we placed) at 16 kHz, heard at
     /// `now`: the answering-machine detector hears it (ringback, an announcement, a greeting that may go on
-    /// past the answer); nothing else does, and nothing is recorded. Without detection it is dropped.
-    /// `packet` says whether packets were behind the frame (false: padding before any RTP, concealment).
+    /// past the answer), and a call recording audio keeps it for the recording's start (marked in the record as
+    /// `early_media_ms`, at most [`MAX_EARLY_RECORDED_FRAMES`]); the agent hears nothing of it. `packet` says whether packets were behind the frame (false: padding before any RTP, concealment).
     pub fn hear_early(&mut self, frame: &[i16; ENGINE_FRAME], now: Instant, packet: bool) {
         if self.started {
             return;
         }
+        self.keep_early(frame, packet);
         let Some(amd) = self.amd.as_mut() else { return };
         let from = match amd.heard_from {
             Some(from) => from,
@@ -255,6 +264,26 @@ impl CallCore {
             amd.early_voice = true;
             tracing::info!("answering-machine detection: voice in early media, before the answer");
         }
+    }
+
+    /// Keeps an early frame for the recording, when the call records audio: from the first frame a packet was
+    /// behind (padding before any RTP is no audio), the latest [`MAX_EARLY_RECORDED_FRAMES`].
+    fn keep_early(&mut self, frame: &[i16; ENGINE_FRAME], packet: bool) {
+        if self.early_recorded.is_none() && (!packet || !self.records_audio()) {
+            return;
+        }
+        let kept = self.early_recorded.get_or_insert_with(|| VecDeque::with_capacity(MAX_EARLY_RECORDED_FRAMES));
+        if kept.len() == MAX_EARLY_RECORDED_FRAMES {
+            kept.pop_front();
+        }
+        kept.push_back(*frame);
+    }
+
+    /// Whether the call's journal will record audio (an agent keeping transcripts and audio, and a plan).
+    fn records_audio(&self) -> bool {
+        let CallService::Agent(conversation) = &self.service else { return false };
+        let agent = conversation.agent();
+        self.recording.is_some() && agent.record_audio && agent.record_transcript
     }
 
     /// The media source changed after the answer of an early-media call (a new SSRC): the answering-machine
@@ -297,7 +326,12 @@ impl CallCore {
         let started_ms = self.clock.unix_ms(now);
         // A held call's first words are said (and recorded) once the verdict is in.
         let greeting = if held { "" } else { conversation.greeting() };
-        self.journal = Some(Journal::new(plan, self.transport, call_id, agent, greeting, started_ms));
+        let mut journal = Journal::new(plan, self.transport, call_id, agent, greeting, started_ms);
+        // The recording opens with the early media, before anything of the answered call.
+        for frame in self.early_recorded.take().iter().flatten() {
+            journal.on_early_audio(frame);
+        }
+        self.journal = Some(journal);
     }
 
     /// Whether [`CallCore::start`] has run.
@@ -889,5 +923,102 @@ mod tests {
         }
         assert_eq!(core.actions.len(), MAX_PENDING_ACTIONS);
         assert_eq!(core.poll_action(), Some(CallAction::HangUp(HangUpReason::Farewell)), "the hang-up survives");
+    }
+
+    /// A sink that keeps each record with its recording (interleaved stereo).
+    #[derive(Default)]
+    struct KeptWithAudio {
+        stored: Mutex<Vec<(CallRecord, Vec<i16>)>>,
+    }
+
+    impl RecordingSink for KeptWithAudio {
+        fn call_started(&self, _record: &CallRecord) {}
+        fn store(&self, record: &mut CallRecord, stereo: Option<&[i16]>) -> std::io::Result<()> {
+            self.stored.lock().unwrap().push((record.clone(), stereo.unwrap_or_default().to_vec()));
+            Ok(())
+        }
+        fn store_log_only(&self, record: &mut CallRecord) -> std::io::Result<()> {
+            self.stored.lock().unwrap().push((record.clone(), Vec::new()));
+            Ok(())
+        }
+        fn store_provider_report(&self, _report: &ProviderReport) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A placed call recording audio (early media comes before `start`), its record kept in `sink`.
+    fn recorded_outbound_call(sink: &Arc<KeptWithAudio>, record_audio: bool) -> (CallCore, Instant) {
+        let (clock, t0) = clock_at(1_795_588_622_000);
+        let plan = RecordingPlan {
+            sink: Arc::clone(sink) as Arc<dyn RecordingSink>,
+            caller: "voicera".into(),
+            called: "+15551000001".into(),
+            outbound: true,
+        };
+        let agent = Agent { record_transcript: true, record_audio, ..Agent::bench(false) };
+        let service = CallService::Agent(Box::new(Conversation::new(Arc::new(agent))));
+        (CallCore::new(service, Arc::new(Metrics::default()), Some(plan), "test", clock), t0)
+    }
+
+    #[test]
+    fn early_media_opens_the_recording_on_the_callers_side_and_the_record_marks_it() {
+        let sink = Arc::new(KeptWithAudio::default());
+        let (mut core, t0) = recorded_outbound_call(&sink, true);
+        // 183 Session Progress: padding before any RTP (not kept), then 1.5 s of an announcement's tone.
+        let announcement = [1234i16; ENGINE_FRAME];
+        for tick in 0..10u32 {
+            core.hear_early(&[0; ENGINE_FRAME], t0 + TICK * tick, false);
+        }
+        for tick in 10..85u32 {
+            core.hear_early(&announcement, t0 + TICK * tick, true);
+        }
+        // Answered: the agent greets; the caller's answered audio follows the early media in the recording.
+        let answered = t0 + TICK * 85;
+        core.start("call-early", answered);
+        let mut out = Collect::default();
+        for tick in 0..50u32 {
+            core.hear(&[-77; ENGINE_FRAME], answered + TICK * tick, &mut out);
+            let played: Vec<i16> = out.queued.drain(..out.queued.len().min(ENGINE_FRAME)).collect();
+            core.on_agent_audio(&played);
+            while core.poll_action().is_some() {}
+        }
+        core.finish(&out, &EndReason::Stopped, answered + TICK * 50).expect("a record").store();
+        let (record, stereo) = sink.stored.lock().unwrap().pop().expect("stored");
+        assert_eq!(record.early_media_ms, 75 * 20, "the early media's length marks the answer in the recording");
+        let early_samples = 75 * ENGINE_FRAME;
+        let caller: Vec<i16> = stereo.iter().step_by(2).copied().collect();
+        let agent: Vec<i16> = stereo.iter().skip(1).step_by(2).copied().collect();
+        assert!(caller[..early_samples].iter().all(|s| *s == 1234), "the early media first, on the caller's side");
+        assert!(agent[..early_samples].iter().all(|s| *s == 0), "the agent silent before the answer");
+        assert_eq!(&caller[early_samples..early_samples + 50 * ENGINE_FRAME], &[-77; 50 * ENGINE_FRAME][..]);
+        assert!(agent[early_samples..].iter().any(|s| *s != 0), "the greeting after the answer");
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["early_media_ms"], 1500);
+    }
+
+    #[test]
+    fn early_media_kept_is_bounded_and_only_for_calls_recording_audio() {
+        let sink = Arc::new(KeptWithAudio::default());
+        let (mut core, t0) = recorded_outbound_call(&sink, true);
+        // A minute of ringing: the latest 10 s are kept.
+        for tick in 0..3000u32 {
+            core.hear_early(&[(tick % 1000) as i16; ENGINE_FRAME], t0 + TICK * tick, true);
+        }
+        let answered = t0 + TICK * 3000;
+        core.start("call-long-ring", answered);
+        core.finish(&Collect::default(), &EndReason::Stopped, answered + TICK).expect("a record").store();
+        let (record, stereo) = sink.stored.lock().unwrap().pop().expect("stored");
+        assert_eq!(record.early_media_ms, MAX_EARLY_RECORDED_FRAMES as u64 * 20);
+        assert_eq!(stereo[0], (3000 - MAX_EARLY_RECORDED_FRAMES as i16) % 1000, "the latest frames");
+
+        // No audio recorded: nothing kept, and the record has no early media (nor shows the field).
+        let (mut core, t0) = recorded_outbound_call(&sink, false);
+        core.hear_early(&[5; ENGINE_FRAME], t0, true);
+        assert!(core.early_recorded.is_none());
+        core.start("call-no-audio", t0 + TICK);
+        core.finish(&Collect::default(), &EndReason::Stopped, t0 + TICK * 2).expect("a record").store();
+        let (record, _) = sink.stored.lock().unwrap().pop().expect("stored");
+        assert_eq!(record.early_media_ms, 0);
+        assert!(serde_json::to_value(&record).unwrap().get("early_media_ms").is_none());
     }
 }

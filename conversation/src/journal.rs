@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use voicera_media::metrics::Metrics;
+use voicera_media::stream::ENGINE_FRAME;
 
 use crate::agent::{Agent, ToolRequest};
 use crate::core::EndReason;
@@ -134,6 +135,7 @@ impl Journal {
             model_failures: Vec::new(),
             model_fallbacks: Vec::new(),
             amd: None,
+            early_media_ms: 0,
         };
         // Every transport's call starts here: the one place the sink hears of it before the end.
         plan.sink.call_started(&record);
@@ -155,6 +157,17 @@ impl Journal {
         if let Some(audio) = self.audio.as_mut() {
             audio.push_caller(caller);
             audio.push_agent(agent);
+        }
+    }
+
+    /// Early media heard before the answer (a call we placed), in order, before any other audio: the caller's
+    /// side of the recording's start, the agent's silent; the record says how long it is (`early_media_ms`).
+    pub fn on_early_audio(&mut self, caller: &[i16; ENGINE_FRAME]) {
+        if let Some(audio) = self.audio.as_mut() {
+            audio.push_caller(caller);
+            audio.push_agent(&[0; ENGINE_FRAME]);
+            // A frame is 20 ms.
+            self.record.early_media_ms += 20;
         }
     }
 

@@ -100,6 +100,14 @@ pub struct CallRecord {
     /// Answering-machine detection on a campaign call placed with it on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amd: Option<AmdRecord>,
+    /// The recording opens with this much early media (a call we placed: what the far end played before it
+    /// answered, RFC 3960; the caller's side only): the answer is this far into it. 0 without early media.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub early_media_ms: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// What answering-machine detection decided on a call, and what came of it.
@@ -141,6 +149,7 @@ impl CallRecord {
             model_failures: Vec::new(),
             model_fallbacks: Vec::new(),
             amd: None,
+            early_media_ms: 0,
         }
     }
 }

@@ -278,8 +278,10 @@ pub struct Campaign {
     /// Pending contacts by (not_before, id): the next to dial first, file order among equals.
     ready: BTreeSet<(UnixMillis, ContactId)>,
     live: u32,
-    /// Start times of the calls started in the last second, oldest first.
+    /// Start times of the calls started in the last second (or reserved to start later), earliest first.
     recent_starts: VecDeque<UnixMillis>,
+    /// How far ahead of a poll its calls' starts may be reserved (see [`Campaign::set_claim_lead`]).
+    claim_lead_ms: i64,
     run: RunState,
     attempts: u64,
 }
@@ -316,6 +318,7 @@ impl Campaign {
             ready,
             live: 0,
             recent_starts: VecDeque::new(),
+            claim_lead_ms: 0,
             run: RunState::Running,
             attempts: 0,
         };
@@ -353,6 +356,7 @@ impl Campaign {
             ready,
             live: 0,
             recent_starts: VecDeque::new(),
+            claim_lead_ms: 0,
             run: RunState::Running,
             attempts,
         };
@@ -392,18 +396,48 @@ impl Campaign {
             contact.attempts += 1;
             self.live += 1;
             self.attempts += 1;
-            self.recent_starts.push_back(now);
             actions.push(DialAction::Dial { contact: id, number: contact.number.clone(), attempt: contact.attempts });
+            self.note_start(now);
         }
         actions
     }
 
-    /// Whether another call may start at `now` under the per-second limit (forgetting starts a second old).
+    /// Whether another call may be dialled at `now` under the per-second limit: whether one starting a claim
+    /// lead later would (forgetting starts a second older than that).
     fn rate_allows(&mut self, now: UnixMillis) -> bool {
-        while self.recent_starts.front().is_some_and(|t| *t <= now - RATE_SPAN_MS) {
+        let start = now.saturating_add(self.claim_lead_ms);
+        while self.recent_starts.front().is_some_and(|t| *t <= start - RATE_SPAN_MS) {
             self.recent_starts.pop_front();
         }
         self.recent_starts.len() < self.settings.pacing.max_new_calls_per_second as usize
+    }
+
+    fn note_start(&mut self, at: UnixMillis) {
+        let index = self.recent_starts.partition_point(|t| *t <= at);
+        self.recent_starts.insert(index, at);
+    }
+
+    /// Calls [`poll`](Self::poll) returns may start up to `lead_ms` later: the driver claims a contact first
+    /// and then reserves its start campaign-wide, up to a lead ahead (see [`crate::pacing`]), and tells the
+    /// reserved time with [`start_reserved`](Self::start_reserved). The per-second limit then counts each
+    /// call at its reserved start, and lets a poll come a lead before a start it allows. 0 by default.
+    pub fn set_claim_lead(&mut self, lead_ms: i64) {
+        self.claim_lead_ms = lead_ms.max(0);
+    }
+
+    /// The call to `contact` that [`poll`](Self::poll) returned starts at `at` (its start reserved
+    /// campaign-wide): the per-second limit counts it then, not at the poll.
+    pub fn start_reserved(&mut self, contact: ContactId, at: UnixMillis) -> Result<(), DialerError> {
+        let entry = self.contacts.get_mut(contact).ok_or(DialerError::NoSuchContact(contact))?;
+        let ContactState::Dialing { since } = entry.state else {
+            return Err(DialerError::NotDialing { contact, state: entry.state.to_string() });
+        };
+        entry.state = ContactState::Dialing { since: at };
+        if let Some(index) = self.recent_starts.iter().rposition(|t| *t == since) {
+            self.recent_starts.remove(index);
+        }
+        self.note_start(at);
+        Ok(())
     }
 
     /// A call placed by [`poll`](Self::poll) ended with `outcome`. The contact is retried per the policy
@@ -522,8 +556,11 @@ impl Campaign {
             return None;
         }
         let &(not_before, _) = self.ready.first()?;
-        let rate_free =
-            if self.rate_allows(now) { now } else { self.recent_starts.front().map_or(now, |t| t + RATE_SPAN_MS) };
+        let rate_free = if self.rate_allows(now) {
+            now
+        } else {
+            self.recent_starts.front().map_or(now, |t| t + RATE_SPAN_MS - self.claim_lead_ms)
+        };
         let earliest = not_before.max(rate_free).max(now);
         match self.settings.schedule.next_open(earliest) {
             Some(t) => Some(t),
@@ -956,5 +993,28 @@ mod tests {
         assert_eq!(campaign.poll(MONDAY + 1).len(), 3);
         assert!(campaign.set_pacing(Pacing { max_live_calls: 0, max_new_calls_per_second: 1 }).is_err());
         assert!(Campaign::new(settings(0, 1), numbers(1)).is_err());
+    }
+
+    #[test]
+    fn with_a_claim_lead_the_rate_counts_reserved_starts_and_polls_come_a_lead_early() {
+        let mut campaign = Campaign::new(settings(10, 2), numbers(6)).unwrap();
+        campaign.set_claim_lead(100);
+        assert_eq!(campaign.poll(MONDAY).len(), 2);
+        // Their starts were reserved for 0 and 500 ms: the next may be claimed 100 ms before 1 s, for 1 s.
+        campaign.start_reserved(0, MONDAY).unwrap();
+        campaign.start_reserved(1, MONDAY + 500).unwrap();
+        assert_eq!(campaign.next_wakeup(MONDAY + 10), Some(MONDAY + 900));
+        assert!(campaign.poll(MONDAY + 899).is_empty());
+        assert!(matches!(campaign.poll(MONDAY + 900)[..], [DialAction::Dial { contact: 2, .. }]));
+        campaign.start_reserved(2, MONDAY + 1000).unwrap();
+        // Two starts in (400, 1400]: the next is claimed from 1400 (for a start at 1500), not before.
+        assert_eq!(campaign.next_wakeup(MONDAY + 901), Some(MONDAY + 1400));
+        assert!(campaign.poll(MONDAY + 1399).is_empty());
+        assert_eq!(campaign.poll(MONDAY + 1400).len(), 1);
+        // A reserved start is the attempt's start: releasing it frees that place in the rate.
+        campaign.start_reserved(3, MONDAY + 1500).unwrap();
+        campaign.release(3, MONDAY + 5000).unwrap();
+        assert_eq!(campaign.poll(MONDAY + 1400).len(), 1);
+        assert!(campaign.start_reserved(3, MONDAY).is_err(), "contact 3 is pending");
     }
 }

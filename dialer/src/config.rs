@@ -13,6 +13,53 @@ pub const MAX_ATTEMPTS: u32 = 10;
 pub const MAX_LIVE_CALLS: u32 = 1000;
 /// Most new calls per second one campaign may start.
 pub const MAX_CALLS_PER_SECOND: u32 = 100;
+/// Shortest ring time-out: a few rings, less than any callee takes to pick up.
+pub const MIN_RING_TIMEOUT_SECONDS: u32 = 5;
+/// Longest ring time-out: five minutes, past what any network lets a call ring.
+pub const MAX_RING_TIMEOUT_SECONDS: u32 = 300;
+/// Shortest contact lease (`[campaigns] lease_ms`) the dialer accepts: the shortest whose two thirds exceed
+/// [`MIN_RING_TIMEOUT_SECONDS`], so every accepted lease admits a ring time-out (see [`longest_ring_timeout`]).
+pub const MIN_LEASE_MS: u64 = MIN_RING_TIMEOUT_SECONDS as u64 * 1000 * 3 / 2 + 1;
+/// Longest contact lease: an hour (a dead node's contacts wait this long before another node settles them).
+pub const MAX_LEASE_MS: u64 = 3_600_000;
+
+/// The longest ring time-out (whole seconds, at most [`MAX_RING_TIMEOUT_SECONDS`]) a campaign may have on
+/// dialler nodes whose contact lease is `lease_ms`: under two thirds of the lease. A node that cannot renew a
+/// call's lease hangs the call up once two thirds of it are gone, and a SIP call still ringing can only be hung
+/// up once it is answered, so the ring time-out must end first, or another node could take the contact over
+/// while it still rings. Below [`MIN_RING_TIMEOUT_SECONDS`] when `lease_ms` is under [`MIN_LEASE_MS`].
+pub fn longest_ring_timeout(lease_ms: u64) -> u32 {
+    // Strictly under: 3 · ring_ms < 2 · lease_ms.
+    let seconds = lease_ms.saturating_mul(2).saturating_sub(1) / 3000;
+    u32::try_from(seconds).unwrap_or(u32::MAX).min(MAX_RING_TIMEOUT_SECONDS)
+}
+
+/// Whether `ring_timeout_seconds` fits dialler nodes whose contact lease is `lease_ms` ([`longest_ring_timeout`]);
+/// the problem names `ring_timeout_seconds` and the range that fits (or, when none does, the lease that is too
+/// short and the shortest that would do).
+pub fn check_ring_timeout(ring_timeout_seconds: u32, lease_ms: u64) -> Result<(), ConfigProblem> {
+    let longest = longest_ring_timeout(lease_ms);
+    if longest < MIN_RING_TIMEOUT_SECONDS {
+        return Err(problem(
+            "ring_timeout_seconds",
+            format!(
+                "no ring time-out fits the dialer's lease ([campaigns] lease_ms = {lease_ms} ms): a ring time-out \
+                 of {MIN_RING_TIMEOUT_SECONDS} to {MAX_RING_TIMEOUT_SECONDS} seconds must stay under two thirds of \
+                 it, so lease_ms must be {MIN_LEASE_MS} to {MAX_LEASE_MS}"
+            ),
+        ));
+    }
+    if !(MIN_RING_TIMEOUT_SECONDS..=longest).contains(&ring_timeout_seconds) {
+        return Err(problem(
+            "ring_timeout_seconds",
+            format!(
+                "must be {MIN_RING_TIMEOUT_SECONDS} to {longest} seconds (at most {longest} seconds: under two \
+                 thirds of the dialer's lease, [campaigns] lease_ms = {lease_ms} ms)"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// A retry rule as stored: attempts in all (the first included) and the wait between them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,8 +239,11 @@ impl CampaignConfig {
         if !(1..=MAX_CALLS_PER_SECOND).contains(&self.calls_per_second) {
             return Err(problem("calls_per_second", format!("must be 1 to {MAX_CALLS_PER_SECOND}")));
         }
-        if !(5..=300).contains(&self.ring_timeout_seconds) {
-            return Err(problem("ring_timeout_seconds", "must be 5 to 300 seconds"));
+        if !(MIN_RING_TIMEOUT_SECONDS..=MAX_RING_TIMEOUT_SECONDS).contains(&self.ring_timeout_seconds) {
+            return Err(problem(
+                "ring_timeout_seconds",
+                format!("must be {MIN_RING_TIMEOUT_SECONDS} to {MAX_RING_TIMEOUT_SECONDS} seconds"),
+            ));
         }
         let rule = |name: &str, rule: RuleConfig| {
             if !(1..=MAX_ATTEMPTS).contains(&rule.max_attempts) {
@@ -469,5 +519,40 @@ mod tests {
         assert_eq!(local_time_to_unix("2024-02-29T00:00", 0), Some(1_709_164_800_000));
         assert_eq!(local_time_to_unix("2025-02-29T00:00", 0), None);
         assert_eq!(local_time_to_unix("tomorrow", 0), None);
+    }
+
+    #[test]
+    fn every_accepted_lease_admits_a_ring_timeout_and_a_shorter_one_is_named_precisely() {
+        assert_eq!(MIN_LEASE_MS, 7_501);
+        // Every accepted lease: the shortest ring time-out fits, and the longest that fits is the last under two
+        // thirds of the lease (one more second is refused, naming the range).
+        let leases = (MIN_LEASE_MS..MIN_LEASE_MS + 3_000).chain((MIN_LEASE_MS..=MAX_LEASE_MS).step_by(997));
+        for lease_ms in leases.chain([MAX_LEASE_MS]) {
+            let longest = longest_ring_timeout(lease_ms);
+            assert!(longest >= MIN_RING_TIMEOUT_SECONDS, "lease {lease_ms} ms admits no ring time-out");
+            assert!(u64::from(longest) * 3000 < 2 * lease_ms, "lease {lease_ms}: {longest} s is not under 2/3");
+            assert_eq!(check_ring_timeout(MIN_RING_TIMEOUT_SECONDS, lease_ms), Ok(()), "lease {lease_ms}");
+            assert_eq!(check_ring_timeout(longest, lease_ms), Ok(()), "lease {lease_ms}");
+            if longest < MAX_RING_TIMEOUT_SECONDS {
+                assert!(
+                    u64::from(longest + 1) * 3000 >= 2 * lease_ms,
+                    "lease {lease_ms}: {longest} is not the longest"
+                );
+                let refused = check_ring_timeout(longest + 1, lease_ms).unwrap_err();
+                assert_eq!(refused.field, "ring_timeout_seconds");
+                assert!(refused.message.starts_with(&format!("must be 5 to {longest} seconds")), "{}", refused.message);
+            }
+        }
+        assert_eq!(longest_ring_timeout(60_000), 39);
+        assert_eq!(longest_ring_timeout(MAX_LEASE_MS), MAX_RING_TIMEOUT_SECONDS);
+        // A lease of 3 to 7.5 s (what the dialer used to accept) admits none: the problem says which lease would.
+        for lease_ms in [3_000, 5_000, 7_500] {
+            assert!(longest_ring_timeout(lease_ms) < MIN_RING_TIMEOUT_SECONDS);
+            let refused = check_ring_timeout(5, lease_ms).unwrap_err();
+            assert_eq!(refused.field, "ring_timeout_seconds");
+            assert!(refused.message.contains("lease_ms must be 7501 to 3600000"), "{}", refused.message);
+        }
+        let config = CampaignConfig { ring_timeout_seconds: 301, ..CampaignConfig::default() };
+        assert_eq!(config.settings().unwrap_err().message, "must be 5 to 300 seconds");
     }
 }

@@ -73,6 +73,9 @@ pub enum DialNote {
     },
     /// The voicemail message was spoken to the end.
     AmdMessageLeft,
+    /// A special information tone was heard on the stream, after the provider's answer: the network's
+    /// announcement answered, not the callee (the attempt is `failed(announcement)`, as on SIP).
+    SpecialInformationTone,
 }
 
 /// The serving node's sign of life on a dialled call: rewritten every third of the lease while the call's

@@ -3,33 +3,54 @@
 //! Each node's [`Campaign`](crate::campaign::Campaign) keeps its own starts under the rate; this keeps the sum
 //! under it. A campaign has one store document (`campaign_pacing`, id = batch id) holding the earliest time
 //! the next call may start, the "theoretical arrival time" of the generic cell-rate algorithm (a token bucket
-//! told as one number). A node about to start a call claims a start: if the time has come it moves the
-//! document on by one interval (`1 / calls_per_second`) with a compare-and-set on [`PacingDocument::version`];
-//! otherwise it waits until then. Of two nodes claiming with the same read one write wins; the loser reads
-//! again. So however many nodes dial, starts are at least an interval apart, except for a burst of
-//! [`BURST`] starts after an idle spell.
+//! told as one number).
+//!
+//! **Order: the contact and its slot first, then the start.** A start reserved for a contact another node had
+//! just leased would be lost: nobody calls in it (two nodes at 4 calls a second reached about 2). So a node
+//!
+//! 1. looks at the document ([`claim_from`]): while the next start is more than [`CLAIM_LEAD_MS`] away it
+//!    claims nothing and waits;
+//! 2. takes a live-call slot ([`crate::slots`]) and the contact's lease ([`crate::lease`]), each by a
+//!    conditional write of its own: losing either race costs no start;
+//! 3. only then reserves its start ([`reserve_start`]): the later of the stored time and now, the document
+//!    moved on by one interval (`1 / calls_per_second`) with a compare-and-set on [`PacingDocument::version`].
+//!    Of two nodes reserving from the same read one write wins; the loser reads again and reserves the next
+//!    start. Every reserved start is used: the node holds what it needs to dial, and places the call at its
+//!    reserved start (or at once, if the claims took longer).
+//!
+//! Looking [`CLAIM_LEAD_MS`] ahead lets the claims' store round trips happen before the start instead of
+//! delaying it, so a campaign paced by its rate reaches it. So however many nodes dial, reserved starts are at
+//! least an interval apart ([`BURST`] of one), and any one-second window `[t, t + 1 s)` holds at most
+//! `calls_per_second` of them. A reserved start is at most a lead away, plus an interval for each other node
+//! that looked at the same time (each of them reserves one start first), so a claimed contact and its slot
+//! wait little for their call.
 //!
 //! Times are microseconds (an interval of 1/3 s is not a whole number of milliseconds) so that rounding does
-//! not add up over a campaign. Functions here are pure; the runner does the reads and writes.
+//! not add up over a campaign; the interval is rounded up, so that rounding never adds a start. Functions here
+//! are pure; the runner does the reads and writes.
 
 use serde::{Deserialize, Serialize};
 
 use crate::{DialerError, UnixMillis};
 
-/// Starts one node may make back to back after an idle spell: one. Every start is then at least an interval
-/// after the one before, campaign-wide, so any one-second window holds at most `calls_per_second + 1` starts
-/// (a window that begins just at a start and ends just after its `rate`-th successor).
+/// Starts one node may make back to back after an idle spell: one. Every reserved start is at least an
+/// interval after the one before, campaign-wide, so any one-second window `[t, t + 1 s)` holds at most
+/// `calls_per_second` starts (`calls_per_second + 1` if the window is closed at both ends).
 pub const BURST: u32 = 1;
+
+/// How long before the campaign's next start a node may claim a contact and a slot for it: longer than the
+/// claims' few store round trips take, so the start is not delayed by them; short, as the contact and its slot
+/// are held meanwhile with no call up.
+pub const CLAIM_LEAD_MS: UnixMillis = 100;
 
 /// A campaign's call-rate state, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PacingDocument {
     /// The batch (campaign) it paces.
     pub batch_id: String,
-    /// The earliest start the last claim left for the next one, in Unix microseconds (before the tolerance of
-    /// a burst is taken off).
+    /// The earliest start the last reservation left for the next one, in Unix microseconds.
     pub next_at_us: i64,
-    /// Bumped by every claim; writes are conditional on it.
+    /// Bumped by every reservation; writes are conditional on it.
     pub version: u64,
 }
 
@@ -64,13 +85,14 @@ impl PaceClaim {
     }
 }
 
-/// What a node may do about the next start.
+/// A start reserved for a call whose contact and slot the node holds: the write that reserves it, and when
+/// the call starts once the write is stored (if it is not, read again and reserve again).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pace {
-    /// Start the call once this write is stored (if it is not, read again and plan again).
-    Start(PaceClaim),
-    /// Too soon: no start before this time (Unix milliseconds, rounded up).
-    WaitUntil(UnixMillis),
+pub struct Reservation {
+    /// The conditional write.
+    pub claim: PaceClaim,
+    /// The reserved start, Unix milliseconds (rounded up): now, or a little later.
+    pub start_at: UnixMillis,
 }
 
 impl PacingDocument {
@@ -85,40 +107,53 @@ impl PacingDocument {
     }
 }
 
-/// The interval between starts at `calls_per_second`, in microseconds (at least 1).
+/// The interval between starts at `calls_per_second`, in microseconds, rounded up (at least 1).
 pub fn interval_us(calls_per_second: u32) -> i64 {
-    1_000_000 / i64::from(calls_per_second.max(1))
+    let rate = i64::from(calls_per_second.max(1));
+    (1_000_000 + rate - 1) / rate
 }
 
-/// Whether campaign `batch_id` may start a call at `now` at `calls_per_second`, given its `stored` pacing
-/// document (None: never written): the write that takes the start, or when to ask again. A stored document
-/// whose values would overflow is corrupt (never wrapped into an old time or version).
-pub fn plan_start(
+/// Microseconds as milliseconds, rounded up: a start is never made earlier than reserved.
+fn ceil_ms(us: i64) -> UnixMillis {
+    us.div_euclid(1000).saturating_add(i64::from(us.rem_euclid(1000) > 0))
+}
+
+/// Whether a node may claim a contact (and a slot) at `now` for the campaign's next start, given its
+/// `stored` pacing document (None: never written): `None` when it may (the next start is at most
+/// [`CLAIM_LEAD_MS`] away), else the time from which it may. A read, never a write: nothing is reserved.
+pub fn claim_from(stored: Option<&PacingDocument>, now: UnixMillis) -> Option<UnixMillis> {
+    let next_start = ceil_ms(stored?.next_at_us);
+    let from = next_start.saturating_sub(CLAIM_LEAD_MS);
+    (from > now).then_some(from)
+}
+
+/// The next start of campaign `batch_id` at `calls_per_second`, reserved at `now` for a call whose contact and
+/// slot the node holds, given its `stored` pacing document (None: never written): the later of the stored
+/// time and `now`. A stored document whose values would overflow is corrupt (never wrapped into an old time
+/// or version).
+pub fn reserve_start(
     batch_id: &str,
     stored: Option<&PacingDocument>,
     calls_per_second: u32,
     now: UnixMillis,
-) -> Result<Pace, DialerError> {
+) -> Result<Reservation, DialerError> {
     let interval = interval_us(calls_per_second);
     let now_us = now.saturating_mul(1000);
-    let tolerance = interval.saturating_mul(i64::from(BURST.saturating_sub(1)));
-    let Some(doc) = stored else {
-        let next =
-            PacingDocument { batch_id: batch_id.to_string(), next_at_us: now_us.saturating_add(interval), version: 1 };
-        return Ok(Pace::Start(PaceClaim::Insert(next)));
-    };
     let corrupt = |what: &str| DialerError::Document(format!("campaign {batch_id}'s pacing {what} is out of range"));
-    let earliest = doc.next_at_us.checked_sub(tolerance).ok_or_else(|| corrupt("time"))?;
-    if earliest > now_us {
-        // Rounded up: waking a millisecond early would only find it too soon again.
-        return Ok(Pace::WaitUntil(earliest.div_euclid(1000).saturating_add(i64::from(earliest.rem_euclid(1000) > 0))));
-    }
+    let (start_us, version) = match stored {
+        None => (now_us, 1),
+        Some(doc) => (doc.next_at_us.max(now_us), doc.version.checked_add(1).ok_or_else(|| corrupt("version"))?),
+    };
     let next = PacingDocument {
         batch_id: batch_id.to_string(),
-        next_at_us: doc.next_at_us.max(now_us).checked_add(interval).ok_or_else(|| corrupt("time"))?,
-        version: doc.version.checked_add(1).ok_or_else(|| corrupt("version"))?,
+        next_at_us: start_us.checked_add(interval).ok_or_else(|| corrupt("time"))?,
+        version,
     };
-    Ok(Pace::Start(PaceClaim::Replace { expected_version: doc.version, next }))
+    let claim = match stored {
+        None => PaceClaim::Insert(next),
+        Some(doc) => PaceClaim::Replace { expected_version: doc.version, next },
+    };
+    Ok(Reservation { claim, start_at: ceil_ms(start_us) })
 }
 
 #[cfg(test)]
@@ -143,77 +178,91 @@ mod tests {
         }
     }
 
-    /// `nodes` nodes, each asking for a start whenever it has a contact (every millisecond), on one virtual
-    /// clock: the starts they get together.
-    fn run_nodes(nodes: usize, rate: u32, until: UnixMillis, stale_reads: bool) -> Vec<(UnixMillis, usize)> {
+    /// `nodes` nodes, each holding a contact and a slot whenever pacing lets it claim them (every millisecond
+    /// otherwise), reserving on one virtual clock: the starts they reserved together.
+    fn run_nodes(nodes: usize, rate: u32, until: UnixMillis, stale_reads: bool) -> Vec<UnixMillis> {
         let mut store = OneDocument::default();
         let mut wake = vec![0; nodes];
         let mut starts = Vec::new();
         for now in 0..until {
             // With `stale_reads`, every node reads the store before any writes: they race on one version.
             let snapshot = store.0.clone();
-            for node in 0..nodes {
-                if wake[node] > now {
+            for wake_at in wake.iter_mut() {
+                if *wake_at > now {
                     continue;
                 }
                 let read = if stale_reads { snapshot.clone() } else { store.0.clone() };
-                match plan_start("b1", read.as_ref(), rate, now).unwrap() {
-                    Pace::Start(claim) => {
-                        if store.write(&claim) {
-                            starts.push((now, node));
-                        }
+                if let Some(from) = claim_from(read.as_ref(), now) {
+                    assert!(from > now, "a wait ends in the future");
+                    *wake_at = from;
+                    continue;
+                }
+                // The contact and slot are held: reserve until a write lands (a lost race reads again).
+                let mut read = read;
+                loop {
+                    let reservation = reserve_start("b1", read.as_ref(), rate, now).unwrap();
+                    assert!(reservation.start_at >= now);
+                    if store.write(&reservation.claim) {
+                        starts.push(reservation.start_at);
+                        break;
                     }
-                    Pace::WaitUntil(at) => {
-                        assert!(at > now, "a wait ends in the future");
-                        wake[node] = at;
-                    }
+                    read = store.0.clone();
                 }
             }
         }
+        starts.sort_unstable();
         starts
     }
 
     /// The most starts in any window `[t, t + span)`.
-    fn most_in(starts: &[(UnixMillis, usize)], span: UnixMillis) -> usize {
-        starts.iter().map(|(t, _)| starts.iter().filter(|(u, _)| *u >= *t && *u < t + span).count()).max().unwrap_or(0)
+    fn most_in(starts: &[UnixMillis], span: UnixMillis) -> usize {
+        (0..starts.len()).map(|i| starts[i..].iter().take_while(|t| **t < starts[i] + span).count()).max().unwrap_or(0)
     }
 
     #[test]
-    fn three_nodes_together_start_no_more_than_the_campaign_rate() {
-        for rate in [1, 3, 5, 20] {
-            for stale_reads in [false, true] {
-                let starts = run_nodes(3, rate, 10_000, stale_reads);
-                let most = most_in(&starts, 1000);
-                assert!(most <= (rate + BURST) as usize, "rate {rate}: {most} starts in one second");
-                // ... and the rate is reached: ten seconds give ten seconds' worth (give or take the edges).
-                let total = starts.len() as i64;
-                assert!((total - 10 * i64::from(rate)).abs() <= 1, "rate {rate}: {total} starts in 10 s");
+    fn nodes_together_reserve_no_more_than_the_campaign_rate_and_reach_it() {
+        for nodes in 1..=3 {
+            for rate in [1, 3, 7, 20, 100] {
+                for stale_reads in [false, true] {
+                    let starts = run_nodes(nodes, rate, 10_000, stale_reads);
+                    let most = most_in(&starts, 1000);
+                    assert!(most <= rate as usize, "{nodes} nodes, rate {rate}: {most} starts in one second");
+                    // Reached: ten seconds give ten seconds' worth, from the first start on.
+                    let in_ten = starts.iter().filter(|t| **t < starts[0] + 10_000).count() as i64;
+                    assert!(in_ten >= 10 * i64::from(rate) - 1, "{nodes} nodes, rate {rate}: {in_ten} in 10 s");
+                    // Nobody reserves further ahead than the lead and one start per node.
+                    let ahead = starts.last().unwrap() - 10_000;
+                    assert!(ahead <= CLAIM_LEAD_MS + nodes as i64 * interval_us(rate) / 1000 + 1, "{ahead} ms ahead");
+                }
             }
         }
     }
 
     #[test]
-    fn starts_are_an_interval_apart_and_an_idle_spell_gives_one_burst() {
-        let interval = interval_us(3);
-        assert_eq!(interval, 333_333);
-        let Pace::Start(first) = plan_start("b1", None, 3, 10_000).unwrap() else { panic!("the first start is free") };
-        assert_eq!(first, PaceClaim::Insert(PacingDocument { batch_id: "b1".into(), next_at_us: 10_333_333, version: 1 }));
-        let doc = first.document().clone();
-        // Too soon: wait until the interval is over (rounded up to the millisecond).
-        assert_eq!(plan_start("b1", Some(&doc), 3, 10_100).unwrap(), Pace::WaitUntil(10_334));
-        let Pace::Start(second) = plan_start("b1", Some(&doc), 3, 10_334).unwrap() else { panic!("due") };
-        assert_eq!(second.expected_version(), Some(1));
-        // A late claim counts from when it was made: missed starts are not caught up on (never over the rate).
-        assert_eq!(second.document().next_at_us, 10_667_333);
+    fn starts_are_an_interval_apart_and_claims_wait_until_the_lead() {
+        assert_eq!(interval_us(3), 333_334, "rounded up: three intervals are never under a second");
+        assert_eq!(interval_us(100), 10_000);
+        // Nothing stored: claim, and the first start is now.
+        assert_eq!(claim_from(None, 10_000), None);
+        let first = reserve_start("b1", None, 3, 10_000).unwrap();
+        let doc = PacingDocument { batch_id: "b1".into(), next_at_us: 10_333_334, version: 1 };
+        assert_eq!(first, Reservation { claim: PaceClaim::Insert(doc.clone()), start_at: 10_000 });
+        // The next start is at 10 333.334 ms: a node claims a contact from 100 ms before (rounded up) ...
+        assert_eq!(claim_from(Some(&doc), 10_100), Some(10_234));
+        assert_eq!(claim_from(Some(&doc), 10_234), None);
+        // ... and reserves the start itself, not now: the claims' time is not lost from the rate.
+        let second = reserve_start("b1", Some(&doc), 3, 10_250).unwrap();
+        assert_eq!((second.start_at, second.claim.expected_version()), (10_334, Some(1)));
+        assert_eq!(second.claim.document().next_at_us, 10_666_668);
+        // A late reservation counts from when it was made: missed starts are not caught up on.
+        let late = reserve_start("b1", Some(second.claim.document()), 3, 11_000).unwrap();
+        assert_eq!((late.start_at, late.claim.document().next_at_us), (11_000, 11_333_334));
         // After a minute idle, one start at once, then the interval again.
-        let idle = second.document().clone();
-        let Pace::Start(after_idle) = plan_start("b1", Some(&idle), 3, 70_000).unwrap() else { panic!("idle") };
-        assert_eq!(after_idle.document().next_at_us, 70_333_333);
-        assert_eq!(plan_start("b1", Some(after_idle.document()), 3, 70_000).unwrap(), Pace::WaitUntil(70_334));
-        // A raised rate applies from the next claim.
-        assert_eq!(plan_start("b1", Some(after_idle.document()), 100, 70_000).unwrap(), Pace::WaitUntil(70_334));
-        let Pace::Start(fast) = plan_start("b1", Some(after_idle.document()), 100, 70_334).unwrap() else { panic!("due") };
-        assert_eq!(fast.document().next_at_us, 70_344_000);
+        let idle = reserve_start("b1", Some(late.claim.document()), 3, 70_000).unwrap();
+        assert_eq!((idle.start_at, idle.claim.document().next_at_us), (70_000, 70_333_334));
+        // A raised rate applies from the next reservation.
+        let fast = reserve_start("b1", Some(idle.claim.document()), 100, 70_000).unwrap();
+        assert_eq!((fast.start_at, fast.claim.document().next_at_us), (70_334, 70_343_334));
     }
 
     #[test]
@@ -226,11 +275,12 @@ mod tests {
     #[test]
     fn a_pacing_document_out_of_range_is_corrupt_not_wrapped() {
         let at = |next_at_us, version| PacingDocument { batch_id: "b1".into(), next_at_us, version };
-        // (With a burst above one, a time at the bottom of the range would be too: `next_at_us - tolerance`.)
-        assert!(matches!(plan_start("b1", Some(&at(i64::MIN, 1)), 3, 10_000), Ok(Pace::Start(_))));
-        assert!(matches!(plan_start("b1", Some(&at(i64::MAX, 1)), 3, i64::MAX), Err(DialerError::Document(_))));
-        assert!(matches!(plan_start("b1", Some(&at(0, u64::MAX)), 3, 10_000), Err(DialerError::Document(_))));
-        // A clock at its limit saturates rather than wraps into the past.
-        assert!(matches!(plan_start("b1", None, 3, i64::MAX), Ok(Pace::Start(_))));
+        assert!(reserve_start("b1", Some(&at(i64::MIN, 1)), 3, 10_000).is_ok());
+        assert_eq!(claim_from(Some(&at(i64::MIN, 1)), 10_000), None);
+        assert!(matches!(reserve_start("b1", Some(&at(i64::MAX, 1)), 3, 10_000), Err(DialerError::Document(_))));
+        assert_eq!(claim_from(Some(&at(i64::MAX, 1)), 10_000), Some(i64::MAX / 1000 + 1 - CLAIM_LEAD_MS));
+        assert!(matches!(reserve_start("b1", Some(&at(0, u64::MAX)), 3, 10_000), Err(DialerError::Document(_))));
+        // A clock at its limit saturates rather than wraps into the past (and its next start overflows).
+        assert!(matches!(reserve_start("b1", None, 3, i64::MAX), Err(DialerError::Document(_))));
     }
 }

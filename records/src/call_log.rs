@@ -118,6 +118,10 @@ pub fn finished(record: &CallRecord, context: &LogContext) -> Value {
     if let Some(amd) = &record.amd {
         doc.insert("amd".into(), json!(amd));
     }
+    // The recording opens with this much early media: the answer is this far into it.
+    if record.early_media_ms > 0 {
+        doc.insert("early_media_ms".into(), json!(record.early_media_ms));
+    }
     Value::Object(doc)
 }
 

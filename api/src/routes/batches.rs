@@ -557,21 +557,13 @@ async fn apply_run_body(
 
 /// A campaign call rings at most `ring_timeout_seconds`, and a node that cannot renew a call's lease hangs it
 /// up once two thirds of the lease are gone: a SIP call still ringing then can only be hung up once it is
-/// answered, so the ring time-out must end first, or another node could call the contact while it still rings.
+/// answered, so the ring time-out must end first, or another node could call the contact while it still rings
+/// (`voicera_dialer::config::check_ring_timeout`, the rule the dialer nodes' `[campaigns] lease_ms` is checked
+/// against too).
 fn check_ring_timeout(state: &ApiState, campaign: &CampaignConfig) -> Result<(), ApiError> {
     let lease_ms = state.config().campaign_lease_ms;
-    let limit_ms = lease_ms.saturating_mul(2) / 3;
-    if u64::from(campaign.ring_timeout_seconds) * 1000 >= limit_ms {
-        return Err(ApiError::invalid(
-            "ring_timeout_seconds",
-            format!(
-                "must be under two thirds of the dialer's lease ([campaigns] lease_ms = {lease_ms} ms): at most {} \
-                 seconds",
-                limit_ms.saturating_sub(1) / 1000
-            ),
-        ));
-    }
-    Ok(())
+    voicera_dialer::config::check_ring_timeout(campaign.ring_timeout_seconds, lease_ms)
+        .map_err(|p| ApiError::invalid(p.field, p.message))
 }
 
 fn conflict_status(doc: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<(), ApiError> {
@@ -778,11 +770,31 @@ pub async fn remove(
     }
     let contacts =
         state.store().delete_prefix(Collection::BatchContacts, &caller.org_id, &contact_prefix(&batch_id)).await?;
+    delete_dialling_records(state.store(), &caller.org_id, &batch_id).await?;
     state.store().delete(Collection::Batches, &caller.org_id, &batch_id).await?;
     crate::audit::record(&state, &caller, "delete_batch", &batch_id).await?;
     Ok(Json(
         json!({"status": "success", "message": "Batch deleted", "batch_id": batch_id, "contacts_deleted": contacts}),
     ))
+}
+
+/// Removes what the dialer nodes kept of a campaign besides its contacts: its pacing document
+/// (`campaign_pacing`, id = batch id), its live-call slots (`campaign_slots`, ids `"{batch_id}:{slot}"`) and
+/// the dial registrations of its provider calls (`campaign_dials`, keyed by dial id, naming the batch). Run
+/// before the batch itself goes, so a failure leaves the batch to delete again rather than orphans.
+async fn delete_dialling_records(store: &Store, org_id: &str, batch_id: &str) -> Result<(), ApiError> {
+    store.delete(Collection::CampaignPacing, org_id, batch_id).await?;
+    store
+        .delete_prefix(Collection::CampaignSlots, org_id, &voicera_dialer::slots::SlotDocument::prefix(batch_id))
+        .await?;
+    // A batch that does not dial has none left (a finished call's registration is removed at its end, a dead
+    // node's is swept an hour after its lease): the org's few are read and this batch's removed.
+    for dial in store.list(Collection::CampaignDials, org_id).await? {
+        if dial.doc.get("batch_id").and_then(Value::as_str) == Some(batch_id) {
+            store.delete(Collection::CampaignDials, org_id, &dial.id).await?;
+        }
+    }
+    Ok(())
 }
 
 /// `GET /campaigns/{batch_id}`: a batch's campaign settings and status.
