@@ -4,7 +4,8 @@
 //! soon the agent's voice stopped, that the agent then answered the interruption, and the call record marks
 //! the reply that was cut. A cough over the reply instead pauses the agent at most: the same reply plays on,
 //! nothing repeated or skipped. Stop times are printed for bench/results/barge-in.md, not judged beyond a
-//! generous bound (timed assertions on performance do not belong in tests).
+//! generous bound (timed assertions on performance do not belong in tests), except Chromium's stop over WebRTC,
+//! which issue 16 bounds at 300 ms at the caller.
 //! Heavy (real model weights, fetched into the shared cache on first use): `#[ignore]`d in the quick loop.
 
 mod common;
@@ -495,11 +496,12 @@ struct PlayoutSample {
 /// The page's playout over `[from, to)` seconds of the meter's clock.
 #[derive(Debug)]
 struct PlayoutWindow {
-    /// The jitter buffer's average delay per sample emitted (ms), and its target at the end (ms).
+    /// The jitter buffer's average delay, and its average target, per sample emitted (ms).
     delay_ms: f64,
     target_ms: f64,
-    /// Samples concealed, removed (accelerate) and inserted (decelerate), in ms of 48 kHz audio.
+    /// Samples concealed, received, removed (accelerate) and inserted (decelerate), in ms of 48 kHz audio.
     concealed_ms: f64,
+    received_ms: f64,
     accelerated_ms: f64,
     decelerated_ms: f64,
     /// The page's wall time minus the meter's time over the window (ms): render quanta lost.
@@ -512,8 +514,9 @@ fn playout_window(samples: &[PlayoutSample], from: f64, to: f64) -> Option<Playo
     let emitted = last.emitted - first.emitted;
     (emitted > 0.0).then(|| PlayoutWindow {
         delay_ms: (last.delay_s - first.delay_s) / emitted * 1000.0,
-        target_ms: last.target_s * 1000.0,
+        target_ms: (last.target_s - first.target_s) / emitted * 1000.0,
         concealed_ms: (last.concealed - first.concealed) / 48.0,
+        received_ms: (last.received - first.received) / 48.0,
         accelerated_ms: (last.accelerated - first.accelerated) / 48.0,
         decelerated_ms: (last.decelerated - first.decelerated) / 48.0,
         meter_lag_ms: ((last.wall - first.wall) - (last.at - first.at)) * 1000.0,
@@ -641,8 +644,10 @@ fn voiced_frames(levels: &[f64], voiced: f64, from: f64, to: f64) -> Vec<f64> {
 
 /// Chromium calls `demo` over WebRTC (Opus, DTLS-SRTP) with a Web Audio microphone, asks for a long story
 /// and talks over the reply inside a clause. Measured on the page's own meter of what it sent and heard (one
-/// audio clock): the agent's voice stops soon after the caller's onset (printed; bound 1.5 s) and comes back
-/// only after the caller has finished, answering. The call record shows the story's turn cut.
+/// audio clock): the agent's voice stops within 300 ms of the caller's onset (issue 16's bound, both network
+/// legs and Chromium's jitter buffer included) and comes back only after the caller has finished, answering.
+/// The call record shows the story's turn cut. The page's playout delay and the server's own share of the
+/// stop (its log) are printed, so that a slow stop can be told apart.
 #[test]
 #[ignore = "heavy: local models on real weights"]
 fn demo_agent_over_webrtc_in_chromium_stops_when_talked_over_and_answers_the_interruption() {
@@ -670,7 +675,7 @@ fn demo_agent_over_webrtc_in_chromium_stops_when_talked_over_and_answers_the_int
     let stop_ms = (stop - onset) * 1000.0;
     println!("WebRTC (Chromium, Opus) barge-in stop at the caller: {stop_ms:.0} ms");
     print_playout(&call, onset);
-    assert!(stop_ms <= 1500.0, "the agent went on {stop_ms:.0} ms over the caller");
+    assert!(stop_ms <= 300.0, "the agent went on {stop_ms:.0} ms over the caller (bound 300 ms)");
     let answer = voiced_at(said_end, f64::MAX);
     assert!(answer.len() as f64 * 0.02 >= 0.3, "the agent did not answer after the caller stopped at {said_end:.2} s");
     println!("answer starts {:.0} ms after the caller stopped", (answer[0] - said_end) * 1000.0);
@@ -690,10 +695,11 @@ fn print_playout(call: &BrowserCall, onset: f64) {
     while from < end {
         if let Some(w) = playout_window(&call.playout, from, from + 2.0) {
             println!(
-                "page playout {from:5.1}-{:5.1} s: delay {:4.0} ms, target {:4.0} ms, concealed {:4.0} ms, accelerated {:4.0} ms, decelerated {:4.0} ms, meter lag {:4.0} ms",
+                "page playout {from:5.1}-{:5.1} s: delay {:4.0} ms, target {:4.0} ms, received {:5.0} ms, concealed {:4.0} ms, accelerated {:4.0} ms, decelerated {:4.0} ms, meter lag {:4.0} ms",
                 from + 2.0,
                 w.delay_ms,
                 w.target_ms,
+                w.received_ms,
                 w.concealed_ms,
                 w.accelerated_ms,
                 w.decelerated_ms,
@@ -722,13 +728,6 @@ fn print_server_timings(server: &Server) {
 #[test]
 #[ignore = "heavy: local models on real weights"]
 fn demo_agent_over_webrtc_in_chromium_pauses_for_a_cough_and_plays_the_same_reply_on() {
-    // Opt-in until an open defect is found (issue 16): under load the reply as heard at the page lost about 1 s
-    // of voice after the pause in one run of two (the pause and resume themselves worked). A known-flaky test in
-    // the CI suite would block every other change; this one runs with VOICERA_WEBRTC_COUGH=1.
-    if std::env::var_os("VOICERA_WEBRTC_COUGH").is_none() {
-        eprintln!("skipped: set VOICERA_WEBRTC_COUGH=1 to run the WebRTC cough test (open defect, issue 16)");
-        return;
-    }
     let server = Server::start_env("cough-webrtc", "", true, &OWNER);
     wait_for_agent(&server, "demo");
     let question = speech_wav("Please tell me a long story about a brave knight and a dragon.");
