@@ -800,13 +800,15 @@ auth_token = "vobiz-token"
 /// What a Vobiz caller (this test) heard of the agent, on the provider's playout clock: each `playAudio`
 /// chunk plays after the audio queued before it, and `clearAudio` drops what has not played in full (the
 /// frame under way is cut). A `checkpoint` is confirmed (`playedStream`) once the audio before it has played
-/// in full, never after a `clearAudio`, as Vobiz documents.
+/// in full, never after a `clearAudio`, which is acknowledged (`clearedAudio`), as Vobiz documents.
 #[derive(Default)]
 struct Playout {
     /// Checkpoint names, with when the audio queued before each ends (the end of its last frame's slot).
     checkpoints: std::collections::VecDeque<(String, f64)>,
     /// Checkpoints whose audio had played in full when a `clearAudio` came, still to be confirmed.
     confirmed_before_clear: Vec<String>,
+    /// A `clearAudio` to acknowledge (`clearedAudio`, after the confirmations of what played before it).
+    clear_to_ack: bool,
     /// RMS of each 20 ms frame the caller heard, by frame index since the stream started.
     levels: Vec<f64>,
     /// When the audio queued so far ends (seconds since the stream started).
@@ -857,6 +859,7 @@ impl Playout {
         self.clears.push(at);
         let played = self.confirmed(at);
         self.confirmed_before_clear = played;
+        self.clear_to_ack = true;
         self.checkpoints.clear();
         let from = ((at / Self::FRAME_S).floor() as usize).min(self.levels.len());
         let queued = ((self.queued_until / Self::FRAME_S).round() as usize).clamp(from, self.levels.len());
@@ -982,6 +985,10 @@ async fn vobiz_call(server: &Server, id: &str, question: &[u8], over: &[u8], unt
                 for name in playout.confirmed(now) {
                     let played = serde_json::json!({"event": "playedStream", "name": name});
                     ws.send(Message::Text(played.to_string().into())).await.expect("playedStream");
+                }
+                if std::mem::take(&mut playout.clear_to_ack) {
+                    let cleared = serde_json::json!({"event": "clearedAudio", "streamId": "st-barge"});
+                    ws.send(Message::Text(cleared.to_string().into())).await.expect("clearedAudio");
                 }
                 let heard_voice = |from: f64| !playout.voiced(from, now).is_empty();
                 match step {

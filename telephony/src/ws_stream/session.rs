@@ -11,7 +11,8 @@
 //!
 //! Vobiz and Plivo confirm a `checkpoint` only once the audio before it has played in full, never after a
 //! `clearAudio`: we send one after every frame. A barge-in pause clears the provider, and a resume sends again
-//! exactly the frames whose playing it never confirmed, so that the reply goes on from where the caller
+//! (once `clearedAudio` says no confirmation is still on its way, or after 200 ms without one) exactly the
+//! frames whose playing it never confirmed, so that the reply goes on from where the caller
 //! stopped hearing it whatever the network did to the provider's playout (the tick model alone ran 1–2 frames
 //! ahead of it under load, and those were skipped). Twilio and Exotel echo the marks of cleared audio too, and
 //! a provider may confirm nothing: those are resumed by the tick model.
@@ -51,6 +52,9 @@ pub enum SessionEvent {
 /// Frames sent and not yet confirmed played kept at most (2 s): a provider that confirms late or never loses
 /// the oldest (taken as played) rather than growing memory.
 const MAX_UNCONFIRMED_FRAMES: usize = 100;
+/// Ticks (200 ms) a resume waits for the provider's `clearedAudio` (after which no confirmation of audio played
+/// before the clear can come) before it sends again what was not confirmed.
+const CLEARED_WAIT_TICKS: u32 = 10;
 /// The name prefix of the checkpoint/mark after each frame; its number is the frame's.
 const FRAME_CHECKPOINT: &str = "f";
 
@@ -77,6 +81,10 @@ struct StreamEgress {
     checkpoint_frames: bool,
     /// The provider confirms frames as they play (one confirmation seen on this stream).
     confirms_frames: bool,
+    /// Ticks left to wait for `clearedAudio` before a resume sends again what was not confirmed (0: none).
+    awaiting_cleared: u32,
+    /// A resume is due to send again the frames not confirmed, once the provider has acknowledged the clear.
+    resend_unconfirmed: bool,
     clear_pending: bool,
     /// The caller spoke over the agent: nothing is sent until it resumes or the reply is flushed.
     paused: bool,
@@ -93,7 +101,7 @@ impl StreamEgress {
 
     /// Unconfirmed frames count as audio still to play while paused (they will be sent again).
     fn held_samples(&self) -> usize {
-        if self.paused && self.confirms_frames {
+        if (self.paused || self.resend_unconfirmed) && self.confirms_frames {
             self.unconfirmed.iter().map(|f| f.len).sum()
         } else {
             0
@@ -115,6 +123,7 @@ impl AudioSink for StreamEgress {
         self.queue.clear();
         self.at_provider.clear();
         self.unconfirmed.clear();
+        self.resend_unconfirmed = false;
         self.paused = false;
         dropped
     }
@@ -145,18 +154,13 @@ impl AudioSink for StreamEgress {
         }
     }
 
-    /// Plays on: the frames the provider dropped unplayed go out first, in order.
+    /// Plays on: the frames the provider dropped unplayed go out first, in order (once it has acknowledged the
+    /// clear, so that no confirmation of a frame it played before the clear is still on its way).
     fn resume_audio(&mut self) {
         if !self.paused {
             return;
         }
-        if self.confirms_frames {
-            for frame in self.unconfirmed.drain(..).rev() {
-                for &sample in frame.pcm[..frame.len].iter().rev() {
-                    self.queue.push_front(sample);
-                }
-            }
-        }
+        self.resend_unconfirmed = self.confirms_frames;
         self.paused = false;
     }
 }
@@ -213,6 +217,8 @@ impl StreamSession {
                 next_frame: 0,
                 checkpoint_frames: matches!(peer, Peer::Provider(Provider::Vobiz | Provider::Plivo)),
                 confirms_frames: false,
+                awaiting_cleared: 0,
+                resend_unconfirmed: false,
                 clear_pending: false,
                 paused: false,
             },
@@ -300,7 +306,13 @@ impl StreamSession {
                 SessionEvent::None
             }
             Inbound::Stop => SessionEvent::Stopped,
-            Inbound::Start(_) | Inbound::Connected | Inbound::Cleared | Inbound::Other(_) => SessionEvent::None,
+            Inbound::Cleared => {
+                // Every confirmation of audio played before the clear came before this.
+                self.egress.awaiting_cleared = 0;
+                self.after_engine();
+                SessionEvent::None
+            }
+            Inbound::Start(_) | Inbound::Connected | Inbound::Other(_) => SessionEvent::None,
         })
     }
 
@@ -326,6 +338,7 @@ impl StreamSession {
         self.advance_playback();
         self.core.on_agent_audio(&self.agent_frame);
         self.ticked = true;
+        self.egress.awaiting_cleared = self.egress.awaiting_cleared.saturating_sub(1);
         self.after_engine();
     }
 
@@ -349,6 +362,9 @@ impl StreamSession {
         if std::mem::take(&mut self.egress.clear_pending) {
             self.outgoing.push(Outgoing::Text(self.writer.clear()));
             self.checkpoint = None;
+            if self.egress.confirms_frames {
+                self.egress.awaiting_cleared = CLEARED_WAIT_TICKS;
+            }
         }
         self.top_up();
     }
@@ -366,6 +382,17 @@ impl StreamSession {
     fn top_up(&mut self) {
         if self.egress.paused {
             return;
+        }
+        if self.egress.resend_unconfirmed {
+            if self.egress.awaiting_cleared > 0 {
+                return;
+            }
+            self.egress.resend_unconfirmed = false;
+            for frame in self.egress.unconfirmed.drain(..).rev() {
+                for &sample in frame.pcm[..frame.len].iter().rev() {
+                    self.egress.queue.push_front(sample);
+                }
+            }
         }
         while self.egress.at_provider.len() < PROVIDER_LEAD_SAMPLES && !self.egress.queue.is_empty() {
             let n = self.egress.queue.len().min(ENGINE_FRAME);
@@ -754,6 +781,8 @@ mod tests {
         /// Frames played in full, in order; frames cut by a clear while they played.
         played: Vec<i16>,
         cut: Vec<i16>,
+        /// What it sends back (`playedStream`, `clearedAudio`), in order.
+        outbox: Vec<String>,
     }
 
     impl FakeProvider {
@@ -781,33 +810,33 @@ mod tests {
                     self.queued.clear();
                     self.checkpoints.clear();
                     self.queued_until = at;
+                    self.outbox.push(r#"{"event":"clearedAudio","streamId":"s1"}"#.to_string());
                 }
                 other => panic!("unexpected {other}"),
             }
         }
 
-        /// Plays up to `now`; the `playedStream` confirmations that are due.
-        fn play_until(&mut self, now: u64) -> Vec<String> {
+        /// Plays up to `now`: the `playedStream` confirmations that are due go in the outbox.
+        fn play_until(&mut self, now: u64) {
             while let Some(&(frame, _, _)) = self.queued.front().filter(|(_, _, end)| *end <= now) {
                 self.played.push(frame);
                 self.queued.pop_front();
             }
-            let mut due = Vec::new();
             while self.checkpoints.front().is_some_and(|(_, end)| *end <= now) {
                 let (name, _) = self.checkpoints.pop_front().unwrap();
-                due.push(format!(r#"{{"event":"playedStream","name":"{name}"}}"#));
+                self.outbox.push(format!(r#"{{"event":"playedStream","name":"{name}"}}"#));
             }
-            due
         }
     }
 
     /// A reply of `frames` frames, the k-th (from 1) all samples 10·k, is sent to a [`FakeProvider`] at real
-    /// pace; the caller's voice pauses it at `pause_at` ms and it resumes 800 ms later. `delay(at)` is the
-    /// network's delivery time (ms) for what the session sends at `at`; `stall` skips the ticks in a span of
-    /// ms (a stalled task). Returns what the provider played in full, in order, and what it cut.
+    /// pace; the caller's voice pauses it at `pause_at` ms and it resumes `paused` ms later. `delay(at)` is the
+    /// network's delivery time (ms) for what the session sends at `at`, `back` for what the provider sends;
+    /// `stall` skips the ticks in a span of ms (a stalled task). Returns what the provider played in full, in
+    /// order, and what it cut.
     fn resume_after_a_pause(
         frames: i16,
-        pause_at: u64,
+        (pause_at, paused, back): (u64, u64, u64),
         delay: impl Fn(u64) -> u64,
         stall: std::ops::Range<u64>,
         confirms: bool,
@@ -824,7 +853,7 @@ mod tests {
         let mut to_provider: VecDeque<(u64, String)> = VecDeque::new();
         let mut to_session: VecDeque<(u64, String)> = VecDeque::new();
         let mut last_arrival = 0;
-        let mut paused = false;
+        let mut is_paused = false;
         for ms in 0..(u64::from(frames as u16) * 20 + 3000) {
             while to_session.front().is_some_and(|(at, _)| *at <= ms) {
                 let (_, text) = to_session.pop_front().unwrap();
@@ -833,12 +862,12 @@ mod tests {
             if ms == pause_at {
                 session.egress.pause_audio();
                 session.after_engine();
-                paused = true;
+                is_paused = true;
             }
-            if paused && ms == pause_at + 800 {
+            if is_paused && ms == pause_at + paused {
                 session.egress.resume_audio();
                 session.after_engine();
-                paused = false;
+                is_paused = false;
             }
             if ms % 20 == 0 && !stall.contains(&ms) {
                 session.tick(anchor + std::time::Duration::from_millis(ms));
@@ -852,9 +881,10 @@ mod tests {
                 let (at, text) = to_provider.pop_front().unwrap();
                 provider.receive(at, &text);
             }
-            for confirmation in provider.play_until(ms) {
+            provider.play_until(ms);
+            for message in provider.outbox.drain(..) {
                 if confirms {
-                    to_session.push_back((ms + 5, confirmation));
+                    to_session.push_back((ms + back, message));
                 }
             }
         }
@@ -873,7 +903,7 @@ mod tests {
         // 60 ms lead): the provider runs dry and plays on 70 ms behind the tick model, which then holds as
         // played frames the provider has not reached. Paused mid-frame at 1010 ms.
         let late = |at: u64| if (300..400).contains(&at) { 70 } else { 5 };
-        let (played, cut) = resume_after_a_pause(100, 1010, late, 0..0, true);
+        let (played, cut) = resume_after_a_pause(100, (1010, 800, 5), late, 0..0, true);
         assert_eq!(played, reply_frames(100), "every frame played in full once, in order (cut: {cut:?})");
         assert_eq!(cut.len(), 1, "the frame under way at the clear was cut, and sent again");
     }
@@ -882,14 +912,23 @@ mod tests {
     fn a_resume_neither_repeats_nor_skips_a_frame_after_a_stalled_task() {
         // The session's task misses five ticks (100 ms): the provider plays out its lead and runs dry, then
         // plays ahead of the tick model.
-        let (played, cut) = resume_after_a_pause(100, 1013, |_| 5, 500..600, true);
+        let (played, cut) = resume_after_a_pause(100, (1013, 800, 5), |_| 5, 500..600, true);
+        assert_eq!(played, reply_frames(100), "every frame played in full once, in order (cut: {cut:?})");
+    }
+
+    #[test]
+    fn a_resume_at_once_waits_for_the_clear_to_be_acknowledged() {
+        // The pause is over 2 ms after it began, and what the provider sends takes 30 ms: the confirmations of
+        // frames it played before the clear are still on their way at the resume, so nothing is sent again
+        // until its `clearedAudio` (which follows them) has come.
+        let (played, cut) = resume_after_a_pause(100, (1030, 2, 30), |_| 5, 0..0, true);
         assert_eq!(played, reply_frames(100), "every frame played in full once, in order (cut: {cut:?})");
     }
 
     #[test]
     fn without_confirmations_the_tick_model_resumes_from_what_the_provider_held() {
         // A provider that confirms nothing, on time: the tick model is right to within the frame under way.
-        let (played, cut) = resume_after_a_pause(60, 610, |_| 0, 0..0, false);
+        let (played, cut) = resume_after_a_pause(60, (610, 800, 5), |_| 0, 0..0, false);
         assert_eq!(played, reply_frames(60), "every frame played in full once, in order (cut: {cut:?})");
     }
 
