@@ -4,7 +4,8 @@
 //! soon the agent's voice stopped, that the agent then answered the interruption, and the call record marks
 //! the reply that was cut. A cough over the reply instead pauses the agent at most: the same reply plays on,
 //! nothing repeated or skipped. Stop times are printed for bench/results/barge-in.md, not judged beyond a
-//! generous bound (timed assertions on performance do not belong in tests).
+//! generous bound (timed assertions on performance do not belong in tests), except Chromium's stop over WebRTC,
+//! which issue 16 bounds at 300 ms at the caller.
 //! Heavy (real model weights, fetched into the shared cache on first use): `#[ignore]`d in the quick loop.
 
 mod common;
@@ -342,7 +343,10 @@ fn wav_file(pcm: &[i16], rate: u32) -> Vec<u8> {
 const BROWSER_CALLER: &str = r#"
 const [email, password, questionWav, overWav, mode, midClause, overAnyway, wordGap, replyOverQuiet, maxSounds, answerWait] = arguments;
 // `serverBargeIns`: the barge-ins the server has counted, kept up to date by the test.
-const state = window.bargeIn = { step: "connecting", agent: [], caller: [], error: null, failure: null, attempts: 0, serverBargeIns: 0 };
+// `playout`: the browser's receive jitter buffer, sampled every 100 ms on the meter's clock: [seconds, cumulative
+// jitterBufferDelay (s), jitterBufferEmittedCount, jitterBufferTargetDelay (s), concealedSamples, totalSamplesReceived,
+// removedSamplesForAcceleration, insertedSamplesForDeceleration, the page's wall clock (s)].
+const state = window.bargeIn = { step: "connecting", agent: [], caller: [], playout: [], error: null, failure: null, attempts: 0, serverBargeIns: 0 };
 (async () => {
   const { VoiceraCall } = await import("/call-test/voicera-call.js");
   // 32 kHz: a 20 ms frame is exactly five 128-sample render quanta.
@@ -412,6 +416,17 @@ const state = window.bargeIn = { step: "connecting", agent: [], caller: [], erro
     state.agent.push(e.data[0]);
     state.caller.push(e.data[1]);
     const now = state.agent.length * FRAME_S;
+    if (state.agent.length % 5 === 0 && window.voiceraCall && window.voiceraCall.pc) {
+      window.voiceraCall.pc.getStats().then((stats) => {
+        for (const r of stats.values()) {
+          if (r.type === "inbound-rtp" && r.kind === "audio") {
+            state.playout.push([now, r.jitterBufferDelay || 0, r.jitterBufferEmittedCount || 0, r.jitterBufferTargetDelay || 0,
+              r.concealedSamples || 0, r.totalSamplesReceived || 0, r.removedSamplesForAcceleration || 0,
+              r.insertedSamplesForDeceleration || 0, performance.now() / 1000]);
+          }
+        }
+      });
+    }
     if (e.data[0] >= VOICED) lastVoiced = now;
     if (state.step === "greeting" && lastVoiced !== null && now - lastVoiced >= 1.2) {
       say(question);
@@ -461,8 +476,57 @@ const state = window.bargeIn = { step: "connecting", agent: [], caller: [], erro
 return true;
 "#;
 
+/// One reading of the page's receive jitter buffer (`inbound-rtp` getStats, cumulative counters).
+#[derive(Debug, Clone, Copy)]
+struct PlayoutSample {
+    /// Seconds on the meter's clock.
+    at: f64,
+    delay_s: f64,
+    emitted: f64,
+    target_s: f64,
+    concealed: f64,
+    received: f64,
+    /// Samples NetEq removed (accelerate) and inserted (decelerate) to move its buffer level to the target.
+    accelerated: f64,
+    decelerated: f64,
+    /// The page's wall clock (s): the meter's clock falling behind it is render quanta the page lost.
+    wall: f64,
+}
+
+/// The page's playout over `[from, to)` seconds of the meter's clock.
+#[derive(Debug)]
+struct PlayoutWindow {
+    /// The jitter buffer's average delay, and its average target, per sample emitted (ms).
+    delay_ms: f64,
+    target_ms: f64,
+    /// Samples concealed, received, removed (accelerate) and inserted (decelerate), in ms of 48 kHz audio.
+    concealed_ms: f64,
+    received_ms: f64,
+    accelerated_ms: f64,
+    decelerated_ms: f64,
+    /// The page's wall time minus the meter's time over the window (ms): render quanta lost.
+    meter_lag_ms: f64,
+}
+
+fn playout_window(samples: &[PlayoutSample], from: f64, to: f64) -> Option<PlayoutWindow> {
+    let first = samples.iter().find(|s| s.at >= from)?;
+    let last = samples.iter().rev().find(|s| s.at < to)?;
+    let emitted = last.emitted - first.emitted;
+    (emitted > 0.0).then(|| PlayoutWindow {
+        delay_ms: (last.delay_s - first.delay_s) / emitted * 1000.0,
+        target_ms: (last.target_s - first.target_s) / emitted * 1000.0,
+        concealed_ms: (last.concealed - first.concealed) / 48.0,
+        received_ms: (last.received - first.received) / 48.0,
+        accelerated_ms: (last.accelerated - first.accelerated) / 48.0,
+        decelerated_ms: (last.decelerated - first.decelerated) / 48.0,
+        meter_lag_ms: ((last.wall - first.wall) - (last.at - first.at)) * 1000.0,
+    })
+}
+
 /// What the page's caller heard and said, as 20 ms levels on the page's one audio clock.
 struct BrowserCall {
+    /// The browser's receive jitter buffer, every 100 ms.
+    playout: Vec<PlayoutSample>,
     agent: Vec<f64>,
     caller: Vec<f64>,
     transcript: Vec<serde_json::Value>,
@@ -514,7 +578,7 @@ fn browser_call(server: &Server, question: &[u8], over: &[u8], mode: &str) -> Br
     };
     let seen = browser.run(
         "const s = window.bargeIn; return {crash: s.error, failure: s.failure, agent: s.agent, caller: s.caller, \
-         runAtOnset: s.runAtOnset, attempts: s.attempts, transcript: window.voiceraCall ? window.voiceraCall.transcript : null}",
+         playout: s.playout, runAtOnset: s.runAtOnset, attempts: s.attempts, transcript: window.voiceraCall ? window.voiceraCall.transcript : null}",
         serde_json::json!([]),
     );
     // (Not `error`: WebDriver reads that key of a script's result as its own failure.)
@@ -524,7 +588,29 @@ fn browser_call(server: &Server, question: &[u8], over: &[u8], mode: &str) -> Br
     let levels = |side: &str| -> Vec<f64> {
         seen[side].as_array().expect("levels").iter().map(|l| l.as_f64().unwrap_or(0.0)).collect()
     };
+    let playout = seen["playout"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| {
+                    let r: Vec<f64> = r.as_array()?.iter().map(|v| v.as_f64().unwrap_or(0.0)).collect();
+                    Some(PlayoutSample {
+                        at: r[0],
+                        delay_s: r[1],
+                        emitted: r[2],
+                        target_s: r[3],
+                        concealed: r[4],
+                        received: r[5],
+                        accelerated: r[6],
+                        decelerated: r[7],
+                        wall: r[8],
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     BrowserCall {
+        playout,
         agent: levels("agent"),
         caller: levels("caller"),
         transcript: seen["transcript"].as_array().cloned().unwrap_or_default(),
@@ -558,8 +644,10 @@ fn voiced_frames(levels: &[f64], voiced: f64, from: f64, to: f64) -> Vec<f64> {
 
 /// Chromium calls `demo` over WebRTC (Opus, DTLS-SRTP) with a Web Audio microphone, asks for a long story
 /// and talks over the reply inside a clause. Measured on the page's own meter of what it sent and heard (one
-/// audio clock): the agent's voice stops soon after the caller's onset (printed; bound 1.5 s) and comes back
-/// only after the caller has finished, answering. The call record shows the story's turn cut.
+/// audio clock): the agent's voice stops within 300 ms of the caller's onset (issue 16's bound, both network
+/// legs and Chromium's jitter buffer included) and comes back only after the caller has finished, answering.
+/// The call record shows the story's turn cut. The page's playout delay and the server's own share of the
+/// stop (its log) are printed, so that a slow stop can be told apart.
 #[test]
 #[ignore = "heavy: local models on real weights"]
 fn demo_agent_over_webrtc_in_chromium_stops_when_talked_over_and_answers_the_interruption() {
@@ -586,7 +674,8 @@ fn demo_agent_over_webrtc_in_chromium_stops_when_talked_over_and_answers_the_int
     let stop = voiced_at(onset, said_end).last().map_or(onset, |t| t + 0.02);
     let stop_ms = (stop - onset) * 1000.0;
     println!("WebRTC (Chromium, Opus) barge-in stop at the caller: {stop_ms:.0} ms");
-    assert!(stop_ms <= 1500.0, "the agent went on {stop_ms:.0} ms over the caller");
+    print_playout(&call, onset);
+    assert!(stop_ms <= 300.0, "the agent went on {stop_ms:.0} ms over the caller (bound 300 ms)");
     let answer = voiced_at(said_end, f64::MAX);
     assert!(answer.len() as f64 * 0.02 >= 0.3, "the agent did not answer after the caller stopped at {said_end:.2} s");
     println!("answer starts {:.0} ms after the caller stopped", (answer[0] - said_end) * 1000.0);
@@ -595,6 +684,41 @@ fn demo_agent_over_webrtc_in_chromium_stops_when_talked_over_and_answers_the_int
     assert!(transcript.iter().any(|m| m["role"] == "assistant" && m["interrupted"] == true), "{transcript:?}");
     let record = assert_record_shows_the_cut(&server, &["wait", "stop", "ask", "else"]);
     assert_eq!(record["transport"], "webrtc");
+    print_server_timings(&server);
+}
+
+/// Prints the page's playout delay over the call and in the second before `onset`, and the server's own
+/// barge-in timings (its log), so that a stop time can be split into its legs.
+fn print_playout(call: &BrowserCall, onset: f64) {
+    let end = call.playout.last().map_or(0.0, |s| s.at);
+    let mut from = 0.0;
+    while from < end {
+        if let Some(w) = playout_window(&call.playout, from, from + 2.0) {
+            println!(
+                "page playout {from:5.1}-{:5.1} s: delay {:4.0} ms, target {:4.0} ms, received {:5.0} ms, concealed {:4.0} ms, accelerated {:4.0} ms, decelerated {:4.0} ms, meter lag {:4.0} ms",
+                from + 2.0,
+                w.delay_ms,
+                w.target_ms,
+                w.received_ms,
+                w.concealed_ms,
+                w.accelerated_ms,
+                w.decelerated_ms,
+                w.meter_lag_ms
+            );
+        }
+        from += 2.0;
+    }
+    match playout_window(&call.playout, onset - 1.0, onset + 0.1) {
+        Some(w) => println!("page playout in the second before the onset: {w:?}"),
+        None => println!("page playout: no getStats readings around the onset"),
+    }
+}
+
+/// The server's log lines on the WebRTC call's pauses and pacing.
+fn print_server_timings(server: &Server) {
+    for line in server.log().lines().filter(|l| l.contains("WebRTC barge-in") || l.contains("WebRTC call ended")) {
+        println!("server: {line}");
+    }
 }
 
 /// Chromium calls `demo` over WebRTC, asks for a long story and coughs over the reply inside a clause (the
@@ -604,11 +728,16 @@ fn demo_agent_over_webrtc_in_chromium_stops_when_talked_over_and_answers_the_int
 #[test]
 #[ignore = "heavy: local models on real weights"]
 fn demo_agent_over_webrtc_in_chromium_pauses_for_a_cough_and_plays_the_same_reply_on() {
-    // Opt-in until an open defect is found (issue 16): under load the reply as heard at the page lost about 1 s
-    // of voice after the pause in one run of two (the pause and resume themselves worked). A known-flaky test in
-    // the CI suite would block every other change; this one runs with VOICERA_WEBRTC_COUGH=1.
+    // Opt-in (issue 16): under load the server's WebRTC task misses ticks (110–170 of ~2,500 in a call at load
+    // 7–8, debug build), and the page's meter counts the browser's concealment of those gaps (NetEq expand of
+    // voiced audio, up to 0.7 s per 2 s) as voice: 2 runs of 5 heard 0.6–1.0 s more voice than the reply
+    // holds, the pause and resume themselves exact. (Before the frames were stamped by their grid slot, the same
+    // stalls made late packets that NetEq later time-compressed: 1 s of voice lost.) Runs with
+    // VOICERA_WEBRTC_COUGH=1.
     if std::env::var_os("VOICERA_WEBRTC_COUGH").is_none() {
-        eprintln!("skipped: set VOICERA_WEBRTC_COUGH=1 to run the WebRTC cough test (open defect, issue 16)");
+        eprintln!(
+            "skipped: set VOICERA_WEBRTC_COUGH=1 to run the WebRTC cough test (issue 16: ticks missed under load)"
+        );
         return;
     }
     let server = Server::start_env("cough-webrtc", "", true, &OWNER);
@@ -642,6 +771,8 @@ fn demo_agent_over_webrtc_in_chromium_pauses_for_a_cough_and_plays_the_same_repl
     let after = agent_voiced.iter().filter(|&&t| t >= cough_end).count() as f64 * 0.02;
     assert!(after >= 0.5, "the agent did not speak on after the cough ({after:.2} s of voice after it)");
     let heard = agent_voiced.iter().filter(|&&t| t >= asked_end).count() as f64 * 0.02;
+    print_playout(&call, onset);
+    print_server_timings(&server);
     assert_the_same_reply_played_on(&server, heard, "WebRTC (Chromium, Opus)", Line::Opus);
 }
 
@@ -667,9 +798,17 @@ auth_token = "vobiz-token"
 "#;
 
 /// What a Vobiz caller (this test) heard of the agent, on the provider's playout clock: each `playAudio`
-/// chunk plays after the audio queued before it, and `clearAudio` drops what has not played yet.
+/// chunk plays after the audio queued before it, and `clearAudio` drops what has not played in full (the
+/// frame under way is cut). A `checkpoint` is confirmed (`playedStream`) once the audio before it has played
+/// in full, never after a `clearAudio`, which is acknowledged (`clearedAudio`), as Vobiz documents.
 #[derive(Default)]
 struct Playout {
+    /// Checkpoint names, with when the audio queued before each ends (the end of its last frame's slot).
+    checkpoints: std::collections::VecDeque<(String, f64)>,
+    /// Checkpoints whose audio had played in full when a `clearAudio` came, still to be confirmed.
+    confirmed_before_clear: Vec<String>,
+    /// A `clearAudio` to acknowledge (`clearedAudio`, after the confirmations of what played before it).
+    clear_to_ack: bool,
     /// RMS of each 20 ms frame the caller heard, by frame index since the stream started.
     levels: Vec<f64>,
     /// When the audio queued so far ends (seconds since the stream started).
@@ -701,9 +840,28 @@ impl Playout {
         }
     }
 
+    fn checkpoint(&mut self, at: f64, name: &str) {
+        // Frames are played in the slots `play` put them in.
+        let end = (self.queued_until.max(at) / Self::FRAME_S).round() * Self::FRAME_S;
+        self.checkpoints.push_back((name.to_string(), end));
+    }
+
+    /// The checkpoints whose audio has played in full by `now`, once each.
+    fn confirmed(&mut self, now: f64) -> Vec<String> {
+        let mut due = std::mem::take(&mut self.confirmed_before_clear);
+        while self.checkpoints.front().is_some_and(|(_, end)| *end <= now + 1e-9) {
+            due.extend(self.checkpoints.pop_front().map(|(name, _)| name));
+        }
+        due
+    }
+
     fn clear(&mut self, at: f64) {
         self.clears.push(at);
-        let from = ((at / Self::FRAME_S).ceil() as usize).min(self.levels.len());
+        let played = self.confirmed(at);
+        self.confirmed_before_clear = played;
+        self.clear_to_ack = true;
+        self.checkpoints.clear();
+        let from = ((at / Self::FRAME_S).floor() as usize).min(self.levels.len());
         let queued = ((self.queued_until / Self::FRAME_S).round() as usize).clamp(from, self.levels.len());
         self.drops.push((self.levels[from..queued].to_vec(), Vec::new()));
         self.levels.iter_mut().skip(from).for_each(|l| *l = 0.0);
@@ -731,15 +889,16 @@ impl Playout {
 /// By how many frames the audio played after a `clearAudio` is shifted against what that clear dropped
 /// (`dropped`, `after`: 20 ms levels): 0 when the same audio is sent again from where the caller stopped hearing
 /// it, 1 or 2 when that many frames were skipped, -1 when one already heard is played again; None when it is
-/// none of these (audio skipped or repeated at the pause). Frames match within 25 % (the resampler's history
-/// differs for the first samples sent again); the best-matching shift wins. Up to two frames skipped is the
-/// server's model of the provider's playout running ahead of it by the delivery delay (the server counts a
-/// frame played from when it sent it; the provider plays it from when it arrived, measured 1–2 frames later
-/// on a loaded machine); nothing sent again would skip the whole lead the provider held (3 frames).
+/// none of these (audio skipped or repeated at the pause). Frames match within 25 %, the first one sent again
+/// not compared (the resampler's history differs for it); the best-matching shift wins. The server resumes from the
+/// frames the provider never confirmed (shift 0); its tick model alone used to run 1–2 frames ahead of the
+/// provider's playout on a loaded machine (those frames were skipped).
 fn resume_shift(dropped: &[f64], after: &[f64]) -> Option<i64> {
-    // The largest relative difference of the frames that overlap at `shift` (None: no overlap).
+    // The largest relative difference of the frames that overlap at `shift` (None: no overlap). The first frame
+    // sent again is left out: the 16→8 kHz resampler filters its start with the history of another frame (the
+    // last one sent before the pause), which on a quiet frame is most of its level (128 dropped, 710 played).
     let mismatch = |shift: i64| {
-        (0..after.len() as i64)
+        (1..after.len() as i64)
             .filter_map(|i| Some((after[i as usize], *dropped.get(usize::try_from(i + shift).ok()?)?)))
             .map(|(a, d)| (a - d).abs() / (a.max(d) + 150.0))
             .reduce(f64::max)
@@ -750,8 +909,8 @@ fn resume_shift(dropped: &[f64], after: &[f64]) -> Option<i64> {
         .filter(|&(_, worst)| worst <= 0.25)
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(shift, _)| shift);
-    // Every dropped frame skipped, but no more than the delivery delay: nothing is left to compare.
-    matched.or((dropped.len() <= 2).then_some(dropped.len() as i64))
+    // One frame dropped: it is the one not compared, so there is nothing to tell a shift by.
+    matched.or((dropped.len() <= 1).then_some(0))
 }
 
 /// What a Vobiz caller did and heard on a stream, in seconds since the stream started.
@@ -816,6 +975,7 @@ async fn vobiz_call(server: &Server, id: &str, question: &[u8], over: &[u8], unt
                             playout.play(at, &b64.decode(payload).expect("base64 audio"));
                         }
                         Some("clearAudio") => playout.clear(at),
+                        Some("checkpoint") => playout.checkpoint(at, value["name"].as_str().unwrap_or_default()),
                         _ => {}
                     }
                 }
@@ -824,6 +984,14 @@ async fn vobiz_call(server: &Server, id: &str, question: &[u8], over: &[u8], unt
             },
             _ = tick.tick() => {
                 let now = began.elapsed().as_secs_f64();
+                for name in playout.confirmed(now) {
+                    let played = serde_json::json!({"event": "playedStream", "name": name});
+                    ws.send(Message::Text(played.to_string().into())).await.expect("playedStream");
+                }
+                if std::mem::take(&mut playout.clear_to_ack) {
+                    let cleared = serde_json::json!({"event": "clearedAudio", "streamId": "st-barge"});
+                    ws.send(Message::Text(cleared.to_string().into())).await.expect("clearedAudio");
+                }
                 let heard_voice = |from: f64| !playout.voiced(from, now).is_empty();
                 match step {
                     "greeting" if heard_voice(0.0) && playout.voiced(now - 1.2, now + 60.0).is_empty() => {
@@ -986,11 +1154,12 @@ async fn demo_agent_over_a_vobiz_stream_pauses_for_a_cough_and_plays_the_same_re
         println!("clearAudio dropped {} frames {dropped:.0?}; then played {after:.0?}", dropped.len());
         if dropped.iter().any(|&l| l >= 600.0) {
             let shift = resume_shift(dropped, after);
-            assert!(
-                shift.is_some(),
+            println!("resumed at a shift of {shift:?} frames");
+            assert_eq!(
+                shift,
+                Some(0),
                 "the audio after the pause is not what clearAudio dropped: {dropped:.0?} then {after:.0?}"
             );
-            println!("resumed at a shift of {} frames", shift.unwrap_or_default());
         }
     }
     let after = playout.voiced(cough_end, f64::MAX).len() as f64 * Playout::FRAME_S;

@@ -11,9 +11,11 @@
 //! | [`outbound`] | outbound calls for agents: through a trunk or a provider's REST API |
 //! | [`tools`] | the operator webhooks an agent's tools call, run off the media path for any transport |
 //! | [`grid`] | the node's shared 20 ms tick grid every transport paces on |
+//! | [`frame_clock`] | the RTP slot of a paced sender's frame on wall time (a missed tick is a gap, not a delay) |
 
 #![forbid(unsafe_code)]
 
+pub mod frame_clock;
 pub mod grid;
 pub mod outbound;
 pub mod sip_rtp;

@@ -29,6 +29,7 @@ use voicera_media::egress::EgressQueue;
 use voicera_media::metrics::Metrics;
 use voicera_media::stream::ENGINE_FRAME;
 
+use crate::frame_clock::FrameClock;
 use crate::tools::{ToolOutcome, ToolResults};
 use crate::ws_stream::protocol::{parse_event, Inbound};
 use crate::ws_stream::session::{transcript_event, CallerAudio, MAX_EGRESS_SAMPLES};
@@ -52,6 +53,13 @@ const REORDER_TIMEOUT: Duration = Duration::from_millis(40);
 /// the decoder for its exact length; a longer one is a quiet spell (DTX) for which the tick has already let
 /// the engine hear silence (see `CallerAudio`), so filling it again would only delay what follows.
 const MAX_CONCEALED_SAMPLES: usize = 3 * ENGINE_FRAME;
+/// 20 ms frames, both ways.
+const PTIME: Duration = Duration::from_millis(20);
+/// A 20 ms frame at or above this RMS (600 of 16-bit full scale, as the barge-in tests meter it) is voice, for
+/// the barge-in timing log.
+const VOICED_RMS: f32 = 600.0 / 32768.0;
+/// Caller audio this long below [`VOICED_RMS`] ends a sound: the next voiced packet is an onset.
+const CALLER_QUIET_BEFORE_ONSET: Duration = Duration::from_millis(300);
 /// The browser must complete ICE and DTLS within this time after our answer.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -118,7 +126,13 @@ pub struct WebRtcSession {
     audio_out: Option<(Mid, Pt)>,
     channel: Option<ChannelId>,
     pending_control: VecDeque<String>,
-    rtp_time: u64,
+    /// The RTP timestamp of grid slot 0.
+    rtp_base: u64,
+    /// Which grid slot each tick's frame takes (its RTP timestamp): a missed tick is a gap, not a delay.
+    frames: FrameClock,
+    /// When the last datagram came in (the time of the events it produced).
+    input_at: Instant,
+    stop: StopTimings,
     decoded: Vec<i16>,
     encoded: Vec<u8>,
     agent_frame: [i16; ENGINE_FRAME],
@@ -154,7 +168,10 @@ impl WebRtcSession {
             audio_out: None,
             channel: None,
             pending_control: VecDeque::new(),
-            rtp_time: rand::random::<u32>() as u64,
+            rtp_base: rand::random::<u32>() as u64,
+            frames: FrameClock::new(PTIME, None),
+            input_at: now,
+            stop: StopTimings::default(),
             // An Opus packet holds at most 120 ms.
             decoded: vec![0; 6 * ENGINE_FRAME],
             encoded: vec![0; 1500],
@@ -169,6 +186,18 @@ impl WebRtcSession {
         };
         session.drain()?;
         Ok(session)
+    }
+
+    /// Puts the frames' RTP timestamps on the tick grid through `origin` (the task's first tick instant);
+    /// without it the first tick starts the grid.
+    pub fn set_tick_origin(&mut self, origin: Instant) {
+        self.frames = FrameClock::new(PTIME, Some(origin));
+    }
+
+    /// Grid slots in which no frame went out (ticks the task missed), and the latest a tick fired into its
+    /// slot.
+    pub fn pacing(&self) -> (u64, Duration) {
+        (self.frames.skipped(), self.frames.latest_in_slot())
     }
 
     /// Starts the call at `now`: the agent's greeting is queued, its journal opens.
@@ -203,6 +232,7 @@ impl WebRtcSession {
             self.errors += 1;
             return Ok(());
         }
+        self.input_at = now;
         self.rtc.handle_input(input)?;
         self.last_heard_at = Some(now);
         self.drain()
@@ -294,6 +324,7 @@ impl WebRtcSession {
                 // The packet's length is what it decodes to (its TOC says 10 to 120 ms).
                 match self.opus.decode(&data.data, &mut self.decoded) {
                     Ok(n) => {
+                        self.stop.caller_packet(self.input_at, voicera_media::dsp::rms(&self.decoded[..n]));
                         self.caller.push(&self.decoded[..n]);
                         self.timeline.played(timestamp, n);
                     }
@@ -350,7 +381,10 @@ impl WebRtcSession {
     pub fn tick(&mut self, now: Instant) -> Result<(), WebRtcError> {
         // Heard on the tick, not on arrival: agent audio leaves on the tick anyway (one RTP frame per 20 ms).
         self.caller.clear_heard();
+        let queued_before = self.egress.len();
         self.caller.tick(&mut self.core, &mut self.egress, now);
+        // A barge-in pauses the queue, or (confirmed at once) flushes it.
+        let stopped = self.egress.is_paused() || self.egress.len() < queued_before;
         while let Some(action) = self.core.poll_action() {
             if let Some(event) = transcript_event(&action) {
                 if self.pending_control.len() < MAX_PENDING_CONTROL {
@@ -362,10 +396,21 @@ impl WebRtcSession {
         self.flush_control()?;
         self.egress.pop_frame(&mut self.agent_frame);
         self.core.on_agent_audio(&self.agent_frame);
+        if let Some(timing) = self.stop.agent_frame(now, stopped, voicera_media::dsp::rms(&self.agent_frame)) {
+            let (skipped, latest) = self.pacing();
+            tracing::info!(
+                caller_voice_to_pause_ms = timing.caller_voice_to_pause.map(|d| d.as_millis() as u64),
+                last_voiced_frame_before_pause_ms = timing.last_voiced_before_pause.map(|d| d.as_millis() as u64),
+                ticks_skipped = skipped,
+                latest_tick_in_slot_ms = latest.as_millis() as u64,
+                "WebRTC barge-in: agent audio paused"
+            );
+        }
         if let (Some((mid, pt)), true) = (self.audio_out, self.rtc.is_connected()) {
             let n = self.opus.encode(&self.agent_frame, &mut self.encoded)?;
-            let time = MediaTime::new(self.rtp_time, Frequency::FORTY_EIGHT_KHZ);
-            self.rtp_time = self.rtp_time.wrapping_add(RTP_TICKS_PER_FRAME);
+            let slot = self.frames.slot(now);
+            let rtp_time = self.rtp_base.wrapping_add(slot.wrapping_mul(RTP_TICKS_PER_FRAME));
+            let time = MediaTime::new(rtp_time, Frequency::FORTY_EIGHT_KHZ);
             if let Some(writer) = self.rtc.writer(mid) {
                 writer.write(pt, now, time, self.encoded[..n].to_vec())?;
                 self.drain()?;
@@ -415,6 +460,55 @@ impl RtpTimeline {
     }
 }
 
+/// When the caller's voice arrived, when the agent last sent voice, and when a pause came: the server's share
+/// of a barge-in's stop time, logged at each pause. Sans-IO: arrival and tick instants are passed in.
+#[derive(Debug, Default)]
+struct StopTimings {
+    /// The arrival of the first voiced packet after a quiet spell, and of the latest voiced one.
+    caller_onset: Option<Instant>,
+    caller_last_voiced: Option<Instant>,
+    agent_last_voiced: Option<Instant>,
+    paused: bool,
+}
+
+/// One pause's timings (None: no caller voice or no agent voice seen before it).
+#[derive(Debug, PartialEq)]
+struct PauseTiming {
+    /// From the arrival of the caller's voice to the tick that sent silence.
+    caller_voice_to_pause: Option<Duration>,
+    /// From the tick that sent the agent's last voiced frame to the one that sent silence.
+    last_voiced_before_pause: Option<Duration>,
+}
+
+impl StopTimings {
+    /// A packet of caller audio of RMS `level` arrived at `at`.
+    fn caller_packet(&mut self, at: Instant, level: f32) {
+        if level < VOICED_RMS {
+            return;
+        }
+        let quiet =
+            self.caller_last_voiced.is_none_or(|last| at.saturating_duration_since(last) >= CALLER_QUIET_BEFORE_ONSET);
+        if quiet {
+            self.caller_onset = Some(at);
+        }
+        self.caller_last_voiced = Some(at);
+    }
+
+    /// The tick at `now` sent an agent frame of RMS `level` (`paused`: the egress was paused or flushed); the
+    /// timing of a pause that began with this frame.
+    fn agent_frame(&mut self, now: Instant, paused: bool, level: f32) -> Option<PauseTiming> {
+        let began = paused && !self.paused;
+        self.paused = paused;
+        if !paused && level >= VOICED_RMS {
+            self.agent_last_voiced = Some(now);
+        }
+        began.then(|| PauseTiming {
+            caller_voice_to_pause: self.caller_onset.map(|at| now.saturating_duration_since(at)),
+            last_voiced_before_pause: self.agent_last_voiced.map(|at| now.saturating_duration_since(at)),
+        })
+    }
+}
+
 /// 48 kHz RTP ticks per 16 kHz engine sample.
 const RTP_TICKS_PER_SAMPLE: u64 = 3;
 
@@ -426,7 +520,14 @@ pub(crate) async fn run(
     shutdown: tokio_util::sync::CancellationToken,
 ) -> (EndReason, Option<FinishedCall>) {
     let reason = drive(&mut session, &socket, metrics, shutdown).await;
-    tracing::info!(?reason, unusable_inputs = session.errors(), "WebRTC call ended");
+    let (ticks_skipped, latest) = session.pacing();
+    tracing::info!(
+        ?reason,
+        unusable_inputs = session.errors(),
+        ticks_skipped,
+        latest_tick_in_slot_ms = latest.as_millis() as u64,
+        "WebRTC call ended"
+    );
     let finished = session.core.finish(&session.egress, &reason, Instant::now());
     (reason, finished)
 }
@@ -437,9 +538,12 @@ async fn drive(
     metrics: &Metrics,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> EndReason {
-    let ptime = Duration::from_millis(20);
-    let mut tick = tokio::time::interval_at(crate::grid::aligned_start(ptime), ptime);
+    let first_tick = crate::grid::aligned_start(PTIME);
+    let mut tick = tokio::time::interval_at(first_tick, PTIME);
+    // A stalled task sends one frame, not its backlog in a burst; the frames' timestamps stay on wall time
+    // (see `FrameClock`), so the stall is a gap the browser conceals, not a delay it keeps.
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    session.set_tick_origin(first_tick.into_std());
     let connect_deadline = Instant::now() + CONNECT_TIMEOUT;
     let mut buf = vec![0u8; 2048];
     let mut begun = false;
@@ -549,6 +653,8 @@ mod tests {
         mid: Mid,
         channel: Option<ChannelId>,
         heard_audio_frames: usize,
+        /// The 48 kHz RTP timestamp of each audio frame heard.
+        heard_times: Vec<u64>,
         texts: Vec<String>,
         transmits: Vec<(SocketAddr, Vec<u8>)>,
     }
@@ -559,7 +665,10 @@ mod tests {
                 match self.rtc.poll_output().unwrap() {
                     Output::Timeout(_) => return,
                     Output::Transmit(t) => self.transmits.push((t.destination, t.contents.to_vec())),
-                    Output::Event(Event::MediaData(_)) => self.heard_audio_frames += 1,
+                    Output::Event(Event::MediaData(data)) => {
+                        self.heard_audio_frames += 1;
+                        self.heard_times.push(data.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer());
+                    }
                     Output::Event(Event::ChannelOpen(id, _)) => self.channel = Some(id),
                     Output::Event(Event::ChannelData(d)) => self.texts.push(String::from_utf8(d.data).unwrap()),
                     Output::Event(_) => {}
@@ -591,6 +700,7 @@ mod tests {
             mid,
             channel: None,
             heard_audio_frames: 0,
+            heard_times: vec![],
             texts: vec![],
             transmits: vec![],
         };
@@ -706,6 +816,69 @@ mod tests {
         assert!(transcripts.iter().any(|t| t["event"] == "transcript" && t["role"] == "user"), "{transcripts:?}");
         assert!(transcripts.iter().any(|t| t["event"] == "transcript" && t["role"] == "assistant"), "{transcripts:?}");
         assert!(browser.heard_audio_frames > 100);
+    }
+
+    #[test]
+    fn a_stalled_tick_leaves_a_gap_in_the_timeline_not_a_delay() {
+        let (mut browser, mut session, start) = connect(core(CallService::Echo));
+        session.set_tick_origin(start);
+        let mut now = start;
+        let tick = |session: &mut WebRtcSession, browser: &mut Browser, now: Instant| {
+            session.tick(now).unwrap();
+            exchange(browser, session, now);
+        };
+        while !session.is_connected() || browser.heard_times.len() < 10 {
+            now += Duration::from_millis(20);
+            exchange(&mut browser, &mut session, now);
+            tick(&mut session, &mut browser, now);
+        }
+        // The task stalls: the tick due 20 ms later fires 95 ms late (the interval then skips to its grid).
+        now += Duration::from_millis(115);
+        tick(&mut session, &mut browser, now);
+        now += Duration::from_millis(5);
+        tick(&mut session, &mut browser, now);
+        for _ in 0..3 {
+            now += Duration::from_millis(20);
+            tick(&mut session, &mut browser, now);
+        }
+        // Each frame is stamped with the slot it went out in: the one 115 ms after the last is 5 slots on, and
+        // all others follow their predecessor by one: no frame is stamped late (a delay the browser's jitter
+        // buffer would keep) and none is sent twice or in a burst.
+        let steps: Vec<u64> = browser.heard_times.windows(2).map(|w| (w[1] - w[0]) / 960).collect();
+        assert_eq!(steps.iter().filter(|&&s| s == 5).count(), 1, "{steps:?}");
+        assert!(steps.iter().all(|&s| s == 1 || s == 5), "{steps:?}");
+        assert_eq!(session.pacing().0, 4, "the four missed slots are counted");
+    }
+
+    #[test]
+    fn a_pause_is_timed_from_the_callers_voice_and_the_agents_last_voiced_frame() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut stop = StopTimings::default();
+        // The agent speaks; the caller's line is quiet, then voiced from 100 ms (each packet as it arrives).
+        assert_eq!(stop.agent_frame(at(0), false, 0.2), None);
+        stop.caller_packet(at(50), 0.0001);
+        stop.caller_packet(at(100), 0.1);
+        assert_eq!(stop.agent_frame(at(120), false, 0.2), None);
+        stop.caller_packet(at(121), 0.1);
+        // A word gap in the agent's voice, then the pause.
+        assert_eq!(stop.agent_frame(at(140), false, 0.0), None);
+        let timing = stop.agent_frame(at(160), true, 0.0).expect("the pause began");
+        assert_eq!(
+            timing,
+            PauseTiming {
+                caller_voice_to_pause: Some(Duration::from_millis(60)),
+                last_voiced_before_pause: Some(Duration::from_millis(40)),
+            }
+        );
+        // Only the tick that began the pause reports it.
+        assert_eq!(stop.agent_frame(at(180), true, 0.0), None);
+        // A new sound after 300 ms of quiet is a new onset; voice inside a sound is not.
+        stop.caller_packet(at(400), 0.1);
+        stop.caller_packet(at(900), 0.1);
+        assert_eq!(stop.agent_frame(at(920), false, 0.2), None);
+        let timing = stop.agent_frame(at(940), true, 0.0).expect("a second pause");
+        assert_eq!(timing.caller_voice_to_pause, Some(Duration::from_millis(40)));
     }
 
     #[test]

@@ -8,6 +8,14 @@
 //! in the input that ended the caller's turn. A model of the provider's buffer, advanced 20 ms per tick, says
 //! what the caller is hearing now (for the recording and for "the agent has finished speaking"); a
 //! checkpoint/mark after each burst corrects it when the provider reports that everything played.
+//!
+//! Vobiz and Plivo confirm a `checkpoint` only once the audio before it has played in full, never after a
+//! `clearAudio`: we send one after every frame. A barge-in pause clears the provider, and a resume sends again
+//! (once `clearedAudio` says no confirmation is still on its way, or after 200 ms without one) exactly the
+//! frames whose playing it never confirmed, so that the reply goes on from where the caller
+//! stopped hearing it whatever the network did to the provider's playout (the tick model alone ran 1–2 frames
+//! ahead of it under load, and those were skipped). Twilio and Exotel echo the marks of cleared audio too, and
+//! a provider may confirm nothing: those are resumed by the tick model.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -18,7 +26,9 @@ use voicera_conversation::journal::FinishedCall;
 use voicera_media::dsp::Resampler;
 use voicera_media::stream::{ENGINE_FRAME, ENGINE_RATE};
 
-use super::protocol::{parse_event, AudioFormat, Inbound, Outgoing, Peer, ProtocolError, StreamStart, Writer};
+use super::protocol::{
+    parse_event, AudioFormat, Inbound, Outgoing, Peer, ProtocolError, Provider, StreamStart, Writer,
+};
 
 /// Agent audio kept at the provider ahead of playback: 60 ms (three frames) rides out network jitter; more
 /// would only be thrown away on barge-in.
@@ -39,14 +49,64 @@ pub enum SessionEvent {
     Stopped,
 }
 
-/// Agent audio on its way to the provider: our queue, and a model of what the provider holds.
+/// Frames sent and not yet confirmed played kept at most (2 s): a provider that confirms late or never loses
+/// the oldest (taken as played) rather than growing memory.
+const MAX_UNCONFIRMED_FRAMES: usize = 100;
+/// Ticks (200 ms) a resume waits for the provider's `clearedAudio` (after which no confirmation of audio played
+/// before the clear can come) before it sends again what was not confirmed.
+const CLEARED_WAIT_TICKS: u32 = 10;
+/// The name prefix of the checkpoint/mark after each frame; its number is the frame's.
+const FRAME_CHECKPOINT: &str = "f";
+
+/// A frame of agent audio sent to the provider: its number on the stream, and its samples (for sending again).
+#[derive(Clone, Copy)]
+struct SentFrame {
+    number: u64,
+    len: usize,
+    pcm: [i16; ENGINE_FRAME],
+}
+
+/// Agent audio on its way to the provider: our queue, a model of what the provider holds, and what it has not
+/// confirmed playing.
 struct StreamEgress {
     queue: VecDeque<i16>,
-    /// Samples sent and (we believe) not yet played by the provider, oldest first.
+    /// Samples sent and (by the tick model) not yet played by the provider, oldest first.
     at_provider: VecDeque<i16>,
+    /// Frames sent whose playing the provider has not confirmed, oldest first.
+    unconfirmed: VecDeque<SentFrame>,
+    /// The number the next frame sent takes.
+    next_frame: u64,
+    /// Each frame is followed by a checkpoint that the provider confirms only once it has played (Vobiz,
+    /// Plivo).
+    checkpoint_frames: bool,
+    /// The provider confirms frames as they play (one confirmation seen on this stream).
+    confirms_frames: bool,
+    /// Ticks left to wait for `clearedAudio` before a resume sends again what was not confirmed (0: none).
+    awaiting_cleared: u32,
+    /// A resume is due to send again the frames not confirmed, once the provider has acknowledged the clear.
+    resend_unconfirmed: bool,
     clear_pending: bool,
     /// The caller spoke over the agent: nothing is sent until it resumes or the reply is flushed.
     paused: bool,
+}
+
+impl StreamEgress {
+    /// The provider played every frame up to `number` in full.
+    fn confirm(&mut self, number: u64) {
+        self.confirms_frames = true;
+        while self.unconfirmed.front().is_some_and(|f| f.number <= number) {
+            self.unconfirmed.pop_front();
+        }
+    }
+
+    /// Unconfirmed frames count as audio still to play while paused (they will be sent again).
+    fn held_samples(&self) -> usize {
+        if (self.paused || self.resend_unconfirmed) && self.confirms_frames {
+            self.unconfirmed.iter().map(|f| f.len).sum()
+        } else {
+            0
+        }
+    }
 }
 
 impl AudioSink for StreamEgress {
@@ -56,36 +116,51 @@ impl AudioSink for StreamEgress {
     }
 
     fn flush_audio(&mut self) -> usize {
-        let dropped = self.queue.len() + self.at_provider.len();
+        let dropped = self.queued_audio();
         if !self.at_provider.is_empty() {
             self.clear_pending = true;
         }
         self.queue.clear();
         self.at_provider.clear();
+        self.unconfirmed.clear();
+        self.resend_unconfirmed = false;
         self.paused = false;
         dropped
     }
 
     fn queued_audio(&self) -> usize {
-        self.queue.len() + self.at_provider.len()
+        self.queue.len() + self.at_provider.len() + self.held_samples()
     }
 
-    /// Stops the provider playing at once (`clearAudio`/`clear`): what it held goes back to the front of our
-    /// queue, unplayed, so that a resume sends it again and nothing is skipped.
+    /// Stops the provider playing at once (`clearAudio`/`clear`). A provider that confirms frames will have
+    /// confirmed, by the time we resume, every frame it played before the clear: the rest is sent again
+    /// then. For one that does not, what the tick model says it held goes back to the front of our queue.
     fn pause_audio(&mut self) {
         if self.paused {
             return;
         }
         self.paused = true;
-        if !self.at_provider.is_empty() {
-            self.clear_pending = true;
+        if self.at_provider.is_empty() && (!self.confirms_frames || self.unconfirmed.is_empty()) {
+            return;
+        }
+        self.clear_pending = true;
+        if self.confirms_frames {
+            self.at_provider.clear();
+        } else {
             for sample in self.at_provider.drain(..).rev() {
                 self.queue.push_front(sample);
             }
+            self.unconfirmed.clear();
         }
     }
 
+    /// Plays on: the frames the provider dropped unplayed go out first, in order (once it has acknowledged the
+    /// clear, so that no confirmation of a frame it played before the clear is still on its way).
     fn resume_audio(&mut self) {
+        if !self.paused {
+            return;
+        }
+        self.resend_unconfirmed = self.confirms_frames;
         self.paused = false;
     }
 }
@@ -114,7 +189,6 @@ pub struct StreamSession {
     ticked: bool,
     /// Name of the checkpoint we wait for, once a burst of agent audio has been sent.
     checkpoint: Option<String>,
-    checkpoints_sent: u64,
     protocol_errors: u64,
     /// The session's time: its last tick's (the core's clock anchor before the first). Input between ticks is
     /// heard, and dated in the call's record, at it.
@@ -139,6 +213,12 @@ impl StreamSession {
             egress: StreamEgress {
                 queue: VecDeque::with_capacity(ENGINE_RATE as usize),
                 at_provider: VecDeque::with_capacity(2 * PROVIDER_LEAD_SAMPLES),
+                unconfirmed: VecDeque::with_capacity(MAX_UNCONFIRMED_FRAMES),
+                next_frame: 0,
+                checkpoint_frames: matches!(peer, Peer::Provider(Provider::Vobiz | Provider::Plivo)),
+                confirms_frames: false,
+                awaiting_cleared: 0,
+                resend_unconfirmed: false,
                 clear_pending: false,
                 paused: false,
             },
@@ -150,7 +230,6 @@ impl StreamSession {
             agent_frame: [0; ENGINE_FRAME],
             ticked: false,
             checkpoint: None,
-            checkpoints_sent: 0,
             protocol_errors: 0,
             now: core_clock_anchor,
             start,
@@ -215,6 +294,10 @@ impl StreamSession {
                 SessionEvent::Dtmf(digit)
             }
             Inbound::Played(name) => {
+                let number = name.strip_prefix(FRAME_CHECKPOINT).and_then(|n| n.parse::<u64>().ok());
+                if let (Some(number), true) = (number, self.egress.checkpoint_frames) {
+                    self.egress.confirm(number);
+                }
                 if self.checkpoint.as_deref() == Some(name.as_str()) {
                     // Everything sent before the checkpoint has played, and nothing was sent after it.
                     self.checkpoint = None;
@@ -223,7 +306,13 @@ impl StreamSession {
                 SessionEvent::None
             }
             Inbound::Stop => SessionEvent::Stopped,
-            Inbound::Start(_) | Inbound::Connected | Inbound::Cleared | Inbound::Other(_) => SessionEvent::None,
+            Inbound::Cleared => {
+                // Every confirmation of audio played before the clear came before this.
+                self.egress.awaiting_cleared = 0;
+                self.after_engine();
+                SessionEvent::None
+            }
+            Inbound::Start(_) | Inbound::Connected | Inbound::Other(_) => SessionEvent::None,
         })
     }
 
@@ -249,6 +338,7 @@ impl StreamSession {
         self.advance_playback();
         self.core.on_agent_audio(&self.agent_frame);
         self.ticked = true;
+        self.egress.awaiting_cleared = self.egress.awaiting_cleared.saturating_sub(1);
         self.after_engine();
     }
 
@@ -272,6 +362,9 @@ impl StreamSession {
         if std::mem::take(&mut self.egress.clear_pending) {
             self.outgoing.push(Outgoing::Text(self.writer.clear()));
             self.checkpoint = None;
+            if self.egress.confirms_frames {
+                self.egress.awaiting_cleared = CLEARED_WAIT_TICKS;
+            }
         }
         self.top_up();
     }
@@ -290,32 +383,48 @@ impl StreamSession {
         if self.egress.paused {
             return;
         }
-        let mut sent = false;
+        if self.egress.resend_unconfirmed {
+            if self.egress.awaiting_cleared > 0 {
+                return;
+            }
+            self.egress.resend_unconfirmed = false;
+            for frame in self.egress.unconfirmed.drain(..).rev() {
+                for &sample in frame.pcm[..frame.len].iter().rev() {
+                    self.egress.queue.push_front(sample);
+                }
+            }
+        }
         while self.egress.at_provider.len() < PROVIDER_LEAD_SAMPLES && !self.egress.queue.is_empty() {
             let n = self.egress.queue.len().min(ENGINE_FRAME);
             let mut chunk = [0i16; ENGINE_FRAME];
             for (slot, sample) in chunk.iter_mut().zip(self.egress.queue.drain(..n)) {
                 *slot = sample;
             }
-            let chunk = &chunk[..n];
-            self.egress.at_provider.extend(chunk);
+            self.egress.at_provider.extend(&chunk[..n]);
             self.downsampled.resize(self.downsampler.max_output(n), 0);
-            let m = self.downsampler.process(chunk, &mut self.downsampled);
+            let m = self.downsampler.process(&chunk[..n], &mut self.downsampled);
             self.encoded.clear();
             self.writer.format().encode(&self.downsampled[..m], &mut self.encoded);
             let message = self.writer.play_audio(&self.encoded);
             self.outgoing.push(message);
-            sent = true;
-        }
-        if sent {
+            let number = self.egress.next_frame;
+            self.egress.next_frame += 1;
+            let burst_over = self.egress.queue.is_empty();
             self.checkpoint = None;
-        }
-        if sent && self.egress.queue.is_empty() {
-            // End of a burst: ask the provider to tell us when it has played.
-            self.checkpoints_sent += 1;
-            let name = format!("played-{}", self.checkpoints_sent);
-            self.outgoing.push(Outgoing::Text(self.writer.checkpoint(&name)));
-            self.checkpoint = Some(name);
+            if self.egress.checkpoint_frames {
+                // The provider confirms the frame once it has played in full (not after a clear): what a
+                // resume sends again by.
+                if self.egress.unconfirmed.len() == MAX_UNCONFIRMED_FRAMES {
+                    self.egress.unconfirmed.pop_front();
+                }
+                self.egress.unconfirmed.push_back(SentFrame { number, len: n, pcm: chunk });
+            }
+            if self.egress.checkpoint_frames || burst_over {
+                let name = format!("{FRAME_CHECKPOINT}{number}");
+                self.outgoing.push(Outgoing::Text(self.writer.checkpoint(&name)));
+                // The last frame of a burst: its confirmation says the provider has played everything.
+                self.checkpoint = burst_over.then_some(name);
+            }
         }
     }
 
@@ -657,6 +766,172 @@ mod tests {
         assert_eq!(events(&sent).iter().filter(|e| *e == "playAudio").count(), 3);
     }
 
+    /// A provider as Vobiz documents it: what it is sent plays from when it arrives, one 20 ms frame after
+    /// another (a frame that arrives after the last has finished starts at once); a checkpoint is confirmed
+    /// once the audio before it has played in full, never after a `clearAudio`, which drops what has not
+    /// finished playing (the frame under way is cut). Frames are told apart by their samples (each frame of
+    /// the test's reply is one value). Times are ms on the test's virtual clock.
+    #[derive(Default)]
+    struct FakeProvider {
+        /// (frame, start, end) of the frames queued or playing.
+        queued: VecDeque<(i16, u64, u64)>,
+        /// Checkpoint names, with when the audio before each ends.
+        checkpoints: VecDeque<(String, u64)>,
+        queued_until: u64,
+        /// Frames played in full, in order; frames cut by a clear while they played.
+        played: Vec<i16>,
+        cut: Vec<i16>,
+        /// What it sends back (`playedStream`, `clearedAudio`), in order.
+        outbox: Vec<String>,
+    }
+
+    impl FakeProvider {
+        fn receive(&mut self, at: u64, message: &str) {
+            let value: Value = serde_json::from_str(message).unwrap();
+            match value["event"].as_str().unwrap() {
+                "playAudio" => {
+                    let payload = value["media"]["payload"].as_str().unwrap();
+                    let bytes = base64::engine::general_purpose::STANDARD.decode(payload).unwrap();
+                    let mut pcm = Vec::new();
+                    AudioFormat::new(Encoding::L16, 16000).unwrap().decode(&bytes, &mut pcm);
+                    assert!(pcm.iter().all(|&s| s == pcm[0]), "one frame of the reply per message");
+                    let start = self.queued_until.max(at);
+                    self.queued_until = start + 20;
+                    self.queued.push_back((pcm[0], start, start + 20));
+                }
+                "checkpoint" => {
+                    self.checkpoints.push_back((value["name"].as_str().unwrap().to_string(), self.queued_until))
+                }
+                "clearAudio" => {
+                    self.play_until(at);
+                    if let Some(&(frame, _, _)) = self.queued.front().filter(|(_, start, _)| *start < at) {
+                        self.cut.push(frame);
+                    }
+                    self.queued.clear();
+                    self.checkpoints.clear();
+                    self.queued_until = at;
+                    self.outbox.push(r#"{"event":"clearedAudio","streamId":"s1"}"#.to_string());
+                }
+                other => panic!("unexpected {other}"),
+            }
+        }
+
+        /// Plays up to `now`: the `playedStream` confirmations that are due go in the outbox.
+        fn play_until(&mut self, now: u64) {
+            while let Some(&(frame, _, _)) = self.queued.front().filter(|(_, _, end)| *end <= now) {
+                self.played.push(frame);
+                self.queued.pop_front();
+            }
+            while self.checkpoints.front().is_some_and(|(_, end)| *end <= now) {
+                let (name, _) = self.checkpoints.pop_front().unwrap();
+                self.outbox.push(format!(r#"{{"event":"playedStream","name":"{name}"}}"#));
+            }
+        }
+    }
+
+    /// A reply of `frames` frames, the k-th (from 1) all samples 10·k, is sent to a [`FakeProvider`] at real
+    /// pace; the caller's voice pauses it at `pause_at` ms and it resumes `paused` ms later. `delay(at)` is the
+    /// network's delivery time (ms) for what the session sends at `at`, `back` for what the provider sends;
+    /// `stall` skips the ticks in a span of ms (a stalled task). Returns what the provider played in full, in
+    /// order, and what it cut.
+    fn resume_after_a_pause(
+        frames: i16,
+        (pause_at, paused, back): (u64, u64, u64),
+        delay: impl Fn(u64) -> u64,
+        stall: std::ops::Range<u64>,
+        confirms: bool,
+    ) -> (Vec<i16>, Vec<i16>) {
+        let l16 = AudioFormat::new(Encoding::L16, 16000).unwrap();
+        let mut vobiz = start(Provider::Vobiz);
+        vobiz.format = Some(l16);
+        let mut session = StreamSession::new(Peer::Provider(Provider::Vobiz), vobiz, l16, echo());
+        let reply: Vec<i16> = (1..=frames).flat_map(|k| [10 * k; ENGINE_FRAME]).collect();
+        session.egress.queue_audio(&reply);
+        let anchor = session.now;
+        let mut provider = FakeProvider::default();
+        // Messages on the way, in order: (arrival, text). The network keeps their order.
+        let mut to_provider: VecDeque<(u64, String)> = VecDeque::new();
+        let mut to_session: VecDeque<(u64, String)> = VecDeque::new();
+        let mut last_arrival = 0;
+        let mut is_paused = false;
+        for ms in 0..(u64::from(frames as u16) * 20 + 3000) {
+            while to_session.front().is_some_and(|(at, _)| *at <= ms) {
+                let (_, text) = to_session.pop_front().unwrap();
+                session.on_text(&text).unwrap();
+            }
+            if ms == pause_at {
+                session.egress.pause_audio();
+                session.after_engine();
+                is_paused = true;
+            }
+            if is_paused && ms == pause_at + paused {
+                session.egress.resume_audio();
+                session.after_engine();
+                is_paused = false;
+            }
+            if ms % 20 == 0 && !stall.contains(&ms) {
+                session.tick(anchor + std::time::Duration::from_millis(ms));
+            }
+            for message in session.take_outgoing() {
+                let text = message.text().unwrap().to_string();
+                last_arrival = last_arrival.max(ms + delay(ms));
+                to_provider.push_back((last_arrival, text));
+            }
+            while to_provider.front().is_some_and(|(at, _)| *at <= ms) {
+                let (at, text) = to_provider.pop_front().unwrap();
+                provider.receive(at, &text);
+            }
+            provider.play_until(ms);
+            for message in provider.outbox.drain(..) {
+                if confirms {
+                    to_session.push_back((ms + back, message));
+                }
+            }
+        }
+        // (The echo service behind the session plays back the silence it hears: frames of 0 after the reply.)
+        let reply = |frames: Vec<i16>| frames.into_iter().filter(|&f| f != 0).collect::<Vec<_>>();
+        (reply(provider.played), reply(provider.cut))
+    }
+
+    fn reply_frames(frames: i16) -> Vec<i16> {
+        (1..=frames).map(|k| 10 * k).collect()
+    }
+
+    #[test]
+    fn a_resume_neither_repeats_nor_skips_a_frame_when_delivery_is_late() {
+        // Delivery takes 5 ms, but what is sent from 300 to 400 ms is 70 ms late (more than the provider's
+        // 60 ms lead): the provider runs dry and plays on 70 ms behind the tick model, which then holds as
+        // played frames the provider has not reached. Paused mid-frame at 1010 ms.
+        let late = |at: u64| if (300..400).contains(&at) { 70 } else { 5 };
+        let (played, cut) = resume_after_a_pause(100, (1010, 800, 5), late, 0..0, true);
+        assert_eq!(played, reply_frames(100), "every frame played in full once, in order (cut: {cut:?})");
+        assert_eq!(cut.len(), 1, "the frame under way at the clear was cut, and sent again");
+    }
+
+    #[test]
+    fn a_resume_neither_repeats_nor_skips_a_frame_after_a_stalled_task() {
+        // The session's task misses five ticks (100 ms): the provider plays out its lead and runs dry, then
+        // plays ahead of the tick model.
+        let (played, cut) = resume_after_a_pause(100, (1013, 800, 5), |_| 5, 500..600, true);
+        assert_eq!(played, reply_frames(100), "every frame played in full once, in order (cut: {cut:?})");
+    }
+
+    #[test]
+    fn a_resume_at_once_waits_for_the_clear_to_be_acknowledged() {
+        // The pause is over 2 ms after it began, and what the provider sends takes 30 ms: the confirmations of
+        // frames it played before the clear are still on their way at the resume, so nothing is sent again
+        // until its `clearedAudio` (which follows them) has come.
+        let (played, cut) = resume_after_a_pause(100, (1030, 2, 30), |_| 5, 0..0, true);
+        assert_eq!(played, reply_frames(100), "every frame played in full once, in order (cut: {cut:?})");
+    }
+
+    #[test]
+    fn without_confirmations_the_tick_model_resumes_from_what_the_provider_held() {
+        // A provider that confirms nothing, on time: the tick model is right to within the frame under way.
+        let (played, cut) = resume_after_a_pause(60, (610, 800, 5), |_| 0, 0..0, false);
+        assert_eq!(played, reply_frames(60), "every frame played in full once, in order (cut: {cut:?})");
+    }
+
     #[test]
     fn late_audio_is_stood_in_for_by_silence_and_still_heard() {
         let format = AudioFormat::MULAW_8K;
@@ -683,8 +958,10 @@ mod tests {
         let sent: Vec<String> = session.take_outgoing().filter_map(|m| m.text().map(String::from)).collect();
         assert_eq!(events(&sent), ["playAudio", "checkpoint"]);
         assert_eq!(session.egress.queued_audio(), ENGINE_FRAME);
-        session.on_text(r#"{"event":"playedStream","name":"played-1"}"#).unwrap();
+        // The frame's checkpoint is the burst's last: everything sent has played.
+        session.on_text(r#"{"event":"playedStream","name":"f0"}"#).unwrap();
         assert_eq!(session.egress.queued_audio(), 0);
+        assert!(session.egress.unconfirmed.is_empty());
     }
 
     #[test]
