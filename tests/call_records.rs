@@ -248,22 +248,11 @@ impl Drop for Secantus {
 
 #[test]
 fn a_call_ending_while_the_store_is_down_is_spooled_and_delivered_once_it_is_back() {
-    let dir = common::test_dir("records-secantus");
-    let mut mongo = Secantus::start(free_port(), &dir.join("secantus"));
-    let uri = mongo.uri();
-    let env = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str())];
-    let server = Server::start_env("records-spool", RECORDING, false, &env);
+    let (mut mongo, server) = node_on_secantus("records-spool", RECORDING);
     let token = owner_token(server.http);
 
     let mut call = BackgroundCall::start(&server.dir, server.sip, "bench", 6000);
-    wait_for_meeting(
-        || server.log(),
-        server.http,
-        &token,
-        "the call in progress",
-        Duration::from_secs(20),
-        |p| status_is(p, "in-progress"),
-    );
+    call_in_progress(&server, &token);
     mongo.kill();
 
     // The call carries on and ends normally; its record waits in the spool.
@@ -313,18 +302,10 @@ fn a_node_killed_mid_call_closes_the_call_when_it_starts_again() {
     let mut server = Server::start_env("records-orphan", RECORDING, false, &OWNER);
     let token = owner_token(server.http);
     let call = BackgroundCall::start(&server.dir, server.sip, "bench", 30_000);
-    let page = wait_for_meeting(
-        || server.log(),
-        server.http,
-        &token,
-        "the call in progress",
-        Duration::from_secs(20),
-        |p| status_is(p, "in-progress"),
-    );
+    let page = call_in_progress(&server, &token);
     let id = only_call(&page)["meeting_id"].clone();
     let node = only_call(&page)["node_id"].clone();
-    server.signal("KILL");
-    server.wait_exit(Duration::from_secs(10));
+    crash(&mut server);
     assert!(http_get(server.http, "/health").is_none(), "the node is gone");
     drop(call);
 
@@ -349,13 +330,16 @@ fn a_node_killed_mid_call_closes_the_call_when_it_starts_again() {
 /// Records on, `call.*` webhooks to plain http on loopback, polled often (retries are not under test here).
 const WEBHOOKS: &str = "[bench]\nrecord = true\n\n[webhooks]\nallow_http_loopback = true\npoll_ms = 200\n";
 
-/// Registers a `call.*` endpoint at `receiver` in the owner's org; its id and secret.
-fn register_endpoint(http: SocketAddr, token: &str, receiver: &Receiver) -> (String, String) {
+/// A receiver accepting every delivery, registered as a `call.*` endpoint of the owner's org: the receiver,
+/// the endpoint's id and its secret.
+fn call_hooks(http: SocketAddr, token: &str) -> (Receiver, String, String) {
+    let receiver = Receiver::accepting();
     let url = format!("http://{}/hook", receiver.addr);
     let (status, created) =
         request(http, "POST", "/api/v1/webhooks", token, Some(json!({"url": url, "events": ["call.*"]})));
     assert_eq!(status, 201, "{created}");
-    (created["id"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string())
+    let text = |key: &str| created[key].as_str().unwrap().to_string();
+    (receiver, text("id"), text("secret"))
 }
 
 /// Waits until everything the node owes is out: the sweep for orphans has run (its log line, printed before
@@ -421,22 +405,52 @@ fn owner_token_when_the_store_answers(http: SocketAddr) -> String {
     }
 }
 
-/// The node's environment on a restart: the store and the owner account (made, or found, once a store that is
-/// down answers: the node starts without it).
-fn restart_env(uri: &str) -> [(&str, &str); 3] {
+/// A node's environment: the store at `uri` and the owner account (made, or found, once a store that is down
+/// answers: the node starts without it).
+fn store_env(uri: &str) -> [(&str, &str); 3] {
     [("VOICERA_MONGODB_URI", uri), OWNER[0], OWNER[1]]
+}
+
+/// A node of the owner on SecantusDB, with `config`; the store keeps its data in the test dir `<name>-db`, so
+/// that the test can kill it and bring it back on the same data.
+fn node_on_secantus(name: &str, config: &str) -> (Secantus, Server) {
+    let dir = common::test_dir(&format!("{name}-db"));
+    let mongo = Secantus::start(free_port(), &dir.join("secantus"));
+    let server = Server::start_env(name, config, false, &store_env(&mongo.uri()));
+    (mongo, server)
+}
+
+/// Waits until the call `server` takes is in the owner's history, in progress; that page.
+fn call_in_progress(server: &Server, token: &str) -> Value {
+    let in_progress = |p: &Value| status_is(p, "in-progress");
+    wait_for_meeting(|| server.log(), server.http, token, "the call in progress", Duration::from_secs(20), in_progress)
+}
+
+/// Kills `server` as a crash does (SIGKILL) and waits until it is gone.
+fn crash(server: &mut Server) {
+    server.signal("KILL");
+    server.wait_exit(Duration::from_secs(10));
+}
+
+/// The crashed `server`'s node started again on its data while `mongo` is down: it starts without the store,
+/// and looks for the calls its last run left in progress again in the background.
+fn restarted_without_the_store(server: &Server, mongo: &Secantus) -> Restarted {
+    let restarted = Restarted::start(&server.dir, &store_env(&mongo.uri()));
+    assert!(restarted.log().contains("looking again in the background"), "{}", restarted.log());
+    restarted
+}
+
+/// `mongo` back on the same data; the owner's token once `node` reaches it.
+fn store_back(mongo: &mut Secantus, node: &Restarted) -> String {
+    mongo.restart();
+    owner_token_when_the_store_answers(node.http)
 }
 
 #[test]
 fn a_call_the_store_missed_gets_its_real_call_ended_once_after_a_restart() {
-    let dir = common::test_dir("records-missed-call-db");
-    let mut mongo = Secantus::start(free_port(), &dir.join("secantus"));
-    let uri = mongo.uri();
-    let env = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str())];
-    let mut server = Server::start_env("records-missed-call", WEBHOOKS, false, &env);
+    let (mut mongo, mut server) = node_on_secantus("records-missed-call", WEBHOOKS);
     let token = owner_token(server.http);
-    let receiver = Receiver::accepting();
-    let (endpoint, secret) = register_endpoint(server.http, &token, &receiver);
+    let (receiver, endpoint, secret) = call_hooks(server.http, &token);
 
     // The store is down for the whole call: its start, end and events all wait in the spool.
     mongo.kill();
@@ -446,14 +460,11 @@ fn a_call_the_store_missed_gets_its_real_call_ended_once_after_a_restart() {
     server.wait_for("the call's writes in the spool", Duration::from_secs(30), |s| {
         s.metric("voicera_spool_items") >= 2.0
     });
-    server.signal("KILL");
-    server.wait_exit(Duration::from_secs(10));
+    crash(&mut server);
 
     // The node comes back while the store is still down, then the store does.
-    let restarted = Restarted::start(&server.dir, &restart_env(&uri));
-    assert!(restarted.log().contains("looking again in the background"), "{}", restarted.log());
-    mongo.restart();
-    let token = owner_token_when_the_store_answers(restarted.http);
+    let restarted = restarted_without_the_store(&server, &mongo);
+    let token = store_back(&mut mongo, &restarted);
     let deliveries = wait_until_settled(&restarted, &token, &endpoint, &receiver);
 
     let ended = call_ended_received(&receiver, &secret);
@@ -483,24 +494,12 @@ fn a_call_the_store_missed_gets_its_real_call_ended_once_after_a_restart() {
 
 #[test]
 fn an_orphan_found_while_the_store_is_down_is_closed_when_it_is_back_and_its_call_ended_sent_once() {
-    let dir = common::test_dir("records-orphan-store-down-db");
-    let mut mongo = Secantus::start(free_port(), &dir.join("secantus"));
-    let uri = mongo.uri();
-    let env = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str())];
-    let mut server = Server::start_env("records-orphan-store-down", WEBHOOKS, false, &env);
+    let (mut mongo, mut server) = node_on_secantus("records-orphan-store-down", WEBHOOKS);
     let token = owner_token(server.http);
-    let receiver = Receiver::accepting();
-    let (endpoint, secret) = register_endpoint(server.http, &token, &receiver);
+    let (receiver, endpoint, secret) = call_hooks(server.http, &token);
 
     let call = BackgroundCall::start(&server.dir, server.sip, "bench", 30_000);
-    let page = wait_for_meeting(
-        || server.log(),
-        server.http,
-        &token,
-        "the call in progress",
-        Duration::from_secs(20),
-        |p| status_is(p, "in-progress"),
-    );
+    let page = call_in_progress(&server, &token);
     let id = only_call(&page)["meeting_id"].clone();
     // Its call.started is out before the kill (a delivery the dead node held would wait out its lease).
     let started = || receiver.accepted().iter().any(|d| d.event() == "call.started");
@@ -515,23 +514,20 @@ fn an_orphan_found_while_the_store_is_down_is_closed_when_it_is_back_and_its_cal
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    server.signal("KILL");
-    server.wait_exit(Duration::from_secs(10));
+    crash(&mut server);
     drop(call);
 
     // The store goes down too; the node starts without it and takes calls, and looks for its orphans again
     // until the store answers.
     mongo.kill();
-    let restarted = Restarted::start(&server.dir, &restart_env(&uri));
-    assert!(restarted.log().contains("looking again in the background"), "{}", restarted.log());
+    let restarted = restarted_without_the_store(&server, &mongo);
     // Ready to take calls meanwhile, the store degraded from the start (never `ok` while it is down).
     restarted.wait_for("the store degraded, the node ready", Duration::from_secs(30), |r| {
         let (code, health) = health(r.http);
         assert_ne!(health["checks"]["store"], "ok", "{health}");
         code == 200 && health["checks"]["store"] == "degraded"
     });
-    mongo.restart();
-    let token = owner_token_when_the_store_answers(restarted.http);
+    let token = store_back(&mut mongo, &restarted);
     wait_until_settled(&restarted, &token, &endpoint, &receiver);
     let ended = call_ended_received(&receiver, &secret);
     assert_eq!(ended.len(), 1, "one call.ended: {ended:#?}\n{}", restarted.log());
@@ -543,7 +539,7 @@ fn an_orphan_found_while_the_store_is_down_is_closed_when_it_is_back_and_its_cal
 
     // Another restart, the store up: nothing is left open and nothing more is sent.
     drop(restarted);
-    let again = Restarted::start(&server.dir, &restart_env(&uri));
+    let again = Restarted::start(&server.dir, &store_env(&mongo.uri()));
     let token = owner_token(again.http);
     let deliveries = wait_until_settled(&again, &token, &endpoint, &receiver);
     assert!(again.log().contains("looked for calls left in progress by earlier runs closed=0"), "{}", again.log());
@@ -557,19 +553,13 @@ fn an_orphan_found_while_the_store_is_down_is_closed_when_it_is_back_and_its_cal
 /// the next call goes there at once.
 #[test]
 fn a_node_started_with_the_store_away_logs_its_calls_in_the_owners_org_once_the_store_answers() {
-    let dir = common::test_dir("records-org-later-db");
-    let mut mongo = Secantus::start(free_port(), &dir.join("secantus"));
-    let uri = mongo.uri();
-    let env = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str())];
-    let mut server = Server::start_env("records-org-later", WEBHOOKS, false, &env);
+    let (mut mongo, mut server) = node_on_secantus("records-org-later", WEBHOOKS);
     let owner = common::api::login(server.http, OWNER[0].1, OWNER[1].1);
-    let receiver = Receiver::accepting();
-    let (endpoint, secret) = register_endpoint(server.http, &owner.token, &receiver);
-    server.signal("KILL");
-    server.wait_exit(Duration::from_secs(10));
+    let (receiver, endpoint, secret) = call_hooks(server.http, &owner.token);
+    crash(&mut server);
 
     mongo.kill();
-    let restarted = Restarted::start(&server.dir, &restart_env(&uri));
+    let restarted = restarted_without_the_store(&server, &mongo);
     assert!(restarted.log().contains("go to the owner's org once"), "{}", restarted.log());
     let mut call = BackgroundCall::start(&server.dir, restarted.sip, "bench", 2000);
     assert_eq!(call.wait(Duration::from_secs(60)), Some(0), "sipp: {}\nlog:\n{}", call.errors(), restarted.log());
@@ -588,8 +578,7 @@ fn a_node_started_with_the_store_away_logs_its_calls_in_the_owners_org_once_the_
         "the end waits for the owner's org: {spooled:#?}"
     );
 
-    mongo.restart();
-    let token = owner_token_when_the_store_answers(restarted.http);
+    let token = store_back(&mut mongo, &restarted);
     wait_until_settled(&restarted, &token, &endpoint, &receiver);
     let page = wait_for_meeting(
         || restarted.log(),
