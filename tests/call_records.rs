@@ -258,16 +258,7 @@ fn a_call_ending_while_the_store_is_down_is_spooled_and_delivered_once_it_is_bac
     // The call carries on and ends normally; its record waits in the spool.
     assert_eq!(call.wait(Duration::from_secs(60)), Some(0), "sipp: {}\nlog:\n{}", call.errors(), server.log());
     // Its end (and its call.ended behind it) in the spool's files.
-    let spooled_end = |s: &Server| {
-        std::fs::read_dir(s.dir.join("data/spool"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|f| f.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "item"))
-            .filter_map(|p| std::fs::read_to_string(p).ok())
-            .find(|item| item.contains("\"call_finished\""))
-    };
+    let spooled_end = |s: &Server| spooled(&s.dir).into_iter().find(|item| item.contains("\"call_finished\""));
     server.wait_for("the record in the spool", Duration::from_secs(30), |s| spooled_end(s).is_some());
     let record = spooled_end(&server).unwrap();
     assert!(record.contains("\"completed\""), "{record}");
@@ -325,6 +316,18 @@ fn a_node_killed_mid_call_closes_the_call_when_it_starts_again() {
     assert_eq!(call["end_reason"], "node_restarted", "{call}");
     assert!(call["end_time_utc"].as_str().is_some_and(|t| t.ends_with('Z')), "{call}");
     assert!(restarted.log().contains("closing calls left in progress"), "{}", restarted.log());
+}
+
+/// The items waiting in the spool of the node in test dir `dir`, as their files hold them (JSON).
+fn spooled(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("data/spool"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|f| f.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "item"))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect()
 }
 
 /// Records on, `call.*` webhooks to plain http on loopback, polled often (retries are not under test here).
@@ -566,13 +569,7 @@ fn a_node_started_with_the_store_away_logs_its_calls_in_the_owners_org_once_the_
     restarted.wait_for("the call's start and end in the spool", Duration::from_secs(30), |r| {
         r.metric("voicera_spool_items") >= 2.0
     });
-    let spooled: Vec<String> = std::fs::read_dir(server.dir.join("data/spool"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|f| f.path().extension().is_some_and(|e| e == "item"))
-        .filter_map(|f| std::fs::read_to_string(f.path()).ok())
-        .collect();
+    let spooled = spooled(&server.dir);
     assert!(
         spooled.iter().any(|item| item.contains("\"call_finished\"") && item.contains("\"org_pending\":true")),
         "the end waits for the owner's org: {spooled:#?}"
