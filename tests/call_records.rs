@@ -7,7 +7,8 @@
 //! With a webhook receiver (checking every signature) and restarts while SecantusDB is down: a call the
 //! store missed entirely gets exactly one `call.ended`, its real one, after the restart; an orphan found
 //! while the store is down is closed once the store is back, and its `call.ended` goes out once, also across
-//! a second restart.
+//! a second restart. A node that starts with the store away logs its calls in the owner's org once the store
+//! names it.
 
 mod common;
 
@@ -247,37 +248,17 @@ impl Drop for Secantus {
 
 #[test]
 fn a_call_ending_while_the_store_is_down_is_spooled_and_delivered_once_it_is_back() {
-    let dir = common::test_dir("records-secantus");
-    let mut mongo = Secantus::start(free_port(), &dir.join("secantus"));
-    let uri = mongo.uri();
-    let env = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str())];
-    let server = Server::start_env("records-spool", RECORDING, false, &env);
+    let (mut mongo, server) = node_on_secantus("records-spool", RECORDING);
     let token = owner_token(server.http);
 
     let mut call = BackgroundCall::start(&server.dir, server.sip, "bench", 6000);
-    wait_for_meeting(
-        || server.log(),
-        server.http,
-        &token,
-        "the call in progress",
-        Duration::from_secs(20),
-        |p| status_is(p, "in-progress"),
-    );
+    call_in_progress(&server, &token);
     mongo.kill();
 
     // The call carries on and ends normally; its record waits in the spool.
     assert_eq!(call.wait(Duration::from_secs(60)), Some(0), "sipp: {}\nlog:\n{}", call.errors(), server.log());
     // Its end (and its call.ended behind it) in the spool's files.
-    let spooled_end = |s: &Server| {
-        std::fs::read_dir(s.dir.join("data/spool"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|f| f.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "item"))
-            .filter_map(|p| std::fs::read_to_string(p).ok())
-            .find(|item| item.contains("\"call_finished\""))
-    };
+    let spooled_end = |s: &Server| spooled(&s.dir).into_iter().find(|item| item.contains("\"call_finished\""));
     server.wait_for("the record in the spool", Duration::from_secs(30), |s| spooled_end(s).is_some());
     let record = spooled_end(&server).unwrap();
     assert!(record.contains("\"completed\""), "{record}");
@@ -312,18 +293,10 @@ fn a_node_killed_mid_call_closes_the_call_when_it_starts_again() {
     let mut server = Server::start_env("records-orphan", RECORDING, false, &OWNER);
     let token = owner_token(server.http);
     let call = BackgroundCall::start(&server.dir, server.sip, "bench", 30_000);
-    let page = wait_for_meeting(
-        || server.log(),
-        server.http,
-        &token,
-        "the call in progress",
-        Duration::from_secs(20),
-        |p| status_is(p, "in-progress"),
-    );
+    let page = call_in_progress(&server, &token);
     let id = only_call(&page)["meeting_id"].clone();
     let node = only_call(&page)["node_id"].clone();
-    server.signal("KILL");
-    server.wait_exit(Duration::from_secs(10));
+    crash(&mut server);
     assert!(http_get(server.http, "/health").is_none(), "the node is gone");
     drop(call);
 
@@ -345,16 +318,31 @@ fn a_node_killed_mid_call_closes_the_call_when_it_starts_again() {
     assert!(restarted.log().contains("closing calls left in progress"), "{}", restarted.log());
 }
 
+/// The items waiting in the spool of the node in test dir `dir`, as their files hold them (JSON).
+fn spooled(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("data/spool"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|f| f.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "item"))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect()
+}
+
 /// Records on, `call.*` webhooks to plain http on loopback, polled often (retries are not under test here).
 const WEBHOOKS: &str = "[bench]\nrecord = true\n\n[webhooks]\nallow_http_loopback = true\npoll_ms = 200\n";
 
-/// Registers a `call.*` endpoint at `receiver` in the owner's org; its id and secret.
-fn register_endpoint(http: SocketAddr, token: &str, receiver: &Receiver) -> (String, String) {
+/// A receiver accepting every delivery, registered as a `call.*` endpoint of the owner's org: the receiver,
+/// the endpoint's id and its secret.
+fn call_hooks(http: SocketAddr, token: &str) -> (Receiver, String, String) {
+    let receiver = Receiver::accepting();
     let url = format!("http://{}/hook", receiver.addr);
     let (status, created) =
         request(http, "POST", "/api/v1/webhooks", token, Some(json!({"url": url, "events": ["call.*"]})));
     assert_eq!(status, 201, "{created}");
-    (created["id"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string())
+    let text = |key: &str| created[key].as_str().unwrap().to_string();
+    (receiver, text("id"), text("secret"))
 }
 
 /// Waits until everything the node owes is out: the sweep for orphans has run (its log line, printed before
@@ -420,22 +408,52 @@ fn owner_token_when_the_store_answers(http: SocketAddr) -> String {
     }
 }
 
-/// The node's environment on a restart: the store and the owner account (made, or found, once a store that is
-/// down answers: the node starts without it).
-fn restart_env(uri: &str) -> [(&str, &str); 3] {
+/// A node's environment: the store at `uri` and the owner account (made, or found, once a store that is down
+/// answers: the node starts without it).
+fn store_env(uri: &str) -> [(&str, &str); 3] {
     [("VOICERA_MONGODB_URI", uri), OWNER[0], OWNER[1]]
+}
+
+/// A node of the owner on SecantusDB, with `config`; the store keeps its data in the test dir `<name>-db`, so
+/// that the test can kill it and bring it back on the same data.
+fn node_on_secantus(name: &str, config: &str) -> (Secantus, Server) {
+    let dir = common::test_dir(&format!("{name}-db"));
+    let mongo = Secantus::start(free_port(), &dir.join("secantus"));
+    let server = Server::start_env(name, config, false, &store_env(&mongo.uri()));
+    (mongo, server)
+}
+
+/// Waits until the call `server` takes is in the owner's history, in progress; that page.
+fn call_in_progress(server: &Server, token: &str) -> Value {
+    let in_progress = |p: &Value| status_is(p, "in-progress");
+    wait_for_meeting(|| server.log(), server.http, token, "the call in progress", Duration::from_secs(20), in_progress)
+}
+
+/// Kills `server` as a crash does (SIGKILL) and waits until it is gone.
+fn crash(server: &mut Server) {
+    server.signal("KILL");
+    server.wait_exit(Duration::from_secs(10));
+}
+
+/// The crashed `server`'s node started again on its data while `mongo` is down: it starts without the store,
+/// and looks for the calls its last run left in progress again in the background.
+fn restarted_without_the_store(server: &Server, mongo: &Secantus) -> Restarted {
+    let restarted = Restarted::start(&server.dir, &store_env(&mongo.uri()));
+    assert!(restarted.log().contains("looking again in the background"), "{}", restarted.log());
+    restarted
+}
+
+/// `mongo` back on the same data; the owner's token once `node` reaches it.
+fn store_back(mongo: &mut Secantus, node: &Restarted) -> String {
+    mongo.restart();
+    owner_token_when_the_store_answers(node.http)
 }
 
 #[test]
 fn a_call_the_store_missed_gets_its_real_call_ended_once_after_a_restart() {
-    let dir = common::test_dir("records-missed-call-db");
-    let mut mongo = Secantus::start(free_port(), &dir.join("secantus"));
-    let uri = mongo.uri();
-    let env = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str())];
-    let mut server = Server::start_env("records-missed-call", WEBHOOKS, false, &env);
+    let (mut mongo, mut server) = node_on_secantus("records-missed-call", WEBHOOKS);
     let token = owner_token(server.http);
-    let receiver = Receiver::accepting();
-    let (endpoint, secret) = register_endpoint(server.http, &token, &receiver);
+    let (receiver, endpoint, secret) = call_hooks(server.http, &token);
 
     // The store is down for the whole call: its start, end and events all wait in the spool.
     mongo.kill();
@@ -445,14 +463,11 @@ fn a_call_the_store_missed_gets_its_real_call_ended_once_after_a_restart() {
     server.wait_for("the call's writes in the spool", Duration::from_secs(30), |s| {
         s.metric("voicera_spool_items") >= 2.0
     });
-    server.signal("KILL");
-    server.wait_exit(Duration::from_secs(10));
+    crash(&mut server);
 
     // The node comes back while the store is still down, then the store does.
-    let restarted = Restarted::start(&server.dir, &restart_env(&uri));
-    assert!(restarted.log().contains("looking again in the background"), "{}", restarted.log());
-    mongo.restart();
-    let token = owner_token_when_the_store_answers(restarted.http);
+    let restarted = restarted_without_the_store(&server, &mongo);
+    let token = store_back(&mut mongo, &restarted);
     let deliveries = wait_until_settled(&restarted, &token, &endpoint, &receiver);
 
     let ended = call_ended_received(&receiver, &secret);
@@ -482,24 +497,12 @@ fn a_call_the_store_missed_gets_its_real_call_ended_once_after_a_restart() {
 
 #[test]
 fn an_orphan_found_while_the_store_is_down_is_closed_when_it_is_back_and_its_call_ended_sent_once() {
-    let dir = common::test_dir("records-orphan-store-down-db");
-    let mut mongo = Secantus::start(free_port(), &dir.join("secantus"));
-    let uri = mongo.uri();
-    let env = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str())];
-    let mut server = Server::start_env("records-orphan-store-down", WEBHOOKS, false, &env);
+    let (mut mongo, mut server) = node_on_secantus("records-orphan-store-down", WEBHOOKS);
     let token = owner_token(server.http);
-    let receiver = Receiver::accepting();
-    let (endpoint, secret) = register_endpoint(server.http, &token, &receiver);
+    let (receiver, endpoint, secret) = call_hooks(server.http, &token);
 
     let call = BackgroundCall::start(&server.dir, server.sip, "bench", 30_000);
-    let page = wait_for_meeting(
-        || server.log(),
-        server.http,
-        &token,
-        "the call in progress",
-        Duration::from_secs(20),
-        |p| status_is(p, "in-progress"),
-    );
+    let page = call_in_progress(&server, &token);
     let id = only_call(&page)["meeting_id"].clone();
     // Its call.started is out before the kill (a delivery the dead node held would wait out its lease).
     let started = || receiver.accepted().iter().any(|d| d.event() == "call.started");
@@ -514,23 +517,20 @@ fn an_orphan_found_while_the_store_is_down_is_closed_when_it_is_back_and_its_cal
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    server.signal("KILL");
-    server.wait_exit(Duration::from_secs(10));
+    crash(&mut server);
     drop(call);
 
     // The store goes down too; the node starts without it and takes calls, and looks for its orphans again
     // until the store answers.
     mongo.kill();
-    let restarted = Restarted::start(&server.dir, &restart_env(&uri));
-    assert!(restarted.log().contains("looking again in the background"), "{}", restarted.log());
+    let restarted = restarted_without_the_store(&server, &mongo);
     // Ready to take calls meanwhile, the store degraded from the start (never `ok` while it is down).
     restarted.wait_for("the store degraded, the node ready", Duration::from_secs(30), |r| {
         let (code, health) = health(r.http);
         assert_ne!(health["checks"]["store"], "ok", "{health}");
         code == 200 && health["checks"]["store"] == "degraded"
     });
-    mongo.restart();
-    let token = owner_token_when_the_store_answers(restarted.http);
+    let token = store_back(&mut mongo, &restarted);
     wait_until_settled(&restarted, &token, &endpoint, &receiver);
     let ended = call_ended_received(&receiver, &secret);
     assert_eq!(ended.len(), 1, "one call.ended: {ended:#?}\n{}", restarted.log());
@@ -542,10 +542,74 @@ fn an_orphan_found_while_the_store_is_down_is_closed_when_it_is_back_and_its_cal
 
     // Another restart, the store up: nothing is left open and nothing more is sent.
     drop(restarted);
-    let again = Restarted::start(&server.dir, &restart_env(&uri));
+    let again = Restarted::start(&server.dir, &store_env(&mongo.uri()));
     let token = owner_token(again.http);
     let deliveries = wait_until_settled(&again, &token, &endpoint, &receiver);
     assert!(again.log().contains("looked for calls left in progress by earlier runs closed=0"), "{}", again.log());
     assert_eq!(call_ended_received(&receiver, &secret).len(), 1, "{deliveries:#?}");
     assert_eq!(deliveries.iter().filter(|d| d["event"] == "call.ended").count(), 1, "{deliveries:#?}");
+}
+
+/// A node that starts with the store away cannot look up its owner's org: a call to a built-in agent then waits
+/// in the spool, marked pending, and is logged in the owner's org once the store answers (not in the `default`
+/// stand-in), its `call.*` webhooks going to the owner's endpoint with a recording link signed for that org;
+/// the next call goes there at once.
+#[test]
+fn a_node_started_with_the_store_away_logs_its_calls_in_the_owners_org_once_the_store_answers() {
+    let (mut mongo, mut server) = node_on_secantus("records-org-later", WEBHOOKS);
+    let owner = common::api::login(server.http, OWNER[0].1, OWNER[1].1);
+    let (receiver, endpoint, secret) = call_hooks(server.http, &owner.token);
+    crash(&mut server);
+
+    mongo.kill();
+    let restarted = restarted_without_the_store(&server, &mongo);
+    assert!(restarted.log().contains("go to the owner's org once"), "{}", restarted.log());
+    let mut call = BackgroundCall::start(&server.dir, restarted.sip, "bench", 2000);
+    assert_eq!(call.wait(Duration::from_secs(60)), Some(0), "sipp: {}\nlog:\n{}", call.errors(), restarted.log());
+    restarted.wait_for("the call's start and end in the spool", Duration::from_secs(30), |r| {
+        r.metric("voicera_spool_items") >= 2.0
+    });
+    let spooled = spooled(&server.dir);
+    assert!(
+        spooled.iter().any(|item| item.contains("\"call_finished\"") && item.contains("\"org_pending\":true")),
+        "the end waits for the owner's org: {spooled:#?}"
+    );
+
+    let token = store_back(&mut mongo, &restarted);
+    wait_until_settled(&restarted, &token, &endpoint, &receiver);
+    let page = wait_for_meeting(
+        || restarted.log(),
+        restarted.http,
+        &token,
+        "the call in the owner's history",
+        Duration::from_secs(30),
+        |p| status_is(p, "completed"),
+    );
+    let log = only_call(&page);
+    let ended = call_ended_received(&receiver, &secret);
+    assert_eq!(ended.len(), 1, "one call.ended, to the owner's endpoint: {ended:#?}\n{}", restarted.log());
+    let data = &ended[0]["data"];
+    assert_eq!(data["call_id"], log["meeting_id"], "{data}");
+    let link = data["recording_url"].as_str().unwrap_or_else(|| panic!("a recording link: {data}"));
+    assert!(link.contains(&format!("org_id={}", owner.org_id)), "signed for the owner's org: {link}");
+    let path = &link[link.find("/api/v1/").unwrap_or_else(|| panic!("{link}"))..];
+    let (status, _, audio) = common::api::send(restarted.http, "GET", path, "", "text/plain", b"");
+    assert_eq!(status, 200, "the link plays: {link}");
+    assert!(audio.starts_with(b"RIFF"), "the call's WAV recording: {link}");
+
+    // The store up, the org known: the next call is the owner's from its start.
+    let mut call = BackgroundCall::start(&server.dir, restarted.sip, "bench", 2000);
+    assert_eq!(call.wait(Duration::from_secs(60)), Some(0), "sipp: {}\nlog:\n{}", call.errors(), restarted.log());
+    wait_for_meeting(
+        || restarted.log(),
+        restarted.http,
+        &token,
+        "both calls in the owner's history",
+        Duration::from_secs(30),
+        |p| {
+            p["total"] == 2
+                && p["items"].as_array().is_some_and(|items| items.iter().all(|c| c["status"] == "completed"))
+        },
+    );
+    assert_eq!(restarted.metric("voicera_spool_items"), 0.0, "nothing waits");
 }

@@ -10,7 +10,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::api::{owner_token, send, wait_agent_ready, OWNER};
+use common::api::{owner_token, run_batch, send, upload_campaign, wait_agent_ready, OWNER};
 use common::greetings::{announcement, machine_greeting, person_answering, ringback};
 use common::media_peer::MediaPeer;
 use common::{free_port, repo_path, require_tool, Server};
@@ -85,31 +85,8 @@ fn api(server: &Server, method: &str, path: &str, token: &str, body: Value) -> (
     (status, answer)
 }
 
-/// Uploads `csv` for the `caller` agent, sets `campaign`, runs it and waits for its end; the batch's view and
-/// its contacts by number.
-fn run_campaign(server: &Server, token: &str, name: &str, csv: &str, campaign: Value) -> (Value, Vec<Value>) {
-    let path = format!("/api/v1/batches/upload?batch_name={name}&agent_type=caller&default_country=US");
-    let (status, uploaded, _) = send(server.http, "POST", &path, token, "text/csv", csv.as_bytes());
-    assert_eq!(status, 201, "{uploaded}");
-    let batch = uploaded["batch_id"].as_str().unwrap().to_string();
-    let (status, answer) = api(server, "PUT", &format!("/api/v1/campaigns/{batch}"), token, campaign);
-    assert_eq!(status, 200, "{answer}");
-    let (status, answer) = api(server, "POST", &format!("/api/v1/batches/{batch}/run"), token, json!({}));
-    assert_eq!(status, 200, "{answer}");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let view = loop {
-        let (status, view) = api(server, "GET", &format!("/api/v1/batches/{batch}"), token, Value::Null);
-        assert_eq!(status, 200, "{view}");
-        if view["execution_status"] == "completed" {
-            break view;
-        }
-        assert!(Instant::now() < deadline, "the campaign never completed: {view}\n{}", server.log());
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let (status, page) = api(server, "GET", &format!("/api/v1/batches/{batch}/contacts"), token, Value::Null);
-    assert_eq!(status, 200, "{page}");
-    (view, page["items"].as_array().unwrap().clone())
-}
+/// How long a campaign here may take: a few calls of seconds each, through sipp.
+const CAMPAIGN_WITHIN: Duration = Duration::from_secs(120);
 
 fn contact<'a>(contacts: &'a [Value], number: &str) -> &'a Value {
     contacts.iter().find(|c| c["contact_number"] == number).unwrap_or_else(|| panic!("{number} in {contacts:?}"))
@@ -152,13 +129,15 @@ fn machines_are_hung_up_on_or_left_a_message_after_the_beep_and_people_get_the_a
 
     // amd = hangup: the machine is hung up on before its greeting ends, nothing said to it; the person gets
     // the agent's greeting once the verdict is in.
-    let (view, contacts) = run_campaign(
+    let batch = upload_campaign(
         &server,
         &token,
+        "caller",
         "hangup",
         "contact_number,name\n+15554000001,Asha\n+15551000001,Ben\n",
         json!({"max_live_calls": 1, "calls_per_second": 5, "trunk": "carrier", "amd": "hangup"}),
     );
+    let (view, contacts) = run_batch(&server, &token, &batch, CAMPAIGN_WITHIN);
     assert_eq!(view["progress"]["by_outcome"], json!({"answered-machine": 1, "answered-human": 1}), "{view}");
     let asha = &contact(&contacts, "+15554000001")["last_amd"];
     assert_eq!(
@@ -203,14 +182,16 @@ fn machines_are_hung_up_on_or_left_a_message_after_the_beep_and_people_get_the_a
     // amd = leave_message: the message starts after the beep and is heard in full; the record says so. A message
     // left is final (`voicemail-left`): the machine retries the campaign allows are not used.
     let message = "Hello {{contact.name}}, this is Green Valley Dental. Please call us back today.";
-    let (view, contacts) = run_campaign(
+    let batch = upload_campaign(
         &server,
         &token,
+        "caller",
         "voicemail",
         "contact_number,name\n+15554000002,Chen\n",
         json!({"max_live_calls": 1, "trunk": "carrier", "amd": "leave_message", "voicemail_message": message,
                "retry": {"machine": {"max_attempts": 3, "spacing_seconds": 1}}}),
     );
+    let (view, contacts) = run_batch(&server, &token, &batch, CAMPAIGN_WITHIN);
     assert_eq!(view["progress"]["by_outcome"], json!({"voicemail-left": 1}), "{view}");
     assert_eq!(contact(&contacts, "+15554000002")["history"].as_array().map(Vec::len), Some(1), "called once");
     let chen = &contact(&contacts, "+15554000002")["last_amd"];
@@ -279,13 +260,15 @@ fn early_media_is_heard_greetings_from_their_start_ringback_as_no_speech_and_ann
     let token = owner_token(server.http);
 
     let message = "Hello {{contact.name}}, this is Green Valley Dental. Please call us back today.";
-    let (view, contacts) = run_campaign(
+    let batch = upload_campaign(
         &server,
         &token,
+        "caller",
         "early",
         "contact_number,name\n+15554000011,Dana\n+15551000011,Eli\n",
         json!({"max_live_calls": 1, "trunk": "carrier", "amd": "leave_message", "voicemail_message": message}),
     );
+    let (view, contacts) = run_batch(&server, &token, &batch, CAMPAIGN_WITHIN);
     assert_eq!(view["progress"]["by_outcome"], json!({"voicemail-left": 1, "answered-human": 1}), "{view}");
 
     // The machine: decided soon after the answer, its greeting counted from its start in early media.
@@ -327,15 +310,17 @@ fn early_media_is_heard_greetings_from_their_start_ringback_as_no_speech_and_ann
     // 480 or 486): final statuses that say nothing precise, so `failed(announcement)`, twice each under
     // `retry.failed`; the no-answer rule (one attempt) does not apply. Then 486: busy is precise and stands (one
     // attempt under `retry.busy`), the voice noted.
-    let (view, contacts) = run_campaign(
+    let batch = upload_campaign(
         &server,
         &token,
+        "caller",
         "announcements",
         "contact_number,name\n+15554800001,Fay\n+15554860001,Gus\n+15554870001,Hal\n",
         json!({"max_live_calls": 3, "trunk": "carrier", "amd": "hangup", "ring_timeout_seconds": 8,
                "retry": {"failed": {"max_attempts": 2, "spacing_seconds": 1},
                          "busy": {"max_attempts": 1}, "no_answer": {"max_attempts": 1}}}),
     );
+    let (view, contacts) = run_batch(&server, &token, &batch, CAMPAIGN_WITHIN);
     assert_eq!(
         view["progress"]["by_outcome"],
         json!({"failed(announcement)": 2, "busy": 1}),
@@ -380,13 +365,15 @@ fn early_media_opens_the_recording_of_a_dialled_call_and_is_marked() {
     let _carrier = Carrier::start_early(&server, trunk_port, (&machine, &machine_clip[..16_000]), &human);
     wait_agent_ready(&server, "caller");
     let token = owner_token(server.http);
-    let (view, _) = run_campaign(
+    let batch = upload_campaign(
         &server,
         &token,
+        "caller",
         "early-recording",
         "contact_number,name\n+15551000021,Fay\n",
         json!({"max_live_calls": 1, "trunk": "carrier", "amd": "hangup"}),
     );
+    let (view, _) = run_batch(&server, &token, &batch, CAMPAIGN_WITHIN);
     assert_eq!(view["progress"]["by_outcome"], json!({"answered-human": 1}), "{view}");
 
     let record = record_of(&server, "15551000021");

@@ -19,7 +19,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::api::{login, owner_token, request, send, OWNER};
+use common::api::{batch_contacts, login, owner_token, request, send, wait_batch_completed, OWNER};
 use common::carrier::{Carrier, CarrierCall};
 use common::{free_port, require_tool, Server};
 use serde_json::{json, Value};
@@ -39,12 +39,6 @@ const MASTER_KEY: &str = "8f1c2d3e4a5b6c7d8e9f00112233445566778899aabbccddeeff00
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
-}
-
-fn contacts(http: std::net::SocketAddr, token: &str, batch: &str) -> Vec<Value> {
-    let (status, page) = request(http, "GET", &format!("/api/v1/batches/{batch}/contacts?limit=1000"), token, None);
-    assert_eq!(status, 200, "{page}");
-    page["items"].as_array().unwrap().clone()
 }
 
 /// The contact's attempts: (node, outcome or "", started_at, ended_at or 0).
@@ -102,7 +96,7 @@ fn a_node_killed_mid_campaign_loses_no_contact_and_its_calls_are_redialled_only_
     // Both nodes dialling, a few contacts done, and node A holding leases on calls in flight: kill it.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let all = contacts(node_b.http, &token, &batch);
+        let all = batch_contacts(node_b.http, &token, &batch);
         let done = all.iter().filter(|c| c["status"] == "done").count();
         let by = |node: &str| all.iter().any(|c| attempts(c).iter().any(|a| a.0 == node));
         let a_in_flight = all.iter().filter(|c| {
@@ -119,21 +113,12 @@ fn a_node_killed_mid_campaign_loses_no_contact_and_its_calls_are_redialled_only_
     assert!(node_a.wait_exit(Duration::from_secs(10)).is_none(), "killed, no exit code");
 
     // Node B finishes the campaign alone.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let view = loop {
-        let (status, view) = request(node_b.http, "GET", &format!("/api/v1/batches/{batch}"), &token, None);
-        assert_eq!(status, 200, "{view}");
-        if view["execution_status"] == "completed" {
-            break view;
-        }
-        assert!(Instant::now() < deadline, "node B never completed the campaign: {view}\n{}", node_b.log());
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let view = wait_batch_completed(&node_b, &token, &batch, Duration::from_secs(120));
     assert_eq!(view["progress"]["by_outcome"], json!({"answered-human": CONTACTS}), "every contact reached: {view}");
 
     // The store: the lost calls are A's open attempts, closed `failed(node lost)` by B only after their lease
     // lapsed (and after the kill), then retried by B after the failure rule's spacing; everyone else called once.
-    let all = contacts(node_b.http, &token, &batch);
+    let all = batch_contacts(node_b.http, &token, &batch);
     let mut lost = Vec::new();
     let mut by_node: BTreeMap<String, usize> = BTreeMap::new();
     for contact in &all {

@@ -16,9 +16,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::api::{owner_token, send, wait_agent_ready, OWNER};
+use common::api::{owner_token, run_batch, upload_campaign, wait_agent_ready, OWNER};
 use common::fake_carrier::{Callee, FakeCarrier, Flavor};
 use common::greetings::{machine_greeting, person_answering};
 use common::{free_port, Server};
@@ -43,9 +43,8 @@ fn two_nodes(
     let uri = mongo.uri.replacen("/?", "/voicera_rs?", 1);
     // Nothing listens there: the carrier is told which node to reach, as a balancer would pick.
     let public_url = format!("http://127.0.0.1:{}", free_port());
-    let config = |extra: &str| {
-        format!("{}\n{AGENT}\n[server]\npublic_url = \"{public_url}\"\n\n{extra}", carrier.config())
-    };
+    let config =
+        |extra: &str| format!("{}\n{AGENT}\n[server]\npublic_url = \"{public_url}\"\n\n{extra}", carrier.config());
     let shared = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str()), ("VOICERA_MASTER_KEY", MASTER_KEY)];
     let env_a: Vec<(&str, &str)> = shared.iter().copied().chain([("VOICERA_NODE_ID", "node-a")]).collect();
     let env_b: Vec<(&str, &str)> = shared.iter().copied().chain([("VOICERA_NODE_ID", "node-b")]).collect();
@@ -56,36 +55,8 @@ fn two_nodes(
     (node_a, node_b)
 }
 
-fn api(server: &Server, method: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let (status, answer, _) = send(server.http, method, path, token, "application/json", body.to_string().as_bytes());
-    (status, answer)
-}
-
-/// Uploads `csv` for the `caller` agent with `campaign`, runs it and waits for its end: its view and contacts.
-fn run_campaign(server: &Server, token: &str, name: &str, csv: &str, campaign: Value) -> (Value, Vec<Value>) {
-    let path = format!("/api/v1/batches/upload?batch_name={name}&agent_type=caller&default_country=US");
-    let (status, uploaded, _) = send(server.http, "POST", &path, token, "text/csv", csv.as_bytes());
-    assert_eq!(status, 201, "{uploaded}");
-    let batch = uploaded["batch_id"].as_str().unwrap().to_string();
-    let (status, answer) = api(server, "PUT", &format!("/api/v1/campaigns/{batch}"), token, campaign);
-    assert_eq!(status, 200, "{answer}");
-    let (status, answer) = api(server, "POST", &format!("/api/v1/batches/{batch}/run"), token, json!({}));
-    assert_eq!(status, 200, "{answer}");
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let view = loop {
-        let (status, view) = api(server, "GET", &format!("/api/v1/batches/{batch}"), token, Value::Null);
-        assert_eq!(status, 200, "{view}");
-        if view["execution_status"] == "completed" {
-            break view;
-        }
-        assert!(Instant::now() < deadline, "the campaign never completed: {view}\n{}", server.log());
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let path = format!("/api/v1/batches/{batch}/contacts?limit=1000");
-    let (status, page) = api(server, "GET", &path, token, Value::Null);
-    assert_eq!(status, 200, "{page}");
-    (view, page["items"].as_array().unwrap().clone())
-}
+/// How long a campaign here may take: its ring timeouts and retries, through two nodes.
+const CAMPAIGN_WITHIN: Duration = Duration::from_secs(180);
 
 /// The nodes that placed a contact's attempts.
 fn placed_by(contact: &Value) -> Vec<String> {
@@ -118,7 +89,8 @@ fn a_provider_calling_back_another_node_completes_the_campaign_within_the_live_c
         "provider": "vobiz", "caller_id": "+15550000000", "amd": "hangup",
         "retry": {"busy": {"max_attempts": 1, "spacing_seconds": 1}},
     });
-    let (view, contacts) = run_campaign(&node_a, &token, "across-nodes", &csv, campaign);
+    let batch = upload_campaign(&node_a, &token, "caller", "across-nodes", &csv, campaign);
+    let (view, contacts) = run_batch(&node_a, &token, &batch, CAMPAIGN_WITHIN);
     assert!(carrier.faults().is_empty(), "every webhook answered 200 by node B: {:?}", carrier.faults());
     let expected = json!({"answered-human": names.len(), "answered-machine": 1, "busy": 1});
     assert_eq!(view["progress"]["by_outcome"], expected, "{view}\n{}\n{}", node_a.log(), node_b.log());
@@ -140,7 +112,10 @@ fn a_provider_calling_back_another_node_completes_the_campaign_within_the_live_c
     }
     // The machine: detection on B (asked for in the registry), its verdict back to A (the disposition).
     let machine = contacts.iter().find(|c| c["contact_number"] == "+15554000001").unwrap();
-    assert_eq!((&machine["last_amd"]["verdict"], &machine["last_amd"]["action"]), (&json!("machine"), &json!("hangup")));
+    assert_eq!(
+        (&machine["last_amd"]["verdict"], &machine["last_amd"]["action"]),
+        (&json!("machine"), &json!("hangup"))
+    );
     assert_eq!(carrier.heard("+15554000001")[0].voiced().count(), 0, "nothing said to the machine");
 
     // A call held its slot from the request to its final report, whichever node heard it: the carrier never
@@ -171,7 +146,8 @@ fn two_nodes_together_start_no_more_calls_a_second_than_the_campaign_allows() {
         "provider": "vobiz", "caller_id": "+15550000000",
         "retry": {"busy": {"max_attempts": 1, "spacing_seconds": 1}},
     });
-    let (view, contacts) = run_campaign(&node_a, &token, "paced", &csv, campaign);
+    let batch = upload_campaign(&node_a, &token, "caller", "paced", &csv, campaign);
+    let (view, contacts) = run_batch(&node_a, &token, &batch, CAMPAIGN_WITHIN);
     assert_eq!(view["progress"]["by_outcome"], json!({"busy": CONTACTS}), "{view}");
     let mut by_node: BTreeMap<String, usize> = BTreeMap::new();
     for contact in &contacts {
@@ -224,7 +200,8 @@ fn a_special_information_tone_heard_on_another_node_fails_the_attempt_as_an_anno
         "max_live_calls": 2, "calls_per_second": 5, "ring_timeout_seconds": 5,
         "provider": "vobiz", "caller_id": "+15550000000", "amd": "hangup",
     });
-    let (view, contacts) = run_campaign(&node_a, &token, "announced", csv, campaign);
+    let batch = upload_campaign(&node_a, &token, "caller", "announced", csv, campaign);
+    let (view, contacts) = run_batch(&node_a, &token, &batch, CAMPAIGN_WITHIN);
     let expected = json!({"failed(announcement)": 1, "answered-human": 1});
     assert_eq!(view["progress"]["by_outcome"], expected, "{view}\n{}\n{}", node_a.log(), node_b.log());
     let announced = contacts.iter().find(|c| c["contact_number"] == "+15556000001").unwrap();

@@ -9,9 +9,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::api::{owner_token, send, wait_agent_ready, OWNER};
+use common::api::{owner_token, run_batch, send, upload_campaign, wait_agent_ready, OWNER};
 use common::fake_carrier::{Callee, FakeCarrier, Flavor};
 use common::greetings::{machine_greeting, person_answering};
 use common::Server;
@@ -26,40 +26,8 @@ fn api(server: &Server, method: &str, path: &str, token: &str, body: Value) -> (
     (status, answer)
 }
 
-/// Uploads `csv` for the `caller` agent and stores `campaign`; the batch id.
-fn upload(server: &Server, token: &str, name: &str, csv: &str, campaign: Value) -> String {
-    upload_for(server, token, "caller", name, csv, campaign)
-}
-
-/// Uploads `csv` for `agent` and stores `campaign`; the batch id.
-fn upload_for(server: &Server, token: &str, agent: &str, name: &str, csv: &str, campaign: Value) -> String {
-    let path = format!("/api/v1/batches/upload?batch_name={name}&agent_type={agent}&default_country=US");
-    let (status, uploaded, _) = send(server.http, "POST", &path, token, "text/csv", csv.as_bytes());
-    assert_eq!(status, 201, "{uploaded}");
-    let batch = uploaded["batch_id"].as_str().unwrap().to_string();
-    let (status, answer) = api(server, "PUT", &format!("/api/v1/campaigns/{batch}"), token, campaign);
-    assert_eq!(status, 200, "{answer}");
-    batch
-}
-
-/// Runs the batch and waits for its end; the batch's view and its contacts.
-fn run(server: &Server, token: &str, batch: &str) -> (Value, Vec<Value>) {
-    let (status, answer) = api(server, "POST", &format!("/api/v1/batches/{batch}/run"), token, json!({}));
-    assert_eq!(status, 200, "{answer}");
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let view = loop {
-        let (status, view) = api(server, "GET", &format!("/api/v1/batches/{batch}"), token, Value::Null);
-        assert_eq!(status, 200, "{view}");
-        if view["execution_status"] == "completed" {
-            break view;
-        }
-        assert!(Instant::now() < deadline, "the campaign never completed: {view}\n{}", server.log());
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let (status, page) = api(server, "GET", &format!("/api/v1/batches/{batch}/contacts"), token, Value::Null);
-    assert_eq!(status, 200, "{page}");
-    (view, page["items"].as_array().unwrap().clone())
-}
+/// How long a campaign here may take: its ring timeouts and retries, and the 25 s a silent provider is given.
+const CAMPAIGN_WITHIN: Duration = Duration::from_secs(180);
 
 fn contact<'a>(contacts: &'a [Value], number: &str) -> &'a Value {
     contacts.iter().find(|c| c["contact_number"] == number).unwrap_or_else(|| panic!("{number} in {contacts:?}"))
@@ -95,7 +63,7 @@ fn campaign_calls_through_a_providers_api_get_dispositions_retries_and_amd_from_
     let token = owner_token(server.http);
 
     // A provider without an account, or without a caller id, is refused naming the field.
-    let batch = upload(&server, &token, "refused", "contact_number\n+15551000009\n", json!({}));
+    let batch = upload_campaign(&server, &token, "caller", "refused", "contact_number\n+15551000009\n", json!({}));
     let settings = format!("/api/v1/campaigns/{batch}");
     let (status, e) = api(&server, "PUT", &settings, &token, json!({"provider": "plivo", "caller_id": "+15550000000"}));
     assert_eq!((status, e["field"].as_str()), (422, Some("provider")), "{e}");
@@ -114,8 +82,8 @@ fn campaign_calls_through_a_providers_api_get_dispositions_retries_and_amd_from_
         "provider": "vobiz", "caller_id": "+15550000000", "amd": "hangup",
         "retry": {"busy": {"max_attempts": 2, "spacing_seconds": 1}, "no_answer": {"max_attempts": 2, "spacing_seconds": 1}},
     });
-    let batch = upload(&server, &token, "through-vobiz", csv, campaign);
-    let (view, contacts) = run(&server, &token, &batch);
+    let batch = upload_campaign(&server, &token, "caller", "through-vobiz", csv, campaign);
+    let (view, contacts) = run_batch(&server, &token, &batch, CAMPAIGN_WITHIN);
     assert!(carrier.faults().is_empty(), "{:?}", carrier.faults());
 
     // Every request as Vobiz documents it, from the caller id, to our answer and status URLs.
@@ -204,14 +172,15 @@ fn campaign_calls_through_a_providers_api_get_dispositions_retries_and_amd_from_
     let csv: String =
         std::iter::once("contact_number\n".to_string()).chain((0..10).map(|i| format!("+1555700{i:04}\n"))).collect();
     let before = carrier.requests().len();
-    let batch = upload(
+    let batch = upload_campaign(
         &server,
         &token,
+        "caller",
         "paced",
         &csv,
         json!({"max_live_calls": 3, "calls_per_second": 10, "provider": "vobiz", "caller_id": "+15550000000"}),
     );
-    let (view, _) = run(&server, &token, &batch);
+    let (view, _) = run_batch(&server, &token, &batch, CAMPAIGN_WITHIN);
     assert_eq!(view["progress"]["by_outcome"], json!({"no-answer": 10}), "{view}");
     assert_eq!(carrier.requests().len() - before, 10);
     assert!(carrier.requests()[before].body.get("machine_detection").is_none(), "AMD off: not asked of Vobiz either");
@@ -233,8 +202,8 @@ fn twilio_campaign_calls_follow_its_status_callbacks_and_stream() {
     let csv = "contact_number\n+15551000001\n+15552000001\n+15553000001\n";
     let campaign = json!({"max_live_calls": 3, "calls_per_second": 5, "provider": "twilio", "caller_id": "+15550000000",
         "ring_timeout_seconds": 20});
-    let batch = upload_for(&server, &token, "bench", "through-twilio", csv, campaign);
-    let (view, contacts) = run(&server, &token, &batch);
+    let batch = upload_campaign(&server, &token, "bench", "through-twilio", csv, campaign);
+    let (view, contacts) = run_batch(&server, &token, &batch, CAMPAIGN_WITHIN);
     assert!(carrier.faults().is_empty(), "{:?}", carrier.faults());
     assert_eq!(view["progress"]["by_outcome"], json!({"answered-human": 1, "busy": 1, "no-answer": 1}), "{view}");
     let requests = carrier.requests();
@@ -286,14 +255,15 @@ fn the_providers_machine_detection_is_asked_and_ours_wins_where_both_decided() {
         let token = owner_token(server.http);
         let provider = if flavor == Flavor::Vobiz { "vobiz" } else { "twilio" };
         let campaign = json!({"max_live_calls": 2, "provider": provider, "caller_id": "+15550000000", "amd": "hangup"});
-        let batch = upload(
+        let batch = upload_campaign(
             &server,
             &token,
+            "caller",
             "provider-amd",
             "contact_number,name\n+15551000001,Ben\n+15556000001,Ida\n",
             campaign,
         );
-        let (view, contacts) = run(&server, &token, &batch);
+        let (view, contacts) = run_batch(&server, &token, &batch, CAMPAIGN_WITHIN);
         assert!(carrier.faults().is_empty(), "{provider}: {:?}", carrier.faults());
         let requests = carrier.requests();
         assert_eq!(requests.len(), 2, "{provider}");

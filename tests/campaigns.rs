@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::api::{owner_token, request, send, wait_agent_ready, OWNER};
+use common::api::{batch_contacts, owner_token, request, send, wait_agent_ready, OWNER};
 use common::carrier::Carrier;
 use common::hooks::{signature_ok, Receiver};
 use common::{free_port, require_tool, Server};
@@ -74,17 +74,6 @@ fn wait_until(http: SocketAddr, token: &str, batch: &str, timeout: Duration, don
         assert!(Instant::now() < deadline, "the batch never got there: {view}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn contacts(server: &Server, token: &str, batch: &str) -> Vec<Value> {
-    contacts_at(server.http, token, batch)
-}
-
-fn contacts_at(http: SocketAddr, token: &str, batch: &str) -> Vec<Value> {
-    let path = format!("/api/v1/batches/{batch}/contacts?limit=1000");
-    let (status, page) = request(http, "GET", &path, token, None);
-    assert_eq!(status, 200, "{page}");
-    page["items"].as_array().unwrap().clone()
 }
 
 #[test]
@@ -211,7 +200,7 @@ fn a_campaign_dials_through_the_trunk_with_dispositions_and_retries() {
     assert_eq!(view["progress"]["percent_done"], 100.0);
     assert_eq!((view["attempted_calls"].as_u64(), view["successful_calls"].as_u64()), (Some(5), Some(2)), "{view}");
 
-    let by_number: BTreeMap<String, Value> = contacts(&server, &token, &batch)
+    let by_number: BTreeMap<String, Value> = batch_contacts(server.http, &token, &batch)
         .into_iter()
         .map(|c| (c["contact_number"].as_str().unwrap().to_string(), c))
         .collect();
@@ -411,7 +400,7 @@ fn a_restart_mid_campaign_resumes_without_dialling_anyone_twice() {
     let lost = by_outcome.get("failed(node lost)").and_then(Value::as_u64).unwrap_or(0);
     assert!(lost >= 1, "the calls up at the kill are recorded as lost: {view}");
     assert_eq!(answered + lost, 12, "every contact is done: {view}");
-    for contact in contacts_at(http, &token, &batch) {
+    for contact in batch_contacts(http, &token, &batch) {
         assert_eq!(contact["history"].as_array().unwrap().len(), 1, "one attempt each: {contact}");
     }
     // The far end: no number was called twice, and every answered contact was called.
@@ -598,8 +587,10 @@ fn a_number_put_on_the_do_not_call_list_after_the_upload_is_never_dialled() {
     assert_eq!(status, 200, "{answer}");
     let view = wait_status(&server, &token, &batch, "completed", Duration::from_secs(60));
     assert_eq!(view["progress"]["by_outcome"], json!({"answered-human": 2, "dnc-skipped": 1}), "{view}");
-    let skipped =
-        contacts(&server, &token, &batch).into_iter().find(|c| c["contact_number"] == "+15551000002").unwrap();
+    let skipped = batch_contacts(server.http, &token, &batch)
+        .into_iter()
+        .find(|c| c["contact_number"] == "+15551000002")
+        .unwrap();
     assert_eq!(skipped["disposition"], "dnc-skipped", "{skipped}");
     assert_eq!(skipped["history"], json!([]), "never attempted: {skipped}");
     let (calls, _) = carrier.calls();

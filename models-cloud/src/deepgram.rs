@@ -69,13 +69,7 @@ impl DeepgramSttConfig {
 
     /// The WebSocket URL for a stream in `language`.
     pub fn listen_url(&self, language: &str) -> String {
-        let base = if let Some(rest) = self.base_url.strip_prefix("https://") {
-            format!("wss://{rest}")
-        } else if let Some(rest) = self.base_url.strip_prefix("http://") {
-            format!("ws://{rest}")
-        } else {
-            self.base_url.clone()
-        };
+        let base = crate::ws::ws_root(&self.base_url);
         let mut url = format!(
             "{base}/v1/listen?model={}&language={}&encoding=linear16&sample_rate=16000&channels=1\
              &interim_results=true&endpointing={}&smart_format=true",

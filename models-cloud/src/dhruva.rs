@@ -84,13 +84,7 @@ impl DhruvaConfig {
 
     /// The WebSocket URL with the key in its query.
     pub fn stream_url(&self) -> String {
-        let base = if let Some(rest) = self.base_url.strip_prefix("https://") {
-            format!("wss://{rest}")
-        } else if let Some(rest) = self.base_url.strip_prefix("http://") {
-            format!("ws://{rest}")
-        } else {
-            self.base_url.clone()
-        };
+        let base = ws::ws_root(&self.base_url);
         format!("{base}{STREAM_PATH}?api_key={}", encode(&self.api_key))
     }
 

@@ -167,13 +167,7 @@ impl ElevenLabsStt {
 
     /// The WebSocket URL for a stream in `language`.
     pub fn realtime_url(&self, language: &str) -> String {
-        let base = if let Some(rest) = self.base_url.strip_prefix("https://") {
-            format!("wss://{rest}")
-        } else if let Some(rest) = self.base_url.strip_prefix("http://") {
-            format!("ws://{rest}")
-        } else {
-            self.base_url.clone()
-        };
+        let base = ws::ws_root(&self.base_url);
         let language = language.split('-').next().unwrap_or(language);
         format!(
             "{base}/v1/speech-to-text/realtime?model_id={}&audio_format=pcm_16000&commit_strategy=manual&language_code={}",
@@ -250,17 +244,6 @@ impl LiveProtocol for ScribeProtocol {
     }
 }
 
-/// The WebSocket root for an API root: `https://` becomes `wss://`, `http://` `ws://`.
-fn ws_root(base_url: &str) -> String {
-    if let Some(rest) = base_url.strip_prefix("https://") {
-        format!("wss://{rest}")
-    } else if let Some(rest) = base_url.strip_prefix("http://") {
-        format!("ws://{rest}")
-    } else {
-        base_url.to_string()
-    }
-}
-
 /// ElevenLabs text to speech over its stream-input WebSocket
 /// (elevenlabs.io/docs/api-reference/text-to-speech/v-1-text-to-speech-voice-id-stream-input):
 /// `{base}/v1/text-to-speech/{voice_id}/stream-input?model_id=…&output_format=pcm_16000` upgraded with
@@ -292,7 +275,7 @@ impl ElevenLabsWsTts {
     pub fn stream_input_url(&self) -> String {
         format!(
             "{}/v1/text-to-speech/{}/stream-input?model_id={}&output_format=pcm_{}",
-            ws_root(&self.config.base_url),
+            ws::ws_root(&self.config.base_url),
             encode(&self.config.voice_id),
             encode(&self.config.model),
             self.config.sample_rate

@@ -21,6 +21,18 @@ pub const POLL: Duration = Duration::from_millis(10);
 /// How long connecting and the handshake may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The WebSocket root for an API root: `https://` becomes `wss://`, `http://` `ws://`; a `wss://` or `ws://`
+/// root stays as it is.
+pub fn ws_root(base_url: &str) -> String {
+    if let Some(rest) = base_url.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = base_url.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        base_url.to_string()
+    }
+}
+
 /// The connection under the WebSocket: plain TCP or TLS.
 #[derive(Debug)]
 pub enum Conn {
@@ -211,5 +223,12 @@ mod tests {
         assert_eq!(err.kind, FailureKind::Overloaded);
         assert!(err.message.ends_with("HTTP 429: Too many requests"), "{err}");
         assert_eq!(err.retry_after, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn an_api_root_becomes_its_websocket_root() {
+        assert_eq!(ws_root("https://api.deepgram.com"), "wss://api.deepgram.com");
+        assert_eq!(ws_root("http://127.0.0.1:9000/base"), "ws://127.0.0.1:9000/base");
+        assert_eq!(ws_root("wss://dhruva-api.bhashini.gov.in"), "wss://dhruva-api.bhashini.gov.in");
     }
 }

@@ -162,14 +162,7 @@ impl MongoStore {
             Some(_) => Written::Updated,
             None => Written::Inserted,
         };
-        let body = mongodb::bson::to_bson(&record.doc)
-            .map_err(|e| StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), record.org_id, record.id)))?;
-        let replacement = doc! {
-            "org_id": &record.org_id,
-            "id": &record.id,
-            "doc": body,
-            "updated_at": mongodb::bson::DateTime::now(),
-        };
+        let replacement = to_stored(collection, record, mongodb::bson::DateTime::now())?;
         self.collection(collection).replace_one(key, replacement).upsert(true).await?;
         Ok(written)
     }
@@ -177,32 +170,9 @@ impl MongoStore {
     /// [`crate::Store::put_many`] on MongoDB: one unordered `insert_many`; the documents whose id was taken
     /// (duplicate-key errors) are then replaced one by one, so a reload is an upsert.
     pub async fn put_many(&self, collection: Collection, records: &[Record]) -> Result<u64> {
-        let now = mongodb::bson::DateTime::now();
-        let stored = records
-            .iter()
-            .map(|r| {
-                let body = mongodb::bson::to_bson(&r.doc)
-                    .map_err(|e| StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), r.org_id, r.id)))?;
-                Ok(doc! {"org_id": &r.org_id, "id": &r.id, "doc": body, "updated_at": now})
-            })
-            .collect::<Result<Vec<Document>>>()?;
+        let stored = to_stored_all(collection, records)?;
         let handle = self.collection(collection);
-        let mut taken = Vec::new();
-        if let Err(error) = handle.insert_many(stored.iter()).ordered(false).await {
-            let mongodb::error::ErrorKind::InsertMany(failure) = error.kind.as_ref() else {
-                return Err(error.into());
-            };
-            if failure.write_concern_error.is_some() {
-                return Err(error.into());
-            }
-            for write_error in failure.write_errors.iter().flatten() {
-                if write_error.code != DUPLICATE_KEY {
-                    return Err(error.into());
-                }
-                taken.push(write_error.index);
-            }
-        }
-        for index in taken {
+        for index in insert_all_but_taken(&handle, &stored).await? {
             let replacement = &stored[index];
             let key = doc! {"org_id": &records[index].org_id, "id": &records[index].id};
             handle.replace_one(key, replacement).upsert(true).await?;
@@ -220,19 +190,10 @@ impl MongoStore {
         expected: &Value,
     ) -> Result<bool> {
         self.indexes_first().await?;
-        let invalid = |e: mongodb::bson::ser::Error| {
-            StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), record.org_id, record.id))
-        };
-        let body = mongodb::bson::to_bson(&record.doc).map_err(invalid)?;
-        let expected = mongodb::bson::to_bson(expected).map_err(invalid)?;
+        let expected = mongodb::bson::to_bson(expected).map_err(|e| invalid(collection, record, e))?;
         let mut filter = doc! {"org_id": &record.org_id, "id": &record.id};
         filter.insert(format!("doc.{field}"), expected);
-        let replacement = doc! {
-            "org_id": &record.org_id,
-            "id": &record.id,
-            "doc": body,
-            "updated_at": mongodb::bson::DateTime::now(),
-        };
+        let replacement = to_stored(collection, record, mongodb::bson::DateTime::now())?;
         let result = self.collection(collection).replace_one(filter, replacement).await?;
         Ok(result.matched_count > 0)
     }
@@ -273,10 +234,22 @@ impl MongoStore {
         limit: u64,
         order: i32,
     ) -> Result<(Vec<Record>, u64)> {
+        self.page(collection, filter, doc! {"id": order}, skip, limit).await
+    }
+
+    /// A page of `filter`'s documents in `sort` order, skipping `skip`, with the filter's total.
+    async fn page(
+        &self,
+        collection: Collection,
+        filter: Document,
+        sort: Document,
+        skip: u64,
+        limit: u64,
+    ) -> Result<(Vec<Record>, u64)> {
         let handle = self.collection(collection);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let docs: Vec<Document> =
-            handle.find(filter.clone()).sort(doc! {"id": order}).skip(skip).limit(limit).await?.try_collect().await?;
+            handle.find(filter.clone()).sort(sort).skip(skip).limit(limit).await?.try_collect().await?;
         let total = handle.count_documents(filter).await?;
         let records = docs.iter().map(|d| to_record(collection, d)).collect::<Result<Vec<_>>>()?;
         Ok((records, total))
@@ -331,14 +304,7 @@ impl MongoStore {
     /// with a duplicate-key error when the id is taken.
     pub async fn insert_if_absent(&self, collection: Collection, record: &Record) -> Result<bool> {
         self.indexes_first().await?;
-        let body = mongodb::bson::to_bson(&record.doc)
-            .map_err(|e| StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), record.org_id, record.id)))?;
-        let stored = doc! {
-            "org_id": &record.org_id,
-            "id": &record.id,
-            "doc": body,
-            "updated_at": mongodb::bson::DateTime::now(),
-        };
+        let stored = to_stored(collection, record, mongodb::bson::DateTime::now())?;
         match self.collection(collection).insert_one(stored).await {
             Ok(_) => Ok(true),
             Err(err) if is_duplicate_key(&err) => Ok(false),
@@ -349,30 +315,11 @@ impl MongoStore {
     /// [`crate::Store::insert_many_if_absent`] on MongoDB: one unordered `insert_many`; the unique (`org_id`,
     /// `id`) index refuses the taken ids with duplicate-key errors, which name their positions.
     pub async fn insert_many_if_absent(&self, collection: Collection, records: &[Record]) -> Result<Vec<bool>> {
-        let now = mongodb::bson::DateTime::now();
-        let stored = records
-            .iter()
-            .map(|r| {
-                let body = mongodb::bson::to_bson(&r.doc)
-                    .map_err(|e| StoreError::Invalid(format!("{} {}/{}: {e}", collection.name(), r.org_id, r.id)))?;
-                Ok(doc! {"org_id": &r.org_id, "id": &r.id, "doc": body, "updated_at": now})
-            })
-            .collect::<Result<Vec<Document>>>()?;
+        let stored = to_stored_all(collection, records)?;
         let mut inserted = vec![true; records.len()];
-        if let Err(error) = self.collection(collection).insert_many(stored.iter()).ordered(false).await {
-            let mongodb::error::ErrorKind::InsertMany(failure) = error.kind.as_ref() else {
-                return Err(error.into());
-            };
-            if failure.write_concern_error.is_some() {
-                return Err(error.into());
-            }
-            for write_error in failure.write_errors.iter().flatten() {
-                if write_error.code != DUPLICATE_KEY {
-                    return Err(error.into());
-                }
-                if let Some(slot) = inserted.get_mut(write_error.index) {
-                    *slot = false;
-                }
+        for index in insert_all_but_taken(&self.collection(collection), &stored).await? {
+            if let Some(slot) = inserted.get_mut(index) {
+                *slot = false;
             }
         }
         Ok(inserted)
@@ -572,6 +519,43 @@ fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
         mongodb::error::ErrorKind::Command(command) => command.code == DUPLICATE_KEY,
         _ => false,
     }
+}
+
+/// `record` as stored: its org, id and document, and when it was written (`now`).
+fn to_stored(collection: Collection, record: &Record, now: mongodb::bson::DateTime) -> Result<Document> {
+    let body = mongodb::bson::to_bson(&record.doc).map_err(|e| invalid(collection, record, e))?;
+    Ok(doc! {"org_id": &record.org_id, "id": &record.id, "doc": body, "updated_at": now})
+}
+
+/// `records` as stored, all written now.
+fn to_stored_all(collection: Collection, records: &[Record]) -> Result<Vec<Document>> {
+    let now = mongodb::bson::DateTime::now();
+    records.iter().map(|record| to_stored(collection, record, now)).collect()
+}
+
+/// A value of `record` BSON cannot hold: the record is refused, named.
+fn invalid(collection: Collection, record: &Record, error: mongodb::bson::ser::Error) -> StoreError {
+    StoreError::Invalid(format!("{} {}/{}: {error}", collection.name(), record.org_id, record.id))
+}
+
+/// Inserts `stored` in one unordered `insert_many`; the positions of those whose (`org_id`, `id`) was taken
+/// (duplicate-key errors: the others went in). Any other failure is the error.
+async fn insert_all_but_taken(handle: &mongodb::Collection<Document>, stored: &[Document]) -> Result<Vec<usize>> {
+    let Err(error) = handle.insert_many(stored.iter()).ordered(false).await else { return Ok(Vec::new()) };
+    let mongodb::error::ErrorKind::InsertMany(failure) = error.kind.as_ref() else {
+        return Err(error.into());
+    };
+    if failure.write_concern_error.is_some() {
+        return Err(error.into());
+    }
+    let mut taken = Vec::new();
+    for write_error in failure.write_errors.iter().flatten() {
+        if write_error.code != DUPLICATE_KEY {
+            return Err(error.into());
+        }
+        taken.push(write_error.index);
+    }
+    Ok(taken)
 }
 
 /// The tenant's documents whose id starts with `prefix`: the ids from `prefix` up to (not including) `prefix`

@@ -1,9 +1,10 @@
 //! The control-plane API as the tests use it: raw HTTP/1.1 requests on loopback, the owner's sign-in, waiting
-//! for an agent created through the API to route, and a call whose record the test reads.
+//! for an agent created through the API to route, a call whose record the test reads, and a campaign run to
+//! its end.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -101,4 +102,54 @@ pub(crate) fn call_record(server: &Server, user: &str) -> Value {
     let new = || server.call_records().into_iter().find(|r| !before.contains(&id(r)));
     server.wait_for("the call record", Duration::from_secs(10), |_| new().is_some());
     new().expect("a call record")
+}
+
+/// Uploads `csv` (a contact list) as batch `name` for agent `agent` and stores its `campaign` settings, both
+/// asserted to succeed; the batch id.
+pub(crate) fn upload_campaign(
+    server: &Server,
+    token: &str,
+    agent: &str,
+    name: &str,
+    csv: &str,
+    campaign: Value,
+) -> String {
+    let path = format!("/api/v1/batches/upload?batch_name={name}&agent_type={agent}&default_country=US");
+    let (status, uploaded, _) = send(server.http, "POST", &path, token, "text/csv", csv.as_bytes());
+    assert_eq!(status, 201, "{uploaded}");
+    let batch = uploaded["batch_id"].as_str().expect("a batch id").to_string();
+    let (status, answer) = request(server.http, "PUT", &format!("/api/v1/campaigns/{batch}"), token, Some(campaign));
+    assert_eq!(status, 200, "{answer}");
+    batch
+}
+
+/// Runs `batch` and waits, `within` at most, for it to complete; the batch's view and its contacts.
+pub(crate) fn run_batch(server: &Server, token: &str, batch: &str, within: Duration) -> (Value, Vec<Value>) {
+    let (status, answer) =
+        request(server.http, "POST", &format!("/api/v1/batches/{batch}/run"), token, Some(json!({})));
+    assert_eq!(status, 200, "{answer}");
+    let view = wait_batch_completed(server, token, batch, within);
+    (view, batch_contacts(server.http, token, batch))
+}
+
+/// Polls `batch` on `server` until it is completed, `within` at most (the failure shows the server's log);
+/// its view.
+pub(crate) fn wait_batch_completed(server: &Server, token: &str, batch: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, view) = request(server.http, "GET", &format!("/api/v1/batches/{batch}"), token, None);
+        assert_eq!(status, 200, "{view}");
+        if view["execution_status"] == "completed" {
+            return view;
+        }
+        assert!(Instant::now() < deadline, "the campaign never completed: {view}\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The contacts of `batch` (all of them: up to the page limit of 1000).
+pub(crate) fn batch_contacts(addr: SocketAddr, token: &str, batch: &str) -> Vec<Value> {
+    let (status, page) = request(addr, "GET", &format!("/api/v1/batches/{batch}/contacts?limit=1000"), token, None);
+    assert_eq!(status, 200, "{page}");
+    page["items"].as_array().expect("a page of contacts").clone()
 }

@@ -55,6 +55,16 @@ def best_lag(ref, sig, max_lag):
     return best
 
 
+def verdict(failures):
+    """Prints each failure as a `FAIL:` line, or `OK` when there is none (what the Rust tests look for); the
+    script's exit code."""
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("OK")
+    return 1 if failures else 0
+
+
 def compare(sent_path, received_path, label, max_round_trip_ms=600, min_correlation=0.6):
     rate_s, sent = read_wav(sent_path)
     rate_r, received = read_wav(received_path)

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from echo_check import read_wav, write_wav
+from echo_check import read_wav, verdict, write_wav
 from softphone import call_and_record
 
 PLAY_DELAY = 1.5  # seconds after answer: the greeting (360 ms) is over by then
@@ -107,11 +107,7 @@ def main():
             print("reply stopped %.0f ms after the caller started speaking over it" % stop_after)
             if stop_after > 300:
                 failures.append("barge-in took %.0f ms (budget 300 ms)" % stop_after)
-    for f in failures:
-        print("FAIL:", f)
-    if not failures:
-        print("OK")
-    return 1 if failures else 0
+    return verdict(failures)
 
 
 if __name__ == "__main__":

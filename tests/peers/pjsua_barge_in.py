@@ -36,7 +36,7 @@ import time
 
 import pjsua2 as pj
 
-from echo_check import read_wav, write_wav
+from echo_check import read_wav, verdict, write_wav
 
 FRAME_MS = 20
 # A 20 ms frame louder than this RMS (16-bit) is the agent speaking (Piper's speech sits at several thousand;
@@ -361,11 +361,7 @@ def analyse_cough(args, rate):
         print("reply voiced: %.2f s (from %.2f to %.2f s)" % (len(reply) * frame_s, reply[0], reply[-1] + frame_s))
     else:
         failures.append("no reply after the question")
-    for f in failures:
-        print("FAIL:", f)
-    if not failures:
-        print("OK")
-    return 1 if failures else 0
+    return verdict(failures)
 
 
 def analyse(args, rate, interruption_s):
@@ -404,11 +400,7 @@ def analyse(args, rate, interruption_s):
         print("answer: %.2f-%.2f s, %.0f ms after the caller stopped" % (answer[0][0], answer[0][1],
                                                                        (answer[0][0] - said_end) * 1000))
         write_wav(os.path.join(args.workdir, "answer.wav"), rate, agent[int(answer[0][0] * rate):])
-    for f in failures:
-        print("FAIL:", f)
-    if not failures:
-        print("OK")
-    return 1 if failures else 0
+    return verdict(failures)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 
-from echo_check import read_wav, write_wav
+from echo_check import read_wav, verdict, write_wav
 from softphone import call_and_record
 
 FRAME_MS = 20
@@ -80,11 +80,7 @@ def main():
         write_wav(reply_path, rec_rate, recorded[start:])
         greeting_path = os.path.join(workdir, "greeting.wav")
         write_wav(greeting_path, rec_rate, recorded[:int(asked_end * rec_rate)])
-    for f in failures:
-        print("FAIL:", f)
-    if not failures:
-        print("OK")
-    return 1 if failures else 0
+    return verdict(failures)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ speech far better than narrowband (see pjsua_demo.py).
 import os
 import sys
 
-from echo_check import read_wav, write_wav
+from echo_check import read_wav, verdict, write_wav
 from pjsua_demo import voiced_segments
 from softphone import call_and_record
 
@@ -38,11 +38,7 @@ def main():
     # The recording ends when the call does: well before the deadline means the agent hung up.
     if length >= max_seconds - 1.0:
         failures.append("the agent did not hang up within %.0f s" % max_seconds)
-    for f in failures:
-        print("FAIL:", f)
-    if not failures:
-        print("OK")
-    return 1 if failures else 0
+    return verdict(failures)
 
 
 if __name__ == "__main__":
