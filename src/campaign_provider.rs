@@ -61,8 +61,8 @@ pub(crate) struct ProviderCalls {
     pub(crate) node_accounts: HashMap<Provider, ProviderAccount>,
     /// Opens the orgs' sealed integration keys.
     pub(crate) master_key: MasterKey,
-    /// The owner's org (None: no owner on this node).
-    pub(crate) owner_org: Option<String>,
+    /// The owner's org (`default`: no owner on this node), once known.
+    pub(crate) owner_org: Arc<voicera_records::RecordsOrg>,
 }
 
 /// One provider call to place for a campaign contact.
@@ -118,7 +118,7 @@ impl ProviderCalls {
         if let (Some(auth_id), Some(auth_token)) = (open(id_name), open(token_name)) {
             return Ok(Some(ProviderAccount { auth_id, auth_token, api_base: node.and_then(|a| a.api_base.clone()) }));
         }
-        Ok(node.filter(|_| self.owner_org.as_deref() == Some(org_id)).cloned())
+        Ok(node.filter(|_| self.owner_org.get() == Some(org_id)).cloned())
     }
 
     /// Places `call` with `account` and follows it to its end.

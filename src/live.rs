@@ -13,7 +13,7 @@ use voicera_blob::BlobStore;
 use voicera_conversation::live::LiveCalls;
 use voicera_media::metrics::Metrics;
 use voicera_models_local::cache::{ModelCache, CATALOGUE};
-use voicera_records::{RecordWriter, SpoolItem};
+use voicera_records::{RecordWriter, RecordsOrg, SpoolItem};
 use voicera_store::Store;
 use voicera_telephony::sip_rtp::{SipServiceHandle, TrunkConfig};
 
@@ -32,8 +32,9 @@ pub(crate) struct NodeConsole {
     pub(crate) started_at_ms: u64,
     /// Routing: which org a stored agent (and so its calls) belongs to.
     pub(crate) directory: Option<Arc<Directory>>,
-    /// The org of calls to built-in and configured agents (the org their call logs go to).
-    pub(crate) calls_org: String,
+    /// The org of calls to built-in and configured agents (the org their call logs go to; `default` until a
+    /// node that started with the store away knows it).
+    pub(crate) calls_org: Arc<RecordsOrg>,
     /// The store and whether it answered its last ping.
     pub(crate) store: Store,
     /// Set by the store's watcher.
@@ -68,7 +69,7 @@ impl voicera_api::NodeConsole for NodeConsole {
                     .directory
                     .as_ref()
                     .and_then(|d| d.org_of(&call.info().agent))
-                    .unwrap_or_else(|| self.calls_org.clone());
+                    .unwrap_or_else(|| self.calls_org.now().org_id);
                 voicera_api::NodeCall { org_id, call }
             })
             .collect()

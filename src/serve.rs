@@ -15,7 +15,7 @@ use voicera_conversation::agent::Agent;
 use voicera_conversation::recorder::RecordingSink;
 use voicera_conversation::routing::Router;
 use voicera_media::metrics::Metrics;
-use voicera_records::{BlobUpload, RecordWriter, SpoolItem};
+use voicera_records::{BlobUpload, RecordWriter, RecordsOrg, SpoolItem};
 use voicera_sip::transaction::TimerConfig;
 use voicera_telephony::outbound::Dialer;
 use voicera_telephony::sip_rtp::{self, InboundAuth, SipServiceConfig, SipServiceHandle};
@@ -197,7 +197,10 @@ async fn serve(config: Config, role: Role) -> Result<()> {
     let up_at_start = matches!(tokio::time::timeout(START_STORE_TIMEOUT, store.ping()).await, Ok(Ok(())));
     let store_up = Arc::new(AtomicBool::new(up_at_start));
     tokio::spawn(watch_store(store.clone(), Arc::clone(&store_up), shutdown.clone()));
-    let mut bootstrapped_org = None;
+    // The org of calls to the built-in and configured agents: the owner's, known at start or, on a node that
+    // starts with the store away, once it answers (`settle_records_org`).
+    let records_org = Arc::new(RecordsOrg::pending(DEFAULT_ORG));
+    let mut owner_made_later = false;
     // One directory of agents for every transport: configured agents, and the store's agents of every org,
     // kept current by `sync_store` (at once after this node's API writes, by polling for other nodes').
     let (directory, shared_models) = if role.runs_sip() {
@@ -280,21 +283,20 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             match voicera_api::bootstrap_owner(&api, &email, &password).await {
                 Ok(bootstrap) => {
                     tracing::info!(?bootstrap, "owner account");
-                    owner_org = Some(match bootstrap {
-                        voicera_api::Bootstrap::Created { org_id } | voicera_api::Bootstrap::Exists { org_id } => {
-                            org_id
-                        }
-                    });
+                    let org_id = owner_org_of(bootstrap);
+                    records_org.settle(org_id.clone());
+                    owner_org = Some(org_id);
                 }
                 // A node that takes calls starts while the store is away: the owner is made once it answers.
                 Err(err) if role.runs_sip() && err.status == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
                     tracing::error!(%err, "the owner account from VOICERA_ADMIN_EMAIL: made once the store answers");
-                    tokio::spawn(bootstrap_owner_later(api.clone(), email, password, shutdown.clone()));
+                    owner_made_later = true;
+                    let records_org = Arc::clone(&records_org);
+                    tokio::spawn(bootstrap_owner_later(api.clone(), email, password, records_org, shutdown.clone()));
                 }
                 Err(err) => anyhow::bail!("the owner account from VOICERA_ADMIN_EMAIL: {err}"),
             }
         }
-        bootstrapped_org.clone_from(&owner_org);
         // The configured agents show (read-only) in the owner's org; API writes reach this node's calls at once.
         api.set_agent_directory(Arc::new(agents::ApiAgents::new(owner_org, &config.agents, directory.clone())));
         api_state = Some(api.clone());
@@ -322,24 +324,23 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             shutdown.clone(),
         ));
     }
-    let mut calls_org = None;
     // Nodes that take calls log each one in the store (through the spool when the store is away), and close
     // the calls a crash of their last run left open (before taking new ones, or in the background once a
     // store that is away answers). Recordings and transcripts go to the blob store, spooled while it is away.
     let mut swept_orgs = vec![DEFAULT_ORG.to_string()];
     let records = if role.runs_sip() {
         let node_id = node_id.clone();
-        let org_id = records_org(&store, bootstrapped_org).await;
-        calls_org = Some(org_id.clone());
-        tracing::info!(%node_id, %org_id, "call records go to the store");
-        swept_orgs.push(org_id.clone());
+        settle_records_org(&store, &records_org, owner_made_later, &shutdown).await;
+        let org = records_org.now();
+        tracing::info!(%node_id, org_id = %org.org_id, org_pending = org.pending, "call records go to the store");
+        swept_orgs.push(org.org_id);
         let spool_dir = config.data_dir.join("spool");
         let uploads = voicera_records::start_uploads(&spool_dir, Arc::clone(&blobs), shutdown.clone()).await?;
         let files = recording_sink(&config, &blobs, &uploads.0);
         let records_config = voicera_records::RecordsConfig {
             spool_dir,
             node_id,
-            org_id,
+            records_org: Arc::clone(&records_org),
             writer: voicera_records::WriterConfig::default(),
             segments_dir: Some(config.data_dir.join("recordings")),
         };
@@ -383,7 +384,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             let directory = Arc::clone(&directory);
             records.sink.agent_names(Arc::new(move |agent: &str| directory.name_of(agent)));
         }
-        if let (Some(_), Some(records)) = (calls_org.as_ref(), records.as_ref()) {
+        if let Some(records) = records.as_ref() {
             // Each call's events ride inside its log's writes, to the org its log goes to.
             records.sink.call_events(crate::webhooks::CallEvents::new(&config.public_url, master_key.clone()));
         }
@@ -441,7 +442,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             public_url: config.public_url.clone(),
             node_accounts: settings.accounts.clone(),
             master_key: master_key.clone(),
-            owner_org: calls_org.clone(),
+            owner_org: Arc::clone(&records_org),
         });
         let telephony_config = TelephonyConfig {
             public_url: config.public_url.clone(),
@@ -520,7 +521,7 @@ async fn serve(config: Config, role: Role) -> Result<()> {
             started: std::time::Instant::now(),
             started_at_ms: voicera_records::unix_ms(),
             directory: directory.clone(),
-            calls_org: calls_org.clone().unwrap_or_else(|| DEFAULT_ORG.to_string()),
+            calls_org: Arc::clone(&records_org),
             store: store.clone(),
             store_up: Arc::clone(&status.store_up),
             records: status.records.clone(),
@@ -628,27 +629,94 @@ fn recording_sink(
     Arc::new(sink.with_uploader(Arc::new(uploads.clone())))
 }
 
-/// The org a node's calls are logged under: agents from voicera.toml belong to no org of their own, so the
-/// owner's (bootstrapped here, or found by `VOICERA_ADMIN_EMAIL` on a media node), else `default`.
-async fn records_org(store: &voicera_store::Store, bootstrapped: Option<String>) -> String {
-    if let Some(org) = bootstrapped {
-        return org;
+/// The org an owner account's bootstrap found or made.
+fn owner_org_of(bootstrap: voicera_api::Bootstrap) -> String {
+    match bootstrap {
+        voicera_api::Bootstrap::Created { org_id } | voicera_api::Bootstrap::Exists { org_id } => org_id,
     }
-    if let Some((email, _)) = calls::owner_from_env() {
-        let email = email.to_lowercase();
-        let lookup = store.find_id(voicera_store::Collection::Users, &email);
-        match tokio::time::timeout(START_STORE_TIMEOUT, lookup).await {
-            Ok(Ok(found)) if !found.is_empty() => return found[0].org_id.clone(),
-            Ok(Ok(_)) => {
-                tracing::warn!(%email, "no account for VOICERA_ADMIN_EMAIL yet: call records go to org \"default\"")
-            }
-            Ok(Err(err)) => tracing::warn!(%err, "cannot look up the owner's org: call records go to org \"default\""),
-            Err(_) => {
-                tracing::warn!("the store did not name the owner's org in time: call records go to org \"default\"")
-            }
+}
+
+/// Settles `records_org`, the org a node's calls are logged under when their agent has none of its own (the
+/// built-in agents, those from voicera.toml): the owner's (bootstrapped already, or found by
+/// `VOICERA_ADMIN_EMAIL` on a media node), else `default`. A store that does not answer leaves it to be found
+/// later: by the owner's bootstrap when that waits for the store too (`owner_made_later`), else by looking
+/// again. Calls are logged under `default` meanwhile, marked pending, and their writes go to the owner's org
+/// once it is known ([`voicera_records::StoreDelivery`]).
+async fn settle_records_org(
+    store: &voicera_store::Store,
+    records_org: &Arc<RecordsOrg>,
+    owner_made_later: bool,
+    shutdown: &CancellationToken,
+) {
+    if records_org.get().is_some() {
+        return;
+    }
+    let Some((email, _)) = calls::owner_from_env() else {
+        records_org.settle(DEFAULT_ORG);
+        return;
+    };
+    if owner_made_later {
+        tracing::warn!("calls to built-in and configured agents go to the owner's org once the owner account is made");
+        return;
+    }
+    let email = email.to_lowercase();
+    match find_owner_org(store, &email).await {
+        Ok(found) => settle_owner_org(records_org, found, &email),
+        Err(why) => {
+            tracing::warn!(
+                "{why}: calls to built-in and configured agents go to the owner's org once the store names it"
+            );
+            tokio::spawn(find_owner_org_later(store.clone(), email, Arc::clone(records_org), shutdown.clone()));
         }
     }
-    DEFAULT_ORG.to_string()
+}
+
+/// The org of the account `email`, if there is one, asked of the store for [`START_STORE_TIMEOUT`] at most;
+/// else why the store did not say.
+async fn find_owner_org(store: &voicera_store::Store, email: &str) -> Result<Option<String>, String> {
+    let lookup = store.find_id(voicera_store::Collection::Users, email);
+    match tokio::time::timeout(START_STORE_TIMEOUT, lookup).await {
+        Ok(Ok(found)) => Ok(found.first().map(|user| user.org_id.clone())),
+        Ok(Err(err)) => Err(format!("cannot look up the owner's org: {err}")),
+        Err(_) => Err("the store did not name the owner's org in time".to_string()),
+    }
+}
+
+/// Settles the records org on the owner's org `found`, or on `default` when the store has no account for
+/// `email` (yet: the API node that makes it may not have started).
+fn settle_owner_org(records_org: &RecordsOrg, found: Option<String>, email: &str) {
+    let org_id = found.unwrap_or_else(|| {
+        tracing::warn!(%email, "no account for VOICERA_ADMIN_EMAIL yet: call records go to org \"default\"");
+        DEFAULT_ORG.to_string()
+    });
+    if records_org.settle(org_id.clone()) {
+        tracing::info!(%org_id, "calls to built-in and configured agents are logged in this org");
+    }
+}
+
+/// The owner's org on a node that started while the store was away: looked up with back-off (0.5 s doubling to
+/// 30 s, as the sweep for orphans) until the store answers, or shutdown.
+async fn find_owner_org_later(
+    store: voicera_store::Store,
+    email: String,
+    records_org: Arc<RecordsOrg>,
+    shutdown: CancellationToken,
+) {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        match find_owner_org(&store, &email).await {
+            Ok(found) => {
+                settle_owner_org(&records_org, found, &email);
+                return;
+            }
+            Err(why) => tracing::debug!("{why}: looking again"),
+        }
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
 }
 
 /// How long the start waits for the store's answer to a question (is it up, the owner's org) before going on
@@ -656,11 +724,13 @@ async fn records_org(store: &voicera_store::Store, bootstrapped: Option<String>)
 const START_STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The owner account from VOICERA_ADMIN_* on a node that started while the store was away: made (or found)
-/// once the store answers, retried with back-off from 1 s to 60 s until then or shutdown.
+/// once the store answers, retried with back-off from 1 s to 60 s until then or shutdown. Its org is then the
+/// records org (`default` if the account cannot be made, so that the calls waiting for it are logged).
 async fn bootstrap_owner_later(
     api: voicera_api::ApiState,
     email: String,
     password: String,
+    records_org: Arc<RecordsOrg>,
     shutdown: CancellationToken,
 ) {
     let mut delay = std::time::Duration::from_secs(1);
@@ -672,6 +742,7 @@ async fn bootstrap_owner_later(
         match voicera_api::bootstrap_owner(&api, &email, &password).await {
             Ok(bootstrap) => {
                 tracing::info!(?bootstrap, "owner account (the store answers)");
+                settle_owner_org(&records_org, Some(owner_org_of(bootstrap)), &email);
                 return;
             }
             Err(err) if err.status == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
@@ -679,6 +750,7 @@ async fn bootstrap_owner_later(
             }
             Err(err) => {
                 tracing::error!(%err, "the owner account from VOICERA_ADMIN_EMAIL cannot be made");
+                records_org.settle(DEFAULT_ORG);
                 return;
             }
         }

@@ -112,19 +112,33 @@ impl CallEvents {
 /// Where the call records' writer queues call events: `webhooks`, an orphan's `call.ended` made from its
 /// closing log when that closing lands (`end_reason: "node_restarted"`, `ended_at` when the log was closed,
 /// `duration_secs` and `latency` null (unknown), the transcript as recovered from disk, and a signed
-/// recording link when a recording was recovered).
+/// recording link when a recording was recovered). An event moved to the owner's org once known (its call
+/// was logged before the node could look it up) has its recording link signed again for that org.
 pub(crate) fn orphan_outlet(
     webhooks: &Webhooks,
     public_url: &str,
     master_key: &MasterKey,
 ) -> voicera_records::EventOutlet {
     let (public_url, master_key) = (public_url.to_string(), master_key.clone());
+    let (moved_url, moved_key) = (public_url.clone(), master_key.clone());
     voicera_records::EventOutlet {
         webhooks: webhooks.clone(),
         orphan_ended: Arc::new(move |closing: &voicera_records::CallLogWrite| {
             orphan_ended_data(&closing.doc, &closing.org_id, &public_url, &master_key)
         }),
+        event_moved: Arc::new(move |event: &mut EventWrite| {
+            sign_recording_link_again(&mut event.data, &event.org_id, &moved_url, &moved_key)
+        }),
     }
+}
+
+/// The recording link in an event's `data`, if any, signed again for `org_id` with the same expiry.
+fn sign_recording_link_again(data: &mut Value, org_id: &str, public_url: &str, master_key: &MasterKey) {
+    let Some(link) = data.get("recording_url").and_then(Value::as_str) else { return };
+    let expires = link.split(['?', '&']).find_map(|pair| pair.strip_prefix("expires=")?.parse::<u64>().ok());
+    let (Some(expires), Some(call_id)) = (expires, data.get("call_id").and_then(Value::as_str)) else { return };
+    let link = voicera_api::links::recording_link(public_url, master_key, org_id, call_id, expires);
+    data["recording_url"] = json!(link);
 }
 
 /// `call.ended`'s data for an orphan's closing log (the same fields as a call that ended; what is unknown
@@ -201,5 +215,29 @@ impl CallEventSource for CallEvents {
         let data = self.ended_data(record, org_id);
         emitted.push(EventWrite::about_call(org_id, events::CALL_ENDED, &record.record_id, data, now));
         emitted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_moved_events_recording_link_is_signed_again_for_its_new_org_with_the_same_expiry() {
+        let key = MasterKey::from_bytes([7; 32]);
+        let url = "http://127.0.0.1:8080";
+        let expires = 1_900_000_000;
+        let link = voicera_api::links::recording_link(url, &key, "default", "rec-1", expires);
+        let mut data = json!({"call_id": "rec-1", "recording_url": link});
+        sign_recording_link_again(&mut data, "org-owner", url, &key);
+        let moved = data["recording_url"].as_str().unwrap();
+        assert!(moved.contains("org_id=org-owner") && moved.contains(&format!("expires={expires}")), "{moved}");
+        let sig = moved.rsplit("sig=").next().unwrap();
+        let verify = |org: &str| voicera_api::links::verify(&key, org, "rec-1", expires, sig, expires - 1);
+        assert!(verify("org-owner") && !verify("default"), "{moved}");
+        // No link: nothing to sign.
+        let mut data = json!({"call_id": "rec-2", "recording_url": null});
+        sign_recording_link_again(&mut data, "org-owner", url, &key);
+        assert_eq!(data["recording_url"], Value::Null);
     }
 }

@@ -7,7 +7,8 @@
 //! With a webhook receiver (checking every signature) and restarts while SecantusDB is down: a call the
 //! store missed entirely gets exactly one `call.ended`, its real one, after the restart; an orphan found
 //! while the store is down is closed once the store is back, and its `call.ended` goes out once, also across
-//! a second restart.
+//! a second restart. A node that starts with the store away logs its calls in the owner's org once the store
+//! names it.
 
 mod common;
 
@@ -548,4 +549,81 @@ fn an_orphan_found_while_the_store_is_down_is_closed_when_it_is_back_and_its_cal
     assert!(again.log().contains("looked for calls left in progress by earlier runs closed=0"), "{}", again.log());
     assert_eq!(call_ended_received(&receiver, &secret).len(), 1, "{deliveries:#?}");
     assert_eq!(deliveries.iter().filter(|d| d["event"] == "call.ended").count(), 1, "{deliveries:#?}");
+}
+
+/// A node that starts with the store away cannot look up its owner's org: a call to a built-in agent then waits
+/// in the spool, marked pending, and is logged in the owner's org once the store answers (not in the `default`
+/// stand-in), its `call.*` webhooks going to the owner's endpoint with a recording link signed for that org;
+/// the next call goes there at once.
+#[test]
+fn a_node_started_with_the_store_away_logs_its_calls_in_the_owners_org_once_the_store_answers() {
+    let dir = common::test_dir("records-org-later-db");
+    let mut mongo = Secantus::start(free_port(), &dir.join("secantus"));
+    let uri = mongo.uri();
+    let env = [OWNER[0], OWNER[1], ("VOICERA_MONGODB_URI", uri.as_str())];
+    let mut server = Server::start_env("records-org-later", WEBHOOKS, false, &env);
+    let owner = common::api::login(server.http, OWNER[0].1, OWNER[1].1);
+    let receiver = Receiver::accepting();
+    let (endpoint, secret) = register_endpoint(server.http, &owner.token, &receiver);
+    server.signal("KILL");
+    server.wait_exit(Duration::from_secs(10));
+
+    mongo.kill();
+    let restarted = Restarted::start(&server.dir, &restart_env(&uri));
+    assert!(restarted.log().contains("go to the owner's org once"), "{}", restarted.log());
+    let mut call = BackgroundCall::start(&server.dir, restarted.sip, "bench", 2000);
+    assert_eq!(call.wait(Duration::from_secs(60)), Some(0), "sipp: {}\nlog:\n{}", call.errors(), restarted.log());
+    restarted.wait_for("the call's start and end in the spool", Duration::from_secs(30), |r| {
+        r.metric("voicera_spool_items") >= 2.0
+    });
+    let spooled: Vec<String> = std::fs::read_dir(server.dir.join("data/spool"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|f| f.path().extension().is_some_and(|e| e == "item"))
+        .filter_map(|f| std::fs::read_to_string(f.path()).ok())
+        .collect();
+    assert!(
+        spooled.iter().any(|item| item.contains("\"call_finished\"") && item.contains("\"org_pending\":true")),
+        "the end waits for the owner's org: {spooled:#?}"
+    );
+
+    mongo.restart();
+    let token = owner_token_when_the_store_answers(restarted.http);
+    wait_until_settled(&restarted, &token, &endpoint, &receiver);
+    let page = wait_for_meeting(
+        || restarted.log(),
+        restarted.http,
+        &token,
+        "the call in the owner's history",
+        Duration::from_secs(30),
+        |p| status_is(p, "completed"),
+    );
+    let log = only_call(&page);
+    let ended = call_ended_received(&receiver, &secret);
+    assert_eq!(ended.len(), 1, "one call.ended, to the owner's endpoint: {ended:#?}\n{}", restarted.log());
+    let data = &ended[0]["data"];
+    assert_eq!(data["call_id"], log["meeting_id"], "{data}");
+    let link = data["recording_url"].as_str().unwrap_or_else(|| panic!("a recording link: {data}"));
+    assert!(link.contains(&format!("org_id={}", owner.org_id)), "signed for the owner's org: {link}");
+    let path = &link[link.find("/api/v1/").unwrap_or_else(|| panic!("{link}"))..];
+    let (status, _, audio) = common::api::send(restarted.http, "GET", path, "", "text/plain", b"");
+    assert_eq!(status, 200, "the link plays: {link}");
+    assert!(audio.starts_with(b"RIFF"), "the call's WAV recording: {link}");
+
+    // The store up, the org known: the next call is the owner's from its start.
+    let mut call = BackgroundCall::start(&server.dir, restarted.sip, "bench", 2000);
+    assert_eq!(call.wait(Duration::from_secs(60)), Some(0), "sipp: {}\nlog:\n{}", call.errors(), restarted.log());
+    wait_for_meeting(
+        || restarted.log(),
+        restarted.http,
+        &token,
+        "both calls in the owner's history",
+        Duration::from_secs(30),
+        |p| {
+            p["total"] == 2
+                && p["items"].as_array().is_some_and(|items| items.iter().all(|c| c["status"] == "completed"))
+        },
+    );
+    assert_eq!(restarted.metric("voicera_spool_items"), 0.0, "nothing waits");
 }

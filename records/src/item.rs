@@ -22,6 +22,7 @@ use voicera_store::{Collection, Record, Store, StoreError};
 use voicera_webhooks::{events, Webhooks};
 
 use crate::call_log;
+use crate::orgs::{CallOrg, RecordsOrg};
 use crate::recovery::Leftovers;
 use crate::spool::Spool;
 use crate::writer::{Deliver, DeliveryError};
@@ -46,18 +47,54 @@ pub struct CallLogWrite {
     /// from before carry none (their events are [`SpoolItem::Event`] items).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventWrite>,
+    /// Made under the records org's stand-in, its call started before the owner's org was known (a node that
+    /// started with the store away): delivered to the records org once it is ([`StoreDelivery`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub org_pending: bool,
 }
 
 impl CallLogWrite {
     /// A write of `doc` as `org_id`'s log `id`.
     pub fn new(org_id: impl Into<String>, id: impl Into<String>, doc: Value) -> CallLogWrite {
-        CallLogWrite { org_id: org_id.into(), id: id.into(), doc, closed_at_ms: None, events: Vec::new() }
+        CallLogWrite {
+            org_id: org_id.into(),
+            id: id.into(),
+            doc,
+            closed_at_ms: None,
+            events: Vec::new(),
+            org_pending: false,
+        }
+    }
+
+    /// A write of `doc` as log `id` of the org its call settled on.
+    pub fn for_call(org: CallOrg, id: impl Into<String>, doc: Value) -> CallLogWrite {
+        CallLogWrite { org_pending: org.pending, ..CallLogWrite::new(org.org_id, id, doc) }
     }
 
     /// The same write carrying `events`.
     pub fn with_events(mut self, events: Vec<EventWrite>) -> CallLogWrite {
         self.events = events;
         self
+    }
+
+    /// The same write for `org_id`, the records org now known: the document and the events name it, the
+    /// events' ids follow from it (still one event however often each is made) and `moved` fixes what else
+    /// an event's data says of its org.
+    pub fn addressed_to(&self, org_id: &str, moved: Option<&EventMoved>) -> CallLogWrite {
+        let mut write = self.clone();
+        write.org_id = org_id.to_string();
+        write.org_pending = false;
+        if let Some(doc) = write.doc.as_object_mut().filter(|doc| doc.contains_key("org_id")) {
+            doc.insert("org_id".into(), json!(org_id));
+        }
+        for event in &mut write.events {
+            event.org_id = org_id.to_string();
+            event.event_id = voicera_webhooks::outbox::event_id_for(&event.event, org_id, &write.id);
+            if let Some(moved) = moved {
+                moved(event);
+            }
+        }
+        write
     }
 }
 
@@ -115,10 +152,24 @@ impl SpoolItem {
             SpoolItem::Event(_) => None,
         }
     }
+
+    /// The same kind of item carrying `write` instead (an event stays as it is).
+    fn with_call_log(&self, write: CallLogWrite) -> SpoolItem {
+        match self {
+            SpoolItem::CallStarted(_) => SpoolItem::CallStarted(write),
+            SpoolItem::CallFinished(_) => SpoolItem::CallFinished(write),
+            SpoolItem::CallOrphaned(_) => SpoolItem::CallOrphaned(write),
+            SpoolItem::Event(event) => SpoolItem::Event(event.clone()),
+        }
+    }
 }
 
 /// Makes an orphan's `call.ended` data from its closing log (the node's: it signs the recording link).
 pub type OrphanEnded = Arc<dyn Fn(&CallLogWrite) -> Value + Send + Sync>;
+
+/// Fixes what an event's data says of its org once the event is addressed to another (its `org_id` already
+/// is): the node's, which re-signs a recording link for it.
+pub type EventMoved = Arc<dyn Fn(&mut EventWrite) + Send + Sync>;
 
 /// Where call events go: the node's webhooks, and how an orphan's `call.ended` reads.
 #[derive(Clone)]
@@ -127,6 +178,8 @@ pub struct EventOutlet {
     pub webhooks: Webhooks,
     /// An orphan's `call.ended` data.
     pub orphan_ended: OrphanEnded,
+    /// An event's data, addressed to the records org once known ([`CallLogWrite::addressed_to`]).
+    pub event_moved: EventMoved,
 }
 
 /// Delivers [`SpoolItem`]s to the [`Store`].
@@ -134,12 +187,34 @@ pub struct EventOutlet {
 pub struct StoreDelivery {
     store: Store,
     events: Option<EventOutlet>,
+    /// Where writes made under its stand-in go once it is known; `None`: they go as they are.
+    records_org: Option<Arc<RecordsOrg>>,
 }
 
 impl StoreDelivery {
     /// Deliveries into `store`; events are dropped (a node without webhooks).
     pub fn new(store: Store) -> StoreDelivery {
-        StoreDelivery { store, events: None }
+        StoreDelivery { store, events: None, records_org: None }
+    }
+
+    /// Writes made under the stand-in of `records_org` wait for it to be known, then go to it.
+    pub fn with_records_org(mut self, records_org: Arc<RecordsOrg>) -> StoreDelivery {
+        self.records_org = Some(records_org);
+        self
+    }
+
+    /// A write made under the records org's stand-in, addressed to the records org now that it is known
+    /// (`None`: any other item, delivered as it is). Until it is known such a write is retried, not
+    /// delivered: under the stand-in, its call's later writes could land in another org than its earlier.
+    fn addressed(&self, item: &SpoolItem) -> Result<Option<SpoolItem>, DeliveryError> {
+        let (Some(write), Some(records_org)) = (item.call_log().filter(|w| w.org_pending), &self.records_org) else {
+            return Ok(None);
+        };
+        let Some(org_id) = records_org.get() else {
+            return Err(DeliveryError::Retry("the owner's org, where this call is logged, is not known yet".into()));
+        };
+        let moved = self.events.as_ref().map(|outlet| &outlet.event_moved);
+        Ok(Some(item.with_call_log(write.addressed_to(org_id, moved))))
     }
 
     /// Events are queued through `outlet`.
@@ -211,6 +286,8 @@ fn classify(err: StoreError) -> DeliveryError {
 
 impl Deliver<SpoolItem> for StoreDelivery {
     async fn deliver(&self, item: &SpoolItem) -> Result<(), DeliveryError> {
+        let addressed = self.addressed(item)?;
+        let item = addressed.as_ref().unwrap_or(item);
         let record = |w: &CallLogWrite| Record { org_id: w.org_id.clone(), id: w.id.clone(), doc: w.doc.clone() };
         match item {
             SpoolItem::CallStarted(w) => {
@@ -263,9 +340,13 @@ pub fn close_spooled_orphans(
         let ended_later =
             items[at + 1..].iter().any(|(_, later)| matches!(later, SpoolItem::CallFinished(w) if w.id == write.id));
         if !ended_later {
-            // The start's `call.started` rides on with the closing, ahead of its `call.ended`.
-            let write = closing(write.org_id.clone(), write.id.clone(), &write.doc, now_ms, recordings)
-                .with_events(write.events.clone());
+            // The start's `call.started` rides on with the closing, ahead of its `call.ended`; a start made
+            // before the records org was known leaves its closing to be addressed to it too.
+            let write = CallLogWrite {
+                org_pending: write.org_pending,
+                ..closing(write.org_id.clone(), write.id.clone(), &write.doc, now_ms, recordings)
+                    .with_events(write.events.clone())
+            };
             spool.replace(*seq, &SpoolItem::CallOrphaned(write.clone()))?;
             closed.push(write);
         }
@@ -388,8 +469,66 @@ mod tests {
         let outlet = EventOutlet {
             webhooks,
             orphan_ended: Arc::new(|w: &CallLogWrite| json!({"call_id": w.id, "end_reason": w.doc["end_reason"]})),
+            event_moved: Arc::new(|event: &mut EventWrite| event.data["moved_to"] = json!(event.org_id)),
         };
         (StoreDelivery::new(store.clone()).with_events(outlet), shutdown)
+    }
+
+    /// A node that started with the store away logs calls of agents without an org under the records org's
+    /// stand-in, marked pending: such writes wait (kept in the spool, the mark with them) until the owner's
+    /// org is known, then go to it with their events, which are the owner's endpoints' (one each).
+    #[tokio::test]
+    async fn writes_made_before_the_records_org_was_known_wait_for_it_and_go_to_it_events_and_all() {
+        let (_dir, store) = sqlite().await;
+        let (delivery, shutdown) = with_events(&store).await;
+        let records_org = Arc::new(RecordsOrg::pending("default"));
+        let delivery = delivery.with_records_org(Arc::clone(&records_org));
+        let pending = CallOrg { org_id: "default".into(), pending: true };
+        let call_started = EventWrite::about_call("default", events::CALL_STARTED, "c1", json!({"call_id": "c1"}), 1);
+        let call_ended = EventWrite::about_call("default", events::CALL_ENDED, "c1", json!({"call_id": "c1"}), 2);
+        let log = |status: &str| {
+            let mut doc = write("c1", status).doc;
+            doc["org_id"] = json!("default");
+            doc
+        };
+        let start = SpoolItem::CallStarted(
+            CallLogWrite::for_call(pending.clone(), "c1", log("in-progress")).with_events(vec![call_started.clone()]),
+        );
+        assert!(matches!(delivery.deliver(&start).await, Err(DeliveryError::Retry(_))), "held: the org is unknown");
+        assert_eq!(store.count(Collection::CallLogs).await.unwrap(), 0);
+        // As the spool keeps it, and reads it back (a restart too).
+        let spooled = serde_json::to_string(&start).unwrap();
+        assert!(spooled.contains(r#""org_pending":true"#), "{spooled}");
+        let start: SpoolItem = serde_json::from_str(&spooled).unwrap();
+
+        assert!(records_org.settle("org1"));
+        delivery.deliver(&start).await.unwrap();
+        let end = SpoolItem::CallFinished(
+            CallLogWrite::for_call(pending, "c1", log("completed")).with_events(vec![call_started, call_ended]),
+        );
+        delivery.deliver(&end).await.unwrap();
+        delivery.deliver(&end).await.unwrap();
+        let stored = store.get(Collection::CallLogs, "org1", "c1").await.unwrap().expect("the owner's log").doc;
+        assert_eq!((&stored["status"], &stored["org_id"]), (&json!("completed"), &json!("org1")), "{stored}");
+        assert!(store.get(Collection::CallLogs, "default", "c1").await.unwrap().is_none(), "none under the stand-in");
+        let mut delivered: Vec<(String, Value)> = store
+            .list(Collection::WebhookDeliveries, "org1")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let body: Value = serde_json::from_str(r.doc["body"].as_str().unwrap()).unwrap();
+                (r.doc["event"].as_str().unwrap_or_default().to_string(), body["data"]["moved_to"].clone())
+            })
+            .collect();
+        delivered.sort_by(|a, b| a.0.cmp(&b.0));
+        let moved = json!("org1");
+        assert_eq!(
+            delivered,
+            [(events::CALL_ENDED.to_string(), moved.clone()), (events::CALL_STARTED.to_string(), moved)],
+            "one of each, to the owner's endpoint, their data moved"
+        );
+        shutdown.cancel();
     }
 
     /// The orphan closing's compare-and-set, on any backend: the closing that ends a call in progress queues

@@ -42,8 +42,8 @@ use voicera_conversation::recorder::RecordingSink;
 use voicera_store::Store;
 
 pub use blobs::{BlobUpload, BlobUploads};
-pub use item::{CallLogWrite, EventOutlet, EventWrite, OrphanEnded, SpoolItem, StoreDelivery};
-pub use orgs::{AgentOrgs, CallOrgs};
+pub use item::{CallLogWrite, EventMoved, EventOutlet, EventWrite, OrphanEnded, SpoolItem, StoreDelivery};
+pub use orgs::{AgentOrgs, CallOrg, CallOrgs, RecordsOrg};
 pub use sink::{CallEventSource, StoreRecordingSink};
 pub use spool::Spool;
 pub use writer::{RecordWriter, WriterConfig};
@@ -92,8 +92,9 @@ pub struct RecordsConfig {
     /// This node's id ([`node::node_id`]).
     pub node_id: String,
     /// The org of calls whose agent has none of its own (the built-in agents, `[[agents]]` from
-    /// voicera.toml); a store agent's calls go to its org ([`StoreRecordingSink::agent_orgs`]).
-    pub org_id: String,
+    /// voicera.toml), known now or later; a store agent's calls go to its org
+    /// ([`StoreRecordingSink::agent_orgs`]).
+    pub records_org: Arc<RecordsOrg>,
     /// Queue and retry timing.
     pub writer: WriterConfig,
     /// Where recordings' segment files are written (`<data-dir>/recordings`): the files a killed run left
@@ -224,11 +225,22 @@ pub async fn start(
         .await
         .map_err(|e| RecordsError::Task(e.to_string()))??;
     }
+    let delivery = StoreDelivery::new(store.clone()).with_records_org(Arc::clone(&config.records_org));
     let delivery = match events {
-        Some(outlet) => StoreDelivery::new(store.clone()).with_events(outlet),
-        None => StoreDelivery::new(store.clone()),
+        Some(outlet) => delivery.with_events(outlet),
+        None => delivery,
     };
     let (writer, task) = RecordWriter::spawn(config.writer, spool, delivery, shutdown.clone());
+    if config.records_org.get().is_none() {
+        // The writes waiting for it go as soon as it is known, not at the spool's next retry.
+        let (records_org, writer, shutdown) = (Arc::clone(&config.records_org), writer.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = records_org.wait_known() => writer.retry_now(),
+            }
+        });
+    }
     if swept.is_none() {
         tokio::spawn(sweep_when_the_store_answers(
             store.clone(),
@@ -239,8 +251,8 @@ pub async fn start(
             shutdown,
         ));
     }
-    let mut sink =
-        StoreRecordingSink::new(files, uploads.clone(), writer.clone(), config.org_id, config.node_id).in_run(run_id);
+    let mut sink = StoreRecordingSink::new(files, uploads.clone(), writer.clone(), config.records_org, config.node_id)
+        .in_run(run_id);
     if let Some(dir) = &config.segments_dir {
         match live_transcript::LiveTranscripts::start(dir) {
             Ok(live) => sink = sink.with_live_transcripts(live),

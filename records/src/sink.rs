@@ -15,7 +15,7 @@ use crate::blobs::{BlobBody, BlobUpload, BlobUploads};
 use crate::call_log::{self, LogContext};
 use crate::item::{CallLogWrite, EventWrite, SpoolItem};
 use crate::live_transcript::LiveTranscripts;
-use crate::orgs::{AgentOrgs, CallOrgs};
+use crate::orgs::{AgentOrgs, CallOrgs, RecordsOrg};
 use crate::writer::RecordWriter;
 
 /// Makes a call's customer webhook events, which ride inside its log's writes ([`CallLogWrite::events`]).
@@ -47,20 +47,21 @@ pub struct StoreRecordingSink {
 }
 
 impl StoreRecordingSink {
-    /// Logs of the calls taken by `node_id` (under `org_id` until [`Self::agent_orgs`] names agents' orgs), with records and recordings through `files` and
-    /// transcripts through `uploads`.
+    /// Logs of the calls taken by `node_id` (under `records_org` until [`Self::agent_orgs`] names agents'
+    /// orgs, and for agents without one), with records and recordings through `files` and transcripts
+    /// through `uploads`.
     pub fn new(
         files: Arc<dyn RecordingSink>,
         uploads: BlobUploads,
         writer: RecordWriter<SpoolItem>,
-        org_id: impl Into<String>,
+        records_org: Arc<RecordsOrg>,
         node_id: impl Into<String>,
     ) -> StoreRecordingSink {
         StoreRecordingSink {
             files,
             uploads,
             writer,
-            orgs: CallOrgs::new(org_id),
+            orgs: CallOrgs::new(records_org),
             names: std::sync::OnceLock::new(),
             node_id: node_id.into(),
             run_id: String::new(),
@@ -133,10 +134,10 @@ impl RecordingSink for StoreRecordingSink {
     /// Runs on the call's task: only queues (a full queue drops the start and its `call.started`; the end
     /// carries both).
     fn call_started(&self, record: &CallRecord) {
-        let org_id = self.orgs.started(record);
-        let doc = call_log::started(record, &self.context(org_id.clone(), record));
-        let events = self.events.get().map(|source| source.started(record, &org_id)).unwrap_or_default();
-        let write = CallLogWrite::new(org_id, record.record_id.clone(), doc).with_events(events);
+        let org = self.orgs.started(record);
+        let doc = call_log::started(record, &self.context(org.org_id.clone(), record));
+        let events = self.events.get().map(|source| source.started(record, &org.org_id)).unwrap_or_default();
+        let write = CallLogWrite::for_call(org, record.record_id.clone(), doc).with_events(events);
         if !self.writer.try_submit(SpoolItem::CallStarted(write)) {
             tracing::warn!(record_id = %record.record_id, "record queue full: the call's start is not logged (its end will be)");
         }
@@ -176,10 +177,11 @@ impl RecordingSink for StoreRecordingSink {
     fn store_provider_report(&self, report: &ProviderReport) -> std::io::Result<()> {
         let stored = self.files.store_provider_report(report);
         if report.unanswered {
-            let org_id = self.orgs.fallback().to_string();
-            let context = LogContext { org_id: org_id.clone(), node_id: self.node_id.clone(), ..LogContext::default() };
+            let org = self.orgs.fallback();
+            let context =
+                LogContext { org_id: org.org_id.clone(), node_id: self.node_id.clone(), ..LogContext::default() };
             let (id, doc) = call_log::unanswered(report, &context);
-            self.writer.submit(SpoolItem::CallFinished(CallLogWrite::new(org_id, id, doc)));
+            self.writer.submit(SpoolItem::CallFinished(CallLogWrite::for_call(org, id, doc)));
         }
         stored
     }
@@ -189,7 +191,7 @@ impl StoreRecordingSink {
     /// Stores the transcript (when the call keeps one) and hands the finished call's log to the writer (a
     /// full queue spools).
     fn log_finished(&self, record: &CallRecord, transcribed: bool) {
-        let org_id = self.orgs.ended(record);
+        let org = self.orgs.ended(record);
         let transcript_url = if transcribed {
             let text = call_log::transcript(record);
             self.put_transcript(record, &text)
@@ -209,16 +211,16 @@ impl StoreRecordingSink {
                 }
             }),
             transcript_url,
-            ..self.context(org_id.clone(), record)
+            ..self.context(org.org_id.clone(), record)
         };
         let mut doc = call_log::finished(record, &context);
         if !transcribed {
             // Its agent keeps no transcripts: what was said stays out of the store.
             doc["transcript_content"] = serde_json::Value::Null;
         }
-        let events = self.events.get().map(|source| source.ended(record, &org_id)).unwrap_or_default();
+        let events = self.events.get().map(|source| source.ended(record, &org.org_id)).unwrap_or_default();
         // Blocking thread: a full queue spools here.
-        let write = CallLogWrite::new(org_id, record.record_id.clone(), doc).with_events(events);
+        let write = CallLogWrite::for_call(org, record.record_id.clone(), doc).with_events(events);
         self.writer.submit(SpoolItem::CallFinished(write));
     }
 }
@@ -279,8 +281,14 @@ mod tests {
         let calls = dir.path().join("calls");
         let live = LiveTranscripts::start(dir.path().join("recordings")).unwrap();
         let sink = Arc::new(
-            StoreRecordingSink::new(Arc::new(FsRecordingSink::new(&calls)), uploads, writer, "org1", "n1")
-                .with_live_transcripts(live.clone()),
+            StoreRecordingSink::new(
+                Arc::new(FsRecordingSink::new(&calls)),
+                uploads,
+                writer,
+                Arc::new(RecordsOrg::known("org1")),
+                "n1",
+            )
+            .with_live_transcripts(live.clone()),
         );
         let mut call = record();
         sink.call_started(&call);

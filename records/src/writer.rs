@@ -128,6 +128,8 @@ struct Shared<T> {
     counters: Counters,
     /// The last delivery attempt failed (cleared by a success).
     failing: AtomicBool,
+    /// Asks the task to retry the spool now rather than when its back-off says ([`RecordWriter::retry_now`]).
+    retry: tokio::sync::Notify,
 }
 
 impl<T> Shared<T> {
@@ -165,6 +167,7 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> RecordWriter<T> {
             spool: Mutex::new(spool),
             counters: Counters::default(),
             failing: AtomicBool::new(false),
+            retry: tokio::sync::Notify::new(),
         });
         let task = Task {
             rx,
@@ -192,6 +195,12 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> RecordWriter<T> {
                 tracing::error!(%err, "cannot spool a record: the queue is full and the spool cannot write");
             }
         }
+    }
+
+    /// The spool is retried now, not when the back-off next says: what held it back has changed (the org its
+    /// items wait for is known).
+    pub fn retry_now(&self) {
+        self.shared.retry.notify_one();
     }
 
     /// Hands `item` to the writer if the queue has room; never blocks. False: it was not taken.
@@ -333,6 +342,7 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static, D: Deliver<T>> Tas
                     None => break,
                 },
                 _ = tokio::time::sleep_until(wake), if spooled => {}
+                _ = self.shared.retry.notified(), if spooled => self.backoff.succeeded(),
             }
         }
         // Stopping: what is queued is delivered for one attempt's time (a stopping node's last calls reach the

@@ -13,6 +13,8 @@ pub(crate) struct Restarted {
     child: Option<Child>,
     /// Its HTTP address.
     pub(crate) http: SocketAddr,
+    /// Its SIP address (UDP and TCP).
+    pub(crate) sip: SocketAddr,
     log: PathBuf,
 }
 
@@ -36,7 +38,8 @@ impl Restarted {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("spawn voicera");
-        let restarted = Restarted { child: Some(child), http, log };
+        let sip = SocketAddr::from(([127, 0, 0, 1], sip));
+        let restarted = Restarted { child: Some(child), http, sip, log };
         restarted.wait_for("the restarted node to be healthy", Duration::from_secs(30), |r| {
             matches!(http_get(r.http, "/health"), Some((200, _)))
         });
