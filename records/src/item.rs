@@ -211,7 +211,7 @@ impl StoreDelivery {
             return Ok(None);
         };
         let Some(org_id) = records_org.get() else {
-            return Err(DeliveryError::Retry("the owner's org, where this call is logged, is not known yet".into()));
+            return Err(DeliveryError::Hold("the owner's org, where this call is logged, is not known yet".into()));
         };
         let moved = self.events.as_ref().map(|outlet| &outlet.event_moved);
         Ok(Some(item.with_call_log(write.addressed_to(org_id, moved))))
@@ -285,6 +285,12 @@ fn classify(err: StoreError) -> DeliveryError {
 }
 
 impl Deliver<SpoolItem> for StoreDelivery {
+    /// A call's writes keep their order (a held start holds its end); an event item (spool files from before
+    /// events rode with their log) keeps its place against all.
+    fn order_key(&self, item: &SpoolItem) -> Option<String> {
+        item.call_log().map(|write| write.id.clone())
+    }
+
     async fn deliver(&self, item: &SpoolItem) -> Result<(), DeliveryError> {
         let addressed = self.addressed(item)?;
         let item = addressed.as_ref().unwrap_or(item);
@@ -494,7 +500,7 @@ mod tests {
         let start = SpoolItem::CallStarted(
             CallLogWrite::for_call(pending.clone(), "c1", log("in-progress")).with_events(vec![call_started.clone()]),
         );
-        assert!(matches!(delivery.deliver(&start).await, Err(DeliveryError::Retry(_))), "held: the org is unknown");
+        assert!(matches!(delivery.deliver(&start).await, Err(DeliveryError::Hold(_))), "held: the org is unknown");
         assert_eq!(store.count(Collection::CallLogs).await.unwrap(), 0);
         // As the spool keeps it, and reads it back (a restart too).
         let spooled = serde_json::to_string(&start).unwrap();
