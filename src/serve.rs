@@ -924,7 +924,9 @@ mod tests {
         assert!(!looking.is_finished());
         let user = Record { org_id: "org-owner".into(), id: email.into(), doc: serde_json::json!({"email": email}) };
         store.put(Collection::Users, &user).await.unwrap();
-        tokio::time::timeout(Duration::from_secs(10), records_org.wait_known()).await.expect("found at the next lookup");
+        tokio::time::timeout(Duration::from_secs(10), records_org.wait_known())
+            .await
+            .expect("found at the next lookup");
         assert_eq!(records_org.get(), Some("org-owner"));
         looking.await.unwrap();
         shutdown.cancel();

@@ -268,8 +268,7 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> RecordWriter<T> {
     /// back by something else, [`DeliveryError::Hold`]), or the last attempt failed. Calls still work;
     /// `/health` says `degraded`.
     pub fn degraded(&self) -> bool {
-        self.shared.failing.load(Relaxed)
-            || self.shared.spool().backlog().items > self.shared.held_items.load(Relaxed)
+        self.shared.failing.load(Relaxed) || self.shared.spool().backlog().items > self.shared.held_items.load(Relaxed)
     }
 
     /// Prometheus text: the spool's backlog and the dependency's write latency and failures, under the
@@ -477,7 +476,8 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static, D: Deliver<T>> Tas
                         }
                     };
                     let key = self.deliver.order_key(&item);
-                    let behind_a_hold = blocked.contains(&None) || (key.is_none() && !blocked.is_empty()) || blocked.contains(&key);
+                    let behind_a_hold =
+                        blocked.contains(&None) || (key.is_none() && !blocked.is_empty()) || blocked.contains(&key);
                     if !behind_a_hold {
                         match self.attempt(&item).await {
                             Ok(()) => {
