@@ -196,15 +196,18 @@ impl MongoStore {
                 return Err(error.into());
             }
             for write_error in failure.write_errors.iter().flatten() {
-                if write_error.code != DUPLICATE_KEY {
+                // A duplicate key names the document by its place in the batch; a place outside it (a
+                // server's answer that makes no sense) fails the call with the server's error, never a panic.
+                let (true, Some(replacement), Some(record)) =
+                    (write_error.code == DUPLICATE_KEY, stored.get(write_error.index), records.get(write_error.index))
+                else {
                     return Err(error.into());
-                }
-                taken.push(write_error.index);
+                };
+                taken.push((replacement, record));
             }
         }
-        for index in taken {
-            let replacement = &stored[index];
-            let key = doc! {"org_id": &records[index].org_id, "id": &records[index].id};
+        for (replacement, record) in taken {
+            let key = doc! {"org_id": &record.org_id, "id": &record.id};
             handle.replace_one(key, replacement).upsert(true).await?;
         }
         Ok(records.len() as u64)
