@@ -291,6 +291,12 @@ impl Deliver<SpoolItem> for StoreDelivery {
         item.call_log().map(|write| write.id.clone())
     }
 
+    /// A write made under the records org's stand-in, addressed to the records org once known: kept so in the
+    /// spool before it goes, so its call's writes cannot reach two orgs across a restart.
+    fn settled(&self, item: &SpoolItem) -> Option<SpoolItem> {
+        self.addressed(item).ok().flatten()
+    }
+
     async fn deliver(&self, item: &SpoolItem) -> Result<(), DeliveryError> {
         let addressed = self.addressed(item)?;
         let item = addressed.as_ref().unwrap_or(item);
@@ -507,7 +513,16 @@ mod tests {
         assert!(spooled.contains(r#""org_pending":true"#), "{spooled}");
         let start: SpoolItem = serde_json::from_str(&spooled).unwrap();
 
+        assert_eq!(delivery.settled(&start), None, "nothing to settle on yet");
         assert!(records_org.settle("org1"));
+        // What the spool keeps before it goes: addressed to the owner's org, no longer pending.
+        let settled = delivery.settled(&start).expect("addressed now");
+        let written = settled.call_log().unwrap();
+        assert_eq!(
+            (written.org_id.as_str(), written.org_pending, &written.doc["org_id"]),
+            ("org1", false, &json!("org1"))
+        );
+        assert_eq!(delivery.settled(&settled), None, "settled once");
         delivery.deliver(&start).await.unwrap();
         let end = SpoolItem::CallFinished(
             CallLogWrite::for_call(pending, "c1", log("completed")).with_events(vec![call_started, call_ended]),

@@ -57,6 +57,13 @@ pub trait Deliver<T>: Send + Sync + 'static {
     fn order_key(&self, _item: &T) -> Option<String> {
         None
     }
+
+    /// What a spooled item becomes now that what it was held for is known (the org its call is logged in):
+    /// the writer keeps this form in the spool before delivering it, so a crash and restart deliver the same
+    /// item, never one addressed afresh. `None` (the default): the item stays as it is.
+    fn settled(&self, _item: &T) -> Option<T> {
+        None
+    }
 }
 
 /// What a writer's logs and metrics call its dependency and its figures: one writer delivers call logs to
@@ -475,6 +482,20 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static, D: Deliver<T>> Tas
                             return true;
                         }
                     };
+                    let item = match self.deliver.settled(&item) {
+                        Some(settled) => {
+                            let (shared, seq, kept) = (Arc::clone(&self.shared), entry.seq, settled);
+                            match blocking(move || shared.spool().replace(seq, &kept).map(|()| kept)).await {
+                                Ok(settled) => settled,
+                                Err(err) => {
+                                    tracing::error!(%err, seq = entry.seq, "cannot keep a settled spool item; retrying later");
+                                    self.backoff.failed(self.now_ms());
+                                    return true;
+                                }
+                            }
+                        }
+                        None => item,
+                    };
                     let key = self.deliver.order_key(&item);
                     let behind_a_hold =
                         blocked.contains(&None) || (key.is_none() && !blocked.is_empty()) || blocked.contains(&key);
@@ -776,10 +797,13 @@ mod tests {
     }
 
     impl Deliver<Item> for Holding {
-        async fn deliver(&self, (key, _): &Item) -> Result<(), DeliveryError> {
+        async fn deliver(&self, (key, version): &Item) -> Result<(), DeliveryError> {
             if key.starts_with("pending") && !self.known.load(Relaxed) {
                 self.held.fetch_add(1, Relaxed);
                 return Err(DeliveryError::Hold("org unknown".into()));
+            }
+            if key.starts_with("pending") && *version != 2 {
+                return Err(DeliveryError::Reject("delivered as it was held, not as settled".into()));
             }
             self.delivered.lock().unwrap().push(key.clone());
             Ok(())
@@ -788,11 +812,16 @@ mod tests {
         fn order_key(&self, (key, _): &Item) -> Option<String> {
             key.split('/').next().map(str::to_string)
         }
+
+        /// A held item, once its org is known, is version 2.
+        fn settled(&self, (key, version): &Item) -> Option<Item> {
+            (key.starts_with("pending") && self.known.load(Relaxed) && *version == 1).then(|| (key.clone(), 2))
+        }
     }
 
     /// A held item does not block the spool: another call's records go past it (in order), its own call's
     /// later items wait behind it, the hold is neither a failure nor `degraded`, and once what it waits for
-    /// is there (`retry_now`) the held call's items go in their order.
+    /// is there (`retry_now`) the held call's items go in their order, each as settled.
     #[tokio::test(start_paused = true)]
     async fn a_held_item_lets_other_calls_records_through_and_keeps_its_calls_order() {
         let dir = tempfile::tempdir().unwrap();
