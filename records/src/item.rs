@@ -552,6 +552,47 @@ mod tests {
         shutdown.cancel();
     }
 
+    /// Through the writer: a call's write held for the owner's org does not hold up another org's call behind
+    /// it in the spool; once the org is known (`retry_now`), the held call lands there.
+    #[tokio::test]
+    async fn a_held_write_lets_another_orgs_record_through_the_writer() {
+        let (dir, store) = sqlite().await;
+        let records_org = Arc::new(RecordsOrg::pending("default"));
+        let delivery = StoreDelivery::new(store.clone()).with_records_org(Arc::clone(&records_org));
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let spool = Spool::open(dir.path().join("spool")).unwrap();
+        let (writer, task) =
+            crate::RecordWriter::spawn(crate::WriterConfig::default(), spool, delivery, shutdown.clone());
+        let pending = CallOrg { org_id: "default".into(), pending: true };
+        let held = CallLogWrite::for_call(pending, "c1", write("c1", "in-progress").doc);
+        let other = CallLogWrite::new("org-b", "c2", write("c2", "completed").doc);
+        assert!(writer.try_submit(SpoolItem::CallStarted(held)));
+        assert!(writer.try_submit(SpoolItem::CallFinished(other)));
+        let landed = |org: &'static str, id: &'static str| {
+            let store = store.clone();
+            async move {
+                for _ in 0..500 {
+                    if store.get(Collection::CallLogs, org, id).await.unwrap().is_some() {
+                        return true;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                false
+            }
+        };
+        assert!(landed("org-b", "c2").await, "the other org's call goes past the held one");
+        assert_eq!(store.count(Collection::CallLogs).await.unwrap(), 1, "the held call waits");
+        assert!(!writer.degraded(), "a held write is no store failure");
+        assert!(writer.render_metrics(crate::unix_ms()).contains("voicera_store_write_failures_total 0"));
+
+        records_org.settle("org1");
+        writer.retry_now();
+        assert!(landed("org1", "c1").await, "the held call lands in the owner's org");
+        assert!(store.get(Collection::CallLogs, "default", "c1").await.unwrap().is_none());
+        shutdown.cancel();
+        task.await.unwrap();
+    }
+
     /// The orphan closing's compare-and-set, on any backend: the closing that ends a call in progress queues
     /// its `call.ended` once (also when it is delivered again after a crash), and a closing that finds the
     /// call already ended (its real end, another sweep's closing) changes nothing and sends nothing.
