@@ -718,7 +718,7 @@ async fn find_owner_org_later(
             Err(why) => why,
         };
         failed += 1;
-        if failed == FIRST_OWNER_LOOKUP_WARNING || failed % OWNER_LOOKUPS_PER_WARNING == 0 {
+        if failed == FIRST_OWNER_LOOKUP_WARNING || failed.is_multiple_of(OWNER_LOOKUPS_PER_WARNING) {
             tracing::warn!(
                 %email,
                 lookups = failed,
