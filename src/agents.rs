@@ -539,7 +539,9 @@ fn snapshot(
 /// The control plane's view of this node's routing: the configured agents (read-only in the API, listed in
 /// the owner's org) and the hook that makes an API write reach this node's calls at once.
 pub(crate) struct ApiAgents {
-    pub(crate) config_org: Option<String>,
+    /// The owner's org, once known (a node that started with the store away learns it later); `None`: no
+    /// owner is configured, the configured agents are listed in no org.
+    pub(crate) config_org: Option<Arc<voicera_records::RecordsOrg>>,
     pub(crate) config_agents: Vec<voicera_api::ConfigAgent>,
     /// This node's directory (None on an API-only node: media nodes notice by polling).
     pub(crate) directory: Option<Arc<Directory>>,
@@ -547,7 +549,7 @@ pub(crate) struct ApiAgents {
 
 impl ApiAgents {
     pub(crate) fn new(
-        config_org: Option<String>,
+        config_org: Option<Arc<voicera_records::RecordsOrg>>,
         agents: &[AgentConfig],
         directory: Option<Arc<Directory>>,
     ) -> ApiAgents {
@@ -601,7 +603,7 @@ fn config_view(agent: &AgentConfig) -> Value {
 
 impl voicera_api::AgentDirectory for ApiAgents {
     fn config_org(&self) -> Option<String> {
-        self.config_org.clone()
+        self.config_org.as_ref().and_then(|org| org.get()).map(str::to_string)
     }
 
     fn config_agents(&self) -> Vec<voicera_api::ConfigAgent> {
@@ -620,6 +622,19 @@ impl voicera_api::AgentDirectory for ApiAgents {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The configured agents are listed in the owner's org once it is known, also when that is after the
+    /// control plane started (a node that started with the store away); in none without an owner.
+    #[test]
+    fn configured_agents_list_in_the_owners_org_once_it_is_known() {
+        use voicera_api::AgentDirectory as _;
+        let records_org = Arc::new(voicera_records::RecordsOrg::pending("default"));
+        let listed = ApiAgents::new(Some(Arc::clone(&records_org)), &[], None);
+        assert_eq!(listed.config_org(), None, "not the stand-in");
+        records_org.settle("org-owner");
+        assert_eq!(listed.config_org().as_deref(), Some("org-owner"));
+        assert_eq!(ApiAgents::new(None, &[], None).config_org(), None, "no owner configured");
+    }
 
     fn compiler() -> AgentCompiler {
         AgentCompiler {

@@ -280,12 +280,12 @@ async fn serve(config: Config, role: Role) -> Result<()> {
         let _ = api.attach(resources);
         let mut owner_org = None;
         if let Some((email, password)) = calls::owner_from_env() {
+            // Read when the API lists agents: the owner's org once known, however late.
+            owner_org = Some(Arc::clone(&records_org));
             match voicera_api::bootstrap_owner(&api, &email, &password).await {
                 Ok(bootstrap) => {
                     tracing::info!(?bootstrap, "owner account");
-                    let org_id = owner_org_of(bootstrap);
-                    records_org.settle(org_id.clone());
-                    owner_org = Some(org_id);
+                    records_org.settle(owner_org_of(bootstrap));
                 }
                 // A node that takes calls starts while the store is away: the owner is made once it answers.
                 Err(err) if role.runs_sip() && err.status == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
@@ -638,9 +638,9 @@ fn owner_org_of(bootstrap: voicera_api::Bootstrap) -> String {
 
 /// Settles `records_org`, the org a node's calls are logged under when their agent has none of its own (the
 /// built-in agents, those from voicera.toml): the owner's (bootstrapped already, or found by
-/// `VOICERA_ADMIN_EMAIL` on a media node), else `default`. A store that does not answer leaves it to be found
-/// later: by the owner's bootstrap when that waits for the store too (`owner_made_later`), else by looking
-/// again. Calls are logged under `default` meanwhile, marked pending, and their writes go to the owner's org
+/// `VOICERA_ADMIN_EMAIL` on a media node), else — no owner configured — `default`. A store that does not answer,
+/// or has no account for the owner yet, leaves it to be found later: by the owner's bootstrap when that waits
+/// for the store too (`owner_made_later`), else by looking again. Calls are logged under `default` meanwhile, marked pending, and their writes go to the owner's org
 /// once it is known ([`voicera_records::StoreDelivery`]).
 async fn settle_records_org(
     store: &voicera_store::Store,
@@ -660,20 +660,24 @@ async fn settle_records_org(
         return;
     }
     let email = email.to_lowercase();
-    match find_owner_org(store, &email).await {
-        Ok(found) => settle_owner_org(records_org, found, &email),
-        Err(why) => {
-            tracing::warn!(
-                "{why}: calls to built-in and configured agents go to the owner's org once the store names it"
-            );
-            tokio::spawn(find_owner_org_later(store.clone(), email, Arc::clone(records_org), shutdown.clone()));
-        }
-    }
+    let why = match find_owner_org(store, &email).await {
+        Ok(Some(org_id)) => return settle_owner_org(records_org, org_id),
+        // The API node that makes the owner account may not have started yet: calls wait for it rather than go
+        // to `default` for good.
+        Ok(None) => NO_OWNER_ACCOUNT.to_string(),
+        Err(why) => why,
+    };
+    tracing::warn!(%email, "{why}: calls to built-in and configured agents go to the owner's org once the store names it");
+    tokio::spawn(find_owner_org_later(store.clone(), email, Arc::clone(records_org), shutdown.clone()));
 }
+
+/// Why a lookup of the owner's org found none though the store answered.
+const NO_OWNER_ACCOUNT: &str = "no account for VOICERA_ADMIN_EMAIL yet";
 
 /// The org of the account `email`, if there is one, asked of the store for [`START_STORE_TIMEOUT`] at most;
 /// else why the store did not say.
 async fn find_owner_org(store: &voicera_store::Store, email: &str) -> Result<Option<String>, String> {
+    // (`Ok(None)`: the store answered and has no such account.)
     let lookup = store.find_id(voicera_store::Collection::Users, email);
     match tokio::time::timeout(START_STORE_TIMEOUT, lookup).await {
         Ok(Ok(found)) => Ok(found.first().map(|user| user.org_id.clone())),
@@ -682,20 +686,16 @@ async fn find_owner_org(store: &voicera_store::Store, email: &str) -> Result<Opt
     }
 }
 
-/// Settles the records org on the owner's org `found`, or on `default` when the store has no account for
-/// `email` (yet: the API node that makes it may not have started).
-fn settle_owner_org(records_org: &RecordsOrg, found: Option<String>, email: &str) {
-    let org_id = found.unwrap_or_else(|| {
-        tracing::warn!(%email, "no account for VOICERA_ADMIN_EMAIL yet: call records go to org \"default\"");
-        DEFAULT_ORG.to_string()
-    });
+/// Settles the records org on the owner's org.
+fn settle_owner_org(records_org: &RecordsOrg, org_id: String) {
     if records_org.settle(org_id.clone()) {
         tracing::info!(%org_id, "calls to built-in and configured agents are logged in this org");
     }
 }
 
-/// The owner's org on a node that started while the store was away: looked up with back-off (0.5 s doubling to
-/// 30 s, as the sweep for orphans) until the store answers, or shutdown.
+/// The owner's org on a node that started while the store was away or before the owner account was made:
+/// looked up with back-off (0.5 s doubling to 30 s, as the sweep for orphans) until the store names it, or
+/// shutdown. Calls' records wait for it meanwhile, so a lookup that keeps failing is a warning now and then.
 async fn find_owner_org_later(
     store: voicera_store::Store,
     email: String,
@@ -703,21 +703,38 @@ async fn find_owner_org_later(
     shutdown: CancellationToken,
 ) {
     let mut delay = Duration::from_millis(500);
+    let mut failed: u32 = 0;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(delay) => {}
         }
-        match find_owner_org(&store, &email).await {
-            Ok(found) => {
-                settle_owner_org(&records_org, found, &email);
+        let why = match find_owner_org(&store, &email).await {
+            Ok(Some(org_id)) => {
+                settle_owner_org(&records_org, org_id);
                 return;
             }
-            Err(why) => tracing::debug!("{why}: looking again"),
+            Ok(None) => NO_OWNER_ACCOUNT.to_string(),
+            Err(why) => why,
+        };
+        failed += 1;
+        if failed == FIRST_OWNER_LOOKUP_WARNING || failed.is_multiple_of(OWNER_LOOKUPS_PER_WARNING) {
+            tracing::warn!(
+                %email,
+                lookups = failed,
+                "{why}: records of calls to built-in and configured agents wait for the owner's org"
+            );
+        } else {
+            tracing::debug!("{why}: looking again");
         }
         delay = (delay * 2).min(Duration::from_secs(30));
     }
 }
+
+/// Failed lookups of the owner's org before the first warning (about 30 s of back-off), and between later ones
+/// (about 10 min).
+const FIRST_OWNER_LOOKUP_WARNING: u32 = 5;
+const OWNER_LOOKUPS_PER_WARNING: u32 = 20;
 
 /// How long the start waits for the store's answer to a question (is it up, the owner's org) before going on
 /// without it.
@@ -742,7 +759,7 @@ async fn bootstrap_owner_later(
         match voicera_api::bootstrap_owner(&api, &email, &password).await {
             Ok(bootstrap) => {
                 tracing::info!(?bootstrap, "owner account (the store answers)");
-                settle_owner_org(&records_org, Some(owner_org_of(bootstrap)), &email);
+                settle_owner_org(&records_org, owner_org_of(bootstrap));
                 return;
             }
             Err(err) if err.status == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
@@ -880,4 +897,39 @@ async fn open_file_at(path: &std::path::Path, offset: u64) -> std::io::Result<vo
     let length = file.metadata().await?.len();
     file.seek(std::io::SeekFrom::Start(offset.min(length))).await?;
     Ok(voicera_api::recording::OpenRecording { length, reader: Box::pin(file) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use voicera_store::{Collection, Record, Store};
+
+    /// A media node whose store answers but has no account for VOICERA_ADMIN_EMAIL yet (the API node that makes
+    /// it has not started) does not settle its calls on `default` for good: it looks again until the account
+    /// is there, then its calls are the owner's.
+    #[tokio::test]
+    async fn a_store_without_the_owner_account_yet_is_asked_again_until_it_has_it() {
+        let dir = std::env::temp_dir().join(format!("voicera-owner-later-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&dir, None).await.unwrap();
+        let email = "owner@example.com";
+        let records_org = Arc::new(RecordsOrg::pending(DEFAULT_ORG));
+        let shutdown = CancellationToken::new();
+        let looking =
+            tokio::spawn(find_owner_org_later(store.clone(), email.into(), Arc::clone(&records_org), shutdown.clone()));
+        // Lookups at 0.5 s and 1.5 s find no account.
+        tokio::time::sleep(Duration::from_millis(1800)).await;
+        assert_eq!(records_org.get(), None, "still looking, not settled on the stand-in");
+        assert!(!looking.is_finished());
+        let user = Record { org_id: "org-owner".into(), id: email.into(), doc: serde_json::json!({"email": email}) };
+        store.put(Collection::Users, &user).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), records_org.wait_known())
+            .await
+            .expect("found at the next lookup");
+        assert_eq!(records_org.get(), Some("org-owner"));
+        looking.await.unwrap();
+        shutdown.cancel();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -127,18 +127,24 @@ pub(crate) fn orphan_outlet(
             orphan_ended_data(&closing.doc, &closing.org_id, &public_url, &master_key)
         }),
         event_moved: Arc::new(move |event: &mut EventWrite| {
-            sign_recording_link_again(&mut event.data, &event.org_id, &moved_url, &moved_key)
+            let now_secs = voicera_webhooks::unix_ms() / 1000;
+            sign_recording_link_again(&mut event.data, &event.org_id, &moved_url, &moved_key, now_secs)
         }),
     }
 }
 
-/// The recording link in an event's `data`, if any, signed again for `org_id` with the same expiry.
-fn sign_recording_link_again(data: &mut Value, org_id: &str, public_url: &str, master_key: &MasterKey) {
-    let Some(link) = data.get("recording_url").and_then(Value::as_str) else { return };
-    let expires = link.split(['?', '&']).find_map(|pair| pair.strip_prefix("expires=")?.parse::<u64>().ok());
-    let (Some(expires), Some(call_id)) = (expires, data.get("call_id").and_then(Value::as_str)) else { return };
+/// The recording link in an event's `data`, if any, signed again for `org_id`, valid for
+/// [`RECORDING_LINK_TTL`] from `now_secs` (the event goes out now: a call that waited for its org a day must not
+/// bring a link about to expire), `recording_expires_at` with it.
+fn sign_recording_link_again(data: &mut Value, org_id: &str, public_url: &str, master_key: &MasterKey, now_secs: u64) {
+    if !data.get("recording_url").is_some_and(Value::is_string) {
+        return;
+    }
+    let Some(call_id) = data.get("call_id").and_then(Value::as_str) else { return };
+    let expires = now_secs + RECORDING_LINK_TTL.as_secs();
     let link = voicera_api::links::recording_link(public_url, master_key, org_id, call_id, expires);
     data["recording_url"] = json!(link);
+    data["recording_expires_at"] = json!(utc_text(expires as i64 * 1000));
 }
 
 /// `call.ended`'s data for an orphan's closing log (the same fields as a call that ended; what is unknown
@@ -223,13 +229,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_moved_events_recording_link_is_signed_again_for_its_new_org_with_the_same_expiry() {
+    fn a_moved_events_recording_link_is_signed_again_for_its_new_org_valid_from_now() {
         let key = MasterKey::from_bytes([7; 32]);
         let url = "http://127.0.0.1:8080";
-        let expires = 1_900_000_000;
-        let link = voicera_api::links::recording_link(url, &key, "default", "rec-1", expires);
-        let mut data = json!({"call_id": "rec-1", "recording_url": link});
-        sign_recording_link_again(&mut data, "org-owner", url, &key);
+        let made = 1_900_000_000;
+        let link =
+            voicera_api::links::recording_link(url, &key, "default", "rec-1", made + RECORDING_LINK_TTL.as_secs());
+        let mut data = json!({"call_id": "rec-1", "recording_url": link, "recording_expires_at": "old"});
+        // Moved a day after the call, when its org became known.
+        let now = made + 24 * 3600;
+        sign_recording_link_again(&mut data, "org-owner", url, &key, now);
+        let expires = now + RECORDING_LINK_TTL.as_secs();
+        assert_eq!(data["recording_expires_at"], json!(utc_text(expires as i64 * 1000)));
         let moved = data["recording_url"].as_str().unwrap();
         assert!(moved.contains("org_id=org-owner") && moved.contains(&format!("expires={expires}")), "{moved}");
         let sig = moved.rsplit("sig=").next().unwrap();
@@ -237,7 +248,8 @@ mod tests {
         assert!(verify("org-owner") && !verify("default"), "{moved}");
         // No link: nothing to sign.
         let mut data = json!({"call_id": "rec-2", "recording_url": null});
-        sign_recording_link_again(&mut data, "org-owner", url, &key);
+        sign_recording_link_again(&mut data, "org-owner", url, &key, now);
         assert_eq!(data["recording_url"], Value::Null);
+        assert!(data.get("recording_expires_at").is_none());
     }
 }

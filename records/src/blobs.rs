@@ -63,6 +63,7 @@ pub static BLOB_NAMES: WriterNames = WriterNames {
     rejected_total: "voicera_blob_spool_rejected_total",
     spool_errors_total: "voicera_blob_spool_write_errors_total",
     delivery_seconds: "voicera_blob_upload_seconds",
+    spool_held_items: "voicera_blob_spool_held_items",
 };
 
 /// The blob writer's timing: one attempt may carry an hour of WAV (230 MB), so it gets the S3 client's own

@@ -211,7 +211,7 @@ impl StoreDelivery {
             return Ok(None);
         };
         let Some(org_id) = records_org.get() else {
-            return Err(DeliveryError::Retry("the owner's org, where this call is logged, is not known yet".into()));
+            return Err(DeliveryError::Hold("the owner's org, where this call is logged, is not known yet".into()));
         };
         let moved = self.events.as_ref().map(|outlet| &outlet.event_moved);
         Ok(Some(item.with_call_log(write.addressed_to(org_id, moved))))
@@ -285,6 +285,18 @@ fn classify(err: StoreError) -> DeliveryError {
 }
 
 impl Deliver<SpoolItem> for StoreDelivery {
+    /// A call's writes keep their order (a held start holds its end); an event item (spool files from before
+    /// events rode with their log) keeps its place against all.
+    fn order_key(&self, item: &SpoolItem) -> Option<String> {
+        item.call_log().map(|write| write.id.clone())
+    }
+
+    /// A write made under the records org's stand-in, addressed to the records org once known: kept so in the
+    /// spool before it goes, so its call's writes cannot reach two orgs across a restart.
+    fn settled(&self, item: &SpoolItem) -> Option<SpoolItem> {
+        self.addressed(item).ok().flatten()
+    }
+
     async fn deliver(&self, item: &SpoolItem) -> Result<(), DeliveryError> {
         let addressed = self.addressed(item)?;
         let item = addressed.as_ref().unwrap_or(item);
@@ -494,14 +506,23 @@ mod tests {
         let start = SpoolItem::CallStarted(
             CallLogWrite::for_call(pending.clone(), "c1", log("in-progress")).with_events(vec![call_started.clone()]),
         );
-        assert!(matches!(delivery.deliver(&start).await, Err(DeliveryError::Retry(_))), "held: the org is unknown");
+        assert!(matches!(delivery.deliver(&start).await, Err(DeliveryError::Hold(_))), "held: the org is unknown");
         assert_eq!(store.count(Collection::CallLogs).await.unwrap(), 0);
         // As the spool keeps it, and reads it back (a restart too).
         let spooled = serde_json::to_string(&start).unwrap();
         assert!(spooled.contains(r#""org_pending":true"#), "{spooled}");
         let start: SpoolItem = serde_json::from_str(&spooled).unwrap();
 
+        assert_eq!(delivery.settled(&start), None, "nothing to settle on yet");
         assert!(records_org.settle("org1"));
+        // What the spool keeps before it goes: addressed to the owner's org, no longer pending.
+        let settled = delivery.settled(&start).expect("addressed now");
+        let written = settled.call_log().unwrap();
+        assert_eq!(
+            (written.org_id.as_str(), written.org_pending, &written.doc["org_id"]),
+            ("org1", false, &json!("org1"))
+        );
+        assert_eq!(delivery.settled(&settled), None, "settled once");
         delivery.deliver(&start).await.unwrap();
         let end = SpoolItem::CallFinished(
             CallLogWrite::for_call(pending, "c1", log("completed")).with_events(vec![call_started, call_ended]),
@@ -529,6 +550,47 @@ mod tests {
             "one of each, to the owner's endpoint, their data moved"
         );
         shutdown.cancel();
+    }
+
+    /// Through the writer: a call's write held for the owner's org does not hold up another org's call behind
+    /// it in the spool; once the org is known (`retry_now`), the held call lands there.
+    #[tokio::test]
+    async fn a_held_write_lets_another_orgs_record_through_the_writer() {
+        let (dir, store) = sqlite().await;
+        let records_org = Arc::new(RecordsOrg::pending("default"));
+        let delivery = StoreDelivery::new(store.clone()).with_records_org(Arc::clone(&records_org));
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let spool = Spool::open(dir.path().join("spool")).unwrap();
+        let (writer, task) =
+            crate::RecordWriter::spawn(crate::WriterConfig::default(), spool, delivery, shutdown.clone());
+        let pending = CallOrg { org_id: "default".into(), pending: true };
+        let held = CallLogWrite::for_call(pending, "c1", write("c1", "in-progress").doc);
+        let other = CallLogWrite::new("org-b", "c2", write("c2", "completed").doc);
+        assert!(writer.try_submit(SpoolItem::CallStarted(held)));
+        assert!(writer.try_submit(SpoolItem::CallFinished(other)));
+        let landed = |org: &'static str, id: &'static str| {
+            let store = store.clone();
+            async move {
+                for _ in 0..500 {
+                    if store.get(Collection::CallLogs, org, id).await.unwrap().is_some() {
+                        return true;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                false
+            }
+        };
+        assert!(landed("org-b", "c2").await, "the other org's call goes past the held one");
+        assert_eq!(store.count(Collection::CallLogs).await.unwrap(), 1, "the held call waits");
+        assert!(!writer.degraded(), "a held write is no store failure");
+        assert!(writer.render_metrics(crate::unix_ms()).contains("voicera_store_write_failures_total 0"));
+
+        records_org.settle("org1");
+        writer.retry_now();
+        assert!(landed("org1", "c1").await, "the held call lands in the owner's org");
+        assert!(store.get(Collection::CallLogs, "default", "c1").await.unwrap().is_none());
+        shutdown.cancel();
+        task.await.unwrap();
     }
 
     /// The orphan closing's compare-and-set, on any backend: the closing that ends a call in progress queues

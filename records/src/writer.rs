@@ -16,6 +16,7 @@
 //! ([`crate::item`]): a crash between a delivery and the spool file's delete delivers again, changing
 //! nothing. A restart opens the same spool and carries on.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -39,12 +40,30 @@ pub enum DeliveryError {
     Retry(String),
     /// The item itself is refused: retrying cannot help; it is moved aside.
     Reject(String),
+    /// The item waits for something other than the dependency (the org its call is logged in is not known
+    /// yet): it stays spooled and is tried again later, while spooled items of other calls
+    /// ([`Deliver::order_key`]) go past it. Not a failure of the dependency.
+    Hold(String),
 }
 
 /// Where items go: the store, the blob store, a test's fake. Must be idempotent per item.
 pub trait Deliver<T>: Send + Sync + 'static {
     /// Delivers one item.
     fn deliver(&self, item: &T) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+
+    /// What an item's delivery order is kept within past a [`DeliveryError::Hold`]: items with the same key
+    /// (one call's writes) never overtake each other; `None` (the default): the item overtakes nothing and
+    /// nothing overtakes it.
+    fn order_key(&self, _item: &T) -> Option<String> {
+        None
+    }
+
+    /// What a spooled item becomes now that what it was held for is known (the org its call is logged in):
+    /// the writer keeps this form in the spool before delivering it, so a crash and restart deliver the same
+    /// item, never one addressed afresh. `None` (the default): the item stays as it is.
+    fn settled(&self, _item: &T) -> Option<T> {
+        None
+    }
 }
 
 /// What a writer's logs and metrics call its dependency and its figures: one writer delivers call logs to
@@ -69,6 +88,9 @@ pub struct WriterNames {
     pub spool_errors_total: &'static str,
     /// Summary: time of successful deliveries.
     pub delivery_seconds: &'static str,
+    /// Gauge: spooled items held back by something other than the dependency ([`DeliveryError::Hold`]),
+    /// with the items of their calls behind them, as of the writer's last look at its spool.
+    pub spool_held_items: &'static str,
 }
 
 /// The call logs' writer (to the store): the names `/metrics` has always had.
@@ -82,6 +104,7 @@ pub static STORE_NAMES: WriterNames = WriterNames {
     rejected_total: "voicera_spool_rejected_total",
     spool_errors_total: "voicera_spool_write_errors_total",
     delivery_seconds: "voicera_store_write_seconds",
+    spool_held_items: "voicera_spool_held_items",
 };
 
 /// The writer's timing and queue.
@@ -128,6 +151,9 @@ struct Shared<T> {
     counters: Counters,
     /// The last delivery attempt failed (cleared by a success).
     failing: AtomicBool,
+    /// Spooled items held back ([`DeliveryError::Hold`]) or waiting behind a held item of their call, as of
+    /// the task's last full look at the spool: they do not make the writer degraded.
+    held_items: AtomicU64,
     /// Asks the task to retry the spool now rather than when its back-off says ([`RecordWriter::retry_now`]).
     retry: tokio::sync::Notify,
 }
@@ -167,6 +193,7 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> RecordWriter<T> {
             spool: Mutex::new(spool),
             counters: Counters::default(),
             failing: AtomicBool::new(false),
+            held_items: AtomicU64::new(0),
             retry: tokio::sync::Notify::new(),
         });
         let task = Task {
@@ -175,6 +202,13 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> RecordWriter<T> {
             deliver,
             config,
             backoff: Backoff::new(config.backoff_initial.as_millis() as u64, config.backoff_max.as_millis() as u64),
+            held: HashMap::new(),
+            hold_backoff: Backoff::new(
+                config.backoff_initial.as_millis() as u64,
+                config.backoff_max.as_millis() as u64,
+            ),
+            all_held: false,
+            holding: false,
             epoch: Instant::now(),
         };
         let handle = tokio::spawn(task.run(shutdown));
@@ -237,10 +271,11 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> RecordWriter<T> {
         self.shared.spool().backlog()
     }
 
-    /// Whether records are not reaching the dependency right now: something is spooled, or the last attempt
-    /// failed. Calls still work; `/health` says `degraded`.
+    /// Whether records are not reaching the dependency right now: something is spooled (other than items held
+    /// back by something else, [`DeliveryError::Hold`]), or the last attempt failed. Calls still work;
+    /// `/health` says `degraded`.
     pub fn degraded(&self) -> bool {
-        self.shared.failing.load(Relaxed) || !self.shared.spool().is_empty()
+        self.shared.failing.load(Relaxed) || self.shared.spool().backlog().items > self.shared.held_items.load(Relaxed)
     }
 
     /// Prometheus text: the spool's backlog and the dependency's write latency and failures, under the
@@ -298,6 +333,14 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> RecordWriter<T> {
             format!(" {}", c.spool_errors.load(Relaxed)),
         );
         metric(
+            n.spool_held_items,
+            "gauge",
+            format!(
+                "Items spooled for the {what} held back by something else (the org their call is logged in is not known yet), with their calls' later items."
+            ),
+            format!(" {}", self.shared.held_items.load(Relaxed).min(backlog.items)),
+        );
+        metric(
             n.delivery_seconds,
             "summary",
             format!("Time of successful deliveries to the {what}."),
@@ -319,6 +362,15 @@ struct Task<T, D> {
     deliver: D,
     config: WriterConfig,
     backoff: Backoff,
+    /// Spooled items whose delivery was held ([`DeliveryError::Hold`]) since the holds were last looked at
+    /// again, by seq, with their [`Deliver::order_key`].
+    held: HashMap<u64, Option<String>>,
+    /// When held items are tried again (a hold that outlasts it is looked at less often).
+    hold_backoff: Backoff,
+    /// The last look at the spool found nothing deliverable: every item held or behind a held one.
+    all_held: bool,
+    /// Some record is held back (logged once until none is).
+    holding: bool,
     /// The back-off's clock starts here (tokio time: virtual in tests).
     epoch: Instant,
 }
@@ -327,22 +379,40 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static, D: Deliver<T>> Tas
     async fn run(mut self, shutdown: CancellationToken) {
         loop {
             let spooled = !self.shared.spool().is_empty();
-            let due = self.backoff.due_ms();
-            if spooled && due.is_none_or(|due| self.now_ms() >= due) {
-                self.deliver_spooled().await;
-                continue;
+            let now_ms = self.now_ms();
+            if self.hold_backoff.due_ms().is_some_and(|due| now_ms >= due) && !self.held.is_empty() {
+                self.look_at_holds_again();
             }
-            let wake = self.epoch + Duration::from_millis(due.unwrap_or(0));
+            let due = self.backoff.due_ms();
+            let dependency_ready = due.is_none_or(|due| now_ms >= due);
+            if spooled && dependency_ready && !self.all_held {
+                if self.deliver_spooled().await {
+                    continue;
+                }
+                // Everything spooled waits for a hold: until the holds are looked at again, a new item, or
+                // retry_now.
+                self.all_held = true;
+            }
+            let wake_ms = if dependency_ready { self.hold_backoff.due_ms() } else { due };
+            let wake = self.epoch + Duration::from_millis(wake_ms.unwrap_or(0));
+            let timed = spooled && wake_ms.is_some();
             tokio::select! {
                 // Shutdown first: a stopping node flushes its queue (below) rather than retry the spool.
                 biased;
                 _ = shutdown.cancelled() => break,
                 item = self.rx.recv() => match item {
-                    Some(item) => self.on_item(item).await,
+                    Some(item) => {
+                        self.all_held = false;
+                        self.on_item(item).await
+                    }
                     None => break,
                 },
-                _ = tokio::time::sleep_until(wake), if spooled => {}
-                _ = self.shared.retry.notified(), if spooled => self.backoff.succeeded(),
+                _ = tokio::time::sleep_until(wake), if timed => {}
+                _ = self.shared.retry.notified(), if spooled => {
+                    self.backoff.succeeded();
+                    self.hold_backoff.succeeded();
+                    self.look_at_holds_again();
+                }
             }
         }
         // Stopping: what is queued is delivered for one attempt's time (a stopping node's last calls reach the
@@ -370,7 +440,7 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static, D: Deliver<T>> Tas
         }
         match self.attempt(&item).await {
             Ok(()) => {}
-            Err(DeliveryError::Retry(_)) => self.spool(item).await,
+            Err(DeliveryError::Retry(_) | DeliveryError::Hold(_)) => self.spool(item).await,
             Err(DeliveryError::Reject(reason)) => {
                 self.shared.counters.rejected.fetch_add(1, Relaxed);
                 // The record is in the log, as content, so it is not lost without a trace.
@@ -381,48 +451,99 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static, D: Deliver<T>> Tas
         }
     }
 
-    /// The oldest spooled item: delivered and deleted, or kept for the next try.
-    async fn deliver_spooled(&mut self) {
-        let front = self.shared.spool().front();
-        let Some(front) = front else { return };
-        let (entry, item) = match front {
-            Ok(front) => front,
-            Err(err) => {
-                tracing::error!(%err, "unreadable spool item: moved aside");
-                self.set_aside_front().await;
-                return;
-            }
-        };
-        match self.attempt(&item).await {
-            Ok(()) => {
-                let shared = Arc::clone(&self.shared);
-                let removed = blocking(move || shared.spool().remove(entry.seq)).await;
-                if let Err(err) = removed {
-                    // Delivered but still spooled: it is delivered again (idempotently) on the next pass.
-                    tracing::error!(%err, seq = entry.seq, "cannot delete a delivered spool item");
-                    self.backoff.failed(self.now_ms());
-                }
-            }
-            Err(DeliveryError::Retry(_)) => {}
-            Err(DeliveryError::Reject(reason)) => {
-                self.shared.counters.rejected.fetch_add(1, Relaxed);
-                tracing::error!(%reason, seq = entry.seq, dependency = self.shared.names.dependency, "a spooled record was refused: moved to rejected/");
-                self.set_aside_front().await;
-            }
-        }
+    /// Held items are tried again: the next look at the spool starts from its oldest item.
+    fn look_at_holds_again(&mut self) {
+        self.held.clear();
+        self.all_held = false;
+        self.shared.held_items.store(0, Relaxed);
     }
 
-    async fn set_aside_front(&mut self) {
-        let shared = Arc::clone(&self.shared);
-        let moved = blocking(move || {
-            let mut spool = shared.spool();
-            let front = spool.entries().next();
-            match front {
-                Some(entry) => spool.reject(entry.seq),
-                None => Ok(()),
+    /// The oldest spooled item not held back ([`DeliveryError::Hold`], or behind a held item of its call):
+    /// delivered and deleted, or kept for the next try. False: every spooled item is held back.
+    async fn deliver_spooled(&mut self) -> bool {
+        let entries: Vec<_> = self.shared.spool().entries().collect();
+        // The calls (order keys) with a held item ahead; `None` among them: an item that orders against all.
+        let mut blocked: HashSet<Option<String>> = HashSet::new();
+        let mut waiting = 0u64;
+        for entry in entries {
+            let key = match self.held.get(&entry.seq) {
+                Some(key) => key.clone(),
+                None => {
+                    let read = {
+                        let shared = Arc::clone(&self.shared);
+                        let seq = entry.seq;
+                        blocking(move || shared.spool().read(seq)).await
+                    };
+                    let item = match read {
+                        Ok(item) => item,
+                        Err(err) => {
+                            tracing::error!(%err, seq = entry.seq, "unreadable spool item: moved aside");
+                            self.set_aside(entry.seq).await;
+                            return true;
+                        }
+                    };
+                    let item = match self.deliver.settled(&item) {
+                        Some(settled) => {
+                            let (shared, seq, kept) = (Arc::clone(&self.shared), entry.seq, settled);
+                            match blocking(move || shared.spool().replace(seq, &kept).map(|()| kept)).await {
+                                Ok(settled) => settled,
+                                Err(err) => {
+                                    tracing::error!(%err, seq = entry.seq, "cannot keep a settled spool item; retrying later");
+                                    self.backoff.failed(self.now_ms());
+                                    return true;
+                                }
+                            }
+                        }
+                        None => item,
+                    };
+                    let key = self.deliver.order_key(&item);
+                    let behind_a_hold =
+                        blocked.contains(&None) || (key.is_none() && !blocked.is_empty()) || blocked.contains(&key);
+                    if !behind_a_hold {
+                        match self.attempt(&item).await {
+                            Ok(()) => {
+                                let shared = Arc::clone(&self.shared);
+                                let removed = blocking(move || shared.spool().remove(entry.seq)).await;
+                                if let Err(err) = removed {
+                                    // Delivered but still spooled: delivered again (idempotently) on the next pass.
+                                    tracing::error!(%err, seq = entry.seq, "cannot delete a delivered spool item");
+                                    self.backoff.failed(self.now_ms());
+                                }
+                                return true;
+                            }
+                            Err(DeliveryError::Retry(_)) => return true,
+                            Err(DeliveryError::Reject(reason)) => {
+                                self.shared.counters.rejected.fetch_add(1, Relaxed);
+                                tracing::error!(%reason, seq = entry.seq, dependency = self.shared.names.dependency, "a spooled record was refused: moved to rejected/");
+                                self.set_aside(entry.seq).await;
+                                return true;
+                            }
+                            Err(DeliveryError::Hold(_)) => {
+                                self.held.insert(entry.seq, key.clone());
+                            }
+                        }
+                    }
+                    key
+                }
+            };
+            waiting += 1;
+            blocked.insert(key);
+        }
+        if self.held.is_empty() {
+            self.hold_backoff.succeeded();
+            if std::mem::take(&mut self.holding) {
+                tracing::info!(dependency = self.shared.names.dependency, "no record is held back any more");
             }
-        })
-        .await;
+        } else if self.hold_backoff.due_ms().is_none_or(|due| self.now_ms() >= due) {
+            self.hold_backoff.failed(self.now_ms());
+        }
+        self.shared.held_items.store(waiting, Relaxed);
+        false
+    }
+
+    async fn set_aside(&mut self, seq: u64) {
+        let shared = Arc::clone(&self.shared);
+        let moved = blocking(move || shared.spool().reject(seq)).await;
         if let Err(err) = moved {
             tracing::error!(%err, "cannot move a spool item aside; retrying later");
             self.backoff.failed(self.now_ms());
@@ -458,6 +579,11 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static, D: Deliver<T>> Tas
             }
             // The dependency answered; the item was wrong.
             Err(DeliveryError::Reject(_)) => self.backoff.succeeded(),
+            Err(DeliveryError::Hold(reason)) => {
+                if !std::mem::replace(&mut self.holding, true) {
+                    tracing::warn!(%reason, dependency = self.shared.names.dependency, "a record is held back; records of other calls go past it");
+                }
+            }
         }
         outcome
     }
@@ -659,5 +785,77 @@ mod tests {
         let spool = Spool::<Item>::open(dir.path()).unwrap();
         let keys: Vec<String> = spool.entries().map(|e| spool.read(e.seq).unwrap().0).collect();
         assert_eq!(keys, ["first", "late"]);
+    }
+
+    /// A dependency that is up, but holds the items of calls named `pending/...` until told their org is
+    /// known. An item's key is `call/part`; its order key the call.
+    #[derive(Clone)]
+    struct Holding {
+        known: Arc<AtomicBool>,
+        delivered: Arc<Mutex<Vec<String>>>,
+        held: Arc<AtomicU64>,
+    }
+
+    impl Deliver<Item> for Holding {
+        async fn deliver(&self, (key, version): &Item) -> Result<(), DeliveryError> {
+            if key.starts_with("pending") && !self.known.load(Relaxed) {
+                self.held.fetch_add(1, Relaxed);
+                return Err(DeliveryError::Hold("org unknown".into()));
+            }
+            if key.starts_with("pending") && *version != 2 {
+                return Err(DeliveryError::Reject("delivered as it was held, not as settled".into()));
+            }
+            self.delivered.lock().unwrap().push(key.clone());
+            Ok(())
+        }
+
+        fn order_key(&self, (key, _): &Item) -> Option<String> {
+            key.split('/').next().map(str::to_string)
+        }
+
+        /// A held item, once its org is known, is version 2.
+        fn settled(&self, (key, version): &Item) -> Option<Item> {
+            (key.starts_with("pending") && self.known.load(Relaxed) && *version == 1).then(|| (key.clone(), 2))
+        }
+    }
+
+    /// A held item does not block the spool: another call's records go past it (in order), its own call's
+    /// later items wait behind it, the hold is neither a failure nor `degraded`, and once what it waits for
+    /// is there (`retry_now`) the held call's items go in their order, each as settled.
+    #[tokio::test(start_paused = true)]
+    async fn a_held_item_lets_other_calls_records_through_and_keeps_its_calls_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let holding = Holding { known: Arc::default(), delivered: Arc::default(), held: Arc::default() };
+        let shutdown = CancellationToken::new();
+        let (writer, task) =
+            RecordWriter::spawn(config(), Spool::open(dir.path()).unwrap(), holding.clone(), shutdown.clone());
+        for key in ["pending/start", "other/start", "pending/end", "other/end"] {
+            assert!(writer.try_submit(item(key)));
+        }
+        while holding.delivered.lock().unwrap().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(*holding.delivered.lock().unwrap(), ["other/start", "other/end"]);
+        // Held items are looked at again now and then (backing off), never delivered while held.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let attempts = holding.held.load(Relaxed);
+        assert!((2..=10).contains(&attempts), "{attempts} attempts in 5 s: backing off, not spinning");
+        assert_eq!(*holding.delivered.lock().unwrap(), ["other/start", "other/end"]);
+        let metrics = writer.render_metrics(unix_ms());
+        assert!(metrics.contains("voicera_store_write_failures_total 0"), "{metrics}");
+        assert!(metrics.contains("voicera_spool_items 2"), "{metrics}");
+        assert!(metrics.contains("voicera_spool_held_items 2"), "{metrics}");
+        assert!(!writer.degraded(), "the store takes records; only held ones wait");
+
+        holding.known.store(true, Relaxed);
+        writer.retry_now();
+        while holding.delivered.lock().unwrap().len() < 4 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(*holding.delivered.lock().unwrap(), ["other/start", "other/end", "pending/start", "pending/end"]);
+        assert!(writer.spooled().is_empty());
+        assert!(writer.render_metrics(unix_ms()).contains("voicera_spool_held_items 0"));
+        shutdown.cancel();
+        task.await.unwrap();
     }
 }

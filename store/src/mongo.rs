@@ -173,8 +173,9 @@ impl MongoStore {
         let stored = to_stored_all(collection, records)?;
         let handle = self.collection(collection);
         for index in insert_all_but_taken(&handle, &stored).await? {
-            let replacement = &stored[index];
-            let key = doc! {"org_id": &records[index].org_id, "id": &records[index].id};
+            // `insert_all_but_taken` keeps only places inside the batch (`stored` and `records` are index-aligned).
+            let (Some(replacement), Some(record)) = (stored.get(index), records.get(index)) else { continue };
+            let key = doc! {"org_id": &record.org_id, "id": &record.id};
             handle.replace_one(key, replacement).upsert(true).await?;
         }
         Ok(records.len() as u64)
@@ -550,7 +551,9 @@ async fn insert_all_but_taken(handle: &mongodb::Collection<Document>, stored: &[
     }
     let mut taken = Vec::new();
     for write_error in failure.write_errors.iter().flatten() {
-        if write_error.code != DUPLICATE_KEY {
+        // A duplicate key names the document by its place in the batch; a place outside it (a server's answer
+        // that makes no sense) fails the call with the server's error, never a panic at the caller's index.
+        if write_error.code != DUPLICATE_KEY || write_error.index >= stored.len() {
             return Err(error.into());
         }
         taken.push(write_error.index);
