@@ -71,6 +71,9 @@ pub(crate) struct ProviderCall {
     pub(crate) org_id: String,
     pub(crate) batch_id: String,
     pub(crate) contact: String,
+    /// Which attempt of the contact this is (the contact's stored count): the dial's key names it, so that
+    /// a node settling this attempt after this node died finds this attempt's dials and no other's.
+    pub(crate) attempt: u32,
     pub(crate) provider: Provider,
     pub(crate) agent_id: String,
     /// The number to call, as the dial policy normalised it.
@@ -131,13 +134,15 @@ impl ProviderCalls {
         lost: &tokio_util::sync::CancellationToken,
     ) -> ProviderCallEnd {
         let provider = call.provider;
-        let dial_id = dial_id();
+        let dial_id = voicera_dialer::dials::dial_key(&call.contact, call.attempt, rand::random());
         let base = self.public_url.trim_end_matches('/');
         let agent: String = form_urlencoded::byte_serialize(call.agent_id.as_bytes()).collect();
+        // The key holds the contact's store id (`:`): encoded in the callback URLs.
+        let dial: String = form_urlencoded::byte_serialize(dial_id.as_bytes()).collect();
         let name = provider.as_str();
         let answer_url =
-            format!("{base}/telephony/{name}/answer?agent_id={agent}&direction=outbound&{DIAL_PARAM}={dial_id}");
-        let status_url = format!("{base}/telephony/{name}/hangup?{DIAL_PARAM}={dial_id}");
+            format!("{base}/telephony/{name}/answer?agent_id={agent}&direction=outbound&{DIAL_PARAM}={dial}");
+        let status_url = format!("{base}/telephony/{name}/hangup?{DIAL_PARAM}={dial}");
         let ring_secs = u32::try_from(call.ring_timeout.as_secs()).unwrap_or(u32::MAX);
         let request = CallRequest {
             ring_timeout_secs: Some(ring_secs),
@@ -372,7 +377,7 @@ impl DialRegistry for ProviderCalls {
                     &call.account.auth_id,
                     &call.account.auth_token,
                 );
-                hang_up_provider_call(rest, call_id.to_string()).await;
+                let _ = hang_up_provider_call(rest, call_id.to_string()).await;
                 return cause.to_string();
             }
         })
@@ -431,45 +436,91 @@ impl ProviderCalls {
         }
     }
 
-    /// Ends the calls still registered for `contact` of `org_id`, whose placing node was lost: what the node
-    /// that settles the contact `failed(node lost)` does first, so that its retry never overlaps them. Each
-    /// dial is marked settled by this node (its serving node then ends its stream, and a late answer finds no
-    /// call to serve), and its provider call is hung up through the provider's API with the account that placed
-    /// it, by the id its stream or the provider's reply gave (a dial with neither was never placed, or its
-    /// node died before the reply: its ring time-out, under two thirds of the lease, ended it before the lease
-    /// lapsed). Best effort: failures are logged.
-    pub(crate) async fn end_lost_calls(&self, org_id: &str, contact: &str) {
-        let records = match self.store.list(Collection::CampaignDials, org_id).await {
-            Ok(records) => records,
-            Err(error) => {
-                tracing::warn!(%error, %contact, "campaign: cannot list the dials of a lost contact");
-                return;
-            }
-        };
+    /// Ends the calls still registered for attempt `attempt` of `contact` of `org_id`, whose placing node
+    /// `lost_node` (the contact lease's holder; None: the contact had no lease) was lost: what the node that
+    /// settles the contact `failed(node lost)` does first, so that its retry never overlaps them. Only that
+    /// attempt's dials are read (by their key's prefix, [`voicera_dialer::dials::attempt_prefix`]), and only
+    /// those the lost node placed whose own lease lapsed past the clock skew margin (or this node's own from
+    /// before a restart) are touched ([`DialDocument::reclaimable_by`]): a live call, such as a retry
+    /// another node placed meanwhile, is never hung up. Each is marked settled by this node (its serving
+    /// node then ends its stream, and a late answer finds no call to serve), and its provider call is hung
+    /// up through the provider's API with the account that placed it (resolved once per provider), by the id
+    /// its stream or the provider's reply gave (a dial with neither was never placed, or its node died before
+    /// the reply: its ring time-out, under two thirds of the lease, ended it before the lease lapsed).
+    ///
+    /// `Ok(true)`: every lost call is down (or has none). `Ok(false)`: one may still be up (a dial still
+    /// leased, unreadable or not marked settled, its account gone, the hang-up refused): the caller must not
+    /// let the contact be dialled again before the serving node saw the settlement
+    /// ([`ProviderCalls::settled_dial_grace_ms`]). `Err`: the attempt's dials could not be listed.
+    pub(crate) async fn end_lost_calls(
+        &self,
+        org_id: &str,
+        contact: &str,
+        attempt: u32,
+        lost_node: Option<&str>,
+    ) -> Result<bool, voicera_store::StoreError> {
+        let prefix = voicera_dialer::dials::attempt_prefix(contact, attempt);
+        let records = self.store.list_prefix(Collection::CampaignDials, org_id, &prefix).await?;
+        let now = crate::campaigns::now_ms();
+        let mut all_down = true;
+        let mut accounts: HashMap<Provider, Option<ProviderAccount>> = HashMap::new();
         for record in records {
-            let Ok(doc) = DialDocument::from_json(&record.doc) else { continue };
+            let Ok(doc) = DialDocument::from_json(&record.doc) else {
+                tracing::warn!(%contact, dial = %record.id, "campaign: a lost attempt's dial is unreadable; its call may be up");
+                all_down = false;
+                continue;
+            };
             if doc.contact != contact {
                 continue;
             }
+            if !doc.reclaimable_by(&self.node_id, lost_node, now) {
+                tracing::warn!(%contact, dial = %record.id, holder = %doc.lease.node, "campaign: a lost attempt's dial is still leased; left to its node");
+                all_down = false;
+                continue;
+            }
             let doc = self.settle_dial(record, doc).await;
-            let (Some(call_id), Some(provider)) = (doc.provider_call_id(), Provider::parse(&doc.provider)) else {
+            if doc.settled_by.is_none() {
+                all_down = false;
+            }
+            let Some(call_id) = doc.provider_call_id() else { continue };
+            let Some(provider) = Provider::parse(&doc.provider) else {
+                tracing::warn!(%contact, %call_id, provider = %doc.provider, "campaign: cannot hang up a lost call: unknown provider");
+                all_down = false;
                 continue;
             };
-            let account = match self.account(&self.store, org_id, provider).await {
-                Ok(Some(account)) if account.auth_id == doc.auth_id => account,
-                Ok(_) => {
-                    tracing::warn!(%contact, %call_id, "campaign: cannot hang up a lost call: the org's account that placed it is gone");
-                    continue;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, %contact, "campaign: cannot read the account of a lost call");
-                    continue;
-                }
+            let account = match accounts.get(&provider) {
+                Some(account) => account.clone(),
+                None => match self.account(&self.store, org_id, provider).await {
+                    Ok(account) => {
+                        accounts.insert(provider, account.clone());
+                        account
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, %contact, "campaign: cannot read the account of a lost call");
+                        all_down = false;
+                        continue;
+                    }
+                },
+            };
+            let Some(account) = account.filter(|account| account.auth_id == doc.auth_id) else {
+                tracing::warn!(%contact, %call_id, "campaign: cannot hang up a lost call: the org's account that placed it is gone");
+                all_down = false;
+                continue;
             };
             let rest = ProviderRest::new(provider, account.api_base.as_deref(), &account.auth_id, &account.auth_token);
             tracing::warn!(%contact, %call_id, "campaign: hanging up a call whose placing node was lost");
-            hang_up_provider_call(rest, call_id.to_string()).await;
+            if !hang_up_provider_call(rest, call_id.to_string()).await {
+                all_down = false;
+            }
         }
+        Ok(all_down)
+    }
+
+    /// How long after settling a lost attempt whose call may still be up (its dial marked settled, its
+    /// hang-up through the API failed) the contact waits before another attempt: the serving node reads the
+    /// dial every third of its lease, sees it settled and hangs up, with room for clock skew.
+    pub(crate) fn settled_dial_grace_ms(&self) -> i64 {
+        self.lease_ms / 3 + voicera_dialer::dial_watch::MAX_CLOCK_SKEW_MS
     }
 
     /// Marks a lost dial settled by this node (a compare-and-set, re-read when another write won): the
@@ -501,13 +552,20 @@ impl ProviderCalls {
     }
 }
 
-/// Hangs a provider's call up through its REST API (a call already over is no error), logging a failure.
-async fn hang_up_provider_call(rest: ProviderRest, call_id: String) {
+/// Hangs a provider's call up through its REST API (a call already over is no error), logging a failure:
+/// whether the provider took the hang-up.
+async fn hang_up_provider_call(rest: ProviderRest, call_id: String) -> bool {
     let id = call_id.clone();
     match tokio::task::spawn_blocking(move || rest.hang_up(&id)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!(%error, %call_id, "campaign: the provider did not hang the call up"),
-        Err(error) => tracing::warn!(%error, %call_id, "campaign: the hang-up task failed"),
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, %call_id, "campaign: the provider did not hang the call up");
+            false
+        }
+        Err(error) => {
+            tracing::warn!(%error, %call_id, "campaign: the hang-up task failed");
+            false
+        }
     }
 }
 
@@ -668,11 +726,4 @@ impl DialReader {
         };
         let _ = self.events.send(event);
     }
-}
-
-/// A fresh dial id: 128 random bits. It names the call in our URLs and picks the account whose token must sign
-/// the call's webhooks, so nobody may guess another org's live id.
-fn dial_id() -> String {
-    let bits: u128 = rand::random();
-    format!("{bits:032x}")
 }

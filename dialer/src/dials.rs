@@ -30,6 +30,19 @@ pub const MAX_NOTES: usize = 32;
 /// How long after its lease lapsed a dial's document may be swept (seconds): long after any late callback.
 pub const SWEEP_AFTER_SECS: i64 = 3600;
 
+/// The key prefix of the dials placed for attempt `attempt` of contact `contact` (a contact's store id,
+/// `"{batch_id}:{row}"`): `"{contact}:{attempt}:"`. A node settling a lost attempt lists exactly that
+/// attempt's dials by it, never another attempt's (a retry another node placed meanwhile) nor the org's others.
+pub fn attempt_prefix(contact: &str, attempt: u32) -> String {
+    format!("{contact}:{attempt}:")
+}
+
+/// The key of a dial placed for attempt `attempt` of `contact`: its [`attempt_prefix`] and 128 random bits
+/// (the part nobody can guess: the id rides in the provider's callback URLs).
+pub fn dial_key(contact: &str, attempt: u32, random: u128) -> String {
+    format!("{}{random:032x}", attempt_prefix(contact, attempt))
+}
+
 /// Answering-machine detection asked for on a dialled call's stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DialAmd {
@@ -218,6 +231,19 @@ impl DialDocument {
     /// settled the dial.
     pub fn followed(&self, now: UnixMillis) -> bool {
         self.settled_by.is_none() && self.lease.expires_at > now
+    }
+
+    /// Whether `reclaimer`, settling at `now` an attempt whose contact lease `lost_node` held (None: a contact
+    /// left dialling without a lease), may settle this dial and hang its call up: only a dial that node
+    /// placed, and only once its own lease lapsed by more than two clocks may disagree
+    /// ([`MAX_CLOCK_SKEW_MS`](crate::dial_watch::MAX_CLOCK_SKEW_MS)), unless it is the reclaimer's own from
+    /// before a restart. A dial still leased is some node's live call: it is left alone.
+    pub fn reclaimable_by(&self, reclaimer: &str, lost_node: Option<&str>, now: UnixMillis) -> bool {
+        if lost_node.is_some_and(|lost| lost != self.lease.node) {
+            return false;
+        }
+        let lapsed = self.lease.expires_at.saturating_add(crate::dial_watch::MAX_CLOCK_SKEW_MS) <= now;
+        lapsed || self.lease.node == reclaimer || self.settled_by.is_some()
     }
 
     /// The serving node `node` beats at `now` for the provider's call `call_id`. Refused once the dial is no
@@ -469,5 +495,30 @@ mod tests {
         assert_eq!(json["notes"][0]["seq"], 1);
         assert_eq!(DialDocument::from_json(&json).unwrap(), doc);
         assert!(DialDocument::from_json(&serde_json::json!({"agent": 1})).is_err());
+    }
+    #[test]
+    fn a_lost_attempt_reclaims_only_its_own_dials_and_only_once_their_lease_lapsed_past_the_skew() {
+        // Keys: one attempt's prefix names none of another attempt's or another contact's dials.
+        let first = dial_key("b1:3", 1, 0xab);
+        assert!(first.starts_with(&attempt_prefix("b1:3", 1)));
+        assert_eq!(first, format!("b1:3:1:{:032x}", 0xab));
+        assert!(!dial_key("b1:3", 2, 1).starts_with(&attempt_prefix("b1:3", 1)));
+        assert!(!dial_key("b1:31", 1, 1).starts_with(&attempt_prefix("b1:3", 1)));
+        assert!(!dial_key("b1:3", 12, 1).starts_with(&attempt_prefix("b1:3", 1)));
+        // node-a placed it, leased until 10_000.
+        let doc = dial();
+        let expiry = doc.lease.expires_at;
+        let skew = crate::dial_watch::MAX_CLOCK_SKEW_MS;
+        // Another node's lease (a retry placed by node-c): never node-a's lost attempt.
+        assert!(!doc.reclaimable_by("node-b", Some("node-c"), expiry + skew + 60_000));
+        // node-a's, but still leased (or lapsed within the skew margin): a live call, left alone.
+        assert!(!doc.reclaimable_by("node-b", Some("node-a"), expiry));
+        assert!(!doc.reclaimable_by("node-b", Some("node-a"), expiry + skew - 1));
+        assert!(doc.reclaimable_by("node-b", Some("node-a"), expiry + skew));
+        // node-a itself after a restart: its own dial from before, whatever the lease says.
+        assert!(doc.reclaimable_by("node-a", Some("node-a"), 1_000));
+        // A contact left dialling without a lease: any node's lapsed dial of the attempt.
+        assert!(!doc.reclaimable_by("node-b", None, expiry));
+        assert!(doc.reclaimable_by("node-b", None, expiry + skew));
     }
 }
