@@ -269,7 +269,8 @@ impl ProviderCalls {
         };
         let record = records.into_iter().next()?;
         let doc = DialDocument::from_json(&record.doc).ok()?;
-        doc.followed(crate::campaigns::now_ms()).then_some((record, doc))
+        // Judged on this node's clock with room for skew: it may serve a call its placing node still follows.
+        doc.followed_from_afar(crate::campaigns::now_ms()).then_some((record, doc))
     }
 }
 
@@ -359,7 +360,13 @@ impl DialRegistry for ProviderCalls {
                 // A store that hangs counts as one that fails: the decision to hang up must not wait on it.
                 let budget = Duration::from_millis(u64::try_from(watch.check_every() / 2).unwrap_or(1).max(1));
                 let step = match tokio::time::timeout(budget, self.beat(dial_id, call_id, now)).await {
-                    Ok(Ok(doc)) => watch.on_read(doc.as_ref(), now),
+                    Ok(Ok((doc, beaten))) => {
+                        let step = watch.on_read(doc.as_ref(), now);
+                        if !beaten {
+                            watch.on_beat_skipped(now);
+                        }
+                        step
+                    }
                     Ok(Err(error)) => {
                         tracing::warn!(%error, %dial_id, "dialled call: cannot read the dial it streams for");
                         watch.on_read_failed(now)
@@ -386,28 +393,37 @@ impl DialRegistry for ProviderCalls {
 
 impl ProviderCalls {
     /// The serving node's read of dial `dial_id` at `now`, with its heartbeat written while the dial is
-    /// followed: the dial as read (None: gone). A heartbeat that loses to other writers is skipped (the next
-    /// read beats again); a store that fails is an error.
+    /// followed: the dial as read (None: gone) and whether the beat was written (or was not due: the dial no
+    /// longer followed). A heartbeat that loses to other writers is skipped (the watch reads and beats again
+    /// soon); a store that fails, or a dial document that no longer parses, is an error (the watch's
+    /// unreadable-store rule applies, not a hang-up as if the dial were gone).
     async fn beat(
         &self,
         dial_id: &str,
         call_id: &str,
         now: i64,
-    ) -> Result<Option<DialDocument>, voicera_store::StoreError> {
+    ) -> Result<(Option<DialDocument>, bool), voicera_store::StoreError> {
+        let parse = |record: &Record| {
+            DialDocument::from_json(&record.doc).map_err(|error| {
+                voicera_store::StoreError::Invalid(format!("dial {dial_id} does not parse: {error}"))
+            })
+        };
         for _ in 0..BEAT_TRIES {
             let Some(record) = self.store.find_id(Collection::CampaignDials, dial_id).await?.into_iter().next() else {
-                return Ok(None);
+                return Ok((None, true));
             };
-            let Ok(doc) = DialDocument::from_json(&record.doc) else { return Ok(None) };
-            let Ok(next) = doc.with_heartbeat(&self.node_id, call_id, now) else { return Ok(Some(doc)) };
+            let doc = parse(&record)?;
+            let Ok(next) = doc.with_heartbeat(&self.node_id, call_id, now) else { return Ok((Some(doc), true)) };
             let written = Record { org_id: record.org_id, id: record.id, doc: next.to_json() };
             if self.store.put_if_version(Collection::CampaignDials, &written, Some(doc.version)).await? {
-                return Ok(Some(next));
+                return Ok((Some(next), true));
             }
         }
         // Others kept writing (notes, renewals): the dial is there and changing, which is what the watch reads.
-        let record = self.store.find_id(Collection::CampaignDials, dial_id).await?.into_iter().next();
-        Ok(record.and_then(|r| DialDocument::from_json(&r.doc).ok()))
+        match self.store.find_id(Collection::CampaignDials, dial_id).await?.into_iter().next() {
+            Some(record) => Ok((Some(parse(&record)?), false)),
+            None => Ok((None, true)),
+        }
     }
 
     /// Records the provider's id of the call from its reply to the request in dial `dial_id` (best effort: a

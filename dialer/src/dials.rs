@@ -233,6 +233,13 @@ impl DialDocument {
         self.settled_by.is_none() && self.lease.expires_at > now
     }
 
+    /// [`followed`](Self::followed) as another node (serving the call's webhooks and stream) judges it at
+    /// `now` on its own clock: the placing node's expiry given [`MAX_CLOCK_SKEW_MS`](crate::dial_watch::MAX_CLOCK_SKEW_MS)
+    /// of room, so a clock running ahead does not refuse a live call's notes. A settled dial is never followed.
+    pub fn followed_from_afar(&self, now: UnixMillis) -> bool {
+        self.followed(now.saturating_sub(crate::dial_watch::MAX_CLOCK_SKEW_MS))
+    }
+
     /// Whether `reclaimer`, settling at `now` an attempt whose contact lease `lost_node` held (None: a contact
     /// left dialling without a lease), may settle this dial and hang its call up: only a dial that node
     /// placed, and only once its own lease lapsed by more than two clocks may disagree
@@ -246,10 +253,11 @@ impl DialDocument {
         lapsed || self.lease.node == reclaimer || self.settled_by.is_some()
     }
 
-    /// The serving node `node` beats at `now` for the provider's call `call_id`. Refused once the dial is no
-    /// longer followed (the serving node then hangs up instead).
+    /// The serving node `node` beats at `now` (its own clock) for the provider's call `call_id`. Refused once
+    /// another node settled the dial (the serving node then hangs up instead); a lapsed lease is the watch's to
+    /// judge ([`crate::dial_watch::ServingWatch`], with its own clock and skew margin), not the beat's.
     pub fn with_heartbeat(&self, node: &str, call_id: &str, now: UnixMillis) -> Result<DialDocument, DialerError> {
-        if !self.followed(now) {
+        if self.settled_by.is_some() {
             return Err(DialerError::LeaseLost { node: self.lease.node.clone() });
         }
         let beats = match &self.served {
@@ -305,7 +313,7 @@ impl DialDocument {
     /// placing node waits for) is kept apart, the first of each; other notes past [`MAX_NOTES`] are dropped.
     /// The document is returned unchanged (same version) when the note is dropped.
     pub fn with_note(&self, note: DialNote, now: UnixMillis) -> Result<DialDocument, DialerError> {
-        if !self.followed(now) {
+        if !self.followed_from_afar(now) {
             return Err(DialerError::LeaseLost { node: self.lease.node.clone() });
         }
         let mut next = self.clone();
@@ -410,7 +418,13 @@ mod tests {
         assert!(doc.renew("node-b", 8_000, TTL).is_err());
         // A lapsed lease: the call is no longer followed; nothing more is recorded and it cannot be renewed.
         assert!(!renewed.followed(17_000) && renewed.followed(16_999));
-        assert!(renewed.with_note(status("completed"), 17_000).is_err());
+        // Another node records notes with room for its clock to run ahead, not past it.
+        let skew = crate::dial_watch::MAX_CLOCK_SKEW_MS;
+        assert!(renewed.followed_from_afar(17_000 + skew - 1) && !renewed.followed_from_afar(17_000 + skew));
+        assert!(renewed.with_note(status("completed"), 17_000 + skew - 1).is_ok());
+        assert!(renewed.with_note(status("completed"), 17_000 + skew).is_err());
+        // A serving node beats whatever its clock says of the lease (its watch judges the lapse).
+        assert!(renewed.with_heartbeat("node-b", "CA1", 17_000 + skew).is_ok());
         assert!(renewed.renew("node-a", 17_000, TTL).is_err());
     }
 
@@ -475,6 +489,8 @@ mod tests {
         assert_eq!((settled.settled_by.as_deref(), settled.lease.expires_at), (Some("node-c"), 6_000));
         assert!(!settled.followed(5_000), "settled, whatever the clock");
         assert!(settled.with_heartbeat("node-b", "CA7", 6_001).is_err());
+        assert!(settled.with_heartbeat("node-b", "CA7", 1_000).is_err(), "settled, whatever the clock");
+        assert!(!settled.followed_from_afar(1_000));
         assert!(settled.with_note(status("completed"), 6_001).is_err());
         assert!(settled.renew("node-a", 6_001, TTL).is_err());
         assert_eq!(settled.settled("node-d", 7_000), Ok(None), "settled once");
