@@ -490,7 +490,7 @@ impl ProviderCalls {
                 continue;
             }
             if !doc.reclaimable_by(&self.node_id, lost_node, now) {
-                tracing::warn!(%contact, dial = %record.id, holder = %doc.lease.node, "campaign: a lost attempt's dial is still leased; left to its node");
+                tracing::warn!(%contact, dial = %record.id, holder = %doc.lease.node, "campaign: a lost attempt's dial is another node's or still leased; left to its node");
                 all_down = false;
                 continue;
             }
@@ -741,5 +741,85 @@ impl DialReader {
             }
         };
         let _ = self.events.send(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use voicera_dialer::dials::dial_key;
+
+    const LEASE: i64 = 9_000;
+
+    fn new_dial(contact: &str) -> NewDial {
+        NewDial {
+            batch_id: "b1".into(),
+            contact: contact.into(),
+            agent: "caller".into(),
+            provider: "vobiz".into(),
+            auth_id: "MA_VOBIZ".into(),
+            variables: Vec::new(),
+            amd: None,
+        }
+    }
+
+    async fn stored(store: &Store, id: &str) -> DialDocument {
+        let record = store.get(Collection::CampaignDials, "org1", id).await.unwrap().unwrap();
+        DialDocument::from_json(&record.doc).unwrap()
+    }
+
+    /// The reclaimer of a lost attempt touches that attempt's dials of the lost node only, once their lease
+    /// lapsed past the skew margin, and says whether every call of it is down.
+    #[tokio::test]
+    async fn a_lost_attempt_ends_only_its_own_lapsed_dials_and_says_when_a_call_may_still_be_up() {
+        let dir = std::env::temp_dir().join(format!("voicera-lost-dials-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(voicera_store::sqlite::FILE_NAME);
+        let store = Store::Sqlite(voicera_store::sqlite::SqliteStore::open(&path).await.unwrap());
+        let calls = ProviderCalls {
+            store: store.clone(),
+            node_id: "node-b".into(),
+            lease_ms: LEASE,
+            public_url: "http://127.0.0.1:9".into(),
+            node_accounts: HashMap::new(),
+            master_key: MasterKey::from_bytes([9; 32]),
+            owner_org: None,
+        };
+        let now = crate::campaigns::now_ms();
+        let put = |id: &str, doc: &DialDocument| {
+            let record = Record { org_id: "org1".into(), id: id.to_string(), doc: doc.to_json() };
+            let store = store.clone();
+            async move { assert!(store.insert_if_absent(Collection::CampaignDials, &record).await.unwrap()) }
+        };
+        // Attempt 1 of b1:3, placed by node-a (dead: its lease lapsed 20 s ago), never answered; attempt 2, the
+        // retry node-c placed meanwhile, is up; b1:31's attempt 1 is another contact's.
+        let lapsed = DialDocument::placed(new_dial("b1:3"), "node-a", now - 30_000, LEASE);
+        let retry = DialDocument::placed(new_dial("b1:3"), "node-c", now, LEASE);
+        let other = DialDocument::placed(new_dial("b1:31"), "node-a", now - 30_000, LEASE);
+        let (lost_id, retry_id, other_id) = (dial_key("b1:3", 1, 1), dial_key("b1:3", 2, 2), dial_key("b1:31", 1, 3));
+        put(&lost_id, &lapsed).await;
+        put(&retry_id, &retry).await;
+        put(&other_id, &other).await;
+        assert!(calls.end_lost_calls("org1", "b1:3", 1, Some("node-a")).await.unwrap(), "nothing placed is up");
+        assert_eq!(stored(&store, &lost_id).await.settled_by.as_deref(), Some("node-b"));
+        assert_eq!(stored(&store, &retry_id).await, retry, "the retry is never touched");
+        assert_eq!(stored(&store, &other_id).await, other, "nor another contact's dial");
+        // Even asked about the retry's attempt as if node-a had placed it: node-c's live dial is left alone.
+        assert!(!calls.end_lost_calls("org1", "b1:3", 2, None).await.unwrap(), "a leased dial may be up");
+        assert!(!calls.end_lost_calls("org1", "b1:3", 2, Some("node-a")).await.unwrap(), "not node-a's");
+        assert_eq!(stored(&store, &retry_id).await, retry);
+
+        // A lost call that was placed (the provider's id known), whose org's account is gone: settled (its
+        // serving node hangs up at its next read), but not known to be down.
+        let placed = DialDocument::placed(new_dial("b1:4"), "node-a", now - 30_000, LEASE)
+            .with_placed_call_id("node-a", "CA9", now - 29_000)
+            .unwrap();
+        let placed_id = dial_key("b1:4", 1, 4);
+        put(&placed_id, &placed).await;
+        assert!(!calls.end_lost_calls("org1", "b1:4", 1, Some("node-a")).await.unwrap());
+        assert_eq!(stored(&store, &placed_id).await.settled_by.as_deref(), Some("node-b"));
+        assert_eq!(calls.settled_dial_grace_ms(), LEASE / 3 + voicera_dialer::dial_watch::MAX_CLOCK_SKEW_MS);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

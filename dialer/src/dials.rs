@@ -1,7 +1,8 @@
 //! The dial registry: campaign calls placed through a provider's REST API, in the store every node shares.
 //!
 //! A provider calls back on the URLs we gave it: the answer webhook, the media stream and the status callbacks
-//! name the call by its dial id (`?dial=`, 128 random bits). Behind a load balancer they may reach any node,
+//! name the call by its dial id (`?dial=`: the contact's store id, the attempt and 128 random bits,
+//! [`dial_key`]). Behind a load balancer they may reach any node,
 //! not the one that placed the call. So each call is one store document (`campaign_dials`, id = dial id) that
 //! says what any node needs to serve it: the campaign, contact, org, agent (the only one the call may open a
 //! stream to), provider and placing account, the contact's variables and answering-machine detection, and the
