@@ -71,6 +71,9 @@ pub(crate) struct ProviderCall {
     pub(crate) org_id: String,
     pub(crate) batch_id: String,
     pub(crate) contact: String,
+    /// Which attempt of the contact this is (the contact's stored count): the dial's key names it, so that
+    /// a node settling this attempt after this node died finds this attempt's dials and no other's.
+    pub(crate) attempt: u32,
     pub(crate) provider: Provider,
     pub(crate) agent_id: String,
     /// The number to call, as the dial policy normalised it.
@@ -131,13 +134,15 @@ impl ProviderCalls {
         lost: &tokio_util::sync::CancellationToken,
     ) -> ProviderCallEnd {
         let provider = call.provider;
-        let dial_id = dial_id();
+        let dial_id = voicera_dialer::dials::dial_key(&call.contact, call.attempt, rand::random());
         let base = self.public_url.trim_end_matches('/');
         let agent: String = form_urlencoded::byte_serialize(call.agent_id.as_bytes()).collect();
+        // The key holds the contact's store id (`:`): encoded in the callback URLs.
+        let dial: String = form_urlencoded::byte_serialize(dial_id.as_bytes()).collect();
         let name = provider.as_str();
         let answer_url =
-            format!("{base}/telephony/{name}/answer?agent_id={agent}&direction=outbound&{DIAL_PARAM}={dial_id}");
-        let status_url = format!("{base}/telephony/{name}/hangup?{DIAL_PARAM}={dial_id}");
+            format!("{base}/telephony/{name}/answer?agent_id={agent}&direction=outbound&{DIAL_PARAM}={dial}");
+        let status_url = format!("{base}/telephony/{name}/hangup?{DIAL_PARAM}={dial}");
         let ring_secs = u32::try_from(call.ring_timeout.as_secs()).unwrap_or(u32::MAX);
         let request = CallRequest {
             ring_timeout_secs: Some(ring_secs),
@@ -264,7 +269,8 @@ impl ProviderCalls {
         };
         let record = records.into_iter().next()?;
         let doc = DialDocument::from_json(&record.doc).ok()?;
-        doc.followed(crate::campaigns::now_ms()).then_some((record, doc))
+        // Judged on this node's clock with room for skew: it may serve a call its placing node still follows.
+        doc.followed_from_afar(crate::campaigns::now_ms()).then_some((record, doc))
     }
 }
 
@@ -354,7 +360,13 @@ impl DialRegistry for ProviderCalls {
                 // A store that hangs counts as one that fails: the decision to hang up must not wait on it.
                 let budget = Duration::from_millis(u64::try_from(watch.check_every() / 2).unwrap_or(1).max(1));
                 let step = match tokio::time::timeout(budget, self.beat(dial_id, call_id, now)).await {
-                    Ok(Ok(doc)) => watch.on_read(doc.as_ref(), now),
+                    Ok(Ok((doc, beaten))) => {
+                        let step = watch.on_read(doc.as_ref(), now);
+                        if !beaten {
+                            watch.on_beat_skipped(now);
+                        }
+                        step
+                    }
                     Ok(Err(error)) => {
                         tracing::warn!(%error, %dial_id, "dialled call: cannot read the dial it streams for");
                         watch.on_read_failed(now)
@@ -372,7 +384,7 @@ impl DialRegistry for ProviderCalls {
                     &call.account.auth_id,
                     &call.account.auth_token,
                 );
-                hang_up_provider_call(rest, call_id.to_string()).await;
+                let _ = hang_up_provider_call(rest, call_id.to_string()).await;
                 return cause.to_string();
             }
         })
@@ -381,28 +393,37 @@ impl DialRegistry for ProviderCalls {
 
 impl ProviderCalls {
     /// The serving node's read of dial `dial_id` at `now`, with its heartbeat written while the dial is
-    /// followed: the dial as read (None: gone). A heartbeat that loses to other writers is skipped (the next
-    /// read beats again); a store that fails is an error.
+    /// followed: the dial as read (None: gone) and whether the beat was written (or was not due: the dial no
+    /// longer followed). A heartbeat that loses to other writers is skipped (the watch reads and beats again
+    /// soon); a store that fails, or a dial document that no longer parses, is an error (the watch's
+    /// unreadable-store rule applies, not a hang-up as if the dial were gone).
     async fn beat(
         &self,
         dial_id: &str,
         call_id: &str,
         now: i64,
-    ) -> Result<Option<DialDocument>, voicera_store::StoreError> {
+    ) -> Result<(Option<DialDocument>, bool), voicera_store::StoreError> {
+        let parse = |record: &Record| {
+            DialDocument::from_json(&record.doc).map_err(|error| {
+                voicera_store::StoreError::Invalid(format!("dial {dial_id} does not parse: {error}"))
+            })
+        };
         for _ in 0..BEAT_TRIES {
             let Some(record) = self.store.find_id(Collection::CampaignDials, dial_id).await?.into_iter().next() else {
-                return Ok(None);
+                return Ok((None, true));
             };
-            let Ok(doc) = DialDocument::from_json(&record.doc) else { return Ok(None) };
-            let Ok(next) = doc.with_heartbeat(&self.node_id, call_id, now) else { return Ok(Some(doc)) };
+            let doc = parse(&record)?;
+            let Ok(next) = doc.with_heartbeat(&self.node_id, call_id, now) else { return Ok((Some(doc), true)) };
             let written = Record { org_id: record.org_id, id: record.id, doc: next.to_json() };
             if self.store.put_if_version(Collection::CampaignDials, &written, Some(doc.version)).await? {
-                return Ok(Some(next));
+                return Ok((Some(next), true));
             }
         }
         // Others kept writing (notes, renewals): the dial is there and changing, which is what the watch reads.
-        let record = self.store.find_id(Collection::CampaignDials, dial_id).await?.into_iter().next();
-        Ok(record.and_then(|r| DialDocument::from_json(&r.doc).ok()))
+        match self.store.find_id(Collection::CampaignDials, dial_id).await?.into_iter().next() {
+            Some(record) => Ok((Some(parse(&record)?), false)),
+            None => Ok((None, true)),
+        }
     }
 
     /// Records the provider's id of the call from its reply to the request in dial `dial_id` (best effort: a
@@ -431,45 +452,91 @@ impl ProviderCalls {
         }
     }
 
-    /// Ends the calls still registered for `contact` of `org_id`, whose placing node was lost: what the node
-    /// that settles the contact `failed(node lost)` does first, so that its retry never overlaps them. Each
-    /// dial is marked settled by this node (its serving node then ends its stream, and a late answer finds no
-    /// call to serve), and its provider call is hung up through the provider's API with the account that placed
-    /// it, by the id its stream or the provider's reply gave (a dial with neither was never placed, or its
-    /// node died before the reply: its ring time-out, under two thirds of the lease, ended it before the lease
-    /// lapsed). Best effort: failures are logged.
-    pub(crate) async fn end_lost_calls(&self, org_id: &str, contact: &str) {
-        let records = match self.store.list(Collection::CampaignDials, org_id).await {
-            Ok(records) => records,
-            Err(error) => {
-                tracing::warn!(%error, %contact, "campaign: cannot list the dials of a lost contact");
-                return;
-            }
-        };
+    /// Ends the calls still registered for attempt `attempt` of `contact` of `org_id`, whose placing node
+    /// `lost_node` (the contact lease's holder; None: the contact had no lease) was lost: what the node that
+    /// settles the contact `failed(node lost)` does first, so that its retry never overlaps them. Only that
+    /// attempt's dials are read (by their key's prefix, [`voicera_dialer::dials::attempt_prefix`]), and only
+    /// those the lost node placed whose own lease lapsed past the clock skew margin (or this node's own from
+    /// before a restart) are touched ([`DialDocument::reclaimable_by`]): a live call, such as a retry
+    /// another node placed meanwhile, is never hung up. Each is marked settled by this node (its serving
+    /// node then ends its stream, and a late answer finds no call to serve), and its provider call is hung
+    /// up through the provider's API with the account that placed it (resolved once per provider), by the id
+    /// its stream or the provider's reply gave (a dial with neither was never placed, or its node died before
+    /// the reply: its ring time-out, under two thirds of the lease, ended it before the lease lapsed).
+    ///
+    /// `Ok(true)`: every lost call is down (or has none). `Ok(false)`: one may still be up (a dial still
+    /// leased, unreadable or not marked settled, its account gone, the hang-up refused): the caller must not
+    /// let the contact be dialled again before the serving node saw the settlement
+    /// ([`ProviderCalls::settled_dial_grace_ms`]). `Err`: the attempt's dials could not be listed.
+    pub(crate) async fn end_lost_calls(
+        &self,
+        org_id: &str,
+        contact: &str,
+        attempt: u32,
+        lost_node: Option<&str>,
+    ) -> Result<bool, voicera_store::StoreError> {
+        let prefix = voicera_dialer::dials::attempt_prefix(contact, attempt);
+        let records = self.store.list_prefix(Collection::CampaignDials, org_id, &prefix).await?;
+        let now = crate::campaigns::now_ms();
+        let mut all_down = true;
+        let mut accounts: HashMap<Provider, Option<ProviderAccount>> = HashMap::new();
         for record in records {
-            let Ok(doc) = DialDocument::from_json(&record.doc) else { continue };
+            let Ok(doc) = DialDocument::from_json(&record.doc) else {
+                tracing::warn!(%contact, dial = %record.id, "campaign: a lost attempt's dial is unreadable; its call may be up");
+                all_down = false;
+                continue;
+            };
             if doc.contact != contact {
                 continue;
             }
+            if !doc.reclaimable_by(&self.node_id, lost_node, now) {
+                tracing::warn!(%contact, dial = %record.id, holder = %doc.lease.node, "campaign: a lost attempt's dial is another node's or still leased; left to its node");
+                all_down = false;
+                continue;
+            }
             let doc = self.settle_dial(record, doc).await;
-            let (Some(call_id), Some(provider)) = (doc.provider_call_id(), Provider::parse(&doc.provider)) else {
+            if doc.settled_by.is_none() {
+                all_down = false;
+            }
+            let Some(call_id) = doc.provider_call_id() else { continue };
+            let Some(provider) = Provider::parse(&doc.provider) else {
+                tracing::warn!(%contact, %call_id, provider = %doc.provider, "campaign: cannot hang up a lost call: unknown provider");
+                all_down = false;
                 continue;
             };
-            let account = match self.account(&self.store, org_id, provider).await {
-                Ok(Some(account)) if account.auth_id == doc.auth_id => account,
-                Ok(_) => {
-                    tracing::warn!(%contact, %call_id, "campaign: cannot hang up a lost call: the org's account that placed it is gone");
-                    continue;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, %contact, "campaign: cannot read the account of a lost call");
-                    continue;
-                }
+            let account = match accounts.get(&provider) {
+                Some(account) => account.clone(),
+                None => match self.account(&self.store, org_id, provider).await {
+                    Ok(account) => {
+                        accounts.insert(provider, account.clone());
+                        account
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, %contact, "campaign: cannot read the account of a lost call");
+                        all_down = false;
+                        continue;
+                    }
+                },
+            };
+            let Some(account) = account.filter(|account| account.auth_id == doc.auth_id) else {
+                tracing::warn!(%contact, %call_id, "campaign: cannot hang up a lost call: the org's account that placed it is gone");
+                all_down = false;
+                continue;
             };
             let rest = ProviderRest::new(provider, account.api_base.as_deref(), &account.auth_id, &account.auth_token);
             tracing::warn!(%contact, %call_id, "campaign: hanging up a call whose placing node was lost");
-            hang_up_provider_call(rest, call_id.to_string()).await;
+            if !hang_up_provider_call(rest, call_id.to_string()).await {
+                all_down = false;
+            }
         }
+        Ok(all_down)
+    }
+
+    /// How long after settling a lost attempt whose call may still be up (its dial marked settled, its
+    /// hang-up through the API failed) the contact waits before another attempt: the serving node reads the
+    /// dial every third of its lease, sees it settled and hangs up, with room for clock skew.
+    pub(crate) fn settled_dial_grace_ms(&self) -> i64 {
+        self.lease_ms / 3 + voicera_dialer::dial_watch::MAX_CLOCK_SKEW_MS
     }
 
     /// Marks a lost dial settled by this node (a compare-and-set, re-read when another write won): the
@@ -501,13 +568,20 @@ impl ProviderCalls {
     }
 }
 
-/// Hangs a provider's call up through its REST API (a call already over is no error), logging a failure.
-async fn hang_up_provider_call(rest: ProviderRest, call_id: String) {
+/// Hangs a provider's call up through its REST API (a call already over is no error), logging a failure:
+/// whether the provider took the hang-up.
+async fn hang_up_provider_call(rest: ProviderRest, call_id: String) -> bool {
     let id = call_id.clone();
     match tokio::task::spawn_blocking(move || rest.hang_up(&id)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!(%error, %call_id, "campaign: the provider did not hang the call up"),
-        Err(error) => tracing::warn!(%error, %call_id, "campaign: the hang-up task failed"),
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, %call_id, "campaign: the provider did not hang the call up");
+            false
+        }
+        Err(error) => {
+            tracing::warn!(%error, %call_id, "campaign: the hang-up task failed");
+            false
+        }
     }
 }
 
@@ -670,9 +744,82 @@ impl DialReader {
     }
 }
 
-/// A fresh dial id: 128 random bits. It names the call in our URLs and picks the account whose token must sign
-/// the call's webhooks, so nobody may guess another org's live id.
-fn dial_id() -> String {
-    let bits: u128 = rand::random();
-    format!("{bits:032x}")
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use voicera_dialer::dials::dial_key;
+
+    const LEASE: i64 = 9_000;
+
+    fn new_dial(contact: &str) -> NewDial {
+        NewDial {
+            batch_id: "b1".into(),
+            contact: contact.into(),
+            agent: "caller".into(),
+            provider: "vobiz".into(),
+            auth_id: "MA_VOBIZ".into(),
+            variables: Vec::new(),
+            amd: None,
+        }
+    }
+
+    async fn stored(store: &Store, id: &str) -> DialDocument {
+        let record = store.get(Collection::CampaignDials, "org1", id).await.unwrap().unwrap();
+        DialDocument::from_json(&record.doc).unwrap()
+    }
+
+    /// The reclaimer of a lost attempt touches that attempt's dials of the lost node only, once their lease
+    /// lapsed past the skew margin, and says whether every call of it is down.
+    #[tokio::test]
+    async fn a_lost_attempt_ends_only_its_own_lapsed_dials_and_says_when_a_call_may_still_be_up() {
+        let dir = std::env::temp_dir().join(format!("voicera-lost-dials-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(voicera_store::sqlite::FILE_NAME);
+        let store = Store::Sqlite(voicera_store::sqlite::SqliteStore::open(&path).await.unwrap());
+        let calls = ProviderCalls {
+            store: store.clone(),
+            node_id: "node-b".into(),
+            lease_ms: LEASE,
+            public_url: "http://127.0.0.1:9".into(),
+            node_accounts: HashMap::new(),
+            master_key: MasterKey::from_bytes([9; 32]),
+            owner_org: None,
+        };
+        let now = crate::campaigns::now_ms();
+        let put = |id: &str, doc: &DialDocument| {
+            let record = Record { org_id: "org1".into(), id: id.to_string(), doc: doc.to_json() };
+            let store = store.clone();
+            async move { assert!(store.insert_if_absent(Collection::CampaignDials, &record).await.unwrap()) }
+        };
+        // Attempt 1 of b1:3, placed by node-a (dead: its lease lapsed 20 s ago), never answered; attempt 2, the
+        // retry node-c placed meanwhile, is up; b1:31's attempt 1 is another contact's.
+        let lapsed = DialDocument::placed(new_dial("b1:3"), "node-a", now - 30_000, LEASE);
+        let retry = DialDocument::placed(new_dial("b1:3"), "node-c", now, LEASE);
+        let other = DialDocument::placed(new_dial("b1:31"), "node-a", now - 30_000, LEASE);
+        let (lost_id, retry_id, other_id) = (dial_key("b1:3", 1, 1), dial_key("b1:3", 2, 2), dial_key("b1:31", 1, 3));
+        put(&lost_id, &lapsed).await;
+        put(&retry_id, &retry).await;
+        put(&other_id, &other).await;
+        assert!(calls.end_lost_calls("org1", "b1:3", 1, Some("node-a")).await.unwrap(), "nothing placed is up");
+        assert_eq!(stored(&store, &lost_id).await.settled_by.as_deref(), Some("node-b"));
+        assert_eq!(stored(&store, &retry_id).await, retry, "the retry is never touched");
+        assert_eq!(stored(&store, &other_id).await, other, "nor another contact's dial");
+        // Even asked about the retry's attempt as if node-a had placed it: node-c's live dial is left alone.
+        assert!(!calls.end_lost_calls("org1", "b1:3", 2, None).await.unwrap(), "a leased dial may be up");
+        assert!(!calls.end_lost_calls("org1", "b1:3", 2, Some("node-a")).await.unwrap(), "not node-a's");
+        assert_eq!(stored(&store, &retry_id).await, retry);
+
+        // A lost call that was placed (the provider's id known), whose org's account is gone: settled (its
+        // serving node hangs up at its next read), but not known to be down.
+        let placed = DialDocument::placed(new_dial("b1:4"), "node-a", now - 30_000, LEASE)
+            .with_placed_call_id("node-a", "CA9", now - 29_000)
+            .unwrap();
+        let placed_id = dial_key("b1:4", 1, 4);
+        put(&placed_id, &placed).await;
+        assert!(!calls.end_lost_calls("org1", "b1:4", 1, Some("node-a")).await.unwrap());
+        assert_eq!(stored(&store, &placed_id).await.settled_by.as_deref(), Some("node-b"));
+        assert_eq!(calls.settled_dial_grace_ms(), LEASE / 3 + voicera_dialer::dial_watch::MAX_CLOCK_SKEW_MS);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -430,6 +430,7 @@ async fn drive(
                         org_id: org_id.to_string(),
                         batch_id: batch_id.to_string(),
                         contact_id: store_id.clone(),
+                        attempt,
                         agent_id: agent_id.clone(),
                         route: config.route(),
                         number: slots[contact].number.clone(),
@@ -644,9 +645,15 @@ async fn claim(
     if doc.lost(now.saturating_sub(MAX_CLOCK_SKEW_MS)) {
         // Left dialling by a node whose lease lapsed: its call died with it, or (a provider call served by
         // another node) is ended now, before the attempt is settled and anyone may call again.
-        runner.provider_calls.end_lost_calls(org_id, store_id).await;
+        let all_down = match end_lost_calls(runner, org_id, store_id, &doc).await {
+            Ok(all_down) => all_down,
+            Err(error) => {
+                tracing::warn!(%error, contact = %store_id, "campaign: cannot list the dials of a lost attempt; settled later");
+                return Ok(Claimed::NotNow(now + RECHECK_MS));
+            }
+        };
         // The attempt counts under the failure rule before anyone may call again (see `voicera_dialer::lease`).
-        let settled = doc.settle_lost(now, failed_rule)?;
+        let settled = settled_lost(runner, &doc, now, failed_rule, all_down)?;
         if !write_contact(&runner.store, &record, &settled, doc.version).await? {
             return Ok(Claimed::NotNow(now + RECHECK_MS));
         }
@@ -905,6 +912,39 @@ async fn renew(
     Ok(())
 }
 
+/// Ends the provider calls of `doc`'s lost attempt (see [`ProviderCalls::end_lost_calls`]): whether every
+/// one is down (an error: its dials could not be listed, and the contact must not be settled yet).
+///
+/// [`ProviderCalls::end_lost_calls`]: crate::campaign_provider::ProviderCalls::end_lost_calls
+async fn end_lost_calls(
+    runner: &CampaignRunner,
+    org_id: &str,
+    store_id: &str,
+    doc: &ContactDocument,
+) -> Result<bool, StoreError> {
+    let lost_node = doc.lease.as_ref().map(|lease| lease.node.as_str());
+    runner.provider_calls.end_lost_calls(org_id, store_id, doc.attempts, lost_node).await
+}
+
+/// `doc`'s lost attempt settled at `now` under `failed_rule`. A call of it that may still be up
+/// (`all_down` false: its dial marked settled, its hang-up through the API not confirmed) holds the retry
+/// back until the serving node has seen the settlement and hung up
+/// ([`settled_dial_grace_ms`](crate::campaign_provider::ProviderCalls::settled_dial_grace_ms)).
+fn settled_lost(
+    runner: &CampaignRunner,
+    doc: &ContactDocument,
+    now: i64,
+    failed_rule: RetryRule,
+    all_down: bool,
+) -> Result<ContactDocument, RunError> {
+    let mut settled = doc.settle_lost(now, failed_rule)?;
+    if !all_down && settled.status != ContactStatus::Done {
+        let not_before = now.saturating_add(runner.provider_calls.settled_dial_grace_ms());
+        settled.next_attempt_at = settled.next_attempt_at.max(not_before);
+    }
+    Ok(settled)
+}
+
 /// A contact stored as dialling when the campaign (re)starts. Its call died with the node that placed it
 /// when that node is this one (a restart) or its lease lapsed (a provider call another node still serves is
 /// hung up first): the attempt ends as `failed(node lost)`, and the contact is retried only if the failure
@@ -924,10 +964,11 @@ async fn settle_dialing(
     }
     // A provider call of the lost attempt may still be up, served by another node: it is settled and hung up
     // through the provider's API before the contact may be called again.
-    runner.provider_calls.end_lost_calls(&record.org_id, &record.id).await;
+    // Its dials unreadable, the store fails as it would for the contact's own write.
+    let all_down = end_lost_calls(runner, &record.org_id, &record.id, &doc).await?;
     // This node's own lease, from before its restart, is not waited out: nothing of that process is calling.
     let lapsed = ContactDocument { lease: None, ..doc.clone() };
-    let next = lapsed.settle_lost(now, failed_rule)?;
+    let next = settled_lost(runner, &lapsed, now, failed_rule, all_down)?;
     if write_contact(&runner.store, record, &next, doc.version).await? {
         tracing::warn!(contact = %record.id, "campaign: an attempt lost with its node recorded as failed(node lost)");
         if next.status == ContactStatus::Done {
@@ -1036,6 +1077,8 @@ struct Call {
     /// The campaign, and the contact's store id (a provider call's registration names them).
     batch_id: String,
     contact_id: String,
+    /// Which attempt of the contact this call is (the store's count).
+    attempt: u32,
     agent_id: String,
     /// A `[[trunks]]` entry or a provider's REST API (None: the campaign names neither).
     route: Option<CampaignRoute>,
@@ -1279,6 +1322,7 @@ impl Call {
             org_id: self.org_id.clone(),
             batch_id: self.batch_id.clone(),
             contact: self.contact_id.clone(),
+            attempt: self.attempt,
             provider,
             agent_id: self.agent_id.clone(),
             to,

@@ -225,6 +225,10 @@ fn a_placing_node_back_at_once_hangs_its_lost_calls_up_through_the_api_before_it
     // The lost calls are hung up as the campaign's task starts, before its agent is even ready.
     let hung_up = |_: &Restarted| carrier.live() == 0;
     restarted.wait_for("the restarted node to hang up the lost calls", Duration::from_secs(30), hung_up);
+    // The reclaimer ended them, not B's own watch noticing the lapse (which would hang them up as well, and
+    // hide a reclaimer that does nothing): B saw no lease lapse, only, at most, the dials settled.
+    let lapsed_on_b = node_b.log().matches("the placing node stopped renewing the dial's lease").count();
+    assert_eq!(lapsed_on_b, 0, "{}", node_b.log());
     resume_when_ready(&restarted, &token, &batch);
     let contacts = finish(&restarted, &node_b, &token, &batch);
     let by_reclaimer = restarted.log().matches("hanging up a call whose placing node was lost").count();

@@ -130,6 +130,13 @@ impl ServingWatch {
         WatchStep::Keep
     }
 
+    /// The read at `now` found the dial followed but its heartbeat lost every compare-and-set to other
+    /// writers: the next read, and beat, comes [`FAST_READ_MS`] later rather than a third of a lease, so that
+    /// the placing node sees a beat within its silence limit ([`DialFollow::silence_limit`]).
+    pub fn on_beat_skipped(&mut self, now: UnixMillis) {
+        self.next_check_at = self.next_check_at.min(now.saturating_add(FAST_READ_MS));
+    }
+
     /// A read at `now` that failed (the store did not answer). The call goes on until two thirds of a lease
     /// passed since the last good read, as the placing node's own rule for its renewals
     /// ([`crate::slots::HeldLease::must_hang_up`]): the BYE must leave before a reclaimer could act.
@@ -158,7 +165,8 @@ pub enum FollowPhase {
 pub enum FollowStep {
     /// Go on following.
     Continue,
-    /// The serving node's heartbeat stopped for a whole lease while the stream was up: the call is taken as
+    /// The serving node's heartbeat stopped for [`DialFollow::silence_limit`] (over a lease) while the stream
+    /// was up, after beating at least once: the call is taken as
     /// ended (and hung up through the API in case it is still up), so its slot is freed. Given once.
     ServingLost,
 }
@@ -202,6 +210,14 @@ impl DialFollow {
         (self.lease_ms / 3).clamp(FAST_READ_MS, UP_READ_MAX_MS)
     }
 
+    /// How long the heartbeat may stay unchanged, as this node reads it, before the serving node is taken as
+    /// lost: a lease (three beats, one every third of it), plus this node's own read interval (a beat is seen
+    /// up to one read late) and the serving node's read budget (half its interval, a sixth of the lease: a
+    /// beat that lost its compare-and-sets is retried within it). Two skipped beats never cut a live call.
+    pub fn silence_limit(&self) -> i64 {
+        self.lease_ms.saturating_add(self.up_read_max()).saturating_add(self.lease_ms / 6)
+    }
+
     /// The dial as read at `now`, with the notes not read before (`unread`, in order).
     pub fn on_read(&mut self, doc: &DialDocument, unread: &[&RecordedNote], now: UnixMillis) -> FollowStep {
         for note in unread {
@@ -229,8 +245,11 @@ impl DialFollow {
             FollowPhase::Up if unread.is_empty() => self.read_in.saturating_mul(2).min(self.up_read_max()),
             _ => FAST_READ_MS,
         };
-        // The serving node beats every third of the lease: a whole lease without a beat is three missed.
-        if self.phase == FollowPhase::Up && now.saturating_sub(self.beat_changed_at) >= self.lease_ms {
+        // Judged only once a beat was seen: a serving node of an older release never beats, and its calls are
+        // not cut for it (their end notes still come). Past a silence of `silence_limit`, three beats and more
+        // were missed.
+        let silent = now.saturating_sub(self.beat_changed_at) >= self.silence_limit();
+        if self.phase == FollowPhase::Up && self.beats_seen.is_some() && silent {
             self.phase = FollowPhase::Ending;
             self.read_in = FAST_READ_MS;
             return FollowStep::ServingLost;
@@ -332,6 +351,15 @@ mod tests {
     }
 
     #[test]
+    fn a_beat_lost_to_other_writers_is_tried_again_soon() {
+        let mut watch = ServingWatch::new(LEASE, 0);
+        assert_eq!(watch.on_read(Some(&dial(0)), 1_000), WatchStep::Keep);
+        assert_eq!(watch.next_check_at(), 1_000 + LEASE / 3);
+        watch.on_beat_skipped(1_000);
+        assert_eq!(watch.next_check_at(), 1_000 + FAST_READ_MS);
+    }
+
+    #[test]
     fn a_store_that_does_not_answer_hangs_the_call_up_before_its_lease_could_lapse() {
         let mut watch = ServingWatch::new(LEASE, 0);
         assert_eq!(watch.on_read(Some(&dial(0)), 0), WatchStep::Keep);
@@ -416,9 +444,13 @@ mod tests {
         let lost: Vec<UnixMillis> =
             reads.iter().filter(|(_, step)| *step == FollowStep::ServingLost).map(|(at, _)| *at).collect();
         assert_eq!(lost.len(), 1, "given once: {reads:?}");
-        // The last beat was seen at the first read after 7 s; given up a lease later, within one read.
-        assert!((7_000 + LEASE..=7_000 + LEASE + 2 * UP_READ_MAX_MS).contains(&lost[0]), "{lost:?}");
-        // A stream that never beat at all (an older serving node) counts from its start.
+        // The last beat was seen at the first read after 7 s; given up past the silence limit (a lease, a read
+        // interval and the serving node's read budget), within one read.
+        let limit = DialFollow::new(LEASE, 0).silence_limit();
+        assert_eq!(limit, LEASE + UP_READ_MAX_MS + LEASE / 6);
+        assert!((7_000 + limit..=7_000 + limit + 2 * UP_READ_MAX_MS).contains(&lost[0]), "{lost:?}");
+        // A stream that never beat at all (a serving node of an older release, during a rolling upgrade) is not
+        // judged by a heartbeat it never sends: followed until its end notes come.
         let silent = |now: UnixMillis| {
             let doc = long_dial();
             if now >= 1_000 {
@@ -427,9 +459,27 @@ mod tests {
                 doc
             }
         };
-        let reads = follow_reads(silent, 20_000);
-        let lost = reads.iter().find(|(_, step)| *step == FollowStep::ServingLost).map(|(at, _)| *at);
-        assert!(lost.is_some_and(|at| (1_000 + LEASE..=1_000 + LEASE + UP_READ_MAX_MS + FAST_READ_MS).contains(&at)));
+        let reads = follow_reads(silent, 60_000);
+        assert!(reads.iter().all(|(_, step)| *step == FollowStep::Continue), "{reads:?}");
+    }
+
+    #[test]
+    fn two_skipped_beats_never_cut_a_live_call() {
+        // Beats at 1 s, then two skipped (lost compare-and-sets, a slow store), the next one late by the
+        // serving node's read budget: 1 + 3 * 3 + 1.5 = 11.5 s, then on schedule.
+        let script = |now: UnixMillis| {
+            let mut doc = long_dial();
+            if now >= 1_000 {
+                doc = doc.with_note(started(), 1_000).unwrap();
+                doc = doc.with_heartbeat("node-b", "CA1", 1_000).unwrap();
+                for beat in (11_500..=now).step_by(3_000) {
+                    doc = doc.with_heartbeat("node-b", "CA1", beat).unwrap();
+                }
+            }
+            doc
+        };
+        let reads = follow_reads(script, 40_000);
+        assert!(reads.iter().all(|(_, step)| *step == FollowStep::Continue), "{reads:?}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The dial registry: campaign calls placed through a provider's REST API, in the store every node shares.
 //!
 //! A provider calls back on the URLs we gave it: the answer webhook, the media stream and the status callbacks
-//! name the call by its dial id (`?dial=`, 128 random bits). Behind a load balancer they may reach any node,
+//! name the call by its dial id (`?dial=`: the contact's store id, the attempt and 128 random bits,
+//! [`dial_key`]). Behind a load balancer they may reach any node,
 //! not the one that placed the call. So each call is one store document (`campaign_dials`, id = dial id) that
 //! says what any node needs to serve it: the campaign, contact, org, agent (the only one the call may open a
 //! stream to), provider and placing account, the contact's variables and answering-machine detection, and the
@@ -29,6 +30,19 @@ use crate::{DialerError, UnixMillis};
 pub const MAX_NOTES: usize = 32;
 /// How long after its lease lapsed a dial's document may be swept (seconds): long after any late callback.
 pub const SWEEP_AFTER_SECS: i64 = 3600;
+
+/// The key prefix of the dials placed for attempt `attempt` of contact `contact` (a contact's store id,
+/// `"{batch_id}:{row}"`): `"{contact}:{attempt}:"`. A node settling a lost attempt lists exactly that
+/// attempt's dials by it, never another attempt's (a retry another node placed meanwhile) nor the org's others.
+pub fn attempt_prefix(contact: &str, attempt: u32) -> String {
+    format!("{contact}:{attempt}:")
+}
+
+/// The key of a dial placed for attempt `attempt` of `contact`: its [`attempt_prefix`] and 128 random bits
+/// (the part nobody can guess: the id rides in the provider's callback URLs).
+pub fn dial_key(contact: &str, attempt: u32, random: u128) -> String {
+    format!("{}{random:032x}", attempt_prefix(contact, attempt))
+}
 
 /// Answering-machine detection asked for on a dialled call's stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,10 +234,31 @@ impl DialDocument {
         self.settled_by.is_none() && self.lease.expires_at > now
     }
 
-    /// The serving node `node` beats at `now` for the provider's call `call_id`. Refused once the dial is no
-    /// longer followed (the serving node then hangs up instead).
+    /// [`followed`](Self::followed) as another node (serving the call's webhooks and stream) judges it at
+    /// `now` on its own clock: the placing node's expiry given [`MAX_CLOCK_SKEW_MS`](crate::dial_watch::MAX_CLOCK_SKEW_MS)
+    /// of room, so a clock running ahead does not refuse a live call's notes. A settled dial is never followed.
+    pub fn followed_from_afar(&self, now: UnixMillis) -> bool {
+        self.followed(now.saturating_sub(crate::dial_watch::MAX_CLOCK_SKEW_MS))
+    }
+
+    /// Whether `reclaimer`, settling at `now` an attempt whose contact lease `lost_node` held (None: a contact
+    /// left dialling without a lease), may settle this dial and hang its call up: only a dial that node
+    /// placed, and only once its own lease lapsed by more than two clocks may disagree
+    /// ([`MAX_CLOCK_SKEW_MS`](crate::dial_watch::MAX_CLOCK_SKEW_MS)), unless it is the reclaimer's own from
+    /// before a restart. A dial still leased is some node's live call: it is left alone.
+    pub fn reclaimable_by(&self, reclaimer: &str, lost_node: Option<&str>, now: UnixMillis) -> bool {
+        if lost_node.is_some_and(|lost| lost != self.lease.node) {
+            return false;
+        }
+        let lapsed = self.lease.expires_at.saturating_add(crate::dial_watch::MAX_CLOCK_SKEW_MS) <= now;
+        lapsed || self.lease.node == reclaimer || self.settled_by.is_some()
+    }
+
+    /// The serving node `node` beats at `now` (its own clock) for the provider's call `call_id`. Refused once
+    /// another node settled the dial (the serving node then hangs up instead); a lapsed lease is the watch's to
+    /// judge ([`crate::dial_watch::ServingWatch`], with its own clock and skew margin), not the beat's.
     pub fn with_heartbeat(&self, node: &str, call_id: &str, now: UnixMillis) -> Result<DialDocument, DialerError> {
-        if !self.followed(now) {
+        if self.settled_by.is_some() {
             return Err(DialerError::LeaseLost { node: self.lease.node.clone() });
         }
         let beats = match &self.served {
@@ -279,7 +314,7 @@ impl DialDocument {
     /// placing node waits for) is kept apart, the first of each; other notes past [`MAX_NOTES`] are dropped.
     /// The document is returned unchanged (same version) when the note is dropped.
     pub fn with_note(&self, note: DialNote, now: UnixMillis) -> Result<DialDocument, DialerError> {
-        if !self.followed(now) {
+        if !self.followed_from_afar(now) {
             return Err(DialerError::LeaseLost { node: self.lease.node.clone() });
         }
         let mut next = self.clone();
@@ -384,7 +419,13 @@ mod tests {
         assert!(doc.renew("node-b", 8_000, TTL).is_err());
         // A lapsed lease: the call is no longer followed; nothing more is recorded and it cannot be renewed.
         assert!(!renewed.followed(17_000) && renewed.followed(16_999));
-        assert!(renewed.with_note(status("completed"), 17_000).is_err());
+        // Another node records notes with room for its clock to run ahead, not past it.
+        let skew = crate::dial_watch::MAX_CLOCK_SKEW_MS;
+        assert!(renewed.followed_from_afar(17_000 + skew - 1) && !renewed.followed_from_afar(17_000 + skew));
+        assert!(renewed.with_note(status("completed"), 17_000 + skew - 1).is_ok());
+        assert!(renewed.with_note(status("completed"), 17_000 + skew).is_err());
+        // A serving node beats whatever its clock says of the lease (its watch judges the lapse).
+        assert!(renewed.with_heartbeat("node-b", "CA1", 17_000 + skew).is_ok());
         assert!(renewed.renew("node-a", 17_000, TTL).is_err());
     }
 
@@ -449,6 +490,8 @@ mod tests {
         assert_eq!((settled.settled_by.as_deref(), settled.lease.expires_at), (Some("node-c"), 6_000));
         assert!(!settled.followed(5_000), "settled, whatever the clock");
         assert!(settled.with_heartbeat("node-b", "CA7", 6_001).is_err());
+        assert!(settled.with_heartbeat("node-b", "CA7", 1_000).is_err(), "settled, whatever the clock");
+        assert!(!settled.followed_from_afar(1_000));
         assert!(settled.with_note(status("completed"), 6_001).is_err());
         assert!(settled.renew("node-a", 6_001, TTL).is_err());
         assert_eq!(settled.settled("node-d", 7_000), Ok(None), "settled once");
@@ -469,5 +512,30 @@ mod tests {
         assert_eq!(json["notes"][0]["seq"], 1);
         assert_eq!(DialDocument::from_json(&json).unwrap(), doc);
         assert!(DialDocument::from_json(&serde_json::json!({"agent": 1})).is_err());
+    }
+    #[test]
+    fn a_lost_attempt_reclaims_only_its_own_dials_and_only_once_their_lease_lapsed_past_the_skew() {
+        // Keys: one attempt's prefix names none of another attempt's or another contact's dials.
+        let first = dial_key("b1:3", 1, 0xab);
+        assert!(first.starts_with(&attempt_prefix("b1:3", 1)));
+        assert_eq!(first, format!("b1:3:1:{:032x}", 0xab));
+        assert!(!dial_key("b1:3", 2, 1).starts_with(&attempt_prefix("b1:3", 1)));
+        assert!(!dial_key("b1:31", 1, 1).starts_with(&attempt_prefix("b1:3", 1)));
+        assert!(!dial_key("b1:3", 12, 1).starts_with(&attempt_prefix("b1:3", 1)));
+        // node-a placed it, leased until 10_000.
+        let doc = dial();
+        let expiry = doc.lease.expires_at;
+        let skew = crate::dial_watch::MAX_CLOCK_SKEW_MS;
+        // Another node's lease (a retry placed by node-c): never node-a's lost attempt.
+        assert!(!doc.reclaimable_by("node-b", Some("node-c"), expiry + skew + 60_000));
+        // node-a's, but still leased (or lapsed within the skew margin): a live call, left alone.
+        assert!(!doc.reclaimable_by("node-b", Some("node-a"), expiry));
+        assert!(!doc.reclaimable_by("node-b", Some("node-a"), expiry + skew - 1));
+        assert!(doc.reclaimable_by("node-b", Some("node-a"), expiry + skew));
+        // node-a itself after a restart: its own dial from before, whatever the lease says.
+        assert!(doc.reclaimable_by("node-a", Some("node-a"), 1_000));
+        // A contact left dialling without a lease: any node's lapsed dial of the attempt.
+        assert!(!doc.reclaimable_by("node-b", None, expiry));
+        assert!(doc.reclaimable_by("node-b", None, expiry + skew));
     }
 }
