@@ -179,8 +179,13 @@ fn assert_called_once_at_a_time(contacts: &[Value], carrier: &FakeCarrier) {
     assert!(faults.iter().all(|f| f.contains("hangup callback answered 404")), "{faults:?}");
 }
 
+/// The two tests one after the other: each restarts a node through `Restarted`, whose RTP port range is fixed,
+/// and each loads local models on three nodes (two cores).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn a_placing_node_killed_mid_call_has_its_calls_hung_up_by_the_serving_node_then_retried_once() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let carrier = carrier();
     let mongo = SecantusServer::start();
     let (mut node_a, node_b, env_a) = deployment("failover-lapse", &mongo, &carrier);
@@ -210,6 +215,7 @@ fn a_placing_node_killed_mid_call_has_its_calls_hung_up_by_the_serving_node_then
 
 #[test]
 fn a_placing_node_back_at_once_hangs_its_lost_calls_up_through_the_api_before_it_dials_them_again() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let carrier = carrier();
     let mongo = SecantusServer::start();
     let (mut node_a, node_b, env_a) = deployment("failover-restart", &mongo, &carrier);
