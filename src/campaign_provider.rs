@@ -784,7 +784,7 @@ mod tests {
             public_url: "http://127.0.0.1:9".into(),
             node_accounts: HashMap::new(),
             master_key: MasterKey::from_bytes([9; 32]),
-            owner_org: None,
+            owner_org: Arc::new(voicera_records::RecordsOrg::pending("default")),
         };
         let now = crate::campaigns::now_ms();
         let put = |id: &str, doc: &DialDocument| {
