@@ -7,83 +7,25 @@
 //!   thirds of it, with a 422 naming `ring_timeout_seconds` and the range that fits, or, for a lease too short
 //!   for any ring time-out (the node refuses one; an API configured with one says so), the lease range.
 
-use std::sync::Arc;
+#[macro_use]
+mod common;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
+use axum::http::{Method, StatusCode};
+use common::Harness;
 use serde_json::{json, Value};
-use tower::ServiceExt;
-use voicera_api::auth::password::PasswordCost;
-use voicera_api::clock::ManualClock;
-use voicera_api::{accounts, AgentValidator, ApiConfig, ApiState, FieldError, Role};
+use voicera_api::{accounts, ApiConfig, Role};
 use voicera_dialer::dials::{DialDocument, NewDial};
 use voicera_dialer::pacing::{reserve_start, PacingDocument};
 use voicera_dialer::slots::{plan_claim, SlotDocument};
-use voicera_store::mongo::MongoStore;
-use voicera_store::sqlite::SqliteStore;
-use voicera_store::testing::SecantusServer;
 use voicera_store::{Collection, Record, Store};
-
-struct AnyConfig;
-
-impl AgentValidator for AnyConfig {
-    fn validate(&self, _: &Value) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
-
-struct Harness {
-    app: Router,
-    state: ApiState,
-    _data: tempfile::TempDir,
-    _mongo: Option<SecantusServer>,
-}
 
 const T0: i64 = 1_732_000_000_000;
 
 async fn harness(kind: &str, campaign_lease_ms: u64) -> Harness {
-    let data = tempfile::tempdir().unwrap();
-    let (store, mongo) = match kind {
-        "sqlite" => (Store::Sqlite(SqliteStore::open(&data.path().join("voicera.db")).await.unwrap()), None),
-        _ => {
-            let server = SecantusServer::start();
-            let store = Store::Mongo(MongoStore::connect(&server.uri, Some("campaign_records")).await.unwrap());
-            (store, Some(server))
-        }
-    };
-    let config = ApiConfig { password_cost: PasswordCost::Minimal, campaign_lease_ms, ..ApiConfig::default() };
-    let state = ApiState::with_clock(store, [7; 32], Arc::new(AnyConfig), config, Arc::new(ManualClock::at(T0)));
-    Harness { app: voicera_api::control_plane(state.clone()), state, _data: data, _mongo: mongo }
+    common::control_plane(kind, "campaign_records", ApiConfig { campaign_lease_ms, ..ApiConfig::default() }, T0).await
 }
 
 impl Harness {
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> (StatusCode, Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(header::CONTENT_TYPE, content_type)
-            .body(Body::from(body))
-            .unwrap();
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
-    async fn json(&self, method: Method, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.send(method, path, token, "application/json", body.to_string().into_bytes()).await
-    }
-
     async fn owner(&self, org_name: &str, email: &str) -> (String, String) {
         let org = accounts::create_org(&self.state, org_name).await.unwrap();
         accounts::create_user(&self.state, email, "s3cret-pass", "A", org_name, &org, Role::Owner).await.unwrap();
@@ -102,17 +44,6 @@ impl Harness {
         assert_eq!(status, StatusCode::CREATED, "{uploaded}");
         uploaded["batch_id"].as_str().unwrap().to_string()
     }
-}
-
-macro_rules! on_both_stores {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $scenario() { super::$scenario("sqlite").await } )*
-        }
-        mod mongodb {
-            $( #[tokio::test] async fn $scenario() { super::$scenario("mongodb").await } )*
-        }
-    };
 }
 
 on_both_stores!(

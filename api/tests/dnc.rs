@@ -2,80 +2,21 @@
 //! SecantusDB on loopback): numbers normalised to E.164 from JSON or a text/CSV body, precise errors, roles,
 //! tenant scoping, the audit log, and contact-list uploads marking listed numbers `dnc-skipped`.
 
-use std::sync::Arc;
+#[macro_use]
+mod common;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
+use axum::http::{Method, StatusCode};
+use common::Harness;
 use serde_json::{json, Value};
-use tower::ServiceExt;
-use voicera_api::auth::password::PasswordCost;
-use voicera_api::clock::ManualClock;
-use voicera_api::{accounts, AgentValidator, ApiConfig, ApiState, FieldError, Role};
-use voicera_store::mongo::MongoStore;
-use voicera_store::sqlite::SqliteStore;
-use voicera_store::testing::SecantusServer;
-use voicera_store::Store;
-
-struct AnyConfig;
-
-impl AgentValidator for AnyConfig {
-    fn validate(&self, _: &Value) -> Result<(), FieldError> {
-        Ok(())
-    }
-}
-
-struct Harness {
-    app: Router,
-    state: ApiState,
-    _data: tempfile::TempDir,
-    _mongo: Option<SecantusServer>,
-}
+use voicera_api::{accounts, ApiConfig, Role};
 
 const T0: i64 = 1_732_000_000_000;
 
 async fn harness(kind: &str) -> Harness {
-    let data = tempfile::tempdir().unwrap();
-    let (store, mongo) = match kind {
-        "sqlite" => (Store::Sqlite(SqliteStore::open(&data.path().join("voicera.db")).await.unwrap()), None),
-        _ => {
-            let server = SecantusServer::start();
-            let store = Store::Mongo(MongoStore::connect(&server.uri, Some("dnc")).await.unwrap());
-            (store, Some(server))
-        }
-    };
-    let config = ApiConfig { password_cost: PasswordCost::Minimal, ..ApiConfig::default() };
-    let state = ApiState::with_clock(store, [7; 32], Arc::new(AnyConfig), config, Arc::new(ManualClock::at(T0)));
-    Harness { app: voicera_api::control_plane(state.clone()), state, _data: data, _mongo: mongo }
+    common::control_plane(kind, "dnc", ApiConfig::default(), T0).await
 }
 
 impl Harness {
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> (StatusCode, Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(header::CONTENT_TYPE, content_type)
-            .body(Body::from(body))
-            .unwrap();
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
-    async fn json(&self, method: Method, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.send(method, path, token, "application/json", body.to_string().into_bytes()).await
-    }
-
     async fn user(&self, email: &str, org: &str, role: Role) -> String {
         accounts::create_user(&self.state, email, "s3cret-pass", "A", "Acme", org, role).await.unwrap();
         let (status, login) = self
@@ -84,17 +25,6 @@ impl Harness {
         assert_eq!(status, StatusCode::OK, "{login}");
         login["access_token"].as_str().unwrap().to_string()
     }
-}
-
-macro_rules! on_both_stores {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $scenario() { super::$scenario("sqlite").await } )*
-        }
-        mod mongodb {
-            $( #[tokio::test] async fn $scenario() { super::$scenario("mongodb").await } )*
-        }
-    };
 }
 
 on_both_stores!(
