@@ -36,10 +36,11 @@ use crate::provider_keys::{key_for, OrgKeys};
 
 /// The models the `demo` agent uses.
 pub(crate) const DEMO_STT: &str = "whisper-tiny.en";
-/// Qwen2.5-Coder-0.5B: answers the test questions sensibly (SmolLM2-135M answered "how many days in a week?" by
-/// repeating its greeting) with its first token in 0.28-0.35 s on two cores with the conversation cache
-/// (`bench/results/llm-turns.md`). SmolLM2 stays in the default set as the lightest option.
-pub(crate) const DEMO_LLM: &str = "qwen2.5-coder-0.5b";
+/// SmolLM2-135M. Qwen2.5-Coder-0.5B (`qwen2.5-coder-0.5b`) answers clear questions far better (first token
+/// 0.28-0.35 s alone with the conversation cache, `bench/results/llm-turns.md`) but was tried as the demo's LLM
+/// and refused the garbled requests a phone line and Whisper tiny make ("a long story about a braveite and a
+/// dragon" -> "I'm sorry, but I can't assist with that."), and its first token in calls was 0.6-1.2 s.
+pub(crate) const DEMO_LLM: &str = "smollm2-135m";
 /// Silero, the VAD every agent on local models listens with (the demo included).
 const SILERO_VAD: &str = "silero-vad";
 pub(crate) const DEMO_MODELS: [&str; 4] = [DEMO_STT, DEMO_LLM, SILERO_VAD, PIPER_VOICE];

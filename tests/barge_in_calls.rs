@@ -1,4 +1,4 @@
-//! Barge-in on real models, measured at the caller: the `demo` agent (Silero VAD, Whisper tiny.en, Qwen2.5-0.5B,
+//! Barge-in on real models, measured at the caller: the `demo` agent (Silero VAD, Whisper tiny.en, SmolLM2,
 //! Piper) is talked over while it answers, on each transport — a real SIP softphone (pjsua2), a Vobiz media
 //! stream (the provider's playout modelled), and Chromium over WebRTC — and what the caller heard shows how
 //! soon the agent's voice stopped, that the agent then answered the interruption, and the call record marks

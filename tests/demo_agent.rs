@@ -1,4 +1,4 @@
-//! The `demo` agent on local models (Whisper tiny.en, Qwen2.5-Coder-0.5B, espeak-ng) answering a real softphone
+//! The `demo` agent on local models (Whisper tiny.en, SmolLM2-135M, espeak-ng) answering a real softphone
 //! (pjsua2) over SIP: it greets, understands a spoken question, and answers it aloud. Checked on the call
 //! record and by transcribing, with `voicera models stt`, what the caller heard.
 //! Heavy (real model weights, fetched into the shared cache on first use): `#[ignore]`d in the quick loop.
@@ -153,7 +153,7 @@ fn demo_agent_answers_a_spoken_question() {
     assert!(heard.contains("days") && heard.contains("week"), "Whisper heard {heard:?}");
     let said = turn["agent_text"].as_str().unwrap_or_default().to_lowercase();
     assert!(said.split_whitespace().count() >= 2, "the LLM answered {said:?}");
-    // The demo's LLM (Qwen2.5-0.5B) answers this question right when it hears it right; when the call path
+    // The demo's LLM (SmolLM2-135M) answers this question right when it hears it right; when the call path
     // garbles a word (packet loss on a loaded machine: "how many days are we that week"), its answer is
     // anybody's guess.
     if heard.contains("in a week") {
@@ -184,12 +184,12 @@ fn demo_agent_answers_a_spoken_question() {
     assert!(server.metric("voicera_turn_latency_seconds_count") >= 1.0);
     // The LLM's conversation cache: its load-time warm-up and the turn looked it up; the turn reused the
     // agent's prefilled prompt and greeting.
-    let cache = |series: &str| server.metric(&format!("{series}{{model=\"qwen2.5-coder-0.5b\"}}"));
+    let cache = |series: &str| server.metric(&format!("{series}{{model=\"smollm2-135m\"}}"));
     assert_eq!(cache("voicera_llm_cache_max_bytes"), (512u64 << 20) as f64);
     assert!(cache("voicera_llm_cache_hits_total") + cache("voicera_llm_cache_misses_total") >= 2.0);
     assert!(cache("voicera_llm_cache_entries") >= 1.0 && cache("voicera_llm_cache_bytes") > 0.0);
     let tokens = |source: &str| {
-        server.metric(&format!("voicera_llm_prompt_tokens_total{{model=\"qwen2.5-coder-0.5b\",source=\"{source}\"}}"))
+        server.metric(&format!("voicera_llm_prompt_tokens_total{{model=\"smollm2-135m\",source=\"{source}\"}}"))
     };
     assert!(tokens("reused") > 0.0 && tokens("prefilled") > 0.0, "{}", server.metrics());
     let _ = cache("voicera_llm_cache_evictions_total");

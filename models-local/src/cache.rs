@@ -220,7 +220,7 @@ pub const CATALOGUE: &[ModelSpec] = &[
             into: "model.gguf",
             sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         },
-        default: true,
+        default: false,
     },
     ModelSpec {
         name: "piper-en_US-joe-medium",
