@@ -3,29 +3,20 @@
 //! stream's (another org's call, its contact variables and detection) with 1008; neither reaches the registry.
 //! The dial's own agent gets its call, reported to the registry from start to end.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::CancellationToken;
 use voicera_carrier_rest::{Provider, ProviderAccount};
 use voicera_conversation::dial_policy::DialPolicy;
-use voicera_conversation::routing::{Destination, Router};
-use voicera_media::metrics::Metrics;
 use voicera_telephony::ws_stream::dialled::{DialEvent, DialFuture, DialRegistry, DialledCall, DialledCalls};
-use voicera_telephony::ws_stream::{router, AudioFormat, Telephony, TelephonyConfig, TokenKey};
-
-struct EchoOnly;
-impl Router for EchoOnly {
-    fn route(&self, user: &str) -> Option<Destination> {
-        (user == "echo").then_some(Destination::Echo)
-    }
-}
+use voicera_telephony::ws_stream::{AudioFormat, TelephonyConfig, TokenKey};
 
 /// One followed dial, `d1`, a Twilio call placed for `echo`; every report is recorded.
 #[derive(Default)]
@@ -69,17 +60,7 @@ async fn node(registry: Arc<OneDial>) -> SocketAddr {
         spent_tokens: None,
         dialled: DialledCalls::new(registry),
     };
-    let telephony = Telephony::new(
-        config,
-        Arc::new(EchoOnly),
-        Arc::new(Metrics::default()),
-        None,
-        Arc::new(AtomicBool::new(false)),
-        CancellationToken::new(),
-        None,
-    );
-    let app = router(telephony);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    common::serve(listener, config);
     addr
 }
 

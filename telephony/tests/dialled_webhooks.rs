@@ -2,27 +2,18 @@
 //! dial they name (never the node's own account), a dial nobody follows is refused, and a status the registry
 //! could not record asks the provider to retry (503) instead of landing in the node owner's call log.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::sync::CancellationToken;
 use voicera_carrier_rest::{Provider, ProviderAccount};
 use voicera_conversation::dial_policy::DialPolicy;
-use voicera_conversation::routing::{Destination, Router};
-use voicera_media::metrics::Metrics;
 use voicera_telephony::ws_stream::dialled::{DialEvent, DialFuture, DialRegistry, DialledCall, DialledCalls};
 use voicera_telephony::ws_stream::signature::twilio_signature;
-use voicera_telephony::ws_stream::{router, AudioFormat, Telephony, TelephonyConfig, TokenKey};
-
-struct EchoOnly;
-impl Router for EchoOnly {
-    fn route(&self, user: &str) -> Option<Destination> {
-        (user == "echo").then_some(Destination::Echo)
-    }
-}
+use voicera_telephony::ws_stream::{AudioFormat, TelephonyConfig, TokenKey};
 
 fn account(auth_id: &str, auth_token: &str) -> ProviderAccount {
     ProviderAccount { auth_id: auth_id.into(), auth_token: auth_token.into(), api_base: None }
@@ -72,17 +63,7 @@ async fn node(registry: Arc<OneDial>) -> SocketAddr {
         spent_tokens: None,
         dialled: DialledCalls::new(registry),
     };
-    let telephony = Telephony::new(
-        config,
-        Arc::new(EchoOnly),
-        Arc::new(Metrics::default()),
-        None,
-        Arc::new(AtomicBool::new(false)),
-        CancellationToken::new(),
-        None,
-    );
-    let app = router(telephony);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    common::serve(listener, config);
     addr
 }
 

@@ -3,34 +3,25 @@
 //! by one node opens a WebRTC call on the other exactly once: after that the token is refused on both nodes,
 //! where each node's own memory alone would let the other node take it again.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
 use str0m::media::{Direction, MediaKind};
 use str0m::{Candidate, RtcConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::sync::CancellationToken;
 use voicera_conversation::dial_policy::DialPolicy;
-use voicera_conversation::routing::{Destination, Router};
-use voicera_media::metrics::Metrics;
 use voicera_store::mongo::MongoStore;
 use voicera_store::one_use::OneUseIds;
 use voicera_store::sqlite::SqliteStore;
 use voicera_store::testing::SecantusServer;
 use voicera_store::Store;
 use voicera_telephony::ws_stream::signature::SpentTokens;
-use voicera_telephony::ws_stream::{router, AudioFormat, Telephony, TelephonyConfig, TokenKey};
-
-struct EchoOnly;
-impl Router for EchoOnly {
-    fn route(&self, user: &str) -> Option<Destination> {
-        (user == "echo").then_some(Destination::Echo)
-    }
-}
+use voicera_telephony::ws_stream::{AudioFormat, Telephony, TelephonyConfig, TokenKey};
 
 /// What `voicera serve` hands its telephony: the store's one-use ids.
 fn spent_tokens_in(store: &Store) -> Arc<dyn SpentTokens> {
@@ -56,17 +47,7 @@ async fn node(store: &Store) -> (SocketAddr, Arc<Telephony>) {
         spent_tokens: Some(spent_tokens_in(store)),
         dialled: Default::default(),
     };
-    let telephony = Telephony::new(
-        config,
-        Arc::new(EchoOnly),
-        Arc::new(Metrics::default()),
-        None,
-        Arc::new(AtomicBool::new(false)),
-        CancellationToken::new(),
-        None,
-    );
-    let app = router(Arc::clone(&telephony));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let telephony = common::serve(listener, config);
     (addr, telephony)
 }
 
