@@ -540,8 +540,10 @@ async fn run_async(settings: &Settings, work: &std::path::Path) -> Result<ApiRep
 
 /// How the SQLite store answers the list and analytics.
 const SQLITE_HOW: &str = "the list's sort keys and filter fields are columns beside each document (kept by \
-    triggers), indexed per tenant in every sort order (and by status) with every filter field, so a page's total \
-    and its keys come from one covering index and the page's 50 documents by key. A page by cursor seeks the \
+    triggers), indexed per tenant in every sort order (and by status) with every filter field, so a page's keys \
+    come from one covering index and the page's 50 documents by key; its total, unfiltered or by status and \
+    direction, from per-tenant totals the same triggers keep (`call_log_totals`), by any other filter counted over \
+    a covering index. A page by cursor seeks the \
     index after the previous page's last key (no OFFSET: the last page costs what the first does); a page by \
     number skips through the index from whichever end is nearer. Analytics groups by agent and day in SQL over \
     the same columns (turn latencies kept as a column too), parsing no document.";

@@ -557,9 +557,15 @@ mod tests {
     #[test]
     fn a_play_audio_lasts_as_long_as_its_payload_at_its_rate() {
         let b64 = base64::engine::general_purpose::STANDARD;
-        let mulaw = format!(r#"{{"event":"playAudio","media":{{"contentType":"audio/x-mulaw","sampleRate":8000,"payload":"{}"}}}}"#, b64.encode([0xffu8; 160]));
+        let mulaw = format!(
+            r#"{{"event":"playAudio","media":{{"contentType":"audio/x-mulaw","sampleRate":8000,"payload":"{}"}}}}"#,
+            b64.encode([0xffu8; 160])
+        );
         assert_eq!(play_audio_duration(&mulaw).unwrap(), Duration::from_millis(20));
-        let l16 = format!(r#"{{"event":"playAudio","media":{{"contentType":"audio/x-l16","sampleRate":16000,"payload":"{}"}}}}"#, b64.encode([0u8; 1280]));
+        let l16 = format!(
+            r#"{{"event":"playAudio","media":{{"contentType":"audio/x-l16","sampleRate":16000,"payload":"{}"}}}}"#,
+            b64.encode([0u8; 1280])
+        );
         assert_eq!(play_audio_duration(&l16).unwrap(), Duration::from_millis(40));
         assert!(play_audio_duration(r#"{"event":"playAudio","media":{}}"#).is_err());
     }

@@ -107,10 +107,7 @@ impl SqliteStore {
                 Some(_) => Written::Updated,
                 None => Written::Inserted,
             };
-            c.execute(
-                &format!("INSERT OR REPLACE INTO {table} (org_id, id, doc, updated_at) VALUES (?1, ?2, ?3, ?4)"),
-                params![org, id, doc.to_string(), unix_millis()],
-            )?;
+            c.execute(&upsert_sql(table), params![org, id, doc.to_string(), unix_millis()])?;
             Ok(written)
         })
         .await
@@ -125,9 +122,7 @@ impl SqliteStore {
             let tx = c.unchecked_transaction()?;
             let now = unix_millis();
             {
-                let mut insert = tx.prepare_cached(&format!(
-                    "INSERT OR REPLACE INTO {table} (org_id, id, doc, updated_at) VALUES (?1, ?2, ?3, ?4)"
-                ))?;
+                let mut insert = tx.prepare_cached(&upsert_sql(table))?;
                 for (org, id, doc) in &rows {
                     insert.execute(params![org, id, doc, now])?;
                 }
@@ -475,6 +470,7 @@ impl SqliteStore {
     /// through the index from whichever end of the order is nearer (the last page is read backwards).
     pub async fn query_call_logs(&self, query: &CallLogQuery) -> Result<CallLogPage> {
         let (condition, params) = call_log_condition(query);
+        let kept_total = kept_total_sql(query);
         let sort = query.sort;
         let (limit, offset) = (query.limit.min(i64::MAX as u64 - 1) as i64, query.offset.min(i64::MAX as u64) as i64);
         let after = query.after.clone();
@@ -483,8 +479,14 @@ impl SqliteStore {
             .with(move |c| {
                 // One read transaction: the total and the page see the same calls.
                 let tx = c.unchecked_transaction()?;
-                let total: i64 =
-                    tx.query_row(&count_sql(&condition), rusqlite::params_from_iter(params.iter()), |r| r.get(0))?;
+                let total: i64 = match &kept_total {
+                    Some((sql, kept_params)) => {
+                        tx.query_row(sql, rusqlite::params_from_iter(kept_params.iter()), |r| r.get(0))?
+                    }
+                    None => {
+                        tx.query_row(&count_sql(&condition), rusqlite::params_from_iter(params.iter()), |r| r.get(0))?
+                    }
+                };
                 let select_ids = |sql: &str, params: &[SqlValue]| -> rusqlite::Result<Vec<String>> {
                     let mut stmt = tx.prepare_cached(sql)?;
                     let ids = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| r.get::<_, String>(0))?;
@@ -731,40 +733,96 @@ fn call_log_indexes() -> [(&'static str, String); 10] {
     ]
 }
 
-/// Adds the [`call_log_columns`] a database lacks, and (re)makes the triggers that keep them and the
-/// [`call_log_indexes`]. When a column was missing (a database of an earlier version), the triggers and the
-/// wide indexes are made anew, in one transaction, and the columns filled for the calls already stored.
-/// Replaces the expression indexes of earlier versions.
+/// A write of a whole document: an update in place when the key exists (an `UPDATE`, so the call-log
+/// triggers see the old row; `INSERT OR REPLACE` would delete it without firing a delete trigger, and the
+/// totals would count the call twice).
+fn upsert_sql(table: &str) -> String {
+    format!(
+        "INSERT INTO {table} (org_id, id, doc, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (org_id, id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at"
+    )
+}
+
+/// The calls of each tenant by status and direction, kept by the call-log triggers in the writing transaction,
+/// so the History tab's total (unfiltered, or by status and direction: what its pager shows on every page) is
+/// read from a few rows instead of counted over the tenant's index entries (8–12 ms at 100,000 calls).
+/// `inbound` is 1, 0, or -1 for a call whose `inbound` is neither true nor false (in no direction's total).
+const CALL_LOG_TOTALS: &str = "CREATE TABLE IF NOT EXISTS call_log_totals (
+         org_id TEXT NOT NULL,
+         status INTEGER NOT NULL,
+         inbound INTEGER NOT NULL,
+         calls INTEGER NOT NULL,
+         PRIMARY KEY (org_id, status, inbound)
+     ) WITHOUT ROWID;";
+
+/// `call_log_totals.inbound` of a row's `cl_inbound` (compared as the `inbound` filter compares it).
+fn totals_direction(column: &str) -> String {
+    format!("CASE {column} WHEN 1 THEN 1 WHEN 0 THEN 0 ELSE -1 END")
+}
+
+/// The triggers that keep the [`call_log_columns`] and [`CALL_LOG_TOTALS`]: a document written sets its
+/// row's columns and counts the row in; a document changed counts the old row out first; a row deleted is
+/// counted out.
+fn call_log_triggers() -> String {
+    let columns = call_log_columns();
+    let set_new = columns
+        .iter()
+        .map(|(name, expression)| format!("{name} = {}", expression.replace("(doc,", "(NEW.doc,")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let set_columns = format!("UPDATE call_logs SET {set_new} WHERE org_id = NEW.org_id AND id = NEW.id;");
+    // `WHERE` before `ON CONFLICT`: without it SQLite would read `ON` as a join's.
+    let count_in = format!(
+        "INSERT INTO call_log_totals (org_id, status, inbound, calls)
+             SELECT org_id, cl_status, {}, 1 FROM call_logs WHERE org_id = NEW.org_id AND id = NEW.id
+             ON CONFLICT (org_id, status, inbound) DO UPDATE SET calls = calls + 1;",
+        totals_direction("cl_inbound")
+    );
+    let count_out = format!(
+        "UPDATE call_log_totals SET calls = calls - 1
+             WHERE org_id = OLD.org_id AND status = OLD.cl_status AND inbound = {};",
+        totals_direction("OLD.cl_inbound")
+    );
+    format!(
+        "CREATE TRIGGER IF NOT EXISTS call_logs_fields_on_insert AFTER INSERT ON call_logs BEGIN
+             {set_columns}
+             {count_in}
+         END;
+         CREATE TRIGGER IF NOT EXISTS call_logs_fields_on_update AFTER UPDATE OF doc ON call_logs BEGIN
+             {count_out}
+             {set_columns}
+             {count_in}
+         END;
+         CREATE TRIGGER IF NOT EXISTS call_logs_totals_on_delete AFTER DELETE ON call_logs BEGIN
+             {count_out}
+         END;"
+    )
+}
+
+/// Adds the [`call_log_columns`] a database lacks, the [`CALL_LOG_TOTALS`], and (re)makes the triggers that
+/// keep them and the [`call_log_indexes`]. When a column or the totals were missing (a database of an earlier
+/// version), the triggers and the wide indexes are made anew, in one transaction, the columns filled and the
+/// totals counted for the calls already stored. Replaces the expression indexes of earlier versions.
 fn add_call_log_columns(conn: &Connection) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare("SELECT name FROM pragma_table_xinfo('call_logs')")?;
     let existing = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
     drop(stmt);
+    let has_totals: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'call_log_totals')",
+        [],
+        |r| r.get(0),
+    )?;
     let columns = call_log_columns();
     let missing: Vec<&str> =
         columns.iter().map(|(name, _)| *name).filter(|name| !existing.iter().any(|e| e == name)).collect();
-    let assignments = |row: &str| {
-        columns
-            .iter()
-            .map(|(name, expression)| format!("{name} = {}", expression.replace("(doc,", &format!("({row}doc,"))))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let set_new = assignments("NEW.");
     let indexes = call_log_indexes();
     let create_indexes = indexes
         .iter()
         .map(|(name, columns)| format!("CREATE INDEX IF NOT EXISTS {name} ON call_logs ({columns});"))
         .collect::<Vec<_>>()
         .join("\n");
-    let triggers = format!(
-        "CREATE TRIGGER IF NOT EXISTS call_logs_fields_on_insert AFTER INSERT ON call_logs BEGIN
-             UPDATE call_logs SET {set_new} WHERE org_id = NEW.org_id AND id = NEW.id;
-         END;
-         CREATE TRIGGER IF NOT EXISTS call_logs_fields_on_update AFTER UPDATE OF doc ON call_logs BEGIN
-             UPDATE call_logs SET {set_new} WHERE org_id = NEW.org_id AND id = NEW.id;
-         END;"
-    );
-    if missing.is_empty() {
+    let triggers = call_log_triggers();
+    if missing.is_empty() && has_totals {
         return conn.execute_batch(&format!("{triggers}\n{create_indexes}"));
     }
     // Another process may write meanwhile: no call lands between the old triggers and the new.
@@ -775,16 +833,31 @@ fn add_call_log_columns(conn: &Connection) -> rusqlite::Result<()> {
     upgrade.push_str(
         "DROP TRIGGER IF EXISTS call_logs_fields_on_insert;
          DROP TRIGGER IF EXISTS call_logs_fields_on_update;
+         DROP TRIGGER IF EXISTS call_logs_totals_on_delete;
          DROP INDEX IF EXISTS call_logs_created;
          DROP INDEX IF EXISTS call_logs_duration;\n",
     );
-    // The wide indexes carry the filtered columns, which may have changed.
-    for (name, columns) in &indexes {
-        if columns.contains(FACETS) {
-            upgrade.push_str(&format!("DROP INDEX IF EXISTS {name};\n"));
+    if !missing.is_empty() {
+        // The wide indexes carry the filtered columns, which may have changed.
+        for (name, columns) in &indexes {
+            if columns.contains(FACETS) {
+                upgrade.push_str(&format!("DROP INDEX IF EXISTS {name};\n"));
+            }
         }
+        let assignments =
+            columns.iter().map(|(name, expression)| format!("{name} = {expression}")).collect::<Vec<_>>().join(", ");
+        upgrade.push_str(&format!("UPDATE call_logs SET {assignments};\n"));
     }
-    upgrade.push_str(&format!("{triggers}\nUPDATE call_logs SET {};\n{create_indexes}\nCOMMIT;", assignments("")));
+    upgrade.push_str(&format!(
+        "{CALL_LOG_TOTALS}
+         DELETE FROM call_log_totals;
+         INSERT INTO call_log_totals (org_id, status, inbound, calls)
+             SELECT org_id, cl_status, {}, COUNT(*) FROM call_logs GROUP BY 1, 2, 3;
+         {triggers}
+         {create_indexes}
+         COMMIT;",
+        totals_direction("cl_inbound")
+    ));
     conn.execute_batch(&upgrade).inspect_err(|_| {
         let _ = conn.execute_batch("ROLLBACK");
     })
@@ -818,11 +891,8 @@ fn call_log_condition(query: &CallLogQuery) -> (String, Vec<SqlValue>) {
     if let Some(inbound) = query.inbound {
         clauses.push(format!("cl_inbound = {}", i32::from(inbound)));
     }
-    match query.status {
-        Some(CallStatus::Busy) => clauses.push("cl_status = 0".into()),
-        Some(CallStatus::Completed) => clauses.push("cl_status = 1".into()),
-        Some(CallStatus::InProgress) => clauses.push("cl_status = 2".into()),
-        None => {}
+    if let Some(status) = query.status {
+        clauses.push(format!("cl_status = {}", status_code(status)));
     }
     if query.with_latency {
         clauses.push("cl_turns > 0".into());
@@ -855,6 +925,45 @@ fn order_sql(sort: CallLogSort, backwards: bool) -> String {
         sort.key_fields().iter().map(|(f, d)| format!("{} {}", key_column(*f), sql_direction(turn(*d)))).collect();
     terms.push(format!("id {}", sql_direction(turn(sort.id_direction()))));
     terms.join(", ")
+}
+
+/// `cl_status` of a status (as [`call_log_columns`] computes it).
+fn status_code(status: CallStatus) -> i32 {
+    match status {
+        CallStatus::Busy => 0,
+        CallStatus::Completed => 1,
+        CallStatus::InProgress => 2,
+    }
+}
+
+/// The total of a query filtered at most by status and direction, read from [`CALL_LOG_TOTALS`]; `None` for
+/// any other filter (counted over an index: [`count_sql`]).
+fn kept_total_sql(query: &CallLogQuery) -> Option<(String, Vec<SqlValue>)> {
+    let CallLogQuery {
+        org_id,
+        agent_type: None,
+        agent_id: None,
+        from_number: None,
+        to_number: None,
+        number: None,
+        inbound,
+        status,
+        from_time: None,
+        to_time: None,
+        with_latency: false,
+        ..
+    } = query
+    else {
+        return None;
+    };
+    let mut sql = String::from("SELECT COALESCE(SUM(calls), 0) FROM call_log_totals WHERE org_id = ?1");
+    if let Some(status) = status {
+        sql.push_str(&format!(" AND status = {}", status_code(*status)));
+    }
+    if let Some(inbound) = inbound {
+        sql.push_str(&format!(" AND inbound = {}", i32::from(*inbound)));
+    }
+    Some((sql, vec![SqlValue::Text(org_id.clone())]))
 }
 
 /// The total's query. Unfiltered, the planner (without statistics) may count a wide index; the narrowest is
@@ -1007,6 +1116,121 @@ mod tests {
         assert_eq!(store.query_call_logs(&query).await.unwrap().total, 0);
         let query = CallLogQuery { agent_type: Some("Support".into()), status: None, ..query };
         assert_eq!(store.query_call_logs(&query).await.unwrap().total, 1);
+    }
+
+    /// Every total the kept totals answer (any status, any direction, per org) against a count of the rows.
+    async fn assert_kept_totals_match_counts(store: &SqliteStore, what: &str) {
+        let statuses = [None, Some(CallStatus::Busy), Some(CallStatus::Completed), Some(CallStatus::InProgress)];
+        for org in ["o", "p"] {
+            for status in statuses {
+                for inbound in [None, Some(true), Some(false)] {
+                    let query =
+                        CallLogQuery { org_id: org.into(), status, inbound, limit: 1, ..CallLogQuery::default() };
+                    let (kept, _) = kept_total_sql(&query).expect("a status/direction query reads the kept totals");
+                    let (condition, params) = call_log_condition(&query);
+                    let counted: i64 = store
+                        .with(move |c| {
+                            c.query_row(&count_sql(&condition), rusqlite::params_from_iter(params), |r| r.get(0))
+                        })
+                        .await
+                        .unwrap();
+                    let total = store.query_call_logs(&query).await.unwrap().total;
+                    assert_eq!(total as i64, counted, "{what}: {org} {status:?} {inbound:?} ({kept})");
+                }
+            }
+        }
+    }
+
+    fn call(org: &str, id: &str, doc: serde_json::Value) -> Record {
+        Record { org_id: org.into(), id: id.into(), doc }
+    }
+
+    #[tokio::test]
+    async fn the_kept_totals_follow_every_kind_of_write() {
+        use serde_json::json;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join(FILE_NAME)).await.unwrap();
+        let logs = Collection::CallLogs;
+        let ringing = |inbound: serde_json::Value| json!({"agent_id": "a1", "agent_type": "Sales", "inbound": inbound});
+        store.put(logs, &call("o", "c1", ringing(json!(true)))).await.unwrap();
+        assert_kept_totals_match_counts(&store, "one call in progress").await;
+        let batch: Vec<Record> = (2..8)
+            .map(|n| {
+                let doc = match n % 3 {
+                    0 => json!({"inbound": false, "call_busy": true}),
+                    1 => json!({"inbound": true, "end_time_utc": "2024-11-19T07:00:00Z"}),
+                    _ => json!({"inbound": "yes"}),
+                };
+                call(if n == 7 { "p" } else { "o" }, &format!("c{n}"), doc)
+            })
+            .collect();
+        store.put_many(logs, &batch).await.unwrap();
+        assert_kept_totals_match_counts(&store, "a batch").await;
+        // The same call again, ended: counted out as in progress, in as completed; the same document again: no change.
+        let ended =
+            json!({"agent_id": "a1", "agent_type": "Sales", "inbound": true, "end_time_utc": "2024-11-19T07:01:00Z"});
+        store.put(logs, &call("o", "c1", ended.clone())).await.unwrap();
+        store.put(logs, &call("o", "c1", ended)).await.unwrap();
+        assert_kept_totals_match_counts(&store, "a call ended").await;
+        store.put_many(logs, &batch[..2]).await.unwrap();
+        assert_kept_totals_match_counts(&store, "a batch written again").await;
+        store.put(logs, &call("o", "c2", json!({"inbound": false}))).await.unwrap();
+        assert_kept_totals_match_counts(&store, "a direction and status changed").await;
+        assert!(!store.insert_if_absent(logs, &call("o", "c2", json!({"call_busy": true}))).await.unwrap());
+        assert!(store.insert_if_absent(logs, &call("o", "c9", json!({"call_busy": true}))).await.unwrap());
+        assert_kept_totals_match_counts(&store, "inserts if absent").await;
+        assert!(store
+            .replace_if(logs, &call("o", "c9", json!({"call_busy": false, "inbound": true})), "call_busy", &json!(true))
+            .await
+            .unwrap());
+        assert_eq!(store.rename_agent("o", "a1", "Support").await.unwrap(), 1);
+        assert_kept_totals_match_counts(&store, "a replace and a rename").await;
+        assert!(store.delete(logs, "o", "c1").await.unwrap());
+        assert_eq!(store.delete_prefix(logs, "o", "c").await.unwrap(), 6);
+        assert_kept_totals_match_counts(&store, "deletes").await;
+        let unfiltered = CallLogQuery { org_id: "p".into(), limit: 1, ..CallLogQuery::default() };
+        assert_eq!(store.query_call_logs(&unfiltered).await.unwrap().total, 1, "the other org's call stays");
+    }
+
+    #[tokio::test]
+    async fn a_database_of_the_version_before_the_kept_totals_counts_its_calls_once_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let store = SqliteStore::open(&path).await.unwrap();
+        let docs = [serde_json::json!({"inbound": true}), serde_json::json!({"call_busy": true, "inbound": false})];
+        for (n, doc) in docs.iter().cycle().take(5).enumerate() {
+            store.put(Collection::CallLogs, &call("o", &format!("c{n}"), doc.clone())).await.unwrap();
+        }
+        drop(store);
+        // The earlier version: no totals table, triggers that keep only the columns.
+        let conn = Connection::open(&path).unwrap();
+        let set_columns = call_log_columns()
+            .iter()
+            .map(|(name, expression)| format!("{name} = {}", expression.replace("(doc,", "(NEW.doc,")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        conn.execute_batch(&format!(
+            "DROP TABLE call_log_totals;
+             DROP TRIGGER call_logs_fields_on_insert;
+             DROP TRIGGER call_logs_fields_on_update;
+             DROP TRIGGER call_logs_totals_on_delete;
+             CREATE TRIGGER call_logs_fields_on_insert AFTER INSERT ON call_logs BEGIN
+                 UPDATE call_logs SET {set_columns} WHERE org_id = NEW.org_id AND id = NEW.id;
+             END;
+             INSERT INTO call_logs (org_id, id, doc, updated_at) VALUES ('o', 'old', '{{\"inbound\": true}}', 0);"
+        ))
+        .unwrap();
+        drop(conn);
+        for reopen in ["upgraded", "reopened"] {
+            let store = SqliteStore::open(&path).await.unwrap();
+            assert_kept_totals_match_counts(&store, reopen).await;
+            let unfiltered = CallLogQuery { org_id: "o".into(), limit: 1, ..Default::default() };
+            assert_eq!(store.query_call_logs(&unfiltered).await.unwrap().total, 6, "{reopen}");
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        store.put(Collection::CallLogs, &call("o", "new", docs[1].clone())).await.unwrap();
+        store.delete(Collection::CallLogs, "o", "old").await.unwrap();
+        assert_kept_totals_match_counts(&store, "written after the upgrade").await;
     }
 
     /// EXPLAIN QUERY PLAN of `sql`, its rows' details joined by `; `.
