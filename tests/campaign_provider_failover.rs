@@ -17,7 +17,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::api::{owner_token, request, send, wait_agent_ready, OWNER};
+use common::api::{owner_token, request, upload_campaign, wait_agent_ready, OWNER};
 use common::fake_carrier::{Callee, FakeCarrier, Flavor};
 use common::greetings::person_answering;
 use common::restarted::Restarted;
@@ -80,17 +80,12 @@ fn start_campaign(node: &Server, token: &str) -> String {
     let csv: String = std::iter::once("contact_number,name\n".to_string())
         .chain((0..CONTACTS).map(|i| format!("+155560000{i:02},Contact{i}\n")))
         .collect();
-    let path = "/api/v1/batches/upload?batch_name=failover&agent_type=caller&default_country=US";
-    let (status, uploaded, _) = send(node.http, "POST", path, token, "text/csv", csv.as_bytes());
-    assert_eq!(status, 201, "{uploaded}");
-    let batch = uploaded["batch_id"].as_str().unwrap().to_string();
     let campaign = json!({
         "max_live_calls": CONTACTS, "calls_per_second": 5, "ring_timeout_seconds": 5,
         "provider": "vobiz", "caller_id": "+15550000000",
         "retry": {"failed": {"max_attempts": 2, "spacing_seconds": 1}},
     });
-    let (status, answer) = request(node.http, "PUT", &format!("/api/v1/campaigns/{batch}"), token, Some(campaign));
-    assert_eq!(status, 200, "{answer}");
+    let batch = upload_campaign(node, token, "caller", "failover", &csv, campaign);
     let (status, answer) = request(node.http, "POST", &format!("/api/v1/batches/{batch}/run"), token, Some(json!({})));
     assert_eq!(status, 200, "{answer}");
     batch

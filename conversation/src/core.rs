@@ -790,16 +790,7 @@ mod tests {
 
     /// An agent call held for detection, answered at `t0`, its record kept in `sink`.
     fn held_call(action: crate::amd::MachineAction, sink: &Arc<Kept>) -> (CallCore, Instant) {
-        let (clock, t0) = clock_at(1_795_588_622_000);
-        let plan = RecordingPlan {
-            sink: Arc::clone(sink) as Arc<dyn RecordingSink>,
-            caller: "voicera".into(),
-            called: "+15551000001".into(),
-            outbound: true,
-        };
-        let agent = Agent { record_transcript: true, ..Agent::bench(false) };
-        let service = CallService::Agent(Box::new(Conversation::new(Arc::new(agent))));
-        let mut core = CallCore::new(service, Arc::new(Metrics::default()), Some(plan), "test", clock);
+        let (mut core, t0) = recorded_outbound_call(sink, false);
         let gate = AmdGate::new(16000, action, voicera_media::amd::AmdParams::default());
         core.hold_for_amd(gate, "Please call us back today.".into());
         core.start("call-amd", t0);
@@ -947,7 +938,7 @@ mod tests {
     }
 
     /// A placed call recording audio (early media comes before `start`), its record kept in `sink`.
-    fn recorded_outbound_call(sink: &Arc<KeptWithAudio>, record_audio: bool) -> (CallCore, Instant) {
+    fn recorded_outbound_call<S: RecordingSink + 'static>(sink: &Arc<S>, record_audio: bool) -> (CallCore, Instant) {
         let (clock, t0) = clock_at(1_795_588_622_000);
         let plan = RecordingPlan {
             sink: Arc::clone(sink) as Arc<dyn RecordingSink>,
