@@ -588,6 +588,43 @@ fn concealed_voice_s(voiced: &[f64], playout: &[PlayoutSample], from: f64) -> f6
     made_up as f64 * 0.02
 }
 
+/// The page's made-up voice is what its jitter buffer concealed audibly, counted against the voiced frames heard
+/// in the same getStats interval or the next: never more than was concealed, nor than was heard beside it.
+#[test]
+fn concealment_is_counted_against_the_voice_heard_beside_it() {
+    let sample = |at: f64, concealed_frames: f64, silent_frames: f64| PlayoutSample {
+        at,
+        delay_s: 0.0,
+        emitted: 0.0,
+        target_s: 0.0,
+        concealed: concealed_frames * 960.0,
+        silent_concealed: silent_frames * 960.0,
+        received: 0.0,
+        accelerated: 0.0,
+        decelerated: 0.0,
+        wall: at,
+    };
+    // Voice heard from 0.0 to 0.6 s and from 1.0 to 1.2 s; getStats read halfway between frame starts.
+    let voiced: Vec<f64> = (0..30).chain(50..60).map(|i| f64::from(i) * 0.02).collect();
+    let playout = [
+        sample(0.05, 0.0, 0.0),
+        sample(0.15, 3.0, 0.0), // 3 frames made up among 5 heard
+        sample(0.25, 3.0, 0.0),
+        sample(0.35, 5.0, 1.0), // 2 concealed, 1 of them silent
+        sample(0.45, 5.0, 1.0),
+        sample(0.55, 12.0, 1.0), // 7 concealed among 5 heard: 2 carried into the next interval (2 heard)
+        sample(0.65, 12.0, 1.0),
+        sample(0.75, 16.0, 1.0), // 4 concealed, nothing heard: carried once, then gone
+        sample(0.85, 16.0, 1.0),
+        sample(0.95, 18.0, 1.0), // 2 concealed just before the voice that starts at 1.0 s: the meter's lag
+        sample(1.05, 18.0, 1.0),
+        sample(1.15, 18.0, 1.0),
+    ];
+    let frames = |s: f64| (s / 0.02).round() as u32;
+    assert_eq!(frames(concealed_voice_s(&voiced, &playout, 0.0)), 3 + 1 + 5 + 2 + 2);
+    assert_eq!(frames(concealed_voice_s(&voiced, &playout, 0.45)), 5 + 2 + 2);
+}
+
 /// What the page's caller heard and said, as 20 ms levels on the page's one audio clock.
 struct BrowserCall {
     /// The browser's receive jitter buffer, every 100 ms.
