@@ -66,14 +66,21 @@ def espeak(workdir, name, text, rate):
 
 
 def cough(workdir, rate):
-    """A 300 ms cough: pink noise and a low buzz (130 Hz, the voiced part) through a vocal-tract-like band,
-    with a sharp onset and a decaying body, made with sox. Speech-like enough for a VAD, without words."""
-    noise, buzz, out = (os.path.join(workdir, name) for name in ("cough-noise.wav", "cough-buzz.wav", "cough.wav"))
+    """A 300 ms voiced cough: pink noise and a 200 Hz glottal buzz through two formants (500 and 1500 Hz, an
+    open "uh"), with a sharp onset and a decaying body, made with sox. Silero hears it as speech whatever state
+    the call left it in; the unvoiced burst this peer used to make (noise and a 130 Hz buzz through one 900 Hz
+    band) paused the agent only through the state the VAD keeps frozen over digital silence, and in one run of
+    several paused nothing (bench/results/barge-in.md, session 18). No words: the recogniser gives it none, or
+    a sentence too long for its 0.3 s of voice."""
+    noise, buzz, f1, f2, mix, out = (os.path.join(workdir, name) for name in (
+        "cough-noise.wav", "cough-buzz.wav", "cough-f1.wav", "cough-f2.wav", "cough-mix.wav", "cough.wav"))
     sox = ["sox", "-n", "-r", str(rate), "-c", "1", "-b", "16"]
     subprocess.run(sox + [noise, "synth", "0.3", "pinknoise"], check=True)
-    subprocess.run(sox + [buzz, "synth", "0.3", "sawtooth", "130"], check=True)
-    subprocess.run(["sox", "-m", noise, buzz, out, "bandpass", "900", "1.2q", "fade", "t", "0.01", "0.3", "0.2",
-                    "norm", "-4"], check=True)
+    subprocess.run(sox + [buzz, "synth", "0.3", "sawtooth", "200"], check=True)
+    subprocess.run(["sox", buzz, f1, "bandpass", "500", "3q"], check=True)
+    subprocess.run(["sox", buzz, f2, "bandpass", "1500", "4q"], check=True)
+    subprocess.run(["sox", "-m", "-v", "1.0", f1, "-v", "0.6", f2, "-v", "0.4", noise, mix], check=True)
+    subprocess.run(["sox", mix, out, "fade", "t", "0.01", "0.3", "0.2", "norm", "-4"], check=True)
     _, samples = read_wav(out)
     return out, len(samples) / rate
 
