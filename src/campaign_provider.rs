@@ -34,9 +34,7 @@ use voicera_media::amd::AmdVerdict;
 use voicera_store::secret::MasterKey;
 use voicera_store::{Collection, Record, Store};
 use voicera_telephony::sip_rtp::AmdRequest;
-use voicera_telephony::ws_stream::dialled::{
-    follow, DialEvent, DialFuture, DialRegistry, DialledCall, DIAL_PARAM,
-};
+use voicera_telephony::ws_stream::dialled::{follow, DialEvent, DialFuture, DialRegistry, DialledCall, DIAL_PARAM};
 
 /// How long a placed call may go without a word from the provider beyond its ring time-out: no stream and no
 /// final status by then, and it is hung up and counted failed.
@@ -161,10 +159,10 @@ impl ProviderCalls {
             provider: name.to_string(),
             auth_id: account.auth_id.clone(),
             variables: call.variables,
-            amd: call.amd.as_ref().map(|amd| DialAmd {
-                on_machine: amd.on_machine.as_str().to_string(),
-                message: amd.message.clone(),
-            }),
+            amd: call
+                .amd
+                .as_ref()
+                .map(|amd| DialAmd { on_machine: amd.on_machine.as_str().to_string(), message: amd.message.clone() }),
         };
         let doc = DialDocument::placed(dial, &self.node_id, crate::campaigns::now_ms(), self.lease_ms);
         let record = Record { org_id: call.org_id.clone(), id: dial_id.clone(), doc: doc.to_json() };
@@ -404,9 +402,8 @@ impl ProviderCalls {
         now: i64,
     ) -> Result<(Option<DialDocument>, bool), voicera_store::StoreError> {
         let parse = |record: &Record| {
-            DialDocument::from_json(&record.doc).map_err(|error| {
-                voicera_store::StoreError::Invalid(format!("dial {dial_id} does not parse: {error}"))
-            })
+            DialDocument::from_json(&record.doc)
+                .map_err(|error| voicera_store::StoreError::Invalid(format!("dial {dial_id} does not parse: {error}")))
         };
         for _ in 0..BEAT_TRIES {
             let Some(record) = self.store.find_id(Collection::CampaignDials, dial_id).await?.into_iter().next() else {
@@ -690,7 +687,9 @@ impl DialReader {
                     let renewed = Record { org_id: record.org_id, id: record.id, doc: next.to_json() };
                     // A note or heartbeat written meanwhile wins; the renewal is tried again at the next read,
                     // a fast one (it is due).
-                    if let Ok(true) = self.store.put_if_version(Collection::CampaignDials, &renewed, Some(doc.version)).await {
+                    if let Ok(true) =
+                        self.store.put_if_version(Collection::CampaignDials, &renewed, Some(doc.version)).await
+                    {
                         renewed_at = now;
                     }
                 }

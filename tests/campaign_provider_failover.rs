@@ -121,8 +121,7 @@ fn resume_when_ready(restarted: &Restarted, token: &str, batch: &str) {
         let ready = |agent: &Value| agent["id"] == "caller" && agent["status"] == "ready";
         status == 200 && listing.as_array().is_some_and(|agents| agents.iter().any(ready))
     });
-    let (status, answer) =
-        request(restarted.http, "POST", &format!("/api/v1/campaigns/{batch}/resume"), token, None);
+    let (status, answer) = request(restarted.http, "POST", &format!("/api/v1/campaigns/{batch}/resume"), token, None);
     assert_eq!(status, 200, "{answer}");
 }
 

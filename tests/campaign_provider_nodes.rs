@@ -185,10 +185,9 @@ fn two_nodes_together_start_no_more_calls_a_second_than_the_campaign_allows() {
 fn a_special_information_tone_heard_on_another_node_fails_the_attempt_as_an_announcement() {
     let person = person_answering();
     let carrier = FakeCarrier::start(Flavor::Vobiz, move |number, _| match number {
-        "+15556000001" => Callee::Answers {
-            audio: common::greetings::announcement(2),
-            hang_up_after: Duration::from_secs(15),
-        },
+        "+15556000001" => {
+            Callee::Answers { audio: common::greetings::announcement(2), hang_up_after: Duration::from_secs(15) }
+        }
         _ => Callee::Answers { audio: person.clone(), hang_up_after: Duration::from_secs(6) },
     });
     let mongo = SecantusServer::start();

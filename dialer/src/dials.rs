@@ -304,9 +304,7 @@ impl DialDocument {
             DialNote::StreamStarted { call_id, .. } => Some(call_id.as_str()),
             _ => None,
         });
-        noted
-            .or_else(|| self.served.as_ref().map(|beat| beat.call_id.as_str()))
-            .or(self.placed_call_id.as_deref())
+        noted.or_else(|| self.served.as_ref().map(|beat| beat.call_id.as_str())).or(self.placed_call_id.as_deref())
     }
 
     /// The document with `note` added, as a node that heard it at `now` writes it. Refused once the placing
@@ -359,9 +357,8 @@ impl DialDocument {
 
 /// Whether a status callback's fields say the call is over.
 fn is_final(fields: &[(String, String)]) -> bool {
-    let progress = voicera_carrier_rest::read_callback(|name| {
-        fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    });
+    let progress =
+        voicera_carrier_rest::read_callback(|name| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()));
     matches!(progress, voicera_carrier_rest::CallProgress::Ended(_))
 }
 
@@ -449,10 +446,13 @@ mod tests {
         // The final status and the stream's end still reach a reader that read everything before them.
         let doc = doc.with_note(status("completed"), 2_100).unwrap();
         let doc = doc.with_note(DialNote::StreamEnded { node: "node-b".into() }, 2_200).unwrap();
-        assert_eq!(notes(doc.unread(last_seq)), [
-            (MAX_NOTES as u64 + 1, status("completed")),
-            (MAX_NOTES as u64 + 2, DialNote::StreamEnded { node: "node-b".into() }),
-        ]);
+        assert_eq!(
+            notes(doc.unread(last_seq)),
+            [
+                (MAX_NOTES as u64 + 1, status("completed")),
+                (MAX_NOTES as u64 + 2, DialNote::StreamEnded { node: "node-b".into() }),
+            ]
+        );
         // Only the first of each end is kept.
         assert_eq!(doc.with_note(status("busy"), 2_300).unwrap(), doc);
         assert_eq!(doc.notes.len(), MAX_NOTES);

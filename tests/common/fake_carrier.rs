@@ -489,8 +489,7 @@ fn run_call(state: &Arc<Mutex<State>>, callee: Callee, call: &PlacedCall) {
                 Flavor::Vobiz => pairs.extend([("Event", "StartApp"), ("CallStatus", "in-progress")]),
                 Flavor::Twilio => pairs.push(("CallStatus", "in-progress")),
             }
-            let (code, document) =
-                post_signed(flavor, &call.answer_url, &pairs, &format!("{uuid}-answer"), deliver_to);
+            let (code, document) = post_signed(flavor, &call.answer_url, &pairs, &format!("{uuid}-answer"), deliver_to);
             let opens = document.contains(r#"bidirectional="true""#) || document.contains("<Connect><Stream");
             if code != 200 || !opens {
                 state.lock().unwrap().faults.push(format!("answer URL answered {code}: {document}"));

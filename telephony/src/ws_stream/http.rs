@@ -509,7 +509,11 @@ async fn read_webhook(t: &Telephony, provider: Provider, request: Request) -> Re
             None => {
                 // No dialer follows it (its node lost the call, it ended, or the id is made up): there is no
                 // account to check the signature with, and nobody would record what it says.
-                tracing::warn!(provider = provider.as_str(), path = parts.uri.path(), "webhook of a dialled call nobody follows");
+                tracing::warn!(
+                    provider = provider.as_str(),
+                    path = parts.uri.path(),
+                    "webhook of a dialled call nobody follows"
+                );
                 return Err(Refusal(StatusCode::NOT_FOUND, "no dialled call is followed under this id".into()));
             }
         },
