@@ -760,16 +760,21 @@ fn totals_direction(column: &str) -> String {
     format!("CASE {column} WHEN 1 THEN 1 WHEN 0 THEN 0 ELSE -1 END")
 }
 
+/// `column = expression, …` of every [`call_log_columns`], their document read from `{row}doc` (`NEW.` in a
+/// trigger, `""` for the row an `UPDATE` is at).
+fn column_assignments(row: &str) -> String {
+    call_log_columns()
+        .iter()
+        .map(|(name, expression)| format!("{name} = {}", expression.replace("(doc,", &format!("({row}doc,"))))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The triggers that keep the [`call_log_columns`] and [`CALL_LOG_TOTALS`]: a document written sets its
 /// row's columns and counts the row in; a document changed counts the old row out first; a row deleted is
 /// counted out.
 fn call_log_triggers() -> String {
-    let columns = call_log_columns();
-    let set_new = columns
-        .iter()
-        .map(|(name, expression)| format!("{name} = {}", expression.replace("(doc,", "(NEW.doc,")))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let set_new = column_assignments("NEW.");
     let set_columns = format!("UPDATE call_logs SET {set_new} WHERE org_id = NEW.org_id AND id = NEW.id;");
     // `WHERE` before `ON CONFLICT`: without it SQLite would read `ON` as a join's.
     let count_in = format!(
@@ -844,9 +849,7 @@ fn add_call_log_columns(conn: &Connection) -> rusqlite::Result<()> {
                 upgrade.push_str(&format!("DROP INDEX IF EXISTS {name};\n"));
             }
         }
-        let assignments =
-            columns.iter().map(|(name, expression)| format!("{name} = {expression}")).collect::<Vec<_>>().join(", ");
-        upgrade.push_str(&format!("UPDATE call_logs SET {assignments};\n"));
+        upgrade.push_str(&format!("UPDATE call_logs SET {};\n", column_assignments("")));
     }
     upgrade.push_str(&format!(
         "{CALL_LOG_TOTALS}
@@ -1204,11 +1207,7 @@ mod tests {
         drop(store);
         // The earlier version: no totals table, triggers that keep only the columns.
         let conn = Connection::open(&path).unwrap();
-        let set_columns = call_log_columns()
-            .iter()
-            .map(|(name, expression)| format!("{name} = {}", expression.replace("(doc,", "(NEW.doc,")))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let set_columns = column_assignments("NEW.");
         conn.execute_batch(&format!(
             "DROP TABLE call_log_totals;
              DROP TRIGGER call_logs_fields_on_insert;
