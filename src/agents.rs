@@ -751,9 +751,7 @@ mod tests {
     /// nothing new reads nothing but the revisions.
     #[tokio::test]
     async fn a_node_picks_up_another_nodes_writes_by_polling_the_revisions() {
-        let dir = std::env::temp_dir().join(format!("voicera-agents-sync-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_support::fresh_dir("agents-sync");
         let path = dir.join(voicera_store::sqlite::FILE_NAME);
         let open = || async { Store::Sqlite(voicera_store::sqlite::SqliteStore::open(&path).await.unwrap()) };
         let (writer, store) = (open().await, open().await);

@@ -771,9 +771,7 @@ mod tests {
     /// lapsed past the skew margin, and says whether every call of it is down.
     #[tokio::test]
     async fn a_lost_attempt_ends_only_its_own_lapsed_dials_and_says_when_a_call_may_still_be_up() {
-        let dir = std::env::temp_dir().join(format!("voicera-lost-dials-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_support::fresh_dir("lost-dials");
         let path = dir.join(voicera_store::sqlite::FILE_NAME);
         let store = Store::Sqlite(voicera_store::sqlite::SqliteStore::open(&path).await.unwrap());
         let calls = ProviderCalls {

@@ -24,6 +24,18 @@ mod speech_models;
 mod storage;
 mod webhooks;
 
+#[cfg(test)]
+mod test_support {
+    /// An empty directory `voicera-{name}-{pid}` under the system's temp dir (left over from an earlier run of
+    /// the same process id: emptied first).
+    pub(crate) fn fresh_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("voicera-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}
+
 use clap::{Parser, Subcommand};
 
 use config::NodeArgs;

@@ -909,9 +909,7 @@ mod tests {
     /// is there, then its calls are the owner's.
     #[tokio::test]
     async fn a_store_without_the_owner_account_yet_is_asked_again_until_it_has_it() {
-        let dir = std::env::temp_dir().join(format!("voicera-owner-later-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_support::fresh_dir("owner-later");
         let store = Store::open(&dir, None).await.unwrap();
         let email = "owner@example.com";
         let records_org = Arc::new(RecordsOrg::pending(DEFAULT_ORG));
