@@ -149,8 +149,7 @@ fn clause_voiced_seconds(server: &Server, text: &str, line: Line) -> f64 {
     let at = |tag: &[u8]| bytes.windows(4).position(|w| w == tag).expect("a WAV chunk");
     let fmt = at(b"fmt ") + 8;
     let mut rate = u32::from_le_bytes([bytes[fmt + 4], bytes[fmt + 5], bytes[fmt + 6], bytes[fmt + 7]]) as usize;
-    let mut pcm: Vec<i16> =
-        bytes[at(b"data") + 8..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    let mut pcm = common::wav_samples(&bytes);
     if let Line::Narrowband = line {
         use voicera_media::codec::g711::{linear_to_ulaw, ulaw_to_linear};
         let mut down = voicera_media::dsp::Resampler::new(16000, 8000);
@@ -287,9 +286,7 @@ fn voiced_cough(dir: &std::path::Path, rate: u32) -> Vec<i16> {
         .args(["-r", &rate.to_string()])
         .arg(path("voiced-cough.wav"))
         .args(["fade", "t", "0.01", "0.3", "0.2", "norm", "-4"]));
-    let bytes = std::fs::read(path("voiced-cough.wav")).expect("the cough");
-    let data = bytes.windows(4).position(|w| w == b"data").expect("a WAV data chunk") + 8;
-    bytes[data..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
+    common::wav_samples(&std::fs::read(path("voiced-cough.wav")).expect("the cough"))
 }
 
 /// Seconds the agent had been speaking without a pause (gaps of up to [`WORD_GAP_S`] are inside a clause) up

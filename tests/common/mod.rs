@@ -269,14 +269,19 @@ pub(crate) fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
+/// The 16-bit samples of a WAV file's `data` chunk (as espeak-ng, sox and our server write them: PCM, little
+/// endian).
+pub(crate) fn wav_samples(wav: &[u8]) -> Vec<i16> {
+    let data = wav.windows(4).position(|w| w == b"data").expect("a WAV data chunk") + 8;
+    wav[data..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
+}
+
 /// espeak-ng speech at `rate` Hz (linear interpolation from its 22.05 kHz is plenty for a VAD and a
 /// recogniser).
 pub(crate) fn espeak_speech(text: &str, rate: u32) -> Vec<i16> {
     require_tool("espeak-ng");
     let out = Command::new("espeak-ng").args(["--stdout", "-v", "en-us", text]).output().unwrap();
-    let wav = out.stdout;
-    let data = wav.windows(4).position(|w| w == b"data").unwrap() + 8;
-    let pcm: Vec<i16> = wav[data..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    let pcm = wav_samples(&out.stdout);
     let ratio = 22050.0 / f64::from(rate);
     (0..(pcm.len() as f64 / ratio) as usize).map(|i| pcm[((i as f64 * ratio) as usize).min(pcm.len() - 1)]).collect()
 }
